@@ -1,0 +1,175 @@
+/* The configuration datastore: running, candidate and startup trees of the raven YANG
+ * modules, one edit engine for every management API, locks, the commit transaction
+ * with its per-subtree callback table, confirmed commit and crash-safe persistence.
+ *
+ * Everything here runs on the control thread; no function is thread-safe. Management
+ * front ends reach it through the control queue (daemon/base/ctlq.h).
+ *
+ * Trees handed out (cfg_get) are copies the caller frees; trees handed in are
+ * borrowed unless a comment says adopted. */
+#ifndef RAVEN_CONFIG_CFG_H
+#define RAVEN_CONFIG_CFG_H
+
+#include <libyang/libyang.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "daemon/config/cfg_err.h"
+
+struct cfg;
+struct cfg_txn;
+
+enum cfg_ds {
+    CFG_DS_RUNNING = 0,
+    CFG_DS_CANDIDATE,
+    CFG_DS_STARTUP,
+    CFG_DS_COUNT,
+};
+
+enum cfg_op {
+    CFG_OP_NONE = 0,
+    CFG_OP_MERGE,
+    CFG_OP_REPLACE,
+    CFG_OP_CREATE,
+    CFG_OP_DELETE,
+    CFG_OP_REMOVE,
+};
+
+enum cfg_test_opt {
+    CFG_TEST_THEN_SET = 0,
+    CFG_TEST_SET,
+    CFG_TEST_ONLY,
+};
+
+enum cfg_err_opt {
+    CFG_ERROPT_STOP = 0,
+    CFG_ERROPT_CONTINUE,
+    CFG_ERROPT_ROLLBACK,
+};
+
+/* One change of a transaction. @path is the data path of the changed node (in old
+ * for DELETE, in new otherwise); @snode its schema node. REPLACE means "this whole
+ * subtree may differ in any way": handlers re-read it from the new tree. */
+enum cfg_chg_op {
+    CFG_CHG_CREATE = 0,
+    CFG_CHG_MODIFY,
+    CFG_CHG_DELETE,
+    CFG_CHG_REPLACE,
+};
+
+struct cfg_change {
+    enum cfg_chg_op op;
+    const struct lysc_node *snode;
+    char *path;
+};
+
+/* Who is asking: the NETCONF session id (0 for internal callers) and user name,
+ * used for locks, confirmed commit ownership and change notifications. */
+struct cfg_actor {
+    uint32_t sid;
+    const char *user;
+    const char *host;
+};
+
+/* A subsystem's hooks for the part of the configuration it owns (FRR-style):
+ * prepare checks the change against live state and reserves resources, abort undoes
+ * a successful prepare, apply switches to the new configuration and cannot fail. */
+struct cfg_handler {
+    const char *name;
+    const char *path; /* schema path, e.g. "/raven-vpn:pools" */
+    int (*prepare)(struct cfg_txn *txn, void *arg, struct cfg_errs *errs);
+    void (*abort)(struct cfg_txn *txn, void *arg);
+    void (*apply)(struct cfg_txn *txn, void *arg);
+    void *arg;
+};
+
+/* Called after every committed change of running (commit, confirmed-commit rollback,
+ * direct edit of running): the front ends turn it into netconf-config-change and
+ * event-stream messages. Runs on the control thread. */
+typedef void (*cfg_notify_fn)(const struct cfg_actor *actor, const struct cfg_change *chg, size_t n,
+                              void *arg);
+
+struct cfg_opts {
+    const char *state_dir;     /* running.xml, startup.xml, confirm files */
+    const char *initial_file;  /* seeds running at first start; NULL = built-in default */
+    const char *default_xml;   /* built-in default configuration (XML) */
+};
+
+/* Creates the datastore over @ctx (borrowed, must outlive the cfg). Does not load
+ * anything yet: register handlers first, then cfg_start(). */
+struct cfg *cfg_new(struct ly_ctx *ctx, const struct cfg_opts *opts);
+void cfg_free(struct cfg *cfg);
+struct ly_ctx *cfg_ctx(const struct cfg *cfg);
+
+/* Registers @h (copied). Handlers are prepared and applied in registration order and
+ * aborted in reverse. Returns 0 or -EINVAL if the schema path does not exist. */
+int cfg_handler_register(struct cfg *cfg, const struct cfg_handler *h);
+/* Checks that every configuration node of the implemented modules whose names start
+ * with @module_prefix is covered by a handler registered on it or on an ancestor.
+ * On failure fills @errs with one error per uncovered node. */
+int cfg_handlers_check(struct cfg *cfg, const char *module_prefix, struct cfg_errs *errs);
+
+/* Loads the state directory (running, startup, a pending confirmed commit), seeding
+ * running from the initial file or the built-in default at first start, and applies
+ * running through the handlers (every handler sees a REPLACE of its subtree).
+ * Returns 0 or -errno with @errs saying what was wrong. */
+int cfg_start(struct cfg *cfg, struct cfg_errs *errs);
+
+void cfg_set_notify(struct cfg *cfg, cfg_notify_fn fn, void *arg);
+/* Called when the confirmed-commit timer must be (re)armed: @ms from now, or -1 to
+ * disarm. The daemon owns the timer and calls cfg_confirm_timeout() when it fires. */
+void cfg_set_timer(struct cfg *cfg, void (*arm)(int64_t ms, void *arg), void *arg);
+
+/* Read: a copy of the datastore (with implicit defaults), secrets masked unless
+ * @with_secrets. @xpaths (NULL-terminated, may be NULL = everything) select subtrees;
+ * results are merged with their parents. */
+int cfg_get(struct cfg *cfg, enum cfg_ds ds, const char *const *xpaths, bool with_secrets,
+            struct lyd_node **out, struct cfg_errs *errs);
+/* Whether the candidate differs from running (uncommitted edits). */
+bool cfg_candidate_dirty(const struct cfg *cfg);
+
+/* edit-config: @edit is a data tree (siblings) whose nodes may carry the
+ * ietf-netconf:operation metadata. Running is edited through a full transaction. */
+int cfg_edit(struct cfg *cfg, enum cfg_ds ds, const struct lyd_node *edit, enum cfg_op defop,
+             enum cfg_test_opt testopt, enum cfg_err_opt erropt, const struct cfg_actor *actor,
+             struct cfg_errs *errs);
+/* copy-config from a datastore or from inline data (@src_tree, borrowed) to @dst. */
+int cfg_copy(struct cfg *cfg, enum cfg_ds dst, int src_ds, const struct lyd_node *src_tree,
+             const struct cfg_actor *actor, struct cfg_errs *errs);
+/* delete-config: only startup may be deleted. */
+int cfg_delete_ds(struct cfg *cfg, enum cfg_ds ds, const struct cfg_actor *actor, struct cfg_errs *errs);
+/* validate: @src_ds, or the inline @src_tree when not NULL. */
+int cfg_validate(struct cfg *cfg, int src_ds, const struct lyd_node *src_tree, struct cfg_errs *errs);
+int cfg_discard(struct cfg *cfg, const struct cfg_actor *actor, struct cfg_errs *errs);
+
+struct cfg_commit_opts {
+    bool confirmed;
+    uint32_t timeout_s; /* 0 = default 600 */
+    const char *persist;    /* confirmed: the persist token to set */
+    const char *persist_id; /* confirming: the token given by the earlier persist */
+};
+int cfg_commit(struct cfg *cfg, const struct cfg_commit_opts *o, const struct cfg_actor *actor,
+               struct cfg_errs *errs);
+int cfg_cancel_commit(struct cfg *cfg, const char *persist_id, const struct cfg_actor *actor,
+                      struct cfg_errs *errs);
+/* The confirmed-commit timer fired: roll back. */
+void cfg_confirm_timeout(struct cfg *cfg);
+bool cfg_confirm_pending(const struct cfg *cfg);
+
+int cfg_lock(struct cfg *cfg, enum cfg_ds ds, const struct cfg_actor *actor, struct cfg_errs *errs);
+int cfg_unlock(struct cfg *cfg, enum cfg_ds ds, const struct cfg_actor *actor, struct cfg_errs *errs);
+/* Holder of the lock on @ds, 0 if none. */
+uint32_t cfg_lock_holder(const struct cfg *cfg, enum cfg_ds ds);
+/* A session ended: release its locks, discard the candidate if it held that lock, and
+ * roll back its confirmed commit unless it was given a persist token. */
+void cfg_session_end(struct cfg *cfg, uint32_t sid);
+
+/* Transaction accessors for handlers. */
+const struct lyd_node *cfg_txn_old(const struct cfg_txn *txn);
+const struct lyd_node *cfg_txn_new(const struct cfg_txn *txn);
+/* The changes routed to the handler being called. */
+const struct cfg_change *cfg_txn_changes(const struct cfg_txn *txn, size_t *n);
+/* True while running is first applied at start (every handler sees REPLACE). */
+bool cfg_txn_is_initial(const struct cfg_txn *txn);
+
+#endif

@@ -1,0 +1,593 @@
+/* Datastores: the running, candidate and startup trees, locks, and the operations the
+ * management APIs call (get, edit, copy, delete, validate, discard, commit, lock).
+ * The candidate is materialised lazily: while it equals running it is NULL. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/base/fsutil.h"
+#include "daemon/base/log.h"
+#include "daemon/config/cfg_impl.h"
+#include "daemon/base/poison.h"
+
+static const char *const ds_names[] = {"running", "candidate", "startup"};
+
+struct cfg *cfg_new(struct ly_ctx *ctx, const struct cfg_opts *opts)
+{
+    struct cfg *cfg = calloc(1, sizeof(*cfg));
+
+    if (!cfg)
+        return NULL;
+    cfg->ctx = ctx;
+    cfg->state_dir = strdup(opts->state_dir);
+    cfg->initial_file = opts->initial_file ? strdup(opts->initial_file) : NULL;
+    cfg->default_xml = strdup(opts->default_xml ? opts->default_xml : "");
+    if (!cfg->state_dir || !cfg->default_xml || (opts->initial_file && !cfg->initial_file)) {
+        cfg_free(cfg);
+        return NULL;
+    }
+    return cfg;
+}
+
+void cfg_free(struct cfg *cfg)
+{
+    if (!cfg)
+        return;
+    lyd_free_siblings(cfg->running);
+    lyd_free_siblings(cfg->candidate);
+    lyd_free_siblings(cfg->startup);
+    lyd_free_siblings(cfg->confirm_rollback);
+    chg_vec_clear(&cfg->cand_chg);
+    ly_set_free(cfg->secrets, NULL);
+    free(cfg->confirm_persist);
+    free(cfg->regs);
+    free(cfg->state_dir);
+    free(cfg->initial_file);
+    free(cfg->default_xml);
+    free(cfg);
+}
+
+struct ly_ctx *cfg_ctx(const struct cfg *cfg)
+{
+    return cfg->ctx;
+}
+
+void cfg_set_notify(struct cfg *cfg, cfg_notify_fn fn, void *arg)
+{
+    cfg->notify = fn;
+    cfg->notify_arg = arg;
+}
+
+void cfg_set_timer(struct cfg *cfg, void (*arm)(int64_t ms, void *arg), void *arg)
+{
+    cfg->timer_arm = arm;
+    cfg->timer_arg = arg;
+}
+
+bool cfg_candidate_dirty(const struct cfg *cfg)
+{
+    return cfg->candidate != NULL;
+}
+
+static int dup_tree(struct cfg *cfg, const struct lyd_node *src, struct lyd_node **out, struct cfg_errs *errs)
+{
+    *out = NULL;
+    if (src && lyd_dup_siblings(src, NULL, LYD_DUP_RECURSIVE | LYD_DUP_WITH_FLAGS, out)) {
+        cfg_err_from_ly(errs, cfg->ctx, "out of memory copying a datastore");
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+static int check_lock(struct cfg *cfg, enum cfg_ds ds, const struct cfg_actor *actor, struct cfg_errs *errs)
+{
+    struct cfg_err *e;
+
+    if (!cfg->lock[ds] || cfg->lock[ds] == actor->sid)
+        return 0;
+    e = cfg_err_add(errs, CFG_ERR_IN_USE, CFG_ERRT_PROTOCOL, NULL,
+                    "the %s datastore is locked by session %u; wait for it to unlock or kill that session",
+                    ds_names[ds], cfg->lock[ds]);
+    if (e)
+        e->lock_sid = cfg->lock[ds];
+    return -EBUSY;
+}
+
+int cfg_persist_running(struct cfg *cfg, const struct lyd_node *new, void *arg, struct cfg_errs *errs)
+{
+    int rc = cfg_store_save(cfg, "running", new);
+
+    (void)arg;
+    if (rc)
+        cfg_err_add(errs, CFG_ERR_OPERATION_FAILED, CFG_ERRT_APPLICATION, NULL,
+                    "cannot save the running configuration in %s: %s; nothing was changed", cfg->state_dir,
+                    strerror(-rc));
+    return rc;
+}
+
+int cfg_running_set(struct cfg *cfg, struct lyd_node **newp, const struct chg_vec *chg, const struct cfg_actor *actor,
+                    bool dry_run, cfg_persist_fn persist, void *persist_arg, struct lyd_node **prev,
+                    struct cfg_errs *errs)
+{
+    int rc;
+
+    if (prev)
+        *prev = NULL;
+    rc = cfg_txn_run(cfg, cfg->running, newp, chg, dry_run, false, persist ? persist : cfg_persist_running,
+                     persist_arg, errs);
+    if (rc || dry_run)
+        return rc;
+    if (prev)
+        *prev = cfg->running;
+    else
+        lyd_free_siblings(cfg->running);
+    cfg->running = *newp;
+    *newp = NULL;
+    if (cfg->notify && chg->n)
+        cfg->notify(actor, chg->v, chg->n, cfg->notify_arg);
+    return 0;
+}
+
+static const struct lyd_node *ds_tree(const struct cfg *cfg, enum cfg_ds ds)
+{
+    switch (ds) {
+    case CFG_DS_RUNNING:
+        return cfg->running;
+    case CFG_DS_CANDIDATE:
+        return cfg->candidate ? cfg->candidate : cfg->running;
+    default:
+        return cfg->startup;
+    }
+}
+
+static int need_startup(struct cfg *cfg, enum cfg_ds ds, struct cfg_errs *errs)
+{
+    if (ds == CFG_DS_STARTUP && !cfg->startup) {
+        cfg_err_add(errs, CFG_ERR_INVALID_VALUE, CFG_ERRT_PROTOCOL, NULL,
+                    "the startup datastore does not exist; create it with copy-config from running");
+        return -ENOENT;
+    }
+    return 0;
+}
+
+int cfg_get(struct cfg *cfg, enum cfg_ds ds, const char *const *xpaths, bool with_secrets, struct lyd_node **out,
+            struct cfg_errs *errs)
+{
+    const struct lyd_node *src = ds_tree(cfg, ds);
+    struct lyd_node *res = NULL;
+    int rc = 0;
+
+    *out = NULL;
+    if (ds == CFG_DS_STARTUP && !cfg->startup)
+        return need_startup(cfg, ds, errs);
+    if (!xpaths) {
+        rc = dup_tree(cfg, src, &res, errs);
+        if (rc)
+            return rc;
+    } else {
+        for (const char *const *xp = xpaths; *xp && !rc; xp++) {
+            struct ly_set *set = NULL;
+
+            if (!src)
+                break;
+            if (lyd_find_xpath(src, *xp, &set)) {
+                cfg_err_from_ly(errs, cfg->ctx, "invalid XPath filter");
+                cfg_err_add(errs, CFG_ERR_INVALID_VALUE, CFG_ERRT_PROTOCOL, NULL,
+                            "XPath filter \"%s\" cannot be evaluated; prefixes must be module names "
+                            "(e.g. /raven-vpn:pools)", *xp);
+                rc = -EINVAL;
+                break;
+            }
+            for (uint32_t i = 0; i < set->count && !rc; i++) {
+                struct lyd_node *d = NULL, *top;
+
+                if (lyd_dup_single(set->dnodes[i], NULL,
+                                   LYD_DUP_RECURSIVE | LYD_DUP_WITH_PARENTS | LYD_DUP_WITH_FLAGS, &d)) {
+                    rc = -ENOMEM;
+                    break;
+                }
+                for (top = d; top->parent; top = lyd_parent(top))
+                    ;
+                if (lyd_merge_siblings(&res, top, LYD_MERGE_DESTRUCT | LYD_MERGE_WITH_FLAGS))
+                    rc = -ENOMEM;
+            }
+            ly_set_free(set, NULL);
+        }
+        if (rc) {
+            lyd_free_siblings(res);
+            if (rc == -ENOMEM)
+                cfg_err_add(errs, CFG_ERR_RESOURCE_DENIED, CFG_ERRT_APPLICATION, NULL, "out of memory");
+            return rc;
+        }
+    }
+    if (!with_secrets)
+        cfg_secret_mask(cfg, res);
+    *out = res;
+    return 0;
+}
+
+int cfg_edit(struct cfg *cfg, enum cfg_ds ds, const struct lyd_node *edit, enum cfg_op defop,
+             enum cfg_test_opt testopt, enum cfg_err_opt erropt, const struct cfg_actor *actor, struct cfg_errs *errs)
+{
+    struct chg_vec chg = {0};
+    struct lyd_node *work = NULL;
+    int rc;
+
+    if (ds == CFG_DS_STARTUP) {
+        cfg_err_add(errs, CFG_ERR_OPERATION_NOT_SUPPORTED, CFG_ERRT_PROTOCOL, NULL,
+                    "edit-config cannot target startup; edit candidate or running and copy it to startup");
+        return -EOPNOTSUPP;
+    }
+    rc = check_lock(cfg, ds, actor, errs);
+    if (rc)
+        return rc;
+    if (ds == CFG_DS_CANDIDATE && testopt != CFG_TEST_ONLY) {
+        /* The candidate may be inconsistent until commit (RFC 6241 8.3): edits are
+         * checked against the schema here, the whole tree at validate/commit. */
+        bool fresh = !cfg->candidate;
+
+        if (fresh) {
+            rc = dup_tree(cfg, cfg->running, &cfg->candidate, errs);
+            if (rc)
+                return rc;
+        }
+        rc = cfg_edit_tree(cfg, &cfg->candidate, edit, defop, erropt, &cfg->cand_chg, errs);
+        if (fresh && !cfg->cand_chg.n) {
+            lyd_free_siblings(cfg->candidate);
+            cfg->candidate = NULL;
+        }
+        return rc;
+    }
+
+    rc = dup_tree(cfg, ds_tree(cfg, ds), &work, errs);
+    if (rc)
+        return rc;
+    if (ds == CFG_DS_CANDIDATE) {
+        /* test-only on the candidate: edit a copy, validate it, keep nothing */
+        rc = cfg_edit_tree(cfg, &work, edit, defop, erropt, &chg, errs);
+        if (!rc || erropt == CFG_ERROPT_CONTINUE) {
+            int vrc = cfg_validate_tree(cfg, &work, errs);
+            rc = rc ? rc : vrc;
+        }
+        lyd_free_siblings(work);
+        chg_vec_clear(&chg);
+        return rc;
+    }
+
+    /* running: one transaction per edit */
+    rc = cfg_edit_tree(cfg, &work, edit, defop, erropt, &chg, errs);
+    if (rc && erropt != CFG_ERROPT_CONTINUE) {
+        lyd_free_siblings(work);
+    } else {
+        int trc = cfg_running_set(cfg, &work, &chg, actor, testopt == CFG_TEST_ONLY, NULL, NULL, NULL, errs);
+        rc = rc ? rc : trc;
+        lyd_free_siblings(work);
+    }
+    chg_vec_clear(&chg);
+    return rc;
+}
+
+/* A copy of the source of copy-config / validate, with masked secrets resolved
+ * against @keep (the datastore the data replaces). */
+static int source_tree(struct cfg *cfg, int src_ds, const struct lyd_node *src_tree, const struct lyd_node *keep,
+                       struct lyd_node **out, struct cfg_errs *errs)
+{
+    struct lyd_node *n;
+    int rc;
+
+    if (!src_tree) {
+        rc = need_startup(cfg, (enum cfg_ds)src_ds, errs);
+        if (rc)
+            return rc;
+        return dup_tree(cfg, ds_tree(cfg, (enum cfg_ds)src_ds), out, errs);
+    }
+    rc = dup_tree(cfg, src_tree, out, errs);
+    if (rc)
+        return rc;
+    LY_LIST_FOR(*out, n) {
+        rc = cfg_secret_restore(cfg, n, cfg_find_instance(keep, n), errs);
+        if (rc) {
+            lyd_free_siblings(*out);
+            *out = NULL;
+            return rc;
+        }
+    }
+    return 0;
+}
+
+int cfg_copy(struct cfg *cfg, enum cfg_ds dst, int src_ds, const struct lyd_node *src_tree,
+             const struct cfg_actor *actor, struct cfg_errs *errs)
+{
+    struct chg_vec chg = {0};
+    struct lyd_node *t = NULL;
+    int rc;
+
+    if (!src_tree && src_ds == (int)dst) {
+        cfg_err_add(errs, CFG_ERR_INVALID_VALUE, CFG_ERRT_PROTOCOL, NULL,
+                    "copy-config source and target are both %s", ds_names[dst]);
+        return -EINVAL;
+    }
+    rc = check_lock(cfg, dst, actor, errs);
+    if (rc)
+        return rc;
+    rc = source_tree(cfg, src_ds, src_tree, ds_tree(cfg, dst) ? ds_tree(cfg, dst) : cfg->running, &t, errs);
+    if (rc)
+        return rc;
+
+    switch (dst) {
+    case CFG_DS_RUNNING:
+        rc = chg_vec_diff_top(&chg, cfg->running, t);
+        if (rc) {
+            lyd_free_siblings(t);
+            break;
+        }
+        rc = cfg_running_set(cfg, &t, &chg, actor, false, NULL, NULL, NULL, errs);
+        lyd_free_siblings(t);
+        break;
+    case CFG_DS_CANDIDATE:
+        chg_vec_clear(&cfg->cand_chg);
+        rc = chg_vec_diff_top(&cfg->cand_chg, cfg->running, t);
+        lyd_free_siblings(cfg->candidate);
+        cfg->candidate = t;
+        if (!cfg->cand_chg.n) { /* identical to running */
+            lyd_free_siblings(cfg->candidate);
+            cfg->candidate = NULL;
+        }
+        break;
+    case CFG_DS_STARTUP:
+        rc = cfg_validate_tree(cfg, &t, errs);
+        if (!rc)
+            rc = cfg_store_save(cfg, "startup", t);
+        if (rc) {
+            if (errs->count == 0)
+                cfg_err_add(errs, CFG_ERR_OPERATION_FAILED, CFG_ERRT_APPLICATION, NULL,
+                            "cannot save the startup configuration: %s", strerror(-rc));
+            lyd_free_siblings(t);
+            break;
+        }
+        lyd_free_siblings(cfg->startup);
+        cfg->startup = t;
+        break;
+    default:
+        lyd_free_siblings(t);
+        rc = -EINVAL;
+    }
+    chg_vec_clear(&chg);
+    return rc;
+}
+
+int cfg_delete_ds(struct cfg *cfg, enum cfg_ds ds, const struct cfg_actor *actor, struct cfg_errs *errs)
+{
+    int rc;
+
+    if (ds != CFG_DS_STARTUP) {
+        cfg_err_add(errs, CFG_ERR_OPERATION_NOT_SUPPORTED, CFG_ERRT_PROTOCOL, NULL,
+                    "delete-config can only delete startup; the %s datastore cannot be deleted", ds_names[ds]);
+        return -EOPNOTSUPP;
+    }
+    rc = check_lock(cfg, ds, actor, errs);
+    if (rc)
+        return rc;
+    rc = cfg_store_remove(cfg, "startup");
+    if (rc) {
+        cfg_err_add(errs, CFG_ERR_OPERATION_FAILED, CFG_ERRT_APPLICATION, NULL, "cannot delete startup: %s",
+                    strerror(-rc));
+        return rc;
+    }
+    lyd_free_siblings(cfg->startup);
+    cfg->startup = NULL;
+    return 0;
+}
+
+int cfg_validate(struct cfg *cfg, int src_ds, const struct lyd_node *src_tree, struct cfg_errs *errs)
+{
+    struct lyd_node *t = NULL;
+    int rc;
+
+    rc = source_tree(cfg, src_ds, src_tree, cfg->running, &t, errs);
+    if (rc)
+        return rc;
+    if (!src_tree && src_ds == CFG_DS_CANDIDATE && cfg->candidate) {
+        /* also ask the subsystems, so validate catches what commit would refuse */
+        rc = cfg_txn_run(cfg, cfg->running, &t, &cfg->cand_chg, true, false, NULL, NULL, errs);
+    } else {
+        rc = cfg_validate_tree(cfg, &t, errs);
+    }
+    lyd_free_siblings(t);
+    return rc;
+}
+
+int cfg_discard(struct cfg *cfg, const struct cfg_actor *actor, struct cfg_errs *errs)
+{
+    int rc = check_lock(cfg, CFG_DS_CANDIDATE, actor, errs);
+
+    if (rc)
+        return rc;
+    lyd_free_siblings(cfg->candidate);
+    cfg->candidate = NULL;
+    chg_vec_clear(&cfg->cand_chg);
+    return 0;
+}
+
+/* Persists a commit: with a new confirmed commit, the rollback point first, so a
+ * crash between the two writes still finds a pending commit to undo. */
+struct commit_persist {
+    const struct cfg_commit_opts *o;
+    const struct cfg_actor *actor;
+};
+
+static int commit_persist(struct cfg *cfg, const struct lyd_node *new, void *arg, struct cfg_errs *errs)
+{
+    struct commit_persist *cp = arg;
+    int rc;
+
+    if (cp->o->confirmed) {
+        rc = cfg_confirm_begin(cfg, cp->o, cp->actor, NULL, errs);
+        if (rc)
+            return rc;
+    }
+    return cfg_persist_running(cfg, new, NULL, errs);
+}
+
+int cfg_commit(struct cfg *cfg, const struct cfg_commit_opts *o, const struct cfg_actor *actor, struct cfg_errs *errs)
+{
+    struct commit_persist cp = {.o = o, .actor = actor};
+    struct lyd_node *prev = NULL;
+    bool was_pending = cfg->confirm_pending;
+    int rc;
+
+    rc = check_lock(cfg, CFG_DS_RUNNING, actor, errs);
+    if (rc)
+        return rc;
+    rc = cfg_confirm_check(cfg, o, actor, errs);
+    if (rc)
+        return rc;
+
+    if (cfg->candidate) {
+        /* on failure the candidate keeps its edits */
+        rc = cfg_running_set(cfg, &cfg->candidate, &cfg->cand_chg, actor, false, commit_persist, &cp, &prev, errs);
+        if (rc) {
+            if (o->confirmed && !was_pending && cfg->confirm_pending)
+                cfg_confirm_end(cfg);
+            return rc;
+        }
+        chg_vec_clear(&cfg->cand_chg);
+    } else if (o->confirmed) {
+        rc = commit_persist(cfg, cfg->running, &cp, errs);
+        if (rc)
+            return rc;
+        rc = dup_tree(cfg, cfg->running, &prev, errs);
+        if (rc)
+            return rc;
+    }
+
+    if (o->confirmed) {
+        /* keep the oldest rollback point across follow-up confirmed commits */
+        if (!cfg->confirm_rollback) {
+            cfg->confirm_rollback = prev;
+            prev = NULL;
+        }
+    } else if (cfg->confirm_pending) {
+        cfg_confirm_end(cfg);
+    }
+    lyd_free_siblings(prev);
+    return 0;
+}
+
+int cfg_lock(struct cfg *cfg, enum cfg_ds ds, const struct cfg_actor *actor, struct cfg_errs *errs)
+{
+    struct cfg_err *e;
+
+    if (cfg->lock[ds]) {
+        e = cfg_err_add(errs, CFG_ERR_LOCK_DENIED, CFG_ERRT_PROTOCOL, NULL,
+                        "the %s datastore is already locked by session %u", ds_names[ds], cfg->lock[ds]);
+        if (e)
+            e->lock_sid = cfg->lock[ds];
+        return -EBUSY;
+    }
+    if (ds == CFG_DS_CANDIDATE && cfg->candidate) {
+        e = cfg_err_add(errs, CFG_ERR_LOCK_DENIED, CFG_ERRT_PROTOCOL, NULL,
+                        "the candidate has uncommitted changes; commit or discard-changes before locking it");
+        return -EBUSY;
+    }
+    cfg->lock[ds] = actor->sid;
+    return 0;
+}
+
+int cfg_unlock(struct cfg *cfg, enum cfg_ds ds, const struct cfg_actor *actor, struct cfg_errs *errs)
+{
+    if (cfg->lock[ds] != actor->sid) {
+        cfg_err_add(errs, CFG_ERR_OPERATION_FAILED, CFG_ERRT_PROTOCOL, NULL,
+                    cfg->lock[ds] ? "the %s datastore is locked by another session" :
+                                    "the %s datastore is not locked",
+                    ds_names[ds]);
+        return -EPERM;
+    }
+    cfg->lock[ds] = 0;
+    return 0;
+}
+
+uint32_t cfg_lock_holder(const struct cfg *cfg, enum cfg_ds ds)
+{
+    return cfg->lock[ds];
+}
+
+void cfg_session_end(struct cfg *cfg, uint32_t sid)
+{
+    struct cfg_actor actor = {.sid = sid};
+    struct cfg_errs errs = {0};
+
+    if (cfg->lock[CFG_DS_CANDIDATE] == sid) {
+        /* RFC 6241 7.5: the candidate lock ends with its changes discarded */
+        lyd_free_siblings(cfg->candidate);
+        cfg->candidate = NULL;
+        chg_vec_clear(&cfg->cand_chg);
+    }
+    for (int ds = 0; ds < CFG_DS_COUNT; ds++) {
+        if (cfg->lock[ds] == sid)
+            cfg->lock[ds] = 0;
+    }
+    if (cfg->confirm_pending && cfg->confirm_sid == sid && !cfg->confirm_persist) {
+        log_info("config", "session %u ended during its confirmed commit: rolling back", sid);
+        if (cfg_confirm_rollback(cfg, &actor, &errs))
+            log_err("config", "rollback of the confirmed commit failed: %s",
+                    errs.head ? errs.head->msg : "unknown error");
+        cfg_errs_clear(&errs);
+    }
+}
+
+int cfg_start(struct cfg *cfg, struct cfg_errs *errs)
+{
+    struct chg_vec chg = {0};
+    struct lyd_node *t = NULL;
+    const char *seeded = NULL;
+    char *data = NULL;
+    int rc;
+
+    rc = fs_mkdir_p(cfg->state_dir, 0700);
+    if (rc) {
+        cfg_err_add(errs, CFG_ERR_OPERATION_FAILED, CFG_ERRT_APPLICATION, NULL, "cannot create state directory %s: %s",
+                    cfg->state_dir, strerror(-rc));
+        return rc;
+    }
+    rc = cfg_secret_init(cfg);
+    if (rc)
+        return rc;
+    rc = cfg_store_load(cfg, "startup", &cfg->startup, errs);
+    if (rc && rc != -ENOENT)
+        return rc;
+    rc = cfg_store_load(cfg, "running", &t, errs);
+    if (rc == -ENOENT) {
+        if (cfg->startup) {
+            seeded = "the startup datastore";
+            rc = dup_tree(cfg, cfg->startup, &t, errs);
+        } else if (cfg->initial_file) {
+            seeded = cfg->initial_file;
+            rc = fs_read_all(cfg->initial_file, &data, NULL);
+            if (rc)
+                cfg_err_add(errs, CFG_ERR_OPERATION_FAILED, CFG_ERRT_APPLICATION, NULL, "cannot read %s: %s",
+                            cfg->initial_file, strerror(-rc));
+            else
+                rc = cfg_parse_data(cfg, data, cfg->initial_file, &t, errs);
+            free(data);
+        } else {
+            seeded = "the built-in default configuration";
+            rc = cfg_parse_data(cfg, cfg->default_xml, "built-in default configuration", &t, errs);
+        }
+    }
+    if (rc)
+        return rc;
+
+    rc = chg_vec_add_path(&chg, CFG_CHG_REPLACE, NULL, "/");
+    if (!rc)
+        rc = cfg_txn_run(cfg, NULL, &t, &chg, false, true, seeded ? cfg_persist_running : NULL, NULL, errs);
+    chg_vec_clear(&chg);
+    if (rc) {
+        lyd_free_siblings(t);
+        return rc;
+    }
+    cfg->running = t;
+    if (seeded)
+        log_info("config", "running configuration seeded from %s", seeded);
+    return cfg_confirm_load(cfg, errs);
+}

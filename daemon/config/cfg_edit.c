@@ -1,0 +1,427 @@
+/* The edit engine of NETCONF edit-config (RFC 6241 section 7.2) and of RESTCONF writes:
+ * merge, replace, create, delete, remove and none, applied in place to a libyang tree.
+ *
+ * Every change to the tree is journaled (node inserted, node unlinked, leaf value
+ * changed) so that a failed edit is undone exactly, in reverse order, without copying
+ * the tree first. Each applied operation also appends to the change set the commit
+ * transaction hands to the subsystems, so no tree diff is ever needed for edits.
+ * Nodes flagged LYD_DEFAULT count as absent (RFC 6243 "explicit" semantics). */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/config/cfg_impl.h"
+#include "daemon/base/poison.h"
+
+enum undo_kind {
+    UNDO_FREE,   /* node was inserted: free it */
+    UNDO_RELINK, /* node was unlinked: put it back */
+    UNDO_VALUE,  /* leaf value changed: restore old value and default flag */
+};
+
+struct undo {
+    enum undo_kind kind;
+    struct lyd_node *node;
+    struct lyd_node *parent; /* RELINK */
+    struct lyd_node *next;   /* RELINK: sibling it stood before, NULL = last */
+    char *old_value;         /* VALUE */
+    bool old_dflt;
+};
+
+struct edit {
+    struct cfg *cfg;
+    struct lyd_node **root;
+    struct undo *undo;
+    size_t nundo, capundo;
+    struct chg_vec *chg;
+    struct cfg_errs *errs;
+    const struct lys_module *ncmod;
+};
+
+static int undo_push(struct edit *x, const struct undo *u)
+{
+    if (x->nundo == x->capundo) {
+        size_t cap = x->capundo ? x->capundo * 2 : 16;
+        struct undo *nv = realloc(x->undo, cap * sizeof(*nv));
+        if (!nv)
+            return -ENOMEM;
+        x->undo = nv;
+        x->capundo = cap;
+    }
+    x->undo[x->nundo++] = *u;
+    return 0;
+}
+
+/* Unlinks @node keeping the top-level root pointer valid. */
+static void tree_unlink(struct edit *x, struct lyd_node *node)
+{
+    if (*x->root == node)
+        *x->root = node->next;
+    lyd_unlink_tree(node);
+}
+
+static int tree_insert(struct edit *x, struct lyd_node *parent, struct lyd_node *node)
+{
+    if (parent)
+        return lyd_insert_child(parent, node) ? -EINVAL : 0;
+    if (!*x->root) {
+        *x->root = node;
+        return 0;
+    }
+    return lyd_insert_sibling(*x->root, node, x->root) ? -EINVAL : 0;
+}
+
+static void undo_run(struct edit *x, size_t to)
+{
+    while (x->nundo > to) {
+        struct undo *u = &x->undo[--x->nundo];
+
+        switch (u->kind) {
+        case UNDO_FREE:
+            tree_unlink(x, u->node);
+            lyd_free_tree(u->node);
+            break;
+        case UNDO_RELINK:
+            if (u->next)
+                lyd_insert_before(u->next, u->node);
+            else if (u->parent)
+                lyd_insert_child(u->parent, u->node);
+            else if (*x->root)
+                lyd_insert_sibling(*x->root, u->node, x->root);
+            else
+                *x->root = u->node;
+            if (!u->parent && *x->root)
+                *x->root = lyd_first_sibling(*x->root);
+            break;
+        case UNDO_VALUE:
+            lyd_change_term(u->node, u->old_value);
+            if (u->old_dflt)
+                u->node->flags |= LYD_DEFAULT;
+            free(u->old_value);
+            break;
+        }
+    }
+}
+
+/* The edit succeeded: drop the journal, freeing what was unlinked. */
+static void undo_commit(struct edit *x)
+{
+    for (size_t i = 0; i < x->nundo; i++) {
+        if (x->undo[i].kind == UNDO_RELINK)
+            lyd_free_tree(x->undo[i].node);
+        else if (x->undo[i].kind == UNDO_VALUE)
+            free(x->undo[i].old_value);
+    }
+    x->nundo = 0;
+}
+
+static void edit_err(struct edit *x, enum cfg_err_tag tag, const struct lyd_node *e, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void edit_err(struct edit *x, enum cfg_err_tag tag, const struct lyd_node *e, const char *fmt, ...)
+{
+    char *path = lyd_path(e, LYD_PATH_STD, NULL, 0);
+    char *msg = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    if (vasprintf(&msg, fmt, ap) < 0)
+        msg = NULL;
+    va_end(ap);
+    cfg_err_add(x->errs, tag, CFG_ERRT_APPLICATION, path, "%s: %s", path ? path : "?", msg ? msg : "edit failed");
+    free(msg);
+    free(path);
+}
+
+static int node_op(struct edit *x, const struct lyd_node *e, enum cfg_op inherited, enum cfg_op *op)
+{
+    static const char *const names[] = {"none", "merge", "replace", "create", "delete", "remove"};
+    struct lyd_meta *m;
+
+    *op = inherited;
+    for (m = e->meta; m; m = m->next) {
+        const char *v;
+
+        if (strcmp(m->name, "operation") || m->annotation->module != x->ncmod)
+            continue;
+        v = lyd_get_meta_value(m);
+        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+            if (!strcmp(v, names[i])) {
+                *op = (enum cfg_op)i;
+                return 0;
+            }
+        }
+        edit_err(x, CFG_ERR_BAD_ATTRIBUTE, e, "unknown operation \"%s\"", v);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static struct lyd_node *find_match(struct edit *x, struct lyd_node *parent, const struct lyd_node *e)
+{
+    return cfg_find_instance(parent ? lyd_child(parent) : *x->root, e);
+}
+
+/* Forgets the last recorded change (it is folded into another one). */
+static void chg_pop(struct edit *x)
+{
+    x->chg->n--;
+    free(x->chg->v[x->chg->n].path);
+}
+
+static bool is_dflt(const struct lyd_node *n)
+{
+    return n && (n->flags & LYD_DEFAULT);
+}
+
+/* Removes @node (journaled) and records a DELETE. */
+static int do_remove(struct edit *x, struct lyd_node *node)
+{
+    struct undo u = {.kind = UNDO_RELINK, .node = node, .parent = lyd_parent(node), .next = node->next};
+    int rc;
+
+    rc = chg_vec_add(x->chg, CFG_CHG_DELETE, node);
+    if (rc)
+        return rc;
+    rc = undo_push(x, &u);
+    if (rc)
+        return rc;
+    tree_unlink(x, node);
+    return 0;
+}
+
+/* Inserts a copy of the edit subtree @e under @parent (journaled); @old is the
+ * subtree it replaces (already unlinked), used to keep masked secrets. */
+static int do_insert_copy(struct edit *x, struct lyd_node *parent, const struct lyd_node *e,
+                          const struct lyd_node *old, enum cfg_chg_op chg)
+{
+    struct lyd_node *dup = NULL;
+    struct undo u = {.kind = UNDO_FREE};
+    int rc;
+
+    if (lyd_dup_single(e, NULL, LYD_DUP_RECURSIVE | LYD_DUP_NO_META, &dup)) {
+        cfg_err_from_ly(x->errs, x->cfg->ctx, "cannot copy edit data");
+        return -EINVAL;
+    }
+    /* A default node of the same identity would make a duplicate: drop it first. */
+    struct lyd_node *dfl = find_match(x, parent, e);
+    if (dfl) {
+        rc = do_remove(x, dfl);
+        if (rc)
+            goto fail;
+        chg_pop(x); /* removing an implicit default is not a change of its own */
+    }
+    rc = tree_insert(x, parent, dup);
+    if (rc) {
+        cfg_err_from_ly(x->errs, x->cfg->ctx, "cannot insert edit data");
+        goto fail;
+    }
+    u.node = dup;
+    rc = undo_push(x, &u);
+    if (rc) {
+        tree_unlink(x, dup);
+        goto fail;
+    }
+    /* in place, so that an error names the full path; undone with the insert */
+    rc = cfg_secret_restore(x->cfg, dup, old, x->errs);
+    if (rc)
+        return rc;
+    return chg_vec_add(x->chg, chg, dup);
+fail:
+    lyd_free_tree(dup);
+    return rc;
+}
+
+static int edit_node(struct edit *x, struct lyd_node *parent, const struct lyd_node *e, enum cfg_op inherited);
+
+static int edit_children(struct edit *x, struct lyd_node *target, const struct lyd_node *e, enum cfg_op op)
+{
+    const struct lyd_node *c;
+    int rc;
+
+    LY_LIST_FOR(lyd_child(e), c) {
+        if (lysc_is_key(c->schema))
+            continue;
+        rc = edit_node(x, target, c, op);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int edit_leaf_merge(struct edit *x, struct lyd_node *parent, const struct lyd_node *e,
+                           struct lyd_node *match)
+{
+    const char *nv = lyd_get_value(e);
+    struct undo u = {.kind = UNDO_VALUE};
+
+    if (!match)
+        return do_insert_copy(x, parent, e, NULL, CFG_CHG_CREATE);
+    if (cfg_secret_is(x->cfg, e->schema) && !strcmp(nv, CFG_SECRET_MASK))
+        return 0; /* the masked value written back means "unchanged" */
+    if (!is_dflt(match) && !strcmp(lyd_get_value(match), nv))
+        return 0;
+    if (match->schema->nodetype != LYS_LEAF) /* anydata/anyxml: replace wholesale */
+    {
+        int rc = do_remove(x, match);
+        if (rc)
+            return rc;
+        chg_pop(x);
+        return do_insert_copy(x, parent, e, NULL, CFG_CHG_MODIFY);
+    }
+    u.node = match;
+    u.old_dflt = is_dflt(match);
+    u.old_value = strdup(lyd_get_value(match));
+    if (!u.old_value)
+        return -ENOMEM;
+    if (lyd_change_term(match, nv) == LY_EINVAL) {
+        free(u.old_value);
+        cfg_err_from_ly(x->errs, x->cfg->ctx, "invalid value");
+        return -EINVAL;
+    }
+    match->flags &= ~LYD_DEFAULT;
+    if (undo_push(x, &u)) {
+        free(u.old_value);
+        return -ENOMEM;
+    }
+    return chg_vec_add(x->chg, CFG_CHG_MODIFY, match);
+}
+
+static int edit_node(struct edit *x, struct lyd_node *parent, const struct lyd_node *e, enum cfg_op inherited)
+{
+    struct lyd_node *match, *created = NULL;
+    enum cfg_op op;
+    size_t nchg_before;
+    int rc;
+
+    if (!e->schema) {
+        edit_err(x, CFG_ERR_UNKNOWN_ELEMENT, e, "unknown element");
+        return -EINVAL;
+    }
+    if (e->schema->flags & LYS_CONFIG_R) {
+        edit_err(x, CFG_ERR_INVALID_VALUE, e, "state data cannot be configured");
+        return -EINVAL;
+    }
+    rc = node_op(x, e, inherited, &op);
+    if (rc)
+        return rc;
+    match = find_match(x, parent, e);
+
+    switch (op) {
+    case CFG_OP_CREATE:
+        if (match && !is_dflt(match)) {
+            edit_err(x, CFG_ERR_DATA_EXISTS, e, "already exists; use merge or replace to change it");
+            return -EEXIST;
+        }
+        return do_insert_copy(x, parent, e, NULL, CFG_CHG_CREATE);
+    case CFG_OP_DELETE:
+        if (!match || is_dflt(match)) {
+            edit_err(x, CFG_ERR_DATA_MISSING, e, "does not exist, so it cannot be deleted (\"remove\" ignores this)");
+            return -ENOENT;
+        }
+        return do_remove(x, match);
+    case CFG_OP_REMOVE:
+        if (!match || is_dflt(match))
+            return 0;
+        return do_remove(x, match);
+    case CFG_OP_REPLACE:
+        if (match && !is_dflt(match)) {
+            rc = do_remove(x, match);
+            if (rc)
+                return rc;
+            chg_pop(x); /* recorded as one REPLACE below */
+            return do_insert_copy(x, parent, e, match, CFG_CHG_REPLACE);
+        }
+        return do_insert_copy(x, parent, e, NULL, CFG_CHG_CREATE);
+    case CFG_OP_MERGE:
+    case CFG_OP_NONE:
+        break;
+    }
+
+    if (e->schema->nodetype & (LYS_LEAF | LYS_ANYDATA)) {
+        if (op == CFG_OP_NONE)
+            return 0;
+        return edit_leaf_merge(x, parent, e, match);
+    }
+    if (e->schema->nodetype == LYS_LEAFLIST) {
+        if (op == CFG_OP_NONE || match)
+            return 0;
+        return do_insert_copy(x, parent, e, NULL, CFG_CHG_CREATE);
+    }
+
+    /* container or list: create the node itself if needed, then recurse */
+    nchg_before = x->chg->n;
+    if (!match) {
+        struct undo u = {.kind = UNDO_FREE};
+
+        if (lyd_dup_single(e, NULL, LYD_DUP_NO_META, &created)) {
+            cfg_err_from_ly(x->errs, x->cfg->ctx, "cannot copy edit data");
+            return -EINVAL;
+        }
+        if (tree_insert(x, parent, created)) {
+            lyd_free_tree(created);
+            cfg_err_from_ly(x->errs, x->cfg->ctx, "cannot insert edit data");
+            return -EINVAL;
+        }
+        u.node = created;
+        if (undo_push(x, &u)) {
+            tree_unlink(x, created);
+            lyd_free_tree(created);
+            return -ENOMEM;
+        }
+        rc = chg_vec_add(x->chg, CFG_CHG_CREATE, created);
+        if (rc)
+            return rc;
+        match = created;
+    } else if (is_dflt(match)) {
+        match->flags &= ~LYD_DEFAULT;
+    }
+    rc = edit_children(x, match, e, op);
+    if (rc)
+        return rc;
+    if (created && op == CFG_OP_NONE && x->chg->n == nchg_before + 1) {
+        /* "none" creates a level only to hold what a nested operation created. */
+        undo_run(x, x->nundo - 1);
+        chg_pop(x);
+    }
+    return 0;
+}
+
+int cfg_edit_tree(struct cfg *cfg, struct lyd_node **root, const struct lyd_node *edit, enum cfg_op defop,
+                  enum cfg_err_opt erropt, struct chg_vec *chg, struct cfg_errs *errs)
+{
+    struct edit x = {.cfg = cfg, .root = root, .chg = chg, .errs = errs};
+    const struct lyd_node *e;
+    size_t chg_start = chg->n;
+    int rc = 0, first_rc = 0;
+
+    x.ncmod = ly_ctx_get_module_implemented(cfg->ctx, "ietf-netconf");
+    LY_LIST_FOR(edit, e) {
+        size_t mark = x.nundo, cmark = chg->n;
+
+        rc = edit_node(&x, NULL, e, defop);
+        if (!rc)
+            continue;
+        if (!first_rc)
+            first_rc = rc;
+        if (erropt != CFG_ERROPT_CONTINUE)
+            break;
+        /* continue-on-error: drop just this top-level edit */
+        undo_run(&x, mark);
+        for (size_t i = cmark; i < chg->n; i++)
+            free(chg->v[i].path);
+        chg->n = cmark;
+    }
+    if (first_rc && erropt != CFG_ERROPT_CONTINUE) {
+        undo_run(&x, 0);
+        for (size_t i = chg_start; i < chg->n; i++)
+            free(chg->v[i].path);
+        chg->n = chg_start;
+    } else {
+        undo_commit(&x);
+    }
+    free(x.undo);
+    return first_rc;
+}

@@ -1,0 +1,115 @@
+/* Internals shared by the files of daemon/config; not for other parts. */
+#ifndef RAVEN_CONFIG_CFG_IMPL_H
+#define RAVEN_CONFIG_CFG_IMPL_H
+
+#include "daemon/config/cfg.h"
+
+#define CFG_SECRET_MASK "********"
+
+struct chg_vec {
+    struct cfg_change *v;
+    size_t n, cap;
+};
+
+struct cfg_reg {
+    struct cfg_handler h;
+    const struct lysc_node *snode;
+};
+
+struct cfg_txn {
+    struct cfg *cfg;
+    const struct lyd_node *old;
+    const struct lyd_node *new;
+    const struct chg_vec *all;
+    struct cfg_change *mine; /* routed to the handler being called */
+    size_t nmine;
+    bool initial;
+};
+
+struct cfg {
+    struct ly_ctx *ctx;
+    char *state_dir;
+    char *initial_file;
+    char *default_xml;
+
+    struct lyd_node *running;   /* validated, with implicit defaults */
+    struct lyd_node *candidate; /* NULL while equal to running */
+    struct chg_vec cand_chg;    /* edits of the candidate since it left running */
+    struct lyd_node *startup;   /* NULL when startup does not exist */
+    uint32_t lock[CFG_DS_COUNT];
+
+    struct cfg_reg *regs;
+    size_t nregs;
+    struct ly_set *secrets; /* schema nodes marked raven-types:secret */
+
+    /* confirmed commit in progress */
+    bool confirm_pending;
+    struct lyd_node *confirm_rollback; /* running before the first confirmed commit */
+    char *confirm_persist;             /* persist token, NULL if none */
+    uint32_t confirm_sid;
+    int64_t confirm_deadline; /* CLOCK_REALTIME seconds */
+
+    cfg_notify_fn notify;
+    void *notify_arg;
+    void (*timer_arm)(int64_t ms, void *arg);
+    void *timer_arg;
+};
+
+/* The instance among @first and its siblings that @node (from another tree) would
+ * replace: same schema node, and for lists and leaf-lists the same keys/value. */
+struct lyd_node *cfg_find_instance(const struct lyd_node *first, const struct lyd_node *node);
+
+/* change vectors */
+int chg_vec_add(struct chg_vec *cv, enum cfg_chg_op op, const struct lyd_node *node);
+int chg_vec_add_path(struct chg_vec *cv, enum cfg_chg_op op, const struct lysc_node *snode, const char *path);
+void chg_vec_clear(struct chg_vec *cv);
+/* One REPLACE per top-level node that differs between @a and @b (linear compare). */
+int chg_vec_diff_top(struct chg_vec *cv, const struct lyd_node *a, const struct lyd_node *b);
+
+/* edit engine (cfg_edit.c): edits *root in place; on failure (except with
+ * continue-on-error) the tree is restored exactly. Changes are appended to @chg. */
+int cfg_edit_tree(struct cfg *cfg, struct lyd_node **root, const struct lyd_node *edit, enum cfg_op defop,
+                  enum cfg_err_opt erropt, struct chg_vec *chg, struct cfg_errs *errs);
+
+/* transaction (cfg_txn.c): validates *newp (adding defaults), prepares and applies
+ * the handlers concerned by @chg. With @dry_run, every prepared handler is aborted. */
+typedef int (*cfg_persist_fn)(struct cfg *cfg, const struct lyd_node *new, void *arg, struct cfg_errs *errs);
+int cfg_txn_run(struct cfg *cfg, const struct lyd_node *old, struct lyd_node **newp, const struct chg_vec *chg,
+                bool dry_run, bool initial, cfg_persist_fn persist, void *persist_arg, struct cfg_errs *errs);
+int cfg_validate_tree(struct cfg *cfg, struct lyd_node **tree, struct cfg_errs *errs);
+
+/* secrets (cfg_secret.c) */
+int cfg_secret_init(struct cfg *cfg);
+bool cfg_secret_is(const struct cfg *cfg, const struct lysc_node *snode);
+void cfg_secret_mask(const struct cfg *cfg, struct lyd_node *tree);
+/* In a freshly copied subtree @copy, replaces masked secret values with the values at
+ * the same place under @old (may be NULL). Errors for masks with nothing to keep. */
+int cfg_secret_restore(const struct cfg *cfg, struct lyd_node *copy, const struct lyd_node *old,
+                       struct cfg_errs *errs);
+
+/* persistence (cfg_store.c) */
+int cfg_store_save(struct cfg *cfg, const char *name, const struct lyd_node *tree);
+int cfg_store_load(struct cfg *cfg, const char *name, struct lyd_node **tree, struct cfg_errs *errs);
+int cfg_store_remove(struct cfg *cfg, const char *name);
+int cfg_parse_data(struct cfg *cfg, const char *data, const char *what, struct lyd_node **tree,
+                   struct cfg_errs *errs);
+
+/* confirmed commit (cfg_confirm.c) */
+int cfg_confirm_load(struct cfg *cfg, struct cfg_errs *errs);
+int cfg_confirm_begin(struct cfg *cfg, const struct cfg_commit_opts *o, const struct cfg_actor *actor,
+                      struct lyd_node *prev_running, struct cfg_errs *errs);
+int cfg_confirm_end(struct cfg *cfg);
+int cfg_confirm_rollback(struct cfg *cfg, const struct cfg_actor *actor, struct cfg_errs *errs);
+int cfg_confirm_check(struct cfg *cfg, const struct cfg_commit_opts *o, const struct cfg_actor *actor,
+                      struct cfg_errs *errs);
+
+/* Runs the transaction from running to *newp and, when it succeeds, makes it running
+ * (*newp adopted and set to NULL): persisted by @persist (default: running.xml)
+ * before the subsystems apply, then notified. On failure *newp stays the caller's.
+ * The previous running goes to *prev when @prev is not NULL, else is freed. */
+int cfg_running_set(struct cfg *cfg, struct lyd_node **newp, const struct chg_vec *chg, const struct cfg_actor *actor,
+                    bool dry_run, cfg_persist_fn persist, void *persist_arg, struct lyd_node **prev,
+                    struct cfg_errs *errs);
+int cfg_persist_running(struct cfg *cfg, const struct lyd_node *new, void *arg, struct cfg_errs *errs);
+
+#endif

@@ -1,0 +1,89 @@
+/* Persistence of datastores in the state directory: one XML file per datastore,
+ * replaced atomically (daemon/base/fsutil.h), mode 0600 because it holds secrets. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/base/fsutil.h"
+#include "daemon/base/log.h"
+#include "daemon/config/cfg_impl.h"
+#include "daemon/base/poison.h"
+
+static int store_path(const struct cfg *cfg, const char *name, char *buf, size_t len)
+{
+    if (snprintf(buf, len, "%s/%s.xml", cfg->state_dir, name) >= (int)len)
+        return -ENAMETOOLONG;
+    return 0;
+}
+
+int cfg_store_save(struct cfg *cfg, const char *name, const struct lyd_node *tree)
+{
+    char path[PATH_MAX];
+    char *data = NULL;
+    int rc;
+
+    rc = store_path(cfg, name, path, sizeof(path));
+    if (rc)
+        return rc;
+    if (tree && lyd_print_mem(&data, tree, LYD_XML, LYD_PRINT_WITHSIBLINGS | LYD_PRINT_WD_EXPLICIT))
+        return -ENOMEM;
+    rc = fs_write_atomic(path, data ? data : "", data ? strlen(data) : 0, 0600);
+    if (rc)
+        log_err("config", "cannot write %s: %s", path, strerror(-rc));
+    free(data);
+    return rc;
+}
+
+int cfg_parse_data(struct cfg *cfg, const char *data, const char *what, struct lyd_node **tree,
+                   struct cfg_errs *errs)
+{
+    LYD_FORMAT fmt = LYD_XML;
+    const char *p = data;
+
+    while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r')
+        p++;
+    if (*p == '{')
+        fmt = LYD_JSON;
+    *tree = NULL;
+    if (lyd_parse_data_mem(cfg->ctx, data, fmt, LYD_PARSE_STRICT | LYD_PARSE_NO_STATE | LYD_PARSE_ONLY, 0,
+                           tree)) {
+        cfg_err_from_ly(errs, cfg->ctx, what);
+        lyd_free_siblings(*tree);
+        *tree = NULL;
+        return -EINVAL;
+    }
+    return 0;
+}
+
+int cfg_store_load(struct cfg *cfg, const char *name, struct lyd_node **tree, struct cfg_errs *errs)
+{
+    char path[PATH_MAX];
+    char *data = NULL;
+    int rc;
+
+    *tree = NULL;
+    rc = store_path(cfg, name, path, sizeof(path));
+    if (rc)
+        return rc;
+    rc = fs_read_all(path, &data, NULL);
+    if (rc == -ENOENT)
+        return rc;
+    if (rc) {
+        cfg_err_add(errs, CFG_ERR_OPERATION_FAILED, CFG_ERRT_APPLICATION, NULL, "cannot read %s: %s", path,
+                    strerror(-rc));
+        return rc;
+    }
+    rc = cfg_parse_data(cfg, data, path, tree, errs);
+    free(data);
+    return rc;
+}
+
+int cfg_store_remove(struct cfg *cfg, const char *name)
+{
+    char path[PATH_MAX];
+    int rc = store_path(cfg, name, path, sizeof(path));
+
+    return rc ? rc : fs_remove_durable(path);
+}

@@ -1,0 +1,286 @@
+/* The commit transaction and the callback table (after FRRouting's northbound layer):
+ * validate -> prepare (may fail; resources reserved) -> abort (only the prepared, in
+ * reverse order) | apply (cannot fail). A handler owns a schema subtree; a change is
+ * routed to every handler whose subtree contains it or lies below it (deleting a
+ * container concerns every handler under it). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/base/log.h"
+#include "daemon/config/cfg_impl.h"
+#include "daemon/base/poison.h"
+
+struct lyd_node *cfg_find_instance(const struct lyd_node *first, const struct lyd_node *node)
+{
+    struct lyd_node *match = NULL;
+
+    if (!first)
+        return NULL;
+    if (node->schema->nodetype & (LYS_LIST | LYS_LEAFLIST)) {
+        if (lyd_find_sibling_first(first, node, &match))
+            return NULL;
+    } else if (lyd_find_sibling_val(first, node->schema, NULL, 0, &match)) {
+        return NULL;
+    }
+    return match;
+}
+
+int chg_vec_add_path(struct chg_vec *cv, enum cfg_chg_op op, const struct lysc_node *snode, const char *path)
+{
+    char *p = NULL;
+
+    if (cv->n == cv->cap) {
+        size_t cap = cv->cap ? cv->cap * 2 : 16;
+        struct cfg_change *nv = realloc(cv->v, cap * sizeof(*nv));
+        if (!nv)
+            return -ENOMEM;
+        cv->v = nv;
+        cv->cap = cap;
+    }
+    if (path && !(p = strdup(path)))
+        return -ENOMEM;
+    cv->v[cv->n++] = (struct cfg_change){.op = op, .snode = snode, .path = p};
+    return 0;
+}
+
+int chg_vec_add(struct chg_vec *cv, enum cfg_chg_op op, const struct lyd_node *node)
+{
+    char *path = lyd_path(node, LYD_PATH_STD, NULL, 0);
+    int rc;
+
+    if (!path)
+        return -ENOMEM;
+    rc = chg_vec_add_path(cv, op, node->schema, path);
+    free(path);
+    return rc;
+}
+
+void chg_vec_clear(struct chg_vec *cv)
+{
+    for (size_t i = 0; i < cv->n; i++)
+        free(cv->v[i].path);
+    free(cv->v);
+    cv->v = NULL;
+    cv->n = cv->cap = 0;
+}
+
+static const struct lyd_node *find_top(const struct lyd_node *first, const struct lysc_node *snode)
+{
+    const struct lyd_node *n;
+
+    LY_LIST_FOR(first, n) {
+        if (n->schema == snode)
+            return n;
+    }
+    return NULL;
+}
+
+int chg_vec_diff_top(struct chg_vec *cv, const struct lyd_node *a, const struct lyd_node *b)
+{
+    const struct lyd_node *n, *m;
+    int rc;
+
+    LY_LIST_FOR(a, n) {
+        m = find_top(b, n->schema);
+        if (!m) {
+            rc = chg_vec_add(cv, CFG_CHG_DELETE, n);
+        } else if (lyd_compare_single(n, m, LYD_COMPARE_FULL_RECURSION | LYD_COMPARE_DEFAULTS)) {
+            rc = chg_vec_add(cv, CFG_CHG_REPLACE, m);
+        } else {
+            rc = 0;
+        }
+        if (rc)
+            return rc;
+    }
+    LY_LIST_FOR(b, m) {
+        if (!find_top(a, m->schema)) {
+            rc = chg_vec_add(cv, CFG_CHG_CREATE, m);
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+int cfg_handler_register(struct cfg *cfg, const struct cfg_handler *h)
+{
+    const struct lysc_node *snode = lys_find_path(cfg->ctx, NULL, h->path, 0);
+    struct cfg_reg *nv;
+
+    if (!snode) {
+        log_err("config", "handler %s: no schema node %s", h->name, h->path);
+        return -EINVAL;
+    }
+    nv = realloc(cfg->regs, (cfg->nregs + 1) * sizeof(*nv));
+    if (!nv)
+        return -ENOMEM;
+    cfg->regs = nv;
+    cfg->regs[cfg->nregs++] = (struct cfg_reg){.h = *h, .snode = snode};
+    return 0;
+}
+
+static bool snode_is_ancestor_or_self(const struct lysc_node *anc, const struct lysc_node *n)
+{
+    for (; n; n = n->parent) {
+        if (n == anc)
+            return true;
+    }
+    return false;
+}
+
+static bool covered(const struct cfg *cfg, const struct lysc_node *n)
+{
+    for (size_t i = 0; i < cfg->nregs; i++) {
+        if (snode_is_ancestor_or_self(cfg->regs[i].snode, n))
+            return true;
+    }
+    return false;
+}
+
+static bool holds_handler(const struct cfg *cfg, const struct lysc_node *n)
+{
+    for (size_t i = 0; i < cfg->nregs; i++) {
+        if (snode_is_ancestor_or_self(n, cfg->regs[i].snode))
+            return true;
+    }
+    return false;
+}
+
+static void check_node(const struct cfg *cfg, const struct lysc_node *n, struct cfg_errs *errs)
+{
+    const struct lysc_node *c;
+
+    if (n->flags & LYS_CONFIG_R)
+        return;
+    if (covered(cfg, n))
+        return;
+    if (!holds_handler(cfg, n)) {
+        char *p = lysc_path(n, LYSC_PATH_DATA, NULL, 0);
+        cfg_err_add(errs, CFG_ERR_OPERATION_FAILED, CFG_ERRT_APPLICATION, p,
+                    "configuration node %s has no handler: no subsystem would act on it", p ? p : "?");
+        free(p);
+        return;
+    }
+    LY_LIST_FOR(lysc_node_child(n), c)
+        check_node(cfg, c, errs);
+}
+
+int cfg_handlers_check(struct cfg *cfg, const char *module_prefix, struct cfg_errs *errs)
+{
+    const struct lys_module *mod;
+    uint32_t idx = 0;
+    size_t before = errs->count;
+
+    while ((mod = ly_ctx_get_module_iter(cfg->ctx, &idx))) {
+        const struct lysc_node *n;
+
+        if (!mod->implemented || !mod->compiled || strncmp(mod->name, module_prefix, strlen(module_prefix)))
+            continue;
+        LY_LIST_FOR(mod->compiled->data, n)
+            check_node(cfg, n, errs);
+    }
+    return errs->count > before ? -EINVAL : 0;
+}
+
+int cfg_validate_tree(struct cfg *cfg, struct lyd_node **tree, struct cfg_errs *errs)
+{
+    if (lyd_validate_all(tree, cfg->ctx, LYD_VALIDATE_NO_STATE, NULL)) {
+        cfg_err_from_ly(errs, cfg->ctx, "configuration is not valid");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static bool routed(const struct cfg_reg *r, const struct cfg_change *c)
+{
+    if (!c->snode) /* the whole configuration */
+        return true;
+    return snode_is_ancestor_or_self(r->snode, c->snode) || snode_is_ancestor_or_self(c->snode, r->snode);
+}
+
+/* Collects the changes of @chg routed to @r into txn->mine. */
+static int txn_route(struct cfg_txn *txn, const struct cfg_reg *r, const struct chg_vec *chg)
+{
+    txn->nmine = 0;
+    for (size_t i = 0; i < chg->n; i++) {
+        if (routed(r, &chg->v[i]))
+            txn->mine[txn->nmine++] = chg->v[i];
+    }
+    return (int)txn->nmine;
+}
+
+int cfg_txn_run(struct cfg *cfg, const struct lyd_node *old, struct lyd_node **newp, const struct chg_vec *chg,
+                bool dry_run, bool initial, cfg_persist_fn persist, void *persist_arg, struct cfg_errs *errs)
+{
+    struct cfg_txn txn = {.cfg = cfg, .old = old, .all = chg, .initial = initial};
+    size_t nprep = 0;
+    int rc;
+
+    rc = cfg_validate_tree(cfg, newp, errs);
+    if (rc)
+        return rc;
+    txn.new = *newp;
+    txn.mine = calloc(chg->n ? chg->n : 1, sizeof(*txn.mine));
+    if (!txn.mine)
+        return -ENOMEM;
+
+    for (nprep = 0; nprep < cfg->nregs; nprep++) {
+        const struct cfg_reg *r = &cfg->regs[nprep];
+
+        if (!txn_route(&txn, r, chg) || !r->h.prepare)
+            continue;
+        rc = r->h.prepare(&txn, r->h.arg, errs);
+        if (rc) {
+            log_info("config", "transaction refused by %s (%d)", r->h.name, rc);
+            if (!errs->count)
+                cfg_err_add(errs, CFG_ERR_OPERATION_FAILED, CFG_ERRT_APPLICATION, r->h.path,
+                            "%s refused the change", r->h.name);
+            break;
+        }
+    }
+    /* Persisting is the last step that may fail, so it comes before apply: a
+     * commit that cannot be saved is aborted like a refused one. */
+    if (!rc && !dry_run && persist)
+        rc = persist(cfg, *newp, persist_arg, errs);
+    if (rc || dry_run) {
+        /* abort exactly the handlers that prepared, newest first */
+        while (nprep-- > 0) {
+            const struct cfg_reg *r = &cfg->regs[nprep];
+
+            if (txn_route(&txn, r, chg) && r->h.abort)
+                r->h.abort(&txn, r->h.arg);
+        }
+        goto out;
+    }
+    for (size_t i = 0; i < cfg->nregs; i++) {
+        const struct cfg_reg *r = &cfg->regs[i];
+
+        if (txn_route(&txn, r, chg) && r->h.apply)
+            r->h.apply(&txn, r->h.arg);
+    }
+out:
+    free(txn.mine);
+    return rc;
+}
+
+const struct lyd_node *cfg_txn_old(const struct cfg_txn *txn)
+{
+    return txn->old;
+}
+
+const struct lyd_node *cfg_txn_new(const struct cfg_txn *txn)
+{
+    return txn->new;
+}
+
+const struct cfg_change *cfg_txn_changes(const struct cfg_txn *txn, size_t *n)
+{
+    *n = txn->nmine;
+    return txn->mine;
+}
+
+bool cfg_txn_is_initial(const struct cfg_txn *txn)
+{
+    return txn->initial;
+}

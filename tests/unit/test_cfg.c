@@ -1,0 +1,622 @@
+/* Unit tests of the datastore (daemon/config): the edit engine per operation and per
+ * error, the transaction with handlers rigged to fail, persistence and recovery,
+ * confirmed commit across restarts, secrets, locks. Runs without root. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "daemon/base/fsutil.h"
+#include "daemon/config/cfg.h"
+
+#define NS "urn:raven:params:xml:ns:yang:raven-test"
+#define NC "urn:ietf:params:xml:ns:netconf:base:1.0"
+
+struct fx {
+    char dir[64];
+    struct ly_ctx *ctx;
+    struct cfg *cfg;
+    int64_t timer_ms;
+    int notified;
+};
+
+static const struct cfg_actor A1 = {.sid = 1, .user = "alice"};
+static const struct cfg_actor A2 = {.sid = 2, .user = "bob"};
+
+/* handler log: which handler did what, in order */
+static char hlog[512];
+static const char *fail_prepare; /* name of the handler whose prepare refuses */
+
+static void hlog_add(const char *what, const char *name)
+{
+    size_t n = strlen(hlog);
+    snprintf(hlog + n, sizeof(hlog) - n, "%s%s:%s", n ? " " : "", what, name);
+}
+
+static int h_prepare(struct cfg_txn *txn, void *arg, struct cfg_errs *errs)
+{
+    const char *name = arg;
+    size_t n;
+
+    cfg_txn_changes(txn, &n);
+    assert_true(n > 0);
+    if (fail_prepare && !strcmp(fail_prepare, name)) {
+        hlog_add("refuse", name);
+        cfg_err_add(errs, CFG_ERR_OPERATION_FAILED, CFG_ERRT_APPLICATION, "/raven-test:users",
+                    "%s refuses", name);
+        return -EBUSY;
+    }
+    hlog_add("prepare", name);
+    return 0;
+}
+
+static void h_abort(struct cfg_txn *txn, void *arg)
+{
+    hlog_add("abort", arg);
+}
+
+static void h_apply(struct cfg_txn *txn, void *arg)
+{
+    hlog_add("apply", arg);
+}
+
+static void on_timer(int64_t ms, void *arg)
+{
+    ((struct fx *)arg)->timer_ms = ms;
+}
+
+static void on_notify(const struct cfg_actor *actor, const struct cfg_change *chg, size_t n, void *arg)
+{
+    ((struct fx *)arg)->notified++;
+}
+
+static const char *default_xml = "<misc xmlns=\"" NS "\"><a>init</a></misc>";
+
+static struct cfg *open_cfg(struct fx *f, bool register_all)
+{
+    struct cfg_opts o = {.state_dir = f->dir, .default_xml = default_xml};
+    struct cfg_errs errs = {0};
+    struct cfg *cfg = cfg_new(f->ctx, &o);
+    static const char *const paths[][2] = {
+        {"pools", "/raven-test:pools"}, {"users", "/raven-test:users"}, {"misc", "/raven-test:misc"},
+        {"orphan", "/raven-test:orphan"}};
+
+    assert_non_null(cfg);
+    for (size_t i = 0; i < 4; i++) {
+        struct cfg_handler h = {.name = paths[i][0], .path = paths[i][1], .prepare = h_prepare, .abort = h_abort,
+                                .apply = h_apply, .arg = (void *)paths[i][0]};
+        if (!register_all && i == 3)
+            continue;
+        assert_int_equal(cfg_handler_register(cfg, &h), 0);
+    }
+    cfg_set_timer(cfg, on_timer, f);
+    cfg_set_notify(cfg, on_notify, f);
+    if (register_all) {
+        assert_int_equal(cfg_handlers_check(cfg, "raven-test", &errs), 0);
+        assert_int_equal(cfg_start(cfg, &errs), 0);
+    }
+    cfg_errs_clear(&errs);
+    return cfg;
+}
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+    const char *feats[] = {"writable-running", "candidate", "confirmed-commit", "rollback-on-error", "validate",
+                           "startup", "xpath", NULL};
+
+    snprintf(f->dir, sizeof(f->dir), "/tmp/raven-cfg-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    assert_int_equal(ly_ctx_new(TEST_YANG_DIR ":" RAVEN_YANG_DIR ":" RAVEN_IETF_YANG_DIR, 0, &f->ctx), 0);
+    assert_non_null(ly_ctx_load_module(f->ctx, "ietf-netconf", NULL, feats));
+    assert_non_null(ly_ctx_load_module(f->ctx, "raven-test", NULL, NULL));
+    fail_prepare = NULL;
+    f->cfg = open_cfg(f, true);
+    hlog[0] = '\0';
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    char cmd[128];
+
+    cfg_free(f->cfg);
+    ly_ctx_destroy(f->ctx);
+    snprintf(cmd, sizeof(cmd), "%s", f->dir);
+    /* remove the state directory's files, then the directory */
+    const char *files[] = {"running.xml", "startup.xml", "confirm.meta", "confirm-rollback.xml", NULL};
+    for (const char **p = files; *p; p++) {
+        char path[128];
+        snprintf(path, sizeof(path), "%s/%s", f->dir, *p);
+        unlink(path);
+    }
+    rmdir(cmd);
+    free(f);
+    return 0;
+}
+
+static struct lyd_node *parse_edit(struct fx *f, const char *xml)
+{
+    struct lyd_node *t = NULL;
+
+    assert_int_equal(lyd_parse_data_mem(f->ctx, xml, LYD_XML, LYD_PARSE_ONLY | LYD_PARSE_STRICT | LYD_PARSE_NO_STATE,
+                                        0, &t),
+                     0);
+    return t;
+}
+
+static void print_errs(const struct cfg_errs *errs);
+static int edit(struct fx *f, enum cfg_ds ds, const char *xml, enum cfg_err_opt eo, const struct cfg_actor *a,
+                struct cfg_errs *errs)
+{
+    struct lyd_node *t = parse_edit(f, xml);
+    int rc = cfg_edit(f->cfg, ds, t, CFG_OP_MERGE, CFG_TEST_THEN_SET, eo, a, errs);
+
+    if (rc)
+        print_errs(errs);
+
+    lyd_free_siblings(t);
+    return rc;
+}
+
+/* The datastore printed as XML (explicit defaults only), caller frees. */
+static char *dump(struct fx *f, enum cfg_ds ds, bool secrets)
+{
+    struct lyd_node *t = NULL;
+    struct cfg_errs errs = {0};
+    char *s = NULL;
+
+    assert_int_equal(cfg_get(f->cfg, ds, NULL, secrets, &t, &errs), 0);
+    if (t)
+        lyd_print_mem(&s, t, LYD_XML, LYD_PRINT_WITHSIBLINGS | LYD_PRINT_SHRINK);
+    lyd_free_siblings(t);
+    return s ? s : strdup("");
+}
+
+static char *file(struct fx *f, const char *name)
+{
+    char path[128], *data = NULL;
+
+    snprintf(path, sizeof(path), "%s/%s", f->dir, name);
+    if (fs_read_all(path, &data, NULL))
+        return NULL;
+    return data;
+}
+
+static void print_errs(const struct cfg_errs *errs)
+{
+    for (const struct cfg_err *e = errs->head; e; e = e->next)
+        fprintf(stderr, "  error %s at %s: %s\n", cfg_err_tag_name(e->tag), e->path ? e->path : "-", e->msg);
+}
+
+static int commit(struct fx *f, const struct cfg_actor *a, struct cfg_errs *errs)
+{
+    struct cfg_commit_opts o = {0};
+    int rc = cfg_commit(f->cfg, &o, a, errs);
+
+    if (rc)
+        print_errs(errs);
+    return rc;
+}
+
+#define POOL(name, size) "<pool><name>" name "</name><size>" size "</size></pool>"
+#define POOLS(body) "<pools xmlns=\"" NS "\" xmlns:nc=\"" NC "\">" body "</pools>"
+
+static void test_merge_create_commit(void **state)
+{
+    struct fx *f = *state;
+    struct cfg_errs errs = {0};
+    char *s;
+
+    assert_int_equal(edit(f, CFG_DS_CANDIDATE, POOLS(POOL("p1", "10")), CFG_ERROPT_STOP, &A1, &errs), 0);
+    assert_true(cfg_candidate_dirty(f->cfg));
+    s = dump(f, CFG_DS_RUNNING, true);
+    assert_null(strstr(s, "p1"));
+    free(s);
+    assert_int_equal(commit(f, &A1, &errs), 0);
+    assert_false(cfg_candidate_dirty(f->cfg));
+    s = dump(f, CFG_DS_RUNNING, true);
+    assert_non_null(strstr(s, "<name>p1</name><size>10</size>"));
+    free(s);
+    /* persisted before the commit returned */
+    s = file(f, "running.xml");
+    assert_non_null(strstr(s, "p1"));
+    free(s);
+    assert_string_equal(hlog, "prepare:pools apply:pools");
+    assert_int_equal(f->notified, 1);
+    cfg_errs_clear(&errs);
+}
+
+static void test_create_existing_fails(void **state)
+{
+    struct fx *f = *state;
+    struct cfg_errs errs = {0};
+    char *before, *after;
+
+    assert_int_equal(edit(f, CFG_DS_RUNNING, POOLS(POOL("p1", "10")), CFG_ERROPT_STOP, &A1, &errs), 0);
+    before = file(f, "running.xml");
+    assert_int_equal(edit(f, CFG_DS_RUNNING,
+                          POOLS("<pool nc:operation=\"create\"><name>p1</name><size>20</size></pool>"),
+                          CFG_ERROPT_STOP, &A1, &errs),
+                     -EEXIST);
+    assert_int_equal(errs.head->tag, CFG_ERR_DATA_EXISTS);
+    assert_string_equal(errs.head->path, "/raven-test:pools/pool[name='p1']");
+    after = file(f, "running.xml");
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+    cfg_errs_clear(&errs);
+}
+
+static void test_delete_remove(void **state)
+{
+    struct fx *f = *state;
+    struct cfg_errs errs = {0};
+    char *s;
+
+    assert_int_equal(edit(f, CFG_DS_CANDIDATE,
+                          POOLS("<pool nc:operation=\"delete\"><name>nope</name></pool>"), CFG_ERROPT_STOP, &A1,
+                          &errs),
+                     -ENOENT);
+    assert_int_equal(errs.head->tag, CFG_ERR_DATA_MISSING);
+    assert_false(cfg_candidate_dirty(f->cfg)); /* nothing changed */
+    cfg_errs_clear(&errs);
+    assert_int_equal(edit(f, CFG_DS_CANDIDATE,
+                          POOLS("<pool nc:operation=\"remove\"><name>nope</name></pool>"), CFG_ERROPT_STOP, &A1,
+                          &errs),
+                     0);
+    assert_int_equal(edit(f, CFG_DS_CANDIDATE, POOLS(POOL("p1", "10") POOL("p2", "20")), CFG_ERROPT_STOP, &A1, &errs),
+                     0);
+    assert_int_equal(edit(f, CFG_DS_CANDIDATE, POOLS("<pool nc:operation=\"delete\"><name>p1</name></pool>"),
+                          CFG_ERROPT_STOP, &A1, &errs),
+                     0);
+    s = dump(f, CFG_DS_CANDIDATE, true);
+    assert_null(strstr(s, "p1"));
+    assert_non_null(strstr(s, "p2"));
+    free(s);
+    /* deleting a leaf that only exists as its default is data-missing */
+    assert_int_equal(edit(f, CFG_DS_CANDIDATE, "<misc xmlns=\"" NS "\" xmlns:nc=\"" NC "\"><b nc:operation=\"delete\"/></misc>",
+                          CFG_ERROPT_STOP, &A1, &errs),
+                     -ENOENT);
+    cfg_errs_clear(&errs);
+}
+
+static void test_replace(void **state)
+{
+    struct fx *f = *state;
+    struct cfg_errs errs = {0};
+    char *s;
+
+    assert_int_equal(edit(f, CFG_DS_CANDIDATE,
+                          "<users xmlns=\"" NS "\"><user><name>u</name><password>pw</password><role>admin</role></user></users>",
+                          CFG_ERROPT_STOP, &A1, &errs),
+                     0);
+    assert_int_equal(edit(f, CFG_DS_CANDIDATE,
+                          "<users xmlns=\"" NS "\" xmlns:nc=\"" NC "\"><user nc:operation=\"replace\"><name>u</name>"
+                          "<password>pw2</password></user></users>",
+                          CFG_ERROPT_STOP, &A1, &errs),
+                     0);
+    s = dump(f, CFG_DS_CANDIDATE, true);
+    assert_non_null(strstr(s, "<password>pw2</password>"));
+    assert_null(strstr(s, "<role>admin</role>")); /* replaced, not merged */
+    free(s);
+    cfg_errs_clear(&errs);
+}
+
+static void test_error_options(void **state)
+{
+    struct fx *f = *state;
+    struct cfg_errs errs = {0};
+    const char *two = "<misc xmlns=\"" NS "\"><a>changed</a></misc>"
+                      "<pools xmlns=\"" NS "\" xmlns:nc=\"" NC "\"><pool nc:operation=\"delete\"><name>x</name></pool></pools>";
+    char *s;
+
+    /* stop-on-error and rollback-on-error: nothing of the edit remains */
+    assert_int_equal(edit(f, CFG_DS_CANDIDATE, two, CFG_ERROPT_ROLLBACK, &A1, &errs), -ENOENT);
+    assert_false(cfg_candidate_dirty(f->cfg));
+    assert_int_equal(edit(f, CFG_DS_CANDIDATE, two, CFG_ERROPT_STOP, &A1, &errs), -ENOENT);
+    assert_false(cfg_candidate_dirty(f->cfg));
+    cfg_errs_clear(&errs);
+    /* continue-on-error: the good part stays, the error is still reported */
+    assert_int_equal(edit(f, CFG_DS_CANDIDATE, two, CFG_ERROPT_CONTINUE, &A1, &errs), -ENOENT);
+    assert_int_equal(errs.count, 1);
+    s = dump(f, CFG_DS_CANDIDATE, true);
+    assert_non_null(strstr(s, "<a>changed</a>"));
+    free(s);
+    cfg_errs_clear(&errs);
+}
+
+static void test_invalid_value_unchanged(void **state)
+{
+    struct fx *f = *state;
+    struct lyd_node *t = NULL;
+
+    /* out of range is refused when the edit is parsed: it never reaches the engine */
+    assert_int_not_equal(lyd_parse_data_mem(f->ctx, POOLS(POOL("p", "5000")), LYD_XML,
+                                            LYD_PARSE_ONLY | LYD_PARSE_STRICT | LYD_PARSE_NO_STATE, 0, &t),
+                         0);
+    assert_null(t);
+    assert_false(cfg_candidate_dirty(f->cfg));
+}
+
+static void test_leafref_commit_refused(void **state)
+{
+    struct fx *f = *state;
+    struct cfg_errs errs = {0};
+    char *before = file(f, "running.xml"), *after;
+
+    assert_int_equal(edit(f, CFG_DS_CANDIDATE,
+                          "<users xmlns=\"" NS "\"><user><name>u</name><pool>missing</pool></user></users>",
+                          CFG_ERROPT_STOP, &A1, &errs),
+                     0);
+    assert_int_not_equal(commit(f, &A1, &errs), 0);
+    assert_int_equal(errs.head->tag, CFG_ERR_DATA_MISSING);
+    assert_non_null(strstr(errs.head->path, "/raven-test:users/user[name='u']/pool"));
+    after = file(f, "running.xml");
+    assert_string_equal(before, after);
+    assert_true(cfg_candidate_dirty(f->cfg)); /* edits kept for fixing */
+    assert_string_equal(hlog, "");            /* no handler saw an invalid tree */
+    free(before);
+    free(after);
+    cfg_errs_clear(&errs);
+}
+
+static void test_prepare_refusal_aborts_in_reverse(void **state)
+{
+    struct fx *f = *state;
+    struct cfg_errs errs = {0};
+    char *before, *after, *mem_before, *mem_after;
+
+    before = file(f, "running.xml");
+    mem_before = dump(f, CFG_DS_RUNNING, true);
+    assert_int_equal(edit(f, CFG_DS_CANDIDATE,
+                          POOLS(POOL("p1", "10")) "<users xmlns=\"" NS "\"><user><name>u</name></user></users>"
+                          "<misc xmlns=\"" NS "\"><a>z</a></misc>",
+                          CFG_ERROPT_STOP, &A1, &errs),
+                     0);
+    fail_prepare = "misc";
+    assert_int_equal(commit(f, &A1, &errs), -EBUSY);
+    /* abort reaches exactly the prepared ones, newest first; nothing applied */
+    assert_string_equal(hlog, "prepare:pools prepare:users refuse:misc abort:users abort:pools");
+    assert_non_null(strstr(errs.head->msg, "misc refuses"));
+    after = file(f, "running.xml");
+    mem_after = dump(f, CFG_DS_RUNNING, true);
+    assert_string_equal(before, after);
+    assert_string_equal(mem_before, mem_after);
+    assert_int_equal(f->notified, 0);
+    free(before);
+    free(after);
+    free(mem_before);
+    free(mem_after);
+    cfg_errs_clear(&errs);
+}
+
+static void test_handlers_check(void **state)
+{
+    struct fx *f = *state;
+    struct cfg_errs errs = {0};
+    struct cfg *c2 = open_cfg(f, false);
+
+    assert_int_equal(cfg_handlers_check(c2, "raven-test", &errs), -EINVAL);
+    assert_int_equal(errs.count, 1);
+    assert_string_equal(errs.head->path, "/raven-test:orphan");
+    cfg_errs_clear(&errs);
+    cfg_free(c2);
+}
+
+static void test_persist_and_recover(void **state)
+{
+    struct fx *f = *state;
+    struct cfg_errs errs = {0};
+    char *s1, *s2;
+
+    assert_int_equal(edit(f, CFG_DS_CANDIDATE, POOLS(POOL("p9", "99")), CFG_ERROPT_STOP, &A1, &errs), 0);
+    assert_int_equal(commit(f, &A1, &errs), 0);
+    s1 = dump(f, CFG_DS_RUNNING, true);
+    cfg_free(f->cfg);
+    f->cfg = open_cfg(f, true);
+    s2 = dump(f, CFG_DS_RUNNING, true);
+    assert_string_equal(s1, s2);
+    free(s1);
+    free(s2);
+    /* startup: copy, reload, delete */
+    assert_int_equal(cfg_copy(f->cfg, CFG_DS_STARTUP, CFG_DS_RUNNING, NULL, &A1, &errs), 0);
+    s1 = file(f, "startup.xml");
+    assert_non_null(strstr(s1, "p9"));
+    free(s1);
+    assert_int_equal(cfg_delete_ds(f->cfg, CFG_DS_STARTUP, &A1, &errs), 0);
+    assert_null(file(f, "startup.xml"));
+    assert_int_equal(cfg_delete_ds(f->cfg, CFG_DS_RUNNING, &A1, &errs), -EOPNOTSUPP);
+    cfg_errs_clear(&errs);
+}
+
+static void test_confirmed_timeout_and_restart(void **state)
+{
+    struct fx *f = *state;
+    struct cfg_errs errs = {0};
+    struct cfg_commit_opts conf = {.confirmed = true, .timeout_s = 30};
+    struct cfg_commit_opts conf_p = {.confirmed = true, .timeout_s = 30, .persist = "tok"};
+    struct cfg_commit_opts confirm_p = {.persist_id = "tok"};
+    char *base = dump(f, CFG_DS_RUNNING, true), *s;
+
+    /* timeout rolls back */
+    assert_int_equal(edit(f, CFG_DS_CANDIDATE, POOLS(POOL("c1", "1")), CFG_ERROPT_STOP, &A1, &errs), 0);
+    assert_int_equal(cfg_commit(f->cfg, &conf, &A1, &errs), 0);
+    assert_int_equal(f->timer_ms, 30000);
+    assert_true(cfg_confirm_pending(f->cfg));
+    /* another session cannot confirm it */
+    assert_int_equal(commit(f, &A2, &errs), -EBUSY);
+    cfg_errs_clear(&errs);
+    cfg_confirm_timeout(f->cfg);
+    assert_false(cfg_confirm_pending(f->cfg));
+    s = dump(f, CFG_DS_RUNNING, true);
+    assert_string_equal(s, base);
+    free(s);
+    assert_null(file(f, "confirm.meta"));
+
+    /* without persist, a restart rolls back */
+    assert_int_equal(edit(f, CFG_DS_CANDIDATE, POOLS(POOL("c2", "1")), CFG_ERROPT_STOP, &A1, &errs), 0);
+    assert_int_equal(cfg_commit(f->cfg, &conf, &A1, &errs), 0);
+    cfg_free(f->cfg);
+    f->cfg = open_cfg(f, true);
+    assert_false(cfg_confirm_pending(f->cfg));
+    s = dump(f, CFG_DS_RUNNING, true);
+    assert_string_equal(s, base);
+    free(s);
+
+    /* with persist, it survives the restart and is confirmed with persist-id */
+    assert_int_equal(edit(f, CFG_DS_CANDIDATE, POOLS(POOL("c3", "1")), CFG_ERROPT_STOP, &A1, &errs), 0);
+    assert_int_equal(cfg_commit(f->cfg, &conf_p, &A1, &errs), 0);
+    cfg_session_end(f->cfg, A1.sid); /* the session going away does not matter */
+    assert_true(cfg_confirm_pending(f->cfg));
+    cfg_free(f->cfg);
+    f->timer_ms = 0;
+    f->cfg = open_cfg(f, true);
+    assert_true(cfg_confirm_pending(f->cfg));
+    assert_true(f->timer_ms > 25000 && f->timer_ms <= 30000);
+    assert_int_equal(commit(f, &A2, &errs), -EINVAL); /* persist-id missing */
+    cfg_errs_clear(&errs);
+    assert_int_equal(cfg_commit(f->cfg, &confirm_p, &A2, &errs), 0);
+    assert_false(cfg_confirm_pending(f->cfg));
+    s = dump(f, CFG_DS_RUNNING, true);
+    assert_non_null(strstr(s, "c3"));
+    free(s);
+    free(base);
+    cfg_errs_clear(&errs);
+}
+
+static void test_cancel_commit(void **state)
+{
+    struct fx *f = *state;
+    struct cfg_errs errs = {0};
+    struct cfg_commit_opts conf = {.confirmed = true};
+    char *base = dump(f, CFG_DS_RUNNING, true), *s;
+
+    assert_int_equal(cfg_cancel_commit(f->cfg, NULL, &A1, &errs), -ENOENT);
+    cfg_errs_clear(&errs);
+    assert_int_equal(edit(f, CFG_DS_CANDIDATE, POOLS(POOL("k", "1")), CFG_ERROPT_STOP, &A1, &errs), 0);
+    assert_int_equal(cfg_commit(f->cfg, &conf, &A1, &errs), 0);
+    assert_int_equal(f->timer_ms, 600000);
+    assert_int_equal(cfg_cancel_commit(f->cfg, NULL, &A1, &errs), 0);
+    s = dump(f, CFG_DS_RUNNING, true);
+    assert_string_equal(s, base);
+    assert_int_equal(f->timer_ms, -1);
+    free(s);
+    free(base);
+    cfg_errs_clear(&errs);
+}
+
+static void test_secrets(void **state)
+{
+    struct fx *f = *state;
+    struct cfg_errs errs = {0};
+    char *s;
+
+    assert_int_equal(edit(f, CFG_DS_RUNNING,
+                          "<users xmlns=\"" NS "\"><user><name>u</name><password>hunter2</password></user></users>",
+                          CFG_ERROPT_STOP, &A1, &errs),
+                     0);
+    s = dump(f, CFG_DS_RUNNING, false);
+    assert_null(strstr(s, "hunter2"));
+    assert_non_null(strstr(s, "<password>********</password>"));
+    free(s);
+    /* writing the mask back keeps the stored value, also inside a replace */
+    assert_int_equal(edit(f, CFG_DS_RUNNING,
+                          "<users xmlns=\"" NS "\" xmlns:nc=\"" NC "\"><user nc:operation=\"replace\"><name>u</name>"
+                          "<password>********</password><role>admin</role></user></users>",
+                          CFG_ERROPT_STOP, &A1, &errs),
+                     0);
+    s = dump(f, CFG_DS_RUNNING, true);
+    assert_non_null(strstr(s, "<password>hunter2</password>"));
+    assert_non_null(strstr(s, "<role>admin</role>"));
+    free(s);
+    /* the mask for a secret that does not exist is an error */
+    assert_int_equal(edit(f, CFG_DS_RUNNING,
+                          "<users xmlns=\"" NS "\"><user><name>v</name><password>********</password></user></users>",
+                          CFG_ERROPT_STOP, &A1, &errs),
+                     -EINVAL);
+    assert_int_equal(errs.head->tag, CFG_ERR_INVALID_VALUE);
+    assert_non_null(strstr(errs.head->path, "user[name='v']/password"));
+    cfg_errs_clear(&errs);
+}
+
+static void test_locks(void **state)
+{
+    struct fx *f = *state;
+    struct cfg_errs errs = {0};
+
+    assert_int_equal(cfg_lock(f->cfg, CFG_DS_CANDIDATE, &A1, &errs), 0);
+    assert_int_equal(cfg_lock(f->cfg, CFG_DS_CANDIDATE, &A2, &errs), -EBUSY);
+    assert_int_equal(errs.head->tag, CFG_ERR_LOCK_DENIED);
+    assert_int_equal(errs.head->lock_sid, 1);
+    cfg_errs_clear(&errs);
+    assert_int_equal(edit(f, CFG_DS_CANDIDATE, POOLS(POOL("l", "1")), CFG_ERROPT_STOP, &A2, &errs), -EBUSY);
+    assert_int_equal(errs.head->tag, CFG_ERR_IN_USE);
+    cfg_errs_clear(&errs);
+    assert_int_equal(edit(f, CFG_DS_CANDIDATE, POOLS(POOL("l", "1")), CFG_ERROPT_STOP, &A1, &errs), 0);
+    assert_int_equal(cfg_unlock(f->cfg, CFG_DS_CANDIDATE, &A2, &errs), -EPERM);
+    cfg_errs_clear(&errs);
+    /* the holder going away releases the lock and discards its candidate edits */
+    cfg_session_end(f->cfg, A1.sid);
+    assert_int_equal(cfg_lock_holder(f->cfg, CFG_DS_CANDIDATE), 0);
+    assert_false(cfg_candidate_dirty(f->cfg));
+    /* a dirty candidate cannot be locked */
+    assert_int_equal(edit(f, CFG_DS_CANDIDATE, POOLS(POOL("l", "1")), CFG_ERROPT_STOP, &A1, &errs), 0);
+    assert_int_equal(cfg_lock(f->cfg, CFG_DS_CANDIDATE, &A2, &errs), -EBUSY);
+    cfg_errs_clear(&errs);
+}
+
+static void test_xpath_get(void **state)
+{
+    struct fx *f = *state;
+    struct cfg_errs errs = {0};
+    struct lyd_node *t = NULL;
+    const char *xp[] = {"/raven-test:pools/pool[name='b']", NULL};
+    const char *bad[] = {"/raven-test:pools/pool[", NULL};
+    char *s = NULL;
+
+    assert_int_equal(edit(f, CFG_DS_RUNNING, POOLS(POOL("a", "1") POOL("b", "2")), CFG_ERROPT_STOP, &A1, &errs), 0);
+    assert_int_equal(cfg_get(f->cfg, CFG_DS_RUNNING, xp, false, &t, &errs), 0);
+    lyd_print_mem(&s, t, LYD_XML, LYD_PRINT_WITHSIBLINGS | LYD_PRINT_SHRINK);
+    assert_non_null(strstr(s, "<name>b</name>"));
+    assert_null(strstr(s, "<name>a</name>"));
+    assert_null(strstr(s, "misc"));
+    free(s);
+    lyd_free_siblings(t);
+    assert_int_equal(cfg_get(f->cfg, CFG_DS_RUNNING, bad, false, &t, &errs), -EINVAL);
+    assert_int_equal(errs.tail->tag, CFG_ERR_INVALID_VALUE);
+    cfg_errs_clear(&errs);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_merge_create_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_create_existing_fails, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delete_remove, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replace, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_error_options, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_invalid_value_unchanged, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_leafref_commit_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prepare_refusal_aborts_in_reverse, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_handlers_check, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_persist_and_recover, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_confirmed_timeout_and_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_secrets, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_locks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_xpath_get, setup, teardown),
+    };
+
+    ly_log_options(LY_LOSTORE);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
