@@ -125,6 +125,12 @@ void cfg_set_timer(struct cfg *cfg, void (*arm)(int64_t ms, void *arg), void *ar
  * results are merged with their parents. */
 int cfg_get(struct cfg *cfg, enum cfg_ds ds, const char *const *xpaths, bool with_secrets,
             struct lyd_node **out, struct cfg_errs *errs);
+/* The parts of @src (any data tree, e.g. config plus state) selected by @xpaths, with
+ * their parents, as a new tree; NULL @xpaths copies everything. */
+int cfg_tree_select(struct cfg *cfg, const struct lyd_node *src, const char *const *xpaths, struct lyd_node **out,
+                    struct cfg_errs *errs);
+/* Masks every secret leaf of @tree in place. */
+void cfg_mask_secrets(const struct cfg *cfg, struct lyd_node *tree);
 /* Whether the candidate differs from running (uncommitted edits). */
 bool cfg_candidate_dirty(const struct cfg *cfg);
 

@@ -150,60 +150,70 @@ static int need_startup(struct cfg *cfg, enum cfg_ds ds, struct cfg_errs *errs)
     return 0;
 }
 
-int cfg_get(struct cfg *cfg, enum cfg_ds ds, const char *const *xpaths, bool with_secrets, struct lyd_node **out,
-            struct cfg_errs *errs)
+int cfg_tree_select(struct cfg *cfg, const struct lyd_node *src, const char *const *xpaths, struct lyd_node **out,
+                    struct cfg_errs *errs)
 {
-    const struct lyd_node *src = ds_tree(cfg, ds);
     struct lyd_node *res = NULL;
     int rc = 0;
 
     *out = NULL;
-    if (ds == CFG_DS_STARTUP && !cfg->startup)
-        return need_startup(cfg, ds, errs);
-    if (!xpaths) {
-        rc = dup_tree(cfg, src, &res, errs);
-        if (rc)
-            return rc;
-    } else {
-        for (const char *const *xp = xpaths; *xp && !rc; xp++) {
-            struct ly_set *set = NULL;
+    if (!xpaths)
+        return dup_tree(cfg, src, out, errs);
+    for (const char *const *xp = xpaths; *xp && src && !rc; xp++) {
+        struct ly_set *set = NULL;
 
-            if (!src)
-                break;
-            if (lyd_find_xpath(src, *xp, &set)) {
-                cfg_err_from_ly(errs, cfg->ctx, "invalid XPath filter");
-                cfg_err_add(errs, CFG_ERR_INVALID_VALUE, CFG_ERRT_PROTOCOL, NULL,
-                            "XPath filter \"%s\" cannot be evaluated; prefixes must be module names "
-                            "(e.g. /raven-vpn:pools)", *xp);
-                rc = -EINVAL;
+        if (lyd_find_xpath(src, *xp, &set)) {
+            cfg_err_from_ly(errs, cfg->ctx, "invalid XPath filter");
+            cfg_err_add(errs, CFG_ERR_INVALID_VALUE, CFG_ERRT_PROTOCOL, NULL,
+                        "XPath filter \"%s\" cannot be evaluated; prefixes must be module names "
+                        "(e.g. /raven-vpn:pools)", *xp);
+            rc = -EINVAL;
+            break;
+        }
+        for (uint32_t i = 0; i < set->count && !rc; i++) {
+            struct lyd_node *d = NULL, *top;
+
+            if (!set->dnodes[i]->schema) /* opaque node: nothing to select */
+                continue;
+            if (lyd_dup_single(set->dnodes[i], NULL, LYD_DUP_RECURSIVE | LYD_DUP_WITH_PARENTS | LYD_DUP_WITH_FLAGS,
+                               &d)) {
+                rc = -ENOMEM;
                 break;
             }
-            for (uint32_t i = 0; i < set->count && !rc; i++) {
-                struct lyd_node *d = NULL, *top;
-
-                if (lyd_dup_single(set->dnodes[i], NULL,
-                                   LYD_DUP_RECURSIVE | LYD_DUP_WITH_PARENTS | LYD_DUP_WITH_FLAGS, &d)) {
-                    rc = -ENOMEM;
-                    break;
-                }
-                for (top = d; top->parent; top = lyd_parent(top))
-                    ;
-                if (lyd_merge_siblings(&res, top, LYD_MERGE_DESTRUCT | LYD_MERGE_WITH_FLAGS))
-                    rc = -ENOMEM;
-            }
-            ly_set_free(set, NULL);
+            for (top = d; top->parent; top = lyd_parent(top))
+                ;
+            if (lyd_merge_siblings(&res, top, LYD_MERGE_DESTRUCT | LYD_MERGE_WITH_FLAGS))
+                rc = -ENOMEM;
         }
-        if (rc) {
-            lyd_free_siblings(res);
-            if (rc == -ENOMEM)
-                cfg_err_add(errs, CFG_ERR_RESOURCE_DENIED, CFG_ERRT_APPLICATION, NULL, "out of memory");
-            return rc;
-        }
+        ly_set_free(set, NULL);
     }
-    if (!with_secrets)
-        cfg_secret_mask(cfg, res);
+    if (rc) {
+        lyd_free_siblings(res);
+        if (rc == -ENOMEM)
+            cfg_err_add(errs, CFG_ERR_RESOURCE_DENIED, CFG_ERRT_APPLICATION, NULL, "out of memory");
+        return rc;
+    }
     *out = res;
     return 0;
+}
+
+void cfg_mask_secrets(const struct cfg *cfg, struct lyd_node *tree)
+{
+    cfg_secret_mask(cfg, tree);
+}
+
+int cfg_get(struct cfg *cfg, enum cfg_ds ds, const char *const *xpaths, bool with_secrets, struct lyd_node **out,
+            struct cfg_errs *errs)
+{
+    int rc;
+
+    *out = NULL;
+    if (ds == CFG_DS_STARTUP && !cfg->startup)
+        return need_startup(cfg, ds, errs);
+    rc = cfg_tree_select(cfg, ds_tree(cfg, ds), xpaths, out, errs);
+    if (!rc && !with_secrets)
+        cfg_secret_mask(cfg, *out);
+    return rc;
 }
 
 int cfg_edit(struct cfg *cfg, enum cfg_ds ds, const struct lyd_node *edit, enum cfg_op defop,

@@ -1,0 +1,151 @@
+/* Notifications (RFC 5277) to the sessions that subscribed with create-subscription:
+ * the control thread queues events; this thread sends them, so that a slow client
+ * never holds up a commit. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/netconf/nc_impl.h"
+#include "daemon/base/log.h"
+#include "daemon/base/poison.h"
+
+#define NC_NOTIF_MAX_EDITS 256
+#define NC_NOTIF_SEND_TIMEOUT_MS 2000
+
+static void send_one(struct nc_api *api, struct nc_notif_item *it)
+{
+    struct nc_server_notif *n = nc_server_notif_new(it->event, it->time, NC_PARAMTYPE_CONST);
+
+    if (!n)
+        return;
+    pthread_mutex_lock(&api->sess_lock);
+    for (struct nc_sess *s = api->sessions; s; s = s->next) {
+        if (!s->subscribed || nc_session_get_status(s->s) != NC_STATUS_RUNNING)
+            continue;
+        if (nc_server_notif_send(s->s, n, NC_NOTIF_SEND_TIMEOUT_MS) != NC_MSG_NOTIF)
+            log_warn("netconf", "session %u: notification not sent", s->sid);
+    }
+    pthread_mutex_unlock(&api->sess_lock);
+    nc_server_notif_free(n);
+}
+
+static void *notif_main(void *arg)
+{
+    struct nc_api *api = arg;
+
+    pthread_mutex_lock(&api->notif_lock);
+    while (!atomic_load(&api->stop)) {
+        struct nc_notif_item *it = api->notif_head;
+
+        if (!it) {
+            pthread_cond_wait(&api->notif_cond, &api->notif_lock);
+            continue;
+        }
+        api->notif_head = it->next;
+        if (!api->notif_head)
+            api->notif_tail = NULL;
+        pthread_mutex_unlock(&api->notif_lock);
+        send_one(api, it);
+        lyd_free_tree(it->event);
+        free(it->time);
+        free(it);
+        pthread_mutex_lock(&api->notif_lock);
+    }
+    pthread_mutex_unlock(&api->notif_lock);
+    return NULL;
+}
+
+int nc_notif_start(struct nc_api *api)
+{
+    return pthread_create(&api->notif_thr, NULL, notif_main, api) ? -1 : 0;
+}
+
+void nc_notif_stop(struct nc_api *api)
+{
+    pthread_mutex_lock(&api->notif_lock);
+    pthread_cond_broadcast(&api->notif_cond);
+    pthread_mutex_unlock(&api->notif_lock);
+    pthread_join(api->notif_thr, NULL);
+    while (api->notif_head) {
+        struct nc_notif_item *it = api->notif_head;
+        api->notif_head = it->next;
+        lyd_free_tree(it->event);
+        free(it->time);
+        free(it);
+    }
+}
+
+static bool any_subscriber(struct nc_api *api)
+{
+    bool any = false;
+
+    pthread_mutex_lock(&api->sess_lock);
+    for (struct nc_sess *s = api->sessions; s && !any; s = s->next)
+        any = s->subscribed;
+    pthread_mutex_unlock(&api->sess_lock);
+    return any;
+}
+
+static const char *edit_op(enum cfg_chg_op op)
+{
+    switch (op) {
+    case CFG_CHG_CREATE:
+        return "create";
+    case CFG_CHG_DELETE:
+        return "delete";
+    case CFG_CHG_REPLACE:
+        return "replace";
+    default:
+        return "merge";
+    }
+}
+
+void nc_api_config_changed(const struct cfg_actor *actor, const struct cfg_change *chg, size_t n, void *arg)
+{
+    struct nc_api *api = arg;
+    struct nc_notif_item *it;
+    struct lyd_node *ev = NULL, *by = NULL, *edit;
+    char sid[16];
+
+    if (!api || !any_subscriber(api))
+        return;
+    if (lyd_new_inner(NULL, ly_ctx_get_module_implemented(api->ctx, "ietf-netconf-notifications"),
+                      "netconf-config-change", 0, &ev))
+        return;
+    lyd_new_inner(ev, NULL, "changed-by", 0, &by);
+    if (actor->sid) {
+        snprintf(sid, sizeof(sid), "%u", actor->sid);
+        lyd_new_term(by, NULL, "username", actor->user ? actor->user : "", 0, NULL);
+        lyd_new_term(by, NULL, "session-id", sid, 0, NULL);
+        if (actor->host)
+            lyd_new_term(by, NULL, "source-host", actor->host, 0, NULL);
+    } else {
+        lyd_new_term(by, NULL, "server", NULL, 0, NULL);
+    }
+    lyd_new_term(ev, NULL, "datastore", "running", 0, NULL);
+    for (size_t i = 0; i < n && i < NC_NOTIF_MAX_EDITS; i++) {
+        if (!chg[i].path || !strcmp(chg[i].path, "/"))
+            continue;
+        if (lyd_new_list(ev, NULL, "edit", 0, &edit))
+            continue;
+        if (lyd_new_term(edit, NULL, "target", chg[i].path, 0, NULL) ||
+            lyd_new_term(edit, NULL, "operation", edit_op(chg[i].op), 0, NULL))
+            lyd_free_tree(edit);
+    }
+    it = calloc(1, sizeof(*it));
+    if (!it || ly_time_time2str(time(NULL), NULL, &it->time)) {
+        free(it);
+        lyd_free_tree(ev);
+        return;
+    }
+    it->event = ev;
+    pthread_mutex_lock(&api->notif_lock);
+    if (api->notif_tail)
+        api->notif_tail->next = it;
+    else
+        api->notif_head = it;
+    api->notif_tail = it;
+    pthread_cond_signal(&api->notif_cond);
+    pthread_mutex_unlock(&api->notif_lock);
+}

@@ -1,0 +1,571 @@
+/* NETCONF operations: each RPC is parsed on the poll thread that received it and run
+ * on the control thread through the control queue, where it calls the datastore.
+ * Datastore errors (struct cfg_err) become rpc-errors here. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/netconf/nc_impl.h"
+#include "daemon/base/ctlq.h"
+#include "daemon/base/log.h"
+#include "daemon/base/poison.h"
+
+struct nc_api *nc_rpc_api;
+
+struct rpc_req {
+    struct nc_api *api;
+    struct lyd_node *rpc;
+    struct cfg_actor actor;
+    int role;
+    struct nc_server_reply *reply;
+};
+
+static const NC_ERR tag_map[] = {
+    [CFG_ERR_IN_USE] = NC_ERR_IN_USE,
+    [CFG_ERR_INVALID_VALUE] = NC_ERR_INVALID_VALUE,
+    [CFG_ERR_TOO_BIG] = NC_ERR_TOO_BIG,
+    [CFG_ERR_MISSING_ATTRIBUTE] = NC_ERR_MISSING_ATTR,
+    [CFG_ERR_BAD_ATTRIBUTE] = NC_ERR_BAD_ATTR,
+    [CFG_ERR_UNKNOWN_ATTRIBUTE] = NC_ERR_UNKNOWN_ATTR,
+    [CFG_ERR_MISSING_ELEMENT] = NC_ERR_MISSING_ELEM,
+    [CFG_ERR_BAD_ELEMENT] = NC_ERR_BAD_ELEM,
+    [CFG_ERR_UNKNOWN_ELEMENT] = NC_ERR_UNKNOWN_ELEM,
+    [CFG_ERR_UNKNOWN_NAMESPACE] = NC_ERR_UNKNOWN_NS,
+    [CFG_ERR_ACCESS_DENIED] = NC_ERR_ACCESS_DENIED,
+    [CFG_ERR_LOCK_DENIED] = NC_ERR_LOCK_DENIED,
+    [CFG_ERR_RESOURCE_DENIED] = NC_ERR_RES_DENIED,
+    [CFG_ERR_ROLLBACK_FAILED] = NC_ERR_ROLLBACK_FAILED,
+    [CFG_ERR_DATA_EXISTS] = NC_ERR_DATA_EXISTS,
+    [CFG_ERR_DATA_MISSING] = NC_ERR_DATA_MISSING,
+    [CFG_ERR_OPERATION_NOT_SUPPORTED] = NC_ERR_OP_NOT_SUPPORTED,
+    [CFG_ERR_OPERATION_FAILED] = NC_ERR_OP_FAILED,
+    [CFG_ERR_MALFORMED_MESSAGE] = NC_ERR_MALFORMED_MSG,
+};
+
+static const NC_ERR_TYPE type_map[] = {NC_ERR_TYPE_TRAN, NC_ERR_TYPE_RPC, NC_ERR_TYPE_PROT, NC_ERR_TYPE_APP};
+
+/* The last name of a data path ("/a:b/c[k='v']" -> "c"), for bad-element. */
+static char *last_elem(const char *path)
+{
+    const char *s, *e;
+
+    if (!path)
+        return strdup("");
+    s = strrchr(path, '/');
+    s = s ? s + 1 : path;
+    if (strchr(s, ':'))
+        s = strchr(s, ':') + 1;
+    e = strchr(s, '[');
+    return strndup(s, e ? (size_t)(e - s) : strlen(s));
+}
+
+static struct lyd_node *err_node(const struct ly_ctx *ctx, const struct cfg_err *e)
+{
+    NC_ERR tag = tag_map[e->tag];
+    NC_ERR_TYPE type = type_map[e->type];
+    struct lyd_node *n = NULL;
+    char *elem = NULL;
+
+    switch (tag) {
+    case NC_ERR_MISSING_ATTR:
+    case NC_ERR_BAD_ATTR:
+    case NC_ERR_UNKNOWN_ATTR:
+        elem = last_elem(e->path);
+        n = nc_err(ctx, tag, type, "operation", elem ? elem : "");
+        break;
+    case NC_ERR_MISSING_ELEM:
+    case NC_ERR_BAD_ELEM:
+    case NC_ERR_UNKNOWN_ELEM:
+        elem = last_elem(e->path);
+        n = nc_err(ctx, tag, type, elem ? elem : "");
+        break;
+    case NC_ERR_UNKNOWN_NS:
+        elem = last_elem(e->path);
+        n = nc_err(ctx, tag, type, elem ? elem : "", "");
+        break;
+    case NC_ERR_LOCK_DENIED:
+        n = nc_err(ctx, tag, e->lock_sid);
+        break;
+    case NC_ERR_DATA_EXISTS:
+    case NC_ERR_DATA_MISSING:
+    case NC_ERR_MALFORMED_MSG:
+        n = nc_err(ctx, tag);
+        break;
+    default:
+        n = nc_err(ctx, tag, type);
+        break;
+    }
+    free(elem);
+    if (!n)
+        return NULL;
+    if (e->msg)
+        nc_err_set_msg(n, e->msg, "en");
+    if (e->path && e->path[0] == '/')
+        nc_err_set_path(n, e->path);
+    if (e->app_tag)
+        nc_err_set_app_tag(n, e->app_tag);
+    return n;
+}
+
+static struct nc_server_reply *reply_errs(const struct ly_ctx *ctx, struct cfg_errs *errs)
+{
+    struct nc_server_reply *r = NULL;
+
+    if (!errs->count)
+        cfg_err_add(errs, CFG_ERR_OPERATION_FAILED, CFG_ERRT_APPLICATION, NULL, "operation failed");
+    for (const struct cfg_err *e = errs->head; e; e = e->next) {
+        struct lyd_node *n = err_node(ctx, e);
+
+        if (!n)
+            continue;
+        if (!r)
+            r = nc_server_reply_err(n);
+        else
+            nc_server_reply_add_err(r, n);
+    }
+    cfg_errs_clear(errs);
+    return r;
+}
+
+static struct nc_server_reply *reply_rc(const struct ly_ctx *ctx, int rc, struct cfg_errs *errs)
+{
+    if (rc || errs->count)
+        return reply_errs(ctx, errs);
+    return nc_server_reply_ok();
+}
+
+static const struct lyd_node *child(const struct lyd_node *n, const char *name)
+{
+    const struct lyd_node *c;
+
+    LY_LIST_FOR(lyd_child(n), c) {
+        if (c->schema && !strcmp(c->schema->name, name))
+            return c;
+    }
+    return NULL;
+}
+
+static const char *child_val(const struct lyd_node *n, const char *name)
+{
+    const struct lyd_node *c = child(n, name);
+
+    return c ? lyd_get_value(c) : NULL;
+}
+
+/* The contents of an anyxml/anydata node parsed as configuration data. */
+static int any_tree(struct nc_api *api, const struct lyd_node *any, struct lyd_node **tree, struct cfg_errs *errs)
+{
+    char *s = NULL;
+    int rc = 0;
+
+    *tree = NULL;
+    log_debug("netconf", "<%s> value type %d", any->schema->name, (int)((const struct lyd_node_any *)any)->value_type);
+    if (lyd_any_value_str(any, &s)) {
+        cfg_err_add(errs, CFG_ERR_MALFORMED_MESSAGE, CFG_ERRT_RPC, NULL, "cannot read the <%s> contents",
+                    any->schema->name);
+        return -EINVAL;
+    }
+    log_debug("netconf", "<%s> contents: %s", any->schema->name, s ? s : "(none)");
+    if (s && lyd_parse_data_mem(api->ctx, s, LYD_XML, LYD_PARSE_ONLY | LYD_PARSE_STRICT | LYD_PARSE_NO_STATE, 0,
+                                tree)) {
+        cfg_err_from_ly(errs, api->ctx, "the configuration data is not valid");
+        lyd_free_siblings(*tree);
+        *tree = NULL;
+        rc = -EINVAL;
+    }
+    free(s);
+    return rc;
+}
+
+/* <target>/<source>: a datastore name, or inline <config> when @inline_ok. */
+static int parse_ds(struct nc_api *api, const struct lyd_node *rpc, const char *which, bool inline_ok, int *ds,
+                    struct lyd_node **tree, struct cfg_errs *errs)
+{
+    const struct lyd_node *w = child(rpc, which), *c;
+
+    *ds = -1;
+    if (tree)
+        *tree = NULL;
+    if (!w)
+        goto bad;
+    LY_LIST_FOR(lyd_child(w), c) {
+        const char *n = c->schema ? c->schema->name : "";
+
+        if (!strcmp(n, "running"))
+            *ds = CFG_DS_RUNNING;
+        else if (!strcmp(n, "candidate"))
+            *ds = CFG_DS_CANDIDATE;
+        else if (!strcmp(n, "startup"))
+            *ds = CFG_DS_STARTUP;
+        else if (!strcmp(n, "config") && inline_ok && tree)
+            return any_tree(api, c, tree, errs);
+        else if (!strcmp(n, "url")) {
+            cfg_err_add(errs, CFG_ERR_OPERATION_NOT_SUPPORTED, CFG_ERRT_PROTOCOL, NULL,
+                        "the :url capability is not supported");
+            return -EOPNOTSUPP;
+        }
+        if (*ds >= 0)
+            return 0;
+    }
+bad:
+    cfg_err_add(errs, CFG_ERR_MISSING_ELEMENT, CFG_ERRT_PROTOCOL, NULL, "<%s> must name a datastore%s", which,
+                inline_ok ? " or hold <config>" : "");
+    return -EINVAL;
+}
+
+/* with-defaults parameter (RFC 6243) */
+static NC_WD_MODE wd_mode(const struct lyd_node *rpc)
+{
+    const char *v = child_val(rpc, "with-defaults");
+
+    if (!v)
+        return NC_WD_UNKNOWN;
+    if (!strcmp(v, "report-all"))
+        return NC_WD_ALL;
+    if (!strcmp(v, "report-all-tagged"))
+        return NC_WD_ALL_TAG;
+    if (!strcmp(v, "trim"))
+        return NC_WD_TRIM;
+    return NC_WD_EXPLICIT;
+}
+
+/* <filter>: NULL xpaths = everything; otherwise a NULL-terminated list. */
+static int parse_filter(struct nc_api *api, const struct lyd_node *rpc, char ***xpaths, struct cfg_errs *errs)
+{
+    const struct lyd_node *f = child(rpc, "filter");
+    const struct lyd_meta *type, *sel;
+
+    *xpaths = NULL;
+    if (!f)
+        return 0;
+    type = lyd_find_meta(f->meta, NULL, "ietf-netconf:type");
+    if (type && !strcmp(lyd_get_meta_value(type), "xpath")) {
+        sel = lyd_find_meta(f->meta, NULL, "ietf-netconf:select");
+        if (!sel) {
+            cfg_err_add(errs, CFG_ERR_MISSING_ATTRIBUTE, CFG_ERRT_PROTOCOL, NULL,
+                        "an XPath filter needs the select attribute");
+            return -EINVAL;
+        }
+        *xpaths = calloc(2, sizeof(char *));
+        if (!*xpaths || !((*xpaths)[0] = strdup(lyd_get_meta_value(sel)))) {
+            nc_filter_free(*xpaths);
+            *xpaths = NULL;
+            return -ENOMEM;
+        }
+        return 0;
+    }
+    {
+        const struct lyd_node_any *any = (const struct lyd_node_any *)f;
+        const struct lyd_node *top = NULL;
+        struct lyd_node *parsed = NULL;
+        int rc;
+
+        if (any->value_type == LYD_ANYDATA_DATATREE)
+            top = any->value.tree;
+        else if (any->value_type == LYD_ANYDATA_XML && any->value.str &&
+                 lyd_parse_data_mem(api->ctx, any->value.str, LYD_XML, LYD_PARSE_ONLY | LYD_PARSE_OPAQ, 0, &parsed) ==
+                     LY_SUCCESS)
+            top = parsed;
+        rc = nc_filter_subtree_xpaths(api->ctx, top, xpaths);
+        lyd_free_siblings(parsed);
+        return rc;
+    }
+}
+
+/* <data> reply of get / get-config, @data adopted. */
+static struct nc_server_reply *reply_data(struct lyd_node *rpc, struct lyd_node *data, NC_WD_MODE wd)
+{
+    struct lyd_node *out = NULL;
+
+    if (lyd_dup_single(rpc, NULL, 0, &out) ||
+        lyd_new_any(out, NULL, "data", data, 1, LYD_ANYDATA_DATATREE, 1, NULL)) {
+        lyd_free_siblings(data);
+        lyd_free_tree(out);
+        return NULL;
+    }
+    return nc_server_reply_data(out, wd, NC_PARAMTYPE_FREE);
+}
+
+static bool need_admin(struct rpc_req *r, struct cfg_errs *errs)
+{
+    if (r->role == NC_ROLE_ADMIN)
+        return true;
+    cfg_err_add(errs, CFG_ERR_ACCESS_DENIED, CFG_ERRT_PROTOCOL, NULL,
+                "user \"%s\" has the read-only role; %s needs the admin role", r->actor.user ? r->actor.user : "?",
+                r->rpc->schema->name);
+    return false;
+}
+
+/* ietf-netconf-monitoring and yang-library state for <get>. */
+static void add_monitoring(struct nc_api *api, struct lyd_node **data)
+{
+    struct lyd_node *yl = NULL, *ncs = NULL, *caps = NULL, *schemas = NULL;
+    const struct lys_module *mod;
+    const char **cpblts;
+    uint32_t idx = 0;
+
+    if (!ly_ctx_get_yanglib_data(api->ctx, &yl, "%u", ly_ctx_get_change_count(api->ctx)))
+        lyd_merge_siblings(data, yl, LYD_MERGE_DESTRUCT);
+    if (lyd_new_inner(NULL, ly_ctx_get_module_implemented(api->ctx, "ietf-netconf-monitoring"), "netconf-state", 0,
+                      &ncs))
+        return;
+    lyd_new_inner(ncs, NULL, "capabilities", 0, &caps);
+    cpblts = nc_server_get_cpblts(api->ctx);
+    for (size_t i = 0; cpblts && cpblts[i]; i++) {
+        lyd_new_term(caps, NULL, "capability", cpblts[i], 0, NULL);
+        free((char *)cpblts[i]);
+    }
+    free(cpblts);
+    lyd_new_inner(ncs, NULL, "schemas", 0, &schemas);
+    while ((mod = ly_ctx_get_module_iter(api->ctx, &idx))) {
+        struct lyd_node *s = NULL;
+
+        if (lyd_new_list(schemas, NULL, "schema", 0, &s, mod->name, mod->revision ? mod->revision : "", "yang"))
+            continue;
+        lyd_new_term(s, NULL, "namespace", mod->ns, 0, NULL);
+        lyd_new_term(s, NULL, "location", "NETCONF", 0, NULL);
+    }
+    lyd_merge_siblings(data, ncs, LYD_MERGE_DESTRUCT);
+}
+
+static struct nc_server_reply *op_get(struct rpc_req *r, bool config_only)
+{
+    struct nc_api *api = r->api;
+    struct cfg_errs errs = {0};
+    struct lyd_node *all = NULL, *sel = NULL;
+    char **xp = NULL;
+    int ds = CFG_DS_RUNNING, rc;
+
+    rc = parse_filter(api, r->rpc, &xp, &errs);
+    if (!rc && config_only)
+        rc = parse_ds(api, r->rpc, "source", false, &ds, NULL, &errs);
+    if (!rc)
+        rc = cfg_get(api->cfg, (enum cfg_ds)ds, NULL, false, &all, &errs);
+    if (!rc && !config_only)
+        add_monitoring(api, &all);
+    if (!rc)
+        rc = cfg_tree_select(api->cfg, all, (const char *const *)xp, &sel, &errs);
+    lyd_free_siblings(all);
+    nc_filter_free(xp);
+    if (rc)
+        return reply_errs(api->ctx, &errs);
+    return reply_data(r->rpc, sel, wd_mode(r->rpc));
+}
+
+static enum cfg_op parse_defop(const char *v)
+{
+    if (!v || !strcmp(v, "merge"))
+        return CFG_OP_MERGE;
+    if (!strcmp(v, "replace"))
+        return CFG_OP_REPLACE;
+    return CFG_OP_NONE;
+}
+
+static struct nc_server_reply *op_edit(struct rpc_req *r)
+{
+    struct nc_api *api = r->api;
+    struct cfg_errs errs = {0};
+    struct lyd_node *tree = NULL;
+    const struct lyd_node *cfgnode;
+    const char *t = child_val(r->rpc, "test-option"), *e = child_val(r->rpc, "error-option");
+    enum cfg_test_opt to = CFG_TEST_THEN_SET;
+    enum cfg_err_opt eo = CFG_ERROPT_STOP;
+    int ds, rc;
+
+    if (!need_admin(r, &errs))
+        return reply_errs(api->ctx, &errs);
+    if (t)
+        to = !strcmp(t, "test-only") ? CFG_TEST_ONLY : !strcmp(t, "set") ? CFG_TEST_SET : CFG_TEST_THEN_SET;
+    if (e)
+        eo = !strcmp(e, "continue-on-error") ? CFG_ERROPT_CONTINUE :
+             !strcmp(e, "rollback-on-error") ? CFG_ERROPT_ROLLBACK : CFG_ERROPT_STOP;
+    rc = parse_ds(api, r->rpc, "target", false, &ds, NULL, &errs);
+    if (rc)
+        return reply_errs(api->ctx, &errs);
+    cfgnode = child(r->rpc, "config");
+    if (!cfgnode) {
+        cfg_err_add(errs.count ? &errs : &errs, child(r->rpc, "url") ? CFG_ERR_OPERATION_NOT_SUPPORTED :
+                                                                       CFG_ERR_MISSING_ELEMENT,
+                    CFG_ERRT_PROTOCOL, NULL, "edit-config needs <config> (the :url capability is not supported)");
+        return reply_errs(api->ctx, &errs);
+    }
+    rc = any_tree(api, cfgnode, &tree, &errs);
+    if (!rc)
+        rc = cfg_edit(api->cfg, (enum cfg_ds)ds, tree, parse_defop(child_val(r->rpc, "default-operation")), to, eo,
+                      &r->actor, &errs);
+    lyd_free_siblings(tree);
+    return reply_rc(api->ctx, rc, &errs);
+}
+
+static struct nc_server_reply *op_copy(struct rpc_req *r)
+{
+    struct nc_api *api = r->api;
+    struct cfg_errs errs = {0};
+    struct lyd_node *tree = NULL;
+    int dst, src, rc;
+
+    if (!need_admin(r, &errs))
+        return reply_errs(api->ctx, &errs);
+    rc = parse_ds(api, r->rpc, "target", false, &dst, NULL, &errs);
+    if (!rc)
+        rc = parse_ds(api, r->rpc, "source", true, &src, &tree, &errs);
+    if (!rc)
+        rc = cfg_copy(api->cfg, (enum cfg_ds)dst, src, tree, &r->actor, &errs);
+    lyd_free_siblings(tree);
+    return reply_rc(api->ctx, rc, &errs);
+}
+
+static struct nc_server_reply *op_simple(struct rpc_req *r, const char *name)
+{
+    struct nc_api *api = r->api;
+    struct cfg_errs errs = {0};
+    struct lyd_node *tree = NULL;
+    int ds = -1, rc = 0;
+
+    if (!strcmp(name, "lock") || !strcmp(name, "unlock")) {
+        rc = parse_ds(api, r->rpc, "target", false, &ds, NULL, &errs);
+        if (!rc)
+            rc = name[0] == 'l' ? cfg_lock(api->cfg, (enum cfg_ds)ds, &r->actor, &errs) :
+                                  cfg_unlock(api->cfg, (enum cfg_ds)ds, &r->actor, &errs);
+    } else if (!strcmp(name, "validate")) {
+        rc = parse_ds(api, r->rpc, "source", true, &ds, &tree, &errs);
+        if (!rc)
+            rc = cfg_validate(api->cfg, ds, tree, &errs);
+    } else if (!need_admin(r, &errs)) {
+        rc = -EACCES;
+    } else if (!strcmp(name, "delete-config")) {
+        rc = parse_ds(api, r->rpc, "target", false, &ds, NULL, &errs);
+        if (!rc)
+            rc = cfg_delete_ds(api->cfg, (enum cfg_ds)ds, &r->actor, &errs);
+    } else if (!strcmp(name, "discard-changes")) {
+        rc = cfg_discard(api->cfg, &r->actor, &errs);
+    } else if (!strcmp(name, "commit")) {
+        struct cfg_commit_opts o = {0};
+        const char *to = child_val(r->rpc, "confirm-timeout");
+
+        o.confirmed = child(r->rpc, "confirmed") != NULL;
+        o.timeout_s = to ? (uint32_t)strtoul(to, NULL, 10) : 0;
+        o.persist = child_val(r->rpc, "persist");
+        o.persist_id = child_val(r->rpc, "persist-id");
+        rc = cfg_commit(api->cfg, &o, &r->actor, &errs);
+    } else if (!strcmp(name, "cancel-commit")) {
+        rc = cfg_cancel_commit(api->cfg, child_val(r->rpc, "persist-id"), &r->actor, &errs);
+    }
+    lyd_free_siblings(tree);
+    return reply_rc(api->ctx, rc, &errs);
+}
+
+static struct nc_server_reply *op_subscribe(struct rpc_req *r, struct nc_session *session)
+{
+    struct nc_api *api = r->api;
+    struct cfg_errs errs = {0};
+    const char *stream = child_val(r->rpc, "stream");
+    struct nc_sess *s;
+
+    if (stream && strcmp(stream, "NETCONF")) {
+        cfg_err_add(&errs, CFG_ERR_INVALID_VALUE, CFG_ERRT_APPLICATION, NULL,
+                    "unknown stream \"%s\"; the only stream is NETCONF", stream);
+        return reply_errs(api->ctx, &errs);
+    }
+    if (child(r->rpc, "startTime")) {
+        cfg_err_add(&errs, CFG_ERR_OPERATION_NOT_SUPPORTED, CFG_ERRT_PROTOCOL, NULL,
+                    "notification replay is not supported");
+        return reply_errs(api->ctx, &errs);
+    }
+    pthread_mutex_lock(&api->sess_lock);
+    s = nc_sess_find(api, r->actor.sid);
+    if (s && s->subscribed) {
+        pthread_mutex_unlock(&api->sess_lock);
+        cfg_err_add(&errs, CFG_ERR_IN_USE, CFG_ERRT_PROTOCOL, NULL, "this session already has a subscription");
+        return reply_errs(api->ctx, &errs);
+    }
+    if (s) {
+        s->subscribed = true;
+        nc_session_inc_notif_status(session);
+    }
+    pthread_mutex_unlock(&api->sess_lock);
+    return nc_server_reply_ok();
+}
+
+static void rpc_ctl(void *arg)
+{
+    struct rpc_req *r = arg;
+    const char *name = r->rpc->schema->name;
+
+    if (!strcmp(name, "get"))
+        r->reply = op_get(r, false);
+    else if (!strcmp(name, "get-config"))
+        r->reply = op_get(r, true);
+    else if (!strcmp(name, "edit-config"))
+        r->reply = op_edit(r);
+    else if (!strcmp(name, "copy-config"))
+        r->reply = op_copy(r);
+    else
+        r->reply = op_simple(r, name);
+}
+
+static struct nc_server_reply *op_kill(struct rpc_req *r)
+{
+    struct nc_api *api = r->api;
+    struct cfg_errs errs = {0};
+    const char *v = child_val(r->rpc, "session-id");
+    uint32_t sid = v ? (uint32_t)strtoul(v, NULL, 10) : 0;
+    struct nc_sess *s;
+
+    if (!need_admin(r, &errs))
+        return reply_errs(api->ctx, &errs);
+    if (sid == r->actor.sid) {
+        cfg_err_add(&errs, CFG_ERR_INVALID_VALUE, CFG_ERRT_PROTOCOL, NULL,
+                    "kill-session cannot end the session it is sent on; use close-session");
+        return reply_errs(api->ctx, &errs);
+    }
+    pthread_mutex_lock(&api->sess_lock);
+    s = nc_sess_find(api, sid);
+    if (s) {
+        nc_session_set_term_reason(s->s, NC_SESSION_TERM_KILLED);
+        nc_session_set_killed_by(s->s, r->actor.sid);
+        nc_session_set_status(s->s, NC_STATUS_INVALID);
+    }
+    pthread_mutex_unlock(&api->sess_lock);
+    if (!s) {
+        cfg_err_add(&errs, CFG_ERR_INVALID_VALUE, CFG_ERRT_PROTOCOL, NULL, "no session with id %u", sid);
+        return reply_errs(api->ctx, &errs);
+    }
+    log_info("netconf", "session %u killed by session %u", sid, r->actor.sid);
+    /* release its locks now, so the killer can take them at once */
+    nc_sess_end(api, sid);
+    return nc_server_reply_ok();
+}
+
+struct nc_server_reply *nc_rpc_dispatch(struct lyd_node *rpc, struct nc_session *session)
+{
+    struct nc_api *api = nc_rpc_api;
+    struct rpc_req r = {.api = api, .rpc = rpc};
+    const char *name = rpc->schema ? rpc->schema->name : "";
+    const char *mod = rpc->schema ? rpc->schema->module->name : "";
+    struct cfg_errs errs = {0};
+
+    r.actor.sid = nc_session_get_id(session);
+    r.actor.user = nc_session_get_username(session);
+    r.actor.host = nc_session_get_host(session);
+    r.role = nc_auth_role(api, r.actor.user);
+    if (r.role < 0) {
+        cfg_err_add(&errs, CFG_ERR_ACCESS_DENIED, CFG_ERRT_PROTOCOL, NULL, "user \"%s\" is no longer configured",
+                    r.actor.user ? r.actor.user : "?");
+        return reply_errs(api->ctx, &errs);
+    }
+    if (!strcmp(mod, "notifications") && !strcmp(name, "create-subscription"))
+        return op_subscribe(&r, session);
+    if (!strcmp(mod, "ietf-netconf") && !strcmp(name, "kill-session"))
+        return op_kill(&r);
+    if (strcmp(mod, "ietf-netconf")) {
+        cfg_err_add(&errs, CFG_ERR_OPERATION_NOT_SUPPORTED, CFG_ERRT_PROTOCOL, NULL,
+                    "operation %s:%s is not supported yet", mod, name);
+        return reply_errs(api->ctx, &errs);
+    }
+    if (ctlq_call(api->q, rpc_ctl, &r)) {
+        cfg_err_add(&errs, CFG_ERR_OPERATION_FAILED, CFG_ERRT_APPLICATION, NULL, "the server is shutting down");
+        return reply_errs(api->ctx, &errs);
+    }
+    return r.reply;
+}

@@ -1,0 +1,197 @@
+/* The configuration handler table of ravend: which subsystem acts on which subtree
+ * of raven-vpn. cfg_handlers_check() refuses to start when a configuration node has
+ * no handler, so adding a YANG node without deciding who owns it fails loudly.
+ *
+ * The management subtree is live: users and NETCONF endpoints change on commit, and
+ * prepare refuses endpoints that cannot be listened on. The VPN subtrees (IKEv2,
+ * IPsec, pools, AAA, PKI, access lists, dataplane) are validated and stored; their
+ * subsystems register here as they are built. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/base/log.h"
+#include "daemon/ravend.h"
+#include "daemon/base/poison.h"
+
+#define MGMT "/raven-vpn:management"
+
+struct mgmt {
+    struct nc_api *nc;
+    /* built in prepare, handed over in apply, freed in abort */
+    struct nc_user *users;
+    size_t nusers;
+    struct nc_endpoint *eps;
+    size_t neps;
+};
+
+static void mgmt_clear(struct mgmt *m)
+{
+    nc_user_free_array(m->users, m->nusers);
+    nc_endpoint_free_array(m->eps, m->neps);
+    m->users = NULL;
+    m->eps = NULL;
+    m->nusers = m->neps = 0;
+}
+
+static char *val(const struct lyd_node *parent, const char *path)
+{
+    struct lyd_node *n = NULL;
+
+    if (lyd_find_path(parent, path, 0, &n) || !n)
+        return NULL;
+    return strdup(lyd_get_value(n));
+}
+
+static int build_users(struct mgmt *m, const struct lyd_node *tree)
+{
+    struct ly_set *set = NULL;
+    int rc = 0;
+
+    if (!tree || lyd_find_xpath(tree, MGMT "/user", &set))
+        return 0;
+    m->users = calloc(set->count ? set->count : 1, sizeof(*m->users));
+    if (!m->users) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    for (uint32_t i = 0; i < set->count; i++) {
+        struct nc_user *u = &m->users[m->nusers++];
+        const struct lyd_node *c;
+        char *role;
+
+        u->name = val(set->dnodes[i], "name");
+        u->password_hash = val(set->dnodes[i], "password-hash");
+        role = val(set->dnodes[i], "role");
+        u->role = role && !strcmp(role, "admin") ? NC_ROLE_ADMIN : NC_ROLE_READ_ONLY;
+        free(role);
+        LY_LIST_FOR(lyd_child(set->dnodes[i]), c) {
+            char **nk;
+
+            if (strcmp(c->schema->name, "authorized-key"))
+                continue;
+            nk = realloc(u->keys, (u->nkeys + 1) * sizeof(*nk));
+            if (!nk) {
+                rc = -ENOMEM;
+                goto out;
+            }
+            u->keys = nk;
+            u->keys[u->nkeys++] = strdup(lyd_get_value(c));
+        }
+    }
+out:
+    ly_set_free(set, NULL);
+    return rc;
+}
+
+static int build_endpoints(struct mgmt *m, const struct lyd_node *tree, struct cfg_errs *errs)
+{
+    struct ly_set *set = NULL;
+    struct lyd_node *en = NULL;
+    int rc = 0;
+
+    if (!tree)
+        return 0;
+    if (!lyd_find_path(tree, MGMT "/netconf/enabled", 0, &en) && en && !strcmp(lyd_get_value(en), "false"))
+        return 0;
+    if (lyd_find_xpath(tree, MGMT "/netconf/endpoint", &set))
+        return 0;
+    m->eps = calloc(set->count ? set->count : 1, sizeof(*m->eps));
+    if (!m->eps) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    for (uint32_t i = 0; i < set->count; i++) {
+        struct nc_endpoint *e = &m->eps[m->neps++];
+        char *port = val(set->dnodes[i], "port");
+        int r;
+
+        e->name = val(set->dnodes[i], "name");
+        e->address = val(set->dnodes[i], "address");
+        e->port = port ? (uint16_t)atoi(port) : 830;
+        free(port);
+        r = nc_api_can_listen(m->nc, e->address, e->port);
+        if (r) {
+            char *p = lyd_path(set->dnodes[i], LYD_PATH_STD, NULL, 0);
+            cfg_err_add(errs, CFG_ERR_RESOURCE_DENIED, CFG_ERRT_APPLICATION, p,
+                        "NETCONF endpoint %s cannot listen on %s port %u: %s; choose a free address and port",
+                        e->name, e->address, e->port, strerror(-r));
+            free(p);
+            rc = r;
+        }
+    }
+out:
+    ly_set_free(set, NULL);
+    return rc;
+}
+
+static bool has_admin(const struct mgmt *m)
+{
+    for (size_t i = 0; i < m->nusers; i++) {
+        if (m->users[i].role == NC_ROLE_ADMIN && (m->users[i].password_hash || m->users[i].nkeys))
+            return true;
+    }
+    return false;
+}
+
+static int mgmt_prepare(struct cfg_txn *txn, void *arg, struct cfg_errs *errs)
+{
+    struct mgmt *m = arg;
+    int rc;
+
+    mgmt_clear(m);
+    rc = build_users(m, cfg_txn_new(txn));
+    if (!rc)
+        rc = build_endpoints(m, cfg_txn_new(txn), errs);
+    if (!rc && !cfg_txn_is_initial(txn) && !has_admin(m)) {
+        cfg_err_add(errs, CFG_ERR_OPERATION_FAILED, CFG_ERRT_APPLICATION, MGMT "/user",
+                    "the change would leave no admin user with a password or key, locking every operator out; "
+                    "keep at least one");
+        rc = -EPERM;
+    }
+    if (rc)
+        mgmt_clear(m);
+    return rc;
+}
+
+static void mgmt_abort(struct cfg_txn *txn, void *arg)
+{
+    mgmt_clear(arg);
+}
+
+static void mgmt_apply(struct cfg_txn *txn, void *arg)
+{
+    struct mgmt *m = arg;
+
+    log_info("ravend", "management: %zu user(s), %zu NETCONF endpoint(s)", m->nusers, m->neps);
+    nc_api_set_users(m->nc, m->users, m->nusers);
+    m->users = NULL;
+    m->nusers = 0;
+    nc_api_set_endpoints(m->nc, m->eps, m->neps);
+    mgmt_clear(m);
+}
+
+static struct mgmt mgmt_state;
+
+/* Subtrees stored and validated; the subsystems that act on them replace these
+ * entries as they are built (see daemon/README.md). */
+static const char *const stored_only[] = {
+    "/raven-vpn:ikev2", "/raven-vpn:ipsec", "/raven-vpn:pools",     "/raven-vpn:aaa",
+    "/raven-vpn:pki",   "/raven-vpn:access-lists", "/raven-vpn:dataplane",
+};
+
+int ravend_handlers_register(struct cfg *cfg, struct nc_api *nc)
+{
+    /* The REST settings under management are stored for the REST server. */
+    struct cfg_handler h = {.name = "management", .path = MGMT, .prepare = mgmt_prepare, .abort = mgmt_abort,
+                            .apply = mgmt_apply, .arg = &mgmt_state};
+    int rc;
+
+    mgmt_state.nc = nc;
+    rc = cfg_handler_register(cfg, &h);
+    for (size_t i = 0; !rc && i < sizeof(stored_only) / sizeof(stored_only[0]); i++) {
+        struct cfg_handler s = {.name = stored_only[i], .path = stored_only[i]};
+        rc = cfg_handler_register(cfg, &s);
+    }
+    return rc;
+}
