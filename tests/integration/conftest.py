@@ -1,0 +1,156 @@
+"""Fixtures for the NETCONF integration tests: each test gets its own ravend (own
+state directory, own loopback port) and talks to it with ncclient, a third-party
+NETCONF client. Every daemon started here is stopped by PID when the test ends,
+also on failure."""
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+from ncclient import manager
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+RAVEND = os.environ.get("RAVEND", os.path.join(ROOT, "build", "daemon", "ravend"))
+NS = "urn:raven:params:xml:ns:yang:raven-vpn"
+NC_NS = "urn:ietf:params:xml:ns:netconf:base:1.0"
+
+ADMIN_PW = "admin-secret-1"
+READER_PW = "reader-secret-1"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def crypt_hash(pw):
+    out = subprocess.run(["openssl", "passwd", "-6", pw], check=True, capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+@pytest.fixture(scope="session")
+def keypair(tmp_path_factory):
+    d = tmp_path_factory.mktemp("keys")
+    key = d / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    return str(key), (d / "id_ed25519.pub").read_text().strip()
+
+
+@pytest.fixture(scope="session")
+def hashes():
+    return {"admin": crypt_hash(ADMIN_PW), "reader": crypt_hash(READER_PW)}
+
+
+def initial_config(port, hashes, pubkey, extra=""):
+    return f"""<management xmlns="{NS}">
+  <netconf><endpoint><name>test</name><address>127.0.0.1</address><port>{port}</port></endpoint></netconf>
+  <user><name>admin</name><password-hash>{hashes['admin']}</password-hash>
+        <authorized-key>{pubkey}</authorized-key><role>admin</role></user>
+  <user><name>reader</name><password-hash>{hashes['reader']}</password-hash><role>read-only</role></user>
+</management>{extra}
+"""
+
+
+class Ravend:
+    """One ravend process with its state directory."""
+
+    def __init__(self, workdir, port, config_xml):
+        self.workdir = workdir
+        self.state_dir = os.path.join(workdir, "state")
+        self.port = port
+        self.config_file = os.path.join(workdir, "initial.xml")
+        with open(self.config_file, "w") as f:
+            f.write(config_xml)
+        self.log_path = os.path.join(workdir, "ravend.log")
+        self.proc = None
+        self.managers = []
+
+    def start(self, timeout=30):
+        log = open(self.log_path, "a")
+        self.proc = subprocess.Popen(
+            [RAVEND, "-f", "-d", self.state_dir, "-c", self.config_file, "-l", "info"],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        log.close()
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"ravend exited with {self.proc.returncode}:\n{self.log()}")
+            if "ravend: ready" in self.log():
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"ravend not ready in {timeout}s:\n{self.log()}")
+
+    def log(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def connect(self, user="admin", password=ADMIN_PW, key=None, timeout=30):
+        kw = dict(host="127.0.0.1", port=self.port, username=user, hostkey_verify=False,
+                  look_for_keys=False, allow_agent=False, timeout=timeout)
+        if key:
+            kw["key_filename"] = key
+        else:
+            kw["password"] = password
+        m = manager.connect(**kw)
+        self.managers.append(m)
+        return m
+
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        for m in self.managers:
+            try:
+                m.close_session()
+            except Exception:
+                pass
+        self.managers = []
+        if self.proc and self.proc.poll() is None:
+            os.kill(self.proc.pid, sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        rc = self.proc.returncode if self.proc else None
+        self.proc = None
+        return rc
+
+    def kill9(self):
+        return self.stop(sig=signal.SIGKILL)
+
+    def running_file(self):
+        with open(os.path.join(self.state_dir, "running.xml")) as f:
+            return f.read()
+
+
+@pytest.fixture
+def make_ravend(hashes, keypair):
+    """Factory: make_ravend(extra_config_xml="") -> started Ravend."""
+    created = []
+
+    def make(extra="", start=True):
+        workdir = tempfile.mkdtemp(prefix="raven-it-")
+        port = free_port()
+        d = Ravend(workdir, port, initial_config(port, hashes, keypair[1], extra))
+        created.append(d)
+        if start:
+            d.start()
+        return d
+
+    yield make
+    for d in created:
+        d.stop()
+        subprocess.run(["rm", "-rf", d.workdir], check=False)
+
+
+@pytest.fixture
+def ravend(make_ravend):
+    return make_ravend()
+
+
+def cfg(body):
+    """Wrap configuration XML in a NETCONF <config> element."""
+    return f'<config xmlns="{NC_NS}" xmlns:nc="{NC_NS}">{body}</config>'
