@@ -58,5 +58,8 @@ void nc_endpoint_free_array(struct nc_endpoint *eps, size_t n);
  * nc_filter_free). Returns 0 or -errno. */
 int nc_filter_subtree_xpaths(const struct ly_ctx *ctx, const struct lyd_node *filter_children, char ***xpaths);
 void nc_filter_free(char **xpaths);
+/* The <filter> of a get or get-config operation node: *xpaths NULL = everything,
+ * otherwise a NULL-terminated list (possibly empty: select nothing). */
+int nc_filter_from_rpc(const struct ly_ctx *ctx, const struct lyd_node *rpc, char ***xpaths, struct cfg_errs *errs);
 
 #endif

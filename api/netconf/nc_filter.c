@@ -172,3 +172,45 @@ void nc_filter_free(char **xpaths)
         free(*p);
     free(xpaths);
 }
+
+int nc_filter_from_rpc(const struct ly_ctx *ctx, const struct lyd_node *rpc, char ***xpaths, struct cfg_errs *errs)
+{
+    const struct lyd_node *f = NULL, *c;
+    const struct lyd_meta *type, *sel;
+    const struct lyd_node_any *any;
+
+    *xpaths = NULL;
+    LY_LIST_FOR(lyd_child(rpc), c) {
+        if (c->schema && !strcmp(c->schema->name, "filter"))
+            f = c;
+    }
+    if (!f)
+        return 0;
+    type = lyd_find_meta(f->meta, NULL, "ietf-netconf:type");
+    if (type && !strcmp(lyd_get_meta_value(type), "xpath")) {
+        sel = lyd_find_meta(f->meta, NULL, "ietf-netconf:select");
+        if (!sel) {
+            cfg_err_add(errs, CFG_ERR_MISSING_ATTRIBUTE, CFG_ERRT_PROTOCOL, NULL,
+                        "an XPath filter needs the select attribute");
+            return -EINVAL;
+        }
+        *xpaths = calloc(2, sizeof(char *));
+        if (!*xpaths || !((*xpaths)[0] = strdup(lyd_get_meta_value(sel)))) {
+            nc_filter_free(*xpaths);
+            *xpaths = NULL;
+            return -ENOMEM;
+        }
+        return 0;
+    }
+    if (type && strcmp(lyd_get_meta_value(type), "subtree")) {
+        cfg_err_add(errs, CFG_ERR_BAD_ATTRIBUTE, CFG_ERRT_PROTOCOL, NULL,
+                    "filter type \"%s\" is not supported; use subtree or xpath", lyd_get_meta_value(type));
+        return -EINVAL;
+    }
+    any = (const struct lyd_node_any *)f;
+    if (any->value_type != LYD_ANYDATA_DATATREE && any->value.str) {
+        cfg_err_add(errs, CFG_ERR_BAD_ELEMENT, CFG_ERRT_PROTOCOL, NULL, "the subtree filter cannot be read");
+        return -EINVAL;
+    }
+    return nc_filter_subtree_xpaths(ctx, any->value_type == LYD_ANYDATA_DATATREE ? any->value.tree : NULL, xpaths);
+}

@@ -229,49 +229,6 @@ static NC_WD_MODE wd_mode(const struct lyd_node *rpc)
     return NC_WD_EXPLICIT;
 }
 
-/* <filter>: NULL xpaths = everything; otherwise a NULL-terminated list. */
-static int parse_filter(struct nc_api *api, const struct lyd_node *rpc, char ***xpaths, struct cfg_errs *errs)
-{
-    const struct lyd_node *f = child(rpc, "filter");
-    const struct lyd_meta *type, *sel;
-
-    *xpaths = NULL;
-    if (!f)
-        return 0;
-    type = lyd_find_meta(f->meta, NULL, "ietf-netconf:type");
-    if (type && !strcmp(lyd_get_meta_value(type), "xpath")) {
-        sel = lyd_find_meta(f->meta, NULL, "ietf-netconf:select");
-        if (!sel) {
-            cfg_err_add(errs, CFG_ERR_MISSING_ATTRIBUTE, CFG_ERRT_PROTOCOL, NULL,
-                        "an XPath filter needs the select attribute");
-            return -EINVAL;
-        }
-        *xpaths = calloc(2, sizeof(char *));
-        if (!*xpaths || !((*xpaths)[0] = strdup(lyd_get_meta_value(sel)))) {
-            nc_filter_free(*xpaths);
-            *xpaths = NULL;
-            return -ENOMEM;
-        }
-        return 0;
-    }
-    {
-        const struct lyd_node_any *any = (const struct lyd_node_any *)f;
-        const struct lyd_node *top = NULL;
-        struct lyd_node *parsed = NULL;
-        int rc;
-
-        if (any->value_type == LYD_ANYDATA_DATATREE)
-            top = any->value.tree;
-        else if (any->value_type == LYD_ANYDATA_XML && any->value.str &&
-                 lyd_parse_data_mem(api->ctx, any->value.str, LYD_XML, LYD_PARSE_ONLY | LYD_PARSE_OPAQ, 0, &parsed) ==
-                     LY_SUCCESS)
-            top = parsed;
-        rc = nc_filter_subtree_xpaths(api->ctx, top, xpaths);
-        lyd_free_siblings(parsed);
-        return rc;
-    }
-}
-
 /* <data> reply of get / get-config, @data adopted. */
 static struct nc_server_reply *reply_data(struct lyd_node *rpc, struct lyd_node *data, NC_WD_MODE wd)
 {
@@ -336,7 +293,7 @@ static struct nc_server_reply *op_get(struct rpc_req *r, bool config_only)
     char **xp = NULL;
     int ds = CFG_DS_RUNNING, rc;
 
-    rc = parse_filter(api, r->rpc, &xp, &errs);
+    rc = nc_filter_from_rpc(api->ctx, r->rpc, &xp, &errs);
     if (!rc && config_only)
         rc = parse_ds(api, r->rpc, "source", false, &ds, NULL, &errs);
     if (!rc)

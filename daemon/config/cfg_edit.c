@@ -84,7 +84,8 @@ static void undo_run(struct edit *x, size_t to)
             lyd_free_tree(u->node);
             break;
         case UNDO_RELINK:
-            if (u->next)
+            /* position matters (and lyd_insert_before works) only for user-ordered nodes */
+            if (u->next && lysc_is_userordered(u->node->schema))
                 lyd_insert_before(u->next, u->node);
             else if (u->parent)
                 lyd_insert_child(u->parent, u->node);

@@ -62,6 +62,9 @@ static void cfg_err_append(struct cfg_errs *errs, struct cfg_err *e)
 }
 
 static struct cfg_err *cfg_err_vadd(struct cfg_errs *errs, enum cfg_err_tag tag, enum cfg_err_type type,
+                                    const char *path, const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+
+static struct cfg_err *cfg_err_vadd(struct cfg_errs *errs, enum cfg_err_tag tag, enum cfg_err_type type,
                                     const char *path, const char *fmt, va_list ap)
 {
     struct cfg_err *e = calloc(1, sizeof(*e));

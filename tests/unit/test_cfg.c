@@ -549,6 +549,33 @@ static void test_secrets(void **state)
     cfg_errs_clear(&errs);
 }
 
+/* default-operation replace of a subtree whose copy fails (masked secret with no
+ * stored value): the subtree that was taken out must come back, nothing leaks */
+static void test_replace_failure_restores(void **state)
+{
+    struct fx *f = *state;
+    struct cfg_errs errs = {0};
+    struct lyd_node *t;
+    char *before, *after;
+
+    assert_int_equal(edit(f, CFG_DS_RUNNING,
+                          "<users xmlns=\"" NS "\"><user><name>u</name><password>pw</password></user></users>",
+                          CFG_ERROPT_STOP, &A1, &errs),
+                     0);
+    assert_int_equal(edit(f, CFG_DS_CANDIDATE, "<misc xmlns=\"" NS "\"><a>dirty</a></misc>", CFG_ERROPT_STOP, &A1, &errs), 0);
+    before = dump(f, CFG_DS_CANDIDATE, true);
+    t = parse_edit(f, "<users xmlns=\"" NS "\"><user><name>v</name><password>********</password></user></users>");
+    assert_int_equal(cfg_edit(f->cfg, CFG_DS_CANDIDATE, t, CFG_OP_REPLACE, CFG_TEST_THEN_SET, CFG_ERROPT_ROLLBACK,
+                              &A1, &errs),
+                     -EINVAL);
+    lyd_free_siblings(t);
+    after = dump(f, CFG_DS_CANDIDATE, true);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+    cfg_errs_clear(&errs);
+}
+
 static void test_locks(void **state)
 {
     struct fx *f = *state;
@@ -613,6 +640,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_confirmed_timeout_and_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secrets, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replace_failure_restores, setup, teardown),
         cmocka_unit_test_setup_teardown(test_locks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_xpath_get, setup, teardown),
     };
