@@ -152,20 +152,42 @@ static const char *child_val(const struct lyd_node *n, const char *name)
     return c ? lyd_get_value(c) : NULL;
 }
 
-/* The contents of an anyxml/anydata node parsed as configuration data. */
+/* The contents of an anyxml/anydata node as configuration data. libyang has already
+ * bound them to the schema when it could; otherwise (opaque nodes) they are printed
+ * and parsed again strictly, which yields the precise error. */
 static int any_tree(struct nc_api *api, const struct lyd_node *any, struct lyd_node **tree, struct cfg_errs *errs)
 {
+    const struct lyd_node_any *a = (const struct lyd_node_any *)any;
+    const struct lyd_node *n, *top;
+    bool bound = a->value_type == LYD_ANYDATA_DATATREE;
     char *s = NULL;
     int rc = 0;
 
     *tree = NULL;
-    log_debug("netconf", "<%s> value type %d", any->schema->name, (int)((const struct lyd_node_any *)any)->value_type);
+    if (bound && !a->value.tree)
+        return 0;
+    if (bound) {
+        LY_LIST_FOR(a->value.tree, top) {
+            LYD_TREE_DFS_BEGIN(top, n) {
+                if (!n->schema || (n->schema->flags & LYS_CONFIG_R))
+                    bound = false;
+                LYD_TREE_DFS_END(top, n);
+            }
+        }
+    }
+    log_debug("netconf", "<%s> contents %s", any->schema->name, bound ? "bound to the schema" : "reparsed");
+    if (bound) {
+        if (lyd_dup_siblings(a->value.tree, NULL, LYD_DUP_RECURSIVE, tree)) {
+            cfg_err_from_ly(errs, api->ctx, "cannot copy the configuration data");
+            return -ENOMEM;
+        }
+        return 0;
+    }
     if (lyd_any_value_str(any, &s)) {
         cfg_err_add(errs, CFG_ERR_MALFORMED_MESSAGE, CFG_ERRT_RPC, NULL, "cannot read the <%s> contents",
                     any->schema->name);
         return -EINVAL;
     }
-    log_debug("netconf", "<%s> contents: %s", any->schema->name, s ? s : "(none)");
     if (s && lyd_parse_data_mem(api->ctx, s, LYD_XML, LYD_PARSE_ONLY | LYD_PARSE_STRICT | LYD_PARSE_NO_STATE, 0,
                                 tree)) {
         cfg_err_from_ly(errs, api->ctx, "the configuration data is not valid");
@@ -289,24 +311,31 @@ static struct nc_server_reply *op_get(struct rpc_req *r, bool config_only)
 {
     struct nc_api *api = r->api;
     struct cfg_errs errs = {0};
-    struct lyd_node *all = NULL, *sel = NULL;
+    struct lyd_node *data = NULL, *all = NULL;
     char **xp = NULL;
     int ds = CFG_DS_RUNNING, rc;
 
     rc = nc_filter_from_rpc(api->ctx, r->rpc, &xp, &errs);
     if (!rc && config_only)
         rc = parse_ds(api, r->rpc, "source", false, &ds, NULL, &errs);
-    if (!rc)
-        rc = cfg_get(api->cfg, (enum cfg_ds)ds, NULL, false, &all, &errs);
-    if (!rc && !config_only)
-        add_monitoring(api, &all);
-    if (!rc)
-        rc = cfg_tree_select(api->cfg, all, (const char *const *)xp, &sel, &errs);
-    lyd_free_siblings(all);
+    if (!rc && config_only) {
+        /* select while copying: a filtered read costs what it returns */
+        rc = cfg_get(api->cfg, (enum cfg_ds)ds, (const char *const *)xp, false, &data, &errs);
+    } else if (!rc) {
+        rc = cfg_get(api->cfg, CFG_DS_RUNNING, NULL, false, &all, &errs);
+        if (!rc)
+            add_monitoring(api, &all);
+        if (!rc && xp) {
+            rc = cfg_tree_select(api->cfg, all, (const char *const *)xp, &data, &errs);
+            lyd_free_siblings(all);
+        } else {
+            data = all;
+        }
+    }
     nc_filter_free(xp);
     if (rc)
         return reply_errs(api->ctx, &errs);
-    return reply_data(r->rpc, sel, wd_mode(r->rpc));
+    return reply_data(r->rpc, data, wd_mode(r->rpc));
 }
 
 static enum cfg_op parse_defop(const char *v)

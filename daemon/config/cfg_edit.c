@@ -237,6 +237,23 @@ fail:
 
 static int edit_node(struct edit *x, struct lyd_node *parent, const struct lyd_node *e, enum cfg_op inherited);
 
+/* Whether any node below @e carries its own operation. */
+static bool has_nested_ops(const struct edit *x, const struct lyd_node *e)
+{
+    const struct lyd_node *n, *c;
+
+    LY_LIST_FOR(lyd_child(e), c) {
+        LYD_TREE_DFS_BEGIN(c, n) {
+            for (const struct lyd_meta *m = n->meta; m; m = m->next) {
+                if (!strcmp(m->name, "operation") && m->annotation->module == x->ncmod)
+                    return true;
+            }
+            LYD_TREE_DFS_END(c, n);
+        }
+    }
+    return false;
+}
+
 static int edit_children(struct edit *x, struct lyd_node *target, const struct lyd_node *e, enum cfg_op op)
 {
     const struct lyd_node *c;
@@ -352,7 +369,10 @@ static int edit_node(struct edit *x, struct lyd_node *parent, const struct lyd_n
         return do_insert_copy(x, parent, e, NULL, CFG_CHG_CREATE);
     }
 
-    /* container or list: create the node itself if needed, then recurse */
+    /* container or list: a new subtree with no nested operations is one copy and
+     * one change; otherwise create the node itself and recurse */
+    if (!match && op == CFG_OP_MERGE && !has_nested_ops(x, e))
+        return do_insert_copy(x, parent, e, NULL, CFG_CHG_CREATE);
     nchg_before = x->chg->n;
     if (!match) {
         struct undo u = {.kind = UNDO_FREE};
