@@ -26,6 +26,15 @@ export LSAN_OPTIONS="suppressions=$root/tests/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 
 status=0
-(cd build-test && ctest --output-on-failure -j "$jobs") || status=1
-(cd build-fuzz && ctest --output-on-failure -L fuzz) || status=1
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+(cd build-test && ctest --output-on-failure -j "$jobs") 2>&1 | tee -a "$log" || status=1
+(cd build-fuzz && ctest --output-on-failure -L fuzz) 2>&1 | tee -a "$log" || status=1
+
+# one closing line for the whole suite (ctest prints one per build)
+total=$({ grep -Eo 'tests failed out of [0-9]+' "$log" || true; } | awk '{s += $5} END {print s + 0}')
+failed=$({ grep -Eo '[0-9]+ tests failed out of' "$log" || true; } | awk '{s += $1} END {print s + 0}')
+[ "$total" -gt 0 ] || status=1
+[ "$failed" -eq 0 ] || status=1
+echo "raven: $((total - failed)) passed, $failed failed"
 exit $status

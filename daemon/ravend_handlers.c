@@ -143,6 +143,12 @@ static int mgmt_prepare(struct cfg_txn *txn, void *arg, struct cfg_errs *errs)
     rc = build_users(m, cfg_txn_new(txn));
     if (!rc)
         rc = build_endpoints(m, cfg_txn_new(txn), errs);
+    if (!rc && !cfg_txn_is_initial(txn) && !m->neps) {
+        cfg_err_add(errs, CFG_ERR_OPERATION_FAILED, CFG_ERRT_APPLICATION, MGMT "/netconf",
+                    "the change would leave no NETCONF endpoint, and NETCONF is the only management API of this "
+                    "build; keep at least one enabled endpoint");
+        rc = -EPERM;
+    }
     if (!rc && !cfg_txn_is_initial(txn) && !has_admin(m)) {
         cfg_err_add(errs, CFG_ERR_OPERATION_FAILED, CFG_ERRT_APPLICATION, MGMT "/user",
                     "the change would leave no admin user with a password or key, locking every operator out; "

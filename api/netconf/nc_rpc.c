@@ -409,6 +409,9 @@ static struct nc_server_reply *op_simple(struct rpc_req *r, const char *name)
     int ds = -1, rc = 0;
 
     if (!strcmp(name, "lock") || !strcmp(name, "unlock")) {
+        /* a read-only user holding a lock would block every writer */
+        if (!need_admin(r, &errs))
+            return reply_errs(api->ctx, &errs);
         rc = parse_ds(api, r->rpc, "target", false, &ds, NULL, &errs);
         if (!rc)
             rc = name[0] == 'l' ? cfg_lock(api->cfg, (enum cfg_ds)ds, &r->actor, &errs) :
