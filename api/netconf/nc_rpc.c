@@ -70,18 +70,18 @@ static struct lyd_node *err_node(const struct ly_ctx *ctx, const struct cfg_err 
     case NC_ERR_MISSING_ATTR:
     case NC_ERR_BAD_ATTR:
     case NC_ERR_UNKNOWN_ATTR:
-        elem = last_elem(e->path);
-        n = nc_err(ctx, tag, type, "operation", elem ? elem : "");
+        elem = e->bad_element ? strdup(e->bad_element) : last_elem(e->path);
+        n = nc_err(ctx, tag, type, e->bad_attribute ? e->bad_attribute : "operation", elem ? elem : "");
         break;
     case NC_ERR_MISSING_ELEM:
     case NC_ERR_BAD_ELEM:
     case NC_ERR_UNKNOWN_ELEM:
-        elem = last_elem(e->path);
+        elem = e->bad_element ? strdup(e->bad_element) : last_elem(e->path);
         n = nc_err(ctx, tag, type, elem ? elem : "");
         break;
     case NC_ERR_UNKNOWN_NS:
-        elem = last_elem(e->path);
-        n = nc_err(ctx, tag, type, elem ? elem : "", "");
+        elem = e->bad_element ? strdup(e->bad_element) : last_elem(e->path);
+        n = nc_err(ctx, tag, type, elem ? elem : "", e->bad_namespace ? e->bad_namespace : "");
         break;
     case NC_ERR_LOCK_DENIED:
         n = nc_err(ctx, tag, e->lock_sid);
@@ -152,6 +152,70 @@ static const char *child_val(const struct lyd_node *n, const char *name)
     return c ? lyd_get_value(c) : NULL;
 }
 
+static struct cfg_err *opaque_err(struct cfg_errs *errs, enum cfg_err_tag tag, const struct lyd_node *n,
+                                  const char *what, const char *arg)
+{
+    const struct lyd_node_opaq *o = (const struct lyd_node_opaq *)n;
+    char *path = lyd_parent(n) && lyd_parent(n)->schema ? lyd_path(lyd_parent(n), LYD_PATH_STD, NULL, 0) : NULL;
+    struct cfg_err *e = cfg_err_add(errs, tag, CFG_ERRT_APPLICATION, path, "element \"%s\"%s%s: %s%s%s", o->name.name,
+                                    path ? " under " : "", path ? path : "", what, arg ? arg : "", arg ? "\"" : "");
+
+    if (e)
+        e->bad_element = strdup(o->name.name);
+    free(path);
+    return e;
+}
+
+/* Content that libyang could not bind to the schema: name what is wrong when it is
+ * an element or namespace the schema does not have, or a bad operation attribute
+ * (RFC 6241 appendix A); anything else is left to the strict parse. */
+static bool opaque_check(struct nc_api *api, const struct lyd_node *top, struct cfg_errs *errs)
+{
+    static const char *const ops[] = {"merge", "replace", "create", "delete", "remove", "none"};
+    const struct lyd_node *n;
+
+    LYD_TREE_DFS_BEGIN(top, n) {
+        const struct lyd_node_opaq *o = (const struct lyd_node_opaq *)n;
+        const struct lys_module *mod;
+        const struct lysc_node *parent;
+
+        if (n->schema)
+            goto next;
+        mod = o->name.module_ns ? ly_ctx_get_module_implemented_ns(api->ctx, o->name.module_ns) : NULL;
+        if (!mod) {
+            struct cfg_err *e = opaque_err(errs, CFG_ERR_UNKNOWN_NAMESPACE, n,
+                                           "no module of this server has the namespace \"",
+                                           o->name.module_ns ? o->name.module_ns : "");
+            if (e && o->name.module_ns)
+                e->bad_namespace = strdup(o->name.module_ns);
+            return true;
+        }
+        parent = lyd_parent(n) ? lyd_parent(n)->schema : NULL;
+        if ((!lyd_parent(n) || parent) && !lys_find_child(parent, mod, o->name.name, 0, 0, 0)) {
+            opaque_err(errs, CFG_ERR_UNKNOWN_ELEMENT, n, "not part of the schema here", NULL);
+            return true;
+        }
+        for (const struct lyd_attr *a = o->attr; a; a = a->next) {
+            bool known = false;
+
+            if (strcmp(a->name.name, "operation") || !a->name.module_ns ||
+                strcmp(a->name.module_ns, "urn:ietf:params:xml:ns:netconf:base:1.0"))
+                continue;
+            for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+                known = known || !strcmp(a->value, ops[i]);
+            if (!known) {
+                struct cfg_err *e = opaque_err(errs, CFG_ERR_BAD_ATTRIBUTE, n, "unknown operation \"", a->value);
+                if (e)
+                    e->bad_attribute = strdup("operation");
+                return true;
+            }
+        }
+next:
+        LYD_TREE_DFS_END(top, n);
+    }
+    return false;
+}
+
 /* The contents of an anyxml/anydata node as configuration data. libyang has already
  * bound them to the schema when it could; otherwise (opaque nodes) they are printed
  * and parsed again strictly, which yields the precise error. */
@@ -182,6 +246,12 @@ static int any_tree(struct nc_api *api, const struct lyd_node *any, struct lyd_n
             return -ENOMEM;
         }
         return 0;
+    }
+    if (a->value_type == LYD_ANYDATA_DATATREE) {
+        LY_LIST_FOR(a->value.tree, top) {
+            if (opaque_check(api, top, errs))
+                return -EINVAL;
+        }
     }
     if (lyd_any_value_str(any, &s)) {
         cfg_err_add(errs, CFG_ERR_MALFORMED_MESSAGE, CFG_ERRT_RPC, NULL, "cannot read the <%s> contents",
@@ -245,7 +315,7 @@ static NC_WD_MODE wd_mode(const struct lyd_node *rpc)
     if (!strcmp(v, "report-all"))
         return NC_WD_ALL;
     if (!strcmp(v, "report-all-tagged"))
-        return NC_WD_ALL_TAG;
+        return NC_WD_ALL_TAG; /* not advertised: refused by op_get */
     if (!strcmp(v, "trim"))
         return NC_WD_TRIM;
     return NC_WD_EXPLICIT;
@@ -292,7 +362,7 @@ static void add_monitoring(struct nc_api *api, struct lyd_node **data)
     cpblts = nc_server_get_cpblts(api->ctx);
     for (size_t i = 0; cpblts && cpblts[i]; i++) {
         lyd_new_term(caps, NULL, "capability", cpblts[i], 0, NULL);
-        free((char *)cpblts[i]);
+        lydict_remove(api->ctx, cpblts[i]); /* the strings live in the context's dictionary */
     }
     free(cpblts);
     lyd_new_inner(ncs, NULL, "schemas", 0, &schemas);
@@ -315,6 +385,11 @@ static struct nc_server_reply *op_get(struct rpc_req *r, bool config_only)
     char **xp = NULL;
     int ds = CFG_DS_RUNNING, rc;
 
+    if (wd_mode(r->rpc) == NC_WD_ALL_TAG) {
+        cfg_err_add(&errs, CFG_ERR_INVALID_VALUE, CFG_ERRT_PROTOCOL, NULL,
+                    "with-defaults report-all-tagged is not supported; use report-all, trim or explicit");
+        return reply_errs(api->ctx, &errs);
+    }
     rc = nc_filter_from_rpc(api->ctx, r->rpc, &xp, &errs);
     if (!rc && config_only)
         rc = parse_ds(api, r->rpc, "source", false, &ds, NULL, &errs);
@@ -476,6 +551,52 @@ static struct nc_server_reply *op_subscribe(struct rpc_req *r, struct nc_session
     return nc_server_reply_ok();
 }
 
+/* get-schema (RFC 6022): the YANG or YIN text of a module of the context. Answered
+ * here rather than by libnetconf2's built-in handler, whose reply reads freed text. */
+static struct nc_server_reply *op_get_schema(struct rpc_req *r)
+{
+    struct nc_api *api = r->api;
+    struct cfg_errs errs = {0};
+    const char *id = child_val(r->rpc, "identifier"), *ver = child_val(r->rpc, "version");
+    const char *fmt = child_val(r->rpc, "format");
+    const struct lys_module *mod = NULL;
+    const struct lysp_submodule *sub = NULL;
+    LYS_OUTFORMAT of = LYS_OUT_YANG;
+    struct lyd_node *out = NULL;
+    char *text = NULL;
+
+    if (fmt && strstr(fmt, "yin"))
+        of = LYS_OUT_YIN;
+    else if (fmt && !strstr(fmt, "yang")) {
+        cfg_err_add(&errs, CFG_ERR_INVALID_VALUE, CFG_ERRT_APPLICATION, NULL,
+                    "schema format \"%s\" is not available; use yang or yin", fmt);
+        return reply_errs(api->ctx, &errs);
+    }
+    if (id) {
+        mod = ver && ver[0] ? ly_ctx_get_module(api->ctx, id, ver) : ly_ctx_get_module_latest(api->ctx, id);
+        if (!mod)
+            sub = ly_ctx_get_submodule(api->ctx, id, ver && ver[0] ? ver : NULL);
+    }
+    if (!mod && !sub) {
+        cfg_err_add(&errs, CFG_ERR_INVALID_VALUE, CFG_ERRT_APPLICATION, NULL,
+                    "no schema \"%s\"%s%s in this server", id ? id : "", ver && ver[0] ? " revision " : "",
+                    ver && ver[0] ? ver : "");
+        return reply_errs(api->ctx, &errs);
+    }
+    if ((mod ? lys_print_mem(&text, mod, of, 0) : lys_print_submodule(NULL, sub, of, 0, 0)) || !text) {
+        cfg_err_add(&errs, CFG_ERR_OPERATION_FAILED, CFG_ERRT_APPLICATION, NULL, "cannot print schema %s", id);
+        return reply_errs(api->ctx, &errs);
+    }
+    if (lyd_dup_single(r->rpc, NULL, 0, &out) ||
+        lyd_new_any(out, NULL, "data", text, 0, LYD_ANYDATA_STRING, 1, NULL)) {
+        free(text);
+        lyd_free_tree(out);
+        return NULL;
+    }
+    free(text);
+    return nc_server_reply_data(out, NC_WD_EXPLICIT, NC_PARAMTYPE_FREE);
+}
+
 static void rpc_ctl(void *arg)
 {
     struct rpc_req *r = arg;
@@ -547,6 +668,8 @@ struct nc_server_reply *nc_rpc_dispatch(struct lyd_node *rpc, struct nc_session 
         return op_subscribe(&r, session);
     if (!strcmp(mod, "ietf-netconf") && !strcmp(name, "kill-session"))
         return op_kill(&r);
+    if (!strcmp(mod, "ietf-netconf-monitoring") && !strcmp(name, "get-schema"))
+        return op_get_schema(&r);
     if (strcmp(mod, "ietf-netconf")) {
         cfg_err_add(&errs, CFG_ERR_OPERATION_NOT_SUPPORTED, CFG_ERRT_PROTOCOL, NULL,
                     "operation %s:%s is not supported yet", mod, name);

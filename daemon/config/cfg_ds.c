@@ -123,6 +123,7 @@ int cfg_running_set(struct cfg *cfg, struct lyd_node **newp, const struct chg_ve
         lyd_free_siblings(cfg->running);
     cfg->running = *newp;
     *newp = NULL;
+    cfg->running_gen++;
     if (cfg->notify && chg->n)
         cfg->notify(actor, chg->v, chg->n, cfg->notify_arg);
     return 0;
@@ -165,8 +166,7 @@ int cfg_tree_select(struct cfg *cfg, const struct lyd_node *src, const char *con
         if (lyd_find_xpath(src, *xp, &set)) {
             cfg_err_from_ly(errs, cfg->ctx, "invalid XPath filter");
             cfg_err_add(errs, CFG_ERR_INVALID_VALUE, CFG_ERRT_PROTOCOL, NULL,
-                        "XPath filter \"%s\" cannot be evaluated; prefixes must be module names "
-                        "(e.g. /raven-vpn:pools)", *xp);
+                        "XPath filter \"%s\" cannot be evaluated", *xp);
             rc = -EINVAL;
             break;
         }
@@ -240,6 +240,7 @@ int cfg_edit(struct cfg *cfg, enum cfg_ds ds, const struct lyd_node *edit, enum 
             rc = dup_tree(cfg, cfg->running, &cfg->candidate, errs);
             if (rc)
                 return rc;
+            cfg->cand_base_gen = cfg->running_gen;
         }
         rc = cfg_edit_tree(cfg, &cfg->candidate, edit, defop, erropt, &cfg->cand_chg, errs);
         if (fresh && !cfg->cand_chg.n) {
@@ -339,6 +340,7 @@ int cfg_copy(struct cfg *cfg, enum cfg_ds dst, int src_ds, const struct lyd_node
         rc = chg_vec_diff_top(&cfg->cand_chg, cfg->running, t);
         lyd_free_siblings(cfg->candidate);
         cfg->candidate = t;
+        cfg->cand_base_gen = cfg->running_gen;
         if (!cfg->cand_chg.n) { /* identical to running */
             lyd_free_siblings(cfg->candidate);
             cfg->candidate = NULL;
@@ -389,6 +391,19 @@ int cfg_delete_ds(struct cfg *cfg, enum cfg_ds ds, const struct cfg_actor *actor
     return 0;
 }
 
+/* The changes committing the candidate makes: its recorded edits, unless running
+ * changed since the candidate was copied (an edit of running, a rollback); then the
+ * edits alone would not undo those changes, so every top-level subtree that differs
+ * is reported instead. */
+static const struct chg_vec *candidate_changes(struct cfg *cfg, struct chg_vec *tmp)
+{
+    if (cfg->cand_base_gen == cfg->running_gen)
+        return &cfg->cand_chg;
+    if (chg_vec_diff_top(tmp, cfg->running, cfg->candidate))
+        return &cfg->cand_chg;
+    return tmp;
+}
+
 int cfg_validate(struct cfg *cfg, int src_ds, const struct lyd_node *src_tree, struct cfg_errs *errs)
 {
     struct lyd_node *t = NULL;
@@ -399,7 +414,10 @@ int cfg_validate(struct cfg *cfg, int src_ds, const struct lyd_node *src_tree, s
         return rc;
     if (!src_tree && src_ds == CFG_DS_CANDIDATE && cfg->candidate) {
         /* also ask the subsystems, so validate catches what commit would refuse */
-        rc = cfg_txn_run(cfg, cfg->running, &t, &cfg->cand_chg, true, false, NULL, NULL, errs);
+        struct chg_vec tmp = {0};
+
+        rc = cfg_txn_run(cfg, cfg->running, &t, candidate_changes(cfg, &tmp), true, false, NULL, NULL, errs);
+        chg_vec_clear(&tmp);
     } else {
         rc = cfg_validate_tree(cfg, &t, errs);
     }
@@ -455,7 +473,11 @@ int cfg_commit(struct cfg *cfg, const struct cfg_commit_opts *o, const struct cf
 
     if (cfg->candidate) {
         /* on failure the candidate keeps its edits */
-        rc = cfg_running_set(cfg, &cfg->candidate, &cfg->cand_chg, actor, false, commit_persist, &cp, &prev, errs);
+        struct chg_vec tmp = {0};
+
+        rc = cfg_running_set(cfg, &cfg->candidate, candidate_changes(cfg, &tmp), actor, false, commit_persist, &cp,
+                             &prev, errs);
+        chg_vec_clear(&tmp);
         if (rc) {
             if (o->confirmed && !was_pending && cfg->confirm_pending)
                 cfg_confirm_end(cfg);

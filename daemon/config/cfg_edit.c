@@ -19,6 +19,7 @@ enum undo_kind {
     UNDO_FREE,   /* node was inserted: free it */
     UNDO_RELINK, /* node was unlinked: put it back */
     UNDO_VALUE,  /* leaf value changed: restore old value and default flag */
+    UNDO_DFLT,   /* implicit container made explicit: flag it default again */
 };
 
 struct undo {
@@ -95,6 +96,9 @@ static void undo_run(struct edit *x, size_t to)
                 *x->root = u->node;
             if (!u->parent && *x->root)
                 *x->root = lyd_first_sibling(*x->root);
+            break;
+        case UNDO_DFLT:
+            u->node->flags |= LYD_DEFAULT;
             break;
         case UNDO_VALUE:
             lyd_change_term(u->node, u->old_value);
@@ -397,6 +401,10 @@ static int edit_node(struct edit *x, struct lyd_node *parent, const struct lyd_n
             return rc;
         match = created;
     } else if (is_dflt(match)) {
+        struct undo u = {.kind = UNDO_DFLT, .node = match};
+
+        if (undo_push(x, &u))
+            return -ENOMEM;
         match->flags &= ~LYD_DEFAULT;
     }
     rc = edit_children(x, match, e, op);

@@ -96,14 +96,28 @@ struct cfg_err *cfg_err_add(struct cfg_errs *errs, enum cfg_err_tag tag, enum cf
     return e;
 }
 
-/* libyang reports 'Data location "/a:b/c".' (or a schema location): keep the path. */
+/* libyang reports 'Schema location "/a:b/c", data location "/a:b[k='v']"' or
+ * 'Data location "/a:b/c", line number 3.': keep the most precise path, the data
+ * location when there is one; NULL when there is no path at all. */
 static char *ly_path_clean(const char *p)
 {
-    const char *q = strchr(p, '"'), *end;
+    const char *keys[] = {"ata location \"", "chema location \""};
 
-    if (q && (end = strrchr(q + 1, '"')) && end > q + 1)
-        return strndup(q + 1, (size_t)(end - q - 1));
-    return strdup(p);
+    for (size_t i = 0; i < 2; i++) {
+        const char *q = strstr(p, keys[i]), *end;
+
+        if (q && (end = strchr(q + strlen(keys[i]), '"')))
+            return strndup(q + strlen(keys[i]), (size_t)(end - q - strlen(keys[i])));
+    }
+    return p[0] == '/' ? strdup(p) : NULL;
+}
+
+/* The first double-quoted word of a libyang message ('Node "x" not found ...'). */
+static char *first_quoted(const char *msg)
+{
+    const char *q = strchr(msg, '"'), *end = q ? strchr(q + 1, '"') : NULL;
+
+    return end ? strndup(q + 1, (size_t)(end - q - 1)) : NULL;
 }
 
 static enum cfg_err_tag ly_item_tag(const struct ly_err_item *it)
@@ -152,6 +166,8 @@ void cfg_err_from_ly(struct cfg_errs *errs, const struct ly_ctx *ctx, const char
         e = cfg_err_add(errs, ly_item_tag(it), CFG_ERRT_APPLICATION, NULL, "%s", it->msg ? it->msg : "invalid data");
         if (e && it->path)
             e->path = ly_path_clean(it->path);
+        if (e && it->msg && (e->tag == CFG_ERR_UNKNOWN_ELEMENT || e->tag == CFG_ERR_UNKNOWN_NAMESPACE))
+            e->bad_element = first_quoted(it->msg);
         if (e && it->apptag)
             e->app_tag = strdup(it->apptag);
     }
@@ -173,6 +189,8 @@ void cfg_errs_clear(struct cfg_errs *errs)
         free(e->path);
         free(e->msg);
         free(e->bad_element);
+        free(e->bad_attribute);
+        free(e->bad_namespace);
         free(e);
     }
     errs->head = errs->tail = NULL;

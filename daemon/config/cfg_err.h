@@ -44,6 +44,8 @@ struct cfg_err {
     char *path;    /* may be NULL */
     char *msg;
     char *bad_element; /* may be NULL */
+    char *bad_attribute; /* may be NULL */
+    char *bad_namespace; /* may be NULL */
     unsigned int lock_sid; /* lock-denied: the holder */
     struct cfg_err *next;
 };

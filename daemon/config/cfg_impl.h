@@ -35,6 +35,8 @@ struct cfg {
     struct lyd_node *running;   /* validated, with implicit defaults */
     struct lyd_node *candidate; /* NULL while equal to running */
     struct chg_vec cand_chg;    /* edits of the candidate since it left running */
+    uint64_t running_gen;       /* bumped whenever running changes */
+    uint64_t cand_base_gen;     /* running_gen the candidate was copied from */
     struct lyd_node *startup;   /* NULL when startup does not exist */
     uint32_t lock[CFG_DS_COUNT];
 

@@ -4,6 +4,7 @@
  * routed to every handler whose subtree contains it or lies below it (deleting a
  * container concerns every handler under it). */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -183,10 +184,59 @@ int cfg_handlers_check(struct cfg *cfg, const char *module_prefix, struct cfg_er
     return errs->count > before ? -EINVAL : 0;
 }
 
+/* libyang names a missing mandatory node or a list with too few entries by its
+ * schema path, which does not say which entry is at fault. Find the first parent
+ * instance that lacks enough of the node and name it (".../ipv4-pool[name='x']/range"). */
+static void locate_instance(struct cfg *cfg, const struct lyd_node *tree, struct cfg_err *e)
+{
+    const struct lysc_node *sn = e->path ? lys_find_path(cfg->ctx, NULL, e->path, 0) : NULL;
+    struct ly_set *set = NULL;
+    uint32_t min = 1;
+    char *ppath;
+
+    if (!sn || !sn->parent || !strchr(e->path + 1, '/'))
+        return;
+    if (sn->nodetype == LYS_LIST)
+        min = ((const struct lysc_node_list *)sn)->min;
+    else if (sn->nodetype == LYS_LEAFLIST)
+        min = ((const struct lysc_node_leaflist *)sn)->min;
+    ppath = lysc_path(sn->parent, LYSC_PATH_DATA, NULL, 0);
+    if (ppath && !lyd_find_xpath(tree, ppath, &set)) {
+        for (uint32_t i = 0; i < set->count; i++) {
+            const struct lyd_node *c;
+            uint32_t n = 0;
+
+            LY_LIST_FOR(lyd_child(set->dnodes[i]), c) {
+                if (c->schema == sn && !(c->flags & LYD_DEFAULT))
+                    n++;
+            }
+            if (n < min) {
+                char *ip = lyd_path(set->dnodes[i], LYD_PATH_STD, NULL, 0), *np = NULL;
+
+                if (ip && asprintf(&np, "%s/%s", ip, sn->name) >= 0) {
+                    free(e->path);
+                    e->path = np;
+                }
+                free(ip);
+                break;
+            }
+        }
+    }
+    ly_set_free(set, NULL);
+    free(ppath);
+}
+
 int cfg_validate_tree(struct cfg *cfg, struct lyd_node **tree, struct cfg_errs *errs)
 {
+    struct cfg_err *last = errs->tail;
+
     if (lyd_validate_all(tree, cfg->ctx, LYD_VALIDATE_NO_STATE, NULL)) {
         cfg_err_from_ly(errs, cfg->ctx, "configuration is not valid");
+        for (struct cfg_err *e = last ? last->next : errs->head; e; e = e->next) {
+            if (e->path && !strchr(e->path, '[') &&
+                (e->tag == CFG_ERR_MISSING_ELEMENT || (e->app_tag && !strcmp(e->app_tag, "too-few-elements"))))
+                locate_instance(cfg, *tree, e);
+        }
         return -EINVAL;
     }
     return 0;

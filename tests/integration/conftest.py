@@ -10,7 +10,12 @@ import tempfile
 import time
 
 import pytest
+import ncclient.transport.ssh
 from ncclient import manager
+
+# ncclient's session thread sends queued requests only when its select() wakes up,
+# every TICK seconds (0.1 by default): every RPC would wait up to that long.
+ncclient.transport.ssh.TICK = 0.01
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -71,7 +76,10 @@ class Ravend:
         self.managers = []
 
     def start(self, timeout=30):
+        """Starts ravend and waits for its "ready" line (of this start, not an
+        earlier one in the same log)."""
         log = open(self.log_path, "a")
+        mark = log.tell()
         self.proc = subprocess.Popen(
             [RAVEND, "-f", "-d", self.state_dir, "-c", self.config_file, "-l", "info"],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
@@ -80,8 +88,10 @@ class Ravend:
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"ravend exited with {self.proc.returncode}:\n{self.log()}")
-            if "ravend: ready" in self.log():
-                return
+            with open(self.log_path, "rb") as f:
+                f.seek(mark)
+                if b"ravend: ready" in f.read():
+                    return
             time.sleep(0.05)
         raise RuntimeError(f"ravend not ready in {timeout}s:\n{self.log()}")
 
@@ -89,8 +99,8 @@ class Ravend:
         with open(self.log_path, errors="replace") as f:
             return f.read()
 
-    def connect(self, user="admin", password=ADMIN_PW, key=None, timeout=30):
-        kw = dict(host="127.0.0.1", port=self.port, username=user, hostkey_verify=False,
+    def connect(self, user="admin", password=ADMIN_PW, key=None, timeout=30, port=None):
+        kw = dict(host="127.0.0.1", port=port or self.port, username=user, hostkey_verify=False,
                   look_for_keys=False, allow_agent=False, timeout=timeout)
         if key:
             kw["key_filename"] = key
@@ -101,9 +111,18 @@ class Ravend:
         return m
 
     def stop(self, sig=signal.SIGTERM, timeout=20):
+        """Stops the daemon by PID. With SIGTERM the client sessions are closed
+        first (a clean shutdown); with SIGKILL the process dies first, as in a
+        crash, and the sessions are dropped afterwards."""
+        if sig == signal.SIGKILL and self.proc and self.proc.poll() is None:
+            os.kill(self.proc.pid, sig)
+            self.proc.wait()
         for m in self.managers:
             try:
-                m.close_session()
+                if sig == signal.SIGKILL:
+                    m._session.close()
+                else:
+                    m.close_session()
             except Exception:
                 pass
         self.managers = []
@@ -126,16 +145,32 @@ class Ravend:
             return f.read()
 
 
+@pytest.fixture(scope="session")
+def hostkey(tmp_path_factory):
+    """An SSH host key made once per test session and copied into each state
+    directory, so that daemons do not each spend time generating one."""
+    path = tmp_path_factory.mktemp("hostkey") / "ssh_host_rsa_key"
+    subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:3072",
+                    "-out", str(path)], check=True, capture_output=True)
+    return path.read_bytes()
+
+
 @pytest.fixture
-def make_ravend(hashes, keypair):
-    """Factory: make_ravend(extra_config_xml="") -> started Ravend."""
+def make_ravend(hashes, keypair, hostkey):
+    """Factory: make_ravend(extra_config_xml="") -> started Ravend.
+    seed_hostkey=False lets the daemon generate its own host key."""
     created = []
 
-    def make(extra="", start=True):
+    def make(extra="", start=True, seed_hostkey=True):
         workdir = tempfile.mkdtemp(prefix="raven-it-")
         port = free_port()
         d = Ravend(workdir, port, initial_config(port, hashes, keypair[1], extra))
         created.append(d)
+        if seed_hostkey:
+            os.makedirs(d.state_dir, mode=0o700)
+            fd = os.open(os.path.join(d.state_dir, "ssh_host_rsa_key"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(hostkey)
         if start:
             d.start()
         return d
