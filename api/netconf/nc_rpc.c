@@ -233,7 +233,8 @@ static int any_tree(struct nc_api *api, const struct lyd_node *any, struct lyd_n
     if (bound) {
         LY_LIST_FOR(a->value.tree, top) {
             LYD_TREE_DFS_BEGIN(top, n) {
-                if (!n->schema || (n->schema->flags & LYS_CONFIG_R))
+                if ((!n->schema && !cfg_edit_is_leaf_delete(n, NULL, NULL)) ||
+                    (n->schema && (n->schema->flags & LYS_CONFIG_R)))
                     bound = false;
                 LYD_TREE_DFS_END(top, n);
             }

@@ -139,6 +139,11 @@ bool cfg_candidate_dirty(const struct cfg *cfg);
 int cfg_edit(struct cfg *cfg, enum cfg_ds ds, const struct lyd_node *edit, enum cfg_op defop,
              enum cfg_test_opt testopt, enum cfg_err_opt erropt, const struct cfg_actor *actor,
              struct cfg_errs *errs);
+/* Whether @n is an opaque edit node that deletes or removes a leaf named by an
+ * empty element (<netmask nc:operation="delete"/>), which libyang cannot bind to a
+ * leaf whose type has no empty value. The edit engine accepts such nodes. */
+bool cfg_edit_is_leaf_delete(const struct lyd_node *n, const struct lysc_node **snode, enum cfg_op *op);
+
 /* copy-config from a datastore or from inline data (@src_tree, borrowed) to @dst. */
 int cfg_copy(struct cfg *cfg, enum cfg_ds dst, int src_ds, const struct lyd_node *src_tree,
              const struct cfg_actor *actor, struct cfg_errs *errs);

@@ -20,6 +20,7 @@ enum undo_kind {
     UNDO_RELINK, /* node was unlinked: put it back */
     UNDO_VALUE,  /* leaf value changed: restore old value and default flag */
     UNDO_DFLT,   /* implicit container made explicit: flag it default again */
+    UNDO_MOVE,   /* user-ordered node moved: put it back before @next (NULL = last) */
 };
 
 struct undo {
@@ -39,6 +40,8 @@ struct edit {
     struct chg_vec *chg;
     struct cfg_errs *errs;
     const struct lys_module *ncmod;
+    const struct lys_module *yangmod; /* yang:insert, yang:value, yang:key */
+    struct lyd_node *inserted;        /* the node the last do_insert_copy() made */
 };
 
 static int undo_push(struct edit *x, const struct undo *u)
@@ -99,6 +102,21 @@ static void undo_run(struct edit *x, size_t to)
             break;
         case UNDO_DFLT:
             u->node->flags |= LYD_DEFAULT;
+            break;
+        case UNDO_MOVE:
+            if (u->next) {
+                lyd_insert_before(u->next, u->node);
+            } else {
+                struct lyd_node *last = NULL, *it;
+                LY_LIST_FOR(lyd_first_sibling(u->node), it) {
+                    if (it->schema == u->node->schema)
+                        last = it;
+                }
+                if (last && last != u->node)
+                    lyd_insert_after(last, u->node);
+            }
+            if (!lyd_parent(u->node))
+                *x->root = lyd_first_sibling(u->node);
             break;
         case UNDO_VALUE:
             lyd_change_term(u->node, u->old_value);
@@ -233,6 +251,7 @@ static int do_insert_copy(struct edit *x, struct lyd_node *parent, const struct 
     rc = cfg_secret_restore(x->cfg, dup, old, x->errs);
     if (rc)
         return rc;
+    x->inserted = dup;
     return chg_vec_add(x->chg, chg, dup);
 fail:
     lyd_free_tree(dup);
@@ -248,6 +267,8 @@ static bool has_nested_ops(const struct edit *x, const struct lyd_node *e)
 
     LY_LIST_FOR(lyd_child(e), c) {
         LYD_TREE_DFS_BEGIN(c, n) {
+            if (!n->schema) /* an opaque leaf deletion */
+                return true;
             for (const struct lyd_meta *m = n->meta; m; m = m->next) {
                 if (!strcmp(m->name, "operation") && m->annotation->module == x->ncmod)
                     return true;
@@ -311,7 +332,115 @@ static int edit_leaf_merge(struct edit *x, struct lyd_node *parent, const struct
     return chg_vec_add(x->chg, CFG_CHG_MODIFY, match);
 }
 
+static const char *yang_meta(const struct edit *x, const struct lyd_node *e, const char *name)
+{
+    for (const struct lyd_meta *m = e->meta; m; m = m->next) {
+        if (m->annotation->module == x->yangmod && !strcmp(m->name, name))
+            return lyd_get_meta_value(m);
+    }
+    return NULL;
+}
+
+/* RFC 7950 7.8.6 / 7.7.9: place a user-ordered entry as yang:insert says
+ * (first, last, before or after the entry named by yang:key or yang:value). */
+static int apply_insert(struct edit *x, const struct lyd_node *e, struct lyd_node *node)
+{
+    const char *where = yang_meta(x, e, "insert");
+    struct lyd_node *first = lyd_first_sibling(node), *anchor = NULL, *it, *last = NULL;
+    struct undo u = {.kind = UNDO_MOVE, .node = node, .next = node->next};
+    bool before;
+
+    if (!where || !lysc_is_userordered(e->schema))
+        return 0;
+    if (u.next && u.next->schema != node->schema)
+        u.next = NULL;
+    LY_LIST_FOR(first, it) {
+        if (it->schema != node->schema)
+            continue;
+        if (!anchor)
+            anchor = it; /* the first instance */
+        last = it;
+    }
+    if (!strcmp(where, "first") || !strcmp(where, "last")) {
+        before = where[0] == 'f';
+        if (!before)
+            anchor = last;
+    } else {
+        const char *ref = yang_meta(x, e, e->schema->nodetype == LYS_LIST ? "key" : "value");
+
+        before = !strcmp(where, "before");
+        anchor = NULL;
+        if (!ref || lyd_find_sibling_val(first, e->schema, ref, 0, &anchor) || anchor == NULL) {
+            edit_err(x, CFG_ERR_BAD_ATTRIBUTE, e, "yang:insert=\"%s\" names %s, which does not exist", where,
+                     ref ? ref : "no entry (yang:key or yang:value is missing)");
+            if (x->errs->tail)
+                x->errs->tail->app_tag = strdup("missing-instance");
+            return -ENOENT;
+        }
+    }
+    if (anchor == node)
+        return 0;
+    if (undo_push(x, &u))
+        return -ENOMEM;
+    if (before ? lyd_insert_before(anchor, node) : lyd_insert_after(anchor, node)) {
+        cfg_err_from_ly(x->errs, x->cfg->ctx, "cannot move the entry");
+        return -EINVAL;
+    }
+    if (!lyd_parent(node))
+        *x->root = lyd_first_sibling(node);
+    return chg_vec_add(x->chg, CFG_CHG_MODIFY, node);
+}
+
+static int edit_node_op(struct edit *x, struct lyd_node *parent, const struct lyd_node *e, enum cfg_op inherited);
+
+bool cfg_edit_is_leaf_delete(const struct lyd_node *n, const struct lysc_node **snode, enum cfg_op *op)
+{
+    const struct lyd_node_opaq *o = (const struct lyd_node_opaq *)n;
+    const struct lyd_node *parent = lyd_parent(n);
+    const struct lysc_node *sn;
+    const struct lys_module *mod;
+
+    if (n->schema || !parent || !parent->schema || lyd_child(n) || !o->name.module_ns)
+        return false;
+    for (const char *v = o->value; v && *v; v++) {
+        if (*v != ' ' && *v != '\t' && *v != '\n' && *v != '\r')
+            return false;
+    }
+    mod = ly_ctx_get_module_implemented_ns(parent->schema->module->ctx, o->name.module_ns);
+    sn = mod ? lys_find_child(parent->schema, mod, o->name.name, 0, LYS_LEAF, 0) : NULL;
+    if (!sn)
+        return false;
+    for (const struct lyd_attr *a = o->attr; a; a = a->next) {
+        if (strcmp(a->name.name, "operation") || !a->name.module_ns ||
+            strcmp(a->name.module_ns, "urn:ietf:params:xml:ns:netconf:base:1.0"))
+            continue;
+        if (strcmp(a->value, "delete") && strcmp(a->value, "remove"))
+            return false;
+        if (snode)
+            *snode = sn;
+        if (op)
+            *op = a->value[0] == 'd' ? CFG_OP_DELETE : CFG_OP_REMOVE;
+        return true;
+    }
+    return false;
+}
+
 static int edit_node(struct edit *x, struct lyd_node *parent, const struct lyd_node *e, enum cfg_op inherited)
+{
+    int rc;
+
+    x->inserted = NULL;
+    rc = edit_node_op(x, parent, e, inherited);
+    if (!rc && e->schema && lysc_is_userordered(e->schema) && yang_meta(x, e, "insert")) {
+        struct lyd_node *node = x->inserted && x->inserted->schema == e->schema ? x->inserted :
+                                                                                   find_match(x, parent, e);
+        if (node)
+            rc = apply_insert(x, e, node);
+    }
+    return rc;
+}
+
+static int edit_node_op(struct edit *x, struct lyd_node *parent, const struct lyd_node *e, enum cfg_op inherited)
 {
     struct lyd_node *match, *created = NULL;
     enum cfg_op op;
@@ -319,8 +448,21 @@ static int edit_node(struct edit *x, struct lyd_node *parent, const struct lyd_n
     int rc;
 
     if (!e->schema) {
-        edit_err(x, CFG_ERR_UNKNOWN_ELEMENT, e, "unknown element");
-        return -EINVAL;
+        const struct lysc_node *sn;
+        struct lyd_node *m = NULL;
+
+        if (!cfg_edit_is_leaf_delete(e, &sn, &op)) {
+            edit_err(x, CFG_ERR_UNKNOWN_ELEMENT, e, "unknown element");
+            return -EINVAL;
+        }
+        if (parent && lyd_child(parent))
+            lyd_find_sibling_val(lyd_child(parent), sn, NULL, 0, &m);
+        if (m && !is_dflt(m))
+            return do_remove(x, m);
+        if (op == CFG_OP_REMOVE)
+            return 0;
+        edit_err(x, CFG_ERR_DATA_MISSING, e, "does not exist, so it cannot be deleted (\"remove\" ignores this)");
+        return -ENOENT;
     }
     if (e->schema->flags & LYS_CONFIG_R) {
         edit_err(x, CFG_ERR_INVALID_VALUE, e, "state data cannot be configured");
@@ -427,6 +569,7 @@ int cfg_edit_tree(struct cfg *cfg, struct lyd_node **root, const struct lyd_node
     int rc = 0, first_rc = 0;
 
     x.ncmod = ly_ctx_get_module_implemented(cfg->ctx, "ietf-netconf");
+    x.yangmod = ly_ctx_get_module_implemented(cfg->ctx, "yang");
     LY_LIST_FOR(edit, e) {
         size_t mark = x.nundo, cmark = chg->n;
 

@@ -576,6 +576,47 @@ static void test_replace_failure_restores(void **state)
     cfg_errs_clear(&errs);
 }
 
+/* a failed edit must not leave an implicit container explicit */
+static void test_failed_edit_keeps_default_containers(void **state)
+{
+    struct fx *f = *state;
+    struct cfg_errs errs = {0};
+    char *before, *after;
+
+    assert_int_equal(edit(f, CFG_DS_CANDIDATE, "<misc xmlns=\"" NS "\"><a>x</a></misc>", CFG_ERROPT_STOP, &A1, &errs), 0);
+    before = dump(f, CFG_DS_CANDIDATE, true);
+    assert_int_equal(edit(f, CFG_DS_CANDIDATE, POOLS("<pool nc:operation=\"delete\"><name>none</name></pool>"),
+                          CFG_ERROPT_STOP, &A1, &errs),
+                     -ENOENT);
+    after = dump(f, CFG_DS_CANDIDATE, true);
+    assert_string_equal(before, after); /* no empty <pools/> appears */
+    free(before);
+    free(after);
+    cfg_errs_clear(&errs);
+}
+
+/* running changed after the candidate was copied: committing the candidate must
+ * tell the handlers about everything that differs, not just the candidate's edits */
+static void test_commit_of_stale_candidate(void **state)
+{
+    struct fx *f = *state;
+    struct cfg_errs errs = {0};
+    char *s;
+
+    assert_int_equal(edit(f, CFG_DS_CANDIDATE, "<misc xmlns=\"" NS "\"><a>cand</a></misc>", CFG_ERROPT_STOP, &A1, &errs),
+                     0);
+    assert_int_equal(edit(f, CFG_DS_RUNNING, POOLS(POOL("direct", "5")), CFG_ERROPT_STOP, &A2, &errs), 0);
+    hlog[0] = '\0';
+    assert_int_equal(commit(f, &A1, &errs), 0);
+    s = dump(f, CFG_DS_RUNNING, true);
+    assert_null(strstr(s, "direct")); /* the candidate did not have it */
+    assert_non_null(strstr(s, "<a>cand</a>"));
+    free(s);
+    assert_non_null(strstr(hlog, "apply:pools"));
+    assert_non_null(strstr(hlog, "apply:misc"));
+    cfg_errs_clear(&errs);
+}
+
 static void test_locks(void **state)
 {
     struct fx *f = *state;
@@ -641,6 +682,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cancel_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secrets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replace_failure_restores, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_edit_keeps_default_containers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_commit_of_stale_candidate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_locks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_xpath_get, setup, teardown),
     };
