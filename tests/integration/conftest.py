@@ -176,9 +176,16 @@ def make_ravend(hashes, keypair, hostkey):
         return d
 
     yield make
+    # Every daemon a test left running must stop cleanly on SIGTERM: a crash, a
+    # sanitizer report (the suite runs ASan/UBSan builds) or a hang fails the test.
+    problems = []
     for d in created:
-        d.stop()
+        was_running = d.proc is not None
+        rc = d.stop()
+        if was_running and rc != 0:
+            problems.append(f"ravend ({d.workdir}) exited with status {rc}; log tail:\n{d.log()[-4000:]}")
         subprocess.run(["rm", "-rf", d.workdir], check=False)
+    assert not problems, "\n".join(problems)
 
 
 @pytest.fixture
