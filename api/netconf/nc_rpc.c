@@ -242,10 +242,12 @@ static int any_tree(struct nc_api *api, const struct lyd_node *any, struct lyd_n
     }
     log_debug("netconf", "<%s> contents %s", any->schema->name, bound ? "bound to the schema" : "reparsed");
     if (bound) {
-        if (lyd_dup_siblings(a->value.tree, NULL, LYD_DUP_RECURSIVE, tree)) {
-            cfg_err_from_ly(errs, api->ctx, "cannot copy the configuration data");
-            return -ENOMEM;
-        }
+        /* take the tree over: the request is freed after the reply anyway, and a
+         * copy of a large configuration costs as much as parsing it */
+        struct lyd_node_any *w = (struct lyd_node_any *)any;
+
+        *tree = w->value.tree;
+        w->value.tree = NULL;
         return 0;
     }
     if (a->value_type == LYD_ANYDATA_DATATREE) {
