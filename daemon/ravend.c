@@ -220,6 +220,9 @@ int main(int argc, char **argv)
     nc = nc_api_new(ctx, d.cfg, q, co.state_dir);
     if (!nc)
         goto out;
+    /* libnetconf2 installs its own libyang logger; clients' invalid data is not
+     * the daemon's warning: it goes back to them as rpc-errors */
+    ly_set_log_clb(ly_log, 1);
     d.confirm_timer = evtimer_new(d.base, on_confirm_timer, &d);
     cfg_set_timer(d.cfg, arm_confirm_timer, &d);
     cfg_set_notify(d.cfg, nc_api_config_changed, nc);
