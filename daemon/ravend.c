@@ -91,6 +91,18 @@ static void arm_confirm_timer(int64_t ms, void *arg)
         evtimer_add(d->confirm_timer, &tv);
 }
 
+static void free_tree_job(void *tree)
+{
+    lyd_free_siblings(tree);
+}
+
+/* Old configuration trees are freed after the reply to the commit has gone out. */
+static void reap_tree(struct lyd_node *tree, void *arg)
+{
+    if (ctlq_post(arg, free_tree_job, tree))
+        lyd_free_siblings(tree);
+}
+
 static void print_errs(const char *what, const struct cfg_errs *errs)
 {
     fprintf(stderr, "ravend: %s\n", what);
@@ -226,6 +238,7 @@ int main(int argc, char **argv)
     d.confirm_timer = evtimer_new(d.base, on_confirm_timer, &d);
     cfg_set_timer(d.cfg, arm_confirm_timer, &d);
     cfg_set_notify(d.cfg, nc_api_config_changed, nc);
+    cfg_set_reaper(d.cfg, reap_tree, q);
     if (ravend_handlers_register(d.cfg, nc))
         goto out;
     if (cfg_handlers_check(d.cfg, "raven-", &errs)) {
@@ -256,6 +269,8 @@ out:
     if (q)
         ctlq_shutdown(q);
     nc_api_free(nc);
+    if (q)
+        ctlq_drain(q);
     for (int i = 0; i < 3; i++) {
         if (sigs[i])
             event_free(sigs[i]);

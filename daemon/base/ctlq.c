@@ -169,3 +169,26 @@ void ctlq_shutdown(struct ctlq *q)
     pthread_cond_broadcast(&q->cond);
     pthread_mutex_unlock(&q->lock);
 }
+
+void ctlq_drain(struct ctlq *q)
+{
+    for (;;) {
+        struct ctlq_item *it, **pp;
+
+        pthread_mutex_lock(&q->lock);
+        for (pp = &q->head; *pp && (*pp)->wait; pp = &(*pp)->next)
+            ;
+        it = *pp;
+        if (it) {
+            *pp = it->next;
+            q->tail = NULL;
+            for (struct ctlq_item *t = q->head; t; t = t->next)
+                q->tail = t;
+        }
+        pthread_mutex_unlock(&q->lock);
+        if (!it)
+            return;
+        it->fn(it->arg);
+        free(it);
+    }
+}

@@ -21,5 +21,8 @@ int ctlq_call(struct ctlq *q, ctlq_fn fn, void *arg);
 int ctlq_post(struct ctlq *q, ctlq_fn fn, void *arg);
 /* Refuses further calls and fails the waiting ones; called before the loop stops. */
 void ctlq_shutdown(struct ctlq *q);
+/* Runs the posted functions still queued (after ctlq_shutdown, on the control
+ * thread), so that what they own is released while its context still exists. */
+void ctlq_drain(struct ctlq *q);
 
 #endif

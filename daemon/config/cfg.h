@@ -120,6 +120,11 @@ void cfg_set_notify(struct cfg *cfg, cfg_notify_fn fn, void *arg);
  * disarm. The daemon owns the timer and calls cfg_confirm_timeout() when it fires. */
 void cfg_set_timer(struct cfg *cfg, void (*arm)(int64_t ms, void *arg), void *arg);
 
+/* Large trees that a commit replaces are handed to @reap (adopted) instead of being
+ * freed on the spot, so that the daemon can free them after the reply has gone
+ * out. Without a reaper they are freed at once. */
+void cfg_set_reaper(struct cfg *cfg, void (*reap)(struct lyd_node *tree, void *arg), void *arg);
+
 /* Read: a copy of the datastore (with implicit defaults), secrets masked unless
  * @with_secrets. @xpaths (NULL-terminated, may be NULL = everything) select subtrees;
  * results are merged with their parents. */

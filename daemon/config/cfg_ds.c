@@ -58,6 +58,12 @@ void cfg_set_notify(struct cfg *cfg, cfg_notify_fn fn, void *arg)
     cfg->notify_arg = arg;
 }
 
+void cfg_set_reaper(struct cfg *cfg, void (*reap)(struct lyd_node *tree, void *arg), void *arg)
+{
+    cfg->reap = reap;
+    cfg->reap_arg = arg;
+}
+
 void cfg_set_timer(struct cfg *cfg, void (*arm)(int64_t ms, void *arg), void *arg)
 {
     cfg->timer_arm = arm;
@@ -119,6 +125,8 @@ int cfg_running_set(struct cfg *cfg, struct lyd_node **newp, const struct chg_ve
         return rc;
     if (prev)
         *prev = cfg->running;
+    else if (cfg->reap && cfg->running)
+        cfg->reap(cfg->running, cfg->reap_arg);
     else
         lyd_free_siblings(cfg->running);
     cfg->running = *newp;
@@ -486,8 +494,11 @@ int cfg_commit(struct cfg *cfg, const struct cfg_commit_opts *o, const struct cf
         chg_vec_clear(&cfg->cand_chg);
     } else if (o->confirmed) {
         rc = commit_persist(cfg, cfg->running, &cp, errs);
-        if (rc)
+        if (rc) {
+            if (!was_pending && cfg->confirm_pending)
+                cfg_confirm_end(cfg);
             return rc;
+        }
         rc = dup_tree(cfg, cfg->running, &prev, errs);
         if (rc)
             return rc;
@@ -502,7 +513,10 @@ int cfg_commit(struct cfg *cfg, const struct cfg_commit_opts *o, const struct cf
     } else if (cfg->confirm_pending) {
         cfg_confirm_end(cfg);
     }
-    lyd_free_siblings(prev);
+    if (cfg->reap && prev)
+        cfg->reap(prev, cfg->reap_arg);
+    else
+        lyd_free_siblings(prev);
     return 0;
 }
 

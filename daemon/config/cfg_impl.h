@@ -51,6 +51,9 @@ struct cfg {
     uint32_t confirm_sid;
     int64_t confirm_deadline; /* CLOCK_REALTIME seconds */
 
+    void (*reap)(struct lyd_node *tree, void *arg);
+    void *reap_arg;
+
     cfg_notify_fn notify;
     void *notify_arg;
     void (*timer_arm)(int64_t ms, void *arg);
