@@ -1,0 +1,232 @@
+/* IKEv2 header and payload chain (RFC 7296 sections 3.1, 3.2; RFC 7383 for SKF).
+ *
+ *  header: SPIi(8) SPIr(8) NextPayload(1) Version(1) Exchange(1) Flags(1) MsgID(4) Length(4)
+ *  payload: NextPayload(1) C|Reserved(1) PayloadLength(2, incl. these 4 bytes) body...
+ *
+ * Every length is checked against what remains before a byte of the body is read.
+ * SK and SKF must be the last payload; their "next payload" names the first payload
+ * inside the encrypted data. */
+#include "daemon/ike/ike_msg.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/base/poison.h"
+
+static uint16_t rd16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+const char *ike_parse_rc_name(enum ike_parse_rc rc)
+{
+    static const char *const names[] = {"ok", "truncated", "bad length", "bad version", "unknown critical payload",
+                                        "too many payloads", "payload after SK", "invalid syntax"};
+    return (unsigned)rc < sizeof(names) / sizeof(names[0]) ? names[rc] : "?";
+}
+
+bool ike_pld_type_known(uint8_t type)
+{
+    return (type >= IKE_PLD_SA && type <= IKE_PLD_EAP) || type == IKE_PLD_SKF;
+}
+
+enum ike_parse_rc ike_chain_parse(uint8_t first, const uint8_t *buf, size_t len, struct ike_msg *msg)
+{
+    uint8_t type = first;
+    size_t off = 0;
+
+    while (type != IKE_PLD_NONE) {
+        uint16_t plen;
+        uint8_t next;
+        bool critical;
+
+        if (len - off < IKE_PLD_HDR_LEN)
+            return IKE_PARSE_TRUNCATED;
+        next = buf[off];
+        critical = buf[off + 1] & 0x80;
+        plen = rd16(buf + off + 2);
+        if (plen < IKE_PLD_HDR_LEN)
+            return IKE_PARSE_BAD_LENGTH;
+        if (plen > len - off)
+            return IKE_PARSE_TRUNCATED;
+        if (!ike_pld_type_known(type)) {
+            if (critical) {
+                if (msg->npld < IKE_MAX_PAYLOADS)
+                    msg->pld[msg->npld] = (struct ike_pld){.type = type, .critical = true,
+                                                           .body = buf + off + IKE_PLD_HDR_LEN,
+                                                           .len = (uint16_t)(plen - IKE_PLD_HDR_LEN)};
+                return IKE_PARSE_UNKNOWN_CRITICAL;
+            }
+            msg->nskipped++;
+        } else {
+            if (msg->npld == IKE_MAX_PAYLOADS)
+                return IKE_PARSE_TOO_MANY_PAYLOADS;
+            msg->pld[msg->npld++] = (struct ike_pld){.type = type, .critical = critical,
+                                                     .body = buf + off + IKE_PLD_HDR_LEN,
+                                                     .len = (uint16_t)(plen - IKE_PLD_HDR_LEN)};
+        }
+        off += plen;
+        if (type == IKE_PLD_SK || type == IKE_PLD_SKF) {
+            /* the rest is encrypted; SK's next payload is the first one inside */
+            if (off != len)
+                return IKE_PARSE_SK_NOT_LAST;
+            msg->inner_first = next;
+            return IKE_PARSE_OK;
+        }
+        type = next;
+    }
+    return off == len ? IKE_PARSE_OK : IKE_PARSE_BAD_LENGTH;
+}
+
+enum ike_parse_rc ike_msg_parse(const uint8_t *buf, size_t len, struct ike_msg *msg)
+{
+    struct ike_hdr *h = &msg->hdr;
+
+    memset(msg, 0, sizeof(*msg));
+    if (len < IKE_HDR_LEN)
+        return IKE_PARSE_TRUNCATED;
+    memcpy(h->spi_i, buf, 8);
+    memcpy(h->spi_r, buf + 8, 8);
+    h->next_payload = buf[16];
+    h->version = buf[17];
+    h->exchange = buf[18];
+    h->flags = buf[19];
+    h->msg_id = rd32(buf + 20);
+    h->length = rd32(buf + 24);
+    if (h->version >> 4 != 2)
+        return IKE_PARSE_BAD_VERSION;
+    if (h->length < IKE_HDR_LEN || h->length > IKE_MAX_MSG_LEN)
+        return IKE_PARSE_BAD_LENGTH;
+    if (h->length > len)
+        return IKE_PARSE_TRUNCATED;
+    if (h->length != len)
+        return IKE_PARSE_BAD_LENGTH; /* trailing bytes after the message */
+    return ike_chain_parse(h->next_payload, buf + IKE_HDR_LEN, len - IKE_HDR_LEN, msg);
+}
+
+const struct ike_pld *ike_msg_find(const struct ike_msg *msg, uint8_t type, size_t nth)
+{
+    for (size_t i = 0; i < msg->npld; i++) {
+        if (msg->pld[i].type == type && nth-- == 0)
+            return &msg->pld[i];
+    }
+    return NULL;
+}
+
+void ike_buf_fini(struct ike_buf *b)
+{
+    free(b->data);
+    memset(b, 0, sizeof(*b));
+}
+
+uint8_t *ike_buf_put(struct ike_buf *b, const void *data, size_t len)
+{
+    uint8_t *p;
+
+    if (b->oom)
+        return NULL;
+    if (len > b->cap - b->len) {
+        size_t cap = b->cap ? b->cap : 256;
+        uint8_t *nd;
+
+        while (cap - b->len < len)
+            cap *= 2;
+        nd = realloc(b->data, cap);
+        if (!nd) {
+            b->oom = true;
+            return NULL;
+        }
+        b->data = nd;
+        b->cap = cap;
+    }
+    p = b->data + b->len;
+    if (data)
+        memcpy(p, data, len);
+    else
+        memset(p, 0, len);
+    b->len += len;
+    return p;
+}
+
+void ike_buf_u8(struct ike_buf *b, uint8_t v)
+{
+    ike_buf_put(b, &v, 1);
+}
+
+void ike_buf_u16(struct ike_buf *b, uint16_t v)
+{
+    uint8_t x[2] = {(uint8_t)(v >> 8), (uint8_t)v};
+    ike_buf_put(b, x, 2);
+}
+
+void ike_buf_u32(struct ike_buf *b, uint32_t v)
+{
+    uint8_t x[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
+    ike_buf_put(b, x, 4);
+}
+
+void ike_build_begin(struct ike_builder *bd, const struct ike_hdr *h)
+{
+    memset(bd, 0, sizeof(*bd));
+    ike_buf_put(&bd->buf, h->spi_i, 8);
+    ike_buf_put(&bd->buf, h->spi_r, 8);
+    ike_buf_u8(&bd->buf, IKE_PLD_NONE);
+    ike_buf_u8(&bd->buf, h->version ? h->version : 0x20);
+    ike_buf_u8(&bd->buf, h->exchange);
+    ike_buf_u8(&bd->buf, h->flags);
+    ike_buf_u32(&bd->buf, h->msg_id);
+    ike_buf_u32(&bd->buf, 0);
+    bd->last_np = 16;
+}
+
+size_t ike_build_pld(struct ike_builder *bd, uint8_t type, bool critical)
+{
+    size_t start = bd->buf.len;
+
+    if (!bd->buf.oom)
+        bd->buf.data[bd->last_np] = type;
+    bd->last_np = start;
+    ike_buf_u8(&bd->buf, IKE_PLD_NONE);
+    ike_buf_u8(&bd->buf, critical ? 0x80 : 0);
+    ike_buf_u16(&bd->buf, 0);
+    return bd->buf.len;
+}
+
+bool ike_build_end_pld(struct ike_builder *bd, size_t body_off)
+{
+    size_t plen = bd->buf.len - body_off + IKE_PLD_HDR_LEN;
+
+    if (bd->buf.oom || plen > 0xffff) {
+        bd->buf.oom = true;
+        return false;
+    }
+    bd->buf.data[body_off - 2] = (uint8_t)(plen >> 8);
+    bd->buf.data[body_off - 1] = (uint8_t)plen;
+    return true;
+}
+
+bool ike_build_raw(struct ike_builder *bd, uint8_t type, bool critical, const uint8_t *body, size_t len)
+{
+    size_t off = ike_build_pld(bd, type, critical);
+
+    ike_buf_put(&bd->buf, body, len);
+    return ike_build_end_pld(bd, off);
+}
+
+bool ike_build_finish(struct ike_builder *bd)
+{
+    size_t n = bd->buf.len;
+
+    if (bd->buf.oom || n > IKE_MAX_MSG_LEN)
+        return false;
+    bd->buf.data[24] = (uint8_t)(n >> 24);
+    bd->buf.data[25] = (uint8_t)(n >> 16);
+    bd->buf.data[26] = (uint8_t)(n >> 8);
+    bd->buf.data[27] = (uint8_t)n;
+    return true;
+}

@@ -1,0 +1,295 @@
+/* Unit tests of the IKEv2 codec (daemon/ike/ike_msg.c, ike_pld.c): a message built
+ * with every payload type parses back to the same values; every truncation and every
+ * corrupted length of it is refused without reading past the buffer (run under
+ * ASan); and a real IKE_SA_INIT request captured from a strongSwan client parses. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "daemon/ike/ike_pld.h"
+
+static const uint8_t spi_i[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+static const uint8_t nonce[32] = {0xaa, 0xbb};
+static const uint8_t keydata[64] = {0x11};
+static const uint8_t fqdn[] = "client.example.org";
+static const uint8_t esp_spi[4] = {0xc0, 0xff, 0xee, 0x01};
+
+/* A message with every kind of payload the builders write. */
+static void build_all(struct ike_builder *bd)
+{
+    struct ike_hdr h = {.exchange = IKE_EXCH_SA_INIT, .flags = IKE_FLAG_INITIATOR, .msg_id = 7};
+    struct ike_sa_pld sa = {.nprop = 2};
+    struct ike_ke_pld ke = {.group = 19, .data = keydata, .len = sizeof(keydata)};
+    struct ike_id_pld id = {.type = 2, .data = fqdn, .len = sizeof(fqdn) - 1};
+    struct ike_auth_pld auth = {.method = 2, .data = nonce, .len = 20};
+    struct ike_notify_pld n = {.protocol = 3, .spi_len = 4, .type = 16388, .spi = esp_spi, .data = nonce, .len = 20};
+    struct ike_delete_pld d = {.protocol = 3, .spi_len = 4, .nspi = 1, .spis = esp_spi};
+    struct ike_ts_pld ts = {.nts = 2};
+    struct ike_cp_pld cp = {.cfg_type = 1, .nattr = 2};
+
+    memcpy(h.spi_i, spi_i, 8);
+    sa.prop[0] = (struct ike_proposal){.num = 1, .protocol = 1, .ntrans = 4};
+    sa.prop[0].trans[0] = (struct ike_transform){.type = IKE_TRANS_ENCR, .id = 20, .key_len = 256};
+    sa.prop[0].trans[1] = (struct ike_transform){.type = IKE_TRANS_PRF, .id = 5};
+    sa.prop[0].trans[2] = (struct ike_transform){.type = IKE_TRANS_DH, .id = 19};
+    sa.prop[0].trans[3] = (struct ike_transform){.type = IKE_TRANS_DH, .id = 31};
+    sa.prop[1] = (struct ike_proposal){.num = 2, .protocol = 3, .spi_len = 4, .spi = esp_spi, .ntrans = 2};
+    sa.prop[1].trans[0] = (struct ike_transform){.type = IKE_TRANS_ENCR, .id = 12, .key_len = 128};
+    sa.prop[1].trans[1] = (struct ike_transform){.type = IKE_TRANS_ESN, .id = 0};
+    ts.ts[0] = (struct ike_ts){.type = 7, .start_port = 0, .end_port = 65535, .start = {10, 0, 0, 0},
+                               .end = {10, 0, 255, 255}};
+    ts.ts[1] = (struct ike_ts){.type = 8, .ip_proto = 17, .start_port = 53, .end_port = 53, .start = {0x20, 0x01},
+                               .end = {0x20, 0x01, [15] = 0xff}};
+    cp.attr[0] = (struct ike_cp_attr){.type = 1};  /* INTERNAL_IP4_ADDRESS, empty: a request */
+    cp.attr[1] = (struct ike_cp_attr){.type = 3};  /* INTERNAL_IP4_DNS */
+
+    ike_build_begin(bd, &h);
+    ike_sa_build(bd, &sa);
+    ike_ke_build(bd, &ke);
+    ike_build_raw(bd, IKE_PLD_NONCE, false, nonce, sizeof(nonce));
+    ike_id_build(bd, IKE_PLD_IDI, &id);
+    ike_auth_build(bd, &auth);
+    ike_notify_build(bd, &n);
+    ike_delete_build(bd, &d);
+    ike_ts_build(bd, IKE_PLD_TSI, &ts);
+    ike_cp_build(bd, &cp);
+    ike_build_raw(bd, IKE_PLD_VENDOR, false, (const uint8_t *)"raven", 5);
+    assert_true(ike_build_finish(bd));
+}
+
+static void test_roundtrip(void **state)
+{
+    struct ike_builder bd;
+    struct ike_msg *m = calloc(1, sizeof(*m));
+    struct ike_sa_pld sa;
+    struct ike_ts_pld ts;
+    struct ike_cp_pld cp;
+    struct ike_notify_pld n;
+    struct ike_id_pld id;
+    struct ike_ke_pld ke;
+    size_t bad;
+
+    build_all(&bd);
+    assert_int_equal(ike_msg_parse(bd.buf.data, bd.buf.len, m), IKE_PARSE_OK);
+    assert_int_equal(m->hdr.length, bd.buf.len);
+    assert_int_equal(m->hdr.exchange, IKE_EXCH_SA_INIT);
+    assert_int_equal(m->hdr.msg_id, 7);
+    assert_memory_equal(m->hdr.spi_i, spi_i, 8);
+    assert_int_equal(m->npld, 10);
+    assert_true(ike_msg_check_payloads(m, &bad));
+
+    assert_true(ike_sa_parse(ike_msg_find(m, IKE_PLD_SA, 0), &sa));
+    assert_int_equal(sa.nprop, 2);
+    assert_int_equal(sa.prop[0].ntrans, 4);
+    assert_int_equal(sa.prop[0].trans[0].id, 20);
+    assert_int_equal(sa.prop[0].trans[0].key_len, 256);
+    assert_int_equal(sa.prop[0].trans[3].id, 31);
+    assert_int_equal(sa.prop[1].protocol, 3);
+    assert_memory_equal(sa.prop[1].spi, esp_spi, 4);
+    assert_true(ike_ke_parse(ike_msg_find(m, IKE_PLD_KE, 0), &ke));
+    assert_int_equal(ke.group, 19);
+    assert_int_equal(ke.len, sizeof(keydata));
+    assert_true(ike_id_parse(ike_msg_find(m, IKE_PLD_IDI, 0), &id));
+    assert_int_equal(id.len, sizeof(fqdn) - 1);
+    assert_memory_equal(id.data, fqdn, id.len);
+    assert_true(ike_notify_parse(ike_msg_find(m, IKE_PLD_NOTIFY, 0), &n));
+    assert_int_equal(n.type, 16388);
+    assert_int_equal(n.len, 20);
+    assert_true(ike_ts_parse(ike_msg_find(m, IKE_PLD_TSI, 0), &ts));
+    assert_int_equal(ts.nts, 2);
+    assert_int_equal(ts.ts[0].end[1], 0);
+    assert_int_equal(ts.ts[0].end[2], 255);
+    assert_int_equal(ts.ts[1].ip_proto, 17);
+    assert_int_equal(ts.ts[1].end[15], 0xff);
+    assert_true(ike_cp_parse(ike_msg_find(m, IKE_PLD_CP, 0), &cp));
+    assert_int_equal(cp.nattr, 2);
+    assert_int_equal(cp.attr[1].type, 3);
+    ike_buf_fini(&bd.buf);
+    free(m);
+}
+
+/* Every prefix of a valid message is refused, and parsing never reads past it
+ * (each prefix is copied into a buffer of exactly that size for ASan to watch). */
+static void test_truncations(void **state)
+{
+    struct ike_builder bd;
+    struct ike_msg *m = calloc(1, sizeof(*m));
+
+    build_all(&bd);
+    for (size_t n = 0; n < bd.buf.len; n++) {
+        uint8_t *cut = malloc(n ? n : 1);
+
+        memcpy(cut, bd.buf.data, n);
+        assert_int_not_equal(ike_msg_parse(cut, n, m), IKE_PARSE_OK);
+        free(cut);
+    }
+    ike_buf_fini(&bd.buf);
+    free(m);
+}
+
+/* Corrupting any single byte never makes a parser read out of bounds, and a
+ * corrupted length byte in the chain is always caught by the message parser or
+ * the payload parser. */
+static void test_corruptions(void **state)
+{
+    struct ike_builder bd;
+    struct ike_msg *m = calloc(1, sizeof(*m));
+    size_t refused = 0;
+
+    build_all(&bd);
+    for (size_t i = 0; i < bd.buf.len; i++) {
+        for (int delta = 1; delta < 256; delta += 37) {
+            uint8_t *c = malloc(bd.buf.len);
+            size_t bad;
+
+            memcpy(c, bd.buf.data, bd.buf.len);
+            c[i] = (uint8_t)(c[i] + delta);
+            if (ike_msg_parse(c, bd.buf.len, m) != IKE_PARSE_OK || !ike_msg_check_payloads(m, &bad))
+                refused++;
+            free(c);
+        }
+    }
+    assert_true(refused > 0);
+    ike_buf_fini(&bd.buf);
+    free(m);
+}
+
+static void test_header_rules(void **state)
+{
+    struct ike_builder bd;
+    struct ike_msg *m = calloc(1, sizeof(*m));
+    uint8_t *c;
+
+    build_all(&bd);
+    c = malloc(bd.buf.len + 1);
+    memcpy(c, bd.buf.data, bd.buf.len);
+    c[17] = 0x30; /* major version 3 */
+    assert_int_equal(ike_msg_parse(c, bd.buf.len, m), IKE_PARSE_BAD_VERSION);
+    memcpy(c, bd.buf.data, bd.buf.len);
+    c[bd.buf.len] = 0; /* a trailing byte after the stated length */
+    assert_int_equal(ike_msg_parse(c, bd.buf.len + 1, m), IKE_PARSE_BAD_LENGTH);
+    free(c);
+    ike_buf_fini(&bd.buf);
+
+    /* an unknown payload: skipped when not critical, refused when critical */
+    {
+        struct ike_hdr h = {.exchange = IKE_EXCH_INFORMATIONAL};
+        struct ike_builder b2;
+
+        ike_build_begin(&b2, &h);
+        ike_build_raw(&b2, 200, false, (const uint8_t *)"x", 1);
+        ike_build_raw(&b2, IKE_PLD_VENDOR, false, (const uint8_t *)"v", 1);
+        assert_true(ike_build_finish(&b2));
+        assert_int_equal(ike_msg_parse(b2.buf.data, b2.buf.len, m), IKE_PARSE_OK);
+        assert_int_equal(m->npld, 1);
+        assert_int_equal(m->nskipped, 1);
+        b2.buf.data[IKE_HDR_LEN + 1] = 0x80;
+        assert_int_equal(ike_msg_parse(b2.buf.data, b2.buf.len, m), IKE_PARSE_UNKNOWN_CRITICAL);
+        assert_int_equal(m->pld[m->npld].type, 200);
+        ike_buf_fini(&b2.buf);
+
+        /* SK must be the last payload */
+        ike_build_begin(&b2, &h);
+        ike_build_raw(&b2, IKE_PLD_SK, false, (const uint8_t *)"ciphertext", 10);
+        ike_build_raw(&b2, IKE_PLD_VENDOR, false, (const uint8_t *)"v", 1);
+        assert_true(ike_build_finish(&b2));
+        assert_int_equal(ike_msg_parse(b2.buf.data, b2.buf.len, m), IKE_PARSE_SK_NOT_LAST);
+        ike_buf_fini(&b2.buf);
+    }
+    free(m);
+}
+
+static void test_payload_rules(void **state)
+{
+    uint8_t body[64] = {0};
+    struct ike_pld p = {.body = body};
+    struct ike_eap_pld eap;
+    struct ike_delete_pld d;
+    struct ike_skf_pld skf;
+    const uint8_t *nb;
+    size_t nl;
+
+    p.len = 15; /* nonce shorter than 16 bytes */
+    assert_false(ike_nonce_parse(&p, &nb, &nl));
+    p.len = 16;
+    assert_true(ike_nonce_parse(&p, &nb, &nl));
+    /* EAP length must equal the payload length */
+    body[0] = 2, body[1] = 9, body[2] = 0, body[3] = 6, body[4] = 1;
+    p.len = 6;
+    assert_true(ike_eap_parse(&p, &eap));
+    assert_int_equal(eap.type, 1);
+    p.len = 7;
+    assert_false(ike_eap_parse(&p, &eap));
+    /* delete of an IKE SA carries no SPI; of ESP SAs, 4-byte SPIs exactly */
+    memset(body, 0, sizeof(body));
+    body[0] = 1;
+    p.len = 4;
+    assert_true(ike_delete_parse(&p, &d));
+    body[0] = 3, body[1] = 4, body[3] = 2;
+    p.len = 12;
+    assert_true(ike_delete_parse(&p, &d));
+    assert_int_equal(d.nspi, 2);
+    p.len = 11;
+    assert_false(ike_delete_parse(&p, &d));
+    /* fragment numbers start at 1 and do not exceed the total */
+    memset(body, 0, sizeof(body));
+    body[1] = 3, body[3] = 2;
+    p.len = 10;
+    assert_false(ike_skf_parse(&p, &skf));
+    body[1] = 2;
+    assert_true(ike_skf_parse(&p, &skf));
+}
+
+/* An IKE_SA_INIT request of a strongSwan 5.9.8 client (tests/unit/data). */
+static void test_strongswan_sa_init(void **state)
+{
+    FILE *f = fopen(TEST_DATA_DIR "/strongswan-ike-sa-init.bin", "rb");
+    uint8_t buf[4096];
+    size_t n, bad = 99;
+    struct ike_msg *m = calloc(1, sizeof(*m));
+    struct ike_sa_pld sa;
+    struct ike_ke_pld ke;
+
+    assert_non_null(f);
+    n = fread(buf, 1, sizeof(buf), f);
+    fclose(f);
+    assert_int_equal(ike_msg_parse(buf, n, m), IKE_PARSE_OK);
+    assert_int_equal(m->hdr.exchange, IKE_EXCH_SA_INIT);
+    assert_int_equal(m->hdr.flags & IKE_FLAG_INITIATOR, IKE_FLAG_INITIATOR);
+    assert_int_equal(m->hdr.msg_id, 0);
+    assert_true(ike_msg_check_payloads(m, &bad));
+    assert_true(ike_sa_parse(ike_msg_find(m, IKE_PLD_SA, 0), &sa));
+    assert_true(sa.nprop >= 1);
+    assert_int_equal(sa.prop[0].protocol, 1);
+    assert_true(ike_ke_parse(ike_msg_find(m, IKE_PLD_KE, 0), &ke));
+    assert_non_null(ike_msg_find(m, IKE_PLD_NONCE, 0));
+    /* NAT_DETECTION_SOURCE_IP (16388) and _DESTINATION_IP (16389) */
+    {
+        bool src = false, dst = false;
+        for (size_t i = 0; i < m->npld; i++) {
+            struct ike_notify_pld nt;
+            if (m->pld[i].type == IKE_PLD_NOTIFY && ike_notify_parse(&m->pld[i], &nt)) {
+                src = src || nt.type == 16388;
+                dst = dst || nt.type == 16389;
+            }
+        }
+        assert_true(src && dst);
+    }
+    free(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_roundtrip),       cmocka_unit_test(test_truncations),
+        cmocka_unit_test(test_corruptions),     cmocka_unit_test(test_header_rules),
+        cmocka_unit_test(test_payload_rules),   cmocka_unit_test(test_strongswan_sa_init),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
