@@ -266,11 +266,17 @@ int main(int argc, char **argv)
 out:
     if (rc)
         log_err("ravend", "start failed");
+    /* stop the front end, then run what its threads posted (a session's end may
+     * roll back a confirmed commit, which still needs the front end's state),
+     * then free */
     if (q)
         ctlq_shutdown(q);
-    nc_api_free(nc);
+    nc_api_stop(nc);
     if (q)
         ctlq_drain(q);
+    if (d.cfg)
+        cfg_set_notify(d.cfg, NULL, NULL);
+    nc_api_free(nc);
     for (int i = 0; i < 3; i++) {
         if (sigs[i])
             event_free(sigs[i]);

@@ -37,7 +37,9 @@ struct nc_endpoint {
  * kept in @state_dir (created on first start). */
 struct nc_api *nc_api_new(struct ly_ctx *ctx, struct cfg *cfg, struct ctlq *q, const char *state_dir);
 int nc_api_start(struct nc_api *api);
-/* Stops the threads, closes every session, releases libnetconf2. */
+/* Stops the threads (no RPC runs after it returns); the sessions stay open. */
+void nc_api_stop(struct nc_api *api);
+/* Stops the threads if still running, closes every session, releases libnetconf2. */
 void nc_api_free(struct nc_api *api);
 
 /* Control thread: the management subtree was applied. Both adopt their arrays. */

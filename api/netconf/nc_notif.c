@@ -11,7 +11,9 @@
 #include "daemon/base/poison.h"
 
 #define NC_NOTIF_MAX_EDITS 256
-#define NC_NOTIF_SEND_TIMEOUT_MS 2000
+/* The session registry is locked while sending, so a subscriber that stops reading
+ * delays logins and session ends by at most this much per notification. */
+#define NC_NOTIF_SEND_TIMEOUT_MS 250
 
 static void send_one(struct nc_api *api, struct nc_notif_item *it)
 {

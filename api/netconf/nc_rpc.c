@@ -278,7 +278,7 @@ static int parse_ds(struct nc_api *api, const struct lyd_node *rpc, const char *
 {
     const struct lyd_node *w = child(rpc, which), *c;
 
-    *ds = -1;
+    *ds = CFG_DS_COUNT; /* none yet */
     if (tree)
         *tree = NULL;
     if (!w)
@@ -292,14 +292,16 @@ static int parse_ds(struct nc_api *api, const struct lyd_node *rpc, const char *
             *ds = CFG_DS_CANDIDATE;
         else if (!strcmp(n, "startup"))
             *ds = CFG_DS_STARTUP;
-        else if (!strcmp(n, "config") && inline_ok && tree)
+        else if (!strcmp(n, "config") && inline_ok && tree) {
+            *ds = CFG_SRC_INLINE; /* *tree NULL = an empty configuration */
             return any_tree(api, c, tree, errs);
+        }
         else if (!strcmp(n, "url")) {
             cfg_err_add(errs, CFG_ERR_OPERATION_NOT_SUPPORTED, CFG_ERRT_PROTOCOL, NULL,
                         "the :url capability is not supported");
             return -EOPNOTSUPP;
         }
-        if (*ds >= 0)
+        if (*ds != CFG_DS_COUNT)
             return 0;
     }
 bad:

@@ -214,17 +214,23 @@ int nc_api_start(struct nc_api *api)
     return 0;
 }
 
+void nc_api_stop(struct nc_api *api)
+{
+    if (!api || !api->started)
+        return;
+    atomic_store(&api->stop, true);
+    pthread_join(api->accept_thr, NULL);
+    for (int i = 0; i < NC_POLL_THREADS; i++)
+        pthread_join(api->poll_thr[i], NULL);
+    nc_notif_stop(api);
+    api->started = false;
+}
+
 void nc_api_free(struct nc_api *api)
 {
     if (!api)
         return;
-    if (api->started) {
-        atomic_store(&api->stop, true);
-        pthread_join(api->accept_thr, NULL);
-        for (int i = 0; i < NC_POLL_THREADS; i++)
-            pthread_join(api->poll_thr[i], NULL);
-        nc_notif_stop(api);
-    }
+    nc_api_stop(api);
     if (api->ps) {
         nc_ps_clear(api->ps, 1, NULL);
         nc_ps_free(api->ps);

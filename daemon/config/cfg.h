@@ -149,12 +149,16 @@ int cfg_edit(struct cfg *cfg, enum cfg_ds ds, const struct lyd_node *edit, enum 
  * leaf whose type has no empty value. The edit engine accepts such nodes. */
 bool cfg_edit_is_leaf_delete(const struct lyd_node *n, const struct lysc_node **snode, enum cfg_op *op);
 
+/* Source of copy-config and validate that is inline data (@src_tree, borrowed;
+ * NULL is an empty configuration) rather than a datastore. */
+#define CFG_SRC_INLINE (-1)
+
 /* copy-config from a datastore or from inline data (@src_tree, borrowed) to @dst. */
 int cfg_copy(struct cfg *cfg, enum cfg_ds dst, int src_ds, const struct lyd_node *src_tree,
              const struct cfg_actor *actor, struct cfg_errs *errs);
 /* delete-config: only startup may be deleted. */
 int cfg_delete_ds(struct cfg *cfg, enum cfg_ds ds, const struct cfg_actor *actor, struct cfg_errs *errs);
-/* validate: @src_ds, or the inline @src_tree when not NULL. */
+/* validate: @src_ds, or the inline @src_tree when @src_ds is CFG_SRC_INLINE. */
 int cfg_validate(struct cfg *cfg, int src_ds, const struct lyd_node *src_tree, struct cfg_errs *errs);
 int cfg_discard(struct cfg *cfg, const struct cfg_actor *actor, struct cfg_errs *errs);
 

@@ -53,9 +53,49 @@ static int meta_save(struct cfg *cfg)
     return fs_write_atomic(path, buf, (size_t)n, 0600);
 }
 
+void cfg_confirm_save(const struct cfg *cfg, struct cfg_confirm_saved *sv)
+{
+    sv->persist = cfg->confirm_persist ? strdup(cfg->confirm_persist) : NULL;
+    sv->sid = cfg->confirm_sid;
+    sv->deadline = cfg->confirm_deadline;
+}
+
+void cfg_confirm_restore(struct cfg *cfg, struct cfg_confirm_saved *sv)
+{
+    int64_t left = sv->deadline - now_s();
+
+    free(cfg->confirm_persist);
+    cfg->confirm_persist = sv->persist;
+    sv->persist = NULL;
+    cfg->confirm_sid = sv->sid;
+    cfg->confirm_deadline = sv->deadline;
+    if (meta_save(cfg))
+        log_err("config", "cannot restore the confirmed-commit state in %s", cfg->state_dir);
+    timer_arm(cfg, left > 0 ? left * 1000 : 0);
+}
+
+/* A persist token is written to the state directory on one line. */
+static bool persist_token_ok(const char *t)
+{
+    size_t n = strlen(t);
+
+    if (n == 0 || n > 255)
+        return false;
+    for (; *t; t++) {
+        if ((unsigned char)*t < 0x20 || *t == 0x7f)
+            return false;
+    }
+    return true;
+}
+
 int cfg_confirm_check(struct cfg *cfg, const struct cfg_commit_opts *o, const struct cfg_actor *actor,
                       struct cfg_errs *errs)
 {
+    if (o->persist && !persist_token_ok(o->persist)) {
+        cfg_err_add(errs, CFG_ERR_INVALID_VALUE, CFG_ERRT_PROTOCOL, NULL,
+                    "persist must be 1 to 255 printable characters");
+        return -EINVAL;
+    }
     if (!cfg->confirm_pending) {
         if (o->persist_id) {
             cfg_err_add(errs, CFG_ERR_INVALID_VALUE, CFG_ERRT_PROTOCOL, NULL,
@@ -167,10 +207,10 @@ int cfg_confirm_rollback(struct cfg *cfg, const struct cfg_actor *actor, struct 
         timer_arm(cfg, CONFIRM_RETRY_MS);
         return rc;
     }
-    /* the candidate was based on what is now undone */
-    lyd_free_siblings(cfg->candidate);
-    cfg->candidate = NULL;
-    chg_vec_clear(&cfg->cand_chg);
+    /* the candidate was based on what is now undone; a candidate another session
+     * holds locked stays (it is then older than running, which commit handles) */
+    if (!cfg->lock[CFG_DS_CANDIDATE] || cfg->lock[CFG_DS_CANDIDATE] == cfg->confirm_sid)
+        cfg_cand_reset(cfg);
     cfg_confirm_end(cfg);
     log_info("config", "confirmed commit rolled back");
     return 0;
@@ -255,7 +295,12 @@ int cfg_confirm_load(struct cfg *cfg, struct cfg_errs *errs)
         struct cfg_actor actor = {.sid = 0, .user = "ravend"};
 
         log_info("config", "confirmed commit of session %u was pending at shutdown without persist: rolling back", sid);
-        return cfg_confirm_rollback(cfg, &actor, errs);
+        if (cfg_confirm_rollback(cfg, &actor, errs)) {
+            /* start anyway: it stays pending and the rollback is retried */
+            log_err("config", "rollback failed: %s", errs->head ? errs->head->msg : "unknown error");
+            cfg_errs_clear(errs);
+        }
+        return 0;
     }
     int64_t left = deadline - now_s();
     log_info("config", "confirmed commit with persist token still pending: %lld s left", (long long)(left > 0 ? left : 0));

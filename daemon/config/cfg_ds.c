@@ -72,7 +72,15 @@ void cfg_set_timer(struct cfg *cfg, void (*arm)(int64_t ms, void *arg), void *ar
 
 bool cfg_candidate_dirty(const struct cfg *cfg)
 {
-    return cfg->candidate != NULL;
+    return cfg->cand_active;
+}
+
+void cfg_cand_reset(struct cfg *cfg)
+{
+    lyd_free_siblings(cfg->candidate);
+    cfg->candidate = NULL;
+    cfg->cand_active = false;
+    chg_vec_clear(&cfg->cand_chg);
 }
 
 static int dup_tree(struct cfg *cfg, const struct lyd_node *src, struct lyd_node **out, struct cfg_errs *errs)
@@ -143,9 +151,11 @@ static const struct lyd_node *ds_tree(const struct cfg *cfg, enum cfg_ds ds)
     case CFG_DS_RUNNING:
         return cfg->running;
     case CFG_DS_CANDIDATE:
-        return cfg->candidate ? cfg->candidate : cfg->running;
-    default:
+        return cfg->cand_active ? cfg->candidate : cfg->running;
+    case CFG_DS_STARTUP:
         return cfg->startup;
+    default:
+        return NULL;
     }
 }
 
@@ -218,6 +228,18 @@ int cfg_get(struct cfg *cfg, enum cfg_ds ds, const char *const *xpaths, bool wit
     *out = NULL;
     if (ds == CFG_DS_STARTUP && !cfg->startup)
         return need_startup(cfg, ds, errs);
+    if (xpaths && !with_secrets && cfg->secrets && cfg->secrets->count) {
+        /* mask before selecting: a filter must not be able to test a secret's value */
+        struct lyd_node *masked = NULL;
+
+        rc = dup_tree(cfg, ds_tree(cfg, ds), &masked, errs);
+        if (rc)
+            return rc;
+        cfg_secret_mask(cfg, masked);
+        rc = cfg_tree_select(cfg, masked, xpaths, out, errs);
+        lyd_free_siblings(masked);
+        return rc;
+    }
     rc = cfg_tree_select(cfg, ds_tree(cfg, ds), xpaths, out, errs);
     if (!rc && !with_secrets)
         cfg_secret_mask(cfg, *out);
@@ -242,19 +264,18 @@ int cfg_edit(struct cfg *cfg, enum cfg_ds ds, const struct lyd_node *edit, enum 
     if (ds == CFG_DS_CANDIDATE && testopt != CFG_TEST_ONLY) {
         /* The candidate may be inconsistent until commit (RFC 6241 8.3): edits are
          * checked against the schema here, the whole tree at validate/commit. */
-        bool fresh = !cfg->candidate;
+        bool fresh = !cfg->cand_active;
 
         if (fresh) {
             rc = dup_tree(cfg, cfg->running, &cfg->candidate, errs);
             if (rc)
                 return rc;
+            cfg->cand_active = true;
             cfg->cand_base_gen = cfg->running_gen;
         }
         rc = cfg_edit_tree(cfg, &cfg->candidate, edit, defop, erropt, &cfg->cand_chg, errs);
-        if (fresh && !cfg->cand_chg.n) {
-            lyd_free_siblings(cfg->candidate);
-            cfg->candidate = NULL;
-        }
+        if (fresh && !cfg->cand_chg.n)
+            cfg_cand_reset(cfg);
         return rc;
     }
 
@@ -294,7 +315,11 @@ static int source_tree(struct cfg *cfg, int src_ds, const struct lyd_node *src_t
     struct lyd_node *n;
     int rc;
 
-    if (!src_tree) {
+    if (src_ds != CFG_SRC_INLINE) {
+        if (src_ds < 0 || src_ds >= CFG_DS_COUNT) {
+            cfg_err_add(errs, CFG_ERR_INVALID_VALUE, CFG_ERRT_PROTOCOL, NULL, "no such source datastore");
+            return -EINVAL;
+        }
         rc = need_startup(cfg, (enum cfg_ds)src_ds, errs);
         if (rc)
             return rc;
@@ -321,7 +346,7 @@ int cfg_copy(struct cfg *cfg, enum cfg_ds dst, int src_ds, const struct lyd_node
     struct lyd_node *t = NULL;
     int rc;
 
-    if (!src_tree && src_ds == (int)dst) {
+    if (src_ds == (int)dst) {
         cfg_err_add(errs, CFG_ERR_INVALID_VALUE, CFG_ERRT_PROTOCOL, NULL,
                     "copy-config source and target are both %s", ds_names[dst]);
         return -EINVAL;
@@ -348,11 +373,10 @@ int cfg_copy(struct cfg *cfg, enum cfg_ds dst, int src_ds, const struct lyd_node
         rc = chg_vec_diff_top(&cfg->cand_chg, cfg->running, t);
         lyd_free_siblings(cfg->candidate);
         cfg->candidate = t;
+        cfg->cand_active = true;
         cfg->cand_base_gen = cfg->running_gen;
-        if (!cfg->cand_chg.n) { /* identical to running */
-            lyd_free_siblings(cfg->candidate);
-            cfg->candidate = NULL;
-        }
+        if (!rc && !cfg->cand_chg.n) /* identical to running */
+            cfg_cand_reset(cfg);
         break;
     case CFG_DS_STARTUP:
         rc = cfg_validate_tree(cfg, &t, errs);
@@ -420,7 +444,7 @@ int cfg_validate(struct cfg *cfg, int src_ds, const struct lyd_node *src_tree, s
     rc = source_tree(cfg, src_ds, src_tree, cfg->running, &t, errs);
     if (rc)
         return rc;
-    if (!src_tree && src_ds == CFG_DS_CANDIDATE && cfg->candidate) {
+    if (src_ds == CFG_DS_CANDIDATE && cfg->cand_active) {
         /* also ask the subsystems, so validate catches what commit would refuse */
         struct chg_vec tmp = {0};
 
@@ -439,9 +463,7 @@ int cfg_discard(struct cfg *cfg, const struct cfg_actor *actor, struct cfg_errs 
 
     if (rc)
         return rc;
-    lyd_free_siblings(cfg->candidate);
-    cfg->candidate = NULL;
-    chg_vec_clear(&cfg->cand_chg);
+    cfg_cand_reset(cfg);
     return 0;
 }
 
@@ -468,6 +490,7 @@ static int commit_persist(struct cfg *cfg, const struct lyd_node *new, void *arg
 int cfg_commit(struct cfg *cfg, const struct cfg_commit_opts *o, const struct cfg_actor *actor, struct cfg_errs *errs)
 {
     struct commit_persist cp = {.o = o, .actor = actor};
+    struct cfg_confirm_saved saved = {0};
     struct lyd_node *prev = NULL;
     bool was_pending = cfg->confirm_pending;
     int rc;
@@ -478,8 +501,10 @@ int cfg_commit(struct cfg *cfg, const struct cfg_commit_opts *o, const struct cf
     rc = cfg_confirm_check(cfg, o, actor, errs);
     if (rc)
         return rc;
+    if (was_pending)
+        cfg_confirm_save(cfg, &saved);
 
-    if (cfg->candidate) {
+    if (cfg->cand_active) {
         /* on failure the candidate keeps its edits */
         struct chg_vec tmp = {0};
 
@@ -489,19 +514,27 @@ int cfg_commit(struct cfg *cfg, const struct cfg_commit_opts *o, const struct cf
         if (rc) {
             if (o->confirmed && !was_pending && cfg->confirm_pending)
                 cfg_confirm_end(cfg);
+            else if (o->confirmed && was_pending)
+                cfg_confirm_restore(cfg, &saved);
+            free(saved.persist);
             return rc;
         }
-        chg_vec_clear(&cfg->cand_chg);
+        cfg_cand_reset(cfg); /* its tree became running */
     } else if (o->confirmed) {
         rc = commit_persist(cfg, cfg->running, &cp, errs);
         if (rc) {
             if (!was_pending && cfg->confirm_pending)
                 cfg_confirm_end(cfg);
+            else if (was_pending)
+                cfg_confirm_restore(cfg, &saved);
+            free(saved.persist);
             return rc;
         }
         rc = dup_tree(cfg, cfg->running, &prev, errs);
-        if (rc)
+        if (rc) {
+            free(saved.persist);
             return rc;
+        }
     }
 
     if (o->confirmed) {
@@ -510,14 +543,18 @@ int cfg_commit(struct cfg *cfg, const struct cfg_commit_opts *o, const struct cf
             cfg->confirm_rollback = prev;
             prev = NULL;
         }
-    } else if (cfg->confirm_pending) {
-        cfg_confirm_end(cfg);
+    } else if (cfg->confirm_pending && cfg_confirm_end(cfg)) {
+        cfg_err_add(errs, CFG_ERR_OPERATION_FAILED, CFG_ERRT_APPLICATION, NULL,
+                    "the commit is confirmed, but its pending state could not be removed from %s; "
+                    "fix the state directory, or a restart will roll the commit back", cfg->state_dir);
+        rc = -EIO;
     }
+    free(saved.persist);
     if (cfg->reap && prev)
         cfg->reap(prev, cfg->reap_arg);
     else
         lyd_free_siblings(prev);
-    return 0;
+    return rc;
 }
 
 int cfg_lock(struct cfg *cfg, enum cfg_ds ds, const struct cfg_actor *actor, struct cfg_errs *errs)
@@ -531,7 +568,7 @@ int cfg_lock(struct cfg *cfg, enum cfg_ds ds, const struct cfg_actor *actor, str
             e->lock_sid = cfg->lock[ds];
         return -EBUSY;
     }
-    if (ds == CFG_DS_CANDIDATE && cfg->candidate) {
+    if (ds == CFG_DS_CANDIDATE && cfg->cand_active) {
         e = cfg_err_add(errs, CFG_ERR_LOCK_DENIED, CFG_ERRT_PROTOCOL, NULL,
                         "the candidate has uncommitted changes; commit or discard-changes before locking it");
         return -EBUSY;
@@ -565,9 +602,7 @@ void cfg_session_end(struct cfg *cfg, uint32_t sid)
 
     if (cfg->lock[CFG_DS_CANDIDATE] == sid) {
         /* RFC 6241 7.5: the candidate lock ends with its changes discarded */
-        lyd_free_siblings(cfg->candidate);
-        cfg->candidate = NULL;
-        chg_vec_clear(&cfg->cand_chg);
+        cfg_cand_reset(cfg);
     }
     for (int ds = 0; ds < CFG_DS_COUNT; ds++) {
         if (cfg->lock[ds] == sid)

@@ -77,6 +77,48 @@ static int tree_insert(struct edit *x, struct lyd_node *parent, struct lyd_node 
     return lyd_insert_sibling(*x->root, node, x->root) ? -EINVAL : 0;
 }
 
+static void append(struct edit *x, struct lyd_node *parent, struct lyd_node *node)
+{
+    if (parent)
+        lyd_insert_child(parent, node);
+    else if (*x->root)
+        lyd_insert_sibling(*x->root, node, x->root);
+    else
+        *x->root = node;
+    if (!parent)
+        *x->root = lyd_first_sibling(node);
+}
+
+/* Puts an unlinked @node back where it was: before @next, its following instance of
+ * the same list (NULL when it was the last). lyd_insert_before() serves only
+ * user-ordered nodes; for the others the instances from @next on are moved behind
+ * it, so that the order is exactly as before. */
+static void relink(struct edit *x, struct lyd_node *parent, struct lyd_node *node, struct lyd_node *next)
+{
+    if (next && lysc_is_userordered(node->schema)) {
+        lyd_insert_before(next, node);
+        return;
+    }
+    append(x, parent, node);
+    while (next && next != node) {
+        struct lyd_node *after = next->next;
+
+        while (after && after->schema != node->schema)
+            after = after->next;
+        tree_unlink(x, next);
+        append(x, parent, next);
+        next = after;
+    }
+}
+
+/* The next instance of the same schema node after @n (same list), or NULL. */
+static struct lyd_node *next_instance(struct lyd_node *n)
+{
+    struct lyd_node *s = n->next;
+
+    return s && s->schema == n->schema ? s : NULL;
+}
+
 static void undo_run(struct edit *x, size_t to)
 {
     while (x->nundo > to) {
@@ -88,17 +130,7 @@ static void undo_run(struct edit *x, size_t to)
             lyd_free_tree(u->node);
             break;
         case UNDO_RELINK:
-            /* position matters (and lyd_insert_before works) only for user-ordered nodes */
-            if (u->next && lysc_is_userordered(u->node->schema))
-                lyd_insert_before(u->next, u->node);
-            else if (u->parent)
-                lyd_insert_child(u->parent, u->node);
-            else if (*x->root)
-                lyd_insert_sibling(*x->root, u->node, x->root);
-            else
-                *x->root = u->node;
-            if (!u->parent && *x->root)
-                *x->root = lyd_first_sibling(*x->root);
+            relink(x, u->parent, u->node, u->next);
             break;
         case UNDO_DFLT:
             u->node->flags |= LYD_DEFAULT;
@@ -202,7 +234,7 @@ static bool is_dflt(const struct lyd_node *n)
 /* Removes @node (journaled) and records a DELETE. */
 static int do_remove(struct edit *x, struct lyd_node *node)
 {
-    struct undo u = {.kind = UNDO_RELINK, .node = node, .parent = lyd_parent(node), .next = node->next};
+    struct undo u = {.kind = UNDO_RELINK, .node = node, .parent = lyd_parent(node), .next = next_instance(node)};
     int rc;
 
     rc = chg_vec_add(x->chg, CFG_CHG_DELETE, node);
@@ -492,11 +524,17 @@ static int edit_node_op(struct edit *x, struct lyd_node *parent, const struct ly
         return do_remove(x, match);
     case CFG_OP_REPLACE:
         if (match && !is_dflt(match)) {
+            struct lyd_node *next = next_instance(match);
+
             rc = do_remove(x, match);
             if (rc)
                 return rc;
             chg_pop(x); /* recorded as one REPLACE below */
-            return do_insert_copy(x, parent, e, match, CFG_CHG_REPLACE);
+            rc = do_insert_copy(x, parent, e, match, CFG_CHG_REPLACE);
+            /* a replaced entry of an ordered list keeps its place */
+            if (!rc && next && lysc_is_userordered(e->schema) && x->inserted)
+                lyd_insert_before(next, x->inserted);
+            return rc;
         }
         return do_insert_copy(x, parent, e, NULL, CFG_CHG_CREATE);
     case CFG_OP_MERGE:

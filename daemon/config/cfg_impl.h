@@ -33,7 +33,8 @@ struct cfg {
     char *default_xml;
 
     struct lyd_node *running;   /* validated, with implicit defaults */
-    struct lyd_node *candidate; /* NULL while equal to running */
+    struct lyd_node *candidate; /* when cand_active; NULL is then an empty configuration */
+    bool cand_active;           /* false while the candidate equals running */
     struct chg_vec cand_chg;    /* edits of the candidate since it left running */
     uint64_t running_gen;       /* bumped whenever running changes */
     uint64_t cand_base_gen;     /* running_gen the candidate was copied from */
@@ -92,6 +93,9 @@ void cfg_secret_mask(const struct cfg *cfg, struct lyd_node *tree);
 int cfg_secret_restore(const struct cfg *cfg, struct lyd_node *copy, const struct lyd_node *old,
                        struct cfg_errs *errs);
 
+/* Makes the candidate equal to running again (discarding its edits). */
+void cfg_cand_reset(struct cfg *cfg);
+
 /* persistence (cfg_store.c) */
 int cfg_store_save(struct cfg *cfg, const char *name, const struct lyd_node *tree);
 int cfg_store_load(struct cfg *cfg, const char *name, struct lyd_node **tree, struct cfg_errs *errs);
@@ -107,6 +111,14 @@ int cfg_confirm_end(struct cfg *cfg);
 int cfg_confirm_rollback(struct cfg *cfg, const struct cfg_actor *actor, struct cfg_errs *errs);
 int cfg_confirm_check(struct cfg *cfg, const struct cfg_commit_opts *o, const struct cfg_actor *actor,
                       struct cfg_errs *errs);
+/* The pending state before a follow-up confirmed commit, to put back if it fails. */
+struct cfg_confirm_saved {
+    char *persist;
+    uint32_t sid;
+    int64_t deadline;
+};
+void cfg_confirm_save(const struct cfg *cfg, struct cfg_confirm_saved *sv);
+void cfg_confirm_restore(struct cfg *cfg, struct cfg_confirm_saved *sv);
 
 /* Runs the transaction from running to *newp and, when it succeeds, makes it running
  * (*newp adopted and set to NULL): persisted by @persist (default: running.xml)

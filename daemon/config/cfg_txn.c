@@ -226,11 +226,11 @@ static void locate_instance(struct cfg *cfg, const struct lyd_node *tree, struct
     free(ppath);
 }
 
-int cfg_validate_tree(struct cfg *cfg, struct lyd_node **tree, struct cfg_errs *errs)
+static int validate_tree(struct cfg *cfg, struct lyd_node **tree, struct lyd_node **diff, struct cfg_errs *errs)
 {
     struct cfg_err *last = errs->tail;
 
-    if (lyd_validate_all(tree, cfg->ctx, LYD_VALIDATE_NO_STATE, NULL)) {
+    if (lyd_validate_all(tree, cfg->ctx, LYD_VALIDATE_NO_STATE, diff)) {
         cfg_err_from_ly(errs, cfg->ctx, "configuration is not valid");
         for (struct cfg_err *e = last ? last->next : errs->head; e; e = e->next) {
             if (e->path && !strchr(e->path, '[') &&
@@ -240,6 +240,35 @@ int cfg_validate_tree(struct cfg *cfg, struct lyd_node **tree, struct cfg_errs *
         return -EINVAL;
     }
     return 0;
+}
+
+int cfg_validate_tree(struct cfg *cfg, struct lyd_node **tree, struct cfg_errs *errs)
+{
+    return validate_tree(cfg, tree, NULL, errs);
+}
+
+/* Validation deletes nodes whose "when" became false; the handlers must hear of
+ * those too. Returns @chg plus a DELETE per such node in @all (when there are any). */
+static const struct chg_vec *with_validation_deletes(const struct chg_vec *chg, const struct lyd_node *diff,
+                                                     struct chg_vec *all)
+{
+    const struct lyd_node *top, *n;
+
+    LY_LIST_FOR(diff, top) {
+        LYD_TREE_DFS_BEGIN(top, n) {
+            const struct lyd_meta *m = lyd_find_meta(n->meta, NULL, "yang:operation");
+
+            if (m && !strcmp(lyd_get_meta_value(m), "delete")) {
+                if (!all->n) {
+                    for (size_t i = 0; i < chg->n; i++)
+                        chg_vec_add_path(all, chg->v[i].op, chg->v[i].snode, chg->v[i].path);
+                }
+                chg_vec_add(all, CFG_CHG_DELETE, n);
+            }
+            LYD_TREE_DFS_END(top, n);
+        }
+    }
+    return all->n ? all : chg;
 }
 
 static bool routed(const struct cfg_reg *r, const struct cfg_change *c)
@@ -263,13 +292,19 @@ static int txn_route(struct cfg_txn *txn, const struct cfg_reg *r, const struct 
 int cfg_txn_run(struct cfg *cfg, const struct lyd_node *old, struct lyd_node **newp, const struct chg_vec *chg,
                 bool dry_run, bool initial, cfg_persist_fn persist, void *persist_arg, struct cfg_errs *errs)
 {
-    struct cfg_txn txn = {.cfg = cfg, .old = old, .all = chg, .initial = initial};
+    struct cfg_txn txn = {.cfg = cfg, .old = old, .initial = initial};
+    struct lyd_node *diff = NULL;
+    struct chg_vec all = {0};
     size_t nprep = 0;
     int rc;
 
-    rc = cfg_validate_tree(cfg, newp, errs);
+    rc = validate_tree(cfg, newp, &diff, errs);
+    if (!rc)
+        chg = with_validation_deletes(chg, diff, &all);
+    lyd_free_siblings(diff);
     if (rc)
         return rc;
+    txn.all = chg;
     txn.new = *newp;
     txn.mine = calloc(chg->n ? chg->n : 1, sizeof(*txn.mine));
     if (!txn.mine)
@@ -311,6 +346,7 @@ int cfg_txn_run(struct cfg *cfg, const struct lyd_node *old, struct lyd_node **n
     }
 out:
     free(txn.mine);
+    chg_vec_clear(&all);
     return rc;
 }
 

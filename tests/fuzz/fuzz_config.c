@@ -18,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (lyd_parse_data_mem(env->ctx, s, fmt, LYD_PARSE_ONLY | LYD_PARSE_STRICT | LYD_PARSE_NO_STATE, 0, &t) ==
         LY_SUCCESS) {
-        if (cfg_copy(env->cfg, CFG_DS_CANDIDATE, -1, t, &actor, &errs) == 0)
+        if (cfg_copy(env->cfg, CFG_DS_CANDIDATE, CFG_SRC_INLINE, t, &actor, &errs) == 0)
             cfg_validate(env->cfg, CFG_DS_CANDIDATE, NULL, &errs);
         cfg_errs_clear(&errs);
         cfg_discard(env->cfg, &actor, &errs);

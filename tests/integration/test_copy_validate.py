@@ -56,6 +56,23 @@ def test_copy_inline_config_to_candidate_replaces_it(ravend):
     assert pool_names(m) == ["new1", "old2"]
 
 
+def test_copy_of_an_empty_inline_config_empties_the_candidate(ravend):
+    """<source><config/></source> is an empty configuration, never another datastore."""
+    m = ravend.connect()
+    m.edit_config(target="running", config=pool_cfg("kept"))
+    m.copy_config(source="running", target="startup")
+    m.copy_config(source=inline_source(""), target="candidate")
+    assert pool_names(m, "candidate") == []
+    assert get_config(m, "candidate") is None or len(get_config(m, "candidate")) == 0
+    # committing it would remove the management users and endpoints: refused, nothing changes
+    before = running_state(ravend, m)
+    with pytest.raises(RPCError):
+        m.commit()
+    assert_unchanged(ravend, m, before)
+    m.discard_changes()
+    assert pool_names(m, "candidate") == ["kept"]
+
+
 def test_copy_inline_config_with_unresolvable_mask_is_refused(ravend):
     m = ravend.connect()
     body = config_body(m) + aaa(radius("r-new", key=MASK))

@@ -32,6 +32,7 @@ static const struct cfg_actor A2 = {.sid = 2, .user = "bob"};
 
 /* handler log: which handler did what, in order */
 static char hlog[512];
+static char cpaths[1024]; /* paths of the changes the handlers were given */
 static const char *fail_prepare; /* name of the handler whose prepare refuses */
 
 static void hlog_add(const char *what, const char *name)
@@ -43,10 +44,15 @@ static void hlog_add(const char *what, const char *name)
 static int h_prepare(struct cfg_txn *txn, void *arg, struct cfg_errs *errs)
 {
     const char *name = arg;
+    const struct cfg_change *c;
     size_t n;
 
-    cfg_txn_changes(txn, &n);
+    c = cfg_txn_changes(txn, &n);
     assert_true(n > 0);
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(cpaths);
+        snprintf(cpaths + l, sizeof(cpaths) - l, "%d:%s ", (int)c[i].op, c[i].path ? c[i].path : "/");
+    }
     if (fail_prepare && !strcmp(fail_prepare, name)) {
         hlog_add("refuse", name);
         cfg_err_add(errs, CFG_ERR_OPERATION_FAILED, CFG_ERRT_APPLICATION, "/raven-test:users",
@@ -617,6 +623,104 @@ static void test_commit_of_stale_candidate(void **state)
     cfg_errs_clear(&errs);
 }
 
+/* a failed edit puts deleted entries back exactly where they were */
+static void test_failed_delete_keeps_order(void **state)
+{
+    struct fx *f = *state;
+    struct cfg_errs errs = {0};
+    char *before, *after;
+
+    assert_int_equal(edit(f, CFG_DS_CANDIDATE, POOLS(POOL("p1", "1") POOL("p2", "2") POOL("p3", "3")),
+                          CFG_ERROPT_STOP, &A1, &errs),
+                     0);
+    assert_int_equal(edit(f, CFG_DS_CANDIDATE,
+                          "<users xmlns=\"" NS "\"><user><name>u1</name></user><user><name>u2</name></user>"
+                          "<user><name>u3</name></user></users>",
+                          CFG_ERROPT_STOP, &A1, &errs),
+                     0);
+    before = dump(f, CFG_DS_CANDIDATE, true);
+    /* system-ordered: the middle entry; user-ordered: the middle and the last entry */
+    assert_int_equal(edit(f, CFG_DS_CANDIDATE,
+                          POOLS("<pool nc:operation=\"delete\"><name>p2</name></pool>")
+                          "<users xmlns=\"" NS "\" xmlns:nc=\"" NC "\"><user nc:operation=\"delete\"><name>u2</name></user>"
+                          "<user nc:operation=\"delete\"><name>u3</name></user></users>"
+                          POOLS("<pool nc:operation=\"delete\"><name>none</name></pool>"),
+                          CFG_ERROPT_ROLLBACK, &A1, &errs),
+                     -ENOENT);
+    after = dump(f, CFG_DS_CANDIDATE, true);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+    /* replace keeps a user-ordered entry in its place */
+    assert_int_equal(edit(f, CFG_DS_CANDIDATE,
+                          "<users xmlns=\"" NS "\" xmlns:nc=\"" NC "\"><user nc:operation=\"replace\"><name>u2</name>"
+                          "<role>admin</role></user></users>",
+                          CFG_ERROPT_STOP, &A1, &errs),
+                     0);
+    after = dump(f, CFG_DS_CANDIDATE, true);
+    assert_true(strstr(after, "u1") < strstr(after, "u2") && strstr(after, "u2") < strstr(after, "u3"));
+    free(after);
+    cfg_errs_clear(&errs);
+}
+
+/* filters see secrets only masked: no filter can test a secret's value */
+static void test_filters_cannot_probe_secrets(void **state)
+{
+    struct fx *f = *state;
+    struct cfg_errs errs = {0};
+    struct lyd_node *t = (struct lyd_node *)1;
+    const char *probe[] = {"/raven-test:users/user[starts-with(password,'hun')]", NULL};
+    const char *masked[] = {"/raven-test:users/user[password='********']", NULL};
+
+    assert_int_equal(edit(f, CFG_DS_RUNNING,
+                          "<users xmlns=\"" NS "\"><user><name>u</name><password>hunter2</password></user></users>",
+                          CFG_ERROPT_STOP, &A1, &errs),
+                     0);
+    assert_int_equal(cfg_get(f->cfg, CFG_DS_RUNNING, probe, false, &t, &errs), 0);
+    assert_null(t);
+    assert_int_equal(cfg_get(f->cfg, CFG_DS_RUNNING, masked, false, &t, &errs), 0);
+    assert_non_null(t);
+    lyd_free_siblings(t);
+    cfg_errs_clear(&errs);
+}
+
+/* a candidate emptied of everything is still a change to commit */
+static void test_emptied_candidate(void **state)
+{
+    struct fx *f = *state;
+    struct cfg_errs errs = {0};
+    char *s;
+
+    assert_int_equal(cfg_copy(f->cfg, CFG_DS_CANDIDATE, CFG_SRC_INLINE, NULL, &A1, &errs), 0);
+    assert_true(cfg_candidate_dirty(f->cfg));
+    s = dump(f, CFG_DS_CANDIDATE, true);
+    assert_null(strstr(s, "init"));
+    free(s);
+    assert_int_equal(commit(f, &A1, &errs), 0);
+    s = dump(f, CFG_DS_RUNNING, true);
+    assert_null(strstr(s, "init"));
+    free(s);
+    assert_non_null(strstr(hlog, "apply:misc"));
+    cfg_errs_clear(&errs);
+}
+
+/* a node that validation removes (its "when" became false) reaches the handlers */
+static void test_when_removal_is_a_change(void **state)
+{
+    struct fx *f = *state;
+    struct cfg_errs errs = {0};
+
+    assert_int_equal(edit(f, CFG_DS_RUNNING, "<misc xmlns=\"" NS "\"><mode>extended</mode><extra>x</extra></misc>",
+                          CFG_ERROPT_STOP, &A1, &errs),
+                     0);
+    cpaths[0] = '\0';
+    assert_int_equal(edit(f, CFG_DS_RUNNING, "<misc xmlns=\"" NS "\"><mode>plain</mode></misc>", CFG_ERROPT_STOP,
+                          &A1, &errs),
+                     0);
+    assert_non_null(strstr(cpaths, "2:/raven-test:misc/extra"));
+    cfg_errs_clear(&errs);
+}
+
 static void test_locks(void **state)
 {
     struct fx *f = *state;
@@ -684,6 +788,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_replace_failure_restores, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_edit_keeps_default_containers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_commit_of_stale_candidate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_delete_keeps_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_filters_cannot_probe_secrets, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_emptied_candidate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_when_removal_is_a_change, setup, teardown),
         cmocka_unit_test_setup_teardown(test_locks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_xpath_get, setup, teardown),
     };
