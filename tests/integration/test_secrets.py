@@ -123,3 +123,17 @@ def test_read_modify_write_of_a_whole_config_keeps_all_secrets(ravend):
     # the users' password hashes are intact: both can still log in
     ravend.connect(password=ADMIN_PW).close_session()
     ravend.connect(user="reader", password=READER_PW).close_session()
+
+
+def test_filters_cannot_probe_a_secret(ravend):
+    """A filter sees secrets only masked, so it cannot test a secret character by
+    character (here: a read-only user probing the admin's password hash)."""
+    from conftest import NS
+    reader = ravend.connect(user="reader", password=READER_PW)
+    probe = ("xpath", ({"rv": NS}, "/rv:management/rv:user[starts-with(rv:password-hash,'$6$')]"))
+    assert len(get_config(reader, "running", probe)) == 0
+    masked = ("xpath", ({"rv": NS}, f"/rv:management/rv:user[rv:password-hash='{MASK}']/rv:name"))
+    names = [e.text for e in get_config(reader, "running", masked).iter(f"{{{NS}}}name")]
+    assert "admin" in names
+    subtree = ("subtree", f'<management xmlns="{NS}"><user><password-hash>hunter2</password-hash></user></management>')
+    assert len(get_config(reader, "running", subtree)) == 0
