@@ -39,6 +39,9 @@ void cfg_free(struct cfg *cfg)
     lyd_free_siblings(cfg->confirm_rollback);
     chg_vec_clear(&cfg->cand_chg);
     ly_set_free(cfg->secrets, NULL);
+    for (size_t i = 0; i < cfg->nwhen; i++)
+        free(cfg->when_paths[i]);
+    free(cfg->when_paths);
     free(cfg->confirm_persist);
     free(cfg->regs);
     free(cfg->state_dir);
@@ -632,6 +635,8 @@ int cfg_start(struct cfg *cfg, struct cfg_errs *errs)
         return rc;
     }
     rc = cfg_secret_init(cfg);
+    if (!rc)
+        rc = cfg_when_init(cfg);
     if (rc)
         return rc;
     rc = cfg_store_load(cfg, "startup", &cfg->startup, errs);

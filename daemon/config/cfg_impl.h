@@ -44,6 +44,8 @@ struct cfg {
     struct cfg_reg *regs;
     size_t nregs;
     struct ly_set *secrets; /* schema nodes marked raven-types:secret */
+    char **when_paths;      /* data paths of the schema nodes with a "when" */
+    size_t nwhen;
 
     /* confirmed commit in progress */
     bool confirm_pending;
@@ -83,6 +85,9 @@ typedef int (*cfg_persist_fn)(struct cfg *cfg, const struct lyd_node *new, void 
 int cfg_txn_run(struct cfg *cfg, const struct lyd_node *old, struct lyd_node **newp, const struct chg_vec *chg,
                 bool dry_run, bool initial, cfg_persist_fn persist, void *persist_arg, struct cfg_errs *errs);
 int cfg_validate_tree(struct cfg *cfg, struct lyd_node **tree, struct cfg_errs *errs);
+
+/* Collects the configuration nodes that have a "when" (cfg_txn.c). */
+int cfg_when_init(struct cfg *cfg);
 
 /* secrets (cfg_secret.c) */
 int cfg_secret_init(struct cfg *cfg);

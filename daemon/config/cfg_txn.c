@@ -226,11 +226,11 @@ static void locate_instance(struct cfg *cfg, const struct lyd_node *tree, struct
     free(ppath);
 }
 
-static int validate_tree(struct cfg *cfg, struct lyd_node **tree, struct lyd_node **diff, struct cfg_errs *errs)
+int cfg_validate_tree(struct cfg *cfg, struct lyd_node **tree, struct cfg_errs *errs)
 {
     struct cfg_err *last = errs->tail;
 
-    if (lyd_validate_all(tree, cfg->ctx, LYD_VALIDATE_NO_STATE, diff)) {
+    if (lyd_validate_all(tree, cfg->ctx, LYD_VALIDATE_NO_STATE, NULL)) {
         cfg_err_from_ly(errs, cfg->ctx, "configuration is not valid");
         for (struct cfg_err *e = last ? last->next : errs->head; e; e = e->next) {
             if (e->path && !strchr(e->path, '[') &&
@@ -242,31 +242,66 @@ static int validate_tree(struct cfg *cfg, struct lyd_node **tree, struct lyd_nod
     return 0;
 }
 
-int cfg_validate_tree(struct cfg *cfg, struct lyd_node **tree, struct cfg_errs *errs)
+static LY_ERR collect_when(struct lysc_node *node, void *data, ly_bool *dfs_continue)
 {
-    return validate_tree(cfg, tree, NULL, errs);
+    struct cfg *cfg = data;
+    char **nv, *p;
+
+    (void)dfs_continue;
+    if ((node->flags & LYS_CONFIG_R) || !lysc_node_when(node))
+        return LY_SUCCESS;
+    p = lysc_path(node, LYSC_PATH_DATA, NULL, 0);
+    nv = p ? realloc(cfg->when_paths, (cfg->nwhen + 1) * sizeof(*nv)) : NULL;
+    if (!nv) {
+        free(p);
+        return LY_EMEM;
+    }
+    cfg->when_paths = nv;
+    cfg->when_paths[cfg->nwhen++] = p;
+    return LY_SUCCESS;
 }
 
-/* Validation deletes nodes whose "when" became false; the handlers must hear of
- * those too. Returns @chg plus a DELETE per such node in @all (when there are any). */
-static const struct chg_vec *with_validation_deletes(const struct chg_vec *chg, const struct lyd_node *diff,
-                                                     struct chg_vec *all)
+int cfg_when_init(struct cfg *cfg)
 {
-    const struct lyd_node *top, *n;
+    const struct lys_module *mod;
+    uint32_t idx = 0;
 
-    LY_LIST_FOR(diff, top) {
-        LYD_TREE_DFS_BEGIN(top, n) {
-            const struct lyd_meta *m = lyd_find_meta(n->meta, NULL, "yang:operation");
+    while ((mod = ly_ctx_get_module_iter(cfg->ctx, &idx))) {
+        if (mod->implemented && mod->compiled && lysc_module_dfs_full(mod, collect_when, cfg))
+            return -ENOMEM;
+    }
+    return 0;
+}
 
-            if (m && !strcmp(lyd_get_meta_value(m), "delete")) {
-                if (!all->n) {
-                    for (size_t i = 0; i < chg->n; i++)
-                        chg_vec_add_path(all, chg->v[i].op, chg->v[i].snode, chg->v[i].path);
-                }
-                chg_vec_add(all, CFG_CHG_DELETE, n);
-            }
-            LYD_TREE_DFS_END(top, n);
+/* Validation deletes the nodes whose "when" became false; the handlers must hear
+ * of those too. The instances of the (few) schema nodes with a "when" are noted
+ * before validation and looked for after it; each one gone is a DELETE. */
+static void when_note(struct cfg *cfg, const struct lyd_node *tree, struct chg_vec *noted)
+{
+    for (size_t i = 0; i < cfg->nwhen && tree; i++) {
+        struct ly_set *set = NULL;
+
+        if (lyd_find_xpath(tree, cfg->when_paths[i], &set))
+            continue;
+        for (uint32_t k = 0; k < set->count; k++)
+            chg_vec_add(noted, CFG_CHG_DELETE, set->dnodes[k]);
+        ly_set_free(set, NULL);
+    }
+}
+
+static const struct chg_vec *when_deleted(const struct lyd_node *tree, const struct chg_vec *chg,
+                                          const struct chg_vec *noted, struct chg_vec *all)
+{
+    for (size_t i = 0; i < noted->n; i++) {
+        struct lyd_node *m = NULL;
+
+        if (tree && !lyd_find_path(tree, noted->v[i].path, 0, &m) && m)
+            continue;
+        if (!all->n) {
+            for (size_t k = 0; k < chg->n; k++)
+                chg_vec_add_path(all, chg->v[k].op, chg->v[k].snode, chg->v[k].path);
         }
+        chg_vec_add_path(all, CFG_CHG_DELETE, noted->v[i].snode, noted->v[i].path);
     }
     return all->n ? all : chg;
 }
@@ -293,15 +328,15 @@ int cfg_txn_run(struct cfg *cfg, const struct lyd_node *old, struct lyd_node **n
                 bool dry_run, bool initial, cfg_persist_fn persist, void *persist_arg, struct cfg_errs *errs)
 {
     struct cfg_txn txn = {.cfg = cfg, .old = old, .initial = initial};
-    struct lyd_node *diff = NULL;
-    struct chg_vec all = {0};
+    struct chg_vec all = {0}, noted = {0};
     size_t nprep = 0;
     int rc;
 
-    rc = validate_tree(cfg, newp, &diff, errs);
+    when_note(cfg, *newp, &noted);
+    rc = cfg_validate_tree(cfg, newp, errs);
     if (!rc)
-        chg = with_validation_deletes(chg, diff, &all);
-    lyd_free_siblings(diff);
+        chg = when_deleted(*newp, chg, &noted, &all);
+    chg_vec_clear(&noted);
     if (rc)
         return rc;
     txn.all = chg;
