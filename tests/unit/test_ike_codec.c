@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "daemon/ike/ike_pld.h"
+#include "daemon/ike/ike_sk.h"
 
 static const uint8_t spi_i[8] = {1, 2, 3, 4, 5, 6, 7, 8};
 static const uint8_t nonce[32] = {0xaa, 0xbb};
@@ -284,12 +285,50 @@ static void test_strongswan_sa_init(void **state)
     free(m);
 }
 
+/* An SK payload sealed with a key opens with it, to the same inner payloads, and
+ * not after any byte of the message changed. */
+static void test_sk_seal_open(void **state)
+{
+    static const uint8_t key[36] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+    struct ike_sk_keys k = {.alg = IKE_AEAD_AES_GCM_16, .key = key, .key_len = 20};
+    struct ike_hdr h = {.exchange = IKE_EXCH_AUTH, .flags = IKE_FLAG_INITIATOR, .msg_id = 1};
+    struct ike_builder inner, bd;
+    struct ike_msg *m = calloc(1, sizeof(*m)), *in = calloc(1, sizeof(*in));
+    struct ike_id_pld id = {.type = 2, .data = fqdn, .len = sizeof(fqdn) - 1}, got;
+    uint8_t plain[512];
+
+    /* the inner chain: build it as a message and take the part after the header */
+    ike_build_begin(&inner, &h);
+    ike_id_build(&inner, IKE_PLD_IDI, &id);
+    ike_build_raw(&inner, IKE_PLD_NONCE, false, nonce, sizeof(nonce));
+    assert_true(ike_build_finish(&inner));
+    ike_build_begin(&bd, &h);
+    assert_true(ike_sk_seal(&k, &bd, IKE_PLD_IDI, inner.buf.data + IKE_HDR_LEN, inner.buf.len - IKE_HDR_LEN));
+    assert_int_equal(ike_msg_parse(bd.buf.data, bd.buf.len, m), IKE_PARSE_OK);
+    assert_int_equal(m->inner_first, IKE_PLD_IDI);
+    assert_true(ike_sk_open(&k, bd.buf.data, bd.buf.len, m, plain, in));
+    assert_int_equal(in->npld, 2);
+    assert_true(ike_id_parse(ike_msg_find(in, IKE_PLD_IDI, 0), &got));
+    assert_memory_equal(got.data, fqdn, got.len);
+    for (size_t i = 0; i < bd.buf.len; i += 7) {
+        bd.buf.data[i] ^= 0x40;
+        if (ike_msg_parse(bd.buf.data, bd.buf.len, m) == IKE_PARSE_OK)
+            assert_false(ike_sk_open(&k, bd.buf.data, bd.buf.len, m, plain, in));
+        bd.buf.data[i] ^= 0x40;
+    }
+    ike_buf_fini(&inner.buf);
+    ike_buf_fini(&bd.buf);
+    free(m);
+    free(in);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip),       cmocka_unit_test(test_truncations),
         cmocka_unit_test(test_corruptions),     cmocka_unit_test(test_header_rules),
         cmocka_unit_test(test_payload_rules),   cmocka_unit_test(test_strongswan_sa_init),
+        cmocka_unit_test(test_sk_seal_open),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,193 @@
+/* Responder side of IKE_SA_INIT (see ike_init.h). */
+#include "daemon/ike/ike_init.h"
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <string.h>
+
+#include "daemon/base/poison.h"
+
+#define N_INVALID_SYNTAX 7
+#define N_NO_PROPOSAL_CHOSEN 14
+#define N_INVALID_KE_PAYLOAD 17
+#define N_NAT_DETECTION_SOURCE_IP 16388
+#define N_NAT_DETECTION_DESTINATION_IP 16389
+#define N_FRAGMENTATION_SUPPORTED 16430
+
+void ike_nat_hash(const uint8_t spi_i[8], const uint8_t spi_r[8], const struct sockaddr_storage *a, uint8_t out[20])
+{
+    uint8_t buf[16 + 16 + 2];
+    size_t n = 16;
+    unsigned int ol = 20;
+
+    memcpy(buf, spi_i, 8);
+    memcpy(buf + 8, spi_r, 8);
+    if (a->ss_family == AF_INET) {
+        const struct sockaddr_in *s = (const struct sockaddr_in *)a;
+        memcpy(buf + n, &s->sin_addr, 4);
+        n += 4;
+        memcpy(buf + n, &s->sin_port, 2);
+    } else {
+        const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)a;
+        memcpy(buf + n, &s->sin6_addr, 16);
+        n += 16;
+        memcpy(buf + n, &s->sin6_port, 2);
+    }
+    n += 2;
+    EVP_Digest(buf, n, out, &ol, EVP_sha1(), NULL);
+}
+
+static bool group_ok(uint16_t id)
+{
+    return id == IKE_DH_ECP256 || id == IKE_DH_ECP384 || id == IKE_DH_ECP521 || id == IKE_DH_CURVE25519 ||
+           id == IKE_DH_MODP2048 || id == IKE_DH_MODP3072 || id == IKE_DH_MODP4096;
+}
+
+static bool prf_ok(uint16_t id)
+{
+    return id == IKE_PRF_HMAC_SHA2_256 || id == IKE_PRF_HMAC_SHA2_384 || id == IKE_PRF_HMAC_SHA2_512;
+}
+
+/* The first acceptable transform of each type, the first acceptable proposal. */
+static bool choose(const struct ike_proposal *p, struct ike_init *st, struct ike_proposal *chosen)
+{
+    const struct ike_transform *encr = NULL, *prf = NULL, *dh = NULL;
+
+    if (p->protocol != 1 || p->spi_len != 0)
+        return false;
+    for (uint8_t i = 0; i < p->ntrans; i++) {
+        const struct ike_transform *t = &p->trans[i];
+
+        if (t->unknown_attr)
+            continue;
+        if (t->type == IKE_TRANS_ENCR && !encr &&
+            ((t->id == IKE_AEAD_AES_GCM_16 && (t->key_len == 128 || t->key_len == 256)) ||
+             (t->id == IKE_AEAD_CHACHA20_POLY1305 && t->key_len == 0)))
+            encr = t;
+        else if (t->type == IKE_TRANS_PRF && !prf && prf_ok(t->id))
+            prf = t;
+        else if (t->type == IKE_TRANS_DH && !dh && group_ok(t->id))
+            dh = t;
+        else if (t->type == IKE_TRANS_INTEG && t->id != 0)
+            return false; /* an integrity algorithm with an AEAD is not offered by us */
+    }
+    if (!encr || !prf || !dh)
+        return false;
+    *chosen = (struct ike_proposal){.num = p->num, .protocol = 1, .ntrans = 3};
+    chosen->trans[0] = *encr;
+    chosen->trans[1] = *prf;
+    chosen->trans[2] = *dh;
+    st->aead = (enum ike_aead)encr->id;
+    st->encr_key_len = (encr->key_len ? encr->key_len / 8 : 32) + 4;
+    st->prf = (enum ike_prf)prf->id;
+    st->group = (enum ike_dh_group)dh->id;
+    return true;
+}
+
+static void notify_only(const struct ike_msg *req, struct ike_init *st, uint16_t type, const uint8_t *data,
+                        size_t len, struct ike_buf *out)
+{
+    struct ike_hdr h = req->hdr;
+    struct ike_notify_pld n = {.type = type, .data = data, .len = len};
+    struct ike_builder bd;
+
+    memset(h.spi_r, 0, 8);
+    h.flags = IKE_FLAG_RESPONSE;
+    h.next_payload = 0;
+    ike_build_begin(&bd, &h);
+    ike_notify_build(&bd, &n);
+    ike_build_finish(&bd);
+    *out = bd.buf;
+}
+
+enum ike_init_status ike_init_respond(const struct ike_msg *req, const struct sockaddr_storage *local,
+                                      const struct sockaddr_storage *peer, struct ike_init *st, struct ike_buf *out)
+{
+    static struct ike_sa_pld sa;
+    struct ike_sa_pld reply_sa = {.nprop = 1};
+    const struct ike_pld *pn;
+    struct ike_ke_pld ke;
+    struct ike_dh *dh = NULL;
+    const uint8_t *ni;
+    uint8_t pub[512], gir[512], nat[20];
+    size_t publen, girlen;
+    struct ike_builder bd;
+    struct ike_hdr h;
+    bool chosen = false;
+
+    memset(st, 0, sizeof(*st));
+    memset(out, 0, sizeof(*out));
+    memcpy(st->spi_i, req->hdr.spi_i, 8);
+    if (!ike_msg_find(req, IKE_PLD_SA, 0) || !ike_sa_parse(ike_msg_find(req, IKE_PLD_SA, 0), &sa) ||
+        !ike_msg_find(req, IKE_PLD_KE, 0) || !ike_ke_parse(ike_msg_find(req, IKE_PLD_KE, 0), &ke) ||
+        !(pn = ike_msg_find(req, IKE_PLD_NONCE, 0)) || !ike_nonce_parse(pn, &ni, &st->ni_len)) {
+        notify_only(req, st, N_INVALID_SYNTAX, NULL, 0, out);
+        return st->status = IKE_INIT_INVALID_SYNTAX;
+    }
+    memcpy(st->ni, ni, st->ni_len);
+    for (size_t i = 0; i < sa.nprop && !chosen; i++)
+        chosen = choose(&sa.prop[i], st, &reply_sa.prop[0]);
+    if (!chosen) {
+        notify_only(req, st, N_NO_PROPOSAL_CHOSEN, NULL, 0, out);
+        return st->status = IKE_INIT_NO_PROPOSAL;
+    }
+    if (ke.group != st->group) {
+        uint8_t g[2] = {(uint8_t)(st->group >> 8), (uint8_t)st->group};
+        notify_only(req, st, N_INVALID_KE_PAYLOAD, g, 2, out);
+        return st->status = IKE_INIT_INVALID_KE;
+    }
+    dh = ike_dh_new(st->group);
+    st->nr_len = sizeof(st->nr);
+    if (!dh || RAND_bytes(st->nr, (int)st->nr_len) != 1 || RAND_bytes(st->spi_r, 8) != 1 ||
+        !(publen = ike_dh_public(dh, pub, sizeof(pub)))) {
+        ike_dh_free(dh);
+        return st->status = IKE_INIT_INTERNAL;
+    }
+    girlen = ike_dh_derive(dh, ke.data, ke.len, gir, sizeof(gir));
+    ike_dh_free(dh);
+    if (!girlen) { /* the peer's public value failed the RFC 6989 checks */
+        notify_only(req, st, N_INVALID_SYNTAX, NULL, 0, out);
+        return st->status = IKE_INIT_INVALID_SYNTAX;
+    }
+    if (!ike_derive_keys(st->prf, st->ni, st->ni_len, st->nr, st->nr_len, gir, girlen, st->spi_i, st->spi_r, 0,
+                         st->encr_key_len, &st->keys)) {
+        memset(gir, 0, sizeof(gir));
+        return st->status = IKE_INIT_INTERNAL;
+    }
+    memset(gir, 0, sizeof(gir));
+
+    /* NAT detection: the peer's hashes against what we see */
+    for (size_t i = 0; i < req->npld; i++) {
+        struct ike_notify_pld n;
+
+        if (req->pld[i].type != IKE_PLD_NOTIFY || !ike_notify_parse(&req->pld[i], &n) || n.len != 20)
+            continue;
+        if (n.type == N_NAT_DETECTION_SOURCE_IP) {
+            ike_nat_hash(req->hdr.spi_i, req->hdr.spi_r, peer, nat);
+            st->nat_peer = st->nat_peer || memcmp(nat, n.data, 20) != 0;
+        } else if (n.type == N_NAT_DETECTION_DESTINATION_IP) {
+            ike_nat_hash(req->hdr.spi_i, req->hdr.spi_r, local, nat);
+            st->nat_local = st->nat_local || memcmp(nat, n.data, 20) != 0;
+        }
+    }
+
+    h = req->hdr;
+    memcpy(h.spi_r, st->spi_r, 8);
+    h.flags = IKE_FLAG_RESPONSE;
+    ike_build_begin(&bd, &h);
+    ike_sa_build(&bd, &reply_sa);
+    ike_ke_build(&bd, &(struct ike_ke_pld){.group = (uint16_t)st->group, .data = pub, .len = publen});
+    ike_build_raw(&bd, IKE_PLD_NONCE, false, st->nr, st->nr_len);
+    ike_nat_hash(st->spi_i, st->spi_r, local, nat);
+    ike_notify_build(&bd, &(struct ike_notify_pld){.type = N_NAT_DETECTION_SOURCE_IP, .data = nat, .len = 20});
+    ike_nat_hash(st->spi_i, st->spi_r, peer, nat);
+    ike_notify_build(&bd, &(struct ike_notify_pld){.type = N_NAT_DETECTION_DESTINATION_IP, .data = nat, .len = 20});
+    ike_notify_build(&bd, &(struct ike_notify_pld){.type = N_FRAGMENTATION_SUPPORTED});
+    if (!ike_build_finish(&bd)) {
+        ike_buf_fini(&bd.buf);
+        ike_keys_wipe(&st->keys);
+        return st->status = IKE_INIT_INTERNAL;
+    }
+    *out = bd.buf;
+    return st->status = IKE_INIT_OK;
+}

@@ -1,0 +1,46 @@
+/* The responder's half of IKE_SA_INIT (RFC 7296 1.2, 2.10, 2.23): choose a
+ * proposal, check the KE group, generate our DH value, nonce and SPI, derive the
+ * IKE SA keys and build the response with NAT detection. AEAD suites only so far
+ * (AES-GCM-16, ChaCha20-Poly1305). */
+#ifndef RAVEN_IKE_INIT_H
+#define RAVEN_IKE_INIT_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "daemon/ike/ike_crypto.h"
+#include "daemon/ike/ike_pld.h"
+
+enum ike_init_status {
+    IKE_INIT_OK = 0,
+    IKE_INIT_INVALID_SYNTAX,     /* answered with INVALID_SYNTAX */
+    IKE_INIT_NO_PROPOSAL,        /* answered with NO_PROPOSAL_CHOSEN */
+    IKE_INIT_INVALID_KE,         /* answered with INVALID_KE_PAYLOAD naming our group */
+    IKE_INIT_INTERNAL,           /* no answer (out of memory, RNG) */
+};
+
+struct ike_init {
+    enum ike_init_status status;
+    uint8_t spi_i[8], spi_r[8];
+    enum ike_dh_group group;
+    enum ike_prf prf;
+    enum ike_aead aead;
+    size_t encr_key_len; /* with the 4-byte salt */
+    uint8_t ni[256], nr[32];
+    size_t ni_len, nr_len;
+    bool nat_peer, nat_local; /* NAT detected in front of the peer / of us */
+    struct ike_keys keys;
+};
+
+/* Answers the IKE_SA_INIT request @req received from @peer on @local; the reply is
+ * written to @out (which the caller frees with ike_buf_fini) unless the status is
+ * IKE_INIT_INTERNAL. */
+enum ike_init_status ike_init_respond(const struct ike_msg *req, const struct sockaddr_storage *local,
+                                      const struct sockaddr_storage *peer, struct ike_init *st, struct ike_buf *out);
+
+/* NAT_DETECTION_*_IP data: SHA-1(SPIi | SPIr | address | port). */
+void ike_nat_hash(const uint8_t spi_i[8], const uint8_t spi_r[8], const struct sockaddr_storage *a, uint8_t out[20]);
+
+#endif

@@ -1,0 +1,109 @@
+/* ike_probe: Raven's IKEv2 responder code for IKE_SA_INIT (daemon/ike) facing a real
+ * client, for the interop test test_ike_strongswan.py. It answers the client's
+ * IKE_SA_INIT with ike_init_respond(), then receives the client's IKE_AUTH and
+ * decrypts it with the keys Raven derived. If the client could not use our
+ * response, or our keys differed from its keys, the decryption fails.
+ * Usage: ike_probe ADDRESS EXPECTED_IDI  (exit 0 when IDi matches) */
+#include <arpa/inet.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "daemon/ike/ike_init.h"
+#include "daemon/ike/ike_sk.h"
+
+static int udp(const char *addr, uint16_t port, struct sockaddr_storage *ss)
+{
+    struct sockaddr_in *a = (struct sockaddr_in *)ss;
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+    memset(ss, 0, sizeof(*ss));
+    a->sin_family = AF_INET;
+    a->sin_port = htons(port);
+    if (fd < 0 || inet_pton(AF_INET, addr, &a->sin_addr) != 1 || bind(fd, (struct sockaddr *)a, sizeof(*a))) {
+        perror("bind");
+        exit(2);
+    }
+    return fd;
+}
+
+/* Receives one IKE message on either socket (4500 carries a zero non-ESP marker). */
+static ssize_t recv_ike(int fds[2], uint8_t *buf, size_t cap, struct sockaddr_storage *from, int *which)
+{
+    struct pollfd p[2] = {{.fd = fds[0], .events = POLLIN}, {.fd = fds[1], .events = POLLIN}};
+    socklen_t fl = sizeof(*from);
+    ssize_t n;
+
+    if (poll(p, 2, 20000) <= 0)
+        return -1;
+    *which = (p[0].revents & POLLIN) ? 0 : 1;
+    n = recvfrom(fds[*which], buf, cap, 0, (struct sockaddr *)from, &fl);
+    if (n >= 4 && *which == 1) {
+        if (memcmp(buf, "\0\0\0\0", 4))
+            return -1; /* ESP, not IKE */
+        memmove(buf, buf + 4, (size_t)n - 4);
+        n -= 4;
+    }
+    return n;
+}
+
+int main(int argc, char **argv)
+{
+    static struct ike_msg req, auth, inner;
+    static uint8_t buf[65536], plain[65536];
+    struct sockaddr_storage l500, l4500, from;
+    struct ike_init st;
+    struct ike_buf out;
+    struct ike_id_pld id;
+    int fds[2], which;
+    ssize_t n;
+
+    if (argc != 3) {
+        fprintf(stderr, "usage: ike_probe ADDRESS EXPECTED_IDI\n");
+        return 2;
+    }
+    fds[0] = udp(argv[1], 500, &l500);
+    fds[1] = udp(argv[1], 4500, &l4500);
+    printf("probe: listening on %s ports 500 and 4500\n", argv[1]);
+    fflush(stdout);
+
+    n = recv_ike(fds, buf, sizeof(buf), &from, &which);
+    if (n < 0 || ike_msg_parse(buf, (size_t)n, &req) != IKE_PARSE_OK || req.hdr.exchange != IKE_EXCH_SA_INIT) {
+        fprintf(stderr, "probe: no valid IKE_SA_INIT request\n");
+        return 1;
+    }
+    if (ike_init_respond(&req, which ? &l4500 : &l500, &from, &st, &out) != IKE_INIT_OK) {
+        fprintf(stderr, "probe: IKE_SA_INIT refused (status %d)\n", st.status);
+        return 1;
+    }
+    printf("probe: IKE_SA_INIT: encr %d (%zu key bytes) prf %d group %d, NAT peer %d local %d\n", st.aead,
+           st.encr_key_len, st.prf, st.group, st.nat_peer, st.nat_local);
+    sendto(fds[which], out.data, out.len, 0, (struct sockaddr *)&from, sizeof(struct sockaddr_in));
+    ike_buf_fini(&out);
+
+    n = recv_ike(fds, buf, sizeof(buf), &from, &which);
+    if (n < 0 || ike_msg_parse(buf, (size_t)n, &auth) != IKE_PARSE_OK || auth.hdr.exchange != IKE_EXCH_AUTH ||
+        memcmp(auth.hdr.spi_r, st.spi_r, 8)) {
+        fprintf(stderr, "probe: no IKE_AUTH request for our SA\n");
+        return 1;
+    }
+    {
+        struct ike_sk_keys k = {.alg = st.aead, .key = st.keys.sk_ei, .key_len = st.encr_key_len};
+
+        if (!ike_sk_open(&k, buf, (size_t)n, &auth, plain, &inner)) {
+            fprintf(stderr, "probe: IKE_AUTH does not decrypt with the derived keys\n");
+            return 1;
+        }
+    }
+    if (!ike_msg_find(&inner, IKE_PLD_IDI, 0) || !ike_id_parse(ike_msg_find(&inner, IKE_PLD_IDI, 0), &id)) {
+        fprintf(stderr, "probe: IKE_AUTH has no IDi\n");
+        return 1;
+    }
+    printf("probe: IKE_AUTH decrypted: %zu payloads, IDi type %u \"%.*s\"\n", inner.npld, id.type, (int)id.len,
+           (const char *)id.data);
+    ike_keys_wipe(&st.keys);
+    return id.len == strlen(argv[2]) && !memcmp(id.data, argv[2], id.len) ? 0 : 1;
+}
