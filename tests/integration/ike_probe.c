@@ -3,7 +3,8 @@
  * IKE_SA_INIT with ike_init_respond(), then receives the client's IKE_AUTH and
  * decrypts it with the keys Raven derived. If the client could not use our
  * response, or our keys differed from its keys, the decryption fails.
- * Usage: ike_probe ADDRESS EXPECTED_IDI  (exit 0 when IDi matches) */
+ * It then checks the client's pre-shared key AUTH with ike_auth_psk().
+ * Usage: ike_probe ADDRESS EXPECTED_IDI PSK  (exit 0 when IDi and AUTH match) */
 #include <arpa/inet.h>
 #include <poll.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "daemon/ike/ike_auth.h"
 #include "daemon/ike/ike_init.h"
 #include "daemon/ike/ike_sk.h"
 
@@ -53,7 +55,8 @@ static ssize_t recv_ike(int fds[2], uint8_t *buf, size_t cap, struct sockaddr_st
 int main(int argc, char **argv)
 {
     static struct ike_msg req, auth, inner;
-    static uint8_t buf[65536], plain[65536];
+    static uint8_t buf[65536], plain[65536], msg1[65536];
+    size_t msg1_len;
     struct sockaddr_storage l500, l4500, from;
     struct ike_init st;
     struct ike_buf out;
@@ -61,8 +64,8 @@ int main(int argc, char **argv)
     int fds[2], which;
     ssize_t n;
 
-    if (argc != 3) {
-        fprintf(stderr, "usage: ike_probe ADDRESS EXPECTED_IDI\n");
+    if (argc != 4) {
+        fprintf(stderr, "usage: ike_probe ADDRESS EXPECTED_IDI PSK\n");
         return 2;
     }
     fds[0] = udp(argv[1], 500, &l500);
@@ -75,6 +78,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "probe: no valid IKE_SA_INIT request\n");
         return 1;
     }
+    memcpy(msg1, buf, (size_t)n); /* RealMessage1, signed by the initiator's AUTH */
+    msg1_len = (size_t)n;
     if (ike_init_respond(&req, which ? &l4500 : &l500, &from, &st, &out) != IKE_INIT_OK) {
         fprintf(stderr, "probe: IKE_SA_INIT refused (status %d)\n", st.status);
         return 1;
@@ -104,6 +109,30 @@ int main(int argc, char **argv)
     }
     printf("probe: IKE_AUTH decrypted: %zu payloads, IDi type %u \"%.*s\"\n", inner.npld, id.type, (int)id.len,
            (const char *)id.data);
+    if (id.len != strlen(argv[2]) || memcmp(id.data, argv[2], id.len))
+        return 1;
+    {
+        const struct ike_pld *idp = ike_msg_find(&inner, IKE_PLD_IDI, 0);
+        struct ike_auth_pld a;
+        uint8_t want[64];
+        size_t so_len, wl;
+        uint8_t *so;
+
+        if (!ike_msg_find(&inner, IKE_PLD_AUTH, 0) || !ike_auth_parse(ike_msg_find(&inner, IKE_PLD_AUTH, 0), &a) ||
+            a.method != 2) {
+            fprintf(stderr, "probe: no shared key AUTH\n");
+            return 1;
+        }
+        so = ike_auth_signed_octets(st.prf, msg1, msg1_len, st.nr, st.nr_len, st.keys.sk_pi, st.keys.prf_len,
+                                    idp->body, idp->len, &so_len);
+        wl = so ? ike_auth_psk(st.prf, (const uint8_t *)argv[3], strlen(argv[3]), so, so_len, want) : 0;
+        free(so);
+        if (!ike_auth_equal(a.data, a.len, want, wl)) {
+            fprintf(stderr, "probe: the client's AUTH does not match the shared key\n");
+            return 1;
+        }
+        printf("probe: AUTH verified with the shared key\n");
+    }
     ike_keys_wipe(&st.keys);
-    return id.len == strlen(argv[2]) && !memcmp(id.data, argv[2], id.len) ? 0 : 1;
+    return 0;
 }

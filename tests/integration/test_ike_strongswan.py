@@ -2,7 +2,8 @@
 Raven's IKE_SA_INIT responder (daemon/ike, run by the ike_probe helper) answers the
 client, and the client's following IKE_AUTH must decrypt with the keys Raven
 derived. This checks the codec, the proposal choice, ECP/X25519 key exchange,
-SKEYSEED/prf+ and the SK AEAD against another implementation.
+SKEYSEED/prf+, the SK AEAD and the shared key AUTH computation against another
+implementation.
 
 Topology (two namespaces made and removed by the test):
 
@@ -133,7 +134,8 @@ secrets {{
     "chacha20poly1305-prfsha512-ecp384",
 ])
 def test_strongswan_ike_auth_decrypts_with_ravens_keys(lab, proposals):
-    probe = subprocess.Popen(["ip", "netns", "exec", lab["head"], PROBE, lab["head_ip"], "client.example.org"],
+    probe = subprocess.Popen(["ip", "netns", "exec", lab["head"], PROBE, lab["head_ip"], "client.example.org",
+                              "interop-test-only"],
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lab["procs"].append(probe)
     time.sleep(0.2)
@@ -145,5 +147,6 @@ def test_strongswan_ike_auth_decrypts_with_ravens_keys(lab, proposals):
     log = open(f"{lab['dir']}/charon.log", errors="replace").read() if os.path.exists(f"{lab['dir']}/charon.log") else ""
     assert probe.returncode == 0, f"probe:\n{out}\ncharon log:\n{log[-3000:]}"
     assert 'IDi type 2 "client.example.org"' in out
+    assert "AUTH verified with the shared key" in out  # RFC 7296 2.15, computed by Raven
     # the client took our IKE_SA_INIT response and went on to IKE_AUTH
     assert "sending packet" in log and "IKE_AUTH" in log
