@@ -498,3 +498,70 @@ bool ike_aead_open(enum ike_aead alg, const uint8_t *key, size_t key_len, const 
 {
     return aead(false, alg, key, key_len, iv, aad, aad_len, ct, len, pt, (uint8_t *)tag);
 }
+
+size_t ike_integ_key_len(enum ike_integ alg)
+{
+    switch (alg) {
+    case IKE_INTEG_HMAC_SHA1_96:
+        return 20;
+    case IKE_INTEG_HMAC_SHA2_256_128:
+        return 32;
+    case IKE_INTEG_HMAC_SHA2_384_192:
+        return 48;
+    case IKE_INTEG_HMAC_SHA2_512_256:
+        return 64;
+    }
+    return 0;
+}
+
+size_t ike_integ_icv_len(enum ike_integ alg)
+{
+    switch (alg) {
+    case IKE_INTEG_HMAC_SHA1_96:
+        return 12;
+    case IKE_INTEG_HMAC_SHA2_256_128:
+        return 16;
+    case IKE_INTEG_HMAC_SHA2_384_192:
+        return 24;
+    case IKE_INTEG_HMAC_SHA2_512_256:
+        return 32;
+    }
+    return 0;
+}
+
+bool ike_integ(enum ike_integ alg, const uint8_t *key, const uint8_t *data, size_t len, uint8_t *out)
+{
+    /* the HMAC of the PRF with the same hash, truncated */
+    static const enum ike_prf prf_of[] = {[IKE_INTEG_HMAC_SHA1_96] = IKE_PRF_HMAC_SHA1,
+                                          [IKE_INTEG_HMAC_SHA2_256_128] = IKE_PRF_HMAC_SHA2_256,
+                                          [IKE_INTEG_HMAC_SHA2_384_192] = IKE_PRF_HMAC_SHA2_384,
+                                          [IKE_INTEG_HMAC_SHA2_512_256] = IKE_PRF_HMAC_SHA2_512};
+    uint8_t full[64];
+    size_t icv = ike_integ_icv_len(alg);
+
+    if (!icv || !ike_prf(prf_of[alg], key, ike_integ_key_len(alg), data, len, full))
+        return false;
+    memcpy(out, full, icv);
+    OPENSSL_cleanse(full, sizeof(full));
+    return true;
+}
+
+bool ike_aes_cbc(bool enc, const uint8_t *key, size_t key_len, const uint8_t iv[16], const uint8_t *in, size_t len,
+                 uint8_t *out)
+{
+    const EVP_CIPHER *c = key_len == 16 ? EVP_aes_128_cbc() : key_len == 24 ? EVP_aes_192_cbc() :
+                          key_len == 32 ? EVP_aes_256_cbc() : NULL;
+    EVP_CIPHER_CTX *ctx = c ? EVP_CIPHER_CTX_new() : NULL;
+    int n = 0, f = 0;
+    bool ok = false;
+
+    if (!ctx || len % 16 || len > INT32_MAX)
+        goto out;
+    if (EVP_CipherInit_ex2(ctx, c, key, iv, enc, NULL) != 1 || EVP_CIPHER_CTX_set_padding(ctx, 0) != 1 ||
+        EVP_CipherUpdate(ctx, out, &n, in, (int)len) != 1 || EVP_CipherFinal_ex(ctx, out + n, &f) != 1)
+        goto out;
+    ok = (size_t)(n + f) == len;
+out:
+    EVP_CIPHER_CTX_free(ctx);
+    return ok;
+}

@@ -75,6 +75,25 @@ enum ike_aead {
     IKE_AEAD_CHACHA20_POLY1305 = 28,
 };
 
+/* Non-AEAD encryption and integrity for SK (IANA transform types 1 and 3). */
+#define IKE_ENCR_AES_CBC 12
+
+enum ike_integ {
+    IKE_INTEG_HMAC_SHA1_96 = 2,
+    IKE_INTEG_HMAC_SHA2_256_128 = 12,
+    IKE_INTEG_HMAC_SHA2_384_192 = 13,
+    IKE_INTEG_HMAC_SHA2_512_256 = 14,
+};
+
+/* Key and ICV lengths of an integrity algorithm, 0 when unknown. */
+size_t ike_integ_key_len(enum ike_integ alg);
+size_t ike_integ_icv_len(enum ike_integ alg);
+/* out = the ICV (truncated HMAC) of @data. */
+bool ike_integ(enum ike_integ alg, const uint8_t *key, const uint8_t *data, size_t len, uint8_t *out);
+/* AES-CBC without padding (the caller pads): @len a multiple of 16; key 16/24/32. */
+bool ike_aes_cbc(bool enc, const uint8_t *key, size_t key_len, const uint8_t iv[16], const uint8_t *in, size_t len,
+                 uint8_t *out);
+
 bool ike_aead_seal(enum ike_aead alg, const uint8_t *key, size_t key_len, const uint8_t iv[8], const uint8_t *aad,
                    size_t aad_len, const uint8_t *pt, size_t len, uint8_t *ct, uint8_t tag[16]);
 bool ike_aead_open(enum ike_aead alg, const uint8_t *key, size_t key_len, const uint8_t iv[8], const uint8_t *aad,

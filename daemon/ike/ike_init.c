@@ -1,6 +1,8 @@
 /* Responder side of IKE_SA_INIT (see ike_init.h). */
 #include "daemon/ike/ike_init.h"
 
+#include "daemon/ike/ike_sk.h"
+
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <string.h>
@@ -48,10 +50,18 @@ static bool prf_ok(uint16_t id)
     return id == IKE_PRF_HMAC_SHA2_256 || id == IKE_PRF_HMAC_SHA2_384 || id == IKE_PRF_HMAC_SHA2_512;
 }
 
-/* The first acceptable transform of each type, the first acceptable proposal. */
+static bool encr_ok(const struct ike_transform *t)
+{
+    if (t->id == IKE_AEAD_AES_GCM_16 || t->id == IKE_ENCR_AES_CBC)
+        return t->key_len == 128 || t->key_len == 192 || t->key_len == 256;
+    return t->id == IKE_AEAD_CHACHA20_POLY1305 && t->key_len == 0;
+}
+
+/* The first acceptable transform of each type; the first acceptable proposal. */
 static bool choose(const struct ike_proposal *p, struct ike_init *st, struct ike_proposal *chosen)
 {
-    const struct ike_transform *encr = NULL, *prf = NULL, *dh = NULL;
+    const struct ike_transform *encr = NULL, *prf = NULL, *dh = NULL, *integ = NULL;
+    bool aead;
 
     if (p->protocol != 1 || p->spi_len != 0)
         return false;
@@ -60,28 +70,44 @@ static bool choose(const struct ike_proposal *p, struct ike_init *st, struct ike
 
         if (t->unknown_attr)
             continue;
-        if (t->type == IKE_TRANS_ENCR && !encr &&
-            ((t->id == IKE_AEAD_AES_GCM_16 && (t->key_len == 128 || t->key_len == 256)) ||
-             (t->id == IKE_AEAD_CHACHA20_POLY1305 && t->key_len == 0)))
+        if (t->type == IKE_TRANS_ENCR && !encr && encr_ok(t))
             encr = t;
         else if (t->type == IKE_TRANS_PRF && !prf && prf_ok(t->id))
             prf = t;
         else if (t->type == IKE_TRANS_DH && !dh && group_ok(t->id))
             dh = t;
-        else if (t->type == IKE_TRANS_INTEG && t->id != 0)
-            return false; /* an integrity algorithm with an AEAD is not offered by us */
+        else if (t->type == IKE_TRANS_INTEG && !integ && ike_integ_key_len((enum ike_integ)t->id))
+            integ = t;
     }
     if (!encr || !prf || !dh)
         return false;
-    *chosen = (struct ike_proposal){.num = p->num, .protocol = 1, .ntrans = 3};
-    chosen->trans[0] = *encr;
-    chosen->trans[1] = *prf;
-    chosen->trans[2] = *dh;
+    aead = encr->id != IKE_ENCR_AES_CBC;
+    if (!aead && !integ)
+        return false; /* CBC needs an integrity algorithm, an AEAD must not have one */
+    *chosen = (struct ike_proposal){.num = p->num, .protocol = 1, .ntrans = 0};
+    chosen->trans[chosen->ntrans++] = *encr;
+    chosen->trans[chosen->ntrans++] = *prf;
+    if (!aead)
+        chosen->trans[chosen->ntrans++] = *integ;
+    chosen->trans[chosen->ntrans++] = *dh;
+    st->cbc = !aead;
     st->aead = (enum ike_aead)encr->id;
-    st->encr_key_len = (encr->key_len ? encr->key_len / 8 : 32) + 4;
+    st->integ = aead ? 0 : (enum ike_integ)integ->id;
+    st->integ_key_len = aead ? 0 : ike_integ_key_len(st->integ);
+    st->encr_key_len = aead ? (encr->key_len ? encr->key_len / 8 : 32) + 4 : encr->key_len / 8;
     st->prf = (enum ike_prf)prf->id;
     st->group = (enum ike_dh_group)dh->id;
     return true;
+}
+
+void ike_init_sk_keys(const struct ike_init *st, bool initiator, struct ike_sk_keys *k)
+{
+    *k = (struct ike_sk_keys){.cbc = st->cbc,
+                              .alg = st->aead,
+                              .key = initiator ? st->keys.sk_ei : st->keys.sk_er,
+                              .key_len = st->encr_key_len,
+                              .integ = st->integ,
+                              .integ_key = initiator ? st->keys.sk_ai : st->keys.sk_ar};
 }
 
 static void notify_only(const struct ike_msg *req, struct ike_init *st, uint16_t type, const uint8_t *data,
@@ -149,8 +175,8 @@ enum ike_init_status ike_init_respond(const struct ike_msg *req, const struct so
         notify_only(req, st, N_INVALID_SYNTAX, NULL, 0, out);
         return st->status = IKE_INIT_INVALID_SYNTAX;
     }
-    if (!ike_derive_keys(st->prf, st->ni, st->ni_len, st->nr, st->nr_len, gir, girlen, st->spi_i, st->spi_r, 0,
-                         st->encr_key_len, &st->keys)) {
+    if (!ike_derive_keys(st->prf, st->ni, st->ni_len, st->nr, st->nr_len, gir, girlen, st->spi_i, st->spi_r,
+                         st->integ_key_len, st->encr_key_len, &st->keys)) {
         memset(gir, 0, sizeof(gir));
         return st->status = IKE_INIT_INTERNAL;
     }

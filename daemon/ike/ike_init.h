@@ -1,7 +1,8 @@
 /* The responder's half of IKE_SA_INIT (RFC 7296 1.2, 2.10, 2.23): choose a
  * proposal, check the KE group, generate our DH value, nonce and SPI, derive the
- * IKE SA keys and build the response with NAT detection. AEAD suites only so far
- * (AES-GCM-16, ChaCha20-Poly1305). */
+ * IKE SA keys and build the response with NAT detection. Suites: AES-GCM-16,
+ * ChaCha20-Poly1305, or AES-CBC with HMAC-SHA1-96/SHA2; PRF HMAC-SHA2; DH 14-16,
+ * 19-21, 31. */
 #ifndef RAVEN_IKE_INIT_H
 #define RAVEN_IKE_INIT_H
 
@@ -26,8 +27,11 @@ struct ike_init {
     uint8_t spi_i[8], spi_r[8];
     enum ike_dh_group group;
     enum ike_prf prf;
+    bool cbc;            /* AES-CBC with @integ, else @aead */
     enum ike_aead aead;
-    size_t encr_key_len; /* with the 4-byte salt */
+    enum ike_integ integ;
+    size_t encr_key_len; /* with the 4-byte salt for AEAD */
+    size_t integ_key_len;
     uint8_t ni[256], nr[32];
     size_t ni_len, nr_len;
     bool nat_peer, nat_local; /* NAT detected in front of the peer / of us */
@@ -39,6 +43,10 @@ struct ike_init {
  * IKE_INIT_INTERNAL. */
 enum ike_init_status ike_init_respond(const struct ike_msg *req, const struct sockaddr_storage *local,
                                       const struct sockaddr_storage *peer, struct ike_init *st, struct ike_buf *out);
+
+/* The SK keys of the initiator's (@initiator) or responder's messages. */
+struct ike_sk_keys;
+void ike_init_sk_keys(const struct ike_init *st, bool initiator, struct ike_sk_keys *k);
 
 /* NAT_DETECTION_*_IP data: SHA-1(SPIi | SPIr | address | port). */
 void ike_nat_hash(const uint8_t spi_i[8], const uint8_t spi_r[8], const struct sockaddr_storage *a, uint8_t out[20]);

@@ -1,25 +1,51 @@
-/* SK payload with AEAD (see ike_sk.h). */
+/* SK payload (see ike_sk.h). */
 #include "daemon/ike/ike_sk.h"
 
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "daemon/base/poison.h"
 
+#define CBC_IV_LEN 16
+
+static size_t iv_len(const struct ike_sk_keys *k)
+{
+    return k->cbc ? CBC_IV_LEN : IKE_SK_IV_LEN;
+}
+
+static size_t icv_len(const struct ike_sk_keys *k)
+{
+    return k->cbc ? ike_integ_icv_len(k->integ) : IKE_SK_ICV_LEN;
+}
+
 bool ike_sk_open(const struct ike_sk_keys *k, const uint8_t *buf, size_t len, const struct ike_msg *msg,
                  uint8_t *plain, struct ike_msg *inner)
 {
     const struct ike_pld *sk = msg->npld ? &msg->pld[msg->npld - 1] : NULL;
-    size_t aad_len, ct_len, pad;
+    size_t ivl = iv_len(k), icvl = icv_len(k), aad_len, ct_len, pad;
+    const uint8_t *iv, *ct, *icv;
 
-    if (!sk || sk->type != IKE_PLD_SK || sk->len < IKE_SK_IV_LEN + IKE_SK_ICV_LEN + 1)
+    if (!sk || sk->type != IKE_PLD_SK || !icvl || sk->len < ivl + icvl + 1)
         return false;
     aad_len = (size_t)(sk->body - buf);
-    ct_len = sk->len - IKE_SK_IV_LEN - IKE_SK_ICV_LEN;
-    if (aad_len > len || !ike_aead_open(k->alg, k->key, k->key_len, sk->body, buf, aad_len,
-                                        sk->body + IKE_SK_IV_LEN, ct_len, sk->body + IKE_SK_IV_LEN + ct_len, plain))
+    iv = sk->body;
+    ct = sk->body + ivl;
+    ct_len = sk->len - ivl - icvl;
+    icv = ct + ct_len;
+    if (aad_len > len || (size_t)(icv + icvl - buf) != len)
         return false;
+    if (k->cbc) {
+        uint8_t want[32];
+
+        /* integrity first, over the message up to the ICV, then decrypt */
+        if (ct_len % 16 || !ike_integ(k->integ, k->integ_key, buf, len - icvl, want) ||
+            CRYPTO_memcmp(want, icv, icvl) != 0 || !ike_aes_cbc(false, k->key, k->key_len, iv, ct, ct_len, plain))
+            return false;
+    } else if (!ike_aead_open(k->alg, k->key, k->key_len, iv, buf, aad_len, ct, ct_len, icv, plain)) {
+        return false;
+    }
     pad = plain[ct_len - 1];
     if (pad + 1 > ct_len)
         return false;
@@ -31,32 +57,37 @@ bool ike_sk_open(const struct ike_sk_keys *k, const uint8_t *buf, size_t len, co
 bool ike_sk_seal(const struct ike_sk_keys *k, struct ike_builder *bd, uint8_t first, const uint8_t *inner,
                  size_t inner_len)
 {
-    size_t body = ike_build_pld(bd, IKE_PLD_SK, false), ct_off;
-    uint8_t iv[IKE_SK_IV_LEN], *pt = NULL, tag[IKE_SK_ICV_LEN];
+    size_t body = ike_build_pld(bd, IKE_PLD_SK, false), ivl = iv_len(k), icvl = icv_len(k), ct_off, ct_len;
+    uint8_t iv[CBC_IV_LEN], *pt = NULL, tag[IKE_SK_ICV_LEN];
     bool ok = false;
 
-    if (bd->buf.oom)
+    if (bd->buf.oom || !icvl)
         return false;
     bd->buf.data[body - IKE_PLD_HDR_LEN] = first; /* SK's next payload: the first one inside */
-    if (RAND_bytes(iv, sizeof(iv)) != 1)
+    if (RAND_bytes(iv, (int)ivl) != 1)
         return false;
-    ike_buf_put(&bd->buf, iv, sizeof(iv));
+    ike_buf_put(&bd->buf, iv, ivl);
     ct_off = bd->buf.len;
-    /* AEAD needs no block alignment: no padding, pad length 0 */
-    ike_buf_put(&bd->buf, NULL, inner_len + 1 + IKE_SK_ICV_LEN);
+    /* AEAD needs no alignment (pad length 0); CBC pads to the block size */
+    ct_len = k->cbc ? (inner_len + 1 + 15) / 16 * 16 : inner_len + 1;
+    ike_buf_put(&bd->buf, NULL, ct_len + icvl);
     if (!ike_build_end_pld(bd, body) || !ike_build_finish(bd))
         return false;
-    pt = malloc(inner_len + 1);
+    pt = calloc(1, ct_len);
     if (!pt)
         return false;
     memcpy(pt, inner, inner_len);
-    pt[inner_len] = 0;
-    /* the associated data is everything before the IV, lengths already final */
-    if (ike_aead_seal(k->alg, k->key, k->key_len, iv, bd->buf.data, body, pt, inner_len + 1,
-                      bd->buf.data + ct_off, tag)) {
-        memcpy(bd->buf.data + ct_off + inner_len + 1, tag, sizeof(tag));
+    pt[ct_len - 1] = (uint8_t)(ct_len - inner_len - 1); /* pad length; the padding is zeroes */
+    if (k->cbc) {
+        ok = ike_aes_cbc(true, k->key, k->key_len, iv, pt, ct_len, bd->buf.data + ct_off) &&
+             ike_integ(k->integ, k->integ_key, bd->buf.data, ct_off + ct_len, bd->buf.data + ct_off + ct_len);
+    } else if (ike_aead_seal(k->alg, k->key, k->key_len, iv, bd->buf.data, body, pt, ct_len, bd->buf.data + ct_off,
+                             tag)) {
+        /* the associated data is everything before the IV, lengths already final */
+        memcpy(bd->buf.data + ct_off + ct_len, tag, sizeof(tag));
         ok = true;
     }
+    OPENSSL_cleanse(pt, ct_len);
     free(pt);
     return ok;
 }

@@ -1,6 +1,8 @@
-/* The Encrypted and Authenticated payload (SK, RFC 7296 3.14) with AEAD ciphers
- * (RFC 5282): body = IV(8) | ciphertext of (inner payloads | padding | pad length) |
- * ICV(16); the associated data is the message from its first byte up to the IV. */
+/* The Encrypted and Authenticated payload (SK, RFC 7296 3.14).
+ *  AEAD (RFC 5282): body = IV(8) | ciphertext of (inner payloads | padding | pad
+ *    length) | ICV(16); the associated data is the message up to the IV.
+ *  AES-CBC with HMAC: body = IV(16) | ciphertext (a multiple of 16 bytes) | ICV, the
+ *    ICV a truncated HMAC over the whole message up to it, checked before decryption. */
 #ifndef RAVEN_IKE_SK_H
 #define RAVEN_IKE_SK_H
 
@@ -15,9 +17,12 @@
 #define IKE_SK_ICV_LEN 16
 
 struct ike_sk_keys {
-    enum ike_aead alg;
-    const uint8_t *key; /* cipher key | 4-byte salt */
+    bool cbc;            /* AES-CBC with an integrity algorithm, else AEAD */
+    enum ike_aead alg;   /* AEAD */
+    const uint8_t *key;  /* AEAD: cipher key | 4-byte salt; CBC: the AES key */
     size_t key_len;
+    enum ike_integ integ; /* CBC */
+    const uint8_t *integ_key;
 };
 
 /* Decrypts and checks the SK payload of @msg (parsed from @buf, @len bytes) and

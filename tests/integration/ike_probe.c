@@ -84,8 +84,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "probe: IKE_SA_INIT refused (status %d)\n", st.status);
         return 1;
     }
-    printf("probe: IKE_SA_INIT: encr %d (%zu key bytes) prf %d group %d, NAT peer %d local %d\n", st.aead,
-           st.encr_key_len, st.prf, st.group, st.nat_peer, st.nat_local);
+    printf("probe: IKE_SA_INIT: encr %d (%zu key bytes) integ %d prf %d group %d, NAT peer %d local %d\n", st.aead,
+           st.encr_key_len, st.integ, st.prf, st.group, st.nat_peer, st.nat_local);
     sendto(fds[which], out.data, out.len, 0, (struct sockaddr *)&from, sizeof(struct sockaddr_in));
     ike_buf_fini(&out);
 
@@ -96,8 +96,9 @@ int main(int argc, char **argv)
         return 1;
     }
     {
-        struct ike_sk_keys k = {.alg = st.aead, .key = st.keys.sk_ei, .key_len = st.encr_key_len};
+        struct ike_sk_keys k;
 
+        ike_init_sk_keys(&st, true, &k);
         if (!ike_sk_open(&k, buf, (size_t)n, &auth, plain, &inner)) {
             fprintf(stderr, "probe: IKE_AUTH does not decrypt with the derived keys\n");
             return 1;

@@ -132,6 +132,9 @@ secrets {{
     "aes256gcm16-prfsha256-ecp256",
     "aes128gcm16-prfsha384-x25519",
     "chacha20poly1305-prfsha512-ecp384",
+    "aes256-sha256-modp2048",
+    "aes128-sha1-prfsha256-ecp521",
+    "aes192-sha512-modp3072",
 ])
 def test_strongswan_ike_auth_decrypts_with_ravens_keys(lab, proposals):
     probe = subprocess.Popen(["ip", "netns", "exec", lab["head"], PROBE, lab["head_ip"], "client.example.org",

@@ -287,10 +287,9 @@ static void test_strongswan_sa_init(void **state)
 
 /* An SK payload sealed with a key opens with it, to the same inner payloads, and
  * not after any byte of the message changed. */
-static void test_sk_seal_open(void **state)
+static void sk_seal_open(const struct ike_sk_keys *kp)
 {
-    static const uint8_t key[36] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
-    struct ike_sk_keys k = {.alg = IKE_AEAD_AES_GCM_16, .key = key, .key_len = 20};
+    struct ike_sk_keys k = *kp;
     struct ike_hdr h = {.exchange = IKE_EXCH_AUTH, .flags = IKE_FLAG_INITIATOR, .msg_id = 1};
     struct ike_builder inner, bd;
     struct ike_msg *m = calloc(1, sizeof(*m)), *in = calloc(1, sizeof(*in));
@@ -320,6 +319,22 @@ static void test_sk_seal_open(void **state)
     ike_buf_fini(&bd.buf);
     free(m);
     free(in);
+}
+
+static void test_sk_seal_open(void **state)
+{
+    static const uint8_t key[36] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+    static const uint8_t ikey[64] = {9, 9, 9};
+    struct ike_sk_keys gcm = {.alg = IKE_AEAD_AES_GCM_16, .key = key, .key_len = 20};
+    struct ike_sk_keys chacha = {.alg = IKE_AEAD_CHACHA20_POLY1305, .key = key, .key_len = 36};
+    struct ike_sk_keys cbc1 = {.cbc = true, .key = key, .key_len = 16, .integ = IKE_INTEG_HMAC_SHA1_96, .integ_key = ikey};
+    struct ike_sk_keys cbc2 = {.cbc = true, .key = key, .key_len = 32, .integ = IKE_INTEG_HMAC_SHA2_512_256,
+                               .integ_key = ikey};
+
+    sk_seal_open(&gcm);
+    sk_seal_open(&chacha);
+    sk_seal_open(&cbc1);
+    sk_seal_open(&cbc2);
 }
 
 int main(void)
