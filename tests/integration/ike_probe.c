@@ -3,7 +3,9 @@
  * IKE_SA_INIT with ike_init_respond(), then receives the client's IKE_AUTH and
  * decrypts it with the keys Raven derived. If the client could not use our
  * response, or our keys differed from its keys, the decryption fails.
- * It then checks the client's pre-shared key AUTH with ike_auth_psk().
+ * It then checks the client's pre-shared key AUTH with ike_auth_psk() and answers
+ * with Raven's own IDr and AUTH sealed in SK (no child SA: NO_PROPOSAL_CHOSEN),
+ * which the client must accept to consider the IKE SA established.
  * Usage: ike_probe ADDRESS EXPECTED_IDI PSK  (exit 0 when IDi and AUTH match) */
 #include <arpa/inet.h>
 #include <poll.h>
@@ -55,8 +57,8 @@ static ssize_t recv_ike(int fds[2], uint8_t *buf, size_t cap, struct sockaddr_st
 int main(int argc, char **argv)
 {
     static struct ike_msg req, auth, inner;
-    static uint8_t buf[65536], plain[65536], msg1[65536];
-    size_t msg1_len;
+    static uint8_t buf[65536], plain[65536], msg1[65536], msg2[65536];
+    size_t msg1_len, msg2_len;
     struct sockaddr_storage l500, l4500, from;
     struct ike_init st;
     struct ike_buf out;
@@ -87,6 +89,8 @@ int main(int argc, char **argv)
     printf("probe: IKE_SA_INIT: encr %d (%zu key bytes) integ %d prf %d group %d, NAT peer %d local %d\n", st.aead,
            st.encr_key_len, st.integ, st.prf, st.group, st.nat_peer, st.nat_local);
     sendto(fds[which], out.data, out.len, 0, (struct sockaddr *)&from, sizeof(struct sockaddr_in));
+    memcpy(msg2, out.data, out.len); /* RealMessage2, signed by our AUTH */
+    msg2_len = out.len;
     ike_buf_fini(&out);
 
     n = recv_ike(fds, buf, sizeof(buf), &from, &which);
@@ -133,6 +137,47 @@ int main(int argc, char **argv)
             return 1;
         }
         printf("probe: AUTH verified with the shared key\n");
+    }
+    {
+        /* our reply: IDr, AUTH over RealMessage2 | Ni | prf(SK_pr, IDr'), no child SA */
+        static const uint8_t idr_data[] = "headend.example.org";
+        struct ike_id_pld idr = {.type = 2, .data = idr_data, .len = sizeof(idr_data) - 1};
+        struct ike_hdr h = auth.hdr;
+        struct ike_builder ib, bd;
+        struct ike_sk_keys k;
+        uint8_t mic[64], *so;
+        size_t so_len, ml;
+        uint8_t frame[65536];
+        size_t off = 0;
+
+        ike_build_begin(&ib, &h); /* the inner chain, taken after the header */
+        ike_id_build(&ib, IKE_PLD_IDR, &idr);
+        so = ike_auth_signed_octets(st.prf, msg2, msg2_len, st.ni, st.ni_len, st.keys.sk_pr, st.keys.prf_len,
+                                    ib.buf.data + IKE_HDR_LEN + IKE_PLD_HDR_LEN,
+                                    ib.buf.len - IKE_HDR_LEN - IKE_PLD_HDR_LEN, &so_len);
+        ml = so ? ike_auth_psk(st.prf, (const uint8_t *)argv[3], strlen(argv[3]), so, so_len, mic) : 0;
+        free(so);
+        if (!ml)
+            return 1;
+        ike_auth_build(&ib, &(struct ike_auth_pld){.method = 2, .data = mic, .len = ml});
+        ike_notify_build(&ib, &(struct ike_notify_pld){.type = 14 /* NO_PROPOSAL_CHOSEN */});
+        if (!ike_build_finish(&ib))
+            return 1;
+        h.flags = IKE_FLAG_RESPONSE;
+        ike_build_begin(&bd, &h);
+        ike_init_sk_keys(&st, false, &k);
+        if (!ike_sk_seal(&k, &bd, IKE_PLD_IDR, ib.buf.data + IKE_HDR_LEN, ib.buf.len - IKE_HDR_LEN))
+            return 1;
+        if (which == 1) { /* port 4500: the non-ESP marker */
+            memset(frame, 0, 4);
+            off = 4;
+        }
+        memcpy(frame + off, bd.buf.data, bd.buf.len);
+        sendto(fds[which], frame, off + bd.buf.len, 0, (struct sockaddr *)&from, sizeof(struct sockaddr_in));
+        printf("probe: IKE_AUTH response sent\n");
+        ike_buf_fini(&ib.buf);
+        ike_buf_fini(&bd.buf);
+        usleep(500 * 1000); /* let the client process it before we go */
     }
     ike_keys_wipe(&st.keys);
     return 0;

@@ -2,8 +2,8 @@
 Raven's IKE_SA_INIT responder (daemon/ike, run by the ike_probe helper) answers the
 client, and the client's following IKE_AUTH must decrypt with the keys Raven
 derived. This checks the codec, the proposal choice, ECP/X25519 key exchange,
-SKEYSEED/prf+, the SK AEAD and the shared key AUTH computation against another
-implementation.
+SKEYSEED/prf+, the SK payload both ways and the shared key AUTH computation, both
+the client's and Raven's own, against another implementation.
 
 Topology (two namespaces made and removed by the test):
 
@@ -151,5 +151,8 @@ def test_strongswan_ike_auth_decrypts_with_ravens_keys(lab, proposals):
     assert probe.returncode == 0, f"probe:\n{out}\ncharon log:\n{log[-3000:]}"
     assert 'IDi type 2 "client.example.org"' in out
     assert "AUTH verified with the shared key" in out  # RFC 7296 2.15, computed by Raven
-    # the client took our IKE_SA_INIT response and went on to IKE_AUTH
+    # the client took our IKE_SA_INIT response, went on to IKE_AUTH, and accepted
+    # Raven's own AUTH in the IKE_AUTH response
     assert "sending packet" in log and "IKE_AUTH" in log
+    assert "authentication of 'headend.example.org' with pre-shared key successful" in log, log[-3000:]
+    assert "IKE_SA rw[1] established" in log, log[-3000:]
