@@ -126,7 +126,7 @@ def test_candidate_edit_is_invisible_in_running_until_commit(ravend):
     m.edit_config(target="candidate", config=pool_cfg("c1"))
     assert pool_names(m, "candidate") == ["c1"]
     assert pool_names(m, "running") == []
-    assert "c1" not in ravend.running_file()
+    assert "<name>c1</name>" not in ravend.running_file()
     m.commit()
     assert pool_names(m, "running") == ["c1"]
 
