@@ -452,6 +452,8 @@ static const EVP_CIPHER *aead_cipher(enum ike_aead alg, size_t key_len)
 {
     if (alg == IKE_AEAD_AES_GCM_16 && key_len == 16 + 4)
         return EVP_aes_128_gcm();
+    if (alg == IKE_AEAD_AES_GCM_16 && key_len == 24 + 4)
+        return EVP_aes_192_gcm();
     if (alg == IKE_AEAD_AES_GCM_16 && key_len == 32 + 4)
         return EVP_aes_256_gcm();
     if (alg == IKE_AEAD_CHACHA20_POLY1305 && key_len == 32 + 4)
@@ -483,6 +485,7 @@ static bool aead(bool enc, enum ike_aead alg, const uint8_t *key, size_t key_len
         goto out;
     ok = true;
 out:
+    OPENSSL_cleanse(nonce, sizeof(nonce));
     EVP_CIPHER_CTX_free(ctx);
     return ok;
 }

@@ -3,8 +3,10 @@
 
 #include "daemon/ike/ike_sk.h"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "daemon/base/poison.h"
@@ -14,7 +16,6 @@
 #define N_INVALID_KE_PAYLOAD 17
 #define N_NAT_DETECTION_SOURCE_IP 16388
 #define N_NAT_DETECTION_DESTINATION_IP 16389
-#define N_FRAGMENTATION_SUPPORTED 16430
 
 void ike_nat_hash(const uint8_t spi_i[8], const uint8_t spi_r[8], const struct sockaddr_storage *a, uint8_t out[20])
 {
@@ -36,7 +37,8 @@ void ike_nat_hash(const uint8_t spi_i[8], const uint8_t spi_r[8], const struct s
         memcpy(buf + n, &s->sin6_port, 2);
     }
     n += 2;
-    EVP_Digest(buf, n, out, &ol, EVP_sha1(), NULL);
+    if (EVP_Digest(buf, n, out, &ol, EVP_sha1(), NULL) != 1)
+        memset(out, 0, 20); /* a hash that matches nothing: NAT assumed */
 }
 
 static bool group_ok(uint16_t id)
@@ -57,33 +59,42 @@ static bool encr_ok(const struct ike_transform *t)
     return t->id == IKE_AEAD_CHACHA20_POLY1305 && t->key_len == 0;
 }
 
-/* The first acceptable transform of each type; the first acceptable proposal. */
-static bool choose(const struct ike_proposal *p, struct ike_init *st, struct ike_proposal *chosen)
+/* The first acceptable transform of each type; the first acceptable proposal
+ * (RFC 7296 3.3.6: a proposal with a transform type we do not understand is
+ * unacceptable as a whole). Of the acceptable DH groups, the one the KE payload
+ * already uses (@ke_group) is preferred, which saves an INVALID_KE round trip. */
+static bool choose(const struct ike_proposal *p, uint16_t ke_group, struct ike_init *st, struct ike_proposal *chosen)
 {
     const struct ike_transform *encr = NULL, *prf = NULL, *dh = NULL, *integ = NULL;
-    bool aead;
+    bool aead, integ_other = false;
 
     if (p->protocol != 1 || p->spi_len != 0)
         return false;
     for (uint8_t i = 0; i < p->ntrans; i++) {
         const struct ike_transform *t = &p->trans[i];
 
+        if (t->type < IKE_TRANS_ENCR || t->type > IKE_TRANS_DH)
+            return false;
         if (t->unknown_attr)
             continue;
         if (t->type == IKE_TRANS_ENCR && !encr && encr_ok(t))
             encr = t;
         else if (t->type == IKE_TRANS_PRF && !prf && prf_ok(t->id))
             prf = t;
-        else if (t->type == IKE_TRANS_DH && !dh && group_ok(t->id))
+        else if (t->type == IKE_TRANS_DH && group_ok(t->id) && (!dh || (t->id == ke_group && dh->id != ke_group)))
             dh = t;
         else if (t->type == IKE_TRANS_INTEG && !integ && ike_integ_key_len((enum ike_integ)t->id))
             integ = t;
+        else if (t->type == IKE_TRANS_INTEG && t->id != 0)
+            integ_other = true;
     }
     if (!encr || !prf || !dh)
         return false;
     aead = encr->id != IKE_ENCR_AES_CBC;
     if (!aead && !integ)
-        return false; /* CBC needs an integrity algorithm, an AEAD must not have one */
+        return false; /* CBC needs an integrity algorithm */
+    if (aead && (integ || integ_other))
+        return false; /* an AEAD cipher must come without one (RFC 5282 8) */
     *chosen = (struct ike_proposal){.num = p->num, .protocol = 1, .ntrans = 0};
     chosen->trans[chosen->ntrans++] = *encr;
     chosen->trans[chosen->ntrans++] = *prf;
@@ -110,7 +121,7 @@ void ike_init_sk_keys(const struct ike_init *st, bool initiator, struct ike_sk_k
                               .integ_key = initiator ? st->keys.sk_ai : st->keys.sk_ar};
 }
 
-static void notify_only(const struct ike_msg *req, struct ike_init *st, uint16_t type, const uint8_t *data,
+static bool notify_only(const struct ike_msg *req, struct ike_init *st, uint16_t type, const uint8_t *data,
                         size_t len, struct ike_buf *out)
 {
     struct ike_hdr h = req->hdr;
@@ -119,17 +130,22 @@ static void notify_only(const struct ike_msg *req, struct ike_init *st, uint16_t
 
     memset(h.spi_r, 0, 8);
     h.flags = IKE_FLAG_RESPONSE;
+    h.version = 0x20;
     h.next_payload = 0;
     ike_build_begin(&bd, &h);
     ike_notify_build(&bd, &n);
-    ike_build_finish(&bd);
+    if (!ike_build_finish(&bd)) {
+        ike_buf_fini(&bd.buf);
+        return false;
+    }
     *out = bd.buf;
+    return true;
 }
 
 enum ike_init_status ike_init_respond(const struct ike_msg *req, const struct sockaddr_storage *local,
                                       const struct sockaddr_storage *peer, struct ike_init *st, struct ike_buf *out)
 {
-    static struct ike_sa_pld sa;
+    struct ike_sa_pld *sa = malloc(sizeof(*sa));
     struct ike_sa_pld reply_sa = {.nprop = 1};
     const struct ike_pld *pn;
     struct ike_ke_pld ke;
@@ -144,23 +160,30 @@ enum ike_init_status ike_init_respond(const struct ike_msg *req, const struct so
     memset(st, 0, sizeof(*st));
     memset(out, 0, sizeof(*out));
     memcpy(st->spi_i, req->hdr.spi_i, 8);
-    if (!ike_msg_find(req, IKE_PLD_SA, 0) || !ike_sa_parse(ike_msg_find(req, IKE_PLD_SA, 0), &sa) ||
+    if (!sa)
+        return st->status = IKE_INIT_INTERNAL;
+    if (!ike_msg_find(req, IKE_PLD_SA, 0) || !ike_sa_parse(ike_msg_find(req, IKE_PLD_SA, 0), sa) ||
         !ike_msg_find(req, IKE_PLD_KE, 0) || !ike_ke_parse(ike_msg_find(req, IKE_PLD_KE, 0), &ke) ||
         !(pn = ike_msg_find(req, IKE_PLD_NONCE, 0)) || !ike_nonce_parse(pn, &ni, &st->ni_len)) {
-        notify_only(req, st, N_INVALID_SYNTAX, NULL, 0, out);
-        return st->status = IKE_INIT_INVALID_SYNTAX;
+        free(sa);
+        return st->status = notify_only(req, st, N_INVALID_SYNTAX, NULL, 0, out) ? IKE_INIT_INVALID_SYNTAX :
+                                                                                      IKE_INIT_INTERNAL;
     }
     memcpy(st->ni, ni, st->ni_len);
-    for (size_t i = 0; i < sa.nprop && !chosen; i++)
-        chosen = choose(&sa.prop[i], st, &reply_sa.prop[0]);
-    if (!chosen) {
-        notify_only(req, st, N_NO_PROPOSAL_CHOSEN, NULL, 0, out);
-        return st->status = IKE_INIT_NO_PROPOSAL;
-    }
+    for (size_t i = 0; i < sa->nprop && !chosen; i++)
+        chosen = choose(&sa->prop[i], ke.group, st, &reply_sa.prop[0]);
+    free(sa);
+    if (!chosen)
+        return st->status = notify_only(req, st, N_NO_PROPOSAL_CHOSEN, NULL, 0, out) ? IKE_INIT_NO_PROPOSAL :
+                                                                                          IKE_INIT_INTERNAL;
+    /* RFC 7296 2.10: at least half the PRF's key size, and at least 128 bits */
+    if (st->ni_len < ike_prf_len(st->prf) / 2)
+        return st->status = notify_only(req, st, N_INVALID_SYNTAX, NULL, 0, out) ? IKE_INIT_INVALID_SYNTAX :
+                                                                                      IKE_INIT_INTERNAL;
     if (ke.group != st->group) {
         uint8_t g[2] = {(uint8_t)(st->group >> 8), (uint8_t)st->group};
-        notify_only(req, st, N_INVALID_KE_PAYLOAD, g, 2, out);
-        return st->status = IKE_INIT_INVALID_KE;
+        return st->status = notify_only(req, st, N_INVALID_KE_PAYLOAD, g, 2, out) ? IKE_INIT_INVALID_KE :
+                                                                                      IKE_INIT_INTERNAL;
     }
     dh = ike_dh_new(st->group);
     st->nr_len = sizeof(st->nr);
@@ -171,35 +194,45 @@ enum ike_init_status ike_init_respond(const struct ike_msg *req, const struct so
     }
     girlen = ike_dh_derive(dh, ke.data, ke.len, gir, sizeof(gir));
     ike_dh_free(dh);
-    if (!girlen) { /* the peer's public value failed the RFC 6989 checks */
-        notify_only(req, st, N_INVALID_SYNTAX, NULL, 0, out);
-        return st->status = IKE_INIT_INVALID_SYNTAX;
-    }
+    if (!girlen) /* the peer's public value failed the RFC 6989 checks */
+        return st->status = notify_only(req, st, N_INVALID_SYNTAX, NULL, 0, out) ? IKE_INIT_INVALID_SYNTAX :
+                                                                                      IKE_INIT_INTERNAL;
     if (!ike_derive_keys(st->prf, st->ni, st->ni_len, st->nr, st->nr_len, gir, girlen, st->spi_i, st->spi_r,
                          st->integ_key_len, st->encr_key_len, &st->keys)) {
-        memset(gir, 0, sizeof(gir));
+        OPENSSL_cleanse(gir, sizeof(gir));
         return st->status = IKE_INIT_INTERNAL;
     }
-    memset(gir, 0, sizeof(gir));
+    OPENSSL_cleanse(gir, sizeof(gir));
 
-    /* NAT detection: the peer's hashes against what we see */
-    for (size_t i = 0; i < req->npld; i++) {
-        struct ike_notify_pld n;
+    /* NAT detection (RFC 7296 2.23): a NAT is in front of the peer when none of its
+     * (possibly several) source hashes matches what we see, likewise for us */
+    {
+        bool src_seen = false, src_match = false, dst_seen = false, dst_match = false;
+        uint8_t hp[20], hl[20];
 
-        if (req->pld[i].type != IKE_PLD_NOTIFY || !ike_notify_parse(&req->pld[i], &n) || n.len != 20)
-            continue;
-        if (n.type == N_NAT_DETECTION_SOURCE_IP) {
-            ike_nat_hash(req->hdr.spi_i, req->hdr.spi_r, peer, nat);
-            st->nat_peer = st->nat_peer || memcmp(nat, n.data, 20) != 0;
-        } else if (n.type == N_NAT_DETECTION_DESTINATION_IP) {
-            ike_nat_hash(req->hdr.spi_i, req->hdr.spi_r, local, nat);
-            st->nat_local = st->nat_local || memcmp(nat, n.data, 20) != 0;
+        ike_nat_hash(req->hdr.spi_i, req->hdr.spi_r, peer, hp);
+        ike_nat_hash(req->hdr.spi_i, req->hdr.spi_r, local, hl);
+        for (size_t i = 0; i < req->npld; i++) {
+            struct ike_notify_pld n;
+
+            if (req->pld[i].type != IKE_PLD_NOTIFY || !ike_notify_parse(&req->pld[i], &n) || n.len != 20)
+                continue;
+            if (n.type == N_NAT_DETECTION_SOURCE_IP) {
+                src_seen = true;
+                src_match = src_match || !memcmp(hp, n.data, 20);
+            } else if (n.type == N_NAT_DETECTION_DESTINATION_IP) {
+                dst_seen = true;
+                dst_match = dst_match || !memcmp(hl, n.data, 20);
+            }
         }
+        st->nat_peer = src_seen && !src_match;
+        st->nat_local = dst_seen && !dst_match;
     }
 
     h = req->hdr;
     memcpy(h.spi_r, st->spi_r, 8);
     h.flags = IKE_FLAG_RESPONSE;
+    h.version = 0x20; /* RFC 7296 3.1: minor version 0, whatever the peer sent */
     ike_build_begin(&bd, &h);
     ike_sa_build(&bd, &reply_sa);
     ike_ke_build(&bd, &(struct ike_ke_pld){.group = (uint16_t)st->group, .data = pub, .len = publen});
@@ -208,7 +241,7 @@ enum ike_init_status ike_init_respond(const struct ike_msg *req, const struct so
     ike_notify_build(&bd, &(struct ike_notify_pld){.type = N_NAT_DETECTION_SOURCE_IP, .data = nat, .len = 20});
     ike_nat_hash(st->spi_i, st->spi_r, peer, nat);
     ike_notify_build(&bd, &(struct ike_notify_pld){.type = N_NAT_DETECTION_DESTINATION_IP, .data = nat, .len = 20});
-    ike_notify_build(&bd, &(struct ike_notify_pld){.type = N_FRAGMENTATION_SUPPORTED});
+    /* FRAGMENTATION_SUPPORTED is announced once SKF reassembly exists */
     if (!ike_build_finish(&bd)) {
         ike_buf_fini(&bd.buf);
         ike_keys_wipe(&st->keys);

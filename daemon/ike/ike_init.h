@@ -1,6 +1,7 @@
 /* The responder's half of IKE_SA_INIT (RFC 7296 1.2, 2.10, 2.23): choose a
  * proposal, check the KE group, generate our DH value, nonce and SPI, derive the
- * IKE SA keys and build the response with NAT detection. Suites: AES-GCM-16,
+ * IKE SA keys and build the response with NAT detection (fragmentation support is
+ * not announced until SKF reassembly exists). Suites: AES-GCM-16,
  * ChaCha20-Poly1305, or AES-CBC with HMAC-SHA1-96/SHA2; PRF HMAC-SHA2; DH 14-16,
  * 19-21, 31. */
 #ifndef RAVEN_IKE_INIT_H

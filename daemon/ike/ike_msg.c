@@ -56,10 +56,7 @@ enum ike_parse_rc ike_chain_parse(uint8_t first, const uint8_t *buf, size_t len,
             return IKE_PARSE_TRUNCATED;
         if (!ike_pld_type_known(type)) {
             if (critical) {
-                if (msg->npld < IKE_MAX_PAYLOADS)
-                    msg->pld[msg->npld] = (struct ike_pld){.type = type, .critical = true,
-                                                           .body = buf + off + IKE_PLD_HDR_LEN,
-                                                           .len = (uint16_t)(plen - IKE_PLD_HDR_LEN)};
+                msg->bad_type = type;
                 return IKE_PARSE_UNKNOWN_CRITICAL;
             }
             msg->nskipped++;

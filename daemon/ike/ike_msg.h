@@ -87,13 +87,15 @@ struct ike_msg {
     uint8_t inner_first;
     /* the unknown, non-critical payloads skipped (RFC 7296 2.5) */
     size_t nskipped;
+    /* IKE_PARSE_UNKNOWN_CRITICAL: the type of the offending payload */
+    uint8_t bad_type;
 };
 
 const char *ike_parse_rc_name(enum ike_parse_rc rc);
 bool ike_pld_type_known(uint8_t type);
 
 /* Parses a whole message from @buf (@len bytes, as received: header included).
- * On IKE_PARSE_UNKNOWN_CRITICAL, msg->pld[msg->npld] is the offending payload. */
+ * On IKE_PARSE_UNKNOWN_CRITICAL, msg->bad_type is the offending payload's type. */
 enum ike_parse_rc ike_msg_parse(const uint8_t *buf, size_t len, struct ike_msg *msg);
 /* Parses a payload chain starting with type @first (the decrypted contents of SK),
  * appending to @msg. */

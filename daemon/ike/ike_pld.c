@@ -27,33 +27,40 @@ bool ike_sa_parse(const struct ike_pld *p, struct ike_sa_pld *out)
 
     memset(out, 0, sizeof(*out));
     while (last == 2) {
+        static _Thread_local struct ike_proposal scratch; /* checked but not kept */
         struct ike_proposal *pr;
+        struct ike_transform skip;
         size_t plen, poff;
+        uint8_t ntrans;
 
-        if (len - off < 8 || out->nprop == IKE_MAX_PROPOSALS)
+        if (len - off < 8)
             return false;
         last = b[off];
         plen = rd16(b + off + 2);
         if ((last != 0 && last != 2) || plen < 8 || plen > len - off)
             return false;
-        pr = &out->prop[out->nprop++];
+        /* proposals past the first IKE_MAX_PROPOSALS, or with more transforms than we
+         * keep, are checked and then ignored rather than refusing the payload */
+        pr = out->nprop < IKE_MAX_PROPOSALS ? &out->prop[out->nprop] : &scratch;
+        memset(pr, 0, sizeof(*pr));
         pr->num = b[off + 4];
         pr->protocol = b[off + 5];
         pr->spi_len = b[off + 6];
-        pr->ntrans = b[off + 7];
-        if (pr->spi_len > 8 || 8u + pr->spi_len > plen || pr->ntrans > IKE_MAX_TRANSFORMS)
+        ntrans = b[off + 7];
+        if (pr->spi_len > 8 || 8u + pr->spi_len > plen)
             return false;
         pr->spi = pr->spi_len ? b + off + 8 : NULL;
         poff = off + 8 + pr->spi_len;
-        for (uint8_t t = 0; t < pr->ntrans; t++) {
-            struct ike_transform *tr = &pr->trans[t];
+        for (unsigned t = 0; t < ntrans; t++) {
+            struct ike_transform *tr = t < IKE_MAX_TRANSFORMS ? &pr->trans[t] : &skip;
             size_t tlen, aoff;
 
             if (off + plen - poff < 8)
                 return false;
             tlen = rd16(b + poff + 2);
-            if (tlen < 8 || tlen > off + plen - poff || (b[poff] != (t + 1 == pr->ntrans ? 0 : 3)))
+            if (tlen < 8 || tlen > off + plen - poff || (b[poff] != (t + 1 == ntrans ? 0 : 3)))
                 return false;
+            memset(tr, 0, sizeof(*tr));
             tr->type = b[poff + 4];
             tr->id = rd16(b + poff + 6);
             for (aoff = poff + 8; aoff < poff + tlen;) {
@@ -81,6 +88,10 @@ bool ike_sa_parse(const struct ike_pld *p, struct ike_sa_pld *out)
         }
         if (poff != off + plen)
             return false;
+        if (pr != &scratch && ntrans <= IKE_MAX_TRANSFORMS) {
+            pr->ntrans = ntrans;
+            out->nprop++;
+        }
         off += plen;
     }
     return off == len && out->nprop > 0;

@@ -20,38 +20,50 @@ static size_t icv_len(const struct ike_sk_keys *k)
     return k->cbc ? ike_integ_icv_len(k->integ) : IKE_SK_ICV_LEN;
 }
 
-bool ike_sk_open(const struct ike_sk_keys *k, const uint8_t *buf, size_t len, const struct ike_msg *msg,
-                 uint8_t *plain, struct ike_msg *inner)
+enum ike_sk_rc ike_sk_open(const struct ike_sk_keys *k, const uint8_t *buf, size_t len, const struct ike_msg *msg,
+                           uint8_t *plain, struct ike_msg *inner)
 {
     const struct ike_pld *sk = msg->npld ? &msg->pld[msg->npld - 1] : NULL;
     size_t ivl = iv_len(k), icvl = icv_len(k), aad_len, ct_len, pad;
     const uint8_t *iv, *ct, *icv;
+    enum ike_parse_rc prc;
 
     if (!sk || sk->type != IKE_PLD_SK || !icvl || sk->len < ivl + icvl + 1)
-        return false;
+        return IKE_SK_NOT_AUTHENTIC;
     aad_len = (size_t)(sk->body - buf);
     iv = sk->body;
     ct = sk->body + ivl;
     ct_len = sk->len - ivl - icvl;
     icv = ct + ct_len;
     if (aad_len > len || (size_t)(icv + icvl - buf) != len)
-        return false;
+        return IKE_SK_NOT_AUTHENTIC;
     if (k->cbc) {
         uint8_t want[32];
 
         /* integrity first, over the message up to the ICV, then decrypt */
         if (ct_len % 16 || !ike_integ(k->integ, k->integ_key, buf, len - icvl, want) ||
-            CRYPTO_memcmp(want, icv, icvl) != 0 || !ike_aes_cbc(false, k->key, k->key_len, iv, ct, ct_len, plain))
-            return false;
+            CRYPTO_memcmp(want, icv, icvl) != 0)
+            return IKE_SK_NOT_AUTHENTIC;
+        if (!ike_aes_cbc(false, k->key, k->key_len, iv, ct, ct_len, plain))
+            return IKE_SK_INVALID_SYNTAX;
     } else if (!ike_aead_open(k->alg, k->key, k->key_len, iv, buf, aad_len, ct, ct_len, icv, plain)) {
-        return false;
+        return IKE_SK_NOT_AUTHENTIC;
     }
     pad = plain[ct_len - 1];
     if (pad + 1 > ct_len)
-        return false;
+        return IKE_SK_INVALID_SYNTAX;
     memset(inner, 0, sizeof(*inner));
     inner->hdr = msg->hdr;
-    return ike_chain_parse(msg->inner_first, plain, ct_len - pad - 1, inner) == IKE_PARSE_OK;
+    prc = ike_chain_parse(msg->inner_first, plain, ct_len - pad - 1, inner);
+    if (prc == IKE_PARSE_UNKNOWN_CRITICAL)
+        return IKE_SK_UNKNOWN_CRITICAL;
+    if (prc != IKE_PARSE_OK)
+        return IKE_SK_INVALID_SYNTAX;
+    for (size_t i = 0; i < inner->npld; i++) {
+        if (inner->pld[i].type == IKE_PLD_SK || inner->pld[i].type == IKE_PLD_SKF)
+            return IKE_SK_INVALID_SYNTAX; /* no SK inside SK */
+    }
+    return IKE_SK_OK;
 }
 
 bool ike_sk_seal(const struct ike_sk_keys *k, struct ike_builder *bd, uint8_t first, const uint8_t *inner,

@@ -25,12 +25,22 @@ struct ike_sk_keys {
     const uint8_t *integ_key;
 };
 
+/* What opening an SK payload found: a message that does not authenticate is
+ * dropped silently (RFC 7296 2.21.2); an authentic one with bad contents is
+ * answered (INVALID_SYNTAX, or UNSUPPORTED_CRITICAL_PAYLOAD naming inner->bad_type). */
+enum ike_sk_rc {
+    IKE_SK_OK = 0,
+    IKE_SK_NOT_AUTHENTIC,
+    IKE_SK_INVALID_SYNTAX,
+    IKE_SK_UNKNOWN_CRITICAL,
+};
+
 /* Decrypts and checks the SK payload of @msg (parsed from @buf, @len bytes) and
  * parses the payloads inside into @inner (whose header is copied from @msg).
  * @plain receives the decrypted bytes, which @inner points into; it must hold the
- * SK body length. False when the ICV does not verify or the content is malformed. */
-bool ike_sk_open(const struct ike_sk_keys *k, const uint8_t *buf, size_t len, const struct ike_msg *msg,
-                 uint8_t *plain, struct ike_msg *inner);
+ * SK body length. */
+enum ike_sk_rc ike_sk_open(const struct ike_sk_keys *k, const uint8_t *buf, size_t len, const struct ike_msg *msg,
+                           uint8_t *plain, struct ike_msg *inner);
 
 /* Ends a message under construction with an SK payload holding @inner (a payload
  * chain whose first payload is of type @first): pads, encrypts with a fresh IV and

@@ -1,9 +1,11 @@
 /* Fuzzes the IKEv2 codec with whole messages as they arrive on UDP 500/4500:
  * header, payload chain and the contents of every payload. Each SA, TS and CP
- * payload that parses is built again and must parse back to the same values. */
+ * payload that parses is built again and must parse back to the same values, and
+ * every IKE_SA_INIT request goes through the responder, whose reply must parse. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/ike/ike_init.h"
 #include "daemon/ike/ike_pld.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -75,6 +77,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (ike_msg_parse(data, size, &msg) != IKE_PARSE_OK)
         return 0;
     ike_msg_check_payloads(&msg, &bad);
+    if (msg.hdr.exchange == IKE_EXCH_SA_INIT && !(msg.hdr.flags & IKE_FLAG_RESPONSE)) {
+        static struct ike_msg reply;
+        struct sockaddr_storage l = {.ss_family = AF_INET}, p = {.ss_family = AF_INET};
+        struct ike_init st;
+        struct ike_buf out;
+
+        if (ike_init_respond(&msg, &l, &p, &st, &out) != IKE_INIT_INTERNAL &&
+            ike_msg_parse(out.data, out.len, &reply) != IKE_PARSE_OK)
+            abort();
+        ike_keys_wipe(&st.keys);
+        ike_buf_fini(&out);
+    }
     for (size_t i = 0; i < msg.npld; i++) {
         if (msg.pld[i].type == IKE_PLD_SA)
             roundtrip_sa(&msg.pld[i]);

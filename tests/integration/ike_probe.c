@@ -103,7 +103,7 @@ int main(int argc, char **argv)
         struct ike_sk_keys k;
 
         ike_init_sk_keys(&st, true, &k);
-        if (!ike_sk_open(&k, buf, (size_t)n, &auth, plain, &inner)) {
+        if (ike_sk_open(&k, buf, (size_t)n, &auth, plain, &inner) != IKE_SK_OK) {
             fprintf(stderr, "probe: IKE_AUTH does not decrypt with the derived keys\n");
             return 1;
         }

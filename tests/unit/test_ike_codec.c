@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "daemon/ike/ike_pld.h"
+#include "daemon/ike/ike_init.h"
 #include "daemon/ike/ike_sk.h"
 
 static const uint8_t spi_i[8] = {1, 2, 3, 4, 5, 6, 7, 8};
@@ -192,7 +193,7 @@ static void test_header_rules(void **state)
         assert_int_equal(m->nskipped, 1);
         b2.buf.data[IKE_HDR_LEN + 1] = 0x80;
         assert_int_equal(ike_msg_parse(b2.buf.data, b2.buf.len, m), IKE_PARSE_UNKNOWN_CRITICAL);
-        assert_int_equal(m->pld[m->npld].type, 200);
+        assert_int_equal(m->bad_type, 200);
         ike_buf_fini(&b2.buf);
 
         /* SK must be the last payload */
@@ -305,14 +306,14 @@ static void sk_seal_open(const struct ike_sk_keys *kp)
     assert_true(ike_sk_seal(&k, &bd, IKE_PLD_IDI, inner.buf.data + IKE_HDR_LEN, inner.buf.len - IKE_HDR_LEN));
     assert_int_equal(ike_msg_parse(bd.buf.data, bd.buf.len, m), IKE_PARSE_OK);
     assert_int_equal(m->inner_first, IKE_PLD_IDI);
-    assert_true(ike_sk_open(&k, bd.buf.data, bd.buf.len, m, plain, in));
+    assert_int_equal(ike_sk_open(&k, bd.buf.data, bd.buf.len, m, plain, in), IKE_SK_OK);
     assert_int_equal(in->npld, 2);
     assert_true(ike_id_parse(ike_msg_find(in, IKE_PLD_IDI, 0), &got));
     assert_memory_equal(got.data, fqdn, got.len);
     for (size_t i = 0; i < bd.buf.len; i += 7) {
         bd.buf.data[i] ^= 0x40;
         if (ike_msg_parse(bd.buf.data, bd.buf.len, m) == IKE_PARSE_OK)
-            assert_false(ike_sk_open(&k, bd.buf.data, bd.buf.len, m, plain, in));
+            assert_int_equal(ike_sk_open(&k, bd.buf.data, bd.buf.len, m, plain, in), IKE_SK_NOT_AUTHENTIC);
         bd.buf.data[i] ^= 0x40;
     }
     ike_buf_fini(&inner.buf);
@@ -337,13 +338,72 @@ static void test_sk_seal_open(void **state)
     sk_seal_open(&cbc2);
 }
 
+/* The responder's IKE_SA_INIT choices (RFC 7296 3.3.6, 2.10, 3.1; RFC 5282). */
+static void test_init_choices(void **state)
+{
+    static const uint8_t nonce16[16] = {7};
+    struct sockaddr_storage l = {.ss_family = AF_INET}, p = {.ss_family = AF_INET};
+    struct ike_hdr h = {.exchange = IKE_EXCH_SA_INIT, .flags = IKE_FLAG_INITIATOR, .version = 0x2f};
+    struct ike_msg *req = calloc(1, sizeof(*req)), *resp = calloc(1, sizeof(*resp));
+    struct ike_dh *dh = ike_dh_new(IKE_DH_ECP256);
+    uint8_t pub[64];
+    struct ike_init st;
+    struct ike_buf out;
+    struct ike_sa_pld sa;
+
+    assert_int_equal(ike_dh_public(dh, pub, sizeof(pub)), 64);
+    for (int c = 0; c < 5; c++) {
+        struct ike_sa_pld offer = {.nprop = 1};
+        struct ike_builder bd;
+        size_t nlen = 32;
+
+        offer.prop[0] = (struct ike_proposal){.num = 1, .protocol = 1, .ntrans = 3};
+        offer.prop[0].trans[0] = (struct ike_transform){.type = IKE_TRANS_ENCR, .id = 20, .key_len = 192};
+        offer.prop[0].trans[1] = (struct ike_transform){.type = IKE_TRANS_PRF, .id = 7};
+        offer.prop[0].trans[2] = (struct ike_transform){.type = IKE_TRANS_DH, .id = 19};
+        if (c == 1) /* a transform type we do not understand makes the proposal unacceptable */
+            offer.prop[0].trans[offer.prop[0].ntrans++] = (struct ike_transform){.type = 6, .id = 36};
+        if (c == 2) /* an AEAD with an integrity algorithm too */
+            offer.prop[0].trans[offer.prop[0].ntrans++] = (struct ike_transform){.type = IKE_TRANS_INTEG, .id = 12};
+        if (c == 3) /* a nonce shorter than half the PRF's key size (SHA-512: 32 bytes) */
+            nlen = 16;
+        ike_build_begin(&bd, &h);
+        ike_sa_build(&bd, &offer);
+        ike_ke_build(&bd, &(struct ike_ke_pld){.group = 19, .data = pub, .len = 64});
+        ike_build_raw(&bd, IKE_PLD_NONCE, false, c == 3 ? nonce16 : nonce, nlen);
+        assert_true(ike_build_finish(&bd));
+        assert_int_equal(ike_msg_parse(bd.buf.data, bd.buf.len, req), IKE_PARSE_OK);
+        ike_init_respond(req, &l, &p, &st, &out);
+        assert_int_equal(st.status, c == 1 || c == 2 ? IKE_INIT_NO_PROPOSAL : c == 3 ? IKE_INIT_INVALID_SYNTAX : IKE_INIT_OK);
+        assert_int_equal(ike_msg_parse(out.data, out.len, resp), IKE_PARSE_OK);
+        assert_int_equal(resp->hdr.version, 0x20); /* whatever minor version the peer sent */
+        if (st.status == IKE_INIT_OK) {
+            /* AES-GCM-192 is usable once chosen */
+            struct ike_sk_keys k;
+            struct ike_builder sb;
+            assert_true(ike_sa_parse(ike_msg_find(resp, IKE_PLD_SA, 0), &sa));
+            assert_int_equal(sa.prop[0].trans[0].key_len, 192);
+            ike_init_sk_keys(&st, false, &k);
+            ike_build_begin(&sb, &h);
+            assert_true(ike_sk_seal(&k, &sb, IKE_PLD_NONCE, (const uint8_t *)"\0\0\0\024abcdefghijklmnop", 20));
+            ike_buf_fini(&sb.buf);
+            ike_keys_wipe(&st.keys);
+        }
+        ike_buf_fini(&out);
+        ike_buf_fini(&bd.buf);
+    }
+    ike_dh_free(dh);
+    free(req);
+    free(resp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip),       cmocka_unit_test(test_truncations),
         cmocka_unit_test(test_corruptions),     cmocka_unit_test(test_header_rules),
         cmocka_unit_test(test_payload_rules),   cmocka_unit_test(test_strongswan_sa_init),
-        cmocka_unit_test(test_sk_seal_open),
+        cmocka_unit_test(test_sk_seal_open),     cmocka_unit_test(test_init_choices),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
