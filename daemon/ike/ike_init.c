@@ -16,6 +16,7 @@
 #define N_INVALID_KE_PAYLOAD 17
 #define N_NAT_DETECTION_SOURCE_IP 16388
 #define N_NAT_DETECTION_DESTINATION_IP 16389
+#define N_FRAGMENTATION_SUPPORTED 16430
 
 void ike_nat_hash(const uint8_t spi_i[8], const uint8_t spi_r[8], const struct sockaddr_storage *a, uint8_t out[20])
 {
@@ -143,7 +144,8 @@ static bool notify_only(const struct ike_msg *req, struct ike_init *st, uint16_t
 }
 
 enum ike_init_status ike_init_respond(const struct ike_msg *req, const struct sockaddr_storage *local,
-                                      const struct sockaddr_storage *peer, struct ike_init *st, struct ike_buf *out)
+                                      const struct sockaddr_storage *peer, const struct ike_init_opts *opts,
+                                      struct ike_init *st, struct ike_buf *out)
 {
     struct ike_sa_pld *sa = malloc(sizeof(*sa));
     struct ike_sa_pld reply_sa = {.nprop = 1};
@@ -215,14 +217,16 @@ enum ike_init_status ike_init_respond(const struct ike_msg *req, const struct so
         for (size_t i = 0; i < req->npld; i++) {
             struct ike_notify_pld n;
 
-            if (req->pld[i].type != IKE_PLD_NOTIFY || !ike_notify_parse(&req->pld[i], &n) || n.len != 20)
+            if (req->pld[i].type != IKE_PLD_NOTIFY || !ike_notify_parse(&req->pld[i], &n))
                 continue;
-            if (n.type == N_NAT_DETECTION_SOURCE_IP) {
+            if (n.type == N_NAT_DETECTION_SOURCE_IP && n.len == 20) {
                 src_seen = true;
                 src_match = src_match || !memcmp(hp, n.data, 20);
-            } else if (n.type == N_NAT_DETECTION_DESTINATION_IP) {
+            } else if (n.type == N_NAT_DETECTION_DESTINATION_IP && n.len == 20) {
                 dst_seen = true;
                 dst_match = dst_match || !memcmp(hl, n.data, 20);
+            } else if (n.type == N_FRAGMENTATION_SUPPORTED && opts && opts->fragmentation) {
+                st->fragmentation = true;
             }
         }
         st->nat_peer = src_seen && !src_match;
@@ -241,7 +245,8 @@ enum ike_init_status ike_init_respond(const struct ike_msg *req, const struct so
     ike_notify_build(&bd, &(struct ike_notify_pld){.type = N_NAT_DETECTION_SOURCE_IP, .data = nat, .len = 20});
     ike_nat_hash(st->spi_i, st->spi_r, peer, nat);
     ike_notify_build(&bd, &(struct ike_notify_pld){.type = N_NAT_DETECTION_DESTINATION_IP, .data = nat, .len = 20});
-    /* FRAGMENTATION_SUPPORTED is announced once SKF reassembly exists */
+    if (st->fragmentation)
+        ike_notify_build(&bd, &(struct ike_notify_pld){.type = N_FRAGMENTATION_SUPPORTED});
     if (!ike_build_finish(&bd)) {
         ike_buf_fini(&bd.buf);
         ike_keys_wipe(&st->keys);

@@ -1,7 +1,7 @@
 /* The responder's half of IKE_SA_INIT (RFC 7296 1.2, 2.10, 2.23): choose a
  * proposal, check the KE group, generate our DH value, nonce and SPI, derive the
- * IKE SA keys and build the response with NAT detection (fragmentation support is
- * not announced until SKF reassembly exists). Suites: AES-GCM-16,
+ * IKE SA keys and build the response with NAT detection and, on request, IKE
+ * fragmentation support. Suites: AES-GCM-16,
  * ChaCha20-Poly1305, or AES-CBC with HMAC-SHA1-96/SHA2; PRF HMAC-SHA2; DH 14-16,
  * 19-21, 31. */
 #ifndef RAVEN_IKE_INIT_H
@@ -36,14 +36,20 @@ struct ike_init {
     uint8_t ni[256], nr[32];
     size_t ni_len, nr_len;
     bool nat_peer, nat_local; /* NAT detected in front of the peer / of us */
+    bool fragmentation;       /* both sides announced IKE fragmentation */
     struct ike_keys keys;
+};
+
+struct ike_init_opts {
+    bool fragmentation; /* announce IKE fragmentation (RFC 7383) when the peer does */
 };
 
 /* Answers the IKE_SA_INIT request @req received from @peer on @local; the reply is
  * written to @out (which the caller frees with ike_buf_fini) unless the status is
- * IKE_INIT_INTERNAL. */
+ * IKE_INIT_INTERNAL. @opts may be NULL. */
 enum ike_init_status ike_init_respond(const struct ike_msg *req, const struct sockaddr_storage *local,
-                                      const struct sockaddr_storage *peer, struct ike_init *st, struct ike_buf *out);
+                                      const struct sockaddr_storage *peer, const struct ike_init_opts *opts,
+                                      struct ike_init *st, struct ike_buf *out);
 
 /* The SK keys of the initiator's (@initiator) or responder's messages. */
 struct ike_sk_keys;

@@ -42,10 +42,38 @@ enum ike_sk_rc {
 enum ike_sk_rc ike_sk_open(const struct ike_sk_keys *k, const uint8_t *buf, size_t len, const struct ike_msg *msg,
                            uint8_t *plain, struct ike_msg *inner);
 
+/* Reassembly of an IKE message sent in Encrypted Fragment payloads (SKF, RFC 7383):
+ * each fragment is authenticated and decrypted on arrival; when all are there,
+ * their contents in order are the payload chain of the message. */
+#define IKE_MAX_FRAGMENTS 32
+
+struct ike_frag {
+    uint32_t msg_id;
+    uint16_t total, have;
+    uint8_t first; /* the first inner payload's type, from fragment 1 */
+    uint8_t *part[IKE_MAX_FRAGMENTS];
+    size_t part_len[IKE_MAX_FRAGMENTS];
+    uint8_t *whole; /* the reassembled chain, which the completed @inner points into */
+    size_t whole_len;
+};
+
+void ike_frag_init(struct ike_frag *f);
+void ike_frag_fini(struct ike_frag *f);
+/* Adds the SKF message @msg (parsed from @buf, @len bytes). When it completes the
+ * message, *complete is set and @inner holds its payloads (valid until
+ * ike_frag_fini). A fragment that does not authenticate is IKE_SK_NOT_AUTHENTIC
+ * and changes nothing. */
+enum ike_sk_rc ike_frag_add(struct ike_frag *f, const struct ike_sk_keys *k, const uint8_t *buf, size_t len,
+                            const struct ike_msg *msg, struct ike_msg *inner, bool *complete);
+
 /* Ends a message under construction with an SK payload holding @inner (a payload
  * chain whose first payload is of type @first): pads, encrypts with a fresh IV and
  * sets the lengths. The builder's buffer is then the complete message. */
 bool ike_sk_seal(const struct ike_sk_keys *k, struct ike_builder *bd, uint8_t first, const uint8_t *inner,
                  size_t inner_len);
+/* The same for fragment @number (1-based) of @total carrying @part, a slice of the
+ * payload chain (RFC 7383 2.5; @first counts only in fragment 1). */
+bool ike_skf_seal(const struct ike_sk_keys *k, struct ike_builder *bd, uint16_t number, uint16_t total,
+                  uint8_t first, const uint8_t *part, size_t part_len);
 
 #endif

@@ -83,7 +83,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct ike_init st;
         struct ike_buf out;
 
-        if (ike_init_respond(&msg, &l, &p, &st, &out) != IKE_INIT_INTERNAL &&
+        if (ike_init_respond(&msg, &l, &p, &(struct ike_init_opts){.fragmentation = true}, &st, &out) != IKE_INIT_INTERNAL &&
             ike_msg_parse(out.data, out.len, &reply) != IKE_PARSE_OK)
             abort();
         ike_keys_wipe(&st.keys);

@@ -6,7 +6,9 @@
  * It then checks the client's pre-shared key AUTH with ike_auth_psk() and answers
  * with Raven's own IDr and AUTH sealed in SK (no child SA: NO_PROPOSAL_CHOSEN),
  * which the client must accept to consider the IKE SA established.
- * Usage: ike_probe ADDRESS EXPECTED_IDI PSK  (exit 0 when IDi and AUTH match) */
+ * With "frag" it announces IKE fragmentation and reassembles an IKE_AUTH sent in
+ * Encrypted Fragment payloads (RFC 7383).
+ * Usage: ike_probe ADDRESS EXPECTED_IDI PSK [frag]  (exit 0 when IDi and AUTH match) */
 #include <arpa/inet.h>
 #include <poll.h>
 #include <stdio.h>
@@ -66,10 +68,15 @@ int main(int argc, char **argv)
     int fds[2], which;
     ssize_t n;
 
-    if (argc != 4) {
-        fprintf(stderr, "usage: ike_probe ADDRESS EXPECTED_IDI PSK\n");
+    struct ike_init_opts opts = {.fragmentation = argc == 5 && !strcmp(argv[4], "frag")};
+    static struct ike_frag frag;
+    unsigned nfrag = 0;
+
+    if (argc != 4 && argc != 5) {
+        fprintf(stderr, "usage: ike_probe ADDRESS EXPECTED_IDI PSK [frag]\n");
         return 2;
     }
+    ike_frag_init(&frag);
     fds[0] = udp(argv[1], 500, &l500);
     fds[1] = udp(argv[1], 4500, &l4500);
     printf("probe: listening on %s ports 500 and 4500\n", argv[1]);
@@ -82,7 +89,7 @@ int main(int argc, char **argv)
     }
     memcpy(msg1, buf, (size_t)n); /* RealMessage1, signed by the initiator's AUTH */
     msg1_len = (size_t)n;
-    if (ike_init_respond(&req, which ? &l4500 : &l500, &from, &st, &out) != IKE_INIT_OK) {
+    if (ike_init_respond(&req, which ? &l4500 : &l500, &from, &opts, &st, &out) != IKE_INIT_OK) {
         fprintf(stderr, "probe: IKE_SA_INIT refused (status %d)\n", st.status);
         return 1;
     }
@@ -93,21 +100,31 @@ int main(int argc, char **argv)
     msg2_len = out.len;
     ike_buf_fini(&out);
 
-    n = recv_ike(fds, buf, sizeof(buf), &from, &which);
-    if (n < 0 || ike_msg_parse(buf, (size_t)n, &auth) != IKE_PARSE_OK || auth.hdr.exchange != IKE_EXCH_AUTH ||
-        memcmp(auth.hdr.spi_r, st.spi_r, 8)) {
-        fprintf(stderr, "probe: no IKE_AUTH request for our SA\n");
-        return 1;
-    }
-    {
+    for (bool done = false; !done;) {
         struct ike_sk_keys k;
 
-        ike_init_sk_keys(&st, true, &k);
-        if (ike_sk_open(&k, buf, (size_t)n, &auth, plain, &inner) != IKE_SK_OK) {
-            fprintf(stderr, "probe: IKE_AUTH does not decrypt with the derived keys\n");
+        n = recv_ike(fds, buf, sizeof(buf), &from, &which);
+        if (n < 0 || ike_msg_parse(buf, (size_t)n, &auth) != IKE_PARSE_OK || auth.hdr.exchange != IKE_EXCH_AUTH ||
+            memcmp(auth.hdr.spi_r, st.spi_r, 8)) {
+            fprintf(stderr, "probe: no IKE_AUTH request for our SA\n");
             return 1;
         }
+        ike_init_sk_keys(&st, true, &k);
+        if (auth.npld && auth.pld[auth.npld - 1].type == IKE_PLD_SKF) {
+            if (ike_frag_add(&frag, &k, buf, (size_t)n, &auth, &inner, &done) != IKE_SK_OK) {
+                fprintf(stderr, "probe: an IKE_AUTH fragment does not decrypt with the derived keys\n");
+                return 1;
+            }
+            nfrag++;
+        } else if (ike_sk_open(&k, buf, (size_t)n, &auth, plain, &inner) != IKE_SK_OK) {
+            fprintf(stderr, "probe: IKE_AUTH does not decrypt with the derived keys\n");
+            return 1;
+        } else {
+            done = true;
+        }
     }
+    if (nfrag)
+        printf("probe: IKE_AUTH reassembled from %u fragments\n", nfrag);
     if (!ike_msg_find(&inner, IKE_PLD_IDI, 0) || !ike_id_parse(ike_msg_find(&inner, IKE_PLD_IDI, 0), &id)) {
         fprintf(stderr, "probe: IKE_AUTH has no IDi\n");
         return 1;
@@ -180,5 +197,6 @@ int main(int argc, char **argv)
         usleep(500 * 1000); /* let the client process it before we go */
     }
     ike_keys_wipe(&st.keys);
+    ike_frag_fini(&frag);
     return 0;
 }

@@ -338,6 +338,67 @@ static void test_sk_seal_open(void **state)
     sk_seal_open(&cbc2);
 }
 
+/* RFC 7383 reassembly: out of order, duplicates, a forged fragment, a newer message. */
+static void test_fragments(void **state)
+{
+    static const uint8_t key[36] = {5};
+    struct ike_sk_keys k = {.alg = IKE_AEAD_AES_GCM_16, .key = key, .key_len = 20};
+    struct ike_hdr h = {.exchange = IKE_EXCH_AUTH, .flags = IKE_FLAG_INITIATOR, .msg_id = 1};
+    struct ike_id_pld id = {.type = 2, .data = fqdn, .len = sizeof(fqdn) - 1}, got;
+    struct ike_msg *m = calloc(1, sizeof(*m)), *in = calloc(1, sizeof(*in));
+    struct ike_builder chain, fr[3];
+    struct ike_frag f;
+    const uint8_t *c;
+    size_t cl, cut[4];
+    bool done = false;
+
+    ike_build_begin(&chain, &h);
+    ike_id_build(&chain, IKE_PLD_IDI, &id);
+    ike_build_raw(&chain, IKE_PLD_NONCE, false, nonce, sizeof(nonce));
+    assert_true(ike_build_finish(&chain));
+    c = chain.buf.data + IKE_HDR_LEN;
+    cl = chain.buf.len - IKE_HDR_LEN;
+    cut[0] = 0, cut[1] = cl / 3, cut[2] = 2 * cl / 3, cut[3] = cl;
+    for (int i = 0; i < 3; i++) {
+        ike_build_begin(&fr[i], &h);
+        assert_true(ike_skf_seal(&k, &fr[i], (uint16_t)(i + 1), 3, IKE_PLD_IDI, c + cut[i], cut[i + 1] - cut[i]));
+    }
+    ike_frag_init(&f);
+    /* 3, 1, 1 again (duplicate), a forged 2, then 2 */
+    assert_int_equal(ike_msg_parse(fr[2].buf.data, fr[2].buf.len, m), IKE_PARSE_OK);
+    assert_int_equal(ike_frag_add(&f, &k, fr[2].buf.data, fr[2].buf.len, m, in, &done), IKE_SK_OK);
+    assert_false(done);
+    for (int rep = 0; rep < 2; rep++) {
+        assert_int_equal(ike_msg_parse(fr[0].buf.data, fr[0].buf.len, m), IKE_PARSE_OK);
+        assert_int_equal(ike_frag_add(&f, &k, fr[0].buf.data, fr[0].buf.len, m, in, &done), IKE_SK_OK);
+        assert_false(done);
+    }
+    fr[1].buf.data[fr[1].buf.len - 1] ^= 1;
+    assert_int_equal(ike_msg_parse(fr[1].buf.data, fr[1].buf.len, m), IKE_PARSE_OK);
+    assert_int_equal(ike_frag_add(&f, &k, fr[1].buf.data, fr[1].buf.len, m, in, &done), IKE_SK_NOT_AUTHENTIC);
+    assert_false(done);
+    fr[1].buf.data[fr[1].buf.len - 1] ^= 1;
+    assert_int_equal(ike_frag_add(&f, &k, fr[1].buf.data, fr[1].buf.len, m, in, &done), IKE_SK_OK);
+    assert_true(done);
+    assert_int_equal(in->npld, 2);
+    assert_true(ike_id_parse(ike_msg_find(in, IKE_PLD_IDI, 0), &got));
+    assert_memory_equal(got.data, fqdn, got.len);
+    ike_frag_fini(&f);
+    /* a fragment of an older message than the one being collected is ignored */
+    ike_frag_init(&f);
+    f.total = 3;
+    f.msg_id = 5;
+    assert_int_equal(ike_msg_parse(fr[0].buf.data, fr[0].buf.len, m), IKE_PARSE_OK);
+    assert_int_equal(ike_frag_add(&f, &k, fr[0].buf.data, fr[0].buf.len, m, in, &done), IKE_SK_OK);
+    assert_int_equal(f.have, 0);
+    ike_frag_fini(&f);
+    for (int i = 0; i < 3; i++)
+        ike_buf_fini(&fr[i].buf);
+    ike_buf_fini(&chain.buf);
+    free(m);
+    free(in);
+}
+
 /* The responder's IKE_SA_INIT choices (RFC 7296 3.3.6, 2.10, 3.1; RFC 5282). */
 static void test_init_choices(void **state)
 {
@@ -373,7 +434,7 @@ static void test_init_choices(void **state)
         ike_build_raw(&bd, IKE_PLD_NONCE, false, c == 3 ? nonce16 : nonce, nlen);
         assert_true(ike_build_finish(&bd));
         assert_int_equal(ike_msg_parse(bd.buf.data, bd.buf.len, req), IKE_PARSE_OK);
-        ike_init_respond(req, &l, &p, &st, &out);
+        ike_init_respond(req, &l, &p, NULL, &st, &out);
         assert_int_equal(st.status, c == 1 || c == 2 ? IKE_INIT_NO_PROPOSAL : c == 3 ? IKE_INIT_INVALID_SYNTAX : IKE_INIT_OK);
         assert_int_equal(ike_msg_parse(out.data, out.len, resp), IKE_PARSE_OK);
         assert_int_equal(resp->hdr.version, 0x20); /* whatever minor version the peer sent */
@@ -404,6 +465,7 @@ int main(void)
         cmocka_unit_test(test_corruptions),     cmocka_unit_test(test_header_rules),
         cmocka_unit_test(test_payload_rules),   cmocka_unit_test(test_strongswan_sa_init),
         cmocka_unit_test(test_sk_seal_open),     cmocka_unit_test(test_init_choices),
+        cmocka_unit_test(test_fragments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
