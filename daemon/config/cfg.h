@@ -134,8 +134,6 @@ int cfg_get(struct cfg *cfg, enum cfg_ds ds, const char *const *xpaths, bool wit
  * their parents, as a new tree; NULL @xpaths copies everything. */
 int cfg_tree_select(struct cfg *cfg, const struct lyd_node *src, const char *const *xpaths, struct lyd_node **out,
                     struct cfg_errs *errs);
-/* Masks every secret leaf of @tree in place. */
-void cfg_mask_secrets(const struct cfg *cfg, struct lyd_node *tree);
 /* Whether the candidate differs from running (uncommitted edits). */
 bool cfg_candidate_dirty(const struct cfg *cfg);
 

@@ -128,13 +128,12 @@ int cfg_confirm_check(struct cfg *cfg, const struct cfg_commit_opts *o, const st
 }
 
 int cfg_confirm_begin(struct cfg *cfg, const struct cfg_commit_opts *o, const struct cfg_actor *actor,
-                      struct lyd_node *prev_running, struct cfg_errs *errs)
+                      struct cfg_errs *errs)
 {
     uint32_t timeout = o->timeout_s ? o->timeout_s : CONFIRM_DEFAULT_TIMEOUT;
     char *persist = NULL;
     int rc;
 
-    (void)prev_running;
     if (o->persist && !(persist = strdup(o->persist)))
         return -ENOMEM;
     if (!cfg->confirm_pending) {

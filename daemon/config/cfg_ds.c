@@ -218,11 +218,6 @@ int cfg_tree_select(struct cfg *cfg, const struct lyd_node *src, const char *con
     return 0;
 }
 
-void cfg_mask_secrets(const struct cfg *cfg, struct lyd_node *tree)
-{
-    cfg_secret_mask(cfg, tree);
-}
-
 int cfg_get(struct cfg *cfg, enum cfg_ds ds, const char *const *xpaths, bool with_secrets, struct lyd_node **out,
             struct cfg_errs *errs)
 {
@@ -483,7 +478,7 @@ static int commit_persist(struct cfg *cfg, const struct lyd_node *new, void *arg
     int rc;
 
     if (cp->o->confirmed) {
-        rc = cfg_confirm_begin(cfg, cp->o, cp->actor, NULL, errs);
+        rc = cfg_confirm_begin(cfg, cp->o, cp->actor, errs);
         if (rc)
             return rc;
     }
@@ -524,7 +519,7 @@ int cfg_commit(struct cfg *cfg, const struct cfg_commit_opts *o, const struct cf
         }
         cfg_cand_reset(cfg); /* its tree became running */
     } else if (o->confirmed) {
-        rc = commit_persist(cfg, cfg->running, &cp, errs);
+        rc = cfg_confirm_begin(cfg, o, actor, errs); /* running itself is unchanged */
         if (rc) {
             if (!was_pending && cfg->confirm_pending)
                 cfg_confirm_end(cfg);

@@ -196,17 +196,3 @@ void cfg_errs_clear(struct cfg_errs *errs)
     errs->head = errs->tail = NULL;
     errs->count = 0;
 }
-
-void cfg_errs_move(struct cfg_errs *dst, struct cfg_errs *src)
-{
-    if (!src->head)
-        return;
-    if (dst->tail)
-        dst->tail->next = src->head;
-    else
-        dst->head = src->head;
-    dst->tail = src->tail;
-    dst->count += src->count;
-    src->head = src->tail = NULL;
-    src->count = 0;
-}

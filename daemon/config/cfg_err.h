@@ -66,7 +66,5 @@ struct cfg_err *cfg_err_add(struct cfg_errs *errs, enum cfg_err_tag tag, enum cf
  * recorded nothing, appends @fallback as operation-failed. */
 void cfg_err_from_ly(struct cfg_errs *errs, const struct ly_ctx *ctx, const char *fallback);
 void cfg_errs_clear(struct cfg_errs *errs);
-/* Moves every error of @src to the end of @dst. */
-void cfg_errs_move(struct cfg_errs *dst, struct cfg_errs *src);
 
 #endif

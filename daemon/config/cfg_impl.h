@@ -111,7 +111,7 @@ int cfg_parse_data(struct cfg *cfg, const char *data, const char *what, struct l
 /* confirmed commit (cfg_confirm.c) */
 int cfg_confirm_load(struct cfg *cfg, struct cfg_errs *errs);
 int cfg_confirm_begin(struct cfg *cfg, const struct cfg_commit_opts *o, const struct cfg_actor *actor,
-                      struct lyd_node *prev_running, struct cfg_errs *errs);
+                      struct cfg_errs *errs);
 int cfg_confirm_end(struct cfg *cfg);
 int cfg_confirm_rollback(struct cfg *cfg, const struct cfg_actor *actor, struct cfg_errs *errs);
 int cfg_confirm_check(struct cfg *cfg, const struct cfg_commit_opts *o, const struct cfg_actor *actor,
