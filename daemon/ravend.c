@@ -15,6 +15,8 @@
 #include "daemon/base/ctlq.h"
 #include "daemon/base/fsutil.h"
 #include "daemon/base/log.h"
+#include "daemon/ike/ike_engine.h"
+#include "dataplane/dp.h"
 #include "daemon/ravend.h"
 #include "daemon/base/poison.h"
 
@@ -158,6 +160,8 @@ int main(int argc, char **argv)
     struct ravend d = {0};
     struct ctlq *q = NULL;
     struct nc_api *nc = NULL;
+    struct ike_engine *ike = NULL;
+    struct dp *dp = NULL;
     struct ly_ctx *ctx = NULL;
     struct cfg_errs errs = {0};
     struct event *sigs[3] = {0};
@@ -239,7 +243,13 @@ int main(int argc, char **argv)
     cfg_set_timer(d.cfg, arm_confirm_timer, &d);
     cfg_set_notify(d.cfg, nc_api_config_changed, nc);
     cfg_set_reaper(d.cfg, reap_tree, q);
-    if (ravend_handlers_register(d.cfg, nc))
+    dp = dp_new();
+    ike = dp ? ike_engine_new(d.base, ctx, dp) : NULL;
+    if (!ike)
+        goto out;
+    ike_engine_set_event(ike, ravend_vpn_event, nc);
+    nc_api_set_hooks(nc, ravend_vpn_state, ravend_vpn_rpc, ike);
+    if (ravend_handlers_register(d.cfg, nc) || ravend_vpn_register(d.cfg, ike))
         goto out;
     if (cfg_handlers_check(d.cfg, "raven-", &errs)) {
         print_errs("refusing to start: configuration nodes without a handler", &errs);
@@ -276,6 +286,9 @@ out:
         ctlq_drain(q);
     if (d.cfg)
         cfg_set_notify(d.cfg, NULL, NULL);
+    /* sessions end with a DELETE to each peer, while the event loop still exists */
+    ike_engine_free(ike);
+    dp_free(dp);
     nc_api_free(nc);
     for (int i = 0; i < 3; i++) {
         if (sigs[i])

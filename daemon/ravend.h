@@ -7,6 +7,12 @@
 
 /* Registers every configuration handler (ravend_handlers.c). */
 int ravend_handlers_register(struct cfg *cfg, struct nc_api *nc);
+struct ike_engine;
+/* The VPN subtrees' handler and the engine's hooks (ravend_vpn.c). */
+int ravend_vpn_register(struct cfg *cfg, struct ike_engine *ike);
+int ravend_vpn_state(struct ly_ctx *ctx, struct lyd_node **data, void *arg);
+int ravend_vpn_rpc(const struct lyd_node *rpc, struct lyd_node *output, struct cfg_errs *errs, void *arg);
+void ravend_vpn_event(struct lyd_node *notif, void *arg);
 /* When running has no management user, creates "admin" with a random password
  * (printed once, stored as a hash) and/or the public key in @key_file. */
 int ravend_admin_ensure(struct cfg *cfg, const char *key_file);

@@ -3,9 +3,10 @@
  * no handler, so adding a YANG node without deciding who owns it fails loudly.
  *
  * The management subtree is live: users and NETCONF endpoints change on commit, and
- * prepare refuses endpoints that cannot be listened on. The VPN subtrees (IKEv2,
- * IPsec, pools, AAA, PKI, access lists, dataplane) are validated and stored; their
- * subsystems register here as they are built. */
+ * prepare refuses endpoints that cannot be listened on. The IKEv2, IPsec, pools,
+ * access-list and PKI subtrees belong to the IKEv2 engine (ravend_vpn.c). AAA and
+ * the dataplane are validated and stored; their subsystems register here as they
+ * are built. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,10 +182,7 @@ static struct mgmt mgmt_state;
 
 /* Subtrees stored and validated; the subsystems that act on them replace these
  * entries as they are built (see daemon/README.md). */
-static const char *const stored_only[] = {
-    "/raven-vpn:ikev2", "/raven-vpn:ipsec", "/raven-vpn:pools",     "/raven-vpn:aaa",
-    "/raven-vpn:pki",   "/raven-vpn:access-lists", "/raven-vpn:dataplane",
-};
+static const char *const stored_only[] = {"/raven-vpn:aaa", "/raven-vpn:dataplane"};
 
 int ravend_handlers_register(struct cfg *cfg, struct nc_api *nc)
 {

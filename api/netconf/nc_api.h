@@ -52,6 +52,17 @@ int nc_api_can_listen(const struct nc_api *api, const char *address, uint16_t po
 /* cfg_notify_fn: queues netconf-config-change for subscribed sessions. */
 void nc_api_config_changed(const struct cfg_actor *actor, const struct cfg_change *chg, size_t n, void *arg);
 
+/* The daemon's side of <get> and of the raven-vpn RPCs, called on the control
+ * thread. nc_state_fn adds operational state to *data (which may be NULL: it then
+ * creates the tree). nc_rpc_fn runs @rpc and adds its output under @output (the
+ * RPC's output node) or fills @errs; it returns 0 or -errno. */
+typedef int (*nc_state_fn)(struct ly_ctx *ctx, struct lyd_node **data, void *arg);
+typedef int (*nc_rpc_fn)(const struct lyd_node *rpc, struct lyd_node *output, struct cfg_errs *errs, void *arg);
+void nc_api_set_hooks(struct nc_api *api, nc_state_fn state, nc_rpc_fn rpc, void *arg);
+/* Queues a YANG notification for every subscribed session (adopts @notif; any
+ * thread). */
+void nc_api_notify(struct nc_api *api, struct lyd_node *notif);
+
 void nc_user_free_array(struct nc_user *users, size_t n);
 void nc_endpoint_free_array(struct nc_endpoint *eps, size_t n);
 

@@ -53,6 +53,11 @@ struct nc_api {
     pthread_mutex_t notif_lock;
     pthread_cond_t notif_cond;
     struct nc_notif_item *notif_head, *notif_tail;
+
+    /* the daemon's operational state and RPCs (control thread) */
+    nc_state_fn state_fn;
+    nc_rpc_fn rpc_fn;
+    void *hooks_arg;
 };
 
 /* nc_auth.c */

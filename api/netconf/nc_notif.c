@@ -106,7 +106,6 @@ static const char *edit_op(enum cfg_chg_op op)
 void nc_api_config_changed(const struct cfg_actor *actor, const struct cfg_change *chg, size_t n, void *arg)
 {
     struct nc_api *api = arg;
-    struct nc_notif_item *it;
     struct lyd_node *ev = NULL, *by = NULL, *edit;
     char sid[16];
 
@@ -134,6 +133,17 @@ void nc_api_config_changed(const struct cfg_actor *actor, const struct cfg_chang
         if (lyd_new_term(edit, NULL, "target", chg[i].path, 0, NULL) ||
             lyd_new_term(edit, NULL, "operation", edit_op(chg[i].op), 0, NULL))
             lyd_free_tree(edit);
+    }
+    nc_api_notify(api, ev);
+}
+
+void nc_api_notify(struct nc_api *api, struct lyd_node *ev)
+{
+    struct nc_notif_item *it;
+
+    if (!api || !any_subscriber(api)) {
+        lyd_free_tree(ev);
+        return;
     }
     it = calloc(1, sizeof(*it));
     if (!it || ly_time_time2str(time(NULL), NULL, &it->time)) {

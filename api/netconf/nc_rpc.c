@@ -405,6 +405,8 @@ static struct nc_server_reply *op_get(struct rpc_req *r, bool config_only)
         rc = cfg_get(api->cfg, CFG_DS_RUNNING, NULL, false, &all, &errs);
         if (!rc)
             add_monitoring(api, &all);
+        if (!rc && api->state_fn)
+            rc = api->state_fn(api->ctx, &all, api->hooks_arg);
         if (!rc && xp) {
             rc = cfg_tree_select(api->cfg, all, (const char *const *)xp, &data, &errs);
             lyd_free_siblings(all);
@@ -602,12 +604,42 @@ static struct nc_server_reply *op_get_schema(struct rpc_req *r)
     return nc_server_reply_data(out, NC_WD_EXPLICIT, NC_PARAMTYPE_FREE);
 }
 
+/* An RPC of the raven modules, run by the daemon's hook. */
+static struct nc_server_reply *op_daemon(struct rpc_req *r)
+{
+    struct nc_api *api = r->api;
+    struct cfg_errs errs = {0};
+    struct lyd_node *out = NULL;
+    int rc;
+
+    if (!need_admin(r, &errs) || !api->rpc_fn) {
+        if (!errs.head)
+            cfg_err_add(&errs, CFG_ERR_OPERATION_NOT_SUPPORTED, CFG_ERRT_PROTOCOL, NULL, "operation %s is not supported",
+                        r->rpc->schema->name);
+        return reply_errs(api->ctx, &errs);
+    }
+    if (lyd_dup_single(r->rpc, NULL, 0, &out))
+        return reply_rc(api->ctx, -ENOMEM, &errs);
+    rc = api->rpc_fn(r->rpc, out, &errs, api->hooks_arg);
+    if (rc) {
+        lyd_free_tree(out);
+        return reply_rc(api->ctx, rc, &errs);
+    }
+    if (!lyd_child(out)) {
+        lyd_free_tree(out);
+        return nc_server_reply_ok();
+    }
+    return nc_server_reply_data(out, NC_WD_EXPLICIT, NC_PARAMTYPE_FREE);
+}
+
 static void rpc_ctl(void *arg)
 {
     struct rpc_req *r = arg;
     const char *name = r->rpc->schema->name;
 
-    if (!strcmp(name, "get"))
+    if (strcmp(r->rpc->schema->module->name, "ietf-netconf"))
+        r->reply = op_daemon(r);
+    else if (!strcmp(name, "get"))
         r->reply = op_get(r, false);
     else if (!strcmp(name, "get-config"))
         r->reply = op_get(r, true);
@@ -675,7 +707,7 @@ struct nc_server_reply *nc_rpc_dispatch(struct lyd_node *rpc, struct nc_session 
         return op_kill(&r);
     if (!strcmp(mod, "ietf-netconf-monitoring") && !strcmp(name, "get-schema"))
         return op_get_schema(&r);
-    if (strcmp(mod, "ietf-netconf")) {
+    if (strcmp(mod, "ietf-netconf") && strcmp(mod, "raven-vpn")) {
         cfg_err_add(&errs, CFG_ERR_OPERATION_NOT_SUPPORTED, CFG_ERRT_PROTOCOL, NULL,
                     "operation %s:%s is not supported yet", mod, name);
         return reply_errs(api->ctx, &errs);

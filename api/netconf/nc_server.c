@@ -365,3 +365,10 @@ int nc_api_set_endpoints(struct nc_api *api, const struct nc_endpoint *eps, size
     api->neps = nnow;
     return rc;
 }
+
+void nc_api_set_hooks(struct nc_api *api, nc_state_fn state, nc_rpc_fn rpc, void *arg)
+{
+    api->state_fn = state;
+    api->rpc_fn = rpc;
+    api->hooks_arg = arg;
+}

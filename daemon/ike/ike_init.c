@@ -42,29 +42,40 @@ void ike_nat_hash(const uint8_t spi_i[8], const uint8_t spi_r[8], const struct s
         memset(out, 0, 20); /* a hash that matches nothing: NAT assumed */
 }
 
-static bool group_ok(uint16_t id)
+const struct ike_algs ike_algs_default = {
+    .encr = IKE_EB_AES_GCM_128 | IKE_EB_AES_GCM_192 | IKE_EB_AES_GCM_256 | IKE_EB_AES_CBC_128 | IKE_EB_AES_CBC_192 |
+            IKE_EB_AES_CBC_256 | IKE_EB_CHACHA20_POLY1305,
+    .integ = 1u << IKE_INTEG_HMAC_SHA1_96 | 1u << IKE_INTEG_HMAC_SHA2_256_128 | 1u << IKE_INTEG_HMAC_SHA2_384_192 |
+             1u << IKE_INTEG_HMAC_SHA2_512_256,
+    .prf = 1u << IKE_PRF_HMAC_SHA2_256 | 1u << IKE_PRF_HMAC_SHA2_384 | 1u << IKE_PRF_HMAC_SHA2_512,
+    .groups = 1u << IKE_DH_MODP2048 | 1u << IKE_DH_MODP3072 | 1u << IKE_DH_MODP4096 | 1u << IKE_DH_ECP256 |
+              1u << IKE_DH_ECP384 | 1u << IKE_DH_ECP521 | 1u << IKE_DH_CURVE25519,
+};
+
+uint32_t ike_encr_bit(uint16_t id, uint16_t key_len)
 {
-    return id == IKE_DH_ECP256 || id == IKE_DH_ECP384 || id == IKE_DH_ECP521 || id == IKE_DH_CURVE25519 ||
-           id == IKE_DH_MODP2048 || id == IKE_DH_MODP3072 || id == IKE_DH_MODP4096;
+    int k = key_len == 128 ? 0 : key_len == 192 ? 1 : key_len == 256 ? 2 : -1;
+
+    if (id == IKE_AEAD_AES_GCM_16 && k >= 0)
+        return IKE_EB_AES_GCM_128 << k;
+    if (id == IKE_ENCR_AES_CBC && k >= 0)
+        return IKE_EB_AES_CBC_128 << k;
+    if (id == IKE_AEAD_CHACHA20_POLY1305 && key_len == 0)
+        return IKE_EB_CHACHA20_POLY1305;
+    return 0;
 }
 
-static bool prf_ok(uint16_t id)
+static bool in_set(uint32_t set, uint16_t id)
 {
-    return id == IKE_PRF_HMAC_SHA2_256 || id == IKE_PRF_HMAC_SHA2_384 || id == IKE_PRF_HMAC_SHA2_512;
-}
-
-static bool encr_ok(const struct ike_transform *t)
-{
-    if (t->id == IKE_AEAD_AES_GCM_16 || t->id == IKE_ENCR_AES_CBC)
-        return t->key_len == 128 || t->key_len == 192 || t->key_len == 256;
-    return t->id == IKE_AEAD_CHACHA20_POLY1305 && t->key_len == 0;
+    return id < 32 && (set & (1u << id));
 }
 
 /* The first acceptable transform of each type; the first acceptable proposal
  * (RFC 7296 3.3.6: a proposal with a transform type we do not understand is
  * unacceptable as a whole). Of the acceptable DH groups, the one the KE payload
  * already uses (@ke_group) is preferred, which saves an INVALID_KE round trip. */
-static bool choose(const struct ike_proposal *p, uint16_t ke_group, struct ike_init *st, struct ike_proposal *chosen)
+static bool choose(const struct ike_algs *algs, const struct ike_proposal *p, uint16_t ke_group, struct ike_init *st,
+                   struct ike_proposal *chosen)
 {
     const struct ike_transform *encr = NULL, *prf = NULL, *dh = NULL, *integ = NULL;
     bool aead, integ_other = false;
@@ -78,13 +89,13 @@ static bool choose(const struct ike_proposal *p, uint16_t ke_group, struct ike_i
             return false;
         if (t->unknown_attr)
             continue;
-        if (t->type == IKE_TRANS_ENCR && !encr && encr_ok(t))
+        if (t->type == IKE_TRANS_ENCR && !encr && (ike_encr_bit(t->id, t->key_len) & algs->encr))
             encr = t;
-        else if (t->type == IKE_TRANS_PRF && !prf && prf_ok(t->id))
+        else if (t->type == IKE_TRANS_PRF && !prf && in_set(algs->prf, t->id) && ike_prf_len((enum ike_prf)t->id))
             prf = t;
-        else if (t->type == IKE_TRANS_DH && group_ok(t->id) && (!dh || (t->id == ke_group && dh->id != ke_group)))
+        else if (t->type == IKE_TRANS_DH && in_set(algs->groups, t->id) && ike_dh_pub_len((enum ike_dh_group)t->id) && (!dh || (t->id == ke_group && dh->id != ke_group)))
             dh = t;
-        else if (t->type == IKE_TRANS_INTEG && !integ && ike_integ_key_len((enum ike_integ)t->id))
+        else if (t->type == IKE_TRANS_INTEG && !integ && in_set(algs->integ, t->id) && ike_integ_key_len((enum ike_integ)t->id))
             integ = t;
         else if (t->type == IKE_TRANS_INTEG && t->id != 0)
             integ_other = true;
@@ -173,7 +184,8 @@ enum ike_init_status ike_init_respond(const struct ike_msg *req, const struct so
     }
     memcpy(st->ni, ni, st->ni_len);
     for (size_t i = 0; i < sa->nprop && !chosen; i++)
-        chosen = choose(&sa->prop[i], ke.group, st, &reply_sa.prop[0]);
+        chosen = choose(opts && opts->algs ? opts->algs : &ike_algs_default, &sa->prop[i], ke.group, st,
+                        &reply_sa.prop[0]);
     free(sa);
     if (!chosen)
         return st->status = notify_only(req, st, N_NO_PROPOSAL_CHOSEN, NULL, 0, out) ? IKE_INIT_NO_PROPOSAL :

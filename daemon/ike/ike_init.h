@@ -40,8 +40,33 @@ struct ike_init {
     struct ike_keys keys;
 };
 
+/* A set of acceptable algorithms: one bit per choice. */
+enum ike_encr_bit {
+    IKE_EB_AES_GCM_128 = 1u << 0,
+    IKE_EB_AES_GCM_192 = 1u << 1,
+    IKE_EB_AES_GCM_256 = 1u << 2,
+    IKE_EB_AES_CBC_128 = 1u << 3,
+    IKE_EB_AES_CBC_192 = 1u << 4,
+    IKE_EB_AES_CBC_256 = 1u << 5,
+    IKE_EB_CHACHA20_POLY1305 = 1u << 6,
+};
+
+struct ike_algs {
+    uint32_t encr;   /* enum ike_encr_bit */
+    uint32_t integ;  /* 1 << enum ike_integ */
+    uint32_t prf;    /* 1 << enum ike_prf */
+    uint32_t groups; /* 1 << enum ike_dh_group */
+};
+
+/* What Raven accepts when the configuration names no proposal: every suite it
+ * implements except the legacy ones (MODP-1024, PRF HMAC-SHA1). */
+extern const struct ike_algs ike_algs_default;
+/* The bit of an encryption transform (IANA id, key length in bits; 0 if unknown). */
+uint32_t ike_encr_bit(uint16_t id, uint16_t key_len);
+
 struct ike_init_opts {
     bool fragmentation; /* announce IKE fragmentation (RFC 7383) when the peer does */
+    const struct ike_algs *algs; /* NULL: ike_algs_default */
 };
 
 /* Answers the IKE_SA_INIT request @req received from @peer on @local; the reply is

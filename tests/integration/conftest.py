@@ -2,6 +2,7 @@
 state directory, own loopback port) and talks to it with ncclient, a third-party
 NETCONF client. Every daemon started here is stopped by PID when the test ends,
 also on failure."""
+import ctypes
 import os
 import signal
 import socket
@@ -25,6 +26,28 @@ NC_NS = "urn:ietf:params:xml:ns:netconf:base:1.0"
 
 ADMIN_PW = "admin-secret-1"
 READER_PW = "reader-secret-1"
+
+
+_libc = ctypes.CDLL("libc.so.6", use_errno=True)
+CLONE_NEWNET = 0x40000000
+
+
+def netns_connect(ns, host, port, timeout=10):
+    """A TCP connection made from inside network namespace @ns: the calling
+    thread enters it for the connect() and returns; the socket stays there."""
+    own = os.open("/proc/self/ns/net", os.O_RDONLY)
+    target = os.open(f"/run/netns/{ns}", os.O_RDONLY)
+    try:
+        if _libc.setns(target, CLONE_NEWNET):
+            raise OSError(ctypes.get_errno(), f"setns {ns}")
+        try:
+            return socket.create_connection((host, port), timeout=timeout)
+        finally:
+            if _libc.setns(own, CLONE_NEWNET):
+                raise OSError(ctypes.get_errno(), "setns back")
+    finally:
+        os.close(own)
+        os.close(target)
 
 
 def free_port():
@@ -64,7 +87,8 @@ def initial_config(port, hashes, pubkey, extra=""):
 class Ravend:
     """One ravend process with its state directory."""
 
-    def __init__(self, workdir, port, config_xml):
+    def __init__(self, workdir, port, config_xml, netns=None):
+        self.netns = netns
         self.workdir = workdir
         self.state_dir = os.path.join(workdir, "state")
         self.port = port
@@ -80,8 +104,9 @@ class Ravend:
         earlier one in the same log)."""
         log = open(self.log_path, "a")
         mark = log.tell()
+        prefix = ["ip", "netns", "exec", self.netns] if self.netns else []
         self.proc = subprocess.Popen(
-            [RAVEND, "-f", "-d", self.state_dir, "-c", self.config_file, "-l", "info"],
+            prefix + [RAVEND, "-f", "-d", self.state_dir, "-c", self.config_file, "-l", "info"],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         log.close()
         deadline = time.time() + timeout
@@ -102,6 +127,8 @@ class Ravend:
     def connect(self, user="admin", password=ADMIN_PW, key=None, timeout=30, port=None):
         kw = dict(host="127.0.0.1", port=port or self.port, username=user, hostkey_verify=False,
                   look_for_keys=False, allow_agent=False, timeout=timeout)
+        if self.netns:
+            kw["sock"] = netns_connect(self.netns, "127.0.0.1", port or self.port)
         if key:
             kw["key_filename"] = key
         else:
@@ -161,10 +188,10 @@ def make_ravend(hashes, keypair, hostkey):
     seed_hostkey=False lets the daemon generate its own host key."""
     created = []
 
-    def make(extra="", start=True, seed_hostkey=True):
+    def make(extra="", start=True, seed_hostkey=True, netns=None):
         workdir = tempfile.mkdtemp(prefix="raven-it-")
-        port = free_port()
-        d = Ravend(workdir, port, initial_config(port, hashes, keypair[1], extra))
+        port = free_port() if not netns else 8300
+        d = Ravend(workdir, port, initial_config(port, hashes, keypair[1], extra), netns=netns)
         created.append(d)
         if seed_hostkey:
             os.makedirs(d.state_dir, mode=0o700)

@@ -1,0 +1,988 @@
+/* The IKE_AUTH exchange (RFC 7296 1.2, 2.15-2.19): profile selection by the
+ * client's identity (SPEC S10), shared key authentication both ways with keys from
+ * the profile or a keyring (S2), local authorization and its merge rules (S5-S7),
+ * configuration mode (S4) and the first child SA with narrowed traffic selectors. */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <inttypes.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "dataplane/dp.h"
+#include "daemon/base/log.h"
+#include "daemon/ike/ike_auth.h"
+#include "daemon/ike/ike_eng.h"
+#include "daemon/pool/pool.h"
+#include "daemon/base/poison.h"
+
+#define V "/raven-vpn:"
+#define MAX_LIST 10
+
+enum { ID_IPV4 = 1, ID_FQDN = 2, ID_RFC822 = 3, ID_IPV6 = 5, ID_DER_DN = 9, ID_KEY_ID = 11 };
+
+char *ike_id_text(uint8_t type, const uint8_t *data, size_t len)
+{
+    char buf[512];
+
+    if (type == ID_IPV4 && len == 4)
+        return strdup(inet_ntop(AF_INET, data, buf, sizeof(buf)));
+    if (type == ID_IPV6 && len == 16)
+        return strdup(inet_ntop(AF_INET6, data, buf, sizeof(buf)));
+    if (type == ID_DER_DN) {
+        const unsigned char *p = data;
+        X509_NAME *n = d2i_X509_NAME(NULL, &p, (long)len);
+        char *s = n ? X509_NAME_oneline(n, buf, sizeof(buf)) : NULL;
+
+        X509_NAME_free(n);
+        return strdup(s ? s : "?");
+    }
+    {
+        /* FQDN, RFC 822, KEY_ID: text when printable, else hex */
+        bool printable = len > 0 && len < 256;
+        char *out;
+
+        for (size_t i = 0; printable && i < len; i++)
+            printable = isprint(data[i]);
+        if (printable)
+            return strndup((const char *)data, len);
+        out = malloc(2 * len + 1);
+        for (size_t i = 0; out && i < len; i++)
+            snprintf(out + 2 * i, 3, "%02x", data[i]);
+        if (out)
+            out[2 * len] = 0;
+        return out;
+    }
+}
+
+static const char *const id_type_name[] = {[ID_IPV4] = "id-ipv4-addr", [ID_FQDN] = "id-fqdn",
+                                           [ID_RFC822] = "id-rfc822-addr", [ID_IPV6] = "id-ipv6-addr",
+                                           [ID_DER_DN] = "id-der-asn1-dn", [ID_KEY_ID] = "id-key-id"};
+
+const char *ike_id_type_name(uint8_t type)
+{
+    return type < sizeof(id_type_name) / sizeof(id_type_name[0]) && id_type_name[type] ? id_type_name[type] : NULL;
+}
+
+/* ---- profile selection ---- */
+
+static bool prefix_match(const char *prefix, const struct ike_id_pld *id)
+{
+    char a[64];
+    const char *slash = strchr(prefix, '/');
+    unsigned len, bytes;
+    uint8_t net[16];
+    int fam;
+
+    if (!slash || (size_t)(slash - prefix) >= sizeof(a))
+        return false;
+    memcpy(a, prefix, (size_t)(slash - prefix));
+    a[slash - prefix] = 0;
+    len = (unsigned)atoi(slash + 1);
+    fam = strchr(a, ':') ? AF_INET6 : AF_INET;
+    if ((fam == AF_INET && (id->type != ID_IPV4 || id->len != 4)) ||
+        (fam == AF_INET6 && (id->type != ID_IPV6 || id->len != 16)) || inet_pton(fam, a, net) != 1)
+        return false;
+    bytes = len / 8;
+    if (memcmp(net, id->data, bytes))
+        return false;
+    if (len % 8) {
+        uint8_t m = (uint8_t)(0xff << (8 - len % 8));
+        if ((net[bytes] & m) != (id->data[bytes] & m))
+            return false;
+    }
+    return true;
+}
+
+static bool domain_match(const char *name, size_t nlen, const char *domain)
+{
+    size_t dl = strlen(domain);
+
+    if (nlen == dl)
+        return !strncasecmp(name, domain, dl);
+    return nlen > dl && name[nlen - dl - 1] == '.' && !strncasecmp(name + nlen - dl, domain, dl);
+}
+
+static bool id_equals(const struct ike_id_pld *id, const char *v, bool nocase)
+{
+    size_t l = strlen(v);
+
+    return id->len == l && (nocase ? !strncasecmp((const char *)id->data, v, l) : !memcmp(id->data, v, l));
+}
+
+/* Whether @prof's "match identity remote" accepts the client's identity. */
+static bool remote_matches(const struct lyd_node *prof, const struct ike_id_pld *id)
+{
+    const struct lyd_node *rem = ike_find(prof, "match/identity/remote"), *c, *g;
+
+    if (!rem)
+        return false;
+    LY_LIST_FOR(lyd_child(rem), c) {
+        const char *n = c->schema->name;
+
+        if (!strcmp(n, "address") && prefix_match(lyd_get_value(c), id))
+            return true;
+        if (!strcmp(n, "key-id") && id->type == ID_KEY_ID && id_equals(id, lyd_get_value(c), false))
+            return true;
+        if (!strcmp(n, "fqdn") && id->type == ID_FQDN) {
+            LY_LIST_FOR(lyd_child(c), g) {
+                if (!strcmp(g->schema->name, "exact") && id_equals(id, lyd_get_value(g), true))
+                    return true;
+                if (!strcmp(g->schema->name, "domain") &&
+                    domain_match((const char *)id->data, id->len, lyd_get_value(g)))
+                    return true;
+            }
+        }
+        if (!strcmp(n, "email") && id->type == ID_RFC822) {
+            const char *at = memchr(id->data, '@', id->len);
+
+            LY_LIST_FOR(lyd_child(c), g) {
+                if (!strcmp(g->schema->name, "exact") && id_equals(id, lyd_get_value(g), true))
+                    return true;
+                if (!strcmp(g->schema->name, "domain") && at &&
+                    strlen(lyd_get_value(g)) == id->len - (size_t)(at + 1 - (const char *)id->data) &&
+                    !strncasecmp(at + 1, lyd_get_value(g), strlen(lyd_get_value(g))))
+                    return true;
+            }
+        }
+    }
+    return false;
+}
+
+static bool local_addr_matches(const struct lyd_node *prof, const struct sockaddr_storage *local)
+{
+    const struct lyd_node *m = ike_find(prof, "match"), *c;
+    bool any = false;
+    char a[INET6_ADDRSTRLEN];
+
+    ike_addr_str(local, a, sizeof(a));
+    LY_LIST_FOR(m ? lyd_child(m) : NULL, c) {
+        if (strcmp(c->schema->name, "local-address"))
+            continue;
+        any = true;
+        if (!strcmp(lyd_get_value(c), a))
+            return true;
+    }
+    return !any;
+}
+
+/* The first profile, in configuration order, whose match rules accept the client. */
+static const struct lyd_node *select_profile(const struct ike_conf *c, const struct ike_id_pld *id,
+                                             const struct sockaddr_storage *local)
+{
+    struct ly_set *set = NULL;
+    const struct lyd_node *found = NULL;
+
+    if (!c->tree || lyd_find_xpath(c->tree, V "ikev2/profile", &set))
+        return NULL;
+    for (uint32_t i = 0; i < set->count && !found; i++) {
+        if (local_addr_matches(set->dnodes[i], local) && remote_matches(set->dnodes[i], id))
+            found = set->dnodes[i];
+    }
+    ly_set_free(set, NULL);
+    return found;
+}
+
+/* ---- keys ---- */
+
+/* The keyring peer for the client: by identity, then host name, then address. */
+static const struct lyd_node *keyring_peer(const struct ike_conf *c, const struct lyd_node *prof,
+                                           const struct ike_id_pld *id, const struct sockaddr_storage *peer)
+{
+    const char *kr = ike_leaf(prof, "keyring/local");
+    const struct lyd_node *ring = kr ? ike_find(c->tree, V "ikev2/keyring[name='%s']", kr) : NULL, *p;
+    const struct lyd_node *by_host = NULL, *by_addr = NULL;
+    struct ike_id_pld pid = {0};
+    uint8_t praw[16];
+
+    if (!ring)
+        return NULL;
+    pid.type = peer->ss_family == AF_INET ? ID_IPV4 : ID_IPV6;
+    pid.len = peer->ss_family == AF_INET ? 4 : 16;
+    memcpy(praw, peer->ss_family == AF_INET ? (const void *)&((const struct sockaddr_in *)peer)->sin_addr :
+                                              (const void *)&((const struct sockaddr_in6 *)peer)->sin6_addr,
+           pid.len);
+    pid.data = praw;
+    LY_LIST_FOR(lyd_child(ring), p) {
+        const char *v;
+
+        if (strcmp(p->schema->name, "peer"))
+            continue;
+        if ((v = ike_leaf(p, "identity/fqdn")) && id->type == ID_FQDN && id_equals(id, v, true))
+            return p;
+        if ((v = ike_leaf(p, "identity/email")) && id->type == ID_RFC822 && id_equals(id, v, true))
+            return p;
+        if ((v = ike_leaf(p, "identity/key-id")) && id->type == ID_KEY_ID && id_equals(id, v, false))
+            return p;
+        if ((v = ike_leaf(p, "identity/address")) && (id->type == ID_IPV4 || id->type == ID_IPV6)) {
+            char a[INET6_ADDRSTRLEN];
+
+            if (inet_ntop(id->type == ID_IPV4 ? AF_INET : AF_INET6, id->data, a, sizeof(a)) && !strcmp(a, v))
+                return p;
+        }
+        if (!by_host && (v = ike_leaf(p, "hostname")) && id->type == ID_FQDN && id_equals(id, v, true))
+            by_host = p;
+        if (!by_addr && (v = ike_leaf(p, "address")) && prefix_match(v, &pid))
+            by_addr = p;
+    }
+    return by_host ? by_host : by_addr;
+}
+
+static const char *psk_remote(const struct ike_conf *c, const struct lyd_node *prof, const struct ike_id_pld *id,
+                              const struct sockaddr_storage *peer)
+{
+    const char *k = ike_leaf(prof, "authentication/remote/pre-share/key");
+    const struct lyd_node *p;
+
+    if (k)
+        return k;
+    p = keyring_peer(c, prof, id, peer);
+    if (!p)
+        return NULL;
+    k = ike_leaf(p, "remote-pre-shared-key");
+    return k ? k : ike_leaf(p, "pre-shared-key");
+}
+
+static const char *psk_local(const struct ike_conf *c, const struct lyd_node *prof, const struct ike_id_pld *id,
+                             const struct sockaddr_storage *peer)
+{
+    const char *k = ike_leaf(prof, "authentication/local/pre-share/key");
+    const struct lyd_node *p;
+
+    if (k)
+        return k;
+    p = keyring_peer(c, prof, id, peer);
+    if (!p)
+        return NULL;
+    k = ike_leaf(p, "local-pre-shared-key");
+    return k ? k : ike_leaf(p, "pre-shared-key");
+}
+
+/* ---- authorization (S5-S7) ---- */
+
+struct ike_attrs {
+    const char *pool, *banner, *def_domain, *cfg_url, *cfg_version;
+    bool has_netmask;
+    uint32_t netmask;
+    uint32_t dns[2], wins[2];
+    int ndns, nwins;
+    struct ike_ts_pld subnets;
+    bool subnets_set;
+    const char *split_dns[MAX_LIST], *backup[MAX_LIST];
+    int nsplit_dns, nbackup;
+    int pfs, include_local_lan, smartcard; /* -1 unset */
+    uint32_t session_lifetime;
+    uint32_t flow_limit; /* UINT32_MAX unset */
+    const char *policy_user, *policy_group;
+};
+
+static uint32_t ip4(const char *s)
+{
+    struct in_addr a = {0};
+
+    if (s)
+        inet_pton(AF_INET, s, &a);
+    return ntohl(a.s_addr);
+}
+
+static void add_prefix4(struct ike_ts_pld *ts, const char *prefix)
+{
+    char a[32];
+    const char *slash = strchr(prefix, '/');
+
+    if (!slash || (size_t)(slash - prefix) >= sizeof(a) || ts->nts >= IKE_MAX_TS)
+        return;
+    memcpy(a, prefix, (size_t)(slash - prefix));
+    a[slash - prefix] = 0;
+    if (strchr(a, ':'))
+        return;
+    ike_ts_prefix4(ip4(a), (unsigned)atoi(slash + 1), &ts->ts[ts->nts++]);
+}
+
+/* Fills what @pol sets and @a does not have yet (the first source wins). */
+static void attrs_from_policy(const struct ike_conf *c, const struct lyd_node *pol, struct ike_attrs *a)
+{
+    const char *v;
+    const struct lyd_node *ch;
+
+    if (!a->pool)
+        a->pool = ike_leaf(pol, "pool");
+    if (!a->has_netmask && (v = ike_leaf(pol, "netmask"))) {
+        a->has_netmask = true;
+        a->netmask = ip4(v);
+    }
+    if (!a->ndns) {
+        if ((v = ike_leaf(pol, "dns/primary")))
+            a->dns[a->ndns++] = ip4(v);
+        if ((v = ike_leaf(pol, "dns/secondary")))
+            a->dns[a->ndns++] = ip4(v);
+    }
+    if (!a->nwins) {
+        if ((v = ike_leaf(pol, "wins/primary")))
+            a->wins[a->nwins++] = ip4(v);
+        if ((v = ike_leaf(pol, "wins/secondary")))
+            a->wins[a->nwins++] = ip4(v);
+    }
+    if (!a->subnets_set) {
+        const struct lyd_node *rem = ike_find(pol, "route/set/remote");
+        const char *acl = ike_leaf(pol, "route/set/access-list/ipv4");
+
+        LY_LIST_FOR(rem ? lyd_child(rem) : NULL, ch) {
+            if (!strcmp(ch->schema->name, "ipv4"))
+                add_prefix4(&a->subnets, lyd_get_value(ch));
+        }
+        if (acl) {
+            const struct lyd_node *al = ike_find(c->tree, V "access-lists/access-list[name='%s']", acl), *en;
+
+            LY_LIST_FOR(al ? lyd_child(al) : NULL, en) {
+                const char *act = ike_leaf(en, "action"), *pfx = ike_leaf(en, "prefix");
+
+                if (!strcmp(en->schema->name, "entry") && act && !strcmp(act, "permit") && pfx)
+                    add_prefix4(&a->subnets, pfx);
+            }
+        }
+        a->subnets_set = a->subnets.nts > 0;
+    }
+    if (!a->banner)
+        a->banner = ike_leaf(pol, "banner");
+    if (!a->def_domain)
+        a->def_domain = ike_leaf(pol, "def-domain");
+    if (!a->cfg_url)
+        a->cfg_url = ike_leaf(pol, "configuration/url");
+    if (!a->cfg_version)
+        a->cfg_version = ike_leaf(pol, "configuration/version");
+    if (!a->nsplit_dns || !a->nbackup) {
+        bool sd = !a->nsplit_dns, bg = !a->nbackup;
+
+        LY_LIST_FOR(lyd_child(pol), ch) {
+            if (sd && !strcmp(ch->schema->name, "split-dns") && a->nsplit_dns < MAX_LIST)
+                a->split_dns[a->nsplit_dns++] = lyd_get_value(ch);
+            if (bg && !strcmp(ch->schema->name, "backup-gateway") && a->nbackup < MAX_LIST)
+                a->backup[a->nbackup++] = lyd_get_value(ch);
+        }
+    }
+    if (a->pfs < 0 && (v = ike_leaf(pol, "pfs")))
+        a->pfs = !strcmp(v, "true");
+    if (a->include_local_lan < 0 && (v = ike_leaf(pol, "include-local-lan")))
+        a->include_local_lan = !strcmp(v, "true");
+    if (a->smartcard < 0 && (v = ike_leaf(pol, "smartcard-removal-disconnect")))
+        a->smartcard = !strcmp(v, "true");
+    if (!a->session_lifetime && (v = ike_leaf(pol, "session-lifetime")))
+        a->session_lifetime = (uint32_t)strtoul(v, NULL, 10);
+    if (a->flow_limit == UINT32_MAX && (v = ike_leaf(pol, "ipsec-flow-limit")))
+        a->flow_limit = (uint32_t)strtoul(v, NULL, 10);
+}
+
+/* Name mangler (S6) for FQDN and e-mail identities; other types keep the whole
+ * identity. Writes the name to @out. */
+static void mangle(const struct ike_conf *c, const char *mangler, uint8_t id_type, const char *id, char *out,
+                   size_t cap)
+{
+    const struct lyd_node *m = mangler ? ike_find(c->tree, V "ikev2/name-mangler[name='%s']", mangler) : NULL;
+    const char *how, *cut;
+
+    snprintf(out, cap, "%s", id);
+    if (!m)
+        return;
+    if (id_type == ID_FQDN && (how = ike_leaf(m, "fqdn"))) {
+        cut = strchr(id, '.');
+        if (!strcmp(how, "hostname") && cut)
+            snprintf(out, cap, "%.*s", (int)(cut - id), id);
+        else if (!strcmp(how, "domain") && cut)
+            snprintf(out, cap, "%s", cut + 1);
+    } else if (id_type == ID_RFC822 && (how = ike_leaf(m, "email"))) {
+        cut = strchr(id, '@');
+        if (!strcmp(how, "username") && cut)
+            snprintf(out, cap, "%.*s", (int)(cut - id), id);
+        else if (!strcmp(how, "domain") && cut)
+            snprintf(out, cap, "%s", cut + 1);
+    }
+}
+
+/* One authorization source (user or group): the authorization policy of the
+ * first local method of its list, named by the configured name, the mangled
+ * identity or the identity itself. RADIUS methods belong to the AAA subsystem. */
+static const struct lyd_node *authz_policy(const struct ike_conf *c, const struct lyd_node *src, uint8_t id_type,
+                                           const char *id, char *name, size_t cap)
+{
+    const char *list = ike_leaf(src, "method-list"), *v;
+    const struct lyd_node *l, *m;
+
+    if (!list || !(l = ike_find(c->tree, V "aaa/authorization-list[name='%s']", list)))
+        return NULL;
+    LY_LIST_FOR(lyd_child(l), m) {
+        if (strcmp(m->schema->name, "method") || !ike_find(m, "local"))
+            continue;
+        if ((v = ike_leaf(src, "username")))
+            snprintf(name, cap, "%s", v);
+        else
+            mangle(c, ike_leaf(src, "name-mangler"), id_type, id, name, cap);
+        return ike_find(c->tree, V "ikev2/authorization-policy[name='%s']", name);
+    }
+    return NULL;
+}
+
+static void authorize(const struct ike_conf *c, const struct lyd_node *prof, const char *method, uint8_t id_type,
+                      const char *id, struct ike_attrs *a, char *user, char *group, size_t cap)
+{
+    const struct lyd_node *us = ike_find(prof, "aaa/authorization/user"), *gs = ike_find(prof, "aaa/authorization/group");
+    const struct lyd_node *usrc = us ? ike_find(us, "%s", method) : NULL;
+    const struct lyd_node *gsrc = gs ? ike_find(gs, "%s", method) : NULL;
+    const struct lyd_node *up = NULL, *gp = NULL, *first, *second;
+
+    memset(a, 0, sizeof(*a));
+    a->pfs = a->include_local_lan = a->smartcard = -1;
+    a->flow_limit = UINT32_MAX;
+    user[0] = group[0] = 0;
+    if (usrc)
+        up = authz_policy(c, usrc, id_type, id, user, cap);
+    if (gsrc)
+        gp = authz_policy(c, gsrc, id_type, id, group, cap);
+    if (!up)
+        user[0] = 0;
+    if (!gp)
+        group[0] = 0;
+    if (!up && !gp && !usrc && !gsrc) {
+        /* no authorization configured: the policy named "default", if any */
+        gp = ike_find(c->tree, V "ikev2/authorization-policy[name='default']");
+        if (gp)
+            snprintf(group, cap, "default");
+    }
+    /* user beats group, unless the group authorization says override (S5) */
+    if (gsrc && ike_find(gsrc, "override")) {
+        first = gp;
+        second = up;
+    } else {
+        first = up;
+        second = gp;
+    }
+    if (first)
+        attrs_from_policy(c, first, a);
+    if (second)
+        attrs_from_policy(c, second, a);
+}
+
+/* ---- child SA ---- */
+
+uint32_t ike_new_spi(struct ike_engine *e)
+{
+    uint32_t spi;
+
+    do {
+        if (RAND_bytes((uint8_t *)&spi, sizeof(spi)) != 1)
+            return 0;
+    } while (spi < 256 || dp_spi_in_use(e->dp, spi));
+    return spi;
+}
+
+static void ts_ranges(const struct ike_ts_pld *ts, struct dp_sa *sa)
+{
+    sa->nsel = 0;
+    for (uint8_t i = 0; i < ts->nts && sa->nsel < DP_MAX_SELECTORS; i++) {
+        struct dp_range *r = &sa->sel[sa->nsel++];
+        size_t n = ts->ts[i].type == 7 ? 4 : 16;
+
+        r->family = ts->ts[i].type == 7 ? AF_INET : AF_INET6;
+        memcpy(r->start, ts->ts[i].start, n);
+        memcpy(r->end, ts->ts[i].end, n);
+    }
+}
+
+bool ike_child_install(struct ike_sess *s, struct ike_child_sa *c, const struct ike_child_keys *k)
+{
+    struct dp_sa in = {0}, out = {0};
+    bool natt = s->sock && s->sock->natt;
+
+    in.spi = c->spi_in;
+    in.inbound = true;
+    in.session_id = out.session_id = s->id;
+    in.cipher = out.cipher = (enum dp_cipher)c->alg.encr_id;
+    in.key_len = out.key_len = c->alg.encr_key_len;
+    memcpy(in.key, k->ei, c->alg.encr_key_len); /* initiator to responder: our inbound */
+    memcpy(out.key, k->er, c->alg.encr_key_len);
+    in.integ = out.integ = (enum dp_integ)c->alg.integ;
+    in.integ_key_len = out.integ_key_len = c->alg.integ_key_len;
+    memcpy(in.integ_key, k->ai, c->alg.integ_key_len);
+    memcpy(out.integ_key, k->ar, c->alg.integ_key_len);
+    in.esn = out.esn = c->alg.esn;
+    in.replay_window = 64;
+    in.local = out.local = s->local;
+    in.peer = out.peer = s->peer;
+    in.udp_encap = out.udp_encap = natt || s->in.nat_peer || s->in.nat_local;
+    ts_ranges(&c->tsi, &in);  /* the client's side: allowed inner sources */
+    ts_ranges(&c->tsi, &out); /* and the destinations routed to it */
+    out.spi = c->spi_out;
+    if (dp_sa_add(s->e->dp, &in))
+        return false;
+    if (dp_sa_add(s->e->dp, &out)) {
+        dp_sa_del(s->e->dp, in.spi, true, NULL);
+        return false;
+    }
+    OPENSSL_cleanse(&in, sizeof(in));
+    OPENSSL_cleanse(&out, sizeof(out));
+    return true;
+}
+
+void ike_child_remove(struct ike_sess *s, struct ike_child_sa *c)
+{
+    dp_sa_del(s->e->dp, c->spi_in, true, NULL);
+    dp_sa_del(s->e->dp, c->spi_out, false, NULL);
+}
+
+/* The ESP settings of the profile's IPsec profile (the virtual template's, else
+ * one naming this IKEv2 profile), with defaults when there is none. */
+static const struct lyd_node *ipsec_profile(const struct ike_conf *c, const struct lyd_node *prof)
+{
+    const char *n = ike_leaf(prof, "virtual-template/ipsec-profile"), *pn = ike_leaf(prof, "name");
+    struct ly_set *set = NULL;
+    const struct lyd_node *found = NULL;
+
+    if (n)
+        return ike_find(c->tree, V "ipsec/profile[name='%s']", n);
+    if (lyd_find_xpath(c->tree, V "ipsec/profile", &set))
+        return NULL;
+    for (uint32_t i = 0; i < set->count && !found; i++) {
+        const char *ip = ike_leaf(set->dnodes[i], "ikev2-profile");
+
+        if (ip && !strcmp(ip, pn))
+            found = set->dnodes[i];
+    }
+    ly_set_free(set, NULL);
+    return found;
+}
+
+static void esp_settings(const struct ike_conf *c, const struct lyd_node *ip, struct ike_sess *s)
+{
+    const struct lyd_node *ch;
+    const char *v;
+
+    s->esp = (struct ike_esp_algs){0};
+    s->child_lifetime = 3600;
+    LY_LIST_FOR(ip ? lyd_child(ip) : NULL, ch) {
+        const struct lyd_node *ts;
+        const char *e, *i;
+
+        if (strcmp(ch->schema->name, "transform-set"))
+            continue;
+        ts = ike_find(c->tree, V "ipsec/transform-set[name='%s']", lyd_get_value(ch));
+        e = ts ? ike_leaf(ts, "esp-encryption") : NULL;
+        i = ts ? ike_leaf(ts, "esp-integrity") : NULL;
+        if (e)
+            s->esp.encr |= ike_conf_encr_bit(strchr(e, ':') ? strchr(e, ':') + 1 : e);
+        if (i)
+            s->esp.integ |= ike_conf_integ_bit(strchr(i, ':') ? strchr(i, ':') + 1 : i);
+    }
+    if (!s->esp.encr) {
+        s->esp.encr = IKE_EB_AES_GCM_128 | IKE_EB_AES_GCM_256 | IKE_EB_AES_CBC_128 | IKE_EB_AES_CBC_256 |
+                      IKE_EB_CHACHA20_POLY1305;
+        s->esp.integ = 1u << IKE_INTEG_HMAC_SHA2_256_128 | 1u << IKE_INTEG_HMAC_SHA1_96 |
+                       1u << IKE_INTEG_HMAC_SHA2_384_192 | 1u << IKE_INTEG_HMAC_SHA2_512_256;
+    }
+    s->esp.esn = (v = ike_leaf(ip, "esn")) && !strcmp(v, "true");
+    if ((v = ike_leaf(ip, "lifetime/hard/time")))
+        s->child_lifetime = (uint32_t)strtoul(v, NULL, 10);
+    if ((v = ike_leaf(ip, "flow-limit")))
+        s->flow_limit = (uint32_t)strtoul(v, NULL, 10);
+}
+
+/* ---- the exchange ---- */
+
+struct cp_out {
+    struct ike_cp_pld cp;
+    uint8_t store[IKE_MAX_CP_ATTRS][8];
+};
+
+static void cp_add(struct cp_out *o, uint16_t type, const void *v, size_t len)
+{
+    if (o->cp.nattr >= IKE_MAX_CP_ATTRS || len > 0xffff)
+        return;
+    o->cp.attr[o->cp.nattr++] = (struct ike_cp_attr){.type = type, .value = v, .len = (uint16_t)len};
+}
+
+static void cp_add4(struct cp_out *o, uint16_t type, uint32_t a)
+{
+    uint8_t *p = o->store[o->cp.nattr];
+
+    p[0] = (uint8_t)(a >> 24);
+    p[1] = (uint8_t)(a >> 16);
+    p[2] = (uint8_t)(a >> 8);
+    p[3] = (uint8_t)a;
+    cp_add(o, type, p, 4);
+}
+
+static void cp_add_subnet(struct cp_out *o, const struct ike_ts *ts)
+{
+    uint8_t *p = o->store[o->cp.nattr];
+    uint32_t s = (uint32_t)ts->start[0] << 24 | (uint32_t)ts->start[1] << 16 | (uint32_t)ts->start[2] << 8 |
+                 ts->start[3];
+    uint32_t e = (uint32_t)ts->end[0] << 24 | (uint32_t)ts->end[1] << 16 | (uint32_t)ts->end[2] << 8 | ts->end[3];
+    uint32_t mask = ~(s ^ e);
+
+    memcpy(p, ts->start, 4);
+    p[4] = (uint8_t)(mask >> 24);
+    p[5] = (uint8_t)(mask >> 16);
+    p[6] = (uint8_t)(mask >> 8);
+    p[7] = (uint8_t)mask;
+    cp_add(o, CFG_INTERNAL_IP4_SUBNET, p, 8);
+}
+
+static void fail_auth(struct ike_sess *s, uint32_t msg_id, const char *why)
+{
+    struct ike_builder bd;
+    struct ike_hdr h = {0};
+    char a[INET6_ADDRSTRLEN];
+
+    log_warn("ike", "IKE_AUTH from %s (%s) refused: %s", ike_addr_str(&s->peer, a, sizeof(a)),
+             s->remote_id ? s->remote_id : "?", why);
+    s->e->c.auth_failed++;
+    s->e->c.rejected++;
+    ike_build_begin(&bd, &h);
+    ike_notify_build(&bd, &(struct ike_notify_pld){.type = N_AUTHENTICATION_FAILED});
+    if (ike_build_finish(&bd))
+        ike_sess_respond(s, IKE_EXCH_AUTH, msg_id, IKE_PLD_NOTIFY, bd.buf.data + IKE_HDR_LEN,
+                         bd.buf.len - IKE_HDR_LEN);
+    ike_buf_fini(&bd.buf);
+    ike_sess_notify_event(s, "authentication-failure", NULL);
+    ike_sess_abandon(s);
+}
+
+static bool cp_requests(const struct ike_cp_pld *cp, uint16_t type)
+{
+    for (size_t i = 0; i < cp->nattr; i++) {
+        if (cp->attr[i].type == type)
+            return true;
+    }
+    return false;
+}
+
+/* The local identity: the profile's, else our address. */
+static void local_identity(const struct lyd_node *prof, const struct sockaddr_storage *local, struct ike_id_pld *id,
+                           uint8_t raw[16])
+{
+    const char *v;
+
+    if ((v = ike_leaf(prof, "identity/local/fqdn"))) {
+        *id = (struct ike_id_pld){.type = ID_FQDN, .data = (const uint8_t *)v, .len = strlen(v)};
+    } else if ((v = ike_leaf(prof, "identity/local/email"))) {
+        *id = (struct ike_id_pld){.type = ID_RFC822, .data = (const uint8_t *)v, .len = strlen(v)};
+    } else if ((v = ike_leaf(prof, "identity/local/key-id"))) {
+        *id = (struct ike_id_pld){.type = ID_KEY_ID, .data = (const uint8_t *)v, .len = strlen(v)};
+    } else if ((v = ike_leaf(prof, "identity/local/address")) && inet_pton(strchr(v, ':') ? AF_INET6 : AF_INET, v, raw) == 1) {
+        *id = (struct ike_id_pld){.type = strchr(v, ':') ? ID_IPV6 : ID_IPV4, .data = raw, .len = strchr(v, ':') ? 16 : 4};
+    } else if (local->ss_family == AF_INET) {
+        memcpy(raw, &((const struct sockaddr_in *)local)->sin_addr, 4);
+        *id = (struct ike_id_pld){.type = ID_IPV4, .data = raw, .len = 4};
+    } else {
+        memcpy(raw, &((const struct sockaddr_in6 *)local)->sin6_addr, 16);
+        *id = (struct ike_id_pld){.type = ID_IPV6, .data = raw, .len = 16};
+    }
+}
+
+static size_t psk_mic(const struct ike_sess *s, bool initiator, const char *key, const uint8_t *id_body, size_t id_len,
+                      uint8_t out[64])
+{
+    size_t so_len, n;
+    uint8_t *so = initiator ? ike_auth_signed_octets(s->in.prf, s->msg1, s->msg1_len, s->in.nr, s->in.nr_len,
+                                                     s->in.keys.sk_pi, s->in.keys.prf_len, id_body, id_len, &so_len)
+                            : ike_auth_signed_octets(s->in.prf, s->msg2, s->msg2_len, s->in.ni, s->in.ni_len,
+                                                     s->in.keys.sk_pr, s->in.keys.prf_len, id_body, id_len, &so_len);
+
+    if (!so)
+        return 0;
+    n = ike_auth_psk(s->in.prf, (const uint8_t *)key, strlen(key), so, so_len, out);
+    OPENSSL_cleanse(so, so_len);
+    free(so);
+    return n;
+}
+
+/* INITIAL_CONTACT (RFC 7296 2.4): the client lost its state; its older sessions go. */
+static void initial_contact(struct ike_sess *s)
+{
+    struct ike_sess *o, *tmp;
+
+    HASH_ITER(hh_id, s->e->by_id, o, tmp) {
+        if (o != s && o->state == SESS_ESTABLISHED && o->remote_id && !strcmp(o->remote_id, s->remote_id) &&
+            o->profile && s->profile && !strcmp(o->profile, s->profile))
+            ike_sess_end(o, "replaced", false);
+    }
+}
+
+void ike_handle_auth(struct ike_sess *s, const struct ike_msg *in)
+{
+    const struct ike_conf *c = s->e->conf;
+    uint32_t msg_id = s->peer_next - 1;
+    const struct ike_pld *idi_p = ike_msg_find(in, IKE_PLD_IDI, 0), *auth_p = ike_msg_find(in, IKE_PLD_AUTH, 0);
+    const struct ike_pld *cp_p = ike_msg_find(in, IKE_PLD_CP, 0), *sa_p = ike_msg_find(in, IKE_PLD_SA, 0);
+    const struct ike_pld *tsi_p = ike_msg_find(in, IKE_PLD_TSI, 0), *tsr_p = ike_msg_find(in, IKE_PLD_TSR, 0);
+    struct ike_id_pld idi, idr;
+    struct ike_auth_pld auth;
+    struct ike_cp_pld cpreq = {0};
+    const struct lyd_node *prof, *ip;
+    const char *key, *v;
+    uint8_t mic[64], raw[16];
+    size_t ml;
+    struct ike_attrs at;
+    char user[256], group[256];
+    bool initial = false, want_addr, addr_failed = false;
+    uint16_t child_err = 0;
+    struct ike_builder ib;
+    struct ike_hdr h = {0};
+    struct cp_out *cpo = NULL;
+    struct ike_sa_pld *sa = NULL;
+    struct ike_child_sa child = {0};
+    bool have_child = false;
+
+    if (!idi_p || !ike_id_parse(idi_p, &idi)) {
+        fail_auth(s, msg_id, "no identification payload");
+        return;
+    }
+    s->id_type = idi.type;
+    s->remote_id = ike_id_text(idi.type, idi.data, idi.len);
+    if (!auth_p) {
+        s->e->c.eap_started++;
+        fail_auth(s, msg_id, "the client asks for EAP, which needs the RADIUS subsystem (not built yet)");
+        return;
+    }
+    if (!ike_auth_parse(auth_p, &auth)) {
+        fail_auth(s, msg_id, "malformed AUTH payload");
+        return;
+    }
+    for (size_t i = 0; i < in->npld; i++) {
+        struct ike_notify_pld n;
+
+        if (in->pld[i].type == IKE_PLD_NOTIFY && ike_notify_parse(&in->pld[i], &n) && n.type == N_INITIAL_CONTACT)
+            initial = true;
+    }
+    prof = select_profile(c, &idi, &s->local);
+    if (!prof) {
+        fail_auth(s, msg_id, "no IKEv2 profile matches the identity");
+        return;
+    }
+    s->profile = strdup(ike_leaf(prof, "name"));
+    if (auth.method != 2) {
+        fail_auth(s, msg_id, "signature authentication of clients is not built yet");
+        return;
+    }
+    if (!ike_find(prof, "authentication/remote/pre-share")) {
+        fail_auth(s, msg_id, "the profile does not allow pre-shared key authentication of clients");
+        return;
+    }
+    key = psk_remote(c, prof, &idi, &s->peer);
+    if (!key) {
+        fail_auth(s, msg_id, "no pre-shared key for this client in the profile or its keyring");
+        return;
+    }
+    ml = psk_mic(s, true, key, idi_p->body, idi_p->len, mic);
+    if (!ml || !ike_auth_equal(auth.data, auth.len, mic, ml)) {
+        fail_auth(s, msg_id, "the client's AUTH does not match the pre-shared key");
+        return;
+    }
+    s->auth_method = strdup("pre-share");
+    /* our side */
+    if (!ike_find(prof, "authentication/local/pre-share")) {
+        fail_auth(s, msg_id, "the profile authenticates the headend with a signature, which is not built yet");
+        return;
+    }
+    key = psk_local(c, prof, &idi, &s->peer);
+    if (!key) {
+        fail_auth(s, msg_id, "no local pre-shared key in the profile or its keyring");
+        return;
+    }
+
+    /* authorization and session settings */
+    authorize(c, prof, "psk", idi.type, s->remote_id, &at, user, group, sizeof(user));
+    s->user = user[0] ? strdup(user) : NULL;
+    s->group = group[0] ? strdup(group) : NULL;
+    ip = ipsec_profile(c, prof);
+    if (ip)
+        s->ipsec_profile = strdup(ike_leaf(ip, "name"));
+    esp_settings(c, ip, s);
+    if (at.flow_limit != UINT32_MAX)
+        s->flow_limit = at.flow_limit; /* AAA/authorization wins over the IPsec profile (S8) */
+    s->session_lifetime = at.session_lifetime;
+    if ((v = ike_leaf(prof, "dpd/interval"))) {
+        s->dpd_interval = (uint16_t)atoi(v);
+        s->dpd_retry = (v = ike_leaf(prof, "dpd/retry")) ? (uint16_t)atoi(v) : 2;
+        s->dpd_periodic = (v = ike_leaf(prof, "dpd/mode")) && !strcmp(v, "periodic");
+    }
+    s->ike_lifetime = (v = ike_leaf(prof, "lifetime")) ? (uint32_t)strtoul(v, NULL, 10) : 86400;
+
+    cpo = calloc(1, sizeof(*cpo));
+    sa = calloc(1, sizeof(*sa));
+    if (!cpo || !sa) {
+        free(cpo);
+        free(sa);
+        fail_auth(s, msg_id, "out of memory");
+        return;
+    }
+    /* configuration mode (S4) */
+    v = ike_leaf(prof, "config-exchange/request");
+    if (cp_p && ike_cp_parse(cp_p, &cpreq) && cpreq.cfg_type == 1 && !(v && !strcmp(v, "false"))) {
+        want_addr = cp_requests(&cpreq, CFG_INTERNAL_IP4_ADDRESS);
+        cpo->cp.cfg_type = 2;
+        if (want_addr) {
+            uint32_t a;
+
+            if (at.pool && !pool_alloc(c->pools, at.pool, s->id, &a)) {
+                s->pool = strdup(at.pool);
+                s->addr4 = a;
+                s->have_addr4 = true;
+                cp_add4(cpo, CFG_INTERNAL_IP4_ADDRESS, a);
+                if (at.has_netmask || pool_netmask(c->pools, at.pool))
+                    cp_add4(cpo, CFG_INTERNAL_IP4_NETMASK,
+                            at.has_netmask ? at.netmask : pool_netmask(c->pools, at.pool));
+            } else {
+                addr_failed = true;
+            }
+        }
+        for (int i = 0; i < at.ndns; i++)
+            cp_add4(cpo, CFG_INTERNAL_IP4_DNS, at.dns[i]);
+        for (int i = 0; i < at.nwins; i++)
+            cp_add4(cpo, CFG_INTERNAL_IP4_NBNS, at.wins[i]);
+        for (uint8_t i = 0; i < at.subnets.nts; i++)
+            cp_add_subnet(cpo, &at.subnets.ts[i]);
+        if (cp_requests(&cpreq, CFG_APPLICATION_VERSION))
+            cp_add(cpo, CFG_APPLICATION_VERSION, "Raven " RAVEN_IKE_VERSION, strlen("Raven " RAVEN_IKE_VERSION));
+        if (s->vid_unity) {
+            if (at.banner)
+                cp_add(cpo, CFG_UNITY_BANNER, at.banner, strlen(at.banner));
+            if (at.def_domain)
+                cp_add(cpo, CFG_UNITY_DEF_DOMAIN, at.def_domain, strlen(at.def_domain));
+            for (int i = 0; i < at.nsplit_dns; i++)
+                cp_add(cpo, CFG_UNITY_SPLITDNS_NAME, at.split_dns[i], strlen(at.split_dns[i]));
+            for (int i = 0; i < at.nbackup; i++)
+                cp_add(cpo, CFG_UNITY_BACKUP_SERVERS, at.backup[i], strlen(at.backup[i]));
+            if (at.pfs >= 0) {
+                static const uint8_t one[2] = {0, 1}, zero[2] = {0, 0};
+                cp_add(cpo, CFG_UNITY_PFS, at.pfs ? one : zero, 2);
+            }
+            if (at.smartcard >= 0) {
+                static const uint8_t one[2] = {0, 1}, zero[2] = {0, 0};
+                cp_add(cpo, CFG_UNITY_SMARTCARD_REMOVAL_DISCONNECT, at.smartcard ? one : zero, 2);
+            }
+        }
+        if (s->vid_flexvpn) {
+            if (at.cfg_url)
+                cp_add(cpo, CFG_FLEXVPN_CONFIG_URL, at.cfg_url, strlen(at.cfg_url));
+            if (at.cfg_version)
+                cp_add(cpo, CFG_FLEXVPN_CONFIG_VERSION, at.cfg_version, strlen(at.cfg_version));
+        }
+    }
+
+    /* the first child SA */
+    if (sa_p && !addr_failed) {
+        struct ike_sa_pld *offer = sa;
+        struct ike_ts_pld tsi, tsr, allow = {0};
+
+        if (s->flow_limit == 0) {
+            child_err = N_NO_ADDITIONAL_SAS;
+        } else if (!ike_sa_parse(sa_p, offer) || !tsi_p || !tsr_p || !ike_ts_parse(tsi_p, &tsi) ||
+                   !ike_ts_parse(tsr_p, &tsr)) {
+            child_err = N_INVALID_SYNTAX;
+        } else if (!ike_child_choose(offer, &s->esp, 0, &child.alg)) {
+            child_err = N_NO_PROPOSAL_CHOSEN;
+            s->e->c.no_proposal++;
+        } else {
+            /* the client's side: its assigned address, else its own address */
+            if (s->have_addr4) {
+                ike_ts_host4(s->addr4, &allow.ts[0]);
+                allow.nts = 1;
+            } else if (s->peer.ss_family == AF_INET) {
+                ike_ts_host4(ntohl(((struct sockaddr_in *)&s->peer)->sin_addr.s_addr), &allow.ts[0]);
+                allow.nts = 1;
+            }
+            if (!ike_ts_narrow(&tsi, &allow, &child.tsi)) {
+                child_err = N_TS_UNACCEPTABLE;
+            } else {
+                if (at.subnets.nts) {
+                    allow = at.subnets;
+                } else {
+                    allow.nts = 1;
+                    ike_ts_prefix4(0, 0, &allow.ts[0]);
+                }
+                if (!ike_ts_narrow(&tsr, &allow, &child.tsr))
+                    child_err = N_TS_UNACCEPTABLE;
+            }
+            if (child_err == N_TS_UNACCEPTABLE)
+                s->e->c.ts_unacceptable++;
+        }
+        if (!child_err) {
+            struct ike_child_keys k;
+
+            child.spi_in = ike_new_spi(s->e);
+            child.spi_out = child.alg.spi_peer;
+            child.established = time(NULL);
+            if (!child.spi_in ||
+                !ike_child_keymat(s->in.prf, s->in.keys.sk_d, s->in.keys.prf_len, NULL, 0, s->in.ni, s->in.ni_len,
+                                  s->in.nr, s->in.nr_len, &child.alg, &k) ||
+                !ike_child_install(s, &child, &k)) {
+                child_err = N_TEMPORARY_FAILURE;
+            } else {
+                have_child = true;
+                s->child[s->nchild++] = child;
+            }
+            OPENSSL_cleanse(&k, sizeof(k));
+        }
+    }
+    if (addr_failed)
+        s->e->c.internal_address_failure++;
+
+    /* the response: IDr, AUTH, CP, SA, TSi, TSr */
+    local_identity(prof, &s->local, &idr, raw);
+    free(s->local_id);
+    s->local_id = ike_id_text(idr.type, idr.data, idr.len);
+    ike_build_begin(&ib, &h);
+    ike_id_build(&ib, IKE_PLD_IDR, &idr);
+    ml = psk_mic(s, false, key, ib.buf.data + IKE_HDR_LEN + IKE_PLD_HDR_LEN,
+                 ib.buf.len - IKE_HDR_LEN - IKE_PLD_HDR_LEN, mic);
+    if (!ml) {
+        ike_buf_fini(&ib.buf);
+        free(cpo);
+        free(sa);
+        fail_auth(s, msg_id, "cannot compute our AUTH");
+        return;
+    }
+    ike_auth_build(&ib, &(struct ike_auth_pld){.method = 2, .data = mic, .len = ml});
+    if (cpo->cp.cfg_type)
+        ike_cp_build(&ib, &cpo->cp);
+    if (addr_failed)
+        ike_notify_build(&ib, &(struct ike_notify_pld){.type = N_INTERNAL_ADDRESS_FAILURE});
+    else if (child_err)
+        ike_notify_build(&ib, &(struct ike_notify_pld){.type = child_err});
+    if (have_child) {
+        ike_child_sa_reply(&child.alg, child.spi_in, sa);
+        ike_sa_build(&ib, sa);
+        ike_ts_build(&ib, IKE_PLD_TSI, &child.tsi);
+        ike_ts_build(&ib, IKE_PLD_TSR, &child.tsr);
+    }
+    OPENSSL_cleanse(mic, sizeof(mic));
+    if (!ike_build_finish(&ib) ||
+        !ike_sess_respond(s, IKE_EXCH_AUTH, msg_id, IKE_PLD_IDR, ib.buf.data + IKE_HDR_LEN, ib.buf.len - IKE_HDR_LEN)) {
+        ike_buf_fini(&ib.buf);
+        free(cpo);
+        free(sa);
+        fail_auth(s, msg_id, "cannot build the response");
+        return;
+    }
+    ike_buf_fini(&ib.buf);
+    free(cpo);
+    free(sa);
+    ike_sess_established(s);
+    {
+        char a[INET6_ADDRSTRLEN], va[INET_ADDRSTRLEN] = "none";
+        struct in_addr ia = {.s_addr = htonl(s->addr4)};
+
+        if (s->have_addr4)
+            inet_ntop(AF_INET, &ia, va, sizeof(va));
+        log_info("ike", "session %" PRIu64 " up: %s from %s, profile %s, address %s, %zu child SA(s)", s->id,
+                 s->remote_id, ike_addr_str(&s->peer, a, sizeof(a)), s->profile, va, s->nchild);
+    }
+    if (initial)
+        initial_contact(s);
+    ike_sess_notify_event(s, "session-up", NULL);
+    ike_sess_arm_timers(s);
+}

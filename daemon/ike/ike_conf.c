@@ -1,0 +1,369 @@
+/* Compiling the configuration for the IKEv2 engine (see ike_eng.h). Most of a
+ * profile is read from the configuration copy when a session is authorized;
+ * what every packet needs (listen addresses, limits, proposals) and what must be
+ * checked before a commit (pools, algorithms) is compiled here. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/ike/ike_eng.h"
+#include "daemon/pool/pool.h"
+#include "daemon/base/poison.h"
+
+#define V "/raven-vpn:"
+
+const char *ike_leaf(const struct lyd_node *n, const char *path)
+{
+    struct lyd_node *m = NULL;
+
+    if (!n || lyd_find_path(n, path, 0, &m) || !m)
+        return NULL;
+    return lyd_get_value(m);
+}
+
+const struct lyd_node *ike_find(const struct lyd_node *tree, const char *fmt, ...)
+{
+    struct lyd_node *m = NULL;
+    char path[512];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(path, sizeof(path), fmt, ap);
+    va_end(ap);
+    if (!tree || n < 0 || (size_t)n >= sizeof(path) || lyd_find_path(tree, path, 0, &m))
+        return NULL;
+    return m;
+}
+
+static const char *ident(const struct lyd_node *n)
+{
+    const char *v = lyd_get_value(n), *c = strchr(v, ':');
+
+    return c ? c + 1 : v;
+}
+
+uint32_t ike_conf_encr_bit(const char *name)
+{
+    static const struct {
+        const char *name;
+        uint32_t bit;
+    } map[] = {
+        {"aes-cbc-128", IKE_EB_AES_CBC_128},     {"aes-cbc-192", IKE_EB_AES_CBC_192},
+        {"aes-cbc-256", IKE_EB_AES_CBC_256},     {"aes-gcm-16-128", IKE_EB_AES_GCM_128},
+        {"aes-gcm-16-256", IKE_EB_AES_GCM_256},  {"chacha20-poly1305", IKE_EB_CHACHA20_POLY1305},
+    };
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+        if (!strcmp(map[i].name, name))
+            return map[i].bit;
+    }
+    return 0;
+}
+
+uint32_t ike_conf_integ_bit(const char *name)
+{
+    if (!strcmp(name, "hmac-sha1-96"))
+        return 1u << IKE_INTEG_HMAC_SHA1_96;
+    if (!strcmp(name, "hmac-sha2-256-128"))
+        return 1u << IKE_INTEG_HMAC_SHA2_256_128;
+    if (!strcmp(name, "hmac-sha2-384-192"))
+        return 1u << IKE_INTEG_HMAC_SHA2_384_192;
+    if (!strcmp(name, "hmac-sha2-512-256"))
+        return 1u << IKE_INTEG_HMAC_SHA2_512_256;
+    return 0;
+}
+
+static uint32_t prf_bit(const char *name)
+{
+    if (!strcmp(name, "prf-hmac-sha1"))
+        return 1u << IKE_PRF_HMAC_SHA1;
+    if (!strcmp(name, "prf-hmac-sha2-256"))
+        return 1u << IKE_PRF_HMAC_SHA2_256;
+    if (!strcmp(name, "prf-hmac-sha2-384"))
+        return 1u << IKE_PRF_HMAC_SHA2_384;
+    if (!strcmp(name, "prf-hmac-sha2-512"))
+        return 1u << IKE_PRF_HMAC_SHA2_512;
+    return 0;
+}
+
+static uint32_t group_bit(const char *name)
+{
+    static const struct {
+        const char *name;
+        int id;
+    } map[] = {{"modp-1024", IKE_DH_MODP1024}, {"modp-2048", IKE_DH_MODP2048}, {"modp-3072", IKE_DH_MODP3072},
+               {"modp-4096", IKE_DH_MODP4096}, {"ecp-256", IKE_DH_ECP256},     {"ecp-384", IKE_DH_ECP384},
+               {"ecp-521", IKE_DH_ECP521},     {"curve25519", IKE_DH_CURVE25519}};
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+        if (!strcmp(map[i].name, name))
+            return 1u << map[i].id;
+    }
+    return 0;
+}
+
+static void errf(ike_err_fn err, void *arg, const struct lyd_node *at, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void errf(ike_err_fn err, void *arg, const struct lyd_node *at, const char *fmt, ...)
+{
+    char msg[512], *path = at ? lyd_path(at, LYD_PATH_STD, NULL, 0) : NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (err)
+        err(arg, path, msg);
+    free(path);
+}
+
+static bool parse_addr(const char *s, uint16_t port, struct sockaddr_storage *ss)
+{
+    memset(ss, 0, sizeof(*ss));
+    if (inet_pton(AF_INET, s, &((struct sockaddr_in *)ss)->sin_addr) == 1) {
+        ((struct sockaddr_in *)ss)->sin_family = AF_INET;
+        ((struct sockaddr_in *)ss)->sin_port = htons(port);
+        return true;
+    }
+    if (inet_pton(AF_INET6, s, &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
+        ((struct sockaddr_in6 *)ss)->sin6_family = AF_INET6;
+        ((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+        return true;
+    }
+    return false;
+}
+
+/* The algorithms of one proposal, added to @a; false (with an error) for an
+ * algorithm this build does not implement. */
+static bool proposal_algs(const struct lyd_node *prop, struct ike_algs *a, ike_err_fn err, void *arg)
+{
+    const struct lyd_node *c;
+    bool ok = true;
+
+    LY_LIST_FOR(lyd_child(prop), c) {
+        const char *n = c->schema->name;
+        uint32_t bit = 0;
+
+        if (!strcmp(n, "encryption"))
+            a->encr |= bit = ike_conf_encr_bit(ident(c));
+        else if (!strcmp(n, "integrity"))
+            a->integ |= bit = ike_conf_integ_bit(ident(c));
+        else if (!strcmp(n, "prf"))
+            a->prf |= bit = prf_bit(ident(c));
+        else if (!strcmp(n, "group"))
+            a->groups |= bit = group_bit(ident(c));
+        else
+            continue;
+        if (!bit) {
+            errf(err, arg, c, "%s %s is not implemented by Raven; remove it from the proposal", n, ident(c));
+            ok = false;
+        }
+    }
+    return ok;
+}
+
+static bool build_policies(struct ike_conf *c, ike_err_fn err, void *arg)
+{
+    struct ly_set *set = NULL;
+    bool ok = true;
+
+    if (lyd_find_xpath(c->tree, V "ikev2/policy", &set))
+        return true;
+    c->policies = calloc(set->count ? set->count : 1, sizeof(*c->policies));
+    if (!c->policies) {
+        ly_set_free(set, NULL);
+        return false;
+    }
+    for (uint32_t i = 0; i < set->count; i++) {
+        struct ike_policy *p = &c->policies[c->npolicies++];
+        const struct lyd_node *ch;
+
+        LY_LIST_FOR(lyd_child(set->dnodes[i]), ch) {
+            if (!strcmp(ch->schema->name, "proposal")) {
+                const struct lyd_node *prop = ike_find(c->tree, V "ikev2/proposal[name='%s']", lyd_get_value(ch));
+
+                if (prop)
+                    ok = proposal_algs(prop, &p->algs, err, arg) && ok;
+            } else if (!strcmp(ch->schema->name, "match")) {
+                const struct lyd_node *m;
+
+                LY_LIST_FOR(lyd_child(ch), m) {
+                    if (!strcmp(m->schema->name, "local-address") && p->naddr < 8)
+                        parse_addr(lyd_get_value(m), 0, &p->addr[p->naddr++]);
+                }
+            }
+        }
+        if (!p->algs.encr)
+            p->algs = ike_algs_default;
+    }
+    ly_set_free(set, NULL);
+    return ok;
+}
+
+static bool same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+    if (a->ss_family != b->ss_family)
+        return false;
+    if (a->ss_family == AF_INET)
+        return ((const struct sockaddr_in *)a)->sin_addr.s_addr == ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+    return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr, &((const struct sockaddr_in6 *)b)->sin6_addr, 16);
+}
+
+const struct ike_algs *ike_conf_algs(const struct ike_conf *c, const struct sockaddr_storage *local)
+{
+    const struct ike_algs *any = NULL;
+
+    for (size_t i = 0; c && i < c->npolicies; i++) {
+        const struct ike_policy *p = &c->policies[i];
+
+        if (!p->naddr && !any)
+            any = &p->algs;
+        for (size_t j = 0; j < p->naddr; j++) {
+            if (same_ip(&p->addr[j], local))
+                return &p->algs;
+        }
+    }
+    return any ? any : &ike_algs_default;
+}
+
+static bool build_pools(struct ike_conf *c, ike_err_fn err, void *arg)
+{
+    struct ly_set *set = NULL;
+    bool ok = true;
+
+    c->pools = pool_set_new();
+    if (!c->pools)
+        return false;
+    if (lyd_find_xpath(c->tree, V "pools/ipv4-pool", &set))
+        return true;
+    for (uint32_t i = 0; i < set->count; i++) {
+        const struct lyd_node *pn = set->dnodes[i], *r;
+        const char *mask = ike_leaf(pn, "netmask");
+        struct in_addr m = {0};
+        struct pool *p;
+
+        if (mask)
+            inet_pton(AF_INET, mask, &m);
+        p = pool_set_add(c->pools, ike_leaf(pn, "name"), ntohl(m.s_addr));
+        if (!p) {
+            ok = false;
+            break;
+        }
+        LY_LIST_FOR(lyd_child(pn), r) {
+            struct in_addr s, e;
+            int rc;
+
+            if (strcmp(r->schema->name, "range"))
+                continue;
+            if (inet_pton(AF_INET, ike_leaf(r, "start"), &s) != 1 || inet_pton(AF_INET, ike_leaf(r, "end"), &e) != 1)
+                continue;
+            rc = pool_add_range(c->pools, p, ntohl(s.s_addr), ntohl(e.s_addr));
+            if (rc == -EINVAL) {
+                errf(err, arg, r, "range start %s is above its end %s", ike_leaf(r, "start"), ike_leaf(r, "end"));
+                ok = false;
+            } else if (rc == -EEXIST) {
+                errf(err, arg, r, "range %s..%s overlaps another range of an IPv4 pool; pools must not share addresses",
+                     ike_leaf(r, "start"), ike_leaf(r, "end"));
+                ok = false;
+            } else if (rc) {
+                ok = false;
+            }
+        }
+    }
+    ly_set_free(set, NULL);
+    return ok;
+}
+
+static bool check_transform_sets(const struct ike_conf *c, ike_err_fn err, void *arg)
+{
+    struct ly_set *set = NULL;
+    bool ok = true;
+
+    if (lyd_find_xpath(c->tree, V "ipsec/transform-set", &set))
+        return true;
+    for (uint32_t i = 0; i < set->count; i++) {
+        const struct lyd_node *ch;
+
+        LY_LIST_FOR(lyd_child(set->dnodes[i]), ch) {
+            if (!strcmp(ch->schema->name, "esp-encryption") && !ike_conf_encr_bit(ident(ch))) {
+                errf(err, arg, ch, "ESP encryption %s is not implemented by Raven", ident(ch));
+                ok = false;
+            } else if (!strcmp(ch->schema->name, "esp-integrity") && !ike_conf_integ_bit(ident(ch))) {
+                errf(err, arg, ch, "ESP integrity %s is not implemented by Raven", ident(ch));
+                ok = false;
+            } else if (!strcmp(ch->schema->name, "mode") && strcmp(lyd_get_value(ch), "tunnel")) {
+                errf(err, arg, ch, "transport mode is not offered to remote-access clients; use tunnel");
+                ok = false;
+            }
+        }
+    }
+    ly_set_free(set, NULL);
+    return ok;
+}
+
+struct ike_conf *ike_conf_build(const struct ly_ctx *ctx, const struct lyd_node *tree, ike_err_fn err, void *arg)
+{
+    static const char *const parts[] = {"ikev2", "ipsec", "pools", "access-lists", "pki", "aaa"};
+    struct ike_conf *c = calloc(1, sizeof(*c));
+    const char *v;
+    bool ok = true;
+
+    if (!c)
+        return NULL;
+    for (size_t i = 0; tree && i < sizeof(parts) / sizeof(parts[0]); i++) {
+        const struct lyd_node *n = ike_find(tree, V "%s", parts[i]);
+        struct lyd_node *dup = NULL;
+
+        if (n && !lyd_dup_single(n, NULL, LYD_DUP_RECURSIVE | LYD_DUP_WITH_FLAGS, &dup)) {
+            if (!c->tree)
+                c->tree = dup;
+            else
+                lyd_insert_sibling(c->tree, dup, &c->tree);
+        }
+    }
+    (void)ctx;
+    v = ike_leaf(c->tree, V "ikev2/global/listen/port");
+    c->port = v ? (uint16_t)atoi(v) : 500;
+    v = ike_leaf(c->tree, V "ikev2/global/listen/nat-t-port");
+    c->natt_port = v ? (uint16_t)atoi(v) : 4500;
+    {
+        struct ly_set *set = NULL;
+
+        if (c->tree && !lyd_find_xpath(c->tree, V "ikev2/global/listen/address", &set)) {
+            for (uint32_t i = 0; i < set->count && c->nlisten < IKE_MAX_LISTEN; i++)
+                parse_addr(lyd_get_value(set->dnodes[i]), 0, &c->listen[c->nlisten++]);
+            ly_set_free(set, NULL);
+        }
+    }
+    v = ike_leaf(c->tree, V "ikev2/global/cookie-threshold");
+    c->cookie_on = v != NULL;
+    c->cookie_threshold = v ? (uint32_t)strtoul(v, NULL, 10) : 0;
+    v = ike_leaf(c->tree, V "ikev2/global/limit/max-sa");
+    c->max_sa = v ? (uint32_t)strtoul(v, NULL, 10) : 0;
+    v = ike_leaf(c->tree, V "ikev2/global/limit/max-in-negotiation-sa");
+    c->max_half_open = v ? (uint32_t)strtoul(v, NULL, 10) : 0;
+    v = ike_leaf(c->tree, V "ikev2/global/fragmentation/enabled");
+    c->frag = !v || !strcmp(v, "true");
+    v = ike_leaf(c->tree, V "ikev2/global/fragmentation/mtu");
+    c->frag_mtu = v ? (uint16_t)atoi(v) : 1280;
+    ok = build_policies(c, err, arg) && ok;
+    ok = build_pools(c, err, arg) && ok;
+    ok = check_transform_sets(c, err, arg) && ok;
+    if (!ok) {
+        ike_conf_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void ike_conf_free(struct ike_conf *c)
+{
+    if (!c)
+        return;
+    lyd_free_siblings(c->tree);
+    free(c->policies);
+    pool_set_free(c->pools);
+    free(c);
+}

@@ -1,0 +1,261 @@
+/* Internals of the IKEv2 engine shared by its files (not a public interface):
+ * the compiled configuration, sessions and the engine itself. */
+#ifndef RAVEN_IKE_ENG_H
+#define RAVEN_IKE_ENG_H
+
+#include <event2/event.h>
+#include <libyang/libyang.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <uthash.h>
+
+#include "daemon/ike/ike_child.h"
+#include "daemon/ike/ike_engine.h"
+#include "daemon/ike/ike_init.h"
+#include "daemon/ike/ike_msg.h"
+#include "daemon/ike/ike_sk.h"
+
+struct pool_set;
+
+/* Notify message types (RFC 7296 3.10.1 and IANA) */
+enum {
+    N_UNSUPPORTED_CRITICAL_PAYLOAD = 1,
+    N_INVALID_IKE_SPI = 4,
+    N_INVALID_SYNTAX = 7,
+    N_INVALID_MESSAGE_ID = 9,
+    N_NO_PROPOSAL_CHOSEN = 14,
+    N_AUTHENTICATION_FAILED = 24,
+    N_SINGLE_PAIR_REQUIRED = 34,
+    N_NO_ADDITIONAL_SAS = 35,
+    N_INTERNAL_ADDRESS_FAILURE = 36,
+    N_FAILED_CP_REQUIRED = 37,
+    N_TS_UNACCEPTABLE = 38,
+    N_INVALID_SELECTORS = 39,
+    N_TEMPORARY_FAILURE = 43,
+    N_CHILD_SA_NOT_FOUND = 44,
+    N_INITIAL_CONTACT = 16384,
+    N_SET_WINDOW_SIZE = 16385,
+    N_COOKIE = 16390,
+    N_USE_TRANSPORT_MODE = 16391,
+    N_REKEY_SA = 16393,
+    N_ESP_TFC_PADDING_NOT_SUPPORTED = 16394,
+    N_NON_FIRST_FRAGMENTS_ALSO = 16395,
+    N_MOBIKE_SUPPORTED = 16396,
+    N_SIGNATURE_HASH_ALGORITHMS = 16431,
+};
+
+/* Configuration attribute types (RFC 7296 3.15.1, RFC 8598, Cisco Unity) */
+enum {
+    CFG_INTERNAL_IP4_ADDRESS = 1,
+    CFG_INTERNAL_IP4_NETMASK = 2,
+    CFG_INTERNAL_IP4_DNS = 3,
+    CFG_INTERNAL_IP4_NBNS = 4,
+    CFG_APPLICATION_VERSION = 7,
+    CFG_INTERNAL_IP6_ADDRESS = 8,
+    CFG_INTERNAL_IP6_DNS = 10,
+    CFG_INTERNAL_IP4_SUBNET = 13,
+    CFG_SUPPORTED_ATTRIBUTES = 14,
+    CFG_INTERNAL_IP6_SUBNET = 15,
+    CFG_INTERNAL_DNS_DOMAIN = 25,
+    CFG_UNITY_BANNER = 28672,
+    CFG_UNITY_SAVE_PASSWD = 28673,
+    CFG_UNITY_DEF_DOMAIN = 28674,
+    CFG_UNITY_SPLITDNS_NAME = 28675,
+    CFG_UNITY_SPLIT_INCLUDE = 28676,
+    CFG_UNITY_NATT_PORT = 28677,
+    CFG_UNITY_LOCAL_LAN = 28678,
+    CFG_UNITY_PFS = 28679,
+    CFG_UNITY_FW_TYPE = 28680,
+    CFG_UNITY_BACKUP_SERVERS = 28681,
+    CFG_UNITY_DDNS_HOSTNAME = 28682,
+    CFG_UNITY_SMARTCARD_REMOVAL_DISCONNECT = 28683,
+    CFG_FLEXVPN_CONFIG_URL = 28689,      /* Cisco private range, as FlexVPN clients use */
+    CFG_FLEXVPN_CONFIG_VERSION = 28690,
+};
+
+#define IKE_MAX_LISTEN 16
+
+/* A compiled configuration: the subtrees it came from (a private copy that the
+ * exchanges read profiles from) plus what the hot path needs pre-digested. */
+struct ike_policy {
+    struct ike_algs algs;
+    size_t naddr;
+    struct sockaddr_storage addr[8]; /* match local-address; none = any */
+};
+
+struct ike_conf {
+    struct lyd_node *tree;
+    struct sockaddr_storage listen[IKE_MAX_LISTEN];
+    size_t nlisten;
+    uint16_t port, natt_port;
+    bool cookie_on;
+    uint32_t cookie_threshold;
+    uint32_t max_sa, max_half_open; /* 0 = no limit */
+    bool frag;
+    uint16_t frag_mtu;
+    struct ike_policy *policies;
+    size_t npolicies;
+    struct pool_set *pools; /* leases moved in by the engine's prepare */
+};
+
+struct ike_conf *ike_conf_build(const struct ly_ctx *ctx, const struct lyd_node *tree, ike_err_fn err, void *arg);
+void ike_conf_free(struct ike_conf *c);
+/* The proposals that apply to requests received on @local. */
+const struct ike_algs *ike_conf_algs(const struct ike_conf *c, const struct sockaddr_storage *local);
+/* Encryption/integrity bits of an algorithm identity name (without prefix); 0 if
+ * not implemented. */
+uint32_t ike_conf_encr_bit(const char *name);
+uint32_t ike_conf_integ_bit(const char *name);
+
+/* Reading the configuration copy: the value of the leaf at @path under @n. */
+const char *ike_leaf(const struct lyd_node *n, const char *path);
+/* The list entry /raven-vpn:@list[name='@name'] (a top-level path), NULL if absent. */
+const struct lyd_node *ike_find(const struct lyd_node *tree, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+struct ike_sock {
+    int fd;
+    struct event *ev;
+    struct sockaddr_storage addr; /* bound address and port */
+    bool natt;
+    bool keep; /* prepare: wanted by the new configuration */
+    struct ike_engine *e;
+};
+
+enum sess_state {
+    SESS_HALF_OPEN = 0, /* IKE_SA_INIT answered */
+    SESS_ESTABLISHED,
+    SESS_DELETING,
+};
+
+#define IKE_MAX_CHILD 16
+
+struct ike_child_sa {
+    uint32_t spi_in, spi_out;
+    struct ike_child_alg alg;
+    struct ike_ts_pld tsi, tsr; /* as answered: tsi the client's side */
+    time_t established;
+    uint32_t rekeys;
+};
+
+/* A datagram kept for retransmission (one per fragment). */
+struct ike_dgram {
+    uint8_t *data;
+    size_t len;
+};
+
+#define IKE_MAX_DGRAMS IKE_MAX_FRAGMENTS
+
+struct ike_out {
+    struct ike_dgram d[IKE_MAX_DGRAMS];
+    size_t n;
+};
+
+struct ike_attrs; /* the merged authorization (ike_authz.c) */
+
+struct ike_sess {
+    uint64_t id;
+    enum sess_state state;
+    struct ike_init in; /* algorithms, nonces, SPIs, keys */
+    uint8_t *msg1, *msg2; /* the IKE_SA_INIT request and our response, as on the wire */
+    size_t msg1_len, msg2_len;
+    struct ike_sock *sock;
+    struct sockaddr_storage local, peer;
+    /* the peer's requests (window size 1) */
+    uint32_t peer_next;
+    struct ike_out last_resp;
+    struct ike_frag frag;
+    /* our requests */
+    uint32_t our_next;
+    struct ike_out req;
+    int req_tries;
+    bool req_pending;
+    int req_kind; /* REQ_* in ike_engine.c */
+    /* who */
+    uint8_t id_type;
+    char *remote_id, *local_id, *profile, *ipsec_profile, *auth_method;
+    char *user, *group;
+    bool vid_unity, vid_flexvpn;
+    /* lease */
+    char *pool;
+    uint32_t addr4;
+    bool have_addr4;
+    struct ike_child_sa child[IKE_MAX_CHILD];
+    size_t nchild;
+    uint32_t flow_limit; /* UINT32_MAX: unlimited */
+    struct ike_esp_algs esp;
+    uint16_t pfs_group;
+    uint32_t child_lifetime;
+    /* liveness and lifetimes */
+    uint16_t dpd_interval, dpd_retry;
+    bool dpd_periodic;
+    uint32_t session_lifetime; /* 0 = none */
+    uint32_t ike_lifetime;
+    time_t created, established, last_rx;
+    struct event *ev_retx, *ev_live, *ev_life;
+    struct ike_engine *e;
+    UT_hash_handle hh_r;  /* by spi_r */
+    UT_hash_handle hh_i;  /* half-open: by spi_i and peer */
+    UT_hash_handle hh_id; /* by session id */
+    uint8_t ikey[8 + 18]; /* spi_i | peer address | port */
+};
+
+struct ike_counters {
+    uint64_t received, accepted, rejected;
+    uint64_t sa_limit, in_negotiation_limit, resource_low, no_proposal, invalid_ke, invalid_syntax, auth_failed,
+        ts_unacceptable, internal_address_failure;
+    uint64_t cookie_sent, cookie_accepted, cookie_rejected, cookie_missing;
+    uint64_t auth_completed, eap_started, eap_timeouts, create_child, ike_rekeys, dpd_sent, dpd_timeouts,
+        retransmissions, fragments_received, dropped;
+    time_t discontinuity;
+};
+
+struct ike_engine {
+    struct event_base *base;
+    const struct ly_ctx *ctx;
+    struct dp *dp;
+    struct ike_conf *conf, *pending;
+    struct ike_sock *socks[2 * IKE_MAX_LISTEN];
+    size_t nsocks;
+    struct ike_sock *new_socks[2 * IKE_MAX_LISTEN];
+    size_t nnew_socks;
+    struct ike_sess *by_r, *by_i, *by_id;
+    size_t half_open, established;
+    uint64_t next_id;
+    struct ike_counters c;
+    uint8_t cookie_secret[32], cookie_prev[32];
+    uint32_t cookie_ver;
+    time_t cookie_rotated;
+    ike_event_fn event;
+    void *event_arg;
+    /* prepare's error sink, while it runs */
+    ike_err_fn err;
+    void *err_arg;
+    size_t nerr;
+};
+
+/* ike_engine.c */
+void ike_sess_end(struct ike_sess *s, const char *reason, bool send_delete);
+/* Ends a half-open SA without a session (failed authentication). */
+void ike_sess_abandon(struct ike_sess *s);
+void ike_sess_established(struct ike_sess *s);
+bool ike_sess_respond(struct ike_sess *s, uint8_t exchange, uint32_t msg_id, uint8_t first, const uint8_t *inner,
+                      size_t inner_len);
+void ike_sess_notify_event(struct ike_sess *s, const char *name, const char *reason);
+void ike_sess_arm_timers(struct ike_sess *s);
+char *ike_addr_str(const struct sockaddr_storage *a, char *buf, size_t len);
+
+/* ike_authx.c: the IKE_AUTH exchange (@inner: the decrypted request). */
+void ike_handle_auth(struct ike_sess *s, const struct ike_msg *inner);
+/* The text form of an identification payload ("IPv4 address", FQDN, ...). */
+char *ike_id_text(uint8_t type, const uint8_t *data, size_t len);
+/* The raven-types identity of an ID type ("id-fqdn"), NULL if none. */
+const char *ike_id_type_name(uint8_t type);
+/* A fresh inbound SPI, unused in the dataplane. */
+uint32_t ike_new_spi(struct ike_engine *e);
+bool ike_child_install(struct ike_sess *s, struct ike_child_sa *c, const struct ike_child_keys *k);
+void ike_child_remove(struct ike_sess *s, struct ike_child_sa *c);
+
+#endif

@@ -1,0 +1,1146 @@
+/* The IKEv2 responder service: sockets, the SA table, IKE_SA_INIT with cookies and
+ * limits, the INFORMATIONAL exchange both ways, retransmission, timers, sessions'
+ * ends, operational state and the configuration hooks (see ike_engine.h). The
+ * IKE_AUTH exchange is in ike_authx.c. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "dataplane/dp.h"
+#include "daemon/base/log.h"
+#include "daemon/ike/ike_eng.h"
+#include "daemon/pool/pool.h"
+#include "daemon/base/poison.h"
+
+#define HALF_OPEN_TIMEOUT 30 /* seconds an IKE SA may stay half-open */
+#define REQ_RETRIES 5        /* retransmissions of our requests before the peer is declared dead */
+#define COOKIE_ROTATE 300    /* seconds between cookie secrets */
+
+enum { REQ_NONE = 0, REQ_DPD, REQ_DELETE };
+
+char *ike_addr_str(const struct sockaddr_storage *a, char *buf, size_t len)
+{
+    if (a->ss_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)a)->sin_addr, buf, (socklen_t)len);
+    else if (a->ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)a)->sin6_addr, buf, (socklen_t)len);
+    else
+        snprintf(buf, len, "?");
+    return buf;
+}
+
+static uint16_t port_of(const struct sockaddr_storage *a)
+{
+    return ntohs(a->ss_family == AF_INET ? ((const struct sockaddr_in *)a)->sin_port :
+                                           ((const struct sockaddr_in6 *)a)->sin6_port);
+}
+
+static void set_port(struct sockaddr_storage *a, uint16_t port)
+{
+    if (a->ss_family == AF_INET)
+        ((struct sockaddr_in *)a)->sin_port = htons(port);
+    else
+        ((struct sockaddr_in6 *)a)->sin6_port = htons(port);
+}
+
+static socklen_t sa_len(const struct sockaddr_storage *a)
+{
+    return a->ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+}
+
+static bool sa_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+    if (a->ss_family != b->ss_family || port_of(a) != port_of(b))
+        return false;
+    if (a->ss_family == AF_INET)
+        return ((const struct sockaddr_in *)a)->sin_addr.s_addr == ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+    return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr, &((const struct sockaddr_in6 *)b)->sin6_addr, 16);
+}
+
+static void ikey_of(const uint8_t spi_i[8], const struct sockaddr_storage *peer, uint8_t key[26])
+{
+    memset(key, 0, 26);
+    memcpy(key, spi_i, 8);
+    if (peer->ss_family == AF_INET)
+        memcpy(key + 8, &((const struct sockaddr_in *)peer)->sin_addr, 4);
+    else
+        memcpy(key + 8, &((const struct sockaddr_in6 *)peer)->sin6_addr, 16);
+    key[24] = (uint8_t)(port_of(peer) >> 8);
+    key[25] = (uint8_t)port_of(peer);
+}
+
+/* ---- sending ---- */
+
+static void out_free(struct ike_out *o)
+{
+    for (size_t i = 0; i < o->n; i++)
+        free(o->d[i].data);
+    o->n = 0;
+}
+
+static void send_dgram(struct ike_sock *sk, const struct sockaddr_storage *local, const struct sockaddr_storage *peer,
+                       const uint8_t *data, size_t len)
+{
+    static const uint8_t marker[4];
+    struct iovec iov[2] = {{.iov_base = (void *)marker, .iov_len = 4}, {.iov_base = (void *)data, .iov_len = len}};
+    union {
+        char buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+        struct cmsghdr align;
+    } cm;
+    struct msghdr mh = {.msg_name = (void *)peer, .msg_namelen = sa_len(peer)};
+    bool wildcard;
+
+    if (!sk || sk->fd < 0)
+        return;
+    mh.msg_iov = sk->natt ? iov : iov + 1;
+    mh.msg_iovlen = sk->natt ? 2 : 1;
+    /* a socket bound to every address sends from the address the peer talks to */
+    if (sk->addr.ss_family == AF_INET)
+        wildcard = ((const struct sockaddr_in *)&sk->addr)->sin_addr.s_addr == INADDR_ANY;
+    else
+        wildcard = IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)&sk->addr)->sin6_addr);
+    if (wildcard && local && local->ss_family == sk->addr.ss_family) {
+        struct cmsghdr *c;
+
+        memset(&cm, 0, sizeof(cm));
+        mh.msg_control = cm.buf;
+        if (local->ss_family == AF_INET) {
+            struct in_pktinfo pi = {.ipi_spec_dst = ((const struct sockaddr_in *)local)->sin_addr};
+            mh.msg_controllen = CMSG_SPACE(sizeof(pi));
+            c = CMSG_FIRSTHDR(&mh);
+            c->cmsg_level = IPPROTO_IP;
+            c->cmsg_type = IP_PKTINFO;
+            c->cmsg_len = CMSG_LEN(sizeof(pi));
+            memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+        } else {
+            struct in6_pktinfo pi = {.ipi6_addr = ((const struct sockaddr_in6 *)local)->sin6_addr};
+            mh.msg_controllen = CMSG_SPACE(sizeof(pi));
+            c = CMSG_FIRSTHDR(&mh);
+            c->cmsg_level = IPPROTO_IPV6;
+            c->cmsg_type = IPV6_PKTINFO;
+            c->cmsg_len = CMSG_LEN(sizeof(pi));
+            memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+        }
+    }
+    if (sendmsg(sk->fd, &mh, MSG_DONTWAIT) < 0)
+        log_debug("ike", "send: %s", strerror(errno));
+}
+
+static void out_send(struct ike_sess *s, const struct ike_out *o)
+{
+    for (size_t i = 0; i < o->n; i++)
+        send_dgram(s->sock, &s->local, &s->peer, o->d[i].data, o->d[i].len);
+}
+
+static bool out_add(struct ike_out *o, struct ike_buf *b)
+{
+    if (b->oom || o->n == IKE_MAX_DGRAMS) {
+        ike_buf_fini(b);
+        return false;
+    }
+    o->d[o->n].data = b->data;
+    o->d[o->n++].len = b->len;
+    memset(b, 0, sizeof(*b));
+    return true;
+}
+
+/* Seals @inner (a payload chain starting with @first) into one message, or into
+ * Encrypted Fragments when fragmentation was negotiated and it would not fit the
+ * configured MTU (RFC 7383 2.5). */
+static bool seal(struct ike_sess *s, uint8_t exchange, bool response, uint32_t msg_id, uint8_t first,
+                 const uint8_t *inner, size_t inner_len, struct ike_out *o)
+{
+    struct ike_hdr h = {.version = 0x20, .exchange = exchange, .flags = response ? IKE_FLAG_RESPONSE : 0,
+                        .msg_id = msg_id};
+    struct ike_sk_keys k;
+    size_t mtu = s->e->conf ? s->e->conf->frag_mtu : 1280;
+    size_t overhead = (s->peer.ss_family == AF_INET ? 20 : 40) + 8 + 4 + IKE_HDR_LEN + IKE_PLD_HDR_LEN + 4 + 16 +
+                      (s->in.cbc ? 32 + 16 : 16) + 16;
+    struct ike_builder bd;
+
+    memcpy(h.spi_i, s->in.spi_i, 8);
+    memcpy(h.spi_r, s->in.spi_r, 8);
+    ike_init_sk_keys(&s->in, false, &k);
+    o->n = 0;
+    if (s->in.fragmentation && inner_len + overhead > mtu && mtu > overhead + 64) {
+        size_t chunk = mtu - overhead, total = (inner_len + chunk - 1) / chunk;
+
+        if (total > IKE_MAX_DGRAMS)
+            return false;
+        for (size_t i = 0; i < total; i++) {
+            size_t off = i * chunk, n = inner_len - off < chunk ? inner_len - off : chunk;
+
+            ike_build_begin(&bd, &h);
+            if (!ike_skf_seal(&k, &bd, (uint16_t)(i + 1), (uint16_t)total, first, inner + off, n) ||
+                !out_add(o, &bd.buf)) {
+                ike_buf_fini(&bd.buf);
+                out_free(o);
+                return false;
+            }
+        }
+        return true;
+    }
+    ike_build_begin(&bd, &h);
+    if (!ike_sk_seal(&k, &bd, first, inner, inner_len) || !out_add(o, &bd.buf)) {
+        ike_buf_fini(&bd.buf);
+        return false;
+    }
+    return true;
+}
+
+bool ike_sess_respond(struct ike_sess *s, uint8_t exchange, uint32_t msg_id, uint8_t first, const uint8_t *inner,
+                      size_t inner_len)
+{
+    out_free(&s->last_resp);
+    if (!seal(s, exchange, true, msg_id, first, inner, inner_len, &s->last_resp))
+        return false;
+    out_send(s, &s->last_resp);
+    return true;
+}
+
+/* An unencrypted notify-only answer to an IKE_SA_INIT request. */
+static void init_notify(struct ike_engine *e, struct ike_sock *sk, const struct sockaddr_storage *local,
+                        const struct sockaddr_storage *peer, const struct ike_msg *req, uint16_t type,
+                        const uint8_t *data, size_t len)
+{
+    struct ike_hdr h = req->hdr;
+    struct ike_builder bd;
+
+    memset(h.spi_r, 0, 8);
+    h.flags = IKE_FLAG_RESPONSE;
+    h.version = 0x20;
+    ike_build_begin(&bd, &h);
+    ike_notify_build(&bd, &(struct ike_notify_pld){.type = type, .data = data, .len = len});
+    if (ike_build_finish(&bd))
+        send_dgram(sk, local, peer, bd.buf.data, bd.buf.len);
+    ike_buf_fini(&bd.buf);
+    (void)e;
+}
+
+/* ---- sessions ---- */
+
+static void on_retx(evutil_socket_t fd, short what, void *arg);
+static void on_live(evutil_socket_t fd, short what, void *arg);
+static void on_life(evutil_socket_t fd, short what, void *arg);
+
+static struct ike_sess *sess_new(struct ike_engine *e)
+{
+    struct ike_sess *s = calloc(1, sizeof(*s));
+
+    if (!s)
+        return NULL;
+    s->e = e;
+    s->id = ++e->next_id;
+    s->flow_limit = UINT32_MAX;
+    s->created = s->last_rx = time(NULL);
+    s->ev_retx = evtimer_new(e->base, on_retx, s);
+    s->ev_live = evtimer_new(e->base, on_live, s);
+    s->ev_life = evtimer_new(e->base, on_life, s);
+    ike_frag_init(&s->frag);
+    if (!s->ev_retx || !s->ev_live || !s->ev_life) {
+        if (s->ev_retx)
+            event_free(s->ev_retx);
+        if (s->ev_live)
+            event_free(s->ev_live);
+        if (s->ev_life)
+            event_free(s->ev_life);
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* Frees a session that is in no table (or has just been taken out of them). */
+static void sess_release(struct ike_sess *s)
+{
+    for (size_t i = 0; i < s->nchild; i++)
+        ike_child_remove(s, &s->child[i]);
+    s->nchild = 0;
+    if (s->have_addr4 && s->e->conf)
+        pool_release(s->e->conf->pools, s->pool, s->addr4);
+    event_free(s->ev_retx);
+    event_free(s->ev_live);
+    event_free(s->ev_life);
+    out_free(&s->last_resp);
+    out_free(&s->req);
+    ike_frag_fini(&s->frag);
+    ike_keys_wipe(&s->in.keys);
+    OPENSSL_cleanse(&s->in, sizeof(s->in));
+    free(s->msg1);
+    free(s->msg2);
+    free(s->remote_id);
+    free(s->local_id);
+    free(s->profile);
+    free(s->ipsec_profile);
+    free(s->auth_method);
+    free(s->user);
+    free(s->group);
+    free(s->pool);
+    free(s);
+}
+
+static void sess_free(struct ike_sess *s)
+{
+    struct ike_engine *e = s->e;
+
+    if (s->state == SESS_HALF_OPEN) {
+        HASH_DELETE(hh_i, e->by_i, s);
+        e->half_open--;
+    } else {
+        e->established--;
+    }
+    HASH_DELETE(hh_r, e->by_r, s);
+    HASH_DELETE(hh_id, e->by_id, s);
+    sess_release(s);
+}
+
+void ike_sess_abandon(struct ike_sess *s)
+{
+    sess_free(s);
+}
+
+/* A half-open SA becomes a session (IKE_AUTH succeeded). */
+void ike_sess_established(struct ike_sess *s)
+{
+    HASH_DELETE(hh_i, s->e->by_i, s);
+    s->e->half_open--;
+    s->e->established++;
+    s->state = SESS_ESTABLISHED;
+    s->established = time(NULL);
+    free(s->msg2); /* no longer needed for retransmission or AUTH */
+    s->msg2 = NULL;
+    free(s->msg1);
+    s->msg1 = NULL;
+    s->e->c.auth_completed++;
+    s->e->c.accepted++;
+}
+
+static void add_str(struct lyd_node *parent, const char *name, const char *v)
+{
+    if (v)
+        lyd_new_term(parent, NULL, name, v, 0, NULL);
+}
+
+static void add_u64(struct lyd_node *parent, const char *name, uint64_t v)
+{
+    char b[24];
+
+    snprintf(b, sizeof(b), "%" PRIu64, v);
+    lyd_new_term(parent, NULL, name, b, 0, NULL);
+}
+
+void ike_sess_notify_event(struct ike_sess *s, const char *name, const char *reason)
+{
+    const struct lys_module *m = ly_ctx_get_module_implemented(s->e->ctx, "raven-vpn");
+    struct lyd_node *n = NULL;
+    char a[INET6_ADDRSTRLEN];
+
+    if (!s->e->event || !m || lyd_new_inner(NULL, m, name, 0, &n))
+        return;
+    if (strcmp(name, "authentication-failure")) {
+        add_u64(n, "session-id", s->id);
+    }
+    add_str(n, "peer-address", ike_addr_str(&s->peer, a, sizeof(a)));
+    if (!strcmp(name, "authentication-failure"))
+        add_u64(n, "peer-port", port_of(&s->peer));
+    add_str(n, "remote-identity", s->remote_id);
+    if (!strcmp(name, "session-down")) {
+        add_str(n, "authorized-user", s->user);
+        add_str(n, "reason", reason);
+        add_u64(n, "uptime", s->established ? (uint64_t)(time(NULL) - s->established) : 0);
+    } else if (!strcmp(name, "session-up")) {
+        add_str(n, "authorized-user", s->user);
+        add_str(n, "authorized-group", s->group);
+        add_str(n, "profile", s->profile);
+        if (s->have_addr4) {
+            struct in_addr ia = {.s_addr = htonl(s->addr4)};
+            add_str(n, "assigned-ipv4", inet_ntop(AF_INET, &ia, a, sizeof(a)));
+        }
+    } else {
+        add_str(n, "profile", s->profile);
+    }
+    s->e->event(n, s->e->event_arg);
+}
+
+static void send_request(struct ike_sess *s, int kind, uint8_t first, const uint8_t *inner, size_t inner_len)
+{
+    out_free(&s->req);
+    if (!seal(s, IKE_EXCH_INFORMATIONAL, false, s->our_next, first, inner, inner_len, &s->req))
+        return;
+    s->req_pending = true;
+    s->req_kind = kind;
+    s->req_tries = 0;
+    out_send(s, &s->req);
+    evtimer_add(s->ev_retx, &(struct timeval){.tv_sec = s->dpd_retry ? s->dpd_retry : 2});
+}
+
+void ike_sess_end(struct ike_sess *s, const char *reason, bool send_delete)
+{
+    char a[INET6_ADDRSTRLEN];
+
+    if (send_delete && s->state == SESS_ESTABLISHED) {
+        /* DELETE of the IKE SA (RFC 7296 1.4.1), sent once: the session's
+         * resources go now, whatever the peer does */
+        struct ike_builder bd;
+        struct ike_hdr h = {0};
+
+        ike_build_begin(&bd, &h);
+        ike_delete_build(&bd, &(struct ike_delete_pld){.protocol = 1});
+        if (ike_build_finish(&bd)) {
+            struct ike_out o = {0};
+
+            if (seal(s, IKE_EXCH_INFORMATIONAL, false, s->our_next, IKE_PLD_DELETE, bd.buf.data + IKE_HDR_LEN,
+                     bd.buf.len - IKE_HDR_LEN, &o))
+                out_send(s, &o);
+            out_free(&o);
+        }
+        ike_buf_fini(&bd.buf);
+    }
+    if (s->state == SESS_ESTABLISHED) {
+        log_info("ike", "session %" PRIu64 " (%s, %s) down: %s", s->id, s->remote_id ? s->remote_id : "?",
+                 ike_addr_str(&s->peer, a, sizeof(a)), reason);
+        ike_sess_notify_event(s, "session-down", reason);
+    }
+    sess_free(s);
+}
+
+void ike_sess_arm_timers(struct ike_sess *s)
+{
+    if (s->state == SESS_HALF_OPEN) {
+        evtimer_add(s->ev_live, &(struct timeval){.tv_sec = HALF_OPEN_TIMEOUT});
+        return;
+    }
+    evtimer_del(s->ev_live);
+    if (s->dpd_interval && s->dpd_periodic)
+        evtimer_add(s->ev_live, &(struct timeval){.tv_sec = s->dpd_interval});
+    if (s->session_lifetime)
+        evtimer_add(s->ev_life, &(struct timeval){.tv_sec = s->session_lifetime});
+}
+
+static void on_live(evutil_socket_t fd, short what, void *arg)
+{
+    struct ike_sess *s = arg;
+    time_t now = time(NULL);
+
+    if (s->state == SESS_HALF_OPEN) {
+        log_info("ike", "half-open IKE SA of session %" PRIu64 " timed out", s->id);
+        sess_free(s);
+        return;
+    }
+    /* liveness check (DPD) when the peer has been quiet for an interval */
+    if (now - s->last_rx >= s->dpd_interval && !s->req_pending) {
+        s->e->c.dpd_sent++;
+        send_request(s, REQ_DPD, IKE_PLD_NONE, NULL, 0);
+    }
+    evtimer_add(s->ev_live, &(struct timeval){.tv_sec = s->dpd_interval});
+}
+
+static void on_retx(evutil_socket_t fd, short what, void *arg)
+{
+    struct ike_sess *s = arg;
+
+    if (!s->req_pending)
+        return;
+    if (++s->req_tries > REQ_RETRIES) {
+        if (s->req_kind == REQ_DPD)
+            s->e->c.dpd_timeouts++;
+        ike_sess_end(s, "dpd-timeout", false);
+        return;
+    }
+    s->e->c.retransmissions++;
+    out_send(s, &s->req);
+    evtimer_add(s->ev_retx, &(struct timeval){.tv_sec = s->dpd_retry ? s->dpd_retry : 2});
+}
+
+static void on_life(evutil_socket_t fd, short what, void *arg)
+{
+    ike_sess_end(arg, "session-lifetime", true);
+}
+
+/* ---- IKE_SA_INIT ---- */
+
+static void cookie_rotate(struct ike_engine *e)
+{
+    time_t now = time(NULL);
+
+    if (e->cookie_rotated && now - e->cookie_rotated < COOKIE_ROTATE)
+        return;
+    memcpy(e->cookie_prev, e->cookie_secret, sizeof(e->cookie_secret));
+    if (RAND_bytes(e->cookie_secret, sizeof(e->cookie_secret)) != 1)
+        return;
+    e->cookie_ver++;
+    e->cookie_rotated = now;
+}
+
+/* Cookie = version(4) | HMAC-SHA256(secret, Ni | IPi | SPIi) (RFC 7296 2.6) */
+static void cookie_make(const uint8_t secret[32], uint32_t ver, const uint8_t *ni, size_t ni_len,
+                        const struct sockaddr_storage *peer, const uint8_t spi_i[8], uint8_t out[36])
+{
+    uint8_t buf[256 + 16 + 8];
+    size_t n = 0;
+    unsigned int ol = 32;
+
+    memcpy(buf, ni, ni_len);
+    n = ni_len;
+    if (peer->ss_family == AF_INET) {
+        memcpy(buf + n, &((const struct sockaddr_in *)peer)->sin_addr, 4);
+        n += 4;
+    } else {
+        memcpy(buf + n, &((const struct sockaddr_in6 *)peer)->sin6_addr, 16);
+        n += 16;
+    }
+    memcpy(buf + n, spi_i, 8);
+    n += 8;
+    out[0] = (uint8_t)(ver >> 24);
+    out[1] = (uint8_t)(ver >> 16);
+    out[2] = (uint8_t)(ver >> 8);
+    out[3] = (uint8_t)ver;
+    if (!HMAC(EVP_sha256(), secret, 32, buf, n, out + 4, &ol))
+        memset(out + 4, 0, 32);
+}
+
+/* Whether the request passes the cookie check; answers with a COOKIE when it
+ * must bring one. */
+static bool cookie_ok(struct ike_engine *e, struct ike_sock *sk, const struct sockaddr_storage *local,
+                      const struct sockaddr_storage *peer, const struct ike_msg *req)
+{
+    const struct ike_pld *pn = ike_msg_find(req, IKE_PLD_NONCE, 0);
+    struct ike_notify_pld n;
+    const uint8_t *ni;
+    size_t ni_len;
+    uint8_t want[36];
+
+    if (!e->conf->cookie_on || e->half_open < e->conf->cookie_threshold)
+        return true;
+    if (!pn || !ike_nonce_parse(pn, &ni, &ni_len) || ni_len > 256)
+        return false;
+    cookie_rotate(e);
+    if (req->npld && req->pld[0].type == IKE_PLD_NOTIFY && ike_notify_parse(&req->pld[0], &n) &&
+        n.type == N_COOKIE) {
+        if (n.len == 36) {
+            uint32_t ver = (uint32_t)n.data[0] << 24 | (uint32_t)n.data[1] << 16 | (uint32_t)n.data[2] << 8 |
+                           n.data[3];
+
+            if (ver == e->cookie_ver || ver == e->cookie_ver - 1) {
+                cookie_make(ver == e->cookie_ver ? e->cookie_secret : e->cookie_prev, ver, ni, ni_len, peer,
+                            req->hdr.spi_i, want);
+                if (CRYPTO_memcmp(want, n.data, 36) == 0) {
+                    e->c.cookie_accepted++;
+                    return true;
+                }
+            }
+        }
+        e->c.cookie_rejected++;
+    } else {
+        e->c.cookie_missing++;
+    }
+    cookie_make(e->cookie_secret, e->cookie_ver, ni, ni_len, peer, req->hdr.spi_i, want);
+    init_notify(e, sk, local, peer, req, N_COOKIE, want, sizeof(want));
+    e->c.cookie_sent++;
+    return false;
+}
+
+static void handle_init(struct ike_engine *e, struct ike_sock *sk, const struct sockaddr_storage *local,
+                        const struct sockaddr_storage *peer, const uint8_t *buf, size_t len, const struct ike_msg *req)
+{
+    struct ike_init_opts opts = {.fragmentation = e->conf->frag, .algs = ike_conf_algs(e->conf, local)};
+    struct ike_buf out = {0};
+    struct ike_sess *s;
+    uint8_t key[26];
+    enum ike_init_status st;
+
+    ikey_of(req->hdr.spi_i, peer, key);
+    HASH_FIND(hh_i, e->by_i, key, sizeof(key), s);
+    if (s) { /* a retransmitted request: the same answer again */
+        e->c.retransmissions++;
+        if (s->msg2)
+            send_dgram(s->sock, &s->local, &s->peer, s->msg2, s->msg2_len);
+        return;
+    }
+    e->c.received++;
+    if (e->conf->max_sa && e->half_open + e->established >= e->conf->max_sa) {
+        e->c.sa_limit++;
+        e->c.rejected++;
+        return;
+    }
+    if (e->conf->max_half_open && e->half_open >= e->conf->max_half_open) {
+        e->c.in_negotiation_limit++;
+        e->c.rejected++;
+        return;
+    }
+    if (!cookie_ok(e, sk, local, peer, req))
+        return;
+    s = sess_new(e);
+    if (!s) {
+        e->c.resource_low++;
+        e->c.rejected++;
+        return;
+    }
+    st = ike_init_respond(req, local, peer, &opts, &s->in, &out);
+    if (st != IKE_INIT_OK) {
+        if (st != IKE_INIT_INTERNAL)
+            send_dgram(sk, local, peer, out.data, out.len);
+        e->c.rejected++;
+        if (st == IKE_INIT_NO_PROPOSAL)
+            e->c.no_proposal++;
+        else if (st == IKE_INIT_INVALID_KE)
+            e->c.invalid_ke++;
+        else if (st == IKE_INIT_INVALID_SYNTAX)
+            e->c.invalid_syntax++;
+        else
+            e->c.resource_low++;
+        ike_buf_fini(&out);
+        sess_release(s);
+        return;
+    }
+    s->msg1 = malloc(len);
+    if (!s->msg1) {
+        ike_buf_fini(&out);
+        sess_release(s);
+        return;
+    }
+    memcpy(s->msg1, buf, len);
+    s->msg1_len = len;
+    s->msg2 = out.data;
+    s->msg2_len = out.len;
+    s->sock = sk;
+    s->local = *local;
+    s->peer = *peer;
+    s->peer_next = 1;
+    memcpy(s->ikey, key, sizeof(key));
+    for (size_t i = 0; i < req->npld; i++) {
+        static const uint8_t unity[] = {0x12, 0xf5, 0xf2, 0x8c, 0x45, 0x71, 0x68, 0xa9,
+                                        0x70, 0x2d, 0x9f, 0xe2, 0x74, 0xcc, 0x01, 0x00};
+        static const char flex[] = "FLEXVPN-SUPPORTED";
+
+        if (req->pld[i].type != IKE_PLD_VENDOR)
+            continue;
+        if (req->pld[i].len == sizeof(unity) && !memcmp(req->pld[i].body, unity, sizeof(unity)))
+            s->vid_unity = true;
+        if (req->pld[i].len == sizeof(flex) - 1 && !memcmp(req->pld[i].body, flex, sizeof(flex) - 1))
+            s->vid_flexvpn = true;
+    }
+    HASH_ADD(hh_i, e->by_i, ikey, sizeof(s->ikey), s);
+    HASH_ADD(hh_r, e->by_r, in.spi_r, 8, s);
+    HASH_ADD(hh_id, e->by_id, id, sizeof(s->id), s);
+    e->half_open++;
+    send_dgram(sk, local, peer, s->msg2, s->msg2_len);
+    ike_sess_arm_timers(s);
+}
+
+/* ---- INFORMATIONAL ---- */
+
+static void handle_informational(struct ike_sess *s, const struct ike_msg *in, uint32_t msg_id)
+{
+    uint8_t spis_out[IKE_MAX_CHILD * 4];
+    uint16_t nspi = 0;
+    bool delete_ike = false;
+    struct ike_builder bd;
+    struct ike_hdr h = {0};
+
+    for (size_t i = 0; i < in->npld; i++) {
+        struct ike_delete_pld d;
+
+        if (in->pld[i].type != IKE_PLD_DELETE || !ike_delete_parse(&in->pld[i], &d))
+            continue;
+        if (d.protocol == 1) {
+            delete_ike = true;
+        } else if (d.protocol == 3 && d.spi_len == 4) {
+            for (uint16_t j = 0; j < d.nspi; j++) {
+                const uint8_t *p = d.spis + 4 * j;
+                uint32_t spi = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+
+                /* the peer names its inbound SPI, our outbound (RFC 7296 1.4.1) */
+                for (size_t c = 0; c < s->nchild; c++) {
+                    if (s->child[c].spi_out != spi)
+                        continue;
+                    if (nspi < IKE_MAX_CHILD) {
+                        uint32_t ours = s->child[c].spi_in;
+
+                        spis_out[4 * nspi] = (uint8_t)(ours >> 24);
+                        spis_out[4 * nspi + 1] = (uint8_t)(ours >> 16);
+                        spis_out[4 * nspi + 2] = (uint8_t)(ours >> 8);
+                        spis_out[4 * nspi + 3] = (uint8_t)ours;
+                        nspi++;
+                    }
+                    ike_child_remove(s, &s->child[c]);
+                    s->child[c] = s->child[--s->nchild];
+                    break;
+                }
+            }
+        }
+    }
+    ike_build_begin(&bd, &h);
+    if (nspi && !delete_ike)
+        ike_delete_build(&bd, &(struct ike_delete_pld){.protocol = 3, .spi_len = 4, .nspi = nspi, .spis = spis_out});
+    if (ike_build_finish(&bd))
+        ike_sess_respond(s, IKE_EXCH_INFORMATIONAL, msg_id, bd.buf.len > IKE_HDR_LEN ? IKE_PLD_DELETE : IKE_PLD_NONE,
+                         bd.buf.data + IKE_HDR_LEN, bd.buf.len - IKE_HDR_LEN);
+    ike_buf_fini(&bd.buf);
+    if (delete_ike)
+        ike_sess_end(s, "peer-delete", false);
+}
+
+/* ---- receiving ---- */
+
+static void handle_response(struct ike_sess *s, const uint8_t *buf, size_t len, const struct ike_msg *msg)
+{
+    struct ike_msg *inner = calloc(1, sizeof(*inner));
+    uint8_t *plain = malloc(len);
+    struct ike_sk_keys k;
+
+    if (!inner || !plain || !s->req_pending || msg->hdr.msg_id != s->our_next) {
+        free(inner);
+        free(plain);
+        return;
+    }
+    ike_init_sk_keys(&s->in, true, &k);
+    if (ike_sk_open(&k, buf, len, msg, plain, inner) == IKE_SK_OK) {
+        s->req_pending = false;
+        s->our_next++;
+        s->last_rx = time(NULL);
+        evtimer_del(s->ev_retx);
+        out_free(&s->req);
+    }
+    free(inner);
+    free(plain);
+}
+
+static void handle_request(struct ike_sess *s, const uint8_t *buf, size_t len, const struct ike_msg *msg,
+                           struct ike_sock *sk, const struct sockaddr_storage *local,
+                           const struct sockaddr_storage *peer)
+{
+    struct ike_engine *e = s->e;
+    struct ike_msg *inner = calloc(1, sizeof(*inner));
+    uint8_t *plain = NULL;
+    struct ike_frag done;
+    struct ike_sk_keys k;
+    enum ike_sk_rc rc;
+    bool complete = true;
+
+    ike_frag_init(&done);
+    if (!inner)
+        return;
+    ike_init_sk_keys(&s->in, true, &k);
+    if (msg->npld && msg->pld[msg->npld - 1].type == IKE_PLD_SKF && s->in.fragmentation) {
+        e->c.fragments_received++;
+        rc = ike_frag_add(&s->frag, &k, buf, len, msg, inner, &complete);
+    } else if (msg->npld && msg->pld[msg->npld - 1].type == IKE_PLD_SK) {
+        plain = malloc(len);
+        rc = plain ? ike_sk_open(&k, buf, len, msg, plain, inner) : IKE_SK_NOT_AUTHENTIC;
+    } else {
+        rc = IKE_SK_NOT_AUTHENTIC; /* after IKE_SA_INIT everything is encrypted */
+    }
+    if (rc == IKE_SK_NOT_AUTHENTIC || !complete) {
+        if (rc == IKE_SK_NOT_AUTHENTIC)
+            e->c.dropped++;
+        free(inner);
+        free(plain);
+        return;
+    }
+    /* a reassembled message is ours now; the handlers below may end the session */
+    done = s->frag;
+    ike_frag_init(&s->frag);
+    /* an authentic message: the peer is alive, and its address is where it
+     * sends from now (NAT mapping changes, the float to port 4500) */
+    s->last_rx = time(NULL);
+    if (!sa_equal(peer, &s->peer) || sk != s->sock) {
+        s->peer = *peer;
+        s->local = *local;
+        s->sock = sk;
+        dp_session_move(e->dp, s->id, local, peer, sk->natt);
+    }
+    s->peer_next++;
+    if (rc == IKE_SK_INVALID_SYNTAX || rc == IKE_SK_UNKNOWN_CRITICAL) {
+        struct ike_builder bd;
+        struct ike_hdr h = {0};
+        uint8_t t = inner->bad_type;
+
+        e->c.invalid_syntax++;
+        ike_build_begin(&bd, &h);
+        if (rc == IKE_SK_UNKNOWN_CRITICAL)
+            ike_notify_build(&bd, &(struct ike_notify_pld){.type = N_UNSUPPORTED_CRITICAL_PAYLOAD, .data = &t,
+                                                           .len = 1});
+        else
+            ike_notify_build(&bd, &(struct ike_notify_pld){.type = N_INVALID_SYNTAX});
+        if (ike_build_finish(&bd))
+            ike_sess_respond(s, msg->hdr.exchange, msg->hdr.msg_id, IKE_PLD_NOTIFY, bd.buf.data + IKE_HDR_LEN,
+                             bd.buf.len - IKE_HDR_LEN);
+        ike_buf_fini(&bd.buf);
+        if (s->state == SESS_HALF_OPEN)
+            ike_sess_abandon(s);
+    } else if (msg->hdr.exchange == IKE_EXCH_AUTH && s->state == SESS_HALF_OPEN) {
+        ike_handle_auth(s, inner);
+    } else if (msg->hdr.exchange == IKE_EXCH_INFORMATIONAL && s->state == SESS_ESTABLISHED) {
+        handle_informational(s, inner, msg->hdr.msg_id);
+    } else if (msg->hdr.exchange == IKE_EXCH_CREATE_CHILD_SA && s->state == SESS_ESTABLISHED) {
+        /* rekeying and additional child SAs are not negotiated yet: the client
+         * keeps its SAs until their hard lifetime and then re-establishes */
+        struct ike_builder bd;
+        struct ike_hdr h = {0};
+
+        ike_build_begin(&bd, &h);
+        ike_notify_build(&bd, &(struct ike_notify_pld){.type = N_NO_ADDITIONAL_SAS});
+        if (ike_build_finish(&bd))
+            ike_sess_respond(s, msg->hdr.exchange, msg->hdr.msg_id, IKE_PLD_NOTIFY, bd.buf.data + IKE_HDR_LEN,
+                             bd.buf.len - IKE_HDR_LEN);
+        ike_buf_fini(&bd.buf);
+    } else {
+        e->c.dropped++;
+    }
+    ike_frag_fini(&done);
+    free(inner);
+    free(plain);
+}
+
+static void handle_dgram(struct ike_sock *sk, const struct sockaddr_storage *local,
+                         const struct sockaddr_storage *peer, const uint8_t *buf, size_t len)
+{
+    struct ike_engine *e = sk->e;
+    struct ike_msg *msg;
+    struct ike_sess *s;
+
+    if (!e->conf)
+        return;
+    msg = calloc(1, sizeof(*msg));
+    if (!msg)
+        return;
+    if (ike_msg_parse(buf, len, msg) != IKE_PARSE_OK) {
+        e->c.dropped++;
+        goto out;
+    }
+    if (msg->hdr.exchange == IKE_EXCH_SA_INIT && !(msg->hdr.flags & IKE_FLAG_RESPONSE)) {
+        static const uint8_t zero[8];
+
+        if (msg->hdr.msg_id == 0 && !memcmp(msg->hdr.spi_r, zero, 8) && (msg->hdr.flags & IKE_FLAG_INITIATOR))
+            handle_init(e, sk, local, peer, buf, len, msg);
+        else
+            e->c.dropped++;
+        goto out;
+    }
+    HASH_FIND(hh_r, e->by_r, msg->hdr.spi_r, 8, s);
+    if (!s || memcmp(s->in.spi_i, msg->hdr.spi_i, 8)) {
+        e->c.dropped++; /* an SA we do not know (RFC 7296 2.21.4: no answer needed) */
+        goto out;
+    }
+    if (msg->hdr.flags & IKE_FLAG_RESPONSE) {
+        handle_response(s, buf, len, msg);
+    } else if (msg->hdr.msg_id == s->peer_next - 1 && s->last_resp.n) {
+        e->c.retransmissions++;
+        out_send(s, &s->last_resp);
+    } else if (msg->hdr.msg_id == s->peer_next) {
+        handle_request(s, buf, len, msg, sk, local, peer);
+    } else {
+        e->c.dropped++;
+    }
+out:
+    free(msg);
+}
+
+static void on_read(evutil_socket_t fd, short what, void *arg)
+{
+    struct ike_sock *sk = arg;
+
+    for (int burst = 0; burst < 64; burst++) {
+        static uint8_t buf[IKE_MAX_MSG_LEN + 4];
+        union {
+            char buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+            struct cmsghdr align;
+        } cm;
+        struct sockaddr_storage peer, local = sk->addr;
+        struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+        struct msghdr mh = {.msg_name = &peer, .msg_namelen = sizeof(peer), .msg_iov = &iov, .msg_iovlen = 1,
+                            .msg_control = cm.buf, .msg_controllen = sizeof(cm.buf)};
+        ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT);
+        const uint8_t *p = buf;
+
+        if (n < 0)
+            return;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+            if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO && local.ss_family == AF_INET) {
+                struct in_pktinfo pi;
+
+                memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+                ((struct sockaddr_in *)&local)->sin_addr = pi.ipi_addr;
+            } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO && local.ss_family == AF_INET6) {
+                struct in6_pktinfo pi;
+
+                memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+                ((struct sockaddr_in6 *)&local)->sin6_addr = pi.ipi6_addr;
+            }
+        }
+        if (sk->natt) {
+            /* RFC 3948: a NAT keepalive is one 0xFF byte; ESP has a non-zero SPI where
+             * IKE has the zero non-ESP marker (ESP belongs to the dataplane) */
+            if (n == 1 && buf[0] == 0xff)
+                continue;
+            if (n < 4 || memcmp(buf, "\0\0\0\0", 4)) {
+                sk->e->c.dropped++;
+                continue;
+            }
+            p += 4;
+            n -= 4;
+        }
+        handle_dgram(sk, &local, &peer, p, (size_t)n);
+    }
+}
+
+/* ---- sockets ---- */
+
+static void sock_close(struct ike_sock *sk)
+{
+    if (!sk)
+        return;
+    if (sk->ev)
+        event_free(sk->ev);
+    if (sk->fd >= 0)
+        close(sk->fd);
+    free(sk);
+}
+
+static int sock_open(struct ike_engine *e, const struct sockaddr_storage *addr, bool natt, struct ike_sock **out)
+{
+    struct ike_sock *sk = calloc(1, sizeof(*sk));
+    int one = 1, rc;
+
+    if (!sk)
+        return -ENOMEM;
+    sk->e = e;
+    sk->addr = *addr;
+    sk->natt = natt;
+    sk->fd = socket(addr->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (sk->fd < 0)
+        goto fail;
+    if (addr->ss_family == AF_INET)
+        setsockopt(sk->fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
+    else {
+        setsockopt(sk->fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+        setsockopt(sk->fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
+    }
+    if (bind(sk->fd, (const struct sockaddr *)addr, sa_len(addr)))
+        goto fail;
+    sk->ev = event_new(e->base, sk->fd, EV_READ | EV_PERSIST, on_read, sk);
+    if (!sk->ev || event_add(sk->ev, NULL))
+        goto fail;
+    *out = sk;
+    return 0;
+fail:
+    rc = errno ? -errno : -ENOMEM;
+    sock_close(sk);
+    return rc;
+}
+
+/* ---- engine ---- */
+
+struct ike_engine *ike_engine_new(struct event_base *base, const struct ly_ctx *ctx, struct dp *dp)
+{
+    struct ike_engine *e = calloc(1, sizeof(*e));
+
+    if (!e)
+        return NULL;
+    e->base = base;
+    e->ctx = ctx;
+    e->dp = dp;
+    e->c.discontinuity = time(NULL);
+    cookie_rotate(e);
+    return e;
+}
+
+void ike_engine_free(struct ike_engine *e)
+{
+    struct ike_sess *s, *tmp;
+
+    if (!e)
+        return;
+    HASH_ITER(hh_id, e->by_id, s, tmp)
+        ike_sess_end(s, "admin-clear", true);
+    for (size_t i = 0; i < e->nsocks; i++)
+        sock_close(e->socks[i]);
+    ike_engine_abort(e);
+    ike_conf_free(e->conf);
+    OPENSSL_cleanse(e->cookie_secret, sizeof(e->cookie_secret));
+    OPENSSL_cleanse(e->cookie_prev, sizeof(e->cookie_prev));
+    free(e);
+}
+
+void ike_engine_set_event(struct ike_engine *e, ike_event_fn fn, void *arg)
+{
+    e->event = fn;
+    e->event_arg = arg;
+}
+
+static void misfit(const char *pool, uint32_t addr, uint64_t owner, void *arg)
+{
+    struct ike_engine *e = arg;
+    struct ike_sess *s;
+    struct in_addr ia = {.s_addr = htonl(addr)};
+    char a[INET_ADDRSTRLEN], msg[512], path[300];
+
+    HASH_FIND(hh_id, e->by_id, &owner, sizeof(owner), s);
+    inet_ntop(AF_INET, &ia, a, sizeof(a));
+    snprintf(path, sizeof(path), "/raven-vpn:pools/ipv4-pool[name='%s']", pool);
+    snprintf(msg, sizeof(msg),
+             "the change takes address %s of pool %s away from session %" PRIu64 " (%s); keep the address in "
+             "the pool or clear the session first",
+             a, pool, owner, s && s->remote_id ? s->remote_id : "?");
+    if (e->err)
+        e->err(e->err_arg, path, msg);
+    e->nerr++;
+}
+
+static struct ike_sock *find_sock(struct ike_sock *const *v, size_t n, const struct sockaddr_storage *a, bool natt)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (v[i]->natt == natt && sa_equal(&v[i]->addr, a))
+            return v[i];
+    }
+    return NULL;
+}
+
+int ike_engine_prepare(struct ike_engine *e, const struct lyd_node *tree, ike_err_fn err, void *arg)
+{
+    struct ike_conf *c;
+
+    ike_engine_abort(e);
+    e->err = err;
+    e->err_arg = arg;
+    e->nerr = 0;
+    c = ike_conf_build(e->ctx, tree, err, arg);
+    if (!c) {
+        e->err = NULL;
+        return -EINVAL;
+    }
+    /* leases of live sessions move into the new pools */
+    if (e->conf && pool_set_carry(c->pools, e->conf->pools, misfit, e)) {
+        ike_conf_free(c);
+        e->err = NULL;
+        return -EBUSY;
+    }
+    for (size_t i = 0; i < e->nsocks; i++)
+        e->socks[i]->keep = false;
+    for (size_t i = 0; i < c->nlisten; i++) {
+        for (int natt = 0; natt < 2; natt++) {
+            struct sockaddr_storage a = c->listen[i];
+            struct ike_sock *sk;
+            int rc;
+
+            set_port(&a, natt ? c->natt_port : c->port);
+            sk = find_sock(e->socks, e->nsocks, &a, natt);
+            if (sk) {
+                sk->keep = true;
+                continue;
+            }
+            if (find_sock(e->new_socks, e->nnew_socks, &a, natt))
+                continue;
+            rc = sock_open(e, &a, natt, &sk);
+            if (rc) {
+                char as[INET6_ADDRSTRLEN], msg[300];
+
+                snprintf(msg, sizeof(msg), "IKE cannot listen on %s port %u: %s; choose another address or port",
+                         ike_addr_str(&a, as, sizeof(as)), port_of(&a), strerror(-rc));
+                if (err)
+                    err(arg, "/raven-vpn:ikev2/global/listen", msg);
+                ike_conf_free(c);
+                e->err = NULL;
+                ike_engine_abort(e);
+                return rc;
+            }
+            e->new_socks[e->nnew_socks++] = sk;
+        }
+    }
+    e->pending = c;
+    e->err = NULL;
+    return 0;
+}
+
+void ike_engine_apply(struct ike_engine *e)
+{
+    struct ike_sock *keep[2 * IKE_MAX_LISTEN];
+    struct ike_sess *s, *tmp;
+    size_t n = 0;
+
+    if (!e->pending)
+        return;
+    for (size_t i = 0; i < e->nsocks; i++) {
+        if (e->socks[i]->keep) {
+            keep[n++] = e->socks[i];
+            continue;
+        }
+        /* sessions on a socket that goes away keep running: their messages are
+         * sent from another socket of the same port if there is one */
+        HASH_ITER(hh_id, e->by_id, s, tmp) {
+            if (s->sock == e->socks[i])
+                s->sock = NULL;
+        }
+        sock_close(e->socks[i]);
+    }
+    for (size_t i = 0; i < e->nnew_socks; i++)
+        keep[n++] = e->new_socks[i];
+    memcpy(e->socks, keep, n * sizeof(keep[0]));
+    e->nsocks = n;
+    e->nnew_socks = 0;
+    HASH_ITER(hh_id, e->by_id, s, tmp) {
+        if (!s->sock) {
+            for (size_t i = 0; i < e->nsocks; i++) {
+                if (e->socks[i]->natt == (port_of(&s->local) == e->pending->natt_port) &&
+                    e->socks[i]->addr.ss_family == s->local.ss_family)
+                    s->sock = e->socks[i];
+            }
+        }
+    }
+    ike_conf_free(e->conf);
+    e->conf = e->pending;
+    e->pending = NULL;
+    {
+        char a[INET6_ADDRSTRLEN];
+
+        for (size_t i = 0; i < e->conf->nlisten; i++)
+            log_info("ike", "listening on %s ports %u and %u", ike_addr_str(&e->conf->listen[i], a, sizeof(a)),
+                     e->conf->port, e->conf->natt_port);
+    }
+}
+
+void ike_engine_abort(struct ike_engine *e)
+{
+    for (size_t i = 0; i < e->nnew_socks; i++)
+        sock_close(e->new_socks[i]);
+    e->nnew_socks = 0;
+    ike_conf_free(e->pending);
+    e->pending = NULL;
+}
+
+uint32_t ike_engine_clear(struct ike_engine *e, uint64_t id, const char *peer, const char *identity, bool all)
+{
+    struct ike_sess *s, *tmp;
+    uint32_t n = 0;
+
+    HASH_ITER(hh_id, e->by_id, s, tmp) {
+        char a[INET6_ADDRSTRLEN];
+
+        if (s->state != SESS_ESTABLISHED)
+            continue;
+        if (all || (id && s->id == id) || (peer && !strcmp(ike_addr_str(&s->peer, a, sizeof(a)), peer)) ||
+            (identity && s->remote_id && !strcmp(s->remote_id, identity))) {
+            ike_sess_end(s, "admin-clear", true);
+            n++;
+        }
+    }
+    return n;
+}
+
+void ike_engine_clear_counters(struct ike_engine *e)
+{
+    memset(&e->c, 0, sizeof(e->c));
+    e->c.discontinuity = time(NULL);
+}

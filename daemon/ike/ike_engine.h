@@ -1,0 +1,52 @@
+/* The IKEv2 responder service of ravend (DESIGN.md "IKEv2 engine"): UDP sockets on
+ * the IKE and NAT-T ports, the IKE SA table, the exchanges, sessions with their
+ * leases and child SAs (handed to the dataplane through dataplane/dp.h), timers
+ * for liveness and lifetimes, counters, and the operational state of it all.
+ *
+ * Configuration arrives as a data tree of raven-vpn (the ikev2, ipsec, pools,
+ * access-lists and pki subtrees) through prepare/apply/abort, the datastore's
+ * transaction hooks: prepare compiles it, opens new sockets and moves the pool
+ * leases of live sessions into the new pools, refusing a change that would take
+ * an address away from a session; apply switches over and cannot fail. Sessions
+ * keep what they negotiated; new sessions use the new configuration.
+ *
+ * Everything runs on the control thread's libevent loop. */
+#ifndef RAVEN_IKE_ENGINE_H
+#define RAVEN_IKE_ENGINE_H
+
+#include <event2/event.h>
+#include <libyang/libyang.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct dp;
+struct ike_engine;
+
+/* Errors found in prepare: @path (a data path, may be NULL) and a message. */
+typedef void (*ike_err_fn)(void *arg, const char *path, const char *msg);
+/* A YANG notification of raven-vpn (session-up, session-down,
+ * authentication-failure), adopted by the callee. */
+typedef void (*ike_event_fn)(struct lyd_node *notif, void *arg);
+
+struct ike_engine *ike_engine_new(struct event_base *base, const struct ly_ctx *ctx, struct dp *dp);
+/* Ends every session (a DELETE goes to each peer), closes the sockets. */
+void ike_engine_free(struct ike_engine *e);
+void ike_engine_set_event(struct ike_engine *e, ike_event_fn fn, void *arg);
+
+/* Transaction hooks. @tree is the whole new running tree (borrowed). */
+int ike_engine_prepare(struct ike_engine *e, const struct lyd_node *tree, ike_err_fn err, void *arg);
+void ike_engine_apply(struct ike_engine *e);
+void ike_engine_abort(struct ike_engine *e);
+
+/* Adds the operational state (sessions, pools, IKE counters) under the
+ * vpn-state container @state. */
+int ike_engine_state(struct ike_engine *e, struct lyd_node *state);
+
+/* clear-session: ends the sessions selected (a DELETE goes to each peer).
+ * Exactly one selector: @id != 0, @peer (address text), @identity, or @all.
+ * Returns how many were cleared. */
+uint32_t ike_engine_clear(struct ike_engine *e, uint64_t id, const char *peer, const char *identity, bool all);
+/* clear-counters for the IKE scope. */
+void ike_engine_clear_counters(struct ike_engine *e);
+
+#endif

@@ -1,0 +1,304 @@
+/* Operational state of the IKEv2 engine: sessions with their child SAs, pools and
+ * IKE counters under /raven-vpn:vpn-state (see ike_engine.h). */
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "dataplane/dp.h"
+#include "daemon/ike/ike_eng.h"
+#include "daemon/pool/pool.h"
+#include "daemon/base/poison.h"
+
+static void term(struct lyd_node *p, const char *name, const char *v)
+{
+    if (v)
+        lyd_new_term(p, NULL, name, v, 0, NULL);
+}
+
+static void u64(struct lyd_node *p, const char *name, uint64_t v)
+{
+    char b[24];
+
+    snprintf(b, sizeof(b), "%" PRIu64, v);
+    lyd_new_term(p, NULL, name, b, 0, NULL);
+}
+
+static struct lyd_node *inner(struct lyd_node *p, const char *name)
+{
+    struct lyd_node *n = NULL;
+
+    lyd_new_inner(p, NULL, name, 0, &n);
+    return n;
+}
+
+static void time_leaf(struct lyd_node *p, const char *name, time_t t)
+{
+    char *s = NULL;
+
+    if (t && !ly_time_time2str(t, NULL, &s))
+        term(p, name, s);
+    free(s);
+}
+
+static void spi_hex(char out[17], const uint8_t spi[8])
+{
+    for (int i = 0; i < 8; i++)
+        snprintf(out + 2 * i, 3, "%02x", spi[i]);
+}
+
+static const char *encr_name(bool cbc, int alg, size_t key_len)
+{
+    if (!cbc && alg == IKE_AEAD_CHACHA20_POLY1305)
+        return "raven-types:chacha20-poly1305";
+    if (!cbc)
+        return key_len == 20 ? "raven-types:aes-gcm-16-128" : key_len == 36 ? "raven-types:aes-gcm-16-256" : NULL;
+    return key_len == 16 ? "raven-types:aes-cbc-128" : key_len == 24 ? "raven-types:aes-cbc-192" :
+           key_len == 32 ? "raven-types:aes-cbc-256" : NULL;
+}
+
+static const char *integ_name(int id)
+{
+    switch (id) {
+    case IKE_INTEG_HMAC_SHA1_96:
+        return "raven-types:hmac-sha1-96";
+    case IKE_INTEG_HMAC_SHA2_256_128:
+        return "raven-types:hmac-sha2-256-128";
+    case IKE_INTEG_HMAC_SHA2_384_192:
+        return "raven-types:hmac-sha2-384-192";
+    case IKE_INTEG_HMAC_SHA2_512_256:
+        return "raven-types:hmac-sha2-512-256";
+    }
+    return NULL;
+}
+
+static const char *prf_name(int id)
+{
+    switch (id) {
+    case IKE_PRF_HMAC_SHA1:
+        return "raven-types:prf-hmac-sha1";
+    case IKE_PRF_HMAC_SHA2_256:
+        return "raven-types:prf-hmac-sha2-256";
+    case IKE_PRF_HMAC_SHA2_384:
+        return "raven-types:prf-hmac-sha2-384";
+    case IKE_PRF_HMAC_SHA2_512:
+        return "raven-types:prf-hmac-sha2-512";
+    }
+    return NULL;
+}
+
+static const char *group_name(int id)
+{
+    switch (id) {
+    case IKE_DH_MODP1024:
+        return "raven-types:modp-1024";
+    case IKE_DH_MODP2048:
+        return "raven-types:modp-2048";
+    case IKE_DH_MODP3072:
+        return "raven-types:modp-3072";
+    case IKE_DH_MODP4096:
+        return "raven-types:modp-4096";
+    case IKE_DH_ECP256:
+        return "raven-types:ecp-256";
+    case IKE_DH_ECP384:
+        return "raven-types:ecp-384";
+    case IKE_DH_ECP521:
+        return "raven-types:ecp-521";
+    case IKE_DH_CURVE25519:
+        return "raven-types:curve25519";
+    }
+    return NULL;
+}
+
+static void ts_list(struct lyd_node *p, const char *name, const struct ike_ts_pld *ts)
+{
+    for (uint8_t i = 0; i < ts->nts; i++) {
+        struct lyd_node *n = NULL;
+        char idx[4], a[INET6_ADDRSTRLEN];
+        int fam = ts->ts[i].type == 7 ? AF_INET : AF_INET6;
+
+        snprintf(idx, sizeof(idx), "%u", i);
+        if (lyd_new_list(p, NULL, name, 0, &n, idx))
+            continue;
+        term(n, "start-address", inet_ntop(fam, ts->ts[i].start, a, sizeof(a)));
+        term(n, "end-address", inet_ntop(fam, ts->ts[i].end, a, sizeof(a)));
+        u64(n, "protocol", ts->ts[i].ip_proto);
+        u64(n, "start-port", ts->ts[i].start_port);
+        u64(n, "end-port", ts->ts[i].end_port);
+    }
+}
+
+static void session_state(struct ike_sess *s, struct lyd_node *state, time_t now)
+{
+    struct lyd_node *n = NULL, *ike, *alg, *rid, *st;
+    char id[24], a[INET6_ADDRSTRLEN], spi[17];
+    uint64_t bi = 0, bo = 0, pi = 0, po = 0;
+
+    snprintf(id, sizeof(id), "%" PRIu64, s->id);
+    if (lyd_new_list(state, NULL, "session", 0, &n, id))
+        return;
+    ike = inner(n, "ike-sa");
+    spi_hex(spi, s->in.spi_i);
+    term(ike, "initiator-spi", spi);
+    spi_hex(spi, s->in.spi_r);
+    term(ike, "responder-spi", spi);
+    term(ike, "state", "established");
+    alg = inner(ike, "algorithms");
+    term(alg, "encryption", encr_name(s->in.cbc, s->in.aead, s->in.encr_key_len));
+    if (s->in.cbc)
+        term(alg, "integrity", integ_name(s->in.integ));
+    term(alg, "prf", prf_name(s->in.prf));
+    term(alg, "dh-group", group_name(s->in.group));
+    term(ike, "nat-detected", s->in.nat_peer && s->in.nat_local ? "both" : s->in.nat_peer ? "remote" :
+                              s->in.nat_local ? "local" : "none");
+    term(ike, "fragmentation", s->in.fragmentation ? "true" : "false");
+    term(n, "peer-address", ike_addr_str(&s->peer, a, sizeof(a)));
+    u64(n, "peer-port", ntohs(s->peer.ss_family == AF_INET ? ((struct sockaddr_in *)&s->peer)->sin_port :
+                                                             ((struct sockaddr_in6 *)&s->peer)->sin6_port));
+    term(n, "local-address", ike_addr_str(&s->local, a, sizeof(a)));
+    u64(n, "local-port", ntohs(s->local.ss_family == AF_INET ? ((struct sockaddr_in *)&s->local)->sin_port :
+                                                               ((struct sockaddr_in6 *)&s->local)->sin6_port));
+    rid = inner(n, "remote-identity");
+    if (ike_id_type_name(s->id_type)) {
+        char t[64];
+
+        snprintf(t, sizeof(t), "raven-types:%s", ike_id_type_name(s->id_type));
+        term(rid, "type", t);
+    }
+    term(rid, "value", s->remote_id);
+    term(n, "local-identity", s->local_id);
+    if (s->auth_method) {
+        char t[64];
+
+        snprintf(t, sizeof(t), "raven-types:%s", s->auth_method);
+        term(n, "authentication-method", t);
+    }
+    term(n, "authorized-user", s->user);
+    term(n, "authorized-group", s->group);
+    term(n, "profile", s->profile);
+    term(n, "ipsec-profile", s->ipsec_profile);
+    if (s->have_addr4) {
+        struct in_addr ia = {.s_addr = htonl(s->addr4)};
+
+        term(n, "assigned-ipv4", inet_ntop(AF_INET, &ia, a, sizeof(a)));
+        term(n, "assigned-ipv4-source", "pool");
+    }
+    time_leaf(n, "established-at", s->established);
+    u64(n, "uptime", (uint64_t)(now - s->established));
+    if (s->session_lifetime) {
+        int64_t left = (int64_t)s->session_lifetime - (now - s->established);
+        u64(n, "session-lifetime-remaining", left > 0 ? (uint64_t)left : 0);
+    }
+    for (size_t i = 0; i < s->nchild; i++) {
+        const struct ike_child_sa *c = &s->child[i];
+        struct dp_sa_stats in = {0}, out = {0};
+        struct lyd_node *cn = NULL, *cs;
+        char spi_in[12];
+
+        dp_sa_stats(s->e->dp, c->spi_in, true, &in);
+        dp_sa_stats(s->e->dp, c->spi_out, false, &out);
+        bi += in.bytes;
+        pi += in.packets;
+        bo += out.bytes;
+        po += out.packets;
+        snprintf(spi_in, sizeof(spi_in), "%u", c->spi_in);
+        if (lyd_new_list(n, NULL, "child-sa", 0, &cn, spi_in))
+            continue;
+        u64(cn, "outbound-spi", c->spi_out);
+        ts_list(cn, "local-traffic-selector", &c->tsr);
+        ts_list(cn, "remote-traffic-selector", &c->tsi);
+        term(cn, "encryption", encr_name(c->alg.encr_id == IKE_ENCR_AES_CBC, c->alg.encr_id, c->alg.encr_key_len));
+        if (c->alg.integ)
+            term(cn, "integrity", integ_name(c->alg.integ));
+        term(cn, "encapsulation", s->sock && s->sock->natt ? "udp" : "esp");
+        term(cn, "esn", c->alg.esn ? "true" : "false");
+        time_leaf(cn, "established-at", c->established);
+        u64(cn, "rekeys", c->rekeys);
+        {
+            int64_t left = (int64_t)s->child_lifetime - (now - c->established);
+            u64(cn, "lifetime-remaining", left > 0 ? (uint64_t)left : 0);
+        }
+        cs = inner(cn, "statistics");
+        u64(cs, "bytes-in", in.bytes);
+        u64(cs, "bytes-out", out.bytes);
+        u64(cs, "packets-in", in.packets);
+        u64(cs, "packets-out", out.packets);
+        u64(cs, "replay-errors", in.replay_drops);
+        u64(cs, "auth-failures", in.auth_failures);
+        u64(cs, "selector-mismatches", in.selector_drops);
+    }
+    st = inner(n, "statistics");
+    u64(st, "bytes-in", bi);
+    u64(st, "bytes-out", bo);
+    u64(st, "packets-in", pi);
+    u64(st, "packets-out", po);
+}
+
+static void pool_state(const struct pool_info *pi, void *arg)
+{
+    struct lyd_node *n = NULL;
+
+    if (lyd_new_list(arg, NULL, "pool", 0, &n, pi->name))
+        return;
+    term(n, "family", "ipv4");
+    u64(n, "size", pi->size);
+    u64(n, "in-use", pi->in_use);
+    u64(n, "free", pi->size - pi->in_use);
+    u64(n, "allocation-failures", pi->failures);
+}
+
+int ike_engine_state(struct ike_engine *e, struct lyd_node *state)
+{
+    const struct ike_counters *c = &e->c;
+    struct ike_sess *s, *tmp;
+    struct lyd_node *ic, *n;
+    time_t now = time(NULL);
+    size_t nchild = 0;
+
+    HASH_ITER(hh_id, e->by_id, s, tmp) {
+        nchild += s->nchild;
+        if (s->state == SESS_ESTABLISHED)
+            session_state(s, state, now);
+    }
+    if (e->conf)
+        pool_set_foreach(e->conf->pools, pool_state, state);
+    ic = inner(state, "ike-counters");
+    time_leaf(ic, "discontinuity-time", c->discontinuity);
+    n = inner(ic, "sa");
+    u64(n, "active", e->established);
+    u64(n, "in-negotiation", e->half_open);
+    u64(n, "half-open", e->half_open);
+    u64(n, "child-sas", nchild);
+    n = inner(ic, "requests");
+    u64(n, "received", c->received);
+    u64(n, "accepted", c->accepted);
+    u64(n, "rejected", c->rejected);
+    n = inner(ic, "rejected-by-reason");
+    u64(n, "sa-limit", c->sa_limit);
+    u64(n, "in-negotiation-limit", c->in_negotiation_limit);
+    u64(n, "resource-low", c->resource_low);
+    u64(n, "no-proposal-chosen", c->no_proposal);
+    u64(n, "invalid-ke-payload", c->invalid_ke);
+    u64(n, "invalid-syntax", c->invalid_syntax);
+    u64(n, "authentication-failed", c->auth_failed);
+    u64(n, "ts-unacceptable", c->ts_unacceptable);
+    u64(n, "internal-address-failure", c->internal_address_failure);
+    n = inner(ic, "cookie-challenges");
+    u64(n, "sent", c->cookie_sent);
+    u64(n, "accepted", c->cookie_accepted);
+    u64(n, "rejected", c->cookie_rejected);
+    u64(n, "rejected-no-cookie", c->cookie_missing);
+    n = inner(ic, "exchanges");
+    u64(n, "ike-auth-completed", c->auth_completed);
+    u64(n, "eap-started", c->eap_started);
+    u64(n, "eap-timeouts", c->eap_timeouts);
+    u64(n, "create-child-sa", c->create_child);
+    u64(n, "ike-rekeys", c->ike_rekeys);
+    u64(n, "dpd-sent", c->dpd_sent);
+    u64(n, "dpd-timeouts", c->dpd_timeouts);
+    u64(n, "retransmissions", c->retransmissions);
+    u64(n, "fragments-received", c->fragments_received);
+    u64(n, "packets-dropped", c->dropped);
+    return 0;
+}

@@ -1,0 +1,152 @@
+"""A namespace lab for IKE tests: one headend namespace and N client namespaces,
+each client joined to the headend by its own veth pair and subnet
+(10.<net>.<i>.2 client, 10.<net>.<i>.1 headend), strongSwan charon per client
+with a private /run, and clean-up of every namespace and process by PID."""
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+CHARON = "/usr/lib/ipsec/charon"
+LOAD = ("random nonce openssl pem pkcs1 pkcs8 x509 revocation constraints pubkey curve25519 sha1 sha2 aes gcm "
+        "chapoly hmac kdf kernel-libipsec kernel-netlink socket-default vici updown attr resolve")
+
+
+def sh(*args, **kw):
+    return subprocess.run(list(args), check=True, capture_output=True, text=True, **kw)
+
+
+class Lab:
+    def __init__(self, nclients=1, tag="rv"):
+        if not os.path.exists(CHARON):
+            raise RuntimeError("strongSwan is not installed (packaging/debian-packages.txt lists it)")
+        self.tag = f"{tag}{os.getpid() % 100000}"
+        self.net = 10 + os.getpid() % 200
+        self.head = f"{self.tag}h"
+        self.dir = tempfile.mkdtemp(prefix="raven-lab-")
+        self.procs = []
+        self.clients = []
+        self.nss = []
+        sh("ip", "netns", "add", self.head)
+        self.nss.append(self.head)
+        sh("ip", "-n", self.head, "link", "set", "lo", "up")
+        for i in range(nclients):
+            ns = f"{self.tag}c{i}"
+            sh("ip", "netns", "add", ns)
+            self.nss.append(ns)
+            a, b = f"{self.tag}a{i}", f"{self.tag}b{i}"
+            sh("ip", "link", "add", a, "type", "veth", "peer", "name", b)
+            sh("ip", "link", "set", a, "netns", ns)
+            sh("ip", "link", "set", b, "netns", self.head)
+            sh("ip", "-n", ns, "addr", "add", f"10.{self.net}.{i}.2/24", "dev", a)
+            sh("ip", "-n", self.head, "addr", "add", f"10.{self.net}.{i}.1/24", "dev", b)
+            for n, dev in ((ns, a), (self.head, b)):
+                sh("ip", "-n", n, "link", "set", dev, "up")
+            sh("ip", "-n", ns, "link", "set", "lo", "up")
+            d = os.path.join(self.dir, f"c{i}")
+            os.makedirs(os.path.join(d, "run"))
+            self.clients.append({"ns": ns, "dir": d, "ip": f"10.{self.net}.{i}.2",
+                                 "head_ip": f"10.{self.net}.{i}.1", "uri": f"unix://{d}/charon.vici"})
+
+    def close(self):
+        for p in self.procs:
+            if p.poll() is None:
+                os.kill(p.pid, signal.SIGTERM)
+                try:
+                    p.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    os.kill(p.pid, signal.SIGKILL)
+                    p.wait()
+        for ns in self.nss:
+            subprocess.run(["ip", "netns", "del", ns], check=False)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def start_charon(self, i, swanctl_conf, extra_charon=""):
+        c = self.clients[i]
+        d = c["dir"]
+        with open(f"{d}/strongswan.conf", "w") as f:
+            f.write(f"""charon {{
+  load = {LOAD}
+  install_virtual_ip = yes
+{extra_charon}
+  plugins {{
+    vici {{
+      socket = unix://{d}/charon.vici
+    }}
+    resolve {{
+      file = {d}/resolv.conf
+    }}
+  }}
+  filelog {{
+    log {{
+      path = {d}/charon.log
+      flush_line = yes
+      default = 1
+      ike = 2
+      cfg = 2
+    }}
+  }}
+}}
+""")
+        with open(f"{d}/swanctl.conf", "w") as f:
+            f.write(swanctl_conf)
+        env = dict(os.environ, STRONGSWAN_CONF=f"{d}/strongswan.conf")
+        p = subprocess.Popen(["ip", "netns", "exec", c["ns"], "sh", "-c",
+                              f"mount --bind {d}/run /run && exec {CHARON}"],
+                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.procs.append(p)
+        c["proc"] = p
+        for _ in range(100):
+            if os.path.exists(f"{d}/charon.vici"):
+                break
+            time.sleep(0.1)
+        self.swanctl(i, "--load-all", "--noprompt", "--file", f"{d}/swanctl.conf")
+        return p
+
+    def swanctl(self, i, *args, check=True, timeout=60):
+        c = self.clients[i]
+        r = subprocess.run(["ip", "netns", "exec", c["ns"], "swanctl", *args, "--uri", c["uri"]],
+                           capture_output=True, text=True, timeout=timeout)
+        if check and r.returncode:
+            raise RuntimeError(f"swanctl {' '.join(args)} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}\n"
+                               f"charon log:\n{self.log(i)[-4000:]}")
+        return r
+
+    def log(self, i):
+        p = os.path.join(self.clients[i]["dir"], "charon.log")
+        return open(p, errors="replace").read() if os.path.exists(p) else ""
+
+
+def psk_client_conf(head_ip, my_id, proposals="aes256gcm16-prfsha384-ecp384", esp="aes256gcm16",
+                    remote_ts="10.200.0.0/16", psk="rw-secret-1", remote_id="headend.example.org"):
+    return f"""connections {{
+  rw {{
+    remote_addrs = {head_ip}
+    vips = 0.0.0.0
+    proposals = {proposals}
+    local {{
+      auth = psk
+      id = {my_id}
+    }}
+    remote {{
+      auth = psk
+      id = {remote_id}
+    }}
+    children {{
+      vpn {{
+        remote_ts = {remote_ts}
+        esp_proposals = {esp}
+      }}
+    }}
+  }}
+}}
+secrets {{
+  ike-1 {{
+    id-1 = {remote_id}
+    id-2 = {my_id}
+    secret = {psk}
+  }}
+}}
+"""
