@@ -873,10 +873,26 @@ void ike_handle_auth(struct ike_sess *s, const struct ike_msg *in)
         }
     }
 
+    /* the bounds of child SA selectors: the client's side is its assigned address
+     * (else its own address), ours the split subnets (else everything) */
+    if (s->have_addr4) {
+        ike_ts_host4(s->addr4, &s->allow_i.ts[0]);
+        s->allow_i.nts = 1;
+    } else if (s->peer.ss_family == AF_INET) {
+        ike_ts_host4(ntohl(((struct sockaddr_in *)&s->peer)->sin_addr.s_addr), &s->allow_i.ts[0]);
+        s->allow_i.nts = 1;
+    }
+    if (at.subnets.nts) {
+        s->allow_r = at.subnets;
+    } else {
+        s->allow_r.nts = 1;
+        ike_ts_prefix4(0, 0, &s->allow_r.ts[0]);
+    }
+
     /* the first child SA */
     if (sa_p && !addr_failed) {
         struct ike_sa_pld *offer = sa;
-        struct ike_ts_pld tsi, tsr, allow = {0};
+        struct ike_ts_pld tsi, tsr;
 
         if (s->flow_limit == 0) {
             child_err = N_NO_ADDITIONAL_SAS;
@@ -887,26 +903,8 @@ void ike_handle_auth(struct ike_sess *s, const struct ike_msg *in)
             child_err = N_NO_PROPOSAL_CHOSEN;
             s->e->c.no_proposal++;
         } else {
-            /* the client's side: its assigned address, else its own address */
-            if (s->have_addr4) {
-                ike_ts_host4(s->addr4, &allow.ts[0]);
-                allow.nts = 1;
-            } else if (s->peer.ss_family == AF_INET) {
-                ike_ts_host4(ntohl(((struct sockaddr_in *)&s->peer)->sin_addr.s_addr), &allow.ts[0]);
-                allow.nts = 1;
-            }
-            if (!ike_ts_narrow(&tsi, &allow, &child.tsi)) {
+            if (!ike_ts_narrow(&tsi, &s->allow_i, &child.tsi) || !ike_ts_narrow(&tsr, &s->allow_r, &child.tsr))
                 child_err = N_TS_UNACCEPTABLE;
-            } else {
-                if (at.subnets.nts) {
-                    allow = at.subnets;
-                } else {
-                    allow.nts = 1;
-                    ike_ts_prefix4(0, 0, &allow.ts[0]);
-                }
-                if (!ike_ts_narrow(&tsr, &allow, &child.tsr))
-                    child_err = N_TS_UNACCEPTABLE;
-            }
             if (child_err == N_TS_UNACCEPTABLE)
                 s->e->c.ts_unacceptable++;
         }

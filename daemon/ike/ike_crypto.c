@@ -400,30 +400,43 @@ void ike_keys_wipe(struct ike_keys *k)
     OPENSSL_cleanse(k, sizeof(*k));
 }
 
-bool ike_derive_keys(enum ike_prf prf, const uint8_t *ni, size_t ni_len, const uint8_t *nr, size_t nr_len,
-                     const uint8_t *gir, size_t gir_len, const uint8_t spi_i[8], const uint8_t spi_r[8],
-                     size_t integ_len, size_t encr_len, struct ike_keys *k)
+/* SKEYSEED = prf(Ni | Nr, g^ir), or for a rekeyed IKE SA (RFC 7296 2.18)
+ * prf_old(SK_d (old), g^ir (new) | Ni | Nr); then the seven keys. */
+static bool derive(enum ike_prf prf, enum ike_prf rekey_prf, const uint8_t *sk_d_old, size_t sk_d_len,
+                   const uint8_t *ni, size_t ni_len, const uint8_t *nr, size_t nr_len, const uint8_t *gir,
+                   size_t gir_len, const uint8_t spi_i[8], const uint8_t spi_r[8], size_t integ_len, size_t encr_len,
+                   struct ike_keys *k)
 {
-    size_t plen = ike_prf_len(prf), total, off = 0;
+    size_t plen = ike_prf_len(prf), total, off = 0, seed_len;
     uint8_t skeyseed[64], *seed = NULL, *km = NULL;
     bool ok = false;
 
     memset(k, 0, sizeof(*k));
     if (!plen || integ_len > sizeof(k->sk_ai) || encr_len > sizeof(k->sk_ei))
         return false;
-    seed = malloc(ni_len + nr_len + 16);
+    seed = malloc(gir_len + ni_len + nr_len + 16);
     total = 3 * plen + 2 * integ_len + 2 * encr_len;
     km = malloc(total);
     if (!seed || !km)
         goto out;
+    if (sk_d_old) {
+        memcpy(seed, gir, gir_len);
+        memcpy(seed + gir_len, ni, ni_len);
+        memcpy(seed + gir_len + ni_len, nr, nr_len);
+        seed_len = ike_prf(rekey_prf, sk_d_old, sk_d_len, seed, gir_len + ni_len + nr_len, skeyseed);
+        OPENSSL_cleanse(seed, gir_len);
+    } else {
+        memcpy(seed, ni, ni_len);
+        memcpy(seed + ni_len, nr, nr_len);
+        seed_len = ike_prf(prf, seed, ni_len + nr_len, gir, gir_len, skeyseed);
+    }
+    if (!seed_len)
+        goto out;
     memcpy(seed, ni, ni_len);
     memcpy(seed + ni_len, nr, nr_len);
-    /* SKEYSEED = prf(Ni | Nr, g^ir) */
-    if (ike_prf(prf, seed, ni_len + nr_len, gir, gir_len, skeyseed) != plen)
-        goto out;
     memcpy(seed + ni_len + nr_len, spi_i, 8);
     memcpy(seed + ni_len + nr_len + 8, spi_r, 8);
-    if (!ike_prf_plus(prf, skeyseed, plen, seed, ni_len + nr_len + 16, km, total))
+    if (!ike_prf_plus(prf, skeyseed, seed_len, seed, ni_len + nr_len + 16, km, total))
         goto out;
     memcpy(k->sk_d, km + off, plen), off += plen;
     memcpy(k->sk_ai, km + off, integ_len), off += integ_len;
@@ -446,6 +459,22 @@ out:
     if (!ok)
         ike_keys_wipe(k);
     return ok;
+}
+
+bool ike_derive_keys(enum ike_prf prf, const uint8_t *ni, size_t ni_len, const uint8_t *nr, size_t nr_len,
+                     const uint8_t *gir, size_t gir_len, const uint8_t spi_i[8], const uint8_t spi_r[8],
+                     size_t integ_len, size_t encr_len, struct ike_keys *k)
+{
+    return derive(prf, prf, NULL, 0, ni, ni_len, nr, nr_len, gir, gir_len, spi_i, spi_r, integ_len, encr_len, k);
+}
+
+bool ike_derive_rekey_keys(enum ike_prf old_prf, const uint8_t *sk_d_old, size_t sk_d_len, enum ike_prf prf,
+                           const uint8_t *ni, size_t ni_len, const uint8_t *nr, size_t nr_len, const uint8_t *gir,
+                           size_t gir_len, const uint8_t spi_i[8], const uint8_t spi_r[8], size_t integ_len,
+                           size_t encr_len, struct ike_keys *k)
+{
+    return derive(prf, old_prf, sk_d_old, sk_d_len, ni, ni_len, nr, nr_len, gir, gir_len, spi_i, spi_r, integ_len,
+                  encr_len, k);
 }
 
 static const EVP_CIPHER *aead_cipher(enum ike_aead alg, size_t key_len)

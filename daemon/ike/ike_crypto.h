@@ -64,6 +64,13 @@ struct ike_keys {
 bool ike_derive_keys(enum ike_prf prf, const uint8_t *ni, size_t ni_len, const uint8_t *nr, size_t nr_len,
                      const uint8_t *gir, size_t gir_len, const uint8_t spi_i[8], const uint8_t spi_r[8],
                      size_t integ_len, size_t encr_len, struct ike_keys *k);
+/* The keys of a new IKE SA made by rekeying (RFC 7296 2.18): SKEYSEED =
+ * prf_old(SK_d (old), g^ir (new) | Ni | Nr), with the old SA's PRF, then the same
+ * expansion with the new SA's PRF. */
+bool ike_derive_rekey_keys(enum ike_prf old_prf, const uint8_t *sk_d_old, size_t sk_d_len, enum ike_prf prf,
+                           const uint8_t *ni, size_t ni_len, const uint8_t *nr, size_t nr_len, const uint8_t *gir,
+                           size_t gir_len, const uint8_t spi_i[8], const uint8_t spi_r[8], size_t integ_len,
+                           size_t encr_len, struct ike_keys *k);
 /* Wipes the keys. */
 void ike_keys_wipe(struct ike_keys *k);
 

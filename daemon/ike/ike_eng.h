@@ -128,6 +128,7 @@ enum sess_state {
     SESS_HALF_OPEN = 0, /* IKE_SA_INIT answered */
     SESS_ESTABLISHED,
     SESS_DELETING,
+    SESS_REKEYED, /* an old IKE SA after rekeying: answers only its DELETE */
 };
 
 #define IKE_MAX_CHILD 16
@@ -186,6 +187,7 @@ struct ike_sess {
     size_t nchild;
     uint32_t flow_limit; /* UINT32_MAX: unlimited */
     struct ike_esp_algs esp;
+    struct ike_ts_pld allow_i, allow_r; /* bounds of every child's selectors */
     uint16_t pfs_group;
     uint32_t child_lifetime;
     /* liveness and lifetimes */
@@ -246,6 +248,13 @@ bool ike_sess_respond(struct ike_sess *s, uint8_t exchange, uint32_t msg_id, uin
 void ike_sess_notify_event(struct ike_sess *s, const char *name, const char *reason);
 void ike_sess_arm_timers(struct ike_sess *s);
 char *ike_addr_str(const struct sockaddr_storage *a, char *buf, size_t len);
+
+/* Moves the IKE SA of @s (SPIs, keys, message IDs, last response) into @stub,
+ * which then stands for the old SA until the peer deletes it; @s leaves the SPI
+ * table and gets a new IKE SA from the caller. */
+bool ike_sess_stub(struct ike_sess *s, struct ike_sess *stub);
+/* ike_rekey.c: CREATE_CHILD_SA */
+void ike_handle_create_child(struct ike_sess *s, const struct ike_msg *in, uint32_t msg_id);
 
 /* ike_authx.c: the IKE_AUTH exchange (@inner: the decrypted request). */
 void ike_handle_auth(struct ike_sess *s, const struct ike_msg *inner);

@@ -294,6 +294,11 @@ static void sess_free(struct ike_sess *s)
 {
     struct ike_engine *e = s->e;
 
+    if (s->state == SESS_REKEYED) {
+        HASH_DELETE(hh_r, e->by_r, s);
+        sess_release(s);
+        return;
+    }
     if (s->state == SESS_HALF_OPEN) {
         HASH_DELETE(hh_i, e->by_i, s);
         e->half_open--;
@@ -308,6 +313,37 @@ static void sess_free(struct ike_sess *s)
 void ike_sess_abandon(struct ike_sess *s)
 {
     sess_free(s);
+}
+
+bool ike_sess_stub(struct ike_sess *s, struct ike_sess *stub)
+{
+    struct ike_engine *e = s->e;
+
+    stub->e = e;
+    stub->id = s->id;
+    stub->state = SESS_REKEYED;
+    stub->ev_retx = evtimer_new(e->base, on_retx, stub);
+    stub->ev_live = evtimer_new(e->base, on_live, stub);
+    stub->ev_life = evtimer_new(e->base, on_life, stub);
+    if (!stub->ev_retx || !stub->ev_live || !stub->ev_life) {
+        sess_release(stub);
+        return false;
+    }
+    stub->in = s->in;
+    stub->sock = s->sock;
+    stub->local = s->local;
+    stub->peer = s->peer;
+    stub->peer_next = s->peer_next;
+    stub->last_resp = s->last_resp;
+    stub->our_next = s->our_next;
+    memset(&s->last_resp, 0, sizeof(s->last_resp));
+    out_free(&s->req);
+    s->req_pending = false;
+    evtimer_del(s->ev_retx);
+    HASH_DELETE(hh_r, e->by_r, s);
+    HASH_ADD(hh_r, e->by_r, in.spi_r, 8, stub);
+    evtimer_add(stub->ev_live, &(struct timeval){.tv_sec = HALF_OPEN_TIMEOUT});
+    return true;
 }
 
 /* A half-open SA becomes a session (IKE_AUTH succeeded). */
@@ -433,8 +469,9 @@ static void on_live(evutil_socket_t fd, short what, void *arg)
     struct ike_sess *s = arg;
     time_t now = time(NULL);
 
-    if (s->state == SESS_HALF_OPEN) {
-        log_info("ike", "half-open IKE SA of session %" PRIu64 " timed out", s->id);
+    if (s->state == SESS_HALF_OPEN || s->state == SESS_REKEYED) {
+        if (s->state == SESS_HALF_OPEN)
+            log_info("ike", "half-open IKE SA of session %" PRIu64 " timed out", s->id);
         sess_free(s);
         return;
     }
@@ -688,7 +725,9 @@ static void handle_informational(struct ike_sess *s, const struct ike_msg *in, u
         ike_sess_respond(s, IKE_EXCH_INFORMATIONAL, msg_id, bd.buf.len > IKE_HDR_LEN ? IKE_PLD_DELETE : IKE_PLD_NONE,
                          bd.buf.data + IKE_HDR_LEN, bd.buf.len - IKE_HDR_LEN);
     ike_buf_fini(&bd.buf);
-    if (delete_ike)
+    if (delete_ike && s->state == SESS_REKEYED)
+        sess_free(s); /* the old SA of a rekeyed session: the session goes on */
+    else if (delete_ike)
         ike_sess_end(s, "peer-delete", false);
 }
 
@@ -782,20 +821,11 @@ static void handle_request(struct ike_sess *s, const uint8_t *buf, size_t len, c
             ike_sess_abandon(s);
     } else if (msg->hdr.exchange == IKE_EXCH_AUTH && s->state == SESS_HALF_OPEN) {
         ike_handle_auth(s, inner);
-    } else if (msg->hdr.exchange == IKE_EXCH_INFORMATIONAL && s->state == SESS_ESTABLISHED) {
+    } else if (msg->hdr.exchange == IKE_EXCH_INFORMATIONAL &&
+               (s->state == SESS_ESTABLISHED || s->state == SESS_REKEYED)) {
         handle_informational(s, inner, msg->hdr.msg_id);
     } else if (msg->hdr.exchange == IKE_EXCH_CREATE_CHILD_SA && s->state == SESS_ESTABLISHED) {
-        /* rekeying and additional child SAs are not negotiated yet: the client
-         * keeps its SAs until their hard lifetime and then re-establishes */
-        struct ike_builder bd;
-        struct ike_hdr h = {0};
-
-        ike_build_begin(&bd, &h);
-        ike_notify_build(&bd, &(struct ike_notify_pld){.type = N_NO_ADDITIONAL_SAS});
-        if (ike_build_finish(&bd))
-            ike_sess_respond(s, msg->hdr.exchange, msg->hdr.msg_id, IKE_PLD_NOTIFY, bd.buf.data + IKE_HDR_LEN,
-                             bd.buf.len - IKE_HDR_LEN);
-        ike_buf_fini(&bd.buf);
+        ike_handle_create_child(s, inner, msg->hdr.msg_id);
     } else {
         e->c.dropped++;
     }
@@ -965,6 +995,8 @@ void ike_engine_free(struct ike_engine *e)
         return;
     HASH_ITER(hh_id, e->by_id, s, tmp)
         ike_sess_end(s, "admin-clear", true);
+    HASH_ITER(hh_r, e->by_r, s, tmp)
+        sess_free(s); /* half-open SAs and the stubs of rekeyed ones */
     for (size_t i = 0; i < e->nsocks; i++)
         sock_close(e->socks[i]);
     ike_engine_abort(e);

@@ -74,13 +74,13 @@ static bool in_set(uint32_t set, uint16_t id)
  * (RFC 7296 3.3.6: a proposal with a transform type we do not understand is
  * unacceptable as a whole). Of the acceptable DH groups, the one the KE payload
  * already uses (@ke_group) is preferred, which saves an INVALID_KE round trip. */
-static bool choose(const struct ike_algs *algs, const struct ike_proposal *p, uint16_t ke_group, struct ike_init *st,
-                   struct ike_proposal *chosen)
+static bool choose_spi(const struct ike_algs *algs, const struct ike_proposal *p, uint16_t ke_group, size_t spi_len,
+                       struct ike_init *st, struct ike_proposal *chosen)
 {
     const struct ike_transform *encr = NULL, *prf = NULL, *dh = NULL, *integ = NULL;
     bool aead, integ_other = false;
 
-    if (p->protocol != 1 || p->spi_len != 0)
+    if (p->protocol != 1 || p->spi_len != spi_len)
         return false;
     for (uint8_t i = 0; i < p->ntrans; i++) {
         const struct ike_transform *t = &p->trans[i];
@@ -121,6 +121,24 @@ static bool choose(const struct ike_algs *algs, const struct ike_proposal *p, ui
     st->prf = (enum ike_prf)prf->id;
     st->group = (enum ike_dh_group)dh->id;
     return true;
+}
+
+static bool choose(const struct ike_algs *algs, const struct ike_proposal *p, uint16_t ke_group, struct ike_init *st,
+                   struct ike_proposal *chosen)
+{
+    return choose_spi(algs, p, ke_group, 0, st, chosen);
+}
+
+bool ike_init_choose_rekey(const struct ike_algs *algs, const struct ike_sa_pld *sa, uint16_t ke_group,
+                           struct ike_init *st, struct ike_proposal *chosen)
+{
+    for (size_t i = 0; i < sa->nprop; i++) {
+        if (choose_spi(algs, &sa->prop[i], ke_group, 8, st, chosen)) {
+            memcpy(st->spi_i, sa->prop[i].spi, 8);
+            return true;
+        }
+    }
+    return false;
 }
 
 void ike_init_sk_keys(const struct ike_init *st, bool initiator, struct ike_sk_keys *k)

@@ -76,6 +76,13 @@ enum ike_init_status ike_init_respond(const struct ike_msg *req, const struct so
                                       const struct sockaddr_storage *peer, const struct ike_init_opts *opts,
                                       struct ike_init *st, struct ike_buf *out);
 
+/* Rekeying an IKE SA (CREATE_CHILD_SA, RFC 7296 1.3.2): the first proposal of
+ * @sa (protocol IKE with the initiator's new 8-byte SPI) that @algs allows; fills
+ * the algorithms and spi_i of @st and the transforms to answer with in @chosen
+ * (whose SPI the caller sets). */
+bool ike_init_choose_rekey(const struct ike_algs *algs, const struct ike_sa_pld *sa, uint16_t ke_group,
+                           struct ike_init *st, struct ike_proposal *chosen);
+
 /* The SK keys of the initiator's (@initiator) or responder's messages. */
 struct ike_sk_keys;
 void ike_init_sk_keys(const struct ike_init *st, bool initiator, struct ike_sk_keys *k);

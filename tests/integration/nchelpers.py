@@ -1,6 +1,7 @@
 """Helpers shared by the NETCONF integration tests: builders for the raven-vpn XML
 the tests edit with, rpc-error inspection, reading datastores back as parsed XML, and
 an order-insensitive comparison of configuration trees."""
+import zlib
 import re
 import socket
 import time
@@ -40,7 +41,20 @@ def top(name, inner="", op=None):
     return f'<{name} xmlns="{NS}"{_op(op)}>{inner}</{name}>'
 
 
-def pool(name, start="10.1.0.1", end="10.1.0.9", netmask=None, op=None):
+def _pool_net(name):
+    """The /24 of a pool's default range, per name: pools must not overlap (p1 is
+    10.1.0.0/24)."""
+    if name == "p1":
+        return "1.0"
+    h = zlib.crc32(name.encode())
+    return f"{100 + h % 150}.{h // 150 % 250}"
+
+
+def pool(name, start="", end="", netmask=None, op=None):
+    if start == "":
+        start = f"10.{_pool_net(name)}.1"
+    if end == "":
+        end = f"10.{_pool_net(name)}.9"
     nm = f"<netmask>{netmask}</netmask>" if netmask else ""
     rng = f"<range><start>{start}</start><end>{end}</end></range>" if start else ""
     return f"<ipv4-pool{_op(op)}><name>{name}</name>{rng}{nm}</ipv4-pool>"

@@ -1,0 +1,259 @@
+/* The CREATE_CHILD_SA exchange as responder (RFC 7296 1.3, 2.8, 2.17, 2.18): an
+ * additional child SA up to the session's flow limit (SPEC S8), rekeying a child SA
+ * (optionally with PFS), and rekeying the IKE SA itself. */
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/base/log.h"
+#include "daemon/ike/ike_eng.h"
+#include "daemon/base/poison.h"
+
+static void respond_notify(struct ike_sess *s, uint32_t msg_id, uint16_t type, const uint8_t *data, size_t len)
+{
+    struct ike_builder bd;
+    struct ike_hdr h = {0};
+
+    ike_build_begin(&bd, &h);
+    ike_notify_build(&bd, &(struct ike_notify_pld){.type = type, .data = data, .len = len});
+    if (ike_build_finish(&bd))
+        ike_sess_respond(s, IKE_EXCH_CREATE_CHILD_SA, msg_id, IKE_PLD_NOTIFY, bd.buf.data + IKE_HDR_LEN,
+                         bd.buf.len - IKE_HDR_LEN);
+    ike_buf_fini(&bd.buf);
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* A fresh DH exchange with the peer's KE: our public value and g^ir. */
+static bool dh_exchange(uint16_t group, const struct ike_ke_pld *ke, uint8_t *pub, size_t *pub_len, uint8_t *gir,
+                        size_t *gir_len)
+{
+    struct ike_dh *dh = ike_dh_new((enum ike_dh_group)group);
+    bool ok;
+
+    if (!dh)
+        return false;
+    *pub_len = ike_dh_public(dh, pub, 512);
+    *gir_len = *pub_len ? ike_dh_derive(dh, ke->data, ke->len, gir, 512) : 0;
+    ok = *pub_len && *gir_len;
+    ike_dh_free(dh);
+    return ok;
+}
+
+static void rekey_ike(struct ike_sess *s, const struct ike_sa_pld *sa, const uint8_t *ni, size_t ni_len,
+                      const struct ike_ke_pld *ke, uint32_t msg_id)
+{
+    struct ike_engine *e = s->e;
+    struct ike_init st = {0};
+    struct ike_sa_pld reply = {.nprop = 1};
+    uint8_t pub[512], gir[512];
+    size_t pub_len, gir_len;
+    struct ike_builder bd;
+    struct ike_hdr h = {0};
+    struct ike_sess *stub, *clash;
+
+    if (!ike_init_choose_rekey(ike_conf_algs(e->conf, &s->local), sa, ke->group, &st, &reply.prop[0])) {
+        e->c.no_proposal++;
+        respond_notify(s, msg_id, N_NO_PROPOSAL_CHOSEN, NULL, 0);
+        return;
+    }
+    if (ke->group != st.group) {
+        uint8_t g[2] = {(uint8_t)(st.group >> 8), (uint8_t)st.group};
+
+        e->c.invalid_ke++;
+        respond_notify(s, msg_id, 17 /* INVALID_KE_PAYLOAD */, g, 2);
+        return;
+    }
+    if (ni_len > sizeof(st.ni) || ni_len < ike_prf_len(st.prf) / 2) {
+        respond_notify(s, msg_id, N_INVALID_SYNTAX, NULL, 0);
+        return;
+    }
+    memcpy(st.ni, ni, ni_len);
+    st.ni_len = ni_len;
+    st.nr_len = sizeof(st.nr);
+    do {
+        if (RAND_bytes(st.spi_r, 8) != 1)
+            return;
+        HASH_FIND(hh_r, e->by_r, st.spi_r, 8, clash);
+    } while (clash);
+    if (RAND_bytes(st.nr, (int)st.nr_len) != 1 || !dh_exchange(st.group, ke, pub, &pub_len, gir, &gir_len)) {
+        respond_notify(s, msg_id, N_NO_PROPOSAL_CHOSEN, NULL, 0);
+        return;
+    }
+    if (!ike_derive_rekey_keys(s->in.prf, s->in.keys.sk_d, s->in.keys.prf_len, st.prf, st.ni, st.ni_len, st.nr,
+                               st.nr_len, gir, gir_len, st.spi_i, st.spi_r, st.integ_key_len, st.encr_key_len,
+                               &st.keys)) {
+        OPENSSL_cleanse(gir, sizeof(gir));
+        respond_notify(s, msg_id, N_NO_PROPOSAL_CHOSEN, NULL, 0);
+        return;
+    }
+    OPENSSL_cleanse(gir, sizeof(gir));
+    st.nat_peer = s->in.nat_peer;
+    st.nat_local = s->in.nat_local;
+    st.fragmentation = s->in.fragmentation;
+    reply.prop[0].spi_len = 8;
+    reply.prop[0].spi = st.spi_r;
+    ike_build_begin(&bd, &h);
+    ike_sa_build(&bd, &reply);
+    ike_build_raw(&bd, IKE_PLD_NONCE, false, st.nr, st.nr_len);
+    ike_ke_build(&bd, &(struct ike_ke_pld){.group = (uint16_t)st.group, .data = pub, .len = pub_len});
+    stub = calloc(1, sizeof(*stub));
+    if (!stub || !ike_build_finish(&bd) ||
+        !ike_sess_respond(s, IKE_EXCH_CREATE_CHILD_SA, msg_id, IKE_PLD_SA, bd.buf.data + IKE_HDR_LEN,
+                          bd.buf.len - IKE_HDR_LEN)) {
+        free(stub);
+        ike_buf_fini(&bd.buf);
+        ike_keys_wipe(&st.keys);
+        return;
+    }
+    ike_buf_fini(&bd.buf);
+    /* The old IKE SA lives on as a stub that answers retransmissions of this
+     * request and the peer's DELETE of it; the session moves to the new SA. */
+    if (!ike_sess_stub(s, stub)) {
+        ike_keys_wipe(&st.keys);
+        return;
+    }
+    s->in = st;
+    s->peer_next = 0;
+    s->our_next = 0;
+    HASH_ADD(hh_r, e->by_r, in.spi_r, 8, s);
+    e->c.ike_rekeys++;
+    log_info("ike", "session %" PRIu64 ": IKE SA rekeyed", s->id);
+}
+
+static void child_sa(struct ike_sess *s, const struct ike_sa_pld *sa, const uint8_t *ni, size_t ni_len,
+                     const struct ike_ke_pld *ke, const struct ike_msg *in, struct ike_child_sa *old, uint32_t msg_id)
+{
+    const struct ike_pld *tsi_p = ike_msg_find(in, IKE_PLD_TSI, 0), *tsr_p = ike_msg_find(in, IKE_PLD_TSR, 0);
+    struct ike_ts_pld tsi, tsr, allow_i = {0}, allow_r = {0};
+    struct ike_child_sa c = {0};
+    struct ike_child_keys k;
+    struct ike_sa_pld reply;
+    uint8_t nr[32], pub[512], gir[512];
+    size_t pub_len = 0, gir_len = 0;
+    struct ike_builder bd;
+    struct ike_hdr h = {0};
+
+    if (!tsi_p || !tsr_p || !ike_ts_parse(tsi_p, &tsi) || !ike_ts_parse(tsr_p, &tsr)) {
+        respond_notify(s, msg_id, N_INVALID_SYNTAX, NULL, 0);
+        return;
+    }
+    if (!old && (s->nchild >= s->flow_limit || s->nchild >= IKE_MAX_CHILD - 1)) {
+        respond_notify(s, msg_id, N_NO_ADDITIONAL_SAS, NULL, 0);
+        return;
+    }
+    if (!ike_child_choose(sa, &s->esp, ke ? ke->group : 0, &c.alg)) {
+        s->e->c.no_proposal++;
+        respond_notify(s, msg_id, N_NO_PROPOSAL_CHOSEN, NULL, 0);
+        return;
+    }
+    /* the same bounds as the first child: the client's address, the split subnets */
+    if (old) {
+        allow_i = old->tsi;
+        allow_r = old->tsr;
+    } else {
+        allow_i = s->allow_i;
+        allow_r = s->allow_r;
+    }
+    if (!ike_ts_narrow(&tsi, &allow_i, &c.tsi) || !ike_ts_narrow(&tsr, &allow_r, &c.tsr)) {
+        s->e->c.ts_unacceptable++;
+        respond_notify(s, msg_id, N_TS_UNACCEPTABLE, NULL, 0);
+        return;
+    }
+    if (RAND_bytes(nr, sizeof(nr)) != 1 || (ke && !dh_exchange(ke->group, ke, pub, &pub_len, gir, &gir_len)) ||
+        !(c.spi_in = ike_new_spi(s->e))) {
+        respond_notify(s, msg_id, N_NO_PROPOSAL_CHOSEN, NULL, 0);
+        return;
+    }
+    c.spi_out = c.alg.spi_peer;
+    c.established = time(NULL);
+    c.rekeys = old ? old->rekeys + 1 : 0;
+    if (!ike_child_keymat(s->in.prf, s->in.keys.sk_d, s->in.keys.prf_len, gir, gir_len, ni, ni_len, nr, sizeof(nr),
+                          &c.alg, &k) ||
+        !ike_child_install(s, &c, &k)) {
+        OPENSSL_cleanse(&k, sizeof(k));
+        OPENSSL_cleanse(gir, sizeof(gir));
+        respond_notify(s, msg_id, N_NO_PROPOSAL_CHOSEN, NULL, 0);
+        return;
+    }
+    OPENSSL_cleanse(&k, sizeof(k));
+    OPENSSL_cleanse(gir, sizeof(gir));
+    s->child[s->nchild++] = c;
+    ike_child_sa_reply(&c.alg, c.spi_in, &reply);
+    ike_build_begin(&bd, &h);
+    ike_sa_build(&bd, &reply);
+    ike_build_raw(&bd, IKE_PLD_NONCE, false, nr, sizeof(nr));
+    if (ke)
+        ike_ke_build(&bd, &(struct ike_ke_pld){.group = ke->group, .data = pub, .len = pub_len});
+    ike_ts_build(&bd, IKE_PLD_TSI, &c.tsi);
+    ike_ts_build(&bd, IKE_PLD_TSR, &c.tsr);
+    if (ike_build_finish(&bd))
+        ike_sess_respond(s, IKE_EXCH_CREATE_CHILD_SA, msg_id, IKE_PLD_SA, bd.buf.data + IKE_HDR_LEN,
+                         bd.buf.len - IKE_HDR_LEN);
+    ike_buf_fini(&bd.buf);
+    s->e->c.create_child++;
+    log_info("ike", "session %" PRIu64 ": child SA %08x/%08x %s", s->id, c.spi_in, c.spi_out,
+             old ? "rekeyed" : "added");
+}
+
+void ike_handle_create_child(struct ike_sess *s, const struct ike_msg *in, uint32_t msg_id)
+{
+    const struct ike_pld *sa_p = ike_msg_find(in, IKE_PLD_SA, 0), *n_p = ike_msg_find(in, IKE_PLD_NONCE, 0);
+    const struct ike_pld *ke_p = ike_msg_find(in, IKE_PLD_KE, 0);
+    struct ike_sa_pld *sa = calloc(1, sizeof(*sa));
+    struct ike_child_sa *old = NULL;
+    struct ike_ke_pld ke;
+    const uint8_t *ni;
+    size_t ni_len;
+    bool ike = false;
+
+    if (!sa)
+        return;
+    if (!sa_p || !n_p || !ike_sa_parse(sa_p, sa) || !ike_nonce_parse(n_p, &ni, &ni_len) || ni_len < 16 ||
+        (ke_p && !ike_ke_parse(ke_p, &ke))) {
+        respond_notify(s, msg_id, N_INVALID_SYNTAX, NULL, 0);
+        free(sa);
+        return;
+    }
+    for (size_t i = 0; i < sa->nprop; i++)
+        ike |= sa->prop[i].protocol == 1;
+    for (size_t i = 0; i < in->npld && !ike; i++) {
+        struct ike_notify_pld n;
+
+        if (in->pld[i].type != IKE_PLD_NOTIFY || !ike_notify_parse(&in->pld[i], &n) || n.type != N_REKEY_SA)
+            continue;
+        if (n.protocol != 3 || n.spi_len != 4) {
+            respond_notify(s, msg_id, N_INVALID_SYNTAX, NULL, 0);
+            free(sa);
+            return;
+        }
+        for (size_t c = 0; c < s->nchild && !old; c++) {
+            if (s->child[c].spi_out == get32(n.spi))
+                old = &s->child[c];
+        }
+        if (!old) {
+            respond_notify(s, msg_id, N_CHILD_SA_NOT_FOUND, n.spi, 4);
+            free(sa);
+            return;
+        }
+    }
+    if (ike) {
+        if (!ke_p)
+            respond_notify(s, msg_id, N_INVALID_SYNTAX, NULL, 0);
+        else
+            rekey_ike(s, sa, ni, ni_len, &ke, msg_id);
+    } else {
+        struct ike_child_sa prev;
+
+        if (old)
+            prev = *old; /* the array may move while the new child is added */
+        child_sa(s, sa, ni, ni_len, ke_p ? &ke : NULL, in, old ? &prev : NULL, msg_id);
+    }
+    free(sa);
+}
