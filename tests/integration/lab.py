@@ -10,7 +10,7 @@ import tempfile
 import time
 
 CHARON = "/usr/lib/ipsec/charon"
-LOAD = ("random nonce openssl pem pkcs1 pkcs8 x509 revocation constraints pubkey curve25519 sha1 sha2 aes gcm "
+LOAD = ("random nonce openssl pem pkcs1 pkcs8 x509 revocation constraints pubkey curve25519 sha1 sha2 aes gcm unity "
         "chapoly hmac kdf kernel-libipsec kernel-netlink socket-default vici updown attr resolve")
 
 
@@ -19,7 +19,11 @@ def sh(*args, **kw):
 
 
 class Lab:
-    def __init__(self, nclients=1, tag="rv"):
+    """With nat=True the clients sit behind a router namespace that masquerades
+    them (nftables) onto its link to the headend: 192.168.<i+1>.2 client,
+    10.<n>.250.2 router, 10.<n>.250.1 headend."""
+
+    def __init__(self, nclients=1, tag="rv", nat=False):
         if not os.path.exists(CHARON):
             raise RuntimeError("strongSwan is not installed (packaging/debian-packages.txt lists it)")
         self.tag = f"{tag}{os.getpid() % 100000}"
@@ -32,7 +36,29 @@ class Lab:
         sh("ip", "netns", "add", self.head)
         self.nss.append(self.head)
         sh("ip", "-n", self.head, "link", "set", "lo", "up")
+        self.router = None
+        if nat:
+            self.router = f"{self.tag}r"
+            sh("ip", "netns", "add", self.router)
+            self.nss.append(self.router)
+            sh("ip", "-n", self.router, "link", "set", "lo", "up")
+            a, b = f"{self.tag}ra", f"{self.tag}rb"
+            sh("ip", "link", "add", a, "type", "veth", "peer", "name", b)
+            sh("ip", "link", "set", a, "netns", self.router)
+            sh("ip", "link", "set", b, "netns", self.head)
+            sh("ip", "-n", self.router, "addr", "add", f"10.{self.net}.250.2/24", "dev", a)
+            sh("ip", "-n", self.head, "addr", "add", f"10.{self.net}.250.1/24", "dev", b)
+            sh("ip", "-n", self.router, "link", "set", a, "up")
+            sh("ip", "-n", self.head, "link", "set", b, "up")
+            sh("ip", "netns", "exec", self.router, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+            for cmd in (["add", "table", "ip", "nat"],
+                        ["add", "chain", "ip", "nat", "post", "{ type nat hook postrouting priority 100 ; }"],
+                        ["add", "rule", "ip", "nat", "post", "oifname", a, "masquerade"]):
+                sh("ip", "netns", "exec", self.router, "nft", *cmd)
         for i in range(nclients):
+            if nat:
+                self._nat_client(i)
+                continue
             ns = f"{self.tag}c{i}"
             sh("ip", "netns", "add", ns)
             self.nss.append(ns)
@@ -49,6 +75,25 @@ class Lab:
             os.makedirs(os.path.join(d, "run"))
             self.clients.append({"ns": ns, "dir": d, "ip": f"10.{self.net}.{i}.2",
                                  "head_ip": f"10.{self.net}.{i}.1", "uri": f"unix://{d}/charon.vici"})
+
+    def _nat_client(self, i):
+        ns = f"{self.tag}c{i}"
+        sh("ip", "netns", "add", ns)
+        self.nss.append(ns)
+        a, b = f"{self.tag}a{i}", f"{self.tag}b{i}"
+        sh("ip", "link", "add", a, "type", "veth", "peer", "name", b)
+        sh("ip", "link", "set", a, "netns", ns)
+        sh("ip", "link", "set", b, "netns", self.router)
+        sh("ip", "-n", ns, "addr", "add", f"192.168.{i + 1}.2/24", "dev", a)
+        sh("ip", "-n", self.router, "addr", "add", f"192.168.{i + 1}.1/24", "dev", b)
+        sh("ip", "-n", ns, "link", "set", a, "up")
+        sh("ip", "-n", ns, "link", "set", "lo", "up")
+        sh("ip", "-n", self.router, "link", "set", b, "up")
+        sh("ip", "-n", ns, "route", "add", "default", "via", f"192.168.{i + 1}.1")
+        d = os.path.join(self.dir, f"c{i}")
+        os.makedirs(os.path.join(d, "run"))
+        self.clients.append({"ns": ns, "dir": d, "ip": f"192.168.{i + 1}.2", "outer_ip": f"10.{self.net}.250.2",
+                             "head_ip": f"10.{self.net}.250.1", "uri": f"unix://{d}/charon.vici"})
 
     def close(self):
         for p in self.procs:

@@ -1,0 +1,140 @@
+/* Unit tests of the IPv4 pools (daemon/pool): allocation order and wrap-around,
+ * exhaustion counted, release, overlap refused, and leases carried into the pools
+ * of a new configuration with misfits reported by owner. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "daemon/pool/pool.h"
+
+#define A(a, b, c, d) ((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (uint32_t)(d))
+
+static void test_alloc_release_exhaust(void **st)
+{
+    struct pool_set *ps = pool_set_new();
+    struct pool *p = pool_set_add(ps, "p", A(255, 255, 255, 0));
+    uint32_t a, got[3];
+
+    assert_non_null(p);
+    assert_null(pool_set_add(ps, "p", 0)); /* names are unique */
+    assert_int_equal(pool_add_range(ps, p, A(10, 0, 0, 10), A(10, 0, 0, 11)), 0);
+    assert_int_equal(pool_add_range(ps, p, A(10, 0, 1, 1), A(10, 0, 1, 1)), 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(pool_alloc(ps, "p", 100 + i, &got[i]), 0);
+    assert_int_equal(got[0], A(10, 0, 0, 10));
+    assert_int_equal(got[1], A(10, 0, 0, 11));
+    assert_int_equal(got[2], A(10, 0, 1, 1));
+    assert_int_equal(pool_alloc(ps, "p", 9, &a), -ENOSPC);
+    assert_int_equal(pool_alloc(ps, "nope", 9, &a), -ENOENT);
+    assert_true(pool_release(ps, "p", A(10, 0, 0, 11)));
+    assert_false(pool_release(ps, "p", A(10, 0, 0, 11))); /* not leased any more */
+    assert_false(pool_release(ps, "p", A(10, 9, 9, 9)));
+    assert_int_equal(pool_alloc(ps, "p", 9, &a), 0);
+    assert_int_equal(a, A(10, 0, 0, 11)); /* the only free one */
+    assert_int_equal(pool_netmask(ps, "p"), A(255, 255, 255, 0));
+    pool_set_free(ps);
+}
+
+static void test_overlap_and_order(void **st)
+{
+    struct pool_set *ps = pool_set_new();
+    struct pool *p = pool_set_add(ps, "p", 0), *q = pool_set_add(ps, "q", 0);
+
+    assert_int_equal(pool_add_range(ps, p, A(10, 0, 0, 1), A(10, 0, 0, 100)), 0);
+    assert_int_equal(pool_add_range(ps, q, A(10, 0, 0, 100), A(10, 0, 0, 200)), -EEXIST);
+    assert_int_equal(pool_add_range(ps, q, A(10, 0, 0, 50), A(10, 0, 0, 60)), -EEXIST);
+    assert_int_equal(pool_add_range(ps, q, A(10, 0, 1, 5), A(10, 0, 1, 4)), -EINVAL);
+    assert_int_equal(pool_add_range(ps, q, A(10, 0, 0, 101), A(10, 0, 0, 200)), 0);
+    pool_set_free(ps);
+}
+
+static void test_wraps_after_the_last_and_spans_words(void **st)
+{
+    struct pool_set *ps = pool_set_new();
+    struct pool *p = pool_set_add(ps, "p", 0);
+    uint32_t a;
+
+    /* 130 addresses: three bitmap words */
+    assert_int_equal(pool_add_range(ps, p, A(10, 0, 0, 0), A(10, 0, 0, 129)), 0);
+    for (uint32_t i = 0; i < 130; i++) {
+        assert_int_equal(pool_alloc(ps, "p", i, &a), 0);
+        assert_int_equal(a, A(10, 0, 0, 0) + i);
+    }
+    assert_int_equal(pool_alloc(ps, "p", 1, &a), -ENOSPC);
+    assert_true(pool_release(ps, "p", A(10, 0, 0, 64)));
+    assert_true(pool_release(ps, "p", A(10, 0, 0, 3)));
+    /* the search goes on after the last address handed out, then wraps */
+    assert_int_equal(pool_alloc(ps, "p", 1, &a), 0);
+    assert_int_equal(a, A(10, 0, 0, 3));
+    assert_int_equal(pool_alloc(ps, "p", 1, &a), 0);
+    assert_int_equal(a, A(10, 0, 0, 64));
+    pool_set_free(ps);
+}
+
+struct misfits {
+    int n;
+    uint64_t owner[4];
+};
+
+static void misfit(const char *pool, uint32_t addr, uint64_t owner, void *arg)
+{
+    struct misfits *m = arg;
+
+    if (m->n < 4)
+        m->owner[m->n] = owner;
+    m->n++;
+}
+
+static void info(const struct pool_info *pi, void *arg)
+{
+    if (!strcmp(pi->name, "p"))
+        *(uint64_t *)arg = pi->in_use;
+}
+
+static void test_carry(void **st)
+{
+    struct pool_set *old = pool_set_new(), *nw = pool_set_new(), *gone = pool_set_new();
+    struct pool *p = pool_set_add(old, "p", 0), *np = pool_set_add(nw, "p", 0);
+    struct misfits m = {0};
+    uint32_t a1, a2, a;
+    uint64_t in_use = 0;
+
+    pool_set_add(gone, "other", 0);
+    assert_int_equal(pool_add_range(old, p, A(10, 0, 0, 1), A(10, 0, 0, 2)), 0);
+    assert_int_equal(pool_alloc(old, "p", 7, &a1), 0);
+    assert_int_equal(pool_alloc(old, "p", 8, &a2), 0);
+    assert_int_equal(pool_alloc(old, "p", 9, &a), -ENOSPC);
+    /* the new pool keeps .1 but not .2: session 8 is reported */
+    assert_int_equal(pool_add_range(nw, np, A(10, 0, 0, 1), A(10, 0, 0, 1)), 0);
+    assert_int_equal(pool_add_range(nw, np, A(10, 0, 5, 1), A(10, 0, 5, 9)), 0);
+    assert_int_equal(pool_set_carry(nw, old, misfit, &m), 1);
+    assert_int_equal(m.n, 1);
+    assert_int_equal(m.owner[0], 8);
+    pool_set_foreach(nw, info, &in_use);
+    assert_int_equal(in_use, 1);
+    /* the carried lease is taken in the new pool */
+    assert_int_equal(pool_alloc(nw, "p", 10, &a), 0);
+    assert_int_equal(a, A(10, 0, 5, 1));
+    /* a removed pool reports every lease */
+    m.n = 0;
+    assert_int_equal(pool_set_carry(gone, old, misfit, &m), 2);
+    pool_set_free(old);
+    pool_set_free(nw);
+    pool_set_free(gone);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_alloc_release_exhaust),
+        cmocka_unit_test(test_overlap_and_order),
+        cmocka_unit_test(test_wraps_after_the_last_and_spans_words),
+        cmocka_unit_test(test_carry),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
