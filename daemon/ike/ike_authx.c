@@ -7,7 +7,9 @@
 #include <inttypes.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <openssl/bn.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,7 @@
 #include "daemon/base/log.h"
 #include "daemon/ike/ike_auth.h"
 #include "daemon/ike/ike_eng.h"
+#include "daemon/pki/pki.h"
 #include "daemon/pool/pool.h"
 #include "daemon/base/poison.h"
 
@@ -170,9 +173,91 @@ static bool local_addr_matches(const struct lyd_node *prof, const struct sockadd
     return !any;
 }
 
-/* The first profile, in configuration order, whose match rules accept the client. */
+/* A certificate field as lower-case text for certificate map rules. */
+static void cert_field(X509 *cert, const char *field, char *out, size_t cap)
+{
+    out[0] = 0;
+    if (!strcmp(field, "subject-name") || !strcmp(field, "unstructured-subject-name")) {
+        X509_NAME_oneline(X509_get_subject_name(cert), out, (int)cap);
+    } else if (!strcmp(field, "issuer-name")) {
+        X509_NAME_oneline(X509_get_issuer_name(cert), out, (int)cap);
+    } else if (!strcmp(field, "name")) {
+        X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, out, (int)cap);
+    } else if (!strcmp(field, "serial-number")) {
+        BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
+        char *hex = bn ? BN_bn2hex(bn) : NULL;
+
+        snprintf(out, cap, "%s", hex ? hex : "");
+        OPENSSL_free(hex);
+        BN_free(bn);
+    } else if (!strcmp(field, "alt-subject-name")) {
+        GENERAL_NAMES *gens = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+        size_t off = 0;
+
+        for (int i = 0; gens && i < sk_GENERAL_NAME_num(gens) && off + 1 < cap; i++) {
+            const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+
+            if (g->type == GEN_DNS || g->type == GEN_EMAIL) {
+                int n = snprintf(out + off, cap - off, "%s%s", off ? " " : "",
+                                 (const char *)ASN1_STRING_get0_data(g->d.ia5));
+                off += n > 0 ? (size_t)n : 0;
+            }
+        }
+        GENERAL_NAMES_free(gens);
+    }
+    for (char *p = out; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+}
+
+/* A certificate map (S10) matches when all rules of one of its entries do:
+ * eq/ne compare, co/nc look for the value in the field's text, case-insensitive. */
+static bool cert_map_matches(const struct ike_conf *c, const char *map, X509 *cert)
+{
+    const struct lyd_node *m = ike_find(c->tree, V "pki/certificate-map[name='%s']", map), *en, *r;
+
+    LY_LIST_FOR(m ? lyd_child(m) : NULL, en) {
+        bool all = true, any = false;
+
+        if (strcmp(en->schema->name, "entry"))
+            continue;
+        LY_LIST_FOR(lyd_child(en), r) {
+            char text[512], want[256];
+            const char *op = ike_leaf(r, "operator"), *val = ike_leaf(r, "value");
+            bool has;
+
+            if (strcmp(r->schema->name, "rule") || !op || !val)
+                continue;
+            any = true;
+            cert_field(cert, ike_leaf(r, "field"), text, sizeof(text));
+            snprintf(want, sizeof(want), "%s", val);
+            for (char *p = want; *p; p++)
+                *p = (char)tolower((unsigned char)*p);
+            has = !strcmp(op, "eq") || !strcmp(op, "ne") ? !strcmp(text, want) : strstr(text, want) != NULL;
+            if (!strcmp(op, "ne") || !strcmp(op, "nc"))
+                has = !has;
+            all = all && has;
+        }
+        if (any && all)
+            return true;
+    }
+    return false;
+}
+
+static bool cert_maps_match(const struct ike_conf *c, const struct lyd_node *prof, X509 *cert)
+{
+    const struct lyd_node *m = ike_find(prof, "match"), *ch;
+
+    LY_LIST_FOR(m && cert ? lyd_child(m) : NULL, ch) {
+        if (!strcmp(ch->schema->name, "certificate-map") && cert_map_matches(c, lyd_get_value(ch), cert))
+            return true;
+    }
+    return false;
+}
+
+/* The first profile, in configuration order, whose match rules accept the client:
+ * its identity, or its certificate through a certificate map. */
 static const struct lyd_node *select_profile(const struct ike_conf *c, const struct ike_id_pld *id,
-                                             const struct sockaddr_storage *local)
+                                             const struct sockaddr_storage *local, X509 *cert)
 {
     struct ly_set *set = NULL;
     const struct lyd_node *found = NULL;
@@ -180,11 +265,32 @@ static const struct lyd_node *select_profile(const struct ike_conf *c, const str
     if (!c->tree || lyd_find_xpath(c->tree, V "ikev2/profile", &set))
         return NULL;
     for (uint32_t i = 0; i < set->count && !found; i++) {
-        if (local_addr_matches(set->dnodes[i], local) && remote_matches(set->dnodes[i], id))
+        if (local_addr_matches(set->dnodes[i], local) &&
+            (remote_matches(set->dnodes[i], id) || cert_maps_match(c, set->dnodes[i], cert)))
             found = set->dnodes[i];
     }
     ly_set_free(set, NULL);
     return found;
+}
+
+/* The profile's trustpoints of a usage (verify or sign; "both" is either). */
+static size_t profile_tps(const struct ike_conf *c, const struct lyd_node *prof, const char *usage,
+                          struct pki_tp **out, size_t cap)
+{
+    const struct lyd_node *pk = ike_find(prof, "pki"), *t;
+    size_t n = 0;
+
+    LY_LIST_FOR(pk ? lyd_child(pk) : NULL, t) {
+        const char *u = ike_leaf(t, "usage");
+        struct pki_tp *tp;
+
+        if (strcmp(t->schema->name, "trustpoint") || (u && strcmp(u, "both") && strcmp(u, usage)))
+            continue;
+        tp = ike_conf_tp(c, ike_leaf(t, "name"));
+        if (tp && n < cap)
+            out[n++] = tp;
+    }
+    return n;
 }
 
 /* ---- keys ---- */
@@ -660,12 +766,17 @@ static bool cp_requests(const struct ike_cp_pld *cp, uint16_t type)
 }
 
 /* The local identity: the profile's, else our address. */
-static void local_identity(const struct lyd_node *prof, const struct sockaddr_storage *local, struct ike_id_pld *id,
-                           uint8_t raw[16])
+static void local_identity(const struct lyd_node *prof, const struct sockaddr_storage *local, X509 *cert,
+                           struct ike_id_pld *id, uint8_t raw[16], unsigned char **dn)
 {
     const char *v;
+    int n;
 
-    if ((v = ike_leaf(prof, "identity/local/fqdn"))) {
+    *dn = NULL;
+    if (cert && ike_find(prof, "identity/local/dn") &&
+        (n = i2d_X509_NAME(X509_get_subject_name(cert), dn)) > 0) {
+        *id = (struct ike_id_pld){.type = ID_DER_DN, .data = *dn, .len = (size_t)n};
+    } else if ((v = ike_leaf(prof, "identity/local/fqdn"))) {
         *id = (struct ike_id_pld){.type = ID_FQDN, .data = (const uint8_t *)v, .len = strlen(v)};
     } else if ((v = ike_leaf(prof, "identity/local/email"))) {
         *id = (struct ike_id_pld){.type = ID_RFC822, .data = (const uint8_t *)v, .len = strlen(v)};
@@ -724,6 +835,7 @@ void ike_handle_auth(struct ike_sess *s, const struct ike_msg *in)
     const struct lyd_node *prof, *ip;
     const char *key, *v;
     uint8_t mic[64], raw[16];
+    unsigned char *dn = NULL;
     size_t ml;
     struct ike_attrs at;
     char user[256], group[256];
@@ -735,6 +847,11 @@ void ike_handle_auth(struct ike_sess *s, const struct ike_msg *in)
     struct ike_sa_pld *sa = NULL;
     struct ike_child_sa child = {0};
     bool have_child = false;
+    X509 *peer_cert = NULL;
+    STACK_OF(X509) *chain = NULL;
+    struct pki_tp *sign_tp = NULL;
+    const char *why = NULL, *authz_method = "psk";
+    char whybuf[300];
 
     if (!idi_p || !ike_id_parse(idi_p, &idi)) {
         fail_auth(s, msg_id, "no identification payload");
@@ -757,44 +874,109 @@ void ike_handle_auth(struct ike_sess *s, const struct ike_msg *in)
         if (in->pld[i].type == IKE_PLD_NOTIFY && ike_notify_parse(&in->pld[i], &n) && n.type == N_INITIAL_CONTACT)
             initial = true;
     }
-    prof = select_profile(c, &idi, &s->local);
+    /* the client's certificate and intermediates (CERT payloads, X.509 signature) */
+    for (size_t i = 0; i < in->npld; i++) {
+        struct ike_cert_pld cp;
+        const unsigned char *p;
+        X509 *x;
+
+        if (in->pld[i].type != IKE_PLD_CERT || !ike_cert_parse(&in->pld[i], &cp) || cp.encoding != 4)
+            continue;
+        p = cp.data;
+        x = d2i_X509(NULL, &p, (long)cp.len);
+        if (!x)
+            continue;
+        if (!peer_cert)
+            peer_cert = x;
+        else if (!(chain || (chain = sk_X509_new_null())) || !sk_X509_push(chain, x))
+            X509_free(x);
+    }
+    prof = select_profile(c, &idi, &s->local, peer_cert);
     if (!prof) {
-        fail_auth(s, msg_id, "no IKEv2 profile matches the identity");
-        return;
+        why = "no IKEv2 profile matches the identity";
+        goto refuse;
     }
     s->profile = strdup(ike_leaf(prof, "name"));
-    if (auth.method != 2) {
-        fail_auth(s, msg_id, "signature authentication of clients is not built yet");
-        return;
+    if (auth.method == 2) {
+        if (!ike_find(prof, "authentication/remote/pre-share")) {
+            why = "the profile does not allow pre-shared key authentication of clients";
+            goto refuse;
+        }
+        key = psk_remote(c, prof, &idi, &s->peer);
+        if (!key) {
+            why = "no pre-shared key for this client in the profile or its keyring";
+            goto refuse;
+        }
+        ml = psk_mic(s, true, key, idi_p->body, idi_p->len, mic);
+        if (!ml || !ike_auth_equal(auth.data, auth.len, mic, ml)) {
+            why = "the client's AUTH does not match the pre-shared key";
+            goto refuse;
+        }
+        s->auth_method = strdup("pre-share");
+        authz_method = "psk";
+    } else {
+        struct pki_tp *tps[16];
+        size_t ntp = profile_tps(c, prof, "verify", tps, 16), so_len;
+        bool rsa = peer_cert && EVP_PKEY_get_base_id(X509_get0_pubkey(peer_cert)) == EVP_PKEY_RSA;
+        uint8_t *so;
+
+        if (!peer_cert) {
+            why = "signature authentication without a certificate";
+            goto refuse;
+        }
+        if (!ike_find(prof, rsa ? "authentication/remote/rsa-sig" : "authentication/remote/ecdsa-sig")) {
+            why = rsa ? "the profile does not allow RSA signature authentication of clients" :
+                        "the profile does not allow ECDSA signature authentication of clients";
+            goto refuse;
+        }
+        if (!ntp) {
+            why = "the profile has no trustpoint to verify client certificates with";
+            goto refuse;
+        }
+        if (!pki_verify(tps, ntp, peer_cert, chain, whybuf, sizeof(whybuf))) {
+            why = whybuf;
+            goto refuse;
+        }
+        if (!pki_cert_matches_id(peer_cert, idi.type, idi.data, idi.len)) {
+            why = "the client's identity is not in its certificate";
+            goto refuse;
+        }
+        so = ike_auth_signed_octets(s->in.prf, s->msg1, s->msg1_len, s->in.nr, s->in.nr_len, s->in.keys.sk_pi,
+                                    s->in.keys.prf_len, idi_p->body, idi_p->len, &so_len);
+        if (!so || !pki_auth_verify(peer_cert, auth.method, auth.data, auth.len, so, so_len, whybuf,
+                                    sizeof(whybuf))) {
+            free(so);
+            why = so ? whybuf : "out of memory";
+            goto refuse;
+        }
+        free(so);
+        s->auth_method = strdup(rsa ? "rsa-sig" : "ecdsa-sig");
+        authz_method = "cert";
     }
-    if (!ike_find(prof, "authentication/remote/pre-share")) {
-        fail_auth(s, msg_id, "the profile does not allow pre-shared key authentication of clients");
-        return;
-    }
-    key = psk_remote(c, prof, &idi, &s->peer);
-    if (!key) {
-        fail_auth(s, msg_id, "no pre-shared key for this client in the profile or its keyring");
-        return;
-    }
-    ml = psk_mic(s, true, key, idi_p->body, idi_p->len, mic);
-    if (!ml || !ike_auth_equal(auth.data, auth.len, mic, ml)) {
-        fail_auth(s, msg_id, "the client's AUTH does not match the pre-shared key");
-        return;
-    }
-    s->auth_method = strdup("pre-share");
-    /* our side */
-    if (!ike_find(prof, "authentication/local/pre-share")) {
-        fail_auth(s, msg_id, "the profile authenticates the headend with a signature, which is not built yet");
-        return;
-    }
-    key = psk_local(c, prof, &idi, &s->peer);
-    if (!key) {
-        fail_auth(s, msg_id, "no local pre-shared key in the profile or its keyring");
-        return;
+    /* our side: a shared key, or our certificate and a signature */
+    if (ike_find(prof, "authentication/local/pre-share")) {
+        key = psk_local(c, prof, &idi, &s->peer);
+        if (!key) {
+            why = "no local pre-shared key in the profile or its keyring";
+            goto refuse;
+        }
+    } else {
+        struct pki_tp *tps[16];
+        size_t ntp = profile_tps(c, prof, "sign", tps, 16);
+
+        key = NULL;
+        for (size_t i = 0; i < ntp && !sign_tp; i++) {
+            if (tps[i]->cert && tps[i]->key)
+                sign_tp = tps[i];
+        }
+        if (!sign_tp) {
+            why = "the profile signs with a certificate but none of its trustpoints has a certificate and key";
+            goto refuse;
+        }
     }
 
     /* authorization and session settings */
-    authorize(c, prof, "psk", idi.type, s->remote_id, &at, user, group, sizeof(user));
+    authorize(c, prof, authz_method, idi.type, s->remote_id, &at, user, group, sizeof(user));
     s->user = user[0] ? strdup(user) : NULL;
     s->group = group[0] ? strdup(group) : NULL;
     ip = ipsec_profile(c, prof);
@@ -930,21 +1112,52 @@ void ike_handle_auth(struct ike_sess *s, const struct ike_msg *in)
         s->e->c.internal_address_failure++;
 
     /* the response: IDr, AUTH, CP, SA, TSi, TSr */
-    local_identity(prof, &s->local, &idr, raw);
+    local_identity(prof, &s->local, sign_tp ? sign_tp->cert : NULL, &idr, raw, &dn);
     free(s->local_id);
     s->local_id = ike_id_text(idr.type, idr.data, idr.len);
     ike_build_begin(&ib, &h);
     ike_id_build(&ib, IKE_PLD_IDR, &idr);
-    ml = psk_mic(s, false, key, ib.buf.data + IKE_HDR_LEN + IKE_PLD_HDR_LEN,
-                 ib.buf.len - IKE_HDR_LEN - IKE_PLD_HDR_LEN, mic);
-    if (!ml) {
-        ike_buf_fini(&ib.buf);
-        free(cpo);
-        free(sa);
-        fail_auth(s, msg_id, "cannot compute our AUTH");
-        return;
+    OPENSSL_free(dn);
+    if (sign_tp) {
+        size_t so_len, sl = 0;
+        uint8_t *so = ike_auth_signed_octets(s->in.prf, s->msg2, s->msg2_len, s->in.ni, s->in.ni_len,
+                                             s->in.keys.sk_pr, s->in.keys.prf_len,
+                                             ib.buf.data + IKE_HDR_LEN + IKE_PLD_HDR_LEN,
+                                             ib.buf.len - IKE_HDR_LEN - IKE_PLD_HDR_LEN, &so_len);
+        uint8_t *sig = NULL, method = 0, *der = NULL;
+        int dl = i2d_X509(sign_tp->cert, &der);
+        bool ok = so && dl > 0 && pki_auth_sign(sign_tp->key, s->in.sig_hash, so, so_len, &method, &sig, &sl);
+
+        free(so);
+        if (ok) {
+            size_t off = ike_build_pld(&ib, IKE_PLD_CERT, false);
+
+            ike_buf_u8(&ib.buf, 4);
+            ike_buf_put(&ib.buf, der, (size_t)dl);
+            ok = ike_build_end_pld(&ib, off);
+            ike_auth_build(&ib, &(struct ike_auth_pld){.method = method, .data = sig, .len = sl});
+        }
+        OPENSSL_free(der);
+        free(sig);
+        if (!ok) {
+            ike_buf_fini(&ib.buf);
+            free(cpo);
+            free(sa);
+            why = "cannot sign our AUTH";
+            goto refuse;
+        }
+    } else {
+        ml = psk_mic(s, false, key, ib.buf.data + IKE_HDR_LEN + IKE_PLD_HDR_LEN,
+                     ib.buf.len - IKE_HDR_LEN - IKE_PLD_HDR_LEN, mic);
+        if (!ml) {
+            ike_buf_fini(&ib.buf);
+            free(cpo);
+            free(sa);
+            why = "cannot compute our AUTH";
+            goto refuse;
+        }
+        ike_auth_build(&ib, &(struct ike_auth_pld){.method = 2, .data = mic, .len = ml});
     }
-    ike_auth_build(&ib, &(struct ike_auth_pld){.method = 2, .data = mic, .len = ml});
     if (cpo->cp.cfg_type)
         ike_cp_build(&ib, &cpo->cp);
     if (addr_failed)
@@ -983,4 +1196,11 @@ void ike_handle_auth(struct ike_sess *s, const struct ike_msg *in)
         initial_contact(s);
     ike_sess_notify_event(s, "session-up", NULL);
     ike_sess_arm_timers(s);
+    X509_free(peer_cert);
+    sk_X509_pop_free(chain, X509_free);
+    return;
+refuse:
+    X509_free(peer_cert);
+    sk_X509_pop_free(chain, X509_free);
+    fail_auth(s, msg_id, why);
 }

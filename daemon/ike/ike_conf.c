@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "daemon/ike/ike_eng.h"
+#include "daemon/pki/pki.h"
 #include "daemon/pool/pool.h"
 #include "daemon/base/poison.h"
 
@@ -303,6 +304,64 @@ static bool check_transform_sets(const struct ike_conf *c, ike_err_fn err, void 
     return ok;
 }
 
+static bool build_trustpoints(struct ike_conf *c, ike_err_fn err, void *arg)
+{
+    struct ly_set *set = NULL;
+    bool ok = true;
+
+    if (!c->tree || lyd_find_xpath(c->tree, V "pki/trustpoint", &set))
+        return true;
+    c->tps = calloc(set->count ? set->count : 1, sizeof(*c->tps));
+    if (!c->tps) {
+        ly_set_free(set, NULL);
+        return false;
+    }
+    for (uint32_t i = 0; i < set->count; i++) {
+        const struct lyd_node *tn = set->dnodes[i], *ch;
+        const char *cas[64], *crls[64], *rc = ike_leaf(tn, "revocation-check");
+        size_t nca = 0, ncrl = 0;
+        char why[300];
+        struct pki_tp *tp;
+
+        LY_LIST_FOR(lyd_child(tn), ch) {
+            if (!strcmp(ch->schema->name, "ca-certificate") && nca < 64)
+                cas[nca++] = lyd_get_value(ch);
+            else if (!strcmp(ch->schema->name, "crl") && ncrl < 64)
+                crls[ncrl++] = lyd_get_value(ch);
+        }
+        tp = pki_tp_new(ike_leaf(tn, "name"), cas, nca, ike_leaf(tn, "certificate"), ike_leaf(tn, "private-key"), crls,
+                        ncrl, !rc || strcmp(rc, "none"), why, sizeof(why));
+        if (!tp) {
+            errf(err, arg, tn, "trustpoint %s: %s", ike_leaf(tn, "name"), why);
+            ok = false;
+            continue;
+        }
+        c->tps[c->ntps++] = tp;
+        if (tp->nca) {
+            uint8_t(*n)[20] = realloc(c->certreq, (c->ncertreq + tp->nca) * sizeof(*n));
+
+            if (!n) {
+                ok = false;
+                continue;
+            }
+            c->certreq = n;
+            memcpy(c->certreq + c->ncertreq, tp->ca_hashes, tp->nca * sizeof(*n));
+            c->ncertreq += tp->nca;
+        }
+    }
+    ly_set_free(set, NULL);
+    return ok;
+}
+
+struct pki_tp *ike_conf_tp(const struct ike_conf *c, const char *name)
+{
+    for (size_t i = 0; name && i < c->ntps; i++) {
+        if (!strcmp(c->tps[i]->name, name))
+            return c->tps[i];
+    }
+    return NULL;
+}
+
 struct ike_conf *ike_conf_build(const struct ly_ctx *ctx, const struct lyd_node *tree, ike_err_fn err, void *arg)
 {
     static const char *const parts[] = {"ikev2", "ipsec", "pools", "access-lists", "pki", "aaa"};
@@ -351,6 +410,7 @@ struct ike_conf *ike_conf_build(const struct ly_ctx *ctx, const struct lyd_node 
     ok = build_policies(c, err, arg) && ok;
     ok = build_pools(c, err, arg) && ok;
     ok = check_transform_sets(c, err, arg) && ok;
+    ok = build_trustpoints(c, err, arg) && ok;
     if (!ok) {
         ike_conf_free(c);
         return NULL;
@@ -365,5 +425,9 @@ void ike_conf_free(struct ike_conf *c)
     lyd_free_siblings(c->tree);
     free(c->policies);
     pool_set_free(c->pools);
+    for (size_t i = 0; i < c->ntps; i++)
+        pki_tp_free(c->tps[i]);
+    free(c->tps);
+    free(c->certreq);
     free(c);
 }

@@ -99,7 +99,15 @@ struct ike_conf {
     struct ike_policy *policies;
     size_t npolicies;
     struct pool_set *pools; /* leases moved in by the engine's prepare */
+    struct pki_tp **tps;    /* trustpoints */
+    size_t ntps;
+    uint8_t (*certreq)[20]; /* every trustpoint's CA key hashes */
+    size_t ncertreq;
 };
+
+struct pki_tp;
+/* The trustpoint named @name, NULL if none. */
+struct pki_tp *ike_conf_tp(const struct ike_conf *c, const char *name);
 
 struct ike_conf *ike_conf_build(const struct ly_ctx *ctx, const struct lyd_node *tree, ike_err_fn err, void *arg);
 void ike_conf_free(struct ike_conf *c);

@@ -591,7 +591,8 @@ static bool cookie_ok(struct ike_engine *e, struct ike_sock *sk, const struct so
 static void handle_init(struct ike_engine *e, struct ike_sock *sk, const struct sockaddr_storage *local,
                         const struct sockaddr_storage *peer, const uint8_t *buf, size_t len, const struct ike_msg *req)
 {
-    struct ike_init_opts opts = {.fragmentation = e->conf->frag, .algs = ike_conf_algs(e->conf, local)};
+    struct ike_init_opts opts = {.fragmentation = e->conf->frag, .algs = ike_conf_algs(e->conf, local),
+                                 .certreq = e->conf->certreq, .ncertreq = e->conf->ncertreq};
     struct ike_buf out = {0};
     struct ike_sess *s;
     uint8_t key[26];

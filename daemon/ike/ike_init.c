@@ -17,6 +17,7 @@
 #define N_NAT_DETECTION_SOURCE_IP 16388
 #define N_NAT_DETECTION_DESTINATION_IP 16389
 #define N_FRAGMENTATION_SUPPORTED 16430
+#define N_SIGNATURE_HASH_ALGORITHMS 16431
 
 void ike_nat_hash(const uint8_t spi_i[8], const uint8_t spi_r[8], const struct sockaddr_storage *a, uint8_t out[20])
 {
@@ -257,6 +258,8 @@ enum ike_init_status ike_init_respond(const struct ike_msg *req, const struct so
                 dst_match = dst_match || !memcmp(hl, n.data, 20);
             } else if (n.type == N_FRAGMENTATION_SUPPORTED && opts && opts->fragmentation) {
                 st->fragmentation = true;
+            } else if (n.type == N_SIGNATURE_HASH_ALGORITHMS) {
+                st->sig_hash = true;
             }
         }
         st->nat_peer = src_seen && !src_match;
@@ -277,6 +280,19 @@ enum ike_init_status ike_init_respond(const struct ike_msg *req, const struct so
     ike_notify_build(&bd, &(struct ike_notify_pld){.type = N_NAT_DETECTION_DESTINATION_IP, .data = nat, .len = 20});
     if (st->fragmentation)
         ike_notify_build(&bd, &(struct ike_notify_pld){.type = N_FRAGMENTATION_SUPPORTED});
+    if (st->sig_hash) {
+        /* RFC 7427 4: the hashes we verify and sign with (SHA2-256, -384, -512) */
+        static const uint8_t hashes[] = {0, 2, 0, 3, 0, 4};
+        ike_notify_build(&bd, &(struct ike_notify_pld){.type = N_SIGNATURE_HASH_ALGORITHMS, .data = hashes,
+                                                       .len = sizeof(hashes)});
+    }
+    if (opts && opts->ncertreq) {
+        size_t off = ike_build_pld(&bd, IKE_PLD_CERTREQ, false);
+
+        ike_buf_u8(&bd.buf, 4); /* X.509 Certificate - Signature */
+        ike_buf_put(&bd.buf, opts->certreq, 20 * opts->ncertreq);
+        ike_build_end_pld(&bd, off);
+    }
     if (!ike_build_finish(&bd)) {
         ike_buf_fini(&bd.buf);
         ike_keys_wipe(&st->keys);

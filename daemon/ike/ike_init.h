@@ -37,6 +37,7 @@ struct ike_init {
     size_t ni_len, nr_len;
     bool nat_peer, nat_local; /* NAT detected in front of the peer / of us */
     bool fragmentation;       /* both sides announced IKE fragmentation */
+    bool sig_hash;            /* the peer announced RFC 7427 signature hashes */
     struct ike_keys keys;
 };
 
@@ -67,6 +68,9 @@ uint32_t ike_encr_bit(uint16_t id, uint16_t key_len);
 struct ike_init_opts {
     bool fragmentation; /* announce IKE fragmentation (RFC 7383) when the peer does */
     const struct ike_algs *algs; /* NULL: ike_algs_default */
+    /* CERTREQ: SHA-1 hashes of the trusted CAs' public keys (none: no CERTREQ) */
+    const uint8_t (*certreq)[20];
+    size_t ncertreq;
 };
 
 /* Answers the IKE_SA_INIT request @req received from @peer on @local; the reply is

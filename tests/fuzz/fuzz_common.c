@@ -1,6 +1,7 @@
 /* Set-up shared by the fuzz targets (see fuzz_common.h). */
 #include "tests/fuzz/fuzz_common.h"
 
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,19 @@ char *fuzz_cstr(const uint8_t *data, size_t size)
     return s;
 }
 
+static char state_dir[] = "/tmp/raven-fuzz-XXXXXX";
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    return remove(path);
+}
+
+/* The state directory goes when the fuzzer exits. */
+static void remove_state_dir(void)
+{
+    nftw(state_dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
 struct fuzz_env *fuzz_env_get(void)
 {
     const char *feats[] = {"writable-running", "candidate", "confirmed-commit", "rollback-on-error", "validate",
@@ -36,7 +50,7 @@ struct fuzz_env *fuzz_env_get(void)
     static const char *const tops[] = {"/raven-vpn:ikev2", "/raven-vpn:ipsec", "/raven-vpn:pools",
                                        "/raven-vpn:aaa", "/raven-vpn:pki", "/raven-vpn:access-lists",
                                        "/raven-vpn:dataplane", "/raven-vpn:management"};
-    char dir[] = "/tmp/raven-fuzz-XXXXXX";
+    char *dir = state_dir;
     struct cfg_opts o = {.default_xml = seed_xml};
     struct cfg_errs errs = {0};
 
@@ -44,7 +58,7 @@ struct fuzz_env *fuzz_env_get(void)
         return &env;
     log_set_level(LOG_LVL_ERR);
     ly_log_options(LY_LOSTORE);
-    if (!mkdtemp(dir) || ly_ctx_new(RAVEN_YANG_DIR ":" RAVEN_IETF_YANG_DIR, 0, &env.ctx) ||
+    if (!mkdtemp(dir) || atexit(remove_state_dir) || ly_ctx_new(RAVEN_YANG_DIR ":" RAVEN_IETF_YANG_DIR, 0, &env.ctx) ||
         !ly_ctx_load_module(env.ctx, "ietf-netconf", NULL, feats) ||
         !ly_ctx_load_module(env.ctx, "raven-types", NULL, NULL) ||
         !ly_ctx_load_module(env.ctx, "raven-vpn", NULL, NULL))

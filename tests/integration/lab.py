@@ -73,6 +73,7 @@ class Lab:
             sh("ip", "-n", ns, "link", "set", "lo", "up")
             d = os.path.join(self.dir, f"c{i}")
             os.makedirs(os.path.join(d, "run"))
+            self._cred_dirs(d)
             self.clients.append({"ns": ns, "dir": d, "ip": f"10.{self.net}.{i}.2",
                                  "head_ip": f"10.{self.net}.{i}.1", "uri": f"unix://{d}/charon.vici"})
 
@@ -92,8 +93,22 @@ class Lab:
         sh("ip", "-n", ns, "route", "add", "default", "via", f"192.168.{i + 1}.1")
         d = os.path.join(self.dir, f"c{i}")
         os.makedirs(os.path.join(d, "run"))
+        self._cred_dirs(d)
         self.clients.append({"ns": ns, "dir": d, "ip": f"192.168.{i + 1}.2", "outer_ip": f"10.{self.net}.250.2",
                              "head_ip": f"10.{self.net}.250.1", "uri": f"unix://{d}/charon.vici"})
+
+    @staticmethod
+    def _cred_dirs(d):
+        for sub in ("x509", "x509ca", "x509ocsp", "x509aa", "x509ac", "x509crl", "pubkey", "private", "rsa",
+                    "ecdsa", "bliss", "pkcs8", "pkcs12"):
+            os.makedirs(os.path.join(d, sub))
+
+    def install_creds(self, i, cert=None, key=None, ca=None):
+        """Copies PEM files into client @i's swanctl credential directories."""
+        base = self.clients[i]["dir"]
+        for src, sub in ((cert, "x509"), (key, "private"), (ca, "x509ca")):
+            if src:
+                shutil.copy(src, os.path.join(base, sub))
 
     def close(self):
         for p in self.procs:
@@ -151,6 +166,9 @@ class Lab:
         return p
 
     def swanctl(self, i, *args, check=True, timeout=60):
+        """swanctl against client @i. --load-all takes credentials (x509/,
+        x509ca/, private/) from the directory of the configuration file, the
+        client's own directory."""
         c = self.clients[i]
         r = subprocess.run(["ip", "netns", "exec", c["ns"], "swanctl", *args, "--uri", c["uri"]],
                            capture_output=True, text=True, timeout=timeout)

@@ -2,6 +2,7 @@
  * error, the transaction with handlers rigged to fail, persistence and recovery,
  * confirmed commit across restarts, secrets, locks. Runs without root. */
 #include <errno.h>
+#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -130,6 +131,11 @@ static int setup(void **state)
     return 0;
 }
 
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    return remove(path);
+}
+
 static int teardown(void **state)
 {
     struct fx *f = *state;
@@ -138,14 +144,8 @@ static int teardown(void **state)
     cfg_free(f->cfg);
     ly_ctx_destroy(f->ctx);
     snprintf(cmd, sizeof(cmd), "%s", f->dir);
-    /* remove the state directory's files, then the directory */
-    const char *files[] = {"running.xml", "startup.xml", "confirm.meta", "confirm-rollback.xml", NULL};
-    for (const char **p = files; *p; p++) {
-        char path[128];
-        snprintf(path, sizeof(path), "%s/%s", f->dir, *p);
-        unlink(path);
-    }
-    rmdir(cmd);
+    /* the state directory and whatever a test left in it */
+    nftw(cmd, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
     free(f);
     return 0;
 }

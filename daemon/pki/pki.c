@@ -1,0 +1,422 @@
+/* Trustpoints and signature AUTH (see pki.h). */
+#include "daemon/pki/pki.h"
+
+#include <arpa/inet.h>
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/base/poison.h"
+
+static void ossl_why(char *why, size_t len, const char *what)
+{
+    unsigned long e = ERR_get_error();
+    char buf[200] = "";
+
+    if (e)
+        ERR_error_string_n(e, buf, sizeof(buf));
+    ERR_clear_error();
+    snprintf(why, len, "%s%s%s", what, e ? ": " : "", buf);
+}
+
+static BIO *mem(const char *pem)
+{
+    return BIO_new_mem_buf(pem, -1);
+}
+
+void pki_tp_free(struct pki_tp *tp)
+{
+    if (!tp)
+        return;
+    sk_X509_pop_free(tp->cas, X509_free);
+    sk_X509_CRL_pop_free(tp->crls, X509_CRL_free);
+    X509_free(tp->cert);
+    EVP_PKEY_free(tp->key);
+    free(tp->ca_hashes);
+    free(tp->name);
+    free(tp);
+}
+
+struct pki_tp *pki_tp_new(const char *name, const char *const *ca_pems, size_t nca, const char *cert_pem,
+                          const char *key_pem, const char *const *crl_pems, size_t ncrl, bool crl_check, char *why,
+                          size_t why_len)
+{
+    struct pki_tp *tp = calloc(1, sizeof(*tp));
+    char what[96];
+
+    if (!tp || !(tp->name = strdup(name)) || !(tp->cas = sk_X509_new_null()) || !(tp->crls = sk_X509_CRL_new_null()) ||
+        !(tp->ca_hashes = calloc(nca ? nca : 1, sizeof(*tp->ca_hashes)))) {
+        snprintf(why, why_len, "out of memory");
+        goto fail;
+    }
+    tp->crl_check = crl_check;
+    for (size_t i = 0; i < nca; i++) {
+        BIO *b = mem(ca_pems[i]);
+        X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+        unsigned char *spki = NULL;
+        int n;
+
+        BIO_free(b);
+        snprintf(what, sizeof(what), "CA certificate %zu is not a PEM X.509 certificate", i + 1);
+        if (!x || !sk_X509_push(tp->cas, x)) {
+            X509_free(x);
+            ossl_why(why, why_len, what);
+            goto fail;
+        }
+        /* CERTREQ names a CA by the SHA-1 of its public key (RFC 7296 3.7) */
+        n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &spki);
+        if (n <= 0 || !EVP_Digest(spki, (size_t)n, tp->ca_hashes[tp->nca++], NULL, EVP_sha1(), NULL)) {
+            OPENSSL_free(spki);
+            ossl_why(why, why_len, what);
+            goto fail;
+        }
+        OPENSSL_free(spki);
+    }
+    if (cert_pem) {
+        BIO *b = mem(cert_pem);
+
+        tp->cert = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+        BIO_free(b);
+        if (!tp->cert) {
+            ossl_why(why, why_len, "the certificate is not a PEM X.509 certificate");
+            goto fail;
+        }
+    }
+    if (key_pem) {
+        BIO *b = mem(key_pem);
+
+        tp->key = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
+        BIO_free(b);
+        if (!tp->key) {
+            ossl_why(why, why_len, "the private key is not an unencrypted PEM private key");
+            goto fail;
+        }
+        if (tp->cert && X509_check_private_key(tp->cert, tp->key) != 1) {
+            ossl_why(why, why_len, "the private key does not belong to the certificate");
+            goto fail;
+        }
+    }
+    for (size_t i = 0; i < ncrl; i++) {
+        BIO *b = mem(crl_pems[i]);
+        X509_CRL *c = b ? PEM_read_bio_X509_CRL(b, NULL, NULL, NULL) : NULL;
+
+        BIO_free(b);
+        if (!c || !sk_X509_CRL_push(tp->crls, c)) {
+            X509_CRL_free(c);
+            snprintf(what, sizeof(what), "CRL %zu is not a PEM X.509 CRL", i + 1);
+            ossl_why(why, why_len, what);
+            goto fail;
+        }
+    }
+    return tp;
+fail:
+    pki_tp_free(tp);
+    return NULL;
+}
+
+bool pki_verify(struct pki_tp *const *tps, size_t ntp, X509 *leaf, STACK_OF(X509) *untrusted, char *why,
+                size_t why_len)
+{
+    X509_STORE *store = X509_STORE_new();
+    X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+    bool crl = false, ok = false;
+
+    if (!store || !ctx) {
+        snprintf(why, why_len, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < ntp; i++) {
+        for (int j = 0; j < sk_X509_num(tps[i]->cas); j++)
+            X509_STORE_add_cert(store, sk_X509_value(tps[i]->cas, j));
+        for (int j = 0; tps[i]->crl_check && j < sk_X509_CRL_num(tps[i]->crls); j++) {
+            X509_STORE_add_crl(store, sk_X509_CRL_value(tps[i]->crls, j));
+            crl = true;
+        }
+    }
+    ERR_clear_error();
+    if (!X509_STORE_CTX_init(ctx, store, leaf, untrusted)) {
+        snprintf(why, why_len, "out of memory");
+        goto out;
+    }
+    if (crl)
+        X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_CRL_CHECK);
+    if (X509_verify_cert(ctx) == 1) {
+        ok = true;
+    } else {
+        int err = X509_STORE_CTX_get_error(ctx);
+
+        /* CRLs are checked where the trustpoint has them; a CA without one is not
+         * an error (no fetching from distribution points) */
+        if (err == X509_V_ERR_UNABLE_TO_GET_CRL) {
+            X509_STORE_CTX_cleanup(ctx);
+            X509_STORE_CTX_init(ctx, store, leaf, untrusted);
+            ok = X509_verify_cert(ctx) == 1;
+            err = X509_STORE_CTX_get_error(ctx);
+        }
+        if (!ok)
+            snprintf(why, why_len, "certificate verification failed: %s", X509_verify_cert_error_string(err));
+    }
+out:
+    ERR_clear_error();
+    X509_STORE_CTX_free(ctx);
+    X509_STORE_free(store);
+    return ok;
+}
+
+bool pki_cert_matches_id(X509 *cert, uint8_t id_type, const uint8_t *id, size_t id_len)
+{
+    char buf[256];
+
+    switch (id_type) {
+    case 1: /* IPv4 */
+    case 5: /* IPv6 */
+        return X509_check_ip(cert, id, id_len, 0) == 1;
+    case 2: /* FQDN */
+        if (id_len >= sizeof(buf))
+            return false;
+        memcpy(buf, id, id_len);
+        buf[id_len] = 0;
+        return X509_check_host(cert, buf, id_len, X509_CHECK_FLAG_NO_WILDCARDS, NULL) == 1;
+    case 3: /* RFC 822 */
+        if (id_len >= sizeof(buf))
+            return false;
+        memcpy(buf, id, id_len);
+        buf[id_len] = 0;
+        return X509_check_email(cert, buf, id_len, 0) == 1;
+    case 9: { /* DER ASN.1 DN */
+        const unsigned char *p = id;
+        X509_NAME *n = d2i_X509_NAME(NULL, &p, (long)id_len);
+        bool eq = n && X509_NAME_cmp(n, X509_get_subject_name(cert)) == 0;
+
+        X509_NAME_free(n);
+        return eq;
+    }
+    }
+    return false;
+}
+
+/* RFC 7427 AlgorithmIdentifiers (DER) */
+static const uint8_t alg_rsa_sha256[] = {0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86,
+                                         0xf7, 0x0d, 0x01, 0x01, 0x0b, 0x05, 0x00};
+static const uint8_t alg_rsa_sha384[] = {0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86,
+                                         0xf7, 0x0d, 0x01, 0x01, 0x0c, 0x05, 0x00};
+static const uint8_t alg_rsa_sha512[] = {0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86,
+                                         0xf7, 0x0d, 0x01, 0x01, 0x0d, 0x05, 0x00};
+static const uint8_t alg_ecdsa_sha256[] = {0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02};
+static const uint8_t alg_ecdsa_sha384[] = {0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x03};
+static const uint8_t alg_ecdsa_sha512[] = {0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x04};
+
+struct sigalg {
+    const uint8_t *der;
+    size_t len;
+    bool ec;
+    const EVP_MD *(*md)(void);
+};
+
+static const struct sigalg sigalgs[] = {
+    {alg_rsa_sha256, sizeof(alg_rsa_sha256), false, EVP_sha256},
+    {alg_rsa_sha384, sizeof(alg_rsa_sha384), false, EVP_sha384},
+    {alg_rsa_sha512, sizeof(alg_rsa_sha512), false, EVP_sha512},
+    {alg_ecdsa_sha256, sizeof(alg_ecdsa_sha256), true, EVP_sha256},
+    {alg_ecdsa_sha384, sizeof(alg_ecdsa_sha384), true, EVP_sha384},
+    {alg_ecdsa_sha512, sizeof(alg_ecdsa_sha512), true, EVP_sha512},
+};
+
+/* The curve's size in bytes (32, 48, 66) of an EC key, 0 otherwise. */
+static size_t ec_size(EVP_PKEY *k)
+{
+    int bits;
+
+    if (EVP_PKEY_get_base_id(k) != EVP_PKEY_EC)
+        return 0;
+    bits = EVP_PKEY_get_bits(k);
+    return bits == 256 ? 32 : bits == 384 ? 48 : bits == 521 ? 66 : 0;
+}
+
+static const EVP_MD *ec_md(size_t sz)
+{
+    return sz == 32 ? EVP_sha256() : sz == 48 ? EVP_sha384() : EVP_sha512();
+}
+
+static bool digest_sign(EVP_PKEY *key, const EVP_MD *md, const uint8_t *data, size_t len, uint8_t **sig,
+                        size_t *sig_len)
+{
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    bool ok = false;
+
+    *sig = NULL;
+    if (c && EVP_DigestSignInit(c, NULL, md, NULL, key) == 1 && EVP_DigestSign(c, NULL, sig_len, data, len) == 1 &&
+        (*sig = malloc(*sig_len)) && EVP_DigestSign(c, *sig, sig_len, data, len) == 1)
+        ok = true;
+    EVP_MD_CTX_free(c);
+    if (!ok) {
+        free(*sig);
+        *sig = NULL;
+    }
+    return ok;
+}
+
+/* DER ECDSA-Sig-Value <-> r|s of @sz bytes each (RFC 4754) */
+static bool der_to_rs(const uint8_t *der, size_t len, size_t sz, uint8_t *out)
+{
+    const unsigned char *p = der;
+    ECDSA_SIG *s = d2i_ECDSA_SIG(NULL, &p, (long)len);
+    const BIGNUM *r, *ss;
+    bool ok;
+
+    if (!s)
+        return false;
+    ECDSA_SIG_get0(s, &r, &ss);
+    ok = BN_bn2binpad(r, out, (int)sz) == (int)sz && BN_bn2binpad(ss, out + sz, (int)sz) == (int)sz;
+    ECDSA_SIG_free(s);
+    return ok;
+}
+
+static uint8_t *rs_to_der(const uint8_t *rs, size_t sz, size_t *len)
+{
+    ECDSA_SIG *s = ECDSA_SIG_new();
+    BIGNUM *r = BN_bin2bn(rs, (int)sz, NULL), *ss = BN_bin2bn(rs + sz, (int)sz, NULL);
+    unsigned char *der = NULL;
+    int n;
+
+    if (!s || !r || !ss || !ECDSA_SIG_set0(s, r, ss)) {
+        BN_free(r);
+        BN_free(ss);
+        ECDSA_SIG_free(s);
+        return NULL;
+    }
+    n = i2d_ECDSA_SIG(s, &der);
+    ECDSA_SIG_free(s);
+    if (n <= 0)
+        return NULL;
+    *len = (size_t)n;
+    return der;
+}
+
+bool pki_auth_sign(EVP_PKEY *key, bool rfc7427, const uint8_t *data, size_t len, uint8_t *method, uint8_t **sig,
+                   size_t *sig_len)
+{
+    size_t ec = ec_size(key), raw_len;
+    uint8_t *raw;
+    const struct sigalg *a = ec ? (ec == 32 ? &sigalgs[3] : ec == 48 ? &sigalgs[4] : &sigalgs[5]) : &sigalgs[0];
+
+    if (EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA && !ec)
+        return false;
+    if (rfc7427) {
+        if (!digest_sign(key, a->md(), data, len, &raw, &raw_len))
+            return false;
+        *sig = malloc(1 + a->len + raw_len);
+        if (!*sig) {
+            free(raw);
+            return false;
+        }
+        (*sig)[0] = (uint8_t)a->len;
+        memcpy(*sig + 1, a->der, a->len);
+        memcpy(*sig + 1 + a->len, raw, raw_len);
+        *sig_len = 1 + a->len + raw_len;
+        *method = PKI_AUTH_DIGITAL_SIGNATURE;
+        free(raw);
+        return true;
+    }
+    if (!ec) {
+        *method = PKI_AUTH_RSA;
+        return digest_sign(key, EVP_sha1(), data, len, sig, sig_len);
+    }
+    if (!digest_sign(key, ec_md(ec), data, len, &raw, &raw_len))
+        return false;
+    *sig = malloc(2 * ec);
+    if (!*sig || !der_to_rs(raw, raw_len, ec, *sig)) {
+        free(*sig);
+        free(raw);
+        return false;
+    }
+    free(raw);
+    *sig_len = 2 * ec;
+    *method = ec == 32 ? PKI_AUTH_ECDSA_256 : ec == 48 ? PKI_AUTH_ECDSA_384 : PKI_AUTH_ECDSA_521;
+    return true;
+}
+
+static bool digest_verify(EVP_PKEY *key, const EVP_MD *md, const uint8_t *sig, size_t sig_len, const uint8_t *data,
+                          size_t len)
+{
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    bool ok = c && EVP_DigestVerifyInit(c, NULL, md, NULL, key) == 1 &&
+              EVP_DigestVerify(c, sig, sig_len, data, len) == 1;
+
+    EVP_MD_CTX_free(c);
+    ERR_clear_error();
+    return ok;
+}
+
+bool pki_auth_verify(X509 *cert, uint8_t method, const uint8_t *auth, size_t auth_len, const uint8_t *data,
+                     size_t len, char *why, size_t why_len)
+{
+    EVP_PKEY *key = X509_get0_pubkey(cert);
+    size_t ec = key ? ec_size(key) : 0;
+    bool ok = false;
+
+    if (!key) {
+        snprintf(why, why_len, "the certificate has no usable public key");
+        return false;
+    }
+    switch (method) {
+    case PKI_AUTH_RSA:
+        if (EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA) {
+            snprintf(why, why_len, "RSA signature AUTH with a non-RSA certificate");
+            return false;
+        }
+        ok = digest_verify(key, EVP_sha1(), auth, auth_len, data, len);
+        break;
+    case PKI_AUTH_ECDSA_256:
+    case PKI_AUTH_ECDSA_384:
+    case PKI_AUTH_ECDSA_521: {
+        size_t want = method == PKI_AUTH_ECDSA_256 ? 32 : method == PKI_AUTH_ECDSA_384 ? 48 : 66, dl;
+        uint8_t *der;
+
+        if (ec != want || auth_len != 2 * want) {
+            snprintf(why, why_len, "ECDSA AUTH method %u does not fit the certificate's key", method);
+            return false;
+        }
+        der = rs_to_der(auth, want, &dl);
+        ok = der && digest_verify(key, ec_md(ec), der, dl, data, len);
+        OPENSSL_free(der);
+        break;
+    }
+    case PKI_AUTH_DIGITAL_SIGNATURE: {
+        size_t al = auth_len ? auth[0] : 0;
+        const struct sigalg *a = NULL;
+
+        if (!auth_len || 1 + al > auth_len) {
+            snprintf(why, why_len, "malformed RFC 7427 AUTH data");
+            return false;
+        }
+        for (size_t i = 0; i < sizeof(sigalgs) / sizeof(sigalgs[0]); i++) {
+            if (sigalgs[i].len == al && !memcmp(sigalgs[i].der, auth + 1, al))
+                a = &sigalgs[i];
+        }
+        if (!a) {
+            snprintf(why, why_len, "unsupported RFC 7427 signature algorithm");
+            return false;
+        }
+        if (a->ec != (ec != 0)) {
+            snprintf(why, why_len, "the signature algorithm does not fit the certificate's key");
+            return false;
+        }
+        ok = digest_verify(key, a->md(), auth + 1 + al, auth_len - 1 - al, data, len);
+        break;
+    }
+    default:
+        snprintf(why, why_len, "AUTH method %u is not supported", method);
+        return false;
+    }
+    if (!ok)
+        snprintf(why, why_len, "the signature does not verify with the certificate's key");
+    return ok;
+}

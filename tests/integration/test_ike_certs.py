@@ -1,0 +1,229 @@
+"""Certificate authentication against ravend with strongSwan clients: RSA and ECDSA
+certificates both ways (RFC 7427 signatures, and the classic methods when the
+client does not announce signature hashes), chains checked against the
+trustpoint, the client's identity checked against its certificate, profile
+selection by certificate map, and refusals for an untrusted or revoked
+certificate."""
+import os
+import subprocess
+
+import pytest
+
+from conftest import NS
+from lab import Lab
+from test_ike_sessions import sessions, t
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def run(*a):
+    subprocess.run(list(a), check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    """A CA (RSA), an untrusted CA, and certificates for the headend (RSA and
+    ECDSA) and clients (RSA, ECDSA P-384, one revoked, one from the other CA)."""
+    d = tmp_path_factory.mktemp("pki")
+    p = lambda n: str(d / n)
+
+    def key(name, kind):
+        opts = ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"] if kind == "rsa" else \
+            ["-algorithm", "EC", "-pkeyopt", f"ec_paramgen_curve:{kind}"]
+        run("openssl", "genpkey", *opts, "-out", p(name + ".key"))
+
+    def ca(name, cn):
+        key(name, "rsa")
+        run("openssl", "req", "-x509", "-new", "-key", p(name + ".key"), "-subj", f"/O=Raven Test/CN={cn}",
+            "-days", "30", "-out", p(name + ".pem"), "-addext", "basicConstraints=critical,CA:true",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+
+    def cert(name, kind, san, issuer="ca", eku="serverAuth"):
+        key(name, kind)
+        run("openssl", "req", "-new", "-key", p(name + ".key"), "-subj", f"/O=Raven Test/CN={san}",
+            "-out", p(name + ".csr"))
+        with open(p(name + ".ext"), "w") as f:
+            f.write(f"subjectAltName=DNS:{san}\nextendedKeyUsage={eku}\n")
+        run("openssl", "x509", "-req", "-in", p(name + ".csr"), "-CA", p(issuer + ".pem"), "-CAkey",
+            p(issuer + ".key"), "-CAcreateserial", "-days", "10", "-out", p(name + ".pem"), "-extfile",
+            p(name + ".ext"))
+
+    ca("ca", "Raven Test CA")
+    ca("evil", "Other CA")
+    cert("head-rsa", "rsa", "headend.example.org")
+    cert("head-ec", "P-256", "headend.example.org")
+    cert("alice", "rsa", "alice.example.org", eku="clientAuth")
+    cert("bob", "P-384", "bob.example.org", eku="clientAuth")
+    cert("carol", "rsa", "carol.example.org", eku="clientAuth")
+    cert("mallory", "rsa", "mallory.example.org", issuer="evil", eku="clientAuth")
+    # carol is revoked
+    with open(p("ca.cnf"), "w") as f:
+        f.write(f"""[ca]
+default_ca = c
+[c]
+database = {p("index.txt")}
+crlnumber = {p("crlnumber")}
+default_md = sha256
+default_crl_days = 10
+""")
+    open(p("index.txt"), "w").close()
+    with open(p("crlnumber"), "w") as f:
+        f.write("01\n")
+    run("openssl", "ca", "-config", p("ca.cnf"), "-revoke", p("carol.pem"), "-keyfile", p("ca.key"), "-cert",
+        p("ca.pem"))
+    run("openssl", "ca", "-config", p("ca.cnf"), "-gencrl", "-keyfile", p("ca.key"), "-cert", p("ca.pem"),
+        "-out", p("ca.crl"))
+    return p
+
+
+def read(path):
+    with open(path) as f:
+        return f.read().strip()
+
+
+def headend(pki, server="head-rsa", crl=True, cert_map=False):
+    crl_xml = f"<crl>{read(pki('ca.crl'))}</crl>" if crl else ""
+    match = "<identity><remote><fqdn><domain>example.org</domain></fqdn></remote></identity>"
+    cmap = ""
+    if cert_map:
+        match = "<certificate-map>staff</certificate-map>"
+        cmap = """<certificate-map><name>staff</name><entry><sequence>10</sequence>
+          <rule><field>issuer-name</field><operator>co</operator><value>raven test ca</value></rule>
+          <rule><field>subject-name</field><operator>co</operator><value>cn=bob</value></rule>
+        </entry></certificate-map>"""
+    local = "<rsa-sig/>" if server == "head-rsa" else "<ecdsa-sig/>"
+    return f"""<pki xmlns="{NS}">
+  <trustpoint><name>tp</name><ca-certificate>{read(pki('ca.pem'))}</ca-certificate>
+    <certificate>{read(pki(server + '.pem'))}</certificate><private-key>{read(pki(server + '.key'))}</private-key>
+    {crl_xml}</trustpoint>
+  {cmap}
+</pki>
+<ikev2 xmlns="{NS}">
+  <global><listen><address>0.0.0.0</address></listen></global>
+  <authorization-policy><name>certs</name><pool>cert-pool</pool></authorization-policy>
+  <profile>
+    <name>certs</name>
+    <match>{match}</match>
+    <identity><local><fqdn>headend.example.org</fqdn></local></identity>
+    <authentication><local>{local}</local><remote><rsa-sig/><ecdsa-sig/></remote></authentication>
+    <pki><trustpoint><name>tp</name></trustpoint></pki>
+    <aaa><authorization><group><cert><method-list>local-list</method-list><username>certs</username></cert></group></authorization></aaa>
+  </profile>
+</ikev2>
+<pools xmlns="{NS}"><ipv4-pool><name>cert-pool</name><range><start>10.203.0.1</start><end>10.203.0.9</end></range></ipv4-pool></pools>
+<aaa xmlns="{NS}"><authorization-list><name>local-list</name><method><sequence>1</sequence><local/></method></authorization-list></aaa>"""
+
+
+def client_conf(pki, lb, name, i=0):
+    c = lb.clients[i]
+    return f"""connections {{
+  rw {{
+    remote_addrs = {c['head_ip']}
+    vips = 0.0.0.0
+    proposals = aes256gcm16-prfsha256-ecp256
+    local {{
+      auth = pubkey
+      certs = {name}.pem
+      id = {name}.example.org
+    }}
+    remote {{
+      auth = pubkey
+      id = headend.example.org
+    }}
+    children {{
+      vpn {{
+        remote_ts = 10.200.0.0/16
+        esp_proposals = aes128gcm16
+      }}
+    }}
+  }}
+}}
+"""
+
+
+@pytest.fixture
+def lab():
+    labs = []
+
+    def make(n=1):
+        lb = Lab(n, tag="rvc")
+        labs.append(lb)
+        return lb
+
+    yield make
+    for lb in labs:
+        lb.close()
+
+
+def connect(lb, pki, name, extra="", i=0):
+    lb.install_creds(i, cert=pki(name + ".pem"), key=pki(name + ".key"), ca=pki("ca.pem"))
+    lb.start_charon(i, client_conf(pki, lb, name, i), extra_charon=extra)
+    return lb.swanctl(i, "--initiate", "--child", "vpn", "--timeout", "15", check=False)
+
+
+@pytest.mark.parametrize("server,client", [("head-rsa", "alice"), ("head-ec", "bob"), ("head-rsa", "bob"),
+                                           ("head-ec", "alice")])
+def test_certificates_both_ways(make_ravend, lab, pki, server, client):
+    lb = lab(1)
+    d = make_ravend(headend(pki, server), netns=lb.head)
+    r = connect(lb, pki, client)
+    log = lb.log(0)
+    assert r.returncode == 0, f"{log[-4000:]}\n{d.log()[-2000:]}"
+    # RFC 7427 digital signatures, PKCS#1 v1.5 for RSA and DER ECDSA
+    scheme = "RSA_EMSA_PKCS1_SHA2_256" if server == "head-rsa" else "ECDSA_WITH_SHA256_DER"
+    assert f"authentication of 'headend.example.org' with {scheme} successful" in log, log[-3000:]
+    assert "installing new virtual IP 10.203.0.1" in log
+    m = d.connect()
+    s = sessions(m)[0]
+    assert t(s, "remote-identity/value") == f"{client}.example.org"
+    want = "raven-types:rsa-sig" if client == "alice" else "raven-types:ecdsa-sig"
+    assert t(s, "authentication-method").endswith(want.split(":")[1])
+    assert t(s, "authorized-group") == "certs"
+
+
+def test_classic_signature_methods_without_rfc7427(make_ravend, lab, pki):
+    """A client that does not announce RFC 7427 hashes gets (and sends) the
+    classic RSA / ECDSA AUTH methods."""
+    lb = lab(1)
+    d = make_ravend(headend(pki, "head-ec"), netns=lb.head)
+    r = connect(lb, pki, "alice", extra="  signature_authentication = no")
+    log = lb.log(0)
+    assert r.returncode == 0, f"{log[-4000:]}\n{d.log()[-2000:]}"
+    assert "N(HASH_ALG)" not in log.split("IKE_SA_INIT request 0")[1].split("\n")[0]
+    assert "authentication of 'headend.example.org' with ECDSA-256 signature successful" in log
+
+
+def test_certificate_map_selects_the_profile(make_ravend, lab, pki):
+    """The profile matches issuer "Raven Test CA" and subject CN bob only."""
+    lb = lab(2)
+    d = make_ravend(headend(pki, cert_map=True), netns=lb.head)
+    assert connect(lb, pki, "bob").returncode == 0, lb.log(0)[-3000:]
+    assert connect(lb, pki, "alice", i=1).returncode != 0
+    assert "received AUTHENTICATION_FAILED notify" in lb.log(1)
+    assert "(alice.example.org) refused: no IKEv2 profile matches the identity" in d.log()
+
+
+@pytest.mark.parametrize("client,reason", [
+    ("mallory", "certificate verification failed: unable to get local issuer certificate"),
+    ("carol", "certificate verification failed: certificate revoked"),
+])
+def test_untrusted_and_revoked_certificates_are_refused(make_ravend, lab, pki, client, reason):
+    lb = lab(1)
+    d = make_ravend(headend(pki), netns=lb.head)
+    r = connect(lb, pki, client)
+    assert r.returncode != 0
+    assert "received AUTHENTICATION_FAILED notify" in lb.log(0)
+    assert reason in d.log(), d.log()[-2000:]
+    assert not sessions(d.connect())
+
+
+def test_bad_trustpoint_pem_is_refused_in_prepare(make_ravend, pki):
+    from conftest import cfg
+    from nchelpers import expect_error
+    d = make_ravend()
+    m = d.connect()
+    err = expect_error(lambda: m.edit_config(target="running", config=cfg(
+        f'<pki xmlns="{NS}"><trustpoint><name>bad</name><ca-certificate>{read(pki("ca.pem"))}</ca-certificate>'
+        f'<certificate>{read(pki("alice.pem"))}</certificate><private-key>{read(pki("bob.key"))}</private-key>'
+        '</trustpoint></pki>')), "operation-failed")
+    assert "trustpoint bad: the private key does not belong to the certificate" in err.message
