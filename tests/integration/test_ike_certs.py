@@ -81,7 +81,7 @@ def read(path):
         return f.read().strip()
 
 
-def headend(pki, server="head-rsa", crl=True, cert_map=False):
+def headend(pki, server="head-rsa", crl=True, cert_map=False, mtu=None):
     crl_xml = f"<crl>{read(pki('ca.crl'))}</crl>" if crl else ""
     match = "<identity><remote><fqdn><domain>example.org</domain></fqdn></remote></identity>"
     cmap = ""
@@ -99,7 +99,7 @@ def headend(pki, server="head-rsa", crl=True, cert_map=False):
   {cmap}
 </pki>
 <ikev2 xmlns="{NS}">
-  <global><listen><address>0.0.0.0</address></listen></global>
+  <global><listen><address>0.0.0.0</address></listen>{f"<fragmentation><mtu>{mtu}</mtu></fragmentation>" if mtu else ""}</global>
   <authorization-policy><name>certs</name><pool>cert-pool</pool></authorization-policy>
   <profile>
     <name>certs</name>
@@ -179,6 +179,18 @@ def test_certificates_both_ways(make_ravend, lab, pki, server, client):
     want = "raven-types:rsa-sig" if client == "alice" else "raven-types:ecdsa-sig"
     assert t(s, "authentication-method").endswith(want.split(":")[1])
     assert t(s, "authorized-group") == "certs"
+
+
+def test_certificates_in_fragments(make_ravend, lab, pki):
+    """With a 576-byte fragment MTU on both sides the certificate-carrying
+    IKE_AUTH messages go in Encrypted Fragments both ways (RFC 7383)."""
+    lb = lab(1)
+    d = make_ravend(headend(pki, mtu=576), netns=lb.head)
+    r = connect(lb, pki, "alice", extra="  fragment_size = 576")
+    log = lb.log(0)
+    assert r.returncode == 0, f"{log[-4000:]}\n{d.log()[-2000:]}"
+    assert "splitting IKE message" in log and "reassembled fragmented IKE message" in log
+    assert t(sessions(d.connect())[0], "ike-sa/fragmentation") == "true"
 
 
 def test_classic_signature_methods_without_rfc7427(make_ravend, lab, pki):

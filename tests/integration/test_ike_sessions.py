@@ -312,3 +312,18 @@ def test_child_and_ike_rekey_keep_the_session(make_ravend, lab):
     # and the session still works after the IKE rekey: the client can delete it
     lb.swanctl(0, "--terminate", "--ike", "rw")
     wait_until(lambda: not sessions(m), what="session removed after the client's DELETE")
+
+
+def test_cookies_under_half_open_threshold(make_ravend, lab):
+    """cookie-threshold 0: every IKE_SA_INIT must bring a cookie (RFC 7296 2.6);
+    the client retries with it and gets in."""
+    lb = lab(1)
+    d = make_ravend(headend_config().replace("<global>", "<global><cookie-threshold>0</cookie-threshold>"),
+                    netns=lb.head)
+    r = up(lb, 0, "alice.example.org")
+    assert r.returncode == 0, lb.log(0)[-3000:]
+    assert "received COOKIE notify" in lb.log(0) or "N(COOKIE)" in lb.log(0)
+    m = d.connect()
+    cc = state(m).find(f"{{{NS}}}ike-counters/{{{NS}}}cookie-challenges")
+    assert t(cc, "sent") == "1" and t(cc, "accepted") == "1" and t(cc, "rejected-no-cookie") == "1"
+    assert len(sessions(m)) == 1
