@@ -240,6 +240,9 @@ struct ike_engine {
     time_t cookie_rotated;
     ike_event_fn event;
     void *event_arg;
+    ike_output_fn output;
+    void *output_arg;
+    struct ike_sock detached[2]; /* for ike_engine_input: no file descriptor */
     /* prepare's error sink, while it runs */
     ike_err_fn err;
     void *err_arg;

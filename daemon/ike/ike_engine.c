@@ -101,6 +101,10 @@ static void send_dgram(struct ike_sock *sk, const struct sockaddr_storage *local
     struct msghdr mh = {.msg_name = (void *)peer, .msg_namelen = sa_len(peer)};
     bool wildcard;
 
+    if (sk && sk->e->output) {
+        sk->e->output(peer, data, len, sk->e->output_arg);
+        return;
+    }
     if (!sk || sk->fd < 0)
         return;
     mh.msg_iov = sk->natt ? iov : iov + 1;
@@ -984,8 +988,25 @@ struct ike_engine *ike_engine_new(struct event_base *base, const struct ly_ctx *
     e->ctx = ctx;
     e->dp = dp;
     e->c.discontinuity = time(NULL);
+    for (int i = 0; i < 2; i++)
+        e->detached[i] = (struct ike_sock){.fd = -1, .natt = i == 1, .e = e, .keep = true};
     cookie_rotate(e);
     return e;
+}
+
+void ike_engine_set_output(struct ike_engine *e, ike_output_fn out, void *arg)
+{
+    e->output = out;
+    e->output_arg = arg;
+}
+
+void ike_engine_input(struct ike_engine *e, const struct sockaddr_storage *local, const struct sockaddr_storage *peer,
+                      bool natt, const uint8_t *buf, size_t len)
+{
+    struct ike_sock *sk = &e->detached[natt ? 1 : 0];
+
+    sk->addr = *local;
+    handle_dgram(sk, local, peer, buf, len);
 }
 
 void ike_engine_free(struct ike_engine *e)

@@ -17,7 +17,9 @@
 #include <event2/event.h>
 #include <libyang/libyang.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 struct dp;
 struct ike_engine;
@@ -46,6 +48,15 @@ int ike_engine_state(struct ike_engine *e, struct lyd_node *state);
  * Exactly one selector: @id != 0, @peer (address text), @identity, or @all.
  * Returns how many were cleared. */
 uint32_t ike_engine_clear(struct ike_engine *e, uint64_t id, const char *peer, const char *identity, bool all);
+/* Test and fuzzing seam: processes one datagram as if it had arrived from @peer
+ * on @local (the NAT-T port with @natt, the non-ESP marker already removed), and
+ * hands every datagram the engine sends to @out instead of a socket when @out is
+ * set. */
+typedef void (*ike_output_fn)(const struct sockaddr_storage *peer, const uint8_t *buf, size_t len, void *arg);
+void ike_engine_set_output(struct ike_engine *e, ike_output_fn out, void *arg);
+void ike_engine_input(struct ike_engine *e, const struct sockaddr_storage *local, const struct sockaddr_storage *peer,
+                      bool natt, const uint8_t *buf, size_t len);
+
 /* clear-counters for the IKE scope. */
 void ike_engine_clear_counters(struct ike_engine *e);
 

@@ -1,0 +1,42 @@
+/* A minimal IKEv2 initiator for Raven's own tests and benchmarks (never part of the
+ * product): IKE_SA_INIT and IKE_AUTH with a pre-shared key, a configuration
+ * request and one ESP child SA, then any sealed request. Built from daemon/ike's
+ * codec and crypto, with the initiator's view of the keys. Interop is judged
+ * against strongSwan; this client exists to drive load and fuzzing. */
+#ifndef RAVEN_TESTS_IKE_CLIENT_H
+#define RAVEN_TESTS_IKE_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "daemon/ike/ike_init.h"
+#include "daemon/ike/ike_sk.h"
+
+struct ike_client {
+    struct ike_init st; /* spi_i/spi_r, nonces, keys, algorithms (initiator's view) */
+    struct ike_dh *dh;
+    enum ike_dh_group group;
+    uint8_t *msg1, *msg2;
+    size_t msg1_len, msg2_len;
+    uint32_t next_id;
+    bool established;
+};
+
+void ike_client_init(struct ike_client *c, enum ike_dh_group group);
+void ike_client_fini(struct ike_client *c);
+/* IKE_SA_INIT request (AES-GCM-16-256, PRF HMAC-SHA2-256, @group) into @out. */
+bool ike_client_sa_init(struct ike_client *c, struct ike_buf *out);
+/* Takes the IKE_SA_INIT response: derives the keys. */
+bool ike_client_sa_init_done(struct ike_client *c, const uint8_t *buf, size_t len);
+/* IKE_AUTH request: IDi (FQDN @id), AUTH with @psk, CP(INTERNAL_IP4_ADDRESS), an
+ * ESP proposal and any-to-any selectors. */
+bool ike_client_auth(struct ike_client *c, const char *id, const char *psk, struct ike_buf *out);
+/* Takes the IKE_AUTH response: true when it carries AUTH (and no failure). */
+bool ike_client_auth_done(struct ike_client *c, const uint8_t *buf, size_t len);
+/* Any request of @exchange carrying the payload chain @inner (first type @first),
+ * sealed with the initiator's keys and the next message ID. */
+bool ike_client_request(struct ike_client *c, uint8_t exchange, uint8_t first, const uint8_t *inner, size_t len,
+                        struct ike_buf *out);
+
+#endif
