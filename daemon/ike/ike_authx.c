@@ -259,18 +259,16 @@ static bool cert_maps_match(const struct ike_conf *c, const struct lyd_node *pro
 static const struct lyd_node *select_profile(const struct ike_conf *c, const struct ike_id_pld *id,
                                              const struct sockaddr_storage *local, X509 *cert)
 {
-    struct ly_set *set = NULL;
-    const struct lyd_node *found = NULL;
+    const struct lyd_node *top = ike_find(c->tree, V "ikev2"), *p;
 
-    if (!c->tree || lyd_find_xpath(c->tree, V "ikev2/profile", &set))
-        return NULL;
-    for (uint32_t i = 0; i < set->count && !found; i++) {
-        if (local_addr_matches(set->dnodes[i], local) &&
-            (remote_matches(set->dnodes[i], id) || cert_maps_match(c, set->dnodes[i], cert)))
-            found = set->dnodes[i];
+    /* the list in configuration order, walked directly: an XPath search per
+     * IKE_AUTH would cost more than the rest of the lookups together */
+    LY_LIST_FOR(top ? lyd_child(top) : NULL, p) {
+        if (!strcmp(p->schema->name, "profile") && local_addr_matches(p, local) &&
+            (remote_matches(p, id) || cert_maps_match(c, p, cert)))
+            return p;
     }
-    ly_set_free(set, NULL);
-    return found;
+    return NULL;
 }
 
 /* The profile's trustpoints of a usage (verify or sign; "both" is either). */
@@ -644,21 +642,18 @@ void ike_child_remove(struct ike_sess *s, struct ike_child_sa *c)
 static const struct lyd_node *ipsec_profile(const struct ike_conf *c, const struct lyd_node *prof)
 {
     const char *n = ike_leaf(prof, "virtual-template/ipsec-profile"), *pn = ike_leaf(prof, "name");
-    struct ly_set *set = NULL;
-    const struct lyd_node *found = NULL;
+    const struct lyd_node *top, *ip;
 
     if (n)
         return ike_find(c->tree, V "ipsec/profile[name='%s']", n);
-    if (lyd_find_xpath(c->tree, V "ipsec/profile", &set))
-        return NULL;
-    for (uint32_t i = 0; i < set->count && !found; i++) {
-        const char *ip = ike_leaf(set->dnodes[i], "ikev2-profile");
+    top = ike_find(c->tree, V "ipsec");
+    LY_LIST_FOR(top ? lyd_child(top) : NULL, ip) {
+        const char *ref = strcmp(ip->schema->name, "profile") ? NULL : ike_leaf(ip, "ikev2-profile");
 
-        if (ip && !strcmp(ip, pn))
-            found = set->dnodes[i];
+        if (ref && !strcmp(ref, pn))
+            return ip;
     }
-    ly_set_free(set, NULL);
-    return found;
+    return NULL;
 }
 
 static void esp_settings(const struct ike_conf *c, const struct lyd_node *ip, struct ike_sess *s)
@@ -1124,20 +1119,18 @@ void ike_handle_auth(struct ike_sess *s, const struct ike_msg *in)
                                              s->in.keys.sk_pr, s->in.keys.prf_len,
                                              ib.buf.data + IKE_HDR_LEN + IKE_PLD_HDR_LEN,
                                              ib.buf.len - IKE_HDR_LEN - IKE_PLD_HDR_LEN, &so_len);
-        uint8_t *sig = NULL, method = 0, *der = NULL;
-        int dl = i2d_X509(sign_tp->cert, &der);
-        bool ok = so && dl > 0 && pki_auth_sign(sign_tp->key, s->in.sig_hash, so, so_len, &method, &sig, &sl);
+        uint8_t *sig = NULL, method = 0;
+        bool ok = so && pki_auth_sign(sign_tp->key, s->in.sig_hash, so, so_len, &method, &sig, &sl);
 
         free(so);
         if (ok) {
             size_t off = ike_build_pld(&ib, IKE_PLD_CERT, false);
 
             ike_buf_u8(&ib.buf, 4);
-            ike_buf_put(&ib.buf, der, (size_t)dl);
+            ike_buf_put(&ib.buf, sign_tp->cert_der, sign_tp->cert_der_len);
             ok = ike_build_end_pld(&ib, off);
             ike_auth_build(&ib, &(struct ike_auth_pld){.method = method, .data = sig, .len = sl});
         }
-        OPENSSL_free(der);
         free(sig);
         if (!ok) {
             ike_buf_fini(&ib.buf);

@@ -16,10 +16,39 @@
 
 #define V "/raven-vpn:"
 
+/* A relative path without predicates ("a/b/c") walked child by child: far cheaper
+ * than compiling the path, and the exchanges look up many leaves per client. */
+static const struct lyd_node *walk(const struct lyd_node *n, const char *path)
+{
+    while (n && *path) {
+        const char *end = strchr(path, '/');
+        size_t len = end ? (size_t)(end - path) : strlen(path);
+        const struct lyd_node *c;
+
+        LY_LIST_FOR(lyd_child(n), c) {
+            if (!strncmp(c->schema->name, path, len) && !c->schema->name[len])
+                break;
+        }
+        n = c;
+        path += len + (end ? 1 : 0);
+    }
+    return n;
+}
+
+static bool simple(const char *path)
+{
+    return path[0] != '/' && !strchr(path, '[') && !strchr(path, ':');
+}
+
 const char *ike_leaf(const struct lyd_node *n, const char *path)
 {
     struct lyd_node *m = NULL;
 
+    if (n && simple(path)) {
+        const struct lyd_node *c = walk(n, path);
+
+        return c && (c->schema->nodetype & (LYS_LEAF | LYS_LEAFLIST)) ? lyd_get_value(c) : NULL;
+    }
     if (!n || lyd_find_path(n, path, 0, &m) || !m)
         return NULL;
     return lyd_get_value(m);
@@ -35,7 +64,11 @@ const struct lyd_node *ike_find(const struct lyd_node *tree, const char *fmt, ..
     va_start(ap, fmt);
     n = vsnprintf(path, sizeof(path), fmt, ap);
     va_end(ap);
-    if (!tree || n < 0 || (size_t)n >= sizeof(path) || lyd_find_path(tree, path, 0, &m))
+    if (!tree || n < 0 || (size_t)n >= sizeof(path))
+        return NULL;
+    if (simple(path))
+        return walk(tree, path);
+    if (lyd_find_path(tree, path, 0, &m))
         return NULL;
     return m;
 }

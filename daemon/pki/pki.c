@@ -38,6 +38,7 @@ void pki_tp_free(struct pki_tp *tp)
     sk_X509_pop_free(tp->cas, X509_free);
     sk_X509_CRL_pop_free(tp->crls, X509_CRL_free);
     X509_free(tp->cert);
+    free(tp->cert_der);
     EVP_PKEY_free(tp->key);
     free(tp->ca_hashes);
     free(tp->name);
@@ -87,6 +88,19 @@ struct pki_tp *pki_tp_new(const char *name, const char *const *ca_pems, size_t n
         if (!tp->cert) {
             ossl_why(why, why_len, "the certificate is not a PEM X.509 certificate");
             goto fail;
+        }
+        {
+            unsigned char *der = NULL;
+            int n = i2d_X509(tp->cert, &der);
+
+            if (n <= 0 || !(tp->cert_der = malloc((size_t)n))) {
+                OPENSSL_free(der);
+                ossl_why(why, why_len, "the certificate cannot be encoded");
+                goto fail;
+            }
+            memcpy(tp->cert_der, der, (size_t)n);
+            tp->cert_der_len = (size_t)n;
+            OPENSSL_free(der);
         }
     }
     if (key_pem) {

@@ -17,6 +17,8 @@ struct pki_tp {
     STACK_OF(X509_CRL) *crls;
     bool crl_check;
     X509 *cert;     /* own certificate, NULL if none */
+    uint8_t *cert_der; /* and its DER encoding (the CERT payload) */
+    size_t cert_der_len;
     EVP_PKEY *key;  /* its private key */
     uint8_t (*ca_hashes)[20]; /* SHA-1 of each CA's SubjectPublicKeyInfo (CERTREQ) */
     size_t nca;
