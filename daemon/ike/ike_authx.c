@@ -686,6 +686,8 @@ static void esp_settings(const struct ike_conf *c, const struct lyd_node *ip, st
     s->esp.esn = (v = ike_leaf(ip, "esn")) && !strcmp(v, "true");
     if ((v = ike_leaf(ip, "lifetime/hard/time")))
         s->child_lifetime = (uint32_t)strtoul(v, NULL, 10);
+    if ((v = ike_leaf(ip, "lifetime/soft/time")))
+        s->child_soft = (uint32_t)strtoul(v, NULL, 10);
     if ((v = ike_leaf(ip, "flow-limit")))
         s->flow_limit = (uint32_t)strtoul(v, NULL, 10);
 }
@@ -1098,6 +1100,7 @@ void ike_handle_auth(struct ike_sess *s, const struct ike_msg *in)
                 child_err = N_TEMPORARY_FAILURE;
             } else {
                 have_child = true;
+                ike_child_lifetimes(s, &child);
                 s->child[s->nchild++] = child;
             }
             OPENSSL_cleanse(&k, sizeof(k));

@@ -147,6 +147,8 @@ struct ike_child_sa {
     struct ike_ts_pld tsi, tsr; /* as answered: tsi the client's side */
     time_t established;
     uint32_t rekeys;
+    time_t rekey_at, expire_at; /* soft and hard lifetime */
+    bool rekeying;              /* our CREATE_CHILD_SA for it is under way */
 };
 
 /* A datagram kept for retransmission (one per fragment). */
@@ -197,7 +199,16 @@ struct ike_sess {
     struct ike_esp_algs esp;
     struct ike_ts_pld allow_i, allow_r; /* bounds of every child's selectors */
     uint16_t pfs_group;
-    uint32_t child_lifetime;
+    uint32_t child_lifetime, child_soft; /* seconds; soft 0 = 90% of the hard lifetime */
+    struct event *ev_child;
+    /* our rekey of a child SA (RFC 7296 1.3.3), while under way */
+    struct {
+        uint32_t old_spi_in, new_spi_in;
+        uint8_t ni[32];
+        struct ike_dh *dh;
+        struct ike_child_alg alg;
+    } rk;
+    uint32_t del_spi_in; /* the child SA our DELETE request removes */
     /* liveness and lifetimes */
     uint16_t dpd_interval, dpd_retry;
     bool dpd_periodic;
@@ -264,8 +275,22 @@ char *ike_addr_str(const struct sockaddr_storage *a, char *buf, size_t len);
  * which then stands for the old SA until the peer deletes it; @s leaves the SPI
  * table and gets a new IKE SA from the caller. */
 bool ike_sess_stub(struct ike_sess *s, struct ike_sess *stub);
+/* Our requests (one at a time, window size 1) */
+enum { REQ_NONE = 0, REQ_DPD, REQ_DELETE, REQ_CHILD_REKEY, REQ_CHILD_DELETE };
+bool ike_sess_request(struct ike_sess *s, int kind, uint8_t exchange, uint8_t first, const uint8_t *inner,
+                      size_t inner_len);
+
 /* ike_rekey.c: CREATE_CHILD_SA */
 void ike_handle_create_child(struct ike_sess *s, const struct ike_msg *in, uint32_t msg_id);
+/* Child SA lifetimes: sets a new child's deadlines, (re)arms the session's timer;
+ * when a child's soft lifetime passes Raven rekeys it, at its hard lifetime it is
+ * deleted. */
+void ike_child_lifetimes(struct ike_sess *s, struct ike_child_sa *c);
+void ike_child_timer_arm(struct ike_sess *s);
+void ike_child_on_timer(struct ike_sess *s);
+/* The peer's answer to our REQ_CHILD_REKEY / REQ_CHILD_DELETE. */
+void ike_child_rekey_done(struct ike_sess *s, const struct ike_msg *in);
+void ike_child_delete_done(struct ike_sess *s);
 
 /* ike_authx.c: the IKE_AUTH exchange (@inner: the decrypted request). */
 void ike_handle_auth(struct ike_sess *s, const struct ike_msg *inner);

@@ -27,7 +27,6 @@
 #define REQ_RETRIES 5        /* retransmissions of our requests before the peer is declared dead */
 #define COOKIE_ROTATE 300    /* seconds between cookie secrets */
 
-enum { REQ_NONE = 0, REQ_DPD, REQ_DELETE };
 
 char *ike_addr_str(const struct sockaddr_storage *a, char *buf, size_t len)
 {
@@ -235,6 +234,7 @@ static void init_notify(struct ike_engine *e, struct ike_sock *sk, const struct 
 /* ---- sessions ---- */
 
 static void on_retx(evutil_socket_t fd, short what, void *arg);
+static void on_child(evutil_socket_t fd, short what, void *arg);
 static void on_live(evutil_socket_t fd, short what, void *arg);
 static void on_life(evutil_socket_t fd, short what, void *arg);
 
@@ -251,8 +251,11 @@ static struct ike_sess *sess_new(struct ike_engine *e)
     s->ev_retx = evtimer_new(e->base, on_retx, s);
     s->ev_live = evtimer_new(e->base, on_live, s);
     s->ev_life = evtimer_new(e->base, on_life, s);
+    s->ev_child = evtimer_new(e->base, on_child, s);
     ike_frag_init(&s->frag);
-    if (!s->ev_retx || !s->ev_live || !s->ev_life) {
+    if (!s->ev_retx || !s->ev_live || !s->ev_life || !s->ev_child) {
+        if (s->ev_child)
+            event_free(s->ev_child);
         if (s->ev_retx)
             event_free(s->ev_retx);
         if (s->ev_live)
@@ -276,6 +279,9 @@ static void sess_release(struct ike_sess *s)
     event_free(s->ev_retx);
     event_free(s->ev_live);
     event_free(s->ev_life);
+    if (s->ev_child)
+        event_free(s->ev_child);
+    ike_dh_free(s->rk.dh);
     out_free(&s->last_resp);
     out_free(&s->req);
     ike_frag_fini(&s->frag);
@@ -413,16 +419,30 @@ void ike_sess_notify_event(struct ike_sess *s, const char *name, const char *rea
     s->e->event(n, s->e->event_arg);
 }
 
-static void send_request(struct ike_sess *s, int kind, uint8_t first, const uint8_t *inner, size_t inner_len)
+bool ike_sess_request(struct ike_sess *s, int kind, uint8_t exchange, uint8_t first, const uint8_t *inner,
+                      size_t inner_len)
 {
+    if (s->req_pending)
+        return false;
     out_free(&s->req);
-    if (!seal(s, IKE_EXCH_INFORMATIONAL, false, s->our_next, first, inner, inner_len, &s->req))
-        return;
+    if (!seal(s, exchange, false, s->our_next, first, inner, inner_len, &s->req))
+        return false;
     s->req_pending = true;
     s->req_kind = kind;
     s->req_tries = 0;
     out_send(s, &s->req);
     evtimer_add(s->ev_retx, &(struct timeval){.tv_sec = s->dpd_retry ? s->dpd_retry : 2});
+    return true;
+}
+
+static void send_request(struct ike_sess *s, int kind, uint8_t first, const uint8_t *inner, size_t inner_len)
+{
+    ike_sess_request(s, kind, IKE_EXCH_INFORMATIONAL, first, inner, inner_len);
+}
+
+static void on_child(evutil_socket_t fd, short what, void *arg)
+{
+    ike_child_on_timer(arg);
 }
 
 void ike_sess_end(struct ike_sess *s, const char *reason, bool send_delete)
@@ -466,6 +486,7 @@ void ike_sess_arm_timers(struct ike_sess *s)
         evtimer_add(s->ev_live, &(struct timeval){.tv_sec = s->dpd_interval});
     if (s->session_lifetime)
         evtimer_add(s->ev_life, &(struct timeval){.tv_sec = s->session_lifetime});
+    ike_child_timer_arm(s);
 }
 
 static void on_live(evutil_socket_t fd, short what, void *arg)
@@ -751,11 +772,18 @@ static void handle_response(struct ike_sess *s, const uint8_t *buf, size_t len, 
     }
     ike_init_sk_keys(&s->in, true, &k);
     if (ike_sk_open(&k, buf, len, msg, plain, inner) == IKE_SK_OK) {
+        int kind = s->req_kind;
+
         s->req_pending = false;
+        s->req_kind = REQ_NONE;
         s->our_next++;
         s->last_rx = time(NULL);
         evtimer_del(s->ev_retx);
         out_free(&s->req);
+        if (kind == REQ_CHILD_REKEY)
+            ike_child_rekey_done(s, inner);
+        else if (kind == REQ_CHILD_DELETE)
+            ike_child_delete_done(s);
     }
     free(inner);
     free(plain);

@@ -184,7 +184,9 @@ static void child_sa(struct ike_sess *s, const struct ike_sa_pld *sa, const uint
     }
     OPENSSL_cleanse(&k, sizeof(k));
     OPENSSL_cleanse(gir, sizeof(gir));
+    ike_child_lifetimes(s, &c);
     s->child[s->nchild++] = c;
+    ike_child_timer_arm(s);
     ike_child_sa_reply(&c.alg, c.spi_in, &reply);
     ike_build_begin(&bd, &h);
     ike_sa_build(&bd, &reply);
@@ -256,4 +258,215 @@ void ike_handle_create_child(struct ike_sess *s, const struct ike_msg *in, uint3
         child_sa(s, sa, ni, ni_len, ke_p ? &ke : NULL, in, old ? &prev : NULL, msg_id);
     }
     free(sa);
+}
+
+/* ---- child SA lifetimes: Raven as the initiator of a rekey ---- */
+
+void ike_child_lifetimes(struct ike_sess *s, struct ike_child_sa *c)
+{
+    uint32_t soft = s->child_soft && s->child_soft < s->child_lifetime ? s->child_soft : s->child_lifetime / 10 * 9;
+
+    c->expire_at = c->established + s->child_lifetime;
+    c->rekey_at = c->established + soft;
+    c->rekeying = false;
+}
+
+void ike_child_timer_arm(struct ike_sess *s)
+{
+    time_t next = 0, now = time(NULL);
+
+    if (!s->ev_child || s->state != SESS_ESTABLISHED)
+        return;
+    for (size_t i = 0; i < s->nchild; i++) {
+        const struct ike_child_sa *c = &s->child[i];
+        time_t t = c->rekeying ? c->expire_at : c->rekey_at;
+
+        if (c->expire_at && (!next || t < next))
+            next = t;
+    }
+    if (!next) {
+        evtimer_del(s->ev_child);
+        return;
+    }
+    struct timeval tv = {.tv_sec = next > now ? next - now : 0, .tv_usec = 1000};
+
+    evtimer_add(s->ev_child, &tv);
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static bool delete_child_request(struct ike_sess *s, uint32_t spi_in)
+{
+    uint8_t spi[4];
+    struct ike_builder bd;
+    struct ike_hdr h = {0};
+    bool ok;
+
+    put32(spi, spi_in);
+    ike_build_begin(&bd, &h);
+    ike_delete_build(&bd, &(struct ike_delete_pld){.protocol = 3, .spi_len = 4, .nspi = 1, .spis = spi});
+    ok = ike_build_finish(&bd) && ike_sess_request(s, REQ_CHILD_DELETE, IKE_EXCH_INFORMATIONAL, IKE_PLD_DELETE,
+                                                  bd.buf.data + IKE_HDR_LEN, bd.buf.len - IKE_HDR_LEN);
+    ike_buf_fini(&bd.buf);
+    if (ok)
+        s->del_spi_in = spi_in;
+    return ok;
+}
+
+/* CREATE_CHILD_SA request: N(REKEY_SA), SA, Ni, [KEi], TSi, TSr (RFC 7296 1.3.3);
+ * as the initiator our selectors are TSi. */
+static bool rekey_start(struct ike_sess *s, struct ike_child_sa *c)
+{
+    struct ike_sa_pld sa;
+    struct ike_builder bd;
+    struct ike_hdr h = {0};
+    uint8_t old[4], pub[512];
+    size_t pub_len = 0;
+    bool ok;
+
+    s->rk.new_spi_in = ike_new_spi(s->e);
+    s->rk.old_spi_in = c->spi_in;
+    s->rk.alg = c->alg;
+    ike_dh_free(s->rk.dh);
+    s->rk.dh = NULL;
+    if (!s->rk.new_spi_in || RAND_bytes(s->rk.ni, sizeof(s->rk.ni)) != 1)
+        return false;
+    if (c->alg.dh_group) {
+        s->rk.dh = ike_dh_new((enum ike_dh_group)c->alg.dh_group);
+        if (!s->rk.dh || !(pub_len = ike_dh_public(s->rk.dh, pub, sizeof(pub))))
+            return false;
+    }
+    put32(old, c->spi_in);
+    ike_child_sa_reply(&c->alg, s->rk.new_spi_in, &sa);
+    ike_build_begin(&bd, &h);
+    ike_notify_build(&bd, &(struct ike_notify_pld){.protocol = 3, .spi_len = 4, .type = N_REKEY_SA, .spi = old});
+    ike_sa_build(&bd, &sa);
+    ike_build_raw(&bd, IKE_PLD_NONCE, false, s->rk.ni, sizeof(s->rk.ni));
+    if (pub_len)
+        ike_ke_build(&bd, &(struct ike_ke_pld){.group = c->alg.dh_group, .data = pub, .len = pub_len});
+    ike_ts_build(&bd, IKE_PLD_TSI, &c->tsr);
+    ike_ts_build(&bd, IKE_PLD_TSR, &c->tsi);
+    ok = ike_build_finish(&bd) && ike_sess_request(s, REQ_CHILD_REKEY, IKE_EXCH_CREATE_CHILD_SA, IKE_PLD_NOTIFY,
+                                                  bd.buf.data + IKE_HDR_LEN, bd.buf.len - IKE_HDR_LEN);
+    ike_buf_fini(&bd.buf);
+    if (ok) {
+        c->rekeying = true;
+        log_info("ike", "session %" PRIu64 ": rekeying child SA %08x before its lifetime ends", s->id, c->spi_in);
+    }
+    return ok;
+}
+
+void ike_child_on_timer(struct ike_sess *s)
+{
+    time_t now = time(NULL);
+
+    for (size_t i = 0; i < s->nchild; i++) {
+        struct ike_child_sa *c = &s->child[i];
+
+        if (now >= c->expire_at) {
+            /* hard lifetime: the child goes, whether or not the peer hears of it */
+            log_info("ike", "session %" PRIu64 ": child SA %08x reached its hard lifetime", s->id, c->spi_in);
+            if (!s->req_pending)
+                delete_child_request(s, c->spi_in);
+            ike_child_remove(s, c);
+            s->child[i--] = s->child[--s->nchild];
+            continue;
+        }
+        if (now >= c->rekey_at && !c->rekeying && !s->req_pending && !rekey_start(s, c))
+            c->rekey_at = now + 1; /* try again shortly */
+        else if (now >= c->rekey_at && !c->rekeying)
+            c->rekey_at = now + 1; /* a request of ours is under way: after it */
+    }
+    ike_child_timer_arm(s);
+}
+
+static struct ike_child_sa *child_by_in(struct ike_sess *s, uint32_t spi_in)
+{
+    for (size_t i = 0; i < s->nchild; i++) {
+        if (s->child[i].spi_in == spi_in)
+            return &s->child[i];
+    }
+    return NULL;
+}
+
+void ike_child_rekey_done(struct ike_sess *s, const struct ike_msg *in)
+{
+    struct ike_child_sa *old = child_by_in(s, s->rk.old_spi_in), c = {0};
+    const struct ike_pld *sa_p = ike_msg_find(in, IKE_PLD_SA, 0), *n_p = ike_msg_find(in, IKE_PLD_NONCE, 0);
+    const struct ike_pld *ke_p = ike_msg_find(in, IKE_PLD_KE, 0);
+    const struct ike_pld *tsi_p = ike_msg_find(in, IKE_PLD_TSI, 0), *tsr_p = ike_msg_find(in, IKE_PLD_TSR, 0);
+    struct ike_sa_pld *sa = calloc(1, sizeof(*sa));
+    struct ike_esp_algs only = {.encr = ike_encr_bit(s->rk.alg.encr_id, s->rk.alg.encr_bits),
+                                .integ = s->rk.alg.integ ? 1u << s->rk.alg.integ : 0,
+                                .esn = s->rk.alg.esn};
+    struct ike_child_keys k, mine;
+    struct ike_ke_pld ke;
+    const uint8_t *nr;
+    size_t nr_len;
+    uint8_t gir[512];
+    size_t gir_len = 0;
+    bool ok;
+
+    if (old)
+        old->rekeying = false;
+    ok = sa && sa_p && n_p && tsi_p && tsr_p && ike_sa_parse(sa_p, sa) && ike_nonce_parse(n_p, &nr, &nr_len) &&
+         ike_ts_parse(tsi_p, &c.tsr) && ike_ts_parse(tsr_p, &c.tsi) &&
+         ike_child_choose(sa, &only, s->rk.alg.dh_group, &c.alg);
+    if (ok && s->rk.dh)
+        ok = ke_p && ike_ke_parse(ke_p, &ke) && ke.group == s->rk.alg.dh_group &&
+             (gir_len = ike_dh_derive(s->rk.dh, ke.data, ke.len, gir, sizeof(gir))) > 0;
+    free(sa);
+    if (!ok) {
+        log_warn("ike", "session %" PRIu64 ": the client refused or garbled our rekey of child SA %08x", s->id,
+                 s->rk.old_spi_in);
+        ike_child_timer_arm(s);
+        return;
+    }
+    c.spi_in = s->rk.new_spi_in;
+    c.spi_out = c.alg.spi_peer;
+    c.established = time(NULL);
+    c.rekeys = old ? old->rekeys + 1 : 1;
+    /* we initiated: the initiator-to-responder keys are our outbound ones */
+    ok = ike_child_keymat(s->in.prf, s->in.keys.sk_d, s->in.keys.prf_len, gir, gir_len, s->rk.ni, sizeof(s->rk.ni),
+                          nr, nr_len, &c.alg, &k);
+    OPENSSL_cleanse(gir, sizeof(gir));
+    memcpy(mine.ei, k.er, sizeof(k.er));
+    memcpy(mine.ai, k.ar, sizeof(k.ar));
+    memcpy(mine.er, k.ei, sizeof(k.ei));
+    memcpy(mine.ar, k.ai, sizeof(k.ai));
+    OPENSSL_cleanse(&k, sizeof(k));
+    if (!ok || s->nchild >= IKE_MAX_CHILD || !ike_child_install(s, &c, &mine)) {
+        OPENSSL_cleanse(&mine, sizeof(mine));
+        ike_child_timer_arm(s);
+        return;
+    }
+    OPENSSL_cleanse(&mine, sizeof(mine));
+    ike_child_lifetimes(s, &c);
+    s->child[s->nchild++] = c;
+    s->e->c.create_child++;
+    log_info("ike", "session %" PRIu64 ": child SA %08x rekeyed by us as %08x/%08x", s->id, s->rk.old_spi_in,
+             c.spi_in, c.spi_out);
+    /* the old child goes (unless the client deleted it meanwhile) */
+    if (child_by_in(s, s->rk.old_spi_in))
+        delete_child_request(s, s->rk.old_spi_in);
+    ike_dh_free(s->rk.dh);
+    s->rk.dh = NULL;
+    ike_child_timer_arm(s);
+}
+
+void ike_child_delete_done(struct ike_sess *s)
+{
+    struct ike_child_sa *c = child_by_in(s, s->del_spi_in);
+
+    if (c) {
+        ike_child_remove(s, c);
+        *c = s->child[--s->nchild];
+    }
+    ike_child_timer_arm(s);
 }

@@ -198,7 +198,8 @@ static bool seal(const struct ike_sk_keys *k, struct ike_builder *bd, uint8_t ty
     pt = calloc(1, ct_len);
     if (!pt)
         return false;
-    memcpy(pt, inner, inner_len);
+    if (inner_len) /* an empty INFORMATIONAL has no payloads */
+        memcpy(pt, inner, inner_len);
     pt[ct_len - 1] = (uint8_t)(ct_len - inner_len - 1); /* pad length; the padding is zeroes */
     if (k->cbc) {
         ok = ike_aes_cbc(true, k->key, k->key_len, iv, pt, ct_len, bd->buf.data + ct_off) &&
