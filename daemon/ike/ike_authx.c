@@ -336,10 +336,13 @@ static const struct lyd_node *keyring_peer(const struct ike_conf *c, const struc
     return by_host ? by_host : by_addr;
 }
 
-static const char *psk_remote(const struct ike_conf *c, const struct lyd_node *prof, const struct ike_id_pld *id,
-                              const struct sockaddr_storage *peer)
+/* The pre-shared key that authenticates the client (@remote) or us: the profile's
+ * own, else its keyring's entry for the client (the asymmetric key of that side,
+ * else the common one). */
+static const char *psk(const struct ike_conf *c, const struct lyd_node *prof, bool remote, const struct ike_id_pld *id,
+                       const struct sockaddr_storage *peer)
 {
-    const char *k = ike_leaf(prof, "authentication/remote/pre-share/key");
+    const char *k = ike_leaf(prof, remote ? "authentication/remote/pre-share/key" : "authentication/local/pre-share/key");
     const struct lyd_node *p;
 
     if (k)
@@ -347,22 +350,7 @@ static const char *psk_remote(const struct ike_conf *c, const struct lyd_node *p
     p = keyring_peer(c, prof, id, peer);
     if (!p)
         return NULL;
-    k = ike_leaf(p, "remote-pre-shared-key");
-    return k ? k : ike_leaf(p, "pre-shared-key");
-}
-
-static const char *psk_local(const struct ike_conf *c, const struct lyd_node *prof, const struct ike_id_pld *id,
-                             const struct sockaddr_storage *peer)
-{
-    const char *k = ike_leaf(prof, "authentication/local/pre-share/key");
-    const struct lyd_node *p;
-
-    if (k)
-        return k;
-    p = keyring_peer(c, prof, id, peer);
-    if (!p)
-        return NULL;
-    k = ike_leaf(p, "local-pre-shared-key");
+    k = ike_leaf(p, remote ? "remote-pre-shared-key" : "local-pre-shared-key");
     return k ? k : ike_leaf(p, "pre-shared-key");
 }
 
@@ -779,8 +767,11 @@ static void local_identity(const struct lyd_node *prof, const struct sockaddr_st
         *id = (struct ike_id_pld){.type = ID_RFC822, .data = (const uint8_t *)v, .len = strlen(v)};
     } else if ((v = ike_leaf(prof, "identity/local/key-id"))) {
         *id = (struct ike_id_pld){.type = ID_KEY_ID, .data = (const uint8_t *)v, .len = strlen(v)};
-    } else if ((v = ike_leaf(prof, "identity/local/address")) && inet_pton(strchr(v, ':') ? AF_INET6 : AF_INET, v, raw) == 1) {
-        *id = (struct ike_id_pld){.type = strchr(v, ':') ? ID_IPV6 : ID_IPV4, .data = raw, .len = strchr(v, ':') ? 16 : 4};
+    } else if ((v = ike_leaf(prof, "identity/local/address")) &&
+               inet_pton(strchr(v, ':') ? AF_INET6 : AF_INET, v, raw) == 1) {
+        bool v6 = strchr(v, ':') != NULL;
+
+        *id = (struct ike_id_pld){.type = v6 ? ID_IPV6 : ID_IPV4, .data = raw, .len = v6 ? 16 : 4};
     } else if (local->ss_family == AF_INET) {
         memcpy(raw, &((const struct sockaddr_in *)local)->sin_addr, 4);
         *id = (struct ike_id_pld){.type = ID_IPV4, .data = raw, .len = 4};
@@ -899,7 +890,7 @@ void ike_handle_auth(struct ike_sess *s, const struct ike_msg *in)
             why = "the profile does not allow pre-shared key authentication of clients";
             goto refuse;
         }
-        key = psk_remote(c, prof, &idi, &s->peer);
+        key = psk(c, prof, true, &idi, &s->peer);
         if (!key) {
             why = "no pre-shared key for this client in the profile or its keyring";
             goto refuse;
@@ -952,7 +943,7 @@ void ike_handle_auth(struct ike_sess *s, const struct ike_msg *in)
     }
     /* our side: a shared key, or our certificate and a signature */
     if (ike_find(prof, "authentication/local/pre-share")) {
-        key = psk_local(c, prof, &idi, &s->peer);
+        key = psk(c, prof, false, &idi, &s->peer);
         if (!key) {
             why = "no local pre-shared key in the profile or its keyring";
             goto refuse;

@@ -292,6 +292,10 @@ void ike_child_on_timer(struct ike_sess *s);
 void ike_child_rekey_done(struct ike_sess *s, const struct ike_msg *in);
 void ike_child_delete_done(struct ike_sess *s);
 
+/* ike_state.c: a leaf under @p (nothing when @v is NULL) */
+void ike_add_str(struct lyd_node *p, const char *name, const char *v);
+void ike_add_u64(struct lyd_node *p, const char *name, uint64_t v);
+
 /* ike_authx.c: the IKE_AUTH exchange (@inner: the decrypted request). */
 void ike_handle_auth(struct ike_sess *s, const struct ike_msg *inner);
 /* The text form of an identification payload ("IPv4 address", FQDN, ...). */

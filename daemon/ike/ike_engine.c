@@ -372,20 +372,6 @@ void ike_sess_established(struct ike_sess *s)
     s->e->c.accepted++;
 }
 
-static void add_str(struct lyd_node *parent, const char *name, const char *v)
-{
-    if (v)
-        lyd_new_term(parent, NULL, name, v, 0, NULL);
-}
-
-static void add_u64(struct lyd_node *parent, const char *name, uint64_t v)
-{
-    char b[24];
-
-    snprintf(b, sizeof(b), "%" PRIu64, v);
-    lyd_new_term(parent, NULL, name, b, 0, NULL);
-}
-
 void ike_sess_notify_event(struct ike_sess *s, const char *name, const char *reason)
 {
     const struct lys_module *m = ly_ctx_get_module_implemented(s->e->ctx, "raven-vpn");
@@ -395,26 +381,26 @@ void ike_sess_notify_event(struct ike_sess *s, const char *name, const char *rea
     if (!s->e->event || !m || lyd_new_inner(NULL, m, name, 0, &n))
         return;
     if (strcmp(name, "authentication-failure")) {
-        add_u64(n, "session-id", s->id);
+        ike_add_u64(n, "session-id", s->id);
     }
-    add_str(n, "peer-address", ike_addr_str(&s->peer, a, sizeof(a)));
+    ike_add_str(n, "peer-address", ike_addr_str(&s->peer, a, sizeof(a)));
     if (!strcmp(name, "authentication-failure"))
-        add_u64(n, "peer-port", port_of(&s->peer));
-    add_str(n, "remote-identity", s->remote_id);
+        ike_add_u64(n, "peer-port", port_of(&s->peer));
+    ike_add_str(n, "remote-identity", s->remote_id);
     if (!strcmp(name, "session-down")) {
-        add_str(n, "authorized-user", s->user);
-        add_str(n, "reason", reason);
-        add_u64(n, "uptime", s->established ? (uint64_t)(time(NULL) - s->established) : 0);
+        ike_add_str(n, "authorized-user", s->user);
+        ike_add_str(n, "reason", reason);
+        ike_add_u64(n, "uptime", s->established ? (uint64_t)(time(NULL) - s->established) : 0);
     } else if (!strcmp(name, "session-up")) {
-        add_str(n, "authorized-user", s->user);
-        add_str(n, "authorized-group", s->group);
-        add_str(n, "profile", s->profile);
+        ike_add_str(n, "authorized-user", s->user);
+        ike_add_str(n, "authorized-group", s->group);
+        ike_add_str(n, "profile", s->profile);
         if (s->have_addr4) {
             struct in_addr ia = {.s_addr = htonl(s->addr4)};
-            add_str(n, "assigned-ipv4", inet_ntop(AF_INET, &ia, a, sizeof(a)));
+            ike_add_str(n, "assigned-ipv4", inet_ntop(AF_INET, &ia, a, sizeof(a)));
         }
     } else {
-        add_str(n, "profile", s->profile);
+        ike_add_str(n, "profile", s->profile);
     }
     s->e->event(n, s->e->event_arg);
 }

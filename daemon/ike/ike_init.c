@@ -94,9 +94,11 @@ static bool choose_spi(const struct ike_algs *algs, const struct ike_proposal *p
             encr = t;
         else if (t->type == IKE_TRANS_PRF && !prf && in_set(algs->prf, t->id) && ike_prf_len((enum ike_prf)t->id))
             prf = t;
-        else if (t->type == IKE_TRANS_DH && in_set(algs->groups, t->id) && ike_dh_pub_len((enum ike_dh_group)t->id) && (!dh || (t->id == ke_group && dh->id != ke_group)))
+        else if (t->type == IKE_TRANS_DH && in_set(algs->groups, t->id) &&
+                 ike_dh_pub_len((enum ike_dh_group)t->id) && (!dh || (t->id == ke_group && dh->id != ke_group)))
             dh = t;
-        else if (t->type == IKE_TRANS_INTEG && !integ && in_set(algs->integ, t->id) && ike_integ_key_len((enum ike_integ)t->id))
+        else if (t->type == IKE_TRANS_INTEG && !integ && in_set(algs->integ, t->id) &&
+                 ike_integ_key_len((enum ike_integ)t->id))
             integ = t;
         else if (t->type == IKE_TRANS_INTEG && t->id != 0)
             integ_other = true;

@@ -11,19 +11,20 @@
 #include "daemon/pool/pool.h"
 #include "daemon/base/poison.h"
 
-static void term(struct lyd_node *p, const char *name, const char *v)
+void ike_add_str(struct lyd_node *p, const char *name, const char *v)
 {
     if (v)
         lyd_new_term(p, NULL, name, v, 0, NULL);
 }
 
-static void u64(struct lyd_node *p, const char *name, uint64_t v)
+void ike_add_u64(struct lyd_node *p, const char *name, uint64_t v)
 {
     char b[24];
 
     snprintf(b, sizeof(b), "%" PRIu64, v);
     lyd_new_term(p, NULL, name, b, 0, NULL);
 }
+
 
 static struct lyd_node *inner(struct lyd_node *p, const char *name)
 {
@@ -38,7 +39,7 @@ static void time_leaf(struct lyd_node *p, const char *name, time_t t)
     char *s = NULL;
 
     if (t && !ly_time_time2str(t, NULL, &s))
-        term(p, name, s);
+        ike_add_str(p, name, s);
     free(s);
 }
 
@@ -121,11 +122,11 @@ static void ts_list(struct lyd_node *p, const char *name, const struct ike_ts_pl
         snprintf(idx, sizeof(idx), "%u", i);
         if (lyd_new_list(p, NULL, name, 0, &n, idx))
             continue;
-        term(n, "start-address", inet_ntop(fam, ts->ts[i].start, a, sizeof(a)));
-        term(n, "end-address", inet_ntop(fam, ts->ts[i].end, a, sizeof(a)));
-        u64(n, "protocol", ts->ts[i].ip_proto);
-        u64(n, "start-port", ts->ts[i].start_port);
-        u64(n, "end-port", ts->ts[i].end_port);
+        ike_add_str(n, "start-address", inet_ntop(fam, ts->ts[i].start, a, sizeof(a)));
+        ike_add_str(n, "end-address", inet_ntop(fam, ts->ts[i].end, a, sizeof(a)));
+        ike_add_u64(n, "protocol", ts->ts[i].ip_proto);
+        ike_add_u64(n, "start-port", ts->ts[i].start_port);
+        ike_add_u64(n, "end-port", ts->ts[i].end_port);
     }
 }
 
@@ -140,55 +141,55 @@ static void session_state(struct ike_sess *s, struct lyd_node *state, time_t now
         return;
     ike = inner(n, "ike-sa");
     spi_hex(spi, s->in.spi_i);
-    term(ike, "initiator-spi", spi);
+    ike_add_str(ike, "initiator-spi", spi);
     spi_hex(spi, s->in.spi_r);
-    term(ike, "responder-spi", spi);
-    term(ike, "state", "established");
+    ike_add_str(ike, "responder-spi", spi);
+    ike_add_str(ike, "state", "established");
     alg = inner(ike, "algorithms");
-    term(alg, "encryption", encr_name(s->in.cbc, s->in.aead, s->in.encr_key_len));
+    ike_add_str(alg, "encryption", encr_name(s->in.cbc, s->in.aead, s->in.encr_key_len));
     if (s->in.cbc)
-        term(alg, "integrity", integ_name(s->in.integ));
-    term(alg, "prf", prf_name(s->in.prf));
-    term(alg, "dh-group", group_name(s->in.group));
-    term(ike, "nat-detected", s->in.nat_peer && s->in.nat_local ? "both" : s->in.nat_peer ? "remote" :
+        ike_add_str(alg, "integrity", integ_name(s->in.integ));
+    ike_add_str(alg, "prf", prf_name(s->in.prf));
+    ike_add_str(alg, "dh-group", group_name(s->in.group));
+    ike_add_str(ike, "nat-detected", s->in.nat_peer && s->in.nat_local ? "both" : s->in.nat_peer ? "remote" :
                               s->in.nat_local ? "local" : "none");
-    term(ike, "fragmentation", s->in.fragmentation ? "true" : "false");
-    term(n, "peer-address", ike_addr_str(&s->peer, a, sizeof(a)));
-    u64(n, "peer-port", ntohs(s->peer.ss_family == AF_INET ? ((struct sockaddr_in *)&s->peer)->sin_port :
+    ike_add_str(ike, "fragmentation", s->in.fragmentation ? "true" : "false");
+    ike_add_str(n, "peer-address", ike_addr_str(&s->peer, a, sizeof(a)));
+    ike_add_u64(n, "peer-port", ntohs(s->peer.ss_family == AF_INET ? ((struct sockaddr_in *)&s->peer)->sin_port :
                                                              ((struct sockaddr_in6 *)&s->peer)->sin6_port));
-    term(n, "local-address", ike_addr_str(&s->local, a, sizeof(a)));
-    u64(n, "local-port", ntohs(s->local.ss_family == AF_INET ? ((struct sockaddr_in *)&s->local)->sin_port :
+    ike_add_str(n, "local-address", ike_addr_str(&s->local, a, sizeof(a)));
+    ike_add_u64(n, "local-port", ntohs(s->local.ss_family == AF_INET ? ((struct sockaddr_in *)&s->local)->sin_port :
                                                                ((struct sockaddr_in6 *)&s->local)->sin6_port));
     rid = inner(n, "remote-identity");
     if (ike_id_type_name(s->id_type)) {
         char t[64];
 
         snprintf(t, sizeof(t), "raven-types:%s", ike_id_type_name(s->id_type));
-        term(rid, "type", t);
+        ike_add_str(rid, "type", t);
     }
-    term(rid, "value", s->remote_id);
-    term(n, "local-identity", s->local_id);
+    ike_add_str(rid, "value", s->remote_id);
+    ike_add_str(n, "local-identity", s->local_id);
     if (s->auth_method) {
         char t[64];
 
         snprintf(t, sizeof(t), "raven-types:%s", s->auth_method);
-        term(n, "authentication-method", t);
+        ike_add_str(n, "authentication-method", t);
     }
-    term(n, "authorized-user", s->user);
-    term(n, "authorized-group", s->group);
-    term(n, "profile", s->profile);
-    term(n, "ipsec-profile", s->ipsec_profile);
+    ike_add_str(n, "authorized-user", s->user);
+    ike_add_str(n, "authorized-group", s->group);
+    ike_add_str(n, "profile", s->profile);
+    ike_add_str(n, "ipsec-profile", s->ipsec_profile);
     if (s->have_addr4) {
         struct in_addr ia = {.s_addr = htonl(s->addr4)};
 
-        term(n, "assigned-ipv4", inet_ntop(AF_INET, &ia, a, sizeof(a)));
-        term(n, "assigned-ipv4-source", "pool");
+        ike_add_str(n, "assigned-ipv4", inet_ntop(AF_INET, &ia, a, sizeof(a)));
+        ike_add_str(n, "assigned-ipv4-source", "pool");
     }
     time_leaf(n, "established-at", s->established);
-    u64(n, "uptime", (uint64_t)(now - s->established));
+    ike_add_u64(n, "uptime", (uint64_t)(now - s->established));
     if (s->session_lifetime) {
         int64_t left = (int64_t)s->session_lifetime - (now - s->established);
-        u64(n, "session-lifetime-remaining", left > 0 ? (uint64_t)left : 0);
+        ike_add_u64(n, "session-lifetime-remaining", left > 0 ? (uint64_t)left : 0);
     }
     for (size_t i = 0; i < s->nchild; i++) {
         const struct ike_child_sa *c = &s->child[i];
@@ -205,34 +206,34 @@ static void session_state(struct ike_sess *s, struct lyd_node *state, time_t now
         snprintf(spi_in, sizeof(spi_in), "%u", c->spi_in);
         if (lyd_new_list(n, NULL, "child-sa", 0, &cn, spi_in))
             continue;
-        u64(cn, "outbound-spi", c->spi_out);
+        ike_add_u64(cn, "outbound-spi", c->spi_out);
         ts_list(cn, "local-traffic-selector", &c->tsr);
         ts_list(cn, "remote-traffic-selector", &c->tsi);
-        term(cn, "encryption", encr_name(c->alg.encr_id == IKE_ENCR_AES_CBC, c->alg.encr_id, c->alg.encr_key_len));
+        ike_add_str(cn, "encryption", encr_name(c->alg.encr_id == IKE_ENCR_AES_CBC, c->alg.encr_id, c->alg.encr_key_len));
         if (c->alg.integ)
-            term(cn, "integrity", integ_name(c->alg.integ));
-        term(cn, "encapsulation", s->sock && s->sock->natt ? "udp" : "esp");
-        term(cn, "esn", c->alg.esn ? "true" : "false");
+            ike_add_str(cn, "integrity", integ_name(c->alg.integ));
+        ike_add_str(cn, "encapsulation", s->sock && s->sock->natt ? "udp" : "esp");
+        ike_add_str(cn, "esn", c->alg.esn ? "true" : "false");
         time_leaf(cn, "established-at", c->established);
-        u64(cn, "rekeys", c->rekeys);
+        ike_add_u64(cn, "rekeys", c->rekeys);
         {
             int64_t left = (int64_t)s->child_lifetime - (now - c->established);
-            u64(cn, "lifetime-remaining", left > 0 ? (uint64_t)left : 0);
+            ike_add_u64(cn, "lifetime-remaining", left > 0 ? (uint64_t)left : 0);
         }
         cs = inner(cn, "statistics");
-        u64(cs, "bytes-in", in.bytes);
-        u64(cs, "bytes-out", out.bytes);
-        u64(cs, "packets-in", in.packets);
-        u64(cs, "packets-out", out.packets);
-        u64(cs, "replay-errors", in.replay_drops);
-        u64(cs, "auth-failures", in.auth_failures);
-        u64(cs, "selector-mismatches", in.selector_drops);
+        ike_add_u64(cs, "bytes-in", in.bytes);
+        ike_add_u64(cs, "bytes-out", out.bytes);
+        ike_add_u64(cs, "packets-in", in.packets);
+        ike_add_u64(cs, "packets-out", out.packets);
+        ike_add_u64(cs, "replay-errors", in.replay_drops);
+        ike_add_u64(cs, "auth-failures", in.auth_failures);
+        ike_add_u64(cs, "selector-mismatches", in.selector_drops);
     }
     st = inner(n, "statistics");
-    u64(st, "bytes-in", bi);
-    u64(st, "bytes-out", bo);
-    u64(st, "packets-in", pi);
-    u64(st, "packets-out", po);
+    ike_add_u64(st, "bytes-in", bi);
+    ike_add_u64(st, "bytes-out", bo);
+    ike_add_u64(st, "packets-in", pi);
+    ike_add_u64(st, "packets-out", po);
 }
 
 static void pool_state(const struct pool_info *pi, void *arg)
@@ -241,11 +242,11 @@ static void pool_state(const struct pool_info *pi, void *arg)
 
     if (lyd_new_list(arg, NULL, "pool", 0, &n, pi->name))
         return;
-    term(n, "family", "ipv4");
-    u64(n, "size", pi->size);
-    u64(n, "in-use", pi->in_use);
-    u64(n, "free", pi->size - pi->in_use);
-    u64(n, "allocation-failures", pi->failures);
+    ike_add_str(n, "family", "ipv4");
+    ike_add_u64(n, "size", pi->size);
+    ike_add_u64(n, "in-use", pi->in_use);
+    ike_add_u64(n, "free", pi->size - pi->in_use);
+    ike_add_u64(n, "allocation-failures", pi->failures);
 }
 
 int ike_engine_state(struct ike_engine *e, struct lyd_node *state)
@@ -266,39 +267,39 @@ int ike_engine_state(struct ike_engine *e, struct lyd_node *state)
     ic = inner(state, "ike-counters");
     time_leaf(ic, "discontinuity-time", c->discontinuity);
     n = inner(ic, "sa");
-    u64(n, "active", e->established);
-    u64(n, "in-negotiation", e->half_open);
-    u64(n, "half-open", e->half_open);
-    u64(n, "child-sas", nchild);
+    ike_add_u64(n, "active", e->established);
+    ike_add_u64(n, "in-negotiation", e->half_open);
+    ike_add_u64(n, "half-open", e->half_open);
+    ike_add_u64(n, "child-sas", nchild);
     n = inner(ic, "requests");
-    u64(n, "received", c->received);
-    u64(n, "accepted", c->accepted);
-    u64(n, "rejected", c->rejected);
+    ike_add_u64(n, "received", c->received);
+    ike_add_u64(n, "accepted", c->accepted);
+    ike_add_u64(n, "rejected", c->rejected);
     n = inner(ic, "rejected-by-reason");
-    u64(n, "sa-limit", c->sa_limit);
-    u64(n, "in-negotiation-limit", c->in_negotiation_limit);
-    u64(n, "resource-low", c->resource_low);
-    u64(n, "no-proposal-chosen", c->no_proposal);
-    u64(n, "invalid-ke-payload", c->invalid_ke);
-    u64(n, "invalid-syntax", c->invalid_syntax);
-    u64(n, "authentication-failed", c->auth_failed);
-    u64(n, "ts-unacceptable", c->ts_unacceptable);
-    u64(n, "internal-address-failure", c->internal_address_failure);
+    ike_add_u64(n, "sa-limit", c->sa_limit);
+    ike_add_u64(n, "in-negotiation-limit", c->in_negotiation_limit);
+    ike_add_u64(n, "resource-low", c->resource_low);
+    ike_add_u64(n, "no-proposal-chosen", c->no_proposal);
+    ike_add_u64(n, "invalid-ke-payload", c->invalid_ke);
+    ike_add_u64(n, "invalid-syntax", c->invalid_syntax);
+    ike_add_u64(n, "authentication-failed", c->auth_failed);
+    ike_add_u64(n, "ts-unacceptable", c->ts_unacceptable);
+    ike_add_u64(n, "internal-address-failure", c->internal_address_failure);
     n = inner(ic, "cookie-challenges");
-    u64(n, "sent", c->cookie_sent);
-    u64(n, "accepted", c->cookie_accepted);
-    u64(n, "rejected", c->cookie_rejected);
-    u64(n, "rejected-no-cookie", c->cookie_missing);
+    ike_add_u64(n, "sent", c->cookie_sent);
+    ike_add_u64(n, "accepted", c->cookie_accepted);
+    ike_add_u64(n, "rejected", c->cookie_rejected);
+    ike_add_u64(n, "rejected-no-cookie", c->cookie_missing);
     n = inner(ic, "exchanges");
-    u64(n, "ike-auth-completed", c->auth_completed);
-    u64(n, "eap-started", c->eap_started);
-    u64(n, "eap-timeouts", c->eap_timeouts);
-    u64(n, "create-child-sa", c->create_child);
-    u64(n, "ike-rekeys", c->ike_rekeys);
-    u64(n, "dpd-sent", c->dpd_sent);
-    u64(n, "dpd-timeouts", c->dpd_timeouts);
-    u64(n, "retransmissions", c->retransmissions);
-    u64(n, "fragments-received", c->fragments_received);
-    u64(n, "packets-dropped", c->dropped);
+    ike_add_u64(n, "ike-auth-completed", c->auth_completed);
+    ike_add_u64(n, "eap-started", c->eap_started);
+    ike_add_u64(n, "eap-timeouts", c->eap_timeouts);
+    ike_add_u64(n, "create-child-sa", c->create_child);
+    ike_add_u64(n, "ike-rekeys", c->ike_rekeys);
+    ike_add_u64(n, "dpd-sent", c->dpd_sent);
+    ike_add_u64(n, "dpd-timeouts", c->dpd_timeouts);
+    ike_add_u64(n, "retransmissions", c->retransmissions);
+    ike_add_u64(n, "fragments-received", c->fragments_received);
+    ike_add_u64(n, "packets-dropped", c->dropped);
     return 0;
 }

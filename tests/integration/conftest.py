@@ -223,3 +223,20 @@ def ravend(make_ravend):
 def cfg(body):
     """Wrap configuration XML in a NETCONF <config> element."""
     return f'<config xmlns="{NC_NS}" xmlns:nc="{NC_NS}">{body}</config>'
+
+
+@pytest.fixture
+def lab():
+    """Factory: lab(n=1, nat=False) -> a namespace lab (lab.py) with @n strongSwan
+    client namespaces; every namespace and process of it goes when the test ends."""
+    from lab import Lab
+    labs = []
+
+    def make(n=1, **kw):
+        lb = Lab(n, tag=f"r{len(labs)}", **kw)
+        labs.append(lb)
+        return lb
+
+    yield make
+    for lb in labs:
+        lb.close()

@@ -33,69 +33,49 @@ class Lab:
         self.procs = []
         self.clients = []
         self.nss = []
-        sh("ip", "netns", "add", self.head)
-        self.nss.append(self.head)
-        sh("ip", "-n", self.head, "link", "set", "lo", "up")
+        self._netns(self.head)
         self.router = None
         if nat:
             self.router = f"{self.tag}r"
-            sh("ip", "netns", "add", self.router)
-            self.nss.append(self.router)
-            sh("ip", "-n", self.router, "link", "set", "lo", "up")
-            a, b = f"{self.tag}ra", f"{self.tag}rb"
-            sh("ip", "link", "add", a, "type", "veth", "peer", "name", b)
-            sh("ip", "link", "set", a, "netns", self.router)
-            sh("ip", "link", "set", b, "netns", self.head)
-            sh("ip", "-n", self.router, "addr", "add", f"10.{self.net}.250.2/24", "dev", a)
-            sh("ip", "-n", self.head, "addr", "add", f"10.{self.net}.250.1/24", "dev", b)
-            sh("ip", "-n", self.router, "link", "set", a, "up")
-            sh("ip", "-n", self.head, "link", "set", b, "up")
+            self._netns(self.router)
+            a = f"{self.tag}ra"
+            self._link(self.router, self.head, a, f"{self.tag}rb", f"10.{self.net}.250.2/24", f"10.{self.net}.250.1/24")
             sh("ip", "netns", "exec", self.router, "sysctl", "-qw", "net.ipv4.ip_forward=1")
             for cmd in (["add", "table", "ip", "nat"],
                         ["add", "chain", "ip", "nat", "post", "{ type nat hook postrouting priority 100 ; }"],
                         ["add", "rule", "ip", "nat", "post", "oifname", a, "masquerade"]):
                 sh("ip", "netns", "exec", self.router, "nft", *cmd)
         for i in range(nclients):
-            if nat:
-                self._nat_client(i)
-                continue
             ns = f"{self.tag}c{i}"
-            sh("ip", "netns", "add", ns)
-            self.nss.append(ns)
-            a, b = f"{self.tag}a{i}", f"{self.tag}b{i}"
-            sh("ip", "link", "add", a, "type", "veth", "peer", "name", b)
-            sh("ip", "link", "set", a, "netns", ns)
-            sh("ip", "link", "set", b, "netns", self.head)
-            sh("ip", "-n", ns, "addr", "add", f"10.{self.net}.{i}.2/24", "dev", a)
-            sh("ip", "-n", self.head, "addr", "add", f"10.{self.net}.{i}.1/24", "dev", b)
-            for n, dev in ((ns, a), (self.head, b)):
-                sh("ip", "-n", n, "link", "set", dev, "up")
-            sh("ip", "-n", ns, "link", "set", "lo", "up")
+            self._netns(ns)
             d = os.path.join(self.dir, f"c{i}")
             os.makedirs(os.path.join(d, "run"))
             self._cred_dirs(d)
-            self.clients.append({"ns": ns, "dir": d, "ip": f"10.{self.net}.{i}.2",
-                                 "head_ip": f"10.{self.net}.{i}.1", "uri": f"unix://{d}/charon.vici"})
+            c = {"ns": ns, "dir": d, "uri": f"unix://{d}/charon.vici"}
+            if nat:
+                self._link(ns, self.router, f"{self.tag}a{i}", f"{self.tag}b{i}", f"192.168.{i + 1}.2/24",
+                           f"192.168.{i + 1}.1/24")
+                sh("ip", "-n", ns, "route", "add", "default", "via", f"192.168.{i + 1}.1")
+                c.update(ip=f"192.168.{i + 1}.2", outer_ip=f"10.{self.net}.250.2", head_ip=f"10.{self.net}.250.1")
+            else:
+                self._link(ns, self.head, f"{self.tag}a{i}", f"{self.tag}b{i}", f"10.{self.net}.{i}.2/24",
+                           f"10.{self.net}.{i}.1/24")
+                c.update(ip=f"10.{self.net}.{i}.2", head_ip=f"10.{self.net}.{i}.1")
+            self.clients.append(c)
 
-    def _nat_client(self, i):
-        ns = f"{self.tag}c{i}"
+    def _netns(self, ns):
         sh("ip", "netns", "add", ns)
         self.nss.append(ns)
-        a, b = f"{self.tag}a{i}", f"{self.tag}b{i}"
-        sh("ip", "link", "add", a, "type", "veth", "peer", "name", b)
-        sh("ip", "link", "set", a, "netns", ns)
-        sh("ip", "link", "set", b, "netns", self.router)
-        sh("ip", "-n", ns, "addr", "add", f"192.168.{i + 1}.2/24", "dev", a)
-        sh("ip", "-n", self.router, "addr", "add", f"192.168.{i + 1}.1/24", "dev", b)
-        sh("ip", "-n", ns, "link", "set", a, "up")
         sh("ip", "-n", ns, "link", "set", "lo", "up")
-        sh("ip", "-n", self.router, "link", "set", b, "up")
-        sh("ip", "-n", ns, "route", "add", "default", "via", f"192.168.{i + 1}.1")
-        d = os.path.join(self.dir, f"c{i}")
-        os.makedirs(os.path.join(d, "run"))
-        self._cred_dirs(d)
-        self.clients.append({"ns": ns, "dir": d, "ip": f"192.168.{i + 1}.2", "outer_ip": f"10.{self.net}.250.2",
-                             "head_ip": f"10.{self.net}.250.1", "uri": f"unix://{d}/charon.vici"})
+
+    @staticmethod
+    def _link(ns_a, ns_b, dev_a, dev_b, addr_a, addr_b):
+        """A veth pair from @ns_a (@dev_a, @addr_a) to @ns_b, both up."""
+        sh("ip", "link", "add", dev_a, "type", "veth", "peer", "name", dev_b)
+        for ns, dev, addr in ((ns_a, dev_a, addr_a), (ns_b, dev_b, addr_b)):
+            sh("ip", "link", "set", dev, "netns", ns)
+            sh("ip", "-n", ns, "addr", "add", addr, "dev", dev)
+            sh("ip", "-n", ns, "link", "set", dev, "up")
 
     @staticmethod
     def _cred_dirs(d):

@@ -6,7 +6,7 @@ from lxml import etree
 from ncclient.operations.rpc import RPCError
 
 from conftest import NC_NS, NS, cfg
-from nchelpers import (MON_NS, WD_ATTR_NS, WD_NS, YANGLIB_NS, aaa, data_of, find_all, get_config, interface,
+from nchelpers import (MON_NS, WD_NS, YANGLIB_NS, aaa, data_of, find_all, get_config, interface,
                        pool, pools, radius, rpc, subtree, texts)
 
 

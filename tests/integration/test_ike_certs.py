@@ -9,8 +9,8 @@ import subprocess
 
 import pytest
 
-from conftest import NS
-from lab import Lab
+from conftest import NS, cfg
+from nchelpers import expect_error
 from test_ike_sessions import sessions, t
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -141,20 +141,6 @@ def client_conf(pki, lb, name, i=0):
 """
 
 
-@pytest.fixture
-def lab():
-    labs = []
-
-    def make(n=1):
-        lb = Lab(n, tag="rvc")
-        labs.append(lb)
-        return lb
-
-    yield make
-    for lb in labs:
-        lb.close()
-
-
 def connect(lb, pki, name, extra="", i=0):
     lb.install_creds(i, cert=pki(name + ".pem"), key=pki(name + ".key"), ca=pki("ca.pem"))
     lb.start_charon(i, client_conf(pki, lb, name, i), extra_charon=extra)
@@ -230,8 +216,6 @@ def test_untrusted_and_revoked_certificates_are_refused(make_ravend, lab, pki, c
 
 
 def test_bad_trustpoint_pem_is_refused_in_prepare(make_ravend, pki):
-    from conftest import cfg
-    from nchelpers import expect_error
     d = make_ravend()
     m = d.connect()
     err = expect_error(lambda: m.edit_config(target="running", config=cfg(

@@ -3,10 +3,8 @@ soft lifetime of the IPsec profile (60 s here, the smallest the model allows),
 Raven rekeys the child SA itself (CREATE_CHILD_SA as initiator, RFC 7296 1.3.3)
 and deletes the old one; the client takes both. About a minute long, so it has a
 file of its own and runs beside the others."""
-import pytest
-
 from conftest import NS
-from lab import Lab, psk_client_conf
+from lab import psk_client_conf
 from nchelpers import wait_until
 from test_ike_sessions import headend_config, sessions, state, t
 
@@ -17,14 +15,8 @@ IPSEC = f"""<ipsec xmlns="{NS}" xmlns:rt="urn:raven:params:xml:ns:yang:raven-typ
 </ipsec>"""
 
 
-@pytest.fixture
-def lab():
-    lb = Lab(1, tag="rvl")
-    yield lb
-    lb.close()
-
-
 def test_raven_rekeys_a_child_sa_at_its_soft_lifetime(make_ravend, lab):
+    lab = lab(1)
     d = make_ravend(headend_config() + IPSEC, netns=lab.head)
     conf = psk_client_conf(lab.clients[0]["head_ip"], "alice.example.org", esp="aes128gcm16")
     conf = conf.replace("        esp_proposals =", "        rekey_time = 1h\n        life_time = 2h\n        esp_proposals =")

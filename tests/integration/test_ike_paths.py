@@ -6,25 +6,9 @@ checks (DPD) and its session, lease and SAs are removed."""
 import os
 import signal
 
-import pytest
-
-from lab import Lab, psk_client_conf
+from lab import psk_client_conf
 from nchelpers import wait_until
 from test_ike_sessions import headend_config, sessions, state, t, up
-
-
-@pytest.fixture
-def lab():
-    labs = []
-
-    def make(n=1, **kw):
-        lb = Lab(n, tag="rvp", **kw)
-        labs.append(lb)
-        return lb
-
-    yield make
-    for lb in labs:
-        lb.close()
 
 
 def test_client_behind_nat(make_ravend, lab):

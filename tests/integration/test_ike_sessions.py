@@ -16,7 +16,7 @@ import pytest
 from lxml import etree
 
 from conftest import NS, cfg
-from lab import Lab, psk_client_conf
+from lab import psk_client_conf
 from nchelpers import data_of, expect_error, rpc, wait_until
 
 NOTIF_NS = "urn:ietf:params:xml:ns:netconf:notification:1.0"
@@ -57,20 +57,6 @@ def headend_config(pool_ranges=(("10.201.0.10", "10.201.0.20"),), extra_policy="
 <aaa xmlns="{NS}">
   <authorization-list><name>local-list</name><method><sequence>1</sequence><local/></method></authorization-list>
 </aaa>"""
-
-
-@pytest.fixture
-def lab():
-    labs = []
-
-    def make(n=1):
-        lb = Lab(n, tag="rvs")
-        labs.append(lb)
-        return lb
-
-    yield make
-    for lb in labs:
-        lb.close()
 
 
 def state(m):
@@ -261,13 +247,18 @@ def test_listen_address_in_use_is_refused_in_prepare(make_ravend, lab):
 
 def test_wire_decodes_in_tshark(make_ravend, lab, tmp_path):
     lb = lab(1)
-    d = make_ravend(headend_config(), netns=lb.head)
+    make_ravend(headend_config(), netns=lb.head)
     cap = str(tmp_path / "ike.pcap")
     dev = f"{lb.tag}b0"
     tp = subprocess.Popen(["ip", "netns", "exec", lb.head, "tshark", "-q", "-i", dev, "-w", cap, "-f", "udp"],
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     lb.procs.append(tp)
-    time.sleep(1.5)
+    # tshark logs "Capture started" once it captures
+    for _ in range(10):
+        line = tp.stderr.readline().decode()
+        if "Capture started" in line or not line:
+            break
+    assert "Capture started" in line, "tshark did not start capturing"
     assert up(lb, 0, "alice.example.org").returncode == 0
     lb.swanctl(0, "--terminate", "--ike", "rw")
     time.sleep(1)
