@@ -471,11 +471,33 @@ static void attrs_from_policy(const struct ike_conf *c, const struct lyd_node *p
 
 /* Name mangler (S6) for FQDN and e-mail identities; other types keep the whole
  * identity. Writes the name to @out. */
-static void mangle(const struct ike_conf *c, const char *mangler, uint8_t id_type, const char *id, char *out,
-                   size_t cap)
+static int dn_nid(const char *field)
+{
+    static const struct {
+        const char *name;
+        int nid;
+    } map[] = {{"common-name", NID_commonName},          {"country", NID_countryName},
+               {"domain", NID_domainComponent},         {"locality", NID_localityName},
+               {"organization", NID_organizationName}, {"organization-unit", NID_organizationalUnitName},
+               {"state", NID_stateOrProvinceName}};
+
+    for (size_t i = 0; field && i < sizeof(map) / sizeof(map[0]); i++) {
+        if (!strcmp(map[i].name, field))
+            return map[i].nid;
+    }
+    return NID_undef;
+}
+
+/* Name mangler (S6): the AAA name from the identity, by its type: FQDN (all,
+ * domain, hostname), e-mail (all, domain, username), or a field of the
+ * distinguished name @dn (a DN identity's, else the client certificate's subject).
+ * Without a mangler, or when the part is absent, the whole identity. */
+static void mangle(const struct ike_conf *c, const char *mangler, uint8_t id_type, const char *id, X509_NAME *dn,
+                   char *out, size_t cap)
 {
     const struct lyd_node *m = mangler ? ike_find(c->tree, V "ikev2/name-mangler[name='%s']", mangler) : NULL;
     const char *how, *cut;
+    int nid;
 
     snprintf(out, cap, "%s", id);
     if (!m)
@@ -492,6 +514,11 @@ static void mangle(const struct ike_conf *c, const char *mangler, uint8_t id_typ
             snprintf(out, cap, "%.*s", (int)(cut - id), id);
         else if (!strcmp(how, "domain") && cut)
             snprintf(out, cap, "%s", cut + 1);
+    } else if (dn && (nid = dn_nid(ike_leaf(m, "dn"))) != NID_undef) {
+        char v[256];
+
+        if (X509_NAME_get_text_by_NID(dn, nid, v, sizeof(v)) > 0)
+            snprintf(out, cap, "%s", v);
     }
 }
 
@@ -499,7 +526,7 @@ static void mangle(const struct ike_conf *c, const char *mangler, uint8_t id_typ
  * first local method of its list, named by the configured name, the mangled
  * identity or the identity itself. RADIUS methods belong to the AAA subsystem. */
 static const struct lyd_node *authz_policy(const struct ike_conf *c, const struct lyd_node *src, uint8_t id_type,
-                                           const char *id, char *name, size_t cap)
+                                           const char *id, X509_NAME *dn, char *name, size_t cap)
 {
     const char *list = ike_leaf(src, "method-list"), *v;
     const struct lyd_node *l, *m;
@@ -512,14 +539,14 @@ static const struct lyd_node *authz_policy(const struct ike_conf *c, const struc
         if ((v = ike_leaf(src, "username")))
             snprintf(name, cap, "%s", v);
         else
-            mangle(c, ike_leaf(src, "name-mangler"), id_type, id, name, cap);
+            mangle(c, ike_leaf(src, "name-mangler"), id_type, id, dn, name, cap);
         return ike_find(c->tree, V "ikev2/authorization-policy[name='%s']", name);
     }
     return NULL;
 }
 
 static void authorize(const struct ike_conf *c, const struct lyd_node *prof, const char *method, uint8_t id_type,
-                      const char *id, struct ike_attrs *a, char *user, char *group, size_t cap)
+                      const char *id, X509_NAME *dn, struct ike_attrs *a, char *user, char *group, size_t cap)
 {
     const struct lyd_node *us = ike_find(prof, "aaa/authorization/user"), *gs = ike_find(prof, "aaa/authorization/group");
     const struct lyd_node *usrc = us ? ike_find(us, "%s", method) : NULL;
@@ -531,9 +558,9 @@ static void authorize(const struct ike_conf *c, const struct lyd_node *prof, con
     a->flow_limit = UINT32_MAX;
     user[0] = group[0] = 0;
     if (usrc)
-        up = authz_policy(c, usrc, id_type, id, user, cap);
+        up = authz_policy(c, usrc, id_type, id, dn, user, cap);
     if (gsrc)
-        gp = authz_policy(c, gsrc, id_type, id, group, cap);
+        gp = authz_policy(c, gsrc, id_type, id, dn, group, cap);
     if (!up)
         user[0] = 0;
     if (!gp)
@@ -964,7 +991,15 @@ void ike_handle_auth(struct ike_sess *s, const struct ike_msg *in)
     }
 
     /* authorization and session settings */
-    authorize(c, prof, authz_method, idi.type, s->remote_id, &at, user, group, sizeof(user));
+    {
+        const unsigned char *p = idi.data;
+        X509_NAME *id_dn = idi.type == ID_DER_DN ? d2i_X509_NAME(NULL, &p, (long)idi.len) : NULL;
+
+        authorize(c, prof, authz_method, idi.type, s->remote_id,
+                  id_dn ? id_dn : peer_cert ? X509_get_subject_name(peer_cert) : NULL, &at, user, group,
+                  sizeof(user));
+        X509_NAME_free(id_dn);
+    }
     s->user = user[0] ? strdup(user) : NULL;
     s->group = group[0] ? strdup(group) : NULL;
     ip = ipsec_profile(c, prof);

@@ -215,7 +215,7 @@ struct ike_sess {
     uint32_t session_lifetime; /* 0 = none */
     uint32_t ike_lifetime;
     time_t created, established, last_rx;
-    struct event *ev_retx, *ev_live, *ev_life;
+    struct event *ev_retx, *ev_live, *ev_life, *ev_ikelife;
     struct ike_engine *e;
     UT_hash_handle hh_r;  /* by spi_r */
     UT_hash_handle hh_i;  /* half-open: by spi_i and peer */
@@ -269,6 +269,8 @@ bool ike_sess_respond(struct ike_sess *s, uint8_t exchange, uint32_t msg_id, uin
                       size_t inner_len);
 void ike_sess_notify_event(struct ike_sess *s, const char *name, const char *reason);
 void ike_sess_arm_timers(struct ike_sess *s);
+/* The IKE SA was rekeyed: its lifetime starts again. */
+void ike_sess_ike_rekeyed(struct ike_sess *s);
 char *ike_addr_str(const struct sockaddr_storage *a, char *buf, size_t len);
 
 /* Moves the IKE SA of @s (SPIs, keys, message IDs, last response) into @stub,

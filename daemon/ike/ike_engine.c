@@ -235,6 +235,7 @@ static void init_notify(struct ike_engine *e, struct ike_sock *sk, const struct 
 
 static void on_retx(evutil_socket_t fd, short what, void *arg);
 static void on_child(evutil_socket_t fd, short what, void *arg);
+static void on_ikelife(evutil_socket_t fd, short what, void *arg);
 static void on_live(evutil_socket_t fd, short what, void *arg);
 static void on_life(evutil_socket_t fd, short what, void *arg);
 
@@ -252,10 +253,13 @@ static struct ike_sess *sess_new(struct ike_engine *e)
     s->ev_live = evtimer_new(e->base, on_live, s);
     s->ev_life = evtimer_new(e->base, on_life, s);
     s->ev_child = evtimer_new(e->base, on_child, s);
+    s->ev_ikelife = evtimer_new(e->base, on_ikelife, s);
     ike_frag_init(&s->frag);
-    if (!s->ev_retx || !s->ev_live || !s->ev_life || !s->ev_child) {
+    if (!s->ev_retx || !s->ev_live || !s->ev_life || !s->ev_child || !s->ev_ikelife) {
         if (s->ev_child)
             event_free(s->ev_child);
+        if (s->ev_ikelife)
+            event_free(s->ev_ikelife);
         if (s->ev_retx)
             event_free(s->ev_retx);
         if (s->ev_live)
@@ -281,6 +285,8 @@ static void sess_release(struct ike_sess *s)
     event_free(s->ev_life);
     if (s->ev_child)
         event_free(s->ev_child);
+    if (s->ev_ikelife)
+        event_free(s->ev_ikelife);
     ike_dh_free(s->rk.dh);
     out_free(&s->last_resp);
     out_free(&s->req);
@@ -472,7 +478,21 @@ void ike_sess_arm_timers(struct ike_sess *s)
         evtimer_add(s->ev_live, &(struct timeval){.tv_sec = s->dpd_interval});
     if (s->session_lifetime)
         evtimer_add(s->ev_life, &(struct timeval){.tv_sec = s->session_lifetime});
+    ike_sess_ike_rekeyed(s);
     ike_child_timer_arm(s);
+}
+
+/* The profile's IKE SA lifetime: a client that has not rekeyed (or
+ * re-authenticated) its IKE SA by then loses the session. */
+void ike_sess_ike_rekeyed(struct ike_sess *s)
+{
+    if (s->ike_lifetime && s->ev_ikelife)
+        evtimer_add(s->ev_ikelife, &(struct timeval){.tv_sec = s->ike_lifetime});
+}
+
+static void on_ikelife(evutil_socket_t fd, short what, void *arg)
+{
+    ike_sess_end(arg, "ike-lifetime", true);
 }
 
 static void on_live(evutil_socket_t fd, short what, void *arg)

@@ -124,6 +124,7 @@ static void rekey_ike(struct ike_sess *s, const struct ike_sa_pld *sa, const uin
     s->our_next = 0;
     HASH_ADD(hh_r, e->by_r, in.spi_r, 8, s);
     e->c.ike_rekeys++;
+    ike_sess_ike_rekeyed(s);
     log_info("ike", "session %" PRIu64 ": IKE SA rekeyed", s->id);
 }
 

@@ -81,7 +81,7 @@ def read(path):
         return f.read().strip()
 
 
-def headend(pki, server="head-rsa", crl=True, cert_map=False, mtu=None):
+def headend(pki, server="head-rsa", crl=True, cert_map=False, mtu=None, mangle=False):
     crl_xml = f"<crl>{read(pki('ca.crl'))}</crl>" if crl else ""
     match = "<identity><remote><fqdn><domain>example.org</domain></fqdn></remote></identity>"
     cmap = ""
@@ -101,13 +101,16 @@ def headend(pki, server="head-rsa", crl=True, cert_map=False, mtu=None):
 <ikev2 xmlns="{NS}">
   <global><listen><address>0.0.0.0</address></listen>{f"<fragmentation><mtu>{mtu}</mtu></fragmentation>" if mtu else ""}</global>
   <authorization-policy><name>certs</name><pool>cert-pool</pool></authorization-policy>
+  <authorization-policy><name>alice.example.org</name><pool>cert-pool</pool>
+    <dns><primary>10.203.0.53</primary></dns></authorization-policy>
+  <name-mangler><name>by-cn</name><dn>common-name</dn></name-mangler>
   <profile>
     <name>certs</name>
     <match>{match}</match>
     <identity><local><fqdn>headend.example.org</fqdn></local></identity>
     <authentication><local>{local}</local><remote><rsa-sig/><ecdsa-sig/></remote></authentication>
     <pki><trustpoint><name>tp</name></trustpoint></pki>
-    <aaa><authorization><group><cert><method-list>local-list</method-list><username>certs</username></cert></group></authorization></aaa>
+    <aaa><authorization><group><cert><method-list>local-list</method-list>{"<name-mangler>by-cn</name-mangler>" if mangle else "<username>certs</username>"}</cert></group></authorization></aaa>
   </profile>
 </ikev2>
 <pools xmlns="{NS}"><ipv4-pool><name>cert-pool</name><range><start>10.203.0.1</start><end>10.203.0.9</end></range></ipv4-pool></pools>
@@ -177,6 +180,16 @@ def test_certificates_in_fragments(make_ravend, lab, pki):
     assert r.returncode == 0, f"{log[-4000:]}\n{d.log()[-2000:]}"
     assert "splitting IKE message" in log and "reassembled fragmented IKE message" in log
     assert t(sessions(d.connect())[0], "ike-sa/fragmentation") == "true"
+
+
+def test_dn_name_mangler_names_the_authorization_policy(make_ravend, lab, pki):
+    """Group authorization for certificates through a name mangler taking the
+    common name of the client certificate's subject (S5, S6)."""
+    lb = lab(1)
+    d = make_ravend(headend(pki, mangle=True), netns=lb.head)
+    assert connect(lb, pki, "alice").returncode == 0, lb.log(0)[-3000:]
+    assert t(sessions(d.connect())[0], "authorized-group") == "alice.example.org"
+    assert "10.203.0.53" in open(os.path.join(lb.clients[0]["dir"], "resolv.conf")).read()
 
 
 def test_classic_signature_methods_without_rfc7427(make_ravend, lab, pki):
