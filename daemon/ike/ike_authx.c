@@ -357,7 +357,9 @@ static const char *psk(const struct ike_conf *c, const struct lyd_node *prof, bo
 /* ---- authorization (S5-S7) ---- */
 
 struct ike_attrs {
-    const char *pool, *banner, *def_domain, *cfg_url, *cfg_version;
+    const char *pool, *pool6, *banner, *def_domain, *cfg_url, *cfg_version;
+    uint8_t dns6[2][16];
+    int ndns6;
     bool has_netmask;
     uint32_t netmask;
     uint32_t dns[2], wins[2];
@@ -381,18 +383,21 @@ static uint32_t ip4(const char *s)
     return ntohl(a.s_addr);
 }
 
-static void add_prefix4(struct ike_ts_pld *ts, const char *prefix)
+/* A split subnet (IPv4 or IPv6 prefix) as a selector. */
+static void add_prefix(struct ike_ts_pld *ts, const char *prefix)
 {
-    char a[32];
+    char a[INET6_ADDRSTRLEN];
     const char *slash = strchr(prefix, '/');
+    uint8_t raw[16];
 
     if (!slash || (size_t)(slash - prefix) >= sizeof(a) || ts->nts >= IKE_MAX_TS)
         return;
     memcpy(a, prefix, (size_t)(slash - prefix));
     a[slash - prefix] = 0;
-    if (strchr(a, ':'))
-        return;
-    ike_ts_prefix4(ip4(a), (unsigned)atoi(slash + 1), &ts->ts[ts->nts++]);
+    if (!strchr(a, ':'))
+        ike_ts_prefix4(ip4(a), (unsigned)atoi(slash + 1), &ts->ts[ts->nts++]);
+    else if (inet_pton(AF_INET6, a, raw) == 1)
+        ike_ts_prefix6(raw, (unsigned)atoi(slash + 1), &ts->ts[ts->nts++]);
 }
 
 /* Fills what @pol sets and @a does not have yet (the first source wins). */
@@ -403,6 +408,14 @@ static void attrs_from_policy(const struct ike_conf *c, const struct lyd_node *p
 
     if (!a->pool)
         a->pool = ike_leaf(pol, "pool");
+    if (!a->pool6)
+        a->pool6 = ike_leaf(pol, "ipv6-pool");
+    if (!a->ndns6) {
+        if ((v = ike_leaf(pol, "ipv6-dns/primary")) && inet_pton(AF_INET6, v, a->dns6[a->ndns6]) == 1)
+            a->ndns6++;
+        if ((v = ike_leaf(pol, "ipv6-dns/secondary")) && inet_pton(AF_INET6, v, a->dns6[a->ndns6]) == 1)
+            a->ndns6++;
+    }
     if (!a->has_netmask && (v = ike_leaf(pol, "netmask"))) {
         a->has_netmask = true;
         a->netmask = ip4(v);
@@ -421,20 +434,22 @@ static void attrs_from_policy(const struct ike_conf *c, const struct lyd_node *p
     }
     if (!a->subnets_set) {
         const struct lyd_node *rem = ike_find(pol, "route/set/remote");
-        const char *acl = ike_leaf(pol, "route/set/access-list/ipv4");
+        const char *acls[2] = {ike_leaf(pol, "route/set/access-list/ipv4"),
+                               ike_leaf(pol, "route/set/access-list/ipv6")};
 
         LY_LIST_FOR(rem ? lyd_child(rem) : NULL, ch) {
-            if (!strcmp(ch->schema->name, "ipv4"))
-                add_prefix4(&a->subnets, lyd_get_value(ch));
+            if (!strcmp(ch->schema->name, "ipv4") || !strcmp(ch->schema->name, "ipv6"))
+                add_prefix(&a->subnets, lyd_get_value(ch));
         }
-        if (acl) {
-            const struct lyd_node *al = ike_find(c->tree, V "access-lists/access-list[name='%s']", acl), *en;
+        for (int i = 0; i < 2; i++) {
+            const struct lyd_node *al =
+                acls[i] ? ike_find(c->tree, V "access-lists/access-list[name='%s']", acls[i]) : NULL, *en;
 
             LY_LIST_FOR(al ? lyd_child(al) : NULL, en) {
                 const char *act = ike_leaf(en, "action"), *pfx = ike_leaf(en, "prefix");
 
                 if (!strcmp(en->schema->name, "entry") && act && !strcmp(act, "permit") && pfx)
-                    add_prefix4(&a->subnets, pfx);
+                    add_prefix(&a->subnets, pfx);
             }
         }
         a->subnets_set = a->subnets.nts > 0;
@@ -711,7 +726,7 @@ static void esp_settings(const struct ike_conf *c, const struct lyd_node *ip, st
 
 struct cp_out {
     struct ike_cp_pld cp;
-    uint8_t store[IKE_MAX_CP_ATTRS][8];
+    uint8_t store[IKE_MAX_CP_ATTRS][17];
 };
 
 static void cp_add(struct cp_out *o, uint16_t type, const void *v, size_t len)
@@ -732,9 +747,44 @@ static void cp_add4(struct cp_out *o, uint16_t type, uint32_t a)
     cp_add(o, type, p, 4);
 }
 
+/* An IPv6 address or prefix (16 bytes, then the prefix length when @plen >= 0). */
+static void cp_add6(struct cp_out *o, uint16_t type, const uint8_t a[16], int plen)
+{
+    uint8_t *p = o->store[o->cp.nattr];
+
+    memcpy(p, a, 16);
+    if (plen >= 0)
+        p[16] = (uint8_t)plen;
+    cp_add(o, type, p, plen >= 0 ? 17 : 16);
+}
+
+/* The length of the prefix a selector range covers (start and end agree on it). */
+static unsigned prefix_len6(const struct ike_ts *ts)
+{
+    unsigned n = 0;
+
+    for (int i = 0; i < 16; i++) {
+        uint8_t diff = ts->start[i] ^ ts->end[i];
+
+        if (!diff) {
+            n += 8;
+            continue;
+        }
+        for (uint8_t m = 0x80; m && !(diff & m); m >>= 1)
+            n++;
+        break;
+    }
+    return n;
+}
+
 static void cp_add_subnet(struct cp_out *o, const struct ike_ts *ts)
 {
     uint8_t *p = o->store[o->cp.nattr];
+
+    if (ts->type == 8) {
+        cp_add6(o, CFG_INTERNAL_IP6_SUBNET, ts->start, (int)prefix_len6(ts));
+        return;
+    }
     uint32_t s = (uint32_t)ts->start[0] << 24 | (uint32_t)ts->start[1] << 16 | (uint32_t)ts->start[2] << 8 |
                  ts->start[3];
     uint32_t e = (uint32_t)ts->end[0] << 24 | (uint32_t)ts->end[1] << 16 | (uint32_t)ts->end[2] << 8 | ts->end[3];
@@ -1040,12 +1090,28 @@ void ike_handle_auth(struct ike_sess *s, const struct ike_msg *in)
                 if (at.has_netmask || pool_netmask(c->pools, at.pool))
                     cp_add4(cpo, CFG_INTERNAL_IP4_NETMASK,
                             at.has_netmask ? at.netmask : pool_netmask(c->pools, at.pool));
-            } else {
-                addr_failed = true;
             }
         }
+        if (cp_requests(&cpreq, CFG_INTERNAL_IP6_ADDRESS)) {
+            uint32_t idx;
+
+            want_addr = true;
+            if (at.pool6 && !pool_alloc(c->pools6, at.pool6, s->id, &idx)) {
+                s->pool6 = strdup(at.pool6);
+                s->index6 = idx;
+                s->have_addr6 = pool6_addr(c->pools6, at.pool6, idx, s->addr6, &s->alen6);
+                if (s->have_addr6)
+                    cp_add6(cpo, CFG_INTERNAL_IP6_ADDRESS, s->addr6, (int)s->alen6);
+                else
+                    pool_release(c->pools6, at.pool6, idx);
+            }
+        }
+        /* one family is enough; none when the client asked is a failure (S4) */
+        addr_failed = want_addr && !s->have_addr4 && !s->have_addr6;
         for (int i = 0; i < at.ndns; i++)
             cp_add4(cpo, CFG_INTERNAL_IP4_DNS, at.dns[i]);
+        for (int i = 0; i < at.ndns6; i++)
+            cp_add6(cpo, CFG_INTERNAL_IP6_DNS, at.dns6[i], -1);
         for (int i = 0; i < at.nwins; i++)
             cp_add4(cpo, CFG_INTERNAL_IP4_NBNS, at.wins[i]);
         for (uint8_t i = 0; i < at.subnets.nts; i++)
@@ -1080,18 +1146,21 @@ void ike_handle_auth(struct ike_sess *s, const struct ike_msg *in)
 
     /* the bounds of child SA selectors: the client's side is its assigned address
      * (else its own address), ours the split subnets (else everything) */
-    if (s->have_addr4) {
-        ike_ts_host4(s->addr4, &s->allow_i.ts[0]);
-        s->allow_i.nts = 1;
-    } else if (s->peer.ss_family == AF_INET) {
-        ike_ts_host4(ntohl(((struct sockaddr_in *)&s->peer)->sin_addr.s_addr), &s->allow_i.ts[0]);
-        s->allow_i.nts = 1;
-    }
+    if (s->have_addr4)
+        ike_ts_host4(s->addr4, &s->allow_i.ts[s->allow_i.nts++]);
+    if (s->have_addr6)
+        ike_ts_prefix6(s->addr6, s->alen6, &s->allow_i.ts[s->allow_i.nts++]);
+    if (!s->allow_i.nts && s->peer.ss_family == AF_INET)
+        ike_ts_host4(ntohl(((struct sockaddr_in *)&s->peer)->sin_addr.s_addr), &s->allow_i.ts[s->allow_i.nts++]);
+    else if (!s->allow_i.nts)
+        ike_ts_prefix6(((struct sockaddr_in6 *)&s->peer)->sin6_addr.s6_addr, 128, &s->allow_i.ts[s->allow_i.nts++]);
     if (at.subnets.nts) {
         s->allow_r = at.subnets;
     } else {
-        s->allow_r.nts = 1;
-        ike_ts_prefix4(0, 0, &s->allow_r.ts[0]);
+        static const uint8_t any6[16];
+
+        ike_ts_prefix4(0, 0, &s->allow_r.ts[s->allow_r.nts++]);
+        ike_ts_prefix6(any6, 0, &s->allow_r.ts[s->allow_r.nts++]);
     }
 
     /* the first child SA */

@@ -181,3 +181,17 @@ void ike_ts_host4(uint32_t addr, struct ike_ts *ts)
 {
     ike_ts_prefix4(addr, 32, ts);
 }
+
+void ike_ts_prefix6(const uint8_t addr[16], unsigned len, struct ike_ts *ts)
+{
+    memset(ts, 0, sizeof(*ts));
+    ts->type = 8;
+    ts->end_port = 65535;
+    for (unsigned i = 0; i < 16; i++) {
+        unsigned bits = len > 8 * i ? (len - 8 * i >= 8 ? 8 : len - 8 * i) : 0;
+        uint8_t mask = (uint8_t)(bits ? 0xff << (8 - bits) : 0);
+
+        ts->start[i] = addr[i] & mask;
+        ts->end[i] = (uint8_t)(ts->start[i] | (uint8_t)~mask);
+    }
+}

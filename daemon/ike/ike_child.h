@@ -54,5 +54,7 @@ bool ike_ts_narrow(const struct ike_ts_pld *offered, const struct ike_ts_pld *al
 void ike_ts_host4(uint32_t addr, struct ike_ts *ts);
 /* A selector for an IPv4 prefix (@addr/@len), all protocols and ports. */
 void ike_ts_prefix4(uint32_t addr, unsigned len, struct ike_ts *ts);
+/* The same for an IPv6 prefix. */
+void ike_ts_prefix6(const uint8_t addr[16], unsigned len, struct ike_ts *ts);
 
 #endif

@@ -310,6 +310,37 @@ static bool build_pools(struct ike_conf *c, ike_err_fn err, void *arg)
     return ok;
 }
 
+static bool build_pools6(struct ike_conf *c, ike_err_fn err, void *arg)
+{
+    struct ly_set *set = NULL;
+    bool ok = true;
+
+    c->pools6 = pool_set_new();
+    if (!c->pools6)
+        return false;
+    if (!c->tree || lyd_find_xpath(c->tree, V "pools/ipv6-pool", &set))
+        return true;
+    for (uint32_t i = 0; i < set->count; i++) {
+        const struct lyd_node *pn = set->dnodes[i];
+        const char *pfx = ike_leaf(pn, "prefix"), *al = ike_leaf(pn, "assigned-length"), *slash;
+        char a[INET6_ADDRSTRLEN];
+        uint8_t raw[16];
+
+        slash = pfx ? strchr(pfx, '/') : NULL;
+        if (!slash || (size_t)(slash - pfx) >= sizeof(a))
+            continue;
+        memcpy(a, pfx, (size_t)(slash - pfx));
+        a[slash - pfx] = 0;
+        if (inet_pton(AF_INET6, a, raw) != 1 ||
+            !pool_set_add6(c->pools6, ike_leaf(pn, "name"), raw, (unsigned)atoi(slash + 1), al ? (unsigned)atoi(al) : 128)) {
+            errf(err, arg, pn, "IPv6 pool %s cannot be built from prefix %s", ike_leaf(pn, "name"), pfx);
+            ok = false;
+        }
+    }
+    ly_set_free(set, NULL);
+    return ok;
+}
+
 static bool check_transform_sets(const struct ike_conf *c, ike_err_fn err, void *arg)
 {
     struct ly_set *set = NULL;
@@ -442,6 +473,7 @@ struct ike_conf *ike_conf_build(const struct ly_ctx *ctx, const struct lyd_node 
     c->frag_mtu = v ? (uint16_t)atoi(v) : 1280;
     ok = build_policies(c, err, arg) && ok;
     ok = build_pools(c, err, arg) && ok;
+    ok = build_pools6(c, err, arg) && ok;
     ok = check_transform_sets(c, err, arg) && ok;
     ok = build_trustpoints(c, err, arg) && ok;
     if (!ok) {
@@ -458,6 +490,7 @@ void ike_conf_free(struct ike_conf *c)
     lyd_free_siblings(c->tree);
     free(c->policies);
     pool_set_free(c->pools);
+    pool_set_free(c->pools6);
     for (size_t i = 0; i < c->ntps; i++)
         pki_tp_free(c->tps[i]);
     free(c->tps);

@@ -99,6 +99,7 @@ struct ike_conf {
     struct ike_policy *policies;
     size_t npolicies;
     struct pool_set *pools; /* leases moved in by the engine's prepare */
+    struct pool_set *pools6;
     struct pki_tp **tps;    /* trustpoints */
     size_t ntps;
     uint8_t (*certreq)[20]; /* every trustpoint's CA key hashes */
@@ -189,10 +190,12 @@ struct ike_sess {
     char *remote_id, *local_id, *profile, *ipsec_profile, *auth_method;
     char *user, *group;
     bool vid_unity, vid_flexvpn;
-    /* lease */
-    char *pool;
-    uint32_t addr4;
-    bool have_addr4;
+    /* leases */
+    char *pool, *pool6;
+    uint32_t addr4, index6;
+    bool have_addr4, have_addr6;
+    uint8_t addr6[16];
+    unsigned alen6;
     struct ike_child_sa child[IKE_MAX_CHILD];
     size_t nchild;
     uint32_t flow_limit; /* UINT32_MAX: unlimited */

@@ -280,6 +280,8 @@ static void sess_release(struct ike_sess *s)
     s->nchild = 0;
     if (s->have_addr4 && s->e->conf)
         pool_release(s->e->conf->pools, s->pool, s->addr4);
+    if (s->have_addr6 && s->e->conf)
+        pool_release(s->e->conf->pools6, s->pool6, s->index6);
     event_free(s->ev_retx);
     event_free(s->ev_live);
     event_free(s->ev_life);
@@ -303,6 +305,7 @@ static void sess_release(struct ike_sess *s)
     free(s->user);
     free(s->group);
     free(s->pool);
+    free(s->pool6);
     free(s);
 }
 
@@ -404,6 +407,12 @@ void ike_sess_notify_event(struct ike_sess *s, const char *name, const char *rea
         if (s->have_addr4) {
             struct in_addr ia = {.s_addr = htonl(s->addr4)};
             ike_add_str(n, "assigned-ipv4", inet_ntop(AF_INET, &ia, a, sizeof(a)));
+        }
+        if (s->have_addr6) {
+            char p6[INET6_ADDRSTRLEN + 4];
+
+            snprintf(p6, sizeof(p6), "%s/%u", inet_ntop(AF_INET6, s->addr6, a, sizeof(a)), s->alen6);
+            ike_add_str(n, "assigned-ipv6", p6);
         }
     } else {
         ike_add_str(n, "profile", s->profile);
@@ -1087,6 +1096,27 @@ static void misfit(const char *pool, uint32_t addr, uint64_t owner, void *arg)
     e->nerr++;
 }
 
+static void misfit6(const char *pool, uint32_t index, uint64_t owner, void *arg)
+{
+    struct ike_engine *e = arg;
+    struct ike_sess *s;
+    char a[INET6_ADDRSTRLEN] = "?", msg[512], path[300];
+    uint8_t raw[16];
+    unsigned alen = 128;
+
+    HASH_FIND(hh_id, e->by_id, &owner, sizeof(owner), s);
+    if (e->conf && pool6_addr(e->conf->pools6, pool, index, raw, &alen))
+        inet_ntop(AF_INET6, raw, a, sizeof(a));
+    snprintf(path, sizeof(path), "/raven-vpn:pools/ipv6-pool[name='%s']", pool);
+    snprintf(msg, sizeof(msg),
+             "the change takes prefix %s/%u of IPv6 pool %s away from session %" PRIu64 " (%s); keep the pool as "
+             "it is or clear the session first",
+             a, alen, pool, owner, s && s->remote_id ? s->remote_id : "?");
+    if (e->err)
+        e->err(e->err_arg, path, msg);
+    e->nerr++;
+}
+
 static struct ike_sock *find_sock(struct ike_sock *const *v, size_t n, const struct sockaddr_storage *a, bool natt)
 {
     for (size_t i = 0; i < n; i++) {
@@ -1110,7 +1140,8 @@ int ike_engine_prepare(struct ike_engine *e, const struct lyd_node *tree, ike_er
         return -EINVAL;
     }
     /* leases of live sessions move into the new pools */
-    if (e->conf && pool_set_carry(c->pools, e->conf->pools, misfit, e)) {
+    if (e->conf && (pool_set_carry(c->pools, e->conf->pools, misfit, e) +
+                    pool_set_carry(c->pools6, e->conf->pools6, misfit6, e))) {
         ike_conf_free(c);
         e->err = NULL;
         return -EBUSY;

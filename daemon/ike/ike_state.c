@@ -185,6 +185,12 @@ static void session_state(struct ike_sess *s, struct lyd_node *state, time_t now
         ike_add_str(n, "assigned-ipv4", inet_ntop(AF_INET, &ia, a, sizeof(a)));
         ike_add_str(n, "assigned-ipv4-source", "pool");
     }
+    if (s->have_addr6) {
+        char p6[INET6_ADDRSTRLEN + 4];
+
+        snprintf(p6, sizeof(p6), "%s/%u", inet_ntop(AF_INET6, s->addr6, a, sizeof(a)), s->alen6);
+        ike_add_str(n, "assigned-ipv6", p6);
+    }
     time_leaf(n, "established-at", s->established);
     ike_add_u64(n, "uptime", (uint64_t)(now - s->established));
     if (s->session_lifetime) {
@@ -242,7 +248,7 @@ static void pool_state(const struct pool_info *pi, void *arg)
 
     if (lyd_new_list(arg, NULL, "pool", 0, &n, pi->name))
         return;
-    ike_add_str(n, "family", "ipv4");
+    ike_add_str(n, "family", pi->ipv6 ? "ipv6" : "ipv4");
     ike_add_u64(n, "size", pi->size);
     ike_add_u64(n, "in-use", pi->in_use);
     ike_add_u64(n, "free", pi->size - pi->in_use);
@@ -262,8 +268,10 @@ int ike_engine_state(struct ike_engine *e, struct lyd_node *state)
         if (s->state == SESS_ESTABLISHED)
             session_state(s, state, now);
     }
-    if (e->conf)
+    if (e->conf) {
         pool_set_foreach(e->conf->pools, pool_state, state);
+        pool_set_foreach(e->conf->pools6, pool_state, state);
+    }
     ic = inner(state, "ike-counters");
     time_leaf(ic, "discontinuity-time", c->discontinuity);
     n = inner(ic, "sa");

@@ -22,6 +22,9 @@ struct range {
 
 struct pool {
     char *name;
+    bool ipv6;
+    uint8_t prefix[16];
+    unsigned plen, alen;
     uint32_t netmask;
     struct range *r;
     size_t nr;
@@ -91,6 +94,70 @@ struct pool *pool_set_add(struct pool_set *ps, const char *name, uint32_t netmas
     return p;
 }
 
+/* An IPv6 pool is one range of lease indexes @first..@n-1; it overlaps no IPv4
+ * range. */
+static int add_slots(struct pool *p, uint32_t first, uint64_t n)
+{
+    p->r = calloc(1, sizeof(*p->r));
+    if (!p->r)
+        return -ENOMEM;
+    p->r[0] = (struct range){.start = first, .end = (uint32_t)(n - 1),
+                             .bits = calloc((n - first + 63) / 64, sizeof(uint64_t))};
+    if (!p->r[0].bits)
+        return -ENOMEM;
+    p->nr = 1;
+    p->size = n - first;
+    return 0;
+}
+
+struct pool *pool_set_add6(struct pool_set *ps, const char *name, const uint8_t prefix[16], unsigned plen,
+                           unsigned alen)
+{
+    struct pool *p;
+    uint64_t n;
+
+    if (plen > alen || alen > 128)
+        return NULL;
+    n = alen - plen >= 16 ? POOL6_MAX_SLOTS : 1ULL << (alen - plen);
+    p = pool_set_add(ps, name, 0);
+    if (!p)
+        return NULL;
+    p->ipv6 = true;
+    memcpy(p->prefix, prefix, 16);
+    p->plen = plen;
+    p->alen = alen;
+    /* single addresses skip the pool prefix itself, the Subnet-Router anycast
+     * address (RFC 4291 2.6.1) */
+    if (n < 2 && alen == 128 && plen < 128) {
+        HASH_DEL(ps->pools, p);
+        pool_free(p);
+        return NULL;
+    }
+    if (add_slots(p, alen == 128 && plen < 128 ? 1 : 0, n)) {
+        HASH_DEL(ps->pools, p);
+        pool_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+bool pool6_addr(const struct pool_set *ps, const char *name, uint32_t index, uint8_t out[16], unsigned *alen)
+{
+    const struct pool *p = find(ps, name);
+    uint64_t v = index;
+
+    if (!p || !p->ipv6 || index < p->r[0].start || index > p->r[0].end)
+        return false;
+    memcpy(out, p->prefix, 16);
+    /* the index goes into the bits between the pool's prefix and the assigned length */
+    for (unsigned bit = p->alen; v && bit > 0; bit--, v >>= 1) {
+        if (v & 1)
+            out[(bit - 1) / 8] |= (uint8_t)(0x80 >> ((bit - 1) % 8));
+    }
+    *alen = p->alen;
+    return true;
+}
+
 int pool_add_range(struct pool_set *ps, struct pool *p, uint32_t start, uint32_t end)
 {
     struct pool *q, *tmp;
@@ -100,7 +167,7 @@ int pool_add_range(struct pool_set *ps, struct pool *p, uint32_t start, uint32_t
     if (start > end)
         return -EINVAL;
     HASH_ITER(hh, ps->pools, q, tmp) {
-        for (size_t i = 0; i < q->nr; i++) {
+        for (size_t i = 0; !q->ipv6 && i < q->nr; i++) {
             if (start <= q->r[i].end && q->r[i].start <= end)
                 return -EEXIST;
         }
@@ -224,6 +291,10 @@ size_t pool_set_carry(struct pool_set *nw, const struct pool_set *old,
         struct pool *q = find(nw, p->name);
         struct lease *l, *ltmp;
 
+        /* an IPv6 pool whose prefix changed: its indexes mean other prefixes */
+        if (q && (q->ipv6 != p->ipv6 ||
+                  (p->ipv6 && (q->plen != p->plen || q->alen != p->alen || memcmp(q->prefix, p->prefix, 16)))))
+            q = NULL;
         if (q)
             q->failures = p->failures;
         HASH_ITER(hh, p->leases, l, ltmp) {
@@ -242,8 +313,8 @@ void pool_set_foreach(const struct pool_set *ps, void (*fn)(const struct pool_in
     const struct pool *p, *tmp;
 
     HASH_ITER(hh, ps->pools, p, tmp) {
-        struct pool_info pi = {.name = p->name, .size = p->size, .in_use = p->in_use, .failures = p->failures,
-                               .netmask = p->netmask};
+        struct pool_info pi = {.name = p->name, .ipv6 = p->ipv6, .size = p->size, .in_use = p->in_use,
+                               .failures = p->failures, .netmask = p->netmask};
         fn(&pi, arg);
     }
 }

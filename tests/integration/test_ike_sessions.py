@@ -318,3 +318,33 @@ def test_cookies_under_half_open_threshold(make_ravend, lab):
     cc = state(m).find(f"{{{NS}}}ike-counters/{{{NS}}}cookie-challenges")
     assert t(cc, "sent") == "1" and t(cc, "accepted") == "1" and t(cc, "rejected-no-cookie") == "1"
     assert len(sessions(m)) == 1
+
+
+def test_ipv6_address_dns_and_selectors(make_ravend, lab):
+    """A client asking for IPv4 and IPv6 addresses gets one of each, IPv6 DNS, and
+    selectors narrowed in both families (S4, example 5)."""
+    lb = lab(1)
+    cfg6 = headend_config(extra_policy="<ipv6-dns><primary>fd00:200::53</primary></ipv6-dns>"
+                                       "<ipv6-pool>rw6</ipv6-pool>").replace(
+        "<route><set><remote><ipv4>10.200.0.0/16</ipv4></remote></set></route>",
+        "<route><set><remote><ipv4>10.200.0.0/16</ipv4><ipv6>fd00:200::/64</ipv6></remote></set></route>").replace(
+        "</ipv4-pool>", "</ipv4-pool><ipv6-pool><name>rw6</name><prefix>fd00:201::/64</prefix></ipv6-pool>")
+    d = make_ravend(cfg6, netns=lb.head)
+    conf = psk_client_conf(lb.clients[0]["head_ip"], "alice.example.org", remote_ts="10.200.0.0/16,fd00:200::/64")
+    lb.start_charon(0, conf.replace("vips = 0.0.0.0", "vips = 0.0.0.0,::"))
+    r = lb.swanctl(0, "--initiate", "--child", "vpn", "--timeout", "15", check=False)
+    log = lb.log(0)
+    assert r.returncode == 0, log[-3000:]
+    assert "installing new virtual IP 10.201.0.10" in log and "installing new virtual IP fd00:201::1" in log
+    assert "fd00:200::53" in open(os.path.join(lb.clients[0]["dir"], "resolv.conf")).read()
+    sas = lb.swanctl(0, "--list-sas").stdout
+    assert "fd00:201::1/128" in sas and "fd00:200::/64" in sas, sas
+    m = d.connect()
+    s = sessions(m)[0]
+    assert t(s, "assigned-ipv6") == "fd00:201::1/128"
+    pool = [p for p in state(m).findall(f"{{{NS}}}pool") if t(p, "name") == "rw6"][0]
+    assert t(pool, "family") == "ipv6" and t(pool, "in-use") == "1"
+    lb.swanctl(0, "--terminate", "--ike", "rw")
+    wait_until(lambda: not sessions(m), what="session removed")
+    pool = [p for p in state(m).findall(f"{{{NS}}}pool") if t(p, "name") == "rw6"][0]
+    assert t(pool, "in-use") == "0"

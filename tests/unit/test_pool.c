@@ -128,6 +128,43 @@ static void test_carry(void **st)
     pool_set_free(gone);
 }
 
+static void test_ipv6(void **st)
+{
+    static const uint8_t pfx[16] = {0xfd, 0x00, 0x02, 0x01};
+    struct pool_set *ps = pool_set_new();
+    uint8_t a[16], want[16] = {0xfd, 0x00, 0x02, 0x01};
+    unsigned alen;
+    uint32_t idx;
+
+    /* single addresses from a /64: the first is ::1 (the prefix itself is the
+     * Subnet-Router anycast address) */
+    assert_non_null(pool_set_add6(ps, "hosts", pfx, 64, 128));
+    assert_int_equal(pool_alloc(ps, "hosts", 1, &idx), 0);
+    assert_true(pool6_addr(ps, "hosts", idx, a, &alen));
+    want[15] = 1;
+    assert_memory_equal(a, want, 16);
+    assert_int_equal(alen, 128);
+    /* /64 prefixes from a /48: index 1 is fd00:201:0:1::/64 */
+    assert_non_null(pool_set_add6(ps, "nets", pfx, 48, 64));
+    assert_int_equal(pool_alloc(ps, "nets", 2, &idx), 0);
+    assert_int_equal(pool_alloc(ps, "nets", 3, &idx), 0);
+    assert_true(pool6_addr(ps, "nets", idx, a, &alen));
+    memset(want + 4, 0, 12);
+    want[7] = 1;
+    assert_memory_equal(a, want, 16);
+    assert_int_equal(alen, 64);
+    /* assigned length shorter than the prefix, or a /128 pool of one address */
+    assert_null(pool_set_add6(ps, "bad", pfx, 64, 48));
+    /* a /128 pool is that one address */
+    assert_non_null(pool_set_add6(ps, "one", pfx, 128, 128));
+    assert_int_equal(pool_alloc(ps, "one", 4, &idx), 0);
+    assert_true(pool6_addr(ps, "one", idx, a, &alen));
+    assert_memory_equal(a, pfx, 16);
+    assert_int_equal(pool_alloc(ps, "one", 5, &idx), -ENOSPC);
+    assert_false(pool6_addr(ps, "hosts", 0, a, &alen));
+    pool_set_free(ps);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -135,6 +172,7 @@ int main(void)
         cmocka_unit_test(test_overlap_and_order),
         cmocka_unit_test(test_wraps_after_the_last_and_spans_words),
         cmocka_unit_test(test_carry),
+        cmocka_unit_test(test_ipv6),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
