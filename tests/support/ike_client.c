@@ -54,6 +54,8 @@ bool ike_client_sa_init(struct ike_client *c, struct ike_buf *out)
     ike_sa_build(&bd, &sa);
     ike_ke_build(&bd, &(struct ike_ke_pld){.group = (uint16_t)c->group, .data = pub, .len = pl});
     ike_build_raw(&bd, IKE_PLD_NONCE, false, c->st.ni, 32);
+    for (size_t i = 0; i < c->nvid; i++)
+        ike_build_raw(&bd, IKE_PLD_VENDOR, false, c->vid[i], c->vid_len[i]);
     if (!ike_build_finish(&bd) || !keep(&bd.buf, &c->msg1, &c->msg1_len)) {
         ike_buf_fini(&bd.buf);
         return false;
@@ -159,5 +161,8 @@ bool ike_client_auth_done(struct ike_client *c, const uint8_t *buf, size_t len)
         ike_sk_open(&k, buf, len, &m, plain, &inner) != IKE_SK_OK)
         return false;
     c->established = ike_msg_find(&inner, IKE_PLD_AUTH, 0) != NULL;
+    memset(&c->cp_reply, 0, sizeof(c->cp_reply));
+    if (ike_msg_find(&inner, IKE_PLD_CP, 0))
+        ike_cp_parse(ike_msg_find(&inner, IKE_PLD_CP, 0), &c->cp_reply);
     return c->established;
 }

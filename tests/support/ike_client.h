@@ -21,6 +21,12 @@ struct ike_client {
     size_t msg1_len, msg2_len;
     uint32_t next_id;
     bool established;
+    /* vendor ID payloads to send in IKE_SA_INIT (set before ike_client_sa_init) */
+    const uint8_t *vid[4];
+    size_t vid_len[4], nvid;
+    /* the configuration reply of IKE_AUTH (points into a static buffer, valid
+     * until the next ike_client_auth_done) */
+    struct ike_cp_pld cp_reply;
 };
 
 void ike_client_init(struct ike_client *c, enum ike_dh_group group);

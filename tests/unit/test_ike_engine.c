@@ -1,0 +1,166 @@
+/* Unit tests of the IKEv2 engine's decisions that real clients cannot show: the
+ * Unity and FlexVPN configuration attributes go only to clients that announced
+ * the matching vendor ID (SPEC S4). The engine runs in-process on its test seam
+ * (ike_engine_input / ike_engine_set_output), driven by the test initiator. */
+#include <arpa/inet.h>
+#include <event2/event.h>
+#include <libyang/libyang.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "dataplane/dp.h"
+#include "daemon/base/log.h"
+#include "daemon/ike/ike_engine.h"
+#include "tests/support/ike_client.h"
+
+#define NS "urn:raven:params:xml:ns:yang:raven-vpn"
+
+static const char config[] =
+    "<ikev2 xmlns=\"" NS "\"><authorization-policy><name>g</name><pool>p</pool>"
+    "<banner>Authorized use only</banner><configuration><url>http://cfg.example.org/x</url>"
+    "<version>7</version></configuration><def-domain>corp.example.org</def-domain>"
+    "</authorization-policy>"
+    "<profile><name>rw</name><match><identity><remote><fqdn><domain>example.org</domain></fqdn></remote>"
+    "</identity></match><identity><local><fqdn>vpn.example.org</fqdn></local></identity>"
+    "<authentication><local><pre-share><key>k1</key></pre-share></local><remote><pre-share><key>k1</key>"
+    "</pre-share></remote></authentication><aaa><authorization><group><psk><method-list>l</method-list>"
+    "<username>g</username></psk></group></authorization></aaa></profile></ikev2>"
+    "<pools xmlns=\"" NS "\"><ipv4-pool><name>p</name><range><start>10.8.0.1</start><end>10.8.0.3</end></range>"
+    "</ipv4-pool></pools>"
+    "<aaa xmlns=\"" NS "\"><authorization-list><name>l</name><method><sequence>1</sequence><local/></method>"
+    "</authorization-list></aaa>";
+
+static const uint8_t unity[] = {0x12, 0xf5, 0xf2, 0x8c, 0x45, 0x71, 0x68, 0xa9,
+                                0x70, 0x2d, 0x9f, 0xe2, 0x74, 0xcc, 0x01, 0x00};
+static const char flexvpn[] = "FLEXVPN-SUPPORTED";
+
+struct env {
+    struct ly_ctx *ctx;
+    struct lyd_node *tree;
+    struct event_base *base;
+    struct dp *dp;
+    uint8_t out[65536];
+    size_t out_len;
+};
+
+static void out(const struct sockaddr_storage *peer, const uint8_t *buf, size_t len, void *arg)
+{
+    struct env *e = arg;
+
+    assert_true(len <= sizeof(e->out));
+    memcpy(e->out, buf, len);
+    e->out_len = len;
+}
+
+static int setup(void **state)
+{
+    static struct env e;
+
+    log_set_level(LOG_LVL_ERR);
+    assert_int_equal(ly_ctx_new(RAVEN_YANG_DIR ":" RAVEN_IETF_YANG_DIR, 0, &e.ctx), 0);
+    assert_non_null(ly_ctx_load_module(e.ctx, "raven-types", NULL, NULL));
+    assert_non_null(ly_ctx_load_module(e.ctx, "raven-vpn", NULL, NULL));
+    assert_int_equal(lyd_parse_data_mem(e.ctx, config, LYD_XML, LYD_PARSE_STRICT, LYD_VALIDATE_PRESENT, &e.tree), 0);
+    e.base = event_base_new();
+    e.dp = dp_new();
+    *state = &e;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct env *e = *state;
+
+    lyd_free_all(e->tree);
+    ly_ctx_destroy(e->ctx);
+    event_base_free(e->base);
+    dp_free(e->dp);
+    return 0;
+}
+
+static bool has_attr(const struct ike_cp_pld *cp, uint16_t type, const char *value)
+{
+    for (size_t i = 0; i < cp->nattr; i++) {
+        if (cp->attr[i].type == type &&
+            (!value || (cp->attr[i].len == strlen(value) && !memcmp(cp->attr[i].value, value, cp->attr[i].len))))
+            return true;
+    }
+    return false;
+}
+
+/* One session with the given vendor IDs; returns the configuration reply. */
+static void session(struct env *e, const uint8_t *const *vids, const size_t *lens, size_t n, struct ike_cp_pld *cp)
+{
+    struct ike_engine *eng = ike_engine_new(e->base, e->ctx, e->dp);
+    struct sockaddr_storage local = {0}, peer = {0};
+    struct ike_client c;
+    struct ike_buf b = {0};
+
+    assert_non_null(eng);
+    assert_int_equal(ike_engine_prepare(eng, e->tree, NULL, NULL), 0);
+    ike_engine_apply(eng);
+    ike_engine_set_output(eng, out, e);
+    ((struct sockaddr_in *)&local)->sin_family = AF_INET;
+    ((struct sockaddr_in *)&local)->sin_port = htons(500);
+    inet_pton(AF_INET, "192.0.2.1", &((struct sockaddr_in *)&local)->sin_addr);
+    ((struct sockaddr_in *)&peer)->sin_family = AF_INET;
+    ((struct sockaddr_in *)&peer)->sin_port = htons(500);
+    inet_pton(AF_INET, "198.51.100.9", &((struct sockaddr_in *)&peer)->sin_addr);
+    ike_client_init(&c, IKE_DH_ECP256);
+    for (size_t i = 0; i < n; i++) {
+        c.vid[i] = vids[i];
+        c.vid_len[i] = lens[i];
+    }
+    c.nvid = n;
+    assert_true(ike_client_sa_init(&c, &b));
+    e->out_len = 0;
+    ike_engine_input(eng, &local, &peer, false, b.data, b.len);
+    ike_buf_fini(&b);
+    assert_true(ike_client_sa_init_done(&c, e->out, e->out_len));
+    assert_true(ike_client_auth(&c, "alice.example.org", "k1", &b));
+    e->out_len = 0;
+    ike_engine_input(eng, &local, &peer, false, b.data, b.len);
+    ike_buf_fini(&b);
+    assert_true(ike_client_auth_done(&c, e->out, e->out_len));
+    *cp = c.cp_reply;
+    assert_true(has_attr(cp, 1, NULL)); /* INTERNAL_IP4_ADDRESS in every case */
+    ike_client_fini(&c);
+    ike_engine_free(eng);
+}
+
+static void test_vendor_attributes(void **state)
+{
+    struct env *e = *state;
+    const uint8_t *v[2] = {unity, (const uint8_t *)flexvpn};
+    size_t l[2] = {sizeof(unity), sizeof(flexvpn) - 1};
+    struct ike_cp_pld cp;
+
+    /* no vendor ID: no Unity (28672 banner, 28674 domain), no FlexVPN (28689/28690) */
+    session(e, NULL, NULL, 0, &cp);
+    assert_false(has_attr(&cp, 28672, NULL));
+    assert_false(has_attr(&cp, 28674, NULL));
+    assert_false(has_attr(&cp, 28689, NULL));
+    /* Unity only */
+    session(e, v, l, 1, &cp);
+    assert_true(has_attr(&cp, 28672, "Authorized use only"));
+    assert_true(has_attr(&cp, 28674, "corp.example.org"));
+    assert_false(has_attr(&cp, 28689, NULL));
+    /* both */
+    session(e, v, l, 2, &cp);
+    assert_true(has_attr(&cp, 28672, "Authorized use only"));
+    assert_true(has_attr(&cp, 28689, "http://cfg.example.org/x"));
+    assert_true(has_attr(&cp, 28690, "7"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_vendor_attributes),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
