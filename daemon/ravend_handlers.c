@@ -4,9 +4,9 @@
  *
  * The management subtree is live: users and NETCONF endpoints change on commit, and
  * prepare refuses endpoints that cannot be listened on. The IKEv2, IPsec, pools,
- * access-list and PKI subtrees belong to the IKEv2 engine (ravend_vpn.c). AAA and
- * the dataplane are validated and stored; their subsystems register here as they
- * are built. */
+ * access-list, PKI and AAA subtrees belong to the IKEv2 engine (ravend_vpn.c; the
+ * RADIUS client will register on AAA too). The dataplane is validated and stored
+ * until its subsystem registers here. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,7 +182,7 @@ static struct mgmt mgmt_state;
 
 /* Subtrees stored and validated; the subsystems that act on them replace these
  * entries as they are built (see daemon/README.md). */
-static const char *const stored_only[] = {"/raven-vpn:aaa", "/raven-vpn:dataplane"};
+static const char *const stored_only[] = {"/raven-vpn:dataplane"};
 
 int ravend_handlers_register(struct cfg *cfg, struct nc_api *nc)
 {

@@ -11,9 +11,10 @@
 #include "daemon/ravend.h"
 #include "daemon/base/poison.h"
 
-/* The subtrees the IKEv2 engine compiles into one configuration. */
+/* The subtrees the IKEv2 engine compiles into one configuration (it reads the
+ * authorization method lists of aaa too). */
 static const char *const vpn_paths[] = {"/raven-vpn:ikev2", "/raven-vpn:ipsec", "/raven-vpn:pools",
-                                        "/raven-vpn:access-lists", "/raven-vpn:pki"};
+                                        "/raven-vpn:access-lists", "/raven-vpn:pki", "/raven-vpn:aaa"};
 
 struct vpn {
     struct ike_engine *ike;

@@ -40,10 +40,13 @@ struct dp_range {
     uint8_t start[16], end[16];
 };
 
-#define DP_MAX_SELECTORS 8
+#define DP_MAX_SELECTORS 16
 
+/* An SA is named by (session, direction, SPI): inbound SPIs are chosen by the
+ * headend and unique; outbound ones are the peers' choice and may repeat across
+ * sessions (RFC 4301 4.1), so the session is part of their name. */
 struct dp_sa {
-    uint32_t spi;    /* host order; unique per direction */
+    uint32_t spi;    /* host order */
     bool inbound;    /* decrypt (peer -> headend), else encrypt */
     uint64_t session_id;
     enum dp_cipher cipher;
@@ -76,16 +79,16 @@ struct dp_sa_stats {
 struct dp *dp_new(void);
 void dp_free(struct dp *dp);
 
-/* Adds an SA; -EEXIST when the SPI is in use in that direction, -EINVAL for a
- * key or selector the transform cannot take, -ENOMEM. */
+/* Adds an SA; -EEXIST when its name is in use, -EINVAL for a key or selector the
+ * transform cannot take, -ENOMEM. */
 int dp_sa_add(struct dp *dp, const struct dp_sa *sa);
 /* The peer's outer address changed (NAT mapping, float to 4500): takes effect for
  * every SA of the session in both directions. Returns the number of SAs changed. */
 size_t dp_session_move(struct dp *dp, uint64_t session_id, const struct sockaddr_storage *local,
                        const struct sockaddr_storage *peer, bool udp_encap);
 /* Removes an SA; its final counters go to @last if not NULL. -ENOENT if absent. */
-int dp_sa_del(struct dp *dp, uint32_t spi, bool inbound, struct dp_sa_stats *last);
-int dp_sa_stats(const struct dp *dp, uint32_t spi, bool inbound, struct dp_sa_stats *out);
+int dp_sa_del(struct dp *dp, uint64_t session_id, uint32_t spi, bool inbound, struct dp_sa_stats *last);
+int dp_sa_stats(const struct dp *dp, uint64_t session_id, uint32_t spi, bool inbound, struct dp_sa_stats *out);
 /* Whether an inbound SPI is taken (the IKE engine picks unused ones). */
 bool dp_spi_in_use(const struct dp *dp, uint32_t spi);
 size_t dp_sa_count(const struct dp *dp);

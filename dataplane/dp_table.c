@@ -1,4 +1,5 @@
-/* The dataplane's SA table (see dp.h). Entries are keyed by (direction, SPI). */
+/* The dataplane's SA table (see dp.h). Entries are keyed by (session, direction,
+ * SPI), the session being 0 for inbound SAs, whose SPIs are unique. */
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <stdlib.h>
@@ -7,8 +8,14 @@
 
 #include "dataplane/dp.h"
 
+struct dp_key {
+    uint64_t session;
+    uint32_t spi;
+    uint32_t inbound;
+};
+
 struct dp_entry {
-    uint64_t key; /* inbound << 32 | spi */
+    struct dp_key key;
     struct dp_sa sa;
     struct dp_sa_stats st;
     UT_hash_handle hh;
@@ -18,9 +25,15 @@ struct dp {
     struct dp_entry *sas;
 };
 
-static uint64_t key_of(uint32_t spi, bool inbound)
+static struct dp_key key_of(uint64_t session, uint32_t spi, bool inbound)
 {
-    return (uint64_t)inbound << 32 | spi;
+    struct dp_key k;
+
+    memset(&k, 0, sizeof(k)); /* the key is hashed and compared as bytes */
+    k.session = inbound ? 0 : session;
+    k.spi = spi;
+    k.inbound = inbound;
+    return k;
 }
 
 struct dp *dp_new(void)
@@ -66,7 +79,7 @@ static bool sa_valid(const struct dp_sa *sa)
 
 int dp_sa_add(struct dp *dp, const struct dp_sa *sa)
 {
-    uint64_t k = key_of(sa->spi, sa->inbound);
+    struct dp_key k = key_of(sa->session_id, sa->spi, sa->inbound);
     struct dp_entry *e;
 
     if (!sa_valid(sa) || sa->nsel > DP_MAX_SELECTORS || sa->spi < 256)
@@ -100,9 +113,9 @@ size_t dp_session_move(struct dp *dp, uint64_t session_id, const struct sockaddr
     return n;
 }
 
-int dp_sa_del(struct dp *dp, uint32_t spi, bool inbound, struct dp_sa_stats *last)
+int dp_sa_del(struct dp *dp, uint64_t session_id, uint32_t spi, bool inbound, struct dp_sa_stats *last)
 {
-    uint64_t k = key_of(spi, inbound);
+    struct dp_key k = key_of(session_id, spi, inbound);
     struct dp_entry *e;
 
     HASH_FIND(hh, dp->sas, &k, sizeof(k), e);
@@ -115,9 +128,9 @@ int dp_sa_del(struct dp *dp, uint32_t spi, bool inbound, struct dp_sa_stats *las
     return 0;
 }
 
-int dp_sa_stats(const struct dp *dp, uint32_t spi, bool inbound, struct dp_sa_stats *out)
+int dp_sa_stats(const struct dp *dp, uint64_t session_id, uint32_t spi, bool inbound, struct dp_sa_stats *out)
 {
-    uint64_t k = key_of(spi, inbound);
+    struct dp_key k = key_of(session_id, spi, inbound);
     struct dp_entry *e;
 
     HASH_FIND(hh, dp->sas, &k, sizeof(k), e);
@@ -129,7 +142,7 @@ int dp_sa_stats(const struct dp *dp, uint32_t spi, bool inbound, struct dp_sa_st
 
 bool dp_spi_in_use(const struct dp *dp, uint32_t spi)
 {
-    uint64_t k = key_of(spi, true);
+    struct dp_key k = key_of(0, spi, true);
     struct dp_entry *e;
 
     HASH_FIND(hh, dp->sas, &k, sizeof(k), e);

@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -177,10 +178,18 @@ static bool local_addr_matches(const struct lyd_node *prof, const struct sockadd
 static void cert_field(X509 *cert, const char *field, char *out, size_t cap)
 {
     out[0] = 0;
-    if (!strcmp(field, "subject-name") || !strcmp(field, "unstructured-subject-name")) {
-        X509_NAME_oneline(X509_get_subject_name(cert), out, (int)cap);
-    } else if (!strcmp(field, "issuer-name")) {
-        X509_NAME_oneline(X509_get_issuer_name(cert), out, (int)cap);
+    if (!strcmp(field, "subject-name") || !strcmp(field, "unstructured-subject-name") ||
+        !strcmp(field, "issuer-name")) {
+        /* RFC 2253 text escapes ',', '+', '=' and the like inside values, so that a
+         * value cannot pose as another attribute */
+        BIO *b = BIO_new(BIO_s_mem());
+        int n;
+
+        if (b && X509_NAME_print_ex(b, strcmp(field, "issuer-name") ? X509_get_subject_name(cert) :
+                                                                      X509_get_issuer_name(cert),
+                                    0, XN_FLAG_RFC2253) >= 0 && (n = BIO_read(b, out, (int)cap - 1)) > 0)
+            out[n] = 0;
+        BIO_free(b);
     } else if (!strcmp(field, "name")) {
         X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, out, (int)cap);
     } else if (!strcmp(field, "serial-number")) {
@@ -653,7 +662,7 @@ bool ike_child_install(struct ike_sess *s, struct ike_child_sa *c, const struct 
     if (dp_sa_add(s->e->dp, &in))
         return false;
     if (dp_sa_add(s->e->dp, &out)) {
-        dp_sa_del(s->e->dp, in.spi, true, NULL);
+        dp_sa_del(s->e->dp, s->id, in.spi, true, NULL);
         return false;
     }
     OPENSSL_cleanse(&in, sizeof(in));
@@ -663,8 +672,8 @@ bool ike_child_install(struct ike_sess *s, struct ike_child_sa *c, const struct 
 
 void ike_child_remove(struct ike_sess *s, struct ike_child_sa *c)
 {
-    dp_sa_del(s->e->dp, c->spi_in, true, NULL);
-    dp_sa_del(s->e->dp, c->spi_out, false, NULL);
+    dp_sa_del(s->e->dp, s->id, c->spi_in, true, NULL);
+    dp_sa_del(s->e->dp, s->id, c->spi_out, false, NULL);
 }
 
 /* The ESP settings of the profile's IPsec profile (the virtual template's, else
@@ -714,6 +723,7 @@ static void esp_settings(const struct ike_conf *c, const struct lyd_node *ip, st
                        1u << IKE_INTEG_HMAC_SHA2_384_192 | 1u << IKE_INTEG_HMAC_SHA2_512_256;
     }
     s->esp.esn = (v = ike_leaf(ip, "esn")) && !strcmp(v, "true");
+    s->pfs_group = (v = ike_leaf(ip, "pfs-group")) ? ike_conf_group_id(strchr(v, ':') ? strchr(v, ':') + 1 : v) : 0;
     if ((v = ike_leaf(ip, "lifetime/hard/time")))
         s->child_lifetime = (uint32_t)strtoul(v, NULL, 10);
     if ((v = ike_leaf(ip, "lifetime/soft/time")))
@@ -1071,8 +1081,8 @@ void ike_handle_auth(struct ike_sess *s, const struct ike_msg *in)
     if (!cpo || !sa) {
         free(cpo);
         free(sa);
-        fail_auth(s, msg_id, "out of memory");
-        return;
+        why = "out of memory";
+        goto refuse;
     }
     /* configuration mode (S4) */
     v = ike_leaf(prof, "config-exchange/request");
@@ -1267,8 +1277,8 @@ void ike_handle_auth(struct ike_sess *s, const struct ike_msg *in)
         ike_buf_fini(&ib.buf);
         free(cpo);
         free(sa);
-        fail_auth(s, msg_id, "cannot build the response");
-        return;
+        why = "cannot build the response";
+        goto refuse;
     }
     ike_buf_fini(&ib.buf);
     free(cpo);

@@ -138,6 +138,13 @@ static uint32_t group_bit(const char *name)
     return 0;
 }
 
+uint16_t ike_conf_group_id(const char *name)
+{
+    uint32_t bit = group_bit(name);
+
+    return bit ? (uint16_t)__builtin_ctz(bit) : 0;
+}
+
 static void errf(ike_err_fn err, void *arg, const struct lyd_node *at, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static void errf(ike_err_fn err, void *arg, const struct lyd_node *at, const char *fmt, ...)
@@ -310,10 +317,23 @@ static bool build_pools(struct ike_conf *c, ike_err_fn err, void *arg)
     return ok;
 }
 
+/* Whether two IPv6 prefixes share addresses (one contains the other). */
+static bool prefixes_overlap(const uint8_t *a, unsigned al, const uint8_t *b, unsigned bl)
+{
+    unsigned n = al < bl ? al : bl;
+
+    if (memcmp(a, b, n / 8))
+        return false;
+    return n % 8 == 0 || !((a[n / 8] ^ b[n / 8]) & (uint8_t)(0xff << (8 - n % 8)));
+}
+
 static bool build_pools6(struct ike_conf *c, ike_err_fn err, void *arg)
 {
     struct ly_set *set = NULL;
     bool ok = true;
+    uint8_t (*seen)[16] = NULL;
+    unsigned *seen_len = NULL;
+    size_t nseen = 0;
 
     c->pools6 = pool_set_new();
     if (!c->pools6)
@@ -335,8 +355,29 @@ static bool build_pools6(struct ike_conf *c, ike_err_fn err, void *arg)
             !pool_set_add6(c->pools6, ike_leaf(pn, "name"), raw, (unsigned)atoi(slash + 1), al ? (unsigned)atoi(al) : 128)) {
             errf(err, arg, pn, "IPv6 pool %s cannot be built from prefix %s", ike_leaf(pn, "name"), pfx);
             ok = false;
+            continue;
         }
+        for (size_t j = 0; j < nseen; j++) {
+            if (prefixes_overlap(seen[j], seen_len[j], raw, (unsigned)atoi(slash + 1))) {
+                errf(err, arg, pn, "prefix %s of IPv6 pool %s overlaps another IPv6 pool; pools must not share "
+                     "addresses", pfx, ike_leaf(pn, "name"));
+                ok = false;
+                break;
+            }
+        }
+        if (!seen) {
+            seen = calloc(set->count, sizeof(*seen));
+            seen_len = calloc(set->count, sizeof(*seen_len));
+            if (!seen || !seen_len) {
+                ok = false;
+                break;
+            }
+        }
+        memcpy(seen[nseen], raw, 16);
+        seen_len[nseen++] = (unsigned)atoi(slash + 1);
     }
+    free(seen);
+    free(seen_len);
     ly_set_free(set, NULL);
     return ok;
 }

@@ -118,6 +118,8 @@ const struct ike_algs *ike_conf_algs(const struct ike_conf *c, const struct sock
  * not implemented. */
 uint32_t ike_conf_encr_bit(const char *name);
 uint32_t ike_conf_integ_bit(const char *name);
+/* The IANA number of a DH group identity name, 0 if not implemented. */
+uint16_t ike_conf_group_id(const char *name);
 
 /* Reading the configuration copy: the value of the leaf at @path under @n. */
 const char *ike_leaf(const struct lyd_node *n, const char *path);
@@ -150,6 +152,10 @@ struct ike_child_sa {
     uint32_t rekeys;
     time_t rekey_at, expire_at; /* soft and hard lifetime */
     bool rekeying;              /* our CREATE_CHILD_SA for it is under way */
+    bool replaced;              /* a rekey of it completed: it waits for its DELETE */
+    uint32_t replaced_by;       /* the inbound SPI of the child the peer's rekey made */
+    uint8_t nonce_min[32];      /* the lowest nonce of the exchange that made it */
+    size_t nonce_min_len;       /* (RFC 7296 2.8.1 simultaneous rekeys) */
 };
 
 /* A datagram kept for retransmission (one per fragment). */
@@ -211,7 +217,10 @@ struct ike_sess {
         struct ike_dh *dh;
         struct ike_child_alg alg;
     } rk;
-    uint32_t del_spi_in; /* the child SA our DELETE request removes */
+    uint32_t del_q[IKE_MAX_CHILD]; /* inbound SPIs whose DELETE is still to be sent */
+    size_t ndel_q;
+    uint32_t del_sent[IKE_MAX_CHILD]; /* and those of the DELETE under way */
+    size_t ndel_sent;
     /* liveness and lifetimes */
     uint16_t dpd_interval, dpd_retry;
     bool dpd_periodic;
@@ -296,6 +305,8 @@ void ike_child_on_timer(struct ike_sess *s);
 /* The peer's answer to our REQ_CHILD_REKEY / REQ_CHILD_DELETE. */
 void ike_child_rekey_done(struct ike_sess *s, const struct ike_msg *in);
 void ike_child_delete_done(struct ike_sess *s);
+/* Sends the queued child SA DELETEs once no request of ours is under way. */
+void ike_child_flush_deletes(struct ike_sess *s);
 
 /* ike_state.c: a leaf under @p (nothing when @v is NULL) */
 void ike_add_str(struct lyd_node *p, const char *name, const char *v);

@@ -345,7 +345,13 @@ bool ike_sess_stub(struct ike_sess *s, struct ike_sess *stub)
     stub->ev_live = evtimer_new(e->base, on_live, stub);
     stub->ev_life = evtimer_new(e->base, on_life, stub);
     if (!stub->ev_retx || !stub->ev_live || !stub->ev_life) {
-        sess_release(stub);
+        if (stub->ev_retx)
+            event_free(stub->ev_retx);
+        if (stub->ev_live)
+            event_free(stub->ev_live);
+        if (stub->ev_life)
+            event_free(stub->ev_life);
+        free(stub);
         return false;
     }
     stub->in = s->in;
@@ -450,7 +456,12 @@ void ike_sess_end(struct ike_sess *s, const char *reason, bool send_delete)
 {
     char a[INET6_ADDRSTRLEN];
 
-    if (send_delete && s->state == SESS_ESTABLISHED) {
+    if (send_delete && s->state == SESS_ESTABLISHED && s->req_pending) {
+        /* window size 1: a DELETE would need the message ID of the request still
+         * under way, which the peer would take for its retransmission; the peer
+         * learns of the end by its own liveness check */
+        log_info("ike", "session %" PRIu64 ": no DELETE sent, a request of ours is still unanswered", s->id);
+    } else if (send_delete && s->state == SESS_ESTABLISHED) {
         /* DELETE of the IKE SA (RFC 7296 1.4.1), sent once: the session's
          * resources go now, whatever the peer does */
         struct ike_builder bd;
@@ -799,6 +810,7 @@ static void handle_response(struct ike_sess *s, const uint8_t *buf, size_t len, 
             ike_child_rekey_done(s, inner);
         else if (kind == REQ_CHILD_DELETE)
             ike_child_delete_done(s);
+        ike_child_flush_deletes(s);
     }
     free(inner);
     free(plain);
@@ -915,6 +927,13 @@ static void handle_dgram(struct ike_sock *sk, const struct sockaddr_storage *loc
     if (msg->hdr.flags & IKE_FLAG_RESPONSE) {
         handle_response(s, buf, len, msg);
     } else if (msg->hdr.msg_id == s->peer_next - 1 && s->last_resp.n) {
+        struct ike_skf_pld skf;
+        const struct ike_pld *last = msg->npld ? &msg->pld[msg->npld - 1] : NULL;
+
+        /* a request resent in fragments: answer its first fragment only (RFC 7383
+         * 2.6.1), not every one of them */
+        if (last && last->type == IKE_PLD_SKF && (!ike_skf_parse(last, &skf) || skf.number != 1))
+            goto out;
         e->c.retransmissions++;
         out_send(s, &s->last_resp);
     } else if (msg->hdr.msg_id == s->peer_next) {
@@ -1033,6 +1052,12 @@ struct ike_engine *ike_engine_new(struct event_base *base, const struct ly_ctx *
     e->c.discontinuity = time(NULL);
     for (int i = 0; i < 2; i++)
         e->detached[i] = (struct ike_sock){.fd = -1, .natt = i == 1, .e = e, .keep = true};
+    /* both the current and the previous cookie secret are random from the start:
+     * the previous one is accepted too */
+    if (RAND_bytes(e->cookie_secret, sizeof(e->cookie_secret)) != 1) {
+        free(e);
+        return NULL;
+    }
     cookie_rotate(e);
     return e;
 }
@@ -1196,9 +1221,10 @@ void ike_engine_apply(struct ike_engine *e)
             keep[n++] = e->socks[i];
             continue;
         }
-        /* sessions on a socket that goes away keep running: their messages are
-         * sent from another socket of the same port if there is one */
-        HASH_ITER(hh_id, e->by_id, s, tmp) {
+        /* SAs on a socket that goes away keep running: their messages are sent
+         * from another socket of the same port if there is one. Every SA is in
+         * the SPI table: half-open, established and the stubs of rekeyed ones. */
+        HASH_ITER(hh_r, e->by_r, s, tmp) {
             if (s->sock == e->socks[i])
                 s->sock = NULL;
         }
@@ -1209,7 +1235,7 @@ void ike_engine_apply(struct ike_engine *e)
     memcpy(e->socks, keep, n * sizeof(keep[0]));
     e->nsocks = n;
     e->nnew_socks = 0;
-    HASH_ITER(hh_id, e->by_id, s, tmp) {
+    HASH_ITER(hh_r, e->by_r, s, tmp) {
         if (!s->sock) {
             for (size_t i = 0; i < e->nsocks; i++) {
                 if (e->socks[i]->natt == (port_of(&s->local) == e->pending->natt_port) &&

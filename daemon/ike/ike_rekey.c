@@ -58,6 +58,11 @@ static void rekey_ike(struct ike_sess *s, const struct ike_sa_pld *sa, const uin
     struct ike_hdr h = {0};
     struct ike_sess *stub, *clash;
 
+    if (s->req_pending) {
+        /* our own request is under way on this SA (RFC 7296 2.25): later */
+        respond_notify(s, msg_id, N_TEMPORARY_FAILURE, NULL, 0);
+        return;
+    }
     if (!ike_init_choose_rekey(ike_conf_algs(e->conf, &s->local), sa, ke->group, &st, &reply.prop[0])) {
         e->c.no_proposal++;
         respond_notify(s, msg_id, N_NO_PROPOSAL_CHOSEN, NULL, 0);
@@ -128,6 +133,35 @@ static void rekey_ike(struct ike_sess *s, const struct ike_sa_pld *sa, const uin
     log_info("ike", "session %" PRIu64 ": IKE SA rekeyed", s->id);
 }
 
+static struct ike_child_sa *child_by_in(struct ike_sess *s, uint32_t spi_in)
+{
+    for (size_t i = 0; i < s->nchild; i++) {
+        if (s->child[i].spi_in == spi_in)
+            return &s->child[i];
+    }
+    return NULL;
+}
+
+/* Records the lower of the exchange's two nonces on the child it made. */
+static void nonce_min(const uint8_t *a, size_t al, const uint8_t *b, size_t bl, struct ike_child_sa *c)
+{
+    size_t n = al < bl ? al : bl;
+    int cmp = memcmp(a, b, n);
+    const uint8_t *m = cmp < 0 || (cmp == 0 && al <= bl) ? a : b;
+    size_t ml = m == a ? al : bl;
+
+    c->nonce_min_len = ml < sizeof(c->nonce_min) ? ml : sizeof(c->nonce_min);
+    memcpy(c->nonce_min, m, c->nonce_min_len);
+}
+
+static int nonce_cmp(const struct ike_child_sa *x, const struct ike_child_sa *y)
+{
+    size_t n = x->nonce_min_len < y->nonce_min_len ? x->nonce_min_len : y->nonce_min_len;
+    int cmp = memcmp(x->nonce_min, y->nonce_min, n);
+
+    return cmp ? cmp : (int)x->nonce_min_len - (int)y->nonce_min_len;
+}
+
 static void child_sa(struct ike_sess *s, const struct ike_sa_pld *sa, const uint8_t *ni, size_t ni_len,
                      const struct ike_ke_pld *ke, const struct ike_msg *in, struct ike_child_sa *old, uint32_t msg_id)
 {
@@ -145,8 +179,29 @@ static void child_sa(struct ike_sess *s, const struct ike_sa_pld *sa, const uint
         respond_notify(s, msg_id, N_INVALID_SYNTAX, NULL, 0);
         return;
     }
-    if (!old && (s->nchild >= s->flow_limit || s->nchild >= IKE_MAX_CHILD - 1)) {
+    /* a rekey adds a child until the old one is deleted; each child is rekeyed
+     * once, so there are at most twice as many as the flow limit allows */
+    if (s->nchild >= IKE_MAX_CHILD - 1 || (!old && s->nchild >= s->flow_limit)) {
         respond_notify(s, msg_id, N_NO_ADDITIONAL_SAS, NULL, 0);
+        return;
+    }
+    if (old && old->replaced) {
+        respond_notify(s, msg_id, N_TEMPORARY_FAILURE, NULL, 0);
+        return;
+    }
+    /* PFS: the IPsec profile's group when it names one, else a group of the IKE
+     * policy; a CREATE_CHILD_SA without KE when PFS is required is refused */
+    if (s->pfs_group && (!ke || ke->group != s->pfs_group)) {
+        uint8_t g[2] = {(uint8_t)(s->pfs_group >> 8), (uint8_t)s->pfs_group};
+
+        if (ke)
+            respond_notify(s, msg_id, 17 /* INVALID_KE_PAYLOAD */, g, 2);
+        else
+            respond_notify(s, msg_id, N_NO_PROPOSAL_CHOSEN, NULL, 0);
+        return;
+    }
+    if (ke && !s->pfs_group && (ke->group >= 32 || !(ike_conf_algs(s->e->conf, &s->local)->groups & (1u << ke->group)))) {
+        respond_notify(s, msg_id, N_NO_PROPOSAL_CHOSEN, NULL, 0);
         return;
     }
     if (!ike_child_choose(sa, &s->esp, ke ? ke->group : 0, &c.alg)) {
@@ -186,6 +241,15 @@ static void child_sa(struct ike_sess *s, const struct ike_sa_pld *sa, const uint
     OPENSSL_cleanse(&k, sizeof(k));
     OPENSSL_cleanse(gir, sizeof(gir));
     ike_child_lifetimes(s, &c);
+    nonce_min(ni, ni_len, nr, sizeof(nr), &c);
+    if (old) {
+        struct ike_child_sa *o = child_by_in(s, old->spi_in);
+
+        if (o) {
+            o->replaced = true;
+            o->replaced_by = c.spi_in;
+        }
+    }
     s->child[s->nchild++] = c;
     ike_child_timer_arm(s);
     ike_child_sa_reply(&c.alg, c.spi_in, &reply);
@@ -302,22 +366,39 @@ static void put32(uint8_t *p, uint32_t v)
     p[3] = (uint8_t)v;
 }
 
-static bool delete_child_request(struct ike_sess *s, uint32_t spi_in)
+/* A DELETE for these inbound SPIs is owed to the peer: sent now if no request of
+ * ours is under way, else after it (one DELETE payload lists them all). */
+static void queue_delete(struct ike_sess *s, uint32_t spi_in)
 {
-    uint8_t spi[4];
+    for (size_t i = 0; i < s->ndel_q; i++) {
+        if (s->del_q[i] == spi_in)
+            return;
+    }
+    if (s->ndel_q < IKE_MAX_CHILD)
+        s->del_q[s->ndel_q++] = spi_in;
+    ike_child_flush_deletes(s);
+}
+
+void ike_child_flush_deletes(struct ike_sess *s)
+{
+    uint8_t spis[4 * IKE_MAX_CHILD];
     struct ike_builder bd;
     struct ike_hdr h = {0};
-    bool ok;
 
-    put32(spi, spi_in);
+    if (!s->ndel_q || s->req_pending || s->state != SESS_ESTABLISHED)
+        return;
+    for (size_t i = 0; i < s->ndel_q; i++)
+        put32(spis + 4 * i, s->del_q[i]);
     ike_build_begin(&bd, &h);
-    ike_delete_build(&bd, &(struct ike_delete_pld){.protocol = 3, .spi_len = 4, .nspi = 1, .spis = spi});
-    ok = ike_build_finish(&bd) && ike_sess_request(s, REQ_CHILD_DELETE, IKE_EXCH_INFORMATIONAL, IKE_PLD_DELETE,
-                                                  bd.buf.data + IKE_HDR_LEN, bd.buf.len - IKE_HDR_LEN);
+    ike_delete_build(&bd, &(struct ike_delete_pld){.protocol = 3, .spi_len = 4, .nspi = (uint16_t)s->ndel_q,
+                                                   .spis = spis});
+    if (ike_build_finish(&bd) && ike_sess_request(s, REQ_CHILD_DELETE, IKE_EXCH_INFORMATIONAL, IKE_PLD_DELETE,
+                                                  bd.buf.data + IKE_HDR_LEN, bd.buf.len - IKE_HDR_LEN)) {
+        memcpy(s->del_sent, s->del_q, s->ndel_q * sizeof(s->del_q[0]));
+        s->ndel_sent = s->ndel_q;
+        s->ndel_q = 0;
+    }
     ike_buf_fini(&bd.buf);
-    if (ok)
-        s->del_spi_in = spi_in;
-    return ok;
 }
 
 /* CREATE_CHILD_SA request: N(REKEY_SA), SA, Ni, [KEi], TSi, TSr (RFC 7296 1.3.3);
@@ -334,23 +415,25 @@ static bool rekey_start(struct ike_sess *s, struct ike_child_sa *c)
     s->rk.new_spi_in = ike_new_spi(s->e);
     s->rk.old_spi_in = c->spi_in;
     s->rk.alg = c->alg;
+    if (s->pfs_group)
+        s->rk.alg.dh_group = s->pfs_group; /* the IPsec profile asks for PFS */
     ike_dh_free(s->rk.dh);
     s->rk.dh = NULL;
     if (!s->rk.new_spi_in || RAND_bytes(s->rk.ni, sizeof(s->rk.ni)) != 1)
         return false;
-    if (c->alg.dh_group) {
-        s->rk.dh = ike_dh_new((enum ike_dh_group)c->alg.dh_group);
+    if (s->rk.alg.dh_group) {
+        s->rk.dh = ike_dh_new((enum ike_dh_group)s->rk.alg.dh_group);
         if (!s->rk.dh || !(pub_len = ike_dh_public(s->rk.dh, pub, sizeof(pub))))
             return false;
     }
     put32(old, c->spi_in);
-    ike_child_sa_reply(&c->alg, s->rk.new_spi_in, &sa);
+    ike_child_sa_reply(&s->rk.alg, s->rk.new_spi_in, &sa);
     ike_build_begin(&bd, &h);
     ike_notify_build(&bd, &(struct ike_notify_pld){.protocol = 3, .spi_len = 4, .type = N_REKEY_SA, .spi = old});
     ike_sa_build(&bd, &sa);
     ike_build_raw(&bd, IKE_PLD_NONCE, false, s->rk.ni, sizeof(s->rk.ni));
     if (pub_len)
-        ike_ke_build(&bd, &(struct ike_ke_pld){.group = c->alg.dh_group, .data = pub, .len = pub_len});
+        ike_ke_build(&bd, &(struct ike_ke_pld){.group = s->rk.alg.dh_group, .data = pub, .len = pub_len});
     ike_ts_build(&bd, IKE_PLD_TSI, &c->tsr);
     ike_ts_build(&bd, IKE_PLD_TSR, &c->tsi);
     ok = ike_build_finish(&bd) && ike_sess_request(s, REQ_CHILD_REKEY, IKE_EXCH_CREATE_CHILD_SA, IKE_PLD_NOTIFY,
@@ -363,6 +446,17 @@ static bool rekey_start(struct ike_sess *s, struct ike_child_sa *c)
     return ok;
 }
 
+/* After a refused or failed rekey: try again in 30 to 45 s (RFC 7296 2.25 asks
+ * for a random delay), or leave the child to its hard lifetime. */
+static void backoff(struct ike_child_sa *c)
+{
+    uint8_t r = 0;
+
+    RAND_bytes(&r, 1);
+    c->rekeying = false;
+    c->rekey_at = time(NULL) + 30 + r % 16;
+}
+
 void ike_child_on_timer(struct ike_sess *s)
 {
     time_t now = time(NULL);
@@ -371,29 +465,21 @@ void ike_child_on_timer(struct ike_sess *s)
         struct ike_child_sa *c = &s->child[i];
 
         if (now >= c->expire_at) {
-            /* hard lifetime: the child goes, whether or not the peer hears of it */
+            /* hard lifetime: the child goes, and the peer is told */
             log_info("ike", "session %" PRIu64 ": child SA %08x reached its hard lifetime", s->id, c->spi_in);
-            if (!s->req_pending)
-                delete_child_request(s, c->spi_in);
+            queue_delete(s, c->spi_in);
             ike_child_remove(s, c);
             s->child[i--] = s->child[--s->nchild];
             continue;
         }
-        if (now >= c->rekey_at && !c->rekeying && !s->req_pending && !rekey_start(s, c))
-            c->rekey_at = now + 1; /* try again shortly */
-        else if (now >= c->rekey_at && !c->rekeying)
-            c->rekey_at = now + 1; /* a request of ours is under way: after it */
+        if (now < c->rekey_at || c->rekeying || c->replaced)
+            continue;
+        if (s->req_pending)
+            c->rekey_at = now + 1; /* after the request under way */
+        else if (!rekey_start(s, c))
+            backoff(c);
     }
     ike_child_timer_arm(s);
-}
-
-static struct ike_child_sa *child_by_in(struct ike_sess *s, uint32_t spi_in)
-{
-    for (size_t i = 0; i < s->nchild; i++) {
-        if (s->child[i].spi_in == spi_in)
-            return &s->child[i];
-    }
-    return NULL;
 }
 
 void ike_child_rekey_done(struct ike_sess *s, const struct ike_msg *in)
@@ -406,26 +492,33 @@ void ike_child_rekey_done(struct ike_sess *s, const struct ike_msg *in)
     struct ike_esp_algs only = {.encr = ike_encr_bit(s->rk.alg.encr_id, s->rk.alg.encr_bits),
                                 .integ = s->rk.alg.integ ? 1u << s->rk.alg.integ : 0,
                                 .esn = s->rk.alg.esn};
+    struct ike_ts_pld resp_i, resp_r;
     struct ike_child_keys k, mine;
     struct ike_ke_pld ke;
-    const uint8_t *nr;
-    size_t nr_len;
+    const uint8_t *nr = NULL;
+    size_t nr_len = 0;
     uint8_t gir[512];
     size_t gir_len = 0;
     bool ok;
 
-    if (old)
-        old->rekeying = false;
+    /* the response's selectors (TSi ours, TSr the client's) must stay within the
+     * rekeyed child's: the dataplane installs no more than that */
     ok = sa && sa_p && n_p && tsi_p && tsr_p && ike_sa_parse(sa_p, sa) && ike_nonce_parse(n_p, &nr, &nr_len) &&
-         ike_ts_parse(tsi_p, &c.tsr) && ike_ts_parse(tsr_p, &c.tsi) &&
+         ike_ts_parse(tsi_p, &resp_r) && ike_ts_parse(tsr_p, &resp_i) &&
+         ike_ts_narrow(&resp_i, old ? &old->tsi : &s->allow_i, &c.tsi) &&
+         ike_ts_narrow(&resp_r, old ? &old->tsr : &s->allow_r, &c.tsr) &&
          ike_child_choose(sa, &only, s->rk.alg.dh_group, &c.alg);
     if (ok && s->rk.dh)
         ok = ke_p && ike_ke_parse(ke_p, &ke) && ke.group == s->rk.alg.dh_group &&
              (gir_len = ike_dh_derive(s->rk.dh, ke.data, ke.len, gir, sizeof(gir))) > 0;
     free(sa);
+    ike_dh_free(s->rk.dh);
+    s->rk.dh = NULL;
     if (!ok) {
         log_warn("ike", "session %" PRIu64 ": the client refused or garbled our rekey of child SA %08x", s->id,
                  s->rk.old_spi_in);
+        if (old)
+            backoff(old);
         ike_child_timer_arm(s);
         return;
     }
@@ -433,6 +526,22 @@ void ike_child_rekey_done(struct ike_sess *s, const struct ike_msg *in)
     c.spi_out = c.alg.spi_peer;
     c.established = time(NULL);
     c.rekeys = old ? old->rekeys + 1 : 1;
+    nonce_min(s->rk.ni, sizeof(s->rk.ni), nr, nr_len, &c);
+    /* RFC 7296 2.8.1: the client rekeyed the same child meanwhile. Of the two new
+     * SAs, the one made by the exchange with the lowest nonce goes, deleted by
+     * its initiator: if that is ours, we never install it and delete it. */
+    if (old && old->replaced) {
+        struct ike_child_sa *theirs = child_by_in(s, old->replaced_by);
+
+        if (!theirs || nonce_cmp(&c, theirs) < 0) {
+            log_info("ike", "session %" PRIu64 ": simultaneous rekey of child SA %08x, ours yields", s->id,
+                     old->spi_in);
+            OPENSSL_cleanse(gir, sizeof(gir));
+            queue_delete(s, c.spi_in);
+            ike_child_timer_arm(s);
+            return;
+        }
+    }
     /* we initiated: the initiator-to-responder keys are our outbound ones */
     ok = ike_child_keymat(s->in.prf, s->in.keys.sk_d, s->in.keys.prf_len, gir, gir_len, s->rk.ni, sizeof(s->rk.ni),
                           nr, nr_len, &c.alg, &k);
@@ -444,30 +553,38 @@ void ike_child_rekey_done(struct ike_sess *s, const struct ike_msg *in)
     OPENSSL_cleanse(&k, sizeof(k));
     if (!ok || s->nchild >= IKE_MAX_CHILD || !ike_child_install(s, &c, &mine)) {
         OPENSSL_cleanse(&mine, sizeof(mine));
+        queue_delete(s, c.spi_in); /* the peer has it: take it back */
+        if (old)
+            backoff(old);
         ike_child_timer_arm(s);
         return;
     }
     OPENSSL_cleanse(&mine, sizeof(mine));
     ike_child_lifetimes(s, &c);
     s->child[s->nchild++] = c;
+    old = child_by_in(s, s->rk.old_spi_in);
     s->e->c.create_child++;
     log_info("ike", "session %" PRIu64 ": child SA %08x rekeyed by us as %08x/%08x", s->id, s->rk.old_spi_in,
              c.spi_in, c.spi_out);
     /* the old child goes (unless the client deleted it meanwhile) */
-    if (child_by_in(s, s->rk.old_spi_in))
-        delete_child_request(s, s->rk.old_spi_in);
-    ike_dh_free(s->rk.dh);
-    s->rk.dh = NULL;
+    if (old) {
+        old->rekeying = false;
+        old->replaced = true;
+        queue_delete(s, old->spi_in);
+    }
     ike_child_timer_arm(s);
 }
 
 void ike_child_delete_done(struct ike_sess *s)
 {
-    struct ike_child_sa *c = child_by_in(s, s->del_spi_in);
+    for (size_t i = 0; i < s->ndel_sent; i++) {
+        struct ike_child_sa *c = child_by_in(s, s->del_sent[i]);
 
-    if (c) {
-        ike_child_remove(s, c);
-        *c = s->child[--s->nchild];
+        if (c) {
+            ike_child_remove(s, c);
+            *c = s->child[--s->nchild];
+        }
     }
+    s->ndel_sent = 0;
     ike_child_timer_arm(s);
 }

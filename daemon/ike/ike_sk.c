@@ -149,6 +149,13 @@ enum ike_sk_rc ike_frag_add(struct ike_frag *f, const struct ike_sk_keys *k, con
         free(plain);
         return IKE_SK_OK;
     }
+    /* what a peer can make us hold is bounded by the largest IKE message */
+    if (f->bytes + plen > IKE_MAX_MSG_LEN) {
+        free(plain);
+        ike_frag_fini(f);
+        return IKE_SK_INVALID_SYNTAX;
+    }
+    f->bytes += plen;
     f->part[skf.number - 1] = plain;
     f->part_len[skf.number - 1] = plen;
     if (skf.number == 1)

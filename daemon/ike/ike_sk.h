@@ -53,6 +53,7 @@ struct ike_frag {
     uint8_t first; /* the first inner payload's type, from fragment 1 */
     uint8_t *part[IKE_MAX_FRAGMENTS];
     size_t part_len[IKE_MAX_FRAGMENTS];
+    size_t bytes; /* held in parts: at most IKE_MAX_MSG_LEN */
     uint8_t *whole; /* the reassembled chain, which the completed @inner points into */
     size_t whole_len;
 };

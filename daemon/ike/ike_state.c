@@ -203,8 +203,8 @@ static void session_state(struct ike_sess *s, struct lyd_node *state, time_t now
         struct lyd_node *cn = NULL, *cs;
         char spi_in[12];
 
-        dp_sa_stats(s->e->dp, c->spi_in, true, &in);
-        dp_sa_stats(s->e->dp, c->spi_out, false, &out);
+        dp_sa_stats(s->e->dp, s->id, c->spi_in, true, &in);
+        dp_sa_stats(s->e->dp, s->id, c->spi_out, false, &out);
         bi += in.bytes;
         pi += in.packets;
         bo += out.bytes;

@@ -348,3 +348,21 @@ def test_ipv6_address_dns_and_selectors(make_ravend, lab):
     wait_until(lambda: not sessions(m), what="session removed")
     pool = [p for p in state(m).findall(f"{{{NS}}}pool") if t(p, "name") == "rw6"][0]
     assert t(pool, "in-use") == "0"
+
+
+def test_overlapping_pools_are_refused(make_ravend):
+    """Two pools must not share addresses, in either family: the commit fails in
+    prepare, naming the pool, and changes nothing."""
+    d = make_ravend()
+    m = d.connect()
+    err = expect_error(lambda: m.edit_config(target="running", config=cfg(
+        f'<pools xmlns="{NS}"><ipv6-pool><name>a</name><prefix>fd00:300::/48</prefix><assigned-length>64'
+        '</assigned-length></ipv6-pool><ipv6-pool><name>b</name><prefix>fd00:300:0:7::/64</prefix></ipv6-pool>'
+        '</pools>')), "operation-failed")
+    assert "overlaps another IPv6 pool" in err.message
+    err = expect_error(lambda: m.edit_config(target="running", config=cfg(
+        f'<pools xmlns="{NS}"><ipv4-pool><name>a</name><range><start>10.9.0.1</start><end>10.9.0.50</end></range>'
+        '</ipv4-pool><ipv4-pool><name>b</name><range><start>10.9.0.50</start><end>10.9.0.60</end></range>'
+        '</ipv4-pool></pools>')), "operation-failed")
+    assert "overlaps another range" in err.message
+    assert "ipv4-pool" not in m.get_config(source="running").data_xml

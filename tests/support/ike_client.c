@@ -166,3 +166,58 @@ bool ike_client_auth_done(struct ike_client *c, const uint8_t *buf, size_t len)
         ike_cp_parse(ike_msg_find(&inner, IKE_PLD_CP, 0), &c->cp_reply);
     return c->established;
 }
+
+static void be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+bool ike_client_create_child(struct ike_client *c, uint32_t rekey_spi, uint32_t spi, struct ike_buf *out)
+{
+    static uint8_t spi_buf[4], rekey_buf[4];
+    struct ike_sa_pld sa = {.nprop = 1};
+    struct ike_ts_pld ts = {.nts = 1};
+    struct ike_hdr h = {0};
+    struct ike_builder ib;
+    uint8_t nonce[32];
+    bool ok;
+
+    be32(spi_buf, spi);
+    be32(rekey_buf, rekey_spi);
+    if (RAND_bytes(nonce, sizeof(nonce)) != 1)
+        return false;
+    ike_build_begin(&ib, &h);
+    if (rekey_spi)
+        ike_notify_build(&ib, &(struct ike_notify_pld){.protocol = 3, .spi_len = 4, .type = 16393, .spi = rekey_buf});
+    sa.prop[0] = (struct ike_proposal){.num = 1, .protocol = 3, .spi_len = 4, .spi = spi_buf, .ntrans = 2};
+    sa.prop[0].trans[0] = (struct ike_transform){.type = IKE_TRANS_ENCR, .id = IKE_AEAD_AES_GCM_16, .key_len = 128};
+    sa.prop[0].trans[1] = (struct ike_transform){.type = IKE_TRANS_ESN, .id = 0};
+    ike_sa_build(&ib, &sa);
+    ike_build_raw(&ib, IKE_PLD_NONCE, false, nonce, sizeof(nonce));
+    ts.ts[0] = (struct ike_ts){.type = 7, .end_port = 65535, .end = {255, 255, 255, 255}};
+    ike_ts_build(&ib, IKE_PLD_TSI, &ts);
+    ike_ts_build(&ib, IKE_PLD_TSR, &ts);
+    ok = ike_build_finish(&ib) && ike_client_request(c, IKE_EXCH_CREATE_CHILD_SA, rekey_spi ? IKE_PLD_NOTIFY : IKE_PLD_SA,
+                                                     ib.buf.data + IKE_HDR_LEN, ib.buf.len - IKE_HDR_LEN, out);
+    ike_buf_fini(&ib.buf);
+    return ok;
+}
+
+uint16_t ike_client_response_notify(struct ike_client *c, const uint8_t *buf, size_t len)
+{
+    static struct ike_msg m, inner;
+    static uint8_t plain[65536];
+    struct ike_sk_keys k;
+    struct ike_notify_pld n;
+    const struct ike_pld *p;
+
+    ike_init_sk_keys(&c->st, false, &k);
+    if (ike_msg_parse(buf, len, &m) != IKE_PARSE_OK || len > sizeof(plain) ||
+        ike_sk_open(&k, buf, len, &m, plain, &inner) != IKE_SK_OK)
+        return 0xffff;
+    p = ike_msg_find(&inner, IKE_PLD_NOTIFY, 0);
+    return p && ike_notify_parse(p, &n) ? n.type : 0;
+}

@@ -40,6 +40,12 @@ bool ike_client_sa_init_done(struct ike_client *c, const uint8_t *buf, size_t le
 bool ike_client_auth(struct ike_client *c, const char *id, const char *psk, struct ike_buf *out);
 /* Takes the IKE_AUTH response: true when it carries AUTH (and no failure). */
 bool ike_client_auth_done(struct ike_client *c, const uint8_t *buf, size_t len);
+/* CREATE_CHILD_SA request for a new child SA with our inbound SPI @spi (AES-GCM),
+ * rekeying the child whose SPI we receive on, @rekey_spi, unless it is 0. */
+bool ike_client_create_child(struct ike_client *c, uint32_t rekey_spi, uint32_t spi, struct ike_buf *out);
+/* The notify type of a response (0 if it carries none), after any request. */
+uint16_t ike_client_response_notify(struct ike_client *c, const uint8_t *buf, size_t len);
+
 /* Any request of @exchange carrying the payload chain @inner (first type @first),
  * sealed with the initiator's keys and the next message ID. */
 bool ike_client_request(struct ike_client *c, uint8_t exchange, uint8_t first, const uint8_t *inner, size_t len,

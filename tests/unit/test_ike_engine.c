@@ -1,8 +1,12 @@
 /* Unit tests of the IKEv2 engine's decisions that real clients cannot show: the
  * Unity and FlexVPN configuration attributes go only to clients that announced
- * the matching vendor ID (SPEC S4). The engine runs in-process on its test seam
- * (ike_engine_input / ike_engine_set_output), driven by the test initiator. */
+ * the matching vendor ID (SPEC S4); a client cannot grow its child SAs without
+ * bound by rekeying; cookies cannot be forged. The engine runs in-process on its
+ * test seam (ike_engine_input / ike_engine_set_output), driven by the test
+ * initiator. */
 #include <arpa/inet.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <event2/event.h>
 #include <libyang/libyang.h>
 #include <setjmp.h>
@@ -93,16 +97,14 @@ static bool has_attr(const struct ike_cp_pld *cp, uint16_t type, const char *val
     return false;
 }
 
-/* One session with the given vendor IDs; returns the configuration reply. */
-static void session(struct env *e, const uint8_t *const *vids, const size_t *lens, size_t n, struct ike_cp_pld *cp)
+static struct sockaddr_storage local, peer;
+
+static struct ike_engine *engine(struct env *e, const struct lyd_node *tree)
 {
     struct ike_engine *eng = ike_engine_new(e->base, e->ctx, e->dp);
-    struct sockaddr_storage local = {0}, peer = {0};
-    struct ike_client c;
-    struct ike_buf b = {0};
 
     assert_non_null(eng);
-    assert_int_equal(ike_engine_prepare(eng, e->tree, NULL, NULL), 0);
+    assert_int_equal(ike_engine_prepare(eng, tree, NULL, NULL), 0);
     ike_engine_apply(eng);
     ike_engine_set_output(eng, out, e);
     ((struct sockaddr_in *)&local)->sin_family = AF_INET;
@@ -111,6 +113,25 @@ static void session(struct env *e, const uint8_t *const *vids, const size_t *len
     ((struct sockaddr_in *)&peer)->sin_family = AF_INET;
     ((struct sockaddr_in *)&peer)->sin_port = htons(500);
     inet_pton(AF_INET, "198.51.100.9", &((struct sockaddr_in *)&peer)->sin_addr);
+    return eng;
+}
+
+/* Sends @b to the engine and returns its answer's length (in e->out). */
+static size_t ask(struct env *e, struct ike_engine *eng, struct ike_buf *b)
+{
+    e->out_len = 0;
+    ike_engine_input(eng, &local, &peer, false, b->data, b->len);
+    ike_buf_fini(b);
+    return e->out_len;
+}
+
+/* One session with the given vendor IDs; returns the configuration reply. */
+static void session(struct env *e, const uint8_t *const *vids, const size_t *lens, size_t n, struct ike_cp_pld *cp)
+{
+    struct ike_engine *eng = engine(e, e->tree);
+    struct ike_client c;
+    struct ike_buf b = {0};
+
     ike_client_init(&c, IKE_DH_ECP256);
     for (size_t i = 0; i < n; i++) {
         c.vid[i] = vids[i];
@@ -157,10 +178,137 @@ static void test_vendor_attributes(void **state)
     assert_true(has_attr(&cp, 28690, "7"));
 }
 
+/* The number of child-sa entries in the engine's operational state. */
+static size_t children(struct env *e, struct ike_engine *eng)
+{
+    struct lyd_node *st = NULL;
+    struct ly_set *set = NULL;
+    size_t n;
+
+    assert_int_equal(lyd_new_inner(NULL, ly_ctx_get_module_implemented(e->ctx, "raven-vpn"), "vpn-state", 0, &st),
+                     0);
+    ike_engine_state(eng, st);
+    assert_int_equal(lyd_find_xpath(st, "session/child-sa", &set), 0);
+    n = set->count;
+    ly_set_free(set, NULL);
+    lyd_free_tree(st);
+    return n;
+}
+
+static void test_rekeys_do_not_grow_children(void **state)
+{
+    struct env *e = *state;
+    struct ike_engine *eng = engine(e, e->tree);
+    struct ike_client c;
+    struct ike_buf b = {0};
+
+    ike_client_init(&c, IKE_DH_ECP256);
+    assert_true(ike_client_sa_init(&c, &b));
+    assert_true(ask(e, eng, &b));
+    assert_true(ike_client_sa_init_done(&c, e->out, e->out_len));
+    assert_true(ike_client_auth(&c, "alice.example.org", "k1", &b));
+    assert_true(ask(e, eng, &b));
+    assert_true(ike_client_auth_done(&c, e->out, e->out_len));
+    assert_int_equal(children(e, eng), 1);
+    /* the first rekey of the first child works; rekeying it again is refused */
+    assert_true(ike_client_create_child(&c, 0x12345678, 0x20000000, &b));
+    assert_true(ask(e, eng, &b));
+    assert_int_equal(ike_client_response_notify(&c, e->out, e->out_len), 0);
+    assert_int_equal(children(e, eng), 2);
+    for (uint32_t i = 1; i < 20; i++) {
+        assert_true(ike_client_create_child(&c, 0x12345678, 0x20000000 + i, &b));
+        assert_true(ask(e, eng, &b));
+        assert_int_equal(ike_client_response_notify(&c, e->out, e->out_len), 43); /* TEMPORARY_FAILURE */
+    }
+    /* new child SAs stop at the cap whatever the flow limit */
+    for (uint32_t i = 0; i < 20; i++) {
+        assert_true(ike_client_create_child(&c, 0, 0x30000000 + i, &b));
+        assert_true(ask(e, eng, &b));
+    }
+    assert_true(children(e, eng) < 16);
+    assert_int_equal(ike_client_response_notify(&c, e->out, e->out_len), 35); /* NO_ADDITIONAL_SAS */
+    ike_client_fini(&c);
+    ike_engine_free(eng);
+}
+
+/* The notify type of an unencrypted IKE_SA_INIT answer (0 if none). */
+static uint16_t init_notify(struct env *e, const uint8_t **data, size_t *len)
+{
+    struct ike_msg m;
+    struct ike_notify_pld n;
+
+    assert_int_equal(ike_msg_parse(e->out, e->out_len, &m), IKE_PARSE_OK);
+    if (!m.npld || m.pld[0].type != IKE_PLD_NOTIFY || !ike_notify_parse(&m.pld[0], &n))
+        return 0;
+    *data = n.data;
+    *len = n.len;
+    return n.type;
+}
+
+/* The client's IKE_SA_INIT again, with a COOKIE notify in front. */
+static void with_cookie(struct ike_client *c, const uint8_t *cookie, size_t len, struct ike_buf *b)
+{
+    struct ike_msg m;
+    struct ike_builder bd;
+
+    assert_int_equal(ike_msg_parse(c->msg1, c->msg1_len, &m), IKE_PARSE_OK);
+    ike_build_begin(&bd, &m.hdr);
+    ike_notify_build(&bd, &(struct ike_notify_pld){.type = 16390, .data = cookie, .len = len});
+    for (size_t i = 0; i < m.npld; i++)
+        ike_build_raw(&bd, m.pld[i].type, m.pld[i].critical, m.pld[i].body, m.pld[i].len);
+    assert_true(ike_build_finish(&bd));
+    *b = bd.buf;
+}
+
+static void test_cookies(void **state)
+{
+    struct env *e = *state;
+    struct lyd_node *tree = NULL, *n = NULL;
+    struct ike_engine *eng;
+    struct ike_client c;
+    struct ike_buf b = {0};
+    const uint8_t *cookie;
+    size_t cl;
+    uint8_t forged[36] = {0}, mac_in[32 + 4 + 8];
+    unsigned int ml = 32;
+
+    assert_int_equal(lyd_dup_siblings(e->tree, NULL, LYD_DUP_RECURSIVE, &tree), 0);
+    assert_int_equal(lyd_new_path(tree, NULL, "/raven-vpn:ikev2/global/cookie-threshold", "0", 0, &n), 0);
+    eng = engine(e, tree);
+    ike_client_init(&c, IKE_DH_ECP256);
+    assert_true(ike_client_sa_init(&c, &b));
+    assert_true(ask(e, eng, &b));
+    assert_int_equal(init_notify(e, &cookie, &cl), 16390);
+    assert_int_equal(cl, 36);
+    /* a cookie of version 0 keyed with zeroes, made up by a spoofer */
+    memcpy(mac_in, c.st.ni, 32);
+    inet_pton(AF_INET, "198.51.100.9", mac_in + 32);
+    memcpy(mac_in + 36, c.st.spi_i, 8);
+    HMAC(EVP_sha256(), (const uint8_t[32]){0}, 32, mac_in, sizeof(mac_in), forged + 4, &ml);
+    with_cookie(&c, forged, sizeof(forged), &b);
+    assert_true(ask(e, eng, &b));
+    assert_int_equal(init_notify(e, &cookie, &cl), 16390); /* refused: a new COOKIE */
+    /* the real one gets the IKE_SA_INIT response */
+    {
+        uint8_t real[36];
+
+        memcpy(real, cookie, 36);
+        with_cookie(&c, real, sizeof(real), &b);
+    }
+    assert_true(ask(e, eng, &b));
+    assert_int_equal(init_notify(e, &cookie, &cl), 0);
+    assert_true(ike_client_sa_init_done(&c, e->out, e->out_len));
+    ike_client_fini(&c);
+    ike_engine_free(eng);
+    lyd_free_all(tree);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vendor_attributes),
+        cmocka_unit_test(test_rekeys_do_not_grow_children),
+        cmocka_unit_test(test_cookies),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
