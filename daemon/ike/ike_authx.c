@@ -174,20 +174,27 @@ static bool local_addr_matches(const struct lyd_node *prof, const struct sockadd
     return !any;
 }
 
-/* A certificate field as lower-case text for certificate map rules. */
+static void lower(char *p)
+{
+    for (; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+}
+
+/* A certificate field as lower-case text for certificate map rules: names in
+ * RFC 2253 form (escaped, UTF-8 kept), the serial number in hex, the DNS and
+ * e-mail subjectAltNames separated by spaces. */
 static void cert_field(X509 *cert, const char *field, char *out, size_t cap)
 {
     out[0] = 0;
     if (!strcmp(field, "subject-name") || !strcmp(field, "unstructured-subject-name") ||
         !strcmp(field, "issuer-name")) {
-        /* RFC 2253 text escapes ',', '+', '=' and the like inside values, so that a
-         * value cannot pose as another attribute */
         BIO *b = BIO_new(BIO_s_mem());
         int n;
 
         if (b && X509_NAME_print_ex(b, strcmp(field, "issuer-name") ? X509_get_subject_name(cert) :
                                                                       X509_get_issuer_name(cert),
-                                    0, XN_FLAG_RFC2253) >= 0 && (n = BIO_read(b, out, (int)cap - 1)) > 0)
+                                    0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0 &&
+            (n = BIO_read(b, out, (int)cap - 1)) > 0)
             out[n] = 0;
         BIO_free(b);
     } else if (!strcmp(field, "name")) {
@@ -214,12 +221,49 @@ static void cert_field(X509 *cert, const char *field, char *out, size_t cap)
         }
         GENERAL_NAMES_free(gens);
     }
-    for (char *p = out; *p; p++)
-        *p = (char)tolower((unsigned char)*p);
+    lower(out);
+}
+
+/* A rule "ATTR=VALUE" on a subject or issuer name compares with the value of that
+ * attribute in each name entry (eq: equal, co: contains), so that no value can
+ * pose as another attribute; other rules compare with the whole field's text. */
+static bool name_rule(X509 *cert, const char *field, bool eq, const char *want)
+{
+    X509_NAME *nm = strcmp(field, "issuer-name") ? X509_get_subject_name(cert) : X509_get_issuer_name(cert);
+    const char *sep = strchr(want, '=');
+    char attr[32];
+    size_t al;
+
+    if (!sep || (al = (size_t)(sep - want)) >= sizeof(attr))
+        return false;
+    memcpy(attr, want, al);
+    attr[al] = 0;
+    while (al && attr[al - 1] == ' ')
+        attr[--al] = 0;
+    for (sep++; *sep == ' '; sep++)
+        ;
+    for (int i = 0; i < X509_NAME_entry_count(nm); i++) {
+        const X509_NAME_ENTRY *en = X509_NAME_get_entry(nm, i);
+        char sn[32], val[256];
+        unsigned char *utf8 = NULL;
+        int n;
+
+        snprintf(sn, sizeof(sn), "%s", OBJ_nid2sn(OBJ_obj2nid(X509_NAME_ENTRY_get_object(en))));
+        lower(sn);
+        n = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(en));
+        if (n < 0)
+            continue;
+        snprintf(val, sizeof(val), "%.*s", n, utf8);
+        OPENSSL_free(utf8);
+        lower(val);
+        if (!strcmp(sn, attr) && (eq ? !strcmp(val, sep) : strstr(val, sep) != NULL))
+            return true;
+    }
+    return false;
 }
 
 /* A certificate map (S10) matches when all rules of one of its entries do:
- * eq/ne compare, co/nc look for the value in the field's text, case-insensitive. */
+ * eq/ne compare, co/nc look for the value in the field, case-insensitive. */
 static bool cert_map_matches(const struct ike_conf *c, const char *map, X509 *cert)
 {
     const struct lyd_node *m = ike_find(c->tree, V "pki/certificate-map[name='%s']", map), *en, *r;
@@ -231,17 +275,22 @@ static bool cert_map_matches(const struct ike_conf *c, const char *map, X509 *ce
             continue;
         LY_LIST_FOR(lyd_child(en), r) {
             char text[512], want[256];
-            const char *op = ike_leaf(r, "operator"), *val = ike_leaf(r, "value");
-            bool has;
+            const char *op = ike_leaf(r, "operator"), *val = ike_leaf(r, "value"), *field = ike_leaf(r, "field");
+            bool eq, has;
 
-            if (strcmp(r->schema->name, "rule") || !op || !val)
+            if (strcmp(r->schema->name, "rule") || !op || !val || !field)
                 continue;
             any = true;
-            cert_field(cert, ike_leaf(r, "field"), text, sizeof(text));
+            eq = !strcmp(op, "eq") || !strcmp(op, "ne");
             snprintf(want, sizeof(want), "%s", val);
-            for (char *p = want; *p; p++)
-                *p = (char)tolower((unsigned char)*p);
-            has = !strcmp(op, "eq") || !strcmp(op, "ne") ? !strcmp(text, want) : strstr(text, want) != NULL;
+            lower(want);
+            if (strchr(want, '=') && (!strcmp(field, "subject-name") || !strcmp(field, "issuer-name") ||
+                                      !strcmp(field, "unstructured-subject-name"))) {
+                has = name_rule(cert, field, eq, want);
+            } else {
+                cert_field(cert, field, text, sizeof(text));
+                has = eq ? !strcmp(text, want) : strstr(text, want) != NULL;
+            }
             if (!strcmp(op, "ne") || !strcmp(op, "nc"))
                 has = !has;
             all = all && has;

@@ -153,9 +153,9 @@ struct ike_child_sa {
     time_t rekey_at, expire_at; /* soft and hard lifetime */
     bool rekeying;              /* our CREATE_CHILD_SA for it is under way */
     bool replaced;              /* a rekey of it completed: it waits for its DELETE */
-    uint32_t replaced_by;       /* the inbound SPI of the child the peer's rekey made */
-    uint8_t nonce_min[32];      /* the lowest nonce of the exchange that made it */
-    size_t nonce_min_len;       /* (RFC 7296 2.8.1 simultaneous rekeys) */
+    uint32_t replaced_by;       /* the inbound SPI of the child that replaced it */
+    uint8_t peer_nonce[32];     /* the lowest nonce of the peer's rekey of it */
+    size_t peer_nonce_len;      /* (RFC 7296 2.8.1 simultaneous rekeys) */
 };
 
 /* A datagram kept for retransmission (one per fragment). */
@@ -208,6 +208,7 @@ struct ike_sess {
     struct ike_esp_algs esp;
     struct ike_ts_pld allow_i, allow_r; /* bounds of every child's selectors */
     uint16_t pfs_group;
+    uint16_t rekey_group; /* the DH group the peer asked for in our child rekeys */
     uint32_t child_lifetime, child_soft; /* seconds; soft 0 = 90% of the hard lifetime */
     struct event *ev_child;
     /* our rekey of a child SA (RFC 7296 1.3.3), while under way */
@@ -273,6 +274,9 @@ struct ike_engine {
 };
 
 /* ike_engine.c */
+/* Ends a session: it leaves the state and its child SAs and leases go at once;
+ * with @send_delete the peer gets a DELETE of the IKE SA (after our request under
+ * way, if there is one, has been answered). */
 void ike_sess_end(struct ike_sess *s, const char *reason, bool send_delete);
 /* Ends a half-open SA without a session (failed authentication). */
 void ike_sess_abandon(struct ike_sess *s);
@@ -294,6 +298,8 @@ enum { REQ_NONE = 0, REQ_DPD, REQ_DELETE, REQ_CHILD_REKEY, REQ_CHILD_DELETE };
 bool ike_sess_request(struct ike_sess *s, int kind, uint8_t exchange, uint8_t first, const uint8_t *inner,
                       size_t inner_len);
 
+/* A child SA the peer deleted: the one it replaced (if any) may be rekeyed again. */
+void ike_child_forget(struct ike_sess *s, uint32_t spi_in);
 /* ike_rekey.c: CREATE_CHILD_SA */
 void ike_handle_create_child(struct ike_sess *s, const struct ike_msg *in, uint32_t msg_id);
 /* Child SA lifetimes: sets a new child's deadlines, (re)arms the session's timer;

@@ -272,8 +272,8 @@ static struct ike_sess *sess_new(struct ike_engine *e)
     return s;
 }
 
-/* Frees a session that is in no table (or has just been taken out of them). */
-static void sess_release(struct ike_sess *s)
+/* Gives back what a session holds outside itself: child SAs, leases. */
+static void drop_resources(struct ike_sess *s)
 {
     for (size_t i = 0; i < s->nchild; i++)
         ike_child_remove(s, &s->child[i]);
@@ -282,6 +282,13 @@ static void sess_release(struct ike_sess *s)
         pool_release(s->e->conf->pools, s->pool, s->addr4);
     if (s->have_addr6 && s->e->conf)
         pool_release(s->e->conf->pools6, s->pool6, s->index6);
+    s->have_addr4 = s->have_addr6 = false;
+}
+
+/* Frees a session that is in no table (or has just been taken out of them). */
+static void sess_release(struct ike_sess *s)
+{
+    drop_resources(s);
     event_free(s->ev_retx);
     event_free(s->ev_live);
     event_free(s->ev_life);
@@ -321,7 +328,7 @@ static void sess_free(struct ike_sess *s)
     if (s->state == SESS_HALF_OPEN) {
         HASH_DELETE(hh_i, e->by_i, s);
         e->half_open--;
-    } else {
+    } else if (s->state == SESS_ESTABLISHED) {
         e->established--;
     }
     HASH_DELETE(hh_r, e->by_r, s);
@@ -452,38 +459,54 @@ static void on_child(evutil_socket_t fd, short what, void *arg)
     ike_child_on_timer(arg);
 }
 
+/* DELETE of the IKE SA (RFC 7296 1.4.1), sent once with the next message ID: the
+ * session's resources go now, whatever the peer does. */
+static void send_ike_delete(struct ike_sess *s)
+{
+    struct ike_builder bd;
+    struct ike_hdr h = {0};
+
+    ike_build_begin(&bd, &h);
+    ike_delete_build(&bd, &(struct ike_delete_pld){.protocol = 1});
+    if (ike_build_finish(&bd)) {
+        struct ike_out o = {0};
+
+        if (seal(s, IKE_EXCH_INFORMATIONAL, false, s->our_next, IKE_PLD_DELETE, bd.buf.data + IKE_HDR_LEN,
+                 bd.buf.len - IKE_HDR_LEN, &o))
+            out_send(s, &o);
+        out_free(&o);
+    }
+    ike_buf_fini(&bd.buf);
+}
+
 void ike_sess_end(struct ike_sess *s, const char *reason, bool send_delete)
 {
     char a[INET6_ADDRSTRLEN];
 
-    if (send_delete && s->state == SESS_ESTABLISHED && s->req_pending) {
-        /* window size 1: a DELETE would need the message ID of the request still
-         * under way, which the peer would take for its retransmission; the peer
-         * learns of the end by its own liveness check */
-        log_info("ike", "session %" PRIu64 ": no DELETE sent, a request of ours is still unanswered", s->id);
-    } else if (send_delete && s->state == SESS_ESTABLISHED) {
-        /* DELETE of the IKE SA (RFC 7296 1.4.1), sent once: the session's
-         * resources go now, whatever the peer does */
-        struct ike_builder bd;
-        struct ike_hdr h = {0};
-
-        ike_build_begin(&bd, &h);
-        ike_delete_build(&bd, &(struct ike_delete_pld){.protocol = 1});
-        if (ike_build_finish(&bd)) {
-            struct ike_out o = {0};
-
-            if (seal(s, IKE_EXCH_INFORMATIONAL, false, s->our_next, IKE_PLD_DELETE, bd.buf.data + IKE_HDR_LEN,
-                     bd.buf.len - IKE_HDR_LEN, &o))
-                out_send(s, &o);
-            out_free(&o);
-        }
-        ike_buf_fini(&bd.buf);
+    if (s->state == SESS_DELETING) {
+        sess_free(s); /* the end of an ending session: the peer is gone or has gone */
+        return;
     }
     if (s->state == SESS_ESTABLISHED) {
         log_info("ike", "session %" PRIu64 " (%s, %s) down: %s", s->id, s->remote_id ? s->remote_id : "?",
                  ike_addr_str(&s->peer, a, sizeof(a)), reason);
         ike_sess_notify_event(s, "session-down", reason);
     }
+    if (send_delete && s->state == SESS_ESTABLISHED && s->req_pending) {
+        /* window size 1: the DELETE goes once our request under way is answered
+         * (or given up, handle_response / on_retx); the session is over for
+         * everything else now */
+        drop_resources(s);
+        evtimer_del(s->ev_live);
+        evtimer_del(s->ev_life);
+        evtimer_del(s->ev_ikelife);
+        evtimer_del(s->ev_child);
+        s->state = SESS_DELETING;
+        s->e->established--;
+        return;
+    }
+    if (send_delete && s->state == SESS_ESTABLISHED)
+        send_ike_delete(s);
     sess_free(s);
 }
 
@@ -748,15 +771,14 @@ static void handle_informational(struct ike_sess *s, const struct ike_msg *in, u
         } else if (d.protocol == 3 && d.spi_len == 4) {
             for (uint16_t j = 0; j < d.nspi; j++) {
                 const uint8_t *p = d.spis + 4 * j;
-                uint32_t spi = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+                uint32_t spi = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3], ours;
 
                 /* the peer names its inbound SPI, our outbound (RFC 7296 1.4.1) */
                 for (size_t c = 0; c < s->nchild; c++) {
                     if (s->child[c].spi_out != spi)
                         continue;
+                    ours = s->child[c].spi_in;
                     if (nspi < IKE_MAX_CHILD) {
-                        uint32_t ours = s->child[c].spi_in;
-
                         spis_out[4 * nspi] = (uint8_t)(ours >> 24);
                         spis_out[4 * nspi + 1] = (uint8_t)(ours >> 16);
                         spis_out[4 * nspi + 2] = (uint8_t)(ours >> 8);
@@ -765,6 +787,7 @@ static void handle_informational(struct ike_sess *s, const struct ike_msg *in, u
                     }
                     ike_child_remove(s, &s->child[c]);
                     s->child[c] = s->child[--s->nchild];
+                    ike_child_forget(s, ours);
                     break;
                 }
             }
@@ -806,6 +829,14 @@ static void handle_response(struct ike_sess *s, const uint8_t *buf, size_t len, 
         s->last_rx = time(NULL);
         evtimer_del(s->ev_retx);
         out_free(&s->req);
+        if (s->state == SESS_DELETING) {
+            /* the session ended while this request was under way: now its DELETE */
+            free(inner);
+            free(plain);
+            send_ike_delete(s);
+            sess_free(s);
+            return;
+        }
         if (kind == REQ_CHILD_REKEY)
             ike_child_rekey_done(s, inner);
         else if (kind == REQ_CHILD_DELETE)
@@ -882,7 +913,7 @@ static void handle_request(struct ike_sess *s, const uint8_t *buf, size_t len, c
     } else if (msg->hdr.exchange == IKE_EXCH_AUTH && s->state == SESS_HALF_OPEN) {
         ike_handle_auth(s, inner);
     } else if (msg->hdr.exchange == IKE_EXCH_INFORMATIONAL &&
-               (s->state == SESS_ESTABLISHED || s->state == SESS_REKEYED)) {
+               (s->state == SESS_ESTABLISHED || s->state == SESS_REKEYED || s->state == SESS_DELETING)) {
         handle_informational(s, inner, msg->hdr.msg_id);
     } else if (msg->hdr.exchange == IKE_EXCH_CREATE_CHILD_SA && s->state == SESS_ESTABLISHED) {
         ike_handle_create_child(s, inner, msg->hdr.msg_id);
@@ -1083,8 +1114,12 @@ void ike_engine_free(struct ike_engine *e)
 
     if (!e)
         return;
-    HASH_ITER(hh_id, e->by_id, s, tmp)
-        ike_sess_end(s, "admin-clear", true);
+    HASH_ITER(hh_id, e->by_id, s, tmp) {
+        if (s->state == SESS_DELETING)
+            sess_free(s);
+        else
+            ike_sess_end(s, "admin-clear", true);
+    }
     HASH_ITER(hh_r, e->by_r, s, tmp)
         sess_free(s); /* half-open SAs and the stubs of rekeyed ones */
     for (size_t i = 0; i < e->nsocks; i++)

@@ -142,24 +142,43 @@ static struct ike_child_sa *child_by_in(struct ike_sess *s, uint32_t spi_in)
     return NULL;
 }
 
-/* Records the lower of the exchange's two nonces on the child it made. */
-static void nonce_min(const uint8_t *a, size_t al, const uint8_t *b, size_t bl, struct ike_child_sa *c)
+/* Octet strings compared as RFC 7296 2.8.1 orders nonces. */
+static int nonce_cmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
 {
     size_t n = al < bl ? al : bl;
     int cmp = memcmp(a, b, n);
-    const uint8_t *m = cmp < 0 || (cmp == 0 && al <= bl) ? a : b;
-    size_t ml = m == a ? al : bl;
 
-    c->nonce_min_len = ml < sizeof(c->nonce_min) ? ml : sizeof(c->nonce_min);
-    memcpy(c->nonce_min, m, c->nonce_min_len);
+    return cmp ? cmp : (al > bl) - (al < bl);
 }
 
-static int nonce_cmp(const struct ike_child_sa *x, const struct ike_child_sa *y)
+/* The lower of an exchange's two nonces (at most 32 bytes kept). */
+static void nonce_min(const uint8_t *a, size_t al, const uint8_t *b, size_t bl, uint8_t out[32], size_t *out_len)
 {
-    size_t n = x->nonce_min_len < y->nonce_min_len ? x->nonce_min_len : y->nonce_min_len;
-    int cmp = memcmp(x->nonce_min, y->nonce_min, n);
+    const uint8_t *m = nonce_cmp(a, al, b, bl) <= 0 ? a : b;
+    size_t ml = m == a ? al : bl;
 
-    return cmp ? cmp : (int)x->nonce_min_len - (int)y->nonce_min_len;
+    *out_len = ml < 32 ? ml : 32;
+    memcpy(out, m, *out_len);
+}
+
+void ike_child_forget(struct ike_sess *s, uint32_t spi_in)
+{
+    for (size_t i = 0; i < s->nchild; i++) {
+        if (s->child[i].replaced && s->child[i].replaced_by == spi_in) {
+            s->child[i].replaced = false;
+            s->child[i].replaced_by = 0;
+        }
+    }
+}
+
+/* Child SAs not waiting for their DELETE after a rekey. */
+static size_t live_children(const struct ike_sess *s)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < s->nchild; i++)
+        n += !s->child[i].replaced;
+    return n;
 }
 
 static void child_sa(struct ike_sess *s, const struct ike_sa_pld *sa, const uint8_t *ni, size_t ni_len,
@@ -180,8 +199,9 @@ static void child_sa(struct ike_sess *s, const struct ike_sa_pld *sa, const uint
         return;
     }
     /* a rekey adds a child until the old one is deleted; each child is rekeyed
-     * once, so there are at most twice as many as the flow limit allows */
-    if (s->nchild >= IKE_MAX_CHILD - 1 || (!old && s->nchild >= s->flow_limit)) {
+     * once, and new ones stop at half the table, so a rekey always has room */
+    if (s->nchild >= IKE_MAX_CHILD ||
+        (!old && (live_children(s) >= s->flow_limit || live_children(s) >= IKE_MAX_CHILD / 2))) {
         respond_notify(s, msg_id, N_NO_ADDITIONAL_SAS, NULL, 0);
         return;
     }
@@ -241,13 +261,13 @@ static void child_sa(struct ike_sess *s, const struct ike_sa_pld *sa, const uint
     OPENSSL_cleanse(&k, sizeof(k));
     OPENSSL_cleanse(gir, sizeof(gir));
     ike_child_lifetimes(s, &c);
-    nonce_min(ni, ni_len, nr, sizeof(nr), &c);
     if (old) {
         struct ike_child_sa *o = child_by_in(s, old->spi_in);
 
         if (o) {
             o->replaced = true;
             o->replaced_by = c.spi_in;
+            nonce_min(ni, ni_len, nr, sizeof(nr), o->peer_nonce, &o->peer_nonce_len);
         }
     }
     s->child[s->nchild++] = c;
@@ -344,7 +364,7 @@ void ike_child_timer_arm(struct ike_sess *s)
         return;
     for (size_t i = 0; i < s->nchild; i++) {
         const struct ike_child_sa *c = &s->child[i];
-        time_t t = c->rekeying ? c->expire_at : c->rekey_at;
+        time_t t = c->rekeying || c->replaced ? c->expire_at : c->rekey_at;
 
         if (c->expire_at && (!next || t < next))
             next = t;
@@ -374,8 +394,15 @@ static void queue_delete(struct ike_sess *s, uint32_t spi_in)
         if (s->del_q[i] == spi_in)
             return;
     }
+    for (size_t i = 0; i < s->ndel_sent; i++) {
+        if (s->del_sent[i] == spi_in)
+            return;
+    }
     if (s->ndel_q < IKE_MAX_CHILD)
         s->del_q[s->ndel_q++] = spi_in;
+    else
+        log_warn("ike", "session %" PRIu64 ": too many child SA deletes queued; %08x is not announced", s->id,
+                 spi_in);
     ike_child_flush_deletes(s);
 }
 
@@ -417,6 +444,8 @@ static bool rekey_start(struct ike_sess *s, struct ike_child_sa *c)
     s->rk.alg = c->alg;
     if (s->pfs_group)
         s->rk.alg.dh_group = s->pfs_group; /* the IPsec profile asks for PFS */
+    else if (s->rekey_group)
+        s->rk.alg.dh_group = s->rekey_group; /* the peer asked for PFS */
     ike_dh_free(s->rk.dh);
     s->rk.dh = NULL;
     if (!s->rk.new_spi_in || RAND_bytes(s->rk.ni, sizeof(s->rk.ni)) != 1)
@@ -467,9 +496,12 @@ void ike_child_on_timer(struct ike_sess *s)
         if (now >= c->expire_at) {
             /* hard lifetime: the child goes, and the peer is told */
             log_info("ike", "session %" PRIu64 ": child SA %08x reached its hard lifetime", s->id, c->spi_in);
-            queue_delete(s, c->spi_in);
+            uint32_t gone = c->spi_in;
+
+            queue_delete(s, gone);
             ike_child_remove(s, c);
             s->child[i--] = s->child[--s->nchild];
+            ike_child_forget(s, gone);
             continue;
         }
         if (now < c->rekey_at || c->rekeying || c->replaced)
@@ -515,8 +547,29 @@ void ike_child_rekey_done(struct ike_sess *s, const struct ike_msg *in)
     ike_dh_free(s->rk.dh);
     s->rk.dh = NULL;
     if (!ok) {
+        const struct ike_pld *np = ike_msg_find(in, IKE_PLD_NOTIFY, 0);
+        struct ike_notify_pld n;
+
         log_warn("ike", "session %" PRIu64 ": the client refused or garbled our rekey of child SA %08x", s->id,
                  s->rk.old_spi_in);
+        /* INVALID_KE_PAYLOAD: the client wants PFS with this group; at once with it
+         * if the IKE policy allows the group */
+        if (np && ike_notify_parse(np, &n) && n.type == 17 && n.len == 2 && !s->pfs_group) {
+            uint16_t g = (uint16_t)(n.data[0] << 8 | n.data[1]);
+
+            if (g < 32 && (ike_conf_algs(s->e->conf, &s->local)->groups & (1u << g)) && g != s->rekey_group) {
+                s->rekey_group = g;
+                if (old) {
+                    old->rekeying = false;
+                    old->rekey_at = time(NULL);
+                }
+                ike_child_timer_arm(s);
+                return;
+            }
+        }
+        /* an answer with an SA that we cannot take: the client has it, take it back */
+        if (sa_p && !(np && ike_notify_parse(np, &n) && n.type < 16384))
+            queue_delete(s, s->rk.new_spi_in);
         if (old)
             backoff(old);
         ike_child_timer_arm(s);
@@ -526,17 +579,20 @@ void ike_child_rekey_done(struct ike_sess *s, const struct ike_msg *in)
     c.spi_out = c.alg.spi_peer;
     c.established = time(NULL);
     c.rekeys = old ? old->rekeys + 1 : 1;
-    nonce_min(s->rk.ni, sizeof(s->rk.ni), nr, nr_len, &c);
     /* RFC 7296 2.8.1: the client rekeyed the same child meanwhile. Of the two new
      * SAs, the one made by the exchange with the lowest nonce goes, deleted by
-     * its initiator: if that is ours, we never install it and delete it. */
+     * its initiator: if that is ours, we never install it and delete it; else
+     * the client deletes its own. */
     if (old && old->replaced) {
-        struct ike_child_sa *theirs = child_by_in(s, old->replaced_by);
+        uint8_t ours[32];
+        size_t ours_len;
 
-        if (!theirs || nonce_cmp(&c, theirs) < 0) {
+        nonce_min(s->rk.ni, sizeof(s->rk.ni), nr, nr_len, ours, &ours_len);
+        if (nonce_cmp(ours, ours_len, old->peer_nonce, old->peer_nonce_len) < 0) {
             log_info("ike", "session %" PRIu64 ": simultaneous rekey of child SA %08x, ours yields", s->id,
                      old->spi_in);
             OPENSSL_cleanse(gir, sizeof(gir));
+            old->rekeying = false;
             queue_delete(s, c.spi_in);
             ike_child_timer_arm(s);
             return;
@@ -583,6 +639,7 @@ void ike_child_delete_done(struct ike_sess *s)
         if (c) {
             ike_child_remove(s, c);
             *c = s->child[--s->nchild];
+            ike_child_forget(s, s->del_sent[i]);
         }
     }
     s->ndel_sent = 0;

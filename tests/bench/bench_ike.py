@@ -137,6 +137,14 @@ secrets {
         shutil.copy(f"{d}/head.key", f"{d}/private/")
 
 
+def wait_for(ready, proc, what, timeout=30):
+    deadline = time.time() + timeout
+    while not ready():
+        if proc.poll() is not None or time.time() > deadline:
+            raise SystemExit(f"bench_ike: {what} did not start (exit status {proc.poll()})")
+        time.sleep(0.05)
+
+
 def measure(ns_load, load, pid, seconds, concurrency):
     c0 = cpu_seconds(pid)
     out = subprocess.run(["ip", "netns", "exec", ns_load, load, "10.231.0.1", "10.231.0.2", str(seconds),
@@ -183,10 +191,7 @@ def main():
                 p = subprocess.Popen(["ip", "netns", "exec", head, ravend, "-f", "-d", f"{d}/state", "-c",
                                       f"{d}/ravend.xml", "-l", "warning"], stdout=log, stderr=subprocess.STDOUT)
             procs.append(p)
-            for _ in range(100):
-                if "ravend: ready" in open(f"{d}/ravend.log").read():
-                    break
-                time.sleep(0.1)
+            wait_for(lambda: "ravend: ready" in open(f"{d}/ravend.log").read(), p, "ravend")
             rv = measure(cl, load, p.pid, a.seconds, a.concurrency)
             os.kill(p.pid, signal.SIGTERM)
             p.wait(timeout=20)
@@ -198,10 +203,7 @@ def main():
                                   f"mount --bind {d}/run /run && exec {CHARON}"],
                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             procs.append(p)
-            for _ in range(100):
-                if os.path.exists(f"{d}/charon.vici"):
-                    break
-                time.sleep(0.1)
+            wait_for(lambda: os.path.exists(f"{d}/charon.vici"), p, "charon")
             sh("ip", "netns", "exec", head, "swanctl", "--load-all", "--noprompt", "--file", f"{d}/swanctl.conf",
                "--uri", f"unix://{d}/charon.vici")
             ss = measure(cl, load, p.pid, a.seconds, a.concurrency)

@@ -98,7 +98,11 @@ static void on_packet(struct slot *s, const uint8_t *buf, size_t len)
     struct ike_msg m;
     struct ike_notify_pld n;
 
-    if (ike_msg_parse(buf, len, &m) != IKE_PARSE_OK || !(m.hdr.flags & 0x20))
+    /* only the answer to this slot's current request counts: a late answer to an
+     * attempt given up on carries another SPI or message ID */
+    if (ike_msg_parse(buf, len, &m) != IKE_PARSE_OK || !(m.hdr.flags & 0x20) ||
+        memcmp(m.hdr.spi_i, s->c.st.spi_i, 8) ||
+        m.hdr.msg_id != (s->state == S_INIT ? 0u : s->c.next_id - 1))
         return;
     if (s->state == S_INIT) {
         if (m.npld && m.pld[0].type == 41 && ike_notify_parse(&m.pld[0], &n)) {

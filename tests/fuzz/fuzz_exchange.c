@@ -130,5 +130,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ike_client_fini(&c);
 done:
     ike_engine_free(e);
+    if (dp_sa_count(dp))
+        abort(); /* every child SA goes with its session */
     return 0;
 }

@@ -24,15 +24,20 @@ class Lab:
     10.<n>.250.2 router, 10.<n>.250.1 headend."""
 
     def __init__(self, nclients=1, tag="rv", nat=False):
+        self.nss, self.procs, self.clients = [], [], []
+        self.dir = tempfile.mkdtemp(prefix="raven-lab-")
+        try:
+            self._build(nclients, tag, nat)
+        except BaseException:
+            self.close()  # a lab half built is taken down all the same
+            raise
+
+    def _build(self, nclients, tag, nat):
         if not os.path.exists(CHARON):
             raise RuntimeError("strongSwan is not installed (packaging/debian-packages.txt lists it)")
         self.tag = f"{tag}{os.getpid() % 100000}"
         self.net = 10 + os.getpid() % 200
         self.head = f"{self.tag}h"
-        self.dir = tempfile.mkdtemp(prefix="raven-lab-")
-        self.procs = []
-        self.clients = []
-        self.nss = []
         self._netns(self.head)
         self.router = None
         if nat:
@@ -64,6 +69,8 @@ class Lab:
             self.clients.append(c)
 
     def _netns(self, ns):
+        # a namespace of this name left by a killed run of the same PID goes first
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
         sh("ip", "netns", "add", ns)
         self.nss.append(ns)
         sh("ip", "-n", ns, "link", "set", "lo", "up")
@@ -138,10 +145,11 @@ class Lab:
                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.procs.append(p)
         c["proc"] = p
-        for _ in range(100):
-            if os.path.exists(f"{d}/charon.vici"):
-                break
-            time.sleep(0.1)
+        deadline = time.time() + 30
+        while not os.path.exists(f"{d}/charon.vici"):
+            if p.poll() is not None or time.time() > deadline:
+                raise RuntimeError(f"charon did not start (exit {p.poll()}):\n{self.log(i)[-3000:]}")
+            time.sleep(0.05)
         self.swanctl(i, "--load-all", "--noprompt", "--file", f"{d}/swanctl.conf")
         return p
 

@@ -38,9 +38,9 @@ def pki(tmp_path_factory):
             "-days", "30", "-out", p(name + ".pem"), "-addext", "basicConstraints=critical,CA:true",
             "-addext", "keyUsage=critical,keyCertSign,cRLSign")
 
-    def cert(name, kind, san, issuer="ca", eku="serverAuth"):
+    def cert(name, kind, san, issuer="ca", eku="serverAuth", subj=None):
         key(name, kind)
-        run("openssl", "req", "-new", "-key", p(name + ".key"), "-subj", f"/O=Raven Test/CN={san}",
+        run("openssl", "req", "-new", "-key", p(name + ".key"), "-subj", subj or f"/O=Raven Test/CN={san}",
             "-out", p(name + ".csr"))
         with open(p(name + ".ext"), "w") as f:
             f.write(f"subjectAltName=DNS:{san}\nextendedKeyUsage={eku}\n")
@@ -56,6 +56,9 @@ def pki(tmp_path_factory):
     cert("bob", "P-384", "bob.example.org", eku="clientAuth")
     cert("carol", "rsa", "carol.example.org", eku="clientAuth")
     cert("mallory", "rsa", "mallory.example.org", issuer="evil", eku="clientAuth")
+    # frank is in OU staff; eve's common name merely contains the text ",OU=staff"
+    cert("frank", "P-256", "frank.example.org", eku="clientAuth", subj="/O=Raven Test/OU=staff/CN=frank.example.org")
+    cert("eve", "P-256", "eve.example.org", eku="clientAuth", subj="/O=Raven Test/CN=eve.example.org,OU=staff")
     # carol is revoked
     with open(p("ca.cnf"), "w") as f:
         f.write(f"""[ca]
@@ -81,15 +84,18 @@ def read(path):
         return f.read().strip()
 
 
-def headend(pki, server="head-rsa", crl=True, cert_map=False, mtu=None, mangle=False):
+STAFF_RULES = """<rule><field>issuer-name</field><operator>co</operator><value>raven test ca</value></rule>
+          <rule><field>subject-name</field><operator>co</operator><value>cn=bob</value></rule>"""
+
+
+def headend(pki, server="head-rsa", crl=True, cert_map=False, mtu=None, mangle=False, rules=STAFF_RULES):
     crl_xml = f"<crl>{read(pki('ca.crl'))}</crl>" if crl else ""
     match = "<identity><remote><fqdn><domain>example.org</domain></fqdn></remote></identity>"
     cmap = ""
     if cert_map:
         match = "<certificate-map>staff</certificate-map>"
-        cmap = """<certificate-map><name>staff</name><entry><sequence>10</sequence>
-          <rule><field>issuer-name</field><operator>co</operator><value>raven test ca</value></rule>
-          <rule><field>subject-name</field><operator>co</operator><value>cn=bob</value></rule>
+        cmap = f"""<certificate-map><name>staff</name><entry><sequence>10</sequence>
+          {rules}
         </entry></certificate-map>"""
     local = "<rsa-sig/>" if server == "head-rsa" else "<ecdsa-sig/>"
     return f"""<pki xmlns="{NS}">
@@ -212,6 +218,17 @@ def test_certificate_map_selects_the_profile(make_ravend, lab, pki):
     assert connect(lb, pki, "alice", i=1).returncode != 0
     assert "received AUTHENTICATION_FAILED notify" in lb.log(1)
     assert "(alice.example.org) refused: no IKEv2 profile matches the identity" in d.log()
+
+
+def test_certificate_map_attribute_rules_cannot_be_spoofed(make_ravend, lab, pki):
+    """"subject-name co ou=staff" looks at the OU of the subject: frank (OU=staff)
+    matches; eve, whose common name only contains the text ",OU=staff", does not."""
+    lb = lab(2)
+    d = make_ravend(headend(pki, cert_map=True, rules="<rule><field>subject-name</field><operator>co</operator>"
+                                                      "<value>ou=staff</value></rule>"), netns=lb.head)
+    assert connect(lb, pki, "frank").returncode == 0, lb.log(0)[-3000:]
+    assert connect(lb, pki, "eve", i=1).returncode != 0
+    assert "(eve.example.org) refused: no IKEv2 profile matches the identity" in d.log()
 
 
 @pytest.mark.parametrize("client,reason", [

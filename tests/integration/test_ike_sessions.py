@@ -8,6 +8,7 @@ deletes, pool exhaustion and a live pool change.
 Topology: [client i: 10.<n>.<i>.2] --veth-- [headend namespace: ravend, 10.<n>.<i>.1]
 """
 import os
+import select
 import signal
 import subprocess
 import time
@@ -254,9 +255,13 @@ def test_wire_decodes_in_tshark(make_ravend, lab, tmp_path):
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     lb.procs.append(tp)
     # tshark logs "Capture started" once it captures
-    for _ in range(10):
+    line, deadline = "", time.time() + 30
+    while "Capture started" not in line and time.time() < deadline:
+        ready, _, _ = select.select([tp.stderr], [], [], max(0.0, deadline - time.time()))
+        if not ready:
+            break
         line = tp.stderr.readline().decode()
-        if "Capture started" in line or not line:
+        if not line:
             break
     assert "Capture started" in line, "tshark did not start capturing"
     assert up(lb, 0, "alice.example.org").returncode == 0
@@ -365,4 +370,15 @@ def test_overlapping_pools_are_refused(make_ravend):
         '</ipv4-pool><ipv4-pool><name>b</name><range><start>10.9.0.50</start><end>10.9.0.60</end></range>'
         '</ipv4-pool></pools>')), "operation-failed")
     assert "overlaps another range" in err.message
-    assert "ipv4-pool" not in m.get_config(source="running").data_xml
+    running = m.get_config(source="running").data_xml
+    assert "ipv4-pool" not in running and "ipv6-pool" not in running
+    # neighbours that share no address are fine, on byte and non-byte boundaries
+    m.edit_config(target="running", config=cfg(
+        f'<pools xmlns="{NS}"><ipv6-pool><name>a</name><prefix>fd00:300::/48</prefix><assigned-length>64'
+        '</assigned-length></ipv6-pool><ipv6-pool><name>b</name><prefix>fd00:301::/48</prefix></ipv6-pool>'
+        '<ipv6-pool><name>c</name><prefix>fd00:302::/47</prefix></ipv6-pool>'
+        '<ipv6-pool><name>d</name><prefix>fd00:304:8000::/33</prefix></ipv6-pool>'
+        '<ipv4-pool><name>e</name><range><start>10.9.0.1</start><end>10.9.0.50</end></range></ipv4-pool>'
+        '<ipv4-pool><name>f</name><range><start>10.9.0.51</start><end>10.9.0.60</end></range></ipv4-pool>'
+        '</pools>'))
+    assert m.get_config(source="running").data_xml.count("-pool>") == 2 * 6

@@ -10,8 +10,8 @@ Topology (the namespace lab of lab.py, made and removed by the test):
     [client ns: charon 10.<n>.0.2] --veth-- [headend ns: ike_probe 10.<n>.0.1]
 """
 import os
+import select
 import subprocess
-import time
 
 import pytest
 
@@ -23,10 +23,13 @@ PSK = "interop-test-only"
 
 
 def start_probe(lb, *extra):
+    """Starts the probe and waits for its "listening" line (its sockets are bound)."""
     p = subprocess.Popen(["ip", "netns", "exec", lb.head, PROBE, lb.clients[0]["head_ip"], "client.example.org", PSK,
                           *extra], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lb.procs.append(p)
-    time.sleep(0.2)
+    ready, _, _ = select.select([p.stdout], [], [], 20)
+    line = p.stdout.readline() if ready else ""
+    assert "listening" in line, f"the probe did not start: {line!r}"
     return p
 
 

@@ -220,15 +220,24 @@ static void test_rekeys_do_not_grow_children(void **state)
         assert_true(ask(e, eng, &b));
         assert_int_equal(ike_client_response_notify(&c, e->out, e->out_len), 43); /* TEMPORARY_FAILURE */
     }
-    /* new child SAs stop at the cap whatever the flow limit */
-    for (uint32_t i = 0; i < 20; i++) {
+    /* new child SAs stop at half the table (8 live ones) whatever the flow limit,
+     * and a refused one installs nothing */
+    for (uint32_t i = 0; i < 7; i++) {
         assert_true(ike_client_create_child(&c, 0, 0x30000000 + i, &b));
         assert_true(ask(e, eng, &b));
+        assert_int_equal(ike_client_response_notify(&c, e->out, e->out_len), 0);
     }
-    assert_true(children(e, eng) < 16);
-    assert_int_equal(ike_client_response_notify(&c, e->out, e->out_len), 35); /* NO_ADDITIONAL_SAS */
+    assert_int_equal(children(e, eng), 9); /* 8 live, 1 rekeyed and waiting for its DELETE */
+    for (uint32_t i = 7; i < 20; i++) {
+        assert_true(ike_client_create_child(&c, 0, 0x30000000 + i, &b));
+        assert_true(ask(e, eng, &b));
+        assert_int_equal(ike_client_response_notify(&c, e->out, e->out_len), 35); /* NO_ADDITIONAL_SAS */
+    }
+    assert_int_equal(children(e, eng), 9);
+    assert_int_equal(dp_sa_count(e->dp), 2 * 9);
     ike_client_fini(&c);
     ike_engine_free(eng);
+    assert_int_equal(dp_sa_count(e->dp), 0); /* every SA goes with its session */
 }
 
 /* The notify type of an unencrypted IKE_SA_INIT answer (0 if none). */
