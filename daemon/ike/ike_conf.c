@@ -510,6 +510,8 @@ struct ike_conf *ike_conf_build(const struct ly_ctx *ctx, const struct lyd_node 
     c->max_half_open = v ? (uint32_t)strtoul(v, NULL, 10) : 0;
     v = ike_leaf(c->tree, V "ikev2/global/fragmentation/enabled");
     c->frag = !v || !strcmp(v, "true");
+    v = ike_leaf(c->tree, V "ikev2/global/nat-keepalive");
+    c->nat_keepalive = v ? (uint16_t)atoi(v) : 0;
     v = ike_leaf(c->tree, V "ikev2/global/fragmentation/mtu");
     c->frag_mtu = v ? (uint16_t)atoi(v) : 1280;
     ok = build_policies(c, err, arg) && ok;

@@ -96,6 +96,7 @@ struct ike_conf {
     uint32_t max_sa, max_half_open; /* 0 = no limit */
     bool frag;
     uint16_t frag_mtu;
+    uint16_t nat_keepalive; /* seconds, 0 = none */
     struct ike_policy *policies;
     size_t npolicies;
     struct pool_set *pools; /* leases moved in by the engine's prepare */
@@ -228,7 +229,7 @@ struct ike_sess {
     uint32_t session_lifetime; /* 0 = none */
     uint32_t ike_lifetime;
     time_t created, established, last_rx;
-    struct event *ev_retx, *ev_live, *ev_life, *ev_ikelife;
+    struct event *ev_retx, *ev_live, *ev_life, *ev_ikelife, *ev_ka;
     struct ike_engine *e;
     UT_hash_handle hh_r;  /* by spi_r */
     UT_hash_handle hh_i;  /* half-open: by spi_i and peer */

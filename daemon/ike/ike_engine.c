@@ -88,8 +88,19 @@ static void out_free(struct ike_out *o)
     o->n = 0;
 }
 
+/* Sends one datagram; IKE on the NAT-T port gets the non-ESP marker unless @raw
+ * (a NAT keepalive is the single byte 0xFF, RFC 3948 2.3). */
+static void send_dgram_raw(struct ike_sock *sk, const struct sockaddr_storage *local,
+                           const struct sockaddr_storage *peer, const uint8_t *data, size_t len, bool raw);
+
 static void send_dgram(struct ike_sock *sk, const struct sockaddr_storage *local, const struct sockaddr_storage *peer,
                        const uint8_t *data, size_t len)
+{
+    send_dgram_raw(sk, local, peer, data, len, false);
+}
+
+static void send_dgram_raw(struct ike_sock *sk, const struct sockaddr_storage *local,
+                           const struct sockaddr_storage *peer, const uint8_t *data, size_t len, bool raw)
 {
     static const uint8_t marker[4];
     struct iovec iov[2] = {{.iov_base = (void *)marker, .iov_len = 4}, {.iov_base = (void *)data, .iov_len = len}};
@@ -106,8 +117,8 @@ static void send_dgram(struct ike_sock *sk, const struct sockaddr_storage *local
     }
     if (!sk || sk->fd < 0)
         return;
-    mh.msg_iov = sk->natt ? iov : iov + 1;
-    mh.msg_iovlen = sk->natt ? 2 : 1;
+    mh.msg_iov = sk->natt && !raw ? iov : iov + 1;
+    mh.msg_iovlen = sk->natt && !raw ? 2 : 1;
     /* a socket bound to every address sends from the address the peer talks to */
     if (sk->addr.ss_family == AF_INET)
         wildcard = ((const struct sockaddr_in *)&sk->addr)->sin_addr.s_addr == INADDR_ANY;
@@ -235,6 +246,7 @@ static void init_notify(struct ike_engine *e, struct ike_sock *sk, const struct 
 
 static void on_retx(evutil_socket_t fd, short what, void *arg);
 static void on_child(evutil_socket_t fd, short what, void *arg);
+static void on_keepalive(evutil_socket_t fd, short what, void *arg);
 static void on_ikelife(evutil_socket_t fd, short what, void *arg);
 static void on_live(evutil_socket_t fd, short what, void *arg);
 static void on_life(evutil_socket_t fd, short what, void *arg);
@@ -254,8 +266,11 @@ static struct ike_sess *sess_new(struct ike_engine *e)
     s->ev_life = evtimer_new(e->base, on_life, s);
     s->ev_child = evtimer_new(e->base, on_child, s);
     s->ev_ikelife = evtimer_new(e->base, on_ikelife, s);
+    s->ev_ka = evtimer_new(e->base, on_keepalive, s);
     ike_frag_init(&s->frag);
-    if (!s->ev_retx || !s->ev_live || !s->ev_life || !s->ev_child || !s->ev_ikelife) {
+    if (!s->ev_retx || !s->ev_live || !s->ev_life || !s->ev_child || !s->ev_ikelife || !s->ev_ka) {
+        if (s->ev_ka)
+            event_free(s->ev_ka);
         if (s->ev_child)
             event_free(s->ev_child);
         if (s->ev_ikelife)
@@ -296,6 +311,8 @@ static void sess_release(struct ike_sess *s)
         event_free(s->ev_child);
     if (s->ev_ikelife)
         event_free(s->ev_ikelife);
+    if (s->ev_ka)
+        event_free(s->ev_ka);
     ike_dh_free(s->rk.dh);
     out_free(&s->last_resp);
     out_free(&s->req);
@@ -501,6 +518,7 @@ void ike_sess_end(struct ike_sess *s, const char *reason, bool send_delete)
         evtimer_del(s->ev_life);
         evtimer_del(s->ev_ikelife);
         evtimer_del(s->ev_child);
+        evtimer_del(s->ev_ka);
         s->state = SESS_DELETING;
         s->e->established--;
         return;
@@ -521,8 +539,22 @@ void ike_sess_arm_timers(struct ike_sess *s)
         evtimer_add(s->ev_live, &(struct timeval){.tv_sec = s->dpd_interval});
     if (s->session_lifetime)
         evtimer_add(s->ev_life, &(struct timeval){.tv_sec = s->session_lifetime});
+    /* behind a NAT ourselves: keep its mapping open (RFC 3948 4) */
+    if (s->in.nat_local && s->e->conf && s->e->conf->nat_keepalive)
+        evtimer_add(s->ev_ka, &(struct timeval){.tv_sec = s->e->conf->nat_keepalive});
     ike_sess_ike_rekeyed(s);
     ike_child_timer_arm(s);
+}
+
+static void on_keepalive(evutil_socket_t fd, short what, void *arg)
+{
+    static const uint8_t ka = 0xff;
+    struct ike_sess *s = arg;
+
+    if (s->sock && s->sock->natt)
+        send_dgram_raw(s->sock, &s->local, &s->peer, &ka, 1, true);
+    if (s->e->conf && s->e->conf->nat_keepalive)
+        evtimer_add(s->ev_ka, &(struct timeval){.tv_sec = s->e->conf->nat_keepalive});
 }
 
 /* The profile's IKE SA lifetime: a client that has not rekeyed (or

@@ -21,6 +21,9 @@ struct ike_client {
     size_t msg1_len, msg2_len;
     uint32_t next_id;
     bool established;
+    /* IKE_SA_INIT says the responder's address is not what we sent to (as if a
+     * NAT were in front of it) */
+    bool nat_in_front_of_responder;
     /* vendor ID payloads to send in IKE_SA_INIT (set before ike_client_sa_init) */
     const uint8_t *vid[4];
     size_t vid_len[4], nvid;

@@ -312,12 +312,65 @@ static void test_cookies(void **state)
     lyd_free_all(tree);
 }
 
+struct ka {
+    struct env *e;
+    int keepalives;
+    struct event_base *base;
+};
+
+static void count_ka(const struct sockaddr_storage *to, const uint8_t *buf, size_t len, void *arg)
+{
+    struct ka *k = arg;
+
+    if (len == 1 && buf[0] == 0xff)
+        k->keepalives++;
+    else
+        out(to, buf, len, k->e);
+}
+
+/* RFC 3948 4: when the headend is behind a NAT (the client's NAT-D says so), it
+ * sends a keepalive every nat-keepalive seconds on the NAT-T port. */
+static void test_nat_keepalive(void **state)
+{
+    struct env *e = *state;
+    struct lyd_node *tree = NULL, *n = NULL;
+    struct ike_engine *eng;
+    struct ike_client c;
+    struct ike_buf b = {0};
+    struct ka k = {.e = e};
+
+    assert_int_equal(lyd_dup_siblings(e->tree, NULL, LYD_DUP_RECURSIVE, &tree), 0);
+    assert_int_equal(lyd_new_path(tree, NULL, "/raven-vpn:ikev2/global/nat-keepalive", "5", 0, &n), 0);
+    eng = engine(e, tree);
+    ike_engine_set_output(eng, count_ka, &k);
+    ike_client_init(&c, IKE_DH_ECP256);
+    c.nat_in_front_of_responder = true;
+    assert_true(ike_client_sa_init(&c, &b));
+    assert_true(ask(e, eng, &b));
+    assert_true(ike_client_sa_init_done(&c, e->out, e->out_len));
+    assert_true(ike_client_auth(&c, "alice.example.org", "k1", &b));
+    e->out_len = 0;
+    ((struct sockaddr_in *)&peer)->sin_port = htons(4500);
+    ((struct sockaddr_in *)&local)->sin_port = htons(4500);
+    ike_engine_input(eng, &local, &peer, true, b.data, b.len); /* floated to NAT-T */
+    ike_buf_fini(&b);
+    assert_true(ike_client_auth_done(&c, e->out, e->out_len));
+    assert_int_equal(k.keepalives, 0);
+    event_base_loopexit(e->base, &(struct timeval){.tv_sec = 5, .tv_usec = 500000});
+    event_base_dispatch(e->base);
+    assert_int_equal(k.keepalives, 1);
+    ike_client_fini(&c);
+    ike_engine_free(eng);
+    lyd_free_all(tree);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vendor_attributes),
         cmocka_unit_test(test_rekeys_do_not_grow_children),
         cmocka_unit_test(test_cookies),
+        cmocka_unit_test(test_nat_keepalive),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
