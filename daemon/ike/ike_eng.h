@@ -178,6 +178,12 @@ struct ike_sess {
     uint64_t id;
     enum sess_state state;
     struct ike_init in; /* algorithms, nonces, SPIs, keys */
+    bool initiator;     /* we are the original initiator of this IKE SA (after our rekey) */
+    uint8_t our_spi[8]; /* the SPI table's key: in.spi_r, or in.spi_i when initiator */
+    struct {            /* our rekey of the IKE SA, while under way */
+        uint8_t spi_i[8], ni[32];
+        struct ike_dh *dh;
+    } ikr;
     uint8_t *msg1, *msg2; /* the IKE_SA_INIT request and our response, as on the wire */
     size_t msg1_len, msg2_len;
     struct ike_sock *sock;
@@ -229,7 +235,7 @@ struct ike_sess {
     uint32_t session_lifetime; /* 0 = none */
     uint32_t ike_lifetime;
     time_t created, established, last_rx;
-    struct event *ev_retx, *ev_live, *ev_life, *ev_ikelife, *ev_ka;
+    struct event *ev_retx, *ev_live, *ev_life, *ev_ikelife, *ev_ikerekey, *ev_ka;
     struct ike_engine *e;
     UT_hash_handle hh_r;  /* by spi_r */
     UT_hash_handle hh_i;  /* half-open: by spi_i and peer */
@@ -295,7 +301,7 @@ char *ike_addr_str(const struct sockaddr_storage *a, char *buf, size_t len);
  * table and gets a new IKE SA from the caller. */
 bool ike_sess_stub(struct ike_sess *s, struct ike_sess *stub);
 /* Our requests (one at a time, window size 1) */
-enum { REQ_NONE = 0, REQ_DPD, REQ_DELETE, REQ_CHILD_REKEY, REQ_CHILD_DELETE };
+enum { REQ_NONE = 0, REQ_DPD, REQ_DELETE, REQ_CHILD_REKEY, REQ_CHILD_DELETE, REQ_IKE_REKEY };
 bool ike_sess_request(struct ike_sess *s, int kind, uint8_t exchange, uint8_t first, const uint8_t *inner,
                       size_t inner_len);
 
@@ -312,6 +318,9 @@ void ike_child_on_timer(struct ike_sess *s);
 /* The peer's answer to our REQ_CHILD_REKEY / REQ_CHILD_DELETE. */
 void ike_child_rekey_done(struct ike_sess *s, const struct ike_msg *in);
 void ike_child_delete_done(struct ike_sess *s);
+/* Our rekey of the IKE SA before its lifetime ends, and the peer's answer. */
+bool ike_ike_rekey_start(struct ike_sess *s);
+void ike_ike_rekey_done(struct ike_sess *s, const struct ike_msg *in);
 /* Sends the queued child SA DELETEs once no request of ours is under way. */
 void ike_child_flush_deletes(struct ike_sess *s);
 

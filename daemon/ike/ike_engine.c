@@ -175,7 +175,8 @@ static bool out_add(struct ike_out *o, struct ike_buf *b)
 static bool seal(struct ike_sess *s, uint8_t exchange, bool response, uint32_t msg_id, uint8_t first,
                  const uint8_t *inner, size_t inner_len, struct ike_out *o)
 {
-    struct ike_hdr h = {.version = 0x20, .exchange = exchange, .flags = response ? IKE_FLAG_RESPONSE : 0,
+    struct ike_hdr h = {.version = 0x20, .exchange = exchange,
+                        .flags = (uint8_t)((response ? IKE_FLAG_RESPONSE : 0) | (s->initiator ? IKE_FLAG_INITIATOR : 0)),
                         .msg_id = msg_id};
     struct ike_sk_keys k;
     size_t mtu = s->e->conf ? s->e->conf->frag_mtu : 1280;
@@ -185,7 +186,7 @@ static bool seal(struct ike_sess *s, uint8_t exchange, bool response, uint32_t m
 
     memcpy(h.spi_i, s->in.spi_i, 8);
     memcpy(h.spi_r, s->in.spi_r, 8);
-    ike_init_sk_keys(&s->in, false, &k);
+    ike_init_sk_keys(&s->in, s->initiator, &k); /* our messages: our role's keys */
     o->n = 0;
     if (s->in.fragmentation && inner_len + overhead > mtu && mtu > overhead + 64) {
         size_t chunk = mtu - overhead, total = (inner_len + chunk - 1) / chunk;
@@ -247,6 +248,7 @@ static void init_notify(struct ike_engine *e, struct ike_sock *sk, const struct 
 static void on_retx(evutil_socket_t fd, short what, void *arg);
 static void on_child(evutil_socket_t fd, short what, void *arg);
 static void on_keepalive(evutil_socket_t fd, short what, void *arg);
+static void on_ikerekey(evutil_socket_t fd, short what, void *arg);
 static void on_ikelife(evutil_socket_t fd, short what, void *arg);
 static void on_live(evutil_socket_t fd, short what, void *arg);
 static void on_life(evutil_socket_t fd, short what, void *arg);
@@ -267,8 +269,12 @@ static struct ike_sess *sess_new(struct ike_engine *e)
     s->ev_child = evtimer_new(e->base, on_child, s);
     s->ev_ikelife = evtimer_new(e->base, on_ikelife, s);
     s->ev_ka = evtimer_new(e->base, on_keepalive, s);
+    s->ev_ikerekey = evtimer_new(e->base, on_ikerekey, s);
     ike_frag_init(&s->frag);
-    if (!s->ev_retx || !s->ev_live || !s->ev_life || !s->ev_child || !s->ev_ikelife || !s->ev_ka) {
+    if (!s->ev_retx || !s->ev_live || !s->ev_life || !s->ev_child || !s->ev_ikelife || !s->ev_ka ||
+        !s->ev_ikerekey) {
+        if (s->ev_ikerekey)
+            event_free(s->ev_ikerekey);
         if (s->ev_ka)
             event_free(s->ev_ka);
         if (s->ev_child)
@@ -313,7 +319,10 @@ static void sess_release(struct ike_sess *s)
         event_free(s->ev_ikelife);
     if (s->ev_ka)
         event_free(s->ev_ka);
+    if (s->ev_ikerekey)
+        event_free(s->ev_ikerekey);
     ike_dh_free(s->rk.dh);
+    ike_dh_free(s->ikr.dh);
     out_free(&s->last_resp);
     out_free(&s->req);
     ike_frag_fini(&s->frag);
@@ -379,6 +388,8 @@ bool ike_sess_stub(struct ike_sess *s, struct ike_sess *stub)
         return false;
     }
     stub->in = s->in;
+    stub->initiator = s->initiator;
+    memcpy(stub->our_spi, s->our_spi, 8);
     stub->sock = s->sock;
     stub->local = s->local;
     stub->peer = s->peer;
@@ -390,7 +401,7 @@ bool ike_sess_stub(struct ike_sess *s, struct ike_sess *stub)
     s->req_pending = false;
     evtimer_del(s->ev_retx);
     HASH_DELETE(hh_r, e->by_r, s);
-    HASH_ADD(hh_r, e->by_r, in.spi_r, 8, stub);
+    HASH_ADD(hh_r, e->by_r, our_spi, 8, stub);
     evtimer_add(stub->ev_live, &(struct timeval){.tv_sec = HALF_OPEN_TIMEOUT});
     return true;
 }
@@ -519,6 +530,7 @@ void ike_sess_end(struct ike_sess *s, const char *reason, bool send_delete)
         evtimer_del(s->ev_ikelife);
         evtimer_del(s->ev_child);
         evtimer_del(s->ev_ka);
+        evtimer_del(s->ev_ikerekey);
         s->state = SESS_DELETING;
         s->e->established--;
         return;
@@ -561,8 +573,21 @@ static void on_keepalive(evutil_socket_t fd, short what, void *arg)
  * re-authenticated) its IKE SA by then loses the session. */
 void ike_sess_ike_rekeyed(struct ike_sess *s)
 {
-    if (s->ike_lifetime && s->ev_ikelife)
+    if (s->ike_lifetime && s->ev_ikelife) {
         evtimer_add(s->ev_ikelife, &(struct timeval){.tv_sec = s->ike_lifetime});
+        /* Raven rekeys the IKE SA itself at 90% of its lifetime */
+        evtimer_add(s->ev_ikerekey, &(struct timeval){.tv_sec = s->ike_lifetime / 10 * 9});
+    }
+}
+
+static void on_ikerekey(evutil_socket_t fd, short what, void *arg)
+{
+    struct ike_sess *s = arg;
+
+    if (s->state != SESS_ESTABLISHED)
+        return;
+    if (s->req_pending || !ike_ike_rekey_start(s)) /* after our request under way, or later */
+        evtimer_add(s->ev_ikerekey, &(struct timeval){.tv_sec = s->req_pending ? 1 : 30});
 }
 
 static void on_ikelife(evutil_socket_t fd, short what, void *arg)
@@ -776,7 +801,8 @@ static void handle_init(struct ike_engine *e, struct ike_sock *sk, const struct 
             s->vid_flexvpn = true;
     }
     HASH_ADD(hh_i, e->by_i, ikey, sizeof(s->ikey), s);
-    HASH_ADD(hh_r, e->by_r, in.spi_r, 8, s);
+    memcpy(s->our_spi, s->in.spi_r, 8);
+    HASH_ADD(hh_r, e->by_r, our_spi, 8, s);
     HASH_ADD(hh_id, e->by_id, id, sizeof(s->id), s);
     e->half_open++;
     send_dgram(sk, local, peer, s->msg2, s->msg2_len);
@@ -851,7 +877,7 @@ static void handle_response(struct ike_sess *s, const uint8_t *buf, size_t len, 
         free(plain);
         return;
     }
-    ike_init_sk_keys(&s->in, true, &k);
+    ike_init_sk_keys(&s->in, !s->initiator, &k);
     if (ike_sk_open(&k, buf, len, msg, plain, inner) == IKE_SK_OK) {
         int kind = s->req_kind;
 
@@ -867,6 +893,19 @@ static void handle_response(struct ike_sess *s, const uint8_t *buf, size_t len, 
             free(plain);
             send_ike_delete(s);
             sess_free(s);
+            return;
+        }
+        if (s->state == SESS_REKEYED) {
+            /* the old IKE SA's DELETE, answered: it is gone */
+            free(inner);
+            free(plain);
+            sess_free(s);
+            return;
+        }
+        if (kind == REQ_IKE_REKEY) {
+            ike_ike_rekey_done(s, inner);
+            free(inner);
+            free(plain);
             return;
         }
         if (kind == REQ_CHILD_REKEY)
@@ -894,7 +933,7 @@ static void handle_request(struct ike_sess *s, const uint8_t *buf, size_t len, c
     ike_frag_init(&done);
     if (!inner)
         return;
-    ike_init_sk_keys(&s->in, true, &k);
+    ike_init_sk_keys(&s->in, !s->initiator, &k);
     if (msg->npld && msg->pld[msg->npld - 1].type == IKE_PLD_SKF && s->in.fragmentation) {
         e->c.fragments_received++;
         rc = ike_frag_add(&s->frag, &k, buf, len, msg, inner, &complete);
@@ -982,8 +1021,11 @@ static void handle_dgram(struct ike_sock *sk, const struct sockaddr_storage *loc
             e->c.dropped++;
         goto out;
     }
-    HASH_FIND(hh_r, e->by_r, msg->hdr.spi_r, 8, s);
-    if (!s || memcmp(s->in.spi_i, msg->hdr.spi_i, 8)) {
+    /* the peer's messages carry the I flag when it is the original initiator; our
+     * SPI is then the responder's, else the initiator's */
+    HASH_FIND(hh_r, e->by_r, (msg->hdr.flags & IKE_FLAG_INITIATOR) ? msg->hdr.spi_r : msg->hdr.spi_i, 8, s);
+    if (!s || !(msg->hdr.flags & IKE_FLAG_INITIATOR) != s->initiator ||
+        memcmp(s->initiator ? s->in.spi_r : s->in.spi_i, s->initiator ? msg->hdr.spi_r : msg->hdr.spi_i, 8)) {
         e->c.dropped++; /* an SA we do not know (RFC 7296 2.21.4: no answer needed) */
         goto out;
     }

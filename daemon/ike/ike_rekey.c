@@ -125,9 +125,11 @@ static void rekey_ike(struct ike_sess *s, const struct ike_sa_pld *sa, const uin
         return;
     }
     s->in = st;
+    s->initiator = false; /* the peer rekeyed: it is the new SA's original initiator */
+    memcpy(s->our_spi, st.spi_r, 8);
     s->peer_next = 0;
     s->our_next = 0;
-    HASH_ADD(hh_r, e->by_r, in.spi_r, 8, s);
+    HASH_ADD(hh_r, e->by_r, our_spi, 8, s);
     e->c.ike_rekeys++;
     ike_sess_ike_rekeyed(s);
     log_info("ike", "session %" PRIu64 ": IKE SA rekeyed", s->id);
@@ -644,4 +646,129 @@ void ike_child_delete_done(struct ike_sess *s)
     }
     s->ndel_sent = 0;
     ike_child_timer_arm(s);
+}
+
+/* ---- Raven as the initiator of an IKE SA rekey (RFC 7296 1.3.2, 2.18) ---- */
+
+/* The current IKE SA's algorithms as a proposal (and as the only ones accepted). */
+static void current_ike_algs(const struct ike_sess *s, struct ike_proposal *p, struct ike_algs *a)
+{
+    uint16_t bits = (uint16_t)(s->in.cbc ? s->in.encr_key_len * 8 :
+                               s->in.aead == IKE_AEAD_CHACHA20_POLY1305 ? 0 : (s->in.encr_key_len - 4) * 8);
+    uint16_t encr = s->in.cbc ? IKE_ENCR_AES_CBC : (uint16_t)s->in.aead;
+
+    *p = (struct ike_proposal){.num = 1, .protocol = 1, .spi_len = 8};
+    p->trans[p->ntrans++] = (struct ike_transform){.type = IKE_TRANS_ENCR, .id = encr, .key_len = bits};
+    p->trans[p->ntrans++] = (struct ike_transform){.type = IKE_TRANS_PRF, .id = (uint16_t)s->in.prf};
+    if (s->in.cbc)
+        p->trans[p->ntrans++] = (struct ike_transform){.type = IKE_TRANS_INTEG, .id = (uint16_t)s->in.integ};
+    p->trans[p->ntrans++] = (struct ike_transform){.type = IKE_TRANS_DH, .id = (uint16_t)s->in.group};
+    *a = (struct ike_algs){.encr = ike_encr_bit(encr, bits),
+                           .integ = s->in.cbc ? 1u << s->in.integ : 0,
+                           .prf = 1u << s->in.prf,
+                           .groups = 1u << s->in.group};
+}
+
+bool ike_ike_rekey_start(struct ike_sess *s)
+{
+    struct ike_sa_pld sa = {.nprop = 1};
+    struct ike_algs algs;
+    struct ike_builder bd;
+    struct ike_hdr h = {0};
+    struct ike_sess *clash;
+    uint8_t pub[512];
+    size_t pub_len;
+    bool ok;
+
+    do {
+        if (RAND_bytes(s->ikr.spi_i, 8) != 1)
+            return false;
+        HASH_FIND(hh_r, s->e->by_r, s->ikr.spi_i, 8, clash);
+    } while (clash);
+    ike_dh_free(s->ikr.dh);
+    s->ikr.dh = ike_dh_new(s->in.group);
+    if (!s->ikr.dh || RAND_bytes(s->ikr.ni, sizeof(s->ikr.ni)) != 1 ||
+        !(pub_len = ike_dh_public(s->ikr.dh, pub, sizeof(pub))))
+        return false;
+    current_ike_algs(s, &sa.prop[0], &algs);
+    sa.prop[0].spi = s->ikr.spi_i;
+    ike_build_begin(&bd, &h);
+    ike_sa_build(&bd, &sa);
+    ike_build_raw(&bd, IKE_PLD_NONCE, false, s->ikr.ni, sizeof(s->ikr.ni));
+    ike_ke_build(&bd, &(struct ike_ke_pld){.group = (uint16_t)s->in.group, .data = pub, .len = pub_len});
+    ok = ike_build_finish(&bd) && ike_sess_request(s, REQ_IKE_REKEY, IKE_EXCH_CREATE_CHILD_SA, IKE_PLD_SA,
+                                                  bd.buf.data + IKE_HDR_LEN, bd.buf.len - IKE_HDR_LEN);
+    ike_buf_fini(&bd.buf);
+    if (ok)
+        log_info("ike", "session %" PRIu64 ": rekeying the IKE SA before its lifetime ends", s->id);
+    return ok;
+}
+
+void ike_ike_rekey_done(struct ike_sess *s, const struct ike_msg *in)
+{
+    struct ike_engine *e = s->e;
+    const struct ike_pld *sa_p = ike_msg_find(in, IKE_PLD_SA, 0), *n_p = ike_msg_find(in, IKE_PLD_NONCE, 0);
+    const struct ike_pld *ke_p = ike_msg_find(in, IKE_PLD_KE, 0);
+    struct ike_sa_pld *sa = calloc(1, sizeof(*sa));
+    struct ike_proposal mine, chosen;
+    struct ike_algs algs;
+    struct ike_init st = {0};
+    struct ike_ke_pld ke;
+    const uint8_t *nr;
+    uint8_t gir[512];
+    size_t gir_len = 0;
+    struct ike_sess *stub = NULL;
+    bool ok;
+
+    current_ike_algs(s, &mine, &algs);
+    ok = sa && sa_p && n_p && ke_p && ike_sa_parse(sa_p, sa) && ike_nonce_parse(n_p, &nr, &st.nr_len) &&
+         st.nr_len <= sizeof(st.nr) && st.nr_len >= 16 && ike_ke_parse(ke_p, &ke) &&
+         ike_init_choose_rekey(&algs, sa, ke.group, &st, &chosen) && ke.group == st.group &&
+         (gir_len = ike_dh_derive(s->ikr.dh, ke.data, ke.len, gir, sizeof(gir))) > 0;
+    free(sa);
+    if (ok) {
+        /* the answer's SPI is the new responder SPI; ours the initiator's */
+        memcpy(st.spi_r, st.spi_i, 8);
+        memcpy(st.spi_i, s->ikr.spi_i, 8);
+        memcpy(st.nr, nr, st.nr_len);
+        memcpy(st.ni, s->ikr.ni, sizeof(s->ikr.ni));
+        st.ni_len = sizeof(s->ikr.ni);
+        ok = ike_derive_rekey_keys(s->in.prf, s->in.keys.sk_d, s->in.keys.prf_len, st.prf, st.ni, st.ni_len, st.nr,
+                                   st.nr_len, gir, gir_len, st.spi_i, st.spi_r, st.integ_key_len, st.encr_key_len,
+                                   &st.keys);
+    }
+    OPENSSL_cleanse(gir, sizeof(gir));
+    ike_dh_free(s->ikr.dh);
+    s->ikr.dh = NULL;
+    if (!ok || !(stub = calloc(1, sizeof(*stub))) || !ike_sess_stub(s, stub)) {
+        log_warn("ike", "session %" PRIu64 ": the client refused or garbled our IKE SA rekey", s->id);
+        ike_keys_wipe(&st.keys);
+        evtimer_add(s->ev_ikerekey, &(struct timeval){.tv_sec = 30});
+        return;
+    }
+    st.nat_peer = s->in.nat_peer;
+    st.nat_local = s->in.nat_local;
+    st.fragmentation = s->in.fragmentation;
+    st.sig_hash = s->in.sig_hash;
+    s->in = st;
+    s->initiator = true; /* we rekeyed: we are the new SA's original initiator */
+    memcpy(s->our_spi, st.spi_i, 8);
+    s->peer_next = 0;
+    s->our_next = 0;
+    HASH_ADD(hh_r, e->by_r, our_spi, 8, s);
+    e->c.ike_rekeys++;
+    ike_sess_ike_rekeyed(s);
+    log_info("ike", "session %" PRIu64 ": IKE SA rekeyed by us", s->id);
+    /* as the rekey's initiator we delete the old IKE SA (RFC 7296 2.18) */
+    {
+        struct ike_builder bd;
+        struct ike_hdr h = {0};
+
+        ike_build_begin(&bd, &h);
+        ike_delete_build(&bd, &(struct ike_delete_pld){.protocol = 1});
+        if (!ike_build_finish(&bd) || !ike_sess_request(stub, REQ_DELETE, IKE_EXCH_INFORMATIONAL, IKE_PLD_DELETE,
+                                                        bd.buf.data + IKE_HDR_LEN, bd.buf.len - IKE_HDR_LEN))
+            log_warn("ike", "session %" PRIu64 ": the old IKE SA's DELETE could not be sent", s->id);
+        ike_buf_fini(&bd.buf);
+    }
 }
