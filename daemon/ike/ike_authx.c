@@ -886,6 +886,49 @@ static bool cp_requests(const struct ike_cp_pld *cp, uint16_t type)
     return false;
 }
 
+/* The attributes of a CFG_REPLY or CFG_SET besides the addresses (S4): DNS, NBNS,
+ * split subnets, the application version when asked, and the Unity and FlexVPN
+ * attributes for clients that announced them. */
+static void cp_attributes(const struct ike_sess *s, const struct ike_attrs *at, const struct ike_cp_pld *req,
+                          struct cp_out *cpo)
+{
+    for (int i = 0; i < at->ndns; i++)
+        cp_add4(cpo, CFG_INTERNAL_IP4_DNS, at->dns[i]);
+    for (int i = 0; i < at->ndns6; i++)
+        cp_add6(cpo, CFG_INTERNAL_IP6_DNS, at->dns6[i], -1);
+    for (int i = 0; i < at->nwins; i++)
+        cp_add4(cpo, CFG_INTERNAL_IP4_NBNS, at->wins[i]);
+    for (uint8_t i = 0; i < at->subnets.nts; i++)
+        cp_add_subnet(cpo, &at->subnets.ts[i]);
+    if (cp_requests(req, CFG_APPLICATION_VERSION))
+        cp_add(cpo, CFG_APPLICATION_VERSION, "Raven " RAVEN_IKE_VERSION, strlen("Raven " RAVEN_IKE_VERSION));
+    if (s->vid_unity) {
+        if (at->banner)
+            cp_add(cpo, CFG_UNITY_BANNER, at->banner, strlen(at->banner));
+        if (at->def_domain)
+            cp_add(cpo, CFG_UNITY_DEF_DOMAIN, at->def_domain, strlen(at->def_domain));
+        for (int i = 0; i < at->nsplit_dns; i++)
+            cp_add(cpo, CFG_UNITY_SPLITDNS_NAME, at->split_dns[i], strlen(at->split_dns[i]));
+        for (int i = 0; i < at->nbackup; i++)
+            cp_add(cpo, CFG_UNITY_BACKUP_SERVERS, at->backup[i], strlen(at->backup[i]));
+        if (at->pfs >= 0) {
+            static const uint8_t one[2] = {0, 1}, zero[2] = {0, 0};
+            cp_add(cpo, CFG_UNITY_PFS, at->pfs ? one : zero, 2);
+        }
+        if (at->smartcard >= 0) {
+            static const uint8_t one[2] = {0, 1}, zero[2] = {0, 0};
+            cp_add(cpo, CFG_UNITY_SMARTCARD_REMOVAL_DISCONNECT, at->smartcard ? one : zero, 2);
+        }
+    }
+    if (s->vid_flexvpn) {
+        if (at->cfg_url)
+            cp_add(cpo, CFG_FLEXVPN_CONFIG_URL, at->cfg_url, strlen(at->cfg_url));
+        if (at->cfg_version)
+            cp_add(cpo, CFG_FLEXVPN_CONFIG_VERSION, at->cfg_version, strlen(at->cfg_version));
+    }
+}
+
+
 /* The local identity: the profile's, else our address. */
 static void local_identity(const struct lyd_node *prof, const struct sockaddr_storage *local, X509 *cert,
                            struct ike_id_pld *id, uint8_t raw[16], unsigned char **dn)
@@ -1167,40 +1210,7 @@ void ike_handle_auth(struct ike_sess *s, const struct ike_msg *in)
         }
         /* one family is enough; none when the client asked is a failure (S4) */
         addr_failed = want_addr && !s->have_addr4 && !s->have_addr6;
-        for (int i = 0; i < at.ndns; i++)
-            cp_add4(cpo, CFG_INTERNAL_IP4_DNS, at.dns[i]);
-        for (int i = 0; i < at.ndns6; i++)
-            cp_add6(cpo, CFG_INTERNAL_IP6_DNS, at.dns6[i], -1);
-        for (int i = 0; i < at.nwins; i++)
-            cp_add4(cpo, CFG_INTERNAL_IP4_NBNS, at.wins[i]);
-        for (uint8_t i = 0; i < at.subnets.nts; i++)
-            cp_add_subnet(cpo, &at.subnets.ts[i]);
-        if (cp_requests(&cpreq, CFG_APPLICATION_VERSION))
-            cp_add(cpo, CFG_APPLICATION_VERSION, "Raven " RAVEN_IKE_VERSION, strlen("Raven " RAVEN_IKE_VERSION));
-        if (s->vid_unity) {
-            if (at.banner)
-                cp_add(cpo, CFG_UNITY_BANNER, at.banner, strlen(at.banner));
-            if (at.def_domain)
-                cp_add(cpo, CFG_UNITY_DEF_DOMAIN, at.def_domain, strlen(at.def_domain));
-            for (int i = 0; i < at.nsplit_dns; i++)
-                cp_add(cpo, CFG_UNITY_SPLITDNS_NAME, at.split_dns[i], strlen(at.split_dns[i]));
-            for (int i = 0; i < at.nbackup; i++)
-                cp_add(cpo, CFG_UNITY_BACKUP_SERVERS, at.backup[i], strlen(at.backup[i]));
-            if (at.pfs >= 0) {
-                static const uint8_t one[2] = {0, 1}, zero[2] = {0, 0};
-                cp_add(cpo, CFG_UNITY_PFS, at.pfs ? one : zero, 2);
-            }
-            if (at.smartcard >= 0) {
-                static const uint8_t one[2] = {0, 1}, zero[2] = {0, 0};
-                cp_add(cpo, CFG_UNITY_SMARTCARD_REMOVAL_DISCONNECT, at.smartcard ? one : zero, 2);
-            }
-        }
-        if (s->vid_flexvpn) {
-            if (at.cfg_url)
-                cp_add(cpo, CFG_FLEXVPN_CONFIG_URL, at.cfg_url, strlen(at.cfg_url));
-            if (at.cfg_version)
-                cp_add(cpo, CFG_FLEXVPN_CONFIG_VERSION, at.cfg_version, strlen(at.cfg_version));
-        }
+        cp_attributes(s, &at, &cpreq, cpo);
     }
 
     /* the bounds of child SA selectors: the client's side is its assigned address
@@ -1346,6 +1356,27 @@ void ike_handle_auth(struct ike_sess *s, const struct ike_msg *in)
         initial_contact(s);
     ike_sess_notify_event(s, "session-up", NULL);
     ike_sess_arm_timers(s);
+    /* push (S4 "config-exchange set send"): a client that asked for nothing gets
+     * the attributes in a CFG_SET, if there are any */
+    if (!cp_p && !((v = ike_leaf(prof, "config-exchange/set/send")) && !strcmp(v, "false"))) {
+        struct cp_out *push = calloc(1, sizeof(*push));
+        struct ike_cp_pld none = {0};
+        struct ike_builder pb;
+        struct ike_hdr ph = {0};
+
+        if (push) {
+            push->cp.cfg_type = 3;
+            cp_attributes(s, &at, &none, push);
+            ike_build_begin(&pb, &ph);
+            ike_cp_build(&pb, &push->cp);
+            if (push->cp.nattr && ike_build_finish(&pb))
+                ike_sess_request(s, REQ_CFG_SET, IKE_EXCH_INFORMATIONAL, IKE_PLD_CP, pb.buf.data + IKE_HDR_LEN,
+                                 pb.buf.len - IKE_HDR_LEN);
+            ike_buf_fini(&pb.buf);
+            free(push);
+        }
+    }
+    s->cfg_set_accept = !((v = ike_leaf(prof, "config-exchange/set/accept")) && !strcmp(v, "false"));
     X509_free(peer_cert);
     sk_X509_pop_free(chain, X509_free);
     return;

@@ -203,6 +203,7 @@ struct ike_sess {
     char *remote_id, *local_id, *profile, *ipsec_profile, *auth_method;
     char *user, *group;
     bool vid_unity, vid_flexvpn;
+    bool cfg_set_accept; /* answer the client's CFG_SET with CFG_ACK */
     /* leases */
     char *pool, *pool6;
     uint32_t addr4, index6;
@@ -301,7 +302,7 @@ char *ike_addr_str(const struct sockaddr_storage *a, char *buf, size_t len);
  * table and gets a new IKE SA from the caller. */
 bool ike_sess_stub(struct ike_sess *s, struct ike_sess *stub);
 /* Our requests (one at a time, window size 1) */
-enum { REQ_NONE = 0, REQ_DPD, REQ_DELETE, REQ_CHILD_REKEY, REQ_CHILD_DELETE, REQ_IKE_REKEY };
+enum { REQ_NONE = 0, REQ_DPD, REQ_DELETE, REQ_CHILD_REKEY, REQ_CHILD_DELETE, REQ_IKE_REKEY, REQ_CFG_SET };
 bool ike_sess_request(struct ike_sess *s, int kind, uint8_t exchange, uint8_t first, const uint8_t *inner,
                       size_t inner_len);
 

@@ -813,7 +813,7 @@ static void handle_init(struct ike_engine *e, struct ike_sock *sk, const struct 
 
 static void handle_informational(struct ike_sess *s, const struct ike_msg *in, uint32_t msg_id)
 {
-    uint8_t spis_out[IKE_MAX_CHILD * 4];
+    uint8_t spis_out[IKE_MAX_CHILD * 4], first = IKE_PLD_NONE;
     uint16_t nspi = 0;
     bool delete_ike = false;
     struct ike_builder bd;
@@ -852,11 +852,24 @@ static void handle_informational(struct ike_sess *s, const struct ike_msg *in, u
         }
     }
     ike_build_begin(&bd, &h);
-    if (nspi && !delete_ike)
+    if (nspi && !delete_ike) {
         ike_delete_build(&bd, &(struct ike_delete_pld){.protocol = 3, .spi_len = 4, .nspi = nspi, .spis = spis_out});
+        first = IKE_PLD_DELETE;
+    }
+    /* a client's CFG_SET (S4 "config-exchange set accept"): acknowledged, none of
+     * its attributes taken (RFC 7296 3.15: an empty CFG_ACK) */
+    for (size_t i = 0; i < in->npld && s->cfg_set_accept && !delete_ike; i++) {
+        struct ike_cp_pld cp;
+
+        if (in->pld[i].type == IKE_PLD_CP && ike_cp_parse(&in->pld[i], &cp) && cp.cfg_type == 3) {
+            ike_cp_build(&bd, &(struct ike_cp_pld){.cfg_type = 4});
+            first = first ? first : IKE_PLD_CP;
+            break;
+        }
+    }
     if (ike_build_finish(&bd))
-        ike_sess_respond(s, IKE_EXCH_INFORMATIONAL, msg_id, bd.buf.len > IKE_HDR_LEN ? IKE_PLD_DELETE : IKE_PLD_NONE,
-                         bd.buf.data + IKE_HDR_LEN, bd.buf.len - IKE_HDR_LEN);
+        ike_sess_respond(s, IKE_EXCH_INFORMATIONAL, msg_id, first, bd.buf.data + IKE_HDR_LEN,
+                         bd.buf.len - IKE_HDR_LEN);
     ike_buf_fini(&bd.buf);
     if (delete_ike && s->state == SESS_REKEYED)
         sess_free(s); /* the old SA of a rekeyed session: the session goes on */

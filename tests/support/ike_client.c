@@ -140,7 +140,8 @@ bool ike_client_auth(struct ike_client *c, const char *id, const char *psk, stru
     }
     ike_auth_build(&ib, &(struct ike_auth_pld){.method = 2, .data = mic, .len = ml});
     cp.attr[0] = (struct ike_cp_attr){.type = 1};
-    ike_cp_build(&ib, &cp);
+    if (!c->no_cp)
+        ike_cp_build(&ib, &cp);
     sa.prop[0] = (struct ike_proposal){.num = 1, .protocol = 3, .spi_len = 4, .spi = spi, .ntrans = 2};
     sa.prop[0].trans[0] = (struct ike_transform){.type = IKE_TRANS_ENCR, .id = IKE_AEAD_AES_GCM_16, .key_len = 128};
     sa.prop[0].trans[1] = (struct ike_transform){.type = IKE_TRANS_ESN, .id = 0};
@@ -224,4 +225,17 @@ uint16_t ike_client_response_notify(struct ike_client *c, const uint8_t *buf, si
         return 0xffff;
     p = ike_msg_find(&inner, IKE_PLD_NOTIFY, 0);
     return p && ike_notify_parse(p, &n) ? n.type : 0;
+}
+
+bool ike_client_peer_cp(struct ike_client *c, const uint8_t *buf, size_t len, struct ike_cp_pld *cp)
+{
+    static struct ike_msg m, inner;
+    static uint8_t plain[65536];
+    struct ike_sk_keys k;
+    const struct ike_pld *p;
+
+    ike_init_sk_keys(&c->st, false, &k);
+    return ike_msg_parse(buf, len, &m) == IKE_PARSE_OK && len <= sizeof(plain) &&
+           ike_sk_open(&k, buf, len, &m, plain, &inner) == IKE_SK_OK && (p = ike_msg_find(&inner, IKE_PLD_CP, 0)) &&
+           ike_cp_parse(p, cp);
 }

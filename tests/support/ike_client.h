@@ -24,6 +24,8 @@ struct ike_client {
     /* IKE_SA_INIT says the responder's address is not what we sent to (as if a
      * NAT were in front of it) */
     bool nat_in_front_of_responder;
+    /* IKE_AUTH without a configuration request */
+    bool no_cp;
     /* vendor ID payloads to send in IKE_SA_INIT (set before ike_client_sa_init) */
     const uint8_t *vid[4];
     size_t vid_len[4], nvid;
@@ -48,6 +50,9 @@ bool ike_client_auth_done(struct ike_client *c, const uint8_t *buf, size_t len);
 bool ike_client_create_child(struct ike_client *c, uint32_t rekey_spi, uint32_t spi, struct ike_buf *out);
 /* The notify type of a response (0 if it carries none), after any request. */
 uint16_t ike_client_response_notify(struct ike_client *c, const uint8_t *buf, size_t len);
+
+/* Opens any message of the responder and returns its configuration payload. */
+bool ike_client_peer_cp(struct ike_client *c, const uint8_t *buf, size_t len, struct ike_cp_pld *cp);
 
 /* Any request of @exchange carrying the payload chain @inner (first type @first),
  * sealed with the initiator's keys and the next message ID. */

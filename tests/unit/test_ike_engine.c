@@ -364,6 +364,66 @@ static void test_nat_keepalive(void **state)
     lyd_free_all(tree);
 }
 
+struct outs {
+    uint8_t d[4][4096];
+    size_t len[4], n;
+};
+
+static void keep_all(const struct sockaddr_storage *to, const uint8_t *buf, size_t len, void *arg)
+{
+    struct outs *o = arg;
+
+    if (o->n < 4 && len <= sizeof(o->d[0])) {
+        memcpy(o->d[o->n], buf, len);
+        o->len[o->n++] = len;
+    }
+}
+
+/* S4 push: a client that sends no CFG_REQUEST gets a CFG_SET with the attributes
+ * right after IKE_AUTH; a client's CFG_SET is answered with an empty CFG_ACK. */
+static void test_cfg_set(void **state)
+{
+    /* a CP payload (generic header, then CFG_SET carrying an empty INTERNAL_IP4_DNS) */
+    static const uint8_t set_body[] = {0, 0, 0, 12, 3, 0, 0, 0, 0, 3, 0, 0};
+    struct env *e = *state;
+    struct lyd_node *tree = NULL, *n = NULL;
+    struct ike_engine *eng;
+    struct ike_client c;
+    struct ike_buf b = {0};
+    struct ike_cp_pld cp;
+    struct outs o = {0};
+
+    assert_int_equal(lyd_dup_siblings(e->tree, NULL, LYD_DUP_RECURSIVE, &tree), 0);
+    assert_int_equal(lyd_new_path(tree, NULL, "/raven-vpn:ikev2/authorization-policy[name='g']/dns/primary",
+                                  "10.9.0.53", 0, &n), 0);
+    eng = engine(e, tree);
+    ike_client_init(&c, IKE_DH_ECP256);
+    c.no_cp = true;
+    assert_true(ike_client_sa_init(&c, &b));
+    assert_true(ask(e, eng, &b));
+    assert_true(ike_client_sa_init_done(&c, e->out, e->out_len));
+    ike_engine_set_output(eng, keep_all, &o);
+    assert_true(ike_client_auth(&c, "alice.example.org", "k1", &b));
+    ike_engine_input(eng, &local, &peer, false, b.data, b.len);
+    ike_buf_fini(&b);
+    assert_int_equal(o.n, 2); /* the IKE_AUTH response, then our CFG_SET request */
+    assert_true(ike_client_auth_done(&c, o.d[0], o.len[0]));
+    assert_true(ike_client_peer_cp(&c, o.d[1], o.len[1], &cp));
+    assert_int_equal(cp.cfg_type, 3);
+    assert_true(has_attr(&cp, 3, NULL));  /* INTERNAL_IP4_DNS */
+    assert_false(has_attr(&cp, 1, NULL)); /* never an address unasked */
+    /* the client's own CFG_SET */
+    ike_engine_set_output(eng, out, e);
+    assert_true(ike_client_request(&c, IKE_EXCH_INFORMATIONAL, IKE_PLD_CP, set_body, sizeof(set_body), &b));
+    assert_true(ask(e, eng, &b));
+    assert_true(ike_client_peer_cp(&c, e->out, e->out_len, &cp));
+    assert_int_equal(cp.cfg_type, 4);
+    assert_int_equal(cp.nattr, 0);
+    ike_client_fini(&c);
+    ike_engine_free(eng);
+    lyd_free_all(tree);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -371,6 +431,7 @@ int main(void)
         cmocka_unit_test(test_rekeys_do_not_grow_children),
         cmocka_unit_test(test_cookies),
         cmocka_unit_test(test_nat_keepalive),
+        cmocka_unit_test(test_cfg_set),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
