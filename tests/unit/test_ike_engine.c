@@ -424,6 +424,43 @@ static void test_cfg_set(void **state)
     lyd_free_all(tree);
 }
 
+/* RFC 7296 2.1: a retransmitted request gets the stored response again, byte for
+ * byte, and is not processed twice; a retransmitted IKE_SA_INIT likewise. */
+static void test_retransmission(void **state)
+{
+    struct env *e = *state;
+    struct ike_engine *eng = engine(e, e->tree);
+    struct ike_client c;
+    struct ike_buf b = {0}, again = {0};
+    uint8_t first[4096];
+    size_t first_len;
+
+    ike_client_init(&c, IKE_DH_ECP256);
+    assert_true(ike_client_sa_init(&c, &b));
+    again.data = malloc(b.len);
+    memcpy(again.data, b.data, b.len);
+    again.len = b.len;
+    assert_true(ask(e, eng, &b));
+    first_len = e->out_len;
+    memcpy(first, e->out, first_len);
+    assert_int_equal(ask(e, eng, &again), first_len);
+    assert_memory_equal(e->out, first, first_len);
+    assert_true(ike_client_sa_init_done(&c, e->out, e->out_len));
+    assert_true(ike_client_auth(&c, "alice.example.org", "k1", &b));
+    again.data = malloc(b.len);
+    memcpy(again.data, b.data, b.len);
+    again.len = b.len;
+    assert_true(ask(e, eng, &b));
+    first_len = e->out_len;
+    memcpy(first, e->out, first_len);
+    assert_int_equal(ask(e, eng, &again), first_len);
+    assert_memory_equal(e->out, first, first_len);
+    assert_int_equal(children(e, eng), 1);     /* one session, one child */
+    assert_int_equal(dp_sa_count(e->dp), 2);
+    ike_client_fini(&c);
+    ike_engine_free(eng);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -432,6 +469,7 @@ int main(void)
         cmocka_unit_test(test_cookies),
         cmocka_unit_test(test_nat_keepalive),
         cmocka_unit_test(test_cfg_set),
+        cmocka_unit_test(test_retransmission),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
