@@ -1,20 +1,16 @@
-/* The IKE_AUTH exchange (RFC 7296 1.2, 2.15-2.19): profile selection by the
- * client's identity (SPEC S10), shared key authentication both ways with keys from
- * the profile or a keyring (S2), local authorization and its merge rules (S5-S7),
- * configuration mode (S4) and the first child SA with narrowed traffic selectors. */
+/* The IKE_AUTH exchange (RFC 7296 1.2, 2.15-2.19): authentication both ways with
+ * shared keys or signatures (S2) for the profile ike_authz.c selects, configuration
+ * mode (S4) from its authorization, and the first child SA with narrowed traffic
+ * selectors; child SA installation in the dataplane. */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <inttypes.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
-#include <openssl/bio.h>
-#include <openssl/bn.h>
 #include <openssl/x509.h>
-#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "dataplane/dp.h"
 #include "daemon/base/log.h"
@@ -25,9 +21,7 @@
 #include "daemon/base/poison.h"
 
 #define V "/raven-vpn:"
-#define MAX_LIST 10
 
-enum { ID_IPV4 = 1, ID_FQDN = 2, ID_RFC822 = 3, ID_IPV6 = 5, ID_DER_DN = 9, ID_KEY_ID = 11 };
 
 char *ike_id_text(uint8_t type, const uint8_t *data, size_t len)
 {
@@ -70,592 +64,6 @@ static const char *const id_type_name[] = {[ID_IPV4] = "id-ipv4-addr", [ID_FQDN]
 const char *ike_id_type_name(uint8_t type)
 {
     return type < sizeof(id_type_name) / sizeof(id_type_name[0]) && id_type_name[type] ? id_type_name[type] : NULL;
-}
-
-/* ---- profile selection ---- */
-
-static bool prefix_match(const char *prefix, const struct ike_id_pld *id)
-{
-    char a[64];
-    const char *slash = strchr(prefix, '/');
-    unsigned len, bytes;
-    uint8_t net[16];
-    int fam;
-
-    if (!slash || (size_t)(slash - prefix) >= sizeof(a))
-        return false;
-    memcpy(a, prefix, (size_t)(slash - prefix));
-    a[slash - prefix] = 0;
-    len = (unsigned)atoi(slash + 1);
-    fam = strchr(a, ':') ? AF_INET6 : AF_INET;
-    if ((fam == AF_INET && (id->type != ID_IPV4 || id->len != 4)) ||
-        (fam == AF_INET6 && (id->type != ID_IPV6 || id->len != 16)) || inet_pton(fam, a, net) != 1)
-        return false;
-    bytes = len / 8;
-    if (memcmp(net, id->data, bytes))
-        return false;
-    if (len % 8) {
-        uint8_t m = (uint8_t)(0xff << (8 - len % 8));
-        if ((net[bytes] & m) != (id->data[bytes] & m))
-            return false;
-    }
-    return true;
-}
-
-static bool domain_match(const char *name, size_t nlen, const char *domain)
-{
-    size_t dl = strlen(domain);
-
-    if (nlen == dl)
-        return !strncasecmp(name, domain, dl);
-    return nlen > dl && name[nlen - dl - 1] == '.' && !strncasecmp(name + nlen - dl, domain, dl);
-}
-
-static bool id_equals(const struct ike_id_pld *id, const char *v, bool nocase)
-{
-    size_t l = strlen(v);
-
-    return id->len == l && (nocase ? !strncasecmp((const char *)id->data, v, l) : !memcmp(id->data, v, l));
-}
-
-/* Whether @prof's "match identity remote" accepts the client's identity. */
-static bool remote_matches(const struct lyd_node *prof, const struct ike_id_pld *id)
-{
-    const struct lyd_node *rem = ike_find(prof, "match/identity/remote"), *c, *g;
-
-    if (!rem)
-        return false;
-    LY_LIST_FOR(lyd_child(rem), c) {
-        const char *n = c->schema->name;
-
-        if (!strcmp(n, "address") && prefix_match(lyd_get_value(c), id))
-            return true;
-        if (!strcmp(n, "key-id") && id->type == ID_KEY_ID && id_equals(id, lyd_get_value(c), false))
-            return true;
-        if (!strcmp(n, "fqdn") && id->type == ID_FQDN) {
-            LY_LIST_FOR(lyd_child(c), g) {
-                if (!strcmp(g->schema->name, "exact") && id_equals(id, lyd_get_value(g), true))
-                    return true;
-                if (!strcmp(g->schema->name, "domain") &&
-                    domain_match((const char *)id->data, id->len, lyd_get_value(g)))
-                    return true;
-            }
-        }
-        if (!strcmp(n, "email") && id->type == ID_RFC822) {
-            const char *at = memchr(id->data, '@', id->len);
-
-            LY_LIST_FOR(lyd_child(c), g) {
-                if (!strcmp(g->schema->name, "exact") && id_equals(id, lyd_get_value(g), true))
-                    return true;
-                if (!strcmp(g->schema->name, "domain") && at &&
-                    strlen(lyd_get_value(g)) == id->len - (size_t)(at + 1 - (const char *)id->data) &&
-                    !strncasecmp(at + 1, lyd_get_value(g), strlen(lyd_get_value(g))))
-                    return true;
-            }
-        }
-    }
-    return false;
-}
-
-static bool local_addr_matches(const struct lyd_node *prof, const struct sockaddr_storage *local)
-{
-    const struct lyd_node *m = ike_find(prof, "match"), *c;
-    bool any = false;
-    char a[INET6_ADDRSTRLEN];
-
-    ike_addr_str(local, a, sizeof(a));
-    LY_LIST_FOR(m ? lyd_child(m) : NULL, c) {
-        if (strcmp(c->schema->name, "local-address"))
-            continue;
-        any = true;
-        if (!strcmp(lyd_get_value(c), a))
-            return true;
-    }
-    return !any;
-}
-
-static void lower(char *p)
-{
-    for (; *p; p++)
-        *p = (char)tolower((unsigned char)*p);
-}
-
-/* A certificate field as lower-case text for certificate map rules: names in
- * RFC 2253 form (escaped, UTF-8 kept), the serial number in hex, the DNS and
- * e-mail subjectAltNames separated by spaces. */
-static void cert_field(X509 *cert, const char *field, char *out, size_t cap)
-{
-    out[0] = 0;
-    if (!strcmp(field, "subject-name") || !strcmp(field, "unstructured-subject-name") ||
-        !strcmp(field, "issuer-name")) {
-        BIO *b = BIO_new(BIO_s_mem());
-        int n;
-
-        if (b && X509_NAME_print_ex(b, strcmp(field, "issuer-name") ? X509_get_subject_name(cert) :
-                                                                      X509_get_issuer_name(cert),
-                                    0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0 &&
-            (n = BIO_read(b, out, (int)cap - 1)) > 0)
-            out[n] = 0;
-        BIO_free(b);
-    } else if (!strcmp(field, "name")) {
-        X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, out, (int)cap);
-    } else if (!strcmp(field, "serial-number")) {
-        BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
-        char *hex = bn ? BN_bn2hex(bn) : NULL;
-
-        snprintf(out, cap, "%s", hex ? hex : "");
-        OPENSSL_free(hex);
-        BN_free(bn);
-    } else if (!strcmp(field, "alt-subject-name")) {
-        GENERAL_NAMES *gens = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
-        size_t off = 0;
-
-        for (int i = 0; gens && i < sk_GENERAL_NAME_num(gens) && off + 1 < cap; i++) {
-            const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
-
-            if (g->type == GEN_DNS || g->type == GEN_EMAIL) {
-                int n = snprintf(out + off, cap - off, "%s%s", off ? " " : "",
-                                 (const char *)ASN1_STRING_get0_data(g->d.ia5));
-                off += n > 0 ? (size_t)n : 0;
-            }
-        }
-        GENERAL_NAMES_free(gens);
-    }
-    lower(out);
-}
-
-/* A rule "ATTR=VALUE" on a subject or issuer name compares with the value of that
- * attribute in each name entry (eq: equal, co: contains), so that no value can
- * pose as another attribute; other rules compare with the whole field's text. */
-static bool name_rule(X509 *cert, const char *field, bool eq, const char *want)
-{
-    X509_NAME *nm = strcmp(field, "issuer-name") ? X509_get_subject_name(cert) : X509_get_issuer_name(cert);
-    const char *sep = strchr(want, '=');
-    char attr[32];
-    size_t al;
-
-    if (!sep || (al = (size_t)(sep - want)) >= sizeof(attr))
-        return false;
-    memcpy(attr, want, al);
-    attr[al] = 0;
-    while (al && attr[al - 1] == ' ')
-        attr[--al] = 0;
-    for (sep++; *sep == ' '; sep++)
-        ;
-    for (int i = 0; i < X509_NAME_entry_count(nm); i++) {
-        const X509_NAME_ENTRY *en = X509_NAME_get_entry(nm, i);
-        char sn[32], val[256];
-        unsigned char *utf8 = NULL;
-        int n;
-
-        snprintf(sn, sizeof(sn), "%s", OBJ_nid2sn(OBJ_obj2nid(X509_NAME_ENTRY_get_object(en))));
-        lower(sn);
-        n = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(en));
-        if (n < 0)
-            continue;
-        snprintf(val, sizeof(val), "%.*s", n, utf8);
-        OPENSSL_free(utf8);
-        lower(val);
-        if (!strcmp(sn, attr) && (eq ? !strcmp(val, sep) : strstr(val, sep) != NULL))
-            return true;
-    }
-    return false;
-}
-
-/* A certificate map (S10) matches when all rules of one of its entries do:
- * eq/ne compare, co/nc look for the value in the field, case-insensitive. */
-static bool cert_map_matches(const struct ike_conf *c, const char *map, X509 *cert)
-{
-    const struct lyd_node *m = ike_find(c->tree, V "pki/certificate-map[name='%s']", map), *en, *r;
-
-    LY_LIST_FOR(m ? lyd_child(m) : NULL, en) {
-        bool all = true, any = false;
-
-        if (strcmp(en->schema->name, "entry"))
-            continue;
-        LY_LIST_FOR(lyd_child(en), r) {
-            char text[512], want[256];
-            const char *op = ike_leaf(r, "operator"), *val = ike_leaf(r, "value"), *field = ike_leaf(r, "field");
-            bool eq, has;
-
-            if (strcmp(r->schema->name, "rule") || !op || !val || !field)
-                continue;
-            any = true;
-            eq = !strcmp(op, "eq") || !strcmp(op, "ne");
-            snprintf(want, sizeof(want), "%s", val);
-            lower(want);
-            if (strchr(want, '=') && (!strcmp(field, "subject-name") || !strcmp(field, "issuer-name") ||
-                                      !strcmp(field, "unstructured-subject-name"))) {
-                has = name_rule(cert, field, eq, want);
-            } else {
-                cert_field(cert, field, text, sizeof(text));
-                has = eq ? !strcmp(text, want) : strstr(text, want) != NULL;
-            }
-            if (!strcmp(op, "ne") || !strcmp(op, "nc"))
-                has = !has;
-            all = all && has;
-        }
-        if (any && all)
-            return true;
-    }
-    return false;
-}
-
-static bool cert_maps_match(const struct ike_conf *c, const struct lyd_node *prof, X509 *cert)
-{
-    const struct lyd_node *m = ike_find(prof, "match"), *ch;
-
-    LY_LIST_FOR(m && cert ? lyd_child(m) : NULL, ch) {
-        if (!strcmp(ch->schema->name, "certificate-map") && cert_map_matches(c, lyd_get_value(ch), cert))
-            return true;
-    }
-    return false;
-}
-
-/* The first profile, in configuration order, whose match rules accept the client:
- * its identity, or its certificate through a certificate map. */
-static const struct lyd_node *select_profile(const struct ike_conf *c, const struct ike_id_pld *id,
-                                             const struct sockaddr_storage *local, X509 *cert)
-{
-    const struct lyd_node *top = ike_find(c->tree, V "ikev2"), *p;
-
-    /* the list in configuration order, walked directly: an XPath search per
-     * IKE_AUTH would cost more than the rest of the lookups together */
-    LY_LIST_FOR(top ? lyd_child(top) : NULL, p) {
-        if (!strcmp(p->schema->name, "profile") && local_addr_matches(p, local) &&
-            (remote_matches(p, id) || cert_maps_match(c, p, cert)))
-            return p;
-    }
-    return NULL;
-}
-
-/* The profile's trustpoints of a usage (verify or sign; "both" is either). */
-static size_t profile_tps(const struct ike_conf *c, const struct lyd_node *prof, const char *usage,
-                          struct pki_tp **out, size_t cap)
-{
-    const struct lyd_node *pk = ike_find(prof, "pki"), *t;
-    size_t n = 0;
-
-    LY_LIST_FOR(pk ? lyd_child(pk) : NULL, t) {
-        const char *u = ike_leaf(t, "usage");
-        struct pki_tp *tp;
-
-        if (strcmp(t->schema->name, "trustpoint") || (u && strcmp(u, "both") && strcmp(u, usage)))
-            continue;
-        tp = ike_conf_tp(c, ike_leaf(t, "name"));
-        if (tp && n < cap)
-            out[n++] = tp;
-    }
-    return n;
-}
-
-/* ---- keys ---- */
-
-/* The keyring peer for the client: by identity, then host name, then address. */
-static const struct lyd_node *keyring_peer(const struct ike_conf *c, const struct lyd_node *prof,
-                                           const struct ike_id_pld *id, const struct sockaddr_storage *peer)
-{
-    const char *kr = ike_leaf(prof, "keyring/local");
-    const struct lyd_node *ring = kr ? ike_find(c->tree, V "ikev2/keyring[name='%s']", kr) : NULL, *p;
-    const struct lyd_node *by_host = NULL, *by_addr = NULL;
-    struct ike_id_pld pid = {0};
-    uint8_t praw[16];
-
-    if (!ring)
-        return NULL;
-    pid.type = peer->ss_family == AF_INET ? ID_IPV4 : ID_IPV6;
-    pid.len = peer->ss_family == AF_INET ? 4 : 16;
-    memcpy(praw, peer->ss_family == AF_INET ? (const void *)&((const struct sockaddr_in *)peer)->sin_addr :
-                                              (const void *)&((const struct sockaddr_in6 *)peer)->sin6_addr,
-           pid.len);
-    pid.data = praw;
-    LY_LIST_FOR(lyd_child(ring), p) {
-        const char *v;
-
-        if (strcmp(p->schema->name, "peer"))
-            continue;
-        if ((v = ike_leaf(p, "identity/fqdn")) && id->type == ID_FQDN && id_equals(id, v, true))
-            return p;
-        if ((v = ike_leaf(p, "identity/email")) && id->type == ID_RFC822 && id_equals(id, v, true))
-            return p;
-        if ((v = ike_leaf(p, "identity/key-id")) && id->type == ID_KEY_ID && id_equals(id, v, false))
-            return p;
-        if ((v = ike_leaf(p, "identity/address")) && (id->type == ID_IPV4 || id->type == ID_IPV6)) {
-            char a[INET6_ADDRSTRLEN];
-
-            if (inet_ntop(id->type == ID_IPV4 ? AF_INET : AF_INET6, id->data, a, sizeof(a)) && !strcmp(a, v))
-                return p;
-        }
-        if (!by_host && (v = ike_leaf(p, "hostname")) && id->type == ID_FQDN && id_equals(id, v, true))
-            by_host = p;
-        if (!by_addr && (v = ike_leaf(p, "address")) && prefix_match(v, &pid))
-            by_addr = p;
-    }
-    return by_host ? by_host : by_addr;
-}
-
-/* The pre-shared key that authenticates the client (@remote) or us: the profile's
- * own, else its keyring's entry for the client (the asymmetric key of that side,
- * else the common one). */
-static const char *psk(const struct ike_conf *c, const struct lyd_node *prof, bool remote, const struct ike_id_pld *id,
-                       const struct sockaddr_storage *peer)
-{
-    const char *k = ike_leaf(prof, remote ? "authentication/remote/pre-share/key" : "authentication/local/pre-share/key");
-    const struct lyd_node *p;
-
-    if (k)
-        return k;
-    p = keyring_peer(c, prof, id, peer);
-    if (!p)
-        return NULL;
-    k = ike_leaf(p, remote ? "remote-pre-shared-key" : "local-pre-shared-key");
-    return k ? k : ike_leaf(p, "pre-shared-key");
-}
-
-/* ---- authorization (S5-S7) ---- */
-
-struct ike_attrs {
-    const char *pool, *pool6, *banner, *def_domain, *cfg_url, *cfg_version;
-    uint8_t dns6[2][16];
-    int ndns6;
-    bool has_netmask;
-    uint32_t netmask;
-    uint32_t dns[2], wins[2];
-    int ndns, nwins;
-    struct ike_ts_pld subnets;
-    bool subnets_set;
-    const char *split_dns[MAX_LIST], *backup[MAX_LIST];
-    int nsplit_dns, nbackup;
-    int pfs, include_local_lan, smartcard; /* -1 unset */
-    uint32_t session_lifetime;
-    uint32_t flow_limit; /* UINT32_MAX unset */
-    const char *policy_user, *policy_group;
-};
-
-static uint32_t ip4(const char *s)
-{
-    struct in_addr a = {0};
-
-    if (s)
-        inet_pton(AF_INET, s, &a);
-    return ntohl(a.s_addr);
-}
-
-/* A split subnet (IPv4 or IPv6 prefix) as a selector. */
-static void add_prefix(struct ike_ts_pld *ts, const char *prefix)
-{
-    char a[INET6_ADDRSTRLEN];
-    const char *slash = strchr(prefix, '/');
-    uint8_t raw[16];
-
-    if (!slash || (size_t)(slash - prefix) >= sizeof(a) || ts->nts >= IKE_MAX_TS)
-        return;
-    memcpy(a, prefix, (size_t)(slash - prefix));
-    a[slash - prefix] = 0;
-    if (!strchr(a, ':'))
-        ike_ts_prefix4(ip4(a), (unsigned)atoi(slash + 1), &ts->ts[ts->nts++]);
-    else if (inet_pton(AF_INET6, a, raw) == 1)
-        ike_ts_prefix6(raw, (unsigned)atoi(slash + 1), &ts->ts[ts->nts++]);
-}
-
-/* Fills what @pol sets and @a does not have yet (the first source wins). */
-static void attrs_from_policy(const struct ike_conf *c, const struct lyd_node *pol, struct ike_attrs *a)
-{
-    const char *v;
-    const struct lyd_node *ch;
-
-    if (!a->pool)
-        a->pool = ike_leaf(pol, "pool");
-    if (!a->pool6)
-        a->pool6 = ike_leaf(pol, "ipv6-pool");
-    if (!a->ndns6) {
-        if ((v = ike_leaf(pol, "ipv6-dns/primary")) && inet_pton(AF_INET6, v, a->dns6[a->ndns6]) == 1)
-            a->ndns6++;
-        if ((v = ike_leaf(pol, "ipv6-dns/secondary")) && inet_pton(AF_INET6, v, a->dns6[a->ndns6]) == 1)
-            a->ndns6++;
-    }
-    if (!a->has_netmask && (v = ike_leaf(pol, "netmask"))) {
-        a->has_netmask = true;
-        a->netmask = ip4(v);
-    }
-    if (!a->ndns) {
-        if ((v = ike_leaf(pol, "dns/primary")))
-            a->dns[a->ndns++] = ip4(v);
-        if ((v = ike_leaf(pol, "dns/secondary")))
-            a->dns[a->ndns++] = ip4(v);
-    }
-    if (!a->nwins) {
-        if ((v = ike_leaf(pol, "wins/primary")))
-            a->wins[a->nwins++] = ip4(v);
-        if ((v = ike_leaf(pol, "wins/secondary")))
-            a->wins[a->nwins++] = ip4(v);
-    }
-    if (!a->subnets_set) {
-        const struct lyd_node *rem = ike_find(pol, "route/set/remote");
-        const char *acls[2] = {ike_leaf(pol, "route/set/access-list/ipv4"),
-                               ike_leaf(pol, "route/set/access-list/ipv6")};
-
-        LY_LIST_FOR(rem ? lyd_child(rem) : NULL, ch) {
-            if (!strcmp(ch->schema->name, "ipv4") || !strcmp(ch->schema->name, "ipv6"))
-                add_prefix(&a->subnets, lyd_get_value(ch));
-        }
-        for (int i = 0; i < 2; i++) {
-            const struct lyd_node *al =
-                acls[i] ? ike_find(c->tree, V "access-lists/access-list[name='%s']", acls[i]) : NULL, *en;
-
-            LY_LIST_FOR(al ? lyd_child(al) : NULL, en) {
-                const char *act = ike_leaf(en, "action"), *pfx = ike_leaf(en, "prefix");
-
-                if (!strcmp(en->schema->name, "entry") && act && !strcmp(act, "permit") && pfx)
-                    add_prefix(&a->subnets, pfx);
-            }
-        }
-        a->subnets_set = a->subnets.nts > 0;
-    }
-    if (!a->banner)
-        a->banner = ike_leaf(pol, "banner");
-    if (!a->def_domain)
-        a->def_domain = ike_leaf(pol, "def-domain");
-    if (!a->cfg_url)
-        a->cfg_url = ike_leaf(pol, "configuration/url");
-    if (!a->cfg_version)
-        a->cfg_version = ike_leaf(pol, "configuration/version");
-    if (!a->nsplit_dns || !a->nbackup) {
-        bool sd = !a->nsplit_dns, bg = !a->nbackup;
-
-        LY_LIST_FOR(lyd_child(pol), ch) {
-            if (sd && !strcmp(ch->schema->name, "split-dns") && a->nsplit_dns < MAX_LIST)
-                a->split_dns[a->nsplit_dns++] = lyd_get_value(ch);
-            if (bg && !strcmp(ch->schema->name, "backup-gateway") && a->nbackup < MAX_LIST)
-                a->backup[a->nbackup++] = lyd_get_value(ch);
-        }
-    }
-    if (a->pfs < 0 && (v = ike_leaf(pol, "pfs")))
-        a->pfs = !strcmp(v, "true");
-    if (a->include_local_lan < 0 && (v = ike_leaf(pol, "include-local-lan")))
-        a->include_local_lan = !strcmp(v, "true");
-    if (a->smartcard < 0 && (v = ike_leaf(pol, "smartcard-removal-disconnect")))
-        a->smartcard = !strcmp(v, "true");
-    if (!a->session_lifetime && (v = ike_leaf(pol, "session-lifetime")))
-        a->session_lifetime = (uint32_t)strtoul(v, NULL, 10);
-    if (a->flow_limit == UINT32_MAX && (v = ike_leaf(pol, "ipsec-flow-limit")))
-        a->flow_limit = (uint32_t)strtoul(v, NULL, 10);
-}
-
-/* Name mangler (S6) for FQDN and e-mail identities; other types keep the whole
- * identity. Writes the name to @out. */
-static int dn_nid(const char *field)
-{
-    static const struct {
-        const char *name;
-        int nid;
-    } map[] = {{"common-name", NID_commonName},          {"country", NID_countryName},
-               {"domain", NID_domainComponent},         {"locality", NID_localityName},
-               {"organization", NID_organizationName}, {"organization-unit", NID_organizationalUnitName},
-               {"state", NID_stateOrProvinceName}};
-
-    for (size_t i = 0; field && i < sizeof(map) / sizeof(map[0]); i++) {
-        if (!strcmp(map[i].name, field))
-            return map[i].nid;
-    }
-    return NID_undef;
-}
-
-/* Name mangler (S6): the AAA name from the identity, by its type: FQDN (all,
- * domain, hostname), e-mail (all, domain, username), or a field of the
- * distinguished name @dn (a DN identity's, else the client certificate's subject).
- * Without a mangler, or when the part is absent, the whole identity. */
-static void mangle(const struct ike_conf *c, const char *mangler, uint8_t id_type, const char *id, X509_NAME *dn,
-                   char *out, size_t cap)
-{
-    const struct lyd_node *m = mangler ? ike_find(c->tree, V "ikev2/name-mangler[name='%s']", mangler) : NULL;
-    const char *how, *cut;
-    int nid;
-
-    snprintf(out, cap, "%s", id);
-    if (!m)
-        return;
-    if (id_type == ID_FQDN && (how = ike_leaf(m, "fqdn"))) {
-        cut = strchr(id, '.');
-        if (!strcmp(how, "hostname") && cut)
-            snprintf(out, cap, "%.*s", (int)(cut - id), id);
-        else if (!strcmp(how, "domain") && cut)
-            snprintf(out, cap, "%s", cut + 1);
-    } else if (id_type == ID_RFC822 && (how = ike_leaf(m, "email"))) {
-        cut = strchr(id, '@');
-        if (!strcmp(how, "username") && cut)
-            snprintf(out, cap, "%.*s", (int)(cut - id), id);
-        else if (!strcmp(how, "domain") && cut)
-            snprintf(out, cap, "%s", cut + 1);
-    } else if (dn && (nid = dn_nid(ike_leaf(m, "dn"))) != NID_undef) {
-        char v[256];
-
-        if (X509_NAME_get_text_by_NID(dn, nid, v, sizeof(v)) > 0)
-            snprintf(out, cap, "%s", v);
-    }
-}
-
-/* One authorization source (user or group): the authorization policy of the
- * first local method of its list, named by the configured name, the mangled
- * identity or the identity itself. RADIUS methods belong to the AAA subsystem. */
-static const struct lyd_node *authz_policy(const struct ike_conf *c, const struct lyd_node *src, uint8_t id_type,
-                                           const char *id, X509_NAME *dn, char *name, size_t cap)
-{
-    const char *list = ike_leaf(src, "method-list"), *v;
-    const struct lyd_node *l, *m;
-
-    if (!list || !(l = ike_find(c->tree, V "aaa/authorization-list[name='%s']", list)))
-        return NULL;
-    LY_LIST_FOR(lyd_child(l), m) {
-        if (strcmp(m->schema->name, "method") || !ike_find(m, "local"))
-            continue;
-        if ((v = ike_leaf(src, "username")))
-            snprintf(name, cap, "%s", v);
-        else
-            mangle(c, ike_leaf(src, "name-mangler"), id_type, id, dn, name, cap);
-        return ike_find(c->tree, V "ikev2/authorization-policy[name='%s']", name);
-    }
-    return NULL;
-}
-
-static void authorize(const struct ike_conf *c, const struct lyd_node *prof, const char *method, uint8_t id_type,
-                      const char *id, X509_NAME *dn, struct ike_attrs *a, char *user, char *group, size_t cap)
-{
-    const struct lyd_node *us = ike_find(prof, "aaa/authorization/user"), *gs = ike_find(prof, "aaa/authorization/group");
-    const struct lyd_node *usrc = us ? ike_find(us, "%s", method) : NULL;
-    const struct lyd_node *gsrc = gs ? ike_find(gs, "%s", method) : NULL;
-    const struct lyd_node *up = NULL, *gp = NULL, *first, *second;
-
-    memset(a, 0, sizeof(*a));
-    a->pfs = a->include_local_lan = a->smartcard = -1;
-    a->flow_limit = UINT32_MAX;
-    user[0] = group[0] = 0;
-    if (usrc)
-        up = authz_policy(c, usrc, id_type, id, dn, user, cap);
-    if (gsrc)
-        gp = authz_policy(c, gsrc, id_type, id, dn, group, cap);
-    if (!up)
-        user[0] = 0;
-    if (!gp)
-        group[0] = 0;
-    if (!up && !gp && !usrc && !gsrc) {
-        /* no authorization configured: the policy named "default", if any */
-        gp = ike_find(c->tree, V "ikev2/authorization-policy[name='default']");
-        if (gp)
-            snprintf(group, cap, "default");
-    }
-    /* user beats group, unless the group authorization says override (S5) */
-    if (gsrc && ike_find(gsrc, "override")) {
-        first = gp;
-        second = up;
-    } else {
-        first = up;
-        second = gp;
-    }
-    if (first)
-        attrs_from_policy(c, first, a);
-    if (second)
-        attrs_from_policy(c, second, a);
 }
 
 /* ---- child SA ---- */
@@ -1058,7 +466,7 @@ void ike_handle_auth(struct ike_sess *s, const struct ike_msg *in)
         else if (!(chain || (chain = sk_X509_new_null())) || !sk_X509_push(chain, x))
             X509_free(x);
     }
-    prof = select_profile(c, &idi, &s->local, peer_cert);
+    prof = ike_select_profile(c, &idi, &s->local, peer_cert);
     if (!prof) {
         why = "no IKEv2 profile matches the identity";
         goto refuse;
@@ -1069,7 +477,7 @@ void ike_handle_auth(struct ike_sess *s, const struct ike_msg *in)
             why = "the profile does not allow pre-shared key authentication of clients";
             goto refuse;
         }
-        key = psk(c, prof, true, &idi, &s->peer);
+        key = ike_psk(c, prof, true, &idi, &s->peer);
         if (!key) {
             why = "no pre-shared key for this client in the profile or its keyring";
             goto refuse;
@@ -1083,7 +491,7 @@ void ike_handle_auth(struct ike_sess *s, const struct ike_msg *in)
         authz_method = "psk";
     } else {
         struct pki_tp *tps[16];
-        size_t ntp = profile_tps(c, prof, "verify", tps, 16), so_len;
+        size_t ntp = ike_profile_tps(c, prof, "verify", tps, 16), so_len;
         bool rsa = peer_cert && EVP_PKEY_get_base_id(X509_get0_pubkey(peer_cert)) == EVP_PKEY_RSA;
         uint8_t *so;
 
@@ -1122,14 +530,14 @@ void ike_handle_auth(struct ike_sess *s, const struct ike_msg *in)
     }
     /* our side: a shared key, or our certificate and a signature */
     if (ike_find(prof, "authentication/local/pre-share")) {
-        key = psk(c, prof, false, &idi, &s->peer);
+        key = ike_psk(c, prof, false, &idi, &s->peer);
         if (!key) {
             why = "no local pre-shared key in the profile or its keyring";
             goto refuse;
         }
     } else {
         struct pki_tp *tps[16];
-        size_t ntp = profile_tps(c, prof, "sign", tps, 16);
+        size_t ntp = ike_profile_tps(c, prof, "sign", tps, 16);
 
         key = NULL;
         for (size_t i = 0; i < ntp && !sign_tp; i++) {
@@ -1147,7 +555,7 @@ void ike_handle_auth(struct ike_sess *s, const struct ike_msg *in)
         const unsigned char *p = idi.data;
         X509_NAME *id_dn = idi.type == ID_DER_DN ? d2i_X509_NAME(NULL, &p, (long)idi.len) : NULL;
 
-        authorize(c, prof, authz_method, idi.type, s->remote_id,
+        ike_authorize(c, prof, authz_method, idi.type, s->remote_id,
                   id_dn ? id_dn : peer_cert ? X509_get_subject_name(peer_cert) : NULL, &at, user, group,
                   sizeof(user));
         X509_NAME_free(id_dn);

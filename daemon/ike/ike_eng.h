@@ -6,10 +6,12 @@
 #include <event2/event.h>
 #include <libyang/libyang.h>
 #include <netinet/in.h>
+#include <string.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <openssl/x509.h>
 #include <uthash.h>
 
 #include "daemon/ike/ike_child.h"
@@ -172,7 +174,6 @@ struct ike_out {
     size_t n;
 };
 
-struct ike_attrs; /* the merged authorization (ike_authz.c) */
 
 struct ike_sess {
     uint64_t id;
@@ -281,7 +282,41 @@ struct ike_engine {
     size_t nerr;
 };
 
+/* Socket addresses */
+static inline uint16_t ike_port_of(const struct sockaddr_storage *a)
+{
+    return ntohs(a->ss_family == AF_INET ? ((const struct sockaddr_in *)a)->sin_port :
+                                           ((const struct sockaddr_in6 *)a)->sin6_port);
+}
+
+static inline void ike_set_port(struct sockaddr_storage *a, uint16_t port)
+{
+    if (a->ss_family == AF_INET)
+        ((struct sockaddr_in *)a)->sin_port = htons(port);
+    else
+        ((struct sockaddr_in6 *)a)->sin6_port = htons(port);
+}
+
+static inline socklen_t ike_sa_len(const struct sockaddr_storage *a)
+{
+    return a->ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+}
+
+static inline bool ike_sa_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+    if (a->ss_family != b->ss_family || ike_port_of(a) != ike_port_of(b))
+        return false;
+    if (a->ss_family == AF_INET)
+        return ((const struct sockaddr_in *)a)->sin_addr.s_addr == ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+    return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr, &((const struct sockaddr_in6 *)b)->sin6_addr, 16);
+}
+
 /* ike_engine.c */
+/* Processes one datagram received on @sk (the non-ESP marker removed). */
+void ike_handle_dgram(struct ike_sock *sk, const struct sockaddr_storage *local, const struct sockaddr_storage *peer,
+                      const uint8_t *buf, size_t len);
+/* A new cookie secret every few minutes; the previous one stays valid. */
+void ike_cookie_rotate(struct ike_engine *e);
 /* Ends a session: it leaves the state and its child SAs and leases go at once;
  * with @send_delete the peer gets a DELETE of the IKE SA (after our request under
  * way, if there is one, has been answered). */
@@ -328,6 +363,43 @@ void ike_child_flush_deletes(struct ike_sess *s);
 /* ike_state.c: a leaf under @p (nothing when @v is NULL) */
 void ike_add_str(struct lyd_node *p, const char *name, const char *v);
 void ike_add_u64(struct lyd_node *p, const char *name, uint64_t v);
+
+/* Identification payload types (RFC 7296 3.5) */
+enum { ID_IPV4 = 1, ID_FQDN = 2, ID_RFC822 = 3, ID_IPV6 = 5, ID_DER_DN = 9, ID_KEY_ID = 11 };
+
+/* ike_authz.c: profile selection, keys, local authorization */
+#define IKE_MAX_ATTR_LIST 10
+struct ike_attrs {
+    const char *pool, *pool6, *banner, *def_domain, *cfg_url, *cfg_version;
+    uint8_t dns6[2][16];
+    int ndns6;
+    bool has_netmask;
+    uint32_t netmask;
+    uint32_t dns[2], wins[2];
+    int ndns, nwins;
+    struct ike_ts_pld subnets;
+    bool subnets_set;
+    const char *split_dns[IKE_MAX_ATTR_LIST], *backup[IKE_MAX_ATTR_LIST];
+    int nsplit_dns, nbackup;
+    int pfs, include_local_lan, smartcard; /* -1 unset */
+    uint32_t session_lifetime;
+    uint32_t flow_limit; /* UINT32_MAX unset */
+    const char *policy_user, *policy_group;
+};
+/* The first profile, in configuration order, whose match rules accept the client:
+ * its identity, or its certificate through a certificate map, and local address. */
+const struct lyd_node *ike_select_profile(const struct ike_conf *c, const struct ike_id_pld *id,
+                                          const struct sockaddr_storage *local, X509 *cert);
+/* The profile's trustpoints of a usage ("verify" or "sign"; "both" is either). */
+size_t ike_profile_tps(const struct ike_conf *c, const struct lyd_node *prof, const char *usage, struct pki_tp **out,
+                       size_t cap);
+/* The pre-shared key that authenticates the client (@remote) or us, NULL if none. */
+const char *ike_psk(const struct ike_conf *c, const struct lyd_node *prof, bool remote, const struct ike_id_pld *id,
+                    const struct sockaddr_storage *peer);
+/* Local user and group authorization for authentication method @method ("psk",
+ * "cert", "eap"): the merged attributes, and the policies' names in @user/@group. */
+void ike_authorize(const struct ike_conf *c, const struct lyd_node *prof, const char *method, uint8_t id_type,
+                   const char *id, X509_NAME *dn, struct ike_attrs *a, char *user, char *group, size_t cap);
 
 /* ike_authx.c: the IKE_AUTH exchange (@inner: the decrypted request). */
 void ike_handle_auth(struct ike_sess *s, const struct ike_msg *inner);

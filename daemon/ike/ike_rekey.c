@@ -46,6 +46,26 @@ static bool dh_exchange(uint16_t group, const struct ike_ke_pld *ke, uint8_t *pu
     return ok;
 }
 
+/* The session moves to its new IKE SA @st (its old one has become a stub): what
+ * IKE_SA_INIT found about the path carries over, message IDs start again, and
+ * @initiator says whether we are the new SA's original initiator. */
+static void adopt_ike_sa(struct ike_sess *s, struct ike_init *st, bool initiator)
+{
+    st->nat_peer = s->in.nat_peer;
+    st->nat_local = s->in.nat_local;
+    st->fragmentation = s->in.fragmentation;
+    st->sig_hash = s->in.sig_hash;
+    s->in = *st;
+    s->initiator = initiator;
+    memcpy(s->our_spi, initiator ? st->spi_i : st->spi_r, 8);
+    s->peer_next = 0;
+    s->our_next = 0;
+    HASH_ADD(hh_r, s->e->by_r, our_spi, 8, s);
+    s->e->c.ike_rekeys++;
+    ike_sess_ike_rekeyed(s);
+    log_info("ike", "session %" PRIu64 ": IKE SA rekeyed%s", s->id, initiator ? " by us" : "");
+}
+
 static void rekey_ike(struct ike_sess *s, const struct ike_sa_pld *sa, const uint8_t *ni, size_t ni_len,
                       const struct ike_ke_pld *ke, uint32_t msg_id)
 {
@@ -99,9 +119,6 @@ static void rekey_ike(struct ike_sess *s, const struct ike_sa_pld *sa, const uin
         return;
     }
     OPENSSL_cleanse(gir, sizeof(gir));
-    st.nat_peer = s->in.nat_peer;
-    st.nat_local = s->in.nat_local;
-    st.fragmentation = s->in.fragmentation;
     reply.prop[0].spi_len = 8;
     reply.prop[0].spi = st.spi_r;
     ike_build_begin(&bd, &h);
@@ -124,15 +141,8 @@ static void rekey_ike(struct ike_sess *s, const struct ike_sa_pld *sa, const uin
         ike_keys_wipe(&st.keys);
         return;
     }
-    s->in = st;
-    s->initiator = false; /* the peer rekeyed: it is the new SA's original initiator */
-    memcpy(s->our_spi, st.spi_r, 8);
-    s->peer_next = 0;
-    s->our_next = 0;
-    HASH_ADD(hh_r, e->by_r, our_spi, 8, s);
-    e->c.ike_rekeys++;
-    ike_sess_ike_rekeyed(s);
-    log_info("ike", "session %" PRIu64 ": IKE SA rekeyed", s->id);
+    /* the peer rekeyed: it is the new SA's original initiator */
+    adopt_ike_sa(s, &st, false);
 }
 
 static struct ike_child_sa *child_by_in(struct ike_sess *s, uint32_t spi_in)
@@ -706,7 +716,6 @@ bool ike_ike_rekey_start(struct ike_sess *s)
 
 void ike_ike_rekey_done(struct ike_sess *s, const struct ike_msg *in)
 {
-    struct ike_engine *e = s->e;
     const struct ike_pld *sa_p = ike_msg_find(in, IKE_PLD_SA, 0), *n_p = ike_msg_find(in, IKE_PLD_NONCE, 0);
     const struct ike_pld *ke_p = ike_msg_find(in, IKE_PLD_KE, 0);
     struct ike_sa_pld *sa = calloc(1, sizeof(*sa));
@@ -746,19 +755,8 @@ void ike_ike_rekey_done(struct ike_sess *s, const struct ike_msg *in)
         evtimer_add(s->ev_ikerekey, &(struct timeval){.tv_sec = 30});
         return;
     }
-    st.nat_peer = s->in.nat_peer;
-    st.nat_local = s->in.nat_local;
-    st.fragmentation = s->in.fragmentation;
-    st.sig_hash = s->in.sig_hash;
-    s->in = st;
-    s->initiator = true; /* we rekeyed: we are the new SA's original initiator */
-    memcpy(s->our_spi, st.spi_i, 8);
-    s->peer_next = 0;
-    s->our_next = 0;
-    HASH_ADD(hh_r, e->by_r, our_spi, 8, s);
-    e->c.ike_rekeys++;
-    ike_sess_ike_rekeyed(s);
-    log_info("ike", "session %" PRIu64 ": IKE SA rekeyed by us", s->id);
+    /* we rekeyed: we are the new SA's original initiator */
+    adopt_ike_sa(s, &st, true);
     /* as the rekey's initiator we delete the old IKE SA (RFC 7296 2.18) */
     {
         struct ike_builder bd;

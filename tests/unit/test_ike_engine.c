@@ -424,6 +424,15 @@ static void test_cfg_set(void **state)
     lyd_free_all(tree);
 }
 
+static struct ike_buf copy(const struct ike_buf *b)
+{
+    struct ike_buf c = {.data = malloc(b->len), .len = b->len};
+
+    assert_non_null(c.data);
+    memcpy(c.data, b->data, b->len);
+    return c;
+}
+
 /* RFC 7296 2.1: a retransmitted request gets the stored response again, byte for
  * byte, and is not processed twice; a retransmitted IKE_SA_INIT likewise. */
 static void test_retransmission(void **state)
@@ -437,9 +446,7 @@ static void test_retransmission(void **state)
 
     ike_client_init(&c, IKE_DH_ECP256);
     assert_true(ike_client_sa_init(&c, &b));
-    again.data = malloc(b.len);
-    memcpy(again.data, b.data, b.len);
-    again.len = b.len;
+    again = copy(&b);
     assert_true(ask(e, eng, &b));
     first_len = e->out_len;
     memcpy(first, e->out, first_len);
@@ -447,9 +454,7 @@ static void test_retransmission(void **state)
     assert_memory_equal(e->out, first, first_len);
     assert_true(ike_client_sa_init_done(&c, e->out, e->out_len));
     assert_true(ike_client_auth(&c, "alice.example.org", "k1", &b));
-    again.data = malloc(b.len);
-    memcpy(again.data, b.data, b.len);
-    again.len = b.len;
+    again = copy(&b);
     assert_true(ask(e, eng, &b));
     first_len = e->out_len;
     memcpy(first, e->out, first_len);

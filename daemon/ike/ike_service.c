@@ -1,0 +1,369 @@
+/* The IKEv2 service's life cycle and configuration (see ike_engine.h): sockets and
+ * their receive path, the engine's creation and end, the transaction hooks that
+ * compile a configuration, move leases and open or close sockets, and
+ * clear-session. The exchanges are in ike_engine.c and the files it names. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "daemon/base/log.h"
+#include "daemon/ike/ike_eng.h"
+#include "daemon/pool/pool.h"
+#include "daemon/base/poison.h"
+
+static void on_read(evutil_socket_t fd, short what, void *arg)
+{
+    struct ike_sock *sk = arg;
+
+    for (int burst = 0; burst < 64; burst++) {
+        static uint8_t buf[IKE_MAX_MSG_LEN + 4];
+        union {
+            char buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+            struct cmsghdr align;
+        } cm;
+        struct sockaddr_storage peer, local = sk->addr;
+        struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+        struct msghdr mh = {.msg_name = &peer, .msg_namelen = sizeof(peer), .msg_iov = &iov, .msg_iovlen = 1,
+                            .msg_control = cm.buf, .msg_controllen = sizeof(cm.buf)};
+        ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT);
+        const uint8_t *p = buf;
+
+        if (n < 0)
+            return;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+            if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO && local.ss_family == AF_INET) {
+                struct in_pktinfo pi;
+
+                memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+                ((struct sockaddr_in *)&local)->sin_addr = pi.ipi_addr;
+            } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO && local.ss_family == AF_INET6) {
+                struct in6_pktinfo pi;
+
+                memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+                ((struct sockaddr_in6 *)&local)->sin6_addr = pi.ipi6_addr;
+            }
+        }
+        if (sk->natt) {
+            /* RFC 3948: a NAT keepalive is one 0xFF byte; ESP has a non-zero SPI where
+             * IKE has the zero non-ESP marker (ESP belongs to the dataplane) */
+            if (n == 1 && buf[0] == 0xff)
+                continue;
+            if (n < 4 || memcmp(buf, "\0\0\0\0", 4)) {
+                sk->e->c.dropped++;
+                continue;
+            }
+            p += 4;
+            n -= 4;
+        }
+        ike_handle_dgram(sk, &local, &peer, p, (size_t)n);
+    }
+}
+
+/* ---- sockets ---- */
+
+static void sock_close(struct ike_sock *sk)
+{
+    if (!sk)
+        return;
+    if (sk->ev)
+        event_free(sk->ev);
+    if (sk->fd >= 0)
+        close(sk->fd);
+    free(sk);
+}
+
+static int sock_open(struct ike_engine *e, const struct sockaddr_storage *addr, bool natt, struct ike_sock **out)
+{
+    struct ike_sock *sk = calloc(1, sizeof(*sk));
+    int one = 1, rc;
+
+    if (!sk)
+        return -ENOMEM;
+    sk->e = e;
+    sk->addr = *addr;
+    sk->natt = natt;
+    sk->fd = socket(addr->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (sk->fd < 0)
+        goto fail;
+    if (addr->ss_family == AF_INET)
+        setsockopt(sk->fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
+    else {
+        setsockopt(sk->fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+        setsockopt(sk->fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
+    }
+    if (bind(sk->fd, (const struct sockaddr *)addr, ike_sa_len(addr)))
+        goto fail;
+    sk->ev = event_new(e->base, sk->fd, EV_READ | EV_PERSIST, on_read, sk);
+    if (!sk->ev || event_add(sk->ev, NULL))
+        goto fail;
+    *out = sk;
+    return 0;
+fail:
+    rc = errno ? -errno : -ENOMEM;
+    sock_close(sk);
+    return rc;
+}
+
+/* ---- engine ---- */
+
+struct ike_engine *ike_engine_new(struct event_base *base, const struct ly_ctx *ctx, struct dp *dp)
+{
+    struct ike_engine *e = calloc(1, sizeof(*e));
+
+    if (!e)
+        return NULL;
+    e->base = base;
+    e->ctx = ctx;
+    e->dp = dp;
+    e->c.discontinuity = time(NULL);
+    for (int i = 0; i < 2; i++)
+        e->detached[i] = (struct ike_sock){.fd = -1, .natt = i == 1, .e = e, .keep = true};
+    /* both the current and the previous cookie secret are random from the start:
+     * the previous one is accepted too */
+    if (RAND_bytes(e->cookie_secret, sizeof(e->cookie_secret)) != 1) {
+        free(e);
+        return NULL;
+    }
+    ike_cookie_rotate(e);
+    return e;
+}
+
+void ike_engine_set_output(struct ike_engine *e, ike_output_fn out, void *arg)
+{
+    e->output = out;
+    e->output_arg = arg;
+}
+
+void ike_engine_input(struct ike_engine *e, const struct sockaddr_storage *local, const struct sockaddr_storage *peer,
+                      bool natt, const uint8_t *buf, size_t len)
+{
+    struct ike_sock *sk = &e->detached[natt ? 1 : 0];
+
+    sk->addr = *local;
+    ike_handle_dgram(sk, local, peer, buf, len);
+}
+
+void ike_engine_free(struct ike_engine *e)
+{
+    struct ike_sess *s, *tmp;
+
+    if (!e)
+        return;
+    HASH_ITER(hh_id, e->by_id, s, tmp) {
+        if (s->state == SESS_DELETING)
+            ike_sess_abandon(s);
+        else
+            ike_sess_end(s, "admin-clear", true);
+    }
+    HASH_ITER(hh_r, e->by_r, s, tmp)
+        ike_sess_abandon(s); /* half-open SAs and the stubs of rekeyed ones */
+    for (size_t i = 0; i < e->nsocks; i++)
+        sock_close(e->socks[i]);
+    ike_engine_abort(e);
+    ike_conf_free(e->conf);
+    OPENSSL_cleanse(e->cookie_secret, sizeof(e->cookie_secret));
+    OPENSSL_cleanse(e->cookie_prev, sizeof(e->cookie_prev));
+    free(e);
+}
+
+void ike_engine_set_event(struct ike_engine *e, ike_event_fn fn, void *arg)
+{
+    e->event = fn;
+    e->event_arg = arg;
+}
+
+static void misfit(const char *pool, uint32_t addr, uint64_t owner, void *arg)
+{
+    struct ike_engine *e = arg;
+    struct ike_sess *s;
+    struct in_addr ia = {.s_addr = htonl(addr)};
+    char a[INET_ADDRSTRLEN], msg[512], path[300];
+
+    HASH_FIND(hh_id, e->by_id, &owner, sizeof(owner), s);
+    inet_ntop(AF_INET, &ia, a, sizeof(a));
+    snprintf(path, sizeof(path), "/raven-vpn:pools/ipv4-pool[name='%s']", pool);
+    snprintf(msg, sizeof(msg),
+             "the change takes address %s of pool %s away from session %" PRIu64 " (%s); keep the address in "
+             "the pool or clear the session first",
+             a, pool, owner, s && s->remote_id ? s->remote_id : "?");
+    if (e->err)
+        e->err(e->err_arg, path, msg);
+    e->nerr++;
+}
+
+static void misfit6(const char *pool, uint32_t index, uint64_t owner, void *arg)
+{
+    struct ike_engine *e = arg;
+    struct ike_sess *s;
+    char a[INET6_ADDRSTRLEN] = "?", msg[512], path[300];
+    uint8_t raw[16];
+    unsigned alen = 128;
+
+    HASH_FIND(hh_id, e->by_id, &owner, sizeof(owner), s);
+    if (e->conf && pool6_addr(e->conf->pools6, pool, index, raw, &alen))
+        inet_ntop(AF_INET6, raw, a, sizeof(a));
+    snprintf(path, sizeof(path), "/raven-vpn:pools/ipv6-pool[name='%s']", pool);
+    snprintf(msg, sizeof(msg),
+             "the change takes prefix %s/%u of IPv6 pool %s away from session %" PRIu64 " (%s); keep the pool as "
+             "it is or clear the session first",
+             a, alen, pool, owner, s && s->remote_id ? s->remote_id : "?");
+    if (e->err)
+        e->err(e->err_arg, path, msg);
+    e->nerr++;
+}
+
+static struct ike_sock *find_sock(struct ike_sock *const *v, size_t n, const struct sockaddr_storage *a, bool natt)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (v[i]->natt == natt && ike_sa_equal(&v[i]->addr, a))
+            return v[i];
+    }
+    return NULL;
+}
+
+int ike_engine_prepare(struct ike_engine *e, const struct lyd_node *tree, ike_err_fn err, void *arg)
+{
+    struct ike_conf *c;
+
+    ike_engine_abort(e);
+    e->err = err;
+    e->err_arg = arg;
+    e->nerr = 0;
+    c = ike_conf_build(e->ctx, tree, err, arg);
+    if (!c) {
+        e->err = NULL;
+        return -EINVAL;
+    }
+    /* leases of live sessions move into the new pools */
+    if (e->conf && (pool_set_carry(c->pools, e->conf->pools, misfit, e) +
+                    pool_set_carry(c->pools6, e->conf->pools6, misfit6, e))) {
+        ike_conf_free(c);
+        e->err = NULL;
+        return -EBUSY;
+    }
+    for (size_t i = 0; i < e->nsocks; i++)
+        e->socks[i]->keep = false;
+    for (size_t i = 0; i < c->nlisten; i++) {
+        for (int natt = 0; natt < 2; natt++) {
+            struct sockaddr_storage a = c->listen[i];
+            struct ike_sock *sk;
+            int rc;
+
+            ike_set_port(&a, natt ? c->natt_port : c->port);
+            sk = find_sock(e->socks, e->nsocks, &a, natt);
+            if (sk) {
+                sk->keep = true;
+                continue;
+            }
+            if (find_sock(e->new_socks, e->nnew_socks, &a, natt))
+                continue;
+            rc = sock_open(e, &a, natt, &sk);
+            if (rc) {
+                char as[INET6_ADDRSTRLEN], msg[300];
+
+                snprintf(msg, sizeof(msg), "IKE cannot listen on %s port %u: %s; choose another address or port",
+                         ike_addr_str(&a, as, sizeof(as)), ike_port_of(&a), strerror(-rc));
+                if (err)
+                    err(arg, "/raven-vpn:ikev2/global/listen", msg);
+                ike_conf_free(c);
+                e->err = NULL;
+                ike_engine_abort(e);
+                return rc;
+            }
+            e->new_socks[e->nnew_socks++] = sk;
+        }
+    }
+    e->pending = c;
+    e->err = NULL;
+    return 0;
+}
+
+void ike_engine_apply(struct ike_engine *e)
+{
+    struct ike_sock *keep[2 * IKE_MAX_LISTEN];
+    struct ike_sess *s, *tmp;
+    size_t n = 0;
+
+    if (!e->pending)
+        return;
+    for (size_t i = 0; i < e->nsocks; i++) {
+        if (e->socks[i]->keep) {
+            keep[n++] = e->socks[i];
+            continue;
+        }
+        /* SAs on a socket that goes away keep running: their messages are sent
+         * from another socket of the same port if there is one. Every SA is in
+         * the SPI table: half-open, established and the stubs of rekeyed ones. */
+        HASH_ITER(hh_r, e->by_r, s, tmp) {
+            if (s->sock == e->socks[i])
+                s->sock = NULL;
+        }
+        sock_close(e->socks[i]);
+    }
+    for (size_t i = 0; i < e->nnew_socks; i++)
+        keep[n++] = e->new_socks[i];
+    memcpy(e->socks, keep, n * sizeof(keep[0]));
+    e->nsocks = n;
+    e->nnew_socks = 0;
+    HASH_ITER(hh_r, e->by_r, s, tmp) {
+        if (!s->sock) {
+            for (size_t i = 0; i < e->nsocks; i++) {
+                if (e->socks[i]->natt == (ike_port_of(&s->local) == e->pending->natt_port) &&
+                    e->socks[i]->addr.ss_family == s->local.ss_family)
+                    s->sock = e->socks[i];
+            }
+        }
+    }
+    ike_conf_free(e->conf);
+    e->conf = e->pending;
+    e->pending = NULL;
+    {
+        char a[INET6_ADDRSTRLEN];
+
+        for (size_t i = 0; i < e->conf->nlisten; i++)
+            log_info("ike", "listening on %s ports %u and %u", ike_addr_str(&e->conf->listen[i], a, sizeof(a)),
+                     e->conf->port, e->conf->natt_port);
+    }
+}
+
+void ike_engine_abort(struct ike_engine *e)
+{
+    for (size_t i = 0; i < e->nnew_socks; i++)
+        sock_close(e->new_socks[i]);
+    e->nnew_socks = 0;
+    ike_conf_free(e->pending);
+    e->pending = NULL;
+}
+
+uint32_t ike_engine_clear(struct ike_engine *e, uint64_t id, const char *peer, const char *identity, bool all)
+{
+    struct ike_sess *s, *tmp;
+    uint32_t n = 0;
+
+    HASH_ITER(hh_id, e->by_id, s, tmp) {
+        char a[INET6_ADDRSTRLEN];
+
+        if (s->state != SESS_ESTABLISHED)
+            continue;
+        if (all || (id && s->id == id) || (peer && !strcmp(ike_addr_str(&s->peer, a, sizeof(a)), peer)) ||
+            (identity && s->remote_id && !strcmp(s->remote_id, identity))) {
+            ike_sess_end(s, "admin-clear", true);
+            n++;
+        }
+    }
+    return n;
+}
+
+void ike_engine_clear_counters(struct ike_engine *e)
+{
+    memset(&e->c, 0, sizeof(e->c));
+    e->c.discontinuity = time(NULL);
+}
