@@ -2,9 +2,10 @@
  * "Dataplane"). The IKE engine installs and removes child SAs and the routes to
  * clients' addresses through these calls only, and reads the counters back.
  *
- * All calls are made on the control thread. An SA or route is visible to packet
- * processing only once complete (the table publishes whole entries), and removing
- * one returns its final counters. */
+ * All calls are made on the control thread. Packet workers (one per served queue,
+ * see dp_set_interfaces) read the tables lock-free: an SA or route becomes visible
+ * only once complete (whole entries are published, userspace RCU), and removing one
+ * waits until no worker can still use it, so that its final counters are exact. */
 #ifndef RAVEN_DATAPLANE_DP_H
 #define RAVEN_DATAPLANE_DP_H
 
@@ -18,6 +19,9 @@ struct dp;
 
 /* ESP transforms (IANA numbers of IKEv2 transform types 1 and 3). */
 enum dp_cipher {
+    /* ESP_NULL (RFC 2410) without integrity: never negotiated by the IKE engine;
+     * static SAs of benchmarks use it to measure the dataplane without crypto */
+    DP_CIPHER_NULL = 11,
     DP_CIPHER_AES_CBC = 12,
     DP_CIPHER_AES_GCM_16 = 20,
     DP_CIPHER_CHACHA20_POLY1305 = 28,
@@ -70,9 +74,78 @@ struct dp_sa {
     uint64_t soft_bytes, soft_packets;
 };
 
+/* Counters of one SA: packets and bytes are inner packets that passed (decrypted
+ * and forwarded, or encrypted and sent); drops are the SA's own. */
 struct dp_sa_stats {
     uint64_t packets, bytes;
     uint64_t replay_drops, auth_failures, selector_drops;
+};
+
+/* Interfaces the dataplane runs on (YANG /dataplane/interface). */
+enum dp_role {
+    DP_ROLE_OUTSIDE, /* clients' ESP arrives here */
+    DP_ROLE_INSIDE,  /* clear traffic to and from the protected networks */
+};
+
+enum dp_xdp_mode {
+    DP_XDP_AUTO,    /* native where the driver has it, generic otherwise */
+    DP_XDP_NATIVE,
+    DP_XDP_GENERIC,
+};
+
+#define DP_IFNAMSIZ 16
+#define DP_MAX_IFACES 8
+#define DP_MAX_WORKERS 16
+
+struct dp_if_conf {
+    char name[DP_IFNAMSIZ];
+    enum dp_role role;
+    enum dp_xdp_mode mode;
+    uint16_t queues; /* 0: all receive queues of the interface */
+};
+
+/* Why the dataplane dropped a packet. */
+enum dp_drop {
+    DP_DROP_NO_SA,       /* unknown SPI, or no SA routes the destination */
+    DP_DROP_REPLAY,
+    DP_DROP_AUTH,        /* ICV / AEAD tag did not verify */
+    DP_DROP_MALFORMED,   /* truncated, bad lengths, bad padding, bad inner packet */
+    DP_DROP_SELECTOR,    /* inner source outside the session's selectors */
+    DP_DROP_NO_ROUTE,    /* no route, or TTL expired */
+    DP_DROP_MTU,         /* too big for the tunnel and not fragmentable */
+    DP_DROP_RING_FULL,   /* no TX ring slot or no free frame */
+    DP_DROP_FRAGMENT,    /* fragmented ESP (not reassembled) */
+    DP_DROP_OTHER,       /* anything else (e.g. sequence number space exhausted) */
+    DP_DROP_N,
+};
+
+enum dp_mode_in_use {
+    DP_MODE_DOWN,
+    DP_MODE_NATIVE,
+    DP_MODE_GENERIC,
+};
+
+struct dp_if_stats {
+    char name[DP_IFNAMSIZ];
+    enum dp_role role;
+    enum dp_mode_in_use mode;
+    uint16_t queues;
+    uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
+    uint64_t to_kernel; /* left to the kernel by the XDP program or handed to it by a worker */
+    uint64_t drops[DP_DROP_N];
+};
+
+struct dp_worker_stats {
+    uint16_t id, cpu, queue;
+    uint64_t packets_decrypted, bytes_decrypted, packets_encrypted, bytes_encrypted;
+    uint64_t drops; /* all reasons */
+};
+
+/* An SA that crossed its soft byte/packet limit (reported once). */
+struct dp_sa_ref {
+    uint64_t session_id;
+    uint32_t spi;
+    bool inbound;
 };
 
 /* A dataplane instance (its tables; packet workers attach to it). */
@@ -92,5 +165,24 @@ int dp_sa_stats(const struct dp *dp, uint64_t session_id, uint32_t spi, bool inb
 /* Whether an inbound SPI is taken (the IKE engine picks unused ones). */
 bool dp_spi_in_use(const struct dp *dp, uint32_t spi);
 size_t dp_sa_count(const struct dp *dp);
+/* SAs that crossed soft_bytes/soft_packets since the last call, each reported
+ * once; returns how many were written to @out. */
+size_t dp_soft_expired(struct dp *dp, struct dp_sa_ref *out, size_t max);
+
+/* Replaces the set of interfaces: workers stop, the XDP program and sockets of every
+ * interface are set up anew for the new set and workers start again (SAs stay).
+ * On failure the previous set is restored and @err says what was wrong. An empty
+ * set stops the dataplane (SAs are kept but no packets flow). A leftover Raven
+ * XDP program of a crashed earlier run is detached first; another program on the
+ * interface is an error. */
+int dp_set_interfaces(struct dp *dp, const struct dp_if_conf *ifs, size_t n, char *err, size_t errlen);
+size_t dp_if_count(const struct dp *dp);
+int dp_if_stats(const struct dp *dp, size_t i, struct dp_if_stats *out);
+size_t dp_worker_count(const struct dp *dp);
+int dp_worker_stats(const struct dp *dp, size_t i, struct dp_worker_stats *out);
+/* Resets interface and worker counters (SA counters stay). */
+void dp_clear_counters(struct dp *dp);
+/* Path of the XDP object file: $RAVEN_XDP_OBJECT, else the one built with Raven. */
+const char *dp_xdp_object(void);
 
 #endif

@@ -1,68 +1,125 @@
-/* The dataplane's SA table (see dp.h). Entries are keyed by (session, direction,
- * SPI), the session being 0 for inbound SAs, whose SPIs are unique. */
+/* The dataplane's tables (see dp.h, dp_int.h): SAs by (session, direction, SPI)
+ * for the control thread, inbound SAs by SPI and client prefixes (the outbound
+ * SAs' selectors) for the workers, published through userspace RCU. */
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
-#include <uthash.h>
+#include "dataplane/dp_int.h"
+#include "dataplane/dp_nl.h"
 
-#include "dataplane/dp.h"
+static __thread bool rcu_registered;
 
-struct dp_key {
-    uint64_t session;
-    uint32_t spi;
-    uint32_t inbound;
-};
-
-struct dp_entry {
-    struct dp_key key;
-    struct dp_sa sa;
-    struct dp_sa_stats st;
-    UT_hash_handle hh;
-};
-
-struct dp {
-    struct dp_entry *sas;
-};
-
-static struct dp_key key_of(uint64_t session, uint32_t spi, bool inbound)
+void dp_rcu_enter(void)
 {
-    struct dp_key k;
+    if (!rcu_registered) {
+        rcu_register_thread();
+        rcu_registered = true;
+        return; /* registered threads start online */
+    }
+    rcu_thread_online();
+}
 
-    memset(&k, 0, sizeof(k)); /* the key is hashed and compared as bytes */
-    k.session = inbound ? 0 : session;
-    k.spi = spi;
-    k.inbound = inbound;
-    return k;
+void dp_rcu_leave(void)
+{
+    rcu_thread_offline();
+}
+
+static unsigned long mix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return (unsigned long)x;
+}
+
+static unsigned long route_hash(const struct dp_route_key *k)
+{
+    uint64_t a, b;
+
+    memcpy(&a, k->addr, 8);
+    memcpy(&b, k->addr + 8, 8);
+    return mix64(a ^ mix64(b ^ ((uint64_t)k->family << 8 | k->plen)));
+}
+
+static int match_spi(struct cds_lfht_node *node, const void *key)
+{
+    const struct dp_rsa *r = caa_container_of(node, struct dp_rsa, in_node);
+
+    return r->conf.spi == *(const uint32_t *)key;
+}
+
+static int match_route(struct cds_lfht_node *node, const void *key)
+{
+    const struct dp_route *r = caa_container_of(node, struct dp_route, node);
+
+    return !memcmp(&r->key, key, sizeof(r->key));
 }
 
 struct dp *dp_new(void)
 {
-    return calloc(1, sizeof(struct dp));
+    struct dp *dp = calloc(1, sizeof(*dp));
+
+    if (!dp)
+        return NULL;
+    dp->clients4_fd = dp->clients6_fd = dp->local_fd = -1;
+    dp->in_ht = cds_lfht_new(64, 64, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
+    dp->route_ht = cds_lfht_new(64, 64, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
+    if (!dp->in_ht || !dp->route_ht) {
+        if (dp->in_ht)
+            cds_lfht_destroy(dp->in_ht, NULL);
+        if (dp->route_ht)
+            cds_lfht_destroy(dp->route_ht, NULL);
+        free(dp);
+        return NULL;
+    }
+    return dp;
 }
 
-static void entry_free(struct dp_entry *e)
+static void rsa_free(struct dp_rsa *r)
 {
-    OPENSSL_cleanse(&e->sa, sizeof(e->sa));
-    free(e);
+    for (size_t i = 0; i < DP_MAX_WORKERS; i++)
+        esp_xform_free(atomic_load(&r->xf[i]));
+    free(r->outer);
+    pthread_spin_destroy(&r->replay_lock);
+    OPENSSL_cleanse(&r->conf, sizeof(r->conf));
+    free(r);
 }
 
 void dp_free(struct dp *dp)
 {
     struct dp_entry *e, *tmp;
+    struct dp_route *rt, *rtmp;
 
     if (!dp)
         return;
+    dp_ifaces_free(dp); /* workers gone: nothing reads the tables any more */
+    dp_rcu_enter();
     HASH_ITER(hh, dp->sas, e, tmp) {
         HASH_DEL(dp->sas, e);
-        entry_free(e);
+        if (e->rsa->conf.inbound)
+            cds_lfht_del(dp->in_ht, &e->rsa->in_node);
+        rsa_free(e->rsa);
+        free(e);
     }
+    HASH_ITER(hh, dp->routes, rt, rtmp) {
+        HASH_DEL(dp->routes, rt);
+        cds_lfht_del(dp->route_ht, &rt->node);
+        free(rt);
+    }
+    dp_rcu_leave();
+    cds_lfht_destroy(dp->in_ht, NULL);
+    cds_lfht_destroy(dp->route_ht, NULL);
     free(dp);
 }
 
 static bool sa_valid(const struct dp_sa *sa)
 {
     switch (sa->cipher) {
+    case DP_CIPHER_NULL:
+        return sa->key_len == 0 && sa->integ == DP_INTEG_NONE;
     case DP_CIPHER_AES_GCM_16:
         if (sa->key_len != 20 && sa->key_len != 28 && sa->key_len != 36)
             return false;
@@ -77,23 +134,283 @@ static bool sa_valid(const struct dp_sa *sa)
     return false;
 }
 
+static struct dp_entry *entry_find(const struct dp *dp, uint64_t session, uint32_t spi, bool inbound)
+{
+    struct dp_entry k, *e;
+
+    memset(&k.key, 0, sizeof(k.key)); /* hashed and compared as bytes */
+    k.key.session = inbound ? 0 : session;
+    k.key.spi = spi;
+    k.key.inbound = inbound;
+    HASH_FIND(hh, dp->sas, &k.key, sizeof(k.key), e);
+    return e;
+}
+
+static struct dp_outer *outer_new(const struct sockaddr_storage *local, const struct sockaddr_storage *peer,
+                                  bool udp_encap)
+{
+    struct dp_outer *o = calloc(1, sizeof(*o));
+    const struct sockaddr_in *l = (const void *)local, *p = (const void *)peer;
+
+    if (!o)
+        return NULL;
+    /* the dataplane sends IPv4 outer headers only; an SA of an IPv6 peer stays
+     * installed (counters, selectors) but its packets are not forwarded */
+    if (local->ss_family == AF_INET && peer->ss_family == AF_INET) {
+        o->local = l->sin_addr.s_addr;
+        o->peer = p->sin_addr.s_addr;
+        o->local_port = l->sin_port;
+        o->peer_port = p->sin_port;
+    }
+    o->udp_encap = udp_encap;
+    return o;
+}
+
+/* Splits [start, end] into CIDR prefixes; calls @fn for each. */
+static int range_prefixes(const struct dp_range *r, int (*fn)(void *, const struct dp_route_key *), void *arg)
+{
+    unsigned bits = r->family == AF_INET6 ? 128 : 32, len = bits / 8;
+    uint8_t cur[16], end[16];
+    int rc;
+
+    memcpy(cur, r->start, len);
+    memcpy(end, r->end, len);
+    if (memcmp(cur, end, len) > 0)
+        return -EINVAL;
+    for (;;) {
+        struct dp_route_key k = {.family = r->family == AF_INET6 ? AF_INET6 : AF_INET};
+        unsigned host = 0;
+        uint8_t last[16];
+
+        /* the largest aligned block at cur that does not pass end */
+        while (host < bits) {
+            unsigned b = host; /* try host+1 host bits */
+            bool aligned = !((cur[len - 1 - b / 8] >> (b % 8)) & 1);
+            if (!aligned)
+                break;
+            memcpy(last, cur, len);
+            for (unsigned i = 0; i <= b; i++)
+                last[len - 1 - i / 8] |= 1u << (i % 8);
+            if (memcmp(last, end, len) > 0)
+                break;
+            host++;
+        }
+        k.plen = bits - host;
+        memcpy(k.addr, cur, len);
+        if ((rc = fn(arg, &k)))
+            return rc;
+        /* cur = last address of the block + 1 */
+        memcpy(last, cur, len);
+        for (unsigned i = 0; i < host; i++)
+            last[len - 1 - i / 8] |= 1u << (i % 8);
+        if (!memcmp(last, end, len))
+            return 0;
+        for (int i = len - 1; i >= 0; i--)
+            if (++last[i])
+                break;
+        memcpy(cur, last, len);
+    }
+}
+
+static void plen_ref(struct dp *dp, const struct dp_route_key *k, int d)
+{
+    unsigned *refs = k->family == AF_INET6 ? &dp->plen_refs6[k->plen] : &dp->plen_refs4[k->plen];
+    _Atomic uint64_t *bm = k->family == AF_INET6 ? dp->plens6 : dp->plens4;
+
+    *refs += d;
+    if (*refs == (d > 0 ? 1u : 0u)) {
+        if (d > 0)
+            atomic_fetch_or(&bm[k->plen / 64], 1ULL << (k->plen % 64));
+        else
+            atomic_fetch_and(&bm[k->plen / 64], ~(1ULL << (k->plen % 64)));
+    }
+}
+
+struct route_op {
+    struct dp *dp;
+    struct dp_rsa *rsa;
+    int count;
+};
+
+static int route_add(void *arg, const struct dp_route_key *k)
+{
+    struct route_op *op = arg;
+    struct dp *dp = op->dp;
+    struct dp_route *rt;
+
+    HASH_FIND(hh, dp->routes, k, sizeof(*k), rt);
+    if (rt) {
+        rt->refs++;
+        atomic_store(&rt->sa, op->rsa); /* the newest SA (a rekey) carries the traffic */
+        op->count++;
+        return 0;
+    }
+    if (++op->count > 256 || !(rt = calloc(1, sizeof(*rt))))
+        return op->count > 256 ? -EINVAL : -ENOMEM;
+    rt->key = *k;
+    rt->refs = 1;
+    atomic_store(&rt->sa, op->rsa);
+    if (dp_lpm_update(dp, k, true)) {
+        free(rt);
+        return -ENOSPC;
+    }
+    HASH_ADD(hh, dp->routes, key, sizeof(rt->key), rt);
+    cds_lfht_add(dp->route_ht, route_hash(k), &rt->node);
+    plen_ref(dp, k, 1);
+    return 0;
+}
+
+static void route_free_rcu(struct rcu_head *h)
+{
+    free(caa_container_of(h, struct dp_route, rcu));
+}
+
+static bool rsa_has_prefix(const struct dp_rsa *r, const struct dp_route_key *k);
+
+static int route_del(void *arg, const struct dp_route_key *k)
+{
+    struct route_op *op = arg;
+    struct dp *dp = op->dp;
+    struct dp_route *rt;
+    struct dp_entry *e, *tmp;
+
+    HASH_FIND(hh, dp->routes, k, sizeof(*k), rt);
+    if (!rt)
+        return 0;
+    if (--rt->refs) {
+        if (atomic_load(&rt->sa) != op->rsa)
+            return 0;
+        /* hand the prefix to another SA that carries it */
+        HASH_ITER(hh, dp->sas, e, tmp) {
+            if (e->rsa != op->rsa && !e->rsa->conf.inbound && rsa_has_prefix(e->rsa, k)) {
+                atomic_store(&rt->sa, e->rsa);
+                return 0;
+            }
+        }
+        return 0;
+    }
+    HASH_DEL(dp->routes, rt);
+    cds_lfht_del(dp->route_ht, &rt->node);
+    plen_ref(dp, k, -1);
+    dp_lpm_update(dp, k, false);
+    call_rcu(&rt->rcu, route_free_rcu);
+    return 0;
+}
+
+struct prefix_find {
+    const struct dp_route_key *k;
+    bool found;
+};
+
+static int prefix_eq(void *arg, const struct dp_route_key *k)
+{
+    struct prefix_find *f = arg;
+
+    if (!memcmp(k, f->k, sizeof(*k)))
+        f->found = true;
+    return 0;
+}
+
+static bool rsa_has_prefix(const struct dp_rsa *r, const struct dp_route_key *k)
+{
+    struct prefix_find f = {.k = k};
+
+    for (size_t i = 0; i < r->conf.nsel && !f.found; i++)
+        range_prefixes(&r->conf.sel[i], prefix_eq, &f);
+    return f.found;
+}
+
+/* Undoes route_add for the first @count prefixes of the SA's selectors. */
+static int route_del_counted(void *arg, const struct dp_route_key *k)
+{
+    struct route_op *op = arg;
+
+    if (op->count <= 0)
+        return 1;
+    op->count--;
+    return route_del(arg, k);
+}
+
+static void routes_del(struct dp *dp, struct dp_rsa *r, int count)
+{
+    struct route_op op = {.dp = dp, .rsa = r, .count = count};
+
+    for (size_t i = 0; i < r->conf.nsel && op.count > 0; i++)
+        range_prefixes(&r->conf.sel[i], route_del_counted, &op);
+}
+
 int dp_sa_add(struct dp *dp, const struct dp_sa *sa)
 {
-    struct dp_key k = key_of(sa->session_id, sa->spi, sa->inbound);
     struct dp_entry *e;
+    struct dp_rsa *r;
+    int rc = 0;
 
     if (!sa_valid(sa) || sa->nsel > DP_MAX_SELECTORS || sa->spi < 256)
         return -EINVAL;
-    HASH_FIND(hh, dp->sas, &k, sizeof(k), e);
-    if (e)
+    for (size_t i = 0; i < sa->nsel; i++)
+        if ((sa->sel[i].family != AF_INET && sa->sel[i].family != AF_INET6) ||
+            memcmp(sa->sel[i].start, sa->sel[i].end, sa->sel[i].family == AF_INET ? 4 : 16) > 0)
+            return -EINVAL;
+    if (entry_find(dp, sa->session_id, sa->spi, sa->inbound))
         return -EEXIST;
     e = calloc(1, sizeof(*e));
-    if (!e)
+    r = aligned_alloc(DP_CACHELINE, (sizeof(*r) + DP_CACHELINE - 1) / DP_CACHELINE * DP_CACHELINE);
+    if (!e || !r) {
+        free(e);
+        free(r);
         return -ENOMEM;
-    e->key = k;
-    e->sa = *sa;
+    }
+    memset(r, 0, sizeof(*r));
+    r->conf = *sa;
+    r->params = (struct esp_params){.cipher = sa->cipher, .key = r->conf.key, .key_len = sa->key_len,
+                                    .integ = sa->integ, .integ_key = r->conf.integ_key,
+                                    .integ_key_len = sa->integ_key_len, .esn = sa->esn};
+    pthread_spin_init(&r->replay_lock, PTHREAD_PROCESS_PRIVATE);
+    esp_replay_init(&r->replay, sa->replay_window, sa->esn);
+    if (!(r->outer = outer_new(&sa->local, &sa->peer, sa->udp_encap))) {
+        pthread_spin_destroy(&r->replay_lock);
+        free(r);
+        free(e);
+        return -ENOMEM;
+    }
+    /* a transform the backend cannot key is refused now, not at the first packet */
+    struct esp_xform *probe = esp_xform_new(&r->params, !sa->inbound);
+    if (!probe) {
+        rsa_free(r);
+        free(e);
+        return -EINVAL;
+    }
+    atomic_store(&r->xf[0], probe);
+    dp_rcu_enter();
+    if (!sa->inbound) {
+        struct route_op op = {.dp = dp, .rsa = r};
+        for (size_t i = 0; !rc && i < sa->nsel; i++)
+            rc = range_prefixes(&sa->sel[i], route_add, &op);
+        if (rc) {
+            int added = op.count - (rc == -EINVAL || rc == -ENOMEM || rc == -ENOSPC ? 1 : 0);
+            routes_del(dp, r, added);
+        }
+    } else {
+        cds_lfht_add(dp->in_ht, mix64(sa->spi), &r->in_node);
+    }
+    dp_rcu_leave();
+    if (rc) {
+        synchronize_rcu();
+        rsa_free(r);
+        free(e);
+        return rc;
+    }
+    e->key.session = sa->inbound ? 0 : sa->session_id;
+    e->key.spi = sa->spi;
+    e->key.inbound = sa->inbound;
+    e->rsa = r;
     HASH_ADD(hh, dp->sas, key, sizeof(e->key), e);
     return 0;
+}
+
+static void outer_free_rcu(struct rcu_head *h)
+{
+    free(caa_container_of(h, struct dp_outer, rcu));
 }
 
 size_t dp_session_move(struct dp *dp, uint64_t session_id, const struct sockaddr_storage *local,
@@ -103,53 +420,144 @@ size_t dp_session_move(struct dp *dp, uint64_t session_id, const struct sockaddr
     size_t n = 0;
 
     HASH_ITER(hh, dp->sas, e, tmp) {
-        if (e->sa.session_id != session_id)
+        struct dp_outer *o, *old;
+
+        if (e->rsa->conf.session_id != session_id || !(o = outer_new(local, peer, udp_encap)))
             continue;
-        e->sa.local = *local;
-        e->sa.peer = *peer;
-        e->sa.udp_encap = udp_encap;
+        e->rsa->conf.local = *local;
+        e->rsa->conf.peer = *peer;
+        e->rsa->conf.udp_encap = udp_encap;
+        old = rcu_xchg_pointer(&e->rsa->outer, o);
+        call_rcu(&old->rcu, outer_free_rcu);
         n++;
     }
     return n;
 }
 
+static void rsa_sum(const struct dp_rsa *r, struct dp_sa_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (size_t i = 0; i < DP_MAX_WORKERS; i++) {
+        out->packets += r->ctr[i].packets;
+        out->bytes += r->ctr[i].bytes;
+        out->replay_drops += r->ctr[i].replay;
+        out->auth_failures += r->ctr[i].auth;
+        out->selector_drops += r->ctr[i].selector;
+    }
+}
+
 int dp_sa_del(struct dp *dp, uint64_t session_id, uint32_t spi, bool inbound, struct dp_sa_stats *last)
 {
-    struct dp_key k = key_of(session_id, spi, inbound);
-    struct dp_entry *e;
+    struct dp_entry *e = entry_find(dp, session_id, spi, inbound);
+    struct dp_rsa *r;
 
-    HASH_FIND(hh, dp->sas, &k, sizeof(k), e);
     if (!e)
         return -ENOENT;
-    if (last)
-        *last = e->st;
+    r = e->rsa;
     HASH_DEL(dp->sas, e);
-    entry_free(e);
+    free(e);
+    dp_rcu_enter();
+    if (inbound)
+        cds_lfht_del(dp->in_ht, &r->in_node);
+    else
+        routes_del(dp, r, 1 << 30);
+    dp_rcu_leave();
+    /* after the grace period no worker holds the SA: its counters are final */
+    synchronize_rcu();
+    if (last)
+        rsa_sum(r, last);
+    rsa_free(r);
     return 0;
 }
 
 int dp_sa_stats(const struct dp *dp, uint64_t session_id, uint32_t spi, bool inbound, struct dp_sa_stats *out)
 {
-    struct dp_key k = key_of(session_id, spi, inbound);
-    struct dp_entry *e;
+    struct dp_entry *e = entry_find(dp, session_id, spi, inbound);
 
-    HASH_FIND(hh, dp->sas, &k, sizeof(k), e);
     if (!e)
         return -ENOENT;
-    *out = e->st;
+    rsa_sum(e->rsa, out);
     return 0;
 }
 
 bool dp_spi_in_use(const struct dp *dp, uint32_t spi)
 {
-    struct dp_key k = key_of(0, spi, true);
-    struct dp_entry *e;
-
-    HASH_FIND(hh, dp->sas, &k, sizeof(k), e);
-    return e != NULL;
+    return entry_find(dp, 0, spi, true) != NULL;
 }
 
 size_t dp_sa_count(const struct dp *dp)
 {
     return HASH_COUNT(dp->sas);
+}
+
+size_t dp_soft_expired(struct dp *dp, struct dp_sa_ref *out, size_t max)
+{
+    struct dp_entry *e, *tmp;
+    size_t n = 0;
+
+    HASH_ITER(hh, dp->sas, e, tmp) {
+        struct dp_rsa *r = e->rsa;
+        struct dp_sa_stats st;
+
+        if (n == max)
+            break;
+        if (r->soft_reported || (!r->conf.soft_bytes && !r->conf.soft_packets))
+            continue;
+        rsa_sum(r, &st);
+        if ((r->conf.soft_bytes && st.bytes >= r->conf.soft_bytes) ||
+            (r->conf.soft_packets && st.packets >= r->conf.soft_packets)) {
+            r->soft_reported = true;
+            out[n++] = (struct dp_sa_ref){r->conf.session_id, r->conf.spi, r->conf.inbound};
+        }
+    }
+    return n;
+}
+
+/* Worker side. */
+
+struct dp_rsa *dp_lookup_in(struct dp *dp, uint32_t spi)
+{
+    struct cds_lfht_iter it;
+    struct cds_lfht_node *n;
+
+    cds_lfht_lookup(dp->in_ht, mix64(spi), match_spi, &spi, &it);
+    n = cds_lfht_iter_get_node(&it);
+    return n ? caa_container_of(n, struct dp_rsa, in_node) : NULL;
+}
+
+struct dp_rsa *dp_lookup_route(struct dp *dp, int family, const uint8_t *addr)
+{
+    unsigned bits = family == AF_INET6 ? 128 : 32;
+    _Atomic uint64_t *bm = family == AF_INET6 ? dp->plens6 : dp->plens4;
+
+    for (int plen = bits; plen >= 0; plen--) {
+        struct dp_route_key k;
+        struct cds_lfht_iter it;
+        struct cds_lfht_node *n;
+
+        if (!(atomic_load_explicit(&bm[plen / 64], memory_order_relaxed) & (1ULL << (plen % 64))))
+            continue;
+        memset(&k, 0, sizeof(k));
+        k.family = family;
+        k.plen = plen;
+        memcpy(k.addr, addr, plen / 8);
+        if (plen % 8)
+            k.addr[plen / 8] = addr[plen / 8] & (uint8_t)(0xff << (8 - plen % 8));
+        cds_lfht_lookup(dp->route_ht, route_hash(&k), match_route, &k, &it);
+        if ((n = cds_lfht_iter_get_node(&it)))
+            return atomic_load(&caa_container_of(n, struct dp_route, node)->sa);
+    }
+    return NULL;
+}
+
+bool dp_sel_match(const struct dp_sa *sa, int family, const uint8_t *addr)
+{
+    size_t len = family == AF_INET6 ? 16 : 4;
+
+    for (size_t i = 0; i < sa->nsel; i++) {
+        const struct dp_range *r = &sa->sel[i];
+        if (r->family == family && memcmp(addr, r->start, len) >= 0 && memcmp(addr, r->end, len) <= 0)
+            return true;
+    }
+    return false;
 }

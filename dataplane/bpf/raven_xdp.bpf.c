@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Raven's XDP program: steers the dataplane's packets to the AF_XDP socket of their
+ * receive queue and leaves everything else to the kernel.
+ *
+ * Outside interface: ESP (IP protocol 50) and UDP-encapsulated ESP (destination port
+ * 4500 with a non-zero first word: RFC 3948 2.2) addressed to one of our addresses.
+ * IKE (UDP 500, and 4500 with the zero non-ESP marker), NAT keepalives (one 0xff
+ * byte) and all other traffic pass. IPv4 fragments of ESP go to the socket too, so
+ * that the dataplane counts and drops them: it does not reassemble.
+ * Inside interface: IPv4/IPv6 packets whose destination is in a client prefix (the
+ * LPM maps kept by the control plane) go to the socket.
+ *
+ * One program is loaded per interface; all instances share the maps but the XSKMAP,
+ * which holds that interface's sockets by queue. */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/udp.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+#include "raven_xdp.h"
+
+struct {
+    __uint(type, BPF_MAP_TYPE_XSKMAP);
+    __uint(max_entries, RAVEN_XDP_MAX_QUEUES);
+    __type(key, __u32);
+    __type(value, __u32);
+} xsks SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, RAVEN_XDP_CONF_N);
+    __type(key, __u32);
+    __type(value, __u32);
+} conf SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_LPM_TRIE);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+    __uint(max_entries, RAVEN_XDP_MAX_CLIENT_PREFIXES);
+    __type(key, struct raven_lpm4);
+    __type(value, __u32);
+} clients4 SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_LPM_TRIE);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+    __uint(max_entries, RAVEN_XDP_MAX_CLIENT_PREFIXES);
+    __type(key, struct raven_lpm6);
+    __type(value, __u32);
+} clients6 SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, RAVEN_XDP_MAX_LOCAL);
+    __type(key, struct raven_local);
+    __type(value, __u32);
+} local SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, RAVEN_XDP_STATS);
+    __type(key, __u32);
+    __type(value, __u64);
+} stats SEC(".maps");
+
+#define ESP_PROTO 50
+#define NATT_PORT 4500
+#define IP_MF_OFFSET 0x3fff
+
+static __always_inline int count(__u32 slot, int verdict)
+{
+    __u64 *c = bpf_map_lookup_elem(&stats, &slot);
+
+    if (c)
+        (*c)++;
+    return verdict;
+}
+
+static __always_inline int to_socket(struct xdp_md *ctx)
+{
+    return bpf_redirect_map(&xsks, ctx->rx_queue_index, XDP_PASS);
+}
+
+static __always_inline int is_local4(__u32 daddr)
+{
+    struct raven_local k = {};
+
+    k.addr[10] = 0xff;
+    k.addr[11] = 0xff;
+    __builtin_memcpy(&k.addr[12], &daddr, 4);
+    return bpf_map_lookup_elem(&local, &k) != 0;
+}
+
+static __always_inline int outside4(struct xdp_md *ctx, void *l3, void *end)
+{
+    struct iphdr *ip = l3;
+    struct udphdr *udp;
+    __u32 *marker;
+
+    if ((void *)(ip + 1) > end || ip->version != 4 || ip->ihl < 5)
+        return XDP_PASS;
+    if (ip->protocol != ESP_PROTO && ip->protocol != IPPROTO_UDP)
+        return XDP_PASS;
+    if (!is_local4(ip->daddr))
+        return XDP_PASS;
+    if (ip->protocol == ESP_PROTO)
+        return to_socket(ctx);
+    if (ip->frag_off & bpf_htons(IP_MF_OFFSET))
+        return XDP_PASS; /* UDP fragments: the kernel reassembles (IKE) */
+    udp = (void *)ip + ip->ihl * 4;
+    if ((void *)(udp + 1) > end || udp->dest != bpf_htons(NATT_PORT))
+        return XDP_PASS;
+    marker = (void *)(udp + 1);
+    if ((void *)(marker + 1) > end || *marker == 0)
+        return XDP_PASS; /* IKE (non-ESP marker) or a one-byte NAT keepalive */
+    return to_socket(ctx);
+}
+
+static __always_inline int inside4(struct xdp_md *ctx, void *l3, void *end)
+{
+    struct iphdr *ip = l3;
+    struct raven_lpm4 k = {.plen = 32};
+
+    if ((void *)(ip + 1) > end || ip->version != 4)
+        return XDP_PASS;
+    __builtin_memcpy(k.addr, &ip->daddr, 4);
+    if (!bpf_map_lookup_elem(&clients4, &k))
+        return XDP_PASS;
+    return to_socket(ctx);
+}
+
+static __always_inline int inside6(struct xdp_md *ctx, void *l3, void *end)
+{
+    struct ipv6hdr *ip6 = l3;
+    struct raven_lpm6 k = {.plen = 128};
+
+    if ((void *)(ip6 + 1) > end || ip6->version != 6)
+        return XDP_PASS;
+    __builtin_memcpy(k.addr, &ip6->daddr, 16);
+    if (!bpf_map_lookup_elem(&clients6, &k))
+        return XDP_PASS;
+    return to_socket(ctx);
+}
+
+SEC("xdp")
+int raven_xdp(struct xdp_md *ctx)
+{
+    void *data = (void *)(long)ctx->data;
+    void *end = (void *)(long)ctx->data_end;
+    struct ethhdr *eth = data;
+    __u32 key = RAVEN_XDP_CONF_ROLE;
+    __u32 *role;
+    int verdict = XDP_PASS;
+
+    if ((void *)(eth + 1) > end)
+        return count(RAVEN_XDP_PASS, XDP_PASS);
+    role = bpf_map_lookup_elem(&conf, &key);
+    if (!role)
+        return count(RAVEN_XDP_PASS, XDP_PASS);
+    if (*role == RAVEN_XDP_ROLE_OUTSIDE) {
+        if (eth->h_proto == bpf_htons(ETH_P_IP))
+            verdict = outside4(ctx, eth + 1, end);
+    } else if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+        verdict = inside4(ctx, eth + 1, end);
+    } else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+        verdict = inside6(ctx, eth + 1, end);
+    }
+    return count(verdict == XDP_REDIRECT ? RAVEN_XDP_REDIRECT : RAVEN_XDP_PASS, verdict);
+}
+
+char _license[] SEC("license") = "GPL";

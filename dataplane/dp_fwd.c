@@ -1,0 +1,567 @@
+/* A dataplane worker: bursts of packets from its AF_XDP sockets, ESP decryption
+ * towards the inside and encryption towards the clients (RFC 4303, RFC 3948), the
+ * next hop's Ethernet header from the kernel's neighbour table (dp_nl), and the
+ * hand-off to the kernel of what the worker cannot send itself.
+ *
+ * A frame belongs to exactly one place at a time: the worker's free list, a fill
+ * ring, an RX ring, a TX ring or a completion ring. Every path below either puts
+ * the frame on a TX ring or back on the free list. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include "dataplane/dp_int.h"
+#include "dataplane/dp_nl.h"
+
+#define ETH_HLEN 14
+#define IP4_HLEN 20
+#define UDP_HLEN 8
+#define ETH_P_IPV4 0x0800
+#define ETH_P_IPV6 0x86dd
+#define IPPROTO_ESP_ 50
+#define NH_NONE 59 /* dummy packet (RFC 4303 2.6) */
+#define IDLE_SPINS 64
+
+static inline uint16_t rd16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static inline uint32_t rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static inline void wr16(uint8_t *p, uint16_t v)
+{
+    p[0] = v >> 8;
+    p[1] = v & 0xff;
+}
+
+static uint16_t csum(const uint8_t *p, size_t len, uint32_t sum)
+{
+    for (; len > 1; p += 2, len -= 2)
+        sum += rd16(p);
+    if (len)
+        sum += p[0] << 8;
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    return (uint16_t)~sum;
+}
+
+/* TTL - 1 with the incremental checksum update of RFC 1624. */
+static void ttl_dec4(uint8_t *ip)
+{
+    uint32_t sum = (uint16_t)~rd16(ip + 10) + (uint16_t)~rd16(ip + 8);
+
+    ip[8]--;
+    sum += rd16(ip + 8);
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    wr16(ip + 10, (uint16_t)~sum);
+}
+
+static inline struct dp_if_ctr *ictr(struct dp_worker *w, struct dp_xs *xs)
+{
+    return &xs->ifc->ctr[w->id];
+}
+
+static inline void drop(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, enum dp_drop why)
+{
+    ictr(w, xs)->drops[why]++;
+    dp_frame_put(w, addr);
+}
+
+static struct dp_xs *xs_for(struct dp_worker *w, int ifindex)
+{
+    for (size_t i = 0; i < w->nxs; i++)
+        if (w->xs[i].ifc->ifindex == ifindex)
+            return &w->xs[i];
+    return NULL;
+}
+
+static struct dp_xs *first_outside(struct dp_worker *w)
+{
+    for (size_t i = 0; i < w->nxs; i++)
+        if (w->xs[i].ifc->conf.role == DP_ROLE_OUTSIDE)
+            return &w->xs[i];
+    return NULL;
+}
+
+static struct esp_xform *worker_xf(struct dp_worker *w, struct dp_rsa *sa)
+{
+    struct esp_xform *x = atomic_load_explicit(&sa->xf[w->id], memory_order_acquire);
+
+    if (!x) {
+        x = esp_xform_new(&sa->params, !sa->conf.inbound);
+        atomic_store_explicit(&sa->xf[w->id], x, memory_order_release);
+    }
+    return x;
+}
+
+static void tx_flush(struct dp_worker *w, struct dp_xs *xs)
+{
+    uint32_t n = xs->ntx, idx, ok;
+    struct dp_if_ctr *c = ictr(w, xs);
+
+    if (!n)
+        return;
+    ok = xsk_prod_nb_free(&xs->tx, n);
+    if (ok > n)
+        ok = n;
+    if (ok && xsk_ring_prod__reserve(&xs->tx, ok, &idx) == ok) {
+        for (uint32_t i = 0; i < ok; i++) {
+            *xsk_ring_prod__tx_desc(&xs->tx, idx + i) = xs->txq[i];
+            c->tx_bytes += xs->txq[i].len;
+        }
+        xsk_ring_prod__submit(&xs->tx, ok);
+        xs->tx_outstanding += ok;
+        c->tx_packets += ok;
+    } else {
+        ok = 0;
+    }
+    for (uint32_t i = ok; i < n; i++)
+        drop(w, xs, xs->txq[i].addr, DP_DROP_RING_FULL);
+    xs->ntx = 0;
+}
+
+static void tx_stage(struct dp_worker *w, struct dp_xs *xs, const uint8_t *start, uint32_t len)
+{
+    if (xs->ntx == sizeof(xs->txq) / sizeof(xs->txq[0]))
+        tx_flush(w, xs);
+    xs->txq[xs->ntx].addr = (uint64_t)(start - (const uint8_t *)w->area);
+    xs->txq[xs->ntx].len = len;
+    xs->txq[xs->ntx].options = 0;
+    xs->ntx++;
+}
+
+/* The kernel routes the packet (and resolves the neighbour for the next one). */
+static void to_kernel(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, int family, const uint8_t *pkt,
+                      size_t len, const uint8_t *dst)
+{
+    struct sockaddr_storage ss = {0};
+    socklen_t sl;
+    ssize_t rc;
+
+    if (family == AF_INET) {
+        struct sockaddr_in *s = (void *)&ss;
+        s->sin_family = AF_INET;
+        memcpy(&s->sin_addr, dst, 4);
+        sl = sizeof(*s);
+        rc = sendto(w->raw4, pkt, len, MSG_DONTWAIT, (void *)s, sl);
+    } else {
+        struct sockaddr_in6 *s = (void *)&ss;
+        s->sin6_family = AF_INET6;
+        memcpy(&s->sin6_addr, dst, 16);
+        sl = sizeof(*s);
+        rc = sendto(w->raw6, pkt, len, MSG_DONTWAIT, (void *)s, sl);
+    }
+    if (rc < 0)
+        ictr(w, xs)->drops[DP_DROP_NO_ROUTE]++;
+    else
+        ictr(w, xs)->to_kernel++;
+    dp_frame_put(w, addr);
+}
+
+/* Sends the IP packet at pkt[0..len) (with room for an Ethernet header before it)
+ * towards @dst: on a dataplane interface when the next hop is known, else through
+ * the kernel. */
+static void forward(struct dp_worker *w, struct dp_xs *in, uint64_t addr, int family, uint8_t *pkt, size_t len,
+                    const uint8_t *dst)
+{
+    struct dp_nh nh;
+    struct dp_xs *out;
+    int rc = dp_nl_next_hop(w->dp->nl, family, dst, &nh);
+
+    /* unresolved, not ours to send, or no route (which includes our own
+     * addresses): the kernel delivers, resolves or refuses it (counted no-route) */
+    if (rc || !(out = xs_for(w, nh.ifindex)) || len > out->mtu) {
+        to_kernel(w, in, addr, family, pkt, len, dst);
+        return;
+    }
+    pkt -= ETH_HLEN;
+    memcpy(pkt, nh.dst_mac, 6);
+    memcpy(pkt + 6, nh.src_mac, 6);
+    wr16(pkt + 12, family == AF_INET ? ETH_P_IPV4 : ETH_P_IPV6);
+    tx_stage(w, out, pkt, len + ETH_HLEN);
+}
+
+/* ESP (or ESP in UDP) from a client: decrypt, check, forward inside. */
+static void from_outside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, uint8_t *pkt, uint32_t len)
+{
+    struct dp *dp = w->dp;
+    uint8_t *ip = pkt + ETH_HLEN, *esp, *inner, nh;
+    size_t ihl, tot, esplen, ilen;
+    struct dp_rsa *sa;
+    struct esp_xform *xf;
+    uint64_t seq;
+    int rc, family;
+    const uint8_t *src, *dst;
+
+    if (len < ETH_HLEN + IP4_HLEN || rd16(pkt + 12) != ETH_P_IPV4 || ip[0] >> 4 != 4)
+        return drop(w, xs, addr, DP_DROP_MALFORMED);
+    ihl = (ip[0] & 15) * 4u;
+    tot = rd16(ip + 2);
+    if (ihl < IP4_HLEN || tot < ihl || tot > len - ETH_HLEN)
+        return drop(w, xs, addr, DP_DROP_MALFORMED);
+    if (rd16(ip + 6) & 0x3fff)
+        return drop(w, xs, addr, DP_DROP_FRAGMENT);
+    if (ip[9] == IPPROTO_ESP_) {
+        esp = ip + ihl;
+        esplen = tot - ihl;
+    } else if (ip[9] == IPPROTO_UDP && tot - ihl >= UDP_HLEN) {
+        uint8_t *udp = ip + ihl;
+        size_t ulen = rd16(udp + 4);
+        if (ulen < UDP_HLEN || ulen > tot - ihl)
+            return drop(w, xs, addr, DP_DROP_MALFORMED);
+        esp = udp + UDP_HLEN;
+        esplen = ulen - UDP_HLEN;
+    } else {
+        return drop(w, xs, addr, DP_DROP_MALFORMED);
+    }
+    if (esplen < 8)
+        return drop(w, xs, addr, DP_DROP_MALFORMED);
+    if (!(sa = dp_lookup_in(dp, rd32(esp))))
+        return drop(w, xs, addr, DP_DROP_NO_SA);
+    pthread_spin_lock(&sa->replay_lock);
+    rc = esp_replay_check(&sa->replay, rd32(esp + 4), &seq);
+    pthread_spin_unlock(&sa->replay_lock);
+    if (rc) {
+        sa->ctr[w->id].replay++;
+        return drop(w, xs, addr, DP_DROP_REPLAY);
+    }
+    if (!(xf = worker_xf(w, sa)))
+        return drop(w, xs, addr, DP_DROP_OTHER);
+    rc = esp_open(xf, seq, esp, esplen, &inner, &ilen, &nh);
+    if (rc == ESP_E_AUTH) {
+        sa->ctr[w->id].auth++;
+        return drop(w, xs, addr, DP_DROP_AUTH);
+    }
+    if (rc)
+        return drop(w, xs, addr, rc == ESP_E_MALFORMED ? DP_DROP_MALFORMED : DP_DROP_OTHER);
+    pthread_spin_lock(&sa->replay_lock);
+    rc = esp_replay_update(&sa->replay, seq);
+    pthread_spin_unlock(&sa->replay_lock);
+    if (rc) {
+        sa->ctr[w->id].replay++;
+        return drop(w, xs, addr, DP_DROP_REPLAY);
+    }
+    if (nh == NH_NONE)
+        return drop(w, xs, addr, DP_DROP_OTHER);
+    if (nh == 4 && ilen >= IP4_HLEN && inner[0] >> 4 == 4 && (inner[0] & 15) >= 5 && rd16(inner + 2) <= ilen &&
+        rd16(inner + 2) >= (inner[0] & 15) * 4u) {
+        family = AF_INET;
+        ilen = rd16(inner + 2); /* TFC padding goes */
+        src = inner + 12;
+        dst = inner + 16;
+    } else if (nh == 41 && ilen >= 40 && inner[0] >> 4 == 6 && rd16(inner + 4) + 40u <= ilen) {
+        family = AF_INET6;
+        ilen = rd16(inner + 4) + 40u;
+        src = inner + 8;
+        dst = inner + 24;
+    } else {
+        return drop(w, xs, addr, DP_DROP_MALFORMED);
+    }
+    if (!dp_sel_match(&sa->conf, family, src)) {
+        sa->ctr[w->id].selector++;
+        return drop(w, xs, addr, DP_DROP_SELECTOR);
+    }
+    sa->ctr[w->id].packets++;
+    sa->ctr[w->id].bytes += ilen;
+    dp->wctr[w->id].dec_packets++;
+    dp->wctr[w->id].dec_bytes += ilen;
+    if (family == AF_INET) {
+        if (inner[8] <= 1)
+            return drop(w, xs, addr, DP_DROP_NO_ROUTE);
+        ttl_dec4(inner);
+    } else {
+        if (inner[7] <= 1)
+            return drop(w, xs, addr, DP_DROP_NO_ROUTE);
+        inner[7]--;
+    }
+    forward(w, xs, addr, family, inner, ilen, dst);
+}
+
+/* ICMP "fragmentation needed" (RFC 792, RFC 1191) back to the inside sender of an
+ * IPv4 packet with DF that does not fit the tunnel, sent on the interface it came
+ * from to the MAC it came from. */
+static void frag_needed(struct dp_worker *w, struct dp_xs *xs, const uint8_t *pkt, size_t len, unsigned mtu)
+{
+    const uint8_t *ip = pkt + ETH_HLEN;
+    size_t quote = len - ETH_HLEN < 548 ? len - ETH_HLEN : 548;
+    uint8_t *r, *rip, *icmp;
+    uint64_t fa;
+
+    if (!xs->has_addr4 || !w->nfree)
+        return;
+    fa = w->free[--w->nfree];
+    r = (uint8_t *)w->area + fa + 256;
+    memcpy(r, pkt + 6, 6); /* back to the sender's MAC, from ours */
+    memcpy(r + 6, pkt, 6);
+    wr16(r + 12, ETH_P_IPV4);
+    rip = r + ETH_HLEN;
+    memset(rip, 0, IP4_HLEN);
+    rip[0] = 0x45;
+    rip[1] = 0xc0; /* internetwork control */
+    wr16(rip + 2, IP4_HLEN + 8 + quote);
+    wr16(rip + 4, w->ip_id++);
+    rip[8] = 64;
+    rip[9] = IPPROTO_ICMP;
+    memcpy(rip + 12, &xs->addr4, 4);
+    memcpy(rip + 16, ip + 12, 4);
+    wr16(rip + 10, csum(rip, IP4_HLEN, 0));
+    icmp = rip + IP4_HLEN;
+    memset(icmp, 0, 8);
+    icmp[0] = 3; /* destination unreachable */
+    icmp[1] = 4; /* fragmentation needed and DF set */
+    wr16(icmp + 6, mtu);
+    memcpy(icmp + 8, ip, quote);
+    wr16(icmp + 2, csum(icmp, 8 + quote, 0));
+    tx_stage(w, xs, r, ETH_HLEN + IP4_HLEN + 8 + quote);
+}
+
+/* Clear traffic from the inside to a client: encrypt and send to the client. */
+static void from_inside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, uint8_t *pkt, uint32_t len)
+{
+    struct dp *dp = w->dp;
+    uint8_t *ip = pkt + ETH_HLEN, *esp, *o;
+    size_t ilen, room;
+    int family, esplen;
+    const uint8_t *dst;
+    struct dp_rsa *sa;
+    struct dp_outer *outer;
+    struct esp_xform *xf;
+    struct dp_xs *out = NULL;
+    struct dp_nh nh;
+    unsigned mtu;
+    uint64_t seq;
+    bool udp;
+
+    if (len >= ETH_HLEN + IP4_HLEN && rd16(pkt + 12) == ETH_P_IPV4 && ip[0] >> 4 == 4 && (ip[0] & 15) >= 5 &&
+        rd16(ip + 2) <= len - ETH_HLEN && rd16(ip + 2) >= (ip[0] & 15) * 4u) {
+        family = AF_INET;
+        ilen = rd16(ip + 2);
+        dst = ip + 16;
+    } else if (len >= ETH_HLEN + 40 && rd16(pkt + 12) == ETH_P_IPV6 && ip[0] >> 4 == 6 &&
+               rd16(ip + 4) + 40u <= len - ETH_HLEN) {
+        family = AF_INET6;
+        ilen = rd16(ip + 4) + 40u;
+        dst = ip + 24;
+    } else {
+        return drop(w, xs, addr, DP_DROP_MALFORMED);
+    }
+    if (!(sa = dp_lookup_route(dp, family, dst)))
+        return drop(w, xs, addr, DP_DROP_NO_SA);
+    outer = rcu_dereference(sa->outer);
+    if (!outer->peer)
+        return drop(w, xs, addr, DP_DROP_NO_ROUTE);
+    if ((family == AF_INET && ip[8] <= 1) || (family == AF_INET6 && ip[7] <= 1))
+        return drop(w, xs, addr, DP_DROP_NO_ROUTE);
+    if (!(xf = worker_xf(w, sa)))
+        return drop(w, xs, addr, DP_DROP_OTHER);
+    udp = outer->udp_encap;
+    if (!dp_nl_next_hop(dp->nl, AF_INET, &outer->peer, &nh))
+        out = xs_for(w, nh.ifindex);
+    mtu = out ? out->mtu : first_outside(w) ? first_outside(w)->mtu : 1500;
+    if (ilen > esp_inner_max(xf, mtu - IP4_HLEN - (udp ? UDP_HLEN : 0))) {
+        if (family == AF_INET && (rd16(ip + 6) & 0x4000))
+            frag_needed(w, xs, pkt, ETH_HLEN + ilen, esp_inner_max(xf, mtu - IP4_HLEN - (udp ? UDP_HLEN : 0)));
+        return drop(w, xs, addr, DP_DROP_MTU);
+    }
+    room = DP_FRAME_SIZE - (size_t)((ip - (uint8_t *)w->area) & (DP_FRAME_SIZE - 1));
+    if ((size_t)((ip - (uint8_t *)w->area) & (DP_FRAME_SIZE - 1)) < ETH_HLEN + IP4_HLEN + UDP_HLEN + ESP_HEAD_MAX ||
+        room < ilen + ESP_TAIL_MAX)
+        return drop(w, xs, addr, DP_DROP_MTU);
+    seq = atomic_fetch_add_explicit(&sa->seq, 1, memory_order_relaxed) + 1;
+    if (!sa->conf.esn && seq > UINT32_MAX)
+        return drop(w, xs, addr, DP_DROP_OTHER); /* must rekey (RFC 4303 3.3.3) */
+    if (family == AF_INET)
+        ttl_dec4(ip);
+    else
+        ip[7]--;
+    uint8_t tos = family == AF_INET ? ip[1] : (uint8_t)((ip[0] & 15) << 4 | ip[1] >> 4);
+    esplen = esp_seal(xf, sa->conf.spi, seq, family == AF_INET ? 4 : 41, ip, ilen);
+    if (esplen < 0)
+        return drop(w, xs, addr, DP_DROP_OTHER);
+    sa->ctr[w->id].packets++;
+    sa->ctr[w->id].bytes += ilen;
+    dp->wctr[w->id].enc_packets++;
+    dp->wctr[w->id].enc_bytes += ilen;
+    esp = ip - esp_head_len(xf);
+    o = esp;
+    if (udp) {
+        o -= UDP_HLEN;
+        memcpy(o, &outer->local_port, 2);
+        memcpy(o + 2, &outer->peer_port, 2);
+        wr16(o + 4, UDP_HLEN + esplen);
+        wr16(o + 6, 0); /* RFC 3948 2.1: zero checksum */
+    }
+    o -= IP4_HLEN;
+    o[0] = 0x45;
+    o[1] = tos; /* DSCP and ECN copied (RFC 6040 normal mode) */
+    wr16(o + 2, IP4_HLEN + (udp ? UDP_HLEN : 0) + esplen);
+    wr16(o + 4, w->ip_id++);
+    wr16(o + 6, 0);
+    o[8] = 64;
+    o[9] = udp ? IPPROTO_UDP : IPPROTO_ESP_;
+    wr16(o + 10, 0);
+    memcpy(o + 12, &outer->local, 4);
+    memcpy(o + 16, &outer->peer, 4);
+    wr16(o + 10, csum(o, IP4_HLEN, 0));
+    if (!out) {
+        to_kernel(w, xs, addr, AF_INET, o, rd16(o + 2), (const uint8_t *)&outer->peer);
+        return;
+    }
+    o -= ETH_HLEN;
+    memcpy(o, nh.dst_mac, 6);
+    memcpy(o + 6, nh.src_mac, 6);
+    wr16(o + 12, ETH_P_IPV4);
+    tx_stage(w, out, o, ETH_HLEN + rd16(o + ETH_HLEN + 2));
+}
+
+static unsigned rx_burst(struct dp_worker *w, struct dp_xs *xs)
+{
+    uint32_t idx, n = xsk_ring_cons__peek(&xs->rx, DP_BATCH, &idx);
+    struct dp_if_ctr *c = ictr(w, xs);
+    bool outside = xs->ifc->conf.role == DP_ROLE_OUTSIDE;
+
+    for (uint32_t i = 0; i < n; i++) {
+        const struct xdp_desc *d = xsk_ring_cons__rx_desc(&xs->rx, idx + i);
+        uint8_t *pkt = xsk_umem__get_data(w->area, d->addr);
+
+        c->rx_packets++;
+        c->rx_bytes += d->len;
+        if (outside)
+            from_outside(w, xs, d->addr, pkt, d->len);
+        else
+            from_inside(w, xs, d->addr, pkt, d->len);
+    }
+    if (n)
+        xsk_ring_cons__release(&xs->rx, n);
+    return n;
+}
+
+static void reclaim(struct dp_worker *w, struct dp_xs *xs)
+{
+    uint32_t idx, n;
+
+    if (!xs->tx_outstanding)
+        return;
+    n = xsk_ring_cons__peek(&xs->cq, DP_RING, &idx);
+    for (uint32_t i = 0; i < n; i++)
+        dp_frame_put(w, *xsk_ring_cons__comp_addr(&xs->cq, idx + i));
+    if (n) {
+        xsk_ring_cons__release(&xs->cq, n);
+        xs->tx_outstanding -= n;
+    }
+    /* copy-mode TX sends a limited number per kick: keep kicking while outstanding */
+    if (xs->tx_outstanding && xsk_ring_prod__needs_wakeup(&xs->tx))
+        sendto(xsk_socket__fd(xs->xsk), NULL, 0, MSG_DONTWAIT, NULL, 0);
+}
+
+static void refill(struct dp_worker *w, struct dp_xs *xs)
+{
+    uint32_t idx, n = xsk_prod_nb_free(&xs->fq, w->nfree);
+
+    if (n > w->nfree)
+        n = w->nfree;
+    /* keep a few frames for ICMP errors */
+    if (n + 64 > w->nfree)
+        n = w->nfree > 64 ? w->nfree - 64 : 0;
+    if (!n || xsk_ring_prod__reserve(&xs->fq, n, &idx) != n)
+        return;
+    for (uint32_t i = 0; i < n; i++)
+        *xsk_ring_prod__fill_addr(&xs->fq, idx + i) = w->free[--w->nfree];
+    xsk_ring_prod__submit(&xs->fq, n);
+    if (xsk_ring_prod__needs_wakeup(&xs->fq))
+        recvfrom(xsk_socket__fd(xs->xsk), NULL, 0, MSG_DONTWAIT, NULL, NULL);
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + ts.tv_nsec;
+}
+
+/* Interface MTU and address, re-read about once a second (not per packet). */
+static void links_refresh(struct dp_worker *w)
+{
+    uint64_t t = now_ns();
+
+    if (t - w->mtu_checked_ns < 1000000000u && w->mtu_checked_ns)
+        return;
+    w->mtu_checked_ns = t;
+    for (size_t i = 0; i < w->nxs; i++) {
+        struct dp_link l;
+        if (dp_nl_link(w->dp->nl, w->xs[i].ifc->ifindex, &l))
+            continue;
+        w->xs[i].mtu = l.mtu ? l.mtu : 1500;
+        w->xs[i].has_addr4 = l.has_addr4;
+        w->xs[i].addr4 = l.addr4;
+    }
+}
+
+void *dp_worker_main(void *arg)
+{
+    struct dp_worker *w = arg;
+    struct dp *dp = w->dp;
+    struct pollfd pfd[DP_MAX_IFACES];
+    unsigned idle = 0;
+    cpu_set_t cpus;
+
+    char name[16];
+
+    snprintf(name, sizeof(name), "raven-dp-%u", w->id);
+    pthread_setname_np(pthread_self(), name);
+    CPU_ZERO(&cpus);
+    CPU_SET(w->cpu, &cpus);
+    pthread_setaffinity_np(pthread_self(), sizeof(cpus), &cpus);
+    for (size_t i = 0; i < w->nxs; i++) {
+        pfd[i].fd = xsk_socket__fd(w->xs[i].xsk);
+        pfd[i].events = POLLIN;
+        w->xs[i].mtu = 1500;
+    }
+    rcu_register_thread();
+    while (!atomic_load_explicit(&dp->stop, memory_order_relaxed)) {
+        unsigned done = 0;
+        bool pending = false;
+
+        links_refresh(w);
+        for (size_t i = 0; i < w->nxs; i++) {
+            reclaim(w, &w->xs[i]);
+            refill(w, &w->xs[i]);
+        }
+        for (size_t i = 0; i < w->nxs; i++)
+            done += rx_burst(w, &w->xs[i]);
+        for (size_t i = 0; i < w->nxs; i++) {
+            tx_flush(w, &w->xs[i]);
+            if (w->xs[i].tx_outstanding) {
+                pending = true;
+                if (xsk_ring_prod__needs_wakeup(&w->xs[i].tx))
+                    sendto(pfd[i].fd, NULL, 0, MSG_DONTWAIT, NULL, 0);
+            }
+        }
+        rcu_quiescent_state();
+        if (done || pending) {
+            idle = 0;
+            continue;
+        }
+        if (++idle < IDLE_SPINS)
+            continue;
+        rcu_thread_offline();
+        poll(pfd, w->nxs, 100);
+        rcu_thread_online();
+    }
+    rcu_unregister_thread();
+    return NULL;
+}

@@ -1,0 +1,553 @@
+/* Interfaces and workers of the dataplane: the XDP program on each configured
+ * interface (libxdp, single-program mode), the maps every program instance shares,
+ * and one worker per queue index with its UMEM and an AF_XDP socket on each
+ * interface that has that queue (DESIGN.md "Dataplane"). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <dirent.h>
+#include <errno.h>
+#include <linux/if_link.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <xdp/libxdp.h>
+#include "dataplane/bpf/raven_xdp.h"
+#include "dataplane/dp_int.h"
+#include "dataplane/dp_nl.h"
+
+#ifndef RAVEN_XDP_OBJECT_PATH
+#define RAVEN_XDP_OBJECT_PATH "raven_xdp.bpf.o"
+#endif
+
+const char *dp_xdp_object(void)
+{
+    const char *env = getenv("RAVEN_XDP_OBJECT");
+
+    return env && *env ? env : RAVEN_XDP_OBJECT_PATH;
+}
+
+static void errf(char *err, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!err || !len)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, len, fmt, ap);
+    va_end(ap);
+}
+
+static int quiet_xdp(enum libxdp_print_level level, const char *fmt, va_list ap)
+{
+    (void)level, (void)fmt, (void)ap;
+    return 0;
+}
+
+static int quiet_bpf(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+    (void)level, (void)fmt, (void)ap;
+    return 0;
+}
+
+/* Local addresses go into the shared "local" map: ESP is taken only when it is
+ * addressed to the headend. */
+static void on_addr(void *arg, int ifindex, int family, const void *addr, bool added)
+{
+    struct dp *dp = arg;
+    struct raven_local k = {0};
+    uint32_t one = 1;
+
+    (void)ifindex;
+    if (family == AF_INET) {
+        k.addr[10] = k.addr[11] = 0xff;
+        memcpy(&k.addr[12], addr, 4);
+    } else {
+        memcpy(k.addr, addr, 16);
+    }
+    if (added)
+        bpf_map_update_elem(dp->local_fd, &k, &one, BPF_ANY);
+    else
+        bpf_map_delete_elem(dp->local_fd, &k);
+}
+
+static int maps_create(struct dp *dp, char *err, size_t errlen)
+{
+    LIBBPF_OPTS(bpf_map_create_opts, lpm, .map_flags = BPF_F_NO_PREALLOC);
+    struct dp_nl_hooks hooks = {.addr = on_addr, .arg = dp};
+
+    if (dp->local_fd >= 0)
+        return 0;
+    libxdp_set_print(quiet_xdp);
+    libbpf_set_print(quiet_bpf);
+    dp->clients4_fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "clients4", sizeof(struct raven_lpm4), 4,
+                                     RAVEN_XDP_MAX_CLIENT_PREFIXES, &lpm);
+    dp->clients6_fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "clients6", sizeof(struct raven_lpm6), 4,
+                                     RAVEN_XDP_MAX_CLIENT_PREFIXES, &lpm);
+    dp->local_fd = bpf_map_create(BPF_MAP_TYPE_HASH, "local", sizeof(struct raven_local), 4, RAVEN_XDP_MAX_LOCAL,
+                                  NULL);
+    if (dp->clients4_fd < 0 || dp->clients6_fd < 0 || dp->local_fd < 0) {
+        errf(err, errlen, "cannot create the dataplane's BPF maps: %s", strerror(errno));
+        goto fail;
+    }
+    /* clients routed before the first interface came up */
+    struct dp_route *rt, *tmp;
+    HASH_ITER(hh, dp->routes, rt, tmp) {
+        dp_lpm_update(dp, &rt->key, true);
+    }
+    if (!(dp->nl = dp_nl_new(&hooks))) {
+        errf(err, errlen, "cannot follow the kernel's routes and neighbours over netlink: %s", strerror(errno));
+        goto fail;
+    }
+    return 0;
+fail:
+    for (int *fd = &dp->clients4_fd; fd <= &dp->local_fd; fd++) {
+        if (*fd >= 0)
+            close(*fd);
+        *fd = -1;
+    }
+    return -1;
+}
+
+int dp_lpm_update(struct dp *dp, const struct dp_route_key *k, bool add)
+{
+    uint32_t one = 1;
+
+    if (k->family == AF_INET) {
+        struct raven_lpm4 key = {.plen = k->plen};
+        if (dp->clients4_fd < 0)
+            return 0;
+        memcpy(key.addr, k->addr, 4);
+        return add ? bpf_map_update_elem(dp->clients4_fd, &key, &one, BPF_ANY)
+                   : bpf_map_delete_elem(dp->clients4_fd, &key);
+    }
+    struct raven_lpm6 key = {.plen = k->plen};
+    if (dp->clients6_fd < 0)
+        return 0;
+    memcpy(key.addr, k->addr, 16);
+    return add ? bpf_map_update_elem(dp->clients6_fd, &key, &one, BPF_ANY)
+               : bpf_map_delete_elem(dp->clients6_fd, &key);
+}
+
+static unsigned if_queue_count(const char *name)
+{
+    char path[64];
+    struct dirent *de;
+    unsigned n = 0;
+    DIR *d;
+
+    snprintf(path, sizeof(path), "/sys/class/net/%s/queues", name);
+    if (!(d = opendir(path)))
+        return 1;
+    while ((de = readdir(d)))
+        if (!strncmp(de->d_name, "rx-", 3))
+            n++;
+    closedir(d);
+    return n ? n : 1;
+}
+
+/* Detaches a Raven program left by a crashed run; another program is an error. */
+static int detach_leftover(int ifindex, const char *name, char *err, size_t errlen)
+{
+    LIBBPF_OPTS(bpf_xdp_query_opts, q);
+    const __u32 flags[] = {XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE};
+    const __u32 *ids[] = {&q.drv_prog_id, &q.skb_prog_id};
+
+    if (bpf_xdp_query(ifindex, 0, &q))
+        return 0;
+    for (size_t i = 0; i < 2; i++) {
+        struct bpf_prog_info info = {0};
+        __u32 len = sizeof(info);
+        int fd;
+
+        if (!*ids[i])
+            continue;
+        fd = bpf_prog_get_fd_by_id(*ids[i]);
+        if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len)) {
+            if (fd >= 0)
+                close(fd);
+            errf(err, errlen, "interface %s has an XDP program (id %u) that cannot be inspected", name, *ids[i]);
+            return -1;
+        }
+        close(fd);
+        if (strcmp(info.name, "raven_xdp")) {
+            errf(err, errlen, "interface %s already has another XDP program (%s, id %u)", name, info.name,
+                 *ids[i]);
+            return -1;
+        }
+        if (bpf_xdp_detach(ifindex, flags[i], NULL)) {
+            errf(err, errlen, "cannot detach the leftover XDP program of interface %s: %s", name, strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void iface_down(struct dp_iface *ifc)
+{
+    if (ifc->prog) {
+        xdp_program__detach(ifc->prog, ifc->ifindex,
+                            ifc->mode == DP_MODE_NATIVE ? XDP_MODE_NATIVE : XDP_MODE_SKB, 0);
+        xdp_program__close(ifc->prog);
+    }
+    free(ifc);
+}
+
+static int reuse_map(struct bpf_object *obj, const char *name, int fd)
+{
+    struct bpf_map *m = bpf_object__find_map_by_name(obj, name);
+
+    return m ? bpf_map__reuse_fd(m, fd) : -ENOENT;
+}
+
+static struct dp_iface *iface_up(struct dp *dp, const struct dp_if_conf *c, char *err, size_t errlen)
+{
+    struct dp_iface *ifc = aligned_alloc(DP_CACHELINE, sizeof(*ifc));
+    unsigned avail;
+    __u32 key = RAVEN_XDP_CONF_ROLE, role = c->role == DP_ROLE_INSIDE ? RAVEN_XDP_ROLE_INSIDE : 0;
+    struct bpf_object *obj;
+    int rc = -1;
+
+    if (!ifc) {
+        errf(err, errlen, "out of memory");
+        return NULL;
+    }
+    memset(ifc, 0, sizeof(*ifc));
+    ifc->conf = *c;
+    if (!(ifc->ifindex = if_nametoindex(c->name))) {
+        errf(err, errlen, "interface %s does not exist", c->name);
+        goto out;
+    }
+    avail = if_queue_count(c->name);
+    if (c->queues > avail) {
+        errf(err, errlen, "interface %s has %u receive queue(s), %u configured", c->name, avail, c->queues);
+        goto out;
+    }
+    ifc->nq = c->queues ? c->queues : avail;
+    if (ifc->nq > DP_MAX_WORKERS)
+        ifc->nq = DP_MAX_WORKERS;
+    if (detach_leftover(ifc->ifindex, c->name, err, errlen))
+        goto out;
+    ifc->prog = xdp_program__open_file(dp_xdp_object(), "xdp", NULL);
+    if (libxdp_get_error(ifc->prog)) {
+        ifc->prog = NULL;
+        errf(err, errlen, "cannot open the XDP program %s: %s", dp_xdp_object(), strerror(errno));
+        goto out;
+    }
+    obj = xdp_program__bpf_obj(ifc->prog);
+    if (reuse_map(obj, "clients4", dp->clients4_fd) || reuse_map(obj, "clients6", dp->clients6_fd) ||
+        reuse_map(obj, "local", dp->local_fd)) {
+        errf(err, errlen, "the XDP program %s does not have Raven's maps", dp_xdp_object());
+        goto out;
+    }
+    if (c->mode != DP_XDP_GENERIC) {
+        rc = xdp_program__attach(ifc->prog, ifc->ifindex, XDP_MODE_NATIVE, 0);
+        if (!rc)
+            ifc->mode = DP_MODE_NATIVE;
+    }
+    if (rc && c->mode != DP_XDP_NATIVE) {
+        rc = xdp_program__attach(ifc->prog, ifc->ifindex, XDP_MODE_SKB, 0);
+        if (!rc)
+            ifc->mode = DP_MODE_GENERIC;
+    }
+    if (rc) {
+        errf(err, errlen, "cannot attach the XDP program to %s in %s mode: %s", c->name,
+             c->mode == DP_XDP_NATIVE ? "native" : c->mode == DP_XDP_GENERIC ? "generic" : "native or generic",
+             strerror(-rc));
+        goto out;
+    }
+    ifc->xsks_fd = bpf_map__fd(bpf_object__find_map_by_name(obj, "xsks"));
+    ifc->stats_fd = bpf_map__fd(bpf_object__find_map_by_name(obj, "stats"));
+    if (ifc->xsks_fd < 0 || ifc->stats_fd < 0 ||
+        bpf_map_update_elem(bpf_map__fd(bpf_object__find_map_by_name(obj, "conf")), &key, &role, BPF_ANY)) {
+        errf(err, errlen, "cannot configure the XDP program of %s", c->name);
+        goto out;
+    }
+    return ifc;
+out:
+    iface_down(ifc);
+    return NULL;
+}
+
+static void worker_free(struct dp_worker *w)
+{
+    if (!w)
+        return;
+    for (size_t i = 0; i < w->nxs; i++)
+        xsk_socket__delete(w->xs[i].xsk);
+    if (w->umem)
+        xsk_umem__delete(w->umem);
+    if (w->area)
+        munmap(w->area, (size_t)DP_FRAMES * DP_FRAME_SIZE);
+    if (w->raw4 >= 0)
+        close(w->raw4);
+    if (w->raw6 >= 0)
+        close(w->raw6);
+    free(w->free);
+    free(w);
+}
+
+static struct dp_worker *worker_new(struct dp *dp, unsigned q, char *err, size_t errlen)
+{
+    struct dp_worker *w = calloc(1, sizeof(*w));
+    struct xsk_umem_config ucfg = {.fill_size = DP_RING, .comp_size = DP_RING, .frame_size = DP_FRAME_SIZE,
+                                   .frame_headroom = 0};
+    struct xsk_ring_prod fq0;
+    struct xsk_ring_cons cq0;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    int rc;
+
+    if (!w)
+        return NULL;
+    w->dp = dp;
+    w->id = w->queue = q;
+    w->cpu = ncpu > 0 ? q % ncpu : 0;
+    w->raw4 = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+    w->raw6 = socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+    w->free = calloc(DP_FRAMES, sizeof(*w->free));
+    w->area = mmap(NULL, (size_t)DP_FRAMES * DP_FRAME_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                   -1, 0);
+    if (w->area == MAP_FAILED)
+        w->area = NULL;
+    if (w->raw4 < 0 || w->raw6 < 0 || !w->free || !w->area) {
+        errf(err, errlen, "worker %u: %s", q, strerror(errno));
+        goto fail;
+    }
+    if ((rc = xsk_umem__create(&w->umem, w->area, (size_t)DP_FRAMES * DP_FRAME_SIZE, &fq0, &cq0, &ucfg))) {
+        w->umem = NULL;
+        errf(err, errlen, "worker %u: cannot create its UMEM: %s", q, strerror(-rc));
+        goto fail;
+    }
+    for (uint32_t i = 0; i < DP_FRAMES; i++)
+        w->free[w->nfree++] = (uint64_t)i * DP_FRAME_SIZE;
+    for (size_t i = 0; i < dp->nifaces; i++) {
+        struct dp_iface *ifc = dp->ifaces[i];
+        struct xsk_socket_config cfg = {.rx_size = DP_RING, .tx_size = DP_RING,
+                                        .libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
+                                        .bind_flags = XDP_USE_NEED_WAKEUP};
+        struct dp_xs *xs = &w->xs[w->nxs];
+        uint32_t idx, n;
+        int fd;
+
+        if (q >= ifc->nq)
+            continue;
+        xs->ifc = ifc;
+        xs->ifx = i;
+        rc = xsk_socket__create_shared(&xs->xsk, ifc->conf.name, q, w->umem, &xs->rx, &xs->tx, &xs->fq, &xs->cq,
+                                       &cfg);
+        if (rc) {
+            xs->xsk = NULL;
+            errf(err, errlen, "cannot open an AF_XDP socket on %s queue %u: %s", ifc->conf.name, q, strerror(-rc));
+            goto fail;
+        }
+        w->nxs++;
+        fd = xsk_socket__fd(xs->xsk);
+        if (bpf_map_update_elem(ifc->xsks_fd, &q, &fd, BPF_ANY)) {
+            errf(err, errlen, "cannot register the AF_XDP socket of %s queue %u: %s", ifc->conf.name, q,
+                 strerror(errno));
+            goto fail;
+        }
+        /* half of the ring's worth of frames to receive into; the rest cover TX */
+        n = xsk_ring_prod__reserve(&xs->fq, DP_RING / 2, &idx);
+        for (uint32_t k = 0; k < n; k++)
+            *xsk_ring_prod__fill_addr(&xs->fq, idx + k) = w->free[--w->nfree];
+        xsk_ring_prod__submit(&xs->fq, n);
+    }
+    return w;
+fail:
+    worker_free(w);
+    return NULL;
+}
+
+static void workers_stop(struct dp *dp)
+{
+    atomic_store(&dp->stop, true);
+    for (size_t i = 0; i < dp->nworkers; i++) {
+        struct dp_worker *w = dp->workers[i];
+        if (w->running)
+            pthread_join(w->th, NULL);
+        worker_free(w);
+        dp->workers[i] = NULL;
+    }
+    dp->nworkers = 0;
+    atomic_store(&dp->stop, false);
+}
+
+static void set_down(struct dp *dp)
+{
+    workers_stop(dp);
+    for (size_t i = 0; i < dp->nifaces; i++)
+        iface_down(dp->ifaces[i]);
+    dp->nifaces = 0;
+    memset(dp->wctr, 0, sizeof(dp->wctr));
+}
+
+static int set_up(struct dp *dp, const struct dp_if_conf *ifs, size_t n, char *err, size_t errlen)
+{
+    unsigned nw = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        struct dp_iface *ifc = iface_up(dp, &ifs[i], err, errlen);
+        if (!ifc)
+            goto fail;
+        dp->ifaces[dp->nifaces++] = ifc;
+        if (ifc->nq > nw)
+            nw = ifc->nq;
+    }
+    for (unsigned q = 0; q < nw; q++) {
+        struct dp_worker *w = worker_new(dp, q, err, errlen);
+        if (!w)
+            goto fail;
+        dp->workers[dp->nworkers++] = w;
+    }
+    for (size_t i = 0; i < dp->nworkers; i++) {
+        struct dp_worker *w = dp->workers[i];
+        if (pthread_create(&w->th, NULL, dp_worker_main, w)) {
+            errf(err, errlen, "cannot start dataplane worker %u", w->id);
+            goto fail;
+        }
+        w->running = true;
+    }
+    return 0;
+fail:
+    set_down(dp);
+    return -1;
+}
+
+int dp_set_interfaces(struct dp *dp, const struct dp_if_conf *ifs, size_t n, char *err, size_t errlen)
+{
+    struct dp_if_conf old[DP_MAX_IFACES];
+    size_t nold = dp->nifaces;
+    int outside = 0;
+
+    if (n > DP_MAX_IFACES) {
+        errf(err, errlen, "at most %d dataplane interfaces", DP_MAX_IFACES);
+        return -EINVAL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        outside += ifs[i].role == DP_ROLE_OUTSIDE;
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(ifs[i].name, ifs[j].name)) {
+                errf(err, errlen, "interface %s is listed twice", ifs[i].name);
+                return -EINVAL;
+            }
+    }
+    if (n && maps_create(dp, err, errlen))
+        return -EIO;
+    for (size_t i = 0; i < nold; i++)
+        old[i] = dp->ifaces[i]->conf;
+    set_down(dp);
+    if (!set_up(dp, ifs, n, err, errlen))
+        return 0;
+    /* back to what ran before; an error here leaves the dataplane down */
+    set_up(dp, old, nold, NULL, 0);
+    return -EIO;
+}
+
+void dp_ifaces_free(struct dp *dp)
+{
+    set_down(dp);
+    if (dp->nl)
+        dp_nl_free(dp->nl);
+    dp->nl = NULL;
+    for (int *fd = &dp->clients4_fd; fd <= &dp->local_fd; fd++) {
+        if (*fd >= 0)
+            close(*fd);
+        *fd = -1;
+    }
+}
+
+size_t dp_if_count(const struct dp *dp)
+{
+    return dp->nifaces;
+}
+
+static uint64_t xdp_pass(const struct dp_iface *ifc)
+{
+    int ncpu = libbpf_num_possible_cpus();
+    __u32 key = RAVEN_XDP_PASS;
+    uint64_t sum = 0;
+
+    if (ncpu <= 0)
+        return 0;
+    uint64_t v[ncpu];
+    if (bpf_map_lookup_elem(ifc->stats_fd, &key, v))
+        return 0;
+    for (int i = 0; i < ncpu; i++)
+        sum += v[i];
+    return sum;
+}
+
+int dp_if_stats(const struct dp *dp, size_t i, struct dp_if_stats *out)
+{
+    const struct dp_iface *ifc;
+
+    if (i >= dp->nifaces)
+        return -ENOENT;
+    ifc = dp->ifaces[i];
+    memset(out, 0, sizeof(*out));
+    memcpy(out->name, ifc->conf.name, sizeof(out->name));
+    out->role = ifc->conf.role;
+    out->mode = ifc->mode;
+    out->queues = ifc->nq;
+    out->to_kernel = xdp_pass(ifc) - ifc->xdp_pass_base;
+    for (size_t w = 0; w < DP_MAX_WORKERS; w++) {
+        const struct dp_if_ctr *c = &ifc->ctr[w];
+        out->rx_packets += c->rx_packets;
+        out->rx_bytes += c->rx_bytes;
+        out->tx_packets += c->tx_packets;
+        out->tx_bytes += c->tx_bytes;
+        out->to_kernel += c->to_kernel;
+        for (size_t d = 0; d < DP_DROP_N; d++)
+            out->drops[d] += c->drops[d];
+    }
+    return 0;
+}
+
+size_t dp_worker_count(const struct dp *dp)
+{
+    return dp->nworkers;
+}
+
+int dp_worker_stats(const struct dp *dp, size_t i, struct dp_worker_stats *out)
+{
+    const struct dp_worker *w;
+    const struct dp_wk_ctr *c;
+
+    if (i >= dp->nworkers)
+        return -ENOENT;
+    w = dp->workers[i];
+    c = &dp->wctr[w->id];
+    memset(out, 0, sizeof(*out));
+    out->id = w->id;
+    out->cpu = w->cpu;
+    out->queue = w->queue;
+    out->packets_decrypted = c->dec_packets;
+    out->bytes_decrypted = c->dec_bytes;
+    out->packets_encrypted = c->enc_packets;
+    out->bytes_encrypted = c->enc_bytes;
+    for (size_t f = 0; f < dp->nifaces; f++)
+        for (size_t d = 0; d < DP_DROP_N; d++)
+            out->drops += dp->ifaces[f]->ctr[w->id].drops[d];
+    return 0;
+}
+
+void dp_clear_counters(struct dp *dp)
+{
+    /* plain stores racing a worker's increment may lose that one increment;
+     * clearing is an operator's action, not accounting */
+    for (size_t i = 0; i < dp->nifaces; i++) {
+        memset(dp->ifaces[i]->ctr, 0, sizeof(dp->ifaces[i]->ctr));
+        dp->ifaces[i]->xdp_pass_base = xdp_pass(dp->ifaces[i]);
+    }
+    memset(dp->wctr, 0, sizeof(dp->wctr));
+}

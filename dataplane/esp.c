@@ -1,0 +1,380 @@
+/* ESP sealing and opening (RFC 4303) and the anti-replay window with ESN.
+ *
+ * Wire format, from the SPI on:
+ *   SPI (4) | sequence, low 32 bits (4) | IV | encrypted( inner | padding 1,2,3,..
+ *   | pad length | next header ) | ICV
+ * AES-GCM-16 (RFC 4106) and ChaCha20-Poly1305 (RFC 7634): the IV is 8 bytes, the
+ * nonce salt || IV, the AAD SPI || seq low or, with ESN, SPI || seq high || seq
+ * low; the ICV is the 16-byte tag; padding aligns the encrypted part to 4 bytes.
+ * AES-CBC (RFC 3602) with HMAC (RFC 2404, RFC 4868): the IV is 16 random bytes,
+ * padding aligns to the 16-byte block, and the ICV is the truncated HMAC of
+ * SPI | seq low | IV | ciphertext, followed by seq high with ESN (RFC 4303 2.2.1:
+ * the high bits are authenticated but not sent). */
+#include "dataplane/esp.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "dataplane/esp_crypto.h"
+#include "dataplane/esp_int.h"
+
+#define ESP_HDR_LEN 8
+#define ESP_AEAD_IV_LEN 8
+#define ESP_SALT_LEN 4
+/* Random CBC IVs are drawn this many bytes at a time (256 packets a refill), so
+ * that the DRBG's locking and reseed checks are not paid per packet. */
+#define ESP_IV_POOL 4096
+/* an ESP payload travels in one IP packet */
+#define ESP_PAYLOAD_MAX 65535
+
+_Static_assert(ESP_HDR_LEN + ESP_CRYPTO_CBC_IV_LEN <= ESP_HEAD_MAX, "ESP_HEAD_MAX too small");
+_Static_assert(ESP_CRYPTO_CBC_IV_LEN - 1 + 2 + ESP_CRYPTO_MAX_ICV <= ESP_TAIL_MAX, "ESP_TAIL_MAX too small");
+
+struct esp_xform {
+    const struct esp_crypto_ops *ops;
+    struct esp_crypto_ctx *cc;
+    bool aead, esn, encrypt;
+    bool null; /* ESP_NULL without integrity: benchmark baselines only */
+    uint8_t iv_len, icv_len, align;
+    uint8_t salt[ESP_SALT_LEN];
+    size_t iv_used;     /* bytes of iv_pool handed out */
+    uint8_t iv_pool[];  /* AES-CBC sealing only */
+};
+
+static inline void put_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = v >> 24;
+    p[1] = v >> 16;
+    p[2] = v >> 8;
+    p[3] = v;
+}
+
+static bool params_ok(const struct esp_params *p)
+{
+    switch (p->cipher) {
+    case DP_CIPHER_NULL:
+        return p->key_len == 0 && p->integ == DP_INTEG_NONE;
+    case DP_CIPHER_AES_GCM_16:
+        if (p->key_len != 16 + ESP_SALT_LEN && p->key_len != 24 + ESP_SALT_LEN && p->key_len != 32 + ESP_SALT_LEN)
+            return false;
+        return p->integ == DP_INTEG_NONE;
+    case DP_CIPHER_CHACHA20_POLY1305:
+        return p->key_len == 32 + ESP_SALT_LEN && p->integ == DP_INTEG_NONE;
+    case DP_CIPHER_AES_CBC:
+        if (p->key_len != 16 && p->key_len != 24 && p->key_len != 32)
+            return false;
+        /* RFC 2404 2, RFC 4868 2.1.1: the key is as long as the hash output */
+        switch (p->integ) {
+        case DP_INTEG_HMAC_SHA1_96:
+            return p->integ_key_len == 20;
+        case DP_INTEG_HMAC_SHA2_256_128:
+            return p->integ_key_len == 32;
+        case DP_INTEG_HMAC_SHA2_384_192:
+            return p->integ_key_len == 48;
+        case DP_INTEG_HMAC_SHA2_512_256:
+            return p->integ_key_len == 64;
+        default:
+            return false;
+        }
+    default:
+        return false;
+    }
+}
+
+struct esp_xform *esp_xform_new(const struct esp_params *p, bool encrypt)
+{
+    struct esp_xform *x;
+    bool aead, pool;
+    size_t key_len;
+
+    if (!p || !p->key || !params_ok(p) || (p->integ != DP_INTEG_NONE && !p->integ_key)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    aead = esp_crypto_is_aead(p->cipher);
+    pool = !aead && encrypt;
+    x = calloc(1, sizeof(*x) + (pool ? ESP_IV_POOL : 0));
+    if (!x) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    x->ops = &esp_crypto_evp;
+    if (p->cipher == DP_CIPHER_NULL) {
+        x->null = true;
+        x->encrypt = encrypt;
+        x->align = 4;
+        return x;
+    }
+    x->aead = aead;
+    x->esn = p->esn;
+    x->encrypt = encrypt;
+    x->iv_len = aead ? ESP_AEAD_IV_LEN : ESP_CRYPTO_CBC_IV_LEN;
+    x->icv_len = esp_crypto_icv_len(p->cipher, p->integ);
+    x->align = aead ? 4 : ESP_CRYPTO_CBC_IV_LEN;
+    key_len = p->key_len;
+    if (aead) {
+        key_len -= ESP_SALT_LEN;
+        memcpy(x->salt, p->key + key_len, ESP_SALT_LEN);
+    }
+    x->iv_used = ESP_IV_POOL; /* empty: filled on first use */
+    x->cc = x->ops->ctx_new(p->cipher, p->key, key_len, p->integ, p->integ_key, p->integ_key_len, encrypt);
+    if (!x->cc) {
+        esp_xform_free(x);
+        errno = EINVAL;
+        return NULL;
+    }
+    return x;
+}
+
+void esp_xform_free(struct esp_xform *x)
+{
+    if (!x)
+        return;
+    if (x->cc)
+        x->ops->ctx_free(x->cc);
+    OPENSSL_cleanse(x->salt, sizeof(x->salt));
+    free(x);
+}
+
+size_t esp_head_len(const struct esp_xform *x)
+{
+    return ESP_HDR_LEN + x->iv_len;
+}
+
+static size_t pad_len(const struct esp_xform *x, size_t inner_len)
+{
+    return (x->align - (inner_len + 2) % x->align) % x->align;
+}
+
+size_t esp_tail_len(const struct esp_xform *x, size_t inner_len)
+{
+    return pad_len(x, inner_len) + 2 + x->icv_len;
+}
+
+size_t esp_inner_max(const struct esp_xform *x, size_t esp_max)
+{
+    size_t room, enc;
+
+    if (esp_max > ESP_PAYLOAD_MAX)
+        esp_max = ESP_PAYLOAD_MAX;
+    if (esp_max < esp_head_len(x) + x->icv_len)
+        return 0;
+    room = esp_max - esp_head_len(x) - x->icv_len;
+    enc = room - room % x->align; /* the encrypted part is whole aligned units */
+    return enc >= 2 ? enc - 2 : 0;
+}
+
+/* The AEAD's AAD (RFC 4106 5, RFC 7634 2.1): SPI || seq low, or with ESN
+ * SPI || seq high || seq low. */
+static size_t aead_aad(const struct esp_xform *x, const uint8_t *esp, uint64_t seq, uint8_t aad[12])
+{
+    memcpy(aad, esp, 4);
+    if (!x->esn) {
+        memcpy(aad + 4, esp + 4, 4);
+        return 8;
+    }
+    put_be32(aad + 4, seq >> 32);
+    memcpy(aad + 8, esp + 4, 4);
+    return 12;
+}
+
+int esp_seal_iv(struct esp_xform *x, uint32_t spi, uint64_t seq, uint8_t next_header, uint8_t *inner, size_t len,
+                const uint8_t *iv)
+{
+    uint8_t *esp = inner - esp_head_len(x), aad[12], nonce[ESP_CRYPTO_NONCE_LEN], hi[4];
+    size_t pad, enc, i;
+    int rc;
+
+    if (!x->encrypt)
+        return ESP_E_CRYPTO;
+    if (len > ESP_PAYLOAD_MAX - ESP_HEAD_MAX - ESP_TAIL_MAX)
+        return ESP_E_MALFORMED;
+    pad = pad_len(x, len);
+    enc = len + pad + 2;
+    for (i = 0; i < pad; i++)
+        inner[len + i] = (uint8_t)(i + 1);
+    inner[len + pad] = (uint8_t)pad;
+    inner[len + pad + 1] = next_header;
+    put_be32(esp, spi);
+    put_be32(esp + 4, (uint32_t)seq);
+    if (x->null) {
+        rc = 0;
+    } else if (x->aead) {
+        /* RFC 4106 3.1 suggests the sequence number as the IV: unique per SA
+         * without any state of ours */
+        if (iv)
+            memcpy(esp + ESP_HDR_LEN, iv, ESP_AEAD_IV_LEN);
+        else {
+            put_be32(esp + ESP_HDR_LEN, seq >> 32);
+            put_be32(esp + ESP_HDR_LEN + 4, (uint32_t)seq);
+        }
+        memcpy(nonce, x->salt, ESP_SALT_LEN);
+        memcpy(nonce + ESP_SALT_LEN, esp + ESP_HDR_LEN, ESP_AEAD_IV_LEN);
+        rc = x->ops->seal(x->cc, nonce, aad, aead_aad(x, esp, seq, aad), inner, enc, NULL, 0, inner + enc);
+    } else {
+        if (iv)
+            memcpy(esp + ESP_HDR_LEN, iv, ESP_CRYPTO_CBC_IV_LEN);
+        else {
+            if (x->iv_used + ESP_CRYPTO_CBC_IV_LEN > ESP_IV_POOL) {
+                if (RAND_bytes(x->iv_pool, ESP_IV_POOL) != 1)
+                    return ESP_E_CRYPTO;
+                x->iv_used = 0;
+            }
+            memcpy(esp + ESP_HDR_LEN, x->iv_pool + x->iv_used, ESP_CRYPTO_CBC_IV_LEN);
+            x->iv_used += ESP_CRYPTO_CBC_IV_LEN;
+        }
+        put_be32(hi, seq >> 32);
+        rc = x->ops->seal(x->cc, esp + ESP_HDR_LEN, esp, ESP_HDR_LEN + ESP_CRYPTO_CBC_IV_LEN, inner, enc,
+                          x->esn ? hi : NULL, x->esn ? sizeof(hi) : 0, inner + enc);
+    }
+    if (rc)
+        return rc;
+    return (int)(esp_head_len(x) + enc + x->icv_len);
+}
+
+int esp_seal(struct esp_xform *x, uint32_t spi, uint64_t seq, uint8_t next_header, uint8_t *inner, size_t len)
+{
+    return esp_seal_iv(x, spi, seq, next_header, inner, len, NULL);
+}
+
+int esp_open(struct esp_xform *x, uint64_t seq, uint8_t *esp, size_t len, uint8_t **inner, size_t *inner_len,
+             uint8_t *next_header)
+{
+    size_t head = esp_head_len(x), enc, pad, n, i;
+    uint8_t aad[12], nonce[ESP_CRYPTO_NONCE_LEN], hi[4], *ct;
+    int rc;
+
+    if (x->encrypt)
+        return ESP_E_CRYPTO;
+    /* at least the pad length and next header are encrypted */
+    if (len > ESP_PAYLOAD_MAX || len < head + 2 + x->icv_len)
+        return ESP_E_MALFORMED;
+    enc = len - head - x->icv_len;
+    if (enc % (x->aead ? 1 : ESP_CRYPTO_CBC_IV_LEN))
+        return ESP_E_MALFORMED;
+    ct = esp + head;
+    if (x->null) {
+        rc = 0;
+    } else if (x->aead) {
+        memcpy(nonce, x->salt, ESP_SALT_LEN);
+        memcpy(nonce + ESP_SALT_LEN, esp + ESP_HDR_LEN, ESP_AEAD_IV_LEN);
+        rc = x->ops->open(x->cc, nonce, aad, aead_aad(x, esp, seq, aad), ct, enc, NULL, 0, ct + enc);
+    } else {
+        put_be32(hi, seq >> 32);
+        rc = x->ops->open(x->cc, esp + ESP_HDR_LEN, esp, head, ct, enc, x->esn ? hi : NULL, x->esn ? sizeof(hi) : 0,
+                          ct + enc);
+    }
+    if (rc)
+        return rc;
+    /* authenticated from here on: no oracle in telling bad padding apart */
+    pad = ct[enc - 2];
+    if (pad + 2 > enc)
+        return ESP_E_MALFORMED;
+    n = enc - 2 - pad;
+    for (i = 0; i < pad; i++)
+        if (ct[n + i] != (uint8_t)(i + 1))
+            return ESP_E_MALFORMED; /* RFC 4303 2.4: the default padding is checked */
+    *inner = ct;
+    *inner_len = n;
+    *next_header = ct[enc - 1];
+    return ESP_OK;
+}
+
+/* The window is a ring of size bits, number s at bit s % size: the numbers in
+ * [top - size + 1, top] occupy distinct bits, like the ESN bitmap of Linux xfrm.
+ * Without anti-replay (size 0) the high bits are still inferred, with the window
+ * taken as half the 32-bit space: the nearest candidate to top wins. */
+#define ESP_INFER_NO_WINDOW (1u << 31)
+
+void esp_replay_init(struct esp_replay *r, uint32_t size, bool esn)
+{
+    memset(r, 0, sizeof(*r));
+    if (size > ESP_REPLAY_MAX)
+        size = ESP_REPLAY_MAX;
+    r->size = (size + 63) & ~63u;
+    r->esn = esn;
+}
+
+static bool replay_bit(const struct esp_replay *r, uint64_t seq)
+{
+    uint32_t pos = (uint32_t)(seq % r->size);
+
+    return r->bits[pos / 64] >> (pos % 64) & 1;
+}
+
+int esp_replay_check(const struct esp_replay *r, uint32_t seq_lo, uint64_t *seq)
+{
+    uint64_t s = seq_lo;
+
+    if (r->esn) {
+        /* RFC 4303 Appendix A2.2, T = top, W = window, all mod 2^32 */
+        uint32_t tl = (uint32_t)r->top, th = (uint32_t)(r->top >> 32);
+        uint32_t w = r->size ? r->size : ESP_INFER_NO_WINDOW;
+        uint32_t bottom = tl - w + 1;
+
+        if (tl >= w - 1) {
+            /* case A: the window lies within one subspace; below it is the next one */
+            if (seq_lo < bottom) {
+                if (th == UINT32_MAX)
+                    return -1; /* the 64-bit space is spent */
+                th++;
+            }
+        } else if (seq_lo >= bottom) {
+            /* case B: the window spans two subspaces and seq_lo is in its lower part */
+            if (th == 0)
+                return -1;
+            th--;
+        }
+        s = (uint64_t)th << 32 | seq_lo;
+    }
+    if (s == 0)
+        return -1;
+    if (r->size && s <= r->top && (r->top - s >= r->size || replay_bit(r, s)))
+        return -1;
+    *seq = s;
+    return 0;
+}
+
+/* Clears the bits of the numbers in (from, to], fewer than size of them. */
+static void replay_clear(struct esp_replay *r, uint64_t from, uint64_t to)
+{
+    uint64_t n = to - from;
+    uint32_t pos = (uint32_t)((from + 1) % r->size);
+
+    while (n) {
+        uint32_t b = pos % 64, k = n < 64 - b ? (uint32_t)n : 64 - b;
+
+        r->bits[pos / 64] &= ~(k == 64 ? ~0ull : ((1ull << k) - 1) << b);
+        n -= k;
+        pos = (pos + k) % r->size;
+    }
+}
+
+int esp_replay_update(struct esp_replay *r, uint64_t seq)
+{
+    uint32_t pos;
+
+    if (seq == 0)
+        return -1;
+    if (!r->size) {
+        if (seq > r->top)
+            r->top = seq;
+        return 0;
+    }
+    if (seq > r->top) {
+        if (seq - r->top >= r->size)
+            memset(r->bits, 0, r->size / 8);
+        else
+            replay_clear(r, r->top, seq);
+        r->top = seq;
+    } else if (r->top - seq >= r->size || replay_bit(r, seq)) {
+        return -1;
+    }
+    pos = (uint32_t)(seq % r->size);
+    r->bits[pos / 64] |= 1ull << (pos % 64);
+    return 0;
+}

@@ -1,0 +1,87 @@
+/* ESP (RFC 4303) packet transforms for the dataplane workers: sealing an inner
+ * packet into an ESP payload and opening one, in place, and the anti-replay
+ * window with extended sequence numbers (RFC 4303 3.4.3, Appendix A).
+ *
+ * Crypto goes through a small backend interface (esp_crypto.h); the OpenSSL EVP
+ * backend keeps one pre-keyed context per SA, direction and worker. An esp_xform
+ * is used by one thread at a time. */
+#ifndef RAVEN_DATAPLANE_ESP_H
+#define RAVEN_DATAPLANE_ESP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "dataplane/dp.h"
+
+/* Room an ESP packet needs around its inner packet: header (SPI, sequence) and
+ * IV before it; padding, pad length, next header and ICV after it. */
+#define ESP_HEAD_MAX 24
+#define ESP_TAIL_MAX 64
+
+/* Results of esp_open(). */
+enum esp_result {
+    ESP_OK = 0,
+    ESP_E_MALFORMED = -1, /* too short, not a whole number of blocks, bad padding */
+    ESP_E_AUTH = -2,      /* ICV / AEAD tag did not verify */
+    ESP_E_CRYPTO = -3,    /* the backend failed */
+};
+
+struct esp_params {
+    enum dp_cipher cipher;
+    const uint8_t *key;   /* AEAD: cipher key followed by the 4-byte salt */
+    size_t key_len;
+    enum dp_integ integ;  /* DP_INTEG_NONE with AEAD ciphers */
+    const uint8_t *integ_key;
+    size_t integ_key_len;
+    bool esn;
+};
+
+struct esp_xform;
+
+/* A keyed transform for one direction; NULL (and errno EINVAL) for a cipher,
+ * key length or integrity algorithm the dataplane cannot take. */
+struct esp_xform *esp_xform_new(const struct esp_params *p, bool encrypt);
+void esp_xform_free(struct esp_xform *x);
+/* Bytes before the inner packet (header + IV) and the most after it for an
+ * inner packet of @inner_len bytes. */
+size_t esp_head_len(const struct esp_xform *x);
+size_t esp_tail_len(const struct esp_xform *x, size_t inner_len);
+/* Largest inner packet that keeps the ESP payload within @esp_max bytes. */
+size_t esp_inner_max(const struct esp_xform *x, size_t esp_max);
+
+/* Seals the inner packet at inner[0..len) whose protocol is @next_header (4 IPv4,
+ * 41 IPv6): writes the ESP header and IV in the esp_head_len() bytes before it and
+ * padding, trailer and ICV after it. @seq is the full 64-bit sequence number (its
+ * low 32 bits go on the wire; the high 32 take part in the ICV/AAD with ESN).
+ * Returns the ESP payload length (starting at inner - esp_head_len()), or a
+ * negative esp_result. */
+int esp_seal(struct esp_xform *x, uint32_t spi, uint64_t seq, uint8_t next_header, uint8_t *inner, size_t len);
+
+/* Verifies and decrypts in place the ESP payload esp[0..len) (from the SPI on),
+ * @seq being its full sequence number as inferred by esp_replay_check(). On
+ * ESP_OK, *inner and *inner_len are the inner packet and *next_header its protocol. */
+int esp_open(struct esp_xform *x, uint64_t seq, uint8_t *esp, size_t len, uint8_t **inner, size_t *inner_len,
+             uint8_t *next_header);
+
+#define ESP_REPLAY_MAX 4096
+
+/* Anti-replay window (RFC 4303 3.4.3); size 0 turns the check off (sequence
+ * numbers are still inferred for ESN). */
+struct esp_replay {
+    uint64_t top;  /* highest sequence number received and verified */
+    uint32_t size; /* window in packets */
+    bool esn;
+    uint64_t bits[ESP_REPLAY_MAX / 64];
+};
+
+/* @size is rounded up to a multiple of 64, at most ESP_REPLAY_MAX. */
+void esp_replay_init(struct esp_replay *r, uint32_t size, bool esn);
+/* Infers the full sequence number of a packet whose header carries @seq_lo
+ * (RFC 4303 Appendix A2 with ESN) and checks it against the window without
+ * changing it: 0 with *seq set, or -1 for a replayed, too old or zero number. */
+int esp_replay_check(const struct esp_replay *r, uint32_t seq_lo, uint64_t *seq);
+/* Records @seq once its ICV verified, sliding the window; -1 if it was recorded
+ * meanwhile (a duplicate that raced the check). */
+int esp_replay_update(struct esp_replay *r, uint64_t seq);
+
+#endif
