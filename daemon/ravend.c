@@ -248,8 +248,8 @@ int main(int argc, char **argv)
     if (!ike)
         goto out;
     ike_engine_set_event(ike, ravend_vpn_event, nc);
-    nc_api_set_hooks(nc, ravend_vpn_state, ravend_vpn_rpc, ike);
-    if (ravend_handlers_register(d.cfg, nc) || ravend_vpn_register(d.cfg, ike))
+    nc_api_set_hooks(nc, ravend_vpn_state, ravend_vpn_rpc, NULL);
+    if (ravend_handlers_register(d.cfg, nc) || ravend_vpn_register(d.cfg, ike, dp))
         goto out;
     if (cfg_handlers_check(d.cfg, "raven-", &errs)) {
         print_errs("refusing to start: configuration nodes without a handler", &errs);

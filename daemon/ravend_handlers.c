@@ -5,8 +5,8 @@
  * The management subtree is live: users and NETCONF endpoints change on commit, and
  * prepare refuses endpoints that cannot be listened on. The IKEv2, IPsec, pools,
  * access-list, PKI and AAA subtrees belong to the IKEv2 engine (ravend_vpn.c; the
- * RADIUS client will register on AAA too). The dataplane is validated and stored
- * until its subsystem registers here. */
+ * RADIUS client will register on AAA too), the dataplane subtree to the dataplane
+ * (ravend_vpn.c as well). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,22 +180,12 @@ static void mgmt_apply(struct cfg_txn *txn, void *arg)
 
 static struct mgmt mgmt_state;
 
-/* Subtrees stored and validated; the subsystems that act on them replace these
- * entries as they are built (see daemon/README.md). */
-static const char *const stored_only[] = {"/raven-vpn:dataplane"};
-
 int ravend_handlers_register(struct cfg *cfg, struct nc_api *nc)
 {
     /* The REST settings under management are stored for the REST server. */
     struct cfg_handler h = {.name = "management", .path = MGMT, .prepare = mgmt_prepare, .abort = mgmt_abort,
                             .apply = mgmt_apply, .arg = &mgmt_state};
-    int rc;
 
     mgmt_state.nc = nc;
-    rc = cfg_handler_register(cfg, &h);
-    for (size_t i = 0; !rc && i < sizeof(stored_only) / sizeof(stored_only[0]); i++) {
-        struct cfg_handler s = {.name = stored_only[i], .path = stored_only[i]};
-        rc = cfg_handler_register(cfg, &s);
-    }
-    return rc;
+    return cfg_handler_register(cfg, &h);
 }

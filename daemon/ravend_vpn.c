@@ -1,13 +1,15 @@
-/* ravend's glue between the datastore, the NETCONF front end and the IKEv2 engine:
- * the configuration handler of the VPN subtrees, the operational state of <get>,
- * the raven-vpn RPCs and the session notifications. */
+/* ravend's glue between the datastore, the NETCONF front end, the IKEv2 engine and
+ * the dataplane: the configuration handlers of the VPN and dataplane subtrees, the
+ * operational state of <get>, the raven-vpn RPCs and the session notifications. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "daemon/base/log.h"
 #include "daemon/ike/ike_engine.h"
+#include "dataplane/dp.h"
 #include "daemon/ravend.h"
 #include "daemon/base/poison.h"
 
@@ -18,6 +20,7 @@ static const char *const vpn_paths[] = {"/raven-vpn:ikev2", "/raven-vpn:ipsec", 
 
 struct vpn {
     struct ike_engine *ike;
+    struct dp *dp;
     const struct cfg_txn *prepared; /* one prepare per transaction, whichever subtree changed */
     bool applied;
 };
@@ -68,11 +71,117 @@ static void vpn_apply(struct cfg_txn *txn, void *arg)
     v->prepared = NULL;
 }
 
-int ravend_vpn_register(struct cfg *cfg, struct ike_engine *ike)
+/* The dataplane's interfaces change in prepare, so that an interface that cannot be
+ * attached fails the commit; abort puts the previous set back. */
+struct dplane {
+    struct dp *dp;
+    const struct cfg_txn *prepared;
+    struct dp_if_conf cur[DP_MAX_IFACES], old[DP_MAX_IFACES];
+    size_t ncur, nold;
+};
+
+static struct dplane dplane_state;
+
+static int dp_conf_parse(const struct lyd_node *tree, struct dp_if_conf *ifs, size_t *n, struct cfg_errs *errs)
 {
-    int rc = 0;
+    struct lyd_node *top = NULL, *it, *l;
+
+    *n = 0;
+    if (lyd_find_path(tree, "/raven-vpn:dataplane", 0, &top) || !top)
+        return 0;
+    LY_LIST_FOR(lyd_child(top), it) {
+        struct dp_if_conf c = {0};
+
+        if (strcmp(it->schema->name, "interface"))
+            continue;
+        if (*n == DP_MAX_IFACES) {
+            cfg_err_add(errs, CFG_ERR_RESOURCE_DENIED, CFG_ERRT_APPLICATION, "/raven-vpn:dataplane/interface",
+                        "at most %d dataplane interfaces", DP_MAX_IFACES);
+            return -EINVAL;
+        }
+        LY_LIST_FOR(lyd_child(it), l) {
+            const char *name = l->schema->name, *v = lyd_get_value(l);
+
+            if (!strcmp(name, "name"))
+                snprintf(c.name, sizeof(c.name), "%s", v);
+            else if (!strcmp(name, "role"))
+                c.role = strcmp(v, "inside") ? DP_ROLE_OUTSIDE : DP_ROLE_INSIDE;
+            else if (!strcmp(name, "xdp-mode"))
+                c.mode = !strcmp(v, "native") ? DP_XDP_NATIVE : !strcmp(v, "generic") ? DP_XDP_GENERIC : DP_XDP_AUTO;
+            else if (!strcmp(name, "queues"))
+                c.queues = (uint16_t)strtoul(v, NULL, 10);
+        }
+        ifs[(*n)++] = c;
+    }
+    return 0;
+}
+
+static int dplane_prepare(struct cfg_txn *txn, void *arg, struct cfg_errs *errs)
+{
+    struct dplane *d = arg;
+    struct dp_if_conf ifs[DP_MAX_IFACES];
+    size_t n;
+    char err[256];
+
+    if (dp_conf_parse(cfg_txn_new(txn), ifs, &n, errs))
+        return -EINVAL;
+    memcpy(d->old, d->cur, sizeof(d->old));
+    d->nold = d->ncur;
+    if (n == d->ncur && !memcmp(ifs, d->cur, n * sizeof(ifs[0]))) {
+        d->prepared = txn;
+        return 0;
+    }
+    if (dp_set_interfaces(d->dp, ifs, n, err, sizeof(err))) {
+        cfg_err_add(errs, CFG_ERR_OPERATION_FAILED, CFG_ERRT_APPLICATION, "/raven-vpn:dataplane", "%s", err);
+        return -EIO;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct dp_if_stats st;
+        if (!dp_if_stats(d->dp, i, &st))
+            log_info("dataplane", "%s (%s): XDP %s, %u queue(s)", st.name,
+                     st.role == DP_ROLE_INSIDE ? "inside" : "outside", st.mode == DP_MODE_NATIVE ? "native" : "generic",
+                     st.queues);
+    }
+    memcpy(d->cur, ifs, sizeof(ifs));
+    d->ncur = n;
+    d->prepared = txn;
+    return 0;
+}
+
+static void dplane_abort(struct cfg_txn *txn, void *arg)
+{
+    struct dplane *d = arg;
+    char err[256];
+
+    if (d->prepared != txn)
+        return;
+    d->prepared = NULL;
+    if (d->nold == d->ncur && !memcmp(d->old, d->cur, d->ncur * sizeof(d->cur[0])))
+        return;
+    if (dp_set_interfaces(d->dp, d->old, d->nold, err, sizeof(err)))
+        log_err("dataplane", "cannot restore the previous interfaces: %s", err);
+    memcpy(d->cur, d->old, sizeof(d->cur));
+    d->ncur = d->nold;
+}
+
+static void dplane_apply(struct cfg_txn *txn, void *arg)
+{
+    struct dplane *d = arg;
+
+    if (d->prepared == txn)
+        d->prepared = NULL;
+}
+
+int ravend_vpn_register(struct cfg *cfg, struct ike_engine *ike, struct dp *dp)
+{
+    struct cfg_handler dh = {.name = "dataplane", .path = "/raven-vpn:dataplane", .prepare = dplane_prepare,
+                             .abort = dplane_abort, .apply = dplane_apply, .arg = &dplane_state};
+    int rc;
 
     vpn_state.ike = ike;
+    vpn_state.dp = dp;
+    dplane_state.dp = dp;
+    rc = cfg_handler_register(cfg, &dh);
     for (size_t i = 0; !rc && i < sizeof(vpn_paths) / sizeof(vpn_paths[0]); i++) {
         struct cfg_handler h = {.name = "ike", .path = vpn_paths[i], .prepare = vpn_prepare, .abort = vpn_abort,
                                 .apply = vpn_apply, .arg = &vpn_state};
@@ -81,13 +190,72 @@ int ravend_vpn_register(struct cfg *cfg, struct ike_engine *ike)
     return rc;
 }
 
+static void add_u64(struct lyd_node *parent, const char *name, uint64_t v)
+{
+    char buf[24];
+
+    snprintf(buf, sizeof(buf), "%" PRIu64, v);
+    lyd_new_term(parent, NULL, name, buf, 0, NULL);
+}
+
+static const char *const drop_leaf[DP_DROP_N] = {
+    [DP_DROP_NO_SA] = "no-sa",         [DP_DROP_REPLAY] = "replay",       [DP_DROP_AUTH] = "auth-failure",
+    [DP_DROP_MALFORMED] = "malformed", [DP_DROP_SELECTOR] = "selector-mismatch",
+    [DP_DROP_NO_ROUTE] = "no-route",   [DP_DROP_MTU] = "mtu-exceeded", [DP_DROP_RING_FULL] = "ring-full",
+    [DP_DROP_FRAGMENT] = "fragment",   [DP_DROP_OTHER] = "other",
+};
+
+/* vpn-state/dataplane: interfaces and workers, counters summed over workers. */
+static void dataplane_state(struct dp *dp, struct lyd_node *st)
+{
+    struct lyd_node *top = NULL, *n, *d;
+
+    if (!dp || lyd_new_inner(st, NULL, "dataplane", 0, &top))
+        return;
+    for (size_t i = 0; i < dp_if_count(dp); i++) {
+        struct dp_if_stats s;
+
+        if (dp_if_stats(dp, i, &s) || lyd_new_list(top, NULL, "interface", 0, &n, s.name))
+            continue;
+        lyd_new_term(n, NULL, "mode-in-use", s.mode == DP_MODE_NATIVE ? "native" : s.mode == DP_MODE_GENERIC ? "generic"
+                     : "down", 0, NULL);
+        add_u64(n, "queues", s.queues);
+        add_u64(n, "rx-packets", s.rx_packets);
+        add_u64(n, "rx-bytes", s.rx_bytes);
+        add_u64(n, "tx-packets", s.tx_packets);
+        add_u64(n, "tx-bytes", s.tx_bytes);
+        add_u64(n, "to-kernel", s.to_kernel);
+        if (lyd_new_inner(n, NULL, "drops", 0, &d))
+            continue;
+        for (size_t r = 0; r < DP_DROP_N; r++)
+            add_u64(d, drop_leaf[r], s.drops[r]);
+    }
+    for (size_t i = 0; i < dp_worker_count(dp); i++) {
+        struct dp_worker_stats w;
+        char id[24];
+
+        snprintf(id, sizeof(id), "%zu", i);
+        if (dp_worker_stats(dp, i, &w) || lyd_new_list(top, NULL, "worker", 0, &n, id))
+            continue;
+        add_u64(n, "cpu", w.cpu);
+        add_u64(n, "queue", w.queue);
+        add_u64(n, "packets-decrypted", w.packets_decrypted);
+        add_u64(n, "packets-encrypted", w.packets_encrypted);
+        add_u64(n, "bytes-decrypted", w.bytes_decrypted);
+        add_u64(n, "bytes-encrypted", w.bytes_encrypted);
+        add_u64(n, "drops", w.drops);
+    }
+}
+
 int ravend_vpn_state(struct ly_ctx *ctx, struct lyd_node **data, void *arg)
 {
     struct lyd_node *st = NULL;
 
     if (lyd_new_inner(NULL, ly_ctx_get_module_implemented(ctx, "raven-vpn"), "vpn-state", 0, &st))
         return -ENOMEM;
-    ike_engine_state(arg, st);
+    (void)arg;
+    ike_engine_state(vpn_state.ike, st);
+    dataplane_state(vpn_state.dp, st);
     if (!*data)
         *data = st;
     else if (lyd_insert_sibling(*data, st, data)) {
@@ -99,8 +267,10 @@ int ravend_vpn_state(struct ly_ctx *ctx, struct lyd_node **data, void *arg)
 
 int ravend_vpn_rpc(const struct lyd_node *rpc, struct lyd_node *output, struct cfg_errs *errs, void *arg)
 {
-    struct ike_engine *ike = arg;
+    struct ike_engine *ike = vpn_state.ike;
     const char *name = rpc->schema->name;
+
+    (void)arg;
     struct lyd_node *n;
 
     if (!strcmp(name, "clear-session")) {
@@ -139,6 +309,8 @@ int ravend_vpn_rpc(const struct lyd_node *rpc, struct lyd_node *output, struct c
         }
         if (!strcmp(scope, "all") || !strcmp(scope, "ike"))
             ike_engine_clear_counters(ike);
+        if (!strcmp(scope, "all") || !strcmp(scope, "dataplane"))
+            dp_clear_counters(vpn_state.dp);
         return 0;
     }
     cfg_err_add(errs, CFG_ERR_OPERATION_NOT_SUPPORTED, CFG_ERRT_PROTOCOL, NULL, "operation %s is not supported", name);

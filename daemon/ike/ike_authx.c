@@ -109,7 +109,8 @@ bool ike_child_install(struct ike_sess *s, struct ike_child_sa *c, const struct 
     memcpy(in.integ_key, k->ai, c->alg.integ_key_len);
     memcpy(out.integ_key, k->ar, c->alg.integ_key_len);
     in.esn = out.esn = c->alg.esn;
-    in.replay_window = 64;
+    in.replay_window = s->replay_window;
+    in.soft_bytes = out.soft_bytes = s->child_soft_bytes;
     in.local = out.local = s->local;
     in.peer = out.peer = s->peer;
     in.udp_encap = out.udp_encap = natt || s->in.nat_peer || s->in.nat_local;
@@ -127,10 +128,29 @@ bool ike_child_install(struct ike_sess *s, struct ike_child_sa *c, const struct 
     return true;
 }
 
+static void stats_add(struct dp_sa_stats *to, const struct dp_sa_stats *a, const struct dp_sa_stats *b)
+{
+    to->packets += a->packets + b->packets;
+    to->bytes += a->bytes + b->bytes;
+    to->replay_drops += a->replay_drops + b->replay_drops;
+    to->auth_failures += a->auth_failures + b->auth_failures;
+    to->selector_drops += a->selector_drops + b->selector_drops;
+}
+
 void ike_child_remove(struct ike_sess *s, struct ike_child_sa *c)
 {
-    dp_sa_del(s->e->dp, s->id, c->spi_in, true, NULL);
-    dp_sa_del(s->e->dp, s->id, c->spi_out, false, NULL);
+    struct dp_sa_stats in = {0}, out = {0};
+
+    dp_sa_del(s->e->dp, s->id, c->spi_in, true, &in);
+    dp_sa_del(s->e->dp, s->id, c->spi_out, false, &out);
+    /* a rekeyed child's traffic carries over to the child that replaced it */
+    for (size_t i = 0; c->replaced && i < s->nchild; i++) {
+        if (s->child[i].spi_in == c->replaced_by && &s->child[i] != c) {
+            stats_add(&s->child[i].base_in, &in, &c->base_in);
+            stats_add(&s->child[i].base_out, &out, &c->base_out);
+            break;
+        }
+    }
 }
 
 /* The ESP settings of the profile's IPsec profile (the virtual template's, else
@@ -180,6 +200,26 @@ static void esp_settings(const struct ike_conf *c, const struct lyd_node *ip, st
                        1u << IKE_INTEG_HMAC_SHA2_384_192 | 1u << IKE_INTEG_HMAC_SHA2_512_256;
     }
     s->esp.esn = (v = ike_leaf(ip, "esn")) && !strcmp(v, "true");
+    /* the profile's replay window, else the outside dataplane interface's */
+    s->replay_window = 64;
+    if ((v = ike_leaf(ip, "replay-window"))) {
+        s->replay_window = (uint32_t)strtoul(v, NULL, 10);
+    } else {
+        const struct lyd_node *dpl = ike_find(c->tree, V "dataplane"), *itf;
+        LY_LIST_FOR(dpl ? lyd_child(dpl) : NULL, itf) {
+            const char *role = strcmp(itf->schema->name, "interface") ? NULL : ike_leaf(itf, "role");
+            if (role && !strcmp(role, "outside") && (v = ike_leaf(itf, "replay-window"))) {
+                s->replay_window = (uint32_t)strtoul(v, NULL, 10);
+                break;
+            }
+        }
+    }
+    /* rekey by volume at the soft limit, else at 90 % of the hard one */
+    s->child_soft_bytes = 4608000ULL * 1024 / 10 * 9;
+    if ((v = ike_leaf(ip, "lifetime/soft/kilobytes")))
+        s->child_soft_bytes = strtoull(v, NULL, 10) * 1024;
+    else if ((v = ike_leaf(ip, "lifetime/hard/kilobytes")))
+        s->child_soft_bytes = strtoull(v, NULL, 10) * 1024 / 10 * 9;
     s->pfs_group = (v = ike_leaf(ip, "pfs-group")) ? ike_conf_group_id(strchr(v, ':') ? strchr(v, ':') + 1 : v) : 0;
     if ((v = ike_leaf(ip, "lifetime/hard/time")))
         s->child_lifetime = (uint32_t)strtoul(v, NULL, 10);

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <openssl/x509.h>
 #include <uthash.h>
+#include "dataplane/dp.h"
 
 #include "daemon/ike/ike_child.h"
 #include "daemon/ike/ike_engine.h"
@@ -159,6 +160,7 @@ struct ike_child_sa {
     uint32_t replaced_by;       /* the inbound SPI of the child that replaced it */
     uint8_t peer_nonce[32];     /* the lowest nonce of the peer's rekey of it */
     size_t peer_nonce_len;      /* (RFC 7296 2.8.1 simultaneous rekeys) */
+    struct dp_sa_stats base_in, base_out; /* traffic of the SAs it replaced */
 };
 
 /* A datagram kept for retransmission (one per fragment). */
@@ -219,6 +221,8 @@ struct ike_sess {
     uint16_t pfs_group;
     uint16_t rekey_group; /* the DH group the peer asked for in our child rekeys */
     uint32_t child_lifetime, child_soft; /* seconds; soft 0 = 90% of the hard lifetime */
+    uint64_t child_soft_bytes;           /* rekey after this much traffic on an SA (0: never) */
+    uint32_t replay_window;
     struct event *ev_child;
     /* our rekey of a child SA (RFC 7296 1.3.3), while under way */
     struct {
@@ -276,6 +280,7 @@ struct ike_engine {
     ike_output_fn output;
     void *output_arg;
     struct ike_sock detached[2]; /* for ike_engine_input: no file descriptor */
+    struct event *ev_dp;         /* polls the dataplane for SAs past their volume limit */
     /* prepare's error sink, while it runs */
     ike_err_fn err;
     void *err_arg;
@@ -349,6 +354,8 @@ void ike_handle_create_child(struct ike_sess *s, const struct ike_msg *in, uint3
  * when a child's soft lifetime passes Raven rekeys it, at its hard lifetime it is
  * deleted. */
 void ike_child_lifetimes(struct ike_sess *s, struct ike_child_sa *c);
+/* Rekeys the children whose SAs crossed their soft byte limit in the dataplane. */
+void ike_child_volume_check(struct ike_engine *e);
 void ike_child_timer_arm(struct ike_sess *s);
 void ike_child_on_timer(struct ike_sess *s);
 /* The peer's answer to our REQ_CHILD_REKEY / REQ_CHILD_DELETE. */

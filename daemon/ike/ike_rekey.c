@@ -368,6 +368,35 @@ void ike_child_lifetimes(struct ike_sess *s, struct ike_child_sa *c)
     c->rekeying = false;
 }
 
+void ike_child_volume_check(struct ike_engine *e)
+{
+    struct dp_sa_ref refs[64];
+    size_t n;
+
+    if (!e->dp)
+        return;
+    while ((n = dp_soft_expired(e->dp, refs, 64))) {
+        for (size_t i = 0; i < n; i++) {
+            struct ike_sess *s;
+
+            HASH_FIND(hh_id, e->by_id, &refs[i].session_id, sizeof(refs[i].session_id), s);
+            if (!s || s->state != SESS_ESTABLISHED)
+                continue;
+            for (size_t k = 0; k < s->nchild; k++) {
+                struct ike_child_sa *c = &s->child[k];
+                if ((refs[i].inbound ? c->spi_in : c->spi_out) != refs[i].spi || c->rekeying || c->replaced)
+                    continue;
+                log_info("ike", "session %" PRIu64 ": child SA %08x reached its soft volume limit", s->id, c->spi_in);
+                c->rekey_at = time(NULL);
+                ike_child_on_timer(s);
+                break;
+            }
+        }
+        if (n < 64)
+            break;
+    }
+}
+
 void ike_child_timer_arm(struct ike_sess *s)
 {
     time_t next = 0, now = time(NULL);

@@ -114,6 +114,12 @@ fail:
 
 /* ---- engine ---- */
 
+static void on_dp_poll(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    ike_child_volume_check(arg);
+}
+
 struct ike_engine *ike_engine_new(struct event_base *base, const struct ly_ctx *ctx, struct dp *dp)
 {
     struct ike_engine *e = calloc(1, sizeof(*e));
@@ -133,6 +139,10 @@ struct ike_engine *ike_engine_new(struct event_base *base, const struct ly_ctx *
         return NULL;
     }
     ike_cookie_rotate(e);
+    if (base && (e->ev_dp = event_new(base, -1, EV_PERSIST, on_dp_poll, e))) {
+        struct timeval tv = {.tv_sec = 1};
+        event_add(e->ev_dp, &tv);
+    }
     return e;
 }
 
@@ -169,6 +179,8 @@ void ike_engine_free(struct ike_engine *e)
         sock_close(e->socks[i]);
     ike_engine_abort(e);
     ike_conf_free(e->conf);
+    if (e->ev_dp)
+        event_free(e->ev_dp);
     OPENSSL_cleanse(e->cookie_secret, sizeof(e->cookie_secret));
     OPENSSL_cleanse(e->cookie_prev, sizeof(e->cookie_prev));
     free(e);

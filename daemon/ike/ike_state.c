@@ -205,6 +205,13 @@ static void session_state(struct ike_sess *s, struct lyd_node *state, time_t now
 
         dp_sa_stats(s->e->dp, s->id, c->spi_in, true, &in);
         dp_sa_stats(s->e->dp, s->id, c->spi_out, false, &out);
+        in.packets += c->base_in.packets;
+        in.bytes += c->base_in.bytes;
+        in.replay_drops += c->base_in.replay_drops;
+        in.auth_failures += c->base_in.auth_failures;
+        in.selector_drops += c->base_in.selector_drops;
+        out.packets += c->base_out.packets;
+        out.bytes += c->base_out.bytes;
         bi += in.bytes;
         pi += in.packets;
         bo += out.bytes;
