@@ -3,6 +3,7 @@ state directory, own loopback port) and talks to it with ncclient, a third-party
 NETCONF client. Every daemon started here is stopped by PID when the test ends,
 also on failure."""
 import ctypes
+import json
 import os
 import signal
 import socket
@@ -212,12 +213,41 @@ def make_ravend(hashes, keypair, hostkey):
         if was_running and rc != 0:
             problems.append(f"ravend ({d.workdir}) exited with status {rc}; log tail:\n{d.log()[-4000:]}")
         subprocess.run(["rm", "-rf", d.workdir], check=False)
+    # a ravend of the host's namespace must never have attached XDP to the host's
+    # interfaces (tests with dataplane interfaces run in namespaces: ifns, lab)
+    if any(d.netns is None for d in created):
+        links = json.loads(subprocess.run(["ip", "-j", "-d", "link", "show"], capture_output=True, text=True,
+                                          check=True).stdout)
+        for ln in links:
+            if "xdp" in ln and "raven" in json.dumps(ln["xdp"]):
+                problems.append(f"Raven's XDP program is attached to the host's {ln['ifname']}")
     assert not problems, "\n".join(problems)
 
 
 @pytest.fixture
 def ravend(make_ravend):
     return make_ravend()
+
+
+_ifns_seq = iter(range(1, 1 << 30))
+
+
+@pytest.fixture
+def ifns():
+    """A namespace of the test's own with the interfaces eth0 and eth9 (a veth pair,
+    up): a ravend whose committed configuration names dataplane interfaces attaches
+    XDP to them for real, so it must run here (make_ravend(netns=ifns)), never in
+    the host's namespace."""
+    ns = f"rvif{os.getpid() % 100000}n{next(_ifns_seq)}"
+    subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    try:
+        for c in (["link", "add", "eth0", "type", "veth", "peer", "name", "eth9"], ["link", "set", "eth0", "up"],
+                  ["link", "set", "eth9", "up"], ["link", "set", "lo", "up"]):
+            subprocess.run(["ip", "-n", ns, *c], check=True)
+        yield ns
+    finally:
+        subprocess.run(["ip", "netns", "del", ns], check=False)
 
 
 def cfg(body):

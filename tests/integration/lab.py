@@ -21,13 +21,21 @@ def sh(*args, **kw):
 class Lab:
     """With nat=True the clients sit behind a router namespace that masquerades
     them (nftables) onto its link to the headend: 192.168.<i+1>.2 client,
-    10.<n>.250.2 router, 10.<n>.250.1 headend."""
+    10.<n>.250.2 router, 10.<n>.250.1 headend.
 
-    def __init__(self, nclients=1, tag="rv", nat=False):
+    With inside=True an inside host namespace hangs off the headend (the network
+    the clients reach through the dataplane): 10.<n>.251.2 host, 10.<n>.251.1
+    headend (interface self.inside_dev), and the host routes @inside_routes (the
+    clients' pool) via the headend. The headend does not forward in the kernel:
+    what crosses it, the dataplane carried."""
+
+    def __init__(self, nclients=1, tag="rv", nat=False, inside=False, inside_routes=("10.201.0.0/16",)):
         self.nss, self.procs, self.clients = [], [], []
         self.dir = tempfile.mkdtemp(prefix="raven-lab-")
         try:
             self._build(nclients, tag, nat)
+            if inside:
+                self._inside(inside_routes)
         except BaseException:
             self.close()  # a lab half built is taken down all the same
             raise
@@ -67,6 +75,33 @@ class Lab:
                            f"10.{self.net}.{i}.1/24")
                 c.update(ip=f"10.{self.net}.{i}.2", head_ip=f"10.{self.net}.{i}.1")
             self.clients.append(c)
+
+    def _inside(self, routes):
+        self.inside = f"{self.tag}i"
+        self._netns(self.inside)
+        self.inside_dev = f"{self.tag}ib"
+        self.inside_ip, self.inside_head_ip = f"10.{self.net}.251.2", f"10.{self.net}.251.1"
+        self.inside_net = f"10.{self.net}.251.0/24"
+        self._link(self.inside, self.head, f"{self.tag}ia", self.inside_dev, f"{self.inside_ip}/24",
+                   f"{self.inside_head_ip}/24")
+        # a veth leaves TCP/UDP checksums to an offload that never happens when the
+        # packet is taken by XDP; on a real wire they are complete, so make them so
+        sh("ip", "netns", "exec", self.inside, "ethtool", "-K", f"{self.tag}ia", "tx", "off")
+        for r in routes:
+            sh("ip", "-n", self.inside, "route", "add", r, "via", self.inside_head_ip)
+        sh("ip", "netns", "exec", self.head, "sysctl", "-qw", "net.ipv4.ip_forward=0")
+
+    def outside_devs(self):
+        """The headend's interfaces towards the clients (or the NAT router)."""
+        if self.router:
+            return [f"{self.tag}rb"]
+        return [f"{self.tag}b{i}" for i in range(len(self.clients))]
+
+    def spawn(self, ns, *args, **kw):
+        """A process in namespace @ns, ended at close()."""
+        p = subprocess.Popen(["ip", "netns", "exec", ns, *args], **kw)
+        self.procs.append(p)
+        return p
 
     def _netns(self, ns):
         # a namespace of this name left by a killed run of the same PID goes first

@@ -10,6 +10,13 @@ from nchelpers import (RT_NS, aaa, assert_unchanged, author_policy, canon_childr
                        interface, pool, pool_cfg, pool_names, pools, radius, rpc_errors, running_state, subtree,
                        texts, top)
 
+@pytest.fixture
+def ravend(make_ravend, ifns):
+    """These tests commit dataplane interfaces (eth0, eth9): ravend runs in a
+    namespace that has them (conftest.ifns), never attached to the host's."""
+    return make_ravend(netns=ifns)
+
+
 
 def range_of(m, name, source="running"):
     data = get_config(m, source, subtree("pools", f"<ipv4-pool><name>{name}</name></ipv4-pool>"))

@@ -28,6 +28,13 @@ SECRETS = [
     "management/user/password-hash",
 ]
 
+@pytest.fixture
+def ravend(make_ravend, ifns):
+    """The examples name a dataplane interface (eth0): ravend runs in a namespace
+    that has one (conftest.ifns), never attached to the host's."""
+    return make_ravend(netns=ifns)
+
+
 
 def test_secret_list_matches_the_module():
     with open(os.path.join(ROOT, "yang", "raven-vpn.yang")) as f:

@@ -9,6 +9,13 @@ from conftest import NC_NS, NS, cfg
 from nchelpers import (MON_NS, WD_NS, YANGLIB_NS, aaa, data_of, find_all, get_config, interface,
                        pool, pools, radius, rpc, subtree, texts)
 
+@pytest.fixture
+def ravend(make_ravend, ifns):
+    """These tests commit dataplane interfaces (eth0, eth9): ravend runs in a
+    namespace that has them (conftest.ifns), never attached to the host's."""
+    return make_ravend(netns=ifns)
+
+
 
 @pytest.fixture
 def m(ravend):

@@ -15,6 +15,13 @@ from conftest import NS, READER_PW, cfg
 from nchelpers import (MASK, aaa, assert_unchanged, author_policy, canon_children, get_config, inline_source,
                        interface, pool, pool_cfg, pool_names, pools, radius, running_state, user)
 
+@pytest.fixture
+def ravend(make_ravend, ifns):
+    """These tests commit dataplane interfaces (eth0, eth9): ravend runs in a
+    namespace that has them (conftest.ifns), never attached to the host's."""
+    return make_ravend(netns=ifns)
+
+
 
 def file_pools(ravend):
     root = etree.fromstring(f"<r>{ravend.running_file()}</r>".encode())
