@@ -244,6 +244,8 @@ static void dataplane_state(struct dp *dp, struct lyd_node *st)
         add_u64(n, "bytes-decrypted", w.bytes_decrypted);
         add_u64(n, "bytes-encrypted", w.bytes_encrypted);
         add_u64(n, "drops", w.drops);
+        add_u64(n, "busy-polls", w.busy_polls);
+        add_u64(n, "idle-polls", w.idle_polls);
     }
 }
 

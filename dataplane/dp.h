@@ -139,6 +139,10 @@ struct dp_worker_stats {
     uint16_t id, cpu, queue;
     uint64_t packets_decrypted, bytes_decrypted, packets_encrypted, bytes_encrypted;
     uint64_t drops; /* all reasons */
+    uint64_t busy_polls; /* loop rounds that moved packets */
+    uint64_t idle_polls; /* sleeps in poll() for lack of packets */
+    uint64_t busy_ns;    /* time in rounds that moved packets: packets / busy time is
+                          * the worker's rate whatever the offered load */
 };
 
 /* An SA that crossed its soft byte/packet limit (reported once). */

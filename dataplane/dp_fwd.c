@@ -28,7 +28,13 @@
 #define ETH_P_IPV6 0x86dd
 #define IPPROTO_ESP_ 50
 #define NH_NONE 59 /* dummy packet (RFC 4303 2.6) */
-#define IDLE_SPINS 64
+/* Idle strategy: a few empty rounds spinning; then, while traffic was seen in the
+ * last COALESCE_NS, short sleeps that let packets gather (a wake-up per packet
+ * would cost more than the packet); after that, poll() until the kernel signals
+ * one. */
+#define IDLE_SPINS 8
+#define COALESCE_NS 2000000u
+#define COALESCE_SLEEP_NS 100000
 
 static inline uint16_t rd16(const uint8_t *p)
 {
@@ -437,6 +443,15 @@ static unsigned rx_burst(struct dp_worker *w, struct dp_xs *xs)
         const struct xdp_desc *d = xsk_ring_cons__rx_desc(&xs->rx, idx + i);
         uint8_t *pkt = xsk_umem__get_data(w->area, d->addr);
 
+        /* the kernel wrote these packets, maybe on another core: start fetching
+         * the next one's headers while this one is processed */
+        if (i + 1 < n) {
+            const struct xdp_desc *nd = xsk_ring_cons__rx_desc(&xs->rx, idx + i + 1);
+            const uint8_t *np = xsk_umem__get_data(w->area, nd->addr);
+            __builtin_prefetch(np, 1);
+            __builtin_prefetch(np + 64, 1);
+        }
+
         c->rx_packets++;
         c->rx_bytes += d->len;
         if (outside)
@@ -517,6 +532,7 @@ void *dp_worker_main(void *arg)
     struct dp *dp = w->dp;
     struct pollfd pfd[DP_MAX_IFACES];
     unsigned idle = 0;
+    struct timespec last_busy = {0};
     cpu_set_t cpus;
 
     char name[16];
@@ -535,7 +551,9 @@ void *dp_worker_main(void *arg)
     while (!atomic_load_explicit(&dp->stop, memory_order_relaxed)) {
         unsigned done = 0;
         bool pending = false;
+        struct timespec t0, t1;
 
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         links_refresh(w);
         for (size_t i = 0; i < w->nxs; i++) {
             reclaim(w, &w->xs[i]);
@@ -552,14 +570,28 @@ void *dp_worker_main(void *arg)
             }
         }
         rcu_quiescent_state();
+        if (done) {
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            dp->wctr[w->id].busy_polls++;
+            dp->wctr[w->id].busy_ns += (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000u + t1.tv_nsec - t0.tv_nsec;
+        }
         if (done || pending) {
             idle = 0;
+            if (done)
+                last_busy = t1;
             continue;
         }
         if (++idle < IDLE_SPINS)
             continue;
         rcu_thread_offline();
-        poll(pfd, w->nxs, 100);
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        if ((uint64_t)(t0.tv_sec - last_busy.tv_sec) * 1000000000u + t0.tv_nsec - last_busy.tv_nsec < COALESCE_NS) {
+            struct timespec nap = {.tv_nsec = COALESCE_SLEEP_NS};
+            nanosleep(&nap, NULL);
+        } else {
+            dp->wctr[w->id].idle_polls++;
+            poll(pfd, w->nxs, 100);
+        }
         rcu_thread_online();
     }
     rcu_unregister_thread();

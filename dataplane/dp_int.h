@@ -81,6 +81,7 @@ struct dp_iface {
 
 struct dp_wk_ctr {
     uint64_t dec_packets, dec_bytes, enc_packets, enc_bytes;
+    uint64_t busy_polls, idle_polls, busy_ns;
 } __attribute__((aligned(DP_CACHELINE)));
 
 struct dp_worker;

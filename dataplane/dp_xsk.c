@@ -301,8 +301,10 @@ static struct dp_worker *worker_new(struct dp *dp, unsigned q, char *err, size_t
     struct dp_worker *w = calloc(1, sizeof(*w));
     struct xsk_umem_config ucfg = {.fill_size = DP_RING, .comp_size = DP_RING, .frame_size = DP_FRAME_SIZE,
                                    .frame_headroom = 0};
-    struct xsk_ring_prod fq0;
-    struct xsk_ring_cons cq0;
+    /* libxdp copies these into the first socket's rings without setting the cached
+     * indexes: they must start zeroed */
+    struct xsk_ring_prod fq0 = {0};
+    struct xsk_ring_cons cq0 = {0};
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     int rc;
 
@@ -535,6 +537,9 @@ int dp_worker_stats(const struct dp *dp, size_t i, struct dp_worker_stats *out)
     out->bytes_decrypted = c->dec_bytes;
     out->packets_encrypted = c->enc_packets;
     out->bytes_encrypted = c->enc_bytes;
+    out->busy_polls = c->busy_polls;
+    out->idle_polls = c->idle_polls;
+    out->busy_ns = c->busy_ns;
     for (size_t f = 0; f < dp->nifaces; f++)
         for (size_t d = 0; d < DP_DROP_N; d++)
             out->drops += dp->ifaces[f]->ctr[w->id].drops[d];

@@ -254,7 +254,7 @@ int esp_open(struct esp_xform *x, uint64_t seq, uint8_t *esp, size_t len, uint8_
     if (len > ESP_PAYLOAD_MAX || len < head + 2 + x->icv_len)
         return ESP_E_MALFORMED;
     enc = len - head - x->icv_len;
-    if (enc % (x->aead ? 1 : ESP_CRYPTO_CBC_IV_LEN))
+    if (enc % (x->aead || x->null ? 1 : ESP_CRYPTO_CBC_IV_LEN))
         return ESP_E_MALFORMED;
     ct = esp + head;
     if (x->null) {

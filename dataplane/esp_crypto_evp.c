@@ -191,11 +191,14 @@ static int evp_open(struct esp_crypto_ctx *c, const uint8_t *iv, const uint8_t *
             return ESP_E_AUTH;
         return cbc_crypt(c, iv, buf, len);
     }
-    memcpy(tag, icv, ESP_CRYPTO_AEAD_ICV_LEN); /* the ctrl takes a non-const pointer */
+    /* the tag is read (and set) after the data: the tail of a packet another core has
+     * just written is in cache by then, where reading it first stalls */
     if (tail_len || !EVP_CipherInit_ex(c->cipher, NULL, NULL, NULL, iv, -1) ||
-        !EVP_CIPHER_CTX_ctrl(c->cipher, EVP_CTRL_AEAD_SET_TAG, ESP_CRYPTO_AEAD_ICV_LEN, tag) ||
         (aad_len && !EVP_CipherUpdate(c->cipher, NULL, &outl, aad, (int)aad_len)) ||
         (len && !EVP_CipherUpdate(c->cipher, buf, &outl, buf, (int)len)))
+        return ESP_E_CRYPTO;
+    memcpy(tag, icv, ESP_CRYPTO_AEAD_ICV_LEN); /* the ctrl takes a non-const pointer */
+    if (!EVP_CIPHER_CTX_ctrl(c->cipher, EVP_CTRL_AEAD_SET_TAG, ESP_CRYPTO_AEAD_ICV_LEN, tag))
         return ESP_E_CRYPTO;
     /* the one failure left is the tag's */
     return EVP_CipherFinal_ex(c->cipher, fin, &outl) ? 0 : ESP_E_AUTH;

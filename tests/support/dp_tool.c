@@ -252,6 +252,13 @@ int main(int argc, char **argv)
             printf("%s%lu", d ? "," : "", st.drops[d]);
         printf("]}");
     }
+    printf("],\"workers\":[");
+    for (size_t i = 0; i < dp_worker_count(dp); i++) {
+        struct dp_worker_stats w;
+        dp_worker_stats(dp, i, &w);
+        printf("%s{\"id\":%u,\"busy_s\":%.4f,\"busy_polls\":%lu,\"idle_polls\":%lu}", i ? "," : "", w.id,
+               w.busy_ns / 1e9, w.busy_polls, w.idle_polls);
+    }
     printf("],");
     print_threads();
     printf("}\n");

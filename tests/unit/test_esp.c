@@ -998,13 +998,13 @@ static void test_null(void **state)
     assert_non_null(e);
     assert_non_null(d);
     assert_int_equal(esp_head_len(e), 8);
-    memcpy(inner, "Eabcdefghij", 11);
-    len = esp_seal(e, 0x1234, 7, 4, inner, 11);
-    assert_int_equal(len, 8 + 11 + 3 + 2); /* padded to 4 bytes with the trailer */
+    memcpy(inner, "Eabcdefghijklmn", 15);
+    len = esp_seal(e, 0x1234, 7, 4, inner, 15);
+    assert_int_equal(len, 8 + 15 + 3 + 2); /* padded to 4 bytes (not a cipher block) with the trailer */
     assert_int_equal(esp_open(d, 7, inner - 8, (size_t)len, &out, &olen, &nh), ESP_OK);
-    assert_int_equal(olen, 11);
+    assert_int_equal(olen, 15);
     assert_int_equal(nh, 4);
-    inner[11] = 9; /* a wrong padding byte */
+    inner[15] = 9; /* a wrong padding byte */
     assert_int_equal(esp_open(d, 7, inner - 8, (size_t)len, &out, &olen, &nh), ESP_E_MALFORMED);
     p.key_len = 16;
     assert_null(esp_xform_new(&p, true)); /* ESP_NULL takes no key */

@@ -1,0 +1,314 @@
+#!/usr/bin/python3
+"""The ESP dataplane's packet rates, and ravend against a strongSwan gateway.
+
+One run, on veth pairs in namespaces of its own (generator -- headend -- sink):
+
+ (a) decrypt+forward and encrypt+forward per worker at 64 B and 1400 B: tests/support/
+     dp_tool runs the dataplane with static SAs (AES-128-GCM; anti-replay off so that
+     one pre-encrypted packet can be sent again and again) and tests/bench/esp_gen sends
+     ESP-in-UDP (decrypt) or clear UDP to the client address (encrypt) with sendmmsg
+     from the other core; the sinks drop in XDP. One generator core cannot saturate
+     the worker, and a worker spins a little before it sleeps, so its rate is packets
+     per second of its busy time (loop rounds that moved packets, TX kicks included,
+     the worker's own clock), next to the wall-clock rate and its CPU time;
+ (b) the crypto-only bound: one pre-keyed EVP context sealing packets of that size;
+ (c) the same forward without crypto (an ESP_NULL static SA);
+ (d) a strongSwan kernel-libipsec gateway and ravend carrying iperf3 TCP from a
+     strongSwan client to an inside host, compared by packets per CPU second of the
+     gateway process (a libipsec client tops out near 44 kpps, so raw throughput
+     says little).
+
+Prints each figure and the ratios against the goals. Run as root after a build:
+
+    tests/bench/bench_dataplane.py [--build build] [--seconds 3]
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+from lab import Lab, psk_client_conf  # noqa: E402
+
+NS = "urn:raven:params:xml:ns:yang:raven-vpn"
+GCM_IN, GCM_OUT = "11" * 16 + "a1b2c3d4", "22" * 16 + "d4c3b2a1"
+
+
+def sh(*a, **kw):
+    return subprocess.run(list(a), check=True, capture_output=True, text=True, **kw)
+
+
+def ns_sh(ns, *a, **kw):
+    return sh("ip", "netns", "exec", ns, *a, **kw)
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def thread_cpu(pid):
+    """CPU seconds per thread name of process @pid."""
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                name = f.read().strip()
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[name] = out.get(name, 0) + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return out
+
+
+def link_packets(ns, dev):
+    r = lambda k: int(ns_sh(ns, "cat", f"/sys/class/net/{dev}/statistics/{k}").stdout)
+    return r("rx_packets") + r("tx_packets")
+
+
+class Topo:
+    """gen (10.N.1.2) -- (10.N.1.1) head (10.N.2.1) -- (10.N.2.2) sink; the sink routes
+    the client prefix 10.9.9.0/24 via the head; static neighbours on the head so that
+    no packet of the measurement goes through the kernel."""
+
+    def __init__(self, build):
+        self.tag = f"bd{os.getpid() % 10000}"
+        n = 30 + os.getpid() % 200
+        self.gen, self.head, self.sink = f"{self.tag}g", f"{self.tag}h", f"{self.tag}s"
+        self.nss = []
+        for ns in (self.gen, self.head, self.sink):
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+            sh("ip", "netns", "add", ns)
+            self.nss.append(ns)
+            ns_sh(ns, "ip", "link", "set", "lo", "up")
+        self.gen_ip, self.head_out, self.head_in, self.sink_ip = (f"10.{n}.1.2", f"10.{n}.1.1", f"10.{n}.2.1",
+                                                                  f"10.{n}.2.2")
+        self.out_dev, self.in_dev = f"{self.tag}o", f"{self.tag}i"
+        for a, b, na, nb, ia, ib in ((f"{self.tag}g0", self.out_dev, self.gen, self.head, self.gen_ip,
+                                      self.head_out),
+                                     (f"{self.tag}s0", self.in_dev, self.sink, self.head, self.sink_ip,
+                                      self.head_in)):
+            sh("ip", "link", "add", a, "type", "veth", "peer", "name", b)
+            for ns, dev, ip in ((na, a, ia), (nb, b, ib)):
+                sh("ip", "link", "set", dev, "netns", ns)
+                ns_sh(ns, "ip", "addr", "add", f"{ip}/24", "dev", dev)
+                ns_sh(ns, "ip", "link", "set", dev, "up")
+        ns_sh(self.sink, "ip", "route", "add", "10.9.9.0/24", "via", self.head_in)
+        drop = os.path.join(build, "tests", "bench", "bench_drop.bpf.o")
+        for ns, dev, peer_ip, head_dev in ((self.gen, f"{self.tag}g0", self.gen_ip, self.out_dev),
+                                           (self.sink, f"{self.tag}s0", self.sink_ip, self.in_dev)):
+            mac = json.loads(ns_sh(ns, "ip", "-j", "link", "show", dev).stdout)[0]["address"]
+            ns_sh(self.head, "ip", "neigh", "replace", peer_ip, "lladdr", mac, "dev", head_dev, "nud", "permanent")
+            ns_sh(ns, "ip", "link", "set", "dev", dev, "xdp", "obj", drop, "sec", "xdp")
+        # the generator and sink learn the head's MAC once, before their XDP drops replies
+        for ns, dev, head_dev, ip in ((self.gen, f"{self.tag}g0", self.out_dev, self.head_out),
+                                      (self.sink, f"{self.tag}s0", self.in_dev, self.head_in)):
+            mac = json.loads(ns_sh(self.head, "ip", "-j", "link", "show", head_dev).stdout)[0]["address"]
+            ns_sh(ns, "ip", "neigh", "replace", ip, "lladdr", mac, "dev", dev, "nud", "permanent")
+
+    def close(self):
+        for ns in self.nss:
+            subprocess.run(["ip", "netns", "del", ns], check=False)
+
+
+def run_dp(topo, dp_tool, esp_gen, cipher, size, direction, seconds):
+    key_in, key_out = (GCM_IN, GCM_OUT) if cipher == "gcm128" else ("", "")
+    keys = lambda k: f"key={k} " if k else ""
+    common = f"cipher={cipher} local={topo.head_out} peer={topo.gen_ip} lport=4500 pport=4500 udp sel=10.9.9.9/32"
+    p = subprocess.Popen(["ip", "netns", "exec", topo.head, dp_tool, "--if", f"{topo.out_dev}:outside",
+                          "--if", f"{topo.in_dev}:inside",
+                          "--sa", f"in spi=0x1001 {keys(key_in)}window=0 {common}",
+                          "--sa", f"out spi=0x2001 {keys(key_out)}{common}"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        if p.stdout.readline().strip() != "ready":
+            raise SystemExit(f"bench_dataplane: dp_tool did not start: {p.stderr.read()}")
+        if direction == "decrypt":
+            gen = ["ip", "netns", "exec", topo.gen, "taskset", "-c", "1", esp_gen, "esp", str(size), str(seconds),
+                   topo.head_out, "0x1001", cipher, key_in]
+            env = dict(os.environ, INNER_DST=topo.sink_ip)
+        else:
+            gen = ["ip", "netns", "exec", topo.sink, "taskset", "-c", "1", esp_gen, "plain", str(size), str(seconds),
+                   "10.9.9.9"]
+            env = None
+        g = json.loads(subprocess.run(gen, check=True, capture_output=True, text=True, env=env).stdout)
+    finally:
+        p.terminate()
+        out, err = p.communicate(timeout=30)
+    st = json.loads(out.strip().splitlines()[-1])
+    sa = next(s for s in st["sas"] if s["inbound"] == (direction == "decrypt"))
+    cpu = sum(t["cpu_s"] for t in st["threads"])
+    busy = sum(w["busy_s"] for w in st["workers"])
+    return {"sent": g["packets"], "packets": sa["packets"], "wall_pps": sa["packets"] / g["seconds"],
+            "worker_cpu_s": cpu, "busy_s": busy, "pps_per_cpu": sa["packets"] / busy if busy else 0.0}
+
+
+def bound(esp_gen, size, seconds):
+    r = json.loads(sh("taskset", "-c", "0", esp_gen, "bound", str(size), str(seconds), "gcm128").stdout)
+    return r["packets"] / r["seconds"]
+
+
+GW_SWANCTL = """connections {{
+  gw {{
+    pools = p
+    proposals = aes256gcm16-prfsha384-ecp384
+    local {{
+      auth = psk
+      id = headend.example.org
+    }}
+    remote {{
+      auth = psk
+    }}
+    children {{
+      vpn {{
+        local_ts = {inside}
+        esp_proposals = aes128gcm16
+      }}
+    }}
+  }}
+}}
+pools {{
+  p {{
+    addrs = 10.201.0.10-10.201.0.20
+  }}
+}}
+secrets {{
+  ike-1 {{
+    secret = rw-secret-1
+  }}
+}}
+"""
+
+
+def ravend_config(lb):
+    return f"""<management xmlns="{NS}"><netconf><endpoint><name>b</name><address>127.0.0.1</address>
+<port>8300</port></endpoint></netconf></management>
+<ikev2 xmlns="{NS}">
+  <global><listen><address>0.0.0.0</address></listen></global>
+  <authorization-policy><name>g</name><pool>p</pool>
+    <route><set><remote><ipv4>{lb.inside_net}</ipv4></remote></set></route></authorization-policy>
+  <profile><name>rw</name>
+    <match><identity><remote><fqdn><domain>example.org</domain></fqdn></remote></identity></match>
+    <identity><local><fqdn>headend.example.org</fqdn></local></identity>
+    <authentication><local><pre-share><key>rw-secret-1</key></pre-share></local>
+      <remote><pre-share><key>rw-secret-1</key></pre-share></remote></authentication>
+    <aaa><authorization><group><psk><method-list>l</method-list><username>g</username></psk></group>
+    </authorization></aaa>
+  </profile>
+</ikev2>
+<pools xmlns="{NS}"><ipv4-pool><name>p</name><range><start>10.201.0.10</start><end>10.201.0.20</end>
+</range></ipv4-pool></pools>
+<aaa xmlns="{NS}"><authorization-list><name>l</name><method><sequence>1</sequence><local/></method>
+</authorization-list></aaa>
+<dataplane xmlns="{NS}"><interface><name>{lb.outside_devs()[0]}</name><role>outside</role></interface>
+<interface><name>{lb.inside_dev}</name><role>inside</role></interface></dataplane>"""
+
+
+def gateway_run(lb, pid, seconds):
+    """iperf3 TCP from the client to the inside host through the gateway @pid."""
+    c = lb.clients[0]
+    lb.start_charon(0, psk_client_conf(c["head_ip"], "user0.example.org", esp="aes128gcm16",
+                                       remote_ts=lb.inside_net))
+    lb.swanctl(0, "--initiate", "--child", "vpn", "--timeout", "15")
+    srv = lb.spawn(lb.inside, "iperf3", "-s", "-1", "-p", "5201", stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    time.sleep(0.3)
+    p0, c0, t0 = link_packets(lb.head, lb.inside_dev), cpu_seconds(pid), thread_cpu(pid)
+    r = json.loads(ns_sh(c["ns"], "iperf3", "-c", lb.inside_ip, "-p", "5201", "-t", str(seconds), "-J",
+                         timeout=seconds + 60).stdout)
+    pk, cpu = link_packets(lb.head, lb.inside_dev) - p0, cpu_seconds(pid) - c0
+    threads = {k: round(v - t0.get(k, 0), 2) for k, v in thread_cpu(pid).items() if v - t0.get(k, 0) >= 0.01}
+    srv.wait(timeout=10)
+    c["proc"].terminate()
+    c["proc"].wait(timeout=10)
+    return {"packets": pk, "cpu_s": cpu, "pps_per_cpu": pk / cpu if cpu else 0.0, "threads": threads,
+            "mbit_s": r["end"]["sum_received"]["bits_per_second"] / 1e6}
+
+
+def gateways(build, seconds):
+    res = {}
+    # strongSwan: charon with kernel-libipsec in the headend namespace, kernel forwarding
+    lb = Lab(1, tag="bg", inside=True)
+    try:
+        gw = os.path.join(lb.dir, "gw")
+        os.makedirs(os.path.join(gw, "run"))
+        Lab._cred_dirs(gw)
+        lb.clients.append({"ns": lb.head, "dir": gw, "uri": f"unix://{gw}/charon.vici"})
+        ns_sh(lb.head, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+        p = lb.start_charon(1, GW_SWANCTL.format(inside=lb.inside_net))
+        res["strongSwan"] = gateway_run(lb, p.pid, seconds)
+    finally:
+        lb.close()
+    lb = Lab(1, tag="bg", inside=True)
+    try:
+        d = lb.dir
+        with open(f"{d}/ravend.xml", "w") as f:
+            f.write(ravend_config(lb))
+        with open(f"{d}/ravend.log", "w") as log:
+            p = subprocess.Popen(["ip", "netns", "exec", lb.head, os.path.join(build, "daemon", "ravend"), "-f", "-d",
+                                  f"{d}/state", "-c", f"{d}/ravend.xml", "-l", "warning"], stdout=log,
+                                 stderr=subprocess.STDOUT)
+        lb.procs.append(p)
+        deadline = time.time() + 30
+        while "ravend: ready" not in open(f"{d}/ravend.log").read():
+            if p.poll() is not None or time.time() > deadline:
+                raise SystemExit(f"bench_dataplane: ravend did not start: {open(f'{d}/ravend.log').read()[-2000:]}")
+            time.sleep(0.05)
+        res["ravend"] = gateway_run(lb, p.pid, seconds)
+    finally:
+        lb.close()
+    return res
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--seconds", type=float, default=3)
+    ap.add_argument("--skip-gateways", action="store_true")
+    a = ap.parse_args()
+    dp_tool = os.path.join(a.build, "tests", "dp_tool")
+    esp_gen = os.path.join(a.build, "tests", "bench", "esp_gen")
+    for f in (dp_tool, esp_gen):
+        if not os.path.exists(f):
+            raise SystemExit(f"bench_dataplane: {f} missing: build first (cmake --build {a.build})")
+    topo = Topo(a.build)
+    rows = {}
+    try:
+        for size in (64, 1400):
+            for direction in ("decrypt", "encrypt"):
+                for cipher in ("gcm128", "null"):
+                    r = run_dp(topo, dp_tool, esp_gen, cipher, size, direction, a.seconds)
+                    rows[(size, direction, cipher)] = r
+                    print(f"{direction:7s} {size:4d} B {cipher:6s}: {r['packets']:9d} of {r['sent']:9d} sent, "
+                          f"{r['wall_pps'] / 1e3:7.0f} kpps wall, worker {r['worker_cpu_s']:.2f} CPU s "
+                          f"of which busy {r['busy_s']:.2f} s: {r['pps_per_cpu'] / 1e3:7.0f} kpps per busy worker "
+                          f"second", flush=True)
+    finally:
+        topo.close()
+    b = {size: bound(esp_gen, size, a.seconds) for size in (64, 1400)}
+    for size in (64, 1400):
+        print(f"crypto-only bound AES-128-GCM {size:4d} B: {b[size] / 1e3:.0f} kpps (one pre-keyed EVP context)")
+    for direction in ("decrypt", "encrypt"):
+        r14 = rows[(1400, direction, "gcm128")]["pps_per_cpu"]
+        r64 = rows[(64, direction, "gcm128")]["pps_per_cpu"]
+        n64 = rows[(64, direction, "null")]["pps_per_cpu"]
+        print(f"{direction}: 1400 B per-worker rate / crypto-only bound = {r14 / b[1400]:.2f} (goal >= 0.35); "
+              f"64 B rate / own forward without crypto = {r64 / n64 if n64 else 0:.2f} (goal >= 0.5)")
+    if a.skip_gateways:
+        return
+    g = gateways(a.build, max(int(a.seconds * 2), 5))
+    for name, r in g.items():
+        print(f"gateway {name:10s}: iperf3 TCP {r['mbit_s']:6.0f} Mbit/s, {r['packets']} packets on the inside link, "
+              f"{r['cpu_s']:.2f} CPU s, {r['pps_per_cpu'] / 1e3:.1f} k packets per CPU second")
+    ss, rv = g["strongSwan"]["pps_per_cpu"], g["ravend"]["pps_per_cpu"]
+    print(f"ravend / strongSwan packets per gateway CPU second = {rv / ss if ss else 0:.1f}x (goal >= 10x)")
+
+
+if __name__ == "__main__":
+    main()

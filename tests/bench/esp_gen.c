@@ -1,0 +1,197 @@
+/* esp_gen: traffic and crypto bounds for bench_dataplane.py.
+ *
+ *   esp_gen esp   SIZE SECONDS DST SPI CIPHER KEYHEX [IKEYHEX]   ESP-in-UDP (port 4500) to DST:
+ *                 one inner IPv4/UDP packet of SIZE bytes from 10.9.9.9 to $INNER_DST,
+ *                 sealed once (the benchmark SA has anti-replay off) and sent in
+ *                 sendmmsg bursts of 64
+ *   esp_gen plain SIZE SECONDS DST                              UDP datagrams whose IP packet is
+ *                 SIZE bytes, to DST port 9
+ *   esp_gen bound SIZE SECONDS CIPHER                           the crypto-only bound: one
+ *                 pre-keyed EVP context sealing SIZE-byte packets (new IV and AAD each)
+ *
+ * Prints one JSON line: packets sent (or sealed) and the elapsed seconds. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include "dataplane/esp.h"
+
+#define BURST 64
+
+static double now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static size_t hex(const char *s, uint8_t *out, size_t max)
+{
+    size_t n = strlen(s) / 2;
+
+    for (size_t i = 0; i < n && i < max; i++)
+        sscanf(s + 2 * i, "%2hhx", &out[i]);
+    return n < max ? n : max;
+}
+
+static uint16_t csum(const uint8_t *p, size_t len)
+{
+    uint32_t sum = 0;
+
+    for (size_t i = 0; i + 1 < len; i += 2)
+        sum += (uint32_t)p[i] << 8 | p[i + 1];
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    return (uint16_t)~sum;
+}
+
+static enum dp_cipher cipher_of(const char *c)
+{
+    return !strcmp(c, "chacha") ? DP_CIPHER_CHACHA20_POLY1305
+           : !strncmp(c, "cbc", 3) ? DP_CIPHER_AES_CBC
+           : !strcmp(c, "null") ? DP_CIPHER_NULL : DP_CIPHER_AES_GCM_16;
+}
+
+static int blast(int fd, const struct sockaddr_in *dst, const uint8_t *payload, size_t len, double seconds)
+{
+    struct mmsghdr msgs[BURST];
+    struct iovec iov = {.iov_base = (void *)payload, .iov_len = len};
+    unsigned long sent = 0;
+    double t0 = now(), t;
+
+    memset(msgs, 0, sizeof(msgs));
+    for (int i = 0; i < BURST; i++) {
+        msgs[i].msg_hdr.msg_name = (void *)dst;
+        msgs[i].msg_hdr.msg_namelen = sizeof(*dst);
+        msgs[i].msg_hdr.msg_iov = &iov;
+        msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    while ((t = now()) - t0 < seconds) {
+        int n = sendmmsg(fd, msgs, BURST, 0);
+        if (n > 0)
+            sent += n;
+    }
+    printf("{\"packets\":%lu,\"seconds\":%.3f}\n", sent, t - t0);
+    return 0;
+}
+
+/* The crypto-only bound: what one core seals with one pre-keyed context. */
+static int bound(size_t size, double seconds, const char *cipher)
+{
+    enum dp_cipher c = cipher_of(cipher);
+    const EVP_CIPHER *ev = c == DP_CIPHER_CHACHA20_POLY1305 ? EVP_chacha20_poly1305()
+                           : c == DP_CIPHER_AES_CBC ? EVP_aes_128_cbc() : EVP_aes_128_gcm();
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    EVP_MAC_CTX *mctx = EVP_MAC_CTX_new(mac);
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", "SHA256", 0), OSSL_PARAM_END};
+    uint8_t key[32] = {1}, iv[16] = {2}, aad[8] = {3}, tag[64], buf[2048] = {4};
+    unsigned long n = 0;
+    size_t maclen;
+    double t0 = now(), t;
+    int outl;
+
+    if (c == DP_CIPHER_CHACHA20_POLY1305)
+        ev = EVP_chacha20_poly1305();
+    EVP_EncryptInit_ex(ctx, ev, NULL, key, NULL);
+    EVP_MAC_init(mctx, key, 32, params);
+    size = (size + 15) / 16 * 16;
+    while ((t = now()) - t0 < seconds) {
+        for (int i = 0; i < 256; i++, n++) {
+            iv[0] = (uint8_t)n;
+            EVP_EncryptInit_ex(ctx, NULL, NULL, NULL, iv);
+            if (c != DP_CIPHER_AES_CBC)
+                EVP_EncryptUpdate(ctx, NULL, &outl, aad, sizeof(aad));
+            EVP_EncryptUpdate(ctx, buf, &outl, buf, (int)size);
+            EVP_EncryptFinal_ex(ctx, buf + outl, &outl);
+            if (c == DP_CIPHER_AES_CBC) {
+                EVP_MAC_init(mctx, NULL, 0, NULL);
+                EVP_MAC_update(mctx, buf, size);
+                EVP_MAC_final(mctx, tag, &maclen, sizeof(tag));
+            } else {
+                EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, 16, tag);
+            }
+        }
+    }
+    printf("{\"packets\":%lu,\"seconds\":%.3f}\n", n, t - t0);
+    EVP_MAC_CTX_free(mctx);
+    EVP_MAC_free(mac);
+    EVP_CIPHER_CTX_free(ctx);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static uint8_t pkt[4096];
+    struct sockaddr_in dst = {.sin_family = AF_INET};
+    size_t size;
+    double seconds;
+    int fd;
+
+    if (argc < 5) {
+        fprintf(stderr, "usage: see the comment at the top of esp_gen.c\n");
+        return 2;
+    }
+    size = (size_t)atoi(argv[2]);
+    seconds = atof(argv[3]);
+    if (size < 28 || size > 1500)
+        return 2;
+    if (!strcmp(argv[1], "bound"))
+        return bound(size, seconds, argv[4]);
+    fd = socket(AF_INET, SOCK_DGRAM, 0);
+    inet_pton(AF_INET, argv[4], &dst.sin_addr);
+    if (!strcmp(argv[1], "plain")) {
+        dst.sin_port = htons(9);
+        return blast(fd, &dst, pkt, size - 28, seconds);
+    }
+    if (argc < 8)
+        return 2;
+    {
+        struct sockaddr_in src = {.sin_family = AF_INET, .sin_port = htons(4500)};
+        uint8_t key[64], ikey[64];
+        struct esp_params p = {.cipher = cipher_of(argv[6]), .key = key, .key_len = hex(argv[7], key, sizeof(key))};
+        struct esp_xform *x;
+        uint8_t *inner = pkt + 256;
+        const char *idst = getenv("INNER_DST");
+        int len;
+
+        if (argc > 8) {
+            p.integ = DP_INTEG_HMAC_SHA2_256_128;
+            p.integ_key = ikey;
+            p.integ_key_len = hex(argv[8], ikey, sizeof(ikey));
+        }
+        if (!(x = esp_xform_new(&p, true))) {
+            fprintf(stderr, "esp_gen: cannot key %s\n", argv[6]);
+            return 2;
+        }
+        bind(fd, (void *)&src, sizeof(src));
+        dst.sin_port = htons(4500);
+        inner[0] = 0x45;
+        inner[2] = size >> 8;
+        inner[3] = size & 0xff;
+        inner[8] = 64;
+        inner[9] = IPPROTO_UDP;
+        inet_pton(AF_INET, "10.9.9.9", inner + 12);
+        inet_pton(AF_INET, idst ? idst : "10.0.0.2", inner + 16);
+        inner[10] = csum(inner, 20) >> 8;
+        inner[11] = csum(inner, 20) & 0xff;
+        inner[20] = inner[22] = 0;
+        inner[21] = inner[23] = 9;
+        inner[24] = (size - 20) >> 8;
+        inner[25] = (size - 20) & 0xff;
+        len = esp_seal(x, (uint32_t)strtoul(argv[5], NULL, 0), 1, 4, inner, size);
+        if (len < 0)
+            return 2;
+        return blast(fd, &dst, inner - esp_head_len(x), (size_t)len, seconds);
+    }
+}
