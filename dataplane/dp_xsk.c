@@ -301,10 +301,6 @@ static struct dp_worker *worker_new(struct dp *dp, unsigned q, char *err, size_t
     struct dp_worker *w = calloc(1, sizeof(*w));
     struct xsk_umem_config ucfg = {.fill_size = DP_RING, .comp_size = DP_RING, .frame_size = DP_FRAME_SIZE,
                                    .frame_headroom = 0};
-    /* libxdp copies these into the first socket's rings without setting the cached
-     * indexes: they must start zeroed */
-    struct xsk_ring_prod fq0 = {0};
-    struct xsk_ring_cons cq0 = {0};
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     int rc;
 
@@ -324,7 +320,11 @@ static struct dp_worker *worker_new(struct dp *dp, unsigned q, char *err, size_t
         errf(err, errlen, "worker %u: %s", q, strerror(errno));
         goto fail;
     }
-    if ((rc = xsk_umem__create(&w->umem, w->area, (size_t)DP_FRAMES * DP_FRAME_SIZE, &fq0, &cq0, &ucfg))) {
+    /* the UMEM's own fill and completion rings are those of the first socket made on
+     * it (xs[0]): libxdp then uses them as they are (a copy would need its cached
+     * indexes zeroed, and a failed first attempt would unmap what the copy refers to) */
+    if ((rc = xsk_umem__create(&w->umem, w->area, (size_t)DP_FRAMES * DP_FRAME_SIZE, &w->xs[0].fq, &w->xs[0].cq,
+                               &ucfg))) {
         w->umem = NULL;
         errf(err, errlen, "worker %u: cannot create its UMEM: %s", q, strerror(-rc));
         goto fail;
@@ -344,8 +344,16 @@ static struct dp_worker *worker_new(struct dp *dp, unsigned q, char *err, size_t
             continue;
         xs->ifc = ifc;
         xs->ifx = i;
-        rc = xsk_socket__create_shared(&xs->xsk, ifc->conf.name, q, w->umem, &xs->rx, &xs->tx, &xs->fq, &xs->cq,
-                                       &cfg);
+        /* the kernel frees a closed socket's hold on the queue from a work queue: a
+         * set of interfaces set up again right after the previous one went can find
+         * the queue busy for a moment */
+        for (int tries = 0;; tries++) {
+            rc = xsk_socket__create_shared(&xs->xsk, ifc->conf.name, q, w->umem, &xs->rx, &xs->tx, &xs->fq,
+                                           &xs->cq, &cfg);
+            if (rc != -EBUSY || tries == 200)
+                break;
+            usleep(10000);
+        }
         if (rc) {
             xs->xsk = NULL;
             errf(err, errlen, "cannot open an AF_XDP socket on %s queue %u: %s", ifc->conf.name, q, strerror(-rc));
