@@ -3,7 +3,8 @@ detached by commits (and a commit naming an interface that does not exist fails,
 changing nothing); a Raven XDP program left by a crashed run does not block the
 next start, and a clean stop removes it; a packet too big for the tunnel with DF
 gets ICMP "fragmentation needed" with the tunnel MTU; a child SA is rekeyed by
-Raven when its traffic crosses the IPsec profile's soft byte limit."""
+Raven when its traffic crosses the IPsec profile's soft byte limit; generic XDP mode
+and two queues (two workers) when configured."""
 import json
 import re
 import subprocess
@@ -114,3 +115,28 @@ def test_volume_rekey_at_the_soft_byte_limit(make_ravend, lab):
                what="child SA rekeyed by volume")
     assert "soft volume limit" in d.log()
     ping(c["ns"], lb.inside_ip, count=3)  # traffic goes on over the new SA
+
+
+def test_generic_mode_and_two_queues(make_ravend, lab):
+    lb = lab(1, inside=True)
+    out, ins = lb.outside_devs()[0], lb.inside_dev
+    for dev in (out, ins):  # veth queues: two each
+        subprocess.run(["ip", "netns", "exec", lb.head, "ethtool", "-L", dev, "rx", "2", "tx", "2"], check=True,
+                       capture_output=True)
+    conf = headend_config().replace("10.200.0.0/16", lb.inside_net) + dataplane_config(lb, mode="generic")
+    d = make_ravend(conf, netns=lb.head)
+    m = d.connect()
+    link = json.loads(subprocess.run(["ip", "-n", lb.head, "-j", "-d", "link", "show", out], capture_output=True,
+                                     text=True, check=True).stdout)[0]
+    assert link["xdp"]["mode"] == 2  # XDP_ATTACHED_SKB: generic
+    assert t(dp_iface(m, out), "mode-in-use") == "generic" and t(dp_iface(m, out), "queues") == "2"
+    ws = state(m).findall(f"{{{NS}}}dataplane/{{{NS}}}worker")
+    assert sorted(t(w, "queue") for w in ws) == ["0", "1"]
+    c = lb.clients[0]
+    from lab import psk_client_conf
+    lb.start_charon(0, psk_client_conf(c["head_ip"], "user0.example.org", esp="aes128gcm16",
+                                       remote_ts=lb.inside_net))
+    assert lb.swanctl(0, "--initiate", "--child", "vpn", "--timeout", "15", check=False).returncode == 0
+    ping(c["ns"], lb.inside_ip, count=5)
+    ours, _ = child_stats(m)
+    assert ours["packets-in"] == 5 and ours["packets-out"] == 5
