@@ -206,3 +206,32 @@ def test_rekey_under_continuous_ping_loses_at_most_in_flight(make_ravend, lab):
     assert int(t(cs[0], "rekeys")) >= 1
     # the new child's statistics carry the old one's traffic
     assert ours["packets-in"] >= got and ours["packets-out"] >= got, ours
+
+
+def test_ipv6_inside_traffic_both_ways(make_ravend, lab):
+    """Inner IPv6 (ESP next header 41) through the same tunnel: an IPv6 pool, the
+    inside network in both families, ping6 both ways, the hop limit decremented."""
+    lb = lab(1, inside=True)
+    for ns, dev, addr in ((lb.head, lb.inside_dev, "fd00:250::1/64"), (lb.inside, f"{lb.tag}ia", "fd00:250::2/64")):
+        ns_run(ns, "ip", "-6", "addr", "add", addr, "dev", dev, "nodad")
+    ns_run(lb.inside, "ip", "-6", "route", "add", "fd00:201::/64", "via", "fd00:250::1")
+    conf = headend_config(extra_policy="<ipv6-pool>rw6</ipv6-pool>").replace(
+        "<route><set><remote><ipv4>10.200.0.0/16</ipv4></remote></set></route>",
+        f"<route><set><remote><ipv4>{lb.inside_net}</ipv4><ipv6>fd00:250::/64</ipv6></remote></set></route>").replace(
+        "</ipv4-pool>", "</ipv4-pool><ipv6-pool><name>rw6</name><prefix>fd00:201::/64</prefix></ipv6-pool>")
+    d = make_ravend(conf + dataplane_config(lb), netns=lb.head)
+    c = lb.clients[0]
+    cc = psk_client_conf(c["head_ip"], "user0.example.org", esp="aes256gcm16", remote_ts=f"{lb.inside_net},fd00:250::/64")
+    lb.start_charon(0, cc.replace("vips = 0.0.0.0", "vips = 0.0.0.0,::"))
+    assert lb.swanctl(0, "--initiate", "--child", "vpn", "--timeout", "15", check=False).returncode == 0
+    r = ns_run(c["ns"], "ping", "-6", "-n", "-c", "4", "-i", "0.2", "-W", "2", "fd00:250::2")
+    assert "4 received" in r.stdout
+    r = ns_run(lb.inside, "ping", "-6", "-n", "-c", "4", "-i", "0.2", "-W", "2", "fd00:201::1")
+    assert "4 received" in r.stdout
+    # hop limit: 64 from the inside host, one less after the headend (the client's
+    # kernel answers with its own 64, which arrives as 63 inside)
+    assert "ttl=63" in r.stdout or "hlim=63" in r.stdout, r.stdout
+    m = d.connect()
+    ours, _ = child_stats(m)
+    cl = client_sa_counters(lb)
+    assert ours["packets-in"] == cl["out"][1] == 8 and ours["packets-out"] == cl["in"][1] == 8, (ours, cl)
