@@ -127,7 +127,9 @@ static int dplane_prepare(struct cfg_txn *txn, void *arg, struct cfg_errs *errs)
         return -EINVAL;
     memcpy(d->old, d->cur, sizeof(d->old));
     d->nold = d->ncur;
-    if (n == d->ncur && !memcmp(ifs, d->cur, n * sizeof(ifs[0]))) {
+    /* unchanged and running as configured (a failed restore leaves it down: then
+     * the same configuration sets it up again) */
+    if (n == d->ncur && !memcmp(ifs, d->cur, n * sizeof(ifs[0])) && dp_if_count(d->dp) == n) {
         d->prepared = txn;
         return 0;
     }

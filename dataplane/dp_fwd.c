@@ -149,6 +149,19 @@ static void tx_stage(struct dp_worker *w, struct dp_xs *xs, const uint8_t *start
     xs->ntx++;
 }
 
+/* The next hop towards @dst (dp_nl_next_hop). A dataplane that never had an
+ * interface follows no kernel (dp->nl NULL): only a detached test worker runs
+ * then, with the next hop its test gave or none. */
+static int next_hop(struct dp_worker *w, int family, const void *dst, struct dp_nh *nh)
+{
+    if (__builtin_expect(w->dp->nl != NULL, 1))
+        return dp_nl_next_hop(w->dp->nl, family, dst, nh);
+    if (!w->detached_nh)
+        return -ENETUNREACH;
+    *nh = *w->detached_nh;
+    return 0;
+}
+
 /* The kernel routes the packet (and resolves the neighbour for the next one). */
 static void to_kernel(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, int family, const uint8_t *pkt,
                       size_t len, const uint8_t *dst)
@@ -177,19 +190,22 @@ static void to_kernel(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, int 
     dp_frame_put(w, addr);
 }
 
-/* Sends the IP packet at pkt[0..len) (with room for an Ethernet header before it)
- * towards @dst: on a dataplane interface when the next hop is known, else through
- * the kernel. */
+/* Sends the decrypted IP packet at pkt[0..len) (with room for an Ethernet header
+ * before it) towards @dst: on an inside interface when the next hop is known, else
+ * through the kernel. */
 static void forward(struct dp_worker *w, struct dp_xs *in, uint64_t addr, int family, uint8_t *pkt, size_t len,
                     const uint8_t *dst)
 {
     struct dp_nh nh;
     struct dp_xs *out;
-    int rc = dp_nl_next_hop(w->dp->nl, family, dst, &nh);
+    int rc = next_hop(w, family, dst, &nh);
 
     /* unresolved, not ours to send, or no route (which includes our own
      * addresses): the kernel delivers, resolves or refuses it (counted no-route) */
-    if (rc || !(out = xs_for(w, nh.ifindex)) || len > out->mtu) {
+    /* decrypted traffic never leaves in clear on an outside interface from here: what
+     * the kernel routes there (full-tunnel clients to the internet) goes through
+     * the kernel, its firewall and NAT */
+    if (rc || !(out = xs_for(w, nh.ifindex)) || out->ifc->conf.role == DP_ROLE_OUTSIDE || len > out->mtu) {
         to_kernel(w, in, addr, family, pkt, len, dst);
         return;
     }
@@ -199,6 +215,9 @@ static void forward(struct dp_worker *w, struct dp_xs *in, uint64_t addr, int fa
     wr16(pkt + 12, family == AF_INET ? ETH_P_IPV4 : ETH_P_IPV6);
     tx_stage(w, out, pkt, len + ETH_HLEN);
 }
+
+static void from_inside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, uint8_t *pkt, uint32_t len,
+                        bool hairpin);
 
 /* ESP (or ESP in UDP) from a client: decrypt, check, forward inside. */
 static void from_outside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, uint8_t *pkt, uint32_t len)
@@ -260,8 +279,10 @@ static void from_outside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, u
         sa->ctr[w->id].replay++;
         return drop(w, xs, addr, DP_DROP_REPLAY);
     }
-    if (nh == NH_NONE)
-        return drop(w, xs, addr, DP_DROP_OTHER);
+    if (nh == NH_NONE) { /* a dummy packet (RFC 4303 2.6): discarded silently */
+        dp_frame_put(w, addr);
+        return;
+    }
     if (nh == 4 && ilen >= IP4_HLEN && inner[0] >> 4 == 4 && (inner[0] & 15) >= 5 && rd16(inner + 2) <= ilen &&
         rd16(inner + 2) >= (inner[0] & 15) * 4u) {
         family = AF_INET;
@@ -280,25 +301,50 @@ static void from_outside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, u
         sa->ctr[w->id].selector++;
         return drop(w, xs, addr, DP_DROP_SELECTOR);
     }
+    if ((family == AF_INET && inner[8] <= 1) || (family == AF_INET6 && inner[7] <= 1))
+        return drop(w, xs, addr, DP_DROP_NO_ROUTE);
     sa->ctr[w->id].packets++;
     sa->ctr[w->id].bytes += ilen;
     dp->wctr[w->id].dec_packets++;
     dp->wctr[w->id].dec_bytes += ilen;
-    if (family == AF_INET) {
-        if (inner[8] <= 1)
-            return drop(w, xs, addr, DP_DROP_NO_ROUTE);
-        ttl_dec4(inner);
-    } else {
-        if (inner[7] <= 1)
-            return drop(w, xs, addr, DP_DROP_NO_ROUTE);
-        inner[7]--;
+    if (dp_lookup_route(dp, family, dst)) {
+        /* to a client (another, or this one): through its tunnel, never in clear;
+         * from_inside() takes the packet as if it had arrived inside */
+        uint8_t *eth = inner - ETH_HLEN;
+        memset(eth, 0, 12);
+        wr16(eth + 12, family == AF_INET ? ETH_P_IPV4 : ETH_P_IPV6);
+        from_inside(w, xs, addr, eth, (uint32_t)(ilen + ETH_HLEN), true);
+        return;
     }
+    if (family == AF_INET)
+        ttl_dec4(inner);
+    else
+        inner[7]--;
     forward(w, xs, addr, family, inner, ilen, dst);
 }
 
 /* ICMP "fragmentation needed" (RFC 792, RFC 1191) back to the inside sender of an
  * IPv4 packet with DF that does not fit the tunnel, sent on the interface it came
  * from to the MAC it came from. */
+/* Whether an ICMP error may answer this IPv4 packet (RFC 1812 4.3.2.7): not an
+ * ICMP error itself, not a non-first fragment, from a unicast source. */
+static bool icmp4_may_answer(const uint8_t *ip)
+{
+    size_t ihl = (ip[0] & 15) * 4u;
+    uint8_t a = ip[12];
+
+    if (rd16(ip + 6) & 0x1fff)
+        return false;
+    if (ip[9] == IPPROTO_ICMP && rd16(ip + 2) > ihl) {
+        uint8_t type = ip[ihl];
+        if (type == 3 || type == 4 || type == 5 || type == 11 || type == 12)
+            return false;
+    }
+    if (a == 0 || a == 127 || a >= 224 || !memcmp(ip + 12, "\xff\xff\xff\xff", 4))
+        return false;
+    return true;
+}
+
 static void frag_needed(struct dp_worker *w, struct dp_xs *xs, const uint8_t *pkt, size_t len, unsigned mtu)
 {
     const uint8_t *ip = pkt + ETH_HLEN;
@@ -306,8 +352,10 @@ static void frag_needed(struct dp_worker *w, struct dp_xs *xs, const uint8_t *pk
     uint8_t *r, *rip, *icmp;
     uint64_t fa;
 
-    if (!xs->has_addr4 || !w->nfree)
+    if (!xs->has_addr4 || !w->nfree || !icmp4_may_answer(ip))
         return;
+    if (mtu < 68)
+        mtu = 68; /* the least an IPv4 path may have (RFC 791) */
     fa = w->free[--w->nfree];
     r = (uint8_t *)w->area + fa + 256;
     memcpy(r, pkt + 6, 6); /* back to the sender's MAC, from ours */
@@ -334,8 +382,55 @@ static void frag_needed(struct dp_worker *w, struct dp_xs *xs, const uint8_t *pk
     tx_stage(w, xs, r, ETH_HLEN + IP4_HLEN + 8 + quote);
 }
 
+/* ICMPv6 "packet too big" (RFC 4443 3.2) back to the inside sender of an IPv6
+ * packet that does not fit the tunnel: IPv6 routers do not fragment. Not for
+ * ICMPv6 errors or multicast/unspecified sources (RFC 4443 2.4). */
+static void packet_too_big(struct dp_worker *w, struct dp_xs *xs, const uint8_t *pkt, size_t len, unsigned mtu)
+{
+    const uint8_t *ip = pkt + ETH_HLEN;
+    size_t quote = len - ETH_HLEN < 1280 - 40 - 8 ? len - ETH_HLEN : 1280 - 40 - 8;
+    static const uint8_t unspec[16];
+    uint8_t *r, *rip, *icmp;
+    uint32_t sum = 0;
+    uint64_t fa;
+
+    if (!xs->has_addr6 || !w->nfree || ip[8] == 0xff || !memcmp(ip + 8, unspec, 16) ||
+        (ip[6] == 58 && rd16(ip + 4) && ip[40] < 128))
+        return;
+    if (mtu < 1280)
+        mtu = 1280; /* the IPv6 minimum (RFC 8200 5) */
+    fa = w->free[--w->nfree];
+    r = (uint8_t *)w->area + fa + 256;
+    memcpy(r, pkt + 6, 6);
+    memcpy(r + 6, pkt, 6);
+    wr16(r + 12, ETH_P_IPV6);
+    rip = r + ETH_HLEN;
+    memset(rip, 0, 40);
+    rip[0] = 0x60;
+    wr16(rip + 4, (uint16_t)(8 + quote));
+    rip[6] = 58; /* ICMPv6 */
+    rip[7] = 255;
+    memcpy(rip + 8, &xs->addr6, 16);
+    memcpy(rip + 24, ip + 8, 16);
+    icmp = rip + 40;
+    memset(icmp, 0, 8);
+    icmp[0] = 2; /* packet too big */
+    icmp[4] = mtu >> 24;
+    icmp[5] = (mtu >> 16) & 0xff;
+    icmp[6] = (mtu >> 8) & 0xff;
+    icmp[7] = mtu & 0xff;
+    memcpy(icmp + 8, ip, quote);
+    /* pseudo-header: addresses, upper-layer length, next header */
+    for (int i = 8; i < 40; i += 2)
+        sum += rd16(rip + i);
+    sum += (uint32_t)(8 + quote) + 58;
+    wr16(icmp + 2, csum(icmp, 8 + quote, sum));
+    tx_stage(w, xs, r, ETH_HLEN + 40 + 8 + quote);
+}
+
 /* Clear traffic from the inside to a client: encrypt and send to the client. */
-static void from_inside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, uint8_t *pkt, uint32_t len)
+static void from_inside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, uint8_t *pkt, uint32_t len,
+                        bool hairpin)
 {
     struct dp *dp = w->dp;
     uint8_t *ip = pkt + ETH_HLEN, *esp, *o;
@@ -374,12 +469,16 @@ static void from_inside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, ui
     if (!(xf = worker_xf(w, sa)))
         return drop(w, xs, addr, DP_DROP_OTHER);
     udp = outer->udp_encap;
-    if (!dp_nl_next_hop(dp->nl, AF_INET, &outer->peer, &nh))
+    if (!next_hop(w, AF_INET, &outer->peer, &nh))
         out = xs_for(w, nh.ifindex);
     mtu = out ? out->mtu : first_outside(w) ? first_outside(w)->mtu : 1500;
     if (ilen > esp_inner_max(xf, mtu - IP4_HLEN - (udp ? UDP_HLEN : 0))) {
-        if (family == AF_INET && (rd16(ip + 6) & 0x4000))
-            frag_needed(w, xs, pkt, ETH_HLEN + ilen, esp_inner_max(xf, mtu - IP4_HLEN - (udp ? UDP_HLEN : 0)));
+        unsigned tmtu = (unsigned)esp_inner_max(xf, mtu - IP4_HLEN - (udp ? UDP_HLEN : 0));
+        /* a hairpinned packet came from a client: no ICMP towards the inside */
+        if (!hairpin && family == AF_INET && (rd16(ip + 6) & 0x4000))
+            frag_needed(w, xs, pkt, ETH_HLEN + ilen, tmtu);
+        else if (!hairpin && family == AF_INET6)
+            packet_too_big(w, xs, pkt, ETH_HLEN + ilen, tmtu);
         return drop(w, xs, addr, DP_DROP_MTU);
     }
     room = DP_FRAME_SIZE - (size_t)((ip - (uint8_t *)w->area) & (DP_FRAME_SIZE - 1));
@@ -433,6 +532,24 @@ static void from_inside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, ui
     tx_stage(w, out, o, ETH_HLEN + rd16(o + ETH_HLEN + 2));
 }
 
+static inline void rx_one(struct dp_worker *w, struct dp_xs *xs, struct dp_if_ctr *c, bool outside, uint64_t addr,
+                          uint32_t len)
+{
+    uint8_t *pkt = xsk_umem__get_data(w->area, addr);
+
+    c->rx_packets++;
+    c->rx_bytes += len;
+    if (outside)
+        from_outside(w, xs, addr, pkt, len);
+    else
+        from_inside(w, xs, addr, pkt, len, false);
+}
+
+void dp_fwd_one(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, uint32_t len)
+{
+    rx_one(w, xs, ictr(w, xs), xs->ifc->conf.role == DP_ROLE_OUTSIDE, addr, len);
+}
+
 static unsigned rx_burst(struct dp_worker *w, struct dp_xs *xs)
 {
     uint32_t idx, n = xsk_ring_cons__peek(&xs->rx, DP_BATCH, &idx);
@@ -441,7 +558,6 @@ static unsigned rx_burst(struct dp_worker *w, struct dp_xs *xs)
 
     for (uint32_t i = 0; i < n; i++) {
         const struct xdp_desc *d = xsk_ring_cons__rx_desc(&xs->rx, idx + i);
-        uint8_t *pkt = xsk_umem__get_data(w->area, d->addr);
 
         /* the kernel wrote these packets, maybe on another core: start fetching
          * the next one's headers while this one is processed */
@@ -452,12 +568,7 @@ static unsigned rx_burst(struct dp_worker *w, struct dp_xs *xs)
             __builtin_prefetch(np + 64, 1);
         }
 
-        c->rx_packets++;
-        c->rx_bytes += d->len;
-        if (outside)
-            from_outside(w, xs, d->addr, pkt, d->len);
-        else
-            from_inside(w, xs, d->addr, pkt, d->len);
+        rx_one(w, xs, c, outside, d->addr, d->len);
     }
     if (n)
         xsk_ring_cons__release(&xs->rx, n);
@@ -484,10 +595,16 @@ static void reclaim(struct dp_worker *w, struct dp_xs *xs)
 
 static void refill(struct dp_worker *w, struct dp_xs *xs)
 {
-    uint32_t idx, n = xsk_prod_nb_free(&xs->fq, w->nfree);
+    /* each socket's fill ring holds at most its share of half the frames, so that
+     * idle interfaces cannot take them all from a busy one */
+    uint32_t cap = DP_FRAMES / (2 * (uint32_t)w->nxs), held, idx, n;
 
-    if (n > w->nfree)
-        n = w->nfree;
+    if (cap > DP_RING)
+        cap = DP_RING;
+    held = DP_RING - xsk_prod_nb_free(&xs->fq, DP_RING);
+    if (held >= cap)
+        return;
+    n = cap - held;
     /* keep a few frames for ICMP errors */
     if (n + 64 > w->nfree)
         n = w->nfree > 64 ? w->nfree - 64 : 0;
@@ -523,6 +640,8 @@ static void links_refresh(struct dp_worker *w)
         w->xs[i].mtu = l.mtu ? l.mtu : 1500;
         w->xs[i].has_addr4 = l.has_addr4;
         w->xs[i].addr4 = l.addr4;
+        w->xs[i].has_addr6 = l.has_addr6;
+        w->xs[i].addr6 = l.addr6;
     }
 }
 

@@ -135,8 +135,6 @@ void dp_ifaces_free(struct dp *dp);
 /* dp_fwd.c: one worker's loop */
 void *dp_worker_main(void *arg);
 
-#endif
-
 /* Workers (dp_xsk.c sets them up, dp_fwd.c runs them). */
 #include <xdp/xsk.h>
 
@@ -156,9 +154,12 @@ struct dp_xs {
     uint32_t ntx;
     struct xdp_desc txq[DP_BATCH * DP_MAX_IFACES];
     unsigned mtu;        /* interface MTU, refreshed about once a second */
-    bool has_addr4;
-    struct in_addr addr4; /* source of ICMP errors sent on this interface */
+    bool has_addr4, has_addr6;
+    struct in_addr addr4; /* sources of ICMP errors sent on this interface */
+    struct in6_addr addr6;
 };
+
+struct dp_nh;
 
 struct dp_worker {
     struct dp *dp;
@@ -174,6 +175,9 @@ struct dp_worker {
     int raw4, raw6;
     uint16_t ip_id;
     uint64_t mtu_checked_ns;
+    /* detached workers only (dp->nl NULL): the next hop of every destination, or
+     * none (everything goes to the kernel) */
+    const struct dp_nh *detached_nh;
 };
 
 /* A frame back to the worker's pool. */
@@ -181,3 +185,25 @@ static inline void dp_frame_put(struct dp_worker *w, uint64_t addr)
 {
     w->free[w->nfree++] = addr & ~(uint64_t)(DP_FRAME_SIZE - 1);
 }
+
+/* TESTS ONLY (dp_xsk.c): a worker that runs no thread and has no sockets, for
+ * feeding frames to dp_fwd_one() in-process: a UMEM area of DP_FRAMES frames, all
+ * on its free list, and one dp_xs per role in @roles (at most DP_MAX_IFACES), each
+ * on an interface of its own that is not in dp->ifaces (ifindex -1, -2.. in
+ * order: never a kernel interface; MTU 1500, no address). Its id is 0, it sends
+ * nothing to the kernel (raw4/raw6 are -1: hand-offs fail and count no-route) and
+ * it stages frames to send on xs[i].txq only: call dp_worker_detached_drain()
+ * after each frame. Use it only while @dp has no interfaces (dp->nl NULL, no
+ * running worker 0 to share counters with). NULL with errno set on failure. */
+struct dp_worker *dp_worker_detached(struct dp *dp, const enum dp_role *roles, size_t n);
+/* Takes every frame staged on the worker's TX queues as sent (counted tx on its
+ * interface) and puts it back on the free list; returns how many there were. */
+size_t dp_worker_detached_drain(struct dp_worker *w);
+void dp_worker_detached_free(struct dp_worker *w);
+/* TESTS ONLY (dp_fwd.c): processes the frame received at @addr (the address of its
+ * data in the worker's UMEM, headroom skipped) of @len bytes on @xs exactly as a
+ * worker's receive burst does, by the role of @xs's interface. The caller is a
+ * registered RCU thread, online (the tables are read under QSBR). */
+void dp_fwd_one(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, uint32_t len);
+
+#endif

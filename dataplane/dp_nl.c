@@ -391,6 +391,28 @@ static void nh_publish(struct dp_nl *nl, struct nh_entry *old, enum nh_state sta
     nh_retire(old);
 }
 
+/* Routes to IPv6 link-local or multicast destinations (a link coming up gets its
+ * fe80:: address and their routes a moment later) change no lookup the
+ * dataplane makes: its destinations are clients' and inside hosts' global
+ * addresses. Everything else flushes the cache. */
+static bool route_event_matters(const struct nlmsghdr *m)
+{
+    const struct rtmsg *rtm = mnl_nlmsg_get_payload(m);
+    const struct nlattr *a;
+
+    if (m->nlmsg_len < NLMSG_LENGTH(sizeof(*rtm)) || rtm->rtm_family != AF_INET6)
+        return true;
+    mnl_attr_for_each(a, m, sizeof(*rtm)) {
+        const uint8_t *d;
+        if (mnl_attr_get_type(a) != RTA_DST || mnl_attr_get_payload_len(a) < 16)
+            continue;
+        d = mnl_attr_get_payload(a);
+        if (d[0] == 0xff || (d[0] == 0xfe && (d[1] & 0xc0) == 0x80))
+            return rtm->rtm_dst_len < 8; /* only a route as wide as all of them matters */
+    }
+    return true;
+}
+
 static void nh_flush_all(struct dp_nl *nl)
 {
     struct cds_lfht_iter it;
@@ -1090,6 +1112,10 @@ static void ev_msg(struct dp_nl *nl, const struct nlmsghdr *m)
         break;
     case RTM_NEWROUTE:
     case RTM_DELROUTE:
+        if (!route_event_matters(m))
+            break;
+        nl->flush_pending = true;
+        break;
     case RTM_NEWRULE:
     case RTM_DELRULE:
     case RTM_NEWNEXTHOP:

@@ -60,10 +60,12 @@ static int match_route(struct cds_lfht_node *node, const void *key)
 
 struct dp *dp_new(void)
 {
-    struct dp *dp = calloc(1, sizeof(*dp));
+    /* per-worker counters inside are cache-line aligned */
+    struct dp *dp = aligned_alloc(DP_CACHELINE, (sizeof(*dp) + DP_CACHELINE - 1) / DP_CACHELINE * DP_CACHELINE);
 
     if (!dp)
         return NULL;
+    memset(dp, 0, sizeof(*dp));
     dp->clients4_fd = dp->clients6_fd = dp->local_fd = -1;
     dp->in_ht = cds_lfht_new(64, 64, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
     dp->route_ht = cds_lfht_new(64, 64, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
@@ -419,6 +421,7 @@ size_t dp_session_move(struct dp *dp, uint64_t session_id, const struct sockaddr
     struct dp_entry *e, *tmp;
     size_t n = 0;
 
+    dp_rcu_enter();
     HASH_ITER(hh, dp->sas, e, tmp) {
         struct dp_outer *o, *old;
 
@@ -431,6 +434,7 @@ size_t dp_session_move(struct dp *dp, uint64_t session_id, const struct sockaddr
         call_rcu(&old->rcu, outer_free_rcu);
         n++;
     }
+    dp_rcu_leave();
     return n;
 }
 

@@ -20,6 +20,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <openssl/rand.h>
 #include <xdp/libxdp.h>
 #include "dataplane/bpf/raven_xdp.h"
 #include "dataplane/dp_int.h"
@@ -36,7 +37,7 @@ const char *dp_xdp_object(void)
     return env && *env ? env : RAVEN_XDP_OBJECT_PATH;
 }
 
-static void errf(char *err, size_t len, const char *fmt, ...)
+static void __attribute__((format(printf, 3, 4))) errf(char *err, size_t len, const char *fmt, ...)
 {
     va_list ap;
 
@@ -87,6 +88,9 @@ static int maps_create(struct dp *dp, char *err, size_t errlen)
 
     if (dp->local_fd >= 0)
         return 0;
+    /* one program per interface, ours: libxdp's dispatcher would hide a crashed
+     * run's leftover behind its own name (and does not work on every kernel) */
+    setenv("LIBXDP_SKIP_DISPATCHER", "1", 0);
     libxdp_set_print(quiet_xdp);
     libbpf_set_print(quiet_bpf);
     dp->clients4_fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "clients4", sizeof(struct raven_lpm4), 4,
@@ -228,13 +232,16 @@ static struct dp_iface *iface_up(struct dp *dp, const struct dp_if_conf *c, char
         goto out;
     }
     avail = if_queue_count(c->name);
+    if ((c->queues ? c->queues : avail) > DP_MAX_WORKERS) {
+        errf(err, errlen, "interface %s: at most %d queues are served (it has %u): set queues", c->name,
+             DP_MAX_WORKERS, avail);
+        goto out;
+    }
     if (c->queues > avail) {
         errf(err, errlen, "interface %s has %u receive queue(s), %u configured", c->name, avail, c->queues);
         goto out;
     }
     ifc->nq = c->queues ? c->queues : avail;
-    if (ifc->nq > DP_MAX_WORKERS)
-        ifc->nq = DP_MAX_WORKERS;
     if (detach_leftover(ifc->ifindex, c->name, err, errlen))
         goto out;
     ifc->prog = xdp_program__open_file(dp_xdp_object(), "xdp", NULL);
@@ -308,6 +315,8 @@ static struct dp_worker *worker_new(struct dp *dp, unsigned q, char *err, size_t
         return NULL;
     w->dp = dp;
     w->id = w->queue = q;
+    /* outer IPv4 IDs: workers must not all count from the same place */
+    RAND_bytes((unsigned char *)&w->ip_id, sizeof(w->ip_id));
     w->cpu = ncpu > 0 ? q % ncpu : 0;
     w->raw4 = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
     w->raw6 = socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
@@ -378,6 +387,85 @@ fail:
     return NULL;
 }
 
+struct dp_worker *dp_worker_detached(struct dp *dp, const enum dp_role *roles, size_t n)
+{
+    struct dp_worker *w;
+    int err = ENOMEM;
+
+    if (n > DP_MAX_IFACES) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (!(w = calloc(1, sizeof(*w))))
+        return NULL;
+    w->dp = dp;
+    w->raw4 = w->raw6 = -1;
+    w->free = calloc(DP_FRAMES, sizeof(*w->free));
+    w->area = mmap(NULL, (size_t)DP_FRAMES * DP_FRAME_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                   -1, 0);
+    if (w->area == MAP_FAILED) {
+        err = errno;
+        w->area = NULL;
+    }
+    if (!w->free || !w->area)
+        goto fail;
+    for (uint32_t i = 0; i < DP_FRAMES; i++)
+        w->free[w->nfree++] = (uint64_t)i * DP_FRAME_SIZE;
+    for (size_t i = 0; i < n; i++) {
+        struct dp_iface *ifc = aligned_alloc(DP_CACHELINE, sizeof(*ifc));
+        struct dp_xs *xs = &w->xs[i];
+
+        if (!ifc)
+            goto fail;
+        memset(ifc, 0, sizeof(*ifc));
+        snprintf(ifc->conf.name, sizeof(ifc->conf.name), "detached%zu", i);
+        ifc->conf.role = roles[i];
+        ifc->ifindex = -1 - (int)i;
+        ifc->nq = 1;
+        ifc->xsks_fd = ifc->stats_fd = -1;
+        xs->ifc = ifc;
+        xs->ifx = i;
+        xs->mtu = 1500;
+        w->nxs++;
+    }
+    return w;
+fail:
+    dp_worker_detached_free(w);
+    errno = err;
+    return NULL;
+}
+
+size_t dp_worker_detached_drain(struct dp_worker *w)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < w->nxs; i++) {
+        struct dp_xs *xs = &w->xs[i];
+        struct dp_if_ctr *c = &xs->ifc->ctr[w->id];
+
+        for (uint32_t k = 0; k < xs->ntx; k++) {
+            c->tx_packets++;
+            c->tx_bytes += xs->txq[k].len;
+            dp_frame_put(w, xs->txq[k].addr);
+        }
+        n += xs->ntx;
+        xs->ntx = 0;
+    }
+    return n;
+}
+
+void dp_worker_detached_free(struct dp_worker *w)
+{
+    if (!w)
+        return;
+    for (size_t i = 0; i < w->nxs; i++)
+        free(w->xs[i].ifc);
+    if (w->area)
+        munmap(w->area, (size_t)DP_FRAMES * DP_FRAME_SIZE);
+    free(w->free);
+    free(w);
+}
+
 static void workers_stop(struct dp *dp)
 {
     atomic_store(&dp->stop, true);
@@ -437,14 +525,12 @@ int dp_set_interfaces(struct dp *dp, const struct dp_if_conf *ifs, size_t n, cha
 {
     struct dp_if_conf old[DP_MAX_IFACES];
     size_t nold = dp->nifaces;
-    int outside = 0;
 
     if (n > DP_MAX_IFACES) {
         errf(err, errlen, "at most %d dataplane interfaces", DP_MAX_IFACES);
         return -EINVAL;
     }
     for (size_t i = 0; i < n; i++) {
-        outside += ifs[i].role == DP_ROLE_OUTSIDE;
         for (size_t j = 0; j < i; j++)
             if (!strcmp(ifs[i].name, ifs[j].name)) {
                 errf(err, errlen, "interface %s is listed twice", ifs[i].name);

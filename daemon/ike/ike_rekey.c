@@ -667,6 +667,7 @@ void ike_child_rekey_done(struct ike_sess *s, const struct ike_msg *in)
     if (old) {
         old->rekeying = false;
         old->replaced = true;
+        old->replaced_by = c.spi_in; /* its traffic carries over to the new child */
         queue_delete(s, old->spi_in);
     }
     ike_child_timer_arm(s);

@@ -113,6 +113,10 @@ static __always_inline int outside4(struct xdp_md *ctx, void *l3, void *end)
     udp = (void *)ip + ip->ihl * 4;
     if ((void *)(udp + 1) > end || udp->dest != bpf_htons(NATT_PORT))
         return XDP_PASS;
+    /* the UDP length, not the frame: a one-byte keepalive in a frame padded to the
+     * Ethernet minimum is followed by padding, not by a marker */
+    if (bpf_ntohs(udp->len) < sizeof(*udp) + 8)
+        return XDP_PASS;
     marker = (void *)(udp + 1);
     if ((void *)(marker + 1) > end || *marker == 0)
         return XDP_PASS; /* IKE (non-ESP marker) or a one-byte NAT keepalive */

@@ -235,3 +235,35 @@ def test_ipv6_inside_traffic_both_ways(make_ravend, lab):
     ours, _ = child_stats(m)
     cl = client_sa_counters(lb)
     assert ours["packets-in"] == cl["out"][1] == 8 and ours["packets-out"] == cl["in"][1] == 8, (ours, cl)
+    # too big for the tunnel: ICMPv6 packet too big with the tunnel MTU (no fragmenting in IPv6)
+    r = ns_run(lb.inside, "ping", "-6", "-n", "-M", "do", "-s", "1452", "-c", "1", "-W", "2", "fd00:201::1",
+               check=False)
+    mtu = re.search(r"[Pp]acket too big: mtu=(\d+)", r.stdout + r.stderr)
+    assert mtu and 1400 <= int(mtu.group(1)) <= 1440, r.stdout + r.stderr
+
+
+def test_client_to_client_goes_through_both_tunnels(make_ravend, lab):
+    """Client to client: decrypted from one tunnel, encrypted into the other by the
+    dataplane (hairpin), never sent in clear."""
+    lb = lab(2, inside=True)
+    nets = f"{lb.inside_net},10.201.0.0/24"
+    conf = headend_config().replace("<ipv4>10.200.0.0/16</ipv4>",
+                                    f"<ipv4>{lb.inside_net}</ipv4><ipv4>10.201.0.0/24</ipv4>")
+    d = make_ravend(conf + dataplane_config(lb), netns=lb.head)
+    for i in range(2):
+        c = lb.clients[i]
+        lb.start_charon(i, psk_client_conf(c["head_ip"], f"user{i}.example.org", esp="aes128gcm16", remote_ts=nets))
+        assert lb.swanctl(i, "--initiate", "--child", "vpn", "--timeout", "15", check=False).returncode == 0
+    m = d.connect()
+    vips = {t(s, "peer-address"): t(s, "assigned-ipv4") for s in sessions(m)}
+    other = vips[lb.clients[1]["ip"]]
+    r = ping(lb.clients[0]["ns"], other, count=4)
+    assert "4 received" in r.stdout
+    c0, c1 = client_sa_counters(lb, 0), client_sa_counters(lb, 1)
+    assert c0["out"][1] == c0["in"][1] == 4 and c1["out"][1] == c1["in"][1] == 4, (c0, c1)
+    # with the neighbours known, the workers carry all of it (4 requests to client 1,
+    # 4 replies to client 0)
+    before = [int(t(dp_iface(m, dev), "tx-packets")) for dev in lb.outside_devs()]
+    ping(lb.clients[0]["ns"], other, count=4)
+    after = [int(t(dp_iface(m, dev), "tx-packets")) for dev in lb.outside_devs()]
+    assert [a - b for a, b in zip(after, before)] == [4, 4]

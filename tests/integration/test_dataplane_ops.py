@@ -115,6 +115,10 @@ def test_volume_rekey_at_the_soft_byte_limit(make_ravend, lab):
                what="child SA rekeyed by volume")
     assert "soft volume limit" in d.log()
     ping(c["ns"], lb.inside_ip, count=3)  # traffic goes on over the new SA
+    # once the old child is gone, its traffic is counted in the new one's statistics
+    wait_until(lambda: len(child_stats(m)[1]) == 1, timeout=10, what="old child deleted")
+    ours, _ = child_stats(m)
+    assert ours["packets-in"] == 23 and ours["packets-out"] == 23, ours
 
 
 def test_generic_mode_and_two_queues(make_ravend, lab):

@@ -391,6 +391,28 @@ static void test_flush(void **st)
     assert_nh("10.20.7.7", "02:00:00:00:00:02", "02:00:00:00:00:01", v0);
 }
 
+/* A new IPv6 link-local address (and its local route) changes no lookup: the
+ * cache stays; a route to a global prefix flushes it. */
+static void test_link_local_route_keeps_cache(void **st)
+{
+    struct dp_nh nh;
+    uint8_t a[16];
+    int family;
+
+    (void)st;
+    assert_nh("10.20.8.8", "02:00:00:00:00:02", "02:00:00:00:00:01", v0);
+    addr_of("10.20.8.8", &family, a);
+    sh("ip -6 addr add fe80::1:99/64 dev v0 nodad");
+    for (int i = 0; i < 20; i++) { /* give the events time to arrive */
+        nap();
+        assert_int_equal(dp_nl_next_hop(nl, AF_INET, a, &nh), 0);
+    }
+    sh("ip -6 addr del fe80::1:99/64 dev v0");
+    sh("ip route add 10.21.0.0/16 via 10.9.0.2");
+    assert_int_equal(wait_nh("10.20.8.8", -EAGAIN, NULL, &nh), -EAGAIN);
+    sh("ip route del 10.21.0.0/16");
+}
+
 /* Workers racing on the same new destinations while entries are flushed,
  * replaced and removed under them: ASan catches a use after free. */
 static atomic_bool race_stop;
@@ -509,6 +531,7 @@ int main(void)
         cmocka_unit_test(test_neighbour_lifecycle),
         cmocka_unit_test(test_unreachable),
         cmocka_unit_test(test_route_change),
+        cmocka_unit_test(test_link_local_route_keeps_cache),
         cmocka_unit_test(test_link_changes),
         cmocka_unit_test(test_address_hook),
         cmocka_unit_test(test_ipv6),
