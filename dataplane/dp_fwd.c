@@ -279,10 +279,8 @@ static void from_outside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, u
         sa->ctr[w->id].replay++;
         return drop(w, xs, addr, DP_DROP_REPLAY);
     }
-    if (nh == NH_NONE) { /* a dummy packet (RFC 4303 2.6): discarded silently */
-        dp_frame_put(w, addr);
-        return;
-    }
+    if (nh == NH_NONE) /* a dummy packet (RFC 4303 2.6): it ends here, counted with other */
+        return drop(w, xs, addr, DP_DROP_OTHER);
     if (nh == 4 && ilen >= IP4_HLEN && inner[0] >> 4 == 4 && (inner[0] & 15) >= 5 && rd16(inner + 2) <= ilen &&
         rd16(inner + 2) >= (inner[0] & 15) * 4u) {
         family = AF_INET;

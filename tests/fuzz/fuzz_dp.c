@@ -550,20 +550,43 @@ static void check_sealed(const uint8_t *f, size_t len, const uint8_t *orig, size
     check_ttl_dec(inner, orig, ilen, family);
 }
 
-/* An ICMP "fragmentation needed" the worker staged back to the inside sender of
- * @orig (the frame received). */
+/* An ICMP "fragmentation needed" or ICMPv6 "packet too big" the worker staged back
+ * to the inside sender of @orig (the frame received). */
 static void check_icmp(const uint8_t *f, size_t len, const uint8_t *orig, size_t olen)
 {
-    const uint8_t *ip = f + ETH, *icmp = ip + 20;
+    const uint8_t *ip = f + ETH, *icmp;
     size_t quote;
 
+    CHECK(!memcmp(f, orig + 6, 6) && !memcmp(f + 6, orig, 6));
+    if (rd16(f + 12) == 0x86dd) {
+        uint32_t sum = 0, mtu;
+        CHECK(len >= ETH + 48 && rd16(orig + 12) == 0x86dd && ip[0] >> 4 == 6 && ip[6] == 58);
+        CHECK(rd16(ip + 4) == len - ETH - 40 && !memcmp(ip + 24, orig + ETH + 8, 16));
+        icmp = ip + 40;
+        for (int i = 8; i < 40; i += 2)
+            sum += rd16(ip + i);
+        sum += (uint32_t)(len - ETH - 40) + 58;
+        for (size_t i = 0; i + 1 < len - ETH - 40; i += 2)
+            sum += rd16(icmp + i);
+        if ((len - ETH - 40) % 2)
+            sum += (uint32_t)icmp[len - ETH - 41] << 8;
+        while (sum >> 16)
+            sum = (sum & 0xffff) + (sum >> 16);
+        CHECK(icmp[0] == 2 && icmp[1] == 0 && sum == 0xffff);
+        quote = len - ETH - 48;
+        CHECK(quote <= 1232 && quote <= olen - ETH && !memcmp(icmp + 8, orig + ETH, quote));
+        mtu = (uint32_t)icmp[4] << 24 | (uint32_t)icmp[5] << 16 | (uint32_t)icmp[6] << 8 | icmp[7];
+        CHECK(mtu >= 1280); /* the IPv6 minimum, or the tunnel's MTU above it */
+        return;
+    }
+    icmp = ip + 20;
     CHECK(len >= ETH + 28 && rd16(f + 12) == 0x0800 && ip[0] == 0x45 && rd16(ip + 2) == len - ETH);
     CHECK(sum16(ip, 20) == 0xffff && ip[9] == 1 && !memcmp(ip + 16, orig + ETH + 12, 4));
-    CHECK(!memcmp(f, orig + 6, 6) && !memcmp(f + 6, orig, 6));
     CHECK(icmp[0] == 3 && icmp[1] == 4 && sum16(icmp, len - ETH - 20) == 0xffff);
     quote = len - ETH - 28;
     CHECK(quote <= 548 && quote <= olen - ETH && !memcmp(icmp + 8, orig + ETH, quote));
-    CHECK(rd16(icmp + 6) < rd16(orig + ETH + 2)); /* the tunnel's MTU, which it did not fit */
+    /* the tunnel's MTU, which it did not fit, but never below the IPv4 minimum */
+    CHECK(rd16(icmp + 6) >= 68 && (rd16(icmp + 6) < rd16(orig + ETH + 2) || rd16(icmp + 6) == 68));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -604,6 +627,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     w->xs[XS_IN].mtu = mtu_of(hdr[2]);
     w->xs[XS_IN].has_addr4 = op & 0x10;
     w->xs[XS_IN].addr4.s_addr = htonl(0x0a090001);
+    w->xs[XS_IN].has_addr6 = op & 0x10;
+    inet_pton(AF_INET6, "fd00:9::1", &w->xs[XS_IN].addr6);
     w->detached_nh = (op >> 2 & 3) ? &nhs[(op >> 2 & 3) - 1] : NULL;
 
     if (!valid) {
@@ -638,8 +663,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (len + ESP_TAIL_MAX < room)
             POISON(pkt + len + ESP_TAIL_MAX, room - len - ESP_TAIL_MAX);
     } else {
-        POISON((uint8_t *)w->area + f, head);
-        POISON(pkt + len, room - len);
+        /* a client's packet to another client is sealed again in its frame: the new
+         * outer headers may start up to ESP_HEAD_MAX bytes before the old ones, the
+         * new trailer end up to ESP_TAIL_MAX bytes after the received length */
+        if (head > ESP_HEAD_MAX)
+            POISON((uint8_t *)w->area + f, head - ESP_HEAD_MAX);
+        if (len + ESP_TAIL_MAX < room)
+            POISON(pkt + len + ESP_TAIL_MAX, room - len - ESP_TAIL_MAX);
     }
 
     counters(before);
@@ -669,6 +699,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 CHECK(w->detached_nh && !memcmp(s, w->detached_nh->dst_mac, 6) && !memcmp(s + 6, our_mac, 6));
                 CHECK(l - ETH <= xs->mtu);
                 check_sealed(s, l, orig + ETH, len - ETH);
+            } else if (xs->ifc->conf.role == DP_ROLE_OUTSIDE ||
+                       (valid && ((s[ETH] >> 4) != (expect[0] >> 4) ||
+                                  ((s[ETH] >> 4) == 4 && memcmp(s + ETH + 12, expect + 12, 4))))) {
+                /* a client's packet to a client: sealed again into that client's SA (and
+                 * sent where the next hop of that client's address is) */
+                CHECK(w->detached_nh && !memcmp(s, w->detached_nh->dst_mac, 6) && !memcmp(s + 6, our_mac, 6));
+                CHECK(l - ETH <= xs->mtu);
+                if (valid && !nmut)
+                    check_sealed(s, l, expect, expect[0] >> 4 == 4 ? rd16(expect + 2) : rd16(expect + 4) + 40u);
             } else {
                 /* forwarded: the inner packet, TFC padding gone */
                 int family = s[ETH] >> 4 == 4 ? AF_INET : AF_INET6;

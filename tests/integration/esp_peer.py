@@ -48,11 +48,14 @@ def main():
     # fresh sequence numbers where the check under test comes after the replay check
     icv = bytes(sa_in.encrypt(inner, seq_num=4))
     short = bytes(sa_in.encrypt(inner, seq_num=3))
+    # a valid packet whose inner source is not the client's address
+    spoof = bytes(sa_in.encrypt(IP(src="10.9.9.10", dst=a["inside"]) / ICMP(type=8) / Raw(b"spoof"), seq_num=5))
     bad = {
         "replay": raw,
         "wrong_icv": icv[:-1] + bytes([icv[-1] ^ 1]),
         "wrong_spi": raw[:20] + b"\x00\x00\x99\x99" + raw[24:],
         "truncated": short[:34],
+        "spoofed_source": spoof,
     }
     for name in a.get("bad", []):
         if name not in bad:
