@@ -558,12 +558,12 @@ static unsigned rx_burst(struct dp_worker *w, struct dp_xs *xs)
         const struct xdp_desc *d = xsk_ring_cons__rx_desc(&xs->rx, idx + i);
 
         /* the kernel wrote these packets, maybe on another core: start fetching
-         * the next one's headers while this one is processed */
+         * the whole next one while this one is processed (AES reads all of it) */
         if (i + 1 < n) {
             const struct xdp_desc *nd = xsk_ring_cons__rx_desc(&xs->rx, idx + i + 1);
             const uint8_t *np = xsk_umem__get_data(w->area, nd->addr);
-            __builtin_prefetch(np, 1);
-            __builtin_prefetch(np + 64, 1);
+            for (uint32_t o = 0; o < nd->len && o < 2048; o += 64)
+                __builtin_prefetch(np + o, 1);
         }
 
         rx_one(w, xs, c, outside, d->addr, d->len);
