@@ -438,9 +438,9 @@ static void from_inside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, ui
     struct dp_rsa *sa;
     struct dp_outer *outer;
     struct esp_xform *xf;
-    struct dp_xs *out = NULL;
+    struct dp_xs *out = NULL, *mtu_of;
     struct dp_nh nh;
-    unsigned mtu;
+    unsigned mtu, tmtu;
     uint64_t seq;
     bool udp;
 
@@ -469,9 +469,11 @@ static void from_inside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, ui
     udp = outer->udp_encap;
     if (!next_hop(w, AF_INET, &outer->peer, &nh))
         out = xs_for(w, nh.ifindex);
-    mtu = out ? out->mtu : first_outside(w) ? first_outside(w)->mtu : 1500;
-    if (ilen > esp_inner_max(xf, mtu - IP4_HLEN - (udp ? UDP_HLEN : 0))) {
-        unsigned tmtu = (unsigned)esp_inner_max(xf, mtu - IP4_HLEN - (udp ? UDP_HLEN : 0));
+    /* the egress MTU; the first outside interface's while the next hop is unknown */
+    mtu_of = out ? out : first_outside(w);
+    mtu = mtu_of ? mtu_of->mtu : 1500;
+    tmtu = (unsigned)esp_inner_max(xf, mtu - IP4_HLEN - (udp ? UDP_HLEN : 0));
+    if (ilen > tmtu) {
         /* a hairpinned packet came from a client: no ICMP towards the inside */
         if (!hairpin && family == AF_INET && (rd16(ip + 6) & 0x4000))
             frag_needed(w, xs, pkt, ETH_HLEN + ilen, tmtu);
@@ -615,19 +617,15 @@ static void refill(struct dp_worker *w, struct dp_xs *xs)
         recvfrom(xsk_socket__fd(xs->xsk), NULL, 0, MSG_DONTWAIT, NULL, NULL);
 }
 
-static uint64_t now_ns(void)
+static uint64_t ts_ns(const struct timespec *ts)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + ts.tv_nsec;
+    return (uint64_t)ts->tv_sec * 1000000000u + (uint64_t)ts->tv_nsec;
 }
 
-/* Interface MTU and address, re-read about once a second (not per packet). */
-static void links_refresh(struct dp_worker *w)
+/* Interface MTU and address, re-read about once a second (not per packet); @t is
+ * the time of this round. */
+static void links_refresh(struct dp_worker *w, uint64_t t)
 {
-    uint64_t t = now_ns();
-
     if (t - w->mtu_checked_ns < 1000000000u && w->mtu_checked_ns)
         return;
     w->mtu_checked_ns = t;
@@ -671,7 +669,7 @@ void *dp_worker_main(void *arg)
         struct timespec t0, t1;
 
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        links_refresh(w);
+        links_refresh(w, ts_ns(&t0));
         for (size_t i = 0; i < w->nxs; i++) {
             reclaim(w, &w->xs[i]);
             refill(w, &w->xs[i]);
@@ -690,7 +688,7 @@ void *dp_worker_main(void *arg)
         if (done) {
             clock_gettime(CLOCK_MONOTONIC, &t1);
             dp->wctr[w->id].busy_polls++;
-            dp->wctr[w->id].busy_ns += (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000u + t1.tv_nsec - t0.tv_nsec;
+            dp->wctr[w->id].busy_ns += ts_ns(&t1) - ts_ns(&t0);
         }
         if (done || pending) {
             idle = 0;
@@ -702,7 +700,7 @@ void *dp_worker_main(void *arg)
             continue;
         rcu_thread_offline();
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        if ((uint64_t)(t0.tv_sec - last_busy.tv_sec) * 1000000000u + t0.tv_nsec - last_busy.tv_nsec < COALESCE_NS) {
+        if (ts_ns(&t0) - ts_ns(&last_busy) < COALESCE_NS) {
             struct timespec nap = {.tv_nsec = COALESCE_SLEEP_NS};
             nanosleep(&nap, NULL);
         } else {
