@@ -1,32 +1,9 @@
 /* The dataplane's view of the kernel (see dp_nl.h): one thread owns two rtnetlink
  * sockets (multicast events, and requests: dumps and route queries), a private
- * copy of the kernel's neighbour table, the interfaces' data, and is the only
- * writer of the next-hop cache that the workers read lock-free.
- *
- * Next-hop cache: a liburcu lock-free hash table (QSBR flavour) keyed by
- * (family, destination). An entry's state and next hop never change once it is
- * published, so a worker reads a consistent entry without locks; the netlink
- * thread changes a state by publishing a new entry in place of the old one and
- * freeing the old one after a grace period (call_rcu).
- *
- *   absent      --worker lookup--------------------------> PENDING (queued once)
- *   PENDING     --route, and a usable neighbour----------> RESOLVED
- *   PENDING     --route, no usable neighbour yet---------> PENDING, waits for that neighbour
- *   PENDING     --no route; blackhole, local, ... route--> UNREACHABLE
- *   RESOLVED    --neighbour's MAC changed----------------> RESOLVED (new MAC)
- *   RESOLVED    --neighbour gone or failed---------------> absent
- *   PENDING, UNREACHABLE: retried about once a second, absent after 10 s
- *   RESOLVED    --unused for a sweep period (30 s)-------> absent
- *   any         --route, rule, nexthop change; link MAC,
- *                 up or carrier change; lost events------> absent (whole cache)
- *
- * Absent means the next worker lookup starts over, so dropping entries is always
- * correct; the cache only ever trades a few packets through the kernel for
- * simplicity.
- *
- * An entry created by a worker is also linked in the request queue until the
- * netlink thread takes it out; removed before that, it is only marked and is
- * freed when dequeued, since the queue still points to it. */
+ * copy of the kernel's neighbour table and the interfaces' data; it resolves the
+ * destinations workers ask for and is the only writer of the next-hop cache
+ * (dp_nl_cache.c, states in dp_nl_int.h). */
+
 #include <errno.h>
 #include <fcntl.h>
 #include <libmnl/libmnl.h>
@@ -35,7 +12,6 @@
 #include <linux/rtnetlink.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -43,353 +19,12 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
-#include <time.h>
 #include <unistd.h>
-#include <uthash.h>
-
-/* The QSBR flavour's API must be in scope before rculfhash.h, which binds the
- * table to the flavour included first. */
-#include <urcu-qsbr.h>
-#include <urcu/rculfhash.h>
-#include <urcu/wfcqueue.h>
 
 #include "daemon/base/log.h"
-#include "dataplane/dp_nl.h"
+#include "dataplane/dp_nl_int.h"
 
 #include "daemon/base/poison.h"
-
-#define NH_RETRY_MS 1000     /* PENDING/UNREACHABLE entries are asked again this often */
-#define NH_GIVE_UP_MS 10000  /* ... and dropped after this long; a later lookup starts over */
-#define NH_IDLE_MS 30000     /* RESOLVED entries unused for a whole period are dropped */
-/* Each distinct destination a client sends to makes an entry: a bound keeps a
- * client that scans addresses from growing the cache without limit. Past it,
- * new destinations simply go through the kernel. */
-#define NH_MAX_ENTRIES (1L << 18)
-#define NL_BUF_SIZE 65536   /* the kernel's dump skbs are at most 32 KiB; a link with many VFs needs more */
-#define NL_QUEUE_BATCH 256  /* requests per wake-up, so that events are not starved */
-#define NL_EVENT_BATCH 64   /* event reads per wake-up, for the same reason */
-#define NL_EV_RCVBUF (4 << 20)
-
-#define NUD_USABLE (NUD_REACHABLE | NUD_STALE | NUD_DELAY | NUD_PROBE | NUD_PERMANENT | NUD_NOARP)
-
-enum nh_state {
-    NH_PENDING,
-    NH_RESOLVED,
-    NH_UNREACHABLE,
-};
-
-/* Hashed and compared as bytes: always built with key_init(). */
-struct nh_key {
-    uint32_t family;
-    uint8_t addr[16];
-};
-
-/* A neighbour as the kernel keys it: link-local gateways are only unique per
- * interface. Hashed and compared as bytes. */
-struct nl_nkey {
-    int32_t ifindex;
-    uint32_t family;
-    uint8_t addr[16];
-};
-
-struct nh_entry {
-    struct cds_lfht_node node;
-    struct nh_key key;
-    /* Read by workers; never written once the entry is published. */
-    enum nh_state state;
-    struct dp_nh nh; /* RESOLVED; in a PENDING entry, the netlink thread's draft */
-    /* Set by workers, cleared by the idle sweep. */
-    atomic_bool used;
-    /* Netlink thread only (and the creating worker before publication). */
-    bool in_queue, removed, has_dep;
-    struct nl_nkey dep; /* the neighbour a RESOLVED or waiting PENDING entry needs */
-    uint64_t since, last_try;
-    struct cds_wfcq_node qnode;
-    struct rcu_head rcu;
-};
-
-struct nl_addr {
-    int family;
-    unsigned char scope;
-    uint8_t addr[16];
-    bool seen;
-    struct nl_addr *next;
-};
-
-struct nl_link {
-    int ifindex;
-    bool known; /* false while only addresses have been seen (events race with dumps) */
-    bool seen;
-    unsigned flags;
-    uint8_t mac_len;
-    struct dp_link pub;
-    struct nl_addr *addrs; /* in the kernel's order: the first one is the primary */
-    UT_hash_handle hh;
-};
-
-struct nl_neigh {
-    struct nl_nkey key;
-    uint16_t state;
-    bool has_mac;
-    bool seen;
-    uint8_t mac[6];
-    UT_hash_handle hh;
-};
-
-struct nl_route {
-    bool ok;
-    unsigned char type;
-    int oif;
-    bool has_gw;
-    uint32_t gw_family;
-    uint8_t gw[16];
-};
-
-enum { EV_NETLINK = 1, EV_WAKE = 2, EV_TIMER = 4 };
-
-struct dp_nl {
-    struct dp_nl_hooks hooks;
-    struct mnl_socket *ev, *req;
-    unsigned req_portid;
-    uint32_t seq;
-    int epfd, efd, tfd;
-    pthread_t thread;
-    bool started;
-    bool live; /* netlink thread only: the cache exists for workers (false during dp_nl_new's dumps) */
-    atomic_bool stop;
-    uint64_t hkey[2];
-
-    struct cds_lfht *cache;
-    atomic_long count;
-    struct __cds_wfcq_head qhead;
-    struct cds_wfcq_tail qtail;
-
-    pthread_mutex_t link_lock; /* links and their addresses: read from any thread */
-    struct nl_link *links;
-    struct nl_neigh *neighs; /* netlink thread only */
-
-    pthread_mutex_t ctl_lock; /* flush requests from other threads */
-    pthread_cond_t ctl_cond;
-    uint64_t flush_req, flush_done;
-    bool exited;
-
-    uint64_t now, last_sweep;
-    bool flush_pending;
-    char *evbuf, *reqbuf;
-};
-
-/* --- small helpers ------------------------------------------------------------ */
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static size_t addr_len(int family)
-{
-    return family == AF_INET ? 4 : family == AF_INET6 ? 16 : 0;
-}
-
-static bool key_init(struct nh_key *k, int family, const void *dst)
-{
-    size_t len = addr_len(family);
-
-    if (!len || !dst)
-        return false;
-    memset(k, 0, sizeof(*k));
-    k->family = (uint32_t)family;
-    memcpy(k->addr, dst, len);
-    return true;
-}
-
-static void wake(struct dp_nl *nl)
-{
-    uint64_t one = 1;
-    ssize_t r = write(nl->efd, &one, sizeof(one));
-
-    (void)r; /* EAGAIN means the counter is already non-zero: the thread will wake anyway */
-}
-
-static uint64_t rotl64(uint64_t x, int b)
-{
-    return (x << b) | (x >> (64 - b));
-}
-
-#define SIPROUND                                                                                                       \
-    do {                                                                                                               \
-        v0 += v1, v1 = rotl64(v1, 13), v1 ^= v0, v0 = rotl64(v0, 32);                                                  \
-        v2 += v3, v3 = rotl64(v3, 16), v3 ^= v2;                                                                       \
-        v0 += v3, v3 = rotl64(v3, 21), v3 ^= v0;                                                                       \
-        v2 += v1, v1 = rotl64(v1, 17), v1 ^= v2, v2 = rotl64(v2, 32);                                                  \
-    } while (0)
-
-/* SipHash-1-3 with a key chosen at start: destinations are picked by remote
- * clients, who must not be able to pile them into one bucket chain that every
- * worker then walks per packet. */
-static unsigned long nh_hash(const struct dp_nl *nl, const struct nh_key *key)
-{
-    uint64_t v0 = 0x736f6d6570736575ULL ^ nl->hkey[0], v1 = 0x646f72616e646f6dULL ^ nl->hkey[1];
-    uint64_t v2 = 0x6c7967656e657261ULL ^ nl->hkey[0], v3 = 0x7465646279746573ULL ^ nl->hkey[1];
-    uint64_t m[3] = {0};
-
-    _Static_assert(sizeof(struct nh_key) == 20, "nh_key is hashed as 20 bytes");
-    memcpy(m, key, sizeof(*key));
-    m[2] |= (uint64_t)sizeof(*key) << 56;
-    for (int i = 0; i < 3; i++) {
-        v3 ^= m[i];
-        SIPROUND;
-        v0 ^= m[i];
-    }
-    v2 ^= 0xff;
-    SIPROUND;
-    SIPROUND;
-    SIPROUND;
-    return (unsigned long)(v0 ^ v1 ^ v2 ^ v3);
-}
-
-static int nh_match(struct cds_lfht_node *node, const void *key)
-{
-    const struct nh_entry *e = caa_container_of(node, struct nh_entry, node);
-
-    return !memcmp(&e->key, key, sizeof(e->key));
-}
-
-/* --- worker side ---------------------------------------------------------------- */
-
-static int nh_result(struct nh_entry *e, struct dp_nh *out)
-{
-    switch (e->state) {
-    case NH_RESOLVED:
-        /* Read first: a store per packet would bounce the line between workers. */
-        if (!atomic_load_explicit(&e->used, memory_order_relaxed))
-            atomic_store_explicit(&e->used, true, memory_order_relaxed);
-        *out = e->nh;
-        return 0;
-    case NH_UNREACHABLE:
-        return -ENETUNREACH;
-    case NH_PENDING:
-    default:
-        return -EAGAIN;
-    }
-}
-
-/* A new destination: one PENDING entry, shared by every worker that asks before
- * it resolves, and one request to the netlink thread. Returns the entry another
- * worker published first, or NULL. */
-static struct cds_lfht_node *nh_request(struct dp_nl *nl, const struct nh_key *key, unsigned long hash)
-{
-    struct cds_lfht_node *node;
-    struct nh_entry *e;
-
-    if (atomic_fetch_add_explicit(&nl->count, 1, memory_order_relaxed) >= NH_MAX_ENTRIES)
-        goto undo;
-    e = calloc(1, sizeof(*e));
-    if (!e)
-        goto undo;
-    e->key = *key;
-    e->state = NH_PENDING;
-    e->in_queue = true; /* before publication: the netlink thread may remove it before we enqueue it */
-    cds_lfht_node_init(&e->node);
-    cds_wfcq_node_init(&e->qnode);
-    node = cds_lfht_add_unique(nl->cache, hash, nh_match, key, &e->node);
-    if (node != &e->node) {
-        free(e); /* never published */
-        atomic_fetch_sub_explicit(&nl->count, 1, memory_order_relaxed);
-        return node;
-    }
-    /* Wake the thread only when the queue was empty: otherwise it is already
-     * draining and will reach this entry. */
-    if (!cds_wfcq_enqueue(&nl->qhead, &nl->qtail, &e->qnode))
-        wake(nl);
-    return NULL;
-undo:
-    atomic_fetch_sub_explicit(&nl->count, 1, memory_order_relaxed);
-    return NULL;
-}
-
-int dp_nl_next_hop(struct dp_nl *nl, int family, const void *dst, struct dp_nh *out)
-{
-    struct cds_lfht_iter it;
-    struct cds_lfht_node *node;
-    struct nh_key key;
-    unsigned long hash;
-    int ret;
-
-    if (!key_init(&key, family, dst))
-        return -EAFNOSUPPORT;
-    hash = nh_hash(nl, &key);
-    rcu_read_lock();
-    cds_lfht_lookup(nl->cache, hash, nh_match, &key, &it);
-    node = cds_lfht_iter_get_node(&it);
-    if (!node)
-        node = nh_request(nl, &key, hash);
-    ret = node ? nh_result(caa_container_of(node, struct nh_entry, node), out) : -EAGAIN;
-    rcu_read_unlock();
-    return ret;
-}
-
-/* --- cache updates (netlink thread, online) -------------------------------------- */
-
-static void nh_free_rcu(struct rcu_head *head)
-{
-    free(caa_container_of(head, struct nh_entry, rcu));
-}
-
-/* @e is out of the table: free it once no reader can hold it. */
-static void nh_retire(struct nh_entry *e)
-{
-    if (e->in_queue)
-        e->removed = true;
-    else
-        call_rcu(&e->rcu, nh_free_rcu);
-}
-
-static void nh_remove(struct dp_nl *nl, struct nh_entry *e)
-{
-    if (cds_lfht_del(nl->cache, &e->node) == 0) {
-        atomic_fetch_sub_explicit(&nl->count, 1, memory_order_relaxed);
-        nh_retire(e);
-    }
-}
-
-/* Publishes a new entry for @old's destination in its place. */
-static void nh_publish(struct dp_nl *nl, struct nh_entry *old, enum nh_state state, const struct dp_nh *nh,
-                       const struct nl_nkey *dep)
-{
-    struct cds_lfht_iter it;
-    struct nh_entry *n = calloc(1, sizeof(*n));
-    unsigned long hash = nh_hash(nl, &old->key);
-
-    if (!n) {
-        /* Keeping the old entry could keep a stale MAC: drop it, a lookup starts over. */
-        log_warn("dataplane", "next-hop cache: out of memory");
-        nh_remove(nl, old);
-        return;
-    }
-    n->key = old->key;
-    n->state = state;
-    if (nh)
-        n->nh = *nh;
-    if (dep) {
-        n->dep = *dep;
-        n->has_dep = true;
-    }
-    n->since = old->since;
-    n->last_try = old->last_try;
-    atomic_init(&n->used, true);
-    cds_lfht_node_init(&n->node);
-    cds_wfcq_node_init(&n->qnode);
-    cds_lfht_lookup(nl->cache, hash, nh_match, &n->key, &it);
-    if (cds_lfht_iter_get_node(&it) != &old->node ||
-        cds_lfht_replace(nl->cache, &it, hash, nh_match, &n->key, &n->node) != 0) {
-        free(n); /* @old is no longer in the table: nothing to replace */
-        return;
-    }
-    nh_retire(old);
-}
 
 /* Routes to IPv6 link-local or multicast destinations (a link coming up gets its
  * fe80:: address and their routes a moment later) change no lookup the
@@ -411,51 +46,6 @@ static bool route_event_matters(const struct nlmsghdr *m)
             return rtm->rtm_dst_len < 8; /* only a route as wide as all of them matters */
     }
     return true;
-}
-
-static void nh_flush_all(struct dp_nl *nl)
-{
-    struct cds_lfht_iter it;
-    struct nh_entry *e;
-
-    nl->flush_pending = false;
-    if (!nl->live)
-        return;
-    cds_lfht_for_each_entry(nl->cache, &it, e, node)
-        nh_remove(nl, e);
-}
-
-static bool neigh_usable(const struct nl_neigh *n)
-{
-    return n && n->has_mac && (n->state & NUD_USABLE);
-}
-
-/* The neighbour @k became usable (@n) or unusable (@n NULL or not usable): resolve
- * the entries waiting for it, follow a new MAC, drop the entries it made. */
-static void nh_neigh_changed(struct dp_nl *nl, const struct nl_nkey *k, const struct nl_neigh *n)
-{
-    struct cds_lfht_iter it;
-    struct nh_entry *e;
-    struct dp_nh nh;
-    bool usable = neigh_usable(n);
-
-    if (!nl->live)
-        return;
-    cds_lfht_for_each_entry(nl->cache, &it, e, node) {
-        if (!e->has_dep || memcmp(&e->dep, k, sizeof(*k)))
-            continue;
-        if (!usable) {
-            /* PENDING entries keep waiting: the kernel is resolving it for them. */
-            if (e->state == NH_RESOLVED)
-                nh_remove(nl, e);
-            continue;
-        }
-        if (e->state == NH_RESOLVED && !memcmp(e->nh.dst_mac, n->mac, sizeof(n->mac)))
-            continue;
-        nh = e->nh;
-        memcpy(nh.dst_mac, n->mac, sizeof(n->mac));
-        nh_publish(nl, e, NH_RESOLVED, &nh, k);
-    }
 }
 
 /* --- netlink I/O ---------------------------------------------------------------- */
@@ -1064,7 +654,7 @@ static void nl_drain_queue(struct dp_nl *nl, bool resolve)
             nh_resolve(nl, e);
     }
     if (!cds_wfcq_empty(&nl->qhead, &nl->qtail))
-        wake(nl); /* more next time round, after pending events */
+        nl_wake(nl); /* more next time round, after pending events */
 }
 
 static void nh_tick(struct dp_nl *nl)
@@ -1404,7 +994,7 @@ void dp_nl_free(struct dp_nl *nl)
         return;
     if (nl->started) {
         atomic_store(&nl->stop, true);
-        wake(nl);
+        nl_wake(nl);
         pthread_join(nl->thread, NULL);
     }
     /* The thread handed the last entries to call_rcu: wait for those frees. A QSBR
@@ -1479,7 +1069,7 @@ void dp_nl_flush(struct dp_nl *nl)
         rcu_thread_offline();
     pthread_mutex_lock(&nl->ctl_lock);
     ticket = ++nl->flush_req;
-    wake(nl);
+    nl_wake(nl);
     while (nl->flush_done < ticket && !nl->exited)
         pthread_cond_wait(&nl->ctl_cond, &nl->ctl_lock);
     pthread_mutex_unlock(&nl->ctl_lock);
