@@ -41,14 +41,15 @@ static void usage(FILE *f)
             "usage: ravend [options]\n"
             "  -d, --state-dir DIR   state directory (running configuration, keys) [/var/lib/raven]\n"
             "  -c, --config FILE     configuration (XML or JSON) that seeds running at first start\n"
-            "                        [built-in default: NETCONF on 127.0.0.1:830]\n"
+            "                        [built-in default: NETCONF on 127.0.0.1:830, HTTPS on 127.0.0.1:8443]\n"
             "  -k, --admin-key FILE  OpenSSH public key for the admin user created at first start\n"
             "  -f, --foreground      do not detach\n"
             "  -l, --log-level LVL   error | warning | info | debug [info]\n"
             "  -y, --yang-dir DIR    directory of the raven YANG modules [%s]\n"
+            "  -w, --web-dir DIR     the dashboard's files, served under /ui/ [%s]\n"
             "  -V, --version         print the version\n"
             "  -h, --help            this text\n",
-            RAVEN_YANG_DIR);
+            RAVEN_YANG_DIR, RAVEN_WEB_DIR);
 }
 
 static void ly_log(LY_LOG_LEVEL level, const char *msg, const char *path)
@@ -153,13 +154,16 @@ int main(int argc, char **argv)
         {"state-dir", required_argument, NULL, 'd'}, {"config", required_argument, NULL, 'c'},
         {"admin-key", required_argument, NULL, 'k'}, {"foreground", no_argument, NULL, 'f'},
         {"log-level", required_argument, NULL, 'l'}, {"yang-dir", required_argument, NULL, 'y'},
+        {"web-dir", required_argument, NULL, 'w'},
         {"version", no_argument, NULL, 'V'},         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     struct cfg_opts co = {.state_dir = "/var/lib/raven", .default_xml = default_config};
-    const char *yang_dir = RAVEN_YANG_DIR, *admin_key = NULL;
+    const char *yang_dir = RAVEN_YANG_DIR, *admin_key = NULL, *web_dir = RAVEN_WEB_DIR;
     struct ravend d = {0};
     struct ctlq *q = NULL;
     struct nc_api *nc = NULL;
+    struct rest_api *rest = NULL;
+    struct ravend_apis apis = {0};
     struct ike_engine *ike = NULL;
     struct dp *dp = NULL;
     struct ly_ctx *ctx = NULL;
@@ -170,7 +174,7 @@ int main(int argc, char **argv)
     enum log_level lvl;
     int opt, rc = 1;
 
-    while ((opt = getopt_long(argc, argv, "d:c:k:fl:y:Vh", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "d:c:k:fl:y:w:Vh", longopts, NULL)) != -1) {
         switch (opt) {
         case 'd':
             co.state_dir = optarg;
@@ -193,6 +197,9 @@ int main(int argc, char **argv)
             break;
         case 'y':
             yang_dir = optarg;
+            break;
+        case 'w':
+            web_dir = optarg;
             break;
         case 'V':
             printf("ravend %s\n", RAVEN_VERSION);
@@ -241,15 +248,20 @@ int main(int argc, char **argv)
     ly_set_log_clb(ly_log, 1);
     d.confirm_timer = evtimer_new(d.base, on_confirm_timer, &d);
     cfg_set_timer(d.cfg, arm_confirm_timer, &d);
-    cfg_set_notify(d.cfg, nc_api_config_changed, nc);
+    rest = rest_api_new(ctx, d.cfg, q, d.base, &(struct rest_opts){.state_dir = co.state_dir, .web_dir = web_dir});
+    if (!rest)
+        goto out;
+    apis = (struct ravend_apis){.ctx = ctx, .nc = nc, .rest = rest};
+    cfg_set_notify(d.cfg, ravend_config_changed, &apis);
     cfg_set_reaper(d.cfg, reap_tree, q);
     dp = dp_new();
     ike = dp ? ike_engine_new(d.base, ctx, dp) : NULL;
     if (!ike)
         goto out;
-    ike_engine_set_event(ike, ravend_vpn_event, nc);
+    ike_engine_set_event(ike, ravend_vpn_event, &apis);
     nc_api_set_hooks(nc, ravend_vpn_state, ravend_vpn_rpc, NULL);
-    if (ravend_handlers_register(d.cfg, nc) || ravend_vpn_register(d.cfg, ike, dp))
+    rest_api_set_hooks(rest, ravend_vpn_state, ravend_vpn_rpc, NULL);
+    if (ravend_handlers_register(d.cfg, nc, rest) || ravend_vpn_register(d.cfg, ike, dp))
         goto out;
     if (cfg_handlers_check(d.cfg, "raven-", &errs)) {
         print_errs("refusing to start: configuration nodes without a handler", &errs);
@@ -282,6 +294,9 @@ out:
     if (q)
         ctlq_shutdown(q);
     nc_api_stop(nc);
+    /* REST requests now fail fast (the queue is shut); no event reaches it after */
+    apis.rest = NULL;
+    rest_api_free(rest);
     if (q)
         ctlq_drain(q);
     if (d.cfg)

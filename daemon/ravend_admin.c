@@ -123,9 +123,8 @@ void ravend_print_endpoints(struct cfg *cfg)
 
             lyd_find_path(set->dnodes[i], "address", 0, &a);
             lyd_find_path(set->dnodes[i], "port", 0, &p);
-            printf("ravend: %s %s %s port %s%s\n", k == 0 ? "NETCONF (SSH)" : "REST (HTTPS)",
-                   k == 0 ? "listening on" : "configured on", a ? lyd_get_value(a) : "?",
-                   p ? lyd_get_value(p) : "?", k == 0 ? "" : " (the REST server is not part of this build yet)");
+            printf("ravend: %s listening on %s port %s\n", k == 0 ? "NETCONF (SSH)" : "REST (HTTPS)",
+                   a ? lyd_get_value(a) : "?", p ? lyd_get_value(p) : "?");
         }
         ly_set_free(set, NULL);
         set = NULL;

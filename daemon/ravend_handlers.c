@@ -2,8 +2,9 @@
  * of raven-vpn. cfg_handlers_check() refuses to start when a configuration node has
  * no handler, so adding a YANG node without deciding who owns it fails loudly.
  *
- * The management subtree is live: users and NETCONF endpoints change on commit, and
- * prepare refuses endpoints that cannot be listened on. The IKEv2, IPsec, pools,
+ * The management subtree is live: users, NETCONF and REST endpoints and the REST
+ * certificate change on commit, and prepare refuses endpoints that cannot be
+ * listened on (the REST server binds its new endpoints in prepare). The IKEv2, IPsec, pools,
  * access-list, PKI and AAA subtrees belong to the IKEv2 engine (ravend_vpn.c; the
  * RADIUS client will register on AAA too), the dataplane subtree to the dataplane
  * (ravend_vpn.c as well). */
@@ -19,6 +20,8 @@
 
 struct mgmt {
     struct nc_api *nc;
+    struct rest_api *rest;
+    struct rest_conf rconf;
     /* built in prepare, handed over in apply, freed in abort */
     struct nc_user *users;
     size_t nusers;
@@ -33,6 +36,7 @@ static void mgmt_clear(struct mgmt *m)
     m->users = NULL;
     m->eps = NULL;
     m->nusers = m->neps = 0;
+    rest_conf_clear(&m->rconf);
 }
 
 static char *val(const struct lyd_node *parent, const char *path)
@@ -126,6 +130,56 @@ out:
     return rc;
 }
 
+static int build_rest(struct mgmt *m, const struct lyd_node *tree, struct cfg_errs *errs)
+{
+    struct ly_set *set = NULL;
+    struct lyd_node *en = NULL;
+    struct rest_conf *c = &m->rconf;
+
+    c->enabled = !(tree && !lyd_find_path(tree, MGMT "/rest/enabled", 0, &en) && en &&
+                   !strcmp(lyd_get_value(en), "false"));
+    if (!tree || !c->enabled)
+        return 0;
+    c->cert_pem = val(tree, MGMT "/rest/certificate");
+    c->key_pem = val(tree, MGMT "/rest/private-key");
+    if (lyd_find_xpath(tree, MGMT "/rest/endpoint", &set))
+        return 0;
+    c->eps = calloc(set->count ? set->count : 1, sizeof(*c->eps));
+    if (!c->eps) {
+        ly_set_free(set, NULL);
+        return -ENOMEM;
+    }
+    for (uint32_t i = 0; i < set->count; i++) {
+        struct rest_endpoint *e = &c->eps[c->neps++];
+        char *port = val(set->dnodes[i], "port");
+
+        e->name = val(set->dnodes[i], "name");
+        e->address = val(set->dnodes[i], "address");
+        e->port = port ? (uint16_t)atoi(port) : 443;
+        free(port);
+    }
+    ly_set_free(set, NULL);
+    return rest_api_prepare(m->rest, c, errs);
+}
+
+/* Whether @tree enables REST with at least one endpoint. */
+static bool rest_would_serve(const struct lyd_node *tree)
+{
+    struct lyd_node *n = NULL;
+    struct ly_set *set = NULL;
+    bool any;
+
+    if (!tree)
+        return false;
+    if (!lyd_find_path(tree, MGMT "/rest/enabled", 0, &n) && n && !strcmp(lyd_get_value(n), "false"))
+        return false;
+    if (lyd_find_xpath(tree, MGMT "/rest/endpoint", &set))
+        return false;
+    any = set->count > 0;
+    ly_set_free(set, NULL);
+    return any;
+}
+
 static bool has_admin(const struct mgmt *m)
 {
     for (size_t i = 0; i < m->nusers; i++) {
@@ -144,33 +198,55 @@ static int mgmt_prepare(struct cfg_txn *txn, void *arg, struct cfg_errs *errs)
     rc = build_users(m, cfg_txn_new(txn));
     if (!rc)
         rc = build_endpoints(m, cfg_txn_new(txn), errs);
-    if (!rc && !cfg_txn_is_initial(txn) && !m->neps) {
-        cfg_err_add(errs, CFG_ERR_OPERATION_FAILED, CFG_ERRT_APPLICATION, MGMT "/netconf",
-                    "the change would leave no NETCONF endpoint, and NETCONF is the only management API of this "
-                    "build; keep at least one enabled endpoint");
+    if (!rc && !cfg_txn_is_initial(txn) && !m->neps &&
+        !rest_would_serve(cfg_txn_new(txn))) {
+        cfg_err_add(errs, CFG_ERR_OPERATION_FAILED, CFG_ERRT_APPLICATION, MGMT,
+                    "the change would leave no NETCONF or REST endpoint, locking every operator out; keep at "
+                    "least one enabled endpoint");
         rc = -EPERM;
     }
+    if (!rc)
+        rc = build_rest(m, cfg_txn_new(txn), errs);
     if (!rc && !cfg_txn_is_initial(txn) && !has_admin(m)) {
         cfg_err_add(errs, CFG_ERR_OPERATION_FAILED, CFG_ERRT_APPLICATION, MGMT "/user",
                     "the change would leave no admin user with a password or key, locking every operator out; "
                     "keep at least one");
         rc = -EPERM;
     }
-    if (rc)
+    if (rc) {
+        rest_api_abort(m->rest);
         mgmt_clear(m);
+    }
     return rc;
 }
 
 static void mgmt_abort(struct cfg_txn *txn, void *arg)
 {
-    mgmt_clear(arg);
+    struct mgmt *m = arg;
+
+    rest_api_abort(m->rest);
+    mgmt_clear(m);
 }
 
 static void mgmt_apply(struct cfg_txn *txn, void *arg)
 {
     struct mgmt *m = arg;
 
-    log_info("ravend", "management: %zu user(s), %zu NETCONF endpoint(s)", m->nusers, m->neps);
+    log_info("ravend", "management: %zu user(s), %zu NETCONF endpoint(s), %zu REST endpoint(s)", m->nusers, m->neps,
+             m->rconf.enabled ? m->rconf.neps : 0);
+    {
+        struct rest_user *ru = calloc(m->nusers ? m->nusers : 1, sizeof(*ru));
+
+        for (size_t i = 0; ru && i < m->nusers; i++) {
+            ru[i].name = m->users[i].name;
+            ru[i].password_hash = m->users[i].password_hash;
+            ru[i].role = m->users[i].role == NC_ROLE_ADMIN ? REST_ROLE_ADMIN : REST_ROLE_READ_ONLY;
+        }
+        if (ru)
+            rest_api_set_users(m->rest, ru, m->nusers);
+        free(ru);
+    }
+    rest_api_commit(m->rest);
     nc_api_set_users(m->nc, m->users, m->nusers);
     m->users = NULL;
     m->nusers = 0;
@@ -180,12 +256,12 @@ static void mgmt_apply(struct cfg_txn *txn, void *arg)
 
 static struct mgmt mgmt_state;
 
-int ravend_handlers_register(struct cfg *cfg, struct nc_api *nc)
+int ravend_handlers_register(struct cfg *cfg, struct nc_api *nc, struct rest_api *rest)
 {
-    /* The REST settings under management are stored for the REST server. */
     struct cfg_handler h = {.name = "management", .path = MGMT, .prepare = mgmt_prepare, .abort = mgmt_abort,
                             .apply = mgmt_apply, .arg = &mgmt_state};
 
     mgmt_state.nc = nc;
+    mgmt_state.rest = rest;
     return cfg_handler_register(cfg, &h);
 }

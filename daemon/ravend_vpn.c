@@ -323,5 +323,19 @@ int ravend_vpn_rpc(const struct lyd_node *rpc, struct lyd_node *output, struct c
 
 void ravend_vpn_event(struct lyd_node *notif, void *arg)
 {
-    nc_api_notify(arg, notif);
+    struct ravend_apis *apis = arg;
+
+    rest_api_notify(apis->rest, notif);
+    nc_api_notify(apis->nc, notif);
+}
+
+void ravend_config_changed(const struct cfg_actor *actor, const struct cfg_change *chg, size_t n, void *arg)
+{
+    struct ravend_apis *apis = arg;
+    struct lyd_node *ev = nc_config_change_notif(apis->ctx, actor, chg, n);
+
+    if (!ev)
+        return;
+    rest_api_notify(apis->rest, ev);
+    nc_api_notify(apis->nc, ev);
 }

@@ -49,6 +49,9 @@ void nc_api_set_users(struct nc_api *api, struct nc_user *users, size_t n);
 int nc_api_set_endpoints(struct nc_api *api, const struct nc_endpoint *eps, size_t n);
 /* Control thread: whether @address:@port could be listened on now (for prepare). */
 int nc_api_can_listen(const struct nc_api *api, const char *address, uint16_t port);
+/* The netconf-config-change notification (RFC 6470) of a change of running. */
+struct lyd_node *nc_config_change_notif(struct ly_ctx *ctx, const struct cfg_actor *actor, const struct cfg_change *chg,
+                                        size_t n);
 /* cfg_notify_fn: queues netconf-config-change for subscribed sessions. */
 void nc_api_config_changed(const struct cfg_actor *actor, const struct cfg_change *chg, size_t n, void *arg);
 

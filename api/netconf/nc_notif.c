@@ -103,17 +103,15 @@ static const char *edit_op(enum cfg_chg_op op)
     }
 }
 
-void nc_api_config_changed(const struct cfg_actor *actor, const struct cfg_change *chg, size_t n, void *arg)
+struct lyd_node *nc_config_change_notif(struct ly_ctx *ctx, const struct cfg_actor *actor, const struct cfg_change *chg,
+                                        size_t n)
 {
-    struct nc_api *api = arg;
     struct lyd_node *ev = NULL, *by = NULL, *edit;
     char sid[16];
 
-    if (!api || !any_subscriber(api))
-        return;
-    if (lyd_new_inner(NULL, ly_ctx_get_module_implemented(api->ctx, "ietf-netconf-notifications"),
-                      "netconf-config-change", 0, &ev))
-        return;
+    if (lyd_new_inner(NULL, ly_ctx_get_module_implemented(ctx, "ietf-netconf-notifications"), "netconf-config-change",
+                      0, &ev))
+        return NULL;
     lyd_new_inner(ev, NULL, "changed-by", 0, &by);
     if (actor->sid) {
         snprintf(sid, sizeof(sid), "%u", actor->sid);
@@ -134,7 +132,19 @@ void nc_api_config_changed(const struct cfg_actor *actor, const struct cfg_chang
             lyd_new_term(edit, NULL, "operation", edit_op(chg[i].op), 0, NULL))
             lyd_free_tree(edit);
     }
-    nc_api_notify(api, ev);
+    return ev;
+}
+
+void nc_api_config_changed(const struct cfg_actor *actor, const struct cfg_change *chg, size_t n, void *arg)
+{
+    struct nc_api *api = arg;
+    struct lyd_node *ev;
+
+    if (!api || !any_subscriber(api))
+        return;
+    ev = nc_config_change_notif(api->ctx, actor, chg, n);
+    if (ev)
+        nc_api_notify(api, ev);
 }
 
 void nc_api_notify(struct nc_api *api, struct lyd_node *ev)

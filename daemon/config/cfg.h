@@ -13,6 +13,7 @@
 #include <libyang/libyang.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "daemon/config/cfg_err.h"
 
@@ -134,6 +135,9 @@ int cfg_get(struct cfg *cfg, enum cfg_ds ds, const char *const *xpaths, bool wit
  * their parents, as a new tree; NULL @xpaths copies everything. */
 int cfg_tree_select(struct cfg *cfg, const struct lyd_node *src, const char *const *xpaths, struct lyd_node **out,
                     struct cfg_errs *errs);
+/* Running's generation, bumped by every change, and when it last changed (@mtime
+ * may be NULL): the entity tag and Last-Modified of the REST API. */
+uint64_t cfg_running_gen(const struct cfg *cfg, time_t *mtime);
 /* Whether the candidate differs from running (uncommitted edits). */
 bool cfg_candidate_dirty(const struct cfg *cfg);
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "daemon/base/fsutil.h"
 #include "daemon/base/log.h"
@@ -143,6 +144,7 @@ int cfg_running_set(struct cfg *cfg, struct lyd_node **newp, const struct chg_ve
     cfg->running = *newp;
     *newp = NULL;
     cfg->running_gen++;
+    cfg->running_mtime = time(NULL);
     if (cfg->notify && chg->n)
         cfg->notify(actor, chg->v, chg->n, cfg->notify_arg);
     return 0;
@@ -668,7 +670,15 @@ int cfg_start(struct cfg *cfg, struct cfg_errs *errs)
         return rc;
     }
     cfg->running = t;
+    cfg->running_mtime = time(NULL);
     if (seeded)
         log_info("config", "running configuration seeded from %s", seeded);
     return cfg_confirm_load(cfg, errs);
+}
+
+uint64_t cfg_running_gen(const struct cfg *cfg, time_t *mtime)
+{
+    if (mtime)
+        *mtime = cfg->running_mtime;
+    return cfg->running_gen;
 }

@@ -37,6 +37,7 @@ struct cfg {
     bool cand_active;           /* false while the candidate equals running */
     struct chg_vec cand_chg;    /* edits of the candidate since it left running */
     uint64_t running_gen;       /* bumped whenever running changes */
+    time_t running_mtime;       /* when running last changed (load time at start) */
     uint64_t cand_base_gen;     /* running_gen the candidate was copied from */
     struct lyd_node *startup;   /* NULL when startup does not exist */
     uint32_t lock[CFG_DS_COUNT];

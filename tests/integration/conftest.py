@@ -75,9 +75,11 @@ def hashes():
     return {"admin": crypt_hash(ADMIN_PW), "reader": crypt_hash(READER_PW)}
 
 
-def initial_config(port, hashes, pubkey, extra=""):
+def initial_config(port, hashes, pubkey, extra="", rest_port=None):
+    rest = (f"<rest><endpoint><name>test</name><address>127.0.0.1</address><port>{rest_port}</port></endpoint></rest>"
+            if rest_port else "")
     return f"""<management xmlns="{NS}">
-  <netconf><endpoint><name>test</name><address>127.0.0.1</address><port>{port}</port></endpoint></netconf>
+  <netconf><endpoint><name>test</name><address>127.0.0.1</address><port>{port}</port></endpoint></netconf>{rest}
   <user><name>admin</name><password-hash>{hashes['admin']}</password-hash>
         <authorized-key>{pubkey}</authorized-key><role>admin</role></user>
   <user><name>reader</name><password-hash>{hashes['reader']}</password-hash><role>read-only</role></user>
@@ -189,10 +191,13 @@ def make_ravend(hashes, keypair, hostkey):
     seed_hostkey=False lets the daemon generate its own host key."""
     created = []
 
-    def make(extra="", start=True, seed_hostkey=True, netns=None):
+    def make(extra="", start=True, seed_hostkey=True, netns=None, rest=False):
         workdir = tempfile.mkdtemp(prefix="raven-it-")
         port = free_port() if not netns else 8300
-        d = Ravend(workdir, port, initial_config(port, hashes, keypair[1], extra), netns=netns)
+        rest_port = (free_port() if not netns else 8443) if rest else None
+        d = Ravend(workdir, port, initial_config(port, hashes, keypair[1], extra, rest_port), netns=netns)
+        d.rest_port = rest_port
+        d.rest_url = f"https://127.0.0.1:{rest_port}" if rest_port else None
         created.append(d)
         if seed_hostkey:
             os.makedirs(d.state_dir, mode=0o700)

@@ -1,0 +1,1087 @@
+/* The RESTCONF resources that touch the datastore or the daemon: /restconf/data,
+ * /restconf/ds/... (RFC 8527) and /restconf/operations. rest_data_run and
+ * rest_ops_run run on the control thread (through the control queue); everything
+ * else here is pure. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/rest/rest_impl.h"
+#include "daemon/base/poison.h"
+
+#define YANG_LIBRARY_VERSION "2019-01-04"
+#define NS_RESTCONF "urn:ietf:params:xml:ns:yang:ietf-restconf"
+
+static void set_body(struct rest_reply *rep, char *body, const char *ctype)
+{
+    free(rep->body);
+    rep->body = body;
+    rep->len = body ? strlen(body) : 0;
+    rep->ctype = ctype;
+}
+
+void rest_root_reply(struct rest_req *r)
+{
+    char *s = NULL;
+
+    if (!strcmp(r->url, "/restconf/yang-library-version")) {
+        if (r->out_fmt == REST_XML)
+            s = strdup("<yang-library-version xmlns=\"" NS_RESTCONF "\">" YANG_LIBRARY_VERSION
+                       "</yang-library-version>\n");
+        else
+            s = strdup("{\"ietf-restconf:yang-library-version\":\"" YANG_LIBRARY_VERSION "\"}\n");
+    } else if (r->out_fmt == REST_XML) {
+        s = strdup("<restconf xmlns=\"" NS_RESTCONF "\"><data/><operations/><yang-library-version>" YANG_LIBRARY_VERSION
+                   "</yang-library-version></restconf>\n");
+    } else {
+        s = strdup("{\"ietf-restconf:restconf\":{\"data\":{},\"operations\":{},\"yang-library-version\":\"" YANG_LIBRARY_VERSION
+                   "\"}}\n");
+    }
+    set_body(&r->rep, s, rest_ctype(r->out_fmt));
+    r->rep.status = s ? 200 : 500;
+}
+
+int rest_print(struct rest_req *r, const struct lyd_node *tree, uint32_t flags)
+{
+    char *s = NULL;
+
+    if (lyd_print_mem(&s, tree, r->out_fmt == REST_XML ? LYD_XML : LYD_JSON, flags | LYD_PRINT_WITHSIBLINGS)) {
+        rest_reply_err(&r->rep, r->out_fmt, 500, CFG_ERR_OPERATION_FAILED, NULL, "cannot encode the reply");
+        return -EIO;
+    }
+    if (!s)
+        s = strdup(r->out_fmt == REST_XML ? "" : "{}\n");
+    set_body(&r->rep, s, rest_ctype(r->out_fmt));
+    r->rep.status = 200;
+    return 0;
+}
+
+static struct cfg_actor actor_of(const struct rest_req *r)
+{
+    struct cfg_actor a = {.sid = REST_SID, .user = r->who.user, .host = NULL};
+
+    return a;
+}
+
+static void reply_errs(struct rest_req *r, struct cfg_errs *errs, int rc, unsigned int status)
+{
+    if (!errs->head)
+        cfg_err_add(errs, rc == -ENOMEM ? CFG_ERR_RESOURCE_DENIED : CFG_ERR_OPERATION_FAILED, CFG_ERRT_APPLICATION,
+                    NULL, "%s", rc == -ENOMEM ? "out of memory" : "the request failed");
+    rest_reply_errs(&r->rep, r->out_fmt, errs, status ? status : rest_status_of(errs, rc));
+    cfg_errs_clear(errs);
+}
+
+/* ---- entity tags ---- */
+
+/* Whether @sn or anything below it is state (config false). */
+static bool has_state(const struct lysc_node *sn)
+{
+    const struct lysc_node *c = NULL;
+
+    if (sn->flags & LYS_CONFIG_R)
+        return true;
+    while ((c = lys_getnext(c, sn, NULL, 0)))
+        if (has_state(c))
+            return true;
+    return false;
+}
+
+static void set_etag(struct rest_req *r, uint64_t gen, time_t mtime)
+{
+    snprintf(r->rep.etag, sizeof(r->rep.etag), "\"%016llx-%llu\"", (unsigned long long)r->api->boot,
+             (unsigned long long)gen);
+    r->rep.last_modified = mtime;
+}
+
+/* If-Match / If-None-Match: a list of tags or "*". */
+static bool tag_matches(const char *hdr, const char *etag)
+{
+    const char *p = hdr;
+    size_t n = strlen(etag);
+
+    if (!strcmp(hdr, "*"))
+        return true;
+    while ((p = strstr(p, etag))) {
+        if (p[n] == '\0' || p[n] == ',' || p[n] == ' ')
+            return true;
+        p += n;
+    }
+    return false;
+}
+
+/* ---- reading ---- */
+
+static enum cfg_ds ds_of(enum rest_dsel d)
+{
+    switch (d) {
+    case REST_DS_CANDIDATE:
+        return CFG_DS_CANDIDATE;
+    case REST_DS_STARTUP:
+        return CFG_DS_STARTUP;
+    default:
+        return CFG_DS_RUNNING;
+    }
+}
+
+static uint32_t wd_flags(enum rest_wd wd)
+{
+    switch (wd) {
+    case REST_WD_TRIM:
+        return LYD_PRINT_WD_TRIM;
+    case REST_WD_ALL:
+        return LYD_PRINT_WD_ALL;
+    case REST_WD_ALL_TAGGED:
+        return LYD_PRINT_WD_ALL_TAG;
+    default:
+        return LYD_PRINT_WD_EXPLICIT;
+    }
+}
+
+/* Removes children deeper than @depth (the node itself is at @level); list keys stay
+ * so that entries can be told apart. */
+static void prune(struct lyd_node *n, unsigned int depth, unsigned int level)
+{
+    struct lyd_node *c, *next;
+
+    LY_LIST_FOR_SAFE(lyd_child(n), next, c)
+    {
+        if (level >= depth) {
+            if (!lysc_is_key(c->schema))
+                lyd_free_tree(c);
+        } else {
+            prune(c, depth, level + 1);
+        }
+    }
+}
+
+static int get_state(struct rest_req *r, struct lyd_node **tree)
+{
+    struct rest_api *api = r->api;
+    struct lyd_node *yl = NULL;
+    int rc = 0;
+
+    if (api->state_fn)
+        rc = api->state_fn(api->ctx, tree, api->hooks_arg);
+    if (!rc && !ly_ctx_get_yanglib_data(api->ctx, &yl, "%u", ly_ctx_get_change_count(api->ctx)))
+        lyd_merge_siblings(tree, yl, LYD_MERGE_DESTRUCT);
+    return rc;
+}
+
+static void data_get(struct rest_req *r, struct rest_path *p)
+{
+    struct rest_api *api = r->api;
+    struct cfg_errs errs = {0};
+    struct lyd_node *tree = NULL, *sel = NULL, *out = NULL;
+    const char *xps[2] = {p->xpath, NULL};
+    char **fields = NULL, **fxp = NULL;
+    bool want_cfg = r->query.content != REST_CONTENT_NONCONFIG;
+    bool want_state = r->query.content != REST_CONTENT_CONFIG;
+    bool etag = false;
+    uint64_t gen;
+    time_t mtime;
+    int rc = 0;
+
+    if (r->dsel == REST_DS_RUNNING || r->dsel == REST_DS_CANDIDATE || r->dsel == REST_DS_STARTUP)
+        want_state = false;
+    if (p->snode && (p->snode->flags & LYS_CONFIG_R))
+        want_cfg = false;
+    if (p->snode && want_state && !has_state(p->snode))
+        want_state = false;
+    gen = cfg_running_gen(api->cfg, &mtime);
+    etag = !want_state && want_cfg && r->dsel != REST_DS_CANDIDATE && r->dsel != REST_DS_STARTUP;
+    if (etag) {
+        set_etag(r, gen, mtime);
+        if ((r->if_none_match && tag_matches(r->if_none_match, r->rep.etag)) ||
+            (!r->if_none_match && r->if_modified_since && mtime <= r->if_modified_since)) {
+            r->rep.status = 304;
+            return;
+        }
+    }
+    if (r->query.fields) {
+        rc = rest_fields_parse(r->query.fields, &fields, &errs);
+        if (rc) {
+            reply_errs(r, &errs, rc, 400);
+            return;
+        }
+        for (size_t i = 0; fields[i]; i++) {
+            char **t = realloc(fxp, (i + 2) * sizeof(*t));
+
+            if (!t) {
+                rc = -ENOMEM;
+                break;
+            }
+            fxp = t;
+            fxp[i + 1] = NULL;
+            if (asprintf(&fxp[i], "%s/%s", p->xpath ? p->xpath : "", fields[i]) < 0) {
+                fxp[i] = NULL;
+                rc = -ENOMEM;
+                break;
+            }
+        }
+        rest_fields_free(fields);
+        if (rc) {
+            rest_fields_free(fxp);
+            reply_errs(r, &errs, rc, 500);
+            return;
+        }
+    }
+
+    if (want_cfg && !want_state) {
+        rc = cfg_get(api->cfg, ds_of(r->dsel), fxp ? (const char *const *)fxp : p->xpath ? xps : NULL, false, &sel,
+                     &errs);
+    } else {
+        if (want_cfg)
+            rc = cfg_get(api->cfg, CFG_DS_RUNNING, NULL, false, &tree, &errs);
+        if (!rc && want_state)
+            rc = get_state(r, &tree);
+        if (!rc && (fxp || p->xpath)) {
+            rc = cfg_tree_select(api->cfg, tree, fxp ? (const char *const *)fxp : xps, &sel, &errs);
+            lyd_free_siblings(tree);
+        } else {
+            sel = tree;
+        }
+        tree = NULL;
+    }
+    rest_fields_free(fxp);
+    if (rc) {
+        lyd_free_siblings(sel);
+        reply_errs(r, &errs, rc, 0);
+        return;
+    }
+
+    if (p->xpath) {
+        struct ly_set *set = NULL;
+
+        if (lyd_find_xpath(sel, p->xpath, &set) || !set->count) {
+            ly_set_free(set, NULL);
+            lyd_free_siblings(sel);
+            rest_reply_err(&r->rep, r->out_fmt, 404, CFG_ERR_INVALID_VALUE, p->xpath, "no data at this path");
+            return;
+        }
+        for (uint32_t i = 0; i < set->count; i++) {
+            if (set->dnodes[i] == sel)
+                sel = sel->next; /* a top-level target: @sel keeps the rest */
+            lyd_unlink_tree(set->dnodes[i]);
+            lyd_insert_sibling(out, set->dnodes[i], &out);
+        }
+        ly_set_free(set, NULL);
+        lyd_free_siblings(sel);
+        sel = NULL;
+        if (r->query.depth) {
+            struct lyd_node *n;
+
+            LY_LIST_FOR(out, n)
+            prune(n, r->query.depth, 1);
+        }
+        if (rest_print(r, out, wd_flags(r->query.wd) | (r->query.depth ? LYD_PRINT_KEEPEMPTYCONT : 0)) == 0 && r->out_fmt == REST_XML && out && out->next &&
+            r->rep.body) {
+            /* several entries of a list: one XML document needs one root */
+            char *w = NULL;
+
+            if (asprintf(&w, "<data xmlns=\"" NS_RESTCONF "\">%s</data>\n", r->rep.body) >= 0)
+                set_body(&r->rep, w, rest_ctype(r->out_fmt));
+        }
+        lyd_free_siblings(out);
+    } else {
+        char *w = NULL;
+
+        if (r->query.depth) {
+            struct lyd_node *n;
+
+            LY_LIST_FOR(sel, n)
+            prune(n, r->query.depth, 1);
+        }
+        if (!rest_print(r, sel, wd_flags(r->query.wd) | LYD_PRINT_SHRINK)) {
+            const char *b = r->rep.body ? r->rep.body : "";
+
+            if (r->out_fmt == REST_XML)
+                rc = asprintf(&w, "<data xmlns=\"" NS_RESTCONF "\">%s</data>\n", b);
+            else
+                rc = asprintf(&w, "{\"ietf-restconf:data\":%s}\n", *b && strcmp(b, "{}\n") ? b : "{}");
+            if (rc >= 0) {
+                /* libyang ends its JSON with a newline: keep the envelope on one line */
+                char *nl = strstr(w, "}\n}");
+
+                if (nl && r->out_fmt == REST_JSON)
+                    memmove(nl + 1, nl + 2, strlen(nl + 2) + 1);
+                set_body(&r->rep, w, rest_ctype(r->out_fmt));
+            }
+        }
+        lyd_free_siblings(sel);
+    }
+    if (!etag) {
+        r->rep.etag[0] = '\0';
+        r->rep.last_modified = 0;
+    }
+}
+
+/* ---- writing ---- */
+
+/* The inner document of an envelope: {"ietf-restconf:data": {...}} or
+ * <data xmlns="...ietf-restconf">...</data> (also "module:input"/<input>). @name is
+ * "ietf-restconf:data" style for JSON; the XML root's local name must equal the part
+ * after the colon. Returns a new string or NULL with *why set. */
+static char *unwrap(const char *body, enum rest_fmt fmt, const char *name, const char *wrap_as, const char **why)
+{
+    if (fmt == REST_JSON) {
+        json_error_t jerr;
+        json_t *root = json_loads(body, JSON_REJECT_DUPLICATES, &jerr), *inner, *w;
+        char *s = NULL;
+
+        if (!root || !json_is_object(root)) {
+            *why = "the body is not a JSON object";
+            json_decref(root);
+            return NULL;
+        }
+        inner = json_object_get(root, name);
+        if (json_object_size(root) != 1 || !json_is_object(inner)) {
+            *why = "the body must be one object member named as the resource";
+            json_decref(root);
+            return NULL;
+        }
+        if (wrap_as) {
+            w = json_pack("{s:O}", wrap_as, inner);
+            s = w ? json_dumps(w, JSON_COMPACT) : NULL;
+            json_decref(w);
+        } else {
+            s = json_dumps(inner, JSON_COMPACT);
+        }
+        json_decref(root);
+        return s;
+    } else {
+        const char *local = strchr(name, ':') ? strchr(name, ':') + 1 : name;
+        const char *p = body, *tag, *gt, *end;
+        size_t ln = strlen(local);
+        char *s = NULL;
+
+        /* skip the XML declaration, comments and space */
+        for (;;) {
+            while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+                p++;
+            if (!strncmp(p, "<?", 2) && (gt = strstr(p, "?>")))
+                p = gt + 2;
+            else if (!strncmp(p, "<!--", 4) && (gt = strstr(p, "-->")))
+                p = gt + 3;
+            else
+                break;
+        }
+        if (*p != '<') {
+            *why = "the body is not an XML element";
+            return NULL;
+        }
+        tag = p + 1;
+        if (strchr(tag, ':') && strchr(tag, ':') < tag + strcspn(tag, " />"))
+            tag = strchr(tag, ':') + 1;
+        if (strncmp(tag, local, ln) || !strchr(" \t\r\n/>", tag[ln])) {
+            *why = "the body's root element must be named as the resource";
+            return NULL;
+        }
+        gt = strchr(tag, '>');
+        if (!gt) {
+            *why = "the body is not well-formed XML";
+            return NULL;
+        }
+        if (gt[-1] == '/') { /* <data/> */
+            end = gt + 1;
+            if (wrap_as)
+                return asprintf(&s, "<%s/>", wrap_as) < 0 ? NULL : s;
+            return strdup("");
+        }
+        /* the last end tag closes the root */
+        end = body + strlen(body);
+        while (end > gt && (end[-1] == ' ' || end[-1] == '\n' || end[-1] == '\r' || end[-1] == '\t'))
+            end--;
+        {
+            const char *lt = end;
+
+            while (lt > gt && *lt != '<')
+                lt--;
+            if (lt <= gt || lt[1] != '/' || end[-1] != '>') {
+                *why = "the body is not well-formed XML";
+                return NULL;
+            }
+            if (wrap_as) {
+                /* keep the root's attributes (namespace declarations) */
+                int an = (int)(gt - (tag + ln));
+
+                if (asprintf(&s, "<%s%.*s>%.*s</%s>", wrap_as, an, tag + ln, (int)(lt - gt - 1), gt + 1, wrap_as) < 0)
+                    s = NULL;
+            } else {
+                s = strndup(gt + 1, (size_t)(lt - gt - 1));
+            }
+        }
+        return s;
+    }
+}
+
+/* Parses @text as configuration under @parent (NULL: top level) without
+ * validation; the new nodes are appended to @parent's children or returned in
+ * *top. */
+static int parse_config(struct rest_req *r, struct lyd_node *parent, const char *text, struct lyd_node **top,
+                        struct cfg_errs *errs)
+{
+    struct ly_in *in = NULL;
+    LY_ERR e;
+
+    if (ly_in_new_memory(text, &in))
+        return -ENOMEM;
+    e = lyd_parse_data(r->api->ctx, parent, in, r->in_fmt == REST_XML ? LYD_XML : LYD_JSON,
+                       LYD_PARSE_ONLY | LYD_PARSE_STRICT | LYD_PARSE_NO_STATE, 0, parent ? NULL : top);
+    ly_in_free(in, 0);
+    if (e) {
+        cfg_err_from_ly(errs, r->api->ctx, "the body cannot be parsed as configuration");
+        for (struct cfg_err *x = errs->head; x; x = x->next)
+            if (x->tag == CFG_ERR_OPERATION_FAILED)
+                x->tag = CFG_ERR_MALFORMED_MESSAGE;
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int set_op(struct rest_api *api, struct lyd_node *n, const char *op)
+{
+    return lyd_new_meta(api->ctx, n, NULL, "ietf-netconf:operation", op, 0, NULL) ? -ENOMEM : 0;
+}
+
+/* Whether @xpath has an instance in @ds. */
+static int exists(struct rest_api *api, enum cfg_ds ds, const char *xpath, bool *yes, struct cfg_errs *errs)
+{
+    const char *xps[2] = {xpath, NULL};
+    struct lyd_node *t = NULL;
+    int rc = cfg_get(api->cfg, ds, xps, false, &t, errs);
+
+    *yes = t != NULL;
+    lyd_free_siblings(t);
+    return rc;
+}
+
+/* The edit tree's skeleton down to @xpath (the parents with their keys); *at is the
+ * node of @xpath. */
+static int skeleton(struct rest_api *api, const char *xpath, struct lyd_node **top, struct lyd_node **at)
+{
+    *top = *at = NULL;
+    if (!xpath)
+        return 0;
+    if (lyd_new_path(NULL, api->ctx, xpath, NULL, 0, top) || lyd_find_path(*top, xpath, 0, at)) {
+        lyd_free_all(*top);
+        *top = NULL;
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int run_edit(struct rest_req *r, struct lyd_node *edit, struct cfg_errs *errs)
+{
+    struct cfg_actor a = actor_of(r);
+
+    while (edit && edit->parent)
+        edit = lyd_parent(edit);
+    while (edit && edit->prev->next)
+        edit = edit->prev;
+    return cfg_edit(r->api->cfg, ds_of(r->dsel), edit, CFG_OP_MERGE, CFG_TEST_THEN_SET, CFG_ERROPT_ROLLBACK, &a,
+                    errs);
+}
+
+static bool preconditions_fail(struct rest_req *r)
+{
+    time_t mtime;
+    uint64_t gen;
+    char cur[48];
+
+    if (!r->if_match && !r->if_unmodified_since)
+        return false;
+    if (r->dsel == REST_DS_CANDIDATE || r->dsel == REST_DS_STARTUP)
+        return false;
+    gen = cfg_running_gen(r->api->cfg, &mtime);
+    snprintf(cur, sizeof(cur), "\"%016llx-%llu\"", (unsigned long long)r->api->boot, (unsigned long long)gen);
+    if ((r->if_match && !tag_matches(r->if_match, cur)) || (r->if_unmodified_since && mtime > r->if_unmodified_since)) {
+        rest_reply_err(&r->rep, r->out_fmt, 412, CFG_ERR_OPERATION_FAILED, NULL,
+                       "the datastore has changed since the entity tag or date given (now %s)", cur);
+        return true;
+    }
+    return false;
+}
+
+static void after_write(struct rest_req *r, unsigned int status)
+{
+    time_t mtime;
+    uint64_t gen = cfg_running_gen(r->api->cfg, &mtime);
+
+    r->rep.status = status;
+    if (r->dsel != REST_DS_CANDIDATE && r->dsel != REST_DS_STARTUP)
+        set_etag(r, gen, mtime);
+}
+
+/* Percent-encodes a key value for a URI. */
+static char *pct_encode(const char *v)
+{
+    size_t n = strlen(v);
+    char *s = malloc(3 * n + 1), *o = s;
+
+    if (!s)
+        return NULL;
+    for (; *v; v++) {
+        unsigned char c = (unsigned char)*v;
+
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("-._~", c)) {
+            *o++ = (char)c;
+        } else {
+            snprintf(o, 4, "%%%02X", c);
+            o += 3;
+        }
+    }
+    *o = '\0';
+    return s;
+}
+
+/* The URI of @n, a child of the target of @r. */
+static char *location(struct rest_req *r, const struct lyd_node *n)
+{
+    const struct lyd_node *par = lyd_parent(n);
+    char *seg = NULL, *uri = NULL;
+    size_t len;
+    FILE *f = open_memstream(&seg, &len);
+
+    if (!f)
+        return NULL;
+    if (!par || par->schema->module != n->schema->module)
+        fprintf(f, "%s:", n->schema->module->name);
+    fputs(n->schema->name, f);
+    if (n->schema->nodetype == LYS_LIST && !(n->schema->flags & LYS_KEYLESS)) {
+        const struct lyd_node *k;
+        bool first = true;
+
+        LY_LIST_FOR(lyd_child(n), k)
+        {
+            char *e;
+
+            if (!k->schema || !lysc_is_key(k->schema))
+                break;
+            e = pct_encode(lyd_get_value(k));
+            fprintf(f, "%c%s", first ? '=' : ',', e ? e : "");
+            free(e);
+            first = false;
+        }
+    } else if (n->schema->nodetype == LYS_LEAFLIST) {
+        char *e = pct_encode(lyd_get_value(n));
+
+        fprintf(f, "=%s", e ? e : "");
+        free(e);
+    }
+    fclose(f);
+    {
+        const char *rel = r->rel ? r->rel : "";
+        size_t rl = strlen(rel);
+
+        while (rl && rel[rl - 1] == '/')
+            rl--;
+        if (asprintf(&uri, "%s%s%.*s/%s", r->base_uri, rl ? "/" : "", (int)rl, rel, seg) < 0)
+            uri = NULL;
+    }
+    free(seg);
+    return uri;
+}
+
+/* The single node the body holds, checked against the target; NULL with an error. */
+static struct lyd_node *body_node(struct rest_req *r, struct lyd_node *parent, struct lyd_node *top,
+                                  const struct lysc_node *want, struct cfg_errs *errs)
+{
+    struct lyd_node *first = parent ? lyd_child(parent) : top, *found = NULL, *n;
+    size_t count = 0;
+
+    LY_LIST_FOR(first, n)
+    {
+        if (n->schema && lysc_is_key(n->schema) && parent)
+            continue;
+        found = n;
+        count++;
+    }
+    if (count != 1) {
+        cfg_err_add(errs, CFG_ERR_MALFORMED_MESSAGE, CFG_ERRT_PROTOCOL, NULL,
+                    "the body must hold exactly one data node, it holds %zu", count);
+        return NULL;
+    }
+    if (want && found->schema != want) {
+        cfg_err_add(errs, CFG_ERR_INVALID_VALUE, CFG_ERRT_PROTOCOL, NULL,
+                    "the body holds \"%s\" but the target is \"%s\"", found->schema ? found->schema->name : "?",
+                    want->name);
+        return NULL;
+    }
+    return found;
+}
+
+static void data_write(struct rest_req *r, struct rest_path *p)
+{
+    struct rest_api *api = r->api;
+    struct cfg_errs errs = {0};
+    struct lyd_node *top = NULL, *at = NULL, *node = NULL;
+    const char *m = r->method, *why = NULL;
+    bool put = !strcmp(m, "PUT"), post = !strcmp(m, "POST"), patch = !strcmp(m, "PATCH"), del = !strcmp(m, "DELETE");
+    bool existed = false;
+    char *text = NULL;
+    int rc = 0;
+
+    if (r->dsel == REST_DS_OPERATIONAL) {
+        r->rep.allow = "OPTIONS, GET, HEAD";
+        rest_reply_err(&r->rep, r->out_fmt, 405, CFG_ERR_OPERATION_NOT_SUPPORTED, NULL,
+                       "the operational datastore is read-only");
+        return;
+    }
+    if (p->snode && (p->snode->flags & LYS_CONFIG_R)) {
+        rest_reply_err(&r->rep, r->out_fmt, 405, CFG_ERR_OPERATION_NOT_SUPPORTED, p->xpath,
+                       "\"%s\" is state data: it cannot be written", p->snode->name);
+        return;
+    }
+    if (preconditions_fail(r))
+        return;
+    if (!del && !r->body_len) {
+        rest_reply_err(&r->rep, r->out_fmt, 400, CFG_ERR_MALFORMED_MESSAGE, NULL, "%s needs a body", m);
+        return;
+    }
+    if (del && r->body_len) {
+        rest_reply_err(&r->rep, r->out_fmt, 400, CFG_ERR_MALFORMED_MESSAGE, NULL, "DELETE takes no body");
+        return;
+    }
+    if (!p->xpath && del) {
+        r->rep.allow = "OPTIONS, GET, HEAD, POST, PUT, PATCH";
+        rest_reply_err(&r->rep, r->out_fmt, 405, CFG_ERR_OPERATION_NOT_SUPPORTED, NULL,
+                       "the datastore itself cannot be deleted");
+        return;
+    }
+    if (p->all_instances && !post) {
+        rest_reply_err(&r->rep, r->out_fmt, 400, CFG_ERR_INVALID_VALUE, p->xpath,
+                       "%s needs the key values of \"%s\" in the path", m, p->snode->name);
+        return;
+    }
+
+    /* the whole datastore: PUT replaces it, PATCH merges into it */
+    if (!p->xpath && (put || patch)) {
+        struct cfg_actor a = actor_of(r);
+
+        text = unwrap(r->body, r->in_fmt, "ietf-restconf:data", NULL, &why);
+        if (!text) {
+            rest_reply_err(&r->rep, r->out_fmt, 400, CFG_ERR_MALFORMED_MESSAGE, NULL,
+                           "%s of the datastore: %s (ietf-restconf:data)", m, why);
+            return;
+        }
+        rc = *text ? parse_config(r, NULL, text, &top, &errs) : 0;
+        if (!rc && put)
+            rc = cfg_copy(api->cfg, ds_of(r->dsel), CFG_SRC_INLINE, top, &a, &errs);
+        else if (!rc && top)
+            rc = run_edit(r, top, &errs);
+        free(text);
+        lyd_free_all(top);
+        if (rc)
+            reply_errs(r, &errs, rc, 0);
+        else
+            after_write(r, 204);
+        return;
+    }
+
+    if (del) {
+        rc = exists(api, ds_of(r->dsel), p->xpath, &existed, &errs);
+        if (!rc && !existed) {
+            rest_reply_err(&r->rep, r->out_fmt, 404, CFG_ERR_DATA_MISSING, p->xpath, "no data at this path");
+            return;
+        }
+        if (!rc) {
+            const char *xps[2] = {p->xpath, NULL};
+            struct lyd_node *cur = NULL;
+            struct ly_set *set = NULL;
+
+            /* the edit names the existing node (a leaf needs its value) */
+            rc = cfg_get(api->cfg, ds_of(r->dsel), xps, false, &cur, &errs);
+            if (!rc && !lyd_find_xpath(cur, p->xpath, &set) && set->count == 1 &&
+                !lyd_dup_single(set->dnodes[0], NULL, LYD_DUP_WITH_PARENTS | LYD_DUP_NO_META, &node))
+                rc = set_op(api, node, "delete");
+            else if (!rc)
+                rc = -EINVAL;
+            ly_set_free(set, NULL);
+            lyd_free_siblings(cur);
+            if (!rc)
+                rc = run_edit(r, node, &errs);
+            if (node) {
+                while (node->parent)
+                    node = lyd_parent(node);
+                lyd_free_all(node);
+            }
+        }
+        if (rc)
+            reply_errs(r, &errs, rc, 0);
+        else
+            after_write(r, 204);
+        return;
+    }
+
+    if (post) {
+        const char *target = p->all_instances ? p->parent_xpath : p->xpath;
+
+        if (target && (rc = exists(api, ds_of(r->dsel), target, &existed, &errs)) == 0 && !existed) {
+            rest_reply_err(&r->rep, r->out_fmt, 404, CFG_ERR_INVALID_VALUE, target,
+                           "no data at this path to create a child in");
+            return;
+        }
+        if (!rc && skeleton(api, target, &top, &at))
+            rc = -ENOMEM;
+        if (!rc)
+            rc = parse_config(r, at, r->body, &top, &errs);
+        if (!rc && !(node = body_node(r, at, top, p->all_instances ? p->snode : NULL, &errs)))
+            rc = -EINVAL;
+        if (!rc)
+            rc = set_op(api, node, "create");
+        if (!rc)
+            rc = run_edit(r, node, &errs);
+        if (!rc) {
+            r->rep.location = location(r, node);
+            if (p->all_instances) {
+                /* the URI named the list: the new entry sits next to it */
+                char *l = r->rep.location, *slash = l ? strrchr(l, '/') : NULL;
+                char *prev = slash ? slash - 1 : NULL;
+
+                while (prev && prev > l && *prev != '/')
+                    prev--;
+                if (prev && prev > l)
+                    memmove(prev, slash, strlen(slash) + 1);
+            }
+            after_write(r, 201);
+        } else {
+            reply_errs(r, &errs, rc, 0);
+        }
+        lyd_free_all(top);
+        return;
+    }
+
+    /* PUT or PATCH of a resource */
+    rc = exists(api, ds_of(r->dsel), p->xpath, &existed, &errs);
+    if (!rc && patch && !existed) {
+        rest_reply_err(&r->rep, r->out_fmt, 404, CFG_ERR_INVALID_VALUE, p->xpath,
+                       "no data at this path to merge into (PUT creates)");
+        return;
+    }
+    if (!rc && skeleton(api, p->parent_xpath, &top, &at))
+        rc = -ENOMEM;
+    if (!rc)
+        rc = parse_config(r, at, r->body, &top, &errs);
+    if (!rc && !(node = body_node(r, at, top, p->snode, &errs)))
+        rc = -EINVAL;
+    if (!rc) {
+        /* the body's keys must be the URI's */
+        struct ly_set *set = NULL;
+        struct lyd_node *root = node;
+
+        while (root->parent)
+            root = lyd_parent(root);
+        if (lyd_find_xpath(root, p->xpath, &set) || set->count != 1 || set->dnodes[0] != node) {
+            cfg_err_add(&errs, CFG_ERR_INVALID_VALUE, CFG_ERRT_PROTOCOL, p->xpath,
+                        "the key values in the body differ from those in the URI");
+            rc = -EINVAL;
+        }
+        ly_set_free(set, NULL);
+    }
+    if (!rc)
+        rc = set_op(api, node, put ? "replace" : "merge");
+    if (!rc)
+        rc = run_edit(r, node, &errs);
+    if (rc) {
+        reply_errs(r, &errs, rc, 0);
+    } else {
+        if (put && !existed) {
+            if (asprintf(&r->rep.location, "%s", r->url) < 0)
+                r->rep.location = NULL;
+        }
+        after_write(r, put && !existed ? 201 : 204);
+    }
+    lyd_free_all(top);
+}
+
+void rest_data_run(void *arg)
+{
+    struct rest_req *r = arg;
+    struct cfg_errs errs = {0};
+    struct rest_path p;
+    int rc = rest_path_parse(r->api->ctx, r->rel, &p, &errs);
+
+    if (rc) {
+        reply_errs(r, &errs, rc, rc == -ENOENT ? 404 : 400);
+        return;
+    }
+    if (!strcmp(r->method, "GET") || !strcmp(r->method, "HEAD"))
+        data_get(r, &p);
+    else
+        data_write(r, &p);
+    rest_path_clear(&p);
+}
+
+/* ---- operations ---- */
+
+static const char *const netconf_ops[] = {"commit", "cancel-commit", "discard-changes", "validate", NULL};
+
+static bool op_allowed(const struct lysc_node *op)
+{
+    if (!strcmp(op->module->name, "ietf-netconf")) {
+        for (size_t i = 0; netconf_ops[i]; i++)
+            if (!strcmp(op->name, netconf_ops[i]))
+                return true;
+        return false;
+    }
+    return !strncmp(op->module->name, "raven-", 6);
+}
+
+static void ops_list(struct rest_req *r)
+{
+    const struct lys_module *mod;
+    uint32_t idx = 0;
+    char *buf = NULL;
+    size_t len = 0;
+    bool first = true;
+    FILE *f = open_memstream(&buf, &len);
+
+    if (!f)
+        return;
+    fputs(r->out_fmt == REST_XML ? "<operations xmlns=\"" NS_RESTCONF "\">" : "{\"ietf-restconf:operations\":{", f);
+    while ((mod = ly_ctx_get_module_iter(r->api->ctx, &idx))) {
+        if (!mod->implemented || !mod->compiled)
+            continue;
+        for (const struct lysc_node_action *a = mod->compiled->rpcs; a; a = (const struct lysc_node_action *)a->next) {
+            if (!op_allowed(&a->node))
+                continue;
+            if (r->out_fmt == REST_XML)
+                fprintf(f, "<%s xmlns=\"%s\">/restconf/operations/%s:%s</%s>", a->name, mod->ns, mod->name, a->name,
+                        a->name);
+            else
+                fprintf(f, "%s\"%s:%s\":[null]", first ? "" : ",", mod->name, a->name);
+            first = false;
+        }
+    }
+    fputs(r->out_fmt == REST_XML ? "</operations>\n" : "}}\n", f);
+    fclose(f);
+    set_body(&r->rep, buf, rest_ctype(r->out_fmt));
+    r->rep.status = 200;
+}
+
+static const char *child_val(const struct lyd_node *n, const char *name)
+{
+    struct lyd_node *c = NULL;
+
+    if (lyd_find_path(n, name, 0, &c))
+        return NULL;
+    return lyd_get_value(c);
+}
+
+static int netconf_op(struct rest_req *r, const struct lyd_node *rpc, struct cfg_errs *errs)
+{
+    struct cfg_actor a = actor_of(r);
+    struct cfg *cfg = r->api->cfg;
+    const char *name = rpc->schema->name;
+    struct lyd_node *c = NULL;
+
+    if (!strcmp(name, "commit")) {
+        struct cfg_commit_opts o = {0};
+        const char *t = child_val(rpc, "confirm-timeout");
+
+        o.confirmed = !lyd_find_path(rpc, "confirmed", 0, &c);
+        o.timeout_s = t ? (uint32_t)strtoul(t, NULL, 10) : 0;
+        o.persist = child_val(rpc, "persist");
+        o.persist_id = child_val(rpc, "persist-id");
+        return cfg_commit(cfg, &o, &a, errs);
+    }
+    if (!strcmp(name, "cancel-commit"))
+        return cfg_cancel_commit(cfg, child_val(rpc, "persist-id"), &a, errs);
+    if (!strcmp(name, "discard-changes"))
+        return cfg_discard(cfg, &a, errs);
+    /* validate */
+    if (!lyd_find_path(rpc, "source/candidate", 0, &c))
+        return cfg_validate(cfg, CFG_DS_CANDIDATE, NULL, errs);
+    if (!lyd_find_path(rpc, "source/startup", 0, &c))
+        return cfg_validate(cfg, CFG_DS_STARTUP, NULL, errs);
+    if (!lyd_find_path(rpc, "source/running", 0, &c))
+        return cfg_validate(cfg, CFG_DS_RUNNING, NULL, errs);
+    if (!lyd_find_path(rpc, "source/config", 0, &c)) {
+        const struct lyd_node_any *any = (const struct lyd_node_any *)c;
+        struct lyd_node *tree = NULL;
+        int rc;
+
+        if (any->value_type == LYD_ANYDATA_DATATREE)
+            return cfg_validate(cfg, CFG_SRC_INLINE, any->value.tree, errs);
+        if (any->value_type == LYD_ANYDATA_JSON || any->value_type == LYD_ANYDATA_XML || any->value_type == LYD_ANYDATA_STRING) {
+            struct ly_in *in = NULL;
+
+            if (ly_in_new_memory(any->value.str, &in))
+                return -ENOMEM;
+            if (lyd_parse_data(r->api->ctx, NULL, in, any->value_type == LYD_ANYDATA_XML ? LYD_XML : LYD_JSON,
+                               LYD_PARSE_ONLY | LYD_PARSE_STRICT | LYD_PARSE_NO_STATE, 0, &tree)) {
+                ly_in_free(in, 0);
+                cfg_err_from_ly(errs, r->api->ctx, "the configuration to validate cannot be parsed");
+                return -EINVAL;
+            }
+            ly_in_free(in, 0);
+            rc = cfg_validate(cfg, CFG_SRC_INLINE, tree, errs);
+            lyd_free_all(tree);
+            return rc;
+        }
+    }
+    cfg_err_add(errs, CFG_ERR_MISSING_ELEMENT, CFG_ERRT_PROTOCOL, NULL,
+                "validate needs a source: candidate, running, startup or config");
+    return -EINVAL;
+}
+
+/* {"mod:output": {...}} from the RPC node holding output children. */
+static char *print_output(struct rest_req *r, const struct lyd_node *out)
+{
+    const char *mod = out->schema->module->name, *name = out->schema->name;
+    char *s = NULL, *res = NULL;
+
+    if (lyd_print_mem(&s, out, r->out_fmt == REST_XML ? LYD_XML : LYD_JSON, LYD_PRINT_SHRINK) || !s)
+        return NULL;
+    if (r->out_fmt == REST_JSON) {
+        json_t *root = json_loads(s, 0, NULL), *inner;
+        char key[160];
+
+        snprintf(key, sizeof(key), "%s:%s", mod, name);
+        inner = root ? json_object_get(root, key) : NULL;
+        if (inner) {
+            json_t *w = json_pack("{s:O}", "", inner);
+
+            snprintf(key, sizeof(key), "%s:output", mod);
+            json_decref(w);
+            w = json_object();
+            json_object_set(w, key, inner);
+            res = json_dumps(w, JSON_COMPACT);
+            json_decref(w);
+        }
+        json_decref(root);
+    } else {
+        size_t nl = strlen(name), sl = strlen(s);
+
+        /* <name xmlns="...">...</name> -> <output xmlns="...">...</output> */
+        while (sl && (s[sl - 1] == '\n' || s[sl - 1] == ' '))
+            sl--;
+        if (sl > 2 * nl + 4 && s[0] == '<' && !strncmp(s + 1, name, nl) && s[sl - 1] == '>' &&
+            asprintf(&res, "<output%.*s</output>\n", (int)(sl - 1 - nl - (nl + 3)), s + 1 + nl) < 0)
+            res = NULL;
+    }
+    free(s);
+    return res;
+}
+
+void rest_ops_run(void *arg)
+{
+    struct rest_req *r = arg;
+    struct rest_api *api = r->api;
+    struct cfg_errs errs = {0};
+    const struct lys_module *mod;
+    const struct lysc_node_action *op = NULL;
+    struct lyd_node *rpc = NULL, *tree = NULL, *out = NULL;
+    const char *colon = strchr(r->rel, ':'), *why = NULL;
+    char modname[128], *text = NULL;
+    int rc;
+
+    if (!*r->rel) {
+        if (strcmp(r->method, "GET") && strcmp(r->method, "HEAD")) {
+            r->rep.allow = "OPTIONS, GET, HEAD";
+            rest_reply_err(&r->rep, r->out_fmt, 405, CFG_ERR_OPERATION_NOT_SUPPORTED, NULL,
+                           "POST names an operation: /restconf/operations/module:name");
+            return;
+        }
+        ops_list(r);
+        return;
+    }
+    if (!colon || (size_t)(colon - r->rel) >= sizeof(modname) || strchr(r->rel, '/')) {
+        rest_reply_err(&r->rep, r->out_fmt, 404, CFG_ERR_INVALID_VALUE, NULL,
+                       "operations are named module:name, e.g. raven-vpn:clear-session");
+        return;
+    }
+    memcpy(modname, r->rel, (size_t)(colon - r->rel));
+    modname[colon - r->rel] = '\0';
+    mod = ly_ctx_get_module_implemented(api->ctx, modname);
+    for (const struct lysc_node_action *a = mod && mod->compiled ? mod->compiled->rpcs : NULL; a;
+         a = (const struct lysc_node_action *)a->next)
+        if (!strcmp(a->name, colon + 1))
+            op = a;
+    if (!op || !op_allowed(&op->node)) {
+        rest_reply_err(&r->rep, r->out_fmt, 404, CFG_ERR_INVALID_VALUE, NULL, "no operation \"%s\"", r->rel);
+        return;
+    }
+    if (strcmp(r->method, "POST")) {
+        r->rep.allow = "OPTIONS, POST";
+        rest_reply_err(&r->rep, r->out_fmt, 405, CFG_ERR_OPERATION_NOT_SUPPORTED, NULL, "operations are called with POST");
+        return;
+    }
+    /* the body, if any, is "module:input"; libyang parses the operation itself */
+    {
+        char inname[160], opname[160];
+        struct ly_in *in = NULL;
+
+        snprintf(inname, sizeof(inname), "%s:input", modname);
+        snprintf(opname, sizeof(opname), "%s:%s", modname, op->name);
+        if (r->body_len) {
+            text = unwrap(r->body, r->in_fmt, inname, r->in_fmt == REST_JSON ? opname : op->name, &why);
+            if (!text) {
+                rest_reply_err(&r->rep, r->out_fmt, 400, CFG_ERR_MALFORMED_MESSAGE, NULL, "%s (%s)", why, inname);
+                return;
+            }
+            if (r->in_fmt == REST_XML && !strstr(text, mod->ns)) {
+                /* <input> without the module's namespace: supply it */
+                char *w = NULL;
+                size_t on = strlen(op->name);
+
+                if (asprintf(&w, "<%s xmlns=\"%s\"%s", op->name, mod->ns, text + 1 + on) < 0)
+                    w = NULL;
+                free(text);
+                text = w;
+            }
+        } else if (asprintf(&text, r->in_fmt == REST_XML ? "<%s xmlns=\"%s\"/>" : "{\"%s\":{}}",
+                            r->in_fmt == REST_XML ? op->name : opname, mod->ns) < 0) {
+            text = NULL;
+        }
+        if (!text || ly_in_new_memory(text, &in)) {
+            free(text);
+            rest_reply_err(&r->rep, r->out_fmt, 500, CFG_ERR_RESOURCE_DENIED, NULL, "out of memory");
+            return;
+        }
+        if (lyd_parse_op(api->ctx, NULL, in, r->body_len && r->in_fmt == REST_XML ? LYD_XML
+                                              : r->body_len                         ? LYD_JSON
+                                              : r->in_fmt == REST_XML               ? LYD_XML
+                                                                                    : LYD_JSON,
+                         LYD_TYPE_RPC_YANG, &tree, &rpc) ||
+            !rpc || lyd_validate_op(tree, NULL, LYD_TYPE_RPC_YANG, NULL)) {
+            ly_in_free(in, 0);
+            free(text);
+            lyd_free_all(tree);
+            cfg_err_from_ly(&errs, api->ctx, "the operation's input is invalid");
+            for (struct cfg_err *x = errs.head; x; x = x->next)
+                if (x->tag == CFG_ERR_OPERATION_FAILED)
+                    x->tag = CFG_ERR_INVALID_VALUE;
+            reply_errs(r, &errs, -EINVAL, 400);
+            return;
+        }
+        ly_in_free(in, 0);
+        free(text);
+    }
+    if (!strcmp(op->module->name, "ietf-netconf")) {
+        rc = netconf_op(r, rpc, &errs);
+        if (rc)
+            reply_errs(r, &errs, rc, 0);
+        else
+            r->rep.status = 204;
+    } else if (!api->rpc_fn || lyd_dup_single(rpc, NULL, 0, &out)) {
+        rest_reply_err(&r->rep, r->out_fmt, 501, CFG_ERR_OPERATION_NOT_SUPPORTED, NULL, "operation %s is not available",
+                       r->rel);
+    } else {
+        rc = api->rpc_fn(rpc, out, &errs, api->hooks_arg);
+        if (rc) {
+            reply_errs(r, &errs, rc, 0);
+        } else if (!lyd_child(out)) {
+            r->rep.status = 204;
+        } else {
+            char *s = print_output(r, out);
+
+            set_body(&r->rep, s, rest_ctype(r->out_fmt));
+            r->rep.status = s ? 200 : 500;
+        }
+        lyd_free_tree(out);
+    }
+    lyd_free_all(tree);
+}

@@ -1,0 +1,578 @@
+/* RFC 8040 §6 event streams as Server-Sent Events. Each subscriber has a bounded
+ * queue of encoded events; its connection is suspended while the queue is empty and
+ * resumed when an event or a keep-alive arrives. Events are encoded once per format
+ * on the control thread. The traffic sampler runs there too, every second. */
+#include <errno.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/rest/rest_impl.h"
+#include "daemon/base/log.h"
+#include "daemon/base/poison.h"
+
+#define QUEUE_MAX 256
+#define KEEPALIVE_S 15
+
+enum ev_class {
+    EV_SESSIONS = 1,
+    EV_AUTH = 2,
+    EV_CONFIG = 4,
+    EV_TRAFFIC = 8,
+};
+
+static const struct {
+    const char *name, *desc;
+    unsigned int mask;
+} streams[] = {
+    {"NETCONF", "Every event: sessions, authentication failures and configuration changes.",
+     EV_SESSIONS | EV_AUTH | EV_CONFIG},
+    {"sessions", "raven-vpn:session-up and raven-vpn:session-down.", EV_SESSIONS},
+    {"auth", "raven-vpn:authentication-failure.", EV_AUTH},
+    {"config", "ietf-netconf-notifications:netconf-config-change.", EV_CONFIG},
+    {"traffic", "raven-vpn:traffic-sample every 'interval' seconds (query parameter, 1-60, default 2).", EV_TRAFFIC},
+};
+
+struct msg {
+    struct msg *next;
+    size_t len;
+    char text[];
+};
+
+struct sub {
+    struct rest_events *ev;
+    struct MHD_Connection *conn;
+    unsigned int mask;
+    enum rest_fmt fmt;
+    unsigned int interval;
+    struct msg *head, *tail;
+    size_t qlen;
+    uint64_t dropped;
+    struct msg *cur;
+    size_t off;
+    bool suspended, closed;
+    struct sub *next;
+};
+
+struct rest_events {
+    struct rest_api *api;
+    pthread_mutex_t lock;
+    struct sub *subs;
+    size_t nsubs;
+    struct event *timer;
+    uint64_t ticks;
+};
+
+static struct msg *msg_new(const char *s, size_t n)
+{
+    struct msg *m = malloc(sizeof(*m) + n + 1);
+
+    if (!m)
+        return NULL;
+    m->next = NULL;
+    m->len = n;
+    memcpy(m->text, s, n);
+    m->text[n] = '\0';
+    return m;
+}
+
+/* Under ev->lock: wakes a suspended subscriber. */
+static void wake(struct sub *s)
+{
+    if (s->suspended) {
+        s->suspended = false;
+        MHD_resume_connection(s->conn);
+    }
+}
+
+/* Under ev->lock: queues a copy of @m, dropping the oldest when full. */
+static void push(struct sub *s, const char *text, size_t len)
+{
+    struct msg *m;
+
+    if (s->closed)
+        return;
+    if (s->qlen >= QUEUE_MAX) {
+        struct msg *old = s->head;
+
+        s->head = old->next;
+        if (!s->head)
+            s->tail = NULL;
+        free(old);
+        s->qlen--;
+        s->dropped++;
+    }
+    m = msg_new(text, len);
+    if (!m)
+        return;
+    if (s->tail)
+        s->tail->next = m;
+    else
+        s->head = m;
+    s->tail = m;
+    s->qlen++;
+    wake(s);
+}
+
+static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct sub *s = cls;
+    struct rest_events *ev = s->ev;
+    size_t n = 0;
+
+    (void)pos;
+    pthread_mutex_lock(&ev->lock);
+    while (n < max) {
+        if (!s->cur) {
+            s->cur = s->head;
+            if (!s->cur)
+                break;
+            s->head = s->cur->next;
+            if (!s->head)
+                s->tail = NULL;
+            s->qlen--;
+            s->off = 0;
+        }
+        {
+            size_t k = s->cur->len - s->off;
+
+            if (k > max - n)
+                k = max - n;
+            memcpy(buf + n, s->cur->text + s->off, k);
+            n += k;
+            s->off += k;
+            if (s->off == s->cur->len) {
+                free(s->cur);
+                s->cur = NULL;
+            }
+        }
+    }
+    if (!n) {
+        if (s->closed) {
+            pthread_mutex_unlock(&ev->lock);
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        }
+        s->suspended = true;
+        MHD_suspend_connection(s->conn);
+    }
+    pthread_mutex_unlock(&ev->lock);
+    return (ssize_t)n;
+}
+
+static void sub_free(void *cls)
+{
+    struct sub *s = cls;
+    struct rest_events *ev = s->ev;
+
+    pthread_mutex_lock(&ev->lock);
+    for (struct sub **pp = &ev->subs; *pp; pp = &(*pp)->next)
+        if (*pp == s) {
+            *pp = s->next;
+            ev->nsubs--;
+            break;
+        }
+    pthread_mutex_unlock(&ev->lock);
+    while (s->head) {
+        struct msg *m = s->head;
+
+        s->head = m->next;
+        free(m);
+    }
+    free(s->cur);
+    free(s);
+}
+
+enum MHD_Result rest_events_serve(struct rest_api *api, struct MHD_Connection *conn, const char *name,
+                                  enum rest_fmt fmt, struct rest_req *r)
+{
+    struct rest_events *ev = api->ev;
+    struct MHD_Response *resp;
+    struct sub *s;
+    enum MHD_Result ret;
+    size_t i;
+
+    for (i = 0; i < sizeof(streams) / sizeof(streams[0]); i++)
+        if (!strcmp(name, streams[i].name))
+            break;
+    if (i == sizeof(streams) / sizeof(streams[0])) {
+        rest_reply_err(&r->rep, r->out_fmt, 404, CFG_ERR_INVALID_VALUE, NULL,
+                       "no event stream \"%s\"; see ietf-restconf-monitoring:restconf-state/streams", name);
+        goto reply;
+    }
+    if (r->query.interval && streams[i].mask != EV_TRAFFIC) {
+        rest_reply_err(&r->rep, r->out_fmt, 400, CFG_ERR_INVALID_VALUE, NULL,
+                       "only the traffic stream takes an interval");
+        goto reply;
+    }
+    s = calloc(1, sizeof(*s));
+    if (!s) {
+        rest_reply_err(&r->rep, r->out_fmt, 503, CFG_ERR_RESOURCE_DENIED, NULL, "out of memory");
+        goto reply;
+    }
+    s->ev = ev;
+    s->conn = conn;
+    s->mask = streams[i].mask;
+    s->fmt = fmt;
+    s->interval = r->query.interval ? r->query.interval : 2;
+    pthread_mutex_lock(&ev->lock);
+    if (ev->nsubs >= REST_STREAM_MAX) {
+        pthread_mutex_unlock(&ev->lock);
+        free(s);
+        rest_reply_err(&r->rep, r->out_fmt, 503, CFG_ERR_RESOURCE_DENIED, NULL,
+                       "too many event stream subscribers (%d)", REST_STREAM_MAX);
+        goto reply;
+    }
+    /* a first comment line: the stream is open */
+    push(s, ": raven event stream\n\n", strlen(": raven event stream\n\n"));
+    s->next = ev->subs;
+    ev->subs = s;
+    ev->nsubs++;
+    pthread_mutex_unlock(&ev->lock);
+    free(r->query.fields);
+    resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, reader, s, sub_free);
+    if (!resp) {
+        sub_free(s);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    ret = MHD_queue_response(conn, 200, resp);
+    MHD_destroy_response(resp);
+    return ret;
+reply:
+    free(r->query.fields);
+    {
+        struct MHD_Response *e = MHD_create_response_from_buffer(r->rep.len, r->rep.body, MHD_RESPMEM_MUST_FREE);
+
+        if (!e) {
+            free(r->rep.body);
+            return MHD_NO;
+        }
+        MHD_add_response_header(e, MHD_HTTP_HEADER_CONTENT_TYPE, r->rep.ctype);
+        ret = MHD_queue_response(conn, r->rep.status, e);
+        MHD_destroy_response(e);
+        return ret;
+    }
+}
+
+/* "data: ..." lines of one SSE event from an encoded notification. */
+static char *sse_event(const char *doc)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    const char *p = doc;
+
+    if (!f)
+        return NULL;
+    while (*p) {
+        size_t n = strcspn(p, "\n");
+
+        if (n)
+            fprintf(f, "data: %.*s\n", (int)n, p);
+        p += n;
+        if (*p)
+            p++;
+    }
+    fputs("\n", f);
+    fclose(f);
+    return buf;
+}
+
+/* The RFC 8040 §6.4 encoding of @notif. */
+static char *encode(struct rest_api *api, const struct lyd_node *notif, enum rest_fmt fmt)
+{
+    char *body = NULL, *doc = NULL, *t = NULL, *ev;
+
+    (void)api;
+    if (ly_time_time2str(time(NULL), NULL, &t))
+        return NULL;
+    if (lyd_print_mem(&body, notif, fmt == REST_XML ? LYD_XML : LYD_JSON, LYD_PRINT_SHRINK) || !body) {
+        free(t);
+        return NULL;
+    }
+    if (fmt == REST_XML) {
+        if (asprintf(&doc,
+                     "<notification xmlns=\"urn:ietf:params:xml:ns:netconf:notification:1.0\"><eventTime>%s</eventTime>%s"
+                     "</notification>",
+                     t, body) < 0)
+            doc = NULL;
+    } else {
+        /* {"mod:name":{...}} -> {"ietf-restconf:notification":{"eventTime":"...","mod:name":{...}}} */
+        size_t n = strlen(body);
+
+        while (n && (body[n - 1] == '\n' || body[n - 1] == ' '))
+            n--;
+        if (n >= 2 && body[0] == '{' && body[n - 1] == '}' &&
+            asprintf(&doc, "{\"ietf-restconf:notification\":{\"eventTime\":\"%s\",%.*s}}", t, (int)(n - 2), body + 1) <
+                0)
+            doc = NULL;
+    }
+    free(body);
+    free(t);
+    ev = doc ? sse_event(doc) : NULL;
+    free(doc);
+    return ev;
+}
+
+static unsigned int class_of(const struct lyd_node *notif)
+{
+    const char *m = notif->schema->module->name, *n = notif->schema->name;
+
+    if (!strcmp(m, "ietf-netconf-notifications"))
+        return !strcmp(n, "netconf-config-change") ? EV_CONFIG : 0;
+    if (strcmp(m, "raven-vpn"))
+        return 0;
+    if (!strcmp(n, "session-up") || !strcmp(n, "session-down"))
+        return EV_SESSIONS;
+    if (!strcmp(n, "authentication-failure"))
+        return EV_AUTH;
+    if (!strcmp(n, "traffic-sample"))
+        return EV_TRAFFIC;
+    return EV_SESSIONS | EV_AUTH | EV_CONFIG; /* other raven events: NETCONF stream */
+}
+
+/* Queues @notif for the subscribers of @cls; encoded once per format in use. */
+static void deliver(struct rest_events *ev, const struct lyd_node *notif, unsigned int cls)
+{
+    char *enc[2] = {NULL, NULL};
+    bool need[2] = {false, false};
+
+    pthread_mutex_lock(&ev->lock);
+    for (struct sub *s = ev->subs; s; s = s->next)
+        if (s->mask & cls)
+            need[s->fmt] = true;
+    pthread_mutex_unlock(&ev->lock);
+    for (int f = 0; f < 2; f++)
+        if (need[f])
+            enc[f] = encode(ev->api, notif, (enum rest_fmt)f);
+    pthread_mutex_lock(&ev->lock);
+    for (struct sub *s = ev->subs; s; s = s->next)
+        if ((s->mask & cls) && enc[s->fmt])
+            push(s, enc[s->fmt], strlen(enc[s->fmt]));
+    pthread_mutex_unlock(&ev->lock);
+    free(enc[0]);
+    free(enc[1]);
+}
+
+void rest_api_notify(struct rest_api *api, const struct lyd_node *notif)
+{
+    unsigned int cls;
+
+    if (!api || !notif || !notif->schema)
+        return;
+    cls = class_of(notif);
+    if (cls)
+        deliver(api->ev, notif, cls);
+}
+
+static bool any_sub(struct rest_events *ev, unsigned int mask)
+{
+    bool any = false;
+
+    pthread_mutex_lock(&ev->lock);
+    for (struct sub *s = ev->subs; s && !any; s = s->next)
+        any = (s->mask & mask) && (mask != EV_TRAFFIC || ev->ticks % s->interval == 0);
+    pthread_mutex_unlock(&ev->lock);
+    return any;
+}
+
+static void add_counters(struct lyd_node *parent, const struct lyd_node *stats, uint64_t sum[4])
+{
+    static const char *const names[4] = {"bytes-in", "bytes-out", "packets-in", "packets-out"};
+
+    for (int i = 0; i < 4; i++) {
+        struct lyd_node *c = NULL;
+        const char *v = "0";
+
+        if (stats && !lyd_find_path(stats, names[i], 0, &c))
+            v = lyd_get_value(c);
+        lyd_new_term(parent, NULL, names[i], v, 0, NULL);
+        sum[i] += strtoull(v, NULL, 10);
+    }
+}
+
+/* The traffic-sample notification from the daemon's state. */
+static struct lyd_node *traffic_sample(struct rest_api *api, unsigned int interval)
+{
+    const struct lys_module *mod = ly_ctx_get_module_implemented(api->ctx, "raven-vpn");
+    struct lyd_node *state = NULL, *n = NULL, *tot = NULL;
+    struct ly_set *set = NULL;
+    uint64_t sum[4] = {0}, zero[4];
+    char iv[16];
+
+    if (!mod || !api->state_fn || api->state_fn(api->ctx, &state, api->hooks_arg) ||
+        lyd_new_inner(NULL, mod, "traffic-sample", 0, &n)) {
+        lyd_free_siblings(state);
+        return NULL;
+    }
+    snprintf(iv, sizeof(iv), "%u", interval);
+    lyd_new_term(n, NULL, "interval", iv, 0, NULL);
+    if (state && !lyd_find_xpath(state, "/raven-vpn:vpn-state/session", &set)) {
+        for (uint32_t i = 0; i < set->count; i++) {
+            struct lyd_node *id = NULL, *st = NULL, *e = NULL;
+
+            if (lyd_find_path(set->dnodes[i], "id", 0, &id) ||
+                lyd_new_list(n, NULL, "session", 0, &e, lyd_get_value(id)))
+                continue;
+            lyd_find_path(set->dnodes[i], "statistics", 0, &st);
+            add_counters(e, st, sum);
+        }
+    }
+    ly_set_free(set, NULL);
+    lyd_free_siblings(state);
+    if (!lyd_new_inner(n, NULL, "total", 0, &tot)) {
+        static const char *const names[4] = {"bytes-in", "bytes-out", "packets-in", "packets-out"};
+
+        for (int i = 0; i < 4; i++) {
+            char v[24];
+
+            snprintf(v, sizeof(v), "%llu", (unsigned long long)sum[i]);
+            lyd_new_term(tot, NULL, names[i], v, 0, NULL);
+        }
+    }
+    (void)zero;
+    return n;
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct rest_events *ev = arg;
+    struct rest_api *api = ev->api;
+
+    (void)fd;
+    (void)what;
+    ev->ticks++;
+    if (any_sub(ev, EV_TRAFFIC)) {
+        /* one sample per interval in use: subscribers with the same interval share it */
+        unsigned int done[61] = {0};
+
+        pthread_mutex_lock(&ev->lock);
+        for (struct sub *s = ev->subs; s; s = s->next)
+            if ((s->mask & EV_TRAFFIC) && ev->ticks % s->interval == 0)
+                done[s->interval] = 1;
+        pthread_mutex_unlock(&ev->lock);
+        for (unsigned int iv = 1; iv <= 60; iv++) {
+            struct lyd_node *n;
+
+            if (!done[iv])
+                continue;
+            n = traffic_sample(api, iv);
+            if (!n)
+                continue;
+            {
+                char *enc[2] = {encode(api, n, REST_JSON), encode(api, n, REST_XML)};
+
+                pthread_mutex_lock(&ev->lock);
+                for (struct sub *s = ev->subs; s; s = s->next)
+                    if ((s->mask & EV_TRAFFIC) && s->interval == iv && enc[s->fmt])
+                        push(s, enc[s->fmt], strlen(enc[s->fmt]));
+                pthread_mutex_unlock(&ev->lock);
+                free(enc[0]);
+                free(enc[1]);
+            }
+            lyd_free_tree(n);
+        }
+    }
+    if (ev->ticks % KEEPALIVE_S == 0) {
+        pthread_mutex_lock(&ev->lock);
+        for (struct sub *s = ev->subs; s; s = s->next)
+            if (!s->head && !s->cur)
+                push(s, ": keep-alive\n\n", strlen(": keep-alive\n\n"));
+        pthread_mutex_unlock(&ev->lock);
+    }
+}
+
+struct rest_events *rest_events_new(struct rest_api *api)
+{
+    struct rest_events *ev = calloc(1, sizeof(*ev));
+    struct timeval one = {1, 0};
+
+    if (!ev)
+        return NULL;
+    ev->api = api;
+    pthread_mutex_init(&ev->lock, NULL);
+    ev->timer = api->base ? event_new(api->base, -1, EV_PERSIST, on_tick, ev) : NULL;
+    if (ev->timer)
+        event_add(ev->timer, &one);
+    return ev;
+}
+
+/* Ends every stream: their connections are resumed and finish. */
+static void rest_events_close_all(struct rest_events *ev)
+{
+    pthread_mutex_lock(&ev->lock);
+    for (struct sub *s = ev->subs; s; s = s->next) {
+        s->closed = true;
+        wake(s);
+    }
+    pthread_mutex_unlock(&ev->lock);
+}
+
+/* Ends the streams served by @mhd (before that daemon stops). */
+void rest_events_close_daemon(struct rest_events *ev, struct MHD_Daemon *mhd)
+{
+    pthread_mutex_lock(&ev->lock);
+    for (struct sub *s = ev->subs; s; s = s->next) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(s->conn, MHD_CONNECTION_INFO_DAEMON);
+
+        if (ci && ci->daemon == mhd) {
+            s->closed = true;
+            wake(s);
+        }
+    }
+    pthread_mutex_unlock(&ev->lock);
+}
+
+void rest_events_free(struct rest_events *ev)
+{
+    if (!ev)
+        return;
+    if (ev->timer)
+        event_free(ev->timer);
+    rest_events_close_all(ev);
+    /* the subscribers are freed by libmicrohttpd as their connections end; the
+     * structure stays until the daemons have stopped (rest_events_release) */
+}
+
+void rest_events_release(struct rest_events *ev)
+{
+    if (!ev)
+        return;
+    pthread_mutex_destroy(&ev->lock);
+    free(ev);
+}
+
+char *rest_events_streams_doc(struct rest_api *api, enum rest_fmt fmt)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+
+    (void)api;
+    if (!f)
+        return NULL;
+    if (fmt == REST_XML)
+        fputs("<restconf-state xmlns=\"urn:ietf:params:xml:ns:yang:ietf-restconf-monitoring\"><streams>", f);
+    else
+        fputs("{\"ietf-restconf-monitoring:restconf-state\":{\"streams\":{\"stream\":[", f);
+    for (size_t i = 0; i < sizeof(streams) / sizeof(streams[0]); i++) {
+        if (fmt == REST_XML)
+            fprintf(f,
+                    "<stream><name>%s</name><description>%s</description><replay-support>false</replay-support>"
+                    "<access><encoding>json</encoding><location>/restconf/streams/%s/json</location></access>"
+                    "<access><encoding>xml</encoding><location>/restconf/streams/%s/xml</location></access></stream>",
+                    streams[i].name, streams[i].desc, streams[i].name, streams[i].name);
+        else
+            fprintf(f,
+                    "%s{\"name\":\"%s\",\"description\":\"%s\",\"replay-support\":false,\"access\":["
+                    "{\"encoding\":\"json\",\"location\":\"/restconf/streams/%s/json\"},"
+                    "{\"encoding\":\"xml\",\"location\":\"/restconf/streams/%s/xml\"}]}",
+                    i ? "," : "", streams[i].name, streams[i].desc, streams[i].name, streams[i].name);
+    }
+    fputs(fmt == REST_XML ? "</streams></restconf-state>\n" : "]}}}\n", f);
+    fclose(f);
+    return buf;
+}

@@ -1,0 +1,160 @@
+/* Internals of the REST front end shared by its files. */
+#ifndef RAVEN_API_REST_IMPL_H
+#define RAVEN_API_REST_IMPL_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+
+#include "api/rest/rest_api.h"
+#include "api/rest/rest_path.h"
+
+#define REST_BODY_MAX (4u << 20)
+#define REST_CONN_MAX 256
+#define REST_CONN_PER_IP 64
+#define REST_IDLE_TIMEOUT_S 30
+#define REST_STREAM_MAX 64
+#define REST_TOKEN_TTL_S 3600
+#define REST_BASIC_CACHE_S 60
+#define REST_SID 0xfffffff0u /* the datastore's session id of REST requests */
+
+enum rest_fmt {
+    REST_JSON = 0,
+    REST_XML,
+};
+
+/* A served endpoint: one libmicrohttpd daemon. */
+struct rest_srv {
+    struct MHD_Daemon *mhd;
+    char *name, *address;
+    uint16_t port;
+    bool kept; /* prepared: taken over from the served set */
+    struct rest_srv *next;
+};
+
+struct rest_auth; /* rest_auth.c */
+struct rest_events; /* rest_events.c */
+
+struct rest_api {
+    struct ly_ctx *ctx;
+    struct cfg *cfg;
+    struct ctlq *q;
+    struct event_base *base;
+    char *state_dir, *web_dir;
+    rest_state_fn state_fn;
+    rest_rpc_fn rpc_fn;
+    void *hooks_arg;
+
+    /* the served certificate and endpoints; changed only on the control thread */
+    char *cert_pem, *key_pem;
+    struct rest_srv *srvs;
+    struct rest_srv *pending; /* prepared, not yet served */
+    bool pending_valid;
+    char *pending_cert, *pending_key;
+
+    struct rest_auth *auth;
+    struct rest_events *ev;
+    uint64_t boot; /* random: keeps entity tags unique across restarts */
+    atomic_uint_fast64_t nreq;
+};
+
+/* The caller of a request, once authenticated. */
+struct rest_who {
+    char user[40];
+    enum rest_role role;
+    char token_hash[65]; /* set when a bearer token was used */
+};
+
+/* What a handler answers: status, body (owned), content type, extra headers. */
+struct rest_reply {
+    unsigned int status;
+    char *body;
+    size_t len;
+    const char *ctype;
+    char *location;
+    char etag[48];
+    time_t last_modified;
+    bool allow_set;
+    const char *allow;
+};
+
+/* Query parameters of RFC 8040 §4.8 (and the traffic stream's interval). */
+enum rest_content { REST_CONTENT_ALL = 0, REST_CONTENT_CONFIG, REST_CONTENT_NONCONFIG };
+enum rest_wd { REST_WD_DEFAULT = 0, REST_WD_EXPLICIT, REST_WD_TRIM, REST_WD_ALL, REST_WD_ALL_TAGGED };
+
+struct rest_query {
+    unsigned int depth; /* 0: unbounded */
+    char *fields;
+    enum rest_content content;
+    enum rest_wd wd;
+    unsigned int interval; /* streams */
+};
+
+/* Which datastore a /restconf/data or /restconf/ds request addresses. */
+enum rest_dsel { REST_DS_UNIFIED = 0, REST_DS_RUNNING, REST_DS_CANDIDATE, REST_DS_STARTUP, REST_DS_OPERATIONAL };
+
+/* One request, handed to the control thread. */
+struct rest_req {
+    struct rest_api *api;
+    struct MHD_Connection *conn;
+    const char *method;
+    const char *url;      /* raw (not unescaped), without the query */
+    const char *base_uri; /* "/restconf/data" or "/restconf/ds/ietf-datastores:NAME" */
+    const char *rel;      /* the api-path after base_uri, raw */
+    enum rest_dsel dsel;
+    const char *body; /* NUL-terminated, may be NULL */
+    size_t body_len;
+    enum rest_fmt in_fmt, out_fmt;
+    struct rest_query query;
+    const char *if_match, *if_none_match;
+    time_t if_modified_since, if_unmodified_since; /* 0: absent */
+    struct rest_who who;
+    struct rest_reply rep;
+};
+
+/* rest_err.c */
+void rest_reply_errs(struct rest_reply *rep, enum rest_fmt fmt, const struct cfg_errs *errs, unsigned int status);
+void rest_reply_err(struct rest_reply *rep, enum rest_fmt fmt, unsigned int status, enum cfg_err_tag tag,
+                    const char *path, const char *fmt_msg, ...) __attribute__((format(printf, 6, 7)));
+unsigned int rest_status_of(const struct cfg_errs *errs, int rc);
+const char *rest_ctype(enum rest_fmt fmt);
+
+/* rest_auth.c */
+struct rest_auth *rest_auth_new(void);
+void rest_auth_free(struct rest_auth *a);
+void rest_auth_set_users(struct rest_auth *a, const struct rest_user *users, size_t n);
+/* 0 with @who filled; -EACCES (bad credentials: 401) or -ENOENT (none given). */
+int rest_auth_check(struct rest_auth *a, struct MHD_Connection *conn, bool allow_cookie, struct rest_who *who);
+/* Checks a user name and password (crypt). */
+int rest_auth_password(struct rest_auth *a, const char *user, const char *password, struct rest_who *who);
+/* Issues a token for @who; returns it (static buffer of the caller, 65 bytes). */
+int rest_auth_token_new(struct rest_auth *a, const struct rest_who *who, char out[65]);
+void rest_auth_token_revoke(struct rest_auth *a, const char *token_hash);
+
+/* rest_data.c: the datastore resources, run on the control thread. */
+void rest_data_run(void *req); /* ctlq_fn */
+void rest_ops_run(void *req);  /* ctlq_fn */
+void rest_root_reply(struct rest_req *r);
+/* Prints @tree (siblings) as the body of @r, in its format with @wd print flags. */
+int rest_print(struct rest_req *r, const struct lyd_node *tree, uint32_t flags);
+
+/* rest_events.c */
+struct rest_events *rest_events_new(struct rest_api *api);
+/* Stops the sampler and ends every stream; rest_events_release frees the structure
+ * once the daemons (which free the subscribers) have stopped. */
+void rest_events_free(struct rest_events *ev);
+void rest_events_release(struct rest_events *ev);
+/* Ends the streams of @mhd, which is about to stop. */
+void rest_events_close_daemon(struct rest_events *ev, struct MHD_Daemon *mhd);
+/* Answers GET /restconf/streams/... (may queue a streaming response). */
+enum MHD_Result rest_events_serve(struct rest_api *api, struct MHD_Connection *conn, const char *name,
+                                  enum rest_fmt fmt, struct rest_req *r);
+/* The restconf-state/streams document. */
+char *rest_events_streams_doc(struct rest_api *api, enum rest_fmt fmt);
+
+/* rest_metrics.c */
+void rest_metrics_run(void *req); /* ctlq_fn */
+
+#endif

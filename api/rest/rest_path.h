@@ -1,0 +1,39 @@
+/* RFC 8040 request URIs: the api-path of a data resource (§3.5.3) turned into a
+ * libyang XPath and its schema node, percent-decoding, and the "fields" query
+ * parameter (§4.8.3) expanded into relative paths. Pure functions of their input and
+ * the YANG context: safe on any thread, fuzzed by fuzz_rest_path. */
+#ifndef RAVEN_API_REST_PATH_H
+#define RAVEN_API_REST_PATH_H
+
+#include <libyang/libyang.h>
+#include <stdbool.h>
+
+#include "daemon/config/cfg_err.h"
+
+struct rest_path {
+    char *xpath;                   /* NULL: the datastore itself */
+    char *parent_xpath;            /* NULL: the target is top-level (or the datastore) */
+    const struct lysc_node *snode; /* NULL: the datastore */
+    bool all_instances;            /* the last segment names a list or leaf-list without keys */
+    char *name;                    /* the target's name as RFC 7951 qualifies it at top level: "module:node" */
+};
+
+/* Parses @path (the part after ".../data/", raw, still percent-encoded; "" is the
+ * datastore). Returns 0, or -EINVAL/-ENOENT with @errs naming the bad segment
+ * (-ENOENT: no such schema node, a 404). */
+int rest_path_parse(const struct ly_ctx *ctx, const char *path, struct rest_path *out, struct cfg_errs *errs);
+void rest_path_clear(struct rest_path *p);
+
+/* Percent-decodes @len bytes of @in into a new string; -EINVAL on a bad escape or an
+ * encoded NUL. */
+int rest_pct_decode(const char *in, size_t len, char **out);
+
+/* Expands a "fields" value into relative paths ("a/b", "mod:c"), NULL-terminated, in
+ * *paths (free with rest_fields_free). Returns 0 or -EINVAL with @errs. */
+int rest_fields_parse(const char *fields, char ***paths, struct cfg_errs *errs);
+void rest_fields_free(char **paths);
+
+/* An XPath string literal of @v ('v' or "v"), or NULL if @v holds both quotes. */
+char *rest_xpath_literal(const char *v);
+
+#endif

@@ -1,0 +1,1098 @@
+/* The HTTPS server: libmicrohttpd daemons per endpoint (epoll, a thread pool), the
+ * certificate (self-signed at first start), limits, request bodies, authentication,
+ * routing and the dashboard's static files. Datastore work goes to the control
+ * thread (rest_data.c); see README.md. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api/rest/rest_impl.h"
+#include "daemon/base/ctlq.h"
+#include "daemon/base/fsutil.h"
+#include "daemon/base/log.h"
+#include "daemon/base/poison.h"
+
+#define THREADS_PER_ENDPOINT 2
+#define CERT_FILE "rest_cert.pem"
+#define KEY_FILE "rest_key.pem"
+
+/* Per-connection request state: the body as it arrives. */
+struct conn_req {
+    char *body;
+    size_t len;
+    bool too_big;
+    bool answered;
+};
+
+/* ---- certificate ---- */
+
+static int write_pem_file(const char *path, const char *data, mode_t mode)
+{
+    return fs_write_atomic(path, data, strlen(data), mode);
+}
+
+static char *bio_string(BIO *b)
+{
+    char *p = NULL, *s;
+    long n = BIO_get_mem_data(b, &p);
+
+    s = n > 0 ? strndup(p, (size_t)n) : NULL;
+    return s;
+}
+
+/* An ECDSA P-256 self-signed certificate for localhost and 127.0.0.1, valid for
+ * three years. */
+static int gen_self_signed(char **cert_pem, char **key_pem)
+{
+    EVP_PKEY *k = EVP_EC_gen("P-256");
+    X509 *x = X509_new();
+    X509_NAME *nm;
+    X509V3_CTX v3;
+    X509_EXTENSION *ext;
+    BIO *bc = BIO_new(BIO_s_mem()), *bk = BIO_new(BIO_s_mem());
+    unsigned char serial[16];
+    BIGNUM *bn = NULL;
+    char host[256] = "raven";
+    int rc = -EIO;
+
+    if (!k || !x || !bc || !bk || RAND_bytes(serial, sizeof(serial)) != 1)
+        goto out;
+    serial[0] &= 0x7f;
+    bn = BN_bin2bn(serial, sizeof(serial), NULL);
+    gethostname(host, sizeof(host) - 1);
+    if (!bn || !X509_set_version(x, 2) || !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) ||
+        !X509_gmtime_adj(X509_getm_notBefore(x), -3600) ||
+        !X509_gmtime_adj(X509_getm_notAfter(x), 3L * 365 * 24 * 3600) || !X509_set_pubkey(x, k))
+        goto out;
+    nm = X509_get_subject_name(x);
+    if (!X509_NAME_add_entry_by_txt(nm, "O", MBSTRING_ASC, (const unsigned char *)"Raven", -1, -1, 0) ||
+        !X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC, (const unsigned char *)host, -1, -1, 0) ||
+        !X509_set_issuer_name(x, nm))
+        goto out;
+    X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+    {
+        char san[400];
+        const char *exts[][2] = {{"basicConstraints", "critical,CA:FALSE"},
+                                 {"keyUsage", "critical,digitalSignature"},
+                                 {"extendedKeyUsage", "serverAuth"},
+                                 {"subjectAltName", san}};
+
+        snprintf(san, sizeof(san), "DNS:localhost,DNS:%s,IP:127.0.0.1,IP:::1", host);
+        for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
+            ext = X509V3_EXT_nconf(NULL, &v3, exts[i][0], exts[i][1]);
+            if (!ext || !X509_add_ext(x, ext, -1)) {
+                X509_EXTENSION_free(ext);
+                goto out;
+            }
+            X509_EXTENSION_free(ext);
+        }
+    }
+    if (!X509_sign(x, k, EVP_sha256()) || !PEM_write_bio_X509(bc, x) ||
+        !PEM_write_bio_PrivateKey(bk, k, NULL, NULL, 0, NULL, NULL))
+        goto out;
+    *cert_pem = bio_string(bc);
+    *key_pem = bio_string(bk);
+    rc = *cert_pem && *key_pem ? 0 : -ENOMEM;
+out:
+    BN_free(bn);
+    BIO_free(bc);
+    BIO_free(bk);
+    X509_free(x);
+    EVP_PKEY_free(k);
+    return rc;
+}
+
+/* SHA-256 fingerprint "AB:CD:..." of a PEM certificate; empty if unreadable. */
+static void fingerprint(const char *pem, char *out, size_t outlen)
+{
+    BIO *b = BIO_new_mem_buf(pem, -1);
+    X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+    unsigned char md[32];
+    unsigned int n = 0;
+
+    out[0] = '\0';
+    if (x && X509_digest(x, EVP_sha256(), md, &n))
+        for (unsigned int i = 0; i < n && 3 * i + 3 <= outlen; i++)
+            snprintf(out + 3 * i, outlen - 3 * i, "%02X%s", md[i], i + 1 < n ? ":" : "");
+    X509_free(x);
+    BIO_free(b);
+}
+
+/* The generated certificate of the state directory, made at first use. */
+static int self_signed(struct rest_api *api, char **cert, char **key)
+{
+    char *cp = NULL, *kp = NULL, fp[100];
+    int rc;
+
+    if (asprintf(&cp, "%s/" CERT_FILE, api->state_dir) < 0 || asprintf(&kp, "%s/" KEY_FILE, api->state_dir) < 0) {
+        free(cp);
+        return -ENOMEM;
+    }
+    rc = fs_read_all(cp, cert, NULL);
+    if (!rc)
+        rc = fs_read_all(kp, key, NULL);
+    if (rc == -ENOENT) {
+        free(*cert);
+        *cert = NULL;
+        rc = gen_self_signed(cert, key);
+        if (!rc)
+            rc = write_pem_file(kp, *key, 0600);
+        if (!rc)
+            rc = write_pem_file(cp, *cert, 0644);
+        if (!rc) {
+            fingerprint(*cert, fp, sizeof(fp));
+            log_info("rest", "generated a self-signed certificate %s, SHA-256 fingerprint %s", cp, fp);
+        }
+    }
+    if (rc) {
+        free(*cert);
+        free(*key);
+        *cert = *key = NULL;
+        log_err("rest", "cannot load or create %s: %s", cp, strerror(-rc));
+    }
+    free(cp);
+    free(kp);
+    return rc;
+}
+
+/* ---- responses ---- */
+
+static void add_common_headers(struct MHD_Response *resp)
+{
+    MHD_add_response_header(resp, "Strict-Transport-Security", "max-age=31536000");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+}
+
+static void add_ui_headers(struct MHD_Response *resp)
+{
+    MHD_add_response_header(resp, "Content-Security-Policy",
+                            "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; "
+                            "form-action 'self'");
+    MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+    MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+}
+
+static void http_date(time_t t, char *buf, size_t n)
+{
+    struct tm tm;
+
+    gmtime_r(&t, &tm);
+    strftime(buf, n, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+}
+
+static time_t parse_http_date(const char *s)
+{
+    struct tm tm = {0};
+
+    if (!s || !strptime(s, "%a, %d %b %Y %H:%M:%S GMT", &tm))
+        return 0;
+    return timegm(&tm);
+}
+
+static enum MHD_Result send_reply(struct MHD_Connection *conn, struct rest_reply *rep, const char *cookie)
+{
+    struct MHD_Response *resp;
+    enum MHD_Result ret;
+    char date[64];
+
+    resp = MHD_create_response_from_buffer(rep->len, rep->body, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(rep->body);
+        return MHD_NO;
+    }
+    rep->body = NULL;
+    add_common_headers(resp);
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    if (rep->len && rep->ctype)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, rep->ctype);
+    if (rep->location)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, rep->location);
+    if (rep->etag[0])
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, rep->etag);
+    if (rep->last_modified) {
+        http_date(rep->last_modified, date, sizeof(date));
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_LAST_MODIFIED, date);
+    }
+    if (rep->allow)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rep->allow);
+    if (rep->status == 401)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Basic realm=\"raven\", charset=\"UTF-8\"");
+    if (cookie)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE, cookie);
+    ret = MHD_queue_response(conn, rep->status, resp);
+    MHD_destroy_response(resp);
+    free(rep->location);
+    rep->location = NULL;
+    return ret;
+}
+
+static enum MHD_Result send_err(struct MHD_Connection *conn, enum rest_fmt fmt, unsigned int status,
+                                enum cfg_err_tag tag, const char *allow, const char *msg)
+{
+    struct rest_reply rep = {0};
+
+    rest_reply_err(&rep, fmt, status, tag, NULL, "%s", msg);
+    rep.allow = allow;
+    return send_reply(conn, &rep, NULL);
+}
+
+/* ---- media types, query ---- */
+
+static int accept_fmt(struct MHD_Connection *conn, enum rest_fmt *fmt)
+{
+    const char *a = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+    const char *x, *j;
+
+    *fmt = REST_JSON;
+    if (!a || !*a)
+        return 0;
+    x = strstr(a, "yang-data+xml");
+    if (!x)
+        x = strstr(a, "application/xml");
+    j = strstr(a, "yang-data+json");
+    if (!j)
+        j = strstr(a, "application/json");
+    if (x && (!j || x < j)) {
+        *fmt = REST_XML;
+        return 0;
+    }
+    if (j || strstr(a, "*/*") || strstr(a, "application/*"))
+        return 0;
+    return -1;
+}
+
+static int content_fmt(struct MHD_Connection *conn, enum rest_fmt *fmt)
+{
+    const char *c = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+
+    if (!c)
+        return -1;
+    if (!strncasecmp(c, "application/yang-data+json", 26) || !strncasecmp(c, "application/json", 16) ||
+        !strncasecmp(c, "application/yang-patch+json", 27)) {
+        *fmt = REST_JSON;
+        return 0;
+    }
+    if (!strncasecmp(c, "application/yang-data+xml", 25) || !strncasecmp(c, "application/xml", 15) ||
+        !strncasecmp(c, "application/yang-patch+xml", 26)) {
+        *fmt = REST_XML;
+        return 0;
+    }
+    return -1;
+}
+
+struct qparse {
+    struct rest_query *q;
+    bool stream, get;
+    unsigned int seen;
+    char err[200];
+};
+
+static enum MHD_Result query_iter(void *cls, enum MHD_ValueKind kind, const char *key, const char *raw)
+{
+    struct qparse *p = cls;
+    static const char *const names[] = {"depth", "fields", "content", "with-defaults", "interval"};
+    char *v = NULL;
+    unsigned int bit = 0;
+    size_t i;
+
+    (void)kind;
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (!strcmp(key, names[i]))
+            break;
+    if (i == sizeof(names) / sizeof(names[0]) || (i == 4) != p->stream || (i < 4 && !p->get)) {
+        snprintf(p->err, sizeof(p->err), "query parameter \"%.60s\" is not supported here", key);
+        return MHD_NO;
+    }
+    bit = 1u << i;
+    if (p->seen & bit) {
+        snprintf(p->err, sizeof(p->err), "query parameter \"%s\" given twice", key);
+        return MHD_NO;
+    }
+    p->seen |= bit;
+    if (!raw || rest_pct_decode(raw, strlen(raw), &v)) {
+        snprintf(p->err, sizeof(p->err), "query parameter \"%s\": bad or missing value", key);
+        return MHD_NO;
+    }
+    switch (i) {
+    case 0: {
+        char *end;
+        unsigned long d = strtoul(v, &end, 10);
+
+        if (!strcmp(v, "unbounded"))
+            p->q->depth = 0;
+        else if (*v && !*end && d >= 1 && d <= 65535)
+            p->q->depth = (unsigned int)d;
+        else
+            snprintf(p->err, sizeof(p->err), "depth must be 1..65535 or \"unbounded\", not \"%.40s\"", v);
+        break;
+    }
+    case 1:
+        p->q->fields = v;
+        v = NULL;
+        break;
+    case 2:
+        if (!strcmp(v, "all"))
+            p->q->content = REST_CONTENT_ALL;
+        else if (!strcmp(v, "config"))
+            p->q->content = REST_CONTENT_CONFIG;
+        else if (!strcmp(v, "nonconfig"))
+            p->q->content = REST_CONTENT_NONCONFIG;
+        else
+            snprintf(p->err, sizeof(p->err), "content must be config, nonconfig or all, not \"%.40s\"", v);
+        break;
+    case 3:
+        if (!strcmp(v, "explicit"))
+            p->q->wd = REST_WD_EXPLICIT;
+        else if (!strcmp(v, "trim"))
+            p->q->wd = REST_WD_TRIM;
+        else if (!strcmp(v, "report-all"))
+            p->q->wd = REST_WD_ALL;
+        else if (!strcmp(v, "report-all-tagged"))
+            p->q->wd = REST_WD_ALL_TAGGED;
+        else
+            snprintf(p->err, sizeof(p->err),
+                     "with-defaults must be report-all, report-all-tagged, trim or explicit, not \"%.40s\"", v);
+        break;
+    case 4: {
+        char *end;
+        unsigned long d = strtoul(v, &end, 10);
+
+        if (*v && !*end && d >= 1 && d <= 60)
+            p->q->interval = (unsigned int)d;
+        else
+            snprintf(p->err, sizeof(p->err), "interval must be 1..60 seconds, not \"%.40s\"", v);
+        break;
+    }
+    }
+    free(v);
+    return p->err[0] ? MHD_NO : MHD_YES;
+}
+
+/* ---- routing ---- */
+
+static bool prefix(const char *url, const char *p, const char **rest)
+{
+    size_t n = strlen(p);
+
+    if (strncmp(url, p, n) || (url[n] && url[n] != '/'))
+        return false;
+    *rest = url[n] ? url + n + 1 : url + n;
+    return true;
+}
+
+static const char *mime_of(const char *path)
+{
+    static const char *const map[][2] = {{".html", "text/html; charset=utf-8"},
+                                         {".js", "text/javascript; charset=utf-8"},
+                                         {".css", "text/css; charset=utf-8"},
+                                         {".svg", "image/svg+xml"},
+                                         {".png", "image/png"},
+                                         {".ico", "image/x-icon"},
+                                         {".json", "application/json"}};
+    const char *dot = strrchr(path, '.');
+
+    for (size_t i = 0; dot && i < sizeof(map) / sizeof(map[0]); i++)
+        if (!strcmp(dot, map[i][0]))
+            return map[i][1];
+    return "application/octet-stream";
+}
+
+static enum MHD_Result serve_static(struct rest_api *api, struct MHD_Connection *conn, const char *rel)
+{
+    struct MHD_Response *resp;
+    struct stat st;
+    char *path = NULL;
+    enum MHD_Result ret;
+    int fd;
+
+    if (!*rel)
+        rel = "index.html";
+    for (const char *c = rel; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              strchr("._-/", *c)))
+            return send_err(conn, REST_JSON, 404, CFG_ERR_INVALID_VALUE, NULL, "no such file");
+    if (strstr(rel, "..") || rel[0] == '/' || !api->web_dir)
+        return send_err(conn, REST_JSON, 404, CFG_ERR_INVALID_VALUE, NULL, "no such file");
+    if (asprintf(&path, "%s/%s", api->web_dir, rel) < 0)
+        return MHD_NO;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    free(path);
+    if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+        if (fd >= 0)
+            close(fd);
+        return send_err(conn, REST_JSON, 404, CFG_ERR_INVALID_VALUE, NULL, "no such file");
+    }
+    resp = MHD_create_response_from_fd((uint64_t)st.st_size, fd);
+    if (!resp) {
+        close(fd);
+        return MHD_NO;
+    }
+    add_common_headers(resp);
+    add_ui_headers(resp);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, mime_of(rel));
+    MHD_add_response_header(resp, "Cache-Control", "no-cache");
+    ret = MHD_queue_response(conn, 200, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static enum MHD_Result redirect(struct MHD_Connection *conn, const char *to)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    enum MHD_Result ret;
+
+    if (!resp)
+        return MHD_NO;
+    add_common_headers(resp);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, to);
+    ret = MHD_queue_response(conn, 302, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static enum MHD_Result host_meta(struct MHD_Connection *conn)
+{
+    static const char xrd[] = "<XRD xmlns=\"http://docs.oasis-open.org/ns/xri/xrd-1.0\">\n"
+                              "  <Link rel=\"restconf\" href=\"/restconf\"/>\n"
+                              "</XRD>\n";
+    struct MHD_Response *resp = MHD_create_response_from_buffer(sizeof(xrd) - 1, (void *)xrd, MHD_RESPMEM_PERSISTENT);
+    enum MHD_Result ret;
+
+    if (!resp)
+        return MHD_NO;
+    add_common_headers(resp);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/xrd+xml");
+    ret = MHD_queue_response(conn, 200, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+/* POST /auth/token (Basic or a JSON body) and DELETE /auth/token. */
+static enum MHD_Result token_endpoint(struct rest_api *api, struct MHD_Connection *conn, const char *method,
+                                      struct conn_req *cr)
+{
+    struct rest_reply rep = {0};
+    struct rest_who who;
+    char token[65], *cookie = NULL;
+    json_t *o;
+    int rc;
+
+    if (!strcmp(method, "DELETE")) {
+        rc = rest_auth_check(api->auth, conn, false, &who);
+        if (rc || !who.token_hash[0])
+            return send_err(conn, REST_JSON, 401, CFG_ERR_ACCESS_DENIED, NULL,
+                            "DELETE /auth/token needs the bearer token to revoke");
+        rest_auth_token_revoke(api->auth, who.token_hash);
+        rep.status = 204;
+        return send_reply(conn, &rep, "raven_token=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Strict");
+    }
+    if (strcmp(method, "POST"))
+        return send_err(conn, REST_JSON, 405, CFG_ERR_OPERATION_NOT_SUPPORTED, "POST, DELETE",
+                        "/auth/token takes POST (get a token) or DELETE (revoke it)");
+    if (cr->len) {
+        json_error_t jerr;
+        json_t *root = json_loadb(cr->body, cr->len, 0, &jerr);
+        const char *u = NULL, *p = NULL;
+
+        if (!root || json_unpack(root, "{s:s, s:s}", "username", &u, "password", &p)) {
+            json_decref(root);
+            return send_err(conn, REST_JSON, 400, CFG_ERR_MALFORMED_MESSAGE, NULL,
+                            "the body must be {\"username\": \"...\", \"password\": \"...\"}");
+        }
+        rc = rest_auth_password(api->auth, u, p, &who);
+        json_decref(root);
+    } else {
+        rc = rest_auth_check(api->auth, conn, false, &who);
+    }
+    if (rc) {
+        log_info("rest", "token refused: bad credentials from a client");
+        return send_err(conn, REST_JSON, 401, CFG_ERR_ACCESS_DENIED, NULL, "wrong user name or password");
+    }
+    if (rest_auth_token_new(api->auth, &who, token))
+        return send_err(conn, REST_JSON, 500, CFG_ERR_OPERATION_FAILED, NULL, "cannot issue a token");
+    o = json_pack("{s:s, s:i, s:s, s:s}", "token", token, "expires-in", REST_TOKEN_TTL_S, "role",
+                  who.role == REST_ROLE_ADMIN ? "admin" : "read-only", "username", who.user);
+    rep.body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    rep.len = rep.body ? strlen(rep.body) : 0;
+    rep.ctype = "application/json";
+    rep.status = 200;
+    if (asprintf(&cookie, "raven_token=%s; Path=/; Max-Age=%d; Secure; HttpOnly; SameSite=Strict", token,
+                 REST_TOKEN_TTL_S) < 0)
+        cookie = NULL;
+    enum MHD_Result ret = send_reply(conn, &rep, cookie);
+    free(cookie);
+    return ret;
+}
+
+static bool is_write(const char *m)
+{
+    return !strcmp(m, "PUT") || !strcmp(m, "POST") || !strcmp(m, "PATCH") || !strcmp(m, "DELETE");
+}
+
+static enum MHD_Result run_on_control(struct rest_api *api, struct MHD_Connection *conn, ctlq_fn fn,
+                                      struct rest_req *r)
+{
+    if (ctlq_call(api->q, fn, r)) {
+        rest_reply_err(&r->rep, r->out_fmt, 503, CFG_ERR_OPERATION_FAILED, NULL, "the daemon is shutting down");
+    }
+    enum MHD_Result ret = send_reply(conn, &r->rep, NULL);
+    free(r->query.fields);
+    return ret;
+}
+
+static enum MHD_Result dispatch(struct rest_api *api, struct MHD_Connection *conn, const char *url, const char *method,
+                                struct conn_req *cr)
+{
+    struct rest_req r = {.api = api, .conn = conn, .method = method, .url = url};
+    struct qparse qp = {.q = &r.query};
+    const char *rest = NULL;
+    bool stream = false, data = false, ops = false;
+    int rc;
+
+    atomic_fetch_add(&api->nreq, 1);
+    if (!strcmp(url, "/.well-known/host-meta"))
+        return !strcmp(method, "GET") || !strcmp(method, "HEAD")
+                   ? host_meta(conn)
+                   : send_err(conn, REST_JSON, 405, CFG_ERR_OPERATION_NOT_SUPPORTED, "GET, HEAD", "read-only resource");
+    if (!strcmp(url, "/") || !strcmp(url, "/ui"))
+        return redirect(conn, "/ui/");
+    if (prefix(url, "/ui", &rest))
+        return !strcmp(method, "GET") || !strcmp(method, "HEAD")
+                   ? serve_static(api, conn, rest)
+                   : send_err(conn, REST_JSON, 405, CFG_ERR_OPERATION_NOT_SUPPORTED, "GET, HEAD", "read-only resource");
+    if (!strcmp(url, "/auth/token"))
+        return token_endpoint(api, conn, method, cr);
+
+    if (accept_fmt(conn, &r.out_fmt) && strcmp(url, "/metrics") && !prefix(url, "/restconf/streams", &rest))
+        return send_err(conn, REST_JSON, 406, CFG_ERR_INVALID_VALUE, NULL,
+                        "Accept must allow application/yang-data+json or application/yang-data+xml");
+    /* authentication: the cookie only for reads */
+    rc = rest_auth_check(api->auth, conn, !strcmp(method, "GET") || !strcmp(method, "HEAD"), &r.who);
+    if (rc) {
+        struct rest_reply rep = {0};
+
+        rest_reply_err(&rep, r.out_fmt, 401, CFG_ERR_ACCESS_DENIED, NULL,
+                       rc == -ENOENT ? "authentication required (HTTP Basic or a bearer token)"
+                                     : "wrong user name, password or token");
+        return send_reply(conn, &rep, NULL);
+    }
+    if (cr->too_big)
+        return send_err(conn, r.out_fmt, 413, CFG_ERR_TOO_BIG, NULL, "the request body exceeds 4 MiB");
+
+    if (!strcmp(url, "/metrics")) {
+        if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+            return send_err(conn, REST_JSON, 405, CFG_ERR_OPERATION_NOT_SUPPORTED, "GET, HEAD", "read-only resource");
+        return run_on_control(api, conn, rest_metrics_run, &r);
+    }
+    if (prefix(url, "/restconf/streams", &rest))
+        stream = true;
+    else if (prefix(url, "/restconf/data", &rest)) {
+        data = true;
+        r.base_uri = "/restconf/data";
+        r.dsel = REST_DS_UNIFIED;
+    } else if (prefix(url, "/restconf/ds", &rest)) {
+        static const struct {
+            const char *name, *uri;
+            enum rest_dsel d;
+        } dss[] = {{"ietf-datastores:running", "/restconf/ds/ietf-datastores:running", REST_DS_RUNNING},
+                   {"ietf-datastores:candidate", "/restconf/ds/ietf-datastores:candidate", REST_DS_CANDIDATE},
+                   {"ietf-datastores:startup", "/restconf/ds/ietf-datastores:startup", REST_DS_STARTUP},
+                   {"ietf-datastores:operational", "/restconf/ds/ietf-datastores:operational",
+                    REST_DS_OPERATIONAL}};
+        const char *sub;
+        size_t i;
+
+        for (i = 0; i < sizeof(dss) / sizeof(dss[0]); i++)
+            if (prefix(rest, dss[i].name, &sub))
+                break;
+        if (i == sizeof(dss) / sizeof(dss[0]))
+            return send_err(conn, r.out_fmt, 404, CFG_ERR_INVALID_VALUE, NULL,
+                            "no such datastore; use ietf-datastores:running, candidate, startup or operational");
+        data = true;
+        r.base_uri = dss[i].uri;
+        r.dsel = dss[i].d;
+        rest = sub;
+    } else if (prefix(url, "/restconf/operations", &rest)) {
+        ops = true;
+    } else if (!strcmp(url, "/restconf") || !strcmp(url, "/restconf/") || !strcmp(url, "/restconf/yang-library-version")) {
+        if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+            return send_err(conn, r.out_fmt, 405, CFG_ERR_OPERATION_NOT_SUPPORTED, "GET, HEAD",
+                            "read-only resource");
+        r.rel = url;
+        rest_root_reply(&r);
+        return send_reply(conn, &r.rep, NULL);
+    } else {
+        return send_err(conn, r.out_fmt, 404, CFG_ERR_INVALID_VALUE, NULL, "no such resource");
+    }
+
+    qp.stream = stream;
+    qp.get = data && (!strcmp(method, "GET") || !strcmp(method, "HEAD"));
+    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, query_iter, &qp);
+    if (qp.err[0]) {
+        free(r.query.fields);
+        return send_err(conn, r.out_fmt, 400, CFG_ERR_INVALID_VALUE, NULL, qp.err);
+    }
+    if (stream) {
+        if (strcmp(method, "GET")) {
+            free(r.query.fields);
+            return send_err(conn, r.out_fmt, 405, CFG_ERR_OPERATION_NOT_SUPPORTED, "GET", "event streams take GET");
+        }
+        {
+            const char *slash = strchr(rest, '/');
+            char name[64];
+            enum rest_fmt f;
+
+            if (!slash || (size_t)(slash - rest) >= sizeof(name) || (strcmp(slash, "/json") && strcmp(slash, "/xml")))
+                return send_err(conn, r.out_fmt, 404, CFG_ERR_INVALID_VALUE, NULL,
+                                "streams are /restconf/streams/NAME/json or /restconf/streams/NAME/xml");
+            memcpy(name, rest, (size_t)(slash - rest));
+            name[slash - rest] = '\0';
+            f = !strcmp(slash, "/xml") ? REST_XML : REST_JSON;
+            return rest_events_serve(api, conn, name, f, &r);
+        }
+    }
+    if (!strcmp(method, "OPTIONS")) {
+        r.rep.status = 200;
+        r.rep.allow = ops ? "OPTIONS, POST" : "OPTIONS, GET, HEAD, POST, PUT, PATCH, DELETE";
+        return send_reply(conn, &r.rep, NULL);
+    }
+    if (is_write(method) && r.who.role != REST_ROLE_ADMIN &&
+        !(ops && !strcmp(rest, "ietf-netconf:validate"))) {
+        free(r.query.fields);
+        return send_err(conn, r.out_fmt, 403, CFG_ERR_ACCESS_DENIED, NULL,
+                        "this user has the read-only role; writes and operations need the admin role");
+    }
+    r.rel = rest;
+    r.body = cr->body;
+    r.body_len = cr->len;
+    if (cr->len && content_fmt(conn, &r.in_fmt)) {
+        struct rest_reply rep = {0};
+
+        free(r.query.fields);
+        rest_reply_err(&rep, r.out_fmt, 415, CFG_ERR_INVALID_VALUE, NULL,
+                       "Content-Type must be application/yang-data+json or application/yang-data+xml");
+        return send_reply(conn, &rep, NULL);
+    }
+    r.if_match = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_MATCH);
+    r.if_none_match = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
+    r.if_modified_since =
+        parse_http_date(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_MODIFIED_SINCE));
+    r.if_unmodified_since =
+        parse_http_date(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_UNMODIFIED_SINCE));
+    if (data && (!strcmp(method, "GET") || !strcmp(method, "HEAD")) &&
+        (!strcmp(rest, "ietf-restconf-monitoring:restconf-state") ||
+         !strcmp(rest, "ietf-restconf-monitoring:restconf-state/streams"))) {
+        free(r.query.fields);
+        r.rep.body = rest_events_streams_doc(api, r.out_fmt);
+        r.rep.len = r.rep.body ? strlen(r.rep.body) : 0;
+        r.rep.ctype = rest_ctype(r.out_fmt);
+        r.rep.status = r.rep.body ? 200 : 500;
+        return send_reply(conn, &r.rep, NULL);
+    }
+    if (ops) {
+        if (strcmp(method, "POST") && strcmp(method, "GET") && strcmp(method, "HEAD")) {
+            free(r.query.fields);
+            return send_err(conn, r.out_fmt, 405, CFG_ERR_OPERATION_NOT_SUPPORTED, "OPTIONS, GET, HEAD, POST",
+                            "operations are called with POST");
+        }
+        return run_on_control(api, conn, rest_ops_run, &r);
+    }
+    (void)data;
+    if (strcmp(method, "GET") && strcmp(method, "HEAD") && !is_write(method)) {
+        free(r.query.fields);
+        return send_err(conn, r.out_fmt, 405, CFG_ERR_OPERATION_NOT_SUPPORTED,
+                        "OPTIONS, GET, HEAD, POST, PUT, PATCH, DELETE", "method not allowed on a data resource");
+    }
+    return run_on_control(api, conn, rest_data_run, &r);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                  const char *version, const char *upload, size_t *upload_size, void **con_cls)
+{
+    struct rest_api *api = cls;
+    struct conn_req *cr = *con_cls;
+
+    (void)version;
+    if (!cr) {
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+        cr = calloc(1, sizeof(*cr));
+        if (!cr)
+            return MHD_NO;
+        *con_cls = cr;
+        if (cl && strtoull(cl, NULL, 10) > REST_BODY_MAX) {
+            cr->answered = true;
+            return send_err(conn, REST_JSON, 413, CFG_ERR_TOO_BIG, NULL, "the request body exceeds 4 MiB");
+        }
+        return MHD_YES;
+    }
+    if (cr->answered) {
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (!cr->too_big && cr->len + *upload_size <= REST_BODY_MAX) {
+            char *b = realloc(cr->body, cr->len + *upload_size + 1);
+
+            if (!b)
+                return MHD_NO;
+            memcpy(b + cr->len, upload, *upload_size);
+            cr->body = b;
+            cr->len += *upload_size;
+            b[cr->len] = '\0';
+        } else {
+            cr->too_big = true;
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    cr->answered = true;
+    return dispatch(api, conn, url, method, cr);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+    struct conn_req *cr = *con_cls;
+
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    if (cr) {
+        free(cr->body);
+        free(cr);
+        *con_cls = NULL;
+    }
+}
+
+/* RFC 8040 keys are percent-encoded in the path: keep the URL raw and decode each
+ * part ourselves. */
+static size_t no_unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+    (void)cls;
+    (void)conn;
+    return strlen(s);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char buf[512];
+
+    (void)cls;
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    buf[strcspn(buf, "\n")] = '\0';
+    log_debug("rest", "%s", buf);
+}
+
+/* ---- endpoints ---- */
+
+static struct rest_srv *srv_start(struct rest_api *api, const struct rest_endpoint *ep, const char *cert,
+                                  const char *key, struct cfg_errs *errs)
+{
+    struct sockaddr_storage ss = {0};
+    struct rest_srv *s;
+    socklen_t sl;
+
+    if (inet_pton(AF_INET, ep->address, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+        ((struct sockaddr_in *)&ss)->sin_family = AF_INET;
+        ((struct sockaddr_in *)&ss)->sin_port = htons(ep->port);
+        sl = sizeof(struct sockaddr_in);
+    } else if (inet_pton(AF_INET6, ep->address, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+        ((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
+        ((struct sockaddr_in6 *)&ss)->sin6_port = htons(ep->port);
+        sl = sizeof(struct sockaddr_in6);
+    } else {
+        cfg_err_add(errs, CFG_ERR_INVALID_VALUE, CFG_ERRT_APPLICATION, NULL, "REST endpoint %s: bad address %s",
+                    ep->name, ep->address);
+        return NULL;
+    }
+    (void)sl;
+    s = calloc(1, sizeof(*s));
+    if (!s || !(s->name = strdup(ep->name)) || !(s->address = strdup(ep->address))) {
+        if (s) {
+            free(s->name);
+            free(s);
+        }
+        cfg_err_add(errs, CFG_ERR_RESOURCE_DENIED, CFG_ERRT_APPLICATION, NULL, "out of memory");
+        return NULL;
+    }
+    s->port = ep->port;
+    s->mhd = MHD_start_daemon(
+        MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
+            MHD_USE_ERROR_LOG |
+            (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+        0, NULL, NULL, on_request, api, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_HTTPS_MEM_CERT, cert,
+        MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)THREADS_PER_ENDPOINT, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned int)REST_CONN_MAX, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)REST_CONN_PER_IP,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)REST_IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)(64 * 1024), MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, api, MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, api, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, api,
+        MHD_OPTION_END);
+    if (!s->mhd) {
+        cfg_err_add(errs, CFG_ERR_RESOURCE_DENIED, CFG_ERRT_APPLICATION, NULL,
+                    "REST endpoint %s: cannot serve HTTPS on %s port %u (address in use, not local, or a bad "
+                    "certificate or key)",
+                    ep->name, ep->address, ep->port);
+        free(s->name);
+        free(s->address);
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+struct retire {
+    struct rest_events *ev;
+    struct rest_srv *list;
+};
+
+static void *stop_thread(void *arg)
+{
+    struct retire *rt = arg;
+    struct rest_srv *s = rt->list;
+
+    while (s) {
+        struct rest_srv *n = s->next;
+
+        rest_events_close_daemon(rt->ev, s->mhd);
+        MHD_stop_daemon(s->mhd);
+        free(s->name);
+        free(s->address);
+        free(s);
+        s = n;
+    }
+    free(rt);
+    return NULL;
+}
+
+/* Retired daemons stop on a thread of their own: a request of theirs may be the
+ * one whose commit retires them, and it is waiting for the control thread. */
+static void srvs_retire(struct rest_api *api, struct rest_srv *list, bool wait)
+{
+    struct retire *rt;
+    pthread_t t;
+
+    if (!list)
+        return;
+    for (struct rest_srv *s = list; s; s = s->next)
+        MHD_quiesce_daemon(s->mhd);
+    rt = malloc(sizeof(*rt));
+    if (!rt) {
+        for (struct rest_srv *s = list, *n; s; s = n) {
+            n = s->next;
+            rest_events_close_daemon(api->ev, s->mhd);
+            MHD_stop_daemon(s->mhd);
+            free(s->name);
+            free(s->address);
+            free(s);
+        }
+        return;
+    }
+    rt->ev = api->ev;
+    rt->list = list;
+    if (wait || pthread_create(&t, NULL, stop_thread, rt)) {
+        stop_thread(rt);
+        return;
+    }
+    pthread_detach(t);
+}
+
+int rest_api_prepare(struct rest_api *api, const struct rest_conf *conf, struct cfg_errs *errs)
+{
+    char *cert = NULL, *key = NULL;
+    struct rest_srv **tail;
+
+    rest_api_abort(api);
+    if (!conf->enabled || !conf->neps) {
+        api->pending_valid = true;
+        return 0;
+    }
+    if (conf->cert_pem) {
+        cert = strdup(conf->cert_pem);
+        key = conf->key_pem ? strdup(conf->key_pem) : NULL;
+        if (!cert || !key) {
+            free(cert);
+            free(key);
+            cfg_err_add(errs, CFG_ERR_INVALID_VALUE, CFG_ERRT_APPLICATION, "/raven-vpn:management/rest/private-key",
+                        "the REST certificate needs its private key");
+            return -EINVAL;
+        }
+    } else if (self_signed(api, &cert, &key)) {
+        cfg_err_add(errs, CFG_ERR_OPERATION_FAILED, CFG_ERRT_APPLICATION, NULL,
+                    "cannot create the REST server's certificate in %s", api->state_dir);
+        return -EIO;
+    }
+    tail = &api->pending;
+    for (size_t i = 0; i < conf->neps; i++) {
+        const struct rest_endpoint *ep = &conf->eps[i];
+        struct rest_srv **pp, *s = NULL;
+
+        /* an unchanged endpoint with the same certificate keeps its daemon */
+        if (api->cert_pem && !strcmp(api->cert_pem, cert) && api->key_pem && !strcmp(api->key_pem, key))
+            for (pp = &api->srvs; *pp; pp = &(*pp)->next)
+                if (!strcmp((*pp)->address, ep->address) && (*pp)->port == ep->port) {
+                    s = *pp;
+                    *pp = s->next;
+                    s->next = NULL;
+                    s->kept = true;
+                    free(s->name);
+                    s->name = strdup(ep->name);
+                    break;
+                }
+        if (!s)
+            s = srv_start(api, ep, cert, key, errs);
+        if (!s) {
+            free(cert);
+            free(key);
+            rest_api_abort(api);
+            return -EADDRNOTAVAIL;
+        }
+        *tail = s;
+        tail = &s->next;
+    }
+    api->pending_cert = cert;
+    api->pending_key = key;
+    api->pending_valid = true;
+    return 0;
+}
+
+void rest_api_commit(struct rest_api *api)
+{
+    if (!api->pending_valid)
+        return;
+    srvs_retire(api, api->srvs, false);
+    api->srvs = api->pending;
+    api->pending = NULL;
+    for (struct rest_srv *s = api->srvs; s; s = s->next)
+        s->kept = false;
+    free(api->cert_pem);
+    free(api->key_pem);
+    api->cert_pem = api->pending_cert;
+    api->key_pem = api->pending_key;
+    api->pending_cert = api->pending_key = NULL;
+    api->pending_valid = false;
+    for (struct rest_srv *s = api->srvs; s; s = s->next)
+        log_info("rest", "serving HTTPS on %s port %u (endpoint %s)", s->address, s->port, s->name);
+}
+
+void rest_api_abort(struct rest_api *api)
+{
+    struct rest_srv *s = api->pending, *drop = NULL;
+
+    while (s) {
+        struct rest_srv *n = s->next;
+
+        if (s->kept) {
+            s->kept = false;
+            s->next = api->srvs;
+            api->srvs = s;
+        } else {
+            s->next = drop;
+            drop = s;
+        }
+        s = n;
+    }
+    api->pending = NULL;
+    srvs_retire(api, drop, false);
+    free(api->pending_cert);
+    free(api->pending_key);
+    api->pending_cert = api->pending_key = NULL;
+    api->pending_valid = false;
+}
+
+void rest_conf_clear(struct rest_conf *c)
+{
+    for (size_t i = 0; i < c->neps; i++) {
+        free(c->eps[i].name);
+        free(c->eps[i].address);
+    }
+    free(c->eps);
+    free(c->cert_pem);
+    free(c->key_pem);
+    memset(c, 0, sizeof(*c));
+}
+
+struct rest_api *rest_api_new(struct ly_ctx *ctx, struct cfg *cfg, struct ctlq *q, struct event_base *base,
+                              const struct rest_opts *opts)
+{
+    struct rest_api *api = calloc(1, sizeof(*api));
+
+    if (!api)
+        return NULL;
+    api->ctx = ctx;
+    api->cfg = cfg;
+    api->q = q;
+    api->base = base;
+    api->state_dir = strdup(opts->state_dir);
+    api->web_dir = opts->web_dir ? strdup(opts->web_dir) : NULL;
+    api->auth = rest_auth_new();
+    if (RAND_bytes((unsigned char *)&api->boot, sizeof(api->boot)) != 1)
+        api->boot = (uint64_t)time(NULL);
+    if (!api->state_dir || !api->auth || (opts->web_dir && !api->web_dir)) {
+        rest_api_free(api);
+        return NULL;
+    }
+    api->ev = rest_events_new(api);
+    if (!api->ev) {
+        rest_api_free(api);
+        return NULL;
+    }
+    return api;
+}
+
+void rest_api_set_hooks(struct rest_api *api, rest_state_fn state, rest_rpc_fn rpc, void *arg)
+{
+    api->state_fn = state;
+    api->rpc_fn = rpc;
+    api->hooks_arg = arg;
+}
+
+void rest_api_free(struct rest_api *api)
+{
+    if (!api)
+        return;
+    rest_api_abort(api);
+    /* streams end first so that no daemon waits for a suspended connection */
+    rest_events_free(api->ev);
+    srvs_retire(api, api->srvs, true);
+    api->srvs = NULL;
+    rest_events_release(api->ev);
+    rest_auth_free(api->auth);
+    free(api->cert_pem);
+    free(api->key_pem);
+    free(api->state_dir);
+    free(api->web_dir);
+    free(api);
+}
+
+void rest_api_set_users(struct rest_api *api, const struct rest_user *users, size_t n)
+{
+    rest_auth_set_users(api->auth, users, n);
+}
+
+char **rest_api_urls(const struct rest_api *api)
+{
+    size_t n = 0, i = 0;
+    char **v;
+
+    for (struct rest_srv *s = api->srvs; s; s = s->next)
+        n++;
+    v = calloc(n + 1, sizeof(*v));
+    for (struct rest_srv *s = api->srvs; v && s; s = s->next)
+        if (asprintf(&v[i], strchr(s->address, ':') ? "https://[%s]:%u" : "https://%s:%u", s->address, s->port) >= 0)
+            i++;
+    return v;
+}
