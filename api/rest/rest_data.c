@@ -275,7 +275,17 @@ static void data_get(struct rest_req *r, struct rest_path *p)
             LY_LIST_FOR(out, n)
             prune(n, r->query.depth, 1);
         }
-        if (rest_print(r, out, wd_flags(r->query.wd) | (r->query.depth ? LYD_PRINT_KEEPEMPTYCONT : 0)) == 0 && r->out_fmt == REST_XML && out && out->next &&
+        {
+            struct lyd_node *n;
+
+            /* the target is printed even if only defaults are below it */
+            LY_LIST_FOR(out, n)
+            n->flags &= ~LYD_DEFAULT;
+        }
+        rc = rest_print(r, out, wd_flags(r->query.wd) | (r->query.depth ? LYD_PRINT_KEEPEMPTYCONT : 0));
+        if (!rc && out && r->rep.body && (!strcmp(r->rep.body, "{}\n") || !strcmp(r->rep.body, "{\n}\n") || !*r->rep.body))
+            rc = rest_print(r, out, wd_flags(r->query.wd) | LYD_PRINT_KEEPEMPTYCONT); /* an empty container */
+        if (rc == 0 && r->out_fmt == REST_XML && out && out->next &&
             r->rep.body) {
             /* several entries of a list: one XML document needs one root */
             char *w = NULL;
@@ -630,6 +640,7 @@ static void data_write(struct rest_req *r, struct rest_path *p)
         return;
     }
     if (p->snode && (p->snode->flags & LYS_CONFIG_R)) {
+        r->rep.allow = "OPTIONS, GET, HEAD";
         rest_reply_err(&r->rep, r->out_fmt, 405, CFG_ERR_OPERATION_NOT_SUPPORTED, p->xpath,
                        "\"%s\" is state data: it cannot be written", p->snode->name);
         return;

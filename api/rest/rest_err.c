@@ -39,6 +39,10 @@ static unsigned int tag_status(enum cfg_err_tag tag)
 
 unsigned int rest_status_of(const struct cfg_errs *errs, int rc)
 {
+    /* a subsystem refusing the change (prepare) is the request's fault, not ours */
+    if (errs->head && errs->head->tag == CFG_ERR_OPERATION_FAILED && errs->head->type == CFG_ERRT_APPLICATION &&
+        rc != -ENOMEM && rc != -EIO)
+        return 400;
     if (errs->head)
         return tag_status(errs->head->tag);
     return rc == -ENOMEM ? 500 : 400;

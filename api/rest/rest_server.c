@@ -857,13 +857,36 @@ static struct rest_srv *srv_start(struct rest_api *api, const struct rest_endpoi
 struct retire {
     struct rest_events *ev;
     struct rest_srv *list;
+    bool grace;
 };
+
+/* Up to 5 s for the retired daemons' connections to finish what they are sending
+ * (the reply to the very request that retired them, among others). */
+static void drain(struct rest_srv *list)
+{
+    for (int i = 0; i < 50; i++) {
+        unsigned int open = 0;
+
+        for (struct rest_srv *s = list; s; s = s->next) {
+            const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+
+            open += di ? di->num_connections : 0;
+        }
+        if (!open)
+            return;
+        usleep(100 * 1000);
+    }
+}
 
 static void *stop_thread(void *arg)
 {
     struct retire *rt = arg;
     struct rest_srv *s = rt->list;
 
+    for (struct rest_srv *x = s; x; x = x->next)
+        rest_events_close_daemon(rt->ev, x->mhd);
+    if (rt->grace)
+        drain(s);
     while (s) {
         struct rest_srv *n = s->next;
 
@@ -887,8 +910,13 @@ static void srvs_retire(struct rest_api *api, struct rest_srv *list, bool wait)
 
     if (!list)
         return;
-    for (struct rest_srv *s = list; s; s = s->next)
-        MHD_quiesce_daemon(s->mhd);
+    for (struct rest_srv *s = list; s; s = s->next) {
+        /* the listening socket is ours to close once quiesced */
+        MHD_socket fd = MHD_quiesce_daemon(s->mhd);
+
+        if (fd != MHD_INVALID_SOCKET)
+            close(fd);
+    }
     rt = malloc(sizeof(*rt));
     if (!rt) {
         for (struct rest_srv *s = list, *n; s; s = n) {
@@ -903,6 +931,7 @@ static void srvs_retire(struct rest_api *api, struct rest_srv *list, bool wait)
     }
     rt->ev = api->ev;
     rt->list = list;
+    rt->grace = !wait;
     if (wait || pthread_create(&t, NULL, stop_thread, rt)) {
         stop_thread(rt);
         return;
