@@ -332,6 +332,9 @@ void ike_sess_established(struct ike_sess *s);
 bool ike_sess_respond(struct ike_sess *s, uint8_t exchange, uint32_t msg_id, uint8_t first, const uint8_t *inner,
                       size_t inner_len);
 void ike_sess_notify_event(struct ike_sess *s, const char *name, const char *reason);
+/* The session's traffic summed over its child SAs, rekeyed ones included: bytes in,
+ * bytes out, packets in, packets out (ike_state.c). */
+void ike_sess_totals(struct ike_sess *s, uint64_t v[4]);
 void ike_sess_arm_timers(struct ike_sess *s);
 /* The IKE SA was rekeyed: its lifetime starts again. */
 void ike_sess_ike_rekeyed(struct ike_sess *s);

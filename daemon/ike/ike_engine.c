@@ -414,6 +414,16 @@ void ike_sess_notify_event(struct ike_sess *s, const char *name, const char *rea
         ike_add_str(n, "authorized-user", s->user);
         ike_add_str(n, "reason", reason);
         ike_add_u64(n, "uptime", s->established ? (uint64_t)(time(NULL) - s->established) : 0);
+        {
+            static const char *const names[4] = {"bytes-in", "bytes-out", "packets-in", "packets-out"};
+            struct lyd_node *st = NULL;
+            uint64_t v[4];
+
+            ike_sess_totals(s, v);
+            if (!lyd_new_inner(n, NULL, "statistics", 0, &st))
+                for (int i = 0; i < 4; i++)
+                    ike_add_u64(st, names[i], v[i]);
+        }
     } else if (!strcmp(name, "session-up")) {
         ike_add_str(n, "authorized-user", s->user);
         ike_add_str(n, "authorized-group", s->group);

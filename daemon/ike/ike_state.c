@@ -249,6 +249,22 @@ static void session_state(struct ike_sess *s, struct lyd_node *state, time_t now
     ike_add_u64(st, "packets-out", po);
 }
 
+void ike_sess_totals(struct ike_sess *s, uint64_t v[4])
+{
+    v[0] = v[1] = v[2] = v[3] = 0;
+    for (size_t i = 0; i < s->nchild; i++) {
+        const struct ike_child_sa *c = &s->child[i];
+        struct dp_sa_stats in = {0}, out = {0};
+
+        dp_sa_stats(s->e->dp, s->id, c->spi_in, true, &in);
+        dp_sa_stats(s->e->dp, s->id, c->spi_out, false, &out);
+        v[0] += in.bytes + c->base_in.bytes;
+        v[1] += out.bytes + c->base_out.bytes;
+        v[2] += in.packets + c->base_in.packets;
+        v[3] += out.packets + c->base_out.packets;
+    }
+}
+
 static void pool_state(const struct pool_info *pi, void *arg)
 {
     struct lyd_node *n = NULL;
