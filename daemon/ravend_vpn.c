@@ -332,8 +332,12 @@ void ravend_vpn_event(struct lyd_node *notif, void *arg)
 void ravend_config_changed(const struct cfg_actor *actor, const struct cfg_change *chg, size_t n, void *arg)
 {
     struct ravend_apis *apis = arg;
-    struct lyd_node *ev = nc_config_change_notif(apis->ctx, actor, chg, n);
+    struct lyd_node *ev;
 
+    rest_api_running_changed(apis->rest);
+    if (!n)
+        return;
+    ev = nc_config_change_notif(apis->ctx, actor, chg, n);
     if (!ev)
         return;
     rest_api_notify(apis->rest, ev);

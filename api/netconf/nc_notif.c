@@ -140,7 +140,7 @@ void nc_api_config_changed(const struct cfg_actor *actor, const struct cfg_chang
     struct nc_api *api = arg;
     struct lyd_node *ev;
 
-    if (!api || !any_subscriber(api))
+    if (!api || !n || !any_subscriber(api))
         return;
     ev = nc_config_change_notif(api->ctx, actor, chg, n);
     if (ev)

@@ -51,7 +51,7 @@ int rest_print(struct rest_req *r, const struct lyd_node *tree, uint32_t flags)
         return -EIO;
     }
     if (!s)
-        s = strdup(r->out_fmt == REST_XML ? "" : "{}\n");
+        s = strdup(r->out_fmt == REST_XML ? "" : "{}");
     set_body(&r->rep, s, rest_ctype(r->out_fmt));
     r->rep.status = 200;
     return 0;
@@ -156,15 +156,17 @@ static void prune(struct lyd_node *n, unsigned int depth, unsigned int level)
     }
 }
 
-static int get_state(struct rest_req *r, struct lyd_node **tree)
+static int get_state(struct rest_req *r, const struct rest_path *p, struct lyd_node **tree)
 {
     struct rest_api *api = r->api;
     struct lyd_node *yl = NULL;
+    bool daemon = !p->snode || strcmp(p->snode->module->name, "ietf-yang-library");
+    bool yanglib = !p->snode || !daemon;
     int rc = 0;
 
-    if (api->state_fn)
+    if (api->state_fn && daemon)
         rc = api->state_fn(api->ctx, tree, api->hooks_arg);
-    if (!rc && !ly_ctx_get_yanglib_data(api->ctx, &yl, "%u", ly_ctx_get_change_count(api->ctx)))
+    if (!rc && yanglib && !ly_ctx_get_yanglib_data(api->ctx, &yl, "%u", ly_ctx_get_change_count(api->ctx)))
         lyd_merge_siblings(tree, yl, LYD_MERGE_DESTRUCT);
     return rc;
 }
@@ -235,8 +237,8 @@ static void data_get(struct rest_req *r, struct rest_path *p)
         if (want_cfg)
             rc = cfg_get(api->cfg, CFG_DS_RUNNING, NULL, false, &tree, &errs);
         if (!rc && want_state)
-            rc = get_state(r, &tree);
-        if (!rc && (fxp || p->xpath)) {
+            rc = get_state(r, p, &tree);
+        if (!rc && fxp) {
             rc = cfg_tree_select(api->cfg, tree, fxp ? (const char *const *)fxp : xps, &sel, &errs);
             lyd_free_siblings(tree);
         } else {
@@ -267,64 +269,85 @@ static void data_get(struct rest_req *r, struct rest_path *p)
             lyd_insert_sibling(out, set->dnodes[i], &out);
         }
         ly_set_free(set, NULL);
-        lyd_free_siblings(sel);
+        /* the rest goes after the reply, off the control thread */
+        r->spare = sel;
         sel = NULL;
-        if (r->query.depth) {
-            struct lyd_node *n;
-
-            LY_LIST_FOR(out, n)
-            prune(n, r->query.depth, 1);
-        }
         {
             struct lyd_node *n;
 
             /* the target is printed even if only defaults are below it */
             LY_LIST_FOR(out, n)
-            n->flags &= ~LYD_DEFAULT;
-        }
-        rc = rest_print(r, out, wd_flags(r->query.wd) | (r->query.depth ? LYD_PRINT_KEEPEMPTYCONT : 0));
-        if (!rc && out && r->rep.body && (!strcmp(r->rep.body, "{}\n") || !strcmp(r->rep.body, "{\n}\n") || !*r->rep.body))
-            rc = rest_print(r, out, wd_flags(r->query.wd) | LYD_PRINT_KEEPEMPTYCONT); /* an empty container */
-        if (rc == 0 && r->out_fmt == REST_XML && out && out->next &&
-            r->rep.body) {
-            /* several entries of a list: one XML document needs one root */
-            char *w = NULL;
-
-            if (asprintf(&w, "<data xmlns=\"" NS_RESTCONF "\">%s</data>\n", r->rep.body) >= 0)
-                set_body(&r->rep, w, rest_ctype(r->out_fmt));
-        }
-        lyd_free_siblings(out);
-    } else {
-        char *w = NULL;
-
-        if (r->query.depth) {
-            struct lyd_node *n;
-
-            LY_LIST_FOR(sel, n)
-            prune(n, r->query.depth, 1);
-        }
-        if (!rest_print(r, sel, wd_flags(r->query.wd) | LYD_PRINT_SHRINK)) {
-            const char *b = r->rep.body ? r->rep.body : "";
-
-            if (r->out_fmt == REST_XML)
-                rc = asprintf(&w, "<data xmlns=\"" NS_RESTCONF "\">%s</data>\n", b);
-            else
-                rc = asprintf(&w, "{\"ietf-restconf:data\":%s}\n", *b && strcmp(b, "{}\n") ? b : "{}");
-            if (rc >= 0) {
-                /* libyang ends its JSON with a newline: keep the envelope on one line */
-                char *nl = strstr(w, "}\n}");
-
-                if (nl && r->out_fmt == REST_JSON)
-                    memmove(nl + 1, nl + 2, strlen(nl + 2) + 1);
-                set_body(&r->rep, w, rest_ctype(r->out_fmt));
+            {
+                n->flags &= ~LYD_DEFAULT;
+                if (r->query.depth)
+                    prune(n, r->query.depth, 1);
             }
         }
-        lyd_free_siblings(sel);
+        r->tree = out;
+        r->wrap = REST_WRAP_TARGET;
+    } else {
+        struct lyd_node *n;
+
+        if (r->query.depth)
+            LY_LIST_FOR(sel, n)
+            prune(n, r->query.depth, 1);
+        r->tree = sel;
+        r->wrap = REST_WRAP_DATASTORE;
     }
+    r->print_flags = wd_flags(r->query.wd) | (r->query.depth ? LYD_PRINT_KEEPEMPTYCONT : 0);
+    r->rep.status = 200;
     if (!etag) {
         r->rep.etag[0] = '\0';
         r->rep.last_modified = 0;
     }
+}
+
+void rest_data_print(struct rest_req *r)
+{
+    struct lyd_node *t = r->tree;
+    char *w = NULL;
+    int rc;
+
+    lyd_free_siblings(r->spare);
+    r->spare = NULL;
+    if (!r->wrap)
+        return;
+    if (r->wrap == REST_WRAP_TARGET) {
+        rc = rest_print(r, t, r->print_flags | LYD_PRINT_SHRINK);
+        if (!rc && t && r->rep.body && (!strcmp(r->rep.body, "{}") || !*r->rep.body))
+            rc = rest_print(r, t, r->print_flags | LYD_PRINT_SHRINK | LYD_PRINT_KEEPEMPTYCONT); /* an empty container */
+        if (!rc && r->out_fmt == REST_XML && t && t->next && r->rep.body) {
+            /* several entries of a list: one XML document needs one root */
+            if (asprintf(&w, "<data xmlns=\"" NS_RESTCONF "\">%s</data>", r->rep.body) >= 0)
+                set_body(&r->rep, w, rest_ctype(r->out_fmt));
+        }
+    } else if (!rest_print(r, t, r->print_flags | LYD_PRINT_SHRINK)) {
+        const char *b = r->rep.body ? r->rep.body : "";
+
+        if (r->out_fmt == REST_XML)
+            rc = asprintf(&w, "<data xmlns=\"" NS_RESTCONF "\">%s</data>", b);
+        else
+            rc = asprintf(&w, "{\"ietf-restconf:data\":%s}", *b && strcmp(b, "{}") ? b : "{}");
+        if (rc >= 0)
+            set_body(&r->rep, w, rest_ctype(r->out_fmt));
+    }
+    /* one line, ended like a text file */
+    if (r->rep.body && r->rep.status == 200) {
+        size_t n = strlen(r->rep.body);
+
+        while (n && r->rep.body[n - 1] == '\n')
+            n--;
+        w = realloc(r->rep.body, n + 2);
+        if (w) {
+            w[n] = '\n';
+            w[n + 1] = '\0';
+            r->rep.body = w;
+            r->rep.len = n + 1;
+        }
+    }
+    lyd_free_siblings(t);
+    r->tree = NULL;
+    r->wrap = REST_WRAP_NONE;
 }
 
 /* ---- writing ---- */

@@ -18,7 +18,8 @@
 #define REST_STREAM_MAX 64
 #define REST_TOKEN_TTL_S 3600
 #define REST_BASIC_CACHE_S 60
-#define REST_SID 0xfffffff0u /* the datastore's session id of REST requests */
+#define REST_SID 0xfffffff0u
+#define REST_CACHE_SIZE 32 /* the datastore's session id of REST requests */
 
 enum rest_fmt {
     REST_JSON = 0,
@@ -53,6 +54,18 @@ struct rest_api {
     struct rest_srv *pending; /* prepared, not yet served */
     bool pending_valid;
     char *pending_cert, *pending_key;
+
+    /* configuration reads, by request (they change only when running does) */
+    pthread_mutex_t cache_lock;
+    struct rest_cache_ent {
+        char *key, *body;
+        size_t len;
+        char etag[48];
+        time_t last_modified;
+        uint64_t epoch;
+    } cache[REST_CACHE_SIZE];
+    unsigned int cache_next;
+    atomic_uint_fast64_t epoch; /* bumped by every change of running */
 
     struct rest_auth *auth;
     struct rest_events *ev;
@@ -112,6 +125,10 @@ struct rest_req {
     time_t if_modified_since, if_unmodified_since; /* 0: absent */
     struct rest_who who;
     struct rest_reply rep;
+    /* a read: the tree to print after the control thread is done (adopted) */
+    struct lyd_node *tree, *spare;
+    enum { REST_WRAP_NONE = 0, REST_WRAP_TARGET, REST_WRAP_DATASTORE } wrap;
+    uint32_t print_flags;
 };
 
 /* rest_err.c */
@@ -137,6 +154,8 @@ void rest_auth_token_revoke(struct rest_auth *a, const char *token_hash);
 void rest_data_run(void *req); /* ctlq_fn */
 void rest_ops_run(void *req);  /* ctlq_fn */
 void rest_root_reply(struct rest_req *r);
+/* After rest_data_run, on the request's thread: prints the tree it left. */
+void rest_data_print(struct rest_req *r);
 /* Prints @tree (siblings) as the body of @r, in its format with @wd print flags. */
 int rest_print(struct rest_req *r, const struct lyd_node *tree, uint32_t flags);
 

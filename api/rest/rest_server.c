@@ -542,12 +542,122 @@ static bool is_write(const char *m)
     return !strcmp(m, "PUT") || !strcmp(m, "POST") || !strcmp(m, "PATCH") || !strcmp(m, "DELETE");
 }
 
+/* ---- the cache of configuration reads ---- */
+
+void rest_api_running_changed(struct rest_api *api)
+{
+    if (api)
+        atomic_fetch_add(&api->epoch, 1);
+}
+
+static char *cache_key(const struct rest_req *r)
+{
+    char *k = NULL;
+
+    if (asprintf(&k, "%d|%d|%d|%u|%d|%s|%s", (int)r->dsel, (int)r->out_fmt, (int)r->query.wd, r->query.depth,
+                 (int)r->query.content, r->query.fields ? r->query.fields : "", r->rel) < 0)
+        return NULL;
+    return k;
+}
+
+/* A cached reply for @key still valid at @epoch, copied into @rep. */
+static bool cache_get(struct rest_api *api, const char *key, uint64_t epoch, struct rest_reply *rep, enum rest_fmt fmt)
+{
+    bool hit = false;
+
+    pthread_mutex_lock(&api->cache_lock);
+    for (unsigned int i = 0; i < REST_CACHE_SIZE && !hit; i++) {
+        struct rest_cache_ent *e = &api->cache[i];
+
+        if (e->key && e->epoch == epoch && !strcmp(e->key, key)) {
+            rep->body = malloc(e->len + 1);
+            if (rep->body) {
+                memcpy(rep->body, e->body, e->len + 1);
+                rep->len = e->len;
+                rep->ctype = rest_ctype(fmt);
+                memcpy(rep->etag, e->etag, sizeof(rep->etag));
+                rep->last_modified = e->last_modified;
+                rep->status = 200;
+                hit = true;
+            }
+        }
+    }
+    pthread_mutex_unlock(&api->cache_lock);
+    return hit;
+}
+
+static void cache_put(struct rest_api *api, char *key, uint64_t epoch, const struct rest_reply *rep)
+{
+    struct rest_cache_ent *e;
+    char *body = malloc(rep->len + 1);
+
+    if (!body) {
+        free(key);
+        return;
+    }
+    memcpy(body, rep->body, rep->len);
+    body[rep->len] = '\0';
+    pthread_mutex_lock(&api->cache_lock);
+    e = &api->cache[api->cache_next++ % REST_CACHE_SIZE];
+    free(e->key);
+    free(e->body);
+    e->key = key;
+    e->body = body;
+    e->len = rep->len;
+    memcpy(e->etag, rep->etag, sizeof(e->etag));
+    e->last_modified = rep->last_modified;
+    e->epoch = epoch;
+    pthread_mutex_unlock(&api->cache_lock);
+}
+
+static void cache_clear(struct rest_api *api)
+{
+    for (unsigned int i = 0; i < REST_CACHE_SIZE; i++) {
+        free(api->cache[i].key);
+        free(api->cache[i].body);
+        api->cache[i].key = api->cache[i].body = NULL;
+    }
+}
+
+/* GET of configuration: from the cache, or through the control thread (and then
+ * into the cache when the reply has an entity tag, i.e. holds no state). */
+static enum MHD_Result cached_read(struct rest_api *api, struct MHD_Connection *conn, struct rest_req *r)
+{
+    uint64_t epoch = atomic_load(&api->epoch);
+    char *key = cache_key(r);
+    enum MHD_Result ret;
+
+    if (key && cache_get(api, key, epoch, &r->rep, r->out_fmt)) {
+        free(key);
+        free(r->query.fields);
+        if ((r->if_none_match && strstr(r->if_none_match, r->rep.etag)) ||
+            (!r->if_none_match && r->if_modified_since && r->rep.last_modified <= r->if_modified_since)) {
+            free(r->rep.body);
+            r->rep.body = NULL;
+            r->rep.len = 0;
+            r->rep.status = 304;
+        }
+        return send_reply(conn, &r->rep, NULL);
+    }
+    if (ctlq_call(api->q, rest_data_run, r))
+        rest_reply_err(&r->rep, r->out_fmt, 503, CFG_ERR_OPERATION_FAILED, NULL, "the daemon is shutting down");
+    rest_data_print(r);
+    if (key && r->rep.status == 200 && r->rep.etag[0] && r->rep.body)
+        cache_put(api, key, epoch, &r->rep);
+    else
+        free(key);
+    ret = send_reply(conn, &r->rep, NULL);
+    free(r->query.fields);
+    return ret;
+}
+
 static enum MHD_Result run_on_control(struct rest_api *api, struct MHD_Connection *conn, ctlq_fn fn,
                                       struct rest_req *r)
 {
     if (ctlq_call(api->q, fn, r)) {
         rest_reply_err(&r->rep, r->out_fmt, 503, CFG_ERR_OPERATION_FAILED, NULL, "the daemon is shutting down");
     }
+    rest_data_print(r);
     enum MHD_Result ret = send_reply(conn, &r->rep, NULL);
     free(r->query.fields);
     return ret;
@@ -716,6 +826,8 @@ static enum MHD_Result dispatch(struct rest_api *api, struct MHD_Connection *con
         return send_err(conn, r.out_fmt, 405, CFG_ERR_OPERATION_NOT_SUPPORTED,
                         "OPTIONS, GET, HEAD, POST, PUT, PATCH, DELETE", "method not allowed on a data resource");
     }
+    if (!strcmp(method, "GET") || !strcmp(method, "HEAD"))
+        return cached_read(api, conn, &r);
     return run_on_control(api, conn, rest_data_run, &r);
 }
 
@@ -1068,6 +1180,7 @@ struct rest_api *rest_api_new(struct ly_ctx *ctx, struct cfg *cfg, struct ctlq *
     api->state_dir = strdup(opts->state_dir);
     api->web_dir = opts->web_dir ? strdup(opts->web_dir) : NULL;
     api->auth = rest_auth_new();
+    pthread_mutex_init(&api->cache_lock, NULL);
     if (RAND_bytes((unsigned char *)&api->boot, sizeof(api->boot)) != 1)
         api->boot = (uint64_t)time(NULL);
     if (!api->state_dir || !api->auth || (opts->web_dir && !api->web_dir)) {
@@ -1100,6 +1213,8 @@ void rest_api_free(struct rest_api *api)
     api->srvs = NULL;
     rest_events_release(api->ev);
     rest_auth_free(api->auth);
+    cache_clear(api);
+    pthread_mutex_destroy(&api->cache_lock);
     free(api->cert_pem);
     free(api->key_pem);
     free(api->state_dir);

@@ -85,8 +85,9 @@ struct cfg_handler {
 };
 
 /* Called after every committed change of running (commit, confirmed-commit rollback,
- * direct edit of running): the front ends turn it into netconf-config-change and
- * event-stream messages. Runs on the control thread. */
+ * direct edit of running), with @n == 0 when running's generation moved without a
+ * change: the front ends turn it into netconf-config-change and event-stream
+ * messages, and drop what they cached. Runs on the control thread. */
 typedef void (*cfg_notify_fn)(const struct cfg_actor *actor, const struct cfg_change *chg, size_t n,
                               void *arg);
 

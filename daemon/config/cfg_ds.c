@@ -145,7 +145,7 @@ int cfg_running_set(struct cfg *cfg, struct lyd_node **newp, const struct chg_ve
     *newp = NULL;
     cfg->running_gen++;
     cfg->running_mtime = time(NULL);
-    if (cfg->notify && chg->n)
+    if (cfg->notify) /* also without changes: running's generation moved */
         cfg->notify(actor, chg->v, chg->n, cfg->notify_arg);
     return 0;
 }

@@ -6,6 +6,9 @@
  * Prints established SAs, failures and the rate as one JSON line.
  *
  *   ike_load TARGET SOURCE SECONDS CONCURRENCY PSK ID
+ *   ike_load --hold TARGET SOURCE SECONDS N PSK ID
+ *                                 N sessions established once and kept (no DELETE)
+ *                                 for SECONDS; a "%d" in ID becomes the slot number
  *   ike_load --crypto N [ecdsa]   the responder's raw crypto per SA, in microseconds
  *                                 (with ecdsa: its AUTH is a P-256 signature)
  */
@@ -25,7 +28,7 @@
 #include "daemon/pki/pki.h"
 #include "tests/support/ike_client.h"
 
-enum { S_INIT, S_AUTH, S_DEL };
+enum { S_INIT, S_AUTH, S_DEL, S_HELD };
 
 struct slot {
     int fd;
@@ -33,6 +36,7 @@ struct slot {
     double deadline;
     struct ike_client c;
     struct ike_buf last;
+    char id[128];
 };
 
 static double now(void)
@@ -46,6 +50,7 @@ static double now(void)
 static struct sockaddr_in target;
 static const char *psk, *id;
 static long established, failures, timeouts, cookies;
+static bool hold;
 
 static void sendbuf(struct slot *s)
 {
@@ -115,7 +120,7 @@ static void on_packet(struct slot *s, const uint8_t *buf, size_t len)
             return;
         }
         ike_buf_fini(&s->last);
-        if (!ike_client_sa_init_done(&s->c, buf, len) || !ike_client_auth(&s->c, id, psk, &s->last)) {
+        if (!ike_client_sa_init_done(&s->c, buf, len) || !ike_client_auth(&s->c, s->id, psk, &s->last)) {
             failures++;
             start(s);
             return;
@@ -132,6 +137,15 @@ static void on_packet(struct slot *s, const uint8_t *buf, size_t len)
         }
         established++;
         ike_buf_fini(&s->last);
+        if (hold) {
+            s->state = S_HELD;
+            s->deadline = 1e18;
+            if (established % 100 == 0) {
+                printf("held %ld\n", established);
+                fflush(stdout);
+            }
+            return;
+        }
         /* DELETE of the IKE SA: the payload chain, whose first payload is Delete */
         if (!ike_client_request(&s->c, 37, 42, del, sizeof(del), &s->last))
             exit(2);
@@ -190,6 +204,11 @@ int main(int argc, char **argv)
 
     if ((argc == 3 || argc == 4) && !strcmp(argv[1], "--crypto"))
         return crypto_baseline(atol(argv[2]), argc == 4 && !strcmp(argv[3], "ecdsa"));
+    if (argc == 8 && !strcmp(argv[1], "--hold")) {
+        hold = true;
+        argv++;
+        argc--;
+    }
     if (argc != 7) {
         fprintf(stderr, "usage: ike_load TARGET SOURCE SECONDS CONCURRENCY PSK ID | ike_load --crypto N\n");
         return 2;
@@ -211,6 +230,15 @@ int main(int argc, char **argv)
             return 2;
         }
         pfd[i] = (struct pollfd){.fd = slots[i].fd, .events = POLLIN};
+        {
+            /* "%d" in the ID: the slot number */
+            const char *pct = strstr(id, "%d");
+
+            if (pct)
+                snprintf(slots[i].id, sizeof(slots[i].id), "%.*s%d%s", (int)(pct - id), id, i, pct + 2);
+            else
+                snprintf(slots[i].id, sizeof(slots[i].id), "%s", id);
+        }
     }
     t0 = now();
     end = t0 + atof(argv[3]);
@@ -228,7 +256,7 @@ int main(int argc, char **argv)
 
             while (pfd[i].revents & POLLIN && (r = recv(pfd[i].fd, buf, sizeof(buf), 0)) > 0)
                 on_packet(&slots[i], buf, (size_t)r);
-            if (t > slots[i].deadline) {
+            if (t > slots[i].deadline && slots[i].state != S_HELD) {
                 if (slots[i].state != S_DEL)
                     timeouts++;
                 start(&slots[i]);

@@ -49,6 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         rest_ops_run(&r);
     else
         rest_data_run(&r);
+    rest_data_print(&r);
     free(r.rep.body);
     free(r.rep.location);
     free(r.query.fields);
