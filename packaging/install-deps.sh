@@ -10,14 +10,26 @@ for p in "${wanted[@]}"; do
         missing+=("$p")
     fi
 done
-if [ ${#missing[@]} -eq 0 ]; then
-    exit 0
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "install-deps: installing ${missing[*]}"
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "install-deps: missing packages and not root; run as root or install: ${missing[*]}" >&2
+        exit 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-echo "install-deps: installing ${missing[*]}"
-if [ "$(id -u)" -ne 0 ]; then
-    echo "install-deps: missing packages and not root; run as root or install: ${missing[*]}" >&2
-    exit 1
+
+# The dashboard's browser test drives Debian's Chromium with playwright-core from
+# npm (tests/e2e/package-lock.json); it is installed here, never at test time, and
+# never downloads a browser of its own.
+e2e="$here/../tests/e2e"
+if [ -f "$e2e/package-lock.json" ] && [ ! -d "$e2e/node_modules/playwright-core" ]; then
+    if ! command -v npm >/dev/null; then
+        echo "install-deps: npm is needed for tests/e2e (Node.js 20 or later)" >&2
+        exit 1
+    fi
+    echo "install-deps: npm ci in tests/e2e"
+    (cd "$e2e" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund >/dev/null)
 fi
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq >/dev/null
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -319,3 +319,20 @@ void rest_auth_token_revoke(struct rest_auth *a, const char *th)
     }
     pthread_mutex_unlock(&a->lock);
 }
+
+bool rest_auth_still_valid(struct rest_auth *a, const struct rest_who *who)
+{
+    struct auth_user *u;
+    struct auth_token *t = NULL;
+    bool ok;
+
+    pthread_mutex_lock(&a->lock);
+    HASH_FIND_STR(a->users, who->user, u);
+    ok = u && u->role == who->role;
+    if (ok && who->token_hash[0]) {
+        HASH_FIND_STR(a->tokens, who->token_hash, t);
+        ok = t && t->expires > time(NULL);
+    }
+    pthread_mutex_unlock(&a->lock);
+    return ok;
+}

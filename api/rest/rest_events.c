@@ -52,6 +52,7 @@ struct sub {
     struct msg *cur;
     size_t off;
     bool suspended, closed;
+    struct rest_who who; /* the subscriber's user, role and token (if any) */
     struct sub *next;
 };
 
@@ -215,6 +216,7 @@ enum MHD_Result rest_events_serve(struct rest_api *api, struct MHD_Connection *c
     s->mask = streams[i].mask;
     s->fmt = fmt;
     s->interval = r->query.interval ? r->query.interval : 2;
+    s->who = r->who;
     pthread_mutex_lock(&ev->lock);
     if (ev->nsubs >= REST_STREAM_MAX) {
         pthread_mutex_unlock(&ev->lock);
@@ -281,18 +283,21 @@ static char *sse_event(const char *doc)
     return buf;
 }
 
-/* The RFC 8040 §6.4 encoding of @notif. */
+/* The RFC 8040 §6.4 encoding of @notif, stamped now (UTC, milliseconds). */
 static char *encode(struct rest_api *api, const struct lyd_node *notif, enum rest_fmt fmt)
 {
-    char *body = NULL, *doc = NULL, *t = NULL, *ev;
+    char *body = NULL, *doc = NULL, t[40], *ev;
+    struct timespec ts;
+    struct tm tm;
+    size_t n;
 
     (void)api;
-    if (ly_time_time2str(time(NULL), NULL, &t))
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    n = strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(t + n, sizeof(t) - n, ".%03ldZ", ts.tv_nsec / 1000000);
+    if (lyd_print_mem(&body, notif, fmt == REST_XML ? LYD_XML : LYD_JSON, LYD_PRINT_SHRINK) || !body)
         return NULL;
-    if (lyd_print_mem(&body, notif, fmt == REST_XML ? LYD_XML : LYD_JSON, LYD_PRINT_SHRINK) || !body) {
-        free(t);
-        return NULL;
-    }
     if (fmt == REST_XML) {
         if (asprintf(&doc,
                      "<notification xmlns=\"urn:ietf:params:xml:ns:netconf:notification:1.0\"><eventTime>%s</eventTime>%s"
@@ -301,17 +306,16 @@ static char *encode(struct rest_api *api, const struct lyd_node *notif, enum res
             doc = NULL;
     } else {
         /* {"mod:name":{...}} -> {"ietf-restconf:notification":{"eventTime":"...","mod:name":{...}}} */
-        size_t n = strlen(body);
+        size_t bl = strlen(body);
 
-        while (n && (body[n - 1] == '\n' || body[n - 1] == ' '))
-            n--;
-        if (n >= 2 && body[0] == '{' && body[n - 1] == '}' &&
-            asprintf(&doc, "{\"ietf-restconf:notification\":{\"eventTime\":\"%s\",%.*s}}", t, (int)(n - 2), body + 1) <
-                0)
+        while (bl && (body[bl - 1] == '\n' || body[bl - 1] == ' '))
+            bl--;
+        if (bl >= 2 && body[0] == '{' && body[bl - 1] == '}' &&
+            asprintf(&doc, "{\"ietf-restconf:notification\":{\"eventTime\":\"%s\",%.*s}}", t, (int)(bl - 2),
+                     body + 1) < 0)
             doc = NULL;
     }
     free(body);
-    free(t);
     ev = doc ? sse_event(doc) : NULL;
     free(doc);
     return ev;
@@ -483,6 +487,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
                 push(s, ": keep-alive\n\n", strlen(": keep-alive\n\n"));
         pthread_mutex_unlock(&ev->lock);
     }
+    rest_events_recheck(ev);
 }
 
 struct rest_events *rest_events_new(struct rest_api *api)
@@ -507,6 +512,22 @@ static void rest_events_close_all(struct rest_events *ev)
     for (struct sub *s = ev->subs; s; s = s->next) {
         s->closed = true;
         wake(s);
+    }
+    pthread_mutex_unlock(&ev->lock);
+}
+
+/* Ends the streams whose user was removed or changed role, or whose token was
+ * revoked or has expired: a stream lasts no longer than its credentials. */
+void rest_events_recheck(struct rest_events *ev)
+{
+    pthread_mutex_lock(&ev->lock);
+    for (struct sub *s = ev->subs; s; s = s->next) {
+        if (s->closed)
+            continue;
+        if (!rest_auth_still_valid(ev->api->auth, &s->who)) {
+            s->closed = true;
+            wake(s);
+        }
     }
     pthread_mutex_unlock(&ev->lock);
 }

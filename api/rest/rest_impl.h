@@ -91,6 +91,7 @@ struct rest_reply {
     time_t last_modified;
     bool allow_set;
     const char *allow;
+    const char *challenge; /* 401: WWW-Authenticate (default: Basic) */
 };
 
 /* Query parameters of RFC 8040 §4.8 (and the traffic stream's interval). */
@@ -149,6 +150,9 @@ int rest_auth_password(struct rest_auth *a, const char *user, const char *passwo
 /* Issues a token for @who; returns it (static buffer of the caller, 65 bytes). */
 int rest_auth_token_new(struct rest_auth *a, const struct rest_who *who, char out[65]);
 void rest_auth_token_revoke(struct rest_auth *a, const char *token_hash);
+/* Whether @who's user still exists with the same role and its token (if any) is
+ * still valid. */
+bool rest_auth_still_valid(struct rest_auth *a, const struct rest_who *who);
 
 /* rest_data.c: the datastore resources, run on the control thread. */
 void rest_data_run(void *req); /* ctlq_fn */
@@ -165,6 +169,9 @@ struct rest_events *rest_events_new(struct rest_api *api);
  * once the daemons (which free the subscribers) have stopped. */
 void rest_events_free(struct rest_events *ev);
 void rest_events_release(struct rest_events *ev);
+/* Ends the streams whose credentials ended (user removed, role changed, token
+ * revoked or expired). */
+void rest_events_recheck(struct rest_events *ev);
 /* Ends the streams of @mhd, which is about to stop. */
 void rest_events_close_daemon(struct rest_events *ev, struct MHD_Daemon *mhd);
 /* Answers GET /restconf/streams/... (may queue a streaming response). */

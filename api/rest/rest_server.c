@@ -25,6 +25,7 @@
 #include "daemon/base/poison.h"
 
 #define THREADS_PER_ENDPOINT 2
+#define BEARER_CHALLENGE "Bearer realm=\"raven\""
 #define CERT_FILE "rest_cert.pem"
 #define KEY_FILE "rest_key.pem"
 
@@ -227,8 +228,11 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, struct rest_reply
     }
     if (rep->allow)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rep->allow);
+    /* a Basic challenge only to clients that use Basic or nothing: a browser would
+     * answer one with its own password dialog */
     if (rep->status == 401)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Basic realm=\"raven\", charset=\"UTF-8\"");
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                rep->challenge ? rep->challenge : "Basic realm=\"raven\", charset=\"UTF-8\"");
     if (cookie)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE, cookie);
     ret = MHD_queue_response(conn, rep->status, resp);
@@ -491,10 +495,14 @@ static enum MHD_Result token_endpoint(struct rest_api *api, struct MHD_Connectio
 
     if (!strcmp(method, "DELETE")) {
         rc = rest_auth_check(api->auth, conn, false, &who);
-        if (rc || !who.token_hash[0])
-            return send_err(conn, REST_JSON, 401, CFG_ERR_ACCESS_DENIED, NULL,
-                            "DELETE /auth/token needs the bearer token to revoke");
+        if (rc || !who.token_hash[0]) {
+            rest_reply_err(&rep, REST_JSON, 401, CFG_ERR_ACCESS_DENIED, NULL,
+                           "DELETE /auth/token needs the bearer token to revoke");
+            rep.challenge = BEARER_CHALLENGE;
+            return send_reply(conn, &rep, NULL);
+        }
         rest_auth_token_revoke(api->auth, who.token_hash);
+        rest_events_recheck(api->ev);
         rep.status = 204;
         return send_reply(conn, &rep, "raven_token=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Strict");
     }
@@ -518,7 +526,10 @@ static enum MHD_Result token_endpoint(struct rest_api *api, struct MHD_Connectio
     }
     if (rc) {
         log_info("rest", "token refused: bad credentials from a client");
-        return send_err(conn, REST_JSON, 401, CFG_ERR_ACCESS_DENIED, NULL, "wrong user name or password");
+        rest_reply_err(&rep, REST_JSON, 401, CFG_ERR_ACCESS_DENIED, NULL, "wrong user name or password");
+        if (cr->len)
+            rep.challenge = BEARER_CHALLENGE; /* a form's login, not Basic */
+        return send_reply(conn, &rep, NULL);
     }
     if (rest_auth_token_new(api->auth, &who, token))
         return send_err(conn, REST_JSON, 500, CFG_ERR_OPERATION_FAILED, NULL, "cannot issue a token");
@@ -694,9 +705,14 @@ static enum MHD_Result dispatch(struct rest_api *api, struct MHD_Connection *con
     if (rc) {
         struct rest_reply rep = {0};
 
+        const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+
         rest_reply_err(&rep, r.out_fmt, 401, CFG_ERR_ACCESS_DENIED, NULL,
                        rc == -ENOENT ? "authentication required (HTTP Basic or a bearer token)"
                                      : "wrong user name, password or token");
+        if ((h && strncasecmp(h, "Basic ", 6)) ||
+            (!h && MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, "raven_token")))
+            rep.challenge = BEARER_CHALLENGE;
         return send_reply(conn, &rep, NULL);
     }
     if (cr->too_big)
@@ -1225,6 +1241,7 @@ void rest_api_free(struct rest_api *api)
 void rest_api_set_users(struct rest_api *api, const struct rest_user *users, size_t n)
 {
     rest_auth_set_users(api->auth, users, n);
+    rest_events_recheck(api->ev);
 }
 
 char **rest_api_urls(const struct rest_api *api)

@@ -25,11 +25,11 @@ METRIC_LINE = re.compile(r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_][a-zA-Z0-9_]*="(
 class Stream:
     """curl reading an event stream into a file, in the background."""
 
-    def __init__(self, url, name, fmt="json", query="", netns=None, user="admin", password=ADMIN_PW):
+    def __init__(self, url, name, fmt="json", query="", netns=None, user="admin", password=ADMIN_PW, token=None):
         fd, self.path = tempfile.mkstemp(prefix="sse-")
         os.close(fd)
-        cmd = ["curl", "-skN", "-u", f"{user}:{password}", "-o", self.path,
-               f"{url}/restconf/streams/{name}/{fmt}{query}"]
+        cred = ["-H", f"Authorization: Bearer {token}"] if token else ["-u", f"{user}:{password}"]
+        cmd = ["curl", "-skN", *cred, "-o", self.path, f"{url}/restconf/streams/{name}/{fmt}{query}"]
         if netns:
             cmd = ["ip", "netns", "exec", netns] + cmd
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -69,6 +69,11 @@ def streams():
     yield open_
     for s in opened:
         s.close()
+
+
+def rd_hash():
+    return subprocess.run(["openssl", "passwd", "-6", "viewer-pw-1"], capture_output=True, text=True,
+                          check=True).stdout.strip()
 
 
 def check_metrics(text):
@@ -117,6 +122,19 @@ def test_config_stream_json_and_xml_metrics_and_stream_errors(make_ravend, strea
     x = sx.events()[0]
     assert x.startswith('<notification xmlns="urn:ietf:params:xml:ns:netconf:notification:1.0"><eventTime>')
     assert "<netconf-config-change" in x
+    # eventTime has milliseconds
+    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", ev["eventTime"]), ev["eventTime"]
+    # a stream lasts no longer than its token, or its user
+    tok = rest.token()
+    st = streams(d.rest_url, "config", token=tok)
+    assert rest.delete("/auth/token", auth=("bearer", tok), accept=None).status == 204
+    wait_until(lambda: st.proc.poll() is not None, timeout=10, what="the revoked token's stream to end")
+    assert rest.put("/restconf/data/raven-vpn:management/user=viewer",
+                    {"raven-vpn:user": [{"name": "viewer", "password-hash": rd_hash(), "role": "read-only"}]}
+                    ).status == 201
+    sv = streams(d.rest_url, "config", user="viewer", password="viewer-pw-1")
+    assert rest.delete("/restconf/data/raven-vpn:management/user=viewer").status == 204
+    wait_until(lambda: sv.proc.poll() is not None, timeout=10, what="the removed user's stream to end")
     # errors
     assert rest.get("/restconf/streams/nosuch/json").status == 404
     assert rest.get("/restconf/streams/config/yaml").status == 404

@@ -1,0 +1,158 @@
+"""The dashboard end to end: a real browser (Debian's Chromium under playwright-core,
+dashboard.e2e.js) against ravend's HTTPS server while a real strongSwan client is
+connected through the dataplane and pings a host behind the headend.
+
+Topology (lab.py, inside=True):
+
+  [client c0: charon] --veth-- [headend: ravend, REST on 127.0.0.1:8443,  --veth-- [inside host]
+   10.<n>.0.2                   node + Chromium in the same namespace]            10.<n>.251.2
+
+The browser script signs in first and waits; only then is the client brought up,
+so the session row must appear through the event stream, not through the first
+read. Screenshots are left in $RAVEN_ARTIFACT_DIR (default: a directory under the
+system's temporary directory, printed)."""
+import os
+import select
+import signal
+import subprocess
+import tempfile
+import time
+
+from conftest import ADMIN_PW, HERE, READER_PW, it
+from lab import psk_client_conf
+from nchelpers import wait_until
+from test_dataplane import dataplane_config
+from test_ike_sessions import headend_config, sessions
+
+SCRIPT = os.path.join(HERE, "dashboard.e2e.js")
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+READY = "E2E-READY-FOR-SESSION"
+
+
+def wait_https(ns, port, timeout=20):
+    """Until the REST endpoint in namespace @ns serves /.well-known/host-meta."""
+    import http.client
+    import ssl
+
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        try:
+            sock = it.netns_connect(ns, "127.0.0.1", port, timeout=3)
+            conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=3, context=ctx)
+            conn.sock = ctx.wrap_socket(sock, server_hostname="127.0.0.1")
+            conn.request("GET", "/.well-known/host-meta")
+            status = conn.getresponse().status
+            conn.close()
+            if status == 200:
+                return
+            last = f"status {status}"
+        except OSError as e:
+            last = e
+        time.sleep(0.2)
+    raise AssertionError(f"REST endpoint 127.0.0.1:{port} in {ns} does not answer: {last}")
+
+
+class LineReader:
+    """Lines of a child's stdout with a deadline, echoed for the test's log."""
+
+    def __init__(self, proc):
+        self.proc = proc
+        self.buf = b""
+        self.lines = []
+
+    def until(self, pred, timeout):
+        deadline = time.time() + timeout
+        fd = self.proc.stdout.fileno()
+        while True:
+            while b"\n" in self.buf:
+                line, self.buf = self.buf.split(b"\n", 1)
+                text = line.decode(errors="replace")
+                print(f"  node| {text}", flush=True)
+                self.lines.append(text)
+                if pred(text):
+                    return text
+            left = deadline - time.time()
+            if left <= 0:
+                return None
+            r, _, _ = select.select([fd], [], [], min(left, 1.0))
+            if r:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    if self.buf:
+                        self.buf += b"\n"
+                        continue
+                    return None
+                self.buf += chunk
+
+
+def test_dashboard_live_sessions_counters_and_clear(lab, make_ravend, node_modules):
+    assert os.access(CHROMIUM, os.X_OK), f"{CHROMIUM} is missing (packaging/debian-packages.txt: chromium)"
+    artifacts = os.environ.get("RAVEN_ARTIFACT_DIR") or tempfile.mkdtemp(prefix="raven-e2e-artifacts-")
+    os.makedirs(artifacts, exist_ok=True)
+    print(f"artifacts: {artifacts}")
+
+    lb = lab(1, inside=True)
+    conf = headend_config().replace("10.200.0.0/16", lb.inside_net)
+    d = make_ravend(conf + dataplane_config(lb), netns=lb.head, rest=True)
+    wait_https(lb.head, d.rest_port)
+    c = lb.clients[0]
+    lb.start_charon(0, psk_client_conf(c["head_ip"], "user0.example.org", esp="aes128gcm16", remote_ts=lb.inside_net))
+
+    env = dict(os.environ,
+               NODE_PATH=node_modules,
+               CHROMIUM=CHROMIUM,
+               RAVEN_E2E_URL=d.rest_url,
+               RAVEN_E2E_ADMIN="admin", RAVEN_E2E_ADMIN_PW=ADMIN_PW,
+               RAVEN_E2E_READER="reader", RAVEN_E2E_READER_PW=READER_PW,
+               RAVEN_E2E_IDENTITY="user0.example.org",
+               RAVEN_E2E_ASSIGNED_PREFIX="10.201.0.",
+               RAVEN_E2E_POOL="rw-pool",
+               RAVEN_E2E_DP_IFACE=lb.inside_dev,
+               RAVEN_ARTIFACT_DIR=artifacts)
+    # node and Chromium in the headend's namespace, where the REST endpoint is; a
+    # process group of their own, ended by its id whatever happens
+    node = subprocess.Popen(["ip", "netns", "exec", lb.head, "node", SCRIPT], cwd=HERE, env=env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        out = LineReader(node)
+        ready = out.until(lambda s: s == READY or s.startswith("E2E-FAILED"), timeout=90)
+        if ready != READY:
+            out.until(lambda s: False, timeout=30)  # the failure's details and screenshot, up to its exit
+        assert ready == READY, "the browser did not get to the empty, live session table:\n" + "\n".join(out.lines)
+
+        # the client comes up while the page watches, and pings through the tunnel
+        r = lb.swanctl(0, "--initiate", "--child", "vpn", "--timeout", "15", check=False)
+        assert r.returncode == 0, lb.log(0)[-3000:]
+        lb.spawn(c["ns"], "ping", "-n", "-q", "-i", "0.1", "-s", "200", lb.inside_ip,
+                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        done = out.until(lambda s: s == "E2E-PASSED" or s.startswith("E2E-FAILED"), timeout=180)
+        out.until(lambda s: False, timeout=30)  # the rest of its output, up to its exit
+        rc = node.wait(timeout=30)
+        shots = [s.split(" ", 1)[1] for s in out.lines if s.startswith("SCREENSHOT ")]
+        print("screenshots:\n  " + "\n  ".join(shots))
+        assert done == "E2E-PASSED" and rc == 0, (
+            f"dashboard test failed (exit {rc}):\n" + "\n".join(out.lines) + f"\n--- ravend log tail:\n{d.log()[-3000:]}")
+        assert any(s.endswith("dashboard.png") and os.path.getsize(s) > 10000 for s in shots), shots
+    finally:
+        # node, and a Chromium it may have left behind, by their group's id
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(node.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                node.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+            time.sleep(0.5)
+        node.stdout.close()
+
+    # the browser's Clear really ended the session in the daemon
+    m = d.connect()
+    wait_until(lambda: not sessions(m), timeout=10, what="no session left after the dashboard's clear")
