@@ -99,7 +99,6 @@ static int parse_seg(const struct ly_ctx *ctx, const char *seg, size_t n, const 
     const struct lys_module *m = *mod;
     const struct lysc_node *sn;
     const char *id = seg;
-    char *keys = NULL;
     int rc = 0;
 
     colon = memchr(seg, ':', idn);
@@ -208,8 +207,7 @@ static int parse_seg(const struct ly_ctx *ctx, const char *seg, size_t n, const 
                 rc = sappend(xp, xplen, lit, strlen(lit));
             if (!rc)
                 rc = sappend(xp, xplen, "]", 1);
-            free(keys);
-            keys = lit;
+            free(lit);
             if (rc)
                 break;
             if (!leaflist)
@@ -218,7 +216,6 @@ static int parse_seg(const struct ly_ctx *ctx, const char *seg, size_t n, const 
                 break;
             kv = comma + 1;
         }
-        free(keys);
         if (rc)
             return rc;
         if (!leaflist && key && lysc_is_key(key)) {
