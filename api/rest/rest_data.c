@@ -850,7 +850,25 @@ void rest_data_run(void *arg)
 
 /* ---- operations ---- */
 
-static const char *const netconf_ops[] = {"commit", "cancel-commit", "discard-changes", "validate", NULL};
+static const char *const netconf_ops[] = {"commit",     "cancel-commit", "discard-changes", "validate",
+                                          "copy-config", "delete-config", NULL};
+
+/* The datastore named under @rpc's @which container (candidate, running, startup),
+ * or -1. */
+static int ds_child(const struct lyd_node *rpc, const char *which)
+{
+    static const char *const names[] = {"running", "candidate", "startup"};
+    static const enum cfg_ds ds[] = {CFG_DS_RUNNING, CFG_DS_CANDIDATE, CFG_DS_STARTUP};
+    char path[64];
+    struct lyd_node *c = NULL;
+
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof(path), "%s/%s", which, names[i]);
+        if (!lyd_find_path(rpc, path, 0, &c))
+            return (int)ds[i];
+    }
+    return -1;
+}
 
 static bool op_allowed(const struct lysc_node *op)
 {
@@ -925,6 +943,23 @@ static int netconf_op(struct rest_req *r, const struct lyd_node *rpc, struct cfg
         return cfg_cancel_commit(cfg, child_val(rpc, "persist-id"), &a, errs);
     if (!strcmp(name, "discard-changes"))
         return cfg_discard(cfg, &a, errs);
+    if (!strcmp(name, "copy-config") || !strcmp(name, "delete-config")) {
+        int dst = ds_child(rpc, "target"), src = ds_child(rpc, "source");
+
+        if (dst < 0) {
+            cfg_err_add(errs, CFG_ERR_MISSING_ELEMENT, CFG_ERRT_PROTOCOL, NULL,
+                        "%s needs a target datastore: running, candidate or startup", name);
+            return -EINVAL;
+        }
+        if (!strcmp(name, "delete-config"))
+            return cfg_delete_ds(cfg, (enum cfg_ds)dst, &a, errs);
+        if (src < 0) {
+            cfg_err_add(errs, CFG_ERR_MISSING_ELEMENT, CFG_ERRT_PROTOCOL, NULL,
+                        "copy-config needs a source datastore: running, candidate or startup");
+            return -EINVAL;
+        }
+        return cfg_copy(cfg, (enum cfg_ds)dst, src, NULL, &a, errs);
+    }
     /* validate */
     if (!lyd_find_path(rpc, "source/candidate", 0, &c))
         return cfg_validate(cfg, CFG_DS_CANDIDATE, NULL, errs);

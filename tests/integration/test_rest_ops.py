@@ -118,6 +118,18 @@ def test_candidate_commit_confirmed_and_discard(rest, rd):
                                                                                                      "10.1.1.2"))
     assert r.status == 405
     assert rest.get("/restconf/ds/ietf-datastores:nosuch").status == 404
+    # copy-config running -> startup ("save"), then delete-config startup
+    r = rest.post(OPS + "/ietf-netconf:copy-config", {"ietf-netconf:input": {"target": {"startup": [None]},
+                                                                              "source": {"running": [None]}}})
+    assert r.status == 204, r
+    r = rest.get("/restconf/ds/ietf-datastores:startup/raven-vpn:pools")
+    assert r.status == 200 and [p["name"] for p in r.json()["raven-vpn:pools"]["ipv4-pool"]] == ["c1"]
+    assert rest.post(OPS + "/ietf-netconf:delete-config",
+                     {"ietf-netconf:input": {"target": {"startup": [None]}}}).status == 204
+    r = rest.get("/restconf/ds/ietf-datastores:startup/raven-vpn:pools")
+    assert r.status == 400 and "does not exist" in r.errors()[0]["error-message"]
+    r = rest.post(OPS + "/ietf-netconf:delete-config", {"ietf-netconf:input": {"target": {"candidate": [None]}}})
+    assert r.status == 400, r
     # running through RFC 8527 holds configuration only
     r = rest.get(RUN)
     assert r.status == 200 and "raven-vpn:vpn-state" not in r.json()["ietf-restconf:data"]
