@@ -1153,4 +1153,6 @@ void rest_ops_run(void *arg)
         lyd_free_tree(out);
     }
     lyd_free_all(tree);
+    /* the operation may have changed state (sessions, counters): cached reads go */
+    rest_api_running_changed(api);
 }

@@ -368,6 +368,8 @@ void rest_api_notify(struct rest_api *api, const struct lyd_node *notif)
     if (!api || !notif || !notif->schema)
         return;
     cls = class_of(notif);
+    /* sessions came or went: cached state is out of date */
+    rest_api_running_changed(api);
     if (cls)
         deliver(api->ev, notif, cls);
 }

@@ -19,7 +19,8 @@
 #define REST_TOKEN_TTL_S 3600
 #define REST_BASIC_CACHE_S 60
 #define REST_SID 0xfffffff0u
-#define REST_CACHE_SIZE 32 /* the datastore's session id of REST requests */
+#define REST_CACHE_SIZE 32
+#define REST_STATE_CACHE_MS 500 /* the datastore's session id of REST requests */
 
 enum rest_fmt {
     REST_JSON = 0,
@@ -63,9 +64,10 @@ struct rest_api {
         char etag[48];
         time_t last_modified;
         uint64_t epoch;
+        int64_t expires_ms; /* CLOCK_MONOTONIC; 0: until the epoch moves */
     } cache[REST_CACHE_SIZE];
     unsigned int cache_next;
-    atomic_uint_fast64_t epoch; /* bumped by every change of running */
+    atomic_uint_fast64_t epoch; /* bumped by changes of running, session events, operations */
 
     struct rest_auth *auth;
     struct rest_events *ev;

@@ -571,6 +571,14 @@ static char *cache_key(const struct rest_req *r)
     return k;
 }
 
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* A cached reply for @key still valid at @epoch, copied into @rep. */
 static bool cache_get(struct rest_api *api, const char *key, uint64_t epoch, struct rest_reply *rep, enum rest_fmt fmt)
 {
@@ -580,7 +588,7 @@ static bool cache_get(struct rest_api *api, const char *key, uint64_t epoch, str
     for (unsigned int i = 0; i < REST_CACHE_SIZE && !hit; i++) {
         struct rest_cache_ent *e = &api->cache[i];
 
-        if (e->key && e->epoch == epoch && !strcmp(e->key, key)) {
+        if (e->key && e->epoch == epoch && (!e->expires_ms || now_ms() < e->expires_ms) && !strcmp(e->key, key)) {
             rep->body = malloc(e->len + 1);
             if (rep->body) {
                 memcpy(rep->body, e->body, e->len + 1);
@@ -618,6 +626,8 @@ static void cache_put(struct rest_api *api, char *key, uint64_t epoch, const str
     memcpy(e->etag, rep->etag, sizeof(e->etag));
     e->last_modified = rep->last_modified;
     e->epoch = epoch;
+    /* configuration (an entity tag) lasts until running changes; state a moment */
+    e->expires_ms = rep->etag[0] ? 0 : now_ms() + REST_STATE_CACHE_MS;
     pthread_mutex_unlock(&api->cache_lock);
 }
 
@@ -630,8 +640,10 @@ static void cache_clear(struct rest_api *api)
     }
 }
 
-/* GET of configuration: from the cache, or through the control thread (and then
- * into the cache when the reply has an entity tag, i.e. holds no state). */
+/* GET of running and state: from the cache, or through the control thread and
+ * then into the cache. Configuration stays cached until running changes; replies
+ * with state for REST_STATE_CACHE_MS, or until a session event, an operation or a
+ * change of running. The candidate and startup are never cached. */
 static enum MHD_Result cached_read(struct rest_api *api, struct MHD_Connection *conn, struct rest_req *r)
 {
     uint64_t epoch = atomic_load(&api->epoch);
@@ -653,7 +665,7 @@ static enum MHD_Result cached_read(struct rest_api *api, struct MHD_Connection *
     if (ctlq_call(api->q, rest_data_run, r))
         rest_reply_err(&r->rep, r->out_fmt, 503, CFG_ERR_OPERATION_FAILED, NULL, "the daemon is shutting down");
     rest_data_print(r);
-    if (key && r->rep.status == 200 && r->rep.etag[0] && r->rep.body)
+    if (key && r->rep.status == 200 && r->rep.body && r->dsel != REST_DS_CANDIDATE && r->dsel != REST_DS_STARTUP)
         cache_put(api, key, epoch, &r->rep);
     else
         free(key);

@@ -50,6 +50,17 @@ def test_root_host_meta_and_media_types(rest):
     assert r.status == 406 and r.errors()[0]["error-tag"] == "invalid-value"
     # HTTPS only, with the security headers
     assert "max-age" in r.headers["strict-transport-security"]
+    # the dashboard: no credentials needed for its files, security headers on them
+    r = rest.get("/", auth="none", accept=None)
+    assert r.status == 302 and r.headers["location"] == "/ui/"
+    r = rest.get("/ui/", auth="none", accept=None)
+    assert r.status == 200 and r.headers["content-type"].startswith("text/html")
+    assert r.headers["content-security-policy"].startswith("default-src 'self'")
+    assert r.headers["x-frame-options"] == "DENY" and r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["referrer-policy"] == "no-referrer"
+    for bad in ["/ui/../README.md", "/ui/%2e%2e/README.md", "/ui/js/../../../etc/passwd", "/ui/nosuch.js"]:
+        assert rest.get(bad, auth="none", accept=None, extra=["--path-as-is"]).status == 404, bad
+    assert rest.req("POST", "/ui/index.html", "x", auth="none").status == 405
     with socket.create_connection(("127.0.0.1", int(rest.url.rsplit(":", 1)[1]))) as s:
         s.sendall(b"GET /restconf HTTP/1.1\r\nHost: x\r\n\r\n")
         s.settimeout(5)
