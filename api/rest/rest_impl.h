@@ -54,6 +54,7 @@ struct rest_api {
     struct rest_srv *srvs;
     struct rest_srv *pending; /* prepared, not yet served */
     bool pending_valid;
+    atomic_int retiring; /* endpoints being stopped on threads of their own */
     char *pending_cert, *pending_key;
 
     /* configuration reads, by request (they change only when running does) */

@@ -999,6 +999,7 @@ struct retire {
     struct rest_events *ev;
     struct rest_srv *list;
     bool grace;
+    atomic_int *pending; /* retirements under way, awaited by rest_api_free */
 };
 
 /* Up to 5 s for the retired daemons' connections to finish what they are sending
@@ -1038,6 +1039,7 @@ static void *stop_thread(void *arg)
         free(s);
         s = n;
     }
+    atomic_fetch_sub(rt->pending, 1);
     free(rt);
     return NULL;
 }
@@ -1073,6 +1075,8 @@ static void srvs_retire(struct rest_api *api, struct rest_srv *list, bool wait)
     rt->ev = api->ev;
     rt->list = list;
     rt->grace = !wait;
+    rt->pending = &api->retiring;
+    atomic_fetch_add(&api->retiring, 1);
     if (wait || pthread_create(&t, NULL, stop_thread, rt)) {
         stop_thread(rt);
         return;
@@ -1240,6 +1244,9 @@ void rest_api_free(struct rest_api *api)
     rest_events_free(api->ev);
     srvs_retire(api, api->srvs, true);
     api->srvs = NULL;
+    /* endpoints retired by a recent commit may still be finishing on their threads */
+    while (atomic_load(&api->retiring) > 0)
+        usleep(10 * 1000);
     rest_events_release(api->ev);
     rest_auth_free(api->auth);
     cache_clear(api);
