@@ -848,6 +848,33 @@ void rest_data_run(void *arg)
     rest_path_clear(&p);
 }
 
+/* ---- schemas ---- */
+
+/* GET /restconf/yang/NAME[@REVISION]: the module's YANG text (what NETCONF's
+ * get-schema returns). */
+void rest_schema_run(void *arg)
+{
+    struct rest_req *r = arg;
+    char name[128], *at, *text = NULL;
+    const struct lys_module *m;
+
+    snprintf(name, sizeof(name), "%s", r->rel);
+    at = strchr(name, '@');
+    if (at)
+        *at++ = '\0';
+    m = at ? ly_ctx_get_module(r->api->ctx, name, at) : ly_ctx_get_module_latest(r->api->ctx, name);
+    if (!*name || strlen(r->rel) >= sizeof(name) || !m) {
+        rest_reply_err(&r->rep, r->out_fmt, 404, CFG_ERR_INVALID_VALUE, NULL, "no YANG module \"%s\"", r->rel);
+        return;
+    }
+    if (lys_print_mem(&text, m, LYS_OUT_YANG, 0) || !text) {
+        rest_reply_err(&r->rep, r->out_fmt, 500, CFG_ERR_OPERATION_FAILED, NULL, "cannot print module %s", name);
+        return;
+    }
+    set_body(&r->rep, text, "application/yang");
+    r->rep.status = 200;
+}
+
 /* ---- operations ---- */
 
 static const char *const netconf_ops[] = {"commit",     "cancel-commit", "discard-changes", "validate",

@@ -160,6 +160,7 @@ bool rest_auth_still_valid(struct rest_auth *a, const struct rest_who *who);
 /* rest_data.c: the datastore resources, run on the control thread. */
 void rest_data_run(void *req); /* ctlq_fn */
 void rest_ops_run(void *req);  /* ctlq_fn */
+void rest_schema_run(void *req); /* ctlq_fn: GET /restconf/yang/NAME[@REV] */
 void rest_root_reply(struct rest_req *r);
 /* After rest_data_run, on the request's thread: prints the tree it left. */
 void rest_data_print(struct rest_req *r);

@@ -709,7 +709,8 @@ static enum MHD_Result dispatch(struct rest_api *api, struct MHD_Connection *con
     if (!strcmp(url, "/auth/token"))
         return token_endpoint(api, conn, method, cr);
 
-    if (accept_fmt(conn, &r.out_fmt) && strcmp(url, "/metrics") && !prefix(url, "/restconf/streams", &rest))
+    if (accept_fmt(conn, &r.out_fmt) && strcmp(url, "/metrics") && !prefix(url, "/restconf/streams", &rest) &&
+        !prefix(url, "/restconf/yang", &rest))
         return send_err(conn, REST_JSON, 406, CFG_ERR_INVALID_VALUE, NULL,
                         "Accept must allow application/yang-data+json or application/yang-data+xml");
     /* authentication: the cookie only for reads */
@@ -734,6 +735,12 @@ static enum MHD_Result dispatch(struct rest_api *api, struct MHD_Connection *con
         if (strcmp(method, "GET") && strcmp(method, "HEAD"))
             return send_err(conn, REST_JSON, 405, CFG_ERR_OPERATION_NOT_SUPPORTED, "GET, HEAD", "read-only resource");
         return run_on_control(api, conn, rest_metrics_run, &r);
+    }
+    if (prefix(url, "/restconf/yang", &rest)) {
+        if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+            return send_err(conn, r.out_fmt, 405, CFG_ERR_OPERATION_NOT_SUPPORTED, "GET, HEAD", "read-only resource");
+        r.rel = rest;
+        return run_on_control(api, conn, rest_schema_run, &r);
     }
     if (prefix(url, "/restconf/streams", &rest))
         stream = true;

@@ -45,6 +45,13 @@ def test_root_host_meta_and_media_types(rest):
     r = rest.get("/restconf/data/ietf-yang-library:yang-library/module-set")
     assert r.status == 200 and any(m["name"] == "raven-vpn" for m in
                                    r.json()["ietf-yang-library:module-set"][0]["module"])
+    # YANG modules, as NETCONF's get-schema
+    r = rest.get("/restconf/yang/raven-vpn", accept="application/yang")
+    assert r.status == 200 and r.headers["content-type"] == "application/yang"
+    assert r.body.startswith("module raven-vpn {") and "container vpn-state" in r.body
+    assert rest.get("/restconf/yang/ietf-inet-types@2013-07-15", accept=None).status == 200
+    assert rest.get("/restconf/yang/nosuch", accept=None).status == 404
+    assert rest.get("/restconf/yang/raven-vpn@1999-01-01", accept=None).status == 404
     # an Accept the server cannot satisfy
     r = rest.get("/restconf/data", accept="text/html")
     assert r.status == 406 and r.errors()[0]["error-tag"] == "invalid-value"
