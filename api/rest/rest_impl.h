@@ -124,6 +124,7 @@ struct rest_req {
     const char *body; /* NUL-terminated, may be NULL */
     size_t body_len;
     enum rest_fmt in_fmt, out_fmt;
+    bool yang_patch; /* the body is a YANG Patch (RFC 8072) */
     struct rest_query query;
     const char *if_match, *if_none_match;
     time_t if_modified_since, if_unmodified_since; /* 0: absent */

@@ -823,6 +823,11 @@ static enum MHD_Result dispatch(struct rest_api *api, struct MHD_Connection *con
     r.rel = rest;
     r.body = cr->body;
     r.body_len = cr->len;
+    {
+        const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+
+        r.yang_patch = ct && !strncasecmp(ct, "application/yang-patch+", 23);
+    }
     if (cr->len && content_fmt(conn, &r.in_fmt)) {
         struct rest_reply rep = {0};
 

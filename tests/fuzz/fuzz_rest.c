@@ -42,6 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (fields && *fields && !strcmp(r.method, "GET"))
         r.query.fields = strdup(fields);
     r.query.depth = (sel >> 6) & 3;
+    r.yang_patch = sel % 6 == 3 && (sel & 0x80); /* PATCH as a YANG Patch */
     r.body = body;
     r.body_len = body ? strlen(body) : 0;
     r.who.role = REST_ROLE_ADMIN;

@@ -224,3 +224,61 @@ def test_endpoints_and_certificate_change_live(rest, rd, tmp_path):
     r = rest.patch("/restconf/data/raven-vpn:management/rest", {"raven-vpn:rest": {"private-key": other.read_text()}})
     assert r.status in (400, 409), r
     assert served_cert(port) == want
+
+
+def test_yang_patch(rest):
+    """RFC 8072: the edits of a patch are one transaction."""
+    YP = "application/yang-patch+json"
+
+    def patch(path, pid, edits, ctype=YP):
+        return rest.patch(path, {"ietf-yang-patch:yang-patch": {"patch-id": pid, "edit": edits}}, ctype=ctype)
+
+    def pool(name, start, end):
+        return {"raven-vpn:ipv4-pool": [{"name": name, "range": [{"start": start, "end": end}]}]}
+
+    r = patch(POOLS, "p1", [
+        {"edit-id": "e1", "operation": "create", "target": "/ipv4-pool=a", "value": pool("a", "10.50.0.1", "10.50.0.9")},
+        {"edit-id": "e2", "operation": "merge", "target": "/ipv4-pool=b", "value": pool("b", "10.51.0.1", "10.51.0.9")},
+        {"edit-id": "e3", "operation": "replace", "target": "/ipv4-pool=b/netmask",
+         "value": {"raven-vpn:netmask": "255.255.255.0"}}])
+    assert r.status == 200 and r.json() == {"ietf-yang-patch:yang-patch-status": {"patch-id": "p1", "ok": [None]}}, r
+    assert names(rest) == {"a", "b"}
+    # one failing edit fails the whole patch: a stays
+    r = patch("/restconf/data", "p2", [
+        {"edit-id": "e1", "operation": "delete", "target": "/raven-vpn:pools/ipv4-pool=a"},
+        {"edit-id": "e2", "operation": "create", "target": "/raven-vpn:pools/ipv4-pool=b",
+         "value": pool("b", "10.51.0.1", "10.51.0.9")}])
+    assert r.status == 409, r
+    st = r.json()["ietf-yang-patch:yang-patch-status"]
+    assert st["patch-id"] == "p2" and st["errors"]["error"][0]["error-tag"] == "data-exists"
+    assert names(rest) == {"a", "b"}
+    # remove of what is absent is no error; delete of it is
+    assert patch(POOLS, "p3", [{"edit-id": "e1", "operation": "remove", "target": "/ipv4-pool=zz"},
+                               {"edit-id": "e2", "operation": "delete", "target": "/ipv4-pool=a"}]).status == 200
+    assert names(rest) == {"b"}
+    assert patch(POOLS, "p4", [{"edit-id": "e1", "operation": "delete", "target": "/ipv4-pool=zz"}]).status == 409
+    # two edits of one node, insert/move, a value that is not the target, malformed patches, XML
+    bad = [
+        ([{"edit-id": "e1", "operation": "merge", "target": "/ipv4-pool=c", "value": pool("c", "10.52.0.1", "10.52.0.2")},
+          {"edit-id": "e2", "operation": "replace", "target": "/ipv4-pool=c", "value": pool("c", "10.52.0.1",
+                                                                                            "10.52.0.3")}], 400),
+        ([{"edit-id": "e1", "operation": "insert", "target": "/ipv4-pool=c", "value": pool("c", "10.52.0.1",
+                                                                                           "10.52.0.2")}], 501),
+        ([{"edit-id": "e1", "operation": "merge", "target": "/ipv4-pool=c", "value": pool("d", "10.52.0.1",
+                                                                                          "10.52.0.2")}], 400),
+        ([{"edit-id": "e1", "operation": "merge", "target": "/ipv4-pool=c"}], 400),
+        ([{"operation": "merge", "target": "/ipv4-pool=c"}], 400),
+        ([{"edit-id": "e1", "operation": "frobnicate", "target": "/ipv4-pool=c"}], 400),
+        ([{"edit-id": "e1", "operation": "merge", "target": "/nosuch=1", "value": {"raven-vpn:nosuch": [{}]}}], 400),
+    ]
+    for edits, status in bad:
+        r = patch(POOLS, "px", edits)
+        assert r.status == status, (edits, r)
+        assert r.json()["ietf-yang-patch:yang-patch-status"]["errors"]["error"][0]["error-message"]
+    assert names(rest) == {"b"}
+    r = rest.patch(POOLS, {"edit": []}, ctype=YP)
+    assert r.status == 400 and r.errors()[0]["error-tag"] == "malformed-message"
+    r = rest.patch(POOLS, "<yang-patch/>", ctype="application/yang-patch+xml")
+    assert r.status == 415
+    r = rest.put(POOLS, {"ietf-yang-patch:yang-patch": {"patch-id": "x", "edit": []}}, ctype=YP)
+    assert r.status == 415
