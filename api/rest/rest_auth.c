@@ -17,6 +17,11 @@
 #include "daemon/base/poison.h"
 
 #define TOKENS_MAX 4096
+/* password guessing: this many failures from one address within the window block
+ * it for REST_AUTH_BLOCK_S */
+#define FAIL_MAX 20
+#define FAIL_WINDOW_S 60
+#define FAILS_TRACKED 4096
 
 struct auth_user {
     char *name, *hash;
@@ -34,10 +39,18 @@ struct auth_token {
     UT_hash_handle hh;
 };
 
+struct auth_fail {
+    char addr[48];
+    unsigned int count;
+    time_t first, blocked_until;
+    UT_hash_handle hh;
+};
+
 struct rest_auth {
     pthread_mutex_t lock;
     struct auth_user *users;
     struct auth_token *tokens;
+    struct auth_fail *fails;
     unsigned char salt[16];
 };
 
@@ -108,6 +121,14 @@ void rest_auth_free(struct rest_auth *a)
     HASH_ITER(hh, a->tokens, t, tt) {
         HASH_DEL(a->tokens, t);
         free(t);
+    }
+    {
+        struct auth_fail *f, *ft;
+
+        HASH_ITER(hh, a->fails, f, ft) {
+            HASH_DEL(a->fails, f);
+            free(f);
+        }
     }
     pthread_mutex_destroy(&a->lock);
     free(a);
@@ -335,4 +356,60 @@ bool rest_auth_still_valid(struct rest_auth *a, const struct rest_who *who)
     }
     pthread_mutex_unlock(&a->lock);
     return ok;
+}
+
+int rest_auth_blocked(struct rest_auth *a, const char *addr)
+{
+    struct auth_fail *f;
+    time_t now = time(NULL);
+    int left = 0;
+
+    pthread_mutex_lock(&a->lock);
+    HASH_FIND_STR(a->fails, addr, f);
+    if (f && f->blocked_until > now)
+        left = (int)(f->blocked_until - now);
+    pthread_mutex_unlock(&a->lock);
+    return left;
+}
+
+void rest_auth_note(struct rest_auth *a, const char *addr, bool ok)
+{
+    struct auth_fail *f;
+    time_t now = time(NULL);
+
+    pthread_mutex_lock(&a->lock);
+    HASH_FIND_STR(a->fails, addr, f);
+    if (ok) {
+        if (f) {
+            HASH_DEL(a->fails, f);
+            free(f);
+        }
+    } else {
+        if (!f) {
+            if (HASH_COUNT(a->fails) >= FAILS_TRACKED) {
+                struct auth_fail *old = a->fails; /* the oldest */
+
+                HASH_DEL(a->fails, old);
+                free(old);
+            }
+            f = calloc(1, sizeof(*f));
+            if (f) {
+                snprintf(f->addr, sizeof(f->addr), "%s", addr);
+                f->first = now;
+                HASH_ADD_STR(a->fails, addr, f);
+            }
+        }
+        if (f) {
+            if (now - f->first > FAIL_WINDOW_S) {
+                f->first = now;
+                f->count = 0;
+            }
+            if (++f->count >= FAIL_MAX) {
+                f->blocked_until = now + REST_AUTH_BLOCK_S;
+                f->first = now;
+                f->count = 0;
+            }
+        }
+    }
+    pthread_mutex_unlock(&a->lock);
 }

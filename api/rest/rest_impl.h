@@ -18,6 +18,7 @@
 #define REST_STREAM_MAX 64
 #define REST_TOKEN_TTL_S 3600
 #define REST_BASIC_CACHE_S 60
+#define REST_AUTH_BLOCK_S 60
 #define REST_SID 0xfffffff0u
 #define REST_CACHE_SIZE 32
 #define REST_STATE_CACHE_MS 500 /* the datastore's session id of REST requests */
@@ -154,6 +155,10 @@ int rest_auth_password(struct rest_auth *a, const char *user, const char *passwo
 /* Issues a token for @who; returns it (static buffer of the caller, 65 bytes). */
 int rest_auth_token_new(struct rest_auth *a, const struct rest_who *who, char out[65]);
 void rest_auth_token_revoke(struct rest_auth *a, const char *token_hash);
+/* Seconds @addr stays blocked after too many failed logins (0: not blocked), and
+ * the outcome of a login from it. */
+int rest_auth_blocked(struct rest_auth *a, const char *addr);
+void rest_auth_note(struct rest_auth *a, const char *addr, bool ok);
 /* Whether @who's user still exists with the same role and its token (if any) is
  * still valid. */
 bool rest_auth_still_valid(struct rest_auth *a, const struct rest_who *who);

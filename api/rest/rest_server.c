@@ -483,15 +483,51 @@ static enum MHD_Result host_meta(struct MHD_Connection *conn)
     return ret;
 }
 
+static void client_addr(struct MHD_Connection *conn, char *buf, size_t n)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+    snprintf(buf, n, "?");
+    if (sa && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, buf, (socklen_t)n);
+    else if (sa && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, buf, (socklen_t)n);
+}
+
+/* 429 for an address blocked after too many failed logins. */
+static enum MHD_Result too_many(struct MHD_Connection *conn, enum rest_fmt fmt, const char *addr, int left)
+{
+    struct MHD_Response *resp;
+    struct rest_reply rep = {0};
+    enum MHD_Result ret;
+    char ra[16];
+
+    rest_reply_err(&rep, fmt, 429, CFG_ERR_RESOURCE_DENIED, NULL,
+                   "too many failed logins from %s: refused for %d more seconds", addr, left);
+    resp = MHD_create_response_from_buffer(rep.len, rep.body, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(rep.body);
+        return MHD_NO;
+    }
+    add_common_headers(resp);
+    snprintf(ra, sizeof(ra), "%d", left);
+    MHD_add_response_header(resp, "Retry-After", ra);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, rep.ctype);
+    ret = MHD_queue_response(conn, 429, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
 /* POST /auth/token (Basic or a JSON body) and DELETE /auth/token. */
 static enum MHD_Result token_endpoint(struct rest_api *api, struct MHD_Connection *conn, const char *method,
                                       struct conn_req *cr)
 {
     struct rest_reply rep = {0};
     struct rest_who who;
-    char token[65], *cookie = NULL;
+    char token[65], *cookie = NULL, addr[48];
     json_t *o;
-    int rc;
+    int rc, left;
 
     if (!strcmp(method, "DELETE")) {
         rc = rest_auth_check(api->auth, conn, false, &who);
@@ -509,6 +545,9 @@ static enum MHD_Result token_endpoint(struct rest_api *api, struct MHD_Connectio
     if (strcmp(method, "POST"))
         return send_err(conn, REST_JSON, 405, CFG_ERR_OPERATION_NOT_SUPPORTED, "POST, DELETE",
                         "/auth/token takes POST (get a token) or DELETE (revoke it)");
+    client_addr(conn, addr, sizeof(addr));
+    if ((left = rest_auth_blocked(api->auth, addr)))
+        return too_many(conn, REST_JSON, addr, left);
     if (cr->len) {
         json_error_t jerr;
         json_t *root = json_loadb(cr->body, cr->len, 0, &jerr);
@@ -524,8 +563,9 @@ static enum MHD_Result token_endpoint(struct rest_api *api, struct MHD_Connectio
     } else {
         rc = rest_auth_check(api->auth, conn, false, &who);
     }
+    rest_auth_note(api->auth, addr, rc == 0);
     if (rc) {
-        log_info("rest", "token refused: bad credentials from a client");
+        log_info("rest", "token refused: bad credentials from %s", addr);
         rest_reply_err(&rep, REST_JSON, 401, CFG_ERR_ACCESS_DENIED, NULL, "wrong user name or password");
         if (cr->len)
             rep.challenge = BEARER_CHALLENGE; /* a form's login, not Basic */
@@ -681,6 +721,8 @@ static enum MHD_Result run_on_control(struct rest_api *api, struct MHD_Connectio
         rest_reply_err(&r->rep, r->out_fmt, 503, CFG_ERR_OPERATION_FAILED, NULL, "the daemon is shutting down");
     }
     rest_data_print(r);
+    if (strcmp(r->method, "GET") && strcmp(r->method, "HEAD"))
+        log_info("rest", "%s %s by %s: %u", r->method, r->url, r->who.user, r->rep.status); /* audit trail */
     enum MHD_Result ret = send_reply(conn, &r->rep, NULL);
     free(r->query.fields);
     return ret;
@@ -693,7 +735,8 @@ static enum MHD_Result dispatch(struct rest_api *api, struct MHD_Connection *con
     struct qparse qp = {.q = &r.query};
     const char *rest = NULL;
     bool stream = false, data = false, ops = false;
-    int rc;
+    char addr[48];
+    int rc, left;
 
     atomic_fetch_add(&api->nreq, 1);
     if (!strcmp(url, "/.well-known/host-meta"))
@@ -713,8 +756,14 @@ static enum MHD_Result dispatch(struct rest_api *api, struct MHD_Connection *con
         !prefix(url, "/restconf/yang", &rest))
         return send_err(conn, REST_JSON, 406, CFG_ERR_INVALID_VALUE, NULL,
                         "Accept must allow application/yang-data+json or application/yang-data+xml");
-    /* authentication: the cookie only for reads */
+    /* authentication: the cookie only for reads; an address guessing passwords is
+     * refused for a while */
+    client_addr(conn, addr, sizeof(addr));
+    if ((left = rest_auth_blocked(api->auth, addr)))
+        return too_many(conn, r.out_fmt, addr, left);
     rc = rest_auth_check(api->auth, conn, !strcmp(method, "GET") || !strcmp(method, "HEAD"), &r.who);
+    if (rc != -ENOENT)
+        rest_auth_note(api->auth, addr, rc == 0);
     if (rc) {
         struct rest_reply rep = {0};
 

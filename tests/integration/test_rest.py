@@ -358,3 +358,23 @@ def test_limits_slow_and_many_clients(rest):
         assert r.status == 200
     finally:
         stalled.close()
+
+
+def test_password_guessing_is_throttled(rest, rd):
+    """20 failed logins within a minute block the address for a minute: even the
+    right password then gets 429 with Retry-After; writes are in the audit log."""
+    assert rest.put(POOLS + "/ipv4-pool=audit", pool_body("audit", "10.60.0.1", "10.60.0.2")).status == 201
+    assert "PUT /restconf/data/raven-vpn:pools/ipv4-pool=audit by admin: 201" in rd.log()
+    for i in range(20):
+        r = rest.get(POOLS, password=f"guess-{i}") if i % 2 else rest.req(
+            "POST", "/auth/token", {"username": "admin", "password": f"guess-{i}"}, ctype="application/json",
+            auth="none")
+        assert r.status == 401, (i, r)
+    r = rest.get(POOLS)
+    assert r.status == 429 and 0 < int(r.headers["retry-after"]) <= 60, r
+    assert "too many failed logins" in r.errors()[0]["error-message"]
+    r = rest.req("POST", "/auth/token", {"username": "admin", "password": "x"}, ctype="application/json",
+                 auth="none")
+    assert r.status == 429
+    # requests without credentials are not logins: the dashboard's files still load
+    assert rest.get("/ui/", auth="none", accept=None).status == 200
