@@ -12,8 +12,10 @@ from resthelpers import Rest
 
 
 def namespaces():
+    """The demo's namespaces (its lab's tag is "rvd"; tests running in parallel have
+    their own)."""
     out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    return {ln.split()[0] for ln in out.splitlines() if ln.strip()}
+    return {ln.split()[0] for ln in out.splitlines() if ln.strip() and ln.startswith("rvd")}
 
 
 def test_demo_lab_comes_up_and_goes_away():
