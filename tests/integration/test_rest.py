@@ -3,6 +3,7 @@ method on /restconf/data with both media types, the query parameters, entity tag
 and every error the issue names: each answered with ietf-restconf:errors, the right
 status, and no change."""
 import re
+import select
 import socket
 import ssl
 import time
@@ -335,15 +336,13 @@ def test_limits_slow_and_many_clients(rest):
         ctx.verify_mode = ssl.CERT_NONE
         time.sleep(0.5)
         # the connections beyond the per-address limit were closed by the server
+
+        readable, _, _ = select.select(socks, [], [], 2.0)
         closed = 0
-        for s in socks:
-            s.settimeout(0.2)
+        for s in readable:
             try:
                 if s.recv(1) == b"":
                     closed += 1
-            except (socket.timeout, ConnectionResetError):
-                if isinstance(getattr(s, "_closed", None), bool):
-                    pass
             except OSError:
                 closed += 1
         assert closed >= 70 - 64, closed
