@@ -1,0 +1,35 @@
+/* Fuzzes the RADIUS parser (daemon/aaa/radius.c) on what a server or a dynamic
+ * authorization client may send: the header and attribute chain, reply and request
+ * authenticators, Message-Authenticator, EAP-Message reassembly, vendor attributes
+ * and MS-MPPE key decryption. */
+#include <stdint.h>
+#include <string.h>
+
+#include "daemon/aaa/radius.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static const uint8_t auth[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+    uint8_t eap[RAD_MAX_LEN], key[64];
+    struct rad_view v;
+    struct rad_attr a;
+    size_t pos = 0;
+
+    if (rad_parse(data, size, &v))
+        return 0;
+    rad_verify_reply(&v, auth, "secret", 6);
+    rad_verify_request(&v, "secret", 6);
+    rad_eap(&v, eap, sizeof(eap));
+    while (rad_next(&v, &pos, &a)) {
+        uint32_t vendor;
+        uint8_t vtype;
+        const uint8_t *val;
+        size_t vl;
+
+        if (rad_vsa(&a, &vendor, &vtype, &val, &vl) && vendor == RAD_VENDOR_MICROSOFT)
+            rad_mppe_key(val, vl, "secret", 6, auth, key, sizeof(key));
+    }
+    return 0;
+}
