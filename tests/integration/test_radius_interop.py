@@ -79,3 +79,42 @@ def test_eap_md5_exchange(freeradius):
 def test_wrong_secret_gets_no_answer(freeradius):
     rc, out = tool(freeradius, "pap", "alice", "alice-pw-1", secret="not-the-secret")
     assert rc == 2 and out == ["timeout"], out
+
+
+def client(ports, count, user="alice", pw="alice-pw-1"):
+    """The asynchronous client (daemon/aaa/radius_client.c) through radius_tool:
+    @count requests at once to a group of servers on @ports (300 ms timeout, one
+    retransmission, 10 s dead time)."""
+    t0 = time.time()
+    r = subprocess.run([TOOL, "client", "127.0.0.1", ",".join(map(str, ports)), SECRET, user, pw, str(count)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    done = r.stdout.splitlines()[0].split()
+    res = {"accepts": int(done[2]), "rejects": int(done[4]), "failed": int(done[6]), "seconds": time.time() - t0}
+    for ln in r.stdout.splitlines()[1:]:
+        f = ln.split()
+        res[f[1]] = {f[i]: int(f[i + 1]) for i in range(2, len(f), 2)}
+    return res
+
+
+def test_client_more_requests_than_identifiers(freeradius):
+    """300 requests at once: more than the 256 identifiers, the rest wait in the
+    queue; every one is answered and verified."""
+    r = client([freeradius], 300)
+    assert r["accepts"] == 300 and r["failed"] == 0, r
+    assert r["s1"]["requests"] == 300 and r["s1"]["accepts"] == 300 and r["s1"]["dead"] == 0
+
+
+def test_client_fails_over_and_gives_up_in_time(freeradius):
+    dead = free_port()  # nothing listens there
+    r = client([dead, freeradius], 5)
+    assert r["accepts"] == 5 and r["failed"] == 0, r
+    assert r["s1"]["timeouts"] == 5 and r["s1"]["retransmits"] == 5 and r["s1"]["dead"] == 1, r
+    assert r["s2"]["accepts"] == 5 and r["s2"]["timeouts"] == 0, r
+    dead2 = free_port()
+    r = client([dead, dead2], 3)
+    assert r["accepts"] == 0 and r["failed"] == 3, r
+    # two servers, two attempts each, 300 ms per attempt
+    assert r["seconds"] < 5, r
+    r = client([freeradius], 2, pw="wrong")
+    assert r["rejects"] == 2, r

@@ -4,6 +4,11 @@
  *
  *   radius_tool ADDR PORT SECRET pap USER PASSWORD
  *   radius_tool ADDR PORT SECRET eap-md5 USER PASSWORD
+ *   radius_tool client ADDR PORT1,PORT2,... SECRET USER PASSWORD COUNT
+ *       COUNT PAP requests at once through the asynchronous client to a group of
+ *       servers in that order (300 ms timeout, one retransmission); prints
+ *       "done accepts A rejects R failed F" and "stats NAME requests N
+ *       retransmits T timeouts X accepts A dead D" per server.
  *
  * Prints every packet received, verified, as "code N" then one line per attribute:
  * "attr TYPE HEX", "vsa VENDOR TYPE TEXT", "framed-ip A.B.C.D", "eap CODE TYPE".
@@ -18,7 +23,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+#include <errno.h>
+
 #include "daemon/aaa/radius.h"
+#include "daemon/aaa/radius_client.h"
 
 static const char *secret;
 
@@ -83,6 +92,92 @@ static void request(struct rad_pkt *p, uint8_t id, const char *user)
     rad_add_str(p, RAD_NAS_IDENTIFIER, "raven-test");
 }
 
+struct flood {
+    struct event_base *base;
+    const char *user, *pw;
+    int outstanding, accepts, rejects, failed;
+};
+
+static void build_pap(struct rad_pkt *p, uint8_t id, const uint8_t auth[16], const char *sec, void *arg)
+{
+    struct flood *f = arg;
+
+    rad_init(p, RAD_ACCESS_REQUEST, id, auth);
+    rad_add_str(p, RAD_USER_NAME, f->user);
+    rad_add_password(p, sec, strlen(sec), f->pw);
+    rad_add_msg_auth(p);
+}
+
+static void done_pap(const struct rad_view *v, int err, const char *server, const uint8_t req_auth[16],
+                     const char *sec, void *arg)
+{
+    struct flood *f = arg;
+
+    (void)server;
+    (void)req_auth;
+    (void)sec;
+    if (!v)
+        f->failed++;
+    else if (v->code == RAD_ACCESS_ACCEPT)
+        f->accepts++;
+    else
+        f->rejects++;
+    (void)err;
+    if (--f->outstanding == 0)
+        event_base_loopbreak(f->base);
+}
+
+static int client_mode(char **argv)
+{
+    struct flood f = {.user = argv[5], .pw = argv[6]};
+    struct rad_server_conf sc[8];
+    char names[8][16], *ports = strdup(argv[3]), *tok, *save = NULL;
+    struct rad_client *c;
+    size_t n = 0;
+    int count = atoi(argv[7]);
+
+    f.base = event_base_new();
+    c = rad_client_new(f.base);
+    for (tok = strtok_r(ports, ",", &save); tok && n < 8; tok = strtok_r(NULL, ",", &save), n++) {
+        struct sockaddr_in *sin = (struct sockaddr_in *)&sc[n].addr;
+
+        memset(&sc[n], 0, sizeof(sc[n]));
+        snprintf(names[n], sizeof(names[n]), "s%zu", n + 1);
+        sc[n].name = names[n];
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons((uint16_t)atoi(tok));
+        inet_pton(AF_INET, argv[2], &sin->sin_addr);
+        sc[n].secret = argv[4];
+        sc[n].timeout_ms = 300;
+        sc[n].retransmits = 1;
+        sc[n].deadtime_s = 10;
+    }
+    if (rad_client_set_group(c, "g", sc, n))
+        return 2;
+    for (int i = 0; i < count; i++) {
+        f.outstanding++;
+        if (!rad_client_send(c, "g", build_pap, done_pap, &f)) {
+            f.outstanding--;
+            f.failed++;
+        }
+    }
+    if (f.outstanding)
+        event_base_dispatch(f.base);
+    printf("done accepts %d rejects %d failed %d\n", f.accepts, f.rejects, f.failed);
+    for (size_t i = 0; i < n; i++) {
+        struct rad_server_stats st;
+
+        if (rad_client_stats(c, "g", names[i], &st))
+            printf("stats %s requests %llu retransmits %llu timeouts %llu accepts %llu dead %d\n", names[i],
+                   (unsigned long long)st.requests, (unsigned long long)st.retransmits,
+                   (unsigned long long)st.timeouts, (unsigned long long)st.accepts, st.dead);
+    }
+    rad_client_free(c);
+    event_base_free(f.base);
+    free(ports);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET};
@@ -91,6 +186,8 @@ int main(int argc, char **argv)
     struct rad_pkt p;
     int fd;
 
+    if (argc == 8 && !strcmp(argv[1], "client"))
+        return client_mode(argv);
     if (argc != 7 || inet_pton(AF_INET, argv[1], &sa.sin_addr) != 1) {
         fprintf(stderr, "usage: radius_tool ADDR PORT SECRET pap|eap-md5 USER PASSWORD\n");
         return 2;
