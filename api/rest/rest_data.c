@@ -679,8 +679,7 @@ static void patch_status(struct rest_req *r, const char *patch_id, struct cfg_er
 }
 
 /* One edit of a patch added to the combined edit tree *top. */
-static int patch_edit(struct rest_req *r, const struct rest_path *base, json_t *edit, struct lyd_node **top,
-                      struct cfg_errs *errs)
+static int patch_edit(struct rest_req *r, json_t *edit, struct lyd_node **top, struct cfg_errs *errs)
 {
     struct rest_api *api = r->api;
     const char *id = json_string_value(json_object_get(edit, "edit-id"));
@@ -688,7 +687,7 @@ static int patch_edit(struct rest_req *r, const struct rest_path *base, json_t *
     const char *target = json_string_value(json_object_get(edit, "target"));
     json_t *value = json_object_get(edit, "value");
     struct rest_path p = {0};
-    struct lyd_node *at = NULL, *node = NULL, *n;
+    struct lyd_node *at = NULL, *node = NULL;
     char *full = NULL, *text = NULL;
     int rc;
 
@@ -720,7 +719,6 @@ static int patch_edit(struct rest_req *r, const struct rest_path *base, json_t *
         rest_path_clear(&p);
         return -EINVAL;
     }
-    (void)base;
     if (!strcmp(op, "delete") || !strcmp(op, "remove")) {
         const char *xps[2] = {p.xpath, NULL};
         struct lyd_node *cur = NULL;
@@ -786,11 +784,8 @@ static int patch_edit(struct rest_req *r, const struct rest_path *base, json_t *
         }
     }
     if (!rc) {
-        struct lyd_node *before = at ? lyd_child(at) : *top, *parsed = NULL;
-        size_t nbefore = 0;
+        struct lyd_node *parsed = NULL;
 
-        LY_LIST_FOR(before, n)
-        nbefore++;
         rc = parse_config(r, at, text, at ? NULL : &parsed, errs);
         if (!rc && !at) {
             if (*top)
@@ -810,7 +805,6 @@ static int patch_edit(struct rest_req *r, const struct rest_path *base, json_t *
             }
             ly_set_free(set, NULL);
         }
-        (void)nbefore;
     }
     if (!rc) {
         if (lyd_find_meta(node->meta, NULL, "ietf-netconf:operation")) {
@@ -827,7 +821,7 @@ static int patch_edit(struct rest_req *r, const struct rest_path *base, json_t *
 }
 
 /* PATCH with application/yang-patch+json: every edit in one transaction. */
-static void data_yang_patch(struct rest_req *r, struct rest_path *p)
+static void data_yang_patch(struct rest_req *r)
 {
     struct cfg_errs errs = {0};
     struct lyd_node *top = NULL;
@@ -846,10 +840,9 @@ static void data_yang_patch(struct rest_req *r, struct rest_path *p)
                        "a YANG Patch is {\"ietf-yang-patch:yang-patch\": {\"patch-id\": ..., \"edit\": [...]}}");
         return;
     }
-    (void)p;
     json_array_foreach(edits, i, yp)
     {
-        rc = patch_edit(r, p, yp, &top, &errs);
+        rc = patch_edit(r, yp, &top, &errs);
         if (rc)
             break;
     }
@@ -905,7 +898,7 @@ static void data_write(struct rest_req *r, struct rest_path *p)
             rest_reply_err(&r->rep, r->out_fmt, 415, CFG_ERR_INVALID_VALUE, NULL,
                            "a YANG Patch goes with PATCH, as application/yang-patch+json");
         else
-            data_yang_patch(r, p);
+            data_yang_patch(r);
         return;
     }
     if (!del && !r->body_len) {

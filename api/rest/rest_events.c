@@ -406,7 +406,7 @@ static struct lyd_node *traffic_sample(struct rest_api *api, unsigned int interv
     const struct lys_module *mod = ly_ctx_get_module_implemented(api->ctx, "raven-vpn");
     struct lyd_node *state = NULL, *n = NULL, *tot = NULL;
     struct ly_set *set = NULL;
-    uint64_t sum[4] = {0}, zero[4];
+    uint64_t sum[4] = {0};
     char iv[16];
 
     if (!mod || !api->state_fn || api->state_fn(api->ctx, &state, api->hooks_arg) ||
@@ -439,7 +439,6 @@ static struct lyd_node *traffic_sample(struct rest_api *api, unsigned int interv
             lyd_new_term(tot, NULL, names[i], v, 0, NULL);
         }
     }
-    (void)zero;
     return n;
 }
 

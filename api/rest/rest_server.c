@@ -909,7 +909,6 @@ static enum MHD_Result dispatch(struct rest_api *api, struct MHD_Connection *con
         }
         return run_on_control(api, conn, rest_ops_run, &r);
     }
-    (void)data;
     if (strcmp(method, "GET") && strcmp(method, "HEAD") && !is_write(method)) {
         free(r.query.fields);
         return send_err(conn, r.out_fmt, 405, CFG_ERR_OPERATION_NOT_SUPPORTED,
