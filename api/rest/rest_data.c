@@ -698,7 +698,9 @@ static int patch_edit(struct rest_req *r, json_t *edit, struct lyd_node **top, s
     }
     if (!strcmp(op, "insert") || !strcmp(op, "move")) {
         cfg_err_add(errs, CFG_ERR_OPERATION_NOT_SUPPORTED, CFG_ERRT_PROTOCOL, NULL,
-                    "edit %s: %s applies to lists ordered by the user, and Raven has none", id, op);
+                    "edit %s: %s is not supported; set the order of aaa/server-group/server by replacing the "
+                    "server group",
+                    id, op);
         return -EINVAL;
     }
     if (strcmp(op, "create") && strcmp(op, "merge") && strcmp(op, "replace") && strcmp(op, "delete") &&
