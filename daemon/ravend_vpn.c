@@ -334,7 +334,7 @@ void ravend_config_changed(const struct cfg_actor *actor, const struct cfg_chang
     struct ravend_apis *apis = arg;
     struct lyd_node *ev;
 
-    rest_api_running_changed(apis->rest);
+    rest_api_state_changed(apis->rest);
     if (!n)
         return;
     ev = nc_config_change_notif(apis->ctx, actor, chg, n);

@@ -71,8 +71,8 @@ void rest_api_commit(struct rest_api *api);
 void rest_api_abort(struct rest_api *api);
 void rest_conf_clear(struct rest_conf *conf);
 
-/* Running changed (control thread): cached configuration reads are dropped. */
-void rest_api_running_changed(struct rest_api *api);
+/* Running or the daemon's state changed (control thread): cached reads are dropped. */
+void rest_api_state_changed(struct rest_api *api);
 
 /* Events (control thread): a YANG notification for the event streams (borrowed). */
 void rest_api_notify(struct rest_api *api, const struct lyd_node *notif);

@@ -369,7 +369,7 @@ void rest_api_notify(struct rest_api *api, const struct lyd_node *notif)
         return;
     cls = class_of(notif);
     /* sessions came or went: cached state is out of date */
-    rest_api_running_changed(api);
+    rest_api_state_changed(api);
     if (cls)
         deliver(api->ev, notif, cls);
 }

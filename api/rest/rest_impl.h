@@ -19,6 +19,7 @@
 #define REST_TOKEN_TTL_S 3600
 #define REST_BASIC_CACHE_S 60
 #define REST_AUTH_BLOCK_S 60
+#define NS_RESTCONF "urn:ietf:params:xml:ns:yang:ietf-restconf"
 #define REST_SID 0xfffffff0u
 #define REST_CACHE_SIZE 32
 #define REST_STATE_CACHE_MS 500 /* the datastore's session id of REST requests */
@@ -37,7 +38,7 @@ struct rest_srv {
     struct rest_srv *next;
 };
 
-struct rest_auth; /* rest_auth.c */
+struct rest_auth;   /* rest_auth.c */
 struct rest_events; /* rest_events.c */
 
 struct rest_api {
@@ -144,6 +145,18 @@ void rest_reply_err(struct rest_reply *rep, enum rest_fmt fmt, unsigned int stat
 unsigned int rest_status_of(const struct cfg_errs *errs, int rc);
 const char *rest_ctype(enum rest_fmt fmt);
 
+/* rest_cache.c */
+char *rest_cache_key(const struct rest_req *r);
+/* A cached reply for @key still valid at @epoch, copied into @rep. */
+bool rest_cache_get(struct rest_api *api, const char *key, uint64_t epoch, struct rest_reply *rep, enum rest_fmt fmt);
+/* Keeps a copy of @rep under @key (adopted), produced at @epoch. */
+void rest_cache_put(struct rest_api *api, char *key, uint64_t epoch, const struct rest_reply *rep);
+void rest_cache_clear(struct rest_api *api);
+
+/* rest_cert.c: the generated self-signed certificate of the state directory, made
+ * at first use (its fingerprint logged). 0 or -errno. */
+int rest_cert_self_signed(const char *state_dir, char **cert_pem, char **key_pem);
+
 /* rest_auth.c */
 struct rest_auth *rest_auth_new(void);
 void rest_auth_free(struct rest_auth *a);
@@ -163,7 +176,15 @@ void rest_auth_note(struct rest_auth *a, const char *addr, bool ok);
  * still valid. */
 bool rest_auth_still_valid(struct rest_auth *a, const struct rest_who *who);
 
-/* rest_data.c: the datastore resources, run on the control thread. */
+/* rest_data.c: the datastore resources, run on the control thread, and helpers
+ * shared with rest_ops.c. */
+void rest_set_body(struct rest_reply *rep, char *body, const char *ctype);
+struct cfg_actor rest_actor(const struct rest_req *r);
+/* @errs (cleared) as the reply, with @status or the one of its first error. */
+void rest_reply_errs_rc(struct rest_req *r, struct cfg_errs *errs, int rc, unsigned int status);
+/* The inner document of an envelope ({"module:name": {...}} or <name>...</name>),
+ * rewrapped as @wrap_as when given; NULL with *why set. */
+char *rest_unwrap(const char *body, enum rest_fmt fmt, const char *name, const char *wrap_as, const char **why);
 void rest_data_run(void *req); /* ctlq_fn */
 void rest_ops_run(void *req);  /* ctlq_fn */
 void rest_schema_run(void *req); /* ctlq_fn: GET /restconf/yang/NAME[@REV] */

@@ -6,10 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <openssl/rand.h>
-#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,8 +23,6 @@
 
 #define THREADS_PER_ENDPOINT 2
 #define BEARER_CHALLENGE "Bearer realm=\"raven\""
-#define CERT_FILE "rest_cert.pem"
-#define KEY_FILE "rest_key.pem"
 
 /* Per-connection request state: the body as it arrives. */
 struct conn_req {
@@ -36,137 +31,6 @@ struct conn_req {
     bool too_big;
     bool answered;
 };
-
-/* ---- certificate ---- */
-
-static int write_pem_file(const char *path, const char *data, mode_t mode)
-{
-    return fs_write_atomic(path, data, strlen(data), mode);
-}
-
-static char *bio_string(BIO *b)
-{
-    char *p = NULL, *s;
-    long n = BIO_get_mem_data(b, &p);
-
-    s = n > 0 ? strndup(p, (size_t)n) : NULL;
-    return s;
-}
-
-/* An ECDSA P-256 self-signed certificate for localhost and 127.0.0.1, valid for
- * three years. */
-static int gen_self_signed(char **cert_pem, char **key_pem)
-{
-    EVP_PKEY *k = EVP_EC_gen("P-256");
-    X509 *x = X509_new();
-    X509_NAME *nm;
-    X509V3_CTX v3;
-    X509_EXTENSION *ext;
-    BIO *bc = BIO_new(BIO_s_mem()), *bk = BIO_new(BIO_s_mem());
-    unsigned char serial[16];
-    BIGNUM *bn = NULL;
-    char host[256] = "raven";
-    int rc = -EIO;
-
-    if (!k || !x || !bc || !bk || RAND_bytes(serial, sizeof(serial)) != 1)
-        goto out;
-    serial[0] &= 0x7f;
-    bn = BN_bin2bn(serial, sizeof(serial), NULL);
-    gethostname(host, sizeof(host) - 1);
-    if (!bn || !X509_set_version(x, 2) || !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) ||
-        !X509_gmtime_adj(X509_getm_notBefore(x), -3600) ||
-        !X509_gmtime_adj(X509_getm_notAfter(x), 3L * 365 * 24 * 3600) || !X509_set_pubkey(x, k))
-        goto out;
-    nm = X509_get_subject_name(x);
-    if (!X509_NAME_add_entry_by_txt(nm, "O", MBSTRING_ASC, (const unsigned char *)"Raven", -1, -1, 0) ||
-        !X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC, (const unsigned char *)host, -1, -1, 0) ||
-        !X509_set_issuer_name(x, nm))
-        goto out;
-    X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
-    {
-        char san[400];
-        const char *exts[][2] = {{"basicConstraints", "critical,CA:FALSE"},
-                                 {"keyUsage", "critical,digitalSignature"},
-                                 {"extendedKeyUsage", "serverAuth"},
-                                 {"subjectAltName", san}};
-
-        snprintf(san, sizeof(san), "DNS:localhost,DNS:%s,IP:127.0.0.1,IP:::1", host);
-        for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
-            ext = X509V3_EXT_nconf(NULL, &v3, exts[i][0], exts[i][1]);
-            if (!ext || !X509_add_ext(x, ext, -1)) {
-                X509_EXTENSION_free(ext);
-                goto out;
-            }
-            X509_EXTENSION_free(ext);
-        }
-    }
-    if (!X509_sign(x, k, EVP_sha256()) || !PEM_write_bio_X509(bc, x) ||
-        !PEM_write_bio_PrivateKey(bk, k, NULL, NULL, 0, NULL, NULL))
-        goto out;
-    *cert_pem = bio_string(bc);
-    *key_pem = bio_string(bk);
-    rc = *cert_pem && *key_pem ? 0 : -ENOMEM;
-out:
-    BN_free(bn);
-    BIO_free(bc);
-    BIO_free(bk);
-    X509_free(x);
-    EVP_PKEY_free(k);
-    return rc;
-}
-
-/* SHA-256 fingerprint "AB:CD:..." of a PEM certificate; empty if unreadable. */
-static void fingerprint(const char *pem, char *out, size_t outlen)
-{
-    BIO *b = BIO_new_mem_buf(pem, -1);
-    X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
-    unsigned char md[32];
-    unsigned int n = 0;
-
-    out[0] = '\0';
-    if (x && X509_digest(x, EVP_sha256(), md, &n))
-        for (unsigned int i = 0; i < n && 3 * i + 3 <= outlen; i++)
-            snprintf(out + 3 * i, outlen - 3 * i, "%02X%s", md[i], i + 1 < n ? ":" : "");
-    X509_free(x);
-    BIO_free(b);
-}
-
-/* The generated certificate of the state directory, made at first use. */
-static int self_signed(struct rest_api *api, char **cert, char **key)
-{
-    char *cp = NULL, *kp = NULL, fp[100];
-    int rc;
-
-    if (asprintf(&cp, "%s/" CERT_FILE, api->state_dir) < 0 || asprintf(&kp, "%s/" KEY_FILE, api->state_dir) < 0) {
-        free(cp);
-        return -ENOMEM;
-    }
-    rc = fs_read_all(cp, cert, NULL);
-    if (!rc)
-        rc = fs_read_all(kp, key, NULL);
-    if (rc == -ENOENT) {
-        free(*cert);
-        *cert = NULL;
-        rc = gen_self_signed(cert, key);
-        if (!rc)
-            rc = write_pem_file(kp, *key, 0600);
-        if (!rc)
-            rc = write_pem_file(cp, *cert, 0644);
-        if (!rc) {
-            fingerprint(*cert, fp, sizeof(fp));
-            log_info("rest", "generated a self-signed certificate %s, SHA-256 fingerprint %s", cp, fp);
-        }
-    }
-    if (rc) {
-        free(*cert);
-        free(*key);
-        *cert = *key = NULL;
-        log_err("rest", "cannot load or create %s: %s", cp, strerror(-rc));
-    }
-    free(cp);
-    free(kp);
-    return rc;
-}
 
 /* ---- responses ---- */
 
@@ -593,93 +457,6 @@ static bool is_write(const char *m)
     return !strcmp(m, "PUT") || !strcmp(m, "POST") || !strcmp(m, "PATCH") || !strcmp(m, "DELETE");
 }
 
-/* ---- the cache of configuration reads ---- */
-
-void rest_api_running_changed(struct rest_api *api)
-{
-    if (api)
-        atomic_fetch_add(&api->epoch, 1);
-}
-
-static char *cache_key(const struct rest_req *r)
-{
-    char *k = NULL;
-
-    if (asprintf(&k, "%d|%d|%d|%u|%d|%s|%s", (int)r->dsel, (int)r->out_fmt, (int)r->query.wd, r->query.depth,
-                 (int)r->query.content, r->query.fields ? r->query.fields : "", r->rel) < 0)
-        return NULL;
-    return k;
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* A cached reply for @key still valid at @epoch, copied into @rep. */
-static bool cache_get(struct rest_api *api, const char *key, uint64_t epoch, struct rest_reply *rep, enum rest_fmt fmt)
-{
-    bool hit = false;
-
-    pthread_mutex_lock(&api->cache_lock);
-    for (unsigned int i = 0; i < REST_CACHE_SIZE && !hit; i++) {
-        struct rest_cache_ent *e = &api->cache[i];
-
-        if (e->key && e->epoch == epoch && (!e->expires_ms || now_ms() < e->expires_ms) && !strcmp(e->key, key)) {
-            rep->body = malloc(e->len + 1);
-            if (rep->body) {
-                memcpy(rep->body, e->body, e->len + 1);
-                rep->len = e->len;
-                rep->ctype = rest_ctype(fmt);
-                memcpy(rep->etag, e->etag, sizeof(rep->etag));
-                rep->last_modified = e->last_modified;
-                rep->status = 200;
-                hit = true;
-            }
-        }
-    }
-    pthread_mutex_unlock(&api->cache_lock);
-    return hit;
-}
-
-static void cache_put(struct rest_api *api, char *key, uint64_t epoch, const struct rest_reply *rep)
-{
-    struct rest_cache_ent *e;
-    char *body = malloc(rep->len + 1);
-
-    if (!body) {
-        free(key);
-        return;
-    }
-    memcpy(body, rep->body, rep->len);
-    body[rep->len] = '\0';
-    pthread_mutex_lock(&api->cache_lock);
-    e = &api->cache[api->cache_next++ % REST_CACHE_SIZE];
-    free(e->key);
-    free(e->body);
-    e->key = key;
-    e->body = body;
-    e->len = rep->len;
-    memcpy(e->etag, rep->etag, sizeof(e->etag));
-    e->last_modified = rep->last_modified;
-    e->epoch = epoch;
-    /* configuration (an entity tag) lasts until running changes; state a moment */
-    e->expires_ms = rep->etag[0] ? 0 : now_ms() + REST_STATE_CACHE_MS;
-    pthread_mutex_unlock(&api->cache_lock);
-}
-
-static void cache_clear(struct rest_api *api)
-{
-    for (unsigned int i = 0; i < REST_CACHE_SIZE; i++) {
-        free(api->cache[i].key);
-        free(api->cache[i].body);
-        api->cache[i].key = api->cache[i].body = NULL;
-    }
-}
-
 /* GET of running and state: from the cache, or through the control thread and
  * then into the cache. Configuration stays cached until running changes; replies
  * with state for REST_STATE_CACHE_MS, or until a session event, an operation or a
@@ -687,10 +464,10 @@ static void cache_clear(struct rest_api *api)
 static enum MHD_Result cached_read(struct rest_api *api, struct MHD_Connection *conn, struct rest_req *r)
 {
     uint64_t epoch = atomic_load(&api->epoch);
-    char *key = cache_key(r);
+    char *key = rest_cache_key(r);
     enum MHD_Result ret;
 
-    if (key && cache_get(api, key, epoch, &r->rep, r->out_fmt)) {
+    if (key && rest_cache_get(api, key, epoch, &r->rep, r->out_fmt)) {
         free(key);
         free(r->query.fields);
         if ((r->if_none_match && strstr(r->if_none_match, r->rep.etag)) ||
@@ -706,7 +483,7 @@ static enum MHD_Result cached_read(struct rest_api *api, struct MHD_Connection *
         rest_reply_err(&r->rep, r->out_fmt, 503, CFG_ERR_OPERATION_FAILED, NULL, "the daemon is shutting down");
     rest_data_print(r);
     if (key && r->rep.status == 200 && r->rep.body && r->dsel != REST_DS_CANDIDATE && r->dsel != REST_DS_STARTUP)
-        cache_put(api, key, epoch, &r->rep);
+        rest_cache_put(api, key, epoch, &r->rep);
     else
         free(key);
     ret = send_reply(conn, &r->rep, NULL);
@@ -1164,7 +941,7 @@ int rest_api_prepare(struct rest_api *api, const struct rest_conf *conf, struct 
                         "the REST certificate needs its private key");
             return -EINVAL;
         }
-    } else if (self_signed(api, &cert, &key)) {
+    } else if (rest_cert_self_signed(api->state_dir, &cert, &key)) {
         cfg_err_add(errs, CFG_ERR_OPERATION_FAILED, CFG_ERRT_APPLICATION, NULL,
                     "cannot create the REST server's certificate in %s", api->state_dir);
         return -EIO;
@@ -1309,7 +1086,7 @@ void rest_api_free(struct rest_api *api)
         usleep(10 * 1000);
     rest_events_release(api->ev);
     rest_auth_free(api->auth);
-    cache_clear(api);
+    rest_cache_clear(api);
     pthread_mutex_destroy(&api->cache_lock);
     free(api->cert_pem);
     free(api->key_pem);

@@ -1,0 +1,148 @@
+/* The REST server's self-signed certificate: an ECDSA P-256 certificate for this
+ * host, generated with OpenSSL at first start into the state directory. */
+#include <errno.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api/rest/rest_impl.h"
+#include "daemon/base/fsutil.h"
+#include "daemon/base/log.h"
+#include "daemon/base/poison.h"
+
+#define CERT_FILE "rest_cert.pem"
+#define KEY_FILE "rest_key.pem"
+
+static int write_pem_file(const char *path, const char *data, mode_t mode)
+{
+    return fs_write_atomic(path, data, strlen(data), mode);
+}
+
+static char *bio_string(BIO *b)
+{
+    char *p = NULL, *s;
+    long n = BIO_get_mem_data(b, &p);
+
+    s = n > 0 ? strndup(p, (size_t)n) : NULL;
+    return s;
+}
+
+/* An ECDSA P-256 self-signed certificate for localhost and 127.0.0.1, valid for
+ * three years. */
+static int gen_self_signed(char **cert_pem, char **key_pem)
+{
+    EVP_PKEY *k = EVP_EC_gen("P-256");
+    X509 *x = X509_new();
+    X509_NAME *nm;
+    X509V3_CTX v3;
+    X509_EXTENSION *ext;
+    BIO *bc = BIO_new(BIO_s_mem()), *bk = BIO_new(BIO_s_mem());
+    unsigned char serial[16];
+    BIGNUM *bn = NULL;
+    char host[256] = "raven";
+    int rc = -EIO;
+
+    if (!k || !x || !bc || !bk || RAND_bytes(serial, sizeof(serial)) != 1)
+        goto out;
+    serial[0] &= 0x7f;
+    bn = BN_bin2bn(serial, sizeof(serial), NULL);
+    gethostname(host, sizeof(host) - 1);
+    if (!bn || !X509_set_version(x, 2) || !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) ||
+        !X509_gmtime_adj(X509_getm_notBefore(x), -3600) ||
+        !X509_gmtime_adj(X509_getm_notAfter(x), 3L * 365 * 24 * 3600) || !X509_set_pubkey(x, k))
+        goto out;
+    nm = X509_get_subject_name(x);
+    if (!X509_NAME_add_entry_by_txt(nm, "O", MBSTRING_ASC, (const unsigned char *)"Raven", -1, -1, 0) ||
+        !X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC, (const unsigned char *)host, -1, -1, 0) ||
+        !X509_set_issuer_name(x, nm))
+        goto out;
+    X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+    {
+        char san[400];
+        const char *exts[][2] = {{"basicConstraints", "critical,CA:FALSE"},
+                                 {"keyUsage", "critical,digitalSignature"},
+                                 {"extendedKeyUsage", "serverAuth"},
+                                 {"subjectAltName", san}};
+
+        snprintf(san, sizeof(san), "DNS:localhost,DNS:%s,IP:127.0.0.1,IP:::1", host);
+        for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
+            ext = X509V3_EXT_nconf(NULL, &v3, exts[i][0], exts[i][1]);
+            if (!ext || !X509_add_ext(x, ext, -1)) {
+                X509_EXTENSION_free(ext);
+                goto out;
+            }
+            X509_EXTENSION_free(ext);
+        }
+    }
+    if (!X509_sign(x, k, EVP_sha256()) || !PEM_write_bio_X509(bc, x) ||
+        !PEM_write_bio_PrivateKey(bk, k, NULL, NULL, 0, NULL, NULL))
+        goto out;
+    *cert_pem = bio_string(bc);
+    *key_pem = bio_string(bk);
+    rc = *cert_pem && *key_pem ? 0 : -ENOMEM;
+out:
+    BN_free(bn);
+    BIO_free(bc);
+    BIO_free(bk);
+    X509_free(x);
+    EVP_PKEY_free(k);
+    return rc;
+}
+
+/* SHA-256 fingerprint "AB:CD:..." of a PEM certificate; empty if unreadable. */
+static void fingerprint(const char *pem, char *out, size_t outlen)
+{
+    BIO *b = BIO_new_mem_buf(pem, -1);
+    X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+    unsigned char md[32];
+    unsigned int n = 0;
+
+    out[0] = '\0';
+    if (x && X509_digest(x, EVP_sha256(), md, &n))
+        for (unsigned int i = 0; i < n && 3 * i + 3 <= outlen; i++)
+            snprintf(out + 3 * i, outlen - 3 * i, "%02X%s", md[i], i + 1 < n ? ":" : "");
+    X509_free(x);
+    BIO_free(b);
+}
+
+/* The generated certificate of the state directory, made at first use. */
+int rest_cert_self_signed(const char *state_dir, char **cert, char **key)
+{
+    char *cp = NULL, *kp = NULL, fp[100];
+    int rc;
+
+    if (asprintf(&cp, "%s/" CERT_FILE, state_dir) < 0 || asprintf(&kp, "%s/" KEY_FILE, state_dir) < 0) {
+        free(cp);
+        return -ENOMEM;
+    }
+    rc = fs_read_all(cp, cert, NULL);
+    if (!rc)
+        rc = fs_read_all(kp, key, NULL);
+    if (rc == -ENOENT) {
+        free(*cert);
+        *cert = NULL;
+        rc = gen_self_signed(cert, key);
+        if (!rc)
+            rc = write_pem_file(kp, *key, 0600);
+        if (!rc)
+            rc = write_pem_file(cp, *cert, 0644);
+        if (!rc) {
+            fingerprint(*cert, fp, sizeof(fp));
+            log_info("rest", "generated a self-signed certificate %s, SHA-256 fingerprint %s", cp, fp);
+        }
+    }
+    if (rc) {
+        free(*cert);
+        free(*key);
+        *cert = *key = NULL;
+        log_err("rest", "cannot load or create %s: %s", cp, strerror(-rc));
+    }
+    free(cp);
+    free(kp);
+    return rc;
+}
