@@ -350,6 +350,24 @@ void rest_data_print(struct rest_req *r)
 
 /* ---- writing ---- */
 
+/* libyang 2.1's JSON parser is not safe on every malformed document (an
+ * unterminated string holding control characters makes it read through a NULL
+ * pointer), so JSON reaches libyang only after jansson has accepted it. Returns 0
+ * or -EINVAL with a malformed-message error naming the line and column. */
+int rest_json_check(const char *text, struct cfg_errs *errs)
+{
+    json_error_t jerr;
+    json_t *j = json_loads(text, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
+
+    if (j) {
+        json_decref(j);
+        return 0;
+    }
+    cfg_err_add(errs, CFG_ERR_MALFORMED_MESSAGE, CFG_ERRT_PROTOCOL, NULL, "the body is not valid JSON (line %d, column %d): %s",
+                jerr.line, jerr.column, jerr.text);
+    return -EINVAL;
+}
+
 /* The inner document of an envelope: {"ietf-restconf:data": {...}} or
  * <data xmlns="...ietf-restconf">...</data> (also "module:input"/<input>). @name is
  * "ietf-restconf:data" style for JSON; the XML root's local name must equal the part
@@ -456,6 +474,8 @@ static int parse_config(struct rest_req *r, struct lyd_node *parent, const char 
     struct ly_in *in = NULL;
     LY_ERR e;
 
+    if (r->in_fmt == REST_JSON && rest_json_check(text, errs))
+        return -EINVAL;
     if (ly_in_new_memory(text, &in))
         return -ENOMEM;
     e = lyd_parse_data(r->api->ctx, parent, in, r->in_fmt == REST_XML ? LYD_XML : LYD_JSON,

@@ -185,6 +185,7 @@ void rest_reply_errs_rc(struct rest_req *r, struct cfg_errs *errs, int rc, unsig
 /* The inner document of an envelope ({"module:name": {...}} or <name>...</name>),
  * rewrapped as @wrap_as when given; NULL with *why set. */
 char *rest_unwrap(const char *body, enum rest_fmt fmt, const char *name, const char *wrap_as, const char **why);
+int rest_json_check(const char *text, struct cfg_errs *errs);
 void rest_data_run(void *req); /* ctlq_fn */
 void rest_ops_run(void *req);  /* ctlq_fn */
 void rest_schema_run(void *req); /* ctlq_fn: GET /restconf/yang/NAME[@REV] */

@@ -164,6 +164,8 @@ static int netconf_op(struct rest_req *r, const struct lyd_node *rpc, struct cfg
         if (any->value_type == LYD_ANYDATA_JSON || any->value_type == LYD_ANYDATA_XML || any->value_type == LYD_ANYDATA_STRING) {
             struct ly_in *in = NULL;
 
+            if (any->value_type != LYD_ANYDATA_XML && rest_json_check(any->value.str, errs))
+                return -EINVAL;
             if (ly_in_new_memory(any->value.str, &in))
                 return -ENOMEM;
             if (lyd_parse_data(r->api->ctx, NULL, in, any->value_type == LYD_ANYDATA_XML ? LYD_XML : LYD_JSON,
@@ -291,6 +293,11 @@ void rest_ops_run(void *arg)
         } else if (asprintf(&text, r->in_fmt == REST_XML ? "<%s xmlns=\"%s\"/>" : "{\"%s\":{}}",
                             r->in_fmt == REST_XML ? op->name : opname, mod->ns) < 0) {
             text = NULL;
+        }
+        if (text && r->in_fmt != REST_XML && rest_json_check(text, &errs)) {
+            free(text);
+            rest_reply_errs_rc(r, &errs, -EINVAL, 400);
+            return;
         }
         if (!text || ly_in_new_memory(text, &in)) {
             free(text);
