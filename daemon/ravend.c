@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "daemon/aaa/aaa.h"
 #include "daemon/base/ctlq.h"
 #include "daemon/base/fsutil.h"
 #include "daemon/base/log.h"
@@ -165,6 +166,7 @@ int main(int argc, char **argv)
     struct rest_api *rest = NULL;
     struct ravend_apis apis = {0};
     struct ike_engine *ike = NULL;
+    struct aaa *aaa = NULL;
     struct dp *dp = NULL;
     struct ly_ctx *ctx = NULL;
     struct cfg_errs errs = {0};
@@ -256,12 +258,14 @@ int main(int argc, char **argv)
     cfg_set_reaper(d.cfg, reap_tree, q);
     dp = dp_new();
     ike = dp ? ike_engine_new(d.base, ctx, dp) : NULL;
-    if (!ike)
+    aaa = ike ? aaa_new(d.base) : NULL;
+    if (!aaa)
         goto out;
     ike_engine_set_event(ike, ravend_vpn_event, &apis);
+    ike_engine_set_aaa(ike, aaa);
     nc_api_set_hooks(nc, ravend_vpn_state, ravend_vpn_rpc, NULL);
     rest_api_set_hooks(rest, ravend_vpn_state, ravend_vpn_rpc, NULL);
-    if (ravend_handlers_register(d.cfg, nc, rest) || ravend_vpn_register(d.cfg, ike, dp))
+    if (ravend_handlers_register(d.cfg, nc, rest) || ravend_vpn_register(d.cfg, ike, aaa, dp))
         goto out;
     if (cfg_handlers_check(d.cfg, "raven-", &errs)) {
         print_errs("refusing to start: configuration nodes without a handler", &errs);
@@ -303,6 +307,7 @@ out:
         cfg_set_notify(d.cfg, NULL, NULL);
     /* sessions end with a DELETE to each peer, while the event loop still exists */
     ike_engine_free(ike);
+    aaa_free(aaa); /* after the sessions: their Stop records are sent */
     dp_free(dp);
     nc_api_free(nc);
     for (int i = 0; i < 3; i++) {

@@ -11,7 +11,8 @@ int ravend_handlers_register(struct cfg *cfg, struct nc_api *nc, struct rest_api
 struct ike_engine;
 /* The VPN subtrees' handler and the engine's hooks (ravend_vpn.c). */
 struct dp;
-int ravend_vpn_register(struct cfg *cfg, struct ike_engine *ike, struct dp *dp);
+struct aaa;
+int ravend_vpn_register(struct cfg *cfg, struct ike_engine *ike, struct aaa *aaa, struct dp *dp);
 int ravend_vpn_state(struct ly_ctx *ctx, struct lyd_node **data, void *arg);
 int ravend_vpn_rpc(const struct lyd_node *rpc, struct lyd_node *output, struct cfg_errs *errs, void *arg);
 /* The management front ends that receive events. */

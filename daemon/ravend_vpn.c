@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/aaa/aaa.h"
 #include "daemon/base/log.h"
 #include "daemon/ike/ike_engine.h"
 #include "dataplane/dp.h"
@@ -20,6 +21,7 @@ static const char *const vpn_paths[] = {"/raven-vpn:ikev2", "/raven-vpn:ipsec", 
 
 struct vpn {
     struct ike_engine *ike;
+    struct aaa *aaa;
     struct dp *dp;
     const struct cfg_txn *prepared; /* one prepare per transaction, whichever subtree changed */
     bool applied;
@@ -39,7 +41,13 @@ static int vpn_prepare(struct cfg_txn *txn, void *arg, struct cfg_errs *errs)
 
     if (v->prepared == txn)
         return 0;
-    rc = ike_engine_prepare(v->ike, cfg_txn_new(txn), add_err, errs);
+    /* the AAA service first: the engine's sessions may ask it as soon as both apply */
+    rc = aaa_prepare(v->aaa, cfg_txn_new(txn), add_err, errs);
+    if (!rc) {
+        rc = ike_engine_prepare(v->ike, cfg_txn_new(txn), add_err, errs);
+        if (rc)
+            aaa_abort(v->aaa);
+    }
     if (rc && !errs->count)
         cfg_err_add(errs, CFG_ERR_RESOURCE_DENIED, CFG_ERRT_APPLICATION, NULL, "the IKE service cannot take the "
                     "change: %s", strerror(-rc));
@@ -57,6 +65,7 @@ static void vpn_abort(struct cfg_txn *txn, void *arg)
     if (v->prepared != txn)
         return;
     ike_engine_abort(v->ike);
+    aaa_abort(v->aaa);
     v->prepared = NULL;
 }
 
@@ -66,6 +75,7 @@ static void vpn_apply(struct cfg_txn *txn, void *arg)
 
     if (v->prepared != txn || v->applied)
         return;
+    aaa_apply(v->aaa);
     ike_engine_apply(v->ike);
     v->applied = true;
     v->prepared = NULL;
@@ -174,13 +184,14 @@ static void dplane_apply(struct cfg_txn *txn, void *arg)
         d->prepared = NULL;
 }
 
-int ravend_vpn_register(struct cfg *cfg, struct ike_engine *ike, struct dp *dp)
+int ravend_vpn_register(struct cfg *cfg, struct ike_engine *ike, struct aaa *aaa, struct dp *dp)
 {
     struct cfg_handler dh = {.name = "dataplane", .path = "/raven-vpn:dataplane", .prepare = dplane_prepare,
                              .abort = dplane_abort, .apply = dplane_apply, .arg = &dplane_state};
     int rc;
 
     vpn_state.ike = ike;
+    vpn_state.aaa = aaa;
     vpn_state.dp = dp;
     dplane_state.dp = dp;
     rc = cfg_handler_register(cfg, &dh);
@@ -259,6 +270,7 @@ int ravend_vpn_state(struct ly_ctx *ctx, struct lyd_node **data, void *arg)
         return -ENOMEM;
     (void)arg;
     ike_engine_state(vpn_state.ike, st);
+    aaa_state(vpn_state.aaa, st);
     dataplane_state(vpn_state.dp, st);
     if (!*data)
         *data = st;

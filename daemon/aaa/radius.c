@@ -144,6 +144,25 @@ size_t rad_finish(struct rad_pkt *p, const void *secret, size_t slen)
     return p->len;
 }
 
+size_t rad_finish_reply(struct rad_pkt *p, const uint8_t req_auth[16], const void *secret, size_t slen)
+{
+    uint8_t mac[16];
+
+    if (p->overflow)
+        return 0;
+    p->buf[2] = (uint8_t)(p->len >> 8);
+    p->buf[3] = (uint8_t)p->len;
+    memcpy(p->buf + 4, req_auth, 16); /* both are computed over the request's */
+    if (p->msg_auth_at) {
+        memset(p->buf + p->msg_auth_at, 0, 16);
+        hmac_md5(secret, slen, p->buf, p->len, mac);
+        memcpy(p->buf + p->msg_auth_at, mac, 16);
+    }
+    md5(p->buf, p->len, secret, slen, NULL, 0, mac);
+    memcpy(p->buf + 4, mac, 16);
+    return p->len;
+}
+
 int rad_parse(const uint8_t *buf, size_t len, struct rad_view *v)
 {
     size_t plen, pos;

@@ -52,9 +52,14 @@ enum rad_attr_type {
     RAD_ACCT_TERMINATE_CAUSE = 49,
     RAD_ACCT_INPUT_GIGAWORDS = 52,
     RAD_ACCT_OUTPUT_GIGAWORDS = 53,
+    RAD_ACCT_DELAY_TIME = 41,
+    RAD_EVENT_TIMESTAMP = 55,
     RAD_NAS_PORT_TYPE = 61,
+    RAD_TUNNEL_TYPE = 64,
+    RAD_TUNNEL_MEDIUM_TYPE = 65,
     RAD_TUNNEL_PASSWORD = 69,
     RAD_EAP_MESSAGE = 79,
+    RAD_NAS_PORT_ID = 87,
     RAD_MESSAGE_AUTHENTICATOR = 80,
     RAD_ERROR_CAUSE = 101,
 };
@@ -94,6 +99,9 @@ void rad_add_msg_auth(struct rad_pkt *p);
 /* Sets the length, the authenticator of non-Access-Request codes and the
  * Message-Authenticator. Returns the length, or 0 if the attributes overflowed. */
 size_t rad_finish(struct rad_pkt *p, const void *secret, size_t slen);
+/* Finishes a reply (Disconnect-ACK/NAK, CoA-ACK/NAK) to a request whose
+ * authenticator was @req_auth (RFC 5176 3.5, RFC 3579 3.2). */
+size_t rad_finish_reply(struct rad_pkt *p, const uint8_t req_auth[16], const void *secret, size_t slen);
 
 /* A received packet, checked for a sane header and attribute chain. */
 struct rad_view {

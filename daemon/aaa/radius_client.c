@@ -309,7 +309,7 @@ static struct rad_srv *srv_new(struct rad_client *c, struct rad_group *g, const 
     s->addr = sc->addr;
     s->timeout_ms = sc->timeout_ms ? sc->timeout_ms : 3000;
     s->retransmits = sc->retransmits;
-    s->deadtime_s = sc->deadtime_s ? sc->deadtime_s : 60;
+    s->deadtime_s = sc->deadtime_s;
     s->g = g;
     s->fd = socket(sc->addr.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (!s->name || !s->secret || s->fd < 0 || connect(s->fd, (const struct sockaddr *)&s->addr, al)) {
@@ -420,7 +420,7 @@ int rad_client_set_group(struct rad_client *c, const char *group, const struct r
                     }
             x->timeout_ms = srv[i].timeout_ms ? srv[i].timeout_ms : 3000;
             x->retransmits = srv[i].retransmits;
-            x->deadtime_s = srv[i].deadtime_s ? srv[i].deadtime_s : 60;
+            x->deadtime_s = srv[i].deadtime_s;
             x->next = NULL;
             *tail = x;
             tail = &x->next;

@@ -22,7 +22,7 @@ struct rad_server_conf {
     const char *secret;
     unsigned int timeout_ms;  /* per attempt; 0 = 3000 */
     unsigned int retransmits; /* after the first attempt; 0 = none */
-    unsigned int deadtime_s;  /* how long a server that did not answer is skipped; 0 = 60 */
+    unsigned int deadtime_s;  /* how long a server that did not answer is skipped; 0: never skipped */
 };
 
 struct rad_server_stats {

@@ -305,7 +305,7 @@ static void cp_add_subnet(struct cp_out *o, const struct ike_ts *ts)
     cp_add(o, CFG_INTERNAL_IP4_SUBNET, p, 8);
 }
 
-static void fail_auth(struct ike_sess *s, uint32_t msg_id, const char *why)
+void ike_auth_fail(struct ike_sess *s, uint32_t msg_id, const char *reason, const char *why)
 {
     struct ike_builder bd;
     struct ike_hdr h = {0};
@@ -321,8 +321,13 @@ static void fail_auth(struct ike_sess *s, uint32_t msg_id, const char *why)
         ike_sess_respond(s, IKE_EXCH_AUTH, msg_id, IKE_PLD_NOTIFY, bd.buf.data + IKE_HDR_LEN,
                          bd.buf.len - IKE_HDR_LEN);
     ike_buf_fini(&bd.buf);
-    ike_sess_notify_event(s, "authentication-failure", NULL);
+    ike_sess_notify_event(s, "authentication-failure", reason ? reason : "", why);
     ike_sess_abandon(s);
+}
+
+static void fail_auth(struct ike_sess *s, uint32_t msg_id, const char *why)
+{
+    ike_auth_fail(s, msg_id, NULL, why);
 }
 
 static bool cp_requests(const struct ike_cp_pld *cp, uint16_t type)
@@ -408,23 +413,6 @@ static void local_identity(const struct lyd_node *prof, const struct sockaddr_st
     }
 }
 
-static size_t psk_mic(const struct ike_sess *s, bool initiator, const char *key, const uint8_t *id_body, size_t id_len,
-                      uint8_t out[64])
-{
-    size_t so_len, n;
-    uint8_t *so = initiator ? ike_auth_signed_octets(s->in.prf, s->msg1, s->msg1_len, s->in.nr, s->in.nr_len,
-                                                     s->in.keys.sk_pi, s->in.keys.prf_len, id_body, id_len, &so_len)
-                            : ike_auth_signed_octets(s->in.prf, s->msg2, s->msg2_len, s->in.ni, s->in.ni_len,
-                                                     s->in.keys.sk_pr, s->in.keys.prf_len, id_body, id_len, &so_len);
-
-    if (!so)
-        return 0;
-    n = ike_auth_psk(s->in.prf, (const uint8_t *)key, strlen(key), so, so_len, out);
-    OPENSSL_cleanse(so, so_len);
-    free(so);
-    return n;
-}
-
 /* INITIAL_CONTACT (RFC 7296 2.4): the client lost its state; its older sessions go. */
 static void initial_contact(struct ike_sess *s)
 {
@@ -437,49 +425,134 @@ static void initial_contact(struct ike_sess *s)
     }
 }
 
+/* The shared-key MIC of one side (RFC 7296 2.15) with a binary key: an EAP MSK,
+ * or SK_pi / SK_pr for EAP methods that make no key (2.16). */
+static size_t mic_key(const struct ike_sess *s, bool initiator, const uint8_t *key, size_t key_len,
+                      const uint8_t *id_body, size_t id_len, uint8_t out[64])
+{
+    size_t so_len, n;
+    uint8_t *so = initiator ? ike_auth_signed_octets(s->in.prf, s->msg1, s->msg1_len, s->in.nr, s->in.nr_len,
+                                                     s->in.keys.sk_pi, s->in.keys.prf_len, id_body, id_len, &so_len)
+                            : ike_auth_signed_octets(s->in.prf, s->msg2, s->msg2_len, s->in.ni, s->in.ni_len,
+                                                     s->in.keys.sk_pr, s->in.keys.prf_len, id_body, id_len, &so_len);
+
+    if (!so)
+        return 0;
+    n = ike_auth_psk(s->in.prf, key, key_len, so, so_len, out);
+    OPENSSL_cleanse(so, so_len);
+    free(so);
+    return n;
+}
+
+const struct lyd_node *ike_sess_profile(const struct ike_sess *s)
+{
+    return s->profile && s->e->conf ? ike_find(s->e->conf->tree, V "ikev2/profile[name='%s']", s->profile) : NULL;
+}
+
+/* The profile's first trustpoint with a certificate and key to sign with. */
+static struct pki_tp *signing_tp(const struct ike_conf *c, const struct lyd_node *prof)
+{
+    struct pki_tp *tps[16];
+    size_t ntp = ike_profile_tps(c, prof, "sign", tps, 16);
+
+    for (size_t i = 0; i < ntp; i++)
+        if (tps[i]->cert && tps[i]->key)
+            return tps[i];
+    return NULL;
+}
+
+/* IDr, then our AUTH: a signature with CERT (@sign_tp), or the shared key @key
+ * (@key_len bytes). The IDr body goes to *idr when asked. */
+static bool build_idr_auth(struct ike_sess *s, const struct lyd_node *prof, struct pki_tp *sign_tp, const uint8_t *key,
+                           size_t key_len, struct ike_builder *ib, uint8_t **idr, size_t *idr_len)
+{
+    struct ike_id_pld idr_p;
+    uint8_t raw[16], mic[64];
+    unsigned char *dn = NULL;
+    const uint8_t *body;
+    size_t body_len, ml;
+    bool ok;
+
+    local_identity(prof, &s->local, sign_tp ? sign_tp->cert : NULL, &idr_p, raw, &dn);
+    free(s->local_id);
+    s->local_id = ike_id_text(idr_p.type, idr_p.data, idr_p.len);
+    ike_id_build(ib, IKE_PLD_IDR, &idr_p);
+    OPENSSL_free(dn);
+    body = ib->buf.data + IKE_HDR_LEN + IKE_PLD_HDR_LEN;
+    body_len = ib->buf.len - IKE_HDR_LEN - IKE_PLD_HDR_LEN;
+    if (idr) {
+        *idr = malloc(body_len);
+        if (!*idr)
+            return false;
+        memcpy(*idr, body, body_len);
+        *idr_len = body_len;
+    }
+    if (sign_tp) {
+        size_t so_len, sl = 0;
+        uint8_t *so = ike_auth_signed_octets(s->in.prf, s->msg2, s->msg2_len, s->in.ni, s->in.ni_len,
+                                             s->in.keys.sk_pr, s->in.keys.prf_len, body, body_len, &so_len);
+        uint8_t *sig = NULL, method = 0;
+
+        ok = so && pki_auth_sign(sign_tp->key, s->in.sig_hash, so, so_len, &method, &sig, &sl);
+        free(so);
+        if (ok) {
+            size_t off = ike_build_pld(ib, IKE_PLD_CERT, false);
+
+            ike_buf_u8(&ib->buf, 4);
+            ike_buf_put(&ib->buf, sign_tp->cert_der, sign_tp->cert_der_len);
+            ok = ike_build_end_pld(ib, off);
+            ike_auth_build(ib, &(struct ike_auth_pld){.method = method, .data = sig, .len = sl});
+        }
+        free(sig);
+        return ok;
+    }
+    ml = mic_key(s, false, key, key_len, body, body_len, mic);
+    if (!ml)
+        return false;
+    ike_auth_build(ib, &(struct ike_auth_pld){.method = 2, .data = mic, .len = ml});
+    OPENSSL_cleanse(mic, sizeof(mic));
+    return true;
+}
+
+bool ike_auth_build_ours(struct ike_sess *s, const struct lyd_node *prof, struct ike_builder *ib)
+{
+    struct pki_tp *tp = signing_tp(s->e->conf, prof);
+
+    free(s->pend->idr);
+    s->pend->idr = NULL;
+    return tp && build_idr_auth(s, prof, tp, NULL, 0, ib, &s->pend->idr, &s->pend->idr_len);
+}
+
 void ike_handle_auth(struct ike_sess *s, const struct ike_msg *in)
 {
     const struct ike_conf *c = s->e->conf;
     uint32_t msg_id = s->peer_next - 1;
-    const struct ike_pld *idi_p = ike_msg_find(in, IKE_PLD_IDI, 0), *auth_p = ike_msg_find(in, IKE_PLD_AUTH, 0);
-    const struct ike_pld *cp_p = ike_msg_find(in, IKE_PLD_CP, 0), *sa_p = ike_msg_find(in, IKE_PLD_SA, 0);
-    const struct ike_pld *tsi_p = ike_msg_find(in, IKE_PLD_TSI, 0), *tsr_p = ike_msg_find(in, IKE_PLD_TSR, 0);
-    struct ike_id_pld idi, idr;
+    const struct ike_pld *idi_p, *auth_p;
+    struct ike_id_pld idi;
     struct ike_auth_pld auth;
-    struct ike_cp_pld cpreq = {0};
-    const struct lyd_node *prof, *ip;
-    const char *key, *v;
-    uint8_t mic[64], raw[16];
-    unsigned char *dn = NULL;
+    const struct lyd_node *prof;
+    const char *key;
+    uint8_t mic[64];
     size_t ml;
-    struct ike_attrs at;
-    char user[256], group[256];
-    bool initial = false, want_addr, addr_failed = false;
-    uint16_t child_err = 0;
-    struct ike_builder ib;
-    struct ike_hdr h = {0};
-    struct cp_out *cpo = NULL;
-    struct ike_sa_pld *sa = NULL;
-    struct ike_child_sa child = {0};
-    bool have_child = false;
+    bool initial = false;
     X509 *peer_cert = NULL;
     STACK_OF(X509) *chain = NULL;
-    struct pki_tp *sign_tp = NULL;
-    const char *why = NULL, *authz_method = "psk";
+    const char *why = NULL, *reason = NULL, *method = "psk";
     char whybuf[300];
 
+    if (s->pend) { /* an EAP exchange under way */
+        ike_eap_continue(s, in, msg_id);
+        return;
+    }
+    idi_p = ike_msg_find(in, IKE_PLD_IDI, 0);
+    auth_p = ike_msg_find(in, IKE_PLD_AUTH, 0);
     if (!idi_p || !ike_id_parse(idi_p, &idi)) {
         fail_auth(s, msg_id, "no identification payload");
         return;
     }
     s->id_type = idi.type;
     s->remote_id = ike_id_text(idi.type, idi.data, idi.len);
-    if (!auth_p) {
-        s->e->c.eap_started++;
-        fail_auth(s, msg_id, "the client asks for EAP, which needs the RADIUS subsystem (not built yet)");
-        return;
-    }
-    if (!ike_auth_parse(auth_p, &auth)) {
+    if (auth_p && !ike_auth_parse(auth_p, &auth)) {
         fail_auth(s, msg_id, "malformed AUTH payload");
         return;
     }
@@ -512,23 +585,46 @@ void ike_handle_auth(struct ike_sess *s, const struct ike_msg *in)
         goto refuse;
     }
     s->profile = strdup(ike_leaf(prof, "name"));
+    if (!auth_p) {
+        /* EAP (S3): the client left AUTH out */
+        s->e->c.eap_started++;
+        if (!ike_find(prof, "authentication/remote/eap")) {
+            why = "the client asks for EAP, which the profile does not allow";
+            reason = "method-not-allowed";
+            goto refuse;
+        }
+        if (!(s->pend = ike_pend_new(in, msg_id))) {
+            why = "out of memory";
+            goto refuse;
+        }
+        s->pend->initial = initial;
+        s->pend->method = "eap";
+        X509_free(peer_cert);
+        sk_X509_pop_free(chain, X509_free);
+        ike_eap_begin(s, prof);
+        return;
+    }
     if (auth.method == 2) {
         if (!ike_find(prof, "authentication/remote/pre-share")) {
             why = "the profile does not allow pre-shared key authentication of clients";
+            reason = "method-not-allowed";
             goto refuse;
         }
         key = ike_psk(c, prof, true, &idi, &s->peer);
         if (!key) {
             why = "no pre-shared key for this client in the profile or its keyring";
+            reason = "psk-mismatch";
             goto refuse;
         }
-        ml = psk_mic(s, true, key, idi_p->body, idi_p->len, mic);
+        ml = mic_key(s, true, (const uint8_t *)key, strlen(key), idi_p->body, idi_p->len, mic);
         if (!ml || !ike_auth_equal(auth.data, auth.len, mic, ml)) {
             why = "the client's AUTH does not match the pre-shared key";
+            reason = "psk-mismatch";
             goto refuse;
         }
+        OPENSSL_cleanse(mic, sizeof(mic));
         s->auth_method = strdup("pre-share");
-        authz_method = "psk";
+        method = "psk";
     } else {
         struct pki_tp *tps[16];
         size_t ntp = ike_profile_tps(c, prof, "verify", tps, 16), so_len;
@@ -542,6 +638,7 @@ void ike_handle_auth(struct ike_sess *s, const struct ike_msg *in)
         if (!ike_find(prof, rsa ? "authentication/remote/rsa-sig" : "authentication/remote/ecdsa-sig")) {
             why = rsa ? "the profile does not allow RSA signature authentication of clients" :
                         "the profile does not allow ECDSA signature authentication of clients";
+            reason = "method-not-allowed";
             goto refuse;
         }
         if (!ntp) {
@@ -550,10 +647,12 @@ void ike_handle_auth(struct ike_sess *s, const struct ike_msg *in)
         }
         if (!pki_verify(tps, ntp, peer_cert, chain, whybuf, sizeof(whybuf))) {
             why = whybuf;
+            reason = "certificate-invalid";
             goto refuse;
         }
         if (!pki_cert_matches_id(peer_cert, idi.type, idi.data, idi.len)) {
             why = "the client's identity is not in its certificate";
+            reason = "certificate-invalid";
             goto refuse;
         }
         so = ike_auth_signed_octets(s->in.prf, s->msg1, s->msg1_len, s->in.nr, s->in.nr_len, s->in.keys.sk_pi,
@@ -562,46 +661,92 @@ void ike_handle_auth(struct ike_sess *s, const struct ike_msg *in)
                                     sizeof(whybuf))) {
             free(so);
             why = so ? whybuf : "out of memory";
+            reason = "signature-invalid";
             goto refuse;
         }
         free(so);
         s->auth_method = strdup(rsa ? "rsa-sig" : "ecdsa-sig");
-        authz_method = "cert";
+        method = "cert";
     }
-    /* our side: a shared key, or our certificate and a signature */
-    if (ike_find(prof, "authentication/local/pre-share")) {
-        key = ike_psk(c, prof, false, &idi, &s->peer);
-        if (!key) {
-            why = "no local pre-shared key in the profile or its keyring";
-            goto refuse;
-        }
-    } else {
-        struct pki_tp *tps[16];
-        size_t ntp = ike_profile_tps(c, prof, "sign", tps, 16);
+    if (!(s->pend = ike_pend_new(in, msg_id))) {
+        why = "out of memory";
+        goto refuse;
+    }
+    s->pend->initial = initial;
+    s->pend->method = method;
+    {
+        const unsigned char *p = idi.data;
+        X509_NAME *id_dn = idi.type == ID_DER_DN ? d2i_X509_NAME(NULL, &p, (long)idi.len) : NULL;
 
-        key = NULL;
-        for (size_t i = 0; i < ntp && !sign_tp; i++) {
-            if (tps[i]->cert && tps[i]->key)
-                sign_tp = tps[i];
-        }
-        if (!sign_tp) {
+        s->pend->dn = id_dn ? id_dn : peer_cert ? X509_NAME_dup(X509_get_subject_name(peer_cert)) : NULL;
+    }
+    X509_free(peer_cert);
+    sk_X509_pop_free(chain, X509_free);
+    ike_authz_begin(s);
+    return;
+refuse:
+    X509_free(peer_cert);
+    sk_X509_pop_free(chain, X509_free);
+    ike_auth_fail(s, msg_id, reason, why);
+}
+
+/* Everything after authentication: authorization, session settings,
+ * configuration mode, the first child SA and the response. */
+void ike_auth_finish(struct ike_sess *s)
+{
+    const struct ike_conf *c = s->e->conf;
+    struct ike_pend *pd = s->pend;
+    const struct ike_msg *in = &pd->req;
+    uint32_t msg_id = pd->msg_id;
+    const struct ike_pld *idi_p = ike_msg_find(in, IKE_PLD_IDI, 0);
+    const struct ike_pld *cp_p = ike_msg_find(in, IKE_PLD_CP, 0), *sa_p = ike_msg_find(in, IKE_PLD_SA, 0);
+    const struct ike_pld *tsi_p = ike_msg_find(in, IKE_PLD_TSI, 0), *tsr_p = ike_msg_find(in, IKE_PLD_TSR, 0);
+    struct ike_id_pld idi;
+    struct ike_cp_pld cpreq = {0};
+    const struct lyd_node *prof = ike_sess_profile(s), *ip;
+    const char *v, *why = NULL, *reason = NULL;
+    struct ike_attrs at;
+    char user[256], group[256];
+    bool want_addr, addr_failed = false, have_child = false;
+    uint16_t child_err = 0;
+    struct ike_builder ib;
+    struct ike_hdr h = {0};
+    struct cp_out *cpo = NULL;
+    struct ike_sa_pld *sa = NULL;
+    struct ike_child_sa child = {0};
+    struct pki_tp *sign_tp = NULL;
+    const char *key = NULL;
+    struct ike_authz_in rad = {.user = pd->have_user ? &pd->user_at : NULL,
+                               .group = pd->have_group ? &pd->group_at : NULL,
+                               .cached = pd->have_cached ? &pd->cached : NULL};
+
+    if (!prof || !c || !idi_p || !ike_id_parse(idi_p, &idi)) {
+        why = "the session's profile was removed while it authenticated";
+        goto refuse;
+    }
+    /* our side: with EAP the MSK (the signature went in the first response); else
+     * a shared key, or our certificate and a signature */
+    if (!pd->eap) {
+        if (ike_find(prof, "authentication/local/pre-share")) {
+            key = ike_psk(c, prof, false, &idi, &s->peer);
+            if (!key) {
+                why = "no local pre-shared key in the profile or its keyring";
+                goto refuse;
+            }
+        } else if (!(sign_tp = signing_tp(c, prof))) {
             why = "the profile signs with a certificate but none of its trustpoints has a certificate and key";
             goto refuse;
         }
     }
 
     /* authorization and session settings */
-    {
-        const unsigned char *p = idi.data;
-        X509_NAME *id_dn = idi.type == ID_DER_DN ? d2i_X509_NAME(NULL, &p, (long)idi.len) : NULL;
-
-        ike_authorize(c, prof, authz_method, idi.type, s->remote_id,
-                  id_dn ? id_dn : peer_cert ? X509_get_subject_name(peer_cert) : NULL, &at, user, group,
-                  sizeof(user));
-        X509_NAME_free(id_dn);
-    }
+    ike_authorize(c, prof, pd->method, idi.type, s->eap_identity ? s->eap_identity : s->remote_id, pd->dn, &rad, &at,
+                  user, group, sizeof(user));
     s->user = user[0] ? strdup(user) : NULL;
     s->group = group[0] ? strdup(group) : NULL;
+    s->authz_sources = at.sources[0] ? strdup(at.sources) : NULL;
+    if (pd->have_cached && pd->cached.class_)
+        s->acct_class = strdup(pd->cached.class_);
     ip = ipsec_profile(c, prof);
     if (ip)
         s->ipsec_profile = strdup(ike_leaf(ip, "name"));
@@ -619,12 +764,10 @@ void ike_handle_auth(struct ike_sess *s, const struct ike_msg *in)
     cpo = calloc(1, sizeof(*cpo));
     sa = calloc(1, sizeof(*sa));
     if (!cpo || !sa) {
-        free(cpo);
-        free(sa);
         why = "out of memory";
         goto refuse;
     }
-    /* configuration mode (S4) */
+    /* configuration mode (S4); the address from AAA, else the pool */
     v = ike_leaf(prof, "config-exchange/request");
     if (cp_p && ike_cp_parse(cp_p, &cpreq) && cpreq.cfg_type == 1 && !(v && !strcmp(v, "false"))) {
         want_addr = cp_requests(&cpreq, CFG_INTERNAL_IP4_ADDRESS);
@@ -632,21 +775,46 @@ void ike_handle_auth(struct ike_sess *s, const struct ike_msg *in)
         if (want_addr) {
             uint32_t a;
 
-            if (at.pool && !pool_alloc(c->pools, at.pool, s->id, &a)) {
+            if (at.has_addr4) {
+                struct ike_sess *o, *tmp;
+                bool taken = false;
+
+                HASH_ITER(hh_id, s->e->by_id, o, tmp) {
+                    if (o != s && o->have_addr4 && o->addr4 == at.addr4 && o->state == SESS_ESTABLISHED)
+                        taken = true;
+                }
+                if (taken) {
+                    char b[INET_ADDRSTRLEN];
+                    struct in_addr ia = {.s_addr = htonl(at.addr4)};
+
+                    log_warn("ike", "session %" PRIu64 ": Framed-IP-Address %s is in use by another session",
+                             s->id, inet_ntop(AF_INET, &ia, b, sizeof(b)));
+                } else {
+                    s->addr4 = at.addr4;
+                    s->have_addr4 = s->addr4_aaa = true;
+                }
+            } else if (at.pool && !pool_alloc(c->pools, at.pool, s->id, &a)) {
                 s->pool = strdup(at.pool);
                 s->addr4 = a;
                 s->have_addr4 = true;
-                cp_add4(cpo, CFG_INTERNAL_IP4_ADDRESS, a);
-                if (at.has_netmask || pool_netmask(c->pools, at.pool))
+            }
+            if (s->have_addr4) {
+                cp_add4(cpo, CFG_INTERNAL_IP4_ADDRESS, s->addr4);
+                if (at.has_netmask || (s->pool && pool_netmask(c->pools, s->pool)))
                     cp_add4(cpo, CFG_INTERNAL_IP4_NETMASK,
-                            at.has_netmask ? at.netmask : pool_netmask(c->pools, at.pool));
+                            at.has_netmask ? at.netmask : pool_netmask(c->pools, s->pool));
             }
         }
         if (cp_requests(&cpreq, CFG_INTERNAL_IP6_ADDRESS)) {
             uint32_t idx;
 
             want_addr = true;
-            if (at.pool6 && !pool_alloc(c->pools6, at.pool6, s->id, &idx)) {
+            if (at.has_addr6) {
+                memcpy(s->addr6, at.addr6, 16);
+                s->alen6 = at.plen6;
+                s->have_addr6 = s->addr6_aaa = true;
+                cp_add6(cpo, CFG_INTERNAL_IP6_ADDRESS, s->addr6, (int)s->alen6);
+            } else if (at.pool6 && !pool_alloc(c->pools6, at.pool6, s->id, &idx)) {
                 s->pool6 = strdup(at.pool6);
                 s->index6 = idx;
                 s->have_addr6 = pool6_addr(c->pools6, at.pool6, idx, s->addr6, &s->alen6);
@@ -721,50 +889,24 @@ void ike_handle_auth(struct ike_sess *s, const struct ike_msg *in)
     if (addr_failed)
         s->e->c.internal_address_failure++;
 
-    /* the response: IDr, AUTH, CP, SA, TSi, TSr */
-    local_identity(prof, &s->local, sign_tp ? sign_tp->cert : NULL, &idr, raw, &dn);
-    free(s->local_id);
-    s->local_id = ike_id_text(idr.type, idr.data, idr.len);
+    /* the response: IDr and AUTH (with EAP only AUTH, from the MSK), CP, SA, TSi, TSr */
     ike_build_begin(&ib, &h);
-    ike_id_build(&ib, IKE_PLD_IDR, &idr);
-    OPENSSL_free(dn);
-    if (sign_tp) {
-        size_t so_len, sl = 0;
-        uint8_t *so = ike_auth_signed_octets(s->in.prf, s->msg2, s->msg2_len, s->in.ni, s->in.ni_len,
-                                             s->in.keys.sk_pr, s->in.keys.prf_len,
-                                             ib.buf.data + IKE_HDR_LEN + IKE_PLD_HDR_LEN,
-                                             ib.buf.len - IKE_HDR_LEN - IKE_PLD_HDR_LEN, &so_len);
-        uint8_t *sig = NULL, method = 0;
-        bool ok = so && pki_auth_sign(sign_tp->key, s->in.sig_hash, so, so_len, &method, &sig, &sl);
+    if (pd->eap) {
+        uint8_t mic[64];
+        size_t ml = pd->msk_len ? mic_key(s, false, pd->msk, pd->msk_len, pd->idr, pd->idr_len, mic)
+                                : mic_key(s, false, s->in.keys.sk_pr, s->in.keys.prf_len, pd->idr, pd->idr_len, mic);
 
-        free(so);
-        if (ok) {
-            size_t off = ike_build_pld(&ib, IKE_PLD_CERT, false);
-
-            ike_buf_u8(&ib.buf, 4);
-            ike_buf_put(&ib.buf, sign_tp->cert_der, sign_tp->cert_der_len);
-            ok = ike_build_end_pld(&ib, off);
-            ike_auth_build(&ib, &(struct ike_auth_pld){.method = method, .data = sig, .len = sl});
-        }
-        free(sig);
-        if (!ok) {
-            ike_buf_fini(&ib.buf);
-            free(cpo);
-            free(sa);
-            why = "cannot sign our AUTH";
-            goto refuse;
-        }
-    } else {
-        ml = psk_mic(s, false, key, ib.buf.data + IKE_HDR_LEN + IKE_PLD_HDR_LEN,
-                     ib.buf.len - IKE_HDR_LEN - IKE_PLD_HDR_LEN, mic);
         if (!ml) {
             ike_buf_fini(&ib.buf);
-            free(cpo);
-            free(sa);
             why = "cannot compute our AUTH";
             goto refuse;
         }
         ike_auth_build(&ib, &(struct ike_auth_pld){.method = 2, .data = mic, .len = ml});
+        OPENSSL_cleanse(mic, sizeof(mic));
+    } else if (!build_idr_auth(s, prof, sign_tp, (const uint8_t *)key, key ? strlen(key) : 0, &ib, NULL, NULL)) {
+        ike_buf_fini(&ib.buf);
+        why = sign_tp ? "cannot sign our AUTH" : "cannot compute our AUTH";
+        goto refuse;
     }
     if (cpo->cp.cfg_type)
         ike_cp_build(&ib, &cpo->cp);
@@ -778,18 +920,18 @@ void ike_handle_auth(struct ike_sess *s, const struct ike_msg *in)
         ike_ts_build(&ib, IKE_PLD_TSI, &child.tsi);
         ike_ts_build(&ib, IKE_PLD_TSR, &child.tsr);
     }
-    OPENSSL_cleanse(mic, sizeof(mic));
     if (!ike_build_finish(&ib) ||
-        !ike_sess_respond(s, IKE_EXCH_AUTH, msg_id, IKE_PLD_IDR, ib.buf.data + IKE_HDR_LEN, ib.buf.len - IKE_HDR_LEN)) {
+        !ike_sess_respond(s, IKE_EXCH_AUTH, msg_id, pd->eap ? IKE_PLD_AUTH : IKE_PLD_IDR, ib.buf.data + IKE_HDR_LEN,
+                          ib.buf.len - IKE_HDR_LEN)) {
         ike_buf_fini(&ib.buf);
-        free(cpo);
-        free(sa);
         why = "cannot build the response";
         goto refuse;
     }
     ike_buf_fini(&ib.buf);
     free(cpo);
     free(sa);
+    cpo = NULL;
+    sa = NULL;
     ike_sess_established(s);
     {
         char a[INET6_ADDRSTRLEN], va[INET_ADDRSTRLEN] = "none";
@@ -797,13 +939,24 @@ void ike_handle_auth(struct ike_sess *s, const struct ike_msg *in)
 
         if (s->have_addr4)
             inet_ntop(AF_INET, &ia, va, sizeof(va));
-        log_info("ike", "session %" PRIu64 " up: %s from %s, profile %s, address %s, %zu child SA(s)", s->id,
-                 s->remote_id, ike_addr_str(&s->peer, a, sizeof(a)), s->profile, va, s->nchild);
+        log_info("ike", "session %" PRIu64 " up: %s%s%s from %s, profile %s, address %s%s, %zu child SA(s)", s->id,
+                 s->remote_id, s->eap_identity ? ", EAP identity " : "", s->eap_identity ? s->eap_identity : "",
+                 ike_addr_str(&s->peer, a, sizeof(a)), s->profile, va, s->addr4_aaa ? " (from RADIUS)" : "",
+                 s->nchild);
     }
-    if (initial)
+    if (pd->initial)
         initial_contact(s);
-    ike_sess_notify_event(s, "session-up", NULL);
+    {
+        const char *m = pd->method;
+
+        v = ike_leaf(prof, !strcmp(m, "eap") ? "aaa/accounting/eap" : !strcmp(m, "cert") ? "aaa/accounting/cert"
+                                                                                         : "aaa/accounting/psk");
+        if (v)
+            s->acct_list = strdup(v);
+    }
+    ike_sess_notify_event(s, "session-up", NULL, NULL);
     ike_sess_arm_timers(s);
+    ike_acct_start(s);
     /* push (S4 "config-exchange set send"): a client that asked for nothing gets
      * the attributes in a CFG_SET, if there are any */
     if (!cp_p && !((v = ike_leaf(prof, "config-exchange/set/send")) && !strcmp(v, "false"))) {
@@ -825,11 +978,12 @@ void ike_handle_auth(struct ike_sess *s, const struct ike_msg *in)
         }
     }
     s->cfg_set_accept = !((v = ike_leaf(prof, "config-exchange/set/accept")) && !strcmp(v, "false"));
-    X509_free(peer_cert);
-    sk_X509_pop_free(chain, X509_free);
+    /* the attributes pointed into the RADIUS answers: they go only now */
+    s->pend = NULL;
+    ike_pend_free(pd);
     return;
 refuse:
-    X509_free(peer_cert);
-    sk_X509_pop_free(chain, X509_free);
-    fail_auth(s, msg_id, why);
+    free(cpo);
+    free(sa);
+    ike_auth_fail(s, msg_id, reason, why);
 }

@@ -525,36 +525,150 @@ static void mangle(const struct ike_conf *c, const char *mangler, uint8_t id_typ
     }
 }
 
+/* Fills what RADIUS @r gave and @a does not have yet (the first source wins). */
+static void attrs_from_aaa(const struct ike_conf *c, const struct aaa_attrs *r, struct ike_attrs *a)
+{
+    if (!a->has_addr4 && r->has_addr) {
+        a->has_addr4 = true;
+        a->addr4 = r->addr;
+    }
+    if (!a->has_addr6 && r->has_addr6) {
+        a->has_addr6 = true;
+        memcpy(a->addr6, r->addr6, 16);
+        a->plen6 = r->prefix_len6;
+    }
+    if (!a->pool)
+        a->pool = r->pool;
+    if (!a->pool6)
+        a->pool6 = r->pool6;
+    if (!a->has_netmask && r->has_netmask) {
+        a->has_netmask = true;
+        a->netmask = r->netmask;
+    }
+    if (!a->ndns && r->ndns) {
+        memcpy(a->dns, r->dns, sizeof(a->dns));
+        a->ndns = r->ndns;
+    }
+    if (!a->nwins && r->nwins) {
+        memcpy(a->wins, r->wins, sizeof(a->wins));
+        a->nwins = r->nwins;
+    }
+    if (!a->ndns6 && r->ndns6) {
+        memcpy(a->dns6, r->dns6, sizeof(a->dns6));
+        a->ndns6 = r->ndns6;
+    }
+    if (!a->subnets_set) {
+        const char *acls[2] = {r->acl4, r->acl6};
+
+        for (int i = 0; i < r->nroutes; i++)
+            add_prefix(&a->subnets, r->routes[i]);
+        for (int i = 0; i < 2; i++) {
+            const struct lyd_node *al =
+                acls[i] ? ike_find(c->tree, V "access-lists/access-list[name='%s']", acls[i]) : NULL, *en;
+
+            LY_LIST_FOR(al ? lyd_child(al) : NULL, en) {
+                const char *act = ike_leaf(en, "action"), *pfx = ike_leaf(en, "prefix");
+
+                if (!strcmp(en->schema->name, "entry") && act && !strcmp(act, "permit") && pfx)
+                    add_prefix(&a->subnets, pfx);
+            }
+        }
+        a->subnets_set = a->subnets.nts > 0;
+    }
+    if (!a->banner)
+        a->banner = r->banner;
+    if (!a->def_domain)
+        a->def_domain = r->def_domain;
+    if (!a->cfg_url)
+        a->cfg_url = r->cfg_url;
+    if (!a->cfg_version)
+        a->cfg_version = r->cfg_version;
+    if (!a->nsplit_dns)
+        for (int i = 0; i < r->nsplit_dns; i++)
+            a->split_dns[a->nsplit_dns++] = r->split_dns[i];
+    if (!a->nbackup)
+        for (int i = 0; i < r->nbackup; i++)
+            a->backup[a->nbackup++] = r->backup[i];
+    if (a->pfs < 0)
+        a->pfs = r->pfs;
+    if (a->include_local_lan < 0)
+        a->include_local_lan = r->include_local_lan;
+    if (a->smartcard < 0)
+        a->smartcard = r->smartcard;
+    if (!a->session_lifetime)
+        a->session_lifetime = r->session_timeout;
+    if (a->flow_limit == UINT32_MAX)
+        a->flow_limit = r->flow_limit;
+}
+
+void ike_authz_name(const struct ike_conf *c, const struct lyd_node *src, uint8_t id_type, const char *id,
+                    X509_NAME *dn, char *out, size_t cap)
+{
+    const char *v = ike_leaf(src, "username");
+
+    if (v)
+        snprintf(out, cap, "%s", v);
+    else
+        mangle(c, ike_leaf(src, "name-mangler"), id_type, id, dn, out, cap);
+}
+
+/* Whether the method list of authorization source @src starts with RADIUS. */
+static bool src_is_radius(const struct ike_conf *c, const struct lyd_node *src)
+{
+    const char *list = src ? ike_leaf(src, "method-list") : NULL;
+    const struct lyd_node *l = list ? ike_find(c->tree, V "aaa/authorization-list[name='%s']", list) : NULL, *m;
+    const struct lyd_node *first = NULL;
+    unsigned best = ~0u;
+
+    LY_LIST_FOR(l ? lyd_child(l) : NULL, m) {
+        const char *seq = strcmp(m->schema->name, "method") ? NULL : ike_leaf(m, "sequence");
+
+        if (seq && (unsigned)atoi(seq) < best) {
+            best = (unsigned)atoi(seq);
+            first = m;
+        }
+    }
+    return first && ike_find(first, "group");
+}
+
 /* One authorization source (user or group): the authorization policy of the
  * first local method of its list, named by the configured name, the mangled
  * identity or the identity itself. RADIUS methods belong to the AAA subsystem. */
 static const struct lyd_node *authz_policy(const struct ike_conf *c, const struct lyd_node *src, uint8_t id_type,
                                            const char *id, X509_NAME *dn, char *name, size_t cap)
 {
-    const char *list = ike_leaf(src, "method-list"), *v;
+    const char *list = ike_leaf(src, "method-list");
     const struct lyd_node *l, *m;
 
-    if (!list || !(l = ike_find(c->tree, V "aaa/authorization-list[name='%s']", list)))
+    if (!list || !(l = ike_find(c->tree, V "aaa/authorization-list[name='%s']", list)) || src_is_radius(c, src))
         return NULL;
     LY_LIST_FOR(lyd_child(l), m) {
         if (strcmp(m->schema->name, "method") || !ike_find(m, "local"))
             continue;
-        if ((v = ike_leaf(src, "username")))
-            snprintf(name, cap, "%s", v);
-        else
-            mangle(c, ike_leaf(src, "name-mangler"), id_type, id, dn, name, cap);
+        ike_authz_name(c, src, id_type, id, dn, name, cap);
         return ike_find(c->tree, V "ikev2/authorization-policy[name='%s']", name);
     }
     return NULL;
 }
 
+static void add_source(struct ike_attrs *a, const char *name)
+{
+    size_t n = strlen(a->sources);
+
+    snprintf(a->sources + n, sizeof(a->sources) - n, "%s%s", n ? " " : "", name);
+}
+
 void ike_authorize(const struct ike_conf *c, const struct lyd_node *prof, const char *method, uint8_t id_type,
-                   const char *id, X509_NAME *dn, struct ike_attrs *a, char *user, char *group, size_t cap)
+                   const char *id, X509_NAME *dn, const struct ike_authz_in *rad, struct ike_attrs *a, char *user,
+                   char *group, size_t cap)
 {
     const struct lyd_node *us = ike_find(prof, "aaa/authorization/user"), *gs = ike_find(prof, "aaa/authorization/group");
     const struct lyd_node *usrc = us ? ike_find(us, "%s", method) : NULL;
     const struct lyd_node *gsrc = gs ? ike_find(gs, "%s", method) : NULL;
-    const struct lyd_node *up = NULL, *gp = NULL, *first, *second;
+    const struct lyd_node *up = NULL, *gp = NULL;
+    const struct aaa_attrs *ur = rad ? rad->user : NULL, *gr = rad ? rad->group : NULL;
+    const struct aaa_attrs *cached = rad && usrc && ike_find(usrc, "cached") ? rad->cached : NULL;
+    bool group_first = gsrc && ike_find(gsrc, "override");
 
     memset(a, 0, sizeof(*a));
     a->pfs = a->include_local_lan = a->smartcard = -1;
@@ -568,22 +682,45 @@ void ike_authorize(const struct ike_conf *c, const struct lyd_node *prof, const 
         user[0] = 0;
     if (!gp)
         group[0] = 0;
-    if (!up && !gp && !usrc && !gsrc) {
+    if (ur)
+        ike_authz_name(c, usrc, id_type, id, dn, user, cap);
+    if (gr)
+        ike_authz_name(c, gsrc, id_type, id, dn, group, cap);
+    if (!user[0] && cached)
+        snprintf(user, cap, "%s", id);
+    if (!up && !gp && !ur && !gr && !cached && !usrc && !gsrc) {
         /* no authorization configured: the policy named "default", if any */
         gp = ike_find(c->tree, V "ikev2/authorization-policy[name='default']");
         if (gp)
             snprintf(group, cap, "default");
     }
-    /* user beats group, unless the group authorization says override (S5) */
-    if (gsrc && ike_find(gsrc, "override")) {
-        first = gp;
-        second = up;
-    } else {
-        first = up;
-        second = gp;
+    /* S5: explicit user beats cached; the merged user beats the group, unless the
+     * group authorization says override */
+    for (int pass = 0; pass < 2; pass++) {
+        bool group_pass = (pass == 0) == group_first;
+
+        if (group_pass) {
+            if (gp) {
+                attrs_from_policy(c, gp, a);
+                add_source(a, "policy-group");
+            }
+            if (gr) {
+                attrs_from_aaa(c, gr, a);
+                add_source(a, "radius-group");
+            }
+        } else {
+            if (up) {
+                attrs_from_policy(c, up, a);
+                add_source(a, "policy-user");
+            }
+            if (ur) {
+                attrs_from_aaa(c, ur, a);
+                add_source(a, "radius-user");
+            }
+            if (cached) {
+                attrs_from_aaa(c, cached, a);
+                add_source(a, "radius-cached");
+            }
+        }
     }
-    if (first)
-        attrs_from_policy(c, first, a);
-    if (second)
-        attrs_from_policy(c, second, a);
 }

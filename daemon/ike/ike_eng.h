@@ -15,6 +15,7 @@
 #include <uthash.h>
 #include "dataplane/dp.h"
 
+#include "daemon/aaa/aaa.h"
 #include "daemon/ike/ike_child.h"
 #include "daemon/ike/ike_engine.h"
 #include "daemon/ike/ike_init.h"
@@ -177,6 +178,32 @@ struct ike_out {
 };
 
 
+/* An IKE_AUTH exchange that takes more than one message or waits for RADIUS:
+ * EAP rounds (S3) and authorization from RADIUS (S5) (ike_aaa.c). */
+struct ike_pend {
+    uint8_t *req_buf;   /* the payloads of the first IKE_AUTH request, copied */
+    struct ike_msg req; /* IDi, SA, TSi, TSr, CP, INITIAL_CONTACT, CERT... */
+    uint32_t msg_id;    /* the request to answer */
+    bool waiting;       /* for RADIUS: a retransmission of msg_id is dropped */
+    bool initial;
+    const char *method; /* "psk", "cert", "eap": authorization and accounting */
+    X509_NAME *dn;      /* to mangle names from (a DN identity or the certificate's subject) */
+    /* EAP */
+    bool eap, eap_asked_identity, eap_done;
+    uint8_t eap_id;
+    uint8_t state[253];
+    size_t state_len;
+    uint8_t msk[64];
+    size_t msk_len;
+    uint8_t *idr; /* the IDr payload body we sent, for our final AUTH */
+    size_t idr_len;
+    /* authorization from RADIUS */
+    struct aaa_op *op;
+    struct aaa_attrs cached, user_at, group_at;
+    bool have_cached, have_user, have_group;
+    int authz_step;
+};
+
 struct ike_sess {
     uint64_t id;
     enum sess_state state;
@@ -205,12 +232,20 @@ struct ike_sess {
     uint8_t id_type;
     char *remote_id, *local_id, *profile, *ipsec_profile, *auth_method;
     char *user, *group;
+    char *eap_identity;
+    char *authz_sources; /* where the attributes came from, e.g. "radius-cached radius-user policy-group" */
+    struct ike_pend *pend;
+    /* accounting (RFC 2866) */
+    char *acct_list, *acct_class;
+    char acct_id[24];
+    struct event *ev_acct;
     bool vid_unity, vid_flexvpn;
     bool cfg_set_accept; /* answer the client's CFG_SET with CFG_ACK */
     /* leases */
     char *pool, *pool6;
     uint32_t addr4, index6;
     bool have_addr4, have_addr6;
+    bool addr4_aaa, addr6_aaa; /* the address came from RADIUS, not a pool */
     uint8_t addr6[16];
     unsigned alen6;
     struct ike_child_sa child[IKE_MAX_CHILD];
@@ -261,6 +296,7 @@ struct ike_counters {
 
 struct ike_engine {
     struct event_base *base;
+    struct aaa *aaa; /* RADIUS: EAP, authorization, accounting, dynamic authorization */
     const struct ly_ctx *ctx;
     struct dp *dp;
     struct ike_conf *conf, *pending;
@@ -331,7 +367,7 @@ void ike_sess_abandon(struct ike_sess *s);
 void ike_sess_established(struct ike_sess *s);
 bool ike_sess_respond(struct ike_sess *s, uint8_t exchange, uint32_t msg_id, uint8_t first, const uint8_t *inner,
                       size_t inner_len);
-void ike_sess_notify_event(struct ike_sess *s, const char *name, const char *reason);
+void ike_sess_notify_event(struct ike_sess *s, const char *name, const char *reason, const char *message);
 /* The session's traffic summed over its child SAs, rekeyed ones included: bytes in,
  * bytes out, packets in, packets out (ike_state.c). */
 void ike_sess_totals(struct ike_sess *s, uint64_t v[4]);
@@ -395,6 +431,15 @@ struct ike_attrs {
     uint32_t session_lifetime;
     uint32_t flow_limit; /* UINT32_MAX unset */
     const char *policy_user, *policy_group;
+    bool has_addr4, has_addr6; /* from RADIUS: Framed-IP-Address, ipsec:addrv6 */
+    uint32_t addr4;
+    uint8_t addr6[16];
+    unsigned plen6;
+    char sources[96]; /* the sources that gave attributes, in merge order */
+};
+/* The RADIUS answers an authorization may use besides local policies. */
+struct ike_authz_in {
+    const struct aaa_attrs *user, *group, *cached;
 };
 /* The first profile, in configuration order, whose match rules accept the client:
  * its identity, or its certificate through a certificate map, and local address. */
@@ -409,10 +454,43 @@ const char *ike_psk(const struct ike_conf *c, const struct lyd_node *prof, bool 
 /* Local user and group authorization for authentication method @method ("psk",
  * "cert", "eap"): the merged attributes, and the policies' names in @user/@group. */
 void ike_authorize(const struct ike_conf *c, const struct lyd_node *prof, const char *method, uint8_t id_type,
-                   const char *id, X509_NAME *dn, struct ike_attrs *a, char *user, char *group, size_t cap);
+                   const char *id, X509_NAME *dn, const struct ike_authz_in *rad, struct ike_attrs *a, char *user,
+                   char *group, size_t cap);
+/* The AAA name for authorization source @src (a user or group container of the
+ * profile): its user name, else the mangled identity (S6). */
+void ike_authz_name(const struct ike_conf *c, const struct lyd_node *src, uint8_t id_type, const char *id,
+                    X509_NAME *dn, char *out, size_t cap);
 
 /* ike_authx.c: the IKE_AUTH exchange (@inner: the decrypted request). */
 void ike_handle_auth(struct ike_sess *s, const struct ike_msg *inner);
+/* Refuses the IKE_AUTH request @msg_id: AUTHENTICATION_FAILED, an
+ * authentication-failure notification with @reason (an auth-failure-reason
+ * name or NULL) and the half-open SA goes. */
+void ike_auth_fail(struct ike_sess *s, uint32_t msg_id, const char *reason, const char *why);
+/* Authentication done (and authorization answers in s->pend): authorize, assign,
+ * make the first child SA and answer s->pend->msg_id; the session is up. */
+void ike_auth_finish(struct ike_sess *s);
+/* Our IDr, CERT and signature AUTH for the profile of @s (the first response of
+ * an EAP exchange); the IDr body is kept in s->pend. False on failure. */
+bool ike_auth_build_ours(struct ike_sess *s, const struct lyd_node *prof, struct ike_builder *ib);
+/* The profile of the session (by name, in the configuration now in force). */
+const struct lyd_node *ike_sess_profile(const struct ike_sess *s);
+
+/* ike_aaa.c: EAP pass-through, authorization and accounting over RADIUS */
+struct ike_pend *ike_pend_new(const struct ike_msg *in, uint32_t msg_id);
+void ike_pend_free(struct ike_pend *p);
+/* The first IKE_AUTH request without AUTH: starts EAP (S3, figures 1 and 2). */
+void ike_eap_begin(struct ike_sess *s, const struct lyd_node *prof);
+/* A later IKE_AUTH request of an EAP exchange. */
+void ike_eap_continue(struct ike_sess *s, const struct ike_msg *in, uint32_t msg_id);
+/* Authentication is done: ask RADIUS for user and group authorization where the
+ * profile's lists say so, then ike_auth_finish. */
+void ike_authz_begin(struct ike_sess *s);
+/* Accounting of an established session: Start, interim updates, Stop. */
+void ike_acct_start(struct ike_sess *s);
+void ike_acct_stop(struct ike_sess *s, const char *reason);
+/* Dynamic authorization (RFC 5176) on the engine's sessions. */
+int ike_dae(const struct aaa_dae *req, void *arg);
 /* The text form of an identification payload ("IPv4 address", FQDN, ...). */
 char *ike_id_text(uint8_t type, const uint8_t *data, size_t len);
 /* The raven-types identity of an ID type ("id-fqdn"), NULL if none. */

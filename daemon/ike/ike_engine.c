@@ -272,9 +272,9 @@ static void drop_resources(struct ike_sess *s)
     for (size_t i = 0; i < s->nchild; i++)
         ike_child_remove(s, &s->child[i]);
     s->nchild = 0;
-    if (s->have_addr4 && s->e->conf)
+    if (s->have_addr4 && s->pool && s->e->conf)
         pool_release(s->e->conf->pools, s->pool, s->addr4);
-    if (s->have_addr6 && s->e->conf)
+    if (s->have_addr6 && s->pool6 && s->e->conf)
         pool_release(s->e->conf->pools6, s->pool6, s->index6);
     s->have_addr4 = s->have_addr6 = false;
 }
@@ -312,6 +312,13 @@ static void sess_release(struct ike_sess *s)
     free(s->group);
     free(s->pool);
     free(s->pool6);
+    free(s->eap_identity);
+    free(s->authz_sources);
+    free(s->acct_list);
+    free(s->acct_class);
+    if (s->ev_acct)
+        event_free(s->ev_acct);
+    ike_pend_free(s->pend);
     free(s);
 }
 
@@ -395,7 +402,7 @@ void ike_sess_established(struct ike_sess *s)
     s->e->c.accepted++;
 }
 
-void ike_sess_notify_event(struct ike_sess *s, const char *name, const char *reason)
+void ike_sess_notify_event(struct ike_sess *s, const char *name, const char *reason, const char *message)
 {
     const struct lys_module *m = ly_ctx_get_module_implemented(s->e->ctx, "raven-vpn");
     struct lyd_node *n = NULL;
@@ -410,6 +417,7 @@ void ike_sess_notify_event(struct ike_sess *s, const char *name, const char *rea
     if (!strcmp(name, "authentication-failure"))
         ike_add_u64(n, "peer-port", ike_port_of(&s->peer));
     ike_add_str(n, "remote-identity", s->remote_id);
+    ike_add_str(n, "eap-identity", s->eap_identity);
     if (!strcmp(name, "session-down")) {
         ike_add_str(n, "authorized-user", s->user);
         ike_add_str(n, "reason", reason);
@@ -440,6 +448,9 @@ void ike_sess_notify_event(struct ike_sess *s, const char *name, const char *rea
         }
     } else {
         ike_add_str(n, "profile", s->profile);
+        if (reason && *reason)
+            ike_add_str(n, "reason", reason);
+        ike_add_str(n, "message", message);
     }
     s->e->event(n, s->e->event_arg);
 }
@@ -501,7 +512,8 @@ void ike_sess_end(struct ike_sess *s, const char *reason, bool send_delete)
     if (s->state == SESS_ESTABLISHED) {
         log_info("ike", "session %" PRIu64 " (%s, %s) down: %s", s->id, s->remote_id ? s->remote_id : "?",
                  ike_addr_str(&s->peer, a, sizeof(a)), reason);
-        ike_sess_notify_event(s, "session-down", reason);
+        ike_sess_notify_event(s, "session-down", reason, NULL);
+        ike_acct_stop(s, reason);
     }
     if (send_delete && s->state == SESS_ESTABLISHED && s->req_pending) {
         /* window size 1: the DELETE goes once our request under way is answered
@@ -583,6 +595,17 @@ static void on_live(evutil_socket_t fd, short what, void *arg)
     struct ike_sess *s = arg;
     time_t now = time(NULL);
 
+    if (s->state == SESS_HALF_OPEN && s->pend && s->pend->eap) {
+        char a[INET6_ADDRSTRLEN];
+
+        log_warn("ike", "EAP exchange of %s (%s) timed out: the client did not continue", ike_addr_str(&s->peer, a,
+                 sizeof(a)), s->remote_id ? s->remote_id : "?");
+        s->e->c.eap_timeouts++;
+        s->e->c.auth_failed++;
+        ike_sess_notify_event(s, "authentication-failure", "eap-timeout", "the client did not continue the EAP exchange");
+        sess_free(s);
+        return;
+    }
     if (s->state == SESS_HALF_OPEN || s->state == SESS_REKEYED) {
         if (s->state == SESS_HALF_OPEN)
             log_info("ike", "half-open IKE SA of session %" PRIu64 " timed out", s->id);
@@ -1027,6 +1050,8 @@ void ike_handle_dgram(struct ike_sock *sk, const struct sockaddr_storage *local,
     }
     if (msg->hdr.flags & IKE_FLAG_RESPONSE) {
         handle_response(s, buf, len, msg);
+    } else if (msg->hdr.msg_id == s->peer_next - 1 && s->pend && s->pend->waiting) {
+        e->c.retransmissions++; /* its answer waits for RADIUS */
     } else if (msg->hdr.msg_id == s->peer_next - 1 && s->last_resp.n) {
         struct ike_skf_pld skf;
         const struct ike_pld *last = msg->npld ? &msg->pld[msg->npld - 1] : NULL;

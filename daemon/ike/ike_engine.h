@@ -34,6 +34,11 @@ struct ike_engine *ike_engine_new(struct event_base *base, const struct ly_ctx *
 /* Ends every session (a DELETE goes to each peer), closes the sockets. */
 void ike_engine_free(struct ike_engine *e);
 void ike_engine_set_event(struct ike_engine *e, ike_event_fn fn, void *arg);
+struct aaa;
+/* The AAA service for EAP, authorization from RADIUS, accounting and dynamic
+ * authorization (it outlives the engine); also registers the engine as its
+ * dynamic authorization handler. */
+void ike_engine_set_aaa(struct ike_engine *e, struct aaa *aaa);
 
 /* Transaction hooks. @tree is the whole new running tree (borrowed). */
 int ike_engine_prepare(struct ike_engine *e, const struct lyd_node *tree, ike_err_fn err, void *arg);

@@ -192,6 +192,13 @@ void ike_engine_set_event(struct ike_engine *e, ike_event_fn fn, void *arg)
     e->event_arg = arg;
 }
 
+void ike_engine_set_aaa(struct ike_engine *e, struct aaa *aaa)
+{
+    e->aaa = aaa;
+    if (aaa)
+        aaa_set_dae_handler(aaa, ike_dae, e);
+}
+
 static void misfit(const char *pool, uint32_t addr, uint64_t owner, void *arg)
 {
     struct ike_engine *e = arg;

@@ -177,15 +177,19 @@ static void session_state(struct ike_sess *s, struct lyd_node *state, time_t now
         snprintf(t, sizeof(t), "raven-types:%s", s->auth_method);
         ike_add_str(n, "authentication-method", t);
     }
+    ike_add_str(n, "eap-identity", s->eap_identity);
     ike_add_str(n, "authorized-user", s->user);
     ike_add_str(n, "authorized-group", s->group);
+    ike_add_str(n, "authorization-sources", s->authz_sources);
+    if (s->acct_id[0])
+        ike_add_str(n, "accounting-session-id", s->acct_id);
     ike_add_str(n, "profile", s->profile);
     ike_add_str(n, "ipsec-profile", s->ipsec_profile);
     if (s->have_addr4) {
         struct in_addr ia = {.s_addr = htonl(s->addr4)};
 
         ike_add_str(n, "assigned-ipv4", inet_ntop(AF_INET, &ia, a, sizeof(a)));
-        ike_add_str(n, "assigned-ipv4-source", "pool");
+        ike_add_str(n, "assigned-ipv4-source", s->addr4_aaa ? "aaa" : "pool");
     }
     if (s->have_addr6) {
         char p6[INET6_ADDRSTRLEN + 4];

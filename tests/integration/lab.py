@@ -11,7 +11,8 @@ import time
 
 CHARON = "/usr/lib/ipsec/charon"
 LOAD = ("random nonce openssl pem pkcs1 pkcs8 x509 revocation constraints pubkey curve25519 sha1 sha2 aes gcm unity "
-        "chapoly hmac kdf kernel-libipsec kernel-netlink socket-default vici updown attr resolve")
+        "chapoly hmac kdf md5 kernel-libipsec kernel-netlink socket-default vici updown attr resolve eap-identity "
+        "eap-md5 eap-mschapv2")
 
 
 def sh(*args, **kw):

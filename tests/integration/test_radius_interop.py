@@ -5,48 +5,25 @@ whole EAP-MD5 exchange (EAP-Message, State, Message-Authenticator both ways), an
 a wrong shared secret getting no answer at all. The client side is
 tests/support/radius_tool, one authentication with the codec."""
 import os
-import shutil
-import signal
 import subprocess
-import tempfile
 import time
 
 import pytest
 
 from conftest import free_port
+from radiushelpers import SECRET, FreeRadius
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOOL = os.environ.get("RADIUS_TOOL", os.path.join(HERE, "..", "..", "build", "tests", "radius_tool"))
-SECRET = "radius-secret-1"
 
 
 @pytest.fixture
 def freeradius():
-    d = tempfile.mkdtemp(prefix="raven-radius-")
-    port = free_port()
-    os.makedirs(f"{d}/log")
-    os.makedirs(f"{d}/run")
-    conf = open(os.path.join(HERE, "radius", "radiusd.conf.in")).read()
-    conf = conf.replace("@DIR@", d).replace("@PORT@", str(port)).replace("@SECRET@", SECRET)
-    with open(f"{d}/radiusd.conf", "w") as f:
-        f.write(conf)
-    shutil.copy(os.path.join(HERE, "radius", "users"), f"{d}/users")
-    log = open(f"{d}/x.log", "w")
-    p = subprocess.Popen(["freeradius", "-X", "-d", d], stdout=log, stderr=subprocess.STDOUT)
+    fr = FreeRadius()
     try:
-        deadline = time.time() + 20
-        while "Ready to process requests" not in open(f"{d}/x.log").read():
-            assert p.poll() is None and time.time() < deadline, open(f"{d}/x.log").read()[-3000:]
-            time.sleep(0.05)
-        yield port
+        yield fr.port
     finally:
-        p.send_signal(signal.SIGTERM)
-        try:
-            p.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-        shutil.rmtree(d, ignore_errors=True)
+        fr.close()
 
 
 def tool(port, method, user, pw, secret=SECRET):

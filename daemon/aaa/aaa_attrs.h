@@ -1,0 +1,59 @@
+/* Authorization attributes of a RADIUS Access-Accept (SPEC S9): the IETF ones and
+ * Cisco's vendor attribute "cisco-avpair" (vendor 9, type 1) whose value is
+ * "protocol:attribute=value" (or "*" for optional). What is understood is copied
+ * out of the packet, so the result outlives it. */
+#ifndef RAVEN_AAA_ATTRS_H
+#define RAVEN_AAA_ATTRS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "daemon/aaa/radius.h"
+
+#define AAA_MAX_LIST 10 /* split-dns, backup gateways, routes (S7: at most 10) */
+
+struct aaa_attrs {
+    size_t n; /* attributes understood; 0: the server returned nothing usable */
+    char *user_name;
+    char *class_;    /* Class, echoed in accounting (RFC 2865 5.25) */
+    bool has_addr, has_netmask, has_addr6;
+    uint32_t addr, netmask;       /* Framed-IP-Address, Framed-IP-Netmask (host order) */
+    uint8_t addr6[16];            /* ipsec:addrv6 */
+    unsigned prefix_len6;         /* ipsec:prefix-len (default 128) */
+    char *pool, *pool6;           /* ipsec:addr-pool, ipsec:ipv6-addr-pool */
+    uint32_t dns[2], wins[2];     /* ipsec:dns-servers, ipsec:wins-servers */
+    int ndns, nwins;
+    uint8_t dns6[2][16];          /* ipsec:ipv6-dns-servers-addr */
+    int ndns6;
+    char *routes[AAA_MAX_LIST];   /* ipsec:route-set=prefix A/N (either family) */
+    int nroutes;
+    char *acl4, *acl6;            /* ipsec:route-set=access-list [ipv6] NAME */
+    bool route_interface;         /* ipsec:route-set=interface */
+    char *route_accept;           /* ipsec:route-accept=any [tag T] [distance D] */
+    char *interface_config[AAA_MAX_LIST]; /* ip:interface-config=... */
+    int ninterface_config;
+    char *banner, *def_domain, *cfg_url, *cfg_version;
+    char *split_dns[AAA_MAX_LIST], *backup[AAA_MAX_LIST];
+    int nsplit_dns, nbackup;
+    int pfs, include_local_lan, smartcard; /* -1 unset */
+    uint32_t flow_limit;                   /* ipsec:ipsec-flow-limit; UINT32_MAX unset */
+    uint32_t session_timeout;              /* Session-Timeout; 0 unset */
+    char *dhcp_server, *dhcp_giaddr;       /* ipsec:group-dhcp-server, ipsec:dhcp-giaddr */
+    uint32_t dhcp_timeout;                 /* ipsec:dhcp-timeout; 0 unset */
+    uint32_t tunnel_type, tunnel_medium;   /* Tunnel-Type, Tunnel-Medium-Type (0 unset) */
+    char *tunnel_password;                 /* Tunnel-Password, decrypted */
+    char *psk_local, *psk_remote;          /* ipsec:ikev2-password-local/-remote */
+    char *unknown;                         /* the first attribute not understood, for the log */
+};
+
+void aaa_attrs_init(struct aaa_attrs *a);
+void aaa_attrs_free(struct aaa_attrs *a);
+/* Reads the attributes of @v (an Access-Accept). @secret and @req_auth decrypt
+ * Tunnel-Password. Returns 0, or -ENOMEM. */
+int aaa_attrs_parse(const struct rad_view *v, const char *secret, const uint8_t req_auth[16], struct aaa_attrs *a);
+/* One "protocol:attribute=value" pair (exposed for tests and CoA). 1 understood,
+ * 0 not understood, -ENOMEM. */
+int aaa_attrs_avpair(struct aaa_attrs *a, const char *pair, size_t len);
+
+#endif

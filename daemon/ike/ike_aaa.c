@@ -1,0 +1,531 @@
+/* The IKE side of AAA (SPEC S3, S5, S9): EAP pass-through to RADIUS in IKE_AUTH
+ * exactly in the order of the seed's figures 1 and 2, user and group
+ * authorization from RADIUS, accounting (RFC 2866) of established sessions and
+ * dynamic authorization (RFC 5176) on them. Every RADIUS answer comes through a
+ * callback of daemon/aaa; while one is awaited the session holds the request to
+ * answer in s->pend and drops the client's retransmissions of it. */
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/base/log.h"
+#include "daemon/ike/ike_auth.h"
+#include "daemon/ike/ike_eng.h"
+#include "daemon/base/poison.h"
+
+enum { EAP_REQUEST = 1, EAP_RESPONSE = 2, EAP_SUCCESS = 3, EAP_FAILURE = 4, EAP_TYPE_IDENTITY = 1 };
+
+/* ---- the pending exchange ---- */
+
+struct ike_pend *ike_pend_new(const struct ike_msg *in, uint32_t msg_id)
+{
+    struct ike_pend *p = calloc(1, sizeof(*p));
+    size_t total = 0, off = 0;
+
+    if (!p)
+        return NULL;
+    for (size_t i = 0; i < in->npld; i++)
+        total += in->pld[i].len;
+    p->req_buf = malloc(total ? total : 1);
+    if (!p->req_buf) {
+        free(p);
+        return NULL;
+    }
+    p->req = *in;
+    for (size_t i = 0; i < in->npld; i++) {
+        memcpy(p->req_buf + off, in->pld[i].body, in->pld[i].len);
+        p->req.pld[i].body = p->req_buf + off;
+        off += in->pld[i].len;
+    }
+    p->msg_id = msg_id;
+    p->method = "psk";
+    aaa_attrs_init(&p->cached);
+    aaa_attrs_init(&p->user_at);
+    aaa_attrs_init(&p->group_at);
+    return p;
+}
+
+void ike_pend_free(struct ike_pend *p)
+{
+    if (!p)
+        return;
+    aaa_cancel(p->op);
+    free(p->req_buf);
+    free(p->idr);
+    X509_NAME_free(p->dn);
+    aaa_attrs_free(&p->cached);
+    aaa_attrs_free(&p->user_at);
+    aaa_attrs_free(&p->group_at);
+    OPENSSL_cleanse(p, sizeof(*p));
+    free(p);
+}
+
+/* While RADIUS is asked the half-open timer stops (the RADIUS client's timeouts
+ * bound the wait and always answer); after our response the profile's EAP
+ * timeout bounds the client's next request. */
+static void wait_radius(struct ike_sess *s, struct aaa_op *op)
+{
+    s->pend->op = op;
+    s->pend->waiting = true;
+    evtimer_del(s->ev_live);
+}
+
+static void wait_client(struct ike_sess *s)
+{
+    const struct lyd_node *prof = ike_sess_profile(s);
+    const char *t = prof ? ike_leaf(prof, "authentication/remote/eap/timeout") : NULL;
+
+    s->pend->waiting = false;
+    evtimer_add(s->ev_live, &(struct timeval){.tv_sec = t ? atoi(t) : 90});
+}
+
+static void peer_text(const struct ike_sess *s, char *buf, size_t len)
+{
+    if (s->peer.ss_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)&s->peer)->sin_addr, buf, (socklen_t)len);
+    else
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&s->peer)->sin6_addr, buf, (socklen_t)len);
+}
+
+/* ---- EAP pass-through (S3) ---- */
+
+/* An IKE_AUTH response carrying @eap; the first one of the exchange also carries
+ * our IDr, CERT and AUTH (RFC 7296 2.16). */
+static bool eap_respond(struct ike_sess *s, const uint8_t *eap, size_t len)
+{
+    struct ike_builder ib;
+    struct ike_hdr h = {0};
+    const struct lyd_node *prof = ike_sess_profile(s);
+    bool first = !s->pend->idr, ok;
+    size_t off;
+
+    if (!prof)
+        return false;
+    ike_build_begin(&ib, &h);
+    if (first && !ike_auth_build_ours(s, prof, &ib)) {
+        ike_buf_fini(&ib.buf);
+        return false;
+    }
+    off = ike_build_pld(&ib, IKE_PLD_EAP, false);
+    ike_buf_put(&ib.buf, eap, len);
+    ok = ike_build_end_pld(&ib, off) && ike_build_finish(&ib) &&
+         ike_sess_respond(s, IKE_EXCH_AUTH, s->pend->msg_id, first ? IKE_PLD_IDR : IKE_PLD_EAP,
+                          ib.buf.data + IKE_HDR_LEN, ib.buf.len - IKE_HDR_LEN);
+    ike_buf_fini(&ib.buf);
+    return ok;
+}
+
+static void eap_answer(struct aaa_reply *r, void *arg);
+
+/* Relays @eap (an EAP-Response of the client) to the EAP list's RADIUS servers. */
+static void eap_to_radius(struct ike_sess *s, const uint8_t *eap, size_t len)
+{
+    const struct lyd_node *prof = ike_sess_profile(s);
+    const char *list = prof ? ike_leaf(prof, "aaa/authentication/eap") : NULL;
+    char peer[INET6_ADDRSTRLEN], port[24];
+    struct aaa_access q = {.user = s->eap_identity, .eap = eap, .eap_len = len, .service_type = 2,
+                           .calling_station = peer, .nas_port_id = port};
+    struct aaa_op *op;
+
+    peer_text(s, peer, sizeof(peer));
+    snprintf(port, sizeof(port), "%" PRIu64, s->id);
+    if (s->pend->state_len) {
+        q.state = s->pend->state;
+        q.state_len = s->pend->state_len;
+    }
+    op = s->e->aaa && list ? aaa_access_send(s->e->aaa, AAA_AUTHENTICATION, list, &q, eap_answer, s) : NULL;
+    if (!op) {
+        ike_auth_fail(s, s->pend->msg_id, "radius-unreachable",
+                      "the profile's EAP method list has no RADIUS server group");
+        return;
+    }
+    wait_radius(s, op);
+}
+
+static void eap_answer(struct aaa_reply *r, void *arg)
+{
+    struct ike_sess *s = arg;
+    struct ike_pend *pd = s->pend;
+    char why[200];
+
+    pd->op = NULL;
+    pd->waiting = false;
+    switch (r->result) {
+    case AAA_CHALLENGE:
+        if (!r->eap_len || r->eap[0] != EAP_REQUEST) {
+            ike_auth_fail(s, pd->msg_id, "eap-failure", "the RADIUS server's Access-Challenge carries no EAP-Request");
+            return;
+        }
+        memcpy(pd->state, r->state, r->state_len);
+        pd->state_len = r->state_len;
+        if (!eap_respond(s, r->eap, r->eap_len)) {
+            ike_auth_fail(s, pd->msg_id, NULL, "cannot build the response");
+            return;
+        }
+        wait_client(s);
+        return;
+    case AAA_ACCEPT: {
+        uint8_t success[4] = {EAP_SUCCESS, r->eap_len >= 2 ? r->eap[1] : pd->eap_id, 0, 4};
+        const uint8_t *eap = r->eap_len >= 4 && r->eap[0] == EAP_SUCCESS ? r->eap : success;
+        size_t len = eap == success ? 4 : r->eap_len;
+
+        memcpy(pd->msk, r->msk, r->msk_len);
+        pd->msk_len = r->msk_len;
+        if (r->attrs.user_name) {
+            /* S3: the identity the server returns wins */
+            free(s->eap_identity);
+            s->eap_identity = strdup(r->attrs.user_name);
+        }
+        pd->cached = r->attrs;
+        aaa_attrs_init(&r->attrs);
+        pd->have_cached = true;
+        pd->eap_done = true;
+        if (!eap_respond(s, eap, len)) {
+            ike_auth_fail(s, pd->msg_id, NULL, "cannot build the response");
+            return;
+        }
+        wait_client(s);
+        return;
+    }
+    case AAA_REJECT: {
+        uint8_t failure[4] = {EAP_FAILURE, r->eap_len >= 2 ? r->eap[1] : pd->eap_id, 0, 4};
+        char a[INET6_ADDRSTRLEN];
+
+        /* the client hears EAP-Failure (RFC 3748 4.2), then the SA goes */
+        eap_respond(s, failure, sizeof(failure));
+        snprintf(why, sizeof(why), "the RADIUS server %s rejected %s%s%s", r->server ? r->server : "?",
+                 s->eap_identity ? s->eap_identity : "?", r->reply_message[0] ? ": " : "", r->reply_message);
+        log_warn("ike", "IKE_AUTH from %s (%s) refused: %s", ike_addr_str(&s->peer, a, sizeof(a)),
+                 s->remote_id ? s->remote_id : "?", why);
+        s->e->c.auth_failed++;
+        s->e->c.rejected++;
+        ike_sess_notify_event(s, "authentication-failure", "eap-failure", why);
+        ike_sess_abandon(s);
+        return;
+    }
+    case AAA_UNREACHABLE:
+        ike_auth_fail(s, pd->msg_id, "radius-unreachable", "no RADIUS server of the EAP method list answered");
+        return;
+    default:
+        ike_auth_fail(s, pd->msg_id, "radius-unreachable", "the RADIUS request failed");
+        return;
+    }
+}
+
+void ike_eap_begin(struct ike_sess *s, const struct lyd_node *prof)
+{
+    struct ike_pend *pd = s->pend;
+    const char *q = ike_leaf(prof, "authentication/remote/eap/query-identity");
+    const char *list = ike_leaf(prof, "aaa/authentication/eap");
+
+    pd->eap = true;
+    s->auth_method = strdup("eap");
+    if (!s->e->aaa || aaa_list_source(s->e->aaa, AAA_AUTHENTICATION, list) != AAA_RADIUS) {
+        ike_auth_fail(s, pd->msg_id, "radius-unreachable", "the profile's EAP method list has no RADIUS server group");
+        return;
+    }
+    if (q && !strcmp(q, "true")) {
+        /* figure 2: EAP-Request/Identity first */
+        uint8_t req[5] = {EAP_REQUEST, 0, 0, 5, EAP_TYPE_IDENTITY};
+
+        RAND_bytes(&pd->eap_id, 1);
+        req[1] = pd->eap_id;
+        pd->eap_asked_identity = true;
+        if (!eap_respond(s, req, sizeof(req))) {
+            ike_auth_fail(s, pd->msg_id, NULL, "cannot build the response");
+            return;
+        }
+        wait_client(s);
+        return;
+    }
+    /* figure 1: the IKE ID is the EAP identity, unless it is an address */
+    if (s->id_type == ID_IPV4 || s->id_type == ID_IPV6) {
+        ike_auth_fail(s, pd->msg_id, "eap-identity-unusable",
+                      "the client's IKE ID is an IP address, which cannot be an EAP identity (set query-identity)");
+        return;
+    }
+    {
+        size_t n = strlen(s->remote_id);
+        uint8_t *rsp = malloc(5 + n);
+
+        if (!rsp || n > 1000) {
+            free(rsp);
+            ike_auth_fail(s, pd->msg_id, NULL, "the identity is too long");
+            return;
+        }
+        s->eap_identity = strdup(s->remote_id);
+        rsp[0] = EAP_RESPONSE;
+        rsp[1] = 0;
+        rsp[2] = (uint8_t)((5 + n) >> 8);
+        rsp[3] = (uint8_t)(5 + n);
+        rsp[4] = EAP_TYPE_IDENTITY;
+        memcpy(rsp + 5, s->remote_id, n);
+        eap_to_radius(s, rsp, 5 + n);
+        free(rsp);
+    }
+}
+
+void ike_eap_continue(struct ike_sess *s, const struct ike_msg *in, uint32_t msg_id)
+{
+    struct ike_pend *pd = s->pend;
+    const struct ike_pld *eap_p = ike_msg_find(in, IKE_PLD_EAP, 0), *auth_p = ike_msg_find(in, IKE_PLD_AUTH, 0);
+    struct ike_eap_pld eap;
+
+    pd->msg_id = msg_id;
+    evtimer_del(s->ev_live);
+    if (!pd->eap) {
+        ike_auth_fail(s, msg_id, NULL, "an IKE_AUTH request while the previous one is answered");
+        return;
+    }
+    if (pd->eap_done) {
+        /* the last message: the client's AUTH from the MSK (else SK_pi, RFC 7296 2.16) */
+        const struct ike_pld *idi_p = ike_msg_find(&pd->req, IKE_PLD_IDI, 0);
+        struct ike_auth_pld auth;
+        uint8_t mic[64];
+        size_t ml = 0, so_len;
+        uint8_t *so;
+
+        if (!auth_p || !ike_auth_parse(auth_p, &auth) || auth.method != 2 || !idi_p) {
+            ike_auth_fail(s, msg_id, "eap-failure", "after EAP success the client sent no shared key AUTH");
+            return;
+        }
+        so = ike_auth_signed_octets(s->in.prf, s->msg1, s->msg1_len, s->in.nr, s->in.nr_len, s->in.keys.sk_pi,
+                                    s->in.keys.prf_len, idi_p->body, idi_p->len, &so_len);
+        if (so)
+            ml = pd->msk_len ? ike_auth_psk(s->in.prf, pd->msk, pd->msk_len, so, so_len, mic)
+                             : ike_auth_psk(s->in.prf, s->in.keys.sk_pi, s->in.keys.prf_len, so, so_len, mic);
+        free(so);
+        if (!ml || !ike_auth_equal(auth.data, auth.len, mic, ml)) {
+            OPENSSL_cleanse(mic, sizeof(mic));
+            ike_auth_fail(s, msg_id, "eap-failure",
+                          pd->msk_len ? "the client's AUTH does not match the EAP MSK"
+                                      : "the client's AUTH does not match (the EAP method gave no MSK: "
+                                        "MS-MPPE keys missing from the Access-Accept?)");
+            return;
+        }
+        OPENSSL_cleanse(mic, sizeof(mic));
+        ike_authz_begin(s);
+        return;
+    }
+    if (!eap_p || !ike_eap_parse(eap_p, &eap) || eap.code != EAP_RESPONSE) {
+        ike_auth_fail(s, msg_id, "eap-failure", "the client's IKE_AUTH request carries no EAP-Response");
+        return;
+    }
+    if (pd->eap_asked_identity) {
+        /* figure 2: the answer to our EAP-Request/Identity */
+        size_t n = eap.len > 5 ? eap.len - 5 : 0;
+
+        if (eap.type != EAP_TYPE_IDENTITY || !n || eap.id != pd->eap_id) {
+            ike_auth_fail(s, msg_id, "eap-failure", "the client did not answer the EAP identity request");
+            return;
+        }
+        pd->eap_asked_identity = false;
+        free(s->eap_identity);
+        s->eap_identity = strndup((const char *)eap.msg + 5, n);
+    }
+    eap_to_radius(s, eap.msg, eap.len);
+}
+
+/* ---- authorization over RADIUS (S5) ---- */
+
+static void authz_next(struct ike_sess *s);
+
+static void authz_answer(struct aaa_reply *r, void *arg)
+{
+    struct ike_sess *s = arg;
+    struct ike_pend *pd = s->pend;
+    bool user = pd->authz_step == 0;
+
+    pd->op = NULL;
+    pd->waiting = false;
+    if (r->result == AAA_ACCEPT) {
+        if (user) {
+            pd->user_at = r->attrs;
+            pd->have_user = true;
+        } else {
+            pd->group_at = r->attrs;
+            pd->have_group = true;
+        }
+        aaa_attrs_init(&r->attrs);
+        pd->authz_step++;
+        authz_next(s);
+        return;
+    }
+    ike_auth_fail(s, pd->msg_id, "authorization-failed",
+                  r->result == AAA_REJECT ? (user ? "the RADIUS server refused the user authorization"
+                                                  : "the RADIUS server refused the group authorization")
+                                          : "no RADIUS server of the authorization list answered");
+}
+
+static void authz_next(struct ike_sess *s)
+{
+    struct ike_pend *pd = s->pend;
+    const struct lyd_node *prof = ike_sess_profile(s);
+
+    while (prof && pd->authz_step < 2) {
+        const struct lyd_node *src =
+            ike_find(prof, "aaa/authorization/%s/%s", pd->authz_step == 0 ? "user" : "group", pd->method);
+        const char *list = src ? ike_leaf(src, "method-list") : NULL;
+        char name[256], peer[INET6_ADDRSTRLEN], port[24];
+        struct aaa_access q = {.user = name, .password = "cisco", .service_type = 5, .calling_station = peer,
+                               .nas_port_id = port};
+        struct aaa_op *op;
+
+        /* S5: with cached attributes that carry an address the explicit user
+         * authorization is not asked */
+        if (!list || !s->e->aaa || aaa_list_source(s->e->aaa, AAA_AUTHORIZATION, list) != AAA_RADIUS ||
+            (pd->authz_step == 0 && pd->have_cached && ike_find(src, "cached") && pd->cached.has_addr)) {
+            pd->authz_step++;
+            continue;
+        }
+        ike_authz_name(s->e->conf, src, s->id_type, s->eap_identity ? s->eap_identity : s->remote_id, pd->dn, name,
+                       sizeof(name));
+        peer_text(s, peer, sizeof(peer));
+        snprintf(port, sizeof(port), "%" PRIu64, s->id);
+        op = aaa_access_send(s->e->aaa, AAA_AUTHORIZATION, list, &q, authz_answer, s);
+        if (!op) {
+            ike_auth_fail(s, pd->msg_id, "authorization-failed", "the authorization list has no RADIUS server group");
+            return;
+        }
+        wait_radius(s, op);
+        return;
+    }
+    ike_auth_finish(s);
+}
+
+void ike_authz_begin(struct ike_sess *s)
+{
+    s->pend->authz_step = 0;
+    authz_next(s);
+}
+
+/* ---- accounting (RFC 2866) ---- */
+
+static void acct_send(struct ike_sess *s, int status, uint32_t cause)
+{
+    uint64_t v[4];
+    char peer[INET6_ADDRSTRLEN], port[24];
+    struct aaa_acct r = {.status = status, .session_id = s->acct_id, .calling_station = peer,
+                         .class_ = s->acct_class, .nas_port_id = port, .terminate_cause = cause};
+
+    if (!s->acct_list || !s->e->aaa)
+        return;
+    peer_text(s, peer, sizeof(peer));
+    snprintf(port, sizeof(port), "%" PRIu64, s->id);
+    r.user = s->eap_identity ? s->eap_identity : s->user ? s->user : s->remote_id;
+    r.has_addr = s->have_addr4;
+    r.addr = s->addr4;
+    if (status != AAA_ACCT_START) {
+        ike_sess_totals(s, v);
+        r.in_octets = v[0];
+        r.out_octets = v[1];
+        r.in_packets = v[2];
+        r.out_packets = v[3];
+        r.session_time = s->established ? (uint32_t)(time(NULL) - s->established) : 0;
+    }
+    aaa_acct_send(s->e->aaa, s->acct_list, &r);
+}
+
+static void on_acct(evutil_socket_t fd, short what, void *arg)
+{
+    struct ike_sess *s = arg;
+    uint32_t iv = s->e->aaa ? aaa_interim_interval(s->e->aaa) : 0;
+
+    if (s->state != SESS_ESTABLISHED)
+        return;
+    acct_send(s, AAA_ACCT_INTERIM, 0);
+    if (iv)
+        evtimer_add(s->ev_acct, &(struct timeval){.tv_sec = iv});
+}
+
+void ike_acct_start(struct ike_sess *s)
+{
+    static uint32_t boot;
+    uint32_t iv;
+
+    if (!boot)
+        boot = (uint32_t)time(NULL);
+    snprintf(s->acct_id, sizeof(s->acct_id), "%08" PRIX32 "%08" PRIX64, boot, s->id);
+    if (!s->acct_list || !s->e->aaa)
+        return;
+    acct_send(s, AAA_ACCT_START, 0);
+    iv = aaa_interim_interval(s->e->aaa);
+    if (iv && (s->ev_acct || (s->ev_acct = evtimer_new(s->e->base, on_acct, s))))
+        evtimer_add(s->ev_acct, &(struct timeval){.tv_sec = iv});
+}
+
+void ike_acct_stop(struct ike_sess *s, const char *reason)
+{
+    static const struct {
+        const char *reason;
+        uint32_t cause;
+    } map[] = {{"peer-delete", 1},    {"dpd-timeout", 2},       {"session-lifetime", 5}, {"ike-lifetime", 5},
+               {"admin-clear", 6},    {"radius-disconnect", 6}, {"replaced", 10},        {"rekey-failure", 10},
+               {"config-change", 10}, {"shutdown", 11},         {"dataplane-failure", 8}};
+    uint32_t cause = 9; /* NAS-Error */
+
+    if (s->ev_acct)
+        evtimer_del(s->ev_acct);
+    for (size_t i = 0; reason && i < sizeof(map) / sizeof(map[0]); i++)
+        if (!strcmp(map[i].reason, reason))
+            cause = map[i].cause;
+    acct_send(s, AAA_ACCT_STOP, cause);
+}
+
+/* ---- dynamic authorization (RFC 5176) ---- */
+
+static bool dae_matches(const struct ike_sess *s, const struct aaa_dae *q)
+{
+    if (s->state != SESS_ESTABLISHED)
+        return false;
+    if (q->session_id && strcmp(q->session_id, s->acct_id))
+        return false;
+    if (q->user && !((s->eap_identity && !strcmp(q->user, s->eap_identity)) || (s->user && !strcmp(q->user, s->user)) ||
+                     (s->remote_id && !strcmp(q->user, s->remote_id))))
+        return false;
+    if (q->has_addr && !(s->have_addr4 && s->addr4 == q->addr))
+        return false;
+    return true;
+}
+
+int ike_dae(const struct aaa_dae *q, void *arg)
+{
+    struct ike_engine *e = arg;
+    struct ike_sess *s, *tmp, *found[64];
+    size_t n = 0, others;
+    const struct aaa_attrs *a = &q->attrs;
+
+    HASH_ITER(hh_id, e->by_id, s, tmp) {
+        if (dae_matches(s, q) && n < sizeof(found) / sizeof(found[0]))
+            found[n++] = s;
+    }
+    if (!n)
+        return AAA_EC_SESSION_NOT_FOUND;
+    if (!q->coa) {
+        for (size_t i = 0; i < n; i++)
+            ike_sess_end(found[i], "radius-disconnect", true);
+        return 0;
+    }
+    /* CoA: what can change on a live session */
+    others = a->n - (a->session_timeout ? 1 : 0) - (a->flow_limit != UINT32_MAX ? 1 : 0) - (a->has_addr ? 1 : 0);
+    if (others)
+        return AAA_EC_UNSUPPORTED_ATTRIBUTE;
+    for (size_t i = 0; i < n; i++) {
+        s = found[i];
+        if (a->session_timeout) {
+            time_t up = time(NULL) - s->established;
+
+            s->session_lifetime = (uint32_t)up + a->session_timeout;
+            evtimer_add(s->ev_life, &(struct timeval){.tv_sec = a->session_timeout});
+        }
+        if (a->flow_limit != UINT32_MAX)
+            s->flow_limit = a->flow_limit;
+        log_info("ike", "session %" PRIu64 " changed by CoA:%s%s", s->id, a->session_timeout ? " session-timeout" : "",
+                 a->flow_limit != UINT32_MAX ? " flow-limit" : "");
+    }
+    return 0;
+}

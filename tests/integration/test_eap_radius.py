@@ -1,0 +1,299 @@
+"""EAP pass-through and AAA over RADIUS with real peers: strongSwan clients
+(EAP-MSCHAPv2 and EAP-MD5) authenticate through ravend to FreeRADIUS 3.2, which
+the test starts in the headend's namespace from tests/integration/radius. The
+seed's figures 1 and 2 (without and with query-identity) are checked on the
+client's own log of the payloads it received; attributes of the Access-Accept
+reach the client (address, DNS, split routes); user and group authorization from
+RADIUS merge as SPEC S5 says, with override; failover to the second server, a
+clean failure when none answers, a wrong shared secret; accounting records in
+FreeRADIUS's detail file; Disconnect-Request and CoA-Request from radclient."""
+import os
+import re
+import subprocess
+import time
+
+import pytest
+
+from conftest import NS, cfg, free_port
+from nchelpers import wait_until
+from radiushelpers import SECRET, FreeRadius
+from test_ike_certs import pki, read  # noqa: F401 (the pki fixture)
+from test_ike_sessions import sessions, state, t
+
+
+@pytest.fixture
+def radius_in(lab):
+    """Factory: a lab with @n clients and FreeRADIUS in its headend namespace."""
+    made = []
+
+    def make(n=1, **kw):
+        lb = lab(n, **kw)
+        fr = FreeRadius(netns=lb.head)
+        made.append(fr)
+        return lb, fr
+
+    yield make
+    for fr in made:
+        fr.close()
+
+
+def servers_xml(servers, secret=SECRET, deadtime=None):
+    """RADIUS servers (name, auth port, acct port) in one group "g", in order."""
+    xs = "".join(f"""<radius-server><name>{n}</name><address>127.0.0.1</address><auth-port>{p}</auth-port>
+      <acct-port>{a}</acct-port><key>{secret}</key><timeout>1</timeout><retransmit>1</retransmit></radius-server>"""
+                 for n, p, a in servers)
+    members = "".join(f"<server>{n}</server>" for n, _, _ in servers)
+    dt = f"<deadtime>{deadtime}</deadtime>" if deadtime is not None else ""
+    return f"{xs}<server-group><name>g</name>{members}{dt}</server-group>"
+
+
+def headend(pki, fr=None, servers=None, query=False, group="", override=False, acct=False, interim=None,
+            dae=None, secret=SECRET, deadtime=None, extra="", eap_timeout=None):
+    if servers is None:
+        servers = [("r1", fr.port, fr.acct_port)]
+    q = "<query-identity>true</query-identity>" if query else ""
+    to = f"<timeout>{eap_timeout}</timeout>" if eap_timeout else ""
+    grp = ""
+    if group:
+        grp = (f"<group><eap>{'<override/>' if override else ''}<method-list>radius-list</method-list>"
+               f"<username>{group}</username></eap></group>")
+    acct_xml = "<accounting><eap>acct-list</eap></accounting>" if acct else ""
+    dae_xml = ""
+    if dae:
+        dae_xml = (f"<dynamic-author-client><name>radclient</name><address>127.0.0.1</address><key>{dae[1]}</key>"
+                   f"</dynamic-author-client><dynamic-author-port>{dae[0]}</dynamic-author-port>")
+    iv = f"<accounting-interim-interval>{interim}</accounting-interim-interval>" if interim else ""
+    return f"""<pki xmlns="{NS}">
+  <trustpoint><name>tp</name><ca-certificate>{read(pki('ca.pem'))}</ca-certificate>
+    <certificate>{read(pki('head-rsa.pem'))}</certificate><private-key>{read(pki('head-rsa.key'))}</private-key>
+  </trustpoint>
+</pki>
+<ikev2 xmlns="{NS}">
+  <global><listen><address>0.0.0.0</address></listen></global>
+  <profile>
+    <name>eap</name>
+    <match><identity><remote><email><domain>example.org</domain></email><address>0.0.0.0/0</address></remote></identity></match>
+    <identity><local><fqdn>headend.example.org</fqdn></local></identity>
+    <authentication><local><rsa-sig/></local><remote><eap>{q}{to}</eap></remote></authentication>
+    <pki><trustpoint><name>tp</name></trustpoint></pki>
+    <aaa>
+      <authentication><eap>eap-list</eap></authentication>
+      <authorization><user><eap><cached/></eap></user>{grp}</authorization>
+      {acct_xml}
+    </aaa>
+  </profile>
+</ikev2>
+<pools xmlns="{NS}">
+  <ipv4-pool><name>radpool</name><range><start>10.207.0.10</start><end>10.207.0.20</end></range></ipv4-pool>
+  <ipv4-pool><name>grouppool</name><range><start>10.208.0.10</start><end>10.208.0.20</end></range></ipv4-pool>
+</pools>
+<aaa xmlns="{NS}">
+  {servers_xml(servers, secret, deadtime)}
+  <authentication-list><name>eap-list</name><method><sequence>1</sequence><group>g</group></method></authentication-list>
+  <authorization-list><name>radius-list</name><method><sequence>1</sequence><group>g</group></method></authorization-list>
+  <accounting-list><name>acct-list</name><method><sequence>1</sequence><group>g</group></method></accounting-list>
+  {dae_xml}{iv}
+</aaa>{extra}"""
+
+
+def client_conf(c, ike_id, eap_id, pw, method="eap-mschapv2", remote_ts="10.200.0.0/16"):
+    eid = f"\n      eap_id = {eap_id}" if eap_id != ike_id else ""
+    return f"""connections {{
+  rw {{
+    remote_addrs = {c['head_ip']}
+    vips = 0.0.0.0
+    proposals = aes256gcm16-prfsha256-ecp256
+    local {{
+      auth = {method}
+      id = {ike_id}{eid}
+    }}
+    remote {{
+      auth = pubkey
+      id = headend.example.org
+    }}
+    children {{
+      vpn {{
+        remote_ts = {remote_ts}
+        esp_proposals = aes128gcm16
+      }}
+    }}
+  }}
+}}
+secrets {{
+  eap-1 {{
+    id = {eap_id}
+    secret = {pw}
+  }}
+}}
+"""
+
+
+def connect(lb, pki, ike_id, pw, eap_id=None, i=0, method="eap-mschapv2", remote_ts="10.200.0.0/16",
+            timeout=20):
+    lb.install_creds(i, ca=pki("ca.pem"))
+    lb.start_charon(i, client_conf(lb.clients[i], ike_id, eap_id or ike_id, pw, method, remote_ts))
+    return lb.swanctl(i, "--initiate", "--child", "vpn", "--timeout", str(timeout), check=False)
+
+
+def resolv(lb, i=0):
+    p = os.path.join(lb.clients[i]["dir"], "resolv.conf")
+    return open(p).read() if os.path.exists(p) else ""
+
+
+def radius_server(m, name):
+    for r in state(m).findall(f"{{{NS}}}radius-server"):
+        if t(r, "name") == name:
+            return {c.tag.split("}")[1]: c.text for c in r}
+    raise AssertionError(f"no radius-server {name} in vpn-state")
+
+
+def test_mschapv2_figure1_with_accept_attributes(make_ravend, radius_in, pki):
+    """Figure 1: the IKE ID is the EAP identity; the first IKE_AUTH response
+    already carries the RADIUS server's EAP method request next to our IDr, CERT
+    and AUTH. The Access-Accept's Framed-IP-Address, DNS, WINS and split routes
+    reach the client, the MSK from MS-MPPE keys makes the final AUTH."""
+    lb, fr = radius_in(1)
+    d = make_ravend(headend(pki, fr), netns=lb.head)
+    r = connect(lb, pki, "ann@example.org", "ann-pw-1", remote_ts="0.0.0.0/0")
+    log = lb.log(0)
+    assert r.returncode == 0, f"{fr.log()[-5000:]}\n{d.log()[-3000:]}"
+    # figure 1, as the client received it
+    assert re.search(r"parsed IKE_AUTH response 1 \[ IDr CERT AUTH EAP/REQ/(MD5|MSCHAPV2) \]", log), log[-4000:]
+    assert "parsed IKE_AUTH response" in log and "EAP/SUCC" in log
+    assert re.search(r"parsed IKE_AUTH response \d+ \[ AUTH CPRP\(ADDR MASK DNS DNS NBNS SUBNET SUBNET\) SA TSi TSr \]",
+                     log), log[-3000:]
+    assert "EAP method EAP_MSCHAPV2 succeeded, MSK established" in log
+    assert "authentication of 'headend.example.org' with RSA_EMSA_PKCS1_SHA2_256 successful" in log
+    assert "installing new virtual IP 10.204.0.77" in log
+    rc = resolv(lb)
+    assert "10.204.0.53" in rc and "10.204.0.54" in rc
+    sas = lb.swanctl(0, "--list-sas").stdout
+    assert "10.201.0.0/16" in sas and "10.202.0.0/16" in sas, sas
+    m = d.connect()
+    s = sessions(m)[0]
+    assert t(s, "eap-identity") == "ann@example.org"
+    assert t(s, "authentication-method").endswith("eap")
+    assert t(s, "assigned-ipv4") == "10.204.0.77" and t(s, "assigned-ipv4-source") == "aaa"
+    assert t(s, "authorization-sources") == "radius-cached"
+    assert 3500 < int(t(s, "session-lifetime-remaining")) <= 3600  # Session-Timeout
+    st = radius_server(m, "r1")
+    assert int(st["challenges"]) >= 2 and st["accepts"] == "1" and st["state"] == "alive", st
+    assert int(st["requests"]) == int(st["challenges"]) + 1
+
+
+def test_md5_without_msk(make_ravend, radius_in, pki):
+    """EAP-MD5 makes no MSK: both final AUTH payloads use SK_pi/SK_pr (RFC 7296
+    2.16); ipsec:addr-pool names the pool the address comes from."""
+    lb, fr = radius_in(1)
+    d = make_ravend(headend(pki, fr), netns=lb.head)
+    r = connect(lb, pki, "ben@example.org", "ben-pw-1", method="eap-md5")
+    log = lb.log(0)
+    assert r.returncode == 0, f"{log[-4000:]}\n{d.log()[-3000:]}"
+    assert "EAP method EAP_MD5 succeeded, no MSK established" in log
+    assert "installing new virtual IP 10.207.0.10" in log
+    s = sessions(d.connect())[0]
+    assert t(s, "assigned-ipv4-source") == "pool" and t(s, "eap-identity") == "ben@example.org"
+
+
+def test_wrong_password_gets_eap_failure(make_ravend, radius_in, pki):
+    lb, fr = radius_in(1)
+    d = make_ravend(headend(pki, fr), netns=lb.head)
+    r = connect(lb, pki, "ann@example.org", "not-the-password")
+    log = lb.log(0)
+    assert r.returncode != 0
+    assert "EAP/FAIL" in log, log[-3000:]
+    m = d.connect()
+    assert not sessions(m)
+    st = radius_server(m, "r1")
+    assert st["rejects"] == "1", st
+    assert "rejected ann@example.org" in d.log()
+
+
+def test_ip_identity_without_and_with_query_identity(make_ravend, radius_in, pki):
+    """S3: an IP address cannot be an EAP identity: without query-identity the
+    session ends before RADIUS is asked; with it (figure 2, switched on live) the
+    client is first asked for its EAP identity, and the identity RADIUS returns
+    (User-Name) wins."""
+    lb, fr = radius_in(2)
+    d = make_ravend(headend(pki, fr), netns=lb.head)
+    c0, c1 = lb.clients
+    r = connect(lb, pki, c0["ip"], "cat-pw-1", eap_id="cat")
+    assert r.returncode != 0
+    assert "received AUTHENTICATION_FAILED notify error" in lb.log(0), lb.log(0)[-3000:]
+    m = d.connect()
+    assert radius_server(m, "r1")["requests"] == "0"
+    assert "cannot be an EAP identity" in d.log()
+    m.edit_config(target="running", config=cfg(
+        f'<ikev2 xmlns="{NS}"><profile><name>eap</name><authentication><remote><eap>'
+        "<query-identity>true</query-identity></eap></remote></authentication></profile></ikev2>"))
+    r = connect(lb, pki, c1["ip"], "cat-pw-1", eap_id="cat", i=1)
+    log = lb.log(1)
+    assert r.returncode == 0, f"{log[-4000:]}\n{d.log()[-3000:]}"
+    # figure 2: the first response asks for the identity
+    assert "parsed IKE_AUTH response 1 [ IDr CERT AUTH EAP/REQ/ID ]" in log, log[-3000:]
+    s = sessions(m)[0]
+    assert t(s, "remote-identity/value") == c1["ip"]
+    assert t(s, "eap-identity") == "cat-canonical"
+    assert t(s, "assigned-ipv4") == "10.207.0.10"
+
+
+@pytest.mark.parametrize("override", [False, True])
+def test_group_authorization_and_override(make_ravend, radius_in, pki, override):
+    """User attributes (cached from the Access-Accept) beat the group's from a
+    RADIUS group authorization, unless the group authorization says override."""
+    lb, fr = radius_in(1)
+    d = make_ravend(headend(pki, fr, group="staff", override=override), netns=lb.head)
+    r = connect(lb, pki, "dan@example.org", "dan-pw-1")
+    log = lb.log(0)
+    assert r.returncode == 0, f"{log[-4000:]}\n{d.log()[-3000:]}"
+    rc = resolv(lb)
+    assert ("10.205.0.53" if override else "10.206.0.53") in rc, rc
+    assert "installing new virtual IP 10.208.0.10" in log  # the pool only the group names
+    s = sessions(d.connect())[0]
+    assert t(s, "authorized-group") == "staff"
+    assert t(s, "authorization-sources") == ("radius-group radius-cached" if override else
+                                             "radius-cached radius-group")
+
+
+def test_failover_and_nobody_answering(make_ravend, radius_in, pki):
+    """The first server of the group does not answer: the second one is used
+    (and the dead one skipped for its dead time); when no server answers the
+    client gets AUTHENTICATION_FAILED once the timeouts are over."""
+    lb, fr = radius_in(2)
+    dead1, dead2 = free_port(), free_port()
+    d = make_ravend(headend(pki, servers=[("r0", dead1, dead1), ("r1", fr.port, fr.acct_port)], deadtime=1),
+                    netns=lb.head)
+    r = connect(lb, pki, "ben@example.org", "ben-pw-1", method="eap-md5")
+    assert r.returncode == 0, f"{lb.log(0)[-3000:]}\n{d.log()[-3000:]}"
+    m = d.connect()
+    r0, r1 = radius_server(m, "r0"), radius_server(m, "r1")
+    assert r0["timeouts"] == "1" and r0["retransmits"] == "1" and r0["state"] == "dead", r0
+    assert r1["accepts"] == "1", r1
+    # both dead: 2 servers x 2 attempts x 1 s, then AUTHENTICATION_FAILED
+    m.close_session()
+    d.stop()
+    d = make_ravend(headend(pki, servers=[("r0", dead1, dead1), ("r2", dead2, dead2)]), netns=lb.head)
+    t0 = time.time()
+    r = connect(lb, pki, "ben@example.org", "ben-pw-1", i=1, method="eap-md5", timeout=30)
+    took = time.time() - t0
+    assert r.returncode != 0
+    assert "received AUTHENTICATION_FAILED notify error" in lb.log(1), lb.log(1)[-3000:]
+    assert took < 15, took
+    assert "no RADIUS server of the EAP method list answered" in d.log()
+    m = d.connect()
+    assert radius_server(m, "r2")["timeouts"] == "1"
+    assert not sessions(m)
+
+
+def test_wrong_shared_secret(make_ravend, radius_in, pki):
+    """FreeRADIUS drops requests whose Message-Authenticator does not verify: the
+    client fails cleanly and the timeouts are counted."""
+    lb, fr = radius_in(1)
+    d = make_ravend(headend(pki, fr, secret="not-the-secret"), netns=lb.head)
+    r = connect(lb, pki, "ann@example.org", "ann-pw-1")
+    assert r.returncode != 0
+    assert "received AUTHENTICATION_FAILED notify error" in lb.log(0)
+    m = d.connect()
+    st = radius_server(m, "r1")
+    assert st["timeouts"] == "1" and st["accepts"] == "0", st
+    assert wait_until(lambda: "Message-Authenticator" in fr.log(), 5), fr.log()[-2000:]
