@@ -181,6 +181,8 @@ static void session_state(struct ike_sess *s, struct lyd_node *state, time_t now
     ike_add_str(n, "authorized-user", s->user);
     ike_add_str(n, "authorized-group", s->group);
     ike_add_str(n, "authorization-sources", s->authz_sources);
+    if (s->flow_limit != UINT32_MAX)
+        ike_add_u64(n, "flow-limit", s->flow_limit);
     if (s->acct_id[0])
         ike_add_str(n, "accounting-session-id", s->acct_id);
     ike_add_str(n, "profile", s->profile);

@@ -297,3 +297,93 @@ def test_wrong_shared_secret(make_ravend, radius_in, pki):
     st = radius_server(m, "r1")
     assert st["timeouts"] == "1" and st["accepts"] == "0", st
     assert wait_until(lambda: "Message-Authenticator" in fr.log(), 5), fr.log()[-2000:]
+
+
+def test_accounting_start_interim_stop_with_octets(make_ravend, radius_in, pki):
+    """RFC 2866 records in FreeRADIUS's detail file: Start, Interim-Update every
+    10 s, Stop when the client leaves; the octets and packets of the Stop equal
+    what the client's own SA counters saw of an iperf3 run through the dataplane,
+    and the Class of the Access-Accept comes back."""
+    from test_dataplane import client_sa_counters, dataplane_config, ns_run
+    lb, fr = radius_in(1, inside=True, inside_routes=("10.207.0.0/16",))
+    d = make_ravend(headend(pki, fr, acct=True, interim=10) + dataplane_config(lb), netns=lb.head)
+    r = connect(lb, pki, "ben@example.org", "ben-pw-1", method="eap-md5", remote_ts=lb.inside_net)
+    assert r.returncode == 0, f"{lb.log(0)[-3000:]}\n{d.log()[-3000:]}"
+    m = d.connect()
+    sid = t(sessions(m)[0], "accounting-session-id")
+    assert sid and wait_until(lambda: any(x.get("Acct-Status-Type") == "Start" for x in fr.detail()), 5)
+    srv = lb.spawn(lb.inside, "iperf3", "-s", "-1", "-B", lb.inside_ip, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    ns_run(lb.clients[0]["ns"], "iperf3", "-c", lb.inside_ip, "-t", "2", "-l", "1200", timeout=30)
+    srv.wait(timeout=10)
+    assert wait_until(lambda: any(x.get("Acct-Status-Type") == "Interim-Update" for x in fr.detail()), 15)
+    cl = client_sa_counters(lb)
+    ours = {k: sum(int(t(c, f"statistics/{k}")) for c in sessions(m)[0].findall(f"{{{NS}}}child-sa"))
+            for k in ("bytes-in", "bytes-out", "packets-in", "packets-out")}
+    lb.swanctl(0, "--terminate", "--ike", "rw")
+    assert wait_until(lambda: any(x.get("Acct-Status-Type") == "Stop" for x in fr.detail()), 10), fr.detail()
+    recs = fr.detail()
+    start = [x for x in recs if x.get("Acct-Status-Type") == "Start"][0]
+    stop = [x for x in recs if x.get("Acct-Status-Type") == "Stop"][0]
+    for x in (start, stop):
+        assert x["Acct-Session-Id"] == sid and x["User-Name"] == "ben@example.org", x
+        assert x["Framed-IP-Address"] == "10.207.0.10" and x["Class"] == "0x62656e2d636c617373", x
+        assert x["Calling-Station-Id"] == lb.clients[0]["ip"], x
+    in_octets = int(stop["Acct-Input-Octets"]) + (int(stop.get("Acct-Input-Gigawords", 0)) << 32)
+    out_octets = int(stop["Acct-Output-Octets"]) + (int(stop.get("Acct-Output-Gigawords", 0)) << 32)
+    # what the client sent arrived whole; of what Raven sent a few packets may be
+    # lost before the client counts them (its userspace ESP tops out under iperf3)
+    assert in_octets == cl["out"][0] == ours["bytes-in"] and in_octets > 1_000_000, (stop, cl, ours)
+    assert int(stop["Acct-Input-Packets"]) == cl["out"][1] == ours["packets-in"], (stop, cl, ours)
+    assert out_octets == ours["bytes-out"] and int(stop["Acct-Output-Packets"]) == ours["packets-out"], (stop, ours)
+    assert cl["in"][0] <= out_octets <= cl["in"][0] * 1.05, (stop, cl)
+    assert stop["Acct-Terminate-Cause"] == "User-Request" and int(stop["Acct-Session-Time"]) >= 10
+    st = radius_server(m, "r1")
+    assert int(st["accounting-requests"]) >= 3 and st["accounting-responses"] == st["accounting-requests"], st
+
+
+def radclient(lb, port, code, attrs, secret="dae-secret-1"):
+    r = subprocess.run(["ip", "netns", "exec", lb.head, "radclient", "-x", "-r", "1", "-t", "2",
+                        f"127.0.0.1:{port}", code, secret], input="\n".join(attrs) + "\n", capture_output=True,
+                       text=True, timeout=30)
+    return r.stdout + r.stderr
+
+
+def test_disconnect_and_coa_from_radclient(make_ravend, radius_in, pki):
+    """RFC 5176 from FreeRADIUS's radclient: CoA changes the session's lifetime
+    (it then ends on time) and flow limit; attributes that cannot change live are
+    NAKed with Unsupported-Attribute; an unknown session is NAKed with
+    Session-Context-Not-Found; Disconnect by Acct-Session-Id and by User-Name
+    ends the session (the client gets a DELETE); a request with the wrong secret
+    gets no answer."""
+    lb, fr = radius_in(2)
+    port = free_port()
+    d = make_ravend(headend(pki, fr, dae=(port, "dae-secret-1")), netns=lb.head)
+    assert connect(lb, pki, "ben@example.org", "ben-pw-1", method="eap-md5").returncode == 0, lb.log(0)[-3000:]
+    assert connect(lb, pki, "cat@example.org", "x", i=1, method="eap-md5").returncode != 0  # not in users
+    m = d.connect()
+    s = sessions(m)[0]
+    sid = t(s, "accounting-session-id")
+    assert t(s, "flow-limit") is None
+    out = radclient(lb, port, "coa", [f'Acct-Session-Id = "{sid}"', 'Cisco-AVPair = "ipsec:ipsec-flow-limit=2"'])
+    assert "Received CoA-ACK" in out, out
+    assert t(sessions(m)[0], "flow-limit") == "2"
+    out = radclient(lb, port, "coa", [f'Acct-Session-Id = "{sid}"', 'Cisco-AVPair = "ipsec:dns-servers=10.9.9.9"'])
+    assert "Received CoA-NAK" in out and "Unsupported-Attribute" in out, out
+    out = radclient(lb, port, "disconnect", ['Acct-Session-Id = "0000000000000000"'])
+    assert "Received Disconnect-NAK" in out and "Session-Context-Not-Found" in out, out
+    out = radclient(lb, port, "disconnect", [f'Acct-Session-Id = "{sid}"'], secret="wrong-secret")
+    assert "Received" not in out and "No reply" in out, out
+    out = radclient(lb, port, "coa", ['User-Name = "ben@example.org"', "Session-Timeout = 3"])
+    assert "Received CoA-ACK" in out, out
+    assert int(t(sessions(m)[0], "session-lifetime-remaining")) <= 3
+    assert wait_until(lambda: not sessions(m), 10), "the session outlived its new lifetime"
+    assert wait_until(lambda: "received DELETE for IKE_SA" in lb.log(0), 5), lb.log(0)[-2000:]
+    # again, and a Disconnect by User-Name
+    lb.swanctl(0, "--initiate", "--child", "vpn", "--timeout", "20")
+    assert len(sessions(m)) == 1
+    out = radclient(lb, port, "disconnect", ['User-Name = "ben@example.org"'])
+    assert "Received Disconnect-ACK" in out, out
+    assert not sessions(m)
+    assert "Disconnect-Request from radclient" in d.log()
