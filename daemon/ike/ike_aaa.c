@@ -54,6 +54,9 @@ void ike_pend_free(struct ike_pend *p)
     if (!p)
         return;
     aaa_cancel(p->op);
+    if (p->psk_local)
+        OPENSSL_cleanse(p->psk_local, strlen(p->psk_local));
+    free(p->psk_local);
     free(p->req_buf);
     free(p->idr);
     X509_NAME_free(p->dn);
@@ -328,6 +331,69 @@ void ike_eap_continue(struct ike_sess *s, const struct ike_msg *in, uint32_t msg
         s->eap_identity = strndup((const char *)eap.msg + 5, n);
     }
     eap_to_radius(s, eap.msg, eap.len);
+}
+
+/* ---- pre-shared keys from AAA (S2) ---- */
+
+static void psk_answer(struct aaa_reply *r, void *arg)
+{
+    struct ike_sess *s = arg;
+    struct ike_pend *pd = s->pend;
+    const char *remote, *local;
+
+    pd->op = NULL;
+    pd->waiting = false;
+    if (r->result != AAA_ACCEPT) {
+        ike_auth_fail(s, pd->msg_id, r->result == AAA_REJECT ? "psk-mismatch" : "radius-unreachable",
+                      r->result == AAA_REJECT ? "the RADIUS server has no pre-shared key for this client"
+                                              : "no RADIUS server of the keyring's list answered");
+        return;
+    }
+    /* the asymmetric keys win over Tunnel-Password, which serves both sides */
+    remote = r->attrs.psk_remote ? r->attrs.psk_remote : r->attrs.tunnel_password;
+    local = r->attrs.psk_local ? r->attrs.psk_local : r->attrs.tunnel_password;
+    if (!remote) {
+        ike_auth_fail(s, pd->msg_id, "psk-mismatch",
+                      "the Access-Accept carries no pre-shared key (Tunnel-Password, ipsec:ikev2-password-remote)");
+        return;
+    }
+    if (!ike_auth_psk_ok(s, &pd->req, (const uint8_t *)remote, strlen(remote))) {
+        ike_auth_fail(s, pd->msg_id, "psk-mismatch", "the client's AUTH does not match the pre-shared key from RADIUS");
+        return;
+    }
+    if (local && !(pd->psk_local = strdup(local))) {
+        ike_auth_fail(s, pd->msg_id, NULL, "out of memory");
+        return;
+    }
+    /* S5: what came with the key is the cached user authorization */
+    pd->cached = r->attrs;
+    aaa_attrs_init(&r->attrs);
+    pd->have_cached = true;
+    ike_authz_begin(s);
+}
+
+void ike_psk_fetch(struct ike_sess *s, const struct lyd_node *prof)
+{
+    struct ike_pend *pd = s->pend;
+    const char *list = ike_leaf(prof, "keyring/aaa/method-list");
+    char name[256], peer[INET6_ADDRSTRLEN], port[24];
+    struct aaa_access q = {.user = name, .password = "cisco", .service_type = 5, .calling_station = peer,
+                           .nas_port_id = port};
+    const struct lyd_node *kr = ike_find(prof, "keyring/aaa");
+    struct aaa_op *op;
+
+    /* the peer identity, or the name the keyring's mangler makes of it */
+    ike_authz_name(s->e->conf, kr, s->id_type, s->remote_id, NULL, name, sizeof(name));
+    peer_text(s, peer, sizeof(peer));
+    snprintf(port, sizeof(port), "%" PRIu64, s->id);
+    op = s->e->aaa && list && aaa_list_source(s->e->aaa, AAA_AUTHORIZATION, list) == AAA_RADIUS
+             ? aaa_access_send(s->e->aaa, AAA_AUTHORIZATION, list, &q, psk_answer, s)
+             : NULL;
+    if (!op) {
+        ike_auth_fail(s, pd->msg_id, "psk-mismatch", "the keyring's method list has no RADIUS server group");
+        return;
+    }
+    wait_radius(s, op);
 }
 
 /* ---- authorization over RADIUS (S5) ---- */

@@ -444,6 +444,22 @@ static size_t mic_key(const struct ike_sess *s, bool initiator, const uint8_t *k
     return n;
 }
 
+bool ike_auth_psk_ok(const struct ike_sess *s, const struct ike_msg *req, const uint8_t *key, size_t key_len)
+{
+    const struct ike_pld *idi_p = ike_msg_find(req, IKE_PLD_IDI, 0), *auth_p = ike_msg_find(req, IKE_PLD_AUTH, 0);
+    struct ike_auth_pld auth;
+    uint8_t mic[64];
+    size_t ml;
+    bool ok;
+
+    if (!idi_p || !auth_p || !ike_auth_parse(auth_p, &auth) || auth.method != 2)
+        return false;
+    ml = mic_key(s, true, key, key_len, idi_p->body, idi_p->len, mic);
+    ok = ml && ike_auth_equal(auth.data, auth.len, mic, ml);
+    OPENSSL_cleanse(mic, sizeof(mic));
+    return ok;
+}
+
 const struct lyd_node *ike_sess_profile(const struct ike_sess *s)
 {
     return s->profile && s->e->conf ? ike_find(s->e->conf->tree, V "ikev2/profile[name='%s']", s->profile) : NULL;
@@ -611,6 +627,20 @@ void ike_handle_auth(struct ike_sess *s, const struct ike_msg *in)
             goto refuse;
         }
         key = ike_psk(c, prof, true, &idi, &s->peer);
+        if (!key && ike_find(prof, "keyring/aaa")) {
+            /* the key is in RADIUS (S2): asked for, then checked */
+            if (!(s->pend = ike_pend_new(in, msg_id))) {
+                why = "out of memory";
+                goto refuse;
+            }
+            s->pend->initial = initial;
+            s->pend->method = "psk";
+            s->auth_method = strdup("pre-share");
+            X509_free(peer_cert);
+            sk_X509_pop_free(chain, X509_free);
+            ike_psk_fetch(s, prof);
+            return;
+        }
         if (!key) {
             why = "no pre-shared key for this client in the profile or its keyring";
             reason = "psk-mismatch";
@@ -729,6 +759,8 @@ void ike_auth_finish(struct ike_sess *s)
     if (!pd->eap) {
         if (ike_find(prof, "authentication/local/pre-share")) {
             key = ike_psk(c, prof, false, &idi, &s->peer);
+            if (!key)
+                key = pd->psk_local; /* from RADIUS */
             if (!key) {
                 why = "no local pre-shared key in the profile or its keyring";
                 goto refuse;

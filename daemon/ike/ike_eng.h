@@ -197,6 +197,8 @@ struct ike_pend {
     size_t msk_len;
     uint8_t *idr; /* the IDr payload body we sent, for our final AUTH */
     size_t idr_len;
+    /* a pre-shared key from AAA (keyring aaa): ours, when RADIUS gave one */
+    char *psk_local;
     /* authorization from RADIUS */
     struct aaa_op *op;
     struct aaa_attrs cached, user_at, group_at;
@@ -473,6 +475,8 @@ void ike_auth_finish(struct ike_sess *s);
 /* Our IDr, CERT and signature AUTH for the profile of @s (the first response of
  * an EAP exchange); the IDr body is kept in s->pend. False on failure. */
 bool ike_auth_build_ours(struct ike_sess *s, const struct lyd_node *prof, struct ike_builder *ib);
+/* Whether the shared key AUTH of request @req (IDi, AUTH) matches @key. */
+bool ike_auth_psk_ok(const struct ike_sess *s, const struct ike_msg *req, const uint8_t *key, size_t key_len);
 /* The profile of the session (by name, in the configuration now in force). */
 const struct lyd_node *ike_sess_profile(const struct ike_sess *s);
 
@@ -481,6 +485,9 @@ struct ike_pend *ike_pend_new(const struct ike_msg *in, uint32_t msg_id);
 void ike_pend_free(struct ike_pend *p);
 /* The first IKE_AUTH request without AUTH: starts EAP (S3, figures 1 and 2). */
 void ike_eap_begin(struct ike_sess *s, const struct lyd_node *prof);
+/* A shared key client whose key is in RADIUS (keyring aaa, S2): fetch it, check
+ * the client's AUTH, then authorize. */
+void ike_psk_fetch(struct ike_sess *s, const struct lyd_node *prof);
 /* A later IKE_AUTH request of an EAP exchange. */
 void ike_eap_continue(struct ike_sess *s, const struct ike_msg *in, uint32_t msg_id);
 /* Authentication is done: ask RADIUS for user and group authorization where the

@@ -387,3 +387,38 @@ def test_disconnect_and_coa_from_radclient(make_ravend, radius_in, pki):
     assert "Received Disconnect-ACK" in out, out
     assert not sessions(m)
     assert "Disconnect-Request from radclient" in d.log()
+
+
+PSK_PROFILE = """<profile>
+    <name>psk-aaa</name>
+    <match><identity><remote><fqdn><domain>example.net</domain></fqdn></remote></identity></match>
+    <identity><local><fqdn>headend.example.org</fqdn></local></identity>
+    <authentication><local><pre-share/></local><remote><pre-share/></remote></authentication>
+    <keyring><aaa><method-list>radius-list</method-list></aaa></keyring>
+    <aaa><authorization><user><psk><cached/></psk></user></authorization></aaa>
+  </profile>"""
+
+
+@pytest.mark.parametrize("key,ok", [("key-from-radius-1", True), ("a-wrong-key", False)])
+def test_pre_shared_keys_from_radius(make_ravend, radius_in, pki, key, ok):
+    """keyring aaa (S2): the client's key comes from the Access-Accept's
+    Tunnel-Password (strongSwan has one key for both directions; the pair
+    ipsec:ikev2-password-remote/-local is in tests/unit/test_aaa_engine.c); what
+    came with the key is the cached user authorization (its address pool)."""
+    from lab import psk_client_conf
+    lb, fr = radius_in(1)
+    d = make_ravend(headend(pki, fr).replace("</ikev2>", PSK_PROFILE + "</ikev2>"), netns=lb.head)
+    lb.start_charon(0, psk_client_conf(lb.clients[0]["head_ip"], "key1.example.net",
+                                       proposals="aes256gcm16-prfsha256-ecp256", psk=key))
+    r = lb.swanctl(0, "--initiate", "--child", "vpn", "--timeout", "15", check=False)
+    m = d.connect()
+    assert radius_server(m, "r1")["accepts"] == "1"
+    if not ok:
+        assert r.returncode != 0
+        assert "does not match the pre-shared key from RADIUS" in d.log()
+        assert not sessions(m)
+        return
+    assert r.returncode == 0, f"{lb.log(0)[-3000:]}\n{d.log()[-3000:]}"
+    assert "installing new virtual IP 10.207.0.10" in lb.log(0)
+    s = sessions(m)[0]
+    assert t(s, "authentication-method").endswith("pre-share") and t(s, "authorization-sources") == "radius-cached"
