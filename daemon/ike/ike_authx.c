@@ -368,6 +368,10 @@ static void cp_attributes(const struct ike_sess *s, const struct ike_attrs *at, 
             static const uint8_t one[2] = {0, 1}, zero[2] = {0, 0};
             cp_add(cpo, CFG_UNITY_PFS, at->pfs ? one : zero, 2);
         }
+        if (at->include_local_lan >= 0) {
+            static const uint8_t one[2] = {0, 1}, zero[2] = {0, 0};
+            cp_add(cpo, CFG_UNITY_LOCAL_LAN, at->include_local_lan ? one : zero, 2);
+        }
         if (at->smartcard >= 0) {
             static const uint8_t one[2] = {0, 1}, zero[2] = {0, 0};
             cp_add(cpo, CFG_UNITY_SMARTCARD_REMOVAL_DISCONNECT, at->smartcard ? one : zero, 2);

@@ -166,6 +166,22 @@ bool ike_client_auth_done(struct ike_client *c, const uint8_t *buf, size_t len)
         ike_sk_open(&k, buf, len, &m, plain, &inner) != IKE_SK_OK)
         return false;
     c->established = ike_msg_find(&inner, IKE_PLD_AUTH, 0) != NULL;
+    if (c->established && c->responder_psk) {
+        const struct ike_pld *idr = ike_msg_find(&inner, IKE_PLD_IDR, 0);
+        struct ike_auth_pld auth;
+        uint8_t mic[64], *so;
+        size_t so_len, ml = 0;
+
+        if (!idr || !ike_auth_parse(ike_msg_find(&inner, IKE_PLD_AUTH, 0), &auth))
+            return c->established = false;
+        so = ike_auth_signed_octets(c->st.prf, c->msg2, c->msg2_len, c->st.ni, c->st.ni_len, c->st.keys.sk_pr,
+                                    c->st.keys.prf_len, idr->body, idr->len, &so_len);
+        if (so)
+            ml = ike_auth_psk(c->st.prf, (const uint8_t *)c->responder_psk, strlen(c->responder_psk), so, so_len,
+                              mic);
+        free(so);
+        c->established = ml && ml == auth.len && !memcmp(mic, auth.data, ml);
+    }
     memset(&c->cp_reply, 0, sizeof(c->cp_reply));
     if (ike_msg_find(&inner, IKE_PLD_CP, 0))
         ike_cp_parse(ike_msg_find(&inner, IKE_PLD_CP, 0), &c->cp_reply);

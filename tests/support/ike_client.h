@@ -26,6 +26,9 @@ struct ike_client {
     bool nat_in_front_of_responder;
     /* IKE_AUTH without a configuration request */
     bool no_cp;
+    /* when set, ike_client_auth_done also checks the responder's shared key AUTH
+     * with this key (else any AUTH is taken) */
+    const char *responder_psk;
     /* vendor ID payloads to send in IKE_SA_INIT (set before ike_client_sa_init) */
     const uint8_t *vid[4];
     size_t vid_len[4], nvid;
