@@ -350,22 +350,54 @@ void rest_data_print(struct rest_req *r)
 
 /* ---- writing ---- */
 
-/* libyang 2.1's JSON parser is not safe on every malformed document (an
- * unterminated string holding control characters makes it read through a NULL
- * pointer), so JSON reaches libyang only after jansson has accepted it. Returns 0
- * or -EINVAL with a malformed-message error naming the line and column. */
+/* The first member name of @j (at any depth) that is an RFC 7951 metadata
+ * annotation ("@..."), NULL if none. */
+static const char *json_meta(json_t *j, int depth)
+{
+    const char *k, *m;
+    json_t *v;
+    size_t i;
+
+    if (depth > 64)
+        return NULL;
+    if (json_is_object(j)) {
+        json_object_foreach(j, k, v) {
+            if (k[0] == '@')
+                return k;
+            if ((m = json_meta(v, depth + 1)))
+                return m;
+        }
+    } else if (json_is_array(j)) {
+        json_array_foreach(j, i, v) {
+            if ((m = json_meta(v, depth + 1)))
+                return m;
+        }
+    }
+    return NULL;
+}
+
+/* JSON reaches libyang only after jansson has accepted it and no member is a
+ * metadata annotation: libyang 2.1's JSON parser reads through a NULL pointer on
+ * some of those (an annotation of a list entry, "@module:list": [...]), and no
+ * Raven resource takes annotations. Returns 0 or -EINVAL with a malformed-message
+ * error saying what and where. */
 int rest_json_check(const char *text, struct cfg_errs *errs)
 {
     json_error_t jerr;
     json_t *j = json_loads(text, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
+    const char *meta;
 
-    if (j) {
-        json_decref(j);
-        return 0;
+    if (!j) {
+        cfg_err_add(errs, CFG_ERR_MALFORMED_MESSAGE, CFG_ERRT_PROTOCOL, NULL,
+                    "the body is not valid JSON (line %d, column %d): %s", jerr.line, jerr.column, jerr.text);
+        return -EINVAL;
     }
-    cfg_err_add(errs, CFG_ERR_MALFORMED_MESSAGE, CFG_ERRT_PROTOCOL, NULL, "the body is not valid JSON (line %d, column %d): %s",
-                jerr.line, jerr.column, jerr.text);
-    return -EINVAL;
+    meta = json_meta(j, 0);
+    if (meta)
+        cfg_err_add(errs, CFG_ERR_MALFORMED_MESSAGE, CFG_ERRT_PROTOCOL, NULL,
+                    "metadata annotations are not supported: member \"%.64s\"", meta);
+    json_decref(j);
+    return meta ? -EINVAL : 0;
 }
 
 /* The inner document of an envelope: {"ietf-restconf:data": {...}} or

@@ -381,6 +381,69 @@ static void dae_reply(struct aaa *a, int fd, const struct sockaddr_storage *to, 
     free(p);
 }
 
+int aaa_dae_read(const struct rad_view *v, struct aaa_dae *req, char sid[254], char user[254])
+{
+    struct rad_attr at;
+    size_t pos = 0;
+    int cause = 0;
+
+    memset(req, 0, sizeof(*req));
+    req->coa = v->code == RAD_COA_REQUEST;
+    aaa_attrs_init(&req->attrs);
+    while (rad_next(v, &pos, &at)) {
+        switch (at.type) {
+        case RAD_ACCT_SESSION_ID:
+            snprintf(sid, 254, "%.*s", (int)at.len, (const char *)at.val);
+            req->session_id = sid;
+            break;
+        case RAD_USER_NAME:
+            snprintf(user, 254, "%.*s", (int)at.len, (const char *)at.val);
+            req->user = user;
+            break;
+        case RAD_FRAMED_IP_ADDRESS:
+            if (at.len == 4) {
+                req->has_addr = true;
+                req->addr = (uint32_t)at.val[0] << 24 | (uint32_t)at.val[1] << 16 | (uint32_t)at.val[2] << 8 |
+                           at.val[3];
+            }
+            break;
+        case RAD_MESSAGE_AUTHENTICATOR:
+            break;
+        case RAD_SERVICE_TYPE:
+            /* Authorize-Only (17) would need a re-authorization round trip */
+            if (at.len == 4 && at.val[3] == 17)
+                cause = AAA_EC_UNSUPPORTED_SERVICE;
+            break;
+        case RAD_NAS_IP_ADDRESS:
+        case RAD_NAS_IDENTIFIER:
+        case RAD_CALLING_STATION_ID:
+        case RAD_EVENT_TIMESTAMP:
+        case RAD_STATE:
+        case RAD_CLASS:
+            break;
+        case RAD_VENDOR_SPECIFIC:
+            if (!req->coa)
+                break; /* a Disconnect ignores authorization attributes */
+            /* fall through */
+        case RAD_SESSION_TIMEOUT:
+        case RAD_FRAMED_IP_NETMASK:
+            break;
+        default:
+            if (!cause)
+                cause = AAA_EC_UNSUPPORTED_ATTRIBUTE;
+            break;
+        }
+    }
+    if (req->coa && !cause && aaa_attrs_parse(v, NULL, NULL, &req->attrs)) {
+        cause = AAA_EC_RESOURCES_UNAVAILABLE;
+    } else if (req->coa && !cause && req->attrs.unknown) {
+        cause = AAA_EC_UNSUPPORTED_ATTRIBUTE;
+    }
+    if (!cause && !req->session_id && !req->user && !req->has_addr)
+        cause = AAA_EC_MISSING_ATTRIBUTE;
+    return cause;
+}
+
 static void on_dae(evutil_socket_t fd, short what, void *arg)
 {
     struct aaa *a = arg;
@@ -390,12 +453,9 @@ static void on_dae(evutil_socket_t fd, short what, void *arg)
     ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &flen);
     const struct aaa_dae_client *cl = NULL;
     struct rad_view v;
-    struct aaa_dae req = {0};
-    struct rad_attr at;
-    size_t pos = 0;
+    struct aaa_dae req;
     char sid[254] = "", user[254] = "", host[INET6_ADDRSTRLEN] = "?";
-    int cause = 0;
-    bool ma = false;
+    int cause;
 
     if (n <= 0)
         return;
@@ -420,61 +480,7 @@ static void on_dae(evutil_socket_t fd, short what, void *arg)
                  cl->name, host);
         return;
     }
-    req.coa = v.code == RAD_COA_REQUEST;
-    aaa_attrs_init(&req.attrs);
-    while (rad_next(&v, &pos, &at)) {
-        switch (at.type) {
-        case RAD_ACCT_SESSION_ID:
-            snprintf(sid, sizeof(sid), "%.*s", (int)at.len, (const char *)at.val);
-            req.session_id = sid;
-            break;
-        case RAD_USER_NAME:
-            snprintf(user, sizeof(user), "%.*s", (int)at.len, (const char *)at.val);
-            req.user = user;
-            break;
-        case RAD_FRAMED_IP_ADDRESS:
-            if (at.len == 4) {
-                req.has_addr = true;
-                req.addr = (uint32_t)at.val[0] << 24 | (uint32_t)at.val[1] << 16 | (uint32_t)at.val[2] << 8 |
-                           at.val[3];
-            }
-            break;
-        case RAD_MESSAGE_AUTHENTICATOR:
-            ma = true;
-            break;
-        case RAD_SERVICE_TYPE:
-            /* Authorize-Only (17) would need a re-authorization round trip */
-            if (at.len == 4 && at.val[3] == 17)
-                cause = AAA_EC_UNSUPPORTED_SERVICE;
-            break;
-        case RAD_NAS_IP_ADDRESS:
-        case RAD_NAS_IDENTIFIER:
-        case RAD_CALLING_STATION_ID:
-        case RAD_EVENT_TIMESTAMP:
-        case RAD_STATE:
-        case RAD_CLASS:
-            break;
-        case RAD_VENDOR_SPECIFIC:
-            if (!req.coa)
-                break; /* a Disconnect ignores authorization attributes */
-            /* fall through */
-        case RAD_SESSION_TIMEOUT:
-        case RAD_FRAMED_IP_NETMASK:
-            break;
-        default:
-            if (!cause)
-                cause = AAA_EC_UNSUPPORTED_ATTRIBUTE;
-            break;
-        }
-    }
-    (void)ma;
-    if (req.coa && !cause && aaa_attrs_parse(&v, NULL, NULL, &req.attrs)) {
-        cause = AAA_EC_RESOURCES_UNAVAILABLE;
-    } else if (req.coa && !cause && req.attrs.unknown) {
-        cause = AAA_EC_UNSUPPORTED_ATTRIBUTE;
-    }
-    if (!cause && !req.session_id && !req.user && !req.has_addr)
-        cause = AAA_EC_MISSING_ATTRIBUTE;
+    cause = aaa_dae_read(&v, &req, sid, user);
     if (!cause)
         cause = a->dae_fn ? a->dae_fn(&req, a->dae_arg) : AAA_EC_SESSION_NOT_FOUND;
     log_info("radius", "%s-Request from %s (%s)%s%s%s%s: %s %d", req.coa ? "CoA" : "Disconnect", cl->name, host,

@@ -108,6 +108,10 @@ enum {
     AAA_EC_RESOURCES_UNAVAILABLE = 506,
 };
 typedef int (*aaa_dae_fn)(const struct aaa_dae *req, void *arg);
+/* Reads a verified Disconnect-/CoA-Request @v into @req (its strings go to @sid
+ * and @user, 254 octets each; free req->attrs after). 0, or the Error-Cause that
+ * refuses it. */
+int aaa_dae_read(const struct rad_view *v, struct aaa_dae *req, char sid[254], char user[254]);
 void aaa_set_dae_handler(struct aaa *a, aaa_dae_fn fn, void *arg);
 
 /* Adds the per-server counters (radius-server list) under vpn-state @state. */

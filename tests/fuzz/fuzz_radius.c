@@ -1,10 +1,14 @@
 /* Fuzzes the RADIUS parser (daemon/aaa/radius.c) on what a server or a dynamic
  * authorization client may send: the header and attribute chain, reply and request
  * authenticators, Message-Authenticator, EAP-Message reassembly, vendor attributes
- * and MS-MPPE key decryption. */
+ * and MS-MPPE key decryption; the authorization attributes of an Access-Accept
+ * (IETF, Tunnel-Password, cisco-avpair) and a Disconnect/CoA request as the
+ * dynamic authorization server reads them. */
 #include <stdint.h>
 #include <string.h>
 
+#include "daemon/aaa/aaa.h"
+#include "daemon/aaa/aaa_attrs.h"
 #include "daemon/aaa/radius.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -30,6 +34,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         if (rad_vsa(&a, &vendor, &vtype, &val, &vl) && vendor == RAD_VENDOR_MICROSOFT)
             rad_mppe_key(val, vl, "secret", 6, auth, key, sizeof(key));
+    }
+    {
+        struct aaa_attrs at;
+        struct aaa_dae req;
+        char sid[254], user[254];
+
+        aaa_attrs_init(&at);
+        aaa_attrs_parse(&v, "secret", auth, &at);
+        aaa_attrs_free(&at);
+        aaa_dae_read(&v, &req, sid, user);
+        aaa_attrs_free(&req.attrs);
     }
     return 0;
 }

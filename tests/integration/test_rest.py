@@ -253,7 +253,7 @@ def test_entity_tags_and_dates(rest):
     "malformed-json", "malformed-xml", "wrong-ctype", "no-ctype", "unknown-node", "bad-value", "key-mismatch",
     "two-nodes", "state-write", "unknown-path", "unknown-module", "missing-keys", "too-many-keys", "no-body",
     "delete-body", "delete-root", "patch-missing", "post-missing-parent", "bad-escape", "wrong-method-ops",
-    "unknown-resource", "xml-wrong-root", "json-control-chars",
+    "unknown-resource", "xml-wrong-root", "json-control-chars", "json-annotation",
 ])
 def test_bad_input_is_refused_and_changes_nothing(rest, case):
     assert rest.put(POOLS + "/ipv4-pool=keep", pool_body("keep", "10.5.0.1", "10.5.0.9")).status == 201
@@ -294,10 +294,12 @@ def test_bad_input_is_refused_and_changes_nothing(rest, case):
         "unknown-resource": (lambda: rest.get("/restconf/nothing"), 404, "invalid-value"),
         "xml-wrong-root": (lambda: rest.patch("/restconf/data", "<config xmlns='urn:x'/>", ctype=XML), 400,
                            "malformed-message"),
-        # an unterminated string with control characters: refused before it reaches libyang's parser
+        # malformed JSON and metadata annotations are refused before they reach libyang's parser
         "json-control-chars": (lambda: rest.put(target, '{"@raven-vpn:ipv4-pool":[{"name":"keep","range":[{"start":'
                                                 '"10.9.0.10","end":"10.9.\x17\x17\x17\x17\x17}]}]}'), 400,
                                "malformed-message"),
+        "json-annotation": (lambda: rest.put(target, '{"@raven-vpn:ipv4-pool":[{"name":"keep","range":[]}]}'), 400,
+                            "malformed-message"),
     }
     fn, status, tag = cases[case]
     r = fn()
