@@ -24,7 +24,7 @@
 
 struct aaa_server {
     char *name, *secret;
-    struct sockaddr_storage auth, acct;
+    struct sockaddr_storage auth, acct, source;
     unsigned int timeout_ms, retransmits;
 };
 
@@ -212,6 +212,12 @@ static int compile(const struct lyd_node *tree, struct aaa_conf *c, aaa_err_fn e
             snprintf(path, sizeof(path), "/raven-vpn:aaa/radius-server[name='%s']/address", s->name);
             if (!addr || !resolve(addr, ap, &s->auth) || !resolve(addr, cp, &s->acct)) {
                 err(arg, path, "the RADIUS server's address cannot be resolved");
+                return -EINVAL;
+            }
+            if ((v = leaf(n, "source-address")) && (!resolve(v, 0, &s->source) ||
+                                                    s->source.ss_family != s->auth.ss_family)) {
+                snprintf(path, sizeof(path), "/raven-vpn:aaa/radius-server[name='%s']/source-address", s->name);
+                err(arg, path, "the source address must be of the server address's family");
                 return -EINVAL;
             }
             if (!leaf(n, "key")) {
@@ -632,7 +638,7 @@ static void push_groups(struct aaa *a, const struct aaa_conf *old, const struct 
 
             if (!s)
                 continue;
-            sc[n] = (struct rad_server_conf){.name = s->name, .addr = s->auth, .secret = s->secret,
+            sc[n] = (struct rad_server_conf){.name = s->name, .addr = s->auth, .source = s->source, .secret = s->secret,
                                              .timeout_ms = s->timeout_ms, .retransmits = s->retransmits,
                                              .deadtime_s = g->deadtime_s};
             ac[n] = sc[n];

@@ -20,7 +20,7 @@ struct rad_group;
 
 struct rad_srv {
     char *name, *secret;
-    struct sockaddr_storage addr;
+    struct sockaddr_storage addr, source;
     unsigned int timeout_ms, retransmits, deadtime_s;
     int fd;
     struct event *ev;
@@ -307,11 +307,18 @@ static struct rad_srv *srv_new(struct rad_client *c, struct rad_group *g, const 
     s->name = strdup(sc->name);
     s->secret = strdup(sc->secret);
     s->addr = sc->addr;
+    s->source = sc->source;
     s->timeout_ms = sc->timeout_ms ? sc->timeout_ms : 3000;
     s->retransmits = sc->retransmits;
     s->deadtime_s = sc->deadtime_s;
     s->g = g;
     s->fd = socket(sc->addr.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (s->fd >= 0 && sc->source.ss_family == sc->addr.ss_family &&
+        bind(s->fd, (const struct sockaddr *)&sc->source, al)) {
+        log_warn("radius", "server %s: cannot send from the source address: %s", sc->name, strerror(errno));
+        srv_free(s);
+        return NULL;
+    }
     if (!s->name || !s->secret || s->fd < 0 || connect(s->fd, (const struct sockaddr *)&s->addr, al)) {
         srv_free(s);
         return NULL;
@@ -395,7 +402,8 @@ int rad_client_set_group(struct rad_client *c, const char *group, const struct r
 
             for (struct rad_srv *x = g->srvs; x && !m; x = x->next)
                 if (!strcmp(x->name, srv[i].name) && !strcmp(x->secret, srv[i].secret) &&
-                    !memcmp(&x->addr, &srv[i].addr, sizeof(srv[i].addr)))
+                    !memcmp(&x->addr, &srv[i].addr, sizeof(srv[i].addr)) &&
+                    !memcmp(&x->source, &srv[i].source, sizeof(srv[i].source)))
                     m = x;
             if (!m && !(made[i] = srv_new(c, g, &srv[i]))) {
                 for (size_t j = 0; j < i; j++)
@@ -413,7 +421,8 @@ int rad_client_set_group(struct rad_client *c, const char *group, const struct r
             if (!x)
                 for (pp = &g->srvs; *pp; pp = &(*pp)->next)
                     if (!strcmp((*pp)->name, srv[i].name) && !strcmp((*pp)->secret, srv[i].secret) &&
-                        !memcmp(&(*pp)->addr, &srv[i].addr, sizeof(srv[i].addr))) {
+                        !memcmp(&(*pp)->addr, &srv[i].addr, sizeof(srv[i].addr)) &&
+                        !memcmp(&(*pp)->source, &srv[i].source, sizeof(srv[i].source))) {
                         x = *pp;
                         *pp = x->next;
                         break;

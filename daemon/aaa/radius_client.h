@@ -19,6 +19,7 @@ struct rad_req;
 struct rad_server_conf {
     const char *name;
     struct sockaddr_storage addr; /* with the port (authentication or accounting) */
+    struct sockaddr_storage source; /* the address to send from; AF_UNSPEC: the kernel's choice */
     const char *secret;
     unsigned int timeout_ms;  /* per attempt; 0 = 3000 */
     unsigned int retransmits; /* after the first attempt; 0 = none */

@@ -40,7 +40,8 @@ def radius_in(lab):
 def servers_xml(servers, secret=SECRET, deadtime=None):
     """RADIUS servers (name, auth port, acct port) in one group "g", in order."""
     xs = "".join(f"""<radius-server><name>{n}</name><address>127.0.0.1</address><auth-port>{p}</auth-port>
-      <acct-port>{a}</acct-port><key>{secret}</key><timeout>1</timeout><retransmit>1</retransmit></radius-server>"""
+      <acct-port>{a}</acct-port><key>{secret}</key><timeout>1</timeout><retransmit>1</retransmit>
+      <source-address>127.0.0.1</source-address></radius-server>"""
                  for n, p, a in servers)
     members = "".join(f"<server>{n}</server>" for n, _, _ in servers)
     dt = f"<deadtime>{deadtime}</deadtime>" if deadtime is not None else ""
