@@ -17,7 +17,7 @@ SECRET = "radius-secret-1"
 
 
 class FreeRadius:
-    def __init__(self, netns=None, secret=SECRET):
+    def __init__(self, netns=None, secret=SECRET, users_extra="", quiet=False):
         self.dir = tempfile.mkdtemp(prefix="raven-radius-")
         self.port, self.acct_port = free_port(), free_port()
         self.secret = secret
@@ -30,8 +30,12 @@ class FreeRadius:
         with open(f"{d}/radiusd.conf", "w") as f:
             f.write(conf)
         shutil.copy(os.path.join(HERE, "radius", "users"), f"{d}/users")
+        if users_extra:
+            with open(f"{d}/users", "a") as f:
+                f.write("\n" + users_extra)
         self.logf = open(f"{d}/x.log", "w")
-        cmd = ["freeradius", "-X", "-d", d]
+        # -X logs every packet; -f -l stdout logs the start only (for benchmarks)
+        cmd = ["freeradius", "-f", "-l", "stdout", "-d", d] if quiet else ["freeradius", "-X", "-d", d]
         if netns:
             cmd = ["ip", "netns", "exec", netns] + cmd
         self.proc = subprocess.Popen(cmd, stdout=self.logf, stderr=subprocess.STDOUT)
