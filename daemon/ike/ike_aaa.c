@@ -448,8 +448,8 @@ static void authz_next(struct ike_sess *s)
             pd->authz_step++;
             continue;
         }
-        ike_authz_name(s->e->conf, src, s->id_type, s->eap_identity ? s->eap_identity : s->remote_id, pd->dn, name,
-                       sizeof(name));
+        ike_authz_name(s->e->conf, src, pd->eap && s->eap_identity ? ID_EAP : s->id_type,
+                       pd->eap && s->eap_identity ? s->eap_identity : s->remote_id, pd->dn, name, sizeof(name));
         peer_text(s, peer, sizeof(peer));
         snprintf(port, sizeof(port), "%" PRIu64, s->id);
         op = aaa_access_send(s->e->aaa, AAA_AUTHORIZATION, list, &q, authz_answer, s);

@@ -776,8 +776,10 @@ void ike_auth_finish(struct ike_sess *s)
     }
 
     /* authorization and session settings */
-    ike_authorize(c, prof, pd->method, idi.type, s->eap_identity ? s->eap_identity : s->remote_id, pd->dn, &rad, &at,
-                  user, group, sizeof(user));
+    /* with EAP the names come from the EAP identity, through its mangler rule (S6) */
+    ike_authorize(c, prof, pd->method, pd->eap && s->eap_identity ? ID_EAP : idi.type,
+                  pd->eap && s->eap_identity ? s->eap_identity : s->remote_id, pd->dn, &rad, &at, user, group,
+                  sizeof(user));
     s->user = user[0] ? strdup(user) : NULL;
     s->group = group[0] ? strdup(group) : NULL;
     s->authz_sources = at.sources[0] ? strdup(at.sources) : NULL;

@@ -491,11 +491,51 @@ static int dn_nid(const char *field)
     return NID_undef;
 }
 
+/* The short name of a DN field in a text DN ("CN", "OU"...). */
+static const char *dn_short(const char *field)
+{
+    static const char *const map[][2] = {{"common-name", "CN"},  {"country", "C"},        {"domain", "DC"},
+                                         {"locality", "L"},      {"organization", "O"},   {"organization-unit", "OU"},
+                                         {"state", "ST"}};
+
+    for (size_t i = 0; field && i < sizeof(map) / sizeof(map[0]); i++)
+        if (!strcmp(map[i][0], field))
+            return map[i][1];
+    return NULL;
+}
+
+/* S6 for an EAP identity: all, the part before (prefix) or after (suffix) the
+ * first delimiter, or a field of an identity written as a DN ("CN=a,OU=b" or
+ * "/CN=a/OU=b"). Without the delimiter or field, the whole identity. */
+static void mangle_eap(const struct lyd_node *m, const char *id, char *out, size_t cap)
+{
+    const char *d, *cut, *f;
+
+    if ((d = ike_leaf(m, "eap/prefix")) && (cut = strchr(id, d[0]))) {
+        snprintf(out, cap, "%.*s", (int)(cut - id), id);
+    } else if ((d = ike_leaf(m, "eap/suffix")) && (cut = strchr(id, d[0]))) {
+        snprintf(out, cap, "%s", cut + 1);
+    } else if ((f = dn_short(ike_leaf(m, "eap/dn")))) {
+        size_t fl = strlen(f);
+
+        for (const char *p = id; *p; p++) {
+            bool start = p == id || p[-1] == ',' || p[-1] == '/' || (p[-1] == ' ' && p > id + 1 && p[-2] == ',');
+
+            if (start && !strncasecmp(p, f, fl) && p[fl] == '=') {
+                const char *v = p + fl + 1, *e = v + strcspn(v, ",/");
+
+                snprintf(out, cap, "%.*s", (int)(e - v), v);
+                return;
+            }
+        }
+    }
+}
+
 /* Name mangler (S6): the AAA name from the identity, by its type: FQDN (all,
  * domain, hostname), e-mail (all, domain, username), or a field of the
  * distinguished name @dn (a DN identity's, else the client certificate's subject).
  * Without a mangler, or when the part is absent, the whole identity. */
-static void mangle(const struct ike_conf *c, const char *mangler, uint8_t id_type, const char *id, X509_NAME *dn,
+static void mangle(const struct ike_conf *c, const char *mangler, int id_type, const char *id, X509_NAME *dn,
                    char *out, size_t cap)
 {
     const struct lyd_node *m = mangler ? ike_find(c->tree, V "ikev2/name-mangler[name='%s']", mangler) : NULL;
@@ -505,6 +545,10 @@ static void mangle(const struct ike_conf *c, const char *mangler, uint8_t id_typ
     snprintf(out, cap, "%s", id);
     if (!m)
         return;
+    if (id_type == ID_EAP && ike_find(m, "eap")) {
+        mangle_eap(m, id, out, cap);
+        return;
+    }
     if (id_type == ID_FQDN && (how = ike_leaf(m, "fqdn"))) {
         cut = strchr(id, '.');
         if (!strcmp(how, "hostname") && cut)
@@ -601,7 +645,7 @@ static void attrs_from_aaa(const struct ike_conf *c, const struct aaa_attrs *r, 
         a->flow_limit = r->flow_limit;
 }
 
-void ike_authz_name(const struct ike_conf *c, const struct lyd_node *src, uint8_t id_type, const char *id,
+void ike_authz_name(const struct ike_conf *c, const struct lyd_node *src, int id_type, const char *id,
                     X509_NAME *dn, char *out, size_t cap)
 {
     const char *v = ike_leaf(src, "username");
@@ -634,7 +678,7 @@ static bool src_is_radius(const struct ike_conf *c, const struct lyd_node *src)
 /* One authorization source (user or group): the authorization policy of the
  * first local method of its list, named by the configured name, the mangled
  * identity or the identity itself. RADIUS methods belong to the AAA subsystem. */
-static const struct lyd_node *authz_policy(const struct ike_conf *c, const struct lyd_node *src, uint8_t id_type,
+static const struct lyd_node *authz_policy(const struct ike_conf *c, const struct lyd_node *src, int id_type,
                                            const char *id, X509_NAME *dn, char *name, size_t cap)
 {
     const char *list = ike_leaf(src, "method-list");
@@ -658,7 +702,7 @@ static void add_source(struct ike_attrs *a, const char *name)
     snprintf(a->sources + n, sizeof(a->sources) - n, "%s%s", n ? " " : "", name);
 }
 
-void ike_authorize(const struct ike_conf *c, const struct lyd_node *prof, const char *method, uint8_t id_type,
+void ike_authorize(const struct ike_conf *c, const struct lyd_node *prof, const char *method, int id_type,
                    const char *id, X509_NAME *dn, const struct ike_authz_in *rad, struct ike_attrs *a, char *user,
                    char *group, size_t cap)
 {

@@ -414,6 +414,8 @@ void ike_add_u64(struct lyd_node *p, const char *name, uint64_t v);
 
 /* Identification payload types (RFC 7296 3.5) */
 enum { ID_IPV4 = 1, ID_FQDN = 2, ID_RFC822 = 3, ID_IPV6 = 5, ID_DER_DN = 9, ID_KEY_ID = 11 };
+/* Not an ID payload type: an EAP identity, for the name manglers (S6) */
+#define ID_EAP 256
 
 /* ike_authz.c: profile selection, keys, local authorization */
 #define IKE_MAX_ATTR_LIST 10
@@ -455,12 +457,12 @@ const char *ike_psk(const struct ike_conf *c, const struct lyd_node *prof, bool 
                     const struct sockaddr_storage *peer);
 /* Local user and group authorization for authentication method @method ("psk",
  * "cert", "eap"): the merged attributes, and the policies' names in @user/@group. */
-void ike_authorize(const struct ike_conf *c, const struct lyd_node *prof, const char *method, uint8_t id_type,
+void ike_authorize(const struct ike_conf *c, const struct lyd_node *prof, const char *method, int id_type,
                    const char *id, X509_NAME *dn, const struct ike_authz_in *rad, struct ike_attrs *a, char *user,
                    char *group, size_t cap);
 /* The AAA name for authorization source @src (a user or group container of the
  * profile): its user name, else the mangled identity (S6). */
-void ike_authz_name(const struct ike_conf *c, const struct lyd_node *src, uint8_t id_type, const char *id,
+void ike_authz_name(const struct ike_conf *c, const struct lyd_node *src, int id_type, const char *id,
                     X509_NAME *dn, char *out, size_t cap);
 
 /* ike_authx.c: the IKE_AUTH exchange (@inner: the decrypted request). */

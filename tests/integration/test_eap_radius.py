@@ -54,10 +54,15 @@ def headend(pki, fr=None, servers=None, query=False, group="", override=False, a
         servers = [("r1", fr.port, fr.acct_port)]
     q = "<query-identity>true</query-identity>" if query else ""
     to = f"<timeout>{eap_timeout}</timeout>" if eap_timeout else ""
-    grp = ""
+    grp = mangler_xml = ""
     if group:
+        name = f"<username>{group}</username>"
+        if group.startswith("mangler:"):  # the group name from the EAP identity (S6)
+            part, delim = group.split(":")[1:]
+            name = "<name-mangler>m</name-mangler>"
+            mangler_xml = f"<name-mangler><name>m</name><eap><{part}>{delim}</{part}></eap></name-mangler>"
         grp = (f"<group><eap>{'<override/>' if override else ''}<method-list>radius-list</method-list>"
-               f"<username>{group}</username></eap></group>")
+               f"{name}</eap></group>")
     acct_xml = "<accounting><eap>acct-list</eap></accounting>" if acct else ""
     dae_xml = ""
     if dae:
@@ -71,6 +76,7 @@ def headend(pki, fr=None, servers=None, query=False, group="", override=False, a
 </pki>
 <ikev2 xmlns="{NS}">
   <global><listen><address>0.0.0.0</address></listen></global>
+  {mangler_xml}
   <profile>
     <name>eap</name>
     <match><identity><remote><email><domain>example.org</domain></email><address>0.0.0.0/0</address></remote></identity></match>
@@ -423,3 +429,41 @@ def test_pre_shared_keys_from_radius(make_ravend, radius_in, pki, key, ok):
     assert "installing new virtual IP 10.207.0.10" in lb.log(0)
     s = sessions(m)[0]
     assert t(s, "authentication-method").endswith("pre-share") and t(s, "authorization-sources") == "radius-cached"
+
+
+def test_group_name_from_the_eap_identity(make_ravend, radius_in, pki):
+    """A name mangler on the EAP identity (S6: the suffix after '@') names the
+    RADIUS group authorization."""
+    lb, fr = radius_in(1)
+    d = make_ravend(headend(pki, fr, group="mangler:suffix:@"), netns=lb.head)
+    r = connect(lb, pki, "dan@example.org", "dan-pw-1")
+    assert r.returncode == 0, f"{lb.log(0)[-3000:]}\n{d.log()[-3000:]}"
+    assert "installing new virtual IP 10.208.0.10" in lb.log(0)
+    assert "10.206.0.53" in resolv(lb)  # the user's DNS still wins
+    s = sessions(d.connect())[0]
+    assert t(s, "authorized-group") == "example.org"
+    assert 'User-Name = "example.org"' in fr.log()
+
+
+def test_eap_timeout(make_ravend, radius_in, pki):
+    """A client that stops answering in the middle of EAP (here: it has no
+    secret for the method the server asks for) is given up after the profile's
+    EAP timeout: an authentication-failure with reason eap-timeout, the counter,
+    and no half-open SA left."""
+    lb, fr = radius_in(1)
+    d = make_ravend(headend(pki, fr, eap_timeout=30), netns=lb.head)
+    m = d.connect()
+    m.create_subscription(stream_name="NETCONF")
+    lb.install_creds(0, ca=pki("ca.pem"))
+    conf = client_conf(lb.clients[0], "ann@example.org", "ann@example.org", "x").split("secrets {")[0]
+    lb.start_charon(0, conf)
+    lb.swanctl(0, "--initiate", "--child", "vpn", "--timeout", "5", check=False)
+    t0 = time.time()
+    n = m.take_notification(timeout=45)
+    assert n is not None, d.log()[-2000:]
+    xml = n.notification_xml
+    assert "authentication-failure" in xml and "<reason>eap-timeout</reason>" in xml, xml
+    assert 25 <= time.time() - t0 + 5 <= 40
+    st = state(m)
+    assert t(st, "ike-counters/exchanges/eap-timeouts") == "1"
+    assert t(st, "ike-counters/sa/in-negotiation") == "0"
