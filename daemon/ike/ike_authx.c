@@ -848,10 +848,21 @@ void ike_auth_finish(struct ike_sess *s)
 
             want_addr = true;
             if (at.has_addr6) {
-                memcpy(s->addr6, at.addr6, 16);
-                s->alen6 = at.plen6;
-                s->have_addr6 = s->addr6_aaa = true;
-                cp_add6(cpo, CFG_INTERNAL_IP6_ADDRESS, s->addr6, (int)s->alen6);
+                struct ike_sess *o, *tmp;
+                bool taken = false;
+
+                HASH_ITER(hh_id, s->e->by_id, o, tmp) {
+                    if (o != s && o->have_addr6 && !memcmp(o->addr6, at.addr6, 16) && o->state == SESS_ESTABLISHED)
+                        taken = true;
+                }
+                if (taken) {
+                    log_warn("ike", "session %" PRIu64 ": ipsec:addrv6 is in use by another session", s->id);
+                } else {
+                    memcpy(s->addr6, at.addr6, 16);
+                    s->alen6 = at.plen6;
+                    s->have_addr6 = s->addr6_aaa = true;
+                    cp_add6(cpo, CFG_INTERNAL_IP6_ADDRESS, s->addr6, (int)s->alen6);
+                }
             } else if (at.pool6 && !pool_alloc(c->pools6, at.pool6, s->id, &idx)) {
                 s->pool6 = strdup(at.pool6);
                 s->index6 = idx;

@@ -93,6 +93,7 @@ def headend(pki, fr=None, servers=None, query=False, group="", override=False, a
 <pools xmlns="{NS}">
   <ipv4-pool><name>radpool</name><range><start>10.207.0.10</start><end>10.207.0.20</end></range></ipv4-pool>
   <ipv4-pool><name>grouppool</name><range><start>10.208.0.10</start><end>10.208.0.20</end></range></ipv4-pool>
+  <ipv6-pool><name>v6pool</name><prefix>2001:db8:88::/48</prefix><assigned-length>64</assigned-length></ipv6-pool>
 </pools>
 <aaa xmlns="{NS}">
   {servers_xml(servers, secret, deadtime)}
@@ -103,12 +104,12 @@ def headend(pki, fr=None, servers=None, query=False, group="", override=False, a
 </aaa>{extra}"""
 
 
-def client_conf(c, ike_id, eap_id, pw, method="eap-mschapv2", remote_ts="10.200.0.0/16"):
+def client_conf(c, ike_id, eap_id, pw, method="eap-mschapv2", remote_ts="10.200.0.0/16", vips="0.0.0.0"):
     eid = f"\n      eap_id = {eap_id}" if eap_id != ike_id else ""
     return f"""connections {{
   rw {{
     remote_addrs = {c['head_ip']}
-    vips = 0.0.0.0
+    vips = {vips}
     proposals = aes256gcm16-prfsha256-ecp256
     local {{
       auth = {method}
@@ -136,9 +137,9 @@ secrets {{
 
 
 def connect(lb, pki, ike_id, pw, eap_id=None, i=0, method="eap-mschapv2", remote_ts="10.200.0.0/16",
-            timeout=20):
+            timeout=20, vips="0.0.0.0"):
     lb.install_creds(i, ca=pki("ca.pem"))
-    lb.start_charon(i, client_conf(lb.clients[i], ike_id, eap_id or ike_id, pw, method, remote_ts))
+    lb.start_charon(i, client_conf(lb.clients[i], ike_id, eap_id or ike_id, pw, method, remote_ts, vips))
     return lb.swanctl(i, "--initiate", "--child", "vpn", "--timeout", str(timeout), check=False)
 
 
@@ -467,3 +468,20 @@ def test_eap_timeout(make_ravend, radius_in, pki):
     st = state(m)
     assert t(st, "ike-counters/exchanges/eap-timeouts") == "1"
     assert t(st, "ike-counters/sa/in-negotiation") == "0"
+
+
+@pytest.mark.parametrize("who,want6", [("ivy", "2001:db8:77::7"), ("jay", "2001:db8:88::")])
+def test_ipv6_from_radius(make_ravend, radius_in, pki, who, want6):
+    """IPv6 attributes of S9: ipsec:addrv6 with ipsec:prefix-len is the client's
+    IPv6 address, ipsec:ipv6-addr-pool names one of Raven's IPv6 pools;
+    ipsec:ipv6-dns-servers-addr reaches the client."""
+    lb, fr = radius_in(1)
+    d = make_ravend(headend(pki, fr), netns=lb.head)
+    r = connect(lb, pki, f"{who}@example.org", f"{who}-pw-1", vips="0.0.0.0,::", remote_ts="10.200.0.0/16,::/0")
+    log = lb.log(0)
+    assert r.returncode == 0, f"{log[-3000:]}\n{d.log()[-3000:]}"
+    assert f"installing new virtual IP {want6}" in log, log[-3000:]
+    s = sessions(d.connect())[0]
+    assert s.findtext(f"{{{NS}}}assigned-ipv6").startswith(want6)
+    if who == "ivy":
+        assert "2001:db8:77::53" in resolv(lb)
