@@ -5,6 +5,7 @@
  * callback of daemon/aaa; while one is awaited the session holds the request to
  * answer in s->pend and drops the client's retransmissions of it. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -54,6 +55,7 @@ void ike_pend_free(struct ike_pend *p)
     if (!p)
         return;
     aaa_cancel(p->op);
+    dhcp_cancel(p->dhcp_op);
     if (p->psk_local)
         OPENSSL_cleanse(p->psk_local, strlen(p->psk_local));
     free(p->psk_local);
@@ -400,6 +402,94 @@ void ike_psk_fetch(struct ike_sess *s, const struct lyd_node *prof)
 
 static void authz_next(struct ike_sess *s);
 
+/* ---- DHCP as the address source (S4) ---- */
+
+static void dhcp_answer(int err, const struct dhcp_lease *l, void *arg)
+{
+    struct ike_sess *s = arg;
+    struct ike_pend *pd = s->pend;
+
+    pd->dhcp_op = NULL;
+    pd->waiting = false;
+    if (err) {
+        log_warn("ike", "session %" PRIu64 ": no address from DHCP: %s", s->id,
+                 err == -ETIMEDOUT ? "the server did not answer in time" : err == -ECONNREFUSED ? "the server said NAK"
+                                                                                               : strerror(-err));
+    } else {
+        pd->lease = *l;
+        pd->have_lease = true;
+    }
+    ike_auth_finish(s); /* without a lease the client hears INTERNAL_ADDRESS_FAILURE */
+}
+
+static void dhcp_step(struct ike_sess *s)
+{
+    struct ike_pend *pd = s->pend;
+    uint32_t server, giaddr;
+    unsigned timeout;
+
+    if (!pd->dhcp_tried && s->e->dhcp && ike_auth_wants_dhcp(s, &server, &giaddr, &timeout)) {
+        pd->dhcp_tried = true;
+        pd->dhcp_op = dhcp_acquire(s->e->dhcp, server, giaddr, timeout,
+                                   s->eap_identity ? s->eap_identity : s->remote_id, dhcp_answer, s);
+        if (pd->dhcp_op) {
+            pd->waiting = true;
+            evtimer_del(s->ev_live);
+            return;
+        }
+    }
+    ike_auth_finish(s);
+}
+
+static void on_dhcp_renew(evutil_socket_t fd, short what, void *arg);
+
+static void renewed(int err, const struct dhcp_lease *l, void *arg)
+{
+    struct ike_sess *s = arg;
+
+    s->dhcp_renewal = NULL;
+    if (err || !s->dhcp) {
+        log_warn("ike", "session %" PRIu64 ": the DHCP lease was not renewed (%s); trying again", s->id,
+                 err ? strerror(-err) : "gone");
+        evtimer_add(s->ev_dhcp, &(struct timeval){.tv_sec = 30});
+        return;
+    }
+    s->dhcp->lease_s = l->lease_s;
+    ike_dhcp_arm(s);
+}
+
+static void on_dhcp_renew(evutil_socket_t fd, short what, void *arg)
+{
+    struct ike_sess *s = arg;
+
+    if (s->dhcp && !s->dhcp_renewal)
+        s->dhcp_renewal = dhcp_renew(s->e->dhcp, s->dhcp, 10, renewed, s);
+}
+
+void ike_dhcp_arm(struct ike_sess *s)
+{
+    if (!s->dhcp || !s->e->dhcp)
+        return;
+    if (!s->ev_dhcp && !(s->ev_dhcp = evtimer_new(s->e->base, on_dhcp_renew, s)))
+        return;
+    /* T1: half the lease (RFC 2131 4.4.5) */
+    evtimer_add(s->ev_dhcp, &(struct timeval){.tv_sec = s->dhcp->lease_s / 2 ? s->dhcp->lease_s / 2 : 1});
+}
+
+void ike_dhcp_drop(struct ike_sess *s)
+{
+    dhcp_cancel(s->dhcp_renewal);
+    s->dhcp_renewal = NULL;
+    if (s->ev_dhcp) {
+        event_free(s->ev_dhcp);
+        s->ev_dhcp = NULL;
+    }
+    if (s->dhcp && s->e->dhcp)
+        dhcp_release(s->e->dhcp, s->dhcp);
+    free(s->dhcp);
+    s->dhcp = NULL;
+}
+
 static void authz_answer(struct aaa_reply *r, void *arg)
 {
     struct ike_sess *s = arg;
@@ -460,7 +550,7 @@ static void authz_next(struct ike_sess *s)
         wait_radius(s, op);
         return;
     }
-    ike_auth_finish(s);
+    dhcp_step(s);
 }
 
 void ike_authz_begin(struct ike_sess *s)

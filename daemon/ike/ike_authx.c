@@ -724,6 +724,53 @@ refuse:
     ike_auth_fail(s, msg_id, reason, why);
 }
 
+/* The merged attributes of the session (S5). With EAP the names come from the
+ * EAP identity, through its mangler rule (S6). */
+static void authorize_session(struct ike_sess *s, const struct lyd_node *prof, const struct ike_id_pld *idi,
+                              const struct ike_authz_in *rad, struct ike_attrs *at, char *user, char *group, size_t cap)
+{
+    struct ike_pend *pd = s->pend;
+
+    ike_authorize(s->e->conf, prof, pd->method, pd->eap && s->eap_identity ? ID_EAP : idi->type,
+                  pd->eap && s->eap_identity ? s->eap_identity : s->remote_id, pd->dn, rad, at, user, group, cap);
+}
+
+bool ike_auth_wants_dhcp(struct ike_sess *s, uint32_t *server, uint32_t *giaddr, unsigned *timeout)
+{
+    struct ike_pend *pd = s->pend;
+    const struct ike_pld *idi_p = ike_msg_find(&pd->req, IKE_PLD_IDI, 0), *cp_p = ike_msg_find(&pd->req, IKE_PLD_CP, 0);
+    const struct lyd_node *prof = ike_sess_profile(s);
+    struct ike_authz_in rad = {.user = pd->have_user ? &pd->user_at : NULL,
+                               .group = pd->have_group ? &pd->group_at : NULL,
+                               .cached = pd->have_cached ? &pd->cached : NULL};
+    struct ike_id_pld idi;
+    struct ike_cp_pld cp;
+    struct ike_attrs at;
+    char user[256], group[256];
+    struct in_addr a;
+
+    if (!prof || !idi_p || !ike_id_parse(idi_p, &idi) || !cp_p || !ike_cp_parse(cp_p, &cp) || cp.cfg_type != 1 ||
+        !cp_requests(&cp, CFG_INTERNAL_IP4_ADDRESS))
+        return false;
+    authorize_session(s, prof, &idi, &rad, &at, user, group, sizeof(user));
+    /* S4: AAA's address first, then the pool; DHCP only without a pool */
+    if (at.has_addr4 || at.pool || !at.dhcp_server)
+        return false;
+    if (inet_pton(AF_INET, at.dhcp_server, &a) != 1) {
+        log_warn("ike", "session %" PRIu64 ": the DHCP server %s is not an IPv4 address", s->id, at.dhcp_server);
+        return false;
+    }
+    *server = ntohl(a.s_addr);
+    if (at.dhcp_giaddr && inet_pton(AF_INET, at.dhcp_giaddr, &a) == 1)
+        *giaddr = ntohl(a.s_addr);
+    else if (s->local.ss_family == AF_INET) /* without giaddr: the address the client came to */
+        *giaddr = ntohl(((const struct sockaddr_in *)&s->local)->sin_addr.s_addr);
+    else
+        return false;
+    *timeout = at.dhcp_timeout ? at.dhcp_timeout : 5;
+    return true;
+}
+
 /* Everything after authentication: authorization, session settings,
  * configuration mode, the first child SA and the response. */
 void ike_auth_finish(struct ike_sess *s)
@@ -776,10 +823,7 @@ void ike_auth_finish(struct ike_sess *s)
     }
 
     /* authorization and session settings */
-    /* with EAP the names come from the EAP identity, through its mangler rule (S6) */
-    ike_authorize(c, prof, pd->method, pd->eap && s->eap_identity ? ID_EAP : idi.type,
-                  pd->eap && s->eap_identity ? s->eap_identity : s->remote_id, pd->dn, &rad, &at, user, group,
-                  sizeof(user));
+    authorize_session(s, prof, &idi, &rad, &at, user, group, sizeof(user));
     s->user = user[0] ? strdup(user) : NULL;
     s->group = group[0] ? strdup(group) : NULL;
     s->authz_sources = at.sources[0] ? strdup(at.sources) : NULL;
@@ -835,10 +879,17 @@ void ike_auth_finish(struct ike_sess *s)
                 s->pool = strdup(at.pool);
                 s->addr4 = a;
                 s->have_addr4 = true;
+            } else if (!at.pool && pd->have_lease && (s->dhcp = malloc(sizeof(*s->dhcp)))) {
+                *s->dhcp = pd->lease;
+                s->addr4 = pd->lease.addr;
+                s->have_addr4 = true;
             }
             if (s->have_addr4) {
                 cp_add4(cpo, CFG_INTERNAL_IP4_ADDRESS, s->addr4);
-                if (at.has_netmask || (s->pool && pool_netmask(c->pools, s->pool)))
+                /* S4: the netmask of DHCP's lease for its address, else authorization's */
+                if (s->dhcp && s->dhcp->netmask)
+                    cp_add4(cpo, CFG_INTERNAL_IP4_NETMASK, s->dhcp->netmask);
+                else if (at.has_netmask || (s->pool && pool_netmask(c->pools, s->pool)))
                     cp_add4(cpo, CFG_INTERNAL_IP4_NETMASK,
                             at.has_netmask ? at.netmask : pool_netmask(c->pools, s->pool));
             }
@@ -1006,6 +1057,7 @@ void ike_auth_finish(struct ike_sess *s)
     ike_sess_notify_event(s, "session-up", NULL, NULL);
     ike_sess_arm_timers(s);
     ike_acct_start(s);
+    ike_dhcp_arm(s);
     /* push (S4 "config-exchange set send"): a client that asked for nothing gets
      * the attributes in a CFG_SET, if there are any */
     if (!cp_p && !((v = ike_leaf(prof, "config-exchange/set/send")) && !strcmp(v, "false"))) {

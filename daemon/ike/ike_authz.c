@@ -470,6 +470,12 @@ static void attrs_from_policy(const struct ike_conf *c, const struct lyd_node *p
         a->session_lifetime = (uint32_t)strtoul(v, NULL, 10);
     if (a->flow_limit == UINT32_MAX && (v = ike_leaf(pol, "ipsec-flow-limit")))
         a->flow_limit = (uint32_t)strtoul(v, NULL, 10);
+    if (!a->dhcp_server)
+        a->dhcp_server = ike_leaf(pol, "dhcp/server");
+    if (!a->dhcp_giaddr)
+        a->dhcp_giaddr = ike_leaf(pol, "dhcp/giaddr");
+    if (!a->dhcp_timeout && (v = ike_leaf(pol, "dhcp/timeout")))
+        a->dhcp_timeout = (uint32_t)strtoul(v, NULL, 10);
 }
 
 /* Name mangler (S6) for FQDN and e-mail identities; other types keep the whole
@@ -643,6 +649,12 @@ static void attrs_from_aaa(const struct ike_conf *c, const struct aaa_attrs *r, 
         a->session_lifetime = r->session_timeout;
     if (a->flow_limit == UINT32_MAX)
         a->flow_limit = r->flow_limit;
+    if (!a->dhcp_server)
+        a->dhcp_server = r->dhcp_server;
+    if (!a->dhcp_giaddr)
+        a->dhcp_giaddr = r->dhcp_giaddr;
+    if (!a->dhcp_timeout)
+        a->dhcp_timeout = r->dhcp_timeout;
 }
 
 void ike_authz_name(const struct ike_conf *c, const struct lyd_node *src, int id_type, const char *id,

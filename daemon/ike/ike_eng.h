@@ -17,6 +17,7 @@
 
 #include "daemon/aaa/aaa.h"
 #include "daemon/ike/ike_child.h"
+#include "daemon/pool/dhcp.h"
 #include "daemon/ike/ike_engine.h"
 #include "daemon/ike/ike_init.h"
 #include "daemon/ike/ike_msg.h"
@@ -199,6 +200,10 @@ struct ike_pend {
     size_t idr_len;
     /* a pre-shared key from AAA (keyring aaa): ours, when RADIUS gave one */
     char *psk_local;
+    /* an address from DHCP (S4), asked once authorization is done */
+    struct dhcp_req *dhcp_op;
+    struct dhcp_lease lease;
+    bool dhcp_tried, have_lease;
     /* authorization from RADIUS */
     struct aaa_op *op;
     struct aaa_attrs cached, user_at, group_at;
@@ -248,6 +253,9 @@ struct ike_sess {
     uint32_t addr4, index6;
     bool have_addr4, have_addr6;
     bool addr4_aaa, addr6_aaa; /* the address came from RADIUS, not a pool */
+    struct dhcp_lease *dhcp;   /* the IPv4 address came from DHCP */
+    struct dhcp_req *dhcp_renewal;
+    struct event *ev_dhcp;
     uint8_t addr6[16];
     unsigned alen6;
     struct ike_child_sa child[IKE_MAX_CHILD];
@@ -299,6 +307,7 @@ struct ike_counters {
 struct ike_engine {
     struct event_base *base;
     struct aaa *aaa; /* RADIUS: EAP, authorization, accounting, dynamic authorization */
+    struct dhcp_client *dhcp; /* DHCP as an address source */
     const struct ly_ctx *ctx;
     struct dp *dp;
     struct ike_conf *conf, *pending;
@@ -436,6 +445,8 @@ struct ike_attrs {
     uint32_t flow_limit; /* UINT32_MAX unset */
     const char *policy_user, *policy_group;
     bool has_addr4, has_addr6; /* from RADIUS: Framed-IP-Address, ipsec:addrv6 */
+    const char *dhcp_server, *dhcp_giaddr; /* DHCP as the address source (S4) */
+    uint32_t dhcp_timeout;
     uint32_t addr4;
     uint8_t addr6[16];
     unsigned plen6;
@@ -492,6 +503,13 @@ void ike_eap_begin(struct ike_sess *s, const struct lyd_node *prof);
 void ike_psk_fetch(struct ike_sess *s, const struct lyd_node *prof);
 /* A later IKE_AUTH request of an EAP exchange. */
 void ike_eap_continue(struct ike_sess *s, const struct ike_msg *in, uint32_t msg_id);
+/* Whether the session's address is to come from DHCP (S4: the client asks for an
+ * IPv4 address, and neither AAA nor a pool gives one): the server, relay address
+ * and timeout to ask with. */
+bool ike_auth_wants_dhcp(struct ike_sess *s, uint32_t *server, uint32_t *giaddr, unsigned *timeout);
+/* A session's DHCP lease: renewed at half its time, released at the end. */
+void ike_dhcp_arm(struct ike_sess *s);
+void ike_dhcp_drop(struct ike_sess *s);
 /* Authentication is done: ask RADIUS for user and group authorization where the
  * profile's lists say so, then ike_auth_finish. */
 void ike_authz_begin(struct ike_sess *s);

@@ -143,6 +143,8 @@ struct ike_engine *ike_engine_new(struct event_base *base, const struct ly_ctx *
         struct timeval tv = {.tv_sec = 1};
         event_add(e->ev_dp, &tv);
     }
+    if (base)
+        e->dhcp = dhcp_client_new(base);
     return e;
 }
 
@@ -179,6 +181,7 @@ void ike_engine_free(struct ike_engine *e)
         sock_close(e->socks[i]);
     ike_engine_abort(e);
     ike_conf_free(e->conf);
+    dhcp_client_free(e->dhcp); /* after the sessions: their leases are released */
     if (e->ev_dp)
         event_free(e->ev_dp);
     OPENSSL_cleanse(e->cookie_secret, sizeof(e->cookie_secret));

@@ -191,7 +191,7 @@ static void session_state(struct ike_sess *s, struct lyd_node *state, time_t now
         struct in_addr ia = {.s_addr = htonl(s->addr4)};
 
         ike_add_str(n, "assigned-ipv4", inet_ntop(AF_INET, &ia, a, sizeof(a)));
-        ike_add_str(n, "assigned-ipv4-source", s->addr4_aaa ? "aaa" : "pool");
+        ike_add_str(n, "assigned-ipv4-source", s->addr4_aaa ? "aaa" : s->dhcp ? "dhcp" : "pool");
     }
     if (s->have_addr6) {
         char p6[INET6_ADDRSTRLEN + 4];

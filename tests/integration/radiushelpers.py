@@ -17,7 +17,7 @@ SECRET = "radius-secret-1"
 
 
 class FreeRadius:
-    def __init__(self, netns=None, secret=SECRET, users_extra="", quiet=False):
+    def __init__(self, netns=None, secret=SECRET, users_extra="", quiet=False, subst=None):
         self.dir = tempfile.mkdtemp(prefix="raven-radius-")
         self.port, self.acct_port = free_port(), free_port()
         self.secret = secret
@@ -29,7 +29,11 @@ class FreeRadius:
                 .replace("@SECRET@", secret))
         with open(f"{d}/radiusd.conf", "w") as f:
             f.write(conf)
-        shutil.copy(os.path.join(HERE, "radius", "users"), f"{d}/users")
+        users = open(os.path.join(HERE, "radius", "users")).read()
+        for k, v in (subst or {}).items():
+            users = users.replace(f"@{k}@", v)
+        with open(f"{d}/users", "w") as f:
+            f.write(users)
         if users_extra:
             with open(f"{d}/users", "a") as f:
                 f.write("\n" + users_extra)

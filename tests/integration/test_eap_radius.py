@@ -26,9 +26,9 @@ def radius_in(lab):
     """Factory: a lab with @n clients and FreeRADIUS in its headend namespace."""
     made = []
 
-    def make(n=1, **kw):
+    def make(n=1, subst=None, **kw):
         lb = lab(n, **kw)
-        fr = FreeRadius(netns=lb.head)
+        fr = FreeRadius(netns=lb.head, subst=subst)
         made.append(fr)
         return lb, fr
 
@@ -100,6 +100,7 @@ def headend(pki, fr=None, servers=None, query=False, group="", override=False, a
   <authentication-list><name>eap-list</name><method><sequence>1</sequence><group>g</group></method></authentication-list>
   <authorization-list><name>radius-list</name><method><sequence>1</sequence><group>g</group></method></authorization-list>
   <accounting-list><name>acct-list</name><method><sequence>1</sequence><group>g</group></method></accounting-list>
+  <authorization-list><name>local-list</name><method><sequence>1</sequence><local/></method></authorization-list>
   {dae_xml}{iv}
 </aaa>{extra}"""
 
@@ -485,3 +486,59 @@ def test_ipv6_from_radius(make_ravend, radius_in, pki, who, want6):
     assert s.findtext(f"{{{NS}}}assigned-ipv6").startswith(want6)
     if who == "ivy":
         assert "2001:db8:77::53" in resolv(lb)
+
+
+@pytest.mark.parametrize("source", ["policy", "radius"])
+def test_address_from_dhcp(make_ravend, radius_in, pki, source):
+    """S4: without an AAA address or a pool the address comes from a DHCP server
+    (dnsmasq on the inside network), Raven relaying from its giaddr; the netmask
+    is DHCP's, the lease is released when the session ends. The server comes from
+    the authorization policy's dhcp settings, or from RADIUS
+    (ipsec:group-dhcp-server, ipsec:dhcp-giaddr, ipsec:dhcp-timeout)."""
+    from lab import psk_client_conf
+    lb, fr = radius_in(1, inside=True, inside_routes=("10.210.0.0/24",))
+    fr.close()  # again, with the DHCP server's address in the users file
+    fr = FreeRadius(netns=lb.head, subst={"DHCP_SERVER": lb.inside_ip})
+    try:
+        subprocess.run(["ip", "-n", lb.head, "addr", "add", "10.210.0.1/32", "dev", "lo"], check=True)
+        leases = os.path.join(lb.dir, "dnsmasq.leases")
+        lb.spawn(lb.inside, "dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--port=0", "--pid-file=",
+                 f"--dhcp-leasefile={leases}", "--dhcp-range=10.210.0.10,10.210.0.50,255.255.255.0,120",
+                 "--dhcp-authoritative", "--log-dhcp", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if source == "policy":
+            policy = (f"<authorization-policy><name>dhcp-group</name><dhcp><giaddr>10.210.0.1</giaddr>"
+                      f"<server>{lb.inside_ip}</server><timeout>5</timeout></dhcp></authorization-policy>")
+            conf = headend(pki, fr).replace("</ikev2>", policy + PSK_DHCP_PROFILE + "</ikev2>")
+            d = make_ravend(conf, netns=lb.head)
+            lb.start_charon(0, psk_client_conf(lb.clients[0]["head_ip"], "dhcp.example.net",
+                                               proposals="aes256gcm16-prfsha256-ecp256", psk="dhcp-psk-1"))
+            r = lb.swanctl(0, "--initiate", "--child", "vpn", "--timeout", "20", check=False)
+        else:
+            d = make_ravend(headend(pki, fr), netns=lb.head)
+            r = connect(lb, pki, "dhcpuser@example.org", "dhcp-pw-1")
+        log = lb.log(0)
+        assert r.returncode == 0, f"{log[-3000:]}\n{d.log()[-3000:]}"
+        vip = re.search(r"installing new virtual IP (10\.210\.0\.\d+)", log)
+        assert vip and 10 <= int(vip.group(1).split(".")[3]) <= 50, log[-3000:]
+        vip = vip.group(1)
+        assert re.search(r"CPRP\(ADDR MASK", log), log[-3000:]
+        m = d.connect()
+        s = sessions(m)[0]
+        assert t(s, "assigned-ipv4") == vip and t(s, "assigned-ipv4-source") == "dhcp"
+        assert wait_until(lambda: f" {vip} " in open(leases).read(), 5)
+        lb.swanctl(0, "--terminate", "--ike", "rw")
+        assert wait_until(lambda: not sessions(m), 10)
+        assert wait_until(lambda: f" {vip} " not in open(leases).read(), 10), "the lease was not released"
+    finally:
+        fr.close()
+
+
+PSK_DHCP_PROFILE = """<profile>
+    <name>psk-dhcp</name>
+    <match><identity><remote><fqdn><domain>example.net</domain></fqdn></remote></identity></match>
+    <identity><local><fqdn>headend.example.org</fqdn></local></identity>
+    <authentication><local><pre-share><key>dhcp-psk-1</key></pre-share></local>
+      <remote><pre-share><key>dhcp-psk-1</key></pre-share></remote></authentication>
+    <aaa><authorization><group><psk><method-list>local-list</method-list><username>dhcp-group</username></psk></group>
+    </authorization></aaa>
+  </profile>"""
