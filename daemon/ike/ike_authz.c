@@ -388,6 +388,19 @@ static void add_prefix(struct ike_ts_pld *ts, const char *prefix)
         ike_ts_prefix6(raw, (unsigned)atoi(slash + 1), &ts->ts[ts->nts++]);
 }
 
+/* The permitted prefixes of access list @name (route set access-list, S7), if any. */
+static void add_acl(const struct ike_conf *c, const char *name, struct ike_ts_pld *ts)
+{
+    const struct lyd_node *al = name ? ike_find(c->tree, V "access-lists/access-list[name='%s']", name) : NULL, *en;
+
+    LY_LIST_FOR(al ? lyd_child(al) : NULL, en) {
+        const char *act = ike_leaf(en, "action"), *pfx = ike_leaf(en, "prefix");
+
+        if (!strcmp(en->schema->name, "entry") && act && !strcmp(act, "permit") && pfx)
+            add_prefix(ts, pfx);
+    }
+}
+
 /* Fills what @pol sets and @a does not have yet (the first source wins). */
 static void attrs_from_policy(const struct ike_conf *c, const struct lyd_node *pol, struct ike_attrs *a)
 {
@@ -429,17 +442,8 @@ static void attrs_from_policy(const struct ike_conf *c, const struct lyd_node *p
             if (!strcmp(ch->schema->name, "ipv4") || !strcmp(ch->schema->name, "ipv6"))
                 add_prefix(&a->subnets, lyd_get_value(ch));
         }
-        for (int i = 0; i < 2; i++) {
-            const struct lyd_node *al =
-                acls[i] ? ike_find(c->tree, V "access-lists/access-list[name='%s']", acls[i]) : NULL, *en;
-
-            LY_LIST_FOR(al ? lyd_child(al) : NULL, en) {
-                const char *act = ike_leaf(en, "action"), *pfx = ike_leaf(en, "prefix");
-
-                if (!strcmp(en->schema->name, "entry") && act && !strcmp(act, "permit") && pfx)
-                    add_prefix(&a->subnets, pfx);
-            }
-        }
+        for (int i = 0; i < 2; i++)
+            add_acl(c, acls[i], &a->subnets);
         a->subnets_set = a->subnets.nts > 0;
     }
     if (!a->banner)
@@ -612,17 +616,8 @@ static void attrs_from_aaa(const struct ike_conf *c, const struct aaa_attrs *r, 
 
         for (int i = 0; i < r->nroutes; i++)
             add_prefix(&a->subnets, r->routes[i]);
-        for (int i = 0; i < 2; i++) {
-            const struct lyd_node *al =
-                acls[i] ? ike_find(c->tree, V "access-lists/access-list[name='%s']", acls[i]) : NULL, *en;
-
-            LY_LIST_FOR(al ? lyd_child(al) : NULL, en) {
-                const char *act = ike_leaf(en, "action"), *pfx = ike_leaf(en, "prefix");
-
-                if (!strcmp(en->schema->name, "entry") && act && !strcmp(act, "permit") && pfx)
-                    add_prefix(&a->subnets, pfx);
-            }
-        }
+        for (int i = 0; i < 2; i++)
+            add_acl(c, acls[i], &a->subnets);
         a->subnets_set = a->subnets.nts > 0;
     }
     if (!a->banner)
