@@ -26,6 +26,7 @@ struct aaa_server {
     char *name, *secret;
     struct sockaddr_storage auth, acct, source;
     unsigned int timeout_ms, retransmits;
+    bool require_ma;
 };
 
 struct aaa_group {
@@ -207,6 +208,7 @@ static int compile(const struct lyd_node *tree, struct aaa_conf *c, aaa_err_fn e
             s->secret = strdup((v = leaf(n, "key")) ? v : "");
             s->timeout_ms = ((v = leaf(n, "timeout")) ? (unsigned)atoi(v) : 5) * 1000;
             s->retransmits = (v = leaf(n, "retransmit")) ? (unsigned)atoi(v) : 3;
+            s->require_ma = (v = leaf(n, "require-message-authenticator")) && !strcmp(v, "true");
             if (!s->name || !s->secret)
                 return -ENOMEM;
             snprintf(path, sizeof(path), "/raven-vpn:aaa/radius-server[name='%s']/address", s->name);
@@ -486,6 +488,23 @@ static void on_dae(evutil_socket_t fd, short what, void *arg)
                  cl->name, host);
         return;
     }
+    /* RFC 5176 3.5: a request whose Event-Timestamp is more than 300 s off is a
+     * replay, dropped */
+    {
+        struct rad_attr ts;
+
+        if (rad_find(&v, RAD_EVENT_TIMESTAMP, &ts) && ts.len == 4) {
+            int64_t t = (int64_t)((uint32_t)ts.val[0] << 24 | (uint32_t)ts.val[1] << 16 | (uint32_t)ts.val[2] << 8 |
+                                  ts.val[3]);
+
+            if (llabs(t - (int64_t)time(NULL)) > 300) {
+                a->dae_dropped++;
+                log_warn("radius", "dynamic authorization request from %s (%s) with an Event-Timestamp %" PRId64
+                         " s off: dropped as a replay", cl->name, host, t - (int64_t)time(NULL));
+                return;
+            }
+        }
+    }
     cause = aaa_dae_read(&v, &req, sid, user);
     if (!cause)
         cause = a->dae_fn ? a->dae_fn(&req, a->dae_arg) : AAA_EC_SESSION_NOT_FOUND;
@@ -640,7 +659,7 @@ static void push_groups(struct aaa *a, const struct aaa_conf *old, const struct 
                 continue;
             sc[n] = (struct rad_server_conf){.name = s->name, .addr = s->auth, .source = s->source, .secret = s->secret,
                                              .timeout_ms = s->timeout_ms, .retransmits = s->retransmits,
-                                             .deadtime_s = g->deadtime_s};
+                                             .deadtime_s = g->deadtime_s, .require_ma = s->require_ma};
             ac[n] = sc[n];
             ac[n].addr = s->acct;
             n++;

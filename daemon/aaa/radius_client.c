@@ -22,6 +22,7 @@ struct rad_srv {
     char *name, *secret;
     struct sockaddr_storage addr, source;
     unsigned int timeout_ms, retransmits, deadtime_s;
+    bool require_ma;
     int fd;
     struct event *ev;
     struct rad_req *inflight[IDS];
@@ -54,6 +55,7 @@ struct rad_req {
     struct event *timer;
     struct timespec sent;
     struct rad_req *qnext;
+    int fail; /* failed before it was sent: reported from the loop, never from inside a call */
 };
 
 struct rad_client {
@@ -127,6 +129,18 @@ static void finish(struct rad_req *r, const struct rad_view *v, int err)
     pump(g);
 }
 
+/* A request that cannot be sent fails from the event loop, so that no caller
+ * (rad_client_send, rad_client_cancel, a group change) sees its callback run
+ * inside the call. */
+static void fail_later(struct rad_req *r, int err)
+{
+    struct timeval now = {0, 0};
+
+    r->fail = err;
+    r->srv = NULL;
+    evtimer_add(r->timer, &now);
+}
+
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct rad_req *r = arg;
@@ -134,6 +148,17 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
+    if (r->fail) {
+        struct rad_group *g = r->g;
+        rad_done_fn done = r->done;
+        void *darg = r->arg;
+        int err = r->fail;
+
+        req_free(r);
+        done(NULL, err, "", NULL, NULL, darg);
+        pump(g);
+        return;
+    }
     if (r->attempts <= s->retransmits) {
         struct timeval tv = {s->timeout_ms / 1000, (s->timeout_ms % 1000) * 1000};
 
@@ -166,9 +191,7 @@ static bool start(struct rad_req *r, struct rad_srv *s)
         struct rad_group *g = r->g;
 
         if (g->qlen >= QUEUE_MAX) {
-            r->srv = NULL;
-            r->done(NULL, -ENOBUFS, s->name, NULL, NULL, r->arg);
-            req_free(r);
+            fail_later(r, -ENOBUFS);
             return true;
         }
         r->srv = s; /* the server it waits for */
@@ -191,16 +214,13 @@ static bool start(struct rad_req *r, struct rad_srv *s)
     r->pkt.buf[1] = r->id;
     if (!rad_finish(&r->pkt, s->secret, strlen(s->secret))) {
         s->inflight[r->id] = NULL;
-        r->done(NULL, -EMSGSIZE, s->name, NULL, NULL, r->arg);
-        req_free(r);
+        fail_later(r, -EMSGSIZE);
         return true;
     }
     s->st.requests++;
     clock_gettime(CLOCK_MONOTONIC, &r->sent);
     if (send(s->fd, r->pkt.buf, r->pkt.len, 0) < 0)
         log_debug("radius", "send to %s: %s", s->name, strerror(errno));
-    if (!r->timer)
-        r->timer = evtimer_new(r->c->base, on_timer, r);
     evtimer_add(r->timer, &tv);
     return true;
 }
@@ -263,7 +283,13 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
             s->st.unknown_ids++;
             continue;
         }
-        if (rad_verify_reply(&v, r->pkt.buf + 4, s->secret, strlen(s->secret))) {
+        /* every Access-Request carries a Message-Authenticator; with
+         * require_ma every answer to one must too, else it could be forged by
+         * an MD5 collision of the Response Authenticator (CVE-2024-3596,
+         * "Blast-RADIUS"). Answers with EAP need it always (RFC 3579 3.2). */
+        if (rad_verify_reply(&v, r->pkt.buf + 4, s->secret, strlen(s->secret)) ||
+            (s->require_ma && r->pkt.buf[0] == RAD_ACCESS_REQUEST &&
+             !rad_find(&v, RAD_MESSAGE_AUTHENTICATOR, &(struct rad_attr){0}))) {
             s->st.bad_authenticators++;
             continue;
         }
@@ -311,6 +337,7 @@ static struct rad_srv *srv_new(struct rad_client *c, struct rad_group *g, const 
     s->timeout_ms = sc->timeout_ms ? sc->timeout_ms : 3000;
     s->retransmits = sc->retransmits;
     s->deadtime_s = sc->deadtime_s;
+    s->require_ma = sc->require_ma;
     s->g = g;
     s->fd = socket(sc->addr.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (s->fd >= 0 && sc->source.ss_family == sc->addr.ss_family &&
@@ -430,6 +457,7 @@ int rad_client_set_group(struct rad_client *c, const char *group, const struct r
             x->timeout_ms = srv[i].timeout_ms ? srv[i].timeout_ms : 3000;
             x->retransmits = srv[i].retransmits;
             x->deadtime_s = srv[i].deadtime_s;
+            x->require_ma = srv[i].require_ma;
             x->next = NULL;
             *tail = x;
             tail = &x->next;
@@ -438,6 +466,24 @@ int rad_client_set_group(struct rad_client *c, const char *group, const struct r
     }
     old = g->srvs;
     g->srvs = fresh;
+    /* requests waiting for an identifier of a server that goes wait for a new one */
+    for (struct rad_req **pp = &g->qhead; *pp;) {
+        struct rad_req *r = *pp;
+        bool gone = false;
+
+        for (struct rad_srv *x = old; x && !gone; x = x->next)
+            gone = x == r->srv;
+        if (gone && !(r->srv = pick(g, 0))) {
+            *pp = r->qnext;
+            g->qlen--;
+            fail_later(r, -ETIMEDOUT);
+            continue;
+        }
+        pp = &r->qnext;
+    }
+    g->qtail = NULL;
+    for (struct rad_req *x = g->qhead; x; x = x->qnext)
+        g->qtail = x;
     while (old) {
         struct rad_srv *x = old;
 
@@ -458,8 +504,10 @@ struct rad_req *rad_client_send(struct rad_client *c, const char *group, rad_bui
     if (!g || !(s = pick(g, 0)))
         return NULL;
     r = calloc(1, sizeof(*r));
-    if (!r)
+    if (!r || !(r->timer = evtimer_new(c->base, on_timer, r))) {
+        free(r);
         return NULL;
+    }
     r->c = c;
     r->g = g;
     r->build = build;

@@ -24,6 +24,7 @@ struct rad_server_conf {
     unsigned int timeout_ms;  /* per attempt; 0 = 3000 */
     unsigned int retransmits; /* after the first attempt; 0 = none */
     unsigned int deadtime_s;  /* how long a server that did not answer is skipped; 0: never skipped */
+    bool require_ma;          /* every Access-* answer must carry a Message-Authenticator */
 };
 
 struct rad_server_stats {

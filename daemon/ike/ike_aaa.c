@@ -74,6 +74,7 @@ void ike_pend_free(struct ike_pend *p)
  * timeout bounds the client's next request. */
 static void wait_radius(struct ike_sess *s, struct aaa_op *op)
 {
+    aaa_cancel(s->pend->op); /* one at a time: never two answers for one request */
     s->pend->op = op;
     s->pend->waiting = true;
     evtimer_del(s->ev_live);
@@ -136,6 +137,14 @@ static void eap_to_radius(struct ike_sess *s, const uint8_t *eap, size_t len)
                            .calling_station = peer, .nas_port_id = port};
     struct aaa_op *op;
 
+    /* what RADIUS cannot carry fails here, with a reason (RFC 2865 5.1: User-Name
+     * up to 253 octets; one packet of at most 4096) */
+    if ((s->eap_identity && strlen(s->eap_identity) > 253) || len > RAD_MAX_LEN - 512) {
+        ike_auth_fail(s, s->pend->msg_id, "eap-failure",
+                      len > RAD_MAX_LEN - 512 ? "the client's EAP message is too large for RADIUS"
+                                              : "the EAP identity is longer than RADIUS allows (253 octets)");
+        return;
+    }
     peer_text(s, peer, sizeof(peer));
     snprintf(port, sizeof(port), "%" PRIu64, s->id);
     if (s->pend->state_len) {
@@ -174,10 +183,14 @@ static void eap_answer(struct aaa_reply *r, void *arg)
         wait_client(s);
         return;
     case AAA_ACCEPT: {
-        uint8_t success[4] = {EAP_SUCCESS, r->eap_len >= 2 ? r->eap[1] : pd->eap_id, 0, 4};
-        const uint8_t *eap = r->eap_len >= 4 && r->eap[0] == EAP_SUCCESS ? r->eap : success;
-        size_t len = eap == success ? 4 : r->eap_len;
+        const uint8_t *eap = r->eap;
+        size_t len = r->eap_len;
 
+        /* RFC 3579 2.6.3: an Accept for EAP carries the EAP-Success */
+        if (len < 4 || eap[0] != EAP_SUCCESS) {
+            ike_auth_fail(s, pd->msg_id, "eap-failure", "the RADIUS server's Access-Accept carries no EAP-Success");
+            return;
+        }
         memcpy(pd->msk, r->msk, r->msk_len);
         pd->msk_len = r->msk_len;
         if (r->attrs.user_name) {
@@ -257,7 +270,7 @@ void ike_eap_begin(struct ike_sess *s, const struct lyd_node *prof)
         size_t n = strlen(s->remote_id);
         uint8_t *rsp = malloc(5 + n);
 
-        if (!rsp || n > 1000) {
+        if (!rsp || n > 253) {
             free(rsp);
             ike_auth_fail(s, pd->msg_id, NULL, "the identity is too long");
             return;
@@ -429,9 +442,14 @@ static void dhcp_step(struct ike_sess *s)
     unsigned timeout;
 
     if (!pd->dhcp_tried && s->e->dhcp && ike_auth_wants_dhcp(s, &server, &giaddr, &timeout)) {
+        char cid[64];
+
+        /* the client's name and the session: two sessions of one identity (two
+         * devices, a reconnect before the old session is gone) never share a
+         * binding, and one's release never frees the other's */
+        snprintf(cid, sizeof(cid), "%.40s/%" PRIu64, s->eap_identity ? s->eap_identity : s->remote_id, s->id);
         pd->dhcp_tried = true;
-        pd->dhcp_op = dhcp_acquire(s->e->dhcp, server, giaddr, timeout,
-                                   s->eap_identity ? s->eap_identity : s->remote_id, dhcp_answer, s);
+        pd->dhcp_op = dhcp_acquire(s->e->dhcp, server, giaddr, timeout, cid, dhcp_answer, s);
         if (pd->dhcp_op) {
             pd->waiting = true;
             evtimer_del(s->ev_live);
@@ -446,16 +464,26 @@ static void on_dhcp_renew(evutil_socket_t fd, short what, void *arg);
 static void renewed(int err, const struct dhcp_lease *l, void *arg)
 {
     struct ike_sess *s = arg;
+    time_t now = time(NULL);
 
     s->dhcp_renewal = NULL;
-    if (err || !s->dhcp) {
-        log_warn("ike", "session %" PRIu64 ": the DHCP lease was not renewed (%s); trying again", s->id,
-                 err ? strerror(-err) : "gone");
-        evtimer_add(s->ev_dhcp, &(struct timeval){.tv_sec = 30});
+    if (!s->dhcp)
+        return;
+    if (!err) {
+        s->dhcp->lease_s = l->lease_s;
+        s->dhcp_expires = now + l->lease_s;
+        ike_dhcp_arm(s);
         return;
     }
-    s->dhcp->lease_s = l->lease_s;
-    ike_dhcp_arm(s);
+    /* RFC 2131 4.4.5: a NAK, or a lease that runs out, takes the address away */
+    if (err == -ECONNREFUSED || now >= s->dhcp_expires - 1) {
+        log_warn("ike", "session %" PRIu64 ": the DHCP server %s the address", s->id,
+                 err == -ECONNREFUSED ? "took back" : "did not renew in time");
+        ike_sess_end(s, "dhcp-lease-lost", true);
+        return;
+    }
+    log_warn("ike", "session %" PRIu64 ": the DHCP lease was not renewed (%s); trying again", s->id, strerror(-err));
+    evtimer_add(s->ev_dhcp, &(struct timeval){.tv_sec = s->dhcp_expires - now > 60 ? 30 : 1});
 }
 
 static void on_dhcp_renew(evutil_socket_t fd, short what, void *arg)
@@ -470,6 +498,8 @@ void ike_dhcp_arm(struct ike_sess *s)
 {
     if (!s->dhcp || !s->e->dhcp)
         return;
+    if (!s->dhcp_expires)
+        s->dhcp_expires = time(NULL) + s->dhcp->lease_s;
     if (!s->ev_dhcp && !(s->ev_dhcp = evtimer_new(s->e->base, on_dhcp_renew, s)))
         return;
     /* T1: half the lease (RFC 2131 4.4.5) */
@@ -488,6 +518,11 @@ void ike_dhcp_drop(struct ike_sess *s)
         dhcp_release(s->e->dhcp, s->dhcp);
     free(s->dhcp);
     s->dhcp = NULL;
+    /* a lease taken for a session refused before it came up goes back too */
+    if (s->pend && s->pend->have_lease && s->e->dhcp)
+        dhcp_release(s->e->dhcp, &s->pend->lease);
+    if (s->pend)
+        s->pend->have_lease = false;
 }
 
 static void authz_answer(struct aaa_reply *r, void *arg)
@@ -512,9 +547,10 @@ static void authz_answer(struct aaa_reply *r, void *arg)
         return;
     }
     ike_auth_fail(s, pd->msg_id, "authorization-failed",
-                  r->result == AAA_REJECT ? (user ? "the RADIUS server refused the user authorization"
-                                                  : "the RADIUS server refused the group authorization")
-                                          : "no RADIUS server of the authorization list answered");
+                  r->result == AAA_REJECT        ? (user ? "the RADIUS server refused the user authorization"
+                                                         : "the RADIUS server refused the group authorization")
+                  : r->result == AAA_UNREACHABLE ? "no RADIUS server of the authorization list answered"
+                                                 : "the authorization request cannot be sent (a name too long?)");
 }
 
 static void authz_next(struct ike_sess *s)
@@ -621,7 +657,8 @@ void ike_acct_stop(struct ike_sess *s, const char *reason)
         uint32_t cause;
     } map[] = {{"peer-delete", 1},    {"dpd-timeout", 2},       {"session-lifetime", 5}, {"ike-lifetime", 5},
                {"admin-clear", 6},    {"radius-disconnect", 6}, {"replaced", 10},        {"rekey-failure", 10},
-               {"config-change", 10}, {"shutdown", 11},         {"dataplane-failure", 8}};
+               {"config-change", 10}, {"shutdown", 11},         {"dataplane-failure", 8},
+               {"dhcp-lease-lost", 3}};
     uint32_t cause = 9; /* NAS-Error */
 
     if (s->ev_acct)
@@ -651,27 +688,41 @@ static bool dae_matches(const struct ike_sess *s, const struct aaa_dae *q)
 int ike_dae(const struct aaa_dae *q, void *arg)
 {
     struct ike_engine *e = arg;
-    struct ike_sess *s, *tmp, *found[64];
+    struct ike_sess *s, *tmp;
+    uint64_t *ids = NULL;
     size_t n = 0, others;
     const struct aaa_attrs *a = &q->attrs;
 
     HASH_ITER(hh_id, e->by_id, s, tmp) {
-        if (dae_matches(s, q) && n < sizeof(found) / sizeof(found[0]))
-            found[n++] = s;
+        if (dae_matches(s, q)) {
+            uint64_t *m = realloc(ids, (n + 1) * sizeof(*ids));
+
+            if (!m) {
+                free(ids);
+                return AAA_EC_RESOURCES_UNAVAILABLE;
+            }
+            ids = m;
+            ids[n++] = s->id;
+        }
     }
     if (!n)
         return AAA_EC_SESSION_NOT_FOUND;
-    if (!q->coa) {
-        for (size_t i = 0; i < n; i++)
-            ike_sess_end(found[i], "radius-disconnect", true);
-        return 0;
-    }
     /* CoA: what can change on a live session */
     others = a->n - (a->session_timeout ? 1 : 0) - (a->flow_limit != UINT32_MAX ? 1 : 0) - (a->has_addr ? 1 : 0);
-    if (others)
+    if (q->coa && others) {
+        free(ids);
         return AAA_EC_UNSUPPORTED_ATTRIBUTE;
+    }
+    /* by identifier: ending one session may end others (their stubs), so no
+     * pointer is kept across it */
     for (size_t i = 0; i < n; i++) {
-        s = found[i];
+        HASH_FIND(hh_id, e->by_id, &ids[i], sizeof(ids[i]), s);
+        if (!s)
+            continue;
+        if (!q->coa) {
+            ike_sess_end(s, "radius-disconnect", true);
+            continue;
+        }
         if (a->session_timeout) {
             time_t up = time(NULL) - s->established;
 
@@ -683,5 +734,6 @@ int ike_dae(const struct aaa_dae *q, void *arg)
         log_info("ike", "session %" PRIu64 " changed by CoA:%s%s", s->id, a->session_timeout ? " session-timeout" : "",
                  a->flow_limit != UINT32_MAX ? " flow-limit" : "");
     }
+    free(ids);
     return 0;
 }

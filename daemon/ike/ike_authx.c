@@ -749,8 +749,10 @@ bool ike_auth_wants_dhcp(struct ike_sess *s, uint32_t *server, uint32_t *giaddr,
     char user[256], group[256];
     struct in_addr a;
 
+    const char *v = prof ? ike_leaf(prof, "config-exchange/request") : NULL;
+
     if (!prof || !idi_p || !ike_id_parse(idi_p, &idi) || !cp_p || !ike_cp_parse(cp_p, &cp) || cp.cfg_type != 1 ||
-        !cp_requests(&cp, CFG_INTERNAL_IP4_ADDRESS))
+        !cp_requests(&cp, CFG_INTERNAL_IP4_ADDRESS) || (v && !strcmp(v, "false")))
         return false;
     authorize_session(s, prof, &idi, &rad, &at, user, group, sizeof(user));
     /* S4: AAA's address first, then the pool; DHCP only without a pool */
@@ -881,6 +883,7 @@ void ike_auth_finish(struct ike_sess *s)
                 s->have_addr4 = true;
             } else if (!at.pool && pd->have_lease && (s->dhcp = malloc(sizeof(*s->dhcp)))) {
                 *s->dhcp = pd->lease;
+                pd->have_lease = false; /* the session's now */
                 s->addr4 = pd->lease.addr;
                 s->have_addr4 = true;
             }

@@ -256,6 +256,7 @@ struct ike_sess {
     struct dhcp_lease *dhcp;   /* the IPv4 address came from DHCP */
     struct dhcp_req *dhcp_renewal;
     struct event *ev_dhcp;
+    time_t dhcp_expires;
     uint8_t addr6[16];
     unsigned alen6;
     struct ike_child_sa child[IKE_MAX_CHILD];

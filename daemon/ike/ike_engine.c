@@ -1063,6 +1063,8 @@ void ike_handle_dgram(struct ike_sock *sk, const struct sockaddr_storage *local,
             goto out;
         e->c.retransmissions++;
         out_send(s, &s->last_resp);
+    } else if (msg->hdr.msg_id == s->peer_next && s->pend && s->pend->waiting) {
+        e->c.dropped++; /* window size 1: no new request before the answer to the last */
     } else if (msg->hdr.msg_id == s->peer_next) {
         handle_request(s, buf, len, msg, sk, local, peer);
     } else {

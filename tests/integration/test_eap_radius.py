@@ -37,11 +37,11 @@ def radius_in(lab):
         fr.close()
 
 
-def servers_xml(servers, secret=SECRET, deadtime=None):
+def servers_xml(servers, secret=SECRET, deadtime=None, server_extra=""):
     """RADIUS servers (name, auth port, acct port) in one group "g", in order."""
     xs = "".join(f"""<radius-server><name>{n}</name><address>127.0.0.1</address><auth-port>{p}</auth-port>
       <acct-port>{a}</acct-port><key>{secret}</key><timeout>1</timeout><retransmit>1</retransmit>
-      <source-address>127.0.0.1</source-address></radius-server>"""
+      <source-address>127.0.0.1</source-address>{server_extra}</radius-server>"""
                  for n, p, a in servers)
     members = "".join(f"<server>{n}</server>" for n, _, _ in servers)
     dt = f"<deadtime>{deadtime}</deadtime>" if deadtime is not None else ""
@@ -49,7 +49,7 @@ def servers_xml(servers, secret=SECRET, deadtime=None):
 
 
 def headend(pki, fr=None, servers=None, query=False, group="", override=False, acct=False, interim=None,
-            dae=None, secret=SECRET, deadtime=None, extra="", eap_timeout=None):
+            dae=None, secret=SECRET, deadtime=None, extra="", eap_timeout=None, server_extra=""):
     if servers is None:
         servers = [("r1", fr.port, fr.acct_port)]
     q = "<query-identity>true</query-identity>" if query else ""
@@ -96,7 +96,7 @@ def headend(pki, fr=None, servers=None, query=False, group="", override=False, a
   <ipv6-pool><name>v6pool</name><prefix>2001:db8:88::/48</prefix><assigned-length>64</assigned-length></ipv6-pool>
 </pools>
 <aaa xmlns="{NS}">
-  {servers_xml(servers, secret, deadtime)}
+  {servers_xml(servers, secret, deadtime, server_extra)}
   <authentication-list><name>eap-list</name><method><sequence>1</sequence><group>g</group></method></authentication-list>
   <authorization-list><name>radius-list</name><method><sequence>1</sequence><group>g</group></method></authorization-list>
   <accounting-list><name>acct-list</name><method><sequence>1</sequence><group>g</group></method></accounting-list>
@@ -542,3 +542,19 @@ PSK_DHCP_PROFILE = """<profile>
     <aaa><authorization><group><psk><method-list>local-list</method-list><username>dhcp-group</username></psk></group>
     </authorization></aaa>
   </profile>"""
+
+
+def test_require_message_authenticator(make_ravend, radius_in, pki):
+    """With require-message-authenticator, an Access-Accept without a
+    Message-Authenticator (FreeRADIUS 3.2.1 signs only its EAP answers, not the
+    PAP answer to a group authorization) is dropped and counted, and the client
+    is refused: the Blast-RADIUS guard, for servers that sign everything."""
+    lb, fr = radius_in(1)
+    d = make_ravend(headend(pki, fr, group="staff",
+                            server_extra="<require-message-authenticator>true</require-message-authenticator>"),
+                    netns=lb.head)
+    r = connect(lb, pki, "dan@example.org", "dan-pw-1")
+    assert r.returncode != 0
+    assert "no RADIUS server of the authorization list answered" in d.log()
+    st = radius_server(d.connect(), "r1")
+    assert int(st["malformed-responses"]) >= 1 and st["accepts"] == "1", st  # the EAP Accept was signed
