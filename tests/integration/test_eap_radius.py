@@ -395,6 +395,14 @@ def test_disconnect_and_coa_from_radclient(make_ravend, radius_in, pki):
     out = radclient(lb, port, "disconnect", ['User-Name = "ben@example.org"'])
     assert "Received Disconnect-ACK" in out, out
     assert not sessions(m)
+    # and by Framed-IP-Address; every identifying attribute must match
+    lb.swanctl(0, "--initiate", "--child", "vpn", "--timeout", "20")
+    addr = t(sessions(m)[0], "assigned-ipv4")
+    out = radclient(lb, port, "disconnect", [f"Framed-IP-Address = {addr}", 'User-Name = "someone-else"'])
+    assert "Received Disconnect-NAK" in out and "Session-Context-Not-Found" in out, out
+    out = radclient(lb, port, "disconnect", [f"Framed-IP-Address = {addr}"])
+    assert "Received Disconnect-ACK" in out, out
+    assert not sessions(m)
     assert "Disconnect-Request from radclient" in d.log()
 
 
