@@ -311,9 +311,10 @@ def test_wrong_shared_secret(make_ravend, radius_in, pki):
 def test_accounting_start_interim_stop_with_octets(make_ravend, radius_in, pki):
     """RFC 2866 records in FreeRADIUS's detail file: Start, Interim-Update every
     10 s, Stop when the client leaves; the octets and packets of the Stop equal
-    what the client's own SA counters saw of an iperf3 run through the dataplane,
-    and the Class of the Access-Accept comes back."""
-    from test_dataplane import client_sa_counters, dataplane_config, ns_run
+    what the client's own SA counters saw of an iperf3 run through the dataplane
+    and of a ping after a child SA rekey (both SAs count), and the Class of the
+    Access-Accept comes back."""
+    from test_dataplane import client_sa_counters, dataplane_config, ns_run, ping
     lb, fr = radius_in(1, inside=True, inside_routes=("10.207.0.0/16",))
     d = make_ravend(headend(pki, fr, acct=True, interim=10) + dataplane_config(lb), netns=lb.head)
     r = connect(lb, pki, "ben@example.org", "ben-pw-1", method="eap-md5", remote_ts=lb.inside_net)
@@ -327,9 +328,16 @@ def test_accounting_start_interim_stop_with_octets(make_ravend, radius_in, pki):
     ns_run(lb.clients[0]["ns"], "iperf3", "-c", lb.inside_ip, "-t", "2", "-l", "1200", timeout=30)
     srv.wait(timeout=10)
     assert wait_until(lambda: any(x.get("Acct-Status-Type") == "Interim-Update" for x in fr.detail()), 15)
-    cl = client_sa_counters(lb)
-    ours = {k: sum(int(t(c, f"statistics/{k}")) for c in sessions(m)[0].findall(f"{{{NS}}}child-sa"))
-            for k in ("bytes-in", "bytes-out", "packets-in", "packets-out")}
+    # the child SA is rekeyed, then more traffic: the Stop counts both SAs
+    cl1 = client_sa_counters(lb)
+    spi = re.search(r"in\s+([0-9a-f]{8})", lb.swanctl(0, "--list-sas").stdout).group(1)
+    lb.swanctl(0, "--rekey", "--child", "vpn")
+    assert wait_until(lambda: spi not in lb.swanctl(0, "--list-sas").stdout, 10)
+    ping(lb.clients[0]["ns"], lb.inside_ip, count=5)
+    cl2 = client_sa_counters(lb)
+    cl = {d: [cl1[d][0] + cl2[d][0], cl1[d][1] + cl2[d][1]] for d in ("in", "out")}
+    s = sessions(m)[0]
+    ours = {k: int(t(s, f"statistics/{k}")) for k in ("bytes-in", "bytes-out", "packets-in", "packets-out")}
     lb.swanctl(0, "--terminate", "--ike", "rw")
     assert wait_until(lambda: any(x.get("Acct-Status-Type") == "Stop" for x in fr.detail()), 10), fr.detail()
     recs = fr.detail()
