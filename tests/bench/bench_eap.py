@@ -32,7 +32,7 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 sys.path.insert(0, HERE)
 
-from bench_ike import CHARON, NS, cpu_seconds, make_pki, sh, wait_for  # noqa: E402
+from bench_ike import NS, cpu_seconds, make_pki, netns_pair, sh, start_charon, wait_for  # noqa: E402
 from radiushelpers import SECRET, FreeRadius  # noqa: E402
 
 USERS = 'DEFAULT Cleartext-Password := "bench-pw-1"\n'
@@ -258,15 +258,7 @@ def main():
     procs, fr = [], None
 
     def start_client():
-        os.makedirs(f"{c}/run", exist_ok=True)
-        env = dict(os.environ, STRONGSWAN_CONF=f"{c}/strongswan.conf")
-        p = subprocess.Popen(["ip", "netns", "exec", cl, "sh", "-c", f"mount --bind {c}/run /run && exec {CHARON}"],
-                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        procs.append(p)
-        wait_for(lambda: os.path.exists(f"{c}/charon.vici"), p, "the client's charon")
-        sh("ip", "netns", "exec", cl, "swanctl", "--load-all", "--noprompt", "--file", f"{c}/swanctl.conf", "--uri",
-           f"unix://{c}/charon.vici")
-        return p
+        return start_charon(cl, c, procs, "the client's charon")
 
     def stop(p, sock=None):
         os.kill(p.pid, signal.SIGTERM)
@@ -275,18 +267,9 @@ def main():
             os.remove(sock)
 
     try:
-        for ns in (head, cl):
-            sh("ip", "netns", "add", ns)
-            sh("ip", "-n", ns, "link", "set", "lo", "up")
-        sh("ip", "link", "add", f"{tag}a", "type", "veth", "peer", "name", f"{tag}b")
-        sh("ip", "link", "set", f"{tag}a", "netns", head)
-        sh("ip", "link", "set", f"{tag}b", "netns", cl)
-        sh("ip", "-n", head, "addr", "add", "10.232.0.1/24", "dev", f"{tag}a")
+        netns_pair(tag, head, cl, "10.232.0")
         # the "inside" network the children reach: strongSwan's libipsec routes from an address in it
         sh("ip", "-n", head, "addr", "add", "10.233.0.1/16", "dev", "lo")
-        sh("ip", "-n", cl, "addr", "add", "10.232.0.2/24", "dev", f"{tag}b")
-        sh("ip", "-n", head, "link", "set", f"{tag}a", "up")
-        sh("ip", "-n", cl, "link", "set", f"{tag}b", "up")
         pem = make_pki(d)
         fr = FreeRadius(netns=head, users_extra=USERS, quiet=True)
         client_files(c, a.connections)
@@ -308,15 +291,8 @@ def main():
         stop(p)
 
         # strongSwan with eap-radius
-        os.makedirs(f"{d}/run", exist_ok=True)
         responder_files(d, fr)
-        env = dict(os.environ, STRONGSWAN_CONF=f"{d}/strongswan.conf")
-        p = subprocess.Popen(["ip", "netns", "exec", head, "sh", "-c", f"mount --bind {d}/run /run && exec {CHARON}"],
-                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        procs.append(p)
-        wait_for(lambda: os.path.exists(f"{d}/charon.vici"), p, "the responder's charon")
-        sh("ip", "netns", "exec", head, "swanctl", "--load-all", "--noprompt", "--file", f"{d}/swanctl.conf", "--uri",
-           f"unix://{d}/charon.vici")
+        p = start_charon(head, d, procs, "the responder's charon")
         client = start_client()
         c0 = cpu_seconds(p.pid)
         results["strongSwan"] = drive(c, a.connections, a.seconds)

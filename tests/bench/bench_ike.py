@@ -145,6 +145,33 @@ def wait_for(ready, proc, what, timeout=30):
         time.sleep(0.05)
 
 
+def netns_pair(tag, head, cl, net):
+    """Namespaces @head and @cl joined by a veth pair ({tag}a, {tag}b) with
+    {net}.1/24 on the headend's side and {net}.2/24 on the client's."""
+    for ns in (head, cl):
+        sh("ip", "netns", "add", ns)
+        sh("ip", "-n", ns, "link", "set", "lo", "up")
+    sh("ip", "link", "add", f"{tag}a", "type", "veth", "peer", "name", f"{tag}b")
+    for ns, dev, host in ((head, f"{tag}a", 1), (cl, f"{tag}b", 2)):
+        sh("ip", "link", "set", dev, "netns", ns)
+        sh("ip", "-n", ns, "addr", "add", f"{net}.{host}/24", "dev", dev)
+        sh("ip", "-n", ns, "link", "set", dev, "up")
+
+
+def start_charon(ns, d, procs, what):
+    """charon in @ns with @d/strongswan.conf and its own /run, once its VICI socket
+    answers with @d/swanctl.conf loaded; appended to @procs."""
+    os.makedirs(f"{d}/run", exist_ok=True)
+    env = dict(os.environ, STRONGSWAN_CONF=f"{d}/strongswan.conf")
+    p = subprocess.Popen(["ip", "netns", "exec", ns, "sh", "-c", f"mount --bind {d}/run /run && exec {CHARON}"],
+                         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    procs.append(p)
+    wait_for(lambda: os.path.exists(f"{d}/charon.vici"), p, what)
+    sh("ip", "netns", "exec", ns, "swanctl", "--load-all", "--noprompt", "--file", f"{d}/swanctl.conf", "--uri",
+       f"unix://{d}/charon.vici")
+    return p
+
+
 def measure(ns_load, load, pid, seconds, concurrency):
     c0 = cpu_seconds(pid)
     out = subprocess.run(["ip", "netns", "exec", ns_load, load, "10.231.0.1", "10.231.0.2", str(seconds),
@@ -169,16 +196,7 @@ def main():
     d = tempfile.mkdtemp(prefix="raven-bench-ike-")
     procs = []
     try:
-        for ns in (head, cl):
-            sh("ip", "netns", "add", ns)
-            sh("ip", "-n", ns, "link", "set", "lo", "up")
-        sh("ip", "link", "add", f"{tag}a", "type", "veth", "peer", "name", f"{tag}b")
-        sh("ip", "link", "set", f"{tag}a", "netns", head)
-        sh("ip", "link", "set", f"{tag}b", "netns", cl)
-        sh("ip", "-n", head, "addr", "add", "10.231.0.1/24", "dev", f"{tag}a")
-        sh("ip", "-n", cl, "addr", "add", "10.231.0.2/24", "dev", f"{tag}b")
-        sh("ip", "-n", head, "link", "set", f"{tag}a", "up")
-        sh("ip", "-n", cl, "link", "set", f"{tag}b", "up")
+        netns_pair(tag, head, cl, "10.231.0")
         pem = make_pki(d)
         results = []
         for auth in ("psk", "ecdsa"):
@@ -196,16 +214,8 @@ def main():
             os.kill(p.pid, signal.SIGTERM)
             p.wait(timeout=20)
 
-            os.makedirs(f"{d}/run", exist_ok=True)
             charon_files(d, ecdsa=auth == "ecdsa")
-            env = dict(os.environ, STRONGSWAN_CONF=f"{d}/strongswan.conf")
-            p = subprocess.Popen(["ip", "netns", "exec", head, "sh", "-c",
-                                  f"mount --bind {d}/run /run && exec {CHARON}"],
-                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            procs.append(p)
-            wait_for(lambda: os.path.exists(f"{d}/charon.vici"), p, "charon")
-            sh("ip", "netns", "exec", head, "swanctl", "--load-all", "--noprompt", "--file", f"{d}/swanctl.conf",
-               "--uri", f"unix://{d}/charon.vici")
+            p = start_charon(head, d, procs, "charon")
             ss = measure(cl, load, p.pid, a.seconds, a.concurrency)
             os.kill(p.pid, signal.SIGTERM)
             p.wait(timeout=20)

@@ -30,7 +30,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
-from bench_ike import ravend_config  # noqa: E402
+from bench_ike import netns_pair, ravend_config  # noqa: E402
 
 NS = "urn:raven:params:xml:ns:yang:raven-vpn"
 PW = "bench-pw-1"
@@ -68,16 +68,7 @@ def main():
     d = tempfile.mkdtemp(prefix="raven-bench-rest-")
     procs = []
     try:
-        for ns in (head, cl):
-            sh("ip", "netns", "add", ns)
-            sh("ip", "-n", ns, "link", "set", "lo", "up")
-        sh("ip", "link", "add", f"{tag}a", "type", "veth", "peer", "name", f"{tag}b")
-        sh("ip", "link", "set", f"{tag}a", "netns", head)
-        sh("ip", "link", "set", f"{tag}b", "netns", cl)
-        sh("ip", "-n", head, "addr", "add", "10.233.0.1/24", "dev", f"{tag}a")
-        sh("ip", "-n", cl, "addr", "add", "10.233.0.2/24", "dev", f"{tag}b")
-        sh("ip", "-n", head, "link", "set", f"{tag}a", "up")
-        sh("ip", "-n", cl, "link", "set", f"{tag}b", "up")
+        netns_pair(tag, head, cl, "10.233.0")
 
         h = sh("openssl", "passwd", "-6", PW).stdout.strip()
         conf = ravend_config().replace(
