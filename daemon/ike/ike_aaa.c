@@ -22,7 +22,7 @@ enum { EAP_REQUEST = 1, EAP_RESPONSE = 2, EAP_SUCCESS = 3, EAP_FAILURE = 4, EAP_
 
 /* ---- the pending exchange ---- */
 
-struct ike_pend *ike_pend_new(const struct ike_msg *in, uint32_t msg_id)
+struct ike_pend *ike_pend_new(const struct ike_msg *in, uint32_t msg_id, bool initial, const char *method)
 {
     struct ike_pend *p = calloc(1, sizeof(*p));
     size_t total = 0, off = 0;
@@ -43,7 +43,8 @@ struct ike_pend *ike_pend_new(const struct ike_msg *in, uint32_t msg_id)
         off += in->pld[i].len;
     }
     p->msg_id = msg_id;
-    p->method = "psk";
+    p->initial = initial;
+    p->method = method;
     aaa_attrs_init(&p->cached);
     aaa_attrs_init(&p->user_at);
     aaa_attrs_init(&p->group_at);
@@ -89,12 +90,19 @@ static void wait_client(struct ike_sess *s)
     evtimer_add(s->ev_live, &(struct timeval){.tv_sec = t ? atoi(t) : 90});
 }
 
-static void peer_text(const struct ike_sess *s, char *buf, size_t len)
+/* How RADIUS sees the session: Calling-Station-Id (the client's address) and
+ * NAS-Port-Id (the session). */
+struct station {
+    char peer[INET6_ADDRSTRLEN], port[24];
+};
+
+static void station(const struct ike_sess *s, struct station *st)
 {
     if (s->peer.ss_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)&s->peer)->sin_addr, buf, (socklen_t)len);
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)&s->peer)->sin_addr, st->peer, sizeof(st->peer));
     else
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&s->peer)->sin6_addr, buf, (socklen_t)len);
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&s->peer)->sin6_addr, st->peer, sizeof(st->peer));
+    snprintf(st->port, sizeof(st->port), "%" PRIu64, s->id);
 }
 
 /* ---- EAP pass-through (S3) ---- */
@@ -132,9 +140,9 @@ static void eap_to_radius(struct ike_sess *s, const uint8_t *eap, size_t len)
 {
     const struct lyd_node *prof = ike_sess_profile(s);
     const char *list = prof ? ike_leaf(prof, "aaa/authentication/eap") : NULL;
-    char peer[INET6_ADDRSTRLEN], port[24];
+    struct station st;
     struct aaa_access q = {.user = s->eap_identity, .eap = eap, .eap_len = len, .service_type = 2,
-                           .calling_station = peer, .nas_port_id = port};
+                           .calling_station = st.peer, .nas_port_id = st.port};
     struct aaa_op *op;
 
     /* what RADIUS cannot carry fails here, with a reason (RFC 2865 5.1: User-Name
@@ -145,8 +153,7 @@ static void eap_to_radius(struct ike_sess *s, const uint8_t *eap, size_t len)
                                               : "the EAP identity is longer than RADIUS allows (253 octets)");
         return;
     }
-    peer_text(s, peer, sizeof(peer));
-    snprintf(port, sizeof(port), "%" PRIu64, s->id);
+    station(s, &st);
     if (s->pend->state_len) {
         q.state = s->pend->state;
         q.state_len = s->pend->state_len;
@@ -211,18 +218,12 @@ static void eap_answer(struct aaa_reply *r, void *arg)
     }
     case AAA_REJECT: {
         uint8_t failure[4] = {EAP_FAILURE, r->eap_len >= 2 ? r->eap[1] : pd->eap_id, 0, 4};
-        char a[INET6_ADDRSTRLEN];
 
         /* the client hears EAP-Failure (RFC 3748 4.2), then the SA goes */
         eap_respond(s, failure, sizeof(failure));
         snprintf(why, sizeof(why), "the RADIUS server %s rejected %s%s%s", r->server ? r->server : "?",
                  s->eap_identity ? s->eap_identity : "?", r->reply_message[0] ? ": " : "", r->reply_message);
-        log_warn("ike", "IKE_AUTH from %s (%s) refused: %s", ike_addr_str(&s->peer, a, sizeof(a)),
-                 s->remote_id ? s->remote_id : "?", why);
-        s->e->c.auth_failed++;
-        s->e->c.rejected++;
-        ike_sess_notify_event(s, "authentication-failure", "eap-failure", why);
-        ike_sess_abandon(s);
+        ike_auth_refused(s, "eap-failure", why);
         return;
     }
     case AAA_UNREACHABLE:
@@ -391,16 +392,16 @@ void ike_psk_fetch(struct ike_sess *s, const struct lyd_node *prof)
 {
     struct ike_pend *pd = s->pend;
     const char *list = ike_leaf(prof, "keyring/aaa/method-list");
-    char name[256], peer[INET6_ADDRSTRLEN], port[24];
-    struct aaa_access q = {.user = name, .password = "cisco", .service_type = 5, .calling_station = peer,
-                           .nas_port_id = port};
+    char name[256];
+    struct station st;
+    struct aaa_access q = {.user = name, .password = "cisco", .service_type = 5, .calling_station = st.peer,
+                           .nas_port_id = st.port};
     const struct lyd_node *kr = ike_find(prof, "keyring/aaa");
     struct aaa_op *op;
 
     /* the peer identity, or the name the keyring's mangler makes of it */
     ike_authz_name(s->e->conf, kr, s->id_type, s->remote_id, NULL, name, sizeof(name));
-    peer_text(s, peer, sizeof(peer));
-    snprintf(port, sizeof(port), "%" PRIu64, s->id);
+    station(s, &st);
     op = s->e->aaa && list && aaa_list_source(s->e->aaa, AAA_AUTHORIZATION, list) == AAA_RADIUS
              ? aaa_access_send(s->e->aaa, AAA_AUTHORIZATION, list, &q, psk_answer, s)
              : NULL;
@@ -562,9 +563,10 @@ static void authz_next(struct ike_sess *s)
         const struct lyd_node *src =
             ike_find(prof, "aaa/authorization/%s/%s", pd->authz_step == 0 ? "user" : "group", pd->method);
         const char *list = src ? ike_leaf(src, "method-list") : NULL;
-        char name[256], peer[INET6_ADDRSTRLEN], port[24];
-        struct aaa_access q = {.user = name, .password = "cisco", .service_type = 5, .calling_station = peer,
-                               .nas_port_id = port};
+        char name[256];
+        struct station st;
+        struct aaa_access q = {.user = name, .password = "cisco", .service_type = 5, .calling_station = st.peer,
+                               .nas_port_id = st.port};
         struct aaa_op *op;
 
         /* S5: with cached attributes that carry an address the explicit user
@@ -576,8 +578,7 @@ static void authz_next(struct ike_sess *s)
         }
         ike_authz_name(s->e->conf, src, pd->eap && s->eap_identity ? ID_EAP : s->id_type,
                        pd->eap && s->eap_identity ? s->eap_identity : s->remote_id, pd->dn, name, sizeof(name));
-        peer_text(s, peer, sizeof(peer));
-        snprintf(port, sizeof(port), "%" PRIu64, s->id);
+        station(s, &st);
         op = aaa_access_send(s->e->aaa, AAA_AUTHORIZATION, list, &q, authz_answer, s);
         if (!op) {
             ike_auth_fail(s, pd->msg_id, "authorization-failed", "the authorization list has no RADIUS server group");
@@ -600,14 +601,13 @@ void ike_authz_begin(struct ike_sess *s)
 static void acct_send(struct ike_sess *s, int status, uint32_t cause)
 {
     uint64_t v[4];
-    char peer[INET6_ADDRSTRLEN], port[24];
-    struct aaa_acct r = {.status = status, .session_id = s->acct_id, .calling_station = peer,
-                         .class_ = s->acct_class, .nas_port_id = port, .terminate_cause = cause};
+    struct station st;
+    struct aaa_acct r = {.status = status, .session_id = s->acct_id, .calling_station = st.peer,
+                         .class_ = s->acct_class, .nas_port_id = st.port, .terminate_cause = cause};
 
     if (!s->acct_list || !s->e->aaa)
         return;
-    peer_text(s, peer, sizeof(peer));
-    snprintf(port, sizeof(port), "%" PRIu64, s->id);
+    station(s, &st);
     r.user = s->eap_identity ? s->eap_identity : s->user ? s->user : s->remote_id;
     r.has_addr = s->have_addr4;
     r.addr = s->addr4;

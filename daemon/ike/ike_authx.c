@@ -305,24 +305,30 @@ static void cp_add_subnet(struct cp_out *o, const struct ike_ts *ts)
     cp_add(o, CFG_INTERNAL_IP4_SUBNET, p, 8);
 }
 
-void ike_auth_fail(struct ike_sess *s, uint32_t msg_id, const char *reason, const char *why)
+void ike_auth_refused(struct ike_sess *s, const char *reason, const char *why)
 {
-    struct ike_builder bd;
-    struct ike_hdr h = {0};
     char a[INET6_ADDRSTRLEN];
 
     log_warn("ike", "IKE_AUTH from %s (%s) refused: %s", ike_addr_str(&s->peer, a, sizeof(a)),
              s->remote_id ? s->remote_id : "?", why);
     s->e->c.auth_failed++;
     s->e->c.rejected++;
+    ike_sess_notify_event(s, "authentication-failure", reason ? reason : "", why);
+    ike_sess_abandon(s);
+}
+
+void ike_auth_fail(struct ike_sess *s, uint32_t msg_id, const char *reason, const char *why)
+{
+    struct ike_builder bd;
+    struct ike_hdr h = {0};
+
     ike_build_begin(&bd, &h);
     ike_notify_build(&bd, &(struct ike_notify_pld){.type = N_AUTHENTICATION_FAILED});
     if (ike_build_finish(&bd))
         ike_sess_respond(s, IKE_EXCH_AUTH, msg_id, IKE_PLD_NOTIFY, bd.buf.data + IKE_HDR_LEN,
                          bd.buf.len - IKE_HDR_LEN);
     ike_buf_fini(&bd.buf);
-    ike_sess_notify_event(s, "authentication-failure", reason ? reason : "", why);
-    ike_sess_abandon(s);
+    ike_auth_refused(s, reason, why);
 }
 
 static void fail_auth(struct ike_sess *s, uint32_t msg_id, const char *why)
@@ -613,12 +619,10 @@ void ike_handle_auth(struct ike_sess *s, const struct ike_msg *in)
             reason = "method-not-allowed";
             goto refuse;
         }
-        if (!(s->pend = ike_pend_new(in, msg_id))) {
+        if (!(s->pend = ike_pend_new(in, msg_id, initial, "eap"))) {
             why = "out of memory";
             goto refuse;
         }
-        s->pend->initial = initial;
-        s->pend->method = "eap";
         X509_free(peer_cert);
         sk_X509_pop_free(chain, X509_free);
         ike_eap_begin(s, prof);
@@ -633,12 +637,10 @@ void ike_handle_auth(struct ike_sess *s, const struct ike_msg *in)
         key = ike_psk(c, prof, true, &idi, &s->peer);
         if (!key && ike_find(prof, "keyring/aaa")) {
             /* the key is in RADIUS (S2): asked for, then checked */
-            if (!(s->pend = ike_pend_new(in, msg_id))) {
+            if (!(s->pend = ike_pend_new(in, msg_id, initial, "psk"))) {
                 why = "out of memory";
                 goto refuse;
             }
-            s->pend->initial = initial;
-            s->pend->method = "psk";
             s->auth_method = strdup("pre-share");
             X509_free(peer_cert);
             sk_X509_pop_free(chain, X509_free);
@@ -702,12 +704,10 @@ void ike_handle_auth(struct ike_sess *s, const struct ike_msg *in)
         s->auth_method = strdup(rsa ? "rsa-sig" : "ecdsa-sig");
         method = "cert";
     }
-    if (!(s->pend = ike_pend_new(in, msg_id))) {
+    if (!(s->pend = ike_pend_new(in, msg_id, initial, method))) {
         why = "out of memory";
         goto refuse;
     }
-    s->pend->initial = initial;
-    s->pend->method = method;
     {
         const unsigned char *p = idi.data;
         X509_NAME *id_dn = idi.type == ID_DER_DN ? d2i_X509_NAME(NULL, &p, (long)idi.len) : NULL;

@@ -483,6 +483,9 @@ void ike_handle_auth(struct ike_sess *s, const struct ike_msg *inner);
  * authentication-failure notification with @reason (an auth-failure-reason
  * name or NULL) and the half-open SA goes. */
 void ike_auth_fail(struct ike_sess *s, uint32_t msg_id, const char *reason, const char *why);
+/* The same after another answer was sent (an EAP-Failure): logged, counted,
+ * notified, and the half-open SA goes. */
+void ike_auth_refused(struct ike_sess *s, const char *reason, const char *why);
 /* Authentication done (and authorization answers in s->pend): authorize, assign,
  * make the first child SA and answer s->pend->msg_id; the session is up. */
 void ike_auth_finish(struct ike_sess *s);
@@ -495,7 +498,9 @@ bool ike_auth_psk_ok(const struct ike_sess *s, const struct ike_msg *req, const 
 const struct lyd_node *ike_sess_profile(const struct ike_sess *s);
 
 /* ike_aaa.c: EAP pass-through, authorization and accounting over RADIUS */
-struct ike_pend *ike_pend_new(const struct ike_msg *in, uint32_t msg_id);
+/* The exchange under way for request @in (copied), @msg_id to answer; @method is
+ * "psk", "cert" or "eap" (a string constant). */
+struct ike_pend *ike_pend_new(const struct ike_msg *in, uint32_t msg_id, bool initial, const char *method);
 void ike_pend_free(struct ike_pend *p);
 /* The first IKE_AUTH request without AUTH: starts EAP (S3, figures 1 and 2). */
 void ike_eap_begin(struct ike_sess *s, const struct lyd_node *prof);
