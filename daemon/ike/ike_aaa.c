@@ -63,6 +63,8 @@ void ike_pend_free(struct ike_pend *p)
     free(p->req_buf);
     free(p->idr);
     X509_NAME_free(p->dn);
+    X509_free(p->crl_cert);
+    sk_X509_pop_free(p->crl_chain, X509_free);
     aaa_attrs_free(&p->cached);
     aaa_attrs_free(&p->user_at);
     aaa_attrs_free(&p->group_at);

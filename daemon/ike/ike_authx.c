@@ -17,6 +17,7 @@
 #include "daemon/ike/ike_auth.h"
 #include "daemon/ike/ike_eng.h"
 #include "daemon/pki/pki.h"
+#include "daemon/pki/pki_crl.h"
 #include "daemon/pool/pool.h"
 #include "daemon/base/poison.h"
 
@@ -565,6 +566,8 @@ void ike_handle_auth(struct ike_sess *s, const struct ike_msg *in)
     STACK_OF(X509) *chain = NULL;
     const char *why = NULL, *reason = NULL, *method = "psk";
     char whybuf[300];
+    enum pki_verdict verdict = PKI_GOOD;
+    bool crl_checked = false;
 
     if (s->pend) { /* an EAP exchange under way */
         ike_eap_continue(s, in, msg_id);
@@ -681,11 +684,17 @@ void ike_handle_auth(struct ike_sess *s, const struct ike_msg *in)
             why = "the profile has no trustpoint to verify client certificates with";
             goto refuse;
         }
-        if (!pki_verify(tps, ntp, peer_cert, chain, whybuf, sizeof(whybuf))) {
+        verdict = pki_crl_verify(s->e->crl, tps, ntp, peer_cert, chain, &crl_checked, whybuf, sizeof(whybuf));
+        if (verdict == PKI_INVALID || verdict == PKI_REVOKED || verdict == PKI_NO_CRL) {
             why = whybuf;
-            reason = "certificate-invalid";
+            reason = verdict == PKI_REVOKED ? "certificate-revoked" :
+                     verdict == PKI_NO_CRL  ? "crl-unavailable" :
+                                              "certificate-invalid";
             goto refuse;
         }
+        if (verdict == PKI_GOOD && whybuf[0]) /* revocation-check crl none */
+            log_info("ike", "session %" PRIu64 " (%s): accepted without a revocation check: %s", s->id,
+                     s->remote_id, whybuf);
         if (!pki_cert_matches_id(peer_cert, idi.type, idi.data, idi.len)) {
             why = "the client's identity is not in its certificate";
             reason = "certificate-invalid";
@@ -703,6 +712,8 @@ void ike_handle_auth(struct ike_sess *s, const struct ike_msg *in)
         free(so);
         s->auth_method = strdup(rsa ? "rsa-sig" : "ecdsa-sig");
         method = "cert";
+        if (crl_checked)
+            ike_crl_remember(s, peer_cert);
     }
     if (!(s->pend = ike_pend_new(in, msg_id, initial, method))) {
         why = "out of memory";
@@ -713,6 +724,10 @@ void ike_handle_auth(struct ike_sess *s, const struct ike_msg *in)
         X509_NAME *id_dn = idi.type == ID_DER_DN ? d2i_X509_NAME(NULL, &p, (long)idi.len) : NULL;
 
         s->pend->dn = id_dn ? id_dn : peer_cert ? X509_NAME_dup(X509_get_subject_name(peer_cert)) : NULL;
+    }
+    if (verdict == PKI_PENDING) { /* answered once the certificate's CRL is fetched */
+        ike_crl_park(s, peer_cert, chain);
+        return;
     }
     X509_free(peer_cert);
     sk_X509_pop_free(chain, X509_free);

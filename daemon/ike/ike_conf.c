@@ -423,8 +423,8 @@ static bool build_trustpoints(struct ike_conf *c, ike_err_fn err, void *arg)
     }
     for (uint32_t i = 0; i < set->count; i++) {
         const struct lyd_node *tn = set->dnodes[i], *ch;
-        const char *cas[64], *crls[64], *rc = ike_leaf(tn, "revocation-check");
-        size_t nca = 0, ncrl = 0;
+        const char *cas[64], *crls[64], *urls[64], *rc = ike_leaf(tn, "revocation-check");
+        size_t nca = 0, ncrl = 0, nurl = 0;
         char why[300];
         struct pki_tp *tp;
 
@@ -433,9 +433,15 @@ static bool build_trustpoints(struct ike_conf *c, ike_err_fn err, void *arg)
                 cas[nca++] = lyd_get_value(ch);
             else if (!strcmp(ch->schema->name, "crl") && ncrl < 64)
                 crls[ncrl++] = lyd_get_value(ch);
+            else if (!strcmp(ch->schema->name, "crl-url") && nurl < 64)
+                urls[nurl++] = lyd_get_value(ch);
         }
         tp = pki_tp_new(ike_leaf(tn, "name"), cas, nca, ike_leaf(tn, "certificate"), ike_leaf(tn, "private-key"), crls,
-                        ncrl, !rc || strcmp(rc, "none"), why, sizeof(why));
+                        ncrl, urls, nurl,
+                        rc && !strcmp(rc, "none")     ? PKI_REV_NONE :
+                        rc && !strcmp(rc, "crl-none") ? PKI_REV_CRL_NONE :
+                                                        PKI_REV_CRL,
+                        why, sizeof(why));
         if (!tp) {
             errf(err, arg, tn, "trustpoint %s: %s", ike_leaf(tn, "name"), why);
             ok = false;

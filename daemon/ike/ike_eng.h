@@ -209,6 +209,10 @@ struct ike_pend {
     struct aaa_attrs cached, user_at, group_at;
     bool have_cached, have_user, have_group;
     int authz_step;
+    /* a certificate whose first CRL is being fetched (ike_crl.c) */
+    bool crl_wait;
+    X509 *crl_cert;
+    STACK_OF(X509) *crl_chain;
 };
 
 struct ike_sess {
@@ -242,6 +246,9 @@ struct ike_sess {
     char *eap_identity;
     char *authz_sources; /* where the attributes came from, e.g. "radius-cached radius-user policy-group" */
     struct ike_pend *pend;
+    /* the certificate it authenticated with, checked again at each CRL refresh */
+    X509_NAME *cert_issuer;
+    ASN1_INTEGER *cert_serial;
     /* accounting (RFC 2866) */
     char *acct_list, *acct_class;
     char acct_id[24];
@@ -309,6 +316,7 @@ struct ike_engine {
     struct event_base *base;
     struct aaa *aaa; /* RADIUS: EAP, authorization, accounting, dynamic authorization */
     struct dhcp_client *dhcp; /* DHCP as an address source */
+    struct pki_crl *crl;      /* CRL fetching and cache (ike_crl.c) */
     const struct ly_ctx *ctx;
     struct dp *dp;
     struct ike_conf *conf, *pending;
@@ -496,6 +504,13 @@ bool ike_auth_build_ours(struct ike_sess *s, const struct lyd_node *prof, struct
 bool ike_auth_psk_ok(const struct ike_sess *s, const struct ike_msg *req, const uint8_t *key, size_t key_len);
 /* The profile of the session (by name, in the configuration now in force). */
 const struct lyd_node *ike_sess_profile(const struct ike_sess *s);
+
+/* ike_crl.c: revocation of client certificates */
+/* The session authenticated with @cert: remembers its issuer and serial. */
+void ike_crl_remember(struct ike_sess *s, X509 *cert);
+/* Parks the IKE_AUTH of s->pend until the CRL of @cert arrives (adopts @cert and
+ * @chain); answered when the fetch ends. */
+void ike_crl_park(struct ike_sess *s, X509 *cert, STACK_OF(X509) *chain);
 
 /* ike_aaa.c: EAP pass-through, authorization and accounting over RADIUS */
 /* The exchange under way for request @in (copied), @msg_id to answer; @method is

@@ -315,6 +315,8 @@ static void sess_release(struct ike_sess *s)
     free(s->pool6);
     free(s->eap_identity);
     free(s->authz_sources);
+    X509_NAME_free(s->cert_issuer);
+    ASN1_INTEGER_free(s->cert_serial);
     free(s->acct_list);
     free(s->acct_class);
     if (s->ev_acct)

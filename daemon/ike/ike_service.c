@@ -16,6 +16,7 @@
 
 #include "daemon/base/log.h"
 #include "daemon/ike/ike_eng.h"
+#include "daemon/pki/pki_crl.h"
 #include "daemon/pool/pool.h"
 #include "daemon/base/poison.h"
 
@@ -347,6 +348,7 @@ void ike_engine_apply(struct ike_engine *e)
     ike_conf_free(e->conf);
     e->conf = e->pending;
     e->pending = NULL;
+    pki_crl_sync(e->crl, e->conf->tps, e->conf->ntps); /* crl-url sources follow the trustpoints */
     {
         char a[INET6_ADDRSTRLEN];
 

@@ -8,6 +8,7 @@
 
 #include "dataplane/dp.h"
 #include "daemon/ike/ike_eng.h"
+#include "daemon/pki/pki_crl.h"
 #include "daemon/pool/pool.h"
 #include "daemon/base/poison.h"
 
@@ -303,6 +304,7 @@ int ike_engine_state(struct ike_engine *e, struct lyd_node *state)
         pool_set_foreach(e->conf->pools, pool_state, state);
         pool_set_foreach(e->conf->pools6, pool_state, state);
     }
+    pki_crl_state(e->crl, state);
     ic = inner(state, "ike-counters");
     time_leaf(ic, "discontinuity-time", c->discontinuity);
     n = inner(ic, "sa");
