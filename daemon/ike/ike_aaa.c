@@ -659,6 +659,7 @@ void ike_acct_stop(struct ike_sess *s, const char *reason)
         uint32_t cause;
     } map[] = {{"peer-delete", 1},    {"dpd-timeout", 2},       {"session-lifetime", 5}, {"ike-lifetime", 5},
                {"admin-clear", 6},    {"radius-disconnect", 6}, {"replaced", 10},        {"rekey-failure", 10},
+               {"certificate-revoked", 6}, /* Admin-Reset: the CA revoked it */
                {"config-change", 10}, {"shutdown", 11},         {"dataplane-failure", 8},
                {"dhcp-lease-lost", 3}};
     uint32_t cause = 9; /* NAS-Error */

@@ -20,6 +20,8 @@ import time
 import pytest
 
 from conftest import netns_connect
+from radiushelpers import FreeRadius
+from test_eap_radius import servers_xml
 from test_ike_certs import read, run
 from test_ike_sessions import sessions, state, t
 
@@ -120,19 +122,28 @@ def web(tmp_path, lab):
     class Web:
         lab = lb
         dir = str(root)
+        closers = []
 
         @staticmethod
         def log():
             with open(tmp_path / "http.log") as f:
                 return f.read()
 
-    yield Web
-    logf.close()
+    try:
+        yield Web
+    finally:
+        for close in Web.closers:
+            close()
+        logf.close()
 
 
-def headend(pki, urls=(), rev=None):
+def headend(pki, urls=(), rev=None, fr=None):
+    """A certificate profile; with @fr (FreeRADIUS) accounting of its sessions."""
     crl_url = "".join(f"<crl-url>{u}</crl-url>" for u in urls)
     rc = f"<revocation-check>{rev}</revocation-check>" if rev else ""
+    acct = "<accounting><cert>acct-list</cert></accounting>" if fr else ""
+    servers = (f"{servers_xml([('r1', fr.port, fr.acct_port)])}<accounting-list><name>acct-list</name><method>"
+               "<sequence>1</sequence><group>g</group></method></accounting-list>") if fr else ""
     return f"""<pki xmlns="{NS}">
   <trustpoint><name>tp</name><ca-certificate>{read(pki('ca.pem'))}</ca-certificate>
     <certificate>{read(pki('head.pem'))}</certificate><private-key>{read(pki('head.key'))}</private-key>
@@ -147,11 +158,11 @@ def headend(pki, urls=(), rev=None):
     <identity><local><fqdn>headend.example.org</fqdn></local></identity>
     <authentication><local><ecdsa-sig/></local><remote><ecdsa-sig/></remote></authentication>
     <pki><trustpoint><name>tp</name></trustpoint></pki>
-    <aaa><authorization><group><cert><method-list>local-list</method-list><username>certs</username></cert></group></authorization></aaa>
+    <aaa><authorization><group><cert><method-list>local-list</method-list><username>certs</username></cert></group></authorization>{acct}</aaa>
   </profile>
 </ikev2>
 <pools xmlns="{NS}"><ipv4-pool><name>cert-pool</name><range><start>10.204.0.1</start><end>10.204.0.9</end></range></ipv4-pool></pools>
-<aaa xmlns="{NS}"><authorization-list><name>local-list</name><method><sequence>1</sequence><local/></method></authorization-list></aaa>"""
+<aaa xmlns="{NS}">{servers}<authorization-list><name>local-list</name><method><sequence>1</sequence><local/></method></authorization-list></aaa>"""
 
 
 def client_conf(lb, name):
@@ -328,10 +339,13 @@ def test_certificate_without_crl_source_is_refused(make_ravend, web, pki):
 def test_connected_client_revoked_is_disconnected_at_refresh(make_ravend, web, pki):
     """frank connects under a CRL valid for 20 s; the CA then revokes him and the
     server gets the new CRL; at the refresh before nextUpdate the headend ends
-    his session (DELETE to the client, reason certificate-revoked)."""
+    his session (DELETE to the client, reason certificate-revoked, accounting
+    Stop to FreeRADIUS with Acct-Terminate-Cause Admin-Reset)."""
+    fr = FreeRadius(netns=web.lab.head)
+    web.closers.append(fr.close)
     path = os.path.join(web.dir, "ca.crl")
     gencrl(pki, path, secs=20)
-    d = make_ravend(headend(pki, urls=[URL]), netns=web.lab.head)
+    d = make_ravend(headend(pki, urls=[URL], fr=fr), netns=web.lab.head)
     m = d.connect()
     wait_for(lambda: crl_sources(m).get(URL, {}).get("status") == "valid", 20, "the CRL")
     r = connect(web, pki, "frank")
@@ -345,3 +359,5 @@ def test_connected_client_revoked_is_disconnected_at_refresh(make_ravend, web, p
     wait_for(lambda: "received DELETE for IKE_SA" in web.lab.log(0), 10, "the client's DELETE")
     src = crl_sources(m)[URL]
     assert int(src["fetches"]) >= 2 and int(src["revoked-certificates"]) == 3, src
+    stop = wait_for(lambda: [r for r in fr.detail() if r.get("Acct-Status-Type") == "Stop"], 10, "the Stop")[0]
+    assert stop["Acct-Terminate-Cause"] == "Admin-Reset", stop
