@@ -203,6 +203,9 @@ def stop_charon(lb):
     p = lb.clients[0]["proc"]
     p.terminate()
     p.wait(timeout=15)
+    vici = os.path.join(lb.clients[0]["dir"], "charon.vici")
+    if os.path.exists(vici):  # start_charon waits for a new one
+        os.unlink(vici)
 
 
 def crl_sources(m):
