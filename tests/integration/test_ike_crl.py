@@ -14,6 +14,7 @@ the fetch); a connected client whose certificate a new CRL revokes is
 disconnected at the refresh."""
 import os
 import re
+import shutil
 import subprocess
 import time
 
@@ -344,6 +345,8 @@ def test_connected_client_revoked_is_disconnected_at_refresh(make_ravend, web, p
     server gets the new CRL; at the refresh before nextUpdate the headend ends
     his session (DELETE to the client, reason certificate-revoked, accounting
     Stop to FreeRADIUS with Acct-Terminate-Cause Admin-Reset)."""
+    if not shutil.which("freeradius"):
+        pytest.fail("FreeRADIUS is not installed: install freeradius (packaging/debian-packages.txt)")
     fr = FreeRadius(netns=web.lab.head)
     web.closers.append(fr.close)
     path = os.path.join(web.dir, "ca.crl")
