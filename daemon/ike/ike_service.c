@@ -170,6 +170,8 @@ void ike_engine_free(struct ike_engine *e)
 
     if (!e)
         return;
+    if (e->crl)
+        pki_crl_set_notify(e->crl, NULL, NULL); /* the cache outlives the engine */
     HASH_ITER(hh_id, e->by_id, s, tmp) {
         if (s->state == SESS_DELETING)
             ike_sess_abandon(s);

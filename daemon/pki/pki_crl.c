@@ -23,10 +23,13 @@
 #define REFRESH_MARGIN 300   /* at most this long before nextUpdate */
 #define REFRESH_MIN 2        /* never sooner than this after a fetch */
 
+struct crl_sock;
+
 struct pki_crl {
     struct event_base *base;
     CURLM *multi;
     struct event *ev_timeout; /* libcurl's timer */
+    struct crl_sock *socks;   /* the sockets libcurl asked to watch */
     struct crl_src *srcs;
     size_t ncdp;
     pki_crl_fn notify;
@@ -37,7 +40,18 @@ struct pki_crl {
 struct crl_sock {
     struct event *ev;
     struct pki_crl *c;
+    struct crl_sock *next, **pprev;
 };
+
+static void sock_free(struct crl_sock *cs)
+{
+    if (cs->ev)
+        event_free(cs->ev);
+    *cs->pprev = cs->next;
+    if (cs->next)
+        cs->next->pprev = cs->pprev;
+    free(cs);
+}
 
 static void src_schedule(struct crl_src *s, time_t delay);
 
@@ -121,6 +135,8 @@ static void src_fetch(struct crl_src *s)
     curl_easy_setopt(h, CURLOPT_PRIVATE, s);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, s->curl_err);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "Raven CRL fetcher");
+    /* no proxy from the environment: the URL is fetched as configured */
+    curl_easy_setopt(h, CURLOPT_PROXY, "");
     s->curl_err[0] = 0;
     if (curl_multi_add_handle(s->owner->multi, h) != CURLM_OK) {
         curl_easy_cleanup(h);
@@ -271,10 +287,8 @@ static int sock_cb(CURL *h, curl_socket_t fd, int what, void *arg, void *sockp)
 
     (void)h;
     if (what == CURL_POLL_REMOVE) {
-        if (cs) {
-            event_free(cs->ev);
-            free(cs);
-        }
+        if (cs)
+            sock_free(cs);
         curl_multi_assign(c->multi, fd, NULL);
         return 0;
     }
@@ -282,8 +296,13 @@ static int sock_cb(CURL *h, curl_socket_t fd, int what, void *arg, void *sockp)
         if (!(cs = calloc(1, sizeof(*cs))))
             return -1;
         cs->c = c;
+        cs->next = c->socks;
+        if (c->socks)
+            c->socks->pprev = &cs->next;
+        cs->pprev = &c->socks;
+        c->socks = cs;
         curl_multi_assign(c->multi, fd, cs);
-    } else {
+    } else if (cs->ev) {
         event_free(cs->ev);
     }
     cs->ev = event_new(c->base, fd, ev | EV_PERSIST, on_sock, c);
@@ -341,6 +360,8 @@ void pki_crl_free(struct pki_crl *c)
     }
     if (c->multi)
         curl_multi_cleanup(c->multi);
+    while (c->socks) /* connections libcurl kept open, closed by the cleanup */
+        sock_free(c->socks);
     if (c->ev_timeout)
         event_free(c->ev_timeout);
     free(c);
