@@ -285,10 +285,11 @@ def test_unreachable_crl_url_fails_closed_or_open(make_ravend, web, pki, rev, ad
     ("evil", "the CRL is not signed by a CA of the trustpoint"),
     ("expired", "the CRL has expired"),
     ("missing", "HTTP status 404"),
+    ("oversized", "the CRL is larger than the limit of 4 MiB"),
 ])
 def test_bad_crls_are_counted_and_refuse(make_ravend, web, pki, body, error):
-    """Malformed, foreign-signed (a CA of the same name, another key), expired
-    and missing CRLs are counted as failures and give no CRL: the client is
+    """Malformed, foreign-signed (a CA of the same name, another key), expired,
+    missing and oversized CRLs are counted as failures and give no CRL: the client is
     refused (revocation-check crl); ravend keeps running."""
     path = os.path.join(web.dir, "ca.crl")
     if body == "garbage":
@@ -296,6 +297,9 @@ def test_bad_crls_are_counted_and_refuse(make_ravend, web, pki, body, error):
             f.write(os.urandom(3000))
     elif body == "evil":
         gencrl(pki, path, issuer="evil")
+    elif body == "oversized":
+        with open(path, "wb") as f:
+            f.write(b"\0" * (5 << 20))
     elif body == "expired":
         gencrl(pki, path, secs=1)
         time.sleep(2)
