@@ -567,7 +567,7 @@ void ike_handle_auth(struct ike_sess *s, const struct ike_msg *in)
     const char *why = NULL, *reason = NULL, *method = "psk";
     char whybuf[300];
     enum pki_verdict verdict = PKI_GOOD;
-    bool crl_checked = false;
+    const struct pki_tp *crl_tp = NULL;
 
     if (s->pend) { /* an EAP exchange under way */
         ike_eap_continue(s, in, msg_id);
@@ -684,7 +684,7 @@ void ike_handle_auth(struct ike_sess *s, const struct ike_msg *in)
             why = "the profile has no trustpoint to verify client certificates with";
             goto refuse;
         }
-        verdict = pki_crl_verify(s->e->crl, tps, ntp, peer_cert, chain, &crl_checked, whybuf, sizeof(whybuf));
+        verdict = pki_crl_verify(s->e->crl, tps, ntp, peer_cert, chain, &crl_tp, whybuf, sizeof(whybuf));
         if (verdict == PKI_INVALID || verdict == PKI_REVOKED || verdict == PKI_NO_CRL) {
             why = whybuf;
             reason = verdict == PKI_REVOKED ? "certificate-revoked" :
@@ -712,8 +712,8 @@ void ike_handle_auth(struct ike_sess *s, const struct ike_msg *in)
         free(so);
         s->auth_method = strdup(rsa ? "rsa-sig" : "ecdsa-sig");
         method = "cert";
-        if (crl_checked)
-            ike_crl_remember(s, peer_cert);
+        if (crl_tp)
+            ike_crl_remember(s, peer_cert, crl_tp);
     }
     if (!(s->pend = ike_pend_new(in, msg_id, initial, method))) {
         why = "out of memory";

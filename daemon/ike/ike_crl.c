@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "daemon/base/log.h"
 #include "daemon/ike/ike_eng.h"
@@ -12,12 +13,17 @@
 #include "daemon/pki/pki_crl.h"
 #include "daemon/base/poison.h"
 
-void ike_crl_remember(struct ike_sess *s, X509 *cert)
+void ike_crl_remember(struct ike_sess *s, X509 *cert, const struct pki_tp *tp)
 {
     X509_NAME_free(s->cert_issuer);
     ASN1_INTEGER_free(s->cert_serial);
+    free(s->cert_tp);
     s->cert_issuer = X509_NAME_dup(X509_get_issuer_name(cert));
     s->cert_serial = ASN1_INTEGER_dup(X509_get0_serialNumber(cert));
+    s->cert_tp = strdup(tp->name);
+    if (!s->cert_issuer || !s->cert_serial || !s->cert_tp)
+        log_warn("ike", "session %" PRIu64 ": out of memory: its certificate will not be checked at CRL refreshes",
+                 s->id);
 }
 
 void ike_crl_park(struct ike_sess *s, X509 *cert, STACK_OF(X509) *chain)
@@ -41,14 +47,14 @@ static void resume(struct ike_sess *s)
     struct pki_tp *tps[16];
     size_t ntp = prof ? ike_profile_tps(s->e->conf, prof, "verify", tps, 16) : 0;
     enum pki_verdict v;
-    bool checked;
+    const struct pki_tp *checked_by;
     char why[300];
 
     if (!ntp) {
         ike_auth_fail(s, pd->msg_id, NULL, "the session's profile or trustpoints were removed while it authenticated");
         return;
     }
-    v = pki_crl_verify(s->e->crl, tps, ntp, pd->crl_cert, pd->crl_chain, &checked, why, sizeof(why));
+    v = pki_crl_verify(s->e->crl, tps, ntp, pd->crl_cert, pd->crl_chain, &checked_by, why, sizeof(why));
     if (v == PKI_PENDING)
         return;
     if (v != PKI_GOOD) {
@@ -62,8 +68,8 @@ static void resume(struct ike_sess *s)
     if (why[0])
         log_info("ike", "session %" PRIu64 " (%s): accepted without a revocation check: %s", s->id,
                  s->remote_id ? s->remote_id : "?", why);
-    if (checked)
-        ike_crl_remember(s, pd->crl_cert);
+    if (checked_by)
+        ike_crl_remember(s, pd->crl_cert, checked_by);
     X509_free(pd->crl_cert);
     sk_X509_pop_free(pd->crl_chain, X509_free);
     pd->crl_cert = NULL;
@@ -81,7 +87,7 @@ static void on_crl(void *arg)
 
     /* sessions go while this runs: their ids first, then one at a time */
     HASH_ITER(hh_id, e->by_id, s, tmp) {
-        if (!(s->pend && s->pend->crl_wait) && !(s->state == SESS_ESTABLISHED && s->cert_issuer))
+        if (!(s->pend && s->pend->crl_wait) && !(s->state == SESS_ESTABLISHED && s->cert_tp))
             continue;
         if (n == cap) {
             uint64_t *m = realloc(ids, (cap ? 2 * cap : 64) * sizeof(*ids));
@@ -101,8 +107,8 @@ static void on_crl(void *arg)
             continue;
         if (s->pend && s->pend->crl_wait) {
             resume(s);
-        } else if (s->state == SESS_ESTABLISHED && s->cert_issuer &&
-                   pki_crl_revoked(e->crl, s->cert_issuer, s->cert_serial, why, sizeof(why))) {
+        } else if (s->state == SESS_ESTABLISHED && s->cert_tp && s->cert_issuer && s->cert_serial &&
+                   pki_crl_revoked(e->crl, s->cert_tp, s->cert_issuer, s->cert_serial, why, sizeof(why))) {
             log_warn("ike", "session %" PRIu64 " (%s): %s", s->id, s->remote_id ? s->remote_id : "?", why);
             ike_sess_end(s, "certificate-revoked", true);
         }

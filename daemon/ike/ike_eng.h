@@ -249,6 +249,7 @@ struct ike_sess {
     /* the certificate it authenticated with, checked again at each CRL refresh */
     X509_NAME *cert_issuer;
     ASN1_INTEGER *cert_serial;
+    char *cert_tp; /* the trustpoint that checked it */
     /* accounting (RFC 2866) */
     char *acct_list, *acct_class;
     char acct_id[24];
@@ -506,8 +507,9 @@ bool ike_auth_psk_ok(const struct ike_sess *s, const struct ike_msg *req, const 
 const struct lyd_node *ike_sess_profile(const struct ike_sess *s);
 
 /* ike_crl.c: revocation of client certificates */
-/* The session authenticated with @cert: remembers its issuer and serial. */
-void ike_crl_remember(struct ike_sess *s, X509 *cert);
+/* The session authenticated with @cert, whose revocation trustpoint @tp checks:
+ * remembers its issuer and serial. */
+void ike_crl_remember(struct ike_sess *s, X509 *cert, const struct pki_tp *tp);
 /* Parks the IKE_AUTH of s->pend until the CRL of @cert arrives (adopts @cert and
  * @chain); answered when the fetch ends. */
 void ike_crl_park(struct ike_sess *s, X509 *cert, STACK_OF(X509) *chain);

@@ -317,6 +317,7 @@ static void sess_release(struct ike_sess *s)
     free(s->authz_sources);
     X509_NAME_free(s->cert_issuer);
     ASN1_INTEGER_free(s->cert_serial);
+    free(s->cert_tp);
     free(s->acct_list);
     free(s->acct_class);
     if (s->ev_acct)

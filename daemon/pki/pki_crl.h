@@ -57,17 +57,18 @@ enum pki_verdict {
  * @tps, then its revocation as the trustpoint of its issuing CA says: its
  * configured CRLs, else the CRLs of its crl-url, else those of the certificate's
  * distribution points (fetched through @c, which may be NULL: then only
- * configured CRLs count). @checked tells whether a CRL check applies to it (the
- * session is to be checked again at each refresh). The reason in @why for
- * anything but PKI_GOOD (and for a fail-open acceptance, revocation-check crl
- * none). */
+ * configured CRLs count). @checked_by is the trustpoint whose CRL check applies
+ * to it, NULL if none (with one, the session is to be checked again at each
+ * refresh). The reason in @why for anything but PKI_GOOD (and for a fail-open
+ * acceptance, revocation-check crl none). */
 enum pki_verdict pki_crl_verify(struct pki_crl *c, struct pki_tp *const *tps, size_t ntp, X509 *leaf,
-                                STACK_OF(X509) *untrusted, bool *checked, char *why, size_t why_len);
+                                STACK_OF(X509) *untrusted, const struct pki_tp **checked_by, char *why,
+                                size_t why_len);
 
-/* Whether a fetched CRL of @c lists the certificate of @issuer and @serial; the
- * CRL's source in @why. */
-bool pki_crl_revoked(struct pki_crl *c, const X509_NAME *issuer, const ASN1_INTEGER *serial, char *why,
-                     size_t why_len);
+/* Whether a CRL fetched for trustpoint @tp lists the certificate of @issuer and
+ * @serial; the CRL's source in @why. */
+bool pki_crl_revoked(struct pki_crl *c, const char *tp, const X509_NAME *issuer, const ASN1_INTEGER *serial,
+                     char *why, size_t why_len);
 
 /* Parses a CRL fetched from a distribution point or URL (DER, or PEM) of at most
  * PKI_CRL_MAX_BODY bytes and accepts it if one of @cas (with cRLSign usage, if its

@@ -235,7 +235,8 @@ static enum pki_verdict revocation(struct pki_crl *c, const struct pki_tp *tp, X
 }
 
 enum pki_verdict pki_crl_verify(struct pki_crl *c, struct pki_tp *const *tps, size_t ntp, X509 *leaf,
-                                STACK_OF(X509) *untrusted, bool *checked, char *why, size_t why_len)
+                                STACK_OF(X509) *untrusted, const struct pki_tp **checked_by, char *why,
+                                size_t why_len)
 {
     X509_STORE *store = X509_STORE_new();
     X509_STORE_CTX *ctx = X509_STORE_CTX_new();
@@ -244,7 +245,7 @@ enum pki_verdict pki_crl_verify(struct pki_crl *c, struct pki_tp *const *tps, si
     STACK_OF(X509) *chain;
     X509 *issuer;
 
-    *checked = false;
+    *checked_by = NULL;
     if (why_len)
         why[0] = 0;
     if (!store || !ctx) {
@@ -274,7 +275,7 @@ enum pki_verdict pki_crl_verify(struct pki_crl *c, struct pki_tp *const *tps, si
         v = PKI_GOOD;
         goto out;
     }
-    *checked = true;
+    *checked_by = tp;
     v = revocation(c, tp, leaf, issuer, why, why_len);
 out:
     ERR_clear_error();
@@ -283,13 +284,14 @@ out:
     return v;
 }
 
-bool pki_crl_revoked(struct pki_crl *c, const X509_NAME *issuer, const ASN1_INTEGER *serial, char *why,
-                     size_t why_len)
+bool pki_crl_revoked(struct pki_crl *c, const char *tp, const X509_NAME *issuer, const ASN1_INTEGER *serial,
+                     char *why, size_t why_len)
 {
     for (struct crl_src *s = pki_crl_srcs(c); s; s = s->next) {
         X509_REVOKED *rev = NULL;
 
-        if (!s->crl || X509_NAME_cmp(X509_CRL_get_issuer(s->crl), issuer))
+        /* only the trustpoint's own CAs signed what it fetched */
+        if (!s->crl || strcmp(s->tp, tp) || X509_NAME_cmp(X509_CRL_get_issuer(s->crl), issuer))
             continue;
         if (X509_CRL_get0_by_serial(s->crl, &rev, (ASN1_INTEGER *)serial) == 1) {
             snprintf(why, why_len, "the CRL from %s (trustpoint %s) revokes the certificate", s->url, s->tp);

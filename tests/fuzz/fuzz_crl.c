@@ -62,7 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const unsigned char *p = data;
     X509_CRL *crl;
     char why[300];
-    bool checked;
+    const struct pki_tp *checked;
 
     if (!tp)
         setup();

@@ -232,16 +232,16 @@ static void test_verdict_configured_crl(void **state)
     X509_CRL *crl = crl_make(&ca, rev, 1, -60, 3600), *foreign = crl_make(&other, rev, 1, -60, 3600);
     struct pki_tp *tp = tp_make(&ca, crl, NULL, PKI_REV_CRL), *tpn;
     char why[300];
-    bool checked;
+    const struct pki_tp *checked;
 
     (void)state;
     assert_int_equal(pki_crl_verify(NULL, &tp, 1, alice.cert, NULL, &checked, why, sizeof(why)), PKI_GOOD);
-    assert_true(checked);
+    assert_ptr_equal(checked, tp);
     assert_int_equal(pki_crl_verify(NULL, &tp, 1, carol.cert, NULL, &checked, why, sizeof(why)), PKI_REVOKED);
     assert_non_null(strstr(why, "certificate verification failed: certificate revoked (serial 65"));
     /* an untrusted certificate: the chain fails first */
     assert_int_equal(pki_crl_verify(NULL, &tp, 1, other.cert, NULL, &checked, why, sizeof(why)), PKI_INVALID);
-    assert_false(checked);
+    assert_null(checked);
     pki_tp_free(tp);
     /* a CRL that another key signed does not count: no valid CRL */
     tp = tp_make(&ca, foreign, NULL, PKI_REV_CRL);
@@ -255,7 +255,7 @@ static void test_verdict_configured_crl(void **state)
     /* revocation-check none: no check at all */
     tpn = tp_make(&ca, NULL, NULL, PKI_REV_NONE);
     assert_int_equal(pki_crl_verify(NULL, &tpn, 1, carol.cert, NULL, &checked, why, sizeof(why)), PKI_GOOD);
-    assert_false(checked);
+    assert_null(checked);
     pki_tp_free(tpn);
     X509_CRL_free(crl);
     X509_CRL_free(foreign);
@@ -265,7 +265,7 @@ static void test_verdict_without_source(void **state)
 {
     struct pki_tp *tp = tp_make(&ca, NULL, NULL, PKI_REV_CRL);
     char why[300];
-    bool checked;
+    const struct pki_tp *checked;
 
     (void)state;
     assert_int_equal(pki_crl_verify(NULL, &tp, 1, alice.cert, NULL, &checked, why, sizeof(why)), PKI_NO_CRL);
@@ -293,13 +293,13 @@ static void test_fetch_failure(void **state)
     struct pki_tp *tp = tp_make(&ca, NULL, NULL, PKI_REV_CRL), *tpn = tp_make(&ca, NULL, NULL, PKI_REV_CRL_NONE);
     struct timeval limit = {.tv_sec = 20};
     char why[300];
-    bool checked;
+    const struct pki_tp *checked;
 
     (void)state;
     assert_non_null(c);
     pki_crl_set_notify(c, on_notify, base);
     assert_int_equal(pki_crl_verify(c, &tp, 1, dave.cert, NULL, &checked, why, sizeof(why)), PKI_PENDING);
-    assert_true(checked);
+    assert_ptr_equal(checked, tp);
     event_base_loopexit(base, &limit);
     event_base_dispatch(base);
     assert_int_equal(notified, 1);
