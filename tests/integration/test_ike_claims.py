@@ -11,7 +11,7 @@ from lxml import etree
 
 from conftest import NS, cfg, free_port
 from lab import psk_client_conf
-from nchelpers import rpc, wait_until
+from nchelpers import expect_error, rpc, wait_until
 from radiushelpers import FreeRadius
 from test_eap_radius import connect, headend as eap_headend, resolv
 from test_ike_certs import pki  # noqa: F401 (the pki fixture)
@@ -216,3 +216,52 @@ def test_eap_name_manglers(make_ravend, lab, pki):
             assert f"10.213.0.{i + 1}" in resolv(lb, i), (i, resolv(lb, i))
     finally:
         fr.close()
+
+
+def test_split_subnets_that_do_not_fit_are_refused(make_ravend):
+    """Every split subnet of a policy is a traffic selector of the child SA:
+    a policy with more than fit (32) is refused at commit, naming it, and
+    running is unchanged; 32 are accepted."""
+    d = make_ravend()
+    m = d.connect()
+
+    def policy_with(n):
+        nets = "".join(f"<ipv4>10.{100 + i}.0.0/16</ipv4>" for i in range(n))
+        return cfg(f'<ikev2 xmlns="{NS}"><authorization-policy><name>wide</name><route><set><remote>{nets}'
+                   "</remote></set></route></authorization-policy></ikev2>")
+
+    err = expect_error(lambda: m.edit_config(target="running", config=policy_with(33)), "operation-failed")
+    assert "authorization policy wide pushes 33 split subnets" in err.message, err.message
+    assert "wide" not in m.get_config(source="running").data_xml
+    m.edit_config(target="running", config=policy_with(32))
+    assert m.get_config(source="running").data_xml.count("<ipv4>10.") == 32
+
+
+def test_local_signature_method_chooses_the_key(make_ravend, lab, pki):
+    """authentication local rsa-sig / ecdsa-sig: with an RSA and an ECDSA
+    trustpoint in the profile, the local method picks the key the headend signs
+    with (changed live); with no key of that kind the client is refused with
+    the reason."""
+    from test_ike_certs import connect as cert_connect, headend as cert_headend, read
+    lb = lab(3)
+    tp2 = (f"<trustpoint><name>tp-ec</name><ca-certificate>{read(pki('ca.pem'))}</ca-certificate>"
+           f"<certificate>{read(pki('head-ec.pem'))}</certificate><private-key>{read(pki('head-ec.key'))}"
+           "</private-key></trustpoint></pki>")
+    conf = cert_headend(pki, "head-rsa").replace("</pki>", tp2, 1).replace(
+        "<pki><trustpoint><name>tp</name></trustpoint></pki>",
+        "<pki><trustpoint><name>tp</name></trustpoint><trustpoint><name>tp-ec</name></trustpoint></pki>")
+    d = make_ravend(conf, netns=lb.head)
+    m = d.connect()
+    assert cert_connect(lb, pki, "alice", i=0).returncode == 0, lb.log(0)[-3000:]
+    assert "authentication of 'headend.example.org' with RSA_EMSA_PKCS1_SHA2_256 successful" in lb.log(0)
+    m.edit_config(target="running", config=cfg(
+        f'<ikev2 xmlns="{NS}"><profile><name>certs</name><authentication><local><ecdsa-sig/></local>'
+        "</authentication></profile></ikev2>"))
+    assert cert_connect(lb, pki, "alice", i=1).returncode == 0, lb.log(1)[-3000:]
+    assert "authentication of 'headend.example.org' with ECDSA_WITH_SHA256_DER successful" in lb.log(1)
+    # without the ECDSA trustpoint nothing can sign as ecdsa-sig
+    m.edit_config(target="running", config=cfg(
+        f'<ikev2 xmlns="{NS}" {NC}><profile><name>certs</name><pki>'
+        '<trustpoint nc:operation="delete"><name>tp-ec</name></trustpoint></pki></profile></ikev2>'))
+    assert cert_connect(lb, pki, "alice", i=2).returncode != 0
+    assert "a key of that kind" in d.log()
