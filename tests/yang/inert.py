@@ -159,6 +159,8 @@ def main():
     for p, k in inert:
         print(f"inert: {k} {p} is accepted but named in no C source under {', '.join(SOURCE_DIRS)}/: make it take "
               "effect, or remove it from the model (yang/README.md, \"Left out of the model\")")
+    for p in sorted(p for p in BEING_IMPLEMENTED if is_read(p, sources)):
+        print(f"note: {p} is now named by the sources; once its feature is tested, take it off BEING_IMPLEMENTED")
     for p in stale:
         print(f"stale: {p} is listed in tests/yang/inert.py but is not a configuration leaf of raven-vpn: "
               "remove it from the list")
