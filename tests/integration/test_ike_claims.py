@@ -13,8 +13,8 @@ from conftest import NS, cfg, free_port
 from lab import psk_client_conf
 from nchelpers import expect_error, rpc, wait_until
 from radiushelpers import FreeRadius
-from test_eap_radius import connect, headend as eap_headend, resolv
-from test_ike_certs import pki  # noqa: F401 (the pki fixture)
+from test_eap_radius import client_conf, connect, headend as eap_headend, resolv
+from test_ike_certs import connect as cert_connect, headend as cert_headend, pki, read  # noqa: F401 (pki: fixture)
 from test_ike_sessions import sessions, state, t
 
 NC = 'xmlns:nc="urn:ietf:params:xml:ns:netconf:base:1.0"'
@@ -161,7 +161,6 @@ def test_max_in_negotiation_sa(make_ravend, lab, pki):
     d = make_ravend(conf, netns=lb.head)
     m = d.connect()
     lb.install_creds(0, ca=pki("ca.pem"))
-    from test_eap_radius import client_conf
     lb.start_charon(0, client_conf(lb.clients[0], "ann@example.org", "ann@example.org", "ann-pw-1"))
     lb.swanctl(0, "--initiate", "--child", "vpn", "--timeout", "1", check=False)
     wait_until(lambda: t(state(m), "ike-counters/sa/in-negotiation") == "1", what="the EAP client in negotiation")
@@ -242,7 +241,6 @@ def test_local_signature_method_chooses_the_key(make_ravend, lab, pki):
     trustpoint in the profile, the local method picks the key the headend signs
     with (changed live); with no key of that kind the client is refused with
     the reason."""
-    from test_ike_certs import connect as cert_connect, headend as cert_headend, read
     lb = lab(3)
     tp2 = (f"<trustpoint><name>tp-ec</name><ca-certificate>{read(pki('ca.pem'))}</ca-certificate>"
            f"<certificate>{read(pki('head-ec.pem'))}</certificate><private-key>{read(pki('head-ec.key'))}"
