@@ -480,10 +480,17 @@ static struct pki_tp *signing_tp(const struct ike_conf *c, const struct lyd_node
 {
     struct pki_tp *tps[16];
     size_t ntp = ike_profile_tps(c, prof, "sign", tps, 16);
+    /* authentication local rsa-sig / ecdsa-sig: the first trustpoint whose key
+     * is of that kind (a profile may name one of each) */
+    bool rsa = ike_find(prof, "authentication/local/rsa-sig") != NULL;
+    bool ec = ike_find(prof, "authentication/local/ecdsa-sig") != NULL;
 
-    for (size_t i = 0; i < ntp; i++)
-        if (tps[i]->cert && tps[i]->key)
+    for (size_t i = 0; i < ntp; i++) {
+        int kind = tps[i]->cert && tps[i]->key ? EVP_PKEY_get_base_id(tps[i]->key) : EVP_PKEY_NONE;
+
+        if ((rsa && (kind == EVP_PKEY_RSA || kind == EVP_PKEY_RSA_PSS)) || (ec && kind == EVP_PKEY_EC))
             return tps[i];
+    }
     return NULL;
 }
 
@@ -819,7 +826,8 @@ void ike_auth_finish(struct ike_sess *s)
                 goto refuse;
             }
         } else if (!(sign_tp = signing_tp(c, prof))) {
-            why = "the profile signs with a certificate but none of its trustpoints has a certificate and key";
+            why = "the profile signs with a certificate (authentication local rsa-sig or ecdsa-sig) but none of its "
+                  "trustpoints has a certificate and a key of that kind";
             goto refuse;
         }
     }
