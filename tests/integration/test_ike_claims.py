@@ -17,6 +17,9 @@ from test_eap_radius import client_conf, connect, headend as eap_headend, resolv
 from test_ike_certs import connect as cert_connect, headend as cert_headend, pki, read  # noqa: F401 (pki: fixture)
 from test_ike_sessions import sessions, state, t
 
+REQUIRES = ("strongswan", "freeradius", "openssl")
+REQUIRES_PLUGINS = ("eap-identity", "eap-md5", "eap-mschapv2")
+
 NC = 'xmlns:nc="urn:ietf:params:xml:ns:netconf:base:1.0"'
 
 

@@ -23,6 +23,9 @@ from test_eap_radius import client_conf, resolv
 from test_ike_certs import pki, read, run  # noqa: F401 (the pki fixture)
 from test_ike_sessions import sessions, t
 
+REQUIRES = ("strongswan", "freeradius", "openssl")
+REQUIRES_PLUGINS = ("eap-identity", "eap-mschapv2")
+
 EXAMPLES = os.path.join(ROOT, "yang", "examples")
 
 # the RADIUS side of examples 1, 2 and 4
