@@ -276,6 +276,11 @@ static void drop_resources(struct ike_sess *s)
         pool_release(s->e->conf->pools, s->pool, s->addr4);
     if (s->have_addr6 && s->pool6 && s->e->conf)
         pool_release(s->e->conf->pools6, s->pool6, s->index6);
+    /* addresses from AAA and DHCP are claimed in the same address book */
+    if (s->have_addr4 && (s->addr4_aaa || s->dhcp) && s->e->conf)
+        pool_unclaim(s->e->conf->pools, s->addr4, s->id);
+    if (s->have_addr6 && s->addr6_aaa && s->e->conf)
+        pool_unclaim6(s->e->conf->pools6, s->addr6, s->alen6, s->id);
     ike_dhcp_drop(s);
     s->have_addr4 = s->have_addr6 = false;
 }

@@ -365,6 +365,14 @@ void ike_engine_abort(struct ike_engine *e)
     e->pending = NULL;
 }
 
+/* Whether @identity names the session as the model's clear-session says: its
+ * IKE identity, its EAP identity or its authorized user. */
+static bool sess_has_identity(const struct ike_sess *s, const char *identity)
+{
+    return (s->remote_id && !strcmp(s->remote_id, identity)) ||
+           (s->eap_identity && !strcmp(s->eap_identity, identity)) || (s->user && !strcmp(s->user, identity));
+}
+
 uint32_t ike_engine_clear(struct ike_engine *e, uint64_t id, const char *peer, const char *identity, bool all)
 {
     struct ike_sess *s, *tmp;
@@ -376,7 +384,7 @@ uint32_t ike_engine_clear(struct ike_engine *e, uint64_t id, const char *peer, c
         if (s->state != SESS_ESTABLISHED)
             continue;
         if (all || (id && s->id == id) || (peer && !strcmp(ike_addr_str(&s->peer, a, sizeof(a)), peer)) ||
-            (identity && s->remote_id && !strcmp(s->remote_id, identity))) {
+            (identity && sess_has_identity(s, identity))) {
             ike_sess_end(s, "admin-clear", true);
             n++;
         }
