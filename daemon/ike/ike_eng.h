@@ -29,6 +29,7 @@ struct pool_set;
 enum {
     N_UNSUPPORTED_CRITICAL_PAYLOAD = 1,
     N_INVALID_IKE_SPI = 4,
+    N_INVALID_MAJOR_VERSION = 5,
     N_INVALID_SYNTAX = 7,
     N_INVALID_MESSAGE_ID = 9,
     N_NO_PROPOSAL_CHOSEN = 14,
@@ -302,6 +303,7 @@ struct ike_counters {
     uint64_t cookie_sent, cookie_accepted, cookie_rejected, cookie_missing;
     uint64_t auth_completed, eap_started, eap_timeouts, create_child, ike_rekeys, dpd_sent, dpd_timeouts,
         retransmissions, fragments_received, dropped;
+    uint64_t unsupported_critical, invalid_major_version, unprotected_limited; /* RFC 7296 2.5 answers */
     time_t discontinuity;
 };
 
@@ -328,6 +330,9 @@ struct ike_engine {
     ike_output_fn output;
     void *output_arg;
     struct ike_sock detached[2]; /* for ike_engine_input: no file descriptor */
+    /* the token bucket of unprotected error notifications (RFC 7296 2.5) */
+    uint32_t unprot_tokens;
+    uint64_t unprot_ms; /* CLOCK_MONOTONIC of the last refill */
     struct event *ev_dp;         /* polls the dataplane for SAs past their volume limit */
     /* prepare's error sink, while it runs */
     ike_err_fn err;

@@ -216,6 +216,67 @@ static void init_notify(struct ike_engine *e, struct ike_sock *sk, const struct 
     (void)e;
 }
 
+/* Unprotected error notifications (RFC 7296 2.5, 3.2) cost us nothing to be
+ * asked for, so a spoofed source could aim them at a victim: a token bucket
+ * bounds them (IKE_UNPROT_RATE a second, bursts of as many). */
+#define IKE_UNPROT_RATE 20
+
+static bool unprot_token(struct ike_engine *e)
+{
+    struct timespec ts;
+    uint64_t now, add;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    if (!e->unprot_ms) {
+        e->unprot_tokens = IKE_UNPROT_RATE;
+        e->unprot_ms = now;
+    }
+    add = (now - e->unprot_ms) * IKE_UNPROT_RATE / 1000;
+    if (add) {
+        e->unprot_tokens = add >= IKE_UNPROT_RATE - e->unprot_tokens ? IKE_UNPROT_RATE
+                                                                    : e->unprot_tokens + (uint32_t)add;
+        e->unprot_ms += add * 1000 / IKE_UNPROT_RATE;
+        if (e->unprot_tokens == IKE_UNPROT_RATE)
+            e->unprot_ms = now;
+    }
+    if (!e->unprot_tokens) {
+        e->c.unprotected_limited++;
+        return false;
+    }
+    e->unprot_tokens--;
+    return true;
+}
+
+/* A request the codec refused for its version or an unknown critical payload
+ * (@rc): RFC 7296 2.5 answers a major version of 3 or more with
+ * INVALID_MAJOR_VERSION in a version 2 header, and an IKE_SA_INIT request with
+ * an unknown critical payload with UNSUPPORTED_CRITICAL_PAYLOAD carrying its
+ * type; anything else is dropped. */
+static void unprotected_error(struct ike_engine *e, struct ike_sock *sk, const struct sockaddr_storage *local,
+                              const struct sockaddr_storage *peer, const struct ike_msg *msg, enum ike_parse_rc rc)
+{
+    static const uint8_t zero[8];
+    const struct ike_hdr *h = &msg->hdr;
+
+    if (h->flags & IKE_FLAG_RESPONSE) {
+        e->c.dropped++;
+        return;
+    }
+    if (rc == IKE_PARSE_BAD_VERSION && h->version >> 4 >= 3) {
+        e->c.invalid_major_version++;
+        if (unprot_token(e))
+            init_notify(e, sk, local, peer, msg, N_INVALID_MAJOR_VERSION, NULL, 0);
+    } else if (rc == IKE_PARSE_UNKNOWN_CRITICAL && h->exchange == IKE_EXCH_SA_INIT && h->msg_id == 0 &&
+               !memcmp(h->spi_r, zero, 8)) {
+        e->c.unsupported_critical++;
+        if (unprot_token(e))
+            init_notify(e, sk, local, peer, msg, N_UNSUPPORTED_CRITICAL_PAYLOAD, &msg->bad_type, 1);
+    } else {
+        e->c.dropped++;
+    }
+}
+
 /* ---- sessions ---- */
 
 static void on_retx(evutil_socket_t fd, short what, void *arg);
@@ -1027,13 +1088,19 @@ void ike_handle_dgram(struct ike_sock *sk, const struct sockaddr_storage *local,
     struct ike_engine *e = sk->e;
     struct ike_msg *msg;
     struct ike_sess *s;
+    enum ike_parse_rc rc;
 
     if (!e->conf)
         return;
     msg = calloc(1, sizeof(*msg));
     if (!msg)
         return;
-    if (ike_msg_parse(buf, len, msg) != IKE_PARSE_OK) {
+    rc = ike_msg_parse(buf, len, msg);
+    if (rc == IKE_PARSE_BAD_VERSION || rc == IKE_PARSE_UNKNOWN_CRITICAL) {
+        unprotected_error(e, sk, local, peer, msg, rc);
+        goto out;
+    }
+    if (rc != IKE_PARSE_OK) {
         e->c.dropped++;
         goto out;
     }

@@ -1,7 +1,9 @@
 /* Unit tests of the IKEv2 engine's decisions that real clients cannot show: the
  * Unity and FlexVPN configuration attributes go only to clients that announced
  * the matching vendor ID (SPEC S4); a client cannot grow its child SAs without
- * bound by rekeying; cookies cannot be forged. The engine runs in-process on its
+ * bound by rekeying; cookies cannot be forged; unprotected errors (RFC 7296
+ * 2.5) answer unknown critical payloads and later major versions, within a
+ * rate limit, counted. The engine runs in-process on its
  * test seam (ike_engine_input / ike_engine_set_output), driven by the test
  * initiator. */
 #include <arpa/inet.h>
@@ -13,6 +15,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -466,6 +470,95 @@ static void test_retransmission(void **state)
     ike_engine_free(eng);
 }
 
+/* The counter at @path under vpn-state/ike-counters. */
+static uint64_t counter(struct env *e, struct ike_engine *eng, const char *path)
+{
+    struct lyd_node *st = NULL;
+    struct ly_set *set = NULL;
+    char xp[200];
+    uint64_t v = 0;
+
+    assert_int_equal(lyd_new_inner(NULL, ly_ctx_get_module_implemented(e->ctx, "raven-vpn"), "vpn-state", 0, &st),
+                     0);
+    ike_engine_state(eng, st);
+    snprintf(xp, sizeof(xp), "ike-counters/%s", path);
+    assert_int_equal(lyd_find_xpath(st, xp, &set), 0);
+    if (set->count)
+        v = strtoull(lyd_get_value(set->dnodes[0]), NULL, 10);
+    ly_set_free(set, NULL);
+    lyd_free_tree(st);
+    return v;
+}
+
+/* The client's IKE_SA_INIT with header version @version and, if @type, an
+ * extra payload of that type (critical if @critical) at the end. */
+static void init_variant(struct ike_client *c, uint8_t version, uint8_t type, bool critical, struct ike_buf *b)
+{
+    struct ike_msg m;
+    struct ike_builder bd;
+
+    assert_int_equal(ike_msg_parse(c->msg1, c->msg1_len, &m), IKE_PARSE_OK);
+    m.hdr.version = version;
+    ike_build_begin(&bd, &m.hdr);
+    for (size_t i = 0; i < m.npld; i++)
+        ike_build_raw(&bd, m.pld[i].type, m.pld[i].critical, m.pld[i].body, m.pld[i].len);
+    if (type)
+        ike_build_raw(&bd, type, critical, (const uint8_t *)"junk", 4);
+    assert_true(ike_build_finish(&bd));
+    *b = bd.buf;
+}
+
+static void test_unprotected_errors(void **state)
+{
+    struct env *e = *state;
+    struct ike_engine *eng = engine(e, e->tree);
+    struct ike_client c;
+    struct ike_buf b = {0};
+    struct ike_msg m;
+    const uint8_t *data;
+    size_t len, answered = 0;
+
+    ike_client_init(&c, IKE_DH_ECP256);
+    assert_true(ike_client_sa_init(&c, &b));
+    ike_buf_fini(&b);
+    /* an unknown payload (type 60) with the critical bit: its type comes back */
+    init_variant(&c, 0x20, 60, true, &b);
+    assert_true(ask(e, eng, &b));
+    assert_int_equal(init_notify(e, &data, &len), 1); /* UNSUPPORTED_CRITICAL_PAYLOAD */
+    assert_int_equal(len, 1);
+    assert_int_equal(data[0], 60);
+    assert_int_equal(ike_msg_parse(e->out, e->out_len, &m), IKE_PARSE_OK);
+    assert_int_equal(m.hdr.flags, IKE_FLAG_RESPONSE);
+    assert_memory_equal(m.hdr.spi_i, c.st.spi_i, 8);
+    /* without the critical bit the payload is skipped and the SA is made */
+    init_variant(&c, 0x20, 60, false, &b);
+    assert_true(ask(e, eng, &b));
+    assert_int_equal(init_notify(e, &data, &len), 0);
+    /* major version 3: INVALID_MAJOR_VERSION in a version 2 header; 1.0 (IKEv1)
+     * and a later minor version are not answered with it */
+    init_variant(&c, 0x30, 0, false, &b);
+    assert_true(ask(e, eng, &b));
+    assert_int_equal(init_notify(e, &data, &len), 5);
+    assert_int_equal(ike_msg_parse(e->out, e->out_len, &m), IKE_PARSE_OK);
+    assert_int_equal(m.hdr.version, 0x20);
+    init_variant(&c, 0x10, 0, false, &b);
+    assert_int_equal(ask(e, eng, &b), 0);
+    assert_int_equal(counter(e, eng, "unprotected-errors/unsupported-critical-payload"), 1);
+    assert_int_equal(counter(e, eng, "unprotected-errors/invalid-major-version"), 1);
+    assert_int_equal(counter(e, eng, "unprotected-errors/rate-limited"), 0);
+    /* a flood: at most the bucket (20, 2 of them used) is answered at once */
+    for (int i = 0; i < 100; i++) {
+        init_variant(&c, i % 2 ? 0x30 : 0x20, 61, true, &b);
+        answered += ask(e, eng, &b) != 0;
+    }
+    assert_true(answered >= 18 && answered <= 30); /* a few tokens may come back while it runs */
+    assert_int_equal(counter(e, eng, "unprotected-errors/rate-limited"), 100 - answered);
+    assert_int_equal(counter(e, eng, "unprotected-errors/invalid-major-version"), 51);
+    assert_int_equal(counter(e, eng, "unprotected-errors/unsupported-critical-payload"), 51);
+    ike_client_fini(&c);
+    ike_engine_free(eng);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -475,6 +568,7 @@ int main(void)
         cmocka_unit_test(test_nat_keepalive),
         cmocka_unit_test(test_cfg_set),
         cmocka_unit_test(test_retransmission),
+        cmocka_unit_test(test_unprotected_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
