@@ -1009,7 +1009,7 @@ void ike_auth_finish(struct ike_sess *s)
             child.spi_in = ike_new_spi(s->e);
             child.spi_out = child.alg.spi_peer;
             child.established = time(NULL);
-            if (!child.spi_in ||
+            if (!child.spi_in || !ike_child_room(s) ||
                 !ike_child_keymat(s->in.prf, s->in.keys.sk_d, s->in.keys.prf_len, NULL, 0, s->in.ni, s->in.ni_len,
                                   s->in.nr, s->in.nr_len, &child.alg, &k) ||
                 !ike_child_install(s, &child, &k)) {

@@ -350,6 +350,9 @@ static void drop_resources(struct ike_sess *s)
 static void sess_release(struct ike_sess *s)
 {
     drop_resources(s);
+    free(s->child);
+    free(s->del_q);
+    free(s->del_sent);
     event_free(s->ev_retx);
     event_free(s->ev_live);
     event_free(s->ev_life);
@@ -886,7 +889,8 @@ static void handle_init(struct ike_engine *e, struct ike_sock *sk, const struct 
 
 static void handle_informational(struct ike_sess *s, const struct ike_msg *in, uint32_t msg_id)
 {
-    uint8_t spis_out[IKE_MAX_CHILD * 4], first = IKE_PLD_NONE;
+    uint8_t *spis_out = NULL, first = IKE_PLD_NONE;
+    size_t cap = 0;
     uint16_t nspi = 0;
     bool delete_ike = false;
     struct ike_builder bd;
@@ -900,6 +904,12 @@ static void handle_informational(struct ike_sess *s, const struct ike_msg *in, u
         if (d.protocol == 1) {
             delete_ike = true;
         } else if (d.protocol == 3 && d.spi_len == 4) {
+            uint8_t *more = realloc(spis_out, 4 * (cap + d.nspi));
+
+            if (!more)
+                continue; /* not answered: the peer asks again */
+            spis_out = more;
+            cap += d.nspi;
             for (uint16_t j = 0; j < d.nspi; j++) {
                 const uint8_t *p = d.spis + 4 * j;
                 uint32_t spi = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3], ours;
@@ -909,7 +919,7 @@ static void handle_informational(struct ike_sess *s, const struct ike_msg *in, u
                     if (s->child[c].spi_out != spi)
                         continue;
                     ours = s->child[c].spi_in;
-                    if (nspi < IKE_MAX_CHILD) {
+                    if (nspi < cap && nspi < UINT16_MAX) {
                         spis_out[4 * nspi] = (uint8_t)(ours >> 24);
                         spis_out[4 * nspi + 1] = (uint8_t)(ours >> 16);
                         spis_out[4 * nspi + 2] = (uint8_t)(ours >> 8);
@@ -944,6 +954,7 @@ static void handle_informational(struct ike_sess *s, const struct ike_msg *in, u
         ike_sess_respond(s, IKE_EXCH_INFORMATIONAL, msg_id, first, bd.buf.data + IKE_HDR_LEN,
                          bd.buf.len - IKE_HDR_LEN);
     ike_buf_fini(&bd.buf);
+    free(spis_out);
     if (delete_ike && s->state == SESS_REKEYED)
         sess_free(s); /* the old SA of a rekeyed session: the session goes on */
     else if (delete_ike)

@@ -224,24 +224,59 @@ static void test_rekeys_do_not_grow_children(void **state)
         assert_true(ask(e, eng, &b));
         assert_int_equal(ike_client_response_notify(&c, e->out, e->out_len), 43); /* TEMPORARY_FAILURE */
     }
-    /* new child SAs stop at half the table (8 live ones) whatever the flow limit,
-     * and a refused one installs nothing */
-    for (uint32_t i = 0; i < 7; i++) {
+    /* without a flow limit, new child SAs are not capped by a fixed table: the
+     * session's table grows (40 more here) */
+    for (uint32_t i = 0; i < 40; i++) {
         assert_true(ike_client_create_child(&c, 0, 0x30000000 + i, &b));
         assert_true(ask(e, eng, &b));
         assert_int_equal(ike_client_response_notify(&c, e->out, e->out_len), 0);
     }
-    assert_int_equal(children(e, eng), 9); /* 8 live, 1 rekeyed and waiting for its DELETE */
-    for (uint32_t i = 7; i < 20; i++) {
+    assert_int_equal(children(e, eng), 42); /* 41 live, 1 rekeyed and waiting for its DELETE */
+    assert_int_equal(dp_sa_count(e->dp), 2 * 42);
+    ike_client_fini(&c);
+    ike_engine_free(eng);
+    assert_int_equal(dp_sa_count(e->dp), 0); /* every SA goes with its session */
+}
+
+/* The authorization's flow limit holds as configured, past the 8 child SAs
+ * that a fixed table once allowed; a refused one installs nothing. */
+static void test_flow_limit(void **state)
+{
+    struct env *e = *state;
+    struct lyd_node *tree = NULL, *n = NULL;
+    struct ike_engine *eng;
+    struct ike_client c;
+    struct ike_buf b = {0};
+
+    assert_int_equal(lyd_dup_siblings(e->tree, NULL, LYD_DUP_RECURSIVE, &tree), 0);
+    assert_int_equal(lyd_new_path(tree, NULL, "/raven-vpn:ikev2/authorization-policy[name='g']/ipsec-flow-limit",
+                                  "25", 0, &n),
+                     0);
+    eng = engine(e, tree);
+    ike_client_init(&c, IKE_DH_ECP256);
+    assert_true(ike_client_sa_init(&c, &b));
+    assert_true(ask(e, eng, &b));
+    assert_true(ike_client_sa_init_done(&c, e->out, e->out_len));
+    assert_true(ike_client_auth(&c, "alice.example.org", "k1", &b));
+    assert_true(ask(e, eng, &b));
+    assert_true(ike_client_auth_done(&c, e->out, e->out_len));
+    for (uint32_t i = 0; i < 24; i++) {
+        assert_true(ike_client_create_child(&c, 0, 0x30000000 + i, &b));
+        assert_true(ask(e, eng, &b));
+        assert_int_equal(ike_client_response_notify(&c, e->out, e->out_len), 0);
+    }
+    assert_int_equal(children(e, eng), 25);
+    for (uint32_t i = 24; i < 30; i++) {
         assert_true(ike_client_create_child(&c, 0, 0x30000000 + i, &b));
         assert_true(ask(e, eng, &b));
         assert_int_equal(ike_client_response_notify(&c, e->out, e->out_len), 35); /* NO_ADDITIONAL_SAS */
     }
-    assert_int_equal(children(e, eng), 9);
-    assert_int_equal(dp_sa_count(e->dp), 2 * 9);
+    assert_int_equal(children(e, eng), 25);
+    assert_int_equal(dp_sa_count(e->dp), 2 * 25);
     ike_client_fini(&c);
     ike_engine_free(eng);
-    assert_int_equal(dp_sa_count(e->dp), 0); /* every SA goes with its session */
+    lyd_free_all(tree);
+    assert_int_equal(dp_sa_count(e->dp), 0);
 }
 
 /* The notify type of an unencrypted IKE_SA_INIT answer (0 if none). */
@@ -564,6 +599,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vendor_attributes),
         cmocka_unit_test(test_rekeys_do_not_grow_children),
+        cmocka_unit_test(test_flow_limit),
         cmocka_unit_test(test_cookies),
         cmocka_unit_test(test_nat_keepalive),
         cmocka_unit_test(test_cfg_set),
