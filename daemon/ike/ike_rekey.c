@@ -219,6 +219,8 @@ static size_t live_children(const struct ike_sess *s)
     return n;
 }
 
+/* A child SA the peer asked for; @old (a rekey) is a copy of the child it
+ * replaces, not a pointer into the table, which may grow here. */
 static void child_sa(struct ike_sess *s, const struct ike_sa_pld *sa, const uint8_t *ni, size_t ni_len,
                      const struct ike_ke_pld *ke, const struct ike_msg *in, struct ike_child_sa *old, uint32_t msg_id)
 {
@@ -231,7 +233,6 @@ static void child_sa(struct ike_sess *s, const struct ike_sa_pld *sa, const uint
     size_t pub_len = 0, gir_len = 0;
     struct ike_builder bd;
     struct ike_hdr h = {0};
-    uint32_t old_spi = old ? old->spi_in : 0;
 
     if (!tsi_p || !tsr_p || !ike_ts_parse(tsi_p, &tsi) || !ike_ts_parse(tsr_p, &tsr)) {
         respond_notify(s, msg_id, N_INVALID_SYNTAX, NULL, 0);
@@ -248,7 +249,6 @@ static void child_sa(struct ike_sess *s, const struct ike_sa_pld *sa, const uint
         respond_notify(s, msg_id, old ? N_TEMPORARY_FAILURE : N_NO_ADDITIONAL_SAS, NULL, 0);
         return;
     }
-    old = old_spi ? child_by_in(s, old_spi) : NULL; /* the table may have moved */
     if (old && old->replaced) {
         respond_notify(s, msg_id, N_TEMPORARY_FAILURE, NULL, 0);
         return;
