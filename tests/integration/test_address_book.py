@@ -7,6 +7,8 @@ Framed-IP-Address inside Raven's pool, and a PSK strongSwan client on that pool.
   (AUTHENTICATION_FAILED, an authentication-failure notification with reason
   address-in-use); once the PSK session is cleared (by its authorized user) the
   address is free again and the EAP client gets it.
+- IPv6: an address from AAA inside the first prefix an IPv6 pool would hand
+  out makes the pool hand out the next one.
 - clear-session by identity matches the IKE identity, the EAP identity and the
   authorized user, as the model says.
 
@@ -28,9 +30,13 @@ from lxml import etree
 USERS = """pat Cleartext-Password := "pat-pw-1"
 	Framed-IP-Address = 10.207.0.10
 
+quinn Cleartext-Password := "quinn-pw-1"
+	Cisco-AVPair = "ipsec:addrv6=2001:db8:88::5",
+	Cisco-AVPair += "ipsec:prefix-len=128"
+
 """
 
-PSK_PROFILE = """<authorization-policy><name>psk-user</name><pool>radpool</pool>
+PSK_PROFILE = """<authorization-policy><name>psk-user</name><pool>radpool</pool><ipv6-pool>v6pool</ipv6-pool>
     <route><set><remote><ipv4>10.200.0.0/16</ipv4></remote></set></route></authorization-policy>
   <profile>
     <name>psk</name>
@@ -61,8 +67,9 @@ def eap_up(lb, pki):
     return connect(lb, pki, "pat@example.org", "pat-pw-1", eap_id="pat", i=0)
 
 
-def psk_up(lb):
-    lb.start_charon(1, psk_client_conf(lb.clients[1]["head_ip"], "psk.example.net"))
+def psk_up(lb, vips="0.0.0.0"):
+    conf = psk_client_conf(lb.clients[1]["head_ip"], "psk.example.net").replace("vips = 0.0.0.0", f"vips = {vips}")
+    lb.start_charon(1, conf)
     return lb.swanctl(1, "--initiate", "--child", "vpn", "--timeout", "20", check=False)
 
 
@@ -139,3 +146,19 @@ def test_pool_address_first_refuses_the_aaa_client(book, pki):
     r = lb.swanctl(0, "--initiate", "--child", "vpn", "--timeout", "20", check=False)
     assert r.returncode == 0, f"{lb.log(0)[-4000:]}\n{d.log()[-3000:]}"
     assert t(by_id(m)["pat@example.org"], "assigned-ipv4") == "10.207.0.10"
+
+
+def test_ipv6_from_aaa_inside_an_ipv6_pool(book, pki):
+    """IPv6 too: AAA gives quinn 2001:db8:88::5, inside the first /64 that the
+    IPv6 pool (2001:db8:88::/48, /64 each) would hand out; the PSK client on
+    that pool gets the next /64."""
+    lb, fr, d = book
+    r = connect(lb, pki, "quinn@example.org", "quinn-pw-1", eap_id="quinn", i=0, vips="0.0.0.0,::")
+    assert r.returncode == 0, f"{lb.log(0)[-4000:]}\n{d.log()[-3000:]}"
+    assert "installing new virtual IP 2001:db8:88::5" in lb.log(0)
+    r = psk_up(lb, vips="0.0.0.0,::")
+    assert r.returncode == 0, f"{lb.log(1)[-4000:]}\n{d.log()[-3000:]}"
+    assert "installing new virtual IP 2001:db8:88:1::" in lb.log(1), lb.log(1)[-3000:]
+    ss = by_id(d.connect())
+    assert t(ss["quinn@example.org"], "assigned-ipv6").startswith("2001:db8:88::5")
+    assert t(ss["psk.example.net"], "assigned-ipv6").startswith("2001:db8:88:1::")
