@@ -8,7 +8,9 @@
  * pool_alloc, and an address a pool has handed out cannot be claimed.
  * Allocation takes the lowest free address after the last one handed out (a
  * bitmap per range, scanned a word at a time), release and unclaim are O(1)
- * (one hash of every held address per set), and every lease records its owner
+ * in the leases (one hash of every held address per set; an IPv6 claim or
+ * unclaim first finds the pool its prefix falls in, a walk over the few IPv6
+ * pools, and a claim of IPv4 over the pools' ranges), and every lease records its owner
  * so that a configuration change that would take a leased address away can
  * name the sessions concerned.
  *
