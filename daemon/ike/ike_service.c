@@ -230,6 +230,16 @@ static void misfit6(const char *pool, uint32_t index, uint64_t owner, void *arg)
     unsigned alen = 128;
 
     HASH_FIND(hh_id, e->by_id, &owner, sizeof(owner), s);
+    if (!*pool) { /* a claim (pool_set_carry): AAA's address now shares a pool prefix with another session's */
+        snprintf(msg, sizeof(msg),
+                 "the change puts the IPv6 address AAA gave session %" PRIu64 " (%s) into a pool prefix another "
+                 "session holds; change the IPv6 pools or clear one of the sessions first",
+                 owner, s && s->remote_id ? s->remote_id : "?");
+        if (e->err)
+            e->err(e->err_arg, "/raven-vpn:pools/ipv6-pool", msg);
+        e->nerr++;
+        return;
+    }
     if (e->conf && pool6_addr(e->conf->pools6, pool, index, raw, &alen))
         inet_ntop(AF_INET6, raw, a, sizeof(a));
     snprintf(path, sizeof(path), "/raven-vpn:pools/ipv6-pool[name='%s']", pool);
