@@ -24,6 +24,9 @@ from test_eap_radius import connect, headend
 from test_ike_certs import pki, read  # noqa: F401 (the pki fixture)
 from test_ike_sessions import sessions, state, t
 
+REQUIRES = ("strongswan", "freeradius", "openssl")
+REQUIRES_PLUGINS = ("eap-identity", "eap-mschapv2")
+
 from lxml import etree
 
 # pat's EAP identity differs from its IKE ID; its address is the pool's first

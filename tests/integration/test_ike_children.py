@@ -14,6 +14,8 @@ from conftest import NS
 from lab import psk_client_conf
 from test_ike_sessions import headend_config, sessions, t
 
+REQUIRES = ("strongswan",)
+
 FLOWS = 12
 
 

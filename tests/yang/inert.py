@@ -53,7 +53,6 @@ BEING_IMPLEMENTED = {
     "/ikev2/profile/match/local-interface",
     "/ikev2/profile/ivrf",
     "/ikev2/authorization-policy/aaa-attribute-list",
-    "/ikev2/authorization-policy/ipv6-subnet-acl",
     "/ikev2/authorization-policy/route/set/interface",
     "/ikev2/authorization-policy/route/accept/tag",
     "/ikev2/authorization-policy/route/accept/distance",
