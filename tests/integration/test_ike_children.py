@@ -61,11 +61,11 @@ def test_ipv6_subnet_acl_pushed_and_narrowed(make_ravend, lab):
     lb = lab(1)
     policy = "<ipv6-pool>v6</ipv6-pool><ipv6-subnet-acl>v6-acl</ipv6-subnet-acl>"
     extra = f"""<access-lists xmlns="{NS}">
-  <access-list><name>v6-acl</name><type>standard</type>
+  <access-list><name>v6-acl</name>
     <entry><sequence>10</sequence><action>permit</action><prefix>2001:db8:100:1::/64</prefix></entry>
     <entry><sequence>20</sequence><action>permit</action><prefix>2001:db8:100:2::/64</prefix></entry>
   </access-list>
-  <access-list><name>v6-routes</name><type>standard</type>
+  <access-list><name>v6-routes</name>
     <entry><sequence>10</sequence><action>permit</action><prefix>2001:db8:100:3::/64</prefix></entry>
     <entry><sequence>20</sequence><action>permit</action><prefix>2001:db8:100:1::/64</prefix></entry>
   </access-list>
