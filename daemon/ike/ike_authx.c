@@ -4,6 +4,7 @@
  * selectors; child SA installation in the dataplane. */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -481,10 +482,17 @@ static struct pki_tp *signing_tp(const struct ike_conf *c, const struct lyd_node
 {
     struct pki_tp *tps[16];
     size_t ntp = ike_profile_tps(c, prof, "sign", tps, 16);
+    /* authentication local rsa-sig / ecdsa-sig: the first trustpoint whose key
+     * is of that kind (a profile may name one of each) */
+    bool rsa = ike_find(prof, "authentication/local/rsa-sig") != NULL;
+    bool ec = ike_find(prof, "authentication/local/ecdsa-sig") != NULL;
 
-    for (size_t i = 0; i < ntp; i++)
-        if (tps[i]->cert && tps[i]->key)
+    for (size_t i = 0; i < ntp; i++) {
+        int kind = tps[i]->cert && tps[i]->key ? EVP_PKEY_get_base_id(tps[i]->key) : EVP_PKEY_NONE;
+
+        if ((rsa && (kind == EVP_PKEY_RSA || kind == EVP_PKEY_RSA_PSS)) || (ec && kind == EVP_PKEY_EC))
             return tps[i];
+    }
     return NULL;
 }
 
@@ -788,6 +796,33 @@ bool ike_auth_wants_dhcp(struct ike_sess *s, uint32_t *server, uint32_t *giaddr,
     return true;
 }
 
+static const char *ike_addr4_str(uint32_t a, char *buf, size_t len)
+{
+    struct in_addr ia = {.s_addr = htonl(a)};
+
+    return inet_ntop(AF_INET, &ia, buf, (socklen_t)len);
+}
+
+/* Whether claiming an address (@rc from pool_claim) failed; the reason goes to
+ * the log and, when @msg is given, into it for the refusal. */
+static bool claim_refused(const struct ike_sess *s, int rc, uint64_t holder, const char *what, const char *addr,
+                          char *msg, size_t cap)
+{
+    char b[300];
+
+    if (!rc)
+        return false;
+    if (rc == -EADDRINUSE)
+        snprintf(b, sizeof(b), "%s %s is held by session %" PRIu64 "; give each client its own address", what,
+                 addr, holder);
+    else
+        snprintf(b, sizeof(b), "%s %s cannot be recorded: %s", what, addr, strerror(-rc));
+    log_warn("ike", "session %" PRIu64 ": %s", s->id, b);
+    if (msg)
+        snprintf(msg, cap, "%s", b);
+    return true;
+}
+
 /* Everything after authentication: authorization, session settings,
  * configuration mode, the first child SA and the response. */
 void ike_auth_finish(struct ike_sess *s)
@@ -817,6 +852,8 @@ void ike_auth_finish(struct ike_sess *s)
     struct ike_authz_in rad = {.user = pd->have_user ? &pd->user_at : NULL,
                                .group = pd->have_group ? &pd->group_at : NULL,
                                .cached = pd->have_cached ? &pd->cached : NULL};
+    char msg[300], abuf[INET_ADDRSTRLEN];
+    uint64_t holder = 0;
 
     if (!prof || !c || !idi_p || !ike_id_parse(idi_p, &idi)) {
         why = "the session's profile was removed while it authenticated";
@@ -834,7 +871,8 @@ void ike_auth_finish(struct ike_sess *s)
                 goto refuse;
             }
         } else if (!(sign_tp = signing_tp(c, prof))) {
-            why = "the profile signs with a certificate but none of its trustpoints has a certificate and key";
+            why = "the profile signs with a certificate (authentication local rsa-sig or ecdsa-sig) but none of its "
+                  "trustpoints has a certificate and a key of that kind";
             goto refuse;
         }
     }
@@ -866,6 +904,11 @@ void ike_auth_finish(struct ike_sess *s)
         why = "out of memory";
         goto refuse;
     }
+    /* the client is authenticated and says it keeps no other state: its older
+     * sessions go before addresses are handed out, so that their addresses
+     * are free again for it */
+    if (pd->initial)
+        initial_contact(s);
     /* configuration mode (S4); the address from AAA, else the pool */
     v = ike_leaf(prof, "config-exchange/request");
     if (cp_p && ike_cp_parse(cp_p, &cpreq) && cpreq.cfg_type == 1 && !(v && !strcmp(v, "false"))) {
@@ -875,32 +918,31 @@ void ike_auth_finish(struct ike_sess *s)
             uint32_t a;
 
             if (at.has_addr4) {
-                struct ike_sess *o, *tmp;
-                bool taken = false;
-
-                HASH_ITER(hh_id, s->e->by_id, o, tmp) {
-                    if (o != s && o->have_addr4 && o->addr4 == at.addr4 && o->state == SESS_ESTABLISHED)
-                        taken = true;
+                /* one address book (daemon/pool): an address another session
+                 * holds, from AAA or a pool, is refused, never shared */
+                if (claim_refused(s, pool_claim(c->pools, at.addr4, s->id, &holder), holder, "Framed-IP-Address",
+                                  ike_addr4_str(at.addr4, abuf, sizeof(abuf)), msg, sizeof(msg))) {
+                    why = msg;
+                    reason = "address-in-use";
+                    goto refuse;
                 }
-                if (taken) {
-                    char b[INET_ADDRSTRLEN];
-                    struct in_addr ia = {.s_addr = htonl(at.addr4)};
-
-                    log_warn("ike", "session %" PRIu64 ": Framed-IP-Address %s is in use by another session",
-                             s->id, inet_ntop(AF_INET, &ia, b, sizeof(b)));
-                } else {
-                    s->addr4 = at.addr4;
-                    s->have_addr4 = s->addr4_aaa = true;
-                }
+                s->addr4 = at.addr4;
+                s->have_addr4 = s->addr4_aaa = true;
             } else if (at.pool && !pool_alloc(c->pools, at.pool, s->id, &a)) {
                 s->pool = strdup(at.pool);
                 s->addr4 = a;
                 s->have_addr4 = true;
-            } else if (!at.pool && pd->have_lease && (s->dhcp = malloc(sizeof(*s->dhcp)))) {
-                *s->dhcp = pd->lease;
-                pd->have_lease = false; /* the session's now */
-                s->addr4 = pd->lease.addr;
-                s->have_addr4 = true;
+            } else if (!at.pool && pd->have_lease &&
+                       !claim_refused(s, pool_claim(c->pools, pd->lease.addr, s->id, &holder), holder,
+                                      "the DHCP lease", ike_addr4_str(pd->lease.addr, abuf, sizeof(abuf)), NULL, 0)) {
+                if ((s->dhcp = malloc(sizeof(*s->dhcp)))) {
+                    *s->dhcp = pd->lease;
+                    pd->have_lease = false; /* the session's now */
+                    s->addr4 = pd->lease.addr;
+                    s->have_addr4 = true;
+                } else {
+                    pool_unclaim(c->pools, pd->lease.addr, s->id);
+                }
             }
             if (s->have_addr4) {
                 cp_add4(cpo, CFG_INTERNAL_IP4_ADDRESS, s->addr4);
@@ -917,21 +959,20 @@ void ike_auth_finish(struct ike_sess *s)
 
             want_addr = true;
             if (at.has_addr6) {
-                struct ike_sess *o, *tmp;
-                bool taken = false;
+                char a6[INET6_ADDRSTRLEN + 4];
 
-                HASH_ITER(hh_id, s->e->by_id, o, tmp) {
-                    if (o != s && o->have_addr6 && !memcmp(o->addr6, at.addr6, 16) && o->state == SESS_ESTABLISHED)
-                        taken = true;
+                inet_ntop(AF_INET6, at.addr6, a6, INET6_ADDRSTRLEN);
+                snprintf(a6 + strlen(a6), 5, "/%u", at.plen6);
+                if (claim_refused(s, pool_claim6(c->pools6, at.addr6, at.plen6, s->id, &holder), holder,
+                                  "the IPv6 address from AAA", a6, msg, sizeof(msg))) {
+                    why = msg;
+                    reason = "address-in-use";
+                    goto refuse;
                 }
-                if (taken) {
-                    log_warn("ike", "session %" PRIu64 ": ipsec:addrv6 is in use by another session", s->id);
-                } else {
-                    memcpy(s->addr6, at.addr6, 16);
-                    s->alen6 = at.plen6;
-                    s->have_addr6 = s->addr6_aaa = true;
-                    cp_add6(cpo, CFG_INTERNAL_IP6_ADDRESS, s->addr6, (int)s->alen6);
-                }
+                memcpy(s->addr6, at.addr6, 16);
+                s->alen6 = at.plen6;
+                s->have_addr6 = s->addr6_aaa = true;
+                cp_add6(cpo, CFG_INTERNAL_IP6_ADDRESS, s->addr6, (int)s->alen6);
             } else if (at.pool6 && !pool_alloc(c->pools6, at.pool6, s->id, &idx)) {
                 s->pool6 = strdup(at.pool6);
                 s->index6 = idx;
@@ -991,7 +1032,7 @@ void ike_auth_finish(struct ike_sess *s)
             child.spi_in = ike_new_spi(s->e);
             child.spi_out = child.alg.spi_peer;
             child.established = time(NULL);
-            if (!child.spi_in ||
+            if (!child.spi_in || !ike_child_room(s) ||
                 !ike_child_keymat(s->in.prf, s->in.keys.sk_d, s->in.keys.prf_len, NULL, 0, s->in.ni, s->in.ni_len,
                                   s->in.nr, s->in.nr_len, &child.alg, &k) ||
                 !ike_child_install(s, &child, &k)) {
@@ -1062,8 +1103,6 @@ void ike_auth_finish(struct ike_sess *s)
                  ike_addr_str(&s->peer, a, sizeof(a)), s->profile, va, s->addr4_aaa ? " (from RADIUS)" : "",
                  s->nchild);
     }
-    if (pd->initial)
-        initial_contact(s);
     {
         const char *m = pd->method;
 

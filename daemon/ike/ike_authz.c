@@ -371,21 +371,30 @@ static uint32_t ip4(const char *s)
     return ntohl(a.s_addr);
 }
 
-/* A split subnet (IPv4 or IPv6 prefix) as a selector. */
+/* A split subnet (IPv4 or IPv6 prefix) as a selector; one named by two sources
+ * (route set access-list ipv6 and ipv6-subnet-acl) goes in once. */
 static void add_prefix(struct ike_ts_pld *ts, const char *prefix)
 {
     char a[INET6_ADDRSTRLEN];
     const char *slash = strchr(prefix, '/');
     uint8_t raw[16];
+    struct ike_ts one;
 
     if (!slash || (size_t)(slash - prefix) >= sizeof(a) || ts->nts >= IKE_MAX_TS)
         return;
     memcpy(a, prefix, (size_t)(slash - prefix));
     a[slash - prefix] = 0;
     if (!strchr(a, ':'))
-        ike_ts_prefix4(ip4(a), (unsigned)atoi(slash + 1), &ts->ts[ts->nts++]);
+        ike_ts_prefix4(ip4(a), (unsigned)atoi(slash + 1), &one);
     else if (inet_pton(AF_INET6, a, raw) == 1)
-        ike_ts_prefix6(raw, (unsigned)atoi(slash + 1), &ts->ts[ts->nts++]);
+        ike_ts_prefix6(raw, (unsigned)atoi(slash + 1), &one);
+    else
+        return;
+    for (uint8_t i = 0; i < ts->nts; i++) {
+        if (!memcmp(&ts->ts[i], &one, sizeof(one)))
+            return;
+    }
+    ts->ts[ts->nts++] = one;
 }
 
 /* The permitted prefixes of access list @name (route set access-list, S7), if any. */
@@ -435,14 +444,16 @@ static void attrs_from_policy(const struct ike_conf *c, const struct lyd_node *p
     }
     if (!a->subnets_set) {
         const struct lyd_node *rem = ike_find(pol, "route/set/remote");
-        const char *acls[2] = {ike_leaf(pol, "route/set/access-list/ipv4"),
-                               ike_leaf(pol, "route/set/access-list/ipv6")};
+        /* ipv6-subnet-acl (the seed's "ipv6 subnet-acl") merges with route set
+         * access-list ipv6: both are IPv6 split subnets */
+        const char *acls[3] = {ike_leaf(pol, "route/set/access-list/ipv4"),
+                               ike_leaf(pol, "route/set/access-list/ipv6"), ike_leaf(pol, "ipv6-subnet-acl")};
 
         LY_LIST_FOR(rem ? lyd_child(rem) : NULL, ch) {
             if (!strcmp(ch->schema->name, "ipv4") || !strcmp(ch->schema->name, "ipv6"))
                 add_prefix(&a->subnets, lyd_get_value(ch));
         }
-        for (int i = 0; i < 2; i++)
+        for (int i = 0; i < 3; i++)
             add_acl(c, acls[i], &a->subnets);
         a->subnets_set = a->subnets.nts > 0;
     }

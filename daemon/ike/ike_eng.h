@@ -29,6 +29,7 @@ struct pool_set;
 enum {
     N_UNSUPPORTED_CRITICAL_PAYLOAD = 1,
     N_INVALID_IKE_SPI = 4,
+    N_INVALID_MAJOR_VERSION = 5,
     N_INVALID_SYNTAX = 7,
     N_INVALID_MESSAGE_ID = 9,
     N_NO_PROPOSAL_CHOSEN = 14,
@@ -148,7 +149,12 @@ enum sess_state {
     SESS_REKEYED, /* an old IKE SA after rekeying: answers only its DELETE */
 };
 
-#define IKE_MAX_CHILD 16
+/* Child SAs of a session: at most the largest flow limit the model allows
+ * (/ipsec/profile/flow-limit, ipsec:ipsec-flow-limit), and as many rekeyed
+ * ones waiting for their DELETE. The table grows as children come
+ * (ike_child_room), so a session pays only for the children it has. */
+#define IKE_MAX_FLOWS 50000
+#define IKE_MAX_CHILD (2 * IKE_MAX_FLOWS)
 
 struct ike_child_sa {
     uint32_t spi_in, spi_out;
@@ -267,8 +273,8 @@ struct ike_sess {
     time_t dhcp_expires;
     uint8_t addr6[16];
     unsigned alen6;
-    struct ike_child_sa child[IKE_MAX_CHILD];
-    size_t nchild;
+    struct ike_child_sa *child; /* child_cap entries; pointers into it move when it grows */
+    size_t nchild, child_cap;
     uint32_t flow_limit; /* UINT32_MAX: unlimited */
     struct ike_esp_algs esp;
     struct ike_ts_pld allow_i, allow_r; /* bounds of every child's selectors */
@@ -285,9 +291,9 @@ struct ike_sess {
         struct ike_dh *dh;
         struct ike_child_alg alg;
     } rk;
-    uint32_t del_q[IKE_MAX_CHILD]; /* inbound SPIs whose DELETE is still to be sent */
+    uint32_t *del_q; /* inbound SPIs whose DELETE is still to be sent (child_cap long) */
     size_t ndel_q;
-    uint32_t del_sent[IKE_MAX_CHILD]; /* and those of the DELETE under way */
+    uint32_t *del_sent; /* and those of the DELETE under way (child_cap long) */
     size_t ndel_sent;
     /* liveness and lifetimes */
     uint16_t dpd_interval, dpd_retry;
@@ -310,6 +316,7 @@ struct ike_counters {
     uint64_t cookie_sent, cookie_accepted, cookie_rejected, cookie_missing;
     uint64_t auth_completed, eap_started, eap_timeouts, create_child, ike_rekeys, dpd_sent, dpd_timeouts,
         retransmissions, fragments_received, dropped;
+    uint64_t unsupported_critical, invalid_major_version, unprotected_limited; /* RFC 7296 2.5 answers */
     time_t discontinuity;
 };
 
@@ -337,6 +344,9 @@ struct ike_engine {
     ike_output_fn output;
     void *output_arg;
     struct ike_sock detached[2]; /* for ike_engine_input: no file descriptor */
+    /* the token bucket of unprotected error notifications (RFC 7296 2.5) */
+    uint32_t unprot_tokens;
+    uint64_t unprot_ms; /* CLOCK_MONOTONIC of the last refill */
     struct event *ev_dp;         /* polls the dataplane for SAs past their volume limit */
     /* prepare's error sink, while it runs */
     ike_err_fn err;
@@ -406,6 +416,10 @@ enum { REQ_NONE = 0, REQ_DPD, REQ_DELETE, REQ_CHILD_REKEY, REQ_CHILD_DELETE, REQ
 bool ike_sess_request(struct ike_sess *s, int kind, uint8_t exchange, uint8_t first, const uint8_t *inner,
                       size_t inner_len);
 
+/* Room for one more child SA in s->child (and its DELETE in the queues): grows
+ * the table, which moves every child (re-find pointers into it afterwards).
+ * False at IKE_MAX_CHILD or when memory is short. */
+bool ike_child_room(struct ike_sess *s);
 /* A child SA the peer deleted: the one it replaced (if any) may be rekeyed again. */
 void ike_child_forget(struct ike_sess *s, uint32_t spi_in);
 /* ike_rekey.c: CREATE_CHILD_SA */

@@ -145,6 +145,32 @@ static void rekey_ike(struct ike_sess *s, const struct ike_sa_pld *sa, const uin
     adopt_ike_sa(s, &st, false);
 }
 
+bool ike_child_room(struct ike_sess *s)
+{
+    size_t cap = s->child_cap ? 2 * s->child_cap : 4;
+    struct ike_child_sa *c;
+    uint32_t *q, *sent;
+
+    if (s->nchild < s->child_cap)
+        return true;
+    if (s->nchild >= IKE_MAX_CHILD)
+        return false;
+    if (cap > IKE_MAX_CHILD)
+        cap = IKE_MAX_CHILD;
+    c = realloc(s->child, cap * sizeof(*c));
+    if (c)
+        s->child = c;
+    q = c ? realloc(s->del_q, cap * sizeof(*q)) : NULL;
+    if (q)
+        s->del_q = q;
+    sent = q ? realloc(s->del_sent, cap * sizeof(*sent)) : NULL;
+    if (!sent)
+        return false; /* what grew stays; child_cap says what all three hold */
+    s->del_sent = sent;
+    s->child_cap = cap;
+    return true;
+}
+
 static struct ike_child_sa *child_by_in(struct ike_sess *s, uint32_t spi_in)
 {
     for (size_t i = 0; i < s->nchild; i++) {
@@ -193,6 +219,8 @@ static size_t live_children(const struct ike_sess *s)
     return n;
 }
 
+/* A child SA the peer asked for; @old (a rekey) is a copy of the child it
+ * replaces, not a pointer into the table, which may grow here. */
 static void child_sa(struct ike_sess *s, const struct ike_sa_pld *sa, const uint8_t *ni, size_t ni_len,
                      const struct ike_ke_pld *ke, const struct ike_msg *in, struct ike_child_sa *old, uint32_t msg_id)
 {
@@ -211,10 +239,14 @@ static void child_sa(struct ike_sess *s, const struct ike_sa_pld *sa, const uint
         return;
     }
     /* a rekey adds a child until the old one is deleted; each child is rekeyed
-     * once, and new ones stop at half the table, so a rekey always has room */
-    if (s->nchild >= IKE_MAX_CHILD ||
-        (!old && (live_children(s) >= s->flow_limit || live_children(s) >= IKE_MAX_CHILD / 2))) {
+     * once, and new ones stop at the flow limit (at most half the table), so a
+     * rekey always has room */
+    if (!old && (live_children(s) >= s->flow_limit || live_children(s) >= IKE_MAX_FLOWS)) {
         respond_notify(s, msg_id, N_NO_ADDITIONAL_SAS, NULL, 0);
+        return;
+    }
+    if (!ike_child_room(s)) {
+        respond_notify(s, msg_id, old ? N_TEMPORARY_FAILURE : N_NO_ADDITIONAL_SAS, NULL, 0);
         return;
     }
     if (old && old->replaced) {
@@ -439,7 +471,7 @@ static void queue_delete(struct ike_sess *s, uint32_t spi_in)
         if (s->del_sent[i] == spi_in)
             return;
     }
-    if (s->ndel_q < IKE_MAX_CHILD)
+    if (s->ndel_q < s->child_cap)
         s->del_q[s->ndel_q++] = spi_in;
     else
         log_warn("ike", "session %" PRIu64 ": too many child SA deletes queued; %08x is not announced", s->id,
@@ -449,22 +481,25 @@ static void queue_delete(struct ike_sess *s, uint32_t spi_in)
 
 void ike_child_flush_deletes(struct ike_sess *s)
 {
-    uint8_t spis[4 * IKE_MAX_CHILD];
+    /* as many SPIs as a peer's parser is sure to take (ours takes 256); the
+     * rest go in the next DELETE, once this one is answered */
+    uint8_t spis[4 * IKE_MAX_DELETE_SPIS];
+    size_t n = s->ndel_q < IKE_MAX_DELETE_SPIS ? s->ndel_q : IKE_MAX_DELETE_SPIS;
     struct ike_builder bd;
     struct ike_hdr h = {0};
 
     if (!s->ndel_q || s->req_pending || s->state != SESS_ESTABLISHED)
         return;
-    for (size_t i = 0; i < s->ndel_q; i++)
+    for (size_t i = 0; i < n; i++)
         put32(spis + 4 * i, s->del_q[i]);
     ike_build_begin(&bd, &h);
-    ike_delete_build(&bd, &(struct ike_delete_pld){.protocol = 3, .spi_len = 4, .nspi = (uint16_t)s->ndel_q,
-                                                   .spis = spis});
+    ike_delete_build(&bd, &(struct ike_delete_pld){.protocol = 3, .spi_len = 4, .nspi = (uint16_t)n, .spis = spis});
     if (ike_build_finish(&bd) && ike_sess_request(s, REQ_CHILD_DELETE, IKE_EXCH_INFORMATIONAL, IKE_PLD_DELETE,
                                                   bd.buf.data + IKE_HDR_LEN, bd.buf.len - IKE_HDR_LEN)) {
-        memcpy(s->del_sent, s->del_q, s->ndel_q * sizeof(s->del_q[0]));
-        s->ndel_sent = s->ndel_q;
-        s->ndel_q = 0;
+        memcpy(s->del_sent, s->del_q, n * sizeof(s->del_q[0]));
+        s->ndel_sent = n;
+        memmove(s->del_q, s->del_q + n, (s->ndel_q - n) * sizeof(s->del_q[0]));
+        s->ndel_q -= n;
     }
     ike_buf_fini(&bd.buf);
 }
@@ -648,7 +683,10 @@ void ike_child_rekey_done(struct ike_sess *s, const struct ike_msg *in)
     memcpy(mine.er, k.ei, sizeof(k.ei));
     memcpy(mine.ar, k.ai, sizeof(k.ai));
     OPENSSL_cleanse(&k, sizeof(k));
-    if (!ok || s->nchild >= IKE_MAX_CHILD || !ike_child_install(s, &c, &mine)) {
+    if (ok && !ike_child_room(s))
+        ok = false;
+    old = child_by_in(s, s->rk.old_spi_in); /* the table may have moved */
+    if (!ok || !ike_child_install(s, &c, &mine)) {
         OPENSSL_cleanse(&mine, sizeof(mine));
         queue_delete(s, c.spi_in); /* the peer has it: take it back */
         if (old)

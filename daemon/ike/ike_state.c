@@ -331,6 +331,10 @@ int ike_engine_state(struct ike_engine *e, struct lyd_node *state)
     ike_add_u64(n, "accepted", c->cookie_accepted);
     ike_add_u64(n, "rejected", c->cookie_rejected);
     ike_add_u64(n, "rejected-no-cookie", c->cookie_missing);
+    n = inner(ic, "unprotected-errors");
+    ike_add_u64(n, "unsupported-critical-payload", c->unsupported_critical);
+    ike_add_u64(n, "invalid-major-version", c->invalid_major_version);
+    ike_add_u64(n, "rate-limited", c->unprotected_limited);
     n = inner(ic, "exchanges");
     ike_add_u64(n, "ike-auth-completed", c->auth_completed);
     ike_add_u64(n, "eap-started", c->eap_started);

@@ -9,6 +9,8 @@ import subprocess
 import tempfile
 import time
 
+import prereq
+
 CHARON = "/usr/lib/ipsec/charon"
 LOAD = ("random nonce openssl pem pkcs1 pkcs8 x509 revocation constraints pubkey curve25519 sha1 sha2 aes gcm unity "
         "chapoly hmac kdf md5 kernel-libipsec kernel-netlink socket-default vici updown attr resolve eap-identity "
@@ -42,8 +44,7 @@ class Lab:
             raise
 
     def _build(self, nclients, tag, nat):
-        if not os.path.exists(CHARON):
-            raise RuntimeError("strongSwan is not installed (packaging/debian-packages.txt lists it)")
+        prereq.check(["strongswan", "nft"], LOAD.split())
         self.tag = f"{tag}{os.getpid() % 100000}"
         self.net = 10 + os.getpid() % 200
         self.head = f"{self.tag}h"

@@ -11,6 +11,8 @@ import subprocess
 
 import pytest
 
+REQUIRES = ("scapy", "ip")
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 DP_TOOL = os.environ.get("DP_TOOL", "")
 DROPS = ["no_sa", "replay", "auth", "malformed", "selector", "no_route", "mtu", "ring_full", "fragment", "other"]
