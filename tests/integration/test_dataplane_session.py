@@ -10,7 +10,10 @@ inside host that keeps its default offloads:
 - the IPsec profile's idle-time: an idle client's session is deleted (DELETE to
   the client, lease released, session-down reason idle-timeout) while a client
   that keeps sending stays. The model's minimum (60 s, the vendor's) is kept, so
-  that test waits about 70 s."""
+  that test waits about 70 s;
+- the same with attributes from FreeRADIUS: ip:interface-config ("ip mtu N",
+  "ip tcp adjust-mss N") in the Access-Accept, and the accounting Stop of the
+  idle session with Acct-Terminate-Cause Idle-Timeout."""
 import re
 import subprocess
 import time
@@ -21,6 +24,7 @@ from conftest import NS
 from lab import psk_client_conf
 from nchelpers import wait_until
 from test_dataplane import dataplane_config, iperf, ns_run, ping, start
+from test_ike_certs import pki  # noqa: F401 (the pki fixture)
 from test_ike_sessions import headend_config, sessions, state, t
 
 
@@ -140,3 +144,44 @@ def test_idle_time_deletes_only_the_idle_session(make_ravend, lab):
     assert "idle-time" in d.log()
     ping(busy["ns"], lb.inside_ip, count=2)
     pinger.terminate()
+
+
+KIM = """kim@example.org Cleartext-Password := "kim-pw-1"
+	Cisco-AVPair = "ipsec:addr-pool=radpool",
+	Cisco-AVPair += "ip:interface-config=ip mtu 1280",
+	Cisco-AVPair += "ip:interface-config=ip tcp adjust-mss 1100"
+"""
+
+
+def test_interface_config_from_radius_and_idle_timeout_in_accounting(make_ravend, lab, pki):
+    """S9 ip:interface-config from FreeRADIUS gives the session its MTU and MSS
+    clamp; left idle, the session ends with an accounting Stop whose
+    Acct-Terminate-Cause is Idle-Timeout."""
+    from radiushelpers import FreeRadius
+    from test_eap_radius import connect, headend
+    lb = lab(1, inside=True, inside_routes=("10.207.0.0/16",))
+    fr = FreeRadius(netns=lb.head, users_extra=KIM)
+    try:
+        ipsec = IDLE_IPSEC.replace("<ikev2-profile>rw</ikev2-profile>", "<ikev2-profile>eap</ikev2-profile>")
+        d = make_ravend(headend(pki, fr, acct=True, extra=ipsec) + dataplane_config(lb), netns=lb.head)
+        r = connect(lb, pki, "kim@example.org", "kim-pw-1", method="eap-md5", remote_ts=lb.inside_net)
+        assert r.returncode == 0, f"{lb.log(0)[-3000:]}\n{d.log()[-3000:]}"
+        c = lb.clients[0]
+        m = d.connect()
+        vip = t(sessions(m)[0], "assigned-ipv4")
+        ping(c["ns"], lb.inside_ip, count=2)
+        at_inside = capture(lb, lb.inside, f"{lb.tag}ia", 5)
+        time.sleep(2)
+        iperf(lb, c["ns"], lb.inside, lb.inside_ip, seconds=1)
+        inside_syns, err = syns(at_inside)
+        assert {mss for f, mss in inside_syns if f & 0x12 == 0x02} == {1100}, (inside_syns, err)
+        r = ns_run(lb.inside, "ping", "-n", "-M", "do", "-s", str(1281 - 28), "-c", "1", "-W", "2", vip, check=False)
+        assert re.search(r"[Ff]rag needed and DF set \(mtu = 1280\)", r.stdout + r.stderr), r.stdout + r.stderr
+        # no more traffic: the idle-time (60 s) ends the session
+        wait_until(lambda: not sessions(m), timeout=95, interval=1, what="the idle session deleted")
+        assert wait_until(lambda: any(x.get("Acct-Status-Type") == "Stop" for x in fr.detail()), 10), fr.detail()
+        stop = [x for x in fr.detail() if x.get("Acct-Status-Type") == "Stop"][0]
+        assert stop["Acct-Terminate-Cause"] == "Idle-Timeout", stop
+        assert stop["User-Name"] == "kim@example.org", stop
+    finally:
+        fr.close()
