@@ -421,6 +421,10 @@ static void test_session_mtu(void **st)
 
     (void)st;
     out.mtu = 1000;
+    out.nsel = 2;
+    out.sel[1].family = AF_INET6;
+    inet_pton(AF_INET6, "2001:db8::", out.sel[1].start);
+    inet_pton(AF_INET6, "2001:db8::ffff", out.sel[1].end);
     assert_int_equal(dp_sa_add(dp, &out), 0);
     assert_non_null(w = dp_worker_detached(dp, roles, 2));
     w->xs[1].has_addr4 = true;
@@ -440,6 +444,23 @@ static void test_session_mtu(void **st)
     assert_int_equal(rd16(r + 26), 1000);
     assert_memory_equal(r + 16, pkt + 12, 4); /* back to the sender */
     assert_int_equal(w->xs[1].ifc->ctr[0].drops[DP_DROP_MTU], 1);
+    dp_worker_detached_drain(w);
+    /* IPv6: the session's 1000 is below IPv6's minimum; 1280 is the tunnel's MTU */
+    w->xs[1].has_addr6 = true;
+    inet_pton(AF_INET6, "fd00::1", &w->xs[1].addr6);
+    dp_rcu_enter();
+    len = mkpkt(pkt, true, false, 0, NULL, 0, 1280 - 48);
+    feed(w, 1, pkt, len);
+    assert_int_equal(w->xs[1].ntx, 0);
+    len = mkpkt(pkt, true, false, 0, NULL, 0, 1281 - 48);
+    feed(w, 1, pkt, len);
+    dp_rcu_leave();
+    assert_int_equal(w->xs[1].ntx, 1);
+    r = (const uint8_t *)w->area + w->xs[1].txq[0].addr + 14;
+    assert_int_equal(r[6], 58); /* ICMPv6 */
+    assert_int_equal(r[40], 2); /* packet too big */
+    assert_int_equal(rd16(r + 46), 1280);
+    assert_memory_equal(r + 24, pkt + 8, 16);
     dp_worker_detached_drain(w);
     dp_worker_detached_free(w);
     dp_free(dp);
