@@ -120,6 +120,7 @@ IDLE_IPSEC = (f'<ipsec xmlns="{NS}" xmlns:rt="urn:raven:params:xml:ns:yang:raven
 
 
 def test_idle_time_deletes_only_the_idle_session(make_ravend, lab):
+    before = time.time()  # before either session exists
     lb, d = start(make_ravend, lab, nclients=2, extra_ipsec=IDLE_IPSEC)
     m = d.connect()
     m.create_subscription()
@@ -128,9 +129,8 @@ def test_idle_time_deletes_only_the_idle_session(make_ravend, lab):
     # client 1 sends a packet every 2 s; client 0 stays silent
     pinger = lb.spawn(busy["ns"], "ping", "-n", "-q", "-i", "2", "-w", "100", lb.inside_ip,
                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    t0 = time.time()
     wait_until(lambda: len(sessions(m)) == 1, timeout=95, interval=1, what="the idle session deleted")
-    assert time.time() - t0 >= 55, "deleted before its idle-time"
+    assert time.time() - before >= 60, "deleted before its idle-time"
     left = sessions(m)[0]
     assert t(left, "peer-address") == busy["ip"]
     assert reason_of_down(m) == "idle-timeout"
