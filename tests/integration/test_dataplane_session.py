@@ -1,8 +1,9 @@
 """Per-session dataplane behaviour with strongSwan clients (kernel-libipsec) and an
 inside host that keeps its default offloads:
 
-- TCP and UDP through the tunnel while the inside host's veth leaves checksums
-  to offload (CHECKSUM_PARTIAL): the dataplane completes them before sealing;
+- TCP and UDP (inner IPv4 and IPv6) through the tunnel while the inside host's
+  veth leaves checksums to offload (CHECKSUM_PARTIAL): the dataplane completes
+  them before sealing;
 - the authorization policy's aaa-attribute-list: tcp-mss clamps the MSS of the
   SYN the inside host receives and of the SYN-ACK the client receives (tshark
   at both ends); mtu answers a DF packet from the inside host larger than it
@@ -44,6 +45,28 @@ def test_tcp_and_udp_with_default_offload_on_the_inside_host(make_ravend, lab):
         assert res["end"]["sum_received"]["bytes"] > 500_000, res["end"]
     res = iperf(lb, c["ns"], lb.inside, lb.inside_ip, "-u", "-b", "5M", "-l", "1000", "-R", seconds=1)
     assert res["end"]["sum"]["packets"] > 100 and res["end"]["sum"]["lost_percent"] < 5, res["end"]["sum"]
+
+
+def test_tcp_over_ipv6_with_default_offload_on_the_inside_host(make_ravend, lab):
+    """The same for inner IPv6 (the checksum's pseudo-header is IPv6's)."""
+    lb = lab(1, inside=True)
+    for ns, dev, addr in ((lb.head, lb.inside_dev, "fd00:250::1/64"), (lb.inside, f"{lb.tag}ia", "fd00:250::2/64")):
+        ns_run(ns, "ip", "-6", "addr", "add", addr, "dev", dev, "nodad")
+    ns_run(lb.inside, "ip", "-6", "route", "add", "fd00:201::/64", "via", "fd00:250::1")
+    conf = headend_config(extra_policy="<ipv6-pool>rw6</ipv6-pool>").replace(
+        "<route><set><remote><ipv4>10.200.0.0/16</ipv4></remote></set></route>",
+        f"<route><set><remote><ipv4>{lb.inside_net}</ipv4><ipv6>fd00:250::/64</ipv6></remote></set></route>").replace(
+        "</ipv4-pool>", "</ipv4-pool><ipv6-pool><name>rw6</name><prefix>fd00:201::/64</prefix></ipv6-pool>")
+    make_ravend(conf + dataplane_config(lb), netns=lb.head)
+    c = lb.clients[0]
+    cc = psk_client_conf(c["head_ip"], "user0.example.org", esp="aes256gcm16", remote_ts=f"{lb.inside_net},fd00:250::/64")
+    lb.start_charon(0, cc.replace("vips = 0.0.0.0", "vips = 0.0.0.0,::"))
+    assert lb.swanctl(0, "--initiate", "--child", "vpn", "--timeout", "15", check=False).returncode == 0
+    assert offload_on(lb.inside, f"{lb.tag}ia")
+    ns_run(c["ns"], "ping", "-6", "-n", "-c", "2", "-i", "0.2", "-W", "2", "fd00:250::2")
+    for args in ((), ("-R",)):
+        res = iperf(lb, c["ns"], lb.inside, "fd00:250::2", *args, seconds=1)
+        assert res["end"]["sum_received"]["bytes"] > 500_000, res["end"]
 
 
 def capture(lb, ns, dev, seconds):
