@@ -94,7 +94,7 @@ static uint8_t *l4_of(uint8_t *ip, size_t len, int family, uint8_t *proto, uint6
 bool dp_inner_csum_complete(uint8_t *ip, size_t len, int family)
 {
     uint8_t proto, *l4, *ck;
-    uint64_t pseudo;
+    uint64_t pseudo, sum;
     size_t l4len;
     uint32_t p, c;
 
@@ -108,11 +108,12 @@ bool dp_inner_csum_complete(uint8_t *ip, size_t len, int family)
      * sender's checksum, right or wrong, and stays as it is. */
     if (c != p && !(p == 0xffff && c == 0))
         return false;
-    /* a complete checksum can equal that sum by chance (1 in 65536): it verifies */
-    if (fold(pseudo + sum_bytes(l4, l4len)) == 0xffff)
+    /* a complete checksum can equal that sum by chance (1 in 65536): it verifies.
+     * One pass over the segment: its sum less the field is the data's sum. */
+    sum = pseudo + sum_bytes(l4, l4len);
+    if (fold(sum) == 0xffff)
         return false;
-    wr16(ck, 0);
-    c = ~fold(pseudo + sum_bytes(l4, l4len)) & 0xffff;
+    c = ~fold(sum + (uint16_t)~c) & 0xffff;
     if (proto == IPPROTO_UDP_ && c == 0)
         c = 0xffff; /* 0 means "no checksum" in UDP (RFC 768) */
     wr16(ck, (uint16_t)c);
