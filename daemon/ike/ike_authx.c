@@ -112,6 +112,8 @@ bool ike_child_install(struct ike_sess *s, struct ike_child_sa *c, const struct 
     in.replay_window = s->replay_window;
     in.soft_bytes = out.soft_bytes = s->child_soft_bytes;
     in.hard_bytes = out.hard_bytes = s->child_hard_bytes;
+    in.soft_packets = out.soft_packets = s->child_soft_packets;
+    in.hard_packets = out.hard_packets = s->child_hard_packets;
     in.tcp_mss = out.tcp_mss = s->tcp_mss;
     out.mtu = s->mtu;
     in.local = out.local = s->local;
@@ -228,6 +230,10 @@ static void esp_settings(const struct ike_conf *c, const struct lyd_node *ip, st
     if ((v = ike_leaf(ip, "lifetime/hard/kilobytes")))
         s->child_hard_bytes = strtoull(v, NULL, 10) * 1024;
     s->idle_time = (v = ike_leaf(ip, "lifetime/idle-time")) ? (uint32_t)strtoul(v, NULL, 10) : 0;
+    s->child_hard_packets = (v = ike_leaf(ip, "lifetime/hard/packets")) ? strtoull(v, NULL, 10) : 0;
+    s->child_soft_packets = (v = ike_leaf(ip, "lifetime/soft/packets"))
+                                ? strtoull(v, NULL, 10)
+                                : s->child_hard_packets - s->child_hard_packets / 10;
     s->pfs_group = (v = ike_leaf(ip, "pfs-group")) ? ike_conf_group_id(strchr(v, ':') ? strchr(v, ':') + 1 : v) : 0;
     if ((v = ike_leaf(ip, "lifetime/hard/time")))
         s->child_lifetime = (uint32_t)strtoul(v, NULL, 10);

@@ -269,6 +269,7 @@ struct ike_sess {
     uint32_t child_lifetime, child_soft; /* seconds; soft 0 = 90% of the hard lifetime */
     uint64_t child_soft_bytes;           /* rekey after this much traffic on an SA (0: never) */
     uint64_t child_hard_bytes;           /* an SA carries no more than this (0: no limit) */
+    uint64_t child_soft_packets, child_hard_packets; /* the same in packets (0: none) */
     uint32_t idle_time;                  /* seconds without traffic that end the session (0: never) */
     time_t idle_since;                   /* when the session's traffic last changed */
     uint64_t idle_traffic;               /* its packets then (both directions, every child) */

@@ -208,3 +208,20 @@ def test_interface_config_from_radius_and_idle_timeout_in_accounting(make_ravend
         assert stop["User-Name"] == "kim@example.org", stop
     finally:
         fr.close()
+
+
+def test_packet_lifetimes_rekey_at_the_soft_limit(make_ravend, lab):
+    """RFC 9061 packet lifetimes: the child SA is rekeyed by Raven once the soft
+    packet count passed; the hard one (not reached here) is the dataplane's."""
+    ipsec = IDLE_IPSEC.replace("<lifetime><idle-time>60</idle-time></lifetime>",
+                               "<lifetime><hard><packets>1000</packets></hard><soft><packets>20</packets></soft>"
+                               "</lifetime>")
+    lb, d = start(make_ravend, lab, extra_ipsec=ipsec)
+    c = lb.clients[0]
+    m = d.connect()
+    assert t(sessions(m)[0].find(f"{{{NS}}}child-sa"), "rekeys") == "0"
+    ns_run(c["ns"], "ping", "-n", "-q", "-c", "25", "-i", "0.05", lb.inside_ip)
+    wait_until(lambda: "soft volume limit" in d.log(), timeout=10, what="child SA rekeyed by packet count")
+    wait_until(lambda: any(int(t(x, "rekeys")) >= 1 for x in sessions(m)[0].findall(f"{{{NS}}}child-sa")),
+               timeout=10, what="rekey counted")
+    ping(c["ns"], lb.inside_ip, count=3)  # the new SA carries on
