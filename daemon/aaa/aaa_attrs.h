@@ -31,8 +31,7 @@ struct aaa_attrs {
     char *acl4, *acl6;            /* ipsec:route-set=access-list [ipv6] NAME */
     bool route_interface;         /* ipsec:route-set=interface */
     char *route_accept;           /* ipsec:route-accept=any [tag T] [distance D] */
-    char *interface_config[AAA_MAX_LIST]; /* ip:interface-config=... */
-    int ninterface_config;
+    uint16_t mtu, tcp_mss;        /* ip:interface-config="ip mtu N", "ip tcp adjust-mss N"; 0 unset */
     char *banner, *def_domain, *cfg_url, *cfg_version;
     char *split_dns[AAA_MAX_LIST], *backup[AAA_MAX_LIST];
     int nsplit_dns, nbackup;

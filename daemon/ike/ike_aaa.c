@@ -661,7 +661,7 @@ void ike_acct_stop(struct ike_sess *s, const char *reason)
                {"admin-clear", 6},    {"radius-disconnect", 6}, {"replaced", 10},        {"rekey-failure", 10},
                {"certificate-revoked", 6}, /* Admin-Reset: the CA revoked it */
                {"config-change", 10}, {"shutdown", 11},         {"dataplane-failure", 8},
-               {"dhcp-lease-lost", 3}};
+               {"dhcp-lease-lost", 3},  {"idle-timeout", 4}};
     uint32_t cause = 9; /* NAS-Error */
 
     if (s->ev_acct)

@@ -113,6 +113,11 @@ bool ike_child_install(struct ike_sess *s, struct ike_child_sa *c, const struct 
     in.esn = out.esn = c->alg.esn;
     in.replay_window = s->replay_window;
     in.soft_bytes = out.soft_bytes = s->child_soft_bytes;
+    in.hard_bytes = out.hard_bytes = s->child_hard_bytes;
+    in.soft_packets = out.soft_packets = s->child_soft_packets;
+    in.hard_packets = out.hard_packets = s->child_hard_packets;
+    in.tcp_mss = out.tcp_mss = s->tcp_mss;
+    out.mtu = s->mtu;
     in.local = out.local = s->local;
     in.peer = out.peer = s->peer;
     in.udp_encap = out.udp_encap = natt || s->in.nat_peer || s->in.nat_local;
@@ -222,6 +227,15 @@ static void esp_settings(const struct ike_conf *c, const struct lyd_node *ip, st
         s->child_soft_bytes = strtoull(v, NULL, 10) * 1024;
     else if ((v = ike_leaf(ip, "lifetime/hard/kilobytes")))
         s->child_soft_bytes = strtoull(v, NULL, 10) * 1024 / 10 * 9;
+    /* the hard volume limit: the dataplane carries nothing past it (RFC 4301 4.4.2.1) */
+    s->child_hard_bytes = 4608000ULL * 1024;
+    if ((v = ike_leaf(ip, "lifetime/hard/kilobytes")))
+        s->child_hard_bytes = strtoull(v, NULL, 10) * 1024;
+    s->idle_time = (v = ike_leaf(ip, "lifetime/idle-time")) ? (uint32_t)strtoul(v, NULL, 10) : 0;
+    s->child_hard_packets = (v = ike_leaf(ip, "lifetime/hard/packets")) ? strtoull(v, NULL, 10) : 0;
+    s->child_soft_packets = (v = ike_leaf(ip, "lifetime/soft/packets"))
+                                ? strtoull(v, NULL, 10)
+                                : s->child_hard_packets - s->child_hard_packets / 10;
     s->pfs_group = (v = ike_leaf(ip, "pfs-group")) ? ike_conf_group_id(strchr(v, ':') ? strchr(v, ':') + 1 : v) : 0;
     if ((v = ike_leaf(ip, "lifetime/hard/time")))
         s->child_lifetime = (uint32_t)strtoul(v, NULL, 10);
@@ -891,6 +905,8 @@ void ike_auth_finish(struct ike_sess *s)
     if (at.flow_limit != UINT32_MAX)
         s->flow_limit = at.flow_limit; /* AAA/authorization wins over the IPsec profile (S8) */
     s->session_lifetime = at.session_lifetime;
+    s->tcp_mss = at.tcp_mss;
+    s->mtu = at.mtu;
     if ((v = ike_leaf(prof, "dpd/interval"))) {
         s->dpd_interval = (uint16_t)atoi(v);
         s->dpd_retry = (v = ike_leaf(prof, "dpd/retry")) ? (uint16_t)atoi(v) : 2;

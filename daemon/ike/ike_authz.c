@@ -410,6 +410,18 @@ static void add_acl(const struct ike_conf *c, const char *name, struct ike_ts_pl
     }
 }
 
+/* The policy's aaa-attribute-list (the local ip:interface-config). */
+static void attr_list_merge(const struct ike_conf *c, const char *name, struct ike_attrs *a)
+{
+    const struct lyd_node *l = name ? ike_find(c->tree, V "aaa/attribute-list[name='%s']", name) : NULL;
+    const char *v;
+
+    if (!a->mtu && l && (v = ike_leaf(l, "mtu")))
+        a->mtu = (uint16_t)strtoul(v, NULL, 10);
+    if (!a->tcp_mss && l && (v = ike_leaf(l, "tcp-mss")))
+        a->tcp_mss = (uint16_t)strtoul(v, NULL, 10);
+}
+
 /* Fills what @pol sets and @a does not have yet (the first source wins). */
 static void attrs_from_policy(const struct ike_conf *c, const struct lyd_node *pol, struct ike_attrs *a)
 {
@@ -491,6 +503,7 @@ static void attrs_from_policy(const struct ike_conf *c, const struct lyd_node *p
         a->dhcp_giaddr = ike_leaf(pol, "dhcp/giaddr");
     if (!a->dhcp_timeout && (v = ike_leaf(pol, "dhcp/timeout")))
         a->dhcp_timeout = (uint32_t)strtoul(v, NULL, 10);
+    attr_list_merge(c, ike_leaf(pol, "aaa-attribute-list"), a);
 }
 
 /* Name mangler (S6) for FQDN and e-mail identities; other types keep the whole
@@ -661,6 +674,10 @@ static void attrs_from_aaa(const struct ike_conf *c, const struct aaa_attrs *r, 
         a->dhcp_giaddr = r->dhcp_giaddr;
     if (!a->dhcp_timeout)
         a->dhcp_timeout = r->dhcp_timeout;
+    if (!a->mtu)
+        a->mtu = r->mtu;
+    if (!a->tcp_mss)
+        a->tcp_mss = r->tcp_mss;
 }
 
 void ike_authz_name(const struct ike_conf *c, const struct lyd_node *src, int id_type, const char *id,

@@ -282,6 +282,12 @@ struct ike_sess {
     uint16_t rekey_group; /* the DH group the peer asked for in our child rekeys */
     uint32_t child_lifetime, child_soft; /* seconds; soft 0 = 90% of the hard lifetime */
     uint64_t child_soft_bytes;           /* rekey after this much traffic on an SA (0: never) */
+    uint64_t child_hard_bytes;           /* an SA carries no more than this (0: no limit) */
+    uint64_t child_soft_packets, child_hard_packets; /* the same in packets (0: none) */
+    uint32_t idle_time;                  /* seconds without traffic that end the session (0: never) */
+    time_t idle_since;                   /* when the session's traffic last changed */
+    uint64_t idle_traffic;               /* its packets then (both directions, every child) */
+    uint16_t tcp_mss, mtu;               /* S7 interface-config (0: unset) */
     uint32_t replay_window;
     struct event *ev_child;
     /* our rekey of a child SA (RFC 7296 1.3.3), while under way */
@@ -429,6 +435,9 @@ void ike_handle_create_child(struct ike_sess *s, const struct ike_msg *in, uint3
  * deleted. */
 void ike_child_lifetimes(struct ike_sess *s, struct ike_child_sa *c);
 /* Rekeys the children whose SAs crossed their soft byte limit in the dataplane. */
+/* Every second: children past their soft volume limit are rekeyed, those past
+ * their hard one (the dataplane carries nothing more on them) are deleted, and
+ * sessions idle for their idle-time end. */
 void ike_child_volume_check(struct ike_engine *e);
 void ike_child_timer_arm(struct ike_sess *s);
 void ike_child_on_timer(struct ike_sess *s);
@@ -467,6 +476,7 @@ struct ike_attrs {
     int pfs, include_local_lan, smartcard; /* -1 unset */
     uint32_t session_lifetime;
     uint32_t flow_limit; /* UINT32_MAX unset */
+    uint16_t tcp_mss, mtu; /* aaa-attribute-list, ip:interface-config (0 unset) */
     const char *policy_user, *policy_group;
     bool has_addr4, has_addr6; /* from RADIUS: Framed-IP-Address, ipsec:addrv6 */
     const char *dhcp_server, *dhcp_giaddr; /* DHCP as the address source (S4) */

@@ -400,33 +400,107 @@ void ike_child_lifetimes(struct ike_sess *s, struct ike_child_sa *c)
     c->rekeying = false;
 }
 
-void ike_child_volume_check(struct ike_engine *e)
+static struct ike_child_sa *child_of_ref(struct ike_sess *s, const struct dp_sa_ref *r)
+{
+    for (size_t k = 0; k < s->nchild; k++) {
+        if ((r->inbound ? s->child[k].spi_in : s->child[k].spi_out) == r->spi)
+            return &s->child[k];
+    }
+    return NULL;
+}
+
+/* Children past their soft volume limit are rekeyed; past the hard one the
+ * dataplane already carries nothing on them: they are deleted (and the peer told). */
+static void volume_limits(struct ike_engine *e, bool hard)
 {
     struct dp_sa_ref refs[64];
     size_t n;
 
-    if (!e->dp)
-        return;
-    while ((n = dp_soft_expired(e->dp, refs, 64))) {
+    while ((n = (hard ? dp_hard_expired : dp_soft_expired)(e->dp, refs, 64))) {
         for (size_t i = 0; i < n; i++) {
+            struct ike_child_sa *c;
             struct ike_sess *s;
 
             HASH_FIND(hh_id, e->by_id, &refs[i].session_id, sizeof(refs[i].session_id), s);
-            if (!s || s->state != SESS_ESTABLISHED)
+            if (!s || s->state != SESS_ESTABLISHED || !(c = child_of_ref(s, &refs[i])))
                 continue;
-            for (size_t k = 0; k < s->nchild; k++) {
-                struct ike_child_sa *c = &s->child[k];
-                if ((refs[i].inbound ? c->spi_in : c->spi_out) != refs[i].spi || c->rekeying || c->replaced)
-                    continue;
+            if (hard) {
+                log_info("ike", "session %" PRIu64 ": child SA %08x reached its hard volume limit", s->id, c->spi_in);
+                c->expire_at = time(NULL);
+            } else if (!c->rekeying && !c->replaced) {
                 log_info("ike", "session %" PRIu64 ": child SA %08x reached its soft volume limit", s->id, c->spi_in);
                 c->rekey_at = time(NULL);
-                ike_child_on_timer(s);
-                break;
+            } else {
+                continue;
             }
+            ike_child_on_timer(s);
         }
         if (n < 64)
             break;
     }
+}
+
+/* The packets a session carried in both directions, over every child (a rekeyed
+ * child's traffic carries over to its successor: the sum only grows). */
+static uint64_t sess_traffic(struct ike_sess *s)
+{
+    uint64_t n = 0;
+
+    for (size_t i = 0; i < s->nchild; i++) {
+        const struct ike_child_sa *c = &s->child[i];
+        struct dp_sa_stats in = {0}, out = {0};
+
+        dp_sa_stats(s->e->dp, s->id, c->spi_in, true, &in);
+        dp_sa_stats(s->e->dp, s->id, c->spi_out, false, &out);
+        n += in.packets + out.packets + c->base_in.packets + c->base_out.packets;
+    }
+    return n;
+}
+
+/* The IPsec profile's idle-time: a session whose SAs carried no packet in either
+ * direction for that long ends (DELETE, lease released, accounting Stop with
+ * Idle-Timeout). The counters are read about ten times per idle-time (at most
+ * every 10 s), so the session goes between idle-time and idle-time + 10 s after
+ * its last packet. */
+static void idle_check(struct ike_engine *e)
+{
+    struct ike_sess *s, *tmp;
+    time_t now = time(NULL);
+
+    HASH_ITER(hh_id, e->by_id, s, tmp) {
+        time_t step;
+        uint64_t n;
+
+        if (!s->idle_time || s->state != SESS_ESTABLISHED)
+            continue;
+        step = s->idle_time / 10 > 10 ? 10 : s->idle_time / 10;
+        if (!s->idle_since) {
+            s->idle_since = now;
+            s->idle_traffic = sess_traffic(s);
+            continue;
+        }
+        if (now - s->idle_since < step)
+            continue;
+        if ((n = sess_traffic(s)) != s->idle_traffic) {
+            s->idle_traffic = n;
+            s->idle_since = now;
+            continue;
+        }
+        if (now - s->idle_since >= (time_t)s->idle_time) {
+            log_info("ike", "session %" PRIu64 ": no traffic for %" PRIu32 " s (idle-time): deleted", s->id,
+                     s->idle_time);
+            ike_sess_end(s, "idle-timeout", true);
+        }
+    }
+}
+
+void ike_child_volume_check(struct ike_engine *e)
+{
+    if (!e->dp)
+        return;
+    volume_limits(e, false);
+    volume_limits(e, true);
+    idle_check(e);
 }
 
 void ike_child_timer_arm(struct ike_sess *s)

@@ -3,7 +3,8 @@
  * the matching vendor ID (SPEC S4); a client cannot grow its child SAs without
  * bound by rekeying; cookies cannot be forged; unprotected errors (RFC 7296
  * 2.5) answer unknown critical payloads and later major versions, within a
- * rate limit, counted. The engine runs in-process on its
+ * rate limit, counted; a child SA the dataplane reports past its hard lifetime
+ * is deleted and the client told. The engine runs in-process on its
  * test seam (ike_engine_input / ike_engine_set_output), driven by the test
  * initiator. */
 #include <arpa/inet.h>
@@ -21,8 +22,9 @@
 
 #include <cmocka.h>
 
-#include "dataplane/dp.h"
+#include "dataplane/dp_int.h"
 #include "daemon/base/log.h"
+#include "daemon/ike/ike_eng.h"
 #include "daemon/ike/ike_engine.h"
 #include "tests/support/ike_client.h"
 
@@ -543,6 +545,44 @@ static void init_variant(struct ike_client *c, uint8_t version, uint8_t type, bo
     *b = bd.buf;
 }
 
+/* The dataplane stops an SA at its hard byte lifetime and reports it: the engine's
+ * poll deletes the child (both SAs) and sends the client a DELETE for it. */
+static void test_hard_lifetime_deletes_the_child(void **state)
+{
+    struct env *e = *state;
+    struct ike_engine *eng = engine(e, e->tree);
+    struct ike_client c;
+    struct ike_buf b = {0};
+    struct dp_entry *de, *tmp;
+    struct ike_msg m;
+
+    ike_client_init(&c, IKE_DH_ECP256);
+    assert_true(ike_client_sa_init(&c, &b));
+    assert_true(ask(e, eng, &b));
+    assert_true(ike_client_sa_init_done(&c, e->out, e->out_len));
+    assert_true(ike_client_auth(&c, "alice.example.org", "k1", &b));
+    assert_true(ask(e, eng, &b));
+    assert_true(ike_client_auth_done(&c, e->out, e->out_len));
+    assert_int_equal(dp_sa_count(e->dp), 2);
+    /* both SAs carry the profile's hard volume (the default 4608000 KB) */
+    HASH_ITER(hh, e->dp->sas, de, tmp) {
+        assert_int_equal(de->rsa->conf.hard_bytes, 4608000ULL * 1024);
+        if (!de->rsa->conf.inbound)
+            atomic_store(&de->rsa->expired, true); /* as a worker marks it */
+    }
+    e->out_len = 0;
+    ike_child_volume_check(eng);
+    assert_int_equal(children(e, eng), 0);
+    assert_int_equal(dp_sa_count(e->dp), 0);
+    /* an INFORMATIONAL request (encrypted: its DELETE is inside) went to the client */
+    assert_true(e->out_len > 0);
+    assert_int_equal(ike_msg_parse(e->out, e->out_len, &m), IKE_PARSE_OK);
+    assert_int_equal(m.hdr.exchange, IKE_EXCH_INFORMATIONAL);
+    assert_false(m.hdr.flags & IKE_FLAG_RESPONSE);
+    ike_client_fini(&c);
+    ike_engine_free(eng);
+}
+
 static void test_unprotected_errors(void **state)
 {
     struct env *e = *state;
@@ -604,6 +644,7 @@ int main(void)
         cmocka_unit_test(test_nat_keepalive),
         cmocka_unit_test(test_cfg_set),
         cmocka_unit_test(test_retransmission),
+        cmocka_unit_test(test_hard_lifetime_deletes_the_child),
         cmocka_unit_test(test_unprotected_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
