@@ -28,6 +28,8 @@ from test_dataplane import dataplane_config, iperf, ns_run, ping, start
 from test_ike_certs import pki  # noqa: F401 (the pki fixture)
 from test_ike_sessions import headend_config, sessions, state, t
 
+REQUIRES = ("strongswan", "iperf3", "tshark", "ping", "ethtool")
+
 
 def offload_on(ns, dev):
     out = ns_run(ns, "ethtool", "-k", dev).stdout

@@ -52,16 +52,11 @@ BEING_IMPLEMENTED = {
     "/ikev2/profile/match/fvrf",
     "/ikev2/profile/match/local-interface",
     "/ikev2/profile/ivrf",
-    "/ikev2/authorization-policy/aaa-attribute-list",
     "/ikev2/authorization-policy/route/set/interface",
     "/ikev2/authorization-policy/route/accept/tag",
     "/ikev2/authorization-policy/route/accept/distance",
     "/ikev2/authorization-policy/route/redistribute/protocol",
     "/ikev2/authorization-policy/route/redistribute/route-map",
-    "/ipsec/profile/lifetime/idle-time",
-    "/aaa/attribute-list/name",
-    "/aaa/attribute-list/mtu",
-    "/aaa/attribute-list/tcp-mss",
 }
 
 SOURCE_DIRS = ("daemon", "api", "dataplane")
