@@ -74,7 +74,11 @@ struct cfg_actor {
 
 /* A subsystem's hooks for the part of the configuration it owns (FRR-style):
  * prepare checks the change against live state and reserves resources, abort undoes
- * a successful prepare, apply switches to the new configuration and cannot fail. */
+ * a successful prepare, apply switches to the new configuration and cannot fail.
+ * Prepare never changes what runs (sockets serving, XDP attachments, worker
+ * threads, leases): it builds beside it, and apply switches. In a dry run
+ * (cfg_txn_is_dry_run) prepare only checks: it may probe (bind and close a
+ * socket) but keeps nothing, as abort follows at once. */
 struct cfg_handler {
     const char *name;
     const char *path; /* schema path, e.g. "/raven-vpn:pools" */
@@ -194,5 +198,9 @@ const struct lyd_node *cfg_txn_new(const struct cfg_txn *txn);
 const struct cfg_change *cfg_txn_changes(const struct cfg_txn *txn, size_t *n);
 /* True while running is first applied at start (every handler sees REPLACE). */
 bool cfg_txn_is_initial(const struct cfg_txn *txn);
+/* True when the transaction only checks the change (<validate>, an edit with
+ * test-option test-only): prepare is followed by abort, never by apply. Any user,
+ * read-only ones included, may start one, so prepare must then reserve nothing. */
+bool cfg_txn_is_dry_run(const struct cfg_txn *txn);
 
 #endif
