@@ -130,7 +130,7 @@ out:
     return rc;
 }
 
-static int build_rest(struct mgmt *m, const struct lyd_node *tree, struct cfg_errs *errs)
+static int build_rest(struct mgmt *m, const struct lyd_node *tree, bool dry_run, struct cfg_errs *errs)
 {
     struct ly_set *set = NULL;
     struct lyd_node *en = NULL;
@@ -159,7 +159,7 @@ static int build_rest(struct mgmt *m, const struct lyd_node *tree, struct cfg_er
         free(port);
     }
     ly_set_free(set, NULL);
-    return rest_api_prepare(m->rest, c, errs);
+    return rest_api_prepare(m->rest, c, dry_run, errs);
 }
 
 /* Whether @tree enables REST with at least one endpoint. */
@@ -206,7 +206,7 @@ static int mgmt_prepare(struct cfg_txn *txn, void *arg, struct cfg_errs *errs)
         rc = -EPERM;
     }
     if (!rc)
-        rc = build_rest(m, cfg_txn_new(txn), errs);
+        rc = build_rest(m, cfg_txn_new(txn), cfg_txn_is_dry_run(txn), errs);
     if (!rc && !cfg_txn_is_initial(txn) && !has_admin(m)) {
         cfg_err_add(errs, CFG_ERR_OPERATION_FAILED, CFG_ERRT_APPLICATION, MGMT "/user",
                     "the change would leave no admin user with a password or key, locking every operator out; "

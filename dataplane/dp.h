@@ -180,6 +180,14 @@ size_t dp_soft_expired(struct dp *dp, struct dp_sa_ref *out, size_t max);
  * XDP program of a crashed earlier run is detached first; another program on the
  * interface is an error. */
 int dp_set_interfaces(struct dp *dp, const struct dp_if_conf *ifs, size_t n, char *err, size_t errlen);
+/* Checks a set of interfaces as dp_set_interfaces() would take it, acting on
+ * nothing (no worker stops, no XDP program is attached, detached or loaded, no
+ * socket is bound): not too many, none twice, each exists and has the queues
+ * configured, none carries another XDP program, and the XDP object file opens
+ * with Raven's maps. Returns 0 or -errno with @err saying what was wrong. What it
+ * cannot know without acting: whether the driver takes the XDP program in native
+ * mode, and whether the kernel lets an AF_XDP socket bind each queue. */
+int dp_check_interfaces(struct dp *dp, const struct dp_if_conf *ifs, size_t n, char *err, size_t errlen);
 size_t dp_if_count(const struct dp *dp);
 int dp_if_stats(const struct dp *dp, size_t i, struct dp_if_stats *out);
 size_t dp_worker_count(const struct dp *dp);

@@ -159,8 +159,9 @@ static unsigned if_queue_count(const char *name)
     return n ? n : 1;
 }
 
-/* Detaches a Raven program left by a crashed run; another program is an error. */
-static int detach_leftover(int ifindex, const char *name, char *err, size_t errlen)
+/* Detaches a Raven program left by a crashed run (or, with @check_only, only
+ * looks); another program is an error. */
+static int detach_leftover(int ifindex, const char *name, bool check_only, char *err, size_t errlen)
 {
     LIBBPF_OPTS(bpf_xdp_query_opts, q);
     const __u32 flags[] = {XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE};
@@ -188,6 +189,8 @@ static int detach_leftover(int ifindex, const char *name, char *err, size_t errl
                  *ids[i]);
             return -1;
         }
+        if (check_only)
+            continue;
         if (bpf_xdp_detach(ifindex, flags[i], NULL)) {
             errf(err, errlen, "cannot detach the leftover XDP program of interface %s: %s", name, strerror(errno));
             return -1;
@@ -213,10 +216,86 @@ static int reuse_map(struct bpf_object *obj, const char *name, int fd)
     return m ? bpf_map__reuse_fd(m, fd) : -ENOENT;
 }
 
+/* What can be known of an interface without acting on it: it exists and has the
+ * queues configured. */
+static int iface_check(const struct dp_if_conf *c, int *ifindex, unsigned *nq, char *err, size_t errlen)
+{
+    unsigned avail;
+
+    if (!(*ifindex = (int)if_nametoindex(c->name))) {
+        errf(err, errlen, "interface %s does not exist", c->name);
+        return -ENODEV;
+    }
+    avail = if_queue_count(c->name);
+    if ((c->queues ? c->queues : avail) > DP_MAX_WORKERS) {
+        errf(err, errlen, "interface %s: at most %d queues are served (it has %u): set queues", c->name,
+             DP_MAX_WORKERS, avail);
+        return -EINVAL;
+    }
+    if (c->queues > avail) {
+        errf(err, errlen, "interface %s has %u receive queue(s), %u configured", c->name, avail, c->queues);
+        return -EINVAL;
+    }
+    *nq = c->queues ? c->queues : avail;
+    return 0;
+}
+
+/* The XDP object file opens (user space only: nothing is loaded into the kernel)
+ * and has every map Raven uses. */
+static int prog_check(char *err, size_t errlen)
+{
+    static const char *const maps[] = {"clients4", "clients6", "local", "xsks", "stats", "conf"};
+    struct xdp_program *prog;
+    struct bpf_object *obj;
+    int rc = 0;
+
+    libxdp_set_print(quiet_xdp);
+    libbpf_set_print(quiet_bpf);
+    prog = xdp_program__open_file(dp_xdp_object(), "xdp", NULL);
+    if (libxdp_get_error(prog)) {
+        errf(err, errlen, "cannot open the XDP program %s: %s", dp_xdp_object(), strerror(errno));
+        return -ENOENT;
+    }
+    obj = xdp_program__bpf_obj(prog);
+    for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]) && !rc; i++) {
+        if (!bpf_object__find_map_by_name(obj, maps[i])) {
+            errf(err, errlen, "the XDP program %s does not have Raven's map %s", dp_xdp_object(), maps[i]);
+            rc = -EINVAL;
+        }
+    }
+    xdp_program__close(prog);
+    return rc;
+}
+
+int dp_check_interfaces(struct dp *dp, const struct dp_if_conf *ifs, size_t n, char *err, size_t errlen)
+{
+    (void)dp;
+    if (n > DP_MAX_IFACES) {
+        errf(err, errlen, "at most %d dataplane interfaces", DP_MAX_IFACES);
+        return -EINVAL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int ifindex, rc;
+        unsigned nq;
+
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(ifs[i].name, ifs[j].name)) {
+                errf(err, errlen, "interface %s is listed twice", ifs[i].name);
+                return -EINVAL;
+            }
+        rc = iface_check(&ifs[i], &ifindex, &nq, err, errlen);
+        if (!rc && detach_leftover(ifindex, ifs[i].name, true, err, errlen))
+            rc = -EBUSY;
+        if (rc)
+            return rc;
+    }
+    return n ? prog_check(err, errlen) : 0;
+}
+
 static struct dp_iface *iface_up(struct dp *dp, const struct dp_if_conf *c, char *err, size_t errlen)
 {
     struct dp_iface *ifc = aligned_alloc(DP_CACHELINE, sizeof(*ifc));
-    unsigned avail;
+    unsigned nq;
     __u32 key = RAVEN_XDP_CONF_ROLE, role = c->role == DP_ROLE_INSIDE ? RAVEN_XDP_ROLE_INSIDE : 0;
     struct bpf_object *obj;
     int rc = -1;
@@ -227,23 +306,10 @@ static struct dp_iface *iface_up(struct dp *dp, const struct dp_if_conf *c, char
     }
     memset(ifc, 0, sizeof(*ifc));
     ifc->conf = *c;
-    if (!(ifc->ifindex = if_nametoindex(c->name))) {
-        errf(err, errlen, "interface %s does not exist", c->name);
+    if (iface_check(c, &ifc->ifindex, &nq, err, errlen) ||
+        detach_leftover(ifc->ifindex, c->name, false, err, errlen))
         goto out;
-    }
-    avail = if_queue_count(c->name);
-    if ((c->queues ? c->queues : avail) > DP_MAX_WORKERS) {
-        errf(err, errlen, "interface %s: at most %d queues are served (it has %u): set queues", c->name,
-             DP_MAX_WORKERS, avail);
-        goto out;
-    }
-    if (c->queues > avail) {
-        errf(err, errlen, "interface %s has %u receive queue(s), %u configured", c->name, avail, c->queues);
-        goto out;
-    }
-    ifc->nq = c->queues ? c->queues : avail;
-    if (detach_leftover(ifc->ifindex, c->name, err, errlen))
-        goto out;
+    ifc->nq = (uint16_t)nq;
     ifc->prog = xdp_program__open_file(dp_xdp_object(), "xdp", NULL);
     if (libxdp_get_error(ifc->prog)) {
         ifc->prog = NULL;
@@ -525,18 +591,10 @@ int dp_set_interfaces(struct dp *dp, const struct dp_if_conf *ifs, size_t n, cha
 {
     struct dp_if_conf old[DP_MAX_IFACES];
     size_t nold = dp->nifaces;
+    int rc = dp_check_interfaces(dp, ifs, n, err, errlen);
 
-    if (n > DP_MAX_IFACES) {
-        errf(err, errlen, "at most %d dataplane interfaces", DP_MAX_IFACES);
-        return -EINVAL;
-    }
-    for (size_t i = 0; i < n; i++) {
-        for (size_t j = 0; j < i; j++)
-            if (!strcmp(ifs[i].name, ifs[j].name)) {
-                errf(err, errlen, "interface %s is listed twice", ifs[i].name);
-                return -EINVAL;
-            }
-    }
+    if (rc)
+        return rc;
     if (n && maps_create(dp, err, errlen))
         return -EIO;
     for (size_t i = 0; i < nold; i++)

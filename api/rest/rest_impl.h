@@ -156,6 +156,9 @@ void rest_cache_clear(struct rest_api *api);
 /* rest_cert.c: the generated self-signed certificate of the state directory, made
  * at first use (its fingerprint logged). 0 or -errno. */
 int rest_cert_self_signed(const char *state_dir, char **cert_pem, char **key_pem);
+/* Whether @cert_pem parses and @key_pem is its private key: 0, -EINVAL (either
+ * does not parse) or -EKEYREJECTED (they do not match). */
+int rest_cert_check(const char *cert_pem, const char *key_pem);
 
 /* rest_auth.c */
 struct rest_auth *rest_auth_new(void);

@@ -921,12 +921,79 @@ static void srvs_retire(struct rest_api *api, struct rest_srv *list, bool wait)
     pthread_detach(t);
 }
 
-int rest_api_prepare(struct rest_api *api, const struct rest_conf *conf, struct cfg_errs *errs)
+static bool srv_serving(const struct rest_api *api, const struct rest_endpoint *ep)
+{
+    for (const struct rest_srv *s = api->srvs; s; s = s->next)
+        if (!strcmp(s->address, ep->address) && s->port == ep->port)
+            return true;
+    return false;
+}
+
+/* Binds a TCP socket to @ep's address and closes it: whether the endpoint could
+ * be served, without serving it. */
+static int ep_probe(const struct rest_endpoint *ep)
+{
+    struct sockaddr_storage ss = {0};
+    socklen_t sl;
+    int fd, one = 1, rc = 0;
+
+    if (inet_pton(AF_INET, ep->address, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+        ((struct sockaddr_in *)&ss)->sin_family = AF_INET;
+        ((struct sockaddr_in *)&ss)->sin_port = htons(ep->port);
+        sl = sizeof(struct sockaddr_in);
+    } else if (inet_pton(AF_INET6, ep->address, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+        ((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
+        ((struct sockaddr_in6 *)&ss)->sin6_port = htons(ep->port);
+        sl = sizeof(struct sockaddr_in6);
+    } else {
+        return -EINVAL;
+    }
+    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&ss, sl) < 0)
+        rc = -errno;
+    close(fd);
+    return rc;
+}
+
+/* rest_api_prepare() of a dry run: what a commit would meet, keeping nothing. A
+ * missing self-signed certificate is not made here: a commit makes it. */
+static int rest_api_check(struct rest_api *api, const struct rest_conf *conf, struct cfg_errs *errs)
+{
+    int rc;
+
+    if (!conf->enabled || !conf->neps)
+        return 0;
+    if (conf->cert_pem && (!conf->key_pem || (rc = rest_cert_check(conf->cert_pem, conf->key_pem)))) {
+        cfg_err_add(errs, CFG_ERR_INVALID_VALUE, CFG_ERRT_APPLICATION, "/raven-vpn:management/rest/private-key",
+                    conf->key_pem ? "the REST certificate or private key does not parse, or the key is not the "
+                                    "certificate's"
+                                  : "the REST certificate needs its private key");
+        return -EINVAL;
+    }
+    for (size_t i = 0; i < conf->neps; i++) {
+        const struct rest_endpoint *ep = &conf->eps[i];
+
+        if (srv_serving(api, ep) || !(rc = ep_probe(ep)))
+            continue;
+        cfg_err_add(errs, CFG_ERR_RESOURCE_DENIED, CFG_ERRT_APPLICATION, NULL,
+                    "REST endpoint %s: cannot serve HTTPS on %s port %u: %s", ep->name, ep->address, ep->port,
+                    strerror(-rc));
+        return -EADDRNOTAVAIL;
+    }
+    return 0;
+}
+
+int rest_api_prepare(struct rest_api *api, const struct rest_conf *conf, bool dry_run, struct cfg_errs *errs)
 {
     char *cert = NULL, *key = NULL;
     struct rest_srv **tail;
 
     rest_api_abort(api);
+    if (dry_run)
+        return rest_api_check(api, conf, errs);
     if (!conf->enabled || !conf->neps) {
         api->pending_valid = true;
         return 0;

@@ -104,7 +104,7 @@ static struct ike_engine *engine(struct env *e, const struct lyd_node *tree)
     struct ike_engine *eng = ike_engine_new(e->base, e->ctx, e->dp);
 
     assert_non_null(eng);
-    assert_int_equal(ike_engine_prepare(eng, tree, NULL, NULL), 0);
+    assert_int_equal(ike_engine_prepare(eng, tree, false, NULL, NULL), 0);
     ike_engine_apply(eng);
     ike_engine_set_output(eng, out, e);
     ((struct sockaddr_in *)&local)->sin_family = AF_INET;
