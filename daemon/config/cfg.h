@@ -140,6 +140,12 @@ int cfg_get(struct cfg *cfg, enum cfg_ds ds, const char *const *xpaths, bool wit
  * their parents, as a new tree; NULL @xpaths copies everything. */
 int cfg_tree_select(struct cfg *cfg, const struct lyd_node *src, const char *const *xpaths, struct lyd_node **out,
                     struct cfg_errs *errs);
+/* @tree (with siblings) as XML where every node holding its schema default carries
+ * wd:default="true" (with-defaults report-all-tagged, RFC 6243 section 6 and RFC
+ * 8040 section 4.8.9): libyang names the attribute's namespace after the
+ * ietf-netconf-with-defaults module, this prints the one the RFCs require. @flags
+ * are more LYD_PRINT_* flags. *out is NULL for an empty tree. 0 or -errno. */
+int cfg_print_xml_tagged(const struct lyd_node *tree, uint32_t flags, char **out);
 /* Running's generation, bumped by every change, and when it last changed (@mtime
  * may be NULL): the entity tag and Last-Modified of the REST API. */
 uint64_t cfg_running_gen(const struct cfg *cfg, time_t *mtime);
