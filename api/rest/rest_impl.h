@@ -31,10 +31,12 @@ enum rest_fmt {
 
 /* A served endpoint: one libmicrohttpd daemon. */
 struct rest_srv {
+    struct rest_api *api;
     struct MHD_Daemon *mhd;
     char *name, *address;
     uint16_t port;
-    bool kept; /* prepared: taken over from the served set */
+    bool kept;        /* prepared: taken over from the served set */
+    atomic_bool live; /* committed: until then (prepare to apply) it answers 503 */
     struct rest_srv *next;
 };
 

@@ -699,10 +699,20 @@ static enum MHD_Result dispatch(struct rest_api *api, struct MHD_Connection *con
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                   const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
-    struct rest_api *api = cls;
+    struct rest_srv *srv = cls;
+    struct rest_api *api = srv->api;
     struct conn_req *cr = *con_cls;
 
     (void)version;
+    if (!cr && !atomic_load(&srv->live)) {
+        /* started by a commit's prepare: it serves once the commit applies */
+        if (!(cr = calloc(1, sizeof(*cr))))
+            return MHD_NO;
+        *con_cls = cr;
+        cr->answered = true;
+        return send_err(conn, REST_JSON, 503, CFG_ERR_RESOURCE_DENIED, NULL,
+                        "this endpoint is being configured; try again");
+    }
     if (!cr) {
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 
@@ -807,11 +817,13 @@ static struct rest_srv *srv_start(struct rest_api *api, const struct rest_endpoi
         return NULL;
     }
     s->port = ep->port;
+    s->api = api;
+    atomic_init(&s->live, false);
     s->mhd = MHD_start_daemon(
         MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
             MHD_USE_ERROR_LOG |
             (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
-        0, NULL, NULL, on_request, api, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_HTTPS_MEM_CERT, cert,
+        0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_HTTPS_MEM_CERT, cert,
         MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)THREADS_PER_ENDPOINT, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned int)REST_CONN_MAX, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)REST_CONN_PER_IP,
@@ -1054,8 +1066,10 @@ void rest_api_commit(struct rest_api *api)
     srvs_retire(api, api->srvs, false);
     api->srvs = api->pending;
     api->pending = NULL;
-    for (struct rest_srv *s = api->srvs; s; s = s->next)
+    for (struct rest_srv *s = api->srvs; s; s = s->next) {
         s->kept = false;
+        atomic_store(&s->live, true);
+    }
     free(api->cert_pem);
     free(api->key_pem);
     api->cert_pem = api->pending_cert;
