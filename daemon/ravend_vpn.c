@@ -81,19 +81,20 @@ static void vpn_apply(struct cfg_txn *txn, void *arg)
     v->prepared = NULL;
 }
 
-/* The dataplane's interfaces: prepare checks the new set without acting on the
- * running one (dp_check_interfaces: no worker stops, no XDP program moves), apply
- * switches. The switch itself cannot be reserved ahead: a queue takes one AF_XDP
- * socket and an interface one XDP program, both held by what runs until it stops.
- * What apply can still meet (the driver refusing native XDP mode, the kernel
- * refusing an AF_XDP bind) makes dp_set_interfaces() put the previous set back;
- * it is logged, and the operational state shows the interfaces really served. */
+/* The dataplane's interfaces: prepare builds the new set beside the running one
+ * (dp_ifset_prepare: checked, XDP programs loaded, workers' memory and sockets
+ * made; no worker stops, no program is attached or detached), apply switches. A
+ * dry run only checks (dp_check_interfaces). What cannot be reserved while the
+ * running set holds it, the attachment and the AF_XDP binds, is left to apply;
+ * should the driver refuse native mode or the kernel a bind there, the previous
+ * set is served again, it is logged, and the operational state shows the
+ * interfaces really served. */
 struct dplane {
     struct dp *dp;
     const struct cfg_txn *prepared;
-    bool pending; /* a real commit changes the set to next[] at apply */
-    struct dp_if_conf cur[DP_MAX_IFACES], next[DP_MAX_IFACES];
-    size_t ncur, nnext;
+    struct dp_ifset *next; /* a real commit's new set, switched to at apply */
+    struct dp_if_conf cur[DP_MAX_IFACES], want[DP_MAX_IFACES];
+    size_t ncur, nwant;
 };
 
 static struct dplane dplane_state;
@@ -138,8 +139,10 @@ static int dplane_prepare(struct cfg_txn *txn, void *arg, struct cfg_errs *errs)
     struct dp_if_conf ifs[DP_MAX_IFACES];
     size_t n;
     char err[256];
+    int rc;
 
-    d->pending = false;
+    dp_ifset_free(d->next);
+    d->next = NULL;
     if (dp_conf_parse(cfg_txn_new(txn), ifs, &n, errs))
         return -EINVAL;
     /* unchanged and running as configured (a failed switch leaves the previous set
@@ -148,15 +151,14 @@ static int dplane_prepare(struct cfg_txn *txn, void *arg, struct cfg_errs *errs)
         d->prepared = txn;
         return 0;
     }
-    if (dp_check_interfaces(d->dp, ifs, n, err, sizeof(err))) {
+    rc = cfg_txn_is_dry_run(txn) ? dp_check_interfaces(d->dp, ifs, n, err, sizeof(err))
+                                 : dp_ifset_prepare(d->dp, ifs, n, &d->next, err, sizeof(err));
+    if (rc) {
         cfg_err_add(errs, CFG_ERR_OPERATION_FAILED, CFG_ERRT_APPLICATION, "/raven-vpn:dataplane", "%s", err);
-        return -EINVAL;
+        return rc;
     }
-    if (!cfg_txn_is_dry_run(txn)) {
-        memcpy(d->next, ifs, sizeof(ifs));
-        d->nnext = n;
-        d->pending = true;
-    }
+    memcpy(d->want, ifs, sizeof(ifs));
+    d->nwant = n;
     d->prepared = txn;
     return 0;
 }
@@ -168,34 +170,36 @@ static void dplane_abort(struct cfg_txn *txn, void *arg)
     if (d->prepared != txn)
         return;
     d->prepared = NULL;
-    d->pending = false;
+    dp_ifset_free(d->next);
+    d->next = NULL;
 }
 
 static void dplane_apply(struct cfg_txn *txn, void *arg)
 {
     struct dplane *d = arg;
+    struct dp_ifset *set = d->next;
     char err[256];
 
     if (d->prepared != txn)
         return;
     d->prepared = NULL;
-    if (!d->pending)
+    d->next = NULL;
+    if (!set)
         return;
-    d->pending = false;
-    if (dp_set_interfaces(d->dp, d->next, d->nnext, err, sizeof(err))) {
+    if (dp_ifset_apply(d->dp, set, err, sizeof(err))) {
         log_err("dataplane", "cannot switch to the committed interfaces, the previous ones are served again: %s; "
                 "fix the cause and commit again", err);
         return;
     }
-    for (size_t i = 0; i < d->nnext; i++) {
+    for (size_t i = 0; i < d->nwant; i++) {
         struct dp_if_stats st;
         if (!dp_if_stats(d->dp, i, &st))
             log_info("dataplane", "%s (%s): XDP %s, %u queue(s)", st.name,
                      st.role == DP_ROLE_INSIDE ? "inside" : "outside", st.mode == DP_MODE_NATIVE ? "native" : "generic",
                      st.queues);
     }
-    memcpy(d->cur, d->next, sizeof(d->cur));
-    d->ncur = d->nnext;
+    memcpy(d->cur, d->want, sizeof(d->cur));
+    d->ncur = d->nwant;
 }
 
 int ravend_vpn_register(struct cfg *cfg, struct ike_engine *ike, struct aaa *aaa, struct dp *dp)

@@ -11,7 +11,9 @@ programs on the interfaces keep their ids (not re-attached), the workers are the
 same, and no new socket listens. A candidate naming an interface that does not
 exist is refused by validate, naming it, and changes nothing either. The real
 commit of the same change then takes effect: the programs are re-attached in
-generic mode, IKE listens on :: too, and traffic goes on."""
+generic mode, IKE listens on :: too, and traffic goes on. A real commit that
+IKE refuses after the dataplane prepared its new set leaves the dataplane
+running throughout."""
 import json
 import subprocess
 
@@ -95,3 +97,28 @@ def test_readonly_validate_changes_nothing_live(make_ravend, lab):
     for iface in state(admin).findall(f"{{{NS}}}dataplane/{{{NS}}}interface"):
         assert t(iface, "mode-in-use") == "generic"
     ping(c["ns"], lb.inside_ip, count=5)
+
+
+def test_refused_commit_leaves_the_dataplane_running(make_ravend, lab):
+    """A real commit whose dataplane part prepares (programs loaded, workers built
+    beside the running ones) but that IKE then refuses (an address that is not
+    local) is aborted without the dataplane having stopped for a moment."""
+    lb, d = start(make_ravend, lab)
+    c = lb.clients[0]
+    admin = d.connect()
+    ping(c["ns"], lb.inside_ip, count=3)
+    before = live(lb, admin)
+    admin.edit_config(target="candidate", config=cfg(
+        dataplane_config(lb, mode="generic") +
+        f'<ikev2 xmlns="{NS}"><global><listen><address>192.0.2.99</address></listen></global></ikev2>'))
+    pinger = lb.spawn(c["ns"], "ping", "-n", "-q", "-c", "40", "-i", "0.05", "-W", "2", lb.inside_ip,
+                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for _ in range(5):
+        try:
+            admin.commit()
+            raise AssertionError("a commit listening on a foreign address was accepted")
+        except RPCError as e:
+            assert "192.0.2.99" in str(e), str(e)
+    out, _ = pinger.communicate(timeout=30)
+    assert " 0% packet loss" in out, out
+    assert live(lb, admin) == before
