@@ -6,7 +6,7 @@ candidate holds, nothing that runs changes.
 A strongSwan client (kernel-libipsec) pings the inside host through the AF_XDP
 dataplane while an admin has an uncommitted candidate that moves the dataplane
 to generic XDP mode and adds an IKE listen address (::), and the read-only user
-calls <validate> on it over NETCONF, again and again: no ping is lost, the XDP
+calls <validate> on it over NETCONF and RESTCONF, again and again: no ping is lost, the XDP
 programs on the interfaces keep their ids (not re-attached), the workers are the
 same, and no new socket listens. A candidate naming an interface that does not
 exist is refused by validate, naming it, and changes nothing either. The real
@@ -20,7 +20,24 @@ import subprocess
 from ncclient.operations import RPCError
 
 from conftest import READER_PW, cfg
+from lab import psk_client_conf
+from resthelpers import Rest
 from test_dataplane import NS, dataplane_config, ns_run, ping, start, state, t
+from test_ike_sessions import headend_config
+
+VALIDATE = "/restconf/operations/ietf-netconf:validate"
+
+
+def start_with_rest(make_ravend, lab):
+    """One client with a child SA to the inside network; REST served too."""
+    lb = lab(1, inside=True)
+    conf = headend_config().replace("10.200.0.0/16", lb.inside_net)
+    d = make_ravend(conf + dataplane_config(lb), netns=lb.head, rest=True)
+    c = lb.clients[0]
+    lb.start_charon(0, psk_client_conf(c["head_ip"], "user0.example.org", esp="aes128gcm16", remote_ts=lb.inside_net))
+    r = lb.swanctl(0, "--initiate", "--child", "vpn", "--timeout", "15", check=False)
+    assert r.returncode == 0, lb.log(0)[-3000:]
+    return lb, d
 
 
 def xdp_attached(ns, dev):
@@ -48,10 +65,12 @@ def live(lb, m):
 
 
 def test_readonly_validate_changes_nothing_live(make_ravend, lab):
-    lb, d = start(make_ravend, lab)
+    lb, d = start_with_rest(make_ravend, lab)
     c = lb.clients[0]
     admin = d.connect()
     reader = d.connect(user="reader", password=READER_PW)
+    rest_reader = Rest(d.rest_url, "reader", READER_PW, netns=lb.head)
+    body = {"ietf-netconf:input": {"source": {"candidate": [None]}}}
     ping(c["ns"], lb.inside_ip, count=3)  # neighbours known: from here on every packet must cross
     before = live(lb, admin)
     assert all(v is not None for v in before[0].values()), before
@@ -65,8 +84,10 @@ def test_readonly_validate_changes_nothing_live(make_ravend, lab):
     # a continuous ping through the dataplane while the read-only user validates
     pinger = lb.spawn(c["ns"], "ping", "-n", "-q", "-c", "60", "-i", "0.05", "-W", "2", lb.inside_ip,
                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    for _ in range(8):
+    for _ in range(4):
         reader.validate(source="candidate")
+        r = rest_reader.post(VALIDATE, body)
+        assert r.status == 204, r
     out, _ = pinger.communicate(timeout=30)
     assert pinger.returncode == 0 and " 0% packet loss" in out, out
     assert live(lb, admin) == before, "validate changed live state"
@@ -80,6 +101,8 @@ def test_readonly_validate_changes_nothing_live(make_ravend, lab):
         raise AssertionError("validate accepted an interface that does not exist")
     except RPCError as e:
         assert f"{lb.tag}nx" in str(e) and "does not exist" in str(e), str(e)
+    r = rest_reader.post(VALIDATE, body)
+    assert r.status == 400 and f"{lb.tag}nx" in r.body, r
     assert live(lb, admin) == before
     ping(c["ns"], lb.inside_ip, count=3)
 
