@@ -4,7 +4,8 @@
  *
  * The management subtree is live: users, NETCONF and REST endpoints and the REST
  * certificate change on commit, and prepare refuses endpoints that cannot be
- * listened on (the REST server binds its new endpoints in prepare). The IKEv2, IPsec, pools,
+ * listened on (the REST server starts its new endpoints in prepare, answering 503
+ * until apply; a dry run only probes them). The IKEv2, IPsec, pools,
  * access-list, PKI and AAA subtrees belong to the IKEv2 engine (ravend_vpn.c; the
  * RADIUS client will register on AAA too), the dataplane subtree to the dataplane
  * (ravend_vpn.c as well). */
