@@ -204,8 +204,12 @@ static void iface_down(struct dp_iface *ifc)
 {
     if (!ifc)
         return;
-    if (ifc->mode != DP_MODE_DOWN)
-        bpf_xdp_detach(ifc->ifindex, ifc->mode == DP_MODE_NATIVE ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE, NULL);
+    if (ifc->mode != DP_MODE_DOWN) {
+        /* only our program: another one put there meanwhile stays */
+        LIBBPF_OPTS(bpf_xdp_attach_opts, o, .old_prog_fd = ifc->prog_fd);
+        bpf_xdp_detach(ifc->ifindex,
+                       XDP_FLAGS_REPLACE | (ifc->mode == DP_MODE_NATIVE ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE), &o);
+    }
     bpf_object__close(ifc->obj);
     free(ifc);
 }
