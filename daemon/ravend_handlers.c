@@ -4,7 +4,8 @@
  *
  * The management subtree is live: users, NETCONF and REST endpoints and the REST
  * certificate change on commit, and prepare refuses endpoints that cannot be
- * listened on (the REST server binds its new endpoints in prepare). The IKEv2, IPsec, pools,
+ * listened on (the REST server starts its new endpoints in prepare, answering 503
+ * until apply; a dry run only probes them). The IKEv2, IPsec, pools,
  * access-list, PKI and AAA subtrees belong to the IKEv2 engine (ravend_vpn.c; the
  * RADIUS client will register on AAA too), the dataplane subtree to the dataplane
  * (ravend_vpn.c as well). */
@@ -130,7 +131,7 @@ out:
     return rc;
 }
 
-static int build_rest(struct mgmt *m, const struct lyd_node *tree, struct cfg_errs *errs)
+static int build_rest(struct mgmt *m, const struct lyd_node *tree, bool dry_run, struct cfg_errs *errs)
 {
     struct ly_set *set = NULL;
     struct lyd_node *en = NULL;
@@ -159,7 +160,7 @@ static int build_rest(struct mgmt *m, const struct lyd_node *tree, struct cfg_er
         free(port);
     }
     ly_set_free(set, NULL);
-    return rest_api_prepare(m->rest, c, errs);
+    return rest_api_prepare(m->rest, c, dry_run, errs);
 }
 
 /* Whether @tree enables REST with at least one endpoint. */
@@ -206,7 +207,7 @@ static int mgmt_prepare(struct cfg_txn *txn, void *arg, struct cfg_errs *errs)
         rc = -EPERM;
     }
     if (!rc)
-        rc = build_rest(m, cfg_txn_new(txn), errs);
+        rc = build_rest(m, cfg_txn_new(txn), cfg_txn_is_dry_run(txn), errs);
     if (!rc && !cfg_txn_is_initial(txn) && !has_admin(m)) {
         cfg_err_add(errs, CFG_ERR_OPERATION_FAILED, CFG_ERRT_APPLICATION, MGMT "/user",
                     "the change would leave no admin user with a password or key, locking every operator out; "

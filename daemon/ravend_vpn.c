@@ -42,9 +42,9 @@ static int vpn_prepare(struct cfg_txn *txn, void *arg, struct cfg_errs *errs)
     if (v->prepared == txn)
         return 0;
     /* the AAA service first: the engine's sessions may ask it as soon as both apply */
-    rc = aaa_prepare(v->aaa, cfg_txn_new(txn), add_err, errs);
+    rc = aaa_prepare(v->aaa, cfg_txn_new(txn), cfg_txn_is_dry_run(txn), add_err, errs);
     if (!rc) {
-        rc = ike_engine_prepare(v->ike, cfg_txn_new(txn), add_err, errs);
+        rc = ike_engine_prepare(v->ike, cfg_txn_new(txn), cfg_txn_is_dry_run(txn), add_err, errs);
         if (rc)
             aaa_abort(v->aaa);
     }
@@ -81,13 +81,20 @@ static void vpn_apply(struct cfg_txn *txn, void *arg)
     v->prepared = NULL;
 }
 
-/* The dataplane's interfaces change in prepare, so that an interface that cannot be
- * attached fails the commit; abort puts the previous set back. */
+/* The dataplane's interfaces: prepare builds the new set beside the running one
+ * (dp_ifset_prepare: checked, XDP programs loaded, workers' memory and sockets
+ * made; no worker stops, no program is attached or detached), apply switches. A
+ * dry run only checks (dp_check_interfaces). What cannot be reserved while the
+ * running set holds it, the attachment and the AF_XDP binds, is left to apply;
+ * should the driver refuse native mode or the kernel a bind there, the previous
+ * set is served again, it is logged, and the operational state shows the
+ * interfaces really served. */
 struct dplane {
     struct dp *dp;
     const struct cfg_txn *prepared;
-    struct dp_if_conf cur[DP_MAX_IFACES], old[DP_MAX_IFACES];
-    size_t ncur, nold;
+    struct dp_ifset *next; /* a real commit's new set, switched to at apply */
+    struct dp_if_conf cur[DP_MAX_IFACES], want[DP_MAX_IFACES];
+    size_t ncur, nwant;
 };
 
 static struct dplane dplane_state;
@@ -132,30 +139,26 @@ static int dplane_prepare(struct cfg_txn *txn, void *arg, struct cfg_errs *errs)
     struct dp_if_conf ifs[DP_MAX_IFACES];
     size_t n;
     char err[256];
+    int rc;
 
+    dp_ifset_free(d->next);
+    d->next = NULL;
     if (dp_conf_parse(cfg_txn_new(txn), ifs, &n, errs))
         return -EINVAL;
-    memcpy(d->old, d->cur, sizeof(d->old));
-    d->nold = d->ncur;
-    /* unchanged and running as configured (a failed restore leaves it down: then
-     * the same configuration sets it up again) */
+    /* unchanged and running as configured (a failed switch leaves the previous set
+     * or none: then the same configuration is tried again) */
     if (n == d->ncur && !memcmp(ifs, d->cur, n * sizeof(ifs[0])) && dp_if_count(d->dp) == n) {
         d->prepared = txn;
         return 0;
     }
-    if (dp_set_interfaces(d->dp, ifs, n, err, sizeof(err))) {
+    rc = cfg_txn_is_dry_run(txn) ? dp_check_interfaces(d->dp, ifs, n, err, sizeof(err))
+                                 : dp_ifset_prepare(d->dp, ifs, n, &d->next, err, sizeof(err));
+    if (rc) {
         cfg_err_add(errs, CFG_ERR_OPERATION_FAILED, CFG_ERRT_APPLICATION, "/raven-vpn:dataplane", "%s", err);
-        return -EIO;
+        return rc;
     }
-    for (size_t i = 0; i < n; i++) {
-        struct dp_if_stats st;
-        if (!dp_if_stats(d->dp, i, &st))
-            log_info("dataplane", "%s (%s): XDP %s, %u queue(s)", st.name,
-                     st.role == DP_ROLE_INSIDE ? "inside" : "outside", st.mode == DP_MODE_NATIVE ? "native" : "generic",
-                     st.queues);
-    }
-    memcpy(d->cur, ifs, sizeof(ifs));
-    d->ncur = n;
+    memcpy(d->want, ifs, sizeof(ifs));
+    d->nwant = n;
     d->prepared = txn;
     return 0;
 }
@@ -163,25 +166,40 @@ static int dplane_prepare(struct cfg_txn *txn, void *arg, struct cfg_errs *errs)
 static void dplane_abort(struct cfg_txn *txn, void *arg)
 {
     struct dplane *d = arg;
-    char err[256];
 
     if (d->prepared != txn)
         return;
     d->prepared = NULL;
-    if (d->nold == d->ncur && !memcmp(d->old, d->cur, d->ncur * sizeof(d->cur[0])))
-        return;
-    if (dp_set_interfaces(d->dp, d->old, d->nold, err, sizeof(err)))
-        log_err("dataplane", "cannot restore the previous interfaces: %s", err);
-    memcpy(d->cur, d->old, sizeof(d->cur));
-    d->ncur = d->nold;
+    dp_ifset_free(d->next);
+    d->next = NULL;
 }
 
 static void dplane_apply(struct cfg_txn *txn, void *arg)
 {
     struct dplane *d = arg;
+    struct dp_ifset *set = d->next;
+    char err[256];
 
-    if (d->prepared == txn)
-        d->prepared = NULL;
+    if (d->prepared != txn)
+        return;
+    d->prepared = NULL;
+    d->next = NULL;
+    if (!set)
+        return;
+    if (dp_ifset_apply(d->dp, set, err, sizeof(err))) {
+        log_err("dataplane", "cannot switch to the committed interfaces, the previous ones are served again: %s; "
+                "fix the cause and commit again", err);
+        return;
+    }
+    for (size_t i = 0; i < d->nwant; i++) {
+        struct dp_if_stats st;
+        if (!dp_if_stats(d->dp, i, &st))
+            log_info("dataplane", "%s (%s): XDP %s, %u queue(s)", st.name,
+                     st.role == DP_ROLE_INSIDE ? "inside" : "outside", st.mode == DP_MODE_NATIVE ? "native" : "generic",
+                     st.queues);
+    }
+    memcpy(d->cur, d->want, sizeof(d->cur));
+    d->ncur = d->nwant;
 }
 
 int ravend_vpn_register(struct cfg *cfg, struct ike_engine *ike, struct aaa *aaa, struct dp *dp)

@@ -186,13 +186,34 @@ size_t dp_soft_expired(struct dp *dp, struct dp_sa_ref *out, size_t max);
  * they carry no more traffic; the control plane deletes them. */
 size_t dp_hard_expired(struct dp *dp, struct dp_sa_ref *out, size_t max);
 
-/* Replaces the set of interfaces: workers stop, the XDP program and sockets of every
- * interface are set up anew for the new set and workers start again (SAs stay).
- * On failure the previous set is restored and @err says what was wrong. An empty
- * set stops the dataplane (SAs are kept but no packets flow). A leftover Raven
- * XDP program of a crashed earlier run is detached first; another program on the
- * interface is an error. */
+/* Replaces the set of interfaces in the two steps of a configuration transaction.
+ * dp_ifset_prepare() builds the new set beside the running one, which it leaves
+ * alone: it checks it (dp_check_interfaces), loads each interface's XDP program
+ * into the kernel (the verifier runs here) and makes each worker's UMEM, rings and
+ * raw sockets; *out is then the caller's, for dp_ifset_apply() or dp_ifset_free().
+ * dp_ifset_apply() (@set adopted) switches: workers stop, the previous programs
+ * are detached, the new ones attached, AF_XDP sockets bound and workers started
+ * (SAs stay). Only what cannot be reserved while the previous set holds it is
+ * left to it: the attachment (a driver may refuse native mode) and the AF_XDP
+ * binds (one socket per queue); if either fails, the previous set is restored and
+ * @err says what was wrong. An empty set stops the dataplane (SAs are kept but no
+ * packets flow). A leftover Raven XDP program of a crashed earlier run is detached
+ * at apply; another program on the interface is an error at prepare.
+ * dp_set_interfaces() is both steps at once. */
+struct dp_ifset;
+int dp_ifset_prepare(struct dp *dp, const struct dp_if_conf *ifs, size_t n, struct dp_ifset **out, char *err,
+                     size_t errlen);
+int dp_ifset_apply(struct dp *dp, struct dp_ifset *set, char *err, size_t errlen);
+void dp_ifset_free(struct dp_ifset *set);
 int dp_set_interfaces(struct dp *dp, const struct dp_if_conf *ifs, size_t n, char *err, size_t errlen);
+/* Checks a set of interfaces as dp_set_interfaces() would take it, acting on
+ * nothing (no worker stops, no XDP program is attached, detached or loaded, no
+ * socket is bound): not too many, none twice, each exists and has the queues
+ * configured, none carries another XDP program, and the XDP object file opens
+ * with Raven's maps. Returns 0 or -errno with @err saying what was wrong. What it
+ * cannot know without acting: whether the driver takes the XDP program in native
+ * mode, and whether the kernel lets an AF_XDP socket bind each queue. */
+int dp_check_interfaces(struct dp *dp, const struct dp_if_conf *ifs, size_t n, char *err, size_t errlen);
 size_t dp_if_count(const struct dp *dp);
 int dp_if_stats(const struct dp *dp, size_t i, struct dp_if_stats *out);
 size_t dp_worker_count(const struct dp *dp);

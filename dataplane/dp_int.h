@@ -76,8 +76,9 @@ struct dp_iface {
     struct dp_if_conf conf;
     int ifindex;
     uint16_t nq;
-    enum dp_mode_in_use mode;
-    struct xdp_program *prog;
+    enum dp_mode_in_use mode; /* DP_MODE_DOWN until attached */
+    struct bpf_object *obj;   /* the XDP program, loaded in prepare, attached in apply */
+    int prog_fd;
     int xsks_fd, stats_fd;
     struct dp_if_ctr ctr[DP_MAX_WORKERS];
     uint64_t xdp_pass_base; /* XDP pass count at the last counter reset */

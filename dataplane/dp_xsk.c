@@ -1,7 +1,8 @@
 /* Interfaces and workers of the dataplane: the XDP program on each configured
- * interface (libxdp, single-program mode), the maps every program instance shares,
- * and one worker per queue index with its UMEM and an AF_XDP socket on each
- * interface that has that queue (DESIGN.md "Dataplane"). */
+ * interface (libbpf, one program per interface), the maps every program instance
+ * shares, and one worker per queue index with its UMEM and an AF_XDP socket (libxdp)
+ * on each interface that has that queue (DESIGN.md "Dataplane"). A new set is
+ * built beside the running one (dp_ifset_prepare) and switched to at apply. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -159,8 +160,9 @@ static unsigned if_queue_count(const char *name)
     return n ? n : 1;
 }
 
-/* Detaches a Raven program left by a crashed run; another program is an error. */
-static int detach_leftover(int ifindex, const char *name, char *err, size_t errlen)
+/* Detaches a Raven program left by a crashed run (or, with @check_only, only
+ * looks); another program is an error. */
+static int detach_leftover(int ifindex, const char *name, bool check_only, char *err, size_t errlen)
 {
     LIBBPF_OPTS(bpf_xdp_query_opts, q);
     const __u32 flags[] = {XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE};
@@ -188,6 +190,8 @@ static int detach_leftover(int ifindex, const char *name, char *err, size_t errl
                  *ids[i]);
             return -1;
         }
+        if (check_only)
+            continue;
         if (bpf_xdp_detach(ifindex, flags[i], NULL)) {
             errf(err, errlen, "cannot detach the leftover XDP program of interface %s: %s", name, strerror(errno));
             return -1;
@@ -198,11 +202,15 @@ static int detach_leftover(int ifindex, const char *name, char *err, size_t errl
 
 static void iface_down(struct dp_iface *ifc)
 {
-    if (ifc->prog) {
-        xdp_program__detach(ifc->prog, ifc->ifindex,
-                            ifc->mode == DP_MODE_NATIVE ? XDP_MODE_NATIVE : XDP_MODE_SKB, 0);
-        xdp_program__close(ifc->prog);
+    if (!ifc)
+        return;
+    if (ifc->mode != DP_MODE_DOWN) {
+        /* only our program: another one put there meanwhile stays */
+        LIBBPF_OPTS(bpf_xdp_attach_opts, o, .old_prog_fd = ifc->prog_fd);
+        bpf_xdp_detach(ifc->ifindex,
+                       XDP_FLAGS_REPLACE | (ifc->mode == DP_MODE_NATIVE ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE), &o);
     }
+    bpf_object__close(ifc->obj);
     free(ifc);
 }
 
@@ -213,13 +221,93 @@ static int reuse_map(struct bpf_object *obj, const char *name, int fd)
     return m ? bpf_map__reuse_fd(m, fd) : -ENOENT;
 }
 
-static struct dp_iface *iface_up(struct dp *dp, const struct dp_if_conf *c, char *err, size_t errlen)
+/* What can be known of an interface without acting on it: it exists and has the
+ * queues configured. */
+static int iface_check(const struct dp_if_conf *c, int *ifindex, unsigned *nq, char *err, size_t errlen)
+{
+    unsigned avail;
+
+    if (!(*ifindex = (int)if_nametoindex(c->name))) {
+        errf(err, errlen, "interface %s does not exist", c->name);
+        return -ENODEV;
+    }
+    avail = if_queue_count(c->name);
+    if ((c->queues ? c->queues : avail) > DP_MAX_WORKERS) {
+        errf(err, errlen, "interface %s: at most %d queues are served (it has %u): set queues", c->name,
+             DP_MAX_WORKERS, avail);
+        return -EINVAL;
+    }
+    if (c->queues > avail) {
+        errf(err, errlen, "interface %s has %u receive queue(s), %u configured", c->name, avail, c->queues);
+        return -EINVAL;
+    }
+    *nq = c->queues ? c->queues : avail;
+    return 0;
+}
+
+/* The XDP object file opens (user space only: nothing is loaded into the kernel)
+ * and has every map Raven uses. */
+static int prog_check(char *err, size_t errlen)
+{
+    static const char *const maps[] = {"clients4", "clients6", "local", "xsks", "stats", "conf"};
+    struct bpf_object *obj;
+    int rc = 0;
+
+    libbpf_set_print(quiet_bpf);
+    obj = bpf_object__open_file(dp_xdp_object(), NULL);
+    if (libbpf_get_error(obj)) {
+        errf(err, errlen, "cannot open the XDP program %s: %s", dp_xdp_object(), strerror(errno));
+        return -ENOENT;
+    }
+    for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]) && !rc; i++) {
+        if (!bpf_object__find_map_by_name(obj, maps[i])) {
+            errf(err, errlen, "the XDP program %s does not have Raven's map %s", dp_xdp_object(), maps[i]);
+            rc = -EINVAL;
+        }
+    }
+    if (!rc && !bpf_object__next_program(obj, NULL)) {
+        errf(err, errlen, "the object %s holds no XDP program", dp_xdp_object());
+        rc = -EINVAL;
+    }
+    bpf_object__close(obj);
+    return rc;
+}
+
+int dp_check_interfaces(struct dp *dp, const struct dp_if_conf *ifs, size_t n, char *err, size_t errlen)
+{
+    (void)dp;
+    if (n > DP_MAX_IFACES) {
+        errf(err, errlen, "at most %d dataplane interfaces", DP_MAX_IFACES);
+        return -EINVAL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int ifindex, rc;
+        unsigned nq;
+
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(ifs[i].name, ifs[j].name)) {
+                errf(err, errlen, "interface %s is listed twice", ifs[i].name);
+                return -EINVAL;
+            }
+        rc = iface_check(&ifs[i], &ifindex, &nq, err, errlen);
+        if (!rc && detach_leftover(ifindex, ifs[i].name, true, err, errlen))
+            rc = -EBUSY;
+        if (rc)
+            return rc;
+    }
+    return n ? prog_check(err, errlen) : 0;
+}
+
+/* An interface's XDP program opened, given the shared maps and its role, and
+ * loaded into the kernel (the verifier has passed it), but not attached: nothing
+ * that runs changes. */
+static struct dp_iface *iface_load(struct dp *dp, const struct dp_if_conf *c, char *err, size_t errlen)
 {
     struct dp_iface *ifc = aligned_alloc(DP_CACHELINE, sizeof(*ifc));
-    unsigned avail;
     __u32 key = RAVEN_XDP_CONF_ROLE, role = c->role == DP_ROLE_INSIDE ? RAVEN_XDP_ROLE_INSIDE : 0;
-    struct bpf_object *obj;
-    int rc = -1;
+    struct bpf_program *prog;
+    unsigned nq;
+    int rc;
 
     if (!ifc) {
         errf(err, errlen, "out of memory");
@@ -227,62 +315,64 @@ static struct dp_iface *iface_up(struct dp *dp, const struct dp_if_conf *c, char
     }
     memset(ifc, 0, sizeof(*ifc));
     ifc->conf = *c;
-    if (!(ifc->ifindex = if_nametoindex(c->name))) {
-        errf(err, errlen, "interface %s does not exist", c->name);
-        goto out;
-    }
-    avail = if_queue_count(c->name);
-    if ((c->queues ? c->queues : avail) > DP_MAX_WORKERS) {
-        errf(err, errlen, "interface %s: at most %d queues are served (it has %u): set queues", c->name,
-             DP_MAX_WORKERS, avail);
-        goto out;
-    }
-    if (c->queues > avail) {
-        errf(err, errlen, "interface %s has %u receive queue(s), %u configured", c->name, avail, c->queues);
-        goto out;
-    }
-    ifc->nq = c->queues ? c->queues : avail;
-    if (detach_leftover(ifc->ifindex, c->name, err, errlen))
-        goto out;
-    ifc->prog = xdp_program__open_file(dp_xdp_object(), "xdp", NULL);
-    if (libxdp_get_error(ifc->prog)) {
-        ifc->prog = NULL;
+    ifc->prog_fd = ifc->xsks_fd = ifc->stats_fd = -1;
+    if (iface_check(c, &ifc->ifindex, &nq, err, errlen))
+        goto fail;
+    ifc->nq = (uint16_t)nq;
+    ifc->obj = bpf_object__open_file(dp_xdp_object(), NULL);
+    if (libbpf_get_error(ifc->obj)) {
+        ifc->obj = NULL;
         errf(err, errlen, "cannot open the XDP program %s: %s", dp_xdp_object(), strerror(errno));
-        goto out;
+        goto fail;
     }
-    obj = xdp_program__bpf_obj(ifc->prog);
-    if (reuse_map(obj, "clients4", dp->clients4_fd) || reuse_map(obj, "clients6", dp->clients6_fd) ||
-        reuse_map(obj, "local", dp->local_fd)) {
+    if (reuse_map(ifc->obj, "clients4", dp->clients4_fd) || reuse_map(ifc->obj, "clients6", dp->clients6_fd) ||
+        reuse_map(ifc->obj, "local", dp->local_fd) || !(prog = bpf_object__next_program(ifc->obj, NULL))) {
         errf(err, errlen, "the XDP program %s does not have Raven's maps", dp_xdp_object());
-        goto out;
+        goto fail;
     }
+    if ((rc = bpf_object__load(ifc->obj))) {
+        errf(err, errlen, "the kernel does not load the XDP program %s for %s: %s", dp_xdp_object(), c->name,
+             strerror(-rc));
+        goto fail;
+    }
+    ifc->prog_fd = bpf_program__fd(prog);
+    ifc->xsks_fd = bpf_map__fd(bpf_object__find_map_by_name(ifc->obj, "xsks"));
+    ifc->stats_fd = bpf_map__fd(bpf_object__find_map_by_name(ifc->obj, "stats"));
+    if (ifc->prog_fd < 0 || ifc->xsks_fd < 0 || ifc->stats_fd < 0 ||
+        bpf_map_update_elem(bpf_map__fd(bpf_object__find_map_by_name(ifc->obj, "conf")), &key, &role, BPF_ANY)) {
+        errf(err, errlen, "cannot configure the XDP program of %s", c->name);
+        goto fail;
+    }
+    return ifc;
+fail:
+    iface_down(ifc);
+    return NULL;
+}
+
+/* Attaches a loaded program, native mode first unless generic is configured (a
+ * leftover Raven program of a crashed run is detached first). */
+static int iface_attach(struct dp_iface *ifc, char *err, size_t errlen)
+{
+    const struct dp_if_conf *c = &ifc->conf;
+    int rc = -EOPNOTSUPP;
+
+    if (detach_leftover(ifc->ifindex, c->name, false, err, errlen))
+        return -EBUSY;
     if (c->mode != DP_XDP_GENERIC) {
-        rc = xdp_program__attach(ifc->prog, ifc->ifindex, XDP_MODE_NATIVE, 0);
+        rc = bpf_xdp_attach(ifc->ifindex, ifc->prog_fd, XDP_FLAGS_DRV_MODE | XDP_FLAGS_UPDATE_IF_NOEXIST, NULL);
         if (!rc)
             ifc->mode = DP_MODE_NATIVE;
     }
     if (rc && c->mode != DP_XDP_NATIVE) {
-        rc = xdp_program__attach(ifc->prog, ifc->ifindex, XDP_MODE_SKB, 0);
+        rc = bpf_xdp_attach(ifc->ifindex, ifc->prog_fd, XDP_FLAGS_SKB_MODE | XDP_FLAGS_UPDATE_IF_NOEXIST, NULL);
         if (!rc)
             ifc->mode = DP_MODE_GENERIC;
     }
-    if (rc) {
+    if (rc)
         errf(err, errlen, "cannot attach the XDP program to %s in %s mode: %s", c->name,
              c->mode == DP_XDP_NATIVE ? "native" : c->mode == DP_XDP_GENERIC ? "generic" : "native or generic",
              strerror(-rc));
-        goto out;
-    }
-    ifc->xsks_fd = bpf_map__fd(bpf_object__find_map_by_name(obj, "xsks"));
-    ifc->stats_fd = bpf_map__fd(bpf_object__find_map_by_name(obj, "stats"));
-    if (ifc->xsks_fd < 0 || ifc->stats_fd < 0 ||
-        bpf_map_update_elem(bpf_map__fd(bpf_object__find_map_by_name(obj, "conf")), &key, &role, BPF_ANY)) {
-        errf(err, errlen, "cannot configure the XDP program of %s", c->name);
-        goto out;
-    }
-    return ifc;
-out:
-    iface_down(ifc);
-    return NULL;
+    return rc;
 }
 
 static void worker_free(struct dp_worker *w)
@@ -340,6 +430,20 @@ static struct dp_worker *worker_new(struct dp *dp, unsigned q, char *err, size_t
     }
     for (uint32_t i = 0; i < DP_FRAMES; i++)
         w->free[w->nfree++] = (uint64_t)i * DP_FRAME_SIZE;
+    return w;
+fail:
+    worker_free(w);
+    return NULL;
+}
+
+/* Binds worker @w's AF_XDP sockets to its queue of every interface of the
+ * dataplane that has it, and registers them with the interfaces' programs. */
+static int worker_bind(struct dp_worker *w, char *err, size_t errlen)
+{
+    struct dp *dp = w->dp;
+    unsigned q = w->queue;
+    int rc = 0;
+
     for (size_t i = 0; i < dp->nifaces; i++) {
         struct dp_iface *ifc = dp->ifaces[i];
         struct xsk_socket_config cfg = {.rx_size = DP_RING, .tx_size = DP_RING,
@@ -366,14 +470,15 @@ static struct dp_worker *worker_new(struct dp *dp, unsigned q, char *err, size_t
         if (rc) {
             xs->xsk = NULL;
             errf(err, errlen, "cannot open an AF_XDP socket on %s queue %u: %s", ifc->conf.name, q, strerror(-rc));
-            goto fail;
+            return rc;
         }
         w->nxs++;
         fd = xsk_socket__fd(xs->xsk);
         if (bpf_map_update_elem(ifc->xsks_fd, &q, &fd, BPF_ANY)) {
+            rc = -errno;
             errf(err, errlen, "cannot register the AF_XDP socket of %s queue %u: %s", ifc->conf.name, q,
                  strerror(errno));
-            goto fail;
+            return rc;
         }
         /* half of the ring's worth of frames to receive into; the rest cover TX */
         n = xsk_ring_prod__reserve(&xs->fq, DP_RING / 2, &idx);
@@ -381,10 +486,7 @@ static struct dp_worker *worker_new(struct dp *dp, unsigned q, char *err, size_t
             *xsk_ring_prod__fill_addr(&xs->fq, idx + k) = w->free[--w->nfree];
         xsk_ring_prod__submit(&xs->fq, n);
     }
-    return w;
-fail:
-    worker_free(w);
-    return NULL;
+    return 0;
 }
 
 struct dp_worker *dp_worker_detached(struct dp *dp, const enum dp_role *roles, size_t n)
@@ -489,23 +591,80 @@ static void set_down(struct dp *dp)
     memset(dp->wctr, 0, sizeof(dp->wctr));
 }
 
-static int set_up(struct dp *dp, const struct dp_if_conf *ifs, size_t n, char *err, size_t errlen)
-{
-    unsigned nw = 0;
+/* A set of interfaces built beside the running one (dp_ifset_prepare): programs
+ * loaded, workers' memory, UMEMs and raw sockets made; nothing attached or bound. */
+struct dp_ifset {
+    size_t nifaces, nworkers;
+    struct dp_iface *ifaces[DP_MAX_IFACES];
+    struct dp_worker *workers[DP_MAX_WORKERS];
+};
 
+void dp_ifset_free(struct dp_ifset *set)
+{
+    if (!set)
+        return;
+    for (size_t i = 0; i < set->nworkers; i++)
+        worker_free(set->workers[i]);
+    for (size_t i = 0; i < set->nifaces; i++)
+        iface_down(set->ifaces[i]);
+    free(set);
+}
+
+int dp_ifset_prepare(struct dp *dp, const struct dp_if_conf *ifs, size_t n, struct dp_ifset **out, char *err,
+                     size_t errlen)
+{
+    struct dp_ifset *set = NULL;
+    unsigned nw = 0;
+    int rc;
+
+    *out = NULL;
+    if ((rc = dp_check_interfaces(dp, ifs, n, err, errlen)))
+        return rc;
+    if (n && maps_create(dp, err, errlen)) /* shared, made once: idle until a program uses them */
+        return -EIO;
+    if (!(set = calloc(1, sizeof(*set)))) {
+        errf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
     for (size_t i = 0; i < n; i++) {
-        struct dp_iface *ifc = iface_up(dp, &ifs[i], err, errlen);
+        struct dp_iface *ifc = iface_load(dp, &ifs[i], err, errlen);
+
         if (!ifc)
             goto fail;
-        dp->ifaces[dp->nifaces++] = ifc;
+        set->ifaces[set->nifaces++] = ifc;
         if (ifc->nq > nw)
             nw = ifc->nq;
     }
     for (unsigned q = 0; q < nw; q++) {
         struct dp_worker *w = worker_new(dp, q, err, errlen);
+
         if (!w)
             goto fail;
-        dp->workers[dp->nworkers++] = w;
+        set->workers[set->nworkers++] = w;
+    }
+    *out = set;
+    return 0;
+fail:
+    dp_ifset_free(set);
+    return -EIO;
+}
+
+/* Stops what runs and starts @set (adopted) in its place. */
+static int ifset_switch(struct dp *dp, struct dp_ifset *set, char *err, size_t errlen)
+{
+    set_down(dp);
+    memcpy(dp->ifaces, set->ifaces, set->nifaces * sizeof(set->ifaces[0]));
+    dp->nifaces = set->nifaces;
+    memcpy(dp->workers, set->workers, set->nworkers * sizeof(set->workers[0]));
+    dp->nworkers = set->nworkers;
+    free(set);
+    for (size_t i = 0; i < dp->nifaces; i++) {
+        if (iface_attach(dp->ifaces[i], err, errlen))
+            goto fail;
+    }
+    for (size_t i = 0; i < dp->nworkers; i++) {
+        if (worker_bind(dp->workers[i], err, errlen))
+            goto fail;
     }
     for (size_t i = 0; i < dp->nworkers; i++) {
         struct dp_worker *w = dp->workers[i];
@@ -518,35 +677,31 @@ static int set_up(struct dp *dp, const struct dp_if_conf *ifs, size_t n, char *e
     return 0;
 fail:
     set_down(dp);
-    return -1;
+    return -EIO;
+}
+
+int dp_ifset_apply(struct dp *dp, struct dp_ifset *set, char *err, size_t errlen)
+{
+    struct dp_if_conf old[DP_MAX_IFACES];
+    size_t nold = dp->nifaces;
+    struct dp_ifset *back = NULL;
+
+    for (size_t i = 0; i < nold; i++)
+        old[i] = dp->ifaces[i]->conf;
+    if (!ifset_switch(dp, set, err, errlen))
+        return 0;
+    /* back to what ran before; an error here leaves the dataplane down */
+    if (!dp_ifset_prepare(dp, old, nold, &back, NULL, 0))
+        ifset_switch(dp, back, NULL, 0);
+    return -EIO;
 }
 
 int dp_set_interfaces(struct dp *dp, const struct dp_if_conf *ifs, size_t n, char *err, size_t errlen)
 {
-    struct dp_if_conf old[DP_MAX_IFACES];
-    size_t nold = dp->nifaces;
+    struct dp_ifset *set;
+    int rc = dp_ifset_prepare(dp, ifs, n, &set, err, errlen);
 
-    if (n > DP_MAX_IFACES) {
-        errf(err, errlen, "at most %d dataplane interfaces", DP_MAX_IFACES);
-        return -EINVAL;
-    }
-    for (size_t i = 0; i < n; i++) {
-        for (size_t j = 0; j < i; j++)
-            if (!strcmp(ifs[i].name, ifs[j].name)) {
-                errf(err, errlen, "interface %s is listed twice", ifs[i].name);
-                return -EINVAL;
-            }
-    }
-    if (n && maps_create(dp, err, errlen))
-        return -EIO;
-    for (size_t i = 0; i < nold; i++)
-        old[i] = dp->ifaces[i]->conf;
-    set_down(dp);
-    if (!set_up(dp, ifs, n, err, errlen))
-        return 0;
-    /* back to what ran before; an error here leaves the dataplane down */
-    set_up(dp, old, nold, NULL, 0);
-    return -EIO;
+    return rc ? rc : dp_ifset_apply(dp, set, err, errlen);
 }
 
 void dp_ifaces_free(struct dp *dp)

@@ -320,24 +320,40 @@ static NC_WD_MODE wd_mode(const struct lyd_node *rpc)
     if (!strcmp(v, "report-all"))
         return NC_WD_ALL;
     if (!strcmp(v, "report-all-tagged"))
-        return NC_WD_ALL_TAG; /* not advertised: refused by op_get */
+        return NC_WD_ALL_TAG;
     if (!strcmp(v, "trim"))
         return NC_WD_TRIM;
     return NC_WD_EXPLICIT;
 }
 
-/* <data> reply of get / get-config, @data adopted. */
+/* <data> reply of get / get-config, @data adopted. report-all-tagged data goes as
+ * XML text printed by cfg_print_xml_tagged(): libyang alone would tag defaults in
+ * another namespace than RFC 6243 section 6 names. */
 static struct nc_server_reply *reply_data(struct lyd_node *rpc, struct lyd_node *data, NC_WD_MODE wd)
 {
     struct lyd_node *out = NULL;
+    char *xml = NULL;
+    LY_ERR lr;
 
-    if (lyd_dup_single(rpc, NULL, 0, &out) ||
-        lyd_new_any(out, NULL, "data", data, 1, LYD_ANYDATA_DATATREE, 1, NULL)) {
+    if (lyd_dup_single(rpc, NULL, 0, &out))
+        goto fail;
+    if (wd == NC_WD_ALL_TAG) {
+        if (cfg_print_xml_tagged(data, LYD_PRINT_SHRINK, &xml))
+            goto fail;
+        lr = lyd_new_any(out, NULL, "data", xml ? xml : "", 0, LYD_ANYDATA_XML, 1, NULL);
+        free(xml);
         lyd_free_siblings(data);
-        lyd_free_tree(out);
-        return NULL;
+        data = NULL;
+    } else {
+        lr = lyd_new_any(out, NULL, "data", data, 1, LYD_ANYDATA_DATATREE, 1, NULL);
     }
+    if (lr)
+        goto fail;
     return nc_server_reply_data(out, wd, NC_PARAMTYPE_FREE);
+fail:
+    lyd_free_siblings(data);
+    lyd_free_tree(out);
+    return NULL;
 }
 
 static bool need_admin(struct rpc_req *r, struct cfg_errs *errs)
@@ -390,11 +406,6 @@ static struct nc_server_reply *op_get(struct rpc_req *r, bool config_only)
     char **xp = NULL;
     int ds = CFG_DS_RUNNING, rc;
 
-    if (wd_mode(r->rpc) == NC_WD_ALL_TAG) {
-        cfg_err_add(&errs, CFG_ERR_INVALID_VALUE, CFG_ERRT_PROTOCOL, NULL,
-                    "with-defaults report-all-tagged is not supported; use report-all, trim or explicit");
-        return reply_errs(api->ctx, &errs);
-    }
     rc = nc_filter_from_rpc(api->ctx, r->rpc, &xp, &errs);
     if (!rc && config_only)
         rc = parse_ds(api, r->rpc, "source", false, &ds, NULL, &errs);

@@ -69,11 +69,10 @@ struct nc_api *nc_api_new(struct ly_ctx *ctx, struct cfg *cfg, struct ctlq *q, c
         if (gs)
             ((struct lysc_node *)gs)->priv = NULL;
     }
-    /* report-all-tagged is left out: libyang 2.1 prints the default attribute in the
-     * ietf-netconf-with-defaults namespace, not the one RFC 6243 section 6 requires */
     /* libnetconf2 tests also_supported with "&" against the enum values (1, 2, 3, 4):
-     * ALL | EXPLICIT (5) announces report-all, trim and explicit without tagged */
-    nc_server_set_capab_withdefaults(NC_WD_EXPLICIT, NC_WD_ALL | NC_WD_EXPLICIT);
+     * ALL | ALL_TAG | EXPLICIT (7) announces report-all, report-all-tagged, trim and
+     * explicit (nc_rpc.c prints tagged replies itself, in RFC 6243's namespace) */
+    nc_server_set_capab_withdefaults(NC_WD_EXPLICIT, NC_WD_ALL | NC_WD_ALL_TAG | NC_WD_EXPLICIT);
     nc_server_set_capability("urn:ietf:params:netconf:capability:notification:1.0");
     nc_server_set_capability("urn:ietf:params:netconf:capability:interleave:1.0");
     nc_server_set_idle_timeout(3600);

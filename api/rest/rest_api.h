@@ -62,9 +62,12 @@ void rest_api_free(struct rest_api *api);
 
 /* Configuration (control thread). Users are copied. */
 void rest_api_set_users(struct rest_api *api, const struct rest_user *users, size_t n);
-/* Starts what @conf needs (binds the endpoints, loads the certificate) without
- * serving from it yet; on failure @errs says what, and nothing changed. */
-int rest_api_prepare(struct rest_api *api, const struct rest_conf *conf, struct cfg_errs *errs);
+/* Starts what @conf needs (binds the endpoints, loads the certificate); a new
+ * endpoint answers 503 until rest_api_commit(); on failure @errs says what, and
+ * nothing changed. With @dry_run it only checks:
+ * each new endpoint's address is bound and released at once, the certificate
+ * is parsed and matched with its key, and nothing is kept (no commit follows). */
+int rest_api_prepare(struct rest_api *api, const struct rest_conf *conf, bool dry_run, struct cfg_errs *errs);
 /* Serves the prepared configuration and retires the previous one. */
 void rest_api_commit(struct rest_api *api);
 /* Drops the prepared configuration. */

@@ -146,3 +146,17 @@ int rest_cert_self_signed(const char *state_dir, char **cert, char **key)
     free(kp);
     return rc;
 }
+
+int rest_cert_check(const char *cert_pem, const char *key_pem)
+{
+    BIO *cb = BIO_new_mem_buf(cert_pem, -1), *kb = BIO_new_mem_buf(key_pem, -1);
+    X509 *x = cb ? PEM_read_bio_X509(cb, NULL, NULL, NULL) : NULL;
+    EVP_PKEY *k = kb ? PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL) : NULL;
+    int rc = !x || !k ? -EINVAL : X509_check_private_key(x, k) == 1 ? 0 : -EKEYREJECTED;
+
+    EVP_PKEY_free(k);
+    X509_free(x);
+    BIO_free(kb);
+    BIO_free(cb);
+    return rc;
+}

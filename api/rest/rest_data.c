@@ -44,7 +44,16 @@ int rest_print(struct rest_req *r, const struct lyd_node *tree, uint32_t flags)
 {
     char *s = NULL;
 
-    if (lyd_print_mem(&s, tree, r->out_fmt == REST_XML ? LYD_XML : LYD_JSON, flags | LYD_PRINT_WITHSIBLINGS)) {
+    int rc;
+
+    /* XML report-all-tagged: the attribute in RFC 6243's namespace (JSON's
+     * "ietf-netconf-with-defaults:default" annotation is right as libyang prints it) */
+    if (r->out_fmt == REST_XML && (flags & LYD_PRINT_WD_MASK) == LYD_PRINT_WD_ALL_TAG)
+        rc = cfg_print_xml_tagged(tree, flags & ~LYD_PRINT_WD_MASK, &s);
+    else
+        rc = lyd_print_mem(&s, tree, r->out_fmt == REST_XML ? LYD_XML : LYD_JSON, flags | LYD_PRINT_WITHSIBLINGS)
+                 ? -EIO : 0;
+    if (rc) {
         rest_reply_err(&r->rep, r->out_fmt, 500, CFG_ERR_OPERATION_FAILED, NULL, "cannot encode the reply");
         return -EIO;
     }

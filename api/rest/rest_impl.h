@@ -31,10 +31,12 @@ enum rest_fmt {
 
 /* A served endpoint: one libmicrohttpd daemon. */
 struct rest_srv {
+    struct rest_api *api;
     struct MHD_Daemon *mhd;
     char *name, *address;
     uint16_t port;
-    bool kept; /* prepared: taken over from the served set */
+    bool kept;        /* prepared: taken over from the served set */
+    atomic_bool live; /* committed: until then (prepare to apply) it answers 503 */
     struct rest_srv *next;
 };
 
@@ -156,6 +158,9 @@ void rest_cache_clear(struct rest_api *api);
 /* rest_cert.c: the generated self-signed certificate of the state directory, made
  * at first use (its fingerprint logged). 0 or -errno. */
 int rest_cert_self_signed(const char *state_dir, char **cert_pem, char **key_pem);
+/* Whether @cert_pem parses and @key_pem is its private key: 0, -EINVAL (either
+ * does not parse) or -EKEYREJECTED (they do not match). */
+int rest_cert_check(const char *cert_pem, const char *key_pem);
 
 /* rest_auth.c */
 struct rest_auth *rest_auth_new(void);

@@ -699,10 +699,20 @@ static enum MHD_Result dispatch(struct rest_api *api, struct MHD_Connection *con
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                   const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
-    struct rest_api *api = cls;
+    struct rest_srv *srv = cls;
+    struct rest_api *api = srv->api;
     struct conn_req *cr = *con_cls;
 
     (void)version;
+    if (!cr && !atomic_load(&srv->live)) {
+        /* started by a commit's prepare: it serves once the commit applies */
+        if (!(cr = calloc(1, sizeof(*cr))))
+            return MHD_NO;
+        *con_cls = cr;
+        cr->answered = true;
+        return send_err(conn, REST_JSON, 503, CFG_ERR_RESOURCE_DENIED, NULL,
+                        "this endpoint is being configured; try again");
+    }
     if (!cr) {
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 
@@ -807,11 +817,13 @@ static struct rest_srv *srv_start(struct rest_api *api, const struct rest_endpoi
         return NULL;
     }
     s->port = ep->port;
+    s->api = api;
+    atomic_init(&s->live, false);
     s->mhd = MHD_start_daemon(
         MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
             MHD_USE_ERROR_LOG |
             (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
-        0, NULL, NULL, on_request, api, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_HTTPS_MEM_CERT, cert,
+        0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_HTTPS_MEM_CERT, cert,
         MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)THREADS_PER_ENDPOINT, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned int)REST_CONN_MAX, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)REST_CONN_PER_IP,
@@ -921,12 +933,79 @@ static void srvs_retire(struct rest_api *api, struct rest_srv *list, bool wait)
     pthread_detach(t);
 }
 
-int rest_api_prepare(struct rest_api *api, const struct rest_conf *conf, struct cfg_errs *errs)
+static bool srv_serving(const struct rest_api *api, const struct rest_endpoint *ep)
+{
+    for (const struct rest_srv *s = api->srvs; s; s = s->next)
+        if (!strcmp(s->address, ep->address) && s->port == ep->port)
+            return true;
+    return false;
+}
+
+/* Binds a TCP socket to @ep's address and closes it: whether the endpoint could
+ * be served, without serving it. */
+static int ep_probe(const struct rest_endpoint *ep)
+{
+    struct sockaddr_storage ss = {0};
+    socklen_t sl;
+    int fd, one = 1, rc = 0;
+
+    if (inet_pton(AF_INET, ep->address, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+        ((struct sockaddr_in *)&ss)->sin_family = AF_INET;
+        ((struct sockaddr_in *)&ss)->sin_port = htons(ep->port);
+        sl = sizeof(struct sockaddr_in);
+    } else if (inet_pton(AF_INET6, ep->address, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+        ((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
+        ((struct sockaddr_in6 *)&ss)->sin6_port = htons(ep->port);
+        sl = sizeof(struct sockaddr_in6);
+    } else {
+        return -EINVAL;
+    }
+    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&ss, sl) < 0)
+        rc = -errno;
+    close(fd);
+    return rc;
+}
+
+/* rest_api_prepare() of a dry run: what a commit would meet, keeping nothing. A
+ * missing self-signed certificate is not made here: a commit makes it. */
+static int rest_api_check(struct rest_api *api, const struct rest_conf *conf, struct cfg_errs *errs)
+{
+    int rc;
+
+    if (!conf->enabled || !conf->neps)
+        return 0;
+    if (conf->cert_pem && (!conf->key_pem || (rc = rest_cert_check(conf->cert_pem, conf->key_pem)))) {
+        cfg_err_add(errs, CFG_ERR_INVALID_VALUE, CFG_ERRT_APPLICATION, "/raven-vpn:management/rest/private-key",
+                    conf->key_pem ? "the REST certificate or private key does not parse, or the key is not the "
+                                    "certificate's"
+                                  : "the REST certificate needs its private key");
+        return -EINVAL;
+    }
+    for (size_t i = 0; i < conf->neps; i++) {
+        const struct rest_endpoint *ep = &conf->eps[i];
+
+        if (srv_serving(api, ep) || !(rc = ep_probe(ep)))
+            continue;
+        cfg_err_add(errs, CFG_ERR_RESOURCE_DENIED, CFG_ERRT_APPLICATION, NULL,
+                    "REST endpoint %s: cannot serve HTTPS on %s port %u: %s", ep->name, ep->address, ep->port,
+                    strerror(-rc));
+        return -EADDRNOTAVAIL;
+    }
+    return 0;
+}
+
+int rest_api_prepare(struct rest_api *api, const struct rest_conf *conf, bool dry_run, struct cfg_errs *errs)
 {
     char *cert = NULL, *key = NULL;
     struct rest_srv **tail;
 
     rest_api_abort(api);
+    if (dry_run)
+        return rest_api_check(api, conf, errs);
     if (!conf->enabled || !conf->neps) {
         api->pending_valid = true;
         return 0;
@@ -987,8 +1066,10 @@ void rest_api_commit(struct rest_api *api)
     srvs_retire(api, api->srvs, false);
     api->srvs = api->pending;
     api->pending = NULL;
-    for (struct rest_srv *s = api->srvs; s; s = s->next)
+    for (struct rest_srv *s = api->srvs; s; s = s->next) {
         s->kept = false;
+        atomic_store(&s->live, true);
+    }
     free(api->cert_pem);
     free(api->key_pem);
     api->cert_pem = api->pending_cert;

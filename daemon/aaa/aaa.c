@@ -578,7 +578,7 @@ void aaa_free(struct aaa *a)
     free(a);
 }
 
-int aaa_prepare(struct aaa *a, const struct lyd_node *tree, aaa_err_fn err, void *arg)
+int aaa_prepare(struct aaa *a, const struct lyd_node *tree, bool dry_run, aaa_err_fn err, void *arg)
 {
     struct aaa_conf *c = calloc(1, sizeof(*c));
     int rc;
@@ -591,8 +591,8 @@ int aaa_prepare(struct aaa *a, const struct lyd_node *tree, aaa_err_fn err, void
         conf_free(c);
         return rc;
     }
-    /* the dynamic authorization socket: only with clients, opened here so that a
-     * port that cannot be bound fails the commit */
+    /* the dynamic authorization socket: only with clients, bound here so that a
+     * port that cannot be bound fails the commit; it is read from apply on */
     a->new_dae_port = c->ndae ? c->dae_port : 0;
     if (a->new_dae_port && a->new_dae_port != a->dae_port_bound) {
         a->new_dae_fd = dae_open(a->new_dae_port);
@@ -605,6 +605,12 @@ int aaa_prepare(struct aaa *a, const struct lyd_node *tree, aaa_err_fn err, void
             a->new_dae_fd = -1;
             conf_free(c);
             return -EADDRINUSE;
+        }
+        if (dry_run) { /* the port can be bound; a dry run keeps nothing */
+            close(a->new_dae_fd);
+            a->new_dae_fd = -1;
+            a->pending = c;
+            return 0;
         }
         a->new_dae_ev = event_new(a->base, a->new_dae_fd, EV_READ | EV_PERSIST, on_dae, a);
         if (!a->new_dae_ev) {

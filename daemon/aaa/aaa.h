@@ -25,9 +25,11 @@ struct aaa *aaa_new(struct event_base *base);
 /* Cancels what is under way (no callbacks) and closes every socket. */
 void aaa_free(struct aaa *a);
 /* Transaction hooks for the whole new running @tree: prepare compiles the aaa
- * subtree and opens the dynamic authorization socket if its port changed
- * (failing when it cannot be bound); apply puts it in force, abort forgets it. */
-int aaa_prepare(struct aaa *a, const struct lyd_node *tree, aaa_err_fn err, void *arg);
+ * subtree and binds the dynamic authorization socket if its port changed
+ * (failing when it cannot be bound; it is read only from apply on); apply puts it
+ * in force, abort forgets it. With @dry_run the socket is bound and closed at once
+ * (a check): only abort may follow. */
+int aaa_prepare(struct aaa *a, const struct lyd_node *tree, bool dry_run, aaa_err_fn err, void *arg);
 void aaa_apply(struct aaa *a);
 void aaa_abort(struct aaa *a);
 

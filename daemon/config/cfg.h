@@ -74,7 +74,11 @@ struct cfg_actor {
 
 /* A subsystem's hooks for the part of the configuration it owns (FRR-style):
  * prepare checks the change against live state and reserves resources, abort undoes
- * a successful prepare, apply switches to the new configuration and cannot fail. */
+ * a successful prepare, apply switches to the new configuration and cannot fail.
+ * Prepare never changes what runs (sockets serving, XDP attachments, worker
+ * threads, leases): it builds beside it, and apply switches. In a dry run
+ * (cfg_txn_is_dry_run) prepare only checks: it may probe (bind and close a
+ * socket) but keeps nothing, as abort follows at once. */
 struct cfg_handler {
     const char *name;
     const char *path; /* schema path, e.g. "/raven-vpn:pools" */
@@ -136,6 +140,12 @@ int cfg_get(struct cfg *cfg, enum cfg_ds ds, const char *const *xpaths, bool wit
  * their parents, as a new tree; NULL @xpaths copies everything. */
 int cfg_tree_select(struct cfg *cfg, const struct lyd_node *src, const char *const *xpaths, struct lyd_node **out,
                     struct cfg_errs *errs);
+/* @tree (with siblings) as XML where every node holding its schema default carries
+ * wd:default="true" (with-defaults report-all-tagged, RFC 6243 section 6 and RFC
+ * 8040 section 4.8.9): libyang names the attribute's namespace after the
+ * ietf-netconf-with-defaults module, this prints the one the RFCs require. @flags
+ * are more LYD_PRINT_* flags. *out is NULL for an empty tree. 0 or -errno. */
+int cfg_print_xml_tagged(const struct lyd_node *tree, uint32_t flags, char **out);
 /* Running's generation, bumped by every change, and when it last changed (@mtime
  * may be NULL): the entity tag and Last-Modified of the REST API. */
 uint64_t cfg_running_gen(const struct cfg *cfg, time_t *mtime);
@@ -194,5 +204,9 @@ const struct lyd_node *cfg_txn_new(const struct cfg_txn *txn);
 const struct cfg_change *cfg_txn_changes(const struct cfg_txn *txn, size_t *n);
 /* True while running is first applied at start (every handler sees REPLACE). */
 bool cfg_txn_is_initial(const struct cfg_txn *txn);
+/* True when the transaction only checks the change (<validate>, an edit with
+ * test-option test-only): prepare is followed by abort, never by apply. Any user,
+ * read-only ones included, may start one, so prepare must then reserve nothing. */
+bool cfg_txn_is_dry_run(const struct cfg_txn *txn);
 
 #endif

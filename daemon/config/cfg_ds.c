@@ -174,6 +174,29 @@ static int need_startup(struct cfg *cfg, enum cfg_ds ds, struct cfg_errs *errs)
     return 0;
 }
 
+int cfg_print_xml_tagged(const struct lyd_node *tree, uint32_t flags, char **out)
+{
+    static const char ly_ns[] = "=\"urn:ietf:params:xml:ns:yang:ietf-netconf-with-defaults\"";
+    static const char rfc_ns[] = "=\"urn:ietf:params:xml:ns:netconf:default:1.0\"";
+    char *s = NULL, *r, *w, *p;
+
+    *out = NULL;
+    if (lyd_print_mem(&s, tree, LYD_XML, flags | LYD_PRINT_WD_ALL_TAG | LYD_PRINT_WITHSIBLINGS))
+        return -ENOMEM;
+    if (!s)
+        return 0;
+    /* the replacement is shorter: rewrite in place */
+    for (r = w = s; (p = strstr(r, ly_ns)); r = p + sizeof(ly_ns) - 1) {
+        memmove(w, r, (size_t)(p - r));
+        w += p - r;
+        memcpy(w, rfc_ns, sizeof(rfc_ns) - 1);
+        w += sizeof(rfc_ns) - 1;
+    }
+    memmove(w, r, strlen(r) + 1);
+    *out = s;
+    return 0;
+}
+
 int cfg_tree_select(struct cfg *cfg, const struct lyd_node *src, const char *const *xpaths, struct lyd_node **out,
                     struct cfg_errs *errs)
 {

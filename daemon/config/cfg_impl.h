@@ -24,6 +24,7 @@ struct cfg_txn {
     struct cfg_change *mine; /* routed to the handler being called */
     size_t nmine;
     bool initial;
+    bool dry_run; /* validate: every prepared handler is aborted, nothing applied */
 };
 
 struct cfg {

@@ -2,7 +2,9 @@
  * validate -> prepare (may fail; resources reserved) -> abort (only the prepared, in
  * reverse order) | apply (cannot fail). A handler owns a schema subtree; a change is
  * routed to every handler whose subtree contains it or lies below it (deleting a
- * container concerns every handler under it). */
+ * container concerns every handler under it). A dry run (<validate>, test-only
+ * edits) prepares and aborts; handlers see it through cfg_txn_is_dry_run() and
+ * then check without reserving, since any user may ask for one. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -327,7 +329,7 @@ static int txn_route(struct cfg_txn *txn, const struct cfg_reg *r, const struct 
 int cfg_txn_run(struct cfg *cfg, const struct lyd_node *old, struct lyd_node **newp, const struct chg_vec *chg,
                 bool dry_run, bool initial, cfg_persist_fn persist, void *persist_arg, struct cfg_errs *errs)
 {
-    struct cfg_txn txn = {.cfg = cfg, .old = old, .initial = initial};
+    struct cfg_txn txn = {.cfg = cfg, .old = old, .initial = initial, .dry_run = dry_run};
     struct chg_vec all = {0}, noted = {0};
     size_t nprep = 0;
     int rc;
@@ -404,4 +406,9 @@ const struct cfg_change *cfg_txn_changes(const struct cfg_txn *txn, size_t *n)
 bool cfg_txn_is_initial(const struct cfg_txn *txn)
 {
     return txn->initial;
+}
+
+bool cfg_txn_is_dry_run(const struct cfg_txn *txn)
+{
+    return txn->dry_run;
 }

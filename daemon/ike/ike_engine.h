@@ -47,8 +47,12 @@ struct pki_crl;
  * (reason certificate-revoked). */
 void ike_engine_set_crl(struct ike_engine *e, struct pki_crl *crl);
 
-/* Transaction hooks. @tree is the whole new running tree (borrowed). */
-int ike_engine_prepare(struct ike_engine *e, const struct lyd_node *tree, ike_err_fn err, void *arg);
+/* Transaction hooks. @tree is the whole new running tree (borrowed). Prepare
+ * compiles it, copies the live sessions' leases into the new pools (refusing a
+ * change that takes one away) and binds the new IKE sockets, which are read only
+ * from apply on; nothing that runs changes before apply. With @dry_run the
+ * sockets are bound and closed at once (a check): only abort may follow. */
+int ike_engine_prepare(struct ike_engine *e, const struct lyd_node *tree, bool dry_run, ike_err_fn err, void *arg);
 void ike_engine_apply(struct ike_engine *e);
 void ike_engine_abort(struct ike_engine *e);
 

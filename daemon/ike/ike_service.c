@@ -102,8 +102,9 @@ static int sock_open(struct ike_engine *e, const struct sockaddr_storage *addr, 
     }
     if (bind(sk->fd, (const struct sockaddr *)addr, ike_sa_len(addr)))
         goto fail;
+    /* read from apply on (sock_start): until then the kernel only queues */
     sk->ev = event_new(e->base, sk->fd, EV_READ | EV_PERSIST, on_read, sk);
-    if (!sk->ev || event_add(sk->ev, NULL))
+    if (!sk->ev)
         goto fail;
     *out = sk;
     return 0;
@@ -111,6 +112,12 @@ fail:
     rc = errno ? -errno : -ENOMEM;
     sock_close(sk);
     return rc;
+}
+
+static void sock_start(struct ike_sock *sk)
+{
+    if (event_add(sk->ev, NULL))
+        log_err("ike", "cannot watch the IKE socket on port %u: %s", ike_port_of(&sk->addr), strerror(errno));
 }
 
 /* ---- engine ---- */
@@ -264,7 +271,7 @@ static struct ike_sock *find_sock(struct ike_sock *const *v, size_t n, const str
     return NULL;
 }
 
-int ike_engine_prepare(struct ike_engine *e, const struct lyd_node *tree, ike_err_fn err, void *arg)
+int ike_engine_prepare(struct ike_engine *e, const struct lyd_node *tree, bool dry_run, ike_err_fn err, void *arg)
 {
     struct ike_conf *c;
 
@@ -277,14 +284,17 @@ int ike_engine_prepare(struct ike_engine *e, const struct lyd_node *tree, ike_er
         e->err = NULL;
         return -EINVAL;
     }
-    /* leases of live sessions move into the new pools */
+    /* leases of live sessions are copied into the new pools (the live pools are
+     * the engine's until apply switches to the new configuration) */
     if (e->conf && (pool_set_carry(c->pools, e->conf->pools, misfit, e) +
                     pool_set_carry(c->pools6, e->conf->pools6, misfit6, e))) {
         ike_conf_free(c);
         e->err = NULL;
         return -EBUSY;
     }
-    for (size_t i = 0; i < e->nsocks; i++)
+    /* keep marks the sockets the new configuration still listens on; apply reads
+     * them, and a dry run (never applied) does not touch them */
+    for (size_t i = 0; i < e->nsocks && !dry_run; i++)
         e->socks[i]->keep = false;
     for (size_t i = 0; i < c->nlisten; i++) {
         for (int natt = 0; natt < 2; natt++) {
@@ -295,7 +305,7 @@ int ike_engine_prepare(struct ike_engine *e, const struct lyd_node *tree, ike_er
             ike_set_port(&a, natt ? c->natt_port : c->port);
             sk = find_sock(e->socks, e->nsocks, &a, natt);
             if (sk) {
-                sk->keep = true;
+                sk->keep = sk->keep || !dry_run;
                 continue;
             }
             if (find_sock(e->new_socks, e->nnew_socks, &a, natt))
@@ -312,6 +322,10 @@ int ike_engine_prepare(struct ike_engine *e, const struct lyd_node *tree, ike_er
                 e->err = NULL;
                 ike_engine_abort(e);
                 return rc;
+            }
+            if (dry_run) { /* it could listen: that is all a dry run asks */
+                sock_close(sk);
+                continue;
             }
             e->new_socks[e->nnew_socks++] = sk;
         }
@@ -343,8 +357,10 @@ void ike_engine_apply(struct ike_engine *e)
         }
         sock_close(e->socks[i]);
     }
-    for (size_t i = 0; i < e->nnew_socks; i++)
+    for (size_t i = 0; i < e->nnew_socks; i++) {
+        sock_start(e->new_socks[i]);
         keep[n++] = e->new_socks[i];
+    }
     memcpy(e->socks, keep, n * sizeof(keep[0]));
     e->nsocks = n;
     e->nnew_socks = 0;

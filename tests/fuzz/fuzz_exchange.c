@@ -97,7 +97,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     setup();
     mode = data[0] % 4;
     e = ike_engine_new(base, ctx, dp);
-    if (!e || ike_engine_prepare(e, tree, NULL, NULL))
+    if (!e || ike_engine_prepare(e, tree, false, NULL, NULL))
         abort();
     ike_engine_apply(e);
     ike_engine_set_output(e, out, &cap);

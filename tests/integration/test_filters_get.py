@@ -179,11 +179,24 @@ def test_with_defaults(m):
     assert texts(_get_config_wd(m, "explicit"), "aaa/radius-server/retransmit") == ["3"]
 
 
-def test_with_defaults_report_all_tagged_is_not_offered(m):
-    """report-all-tagged is neither advertised nor accepted: the libyang in use
-    would tag defaults in the wrong namespace (RFC 6243 section 6)."""
-    from nchelpers import expect_error
+def test_with_defaults_report_all_tagged(m):
+    """report-all-tagged is advertised and served (RFC 6243 sections 3.4 and 6):
+    every leaf whose value is its default (implicit or set to it) carries
+    default="true" in the namespace urn:ietf:params:xml:ns:netconf:default:1.0; a
+    leaf set to another value does not."""
     wd_cap = [c for c in m.server_capabilities if "with-defaults" in c]
-    assert wd_cap and "report-all-tagged" not in wd_cap[0]
-    assert "report-all" in wd_cap[0] and "trim" in wd_cap[0]
-    expect_error(lambda: _get_config_wd(m, "report-all-tagged"), "invalid-value")
+    assert wd_cap and "report-all-tagged" in wd_cap[0], wd_cap
+    m.edit_config(target="running", config=cfg(aaa(radius("r1", key="********",
+                                                           extra="<retransmit>3</retransmit><timeout>7</timeout>"))))
+    attr = "{urn:ietf:params:xml:ns:netconf:default:1.0}default"
+    for data in (data_of(m.get_config(source="running", filter=subtree("aaa"), with_defaults="report-all-tagged")),
+                 data_of(m.get(filter=subtree("aaa"), with_defaults="report-all-tagged"))):
+        def leaf(name):
+            e = find_all(data, f"aaa/radius-server/{name}")
+            assert len(e) == 1, (name, etree.tostring(data))
+            return e[0].text, e[0].get(attr)
+        assert leaf("auth-port") == ("1812", "true")  # implicit default
+        assert leaf("retransmit") == ("3", "true")    # set to its default
+        assert leaf("timeout") == ("7", None)         # not the default
+        assert b"ietf-netconf-with-defaults" not in etree.tostring(data)  # libyang's namespace is not used
+

@@ -216,6 +216,13 @@ def test_get_query_parameters(rest):
     assert "enabled" not in rest.get(mg + "?with-defaults=explicit").json()["raven-vpn:netconf"]
     tagged = rest.get(mg + "?with-defaults=report-all-tagged").json()["raven-vpn:netconf"]
     assert tagged["enabled"] is True and "@enabled" in tagged, tagged
+    assert tagged["@enabled"] == {"ietf-netconf-with-defaults:default": True}, tagged
+    # in XML the attribute is in RFC 6243's namespace (RFC 8040 section 4.8.9)
+    from lxml import etree
+    x = etree.fromstring(rest.get(mg + "?with-defaults=report-all-tagged", accept=XML).body.encode())
+    en = x.find("{urn:raven:params:xml:ns:yang:raven-vpn}enabled")
+    assert en is not None and en.get("{urn:ietf:params:xml:ns:netconf:default:1.0}default") == "true", \
+        etree.tostring(x)
     # bad or unknown parameters
     for q in ["depth=0", "depth=x", "content=some", "with-defaults=all", "fields=a(b", "fields=(", "bogus=1",
               "depth=1&depth=2", "insert=first"]:

@@ -251,8 +251,8 @@ static void test_radius_attributes_reach_the_client(void **state)
     assert_non_null(eng);
     assert_non_null(aaa);
     ike_engine_set_aaa(eng, aaa);
-    assert_int_equal(aaa_prepare(aaa, tree, NULL, NULL), 0);
-    assert_int_equal(ike_engine_prepare(eng, tree, NULL, NULL), 0);
+    assert_int_equal(aaa_prepare(aaa, tree, false, NULL, NULL), 0);
+    assert_int_equal(ike_engine_prepare(eng, tree, false, NULL, NULL), 0);
     aaa_apply(aaa);
     ike_engine_apply(eng);
     ike_engine_set_output(eng, out, e);

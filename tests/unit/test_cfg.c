@@ -60,7 +60,8 @@ static int h_prepare(struct cfg_txn *txn, void *arg, struct cfg_errs *errs)
                     "%s refuses", name);
         return -EBUSY;
     }
-    hlog_add("prepare", name);
+    /* a dry run says so, and its prepare is told: "check" */
+    hlog_add(cfg_txn_is_dry_run(txn) ? "check" : "prepare", name);
     return 0;
 }
 
@@ -399,6 +400,59 @@ static void test_prepare_refusal_aborts_in_reverse(void **state)
     assert_string_equal(before, after);
     assert_string_equal(mem_before, mem_after);
     assert_int_equal(f->notified, 0);
+    free(before);
+    free(after);
+    free(mem_before);
+    free(mem_after);
+    cfg_errs_clear(&errs);
+}
+
+/* <validate> and test-only edits are dry runs: each concerned handler's prepare
+ * learns it, every prepared handler is aborted, none applied, and nothing of
+ * running (memory, file, generation, notifications) moves. */
+static void test_dry_run_flag(void **state)
+{
+    struct fx *f = *state;
+    struct cfg_errs errs = {0};
+    char *before = file(f, "running.xml"), *after, *mem_before = dump(f, CFG_DS_RUNNING, true), *mem_after;
+    uint64_t gen = cfg_running_gen(f->cfg, NULL);
+    struct lyd_node *t;
+
+    assert_int_equal(edit(f, CFG_DS_CANDIDATE,
+                          POOLS(POOL("p1", "10")) "<misc xmlns=\"" NS "\"><a>z</a></misc>", CFG_ERROPT_STOP, &A1,
+                          &errs),
+                     0);
+    hlog[0] = '\0';
+    assert_int_equal(cfg_validate(f->cfg, CFG_DS_CANDIDATE, NULL, &errs), 0);
+    assert_string_equal(hlog, "check:pools check:misc abort:misc abort:pools");
+
+    /* a dry run that a handler refuses aborts the checked ones */
+    hlog[0] = '\0';
+    fail_prepare = "misc";
+    assert_int_equal(cfg_validate(f->cfg, CFG_DS_CANDIDATE, NULL, &errs), -EBUSY);
+    assert_string_equal(hlog, "check:pools refuse:misc abort:pools");
+    cfg_errs_clear(&errs);
+    fail_prepare = NULL;
+
+    /* test-only edit of running: a dry run too */
+    hlog[0] = '\0';
+    t = parse_edit(f, POOLS(POOL("p2", "5")));
+    assert_int_equal(cfg_edit(f->cfg, CFG_DS_RUNNING, t, CFG_OP_MERGE, CFG_TEST_ONLY, CFG_ERROPT_STOP, &A1, &errs), 0);
+    lyd_free_siblings(t);
+    assert_string_equal(hlog, "check:pools abort:pools");
+
+    after = file(f, "running.xml");
+    mem_after = dump(f, CFG_DS_RUNNING, true);
+    assert_string_equal(before, after);
+    assert_string_equal(mem_before, mem_after);
+    assert_int_equal(cfg_running_gen(f->cfg, NULL), gen);
+    assert_int_equal(f->notified, 0);
+    assert_true(cfg_candidate_dirty(f->cfg));
+
+    /* the real commit of the same candidate is not a dry run */
+    hlog[0] = '\0';
+    assert_int_equal(commit(f, &A1, &errs), 0);
+    assert_string_equal(hlog, "prepare:pools prepare:misc apply:pools apply:misc");
     free(before);
     free(after);
     free(mem_before);
@@ -780,6 +834,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_invalid_value_unchanged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_leafref_commit_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prepare_refusal_aborts_in_reverse, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dry_run_flag, setup, teardown),
         cmocka_unit_test_setup_teardown(test_handlers_check, setup, teardown),
         cmocka_unit_test_setup_teardown(test_persist_and_recover, setup, teardown),
         cmocka_unit_test_setup_teardown(test_confirmed_timeout_and_restart, setup, teardown),

@@ -8,6 +8,7 @@
  * test seam (ike_engine_input / ike_engine_set_output), driven by the test
  * initiator. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <event2/event.h>
@@ -19,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -110,7 +113,7 @@ static struct ike_engine *engine(struct env *e, const struct lyd_node *tree)
     struct ike_engine *eng = ike_engine_new(e->base, e->ctx, e->dp);
 
     assert_non_null(eng);
-    assert_int_equal(ike_engine_prepare(eng, tree, NULL, NULL), 0);
+    assert_int_equal(ike_engine_prepare(eng, tree, false, NULL, NULL), 0);
     ike_engine_apply(eng);
     ike_engine_set_output(eng, out, e);
     ((struct sockaddr_in *)&local)->sin_family = AF_INET;
@@ -634,6 +637,93 @@ static void test_unprotected_errors(void **state)
     ike_engine_free(eng);
 }
 
+/* 0 when UDP 127.0.0.1:@port can be bound (and released at once), else -errno. */
+static int udp_try(uint16_t port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    int fd = socket(AF_INET, SOCK_DGRAM, 0), rc;
+
+    assert_true(fd >= 0);
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    rc = bind(fd, (struct sockaddr *)&a, sizeof(a)) ? -errno : 0;
+    close(fd);
+    return rc;
+}
+
+static uint16_t free_udp_port(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    socklen_t l = sizeof(a);
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &l), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static void count_err(void *arg, const char *path, const char *msg)
+{
+    (void)path, (void)msg;
+    (*(int *)arg)++;
+}
+
+/* A dry run checks that the listen addresses can be bound and keeps nothing; a
+ * real prepare holds the new sockets (so apply cannot fail on them) until abort
+ * releases them or apply serves them. */
+static void test_dry_run_keeps_no_socket(void **state)
+{
+    struct env *e = *state;
+    struct ike_engine *eng = ike_engine_new(e->base, e->ctx, e->dp);
+    struct lyd_node *t = NULL;
+    uint16_t p = free_udp_port(), q;
+    char ps[8], qs[8];
+    int errs = 0, blocker;
+    struct sockaddr_in a = {.sin_family = AF_INET};
+
+    do
+        q = free_udp_port();
+    while (q == p);
+    snprintf(ps, sizeof(ps), "%u", p);
+    snprintf(qs, sizeof(qs), "%u", q);
+    assert_int_equal(lyd_dup_siblings(e->tree, NULL, LYD_DUP_RECURSIVE, &t), 0);
+    assert_int_equal(lyd_new_path(t, e->ctx, "/raven-vpn:ikev2/global/listen/address", "127.0.0.1", 0, NULL), 0);
+    assert_int_equal(lyd_new_path(t, e->ctx, "/raven-vpn:ikev2/global/listen/port", ps, 0, NULL), 0);
+    assert_int_equal(lyd_new_path(t, e->ctx, "/raven-vpn:ikev2/global/listen/nat-t-port", qs, 0, NULL), 0);
+
+    assert_int_equal(ike_engine_prepare(eng, t, true, count_err, &errs), 0);
+    assert_int_equal(udp_try(p), 0); /* nothing kept */
+    assert_int_equal(udp_try(q), 0);
+    ike_engine_abort(eng);
+
+    assert_int_equal(ike_engine_prepare(eng, t, false, count_err, &errs), 0);
+    assert_int_equal(udp_try(p), -EADDRINUSE); /* reserved for apply */
+    assert_int_equal(udp_try(q), -EADDRINUSE);
+    ike_engine_abort(eng);
+    assert_int_equal(udp_try(p), 0);
+    assert_int_equal(errs, 0);
+
+    /* a port held by another program: the dry run refuses, naming it */
+    blocker = socket(AF_INET, SOCK_DGRAM, 0);
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    a.sin_port = htons(p);
+    assert_int_equal(bind(blocker, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(ike_engine_prepare(eng, t, true, count_err, &errs), -EADDRINUSE);
+    assert_int_equal(errs, 1);
+    close(blocker);
+
+    /* applied: served, and a later dry run of the same keeps them */
+    assert_int_equal(ike_engine_prepare(eng, t, false, count_err, &errs), 0);
+    ike_engine_apply(eng);
+    assert_int_equal(ike_engine_prepare(eng, t, true, count_err, &errs), 0);
+    ike_engine_abort(eng);
+    assert_int_equal(udp_try(p), -EADDRINUSE);
+    ike_engine_free(eng);
+    assert_int_equal(udp_try(p), 0);
+    lyd_free_all(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -646,6 +736,7 @@ int main(void)
         cmocka_unit_test(test_retransmission),
         cmocka_unit_test(test_hard_lifetime_deletes_the_child),
         cmocka_unit_test(test_unprotected_errors),
+        cmocka_unit_test(test_dry_run_keeps_no_socket),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
