@@ -25,7 +25,7 @@ from resthelpers import Rest
 from test_dataplane import NS, dataplane_config, ns_run, ping, start, state, t
 from test_ike_sessions import headend_config
 
-REQUIRES = ("strongswan", "ping", "curl")
+REQUIRES = ("strongswan", "ping")
 
 VALIDATE = "/restconf/operations/ietf-netconf:validate"
 
