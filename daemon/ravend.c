@@ -262,6 +262,12 @@ int main(int argc, char **argv)
     if (!aaa)
         goto out;
     ike_engine_set_event(ike, ravend_vpn_event, &apis);
+    {
+        int err = ike_engine_routes_start(ike);
+
+        if (err)
+            log_warn("ravend", "sessions' routes will not reach the kernel: no rtnetlink socket: %s", strerror(-err));
+    }
     ike_engine_set_aaa(ike, aaa);
     nc_api_set_hooks(nc, ravend_vpn_state, ravend_vpn_rpc, NULL);
     rest_api_set_hooks(rest, ravend_vpn_state, ravend_vpn_rpc, NULL);

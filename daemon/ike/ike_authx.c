@@ -829,6 +829,7 @@ void ike_auth_finish(struct ike_sess *s)
     s->user = user[0] ? strdup(user) : NULL;
     s->group = group[0] ? strdup(group) : NULL;
     s->authz_sources = at.sources[0] ? strdup(at.sources) : NULL;
+    ike_route_set_iface(s->e->dp, prof, &at);
     if (pd->have_cached && pd->cached.class_)
         s->acct_class = strdup(pd->cached.class_);
     ip = ipsec_profile(c, prof);
@@ -950,6 +951,7 @@ void ike_auth_finish(struct ike_sess *s)
         ike_ts_prefix4(0, 0, &s->allow_r.ts[s->allow_r.nts++]);
         ike_ts_prefix6(any6, 0, &s->allow_r.ts[s->allow_r.nts++]);
     }
+    ike_route_plan(s, prof, &at, tsi_p);
 
     /* the first child SA */
     if (sa_p && !addr_failed) {
@@ -1036,6 +1038,7 @@ void ike_auth_finish(struct ike_sess *s)
     cpo = NULL;
     sa = NULL;
     ike_sess_established(s);
+    ike_route_install(s);
     {
         char a[INET6_ADDRSTRLEN], va[INET_ADDRSTRLEN] = "none";
         struct in_addr ia = {.s_addr = htonl(s->addr4)};

@@ -446,6 +446,7 @@ static void attrs_from_policy(const struct ike_conf *c, const struct lyd_node *p
             add_acl(c, acls[i], &a->subnets);
         a->subnets_set = a->subnets.nts > 0;
     }
+    ike_route_attrs_policy(pol, a);
     if (!a->banner)
         a->banner = ike_leaf(pol, "banner");
     if (!a->def_domain)
@@ -620,6 +621,7 @@ static void attrs_from_aaa(const struct ike_conf *c, const struct aaa_attrs *r, 
             add_acl(c, acls[i], &a->subnets);
         a->subnets_set = a->subnets.nts > 0;
     }
+    ike_route_attrs_aaa(r, a);
     if (!a->banner)
         a->banner = r->banner;
     if (!a->def_domain)
@@ -724,6 +726,7 @@ void ike_authorize(const struct ike_conf *c, const struct lyd_node *prof, const 
     memset(a, 0, sizeof(*a));
     a->pfs = a->include_local_lan = a->smartcard = -1;
     a->flow_limit = UINT32_MAX;
+    a->route_accept = a->route_connected = -1;
     user[0] = group[0] = 0;
     if (usrc)
         up = authz_policy(c, usrc, id_type, id, dn, user, cap);

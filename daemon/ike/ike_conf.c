@@ -519,6 +519,7 @@ struct ike_conf *ike_conf_build(const struct ly_ctx *ctx, const struct lyd_node 
     ok = build_pools6(c, err, arg) && ok;
     ok = check_transform_sets(c, err, arg) && ok;
     ok = build_trustpoints(c, err, arg) && ok;
+    ok = ike_route_check(c->tree, err, arg) && ok;
     if (!ok) {
         ike_conf_free(c);
         return NULL;

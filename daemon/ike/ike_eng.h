@@ -139,6 +139,8 @@ struct ike_sock {
     bool natt;
     bool keep; /* prepare: wanted by the new configuration */
     struct ike_engine *e;
+    char vrf[16];    /* the VRF device it is bound to (SO_BINDTODEVICE), "" none */
+    int rx_ifindex;  /* interface of the datagram being handled (IP_PKTINFO) */
 };
 
 enum sess_state {
@@ -293,6 +295,16 @@ struct ike_sess {
     UT_hash_handle hh_i;  /* half-open: by spi_i and peer */
     UT_hash_handle hh_id; /* by session id */
     uint8_t ikey[8 + 18]; /* spi_i | peer address | port */
+    /* where its IKE_SA_INIT arrived: the interface (IP_PKTINFO) and the socket's
+     * front-door VRF ("" the default table), for the profiles' match rules */
+    int rx_ifindex;
+    char fvrf[16];
+    struct ike_kroute *routes; /* kernel routes of the session (ike_route.c) */
+    size_t nroutes;
+    bool route_accept;           /* route accept: its subnets join allow_i */
+    uint8_t route_nfixed;        /* allow_i's first entries: the client's own addresses */
+    uint8_t route_distance;
+    uint32_t route_table, route_tag;
 };
 
 struct ike_counters {
@@ -333,6 +345,7 @@ struct ike_engine {
     ike_err_fn err;
     void *err_arg;
     size_t nerr;
+    struct ike_rtnl *rt; /* kernel routes of sessions, once ike_engine_routes_start ran */
 };
 
 /* Socket addresses */
@@ -452,6 +465,14 @@ struct ike_attrs {
     uint8_t addr6[16];
     unsigned plen6;
     char sources[96]; /* the sources that gave attributes, in merge order */
+    /* routes (ike_route.c): route accept (-1 unset) with its tag and distance,
+     * route redistribute connected (-1 unset), route set interface */
+    int route_accept, route_connected;
+    uint32_t route_tag;
+    uint8_t route_distance;
+    const char *route_ifaces[IKE_MAX_ATTR_LIST];
+    int nroute_ifaces;
+    bool route_iface_inside; /* RADIUS route-set=interface: the inside interface */
 };
 /* The RADIUS answers an authorization may use besides local policies. */
 struct ike_authz_in {
@@ -476,6 +497,34 @@ void ike_authorize(const struct ike_conf *c, const struct lyd_node *prof, const 
  * profile): its user name, else the mangled identity (S6). */
 void ike_authz_name(const struct ike_conf *c, const struct lyd_node *src, int id_type, const char *id,
                     X509_NAME *dn, char *out, size_t cap);
+
+/* ike_route.c: sessions' kernel routes (protocol IKE_ROUTE_PROTO), route set
+ * interface, VRF devices */
+#define IKE_ROUTE_PROTO 245
+struct ike_kroute;
+/* Fill what a policy / RADIUS answer sets of the route attributes and @a does not
+ * have yet (called from the authorization merge). */
+void ike_route_attrs_policy(const struct lyd_node *pol, struct ike_attrs *a);
+void ike_route_attrs_aaa(const struct aaa_attrs *r, struct ike_attrs *a);
+/* route set interface: the interfaces' addresses join the split subnets. */
+void ike_route_set_iface(const struct dp *dp, const struct lyd_node *prof, struct ike_attrs *a);
+/* After the client's selector bounds (s->allow_i) are set: with route accept,
+ * its acceptable subnets in @tsi_p join them; the session's kernel routes are
+ * planned (installed by ike_route_install once it is up). */
+void ike_route_plan(struct ike_sess *s, const struct lyd_node *prof, const struct ike_attrs *a,
+                    const struct ike_pld *tsi_p);
+/* A new child SA's selectors (CREATE_CHILD_SA): with route accept, the client's
+ * acceptable subnets among @tsi join s->allow_i and are routed at once. */
+void ike_route_accept_child(struct ike_sess *s, const struct ike_ts_pld *tsi);
+/* Installs the routes not tried yet. */
+void ike_route_install(struct ike_sess *s);
+/* Removes the session's routes (every end path). */
+void ike_route_remove(struct ike_sess *s);
+void ike_route_stop(struct ike_engine *e);
+/* The VRF device @name: its ifindex and table; -ENODEV, -EMEDIUMTYPE (not a VRF). */
+int ike_route_vrf(const char *name, int *ifindex, uint32_t *table);
+/* Commit checks: VRF devices and route set interfaces exist. */
+bool ike_route_check(const struct lyd_node *tree, ike_err_fn err, void *arg);
 
 /* ike_authx.c: the IKE_AUTH exchange (@inner: the decrypted request). */
 void ike_handle_auth(struct ike_sess *s, const struct ike_msg *inner);

@@ -277,6 +277,7 @@ static void drop_resources(struct ike_sess *s)
     if (s->have_addr6 && s->pool6 && s->e->conf)
         pool_release(s->e->conf->pools6, s->pool6, s->index6);
     ike_dhcp_drop(s);
+    ike_route_remove(s);
     s->have_addr4 = s->have_addr6 = false;
 }
 

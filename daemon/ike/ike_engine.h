@@ -40,6 +40,12 @@ struct aaa;
  * dynamic authorization handler. */
 void ike_engine_set_aaa(struct ike_engine *e, struct aaa *aaa);
 
+/* Sessions' routes go into the kernel from now on (route redistribute, route
+ * accept; protocol 245 on rtnetlink); routes of that protocol left by an earlier
+ * run are flushed first. 0 or -errno (no netlink socket). Without this call (unit
+ * tests) no kernel route is touched. */
+int ike_engine_routes_start(struct ike_engine *e);
+
 /* Transaction hooks. @tree is the whole new running tree (borrowed). */
 int ike_engine_prepare(struct ike_engine *e, const struct lyd_node *tree, ike_err_fn err, void *arg);
 void ike_engine_apply(struct ike_engine *e);

@@ -246,6 +246,7 @@ static void child_sa(struct ike_sess *s, const struct ike_sa_pld *sa, const uint
         allow_i = old->tsi;
         allow_r = old->tsr;
     } else {
+        ike_route_accept_child(s, &tsi);
         allow_i = s->allow_i;
         allow_r = s->allow_r;
     }

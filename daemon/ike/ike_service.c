@@ -181,6 +181,7 @@ void ike_engine_free(struct ike_engine *e)
         sock_close(e->socks[i]);
     ike_engine_abort(e);
     ike_conf_free(e->conf);
+    ike_route_stop(e);
     dhcp_client_free(e->dhcp); /* after the sessions: their leases are released */
     if (e->ev_dp)
         event_free(e->ev_dp);

@@ -1,0 +1,147 @@
+"""Routes of sessions, with real strongSwan clients (kernel-libipsec):
+
+- `route redistribute connected` and `route accept` put the client's address and
+  its accepted subnet (offered as a second local traffic selector) into the
+  headend's kernel routing table with protocol 245, metric = distance and realm =
+  tag; they go when the session ends; stale routes of protocol 245 are flushed
+  when ravend starts. The dataplane carries the accepted subnet: the inside host
+  pings an address of the client's subnet through the tunnel.
+- `route set interface` pushes the headend's inside address to the client as a
+  host route: strongSwan's child SA has it in its remote selectors.
+- A VRF or interface that does not exist is refused at commit, naming the leaf.
+
+Topology: [client: 10.<n>.0.2, subnet 10.77.1.0/24 on lo] --veth-- [headend]
+          --veth-- [inside host 10.<n>.251.2]
+"""
+import subprocess
+
+from lxml import etree
+
+from conftest import NS
+from lab import psk_client_conf
+from nchelpers import expect_error, wait_until
+from test_dataplane import dataplane_config, ping
+from test_ike_sessions import headend_config, sessions
+
+SUBNET = "10.77.1.0/24"
+ROUTE_SET = "<route><set><remote><ipv4>10.200.0.0/16</ipv4></remote></set></route>"
+
+
+def proto_routes(ns):
+    out = subprocess.run(["ip", "-n", ns, "route", "show", "proto", "245", "table", "all"], check=True,
+                         capture_output=True, text=True).stdout
+    return [line.strip() for line in out.splitlines() if line.strip()]
+
+
+def client_conf(lb):
+    """Child vpn: the virtual address; child net (a CREATE_CHILD_SA after it): the
+    client's own subnet (strongSwan drops a subnet beside the 0.0.0.0/0 it
+    proposes with a virtual address request, so it needs a child of its own)."""
+    c = lb.clients[0]
+    conf = psk_client_conf(c["head_ip"], "alice.example.org", remote_ts=lb.inside_net)
+    net = f"""      net {{
+        local_ts = {SUBNET}
+        remote_ts = {lb.inside_net}
+        esp_proposals = aes256gcm16
+      }}
+"""
+    i = conf.index("      vpn {")
+    return conf[:i] + net + conf[i:]
+
+
+def up(lb, d, child):
+    r = lb.swanctl(0, "--initiate", "--child", child, "--timeout", "15", check=False)
+    assert r.returncode == 0, lb.log(0)[-3000:] + d.log()[-3000:]
+
+
+def test_redistribute_and_accept_install_kernel_routes(make_ravend, lab):
+    lb = lab(1, inside=True, inside_routes=("10.201.0.0/16", SUBNET))
+    # a route of protocol 245 left by an earlier run goes at start
+    subprocess.run(["ip", "-n", lb.head, "route", "add", "blackhole", "10.99.99.0/24", "proto", "245"], check=True)
+    route = ("<route><set><remote><ipv4>%s</ipv4></remote></set>"
+             "<accept><tag>7</tag><distance>20</distance></accept>"
+             "<redistribute><protocol>connected</protocol></redistribute></route>" % lb.inside_net)
+    conf = headend_config().replace(ROUTE_SET, route)
+    d = make_ravend(conf + dataplane_config(lb), netns=lb.head)
+    wait_until(lambda: not any("10.99.99.0" in r for r in proto_routes(lb.head)), what="stale route flushed")
+
+    lb.start_charon(0, client_conf(lb))
+    subprocess.run(["ip", "-n", lb.clients[0]["ns"], "addr", "add", "10.77.1.1/24", "dev", "lo"], check=True)
+    up(lb, d, "vpn")
+    routes = proto_routes(lb.head)
+    assert len(routes) == 1 and routes[0].startswith("blackhole 10.201.0.10"), routes
+    up(lb, d, "net")
+    sas = lb.swanctl(0, "--list-sas").stdout
+    # the client's subnet was accepted into a child SA of its own
+    assert f"local  {SUBNET}" in sas and "local  10.201.0.10/32" in sas, sas
+
+    routes = proto_routes(lb.head)
+    assert any(r.startswith("blackhole 10.201.0.10 ") or r == "blackhole 10.201.0.10" for r in routes), routes
+    acc = [r for r in routes if r.startswith(f"blackhole {SUBNET}")]
+    assert len(acc) == 1 and "metric 20" in acc[0] and "realm 7" in acc[0], routes
+
+    # the dataplane routes the accepted subnet into the tunnel, and back
+    ping(lb.inside, "10.77.1.1", count=3)
+
+    m = d.connect()
+    lb.swanctl(0, "--terminate", "--ike", "rw")
+    wait_until(lambda: not sessions(m), what="session removed")
+    assert proto_routes(lb.head) == [], d.log()[-3000:]
+
+
+def test_accept_off_keeps_subnet_out(make_ravend, lab):
+    """Without route accept the client's subnet is narrowed away and nothing is
+    installed (redistribute alone: only its address)."""
+    lb = lab(1, inside=True)
+    route = ("<route><set><remote><ipv4>%s</ipv4></remote></set>"
+             "<redistribute><protocol>connected</protocol></redistribute></route>" % lb.inside_net)
+    d = make_ravend(headend_config().replace(ROUTE_SET, route) + dataplane_config(lb), netns=lb.head)
+    lb.start_charon(0, client_conf(lb))
+    up(lb, d, "vpn")
+    r = lb.swanctl(0, "--initiate", "--child", "net", "--timeout", "15", check=False)
+    assert r.returncode != 0 and "TS_UNACCEPTABLE" in lb.log(0), lb.log(0)[-3000:]
+    routes = proto_routes(lb.head)
+    assert len(routes) == 1 and routes[0].startswith("blackhole 10.201.0.10"), routes
+
+
+def test_route_set_interface_pushes_inside_address(make_ravend, lab):
+    lb = lab(1, inside=True)
+    route = ("<route><set><interface>%s</interface><remote><ipv4>10.200.0.0/16</ipv4></remote></set></route>"
+             % lb.inside_dev)
+    d = make_ravend(headend_config().replace(ROUTE_SET, route) + dataplane_config(lb), netns=lb.head)
+    c = lb.clients[0]
+    lb.start_charon(0, psk_client_conf(c["head_ip"], "alice.example.org", remote_ts="0.0.0.0/0"))
+    r = lb.swanctl(0, "--initiate", "--child", "vpn", "--timeout", "15", check=False)
+    assert r.returncode == 0, lb.log(0)[-3000:] + d.log()[-3000:]
+    sas = lb.swanctl(0, "--list-sas").stdout
+    remote = [line for line in sas.splitlines() if line.strip().startswith("remote 10.")]
+    assert remote and f"{lb.inside_head_ip}/32" in remote[0] and "10.200.0.0/16" in remote[0], sas
+    # strongSwan routes it into the tunnel (its table 220)
+    t220 = subprocess.run(["ip", "-n", c["ns"], "route", "show", "table", "220"], check=True, capture_output=True,
+                          text=True).stdout
+    assert lb.inside_head_ip in t220, t220
+
+
+def test_missing_devices_are_refused_at_commit(make_ravend, lab):
+    lb = lab(1)
+    d = make_ravend(headend_config(), netns=lb.head)
+    m = d.connect()
+    for frag, leaf, word in (
+            ("<profile><name>rw</name><ivrf>novrf0</ivrf></profile>", "ivrf", "novrf0"),
+            ("<profile><name>rw</name><match><fvrf>novrf1</fvrf></match></profile>", "fvrf", "novrf1"),
+            ("<authorization-policy><name>rw-group</name><route><set><interface>noif9</interface></set></route>"
+             "</authorization-policy>", "interface", "noif9")):
+        m.edit_config(target="candidate", config=f'<config xmlns="urn:ietf:params:xml:ns:netconf:base:1.0">'
+                                                 f'<ikev2 xmlns="{NS}">{frag}</ikev2></config>')
+        err = expect_error(lambda: m.commit(), "operation-failed", path_contains=leaf)
+        assert word in err.message, err.message
+        m.discard_changes()
+    # a device that exists but is not a VRF is refused too
+    m.edit_config(target="candidate", config=f'<config xmlns="urn:ietf:params:xml:ns:netconf:base:1.0">'
+                                             f'<ikev2 xmlns="{NS}"><profile><name>rw</name><ivrf>lo</ivrf>'
+                                             f'</profile></ikev2></config>')
+    err = expect_error(lambda: m.commit(), "operation-failed", path_contains="ivrf")
+    assert "not a VRF" in err.message, err.message
+    m.discard_changes()
+    cfg = etree.tostring(m.get_config(source="running").data_ele).decode()
+    assert "novrf" not in cfg and "noif9" not in cfg
