@@ -114,6 +114,8 @@ bool ike_child_install(struct ike_sess *s, struct ike_child_sa *c, const struct 
     in.local = out.local = s->local;
     in.peer = out.peer = s->peer;
     in.udp_encap = out.udp_encap = natt || s->in.nat_peer || s->in.nat_local;
+    in.vrf = s->ivrf_ifindex; /* decrypted traffic: the inside VRF's table */
+    out.vrf = s->fvrf_ifindex; /* ESP to the peer: the front-door VRF's */
     ts_ranges(&c->tsi, &in);  /* the client's side: allowed inner sources */
     ts_ranges(&c->tsi, &out); /* and the destinations routed to it */
     out.spi = c->spi_out;
@@ -605,7 +607,7 @@ void ike_handle_auth(struct ike_sess *s, const struct ike_msg *in)
         else if (!(chain || (chain = sk_X509_new_null())) || !sk_X509_push(chain, x))
             X509_free(x);
     }
-    prof = ike_select_profile(c, &idi, &s->local, peer_cert);
+    prof = ike_select_profile(c, &idi, s, peer_cert);
     if (!prof) {
         why = "no IKEv2 profile matches the identity";
         goto refuse;

@@ -82,6 +82,8 @@ enum {
 };
 
 #define IKE_MAX_LISTEN 16
+#define IKE_MAX_FVRF 8 /* front-door VRFs IKE listens in besides the default table */
+#define IKE_MAX_SOCKS (2 * IKE_MAX_LISTEN * (1 + IKE_MAX_FVRF))
 
 /* A compiled configuration: the subtrees it came from (a private copy that the
  * exchanges read profiles from) plus what the hot path needs pre-digested. */
@@ -89,6 +91,7 @@ struct ike_policy {
     struct ike_algs algs;
     size_t naddr;
     struct sockaddr_storage addr[8]; /* match local-address; none = any */
+    const char *fvrf;                /* match fvrf (in the tree), NULL: none */
 };
 
 struct ike_conf {
@@ -96,6 +99,8 @@ struct ike_conf {
     struct sockaddr_storage listen[IKE_MAX_LISTEN];
     size_t nlisten;
     uint16_t port, natt_port;
+    char fvrf[IKE_MAX_FVRF][16]; /* VRF devices IKE listens in too (match fvrf) */
+    size_t nfvrf;
     bool cookie_on;
     uint32_t cookie_threshold;
     uint32_t max_sa, max_half_open; /* 0 = no limit */
@@ -118,8 +123,12 @@ struct pki_tp *ike_conf_tp(const struct ike_conf *c, const char *name);
 
 struct ike_conf *ike_conf_build(const struct ly_ctx *ctx, const struct lyd_node *tree, ike_err_fn err, void *arg);
 void ike_conf_free(struct ike_conf *c);
-/* The proposals that apply to requests received on @local. */
-const struct ike_algs *ike_conf_algs(const struct ike_conf *c, const struct sockaddr_storage *local);
+/* The proposals that apply to requests received on @local in front-door VRF
+ * @fvrf ("" or NULL: the default table). */
+const struct ike_algs *ike_conf_algs(const struct ike_conf *c, const struct sockaddr_storage *local,
+                                     const char *fvrf);
+/* Whether a match fvrf value @want (NULL: absent) accepts VRF @fvrf. */
+bool ike_conf_fvrf_matches(const char *want, const char *fvrf);
 /* Encryption/integrity bits of an algorithm identity name (without prefix); 0 if
  * not implemented. */
 uint32_t ike_conf_encr_bit(const char *name);
@@ -299,6 +308,7 @@ struct ike_sess {
      * front-door VRF ("" the default table), for the profiles' match rules */
     int rx_ifindex;
     char fvrf[16];
+    int fvrf_ifindex, ivrf_ifindex; /* the VRF devices for the dataplane (0: main table) */
     struct ike_kroute *routes; /* kernel routes of the session (ike_route.c) */
     size_t nroutes;
     bool route_accept;           /* route accept: its subnets join allow_i */
@@ -324,9 +334,9 @@ struct ike_engine {
     const struct ly_ctx *ctx;
     struct dp *dp;
     struct ike_conf *conf, *pending;
-    struct ike_sock *socks[2 * IKE_MAX_LISTEN];
+    struct ike_sock *socks[IKE_MAX_SOCKS];
     size_t nsocks;
-    struct ike_sock *new_socks[2 * IKE_MAX_LISTEN];
+    struct ike_sock *new_socks[IKE_MAX_SOCKS];
     size_t nnew_socks;
     struct ike_sess *by_r, *by_i, *by_id;
     size_t half_open, established;
@@ -481,7 +491,7 @@ struct ike_authz_in {
 /* The first profile, in configuration order, whose match rules accept the client:
  * its identity, or its certificate through a certificate map, and local address. */
 const struct lyd_node *ike_select_profile(const struct ike_conf *c, const struct ike_id_pld *id,
-                                          const struct sockaddr_storage *local, X509 *cert);
+                                          const struct ike_sess *s, X509 *cert);
 /* The profile's trustpoints of a usage ("verify" or "sign"; "both" is either). */
 size_t ike_profile_tps(const struct ike_conf *c, const struct lyd_node *prof, const char *usage, struct pki_tp **out,
                        size_t cap);
@@ -523,6 +533,9 @@ void ike_route_remove(struct ike_sess *s);
 void ike_route_stop(struct ike_engine *e);
 /* The VRF device @name: its ifindex and table; -ENODEV, -EMEDIUMTYPE (not a VRF). */
 int ike_route_vrf(const char *name, int *ifindex, uint32_t *table);
+/* The front-door VRFs to listen in: those that match fvrf names, every VRF
+ * device present when one says "any". */
+size_t ike_route_fvrfs(const struct lyd_node *tree, char (*out)[16], size_t cap);
 /* Commit checks: VRF devices and route set interfaces exist. */
 bool ike_route_check(const struct lyd_node *tree, ike_err_fn err, void *arg);
 

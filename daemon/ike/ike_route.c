@@ -72,7 +72,7 @@ static int rtnl_talk(struct mnl_socket *nl, uint32_t *seq, struct nlmsghdr *nlh,
     nlh->nlmsg_seq = ++*seq;
     /* the answer ends with the acknowledgement (a dump's with NLMSG_DONE); a
      * request's NLM_F_EXCL has the bit of a dump's NLM_F_MATCH */
-    if (nlh->nlmsg_type != RTM_GETROUTE || !(nlh->nlmsg_flags & NLM_F_DUMP))
+    if ((nlh->nlmsg_type != RTM_GETROUTE && nlh->nlmsg_type != RTM_GETLINK) || !(nlh->nlmsg_flags & NLM_F_DUMP))
         nlh->nlmsg_flags |= NLM_F_ACK;
     if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
         return -errno;
@@ -282,6 +282,77 @@ int ike_route_vrf(const char *name, int *ifindex, uint32_t *table)
     if (table)
         *table = v.table;
     return 0;
+}
+
+struct vrf_list {
+    char (*out)[16];
+    size_t n, cap;
+};
+
+static int vrf_list_cb(const struct nlmsghdr *m, void *data)
+{
+    struct vrf_list *l = data;
+    struct vrf_ctx v = {0};
+    const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(m);
+    const struct nlattr *a;
+    const char *name = NULL;
+
+    if (m->nlmsg_type != RTM_NEWLINK || mnl_nlmsg_get_payload_len(m) < sizeof(*ifi))
+        return MNL_CB_OK;
+    mnl_attr_for_each(a, m, sizeof(*ifi)) {
+        if (mnl_attr_get_type(a) == IFLA_LINKINFO)
+            mnl_attr_parse_nested(a, vrf_info_cb, &v);
+        else if (mnl_attr_get_type(a) == IFLA_IFNAME)
+            name = mnl_attr_get_str(a);
+    }
+    if (v.is_vrf && name && strlen(name) < 16 && l->n < l->cap) {
+        for (size_t i = 0; i < l->n; i++) {
+            if (!strcmp(l->out[i], name))
+                return MNL_CB_OK;
+        }
+        snprintf(l->out[l->n++], 16, "%s", name);
+    }
+    return MNL_CB_OK;
+}
+
+size_t ike_route_fvrfs(const struct lyd_node *tree, char (*out)[16], size_t cap)
+{
+    static const char *const paths[] = {"/raven-vpn:ikev2/policy/match/fvrf", "/raven-vpn:ikev2/profile/match/fvrf"};
+    struct vrf_list l = {.out = out, .cap = cap};
+    bool any = false;
+
+    for (size_t p = 0; tree && p < 2; p++) {
+        struct ly_set *set = NULL;
+
+        if (lyd_find_xpath(tree, paths[p], &set))
+            continue;
+        for (uint32_t i = 0; i < set->count; i++) {
+            const char *v = lyd_get_value(set->dnodes[i]);
+            bool dup = false;
+
+            any = any || !strcmp(v, "any");
+            for (size_t j = 0; j < l.n; j++)
+                dup = dup || !strcmp(out[j], v);
+            if (strcmp(v, "any") && !dup && l.n < cap)
+                snprintf(out[l.n++], 16, "%s", v);
+        }
+        ly_set_free(set, NULL);
+    }
+    if (any) {
+        char buf[MNL_SOCKET_BUFFER_SIZE];
+        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+        struct mnl_socket *nl = rtnl_open();
+        uint32_t seq = (uint32_t)time(NULL);
+
+        nlh->nlmsg_type = RTM_GETLINK;
+        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+        mnl_nlmsg_put_extra_header(nlh, sizeof(struct ifinfomsg));
+        if (nl) {
+            rtnl_talk(nl, &seq, nlh, vrf_list_cb, &l);
+            mnl_socket_close(nl);
+        }
+    }
+    return l.n;
 }
 
 /* ---- authorization ---- */
@@ -503,13 +574,16 @@ void ike_route_plan(struct ike_sess *s, const struct lyd_node *prof, const struc
     const char *ivrf = ike_leaf(prof, "ivrf");
     struct ike_ts_pld tsi;
 
+    s->route_table = RT_TABLE_MAIN;
+    s->ivrf_ifindex = 0;
+    if (ivrf && ike_route_vrf(ivrf, &s->ivrf_ifindex, &s->route_table)) {
+        log_warn("ike", "session %" PRIu64 ": inside VRF %s is gone; its traffic and routes use the main table",
+                 s->id, ivrf);
+        s->route_table = RT_TABLE_MAIN;
+        s->ivrf_ifindex = 0;
+    }
     if (a->route_accept <= 0 && a->route_connected <= 0)
         return;
-    s->route_table = RT_TABLE_MAIN;
-    if (ivrf && ike_route_vrf(ivrf, NULL, &s->route_table)) {
-        log_warn("ike", "session %" PRIu64 ": inside VRF %s is gone; its routes go to the main table", s->id, ivrf);
-        s->route_table = RT_TABLE_MAIN;
-    }
     if (a->route_connected > 0) {
         if (s->have_addr4) {
             uint32_t be = htonl(s->addr4);

@@ -145,3 +145,53 @@ def test_missing_devices_are_refused_at_commit(make_ravend, lab):
     m.discard_changes()
     cfg = etree.tostring(m.get_config(source="running").data_ele).decode()
     assert "novrf" not in cfg and "noif9" not in cfg
+
+
+def two_interface_config(lb):
+    """Profile rw on the first client's interface (pool 10.201.0.x), rw1 on the
+    second's (pool 10.202.0.x); both accept the same identities."""
+    conf = headend_config()
+    i, j = conf.index("  <profile>"), conf.index("  </profile>") + len("  </profile>")
+    prof = conf[i:j]
+    devs = lb.outside_devs()
+    p0 = prof.replace("<match><identity>", f"<match><local-interface>{devs[0]}</local-interface><identity>")
+    p1 = (prof.replace("<name>rw</name>", "<name>rw1</name>")
+          .replace("<match><identity>", f"<match><local-interface>{devs[1]}</local-interface><identity>")
+          .replace("<username>rw-group</username>", "<username>rw-group1</username>"))
+    pol1 = ("<authorization-policy><name>rw-group1</name><pool>rw-pool1</pool>"
+            "<route><set><remote><ipv4>10.200.0.0/16</ipv4></remote></set></route></authorization-policy>")
+    conf = conf[:i] + pol1 + p0 + p1 + conf[j:]
+    return conf.replace("</ipv4-pool>", "</ipv4-pool><ipv4-pool><name>rw-pool1</name><range><start>10.202.0.10</start>"
+                                        "<end>10.202.0.20</end></range></ipv4-pool>", 1)
+
+
+def test_match_local_interface_selects_profile(make_ravend, lab):
+    lb = lab(2, inside=True)
+    d = make_ravend(two_interface_config(lb) + dataplane_config(lb), netns=lb.head)
+    for i, (prof, addr) in enumerate((("rw", "10.201.0.10"), ("rw1", "10.202.0.10"))):
+        c = lb.clients[i]
+        lb.start_charon(i, psk_client_conf(c["head_ip"], f"user{i}.example.org"))
+        r = lb.swanctl(i, "--initiate", "--child", "vpn", "--timeout", "15", check=False)
+        assert r.returncode == 0, lb.log(i)[-3000:] + d.log()[-3000:]
+        assert f"installing new virtual IP {addr}" in lb.log(i), lb.log(i)[-3000:]
+    m = d.connect()
+    got = {s.findtext(f"{{{NS}}}remote-identity/{{{NS}}}value"): s.findtext(f"{{{NS}}}profile") for s in sessions(m)}
+    assert got == {"user0.example.org": "rw", "user1.example.org": "rw1"}, got
+
+
+def test_match_local_interface_refuses_other_interface(make_ravend, lab):
+    """The only profile matches the first interface: the client on the second
+    finds no profile."""
+    lb = lab(2, inside=True)
+    conf = headend_config().replace("<match><identity>",
+                                    f"<match><local-interface>{lb.outside_devs()[0]}</local-interface><identity>")
+    d = make_ravend(conf + dataplane_config(lb), netns=lb.head)
+    c = lb.clients[1]
+    lb.start_charon(1, psk_client_conf(c["head_ip"], "user1.example.org"))
+    r = lb.swanctl(1, "--initiate", "--child", "vpn", "--timeout", "15", check=False)
+    assert r.returncode != 0 and "AUTHENTICATION_FAILED" in lb.log(1), lb.log(1)[-3000:]
+    assert "no IKEv2 profile matches" in d.log(), d.log()[-3000:]
+    c = lb.clients[0]
+    lb.start_charon(0, psk_client_conf(c["head_ip"], "user0.example.org"))
+    r = lb.swanctl(0, "--initiate", "--child", "vpn", "--timeout", "15", check=False)
+    assert r.returncode == 0, lb.log(0)[-3000:] + d.log()[-3000:]
