@@ -85,10 +85,11 @@ static void sock_close(struct ike_sock *sk)
 
 /* A socket on @addr, in front-door VRF @vrf ("" the default table): bound to the
  * VRF device, it receives what arrives on that VRF's interfaces and sends by its
- * table. SO_REUSEADDR lets the default table's socket and the VRFs' share the
- * port (the kernel gives each packet to the socket of its VRF). */
+ * table. With @share (SO_REUSEADDR, when there are VRFs) the default table's
+ * socket and the VRFs' share the port: the kernel gives each packet to the socket
+ * of its VRF. Without VRFs a port held elsewhere stays an error. */
 static int sock_open(struct ike_engine *e, const struct sockaddr_storage *addr, bool natt, const char *vrf,
-                     struct ike_sock **out)
+                     bool share, struct ike_sock **out)
 {
     struct ike_sock *sk = calloc(1, sizeof(*sk));
     int one = 1, rc;
@@ -102,7 +103,8 @@ static int sock_open(struct ike_engine *e, const struct sockaddr_storage *addr, 
     sk->fd = socket(addr->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (sk->fd < 0)
         goto fail;
-    setsockopt(sk->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (share)
+        setsockopt(sk->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     if (vrf[0] && setsockopt(sk->fd, SOL_SOCKET, SO_BINDTODEVICE, vrf, (socklen_t)strlen(vrf)))
         goto fail;
     if (addr->ss_family == AF_INET)
@@ -278,8 +280,14 @@ static int listen_on(struct ike_engine *e, const struct ike_conf *c, const struc
         int rc;
 
         if (sk) {
+            int one = 1;
+
             sk->keep = true;
             opened++;
+            /* a socket of the default table kept from before there were VRFs
+             * must let the VRFs' bind the port too */
+            if (c->nfvrf)
+                setsockopt(sk->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
             continue;
         }
         if (find_sock(e->new_socks, e->nnew_socks, a, natt, vrf)) {
@@ -288,7 +296,7 @@ static int listen_on(struct ike_engine *e, const struct ike_conf *c, const struc
         }
         if (e->nnew_socks == IKE_MAX_SOCKS)
             return -ENOSPC;
-        rc = sock_open(e, a, natt, vrf, &sk);
+        rc = sock_open(e, a, natt, vrf, c->nfvrf > 0, &sk);
         if (!rc) {
             e->new_socks[e->nnew_socks++] = sk;
             opened++;

@@ -13,7 +13,11 @@
 Topology: [client: 10.<n>.0.2, subnet 10.77.1.0/24 on lo] --veth-- [headend]
           --veth-- [inside host 10.<n>.251.2]
 """
+import os
+import shutil
 import subprocess
+
+import pytest
 
 from lxml import etree
 
@@ -195,3 +199,47 @@ def test_match_local_interface_refuses_other_interface(make_ravend, lab):
     lb.start_charon(0, psk_client_conf(c["head_ip"], "user0.example.org"))
     r = lb.swanctl(0, "--initiate", "--child", "vpn", "--timeout", "15", check=False)
     assert r.returncode == 0, lb.log(0)[-3000:] + d.log()[-3000:]
+
+
+def test_bird_learns_session_routes(make_ravend, lab):
+    """BIRD's kernel protocol (learn) in the headend's namespace picks up the
+    routes of protocol 245 as a routing daemon would, to redistribute them."""
+    if not shutil.which("bird") or not shutil.which("birdc"):
+        pytest.fail("BIRD is not installed: install bird2 (packaging/debian-packages.txt)")
+    lb = lab(1, inside=True, inside_routes=("10.201.0.0/16", SUBNET))
+    route = ("<route><set><remote><ipv4>%s</ipv4></remote></set>"
+             "<accept><tag>7</tag><distance>20</distance></accept>"
+             "<redistribute><protocol>connected</protocol></redistribute></route>" % lb.inside_net)
+    d = make_ravend(headend_config().replace(ROUTE_SET, route) + dataplane_config(lb), netns=lb.head)
+    conf, sock = os.path.join(lb.dir, "bird.conf"), os.path.join(lb.dir, "bird.ctl")
+    with open(conf, "w") as f:
+        f.write(f"""router id {lb.inside_head_ip};
+protocol device {{ }}
+protocol kernel k4 {{
+  ipv4 {{ import all; export none; }};
+  learn;
+  scan time 1;
+}}
+""")
+    lb.spawn(lb.head, "bird", "-f", "-c", conf, "-s", sock, "-P", os.path.join(lb.dir, "bird.pid"),
+             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    lb.start_charon(0, client_conf(lb))
+    subprocess.run(["ip", "-n", lb.clients[0]["ns"], "addr", "add", "10.77.1.1/24", "dev", "lo"], check=True)
+    up(lb, d, "vpn")
+    up(lb, d, "net")
+
+    def bird_routes():
+        r = subprocess.run(["birdc", "-s", sock, "show", "route", "all"], capture_output=True, text=True)
+        return r.stdout
+
+    wait_until(lambda: "10.201.0.10/32" in bird_routes() and SUBNET in bird_routes(), timeout=15,
+               what="BIRD learned the session's routes")
+    out = bird_routes()
+    blk = out[out.index(SUBNET):]
+    assert "Kernel.source: 245" in blk or "krt_source: 245" in blk, out
+    assert "Kernel.metric: 20" in blk or "krt_metric: 20" in blk, out
+    m = d.connect()
+    lb.swanctl(0, "--terminate", "--ike", "rw")
+    wait_until(lambda: not sessions(m), what="session removed")
+    wait_until(lambda: "10.201.0.10/32" not in bird_routes() and SUBNET not in bird_routes(), timeout=15,
+               what="BIRD withdrew the session's routes")
