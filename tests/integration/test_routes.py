@@ -1,19 +1,27 @@
-"""Routes of sessions, with real strongSwan clients (kernel-libipsec):
+"""Routes of sessions, profile match by interface and VRFs, with real strongSwan
+clients (kernel-libipsec):
 
 - `route redistribute connected` and `route accept` put the client's address and
-  its accepted subnet (offered as a second local traffic selector) into the
-  headend's kernel routing table with protocol 245, metric = distance and realm =
-  tag; they go when the session ends; stale routes of protocol 245 are flushed
-  when ravend starts. The dataplane carries the accepted subnet: the inside host
-  pings an address of the client's subnet through the tunnel.
+  its accepted subnet (offered in a child SA of its own) into the headend's kernel
+  routing table with protocol 245, metric = distance and realm = tag; they go when
+  the session ends; stale routes of protocol 245 are flushed when ravend starts.
+  The dataplane carries the accepted subnet: the inside host pings an address of
+  the client's subnet through the tunnel. Without route accept the subnet's child
+  SA is refused (TS_UNACCEPTABLE).
+- BIRD (kernel protocol with `learn`) in the headend's namespace learns the routes
+  and withdraws them when the session ends.
 - `route set interface` pushes the headend's inside address to the client as a
-  host route: strongSwan's child SA has it in its remote selectors.
+  host route (strongSwan's selectors and table 220); from FreeRADIUS,
+  ipsec:route-set=interface and ipsec:route-accept=any tag T distance D do the same.
+- `match local-interface`: two profiles on two interfaces; a client on another
+  interface finds no profile.
+- Front-door and inside VRFs (Linux VRF devices): run only on a kernel with
+  CONFIG_NET_VRF, skipped (saying so) elsewhere.
 - A VRF or interface that does not exist is refused at commit, naming the leaf.
 
-Topology: [client: 10.<n>.0.2, subnet 10.77.1.0/24 on lo] --veth-- [headend]
+Topology: [client i: 10.<n>.<i>.2, subnet 10.77.1.0/24 on lo] --veth-- [headend]
           --veth-- [inside host 10.<n>.251.2]
-"""
-import os
+"""import os
 import shutil
 import subprocess
 
@@ -25,6 +33,7 @@ from conftest import NS
 from lab import psk_client_conf
 from nchelpers import expect_error, wait_until
 from test_dataplane import dataplane_config, ping
+from test_ike_certs import pki  # noqa: F401 (the pki fixture)
 from test_ike_sessions import headend_config, sessions
 
 SUBNET = "10.77.1.0/24"
@@ -243,3 +252,91 @@ protocol kernel k4 {{
     wait_until(lambda: not sessions(m), what="session removed")
     wait_until(lambda: "10.201.0.10/32" not in bird_routes() and SUBNET not in bird_routes(), timeout=15,
                what="BIRD withdrew the session's routes")
+
+
+def vrf_supported():
+    """Whether this kernel has VRF devices (CONFIG_NET_VRF); asked in a namespace
+    of the test's own."""
+    ns = f"rvvrf{os.getpid() % 100000}"
+    subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    try:
+        return subprocess.run(["ip", "-n", ns, "link", "add", "vrft", "type", "vrf", "table", "10"],
+                              capture_output=True).returncode == 0
+    finally:
+        subprocess.run(["ip", "netns", "del", ns], check=False)
+
+
+def test_front_door_and_inside_vrfs(make_ravend, lab):
+    """IKE and ESP arrive in the front-door VRF (the client's link is enslaved to
+    it; the default table knows nothing of the client), decrypted traffic is
+    routed by the inside VRF's table (the inside link is enslaved to that one),
+    and the session's route goes into the inside VRF's table."""
+    if not vrf_supported():
+        pytest.skip("this kernel has no VRF devices (CONFIG_NET_VRF is not set): the VRF path cannot run here")
+    lb = lab(1, inside=True)
+    fv, iv = f"fv{lb.tag}"[:15], f"iv{lb.tag}"[:15]
+    h = lb.head
+    for cmd in (["link", "add", fv, "type", "vrf", "table", "101"], ["link", "set", fv, "up"],
+                ["link", "add", iv, "type", "vrf", "table", "102"], ["link", "set", iv, "up"],
+                ["link", "set", lb.outside_devs()[0], "master", fv], ["link", "set", lb.inside_dev, "master", iv]):
+        subprocess.run(["ip", "-n", h, *cmd], check=True)
+    # neither network is in the default table any more
+    assert subprocess.run(["ip", "-n", h, "route", "get", lb.inside_ip], capture_output=True).returncode != 0
+    route = ("<route><set><remote><ipv4>%s</ipv4></remote></set>"
+             "<redistribute><protocol>connected</protocol></redistribute></route>" % lb.inside_net)
+    conf = (headend_config().replace(ROUTE_SET, route)
+            .replace("<match><identity>", f"<match><fvrf>{fv}</fvrf><identity>")
+            .replace("  </profile>", f"<ivrf>{iv}</ivrf>\n  </profile>"))
+    d = make_ravend(conf + dataplane_config(lb), netns=h)
+    c = lb.clients[0]
+    lb.start_charon(0, psk_client_conf(c["head_ip"], "alice.example.org", remote_ts=lb.inside_net))
+    up(lb, d, "vpn")
+    ping(c["ns"], lb.inside_ip, count=3)
+    ping(lb.inside, "10.201.0.10", count=3)
+    t102 = subprocess.run(["ip", "-n", h, "route", "show", "table", "102", "proto", "245"], check=True,
+                          capture_output=True, text=True).stdout
+    assert "10.201.0.10" in t102, t102
+
+
+def test_radius_route_set_interface_and_route_accept(make_ravend, lab, pki):  # noqa: F811
+    """The S9 attributes from FreeRADIUS: ipsec:route-set=interface pushes the
+    address of the inside dataplane interface, ipsec:route-accept=any tag 9
+    distance 30 accepts and routes the client's subnet."""
+    from radiushelpers import FreeRadius
+    from test_eap_radius import client_conf as eap_client_conf, headend as eap_headend
+
+    lb = lab(1, inside=True)
+    fr = FreeRadius(netns=lb.head, users_extra="""rob@example.org Cleartext-Password := "rob-pw-1"
+	Cisco-AVPair = "ipsec:addr-pool=radpool",
+	Cisco-AVPair += "ipsec:route-set=interface",
+	Cisco-AVPair += "ipsec:route-set=prefix 10.200.0.0/16",
+	Cisco-AVPair += "ipsec:route-accept=any tag 9 distance 30"
+""")
+    try:
+        d = make_ravend(eap_headend(pki, fr, extra=dataplane_config(lb)), netns=lb.head)
+        c = lb.clients[0]
+        lb.install_creds(0, ca=pki("ca.pem"))
+        conf = eap_client_conf(c, "rob@example.org", "rob@example.org", "rob-pw-1", remote_ts="0.0.0.0/0")
+        i = conf.index("      vpn {")
+        conf = conf[:i] + f"""      net {{
+        local_ts = {SUBNET}
+        remote_ts = {lb.inside_head_ip}/32
+        esp_proposals = aes128gcm16
+      }}
+""" + conf[i:]
+        lb.start_charon(0, conf)
+        subprocess.run(["ip", "-n", c["ns"], "addr", "add", "10.77.1.1/24", "dev", "lo"], check=True)
+        up(lb, d, "vpn")
+        sas = lb.swanctl(0, "--list-sas").stdout
+        remote = [line for line in sas.splitlines() if line.strip().startswith("remote 10.")]
+        assert remote and f"{lb.inside_head_ip}/32" in remote[0] and "10.200.0.0/16" in remote[0], sas
+        assert proto_routes(lb.head) == []  # no redistribute: the address gets no route
+        up(lb, d, "net")
+        routes = proto_routes(lb.head)
+        assert len(routes) == 1 and routes[0].startswith(f"blackhole {SUBNET}"), routes
+        assert "metric 30" in routes[0] and "realm 9" in routes[0], routes
+        sas = lb.swanctl(0, "--list-sas").stdout
+        assert f"local  {SUBNET}" in sas, sas
+    finally:
+        fr.close()
