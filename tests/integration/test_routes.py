@@ -21,7 +21,8 @@ clients (kernel-libipsec):
 
 Topology: [client i: 10.<n>.<i>.2, subnet 10.77.1.0/24 on lo] --veth-- [headend]
           --veth-- [inside host 10.<n>.251.2]
-"""import os
+"""
+import os
 import shutil
 import subprocess
 
