@@ -492,8 +492,39 @@ static bool ts_overlaps(const struct ike_ts *a, const struct ike_ts *b)
 
 /* Whether a client's subnet may be accepted: a prefix neither covering the
  * whole address space nor overlapping the client's own address or a pool. */
+/* Whether pool prefix or range text @a (..@b) overlaps @ts. */
+static bool pool_overlaps(const struct ike_ts *ts, const char *a, const char *b)
+{
+    struct ike_ts p = {.type = ts->type};
+    size_t n = ts->type == 7 ? 4 : 16;
+    int fam = ts->type == 7 ? AF_INET : AF_INET6;
+
+    if (b) { /* an IPv4 range */
+        if (inet_pton(fam, a, p.start) != 1 || inet_pton(fam, b, p.end) != 1)
+            return false;
+    } else { /* an IPv6 prefix */
+        char addr[INET6_ADDRSTRLEN];
+        const char *slash = strchr(a, '/');
+        unsigned len;
+
+        if (!slash || (size_t)(slash - a) >= sizeof(addr))
+            return false;
+        memcpy(addr, a, (size_t)(slash - a));
+        addr[slash - a] = 0;
+        len = (unsigned)atoi(slash + 1);
+        if (inet_pton(fam, addr, p.start) != 1 || len > 128)
+            return false;
+        ike_ts_prefix6(p.start, len, &p);
+    }
+    return memcmp(ts->start, p.end, n) <= 0 && memcmp(p.start, ts->end, n) <= 0;
+}
+
+/* Whether a client's subnet may be accepted: a prefix neither covering the
+ * whole address space nor overlapping the client's own addresses, a subnet
+ * accepted before or an address pool (the addresses of other clients). */
 static bool acceptable(const struct ike_sess *s, const struct ike_conf *c, const struct ike_ts *ts)
 {
+    const struct lyd_node *pools = ike_find(c->tree, "/raven-vpn:pools"), *p, *r;
     int len = ts_prefix(ts);
 
     if (len <= 0)
@@ -502,22 +533,19 @@ static bool acceptable(const struct ike_sess *s, const struct ike_conf *c, const
         if (ts_overlaps(ts, &s->allow_i.ts[i]))
             return false;
     }
-    if (ts->type == 7) {
-        uint32_t lo = (uint32_t)ts->start[0] << 24 | (uint32_t)ts->start[1] << 16 | (uint32_t)ts->start[2] << 8 |
-                      ts->start[3];
-        uint32_t hi = (uint32_t)ts->end[0] << 24 | (uint32_t)ts->end[1] << 16 | (uint32_t)ts->end[2] << 8 | ts->end[3];
-
-        const struct lyd_node *pools = ike_find(c->tree, "/raven-vpn:pools"), *p, *r;
-
-        LY_LIST_FOR(pools ? lyd_child(pools) : NULL, p) {
-            LY_LIST_FOR(strcmp(p->schema->name, "ipv4-pool") ? NULL : lyd_child(p), r) {
+    LY_LIST_FOR(pools ? lyd_child(pools) : NULL, p) {
+        if (ts->type == 7 && !strcmp(p->schema->name, "ipv4-pool")) {
+            LY_LIST_FOR(lyd_child(p), r) {
                 const char *a = ike_leaf(r, "start"), *b = ike_leaf(r, "end");
-                struct in_addr x, y;
 
-                if (!strcmp(r->schema->name, "range") && a && b && inet_pton(AF_INET, a, &x) == 1 &&
-                    inet_pton(AF_INET, b, &y) == 1 && lo <= ntohl(y.s_addr) && ntohl(x.s_addr) <= hi)
+                if (!strcmp(r->schema->name, "range") && a && b && pool_overlaps(ts, a, b))
                     return false;
             }
+        } else if (ts->type == 8 && !strcmp(p->schema->name, "ipv6-pool")) {
+            const char *a = ike_leaf(p, "prefix");
+
+            if (a && pool_overlaps(ts, a, NULL))
+                return false;
         }
     }
     return true;

@@ -58,6 +58,11 @@ def client_conf(lb):
         remote_ts = {lb.inside_net}
         esp_proposals = aes256gcm16
       }}
+      inpool {{
+        local_ts = 10.201.0.16/28
+        remote_ts = {lb.inside_net}
+        esp_proposals = aes256gcm16
+      }}
 """
     i = conf.index("      vpn {")
     return conf[:i] + net + conf[i:]
@@ -96,6 +101,10 @@ def test_redistribute_and_accept_install_kernel_routes(make_ravend, lab):
 
     # the dataplane routes the accepted subnet into the tunnel, and back
     ping(lb.inside, "10.77.1.1", count=3)
+    # a subnet that overlaps the pool (other clients' addresses) is not accepted
+    r = lb.swanctl(0, "--initiate", "--child", "inpool", "--timeout", "15", check=False)
+    assert r.returncode != 0 and "TS_UNACCEPTABLE" in lb.log(0), lb.log(0)[-3000:]
+    assert len(proto_routes(lb.head)) == 2
 
     m = d.connect()
     lb.swanctl(0, "--terminate", "--ike", "rw")
