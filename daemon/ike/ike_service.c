@@ -269,10 +269,11 @@ static struct ike_sock *find_sock(struct ike_sock *const *v, size_t n, const str
 
 /* The sockets of listen address @a, port kind @natt: in the default table and
  * each front-door VRF of @c that has the address (a specific address is in one
- * table or some; the wildcard in all). 0 when at least one is open or kept. */
+ * table or some; the wildcard in all). 0 when at least one is open or kept and
+ * no table that has the address refused it. */
 static int listen_on(struct ike_engine *e, const struct ike_conf *c, const struct sockaddr_storage *a, bool natt)
 {
-    int first = 0, opened = 0;
+    int first = 0, opened = 0, hard = 0;
 
     for (size_t v = 0; v <= c->nfvrf; v++) {
         const char *vrf = v ? c->fvrf[v - 1] : "";
@@ -300,11 +301,14 @@ static int listen_on(struct ike_engine *e, const struct ike_conf *c, const struc
         if (!rc) {
             e->new_socks[e->nnew_socks++] = sk;
             opened++;
-        } else if (!first) {
-            first = rc;
+        } else {
+            if (!first)
+                first = rc;
+            if (rc != -EADDRNOTAVAIL && !hard) /* not merely an address of another table */
+                hard = rc;
         }
     }
-    return opened ? 0 : first;
+    return hard ? hard : opened ? 0 : first;
 }
 
 int ike_engine_prepare(struct ike_engine *e, const struct lyd_node *tree, ike_err_fn err, void *arg)
