@@ -527,11 +527,22 @@ static bool acceptable(const struct ike_sess *s, const struct ike_conf *c, const
     const struct lyd_node *pools = ike_find(c->tree, "/raven-vpn:pools"), *p, *r;
     int len = ts_prefix(ts);
 
+    struct ike_sess *o, *tmp;
+
     if (len <= 0)
         return false;
     for (uint8_t i = 0; i < s->allow_i.nts; i++) {
         if (ts_overlaps(ts, &s->allow_i.ts[i]))
             return false;
+    }
+    /* nor another session's address or accepted subnet: the dataplane routes a
+     * prefix to the newest SA that claims it, so a client must not take over
+     * another's traffic */
+    HASH_ITER(hh_id, s->e->by_id, o, tmp) {
+        for (uint8_t i = 0; o != s && o->state == SESS_ESTABLISHED && i < o->allow_i.nts; i++) {
+            if (ts_overlaps(ts, &o->allow_i.ts[i]))
+                return false;
+        }
     }
     LY_LIST_FOR(pools ? lyd_child(pools) : NULL, p) {
         if (ts->type == 7 && !strcmp(p->schema->name, "ipv4-pool")) {
@@ -587,7 +598,7 @@ static void accept_subnets(struct ike_sess *s, const struct ike_ts_pld *tsi)
             continue;
         if (!acceptable(s, s->e->conf, ts)) {
             log_info("ike", "session %" PRIu64 ": a client subnet is not accepted (not a prefix, or it overlaps an "
-                     "address of the client, another accepted subnet or a pool)", s->id);
+                     "address or accepted subnet of this or another session, or a pool)", s->id);
             continue;
         }
         s->allow_i.ts[s->allow_i.nts++] = *ts;

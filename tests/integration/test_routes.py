@@ -47,12 +47,12 @@ def proto_routes(ns):
     return [line.strip() for line in out.splitlines() if line.strip()]
 
 
-def client_conf(lb):
+def client_conf(lb, i=0):
     """Child vpn: the virtual address; child net (a CREATE_CHILD_SA after it): the
     client's own subnet (strongSwan drops a subnet beside the 0.0.0.0/0 it
     proposes with a virtual address request, so it needs a child of its own)."""
-    c = lb.clients[0]
-    conf = psk_client_conf(c["head_ip"], "alice.example.org", remote_ts=lb.inside_net)
+    c = lb.clients[i]
+    conf = psk_client_conf(c["head_ip"], f"user{i}.example.org", remote_ts=lb.inside_net)
     net = f"""      net {{
         local_ts = {SUBNET}
         remote_ts = {lb.inside_net}
@@ -68,9 +68,9 @@ def client_conf(lb):
     return conf[:i] + net + conf[i:]
 
 
-def up(lb, d, child):
-    r = lb.swanctl(0, "--initiate", "--child", child, "--timeout", "15", check=False)
-    assert r.returncode == 0, lb.log(0)[-3000:] + d.log()[-3000:]
+def up(lb, d, child, i=0):
+    r = lb.swanctl(i, "--initiate", "--child", child, "--timeout", "15", check=False)
+    assert r.returncode == 0, lb.log(i)[-3000:] + d.log()[-3000:]
 
 
 def test_redistribute_and_accept_install_kernel_routes(make_ravend, lab):
@@ -110,6 +110,23 @@ def test_redistribute_and_accept_install_kernel_routes(make_ravend, lab):
     lb.swanctl(0, "--terminate", "--ike", "rw")
     wait_until(lambda: not sessions(m), what="session removed")
     assert proto_routes(lb.head) == [], d.log()[-3000:]
+
+
+def test_accept_refuses_another_clients_subnet(make_ravend, lab):
+    """A subnet accepted from one client is not accepted from another: the second
+    would take over the first one's traffic."""
+    lb = lab(2, inside=True)
+    route = "<route><set><remote><ipv4>%s</ipv4></remote></set><accept/></route>" % lb.inside_net
+    d = make_ravend(headend_config().replace(ROUTE_SET, route) + dataplane_config(lb), netns=lb.head)
+    for i in range(2):
+        lb.start_charon(i, client_conf(lb, i))
+        subprocess.run(["ip", "-n", lb.clients[i]["ns"], "addr", "add", "10.77.1.1/24", "dev", "lo"], check=True)
+        up(lb, d, "vpn", i)
+    up(lb, d, "net", 0)
+    r = lb.swanctl(1, "--initiate", "--child", "net", "--timeout", "15", check=False)
+    assert r.returncode != 0 and "TS_UNACCEPTABLE" in lb.log(1), lb.log(1)[-3000:]
+    routes = proto_routes(lb.head)
+    assert len(routes) == 1 and routes[0].startswith(f"blackhole {SUBNET}"), routes
 
 
 def test_accept_off_keeps_subnet_out(make_ravend, lab):
