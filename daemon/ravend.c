@@ -17,6 +17,7 @@
 #include "daemon/base/fsutil.h"
 #include "daemon/base/log.h"
 #include "daemon/ike/ike_engine.h"
+#include "daemon/pki/pki_crl.h"
 #include "dataplane/dp.h"
 #include "daemon/ravend.h"
 #include "daemon/base/poison.h"
@@ -167,6 +168,7 @@ int main(int argc, char **argv)
     struct ravend_apis apis = {0};
     struct ike_engine *ike = NULL;
     struct aaa *aaa = NULL;
+    struct pki_crl *crl = NULL;
     struct dp *dp = NULL;
     struct ly_ctx *ctx = NULL;
     struct cfg_errs errs = {0};
@@ -269,6 +271,10 @@ int main(int argc, char **argv)
             log_warn("ravend", "sessions' routes will not reach the kernel: no rtnetlink socket: %s", strerror(-err));
     }
     ike_engine_set_aaa(ike, aaa);
+    crl = pki_crl_new(d.base);
+    if (!crl)
+        log_warn("ravend", "CRL fetching unavailable (libcurl did not start): only configured CRLs are checked");
+    ike_engine_set_crl(ike, crl);
     nc_api_set_hooks(nc, ravend_vpn_state, ravend_vpn_rpc, NULL);
     rest_api_set_hooks(rest, ravend_vpn_state, ravend_vpn_rpc, NULL);
     if (ravend_handlers_register(d.cfg, nc, rest) || ravend_vpn_register(d.cfg, ike, aaa, dp))
@@ -313,6 +319,7 @@ out:
         cfg_set_notify(d.cfg, NULL, NULL);
     /* sessions end with a DELETE to each peer, while the event loop still exists */
     ike_engine_free(ike);
+    pki_crl_free(crl); /* after the engine, its listener */
     aaa_free(aaa); /* after the sessions: their Stop records are sent */
     dp_free(dp);
     nc_api_free(nc);

@@ -76,6 +76,15 @@ struct dp_sa {
     /* report when this many bytes/packets have passed (0 = no limit), so that
      * the control plane rekeys */
     uint64_t soft_bytes, soft_packets;
+    /* the hard lifetime (RFC 4301 4.4.2.1): past this many bytes/packets (0 = no
+     * limit) the SA carries nothing more and is reported by dp_hard_expired() */
+    uint64_t hard_bytes, hard_packets;
+    /* the session's attributes (S7 interface-config): the MSS option of TCP SYNs
+     * through the SA is clamped to tcp_mss, in both directions (0 = no clamp);
+     * outbound: inner packets larger than mtu get ICMP "fragmentation needed" /
+     * "packet too big" with it, as if the tunnel were that small (0 = the path's
+     * MTU only) */
+    uint16_t tcp_mss, mtu;
 };
 
 /* Counters of one SA: packets and bytes are inner packets that passed (decrypted
@@ -119,6 +128,7 @@ enum dp_drop {
     DP_DROP_MTU,         /* too big for the tunnel and not fragmentable */
     DP_DROP_RING_FULL,   /* no TX ring slot or no free frame */
     DP_DROP_FRAGMENT,    /* fragmented ESP (not reassembled) */
+    DP_DROP_EXPIRED,     /* the SA is past its hard byte/packet lifetime */
     DP_DROP_OTHER,       /* anything else (e.g. sequence number space exhausted) */
     DP_DROP_N,
 };
@@ -149,7 +159,7 @@ struct dp_worker_stats {
                           * the worker's rate whatever the offered load */
 };
 
-/* An SA that crossed its soft byte/packet limit (reported once). */
+/* An SA that crossed its soft (or hard) byte/packet limit (reported once). */
 struct dp_sa_ref {
     uint64_t session_id;
     uint32_t spi;
@@ -176,6 +186,9 @@ size_t dp_sa_count(const struct dp *dp);
 /* SAs that crossed soft_bytes/soft_packets since the last call, each reported
  * once; returns how many were written to @out. */
 size_t dp_soft_expired(struct dp *dp, struct dp_sa_ref *out, size_t max);
+/* SAs that reached hard_bytes/hard_packets since the last call, each reported once:
+ * they carry no more traffic; the control plane deletes them. */
+size_t dp_hard_expired(struct dp *dp, struct dp_sa_ref *out, size_t max);
 
 /* Replaces the set of interfaces: workers stop, the XDP program and sockets of every
  * interface are set up anew for the new set and workers start again (SAs stay).

@@ -86,6 +86,26 @@ static inline void drop(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, en
     dp_frame_put(w, addr);
 }
 
+/* Charges a packet of @len inner bytes to the SA's hard lifetime (RFC 4301
+ * 4.4.2.1): false once the SA is past it, and it carries nothing more. SAs
+ * without a hard limit pay nothing. */
+static inline bool life_take(struct dp_rsa *sa, size_t len)
+{
+    uint64_t p, b;
+
+    if (__builtin_expect(!sa->conf.hard_bytes && !sa->conf.hard_packets, 1))
+        return true;
+    if (atomic_load_explicit(&sa->expired, memory_order_relaxed))
+        return false;
+    p = atomic_fetch_add_explicit(&sa->life_packets, 1, memory_order_relaxed) + 1;
+    b = atomic_fetch_add_explicit(&sa->life_bytes, len, memory_order_relaxed) + len;
+    if ((sa->conf.hard_packets && p > sa->conf.hard_packets) || (sa->conf.hard_bytes && b > sa->conf.hard_bytes)) {
+        atomic_store_explicit(&sa->expired, true, memory_order_relaxed);
+        return false;
+    }
+    return true;
+}
+
 static struct dp_xs *xs_for(struct dp_worker *w, int ifindex)
 {
     for (size_t i = 0; i < w->nxs; i++)
@@ -287,6 +307,8 @@ static void from_outside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, u
         return drop(w, xs, addr, DP_DROP_MALFORMED);
     if (!(sa = dp_lookup_in(dp, rd32(esp))))
         return drop(w, xs, addr, DP_DROP_NO_SA);
+    if (atomic_load_explicit(&sa->expired, memory_order_relaxed))
+        return drop(w, xs, addr, DP_DROP_EXPIRED);
     pthread_spin_lock(&sa->replay_lock);
     rc = esp_replay_check(&sa->replay, rd32(esp + 4), &seq);
     pthread_spin_unlock(&sa->replay_lock);
@@ -332,6 +354,10 @@ static void from_outside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, u
     }
     if ((family == AF_INET && inner[8] <= 1) || (family == AF_INET6 && inner[7] <= 1))
         return drop(w, xs, addr, DP_DROP_NO_ROUTE);
+    if (!life_take(sa, ilen))
+        return drop(w, xs, addr, DP_DROP_EXPIRED);
+    if (sa->conf.tcp_mss)
+        dp_inner_mss_clamp(inner, ilen, family, sa->conf.tcp_mss);
     sa->ctr[w->id].packets++;
     sa->ctr[w->id].bytes += ilen;
     dp->wctr[w->id].dec_packets++;
@@ -504,6 +530,13 @@ static void from_inside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, ui
     mtu_of = out ? out : first_outside(w);
     mtu = mtu_of ? mtu_of->mtu : 1500;
     tmtu = (unsigned)esp_inner_max(xf, mtu - IP4_HLEN - (udp ? UDP_HLEN : 0));
+    /* the session's MTU; for IPv6 never below its minimum (RFC 8200 5: no sender
+     * goes under 1280, so a smaller one would only drop) */
+    if (sa->conf.mtu) {
+        unsigned smtu = family == AF_INET6 && sa->conf.mtu < 1280 ? 1280 : sa->conf.mtu;
+        if (smtu < tmtu)
+            tmtu = smtu;
+    }
     if (ilen > tmtu) {
         /* a hairpinned packet came from a client: no ICMP towards the inside */
         if (!hairpin && family == AF_INET && (rd16(ip + 6) & 0x4000))
@@ -516,6 +549,8 @@ static void from_inside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, ui
     if ((size_t)((ip - (uint8_t *)w->area) & (DP_FRAME_SIZE - 1)) < ETH_HLEN + IP4_HLEN + UDP_HLEN + ESP_HEAD_MAX ||
         room < ilen + ESP_TAIL_MAX)
         return drop(w, xs, addr, DP_DROP_MTU);
+    if (!life_take(sa, ilen))
+        return drop(w, xs, addr, DP_DROP_EXPIRED);
     seq = atomic_fetch_add_explicit(&sa->seq, 1, memory_order_relaxed) + 1;
     if (!sa->conf.esn && seq > UINT32_MAX)
         return drop(w, xs, addr, DP_DROP_OTHER); /* must rekey (RFC 4303 3.3.3) */
@@ -523,6 +558,13 @@ static void from_inside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, ui
         ttl_dec4(ip);
     else
         ip[7]--;
+    /* an inside host on veth (or in a container) leaves TCP/UDP checksums to an
+     * offload that nothing does once XDP took the packet: complete them before
+     * they are sealed; then the session's MSS (on the checksum made whole) */
+    if (!hairpin)
+        dp_inner_csum_complete(ip, ilen, family);
+    if (sa->conf.tcp_mss)
+        dp_inner_mss_clamp(ip, ilen, family, sa->conf.tcp_mss);
     uint8_t tos = family == AF_INET ? ip[1] : (uint8_t)((ip[0] & 15) << 4 | ip[1] >> 4);
     esplen = esp_seal(xf, sa->conf.spi, seq, family == AF_INET ? 4 : 41, ip, ilen);
     if (esplen < 0)

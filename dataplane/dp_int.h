@@ -44,7 +44,11 @@ struct dp_rsa {
     struct esp_replay replay;
     _Atomic(struct esp_xform *) xf[DP_MAX_WORKERS]; /* made by each worker on first use */
     struct dp_sa_ctr ctr[DP_MAX_WORKERS];
-    bool soft_reported;           /* control thread only */
+    /* hard lifetime, only kept when the SA has one: traffic charged by every
+     * worker (one atomic add per packet), and whether the limit was reached */
+    _Atomic uint64_t life_bytes, life_packets;
+    _Atomic bool expired;
+    bool soft_reported, hard_reported; /* control thread only */
 };
 
 /* A client prefix routed to an outbound SA. */
@@ -127,6 +131,16 @@ void dp_rcu_leave(void);
 struct dp_rsa *dp_lookup_in(struct dp *dp, uint32_t spi);
 struct dp_rsa *dp_lookup_route(struct dp *dp, int family, const uint8_t *addr);
 bool dp_sel_match(const struct dp_sa *sa, int family, const uint8_t *addr);
+
+/* dp_inner.c: on an inner IPv4/IPv6 packet of @len bytes (its total length).
+ * Completes a TCP/UDP checksum that the sender left to offload (CHECKSUM_PARTIAL:
+ * the field holds the folded pseudo-header sum); any other checksum, right or
+ * wrong, stays. Returns whether it changed the packet. */
+bool dp_inner_csum_complete(uint8_t *ip, size_t len, int family);
+/* Lowers the MSS option of a TCP SYN (or SYN-ACK) above @mss to @mss, with the
+ * checksum updated incrementally (a wrong one stays wrong). Returns whether it
+ * changed the packet. */
+bool dp_inner_mss_clamp(uint8_t *ip, size_t len, int family, uint16_t mss);
 
 /* dp_xsk.c */
 int dp_lpm_update(struct dp *dp, const struct dp_route_key *k, bool add);

@@ -517,6 +517,24 @@ size_t dp_soft_expired(struct dp *dp, struct dp_sa_ref *out, size_t max)
     return n;
 }
 
+size_t dp_hard_expired(struct dp *dp, struct dp_sa_ref *out, size_t max)
+{
+    struct dp_entry *e, *tmp;
+    size_t n = 0;
+
+    HASH_ITER(hh, dp->sas, e, tmp) {
+        struct dp_rsa *r = e->rsa;
+
+        if (n == max)
+            break;
+        if (r->hard_reported || !atomic_load_explicit(&r->expired, memory_order_relaxed))
+            continue;
+        r->hard_reported = true;
+        out[n++] = (struct dp_sa_ref){r->conf.session_id, r->conf.spi, r->conf.inbound};
+    }
+    return n;
+}
+
 /* Worker side. */
 
 struct dp_rsa *dp_lookup_in(struct dp *dp, uint32_t spi)

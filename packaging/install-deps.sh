@@ -1,9 +1,20 @@
 #!/usr/bin/env bash
 # Installs every Debian package listed in packaging/debian-packages.txt that is not yet
 # installed. Safe to run repeatedly; does nothing when all are present.
+# Usage: install-deps.sh [--bench]   (--bench adds the list's [bench] section)
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-mapfile -t wanted < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' "$here/debian-packages.txt" | grep -v '^$')
+sections=" "
+for a in "$@"; do
+    case "$a" in
+        --bench) sections+="bench " ;;
+        *) echo "usage: $0 [--bench]" >&2; exit 2 ;;
+    esac
+done
+# the packages of the unnamed head of the list and of each section asked for
+mapfile -t wanted < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' "$here/debian-packages.txt" | grep -v '^$' |
+    awk -v want="$sections" '/^\[.*\]$/ { sec = substr($0, 2, length($0) - 2); next }
+                             sec == "" || index(want, " " sec " ") { print }')
 missing=()
 for p in "${wanted[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -35,7 +35,6 @@ void aaa_attrs_free(struct aaa_attrs *a)
     free_list(a->routes, a->nroutes);
     free(a->acl4);
     free(a->acl6);
-    free_list(a->interface_config, a->ninterface_config);
     free(a->banner);
     free(a->def_domain);
     free(a->cfg_url);
@@ -200,6 +199,24 @@ static int route_accept(struct aaa_attrs *a, char *v)
     return 1;
 }
 
+/* ip:interface-config: "ip mtu N" (576..9000) and "ip tcp adjust-mss N"
+ * (500..8960), the ranges of the attribute list's mtu and tcp-mss; the other
+ * interface commands of the vendor have nothing to act on here. */
+static int interface_config(struct aaa_attrs *a, const char *v)
+{
+    uint32_t n;
+
+    if (!strncmp(v, "ip mtu ", 7) && number(v + 7, 9000, &n) && n >= 576) {
+        a->mtu = (uint16_t)n;
+        return 1;
+    }
+    if (!strncmp(v, "ip tcp adjust-mss ", 18) && number(v + 18, 8960, &n) && n >= 500) {
+        a->tcp_mss = (uint16_t)n;
+        return 1;
+    }
+    return 0;
+}
+
 int aaa_attrs_avpair(struct aaa_attrs *a, const char *pair, size_t len)
 {
     char buf[256], *name, *val, *sep;
@@ -219,7 +236,7 @@ int aaa_attrs_avpair(struct aaa_attrs *a, const char *pair, size_t len)
         val++;
     if (!strncmp(name, "ip:", 3)) {
         if (!strcmp(name + 3, "interface-config"))
-            rc = add_str(a->interface_config, &a->ninterface_config, val, strlen(val));
+            rc = interface_config(a, val);
         goto out;
     }
     if (strncmp(name, "ipsec:", 6))

@@ -33,8 +33,7 @@ struct aaa_attrs {
     bool route_accept;            /* ipsec:route-accept=any [tag T] [distance D] */
     uint32_t route_tag;           /* its tag (0 unset) */
     uint8_t route_distance;       /* its distance (0 unset) */
-    char *interface_config[AAA_MAX_LIST]; /* ip:interface-config=... */
-    int ninterface_config;
+    uint16_t mtu, tcp_mss;        /* ip:interface-config="ip mtu N", "ip tcp adjust-mss N"; 0 unset */
     char *banner, *def_domain, *cfg_url, *cfg_version;
     char *split_dns[AAA_MAX_LIST], *backup[AAA_MAX_LIST];
     int nsplit_dns, nbackup;

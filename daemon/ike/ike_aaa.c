@@ -63,6 +63,8 @@ void ike_pend_free(struct ike_pend *p)
     free(p->req_buf);
     free(p->idr);
     X509_NAME_free(p->dn);
+    X509_free(p->crl_cert);
+    sk_X509_pop_free(p->crl_chain, X509_free);
     aaa_attrs_free(&p->cached);
     aaa_attrs_free(&p->user_at);
     aaa_attrs_free(&p->group_at);
@@ -657,8 +659,9 @@ void ike_acct_stop(struct ike_sess *s, const char *reason)
         uint32_t cause;
     } map[] = {{"peer-delete", 1},    {"dpd-timeout", 2},       {"session-lifetime", 5}, {"ike-lifetime", 5},
                {"admin-clear", 6},    {"radius-disconnect", 6}, {"replaced", 10},        {"rekey-failure", 10},
+               {"certificate-revoked", 6}, /* Admin-Reset: the CA revoked it */
                {"config-change", 10}, {"shutdown", 11},         {"dataplane-failure", 8},
-               {"dhcp-lease-lost", 3}};
+               {"dhcp-lease-lost", 3},  {"idle-timeout", 4}};
     uint32_t cause = 9; /* NAS-Error */
 
     if (s->ev_acct)

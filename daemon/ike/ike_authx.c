@@ -4,6 +4,7 @@
  * selectors; child SA installation in the dataplane. */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -17,6 +18,7 @@
 #include "daemon/ike/ike_auth.h"
 #include "daemon/ike/ike_eng.h"
 #include "daemon/pki/pki.h"
+#include "daemon/pki/pki_crl.h"
 #include "daemon/pool/pool.h"
 #include "daemon/base/poison.h"
 
@@ -111,6 +113,11 @@ bool ike_child_install(struct ike_sess *s, struct ike_child_sa *c, const struct 
     in.esn = out.esn = c->alg.esn;
     in.replay_window = s->replay_window;
     in.soft_bytes = out.soft_bytes = s->child_soft_bytes;
+    in.hard_bytes = out.hard_bytes = s->child_hard_bytes;
+    in.soft_packets = out.soft_packets = s->child_soft_packets;
+    in.hard_packets = out.hard_packets = s->child_hard_packets;
+    in.tcp_mss = out.tcp_mss = s->tcp_mss;
+    out.mtu = s->mtu;
     in.local = out.local = s->local;
     in.peer = out.peer = s->peer;
     in.udp_encap = out.udp_encap = natt || s->in.nat_peer || s->in.nat_local;
@@ -222,6 +229,15 @@ static void esp_settings(const struct ike_conf *c, const struct lyd_node *ip, st
         s->child_soft_bytes = strtoull(v, NULL, 10) * 1024;
     else if ((v = ike_leaf(ip, "lifetime/hard/kilobytes")))
         s->child_soft_bytes = strtoull(v, NULL, 10) * 1024 / 10 * 9;
+    /* the hard volume limit: the dataplane carries nothing past it (RFC 4301 4.4.2.1) */
+    s->child_hard_bytes = 4608000ULL * 1024;
+    if ((v = ike_leaf(ip, "lifetime/hard/kilobytes")))
+        s->child_hard_bytes = strtoull(v, NULL, 10) * 1024;
+    s->idle_time = (v = ike_leaf(ip, "lifetime/idle-time")) ? (uint32_t)strtoul(v, NULL, 10) : 0;
+    s->child_hard_packets = (v = ike_leaf(ip, "lifetime/hard/packets")) ? strtoull(v, NULL, 10) : 0;
+    s->child_soft_packets = (v = ike_leaf(ip, "lifetime/soft/packets"))
+                                ? strtoull(v, NULL, 10)
+                                : s->child_hard_packets - s->child_hard_packets / 10;
     s->pfs_group = (v = ike_leaf(ip, "pfs-group")) ? ike_conf_group_id(strchr(v, ':') ? strchr(v, ':') + 1 : v) : 0;
     if ((v = ike_leaf(ip, "lifetime/hard/time")))
         s->child_lifetime = (uint32_t)strtoul(v, NULL, 10);
@@ -482,10 +498,17 @@ static struct pki_tp *signing_tp(const struct ike_conf *c, const struct lyd_node
 {
     struct pki_tp *tps[16];
     size_t ntp = ike_profile_tps(c, prof, "sign", tps, 16);
+    /* authentication local rsa-sig / ecdsa-sig: the first trustpoint whose key
+     * is of that kind (a profile may name one of each) */
+    bool rsa = ike_find(prof, "authentication/local/rsa-sig") != NULL;
+    bool ec = ike_find(prof, "authentication/local/ecdsa-sig") != NULL;
 
-    for (size_t i = 0; i < ntp; i++)
-        if (tps[i]->cert && tps[i]->key)
+    for (size_t i = 0; i < ntp; i++) {
+        int kind = tps[i]->cert && tps[i]->key ? EVP_PKEY_get_base_id(tps[i]->key) : EVP_PKEY_NONE;
+
+        if ((rsa && (kind == EVP_PKEY_RSA || kind == EVP_PKEY_RSA_PSS)) || (ec && kind == EVP_PKEY_EC))
             return tps[i];
+    }
     return NULL;
 }
 
@@ -567,6 +590,8 @@ void ike_handle_auth(struct ike_sess *s, const struct ike_msg *in)
     STACK_OF(X509) *chain = NULL;
     const char *why = NULL, *reason = NULL, *method = "psk";
     char whybuf[300];
+    enum pki_verdict verdict = PKI_GOOD;
+    const struct pki_tp *crl_tp = NULL;
 
     if (s->pend) { /* an EAP exchange under way */
         ike_eap_continue(s, in, msg_id);
@@ -683,11 +708,17 @@ void ike_handle_auth(struct ike_sess *s, const struct ike_msg *in)
             why = "the profile has no trustpoint to verify client certificates with";
             goto refuse;
         }
-        if (!pki_verify(tps, ntp, peer_cert, chain, whybuf, sizeof(whybuf))) {
+        verdict = pki_crl_verify(s->e->crl, tps, ntp, peer_cert, chain, &crl_tp, whybuf, sizeof(whybuf));
+        if (verdict == PKI_INVALID || verdict == PKI_REVOKED || verdict == PKI_NO_CRL) {
             why = whybuf;
-            reason = "certificate-invalid";
+            reason = verdict == PKI_REVOKED ? "certificate-revoked" :
+                     verdict == PKI_NO_CRL  ? "crl-unavailable" :
+                                              "certificate-invalid";
             goto refuse;
         }
+        if (verdict == PKI_GOOD && whybuf[0]) /* revocation-check crl none */
+            log_info("ike", "session %" PRIu64 " (%s): accepted without a revocation check: %s", s->id,
+                     s->remote_id, whybuf);
         if (!pki_cert_matches_id(peer_cert, idi.type, idi.data, idi.len)) {
             why = "the client's identity is not in its certificate";
             reason = "certificate-invalid";
@@ -705,6 +736,8 @@ void ike_handle_auth(struct ike_sess *s, const struct ike_msg *in)
         free(so);
         s->auth_method = strdup(rsa ? "rsa-sig" : "ecdsa-sig");
         method = "cert";
+        if (crl_tp)
+            ike_crl_remember(s, peer_cert, crl_tp);
     }
     if (!(s->pend = ike_pend_new(in, msg_id, initial, method))) {
         why = "out of memory";
@@ -715,6 +748,10 @@ void ike_handle_auth(struct ike_sess *s, const struct ike_msg *in)
         X509_NAME *id_dn = idi.type == ID_DER_DN ? d2i_X509_NAME(NULL, &p, (long)idi.len) : NULL;
 
         s->pend->dn = id_dn ? id_dn : peer_cert ? X509_NAME_dup(X509_get_subject_name(peer_cert)) : NULL;
+    }
+    if (verdict == PKI_PENDING) { /* answered once the certificate's CRL is fetched */
+        ike_crl_park(s, peer_cert, chain);
+        return;
     }
     X509_free(peer_cert);
     sk_X509_pop_free(chain, X509_free);
@@ -775,6 +812,33 @@ bool ike_auth_wants_dhcp(struct ike_sess *s, uint32_t *server, uint32_t *giaddr,
     return true;
 }
 
+static const char *ike_addr4_str(uint32_t a, char *buf, size_t len)
+{
+    struct in_addr ia = {.s_addr = htonl(a)};
+
+    return inet_ntop(AF_INET, &ia, buf, (socklen_t)len);
+}
+
+/* Whether claiming an address (@rc from pool_claim) failed; the reason goes to
+ * the log and, when @msg is given, into it for the refusal. */
+static bool claim_refused(const struct ike_sess *s, int rc, uint64_t holder, const char *what, const char *addr,
+                          char *msg, size_t cap)
+{
+    char b[300];
+
+    if (!rc)
+        return false;
+    if (rc == -EADDRINUSE)
+        snprintf(b, sizeof(b), "%s %s is held by session %" PRIu64 "; give each client its own address", what,
+                 addr, holder);
+    else
+        snprintf(b, sizeof(b), "%s %s cannot be recorded: %s", what, addr, strerror(-rc));
+    log_warn("ike", "session %" PRIu64 ": %s", s->id, b);
+    if (msg)
+        snprintf(msg, cap, "%s", b);
+    return true;
+}
+
 /* Everything after authentication: authorization, session settings,
  * configuration mode, the first child SA and the response. */
 void ike_auth_finish(struct ike_sess *s)
@@ -804,6 +868,8 @@ void ike_auth_finish(struct ike_sess *s)
     struct ike_authz_in rad = {.user = pd->have_user ? &pd->user_at : NULL,
                                .group = pd->have_group ? &pd->group_at : NULL,
                                .cached = pd->have_cached ? &pd->cached : NULL};
+    char msg[300], abuf[INET_ADDRSTRLEN];
+    uint64_t holder = 0;
 
     if (!prof || !c || !idi_p || !ike_id_parse(idi_p, &idi)) {
         why = "the session's profile was removed while it authenticated";
@@ -821,7 +887,8 @@ void ike_auth_finish(struct ike_sess *s)
                 goto refuse;
             }
         } else if (!(sign_tp = signing_tp(c, prof))) {
-            why = "the profile signs with a certificate but none of its trustpoints has a certificate and key";
+            why = "the profile signs with a certificate (authentication local rsa-sig or ecdsa-sig) but none of its "
+                  "trustpoints has a certificate and a key of that kind";
             goto refuse;
         }
     }
@@ -841,6 +908,8 @@ void ike_auth_finish(struct ike_sess *s)
     if (at.flow_limit != UINT32_MAX)
         s->flow_limit = at.flow_limit; /* AAA/authorization wins over the IPsec profile (S8) */
     s->session_lifetime = at.session_lifetime;
+    s->tcp_mss = at.tcp_mss;
+    s->mtu = at.mtu;
     if ((v = ike_leaf(prof, "dpd/interval"))) {
         s->dpd_interval = (uint16_t)atoi(v);
         s->dpd_retry = (v = ike_leaf(prof, "dpd/retry")) ? (uint16_t)atoi(v) : 2;
@@ -854,6 +923,11 @@ void ike_auth_finish(struct ike_sess *s)
         why = "out of memory";
         goto refuse;
     }
+    /* the client is authenticated and says it keeps no other state: its older
+     * sessions go before addresses are handed out, so that their addresses
+     * are free again for it */
+    if (pd->initial)
+        initial_contact(s);
     /* configuration mode (S4); the address from AAA, else the pool */
     v = ike_leaf(prof, "config-exchange/request");
     if (cp_p && ike_cp_parse(cp_p, &cpreq) && cpreq.cfg_type == 1 && !(v && !strcmp(v, "false"))) {
@@ -863,32 +937,31 @@ void ike_auth_finish(struct ike_sess *s)
             uint32_t a;
 
             if (at.has_addr4) {
-                struct ike_sess *o, *tmp;
-                bool taken = false;
-
-                HASH_ITER(hh_id, s->e->by_id, o, tmp) {
-                    if (o != s && o->have_addr4 && o->addr4 == at.addr4 && o->state == SESS_ESTABLISHED)
-                        taken = true;
+                /* one address book (daemon/pool): an address another session
+                 * holds, from AAA or a pool, is refused, never shared */
+                if (claim_refused(s, pool_claim(c->pools, at.addr4, s->id, &holder), holder, "Framed-IP-Address",
+                                  ike_addr4_str(at.addr4, abuf, sizeof(abuf)), msg, sizeof(msg))) {
+                    why = msg;
+                    reason = "address-in-use";
+                    goto refuse;
                 }
-                if (taken) {
-                    char b[INET_ADDRSTRLEN];
-                    struct in_addr ia = {.s_addr = htonl(at.addr4)};
-
-                    log_warn("ike", "session %" PRIu64 ": Framed-IP-Address %s is in use by another session",
-                             s->id, inet_ntop(AF_INET, &ia, b, sizeof(b)));
-                } else {
-                    s->addr4 = at.addr4;
-                    s->have_addr4 = s->addr4_aaa = true;
-                }
+                s->addr4 = at.addr4;
+                s->have_addr4 = s->addr4_aaa = true;
             } else if (at.pool && !pool_alloc(c->pools, at.pool, s->id, &a)) {
                 s->pool = strdup(at.pool);
                 s->addr4 = a;
                 s->have_addr4 = true;
-            } else if (!at.pool && pd->have_lease && (s->dhcp = malloc(sizeof(*s->dhcp)))) {
-                *s->dhcp = pd->lease;
-                pd->have_lease = false; /* the session's now */
-                s->addr4 = pd->lease.addr;
-                s->have_addr4 = true;
+            } else if (!at.pool && pd->have_lease &&
+                       !claim_refused(s, pool_claim(c->pools, pd->lease.addr, s->id, &holder), holder,
+                                      "the DHCP lease", ike_addr4_str(pd->lease.addr, abuf, sizeof(abuf)), NULL, 0)) {
+                if ((s->dhcp = malloc(sizeof(*s->dhcp)))) {
+                    *s->dhcp = pd->lease;
+                    pd->have_lease = false; /* the session's now */
+                    s->addr4 = pd->lease.addr;
+                    s->have_addr4 = true;
+                } else {
+                    pool_unclaim(c->pools, pd->lease.addr, s->id);
+                }
             }
             if (s->have_addr4) {
                 cp_add4(cpo, CFG_INTERNAL_IP4_ADDRESS, s->addr4);
@@ -905,21 +978,20 @@ void ike_auth_finish(struct ike_sess *s)
 
             want_addr = true;
             if (at.has_addr6) {
-                struct ike_sess *o, *tmp;
-                bool taken = false;
+                char a6[INET6_ADDRSTRLEN + 4];
 
-                HASH_ITER(hh_id, s->e->by_id, o, tmp) {
-                    if (o != s && o->have_addr6 && !memcmp(o->addr6, at.addr6, 16) && o->state == SESS_ESTABLISHED)
-                        taken = true;
+                inet_ntop(AF_INET6, at.addr6, a6, INET6_ADDRSTRLEN);
+                snprintf(a6 + strlen(a6), 5, "/%u", at.plen6);
+                if (claim_refused(s, pool_claim6(c->pools6, at.addr6, at.plen6, s->id, &holder), holder,
+                                  "the IPv6 address from AAA", a6, msg, sizeof(msg))) {
+                    why = msg;
+                    reason = "address-in-use";
+                    goto refuse;
                 }
-                if (taken) {
-                    log_warn("ike", "session %" PRIu64 ": ipsec:addrv6 is in use by another session", s->id);
-                } else {
-                    memcpy(s->addr6, at.addr6, 16);
-                    s->alen6 = at.plen6;
-                    s->have_addr6 = s->addr6_aaa = true;
-                    cp_add6(cpo, CFG_INTERNAL_IP6_ADDRESS, s->addr6, (int)s->alen6);
-                }
+                memcpy(s->addr6, at.addr6, 16);
+                s->alen6 = at.plen6;
+                s->have_addr6 = s->addr6_aaa = true;
+                cp_add6(cpo, CFG_INTERNAL_IP6_ADDRESS, s->addr6, (int)s->alen6);
             } else if (at.pool6 && !pool_alloc(c->pools6, at.pool6, s->id, &idx)) {
                 s->pool6 = strdup(at.pool6);
                 s->index6 = idx;
@@ -980,7 +1052,7 @@ void ike_auth_finish(struct ike_sess *s)
             child.spi_in = ike_new_spi(s->e);
             child.spi_out = child.alg.spi_peer;
             child.established = time(NULL);
-            if (!child.spi_in ||
+            if (!child.spi_in || !ike_child_room(s) ||
                 !ike_child_keymat(s->in.prf, s->in.keys.sk_d, s->in.keys.prf_len, NULL, 0, s->in.ni, s->in.ni_len,
                                   s->in.nr, s->in.nr_len, &child.alg, &k) ||
                 !ike_child_install(s, &child, &k)) {
@@ -1052,8 +1124,6 @@ void ike_auth_finish(struct ike_sess *s)
                  ike_addr_str(&s->peer, a, sizeof(a)), s->profile, va, s->addr4_aaa ? " (from RADIUS)" : "",
                  s->nchild);
     }
-    if (pd->initial)
-        initial_contact(s);
     {
         const char *m = pd->method;
 

@@ -380,21 +380,30 @@ static uint32_t ip4(const char *s)
     return ntohl(a.s_addr);
 }
 
-/* A split subnet (IPv4 or IPv6 prefix) as a selector. */
+/* A split subnet (IPv4 or IPv6 prefix) as a selector; one named by two sources
+ * (route set access-list ipv6 and ipv6-subnet-acl) goes in once. */
 static void add_prefix(struct ike_ts_pld *ts, const char *prefix)
 {
     char a[INET6_ADDRSTRLEN];
     const char *slash = strchr(prefix, '/');
     uint8_t raw[16];
+    struct ike_ts one;
 
     if (!slash || (size_t)(slash - prefix) >= sizeof(a) || ts->nts >= IKE_MAX_TS)
         return;
     memcpy(a, prefix, (size_t)(slash - prefix));
     a[slash - prefix] = 0;
     if (!strchr(a, ':'))
-        ike_ts_prefix4(ip4(a), (unsigned)atoi(slash + 1), &ts->ts[ts->nts++]);
+        ike_ts_prefix4(ip4(a), (unsigned)atoi(slash + 1), &one);
     else if (inet_pton(AF_INET6, a, raw) == 1)
-        ike_ts_prefix6(raw, (unsigned)atoi(slash + 1), &ts->ts[ts->nts++]);
+        ike_ts_prefix6(raw, (unsigned)atoi(slash + 1), &one);
+    else
+        return;
+    for (uint8_t i = 0; i < ts->nts; i++) {
+        if (!memcmp(&ts->ts[i], &one, sizeof(one)))
+            return;
+    }
+    ts->ts[ts->nts++] = one;
 }
 
 /* The permitted prefixes of access list @name (route set access-list, S7), if any. */
@@ -408,6 +417,18 @@ static void add_acl(const struct ike_conf *c, const char *name, struct ike_ts_pl
         if (!strcmp(en->schema->name, "entry") && act && !strcmp(act, "permit") && pfx)
             add_prefix(ts, pfx);
     }
+}
+
+/* The policy's aaa-attribute-list (the local ip:interface-config). */
+static void attr_list_merge(const struct ike_conf *c, const char *name, struct ike_attrs *a)
+{
+    const struct lyd_node *l = name ? ike_find(c->tree, V "aaa/attribute-list[name='%s']", name) : NULL;
+    const char *v;
+
+    if (!a->mtu && l && (v = ike_leaf(l, "mtu")))
+        a->mtu = (uint16_t)strtoul(v, NULL, 10);
+    if (!a->tcp_mss && l && (v = ike_leaf(l, "tcp-mss")))
+        a->tcp_mss = (uint16_t)strtoul(v, NULL, 10);
 }
 
 /* Fills what @pol sets and @a does not have yet (the first source wins). */
@@ -444,14 +465,16 @@ static void attrs_from_policy(const struct ike_conf *c, const struct lyd_node *p
     }
     if (!a->subnets_set) {
         const struct lyd_node *rem = ike_find(pol, "route/set/remote");
-        const char *acls[2] = {ike_leaf(pol, "route/set/access-list/ipv4"),
-                               ike_leaf(pol, "route/set/access-list/ipv6")};
+        /* ipv6-subnet-acl (the seed's "ipv6 subnet-acl") merges with route set
+         * access-list ipv6: both are IPv6 split subnets */
+        const char *acls[3] = {ike_leaf(pol, "route/set/access-list/ipv4"),
+                               ike_leaf(pol, "route/set/access-list/ipv6"), ike_leaf(pol, "ipv6-subnet-acl")};
 
         LY_LIST_FOR(rem ? lyd_child(rem) : NULL, ch) {
             if (!strcmp(ch->schema->name, "ipv4") || !strcmp(ch->schema->name, "ipv6"))
                 add_prefix(&a->subnets, lyd_get_value(ch));
         }
-        for (int i = 0; i < 2; i++)
+        for (int i = 0; i < 3; i++)
             add_acl(c, acls[i], &a->subnets);
         a->subnets_set = a->subnets.nts > 0;
     }
@@ -490,6 +513,7 @@ static void attrs_from_policy(const struct ike_conf *c, const struct lyd_node *p
         a->dhcp_giaddr = ike_leaf(pol, "dhcp/giaddr");
     if (!a->dhcp_timeout && (v = ike_leaf(pol, "dhcp/timeout")))
         a->dhcp_timeout = (uint32_t)strtoul(v, NULL, 10);
+    attr_list_merge(c, ike_leaf(pol, "aaa-attribute-list"), a);
 }
 
 /* Name mangler (S6) for FQDN and e-mail identities; other types keep the whole
@@ -661,6 +685,10 @@ static void attrs_from_aaa(const struct ike_conf *c, const struct aaa_attrs *r, 
         a->dhcp_giaddr = r->dhcp_giaddr;
     if (!a->dhcp_timeout)
         a->dhcp_timeout = r->dhcp_timeout;
+    if (!a->mtu)
+        a->mtu = r->mtu;
+    if (!a->tcp_mss)
+        a->tcp_mss = r->tcp_mss;
 }
 
 void ike_authz_name(const struct ike_conf *c, const struct lyd_node *src, int id_type, const char *id,

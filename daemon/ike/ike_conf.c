@@ -424,6 +424,49 @@ static bool check_transform_sets(const struct ike_conf *c, ike_err_fn err, void 
     return ok;
 }
 
+/* The permit entries of access list @name. */
+static unsigned acl_permits(const struct ike_conf *c, const char *name)
+{
+    const struct lyd_node *al = name ? ike_find(c->tree, V "access-lists/access-list[name='%s']", name) : NULL, *en;
+    unsigned n = 0;
+
+    LY_LIST_FOR(al ? lyd_child(al) : NULL, en) {
+        const char *act = strcmp(en->schema->name, "entry") ? NULL : ike_leaf(en, "action");
+
+        n += act && !strcmp(act, "permit");
+    }
+    return n;
+}
+
+/* Every split subnet of a policy becomes a traffic selector of its sessions'
+ * child SAs: more than fit would be dropped without a word, so refuse them. */
+static bool check_split_subnets(const struct ike_conf *c, ike_err_fn err, void *arg)
+{
+    struct ly_set *set = NULL;
+    bool ok = true;
+
+    if (lyd_find_xpath(c->tree, V "ikev2/authorization-policy", &set))
+        return true;
+    for (uint32_t i = 0; i < set->count; i++) {
+        const struct lyd_node *pol = set->dnodes[i], *rem = ike_find(pol, "route/set/remote"), *ch;
+        unsigned n = acl_permits(c, ike_leaf(pol, "route/set/access-list/ipv4")) +
+                     acl_permits(c, ike_leaf(pol, "route/set/access-list/ipv6")) +
+                     acl_permits(c, ike_leaf(pol, "ipv6-subnet-acl"));
+
+        LY_LIST_FOR(rem ? lyd_child(rem) : NULL, ch)
+            n++;
+        if (n > IKE_MAX_TS) {
+            errf(err, arg, pol,
+                 "authorization policy %s pushes %u split subnets (route set remote, route set access-list, ipv6 "
+                 "subnet-acl) but a child SA carries at most %d traffic selectors: merge prefixes or push fewer",
+                 ike_leaf(pol, "name"), n, IKE_MAX_TS);
+            ok = false;
+        }
+    }
+    ly_set_free(set, NULL);
+    return ok;
+}
+
 static bool build_trustpoints(struct ike_conf *c, ike_err_fn err, void *arg)
 {
     struct ly_set *set = NULL;
@@ -438,8 +481,8 @@ static bool build_trustpoints(struct ike_conf *c, ike_err_fn err, void *arg)
     }
     for (uint32_t i = 0; i < set->count; i++) {
         const struct lyd_node *tn = set->dnodes[i], *ch;
-        const char *cas[64], *crls[64], *rc = ike_leaf(tn, "revocation-check");
-        size_t nca = 0, ncrl = 0;
+        const char *cas[64], *crls[64], *urls[64], *rc = ike_leaf(tn, "revocation-check");
+        size_t nca = 0, ncrl = 0, nurl = 0;
         char why[300];
         struct pki_tp *tp;
 
@@ -448,9 +491,15 @@ static bool build_trustpoints(struct ike_conf *c, ike_err_fn err, void *arg)
                 cas[nca++] = lyd_get_value(ch);
             else if (!strcmp(ch->schema->name, "crl") && ncrl < 64)
                 crls[ncrl++] = lyd_get_value(ch);
+            else if (!strcmp(ch->schema->name, "crl-url") && nurl < 64)
+                urls[nurl++] = lyd_get_value(ch);
         }
         tp = pki_tp_new(ike_leaf(tn, "name"), cas, nca, ike_leaf(tn, "certificate"), ike_leaf(tn, "private-key"), crls,
-                        ncrl, !rc || strcmp(rc, "none"), why, sizeof(why));
+                        ncrl, urls, nurl,
+                        rc && !strcmp(rc, "none")     ? PKI_REV_NONE :
+                        rc && !strcmp(rc, "crl-none") ? PKI_REV_CRL_NONE :
+                                                        PKI_REV_CRL,
+                        why, sizeof(why));
         if (!tp) {
             errf(err, arg, tn, "trustpoint %s: %s", ike_leaf(tn, "name"), why);
             ok = false;
@@ -533,6 +582,7 @@ struct ike_conf *ike_conf_build(const struct ly_ctx *ctx, const struct lyd_node 
     ok = build_pools(c, err, arg) && ok;
     ok = build_pools6(c, err, arg) && ok;
     ok = check_transform_sets(c, err, arg) && ok;
+    ok = check_split_subnets(c, err, arg) && ok;
     ok = build_trustpoints(c, err, arg) && ok;
     ok = ike_route_check(c->tree, err, arg) && ok;
     c->nfvrf = ike_route_fvrfs(c->tree, c->fvrf, IKE_MAX_FVRF);

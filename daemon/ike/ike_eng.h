@@ -29,6 +29,7 @@ struct pool_set;
 enum {
     N_UNSUPPORTED_CRITICAL_PAYLOAD = 1,
     N_INVALID_IKE_SPI = 4,
+    N_INVALID_MAJOR_VERSION = 5,
     N_INVALID_SYNTAX = 7,
     N_INVALID_MESSAGE_ID = 9,
     N_NO_PROPOSAL_CHOSEN = 14,
@@ -159,7 +160,12 @@ enum sess_state {
     SESS_REKEYED, /* an old IKE SA after rekeying: answers only its DELETE */
 };
 
-#define IKE_MAX_CHILD 16
+/* Child SAs of a session: at most the largest flow limit the model allows
+ * (/ipsec/profile/flow-limit, ipsec:ipsec-flow-limit), and as many rekeyed
+ * ones waiting for their DELETE. The table grows as children come
+ * (ike_child_room), so a session pays only for the children it has. */
+#define IKE_MAX_FLOWS 50000
+#define IKE_MAX_CHILD (2 * IKE_MAX_FLOWS)
 
 struct ike_child_sa {
     uint32_t spi_in, spi_out;
@@ -220,6 +226,10 @@ struct ike_pend {
     struct aaa_attrs cached, user_at, group_at;
     bool have_cached, have_user, have_group;
     int authz_step;
+    /* a certificate whose first CRL is being fetched (ike_crl.c) */
+    bool crl_wait;
+    X509 *crl_cert;
+    STACK_OF(X509) *crl_chain;
 };
 
 struct ike_sess {
@@ -253,6 +263,10 @@ struct ike_sess {
     char *eap_identity;
     char *authz_sources; /* where the attributes came from, e.g. "radius-cached radius-user policy-group" */
     struct ike_pend *pend;
+    /* the certificate it authenticated with, checked again at each CRL refresh */
+    X509_NAME *cert_issuer;
+    ASN1_INTEGER *cert_serial;
+    char *cert_tp; /* the trustpoint that checked it */
     /* accounting (RFC 2866) */
     char *acct_list, *acct_class;
     char acct_id[24];
@@ -270,8 +284,8 @@ struct ike_sess {
     time_t dhcp_expires;
     uint8_t addr6[16];
     unsigned alen6;
-    struct ike_child_sa child[IKE_MAX_CHILD];
-    size_t nchild;
+    struct ike_child_sa *child; /* child_cap entries; pointers into it move when it grows */
+    size_t nchild, child_cap;
     uint32_t flow_limit; /* UINT32_MAX: unlimited */
     struct ike_esp_algs esp;
     struct ike_ts_pld allow_i, allow_r; /* bounds of every child's selectors */
@@ -279,6 +293,12 @@ struct ike_sess {
     uint16_t rekey_group; /* the DH group the peer asked for in our child rekeys */
     uint32_t child_lifetime, child_soft; /* seconds; soft 0 = 90% of the hard lifetime */
     uint64_t child_soft_bytes;           /* rekey after this much traffic on an SA (0: never) */
+    uint64_t child_hard_bytes;           /* an SA carries no more than this (0: no limit) */
+    uint64_t child_soft_packets, child_hard_packets; /* the same in packets (0: none) */
+    uint32_t idle_time;                  /* seconds without traffic that end the session (0: never) */
+    time_t idle_since;                   /* when the session's traffic last changed */
+    uint64_t idle_traffic;               /* its packets then (both directions, every child) */
+    uint16_t tcp_mss, mtu;               /* S7 interface-config (0: unset) */
     uint32_t replay_window;
     struct event *ev_child;
     /* our rekey of a child SA (RFC 7296 1.3.3), while under way */
@@ -288,9 +308,9 @@ struct ike_sess {
         struct ike_dh *dh;
         struct ike_child_alg alg;
     } rk;
-    uint32_t del_q[IKE_MAX_CHILD]; /* inbound SPIs whose DELETE is still to be sent */
+    uint32_t *del_q; /* inbound SPIs whose DELETE is still to be sent (child_cap long) */
     size_t ndel_q;
-    uint32_t del_sent[IKE_MAX_CHILD]; /* and those of the DELETE under way */
+    uint32_t *del_sent; /* and those of the DELETE under way (child_cap long) */
     size_t ndel_sent;
     /* liveness and lifetimes */
     uint16_t dpd_interval, dpd_retry;
@@ -324,6 +344,7 @@ struct ike_counters {
     uint64_t cookie_sent, cookie_accepted, cookie_rejected, cookie_missing;
     uint64_t auth_completed, eap_started, eap_timeouts, create_child, ike_rekeys, dpd_sent, dpd_timeouts,
         retransmissions, fragments_received, dropped;
+    uint64_t unsupported_critical, invalid_major_version, unprotected_limited; /* RFC 7296 2.5 answers */
     time_t discontinuity;
 };
 
@@ -331,6 +352,7 @@ struct ike_engine {
     struct event_base *base;
     struct aaa *aaa; /* RADIUS: EAP, authorization, accounting, dynamic authorization */
     struct dhcp_client *dhcp; /* DHCP as an address source */
+    struct pki_crl *crl;      /* CRL fetching and cache (ike_crl.c) */
     const struct ly_ctx *ctx;
     struct dp *dp;
     struct ike_conf *conf, *pending;
@@ -350,6 +372,9 @@ struct ike_engine {
     ike_output_fn output;
     void *output_arg;
     struct ike_sock detached[2]; /* for ike_engine_input: no file descriptor */
+    /* the token bucket of unprotected error notifications (RFC 7296 2.5) */
+    uint32_t unprot_tokens;
+    uint64_t unprot_ms; /* CLOCK_MONOTONIC of the last refill */
     struct event *ev_dp;         /* polls the dataplane for SAs past their volume limit */
     /* prepare's error sink, while it runs */
     ike_err_fn err;
@@ -420,6 +445,10 @@ enum { REQ_NONE = 0, REQ_DPD, REQ_DELETE, REQ_CHILD_REKEY, REQ_CHILD_DELETE, REQ
 bool ike_sess_request(struct ike_sess *s, int kind, uint8_t exchange, uint8_t first, const uint8_t *inner,
                       size_t inner_len);
 
+/* Room for one more child SA in s->child (and its DELETE in the queues): grows
+ * the table, which moves every child (re-find pointers into it afterwards).
+ * False at IKE_MAX_CHILD or when memory is short. */
+bool ike_child_room(struct ike_sess *s);
 /* A child SA the peer deleted: the one it replaced (if any) may be rekeyed again. */
 void ike_child_forget(struct ike_sess *s, uint32_t spi_in);
 /* ike_rekey.c: CREATE_CHILD_SA */
@@ -429,6 +458,9 @@ void ike_handle_create_child(struct ike_sess *s, const struct ike_msg *in, uint3
  * deleted. */
 void ike_child_lifetimes(struct ike_sess *s, struct ike_child_sa *c);
 /* Rekeys the children whose SAs crossed their soft byte limit in the dataplane. */
+/* Every second: children past their soft volume limit are rekeyed, those past
+ * their hard one (the dataplane carries nothing more on them) are deleted, and
+ * sessions idle for their idle-time end. */
 void ike_child_volume_check(struct ike_engine *e);
 void ike_child_timer_arm(struct ike_sess *s);
 void ike_child_on_timer(struct ike_sess *s);
@@ -467,6 +499,7 @@ struct ike_attrs {
     int pfs, include_local_lan, smartcard; /* -1 unset */
     uint32_t session_lifetime;
     uint32_t flow_limit; /* UINT32_MAX unset */
+    uint16_t tcp_mss, mtu; /* aaa-attribute-list, ip:interface-config (0 unset) */
     const char *policy_user, *policy_group;
     bool has_addr4, has_addr6; /* from RADIUS: Framed-IP-Address, ipsec:addrv6 */
     const char *dhcp_server, *dhcp_giaddr; /* DHCP as the address source (S4) */
@@ -558,6 +591,14 @@ bool ike_auth_build_ours(struct ike_sess *s, const struct lyd_node *prof, struct
 bool ike_auth_psk_ok(const struct ike_sess *s, const struct ike_msg *req, const uint8_t *key, size_t key_len);
 /* The profile of the session (by name, in the configuration now in force). */
 const struct lyd_node *ike_sess_profile(const struct ike_sess *s);
+
+/* ike_crl.c: revocation of client certificates */
+/* The session authenticated with @cert, whose revocation trustpoint @tp checks:
+ * remembers its issuer and serial. */
+void ike_crl_remember(struct ike_sess *s, X509 *cert, const struct pki_tp *tp);
+/* Parks the IKE_AUTH of s->pend until the CRL of @cert arrives (adopts @cert and
+ * @chain); answered when the fetch ends. */
+void ike_crl_park(struct ike_sess *s, X509 *cert, STACK_OF(X509) *chain);
 
 /* ike_aaa.c: EAP pass-through, authorization and accounting over RADIUS */
 /* The exchange under way for request @in (copied), @msg_id to answer; @method is

@@ -217,6 +217,67 @@ static void init_notify(struct ike_engine *e, struct ike_sock *sk, const struct 
     (void)e;
 }
 
+/* Unprotected error notifications (RFC 7296 2.5, 3.2) cost us nothing to be
+ * asked for, so a spoofed source could aim them at a victim: a token bucket
+ * bounds them (IKE_UNPROT_RATE a second, bursts of as many). */
+#define IKE_UNPROT_RATE 20
+
+static bool unprot_token(struct ike_engine *e)
+{
+    struct timespec ts;
+    uint64_t now, add;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    if (!e->unprot_ms) {
+        e->unprot_tokens = IKE_UNPROT_RATE;
+        e->unprot_ms = now;
+    }
+    add = (now - e->unprot_ms) * IKE_UNPROT_RATE / 1000;
+    if (add) {
+        e->unprot_tokens = add >= IKE_UNPROT_RATE - e->unprot_tokens ? IKE_UNPROT_RATE
+                                                                    : e->unprot_tokens + (uint32_t)add;
+        e->unprot_ms += add * 1000 / IKE_UNPROT_RATE;
+        if (e->unprot_tokens == IKE_UNPROT_RATE)
+            e->unprot_ms = now;
+    }
+    if (!e->unprot_tokens) {
+        e->c.unprotected_limited++;
+        return false;
+    }
+    e->unprot_tokens--;
+    return true;
+}
+
+/* A request the codec refused for its version or an unknown critical payload
+ * (@rc): RFC 7296 2.5 answers a major version of 3 or more with
+ * INVALID_MAJOR_VERSION in a version 2 header, and an IKE_SA_INIT request with
+ * an unknown critical payload with UNSUPPORTED_CRITICAL_PAYLOAD carrying its
+ * type; anything else is dropped. */
+static void unprotected_error(struct ike_engine *e, struct ike_sock *sk, const struct sockaddr_storage *local,
+                              const struct sockaddr_storage *peer, const struct ike_msg *msg, enum ike_parse_rc rc)
+{
+    static const uint8_t zero[8];
+    const struct ike_hdr *h = &msg->hdr;
+
+    if (h->flags & IKE_FLAG_RESPONSE) {
+        e->c.dropped++;
+        return;
+    }
+    if (rc == IKE_PARSE_BAD_VERSION && h->version >> 4 >= 3) {
+        e->c.invalid_major_version++;
+        if (unprot_token(e))
+            init_notify(e, sk, local, peer, msg, N_INVALID_MAJOR_VERSION, NULL, 0);
+    } else if (rc == IKE_PARSE_UNKNOWN_CRITICAL && h->exchange == IKE_EXCH_SA_INIT && h->msg_id == 0 &&
+               !memcmp(h->spi_r, zero, 8)) {
+        e->c.unsupported_critical++;
+        if (unprot_token(e))
+            init_notify(e, sk, local, peer, msg, N_UNSUPPORTED_CRITICAL_PAYLOAD, &msg->bad_type, 1);
+    } else {
+        e->c.dropped++;
+    }
+}
+
 /* ---- sessions ---- */
 
 static void on_retx(evutil_socket_t fd, short what, void *arg);
@@ -277,6 +338,11 @@ static void drop_resources(struct ike_sess *s)
         pool_release(s->e->conf->pools, s->pool, s->addr4);
     if (s->have_addr6 && s->pool6 && s->e->conf)
         pool_release(s->e->conf->pools6, s->pool6, s->index6);
+    /* addresses from AAA and DHCP are claimed in the same address book */
+    if (s->have_addr4 && (s->addr4_aaa || s->dhcp) && s->e->conf)
+        pool_unclaim(s->e->conf->pools, s->addr4, s->id);
+    if (s->have_addr6 && s->addr6_aaa && s->e->conf)
+        pool_unclaim6(s->e->conf->pools6, s->addr6, s->alen6, s->id);
     ike_dhcp_drop(s);
     ike_route_remove(s);
     s->have_addr4 = s->have_addr6 = false;
@@ -286,6 +352,9 @@ static void drop_resources(struct ike_sess *s)
 static void sess_release(struct ike_sess *s)
 {
     drop_resources(s);
+    free(s->child);
+    free(s->del_q);
+    free(s->del_sent);
     event_free(s->ev_retx);
     event_free(s->ev_live);
     event_free(s->ev_life);
@@ -317,6 +386,9 @@ static void sess_release(struct ike_sess *s)
     free(s->pool6);
     free(s->eap_identity);
     free(s->authz_sources);
+    X509_NAME_free(s->cert_issuer);
+    ASN1_INTEGER_free(s->cert_serial);
+    free(s->cert_tp);
     free(s->acct_list);
     free(s->acct_class);
     if (s->ev_acct)
@@ -825,7 +897,8 @@ static void handle_init(struct ike_engine *e, struct ike_sock *sk, const struct 
 
 static void handle_informational(struct ike_sess *s, const struct ike_msg *in, uint32_t msg_id)
 {
-    uint8_t spis_out[IKE_MAX_CHILD * 4], first = IKE_PLD_NONE;
+    uint8_t *spis_out = NULL, first = IKE_PLD_NONE;
+    size_t cap = 0;
     uint16_t nspi = 0;
     bool delete_ike = false;
     struct ike_builder bd;
@@ -839,6 +912,12 @@ static void handle_informational(struct ike_sess *s, const struct ike_msg *in, u
         if (d.protocol == 1) {
             delete_ike = true;
         } else if (d.protocol == 3 && d.spi_len == 4) {
+            uint8_t *more = realloc(spis_out, 4 * (cap + d.nspi));
+
+            if (!more)
+                continue; /* not answered: the peer asks again */
+            spis_out = more;
+            cap += d.nspi;
             for (uint16_t j = 0; j < d.nspi; j++) {
                 const uint8_t *p = d.spis + 4 * j;
                 uint32_t spi = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3], ours;
@@ -848,7 +927,7 @@ static void handle_informational(struct ike_sess *s, const struct ike_msg *in, u
                     if (s->child[c].spi_out != spi)
                         continue;
                     ours = s->child[c].spi_in;
-                    if (nspi < IKE_MAX_CHILD) {
+                    if (nspi < cap && nspi < UINT16_MAX) {
                         spis_out[4 * nspi] = (uint8_t)(ours >> 24);
                         spis_out[4 * nspi + 1] = (uint8_t)(ours >> 16);
                         spis_out[4 * nspi + 2] = (uint8_t)(ours >> 8);
@@ -883,6 +962,7 @@ static void handle_informational(struct ike_sess *s, const struct ike_msg *in, u
         ike_sess_respond(s, IKE_EXCH_INFORMATIONAL, msg_id, first, bd.buf.data + IKE_HDR_LEN,
                          bd.buf.len - IKE_HDR_LEN);
     ike_buf_fini(&bd.buf);
+    free(spis_out);
     if (delete_ike && s->state == SESS_REKEYED)
         sess_free(s); /* the old SA of a rekeyed session: the session goes on */
     else if (delete_ike)
@@ -1027,13 +1107,19 @@ void ike_handle_dgram(struct ike_sock *sk, const struct sockaddr_storage *local,
     struct ike_engine *e = sk->e;
     struct ike_msg *msg;
     struct ike_sess *s;
+    enum ike_parse_rc rc;
 
     if (!e->conf)
         return;
     msg = calloc(1, sizeof(*msg));
     if (!msg)
         return;
-    if (ike_msg_parse(buf, len, msg) != IKE_PARSE_OK) {
+    rc = ike_msg_parse(buf, len, msg);
+    if (rc == IKE_PARSE_BAD_VERSION || rc == IKE_PARSE_UNKNOWN_CRITICAL) {
+        unprotected_error(e, sk, local, peer, msg, rc);
+        goto out;
+    }
+    if (rc != IKE_PARSE_OK) {
         e->c.dropped++;
         goto out;
     }

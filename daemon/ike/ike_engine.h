@@ -39,6 +39,13 @@ struct aaa;
  * authorization (it outlives the engine); also registers the engine as its
  * dynamic authorization handler. */
 void ike_engine_set_aaa(struct ike_engine *e, struct aaa *aaa);
+struct pki_crl;
+/* CRL fetching and cache (it outlives the engine): client certificates are
+ * checked against its CRLs, the trustpoints' crl-url sources follow each applied
+ * configuration, and the engine registers as its listener: clients waiting for a
+ * first CRL are answered and sessions whose certificate a new CRL revokes end
+ * (reason certificate-revoked). */
+void ike_engine_set_crl(struct ike_engine *e, struct pki_crl *crl);
 
 /* Sessions' routes go into the kernel from now on (route redistribute, route
  * accept; protocol 245 on rtnetlink); routes of that protocol left by an earlier

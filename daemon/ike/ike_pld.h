@@ -14,7 +14,7 @@
 
 #define IKE_MAX_PROPOSALS 16
 #define IKE_MAX_TRANSFORMS 64
-#define IKE_MAX_TS 16
+#define IKE_MAX_TS 32
 #define IKE_MAX_CP_ATTRS 64
 #define IKE_MAX_DELETE_SPIS 256
 

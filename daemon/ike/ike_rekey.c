@@ -145,6 +145,32 @@ static void rekey_ike(struct ike_sess *s, const struct ike_sa_pld *sa, const uin
     adopt_ike_sa(s, &st, false);
 }
 
+bool ike_child_room(struct ike_sess *s)
+{
+    size_t cap = s->child_cap ? 2 * s->child_cap : 4;
+    struct ike_child_sa *c;
+    uint32_t *q, *sent;
+
+    if (s->nchild < s->child_cap)
+        return true;
+    if (s->nchild >= IKE_MAX_CHILD)
+        return false;
+    if (cap > IKE_MAX_CHILD)
+        cap = IKE_MAX_CHILD;
+    c = realloc(s->child, cap * sizeof(*c));
+    if (c)
+        s->child = c;
+    q = c ? realloc(s->del_q, cap * sizeof(*q)) : NULL;
+    if (q)
+        s->del_q = q;
+    sent = q ? realloc(s->del_sent, cap * sizeof(*sent)) : NULL;
+    if (!sent)
+        return false; /* what grew stays; child_cap says what all three hold */
+    s->del_sent = sent;
+    s->child_cap = cap;
+    return true;
+}
+
 static struct ike_child_sa *child_by_in(struct ike_sess *s, uint32_t spi_in)
 {
     for (size_t i = 0; i < s->nchild; i++) {
@@ -193,6 +219,8 @@ static size_t live_children(const struct ike_sess *s)
     return n;
 }
 
+/* A child SA the peer asked for; @old (a rekey) is a copy of the child it
+ * replaces, not a pointer into the table, which may grow here. */
 static void child_sa(struct ike_sess *s, const struct ike_sa_pld *sa, const uint8_t *ni, size_t ni_len,
                      const struct ike_ke_pld *ke, const struct ike_msg *in, struct ike_child_sa *old, uint32_t msg_id)
 {
@@ -211,10 +239,14 @@ static void child_sa(struct ike_sess *s, const struct ike_sa_pld *sa, const uint
         return;
     }
     /* a rekey adds a child until the old one is deleted; each child is rekeyed
-     * once, and new ones stop at half the table, so a rekey always has room */
-    if (s->nchild >= IKE_MAX_CHILD ||
-        (!old && (live_children(s) >= s->flow_limit || live_children(s) >= IKE_MAX_CHILD / 2))) {
+     * once, and new ones stop at the flow limit (at most half the table), so a
+     * rekey always has room */
+    if (!old && (live_children(s) >= s->flow_limit || live_children(s) >= IKE_MAX_FLOWS)) {
         respond_notify(s, msg_id, N_NO_ADDITIONAL_SAS, NULL, 0);
+        return;
+    }
+    if (!ike_child_room(s)) {
+        respond_notify(s, msg_id, old ? N_TEMPORARY_FAILURE : N_NO_ADDITIONAL_SAS, NULL, 0);
         return;
     }
     if (old && old->replaced) {
@@ -369,33 +401,107 @@ void ike_child_lifetimes(struct ike_sess *s, struct ike_child_sa *c)
     c->rekeying = false;
 }
 
-void ike_child_volume_check(struct ike_engine *e)
+static struct ike_child_sa *child_of_ref(struct ike_sess *s, const struct dp_sa_ref *r)
+{
+    for (size_t k = 0; k < s->nchild; k++) {
+        if ((r->inbound ? s->child[k].spi_in : s->child[k].spi_out) == r->spi)
+            return &s->child[k];
+    }
+    return NULL;
+}
+
+/* Children past their soft volume limit are rekeyed; past the hard one the
+ * dataplane already carries nothing on them: they are deleted (and the peer told). */
+static void volume_limits(struct ike_engine *e, bool hard)
 {
     struct dp_sa_ref refs[64];
     size_t n;
 
-    if (!e->dp)
-        return;
-    while ((n = dp_soft_expired(e->dp, refs, 64))) {
+    while ((n = (hard ? dp_hard_expired : dp_soft_expired)(e->dp, refs, 64))) {
         for (size_t i = 0; i < n; i++) {
+            struct ike_child_sa *c;
             struct ike_sess *s;
 
             HASH_FIND(hh_id, e->by_id, &refs[i].session_id, sizeof(refs[i].session_id), s);
-            if (!s || s->state != SESS_ESTABLISHED)
+            if (!s || s->state != SESS_ESTABLISHED || !(c = child_of_ref(s, &refs[i])))
                 continue;
-            for (size_t k = 0; k < s->nchild; k++) {
-                struct ike_child_sa *c = &s->child[k];
-                if ((refs[i].inbound ? c->spi_in : c->spi_out) != refs[i].spi || c->rekeying || c->replaced)
-                    continue;
+            if (hard) {
+                log_info("ike", "session %" PRIu64 ": child SA %08x reached its hard volume limit", s->id, c->spi_in);
+                c->expire_at = time(NULL);
+            } else if (!c->rekeying && !c->replaced) {
                 log_info("ike", "session %" PRIu64 ": child SA %08x reached its soft volume limit", s->id, c->spi_in);
                 c->rekey_at = time(NULL);
-                ike_child_on_timer(s);
-                break;
+            } else {
+                continue;
             }
+            ike_child_on_timer(s);
         }
         if (n < 64)
             break;
     }
+}
+
+/* The packets a session carried in both directions, over every child (a rekeyed
+ * child's traffic carries over to its successor: the sum only grows). */
+static uint64_t sess_traffic(struct ike_sess *s)
+{
+    uint64_t n = 0;
+
+    for (size_t i = 0; i < s->nchild; i++) {
+        const struct ike_child_sa *c = &s->child[i];
+        struct dp_sa_stats in = {0}, out = {0};
+
+        dp_sa_stats(s->e->dp, s->id, c->spi_in, true, &in);
+        dp_sa_stats(s->e->dp, s->id, c->spi_out, false, &out);
+        n += in.packets + out.packets + c->base_in.packets + c->base_out.packets;
+    }
+    return n;
+}
+
+/* The IPsec profile's idle-time: a session whose SAs carried no packet in either
+ * direction for that long ends (DELETE, lease released, accounting Stop with
+ * Idle-Timeout). The counters are read about ten times per idle-time (at most
+ * every 10 s), so the session goes between idle-time and idle-time + 10 s after
+ * its last packet. */
+static void idle_check(struct ike_engine *e)
+{
+    struct ike_sess *s, *tmp;
+    time_t now = time(NULL);
+
+    HASH_ITER(hh_id, e->by_id, s, tmp) {
+        time_t step;
+        uint64_t n;
+
+        if (!s->idle_time || s->state != SESS_ESTABLISHED)
+            continue;
+        step = s->idle_time / 10 > 10 ? 10 : s->idle_time / 10;
+        if (!s->idle_since) {
+            s->idle_since = now;
+            s->idle_traffic = sess_traffic(s);
+            continue;
+        }
+        if (now - s->idle_since < step)
+            continue;
+        if ((n = sess_traffic(s)) != s->idle_traffic) {
+            s->idle_traffic = n;
+            s->idle_since = now;
+            continue;
+        }
+        if (now - s->idle_since >= (time_t)s->idle_time) {
+            log_info("ike", "session %" PRIu64 ": no traffic for %" PRIu32 " s (idle-time): deleted", s->id,
+                     s->idle_time);
+            ike_sess_end(s, "idle-timeout", true);
+        }
+    }
+}
+
+void ike_child_volume_check(struct ike_engine *e)
+{
+    if (!e->dp)
+        return;
+    volume_limits(e, false);
+    volume_limits(e, true);
+    idle_check(e);
 }
 
 void ike_child_timer_arm(struct ike_sess *s)
@@ -440,7 +546,7 @@ static void queue_delete(struct ike_sess *s, uint32_t spi_in)
         if (s->del_sent[i] == spi_in)
             return;
     }
-    if (s->ndel_q < IKE_MAX_CHILD)
+    if (s->ndel_q < s->child_cap)
         s->del_q[s->ndel_q++] = spi_in;
     else
         log_warn("ike", "session %" PRIu64 ": too many child SA deletes queued; %08x is not announced", s->id,
@@ -450,22 +556,25 @@ static void queue_delete(struct ike_sess *s, uint32_t spi_in)
 
 void ike_child_flush_deletes(struct ike_sess *s)
 {
-    uint8_t spis[4 * IKE_MAX_CHILD];
+    /* as many SPIs as a peer's parser is sure to take (ours takes 256); the
+     * rest go in the next DELETE, once this one is answered */
+    uint8_t spis[4 * IKE_MAX_DELETE_SPIS];
+    size_t n = s->ndel_q < IKE_MAX_DELETE_SPIS ? s->ndel_q : IKE_MAX_DELETE_SPIS;
     struct ike_builder bd;
     struct ike_hdr h = {0};
 
     if (!s->ndel_q || s->req_pending || s->state != SESS_ESTABLISHED)
         return;
-    for (size_t i = 0; i < s->ndel_q; i++)
+    for (size_t i = 0; i < n; i++)
         put32(spis + 4 * i, s->del_q[i]);
     ike_build_begin(&bd, &h);
-    ike_delete_build(&bd, &(struct ike_delete_pld){.protocol = 3, .spi_len = 4, .nspi = (uint16_t)s->ndel_q,
-                                                   .spis = spis});
+    ike_delete_build(&bd, &(struct ike_delete_pld){.protocol = 3, .spi_len = 4, .nspi = (uint16_t)n, .spis = spis});
     if (ike_build_finish(&bd) && ike_sess_request(s, REQ_CHILD_DELETE, IKE_EXCH_INFORMATIONAL, IKE_PLD_DELETE,
                                                   bd.buf.data + IKE_HDR_LEN, bd.buf.len - IKE_HDR_LEN)) {
-        memcpy(s->del_sent, s->del_q, s->ndel_q * sizeof(s->del_q[0]));
-        s->ndel_sent = s->ndel_q;
-        s->ndel_q = 0;
+        memcpy(s->del_sent, s->del_q, n * sizeof(s->del_q[0]));
+        s->ndel_sent = n;
+        memmove(s->del_q, s->del_q + n, (s->ndel_q - n) * sizeof(s->del_q[0]));
+        s->ndel_q -= n;
     }
     ike_buf_fini(&bd.buf);
 }
@@ -649,7 +758,10 @@ void ike_child_rekey_done(struct ike_sess *s, const struct ike_msg *in)
     memcpy(mine.er, k.ei, sizeof(k.ei));
     memcpy(mine.ar, k.ai, sizeof(k.ai));
     OPENSSL_cleanse(&k, sizeof(k));
-    if (!ok || s->nchild >= IKE_MAX_CHILD || !ike_child_install(s, &c, &mine)) {
+    if (ok && !ike_child_room(s))
+        ok = false;
+    old = child_by_in(s, s->rk.old_spi_in); /* the table may have moved */
+    if (!ok || !ike_child_install(s, &c, &mine)) {
         OPENSSL_cleanse(&mine, sizeof(mine));
         queue_delete(s, c.spi_in); /* the peer has it: take it back */
         if (old)

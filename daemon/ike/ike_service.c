@@ -16,6 +16,7 @@
 
 #include "daemon/base/log.h"
 #include "daemon/ike/ike_eng.h"
+#include "daemon/pki/pki_crl.h"
 #include "daemon/pool/pool.h"
 #include "daemon/base/poison.h"
 
@@ -183,6 +184,8 @@ void ike_engine_free(struct ike_engine *e)
 
     if (!e)
         return;
+    if (e->crl)
+        pki_crl_set_notify(e->crl, NULL, NULL); /* the cache outlives the engine */
     HASH_ITER(hh_id, e->by_id, s, tmp) {
         if (s->state == SESS_DELETING)
             ike_sess_abandon(s);
@@ -245,6 +248,16 @@ static void misfit6(const char *pool, uint32_t index, uint64_t owner, void *arg)
     unsigned alen = 128;
 
     HASH_FIND(hh_id, e->by_id, &owner, sizeof(owner), s);
+    if (!*pool) { /* a claim (pool_set_carry): AAA's address now shares a pool prefix with another session's */
+        snprintf(msg, sizeof(msg),
+                 "the change puts the IPv6 address AAA gave session %" PRIu64 " (%s) into a pool prefix another "
+                 "session holds; change the IPv6 pools or clear one of the sessions first",
+                 owner, s && s->remote_id ? s->remote_id : "?");
+        if (e->err)
+            e->err(e->err_arg, "/raven-vpn:pools/ipv6-pool", msg);
+        e->nerr++;
+        return;
+    }
     if (e->conf && pool6_addr(e->conf->pools6, pool, index, raw, &alen))
         inet_ntop(AF_INET6, raw, a, sizeof(a));
     snprintf(path, sizeof(path), "/raven-vpn:pools/ipv6-pool[name='%s']", pool);
@@ -398,6 +411,7 @@ void ike_engine_apply(struct ike_engine *e)
     ike_conf_free(e->conf);
     e->conf = e->pending;
     e->pending = NULL;
+    pki_crl_sync(e->crl, e->conf->tps, e->conf->ntps); /* crl-url sources follow the trustpoints */
     {
         char a[INET6_ADDRSTRLEN];
 
@@ -418,6 +432,14 @@ void ike_engine_abort(struct ike_engine *e)
     e->pending = NULL;
 }
 
+/* Whether @identity names the session as the model's clear-session says: its
+ * IKE identity, its EAP identity or its authorized user. */
+static bool sess_has_identity(const struct ike_sess *s, const char *identity)
+{
+    return (s->remote_id && !strcmp(s->remote_id, identity)) ||
+           (s->eap_identity && !strcmp(s->eap_identity, identity)) || (s->user && !strcmp(s->user, identity));
+}
+
 uint32_t ike_engine_clear(struct ike_engine *e, uint64_t id, const char *peer, const char *identity, bool all)
 {
     struct ike_sess *s, *tmp;
@@ -429,7 +451,7 @@ uint32_t ike_engine_clear(struct ike_engine *e, uint64_t id, const char *peer, c
         if (s->state != SESS_ESTABLISHED)
             continue;
         if (all || (id && s->id == id) || (peer && !strcmp(ike_addr_str(&s->peer, a, sizeof(a)), peer)) ||
-            (identity && s->remote_id && !strcmp(s->remote_id, identity))) {
+            (identity && sess_has_identity(s, identity))) {
             ike_sess_end(s, "admin-clear", true);
             n++;
         }

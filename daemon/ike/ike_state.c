@@ -8,6 +8,7 @@
 
 #include "dataplane/dp.h"
 #include "daemon/ike/ike_eng.h"
+#include "daemon/pki/pki_crl.h"
 #include "daemon/pool/pool.h"
 #include "daemon/base/poison.h"
 
@@ -303,6 +304,7 @@ int ike_engine_state(struct ike_engine *e, struct lyd_node *state)
         pool_set_foreach(e->conf->pools, pool_state, state);
         pool_set_foreach(e->conf->pools6, pool_state, state);
     }
+    pki_crl_state(e->crl, state);
     ic = inner(state, "ike-counters");
     time_leaf(ic, "discontinuity-time", c->discontinuity);
     n = inner(ic, "sa");
@@ -329,6 +331,10 @@ int ike_engine_state(struct ike_engine *e, struct lyd_node *state)
     ike_add_u64(n, "accepted", c->cookie_accepted);
     ike_add_u64(n, "rejected", c->cookie_rejected);
     ike_add_u64(n, "rejected-no-cookie", c->cookie_missing);
+    n = inner(ic, "unprotected-errors");
+    ike_add_u64(n, "unsupported-critical-payload", c->unsupported_critical);
+    ike_add_u64(n, "invalid-major-version", c->invalid_major_version);
+    ike_add_u64(n, "rate-limited", c->unprotected_limited);
     n = inner(ic, "exchanges");
     ike_add_u64(n, "ike-auth-completed", c->auth_completed);
     ike_add_u64(n, "eap-started", c->eap_started);

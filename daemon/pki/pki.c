@@ -41,23 +41,35 @@ void pki_tp_free(struct pki_tp *tp)
     free(tp->cert_der);
     EVP_PKEY_free(tp->key);
     free(tp->ca_hashes);
+    for (size_t i = 0; i < tp->ncrl_url; i++)
+        free(tp->crl_urls[i]);
+    free(tp->crl_urls);
     free(tp->name);
     free(tp);
 }
 
 struct pki_tp *pki_tp_new(const char *name, const char *const *ca_pems, size_t nca, const char *cert_pem,
-                          const char *key_pem, const char *const *crl_pems, size_t ncrl, bool crl_check, char *why,
-                          size_t why_len)
+                          const char *key_pem, const char *const *crl_pems, size_t ncrl,
+                          const char *const *crl_urls, size_t nurl, enum pki_rev rev, char *why, size_t why_len)
 {
     struct pki_tp *tp = calloc(1, sizeof(*tp));
     char what[96];
 
     if (!tp || !(tp->name = strdup(name)) || !(tp->cas = sk_X509_new_null()) || !(tp->crls = sk_X509_CRL_new_null()) ||
-        !(tp->ca_hashes = calloc(nca ? nca : 1, sizeof(*tp->ca_hashes)))) {
+        !(tp->ca_hashes = calloc(nca ? nca : 1, sizeof(*tp->ca_hashes))) ||
+        !(tp->crl_urls = calloc(nurl ? nurl : 1, sizeof(*tp->crl_urls)))) {
         snprintf(why, why_len, "out of memory");
         goto fail;
     }
-    tp->crl_check = crl_check;
+    tp->crl_check = rev != PKI_REV_NONE;
+    tp->crl_fail_open = rev == PKI_REV_CRL_NONE;
+    for (size_t i = 0; i < nurl; i++) {
+        if (!(tp->crl_urls[tp->ncrl_url] = strdup(crl_urls[i]))) {
+            snprintf(why, why_len, "out of memory");
+            goto fail;
+        }
+        tp->ncrl_url++;
+    }
     for (size_t i = 0; i < nca; i++) {
         BIO *b = mem(ca_pems[i]);
         X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
@@ -133,55 +145,6 @@ struct pki_tp *pki_tp_new(const char *name, const char *const *ca_pems, size_t n
 fail:
     pki_tp_free(tp);
     return NULL;
-}
-
-bool pki_verify(struct pki_tp *const *tps, size_t ntp, X509 *leaf, STACK_OF(X509) *untrusted, char *why,
-                size_t why_len)
-{
-    X509_STORE *store = X509_STORE_new();
-    X509_STORE_CTX *ctx = X509_STORE_CTX_new();
-    bool crl = false, ok = false;
-
-    if (!store || !ctx) {
-        snprintf(why, why_len, "out of memory");
-        goto out;
-    }
-    for (size_t i = 0; i < ntp; i++) {
-        for (int j = 0; j < sk_X509_num(tps[i]->cas); j++)
-            X509_STORE_add_cert(store, sk_X509_value(tps[i]->cas, j));
-        for (int j = 0; tps[i]->crl_check && j < sk_X509_CRL_num(tps[i]->crls); j++) {
-            X509_STORE_add_crl(store, sk_X509_CRL_value(tps[i]->crls, j));
-            crl = true;
-        }
-    }
-    ERR_clear_error();
-    if (!X509_STORE_CTX_init(ctx, store, leaf, untrusted)) {
-        snprintf(why, why_len, "out of memory");
-        goto out;
-    }
-    if (crl)
-        X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_CRL_CHECK);
-    if (X509_verify_cert(ctx) == 1) {
-        ok = true;
-    } else {
-        int err = X509_STORE_CTX_get_error(ctx);
-
-        /* CRLs are checked where the trustpoint has them; a CA without one is not
-         * an error (no fetching from distribution points) */
-        if (err == X509_V_ERR_UNABLE_TO_GET_CRL) {
-            X509_STORE_CTX_cleanup(ctx);
-            X509_STORE_CTX_init(ctx, store, leaf, untrusted);
-            ok = X509_verify_cert(ctx) == 1;
-            err = X509_STORE_CTX_get_error(ctx);
-        }
-        if (!ok)
-            snprintf(why, why_len, "certificate verification failed: %s", X509_verify_cert_error_string(err));
-    }
-out:
-    ERR_clear_error();
-    X509_STORE_CTX_free(ctx);
-    X509_STORE_free(store);
-    return ok;
 }
 
 bool pki_cert_matches_id(X509 *cert, uint8_t id_type, const uint8_t *id, size_t id_len)

@@ -14,8 +14,11 @@
 struct pki_tp {
     char *name;
     STACK_OF(X509) *cas;
-    STACK_OF(X509_CRL) *crls;
-    bool crl_check;
+    STACK_OF(X509_CRL) *crls; /* configured (inline) CRLs */
+    bool crl_check;           /* revocation-check crl or crl-none */
+    bool crl_fail_open;       /* crl-none: accepted when no valid CRL can be had */
+    char **crl_urls;          /* crl-url, in configuration order */
+    size_t ncrl_url;
     X509 *cert;     /* own certificate, NULL if none */
     uint8_t *cert_der; /* and its DER encoding (the CERT payload) */
     size_t cert_der_len;
@@ -24,18 +27,17 @@ struct pki_tp {
     size_t nca;
 };
 
-/* Parses one trustpoint from PEM texts. On error returns NULL with a message in
- * @why (naming which PEM is wrong). */
+/* How a trustpoint checks revocation (revocation-check). */
+enum pki_rev { PKI_REV_NONE, PKI_REV_CRL, PKI_REV_CRL_NONE };
+
+/* Parses one trustpoint from PEM texts; @crl_urls are copied. On error returns
+ * NULL with a message in @why (naming which PEM is wrong). */
 struct pki_tp *pki_tp_new(const char *name, const char *const *ca_pems, size_t nca, const char *cert_pem,
-                          const char *key_pem, const char *const *crl_pems, size_t ncrl, bool crl_check, char *why,
-                          size_t why_len);
+                          const char *key_pem, const char *const *crl_pems, size_t ncrl,
+                          const char *const *crl_urls, size_t nurl, enum pki_rev rev, char *why, size_t why_len);
 void pki_tp_free(struct pki_tp *tp);
 
-/* Verifies @leaf (with @untrusted intermediates, may be NULL) against the CAs of
- * @tps; false with the reason in @why. The certificate must be valid now, chain to
- * a CA and not be revoked by a configured CRL. */
-bool pki_verify(struct pki_tp *const *tps, size_t ntp, X509 *leaf, STACK_OF(X509) *untrusted, char *why,
-                size_t why_len);
+/* Revocation checks: pki_crl.h. */
 
 /* Whether @cert carries the identity (IKE ID type and data): a subjectAltName
  * DNS/e-mail/IP entry, or the subject DN for a DER_ASN1_DN ID. */

@@ -1,4 +1,4 @@
-/* IPv4 address pools (see pool.h). */
+/* Address pools and the address book of every session address (see pool.h). */
 #include "daemon/pool/pool.h"
 
 #include <errno.h>
@@ -8,9 +8,19 @@
 
 #include "daemon/base/poison.h"
 
+/* One held address. Every lease of a set is in the set's one hash, keyed by
+ * the address (IPv4: ::ffff:a.b.c.d; IPv6: the assigned prefix, or a claimed
+ * prefix masked to its length), so that a claim finds any holder and a release
+ * is one lookup. */
 struct lease {
-    uint32_t addr;
+    uint8_t key[16];
+    uint32_t addr;     /* in @pool: the IPv4 address or the IPv6 lease index */
     uint64_t owner;
+    struct pool *pool; /* NULL: a claim outside every range */
+    bool claimed;      /* from AAA or DHCP, not handed out by pool_alloc */
+    bool v6;           /* a claim: IPv6 */
+    uint8_t orig[16];  /* a claim: the address as claimed (IPv4 as the key) */
+    unsigned plen;     /* a claimed IPv6 prefix's length */
     UT_hash_handle hh;
 };
 
@@ -29,12 +39,12 @@ struct pool {
     struct range *r;
     size_t nr;
     uint64_t size, in_use, failures;
-    struct lease *leases;
     UT_hash_handle hh;
 };
 
 struct pool_set {
     struct pool *pools;
+    struct lease *held;
 };
 
 struct pool_set *pool_set_new(void)
@@ -44,12 +54,6 @@ struct pool_set *pool_set_new(void)
 
 static void pool_free(struct pool *p)
 {
-    struct lease *l, *tmp;
-
-    HASH_ITER(hh, p->leases, l, tmp) {
-        HASH_DEL(p->leases, l);
-        free(l);
-    }
     for (size_t i = 0; i < p->nr; i++)
         free(p->r[i].bits);
     free(p->r);
@@ -60,9 +64,14 @@ static void pool_free(struct pool *p)
 void pool_set_free(struct pool_set *ps)
 {
     struct pool *p, *tmp;
+    struct lease *l, *ltmp;
 
     if (!ps)
         return;
+    HASH_ITER(hh, ps->held, l, ltmp) {
+        HASH_DEL(ps->held, l);
+        free(l);
+    }
     HASH_ITER(hh, ps->pools, p, tmp) {
         HASH_DEL(ps->pools, p);
         pool_free(p);
@@ -141,19 +150,26 @@ struct pool *pool_set_add6(struct pool_set *ps, const char *name, const uint8_t 
     return p;
 }
 
-bool pool6_addr(const struct pool_set *ps, const char *name, uint32_t index, uint8_t out[16], unsigned *alen)
+/* The assigned prefix of lease @index of IPv6 pool @p. */
+static void prefix_of(const struct pool *p, uint32_t index, uint8_t out[16])
 {
-    const struct pool *p = find(ps, name);
     uint64_t v = index;
 
-    if (!p || !p->ipv6 || index < p->r[0].start || index > p->r[0].end)
-        return false;
     memcpy(out, p->prefix, 16);
     /* the index goes into the bits between the pool's prefix and the assigned length */
     for (unsigned bit = p->alen; v && bit > 0; bit--, v >>= 1) {
         if (v & 1)
             out[(bit - 1) / 8] |= (uint8_t)(0x80 >> ((bit - 1) % 8));
     }
+}
+
+bool pool6_addr(const struct pool_set *ps, const char *name, uint32_t index, uint8_t out[16], unsigned *alen)
+{
+    const struct pool *p = find(ps, name);
+
+    if (!p || !p->ipv6 || index < p->r[0].start || index > p->r[0].end)
+        return false;
+    prefix_of(p, index, out);
     *alen = p->alen;
     return true;
 }
@@ -194,21 +210,77 @@ static struct range *range_of(struct pool *p, uint32_t addr)
     return NULL;
 }
 
-static bool lease_add(struct pool *p, uint32_t addr, uint64_t owner)
+static void key4(uint32_t addr, uint8_t key[16])
 {
-    struct range *r = range_of(p, addr);
-    struct lease *l;
-    uint64_t off;
+    memset(key, 0, 10);
+    key[10] = key[11] = 0xff;
+    key[12] = (uint8_t)(addr >> 24);
+    key[13] = (uint8_t)(addr >> 16);
+    key[14] = (uint8_t)(addr >> 8);
+    key[15] = (uint8_t)addr;
+}
 
-    if (!r || !(l = calloc(1, sizeof(*l))))
+/* @addr masked to its first @plen bits. */
+static void key6(const uint8_t addr[16], unsigned plen, uint8_t key[16])
+{
+    memcpy(key, addr, 16);
+    for (unsigned i = plen; i < 128; i++)
+        key[i / 8] &= (uint8_t)~(0x80 >> (i % 8));
+}
+
+static void lease_key(const struct pool *p, uint32_t addr, uint8_t key[16])
+{
+    if (p->ipv6)
+        prefix_of(p, addr, key);
+    else
+        key4(addr, key);
+}
+
+static struct lease *held(const struct pool_set *ps, const uint8_t key[16])
+{
+    struct lease *l;
+
+    HASH_FIND(hh, ps->held, key, 16, l);
+    return l;
+}
+
+/* Records a lease of @addr (an address or index of @p, NULL: outside every
+ * pool) under @key; false when memory is short or @addr is not in @p. */
+static bool lease_add(struct pool_set *ps, struct pool *p, uint32_t addr, const uint8_t key[16], uint64_t owner,
+                      bool claimed)
+{
+    struct range *r = p ? range_of(p, addr) : NULL;
+    struct lease *l;
+
+    if ((p && !r) || !(l = calloc(1, sizeof(*l))))
         return false;
-    off = addr - r->start;
-    r->bits[off / 64] |= 1ULL << (off % 64);
+    if (r) {
+        uint64_t off = addr - r->start;
+
+        r->bits[off / 64] |= 1ULL << (off % 64);
+        p->in_use++;
+    }
+    memcpy(l->key, key, 16);
     l->addr = addr;
     l->owner = owner;
-    HASH_ADD(hh, p->leases, addr, sizeof(l->addr), l);
-    p->in_use++;
+    l->pool = p;
+    l->claimed = claimed;
+    HASH_ADD(hh, ps->held, key, sizeof(l->key), l);
     return true;
+}
+
+static void lease_del(struct pool_set *ps, struct lease *l)
+{
+    struct range *r = l->pool ? range_of(l->pool, l->addr) : NULL;
+
+    if (r) {
+        uint64_t off = l->addr - r->start;
+
+        r->bits[off / 64] &= ~(1ULL << (off % 64));
+        l->pool->in_use--;
+    }
+    HASH_DEL(ps->held, l);
+    free(l);
 }
 
 /* The first clear bit at or after @from in a range of @n addresses, else n. */
@@ -230,6 +302,7 @@ static uint64_t scan(const struct range *r, uint64_t from, uint64_t n)
 int pool_alloc(struct pool_set *ps, const char *name, uint64_t owner, uint32_t *addr)
 {
     struct pool *p = find(ps, name);
+    uint8_t key[16];
 
     if (!p)
         return -ENOENT;
@@ -243,7 +316,8 @@ int pool_alloc(struct pool_set *ps, const char *name, uint64_t owner, uint32_t *
                 off = scan(r, 0, n);
             if (off == n)
                 continue;
-            if (!lease_add(p, r->start + (uint32_t)off, owner))
+            lease_key(p, r->start + (uint32_t)off, key);
+            if (!lease_add(ps, p, r->start + (uint32_t)off, key, owner, false))
                 return -ENOMEM;
             r->next = off + 1 < n ? off + 1 : 0;
             *addr = r->start + (uint32_t)off;
@@ -258,20 +332,135 @@ bool pool_release(struct pool_set *ps, const char *name, uint32_t addr)
 {
     struct pool *p = find(ps, name);
     struct lease *l;
-    struct range *r;
-    uint64_t off;
+    uint8_t key[16];
 
     if (!p)
         return false;
-    HASH_FIND(hh, p->leases, &addr, sizeof(addr), l);
-    if (!l || !(r = range_of(p, addr)))
+    lease_key(p, addr, key);
+    l = held(ps, key);
+    if (!l || l->pool != p || l->claimed)
         return false;
-    off = addr - r->start;
-    r->bits[off / 64] &= ~(1ULL << (off % 64));
-    HASH_DEL(p->leases, l);
-    free(l);
-    p->in_use--;
+    lease_del(ps, l);
     return true;
+}
+
+/* The IPv4 pool whose ranges hold @addr, NULL if none. */
+static struct pool *pool4_of(const struct pool_set *ps, uint32_t addr)
+{
+    struct pool *p, *tmp;
+
+    HASH_ITER(hh, ps->pools, p, tmp) {
+        if (!p->ipv6 && range_of(p, addr))
+            return p;
+    }
+    return NULL;
+}
+
+/* The IPv6 pool and lease index that @addr/@plen falls on, NULL if none: the
+ * index is read from the bits between the pool's prefix and its assigned
+ * length, and must map back onto @addr. */
+static struct pool *pool6_of(const struct pool_set *ps, const uint8_t addr[16], unsigned plen, uint32_t *index)
+{
+    struct pool *p, *tmp;
+
+    HASH_ITER(hh, ps->pools, p, tmp) {
+        uint8_t a[16], b[16];
+        uint64_t v = 0;
+
+        if (!p->ipv6 || plen < p->plen)
+            continue;
+        key6(addr, p->plen, a);
+        if (memcmp(a, p->prefix, 16))
+            continue;
+        for (unsigned bit = p->alen > p->plen + 32 ? p->alen - 32 : p->plen; bit < p->alen; bit++)
+            v = v << 1 | ((addr[bit / 8] >> (7 - bit % 8)) & 1);
+        if (v < p->r[0].start || v > p->r[0].end)
+            continue;
+        prefix_of(p, (uint32_t)v, a);
+        key6(addr, p->alen, b);
+        if (!memcmp(a, b, 16)) {
+            *index = (uint32_t)v;
+            return p;
+        }
+    }
+    return NULL;
+}
+
+/* A claim of @key (in @p at @addr, or outside every pool). */
+static int claim(struct pool_set *ps, struct pool *p, uint32_t addr, const uint8_t key[16], const uint8_t orig[16],
+                 unsigned plen, bool v6, uint64_t owner, uint64_t *holder)
+{
+    struct lease *l = held(ps, key);
+
+    if (l) {
+        if (holder)
+            *holder = l->owner;
+        return l->owner == owner && l->claimed ? 0 : -EADDRINUSE;
+    }
+    if (!lease_add(ps, p, addr, key, owner, true))
+        return -ENOMEM;
+    l = held(ps, key);
+    memcpy(l->orig, orig, 16);
+    l->plen = plen;
+    l->v6 = v6;
+    return 0;
+}
+
+int pool_claim(struct pool_set *ps, uint32_t addr, uint64_t owner, uint64_t *holder)
+{
+    uint8_t key[16];
+
+    key4(addr, key);
+    return claim(ps, pool4_of(ps, addr), addr, key, key, 32, false, owner, holder);
+}
+
+int pool_claim6(struct pool_set *ps, const uint8_t addr[16], unsigned plen, uint64_t owner, uint64_t *holder)
+{
+    uint32_t index = 0;
+    struct pool *p;
+    uint8_t key[16];
+
+    if (plen > 128)
+        return -EINVAL;
+    p = pool6_of(ps, addr, plen, &index);
+    if (p)
+        prefix_of(p, index, key);
+    else
+        key6(addr, plen, key);
+    return claim(ps, p, index, key, addr, plen, true, owner, holder);
+}
+
+static bool unclaim(struct pool_set *ps, const uint8_t key[16], uint64_t owner)
+{
+    struct lease *l = held(ps, key);
+
+    if (!l || !l->claimed || l->owner != owner)
+        return false;
+    lease_del(ps, l);
+    return true;
+}
+
+bool pool_unclaim(struct pool_set *ps, uint32_t addr, uint64_t owner)
+{
+    uint8_t key[16];
+
+    key4(addr, key);
+    return unclaim(ps, key, owner);
+}
+
+bool pool_unclaim6(struct pool_set *ps, const uint8_t addr[16], unsigned plen, uint64_t owner)
+{
+    uint32_t index;
+    struct pool *p = plen <= 128 ? pool6_of(ps, addr, plen, &index) : NULL;
+    uint8_t key[16];
+
+    if (plen > 128)
+        return false;
+    if (p)
+        prefix_of(p, index, key);
+    else
+        key6(addr, plen, key);
+    return unclaim(ps, key, owner);
 }
 
 uint32_t pool_netmask(const struct pool_set *ps, const char *name)
@@ -281,28 +470,51 @@ uint32_t pool_netmask(const struct pool_set *ps, const char *name)
     return p ? p->netmask : 0;
 }
 
+/* Where lease @l of an old set goes in @nw: the pool of the same name (an IPv6
+ * pool only if its prefix is unchanged), or for a claim, wherever its address
+ * now falls. */
+static bool carry_one(struct pool_set *nw, const struct lease *l)
+{
+    struct pool *q;
+    uint8_t key[16];
+
+    if (l->claimed && l->v6)
+        return pool_claim6(nw, l->orig, l->plen, l->owner, NULL) == 0;
+    if (l->claimed)
+        return pool_claim(nw, (uint32_t)l->orig[12] << 24 | (uint32_t)l->orig[13] << 16 |
+                                  (uint32_t)l->orig[14] << 8 | l->orig[15], l->owner, NULL) == 0;
+    q = find(nw, l->pool->name);
+    if (q && (q->ipv6 != l->pool->ipv6 ||
+              (q->ipv6 && (q->plen != l->pool->plen || q->alen != l->pool->alen ||
+                           memcmp(q->prefix, l->pool->prefix, 16)))))
+        q = NULL;
+    if (!q || !range_of(q, l->addr))
+        return false;
+    lease_key(q, l->addr, key);
+    return !held(nw, key) && lease_add(nw, q, l->addr, key, l->owner, false);
+}
+
 size_t pool_set_carry(struct pool_set *nw, const struct pool_set *old,
                       void (*misfit)(const char *pool, uint32_t addr, uint64_t owner, void *arg), void *arg)
 {
     struct pool *p, *tmp;
+    struct lease *l, *ltmp;
     size_t bad = 0;
 
     HASH_ITER(hh, old->pools, p, tmp) {
         struct pool *q = find(nw, p->name);
-        struct lease *l, *ltmp;
 
-        /* an IPv6 pool whose prefix changed: its indexes mean other prefixes */
-        if (q && (q->ipv6 != p->ipv6 ||
-                  (p->ipv6 && (q->plen != p->plen || q->alen != p->alen || memcmp(q->prefix, p->prefix, 16)))))
-            q = NULL;
-        if (q)
+        if (q && q->ipv6 == p->ipv6)
             q->failures = p->failures;
-        HASH_ITER(hh, p->leases, l, ltmp) {
-            if (!q || !range_of(q, l->addr) || !lease_add(q, l->addr, l->owner)) {
-                bad++;
-                if (misfit)
-                    misfit(p->name, l->addr, l->owner, arg);
-            }
+    }
+    /* the pools' own leases first: a claim never takes an address from one */
+    for (int claims = 0; claims < 2; claims++) {
+        HASH_ITER(hh, old->held, l, ltmp) {
+            if (l->claimed != claims || carry_one(nw, l))
+                continue;
+            bad++;
+            if (misfit)
+                misfit(l->pool ? l->pool->name : "", l->addr, l->owner, arg);
         }
     }
     return bad;

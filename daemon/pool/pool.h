@@ -1,10 +1,18 @@
 /* Address pools (SPEC S4, S7 "pool", "ipv6 pool"): IPv4 ranges of addresses, and
  * IPv6 prefixes handing out one assigned-length prefix per session, leased to
  * sessions.
+ * A pool set is also the one address book of its family: an address that comes
+ * from elsewhere (AAA's Framed-IP-Address or IPv6 address, a DHCP lease) is
+ * claimed in it, so that no two sessions hold the same address whatever gave
+ * it: a claimed address inside a pool's range is never handed out by
+ * pool_alloc, and an address a pool has handed out cannot be claimed.
  * Allocation takes the lowest free address after the last one handed out (a
- * bitmap per range, scanned a word at a time), release is O(1), and every lease
- * records its owner so that a configuration change that would take a leased
- * address away can name the sessions concerned.
+ * bitmap per range, scanned a word at a time), release and unclaim are O(1)
+ * in the leases (one hash of every held address per set; an IPv6 claim or
+ * unclaim first finds the pool its prefix falls in, a walk over the few IPv6
+ * pools, and a claim of IPv4 over the pools' ranges), and every lease records its owner
+ * so that a configuration change that would take a leased address away can
+ * name the sessions concerned.
  *
  * IPv4 addresses are in host byte order. An IPv6 pool leases indexes 0..n-1 of
  * its assigned prefixes (at most POOL6_MAX_SLOTS of them); pool6_addr() turns an
@@ -47,15 +55,31 @@ int pool_add_range(struct pool_set *ps, struct pool *p, uint32_t start, uint32_t
 /* Leases an address of pool @name to @owner: 0, -ENOENT (no such pool) or
  * -ENOSPC (exhausted; counted as an allocation failure). */
 int pool_alloc(struct pool_set *ps, const char *name, uint64_t owner, uint32_t *addr);
-/* Returns a lease; false if @addr was not leased from @name. */
+/* Returns a lease; false if @addr was not leased from @name (a claim is given
+ * back with pool_unclaim). */
 bool pool_release(struct pool_set *ps, const char *name, uint32_t addr);
+/* Claims @addr (IPv4), given to @owner by another source (AAA, DHCP): 0 (also
+ * when @owner has already claimed it), -EADDRINUSE (held by another session or
+ * leased from a pool; @holder, if not NULL, gets the holder) or -ENOMEM. */
+int pool_claim(struct pool_set *ps, uint32_t addr, uint64_t owner, uint64_t *holder);
+/* The same for an IPv6 prefix @addr/@plen (an address: 128). Inside an IPv6
+ * pool it is the assigned prefix it falls in that is held. -EINVAL if @plen >
+ * 128. */
+int pool_claim6(struct pool_set *ps, const uint8_t addr[16], unsigned plen, uint64_t owner, uint64_t *holder);
+/* Gives a claim back; false if @owner holds no claim of it. Pass what was
+ * claimed: the set may have been carried into new pools since. */
+bool pool_unclaim(struct pool_set *ps, uint32_t addr, uint64_t owner);
+bool pool_unclaim6(struct pool_set *ps, const uint8_t addr[16], unsigned plen, uint64_t owner);
 /* The pool's netmask (0 if none or no such pool). */
 uint32_t pool_netmask(const struct pool_set *ps, const char *name);
 
-/* Moves every lease (and the failure counters) of @old into @nw, the pools of a
- * new configuration. A lease whose pool is gone or whose address is outside the
- * new ranges is reported through @misfit and not moved; returns how many there
- * were (0: @nw now holds every lease and @old may be freed). */
+/* Moves every lease and claim (and the failure counters) of @old into @nw, the
+ * pools of a new configuration. A lease whose pool is gone or whose address is
+ * outside the new ranges is reported through @misfit and not moved, and so is a
+ * claim that the new pools put on a prefix another claim holds (with pool "");
+ * returns how many there were (0: @nw now holds every lease and @old may be
+ * freed). A claim moves wherever its address falls: into a new pool's range, or
+ * outside every range. */
 size_t pool_set_carry(struct pool_set *nw, const struct pool_set *old,
                       void (*misfit)(const char *pool, uint32_t addr, uint64_t owner, void *arg), void *arg);
 

@@ -175,4 +175,4 @@ int raven_xdp(struct xdp_md *ctx)
     return count(verdict == XDP_REDIRECT ? RAVEN_XDP_REDIRECT : RAVEN_XDP_PASS, verdict);
 }
 
-char _license[] SEC("license") = "GPL";
+char _license[] SEC("license") = "Dual BSD/GPL";

@@ -29,6 +29,8 @@ import subprocess
 import sys
 import time
 
+import benchdeps
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
@@ -272,6 +274,7 @@ def main():
     ap.add_argument("--seconds", type=float, default=3)
     ap.add_argument("--skip-gateways", action="store_true")
     a = ap.parse_args()
+    benchdeps.install()
     dp_tool = os.path.join(a.build, "tests", "dp_tool")
     esp_gen = os.path.join(a.build, "tests", "bench", "esp_gen")
     for f in (dp_tool, esp_gen):

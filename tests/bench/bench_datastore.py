@@ -30,6 +30,8 @@ import sys
 import tempfile
 import time
 
+import benchdeps
+
 from lxml import etree
 from ncclient import manager, xml_
 from ncclient.transport import ssh as nc_ssh
@@ -266,6 +268,7 @@ def main():
     ap.add_argument("--log-level", default="info", help="ravend log level")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (data, ravend log)")
     args = ap.parse_args()
+    benchdeps.install()
 
     n = args.pools
     if n < 1 or n > 65536:

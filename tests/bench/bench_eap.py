@@ -27,6 +27,8 @@ import tempfile
 import threading
 import time
 
+import benchdeps
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
@@ -250,6 +252,7 @@ def main():
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--connections", type=int, default=16)
     a = ap.parse_args()
+    benchdeps.install()
     ravend = os.path.join(a.build, "daemon", "ravend")
     tag = f"rvbe{os.getpid() % 10000}"
     head, cl = f"{tag}h", f"{tag}l"

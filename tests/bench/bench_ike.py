@@ -21,6 +21,8 @@ import subprocess
 import tempfile
 import time
 
+import benchdeps
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 NS = "urn:raven:params:xml:ns:yang:raven-vpn"
@@ -189,6 +191,7 @@ def main():
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--concurrency", type=int, default=32)
     a = ap.parse_args()
+    benchdeps.install()
     ravend = os.path.join(a.build, "daemon", "ravend")
     load = os.path.join(a.build, "tests", "bench", "ike_load")
     tag = f"rvbi{os.getpid() % 10000}"

@@ -27,6 +27,8 @@ import sys
 import tempfile
 import time
 
+import benchdeps
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
@@ -61,6 +63,7 @@ def main():
     ap.add_argument("--sessions", type=int, default=1000)
     ap.add_argument("--perf", help="record ravend with perf during the sessions run into this file")
     a = ap.parse_args()
+    benchdeps.install()
     ravend = os.path.join(a.build, "daemon", "ravend")
     load = os.path.join(a.build, "tests", "bench", "ike_load")
     tag = f"rb{os.getpid() % 100000}"

@@ -65,8 +65,23 @@ function watch(page, tag, problems) {
     });
 }
 
+/* Chromium aborts a navigation with ERR_NETWORK_CHANGED when a link in its network
+ * namespace changes, as the headend's do while XDP and the lab's clients come up:
+ * such a navigation is tried again, any other failure is reported. */
+async function open(page, url) {
+    for (let attempt = 1; ; attempt++) {
+        try {
+            return await page.goto(url, { waitUntil: 'domcontentloaded' });
+        } catch (e) {
+            if (attempt >= 5 || !String(e.message).includes('ERR_NETWORK_CHANGED')) throw e;
+            step(`navigation to ${url} aborted by a network change, again (${attempt})`);
+            await new Promise((r) => setTimeout(r, 500));
+        }
+    }
+}
+
 async function signIn(page, user, password) {
-    await page.goto(`${cfg.url}/`, { waitUntil: 'domcontentloaded' });
+    await open(page, `${cfg.url}/`);
     check(new URL(page.url()).pathname === '/ui/', `/ did not lead to /ui/ but to ${page.url()}`);
     await page.getByLabel('User name').waitFor({ state: 'visible', timeout: 10000 });
     await page.getByLabel('User name').fill(user);
@@ -108,7 +123,7 @@ async function main() {
         watch(page, 'admin', problems);
 
         /* a wrong password is refused on the form */
-        await page.goto(`${cfg.url}/ui/`, { waitUntil: 'domcontentloaded' });
+        await open(page, `${cfg.url}/ui/`);
         await page.getByLabel('User name').fill(cfg.admin);
         await page.getByLabel('Password').fill(`${cfg.adminPw}-wrong`);
         await page.getByRole('button', { name: 'Sign in' }).click();

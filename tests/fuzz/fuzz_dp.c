@@ -36,7 +36,11 @@
  * down; staged frames lie within their UMEM frame with consistent lengths and
  * checksums; what the inside receives from a valid unmutated frame is its inner
  * packet with the TTL decremented, and what the clients receive opens with the
- * outbound SA's key to the inside packet with the TTL decremented. ASan poisons
+ * outbound SA's key to the inside packet with the TTL decremented; besides, a
+ * TCP SYN's MSS may only be lowered to the SA's tcp_mss (0x1003, 0x2003) and an
+ * L4 checksum only changed with it or, from the inside, completed where the
+ * sender left the pseudo-header sum (a right one stays right); 0x2003 has a
+ * session MTU of 1000, 0x1004 and 0x2005 a hard lifetime of 1000 bytes. ASan poisons
  * the UMEM but for the frames in use, and, of an outside frame, what lies
  * outside the received bytes. */
 #include <arpa/inet.h>
@@ -77,6 +81,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define ETH 14
 #define XS_OUT 0
 #define XS_IN 1
+#define FUZZ_MSS 1000 /* the tcp_mss of SAs 0x1003 and 0x2003 */
+#define HARD_BYTES 1000 /* SAs 0x1004 and 0x2005: a larger packet takes them past their hard lifetime */
 
 struct sa_def {
     uint32_t spi;
@@ -233,6 +239,13 @@ static void sa_make(const struct sa_def *d, struct dp_sa *sa)
         p->sin_addr.s_addr = htonl(ntohl(p->sin_addr.s_addr) + (d->spi & 0xff));
     }
     sa->udp_encap = d->udp;
+    /* session attributes and hard lifetimes on some SAs */
+    if (d->spi == 0x1003 || d->spi == 0x2003)
+        sa->tcp_mss = FUZZ_MSS;
+    if (d->spi == 0x2003)
+        sa->mtu = 1000;
+    if (d->spi == 0x1004 || d->spi == 0x2005)
+        sa->hard_bytes = HARD_BYTES;
     for (size_t i = 0; i < 3 && d->sel[i]; i++)
         parse_sel(d->sel[i], &sa->sel[sa->nsel++]);
 }
@@ -322,10 +335,10 @@ static void trace(const uint64_t *before, const uint64_t *after, size_t len, siz
 {
     static const char *ifn[IFC_N] = {"rx", "rx-bytes", "tx", "tx-bytes", "to-kernel", "drop-no-sa", "drop-replay",
                                      "drop-auth", "drop-malformed", "drop-selector", "drop-no-route", "drop-mtu",
-                                     "drop-ring-full", "drop-fragment", "drop-other"};
+                                     "drop-ring-full", "drop-fragment", "drop-sa-expired", "drop-other"};
     static const char *wkn[WK_N] = {"dec", "dec-bytes", "enc", "enc-bytes", "busy", "idle", "busy-ns"};
     static const char *san[SA_N] = {"packets", "bytes", "replay", "auth", "selector"};
-    _Static_assert(IFC_N == 15, "names of the drop reasons");
+    _Static_assert(IFC_N == 16, "names of the drop reasons");
 
     fprintf(stderr, "fuzz_dp: %zu bytes, %zu staged:", len, staged);
     for (size_t i = 0; i < CTR_N; i++) {
@@ -354,6 +367,10 @@ static void sas_reset(uint32_t lo, uint8_t hi)
         struct dp_rsa *r = rsa[i];
         uint64_t v = r->conf.esn ? (uint64_t)hi << 32 | lo : lo;
 
+        atomic_store(&r->life_bytes, 0);
+        atomic_store(&r->life_packets, 0);
+        atomic_store(&r->expired, false);
+        r->hard_reported = false;
         if (r->conf.inbound) {
             esp_replay_init(&r->replay, r->conf.replay_window, r->conf.esn);
             r->replay.top = v;
@@ -497,10 +514,78 @@ static size_t build_inside(uint8_t *f, const uint8_t *hdr, const uint8_t *body, 
     return ETH + ilen + trailer;
 }
 
-/* An inner packet @got as forwarded from @orig: the same but for the TTL (one less)
- * and, for IPv4, the header checksum (still right if it was). */
-static void check_ttl_dec(const uint8_t *got, const uint8_t *orig, size_t len, int family)
+/* Where an inner packet's L4 checksum and TCP MSS option value lie (0: none), as
+ * RFC 793/768 lay them out: TCP or UDP right after the IP header, not a fragment. */
+static void l4_layout(const uint8_t *ip, size_t len, int family, size_t *ck, size_t *mss, uint32_t *pseudo)
 {
+    size_t hl = family == AF_INET ? (ip[0] & 15) * 4u : 40;
+    uint8_t proto = family == AF_INET ? ip[9] : ip[6];
+
+    *ck = *mss = 0;
+    if (len < hl || (family == AF_INET && (rd16(ip + 6) & 0x3fff)))
+        return;
+    *pseudo = family == AF_INET ? sum16(ip + 12, 8) : sum16(ip + 8, 32);
+    *pseudo += proto + (uint32_t)(len - hl);
+    if (proto == 17 && len - hl >= 8 && rd16(ip + hl + 4) == len - hl) {
+        *ck = hl + 6;
+    } else if (proto == 6 && len - hl >= 20 && (ip[hl + 12] >> 4) * 4u >= 20 && (ip[hl + 12] >> 4) * 4u <= len - hl) {
+        size_t o = hl + 20, end = hl + (ip[hl + 12] >> 4) * 4u;
+        *ck = hl + 16;
+        while ((ip[hl + 13] & 2) && o < end && ip[o] != 0) {
+            if (ip[o] == 1) {
+                o++;
+                continue;
+            }
+            if (end - o < 2 || ip[o + 1] < 2 || ip[o + 1] > end - o)
+                break;
+            if (ip[o] == 2 && ip[o + 1] == 4) {
+                *mss = o + 2;
+                break;
+            }
+            o += ip[o + 1];
+        }
+    }
+}
+
+static bool l4_verifies(const uint8_t *ip, size_t len, size_t ck, uint32_t pseudo)
+{
+    size_t hl = ck - ((ip[0] >> 4 == 4 ? ip[9] : ip[6]) == 17 ? 6 : 16);
+    uint32_t s = pseudo + sum16(ip + hl, len - hl);
+
+    while (s >> 16)
+        s = (s & 0xffff) + (s >> 16);
+    return s == 0xffff;
+}
+
+/* An inner packet @got as forwarded from @orig: the same but for the TTL (one less)
+ * and, for IPv4, the header checksum (still right if it was); a TCP SYN's MSS may
+ * be lowered to FUZZ_MSS, with the checksum updated (still right if it was); with
+ * @complete, a checksum left to offload (the pseudo-header sum) is completed. */
+static void check_ttl_dec_fix(const uint8_t *got_in, const uint8_t *orig, size_t len, int family, bool complete)
+{
+    static uint8_t got[DP_FRAME_SIZE];
+    size_t ck, mss;
+    uint32_t pseudo = 0;
+    bool clamped = false;
+
+    CHECK(len <= sizeof(got));
+    memcpy(got, got_in, len);
+    l4_layout(orig, len, family, &ck, &mss, &pseudo);
+    if (mss && rd16(got + mss) != rd16(orig + mss)) {
+        CHECK(rd16(got + mss) == FUZZ_MSS && rd16(orig + mss) > FUZZ_MSS);
+        clamped = true;
+        memcpy(got + mss, orig + mss, 2);
+    }
+    if (ck && rd16(got + ck) != rd16(orig + ck)) {
+        uint32_t p = pseudo;
+        while (p >> 16)
+            p = (p & 0xffff) + (p >> 16);
+        CHECK(clamped || (complete && (rd16(orig + ck) == p || (p == 0xffff && rd16(orig + ck) == 0))));
+        CHECK(!complete || clamped || l4_verifies(got_in, len, ck, pseudo));
+        memcpy(got + ck, orig + ck, 2);
+    }
+    if (ck && l4_verifies(orig, len, ck, pseudo)) /* the TTL is not in the pseudo-header */
+        CHECK(l4_verifies(got_in, len, ck, pseudo));
     if (family == AF_INET) {
         size_t ihl = (orig[0] & 15) * 4u;
         CHECK(got[8] == orig[8] - 1);
@@ -513,10 +598,16 @@ static void check_ttl_dec(const uint8_t *got, const uint8_t *orig, size_t len, i
     }
 }
 
+static void check_ttl_dec(const uint8_t *got, const uint8_t *orig, size_t len, int family)
+{
+    check_ttl_dec_fix(got, orig, len, family, false);
+}
+
 /* A frame the worker staged on the outside that came from the inside: an outer
  * IPv4 header of an outbound SA, ESP that opens with its key to @orig (the IP
- * packet received) with the TTL decremented. */
-static void check_sealed(const uint8_t *f, size_t len, const uint8_t *orig, size_t olen)
+ * packet received) with the TTL decremented (and the L4 fix-ups of
+ * check_ttl_dec_fix; @from_inside: checksums left to offload completed). */
+static void check_sealed(const uint8_t *f, size_t len, const uint8_t *orig, size_t olen, bool from_inside)
 {
     const uint8_t *ip = f + ETH, *esp;
     uint8_t buf[DP_FRAME_SIZE], *inner, nh;
@@ -547,7 +638,7 @@ static void check_sealed(const uint8_t *f, size_t len, const uint8_t *orig, size
     want = family == AF_INET ? rd16(orig + 2) : rd16(orig + 4) + 40u;
     CHECK(want <= olen && ilen == want && nh == (family == AF_INET ? 4 : 41));
     CHECK(ip[1] == (family == AF_INET ? orig[1] : (uint8_t)((orig[0] & 15) << 4 | orig[1] >> 4)));
-    check_ttl_dec(inner, orig, ilen, family);
+    check_ttl_dec_fix(inner, orig, ilen, family, from_inside);
 }
 
 /* An ICMP "fragmentation needed" or ICMPv6 "packet too big" the worker staged back
@@ -698,7 +789,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 CHECK(xs->ifc->conf.role == DP_ROLE_OUTSIDE || w->detached_nh == &nhs[1]);
                 CHECK(w->detached_nh && !memcmp(s, w->detached_nh->dst_mac, 6) && !memcmp(s + 6, our_mac, 6));
                 CHECK(l - ETH <= xs->mtu);
-                check_sealed(s, l, orig + ETH, len - ETH);
+                check_sealed(s, l, orig + ETH, len - ETH, true);
             } else if (xs->ifc->conf.role == DP_ROLE_OUTSIDE ||
                        (valid && ((s[ETH] >> 4) != (expect[0] >> 4) ||
                                   ((s[ETH] >> 4) == 4 && memcmp(s + ETH + 12, expect + 12, 4))))) {
@@ -707,7 +798,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 CHECK(w->detached_nh && !memcmp(s, w->detached_nh->dst_mac, 6) && !memcmp(s + 6, our_mac, 6));
                 CHECK(l - ETH <= xs->mtu);
                 if (valid && !nmut)
-                    check_sealed(s, l, expect, expect[0] >> 4 == 4 ? rd16(expect + 2) : rd16(expect + 4) + 40u);
+                    check_sealed(s, l, expect, expect[0] >> 4 == 4 ? rd16(expect + 2) : rd16(expect + 4) + 40u,
+                                 false);
             } else {
                 /* forwarded: the inner packet, TFC padding gone */
                 int family = s[ETH] >> 4 == 4 ? AF_INET : AF_INET6;

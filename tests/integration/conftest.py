@@ -15,6 +15,8 @@ import pytest
 import ncclient.transport.ssh
 from ncclient import manager
 
+import prereq
+
 # ncclient's session thread sends queued requests only when its select() wakes up,
 # every TICK seconds (0.1 by default): every RPC would wait up to that long.
 ncclient.transport.ssh.TICK = 0.01
@@ -27,6 +29,16 @@ NC_NS = "urn:ietf:params:xml:ns:netconf:base:1.0"
 
 ADMIN_PW = "admin-secret-1"
 READER_PW = "reader-secret-1"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _prerequisites(request):
+    """Fails every test of a module whose REQUIRES (programs, Python modules,
+    "strongswan") or REQUIRES_PLUGINS (strongSwan plugins) are missing, naming each
+    with its Debian package, before anything is started."""
+    msgs = prereq.missing(getattr(request.module, "REQUIRES", ()), getattr(request.module, "REQUIRES_PLUGINS", ()))
+    if msgs:
+        pytest.fail("missing prerequisites:\n  " + "\n  ".join(msgs), pytrace=False)
 
 
 _libc = ctypes.CDLL("libc.so.6", use_errno=True)

@@ -10,6 +10,7 @@ import subprocess
 import tempfile
 import time
 
+import prereq
 from conftest import free_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -18,6 +19,7 @@ SECRET = "radius-secret-1"
 
 class FreeRadius:
     def __init__(self, netns=None, secret=SECRET, users_extra="", quiet=False, subst=None):
+        prereq.check(["freeradius"])
         self.dir = tempfile.mkdtemp(prefix="raven-radius-")
         self.port, self.acct_port = free_port(), free_port()
         self.secret = secret

@@ -10,6 +10,8 @@ from ncclient.transport.errors import AuthenticationError
 from conftest import cfg, crypt_hash, free_port
 from nchelpers import endpoint, expect_error, pool_cfg, pool_names, port_accepts, user, wait_until
 
+REQUIRES = ("ncclient",)
+
 CAP = "urn:ietf:params:netconf:capability:confirmed-commit:1.1"
 
 

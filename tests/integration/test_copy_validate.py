@@ -10,6 +10,8 @@ from conftest import cfg
 from nchelpers import (MASK, aaa, assert_unchanged, author_policy, canon_children, expect_error, get_config,
                        inline_config, inline_source, pool, pool_cfg, pool_names, pools, radius, running_state)
 
+REQUIRES = ("ncclient",)
+
 
 def startup_path(ravend):
     return os.path.join(ravend.state_dir, "startup.xml")

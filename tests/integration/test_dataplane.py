@@ -16,6 +16,8 @@ from lab import psk_client_conf
 from nchelpers import rpc, wait_until
 from test_ike_sessions import NS, headend_config, sessions, state, t
 
+REQUIRES = ("strongswan", "iperf3", "scapy", "ping")
+
 ESP = {
     "aes128gcm16": ("AES_GCM_16-128", None),
     "aes256gcm16": ("AES_GCM_16-256", None),

@@ -17,6 +17,8 @@ from test_dataplane import (NS, child_stats, dataplane_config, dp_iface, ns_run,
 from test_ike_sessions import headend_config
 from conftest import cfg
 
+REQUIRES = ("strongswan", "ethtool", "ping")
+
 
 def xdp_prog(ns, dev):
     """The name of the XDP program attached to @dev in @ns, or None."""

@@ -11,9 +11,12 @@ import subprocess
 
 import pytest
 
+REQUIRES = ("scapy", "ip")
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 DP_TOOL = os.environ.get("DP_TOOL", "")
-DROPS = ["no_sa", "replay", "auth", "malformed", "selector", "no_route", "mtu", "ring_full", "fragment", "other"]
+DROPS = ["no_sa", "replay", "auth", "malformed", "selector", "no_route", "mtu", "ring_full", "fragment", "sa_expired",
+         "other"]
 
 KEYS = {
     "gcm128": ("11" * 16 + "a1b2c3d4", "22" * 16 + "d4c3b2a1", None, None),

@@ -10,6 +10,8 @@ from conftest import RAVEND, ROOT, free_port
 from nchelpers import wait_until
 from resthelpers import Rest
 
+REQUIRES = ("strongswan", "ping")
+
 
 def namespaces():
     """The demo's namespaces (its lab's tag is "rvd"; tests running in parallel have

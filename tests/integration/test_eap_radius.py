@@ -20,6 +20,9 @@ from radiushelpers import SECRET, FreeRadius
 from test_ike_certs import pki, read  # noqa: F401 (the pki fixture)
 from test_ike_sessions import sessions, state, t
 
+REQUIRES = ("strongswan", "freeradius", "radclient", "dnsmasq", "iperf3")
+REQUIRES_PLUGINS = ("eap-identity", "eap-md5", "eap-mschapv2")
+
 
 @pytest.fixture
 def radius_in(lab):

@@ -10,6 +10,8 @@ from nchelpers import (RT_NS, aaa, assert_unchanged, author_policy, canon_childr
                        interface, pool, pool_cfg, pool_names, pools, radius, rpc_errors, running_state, subtree,
                        texts, top)
 
+REQUIRES = ("ncclient",)
+
 @pytest.fixture
 def ravend(make_ravend, ifns):
     """These tests commit dataplane interfaces (eth0, eth9): ravend runs in a

@@ -8,6 +8,8 @@ from conftest import NC_NS, NS, READER_PW, cfg
 from nchelpers import (aaa, assert_unchanged, author_policy, error_info, expect_error, get_config,
                        interface, pool, pool_cfg, pool_names, pools, radius, rpc, running_state, top)
 
+REQUIRES = ("ncclient",)
+
 
 def test_create_of_existing_entry_is_data_exists(ravend):
     m = ravend.connect()

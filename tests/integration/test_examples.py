@@ -12,6 +12,8 @@ from lxml import etree
 from conftest import NS, ROOT, cfg
 from nchelpers import MASK, canon_children, get_config, parse_config_file
 
+REQUIRES = ("ncclient",)
+
 EXAMPLES = sorted(glob.glob(os.path.join(ROOT, "yang", "examples", "*.xml")))
 
 # The secret leaves of raven-vpn (yang/README.md); checked against the module below.

@@ -9,6 +9,8 @@ from conftest import NC_NS, NS, cfg
 from nchelpers import (MON_NS, WD_NS, YANGLIB_NS, aaa, data_of, find_all, get_config, interface,
                        pool, pools, radius, rpc, subtree, texts)
 
+REQUIRES = ("ncclient",)
+
 @pytest.fixture
 def ravend(make_ravend, ifns):
     """These tests commit dataplane interfaces (eth0, eth9): ravend runs in a

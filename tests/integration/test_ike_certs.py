@@ -13,6 +13,8 @@ from conftest import NS, cfg
 from nchelpers import expect_error
 from test_ike_sessions import sessions, t
 
+REQUIRES = ("strongswan", "openssl")
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 

@@ -8,6 +8,8 @@ from lab import psk_client_conf
 from nchelpers import wait_until
 from test_ike_sessions import headend_config, sessions, state, t
 
+REQUIRES = ("strongswan",)
+
 IPSEC = f"""<ipsec xmlns="{NS}" xmlns:rt="urn:raven:params:xml:ns:yang:raven-types">
   <transform-set><name>gcm</name><esp-encryption>rt:aes-gcm-16-128</esp-encryption></transform-set>
   <profile><name>rw-ipsec</name><transform-set>gcm</transform-set><ikev2-profile>rw</ikev2-profile>

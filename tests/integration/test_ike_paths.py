@@ -10,6 +10,8 @@ from lab import psk_client_conf
 from nchelpers import wait_until
 from test_ike_sessions import headend_config, sessions, state, t, up
 
+REQUIRES = ("strongswan",)
+
 
 def test_client_behind_nat(make_ravend, lab):
     lb = lab(1, nat=True)

@@ -11,6 +11,8 @@ from lab import psk_client_conf
 from nchelpers import wait_until
 from test_ike_sessions import headend_config, sessions, state, t
 
+REQUIRES = ("strongswan",)
+
 
 def reason_of_down(m):
     for _ in range(6):

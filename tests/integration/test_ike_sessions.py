@@ -20,6 +20,8 @@ from conftest import NS, cfg
 from lab import psk_client_conf
 from nchelpers import data_of, expect_error, rpc, wait_until
 
+REQUIRES = ("strongswan", "tshark")
+
 NOTIF_NS = "urn:ietf:params:xml:ns:netconf:notification:1.0"
 
 

@@ -17,6 +17,8 @@ import pytest
 
 from lab import psk_client_conf
 
+REQUIRES = ("strongswan",)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROBE = os.environ.get("IKE_PROBE", os.path.join(HERE, "..", "..", "build", "tests", "ike_probe"))
 PSK = "interop-test-only"

@@ -8,6 +8,8 @@ from ncclient.transport.errors import TransportError
 from nchelpers import error_info, expect_error, pool_cfg, pool_names, wait_until
 from conftest import NC_NS
 
+REQUIRES = ("ncclient",)
+
 
 @pytest.mark.parametrize("ds", ["running", "candidate", "startup"])
 def test_lock_unlock_per_datastore(ravend, ds):

@@ -11,6 +11,8 @@ from conftest import ADMIN_PW, NS, READER_PW, cfg, crypt_hash, free_port
 from nchelpers import (assert_unchanged, endpoint, expect_error, get_config, inline_source, pool, pool_cfg,
                        pool_names, pools, port_accepts, running_state, texts, top, user, wait_until)
 
+REQUIRES = ("ncclient",)
+
 NO_ADMIN_EDITS = {
     "delete-admin": user("admin", op="delete"),
     "demote-admin": user("admin", role="read-only"),

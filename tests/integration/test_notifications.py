@@ -10,6 +10,8 @@ from ncclient.operations.rpc import RPCError
 from conftest import NS, READER_PW, cfg
 from nchelpers import NCN_NS, expect_error, pool, pool_cfg, pools
 
+REQUIRES = ("ncclient",)
+
 NOTIF_NS = "urn:ietf:params:xml:ns:netconf:notification:1.0"
 
 

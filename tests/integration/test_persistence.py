@@ -15,6 +15,8 @@ from conftest import NS, READER_PW, cfg
 from nchelpers import (MASK, aaa, assert_unchanged, author_policy, canon_children, get_config, inline_source,
                        interface, pool, pool_cfg, pool_names, pools, radius, running_state, user)
 
+REQUIRES = ("ncclient",)
+
 @pytest.fixture
 def ravend(make_ravend, ifns):
     """These tests commit dataplane interfaces (eth0, eth9): ravend runs in a

@@ -13,6 +13,8 @@ import pytest
 from conftest import free_port
 from radiushelpers import SECRET, FreeRadius
 
+REQUIRES = ("freeradius",)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOOL = os.environ.get("RADIUS_TOOL", os.path.join(HERE, "..", "..", "build", "tests", "radius_tool"))
 

@@ -15,6 +15,8 @@ import pytest
 from conftest import ADMIN_PW, NS, READER_PW, free_port
 from nchelpers import pool_names
 
+REQUIRES = ("ncclient",)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 RAVENCTL = os.path.join(HERE, "..", "..", "api", "cli", "ravenctl")
 

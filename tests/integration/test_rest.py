@@ -12,6 +12,8 @@ import pytest
 
 from resthelpers import JSON, XML, READER_PW, Rest, pool_body
 
+REQUIRES = ("ncclient",)
+
 POOLS = "/restconf/data/raven-vpn:pools"
 
 

@@ -18,6 +18,8 @@ from resthelpers import ADMIN_PW, Rest, pool_body
 from test_dataplane import dataplane_config, ping
 from test_ike_sessions import headend_config
 
+REQUIRES = ("strongswan", "curl", "openssl")
+
 METRIC_LINE = re.compile(r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*"'
                          r'(,[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*")*\})? -?[0-9.e+]+$')
 

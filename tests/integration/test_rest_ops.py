@@ -17,6 +17,8 @@ from nchelpers import port_accepts, wait_until
 from conftest import free_port
 from resthelpers import JSON, XML, Rest, pool_body
 
+REQUIRES = ("openssl",)
+
 POOLS = "/restconf/data/raven-vpn:pools"
 CAND = "/restconf/ds/ietf-datastores:candidate"
 RUN = "/restconf/ds/ietf-datastores:running"

@@ -7,6 +7,8 @@ from conftest import ADMIN_PW, READER_PW, cfg
 from nchelpers import (MASK, aaa, assert_unchanged, expect_error, get_config, inline_source, keyring,
                        radius, running_state, subtree, texts, user)
 
+REQUIRES = ("ncclient",)
+
 RADIUS_PATH = "aaa/radius-server/key"
 PSK_PATH = "ikev2/keyring/peer/pre-shared-key"
 

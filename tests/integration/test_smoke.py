@@ -2,6 +2,8 @@
 public key, and takes a candidate edit through commit."""
 from conftest import NS, cfg
 
+REQUIRES = ("ncclient",)
+
 
 def test_password_and_key_login(ravend, keypair):
     m = ravend.connect()

@@ -336,12 +336,15 @@ static void test_parser_every_attribute(void **state)
         "ipsec:addr-pool=p4", "ipsec:ipv6-addr-pool=p6", "ipsec:addrv6=2001:db8::7", "ipsec:prefix-len=64",
         "ipsec:route-set=interface", "ipsec:route-accept=any tag 10 distance 5",
         "ipsec:route-set=access-list ipv6 split6", "ip:interface-config=ip mtu 1300",
+        "ip:interface-config=ip tcp adjust-mss 1200",
         "ipsec:group-dhcp-server=10.3.3.3", "ipsec:dhcp-giaddr=10.3.3.1", "ipsec:dhcp-timeout=5",
         "ipsec:ikev2-password-local=l", "ipsec:ikev2-password-remote=r", NULL};
     static const char *const refused[] = {
         "ipsec:dns-servers=not-an-address", "ipsec:pfs=maybe", "ipsec:ipsec-flow-limit=50001",
         "ipsec:route-set=prefix 10.0.0.0/33", "ipsec:route-set=prefix 10.0.0.0/255.0.255.0",
-        "ipsec:prefix-len=129", "ipsec:no-such-thing=1", "noprotocol", "ipsec:addr-pool=", NULL};
+        "ipsec:prefix-len=129", "ipsec:no-such-thing=1", "noprotocol", "ipsec:addr-pool=",
+        "ip:interface-config=ip mtu 500", "ip:interface-config=ip tcp adjust-mss 9000",
+        "ip:interface-config=ip mtu 1300x", "ip:interface-config=shutdown", NULL};
     struct aaa_attrs a;
 
     (void)state;
@@ -374,7 +377,8 @@ static void test_parser_every_attribute(void **state)
         assert_false(b.route_accept);
         aaa_attrs_free(&b);
     }
-    assert_string_equal(a.interface_config[0], "ip mtu 1300");
+    assert_int_equal(a.mtu, 1300);
+    assert_int_equal(a.tcp_mss, 1200);
     assert_string_equal(a.dhcp_server, "10.3.3.3");
     assert_int_equal(a.dhcp_timeout, 5);
     assert_int_equal(a.flow_limit, 4);

@@ -2,7 +2,10 @@
  * unique, outbound SPIs (the peers' choice) may repeat across sessions, keys are
  * checked against the transform, and a session's SAs move together; the workers'
  * view: SPI lookup, longest-prefix match of client prefixes (selector ranges split
- * into prefixes), a rekeyed prefix moving to the new SA and back when it goes. */
+ * into prefixes), a rekeyed prefix moving to the new SA and back when it goes.
+ * Inner packets (dataplane/dp_inner.c): checksums left to offload completed, wrong
+ * ones left alone, the MSS of SYNs clamped. On a detached worker (dp_fwd.c): the
+ * hard byte and packet lifetimes in both directions, the session MTU's ICMP. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +17,169 @@
 
 #include <arpa/inet.h>
 #include "dataplane/dp_int.h"
+#include "dataplane/esp.h"
+
+static uint16_t rd16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static void wr16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+/* The folded ones' complement sum of @len bytes plus @sum (RFC 1071). */
+static uint32_t sum16(const uint8_t *p, size_t len, uint32_t sum)
+{
+    for (; len > 1; p += 2, len -= 2)
+        sum += rd16(p);
+    if (len)
+        sum += (uint32_t)p[0] << 8;
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    return sum;
+}
+
+/* The pseudo-header sum of an IPv4/IPv6 packet's L4 part (unfolded is fine). */
+static uint32_t pseudo(const uint8_t *ip, size_t len)
+{
+    if (ip[0] >> 4 == 4)
+        return sum16(ip + 12, 8, 0) + ip[9] + (uint32_t)(len - 20);
+    return sum16(ip + 8, 32, 0) + ip[6] + (uint32_t)(len - 40);
+}
+
+static bool l4_verifies(const uint8_t *ip, size_t len)
+{
+    size_t hl = ip[0] >> 4 == 4 ? 20 : 40;
+
+    return sum16(ip + hl, len - hl, pseudo(ip, len)) == 0xffff;
+}
+
+/* An IPv4 (or IPv6) packet from 10.1.0.9 / 2001:db8::9 to 10.1.0.5 / 2001:db8::5
+ * with a TCP header of @optlen option bytes (@opts) and @plen payload bytes, or
+ * UDP (@tcp false); L4 checksum complete. Returns its length. */
+static size_t mkpkt(uint8_t *b, bool v6, bool tcp, uint8_t flags, const uint8_t *opts, size_t optlen, size_t plen)
+{
+    size_t hl = v6 ? 40 : 20, l4 = tcp ? 20 + optlen : 8, len = hl + l4 + plen;
+    uint8_t *t = b + hl, *ck;
+
+    memset(b, 0, len);
+    if (v6) {
+        b[0] = 0x60;
+        wr16(b + 4, (uint16_t)(len - 40));
+        b[6] = tcp ? 6 : 17;
+        b[7] = 64;
+        inet_pton(AF_INET6, "2001:db8::9", b + 8);
+        inet_pton(AF_INET6, "2001:db8::5", b + 24);
+    } else {
+        b[0] = 0x45;
+        wr16(b + 2, (uint16_t)len);
+        wr16(b + 6, 0x4000); /* DF */
+        b[8] = 64;
+        b[9] = tcp ? 6 : 17;
+        inet_pton(AF_INET, "10.1.0.9", b + 12);
+        inet_pton(AF_INET, "10.1.0.5", b + 16);
+        wr16(b + 10, (uint16_t)~sum16(b, 20, 0));
+    }
+    wr16(t, 40000);
+    wr16(t + 2, 80);
+    if (tcp) {
+        t[12] = (uint8_t)((20 + optlen) / 4 << 4);
+        t[13] = flags;
+        wr16(t + 14, 64240);
+        if (optlen)
+            memcpy(t + 20, opts, optlen);
+        ck = t + 16;
+    } else {
+        wr16(t + 4, (uint16_t)(8 + plen));
+        ck = t + 6;
+    }
+    for (size_t i = 0; i < plen; i++)
+        t[l4 + i] = (uint8_t)(i * 7 + 3);
+    wr16(ck, (uint16_t)~sum16(t, l4 + plen, pseudo(b, len)));
+    return len;
+}
+
+static void test_inner_checksums(void **st)
+{
+    uint8_t b[1600], c[1600], orig[1600];
+    int fam[2] = {AF_INET, AF_INET6};
+
+    (void)st;
+    for (int v6 = 0; v6 < 2; v6++) {
+        for (int tcp = 0; tcp < 2; tcp++) {
+            size_t len = mkpkt(b, v6, tcp, 0x18, NULL, 0, 1001), hl = v6 ? 40 : 20;
+            uint8_t *ck = b + hl + (tcp ? 16 : 6);
+
+            /* complete and right: untouched */
+            memcpy(orig, b, len);
+            assert_false(dp_inner_csum_complete(b, len, fam[v6]));
+            assert_memory_equal(b, orig, len);
+            /* wrong in another way (a bit flipped): left for the receiver to drop */
+            b[hl + 30] ^= 1;
+            memcpy(c, b, len);
+            assert_false(dp_inner_csum_complete(b, len, fam[v6]));
+            assert_memory_equal(b, c, len);
+            b[hl + 30] ^= 1;
+            /* CHECKSUM_PARTIAL: the folded pseudo-header sum, as Linux leaves it */
+            wr16(ck, (uint16_t)sum16(NULL, 0, pseudo(b, len)));
+            assert_false(l4_verifies(b, len));
+            assert_true(dp_inner_csum_complete(b, len, fam[v6]));
+            assert_true(l4_verifies(b, len));
+            assert_memory_equal(b, orig, len); /* the checksum the sender would have put */
+        }
+    }
+    /* a fragment (IPv4 MF) and a TCP header shorter than its data offset: left alone */
+    size_t len = mkpkt(b, false, true, 0x18, NULL, 0, 100);
+    wr16(b + 20 + 16, (uint16_t)sum16(NULL, 0, pseudo(b, len)));
+    wr16(b + 6, 0x2000);
+    memcpy(c, b, len);
+    assert_false(dp_inner_csum_complete(b, len, AF_INET));
+    assert_memory_equal(b, c, len);
+    assert_false(dp_inner_csum_complete(b, 30, AF_INET));
+}
+
+static void test_mss_clamp(void **st)
+{
+    /* MSS first; and after a NOP, at an odd offset (the value straddles two
+     * checksum words) */
+    static const uint8_t even[] = {2, 4, 0x05, 0xb4, 1, 3, 3, 7}, odd[] = {1, 2, 4, 0x05, 0xb4, 1, 1, 0};
+    uint8_t b[200], c[200];
+    int fam[2] = {AF_INET, AF_INET6};
+
+    (void)st;
+    for (int v6 = 0; v6 < 2; v6++) {
+        size_t hl = v6 ? 40 : 20, len;
+
+        len = mkpkt(b, v6, true, 0x02, even, sizeof(even), 0); /* SYN, MSS 1460 */
+        assert_true(dp_inner_mss_clamp(b, len, fam[v6], 1200));
+        assert_int_equal(rd16(b + hl + 22), 1200);
+        assert_true(l4_verifies(b, len));
+        len = mkpkt(b, v6, true, 0x12, odd, sizeof(odd), 0); /* SYN-ACK */
+        assert_true(dp_inner_mss_clamp(b, len, fam[v6], 1000));
+        assert_int_equal(rd16(b + hl + 23), 1000);
+        assert_true(l4_verifies(b, len));
+        /* already small enough, not a SYN, no clamp set: untouched */
+        memcpy(c, b, len);
+        assert_false(dp_inner_mss_clamp(b, len, fam[v6], 1100));
+        len = mkpkt(b, v6, true, 0x10, even, sizeof(even), 10);
+        memcpy(c, b, len);
+        assert_false(dp_inner_mss_clamp(b, len, fam[v6], 1200));
+        assert_false(dp_inner_mss_clamp(b, len, fam[v6], 0));
+        assert_memory_equal(b, c, len);
+    }
+    /* a wrong checksum stays wrong (the update is incremental); a truncated
+     * option list ends the walk */
+    size_t len = mkpkt(b, false, true, 0x02, even, sizeof(even), 0);
+    b[20 + 16] ^= 0x40;
+    assert_true(dp_inner_mss_clamp(b, len, AF_INET, 1200));
+    assert_false(l4_verifies(b, len));
+    static const uint8_t bad[] = {3, 9, 0, 0, 2, 4, 5, 0xb4};
+    len = mkpkt(b, false, true, 0x02, bad, sizeof(bad), 0);
+    assert_false(dp_inner_mss_clamp(b, len, AF_INET, 1200));
+}
 
 static struct dp_sa gcm(uint64_t session, uint32_t spi, bool inbound)
 {
@@ -132,9 +298,181 @@ static void test_keys_and_move(void **st)
     dp_free(dp);
 }
 
+/* ---- on a detached worker ---- */
+
+static const uint8_t tkey[20] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20};
+
+static struct dp_sa lifetime_sa(uint32_t spi, bool inbound)
+{
+    struct dp_sa sa = routed(1, spi, "10.1.0.0", "10.1.0.255");
+    struct sockaddr_in *l = (void *)&sa.local, *p = (void *)&sa.peer;
+
+    sa.inbound = inbound;
+    memcpy(sa.key, tkey, sizeof(tkey));
+    l->sin_family = p->sin_family = AF_INET;
+    inet_pton(AF_INET, "192.0.2.1", &l->sin_addr);
+    inet_pton(AF_INET, "192.0.2.2", &p->sin_addr);
+    return sa;
+}
+
+/* A frame on the worker's interface @xs: @ip (@len bytes) behind an Ethernet
+ * header, in a frame of its own, processed as received. */
+static void feed(struct dp_worker *w, size_t xs, const uint8_t *ip, size_t len)
+{
+    uint64_t fa = w->free[--w->nfree];
+    uint8_t *f = (uint8_t *)w->area + fa + 256;
+
+    memcpy(f, "\x02\0\0\0\0\x01\x02\0\0\0\0\x02", 12);
+    wr16(f + 12, ip[0] >> 4 == 4 ? 0x0800 : 0x86dd);
+    memcpy(f + 14, ip, len);
+    dp_fwd_one(w, &w->xs[xs], fa + 256, (uint32_t)(14 + len));
+}
+
+/* ESP from the client (the inbound SA's key): outer IPv4 to us, sequence @seq. */
+static void feed_esp(struct dp_worker *w, struct esp_xform *x, uint32_t spi, uint32_t seq, const uint8_t *inner,
+                     size_t ilen)
+{
+    uint8_t b[2048] = {0}, *in = b + 20 + ESP_HEAD_MAX;
+    int n;
+
+    memcpy(in, inner, ilen);
+    n = esp_seal(x, spi, seq, 4, in, ilen);
+    assert_true(n > 0);
+    uint8_t *ip = in - esp_head_len(x) - 20;
+    ip[0] = 0x45;
+    wr16(ip + 2, (uint16_t)(20 + n));
+    ip[8] = 64;
+    ip[9] = 50;
+    inet_pton(AF_INET, "192.0.2.2", ip + 12);
+    inet_pton(AF_INET, "192.0.2.1", ip + 16);
+    wr16(ip + 10, (uint16_t)~sum16(ip, 20, 0));
+    feed(w, 0, ip, 20 + (size_t)n);
+}
+
+static void test_hard_lifetimes(void **st)
+{
+    static const enum dp_role roles[] = {DP_ROLE_OUTSIDE, DP_ROLE_INSIDE};
+    struct dp *dp = dp_new();
+    struct dp_sa out = lifetime_sa(0x500, false), in = lifetime_sa(0x600, true);
+    struct esp_params ep = {.cipher = DP_CIPHER_AES_GCM_16, .key = tkey, .key_len = 20};
+    struct esp_xform *client = esp_xform_new(&ep, true);
+    struct dp_worker *w;
+    struct dp_sa_ref refs[4];
+    struct dp_sa_stats so, si;
+    uint8_t pkt[1600];
+    size_t len = mkpkt(pkt, false, false, 0, NULL, 0, 72); /* 100 bytes */
+
+    (void)st;
+    out.hard_packets = 3;
+    out.soft_packets = 2;
+    /* inbound: 250 bytes allow two packets of 100, not a third */
+    in.hard_bytes = 250;
+    in.sel[0].family = AF_INET;
+    inet_pton(AF_INET, "10.1.0.9", in.sel[0].start);
+    inet_pton(AF_INET, "10.1.0.9", in.sel[0].end);
+    assert_int_equal(dp_sa_add(dp, &out), 0);
+    assert_int_equal(dp_sa_add(dp, &in), 0);
+    assert_non_null(client);
+    assert_non_null(w = dp_worker_detached(dp, roles, 2));
+    dp_rcu_enter();
+    /* outbound: the inside host to the client (10.1.0.9 -> 10.1.0.5) */
+    for (int i = 0; i < 5; i++)
+        feed(w, 1, pkt, len);
+    dp_rcu_leave();
+    assert_int_equal(dp_sa_stats(dp, 1, 0x500, false, &so), 0);
+    assert_int_equal(so.packets, 3);
+    assert_int_equal(w->xs[1].ifc->ctr[0].drops[DP_DROP_EXPIRED], 2);
+    assert_int_equal(dp_soft_expired(dp, refs, 4), 1);
+    assert_int_equal(dp_hard_expired(dp, refs, 4), 1);
+    assert_int_equal(refs[0].spi, 0x500);
+    assert_false(refs[0].inbound);
+    assert_int_equal(dp_hard_expired(dp, refs, 4), 0); /* reported once */
+    /* inbound: 10.1.0.9 (the client) to 10.2.0.5 (inside, not a client) */
+    pkt[17] = 2;
+    wr16(pkt + 10, 0);
+    wr16(pkt + 10, (uint16_t)~sum16(pkt, 20, 0));
+    dp_rcu_enter();
+    for (uint32_t seq = 1; seq <= 4; seq++)
+        feed_esp(w, client, 0x600, seq, pkt, len);
+    dp_rcu_leave();
+    assert_int_equal(dp_sa_stats(dp, 1, 0x600, true, &si), 0);
+    assert_int_equal(si.packets, 2);
+    assert_int_equal(si.bytes, 200);
+    assert_int_equal(w->xs[0].ifc->ctr[0].drops[DP_DROP_EXPIRED], 2);
+    assert_int_equal(dp_hard_expired(dp, refs, 4), 1);
+    assert_int_equal(refs[0].spi, 0x600);
+    assert_true(refs[0].inbound);
+    dp_worker_detached_drain(w);
+    dp_worker_detached_free(w);
+    esp_xform_free(client);
+    dp_free(dp);
+}
+
+/* The session MTU: an inside packet with DF over it gets "fragmentation needed"
+ * carrying it; IPv6 "packet too big" (never under 1280); the clamp from inside. */
+static void test_session_mtu(void **st)
+{
+    static const enum dp_role roles[] = {DP_ROLE_OUTSIDE, DP_ROLE_INSIDE};
+    struct dp *dp = dp_new();
+    struct dp_sa out = lifetime_sa(0x500, false);
+    struct dp_worker *w;
+    uint8_t pkt[1600];
+    size_t len;
+
+    (void)st;
+    out.mtu = 1000;
+    out.nsel = 2;
+    out.sel[1].family = AF_INET6;
+    inet_pton(AF_INET6, "2001:db8::", out.sel[1].start);
+    inet_pton(AF_INET6, "2001:db8::ffff", out.sel[1].end);
+    assert_int_equal(dp_sa_add(dp, &out), 0);
+    assert_non_null(w = dp_worker_detached(dp, roles, 2));
+    w->xs[1].has_addr4 = true;
+    inet_pton(AF_INET, "10.1.1.1", &w->xs[1].addr4);
+    dp_rcu_enter();
+    len = mkpkt(pkt, false, false, 0, NULL, 0, 1000 - 28); /* exactly the MTU: passes */
+    feed(w, 1, pkt, len);
+    assert_int_equal(w->xs[1].ntx, 0);
+    len = mkpkt(pkt, false, false, 0, NULL, 0, 1001 - 28);
+    feed(w, 1, pkt, len);
+    dp_rcu_leave();
+    assert_int_equal(w->xs[1].ntx, 1);
+    const uint8_t *r = (const uint8_t *)w->area + w->xs[1].txq[0].addr + 14;
+    assert_int_equal(r[9], 1);   /* ICMP */
+    assert_int_equal(r[20], 3);  /* destination unreachable */
+    assert_int_equal(r[21], 4);  /* fragmentation needed */
+    assert_int_equal(rd16(r + 26), 1000);
+    assert_memory_equal(r + 16, pkt + 12, 4); /* back to the sender */
+    assert_int_equal(w->xs[1].ifc->ctr[0].drops[DP_DROP_MTU], 1);
+    dp_worker_detached_drain(w);
+    /* IPv6: the session's 1000 is below IPv6's minimum; 1280 is the tunnel's MTU */
+    w->xs[1].has_addr6 = true;
+    inet_pton(AF_INET6, "fd00::1", &w->xs[1].addr6);
+    dp_rcu_enter();
+    len = mkpkt(pkt, true, false, 0, NULL, 0, 1280 - 48);
+    feed(w, 1, pkt, len);
+    assert_int_equal(w->xs[1].ntx, 0);
+    len = mkpkt(pkt, true, false, 0, NULL, 0, 1281 - 48);
+    feed(w, 1, pkt, len);
+    dp_rcu_leave();
+    assert_int_equal(w->xs[1].ntx, 1);
+    r = (const uint8_t *)w->area + w->xs[1].txq[0].addr + 14;
+    assert_int_equal(r[6], 58); /* ICMPv6 */
+    assert_int_equal(r[40], 2); /* packet too big */
+    assert_int_equal(rd16(r + 46), 1280);
+    assert_memory_equal(r + 24, pkt + 8, 16);
+    dp_worker_detached_drain(w);
+    dp_worker_detached_free(w);
+    dp_free(dp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_inner_checksums),
+        cmocka_unit_test(test_mss_clamp),
+        cmocka_unit_test(test_hard_lifetimes),
+        cmocka_unit_test(test_session_mtu),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_keys_and_move),
         cmocka_unit_test(test_worker_view),

@@ -1,7 +1,10 @@
 /* Unit tests of the IKEv2 engine's decisions that real clients cannot show: the
  * Unity and FlexVPN configuration attributes go only to clients that announced
  * the matching vendor ID (SPEC S4); a client cannot grow its child SAs without
- * bound by rekeying; cookies cannot be forged. The engine runs in-process on its
+ * bound by rekeying; cookies cannot be forged; unprotected errors (RFC 7296
+ * 2.5) answer unknown critical payloads and later major versions, within a
+ * rate limit, counted; a child SA the dataplane reports past its hard lifetime
+ * is deleted and the client told. The engine runs in-process on its
  * test seam (ike_engine_input / ike_engine_set_output), driven by the test
  * initiator. */
 #include <arpa/inet.h>
@@ -13,12 +16,15 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
-#include "dataplane/dp.h"
+#include "dataplane/dp_int.h"
 #include "daemon/base/log.h"
+#include "daemon/ike/ike_eng.h"
 #include "daemon/ike/ike_engine.h"
 #include "tests/support/ike_client.h"
 
@@ -220,24 +226,59 @@ static void test_rekeys_do_not_grow_children(void **state)
         assert_true(ask(e, eng, &b));
         assert_int_equal(ike_client_response_notify(&c, e->out, e->out_len), 43); /* TEMPORARY_FAILURE */
     }
-    /* new child SAs stop at half the table (8 live ones) whatever the flow limit,
-     * and a refused one installs nothing */
-    for (uint32_t i = 0; i < 7; i++) {
+    /* without a flow limit, new child SAs are not capped by a fixed table: the
+     * session's table grows (40 more here) */
+    for (uint32_t i = 0; i < 40; i++) {
         assert_true(ike_client_create_child(&c, 0, 0x30000000 + i, &b));
         assert_true(ask(e, eng, &b));
         assert_int_equal(ike_client_response_notify(&c, e->out, e->out_len), 0);
     }
-    assert_int_equal(children(e, eng), 9); /* 8 live, 1 rekeyed and waiting for its DELETE */
-    for (uint32_t i = 7; i < 20; i++) {
+    assert_int_equal(children(e, eng), 42); /* 41 live, 1 rekeyed and waiting for its DELETE */
+    assert_int_equal(dp_sa_count(e->dp), 2 * 42);
+    ike_client_fini(&c);
+    ike_engine_free(eng);
+    assert_int_equal(dp_sa_count(e->dp), 0); /* every SA goes with its session */
+}
+
+/* The authorization's flow limit holds as configured, past the 8 child SAs
+ * that a fixed table once allowed; a refused one installs nothing. */
+static void test_flow_limit(void **state)
+{
+    struct env *e = *state;
+    struct lyd_node *tree = NULL, *n = NULL;
+    struct ike_engine *eng;
+    struct ike_client c;
+    struct ike_buf b = {0};
+
+    assert_int_equal(lyd_dup_siblings(e->tree, NULL, LYD_DUP_RECURSIVE, &tree), 0);
+    assert_int_equal(lyd_new_path(tree, NULL, "/raven-vpn:ikev2/authorization-policy[name='g']/ipsec-flow-limit",
+                                  "25", 0, &n),
+                     0);
+    eng = engine(e, tree);
+    ike_client_init(&c, IKE_DH_ECP256);
+    assert_true(ike_client_sa_init(&c, &b));
+    assert_true(ask(e, eng, &b));
+    assert_true(ike_client_sa_init_done(&c, e->out, e->out_len));
+    assert_true(ike_client_auth(&c, "alice.example.org", "k1", &b));
+    assert_true(ask(e, eng, &b));
+    assert_true(ike_client_auth_done(&c, e->out, e->out_len));
+    for (uint32_t i = 0; i < 24; i++) {
+        assert_true(ike_client_create_child(&c, 0, 0x30000000 + i, &b));
+        assert_true(ask(e, eng, &b));
+        assert_int_equal(ike_client_response_notify(&c, e->out, e->out_len), 0);
+    }
+    assert_int_equal(children(e, eng), 25);
+    for (uint32_t i = 24; i < 30; i++) {
         assert_true(ike_client_create_child(&c, 0, 0x30000000 + i, &b));
         assert_true(ask(e, eng, &b));
         assert_int_equal(ike_client_response_notify(&c, e->out, e->out_len), 35); /* NO_ADDITIONAL_SAS */
     }
-    assert_int_equal(children(e, eng), 9);
-    assert_int_equal(dp_sa_count(e->dp), 2 * 9);
+    assert_int_equal(children(e, eng), 25);
+    assert_int_equal(dp_sa_count(e->dp), 2 * 25);
     ike_client_fini(&c);
     ike_engine_free(eng);
-    assert_int_equal(dp_sa_count(e->dp), 0); /* every SA goes with its session */
+    lyd_free_all(tree);
+    assert_int_equal(dp_sa_count(e->dp), 0);
 }
 
 /* The notify type of an unencrypted IKE_SA_INIT answer (0 if none). */
@@ -466,15 +507,145 @@ static void test_retransmission(void **state)
     ike_engine_free(eng);
 }
 
+/* The counter at @path under vpn-state/ike-counters. */
+static uint64_t counter(struct env *e, struct ike_engine *eng, const char *path)
+{
+    struct lyd_node *st = NULL;
+    struct ly_set *set = NULL;
+    char xp[200];
+    uint64_t v = 0;
+
+    assert_int_equal(lyd_new_inner(NULL, ly_ctx_get_module_implemented(e->ctx, "raven-vpn"), "vpn-state", 0, &st),
+                     0);
+    ike_engine_state(eng, st);
+    snprintf(xp, sizeof(xp), "ike-counters/%s", path);
+    assert_int_equal(lyd_find_xpath(st, xp, &set), 0);
+    if (set->count)
+        v = strtoull(lyd_get_value(set->dnodes[0]), NULL, 10);
+    ly_set_free(set, NULL);
+    lyd_free_tree(st);
+    return v;
+}
+
+/* The client's IKE_SA_INIT with header version @version and, if @type, an
+ * extra payload of that type (critical if @critical) at the end. */
+static void init_variant(struct ike_client *c, uint8_t version, uint8_t type, bool critical, struct ike_buf *b)
+{
+    struct ike_msg m;
+    struct ike_builder bd;
+
+    assert_int_equal(ike_msg_parse(c->msg1, c->msg1_len, &m), IKE_PARSE_OK);
+    m.hdr.version = version;
+    ike_build_begin(&bd, &m.hdr);
+    for (size_t i = 0; i < m.npld; i++)
+        ike_build_raw(&bd, m.pld[i].type, m.pld[i].critical, m.pld[i].body, m.pld[i].len);
+    if (type)
+        ike_build_raw(&bd, type, critical, (const uint8_t *)"junk", 4);
+    assert_true(ike_build_finish(&bd));
+    *b = bd.buf;
+}
+
+/* The dataplane stops an SA at its hard byte lifetime and reports it: the engine's
+ * poll deletes the child (both SAs) and sends the client a DELETE for it. */
+static void test_hard_lifetime_deletes_the_child(void **state)
+{
+    struct env *e = *state;
+    struct ike_engine *eng = engine(e, e->tree);
+    struct ike_client c;
+    struct ike_buf b = {0};
+    struct dp_entry *de, *tmp;
+    struct ike_msg m;
+
+    ike_client_init(&c, IKE_DH_ECP256);
+    assert_true(ike_client_sa_init(&c, &b));
+    assert_true(ask(e, eng, &b));
+    assert_true(ike_client_sa_init_done(&c, e->out, e->out_len));
+    assert_true(ike_client_auth(&c, "alice.example.org", "k1", &b));
+    assert_true(ask(e, eng, &b));
+    assert_true(ike_client_auth_done(&c, e->out, e->out_len));
+    assert_int_equal(dp_sa_count(e->dp), 2);
+    /* both SAs carry the profile's hard volume (the default 4608000 KB) */
+    HASH_ITER(hh, e->dp->sas, de, tmp) {
+        assert_int_equal(de->rsa->conf.hard_bytes, 4608000ULL * 1024);
+        if (!de->rsa->conf.inbound)
+            atomic_store(&de->rsa->expired, true); /* as a worker marks it */
+    }
+    e->out_len = 0;
+    ike_child_volume_check(eng);
+    assert_int_equal(children(e, eng), 0);
+    assert_int_equal(dp_sa_count(e->dp), 0);
+    /* an INFORMATIONAL request (encrypted: its DELETE is inside) went to the client */
+    assert_true(e->out_len > 0);
+    assert_int_equal(ike_msg_parse(e->out, e->out_len, &m), IKE_PARSE_OK);
+    assert_int_equal(m.hdr.exchange, IKE_EXCH_INFORMATIONAL);
+    assert_false(m.hdr.flags & IKE_FLAG_RESPONSE);
+    ike_client_fini(&c);
+    ike_engine_free(eng);
+}
+
+static void test_unprotected_errors(void **state)
+{
+    struct env *e = *state;
+    struct ike_engine *eng = engine(e, e->tree);
+    struct ike_client c;
+    struct ike_buf b = {0};
+    struct ike_msg m;
+    const uint8_t *data;
+    size_t len, answered = 0;
+
+    ike_client_init(&c, IKE_DH_ECP256);
+    assert_true(ike_client_sa_init(&c, &b));
+    ike_buf_fini(&b);
+    /* an unknown payload (type 60) with the critical bit: its type comes back */
+    init_variant(&c, 0x20, 60, true, &b);
+    assert_true(ask(e, eng, &b));
+    assert_int_equal(init_notify(e, &data, &len), 1); /* UNSUPPORTED_CRITICAL_PAYLOAD */
+    assert_int_equal(len, 1);
+    assert_int_equal(data[0], 60);
+    assert_int_equal(ike_msg_parse(e->out, e->out_len, &m), IKE_PARSE_OK);
+    assert_int_equal(m.hdr.flags, IKE_FLAG_RESPONSE);
+    assert_memory_equal(m.hdr.spi_i, c.st.spi_i, 8);
+    /* without the critical bit the payload is skipped and the SA is made */
+    init_variant(&c, 0x20, 60, false, &b);
+    assert_true(ask(e, eng, &b));
+    assert_int_equal(init_notify(e, &data, &len), 0);
+    /* major version 3: INVALID_MAJOR_VERSION in a version 2 header; 1.0 (IKEv1)
+     * and a later minor version are not answered with it */
+    init_variant(&c, 0x30, 0, false, &b);
+    assert_true(ask(e, eng, &b));
+    assert_int_equal(init_notify(e, &data, &len), 5);
+    assert_int_equal(ike_msg_parse(e->out, e->out_len, &m), IKE_PARSE_OK);
+    assert_int_equal(m.hdr.version, 0x20);
+    init_variant(&c, 0x10, 0, false, &b);
+    assert_int_equal(ask(e, eng, &b), 0);
+    assert_int_equal(counter(e, eng, "unprotected-errors/unsupported-critical-payload"), 1);
+    assert_int_equal(counter(e, eng, "unprotected-errors/invalid-major-version"), 1);
+    assert_int_equal(counter(e, eng, "unprotected-errors/rate-limited"), 0);
+    /* a flood: at most the bucket (20, 2 of them used) is answered at once */
+    for (int i = 0; i < 100; i++) {
+        init_variant(&c, i % 2 ? 0x30 : 0x20, 61, true, &b);
+        answered += ask(e, eng, &b) != 0;
+    }
+    assert_true(answered >= 18 && answered <= 30); /* a few tokens may come back while it runs */
+    assert_int_equal(counter(e, eng, "unprotected-errors/rate-limited"), 100 - answered);
+    assert_int_equal(counter(e, eng, "unprotected-errors/invalid-major-version"), 51);
+    assert_int_equal(counter(e, eng, "unprotected-errors/unsupported-critical-payload"), 51);
+    ike_client_fini(&c);
+    ike_engine_free(eng);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vendor_attributes),
         cmocka_unit_test(test_rekeys_do_not_grow_children),
+        cmocka_unit_test(test_flow_limit),
         cmocka_unit_test(test_cookies),
         cmocka_unit_test(test_nat_keepalive),
         cmocka_unit_test(test_cfg_set),
         cmocka_unit_test(test_retransmission),
+        cmocka_unit_test(test_hard_lifetime_deletes_the_child),
+        cmocka_unit_test(test_unprotected_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

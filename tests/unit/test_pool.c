@@ -1,6 +1,8 @@
-/* Unit tests of the IPv4 pools (daemon/pool): allocation order and wrap-around,
- * exhaustion counted, release, overlap refused, and leases carried into the pools
- * of a new configuration with misfits reported by owner. */
+/* Unit tests of the pools (daemon/pool): allocation order and wrap-around,
+ * exhaustion counted, release, overlap refused, leases carried into the pools
+ * of a new configuration with misfits reported by owner, and the address book:
+ * addresses claimed from AAA or DHCP, inside and outside the pools, IPv4 and
+ * IPv6, never held twice. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -165,6 +167,116 @@ static void test_ipv6(void **st)
     pool_set_free(ps);
 }
 
+static void test_claim4(void **st)
+{
+    struct pool_set *ps = pool_set_new();
+    struct pool *p = pool_set_add(ps, "p", 0);
+    uint32_t a;
+    uint64_t holder = 0, in_use = 0;
+
+    assert_int_equal(pool_add_range(ps, p, A(10, 0, 0, 1), A(10, 0, 0, 3)), 0);
+    /* AAA gives session 1 the first address of the pool: the pool skips it */
+    assert_int_equal(pool_claim(ps, A(10, 0, 0, 1), 1, NULL), 0);
+    assert_int_equal(pool_claim(ps, A(10, 0, 0, 1), 1, NULL), 0); /* again, the same owner */
+    pool_set_foreach(ps, info, &in_use);
+    assert_int_equal(in_use, 1);
+    assert_int_equal(pool_alloc(ps, "p", 2, &a), 0);
+    assert_int_equal(a, A(10, 0, 0, 2));
+    /* the reverse order: the pool handed .2 to session 2, AAA gives it to 3 */
+    assert_int_equal(pool_claim(ps, A(10, 0, 0, 2), 3, &holder), -EADDRINUSE);
+    assert_int_equal(holder, 2);
+    assert_int_equal(pool_claim(ps, A(10, 0, 0, 1), 3, &holder), -EADDRINUSE);
+    assert_int_equal(holder, 1);
+    /* a claim is not a pool lease, nor the other way round */
+    assert_false(pool_release(ps, "p", A(10, 0, 0, 1)));
+    assert_false(pool_unclaim(ps, A(10, 0, 0, 2), 2));
+    assert_false(pool_unclaim(ps, A(10, 0, 0, 1), 3)); /* not the holder */
+    /* outside every pool: two sessions still cannot hold one address */
+    assert_int_equal(pool_claim(ps, A(192, 168, 9, 9), 4, NULL), 0);
+    assert_int_equal(pool_claim(ps, A(192, 168, 9, 9), 5, &holder), -EADDRINUSE);
+    assert_int_equal(holder, 4);
+    assert_true(pool_unclaim(ps, A(192, 168, 9, 9), 4));
+    assert_int_equal(pool_claim(ps, A(192, 168, 9, 9), 5, NULL), 0);
+    /* given back, the address is the pool's again */
+    assert_true(pool_unclaim(ps, A(10, 0, 0, 1), 1));
+    assert_int_equal(pool_alloc(ps, "p", 6, &a), 0);
+    assert_int_equal(a, A(10, 0, 0, 3));
+    assert_int_equal(pool_alloc(ps, "p", 7, &a), 0);
+    assert_int_equal(a, A(10, 0, 0, 1));
+    in_use = 0;
+    pool_set_foreach(ps, info, &in_use);
+    assert_int_equal(in_use, 3);
+    pool_set_free(ps); /* frees the claim of session 5 too (LSan) */
+}
+
+static void test_claim_carry(void **st)
+{
+    struct pool_set *old = pool_set_new(), *nw = pool_set_new(), *nw2 = pool_set_new();
+    struct pool *p = pool_set_add(old, "p", 0), *np = pool_set_add(nw, "p", 0);
+    struct misfits m = {0};
+    uint32_t a;
+    uint64_t holder = 0;
+
+    assert_int_equal(pool_add_range(old, p, A(10, 0, 0, 1), A(10, 0, 0, 4)), 0);
+    assert_int_equal(pool_claim(old, A(10, 0, 0, 1), 1, NULL), 0);  /* in the pool */
+    assert_int_equal(pool_claim(old, A(10, 9, 0, 1), 2, NULL), 0);  /* outside */
+    /* the new pool covers the outside claim and no longer the inside one */
+    assert_int_equal(pool_add_range(nw, np, A(10, 9, 0, 1), A(10, 9, 0, 2)), 0);
+    assert_int_equal(pool_set_carry(nw, old, misfit, &m), 0); /* claims never misfit */
+    assert_int_equal(pool_alloc(nw, "p", 3, &a), 0);
+    assert_int_equal(a, A(10, 9, 0, 2));
+    assert_int_equal(pool_claim(nw, A(10, 0, 0, 1), 9, &holder), -EADDRINUSE);
+    assert_int_equal(holder, 1);
+    assert_true(pool_unclaim(nw, A(10, 9, 0, 1), 2));
+    assert_true(pool_unclaim(nw, A(10, 0, 0, 1), 1));
+    /* a set with no pool at all still holds claims */
+    assert_int_equal(pool_set_carry(nw2, old, misfit, &m), 0);
+    assert_int_equal(pool_claim(nw2, A(10, 0, 0, 1), 9, NULL), -EADDRINUSE);
+    pool_set_free(old);
+    pool_set_free(nw);
+    pool_set_free(nw2);
+}
+
+static void test_claim6(void **st)
+{
+    static const uint8_t pfx[16] = {0xfd, 0x00, 0x02, 0x01};
+    struct pool_set *ps = pool_set_new(), *nw = pool_set_new();
+    uint8_t a[16], aaa[16] = {0xfd, 0x00, 0x02, 0x01}, far[16] = {0x20, 0x01, 0x0d, 0xb8};
+    unsigned alen;
+    uint32_t idx;
+    uint64_t holder = 0;
+    struct misfits m = {0};
+
+    assert_non_null(pool_set_add6(ps, "hosts", pfx, 64, 128));
+    assert_non_null(pool_set_add6(nw, "hosts", pfx, 64, 128));
+    /* AAA gives fd00:201::1, the pool's first: the pool hands out ::2 */
+    aaa[15] = 1;
+    assert_int_equal(pool_claim6(ps, aaa, 128, 1, NULL), 0);
+    assert_int_equal(pool_alloc(ps, "hosts", 2, &idx), 0);
+    assert_true(pool6_addr(ps, "hosts", idx, a, &alen));
+    assert_int_equal(a[15], 2);
+    /* AAA gives the pool's ::2 to another session: refused */
+    assert_int_equal(pool_claim6(ps, a, 128, 3, &holder), -EADDRINUSE);
+    assert_int_equal(holder, 2);
+    /* outside the pools, one holder per prefix */
+    assert_int_equal(pool_claim6(ps, far, 64, 4, NULL), 0);
+    assert_int_equal(pool_claim6(ps, far, 64, 5, &holder), -EADDRINUSE);
+    assert_int_equal(holder, 4);
+    assert_int_equal(pool_claim6(ps, far, 129, 5, NULL), -EINVAL);
+    /* carried into an unchanged pool, the claim keeps its slot */
+    assert_int_equal(pool_set_carry(nw, ps, misfit, &m), 0);
+    assert_int_equal(pool_claim6(nw, aaa, 128, 3, NULL), -EADDRINUSE);
+    assert_true(pool_unclaim6(nw, aaa, 128, 1));
+    assert_true(pool_unclaim6(nw, far, 64, 4));
+    assert_false(pool_unclaim6(nw, far, 64, 4));
+    assert_int_equal(pool_alloc(nw, "hosts", 6, &idx), 0);
+    assert_int_equal(idx, 1); /* given back, ::1 is the pool's again */
+    assert_true(pool_release(ps, "hosts", 2));
+    assert_true(pool_unclaim6(ps, aaa, 128, 1));
+    pool_set_free(ps);
+    pool_set_free(nw);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -173,6 +285,9 @@ int main(void)
         cmocka_unit_test(test_wraps_after_the_last_and_spans_words),
         cmocka_unit_test(test_carry),
         cmocka_unit_test(test_ipv6),
+        cmocka_unit_test(test_claim4),
+        cmocka_unit_test(test_claim_carry),
+        cmocka_unit_test(test_claim6),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -186,13 +186,15 @@ reject "pool leafref to a missing pool" "Invalid leafref value .pool1. .*ipv4-po
 # A local method list needs an existing authorization policy as name.
 reject "local authorization with a missing authorization policy" "authorization policy" < <(cert_profile '<group><cert><method-list>L</method-list><username>nope</username></cert></group>')
 
-# route set access-list accepts standard access lists only (S7, S9 note 1).
+# route set access-list accepts standard access lists only (S7, S9 note 1):
+# Raven's access lists are lists of source prefixes, and what an extended
+# list adds (destination, protocol, its type) is not in the model.
 route_acl() {
     cat <<EOF
 <access-lists xmlns="$NS">
   <access-list>
-    <name>acl1</name><type>$1</type>
-    <entry><sequence>10</sequence><action>permit</action><prefix>192.0.2.0/24</prefix></entry>
+    <name>acl1</name>$1
+    <entry><sequence>10</sequence><action>permit</action><prefix>192.0.2.0/24</prefix>$2</entry>
   </access-list>
 </access-lists>
 <ikev2 xmlns="$NS">
@@ -202,8 +204,21 @@ route_acl() {
 </ikev2>
 EOF
 }
-accept "route set access-list with a standard list" < <(route_acl standard)
-reject "route set access-list with an extended list" "standard" < <(route_acl extended)
+accept "route set access-list with a list of prefixes" < <(route_acl '' '')
+reject "an access list of type extended" "Node .type. not found" < <(route_acl '<type>extended</type>' '')
+reject "an access list entry with a destination prefix" "Node .destination-prefix. not found" < <(route_acl '' '<destination-prefix>198.51.100.0/24</destination-prefix>')
+
+# The virtual template keeps only its IPsec profile: tunnel mode and
+# unnumbered have no meaning in Raven (yang/README.md).
+vtemplate() {
+    cat <<EOF
+<ikev2 xmlns="$NS">
+  <profile><name>p</name><virtual-template>$1</virtual-template></profile>
+</ikev2>
+EOF
+}
+reject "virtual-template tunnel-mode" "Node .tunnel-mode. not found" < <(vtemplate '<tunnel-mode>ipv4</tunnel-mode>')
+reject "virtual-template unnumbered" "Node .unnumbered. not found" < <(vtemplate '<unnumbered>eth0</unnumbered>')
 
 # Proposals: AEAD without integrity, non-AEAD with it, legacy opt-in.
 proposal() {

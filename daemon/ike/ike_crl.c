@@ -1,0 +1,127 @@
+/* Revocation of client certificates in the engine: clients whose first CRL is
+ * being fetched wait (their IKE_AUTH is answered when the fetch ends), and
+ * sessions whose certificate a refreshed CRL revokes end. The CRL cache
+ * (daemon/pki/pki_crl.h) calls on_crl after every fetch. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/base/log.h"
+#include "daemon/ike/ike_eng.h"
+#include "daemon/pki/pki.h"
+#include "daemon/pki/pki_crl.h"
+#include "daemon/base/poison.h"
+
+void ike_crl_remember(struct ike_sess *s, X509 *cert, const struct pki_tp *tp)
+{
+    X509_NAME_free(s->cert_issuer);
+    ASN1_INTEGER_free(s->cert_serial);
+    free(s->cert_tp);
+    s->cert_issuer = X509_NAME_dup(X509_get_issuer_name(cert));
+    s->cert_serial = ASN1_INTEGER_dup(X509_get0_serialNumber(cert));
+    s->cert_tp = strdup(tp->name);
+    if (!s->cert_issuer || !s->cert_serial || !s->cert_tp)
+        log_warn("ike", "session %" PRIu64 ": out of memory: its certificate will not be checked at CRL refreshes",
+                 s->id);
+}
+
+void ike_crl_park(struct ike_sess *s, X509 *cert, STACK_OF(X509) *chain)
+{
+    struct ike_pend *pd = s->pend;
+
+    pd->crl_cert = cert;
+    pd->crl_chain = chain;
+    pd->crl_wait = true;
+    pd->waiting = true; /* a retransmission is not a new request */
+    log_info("ike", "session %" PRIu64 " (%s): waiting for the CRL of its certificate", s->id,
+             s->remote_id ? s->remote_id : "?");
+}
+
+/* A fetch ended: the parked client gets its answer unless it still waits for
+ * another of its sources. */
+static void resume(struct ike_sess *s)
+{
+    struct ike_pend *pd = s->pend;
+    const struct lyd_node *prof = ike_sess_profile(s);
+    struct pki_tp *tps[16];
+    size_t ntp = prof ? ike_profile_tps(s->e->conf, prof, "verify", tps, 16) : 0;
+    enum pki_verdict v;
+    const struct pki_tp *checked_by;
+    char why[300];
+
+    if (!ntp) {
+        ike_auth_fail(s, pd->msg_id, NULL, "the session's profile or trustpoints were removed while it authenticated");
+        return;
+    }
+    v = pki_crl_verify(s->e->crl, tps, ntp, pd->crl_cert, pd->crl_chain, &checked_by, why, sizeof(why));
+    if (v == PKI_PENDING)
+        return;
+    if (v != PKI_GOOD) {
+        ike_auth_fail(s, pd->msg_id,
+                      v == PKI_REVOKED  ? "certificate-revoked" :
+                      v == PKI_NO_CRL   ? "crl-unavailable" :
+                                          "certificate-invalid",
+                      why);
+        return;
+    }
+    if (why[0])
+        log_info("ike", "session %" PRIu64 " (%s): accepted without a revocation check: %s", s->id,
+                 s->remote_id ? s->remote_id : "?", why);
+    if (checked_by)
+        ike_crl_remember(s, pd->crl_cert, checked_by);
+    X509_free(pd->crl_cert);
+    sk_X509_pop_free(pd->crl_chain, X509_free);
+    pd->crl_cert = NULL;
+    pd->crl_chain = NULL;
+    pd->crl_wait = pd->waiting = false;
+    ike_authz_begin(s);
+}
+
+static void on_crl(void *arg)
+{
+    struct ike_engine *e = arg;
+    struct ike_sess *s, *tmp;
+    uint64_t *ids = NULL;
+    size_t n = 0, cap = 0;
+
+    /* sessions go while this runs: their ids first, then one at a time */
+    HASH_ITER(hh_id, e->by_id, s, tmp) {
+        if (!(s->pend && s->pend->crl_wait) && !(s->state == SESS_ESTABLISHED && s->cert_tp))
+            continue;
+        if (n == cap) {
+            uint64_t *m = realloc(ids, (cap ? 2 * cap : 64) * sizeof(*ids));
+
+            if (!m)
+                break;
+            ids = m;
+            cap = cap ? 2 * cap : 64;
+        }
+        ids[n++] = s->id;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char why[300];
+
+        HASH_FIND(hh_id, e->by_id, &ids[i], sizeof(ids[i]), s);
+        if (!s)
+            continue;
+        if (s->pend && s->pend->crl_wait) {
+            resume(s);
+        } else if (s->state == SESS_ESTABLISHED && s->cert_tp && s->cert_issuer && s->cert_serial &&
+                   pki_crl_revoked(e->crl, s->cert_tp, s->cert_issuer, s->cert_serial, why, sizeof(why))) {
+            log_warn("ike", "session %" PRIu64 " (%s): %s", s->id, s->remote_id ? s->remote_id : "?", why);
+            ike_sess_end(s, "certificate-revoked", true);
+        }
+    }
+    free(ids);
+}
+
+void ike_engine_set_crl(struct ike_engine *e, struct pki_crl *crl)
+{
+    e->crl = crl;
+    if (crl) {
+        pki_crl_set_notify(crl, on_crl, e);
+        if (e->conf)
+            pki_crl_sync(crl, e->conf->tps, e->conf->ntps);
+    }
+}
