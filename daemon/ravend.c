@@ -264,6 +264,12 @@ int main(int argc, char **argv)
     if (!aaa)
         goto out;
     ike_engine_set_event(ike, ravend_vpn_event, &apis);
+    {
+        int err = ike_engine_routes_start(ike);
+
+        if (err)
+            log_warn("ravend", "sessions' routes will not reach the kernel: no rtnetlink socket: %s", strerror(-err));
+    }
     ike_engine_set_aaa(ike, aaa);
     crl = pki_crl_new(d.base);
     if (!crl)

@@ -65,6 +65,10 @@ struct dp_sa {
      * when NAT was detected or the peer uses port 4500 */
     struct sockaddr_storage local, peer;
     bool udp_encap;
+    /* the VRF device (ifindex; 0: the main table) whose routing table forwards
+     * this SA's packets: inbound, the decrypted ones (the inside VRF);
+     * outbound, the ESP packets to the peer (the front-door VRF) */
+    int vrf;
     /* inbound: the inner source must fall in one of these (the client's
      * traffic selectors); outbound: the destinations routed to this SA */
     size_t nsel;

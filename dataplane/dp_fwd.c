@@ -172,36 +172,67 @@ static void tx_stage(struct dp_worker *w, struct dp_xs *xs, const uint8_t *start
 /* The next hop towards @dst (dp_nl_next_hop). A dataplane that never had an
  * interface follows no kernel (dp->nl NULL): only a detached test worker runs
  * then, with the next hop its test gave or none. */
-static int next_hop(struct dp_worker *w, int family, const void *dst, struct dp_nh *nh)
+static int next_hop(struct dp_worker *w, int family, const void *dst, int vrf, struct dp_nh *nh)
 {
     if (__builtin_expect(w->dp->nl != NULL, 1))
-        return dp_nl_next_hop(w->dp->nl, family, dst, nh);
+        return dp_nl_next_hop_vrf(w->dp->nl, family, dst, vrf, nh);
     if (!w->detached_nh)
         return -ENETUNREACH;
     *nh = *w->detached_nh;
     return 0;
 }
 
-/* The kernel routes the packet (and resolves the neighbour for the next one). */
+/* The kernel routes the packet (and resolves the neighbour for the next one), in
+ * the table of VRF device @vrf when set: the packet leaves "out of" the VRF
+ * device (IP_PKTINFO's interface), as a socket bound to it would send. */
 static void to_kernel(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, int family, const uint8_t *pkt,
-                      size_t len, const uint8_t *dst)
+                      size_t len, const uint8_t *dst, int vrf)
 {
     struct sockaddr_storage ss = {0};
-    socklen_t sl;
+    union {
+        char buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+        struct cmsghdr align;
+    } cm;
+    struct iovec iov = {.iov_base = (void *)pkt, .iov_len = len};
+    struct msghdr mh = {.msg_name = &ss, .msg_iov = &iov, .msg_iovlen = 1};
     ssize_t rc;
 
+    memset(&cm, 0, sizeof(cm));
+    if (vrf > 0) {
+        mh.msg_control = cm.buf;
+        mh.msg_controllen = family == AF_INET ? CMSG_SPACE(sizeof(struct in_pktinfo))
+                                              : CMSG_SPACE(sizeof(struct in6_pktinfo));
+    }
     if (family == AF_INET) {
         struct sockaddr_in *s = (void *)&ss;
         s->sin_family = AF_INET;
         memcpy(&s->sin_addr, dst, 4);
-        sl = sizeof(*s);
-        rc = sendto(w->raw4, pkt, len, MSG_DONTWAIT, (void *)s, sl);
+        mh.msg_namelen = sizeof(*s);
+        if (vrf > 0) {
+            struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+            struct in_pktinfo pi = {.ipi_ifindex = vrf};
+
+            c->cmsg_level = IPPROTO_IP;
+            c->cmsg_type = IP_PKTINFO;
+            c->cmsg_len = CMSG_LEN(sizeof(pi));
+            memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+        }
+        rc = sendmsg(w->raw4, &mh, MSG_DONTWAIT);
     } else {
         struct sockaddr_in6 *s = (void *)&ss;
         s->sin6_family = AF_INET6;
         memcpy(&s->sin6_addr, dst, 16);
-        sl = sizeof(*s);
-        rc = sendto(w->raw6, pkt, len, MSG_DONTWAIT, (void *)s, sl);
+        mh.msg_namelen = sizeof(*s);
+        if (vrf > 0) {
+            struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+            struct in6_pktinfo pi = {.ipi6_ifindex = (unsigned)vrf};
+
+            c->cmsg_level = IPPROTO_IPV6;
+            c->cmsg_type = IPV6_PKTINFO;
+            c->cmsg_len = CMSG_LEN(sizeof(pi));
+            memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+        }
+        rc = sendmsg(w->raw6, &mh, MSG_DONTWAIT);
     }
     if (rc < 0)
         ictr(w, xs)->drops[DP_DROP_NO_ROUTE]++;
@@ -214,11 +245,11 @@ static void to_kernel(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, int 
  * before it) towards @dst: on an inside interface when the next hop is known, else
  * through the kernel. */
 static void forward(struct dp_worker *w, struct dp_xs *in, uint64_t addr, int family, uint8_t *pkt, size_t len,
-                    const uint8_t *dst)
+                    const uint8_t *dst, int vrf)
 {
     struct dp_nh nh;
     struct dp_xs *out;
-    int rc = next_hop(w, family, dst, &nh);
+    int rc = next_hop(w, family, dst, vrf, &nh);
 
     /* unresolved, not ours to send, or no route (which includes our own
      * addresses): the kernel delivers, resolves or refuses it (counted no-route) */
@@ -226,7 +257,7 @@ static void forward(struct dp_worker *w, struct dp_xs *in, uint64_t addr, int fa
      * the kernel routes there (full-tunnel clients to the internet) goes through
      * the kernel, its firewall and NAT */
     if (rc || !(out = xs_for(w, nh.ifindex)) || out->ifc->conf.role == DP_ROLE_OUTSIDE || len > out->mtu) {
-        to_kernel(w, in, addr, family, pkt, len, dst);
+        to_kernel(w, in, addr, family, pkt, len, dst, vrf);
         return;
     }
     pkt -= ETH_HLEN;
@@ -344,7 +375,7 @@ static void from_outside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, u
         ttl_dec4(inner);
     else
         inner[7]--;
-    forward(w, xs, addr, family, inner, ilen, dst);
+    forward(w, xs, addr, family, inner, ilen, dst, sa->conf.vrf);
 }
 
 /* ICMP "fragmentation needed" (RFC 792, RFC 1191) back to the inside sender of an
@@ -493,7 +524,7 @@ static void from_inside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, ui
     if (!(xf = worker_xf(w, sa)))
         return drop(w, xs, addr, DP_DROP_OTHER);
     udp = outer->udp_encap;
-    if (!next_hop(w, AF_INET, &outer->peer, &nh))
+    if (!next_hop(w, AF_INET, &outer->peer, sa->conf.vrf, &nh))
         out = xs_for(w, nh.ifindex);
     /* the egress MTU; the first outside interface's while the next hop is unknown */
     mtu_of = out ? out : first_outside(w);
@@ -564,7 +595,7 @@ static void from_inside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, ui
     memcpy(o + 16, &outer->peer, 4);
     wr16(o + 10, csum(o, IP4_HLEN, 0));
     if (!out) {
-        to_kernel(w, xs, addr, AF_INET, o, rd16(o + 2), (const uint8_t *)&outer->peer);
+        to_kernel(w, xs, addr, AF_INET, o, rd16(o + 2), (const uint8_t *)&outer->peer, sa->conf.vrf);
         return;
     }
     o -= ETH_HLEN;

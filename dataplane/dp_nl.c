@@ -543,6 +543,8 @@ static int nl_route_get(struct dp_nl *nl, const struct nh_key *key, struct nl_ro
     rtm->rtm_family = (unsigned char)key->family;
     rtm->rtm_dst_len = (unsigned char)(len * 8);
     mnl_attr_put(nlh, RTA_DST, len, key->addr);
+    if (key->vrf > 0) /* a lookup out of the VRF device uses its table (l3mdev), as "ip route get vrf" */
+        mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)key->vrf);
     err = nl_transact(nl, nlh, route_cb, r, &kerr);
     if (err) {
         log_warn("dataplane", "route query on netlink failed: %s", strerror(-err));

@@ -55,6 +55,9 @@ void dp_nl_free(struct dp_nl *nl);
  * unresolvable destinations are retried about once a second while asked for);
  * -ENETUNREACH when the kernel has no route. */
 int dp_nl_next_hop(struct dp_nl *nl, int family, const void *dst, struct dp_nh *out);
+/* The same with the routing table of VRF device @vrf (its ifindex; 0 the main
+ * table): the kernel's answer for a lookup out of that VRF. */
+int dp_nl_next_hop_vrf(struct dp_nl *nl, int family, const void *dst, int vrf, struct dp_nh *out);
 
 /* Any thread: the interface's current data; -ENODEV if unknown. */
 int dp_nl_link(struct dp_nl *nl, int ifindex, struct dp_link *out);

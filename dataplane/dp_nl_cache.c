@@ -42,12 +42,12 @@ unsigned long nh_hash(const struct dp_nl *nl, const struct nh_key *key)
 {
     uint64_t v0 = 0x736f6d6570736575ULL ^ nl->hkey[0], v1 = 0x646f72616e646f6dULL ^ nl->hkey[1];
     uint64_t v2 = 0x6c7967656e657261ULL ^ nl->hkey[0], v3 = 0x7465646279746573ULL ^ nl->hkey[1];
-    uint64_t m[3] = {0};
+    uint64_t m[4] = {0};
 
-    _Static_assert(sizeof(struct nh_key) == 20, "nh_key is hashed as 20 bytes");
+    _Static_assert(sizeof(struct nh_key) == 24, "nh_key is hashed as 24 bytes");
     memcpy(m, key, sizeof(*key));
-    m[2] |= (uint64_t)sizeof(*key) << 56;
-    for (int i = 0; i < 3; i++) {
+    m[3] |= (uint64_t)sizeof(*key) << 56;
+    for (int i = 0; i < 4; i++) {
         v3 ^= m[i];
         SIPROUND;
         v0 ^= m[i];
@@ -121,6 +121,11 @@ undo:
 
 int dp_nl_next_hop(struct dp_nl *nl, int family, const void *dst, struct dp_nh *out)
 {
+    return dp_nl_next_hop_vrf(nl, family, dst, 0, out);
+}
+
+int dp_nl_next_hop_vrf(struct dp_nl *nl, int family, const void *dst, int vrf, struct dp_nh *out)
+{
     struct cds_lfht_iter it;
     struct cds_lfht_node *node;
     struct nh_key key;
@@ -129,6 +134,7 @@ int dp_nl_next_hop(struct dp_nl *nl, int family, const void *dst, struct dp_nh *
 
     if (!nh_key_init(&key, family, dst))
         return -EAFNOSUPPORT;
+    key.vrf = vrf;
     hash = nh_hash(nl, &key);
     rcu_read_lock();
     cds_lfht_lookup(nl->cache, hash, nh_match, &key, &it);

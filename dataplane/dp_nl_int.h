@@ -73,6 +73,7 @@ enum nh_state {
 struct nh_key {
     uint32_t family;
     uint8_t addr[16];
+    int32_t vrf; /* the VRF device whose table routes it, 0: the main table */
 };
 
 /* A neighbour as the kernel keys it: link-local gateways are only unique per

@@ -35,7 +35,6 @@ void aaa_attrs_free(struct aaa_attrs *a)
     free_list(a->routes, a->nroutes);
     free(a->acl4);
     free(a->acl6);
-    free(a->route_accept);
     free(a->banner);
     free(a->def_domain);
     free(a->cfg_url);
@@ -169,6 +168,37 @@ static int number(const char *v, unsigned long max, uint32_t *out)
     return 1;
 }
 
+/* "any [tag T] [distance D]", in this order as the vendor writes it; the
+ * ranges are the model's (route accept's tag and distance). */
+static int route_accept(struct aaa_attrs *a, char *v)
+{
+    uint32_t tag = 0, dist = 0;
+    char *tok, *save = NULL;
+
+    tok = strtok_r(v, " ", &save);
+    if (!tok || strcmp(tok, "any"))
+        return 0;
+    tok = strtok_r(NULL, " ", &save);
+    if (tok && !strcmp(tok, "tag")) {
+        tok = strtok_r(NULL, " ", &save);
+        if (!tok || !number(tok, 65535, &tag) || !tag)
+            return 0;
+        tok = strtok_r(NULL, " ", &save);
+    }
+    if (tok && !strcmp(tok, "distance")) {
+        tok = strtok_r(NULL, " ", &save);
+        if (!tok || !number(tok, 255, &dist) || !dist)
+            return 0;
+        tok = strtok_r(NULL, " ", &save);
+    }
+    if (tok)
+        return 0;
+    a->route_accept = true;
+    a->route_tag = tag;
+    a->route_distance = (uint8_t)dist;
+    return 1;
+}
+
 /* ip:interface-config: "ip mtu N" (576..9000) and "ip tcp adjust-mss N"
  * (500..8960), the ranges of the attribute list's mtu and tcp-mss; the other
  * interface commands of the vendor have nothing to act on here. */
@@ -242,7 +272,7 @@ int aaa_attrs_avpair(struct aaa_attrs *a, const char *pair, size_t len)
             rc = val[12] ? set_str(&a->acl4, val + 12, strlen(val + 12)) : 0;
         }
     } else if (!strcmp(name, "route-accept"))
-        rc = set_str(&a->route_accept, val, strlen(val));
+        rc = route_accept(a, val);
     else if (!strcmp(name, "banner"))
         rc = set_str(&a->banner, val, strlen(val));
     else if (!strcmp(name, "default-domain"))

@@ -30,7 +30,9 @@ struct aaa_attrs {
     int nroutes;
     char *acl4, *acl6;            /* ipsec:route-set=access-list [ipv6] NAME */
     bool route_interface;         /* ipsec:route-set=interface */
-    char *route_accept;           /* ipsec:route-accept=any [tag T] [distance D] */
+    bool route_accept;            /* ipsec:route-accept=any [tag T] [distance D] */
+    uint32_t route_tag;           /* its tag (0 unset) */
+    uint8_t route_distance;       /* its distance (0 unset) */
     uint16_t mtu, tcp_mss;        /* ip:interface-config="ip mtu N", "ip tcp adjust-mss N"; 0 unset */
     char *banner, *def_domain, *cfg_url, *cfg_version;
     char *split_dns[AAA_MAX_LIST], *backup[AAA_MAX_LIST];

@@ -121,6 +121,8 @@ bool ike_child_install(struct ike_sess *s, struct ike_child_sa *c, const struct 
     in.local = out.local = s->local;
     in.peer = out.peer = s->peer;
     in.udp_encap = out.udp_encap = natt || s->in.nat_peer || s->in.nat_local;
+    in.vrf = s->ivrf_ifindex; /* decrypted traffic: the inside VRF's table */
+    out.vrf = s->fvrf_ifindex; /* ESP to the peer: the front-door VRF's */
     ts_ranges(&c->tsi, &in);  /* the client's side: allowed inner sources */
     ts_ranges(&c->tsi, &out); /* and the destinations routed to it */
     out.spi = c->spi_out;
@@ -630,7 +632,7 @@ void ike_handle_auth(struct ike_sess *s, const struct ike_msg *in)
         else if (!(chain || (chain = sk_X509_new_null())) || !sk_X509_push(chain, x))
             X509_free(x);
     }
-    prof = ike_select_profile(c, &idi, &s->local, peer_cert);
+    prof = ike_select_profile(c, &idi, s, peer_cert);
     if (!prof) {
         why = "no IKEv2 profile matches the identity";
         goto refuse;
@@ -896,6 +898,7 @@ void ike_auth_finish(struct ike_sess *s)
     s->user = user[0] ? strdup(user) : NULL;
     s->group = group[0] ? strdup(group) : NULL;
     s->authz_sources = at.sources[0] ? strdup(at.sources) : NULL;
+    ike_route_set_iface(s->e->dp, prof, &at);
     if (pd->have_cached && pd->cached.class_)
         s->acct_class = strdup(pd->cached.class_);
     ip = ipsec_profile(c, prof);
@@ -1022,6 +1025,7 @@ void ike_auth_finish(struct ike_sess *s)
         ike_ts_prefix4(0, 0, &s->allow_r.ts[s->allow_r.nts++]);
         ike_ts_prefix6(any6, 0, &s->allow_r.ts[s->allow_r.nts++]);
     }
+    ike_route_plan(s, prof, &at, tsi_p);
 
     /* the first child SA */
     if (sa_p && !addr_failed) {
@@ -1108,6 +1112,7 @@ void ike_auth_finish(struct ike_sess *s)
     cpo = NULL;
     sa = NULL;
     ike_sess_established(s);
+    ike_route_install(s);
     {
         char a[INET6_ADDRSTRLEN], va[INET_ADDRSTRLEN] = "none";
         struct in_addr ia = {.s_addr = htonl(s->addr4)};

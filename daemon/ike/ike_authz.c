@@ -4,6 +4,7 @@
  * manglers. Reads the configuration copy of the engine; see ike_eng.h. */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <net/if.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/x509.h>
@@ -104,21 +105,29 @@ static bool remote_matches(const struct lyd_node *prof, const struct ike_id_pld 
     return false;
 }
 
-static bool local_addr_matches(const struct lyd_node *prof, const struct sockaddr_storage *local)
+/* match local-address, local-interface (the interface the IKE_SA_INIT request
+ * arrived on, from IP_PKTINFO) and fvrf (the VRF of the socket it arrived on). */
+static bool local_matches(const struct lyd_node *prof, const struct ike_sess *s)
 {
     const struct lyd_node *m = ike_find(prof, "match"), *c;
-    bool any = false;
-    char a[INET6_ADDRSTRLEN];
+    bool any_addr = false, addr = false, any_if = false, ifc = false;
+    char a[INET6_ADDRSTRLEN], ifname[IF_NAMESIZE] = "";
 
-    ike_addr_str(local, a, sizeof(a));
+    ike_addr_str(&s->local, a, sizeof(a));
+    if (s->rx_ifindex > 0 && !if_indextoname((unsigned)s->rx_ifindex, ifname))
+        ifname[0] = 0;
+    if (!ike_conf_fvrf_matches(m ? ike_leaf(m, "fvrf") : NULL, s->fvrf))
+        return false;
     LY_LIST_FOR(m ? lyd_child(m) : NULL, c) {
-        if (strcmp(c->schema->name, "local-address"))
-            continue;
-        any = true;
-        if (!strcmp(lyd_get_value(c), a))
-            return true;
+        if (!strcmp(c->schema->name, "local-address")) {
+            any_addr = true;
+            addr = addr || !strcmp(lyd_get_value(c), a);
+        } else if (!strcmp(c->schema->name, "local-interface")) {
+            any_if = true;
+            ifc = ifc || (ifname[0] && !strcmp(lyd_get_value(c), ifname));
+        }
     }
-    return !any;
+    return (!any_addr || addr) && (!any_if || ifc);
 }
 
 static void lower(char *p)
@@ -262,14 +271,14 @@ static bool cert_maps_match(const struct ike_conf *c, const struct lyd_node *pro
 /* The first profile, in configuration order, whose match rules accept the client:
  * its identity, or its certificate through a certificate map. */
 const struct lyd_node *ike_select_profile(const struct ike_conf *c, const struct ike_id_pld *id,
-                                          const struct sockaddr_storage *local, X509 *cert)
+                                          const struct ike_sess *s, X509 *cert)
 {
     const struct lyd_node *top = ike_find(c->tree, V "ikev2"), *p;
 
     /* the list in configuration order, walked directly: an XPath search per
      * IKE_AUTH would cost more than the rest of the lookups together */
     LY_LIST_FOR(top ? lyd_child(top) : NULL, p) {
-        if (!strcmp(p->schema->name, "profile") && local_addr_matches(p, local) &&
+        if (!strcmp(p->schema->name, "profile") && local_matches(p, s) &&
             (remote_matches(p, id) || cert_maps_match(c, p, cert)))
             return p;
     }
@@ -469,6 +478,7 @@ static void attrs_from_policy(const struct ike_conf *c, const struct lyd_node *p
             add_acl(c, acls[i], &a->subnets);
         a->subnets_set = a->subnets.nts > 0;
     }
+    ike_route_attrs_policy(pol, a);
     if (!a->banner)
         a->banner = ike_leaf(pol, "banner");
     if (!a->def_domain)
@@ -644,6 +654,7 @@ static void attrs_from_aaa(const struct ike_conf *c, const struct aaa_attrs *r, 
             add_acl(c, acls[i], &a->subnets);
         a->subnets_set = a->subnets.nts > 0;
     }
+    ike_route_attrs_aaa(r, a);
     if (!a->banner)
         a->banner = r->banner;
     if (!a->def_domain)
@@ -752,6 +763,7 @@ void ike_authorize(const struct ike_conf *c, const struct lyd_node *prof, const 
     memset(a, 0, sizeof(*a));
     a->pfs = a->include_local_lan = a->smartcard = -1;
     a->flow_limit = UINT32_MAX;
+    a->route_accept = a->route_connected = -1;
     user[0] = group[0] = 0;
     if (usrc)
         up = authz_policy(c, usrc, id_type, id, dn, user, cap);

@@ -233,6 +233,8 @@ static bool build_policies(struct ike_conf *c, ike_err_fn err, void *arg)
                 LY_LIST_FOR(lyd_child(ch), m) {
                     if (!strcmp(m->schema->name, "local-address") && p->naddr < 8)
                         parse_addr(lyd_get_value(m), 0, &p->addr[p->naddr++]);
+                    else if (!strcmp(m->schema->name, "fvrf"))
+                        p->fvrf = lyd_get_value(m);
                 }
             }
         }
@@ -252,21 +254,34 @@ static bool same_ip(const struct sockaddr_storage *a, const struct sockaddr_stor
     return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr, &((const struct sockaddr_in6 *)b)->sin6_addr, 16);
 }
 
-const struct ike_algs *ike_conf_algs(const struct ike_conf *c, const struct sockaddr_storage *local)
+/* A match fvrf condition: absent is the default table, "any" every VRF. */
+bool ike_conf_fvrf_matches(const char *want, const char *fvrf)
 {
-    const struct ike_algs *any = NULL;
+    if (!want)
+        return !fvrf || !fvrf[0];
+    return !strcmp(want, "any") || (fvrf && !strcmp(want, fvrf));
+}
+
+const struct ike_algs *ike_conf_algs(const struct ike_conf *c, const struct sockaddr_storage *local,
+                                     const char *fvrf)
+{
+    const struct ike_algs *any = NULL, *vrf = NULL;
 
     for (size_t i = 0; c && i < c->npolicies; i++) {
         const struct ike_policy *p = &c->policies[i];
 
-        if (!p->naddr && !any)
-            any = &p->algs;
+        if (!p->naddr && !p->fvrf && !any)
+            any = &p->algs; /* no match statement: every request */
+        if ((p->naddr || p->fvrf) && !ike_conf_fvrf_matches(p->fvrf, fvrf))
+            continue;
+        if (!p->naddr && p->fvrf && !vrf)
+            vrf = &p->algs;
         for (size_t j = 0; j < p->naddr; j++) {
             if (same_ip(&p->addr[j], local))
                 return &p->algs;
         }
     }
-    return any ? any : &ike_algs_default;
+    return vrf ? vrf : any ? any : &ike_algs_default;
 }
 
 static bool build_pools(struct ike_conf *c, ike_err_fn err, void *arg)
@@ -569,6 +584,8 @@ struct ike_conf *ike_conf_build(const struct ly_ctx *ctx, const struct lyd_node 
     ok = check_transform_sets(c, err, arg) && ok;
     ok = check_split_subnets(c, err, arg) && ok;
     ok = build_trustpoints(c, err, arg) && ok;
+    ok = ike_route_check(c->tree, err, arg) && ok;
+    c->nfvrf = ike_route_fvrfs(c->tree, c->fvrf, IKE_MAX_FVRF);
     if (!ok) {
         ike_conf_free(c);
         return NULL;

@@ -83,6 +83,8 @@ enum {
 };
 
 #define IKE_MAX_LISTEN 16
+#define IKE_MAX_FVRF 8 /* front-door VRFs IKE listens in besides the default table */
+#define IKE_MAX_SOCKS (2 * IKE_MAX_LISTEN * (1 + IKE_MAX_FVRF))
 
 /* A compiled configuration: the subtrees it came from (a private copy that the
  * exchanges read profiles from) plus what the hot path needs pre-digested. */
@@ -90,6 +92,7 @@ struct ike_policy {
     struct ike_algs algs;
     size_t naddr;
     struct sockaddr_storage addr[8]; /* match local-address; none = any */
+    const char *fvrf;                /* match fvrf (in the tree), NULL: none */
 };
 
 struct ike_conf {
@@ -97,6 +100,8 @@ struct ike_conf {
     struct sockaddr_storage listen[IKE_MAX_LISTEN];
     size_t nlisten;
     uint16_t port, natt_port;
+    char fvrf[IKE_MAX_FVRF][16]; /* VRF devices IKE listens in too (match fvrf) */
+    size_t nfvrf;
     bool cookie_on;
     uint32_t cookie_threshold;
     uint32_t max_sa, max_half_open; /* 0 = no limit */
@@ -119,8 +124,12 @@ struct pki_tp *ike_conf_tp(const struct ike_conf *c, const char *name);
 
 struct ike_conf *ike_conf_build(const struct ly_ctx *ctx, const struct lyd_node *tree, ike_err_fn err, void *arg);
 void ike_conf_free(struct ike_conf *c);
-/* The proposals that apply to requests received on @local. */
-const struct ike_algs *ike_conf_algs(const struct ike_conf *c, const struct sockaddr_storage *local);
+/* The proposals that apply to requests received on @local in front-door VRF
+ * @fvrf ("" or NULL: the default table). */
+const struct ike_algs *ike_conf_algs(const struct ike_conf *c, const struct sockaddr_storage *local,
+                                     const char *fvrf);
+/* Whether a match fvrf value @want (NULL: absent) accepts VRF @fvrf. */
+bool ike_conf_fvrf_matches(const char *want, const char *fvrf);
 /* Encryption/integrity bits of an algorithm identity name (without prefix); 0 if
  * not implemented. */
 uint32_t ike_conf_encr_bit(const char *name);
@@ -140,6 +149,8 @@ struct ike_sock {
     bool natt;
     bool keep; /* prepare: wanted by the new configuration */
     struct ike_engine *e;
+    char vrf[16];    /* the VRF device it is bound to (SO_BINDTODEVICE), "" none */
+    int rx_ifindex;  /* interface of the datagram being handled (IP_PKTINFO) */
 };
 
 enum sess_state {
@@ -313,6 +324,17 @@ struct ike_sess {
     UT_hash_handle hh_i;  /* half-open: by spi_i and peer */
     UT_hash_handle hh_id; /* by session id */
     uint8_t ikey[8 + 18]; /* spi_i | peer address | port */
+    /* where its IKE_SA_INIT arrived: the interface (IP_PKTINFO) and the socket's
+     * front-door VRF ("" the default table), for the profiles' match rules */
+    int rx_ifindex;
+    char fvrf[16];
+    int fvrf_ifindex, ivrf_ifindex; /* the VRF devices for the dataplane (0: main table) */
+    struct ike_kroute *routes; /* kernel routes of the session (ike_route.c) */
+    size_t nroutes;
+    bool route_accept;           /* route accept: its subnets join allow_i */
+    uint8_t route_nfixed;        /* allow_i's first entries: the client's own addresses */
+    uint8_t route_distance;
+    uint32_t route_table, route_tag;
 };
 
 struct ike_counters {
@@ -334,9 +356,9 @@ struct ike_engine {
     const struct ly_ctx *ctx;
     struct dp *dp;
     struct ike_conf *conf, *pending;
-    struct ike_sock *socks[2 * IKE_MAX_LISTEN];
+    struct ike_sock *socks[IKE_MAX_SOCKS];
     size_t nsocks;
-    struct ike_sock *new_socks[2 * IKE_MAX_LISTEN];
+    struct ike_sock *new_socks[IKE_MAX_SOCKS];
     size_t nnew_socks;
     struct ike_sess *by_r, *by_i, *by_id;
     size_t half_open, established;
@@ -358,6 +380,7 @@ struct ike_engine {
     ike_err_fn err;
     void *err_arg;
     size_t nerr;
+    struct ike_rtnl *rt; /* kernel routes of sessions, once ike_engine_routes_start ran */
 };
 
 /* Socket addresses */
@@ -485,6 +508,14 @@ struct ike_attrs {
     uint8_t addr6[16];
     unsigned plen6;
     char sources[96]; /* the sources that gave attributes, in merge order */
+    /* routes (ike_route.c): route accept (-1 unset) with its tag and distance,
+     * route redistribute connected (-1 unset), route set interface */
+    int route_accept, route_connected;
+    uint32_t route_tag;
+    uint8_t route_distance;
+    const char *route_ifaces[IKE_MAX_ATTR_LIST];
+    int nroute_ifaces;
+    bool route_iface_inside; /* RADIUS route-set=interface: the inside interface */
 };
 /* The RADIUS answers an authorization may use besides local policies. */
 struct ike_authz_in {
@@ -493,7 +524,7 @@ struct ike_authz_in {
 /* The first profile, in configuration order, whose match rules accept the client:
  * its identity, or its certificate through a certificate map, and local address. */
 const struct lyd_node *ike_select_profile(const struct ike_conf *c, const struct ike_id_pld *id,
-                                          const struct sockaddr_storage *local, X509 *cert);
+                                          const struct ike_sess *s, X509 *cert);
 /* The profile's trustpoints of a usage ("verify" or "sign"; "both" is either). */
 size_t ike_profile_tps(const struct ike_conf *c, const struct lyd_node *prof, const char *usage, struct pki_tp **out,
                        size_t cap);
@@ -509,6 +540,37 @@ void ike_authorize(const struct ike_conf *c, const struct lyd_node *prof, const 
  * profile): its user name, else the mangled identity (S6). */
 void ike_authz_name(const struct ike_conf *c, const struct lyd_node *src, int id_type, const char *id,
                     X509_NAME *dn, char *out, size_t cap);
+
+/* ike_route.c: sessions' kernel routes (protocol IKE_ROUTE_PROTO), route set
+ * interface, VRF devices */
+#define IKE_ROUTE_PROTO 245
+struct ike_kroute;
+/* Fill what a policy / RADIUS answer sets of the route attributes and @a does not
+ * have yet (called from the authorization merge). */
+void ike_route_attrs_policy(const struct lyd_node *pol, struct ike_attrs *a);
+void ike_route_attrs_aaa(const struct aaa_attrs *r, struct ike_attrs *a);
+/* route set interface: the interfaces' addresses join the split subnets. */
+void ike_route_set_iface(const struct dp *dp, const struct lyd_node *prof, struct ike_attrs *a);
+/* After the client's selector bounds (s->allow_i) are set: with route accept,
+ * its acceptable subnets in @tsi_p join them; the session's kernel routes are
+ * planned (installed by ike_route_install once it is up). */
+void ike_route_plan(struct ike_sess *s, const struct lyd_node *prof, const struct ike_attrs *a,
+                    const struct ike_pld *tsi_p);
+/* A new child SA's selectors (CREATE_CHILD_SA): with route accept, the client's
+ * acceptable subnets among @tsi join s->allow_i and are routed at once. */
+void ike_route_accept_child(struct ike_sess *s, const struct ike_ts_pld *tsi);
+/* Installs the routes not tried yet. */
+void ike_route_install(struct ike_sess *s);
+/* Removes the session's routes (every end path). */
+void ike_route_remove(struct ike_sess *s);
+void ike_route_stop(struct ike_engine *e);
+/* The VRF device @name: its ifindex and table; -ENODEV, -EMEDIUMTYPE (not a VRF). */
+int ike_route_vrf(const char *name, int *ifindex, uint32_t *table);
+/* The front-door VRFs to listen in: those that match fvrf names, every VRF
+ * device present when one says "any". */
+size_t ike_route_fvrfs(const struct lyd_node *tree, char (*out)[16], size_t cap);
+/* Commit checks: VRF devices and route set interfaces exist. */
+bool ike_route_check(const struct lyd_node *tree, ike_err_fn err, void *arg);
 
 /* ike_authx.c: the IKE_AUTH exchange (@inner: the decrypted request). */
 void ike_handle_auth(struct ike_sess *s, const struct ike_msg *inner);

@@ -5,6 +5,7 @@
  * ike_authx.c, CREATE_CHILD_SA in ike_rekey.c. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <net/if.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <netinet/in.h>
@@ -343,6 +344,7 @@ static void drop_resources(struct ike_sess *s)
     if (s->have_addr6 && s->addr6_aaa && s->e->conf)
         pool_unclaim6(s->e->conf->pools6, s->addr6, s->alen6, s->id);
     ike_dhcp_drop(s);
+    ike_route_remove(s);
     s->have_addr4 = s->have_addr6 = false;
 }
 
@@ -801,7 +803,7 @@ static bool cookie_ok(struct ike_engine *e, struct ike_sock *sk, const struct so
 static void handle_init(struct ike_engine *e, struct ike_sock *sk, const struct sockaddr_storage *local,
                         const struct sockaddr_storage *peer, const uint8_t *buf, size_t len, const struct ike_msg *req)
 {
-    struct ike_init_opts opts = {.fragmentation = e->conf->frag, .algs = ike_conf_algs(e->conf, local),
+    struct ike_init_opts opts = {.fragmentation = e->conf->frag, .algs = ike_conf_algs(e->conf, local, sk->vrf),
                                  .certreq = e->conf->certreq, .ncertreq = e->conf->ncertreq};
     struct ike_buf out = {0};
     struct ike_sess *s;
@@ -835,6 +837,9 @@ static void handle_init(struct ike_engine *e, struct ike_sock *sk, const struct 
         e->c.rejected++;
         return;
     }
+    s->rx_ifindex = sk->rx_ifindex;
+    memcpy(s->fvrf, sk->vrf, sizeof(s->fvrf));
+    s->fvrf_ifindex = sk->vrf[0] ? (int)if_nametoindex(sk->vrf) : 0;
     st = ike_init_respond(req, local, peer, &opts, &s->in, &out);
     if (st != IKE_INIT_OK) {
         if (st != IKE_INIT_INTERNAL)

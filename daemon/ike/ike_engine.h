@@ -47,6 +47,12 @@ struct pki_crl;
  * (reason certificate-revoked). */
 void ike_engine_set_crl(struct ike_engine *e, struct pki_crl *crl);
 
+/* Sessions' routes go into the kernel from now on (route redistribute, route
+ * accept; protocol 245 on rtnetlink); routes of that protocol left by an earlier
+ * run are flushed first. 0 or -errno (no netlink socket). Without this call (unit
+ * tests) no kernel route is touched. */
+int ike_engine_routes_start(struct ike_engine *e);
+
 /* Transaction hooks. @tree is the whole new running tree (borrowed). Prepare
  * compiles it, copies the live sessions' leases into the new pools (refusing a
  * change that takes one away) and binds the new IKE sockets, which are read only

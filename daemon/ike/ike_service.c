@@ -37,6 +37,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
         ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT);
         const uint8_t *p = buf;
 
+        sk->rx_ifindex = 0;
         if (n < 0)
             return;
         for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
@@ -45,11 +46,13 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 
                 memcpy(&pi, CMSG_DATA(c), sizeof(pi));
                 ((struct sockaddr_in *)&local)->sin_addr = pi.ipi_addr;
+                sk->rx_ifindex = pi.ipi_ifindex;
             } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO && local.ss_family == AF_INET6) {
                 struct in6_pktinfo pi;
 
                 memcpy(&pi, CMSG_DATA(c), sizeof(pi));
                 ((struct sockaddr_in6 *)&local)->sin6_addr = pi.ipi6_addr;
+                sk->rx_ifindex = (int)pi.ipi6_ifindex;
             }
         }
         if (sk->natt) {
@@ -81,7 +84,13 @@ static void sock_close(struct ike_sock *sk)
     free(sk);
 }
 
-static int sock_open(struct ike_engine *e, const struct sockaddr_storage *addr, bool natt, struct ike_sock **out)
+/* A socket on @addr, in front-door VRF @vrf ("" the default table): bound to the
+ * VRF device, it receives what arrives on that VRF's interfaces and sends by its
+ * table. With @share (SO_REUSEADDR, when there are VRFs) the default table's
+ * socket and the VRFs' share the port: the kernel gives each packet to the socket
+ * of its VRF. Without VRFs a port held elsewhere stays an error. */
+static int sock_open(struct ike_engine *e, const struct sockaddr_storage *addr, bool natt, const char *vrf,
+                     bool share, struct ike_sock **out)
 {
     struct ike_sock *sk = calloc(1, sizeof(*sk));
     int one = 1, rc;
@@ -91,8 +100,13 @@ static int sock_open(struct ike_engine *e, const struct sockaddr_storage *addr, 
     sk->e = e;
     sk->addr = *addr;
     sk->natt = natt;
+    snprintf(sk->vrf, sizeof(sk->vrf), "%s", vrf);
     sk->fd = socket(addr->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (sk->fd < 0)
+        goto fail;
+    if (share)
+        setsockopt(sk->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (vrf[0] && setsockopt(sk->fd, SOL_SOCKET, SO_BINDTODEVICE, vrf, (socklen_t)strlen(vrf)))
         goto fail;
     if (addr->ss_family == AF_INET)
         setsockopt(sk->fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
@@ -191,6 +205,7 @@ void ike_engine_free(struct ike_engine *e)
         sock_close(e->socks[i]);
     ike_engine_abort(e);
     ike_conf_free(e->conf);
+    ike_route_stop(e);
     dhcp_client_free(e->dhcp); /* after the sessions: their leases are released */
     if (e->ev_dp)
         event_free(e->ev_dp);
@@ -262,13 +277,64 @@ static void misfit6(const char *pool, uint32_t index, uint64_t owner, void *arg)
     e->nerr++;
 }
 
-static struct ike_sock *find_sock(struct ike_sock *const *v, size_t n, const struct sockaddr_storage *a, bool natt)
+static struct ike_sock *find_sock(struct ike_sock *const *v, size_t n, const struct sockaddr_storage *a, bool natt,
+                                  const char *vrf)
 {
     for (size_t i = 0; i < n; i++) {
-        if (v[i]->natt == natt && ike_sa_equal(&v[i]->addr, a))
+        if (v[i]->natt == natt && ike_sa_equal(&v[i]->addr, a) && !strcmp(v[i]->vrf, vrf))
             return v[i];
     }
     return NULL;
+}
+
+/* The sockets of listen address @a, port kind @natt: in the default table and
+ * each front-door VRF of @c that has the address (a specific address is in one
+ * table or some; the wildcard in all). 0 when at least one is open or kept and
+ * no table that has the address refused it. With @dry_run a new socket is closed
+ * as soon as it is bound and a live one is not marked as kept: only the check
+ * remains. */
+static int listen_on(struct ike_engine *e, const struct ike_conf *c, const struct sockaddr_storage *a, bool natt,
+                     bool dry_run)
+{
+    int first = 0, opened = 0, hard = 0;
+
+    for (size_t v = 0; v <= c->nfvrf; v++) {
+        const char *vrf = v ? c->fvrf[v - 1] : "";
+        struct ike_sock *sk = find_sock(e->socks, e->nsocks, a, natt, vrf);
+        int rc;
+
+        if (sk) {
+            int one = 1;
+
+            sk->keep = sk->keep || !dry_run;
+            opened++;
+            /* a socket of the default table kept from before there were VRFs
+             * must let the VRFs' bind the port too */
+            if (c->nfvrf)
+                setsockopt(sk->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+            continue;
+        }
+        if (find_sock(e->new_socks, e->nnew_socks, a, natt, vrf)) {
+            opened++;
+            continue;
+        }
+        if (e->nnew_socks == IKE_MAX_SOCKS)
+            return -ENOSPC;
+        rc = sock_open(e, a, natt, vrf, c->nfvrf > 0, &sk);
+        if (!rc && dry_run) { /* it could listen: that is all a dry run asks */
+            sock_close(sk);
+            opened++;
+        } else if (!rc) {
+            e->new_socks[e->nnew_socks++] = sk;
+            opened++;
+        } else {
+            if (!first)
+                first = rc;
+            if (rc != -EADDRNOTAVAIL && !hard) /* not merely an address of another table */
+                hard = rc;
+        }
+    }
+    return hard ? hard : opened ? 0 : first;
 }
 
 int ike_engine_prepare(struct ike_engine *e, const struct lyd_node *tree, bool dry_run, ike_err_fn err, void *arg)
@@ -299,18 +365,10 @@ int ike_engine_prepare(struct ike_engine *e, const struct lyd_node *tree, bool d
     for (size_t i = 0; i < c->nlisten; i++) {
         for (int natt = 0; natt < 2; natt++) {
             struct sockaddr_storage a = c->listen[i];
-            struct ike_sock *sk;
             int rc;
 
             ike_set_port(&a, natt ? c->natt_port : c->port);
-            sk = find_sock(e->socks, e->nsocks, &a, natt);
-            if (sk) {
-                sk->keep = sk->keep || !dry_run;
-                continue;
-            }
-            if (find_sock(e->new_socks, e->nnew_socks, &a, natt))
-                continue;
-            rc = sock_open(e, &a, natt, &sk);
+            rc = listen_on(e, c, &a, natt, dry_run);
             if (rc) {
                 char as[INET6_ADDRSTRLEN], msg[300];
 
@@ -323,11 +381,6 @@ int ike_engine_prepare(struct ike_engine *e, const struct lyd_node *tree, bool d
                 ike_engine_abort(e);
                 return rc;
             }
-            if (dry_run) { /* it could listen: that is all a dry run asks */
-                sock_close(sk);
-                continue;
-            }
-            e->new_socks[e->nnew_socks++] = sk;
         }
     }
     e->pending = c;
@@ -337,7 +390,7 @@ int ike_engine_prepare(struct ike_engine *e, const struct lyd_node *tree, bool d
 
 void ike_engine_apply(struct ike_engine *e)
 {
-    struct ike_sock *keep[2 * IKE_MAX_LISTEN];
+    struct ike_sock *keep[IKE_MAX_SOCKS];
     struct ike_sess *s, *tmp;
     size_t n = 0;
 
@@ -368,7 +421,7 @@ void ike_engine_apply(struct ike_engine *e)
         if (!s->sock) {
             for (size_t i = 0; i < e->nsocks; i++) {
                 if (e->socks[i]->natt == (ike_port_of(&s->local) == e->pending->natt_port) &&
-                    e->socks[i]->addr.ss_family == s->local.ss_family)
+                    e->socks[i]->addr.ss_family == s->local.ss_family && !strcmp(e->socks[i]->vrf, s->fvrf))
                     s->sock = e->socks[i];
             }
         }
@@ -383,6 +436,8 @@ void ike_engine_apply(struct ike_engine *e)
         for (size_t i = 0; i < e->conf->nlisten; i++)
             log_info("ike", "listening on %s ports %u and %u", ike_addr_str(&e->conf->listen[i], a, sizeof(a)),
                      e->conf->port, e->conf->natt_port);
+        for (size_t i = 0; i < e->conf->nfvrf; i++)
+            log_info("ike", "listening in front-door VRF %s too", e->conf->fvrf[i]);
     }
 }
 

@@ -361,7 +361,22 @@ static void test_parser_every_attribute(void **state)
     assert_true(a.has_addr6);
     assert_int_equal(a.prefix_len6, 64);
     assert_true(a.route_interface);
-    assert_string_equal(a.route_accept, "any tag 10 distance 5");
+    assert_true(a.route_accept);
+    assert_int_equal(a.route_tag, 10);
+    assert_int_equal(a.route_distance, 5);
+    {
+        /* a realm has 16 bits; words out of order or left over are not understood */
+        static const char *const bad[] = {"ipsec:route-accept=any tag 70000", "ipsec:route-accept=any distance 0",
+                                          "ipsec:route-accept=any distance 5 tag 1", "ipsec:route-accept=some",
+                                          "ipsec:route-accept=any tag"};
+        struct aaa_attrs b;
+
+        aaa_attrs_init(&b);
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+            assert_int_equal(aaa_attrs_avpair(&b, bad[i], strlen(bad[i])), 0);
+        assert_false(b.route_accept);
+        aaa_attrs_free(&b);
+    }
     assert_int_equal(a.mtu, 1300);
     assert_int_equal(a.tcp_mss, 1200);
     assert_string_equal(a.dhcp_server, "10.3.3.3");

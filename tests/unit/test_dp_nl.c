@@ -294,6 +294,43 @@ static void test_unreachable(void **st)
        "ip route del prohibit 10.52.0.0/16");
 }
 
+/* A lookup out of a VRF device (dp_nl_next_hop_vrf) asks the kernel with that
+ * device as RTA_OIF and is cached apart from the main table's answer for the
+ * same destination. Without VRF devices in every kernel, a plain interface
+ * stands in for the device: out of it the kernel takes the destination as on-link
+ * there, where the main table routes it via gateway A on v0. */
+static void test_vrf_lookup(void **st)
+{
+    struct dp_nh nh;
+    uint8_t a[16], m[6];
+    int family, w0, rc = -1;
+
+    sh("ip link add w0 type veth peer name w1 && ip link set w0 address 02:00:00:00:00:11 && "
+       "ip link set w0 up && ip link set w1 up");
+    sh("ip route add 10.30.0.0/16 via 10.9.0.2");
+    sh("ip neigh replace 10.30.1.1 lladdr 02:00:00:00:00:12 dev w0 nud permanent");
+    w0 = (int)if_nametoindex("w0");
+    assert_true(w0 > 0);
+    addr_of("10.30.1.1", &family, a);
+    mac_of("02:00:00:00:00:12", m);
+    assert_nh("10.30.1.1", "02:00:00:00:00:02", "02:00:00:00:00:01", v0);
+    for (int t = 0; t <= POLL_MAX_MS && rc; t += POLL_MS) {
+        memset(&nh, 0, sizeof(nh));
+        rc = dp_nl_next_hop_vrf(nl, AF_INET, a, w0, &nh);
+        if (rc || memcmp(nh.dst_mac, m, 6))
+            rc = -1;
+        if (rc)
+            nap();
+    }
+    assert_int_equal(rc, 0);
+    assert_int_equal(nh.ifindex, w0);
+    mac_of("02:00:00:00:00:11", m);
+    assert_memory_equal(nh.src_mac, m, 6);
+    /* the main table's entry is its own */
+    assert_nh("10.30.1.1", "02:00:00:00:00:02", "02:00:00:00:00:01", v0);
+    sh("ip link del w0 && ip route del 10.30.0.0/16 via 10.9.0.2");
+}
+
 static void test_route_change(void **st)
 {
     assert_nh("10.20.1.5", "02:00:00:00:00:02", "02:00:00:00:00:01", v0);
@@ -531,6 +568,7 @@ int main(void)
         cmocka_unit_test(test_neighbour_lifecycle),
         cmocka_unit_test(test_unreachable),
         cmocka_unit_test(test_route_change),
+        cmocka_unit_test(test_vrf_lookup),
         cmocka_unit_test(test_link_local_route_keeps_cache),
         cmocka_unit_test(test_link_changes),
         cmocka_unit_test(test_address_hook),

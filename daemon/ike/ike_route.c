@@ -1,0 +1,758 @@
+/* Routes of sessions in the kernel and routes pushed to clients (SPEC S7, S9):
+ * `route redistribute connected` (a route for each client's assigned addresses),
+ * `route accept` (the client's own subnets, offered in its traffic selectors
+ * beside its virtual address: accepted into the child SA and routed), and
+ * `route set interface` (the address of one of our interfaces pushed to the client
+ * as a host route). Also the VRF devices profiles name (fvrf, ivrf).
+ *
+ * Kernel routes carry protocol IKE_ROUTE_PROTO so that a routing daemon (FRR's
+ * zebra, BIRD's kernel protocol with `learn`) picks them up by protocol and
+ * redistributes them, and so that Raven can flush what an earlier run left. They
+ * are blackhole routes: the dataplane carries clients' traffic in user space, so
+ * the kernel has no device to send it to; a packet the kernel itself would route
+ * to a client is dropped rather than sent in clear along its default route. The
+ * netlink socket is synchronous and used on the control thread only. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ifaddrs.h>
+#include <inttypes.h>
+#include <libmnl/libmnl.h>
+#include <linux/if_link.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "daemon/base/log.h"
+#include "daemon/ike/ike_eng.h"
+#include "daemon/base/poison.h"
+
+struct ike_kroute {
+    uint8_t family, plen;
+    uint8_t dst[16];
+    uint32_t table, metric, realm;
+    bool tried, installed;
+};
+
+struct ike_rtnl {
+    struct mnl_socket *nl;
+    uint32_t seq;
+};
+
+/* ---- netlink ---- */
+
+static struct mnl_socket *rtnl_open(void)
+{
+    struct mnl_socket *nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+    struct timeval tv = {.tv_sec = 2};
+
+    if (!nl)
+        return NULL;
+    if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+        mnl_socket_close(nl);
+        return NULL;
+    }
+    /* never block the control thread for long on a kernel that does not answer */
+    setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    return nl;
+}
+
+/* Sends @nlh and runs @cb on the answers until the acknowledgement or the end of
+ * a dump: 0, or -errno (the kernel's error included). */
+static int rtnl_talk(struct mnl_socket *nl, uint32_t *seq, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
+{
+    char buf[MNL_SOCKET_BUFFER_SIZE];
+    unsigned portid = mnl_socket_get_portid(nl);
+    ssize_t n;
+    int rc;
+
+    nlh->nlmsg_seq = ++*seq;
+    /* the answer ends with the acknowledgement (a dump's with NLMSG_DONE); a
+     * request's NLM_F_EXCL has the bit of a dump's NLM_F_MATCH */
+    if ((nlh->nlmsg_type != RTM_GETROUTE && nlh->nlmsg_type != RTM_GETLINK) || !(nlh->nlmsg_flags & NLM_F_DUMP))
+        nlh->nlmsg_flags |= NLM_F_ACK;
+    if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+        return -errno;
+    do {
+        n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+        if (n < 0)
+            return -errno;
+        rc = mnl_cb_run(buf, (size_t)n, nlh->nlmsg_seq, portid, cb, data);
+    } while (rc == MNL_CB_OK);
+    return rc < 0 ? -errno : 0;
+}
+
+static size_t alen(uint8_t family)
+{
+    return family == AF_INET ? 4 : 16;
+}
+
+static int route_msg(struct ike_rtnl *rt, const struct ike_kroute *r, bool add)
+{
+    char buf[MNL_SOCKET_BUFFER_SIZE];
+    struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+    struct rtmsg *rtm;
+
+    nlh->nlmsg_type = add ? RTM_NEWROUTE : RTM_DELROUTE;
+    nlh->nlmsg_flags = NLM_F_REQUEST | (add ? NLM_F_CREATE | NLM_F_EXCL : 0);
+    rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+    rtm->rtm_family = r->family;
+    rtm->rtm_dst_len = r->plen;
+    rtm->rtm_table = r->table < 256 ? (uint8_t)r->table : RT_TABLE_UNSPEC;
+    rtm->rtm_protocol = IKE_ROUTE_PROTO;
+    rtm->rtm_scope = RT_SCOPE_UNIVERSE;
+    rtm->rtm_type = RTN_BLACKHOLE;
+    mnl_attr_put(nlh, RTA_DST, alen(r->family), r->dst);
+    mnl_attr_put_u32(nlh, RTA_TABLE, r->table);
+    if (r->metric)
+        mnl_attr_put_u32(nlh, RTA_PRIORITY, r->metric);
+    if (r->realm && r->family == AF_INET)
+        mnl_attr_put_u32(nlh, RTA_FLOW, r->realm);
+    return rtnl_talk(rt->nl, &rt->seq, nlh, NULL, NULL);
+}
+
+struct flush_ctx {
+    struct ike_kroute *v;
+    size_t n, cap;
+};
+
+static int flush_cb(const struct nlmsghdr *m, void *data)
+{
+    struct flush_ctx *f = data;
+    const struct rtmsg *rtm = mnl_nlmsg_get_payload(m);
+    const struct nlattr *a;
+    struct ike_kroute r = {0};
+
+    if (m->nlmsg_type != RTM_NEWROUTE || mnl_nlmsg_get_payload_len(m) < sizeof(*rtm) ||
+        rtm->rtm_protocol != IKE_ROUTE_PROTO || (rtm->rtm_family != AF_INET && rtm->rtm_family != AF_INET6))
+        return MNL_CB_OK;
+    r.family = rtm->rtm_family;
+    r.plen = rtm->rtm_dst_len;
+    r.table = rtm->rtm_table;
+    mnl_attr_for_each(a, m, sizeof(*rtm)) {
+        uint16_t t = mnl_attr_get_type(a);
+
+        if (t == RTA_DST && mnl_attr_get_payload_len(a) == alen(r.family))
+            memcpy(r.dst, mnl_attr_get_payload(a), alen(r.family));
+        else if (t == RTA_TABLE && mnl_attr_get_payload_len(a) == 4)
+            r.table = mnl_attr_get_u32(a);
+        else if (t == RTA_PRIORITY && mnl_attr_get_payload_len(a) == 4)
+            r.metric = mnl_attr_get_u32(a);
+    }
+    if (f->n == f->cap) {
+        size_t cap = f->cap ? 2 * f->cap : 16;
+        struct ike_kroute *v = realloc(f->v, cap * sizeof(*v));
+
+        if (!v)
+            return MNL_CB_OK;
+        f->v = v;
+        f->cap = cap;
+    }
+    f->v[f->n++] = r;
+    return MNL_CB_OK;
+}
+
+/* Deletes every route of our protocol, in every table: what a previous run left
+ * (its sessions are gone with it). */
+static void rtnl_flush(struct ike_rtnl *rt)
+{
+    char buf[MNL_SOCKET_BUFFER_SIZE];
+    struct flush_ctx f = {0};
+    size_t gone = 0;
+
+    for (int i = 0; i < 2; i++) {
+        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+        struct rtmsg *rtm;
+        int rc;
+
+        nlh->nlmsg_type = RTM_GETROUTE;
+        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+        rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+        rtm->rtm_family = i ? AF_INET6 : AF_INET;
+        rc = rtnl_talk(rt->nl, &rt->seq, nlh, flush_cb, &f);
+        if (rc)
+            log_warn("ike", "cannot list the kernel's routes to flush stale ones: %s", strerror(-rc));
+    }
+    for (size_t i = 0; i < f.n; i++)
+        gone += route_msg(rt, &f.v[i], false) == 0;
+    if (gone)
+        log_info("ike", "flushed %zu stale route(s) of protocol %d", gone, IKE_ROUTE_PROTO);
+    free(f.v);
+}
+
+int ike_engine_routes_start(struct ike_engine *e)
+{
+    struct ike_rtnl *rt;
+
+    if (e->rt)
+        return 0;
+    rt = calloc(1, sizeof(*rt));
+    if (!rt)
+        return -ENOMEM;
+    rt->seq = (uint32_t)time(NULL);
+    rt->nl = rtnl_open();
+    if (!rt->nl) {
+        int rc = -errno;
+
+        free(rt);
+        return rc;
+    }
+    rtnl_flush(rt);
+    e->rt = rt;
+    return 0;
+}
+
+void ike_route_stop(struct ike_engine *e)
+{
+    if (!e->rt)
+        return;
+    mnl_socket_close(e->rt->nl);
+    free(e->rt);
+    e->rt = NULL;
+}
+
+/* ---- VRF devices ---- */
+
+struct vrf_ctx {
+    int ifindex;
+    bool is_vrf;
+    uint32_t table;
+};
+
+static int vrf_info_cb(const struct nlattr *a, void *data)
+{
+    struct vrf_ctx *v = data;
+    const struct nlattr *d;
+
+    if (mnl_attr_get_type(a) == IFLA_INFO_KIND && !strcmp(mnl_attr_get_str(a), "vrf"))
+        v->is_vrf = true;
+    if (mnl_attr_get_type(a) == IFLA_INFO_DATA) {
+        mnl_attr_for_each_nested(d, a) {
+            if (mnl_attr_get_type(d) == IFLA_VRF_TABLE && mnl_attr_get_payload_len(d) == 4)
+                v->table = mnl_attr_get_u32(d);
+        }
+    }
+    return MNL_CB_OK;
+}
+
+static int vrf_cb(const struct nlmsghdr *m, void *data)
+{
+    struct vrf_ctx *v = data;
+    const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(m);
+    const struct nlattr *a;
+
+    if (m->nlmsg_type != RTM_NEWLINK || mnl_nlmsg_get_payload_len(m) < sizeof(*ifi))
+        return MNL_CB_OK;
+    v->ifindex = ifi->ifi_index;
+    mnl_attr_for_each(a, m, sizeof(*ifi)) {
+        if (mnl_attr_get_type(a) == IFLA_LINKINFO)
+            mnl_attr_parse_nested(a, vrf_info_cb, v);
+    }
+    return MNL_CB_OK;
+}
+
+int ike_route_vrf(const char *name, int *ifindex, uint32_t *table)
+{
+    char buf[MNL_SOCKET_BUFFER_SIZE];
+    struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+    struct mnl_socket *nl = rtnl_open();
+    struct vrf_ctx v = {0};
+    uint32_t seq = (uint32_t)time(NULL);
+    int rc;
+
+    if (!nl)
+        return -errno;
+    nlh->nlmsg_type = RTM_GETLINK;
+    nlh->nlmsg_flags = NLM_F_REQUEST;
+    mnl_nlmsg_put_extra_header(nlh, sizeof(struct ifinfomsg));
+    mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+    rc = rtnl_talk(nl, &seq, nlh, vrf_cb, &v);
+    mnl_socket_close(nl);
+    if (rc)
+        return rc == -EINVAL ? -ENODEV : rc;
+    if (!v.ifindex)
+        return -ENODEV;
+    if (!v.is_vrf || !v.table)
+        return -EMEDIUMTYPE;
+    if (ifindex)
+        *ifindex = v.ifindex;
+    if (table)
+        *table = v.table;
+    return 0;
+}
+
+struct vrf_list {
+    char (*out)[16];
+    size_t n, cap;
+};
+
+static int vrf_list_cb(const struct nlmsghdr *m, void *data)
+{
+    struct vrf_list *l = data;
+    struct vrf_ctx v = {0};
+    const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(m);
+    const struct nlattr *a;
+    const char *name = NULL;
+
+    if (m->nlmsg_type != RTM_NEWLINK || mnl_nlmsg_get_payload_len(m) < sizeof(*ifi))
+        return MNL_CB_OK;
+    mnl_attr_for_each(a, m, sizeof(*ifi)) {
+        if (mnl_attr_get_type(a) == IFLA_LINKINFO)
+            mnl_attr_parse_nested(a, vrf_info_cb, &v);
+        else if (mnl_attr_get_type(a) == IFLA_IFNAME)
+            name = mnl_attr_get_str(a);
+    }
+    if (v.is_vrf && name && strlen(name) < 16 && l->n < l->cap) {
+        for (size_t i = 0; i < l->n; i++) {
+            if (!strcmp(l->out[i], name))
+                return MNL_CB_OK;
+        }
+        snprintf(l->out[l->n++], 16, "%s", name);
+    }
+    return MNL_CB_OK;
+}
+
+size_t ike_route_fvrfs(const struct lyd_node *tree, char (*out)[16], size_t cap)
+{
+    static const char *const paths[] = {"/raven-vpn:ikev2/policy/match/fvrf", "/raven-vpn:ikev2/profile/match/fvrf"};
+    struct vrf_list l = {.out = out, .cap = cap};
+    bool any = false;
+
+    for (size_t p = 0; tree && p < 2; p++) {
+        struct ly_set *set = NULL;
+
+        if (lyd_find_xpath(tree, paths[p], &set))
+            continue;
+        for (uint32_t i = 0; i < set->count; i++) {
+            const char *v = lyd_get_value(set->dnodes[i]);
+            bool dup = false;
+
+            any = any || !strcmp(v, "any");
+            for (size_t j = 0; j < l.n; j++)
+                dup = dup || !strcmp(out[j], v);
+            if (strcmp(v, "any") && !dup && l.n < cap)
+                snprintf(out[l.n++], 16, "%s", v);
+        }
+        ly_set_free(set, NULL);
+    }
+    if (any) {
+        char buf[MNL_SOCKET_BUFFER_SIZE];
+        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+        struct mnl_socket *nl = rtnl_open();
+        uint32_t seq = (uint32_t)time(NULL);
+
+        nlh->nlmsg_type = RTM_GETLINK;
+        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+        mnl_nlmsg_put_extra_header(nlh, sizeof(struct ifinfomsg));
+        if (nl) {
+            rtnl_talk(nl, &seq, nlh, vrf_list_cb, &l);
+            mnl_socket_close(nl);
+        }
+    }
+    return l.n;
+}
+
+/* ---- authorization ---- */
+
+void ike_route_attrs_policy(const struct lyd_node *pol, struct ike_attrs *a)
+{
+    const struct lyd_node *acc = ike_find(pol, "route/accept"), *rt = ike_find(pol, "route"), *ch;
+    const char *v;
+
+    if (a->route_accept < 0 && acc) {
+        a->route_accept = 1;
+        a->route_tag = (v = ike_leaf(acc, "tag")) ? (uint32_t)strtoul(v, NULL, 10) : 0;
+        a->route_distance = (v = ike_leaf(acc, "distance")) ? (uint8_t)atoi(v) : 0;
+    }
+    LY_LIST_FOR(rt ? lyd_child(rt) : NULL, ch) {
+        if (a->route_connected < 0 && !strcmp(ch->schema->name, "redistribute") &&
+            (v = ike_leaf(ch, "protocol")) && !strcmp(v, "connected"))
+            a->route_connected = 1;
+    }
+    if (!a->nroute_ifaces) {
+        const struct lyd_node *set = ike_find(pol, "route/set");
+
+        LY_LIST_FOR(set ? lyd_child(set) : NULL, ch) {
+            if (!strcmp(ch->schema->name, "interface") && a->nroute_ifaces < IKE_MAX_ATTR_LIST)
+                a->route_ifaces[a->nroute_ifaces++] = lyd_get_value(ch);
+        }
+    }
+}
+
+void ike_route_attrs_aaa(const struct aaa_attrs *r, struct ike_attrs *a)
+{
+    if (a->route_accept < 0 && r->route_accept) {
+        a->route_accept = 1;
+        a->route_tag = r->route_tag;
+        a->route_distance = r->route_distance;
+    }
+    if (!a->nroute_ifaces && r->route_interface)
+        a->route_iface_inside = true;
+}
+
+/* The first IPv4 address and the first global IPv6 address of interface @name. */
+static void iface_addrs(const struct ifaddrs *ifa, const char *name, struct ike_ts_pld *out)
+{
+    bool v4 = false, v6 = false;
+
+    for (const struct ifaddrs *i = ifa; i; i = i->ifa_next) {
+        if (!i->ifa_addr || strcmp(i->ifa_name, name) || out->nts >= IKE_MAX_TS)
+            continue;
+        if (i->ifa_addr->sa_family == AF_INET && !v4) {
+            ike_ts_host4(ntohl(((const struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr), &out->ts[out->nts++]);
+            v4 = true;
+        } else if (i->ifa_addr->sa_family == AF_INET6 && !v6) {
+            const uint8_t *b = ((const struct sockaddr_in6 *)i->ifa_addr)->sin6_addr.s6_addr;
+
+            if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80)
+                continue; /* link-local: not reachable through the tunnel */
+            ike_ts_prefix6(b, 128, &out->ts[out->nts++]);
+            v6 = true;
+        }
+    }
+}
+
+void ike_route_set_iface(const struct dp *dp, const struct lyd_node *prof, struct ike_attrs *a)
+{
+    const char *names[IKE_MAX_ATTR_LIST + 1];
+    size_t n = 0;
+    struct ifaddrs *ifa = NULL;
+    struct dp_if_stats st;
+
+    for (int i = 0; i < a->nroute_ifaces; i++)
+        names[n++] = a->route_ifaces[i];
+    if (!n && a->route_iface_inside) {
+        /* RADIUS names no interface: the profile's unnumbered one, else the
+         * first inside interface of the dataplane */
+        const char *u = ike_leaf(prof, "virtual-template/unnumbered");
+
+        for (size_t i = 0; !u && dp && i < dp_if_count(dp); i++) {
+            if (!dp_if_stats(dp, i, &st) && st.role == DP_ROLE_INSIDE)
+                u = st.name;
+        }
+        if (u)
+            names[n++] = u;
+    }
+    if (!n)
+        return;
+    if (getifaddrs(&ifa)) {
+        log_warn("ike", "route set interface: cannot read the interfaces' addresses: %s", strerror(errno));
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint8_t before = a->subnets.nts;
+
+        iface_addrs(ifa, names[i], &a->subnets);
+        if (a->subnets.nts == before)
+            log_warn("ike", "route set interface %s: the interface has no address to push", names[i]);
+    }
+    a->subnets_set = a->subnets.nts > 0;
+    freeifaddrs(ifa);
+}
+
+/* ---- routes of a session ---- */
+
+/* Whether @ts is exactly a prefix (all protocols and ports): its length, else -1. */
+static int ts_prefix(const struct ike_ts *ts)
+{
+    size_t n = ts->type == 7 ? 4 : 16;
+    int len = 0;
+    size_t i = 0;
+
+    if (ts->ip_proto || ts->start_port != 0 || ts->end_port != 0xffff)
+        return -1;
+    for (; i < n && ts->start[i] == ts->end[i]; i++)
+        len += 8;
+    if (i < n) {
+        uint8_t x = ts->start[i] ^ ts->end[i], bits = 0;
+
+        while (bits < 8 && !(x & (0x80 >> bits)))
+            bits++;
+        /* the differing bits must run from 0s (start) to 1s (end) to the end */
+        if ((ts->start[i] & (0xff >> bits)) || (uint8_t)(ts->end[i] | (0xff00 >> bits)) != 0xff)
+            return -1;
+        len += bits;
+        for (i++; i < n; i++) {
+            if (ts->start[i] != 0 || ts->end[i] != 0xff)
+                return -1;
+        }
+    }
+    return len;
+}
+
+static bool ts_overlaps(const struct ike_ts *a, const struct ike_ts *b)
+{
+    size_t n = a->type == 7 ? 4 : 16;
+
+    return a->type == b->type && memcmp(a->start, b->end, n) <= 0 && memcmp(b->start, a->end, n) <= 0;
+}
+
+/* Whether a client's subnet may be accepted: a prefix neither covering the
+ * whole address space nor overlapping the client's own address or a pool. */
+/* Whether pool prefix or range text @a (..@b) overlaps @ts. */
+static bool pool_overlaps(const struct ike_ts *ts, const char *a, const char *b)
+{
+    struct ike_ts p = {.type = ts->type};
+    size_t n = ts->type == 7 ? 4 : 16;
+    int fam = ts->type == 7 ? AF_INET : AF_INET6;
+
+    if (b) { /* an IPv4 range */
+        if (inet_pton(fam, a, p.start) != 1 || inet_pton(fam, b, p.end) != 1)
+            return false;
+    } else { /* an IPv6 prefix */
+        char addr[INET6_ADDRSTRLEN];
+        const char *slash = strchr(a, '/');
+        unsigned len;
+
+        if (!slash || (size_t)(slash - a) >= sizeof(addr))
+            return false;
+        memcpy(addr, a, (size_t)(slash - a));
+        addr[slash - a] = 0;
+        len = (unsigned)atoi(slash + 1);
+        if (inet_pton(fam, addr, p.start) != 1 || len > 128)
+            return false;
+        ike_ts_prefix6(p.start, len, &p);
+    }
+    return memcmp(ts->start, p.end, n) <= 0 && memcmp(p.start, ts->end, n) <= 0;
+}
+
+/* Whether a client's subnet may be accepted: a prefix neither covering the
+ * whole address space nor overlapping the client's own addresses, a subnet
+ * accepted before or an address pool (the addresses of other clients). */
+static bool acceptable(const struct ike_sess *s, const struct ike_conf *c, const struct ike_ts *ts)
+{
+    const struct lyd_node *pools = ike_find(c->tree, "/raven-vpn:pools"), *p, *r;
+    int len = ts_prefix(ts);
+
+    struct ike_sess *o, *tmp;
+
+    if (len <= 0)
+        return false;
+    for (uint8_t i = 0; i < s->allow_i.nts; i++) {
+        if (ts_overlaps(ts, &s->allow_i.ts[i]))
+            return false;
+    }
+    /* nor another session's address or accepted subnet: the dataplane routes a
+     * prefix to the newest SA that claims it, so a client must not take over
+     * another's traffic */
+    HASH_ITER(hh_id, s->e->by_id, o, tmp) {
+        for (uint8_t i = 0; o != s && o->state == SESS_ESTABLISHED && i < o->allow_i.nts; i++) {
+            if (ts_overlaps(ts, &o->allow_i.ts[i]))
+                return false;
+        }
+    }
+    LY_LIST_FOR(pools ? lyd_child(pools) : NULL, p) {
+        if (ts->type == 7 && !strcmp(p->schema->name, "ipv4-pool")) {
+            LY_LIST_FOR(lyd_child(p), r) {
+                const char *a = ike_leaf(r, "start"), *b = ike_leaf(r, "end");
+
+                if (!strcmp(r->schema->name, "range") && a && b && pool_overlaps(ts, a, b))
+                    return false;
+            }
+        } else if (ts->type == 8 && !strcmp(p->schema->name, "ipv6-pool")) {
+            const char *a = ike_leaf(p, "prefix");
+
+            if (a && pool_overlaps(ts, a, NULL))
+                return false;
+        }
+    }
+    return true;
+}
+
+static bool add_route(struct ike_sess *s, uint8_t family, const uint8_t *dst, unsigned plen, uint32_t table,
+                      uint32_t metric, uint32_t realm)
+{
+    struct ike_kroute *v = realloc(s->routes, (s->nroutes + 1) * sizeof(*v));
+
+    if (!v)
+        return false;
+    s->routes = v;
+    v[s->nroutes] = (struct ike_kroute){.family = family, .plen = (uint8_t)plen, .table = table,
+                                        .metric = metric, .realm = realm};
+    memcpy(v[s->nroutes].dst, dst, alen(family));
+    s->nroutes++;
+    return true;
+}
+
+/* With route accept: the acceptable subnets among @tsi (those apart from the
+ * client's own addresses, the first s->route_nfixed bounds) join s->allow_i and
+ * get a route each. */
+static void accept_subnets(struct ike_sess *s, const struct ike_ts_pld *tsi)
+{
+    for (uint8_t i = 0; i < tsi->nts && s->allow_i.nts < IKE_MAX_TS; i++) {
+        const struct ike_ts *ts = &tsi->ts[i];
+        bool known = false;
+
+        /* the selector that covers the client's own address (the one it asks its
+         * virtual address with) is narrowed as before; one accepted already
+         * needs nothing more */
+        for (uint8_t j = 0; j < s->allow_i.nts; j++) {
+            if (j < s->route_nfixed ? ts_overlaps(ts, &s->allow_i.ts[j])
+                                    : !memcmp(ts, &s->allow_i.ts[j], sizeof(*ts)))
+                known = true;
+        }
+        if (known)
+            continue;
+        if (!acceptable(s, s->e->conf, ts)) {
+            log_info("ike", "session %" PRIu64 ": a client subnet is not accepted (not a prefix, or it overlaps an "
+                     "address or accepted subnet of this or another session, or a pool)", s->id);
+            continue;
+        }
+        s->allow_i.ts[s->allow_i.nts++] = *ts;
+        add_route(s, ts->type == 7 ? AF_INET : AF_INET6, ts->start, (unsigned)ts_prefix(ts), s->route_table,
+                  s->route_distance, s->route_tag);
+    }
+}
+
+void ike_route_plan(struct ike_sess *s, const struct lyd_node *prof, const struct ike_attrs *a,
+                    const struct ike_pld *tsi_p)
+{
+    const char *ivrf = ike_leaf(prof, "ivrf");
+    struct ike_ts_pld tsi;
+
+    s->route_table = RT_TABLE_MAIN;
+    s->ivrf_ifindex = 0;
+    if (ivrf && ike_route_vrf(ivrf, &s->ivrf_ifindex, &s->route_table)) {
+        log_warn("ike", "session %" PRIu64 ": inside VRF %s is gone; its traffic and routes use the main table",
+                 s->id, ivrf);
+        s->route_table = RT_TABLE_MAIN;
+        s->ivrf_ifindex = 0;
+    }
+    if (a->route_accept <= 0 && a->route_connected <= 0)
+        return;
+    if (a->route_connected > 0) {
+        if (s->have_addr4) {
+            uint32_t be = htonl(s->addr4);
+
+            add_route(s, AF_INET, (const uint8_t *)&be, 32, s->route_table, 0, 0);
+        }
+        if (s->have_addr6)
+            add_route(s, AF_INET6, s->addr6, s->alen6, s->route_table, 0, 0);
+    }
+    if (a->route_accept <= 0)
+        return;
+    s->route_accept = true;
+    s->route_tag = a->route_tag;
+    s->route_distance = a->route_distance;
+    s->route_nfixed = s->allow_i.nts;
+    if (tsi_p && ike_ts_parse(tsi_p, &tsi))
+        accept_subnets(s, &tsi);
+}
+
+void ike_route_accept_child(struct ike_sess *s, const struct ike_ts_pld *tsi)
+{
+    size_t before = s->nroutes;
+
+    if (!s->route_accept)
+        return;
+    accept_subnets(s, tsi);
+    if (s->nroutes != before)
+        ike_route_install(s);
+}
+
+void ike_route_install(struct ike_sess *s)
+{
+    struct ike_rtnl *rt = s->e->rt;
+
+    for (size_t i = 0; rt && i < s->nroutes; i++) {
+        struct ike_kroute *r = &s->routes[i];
+        char a[INET6_ADDRSTRLEN];
+        int rc;
+
+        if (r->tried)
+            continue;
+        r->tried = true;
+        rc = route_msg(rt, r, true);
+
+        inet_ntop(r->family, r->dst, a, sizeof(a));
+        if (rc)
+            log_warn("ike", "session %" PRIu64 ": cannot install the route %s/%u in table %" PRIu32 ": %s", s->id, a,
+                     r->plen, r->table, strerror(-rc));
+        else
+            log_info("ike", "session %" PRIu64 ": route %s/%u installed (table %" PRIu32 ", protocol %d)", s->id, a,
+                     r->plen, r->table, IKE_ROUTE_PROTO);
+        r->installed = rc == 0;
+    }
+}
+
+void ike_route_remove(struct ike_sess *s)
+{
+    struct ike_rtnl *rt = s->e->rt;
+
+    for (size_t i = 0; rt && i < s->nroutes; i++) {
+        int rc;
+
+        if (!s->routes[i].installed)
+            continue;
+        rc = route_msg(rt, &s->routes[i], false);
+        if (rc && rc != -ESRCH)
+            log_warn("ike", "session %" PRIu64 ": cannot remove its route: %s", s->id, strerror(-rc));
+    }
+    free(s->routes);
+    s->routes = NULL;
+    s->nroutes = 0;
+}
+
+/* ---- commit checks ---- */
+
+static void check_vrf(const struct lyd_node *n, const char *what, ike_err_fn err, void *arg, bool *ok)
+{
+    const char *v = lyd_get_value(n);
+    int rc;
+    char msg[300], *path;
+
+    if (!strcmp(v, "any") && strcmp(what, "ivrf"))
+        return;
+    rc = ike_route_vrf(v, NULL, NULL);
+    if (!rc)
+        return;
+    snprintf(msg, sizeof(msg), "%s %s: %s; create it first (ip link add %s type vrf table N)", what, v,
+             rc == -ENODEV ? "no such device" : rc == -EMEDIUMTYPE ? "not a VRF device" : strerror(-rc), v);
+    path = lyd_path(n, LYD_PATH_STD, NULL, 0);
+    if (err)
+        err(arg, path, msg);
+    free(path);
+    *ok = false;
+}
+
+bool ike_route_check(const struct lyd_node *tree, ike_err_fn err, void *arg)
+{
+    static const char *const paths[] = {"/raven-vpn:ikev2/policy/match/fvrf", "/raven-vpn:ikev2/profile/match/fvrf",
+                                        "/raven-vpn:ikev2/profile/ivrf"};
+    static const char *const what[] = {"front-door VRF", "front-door VRF", "ivrf"};
+    bool ok = true;
+
+    for (size_t p = 0; tree && p < 3; p++) {
+        struct ly_set *set = NULL;
+
+        if (lyd_find_xpath(tree, paths[p], &set))
+            continue;
+        for (uint32_t i = 0; i < set->count; i++)
+            check_vrf(set->dnodes[i], what[p], err, arg, &ok);
+        ly_set_free(set, NULL);
+    }
+    {
+        struct ly_set *set = NULL;
+
+        if (tree && !lyd_find_xpath(tree, "/raven-vpn:ikev2/authorization-policy/route/set/interface", &set)) {
+            for (uint32_t i = 0; i < set->count; i++) {
+                char msg[300], *path;
+
+                if (if_nametoindex(lyd_get_value(set->dnodes[i])))
+                    continue;
+                snprintf(msg, sizeof(msg), "route set interface %s: no such interface; name an existing one",
+                         lyd_get_value(set->dnodes[i]));
+                path = lyd_path(set->dnodes[i], LYD_PATH_STD, NULL, 0);
+                if (err)
+                    err(arg, path, msg);
+                free(path);
+                ok = false;
+            }
+            ly_set_free(set, NULL);
+        }
+    }
+    return ok;
+}
