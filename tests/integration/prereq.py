@@ -47,6 +47,8 @@ PROGRAMS = {
     "ssh": ("ssh", "openssh-client"),
     "curl": ("curl", "curl"),
     "yanglint": ("yanglint", "libyang2-tools"),
+    "bird": ("bird", "bird2"),
+    "birdc": ("birdc", "bird2"),
 }
 
 PY_MODULES = {"scapy": "python3-scapy", "ncclient": "python3-ncclient"}

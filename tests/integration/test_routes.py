@@ -23,7 +23,6 @@ Topology: [client i: 10.<n>.<i>.2, subnet 10.77.1.0/24 on lo] --veth-- [headend]
           --veth-- [inside host 10.<n>.251.2]
 """
 import os
-import shutil
 import subprocess
 
 import pytest
@@ -36,6 +35,9 @@ from nchelpers import expect_error, wait_until
 from test_dataplane import dataplane_config, ping
 from test_ike_certs import pki  # noqa: F401 (the pki fixture)
 from test_ike_sessions import headend_config, sessions
+
+REQUIRES = ("strongswan", "ping", "bird", "birdc", "freeradius")
+REQUIRES_PLUGINS = ("eap-identity", "eap-mschapv2")
 
 SUBNET = "10.77.1.0/24"
 ROUTE_SET = "<route><set><remote><ipv4>10.200.0.0/16</ipv4></remote></set></route>"
@@ -240,8 +242,6 @@ def test_match_local_interface_refuses_other_interface(make_ravend, lab):
 def test_bird_learns_session_routes(make_ravend, lab):
     """BIRD's kernel protocol (learn) in the headend's namespace picks up the
     routes of protocol 245 as a routing daemon would, to redistribute them."""
-    if not shutil.which("bird") or not shutil.which("birdc"):
-        pytest.fail("BIRD is not installed: install bird2 (packaging/debian-packages.txt)")
     lb = lab(1, inside=True, inside_routes=("10.201.0.0/16", SUBNET))
     route = ("<route><set><remote><ipv4>%s</ipv4></remote></set>"
              "<accept><tag>7</tag><distance>20</distance></accept>"
