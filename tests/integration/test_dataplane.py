@@ -210,10 +210,10 @@ def test_rekey_under_continuous_ping_loses_at_most_in_flight(make_ravend, lab):
     assert ours["packets-in"] >= got and ours["packets-out"] >= got, ours
 
 
-def test_ipv6_inside_traffic_both_ways(make_ravend, lab):
-    """Inner IPv6 (ESP next header 41) through the same tunnel: an IPv6 pool, the
-    inside network in both families, ping6 both ways, the hop limit decremented."""
-    lb = lab(1, inside=True)
+def dual_stack_config(lb):
+    """The inside network in both families (fd00:250::/64 beside the lab's IPv4
+    one, the inside host routing the clients' fd00:201::/64 via the headend) and
+    a headend configuration with an IPv6 pool for it and the dataplane."""
     for ns, dev, addr in ((lb.head, lb.inside_dev, "fd00:250::1/64"), (lb.inside, f"{lb.tag}ia", "fd00:250::2/64")):
         ns_run(ns, "ip", "-6", "addr", "add", addr, "dev", dev, "nodad")
     ns_run(lb.inside, "ip", "-6", "route", "add", "fd00:201::/64", "via", "fd00:250::1")
@@ -221,7 +221,14 @@ def test_ipv6_inside_traffic_both_ways(make_ravend, lab):
         "<route><set><remote><ipv4>10.200.0.0/16</ipv4></remote></set></route>",
         f"<route><set><remote><ipv4>{lb.inside_net}</ipv4><ipv6>fd00:250::/64</ipv6></remote></set></route>").replace(
         "</ipv4-pool>", "</ipv4-pool><ipv6-pool><name>rw6</name><prefix>fd00:201::/64</prefix></ipv6-pool>")
-    d = make_ravend(conf + dataplane_config(lb), netns=lb.head)
+    return conf + dataplane_config(lb)
+
+
+def test_ipv6_inside_traffic_both_ways(make_ravend, lab):
+    """Inner IPv6 (ESP next header 41) through the same tunnel: an IPv6 pool, the
+    inside network in both families, ping6 both ways, the hop limit decremented."""
+    lb = lab(1, inside=True)
+    d = make_ravend(dual_stack_config(lb), netns=lb.head)
     c = lb.clients[0]
     cc = psk_client_conf(c["head_ip"], "user0.example.org", esp="aes256gcm16", remote_ts=f"{lb.inside_net},fd00:250::/64")
     lb.start_charon(0, cc.replace("vips = 0.0.0.0", "vips = 0.0.0.0,::"))

@@ -19,13 +19,12 @@ import re
 import subprocess
 import time
 
-from lxml import etree
-
 from conftest import NS
 from lab import psk_client_conf
 from nchelpers import wait_until
-from test_dataplane import dataplane_config, iperf, ns_run, ping, start
+from test_dataplane import dataplane_config, dual_stack_config, iperf, ns_run, ping, start
 from test_ike_certs import pki  # noqa: F401 (the pki fixture)
+from test_ike_session_lifetime import reason_of_down
 from test_ike_sessions import headend_config, sessions, state, t
 
 REQUIRES = ("strongswan", "iperf3", "tshark", "ping", "ethtool")
@@ -52,14 +51,7 @@ def test_tcp_and_udp_with_default_offload_on_the_inside_host(make_ravend, lab):
 def test_tcp_over_ipv6_with_default_offload_on_the_inside_host(make_ravend, lab):
     """The same for inner IPv6 (the checksum's pseudo-header is IPv6's)."""
     lb = lab(1, inside=True)
-    for ns, dev, addr in ((lb.head, lb.inside_dev, "fd00:250::1/64"), (lb.inside, f"{lb.tag}ia", "fd00:250::2/64")):
-        ns_run(ns, "ip", "-6", "addr", "add", addr, "dev", dev, "nodad")
-    ns_run(lb.inside, "ip", "-6", "route", "add", "fd00:201::/64", "via", "fd00:250::1")
-    conf = headend_config(extra_policy="<ipv6-pool>rw6</ipv6-pool>").replace(
-        "<route><set><remote><ipv4>10.200.0.0/16</ipv4></remote></set></route>",
-        f"<route><set><remote><ipv4>{lb.inside_net}</ipv4><ipv6>fd00:250::/64</ipv6></remote></set></route>").replace(
-        "</ipv4-pool>", "</ipv4-pool><ipv6-pool><name>rw6</name><prefix>fd00:201::/64</prefix></ipv6-pool>")
-    make_ravend(conf + dataplane_config(lb), netns=lb.head)
+    make_ravend(dual_stack_config(lb), netns=lb.head)
     c = lb.clients[0]
     cc = psk_client_conf(c["head_ip"], "user0.example.org", esp="aes256gcm16", remote_ts=f"{lb.inside_net},fd00:250::/64")
     lb.start_charon(0, cc.replace("vips = 0.0.0.0", "vips = 0.0.0.0,::"))
@@ -125,17 +117,6 @@ def test_attribute_list_clamps_tcp_mss_both_ways_and_sets_the_session_mtu(make_r
     assert "1 received" in r.stdout, r.stdout + r.stderr
     r = ns_run(lb.inside, "ping", "-n", "-M", "do", "-s", str(1301 - 28), "-c", "1", "-W", "2", vip, check=False)
     assert re.search(r"[Ff]rag needed and DF set \(mtu = 1300\)", r.stdout + r.stderr), r.stdout + r.stderr
-
-
-def reason_of_down(m):
-    for _ in range(6):
-        n = m.take_notification(timeout=5)
-        if n is None:
-            return None
-        down = etree.fromstring(n.notification_xml.encode()).find(f"{{{NS}}}session-down")
-        if down is not None:
-            return down.findtext(f"{{{NS}}}reason")
-    return None
 
 
 IDLE_IPSEC = (f'<ipsec xmlns="{NS}" xmlns:rt="urn:raven:params:xml:ns:yang:raven-types">'

@@ -152,10 +152,10 @@ def client_conf(pki, lb, name, i=0):
 """
 
 
-def connect(lb, pki, name, extra="", i=0):
+def connect(lb, pki, name, extra="", i=0, timeout=15):
     lb.install_creds(i, cert=pki(name + ".pem"), key=pki(name + ".key"), ca=pki("ca.pem"))
     lb.start_charon(i, client_conf(pki, lb, name, i), extra_charon=extra)
-    return lb.swanctl(i, "--initiate", "--child", "vpn", "--timeout", "15", check=False)
+    return lb.swanctl(i, "--initiate", "--child", "vpn", "--timeout", str(timeout), check=False)
 
 
 @pytest.mark.parametrize("server,client", [("head-rsa", "alice"), ("head-ec", "bob"), ("head-rsa", "bob"),

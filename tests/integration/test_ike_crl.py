@@ -22,7 +22,7 @@ import pytest
 from conftest import netns_connect
 from radiushelpers import FreeRadius
 from test_eap_radius import servers_xml
-from test_ike_certs import read, run
+from test_ike_certs import connect as cert_connect, read, run
 from test_ike_sessions import sessions, state, t
 
 REQUIRES = ("strongswan", "openssl", "freeradius")
@@ -167,37 +167,8 @@ def headend(pki, urls=(), rev=None, fr=None):
 <aaa xmlns="{NS}">{servers}<authorization-list><name>local-list</name><method><sequence>1</sequence><local/></method></authorization-list></aaa>"""
 
 
-def client_conf(lb, name):
-    return f"""connections {{
-  rw {{
-    remote_addrs = {lb.clients[0]['head_ip']}
-    vips = 0.0.0.0
-    proposals = aes256gcm16-prfsha256-ecp256
-    local {{
-      auth = pubkey
-      certs = {name}.pem
-      id = {name}.example.org
-    }}
-    remote {{
-      auth = pubkey
-      id = headend.example.org
-    }}
-    children {{
-      vpn {{
-        remote_ts = 10.200.0.0/16
-        esp_proposals = aes128gcm16
-      }}
-    }}
-  }}
-}}
-"""
-
-
 def connect(web, pki, name):
-    lb = web.lab
-    lb.install_creds(0, cert=pki(name + ".pem"), key=pki(name + ".key"), ca=pki("ca.pem"))
-    lb.start_charon(0, client_conf(lb, name))
-    return lb.swanctl(0, "--initiate", "--child", "vpn", "--timeout", "20", check=False)
+    return cert_connect(web.lab, pki, name, timeout=20)
 
 
 def stop_charon(lb):
