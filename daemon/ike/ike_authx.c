@@ -898,7 +898,7 @@ void ike_auth_finish(struct ike_sess *s)
     s->user = user[0] ? strdup(user) : NULL;
     s->group = group[0] ? strdup(group) : NULL;
     s->authz_sources = at.sources[0] ? strdup(at.sources) : NULL;
-    ike_route_set_iface(s->e->dp, prof, &at);
+    ike_route_set_iface(s->e->dp, &at);
     if (pd->have_cached && pd->cached.class_)
         s->acct_class = strdup(pd->cached.class_);
     ip = ipsec_profile(c, prof);

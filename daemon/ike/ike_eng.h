@@ -550,7 +550,7 @@ struct ike_kroute;
 void ike_route_attrs_policy(const struct lyd_node *pol, struct ike_attrs *a);
 void ike_route_attrs_aaa(const struct aaa_attrs *r, struct ike_attrs *a);
 /* route set interface: the interfaces' addresses join the split subnets. */
-void ike_route_set_iface(const struct dp *dp, const struct lyd_node *prof, struct ike_attrs *a);
+void ike_route_set_iface(const struct dp *dp, struct ike_attrs *a);
 /* After the client's selector bounds (s->allow_i) are set: with route accept,
  * its acceptable subnets in @tsi_p join them; the session's kernel routes are
  * planned (installed by ike_route_install once it is up). */

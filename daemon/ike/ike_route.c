@@ -415,7 +415,7 @@ static void iface_addrs(const struct ifaddrs *ifa, const char *name, struct ike_
     }
 }
 
-void ike_route_set_iface(const struct dp *dp, const struct lyd_node *prof, struct ike_attrs *a)
+void ike_route_set_iface(const struct dp *dp, struct ike_attrs *a)
 {
     const char *names[IKE_MAX_ATTR_LIST + 1];
     size_t n = 0;
@@ -425,9 +425,9 @@ void ike_route_set_iface(const struct dp *dp, const struct lyd_node *prof, struc
     for (int i = 0; i < a->nroute_ifaces; i++)
         names[n++] = a->route_ifaces[i];
     if (!n && a->route_iface_inside) {
-        /* RADIUS names no interface: the profile's unnumbered one, else the
-         * first inside interface of the dataplane */
-        const char *u = ike_leaf(prof, "virtual-template/unnumbered");
+        /* RADIUS names no interface: the first inside interface of the
+         * dataplane (the model has no unnumbered interface: yang/README.md) */
+        const char *u = NULL;
 
         for (size_t i = 0; !u && dp && i < dp_if_count(dp); i++) {
             if (!dp_if_stats(dp, i, &st) && st.role == DP_ROLE_INSIDE)
