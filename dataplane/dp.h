@@ -44,7 +44,9 @@ struct dp_range {
     uint8_t start[16], end[16];
 };
 
-#define DP_MAX_SELECTORS 16
+/* as many as the IKE engine negotiates in a TSi (IKE_MAX_TS): with route accept a
+ * client's address and its accepted subnets, which must all pass and be routed */
+#define DP_MAX_SELECTORS 32
 
 /* An SA is named by (session, direction, SPI): inbound SPIs are chosen by the
  * headend and unique; outbound ones are the peers' choice and may repeat across

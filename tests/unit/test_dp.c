@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -18,6 +19,7 @@
 #include <arpa/inet.h>
 #include "dataplane/dp_int.h"
 #include "dataplane/esp.h"
+#include "daemon/ike/ike_pld.h"
 
 static uint16_t rd16(const uint8_t *p)
 {
@@ -466,6 +468,39 @@ static void test_session_mtu(void **st)
     dp_free(dp);
 }
 
+/* Every traffic selector the IKE engine may negotiate (IKE_MAX_TS: the client's
+ * address and the subnets route accept took) is one the dataplane takes: the
+ * last one's source passes and its destination is routed to the SA. */
+static void test_selectors_as_many_as_ike(void **st)
+{
+    struct dp *dp = dp_new();
+    struct dp_sa out = routed(1, 0x700, "10.1.0.0", "10.1.0.0");
+    uint8_t a[4];
+    struct dp_rsa *r;
+    char s[32];
+
+    (void)st;
+    _Static_assert(DP_MAX_SELECTORS >= IKE_MAX_TS, "the dataplane takes every selector IKE negotiates");
+    out.nsel = IKE_MAX_TS;
+    for (size_t i = 0; i < IKE_MAX_TS; i++) {
+        out.sel[i].family = AF_INET;
+        snprintf(s, sizeof(s), "10.1.%zu.0", i);
+        inet_pton(AF_INET, s, out.sel[i].start);
+        snprintf(s, sizeof(s), "10.1.%zu.255", i);
+        inet_pton(AF_INET, s, out.sel[i].end);
+    }
+    assert_int_equal(dp_sa_add(dp, &out), 0);
+    snprintf(s, sizeof(s), "10.1.%d.7", IKE_MAX_TS - 1);
+    assert_int_equal(route_spi(dp, s), 0x700);
+    inet_pton(AF_INET, s, a);
+    rcu_thread_online();
+    r = dp_lookup_route(dp, AF_INET, a);
+    assert_non_null(r);
+    assert_true(dp_sel_match(&r->conf, AF_INET, a));
+    rcu_thread_offline();
+    dp_free(dp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -476,6 +511,7 @@ int main(void)
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_keys_and_move),
         cmocka_unit_test(test_worker_view),
+        cmocka_unit_test(test_selectors_as_many_as_ike),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
