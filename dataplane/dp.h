@@ -78,8 +78,9 @@ struct dp_sa {
     /* report when this many bytes/packets have passed (0 = no limit), so that
      * the control plane rekeys */
     uint64_t soft_bytes, soft_packets;
-    /* the hard lifetime (RFC 4301 4.4.2.1): past this many bytes/packets (0 = no
-     * limit) the SA carries nothing more and is reported by dp_hard_expired() */
+    /* the hard lifetime (RFC 4301 4.4.2.1): at most this many bytes/packets (0 =
+     * no limit) pass; once the limit is reached the SA carries nothing more and is
+     * reported by dp_hard_expired() */
     uint64_t hard_bytes, hard_packets;
     /* the session's attributes (S7 interface-config): the MSS option of TCP SYNs
      * through the SA is clamped to tcp_mss, in both directions (0 = no clamp);

@@ -410,6 +410,52 @@ static void test_hard_lifetimes(void **st)
     dp_free(dp);
 }
 
+/* A hard lifetime reached exactly (the last packet it allows) expires the SA at
+ * once: it is reported for deletion without waiting for a packet more. */
+static void test_hard_lifetime_reached(void **st)
+{
+    static const enum dp_role roles[] = {DP_ROLE_OUTSIDE, DP_ROLE_INSIDE};
+    struct dp *dp = dp_new();
+    struct dp_sa out = lifetime_sa(0x500, false), out2 = lifetime_sa(0x501, false);
+    struct dp_worker *w;
+    struct dp_sa_ref refs[4];
+    struct dp_sa_stats so;
+    uint8_t pkt[1600];
+    size_t len = mkpkt(pkt, false, false, 0, NULL, 0, 72); /* 100 bytes */
+
+    (void)st;
+    out.hard_packets = 2;
+    assert_int_equal(dp_sa_add(dp, &out), 0);
+    assert_non_null(w = dp_worker_detached(dp, roles, 2));
+    dp_rcu_enter();
+    feed(w, 1, pkt, len);
+    dp_rcu_leave();
+    assert_int_equal(dp_hard_expired(dp, refs, 4), 0);
+    dp_rcu_enter();
+    feed(w, 1, pkt, len);
+    dp_rcu_leave();
+    assert_int_equal(dp_sa_stats(dp, 1, 0x500, false, &so), 0);
+    assert_int_equal(so.packets, 2); /* both carried */
+    assert_int_equal(dp_hard_expired(dp, refs, 4), 1);
+    assert_int_equal(refs[0].spi, 0x500);
+    assert_int_equal(dp_sa_del(dp, 1, 0x500, false, NULL), 0);
+    /* bytes: two packets of 100 are exactly 200 */
+    out2.hard_bytes = 200;
+    assert_int_equal(dp_sa_add(dp, &out2), 0);
+    dp_rcu_enter();
+    feed(w, 1, pkt, len);
+    feed(w, 1, pkt, len);
+    dp_rcu_leave();
+    assert_int_equal(dp_sa_stats(dp, 1, 0x501, false, &so), 0);
+    assert_int_equal(so.bytes, 200);
+    assert_int_equal(w->xs[1].ifc->ctr[0].drops[DP_DROP_EXPIRED], 0);
+    assert_int_equal(dp_hard_expired(dp, refs, 4), 1);
+    assert_int_equal(refs[0].spi, 0x501);
+    dp_worker_detached_drain(w);
+    dp_worker_detached_free(w);
+    dp_free(dp);
+}
+
 /* The session MTU: an inside packet with DF over it gets "fragmentation needed"
  * carrying it; IPv6 "packet too big" (never under 1280); the clamp from inside. */
 static void test_session_mtu(void **st)
@@ -507,6 +553,7 @@ int main(void)
         cmocka_unit_test(test_inner_checksums),
         cmocka_unit_test(test_mss_clamp),
         cmocka_unit_test(test_hard_lifetimes),
+        cmocka_unit_test(test_hard_lifetime_reached),
         cmocka_unit_test(test_session_mtu),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_keys_and_move),
