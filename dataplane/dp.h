@@ -202,8 +202,9 @@ size_t dp_hard_expired(struct dp *dp, struct dp_sa_ref *out, size_t max);
  * are detached, the new ones attached, AF_XDP sockets bound and workers started
  * (SAs stay). Only what cannot be reserved while the previous set holds it is
  * left to it: the attachment (a driver may refuse native mode) and the AF_XDP
- * binds (one socket per queue); if either fails, the previous set is restored and
- * @err says what was wrong. An empty set stops the dataplane (SAs are kept but no
+ * binds (one socket per queue); if either fails, @err says what was wrong and the
+ * previous set is built again: -EIO, or -ENETDOWN when that failed too and no
+ * interface is served. An empty set stops the dataplane (SAs are kept but no
  * packets flow). A leftover Raven XDP program of a crashed earlier run is detached
  * at apply; another program on the interface is an error at prepare.
  * dp_set_interfaces() is both steps at once. */
