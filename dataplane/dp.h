@@ -86,7 +86,7 @@ struct dp_sa {
      * through the SA is clamped to tcp_mss, in both directions (0 = no clamp);
      * outbound: inner packets larger than mtu get ICMP "fragmentation needed" /
      * "packet too big" with it, as if the tunnel were that small (0 = the path's
-     * MTU only) */
+     * MTU only; for IPv6 never below its minimum, 1280) */
     uint16_t tcp_mss, mtu;
 };
 
