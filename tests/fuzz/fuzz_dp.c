@@ -42,7 +42,8 @@
  * sender left the pseudo-header sum (a right one stays right); 0x2003 has a
  * session MTU of 1000 (nothing larger is sealed into it, no ICMP error names a
  * larger MTU), 0x1004 and 0x2005 a hard lifetime of 1000 bytes (they carry no
- * more, their limit charged from zero for each input). ASan poisons
+ * more, their limit charged from zero for each input); 0x1002 and 0x2006 forward
+ * in a VRF's table (the kernel hand-off's control message). ASan poisons
  * the UMEM but for the frames in use, and, of an outside frame, what lies
  * outside the received bytes. */
 #include <arpa/inet.h>
@@ -248,6 +249,9 @@ static void sa_make(const struct sa_def *d, struct dp_sa *sa)
         sa->mtu = 1000;
     if (d->spi == 0x1004 || d->spi == 0x2005)
         sa->hard_bytes = HARD_BYTES;
+    /* a VRF device's table: what goes to the kernel names it (IP_PKTINFO) */
+    if (d->spi == 0x1002 || d->spi == 0x2006)
+        sa->vrf = 7;
     for (size_t i = 0; i < 3 && d->sel[i]; i++)
         parse_sel(d->sel[i], &sa->sel[sa->nsel++]);
 }
