@@ -138,7 +138,7 @@ static int dplane_prepare(struct cfg_txn *txn, void *arg, struct cfg_errs *errs)
     struct dplane *d = arg;
     struct dp_if_conf ifs[DP_MAX_IFACES];
     size_t n;
-    char err[256];
+    char err[256] = "";
     int rc;
 
     dp_ifset_free(d->next);
@@ -178,7 +178,8 @@ static void dplane_apply(struct cfg_txn *txn, void *arg)
 {
     struct dplane *d = arg;
     struct dp_ifset *set = d->next;
-    char err[256];
+    char err[256] = "";
+    int rc;
 
     if (d->prepared != txn)
         return;
@@ -186,9 +187,11 @@ static void dplane_apply(struct cfg_txn *txn, void *arg)
     d->next = NULL;
     if (!set)
         return;
-    if (dp_ifset_apply(d->dp, set, err, sizeof(err))) {
-        log_err("dataplane", "cannot switch to the committed interfaces, the previous ones are served again: %s; "
-                "fix the cause and commit again", err);
+    if ((rc = dp_ifset_apply(d->dp, set, err, sizeof(err)))) {
+        log_err("dataplane", "cannot switch to the committed interfaces, %s: %s; fix the cause and commit again",
+                rc == -ENETDOWN ? "nor serve the previous ones again (no interface is served)"
+                                : "the previous ones are served again",
+                err);
         return;
     }
     for (size_t i = 0; i < d->nwant; i++) {

@@ -44,7 +44,9 @@ struct dp_range {
     uint8_t start[16], end[16];
 };
 
-#define DP_MAX_SELECTORS 16
+/* as many as the IKE engine negotiates in a TSi (IKE_MAX_TS): with route accept a
+ * client's address and its accepted subnets, which must all pass and be routed */
+#define DP_MAX_SELECTORS 32
 
 /* An SA is named by (session, direction, SPI): inbound SPIs are chosen by the
  * headend and unique; outbound ones are the peers' choice and may repeat across
@@ -76,14 +78,15 @@ struct dp_sa {
     /* report when this many bytes/packets have passed (0 = no limit), so that
      * the control plane rekeys */
     uint64_t soft_bytes, soft_packets;
-    /* the hard lifetime (RFC 4301 4.4.2.1): past this many bytes/packets (0 = no
-     * limit) the SA carries nothing more and is reported by dp_hard_expired() */
+    /* the hard lifetime (RFC 4301 4.4.2.1): at most this many bytes/packets (0 =
+     * no limit) pass; once the limit is reached the SA carries nothing more and is
+     * reported by dp_hard_expired() */
     uint64_t hard_bytes, hard_packets;
     /* the session's attributes (S7 interface-config): the MSS option of TCP SYNs
      * through the SA is clamped to tcp_mss, in both directions (0 = no clamp);
      * outbound: inner packets larger than mtu get ICMP "fragmentation needed" /
      * "packet too big" with it, as if the tunnel were that small (0 = the path's
-     * MTU only) */
+     * MTU only; for IPv6 never below its minimum, 1280) */
     uint16_t tcp_mss, mtu;
 };
 
@@ -199,8 +202,9 @@ size_t dp_hard_expired(struct dp *dp, struct dp_sa_ref *out, size_t max);
  * are detached, the new ones attached, AF_XDP sockets bound and workers started
  * (SAs stay). Only what cannot be reserved while the previous set holds it is
  * left to it: the attachment (a driver may refuse native mode) and the AF_XDP
- * binds (one socket per queue); if either fails, the previous set is restored and
- * @err says what was wrong. An empty set stops the dataplane (SAs are kept but no
+ * binds (one socket per queue); if either fails, @err says what was wrong and the
+ * previous set is built again: -EIO, or -ENETDOWN when that failed too and no
+ * interface is served. An empty set stops the dataplane (SAs are kept but no
  * packets flow). A leftover Raven XDP program of a crashed earlier run is detached
  * at apply; another program on the interface is an error at prepare.
  * dp_set_interfaces() is both steps at once. */

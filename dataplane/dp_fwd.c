@@ -103,6 +103,10 @@ static inline bool life_take(struct dp_rsa *sa, size_t len)
         atomic_store_explicit(&sa->expired, true, memory_order_relaxed);
         return false;
     }
+    /* this packet reaches the limit exactly: it passes, and the SA has expired
+     * now (reported for deletion), not only when a next packet comes */
+    if ((sa->conf.hard_packets && p == sa->conf.hard_packets) || (sa->conf.hard_bytes && b == sa->conf.hard_bytes))
+        atomic_store_explicit(&sa->expired, true, memory_order_relaxed);
     return true;
 }
 

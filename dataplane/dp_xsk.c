@@ -401,8 +401,10 @@ static struct dp_worker *worker_new(struct dp *dp, unsigned q, char *err, size_t
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     int rc;
 
-    if (!w)
+    if (!w) {
+        errf(err, errlen, "worker %u: out of memory", q);
         return NULL;
+    }
     w->dp = dp;
     w->id = w->queue = q;
     /* outer IPv4 IDs: workers must not all count from the same place */
@@ -691,9 +693,9 @@ int dp_ifset_apply(struct dp *dp, struct dp_ifset *set, char *err, size_t errlen
     if (!ifset_switch(dp, set, err, errlen))
         return 0;
     /* back to what ran before; an error here leaves the dataplane down */
-    if (!dp_ifset_prepare(dp, old, nold, &back, NULL, 0))
-        ifset_switch(dp, back, NULL, 0);
-    return -EIO;
+    if (!dp_ifset_prepare(dp, old, nold, &back, NULL, 0) && !ifset_switch(dp, back, NULL, 0))
+        return -EIO;
+    return -ENETDOWN;
 }
 
 int dp_set_interfaces(struct dp *dp, const struct dp_if_conf *ifs, size_t n, char *err, size_t errlen)

@@ -1,6 +1,7 @@
 /* Datastores: the running, candidate and startup trees, locks, and the operations the
  * management APIs call (get, edit, copy, delete, validate, discard, commit, lock).
  * The candidate is materialised lazily: while it equals running it is NULL. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,26 +175,50 @@ static int need_startup(struct cfg *cfg, enum cfg_ds ds, struct cfg_errs *errs)
     return 0;
 }
 
+/* Whether @p (in @s) is the value of an xmlns:PREFIX declaration inside a tag.
+ * libyang escapes < and > in text and " in attribute values, so a leaf's value
+ * that merely holds the same characters is told apart. */
+static bool ns_decl_at(const char *s, const char *p)
+{
+    const char *q = p;
+
+    while (q > s && (isalnum((unsigned char)q[-1]) || q[-1] == '_' || q[-1] == '-' || q[-1] == '.'))
+        q--;
+    if (q == p || q - s < 7 || strncmp(q - 6, "xmlns:", 6) || !isspace((unsigned char)q[-7]))
+        return false;
+    for (q -= 7; q > s && *q != '<' && *q != '>'; q--)
+        ;
+    return *q == '<';
+}
+
 int cfg_print_xml_tagged(const struct lyd_node *tree, uint32_t flags, char **out)
 {
     static const char ly_ns[] = "=\"urn:ietf:params:xml:ns:yang:ietf-netconf-with-defaults\"";
     static const char rfc_ns[] = "=\"urn:ietf:params:xml:ns:netconf:default:1.0\"";
-    char *s = NULL, *r, *w, *p;
+    char *s = NULL, *o, *w;
+    const char *r, *p;
 
     *out = NULL;
     if (lyd_print_mem(&s, tree, LYD_XML, flags | LYD_PRINT_WD_ALL_TAG | LYD_PRINT_WITHSIBLINGS))
         return -ENOMEM;
     if (!s)
         return 0;
-    /* the replacement is shorter: rewrite in place */
-    for (r = w = s; (p = strstr(r, ly_ns)); r = p + sizeof(ly_ns) - 1) {
-        memmove(w, r, (size_t)(p - r));
-        w += p - r;
-        memcpy(w, rfc_ns, sizeof(rfc_ns) - 1);
-        w += sizeof(rfc_ns) - 1;
+    /* the replacement is shorter; the original is read while the copy is made */
+    if (!(o = malloc(strlen(s) + 1))) {
+        free(s);
+        return -ENOMEM;
     }
-    memmove(w, r, strlen(r) + 1);
-    *out = s;
+    for (r = s, w = o; (p = strstr(r, ly_ns)); r = p + sizeof(ly_ns) - 1) {
+        bool decl = ns_decl_at(s, p);
+
+        memcpy(w, r, (size_t)(p - r));
+        w += p - r;
+        memcpy(w, decl ? rfc_ns : ly_ns, decl ? sizeof(rfc_ns) - 1 : sizeof(ly_ns) - 1);
+        w += decl ? sizeof(rfc_ns) - 1 : sizeof(ly_ns) - 1;
+    }
+    memcpy(w, r, strlen(r) + 1);
+    free(s);
+    *out = o;
     return 0;
 }
 

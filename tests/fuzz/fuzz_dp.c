@@ -40,7 +40,10 @@
  * TCP SYN's MSS may only be lowered to the SA's tcp_mss (0x1003, 0x2003) and an
  * L4 checksum only changed with it or, from the inside, completed where the
  * sender left the pseudo-header sum (a right one stays right); 0x2003 has a
- * session MTU of 1000, 0x1004 and 0x2005 a hard lifetime of 1000 bytes. ASan poisons
+ * session MTU of 1000 (nothing larger is sealed into it, no ICMP error names a
+ * larger MTU), 0x1004 and 0x2005 a hard lifetime of 1000 bytes (they carry no
+ * more, their limit charged from zero for each input); 0x1002 and 0x2006 forward
+ * in a VRF's table (the kernel hand-off's control message). ASan poisons
  * the UMEM but for the frames in use, and, of an outside frame, what lies
  * outside the received bytes. */
 #include <arpa/inet.h>
@@ -246,6 +249,9 @@ static void sa_make(const struct sa_def *d, struct dp_sa *sa)
         sa->mtu = 1000;
     if (d->spi == 0x1004 || d->spi == 0x2005)
         sa->hard_bytes = HARD_BYTES;
+    /* a VRF device's table: what goes to the kernel names it (IP_PKTINFO) */
+    if (d->spi == 0x1002 || d->spi == 0x2006)
+        sa->vrf = 7;
     for (size_t i = 0; i < 3 && d->sel[i]; i++)
         parse_sel(d->sel[i], &sa->sel[sa->nsel++]);
 }
@@ -638,7 +644,26 @@ static void check_sealed(const uint8_t *f, size_t len, const uint8_t *orig, size
     want = family == AF_INET ? rd16(orig + 2) : rd16(orig + 4) + 40u;
     CHECK(want <= olen && ilen == want && nh == (family == AF_INET ? 4 : 41));
     CHECK(ip[1] == (family == AF_INET ? orig[1] : (uint8_t)((orig[0] & 15) << 4 | orig[1] >> 4)));
+    /* the session MTU (never below IPv6's minimum) and the hard lifetime (the SA's
+     * charge starts again with each input) bound what the SA carries */
+    if (r->conf.mtu)
+        CHECK(ilen <= (family == AF_INET6 && r->conf.mtu < 1280 ? 1280u : r->conf.mtu));
+    if (r->conf.hard_bytes)
+        CHECK(ilen <= r->conf.hard_bytes);
     check_ttl_dec_fix(inner, orig, ilen, family, from_inside);
+}
+
+/* The session MTU of the SA that @dst is routed to (0: none or no SA). */
+static unsigned session_mtu(int family, const uint8_t *dst)
+{
+    struct dp_rsa *r;
+    unsigned mtu;
+
+    dp_rcu_enter();
+    r = dp_lookup_route(dp, family, dst);
+    mtu = r ? r->conf.mtu : 0;
+    dp_rcu_leave();
+    return mtu;
 }
 
 /* An ICMP "fragmentation needed" or ICMPv6 "packet too big" the worker staged back
@@ -668,6 +693,7 @@ static void check_icmp(const uint8_t *f, size_t len, const uint8_t *orig, size_t
         CHECK(quote <= 1232 && quote <= olen - ETH && !memcmp(icmp + 8, orig + ETH, quote));
         mtu = (uint32_t)icmp[4] << 24 | (uint32_t)icmp[5] << 16 | (uint32_t)icmp[6] << 8 | icmp[7];
         CHECK(mtu >= 1280); /* the IPv6 minimum, or the tunnel's MTU above it */
+        CHECK(mtu == 1280 || !session_mtu(AF_INET6, orig + ETH + 24) || mtu <= session_mtu(AF_INET6, orig + ETH + 24));
         return;
     }
     icmp = ip + 20;
@@ -678,6 +704,7 @@ static void check_icmp(const uint8_t *f, size_t len, const uint8_t *orig, size_t
     CHECK(quote <= 548 && quote <= olen - ETH && !memcmp(icmp + 8, orig + ETH, quote));
     /* the tunnel's MTU, which it did not fit, but never below the IPv4 minimum */
     CHECK(rd16(icmp + 6) >= 68 && (rd16(icmp + 6) < rd16(orig + ETH + 2) || rd16(icmp + 6) == 68));
+    CHECK(!session_mtu(AF_INET, orig + ETH + 16) || rd16(icmp + 6) <= session_mtu(AF_INET, orig + ETH + 16));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -837,6 +864,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(after[i] >= before[i]);
     size_t r = (inside ? XS_IN : XS_OUT) * IFC_N;
     CHECK(after[r + C_RX] == before[r + C_RX] + 1 && after[r + C_RXB] == before[r + C_RXB] + len);
+    for (size_t i = 0; i < NSA; i++) {
+        size_t c = 2 * IFC_N + WK_N + i * SA_N; /* packets, bytes */
+        if (rsa[i]->conf.hard_bytes)
+            CHECK(after[c + 1] - before[c + 1] <= rsa[i]->conf.hard_bytes);
+        if (rsa[i]->conf.hard_packets)
+            CHECK(after[c] - before[c] <= rsa[i]->conf.hard_packets);
+    }
     for (size_t x = 0; x < 2; x++) {
         outcomes += after[x * IFC_N + C_KERNEL] - before[x * IFC_N + C_KERNEL];
         for (size_t d = 0; d < DP_DROP_N; d++)

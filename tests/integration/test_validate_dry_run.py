@@ -13,7 +13,9 @@ exist is refused by validate, naming it, and changes nothing either. The real
 commit of the same change then takes effect: the programs are re-attached in
 generic mode, IKE listens on :: too, and traffic goes on. A real commit that
 IKE refuses after the dataplane prepared its new set leaves the dataplane
-running throughout."""
+running throughout. A commit whose switch fails half way (a bridge device
+refuses native XDP after the veths took their programs) is served by the
+previous set again."""
 import json
 import subprocess
 
@@ -147,3 +149,35 @@ def test_refused_commit_leaves_the_dataplane_running(make_ravend, lab):
     out, _ = pinger.communicate(timeout=30)
     assert " 0% packet loss" in out, out
     assert live(lb, admin) == before
+
+
+def test_switch_failing_halfway_serves_the_previous_set_again(make_ravend, lab):
+    """A commit whose new interface set fails half way through the switch (the
+    veths take their programs, then a bridge device refuses native XDP, which no
+    check before the switch can know) is served by the previous set again: its
+    programs attached, its workers running, traffic carried; the bridge is left
+    without a program, and the operational state names what is served."""
+    lb, d = start(make_ravend, lab)
+    c = lb.clients[0]
+    admin = d.connect()
+    dm = f"{lb.tag}br"  # in the lab's namespace: goes with it
+    ns_run(lb.head, "ip", "link", "add", dm, "type", "bridge")
+    ns_run(lb.head, "ip", "link", "set", dm, "up")
+    ping(c["ns"], lb.inside_ip, count=3)
+    before = live(lb, admin)
+    admin.edit_config(target="candidate", config=cfg(
+        dataplane_config(lb, mode="generic").replace(
+            "</dataplane>", f"<interface><name>{dm}</name><role>inside</role><xdp-mode>native</xdp-mode>"
+                            "</interface></dataplane>")))
+    admin.commit()  # apply cannot fail: the switch's failure is logged
+    log = d.log()
+    assert "cannot switch to the committed interfaces" in log and "previous ones are served again" in log, log[-3000:]
+    assert dm in log, log[-3000:]
+    after = live(lb, admin)
+    assert xdp_attached(lb.head, dm) is None
+    for dev, att in after[0].items():
+        assert att is not None, (dev, after)
+    served = sorted(t(i, "name") for i in state(admin).findall(f"{{{NS}}}dataplane/{{{NS}}}interface"))
+    assert served == sorted((*lb.outside_devs(), lb.inside_dev)), served
+    assert len(after[2]) == len(before[2]) and after[2], after[2]
+    ping(c["ns"], lb.inside_ip, count=5)

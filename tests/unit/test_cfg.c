@@ -460,6 +460,33 @@ static void test_dry_run_flag(void **state)
     cfg_errs_clear(&errs);
 }
 
+/* report-all-tagged XML: the default attribute's namespace is RFC 6243's, and a
+ * value that happens to hold libyang's namespace text is printed as it is. */
+static void test_print_tagged(void **state)
+{
+    struct fx *f = *state;
+    static const char lyns[] = "=\"urn:ietf:params:xml:ns:yang:ietf-netconf-with-defaults\"";
+    struct lyd_node *t = NULL;
+    char *out = NULL;
+
+    /* libyang tags defaults only with the module loaded (libnetconf2 loads it) */
+    assert_non_null(ly_ctx_load_module(f->ctx, "ietf-netconf-with-defaults", NULL, NULL));
+    assert_int_equal(lyd_parse_data_mem(f->ctx,
+                                        "<misc xmlns=\"" NS "\"><a>x=&quot;urn:ietf:params:xml:ns:yang:"
+                                        "ietf-netconf-with-defaults&quot;</a></misc>",
+                                        LYD_XML, LYD_PARSE_STRICT, LYD_VALIDATE_NO_STATE, &t),
+                     0);
+    assert_int_equal(cfg_print_xml_tagged(t, LYD_PRINT_SHRINK, &out), 0);
+    assert_non_null(out);
+    assert_non_null(strstr(out, "=\"urn:ietf:params:xml:ns:netconf:default:1.0\""));
+    assert_non_null(strstr(out, "default=\"true\">dflt</b>"));
+    /* the value keeps its text; only the declaration changed */
+    assert_non_null(strstr(out, "<a>x=\"urn:ietf:params:xml:ns:yang:ietf-netconf-with-defaults\"</a>"));
+    assert_ptr_equal(strstr(out, lyns), strstr(out, "<a>x") + 4);
+    free(out);
+    lyd_free_siblings(t);
+}
+
 static void test_handlers_check(void **state)
 {
     struct fx *f = *state;
@@ -835,6 +862,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_leafref_commit_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prepare_refusal_aborts_in_reverse, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dry_run_flag, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_print_tagged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_handlers_check, setup, teardown),
         cmocka_unit_test_setup_teardown(test_persist_and_recover, setup, teardown),
         cmocka_unit_test_setup_teardown(test_confirmed_timeout_and_restart, setup, teardown),

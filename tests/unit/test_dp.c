@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -18,6 +19,7 @@
 #include <arpa/inet.h>
 #include "dataplane/dp_int.h"
 #include "dataplane/esp.h"
+#include "daemon/ike/ike_pld.h"
 
 static uint16_t rd16(const uint8_t *p)
 {
@@ -408,6 +410,52 @@ static void test_hard_lifetimes(void **st)
     dp_free(dp);
 }
 
+/* A hard lifetime reached exactly (the last packet it allows) expires the SA at
+ * once: it is reported for deletion without waiting for a packet more. */
+static void test_hard_lifetime_reached(void **st)
+{
+    static const enum dp_role roles[] = {DP_ROLE_OUTSIDE, DP_ROLE_INSIDE};
+    struct dp *dp = dp_new();
+    struct dp_sa out = lifetime_sa(0x500, false), out2 = lifetime_sa(0x501, false);
+    struct dp_worker *w;
+    struct dp_sa_ref refs[4];
+    struct dp_sa_stats so;
+    uint8_t pkt[1600];
+    size_t len = mkpkt(pkt, false, false, 0, NULL, 0, 72); /* 100 bytes */
+
+    (void)st;
+    out.hard_packets = 2;
+    assert_int_equal(dp_sa_add(dp, &out), 0);
+    assert_non_null(w = dp_worker_detached(dp, roles, 2));
+    dp_rcu_enter();
+    feed(w, 1, pkt, len);
+    dp_rcu_leave();
+    assert_int_equal(dp_hard_expired(dp, refs, 4), 0);
+    dp_rcu_enter();
+    feed(w, 1, pkt, len);
+    dp_rcu_leave();
+    assert_int_equal(dp_sa_stats(dp, 1, 0x500, false, &so), 0);
+    assert_int_equal(so.packets, 2); /* both carried */
+    assert_int_equal(dp_hard_expired(dp, refs, 4), 1);
+    assert_int_equal(refs[0].spi, 0x500);
+    assert_int_equal(dp_sa_del(dp, 1, 0x500, false, NULL), 0);
+    /* bytes: two packets of 100 are exactly 200 */
+    out2.hard_bytes = 200;
+    assert_int_equal(dp_sa_add(dp, &out2), 0);
+    dp_rcu_enter();
+    feed(w, 1, pkt, len);
+    feed(w, 1, pkt, len);
+    dp_rcu_leave();
+    assert_int_equal(dp_sa_stats(dp, 1, 0x501, false, &so), 0);
+    assert_int_equal(so.bytes, 200);
+    assert_int_equal(w->xs[1].ifc->ctr[0].drops[DP_DROP_EXPIRED], 0);
+    assert_int_equal(dp_hard_expired(dp, refs, 4), 1);
+    assert_int_equal(refs[0].spi, 0x501);
+    dp_worker_detached_drain(w);
+    dp_worker_detached_free(w);
+    dp_free(dp);
+}
+
 /* The session MTU: an inside packet with DF over it gets "fragmentation needed"
  * carrying it; IPv6 "packet too big" (never under 1280); the clamp from inside. */
 static void test_session_mtu(void **st)
@@ -466,16 +514,51 @@ static void test_session_mtu(void **st)
     dp_free(dp);
 }
 
+/* Every traffic selector the IKE engine may negotiate (IKE_MAX_TS: the client's
+ * address and the subnets route accept took) is one the dataplane takes: the
+ * last one's source passes and its destination is routed to the SA. */
+static void test_selectors_as_many_as_ike(void **st)
+{
+    struct dp *dp = dp_new();
+    struct dp_sa out = routed(1, 0x700, "10.1.0.0", "10.1.0.0");
+    uint8_t a[4];
+    struct dp_rsa *r;
+    char s[32];
+
+    (void)st;
+    _Static_assert(DP_MAX_SELECTORS >= IKE_MAX_TS, "the dataplane takes every selector IKE negotiates");
+    out.nsel = IKE_MAX_TS;
+    for (size_t i = 0; i < IKE_MAX_TS; i++) {
+        out.sel[i].family = AF_INET;
+        snprintf(s, sizeof(s), "10.1.%zu.0", i);
+        inet_pton(AF_INET, s, out.sel[i].start);
+        snprintf(s, sizeof(s), "10.1.%zu.255", i);
+        inet_pton(AF_INET, s, out.sel[i].end);
+    }
+    assert_int_equal(dp_sa_add(dp, &out), 0);
+    snprintf(s, sizeof(s), "10.1.%d.7", IKE_MAX_TS - 1);
+    assert_int_equal(route_spi(dp, s), 0x700);
+    inet_pton(AF_INET, s, a);
+    rcu_thread_online();
+    r = dp_lookup_route(dp, AF_INET, a);
+    assert_non_null(r);
+    assert_true(dp_sel_match(&r->conf, AF_INET, a));
+    rcu_thread_offline();
+    dp_free(dp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_inner_checksums),
         cmocka_unit_test(test_mss_clamp),
         cmocka_unit_test(test_hard_lifetimes),
+        cmocka_unit_test(test_hard_lifetime_reached),
         cmocka_unit_test(test_session_mtu),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_keys_and_move),
         cmocka_unit_test(test_worker_view),
+        cmocka_unit_test(test_selectors_as_many_as_ike),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
