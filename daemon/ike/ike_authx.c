@@ -831,6 +831,9 @@ static bool claim_refused(const struct ike_sess *s, int rc, uint64_t holder, con
     if (rc == -EADDRINUSE)
         snprintf(b, sizeof(b), "%s %s is held by session %" PRIu64 "; give each client its own address", what,
                  addr, holder);
+    else if (rc == -ERANGE)
+        snprintf(b, sizeof(b), "%s %s spans prefixes an IPv6 pool hands out to other sessions; give AAA prefixes "
+                 "outside the pools or no shorter than their assigned length", what, addr);
     else
         snprintf(b, sizeof(b), "%s %s cannot be recorded: %s", what, addr, strerror(-rc));
     log_warn("ike", "session %" PRIu64 ": %s", s->id, b);

@@ -258,7 +258,8 @@ static void misfit6(const char *pool, uint32_t index, uint64_t owner, void *arg)
     if (!*pool) { /* a claim (pool_set_carry): AAA's address now shares a pool prefix with another session's */
         snprintf(msg, sizeof(msg),
                  "the change puts the IPv6 address AAA gave session %" PRIu64 " (%s) into a pool prefix another "
-                 "session holds; change the IPv6 pools or clear one of the sessions first",
+                 "session holds, or makes it span prefixes a pool hands out; change the IPv6 pools or clear one of "
+                 "the sessions first",
                  owner, s && s->remote_id ? s->remote_id : "?");
         if (e->err)
             e->err(e->err_arg, "/raven-vpn:pools/ipv6-pool", msg);
