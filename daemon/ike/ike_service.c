@@ -292,12 +292,14 @@ static struct ike_sock *find_sock(struct ike_sock *const *v, size_t n, const str
  * each front-door VRF of @c that has the address (a specific address is in one
  * table or some; the wildcard in all). 0 when at least one is open or kept and
  * no table that has the address refused it. With @dry_run a new socket is closed
- * as soon as it is bound and a live one is not marked as kept: only the check
- * remains. */
+ * as soon as it is bound and a live one is not marked as kept, nor left with
+ * SO_REUSEADDR: only the check remains. */
 static int listen_on(struct ike_engine *e, const struct ike_conf *c, const struct sockaddr_storage *a, bool natt,
                      bool dry_run)
 {
     int first = 0, opened = 0, hard = 0;
+    struct ike_sock *lent[IKE_MAX_FVRF + 1];
+    size_t nlent = 0;
 
     for (size_t v = 0; v <= c->nfvrf; v++) {
         const char *vrf = v ? c->fvrf[v - 1] : "";
@@ -305,12 +307,16 @@ static int listen_on(struct ike_engine *e, const struct ike_conf *c, const struc
         int rc;
 
         if (sk) {
-            int one = 1;
+            int one = 1, was = 1;
+            socklen_t wl = sizeof(was);
 
             sk->keep = sk->keep || !dry_run;
             opened++;
             /* a socket of the default table kept from before there were VRFs
-             * must let the VRFs' bind the port too */
+             * must let the VRFs' bind the port too; a dry run lends it the
+             * option for its check only */
+            if (c->nfvrf && dry_run && !getsockopt(sk->fd, SOL_SOCKET, SO_REUSEADDR, &was, &wl) && !was)
+                lent[nlent++] = sk;
             if (c->nfvrf)
                 setsockopt(sk->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
             continue;
@@ -334,6 +340,11 @@ static int listen_on(struct ike_engine *e, const struct ike_conf *c, const struc
             if (rc != -EADDRNOTAVAIL && !hard) /* not merely an address of another table */
                 hard = rc;
         }
+    }
+    for (size_t i = 0; i < nlent; i++) {
+        int zero = 0;
+
+        setsockopt(lent[i]->fd, SOL_SOCKET, SO_REUSEADDR, &zero, sizeof(zero));
     }
     return hard ? hard : opened ? 0 : first;
 }

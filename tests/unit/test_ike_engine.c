@@ -6,7 +6,8 @@
  * rate limit, counted; a child SA the dataplane reports past its hard lifetime
  * is deleted and the client told. The engine runs in-process on its
  * test seam (ike_engine_input / ike_engine_set_output), driven by the test
- * initiator. */
+ * initiator; a dry run leaves the live sockets as they were (in a network
+ * namespace of its own, where the kernel has VRF devices). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <openssl/evp.h>
@@ -20,7 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -724,6 +727,95 @@ static void test_dry_run_keeps_no_socket(void **state)
     lyd_free_all(t);
 }
 
+/* 0 when UDP 127.0.0.1:@port can be bound with SO_REUSEADDR: only if whoever
+ * holds it has the option too. */
+static int udp_try_reuse(uint16_t port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    int fd = socket(AF_INET, SOCK_DGRAM, 0), one = 1, rc;
+
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    rc = bind(fd, (struct sockaddr *)&a, sizeof(a)) ? -errno : 0;
+    close(fd);
+    return rc;
+}
+
+/* The check of test_dry_run_leaves_live_sockets, in a network namespace of
+ * its own: 0, 77 (no VRF here: skipped) or the line that failed. */
+static int dry_run_vrf_child(struct env *e)
+{
+    struct ike_engine *eng;
+    struct lyd_node *t = NULL, *t2 = NULL;
+    uint16_t p, q;
+    char ps[8], qs[8];
+    int errs = 0;
+
+    if (unshare(CLONE_NEWNET) ||
+        system("(ip link set lo up && ip link add rvt0 type vrf table 77 && ip link set rvt0 up) 2>/dev/null"))
+        return 77;
+    if (event_reinit(e->base))
+        return __LINE__;
+    eng = ike_engine_new(e->base, e->ctx, e->dp);
+    p = free_udp_port();
+    do
+        q = free_udp_port();
+    while (q == p);
+    snprintf(ps, sizeof(ps), "%u", p);
+    snprintf(qs, sizeof(qs), "%u", q);
+    if (lyd_dup_siblings(e->tree, NULL, LYD_DUP_RECURSIVE, &t) ||
+        lyd_new_path(t, e->ctx, "/raven-vpn:ikev2/global/listen/address", "127.0.0.1", 0, NULL) ||
+        lyd_new_path(t, e->ctx, "/raven-vpn:ikev2/global/listen/port", ps, 0, NULL) ||
+        lyd_new_path(t, e->ctx, "/raven-vpn:ikev2/global/listen/nat-t-port", qs, 0, NULL) ||
+        lyd_dup_siblings(t, NULL, LYD_DUP_RECURSIVE, &t2) ||
+        lyd_new_path(t2, e->ctx, "/raven-vpn:ikev2/profile[name='rw']/match/fvrf", "rvt0", 0, NULL))
+        return __LINE__;
+    if (ike_engine_prepare(eng, t, false, count_err, &errs))
+        return __LINE__;
+    ike_engine_apply(eng);
+    if (udp_try_reuse(p) != -EADDRINUSE)
+        return __LINE__;
+    /* validate a change that adds a front-door VRF: it checks, and the live
+     * socket is as it was (no other socket may share its port) */
+    if (ike_engine_prepare(eng, t2, true, count_err, &errs) || errs)
+        return __LINE__;
+    ike_engine_abort(eng);
+    if (udp_try_reuse(p) != -EADDRINUSE || udp_try_reuse(q) != -EADDRINUSE)
+        return __LINE__;
+    ike_engine_free(eng);
+    lyd_free_all(t);
+    lyd_free_all(t2);
+    return 0;
+}
+
+/* A dry run changes nothing of the live sockets, not even their options: with
+ * a front-door VRF the default table's socket shares its port (SO_REUSEADDR)
+ * only once that configuration is applied. Run in a child with a network
+ * namespace (and a VRF device) of its own. */
+static void test_dry_run_leaves_live_sockets(void **state)
+{
+    struct env *e = *state;
+    pid_t pid;
+    int st = 0;
+
+    if (geteuid()) {
+        skip();
+        return;
+    }
+    fflush(NULL);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (!pid)
+        _exit(dry_run_vrf_child(e));
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    if (WEXITSTATUS(st) == 77) {
+        skip();
+        return;
+    }
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -737,6 +829,7 @@ int main(void)
         cmocka_unit_test(test_hard_lifetime_deletes_the_child),
         cmocka_unit_test(test_unprotected_errors),
         cmocka_unit_test(test_dry_run_keeps_no_socket),
+        cmocka_unit_test(test_dry_run_leaves_live_sockets),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
