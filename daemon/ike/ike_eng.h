@@ -557,8 +557,15 @@ void ike_route_set_iface(const struct dp *dp, const struct lyd_node *prof, struc
 void ike_route_plan(struct ike_sess *s, const struct lyd_node *prof, const struct ike_attrs *a,
                     const struct ike_pld *tsi_p);
 /* A new child SA's selectors (CREATE_CHILD_SA): with route accept, the client's
- * acceptable subnets among @tsi join s->allow_i and are routed at once. */
-void ike_route_accept_child(struct ike_sess *s, const struct ike_ts_pld *tsi);
+ * acceptable subnets among @tsi join s->allow_i (@m remembers what was there);
+ * ike_route_accept_done then routes them once the child is made, or takes them
+ * back when it is refused (nothing was routed yet). */
+struct ike_route_mark {
+    uint8_t nts;
+    size_t nroutes;
+};
+void ike_route_accept_child(struct ike_sess *s, const struct ike_ts_pld *tsi, struct ike_route_mark *m);
+void ike_route_accept_done(struct ike_sess *s, const struct ike_route_mark *m, bool made);
 /* Installs the routes not tried yet. */
 void ike_route_install(struct ike_sess *s);
 /* Removes the session's routes (every end path). */

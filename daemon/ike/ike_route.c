@@ -642,15 +642,25 @@ void ike_route_plan(struct ike_sess *s, const struct lyd_node *prof, const struc
         accept_subnets(s, &tsi);
 }
 
-void ike_route_accept_child(struct ike_sess *s, const struct ike_ts_pld *tsi)
+void ike_route_accept_child(struct ike_sess *s, const struct ike_ts_pld *tsi, struct ike_route_mark *m)
 {
-    size_t before = s->nroutes;
+    m->nts = s->allow_i.nts;
+    m->nroutes = s->nroutes;
+    if (s->route_accept)
+        accept_subnets(s, tsi);
+}
 
-    if (!s->route_accept)
+void ike_route_accept_done(struct ike_sess *s, const struct ike_route_mark *m, bool made)
+{
+    if (made) {
+        if (s->nroutes != m->nroutes)
+            ike_route_install(s);
         return;
-    accept_subnets(s, tsi);
-    if (s->nroutes != before)
-        ike_route_install(s);
+    }
+    /* a refused child: its subnets are not the client's, and stay free for
+     * another session; the routes planned for them were never installed */
+    s->allow_i.nts = m->nts;
+    s->nroutes = m->nroutes;
 }
 
 void ike_route_install(struct ike_sess *s)

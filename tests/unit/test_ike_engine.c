@@ -816,6 +816,87 @@ static void test_dry_run_leaves_live_sockets(void **state)
     assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+/* A CREATE_CHILD_SA whose TSi is the IPv4 prefix @tsi/@tsi_len and TSr
+ * @tsr/@tsr_len (host byte order), with the proposal the engine accepts. */
+static void create_child_ts(struct ike_client *c, uint32_t spi, uint32_t tsi, unsigned tsi_len, uint32_t tsr,
+                            unsigned tsr_len, struct ike_buf *out)
+{
+    uint8_t spi_buf[4] = {(uint8_t)(spi >> 24), (uint8_t)(spi >> 16), (uint8_t)(spi >> 8), (uint8_t)spi}, nonce[32];
+    struct ike_sa_pld sa = {.nprop = 1};
+    struct ike_ts_pld ti = {.nts = 1}, tr = {.nts = 1};
+    struct ike_hdr h = {0};
+    struct ike_builder ib;
+
+    memset(nonce, 7, sizeof(nonce));
+    ike_build_begin(&ib, &h);
+    sa.prop[0] = (struct ike_proposal){.num = 1, .protocol = 3, .spi_len = 4, .spi = spi_buf, .ntrans = 2};
+    sa.prop[0].trans[0] = (struct ike_transform){.type = IKE_TRANS_ENCR, .id = IKE_AEAD_AES_GCM_16, .key_len = 128};
+    sa.prop[0].trans[1] = (struct ike_transform){.type = IKE_TRANS_ESN, .id = 0};
+    ike_sa_build(&ib, &sa);
+    ike_build_raw(&ib, IKE_PLD_NONCE, false, nonce, sizeof(nonce));
+    ike_ts_prefix4(tsi, tsi_len, &ti.ts[0]);
+    ike_ts_prefix4(tsr, tsr_len, &tr.ts[0]);
+    ike_ts_build(&ib, IKE_PLD_TSI, &ti);
+    ike_ts_build(&ib, IKE_PLD_TSR, &tr);
+    assert_true(ike_build_finish(&ib));
+    assert_true(ike_client_request(c, IKE_EXCH_CREATE_CHILD_SA, IKE_PLD_SA, ib.buf.data + IKE_HDR_LEN,
+                                   ib.buf.len - IKE_HDR_LEN, out));
+    ike_buf_fini(&ib.buf);
+}
+
+/* route accept: a client subnet offered in a CREATE_CHILD_SA that is refused
+ * (here its TSr is outside the split subnets) is not the client's: it neither
+ * joins the session's selector bounds nor gets a route; offered again with a
+ * child that is made, it does. */
+static void test_route_accept_refused_child(void **state)
+{
+    struct env *e = *state;
+    struct lyd_node *tree = NULL;
+    struct ike_engine *eng;
+    struct ike_client c;
+    struct ike_buf b = {0};
+    struct ike_sess *s;
+    uint8_t fixed;
+
+    assert_int_equal(lyd_dup_siblings(e->tree, NULL, LYD_DUP_RECURSIVE, &tree), 0);
+    assert_int_equal(
+        lyd_new_path(tree, NULL, "/raven-vpn:ikev2/authorization-policy[name='g']/route/accept", NULL, 0, NULL), 0);
+    assert_int_equal(lyd_new_path(tree, NULL, "/raven-vpn:ikev2/authorization-policy[name='g']/route/set/remote/ipv4",
+                                  "192.0.2.0/24", 0, NULL),
+                     0);
+    eng = engine(e, tree);
+    ike_client_init(&c, IKE_DH_ECP256);
+    assert_true(ike_client_sa_init(&c, &b));
+    assert_true(ask(e, eng, &b));
+    assert_true(ike_client_sa_init_done(&c, e->out, e->out_len));
+    assert_true(ike_client_auth(&c, "alice.example.org", "k1", &b));
+    assert_true(ask(e, eng, &b));
+    assert_true(ike_client_auth_done(&c, e->out, e->out_len));
+    s = eng->by_id;
+    assert_non_null(s);
+    assert_true(s->route_accept);
+    fixed = s->allow_i.nts;
+    assert_int_equal(s->nroutes, 0);
+
+    /* 10.77.0.0/24 to 198.51.100.0/24: TS_UNACCEPTABLE */
+    create_child_ts(&c, 0x41000001, 0x0a4d0000, 24, 0xc6336400, 24, &b);
+    assert_true(ask(e, eng, &b));
+    assert_int_equal(ike_client_response_notify(&c, e->out, e->out_len), 38);
+    assert_int_equal(s->allow_i.nts, fixed);
+    assert_int_equal(s->nroutes, 0);
+
+    /* 10.77.0.0/24 to 192.0.2.0/24: made, and the subnet is the client's */
+    create_child_ts(&c, 0x41000002, 0x0a4d0000, 24, 0xc0000200, 24, &b);
+    assert_true(ask(e, eng, &b));
+    assert_int_equal(ike_client_response_notify(&c, e->out, e->out_len), 0);
+    assert_int_equal(s->allow_i.nts, fixed + 1);
+    assert_int_equal(s->nroutes, 1);
+    ike_buf_fini(&b);
+    ike_client_fini(&c);
+    ike_engine_free(eng);
+    lyd_free_all(tree);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -830,6 +911,7 @@ int main(void)
         cmocka_unit_test(test_unprotected_errors),
         cmocka_unit_test(test_dry_run_keeps_no_socket),
         cmocka_unit_test(test_dry_run_leaves_live_sockets),
+        cmocka_unit_test(test_route_accept_refused_child),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
