@@ -873,6 +873,7 @@ void ike_auth_finish(struct ike_sess *s)
                                .cached = pd->have_cached ? &pd->cached : NULL};
     char msg[300], abuf[INET_ADDRSTRLEN];
     uint64_t holder = 0;
+    struct ike_route_mark rmark = {0};
 
     if (!prof || !c || !idi_p || !ike_id_parse(idi_p, &idi)) {
         why = "the session's profile was removed while it authenticated";
@@ -1028,7 +1029,7 @@ void ike_auth_finish(struct ike_sess *s)
         ike_ts_prefix4(0, 0, &s->allow_r.ts[s->allow_r.nts++]);
         ike_ts_prefix6(any6, 0, &s->allow_r.ts[s->allow_r.nts++]);
     }
-    ike_route_plan(s, prof, &at, tsi_p);
+    ike_route_plan(s, prof, &at, tsi_p, &rmark);
 
     /* the first child SA */
     if (sa_p && !addr_failed) {
@@ -1070,6 +1071,8 @@ void ike_auth_finish(struct ike_sess *s)
     }
     if (addr_failed)
         s->e->c.internal_address_failure++;
+    if (!have_child) /* the client's subnets come with the child SA that carries them */
+        ike_route_accept_done(s, &rmark, false);
 
     /* the response: IDr and AUTH (with EAP only AUTH, from the MSK), CP, SA, TSi, TSr */
     ike_build_begin(&ib, &h);

@@ -553,9 +553,12 @@ void ike_route_attrs_aaa(const struct aaa_attrs *r, struct ike_attrs *a);
 void ike_route_set_iface(const struct dp *dp, const struct lyd_node *prof, struct ike_attrs *a);
 /* After the client's selector bounds (s->allow_i) are set: with route accept,
  * its acceptable subnets in @tsi_p join them; the session's kernel routes are
- * planned (installed by ike_route_install once it is up). */
+ * planned (installed by ike_route_install once it is up). @m marks what came
+ * before the accepted subnets, for ike_route_accept_done when the first child
+ * SA is not made. */
+struct ike_route_mark;
 void ike_route_plan(struct ike_sess *s, const struct lyd_node *prof, const struct ike_attrs *a,
-                    const struct ike_pld *tsi_p);
+                    const struct ike_pld *tsi_p, struct ike_route_mark *m);
 /* A new child SA's selectors (CREATE_CHILD_SA): with route accept, the client's
  * acceptable subnets among @tsi join s->allow_i (@m remembers what was there);
  * ike_route_accept_done then routes them once the child is made, or takes them

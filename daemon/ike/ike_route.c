@@ -608,7 +608,7 @@ static void accept_subnets(struct ike_sess *s, const struct ike_ts_pld *tsi)
 }
 
 void ike_route_plan(struct ike_sess *s, const struct lyd_node *prof, const struct ike_attrs *a,
-                    const struct ike_pld *tsi_p)
+                    const struct ike_pld *tsi_p, struct ike_route_mark *m)
 {
     const char *ivrf = ike_leaf(prof, "ivrf");
     struct ike_ts_pld tsi;
@@ -621,6 +621,8 @@ void ike_route_plan(struct ike_sess *s, const struct lyd_node *prof, const struc
         s->route_table = RT_TABLE_MAIN;
         s->ivrf_ifindex = 0;
     }
+    m->nts = s->allow_i.nts;
+    m->nroutes = s->nroutes;
     if (a->route_accept <= 0 && a->route_connected <= 0)
         return;
     if (a->route_connected > 0) {
@@ -632,6 +634,8 @@ void ike_route_plan(struct ike_sess *s, const struct lyd_node *prof, const struc
         if (s->have_addr6)
             add_route(s, AF_INET6, s->addr6, s->alen6, s->route_table, 0, 0);
     }
+    m->nts = s->allow_i.nts;
+    m->nroutes = s->nroutes;
     if (a->route_accept <= 0)
         return;
     s->route_accept = true;

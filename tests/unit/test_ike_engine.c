@@ -897,6 +897,49 @@ static void test_route_accept_refused_child(void **state)
     lyd_free_all(tree);
 }
 
+/* The same in IKE_AUTH: a subnet offered beside the virtual address request is
+ * accepted with the first child SA; with no child made (a flow limit of 0) it
+ * is not, while the client's own address is still routed. */
+static void test_route_accept_no_first_child(void **state)
+{
+    struct env *e = *state;
+    struct lyd_node *tree = NULL;
+    struct ike_engine *eng;
+    struct ike_client c;
+    struct ike_buf b = {0};
+    struct ike_ts subnet;
+    struct ike_sess *s;
+
+    assert_int_equal(lyd_dup_siblings(e->tree, NULL, LYD_DUP_RECURSIVE, &tree), 0);
+    assert_int_equal(
+        lyd_new_path(tree, NULL, "/raven-vpn:ikev2/authorization-policy[name='g']/route/accept", NULL, 0, NULL), 0);
+    assert_int_equal(lyd_new_path(tree, NULL, "/raven-vpn:ikev2/authorization-policy[name='g']/route/redistribute[protocol='connected']",
+                                  NULL, 0, NULL),
+                     0);
+    assert_int_equal(lyd_new_path(tree, NULL,
+                                  "/raven-vpn:ikev2/authorization-policy[name='g']/ipsec-flow-limit", "0", 0, NULL),
+                     0);
+    eng = engine(e, tree);
+    ike_ts_prefix4(0x0a4d0000, 24, &subnet);
+    ike_client_init(&c, IKE_DH_ECP256);
+    c.auth_tsi_extra = &subnet;
+    assert_true(ike_client_sa_init(&c, &b));
+    assert_true(ask(e, eng, &b));
+    assert_true(ike_client_sa_init_done(&c, e->out, e->out_len));
+    assert_true(ike_client_auth(&c, "alice.example.org", "k1", &b));
+    assert_true(ask(e, eng, &b));
+    assert_true(ike_client_auth_done(&c, e->out, e->out_len));
+    s = eng->by_id;
+    assert_non_null(s);
+    assert_int_equal(s->nchild, 0);
+    assert_int_equal(s->allow_i.nts, s->route_nfixed); /* only the client's address */
+    assert_int_equal(s->nroutes, 1);                    /* redistribute connected: its address */
+    ike_buf_fini(&b);
+    ike_client_fini(&c);
+    ike_engine_free(eng);
+    lyd_free_all(tree);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -912,6 +955,7 @@ int main(void)
         cmocka_unit_test(test_dry_run_keeps_no_socket),
         cmocka_unit_test(test_dry_run_leaves_live_sockets),
         cmocka_unit_test(test_route_accept_refused_child),
+        cmocka_unit_test(test_route_accept_no_first_child),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
