@@ -360,6 +360,10 @@ struct ike_engine {
     size_t nsocks;
     struct ike_sock *new_socks[IKE_MAX_SOCKS];
     size_t nnew_socks;
+    /* live sockets prepare gave SO_REUSEADDR (the VRFs' share their port):
+     * abort takes it back, apply keeps it */
+    struct ike_sock *lent[IKE_MAX_SOCKS];
+    size_t nlent;
     struct ike_sess *by_r, *by_i, *by_id;
     size_t half_open, established;
     uint64_t next_id;

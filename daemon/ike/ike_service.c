@@ -201,6 +201,7 @@ void ike_engine_free(struct ike_engine *e)
     }
     HASH_ITER(hh_r, e->by_r, s, tmp)
         ike_sess_abandon(s); /* half-open SAs and the stubs of rekeyed ones */
+    e->nlent = 0; /* the sockets go */
     for (size_t i = 0; i < e->nsocks; i++)
         sock_close(e->socks[i]);
     ike_engine_abort(e);
@@ -292,14 +293,13 @@ static struct ike_sock *find_sock(struct ike_sock *const *v, size_t n, const str
  * each front-door VRF of @c that has the address (a specific address is in one
  * table or some; the wildcard in all). 0 when at least one is open or kept and
  * no table that has the address refused it. With @dry_run a new socket is closed
- * as soon as it is bound and a live one is not marked as kept, nor left with
- * SO_REUSEADDR: only the check remains. */
+ * as soon as it is bound and a live one is not marked as kept: only the check
+ * remains. A live socket given SO_REUSEADDR here gets its setting back at abort
+ * (a dry run is always aborted). */
 static int listen_on(struct ike_engine *e, const struct ike_conf *c, const struct sockaddr_storage *a, bool natt,
                      bool dry_run)
 {
     int first = 0, opened = 0, hard = 0;
-    struct ike_sock *lent[IKE_MAX_FVRF + 1];
-    size_t nlent = 0;
 
     for (size_t v = 0; v <= c->nfvrf; v++) {
         const char *vrf = v ? c->fvrf[v - 1] : "";
@@ -313,10 +313,10 @@ static int listen_on(struct ike_engine *e, const struct ike_conf *c, const struc
             sk->keep = sk->keep || !dry_run;
             opened++;
             /* a socket of the default table kept from before there were VRFs
-             * must let the VRFs' bind the port too; a dry run lends it the
-             * option for its check only */
-            if (c->nfvrf && dry_run && !getsockopt(sk->fd, SOL_SOCKET, SO_REUSEADDR, &was, &wl) && !was)
-                lent[nlent++] = sk;
+             * must let the VRFs' bind the port too; lent until apply */
+            if (c->nfvrf && !getsockopt(sk->fd, SOL_SOCKET, SO_REUSEADDR, &was, &wl) && !was &&
+                e->nlent < IKE_MAX_SOCKS)
+                e->lent[e->nlent++] = sk;
             if (c->nfvrf)
                 setsockopt(sk->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
             continue;
@@ -340,11 +340,6 @@ static int listen_on(struct ike_engine *e, const struct ike_conf *c, const struc
             if (rc != -EADDRNOTAVAIL && !hard) /* not merely an address of another table */
                 hard = rc;
         }
-    }
-    for (size_t i = 0; i < nlent; i++) {
-        int zero = 0;
-
-        setsockopt(lent[i]->fd, SOL_SOCKET, SO_REUSEADDR, &zero, sizeof(zero));
     }
     return hard ? hard : opened ? 0 : first;
 }
@@ -429,6 +424,7 @@ void ike_engine_apply(struct ike_engine *e)
     memcpy(e->socks, keep, n * sizeof(keep[0]));
     e->nsocks = n;
     e->nnew_socks = 0;
+    e->nlent = 0; /* the configuration in force has VRFs: the port is shared */
     HASH_ITER(hh_r, e->by_r, s, tmp) {
         if (!s->sock) {
             for (size_t i = 0; i < e->nsocks; i++) {
@@ -455,6 +451,12 @@ void ike_engine_apply(struct ike_engine *e)
 
 void ike_engine_abort(struct ike_engine *e)
 {
+    for (size_t i = 0; i < e->nlent; i++) {
+        int zero = 0;
+
+        setsockopt(e->lent[i]->fd, SOL_SOCKET, SO_REUSEADDR, &zero, sizeof(zero));
+    }
+    e->nlent = 0;
     for (size_t i = 0; i < e->nnew_socks; i++)
         sock_close(e->new_socks[i]);
     e->nnew_socks = 0;

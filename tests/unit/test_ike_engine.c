@@ -782,15 +782,28 @@ static int dry_run_vrf_child(struct env *e)
     ike_engine_abort(eng);
     if (udp_try_reuse(p) != -EADDRINUSE || udp_try_reuse(q) != -EADDRINUSE)
         return __LINE__;
+    /* nor a real prepare of it that another part of the commit refused */
+    if (ike_engine_prepare(eng, t2, false, count_err, &errs) || errs)
+        return __LINE__;
+    ike_engine_abort(eng);
+    if (udp_try_reuse(p) != -EADDRINUSE)
+        return __LINE__;
+    /* applied, the port is shared */
+    if (ike_engine_prepare(eng, t2, false, count_err, &errs) || errs)
+        return __LINE__;
+    ike_engine_apply(eng);
+    if (udp_try_reuse(p))
+        return __LINE__;
     ike_engine_free(eng);
     lyd_free_all(t);
     lyd_free_all(t2);
     return 0;
 }
 
-/* A dry run changes nothing of the live sockets, not even their options: with
- * a front-door VRF the default table's socket shares its port (SO_REUSEADDR)
- * only once that configuration is applied. Run in a child with a network
+/* A dry run, or a prepare that is aborted, changes nothing of the live
+ * sockets, not even their options: with a front-door VRF the default table's
+ * socket shares its port (SO_REUSEADDR) only once that configuration is
+ * applied. Run in a child with a network
  * namespace (and a VRF device) of its own. */
 static void test_dry_run_leaves_live_sockets(void **state)
 {
