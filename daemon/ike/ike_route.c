@@ -69,6 +69,11 @@ static int rtnl_talk(struct mnl_socket *nl, uint32_t *seq, struct nlmsghdr *nlh,
     ssize_t n;
     int rc;
 
+    /* what answers a request given up on (SO_RCVTIMEO) arrives later and would
+     * be read as this one's answer (a sequence mismatch, failing it and every
+     * request after it): drop it first */
+    while (recv(mnl_socket_get_fd(nl), buf, sizeof(buf), MSG_DONTWAIT) > 0)
+        ;
     nlh->nlmsg_seq = ++*seq;
     /* the answer ends with the acknowledgement (a dump's with NLMSG_DONE); a
      * request's NLM_F_EXCL has the bit of a dump's NLM_F_MATCH */
