@@ -953,6 +953,36 @@ static void test_route_accept_no_first_child(void **state)
     lyd_free_all(tree);
 }
 
+static void find_fvrf_limit(void *arg, const char *path, const char *msg)
+{
+    (void)path;
+    if (strstr(msg, "at most 8 front-door VRFs"))
+        *(bool *)arg = true;
+}
+
+/* IKE has sockets for 8 front-door VRFs: a configuration naming more is
+ * refused with its own message (the VRF devices' absence is refused besides). */
+static void test_too_many_fvrfs(void **state)
+{
+    struct env *e = *state;
+    struct lyd_node *tree = NULL;
+    struct ike_conf *c;
+    bool said = false;
+
+    assert_int_equal(lyd_dup_siblings(e->tree, NULL, LYD_DUP_RECURSIVE, &tree), 0);
+    for (int i = 0; i < 9; i++) {
+        char path[96], vrf[16];
+
+        snprintf(path, sizeof(path), "/raven-vpn:ikev2/policy[name='v%d']/match/fvrf", i);
+        snprintf(vrf, sizeof(vrf), "rvnone%d", i);
+        assert_int_equal(lyd_new_path(tree, NULL, path, vrf, 0, NULL), 0);
+    }
+    c = ike_conf_build(e->ctx, tree, find_fvrf_limit, &said);
+    assert_null(c);
+    assert_true(said);
+    lyd_free_all(tree);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -969,6 +999,7 @@ int main(void)
         cmocka_unit_test(test_dry_run_leaves_live_sockets),
         cmocka_unit_test(test_route_accept_refused_child),
         cmocka_unit_test(test_route_accept_no_first_child),
+        cmocka_unit_test(test_too_many_fvrfs),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
