@@ -1010,6 +1010,17 @@ void ike_auth_finish(struct ike_sess *s)
         addr_failed = want_addr && !s->have_addr4 && !s->have_addr6;
         cp_attributes(s, &at, &cpreq, cpo);
     }
+    /* an address inside a subnet another client routes (route accept) would
+     * share its traffic: refused like an address another session holds */
+    if ((holder = ike_route_subnet_holder(s))) {
+        snprintf(msg, sizeof(msg),
+                 "the client's address lies in a subnet that session %" PRIu64 " accepted from its client (route "
+                 "accept); keep pools and AAA addresses apart from client subnets",
+                 holder);
+        why = msg;
+        reason = "address-in-use";
+        goto refuse;
+    }
 
     /* the bounds of child SA selectors: the client's side is its assigned address
      * (else its own address), ours the split subnets (else everything) */

@@ -573,6 +573,9 @@ struct ike_route_mark {
 };
 void ike_route_accept_child(struct ike_sess *s, const struct ike_ts_pld *tsi, struct ike_route_mark *m);
 void ike_route_accept_done(struct ike_sess *s, const struct ike_route_mark *m, bool made);
+/* The session whose accepted client subnets (route accept) hold an address of
+ * @s, 0 if none. */
+uint64_t ike_route_subnet_holder(const struct ike_sess *s);
 /* Installs the routes not tried yet. */
 void ike_route_install(struct ike_sess *s);
 /* Removes the session's routes (every end path). */

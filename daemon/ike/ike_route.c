@@ -672,6 +672,30 @@ void ike_route_accept_done(struct ike_sess *s, const struct ike_route_mark *m, b
     s->nroutes = m->nroutes;
 }
 
+uint64_t ike_route_subnet_holder(const struct ike_sess *s)
+{
+    struct ike_ts mine[2];
+    struct ike_sess *o, *tmp;
+    size_t n = 0;
+
+    if (s->have_addr4)
+        ike_ts_host4(s->addr4, &mine[n++]);
+    if (s->have_addr6)
+        ike_ts_prefix6(s->addr6, s->alen6, &mine[n++]);
+    HASH_ITER(hh_id, s->e->by_id, o, tmp) {
+        if (o == s || o->state != SESS_ESTABLISHED || !o->route_accept)
+            continue;
+        /* past the client's own addresses: the subnets accepted from it */
+        for (uint8_t i = o->route_nfixed; i < o->allow_i.nts; i++) {
+            for (size_t k = 0; k < n; k++) {
+                if (ts_overlaps(&mine[k], &o->allow_i.ts[i]))
+                    return o->id;
+            }
+        }
+    }
+    return 0;
+}
+
 void ike_route_install(struct ike_sess *s)
 {
     struct ike_rtnl *rt = s->e->rt;

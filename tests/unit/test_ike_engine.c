@@ -983,6 +983,67 @@ static void test_too_many_fvrfs(void **state)
     lyd_free_all(tree);
 }
 
+/* An address inside a subnet another client routes (route accept) is refused
+ * like one another session holds: here a commit adds a pool range inside
+ * alice's accepted 10.77.0.0/24, and bob, given an address from it, is refused;
+ * alice keeps her session. */
+static void test_address_in_accepted_subnet(void **state)
+{
+    struct env *e = *state;
+    struct lyd_node *tree = NULL, *tree2 = NULL;
+    struct ike_engine *eng;
+    struct ike_client a, b2;
+    struct ike_buf b = {0};
+    struct ike_ts subnet;
+    int errs = 0;
+
+    assert_int_equal(lyd_dup_siblings(e->tree, NULL, LYD_DUP_RECURSIVE, &tree), 0);
+    assert_int_equal(
+        lyd_new_path(tree, NULL, "/raven-vpn:ikev2/authorization-policy[name='g']/route/accept", NULL, 0, NULL), 0);
+    eng = engine(e, tree);
+    ike_ts_prefix4(0x0a4d0000, 24, &subnet);
+    ike_client_init(&a, IKE_DH_ECP256);
+    a.auth_tsi_extra = &subnet;
+    assert_true(ike_client_sa_init(&a, &b));
+    assert_true(ask(e, eng, &b));
+    assert_true(ike_client_sa_init_done(&a, e->out, e->out_len));
+    assert_true(ike_client_auth(&a, "alice.example.org", "k1", &b));
+    assert_true(ask(e, eng, &b));
+    assert_true(ike_client_auth_done(&a, e->out, e->out_len));
+    assert_non_null(eng->by_id);
+    assert_int_equal(eng->by_id->allow_i.nts, eng->by_id->route_nfixed + 1); /* 10.77.0.0/24 accepted */
+
+    /* pool p: alice's 10.8.0.1, then 10.77.0.1-2 */
+    assert_int_equal(lyd_dup_siblings(tree, NULL, LYD_DUP_RECURSIVE, &tree2), 0);
+    assert_int_equal(lyd_new_path(tree2, NULL, "/raven-vpn:pools/ipv4-pool[name='p']/range[start='10.77.0.1']/end",
+                                  "10.77.0.2", 0, NULL),
+                     0);
+    {
+        struct lyd_node *end = NULL;
+
+        assert_int_equal(lyd_find_path(tree2, "/raven-vpn:pools/ipv4-pool[name='p']/range[start='10.8.0.1']/end",
+                                       0, &end),
+                         0);
+        assert_int_equal(lyd_change_term(end, "10.8.0.1"), 0);
+    }
+    assert_int_equal(ike_engine_prepare(eng, tree2, false, count_err, &errs), 0);
+    ike_engine_apply(eng);
+
+    ike_client_init(&b2, IKE_DH_ECP256);
+    assert_true(ike_client_sa_init(&b2, &b));
+    assert_true(ask(e, eng, &b));
+    assert_true(ike_client_sa_init_done(&b2, e->out, e->out_len));
+    assert_true(ike_client_auth(&b2, "bob.example.org", "k1", &b));
+    assert_true(ask(e, eng, &b));
+    assert_false(ike_client_auth_done(&b2, e->out, e->out_len));
+    assert_int_equal(HASH_CNT(hh_id, eng->by_id), 1);
+    ike_client_fini(&a);
+    ike_client_fini(&b2);
+    ike_engine_free(eng);
+    lyd_free_all(tree);
+    lyd_free_all(tree2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1000,6 +1061,7 @@ int main(void)
         cmocka_unit_test(test_route_accept_refused_child),
         cmocka_unit_test(test_route_accept_no_first_child),
         cmocka_unit_test(test_too_many_fvrfs),
+        cmocka_unit_test(test_address_in_accepted_subnet),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
