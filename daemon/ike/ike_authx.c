@@ -831,6 +831,9 @@ static bool claim_refused(const struct ike_sess *s, int rc, uint64_t holder, con
     if (rc == -EADDRINUSE)
         snprintf(b, sizeof(b), "%s %s is held by session %" PRIu64 "; give each client its own address", what,
                  addr, holder);
+    else if (rc == -ERANGE)
+        snprintf(b, sizeof(b), "%s %s spans prefixes an IPv6 pool hands out to other sessions; give AAA prefixes "
+                 "outside the pools or no shorter than their assigned length", what, addr);
     else
         snprintf(b, sizeof(b), "%s %s cannot be recorded: %s", what, addr, strerror(-rc));
     log_warn("ike", "session %" PRIu64 ": %s", s->id, b);
@@ -870,6 +873,7 @@ void ike_auth_finish(struct ike_sess *s)
                                .cached = pd->have_cached ? &pd->cached : NULL};
     char msg[300], abuf[INET_ADDRSTRLEN];
     uint64_t holder = 0;
+    struct ike_route_mark rmark = {0};
 
     if (!prof || !c || !idi_p || !ike_id_parse(idi_p, &idi)) {
         why = "the session's profile was removed while it authenticated";
@@ -1006,6 +1010,17 @@ void ike_auth_finish(struct ike_sess *s)
         addr_failed = want_addr && !s->have_addr4 && !s->have_addr6;
         cp_attributes(s, &at, &cpreq, cpo);
     }
+    /* an address inside a subnet another client routes (route accept) would
+     * share its traffic: refused like an address another session holds */
+    if ((holder = ike_route_subnet_holder(s))) {
+        snprintf(msg, sizeof(msg),
+                 "the client's address lies in a subnet that session %" PRIu64 " accepted from its client (route "
+                 "accept); keep pools and AAA addresses apart from client subnets",
+                 holder);
+        why = msg;
+        reason = "address-in-use";
+        goto refuse;
+    }
 
     /* the bounds of child SA selectors: the client's side is its assigned address
      * (else its own address), ours the split subnets (else everything) */
@@ -1025,7 +1040,7 @@ void ike_auth_finish(struct ike_sess *s)
         ike_ts_prefix4(0, 0, &s->allow_r.ts[s->allow_r.nts++]);
         ike_ts_prefix6(any6, 0, &s->allow_r.ts[s->allow_r.nts++]);
     }
-    ike_route_plan(s, prof, &at, tsi_p);
+    ike_route_plan(s, prof, &at, tsi_p, &rmark);
 
     /* the first child SA */
     if (sa_p && !addr_failed) {
@@ -1067,6 +1082,8 @@ void ike_auth_finish(struct ike_sess *s)
     }
     if (addr_failed)
         s->e->c.internal_address_failure++;
+    if (!have_child) /* the client's subnets come with the child SA that carries them */
+        ike_route_accept_done(s, &rmark, false);
 
     /* the response: IDr and AUTH (with EAP only AUTH, from the MSK), CP, SA, TSi, TSr */
     ike_build_begin(&ib, &h);

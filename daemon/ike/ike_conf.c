@@ -531,6 +531,26 @@ struct pki_tp *ike_conf_tp(const struct ike_conf *c, const char *name)
     return NULL;
 }
 
+/* The front-door VRFs IKE listens in; more than it has sockets for would leave
+ * the last ones deaf, so they are refused. */
+static bool fvrfs(struct ike_conf *c, ike_err_fn err, void *arg)
+{
+    char names[IKE_MAX_FVRF + 1][16], msg[200];
+    size_t n = ike_route_fvrfs(c->tree, names, IKE_MAX_FVRF + 1);
+
+    c->nfvrf = n > IKE_MAX_FVRF ? IKE_MAX_FVRF : n;
+    memcpy(c->fvrf, names, c->nfvrf * sizeof(names[0]));
+    if (n <= IKE_MAX_FVRF)
+        return true;
+    snprintf(msg, sizeof(msg),
+             "IKE listens in at most %d front-door VRFs, and the policies' and profiles' match fvrf name more (or "
+             "'any' finds more VRF devices): name fewer VRFs",
+             IKE_MAX_FVRF);
+    if (err)
+        err(arg, "/raven-vpn:ikev2", msg);
+    return false;
+}
+
 struct ike_conf *ike_conf_build(const struct ly_ctx *ctx, const struct lyd_node *tree, ike_err_fn err, void *arg)
 {
     static const char *const parts[] = {"ikev2", "ipsec", "pools", "access-lists", "pki", "aaa"};
@@ -585,7 +605,7 @@ struct ike_conf *ike_conf_build(const struct ly_ctx *ctx, const struct lyd_node 
     ok = check_split_subnets(c, err, arg) && ok;
     ok = build_trustpoints(c, err, arg) && ok;
     ok = ike_route_check(c->tree, err, arg) && ok;
-    c->nfvrf = ike_route_fvrfs(c->tree, c->fvrf, IKE_MAX_FVRF);
+    ok = fvrfs(c, err, arg) && ok;
     if (!ok) {
         ike_conf_free(c);
         return NULL;

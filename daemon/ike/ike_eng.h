@@ -360,6 +360,10 @@ struct ike_engine {
     size_t nsocks;
     struct ike_sock *new_socks[IKE_MAX_SOCKS];
     size_t nnew_socks;
+    /* live sockets prepare gave SO_REUSEADDR (the VRFs' share their port):
+     * abort takes it back, apply keeps it */
+    struct ike_sock *lent[IKE_MAX_SOCKS];
+    size_t nlent;
     struct ike_sess *by_r, *by_i, *by_id;
     size_t half_open, established;
     uint64_t next_id;
@@ -553,12 +557,25 @@ void ike_route_attrs_aaa(const struct aaa_attrs *r, struct ike_attrs *a);
 void ike_route_set_iface(const struct dp *dp, struct ike_attrs *a);
 /* After the client's selector bounds (s->allow_i) are set: with route accept,
  * its acceptable subnets in @tsi_p join them; the session's kernel routes are
- * planned (installed by ike_route_install once it is up). */
+ * planned (installed by ike_route_install once it is up). @m marks what came
+ * before the accepted subnets, for ike_route_accept_done when the first child
+ * SA is not made. */
+struct ike_route_mark;
 void ike_route_plan(struct ike_sess *s, const struct lyd_node *prof, const struct ike_attrs *a,
-                    const struct ike_pld *tsi_p);
+                    const struct ike_pld *tsi_p, struct ike_route_mark *m);
 /* A new child SA's selectors (CREATE_CHILD_SA): with route accept, the client's
- * acceptable subnets among @tsi join s->allow_i and are routed at once. */
-void ike_route_accept_child(struct ike_sess *s, const struct ike_ts_pld *tsi);
+ * acceptable subnets among @tsi join s->allow_i (@m remembers what was there);
+ * ike_route_accept_done then routes them once the child is made, or takes them
+ * back when it is refused (nothing was routed yet). */
+struct ike_route_mark {
+    uint8_t nts;
+    size_t nroutes;
+};
+void ike_route_accept_child(struct ike_sess *s, const struct ike_ts_pld *tsi, struct ike_route_mark *m);
+void ike_route_accept_done(struct ike_sess *s, const struct ike_route_mark *m, bool made);
+/* The session whose accepted client subnets (route accept) hold an address of
+ * @s, 0 if none. */
+uint64_t ike_route_subnet_holder(const struct ike_sess *s);
 /* Installs the routes not tried yet. */
 void ike_route_install(struct ike_sess *s);
 /* Removes the session's routes (every end path). */

@@ -233,6 +233,8 @@ static void child_sa(struct ike_sess *s, const struct ike_sa_pld *sa, const uint
     size_t pub_len = 0, gir_len = 0;
     struct ike_builder bd;
     struct ike_hdr h = {0};
+    struct ike_route_mark mark = {0};
+    bool marked = false;
 
     if (!tsi_p || !tsr_p || !ike_ts_parse(tsi_p, &tsi) || !ike_ts_parse(tsr_p, &tsr)) {
         respond_notify(s, msg_id, N_INVALID_SYNTAX, NULL, 0);
@@ -278,19 +280,20 @@ static void child_sa(struct ike_sess *s, const struct ike_sa_pld *sa, const uint
         allow_i = old->tsi;
         allow_r = old->tsr;
     } else {
-        ike_route_accept_child(s, &tsi);
+        ike_route_accept_child(s, &tsi, &mark);
+        marked = true;
         allow_i = s->allow_i;
         allow_r = s->allow_r;
     }
     if (!ike_ts_narrow(&tsi, &allow_i, &c.tsi) || !ike_ts_narrow(&tsr, &allow_r, &c.tsr)) {
         s->e->c.ts_unacceptable++;
         respond_notify(s, msg_id, N_TS_UNACCEPTABLE, NULL, 0);
-        return;
+        goto refused;
     }
     if (RAND_bytes(nr, sizeof(nr)) != 1 || (ke && !dh_exchange(ke->group, ke, pub, &pub_len, gir, &gir_len)) ||
         !(c.spi_in = ike_new_spi(s->e))) {
         respond_notify(s, msg_id, N_NO_PROPOSAL_CHOSEN, NULL, 0);
-        return;
+        goto refused;
     }
     c.spi_out = c.alg.spi_peer;
     c.established = time(NULL);
@@ -301,10 +304,12 @@ static void child_sa(struct ike_sess *s, const struct ike_sa_pld *sa, const uint
         OPENSSL_cleanse(&k, sizeof(k));
         OPENSSL_cleanse(gir, sizeof(gir));
         respond_notify(s, msg_id, N_NO_PROPOSAL_CHOSEN, NULL, 0);
-        return;
+        goto refused;
     }
     OPENSSL_cleanse(&k, sizeof(k));
     OPENSSL_cleanse(gir, sizeof(gir));
+    if (marked)
+        ike_route_accept_done(s, &mark, true);
     ike_child_lifetimes(s, &c);
     if (old) {
         struct ike_child_sa *o = child_by_in(s, old->spi_in);
@@ -332,6 +337,10 @@ static void child_sa(struct ike_sess *s, const struct ike_sa_pld *sa, const uint
     s->e->c.create_child++;
     log_info("ike", "session %" PRIu64 ": child SA %08x/%08x %s", s->id, c.spi_in, c.spi_out,
              old ? "rekeyed" : "added");
+    return;
+refused:
+    if (marked)
+        ike_route_accept_done(s, &mark, false);
 }
 
 void ike_handle_create_child(struct ike_sess *s, const struct ike_msg *in, uint32_t msg_id)

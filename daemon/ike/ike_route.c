@@ -69,6 +69,11 @@ static int rtnl_talk(struct mnl_socket *nl, uint32_t *seq, struct nlmsghdr *nlh,
     ssize_t n;
     int rc;
 
+    /* what answers a request given up on (SO_RCVTIMEO) arrives later and would
+     * be read as this one's answer (a sequence mismatch, failing it and every
+     * request after it): drop it first */
+    while (recv(mnl_socket_get_fd(nl), buf, sizeof(buf), MSG_DONTWAIT) > 0)
+        ;
     nlh->nlmsg_seq = ++*seq;
     /* the answer ends with the acknowledgement (a dump's with NLMSG_DONE); a
      * request's NLM_F_EXCL has the bit of a dump's NLM_F_MATCH */
@@ -608,7 +613,7 @@ static void accept_subnets(struct ike_sess *s, const struct ike_ts_pld *tsi)
 }
 
 void ike_route_plan(struct ike_sess *s, const struct lyd_node *prof, const struct ike_attrs *a,
-                    const struct ike_pld *tsi_p)
+                    const struct ike_pld *tsi_p, struct ike_route_mark *m)
 {
     const char *ivrf = ike_leaf(prof, "ivrf");
     struct ike_ts_pld tsi;
@@ -621,6 +626,8 @@ void ike_route_plan(struct ike_sess *s, const struct lyd_node *prof, const struc
         s->route_table = RT_TABLE_MAIN;
         s->ivrf_ifindex = 0;
     }
+    m->nts = s->allow_i.nts;
+    m->nroutes = s->nroutes;
     if (a->route_accept <= 0 && a->route_connected <= 0)
         return;
     if (a->route_connected > 0) {
@@ -632,6 +639,8 @@ void ike_route_plan(struct ike_sess *s, const struct lyd_node *prof, const struc
         if (s->have_addr6)
             add_route(s, AF_INET6, s->addr6, s->alen6, s->route_table, 0, 0);
     }
+    m->nts = s->allow_i.nts;
+    m->nroutes = s->nroutes;
     if (a->route_accept <= 0)
         return;
     s->route_accept = true;
@@ -642,15 +651,49 @@ void ike_route_plan(struct ike_sess *s, const struct lyd_node *prof, const struc
         accept_subnets(s, &tsi);
 }
 
-void ike_route_accept_child(struct ike_sess *s, const struct ike_ts_pld *tsi)
+void ike_route_accept_child(struct ike_sess *s, const struct ike_ts_pld *tsi, struct ike_route_mark *m)
 {
-    size_t before = s->nroutes;
+    m->nts = s->allow_i.nts;
+    m->nroutes = s->nroutes;
+    if (s->route_accept)
+        accept_subnets(s, tsi);
+}
 
-    if (!s->route_accept)
+void ike_route_accept_done(struct ike_sess *s, const struct ike_route_mark *m, bool made)
+{
+    if (made) {
+        if (s->nroutes != m->nroutes)
+            ike_route_install(s);
         return;
-    accept_subnets(s, tsi);
-    if (s->nroutes != before)
-        ike_route_install(s);
+    }
+    /* a refused child: its subnets are not the client's, and stay free for
+     * another session; the routes planned for them were never installed */
+    s->allow_i.nts = m->nts;
+    s->nroutes = m->nroutes;
+}
+
+uint64_t ike_route_subnet_holder(const struct ike_sess *s)
+{
+    struct ike_ts mine[2];
+    struct ike_sess *o, *tmp;
+    size_t n = 0;
+
+    if (s->have_addr4)
+        ike_ts_host4(s->addr4, &mine[n++]);
+    if (s->have_addr6)
+        ike_ts_prefix6(s->addr6, s->alen6, &mine[n++]);
+    HASH_ITER(hh_id, s->e->by_id, o, tmp) {
+        if (o == s || o->state != SESS_ESTABLISHED || !o->route_accept)
+            continue;
+        /* past the client's own addresses: the subnets accepted from it */
+        for (uint8_t i = o->route_nfixed; i < o->allow_i.nts; i++) {
+            for (size_t k = 0; k < n; k++) {
+                if (ts_overlaps(&mine[k], &o->allow_i.ts[i]))
+                    return o->id;
+            }
+        }
+    }
+    return 0;
 }
 
 void ike_route_install(struct ike_sess *s)

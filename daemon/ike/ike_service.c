@@ -201,6 +201,7 @@ void ike_engine_free(struct ike_engine *e)
     }
     HASH_ITER(hh_r, e->by_r, s, tmp)
         ike_sess_abandon(s); /* half-open SAs and the stubs of rekeyed ones */
+    e->nlent = 0; /* the sockets go */
     for (size_t i = 0; i < e->nsocks; i++)
         sock_close(e->socks[i]);
     ike_engine_abort(e);
@@ -258,7 +259,8 @@ static void misfit6(const char *pool, uint32_t index, uint64_t owner, void *arg)
     if (!*pool) { /* a claim (pool_set_carry): AAA's address now shares a pool prefix with another session's */
         snprintf(msg, sizeof(msg),
                  "the change puts the IPv6 address AAA gave session %" PRIu64 " (%s) into a pool prefix another "
-                 "session holds; change the IPv6 pools or clear one of the sessions first",
+                 "session holds, or makes it span prefixes a pool hands out; change the IPv6 pools or clear one of "
+                 "the sessions first",
                  owner, s && s->remote_id ? s->remote_id : "?");
         if (e->err)
             e->err(e->err_arg, "/raven-vpn:pools/ipv6-pool", msg);
@@ -292,7 +294,8 @@ static struct ike_sock *find_sock(struct ike_sock *const *v, size_t n, const str
  * table or some; the wildcard in all). 0 when at least one is open or kept and
  * no table that has the address refused it. With @dry_run a new socket is closed
  * as soon as it is bound and a live one is not marked as kept: only the check
- * remains. */
+ * remains. A live socket given SO_REUSEADDR here gets its setting back at abort
+ * (a dry run is always aborted). */
 static int listen_on(struct ike_engine *e, const struct ike_conf *c, const struct sockaddr_storage *a, bool natt,
                      bool dry_run)
 {
@@ -304,12 +307,16 @@ static int listen_on(struct ike_engine *e, const struct ike_conf *c, const struc
         int rc;
 
         if (sk) {
-            int one = 1;
+            int one = 1, was = 1;
+            socklen_t wl = sizeof(was);
 
             sk->keep = sk->keep || !dry_run;
             opened++;
             /* a socket of the default table kept from before there were VRFs
-             * must let the VRFs' bind the port too */
+             * must let the VRFs' bind the port too; lent until apply */
+            if (c->nfvrf && !getsockopt(sk->fd, SOL_SOCKET, SO_REUSEADDR, &was, &wl) && !was &&
+                e->nlent < IKE_MAX_SOCKS)
+                e->lent[e->nlent++] = sk;
             if (c->nfvrf)
                 setsockopt(sk->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
             continue;
@@ -417,6 +424,7 @@ void ike_engine_apply(struct ike_engine *e)
     memcpy(e->socks, keep, n * sizeof(keep[0]));
     e->nsocks = n;
     e->nnew_socks = 0;
+    e->nlent = 0; /* the configuration in force has VRFs: the port is shared */
     HASH_ITER(hh_r, e->by_r, s, tmp) {
         if (!s->sock) {
             for (size_t i = 0; i < e->nsocks; i++) {
@@ -443,6 +451,12 @@ void ike_engine_apply(struct ike_engine *e)
 
 void ike_engine_abort(struct ike_engine *e)
 {
+    for (size_t i = 0; i < e->nlent; i++) {
+        int zero = 0;
+
+        setsockopt(e->lent[i]->fd, SOL_SOCKET, SO_REUSEADDR, &zero, sizeof(zero));
+    }
+    e->nlent = 0;
     for (size_t i = 0; i < e->nnew_socks; i++)
         sock_close(e->new_socks[i]);
     e->nnew_socks = 0;

@@ -29,6 +29,7 @@ struct pki_crl {
     struct event_base *base;
     CURLM *multi;
     struct event *ev_timeout; /* libcurl's timer */
+    struct event *ev_notify;  /* a notify owed outside a fetch (sync cancelled one) */
     struct crl_sock *socks;   /* the sockets libcurl asked to watch */
     struct crl_src *srcs;
     size_t ncdp;
@@ -326,6 +327,18 @@ static int timer_cb(CURLM *m, long ms, void *arg)
     return 0;
 }
 
+/* A fetch that sync cancelled ends no transfer: its waiters hear of it here,
+ * from the loop, not from inside the commit that cancelled it. */
+static void on_notify(evutil_socket_t fd, short what, void *arg)
+{
+    struct pki_crl *c = arg;
+
+    (void)fd;
+    (void)what;
+    if (c->notify)
+        c->notify(c->notify_arg);
+}
+
 struct pki_crl *pki_crl_new(struct event_base *base)
 {
     struct pki_crl *c = calloc(1, sizeof(*c));
@@ -337,7 +350,8 @@ struct pki_crl *pki_crl_new(struct event_base *base)
     c->base = base;
     c->multi = curl_multi_init();
     c->ev_timeout = evtimer_new(base, on_timeout, c);
-    if (!c->multi || !c->ev_timeout) {
+    c->ev_notify = evtimer_new(base, on_notify, c);
+    if (!c->multi || !c->ev_timeout || !c->ev_notify) {
         pki_crl_free(c);
         return NULL;
     }
@@ -364,6 +378,8 @@ void pki_crl_free(struct pki_crl *c)
         sock_free(c->socks);
     if (c->ev_timeout)
         event_free(c->ev_timeout);
+    if (c->ev_notify)
+        event_free(c->ev_notify);
     free(c);
     curl_global_cleanup();
 }
@@ -458,6 +474,10 @@ void pki_crl_sync(struct pki_crl *c, struct pki_tp *const *tps, size_t ntp)
         struct crl_src *s = *pp;
 
         if (s->mark) {
+            /* a client may wait for this fetch: it is told, and asks again
+             * with the new trustpoints */
+            if (s->easy)
+                evtimer_add(c->ev_notify, &(struct timeval){0});
             *pp = s->next;
             src_free(s);
         } else {

@@ -42,7 +42,9 @@ void pki_crl_free(struct pki_crl *c);
 void pki_crl_set_notify(struct pki_crl *c, pki_crl_fn fn, void *arg);
 /* The trustpoints of a newly applied configuration (borrowed): their crl-url
  * sources are fetched now (new ones) or kept with their cache; sources of
- * trustpoints gone, or whose sources changed, are dropped. */
+ * trustpoints gone, or whose sources changed, are dropped. Dropping a fetch
+ * under way calls the notify callback soon after (from the loop), so that
+ * clients waiting for it ask again. */
 void pki_crl_sync(struct pki_crl *c, struct pki_tp *const *tps, size_t ntp);
 
 enum pki_verdict {

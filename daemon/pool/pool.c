@@ -386,6 +386,41 @@ static struct pool *pool6_of(const struct pool_set *ps, const uint8_t addr[16], 
     return NULL;
 }
 
+/* Whether @addr/@plen, shorter than the assigned length of IPv6 pool @p, covers
+ * one of the slots @p hands out: the slots it covers are the indexes whose bits
+ * between the pool's prefix and @plen are @addr's (a contiguous run), all of
+ * them when @plen is not longer than the pool's prefix. */
+static bool spans_slots(const struct pool *p, const uint8_t addr[16], unsigned plen)
+{
+    unsigned common = plen < p->plen ? plen : p->plen;
+    uint8_t a[16], b[16];
+    uint64_t lo = 0, hi = 0;
+    bool lo_big = false, hi_big = false;
+
+    if (!p->ipv6 || plen >= p->alen)
+        return false;
+    key6(addr, common, a);
+    key6(p->prefix, common, b);
+    if (memcmp(a, b, 16))
+        return false;
+    for (unsigned bit = plen > p->plen ? p->plen : p->alen; bit < p->alen; bit++) {
+        unsigned w = p->alen - 1 - bit; /* the bit's weight in the index */
+        bool set = bit >= plen || ((addr[bit / 8] >> (7 - bit % 8)) & 1);
+        bool fixed = bit < plen && set;
+
+        if (w >= 63) { /* beyond any index a pool has */
+            lo_big = lo_big || fixed;
+            hi_big = hi_big || set;
+            continue;
+        }
+        lo |= (uint64_t)fixed << w;
+        hi |= (uint64_t)set << w;
+    }
+    if (plen <= p->plen)
+        return true; /* the whole pool */
+    return !lo_big && lo <= p->r[0].end && (hi_big || hi >= p->r[0].start);
+}
+
 /* A claim of @key (in @p at @addr, or outside every pool). */
 static int claim(struct pool_set *ps, struct pool *p, uint32_t addr, const uint8_t key[16], const uint8_t orig[16],
                  unsigned plen, bool v6, uint64_t owner, uint64_t *holder)
@@ -417,11 +452,17 @@ int pool_claim(struct pool_set *ps, uint32_t addr, uint64_t owner, uint64_t *hol
 int pool_claim6(struct pool_set *ps, const uint8_t addr[16], unsigned plen, uint64_t owner, uint64_t *holder)
 {
     uint32_t index = 0;
-    struct pool *p;
+    struct pool *p, *tmp;
     uint8_t key[16];
 
     if (plen > 128)
         return -EINVAL;
+    /* a prefix that covers several of a pool's assigned prefixes would share
+     * them with the sessions the pool gives them to */
+    HASH_ITER(hh, ps->pools, p, tmp) {
+        if (spans_slots(p, addr, plen))
+            return -ERANGE;
+    }
     p = pool6_of(ps, addr, plen, &index);
     if (p)
         prefix_of(p, index, key);

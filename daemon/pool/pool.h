@@ -64,7 +64,8 @@ bool pool_release(struct pool_set *ps, const char *name, uint32_t addr);
 int pool_claim(struct pool_set *ps, uint32_t addr, uint64_t owner, uint64_t *holder);
 /* The same for an IPv6 prefix @addr/@plen (an address: 128). Inside an IPv6
  * pool it is the assigned prefix it falls in that is held. -EINVAL if @plen >
- * 128. */
+ * 128; -ERANGE if the prefix is shorter than a pool's assigned length and covers
+ * prefixes that pool hands out (it would share them with their sessions). */
 int pool_claim6(struct pool_set *ps, const uint8_t addr[16], unsigned plen, uint64_t owner, uint64_t *holder);
 /* Gives a claim back; false if @owner holds no claim of it. Pass what was
  * claimed: the set may have been carried into new pools since. */

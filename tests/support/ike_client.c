@@ -147,7 +147,14 @@ bool ike_client_auth(struct ike_client *c, const char *id, const char *psk, stru
     sa.prop[0].trans[1] = (struct ike_transform){.type = IKE_TRANS_ESN, .id = 0};
     ike_sa_build(&ib, &sa);
     ts.ts[0] = (struct ike_ts){.type = 7, .end_port = 65535, .end = {255, 255, 255, 255}};
-    ike_ts_build(&ib, IKE_PLD_TSI, &ts);
+    if (c->auth_tsi_extra) {
+        struct ike_ts_pld tsi = ts;
+
+        tsi.ts[tsi.nts++] = *c->auth_tsi_extra;
+        ike_ts_build(&ib, IKE_PLD_TSI, &tsi);
+    } else {
+        ike_ts_build(&ib, IKE_PLD_TSI, &ts);
+    }
     ike_ts_build(&ib, IKE_PLD_TSR, &ts);
     ok = ike_build_finish(&ib) &&
          ike_client_request(c, IKE_EXCH_AUTH, IKE_PLD_IDI, ib.buf.data + IKE_HDR_LEN, ib.buf.len - IKE_HDR_LEN, out);

@@ -6,7 +6,8 @@
  * rate limit, counted; a child SA the dataplane reports past its hard lifetime
  * is deleted and the client told. The engine runs in-process on its
  * test seam (ike_engine_input / ike_engine_set_output), driven by the test
- * initiator. */
+ * initiator; a dry run leaves the live sockets as they were (in a network
+ * namespace of its own, where the kernel has VRF devices). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <openssl/evp.h>
@@ -20,7 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -724,6 +727,323 @@ static void test_dry_run_keeps_no_socket(void **state)
     lyd_free_all(t);
 }
 
+/* 0 when UDP 127.0.0.1:@port can be bound with SO_REUSEADDR: only if whoever
+ * holds it has the option too. */
+static int udp_try_reuse(uint16_t port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    int fd = socket(AF_INET, SOCK_DGRAM, 0), one = 1, rc;
+
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    rc = bind(fd, (struct sockaddr *)&a, sizeof(a)) ? -errno : 0;
+    close(fd);
+    return rc;
+}
+
+/* The check of test_dry_run_leaves_live_sockets, in a network namespace of
+ * its own: 0, 77 (no VRF here: skipped) or the line that failed. */
+static int dry_run_vrf_child(struct env *e)
+{
+    struct ike_engine *eng;
+    struct lyd_node *t = NULL, *t2 = NULL;
+    uint16_t p, q;
+    char ps[8], qs[8];
+    int errs = 0;
+
+    if (unshare(CLONE_NEWNET) ||
+        system("(ip link set lo up && ip link add rvt0 type vrf table 77 && ip link set rvt0 up) 2>/dev/null"))
+        return 77;
+    if (event_reinit(e->base))
+        return __LINE__;
+    eng = ike_engine_new(e->base, e->ctx, e->dp);
+    p = free_udp_port();
+    do
+        q = free_udp_port();
+    while (q == p);
+    snprintf(ps, sizeof(ps), "%u", p);
+    snprintf(qs, sizeof(qs), "%u", q);
+    if (lyd_dup_siblings(e->tree, NULL, LYD_DUP_RECURSIVE, &t) ||
+        lyd_new_path(t, e->ctx, "/raven-vpn:ikev2/global/listen/address", "127.0.0.1", 0, NULL) ||
+        lyd_new_path(t, e->ctx, "/raven-vpn:ikev2/global/listen/port", ps, 0, NULL) ||
+        lyd_new_path(t, e->ctx, "/raven-vpn:ikev2/global/listen/nat-t-port", qs, 0, NULL) ||
+        lyd_dup_siblings(t, NULL, LYD_DUP_RECURSIVE, &t2) ||
+        lyd_new_path(t2, e->ctx, "/raven-vpn:ikev2/profile[name='rw']/match/fvrf", "rvt0", 0, NULL))
+        return __LINE__;
+    if (ike_engine_prepare(eng, t, false, count_err, &errs))
+        return __LINE__;
+    ike_engine_apply(eng);
+    if (udp_try_reuse(p) != -EADDRINUSE)
+        return __LINE__;
+    /* validate a change that adds a front-door VRF: it checks, and the live
+     * socket is as it was (no other socket may share its port) */
+    if (ike_engine_prepare(eng, t2, true, count_err, &errs) || errs)
+        return __LINE__;
+    ike_engine_abort(eng);
+    if (udp_try_reuse(p) != -EADDRINUSE || udp_try_reuse(q) != -EADDRINUSE)
+        return __LINE__;
+    /* nor a real prepare of it that another part of the commit refused */
+    if (ike_engine_prepare(eng, t2, false, count_err, &errs) || errs)
+        return __LINE__;
+    ike_engine_abort(eng);
+    if (udp_try_reuse(p) != -EADDRINUSE)
+        return __LINE__;
+    /* applied, the port is shared */
+    if (ike_engine_prepare(eng, t2, false, count_err, &errs) || errs)
+        return __LINE__;
+    ike_engine_apply(eng);
+    if (udp_try_reuse(p))
+        return __LINE__;
+    ike_engine_free(eng);
+    lyd_free_all(t);
+    lyd_free_all(t2);
+    return 0;
+}
+
+/* A dry run, or a prepare that is aborted, changes nothing of the live
+ * sockets, not even their options: with a front-door VRF the default table's
+ * socket shares its port (SO_REUSEADDR) only once that configuration is
+ * applied. Run in a child with a network
+ * namespace (and a VRF device) of its own. */
+static void test_dry_run_leaves_live_sockets(void **state)
+{
+    struct env *e = *state;
+    pid_t pid;
+    int st = 0;
+
+    if (geteuid()) {
+        skip();
+        return;
+    }
+    fflush(NULL);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (!pid)
+        _exit(dry_run_vrf_child(e));
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    if (WEXITSTATUS(st) == 77) {
+        skip();
+        return;
+    }
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+/* A CREATE_CHILD_SA whose TSi is the IPv4 prefix @tsi/@tsi_len and TSr
+ * @tsr/@tsr_len (host byte order), with the proposal the engine accepts. */
+static void create_child_ts(struct ike_client *c, uint32_t spi, uint32_t tsi, unsigned tsi_len, uint32_t tsr,
+                            unsigned tsr_len, struct ike_buf *out)
+{
+    uint8_t spi_buf[4] = {(uint8_t)(spi >> 24), (uint8_t)(spi >> 16), (uint8_t)(spi >> 8), (uint8_t)spi}, nonce[32];
+    struct ike_sa_pld sa = {.nprop = 1};
+    struct ike_ts_pld ti = {.nts = 1}, tr = {.nts = 1};
+    struct ike_hdr h = {0};
+    struct ike_builder ib;
+
+    memset(nonce, 7, sizeof(nonce));
+    ike_build_begin(&ib, &h);
+    sa.prop[0] = (struct ike_proposal){.num = 1, .protocol = 3, .spi_len = 4, .spi = spi_buf, .ntrans = 2};
+    sa.prop[0].trans[0] = (struct ike_transform){.type = IKE_TRANS_ENCR, .id = IKE_AEAD_AES_GCM_16, .key_len = 128};
+    sa.prop[0].trans[1] = (struct ike_transform){.type = IKE_TRANS_ESN, .id = 0};
+    ike_sa_build(&ib, &sa);
+    ike_build_raw(&ib, IKE_PLD_NONCE, false, nonce, sizeof(nonce));
+    ike_ts_prefix4(tsi, tsi_len, &ti.ts[0]);
+    ike_ts_prefix4(tsr, tsr_len, &tr.ts[0]);
+    ike_ts_build(&ib, IKE_PLD_TSI, &ti);
+    ike_ts_build(&ib, IKE_PLD_TSR, &tr);
+    assert_true(ike_build_finish(&ib));
+    assert_true(ike_client_request(c, IKE_EXCH_CREATE_CHILD_SA, IKE_PLD_SA, ib.buf.data + IKE_HDR_LEN,
+                                   ib.buf.len - IKE_HDR_LEN, out));
+    ike_buf_fini(&ib.buf);
+}
+
+/* route accept: a client subnet offered in a CREATE_CHILD_SA that is refused
+ * (here its TSr is outside the split subnets) is not the client's: it neither
+ * joins the session's selector bounds nor gets a route; offered again with a
+ * child that is made, it does. */
+static void test_route_accept_refused_child(void **state)
+{
+    struct env *e = *state;
+    struct lyd_node *tree = NULL;
+    struct ike_engine *eng;
+    struct ike_client c;
+    struct ike_buf b = {0};
+    struct ike_sess *s;
+    uint8_t fixed;
+
+    assert_int_equal(lyd_dup_siblings(e->tree, NULL, LYD_DUP_RECURSIVE, &tree), 0);
+    assert_int_equal(
+        lyd_new_path(tree, NULL, "/raven-vpn:ikev2/authorization-policy[name='g']/route/accept", NULL, 0, NULL), 0);
+    assert_int_equal(lyd_new_path(tree, NULL, "/raven-vpn:ikev2/authorization-policy[name='g']/route/set/remote/ipv4",
+                                  "192.0.2.0/24", 0, NULL),
+                     0);
+    eng = engine(e, tree);
+    ike_client_init(&c, IKE_DH_ECP256);
+    assert_true(ike_client_sa_init(&c, &b));
+    assert_true(ask(e, eng, &b));
+    assert_true(ike_client_sa_init_done(&c, e->out, e->out_len));
+    assert_true(ike_client_auth(&c, "alice.example.org", "k1", &b));
+    assert_true(ask(e, eng, &b));
+    assert_true(ike_client_auth_done(&c, e->out, e->out_len));
+    s = eng->by_id;
+    assert_non_null(s);
+    assert_true(s->route_accept);
+    fixed = s->allow_i.nts;
+    assert_int_equal(s->nroutes, 0);
+
+    /* 10.77.0.0/24 to 198.51.100.0/24: TS_UNACCEPTABLE */
+    create_child_ts(&c, 0x41000001, 0x0a4d0000, 24, 0xc6336400, 24, &b);
+    assert_true(ask(e, eng, &b));
+    assert_int_equal(ike_client_response_notify(&c, e->out, e->out_len), 38);
+    assert_int_equal(s->allow_i.nts, fixed);
+    assert_int_equal(s->nroutes, 0);
+
+    /* 10.77.0.0/24 to 192.0.2.0/24: made, and the subnet is the client's */
+    create_child_ts(&c, 0x41000002, 0x0a4d0000, 24, 0xc0000200, 24, &b);
+    assert_true(ask(e, eng, &b));
+    assert_int_equal(ike_client_response_notify(&c, e->out, e->out_len), 0);
+    assert_int_equal(s->allow_i.nts, fixed + 1);
+    assert_int_equal(s->nroutes, 1);
+    ike_buf_fini(&b);
+    ike_client_fini(&c);
+    ike_engine_free(eng);
+    lyd_free_all(tree);
+}
+
+/* The same in IKE_AUTH: a subnet offered beside the virtual address request is
+ * accepted with the first child SA; with no child made (a flow limit of 0) it
+ * is not, while the client's own address is still routed. */
+static void test_route_accept_no_first_child(void **state)
+{
+    struct env *e = *state;
+    struct lyd_node *tree = NULL;
+    struct ike_engine *eng;
+    struct ike_client c;
+    struct ike_buf b = {0};
+    struct ike_ts subnet;
+    struct ike_sess *s;
+
+    assert_int_equal(lyd_dup_siblings(e->tree, NULL, LYD_DUP_RECURSIVE, &tree), 0);
+    assert_int_equal(
+        lyd_new_path(tree, NULL, "/raven-vpn:ikev2/authorization-policy[name='g']/route/accept", NULL, 0, NULL), 0);
+    assert_int_equal(lyd_new_path(tree, NULL, "/raven-vpn:ikev2/authorization-policy[name='g']/route/redistribute[protocol='connected']",
+                                  NULL, 0, NULL),
+                     0);
+    assert_int_equal(lyd_new_path(tree, NULL,
+                                  "/raven-vpn:ikev2/authorization-policy[name='g']/ipsec-flow-limit", "0", 0, NULL),
+                     0);
+    eng = engine(e, tree);
+    ike_ts_prefix4(0x0a4d0000, 24, &subnet);
+    ike_client_init(&c, IKE_DH_ECP256);
+    c.auth_tsi_extra = &subnet;
+    assert_true(ike_client_sa_init(&c, &b));
+    assert_true(ask(e, eng, &b));
+    assert_true(ike_client_sa_init_done(&c, e->out, e->out_len));
+    assert_true(ike_client_auth(&c, "alice.example.org", "k1", &b));
+    assert_true(ask(e, eng, &b));
+    assert_true(ike_client_auth_done(&c, e->out, e->out_len));
+    s = eng->by_id;
+    assert_non_null(s);
+    assert_int_equal(s->nchild, 0);
+    assert_int_equal(s->allow_i.nts, s->route_nfixed); /* only the client's address */
+    assert_int_equal(s->nroutes, 1);                    /* redistribute connected: its address */
+    ike_buf_fini(&b);
+    ike_client_fini(&c);
+    ike_engine_free(eng);
+    lyd_free_all(tree);
+}
+
+static void find_fvrf_limit(void *arg, const char *path, const char *msg)
+{
+    (void)path;
+    if (strstr(msg, "at most 8 front-door VRFs"))
+        *(bool *)arg = true;
+}
+
+/* IKE has sockets for 8 front-door VRFs: a configuration naming more is
+ * refused with its own message (the VRF devices' absence is refused besides). */
+static void test_too_many_fvrfs(void **state)
+{
+    struct env *e = *state;
+    struct lyd_node *tree = NULL;
+    struct ike_conf *c;
+    bool said = false;
+
+    assert_int_equal(lyd_dup_siblings(e->tree, NULL, LYD_DUP_RECURSIVE, &tree), 0);
+    for (int i = 0; i < 9; i++) {
+        char path[96], vrf[16];
+
+        snprintf(path, sizeof(path), "/raven-vpn:ikev2/policy[name='v%d']/match/fvrf", i);
+        snprintf(vrf, sizeof(vrf), "rvnone%d", i);
+        assert_int_equal(lyd_new_path(tree, NULL, path, vrf, 0, NULL), 0);
+    }
+    c = ike_conf_build(e->ctx, tree, find_fvrf_limit, &said);
+    assert_null(c);
+    assert_true(said);
+    lyd_free_all(tree);
+}
+
+/* An address inside a subnet another client routes (route accept) is refused
+ * like one another session holds: here a commit adds a pool range inside
+ * alice's accepted 10.77.0.0/24, and bob, given an address from it, is refused;
+ * alice keeps her session. */
+static void test_address_in_accepted_subnet(void **state)
+{
+    struct env *e = *state;
+    struct lyd_node *tree = NULL, *tree2 = NULL;
+    struct ike_engine *eng;
+    struct ike_client a, b2;
+    struct ike_buf b = {0};
+    struct ike_ts subnet;
+    int errs = 0;
+
+    assert_int_equal(lyd_dup_siblings(e->tree, NULL, LYD_DUP_RECURSIVE, &tree), 0);
+    assert_int_equal(
+        lyd_new_path(tree, NULL, "/raven-vpn:ikev2/authorization-policy[name='g']/route/accept", NULL, 0, NULL), 0);
+    eng = engine(e, tree);
+    ike_ts_prefix4(0x0a4d0000, 24, &subnet);
+    ike_client_init(&a, IKE_DH_ECP256);
+    a.auth_tsi_extra = &subnet;
+    assert_true(ike_client_sa_init(&a, &b));
+    assert_true(ask(e, eng, &b));
+    assert_true(ike_client_sa_init_done(&a, e->out, e->out_len));
+    assert_true(ike_client_auth(&a, "alice.example.org", "k1", &b));
+    assert_true(ask(e, eng, &b));
+    assert_true(ike_client_auth_done(&a, e->out, e->out_len));
+    assert_non_null(eng->by_id);
+    assert_int_equal(eng->by_id->allow_i.nts, eng->by_id->route_nfixed + 1); /* 10.77.0.0/24 accepted */
+
+    /* pool p: alice's 10.8.0.1, then 10.77.0.1-2 */
+    assert_int_equal(lyd_dup_siblings(tree, NULL, LYD_DUP_RECURSIVE, &tree2), 0);
+    assert_int_equal(lyd_new_path(tree2, NULL, "/raven-vpn:pools/ipv4-pool[name='p']/range[start='10.77.0.1']/end",
+                                  "10.77.0.2", 0, NULL),
+                     0);
+    {
+        struct lyd_node *end = NULL;
+
+        assert_int_equal(lyd_find_path(tree2, "/raven-vpn:pools/ipv4-pool[name='p']/range[start='10.8.0.1']/end",
+                                       0, &end),
+                         0);
+        assert_int_equal(lyd_change_term(end, "10.8.0.1"), 0);
+    }
+    assert_int_equal(ike_engine_prepare(eng, tree2, false, count_err, &errs), 0);
+    ike_engine_apply(eng);
+
+    ike_client_init(&b2, IKE_DH_ECP256);
+    assert_true(ike_client_sa_init(&b2, &b));
+    assert_true(ask(e, eng, &b));
+    assert_true(ike_client_sa_init_done(&b2, e->out, e->out_len));
+    assert_true(ike_client_auth(&b2, "bob.example.org", "k1", &b));
+    assert_true(ask(e, eng, &b));
+    assert_false(ike_client_auth_done(&b2, e->out, e->out_len));
+    assert_int_equal(HASH_CNT(hh_id, eng->by_id), 1);
+    ike_client_fini(&a);
+    ike_client_fini(&b2);
+    ike_engine_free(eng);
+    lyd_free_all(tree);
+    lyd_free_all(tree2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -737,6 +1057,11 @@ int main(void)
         cmocka_unit_test(test_hard_lifetime_deletes_the_child),
         cmocka_unit_test(test_unprotected_errors),
         cmocka_unit_test(test_dry_run_keeps_no_socket),
+        cmocka_unit_test(test_dry_run_leaves_live_sockets),
+        cmocka_unit_test(test_route_accept_refused_child),
+        cmocka_unit_test(test_route_accept_no_first_child),
+        cmocka_unit_test(test_too_many_fvrfs),
+        cmocka_unit_test(test_address_in_accepted_subnet),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

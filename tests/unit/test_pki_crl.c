@@ -11,6 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <event2/event.h>
@@ -314,6 +319,46 @@ static void test_fetch_failure(void **state)
     event_base_free(base);
 }
 
+/* A fetch that hangs (a loopback listener that never answers), then a commit
+ * drops its trustpoint: the client waiting for it hears so at once (notified
+ * from the loop) instead of waiting until its IKE SA times out. */
+static void test_sync_drops_fetch_under_way(void **state)
+{
+    struct event_base *base = event_base_new();
+    struct pki_crl *c = pki_crl_new(base);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t sl = sizeof(sa);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct timeval settle = {.tv_usec = 300000}, limit = {.tv_sec = 3};
+    char url[64], why[300];
+    const struct pki_tp *checked;
+    struct pki_tp *tp;
+
+    (void)state;
+    assert_non_null(c);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(fd, 4), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u/ca.crl", ntohs(sa.sin_port));
+    tp = tp_make(&ca, NULL, url, PKI_REV_CRL);
+    notified = 0;
+    pki_crl_set_notify(c, on_notify, base);
+    pki_crl_sync(c, &tp, 1);
+    assert_int_equal(pki_crl_verify(c, &tp, 1, alice.cert, NULL, &checked, why, sizeof(why)), PKI_PENDING);
+    event_base_loopexit(base, &settle);
+    event_base_dispatch(base);
+    assert_int_equal(notified, 0); /* connected, and no answer */
+    pki_crl_sync(c, NULL, 0);
+    event_base_loopexit(base, &limit);
+    event_base_dispatch(base);
+    assert_int_equal(notified, 1);
+    close(fd);
+    pki_tp_free(tp);
+    pki_crl_free(c);
+    event_base_free(base);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -321,6 +366,7 @@ int main(void)
         cmocka_unit_test(test_verdict_configured_crl),
         cmocka_unit_test(test_verdict_without_source),
         cmocka_unit_test(test_fetch_failure),
+        cmocka_unit_test(test_sync_drops_fetch_under_way),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

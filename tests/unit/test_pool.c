@@ -277,6 +277,54 @@ static void test_claim6(void **st)
     pool_set_free(nw);
 }
 
+/* An IPv6 prefix from AAA shorter than a pool's assigned length covers several
+ * of the prefixes the pool hands out: holding one of them would let the pool
+ * give the others, inside the client's prefix, to other sessions. */
+static void test_claim6_spanning(void **st)
+{
+    static const uint8_t pfx[16] = {0xfd, 0x00, 0x00, 0x07}; /* fd00:7::/48, a /64 each */
+    struct pool_set *ps = pool_set_new(), *nw = pool_set_new();
+    uint8_t p56[16] = {0xfd, 0x00, 0x00, 0x07}, p16[16] = {0xfd, 0x00}, beyond[16] = {0xfd, 0x00, 0x00, 0x07};
+    uint8_t a[16];
+    unsigned alen;
+    uint32_t idx;
+    struct misfits m = {0};
+
+    (void)st;
+    assert_non_null(pool_set_add6(ps, "sites", pfx, 48, 64));
+    assert_non_null(pool_set_add6(nw, "sites", pfx, 48, 64));
+    /* fd00:7:0:100::/56 holds the pool's /64s 256..511 */
+    p56[6] = 0x01;
+    assert_int_equal(pool_claim6(ps, p56, 56, 1, NULL), -ERANGE);
+    /* a prefix around the whole pool (fd00::/16) */
+    assert_int_equal(pool_claim6(ps, p16, 16, 1, NULL), -ERANGE);
+    /* nothing was held: the pool still hands out its first /64, and the /56 can
+     * still be claimed as its own /64 */
+    assert_int_equal(pool_alloc(ps, "sites", 2, &idx), 0);
+    assert_true(pool6_addr(ps, "sites", idx, a, &alen));
+    assert_int_equal(alen, 64);
+    assert_int_equal(pool_claim6(ps, p56, 64, 1, NULL), 0);
+    assert_true(pool_unclaim6(ps, p56, 64, 1));
+    /* a /56 elsewhere in fd00::/16 covers nothing of the pool */
+    beyond[3] = 0x08;
+    assert_int_equal(pool_claim6(ps, beyond, 56, 3, NULL), 0);
+    assert_true(pool_unclaim6(ps, beyond, 56, 3));
+    /* a claim outside the pools that a new configuration's pool would span:
+     * the change is refused (a misfit) */
+    assert_int_equal(pool_set_carry(nw, ps, misfit, &m), 0);
+    pool_set_free(nw);
+    nw = pool_set_new();
+    assert_int_equal(pool_claim6(ps, beyond, 56, 3, NULL), 0);
+    {
+        static const uint8_t pfx8[16] = {0xfd, 0x00, 0x00, 0x08};
+
+        assert_non_null(pool_set_add6(nw, "sites", pfx8, 48, 64));
+    }
+    assert_int_equal(pool_set_carry(nw, ps, misfit, &m), 2); /* the /56 claim, and the lease of "sites" (moved) */
+    pool_set_free(ps);
+    pool_set_free(nw);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -288,6 +336,7 @@ int main(void)
         cmocka_unit_test(test_claim4),
         cmocka_unit_test(test_claim_carry),
         cmocka_unit_test(test_claim6),
+        cmocka_unit_test(test_claim6_spanning),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
