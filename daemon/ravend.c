@@ -225,6 +225,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "ravend: cannot detach: %s\n", strerror(errno));
         return 1;
     }
+    /* before any thread exists: threads keep the capabilities they started with */
+    if (ravend_privs_drop())
+        return 1;
     signal(SIGPIPE, SIG_IGN);
     ly_log_options(LY_LOLOG | LY_LOSTORE);
     ly_set_log_clb(ly_log, 1);

@@ -29,6 +29,10 @@ void ravend_config_changed(const struct cfg_actor *actor, const struct cfg_chang
 /* When running has no management user, creates "admin" with a random password
  * (printed once, stored as a hash) and/or the public key in @key_file. */
 int ravend_admin_ensure(struct cfg *cfg, const char *key_file);
+
+/* Keeps only the capabilities ravend uses (ravend_privs.c lists them and why) and
+ * sets no-new-privs; called before any thread starts. 0 or -errno. */
+int ravend_privs_drop(void);
 /* Prints where the management APIs listen, from running. */
 void ravend_print_endpoints(struct cfg *cfg);
 

@@ -1,0 +1,64 @@
+/* ravend's privileges: right after start, before any thread exists (capabilities
+ * are per thread, and threads inherit them), ravend keeps only the capabilities
+ * its parts use, drops every other one from its permitted, effective, inheritable
+ * and bounding sets, and sets no-new-privs so that nothing it could ever execute
+ * gains more.
+ *
+ * What each kept capability is for:
+ *   CAP_NET_ADMIN         XDP attach/detach, the dataplane's netlink, session routes
+ *                         (rtnetlink protocol 245), SO_BINDTODEVICE on VRFs
+ *   CAP_NET_RAW           AF_XDP sockets, the dataplane's raw hand-off to the kernel,
+ *                         SO_BINDTODEVICE
+ *   CAP_NET_BIND_SERVICE  IKE on UDP 500/4500, NETCONF on 830, DHCP relay on 67
+ *   CAP_BPF, CAP_PERFMON  loading the XDP program and creating its maps
+ *   CAP_SYS_ADMIN         the kernel asks it for looking a BPF program up by id
+ *                         (BPF_PROG_GET_FD_BY_ID), which telling Raven's own XDP
+ *                         program on an interface from another one needs
+ *   CAP_IPC_LOCK          AF_XDP UMEMs past RLIMIT_MEMLOCK
+ * A capability ravend does not hold at start (an unprivileged test run, a
+ * systemd unit that already bounded them) is simply not kept. */
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/prctl.h>
+
+#include <cap-ng.h>
+
+#include "daemon/base/log.h"
+#include "daemon/ravend.h"
+#include "daemon/base/poison.h"
+
+static const int kept[] = {CAP_NET_ADMIN, CAP_NET_RAW,  CAP_NET_BIND_SERVICE, CAP_BPF,
+                           CAP_PERFMON,   CAP_SYS_ADMIN, CAP_IPC_LOCK};
+
+int ravend_privs_drop(void)
+{
+    bool have[sizeof(kept) / sizeof(kept[0])];
+    int rc;
+
+    if (capng_get_caps_process()) {
+        log_err("ravend", "cannot read the process's capabilities");
+        return -EPERM;
+    }
+    /* only what the process has: asking for more would fail the apply */
+    for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
+        have[i] = capng_have_capability(CAPNG_PERMITTED, kept[i]) == 1;
+    capng_clear(CAPNG_SELECT_BOTH);
+    for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+        if (have[i] && capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED | CAPNG_BOUNDING_SET, kept[i])) {
+            log_err("ravend", "cannot keep capability %s", capng_capability_to_name(kept[i]));
+            return -EINVAL;
+        }
+    }
+    rc = capng_apply(CAPNG_SELECT_BOTH);
+    if (rc) {
+        log_err("ravend", "cannot drop capabilities (libcap-ng error %d)", rc);
+        return -EPERM;
+    }
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) {
+        rc = -errno;
+        log_err("ravend", "cannot set no-new-privs: %s", strerror(errno));
+        return rc;
+    }
+    return 0;
+}
