@@ -47,6 +47,7 @@ PROGRAMS = {
     "ssh": ("ssh", "openssh-client"),
     "curl": ("curl", "curl"),
     "yanglint": ("yanglint", "libyang2-tools"),
+    "systemd-analyze": ("systemd-analyze", "systemd"),
     "bird": ("bird", "bird2"),
     "birdc": ("birdc", "bird2"),
 }
