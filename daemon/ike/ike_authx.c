@@ -235,9 +235,12 @@ static void esp_settings(const struct ike_conf *c, const struct lyd_node *ip, st
         s->child_hard_bytes = strtoull(v, NULL, 10) * 1024;
     s->idle_time = (v = ike_leaf(ip, "lifetime/idle-time")) ? (uint32_t)strtoul(v, NULL, 10) : 0;
     s->child_hard_packets = (v = ike_leaf(ip, "lifetime/hard/packets")) ? strtoull(v, NULL, 10) : 0;
-    s->child_soft_packets = (v = ike_leaf(ip, "lifetime/soft/packets"))
-                                ? strtoull(v, NULL, 10)
-                                : s->child_hard_packets - s->child_hard_packets / 10;
+    /* by default 90 % of the hard one, and always below it (a hard limit under 10
+     * packets still leaves the rekey one packet to start; a hard limit of 1 none) */
+    s->child_soft_packets = (v = ike_leaf(ip, "lifetime/soft/packets")) ? strtoull(v, NULL, 10)
+                            : s->child_hard_packets > 1
+                                ? s->child_hard_packets - (s->child_hard_packets >= 10 ? s->child_hard_packets / 10 : 1)
+                                : 0;
     s->pfs_group = (v = ike_leaf(ip, "pfs-group")) ? ike_conf_group_id(strchr(v, ':') ? strchr(v, ':') + 1 : v) : 0;
     if ((v = ike_leaf(ip, "lifetime/hard/time")))
         s->child_lifetime = (uint32_t)strtoul(v, NULL, 10);
