@@ -6,6 +6,7 @@ with scapy) is dropped and counted; after the session goes, the inside host's
 packets to the old address are no longer carried; a rekey under a continuous ping
 loses at most the packets in flight."""
 import json
+import math
 import re
 import subprocess
 import time
@@ -201,7 +202,11 @@ def test_rekey_under_continuous_ping_loses_at_most_in_flight(make_ravend, lab):
     lb.swanctl(0, "--rekey", "--child", "vpn")
     out, _ = p.communicate(timeout=30)
     got = int(re.search(r"(\d+) received", out).group(1))
-    assert got >= 198, out
+    # in flight at the switch: what one round trip holds at 50 pings a second (at
+    # least 2); a loaded machine stretches the round trip, a broken rekey loses
+    # every packet after the switch
+    rtt_max = float(re.search(r"rtt min/avg/max/mdev = [\d.]+/[\d.]+/([\d.]+)/", out).group(1))
+    assert got >= 200 - max(2, math.ceil(rtt_max / 20) + 1), out
     m = d.connect()
     wait_until(lambda: len(child_stats(m)[1]) == 1, timeout=10, what="old child deleted")
     ours, cs = child_stats(m)
