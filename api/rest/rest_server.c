@@ -786,6 +786,29 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* ---- endpoints ---- */
 
+/* The socket address of endpoint @ep (an IPv4 or IPv6 literal and a port); false
+ * when its address is neither. */
+static bool ep_sockaddr(const struct rest_endpoint *ep, struct sockaddr_storage *ss, socklen_t *sl)
+{
+    struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+
+    memset(ss, 0, sizeof(*ss));
+    if (inet_pton(AF_INET, ep->address, &a4->sin_addr) == 1) {
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons(ep->port);
+        *sl = sizeof(*a4);
+        return true;
+    }
+    if (inet_pton(AF_INET6, ep->address, &a6->sin6_addr) == 1) {
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons(ep->port);
+        *sl = sizeof(*a6);
+        return true;
+    }
+    return false;
+}
+
 static struct rest_srv *srv_start(struct rest_api *api, const struct rest_endpoint *ep, const char *cert,
                                   const char *key, struct cfg_errs *errs)
 {
@@ -793,15 +816,7 @@ static struct rest_srv *srv_start(struct rest_api *api, const struct rest_endpoi
     struct rest_srv *s;
     socklen_t sl;
 
-    if (inet_pton(AF_INET, ep->address, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
-        ((struct sockaddr_in *)&ss)->sin_family = AF_INET;
-        ((struct sockaddr_in *)&ss)->sin_port = htons(ep->port);
-        sl = sizeof(struct sockaddr_in);
-    } else if (inet_pton(AF_INET6, ep->address, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
-        ((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
-        ((struct sockaddr_in6 *)&ss)->sin6_port = htons(ep->port);
-        sl = sizeof(struct sockaddr_in6);
-    } else {
+    if (!ep_sockaddr(ep, &ss, &sl)) {
         cfg_err_add(errs, CFG_ERR_INVALID_VALUE, CFG_ERRT_APPLICATION, NULL, "REST endpoint %s: bad address %s",
                     ep->name, ep->address);
         return NULL;
@@ -949,15 +964,7 @@ static int ep_probe(const struct rest_endpoint *ep)
     socklen_t sl;
     int fd, one = 1, rc = 0;
 
-    if (inet_pton(AF_INET, ep->address, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
-        ((struct sockaddr_in *)&ss)->sin_family = AF_INET;
-        ((struct sockaddr_in *)&ss)->sin_port = htons(ep->port);
-        sl = sizeof(struct sockaddr_in);
-    } else if (inet_pton(AF_INET6, ep->address, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
-        ((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
-        ((struct sockaddr_in6 *)&ss)->sin6_port = htons(ep->port);
-        sl = sizeof(struct sockaddr_in6);
-    } else {
+    if (!ep_sockaddr(ep, &ss, &sl)) {
         return -EINVAL;
     }
     fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
