@@ -137,6 +137,19 @@ static size_t ask(struct env *e, struct ike_engine *eng, struct ike_buf *b)
     return e->out_len;
 }
 
+/* Client @c's IKE_SA_INIT and IKE_AUTH with identity @id and pre-shared key
+ * @key through @eng, both answered and accepted; @b is the client's buffer. */
+static void establish(struct env *e, struct ike_engine *eng, struct ike_client *c, const char *id, const char *key,
+                      struct ike_buf *b)
+{
+    assert_true(ike_client_sa_init(c, b));
+    assert_true(ask(e, eng, b));
+    assert_true(ike_client_sa_init_done(c, e->out, e->out_len));
+    assert_true(ike_client_auth(c, id, key, b));
+    assert_true(ask(e, eng, b));
+    assert_true(ike_client_auth_done(c, e->out, e->out_len));
+}
+
 /* One session with the given vendor IDs; returns the configuration reply. */
 static void session(struct env *e, const uint8_t *const *vids, const size_t *lens, size_t n, struct ike_cp_pld *cp)
 {
@@ -215,12 +228,7 @@ static void test_rekeys_do_not_grow_children(void **state)
     struct ike_buf b = {0};
 
     ike_client_init(&c, IKE_DH_ECP256);
-    assert_true(ike_client_sa_init(&c, &b));
-    assert_true(ask(e, eng, &b));
-    assert_true(ike_client_sa_init_done(&c, e->out, e->out_len));
-    assert_true(ike_client_auth(&c, "alice.example.org", "k1", &b));
-    assert_true(ask(e, eng, &b));
-    assert_true(ike_client_auth_done(&c, e->out, e->out_len));
+    establish(e, eng, &c, "alice.example.org", "k1", &b);
     assert_int_equal(children(e, eng), 1);
     /* the first rekey of the first child works; rekeying it again is refused */
     assert_true(ike_client_create_child(&c, 0x12345678, 0x20000000, &b));
@@ -262,12 +270,7 @@ static void test_flow_limit(void **state)
                      0);
     eng = engine(e, tree);
     ike_client_init(&c, IKE_DH_ECP256);
-    assert_true(ike_client_sa_init(&c, &b));
-    assert_true(ask(e, eng, &b));
-    assert_true(ike_client_sa_init_done(&c, e->out, e->out_len));
-    assert_true(ike_client_auth(&c, "alice.example.org", "k1", &b));
-    assert_true(ask(e, eng, &b));
-    assert_true(ike_client_auth_done(&c, e->out, e->out_len));
+    establish(e, eng, &c, "alice.example.org", "k1", &b);
     for (uint32_t i = 0; i < 24; i++) {
         assert_true(ike_client_create_child(&c, 0, 0x30000000 + i, &b));
         assert_true(ask(e, eng, &b));
@@ -563,12 +566,7 @@ static void test_hard_lifetime_deletes_the_child(void **state)
     struct ike_msg m;
 
     ike_client_init(&c, IKE_DH_ECP256);
-    assert_true(ike_client_sa_init(&c, &b));
-    assert_true(ask(e, eng, &b));
-    assert_true(ike_client_sa_init_done(&c, e->out, e->out_len));
-    assert_true(ike_client_auth(&c, "alice.example.org", "k1", &b));
-    assert_true(ask(e, eng, &b));
-    assert_true(ike_client_auth_done(&c, e->out, e->out_len));
+    establish(e, eng, &c, "alice.example.org", "k1", &b);
     assert_int_equal(dp_sa_count(e->dp), 2);
     /* both SAs carry the profile's hard volume (the default 4608000 KB) */
     HASH_ITER(hh, e->dp->sas, de, tmp) {
@@ -879,12 +877,7 @@ static void test_route_accept_refused_child(void **state)
                      0);
     eng = engine(e, tree);
     ike_client_init(&c, IKE_DH_ECP256);
-    assert_true(ike_client_sa_init(&c, &b));
-    assert_true(ask(e, eng, &b));
-    assert_true(ike_client_sa_init_done(&c, e->out, e->out_len));
-    assert_true(ike_client_auth(&c, "alice.example.org", "k1", &b));
-    assert_true(ask(e, eng, &b));
-    assert_true(ike_client_auth_done(&c, e->out, e->out_len));
+    establish(e, eng, &c, "alice.example.org", "k1", &b);
     s = eng->by_id;
     assert_non_null(s);
     assert_true(s->route_accept);
@@ -936,12 +929,7 @@ static void test_route_accept_no_first_child(void **state)
     ike_ts_prefix4(0x0a4d0000, 24, &subnet);
     ike_client_init(&c, IKE_DH_ECP256);
     c.auth_tsi_extra = &subnet;
-    assert_true(ike_client_sa_init(&c, &b));
-    assert_true(ask(e, eng, &b));
-    assert_true(ike_client_sa_init_done(&c, e->out, e->out_len));
-    assert_true(ike_client_auth(&c, "alice.example.org", "k1", &b));
-    assert_true(ask(e, eng, &b));
-    assert_true(ike_client_auth_done(&c, e->out, e->out_len));
+    establish(e, eng, &c, "alice.example.org", "k1", &b);
     s = eng->by_id;
     assert_non_null(s);
     assert_int_equal(s->nchild, 0);
@@ -1004,12 +992,7 @@ static void test_address_in_accepted_subnet(void **state)
     ike_ts_prefix4(0x0a4d0000, 24, &subnet);
     ike_client_init(&a, IKE_DH_ECP256);
     a.auth_tsi_extra = &subnet;
-    assert_true(ike_client_sa_init(&a, &b));
-    assert_true(ask(e, eng, &b));
-    assert_true(ike_client_sa_init_done(&a, e->out, e->out_len));
-    assert_true(ike_client_auth(&a, "alice.example.org", "k1", &b));
-    assert_true(ask(e, eng, &b));
-    assert_true(ike_client_auth_done(&a, e->out, e->out_len));
+    establish(e, eng, &a, "alice.example.org", "k1", &b);
     assert_non_null(eng->by_id);
     assert_int_equal(eng->by_id->allow_i.nts, eng->by_id->route_nfixed + 1); /* 10.77.0.0/24 accepted */
 
