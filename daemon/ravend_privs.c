@@ -34,23 +34,29 @@ static const int kept[] = {CAP_NET_ADMIN, CAP_NET_RAW,  CAP_NET_BIND_SERVICE, CA
 int ravend_privs_drop(void)
 {
     bool have[sizeof(kept) / sizeof(kept[0])];
+    capng_select_t select;
     int rc;
 
     if (capng_get_caps_process()) {
         log_err("ravend", "cannot read the process's capabilities");
         return -EPERM;
     }
-    /* only what the process has: asking for more would fail the apply */
+    /* only what the process has: asking for more would fail the apply; and the
+     * bounding set only when it may be changed (CAP_SETPCAP: not so for an
+     * unprivileged run, which has nothing to drop there anyway) */
     for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
         have[i] = capng_have_capability(CAPNG_PERMITTED, kept[i]) == 1;
-    capng_clear(CAPNG_SELECT_BOTH);
+    select = capng_have_capability(CAPNG_EFFECTIVE, CAP_SETPCAP) == 1 ? CAPNG_SELECT_BOTH : CAPNG_SELECT_CAPS;
+    capng_clear(select);
     for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
-        if (have[i] && capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED | CAPNG_BOUNDING_SET, kept[i])) {
+        if (have[i] && capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED |
+                                                   (select == CAPNG_SELECT_BOTH ? CAPNG_BOUNDING_SET : 0),
+                                    kept[i])) {
             log_err("ravend", "cannot keep capability %s", capng_capability_to_name(kept[i]));
             return -EINVAL;
         }
     }
-    rc = capng_apply(CAPNG_SELECT_BOTH);
+    rc = capng_apply(select);
     if (rc) {
         log_err("ravend", "cannot drop capabilities (libcap-ng error %d)", rc);
         return -EPERM;
