@@ -399,11 +399,33 @@ struct crl_src *pki_crl_src_find(struct pki_crl *c, const char *tp, const char *
     return NULL;
 }
 
+/* Makes room for a distribution point: the one least recently asked for goes,
+ * unless its transfer is under way (a client may be waiting for it). A session
+ * checked against it is checked again once a certificate asks for it anew. */
+static bool cdp_evict(struct pki_crl *c)
+{
+    struct crl_src **victim = NULL;
+
+    for (struct crl_src **pp = &c->srcs; *pp; pp = &(*pp)->next) {
+        if ((*pp)->cdp && !(*pp)->easy && (!victim || (*pp)->last_used < (*victim)->last_used))
+            victim = pp;
+    }
+    if (!victim)
+        return false;
+    struct crl_src *s = *victim;
+
+    log_warn("pki", "trustpoint %s: %d CRL distribution points cached: %s, the least recently used, is dropped",
+             s->tp, PKI_CRL_MAX_CDP, s->url);
+    *victim = s->next;
+    src_free(s);
+    return true;
+}
+
 struct crl_src *pki_crl_src_add(struct pki_crl *c, const struct pki_tp *tp, const char *url, bool cdp)
 {
     struct crl_src *s;
 
-    if (cdp && c->ncdp >= PKI_CRL_MAX_CDP)
+    if (cdp && c->ncdp >= PKI_CRL_MAX_CDP && !cdp_evict(c))
         return NULL;
     if (!(s = calloc(1, sizeof(*s))) || !(s->tp = strdup(tp->name)) || !(s->url = strdup(url)) ||
         !(s->cas = cas_copy(tp->cas)) || !(s->ev_timer = evtimer_new(c->base, on_src_timer, s))) {
@@ -417,6 +439,7 @@ struct crl_src *pki_crl_src_add(struct pki_crl *c, const struct pki_tp *tp, cons
     }
     s->owner = c;
     s->cdp = cdp;
+    s->last_used = time(NULL);
     if (cdp)
         c->ncdp++;
     s->next = c->srcs;

@@ -181,9 +181,10 @@ static void rev_from_url(struct rev_look *r, struct pki_crl *c, const struct pki
         return;
     }
     if (!s && !(s = pki_crl_src_add(c, tp, url, cdp))) {
-        snprintf(r->last_err, sizeof(r->last_err), "%s: too many CRL distribution points cached", url);
+        snprintf(r->last_err, sizeof(r->last_err), "%s: too many CRL distribution points being fetched", url);
         return;
     }
+    s->last_used = r->now;
     rev_consider(r, s->crl, s->url);
     /* the first fetch of this source is under way: worth waiting for */
     if (!s->crl && s->easy && !s->failures)

@@ -18,6 +18,7 @@ struct crl_src {
     X509_CRL *crl;       /* the last CRL accepted, NULL if none */
     time_t this_update, next_update; /* of that CRL; next_update 0 if it has none */
     time_t last_attempt, last_update, next_fetch;
+    time_t last_used; /* a distribution point's: last asked for by a certificate */
     uint64_t fetches, failures;
     unsigned retries; /* failures in a row */
     char err[300];    /* the last failure, "" after a success */
@@ -34,8 +35,9 @@ struct crl_src {
 struct crl_src *pki_crl_srcs(struct pki_crl *c);
 /* The source of @url for trustpoint @tp, NULL if none. */
 struct crl_src *pki_crl_src_find(struct pki_crl *c, const char *tp, const char *url);
-/* A new source, its first fetch started; NULL when out of memory or when too many
- * distribution points are cached already (@cdp). */
+/* A new source, its first fetch started; NULL when out of memory. A distribution
+ * point (@cdp) beyond PKI_CRL_MAX_CDP takes the place of the one least recently
+ * asked for whose transfer is not under way (NULL when every one is fetching). */
 struct crl_src *pki_crl_src_add(struct pki_crl *c, const struct pki_tp *tp, const char *url, bool cdp);
 /* Whether one of @cas signed @crl. */
 bool pki_crl_signed(X509_CRL *crl, STACK_OF(X509) *cas);

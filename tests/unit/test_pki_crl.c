@@ -25,6 +25,7 @@
 
 #include "daemon/pki/pki.h"
 #include "daemon/pki/pki_crl.h"
+#include "daemon/pki/pki_crl_int.h"
 
 struct party {
     EVP_PKEY *key;
@@ -319,6 +320,63 @@ static void test_fetch_failure(void **state)
     event_base_free(base);
 }
 
+static void count_notify(void *arg)
+{
+    if (++notified >= PKI_CRL_MAX_CDP)
+        event_base_loopbreak(arg);
+}
+
+static size_t cdp_sources(struct pki_crl *c, const char *url, bool *found)
+{
+    size_t n = 0;
+
+    *found = false;
+    for (struct crl_src *s = pki_crl_srcs(c); s; s = s->next) {
+        n += s->cdp;
+        *found = *found || !strcmp(s->url, url);
+    }
+    return n;
+}
+
+/* More distribution points than are cached: the least recently asked for whose
+ * transfer is over gives its place, so a new certificate is still checked (it
+ * used to be refused for good once PKI_CRL_MAX_CDP had been seen). */
+static void test_cdp_eviction(void **state)
+{
+    struct event_base *base = event_base_new();
+    struct pki_crl *c = pki_crl_new(base);
+    struct pki_tp *tp = tp_make(&ca, NULL, NULL, PKI_REV_CRL);
+    struct timeval limit = {.tv_sec = 20};
+    char url[64];
+    bool found;
+
+    (void)state;
+    assert_non_null(c);
+    notified = 0;
+    pki_crl_set_notify(c, count_notify, base);
+    for (int i = 0; i < PKI_CRL_MAX_CDP; i++) {
+        snprintf(url, sizeof(url), "http://127.0.0.1:1/p%d.crl", i);
+        assert_non_null(pki_crl_src_add(c, tp, url, true));
+    }
+    /* while every one is fetching, none gives its place */
+    assert_null(pki_crl_src_add(c, tp, "http://127.0.0.1:1/busy.crl", true));
+    /* port 1 refuses: every first fetch fails; then p5 is the least recently used */
+    event_base_loopexit(base, &limit);
+    event_base_dispatch(base);
+    assert_true(notified >= PKI_CRL_MAX_CDP);
+    for (struct crl_src *s = pki_crl_srcs(c); s; s = s->next)
+        s->last_used = strcmp(s->url, "http://127.0.0.1:1/p5.crl") ? 100 : 1;
+    assert_non_null(pki_crl_src_add(c, tp, "http://127.0.0.1:1/new.crl", true));
+    assert_int_equal(cdp_sources(c, "http://127.0.0.1:1/p5.crl", &found), PKI_CRL_MAX_CDP);
+    assert_false(found);
+    assert_int_equal(cdp_sources(c, "http://127.0.0.1:1/new.crl", &found), PKI_CRL_MAX_CDP);
+    assert_true(found);
+    pki_crl_sync(c, NULL, 0);
+    pki_tp_free(tp);
+    pki_crl_free(c);
+    event_base_free(base);
+}
+
 /* A fetch that hangs (a loopback listener that never answers), then a commit
  * drops its trustpoint: the client waiting for it hears so at once (notified
  * from the loop) instead of waiting until its IKE SA times out. */
@@ -367,6 +425,7 @@ int main(void)
         cmocka_unit_test(test_verdict_without_source),
         cmocka_unit_test(test_fetch_failure),
         cmocka_unit_test(test_sync_drops_fetch_under_way),
+        cmocka_unit_test(test_cdp_eviction),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
