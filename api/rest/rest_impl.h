@@ -220,4 +220,12 @@ char *rest_events_streams_doc(struct rest_api *api, enum rest_fmt fmt);
 /* rest_metrics.c */
 void rest_metrics_run(void *req); /* ctlq_fn */
 
+/* rest_server.c: the HTTPS daemon of endpoint @s listening on @sa, served by
+ * the request handlers; NULL if it cannot serve. */
+struct MHD_Daemon *rest_server_listen(struct rest_srv *s, const struct sockaddr *sa, const char *cert,
+                                      const char *key);
+/* rest_endpoint.c: stops the endpoints of @list and frees them (@wait: before
+ * returning; else on a thread of their own). */
+void rest_endpoints_retire(struct rest_api *api, struct rest_srv *list, bool wait);
+
 #endif
