@@ -68,6 +68,13 @@ def live(lb, m):
             workers(m))
 
 
+def background_ping(lb, c, count):
+    """@count pings, 20 a second, from client @c to the inside host, running while
+    the test acts; communicate() gives ping's summary."""
+    return lb.spawn(c["ns"], "ping", "-n", "-q", "-c", str(count), "-i", "0.05", "-W", "2", lb.inside_ip,
+                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
 def test_readonly_validate_changes_nothing_live(make_ravend, lab):
     lb, d = start_with_rest(make_ravend, lab)
     c = lb.clients[0]
@@ -86,8 +93,7 @@ def test_readonly_validate_changes_nothing_live(make_ravend, lab):
         f'<ikev2 xmlns="{NS}"><global><listen><address>::</address></listen></global></ikev2>'))
 
     # a continuous ping through the dataplane while the read-only user validates
-    pinger = lb.spawn(c["ns"], "ping", "-n", "-q", "-c", "60", "-i", "0.05", "-W", "2", lb.inside_ip,
-                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    pinger = background_ping(lb, c, 60)
     for _ in range(4):
         reader.validate(source="candidate")
         r = rest_reader.post(VALIDATE, body)
@@ -138,8 +144,7 @@ def test_refused_commit_leaves_the_dataplane_running(make_ravend, lab):
     admin.edit_config(target="candidate", config=cfg(
         dataplane_config(lb, mode="generic") +
         f'<ikev2 xmlns="{NS}"><global><listen><address>192.0.2.99</address></listen></global></ikev2>'))
-    pinger = lb.spawn(c["ns"], "ping", "-n", "-q", "-c", "40", "-i", "0.05", "-W", "2", lb.inside_ip,
-                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    pinger = background_ping(lb, c, 40)
     for _ in range(5):
         try:
             admin.commit()
