@@ -101,6 +101,11 @@ struct cfg_opts {
     const char *default_xml;   /* built-in default configuration (XML) */
 };
 
+/* The YANG context of every Raven process: the raven modules from @yang_dir and the
+ * IETF NETCONF modules (ietf-netconf with its features, with-defaults, monitoring,
+ * notifications) from @ietf_dirs (colon-separated). NULL on failure (logged). */
+struct ly_ctx *cfg_yang_ctx(const char *yang_dir, const char *ietf_dirs);
+
 /* Creates the datastore over @ctx (borrowed, must outlive the cfg). Does not load
  * anything yet: register handlers first, then cfg_start(). */
 struct cfg *cfg_new(struct ly_ctx *ctx, const struct cfg_opts *opts);

@@ -1,0 +1,118 @@
+/* The front ends' side of the management socket (api/README.md): a client of ravend
+ * that the NETCONF and REST front ends call instead of the datastore. Every request
+ * function is thread-safe and blocks until ravend has answered (requests from
+ * several threads are sent one after another); a reader thread delivers the replies
+ * and calls the event hooks. When the connection to ravend is lost, requests fail
+ * with -ESHUTDOWN (errors filled with "the daemon is not reachable") and the
+ * `lost` hook runs once: a front end then exits, and ravend starts a new one.
+ *
+ * The trees handed in are printed as XML and parsed again by ravend; the trees
+ * handed out are parsed from ravend's XML and belong to the caller. Functions
+ * mirror daemon/config/cfg.h: same arguments, same errors. */
+#ifndef RAVEN_API_MC_H
+#define RAVEN_API_MC_H
+
+#include <libyang/libyang.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "daemon/config/cfg.h"
+
+struct mc;
+
+enum mc_role {
+    MC_ROLE_READ_ONLY = 0,
+    MC_ROLE_ADMIN,
+};
+
+/* A listening endpoint handed over by ravend. */
+struct mc_listener {
+    char *name;
+    char *address;
+    uint16_t port;
+    int fd; /* listening TCP socket, owned by the receiver of the event */
+};
+
+/* The `listen` event: what the front end must serve from now on. */
+struct mc_listen {
+    bool enabled;
+    struct mc_listener *eps;
+    size_t neps;
+    char *hostkey_pem; /* raven-netconfd: the SSH host key */
+    char *cert_pem;    /* raven-restd: NULL = the self-signed certificate */
+    char *key_pem;
+};
+/* Frees the strings and the array and closes the descriptors still >= 0. */
+void mc_listen_clear(struct mc_listen *l);
+
+/* Event hooks, called on the reader thread (they may call request functions only
+ * from another thread). Any may be NULL. */
+struct mc_hooks {
+    /* adopts the whole of *l (set each fd to -1 that it keeps, then may call
+     * mc_listen_clear) */
+    void (*listen)(struct mc_listen *l, void *arg);
+    /* running changed (@config) or only operational state did */
+    void (*changed)(uint64_t gen, time_t mtime, bool config, void *arg);
+    /* users or roles changed: cached logins are stale */
+    void (*users)(void *arg);
+    /* a YANG notification (adopted) and its event time (RFC 3339) */
+    void (*notification)(struct lyd_node *notif, const char *time, void *arg);
+    /* the connection to ravend is gone */
+    void (*lost)(void *arg);
+    void *arg;
+};
+
+/* Connects to @path, says hello as @kind ("netconf" or "rest") and starts the
+ * reader thread. @ctx (borrowed, must outlive the client) parses what ravend sends.
+ * Returns NULL with errno set on failure. */
+struct mc *mc_connect(const char *path, const char *kind, struct ly_ctx *ctx, const struct mc_hooks *hooks);
+/* Closes the connection, stops the reader thread (not from a hook). */
+void mc_free(struct mc *mc);
+
+/* Running's generation and when it last changed, as the last hello or `changed`
+ * event said (no round trip). */
+uint64_t mc_running_gen(struct mc *mc, time_t *mtime);
+
+/* Authentication. On success *role is set; -EACCES wrong credentials (or unknown
+ * user/token), -EAGAIN when @from is blocked after repeated failures
+ * (*retry_after seconds, may be NULL), -ESHUTDOWN without ravend. */
+int mc_auth_password(struct mc *mc, const char *user, const char *password, const char *from, enum mc_role *role,
+                     unsigned int *retry_after);
+/* @key: "TYPE BASE64" of an OpenSSH public key. */
+int mc_auth_key(struct mc *mc, const char *user, const char *key, enum mc_role *role);
+/* A bearer token for @user (authenticated on this connection): 64 hex digits in
+ * @token, expiry in *expires (may be NULL). */
+int mc_token_new(struct mc *mc, const char *user, char token[65], time_t *expires);
+/* The user (copied to @user, up to 39 characters) and role a token stands for. */
+int mc_token_check(struct mc *mc, const char *token, char user[40], enum mc_role *role, time_t *expires);
+int mc_token_revoke(struct mc *mc, const char *token);
+
+/* The datastore, as in cfg.h, for @who (user and sid). Secrets are always masked. */
+int mc_get(struct mc *mc, const struct cfg_actor *who, enum cfg_ds ds, const char *const *xpaths,
+           struct lyd_node **out, struct cfg_errs *errs);
+/* Running configuration plus the daemon's operational state, then the parts
+ * selected by @xpaths (NULL = everything). */
+int mc_get_state(struct mc *mc, const struct cfg_actor *who, const char *const *xpaths, struct lyd_node **out,
+                 struct cfg_errs *errs);
+int mc_edit(struct mc *mc, const struct cfg_actor *who, enum cfg_ds ds, const struct lyd_node *edit,
+            enum cfg_op defop, enum cfg_test_opt testopt, enum cfg_err_opt erropt, struct cfg_errs *errs);
+/* @src_ds a datastore or CFG_SRC_INLINE with @src_tree (NULL: empty). */
+int mc_copy(struct mc *mc, const struct cfg_actor *who, enum cfg_ds dst, int src_ds, const struct lyd_node *src_tree,
+            struct cfg_errs *errs);
+int mc_delete_ds(struct mc *mc, const struct cfg_actor *who, enum cfg_ds ds, struct cfg_errs *errs);
+int mc_validate(struct mc *mc, const struct cfg_actor *who, int src_ds, const struct lyd_node *src_tree,
+                struct cfg_errs *errs);
+int mc_discard(struct mc *mc, const struct cfg_actor *who, struct cfg_errs *errs);
+int mc_commit(struct mc *mc, const struct cfg_actor *who, const struct cfg_commit_opts *o, struct cfg_errs *errs);
+int mc_cancel_commit(struct mc *mc, const struct cfg_actor *who, const char *persist_id, struct cfg_errs *errs);
+int mc_lock(struct mc *mc, const struct cfg_actor *who, enum cfg_ds ds, struct cfg_errs *errs);
+int mc_unlock(struct mc *mc, const struct cfg_actor *who, enum cfg_ds ds, struct cfg_errs *errs);
+/* The session @sid ended (no reply awaited for errors; best effort). */
+void mc_session_end(struct mc *mc, uint32_t sid);
+/* A raven-vpn RPC (@rpc, the RPC node): output children are added under @output
+ * (the RPC's node, as nc_rpc_fn/rest_rpc_fn did). */
+int mc_rpc(struct mc *mc, const struct cfg_actor *who, const struct lyd_node *rpc, struct lyd_node *output,
+           struct cfg_errs *errs);
+
+#endif

@@ -1,0 +1,49 @@
+/* The YANG context every Raven process builds alike: ravend and both front ends
+ * parse each other's XML, so they load the same modules with the same features. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "daemon/base/log.h"
+#include "daemon/config/cfg.h"
+#include "daemon/base/poison.h"
+
+static const char *const nc_features[] = {"writable-running", "candidate", "confirmed-commit", "rollback-on-error",
+                                          "validate", "startup", "xpath", NULL};
+
+static const char *const modules[] = {
+    "raven-types",
+    "raven-vpn",
+    "ietf-netconf",
+    "ietf-netconf-with-defaults",
+    "ietf-netconf-monitoring",
+    "ietf-netconf-notifications",
+    "notifications",
+    "nc-notifications",
+};
+
+struct ly_ctx *cfg_yang_ctx(const char *yang_dir, const char *ietf_dirs)
+{
+    struct ly_ctx *ctx = NULL;
+    char *dirs = NULL;
+
+    if (asprintf(&dirs, "%s:%s", yang_dir, ietf_dirs) < 0)
+        return NULL;
+    if (ly_ctx_new(dirs, 0, &ctx)) {
+        free(dirs);
+        return NULL;
+    }
+    free(dirs);
+    for (size_t i = 0; i < sizeof(modules) / sizeof(modules[0]); i++) {
+        const char **feat = i == 2 ? (const char **)nc_features : NULL;
+
+        if (!ly_ctx_load_module(ctx, modules[i], NULL, feat)) {
+            log_err("yang", "cannot load YANG module %s from %s or %s (is libyuma-base installed?)", modules[i],
+                    yang_dir, ietf_dirs);
+            ly_ctx_destroy(ctx);
+            errno = ENOENT;
+            return NULL;
+        }
+    }
+    return ctx;
+}
