@@ -2,6 +2,7 @@
  * Requests may be in flight from several threads at once; one mutex serialises
  * sending, and the reader thread hands each reply to the request with its id. */
 #include <errno.h>
+#include <stddef.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -323,17 +324,24 @@ static int call(struct mc *mc, json_t *req, const char *data, size_t dlen, json_
 static int connect_to(const char *path)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    size_t n = strlen(path);
+    socklen_t len;
     int fd;
 
-    if (strlen(path) >= sizeof(sa.sun_path)) {
+    if (n >= sizeof(sa.sun_path)) {
         errno = ENAMETOOLONG;
         return -1;
     }
-    memcpy(sa.sun_path, path, strlen(path) + 1);
+    memcpy(sa.sun_path, path, n + 1);
+    /* "@name": a socket in the abstract namespace (no file; peers are checked by
+     * their credentials alone) */
+    if (path[0] == '@')
+        sa.sun_path[0] = '\0';
+    len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + (path[0] == '@' ? 0 : 1));
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -1;
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+    if (connect(fd, (struct sockaddr *)&sa, len)) {
         int e = errno;
 
         close(fd);
