@@ -40,7 +40,7 @@ struct mc_listen {
     struct mc_listener *eps;
     size_t neps;
     char *hostkey_pem; /* raven-netconfd: the SSH host key */
-    char *cert_pem;    /* raven-restd: NULL = the self-signed certificate */
+    char *cert_pem;    /* raven-restd: the configured certificate, else ravend's self-signed one */
     char *key_pem;
 };
 /* Frees the strings and the array and closes the descriptors still >= 0. */
