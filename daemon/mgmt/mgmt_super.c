@@ -307,13 +307,34 @@ static void chld_cb(evutil_socket_t sig, short what, void *arg)
     }
 }
 
+/* A front end runs as another user than ravend (root), so signalling it takes
+ * CAP_KILL: ravend keeps it permitted only, and this thread holds it effective
+ * just for the kill(). */
+static void fe_signal(const struct super *s, pid_t pid, int sig)
+{
+    bool raised = false;
+
+    if (s->change_id && capng_get_caps_process() == 0 && capng_have_capability(CAPNG_EFFECTIVE, CAP_KILL) == 0 &&
+        capng_have_capability(CAPNG_PERMITTED, CAP_KILL) == 1) {
+        capng_update(CAPNG_ADD, CAPNG_EFFECTIVE, CAP_KILL);
+        raised = capng_apply(CAPNG_SELECT_CAPS) == 0;
+    }
+    if (kill(pid, sig) && errno != ESRCH)
+        log_err("mgmt", "cannot send signal %d to front end pid %d: %s%s", sig, (int)pid, strerror(errno),
+                errno == EPERM ? " (ravend keeps no CAP_KILL)" : "");
+    if (raised) {
+        capng_update(CAPNG_DROP, CAPNG_EFFECTIVE, CAP_KILL);
+        capng_apply(CAPNG_SELECT_CAPS);
+    }
+}
+
 static void fe_kill(struct fe *f, const char *reason)
 {
     if (f->pid <= 0 || f->kill_reason)
         return;
     f->kill_reason = reason;
     log_warn("mgmt", "front end %s (pid %d): %s: killing it", f->name, (int)f->pid, reason);
-    kill(f->pid, SIGKILL);
+    fe_signal(f->s, f->pid, SIGKILL);
 }
 
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
@@ -361,8 +382,9 @@ static int pick_user(struct super *s, const struct super_opts *o)
 }
 
 /* Root changes to the front-end user; that needs CAP_SETUID and CAP_SETGID in
- * ravend's permitted set (raised in the child only), and clearing the child's
- * bounding set CAP_SETPCAP. Anyone else runs the front ends as itself. */
+ * ravend's permitted set (raised in the child only), clearing the child's
+ * bounding set CAP_SETPCAP, and signalling it afterwards CAP_KILL (raised for the
+ * kill() only). Anyone else runs the front ends as itself. */
 static int pick_identity(struct super *s, const struct super_opts *o)
 {
     if (geteuid() != 0) {
@@ -379,6 +401,8 @@ static int pick_identity(struct super *s, const struct super_opts *o)
     }
     s->change_id = true;
     s->clear_bound = capng_have_capability(CAPNG_PERMITTED, CAP_SETPCAP) == 1;
+    if (capng_have_capability(CAPNG_PERMITTED, CAP_KILL) != 1)
+        log_warn("mgmt", "no CAP_KILL: ravend cannot stop a front end that hangs or outlives its connection");
     if (!s->clear_bound)
         log_warn("mgmt", "no CAP_SETPCAP: the front ends keep ravend's capability bounding set (they hold no "
                          "capability and have no-new-privs all the same)");
@@ -598,8 +622,8 @@ static void stop_all(struct super *s)
 
     for (int i = 0; i < s->n; i++)
         if (s->fe[i].pid > 0) {
-            kill(s->fe[i].pid, SIGTERM);
-            kill(s->fe[i].pid, SIGCONT);
+            fe_signal(s, s->fe[i].pid, SIGTERM);
+            fe_signal(s, s->fe[i].pid, SIGCONT);
             left++;
         }
     while (left && now_ms() < deadline) {
@@ -620,7 +644,7 @@ static void stop_all(struct super *s)
         if (f->pid <= 0)
             continue;
         log_warn("mgmt", "front end %s (pid %d) did not stop within 2 s: killing it", f->name, (int)f->pid);
-        kill(f->pid, SIGKILL);
+        fe_signal(s, f->pid, SIGKILL);
         while (waitpid(f->pid, NULL, 0) < 0 && errno == EINTR)
             ;
         f->pid = 0;

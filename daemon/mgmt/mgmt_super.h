@@ -33,7 +33,10 @@ struct super_opts {
 
 /* Resolves the user and sets up reaping (a SIGCHLD event on @base). NULL with
  * errno set (and logged) when the user does not exist, is root, or ravend runs as
- * root without the CAP_SETUID/CAP_SETGID it needs to change to it. */
+ * root without the CAP_SETUID/CAP_SETGID it needs to change to it. Run as root,
+ * ravend should also keep CAP_SETPCAP (to empty the front ends' bounding set) and
+ * CAP_KILL (to signal them) permitted; the supervisor raises each in effective
+ * only for the moment it is used, on the calling thread. */
 struct super *super_new(struct event_base *base, const struct super_opts *o, const struct super_ops *ops);
 /* Registers a front end (@name "netconf" or "rest", its program and argv, copied);
  * returns its index or -errno. */

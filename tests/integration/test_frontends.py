@@ -271,10 +271,11 @@ def test_hung_rest_front_end_is_detected_and_replaced(make_ravend, lab):
     assert d.proc.poll() is None
 
 
-# CAP_SETGID 6, CAP_SETUID 7, CAP_SETPCAP 8: ravend keeps them permitted (never
-# effective) to start the front ends as their user; the rest as test_smoke.KEPT
+# CAP_KILL 5, CAP_SETGID 6, CAP_SETUID 7, CAP_SETPCAP 8: ravend keeps them
+# permitted (never effective but for a moment) to start the front ends as their
+# user and signal them; the rest as test_smoke.KEPT
 RAVEND_EFFECTIVE = {10, 12, 13, 14, 21, 38, 39}
-RAVEND_PERMITTED = RAVEND_EFFECTIVE | {6, 7, 8}
+RAVEND_PERMITTED = RAVEND_EFFECTIVE | {5, 6, 7, 8}
 
 
 def test_front_ends_run_unprivileged(make_ravend):
