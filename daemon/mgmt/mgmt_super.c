@@ -42,6 +42,7 @@
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 30000
 #define STOP_WAIT_MS 2000
+#define CLOSED_GRACE_MS 100
 
 enum fe_state {
     FE_STOPPED = 0,
@@ -71,6 +72,7 @@ struct fe {
     char spawn_err[96];      /* the child's failure before exec, if any */
     char last_exit[96];
     struct event *ev_restart;
+    struct event *ev_closed; /* its connection closed: kill it unless it ends by itself */
 };
 
 struct super {
@@ -278,6 +280,7 @@ static void fe_exited(struct fe *f, int status)
     f->pid = 0;
     f->connected = false;
     f->kill_reason = NULL;
+    evtimer_del(f->ev_closed);
     delay = fe_next_delay(f, lived);
     if (delay) {
         log_warn("mgmt", "front end %s (pid %d) ended after %lld ms: %s; restarting in %u ms (failing again and again)",
@@ -335,6 +338,11 @@ static void fe_kill(struct fe *f, const char *reason)
     f->kill_reason = reason;
     log_warn("mgmt", "front end %s (pid %d): %s: killing it", f->name, (int)f->pid, reason);
     fe_signal(f->s, f->pid, SIGKILL);
+}
+
+static void closed_cb(evutil_socket_t fd, short what, void *arg)
+{
+    fe_kill(arg, "connection closed");
 }
 
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
@@ -472,13 +480,16 @@ int super_add(struct super *s, const char *name, const char *exe, char *const ar
     f->exe = strdup(exe);
     f->argv = argv_dup(argv);
     f->ev_restart = evtimer_new(s->base, restart_cb, f);
-    if (!f->exe || !f->argv || !f->ev_restart) {
+    f->ev_closed = evtimer_new(s->base, closed_cb, f);
+    if (!f->exe || !f->argv || !f->ev_restart || !f->ev_closed) {
         free(f->exe);
         for (size_t i = 0; f->argv && f->argv[i]; i++)
             free(f->argv[i]);
         free(f->argv);
         if (f->ev_restart)
             event_free(f->ev_restart);
+        if (f->ev_closed)
+            event_free(f->ev_closed);
         memset(f, 0, sizeof(*f));
         return -ENOMEM;
     }
@@ -549,9 +560,10 @@ void super_disconnected(struct super *s, int idx)
     if (!f)
         return;
     f->connected = false;
-    /* it may have exited already (then it is a zombie until reaped, and the kill
-     * is harmless; its own exit status names the reason) */
-    fe_kill(f, "connection closed");
+    /* most often it is ending (its descriptors are closed before it can be
+     * reaped): a moment's grace lets its own exit status name the reason */
+    if (f->pid > 0)
+        evtimer_add(f->ev_closed, &(struct timeval){.tv_usec = CLOSED_GRACE_MS * 1000});
 }
 
 void super_note_refused(struct super *s)
@@ -662,6 +674,8 @@ void super_free(struct super *s)
         f->state = FE_STOPPED;
         if (f->ev_restart)
             event_free(f->ev_restart);
+        if (f->ev_closed)
+            event_free(f->ev_closed);
         for (size_t j = 0; f->argv && f->argv[j]; j++)
             free(f->argv[j]);
         free(f->argv);

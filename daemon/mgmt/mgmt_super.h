@@ -52,7 +52,8 @@ const char *super_name(struct super *s, int idx);
 void super_connected(struct super *s, int idx);
 /* Any frame from it (a pong or a request): it is alive. */
 void super_seen(struct super *s, int idx);
-/* Its connection closed: kills it if it still runs; it is restarted once reaped. */
+/* Its connection closed: kills it if it still runs 100 ms later; it is restarted
+ * once reaped. */
 void super_disconnected(struct super *s, int idx);
 /* A peer of the management socket was refused (vpn-state/management/refused-connections). */
 void super_note_refused(struct super *s);

@@ -153,7 +153,7 @@ def raw_netconf(ns, port, user, password, rpc_body, timeout=5):
     ]]>]]>, bypassing any client-side XML check. Returns what came back after the
     server's hello until end of message, end of connection or @timeout, and
     whether the connection was closed."""
-    sock = netns_connect(ns, "127.0.0.1", port)
+    sock = netns_connect(ns, "127.0.0.1", port) if ns else socket.create_connection(("127.0.0.1", port), timeout=10)
     t = paramiko.Transport(sock)
     try:
         t.connect(username=user, password=password)

@@ -156,7 +156,10 @@ static void test_exit_restarts(void **state)
     assert_true(f->pings >= 1);
     assert_int_equal(f->last_seq, f->pings);
 
+    /* its connection closes as it dies (before it can be reaped): the reason is
+     * its own end, not the closed connection */
     assert_int_equal(kill((pid_t)pid, SIGKILL), 0);
+    super_disconnected(f->s, 0);
     run_for(f, 200);
     pid2 = entry_num(f, "rest", "pid");
     assert_true(pid2 > 0 && pid2 != pid);
@@ -167,11 +170,13 @@ static void test_exit_restarts(void **state)
     assert_int_equal(kill((pid_t)pid, 0), -1);
     assert_int_equal(errno, ESRCH);
 
-    /* a closed connection kills it, with that reason; failing again so soon
-     * after its start, it waits 250 ms before the next start */
+    /* a closed connection kills it (after 100 ms), with that reason; failing
+     * again so soon after its start, it waits 250 ms before the next start */
     super_connected(f->s, 0);
     super_disconnected(f->s, 0);
-    run_for(f, 100);
+    run_for(f, 50);
+    assert_int_equal(entry_num(f, "rest", "pid"), pid2);
+    run_for(f, 150);
     assert_entry(f, "rest", "state", "backoff");
     assert_null(entry(f, "rest", "pid"));
     run_for(f, 250);
