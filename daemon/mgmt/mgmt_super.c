@@ -149,11 +149,17 @@ static void __attribute__((noreturn)) child_run(const struct super *s, const str
     if (s->change_id) {
         int rc;
 
+        errno = 0;
         capng_clear(CAPNG_SELECT_BOTH);
         rc = capng_change_id((int)s->uid, (int)s->gid,
                              CAPNG_DROP_SUPP_GRP | (s->clear_bound ? CAPNG_CLEAR_BOUNDING : 0));
-        if (rc)
-            child_fail(pipe_fd, "changing to the front-end user (libcap-ng)", rc < 0 ? -rc : rc);
+        if (rc) {
+            char step[48];
+
+            /* libcap-ng's code says which step; errno, what the kernel refused */
+            snprintf(step, sizeof(step), "changing user (libcap-ng error %d)", rc);
+            child_fail(pipe_fd, step, errno ? errno : EPERM);
+        }
     } else {
         capng_clear(CAPNG_SELECT_CAPS);
         if (capng_apply(CAPNG_SELECT_CAPS))

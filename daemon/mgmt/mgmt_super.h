@@ -8,7 +8,11 @@
  *   stopped -> starting (spawned) -> running (super_connected) -> exit (reaped)
  *   -> starting again at once, or backoff -> starting after the delay.
  * The management server tells the supervisor what it sees on the socket
- * (connected, any frame, disconnected); the supervisor asks it to ping. */
+ * (connected, any frame, disconnected); the supervisor asks it to ping.
+ *
+ * Call it from ravend's main thread: a front end's parent-death signal fires when
+ * the thread that forked it ends, and the capabilities raised for a moment
+ * (mgmt_super.c) are the calling thread's. */
 #ifndef RAVEN_MGMT_SUPER_H
 #define RAVEN_MGMT_SUPER_H
 
