@@ -48,11 +48,13 @@ PROGRAMS = {
     "curl": ("curl", "curl"),
     "yanglint": ("yanglint", "libyang2-tools"),
     "systemd-analyze": ("systemd-analyze", "systemd"),
+    "systemd-sysusers": ("systemd-sysusers", "systemd"),
+    "setpriv": ("setpriv", "util-linux"),
     "bird": ("bird", "bird2"),
     "birdc": ("birdc", "bird2"),
 }
 
-PY_MODULES = {"scapy": "python3-scapy", "ncclient": "python3-ncclient"}
+PY_MODULES = {"scapy": "python3-scapy", "ncclient": "python3-ncclient", "paramiko": "python3-paramiko"}
 
 # what "strongswan" stands for: the lab's client, whatever plugins it loads
 STRONGSWAN = ("charon", "swanctl", "ip")
