@@ -143,8 +143,12 @@ int nc_auth_set_hostkey(struct nc_api *api, const char *pem)
         log_err("netconf", "the SSH host key from ravend is not an unencrypted PKCS#8, RSA, EC or DSA PEM key");
         return -EINVAL;
     }
-    while (*body == '\r' || *body == '\n')
+    /* libnetconf2 adds the line breaks around the body; a blank line would make
+     * the PEM unreadable */
+    while (body < end && (*body == '\r' || *body == '\n'))
         body++;
+    while (end > body && (end[-1] == '\r' || end[-1] == '\n'))
+        end--;
     b64 = strndup(body, (size_t)(end - body));
     if (!b64)
         return -ENOMEM;

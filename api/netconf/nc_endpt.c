@@ -160,7 +160,7 @@ static const struct nc_ep *ep_find(const struct nc_ep *eps, size_t n, const stru
 static bool ep_kept(const struct mc_listen *l, const struct nc_ep *e)
 {
     for (size_t i = 0; l->enabled && i < l->neps; i++) {
-        if (ep_find(e, 1, &l->eps[i]))
+        if (l->eps[i].name && l->eps[i].address && l->eps[i].fd >= 0 && ep_find(e, 1, &l->eps[i]))
             return true;
     }
     return false;
@@ -223,8 +223,12 @@ void nc_api_listen(struct nc_api *api, struct mc_listen *l)
             log_info("netconf", "stopped listening on %s port %u (endpoint %s)", e->address, e->port, e->name);
         }
     }
-    for (size_t i = 0; now && l->enabled && i < l->neps; i++)
-        ep_serve(api, &l->eps[i], now, &nnow);
+    for (size_t i = 0; now && l->enabled && i < l->neps; i++) {
+        if (l->eps[i].name && l->eps[i].address && l->eps[i].fd >= 0)
+            ep_serve(api, &l->eps[i], now, &nnow);
+        else
+            log_err("netconf", "ravend sent endpoint %zu without a name, an address or a socket", i);
+    }
     ep_free_array(api->eps, api->neps);
     api->eps = now;
     api->neps = nnow;

@@ -143,12 +143,17 @@ static void *accept_main(void *arg)
 
     while (!atomic_load(&api->stop)) {
         struct nc_session *s = NULL;
-        NC_MSG_TYPE m = nc_accept(200, &s);
+        NC_MSG_TYPE m;
 
+        /* before the first `listen` event, or while NETCONF is disabled: libnetconf2
+         * would log an error at every call */
+        if (nc_server_endpt_count() == 0) {
+            usleep(200 * 1000);
+            continue;
+        }
+        m = nc_accept(200, &s);
         if (m == NC_MSG_HELLO)
             accepted(api, s);
-        else if (m == NC_MSG_ERROR && nc_server_endpt_count() == 0)
-            usleep(200 * 1000);
         /* a connection that did not get as far leaves no login behind */
         nc_auth_take_role(api, NULL);
     }

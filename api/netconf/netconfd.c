@@ -147,10 +147,10 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGHUP);
     sigaddset(&set, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
+    nc_verbosity(log_get_level() >= LOG_LVL_DEBUG ? NC_VERB_VERBOSE : NC_VERB_ERROR);
+    nc_set_print_clb(nc_log); /* also libyang's logger: replaced just below */
     ly_log_options(LY_LOLOG | LY_LOSTORE);
     ly_set_log_clb(ly_log, 1);
-    nc_verbosity(log_get_level() >= LOG_LVL_DEBUG ? NC_VERB_VERBOSE : NC_VERB_ERROR);
-    nc_set_print_clb(nc_log);
 
     ctx = cfg_yang_ctx(yang_dir, RAVEN_IETF_YANG_DIR);
     if (!ctx) {
