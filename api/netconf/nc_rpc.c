@@ -437,11 +437,13 @@ static struct nc_server_reply *op_get(struct rpc_req *r, bool config_only)
         rc = mc_get(api->mc, &r->actor, (enum cfg_ds)ds, (const char *const *)xp, &data, &errs);
     } else if (!rc) {
         rc = mc_get_state(api->mc, &r->actor, (const char *const *)xp, &data, &errs);
-        if (!rc && mon && lyd_merge_siblings(&data, mon, LYD_MERGE_DESTRUCT)) {
-            cfg_err_add(&errs, CFG_ERR_RESOURCE_DENIED, CFG_ERRT_APPLICATION, NULL, "out of memory");
-            rc = -ENOMEM;
+        if (!rc && mon) {
+            if (lyd_merge_siblings(&data, mon, LYD_MERGE_DESTRUCT)) {
+                cfg_err_add(&errs, CFG_ERR_RESOURCE_DENIED, CFG_ERRT_APPLICATION, NULL, "out of memory");
+                rc = -ENOMEM;
+            }
+            mon = NULL; /* merged, or part of data */
         }
-        mon = NULL; /* merged, or freed with data */
     }
     lyd_free_siblings(mon);
     nc_filter_free(xp);
