@@ -1,198 +1,183 @@
-/* SSH authentication of NETCONF users against the configured management users:
- * passwords checked with crypt(3) against the stored hash, public keys compared
- * with the configured OpenSSH keys. Also provides the server's host key, generated
- * in the state directory on first start. */
-#include <crypt.h>
-#include <fcntl.h>
+/* SSH authentication of NETCONF users, decided by ravend: a password goes to
+ * mc_auth_password with the client's address (ravend checks it against the stored
+ * crypt(3) hash and blocks an address after repeated failures), a public key to
+ * mc_auth_key as "TYPE BASE64". This process holds no user, hash or key. Also the
+ * server's host key, which ravend hands over with the `listen` event. */
 #include <errno.h>
 #include <libssh/libssh.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "api/netconf/nc_impl.h"
 #include "daemon/base/log.h"
 #include "daemon/base/poison.h"
 
-void nc_user_free_array(struct nc_user *users, size_t n)
+/* Remembers the last successful login of the connection being accepted. A failed or
+ * later method overwrites it, so when libnetconf2 has authenticated the session it
+ * holds the method that did. */
+static void granted(struct nc_api *api, const struct nc_session *s, const char *user, enum mc_role role)
 {
-    for (size_t i = 0; i < n; i++) {
-        free(users[i].name);
-        if (users[i].password_hash) {
-            OPENSSL_cleanse(users[i].password_hash, strlen(users[i].password_hash));
-            free(users[i].password_hash);
-        }
-        for (size_t k = 0; k < users[i].nkeys; k++)
-            free(users[i].keys[k]);
-        free(users[i].keys);
-    }
-    free(users);
+    free(api->auth_user);
+    api->auth_user = strdup(user);
+    api->auth_sess = api->auth_user ? s : NULL;
+    api->auth_role = role;
 }
 
-void nc_api_set_users(struct nc_api *api, struct nc_user *users, size_t n)
+int nc_auth_take_role(struct nc_api *api, const struct nc_session *s)
 {
-    struct nc_user *old;
-    size_t nold;
-
-    pthread_mutex_lock(&api->users_lock);
-    old = api->users;
-    nold = api->nusers;
-    api->users = users;
-    api->nusers = n;
-    pthread_mutex_unlock(&api->users_lock);
-    nc_user_free_array(old, nold);
-}
-
-static const struct nc_user *user_find(struct nc_api *api, const char *name)
-{
-    for (size_t i = 0; name && i < api->nusers; i++) {
-        if (!strcmp(api->users[i].name, name))
-            return &api->users[i];
-    }
-    return NULL;
-}
-
-int nc_auth_role(struct nc_api *api, const char *user)
-{
-    const struct nc_user *u;
+    const char *user = s ? nc_session_get_username(s) : NULL;
     int role = -1;
 
-    pthread_mutex_lock(&api->users_lock);
-    u = user_find(api, user);
-    if (u)
-        role = (int)u->role;
-    pthread_mutex_unlock(&api->users_lock);
+    if (s && api->auth_sess == s && user && api->auth_user && !strcmp(user, api->auth_user))
+        role = (int)api->auth_role;
+    free(api->auth_user);
+    api->auth_user = NULL;
+    api->auth_sess = NULL;
     return role;
+}
+
+static void refused(const struct nc_session *s, const char *user, const char *how, int rc, unsigned int retry)
+{
+    const char *host = nc_session_get_host(s) ? nc_session_get_host(s) : "?";
+
+    if (rc == -EACCES)
+        log_info("netconf", "%s authentication failed for user \"%s\" from %s", how, user, host);
+    else if (rc == -EAGAIN)
+        log_info("netconf", "%s authentication of user \"%s\" refused: %s is blocked for %u s after repeated failures",
+                 how, user, host, retry);
+    else
+        log_warn("netconf", "%s authentication of user \"%s\" from %s not checked: %s", how, user, host,
+                 strerror(-rc));
 }
 
 static int passwd_clb(const struct nc_session *session, const char *password, void *arg)
 {
     struct nc_api *api = arg;
-    const char *name = nc_session_get_username(session);
-    const struct nc_user *u;
-    struct crypt_data *cd = calloc(1, sizeof(*cd));
-    int rc = 1;
+    const char *user = nc_session_get_username(session), *host = nc_session_get_host(session);
+    unsigned int retry = 0;
+    enum mc_role role;
+    int rc;
 
-    if (!cd)
+    if (!user || !password)
         return 1;
-    pthread_mutex_lock(&api->users_lock);
-    u = user_find(api, name);
-    if (u && u->password_hash && u->password_hash[0] == '$') {
-        const char *h = crypt_r(password, u->password_hash, cd);
-        size_t hl = strlen(u->password_hash);
-
-        if (h && strlen(h) == hl && !CRYPTO_memcmp(h, u->password_hash, hl))
-            rc = 0;
+    rc = mc_auth_password(api->mc, user, password, host ? host : "", &role, &retry);
+    if (rc) {
+        refused(session, user, "password", rc, retry);
+        return 1;
     }
-    pthread_mutex_unlock(&api->users_lock);
-    OPENSSL_cleanse(cd, sizeof(*cd));
-    free(cd);
-    if (rc)
-        log_info("netconf", "password authentication failed for user \"%s\" from %s", name ? name : "?",
-                 nc_session_get_host(session) ? nc_session_get_host(session) : "?");
-    return rc;
+    granted(api, session, user, role);
+    return 0;
 }
 
-/* Compares @key with an OpenSSH one-line key "type base64 [comment]". */
-static bool key_matches(const char *line, ssh_key key)
-{
-    char type[64], b64[8192];
-    ssh_key k = NULL;
-    bool ok = false;
-
-    if (sscanf(line, "%63s %8191s", type, b64) != 2)
-        return false;
-    if (ssh_pki_import_pubkey_base64(b64, ssh_key_type_from_name(type), &k) == SSH_OK)
-        ok = ssh_key_cmp(k, key, SSH_KEY_CMP_PUBLIC) == 0;
-    ssh_key_free(k);
-    return ok;
-}
-
+/* Called twice per key: when the client offers it, and with its signature. */
 static int pubkey_clb(const struct nc_session *session, ssh_key key, void *arg)
 {
     struct nc_api *api = arg;
-    const char *name = nc_session_get_username(session);
-    const struct nc_user *u;
-    int rc = 1;
+    const char *user = nc_session_get_username(session), *type = ssh_key_type_to_char(ssh_key_type(key));
+    char *b64 = NULL, *line = NULL;
+    enum mc_role role;
+    int rc = -EINVAL;
 
-    pthread_mutex_lock(&api->users_lock);
-    u = user_find(api, name);
-    for (size_t i = 0; u && i < u->nkeys && rc; i++) {
-        if (key_matches(u->keys[i], key))
-            rc = 0;
+    if (!user || !type || ssh_pki_export_pubkey_base64(key, &b64) != SSH_OK)
+        goto out;
+    if (asprintf(&line, "%s %s", type, b64) < 0) {
+        line = NULL;
+        rc = -ENOMEM;
+        goto out;
     }
-    pthread_mutex_unlock(&api->users_lock);
-    return rc;
+    rc = mc_auth_key(api->mc, user, line, &role);
+    if (!rc)
+        granted(api, session, user, role);
+    else if (rc != -EACCES)
+        refused(session, user, "public key", rc, 0);
+out:
+    ssh_string_free_char(b64);
+    free(line);
+    return rc ? 1 : 0;
 }
 
+/* libnetconf2 asks for the key at every connection and writes the body it gets
+ * between "-----BEGIN <TYPE> PRIVATE KEY-----" lines into a private temporary file
+ * for libssh. */
 static int hostkey_clb(const char *name, void *arg, char **privkey_path, char **privkey_data,
                        NC_SSH_KEY_TYPE *privkey_type)
 {
     struct nc_api *api = arg;
 
     (void)name;
-    *privkey_data = NULL;
-    *privkey_type = NC_SSH_KEY_UNKNOWN;
-    *privkey_path = strdup(api->hostkey_path);
-    return *privkey_path ? 0 : 1;
+    *privkey_path = NULL;
+    pthread_mutex_lock(&api->hostkey_lock);
+    *privkey_data = api->hostkey_b64 ? strdup(api->hostkey_b64) : NULL;
+    *privkey_type = api->hostkey_type;
+    pthread_mutex_unlock(&api->hostkey_lock);
+    if (!*privkey_data)
+        log_err("netconf", "no SSH host key: ravend has not sent one");
+    return *privkey_data ? 0 : 1;
 }
 
-/* Generates an RSA-3072 host key (PEM, 0600) unless one exists. */
-static int hostkey_ensure(const char *path)
+static const struct {
+    const char *label;
+    NC_SSH_KEY_TYPE type;
+} pem_types[] = {
+    {"-----BEGIN PRIVATE KEY-----", NC_SSH_KEY_UNKNOWN}, /* PKCS#8: libssh reads any algorithm */
+    {"-----BEGIN RSA PRIVATE KEY-----", NC_SSH_KEY_RSA},
+    {"-----BEGIN EC PRIVATE KEY-----", NC_SSH_KEY_ECDSA},
+    {"-----BEGIN DSA PRIVATE KEY-----", NC_SSH_KEY_DSA},
+};
+
+int nc_auth_set_hostkey(struct nc_api *api, const char *pem)
 {
-    EVP_PKEY *pkey = NULL;
-    FILE *f = NULL;
-    int fd, rc = -EIO;
+    const char *begin = NULL, *body = NULL, *end;
+    NC_SSH_KEY_TYPE type = NC_SSH_KEY_UNKNOWN;
+    char *b64, *old;
 
-    if (access(path, R_OK) == 0)
-        return 0;
-    pkey = EVP_RSA_gen(3072);
-    if (!pkey)
-        goto out;
-    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        rc = -errno;
-        goto out;
+    for (size_t i = 0; pem && !begin && i < sizeof(pem_types) / sizeof(pem_types[0]); i++) {
+        begin = strstr(pem, pem_types[i].label);
+        type = pem_types[i].type;
+        body = begin ? begin + strlen(pem_types[i].label) : NULL;
     }
-    f = fdopen(fd, "w");
-    if (!f) {
-        rc = -errno;
-        close(fd);
-        goto out;
+    if (!begin || !(end = strstr(body, "-----END")) || memchr(body, ':', (size_t)(end - body))) {
+        /* ':' = RFC 1421 headers (Proc-Type: an encrypted key) */
+        log_err("netconf", "the SSH host key from ravend is not an unencrypted PKCS#8, RSA, EC or DSA PEM key");
+        return -EINVAL;
     }
-    if (PEM_write_PrivateKey(f, pkey, NULL, NULL, 0, NULL, NULL) == 1)
-        rc = 0;
-    if (fclose(f) != 0 && !rc)
-        rc = -EIO;
-    if (!rc)
-        log_info("netconf", "generated SSH host key %s", path);
-    else
-        unlink(path);
-out:
-    EVP_PKEY_free(pkey);
-    return rc;
-}
-
-int nc_auth_init(struct nc_api *api)
-{
-    int rc;
-
-    if (asprintf(&api->hostkey_path, "%s/ssh_host_rsa_key", api->state_dir) < 0) {
-        api->hostkey_path = NULL;
+    /* libnetconf2 adds the line breaks around the body; a blank line would make
+     * the PEM unreadable */
+    while (body < end && (*body == '\r' || *body == '\n'))
+        body++;
+    while (end > body && (end[-1] == '\r' || end[-1] == '\n'))
+        end--;
+    b64 = strndup(body, (size_t)(end - body));
+    if (!b64)
         return -ENOMEM;
+    pthread_mutex_lock(&api->hostkey_lock);
+    old = api->hostkey_b64;
+    api->hostkey_b64 = b64;
+    api->hostkey_type = type;
+    pthread_mutex_unlock(&api->hostkey_lock);
+    if (old) {
+        OPENSSL_cleanse(old, strlen(old));
+        free(old);
     }
-    rc = hostkey_ensure(api->hostkey_path);
-    if (rc) {
-        log_err("netconf", "cannot create SSH host key %s: %s", api->hostkey_path, strerror(-rc));
-        return rc;
-    }
+    return 0;
+}
+
+void nc_auth_init(struct nc_api *api)
+{
     nc_server_ssh_set_hostkey_clb(hostkey_clb, api, NULL);
     nc_server_ssh_set_passwd_auth_clb(passwd_clb, api, NULL);
     nc_server_ssh_set_pubkey_auth_clb(pubkey_clb, api, NULL);
-    return 0;
+}
+
+void nc_auth_fini(struct nc_api *api)
+{
+    if (api->hostkey_b64) {
+        OPENSSL_cleanse(api->hostkey_b64, strlen(api->hostkey_b64));
+        free(api->hostkey_b64);
+        api->hostkey_b64 = NULL;
+    }
+    free(api->auth_user);
+    api->auth_user = NULL;
 }

@@ -17,6 +17,7 @@
 struct nc_sess {
     struct nc_session *s;
     uint32_t sid;
+    enum mc_role role; /* as ravend answered the login */
     bool subscribed;
     struct nc_sess *next;
 };
@@ -27,24 +28,39 @@ struct nc_notif_item {
     struct nc_notif_item *next;
 };
 
+/* An endpoint as set in libnetconf2: @fd is the descriptor libnetconf2 listens on,
+ * which holds ravend's socket since it was adopted (nc_endpt.c). */
+struct nc_ep {
+    char *name;
+    char *address;
+    uint16_t port;
+    int fd;
+};
+
 struct nc_api {
     struct ly_ctx *ctx;
-    struct cfg *cfg;
-    struct ctlq *q;
-    char *state_dir;
-    char *hostkey_path;
+    struct mc *mc;
     struct nc_pollsession *ps;
     atomic_bool stop;
     pthread_t accept_thr, poll_thr[NC_POLL_THREADS], notif_thr;
     bool started;
 
-    /* users, replaced by the control thread on apply, read by auth callbacks */
-    pthread_mutex_t users_lock;
-    struct nc_user *users;
-    size_t nusers;
+    /* the login that succeeded last, by the accept thread (which runs the SSH
+     * handshake of one connection at a time): the session it belongs to, its user
+     * and role; taken over by the registry when the session is accepted */
+    const struct nc_session *auth_sess;
+    char *auth_user;
+    enum mc_role auth_role;
 
-    /* endpoints as currently set in libnetconf2 (control thread only) */
-    struct nc_endpoint *eps;
+    /* SSH host key of the last `listen` event, as libnetconf2's hostkey callback
+     * wants it: the PEM body (base64 DER) and its type */
+    pthread_mutex_t hostkey_lock;
+    char *hostkey_b64;
+    NC_SSH_KEY_TYPE hostkey_type;
+
+    /* endpoints, changed only by the `listen` event under ep_lock */
+    pthread_mutex_t ep_lock;
+    struct nc_ep *eps;
     size_t neps;
 
     pthread_mutex_t sess_lock; /* also held while sending a notification */
@@ -53,17 +69,19 @@ struct nc_api {
     pthread_mutex_t notif_lock;
     pthread_cond_t notif_cond;
     struct nc_notif_item *notif_head, *notif_tail;
-
-    /* the daemon's operational state and RPCs (control thread) */
-    nc_state_fn state_fn;
-    nc_rpc_fn rpc_fn;
-    void *hooks_arg;
 };
 
 /* nc_auth.c */
-int nc_auth_init(struct nc_api *api);
-/* The role of @user, or -1 when unknown. */
-int nc_auth_role(struct nc_api *api, const char *user);
+void nc_auth_init(struct nc_api *api);
+/* Sets the host key from a PEM private key; 0 or -EINVAL (a type libnetconf2 cannot
+ * take from memory: encrypted, OpenSSH's own format). */
+int nc_auth_set_hostkey(struct nc_api *api, const char *pem);
+/* Accept thread: the role ravend gave @s's login, or -1 if it logged in otherwise. */
+int nc_auth_take_role(struct nc_api *api, const struct nc_session *s);
+void nc_auth_fini(struct nc_api *api);
+
+/* nc_endpt.c */
+void nc_endpt_clear(struct nc_api *api);
 
 /* nc_rpc.c */
 struct nc_server_reply *nc_rpc_dispatch(struct lyd_node *rpc, struct nc_session *session);
@@ -71,7 +89,9 @@ extern struct nc_api *nc_rpc_api; /* libnetconf2's callbacks carry no user data 
 
 /* nc_server.c */
 struct nc_sess *nc_sess_find(struct nc_api *api, uint32_t sid); /* sess_lock held */
-void nc_sess_end(struct nc_api *api, uint32_t sid);              /* tell the control thread */
+/* The role of session @sid, or -1 when it is not (or no longer) in the registry. */
+int nc_sess_role(struct nc_api *api, uint32_t sid);
+void nc_sess_end(struct nc_api *api, uint32_t sid); /* tell ravend */
 
 /* nc_notif.c */
 int nc_notif_start(struct nc_api *api);

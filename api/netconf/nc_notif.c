@@ -1,6 +1,7 @@
 /* Notifications (RFC 5277) to the sessions that subscribed with create-subscription:
- * the control thread queues events; this thread sends them, so that a slow client
- * never holds up a commit. */
+ * ravend's `notification` events (raven-vpn events, netconf-config-change) are queued
+ * by the management client's reader thread and sent by this thread, so that a slow
+ * client never holds up the connection to ravend. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +11,6 @@
 #include "daemon/base/log.h"
 #include "daemon/base/poison.h"
 
-#define NC_NOTIF_MAX_EDITS 256
 /* The session registry is locked while sending, so a subscriber that stops reading
  * delays logins and session ends by at most this much per notification. */
 #define NC_NOTIF_SEND_TIMEOUT_MS 250
@@ -89,65 +89,7 @@ static bool any_subscriber(struct nc_api *api)
     return any;
 }
 
-static const char *edit_op(enum cfg_chg_op op)
-{
-    switch (op) {
-    case CFG_CHG_CREATE:
-        return "create";
-    case CFG_CHG_DELETE:
-        return "delete";
-    case CFG_CHG_REPLACE:
-        return "replace";
-    default:
-        return "merge";
-    }
-}
-
-struct lyd_node *nc_config_change_notif(struct ly_ctx *ctx, const struct cfg_actor *actor, const struct cfg_change *chg,
-                                        size_t n)
-{
-    struct lyd_node *ev = NULL, *by = NULL, *edit;
-    char sid[16];
-
-    if (lyd_new_inner(NULL, ly_ctx_get_module_implemented(ctx, "ietf-netconf-notifications"), "netconf-config-change",
-                      0, &ev))
-        return NULL;
-    lyd_new_inner(ev, NULL, "changed-by", 0, &by);
-    if (actor->sid) {
-        snprintf(sid, sizeof(sid), "%u", actor->sid);
-        lyd_new_term(by, NULL, "username", actor->user ? actor->user : "", 0, NULL);
-        lyd_new_term(by, NULL, "session-id", sid, 0, NULL);
-        if (actor->host)
-            lyd_new_term(by, NULL, "source-host", actor->host, 0, NULL);
-    } else {
-        lyd_new_term(by, NULL, "server", NULL, 0, NULL);
-    }
-    lyd_new_term(ev, NULL, "datastore", "running", 0, NULL);
-    for (size_t i = 0; i < n && i < NC_NOTIF_MAX_EDITS; i++) {
-        if (!chg[i].path || !strcmp(chg[i].path, "/"))
-            continue;
-        if (lyd_new_list(ev, NULL, "edit", 0, &edit))
-            continue;
-        if (lyd_new_term(edit, NULL, "target", chg[i].path, 0, NULL) ||
-            lyd_new_term(edit, NULL, "operation", edit_op(chg[i].op), 0, NULL))
-            lyd_free_tree(edit);
-    }
-    return ev;
-}
-
-void nc_api_config_changed(const struct cfg_actor *actor, const struct cfg_change *chg, size_t n, void *arg)
-{
-    struct nc_api *api = arg;
-    struct lyd_node *ev;
-
-    if (!api || !n || !any_subscriber(api))
-        return;
-    ev = nc_config_change_notif(api->ctx, actor, chg, n);
-    if (ev)
-        nc_api_notify(api, ev);
-}
-
-void nc_api_notify(struct nc_api *api, struct lyd_node *ev)
+void nc_api_notify(struct nc_api *api, struct lyd_node *ev, const char *time_str)
 {
     struct nc_notif_item *it;
 
@@ -156,7 +98,11 @@ void nc_api_notify(struct nc_api *api, struct lyd_node *ev)
         return;
     }
     it = calloc(1, sizeof(*it));
-    if (!it || ly_time_time2str(time(NULL), NULL, &it->time)) {
+    if (it && time_str)
+        it->time = strdup(time_str);
+    else if (it && ly_time_time2str(time(NULL), NULL, &it->time))
+        it->time = NULL;
+    if (!it || !it->time) {
         free(it);
         lyd_free_tree(ev);
         return;

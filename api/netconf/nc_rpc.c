@@ -1,12 +1,12 @@
-/* NETCONF operations: each RPC is parsed on the poll thread that received it and run
- * on the control thread through the control queue, where it calls the datastore.
- * Datastore errors (struct cfg_err) become rpc-errors here. */
+/* NETCONF operations: each RPC is parsed by libnetconf2 on the poll thread that
+ * received it and runs there; what needs the datastore or the daemon is a request to
+ * ravend (api/mgmt/mc.h) for the session's user. Datastore errors (struct cfg_err,
+ * as ravend sent them) become rpc-errors here. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/netconf/nc_impl.h"
-#include "daemon/base/ctlq.h"
 #include "daemon/base/log.h"
 #include "daemon/base/poison.h"
 
@@ -17,7 +17,6 @@ struct rpc_req {
     struct lyd_node *rpc;
     struct cfg_actor actor;
     int role;
-    struct nc_server_reply *reply;
 };
 
 static const NC_ERR tag_map[] = {
@@ -356,9 +355,10 @@ fail:
     return NULL;
 }
 
+/* ravend checks roles too; this check words the error for a NETCONF client */
 static bool need_admin(struct rpc_req *r, struct cfg_errs *errs)
 {
-    if (r->role == NC_ROLE_ADMIN)
+    if (r->role == MC_ROLE_ADMIN)
         return true;
     cfg_err_add(errs, CFG_ERR_ACCESS_DENIED, CFG_ERRT_PROTOCOL, NULL,
                 "user \"%s\" has the read-only role; %s needs the admin role", r->actor.user ? r->actor.user : "?",
@@ -366,7 +366,8 @@ static bool need_admin(struct rpc_req *r, struct cfg_errs *errs)
     return false;
 }
 
-/* ietf-netconf-monitoring and yang-library state for <get>. */
+/* ietf-netconf-monitoring and yang-library state for <get>: this process's own, as
+ * libnetconf2 here announces the capabilities and serves the schemas. */
 static void add_monitoring(struct nc_api *api, struct lyd_node **data)
 {
     struct lyd_node *yl = NULL, *ncs = NULL, *caps = NULL, *schemas = NULL;
@@ -398,36 +399,58 @@ static void add_monitoring(struct nc_api *api, struct lyd_node **data)
     lyd_merge_siblings(data, ncs, LYD_MERGE_DESTRUCT);
 }
 
+/* The monitoring state selected by @xp (NULL = all of it) in *out. The client's
+ * XPath is evaluated here first, so that a libyang crash on it ends this process
+ * rather than ravend, which evaluates it again on its own data. */
+static int local_state(struct nc_api *api, char **xp, struct lyd_node **out, struct cfg_errs *errs)
+{
+    struct lyd_node *mon = NULL;
+    int rc = 0;
+
+    *out = NULL;
+    add_monitoring(api, &mon);
+    if (xp) {
+        rc = cfg_tree_select_ctx(api->ctx, mon, (const char *const *)xp, out, errs);
+        lyd_free_siblings(mon);
+    } else {
+        *out = mon;
+    }
+    return rc;
+}
+
 static struct nc_server_reply *op_get(struct rpc_req *r, bool config_only)
 {
     struct nc_api *api = r->api;
     struct cfg_errs errs = {0};
-    struct lyd_node *data = NULL, *all = NULL;
+    struct lyd_node *data = NULL, *mon = NULL;
     char **xp = NULL;
     int ds = CFG_DS_RUNNING, rc;
 
     rc = nc_filter_from_rpc(api->ctx, r->rpc, &xp, &errs);
     if (!rc && config_only)
         rc = parse_ds(api, r->rpc, "source", false, &ds, NULL, &errs);
+    if (!rc && (xp || !config_only))
+        rc = local_state(api, xp, &mon, &errs);
     if (!rc && config_only) {
-        /* select while copying: a filtered read costs what it returns */
-        rc = cfg_get(api->cfg, (enum cfg_ds)ds, (const char *const *)xp, false, &data, &errs);
+        lyd_free_siblings(mon);
+        mon = NULL;
+        rc = mc_get(api->mc, &r->actor, (enum cfg_ds)ds, (const char *const *)xp, &data, &errs);
     } else if (!rc) {
-        rc = cfg_get(api->cfg, CFG_DS_RUNNING, NULL, false, &all, &errs);
-        if (!rc)
-            add_monitoring(api, &all);
-        if (!rc && api->state_fn)
-            rc = api->state_fn(api->ctx, &all, api->hooks_arg);
-        if (!rc && xp) {
-            rc = cfg_tree_select(api->cfg, all, (const char *const *)xp, &data, &errs);
-            lyd_free_siblings(all);
-        } else {
-            data = all;
+        rc = mc_get_state(api->mc, &r->actor, (const char *const *)xp, &data, &errs);
+        if (!rc && mon) {
+            if (lyd_merge_siblings(&data, mon, LYD_MERGE_DESTRUCT)) {
+                cfg_err_add(&errs, CFG_ERR_RESOURCE_DENIED, CFG_ERRT_APPLICATION, NULL, "out of memory");
+                rc = -ENOMEM;
+            }
+            mon = NULL; /* merged, or part of data */
         }
     }
+    lyd_free_siblings(mon);
     nc_filter_free(xp);
-    if (rc)
+    if (rc) {
+        lyd_free_siblings(data);
         return reply_errs(api->ctx, &errs);
+    }
     return reply_data(r->rpc, data, wd_mode(r->rpc));
 }
 
@@ -470,8 +493,8 @@ static struct nc_server_reply *op_edit(struct rpc_req *r)
     }
     rc = any_tree(api, cfgnode, &tree, &errs);
     if (!rc)
-        rc = cfg_edit(api->cfg, (enum cfg_ds)ds, tree, parse_defop(child_val(r->rpc, "default-operation")), to, eo,
-                      &r->actor, &errs);
+        rc = mc_edit(api->mc, &r->actor, (enum cfg_ds)ds, tree, parse_defop(child_val(r->rpc, "default-operation")),
+                     to, eo, &errs);
     lyd_free_siblings(tree);
     return reply_rc(api->ctx, rc, &errs);
 }
@@ -489,7 +512,7 @@ static struct nc_server_reply *op_copy(struct rpc_req *r)
     if (!rc)
         rc = parse_ds(api, r->rpc, "source", true, &src, &tree, &errs);
     if (!rc)
-        rc = cfg_copy(api->cfg, (enum cfg_ds)dst, src, tree, &r->actor, &errs);
+        rc = mc_copy(api->mc, &r->actor, (enum cfg_ds)dst, src, tree, &errs);
     lyd_free_siblings(tree);
     return reply_rc(api->ctx, rc, &errs);
 }
@@ -507,20 +530,20 @@ static struct nc_server_reply *op_simple(struct rpc_req *r, const char *name)
             return reply_errs(api->ctx, &errs);
         rc = parse_ds(api, r->rpc, "target", false, &ds, NULL, &errs);
         if (!rc)
-            rc = name[0] == 'l' ? cfg_lock(api->cfg, (enum cfg_ds)ds, &r->actor, &errs) :
-                                  cfg_unlock(api->cfg, (enum cfg_ds)ds, &r->actor, &errs);
+            rc = name[0] == 'l' ? mc_lock(api->mc, &r->actor, (enum cfg_ds)ds, &errs) :
+                                  mc_unlock(api->mc, &r->actor, (enum cfg_ds)ds, &errs);
     } else if (!strcmp(name, "validate")) {
         rc = parse_ds(api, r->rpc, "source", true, &ds, &tree, &errs);
         if (!rc)
-            rc = cfg_validate(api->cfg, ds, tree, &errs);
+            rc = mc_validate(api->mc, &r->actor, ds, tree, &errs);
     } else if (!need_admin(r, &errs)) {
         rc = -EACCES;
     } else if (!strcmp(name, "delete-config")) {
         rc = parse_ds(api, r->rpc, "target", false, &ds, NULL, &errs);
         if (!rc)
-            rc = cfg_delete_ds(api->cfg, (enum cfg_ds)ds, &r->actor, &errs);
+            rc = mc_delete_ds(api->mc, &r->actor, (enum cfg_ds)ds, &errs);
     } else if (!strcmp(name, "discard-changes")) {
-        rc = cfg_discard(api->cfg, &r->actor, &errs);
+        rc = mc_discard(api->mc, &r->actor, &errs);
     } else if (!strcmp(name, "commit")) {
         struct cfg_commit_opts o = {0};
         const char *to = child_val(r->rpc, "confirm-timeout");
@@ -529,9 +552,9 @@ static struct nc_server_reply *op_simple(struct rpc_req *r, const char *name)
         o.timeout_s = to ? (uint32_t)strtoul(to, NULL, 10) : 0;
         o.persist = child_val(r->rpc, "persist");
         o.persist_id = child_val(r->rpc, "persist-id");
-        rc = cfg_commit(api->cfg, &o, &r->actor, &errs);
+        rc = mc_commit(api->mc, &r->actor, &o, &errs);
     } else if (!strcmp(name, "cancel-commit")) {
-        rc = cfg_cancel_commit(api->cfg, child_val(r->rpc, "persist-id"), &r->actor, &errs);
+        rc = mc_cancel_commit(api->mc, &r->actor, child_val(r->rpc, "persist-id"), &errs);
     }
     lyd_free_siblings(tree);
     return reply_rc(api->ctx, rc, &errs);
@@ -615,7 +638,7 @@ static struct nc_server_reply *op_get_schema(struct rpc_req *r)
     return nc_server_reply_data(out, NC_WD_EXPLICIT, NC_PARAMTYPE_FREE);
 }
 
-/* An RPC of the raven modules, run by the daemon's hook. */
+/* An RPC of the raven modules, run by ravend. */
 static struct nc_server_reply *op_daemon(struct rpc_req *r)
 {
     struct nc_api *api = r->api;
@@ -623,15 +646,11 @@ static struct nc_server_reply *op_daemon(struct rpc_req *r)
     struct lyd_node *out = NULL;
     int rc;
 
-    if (!need_admin(r, &errs) || !api->rpc_fn) {
-        if (!errs.head)
-            cfg_err_add(&errs, CFG_ERR_OPERATION_NOT_SUPPORTED, CFG_ERRT_PROTOCOL, NULL, "operation %s is not supported",
-                        r->rpc->schema->name);
+    if (!need_admin(r, &errs))
         return reply_errs(api->ctx, &errs);
-    }
     if (lyd_dup_single(r->rpc, NULL, 0, &out))
         return reply_rc(api->ctx, -ENOMEM, &errs);
-    rc = api->rpc_fn(r->rpc, out, &errs, api->hooks_arg);
+    rc = mc_rpc(api->mc, &r->actor, r->rpc, out, &errs);
     if (rc) {
         lyd_free_tree(out);
         return reply_rc(api->ctx, rc, &errs);
@@ -643,23 +662,21 @@ static struct nc_server_reply *op_daemon(struct rpc_req *r)
     return nc_server_reply_data(out, NC_WD_EXPLICIT, NC_PARAMTYPE_FREE);
 }
 
-static void rpc_ctl(void *arg)
+static struct nc_server_reply *op_ravend(struct rpc_req *r)
 {
-    struct rpc_req *r = arg;
     const char *name = r->rpc->schema->name;
 
     if (strcmp(r->rpc->schema->module->name, "ietf-netconf"))
-        r->reply = op_daemon(r);
-    else if (!strcmp(name, "get"))
-        r->reply = op_get(r, false);
-    else if (!strcmp(name, "get-config"))
-        r->reply = op_get(r, true);
-    else if (!strcmp(name, "edit-config"))
-        r->reply = op_edit(r);
-    else if (!strcmp(name, "copy-config"))
-        r->reply = op_copy(r);
-    else
-        r->reply = op_simple(r, name);
+        return op_daemon(r);
+    if (!strcmp(name, "get"))
+        return op_get(r, false);
+    if (!strcmp(name, "get-config"))
+        return op_get(r, true);
+    if (!strcmp(name, "edit-config"))
+        return op_edit(r);
+    if (!strcmp(name, "copy-config"))
+        return op_copy(r);
+    return op_simple(r, name);
 }
 
 static struct nc_server_reply *op_kill(struct rpc_req *r)
@@ -706,10 +723,10 @@ struct nc_server_reply *nc_rpc_dispatch(struct lyd_node *rpc, struct nc_session 
     r.actor.sid = nc_session_get_id(session);
     r.actor.user = nc_session_get_username(session);
     r.actor.host = nc_session_get_host(session);
-    r.role = nc_auth_role(api, r.actor.user);
+    r.role = nc_sess_role(api, r.actor.sid);
     if (r.role < 0) {
-        cfg_err_add(&errs, CFG_ERR_ACCESS_DENIED, CFG_ERRT_PROTOCOL, NULL, "user \"%s\" is no longer configured",
-                    r.actor.user ? r.actor.user : "?");
+        cfg_err_add(&errs, CFG_ERR_ACCESS_DENIED, CFG_ERRT_PROTOCOL, NULL, "session %u is not registered",
+                    r.actor.sid);
         return reply_errs(api->ctx, &errs);
     }
     if (!strcmp(mod, "notifications") && !strcmp(name, "create-subscription"))
@@ -723,9 +740,5 @@ struct nc_server_reply *nc_rpc_dispatch(struct lyd_node *rpc, struct nc_session 
                     "operation %s:%s is not supported yet", mod, name);
         return reply_errs(api->ctx, &errs);
     }
-    if (ctlq_call(api->q, rpc_ctl, &r)) {
-        cfg_err_add(&errs, CFG_ERR_OPERATION_FAILED, CFG_ERRT_APPLICATION, NULL, "the server is shutting down");
-        return reply_errs(api->ctx, &errs);
-    }
-    return r.reply;
+    return op_ravend(&r);
 }

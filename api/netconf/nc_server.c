@@ -1,62 +1,29 @@
-/* NETCONF server threads and session registry. One thread accepts SSH connections,
- * NC_POLL_THREADS threads poll the sessions and run their RPCs (each RPC is then
- * executed on the control thread), and one thread sends notifications. */
-#include <arpa/inet.h>
+/* NETCONF server threads and session registry. One thread accepts SSH connections
+ * (logins are checked by ravend), NC_POLL_THREADS threads poll the sessions and run
+ * their RPCs (each a request to ravend), and one thread sends notifications. */
 #include <errno.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api/netconf/nc_impl.h"
-#include "daemon/base/ctlq.h"
 #include "daemon/base/log.h"
 #include "daemon/base/poison.h"
 
-static const char *const ietf_modules[][2] = {
-    /* name, features ("*" = all) */
-    {"ietf-netconf", NULL},
-    {"ietf-netconf-with-defaults", NULL},
-    {"ietf-netconf-monitoring", NULL},
-    {"ietf-netconf-notifications", NULL},
-    {"notifications", NULL},
-    {"nc-notifications", NULL},
-};
-
-static int load_modules(struct ly_ctx *ctx)
-{
-    const char *nc_features[] = {"writable-running", "candidate", "confirmed-commit", "rollback-on-error",
-                                 "validate", "startup", "xpath", NULL};
-
-    for (size_t i = 0; i < sizeof(ietf_modules) / sizeof(ietf_modules[0]); i++) {
-        const char **feat = i == 0 ? nc_features : NULL;
-
-        if (!ly_ctx_load_module(ctx, ietf_modules[i][0], NULL, feat)) {
-            log_err("netconf", "cannot load YANG module %s (is libyuma-base installed?)", ietf_modules[i][0]);
-            return -ENOENT;
-        }
-    }
-    return 0;
-}
-
-struct nc_api *nc_api_new(struct ly_ctx *ctx, struct cfg *cfg, struct ctlq *q, const char *state_dir)
+struct nc_api *nc_api_new(struct ly_ctx *ctx)
 {
     struct nc_api *api = calloc(1, sizeof(*api));
 
     if (!api)
         return NULL;
     api->ctx = ctx;
-    api->cfg = cfg;
-    api->q = q;
-    pthread_mutex_init(&api->users_lock, NULL);
+    pthread_mutex_init(&api->hostkey_lock, NULL);
+    pthread_mutex_init(&api->ep_lock, NULL);
     pthread_mutex_init(&api->sess_lock, NULL);
     pthread_mutex_init(&api->notif_lock, NULL);
     pthread_cond_init(&api->notif_cond, NULL);
-    api->state_dir = strdup(state_dir);
-    if (!api->state_dir || load_modules(ctx))
-        goto fail;
     if (nc_server_init(ctx)) {
         log_err("netconf", "libnetconf2 server initialisation failed");
         goto fail;
@@ -76,8 +43,7 @@ struct nc_api *nc_api_new(struct ly_ctx *ctx, struct cfg *cfg, struct ctlq *q, c
     nc_server_set_capability("urn:ietf:params:netconf:capability:notification:1.0");
     nc_server_set_capability("urn:ietf:params:netconf:capability:interleave:1.0");
     nc_server_set_idle_timeout(3600);
-    if (nc_auth_init(api))
-        goto fail;
+    nc_auth_init(api);
     api->ps = nc_ps_new();
     if (!api->ps)
         goto fail;
@@ -85,6 +51,11 @@ struct nc_api *nc_api_new(struct ly_ctx *ctx, struct cfg *cfg, struct ctlq *q, c
 fail:
     nc_api_free(api);
     return NULL;
+}
+
+void nc_api_set_mc(struct nc_api *api, struct mc *mc)
+{
+    api->mc = mc;
 }
 
 struct nc_sess *nc_sess_find(struct nc_api *api, uint32_t sid)
@@ -96,18 +67,32 @@ struct nc_sess *nc_sess_find(struct nc_api *api, uint32_t sid)
     return NULL;
 }
 
-static void sess_add(struct nc_api *api, struct nc_session *s)
+int nc_sess_role(struct nc_api *api, uint32_t sid)
+{
+    struct nc_sess *s;
+    int role;
+
+    pthread_mutex_lock(&api->sess_lock);
+    s = nc_sess_find(api, sid);
+    role = s ? (int)s->role : -1;
+    pthread_mutex_unlock(&api->sess_lock);
+    return role;
+}
+
+static int sess_add(struct nc_api *api, struct nc_session *s, enum mc_role role)
 {
     struct nc_sess *e = calloc(1, sizeof(*e));
 
     if (!e)
-        return;
+        return -ENOMEM;
     e->s = s;
     e->sid = nc_session_get_id(s);
+    e->role = role;
     pthread_mutex_lock(&api->sess_lock);
     e->next = api->sessions;
     api->sessions = e;
     pthread_mutex_unlock(&api->sess_lock);
+    return 0;
 }
 
 static void sess_remove(struct nc_api *api, struct nc_session *s)
@@ -124,29 +109,32 @@ static void sess_remove(struct nc_api *api, struct nc_session *s)
     pthread_mutex_unlock(&api->sess_lock);
 }
 
-struct sess_end_req {
-    struct cfg *cfg;
-    uint32_t sid;
-};
-
-static void sess_end_ctl(void *arg)
-{
-    struct sess_end_req *r = arg;
-
-    cfg_session_end(r->cfg, r->sid);
-    free(r);
-}
-
 void nc_sess_end(struct nc_api *api, uint32_t sid)
 {
-    struct sess_end_req *r = malloc(sizeof(*r));
+    if (api->mc)
+        mc_session_end(api->mc, sid);
+}
 
-    if (!r)
+/* A session that libnetconf2 accepted: into the registry with the role of its login. */
+static void accepted(struct nc_api *api, struct nc_session *s)
+{
+    int role = nc_auth_take_role(api, s);
+    const char *host = nc_session_get_host(s) ? nc_session_get_host(s) : "?";
+
+    if (role < 0) {
+        /* cannot happen with password and public-key logins only */
+        log_err("netconf", "session %u from %s: no role for user %s; closing it", nc_session_get_id(s), host,
+                nc_session_get_username(s));
+        nc_session_free(s, NULL);
         return;
-    r->cfg = api->cfg;
-    r->sid = sid;
-    if (ctlq_post(api->q, sess_end_ctl, r))
-        free(r);
+    }
+    log_info("netconf", "session %u: user %s (%s) from %s", nc_session_get_id(s), nc_session_get_username(s),
+             role == MC_ROLE_ADMIN ? "admin" : "read-only", host);
+    if (sess_add(api, s, (enum mc_role)role) || nc_ps_add_session(api->ps, s)) {
+        sess_remove(api, s);
+        nc_sess_end(api, nc_session_get_id(s));
+        nc_session_free(s, NULL);
+    }
 }
 
 static void *accept_main(void *arg)
@@ -155,19 +143,19 @@ static void *accept_main(void *arg)
 
     while (!atomic_load(&api->stop)) {
         struct nc_session *s = NULL;
-        NC_MSG_TYPE m = nc_accept(200, &s);
+        NC_MSG_TYPE m;
 
-        if (m == NC_MSG_HELLO) {
-            log_info("netconf", "session %u: user %s from %s", nc_session_get_id(s), nc_session_get_username(s),
-                     nc_session_get_host(s) ? nc_session_get_host(s) : "?");
-            sess_add(api, s);
-            if (nc_ps_add_session(api->ps, s)) {
-                sess_remove(api, s);
-                nc_session_free(s, NULL);
-            }
-        } else if (m == NC_MSG_ERROR && nc_server_endpt_count() == 0) {
+        /* before the first `listen` event, or while NETCONF is disabled: libnetconf2
+         * would log an error at every call */
+        if (nc_server_endpt_count() == 0) {
             usleep(200 * 1000);
+            continue;
         }
+        m = nc_accept(200, &s);
+        if (m == NC_MSG_HELLO)
+            accepted(api, s);
+        /* a connection that did not get as far leaves no login behind */
+        nc_auth_take_role(api, NULL);
     }
     return NULL;
 }
@@ -213,23 +201,41 @@ int nc_api_start(struct nc_api *api)
     return 0;
 }
 
-void nc_api_stop(struct nc_api *api)
+static int join_by(pthread_t t, const struct timespec *deadline)
 {
+    return pthread_timedjoin_np(t, NULL, deadline) ? -ETIMEDOUT : 0;
+}
+
+int nc_api_stop(struct nc_api *api, int timeout_ms)
+{
+    struct timespec dl;
+    int rc = 0;
+
     if (!api || !api->started)
-        return;
+        return 0;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += timeout_ms / 1000;
+    dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (dl.tv_nsec >= 1000000000L) {
+        dl.tv_sec++;
+        dl.tv_nsec -= 1000000000L;
+    }
     atomic_store(&api->stop, true);
-    pthread_join(api->accept_thr, NULL);
-    for (int i = 0; i < NC_POLL_THREADS; i++)
-        pthread_join(api->poll_thr[i], NULL);
+    if (join_by(api->accept_thr, &dl))
+        rc = -ETIMEDOUT;
+    for (int i = 0; i < NC_POLL_THREADS && !rc; i++)
+        rc = join_by(api->poll_thr[i], &dl);
+    if (rc)
+        return rc;
     nc_notif_stop(api);
     api->started = false;
+    return 0;
 }
 
 void nc_api_free(struct nc_api *api)
 {
-    if (!api)
+    if (!api || nc_api_stop(api, 10000))
         return;
-    nc_api_stop(api);
     if (api->ps) {
         nc_ps_clear(api->ps, 1, NULL);
         nc_ps_free(api->ps);
@@ -240,134 +246,15 @@ void nc_api_free(struct nc_api *api)
         free(e);
     }
     if (nc_rpc_api == api) {
+        nc_endpt_clear(api);
         nc_server_destroy();
         nc_rpc_api = NULL;
     }
-    nc_user_free_array(api->users, api->nusers);
-    nc_endpoint_free_array(api->eps, api->neps);
-    free(api->hostkey_path);
-    free(api->state_dir);
-    pthread_mutex_destroy(&api->users_lock);
+    nc_auth_fini(api);
+    pthread_mutex_destroy(&api->hostkey_lock);
+    pthread_mutex_destroy(&api->ep_lock);
     pthread_mutex_destroy(&api->sess_lock);
     pthread_mutex_destroy(&api->notif_lock);
     pthread_cond_destroy(&api->notif_cond);
     free(api);
-}
-
-void nc_endpoint_free_array(struct nc_endpoint *eps, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(eps[i].name);
-        free(eps[i].address);
-    }
-    free(eps);
-}
-
-static const struct nc_endpoint *ep_find(const struct nc_endpoint *eps, size_t n, const char *name)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (!strcmp(eps[i].name, name))
-            return &eps[i];
-    }
-    return NULL;
-}
-
-static bool ep_listening_on(const struct nc_api *api, const char *address, uint16_t port)
-{
-    for (size_t i = 0; i < api->neps; i++) {
-        if (api->eps[i].port == port && !strcmp(api->eps[i].address, address))
-            return true;
-    }
-    return false;
-}
-
-int nc_api_can_listen(const struct nc_api *api, const char *address, uint16_t port)
-{
-    struct sockaddr_storage ss = {0};
-    socklen_t len;
-    int fd, rc = 0, one = 1;
-
-    if (ep_listening_on(api, address, port))
-        return 0;
-    if (strchr(address, ':')) {
-        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
-        a6->sin6_family = AF_INET6;
-        a6->sin6_port = htons(port);
-        if (inet_pton(AF_INET6, address, &a6->sin6_addr) != 1)
-            return -EINVAL;
-        len = sizeof(*a6);
-    } else {
-        struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
-        a4->sin_family = AF_INET;
-        a4->sin_port = htons(port);
-        if (inet_pton(AF_INET, address, &a4->sin_addr) != 1)
-            return -EINVAL;
-        len = sizeof(*a4);
-    }
-    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -errno;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (bind(fd, (struct sockaddr *)&ss, len) < 0)
-        rc = -errno;
-    close(fd);
-    return rc;
-}
-
-static int ep_add(const struct nc_endpoint *e)
-{
-    if (nc_server_add_endpt(e->name, NC_TI_LIBSSH) || nc_server_endpt_set_address(e->name, e->address) ||
-        nc_server_endpt_set_port(e->name, e->port) || nc_server_ssh_endpt_add_hostkey(e->name, "hostkey", -1) ||
-        nc_server_ssh_endpt_set_auth_methods(e->name, NC_SSH_AUTH_PUBLICKEY | NC_SSH_AUTH_PASSWORD)) {
-        nc_server_del_endpt(e->name, NC_TI_LIBSSH);
-        return -EADDRNOTAVAIL;
-    }
-    log_info("netconf", "listening on %s port %u (endpoint %s)", e->address, e->port, e->name);
-    return 0;
-}
-
-int nc_api_set_endpoints(struct nc_api *api, const struct nc_endpoint *eps, size_t n)
-{
-    struct nc_endpoint *now = calloc(n ? n : 1, sizeof(*now));
-    size_t nnow = 0;
-    int rc = 0;
-
-    if (!now)
-        return -ENOMEM;
-    /* remove the ones gone or changed */
-    for (size_t i = 0; i < api->neps; i++) {
-        const struct nc_endpoint *e = &api->eps[i], *ne = ep_find(eps, n, e->name);
-
-        if (!ne || ne->port != e->port || strcmp(ne->address, e->address)) {
-            nc_server_del_endpt(e->name, NC_TI_LIBSSH);
-            log_info("netconf", "stopped listening on %s port %u (endpoint %s)", e->address, e->port, e->name);
-        }
-    }
-    for (size_t i = 0; i < n; i++) {
-        const struct nc_endpoint *ne = &eps[i], *e = ep_find(api->eps, api->neps, ne->name);
-
-        if (!e || ne->port != e->port || strcmp(ne->address, e->address)) {
-            int r = ep_add(ne);
-            if (r) {
-                log_err("netconf", "cannot listen on %s port %u (endpoint %s)", ne->address, ne->port, ne->name);
-                rc = r;
-                continue;
-            }
-        }
-        now[nnow].name = strdup(ne->name);
-        now[nnow].address = strdup(ne->address);
-        now[nnow].port = ne->port;
-        nnow++;
-    }
-    nc_endpoint_free_array(api->eps, api->neps);
-    api->eps = now;
-    api->neps = nnow;
-    return rc;
-}
-
-void nc_api_set_hooks(struct nc_api *api, nc_state_fn state, nc_rpc_fn rpc, void *arg)
-{
-    api->state_fn = state;
-    api->rpc_fn = rpc;
-    api->hooks_arg = arg;
 }

@@ -145,6 +145,10 @@ int cfg_get(struct cfg *cfg, enum cfg_ds ds, const char *const *xpaths, bool wit
  * their parents, as a new tree; NULL @xpaths copies everything. */
 int cfg_tree_select(struct cfg *cfg, const struct lyd_node *src, const char *const *xpaths, struct lyd_node **out,
                     struct cfg_errs *errs);
+/* The same without a datastore: any thread, errors worded with @ctx (the front
+ * ends select their own state, e.g. ietf-netconf-monitoring, with a client's filter). */
+int cfg_tree_select_ctx(const struct ly_ctx *ctx, const struct lyd_node *src, const char *const *xpaths,
+                        struct lyd_node **out, struct cfg_errs *errs);
 /* @tree (with siblings) as XML where every node holding its schema default carries
  * wd:default="true" (with-defaults report-all-tagged, RFC 6243 section 6 and RFC
  * 8040 section 4.8.9): libyang names the attribute's namespace after the

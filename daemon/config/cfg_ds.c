@@ -225,17 +225,28 @@ int cfg_print_xml_tagged(const struct lyd_node *tree, uint32_t flags, char **out
 int cfg_tree_select(struct cfg *cfg, const struct lyd_node *src, const char *const *xpaths, struct lyd_node **out,
                     struct cfg_errs *errs)
 {
+    return cfg_tree_select_ctx(cfg->ctx, src, xpaths, out, errs);
+}
+
+int cfg_tree_select_ctx(const struct ly_ctx *ctx, const struct lyd_node *src, const char *const *xpaths,
+                        struct lyd_node **out, struct cfg_errs *errs)
+{
     struct lyd_node *res = NULL;
     int rc = 0;
 
     *out = NULL;
-    if (!xpaths)
-        return dup_tree(cfg, src, out, errs);
+    if (!xpaths) {
+        if (src && lyd_dup_siblings(src, NULL, LYD_DUP_RECURSIVE | LYD_DUP_WITH_FLAGS, out)) {
+            cfg_err_from_ly(errs, ctx, "out of memory copying a datastore");
+            return -ENOMEM;
+        }
+        return 0;
+    }
     for (const char *const *xp = xpaths; *xp && src && !rc; xp++) {
         struct ly_set *set = NULL;
 
         if (lyd_find_xpath(src, *xp, &set)) {
-            cfg_err_from_ly(errs, cfg->ctx, "invalid XPath filter");
+            cfg_err_from_ly(errs, ctx, "invalid XPath filter");
             cfg_err_add(errs, CFG_ERR_INVALID_VALUE, CFG_ERRT_PROTOCOL, NULL,
                         "XPath filter \"%s\" cannot be evaluated", *xp);
             rc = -EINVAL;
