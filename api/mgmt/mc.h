@@ -63,7 +63,7 @@ struct mc_hooks {
     void *arg;
 };
 
-/* Connects to @path, says hello as @kind ("netconf" or "rest") and starts the
+/* Connects to @path (a file, or "@name" in the abstract namespace), says hello as @kind ("netconf" or "rest") and starts the
  * reader thread. @ctx (borrowed, must outlive the client) parses what ravend sends.
  * Returns NULL with errno set on failure. */
 struct mc *mc_connect(const char *path, const char *kind, struct ly_ctx *ctx, const struct mc_hooks *hooks);

@@ -50,6 +50,24 @@ const char *cfg_err_type_name(enum cfg_err_type type)
     return type_names[type];
 }
 
+int cfg_err_tag_parse(const char *name)
+{
+    for (size_t i = 0; name && i < sizeof(tag_names) / sizeof(tag_names[0]); i++) {
+        if (tag_names[i] && !strcmp(tag_names[i], name))
+            return (int)i;
+    }
+    return -1;
+}
+
+int cfg_err_type_parse(const char *name)
+{
+    for (size_t i = 0; name && i < sizeof(type_names) / sizeof(type_names[0]); i++) {
+        if (type_names[i] && !strcmp(type_names[i], name))
+            return (int)i;
+    }
+    return -1;
+}
+
 static void cfg_err_append(struct cfg_errs *errs, struct cfg_err *e)
 {
     e->next = NULL;

@@ -57,6 +57,9 @@ struct cfg_errs {
 
 const char *cfg_err_tag_name(enum cfg_err_tag tag);
 const char *cfg_err_type_name(enum cfg_err_type type);
+/* The inverse of the two above: the enum value of @name, or -1. */
+int cfg_err_tag_parse(const char *name);
+int cfg_err_type_parse(const char *name);
 /* Appends an error; @path may be NULL. Returns the new error (NULL only on ENOMEM,
  * in which case the list keeps a preallocated out-of-memory error). */
 struct cfg_err *cfg_err_add(struct cfg_errs *errs, enum cfg_err_tag tag, enum cfg_err_type type,
