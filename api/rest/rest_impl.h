@@ -40,7 +40,121 @@ struct rest_srv {
     struct rest_srv *next;
 };
 
-struct rest_auth;   /* rest_auth.c: logins and tokens, checked by ravend, with a local cache of tokens
+struct rest_auth;   /* rest_auth.c */
+struct rest_events; /* rest_events.c */
+
+struct rest_api {
+    struct ly_ctx *ctx;
+    struct mc *mc;
+    struct event_base *base;
+    char *web_dir;
+
+    /* the served certificate and endpoints; changed only on the main thread */
+    char *cert_pem, *key_pem;
+    struct rest_srv *srvs;
+    atomic_int retiring; /* endpoints being stopped on threads of their own */
+    bool stopped;
+    /* the last `listen` event, from the reader thread to the main thread */
+    pthread_mutex_t listen_lock;
+    struct mc_listen *listen_next;
+    struct event *listen_ev;
+
+    /* configuration reads, by request (they change only when running does) */
+    pthread_mutex_t cache_lock;
+    struct rest_cache_ent {
+        char *key, *body;
+        size_t len;
+        char etag[48];
+        time_t last_modified;
+        uint64_t epoch;
+        int64_t expires_ms; /* CLOCK_MONOTONIC; 0: until the epoch moves */
+    } cache[REST_CACHE_SIZE];
+    unsigned int cache_next;
+    atomic_uint_fast64_t epoch; /* bumped by changes of running, session events, operations */
+
+    struct rest_auth *auth;
+    struct rest_events *ev;
+    uint64_t boot; /* random: keeps entity tags unique across restarts */
+    atomic_uint_fast64_t nreq;
+};
+
+/* The caller of a request, once authenticated. */
+struct rest_who {
+    char user[40];
+    enum rest_role role;
+    char token[65]; /* set when a bearer token (or the cookie) was used */
+    time_t expires; /* the token's expiry */
+};
+
+/* What a handler answers: status, body (owned), content type, extra headers. */
+struct rest_reply {
+    unsigned int status;
+    char *body;
+    size_t len;
+    const char *ctype;
+    char *location;
+    char etag[48];
+    time_t last_modified;
+    bool allow_set;
+    const char *allow;
+    const char *challenge; /* 401: WWW-Authenticate (default: Basic) */
+};
+
+/* Query parameters of RFC 8040 §4.8 (and the traffic stream's interval). */
+enum rest_content { REST_CONTENT_ALL = 0, REST_CONTENT_CONFIG, REST_CONTENT_NONCONFIG };
+enum rest_wd { REST_WD_DEFAULT = 0, REST_WD_EXPLICIT, REST_WD_TRIM, REST_WD_ALL, REST_WD_ALL_TAGGED };
+
+struct rest_query {
+    unsigned int depth; /* 0: unbounded */
+    char *fields;
+    enum rest_content content;
+    enum rest_wd wd;
+    unsigned int interval; /* streams */
+};
+
+/* Which datastore a /restconf/data or /restconf/ds request addresses. */
+enum rest_dsel { REST_DS_UNIFIED = 0, REST_DS_RUNNING, REST_DS_CANDIDATE, REST_DS_STARTUP, REST_DS_OPERATIONAL };
+
+/* One request, served on a libmicrohttpd thread. */
+struct rest_req {
+    struct rest_api *api;
+    struct MHD_Connection *conn;
+    const char *method;
+    const char *url;      /* raw (not unescaped), without the query */
+    const char *base_uri; /* "/restconf/data" or "/restconf/ds/ietf-datastores:NAME" */
+    const char *rel;      /* the api-path after base_uri, raw */
+    enum rest_dsel dsel;
+    const char *body; /* NUL-terminated, may be NULL */
+    size_t body_len;
+    enum rest_fmt in_fmt, out_fmt;
+    bool yang_patch; /* the body is a YANG Patch (RFC 8072) */
+    struct rest_query query;
+    const char *if_match, *if_none_match;
+    time_t if_modified_since, if_unmodified_since; /* 0: absent */
+    struct rest_who who;
+    struct rest_reply rep;
+    /* a read: the tree to print (adopted) */
+    struct lyd_node *tree, *spare;
+    enum { REST_WRAP_NONE = 0, REST_WRAP_TARGET, REST_WRAP_DATASTORE } wrap;
+    uint32_t print_flags;
+};
+
+/* rest_err.c */
+void rest_reply_errs(struct rest_reply *rep, enum rest_fmt fmt, const struct cfg_errs *errs, unsigned int status);
+void rest_reply_err(struct rest_reply *rep, enum rest_fmt fmt, unsigned int status, enum cfg_err_tag tag,
+                    const char *path, const char *fmt_msg, ...) __attribute__((format(printf, 6, 7)));
+unsigned int rest_status_of(const struct cfg_errs *errs, int rc);
+const char *rest_ctype(enum rest_fmt fmt);
+
+/* rest_cache.c */
+char *rest_cache_key(const struct rest_req *r);
+/* A cached reply for @key still valid at @epoch, copied into @rep. */
+bool rest_cache_get(struct rest_api *api, const char *key, uint64_t epoch, struct rest_reply *rep, enum rest_fmt fmt);
+/* Keeps a copy of @rep under @key (adopted), produced at @epoch. */
+void rest_cache_put(struct rest_api *api, char *key, uint64_t epoch, const struct rest_reply *rep);
+void rest_cache_clear(struct rest_api *api);
+
+/* rest_auth.c: logins and tokens, checked by ravend, with a local cache of tokens
  * (flushed when the users change). Any thread but the client's reader. */
 struct rest_auth *rest_auth_new(struct rest_api *api);
 void rest_auth_free(struct rest_auth *a);
