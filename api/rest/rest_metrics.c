@@ -217,7 +217,8 @@ void rest_metrics_run(struct rest_req *r)
         walk(&m, vs, "raven", "");
     }
     lyd_free_siblings(state);
-    qsort(m.v, m.n, sizeof(*m.v), cmp);
+    if (m.n)
+        qsort(m.v, m.n, sizeof(*m.v), cmp);
 
     f = open_memstream(&buf, &len);
     if (!f) {

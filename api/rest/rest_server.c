@@ -798,13 +798,14 @@ struct MHD_Daemon *rest_server_listen(struct rest_srv *s, int fd, const char *ce
     return MHD_start_daemon(
         MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
             MHD_USE_ERROR_LOG,
-        0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_HTTPS_MEM_CERT, cert,
+        0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, api, MHD_OPTION_LISTEN_SOCKET,
+        (MHD_socket)fd, MHD_OPTION_HTTPS_MEM_CERT, cert,
         MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)THREADS_PER_ENDPOINT, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned int)REST_CONN_MAX, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)REST_CONN_PER_IP,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)REST_IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)(64 * 1024), MHD_OPTION_NOTIFY_COMPLETED, on_completed, api, MHD_OPTION_UNESCAPE_CALLBACK,
-        no_unescape, api, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, api, MHD_OPTION_END);
+        no_unescape, api, MHD_OPTION_END);
 }
 
 /* ---- the management socket's events (on the client's reader thread: they must not
