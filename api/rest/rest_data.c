@@ -1,6 +1,7 @@
 /* The RESTCONF data resources: /restconf/data and /restconf/ds/... (RFC 8527), with
- * YANG Patch. rest_data_run runs on the control thread (through the control queue),
- * rest_data_print on the request's thread; the operations are in rest_ops.c. */
+ * YANG Patch, on the request's thread: the datastore and the daemon's state are
+ * ravend's, reached through the management client. The operations are in
+ * rest_ops.c. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +70,15 @@ struct cfg_actor rest_actor(const struct rest_req *r)
     struct cfg_actor a = {.sid = REST_SID, .user = r->who.user, .host = NULL};
 
     return a;
+}
+
+/* A copy of @ds for the request's user, secrets masked. */
+static int rest_get(struct rest_req *r, enum cfg_ds ds, const char *const *xpaths, struct lyd_node **out,
+                    struct cfg_errs *errs)
+{
+    struct cfg_actor a = rest_actor(r);
+
+    return mc_get(r->api->mc, &a, ds, xpaths, out, errs);
 }
 
 void rest_reply_errs_rc(struct rest_req *r, struct cfg_errs *errs, int rc, unsigned int status)
@@ -163,17 +173,88 @@ static void prune(struct lyd_node *n, unsigned int depth, unsigned int level)
     }
 }
 
-static int get_state(struct rest_req *r, const struct rest_path *p, struct lyd_node **tree)
+/* Frees the configuration of @n's siblings and descendants that holds no state
+ * (content=nonconfig); list keys stay so that entries can be told apart. */
+static void drop_config(struct lyd_node **first)
+{
+    struct lyd_node *n, *next;
+
+    LY_LIST_FOR_SAFE(*first, next, n)
+    {
+        if (!n->schema || lysc_is_key(n->schema) || (n->schema->flags & LYS_CONFIG_R))
+            continue;
+        if (!has_state(n->schema)) {
+            if (n == *first)
+                *first = next;
+            lyd_free_tree(n);
+            continue;
+        }
+        {
+            struct lyd_node *c = lyd_child(n);
+
+            if (c)
+                drop_config(&c);
+        }
+    }
+}
+
+/* The parts of @src selected by @xpaths, with their parents (as cfg_tree_select, on
+ * this process's own tree). */
+static int select_local(struct rest_req *r, const struct lyd_node *src, const char *const *xpaths,
+                        struct lyd_node **out, struct cfg_errs *errs)
+{
+    struct lyd_node *res = NULL;
+
+    *out = NULL;
+    for (const char *const *xp = xpaths; *xp && src; xp++) {
+        struct ly_set *set = NULL;
+
+        if (lyd_find_xpath(src, *xp, &set)) {
+            cfg_err_from_ly(errs, r->api->ctx, "invalid XPath filter");
+            lyd_free_siblings(res);
+            return -EINVAL;
+        }
+        for (uint32_t i = 0; i < set->count; i++) {
+            struct lyd_node *d = NULL, *top;
+
+            if (!set->dnodes[i]->schema ||
+                lyd_dup_single(set->dnodes[i], NULL, LYD_DUP_RECURSIVE | LYD_DUP_WITH_PARENTS | LYD_DUP_WITH_FLAGS,
+                               &d))
+                continue;
+            for (top = d; top->parent; top = lyd_parent(top))
+                ;
+            lyd_merge_siblings(&res, top, LYD_MERGE_DESTRUCT | LYD_MERGE_WITH_FLAGS);
+        }
+        ly_set_free(set, NULL);
+    }
+    *out = res;
+    return 0;
+}
+
+/* Running and the daemon's state from ravend (only the parts @xpaths select), and
+ * the YANG library of this process's context (the same modules as ravend's). */
+static int get_state(struct rest_req *r, const struct rest_path *p, const char *const *xpaths, bool want_cfg,
+                     struct lyd_node **tree, struct cfg_errs *errs)
 {
     struct rest_api *api = r->api;
-    struct lyd_node *yl = NULL;
+    struct lyd_node *yl = NULL, *sel = NULL;
     bool daemon = !p->snode || strcmp(p->snode->module->name, "ietf-yang-library");
     bool yanglib = !p->snode || !daemon;
+    struct cfg_actor a = rest_actor(r);
     int rc = 0;
 
-    if (api->state_fn && daemon)
-        rc = api->state_fn(api->ctx, tree, api->hooks_arg);
-    if (!rc && yanglib && !ly_ctx_get_yanglib_data(api->ctx, &yl, "%u", ly_ctx_get_change_count(api->ctx)))
+    if (daemon)
+        rc = mc_get_state(api->mc, &a, xpaths, tree, errs);
+    if (!rc && !want_cfg)
+        drop_config(tree);
+    if (rc || !yanglib || ly_ctx_get_yanglib_data(api->ctx, &yl, "%u", ly_ctx_get_change_count(api->ctx)))
+        return rc;
+    if (xpaths) {
+        rc = select_local(r, yl, xpaths, &sel, errs);
+        lyd_free_siblings(yl);
+        yl = sel;
+    }
+    if (!rc && yl)
         lyd_merge_siblings(tree, yl, LYD_MERGE_DESTRUCT);
     return rc;
 }
@@ -182,7 +263,7 @@ static void data_get(struct rest_req *r, struct rest_path *p)
 {
     struct rest_api *api = r->api;
     struct cfg_errs errs = {0};
-    struct lyd_node *tree = NULL, *sel = NULL, *out = NULL;
+    struct lyd_node *sel = NULL, *out = NULL;
     const char *xps[2] = {p->xpath, NULL};
     char **fields = NULL, **fxp = NULL;
     bool want_cfg = r->query.content != REST_CONTENT_NONCONFIG;
@@ -198,7 +279,7 @@ static void data_get(struct rest_req *r, struct rest_path *p)
         want_cfg = false;
     if (p->snode && want_state && !has_state(p->snode))
         want_state = false;
-    gen = cfg_running_gen(api->cfg, &mtime);
+    gen = mc_running_gen(api->mc, &mtime);
     etag = !want_state && want_cfg && r->dsel != REST_DS_CANDIDATE && r->dsel != REST_DS_STARTUP;
     if (etag) {
         set_etag(r, gen, mtime);
@@ -237,22 +318,10 @@ static void data_get(struct rest_req *r, struct rest_path *p)
         }
     }
 
-    if (want_cfg && !want_state) {
-        rc = cfg_get(api->cfg, ds_of(r->dsel), fxp ? (const char *const *)fxp : p->xpath ? xps : NULL, false, &sel,
-                     &errs);
-    } else {
-        if (want_cfg)
-            rc = cfg_get(api->cfg, CFG_DS_RUNNING, NULL, false, &tree, &errs);
-        if (!rc && want_state)
-            rc = get_state(r, p, &tree);
-        if (!rc && fxp) {
-            rc = cfg_tree_select(api->cfg, tree, fxp ? (const char *const *)fxp : xps, &sel, &errs);
-            lyd_free_siblings(tree);
-        } else {
-            sel = tree;
-        }
-        tree = NULL;
-    }
+    if (want_cfg && !want_state)
+        rc = rest_get(r, ds_of(r->dsel), fxp ? (const char *const *)fxp : p->xpath ? xps : NULL, &sel, &errs);
+    else if (want_state)
+        rc = get_state(r, p, fxp ? (const char *const *)fxp : p->xpath ? xps : NULL, want_cfg, &sel, &errs);
     rest_fields_free(fxp);
     if (rc) {
         lyd_free_siblings(sel);
@@ -538,11 +607,11 @@ static int set_op(struct rest_api *api, struct lyd_node *n, const char *op)
 }
 
 /* Whether @xpath has an instance in @ds. */
-static int exists(struct rest_api *api, enum cfg_ds ds, const char *xpath, bool *yes, struct cfg_errs *errs)
+static int exists(struct rest_req *r, enum cfg_ds ds, const char *xpath, bool *yes, struct cfg_errs *errs)
 {
     const char *xps[2] = {xpath, NULL};
     struct lyd_node *t = NULL;
-    int rc = cfg_get(api->cfg, ds, xps, false, &t, errs);
+    int rc = rest_get(r, ds, xps, &t, errs);
 
     *yes = t != NULL;
     lyd_free_siblings(t);
@@ -572,8 +641,8 @@ static int run_edit(struct rest_req *r, struct lyd_node *edit, struct cfg_errs *
         edit = lyd_parent(edit);
     while (edit && edit->prev->next)
         edit = edit->prev;
-    return cfg_edit(r->api->cfg, ds_of(r->dsel), edit, CFG_OP_MERGE, CFG_TEST_THEN_SET, CFG_ERROPT_ROLLBACK, &a,
-                    errs);
+    return mc_edit(r->api->mc, &a, ds_of(r->dsel), edit, CFG_OP_MERGE, CFG_TEST_THEN_SET, CFG_ERROPT_ROLLBACK,
+                   errs);
 }
 
 static bool preconditions_fail(struct rest_req *r)
@@ -586,7 +655,7 @@ static bool preconditions_fail(struct rest_req *r)
         return false;
     if (r->dsel == REST_DS_CANDIDATE || r->dsel == REST_DS_STARTUP)
         return false;
-    gen = cfg_running_gen(r->api->cfg, &mtime);
+    gen = mc_running_gen(r->api->mc, &mtime);
     snprintf(cur, sizeof(cur), "\"%016llx-%llu\"", (unsigned long long)r->api->boot, (unsigned long long)gen);
     if ((r->if_match && !tag_matches(r->if_match, cur)) || (r->if_unmodified_since && mtime > r->if_unmodified_since)) {
         rest_reply_err(&r->rep, r->out_fmt, 412, CFG_ERR_OPERATION_FAILED, NULL,
@@ -599,7 +668,7 @@ static bool preconditions_fail(struct rest_req *r)
 static void after_write(struct rest_req *r, unsigned int status)
 {
     time_t mtime;
-    uint64_t gen = cfg_running_gen(r->api->cfg, &mtime);
+    uint64_t gen = mc_running_gen(r->api->mc, &mtime);
 
     r->rep.status = status;
     if (r->dsel != REST_DS_CANDIDATE && r->dsel != REST_DS_STARTUP)
@@ -790,7 +859,7 @@ static int patch_edit(struct rest_req *r, json_t *edit, struct lyd_node **top, s
             rest_path_clear(&p);
             return -EINVAL;
         }
-        rc = cfg_get(api->cfg, ds_of(r->dsel), xps, false, &cur, errs);
+        rc = rest_get(r, ds_of(r->dsel), xps, &cur, errs);
         if (!rc && !lyd_find_xpath(cur, p.xpath, &set) && set->count == 1) {
             /* the existing node, copied into the edit tree under its parents */
             struct lyd_node *dup = NULL;
@@ -920,7 +989,7 @@ static void data_yang_patch(struct rest_req *r)
         patch_status(r, pid, NULL, 200);
         {
             time_t mtime;
-            uint64_t gen = cfg_running_gen(r->api->cfg, &mtime);
+            uint64_t gen = mc_running_gen(r->api->mc, &mtime);
 
             if (r->dsel != REST_DS_CANDIDATE && r->dsel != REST_DS_STARTUP)
                 set_etag(r, gen, mtime);
@@ -994,7 +1063,7 @@ static void data_write(struct rest_req *r, struct rest_path *p)
         }
         rc = *text ? parse_config(r, NULL, text, &top, &errs) : 0;
         if (!rc && put)
-            rc = cfg_copy(api->cfg, ds_of(r->dsel), CFG_SRC_INLINE, top, &a, &errs);
+            rc = mc_copy(api->mc, &a, ds_of(r->dsel), CFG_SRC_INLINE, top, &errs);
         else if (!rc && top)
             rc = run_edit(r, top, &errs);
         free(text);
@@ -1007,7 +1076,7 @@ static void data_write(struct rest_req *r, struct rest_path *p)
     }
 
     if (del) {
-        rc = exists(api, ds_of(r->dsel), p->xpath, &existed, &errs);
+        rc = exists(r, ds_of(r->dsel), p->xpath, &existed, &errs);
         if (!rc && !existed) {
             rest_reply_err(&r->rep, r->out_fmt, 404, CFG_ERR_DATA_MISSING, p->xpath, "no data at this path");
             return;
@@ -1018,7 +1087,7 @@ static void data_write(struct rest_req *r, struct rest_path *p)
             struct ly_set *set = NULL;
 
             /* the edit names the existing node (a leaf needs its value) */
-            rc = cfg_get(api->cfg, ds_of(r->dsel), xps, false, &cur, &errs);
+            rc = rest_get(r, ds_of(r->dsel), xps, &cur, &errs);
             if (!rc && !lyd_find_xpath(cur, p->xpath, &set) && set->count == 1 &&
                 !lyd_dup_single(set->dnodes[0], NULL, LYD_DUP_WITH_PARENTS | LYD_DUP_NO_META, &node))
                 rc = set_op(api, node, "delete");
@@ -1044,7 +1113,7 @@ static void data_write(struct rest_req *r, struct rest_path *p)
     if (post) {
         const char *target = p->all_instances ? p->parent_xpath : p->xpath;
 
-        if (target && (rc = exists(api, ds_of(r->dsel), target, &existed, &errs)) == 0 && !existed) {
+        if (target && (rc = exists(r, ds_of(r->dsel), target, &existed, &errs)) == 0 && !existed) {
             rest_reply_err(&r->rep, r->out_fmt, 404, CFG_ERR_INVALID_VALUE, target,
                            "no data at this path to create a child in");
             return;
@@ -1080,7 +1149,7 @@ static void data_write(struct rest_req *r, struct rest_path *p)
     }
 
     /* PUT or PATCH of a resource */
-    rc = exists(api, ds_of(r->dsel), p->xpath, &existed, &errs);
+    rc = exists(r, ds_of(r->dsel), p->xpath, &existed, &errs);
     if (!rc && patch && !existed) {
         rest_reply_err(&r->rep, r->out_fmt, 404, CFG_ERR_INVALID_VALUE, p->xpath,
                        "no data at this path to merge into (PUT creates)");
@@ -1122,9 +1191,8 @@ static void data_write(struct rest_req *r, struct rest_path *p)
     lyd_free_all(top);
 }
 
-void rest_data_run(void *arg)
+void rest_data_run(struct rest_req *r)
 {
-    struct rest_req *r = arg;
     struct cfg_errs errs = {0};
     struct rest_path p;
     int rc = rest_path_parse(r->api->ctx, r->rel, &p, &errs);

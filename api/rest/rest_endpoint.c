@@ -1,79 +1,54 @@
-/* The REST front end's endpoints: checking, preparing and switching the set of
- * HTTPS listeners a commit asks for (an endpoint started by prepare answers 503
- * until apply), and retiring old ones without blocking the control thread. The
- * request handling itself is rest_server.c's. */
-#include <arpa/inet.h>
+/* The REST front end's endpoints: serving exactly the listening sockets, the
+ * certificate and the key of ravend's last `listen` event. New daemons start
+ * before old ones stop, an endpoint whose address, port and certificate did not
+ * change keeps its daemon (and its connections), and old daemons are retired on
+ * threads of their own. The request handling itself is rest_server.c's. */
 #include <errno.h>
-#include <netinet/in.h>
+#include <fcntl.h>
+#include <openssl/crypto.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "api/rest/rest_impl.h"
 #include "daemon/base/log.h"
 #include "daemon/base/poison.h"
 
-/* The socket address of endpoint @ep (an IPv4 or IPv6 literal and a port); false
- * when its address is neither. */
-static bool ep_sockaddr(const struct rest_endpoint *ep, struct sockaddr_storage *ss, socklen_t *sl)
+static void srv_free(struct rest_srv *s)
 {
-    struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
-    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
-
-    memset(ss, 0, sizeof(*ss));
-    if (inet_pton(AF_INET, ep->address, &a4->sin_addr) == 1) {
-        a4->sin_family = AF_INET;
-        a4->sin_port = htons(ep->port);
-        *sl = sizeof(*a4);
-        return true;
-    }
-    if (inet_pton(AF_INET6, ep->address, &a6->sin6_addr) == 1) {
-        a6->sin6_family = AF_INET6;
-        a6->sin6_port = htons(ep->port);
-        *sl = sizeof(*a6);
-        return true;
-    }
-    return false;
+    free(s->name);
+    free(s->address);
+    free(s);
 }
 
-static struct rest_srv *srv_start(struct rest_api *api, const struct rest_endpoint *ep, const char *cert,
-                                  const char *key, struct cfg_errs *errs)
+/* A daemon for @ep on its socket (closed on success: ep->fd becomes -1). */
+static struct rest_srv *srv_start(struct rest_api *api, struct mc_listener *ep, const char *cert, const char *key)
 {
-    struct sockaddr_storage ss = {0};
-    struct rest_srv *s;
-    socklen_t sl;
+    struct rest_srv *s = calloc(1, sizeof(*s));
+    int fd;
 
-    if (!ep_sockaddr(ep, &ss, &sl)) {
-        cfg_err_add(errs, CFG_ERR_INVALID_VALUE, CFG_ERRT_APPLICATION, NULL, "REST endpoint %s: bad address %s",
-                    ep->name, ep->address);
-        return NULL;
-    }
-    (void)sl;
-    s = calloc(1, sizeof(*s));
-    if (!s || !(s->name = strdup(ep->name)) || !(s->address = strdup(ep->address))) {
-        if (s) {
+    if (!s || !(s->name = strdup(ep->name ? ep->name : "?")) || !(s->address = strdup(ep->address ? ep->address : "?"))) {
+        if (s)
             free(s->name);
-            free(s);
-        }
-        cfg_err_add(errs, CFG_ERR_RESOURCE_DENIED, CFG_ERRT_APPLICATION, NULL, "out of memory");
+        free(s);
+        log_err("rest", "out of memory: endpoint %s is not served", ep->name ? ep->name : "?");
         return NULL;
     }
     s->port = ep->port;
     s->api = api;
-    atomic_init(&s->live, false);
-    s->mhd = rest_server_listen(s, (struct sockaddr *)&ss, cert, key);
+    /* libmicrohttpd gets a copy: whether it closes the socket when it fails to
+     * start is not documented, and the event's descriptor must be closed once */
+    fd = ep->fd >= 0 ? fcntl(ep->fd, F_DUPFD_CLOEXEC, 3) : -1;
+    s->mhd = fd >= 0 ? rest_server_listen(s, fd, cert, key) : NULL;
     if (!s->mhd) {
-        cfg_err_add(errs, CFG_ERR_RESOURCE_DENIED, CFG_ERRT_APPLICATION, NULL,
-                    "REST endpoint %s: cannot serve HTTPS on %s port %u (address in use, not local, or a bad "
-                    "certificate or key)",
-                    ep->name, ep->address, ep->port);
-        free(s->name);
-        free(s->address);
-        free(s);
+        log_err("rest", "endpoint %s: cannot serve HTTPS on %s port %u (%s)", s->name, s->address, s->port,
+                ep->fd < 0 ? "ravend passed no socket" : "a bad certificate or key, or out of resources");
+        srv_free(s);
         return NULL;
     }
+    close(ep->fd);
+    ep->fd = -1;
     return s;
 }
 
@@ -116,9 +91,7 @@ static void *stop_thread(void *arg)
 
         rest_events_close_daemon(rt->ev, s->mhd);
         MHD_stop_daemon(s->mhd);
-        free(s->name);
-        free(s->address);
-        free(s);
+        srv_free(s);
         s = n;
     }
     atomic_fetch_sub(rt->pending, 1);
@@ -127,7 +100,8 @@ static void *stop_thread(void *arg)
 }
 
 /* Retired daemons stop on a thread of their own: a request of theirs may be the
- * one whose commit retires them, and it is waiting for the control thread. */
+ * one whose commit retires them, waiting for ravend's answer, which the `listen`
+ * event that retires them came before. */
 void rest_endpoints_retire(struct rest_api *api, struct rest_srv *list, bool wait)
 {
     struct retire *rt;
@@ -148,9 +122,7 @@ void rest_endpoints_retire(struct rest_api *api, struct rest_srv *list, bool wai
             n = s->next;
             rest_events_close_daemon(api->ev, s->mhd);
             MHD_stop_daemon(s->mhd);
-            free(s->name);
-            free(s->address);
-            free(s);
+            srv_free(s);
         }
         return;
     }
@@ -166,179 +138,73 @@ void rest_endpoints_retire(struct rest_api *api, struct rest_srv *list, bool wai
     pthread_detach(t);
 }
 
-static bool srv_serving(const struct rest_api *api, const struct rest_endpoint *ep)
+static bool same_pem(const char *a, const char *b)
 {
-    for (const struct rest_srv *s = api->srvs; s; s = s->next)
-        if (!strcmp(s->address, ep->address) && s->port == ep->port)
-            return true;
-    return false;
+    return a && b && !strcmp(a, b);
 }
 
-/* Binds a TCP socket to @ep's address and closes it: whether the endpoint could
- * be served, without serving it. */
-static int ep_probe(const struct rest_endpoint *ep)
+/* The served daemon of @ep's address and port, unlinked from api->srvs; NULL if none. */
+static struct rest_srv *take_serving(struct rest_api *api, const struct mc_listener *ep)
 {
-    struct sockaddr_storage ss = {0};
-    socklen_t sl;
-    int fd, one = 1, rc = 0;
+    for (struct rest_srv **pp = &api->srvs; *pp; pp = &(*pp)->next) {
+        struct rest_srv *s = *pp;
 
-    if (!ep_sockaddr(ep, &ss, &sl)) {
-        return -EINVAL;
-    }
-    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -errno;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (bind(fd, (struct sockaddr *)&ss, sl) < 0)
-        rc = -errno;
-    close(fd);
-    return rc;
-}
-
-/* rest_api_prepare() of a dry run: what a commit would meet, keeping nothing. A
- * missing self-signed certificate is not made here: a commit makes it. */
-static int rest_api_check(struct rest_api *api, const struct rest_conf *conf, struct cfg_errs *errs)
-{
-    int rc;
-
-    if (!conf->enabled || !conf->neps)
-        return 0;
-    if (conf->cert_pem && (!conf->key_pem || (rc = rest_cert_check(conf->cert_pem, conf->key_pem)))) {
-        cfg_err_add(errs, CFG_ERR_INVALID_VALUE, CFG_ERRT_APPLICATION, "/raven-vpn:management/rest/private-key",
-                    conf->key_pem ? "the REST certificate or private key does not parse, or the key is not the "
-                                    "certificate's"
-                                  : "the REST certificate needs its private key");
-        return -EINVAL;
-    }
-    for (size_t i = 0; i < conf->neps; i++) {
-        const struct rest_endpoint *ep = &conf->eps[i];
-
-        if (srv_serving(api, ep) || !(rc = ep_probe(ep)))
-            continue;
-        cfg_err_add(errs, CFG_ERR_RESOURCE_DENIED, CFG_ERRT_APPLICATION, NULL,
-                    "REST endpoint %s: cannot serve HTTPS on %s port %u: %s", ep->name, ep->address, ep->port,
-                    strerror(-rc));
-        return -EADDRNOTAVAIL;
-    }
-    return 0;
-}
-
-int rest_api_prepare(struct rest_api *api, const struct rest_conf *conf, bool dry_run, struct cfg_errs *errs)
-{
-    char *cert = NULL, *key = NULL;
-    struct rest_srv **tail;
-
-    rest_api_abort(api);
-    if (dry_run)
-        return rest_api_check(api, conf, errs);
-    if (!conf->enabled || !conf->neps) {
-        api->pending_valid = true;
-        return 0;
-    }
-    if (conf->cert_pem) {
-        cert = strdup(conf->cert_pem);
-        key = conf->key_pem ? strdup(conf->key_pem) : NULL;
-        if (!cert || !key) {
-            free(cert);
-            free(key);
-            cfg_err_add(errs, CFG_ERR_INVALID_VALUE, CFG_ERRT_APPLICATION, "/raven-vpn:management/rest/private-key",
-                        "the REST certificate needs its private key");
-            return -EINVAL;
+        if (ep->address && !strcmp(s->address, ep->address) && s->port == ep->port) {
+            *pp = s->next;
+            s->next = NULL;
+            return s;
         }
-    } else if (rest_cert_self_signed(api->state_dir, &cert, &key)) {
-        cfg_err_add(errs, CFG_ERR_OPERATION_FAILED, CFG_ERRT_APPLICATION, NULL,
-                    "cannot create the REST server's certificate in %s", api->state_dir);
-        return -EIO;
     }
-    tail = &api->pending;
-    for (size_t i = 0; i < conf->neps; i++) {
-        const struct rest_endpoint *ep = &conf->eps[i];
-        struct rest_srv **pp, *s = NULL;
+    return NULL;
+}
 
+void rest_endpoints_apply(struct rest_api *api, struct mc_listen *l)
+{
+    struct rest_srv *fresh = NULL, **tail = &fresh;
+    bool keep_tls;
+
+    if (l->enabled && l->neps && (!l->cert_pem || !l->key_pem)) {
+        /* ravend always sends the configured or its self-signed certificate */
+        log_err("rest", "ravend sent no TLS certificate and key: no endpoint is served");
+        l->enabled = false;
+    }
+    keep_tls = same_pem(api->cert_pem, l->cert_pem) && same_pem(api->key_pem, l->key_pem);
+    for (size_t i = 0; i < (l->enabled ? l->neps : 0); i++) {
+        struct mc_listener *ep = &l->eps[i];
         /* an unchanged endpoint with the same certificate keeps its daemon */
-        if (api->cert_pem && !strcmp(api->cert_pem, cert) && api->key_pem && !strcmp(api->key_pem, key))
-            for (pp = &api->srvs; *pp; pp = &(*pp)->next)
-                if (!strcmp((*pp)->address, ep->address) && (*pp)->port == ep->port) {
-                    s = *pp;
-                    *pp = s->next;
-                    s->next = NULL;
-                    s->kept = true;
-                    free(s->name);
-                    s->name = strdup(ep->name);
-                    break;
-                }
-        if (!s)
-            s = srv_start(api, ep, cert, key, errs);
-        if (!s) {
-            free(cert);
-            free(key);
-            rest_api_abort(api);
-            return -EADDRNOTAVAIL;
+        struct rest_srv *s = keep_tls ? take_serving(api, ep) : NULL;
+
+        if (s) {
+            free(s->name);
+            s->name = strdup(ep->name ? ep->name : "?");
+            if (!s->name)
+                s->name = strdup("?");
+            if (ep->fd >= 0)
+                close(ep->fd); /* the daemon listens on the socket it was given */
+            ep->fd = -1;
+        } else {
+            s = srv_start(api, ep, l->cert_pem, l->key_pem);
+            if (!s)
+                continue;
+            log_info("rest", "serving HTTPS on %s port %u (endpoint %s)", s->address, s->port, s->name);
         }
         *tail = s;
         tail = &s->next;
     }
-    api->pending_cert = cert;
-    api->pending_key = key;
-    api->pending_valid = true;
-    return 0;
-}
-
-void rest_api_commit(struct rest_api *api)
-{
-    if (!api->pending_valid)
-        return;
-    rest_endpoints_retire(api, api->srvs, false);
-    api->srvs = api->pending;
-    api->pending = NULL;
-    for (struct rest_srv *s = api->srvs; s; s = s->next) {
-        s->kept = false;
-        atomic_store(&s->live, true);
-    }
-    free(api->cert_pem);
-    free(api->key_pem);
-    api->cert_pem = api->pending_cert;
-    api->key_pem = api->pending_key;
-    api->pending_cert = api->pending_key = NULL;
-    api->pending_valid = false;
+    /* what the event no longer names stops, now that its successors serve */
     for (struct rest_srv *s = api->srvs; s; s = s->next)
-        log_info("rest", "serving HTTPS on %s port %u (endpoint %s)", s->address, s->port, s->name);
-}
-
-void rest_api_abort(struct rest_api *api)
-{
-    struct rest_srv *s = api->pending, *drop = NULL;
-
-    while (s) {
-        struct rest_srv *n = s->next;
-
-        if (s->kept) {
-            s->kept = false;
-            s->next = api->srvs;
-            api->srvs = s;
-        } else {
-            s->next = drop;
-            drop = s;
-        }
-        s = n;
+        log_info("rest", "no longer serving %s port %u (endpoint %s)", s->address, s->port, s->name);
+    rest_endpoints_retire(api, api->srvs, false);
+    api->srvs = fresh;
+    if (!keep_tls) {
+        free(api->cert_pem);
+        if (api->key_pem)
+            OPENSSL_cleanse(api->key_pem, strlen(api->key_pem));
+        free(api->key_pem);
+        api->cert_pem = l->cert_pem;
+        api->key_pem = l->key_pem;
+        l->cert_pem = l->key_pem = NULL;
     }
-    api->pending = NULL;
-    rest_endpoints_retire(api, drop, false);
-    free(api->pending_cert);
-    free(api->pending_key);
-    api->pending_cert = api->pending_key = NULL;
-    api->pending_valid = false;
+    if (!api->srvs)
+        log_info("rest", "no REST endpoint is served");
 }
-
-void rest_conf_clear(struct rest_conf *c)
-{
-    for (size_t i = 0; i < c->neps; i++) {
-        free(c->eps[i].name);
-        free(c->eps[i].address);
-    }
-    free(c->eps);
-    free(c->cert_pem);
-    free(c->key_pem);
-    memset(c, 0, sizeof(*c));
-}
-

@@ -1,9 +1,13 @@
 /* RFC 8040 §6 event streams as Server-Sent Events. Each subscriber has a bounded
  * queue of encoded events; its connection is suspended while the queue is empty and
  * resumed when an event or a keep-alive arrives. Events are encoded once per format
- * on the control thread. The traffic sampler runs there too, every second. */
+ * on the thread that brings them (the management client's reader). The traffic
+ * sampler and the check of credentials run on the main thread's event loop, every
+ * second. */
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <event2/event.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,7 +67,10 @@ struct rest_events {
     size_t nsubs;
     struct event *timer;
     uint64_t ticks;
+    atomic_bool users_changed; /* token streams are checked again at the next tick */
 };
+
+static void recheck(struct rest_events *ev);
 
 static struct msg *msg_new(const char *s, size_t n)
 {
@@ -400,17 +407,26 @@ static void add_counters(struct lyd_node *parent, const struct lyd_node *stats, 
     }
 }
 
-/* The traffic-sample notification from the daemon's state. */
-static struct lyd_node *traffic_sample(struct rest_api *api, unsigned int interval)
+/* The traffic-sample notification from the daemon's state, read for @user (one of
+ * the stream's subscribers): only the sessions' ids and counters. */
+static struct lyd_node *traffic_sample(struct rest_api *api, unsigned int interval, const char *user)
 {
+    static const char *const xps[] = {"/raven-vpn:vpn-state/session/id", "/raven-vpn:vpn-state/session/statistics",
+                                      NULL};
     const struct lys_module *mod = ly_ctx_get_module_implemented(api->ctx, "raven-vpn");
+    struct cfg_actor who = {.sid = REST_SID, .user = user};
     struct lyd_node *state = NULL, *n = NULL, *tot = NULL;
+    struct cfg_errs errs = {0};
     struct ly_set *set = NULL;
     uint64_t sum[4] = {0};
     char iv[16];
+    int rc = mod ? mc_get_state(api->mc, &who, xps, &state, &errs) : -ENOENT;
 
-    if (!mod || !api->state_fn || api->state_fn(api->ctx, &state, api->hooks_arg) ||
-        lyd_new_inner(NULL, mod, "traffic-sample", 0, &n)) {
+    if (rc)
+        log_debug("rest", "traffic sample: cannot read the sessions (%s)",
+                  errs.head && errs.head->msg ? errs.head->msg : strerror(-rc));
+    cfg_errs_clear(&errs);
+    if (rc || lyd_new_inner(NULL, mod, "traffic-sample", 0, &n)) {
         lyd_free_siblings(state);
         return NULL;
     }
@@ -451,20 +467,21 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     (void)what;
     ev->ticks++;
     if (any_sub(ev, EV_TRAFFIC)) {
-        /* one sample per interval in use: subscribers with the same interval share it */
-        unsigned int done[61] = {0};
+        /* one sample per interval in use: subscribers with the same interval share it,
+         * read as one of them (state is the same for every role) */
+        char users[61][40] = {{0}};
 
         pthread_mutex_lock(&ev->lock);
         for (struct sub *s = ev->subs; s; s = s->next)
-            if ((s->mask & EV_TRAFFIC) && ev->ticks % s->interval == 0)
-                done[s->interval] = 1;
+            if ((s->mask & EV_TRAFFIC) && !s->closed && ev->ticks % s->interval == 0)
+                memcpy(users[s->interval], s->who.user, sizeof(users[0]));
         pthread_mutex_unlock(&ev->lock);
         for (unsigned int iv = 1; iv <= 60; iv++) {
             struct lyd_node *n;
 
-            if (!done[iv])
+            if (!users[iv][0])
                 continue;
-            n = traffic_sample(api, iv);
+            n = traffic_sample(api, iv, users[iv]);
             if (!n)
                 continue;
             {
@@ -488,7 +505,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
                 push(s, ": keep-alive\n\n", strlen(": keep-alive\n\n"));
         pthread_mutex_unlock(&ev->lock);
     }
-    rest_events_recheck(ev);
+    recheck(ev);
 }
 
 struct rest_events *rest_events_new(struct rest_api *api)
@@ -517,20 +534,68 @@ static void rest_events_close_all(struct rest_events *ev)
     pthread_mutex_unlock(&ev->lock);
 }
 
-/* Ends the streams whose user was removed or changed role, or whose token was
- * revoked or has expired: a stream lasts no longer than its credentials. */
-void rest_events_recheck(struct rest_events *ev)
+void rest_events_users_changed(struct rest_events *ev)
 {
     pthread_mutex_lock(&ev->lock);
     for (struct sub *s = ev->subs; s; s = s->next) {
-        if (s->closed)
-            continue;
-        if (!rest_auth_still_valid(ev->api->auth, &s->who)) {
+        /* a password login cannot be checked again: its client logs in anew */
+        if (!s->closed && !s->who.token[0]) {
             s->closed = true;
             wake(s);
         }
     }
     pthread_mutex_unlock(&ev->lock);
+    atomic_store(&ev->users_changed, true);
+}
+
+void rest_events_token_revoked(struct rest_events *ev, const char *token)
+{
+    pthread_mutex_lock(&ev->lock);
+    for (struct sub *s = ev->subs; s; s = s->next)
+        if (!s->closed && !strcmp(s->who.token, token)) {
+            s->closed = true;
+            wake(s);
+        }
+    pthread_mutex_unlock(&ev->lock);
+}
+
+/* Ends the streams whose token expired and, after a change of users, those whose
+ * token ravend no longer honours for the same user and role (user removed, role
+ * changed): a stream lasts no longer than its credentials. Main thread: the checks
+ * wait for ravend, so they run on copies, outside the lock. */
+static void recheck(struct rest_events *ev)
+{
+    bool users = atomic_exchange(&ev->users_changed, false);
+    struct rest_who *check = NULL;
+    size_t n = 0, cap = 0;
+    time_t now = time(NULL);
+
+    pthread_mutex_lock(&ev->lock);
+    for (struct sub *s = ev->subs; s; s = s->next) {
+        if (s->closed || !s->who.token[0])
+            continue;
+        if (s->who.expires <= now) {
+            s->closed = true;
+            wake(s);
+        } else if (users) {
+            if (n == cap) {
+                struct rest_who *t = realloc(check, (cap ? 2 * cap : 8) * sizeof(*t));
+
+                if (!t)
+                    continue;
+                check = t;
+                cap = cap ? 2 * cap : 8;
+            }
+            check[n++] = s->who;
+        }
+    }
+    pthread_mutex_unlock(&ev->lock);
+    for (size_t i = 0; i < n; i++)
+        if (!rest_auth_token_valid(ev->api->auth, &check[i]))
+            rest_events_token_revoked(ev, check[i].token);
+    if (check)
+        OPENSSL_cleanse(check, cap * sizeof(*check));
+    free(check);
 }
 
 /* Ends the streams served by @mhd (before that daemon stops). */

@@ -16,27 +16,27 @@
 #define REST_CONN_PER_IP 64
 #define REST_IDLE_TIMEOUT_S 30
 #define REST_STREAM_MAX 64
-#define REST_TOKEN_TTL_S 3600
-#define REST_BASIC_CACHE_S 60
-#define REST_AUTH_BLOCK_S 60
 #define NS_RESTCONF "urn:ietf:params:xml:ns:yang:ietf-restconf"
-#define REST_SID 0xfffffff0u
+#define REST_SID 0xfffffff0u /* the datastore's session id of REST requests */
 #define REST_CACHE_SIZE 32
-#define REST_STATE_CACHE_MS 500 /* the datastore's session id of REST requests */
+#define REST_STATE_CACHE_MS 500
+
+enum rest_role {
+    REST_ROLE_READ_ONLY = 0,
+    REST_ROLE_ADMIN,
+};
 
 enum rest_fmt {
     REST_JSON = 0,
     REST_XML,
 };
 
-/* A served endpoint: one libmicrohttpd daemon. */
+/* A served endpoint: one libmicrohttpd daemon on a socket ravend bound. */
 struct rest_srv {
     struct rest_api *api;
     struct MHD_Daemon *mhd;
     char *name, *address;
     uint16_t port;
-    bool kept;        /* prepared: taken over from the served set */
-    atomic_bool live; /* committed: until then (prepare to apply) it answers 503 */
     struct rest_srv *next;
 };
 
@@ -45,21 +45,19 @@ struct rest_events; /* rest_events.c */
 
 struct rest_api {
     struct ly_ctx *ctx;
-    struct cfg *cfg;
-    struct ctlq *q;
+    struct mc *mc;
     struct event_base *base;
-    char *state_dir, *web_dir;
-    rest_state_fn state_fn;
-    rest_rpc_fn rpc_fn;
-    void *hooks_arg;
+    char *web_dir;
 
-    /* the served certificate and endpoints; changed only on the control thread */
+    /* the served certificate and endpoints; changed only on the main thread */
     char *cert_pem, *key_pem;
     struct rest_srv *srvs;
-    struct rest_srv *pending; /* prepared, not yet served */
-    bool pending_valid;
     atomic_int retiring; /* endpoints being stopped on threads of their own */
-    char *pending_cert, *pending_key;
+    bool stopped;
+    /* the last `listen` event, from the reader thread to the main thread */
+    pthread_mutex_t listen_lock;
+    struct mc_listen *listen_next;
+    struct event *listen_ev;
 
     /* configuration reads, by request (they change only when running does) */
     pthread_mutex_t cache_lock;
@@ -84,7 +82,8 @@ struct rest_api {
 struct rest_who {
     char user[40];
     enum rest_role role;
-    char token_hash[65]; /* set when a bearer token was used */
+    char token[65]; /* set when a bearer token (or the cookie) was used */
+    time_t expires; /* the token's expiry */
 };
 
 /* What a handler answers: status, body (owned), content type, extra headers. */
@@ -116,7 +115,7 @@ struct rest_query {
 /* Which datastore a /restconf/data or /restconf/ds request addresses. */
 enum rest_dsel { REST_DS_UNIFIED = 0, REST_DS_RUNNING, REST_DS_CANDIDATE, REST_DS_STARTUP, REST_DS_OPERATIONAL };
 
-/* One request, handed to the control thread. */
+/* One request, served on a libmicrohttpd thread. */
 struct rest_req {
     struct rest_api *api;
     struct MHD_Connection *conn;
@@ -134,7 +133,7 @@ struct rest_req {
     time_t if_modified_since, if_unmodified_since; /* 0: absent */
     struct rest_who who;
     struct rest_reply rep;
-    /* a read: the tree to print after the control thread is done (adopted) */
+    /* a read: the tree to print (adopted) */
     struct lyd_node *tree, *spare;
     enum { REST_WRAP_NONE = 0, REST_WRAP_TARGET, REST_WRAP_DATASTORE } wrap;
     uint32_t print_flags;
@@ -155,34 +154,28 @@ bool rest_cache_get(struct rest_api *api, const char *key, uint64_t epoch, struc
 void rest_cache_put(struct rest_api *api, char *key, uint64_t epoch, const struct rest_reply *rep);
 void rest_cache_clear(struct rest_api *api);
 
-/* rest_cert.c: the generated self-signed certificate of the state directory, made
- * at first use (its fingerprint logged). 0 or -errno. */
-int rest_cert_self_signed(const char *state_dir, char **cert_pem, char **key_pem);
-/* Whether @cert_pem parses and @key_pem is its private key: 0, -EINVAL (either
- * does not parse) or -EKEYREJECTED (they do not match). */
-int rest_cert_check(const char *cert_pem, const char *key_pem);
-
-/* rest_auth.c */
-struct rest_auth *rest_auth_new(void);
+/* rest_auth.c: logins and tokens, checked by ravend, with a local cache of tokens
+ * (flushed when the users change). Any thread but the client's reader. */
+struct rest_auth *rest_auth_new(struct rest_api *api);
 void rest_auth_free(struct rest_auth *a);
-void rest_auth_set_users(struct rest_auth *a, const struct rest_user *users, size_t n);
-/* 0 with @who filled; -EACCES (bad credentials: 401) or -ENOENT (none given). */
-int rest_auth_check(struct rest_auth *a, struct MHD_Connection *conn, bool allow_cookie, struct rest_who *who);
-/* Checks a user name and password (crypt). */
-int rest_auth_password(struct rest_auth *a, const char *user, const char *password, struct rest_who *who);
-/* Issues a token for @who; returns it (static buffer of the caller, 65 bytes). */
-int rest_auth_token_new(struct rest_auth *a, const struct rest_who *who, char out[65]);
-void rest_auth_token_revoke(struct rest_auth *a, const char *token_hash);
-/* Seconds @addr stays blocked after too many failed logins (0: not blocked), and
- * the outcome of a login from it. */
-int rest_auth_blocked(struct rest_auth *a, const char *addr);
-void rest_auth_note(struct rest_auth *a, const char *addr, bool ok);
-/* Whether @who's user still exists with the same role and its token (if any) is
- * still valid. */
-bool rest_auth_still_valid(struct rest_auth *a, const struct rest_who *who);
+/* The users or roles changed (any thread, the reader's included). */
+void rest_auth_flush(struct rest_auth *a);
+/* 0 with @who filled; -EACCES (bad credentials: 401), -ENOENT (none given),
+ * -EAGAIN (@from is blocked after failed logins: *retry_after seconds) or
+ * -ESHUTDOWN (ravend is gone). */
+int rest_auth_check(struct rest_auth *a, struct MHD_Connection *conn, bool allow_cookie, const char *from,
+                    struct rest_who *who, unsigned int *retry_after);
+/* Checks a user name and password; same results. */
+int rest_auth_password(struct rest_auth *a, const char *user, const char *password, const char *from,
+                       struct rest_who *who, unsigned int *retry_after);
+/* Issues a token for @who (65 bytes at @out, its expiry in who->expires). */
+int rest_auth_token_new(struct rest_auth *a, struct rest_who *who, char out[65]);
+void rest_auth_token_revoke(struct rest_auth *a, const char *token);
+/* Whether @who's token still stands for the same user and role (true for a
+ * password login, which the streams end on a change of users instead). */
+bool rest_auth_token_valid(struct rest_auth *a, const struct rest_who *who);
 
-/* rest_data.c: the datastore resources, run on the control thread, and helpers
- * shared with rest_ops.c. */
+/* rest_data.c: the datastore resources and helpers shared with rest_ops.c. */
 void rest_set_body(struct rest_reply *rep, char *body, const char *ctype);
 struct cfg_actor rest_actor(const struct rest_req *r);
 /* @errs (cleared) as the reply, with @status or the one of its first error. */
@@ -191,11 +184,11 @@ void rest_reply_errs_rc(struct rest_req *r, struct cfg_errs *errs, int rc, unsig
  * rewrapped as @wrap_as when given; NULL with *why set. */
 char *rest_unwrap(const char *body, enum rest_fmt fmt, const char *name, const char *wrap_as, const char **why);
 int rest_json_check(const char *text, struct cfg_errs *errs);
-void rest_data_run(void *req); /* ctlq_fn */
-void rest_ops_run(void *req);  /* ctlq_fn */
-void rest_schema_run(void *req); /* ctlq_fn: GET /restconf/yang/NAME[@REV] */
+void rest_data_run(struct rest_req *r);
+void rest_ops_run(struct rest_req *r);
+void rest_schema_run(struct rest_req *r); /* GET /restconf/yang/NAME[@REV] */
 void rest_root_reply(struct rest_req *r);
-/* After rest_data_run, on the request's thread: prints the tree it left. */
+/* After rest_data_run: prints the tree it left. */
 void rest_data_print(struct rest_req *r);
 /* Prints @tree (siblings) as the body of @r, in its format with @wd print flags. */
 int rest_print(struct rest_req *r, const struct lyd_node *tree, uint32_t flags);
@@ -206,9 +199,11 @@ struct rest_events *rest_events_new(struct rest_api *api);
  * once the daemons (which free the subscribers) have stopped. */
 void rest_events_free(struct rest_events *ev);
 void rest_events_release(struct rest_events *ev);
-/* Ends the streams whose credentials ended (user removed, role changed, token
- * revoked or expired). */
-void rest_events_recheck(struct rest_events *ev);
+/* The users changed (any thread): streams of password logins end now, those of
+ * tokens are checked again on the next tick. */
+void rest_events_users_changed(struct rest_events *ev);
+/* Ends the streams of @token (revoked). */
+void rest_events_token_revoked(struct rest_events *ev, const char *token);
 /* Ends the streams of @mhd, which is about to stop. */
 void rest_events_close_daemon(struct rest_events *ev, struct MHD_Daemon *mhd);
 /* Answers GET /restconf/streams/... (may queue a streaming response). */
@@ -218,14 +213,18 @@ enum MHD_Result rest_events_serve(struct rest_api *api, struct MHD_Connection *c
 char *rest_events_streams_doc(struct rest_api *api, enum rest_fmt fmt);
 
 /* rest_metrics.c */
-void rest_metrics_run(void *req); /* ctlq_fn */
+void rest_metrics_run(struct rest_req *r);
 
-/* rest_server.c: the HTTPS daemon of endpoint @s listening on @sa, served by
- * the request handlers; NULL if it cannot serve. */
-struct MHD_Daemon *rest_server_listen(struct rest_srv *s, const struct sockaddr *sa, const char *cert,
-                                      const char *key);
-/* rest_endpoint.c: stops the endpoints of @list and frees them (@wait: before
- * returning; else on a thread of their own). */
+/* rest_server.c: the HTTPS daemon of endpoint @s on the listening socket @fd
+ * (adopted only on success), served by the request handlers; NULL if it cannot
+ * serve. */
+struct MHD_Daemon *rest_server_listen(struct rest_srv *s, int fd, const char *cert, const char *key);
+/* rest_endpoint.c: serves exactly what @l says (adopting its descriptors): new
+ * daemons start, then the old ones stop; unchanged endpoints keep theirs. Main
+ * thread. */
+void rest_endpoints_apply(struct rest_api *api, struct mc_listen *l);
+/* Stops the endpoints of @list and frees them (@wait: before returning; else on a
+ * thread of their own). */
 void rest_endpoints_retire(struct rest_api *api, struct rest_srv *list, bool wait);
 
 #endif

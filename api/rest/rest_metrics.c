@@ -185,9 +185,8 @@ static void help(FILE *f, const char *dsc)
     }
 }
 
-void rest_metrics_run(void *arg)
+void rest_metrics_run(struct rest_req *r)
 {
-    struct rest_req *r = arg;
     struct rest_api *api = r->api;
     struct lyd_node *state = NULL, *vs = NULL;
     struct ly_set *set = NULL;
@@ -195,10 +194,15 @@ void rest_metrics_run(void *arg)
     char *buf = NULL;
     size_t len = 0, nsess = 0;
     FILE *f;
+    static const char *const xps[] = {"/raven-vpn:vpn-state", NULL};
+    struct cfg_actor a = rest_actor(r);
+    struct cfg_errs errs = {0};
+    int rc = mc_get_state(api->mc, &a, xps, &state, &errs);
 
-    if (api->state_fn && api->state_fn(api->ctx, &state, api->hooks_arg)) {
+    if (rc) {
         lyd_free_siblings(state);
-        rest_reply_err(&r->rep, REST_JSON, 500, CFG_ERR_OPERATION_FAILED, NULL, "cannot read the daemon's state");
+        rest_reply_errs(&r->rep, REST_JSON, &errs, rc == -ESHUTDOWN ? 503 : 500);
+        cfg_errs_clear(&errs);
         return;
     }
     if (state && !lyd_find_path(state, "/raven-vpn:vpn-state", 0, &vs)) {
@@ -213,7 +217,8 @@ void rest_metrics_run(void *arg)
         walk(&m, vs, "raven", "");
     }
     lyd_free_siblings(state);
-    qsort(m.v, m.n, sizeof(*m.v), cmp);
+    if (m.n)
+        qsort(m.v, m.n, sizeof(*m.v), cmp);
 
     f = open_memstream(&buf, &len);
     if (!f) {

@@ -1,5 +1,6 @@
-/* RESTCONF operations (/restconf/operations) and YANG modules (/restconf/yang), run
- * on the control thread through the control queue. */
+/* RESTCONF operations (/restconf/operations) and YANG modules (/restconf/yang), on
+ * the request's thread: the NETCONF operations and the raven RPCs are ravend's,
+ * reached through the management client. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,9 +13,8 @@
 
 /* GET /restconf/yang/NAME[@REVISION]: the module's YANG text (what NETCONF's
  * get-schema returns). */
-void rest_schema_run(void *arg)
+void rest_schema_run(struct rest_req *r)
 {
-    struct rest_req *r = arg;
     char name[128], *at, *text = NULL;
     const struct lys_module *m;
 
@@ -112,7 +112,7 @@ static const char *child_val(const struct lyd_node *n, const char *name)
 static int netconf_op(struct rest_req *r, const struct lyd_node *rpc, struct cfg_errs *errs)
 {
     struct cfg_actor a = rest_actor(r);
-    struct cfg *cfg = r->api->cfg;
+    struct mc *mc = r->api->mc;
     const char *name = rpc->schema->name;
     struct lyd_node *c = NULL;
 
@@ -124,12 +124,12 @@ static int netconf_op(struct rest_req *r, const struct lyd_node *rpc, struct cfg
         o.timeout_s = t ? (uint32_t)strtoul(t, NULL, 10) : 0;
         o.persist = child_val(rpc, "persist");
         o.persist_id = child_val(rpc, "persist-id");
-        return cfg_commit(cfg, &o, &a, errs);
+        return mc_commit(mc, &a, &o, errs);
     }
     if (!strcmp(name, "cancel-commit"))
-        return cfg_cancel_commit(cfg, child_val(rpc, "persist-id"), &a, errs);
+        return mc_cancel_commit(mc, &a, child_val(rpc, "persist-id"), errs);
     if (!strcmp(name, "discard-changes"))
-        return cfg_discard(cfg, &a, errs);
+        return mc_discard(mc, &a, errs);
     if (!strcmp(name, "copy-config") || !strcmp(name, "delete-config")) {
         int dst = ds_child(rpc, "target"), src = ds_child(rpc, "source");
 
@@ -139,28 +139,28 @@ static int netconf_op(struct rest_req *r, const struct lyd_node *rpc, struct cfg
             return -EINVAL;
         }
         if (!strcmp(name, "delete-config"))
-            return cfg_delete_ds(cfg, (enum cfg_ds)dst, &a, errs);
+            return mc_delete_ds(mc, &a, (enum cfg_ds)dst, errs);
         if (src < 0) {
             cfg_err_add(errs, CFG_ERR_MISSING_ELEMENT, CFG_ERRT_PROTOCOL, NULL,
                         "copy-config needs a source datastore: running, candidate or startup");
             return -EINVAL;
         }
-        return cfg_copy(cfg, (enum cfg_ds)dst, src, NULL, &a, errs);
+        return mc_copy(mc, &a, (enum cfg_ds)dst, src, NULL, errs);
     }
     /* validate */
     if (!lyd_find_path(rpc, "source/candidate", 0, &c))
-        return cfg_validate(cfg, CFG_DS_CANDIDATE, NULL, errs);
+        return mc_validate(mc, &a, CFG_DS_CANDIDATE, NULL, errs);
     if (!lyd_find_path(rpc, "source/startup", 0, &c))
-        return cfg_validate(cfg, CFG_DS_STARTUP, NULL, errs);
+        return mc_validate(mc, &a, CFG_DS_STARTUP, NULL, errs);
     if (!lyd_find_path(rpc, "source/running", 0, &c))
-        return cfg_validate(cfg, CFG_DS_RUNNING, NULL, errs);
+        return mc_validate(mc, &a, CFG_DS_RUNNING, NULL, errs);
     if (!lyd_find_path(rpc, "source/config", 0, &c)) {
         const struct lyd_node_any *any = (const struct lyd_node_any *)c;
         struct lyd_node *tree = NULL;
         int rc;
 
         if (any->value_type == LYD_ANYDATA_DATATREE)
-            return cfg_validate(cfg, CFG_SRC_INLINE, any->value.tree, errs);
+            return mc_validate(mc, &a, CFG_SRC_INLINE, any->value.tree, errs);
         if (any->value_type == LYD_ANYDATA_JSON || any->value_type == LYD_ANYDATA_XML || any->value_type == LYD_ANYDATA_STRING) {
             struct ly_in *in = NULL;
 
@@ -175,7 +175,7 @@ static int netconf_op(struct rest_req *r, const struct lyd_node *rpc, struct cfg
                 return -EINVAL;
             }
             ly_in_free(in, 0);
-            rc = cfg_validate(cfg, CFG_SRC_INLINE, tree, errs);
+            rc = mc_validate(mc, &a, CFG_SRC_INLINE, tree, errs);
             lyd_free_all(tree);
             return rc;
         }
@@ -224,9 +224,8 @@ static char *print_output(struct rest_req *r, const struct lyd_node *out)
     return res;
 }
 
-void rest_ops_run(void *arg)
+void rest_ops_run(struct rest_req *r)
 {
-    struct rest_req *r = arg;
     struct rest_api *api = r->api;
     struct cfg_errs errs = {0};
     const struct lys_module *mod;
@@ -329,11 +328,12 @@ void rest_ops_run(void *arg)
             rest_reply_errs_rc(r, &errs, rc, 0);
         else
             r->rep.status = 204;
-    } else if (!api->rpc_fn || lyd_dup_single(rpc, NULL, 0, &out)) {
-        rest_reply_err(&r->rep, r->out_fmt, 501, CFG_ERR_OPERATION_NOT_SUPPORTED, NULL, "operation %s is not available",
-                       r->rel);
+    } else if (lyd_dup_single(rpc, NULL, 0, &out)) {
+        rest_reply_err(&r->rep, r->out_fmt, 500, CFG_ERR_RESOURCE_DENIED, NULL, "out of memory");
     } else {
-        rc = api->rpc_fn(rpc, out, &errs, api->hooks_arg);
+        struct cfg_actor a = rest_actor(r);
+
+        rc = mc_rpc(api->mc, &a, rpc, out, &errs);
         if (rc) {
             rest_reply_errs_rc(r, &errs, rc, 0);
         } else if (!lyd_child(out)) {

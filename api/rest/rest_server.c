@@ -1,11 +1,14 @@
-/* The HTTPS server: libmicrohttpd daemons per endpoint (epoll, a thread pool), the
- * certificate (self-signed at first start), limits, request bodies, authentication,
- * routing and the dashboard's static files. Datastore work goes to the control
- * thread (rest_data.c); see README.md. */
+/* The HTTPS server: libmicrohttpd daemons per endpoint (epoll, a thread pool) on
+ * the sockets ravend bound, limits, request bodies, authentication, routing and the
+ * dashboard's static files; the management socket's events. Datastore work
+ * (rest_data.c, rest_ops.c) runs on the request's thread, through the client of
+ * ravend; see README.md. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <event2/event.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +19,6 @@
 #include <unistd.h>
 
 #include "api/rest/rest_impl.h"
-#include "daemon/base/ctlq.h"
 #include "daemon/base/fsutil.h"
 #include "daemon/base/log.h"
 #include "daemon/base/poison.h"
@@ -360,7 +362,7 @@ static void client_addr(struct MHD_Connection *conn, char *buf, size_t n)
 }
 
 /* 429 for an address blocked after too many failed logins. */
-static enum MHD_Result too_many(struct MHD_Connection *conn, enum rest_fmt fmt, const char *addr, int left)
+static enum MHD_Result too_many(struct MHD_Connection *conn, enum rest_fmt fmt, const char *addr, unsigned int left)
 {
     struct MHD_Response *resp;
     struct rest_reply rep = {0};
@@ -368,14 +370,14 @@ static enum MHD_Result too_many(struct MHD_Connection *conn, enum rest_fmt fmt, 
     char ra[16];
 
     rest_reply_err(&rep, fmt, 429, CFG_ERR_RESOURCE_DENIED, NULL,
-                   "too many failed logins from %s: refused for %d more seconds", addr, left);
+                   "too many failed logins from %s: refused for %u more seconds", addr, left);
     resp = MHD_create_response_from_buffer(rep.len, rep.body, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
         free(rep.body);
         return MHD_NO;
     }
     add_common_headers(resp);
-    snprintf(ra, sizeof(ra), "%d", left);
+    snprintf(ra, sizeof(ra), "%u", left ? left : 1);
     MHD_add_response_header(resp, "Retry-After", ra);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, rep.ctype);
     ret = MHD_queue_response(conn, 429, resp);
@@ -390,28 +392,31 @@ static enum MHD_Result token_endpoint(struct rest_api *api, struct MHD_Connectio
     struct rest_reply rep = {0};
     struct rest_who who;
     char token[65], *cookie = NULL, addr[48];
+    unsigned int left = 0;
+    time_t now;
     json_t *o;
-    int rc, left;
+    int rc;
 
+    client_addr(conn, addr, sizeof(addr));
     if (!strcmp(method, "DELETE")) {
-        rc = rest_auth_check(api->auth, conn, false, &who);
-        if (rc || !who.token_hash[0]) {
+        rc = rest_auth_check(api->auth, conn, false, addr, &who, &left);
+        if (rc == -ESHUTDOWN)
+            return send_err(conn, REST_JSON, 503, CFG_ERR_OPERATION_FAILED, NULL, "the daemon is not reachable");
+        if (rc || !who.token[0]) {
             rest_reply_err(&rep, REST_JSON, 401, CFG_ERR_ACCESS_DENIED, NULL,
                            "DELETE /auth/token needs the bearer token to revoke");
             rep.challenge = BEARER_CHALLENGE;
             return send_reply(conn, &rep, NULL);
         }
-        rest_auth_token_revoke(api->auth, who.token_hash);
-        rest_events_recheck(api->ev);
+        rest_auth_token_revoke(api->auth, who.token);
+        rest_events_token_revoked(api->ev, who.token);
+        OPENSSL_cleanse(who.token, sizeof(who.token));
         rep.status = 204;
         return send_reply(conn, &rep, "raven_token=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Strict");
     }
     if (strcmp(method, "POST"))
         return send_err(conn, REST_JSON, 405, CFG_ERR_OPERATION_NOT_SUPPORTED, "POST, DELETE",
                         "/auth/token takes POST (get a token) or DELETE (revoke it)");
-    client_addr(conn, addr, sizeof(addr));
-    if ((left = rest_auth_blocked(api->auth, addr)))
-        return too_many(conn, REST_JSON, addr, left);
     if (cr->len) {
         json_error_t jerr;
         json_t *root = json_loadb(cr->body, cr->len, 0, &jerr);
@@ -422,12 +427,15 @@ static enum MHD_Result token_endpoint(struct rest_api *api, struct MHD_Connectio
             return send_err(conn, REST_JSON, 400, CFG_ERR_MALFORMED_MESSAGE, NULL,
                             "the body must be {\"username\": \"...\", \"password\": \"...\"}");
         }
-        rc = rest_auth_password(api->auth, u, p, &who);
+        rc = rest_auth_password(api->auth, u, p, addr, &who, &left);
         json_decref(root);
     } else {
-        rc = rest_auth_check(api->auth, conn, false, &who);
+        rc = rest_auth_check(api->auth, conn, false, addr, &who, &left);
     }
-    rest_auth_note(api->auth, addr, rc == 0);
+    if (rc == -EAGAIN)
+        return too_many(conn, REST_JSON, addr, left);
+    if (rc == -ESHUTDOWN)
+        return send_err(conn, REST_JSON, 503, CFG_ERR_OPERATION_FAILED, NULL, "the daemon is not reachable");
     if (rc) {
         log_info("rest", "token refused: bad credentials from %s", addr);
         rest_reply_err(&rep, REST_JSON, 401, CFG_ERR_ACCESS_DENIED, NULL, "wrong user name or password");
@@ -437,17 +445,22 @@ static enum MHD_Result token_endpoint(struct rest_api *api, struct MHD_Connectio
     }
     if (rest_auth_token_new(api->auth, &who, token))
         return send_err(conn, REST_JSON, 500, CFG_ERR_OPERATION_FAILED, NULL, "cannot issue a token");
-    o = json_pack("{s:s, s:i, s:s, s:s}", "token", token, "expires-in", REST_TOKEN_TTL_S, "role",
+    now = time(NULL);
+    o = json_pack("{s:s, s:I, s:s, s:s}", "token", token, "expires-in",
+                  (json_int_t)(who.expires > now ? who.expires - now : 0), "role",
                   who.role == REST_ROLE_ADMIN ? "admin" : "read-only", "username", who.user);
     rep.body = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     rep.len = rep.body ? strlen(rep.body) : 0;
     rep.ctype = "application/json";
     rep.status = 200;
-    if (asprintf(&cookie, "raven_token=%s; Path=/; Max-Age=%d; Secure; HttpOnly; SameSite=Strict", token,
-                 REST_TOKEN_TTL_S) < 0)
+    if (asprintf(&cookie, "raven_token=%s; Path=/; Max-Age=%lld; Secure; HttpOnly; SameSite=Strict", token,
+                 (long long)(who.expires > now ? who.expires - now : 0)) < 0)
         cookie = NULL;
+    OPENSSL_cleanse(token, sizeof(token));
     enum MHD_Result ret = send_reply(conn, &rep, cookie);
+    if (cookie)
+        OPENSSL_cleanse(cookie, strlen(cookie));
     free(cookie);
     return ret;
 }
@@ -457,8 +470,8 @@ static bool is_write(const char *m)
     return !strcmp(m, "PUT") || !strcmp(m, "POST") || !strcmp(m, "PATCH") || !strcmp(m, "DELETE");
 }
 
-/* GET of running and state: from the cache, or through the control thread and
- * then into the cache. Configuration stays cached until running changes; replies
+/* GET of running and state: from the cache, or from ravend and then into the
+ * cache. Configuration stays cached until running changes; replies
  * with state for REST_STATE_CACHE_MS, or until a session event, an operation or a
  * change of running. The candidate and startup are never cached. */
 static enum MHD_Result cached_read(struct rest_api *api, struct MHD_Connection *conn, struct rest_req *r)
@@ -479,8 +492,7 @@ static enum MHD_Result cached_read(struct rest_api *api, struct MHD_Connection *
         }
         return send_reply(conn, &r->rep, NULL);
     }
-    if (ctlq_call(api->q, rest_data_run, r))
-        rest_reply_err(&r->rep, r->out_fmt, 503, CFG_ERR_OPERATION_FAILED, NULL, "the daemon is shutting down");
+    rest_data_run(r);
     rest_data_print(r);
     if (key && r->rep.status == 200 && r->rep.body && r->dsel != REST_DS_CANDIDATE && r->dsel != REST_DS_STARTUP)
         rest_cache_put(api, key, epoch, &r->rep);
@@ -491,12 +503,12 @@ static enum MHD_Result cached_read(struct rest_api *api, struct MHD_Connection *
     return ret;
 }
 
-static enum MHD_Result run_on_control(struct rest_api *api, struct MHD_Connection *conn, ctlq_fn fn,
-                                      struct rest_req *r)
+/* Runs @fn for @r here (it blocks on ravend's answers) and sends the reply. */
+static enum MHD_Result run(struct rest_api *api, struct MHD_Connection *conn, void (*fn)(struct rest_req *),
+                           struct rest_req *r)
 {
-    if (ctlq_call(api->q, fn, r)) {
-        rest_reply_err(&r->rep, r->out_fmt, 503, CFG_ERR_OPERATION_FAILED, NULL, "the daemon is shutting down");
-    }
+    (void)api;
+    fn(r);
     rest_data_print(r);
     if (strcmp(r->method, "GET") && strcmp(r->method, "HEAD"))
         log_info("rest", "%s %s by %s: %u", r->method, r->url, r->who.user, r->rep.status); /* audit trail */
@@ -513,7 +525,8 @@ static enum MHD_Result dispatch(struct rest_api *api, struct MHD_Connection *con
     const char *rest = NULL;
     bool stream = false, data = false, ops = false;
     char addr[48];
-    int rc, left;
+    unsigned int left = 0;
+    int rc;
 
     atomic_fetch_add(&api->nreq, 1);
     if (!strcmp(url, "/.well-known/host-meta"))
@@ -536,11 +549,11 @@ static enum MHD_Result dispatch(struct rest_api *api, struct MHD_Connection *con
     /* authentication: the cookie only for reads; an address guessing passwords is
      * refused for a while */
     client_addr(conn, addr, sizeof(addr));
-    if ((left = rest_auth_blocked(api->auth, addr)))
+    rc = rest_auth_check(api->auth, conn, !strcmp(method, "GET") || !strcmp(method, "HEAD"), addr, &r.who, &left);
+    if (rc == -EAGAIN)
         return too_many(conn, r.out_fmt, addr, left);
-    rc = rest_auth_check(api->auth, conn, !strcmp(method, "GET") || !strcmp(method, "HEAD"), &r.who);
-    if (rc != -ENOENT)
-        rest_auth_note(api->auth, addr, rc == 0);
+    if (rc == -ESHUTDOWN)
+        return send_err(conn, r.out_fmt, 503, CFG_ERR_OPERATION_FAILED, NULL, "the daemon is not reachable");
     if (rc) {
         struct rest_reply rep = {0};
 
@@ -560,13 +573,13 @@ static enum MHD_Result dispatch(struct rest_api *api, struct MHD_Connection *con
     if (!strcmp(url, "/metrics")) {
         if (strcmp(method, "GET") && strcmp(method, "HEAD"))
             return send_err(conn, REST_JSON, 405, CFG_ERR_OPERATION_NOT_SUPPORTED, "GET, HEAD", "read-only resource");
-        return run_on_control(api, conn, rest_metrics_run, &r);
+        return run(api, conn, rest_metrics_run, &r);
     }
     if (prefix(url, "/restconf/yang", &rest)) {
         if (strcmp(method, "GET") && strcmp(method, "HEAD"))
             return send_err(conn, r.out_fmt, 405, CFG_ERR_OPERATION_NOT_SUPPORTED, "GET, HEAD", "read-only resource");
         r.rel = rest;
-        return run_on_control(api, conn, rest_schema_run, &r);
+        return run(api, conn, rest_schema_run, &r);
     }
     if (prefix(url, "/restconf/streams", &rest))
         stream = true;
@@ -684,7 +697,7 @@ static enum MHD_Result dispatch(struct rest_api *api, struct MHD_Connection *con
             return send_err(conn, r.out_fmt, 405, CFG_ERR_OPERATION_NOT_SUPPORTED, "OPTIONS, GET, HEAD, POST",
                             "operations are called with POST");
         }
-        return run_on_control(api, conn, rest_ops_run, &r);
+        return run(api, conn, rest_ops_run, &r);
     }
     if (strcmp(method, "GET") && strcmp(method, "HEAD") && !is_write(method)) {
         free(r.query.fields);
@@ -693,7 +706,7 @@ static enum MHD_Result dispatch(struct rest_api *api, struct MHD_Connection *con
     }
     if (!strcmp(method, "GET") || !strcmp(method, "HEAD"))
         return cached_read(api, conn, &r);
-    return run_on_control(api, conn, rest_data_run, &r);
+    return run(api, conn, rest_data_run, &r);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
@@ -704,15 +717,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     struct conn_req *cr = *con_cls;
 
     (void)version;
-    if (!cr && !atomic_load(&srv->live)) {
-        /* started by a commit's prepare: it serves once the commit applies */
-        if (!(cr = calloc(1, sizeof(*cr))))
-            return MHD_NO;
-        *con_cls = cr;
-        cr->answered = true;
-        return send_err(conn, REST_JSON, 503, CFG_ERR_RESOURCE_DENIED, NULL,
-                        "this endpoint is being configured; try again");
-    }
     if (!cr) {
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 
@@ -784,49 +788,121 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     log_debug("rest", "%s", buf);
 }
 
-/* The HTTPS daemon of endpoint @s on @sa (its thread pool, limits, TLS 1.2/1.3
- * with @cert and @key, this file's request handlers); NULL if it cannot serve. */
-struct MHD_Daemon *rest_server_listen(struct rest_srv *s, const struct sockaddr *sa, const char *cert,
-                                      const char *key)
+/* The HTTPS daemon of endpoint @s on the listening socket @fd (its thread pool,
+ * limits, TLS 1.2/1.3 with @cert and @key, this file's request handlers); NULL if it
+ * cannot serve. */
+struct MHD_Daemon *rest_server_listen(struct rest_srv *s, int fd, const char *cert, const char *key)
 {
     struct rest_api *api = s->api;
 
     return MHD_start_daemon(
         MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
-            MHD_USE_ERROR_LOG |
-            (sa->sa_family == AF_INET6 ? MHD_USE_IPv6 : 0),
-        0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_HTTPS_MEM_CERT, cert,
+            MHD_USE_ERROR_LOG,
+        0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, api, MHD_OPTION_LISTEN_SOCKET,
+        (MHD_socket)fd, MHD_OPTION_HTTPS_MEM_CERT, cert,
         MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)THREADS_PER_ENDPOINT, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned int)REST_CONN_MAX, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)REST_CONN_PER_IP,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)REST_IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)(64 * 1024), MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, api, MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, api, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, api,
-        MHD_OPTION_END);
+        (size_t)(64 * 1024), MHD_OPTION_NOTIFY_COMPLETED, on_completed, api, MHD_OPTION_UNESCAPE_CALLBACK,
+        no_unescape, api, MHD_OPTION_END);
 }
 
-struct rest_api *rest_api_new(struct ly_ctx *ctx, struct cfg *cfg, struct ctlq *q, struct event_base *base,
-                              const struct rest_opts *opts)
+/* ---- the management socket's events (on the client's reader thread: they must not
+ * wait for ravend) ---- */
+
+/* Applies the last `listen` event on the main thread: stopping a daemon waits for
+ * its requests, which may be waiting for the reader thread. */
+static void on_listen_ev(evutil_socket_t fd, short what, void *arg)
+{
+    struct rest_api *api = arg;
+    struct mc_listen *l;
+
+    (void)fd;
+    (void)what;
+    pthread_mutex_lock(&api->listen_lock);
+    l = api->listen_next;
+    api->listen_next = NULL;
+    pthread_mutex_unlock(&api->listen_lock);
+    if (!l)
+        return;
+    rest_endpoints_apply(api, l);
+    mc_listen_clear(l);
+    free(l);
+}
+
+static void hook_listen(struct mc_listen *l, void *arg)
+{
+    struct rest_api *api = arg;
+    struct mc_listen *copy = malloc(sizeof(*copy)), *old;
+
+    if (!copy) {
+        log_err("rest", "out of memory: the endpoints ravend sent are not served");
+        mc_listen_clear(l);
+        return;
+    }
+    *copy = *l;
+    memset(l, 0, sizeof(*l));
+    /* only the last event counts: an older one not yet applied is dropped */
+    pthread_mutex_lock(&api->listen_lock);
+    old = api->listen_next;
+    api->listen_next = copy;
+    pthread_mutex_unlock(&api->listen_lock);
+    if (old) {
+        mc_listen_clear(old);
+        free(old);
+    }
+    event_active(api->listen_ev, EV_READ, 0);
+}
+
+static void hook_changed(uint64_t gen, time_t mtime, bool config, void *arg)
+{
+    (void)gen;
+    (void)mtime;
+    (void)config;
+    rest_api_state_changed(arg);
+}
+
+static void hook_users(void *arg)
+{
+    struct rest_api *api = arg;
+
+    rest_auth_flush(api->auth);
+    rest_events_users_changed(api->ev);
+}
+
+static void hook_notification(struct lyd_node *notif, const char *time, void *arg)
+{
+    (void)time; /* streams stamp events with milliseconds as they go out */
+    rest_api_notify(arg, notif);
+    lyd_free_all(notif);
+}
+
+struct mc_hooks rest_api_hooks(struct rest_api *api)
+{
+    return (struct mc_hooks){.listen = hook_listen,
+                             .changed = hook_changed,
+                             .users = hook_users,
+                             .notification = hook_notification,
+                             .arg = api};
+}
+
+struct rest_api *rest_api_new(struct ly_ctx *ctx, struct event_base *base, const struct rest_opts *opts)
 {
     struct rest_api *api = calloc(1, sizeof(*api));
 
     if (!api)
         return NULL;
     api->ctx = ctx;
-    api->cfg = cfg;
-    api->q = q;
     api->base = base;
-    api->state_dir = strdup(opts->state_dir);
     api->web_dir = opts->web_dir ? strdup(opts->web_dir) : NULL;
-    api->auth = rest_auth_new();
     pthread_mutex_init(&api->cache_lock, NULL);
+    pthread_mutex_init(&api->listen_lock, NULL);
     if (RAND_bytes((unsigned char *)&api->boot, sizeof(api->boot)) != 1)
         api->boot = (uint64_t)time(NULL);
-    if (!api->state_dir || !api->auth || (opts->web_dir && !api->web_dir)) {
-        rest_api_free(api);
-        return NULL;
-    }
-    api->ev = rest_events_new(api);
+    api->auth = rest_auth_new(api);
+    api->listen_ev = event_new(base, -1, 0, on_listen_ev, api);
+    api->ev = api->auth && api->listen_ev && (!opts->web_dir || api->web_dir) ? rest_events_new(api) : NULL;
     if (!api->ev) {
         rest_api_free(api);
         return NULL;
@@ -834,52 +910,45 @@ struct rest_api *rest_api_new(struct ly_ctx *ctx, struct cfg *cfg, struct ctlq *
     return api;
 }
 
-void rest_api_set_hooks(struct rest_api *api, rest_state_fn state, rest_rpc_fn rpc, void *arg)
+void rest_api_set_mc(struct rest_api *api, struct mc *mc)
 {
-    api->state_fn = state;
-    api->rpc_fn = rpc;
-    api->hooks_arg = arg;
+    api->mc = mc;
+}
+
+void rest_api_stop(struct rest_api *api)
+{
+    if (!api || api->stopped)
+        return;
+    api->stopped = true;
+    /* streams end first so that no daemon waits for a suspended connection */
+    rest_events_free(api->ev);
+    rest_endpoints_retire(api, api->srvs, true);
+    api->srvs = NULL;
+    /* endpoints retired by a recent listen event may still be finishing */
+    while (atomic_load(&api->retiring) > 0)
+        usleep(10 * 1000);
 }
 
 void rest_api_free(struct rest_api *api)
 {
     if (!api)
         return;
-    rest_api_abort(api);
-    /* streams end first so that no daemon waits for a suspended connection */
-    rest_events_free(api->ev);
-    rest_endpoints_retire(api, api->srvs, true);
-    api->srvs = NULL;
-    /* endpoints retired by a recent commit may still be finishing on their threads */
-    while (atomic_load(&api->retiring) > 0)
-        usleep(10 * 1000);
+    rest_api_stop(api);
     rest_events_release(api->ev);
+    if (api->listen_ev)
+        event_free(api->listen_ev);
+    if (api->listen_next) {
+        mc_listen_clear(api->listen_next);
+        free(api->listen_next);
+    }
     rest_auth_free(api->auth);
     rest_cache_clear(api);
     pthread_mutex_destroy(&api->cache_lock);
+    pthread_mutex_destroy(&api->listen_lock);
     free(api->cert_pem);
+    if (api->key_pem)
+        OPENSSL_cleanse(api->key_pem, strlen(api->key_pem));
     free(api->key_pem);
-    free(api->state_dir);
     free(api->web_dir);
     free(api);
-}
-
-void rest_api_set_users(struct rest_api *api, const struct rest_user *users, size_t n)
-{
-    rest_auth_set_users(api->auth, users, n);
-    rest_events_recheck(api->ev);
-}
-
-char **rest_api_urls(const struct rest_api *api)
-{
-    size_t n = 0, i = 0;
-    char **v;
-
-    for (struct rest_srv *s = api->srvs; s; s = s->next)
-        n++;
-    v = calloc(n + 1, sizeof(*v));
-    for (struct rest_srv *s = api->srvs; v && s; s = s->next)
-        if (asprintf(&v[i], strchr(s->address, ':') ? "https://[%s]:%u" : "https://%s:%u", s->address, s->port) >= 0)
-            i++;
-    return v;
 }

@@ -1,6 +1,7 @@
 /* Fuzzes the RESTCONF request path (api/rest): the api-path, the query parameters
  * "fields" and "depth", the request body in JSON or XML (envelopes included) and the
- * edit it becomes, run against a datastore as the control thread runs them. The
+ * edit it becomes, run against a datastore in-process (fuzz_mc_cfg.c stands in for
+ * the management client). The
  * input is "METHOD FMT PATH\nQUERY\nBODY": the first byte picks the method and
  * formats, then the path, one line of "fields", and the body. */
 #include <stdlib.h>
@@ -16,7 +17,7 @@ static const char *const methods[] = {"GET", "PUT", "POST", "PATCH", "DELETE", "
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct fuzz_env *env = fuzz_env_get();
-    struct rest_api api = {.ctx = env->ctx, .cfg = env->cfg, .boot = 1};
+    struct rest_api api = {.ctx = env->ctx, .boot = 1};
     struct rest_req r = {.api = &api, .base_uri = "/restconf/data", .url = "/restconf/data"};
     char *s, *path, *fields, *body;
     unsigned int sel;
