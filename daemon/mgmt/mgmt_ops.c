@@ -20,6 +20,20 @@
 #define CONFIG_FLAGS (LYD_PARSE_ONLY | LYD_PARSE_NO_STATE | LYD_PARSE_STRICT)
 #define PRINT_FLAGS (LYD_PRINT_WITHSIBLINGS | LYD_PRINT_SHRINK)
 
+struct req;
+
+enum {
+    F_ACTS = 1,  /* carries user and sid */
+    F_ADMIN = 2, /* admin only */
+    F_SID = 4,   /* carries sid only */
+};
+
+struct op {
+    const char *name;
+    unsigned int flags;
+    int (*fn)(struct req *r);
+};
+
 struct req {
     struct mconn *c;
     struct mgmt *m;
@@ -31,6 +45,7 @@ struct req {
     struct cfg_errs errs;
     struct cfg_actor who;
     bool hello;   /* the listen event follows the reply */
+    const struct op *op;
     const char *why;
 };
 
@@ -273,6 +288,19 @@ static int op_token_revoke(struct req *r)
 
 /* ---- the datastore ---- */
 
+/* Called by each operation once its members are decoded: the user must have
+ * authenticated on this connection, and be admin for what only admin may do
+ * (the role the configuration gives it now). 0, or -EACCES with the error. */
+static int allowed(struct req *r)
+{
+    if (!mconn_user_ok(r->c, r->who.user))
+        return denied(r, r->who.user, false);
+    if ((r->op->flags & F_ADMIN) && mauth_role(r->m->auth, r->who.user) != 1)
+        return denied(r, r->who.user, true);
+    mconn_sid_add(r->c, r->who.sid);
+    return 0;
+}
+
 /* @xpaths: an array of strings, or null or absent (everything). */
 static const char **xpaths_member(struct req *r)
 {
@@ -319,11 +347,11 @@ static int op_get(struct req *r)
     bool state = bool_member(r, "state");
     const char **xp = xpaths_member(r);
     struct lyd_node *tree = NULL, *sel = NULL;
-    int rc;
+    int rc = 0;
 
-    if (r->why) {
+    if (r->why || (rc = allowed(r))) {
         free(xp);
-        return 0;
+        return rc;
     }
     if (state) {
         rc = get_state(r, &tree);
@@ -351,8 +379,8 @@ static int op_edit(struct req *r)
     struct lyd_node *edit = NULL;
     int rc;
 
-    if (r->why)
-        return 0;
+    if (r->why || (rc = allowed(r)))
+        return r->why ? 0 : rc;
     rc = parse_data(r, EDIT_FLAGS, &edit);
     if (!rc && !r->why)
         rc = cfg_edit(r->m->cfg, (enum cfg_ds)ds, edit, (enum cfg_op)d, (enum cfg_test_opt)t, (enum cfg_err_opt)e,
@@ -367,8 +395,8 @@ static int op_copy(struct req *r)
     struct lyd_node *tree = NULL;
     int rc = 0;
 
-    if (r->why)
-        return 0;
+    if (r->why || (rc = allowed(r)))
+        return r->why ? 0 : rc;
     if (src == CFG_SRC_INLINE)
         rc = parse_data(r, CONFIG_FLAGS, &tree);
     if (!rc && !r->why)
@@ -381,7 +409,7 @@ static int op_delete(struct req *r)
 {
     int ds = ds_member(r, "target", false);
 
-    return r->why ? 0 : cfg_delete_ds(r->m->cfg, (enum cfg_ds)ds, &r->who, &r->errs);
+    return r->why ? 0 : allowed(r) ? -EACCES : cfg_delete_ds(r->m->cfg, (enum cfg_ds)ds, &r->who, &r->errs);
 }
 
 static int op_validate(struct req *r)
@@ -390,8 +418,8 @@ static int op_validate(struct req *r)
     struct lyd_node *tree = NULL;
     int rc = 0;
 
-    if (r->why)
-        return 0;
+    if (r->why || (rc = allowed(r)))
+        return r->why ? 0 : rc;
     if (src == CFG_SRC_INLINE)
         rc = parse_data(r, CONFIG_FLAGS, &tree);
     if (!rc && !r->why)
@@ -402,7 +430,7 @@ static int op_validate(struct req *r)
 
 static int op_discard(struct req *r)
 {
-    return cfg_discard(r->m->cfg, &r->who, &r->errs);
+    return allowed(r) ? -EACCES : cfg_discard(r->m->cfg, &r->who, &r->errs);
 }
 
 static int op_commit(struct req *r)
@@ -414,28 +442,28 @@ static int op_commit(struct req *r)
     o.timeout_s = (uint32_t)tmo;
     o.persist = str_member(r, "persist", false);
     o.persist_id = str_member(r, "persist-id", false);
-    return r->why ? 0 : cfg_commit(r->m->cfg, &o, &r->who, &r->errs);
+    return r->why ? 0 : allowed(r) ? -EACCES : cfg_commit(r->m->cfg, &o, &r->who, &r->errs);
 }
 
 static int op_cancel(struct req *r)
 {
     const char *pid = str_member(r, "persist-id", false);
 
-    return r->why ? 0 : cfg_cancel_commit(r->m->cfg, pid, &r->who, &r->errs);
+    return r->why ? 0 : allowed(r) ? -EACCES : cfg_cancel_commit(r->m->cfg, pid, &r->who, &r->errs);
 }
 
 static int op_lock(struct req *r)
 {
     int ds = ds_member(r, "target", false);
 
-    return r->why ? 0 : cfg_lock(r->m->cfg, (enum cfg_ds)ds, &r->who, &r->errs);
+    return r->why ? 0 : allowed(r) ? -EACCES : cfg_lock(r->m->cfg, (enum cfg_ds)ds, &r->who, &r->errs);
 }
 
 static int op_unlock(struct req *r)
 {
     int ds = ds_member(r, "target", false);
 
-    return r->why ? 0 : cfg_unlock(r->m->cfg, (enum cfg_ds)ds, &r->who, &r->errs);
+    return r->why ? 0 : allowed(r) ? -EACCES : cfg_unlock(r->m->cfg, (enum cfg_ds)ds, &r->who, &r->errs);
 }
 
 static int op_session_end(struct req *r)
@@ -459,6 +487,8 @@ static int op_rpc(struct req *r)
         bad(r, "the rpc request needs its RPC as %s", "data");
         return 0;
     }
+    if (allowed(r))
+        return -EACCES;
     if (ly_in_new_memory(r->data, &in) ||
         lyd_parse_op(r->m->ctx, NULL, in, LYD_XML, LYD_TYPE_RPC_YANG, &tree, &op) || !op ||
         lyd_validate_op(tree, NULL, LYD_TYPE_RPC_YANG, NULL)) {
@@ -484,17 +514,7 @@ static int op_rpc(struct req *r)
 
 /* ---- dispatch ---- */
 
-enum {
-    F_ACTS = 1,  /* carries user and sid */
-    F_ADMIN = 2, /* admin only */
-    F_SID = 4,   /* carries sid only */
-};
-
-static const struct op {
-    const char *name;
-    unsigned int flags;
-    int (*fn)(struct req *r);
-} ops[] = {
+static const struct op ops[] = {
     {"hello", 0, op_hello},
     {"auth-password", 0, op_auth_password},
     {"auth-key", 0, op_auth_key},
@@ -528,21 +548,12 @@ static void sid_member(struct req *r)
     r->who.sid = (uint32_t)sid;
 }
 
-/* Who the request acts for: a user authenticated on this connection, with the
- * role the configuration gives it now. 0, or -EACCES with the error. */
-static int actor(struct req *r, const struct op *op)
+/* Who the request acts for: user, sid and host (for notifications). */
+static void actor(struct req *r)
 {
     r->who.user = str_member(r, "user", true);
     r->who.host = str_member(r, "host", false);
     sid_member(r);
-    if (r->why)
-        return 0;
-    if (!mconn_user_ok(r->c, r->who.user))
-        return denied(r, r->who.user, false);
-    if ((op->flags & F_ADMIN) && mauth_role(r->m->auth, r->who.user) != 1)
-        return denied(r, r->who.user, true);
-    mconn_sid_add(r->c, r->who.sid);
-    return 0;
 }
 
 static json_t *errs_json(const struct cfg_errs *errs)
@@ -597,11 +608,12 @@ int mgmt_dispatch(struct mconn *c, json_t *j, const char *data, size_t dlen, con
         *why = "out of memory";
         return -1;
     }
+    r.op = op;
     if (op->flags & F_ACTS)
-        rc = actor(&r, op);
+        actor(&r);
     else if (op->flags & F_SID)
         sid_member(&r);
-    if (!rc && !r.why)
+    if (!r.why)
         rc = op->fn(&r);
     if (!r.why) {
         json_object_set(r.rep, "id", id);
