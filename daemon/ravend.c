@@ -7,6 +7,7 @@
 #include <event2/thread.h>
 #include <getopt.h>
 #include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,6 +134,17 @@ static char *frontend_exe(const char *name, const char *built)
     return built[0] && access(built, X_OK) == 0 ? strdup(built) : NULL;
 }
 
+/* The front-end user's group (the management socket's): @user, else "raven",
+ * else "nobody", as the supervisor chooses; ravend's own when not root. */
+static gid_t frontend_gid(const char *user)
+{
+    const struct passwd *pw = user ? getpwnam(user) : getpwnam("raven");
+
+    if (!pw && !user)
+        pw = getpwnam("nobody");
+    return geteuid() != 0 || !pw ? getegid() : pw->pw_gid;
+}
+
 /* Registers raven-netconfd and raven-restd with the supervisor. */
 static int frontends_add(struct super *sup, const char *sock, const char *yang_dir, const char *web_dir,
                          const char *level)
@@ -160,6 +172,16 @@ static int frontends_add(struct super *sup, const char *sock, const char *yang_d
             return rc;
     }
     return 0;
+}
+
+/* The management socket when ravend stops before serving it. */
+static void unlink_socket(const char *run_dir)
+{
+    char *p = NULL;
+
+    if (asprintf(&p, "%s/mgmt.sock", run_dir) >= 0)
+        unlink(p);
+    free(p);
 }
 
 static int detach(void)
@@ -206,7 +228,7 @@ int main(int argc, char **argv)
     const int signums[3] = {SIGTERM, SIGINT, SIGHUP};
     bool foreground = false;
     enum log_level lvl;
-    int opt, rc = 1;
+    int opt, rc = 1, mfd = -1;
 
     while ((opt = getopt_long(argc, argv, "d:c:k:fl:y:w:r:u:Vh", longopts, NULL)) != -1) {
         switch (opt) {
@@ -262,9 +284,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "ravend: cannot detach: %s\n", strerror(errno));
         return 1;
     }
-    /* before any thread exists: threads keep the capabilities they started with */
-    if (ravend_privs_drop())
+    /* the socket's group is the front ends': changing it needs CAP_CHOWN, which
+     * ravend gives up next */
+    mfd = mgmt_socket_open(mo.run_dir, frontend_gid(so.user));
+    if (mfd < 0)
         return 1;
+    /* before any thread exists: threads keep the capabilities they started with */
+    if (ravend_privs_drop()) {
+        close(mfd);
+        return 1;
+    }
     signal(SIGPIPE, SIG_IGN);
     ly_log_options(LY_LOLOG | LY_LOSTORE);
     ly_set_log_clb(ly_log, 1);
@@ -337,8 +366,12 @@ int main(int argc, char **argv)
         if (!sigs[i] || event_add(sigs[i], NULL))
             goto out;
     }
-    if (mgmt_start(mgmt, super_gid(sup)))
+    rc = mgmt_start(mgmt, mfd);
+    mfd = -1;
+    if (rc) {
+        rc = 1;
         goto out;
+    }
     super_start(sup); /* a front end that cannot start is logged and tried again */
     ravend_print_endpoints(d.cfg);
     printf("ravend: ready (state directory %s)\n", co.state_dir);
@@ -378,6 +411,10 @@ out:
     if (ctx)
         ly_ctx_destroy(ctx);
     cfg_errs_clear(&errs);
+    if (mfd >= 0) {
+        close(mfd);
+        unlink_socket(mo.run_dir);
+    }
     log_info("ravend", "stopped");
     return rc;
 }

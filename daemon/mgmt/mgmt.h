@@ -9,6 +9,7 @@
 #include <event2/event.h>
 #include <libyang/libyang.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "daemon/config/cfg.h"
 
@@ -35,9 +36,13 @@ struct mgmt *mgmt_new(struct event_base *base, struct cfg *cfg, const struct mgm
 void mgmt_set_super(struct mgmt *m, struct super *sup);
 /* Registers the /raven-vpn:management handler (users, endpoints). */
 int mgmt_register(struct mgmt *m);
-/* Creates the run directory and listens on RUN_DIR/mgmt.sock (group: the front
- * ends' @gid). Refuses (-EADDRINUSE) when a live ravend answers there. 0 or -errno. */
-int mgmt_start(struct mgmt *m, gid_t gid);
+/* Creates the run directory and listens on RUN_DIR/mgmt.sock, mode 0660, group
+ * @gid (the front ends'): called before ravend gives up CAP_CHOWN. Refuses
+ * (-EADDRINUSE) when a live ravend answers there; a stale socket is replaced.
+ * The socket, or -errno (logged). */
+int mgmt_socket_open(const char *run_dir, gid_t gid);
+/* Serves the socket @fd (adopted; closed and unlinked by mgmt_free). 0 or -errno. */
+int mgmt_start(struct mgmt *m, int fd);
 void mgmt_free(struct mgmt *m);
 
 /* super_ops.ping: asks front end @idx for a pong (@arg: the mgmt). */

@@ -248,8 +248,10 @@ static int build_cert(struct mlisten *l, const struct lyd_node *tree, bool dry_r
 
     if (!l->next[MGMT_KIND_REST].n)
         return 0;
-    lyd_find_path(tree, MGMT "/rest/certificate", 0, &c);
-    lyd_find_path(tree, MGMT "/rest/private-key", 0, &k);
+    if (lyd_find_path(tree, MGMT "/rest/certificate", 0, &c))
+        c = NULL;
+    if (lyd_find_path(tree, MGMT "/rest/private-key", 0, &k))
+        k = NULL;
     if (c) {
         if (!k || (rc = mpem_check(lyd_get_value(c), lyd_get_value(k)))) {
             cfg_err_add(errs, CFG_ERR_INVALID_VALUE, CFG_ERRT_APPLICATION, MGMT "/rest/private-key",

@@ -418,50 +418,46 @@ static bool socket_live(const struct sockaddr_un *sa)
     return live;
 }
 
-static int bind_socket(struct mgmt *m, gid_t gid)
+int mgmt_socket_open(const char *run_dir, gid_t gid)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int fd, rc = fs_mkdir_p(run_dir, 0755);
 
-    if (strlen(m->sock_path) >= sizeof(sa.sun_path)) {
-        log_err("mgmt", "management socket path %s is too long; choose a shorter --run-dir", m->sock_path);
+    if (rc) {
+        log_err("mgmt", "cannot create run directory %s: %s", run_dir, strerror(-rc));
+        return rc;
+    }
+    if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/mgmt.sock", run_dir) >= sizeof(sa.sun_path)) {
+        log_err("mgmt", "the management socket's path in %s is too long; choose a shorter --run-dir", run_dir);
         return -ENAMETOOLONG;
     }
-    memcpy(sa.sun_path, m->sock_path, strlen(m->sock_path) + 1);
     if (socket_live(&sa)) {
-        log_err("mgmt", "another ravend is serving %s; stop it, or give this one another --run-dir",
-                m->sock_path);
+        log_err("mgmt", "another ravend is serving %s; stop it, or give this one another --run-dir", sa.sun_path);
         return -EADDRINUSE;
     }
-    if (unlink(m->sock_path) && errno != ENOENT) {
-        log_err("mgmt", "cannot remove the stale socket %s: %s", m->sock_path, strerror(errno));
-        return -errno;
+    if (unlink(sa.sun_path) && errno != ENOENT) {
+        rc = -errno;
+        log_err("mgmt", "cannot remove the stale socket %s: %s", sa.sun_path, strerror(-rc));
+        return rc;
     }
-    m->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (m->lfd < 0 || bind(m->lfd, (struct sockaddr *)&sa, sizeof(sa)) || listen(m->lfd, BACKLOG)) {
-        log_err("mgmt", "cannot listen on %s: %s", m->sock_path, strerror(errno));
-        return -errno;
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, BACKLOG) ||
+        chmod(sa.sun_path, 0660) || (geteuid() == 0 && chown(sa.sun_path, 0, gid))) {
+        rc = -errno;
+        log_err("mgmt", "cannot listen on %s (mode 0660, group %u): %s", sa.sun_path, (unsigned int)gid,
+                strerror(-rc));
+        if (fd >= 0)
+            close(fd);
+        return rc;
     }
-    if (chmod(m->sock_path, 0660) || (chown(m->sock_path, 0, gid) && geteuid() == 0)) {
-        log_err("mgmt", "cannot give %s mode 0660 and group %u: %s", m->sock_path, (unsigned int)gid,
-                strerror(errno));
-        return -errno;
-    }
-    return 0;
+    return fd;
 }
 
-int mgmt_start(struct mgmt *m, gid_t gid)
+int mgmt_start(struct mgmt *m, int fd)
 {
-    int rc;
+    int rc = mlisten_keys(m->listen);
 
-    rc = fs_mkdir_p(m->run_dir, 0755);
-    if (rc) {
-        log_err("mgmt", "cannot create run directory %s: %s", m->run_dir, strerror(-rc));
-        return rc;
-    }
-    rc = mlisten_keys(m->listen);
-    if (rc)
-        return rc;
-    rc = bind_socket(m, gid);
+    m->lfd = fd;
     if (rc)
         return rc;
     m->lev = event_new(m->base, m->lfd, EV_READ | EV_PERSIST, on_accept, m);
