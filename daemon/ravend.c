@@ -1,11 +1,13 @@
 /* ravend: the Raven headend daemon. Builds the YANG context, the datastore and its
- * handler table, the NETCONF server, and runs the control thread's event loop until
+ * handler table, the management socket and the supervisor of the front ends
+ * (raven-netconfd, raven-restd), and runs the control thread's event loop until
  * SIGTERM. Configuration changes only through the management APIs. */
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <getopt.h>
-#include <libnetconf2/log.h>
+#include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +19,7 @@
 #include "daemon/base/fsutil.h"
 #include "daemon/base/log.h"
 #include "daemon/ike/ike_engine.h"
+#include "daemon/mgmt/mgmt_super.h"
 #include "daemon/pki/pki_crl.h"
 #include "dataplane/dp.h"
 #include "daemon/ravend.h"
@@ -49,6 +52,8 @@ static void usage(FILE *f)
             "  -l, --log-level LVL   error | warning | info | debug [info]\n"
             "  -y, --yang-dir DIR    directory of the raven YANG modules [%s]\n"
             "  -w, --web-dir DIR     the dashboard's files, served under /ui/ [%s]\n"
+            "  -r, --run-dir DIR     where the management socket mgmt.sock is made [/run/raven]\n"
+            "  -u, --frontend-user NAME  user of the management front ends [raven, else nobody]\n"
             "  -V, --version         print the version\n"
             "  -h, --help            this text\n",
             RAVEN_YANG_DIR, RAVEN_WEB_DIR);
@@ -58,14 +63,6 @@ static void ly_log(LY_LOG_LEVEL level, const char *msg, const char *path)
 {
     if (level <= LY_LLWRN)
         log_debug("yang", "%s%s%s", msg, path ? " at " : "", path ? path : "");
-}
-
-static void nc_log(NC_VERB_LEVEL level, const char *msg)
-{
-    if (level == NC_VERB_ERROR)
-        log_warn("netconf", "%s", msg);
-    else
-        log_debug("netconf", "%s", msg);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -115,24 +112,76 @@ static void print_errs(const char *what, const struct cfg_errs *errs)
         fprintf(stderr, "  %s%s%s\n", e->path ? e->path : "", e->path ? ": " : "", e->msg);
 }
 
-static struct ly_ctx *yang_context(const char *yang_dir)
+/* A front end's program: beside ravend's own (an installed tree), else where the
+ * build tree made it; NULL if neither exists. */
+static char *frontend_exe(const char *name, const char *built)
 {
-    struct ly_ctx *ctx = NULL;
-    char *dirs = NULL;
+    char self[PATH_MAX], *slash, *p = NULL;
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 
-    if (asprintf(&dirs, "%s:%s", yang_dir, RAVEN_IETF_YANG_DIR) < 0)
-        return NULL;
-    if (ly_ctx_new(dirs, 0, &ctx)) {
-        free(dirs);
-        return NULL;
+    if (n > 0) {
+        self[n] = '\0';
+        slash = strrchr(self, '/');
+        if (slash) {
+            *slash = '\0';
+            if (asprintf(&p, "%s/%s", self, name) < 0)
+                p = NULL;
+            if (p && access(p, X_OK) == 0)
+                return p;
+            free(p);
+        }
     }
-    free(dirs);
-    if (!ly_ctx_load_module(ctx, "raven-types", NULL, NULL) || !ly_ctx_load_module(ctx, "raven-vpn", NULL, NULL)) {
-        log_err("ravend", "cannot load the raven YANG modules from %s", yang_dir);
-        ly_ctx_destroy(ctx);
-        return NULL;
+    return built[0] && access(built, X_OK) == 0 ? strdup(built) : NULL;
+}
+
+/* The front-end user's group (the management socket's): @user, else "raven",
+ * else "nobody", as the supervisor chooses; ravend's own when not root. */
+static gid_t frontend_gid(const char *user)
+{
+    const struct passwd *pw = user ? getpwnam(user) : getpwnam("raven");
+
+    if (!pw && !user)
+        pw = getpwnam("nobody");
+    return geteuid() != 0 || !pw ? getegid() : pw->pw_gid;
+}
+
+/* Registers raven-netconfd and raven-restd with the supervisor. */
+static int frontends_add(struct super *sup, const char *sock, const char *yang_dir, const char *web_dir,
+                         const char *level)
+{
+    static const struct {
+        const char *kind, *prog, *built;
+    } fes[] = {{"netconf", "raven-netconfd", RAVEN_NETCONFD_BUILT}, {"rest", "raven-restd", RAVEN_RESTD_BUILT}};
+
+    for (size_t i = 0; i < sizeof(fes) / sizeof(fes[0]); i++) {
+        char *exe = frontend_exe(fes[i].prog, fes[i].built);
+        char *argv[] = {(char *)fes[i].prog, "--mgmt", (char *)sock, "--yang-dir", (char *)yang_dir,
+                        "--log-level", (char *)level, "--web-dir", (char *)web_dir, NULL};
+        int rc;
+
+        if (!exe) {
+            log_err("ravend", "cannot find %s beside ravend nor in the build tree: its API is not served",
+                    fes[i].prog);
+            continue;
+        }
+        if (strcmp(fes[i].kind, "rest"))
+            argv[7] = NULL; /* --web-dir is raven-restd's only */
+        rc = super_add(sup, fes[i].kind, exe, argv);
+        free(exe);
+        if (rc < 0)
+            return rc;
     }
-    return ctx;
+    return 0;
+}
+
+/* The management socket when ravend stops before serving it. */
+static void unlink_socket(const char *run_dir)
+{
+    char *p = NULL;
+
+    if (asprintf(&p, "%s/mgmt.sock", run_dir) >= 0)
+        unlink(p);
+    free(p);
 }
 
 static int detach(void)
@@ -156,15 +205,18 @@ int main(int argc, char **argv)
         {"state-dir", required_argument, NULL, 'd'}, {"config", required_argument, NULL, 'c'},
         {"admin-key", required_argument, NULL, 'k'}, {"foreground", no_argument, NULL, 'f'},
         {"log-level", required_argument, NULL, 'l'}, {"yang-dir", required_argument, NULL, 'y'},
-        {"web-dir", required_argument, NULL, 'w'},
+        {"web-dir", required_argument, NULL, 'w'},   {"run-dir", required_argument, NULL, 'r'},
+        {"frontend-user", required_argument, NULL, 'u'},
         {"version", no_argument, NULL, 'V'},         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     struct cfg_opts co = {.state_dir = "/var/lib/raven", .default_xml = default_config};
-    const char *yang_dir = RAVEN_YANG_DIR, *admin_key = NULL, *web_dir = RAVEN_WEB_DIR;
+    const char *yang_dir = RAVEN_YANG_DIR, *admin_key = NULL, *web_dir = RAVEN_WEB_DIR, *level = "info";
+    struct mgmt_opts mo = {.run_dir = "/run/raven"};
+    struct super_opts so = {0};
+    struct super *sup = NULL;
+    struct mgmt *mgmt = NULL;
     struct ravend d = {0};
     struct ctlq *q = NULL;
-    struct nc_api *nc = NULL;
-    struct rest_api *rest = NULL;
     struct ravend_apis apis = {0};
     struct ike_engine *ike = NULL;
     struct aaa *aaa = NULL;
@@ -176,9 +228,9 @@ int main(int argc, char **argv)
     const int signums[3] = {SIGTERM, SIGINT, SIGHUP};
     bool foreground = false;
     enum log_level lvl;
-    int opt, rc = 1;
+    int opt, rc = 1, mfd = -1;
 
-    while ((opt = getopt_long(argc, argv, "d:c:k:fl:y:w:Vh", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "d:c:k:fl:y:w:r:u:Vh", longopts, NULL)) != -1) {
         switch (opt) {
         case 'd':
             co.state_dir = optarg;
@@ -198,12 +250,19 @@ int main(int argc, char **argv)
                 return 2;
             }
             log_set_level(lvl);
+            level = optarg;
             break;
         case 'y':
             yang_dir = optarg;
             break;
         case 'w':
             web_dir = optarg;
+            break;
+        case 'r':
+            mo.run_dir = optarg;
+            break;
+        case 'u':
+            so.user = optarg;
             break;
         case 'V':
             printf("ravend %s\n", RAVEN_VERSION);
@@ -225,21 +284,26 @@ int main(int argc, char **argv)
         fprintf(stderr, "ravend: cannot detach: %s\n", strerror(errno));
         return 1;
     }
-    /* before any thread exists: threads keep the capabilities they started with */
-    if (ravend_privs_drop())
+    /* the socket's group is the front ends': changing it needs CAP_CHOWN, which
+     * ravend gives up next */
+    mfd = mgmt_socket_open(mo.run_dir, frontend_gid(so.user));
+    if (mfd < 0)
         return 1;
+    /* before any thread exists: threads keep the capabilities they started with */
+    if (ravend_privs_drop()) {
+        close(mfd);
+        return 1;
+    }
     signal(SIGPIPE, SIG_IGN);
     ly_log_options(LY_LOLOG | LY_LOSTORE);
     ly_set_log_clb(ly_log, 1);
-    nc_verbosity(log_get_level() >= LOG_LVL_DEBUG ? NC_VERB_VERBOSE : NC_VERB_ERROR);
-    nc_set_print_clb(nc_log);
     evthread_use_pthreads();
 
     if (fs_mkdir_p(co.state_dir, 0700)) {
         log_err("ravend", "cannot create state directory %s: %s", co.state_dir, strerror(errno));
         goto out;
     }
-    ctx = yang_context(yang_dir);
+    ctx = cfg_yang_ctx(yang_dir, RAVEN_IETF_YANG_DIR);
     if (!ctx)
         goto out;
     d.base = event_base_new();
@@ -247,18 +311,25 @@ int main(int argc, char **argv)
     d.cfg = cfg_new(ctx, &co);
     if (!q || !d.cfg)
         goto out;
-    nc = nc_api_new(ctx, d.cfg, q, co.state_dir);
-    if (!nc)
-        goto out;
-    /* libnetconf2 installs its own libyang logger; clients' invalid data is not
-     * the daemon's warning: it goes back to them as rpc-errors */
-    ly_set_log_clb(ly_log, 1);
     d.confirm_timer = evtimer_new(d.base, on_confirm_timer, &d);
     cfg_set_timer(d.cfg, arm_confirm_timer, &d);
-    rest = rest_api_new(ctx, d.cfg, q, d.base, &(struct rest_opts){.state_dir = co.state_dir, .web_dir = web_dir});
-    if (!rest)
+    mo.state_dir = co.state_dir;
+    mgmt = mgmt_new(d.base, d.cfg, &mo,
+                    &(struct mgmt_hooks){.state = ravend_vpn_state, .rpc = ravend_vpn_rpc, .arg = &apis});
+    sup = mgmt ? super_new(d.base, &so, &(struct super_ops){.ping = mgmt_ping, .arg = mgmt}) : NULL;
+    if (!sup)
         goto out;
-    apis = (struct ravend_apis){.ctx = ctx, .nc = nc, .rest = rest};
+    mgmt_set_super(mgmt, sup);
+    {
+        char *sock = NULL;
+        int err = asprintf(&sock, "%s/mgmt.sock", mo.run_dir) < 0 ? -ENOMEM
+                  : frontends_add(sup, sock, yang_dir, web_dir, level);
+
+        free(sock);
+        if (err)
+            goto out;
+    }
+    apis = (struct ravend_apis){.ctx = ctx, .mgmt = mgmt};
     cfg_set_notify(d.cfg, ravend_config_changed, &apis);
     cfg_set_reaper(d.cfg, reap_tree, q);
     dp = dp_new();
@@ -278,9 +349,7 @@ int main(int argc, char **argv)
     if (!crl)
         log_warn("ravend", "CRL fetching unavailable (libcurl did not start): only configured CRLs are checked");
     ike_engine_set_crl(ike, crl);
-    nc_api_set_hooks(nc, ravend_vpn_state, ravend_vpn_rpc, NULL);
-    rest_api_set_hooks(rest, ravend_vpn_state, ravend_vpn_rpc, NULL);
-    if (ravend_handlers_register(d.cfg, nc, rest) || ravend_vpn_register(d.cfg, ike, aaa, dp))
+    if (ravend_handlers_register(d.cfg, mgmt) || ravend_vpn_register(d.cfg, ike, aaa, dp))
         goto out;
     if (cfg_handlers_check(d.cfg, "raven-", &errs)) {
         print_errs("refusing to start: configuration nodes without a handler", &errs);
@@ -297,8 +366,13 @@ int main(int argc, char **argv)
         if (!sigs[i] || event_add(sigs[i], NULL))
             goto out;
     }
-    if (nc_api_start(nc))
+    rc = mgmt_start(mgmt, mfd);
+    mfd = -1;
+    if (rc) {
+        rc = 1;
         goto out;
+    }
+    super_start(sup); /* a front end that cannot start is logged and tried again */
     ravend_print_endpoints(d.cfg);
     printf("ravend: ready (state directory %s)\n", co.state_dir);
     fflush(stdout);
@@ -307,15 +381,14 @@ int main(int argc, char **argv)
 out:
     if (rc)
         log_err("ravend", "start failed");
-    /* stop the front end, then run what its threads posted (a session's end may
-     * roll back a confirmed commit, which still needs the front end's state),
-     * then free */
+    /* close the front ends' connections (their sessions end: a confirmed commit
+     * may roll back, and the other front end still hears of it), stop them, then
+     * free */
     if (q)
         ctlq_shutdown(q);
-    nc_api_stop(nc);
-    /* REST requests now fail fast (the queue is shut); no event reaches it after */
-    apis.rest = NULL;
-    rest_api_free(rest);
+    mgmt_free(mgmt);
+    apis.mgmt = NULL; /* the engine's last events go nowhere */
+    super_free(sup);
     if (q)
         ctlq_drain(q);
     if (d.cfg)
@@ -325,7 +398,6 @@ out:
     pki_crl_free(crl); /* after the engine, its listener */
     aaa_free(aaa); /* after the sessions: their Stop records are sent */
     dp_free(dp);
-    nc_api_free(nc);
     for (int i = 0; i < 3; i++) {
         if (sigs[i])
             event_free(sigs[i]);
@@ -339,6 +411,10 @@ out:
     if (ctx)
         ly_ctx_destroy(ctx);
     cfg_errs_clear(&errs);
+    if (mfd >= 0) {
+        close(mfd);
+        unlink_socket(mo.run_dir);
+    }
     log_info("ravend", "stopped");
     return rc;
 }

@@ -2,12 +2,11 @@
 #ifndef RAVEN_RAVEND_H
 #define RAVEN_RAVEND_H
 
-#include "api/netconf/nc_api.h"
-#include "api/rest/rest_api.h"
 #include "daemon/config/cfg.h"
+#include "daemon/mgmt/mgmt.h"
 
-/* Registers every configuration handler (ravend_handlers.c). */
-int ravend_handlers_register(struct cfg *cfg, struct nc_api *nc, struct rest_api *rest);
+/* Registers every configuration handler but the VPN's (ravend_handlers.c). */
+int ravend_handlers_register(struct cfg *cfg, struct mgmt *mgmt);
 struct ike_engine;
 /* The VPN subtrees' handler and the engine's hooks (ravend_vpn.c). */
 struct dp;
@@ -15,16 +14,17 @@ struct aaa;
 int ravend_vpn_register(struct cfg *cfg, struct ike_engine *ike, struct aaa *aaa, struct dp *dp);
 int ravend_vpn_state(struct ly_ctx *ctx, struct lyd_node **data, void *arg);
 int ravend_vpn_rpc(const struct lyd_node *rpc, struct lyd_node *output, struct cfg_errs *errs, void *arg);
-/* The management front ends that receive events. */
+/* The management socket that receives events; NULL once it is gone (at shutdown,
+ * the engine's last events are dropped). */
 struct ravend_apis {
     struct ly_ctx *ctx;
-    struct nc_api *nc;
-    struct rest_api *rest;
+    struct mgmt *mgmt;
 };
-/* An event of the engine (adopted): to the REST streams and NETCONF subscribers;
- * @arg is a struct ravend_apis. */
+/* An event of the engine (adopted): to the front ends (@arg: ravend_apis). The
+ * state hook ravend_vpn_state takes the same @arg. */
 void ravend_vpn_event(struct lyd_node *notif, void *arg);
-/* cfg_notify_fn: netconf-config-change for both front ends (@arg: ravend_apis). */
+/* cfg_notify_fn: `changed` and netconf-config-change for the front ends (@arg:
+ * ravend_apis). */
 void ravend_config_changed(const struct cfg_actor *actor, const struct cfg_change *chg, size_t n, void *arg);
 /* When running has no management user, creates "admin" with a random password
  * (printed once, stored as a hash) and/or the public key in @key_file. */

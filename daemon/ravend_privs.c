@@ -15,6 +15,12 @@
  *                         (BPF_PROG_GET_FD_BY_ID), which telling Raven's own XDP
  *                         program on an interface from another one needs
  *   CAP_IPC_LOCK          AF_XDP UMEMs past RLIMIT_MEMLOCK
+ * and, permitted (and in the bounding set) but never effective, for the front ends
+ * (daemon/mgmt/mgmt_super.c raises each only for the moment it is used):
+ *   CAP_SETUID, CAP_SETGID  in the forked child, to become the front-end user
+ *   CAP_SETPCAP             in the forked child, to empty its bounding set
+ *   CAP_KILL                around kill(), to stop a front end that hangs (it runs
+ *                           as another user)
  * A capability ravend does not hold at start (an unprivileged test run, a
  * systemd unit that already bounded them) is simply not kept. */
 #include <errno.h>
@@ -30,10 +36,14 @@
 
 static const int kept[] = {CAP_NET_ADMIN, CAP_NET_RAW,  CAP_NET_BIND_SERVICE, CAP_BPF,
                            CAP_PERFMON,   CAP_SYS_ADMIN, CAP_IPC_LOCK};
+static const int kept_for_front_ends[] = {CAP_SETUID, CAP_SETGID, CAP_SETPCAP, CAP_KILL};
+#define NKEPT (sizeof(kept) / sizeof(kept[0]))
+#define NFRONT (sizeof(kept_for_front_ends) / sizeof(kept_for_front_ends[0]))
 
 int ravend_privs_drop(void)
 {
-    bool have[sizeof(kept) / sizeof(kept[0])];
+    bool have[NKEPT], have_fe[NFRONT];
+    unsigned int bset;
     capng_select_t select;
     int rc;
 
@@ -44,15 +54,22 @@ int ravend_privs_drop(void)
     /* only what the process has: asking for more would fail the apply; and the
      * bounding set only when it may be changed (CAP_SETPCAP: not so for an
      * unprivileged run, which has nothing to drop there anyway) */
-    for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
+    for (size_t i = 0; i < NKEPT; i++)
         have[i] = capng_have_capability(CAPNG_PERMITTED, kept[i]) == 1;
+    for (size_t i = 0; i < NFRONT; i++)
+        have_fe[i] = capng_have_capability(CAPNG_PERMITTED, kept_for_front_ends[i]) == 1;
     select = capng_have_capability(CAPNG_EFFECTIVE, CAP_SETPCAP) == 1 ? CAPNG_SELECT_BOTH : CAPNG_SELECT_CAPS;
+    bset = select == CAPNG_SELECT_BOTH ? CAPNG_BOUNDING_SET : 0;
     capng_clear(select);
-    for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
-        if (have[i] && capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED |
-                                                   (select == CAPNG_SELECT_BOTH ? CAPNG_BOUNDING_SET : 0),
-                                    kept[i])) {
+    for (size_t i = 0; i < NKEPT; i++) {
+        if (have[i] && capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED | bset, kept[i])) {
             log_err("ravend", "cannot keep capability %s", capng_capability_to_name(kept[i]));
+            return -EINVAL;
+        }
+    }
+    for (size_t i = 0; i < NFRONT; i++) {
+        if (have_fe[i] && capng_update(CAPNG_ADD, CAPNG_PERMITTED | bset, kept_for_front_ends[i])) {
+            log_err("ravend", "cannot keep capability %s", capng_capability_to_name(kept_for_front_ends[i]));
             return -EINVAL;
         }
     }

@@ -1,4 +1,4 @@
-/* ravend's glue between the datastore, the NETCONF front end, the IKEv2 engine and
+/* ravend's glue between the datastore, the management socket, the IKEv2 engine and
  * the dataplane: the configuration handlers of the VPN and dataplane subtrees, the
  * operational state of <get>, the raven-vpn RPCs and the session notifications. */
 #include <errno.h>
@@ -289,10 +289,13 @@ int ravend_vpn_state(struct ly_ctx *ctx, struct lyd_node **data, void *arg)
 
     if (lyd_new_inner(NULL, ly_ctx_get_module_implemented(ctx, "raven-vpn"), "vpn-state", 0, &st))
         return -ENOMEM;
-    (void)arg;
     ike_engine_state(vpn_state.ike, st);
     aaa_state(vpn_state.aaa, st);
     dataplane_state(vpn_state.dp, st);
+    if (arg && mgmt_state(((struct ravend_apis *)arg)->mgmt, st)) {
+        lyd_free_tree(st);
+        return -ENOMEM;
+    }
     if (!*data)
         *data = st;
     else if (lyd_insert_sibling(*data, st, data)) {
@@ -358,21 +361,14 @@ void ravend_vpn_event(struct lyd_node *notif, void *arg)
 {
     struct ravend_apis *apis = arg;
 
-    rest_api_notify(apis->rest, notif);
-    nc_api_notify(apis->nc, notif);
+    /* sessions' events change the operational state too */
+    mgmt_notify(apis->mgmt, notif);
+    mgmt_state_changed(apis->mgmt);
 }
 
 void ravend_config_changed(const struct cfg_actor *actor, const struct cfg_change *chg, size_t n, void *arg)
 {
     struct ravend_apis *apis = arg;
-    struct lyd_node *ev;
 
-    rest_api_state_changed(apis->rest);
-    if (!n)
-        return;
-    ev = nc_config_change_notif(apis->ctx, actor, chg, n);
-    if (!ev)
-        return;
-    rest_api_notify(apis->rest, ev);
-    nc_api_notify(apis->nc, ev);
+    mgmt_config_changed(actor, chg, n, apis->mgmt);
 }

@@ -1,0 +1,59 @@
+/* ravend's side of the management socket (api/README.md): the listening UNIX
+ * socket the supervised front ends (raven-netconfd, raven-restd) connect to, the
+ * requests they make on behalf of their users (mapped onto the datastore), the
+ * users, passwords, keys and tokens, the management endpoints ravend binds and
+ * hands over, and the events it pushes. Runs on the control thread only. */
+#ifndef RAVEN_MGMT_H
+#define RAVEN_MGMT_H
+
+#include <event2/event.h>
+#include <libyang/libyang.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "daemon/config/cfg.h"
+
+struct mgmt;
+struct super;
+
+/* The daemon's part of a request: operational state added to @data (vpn-state),
+ * and the raven-vpn RPCs (output children added under @output). */
+struct mgmt_hooks {
+    int (*state)(struct ly_ctx *ctx, struct lyd_node **data, void *arg);
+    int (*rpc)(const struct lyd_node *rpc, struct lyd_node *output, struct cfg_errs *errs, void *arg);
+    void *arg;
+};
+
+struct mgmt_opts {
+    const char *run_dir;   /* mgmt.sock lives here */
+    const char *state_dir; /* SSH host key, self-signed certificate */
+};
+
+/* @base may be NULL (tests, fuzzing: no socket). Nothing listens before mgmt_start. */
+struct mgmt *mgmt_new(struct event_base *base, struct cfg *cfg, const struct mgmt_opts *o,
+                      const struct mgmt_hooks *hooks);
+/* The supervisor checks peers and is told of connections; set before mgmt_start. */
+void mgmt_set_super(struct mgmt *m, struct super *sup);
+/* Registers the /raven-vpn:management handler (users, endpoints). */
+int mgmt_register(struct mgmt *m);
+/* Creates the run directory and listens on RUN_DIR/mgmt.sock, mode 0660, group
+ * @gid (the front ends'): called before ravend gives up CAP_CHOWN. Refuses
+ * (-EADDRINUSE) when a live ravend answers there; a stale socket is replaced.
+ * The socket, or -errno (logged). */
+int mgmt_socket_open(const char *run_dir, gid_t gid);
+/* Serves the socket @fd (adopted; closed and unlinked by mgmt_free). 0 or -errno. */
+int mgmt_start(struct mgmt *m, int fd);
+void mgmt_free(struct mgmt *m);
+
+/* super_ops.ping: asks front end @idx for a pong (@arg: the mgmt). */
+void mgmt_ping(int idx, uint32_t seq, void *arg);
+/* A YANG notification (adopted) for every front end. */
+void mgmt_notify(struct mgmt *m, struct lyd_node *notif);
+/* cfg_notify_fn (@arg: the mgmt): `changed` and netconf-config-change. */
+void mgmt_config_changed(const struct cfg_actor *actor, const struct cfg_change *chg, size_t n, void *arg);
+/* Only operational state changed: the front ends drop their caches. */
+void mgmt_state_changed(struct mgmt *m);
+/* vpn-state/management under @vpn_state: refused connections and the front ends. */
+int mgmt_state(struct mgmt *m, struct lyd_node *vpn_state);
+
+#endif

@@ -1,0 +1,152 @@
+/* Internals of daemon/mgmt shared by its files, the unit test and the fuzzer. */
+#ifndef RAVEN_MGMT_IMPL_H
+#define RAVEN_MGMT_IMPL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "daemon/base/mwire.h"
+#include "daemon/mgmt/mgmt.h"
+
+/* The REST front end's one session id (locks, confirmed commits). */
+#define MGMT_REST_SID 0xfffffff0u
+#define MGMT_NETCONF_SID_MAX 0xffffffefu
+#define MGMT_SEND_TIMEOUT_S 2
+#define MGMT_MAX_EPS MWIRE_MAX_FDS
+
+enum mgmt_kind {
+    MGMT_KIND_NONE = 0, /* before hello */
+    MGMT_KIND_NETCONF,
+    MGMT_KIND_REST,
+    MGMT_KIND_COUNT,
+};
+
+/* ---- users, passwords, keys, tokens (mgmt_auth.c) ---- */
+
+struct mauth;
+struct mauth_user;
+
+struct mauth *mauth_new(void);
+void mauth_free(struct mauth *a);
+/* The users of the management subtree of @tree (NULL: none), as a table that
+ * mauth_set_users adopts. *err is set (-ENOMEM) on failure. */
+struct mauth_user *mauth_users_build(const struct lyd_node *tree, int *err);
+void mauth_users_free(struct mauth_user *users);
+size_t mauth_users_count(const struct mauth_user *users);
+/* Whether an admin can still log in (a password or a key). */
+bool mauth_users_have_admin(const struct mauth_user *users);
+/* Adopts @users. True when anything a login depends on changed (names, hashes,
+ * roles, keys): logins and tokens of changed users are forgotten. */
+bool mauth_set_users(struct mauth *a, struct mauth_user *users);
+/* Bumped by every change of the users: logins made before are stale. */
+uint64_t mauth_gen(const struct mauth *a);
+/* 1 admin, 0 read-only, -1 unknown user. */
+int mauth_role(const struct mauth *a, const char *user);
+/* 0 (*admin set), -EACCES, -EAGAIN when @from is blocked (*retry_after s). */
+int mauth_password(struct mauth *a, const char *user, const char *password, const char *from, bool *admin,
+                   unsigned int *retry_after);
+/* @key: "TYPE BASE64". 0 (*admin set) or -EACCES. */
+int mauth_key(struct mauth *a, const char *user, const char *key, bool *admin);
+int mauth_token_new(struct mauth *a, const char *user, char out[65], time_t *expires);
+int mauth_token_check(struct mauth *a, const char *token, char user[40], bool *admin, time_t *expires);
+void mauth_token_revoke(struct mauth *a, const char *token);
+
+/* ---- the endpoints ravend binds and hands over (mgmt_listen.c) ---- */
+
+struct mlisten;
+struct mlisten *mlisten_new(const char *state_dir);
+void mlisten_free(struct mlisten *l);
+/* The `listen` event of @kind (NULL on ENOMEM), its descriptors (still owned by
+ * @l) in @fds. */
+json_t *mlisten_event(struct mlisten *l, enum mgmt_kind kind, int fds[MGMT_MAX_EPS], int *nfds);
+/* Loads (or makes) the SSH host key. 0 or -errno. */
+int mlisten_keys(struct mlisten *l);
+/* The handler of /raven-vpn:management on @m's datastore. */
+int mlisten_register(struct mgmt *m);
+
+/* ---- keys in the state directory (mgmt_pem.c) ---- */
+
+/* The SSH host key (PEM), generated at first use. 0 or -errno (logged). */
+int mpem_hostkey(const char *state_dir, char **pem);
+/* The REST self-signed certificate and key (PEM), generated at first use. */
+int mpem_self_signed(const char *state_dir, char **cert, char **key);
+/* 0 when @cert parses and @key is its private key; -EINVAL, -EKEYREJECTED. */
+int mpem_check(const char *cert, const char *key);
+
+/* ---- connections and the server (mgmt_server.c) ---- */
+
+struct mconn {
+    struct mgmt *m;
+    int fd; /* -1: no socket (tests): the last frame sent is kept in last_hdr */
+    struct event *ev;
+    struct mwire_rx rx;
+    int idx; /* the supervisor's front end, -1 without one */
+    enum mgmt_kind kind;
+    bool dead; /* a send failed: closed at the next safe point */
+    /* users authenticated on this connection, valid while auth_gen is the users' */
+    char **users;
+    size_t nusers;
+    uint64_t auth_gen;
+    uint32_t *sids; /* sessions the connection used */
+    size_t nsids;
+    char *last_hdr;
+    struct mconn *next;
+};
+
+struct mgmt {
+    struct event_base *base;
+    struct cfg *cfg;
+    struct ly_ctx *ctx;
+    struct super *sup;
+    struct mgmt_hooks hooks;
+    char *run_dir, *sock_path;
+    int lfd;
+    struct event *lev, *reap;
+    struct mconn *conns;
+    uint64_t refused;
+    struct mauth *auth;
+    struct mlisten *listen;
+};
+
+/* A connection over @fd (-1: none) for front end @idx. */
+struct mconn *mconn_new(struct mgmt *m, int fd, int idx);
+/* Ends the connection's sessions, tells the supervisor, closes and frees. */
+void mconn_free(struct mconn *c);
+/* Feeds received bytes: every complete frame is handled. 0, or -1 when the
+ * connection must close (an error frame was sent). */
+int mconn_feed(struct mconn *c, const void *p, size_t n);
+/* One frame: decoded, dispatched, answered. 0, or -1 when the connection must
+ * close. */
+int mconn_frame(struct mconn *c, const char *hdr, size_t hlen, const char *data, size_t dlen);
+/* Sends a frame; a failure marks the connection dead. 0 or -errno. */
+int mconn_send(struct mconn *c, json_t *hdr, const char *data, size_t dlen, const int *fds, int nfds);
+/* Sends {"error": @msg} (the connection is then closed by the caller). */
+void mconn_send_error(struct mconn *c, const char *msg);
+/* Whether @user authenticated on @c since the users last changed; remembers it. */
+bool mconn_user_ok(struct mconn *c, const char *user);
+void mconn_user_add(struct mconn *c, const char *user);
+void mconn_sid_add(struct mconn *c, uint32_t sid);
+void mconn_sid_del(struct mconn *c, uint32_t sid);
+/* Sends the event @hdr (stolen) to every front end past hello of @kind
+ * (MGMT_KIND_NONE: all). */
+void mgmt_broadcast(struct mgmt *m, enum mgmt_kind kind, json_t *hdr, const char *data, size_t dlen);
+/* Sends front end @c its current `listen` event. */
+void mgmt_send_listen(struct mgmt *m, struct mconn *c);
+/* The users changed: `users` to every front end. */
+void mgmt_users_changed(struct mgmt *m);
+
+/* ---- requests (mgmt_ops.c) ---- */
+
+/* Handles the request @req of @c (its data @data, may be NULL). Returns 0 after
+ * replying, or -1 with *why set when the request is malformed. */
+int mgmt_dispatch(struct mconn *c, json_t *req, const char *data, size_t dlen, const char **why);
+
+/* ---- events (mgmt_notif.c) ---- */
+
+/* The netconf-config-change notification of a commit (RFC 6470); NULL on error. */
+struct lyd_node *mgmt_config_change_notif(struct ly_ctx *ctx, const struct cfg_actor *actor,
+                                          const struct cfg_change *chg, size_t n);
+
+#endif

@@ -1,0 +1,631 @@
+/* The requests of the management socket (api/README.md), decoded strictly and
+ * mapped onto the datastore (daemon/config/cfg.h). A request that is malformed
+ * (a member missing or of the wrong type, an unknown op, a session id outside
+ * the front end's range) closes the connection; a request that is well formed but
+ * refused (a user not authenticated on this connection, a read-only user editing)
+ * gets its errors in the reply. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/base/log.h"
+#include "daemon/mgmt/mgmt_impl.h"
+#include "daemon/mgmt/mgmt_super.h"
+#include "daemon/base/poison.h"
+
+#define MAX_XPATHS 256
+#define EDIT_FLAGS (LYD_PARSE_ONLY | LYD_PARSE_OPAQ | LYD_PARSE_NO_STATE | LYD_PARSE_STRICT)
+#define CONFIG_FLAGS (LYD_PARSE_ONLY | LYD_PARSE_NO_STATE | LYD_PARSE_STRICT)
+#define PRINT_FLAGS (LYD_PRINT_WITHSIBLINGS | LYD_PRINT_SHRINK)
+
+struct req;
+
+enum {
+    F_ACTS = 1,  /* carries user and sid */
+    F_ADMIN = 2, /* admin only */
+    F_SID = 4,   /* carries sid only */
+};
+
+struct op {
+    const char *name;
+    unsigned int flags;
+    int (*fn)(struct req *r);
+};
+
+struct req {
+    struct mconn *c;
+    struct mgmt *m;
+    json_t *j;
+    const char *data;
+    size_t dlen;
+    json_t *rep;  /* members of the reply besides id, rc and errors */
+    char *out;    /* data of the reply */
+    struct cfg_errs errs;
+    struct cfg_actor who;
+    bool hello;   /* the listen event follows the reply */
+    const struct op *op;
+    const char *why;
+};
+
+/* Why a request was malformed; control thread only. */
+static char why_buf[192];
+
+static void bad(struct req *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void bad(struct req *r, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (r->why)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(why_buf, sizeof(why_buf), fmt, ap);
+    va_end(ap);
+    r->why = why_buf;
+}
+
+static const char *str_member(struct req *r, const char *k, bool required)
+{
+    json_t *v = json_object_get(r->j, k);
+
+    if (!v && !required)
+        return NULL;
+    if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v)) {
+        bad(r, v ? "member \"%s\" must be a string without NUL" : "member \"%s\" is missing", k);
+        return NULL;
+    }
+    return json_string_value(v);
+}
+
+static bool bool_member(struct req *r, const char *k)
+{
+    json_t *v = json_object_get(r->j, k);
+
+    if (v && !json_is_boolean(v))
+        bad(r, "member \"%s\" must be a boolean", k);
+    return json_is_true(v);
+}
+
+static bool uint_member(struct req *r, const char *k, bool required, uint64_t max, uint64_t *out)
+{
+    json_t *v = json_object_get(r->j, k);
+
+    *out = 0;
+    if (!v && !required)
+        return false;
+    if (!json_is_integer(v) || json_integer_value(v) < 0 || (uint64_t)json_integer_value(v) > max) {
+        bad(r, v ? "member \"%s\" must be an integer in range" : "member \"%s\" is missing", k);
+        return false;
+    }
+    *out = (uint64_t)json_integer_value(v);
+    return true;
+}
+
+/* A member naming one of @names; its index, or -1 (the request is then bad). */
+static int enum_member(struct req *r, const char *k, const char *const *names, int n)
+{
+    const char *s = str_member(r, k, true);
+
+    for (int i = 0; s && i < n; i++) {
+        if (!strcmp(s, names[i]))
+            return i;
+    }
+    bad(r, "member \"%s\" has an unknown value", k);
+    return -1;
+}
+
+static const char *const ds_names[] = {"running", "candidate", "startup"};
+
+static int ds_member(struct req *r, const char *k, bool inline_ok)
+{
+    static const char *const with_inline[] = {"running", "candidate", "startup", "inline"};
+    int i = inline_ok ? enum_member(r, k, with_inline, 4) : enum_member(r, k, ds_names, 3);
+
+    return i == 3 ? CFG_SRC_INLINE : i;
+}
+
+static const char *role_name(bool admin)
+{
+    return admin ? "admin" : "read-only";
+}
+
+/* The request's data as a tree parsed with @flags (NULL data: an empty tree). */
+static int parse_data(struct req *r, uint32_t flags, struct lyd_node **tree)
+{
+    *tree = NULL;
+    if (!r->dlen)
+        return 0;
+    if (strlen(r->data) != r->dlen) {
+        bad(r, "the %s holds a NUL byte", "data");
+        return -EINVAL;
+    }
+    if (lyd_parse_data_mem(r->m->ctx, r->data, LYD_XML, flags, 0, tree)) {
+        cfg_err_from_ly(&r->errs, r->m->ctx, "the request's data does not parse");
+        lyd_free_siblings(*tree);
+        *tree = NULL;
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int print_tree(struct req *r, const struct lyd_node *tree, uint32_t flags)
+{
+    if (!tree)
+        return 0;
+    if (lyd_print_mem(&r->out, tree, LYD_XML, flags)) {
+        cfg_err_add(&r->errs, CFG_ERR_OPERATION_FAILED, CFG_ERRT_APPLICATION, NULL, "cannot print the reply");
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+/* ---- hello and authentication ---- */
+
+static int op_hello(struct req *r)
+{
+    static const char *const kinds[] = {"netconf", "rest"};
+    int k = enum_member(r, "kind", kinds, 2);
+    uint64_t version;
+    time_t mtime;
+    uint64_t gen;
+
+    if (uint_member(r, "version", true, UINT32_MAX, &version) && version != 1)
+        bad(r, "member \"%s\": this ravend speaks version 1", "version");
+    if (r->why)
+        return 0;
+    if (r->c->kind != MGMT_KIND_NONE) {
+        bad(r, "a second %s", "hello");
+        return 0;
+    }
+    if (r->m->sup && r->c->idx >= 0 && strcmp(super_name(r->m->sup, r->c->idx), kinds[k])) {
+        bad(r, "hello as %s from another front end", kinds[k]);
+        return 0;
+    }
+    r->c->kind = k == 0 ? MGMT_KIND_NETCONF : MGMT_KIND_REST;
+    gen = cfg_running_gen(r->m->cfg, &mtime);
+    json_object_set_new(r->rep, "gen", json_integer((json_int_t)gen));
+    json_object_set_new(r->rep, "mtime", json_integer((json_int_t)mtime));
+    r->hello = true;
+    return 0;
+}
+
+static int op_auth_password(struct req *r)
+{
+    const char *user = str_member(r, "user", true), *pw = str_member(r, "password", true),
+               *from = str_member(r, "from", true);
+    unsigned int retry = 0;
+    bool admin = false;
+    int rc;
+
+    if (r->why)
+        return 0;
+    rc = mauth_password(r->m->auth, user, pw, from, &admin, &retry);
+    if (rc == -EAGAIN)
+        json_object_set_new(r->rep, "retry-after", json_integer(retry));
+    if (rc)
+        return rc;
+    mconn_user_add(r->c, user);
+    json_object_set_new(r->rep, "role", json_string(role_name(admin)));
+    return 0;
+}
+
+static int op_auth_key(struct req *r)
+{
+    const char *user = str_member(r, "user", true), *key = str_member(r, "key", true);
+    bool admin = false;
+    int rc;
+
+    if (r->why)
+        return 0;
+    rc = mauth_key(r->m->auth, user, key, &admin);
+    if (rc)
+        return rc;
+    mconn_user_add(r->c, user);
+    json_object_set_new(r->rep, "role", json_string(role_name(admin)));
+    return 0;
+}
+
+/* access-denied for @user: not authenticated here (@admin false) or not admin. */
+static int denied(struct req *r, const char *user, bool admin)
+{
+    if (admin)
+        cfg_err_add(&r->errs, CFG_ERR_ACCESS_DENIED, CFG_ERRT_PROTOCOL, NULL,
+                    "user \"%s\" is read-only: only admin may change the configuration or run operations", user);
+    else
+        cfg_err_add(&r->errs, CFG_ERR_ACCESS_DENIED, CFG_ERRT_PROTOCOL, NULL,
+                    "user \"%s\" has not authenticated on this connection", user);
+    return -EACCES;
+}
+
+static int op_token_new(struct req *r)
+{
+    const char *user = str_member(r, "user", true);
+    char token[65];
+    time_t exp;
+    int rc;
+
+    if (r->why)
+        return 0;
+    if (!mconn_user_ok(r->c, user))
+        return denied(r, user, false);
+    rc = mauth_token_new(r->m->auth, user, token, &exp);
+    if (rc)
+        return rc;
+    json_object_set_new(r->rep, "token", json_string(token));
+    json_object_set_new(r->rep, "expires", json_integer((json_int_t)exp));
+    return 0;
+}
+
+static int op_token_check(struct req *r)
+{
+    const char *token = str_member(r, "token", true);
+    char user[40];
+    bool admin;
+    time_t exp;
+    int rc;
+
+    if (r->why)
+        return 0;
+    rc = mauth_token_check(r->m->auth, token, user, &admin, &exp);
+    if (rc)
+        return rc;
+    mconn_user_add(r->c, user);
+    json_object_set_new(r->rep, "user", json_string(user));
+    json_object_set_new(r->rep, "role", json_string(role_name(admin)));
+    json_object_set_new(r->rep, "expires", json_integer((json_int_t)exp));
+    return 0;
+}
+
+static int op_token_revoke(struct req *r)
+{
+    const char *token = str_member(r, "token", true);
+
+    if (!r->why)
+        mauth_token_revoke(r->m->auth, token);
+    return 0;
+}
+
+/* ---- the datastore ---- */
+
+/* Called by each operation once its members are decoded: the user must have
+ * authenticated on this connection, and be admin for what only admin may do
+ * (the role the configuration gives it now). 0, or -EACCES with the error. */
+static int allowed(struct req *r)
+{
+    if (!mconn_user_ok(r->c, r->who.user))
+        return denied(r, r->who.user, false);
+    if ((r->op->flags & F_ADMIN) && mauth_role(r->m->auth, r->who.user) != 1)
+        return denied(r, r->who.user, true);
+    mconn_sid_add(r->c, r->who.sid);
+    return 0;
+}
+
+/* @xpaths: an array of strings, or null or absent (everything). */
+static const char **xpaths_member(struct req *r)
+{
+    json_t *v = json_object_get(r->j, "xpaths"), *e;
+    const char **xp;
+    size_t i;
+
+    if (!v || json_is_null(v))
+        return NULL;
+    if (!json_is_array(v) || json_array_size(v) > MAX_XPATHS) {
+        bad(r, "member \"%s\" must be null or an array of at most 256 strings", "xpaths");
+        return NULL;
+    }
+    xp = calloc(json_array_size(v) + 1, sizeof(*xp));
+    if (!xp) {
+        bad(r, "out of memory decoding %s", "xpaths");
+        return NULL;
+    }
+    json_array_foreach(v, i, e) {
+        if (!json_is_string(e) || strlen(json_string_value(e)) != json_string_length(e)) {
+            bad(r, "member \"%s\" must hold strings only", "xpaths");
+            free(xp);
+            return NULL;
+        }
+        xp[i] = json_string_value(e);
+    }
+    return xp;
+}
+
+/* Running with the daemon's operational state. */
+static int get_state(struct req *r, struct lyd_node **tree)
+{
+    int rc = cfg_get(r->m->cfg, CFG_DS_RUNNING, NULL, false, tree, &r->errs);
+
+    if (!rc && r->m->hooks.state && (rc = r->m->hooks.state(r->m->ctx, tree, r->m->hooks.arg)))
+        cfg_err_add(&r->errs, CFG_ERR_OPERATION_FAILED, CFG_ERRT_APPLICATION, NULL,
+                    "cannot read the operational state: %s", strerror(-rc));
+    return rc;
+}
+
+static int op_get(struct req *r)
+{
+    int ds = ds_member(r, "ds", false);
+    bool state = bool_member(r, "state");
+    const char **xp = xpaths_member(r);
+    struct lyd_node *tree = NULL, *sel = NULL;
+    int rc = 0;
+
+    if (r->why || (rc = allowed(r))) {
+        free(xp);
+        return rc;
+    }
+    if (state) {
+        rc = get_state(r, &tree);
+        if (!rc)
+            rc = cfg_tree_select(r->m->cfg, tree, xp, &sel, &r->errs);
+    } else {
+        rc = cfg_get(r->m->cfg, (enum cfg_ds)ds, xp, false, &sel, &r->errs);
+    }
+    /* defaults tagged: the front end's parser marks them as defaults again */
+    if (!rc)
+        rc = print_tree(r, sel, PRINT_FLAGS | LYD_PRINT_WD_ALL_TAG);
+    lyd_free_siblings(tree);
+    lyd_free_siblings(sel);
+    free(xp);
+    return rc;
+}
+
+static int op_edit(struct req *r)
+{
+    static const char *const defops[] = {"none", "merge", "replace"};
+    static const char *const tests[] = {"test-then-set", "set", "test-only"};
+    static const char *const erropts[] = {"stop-on-error", "continue-on-error", "rollback-on-error"};
+    int ds = ds_member(r, "ds", false), d = enum_member(r, "default-operation", defops, 3),
+        t = enum_member(r, "test-option", tests, 3), e = enum_member(r, "error-option", erropts, 3);
+    struct lyd_node *edit = NULL;
+    int rc;
+
+    if (r->why || (rc = allowed(r)))
+        return r->why ? 0 : rc;
+    rc = parse_data(r, EDIT_FLAGS, &edit);
+    if (!rc && !r->why)
+        rc = cfg_edit(r->m->cfg, (enum cfg_ds)ds, edit, (enum cfg_op)d, (enum cfg_test_opt)t, (enum cfg_err_opt)e,
+                      &r->who, &r->errs);
+    lyd_free_siblings(edit);
+    return rc;
+}
+
+static int op_copy(struct req *r)
+{
+    int dst = ds_member(r, "target", false), src = ds_member(r, "source", true);
+    struct lyd_node *tree = NULL;
+    int rc = 0;
+
+    if (r->why || (rc = allowed(r)))
+        return r->why ? 0 : rc;
+    if (src == CFG_SRC_INLINE)
+        rc = parse_data(r, CONFIG_FLAGS, &tree);
+    if (!rc && !r->why)
+        rc = cfg_copy(r->m->cfg, (enum cfg_ds)dst, src, tree, &r->who, &r->errs);
+    lyd_free_siblings(tree);
+    return rc;
+}
+
+static int op_delete(struct req *r)
+{
+    int ds = ds_member(r, "target", false);
+
+    return r->why ? 0 : allowed(r) ? -EACCES : cfg_delete_ds(r->m->cfg, (enum cfg_ds)ds, &r->who, &r->errs);
+}
+
+static int op_validate(struct req *r)
+{
+    int src = ds_member(r, "source", true);
+    struct lyd_node *tree = NULL;
+    int rc = 0;
+
+    if (r->why || (rc = allowed(r)))
+        return r->why ? 0 : rc;
+    if (src == CFG_SRC_INLINE)
+        rc = parse_data(r, CONFIG_FLAGS, &tree);
+    if (!rc && !r->why)
+        rc = cfg_validate(r->m->cfg, src, tree, &r->errs);
+    lyd_free_siblings(tree);
+    return rc;
+}
+
+static int op_discard(struct req *r)
+{
+    return allowed(r) ? -EACCES : cfg_discard(r->m->cfg, &r->who, &r->errs);
+}
+
+static int op_commit(struct req *r)
+{
+    struct cfg_commit_opts o = {.confirmed = bool_member(r, "confirmed")};
+    uint64_t tmo;
+
+    uint_member(r, "confirm-timeout", false, UINT32_MAX, &tmo);
+    o.timeout_s = (uint32_t)tmo;
+    o.persist = str_member(r, "persist", false);
+    o.persist_id = str_member(r, "persist-id", false);
+    return r->why ? 0 : allowed(r) ? -EACCES : cfg_commit(r->m->cfg, &o, &r->who, &r->errs);
+}
+
+static int op_cancel(struct req *r)
+{
+    const char *pid = str_member(r, "persist-id", false);
+
+    return r->why ? 0 : allowed(r) ? -EACCES : cfg_cancel_commit(r->m->cfg, pid, &r->who, &r->errs);
+}
+
+static int op_lock(struct req *r)
+{
+    int ds = ds_member(r, "target", false);
+
+    return r->why ? 0 : allowed(r) ? -EACCES : cfg_lock(r->m->cfg, (enum cfg_ds)ds, &r->who, &r->errs);
+}
+
+static int op_unlock(struct req *r)
+{
+    int ds = ds_member(r, "target", false);
+
+    return r->why ? 0 : allowed(r) ? -EACCES : cfg_unlock(r->m->cfg, (enum cfg_ds)ds, &r->who, &r->errs);
+}
+
+static int op_session_end(struct req *r)
+{
+    if (r->why)
+        return 0;
+    cfg_session_end(r->m->cfg, r->who.sid);
+    mconn_sid_del(r->c, r->who.sid);
+    return 0;
+}
+
+/* A raven-vpn RPC, parsed and validated as one; the reply's data is the RPC node
+ * holding its output children. */
+static int op_rpc(struct req *r)
+{
+    struct lyd_node *tree = NULL, *op = NULL, *out = NULL;
+    struct ly_in *in = NULL;
+    int rc = -EINVAL;
+
+    if (!r->dlen || strlen(r->data) != r->dlen) {
+        bad(r, "the rpc request needs its RPC as %s", "data");
+        return 0;
+    }
+    if (allowed(r))
+        return -EACCES;
+    if (ly_in_new_memory(r->data, &in) ||
+        lyd_parse_op(r->m->ctx, NULL, in, LYD_XML, LYD_TYPE_RPC_YANG, &tree, &op) || !op ||
+        lyd_validate_op(tree, NULL, LYD_TYPE_RPC_YANG, NULL)) {
+        cfg_err_from_ly(&r->errs, r->m->ctx, "the RPC does not parse");
+    } else if (op->schema->nodetype != LYS_RPC || strcmp(op->schema->module->name, "raven-vpn") ||
+               !r->m->hooks.rpc) {
+        cfg_err_add(&r->errs, CFG_ERR_OPERATION_NOT_SUPPORTED, CFG_ERRT_PROTOCOL, NULL,
+                    "operation %s is not supported here", op->schema->name);
+        rc = -EOPNOTSUPP;
+    } else if (lyd_dup_single(op, NULL, 0, &out)) {
+        cfg_err_add(&r->errs, CFG_ERR_OPERATION_FAILED, CFG_ERRT_APPLICATION, NULL, "out of memory");
+        rc = -ENOMEM;
+    } else {
+        rc = r->m->hooks.rpc(op, out, &r->errs, r->m->hooks.arg);
+        if (!rc && lyd_child(out))
+            rc = print_tree(r, out, LYD_PRINT_SHRINK);
+    }
+    lyd_free_all(out);
+    lyd_free_all(tree);
+    ly_in_free(in, 0);
+    return rc;
+}
+
+/* ---- dispatch ---- */
+
+static const struct op ops[] = {
+    {"hello", 0, op_hello},
+    {"auth-password", 0, op_auth_password},
+    {"auth-key", 0, op_auth_key},
+    {"token-new", 0, op_token_new},
+    {"token-check", 0, op_token_check},
+    {"token-revoke", 0, op_token_revoke},
+    {"get", F_ACTS, op_get},
+    {"edit", F_ACTS | F_ADMIN, op_edit},
+    {"copy", F_ACTS | F_ADMIN, op_copy},
+    {"delete-config", F_ACTS | F_ADMIN, op_delete},
+    {"validate", F_ACTS, op_validate},
+    {"discard-changes", F_ACTS | F_ADMIN, op_discard},
+    {"commit", F_ACTS | F_ADMIN, op_commit},
+    {"cancel-commit", F_ACTS | F_ADMIN, op_cancel},
+    {"lock", F_ACTS | F_ADMIN, op_lock},
+    {"unlock", F_ACTS | F_ADMIN, op_unlock},
+    {"session-end", F_SID, op_session_end},
+    {"rpc", F_ACTS | F_ADMIN, op_rpc},
+};
+
+/* The session id of the request: NETCONF sessions' ids for raven-netconfd, the
+ * one REST session for raven-restd. */
+static void sid_member(struct req *r)
+{
+    uint64_t sid;
+
+    if (!uint_member(r, "sid", true, UINT32_MAX, &sid))
+        return;
+    if (r->c->kind == MGMT_KIND_REST ? sid != MGMT_REST_SID : sid < 1 || sid > MGMT_NETCONF_SID_MAX)
+        bad(r, "member \"%s\" is outside this front end's session ids", "sid");
+    r->who.sid = (uint32_t)sid;
+}
+
+/* Who the request acts for: user, sid and host (for notifications). */
+static void actor(struct req *r)
+{
+    r->who.user = str_member(r, "user", true);
+    r->who.host = str_member(r, "host", false);
+    sid_member(r);
+}
+
+static json_t *errs_json(const struct cfg_errs *errs)
+{
+    json_t *a = json_array();
+
+    for (const struct cfg_err *e = errs->head; a && e; e = e->next) {
+        json_t *o = json_pack("{s:s, s:s, s:s}", "type", cfg_err_type_name(e->type), "tag", cfg_err_tag_name(e->tag),
+                              "message", e->msg ? e->msg : "");
+        const char *opt[][2] = {{"app-tag", e->app_tag}, {"path", e->path}, {"bad-element", e->bad_element},
+                                {"bad-attribute", e->bad_attribute}, {"bad-namespace", e->bad_namespace}};
+
+        if (!o)
+            continue;
+        for (size_t i = 0; i < sizeof(opt) / sizeof(opt[0]); i++) {
+            if (opt[i][1])
+                json_object_set_new(o, opt[i][0], json_string(opt[i][1]));
+        }
+        if (e->lock_sid)
+            json_object_set_new(o, "session-id", json_integer(e->lock_sid));
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
+static const struct op *op_find(const char *name)
+{
+    for (size_t i = 0; name && i < sizeof(ops) / sizeof(ops[0]); i++) {
+        if (!strcmp(ops[i].name, name))
+            return &ops[i];
+    }
+    return NULL;
+}
+
+int mgmt_dispatch(struct mconn *c, json_t *j, const char *data, size_t dlen, const char **why)
+{
+    struct req r = {.c = c, .m = c->m, .j = j, .data = data, .dlen = dlen};
+    json_t *id = json_object_get(j, "id");
+    const struct op *op = op_find(json_string_value(json_object_get(j, "op")));
+    int rc = 0;
+
+    if (!json_is_integer(id) || json_integer_value(id) < 0)
+        *why = "a request needs \"id\", an unsigned integer";
+    else if (!op)
+        *why = "a request needs \"op\", one of the operations of api/README.md";
+    else if (c->kind == MGMT_KIND_NONE && strcmp(op->name, "hello"))
+        *why = "the first request must be hello";
+    if (*why)
+        return -1;
+    r.rep = json_object();
+    if (!r.rep) {
+        *why = "out of memory";
+        return -1;
+    }
+    r.op = op;
+    if (op->flags & F_ACTS)
+        actor(&r);
+    else if (op->flags & F_SID)
+        sid_member(&r);
+    if (!r.why)
+        rc = op->fn(&r);
+    if (!r.why) {
+        json_object_set(r.rep, "id", id);
+        json_object_set_new(r.rep, "rc", json_integer(rc));
+        json_object_set_new(r.rep, "errors", errs_json(&r.errs));
+        mconn_send(c, r.rep, r.out, r.out ? strlen(r.out) : 0, NULL, 0);
+        if (r.hello)
+            mgmt_send_listen(c->m, c);
+    }
+    *why = r.why;
+    json_decref(r.rep);
+    free(r.out);
+    cfg_errs_clear(&r.errs);
+    return *why ? -1 : 0;
+}

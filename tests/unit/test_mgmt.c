@@ -1,0 +1,342 @@
+/* Unit tests of ravend's side of the management socket (daemon/mgmt): the frame
+ * and request decoder (oversized, truncated, not an object, duplicate keys,
+ * unknown op, wrong member types) and the roles it enforces (a user must have
+ * authenticated on the connection; read-only users cannot edit). No socket: the
+ * connection's replies are captured. Runs without root. */
+#include <arpa/inet.h>
+#include <crypt.h>
+#include <errno.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "daemon/base/log.h"
+#include "daemon/mgmt/mgmt_impl.h"
+
+#define NS "urn:raven:params:xml:ns:yang:raven-vpn"
+
+struct fx {
+    char dir[64];
+    struct ly_ctx *ctx;
+    struct cfg *cfg;
+    struct mgmt *m;
+    struct mconn *c;
+};
+
+static const char *const tops[] = {"/raven-vpn:ikev2", "/raven-vpn:ipsec", "/raven-vpn:pools",
+                                   "/raven-vpn:aaa", "/raven-vpn:pki", "/raven-vpn:access-lists",
+                                   "/raven-vpn:dataplane", "/raven-vpn:management"};
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    return remove(path);
+}
+
+/* Users "admin" and "viewer" (read-only), both with password "pw". */
+static void set_users(struct fx *f)
+{
+    struct crypt_data cd = {0};
+    const char *h = crypt_r("pw", "$5$abcdefgh", &cd);
+    char xml[1024];
+    struct lyd_node *t = NULL;
+    struct mauth_user *u;
+    int err;
+
+    assert_non_null(h);
+    snprintf(xml, sizeof(xml),
+             "<management xmlns=\"" NS "\"><user><name>admin</name><password-hash>%s</password-hash>"
+             "<role>admin</role></user><user><name>viewer</name><password-hash>%s</password-hash>"
+             "<role>read-only</role></user></management>",
+             h, h);
+    assert_int_equal(lyd_parse_data_mem(f->ctx, xml, LYD_XML, LYD_PARSE_ONLY | LYD_PARSE_STRICT, 0, &t), 0);
+    u = mauth_users_build(t, &err);
+    assert_int_equal(err, 0);
+    assert_true(mauth_set_users(f->m->auth, u));
+    lyd_free_all(t);
+}
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+    struct cfg_opts o = {.default_xml = "<pools xmlns=\"" NS "\"/>"};
+    struct cfg_errs errs = {0};
+
+    log_set_level(LOG_LVL_ERR);
+    ly_log_options(LY_LOSTORE);
+    snprintf(f->dir, sizeof(f->dir), "/tmp/raven-test-mgmt-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    f->ctx = cfg_yang_ctx(RAVEN_YANG_DIR, RAVEN_IETF_YANG_DIR);
+    assert_non_null(f->ctx);
+    o.state_dir = f->dir;
+    f->cfg = cfg_new(f->ctx, &o);
+    for (size_t i = 0; i < sizeof(tops) / sizeof(tops[0]); i++) {
+        struct cfg_handler h = {.name = tops[i], .path = tops[i]};
+        assert_int_equal(cfg_handler_register(f->cfg, &h), 0);
+    }
+    assert_int_equal(cfg_start(f->cfg, &errs), 0);
+    f->m = mgmt_new(NULL, f->cfg, &(struct mgmt_opts){.run_dir = f->dir, .state_dir = f->dir}, NULL);
+    assert_non_null(f->m);
+    set_users(f);
+    f->c = mconn_new(f->m, -1, -1);
+    assert_non_null(f->c);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+
+    mgmt_free(f->m);
+    cfg_free(f->cfg);
+    ly_ctx_destroy(f->ctx);
+    nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    free(f);
+    return 0;
+}
+
+/* Feeds one frame of header @hdr (its length @hlen, or strlen) and data @data. */
+static int feed_frame(struct fx *f, const char *hdr, const char *data)
+{
+    size_t hl = strlen(hdr), dl = data ? strlen(data) : 0;
+    unsigned char *b = malloc(8 + hl + dl);
+    uint32_t p[2] = {htonl((uint32_t)hl), htonl((uint32_t)dl)};
+    int rc;
+
+    memcpy(b, p, 8);
+    memcpy(b + 8, hdr, hl);
+    if (dl)
+        memcpy(b + 8 + hl, data, dl);
+    rc = mconn_feed(f->c, b, 8 + hl + dl);
+    free(b);
+    return rc;
+}
+
+static json_t *last(struct fx *f)
+{
+    json_t *j;
+
+    assert_non_null(f->c->last_hdr);
+    j = json_loads(f->c->last_hdr, 0, NULL);
+    assert_non_null(j);
+    return j;
+}
+
+/* The connection closed with an error frame. */
+static void assert_closed(struct fx *f, int rc)
+{
+    json_t *j;
+
+    assert_int_equal(rc, -1);
+    j = last(f);
+    assert_non_null(json_string_value(json_object_get(j, "error")));
+    json_decref(j);
+}
+
+static void hello(struct fx *f)
+{
+    json_t *j;
+
+    assert_int_equal(feed_frame(f, "{\"id\":1,\"op\":\"hello\",\"kind\":\"rest\",\"version\":1}", NULL), 0);
+    j = last(f); /* the listen event follows the reply */
+    assert_string_equal(json_string_value(json_object_get(j, "ev")), "listen");
+    json_decref(j);
+    assert_int_equal(f->c->kind, MGMT_KIND_REST);
+}
+
+static int request_rc(struct fx *f, const char *hdr, const char *data, const char **tag)
+{
+    static char t[64];
+    json_t *j, *e;
+    int rc;
+
+    assert_int_equal(feed_frame(f, hdr, data), 0);
+    j = last(f);
+    rc = (int)json_integer_value(json_object_get(j, "rc"));
+    e = json_array_get(json_object_get(j, "errors"), 0);
+    snprintf(t, sizeof(t), "%s", e ? json_string_value(json_object_get(e, "tag")) : "");
+    if (tag)
+        *tag = t;
+    json_decref(j);
+    return rc;
+}
+
+static void test_oversized_prefix(void **state)
+{
+    struct fx *f = *state;
+    const unsigned char b[8] = {0, 0x10, 0, 1, 0, 0, 0, 0}; /* header of 1 MiB */
+
+    assert_closed(f, mconn_feed(f->c, b, sizeof(b)));
+}
+
+static void test_truncated(void **state)
+{
+    struct fx *f = *state;
+    const unsigned char b[10] = {0, 0, 0, 20, 0, 0, 0, 0, '{', '"'};
+
+    /* a partial frame waits for the rest */
+    assert_int_equal(mconn_feed(f->c, b, sizeof(b)), 0);
+    assert_null(f->c->last_hdr);
+    /* a header cut short is not JSON */
+    mwire_rx_clear(&f->c->rx);
+    mwire_rx_init(&f->c->rx);
+    assert_closed(f, feed_frame(f, "{\"id\":1,\"op\":", NULL));
+}
+
+static void test_not_object(void **state)
+{
+    struct fx *f = *state;
+
+    assert_closed(f, feed_frame(f, "[1,2]", NULL));
+}
+
+static void test_duplicate_keys(void **state)
+{
+    struct fx *f = *state;
+
+    assert_closed(f, feed_frame(f, "{\"id\":1,\"id\":2,\"op\":\"hello\",\"kind\":\"rest\",\"version\":1}", NULL));
+}
+
+static void test_unknown_op(void **state)
+{
+    struct fx *f = *state;
+
+    hello(f);
+    assert_closed(f, feed_frame(f, "{\"id\":2,\"op\":\"format-disk\"}", NULL));
+}
+
+static void test_first_is_hello(void **state)
+{
+    struct fx *f = *state;
+
+    assert_closed(f, feed_frame(f, "{\"id\":1,\"op\":\"token-check\",\"token\":\"x\"}", NULL));
+}
+
+static void test_wrong_types(void **state)
+{
+    struct fx *f = *state;
+
+    assert_closed(f, feed_frame(f, "{\"id\":1,\"op\":\"hello\",\"kind\":\"rest\",\"version\":\"1\"}", NULL));
+}
+
+static void test_wrong_types_get(void **state)
+{
+    struct fx *f = *state;
+
+    hello(f);
+    assert_closed(f, feed_frame(f, "{\"id\":2,\"op\":\"get\",\"user\":\"admin\",\"sid\":4294967280,"
+                                   "\"ds\":\"running\",\"xpaths\":[1],\"state\":false}", NULL));
+}
+
+static void test_rest_sid_only(void **state)
+{
+    struct fx *f = *state;
+
+    hello(f);
+    assert_closed(f, feed_frame(f, "{\"id\":2,\"op\":\"get\",\"user\":\"admin\",\"sid\":5,\"ds\":\"running\"}", NULL));
+}
+
+static void test_not_authenticated(void **state)
+{
+    struct fx *f = *state;
+    const char *tag;
+
+    hello(f);
+    assert_int_equal(request_rc(f, "{\"id\":2,\"op\":\"get\",\"user\":\"admin\",\"sid\":4294967280,"
+                                   "\"ds\":\"running\",\"xpaths\":null,\"state\":false}", NULL, &tag), -EACCES);
+    assert_string_equal(tag, "access-denied");
+    /* a wrong password does not authenticate either */
+    assert_int_equal(request_rc(f, "{\"id\":3,\"op\":\"auth-password\",\"user\":\"admin\",\"password\":\"no\","
+                                   "\"from\":\"192.0.2.1\"}", NULL, NULL), -EACCES);
+    assert_int_equal(request_rc(f, "{\"id\":4,\"op\":\"get\",\"user\":\"admin\",\"sid\":4294967280,"
+                                   "\"ds\":\"running\"}", NULL, &tag), -EACCES);
+    /* the right one does, until the users change */
+    assert_int_equal(request_rc(f, "{\"id\":5,\"op\":\"auth-password\",\"user\":\"admin\",\"password\":\"pw\","
+                                   "\"from\":\"192.0.2.1\"}", NULL, NULL), 0);
+    assert_int_equal(request_rc(f, "{\"id\":6,\"op\":\"get\",\"user\":\"admin\",\"sid\":4294967280,"
+                                   "\"ds\":\"running\"}", NULL, NULL), 0);
+    assert_true(mauth_set_users(f->m->auth, NULL));
+    assert_int_equal(request_rc(f, "{\"id\":7,\"op\":\"get\",\"user\":\"admin\",\"sid\":4294967280,"
+                                   "\"ds\":\"running\"}", NULL, &tag), -EACCES);
+}
+
+static void test_read_only_edit(void **state)
+{
+    struct fx *f = *state;
+    const char *edit = "<pools xmlns=\"" NS "\"><ipv4-pool><name>p</name><range><start>10.0.0.1</start>"
+                       "<end>10.0.0.9</end></range></ipv4-pool></pools>";
+    const char *tag;
+    json_t *j;
+
+    hello(f);
+    assert_int_equal(request_rc(f, "{\"id\":2,\"op\":\"auth-password\",\"user\":\"viewer\",\"password\":\"pw\","
+                                   "\"from\":\"192.0.2.1\"}", NULL, NULL), 0);
+    j = last(f);
+    assert_string_equal(json_string_value(json_object_get(j, "role")), "read-only");
+    json_decref(j);
+    assert_int_equal(request_rc(f, "{\"id\":3,\"op\":\"edit\",\"user\":\"viewer\",\"sid\":4294967280,"
+                                   "\"ds\":\"candidate\",\"default-operation\":\"merge\",\"test-option\":"
+                                   "\"test-then-set\",\"error-option\":\"stop-on-error\"}", edit, &tag), -EACCES);
+    assert_string_equal(tag, "access-denied");
+    /* validate is any role's */
+    assert_int_equal(request_rc(f, "{\"id\":4,\"op\":\"validate\",\"user\":\"viewer\",\"sid\":4294967280,"
+                                   "\"source\":\"inline\"}", edit, NULL), 0);
+    /* the admin may edit */
+    assert_int_equal(request_rc(f, "{\"id\":5,\"op\":\"auth-password\",\"user\":\"admin\",\"password\":\"pw\","
+                                   "\"from\":\"192.0.2.1\"}", NULL, NULL), 0);
+    assert_int_equal(request_rc(f, "{\"id\":6,\"op\":\"edit\",\"user\":\"admin\",\"sid\":4294967280,"
+                                   "\"ds\":\"candidate\",\"default-operation\":\"merge\",\"test-option\":"
+                                   "\"test-then-set\",\"error-option\":\"stop-on-error\"}", edit, NULL), 0);
+    assert_true(cfg_candidate_dirty(f->cfg));
+}
+
+static void test_tokens(void **state)
+{
+    struct fx *f = *state;
+    char tok[80], hdr[256];
+    json_t *j;
+
+    hello(f);
+    assert_int_equal(request_rc(f, "{\"id\":2,\"op\":\"token-new\",\"user\":\"admin\"}", NULL, NULL), -EACCES);
+    assert_int_equal(request_rc(f, "{\"id\":3,\"op\":\"auth-password\",\"user\":\"admin\",\"password\":\"pw\","
+                                   "\"from\":\"::1\"}", NULL, NULL), 0);
+    assert_int_equal(request_rc(f, "{\"id\":4,\"op\":\"token-new\",\"user\":\"admin\"}", NULL, NULL), 0);
+    j = last(f);
+    snprintf(tok, sizeof(tok), "%s", json_string_value(json_object_get(j, "token")));
+    json_decref(j);
+    assert_int_equal(strlen(tok), 64);
+    snprintf(hdr, sizeof(hdr), "{\"id\":5,\"op\":\"token-check\",\"token\":\"%s\"}", tok);
+    assert_int_equal(request_rc(f, hdr, NULL, NULL), 0);
+    snprintf(hdr, sizeof(hdr), "{\"id\":6,\"op\":\"token-revoke\",\"token\":\"%s\"}", tok);
+    assert_int_equal(request_rc(f, hdr, NULL, NULL), 0);
+    snprintf(hdr, sizeof(hdr), "{\"id\":7,\"op\":\"token-check\",\"token\":\"%s\"}", tok);
+    assert_int_equal(request_rc(f, hdr, NULL, NULL), -EACCES);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_oversized_prefix, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_truncated, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_not_object, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_duplicate_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_op, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_first_is_hello, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wrong_types, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wrong_types_get, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rest_sid_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_not_authenticated, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_only_edit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
