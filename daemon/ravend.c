@@ -7,7 +7,6 @@
 #include <event2/thread.h>
 #include <getopt.h>
 #include <limits.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,7 +51,6 @@ static void usage(FILE *f)
             "  -l, --log-level LVL   error | warning | info | debug [info]\n"
             "  -y, --yang-dir DIR    directory of the raven YANG modules [%s]\n"
             "  -w, --web-dir DIR     the dashboard's files, served under /ui/ [%s]\n"
-            "  -r, --run-dir DIR     where the management socket mgmt.sock is made [/run/raven]\n"
             "  -u, --frontend-user NAME  user of the management front ends [raven, else nobody]\n"
             "  -V, --version         print the version\n"
             "  -h, --help            this text\n",
@@ -134,17 +132,6 @@ static char *frontend_exe(const char *name, const char *built)
     return built[0] && access(built, X_OK) == 0 ? strdup(built) : NULL;
 }
 
-/* The front-end user's group (the management socket's): @user, else "raven",
- * else "nobody", as the supervisor chooses; ravend's own when not root. */
-static gid_t frontend_gid(const char *user)
-{
-    const struct passwd *pw = user ? getpwnam(user) : getpwnam("raven");
-
-    if (!pw && !user)
-        pw = getpwnam("nobody");
-    return geteuid() != 0 || !pw ? getegid() : pw->pw_gid;
-}
-
 /* Registers raven-netconfd and raven-restd with the supervisor. */
 static int frontends_add(struct super *sup, const char *sock, const char *yang_dir, const char *web_dir,
                          const char *level)
@@ -174,16 +161,6 @@ static int frontends_add(struct super *sup, const char *sock, const char *yang_d
     return 0;
 }
 
-/* The management socket when ravend stops before serving it. */
-static void unlink_socket(const char *run_dir)
-{
-    char *p = NULL;
-
-    if (asprintf(&p, "%s/mgmt.sock", run_dir) >= 0)
-        unlink(p);
-    free(p);
-}
-
 static int detach(void)
 {
     pid_t pid = fork();
@@ -205,13 +182,14 @@ int main(int argc, char **argv)
         {"state-dir", required_argument, NULL, 'd'}, {"config", required_argument, NULL, 'c'},
         {"admin-key", required_argument, NULL, 'k'}, {"foreground", no_argument, NULL, 'f'},
         {"log-level", required_argument, NULL, 'l'}, {"yang-dir", required_argument, NULL, 'y'},
-        {"web-dir", required_argument, NULL, 'w'},   {"run-dir", required_argument, NULL, 'r'},
+        {"web-dir", required_argument, NULL, 'w'},
         {"frontend-user", required_argument, NULL, 'u'},
         {"version", no_argument, NULL, 'V'},         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     struct cfg_opts co = {.state_dir = "/var/lib/raven", .default_xml = default_config};
     const char *yang_dir = RAVEN_YANG_DIR, *admin_key = NULL, *web_dir = RAVEN_WEB_DIR, *level = "info";
-    struct mgmt_opts mo = {.run_dir = "/run/raven"};
+    struct mgmt_opts mo = {0};
+    char sock[MGMT_SOCK_NAME_MAX];
     struct super_opts so = {0};
     struct super *sup = NULL;
     struct mgmt *mgmt = NULL;
@@ -230,7 +208,7 @@ int main(int argc, char **argv)
     enum log_level lvl;
     int opt, rc = 1, mfd = -1;
 
-    while ((opt = getopt_long(argc, argv, "d:c:k:fl:y:w:r:u:Vh", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "d:c:k:fl:y:w:u:Vh", longopts, NULL)) != -1) {
         switch (opt) {
         case 'd':
             co.state_dir = optarg;
@@ -258,9 +236,6 @@ int main(int argc, char **argv)
         case 'w':
             web_dir = optarg;
             break;
-        case 'r':
-            mo.run_dir = optarg;
-            break;
         case 'u':
             so.user = optarg;
             break;
@@ -284,9 +259,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "ravend: cannot detach: %s\n", strerror(errno));
         return 1;
     }
-    /* the socket's group is the front ends': changing it needs CAP_CHOWN, which
-     * ravend gives up next */
-    mfd = mgmt_socket_open(mo.run_dir, frontend_gid(so.user));
+    mfd = mgmt_socket_open(sock);
     if (mfd < 0)
         return 1;
     /* before any thread exists: threads keep the capabilities they started with */
@@ -320,15 +293,8 @@ int main(int argc, char **argv)
     if (!sup)
         goto out;
     mgmt_set_super(mgmt, sup);
-    {
-        char *sock = NULL;
-        int err = asprintf(&sock, "%s/mgmt.sock", mo.run_dir) < 0 ? -ENOMEM
-                  : frontends_add(sup, sock, yang_dir, web_dir, level);
-
-        free(sock);
-        if (err)
-            goto out;
-    }
+    if (frontends_add(sup, sock, yang_dir, web_dir, level))
+        goto out;
     apis = (struct ravend_apis){.ctx = ctx, .mgmt = mgmt};
     cfg_set_notify(d.cfg, ravend_config_changed, &apis);
     cfg_set_reaper(d.cfg, reap_tree, q);
@@ -411,10 +377,8 @@ out:
     if (ctx)
         ly_ctx_destroy(ctx);
     cfg_errs_clear(&errs);
-    if (mfd >= 0) {
+    if (mfd >= 0)
         close(mfd);
-        unlink_socket(mo.run_dir);
-    }
     log_info("ravend", "stopped");
     return rc;
 }

@@ -25,7 +25,6 @@ struct mgmt_hooks {
 };
 
 struct mgmt_opts {
-    const char *run_dir;   /* mgmt.sock lives here */
     const char *state_dir; /* SSH host key, self-signed certificate */
 };
 
@@ -36,12 +35,12 @@ struct mgmt *mgmt_new(struct event_base *base, struct cfg *cfg, const struct mgm
 void mgmt_set_super(struct mgmt *m, struct super *sup);
 /* Registers the /raven-vpn:management handler (users, endpoints). */
 int mgmt_register(struct mgmt *m);
-/* Creates the run directory and listens on RUN_DIR/mgmt.sock, mode 0660, group
- * @gid (the front ends'): called before ravend gives up CAP_CHOWN. Refuses
- * (-EADDRINUSE) when a live ravend answers there; a stale socket is replaced.
- * The socket, or -errno (logged). */
-int mgmt_socket_open(const char *run_dir, gid_t gid);
-/* Serves the socket @fd (adopted; closed and unlinked by mgmt_free). 0 or -errno. */
+/* Listens on the management socket, "@raven-mgmt-PID" in the abstract namespace
+ * (its name, as the front ends' --mgmt takes it, goes to @name). The socket, or
+ * -errno (logged). */
+#define MGMT_SOCK_NAME_MAX 40
+int mgmt_socket_open(char name[MGMT_SOCK_NAME_MAX]);
+/* Serves the socket @fd (adopted; closed by mgmt_free). 0 or -errno. */
 int mgmt_start(struct mgmt *m, int fd);
 void mgmt_free(struct mgmt *m);
 

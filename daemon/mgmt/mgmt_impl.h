@@ -101,7 +101,6 @@ struct mgmt {
     struct ly_ctx *ctx;
     struct super *sup;
     struct mgmt_hooks hooks;
-    char *run_dir, *sock_path;
     int lfd;
     struct event *lev, *reap;
     struct mconn *conns;

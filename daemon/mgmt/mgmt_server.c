@@ -4,6 +4,7 @@
  * answered in order; events pushed to every front end past its hello. A frame
  * that cannot be decoded costs its connection and nothing else. */
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,14 +37,11 @@ struct mgmt *mgmt_new(struct event_base *base, struct cfg *cfg, const struct mgm
     m->lfd = -1;
     if (hooks)
         m->hooks = *hooks;
-    m->run_dir = strdup(o->run_dir ? o->run_dir : "/run/raven");
     m->auth = mauth_new();
     m->listen = mlisten_new(o->state_dir);
     if (base)
         m->reap = event_new(base, -1, 0, on_reap, m);
-    if (!m->run_dir || !m->auth || !m->listen || (base && !m->reap) ||
-        asprintf(&m->sock_path, "%s/mgmt.sock", m->run_dir) < 0) {
-        m->sock_path = NULL;
+    if (!m->auth || !m->listen || (base && !m->reap)) {
         mgmt_free(m);
         return NULL;
     }
@@ -406,46 +404,21 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 }
 
 /* Whether a ravend answers on @sa: then this one must not take the socket over. */
-static bool socket_live(const struct sockaddr_un *sa)
-{
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    bool live;
-
-    if (fd < 0)
-        return false;
-    live = connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0;
-    close(fd);
-    return live;
-}
-
-int mgmt_socket_open(const char *run_dir, gid_t gid)
+int mgmt_socket_open(char name[MGMT_SOCK_NAME_MAX])
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    int fd, rc = fs_mkdir_p(run_dir, 0755);
+    socklen_t len;
+    int fd, rc;
 
-    if (rc) {
-        log_err("mgmt", "cannot create run directory %s: %s", run_dir, strerror(-rc));
-        return rc;
-    }
-    if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/mgmt.sock", run_dir) >= sizeof(sa.sun_path)) {
-        log_err("mgmt", "the management socket's path in %s is too long; choose a shorter --run-dir", run_dir);
-        return -ENAMETOOLONG;
-    }
-    if (socket_live(&sa)) {
-        log_err("mgmt", "another ravend is serving %s; stop it, or give this one another --run-dir", sa.sun_path);
-        return -EADDRINUSE;
-    }
-    if (unlink(sa.sun_path) && errno != ENOENT) {
-        rc = -errno;
-        log_err("mgmt", "cannot remove the stale socket %s: %s", sa.sun_path, strerror(-rc));
-        return rc;
-    }
+    /* abstract namespace: no file to protect or leave behind; who may talk is
+     * decided by the peer's credentials alone (on_accept) */
+    snprintf(name, MGMT_SOCK_NAME_MAX, "@raven-mgmt-%ld", (long)getpid());
+    memcpy(sa.sun_path + 1, name + 1, strlen(name) - 1);
+    len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(name));
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, BACKLOG) ||
-        chmod(sa.sun_path, 0660) || (geteuid() == 0 && chown(sa.sun_path, 0, gid))) {
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, len) || listen(fd, BACKLOG)) {
         rc = -errno;
-        log_err("mgmt", "cannot listen on %s (mode 0660, group %u): %s", sa.sun_path, (unsigned int)gid,
-                strerror(-rc));
+        log_err("mgmt", "cannot listen on the management socket %s: %s", name, strerror(-rc));
         if (fd >= 0)
             close(fd);
         return rc;
@@ -474,16 +447,12 @@ void mgmt_free(struct mgmt *m)
         conn_close(m->conns, false);
     if (m->lev)
         event_free(m->lev);
-    if (m->lfd >= 0) {
+    if (m->lfd >= 0)
         close(m->lfd);
-        unlink(m->sock_path);
-    }
     if (m->reap)
         event_free(m->reap);
     mlisten_free(m->listen);
     mauth_free(m->auth);
-    free(m->sock_path);
-    free(m->run_dir);
     free(m);
 }
 

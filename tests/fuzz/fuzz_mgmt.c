@@ -28,7 +28,7 @@ static struct mgmt *mgmt_get(struct fuzz_env *env)
 
     if (m)
         return m;
-    m = mgmt_new(NULL, env->cfg, &(struct mgmt_opts){.run_dir = "/nonexistent", .state_dir = "/nonexistent"},
+    m = mgmt_new(NULL, env->cfg, &(struct mgmt_opts){.state_dir = "/nonexistent"},
                  NULL);
     if (!m || lyd_parse_data_mem(env->ctx, users, LYD_XML, LYD_PARSE_ONLY | LYD_PARSE_STRICT, 0, &t))
         abort();

@@ -82,7 +82,7 @@ static int setup(void **state)
         assert_int_equal(cfg_handler_register(f->cfg, &h), 0);
     }
     assert_int_equal(cfg_start(f->cfg, &errs), 0);
-    f->m = mgmt_new(NULL, f->cfg, &(struct mgmt_opts){.run_dir = f->dir, .state_dir = f->dir}, NULL);
+    f->m = mgmt_new(NULL, f->cfg, &(struct mgmt_opts){.state_dir = f->dir}, NULL);
     assert_non_null(f->m);
     set_users(f);
     f->c = mconn_new(f->m, -1, -1);
