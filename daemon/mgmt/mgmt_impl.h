@@ -85,7 +85,8 @@ struct mconn {
     int idx; /* the supervisor's front end, -1 without one */
     enum mgmt_kind kind;
     bool dead; /* a send failed: closed at the next safe point */
-    /* users authenticated on this connection, valid while auth_gen is the users' */
+    /* users authenticated on this connection (those removed since are dropped when
+     * auth_gen falls behind the users') */
     char **users;
     size_t nusers;
     uint64_t auth_gen;
@@ -123,7 +124,7 @@ int mconn_frame(struct mconn *c, const char *hdr, size_t hlen, const char *data,
 int mconn_send(struct mconn *c, json_t *hdr, const char *data, size_t dlen, const int *fds, int nfds);
 /* Sends {"error": @msg} (the connection is then closed by the caller). */
 void mconn_send_error(struct mconn *c, const char *msg);
-/* Whether @user authenticated on @c since the users last changed; remembers it. */
+/* Whether @user authenticated on @c and is still configured; remembers it. */
 bool mconn_user_ok(struct mconn *c, const char *user);
 void mconn_user_add(struct mconn *c, const char *user);
 void mconn_sid_add(struct mconn *c, uint32_t sid);

@@ -6,6 +6,7 @@
  * apply switches and tells the front ends; a dry run binds and closes. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <time.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -144,6 +145,22 @@ static int ep_bind(const struct lep *e, bool probe)
     return fd;
 }
 
+/* At start, an address in use may still be held by the front ends of a ravend
+ * that just died (they exit on losing it, but a process's descriptors close
+ * only after its memory is torn down): try again for up to 3 s. */
+static int ep_bind_at_start(const struct lep *e, bool probe)
+{
+    int rc = ep_bind(e, probe);
+
+    for (int i = 0; rc == -EADDRINUSE && i < 60; i++) {
+        struct timespec ts = {.tv_nsec = 50 * 1000 * 1000};
+
+        nanosleep(&ts, NULL);
+        rc = ep_bind(e, probe);
+    }
+    return rc;
+}
+
 /* The served socket of the same address and port, if any. */
 static const struct lep *held(const struct lset *cur, const struct lep *e)
 {
@@ -194,9 +211,10 @@ static void ep_read(const struct lyd_node *entry, struct lep *e, uint16_t dflt)
 }
 
 /* Reads the endpoints of @k and binds them (keeping the
- * socket of an endpoint already served); a dry run only probes. */
+ * socket of an endpoint already served); a dry run only probes; at start
+ * (@initial) an address in use is tried again for a while. */
 static int build_set(struct mlisten *l, enum mgmt_kind k, const struct lyd_node *tree, bool dry_run,
-                     struct cfg_errs *errs)
+                     bool initial, struct cfg_errs *errs)
 {
     struct lset *s = &l->next[k];
     struct ly_set *set = NULL;
@@ -225,7 +243,7 @@ static int build_set(struct mlisten *l, enum mgmt_kind k, const struct lyd_node 
         }
         h = held(&l->cur[k], e);
         if (!h)
-            r = ep_bind(e, dry_run);
+            r = initial ? ep_bind_at_start(e, dry_run) : ep_bind(e, dry_run);
         else if (dry_run)
             r = 0;
         else if ((r = fcntl(h->fd, F_DUPFD_CLOEXEC, 3)) < 0)
@@ -298,7 +316,7 @@ static int listen_prepare(struct cfg_txn *txn, void *arg, struct cfg_errs *errs)
     next_clear(l);
     l->next_users = mauth_users_build(tree, &rc);
     if (!rc)
-        rc = build_set(l, MGMT_KIND_NETCONF, tree, dry, errs);
+        rc = build_set(l, MGMT_KIND_NETCONF, tree, dry, initial, errs);
     if (!rc && !initial && !l->next[MGMT_KIND_NETCONF].n && !rest_would_serve(tree)) {
         cfg_err_add(errs, CFG_ERR_OPERATION_FAILED, CFG_ERRT_APPLICATION, MGMT,
                     "the change would leave no NETCONF or REST endpoint, locking every operator out; keep at "
@@ -306,7 +324,7 @@ static int listen_prepare(struct cfg_txn *txn, void *arg, struct cfg_errs *errs)
         rc = -EPERM;
     }
     if (!rc)
-        rc = build_set(l, MGMT_KIND_REST, tree, dry, errs);
+        rc = build_set(l, MGMT_KIND_REST, tree, dry, initial, errs);
     if (!rc)
         rc = build_cert(l, tree, dry, errs);
     if (!rc && !initial && !mauth_users_have_admin(l->next_users)) {

@@ -231,7 +231,7 @@ static int denied(struct req *r, const char *user, bool admin)
 {
     if (admin)
         cfg_err_add(&r->errs, CFG_ERR_ACCESS_DENIED, CFG_ERRT_PROTOCOL, NULL,
-                    "user \"%s\" is read-only: only admin may change the configuration or run operations", user);
+                    "user \"%s\" has the read-only role; %s needs the admin role", user, r->op->name);
     else
         cfg_err_add(&r->errs, CFG_ERR_ACCESS_DENIED, CFG_ERRT_PROTOCOL, NULL,
                     "user \"%s\" has not authenticated on this connection", user);
@@ -362,7 +362,7 @@ static int op_get(struct req *r)
     }
     /* defaults tagged: the front end's parser marks them as defaults again */
     if (!rc)
-        rc = print_tree(r, sel, PRINT_FLAGS | LYD_PRINT_WD_ALL_TAG);
+        rc = print_tree(r, sel, PRINT_FLAGS | LYD_PRINT_WD_IMPL_TAG);
     lyd_free_siblings(tree);
     lyd_free_siblings(sel);
     free(xp);
@@ -490,8 +490,7 @@ static int op_rpc(struct req *r)
     if (allowed(r))
         return -EACCES;
     if (ly_in_new_memory(r->data, &in) ||
-        lyd_parse_op(r->m->ctx, NULL, in, LYD_XML, LYD_TYPE_RPC_YANG, &tree, &op) || !op ||
-        lyd_validate_op(tree, NULL, LYD_TYPE_RPC_YANG, NULL)) {
+        lyd_parse_op(r->m->ctx, NULL, in, LYD_XML, LYD_TYPE_RPC_YANG, &tree, &op) || !op) {
         cfg_err_from_ly(&r->errs, r->m->ctx, "the RPC does not parse");
     } else if (op->schema->nodetype != LYS_RPC || strcmp(op->schema->module->name, "raven-vpn") ||
                !r->m->hooks.rpc) {

@@ -188,10 +188,27 @@ void mconn_send_error(struct mconn *c, const char *msg)
     json_decref(j);
 }
 
+/* The users changed: forget the logins of users that no longer exist (a user
+ * removed and added again must log in again); the others' sessions go on, with
+ * the role the configuration gives them now. */
+static void users_recheck(struct mconn *c)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < c->nusers; i++) {
+        if (mauth_role(c->m->auth, c->users[i]) < 0)
+            free(c->users[i]);
+        else
+            c->users[n++] = c->users[i];
+    }
+    c->nusers = n;
+    c->auth_gen = mauth_gen(c->m->auth);
+}
+
 bool mconn_user_ok(struct mconn *c, const char *user)
 {
     if (c->auth_gen != mauth_gen(c->m->auth))
-        users_forget(c);
+        users_recheck(c);
     if (mauth_role(c->m->auth, user) < 0)
         return false;
     for (size_t i = 0; i < c->nusers; i++) {

@@ -258,7 +258,7 @@ static void test_not_authenticated(void **state)
                                    "\"from\":\"192.0.2.1\"}", NULL, NULL), -EACCES);
     assert_int_equal(request_rc(f, "{\"id\":4,\"op\":\"get\",\"user\":\"admin\",\"sid\":4294967280,"
                                    "\"ds\":\"running\"}", NULL, &tag), -EACCES);
-    /* the right one does, until the users change */
+    /* the right one does, until the user is removed */
     assert_int_equal(request_rc(f, "{\"id\":5,\"op\":\"auth-password\",\"user\":\"admin\",\"password\":\"pw\","
                                    "\"from\":\"192.0.2.1\"}", NULL, NULL), 0);
     assert_int_equal(request_rc(f, "{\"id\":6,\"op\":\"get\",\"user\":\"admin\",\"sid\":4294967280,"
