@@ -26,7 +26,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: raven-netconfd --mgmt PATH [options]\n"
-            "  -m, --mgmt PATH       ravend's management socket (ravend passes RUN_DIR/mgmt.sock)\n"
+            "  -m, --mgmt PATH       ravend's management socket (\"@name\": abstract namespace)\n"
             "  -y, --yang-dir DIR    directory of the raven YANG modules [%s]\n"
             "  -l, --log-level LVL   error | warning | info | debug [info]\n"
             "  -V, --version         print the version\n"

@@ -73,8 +73,8 @@ struct cfg_actor rest_actor(const struct rest_req *r)
 }
 
 /* A copy of @ds for the request's user, secrets masked. */
-static int rest_get(struct rest_req *r, enum cfg_ds ds, const char *const *xpaths, struct lyd_node **out,
-                    struct cfg_errs *errs)
+int rest_get(struct rest_req *r, enum cfg_ds ds, const char *const *xpaths, struct lyd_node **out,
+             struct cfg_errs *errs)
 {
     struct cfg_actor a = rest_actor(r);
 
@@ -105,7 +105,7 @@ static bool has_state(const struct lysc_node *sn)
     return false;
 }
 
-static void set_etag(struct rest_req *r, uint64_t gen, time_t mtime)
+void rest_set_etag(struct rest_req *r, uint64_t gen, time_t mtime)
 {
     snprintf(r->rep.etag, sizeof(r->rep.etag), "\"%016llx-%llu\"", (unsigned long long)r->api->boot,
              (unsigned long long)gen);
@@ -130,7 +130,7 @@ static bool tag_matches(const char *hdr, const char *etag)
 
 /* ---- reading ---- */
 
-static enum cfg_ds ds_of(enum rest_dsel d)
+enum cfg_ds rest_ds_of(enum rest_dsel d)
 {
     switch (d) {
     case REST_DS_CANDIDATE:
@@ -282,7 +282,7 @@ static void data_get(struct rest_req *r, struct rest_path *p)
     gen = mc_running_gen(api->mc, &mtime);
     etag = !want_state && want_cfg && r->dsel != REST_DS_CANDIDATE && r->dsel != REST_DS_STARTUP;
     if (etag) {
-        set_etag(r, gen, mtime);
+        rest_set_etag(r, gen, mtime);
         if ((r->if_none_match && tag_matches(r->if_none_match, r->rep.etag)) ||
             (!r->if_none_match && r->if_modified_since && mtime <= r->if_modified_since)) {
             r->rep.status = 304;
@@ -319,7 +319,7 @@ static void data_get(struct rest_req *r, struct rest_path *p)
     }
 
     if (want_cfg && !want_state)
-        rc = rest_get(r, ds_of(r->dsel), fxp ? (const char *const *)fxp : p->xpath ? xps : NULL, &sel, &errs);
+        rc = rest_get(r, rest_ds_of(r->dsel), fxp ? (const char *const *)fxp : p->xpath ? xps : NULL, &sel, &errs);
     else if (want_state)
         rc = get_state(r, p, fxp ? (const char *const *)fxp : p->xpath ? xps : NULL, want_cfg, &sel, &errs);
     rest_fields_free(fxp);
@@ -578,8 +578,8 @@ char *rest_unwrap(const char *body, enum rest_fmt fmt, const char *name, const c
 /* Parses @text as configuration under @parent (NULL: top level) without
  * validation; the new nodes are appended to @parent's children or returned in
  * *top. */
-static int parse_config(struct rest_req *r, struct lyd_node *parent, const char *text, struct lyd_node **top,
-                        struct cfg_errs *errs)
+int rest_parse_config(struct rest_req *r, struct lyd_node *parent, const char *text, struct lyd_node **top,
+                      struct cfg_errs *errs)
 {
     struct ly_in *in = NULL;
     LY_ERR e;
@@ -601,7 +601,7 @@ static int parse_config(struct rest_req *r, struct lyd_node *parent, const char 
     return 0;
 }
 
-static int set_op(struct rest_api *api, struct lyd_node *n, const char *op)
+int rest_set_op(struct rest_api *api, struct lyd_node *n, const char *op)
 {
     return lyd_new_meta(api->ctx, n, NULL, "ietf-netconf:operation", op, 0, NULL) ? -ENOMEM : 0;
 }
@@ -633,7 +633,7 @@ static int skeleton(struct rest_api *api, const char *xpath, struct lyd_node **t
     return 0;
 }
 
-static int run_edit(struct rest_req *r, struct lyd_node *edit, struct cfg_errs *errs)
+int rest_run_edit(struct rest_req *r, struct lyd_node *edit, struct cfg_errs *errs)
 {
     struct cfg_actor a = rest_actor(r);
 
@@ -641,7 +641,7 @@ static int run_edit(struct rest_req *r, struct lyd_node *edit, struct cfg_errs *
         edit = lyd_parent(edit);
     while (edit && edit->prev->next)
         edit = edit->prev;
-    return mc_edit(r->api->mc, &a, ds_of(r->dsel), edit, CFG_OP_MERGE, CFG_TEST_THEN_SET, CFG_ERROPT_ROLLBACK,
+    return mc_edit(r->api->mc, &a, rest_ds_of(r->dsel), edit, CFG_OP_MERGE, CFG_TEST_THEN_SET, CFG_ERROPT_ROLLBACK,
                    errs);
 }
 
@@ -672,7 +672,7 @@ static void after_write(struct rest_req *r, unsigned int status)
 
     r->rep.status = status;
     if (r->dsel != REST_DS_CANDIDATE && r->dsel != REST_DS_STARTUP)
-        set_etag(r, gen, mtime);
+        rest_set_etag(r, gen, mtime);
 }
 
 /* Percent-encodes a key value for a URI. */
@@ -773,231 +773,6 @@ static struct lyd_node *body_node(struct rest_req *r, struct lyd_node *parent, s
     return found;
 }
 
-/* ---- YANG Patch (RFC 8072) ---- */
-
-static void patch_status(struct rest_req *r, const char *patch_id, struct cfg_errs *errs, unsigned int status)
-{
-    json_t *st = json_object(), *root;
-    char *s;
-
-    if (patch_id)
-        json_object_set_new(st, "patch-id", json_string(patch_id));
-    if (!errs) {
-        json_object_set_new(st, "ok", json_pack("[n]"));
-    } else {
-        /* the errors of the whole patch, in the RESTCONF error format */
-        struct rest_reply tmp = {0};
-        json_t *e;
-
-        rest_reply_errs(&tmp, REST_JSON, errs, status);
-        e = tmp.body ? json_loads(tmp.body, 0, NULL) : NULL;
-        free(tmp.body);
-        if (e)
-            json_object_set(st, "errors", json_object_get(json_object_get(e, "ietf-restconf:errors"), "error")
-                                              ? json_object_get(e, "ietf-restconf:errors")
-                                              : json_object());
-        json_decref(e);
-        cfg_errs_clear(errs);
-    }
-    root = json_pack("{s:o}", "ietf-yang-patch:yang-patch-status", st);
-    s = root ? json_dumps(root, JSON_COMPACT) : NULL;
-    json_decref(root);
-    rest_set_body(&r->rep, s, "application/yang-data+json");
-    r->rep.status = status;
-}
-
-/* One edit of a patch added to the combined edit tree *top. */
-static int patch_edit(struct rest_req *r, json_t *edit, struct lyd_node **top, struct cfg_errs *errs)
-{
-    struct rest_api *api = r->api;
-    const char *id = json_string_value(json_object_get(edit, "edit-id"));
-    const char *op = json_string_value(json_object_get(edit, "operation"));
-    const char *target = json_string_value(json_object_get(edit, "target"));
-    json_t *value = json_object_get(edit, "value");
-    struct rest_path p = {0};
-    struct lyd_node *at = NULL, *node = NULL;
-    char *full = NULL, *text = NULL;
-    int rc;
-
-    if (!id || !op || !target) {
-        cfg_err_add(errs, CFG_ERR_MISSING_ELEMENT, CFG_ERRT_PROTOCOL, NULL,
-                    "every edit needs an edit-id, an operation and a target");
-        return -EINVAL;
-    }
-    if (!strcmp(op, "insert") || !strcmp(op, "move")) {
-        cfg_err_add(errs, CFG_ERR_OPERATION_NOT_SUPPORTED, CFG_ERRT_PROTOCOL, NULL,
-                    "edit %s: %s is not supported; set the order of aaa/server-group/server by replacing the "
-                    "server group",
-                    id, op);
-        return -EINVAL;
-    }
-    if (strcmp(op, "create") && strcmp(op, "merge") && strcmp(op, "replace") && strcmp(op, "delete") &&
-        strcmp(op, "remove")) {
-        cfg_err_add(errs, CFG_ERR_INVALID_VALUE, CFG_ERRT_PROTOCOL, NULL, "edit %s: unknown operation \"%s\"", id, op);
-        return -EINVAL;
-    }
-    /* the target is relative to the request's resource */
-    if (asprintf(&full, "%s/%s", r->rel ? r->rel : "", target[0] == '/' ? target + 1 : target) < 0)
-        return -ENOMEM;
-    rc = rest_path_parse(api->ctx, full, &p, errs);
-    free(full);
-    if (rc)
-        return rc;
-    if (!p.xpath || p.all_instances || (p.snode->flags & LYS_CONFIG_R)) {
-        cfg_err_add(errs, CFG_ERR_INVALID_VALUE, CFG_ERRT_PROTOCOL, p.xpath,
-                    "edit %s: the target must be one configuration node (with its list keys)", id);
-        rest_path_clear(&p);
-        return -EINVAL;
-    }
-    if (!strcmp(op, "delete") || !strcmp(op, "remove")) {
-        const char *xps[2] = {p.xpath, NULL};
-        struct lyd_node *cur = NULL;
-        struct ly_set *set = NULL;
-
-        if (value) {
-            cfg_err_add(errs, CFG_ERR_INVALID_VALUE, CFG_ERRT_PROTOCOL, p.xpath, "edit %s: %s takes no value", id, op);
-            rest_path_clear(&p);
-            return -EINVAL;
-        }
-        rc = rest_get(r, ds_of(r->dsel), xps, &cur, errs);
-        if (!rc && !lyd_find_xpath(cur, p.xpath, &set) && set->count == 1) {
-            /* the existing node, copied into the edit tree under its parents */
-            struct lyd_node *dup = NULL;
-
-            if (lyd_dup_single(set->dnodes[0], NULL, LYD_DUP_WITH_PARENTS | LYD_DUP_NO_META, &dup))
-                rc = -ENOMEM;
-            else {
-                node = dup;
-                while (dup->parent)
-                    dup = lyd_parent(dup);
-                if (lyd_merge_siblings(top, dup, LYD_MERGE_DESTRUCT) || lyd_find_path(*top, p.xpath, 0, &node))
-                    rc = -ENOMEM;
-            }
-        } else if (!rc && !strcmp(op, "delete")) {
-            cfg_err_add(errs, CFG_ERR_DATA_MISSING, CFG_ERRT_APPLICATION, p.xpath, "edit %s: no data to delete", id);
-            rc = -ENOENT;
-        }
-        ly_set_free(set, NULL);
-        lyd_free_siblings(cur);
-        if (!rc && node) {
-            struct lyd_meta *m = lyd_find_meta(node->meta, NULL, "ietf-netconf:operation");
-
-            if (m) {
-                cfg_err_add(errs, CFG_ERR_INVALID_VALUE, CFG_ERRT_PROTOCOL, p.xpath,
-                            "edit %s: another edit of the patch already changes this node", id);
-                rc = -EINVAL;
-            } else {
-                rc = set_op(api, node, op);
-            }
-        }
-        rest_path_clear(&p);
-        return rc;
-    }
-    if (!json_is_object(value) || json_object_size(value) != 1) {
-        cfg_err_add(errs, CFG_ERR_MISSING_ELEMENT, CFG_ERRT_PROTOCOL, p.xpath,
-                    "edit %s: %s needs a value holding the target node", id, op);
-        rest_path_clear(&p);
-        return -EINVAL;
-    }
-    text = json_dumps(value, JSON_COMPACT);
-    rc = text ? 0 : -ENOMEM;
-    /* the target's parents in the combined tree, then the value under them */
-    if (!rc && p.parent_xpath && (!*top || lyd_find_path(*top, p.parent_xpath, 0, &at))) {
-        at = NULL;
-        if (lyd_new_path(*top, api->ctx, p.parent_xpath, NULL, 0, *top ? NULL : top)) {
-            cfg_err_from_ly(errs, api->ctx, "the patch's edits cannot be combined");
-            rc = -EINVAL;
-        } else {
-            *top = lyd_first_sibling(*top);
-            if (lyd_find_path(*top, p.parent_xpath, 0, &at))
-                rc = -EINVAL;
-        }
-    }
-    if (!rc) {
-        struct lyd_node *parsed = NULL;
-
-        rc = parse_config(r, at, text, at ? NULL : &parsed, errs);
-        if (!rc && !at) {
-            if (*top)
-                rc = lyd_insert_sibling(*top, parsed, top) ? -EINVAL : 0;
-            else
-                *top = parsed;
-        }
-        if (!rc) {
-            struct ly_set *set = NULL;
-
-            if (lyd_find_xpath(*top, p.xpath, &set) || set->count != 1) {
-                cfg_err_add(errs, CFG_ERR_INVALID_VALUE, CFG_ERRT_PROTOCOL, p.xpath,
-                            "edit %s: the value does not hold the target node (or holds it twice)", id);
-                rc = -EINVAL;
-            } else {
-                node = set->dnodes[0];
-            }
-            ly_set_free(set, NULL);
-        }
-    }
-    if (!rc) {
-        if (lyd_find_meta(node->meta, NULL, "ietf-netconf:operation")) {
-            cfg_err_add(errs, CFG_ERR_INVALID_VALUE, CFG_ERRT_PROTOCOL, p.xpath,
-                        "edit %s: another edit of the patch already changes this node", id);
-            rc = -EINVAL;
-        } else {
-            rc = set_op(api, node, op);
-        }
-    }
-    free(text);
-    rest_path_clear(&p);
-    return rc;
-}
-
-/* PATCH with application/yang-patch+json: every edit in one transaction. */
-static void data_yang_patch(struct rest_req *r)
-{
-    struct cfg_errs errs = {0};
-    struct lyd_node *top = NULL;
-    json_error_t jerr;
-    json_t *root = json_loads(r->body, JSON_REJECT_DUPLICATES, &jerr), *yp, *edits;
-    const char *pid = NULL;
-    size_t i;
-    int rc = 0;
-
-    yp = root ? json_object_get(root, "ietf-yang-patch:yang-patch") : NULL;
-    edits = yp ? json_object_get(yp, "edit") : NULL;
-    pid = yp ? json_string_value(json_object_get(yp, "patch-id")) : NULL;
-    if (!yp || !pid || !json_is_array(edits) || !json_array_size(edits)) {
-        json_decref(root);
-        rest_reply_err(&r->rep, r->out_fmt, 400, CFG_ERR_MALFORMED_MESSAGE, NULL,
-                       "a YANG Patch is {\"ietf-yang-patch:yang-patch\": {\"patch-id\": ..., \"edit\": [...]}}");
-        return;
-    }
-    json_array_foreach(edits, i, yp)
-    {
-        rc = patch_edit(r, yp, &top, &errs);
-        if (rc)
-            break;
-    }
-    if (!rc && top)
-        rc = run_edit(r, top, &errs);
-    lyd_free_all(top);
-    if (rc) {
-        unsigned int st = rest_status_of(&errs, rc);
-
-        if (!errs.head)
-            cfg_err_add(&errs, CFG_ERR_OPERATION_FAILED, CFG_ERRT_APPLICATION, NULL, "the patch failed");
-        patch_status(r, pid, &errs, st);
-    } else {
-        patch_status(r, pid, NULL, 200);
-        {
-            time_t mtime;
-            uint64_t gen = mc_running_gen(r->api->mc, &mtime);
-
-            if (r->dsel != REST_DS_CANDIDATE && r->dsel != REST_DS_STARTUP)
-                set_etag(r, gen, mtime);
-        }
-    }
-    json_decref(root);
-}
-
 static void data_write(struct rest_req *r, struct rest_path *p)
 {
     struct rest_api *api = r->api;
@@ -1028,7 +803,7 @@ static void data_write(struct rest_req *r, struct rest_path *p)
             rest_reply_err(&r->rep, r->out_fmt, 415, CFG_ERR_INVALID_VALUE, NULL,
                            "a YANG Patch goes with PATCH, as application/yang-patch+json");
         else
-            data_yang_patch(r);
+            rest_data_yang_patch(r);
         return;
     }
     if (!del && !r->body_len) {
@@ -1061,11 +836,11 @@ static void data_write(struct rest_req *r, struct rest_path *p)
                            "%s of the datastore: %s (ietf-restconf:data)", m, why);
             return;
         }
-        rc = *text ? parse_config(r, NULL, text, &top, &errs) : 0;
+        rc = *text ? rest_parse_config(r, NULL, text, &top, &errs) : 0;
         if (!rc && put)
-            rc = mc_copy(api->mc, &a, ds_of(r->dsel), CFG_SRC_INLINE, top, &errs);
+            rc = mc_copy(api->mc, &a, rest_ds_of(r->dsel), CFG_SRC_INLINE, top, &errs);
         else if (!rc && top)
-            rc = run_edit(r, top, &errs);
+            rc = rest_run_edit(r, top, &errs);
         free(text);
         lyd_free_all(top);
         if (rc)
@@ -1076,7 +851,7 @@ static void data_write(struct rest_req *r, struct rest_path *p)
     }
 
     if (del) {
-        rc = exists(r, ds_of(r->dsel), p->xpath, &existed, &errs);
+        rc = exists(r, rest_ds_of(r->dsel), p->xpath, &existed, &errs);
         if (!rc && !existed) {
             rest_reply_err(&r->rep, r->out_fmt, 404, CFG_ERR_DATA_MISSING, p->xpath, "no data at this path");
             return;
@@ -1087,16 +862,16 @@ static void data_write(struct rest_req *r, struct rest_path *p)
             struct ly_set *set = NULL;
 
             /* the edit names the existing node (a leaf needs its value) */
-            rc = rest_get(r, ds_of(r->dsel), xps, &cur, &errs);
+            rc = rest_get(r, rest_ds_of(r->dsel), xps, &cur, &errs);
             if (!rc && !lyd_find_xpath(cur, p->xpath, &set) && set->count == 1 &&
                 !lyd_dup_single(set->dnodes[0], NULL, LYD_DUP_WITH_PARENTS | LYD_DUP_NO_META, &node))
-                rc = set_op(api, node, "delete");
+                rc = rest_set_op(api, node, "delete");
             else if (!rc)
                 rc = -EINVAL;
             ly_set_free(set, NULL);
             lyd_free_siblings(cur);
             if (!rc)
-                rc = run_edit(r, node, &errs);
+                rc = rest_run_edit(r, node, &errs);
             if (node) {
                 while (node->parent)
                     node = lyd_parent(node);
@@ -1113,7 +888,7 @@ static void data_write(struct rest_req *r, struct rest_path *p)
     if (post) {
         const char *target = p->all_instances ? p->parent_xpath : p->xpath;
 
-        if (target && (rc = exists(r, ds_of(r->dsel), target, &existed, &errs)) == 0 && !existed) {
+        if (target && (rc = exists(r, rest_ds_of(r->dsel), target, &existed, &errs)) == 0 && !existed) {
             rest_reply_err(&r->rep, r->out_fmt, 404, CFG_ERR_INVALID_VALUE, target,
                            "no data at this path to create a child in");
             return;
@@ -1121,13 +896,13 @@ static void data_write(struct rest_req *r, struct rest_path *p)
         if (!rc && skeleton(api, target, &top, &at))
             rc = -ENOMEM;
         if (!rc)
-            rc = parse_config(r, at, r->body, &top, &errs);
+            rc = rest_parse_config(r, at, r->body, &top, &errs);
         if (!rc && !(node = body_node(r, at, top, p->all_instances ? p->snode : NULL, &errs)))
             rc = -EINVAL;
         if (!rc)
-            rc = set_op(api, node, "create");
+            rc = rest_set_op(api, node, "create");
         if (!rc)
-            rc = run_edit(r, node, &errs);
+            rc = rest_run_edit(r, node, &errs);
         if (!rc) {
             r->rep.location = location(r, node);
             if (p->all_instances) {
@@ -1149,7 +924,7 @@ static void data_write(struct rest_req *r, struct rest_path *p)
     }
 
     /* PUT or PATCH of a resource */
-    rc = exists(r, ds_of(r->dsel), p->xpath, &existed, &errs);
+    rc = exists(r, rest_ds_of(r->dsel), p->xpath, &existed, &errs);
     if (!rc && patch && !existed) {
         rest_reply_err(&r->rep, r->out_fmt, 404, CFG_ERR_INVALID_VALUE, p->xpath,
                        "no data at this path to merge into (PUT creates)");
@@ -1158,7 +933,7 @@ static void data_write(struct rest_req *r, struct rest_path *p)
     if (!rc && skeleton(api, p->parent_xpath, &top, &at))
         rc = -ENOMEM;
     if (!rc)
-        rc = parse_config(r, at, r->body, &top, &errs);
+        rc = rest_parse_config(r, at, r->body, &top, &errs);
     if (!rc && !(node = body_node(r, at, top, p->snode, &errs)))
         rc = -EINVAL;
     if (!rc) {
@@ -1176,9 +951,9 @@ static void data_write(struct rest_req *r, struct rest_path *p)
         ly_set_free(set, NULL);
     }
     if (!rc)
-        rc = set_op(api, node, put ? "replace" : "merge");
+        rc = rest_set_op(api, node, put ? "replace" : "merge");
     if (!rc)
-        rc = run_edit(r, node, &errs);
+        rc = rest_run_edit(r, node, &errs);
     if (rc) {
         rest_reply_errs_rc(r, &errs, rc, 0);
     } else {

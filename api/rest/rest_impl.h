@@ -192,6 +192,23 @@ void rest_root_reply(struct rest_req *r);
 void rest_data_print(struct rest_req *r);
 /* Prints @tree (siblings) as the body of @r, in its format with @wd print flags. */
 int rest_print(struct rest_req *r, const struct lyd_node *tree, uint32_t flags);
+/* Helpers of the data resources shared with rest_patch.c: a copy of @ds for the
+ * request's user (secrets masked); the entity tag of running; the datastore a
+ * request selects; a body parsed as configuration under @parent (*top: the new
+ * top-level nodes); an ietf-netconf:operation on @n; @edit run against the
+ * request's datastore. */
+int rest_get(struct rest_req *r, enum cfg_ds ds, const char *const *xpaths, struct lyd_node **out,
+             struct cfg_errs *errs);
+void rest_set_etag(struct rest_req *r, uint64_t gen, time_t mtime);
+enum cfg_ds rest_ds_of(enum rest_dsel d);
+int rest_parse_config(struct rest_req *r, struct lyd_node *parent, const char *text, struct lyd_node **top,
+                      struct cfg_errs *errs);
+int rest_set_op(struct rest_api *api, struct lyd_node *n, const char *op);
+int rest_run_edit(struct rest_req *r, struct lyd_node *edit, struct cfg_errs *errs);
+
+/* rest_patch.c: PATCH with application/yang-patch+json, every edit in one
+ * transaction. */
+void rest_data_yang_patch(struct rest_req *r);
 
 /* rest_events.c */
 struct rest_events *rest_events_new(struct rest_api *api);

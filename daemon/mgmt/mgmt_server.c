@@ -1,6 +1,6 @@
-/* The management socket: RUN_DIR/mgmt.sock, accepted on the control thread's
- * event loop only from a front end ravend started (SO_PEERCRED, checked by the
- * supervisor); per connection, frames read without blocking, decoded strictly and
+/* The management socket: @raven-mgmt-PID in the abstract namespace, accepted on
+ * the control thread's event loop only from a front end ravend started
+ * (SO_PEERCRED, checked by the supervisor); per connection, frames read without blocking, decoded strictly and
  * answered in order; events pushed to every front end past its hello. A frame
  * that cannot be decoded costs its connection and nothing else. */
 #include <errno.h>
