@@ -86,6 +86,7 @@ struct super {
     int n;
     uint64_t refused;
     struct event *ev_chld, *ev_tick;
+    int64_t last_tick; /* monotonic ms of the previous tick */
 };
 
 static int64_t now_ms(void)
@@ -355,12 +356,18 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct super *s = arg;
     int64_t now = now_ms();
+    /* ravend's own loop was held up (a large commit): the front ends' answers
+     * wait unread in their sockets, so silence since then says nothing of them */
+    bool stalled = s->last_tick && now - s->last_tick > 2 * TICK_MS;
 
+    s->last_tick = now;
     for (int i = 0; i < s->n; i++) {
         struct fe *f = &s->fe[i];
 
         if (f->pid <= 0 || f->kill_reason)
             continue;
+        if (stalled)
+            f->seen = now;
         if (f->connected && now - f->seen >= HANG_AFTER_MS)
             fe_kill(f, "hang: no answer for 3 s");
         else if (!f->connected && now - f->started >= CONNECT_WITHIN_MS)
