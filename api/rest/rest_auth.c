@@ -1,11 +1,17 @@
 /* Logins and tokens: HTTP Basic, bearer tokens and the dashboard's cookie. ravend
  * checks them (it keeps the password hashes, the tokens and the limiter of failed
  * logins); this file asks it over the management socket and keeps what tokens stand
- * for, so that a script polling with a token costs no round trip. The cache goes
- * when the users change (the `users` event) and a token goes when it is revoked. */
+ * for, so that a script polling with a token costs no round trip. A Basic login
+ * that ravend accepted is remembered for REST_LOGIN_CACHE_S as a salted SHA-256 of
+ * user and password (this process sees the password in every request anyway; it
+ * keeps no hash ravend could be attacked with), so that a client sending Basic
+ * with each request costs no round trip either; not for an address with a failed
+ * login in the last minute, whose logins all go to ravend and its limiter. Both caches go when the users
+ * change (the `users` event); a token goes when it is revoked. */
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +23,16 @@
 #include "daemon/base/poison.h"
 
 #define TOKENS_CACHED 1024
+#define REST_LOGIN_CACHE_S 60
+#define FAIL_RECENT_S 60
+#define FAILS_TRACKED 4096
+
+/* When an address last failed a login. */
+struct auth_fail {
+    char addr[48];
+    time_t at;
+    UT_hash_handle hh;
+};
 
 /* What a token stands for, by the SHA-256 of the token: the process keeps no
  * usable copy of tokens it is not serving a request for. */
@@ -32,6 +48,9 @@ struct rest_auth {
     struct rest_api *api;
     pthread_mutex_t lock;
     struct auth_token *tokens;
+    struct auth_token *logins; /* by SHA-256(salt, user, NUL, password) */
+    struct auth_fail *fails;
+    unsigned char salt[16];
 };
 
 static void token_hash(const char *token, char out[65])
@@ -62,17 +81,72 @@ struct rest_auth *rest_auth_new(struct rest_api *api)
         return NULL;
     a->api = api;
     pthread_mutex_init(&a->lock, NULL);
+    if (RAND_bytes(a->salt, sizeof(a->salt)) != 1) {
+        pthread_mutex_destroy(&a->lock);
+        free(a);
+        return NULL;
+    }
     return a;
+}
+
+static void drop_table(struct auth_token **table)
+{
+    struct auth_token *t, *tt;
+
+    HASH_ITER(hh, *table, t, tt) {
+        HASH_DEL(*table, t);
+        free(t);
+    }
 }
 
 static void drop_all(struct rest_auth *a)
 {
-    struct auth_token *t, *tt;
+    struct auth_fail *f, *ff;
 
-    HASH_ITER(hh, a->tokens, t, tt) {
-        HASH_DEL(a->tokens, t);
-        free(t);
+    drop_table(&a->tokens);
+    drop_table(&a->logins);
+    HASH_ITER(hh, a->fails, f, ff) {
+        HASH_DEL(a->fails, f);
+        free(f);
     }
+}
+
+/* @from failed a login now. */
+static void fail_note(struct rest_auth *a, const char *from)
+{
+    struct auth_fail *f;
+
+    if (!from || strlen(from) >= sizeof(f->addr))
+        return;
+    pthread_mutex_lock(&a->lock);
+    HASH_FIND_STR(a->fails, from, f);
+    if (f) {
+        HASH_DEL(a->fails, f);
+    } else {
+        f = calloc(1, sizeof(*f));
+        if (f && HASH_COUNT(a->fails) >= FAILS_TRACKED) {
+            struct auth_fail *old = a->fails; /* insertion order: the oldest */
+
+            HASH_DEL(a->fails, old);
+            free(old);
+        }
+    }
+    if (f) {
+        snprintf(f->addr, sizeof(f->addr), "%s", from);
+        f->at = time(NULL);
+        HASH_ADD_STR(a->fails, addr, f);
+    }
+    pthread_mutex_unlock(&a->lock);
+}
+
+/* Whether @from failed a login within FAIL_RECENT_S (lock held). */
+static bool fail_recent(struct rest_auth *a, const char *from)
+{
+    struct auth_fail *f = NULL;
+
+    if (from)
+        HASH_FIND_STR(a->fails, from, f);
+    return f && time(NULL) - f->at < FAIL_RECENT_S;
 }
 
 void rest_auth_free(struct rest_auth *a)
@@ -91,45 +165,109 @@ void rest_auth_flush(struct rest_auth *a)
     pthread_mutex_unlock(&a->lock);
 }
 
-static void cache_put(struct rest_auth *a, const char *token, const struct rest_who *who)
+/* Remembers @who under @key (a SHA-256 in hex) in @table, until @expires. */
+static void table_put(struct rest_auth *a, struct auth_token **table, const char key[65], const struct rest_who *who,
+                      time_t expires)
 {
     struct auth_token *t = calloc(1, sizeof(*t)), *old;
 
     if (!t)
         return;
-    token_hash(token, t->hash);
+    memcpy(t->hash, key, 65);
     snprintf(t->user, sizeof(t->user), "%s", who->user);
     t->role = who->role;
-    t->expires = who->expires;
+    t->expires = expires;
     pthread_mutex_lock(&a->lock);
-    HASH_FIND_STR(a->tokens, t->hash, old);
+    HASH_FIND_STR(*table, t->hash, old);
     if (old) {
-        HASH_DEL(a->tokens, old);
+        HASH_DEL(*table, old);
         free(old);
     }
-    if (HASH_COUNT(a->tokens) >= TOKENS_CACHED) {
-        old = a->tokens; /* insertion order: the oldest */
-        HASH_DEL(a->tokens, old);
+    if (HASH_COUNT(*table) >= TOKENS_CACHED) {
+        old = *table; /* insertion order: the oldest */
+        HASH_DEL(*table, old);
         free(old);
     }
-    HASH_ADD_STR(a->tokens, hash, t);
+    HASH_ADD_STR(*table, hash, t);
     pthread_mutex_unlock(&a->lock);
+}
+
+static void cache_put(struct rest_auth *a, const char *token, const struct rest_who *who)
+{
+    char th[65];
+
+    token_hash(token, th);
+    table_put(a, &a->tokens, th, who, who->expires);
+}
+
+/* The key of a Basic login: SHA-256(salt, user, NUL, password) in hex. */
+static void login_key(const struct rest_auth *a, const char *user, const char *password, char out[65])
+{
+    static const char d[] = "0123456789abcdef";
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    unsigned char h[32];
+    unsigned int len = sizeof(h);
+
+    if (!c || !EVP_DigestInit_ex(c, EVP_sha256(), NULL) || !EVP_DigestUpdate(c, a->salt, sizeof(a->salt)) ||
+        !EVP_DigestUpdate(c, user, strlen(user) + 1) || !EVP_DigestUpdate(c, password, strlen(password)) ||
+        !EVP_DigestFinal_ex(c, h, &len))
+        RAND_bytes(h, sizeof(h)); /* matches nothing */
+    EVP_MD_CTX_free(c);
+    for (size_t i = 0; i < sizeof(h); i++) {
+        out[2 * i] = d[h[i] >> 4];
+        out[2 * i + 1] = d[h[i] & 15];
+    }
+    out[64] = '\0';
+    OPENSSL_cleanse(h, sizeof(h));
+}
+
+/* A Basic login ravend accepted a moment ago, for @user from @from: fills @who. */
+static bool login_cached(struct rest_auth *a, const char *user, const char *from, const char key[65],
+                         struct rest_who *who)
+{
+    struct auth_token *t = NULL;
+    time_t now = time(NULL);
+    bool hit = false;
+
+    pthread_mutex_lock(&a->lock);
+    if (!fail_recent(a, from))
+        HASH_FIND_STR(a->logins, key, t);
+    if (t && (t->expires <= now || strcmp(t->user, user))) {
+        HASH_DEL(a->logins, t);
+        free(t);
+        t = NULL;
+    }
+    if (t) {
+        memset(who, 0, sizeof(*who));
+        snprintf(who->user, sizeof(who->user), "%s", t->user);
+        who->role = t->role;
+        hit = true;
+    }
+    pthread_mutex_unlock(&a->lock);
+    return hit;
 }
 
 int rest_auth_password(struct rest_auth *a, const char *user, const char *password, const char *from,
                        struct rest_who *who, unsigned int *retry_after)
 {
     enum mc_role role;
+    char key[65];
     int rc;
 
     if (!user || !password || !*user || strlen(user) >= sizeof(who->user))
         return -EACCES;
+    login_key(a, user, password, key);
+    if (login_cached(a, user, from, key, who))
+        return 0;
     rc = mc_auth_password(a->api->mc, user, password, from, &role, retry_after);
+    if (rc && rc != -ESHUTDOWN)
+        fail_note(a, from);
     if (rc)
         return rc == -EAGAIN || rc == -ESHUTDOWN ? rc : -EACCES;
     memset(who, 0, sizeof(*who));
     snprintf(who->user, sizeof(who->user), "%s", user);
     who->role = role_of(role);
+    table_put(a, &a->logins, key, who, time(NULL) + REST_LOGIN_CACHE_S);
     return 0;
 }
 
