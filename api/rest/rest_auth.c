@@ -221,19 +221,15 @@ static void login_key(const struct rest_auth *a, const char *user, const char *p
     OPENSSL_cleanse(h, sizeof(h));
 }
 
-/* A Basic login ravend accepted a moment ago, for @user from @from: fills @who. */
-static bool login_cached(struct rest_auth *a, const char *user, const char *from, const char key[65],
-                         struct rest_who *who)
+/* The entry of @key in @table, unexpired and (when @user is given) of @user,
+ * copied to @who; an expired one is dropped. Lock held. */
+static bool table_get(struct auth_token **table, const char *key, const char *user, struct rest_who *who)
 {
     struct auth_token *t = NULL;
-    time_t now = time(NULL);
-    bool hit = false;
 
-    pthread_mutex_lock(&a->lock);
-    if (!fail_recent(a, from))
-        HASH_FIND_STR(a->logins, key, t);
-    if (t && (t->expires <= now || strcmp(t->user, user))) {
-        HASH_DEL(a->logins, t);
+    HASH_FIND_STR(*table, key, t);
+    if (t && (t->expires <= time(NULL) || (user && strcmp(t->user, user)))) {
+        HASH_DEL(*table, t);
         free(t);
         t = NULL;
     }
@@ -241,9 +237,22 @@ static bool login_cached(struct rest_auth *a, const char *user, const char *from
         memset(who, 0, sizeof(*who));
         snprintf(who->user, sizeof(who->user), "%s", t->user);
         who->role = t->role;
-        hit = true;
+        who->expires = t->expires;
     }
+    return t != NULL;
+}
+
+/* A Basic login ravend accepted a moment ago, for @user from @from: fills @who. */
+static bool login_cached(struct rest_auth *a, const char *user, const char *from, const char key[65],
+                         struct rest_who *who)
+{
+    bool hit;
+
+    pthread_mutex_lock(&a->lock);
+    hit = !fail_recent(a, from) && table_get(&a->logins, key, user, who);
     pthread_mutex_unlock(&a->lock);
+    if (hit)
+        who->expires = 0; /* a login, not a token */
     return hit;
 }
 
@@ -273,32 +282,22 @@ int rest_auth_password(struct rest_auth *a, const char *user, const char *passwo
 
 static int check_token(struct rest_auth *a, const char *token, struct rest_who *who)
 {
-    struct auth_token *t;
     char th[65], user[40];
     enum mc_role role;
-    time_t now = time(NULL), expires = 0;
+    time_t expires = 0;
+    bool hit;
     int rc;
 
     if (strlen(token) != 64)
         return -EACCES;
     token_hash(token, th);
     pthread_mutex_lock(&a->lock);
-    HASH_FIND_STR(a->tokens, th, t);
-    if (t && t->expires <= now) {
-        HASH_DEL(a->tokens, t);
-        free(t);
-        t = NULL;
-    }
-    if (t) {
-        memset(who, 0, sizeof(*who));
-        snprintf(who->user, sizeof(who->user), "%s", t->user);
-        who->role = t->role;
-        who->expires = t->expires;
-        snprintf(who->token, sizeof(who->token), "%s", token);
-    }
+    hit = table_get(&a->tokens, th, NULL, who);
     pthread_mutex_unlock(&a->lock);
-    if (t)
+    if (hit) {
+        snprintf(who->token, sizeof(who->token), "%s", token);
         return 0;
+    }
     rc = mc_token_check(a->api->mc, token, user, &role, &expires);
     if (rc)
         return rc == -ESHUTDOWN ? rc : -EACCES;

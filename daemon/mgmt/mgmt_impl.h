@@ -104,6 +104,7 @@ struct mgmt {
     struct mgmt_hooks hooks;
     int lfd;
     struct event *lev, *reap;
+    struct lyd_node *trash; /* a request's tree, freed after its reply */
     struct mconn *conns;
     uint64_t refused;
     struct mauth *auth;

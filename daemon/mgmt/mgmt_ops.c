@@ -5,6 +5,7 @@
  * refused (a user not authenticated on this connection, a read-only user editing)
  * gets its errors in the reply. */
 #include <errno.h>
+#include <event2/event.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,6 +141,15 @@ static int parse_data(struct req *r, uint32_t flags, struct lyd_node **tree)
         bad(r, "the %s holds a NUL byte", "data");
         return -EINVAL;
     }
+    /* opaque nodes (an empty element deleting a leaf, which libyang cannot bind)
+     * are rare and double the cost of a parse: the edit is parsed without them
+     * first, and only with them when that fails */
+    if ((flags & LYD_PARSE_OPAQ) &&
+        !lyd_parse_data_mem(r->m->ctx, r->data, LYD_XML, flags & ~LYD_PARSE_OPAQ, 0, tree))
+        return 0;
+    lyd_free_siblings(*tree);
+    *tree = NULL;
+    ly_err_clean(r->m->ctx, NULL);
     if (lyd_parse_data_mem(r->m->ctx, r->data, LYD_XML, flags, 0, tree)) {
         cfg_err_from_ly(&r->errs, r->m->ctx, "the request's data does not parse");
         lyd_free_siblings(*tree);
@@ -147,6 +157,28 @@ static int parse_data(struct req *r, uint32_t flags, struct lyd_node **tree)
         return -EINVAL;
     }
     return 0;
+}
+
+static void free_trash(evutil_socket_t fd, short what, void *arg)
+{
+    struct mgmt *m = arg;
+
+    lyd_free_siblings(m->trash);
+    m->trash = NULL;
+}
+
+/* Frees @tree once the reply has gone out (a large edit takes a while to free);
+ * mgmt_free frees what is still waiting. */
+static void free_later(struct req *r, struct lyd_node *tree)
+{
+    struct mgmt *m = r->m;
+
+    if (!tree)
+        return;
+    lyd_free_siblings(m->trash);
+    m->trash = tree;
+    if (!m->base || event_base_once(m->base, -1, EV_TIMEOUT, free_trash, m, &(struct timeval){0}))
+        free_trash(-1, 0, m);
 }
 
 static int print_tree(struct req *r, const struct lyd_node *tree, uint32_t flags)
@@ -385,7 +417,7 @@ static int op_edit(struct req *r)
     if (!rc && !r->why)
         rc = cfg_edit(r->m->cfg, (enum cfg_ds)ds, edit, (enum cfg_op)d, (enum cfg_test_opt)t, (enum cfg_err_opt)e,
                       &r->who, &r->errs);
-    lyd_free_siblings(edit);
+    free_later(r, edit);
     return rc;
 }
 
@@ -401,7 +433,7 @@ static int op_copy(struct req *r)
         rc = parse_data(r, CONFIG_FLAGS, &tree);
     if (!rc && !r->why)
         rc = cfg_copy(r->m->cfg, (enum cfg_ds)dst, src, tree, &r->who, &r->errs);
-    lyd_free_siblings(tree);
+    free_later(r, tree);
     return rc;
 }
 

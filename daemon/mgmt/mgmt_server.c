@@ -468,6 +468,7 @@ void mgmt_free(struct mgmt *m)
         close(m->lfd);
     if (m->reap)
         event_free(m->reap);
+    lyd_free_siblings(m->trash);
     mlisten_free(m->listen);
     mauth_free(m->auth);
     free(m);
