@@ -416,8 +416,7 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
             close(fd);
         return;
     }
-    super_connected(m->sup, idx);
-    log_info("mgmt", "front end %s connected (pid %d)", super_name(m->sup, idx), (int)cr.pid);
+    super_connected(m->sup, idx); /* which logs it */
 }
 
 /* Whether a ravend answers on @sa: then this one must not take the socket over. */
