@@ -57,12 +57,6 @@ static void usage(FILE *f)
             RAVEN_YANG_DIR, RAVEN_WEB_DIR);
 }
 
-static void ly_log(LY_LOG_LEVEL level, const char *msg, const char *path)
-{
-    if (level <= LY_LLWRN)
-        log_debug("yang", "%s%s%s", msg, path ? " at " : "", path ? path : "");
-}
-
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
     struct ravend *d = arg;
@@ -268,8 +262,6 @@ int main(int argc, char **argv)
         return 1;
     }
     signal(SIGPIPE, SIG_IGN);
-    ly_log_options(LY_LOLOG | LY_LOSTORE);
-    ly_set_log_clb(ly_log, 1);
     evthread_use_pthreads();
 
     if (fs_mkdir_p(co.state_dir, 0700)) {

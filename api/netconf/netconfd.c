@@ -35,12 +35,6 @@ static void usage(FILE *f)
             RAVEN_YANG_DIR);
 }
 
-static void ly_log(LY_LOG_LEVEL level, const char *msg, const char *path)
-{
-    if (level <= LY_LLWRN)
-        log_debug("yang", "%s%s%s", msg, path ? " at " : "", path ? path : "");
-}
-
 static void nc_log(NC_VERB_LEVEL level, const char *msg)
 {
     if (level == NC_VERB_ERROR)
@@ -148,9 +142,7 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     nc_verbosity(log_get_level() >= LOG_LVL_DEBUG ? NC_VERB_VERBOSE : NC_VERB_ERROR);
-    nc_set_print_clb(nc_log); /* also libyang's logger: replaced just below */
-    ly_log_options(LY_LOLOG | LY_LOSTORE);
-    ly_set_log_clb(ly_log, 1);
+    nc_set_print_clb(nc_log); /* also libyang's logger: cfg_yang_ctx replaces it */
 
     ctx = cfg_yang_ctx(yang_dir, RAVEN_IETF_YANG_DIR);
     if (!ctx) {
@@ -162,7 +154,7 @@ int main(int argc, char **argv)
         goto out;
     /* libnetconf2 installs its own libyang logger; clients' invalid data is not
      * this process's warning: it goes back to them as rpc-errors */
-    ly_set_log_clb(ly_log, 1);
+    cfg_yang_log();
     hooks.arg = api;
     mc = mc_connect(mgmt, "netconf", ctx, &hooks);
     if (!mc) {

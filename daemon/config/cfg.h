@@ -105,6 +105,11 @@ struct cfg_opts {
  * IETF NETCONF modules (ietf-netconf with its features, with-defaults, monitoring,
  * notifications) from @ietf_dirs (colon-separated). NULL on failure (logged). */
 struct ly_ctx *cfg_yang_ctx(const char *yang_dir, const char *ietf_dirs);
+/* Sends libyang's messages to the log at debug level (a client's invalid data is
+ * returned to it as errors, not logged as the process's warnings), each stored for
+ * cfg_err_from_ly. cfg_yang_ctx installs it; call again after a library (libnetconf2)
+ * installed its own. */
+void cfg_yang_log(void);
 
 /* Creates the datastore over @ctx (borrowed, must outlive the cfg). Does not load
  * anything yet: register handlers first, then cfg_start(). */

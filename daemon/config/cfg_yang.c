@@ -22,10 +22,24 @@ static const char *const modules[] = {
     "nc-notifications",
 };
 
+static void ly_log(LY_LOG_LEVEL level, const char *msg, const char *path)
+{
+    if (level <= LY_LLWRN)
+        log_debug("yang", "%s%s%s", msg, path ? " at " : "", path ? path : "");
+}
+
+void cfg_yang_log(void)
+{
+    ly_log_options(LY_LOLOG | LY_LOSTORE);
+    ly_set_log_clb(ly_log, 1);
+}
+
 struct ly_ctx *cfg_yang_ctx(const char *yang_dir, const char *ietf_dirs)
 {
     struct ly_ctx *ctx = NULL;
     char *dirs = NULL;
+
+    cfg_yang_log();
 
     if (asprintf(&dirs, "%s:%s", yang_dir, ietf_dirs) < 0)
         return NULL;
