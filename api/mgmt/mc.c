@@ -617,6 +617,13 @@ static int tree_call(struct mc *mc, json_t *req, const struct lyd_node *tree, st
 int mc_edit(struct mc *mc, const struct cfg_actor *who, enum cfg_ds ds, const struct lyd_node *edit,
             enum cfg_op defop, enum cfg_test_opt testopt, enum cfg_err_opt erropt, struct cfg_errs *errs)
 {
+    return mc_edit_if(mc, who, NULL, ds, edit, defop, testopt, erropt, errs);
+}
+
+int mc_edit_if(struct mc *mc, const struct cfg_actor *who, const uint64_t *if_gen, enum cfg_ds ds,
+               const struct lyd_node *edit, enum cfg_op defop, enum cfg_test_opt testopt, enum cfg_err_opt erropt,
+               struct cfg_errs *errs)
+{
     static const char *const defops[] = {"none", "merge", "replace"};
     static const char *const tests[] = {"test-then-set", "set", "test-only"};
     static const char *const erropts[] = {"stop-on-error", "continue-on-error", "rollback-on-error"};
@@ -627,6 +634,8 @@ int mc_edit(struct mc *mc, const struct cfg_actor *who, enum cfg_ds ds, const st
         json_object_set_new(r, "default-operation", json_string(defop <= CFG_OP_REPLACE ? defops[defop] : "merge"));
         json_object_set_new(r, "test-option", json_string(tests[testopt]));
         json_object_set_new(r, "error-option", json_string(erropts[erropt]));
+        if (if_gen)
+            json_object_set_new(r, "if-gen", json_integer((json_int_t)*if_gen));
     }
     return tree_call(mc, r, edit, errs);
 }

@@ -97,6 +97,12 @@ int mc_get_state(struct mc *mc, const struct cfg_actor *who, const char *const *
                  struct cfg_errs *errs);
 int mc_edit(struct mc *mc, const struct cfg_actor *who, enum cfg_ds ds, const struct lyd_node *edit,
             enum cfg_op defop, enum cfg_test_opt testopt, enum cfg_err_opt erropt, struct cfg_errs *errs);
+/* mc_edit, done only if running is still at generation *@if_gen (NULL: always):
+ * else -ESTALE with an operation-failed error, and nothing changed. For a check
+ * made before the edit (an entity tag) to hold when the edit is done. */
+int mc_edit_if(struct mc *mc, const struct cfg_actor *who, const uint64_t *if_gen, enum cfg_ds ds,
+               const struct lyd_node *edit, enum cfg_op defop, enum cfg_test_opt testopt, enum cfg_err_opt erropt,
+               struct cfg_errs *errs);
 /* @src_ds a datastore or CFG_SRC_INLINE with @src_tree (NULL: empty). */
 int mc_copy(struct mc *mc, const struct cfg_actor *who, enum cfg_ds dst, int src_ds, const struct lyd_node *src_tree,
             struct cfg_errs *errs);

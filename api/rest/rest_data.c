@@ -641,8 +641,9 @@ int rest_run_edit(struct rest_req *r, struct lyd_node *edit, struct cfg_errs *er
         edit = lyd_parent(edit);
     while (edit && edit->prev->next)
         edit = edit->prev;
-    return mc_edit(r->api->mc, &a, rest_ds_of(r->dsel), edit, CFG_OP_MERGE, CFG_TEST_THEN_SET, CFG_ERROPT_ROLLBACK,
-                   errs);
+    /* the preconditions checked must still hold when ravend runs the edit */
+    return mc_edit_if(r->api->mc, &a, r->checked ? &r->gen_checked : NULL, rest_ds_of(r->dsel), edit, CFG_OP_MERGE,
+                      CFG_TEST_THEN_SET, CFG_ERROPT_ROLLBACK, errs);
 }
 
 static bool preconditions_fail(struct rest_req *r)
@@ -662,6 +663,8 @@ static bool preconditions_fail(struct rest_req *r)
                        "the datastore has changed since the entity tag or date given (now %s)", cur);
         return true;
     }
+    r->checked = true;
+    r->gen_checked = gen;
     return false;
 }
 

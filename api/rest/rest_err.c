@@ -39,6 +39,9 @@ static unsigned int tag_status(enum cfg_err_tag tag)
 
 unsigned int rest_status_of(const struct cfg_errs *errs, int rc)
 {
+    /* the entity tag or date checked before the edit no longer held when it ran */
+    if (rc == -ESTALE)
+        return 412;
     /* a subsystem refusing the change (prepare) is the request's fault, not ours */
     if (errs->head && errs->head->tag == CFG_ERR_OPERATION_FAILED && errs->head->type == CFG_ERRT_APPLICATION &&
         rc != -ENOMEM && rc != -EIO)

@@ -131,6 +131,8 @@ struct rest_req {
     struct rest_query query;
     const char *if_match, *if_none_match;
     time_t if_modified_since, if_unmodified_since; /* 0: absent */
+    bool checked;     /* a write's preconditions held at running's generation gen_checked */
+    uint64_t gen_checked;
     struct rest_who who;
     struct rest_reply rep;
     /* a read: the tree to print (adopted) */

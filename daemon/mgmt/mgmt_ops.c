@@ -409,10 +409,19 @@ static int op_edit(struct req *r)
     int ds = ds_member(r, "ds", false), d = enum_member(r, "default-operation", defops, 3),
         t = enum_member(r, "test-option", tests, 3), e = enum_member(r, "error-option", erropts, 3);
     struct lyd_node *edit = NULL;
+    uint64_t if_gen, gen;
+    bool conditional = uint_member(r, "if-gen", false, INT64_MAX, &if_gen);
     int rc;
 
     if (r->why || (rc = allowed(r)))
         return r->why ? 0 : rc;
+    gen = cfg_running_gen(r->m->cfg, NULL);
+    if (conditional && gen != if_gen) {
+        cfg_err_add(&r->errs, CFG_ERR_OPERATION_FAILED, CFG_ERRT_PROTOCOL, NULL,
+                    "running has changed since the check this edit depends on (generation %llu, now %llu)",
+                    (unsigned long long)if_gen, (unsigned long long)gen);
+        return -ESTALE;
+    }
     rc = parse_data(r, EDIT_FLAGS, &edit);
     if (!rc && !r->why)
         rc = cfg_edit(r->m->cfg, (enum cfg_ds)ds, edit, (enum cfg_op)d, (enum cfg_test_opt)t, (enum cfg_err_opt)e,

@@ -298,6 +298,33 @@ static void test_read_only_edit(void **state)
     assert_true(cfg_candidate_dirty(f->cfg));
 }
 
+/* An edit that depends on an earlier check (REST's entity tags) runs only while
+ * running is at the generation checked, and changes nothing otherwise. */
+static void test_conditional_edit(void **state)
+{
+    struct fx *f = *state;
+    const char *edit = "<pools xmlns=\"" NS "\"><ipv4-pool><name>p</name><range><start>10.0.0.1</start>"
+                       "<end>10.0.0.9</end></range></ipv4-pool></pools>";
+    unsigned long long gen = (unsigned long long)cfg_running_gen(f->cfg, NULL);
+    char req[512];
+    const char *tag;
+
+    hello(f);
+    assert_int_equal(request_rc(f, "{\"id\":2,\"op\":\"auth-password\",\"user\":\"admin\",\"password\":\"pw\","
+                                   "\"from\":\"192.0.2.1\"}", NULL, NULL), 0);
+    snprintf(req, sizeof(req), "{\"id\":3,\"op\":\"edit\",\"user\":\"admin\",\"sid\":4294967280,\"ds\":"
+             "\"candidate\",\"default-operation\":\"merge\",\"test-option\":\"test-then-set\",\"error-option\":"
+             "\"stop-on-error\",\"if-gen\":%llu}", gen + 1);
+    assert_int_equal(request_rc(f, req, edit, &tag), -ESTALE);
+    assert_string_equal(tag, "operation-failed");
+    assert_false(cfg_candidate_dirty(f->cfg));
+    snprintf(req, sizeof(req), "{\"id\":4,\"op\":\"edit\",\"user\":\"admin\",\"sid\":4294967280,\"ds\":"
+             "\"candidate\",\"default-operation\":\"merge\",\"test-option\":\"test-then-set\",\"error-option\":"
+             "\"stop-on-error\",\"if-gen\":%llu}", gen);
+    assert_int_equal(request_rc(f, req, edit, NULL), 0);
+    assert_true(cfg_candidate_dirty(f->cfg));
+}
+
 static void test_tokens(void **state)
 {
     struct fx *f = *state;
@@ -335,6 +362,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rest_sid_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_authenticated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_only_edit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_conditional_edit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
     };
 
