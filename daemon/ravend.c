@@ -126,29 +126,38 @@ static char *frontend_exe(const char *name, const char *built)
     return built[0] && access(built, X_OK) == 0 ? strdup(built) : NULL;
 }
 
-/* Registers raven-netconfd and raven-restd with the supervisor. */
-static int frontends_add(struct super *sup, const char *sock, const char *yang_dir, const char *web_dir,
-                         const char *level)
+/* Registers raven-netconfd and raven-restd with the supervisor; @st gets the
+ * paths they run from (copies when their user cannot reach the originals). */
+static int frontends_add(struct super *sup, struct ravend_stage *st, const char *sock, const char *yang_dir,
+                         const char *web_dir, const char *level)
 {
     static const struct {
         const char *kind, *prog, *built;
     } fes[] = {{"netconf", "raven-netconfd", RAVEN_NETCONFD_BUILT}, {"rest", "raven-restd", RAVEN_RESTD_BUILT}};
+    int rc;
 
     for (size_t i = 0; i < sizeof(fes) / sizeof(fes[0]); i++) {
-        char *exe = frontend_exe(fes[i].prog, fes[i].built);
-        char *argv[] = {(char *)fes[i].prog, "--mgmt", (char *)sock, "--yang-dir", (char *)yang_dir,
-                        "--log-level", (char *)level, "--web-dir", (char *)web_dir, NULL};
-        int rc;
-
-        if (!exe) {
+        st->path[RAVEN_STAGE_NETCONFD + i] = frontend_exe(fes[i].prog, fes[i].built);
+        if (!st->path[RAVEN_STAGE_NETCONFD + i])
             log_err("ravend", "cannot find %s beside ravend nor in the build tree: its API is not served",
                     fes[i].prog);
+    }
+    st->path[RAVEN_STAGE_YANG] = strdup(yang_dir);
+    st->path[RAVEN_STAGE_WEB] = web_dir ? strdup(web_dir) : NULL;
+    if (!st->path[RAVEN_STAGE_YANG] || (web_dir && !st->path[RAVEN_STAGE_WEB]))
+        return -ENOMEM;
+    rc = ravend_stage(st, super_uid(sup), super_gid(sup));
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < sizeof(fes) / sizeof(fes[0]); i++) {
+        char *argv[] = {(char *)fes[i].prog, "--mgmt", (char *)sock, "--yang-dir", st->path[RAVEN_STAGE_YANG],
+                        "--log-level", (char *)level, "--web-dir", st->path[RAVEN_STAGE_WEB], NULL};
+
+        if (!st->path[RAVEN_STAGE_NETCONFD + i])
             continue;
-        }
-        if (strcmp(fes[i].kind, "rest"))
+        if (strcmp(fes[i].kind, "rest") || !argv[8])
             argv[7] = NULL; /* --web-dir is raven-restd's only */
-        rc = super_add(sup, fes[i].kind, exe, argv);
-        free(exe);
+        rc = super_add(sup, fes[i].kind, st->path[RAVEN_STAGE_NETCONFD + i], argv);
         if (rc < 0)
             return rc;
     }
@@ -184,6 +193,7 @@ int main(int argc, char **argv)
     const char *yang_dir = RAVEN_YANG_DIR, *admin_key = NULL, *web_dir = RAVEN_WEB_DIR, *level = "info";
     struct mgmt_opts mo = {0};
     char sock[MGMT_SOCK_NAME_MAX];
+    struct ravend_stage stage = {0};
     struct super_opts so = {0};
     struct super *sup = NULL;
     struct mgmt *mgmt = NULL;
@@ -285,7 +295,7 @@ int main(int argc, char **argv)
     if (!sup)
         goto out;
     mgmt_set_super(mgmt, sup);
-    if (frontends_add(sup, sock, yang_dir, web_dir, level))
+    if (frontends_add(sup, &stage, sock, yang_dir, web_dir, level))
         goto out;
     apis = (struct ravend_apis){.ctx = ctx, .mgmt = mgmt};
     cfg_set_notify(d.cfg, ravend_config_changed, &apis);
@@ -347,6 +357,7 @@ out:
     mgmt_free(mgmt);
     apis.mgmt = NULL; /* the engine's last events go nowhere */
     super_free(sup);
+    ravend_stage_clear(&stage); /* the front ends are gone */
     if (q)
         ctlq_drain(q);
     if (d.cfg)

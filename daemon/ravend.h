@@ -2,6 +2,8 @@
 #ifndef RAVEN_RAVEND_H
 #define RAVEN_RAVEND_H
 
+#include <sys/types.h>
+
 #include "daemon/config/cfg.h"
 #include "daemon/mgmt/mgmt.h"
 
@@ -33,6 +35,18 @@ int ravend_admin_ensure(struct cfg *cfg, const char *key_file);
 /* Keeps only the capabilities ravend uses (ravend_privs.c lists them and why) and
  * sets no-new-privs; called before any thread starts. 0 or -errno. */
 int ravend_privs_drop(void);
+
+/* ravend_stage.c: what the front ends need (their programs, the YANG modules, the
+ * dashboard's files), copied for this run into a directory their user can reach
+ * when it cannot reach the originals (a build tree in a private home). */
+enum { RAVEN_STAGE_NETCONFD, RAVEN_STAGE_RESTD, RAVEN_STAGE_YANG, RAVEN_STAGE_WEB, RAVEN_STAGE_N };
+struct ravend_stage {
+    char *path[RAVEN_STAGE_N]; /* owned; replaced by the copy's path when staged */
+    char *dir;                 /* the copies' directory, NULL when none was needed */
+};
+int ravend_stage(struct ravend_stage *st, uid_t uid, gid_t gid);
+/* Removes the copies and frees the paths. */
+void ravend_stage_clear(struct ravend_stage *st);
 /* Prints where the management APIs listen, from running. */
 void ravend_print_endpoints(struct cfg *cfg);
 

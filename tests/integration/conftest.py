@@ -111,6 +111,7 @@ class Ravend:
         with open(self.config_file, "w") as f:
             f.write(config_xml)
         self.log_path = os.path.join(workdir, "ravend.log")
+        self.exe, self.extra_args = RAVEND, []  # a test may run another copy, with more options
         self.proc = None
         self.managers = []
 
@@ -121,7 +122,7 @@ class Ravend:
         mark = log.tell()
         prefix = ["ip", "netns", "exec", self.netns] if self.netns else []
         self.proc = subprocess.Popen(
-            prefix + [RAVEND, "-f", "-d", self.state_dir, "-c", self.config_file, "-l", "info"],
+            prefix + [self.exe, "-f", "-d", self.state_dir, "-c", self.config_file, "-l", "info"] + self.extra_args,
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         log.close()
         deadline = time.time() + timeout

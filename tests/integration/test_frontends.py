@@ -21,10 +21,13 @@ ends or hangs there costs its own connections and nothing else.
   started is closed at once and counted in refused-connections.
 - A lock (and the uncommitted candidate) of a NETCONF session whose
   raven-netconfd is killed is released: another session can lock.
+- Run from a tree the front ends' user cannot enter (a build in a private home),
+  ravend copies what they need to a directory they can reach, and removes it.
 
 The front ends are found through /proc: ravend's children by their names."""
 import os
 import re
+import shutil
 import signal
 import socket
 import struct
@@ -35,7 +38,7 @@ import time
 import paramiko
 from lxml import etree
 
-from conftest import NS, READER_PW, netns_connect
+from conftest import NS, RAVEND, READER_PW, netns_connect
 from nchelpers import data_of, pool_cfg, wait_until
 from resthelpers import Rest
 from test_validate_dry_run import background_ping, start_with_rest
@@ -353,3 +356,28 @@ def test_locks_of_a_killed_netconf_front_end_are_released(make_ravend):
     m2.unlock("candidate")
     m2.unlock("running")
     assert d.proc.poll() is None
+
+
+def test_front_ends_run_from_a_tree_their_user_cannot_enter(make_ravend):
+    d = make_ravend(rest=True, start=False)
+    priv = os.path.join(d.workdir, "priv")  # inside the 0700 work directory
+    os.makedirs(os.path.join(priv, "bin"))
+    os.chmod(d.workdir, 0o700)
+    build = os.path.dirname(os.path.dirname(os.path.abspath(RAVEND)))
+    for exe in (RAVEND, os.path.join(build, "api", "netconf", NETCONFD), os.path.join(build, "api", "rest", RESTD)):
+        shutil.copy2(exe, os.path.join(priv, "bin"))
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    shutil.copytree(os.path.join(root, "yang"), os.path.join(priv, "yang"))
+    shutil.copytree(os.path.join(root, "web"), os.path.join(priv, "web"))
+    d.exe = os.path.join(priv, "bin", "ravend")
+    d.extra_args = ["-y", os.path.join(priv, "yang"), "-w", os.path.join(priv, "web")]
+    d.start()
+    staged = re.findall(r"copied to (/tmp/raven-frontends-\w+)", d.log())
+    assert staged and len(set(staged)) == 1, d.log()[-3000:]
+    assert os.stat(staged[0]).st_mode & 0o755 == 0o755
+    m = wait_until(lambda: netconf_answers(d), timeout=10, interval=0.2, what="NETCONF from the copied front end")
+    assert front_end_state(m, "netconf")["restarts"] == "0"
+    rest = Rest(d.rest_url)
+    assert rest.get("/ui/", auth="none", accept=None).status == 200
+    assert d.stop() == 0
+    assert not os.path.exists(staged[0]), "the copies outlived ravend"
