@@ -40,6 +40,17 @@ int mc_edit(struct mc *mc, const struct cfg_actor *who, enum cfg_ds ds, const st
     return cfg_edit(cfg(), ds, edit, defop, testopt, erropt, who, errs);
 }
 
+int mc_edit_if(struct mc *mc, const struct cfg_actor *who, const uint64_t *if_gen, enum cfg_ds ds,
+               const struct lyd_node *edit, enum cfg_op defop, enum cfg_test_opt testopt, enum cfg_err_opt erropt,
+               struct cfg_errs *errs)
+{
+    if (if_gen && *if_gen != cfg_running_gen(cfg(), NULL)) {
+        cfg_err_add(errs, CFG_ERR_OPERATION_FAILED, CFG_ERRT_PROTOCOL, NULL, "running has changed");
+        return -ESTALE;
+    }
+    return mc_edit(mc, who, ds, edit, defop, testopt, erropt, errs);
+}
+
 int mc_copy(struct mc *mc, const struct cfg_actor *who, enum cfg_ds dst, int src_ds, const struct lyd_node *src_tree,
             struct cfg_errs *errs)
 {
