@@ -53,19 +53,26 @@ struct rest_auth {
     unsigned char salt[16];
 };
 
-static void token_hash(const char *token, char out[65])
+/* A SHA-256 as 64 hex digits and a NUL. */
+static void hex32(const unsigned char h[32], char out[65])
 {
     static const char d[] = "0123456789abcdef";
+
+    for (size_t i = 0; i < 32; i++) {
+        out[2 * i] = d[h[i] >> 4];
+        out[2 * i + 1] = d[h[i] & 15];
+    }
+    out[64] = '\0';
+}
+
+static void token_hash(const char *token, char out[65])
+{
     unsigned char h[32];
     unsigned int len = sizeof(h);
 
     if (!EVP_Digest(token, strlen(token), h, &len, EVP_sha256(), NULL))
         memset(h, 0, sizeof(h));
-    for (size_t i = 0; i < sizeof(h); i++) {
-        out[2 * i] = d[h[i] >> 4];
-        out[2 * i + 1] = d[h[i] & 15];
-    }
-    out[64] = '\0';
+    hex32(h, out);
 }
 
 static enum rest_role role_of(enum mc_role r)
@@ -203,7 +210,6 @@ static void cache_put(struct rest_auth *a, const char *token, const struct rest_
 /* The key of a Basic login: SHA-256(salt, user, NUL, password) in hex. */
 static void login_key(const struct rest_auth *a, const char *user, const char *password, char out[65])
 {
-    static const char d[] = "0123456789abcdef";
     EVP_MD_CTX *c = EVP_MD_CTX_new();
     unsigned char h[32];
     unsigned int len = sizeof(h);
@@ -213,11 +219,7 @@ static void login_key(const struct rest_auth *a, const char *user, const char *p
         !EVP_DigestFinal_ex(c, h, &len))
         RAND_bytes(h, sizeof(h)); /* matches nothing */
     EVP_MD_CTX_free(c);
-    for (size_t i = 0; i < sizeof(h); i++) {
-        out[2 * i] = d[h[i] >> 4];
-        out[2 * i + 1] = d[h[i] & 15];
-    }
-    out[64] = '\0';
+    hex32(h, out);
     OPENSSL_cleanse(h, sizeof(h));
 }
 

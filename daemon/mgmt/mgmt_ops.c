@@ -430,6 +430,13 @@ static int op_edit(struct req *r)
     return rc;
 }
 
+/* The tree of a `source` that is inline data (NULL otherwise); 0 or -EINVAL. */
+static int inline_source(struct req *r, int src, struct lyd_node **tree)
+{
+    *tree = NULL;
+    return src == CFG_SRC_INLINE ? parse_data(r, CONFIG_FLAGS, tree) : 0;
+}
+
 static int op_copy(struct req *r)
 {
     int dst = ds_member(r, "target", false), src = ds_member(r, "source", true);
@@ -438,8 +445,7 @@ static int op_copy(struct req *r)
 
     if (r->why || (rc = allowed(r)))
         return r->why ? 0 : rc;
-    if (src == CFG_SRC_INLINE)
-        rc = parse_data(r, CONFIG_FLAGS, &tree);
+    rc = inline_source(r, src, &tree);
     if (!rc && !r->why)
         rc = cfg_copy(r->m->cfg, (enum cfg_ds)dst, src, tree, &r->who, &r->errs);
     free_later(r, tree);
@@ -461,8 +467,7 @@ static int op_validate(struct req *r)
 
     if (r->why || (rc = allowed(r)))
         return r->why ? 0 : rc;
-    if (src == CFG_SRC_INLINE)
-        rc = parse_data(r, CONFIG_FLAGS, &tree);
+    rc = inline_source(r, src, &tree);
     if (!rc && !r->why)
         rc = cfg_validate(r->m->cfg, src, tree, &r->errs);
     lyd_free_siblings(tree);
