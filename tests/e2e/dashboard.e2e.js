@@ -65,18 +65,29 @@ function watch(page, tag, problems) {
     });
 }
 
-/* Chromium aborts a navigation with ERR_NETWORK_CHANGED when a link in its network
- * namespace changes, as the headend's do while XDP and the lab's clients come up:
- * such a navigation is tried again, any other failure is reported. */
+/* Chromium aborts a navigation, or the page's own requests (its scripts), with
+ * ERR_NETWORK_CHANGED when a link in its network namespace changes, as the
+ * headend's do while XDP and the lab's clients come up: such a load is tried
+ * again, any other failure is reported. */
 async function open(page, url) {
     for (let attempt = 1; ; attempt++) {
+        let changed = false;
+        const onFailed = (req) => {
+            if (String(req.failure() && req.failure().errorText).includes('ERR_NETWORK_CHANGED')) changed = true;
+        };
+        page.on('requestfailed', onFailed);
         try {
-            return await page.goto(url, { waitUntil: 'domcontentloaded' });
+            const res = await page.goto(url, { waitUntil: 'domcontentloaded' });
+            await page.waitForLoadState('load', { timeout: 10000 }).catch(() => {});
+            if (!changed) return res;
         } catch (e) {
-            if (attempt >= 5 || !String(e.message).includes('ERR_NETWORK_CHANGED')) throw e;
-            step(`navigation to ${url} aborted by a network change, again (${attempt})`);
-            await new Promise((r) => setTimeout(r, 500));
+            if (!String(e.message).includes('ERR_NETWORK_CHANGED')) throw e;
+        } finally {
+            page.off('requestfailed', onFailed);
         }
+        if (attempt >= 5) throw new Error(`loading ${url}: the network kept changing`);
+        step(`loading ${url} was cut by a network change, again (${attempt})`);
+        await new Promise((r) => setTimeout(r, 500));
     }
 }
 
