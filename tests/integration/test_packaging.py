@@ -1,6 +1,6 @@
 """The systemd unit of packaging/systemd: systemd-analyze verifies it (with
 ExecStart pointed at the ravend under test), and the capabilities it bounds
-ravend to are exactly the ones ravend keeps by itself (daemon/ravend_privs.c:
+ravend to are exactly the ones ravend keeps by itself (daemon/ravend/ravend_privs.c:
 those it uses, and those it keeps permitted only, to start its front ends as
 their user), so that neither can drift from the other. The front ends' user
 (packaging/sysusers.d/raven.conf) is one systemd-sysusers would create."""
@@ -27,7 +27,7 @@ def test_unit_verifies(tmp_path):
 
 def test_unit_bounds_the_capabilities_ravend_keeps():
     unit = set(re.search(r"^CapabilityBoundingSet=(.*)$", open(UNIT).read(), re.M).group(1).split())
-    src = open(os.path.join(ROOT, "daemon", "ravend_privs.c")).read()
+    src = open(os.path.join(ROOT, "daemon", "ravend", "ravend_privs.c")).read()
     # every array of kept capabilities (kept[], and those kept for the front ends)
     kept = set(re.findall(r"CAP_[A-Z_]+", " ".join(re.findall(r"static const int kept\w*\[\] = \{(.*?)\};", src, re.S))))
     assert unit == kept, (unit ^ kept)

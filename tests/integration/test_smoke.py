@@ -35,7 +35,7 @@ FOR_FRONT_ENDS = {5, 6, 7, 8}
 
 def test_ravend_keeps_only_its_capabilities(ravend):
     """Started as root with every capability, ravend keeps the few its parts use
-    (daemon/ravend_privs.c), in every thread, and no-new-privs is set; those it
+    (daemon/ravend/ravend_privs.c), in every thread, and no-new-privs is set; those it
     needs for its front ends are permitted only, never effective."""
     pid = ravend.proc.pid
     for tid in os.listdir(f"/proc/{pid}/task"):

@@ -9,7 +9,7 @@
  * PKI and AAA subtrees belong to the IKEv2 engine (ravend_vpn.c; the RADIUS client
  * will register on AAA too), the dataplane subtree to the dataplane (ravend_vpn.c
  * as well). */
-#include "daemon/ravend.h"
+#include "daemon/ravend/ravend.h"
 #include "daemon/base/poison.h"
 
 int ravend_handlers_register(struct cfg *cfg, struct mgmt *mgmt)

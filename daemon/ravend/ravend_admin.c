@@ -11,7 +11,7 @@
 
 #include "daemon/base/fsutil.h"
 #include "daemon/base/log.h"
-#include "daemon/ravend.h"
+#include "daemon/ravend/ravend.h"
 #include "daemon/base/poison.h"
 
 #define NS "urn:raven:params:xml:ns:yang:raven-vpn"

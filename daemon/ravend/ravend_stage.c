@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "daemon/base/log.h"
-#include "daemon/ravend.h"
+#include "daemon/ravend/ravend.h"
 #include "daemon/base/poison.h"
 
 /* Whether @uid/@gid may use @st as @want (a permission bit of "other": 1 x, 4 r). */

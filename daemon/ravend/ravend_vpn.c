@@ -11,7 +11,7 @@
 #include "daemon/base/log.h"
 #include "daemon/ike/ike_engine.h"
 #include "dataplane/dp.h"
-#include "daemon/ravend.h"
+#include "daemon/ravend/ravend.h"
 #include "daemon/base/poison.h"
 
 /* The subtrees the IKEv2 engine compiles into one configuration (it reads the

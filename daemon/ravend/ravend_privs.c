@@ -31,7 +31,7 @@
 #include <cap-ng.h>
 
 #include "daemon/base/log.h"
-#include "daemon/ravend.h"
+#include "daemon/ravend/ravend.h"
 #include "daemon/base/poison.h"
 
 static const int kept[] = {CAP_NET_ADMIN, CAP_NET_RAW,  CAP_NET_BIND_SERVICE, CAP_BPF,

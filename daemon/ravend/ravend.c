@@ -21,7 +21,7 @@
 #include "daemon/mgmt/mgmt_super.h"
 #include "daemon/pki/pki_crl.h"
 #include "dataplane/dp.h"
-#include "daemon/ravend.h"
+#include "daemon/ravend/ravend.h"
 #include "daemon/base/poison.h"
 
 #define NS "urn:raven:params:xml:ns:yang:raven-vpn"
