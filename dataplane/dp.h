@@ -48,6 +48,29 @@ struct dp_range {
  * client's address and its accepted subnets, which must all pass and be routed */
 #define DP_MAX_SELECTORS 32
 
+#define DP_MAX_WORKERS 16
+
+/* The state of an SA that its packets change: the outbound sequence number, the
+ * inbound replay window, the per-worker counters and the hard lifetime's charge.
+ * The caller may give its memory (dp_sa.live: the session arena, which outlives
+ * the process), so that a new process continues the SA exactly where the
+ * previous one left it, even after kill -9: workers update it in place.
+ * Its layout is part of the session arena's format (SESS_ARENA_VERSION): change it
+ * only with that version. No pointers, fixed size. */
+#define DP_LIVE_REPLAY_WORDS 64 /* a window of up to 4096 packets */
+struct dp_sa_live_ctr {
+    uint64_t packets, bytes, replay, auth, selector;
+} __attribute__((aligned(64)));
+struct dp_sa_live {
+    _Atomic uint64_t seq;                 /* outbound: the last sequence number used */
+    uint64_t replay_top;                  /* inbound: highest sequence number verified */
+    uint64_t replay_bits[DP_LIVE_REPLAY_WORDS];
+    _Atomic uint64_t life_bytes, life_packets; /* charged against the hard lifetime */
+    _Atomic uint32_t expired;             /* the hard lifetime was reached */
+    uint32_t reserved;
+    struct dp_sa_live_ctr ctr[DP_MAX_WORKERS];
+};
+
 /* An SA is named by (session, direction, SPI): inbound SPIs are chosen by the
  * headend and unique; outbound ones are the peers' choice and may repeat across
  * sessions (RFC 4301 4.1), so the session is part of their name. */
@@ -88,6 +111,13 @@ struct dp_sa {
      * "packet too big" with it, as if the tunnel were that small (0 = the path's
      * MTU only; for IPv6 never below its minimum, 1280) */
     uint16_t tcp_mss, mtu;
+    /* where the SA's changing state lives (see struct dp_sa_live): memory of the
+     * caller's that stays valid until dp_sa_del() returns, or NULL (the dataplane
+     * keeps it). With @adopt the state found there is continued (an SA taken over
+     * from an earlier process: sequence number, replay window, counters, hard
+     * lifetime charge); without, it is reset. */
+    struct dp_sa_live *live;
+    bool adopt;
 };
 
 /* Counters of one SA: packets and bytes are inner packets that passed (decrypted
@@ -95,6 +125,7 @@ struct dp_sa {
 struct dp_sa_stats {
     uint64_t packets, bytes;
     uint64_t replay_drops, auth_failures, selector_drops;
+    uint64_t seq; /* outbound: the last sequence number sent; inbound: the top of the replay window */
 };
 
 /* Interfaces the dataplane runs on (YANG /dataplane/interface). */
@@ -111,7 +142,6 @@ enum dp_xdp_mode {
 
 #define DP_IFNAMSIZ 16
 #define DP_MAX_IFACES 8
-#define DP_MAX_WORKERS 16
 
 struct dp_if_conf {
     char name[DP_IFNAMSIZ];
