@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "daemon/base/log.h"
+#include "daemon/base/monotime.h"
 #include "dataplane/dp_nl_int.h"
 
 #include "daemon/base/poison.h"
@@ -796,7 +797,7 @@ static void *nl_thread(void *arg)
         }
         for (int i = 0; i < n; i++)
             ready |= evs[i].data.u32;
-        nl->now = now_ms();
+        nl->now = (uint64_t)monotime_ms();
         /* Events first: a route change must flush before new requests resolve. */
         if (ready & EV_NETLINK)
             ev_read(nl);
@@ -974,7 +975,7 @@ struct dp_nl *dp_nl_new(const struct dp_nl_hooks *hooks)
     if (!err)
         err = nl_dump_all(nl);
     if (!err) {
-        nl->now = nl->last_sweep = now_ms();
+        nl->now = nl->last_sweep = (uint64_t)monotime_ms();
         err = nl_start(nl);
     }
     if (err)

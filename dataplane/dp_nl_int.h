@@ -172,14 +172,6 @@ struct dp_nl {
 
 /* --- small helpers shared by both sides ------------------------------------------ */
 
-static inline uint64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static inline size_t addr_len(int family)
 {
     return family == AF_INET ? 4 : family == AF_INET6 ? 16 : 0;

@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "api/rest/rest_impl.h"
+#include "daemon/base/monotime.h"
 #include "daemon/base/poison.h"
 
 void rest_api_state_changed(struct rest_api *api)
@@ -25,14 +25,6 @@ char *rest_cache_key(const struct rest_req *r)
     return k;
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* A cached reply for @key still valid at @epoch, copied into @rep. */
 bool rest_cache_get(struct rest_api *api, const char *key, uint64_t epoch, struct rest_reply *rep, enum rest_fmt fmt)
 {
@@ -42,7 +34,7 @@ bool rest_cache_get(struct rest_api *api, const char *key, uint64_t epoch, struc
     for (unsigned int i = 0; i < REST_CACHE_SIZE && !hit; i++) {
         struct rest_cache_ent *e = &api->cache[i];
 
-        if (e->key && e->epoch == epoch && (!e->expires_ms || now_ms() < e->expires_ms) && !strcmp(e->key, key)) {
+        if (e->key && e->epoch == epoch && (!e->expires_ms || monotime_ms() < e->expires_ms) && !strcmp(e->key, key)) {
             rep->body = malloc(e->len + 1);
             if (rep->body) {
                 memcpy(rep->body, e->body, e->len + 1);
@@ -81,7 +73,7 @@ void rest_cache_put(struct rest_api *api, char *key, uint64_t epoch, const struc
     e->last_modified = rep->last_modified;
     e->epoch = epoch;
     /* configuration (an entity tag) lasts until running changes; state a moment */
-    e->expires_ms = rep->etag[0] ? 0 : now_ms() + REST_STATE_CACHE_MS;
+    e->expires_ms = rep->etag[0] ? 0 : monotime_ms() + REST_STATE_CACHE_MS;
     pthread_mutex_unlock(&api->cache_lock);
 }
 

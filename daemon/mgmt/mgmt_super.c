@@ -31,6 +31,7 @@
 #include <event2/event.h>
 
 #include "daemon/base/log.h"
+#include "daemon/base/monotime.h"
 #include "daemon/mgmt/mgmt_super.h"
 #include "daemon/base/poison.h"
 
@@ -88,14 +89,6 @@ struct super {
     struct event *ev_chld, *ev_tick;
     int64_t last_tick; /* monotonic ms of the previous tick */
 };
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static struct fe *fe_at(struct super *s, int idx)
 {
@@ -184,7 +177,7 @@ static void fe_spawned(struct fe *f, pid_t pid)
     f->state = FE_STARTING;
     f->connected = false;
     f->kill_reason = NULL;
-    f->started = now_ms();
+    f->started = monotime_ms();
     f->last_start = time(NULL);
 }
 
@@ -279,7 +272,7 @@ static void exit_text(const struct fe *f, int status, char *b, size_t len)
 
 static void fe_exited(struct fe *f, int status)
 {
-    int64_t lived = now_ms() - f->started;
+    int64_t lived = monotime_ms() - f->started;
     pid_t pid = f->pid;
     unsigned delay;
 
@@ -355,7 +348,7 @@ static void closed_cb(evutil_socket_t fd, short what, void *arg)
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct super *s = arg;
-    int64_t now = now_ms();
+    int64_t now = monotime_ms();
     /* ravend's own loop was held up (a large commit): the front ends' answers
      * wait unread in their sockets, so silence since then says nothing of them */
     bool stalled = s->last_tick && now - s->last_tick > 2 * TICK_MS;
@@ -554,7 +547,7 @@ void super_connected(struct super *s, int idx)
         return;
     f->connected = true;
     f->state = FE_RUNNING;
-    f->seen = now_ms();
+    f->seen = monotime_ms();
     log_info("mgmt", "front end %s (pid %d) connected", f->name, (int)f->pid);
 }
 
@@ -563,7 +556,7 @@ void super_seen(struct super *s, int idx)
     struct fe *f = fe_at(s, idx);
 
     if (f)
-        f->seen = now_ms();
+        f->seen = monotime_ms();
 }
 
 void super_disconnected(struct super *s, int idx)
@@ -642,7 +635,7 @@ int super_state(struct super *s, struct lyd_node *mgmt)
  * SIGKILL; each reaped before return. */
 static void stop_all(struct super *s)
 {
-    int64_t deadline = now_ms() + STOP_WAIT_MS;
+    int64_t deadline = monotime_ms() + STOP_WAIT_MS;
     int left = 0;
 
     for (int i = 0; i < s->n; i++)
@@ -651,7 +644,7 @@ static void stop_all(struct super *s)
             fe_signal(s, s->fe[i].pid, SIGCONT);
             left++;
         }
-    while (left && now_ms() < deadline) {
+    while (left && monotime_ms() < deadline) {
         left = 0;
         for (int i = 0; i < s->n; i++) {
             struct fe *f = &s->fe[i];
