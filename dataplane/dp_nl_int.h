@@ -205,4 +205,22 @@ void nh_flush_all(struct dp_nl *nl);
 /* The neighbour @k became usable (@n) or unusable (@n NULL or not usable). */
 void nh_neigh_changed(struct dp_nl *nl, const struct nl_nkey *k, const struct nl_neigh *n);
 
+/* --- the kernel's links, addresses and neighbours (dp_nl_kernel.c; netlink thread) - */
+
+/* Link lock held: the link of @ifindex, made (unknown, no addresses) if @create. */
+struct nl_link *nl_link_get(struct dp_nl *nl, int ifindex, bool create);
+/* An RTM_NEWLINK/DELLINK, RTM_NEWADDR/DELADDR, RTM_NEWNEIGH/DELNEIGH message
+ * (@del: a DEL) applied to the copy; address changes reach the addr hook. */
+void nl_link_msg(struct dp_nl *nl, const struct nlmsghdr *m, bool del);
+void nl_addr_msg(struct dp_nl *nl, const struct nlmsghdr *m, bool del);
+void nl_neigh_msg(struct dp_nl *nl, const struct nlmsghdr *m, bool del);
+/* Loads links, addresses and neighbours, and forgets those the kernel no longer
+ * has: at start, and after events were lost. 0 or -errno (the copy is kept). */
+int nl_dump_all(struct dp_nl *nl);
+/* 0 and @r for a usable unicast route to @key; -ENETUNREACH when the kernel has
+ * none we may use; another -errno when the question failed (ask again later). */
+int nl_route_get(struct dp_nl *nl, const struct nh_key *key, struct nl_route *r);
+/* Frees the links, their addresses and the neighbours (the thread is gone). */
+void nl_kernel_free(struct dp_nl *nl);
+
 #endif
