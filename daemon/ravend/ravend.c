@@ -33,10 +33,32 @@ static const char default_config[] =
     "<rest><endpoint><name>default</name><address>127.0.0.1</address><port>8443</port></endpoint></rest>"
     "</management>";
 
+/* Everything main() builds, in the order it is built; stop() frees it in reverse. */
 struct ravend {
+    /* options */
+    struct cfg_opts co;
+    const char *yang_dir, *admin_key, *web_dir, *level;
+    struct super_opts so;
+    bool foreground;
+    /* the control thread */
+    struct ly_ctx *ctx;
     struct event_base *base;
+    struct ctlq *q;
     struct event *confirm_timer;
     struct cfg *cfg;
+    /* management */
+    char sock[MGMT_SOCK_NAME_MAX];
+    int mfd;
+    struct mgmt *mgmt;
+    struct super *sup;
+    struct ravend_stage stage;
+    struct ravend_apis apis;
+    /* the VPN */
+    struct dp *dp;
+    struct ike_engine *ike;
+    struct aaa *aaa;
+    struct pki_crl *crl;
+    struct event *sigs[3];
 };
 
 static void usage(FILE *f)
@@ -179,7 +201,8 @@ static int detach(void)
     return 0;
 }
 
-int main(int argc, char **argv)
+/* Options into @d. Returns -1 to go on, else the exit status. */
+static int parse_options(struct ravend *d, int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"state-dir", required_argument, NULL, 'd'}, {"config", required_argument, NULL, 'c'},
@@ -189,42 +212,22 @@ int main(int argc, char **argv)
         {"frontend-user", required_argument, NULL, 'u'},
         {"version", no_argument, NULL, 'V'},         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    struct cfg_opts co = {.state_dir = "/var/lib/raven", .default_xml = default_config};
-    const char *yang_dir = RAVEN_YANG_DIR, *admin_key = NULL, *web_dir = RAVEN_WEB_DIR, *level = "info";
-    struct mgmt_opts mo = {0};
-    char sock[MGMT_SOCK_NAME_MAX];
-    struct ravend_stage stage = {0};
-    struct super_opts so = {0};
-    struct super *sup = NULL;
-    struct mgmt *mgmt = NULL;
-    struct ravend d = {0};
-    struct ctlq *q = NULL;
-    struct ravend_apis apis = {0};
-    struct ike_engine *ike = NULL;
-    struct aaa *aaa = NULL;
-    struct pki_crl *crl = NULL;
-    struct dp *dp = NULL;
-    struct ly_ctx *ctx = NULL;
-    struct cfg_errs errs = {0};
-    struct event *sigs[3] = {0};
-    const int signums[3] = {SIGTERM, SIGINT, SIGHUP};
-    bool foreground = false;
     enum log_level lvl;
-    int opt, rc = 1, mfd = -1;
+    int opt;
 
     while ((opt = getopt_long(argc, argv, "d:c:k:fl:y:w:u:Vh", longopts, NULL)) != -1) {
         switch (opt) {
         case 'd':
-            co.state_dir = optarg;
+            d->co.state_dir = optarg;
             break;
         case 'c':
-            co.initial_file = optarg;
+            d->co.initial_file = optarg;
             break;
         case 'k':
-            admin_key = optarg;
+            d->admin_key = optarg;
             break;
         case 'f':
-            foreground = true;
+            d->foreground = true;
             break;
         case 'l':
             if (!log_level_parse(optarg, &lvl)) {
@@ -232,16 +235,16 @@ int main(int argc, char **argv)
                 return 2;
             }
             log_set_level(lvl);
-            level = optarg;
+            d->level = optarg;
             break;
         case 'y':
-            yang_dir = optarg;
+            d->yang_dir = optarg;
             break;
         case 'w':
-            web_dir = optarg;
+            d->web_dir = optarg;
             break;
         case 'u':
-            so.user = optarg;
+            d->so.user = optarg;
             break;
         case 'V':
             printf("ravend %s\n", RAVEN_VERSION);
@@ -259,129 +262,191 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (!foreground && detach()) {
+    return -1;
+}
+
+/* The state directory, the YANG context, the event loop with its control queue,
+ * the datastore and its confirmed-commit timer. */
+static int start_control(struct ravend *d)
+{
+    if (fs_mkdir_p(d->co.state_dir, 0700)) {
+        log_err("ravend", "cannot create state directory %s: %s", d->co.state_dir, strerror(errno));
+        return -1;
+    }
+    d->ctx = cfg_yang_ctx(d->yang_dir, RAVEN_IETF_YANG_DIR);
+    if (!d->ctx)
+        return -1;
+    d->base = event_base_new();
+    d->q = d->base ? ctlq_new(d->base) : NULL;
+    d->cfg = cfg_new(d->ctx, &d->co);
+    if (!d->q || !d->cfg)
+        return -1;
+    d->confirm_timer = evtimer_new(d->base, on_confirm_timer, d);
+    cfg_set_timer(d->cfg, arm_confirm_timer, d);
+    return 0;
+}
+
+/* ravend's side of the management socket and the front ends' supervisor, with
+ * the front ends registered (not started yet). */
+static int start_management(struct ravend *d)
+{
+    struct mgmt_opts mo = {.state_dir = d->co.state_dir};
+
+    d->mgmt = mgmt_new(d->base, d->cfg, &mo,
+                       &(struct mgmt_hooks){.state = ravend_vpn_state, .rpc = ravend_vpn_rpc, .arg = &d->apis});
+    d->sup = d->mgmt ? super_new(d->base, &d->so, &(struct super_ops){.ping = mgmt_ping, .arg = d->mgmt}) : NULL;
+    if (!d->sup)
+        return -1;
+    mgmt_set_super(d->mgmt, d->sup);
+    if (frontends_add(d->sup, &d->stage, d->sock, d->yang_dir, d->web_dir, d->level))
+        return -1;
+    d->apis = (struct ravend_apis){.ctx = d->ctx, .mgmt = d->mgmt};
+    cfg_set_notify(d->cfg, ravend_config_changed, &d->apis);
+    cfg_set_reaper(d->cfg, reap_tree, d->q);
+    return 0;
+}
+
+/* The dataplane, the IKEv2 engine, the AAA service and the CRL fetcher, wired to
+ * each other, and every configuration handler registered. */
+static int start_vpn(struct ravend *d)
+{
+    int err;
+
+    d->dp = dp_new();
+    d->ike = d->dp ? ike_engine_new(d->base, d->ctx, d->dp) : NULL;
+    d->aaa = d->ike ? aaa_new(d->base) : NULL;
+    if (!d->aaa)
+        return -1;
+    ike_engine_set_event(d->ike, ravend_vpn_event, &d->apis);
+    err = ike_engine_routes_start(d->ike);
+    if (err)
+        log_warn("ravend", "sessions' routes will not reach the kernel: no rtnetlink socket: %s", strerror(-err));
+    ike_engine_set_aaa(d->ike, d->aaa);
+    d->crl = pki_crl_new(d->base);
+    if (!d->crl)
+        log_warn("ravend", "CRL fetching unavailable (libcurl did not start): only configured CRLs are checked");
+    ike_engine_set_crl(d->ike, d->crl);
+    if (ravend_handlers_register(d->cfg, d->mgmt) || ravend_vpn_register(d->cfg, d->ike, d->aaa, d->dp))
+        return -1;
+    return 0;
+}
+
+/* Every configuration node has a handler; running loaded (and applied); an
+ * admin exists. */
+static int load_config(struct ravend *d)
+{
+    struct cfg_errs errs = {0};
+    int rc = -1;
+
+    if (cfg_handlers_check(d->cfg, "raven-", &errs)) {
+        print_errs("refusing to start: configuration nodes without a handler", &errs);
+        goto out;
+    }
+    if (cfg_start(d->cfg, &errs)) {
+        print_errs("refusing to start: the configuration cannot be loaded", &errs);
+        goto out;
+    }
+    if (ravend_admin_ensure(d->cfg, d->admin_key))
+        goto out;
+    rc = 0;
+out:
+    cfg_errs_clear(&errs);
+    return rc;
+}
+
+/* Signals, the management socket served, the front ends started: the loop runs
+ * until SIGTERM or SIGINT. */
+static int serve(struct ravend *d)
+{
+    static const int signums[3] = {SIGTERM, SIGINT, SIGHUP};
+    int rc;
+
+    for (int i = 0; i < 3; i++) {
+        d->sigs[i] = evsignal_new(d->base, signums[i], on_signal, d);
+        if (!d->sigs[i] || event_add(d->sigs[i], NULL))
+            return -1;
+    }
+    rc = mgmt_start(d->mgmt, d->mfd);
+    d->mfd = -1;
+    if (rc)
+        return -1;
+    super_start(d->sup); /* a front end that cannot start is logged and tried again */
+    ravend_print_endpoints(d->cfg);
+    printf("ravend: ready (state directory %s)\n", d->co.state_dir);
+    fflush(stdout);
+    event_base_dispatch(d->base);
+    return 0;
+}
+
+/* Frees what was built, whatever the step that failed. */
+static void stop(struct ravend *d)
+{
+    /* close the front ends' connections (their sessions end: a confirmed commit
+     * may roll back, and the other front end still hears of it), stop them, then
+     * free */
+    if (d->q)
+        ctlq_shutdown(d->q);
+    mgmt_free(d->mgmt);
+    d->apis.mgmt = NULL; /* the engine's last events go nowhere */
+    super_free(d->sup);
+    ravend_stage_clear(&d->stage); /* the front ends are gone */
+    if (d->q)
+        ctlq_drain(d->q);
+    if (d->cfg)
+        cfg_set_notify(d->cfg, NULL, NULL);
+    /* sessions end with a DELETE to each peer, while the event loop still exists */
+    ike_engine_free(d->ike);
+    pki_crl_free(d->crl); /* after the engine, its listener */
+    aaa_free(d->aaa); /* after the sessions: their Stop records are sent */
+    dp_free(d->dp);
+    for (int i = 0; i < 3; i++) {
+        if (d->sigs[i])
+            event_free(d->sigs[i]);
+    }
+    if (d->confirm_timer)
+        event_free(d->confirm_timer);
+    cfg_free(d->cfg);
+    ctlq_free(d->q);
+    if (d->base)
+        event_base_free(d->base);
+    if (d->ctx)
+        ly_ctx_destroy(d->ctx);
+    if (d->mfd >= 0)
+        close(d->mfd);
+}
+
+int main(int argc, char **argv)
+{
+    struct ravend d = {
+        .co = {.state_dir = "/var/lib/raven", .default_xml = default_config},
+        .yang_dir = RAVEN_YANG_DIR,
+        .web_dir = RAVEN_WEB_DIR,
+        .level = "info",
+        .mfd = -1,
+    };
+    int rc = parse_options(&d, argc, argv);
+
+    if (rc >= 0)
+        return rc;
+    if (!d.foreground && detach()) {
         fprintf(stderr, "ravend: cannot detach: %s\n", strerror(errno));
         return 1;
     }
-    mfd = mgmt_socket_open(sock);
-    if (mfd < 0)
+    d.mfd = mgmt_socket_open(d.sock);
+    if (d.mfd < 0)
         return 1;
     /* before any thread exists: threads keep the capabilities they started with */
     if (ravend_privs_drop()) {
-        close(mfd);
+        close(d.mfd);
         return 1;
     }
     signal(SIGPIPE, SIG_IGN);
     evthread_use_pthreads();
 
-    if (fs_mkdir_p(co.state_dir, 0700)) {
-        log_err("ravend", "cannot create state directory %s: %s", co.state_dir, strerror(errno));
-        goto out;
-    }
-    ctx = cfg_yang_ctx(yang_dir, RAVEN_IETF_YANG_DIR);
-    if (!ctx)
-        goto out;
-    d.base = event_base_new();
-    q = d.base ? ctlq_new(d.base) : NULL;
-    d.cfg = cfg_new(ctx, &co);
-    if (!q || !d.cfg)
-        goto out;
-    d.confirm_timer = evtimer_new(d.base, on_confirm_timer, &d);
-    cfg_set_timer(d.cfg, arm_confirm_timer, &d);
-    mo.state_dir = co.state_dir;
-    mgmt = mgmt_new(d.base, d.cfg, &mo,
-                    &(struct mgmt_hooks){.state = ravend_vpn_state, .rpc = ravend_vpn_rpc, .arg = &apis});
-    sup = mgmt ? super_new(d.base, &so, &(struct super_ops){.ping = mgmt_ping, .arg = mgmt}) : NULL;
-    if (!sup)
-        goto out;
-    mgmt_set_super(mgmt, sup);
-    if (frontends_add(sup, &stage, sock, yang_dir, web_dir, level))
-        goto out;
-    apis = (struct ravend_apis){.ctx = ctx, .mgmt = mgmt};
-    cfg_set_notify(d.cfg, ravend_config_changed, &apis);
-    cfg_set_reaper(d.cfg, reap_tree, q);
-    dp = dp_new();
-    ike = dp ? ike_engine_new(d.base, ctx, dp) : NULL;
-    aaa = ike ? aaa_new(d.base) : NULL;
-    if (!aaa)
-        goto out;
-    ike_engine_set_event(ike, ravend_vpn_event, &apis);
-    {
-        int err = ike_engine_routes_start(ike);
-
-        if (err)
-            log_warn("ravend", "sessions' routes will not reach the kernel: no rtnetlink socket: %s", strerror(-err));
-    }
-    ike_engine_set_aaa(ike, aaa);
-    crl = pki_crl_new(d.base);
-    if (!crl)
-        log_warn("ravend", "CRL fetching unavailable (libcurl did not start): only configured CRLs are checked");
-    ike_engine_set_crl(ike, crl);
-    if (ravend_handlers_register(d.cfg, mgmt) || ravend_vpn_register(d.cfg, ike, aaa, dp))
-        goto out;
-    if (cfg_handlers_check(d.cfg, "raven-", &errs)) {
-        print_errs("refusing to start: configuration nodes without a handler", &errs);
-        goto out;
-    }
-    if (cfg_start(d.cfg, &errs)) {
-        print_errs("refusing to start: the configuration cannot be loaded", &errs);
-        goto out;
-    }
-    if (ravend_admin_ensure(d.cfg, admin_key))
-        goto out;
-    for (int i = 0; i < 3; i++) {
-        sigs[i] = evsignal_new(d.base, signums[i], on_signal, &d);
-        if (!sigs[i] || event_add(sigs[i], NULL))
-            goto out;
-    }
-    rc = mgmt_start(mgmt, mfd);
-    mfd = -1;
-    if (rc) {
-        rc = 1;
-        goto out;
-    }
-    super_start(sup); /* a front end that cannot start is logged and tried again */
-    ravend_print_endpoints(d.cfg);
-    printf("ravend: ready (state directory %s)\n", co.state_dir);
-    fflush(stdout);
-    event_base_dispatch(d.base);
-    rc = 0;
-out:
+    rc = start_control(&d) || start_management(&d) || start_vpn(&d) || load_config(&d) || serve(&d) ? 1 : 0;
     if (rc)
         log_err("ravend", "start failed");
-    /* close the front ends' connections (their sessions end: a confirmed commit
-     * may roll back, and the other front end still hears of it), stop them, then
-     * free */
-    if (q)
-        ctlq_shutdown(q);
-    mgmt_free(mgmt);
-    apis.mgmt = NULL; /* the engine's last events go nowhere */
-    super_free(sup);
-    ravend_stage_clear(&stage); /* the front ends are gone */
-    if (q)
-        ctlq_drain(q);
-    if (d.cfg)
-        cfg_set_notify(d.cfg, NULL, NULL);
-    /* sessions end with a DELETE to each peer, while the event loop still exists */
-    ike_engine_free(ike);
-    pki_crl_free(crl); /* after the engine, its listener */
-    aaa_free(aaa); /* after the sessions: their Stop records are sent */
-    dp_free(dp);
-    for (int i = 0; i < 3; i++) {
-        if (sigs[i])
-            event_free(sigs[i]);
-    }
-    if (d.confirm_timer)
-        event_free(d.confirm_timer);
-    cfg_free(d.cfg);
-    ctlq_free(q);
-    if (d.base)
-        event_base_free(d.base);
-    if (ctx)
-        ly_ctx_destroy(ctx);
-    cfg_errs_clear(&errs);
-    if (mfd >= 0)
-        close(mfd);
+    stop(&d);
     log_info("ravend", "stopped");
     return rc;
 }
