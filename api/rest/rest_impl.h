@@ -207,6 +207,12 @@ int rest_parse_config(struct rest_req *r, struct lyd_node *parent, const char *t
                       struct cfg_errs *errs);
 int rest_set_op(struct rest_api *api, struct lyd_node *n, const char *op);
 int rest_run_edit(struct rest_req *r, struct lyd_node *edit, struct cfg_errs *errs);
+/* If-Match / If-None-Match header @hdr (a list of tags, or "*") names @etag. */
+bool rest_etag_matches(const char *hdr, const char *etag);
+
+/* rest_write.c: PUT, POST, PATCH (not YANG Patch) and DELETE of /restconf/data
+ * and /restconf/ds/... at @p. */
+void rest_data_write(struct rest_req *r, struct rest_path *p);
 
 /* rest_patch.c: PATCH with application/yang-patch+json, every edit in one
  * transaction. */
