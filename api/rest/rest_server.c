@@ -1,15 +1,13 @@
 /* The HTTPS server: libmicrohttpd daemons per endpoint (epoll, a thread pool) on
  * the sockets ravend bound, limits, request bodies, authentication, routing and the
- * dashboard's static files; the management socket's events. Datastore work
- * (rest_data.c, rest_ops.c) runs on the request's thread, through the client of
- * ravend; see README.md. */
+ * dashboard's static files. Datastore work (rest_data.c, rest_ops.c) runs on the
+ * request's thread, through the client of ravend; see README.md. The front end's
+ * object and the management socket's events are in rest_api.c. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <event2/event.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -517,196 +515,281 @@ static enum MHD_Result run(struct rest_api *api, struct MHD_Connection *conn, vo
     return ret;
 }
 
-static enum MHD_Result dispatch(struct rest_api *api, struct MHD_Connection *conn, const char *url, const char *method,
-                                struct conn_req *cr)
+/* The resources served without authentication: host-meta, the dashboard's files,
+ * the token endpoint. True, with the reply's result in *ret, when @url is one. */
+static bool serve_public(struct rest_api *api, struct MHD_Connection *conn, const char *url, const char *method,
+                         struct conn_req *cr, enum MHD_Result *ret)
 {
-    struct rest_req r = {.api = api, .conn = conn, .method = method, .url = url};
-    struct qparse qp = {.q = &r.query};
     const char *rest = NULL;
-    bool stream = false, data = false, ops = false;
+
+    if (!strcmp(url, "/.well-known/host-meta"))
+        *ret = !strcmp(method, "GET") || !strcmp(method, "HEAD")
+                   ? host_meta(conn)
+                   : send_err(conn, REST_JSON, 405, CFG_ERR_OPERATION_NOT_SUPPORTED, "GET, HEAD", "read-only resource");
+    else if (!strcmp(url, "/") || !strcmp(url, "/ui"))
+        *ret = redirect(conn, "/ui/");
+    else if (prefix(url, "/ui", &rest))
+        *ret = !strcmp(method, "GET") || !strcmp(method, "HEAD")
+                   ? serve_static(api, conn, rest)
+                   : send_err(conn, REST_JSON, 405, CFG_ERR_OPERATION_NOT_SUPPORTED, "GET, HEAD", "read-only resource");
+    else if (!strcmp(url, "/auth/token"))
+        *ret = token_endpoint(api, conn, method, cr);
+    else
+        return false;
+    return true;
+}
+
+/* The reply format the client accepts, its credentials (the cookie only for
+ * reads; an address guessing passwords is refused for a while) and the size of
+ * its body. False, with the refusal sent (*ret), when one fails. */
+static bool admit(struct rest_api *api, struct MHD_Connection *conn, const char *url, const char *method,
+                  struct conn_req *cr, struct rest_req *r, enum MHD_Result *ret)
+{
+    const char *rest = NULL;
     char addr[48];
     unsigned int left = 0;
     int rc;
 
-    atomic_fetch_add(&api->nreq, 1);
-    if (!strcmp(url, "/.well-known/host-meta"))
-        return !strcmp(method, "GET") || !strcmp(method, "HEAD")
-                   ? host_meta(conn)
-                   : send_err(conn, REST_JSON, 405, CFG_ERR_OPERATION_NOT_SUPPORTED, "GET, HEAD", "read-only resource");
-    if (!strcmp(url, "/") || !strcmp(url, "/ui"))
-        return redirect(conn, "/ui/");
-    if (prefix(url, "/ui", &rest))
-        return !strcmp(method, "GET") || !strcmp(method, "HEAD")
-                   ? serve_static(api, conn, rest)
-                   : send_err(conn, REST_JSON, 405, CFG_ERR_OPERATION_NOT_SUPPORTED, "GET, HEAD", "read-only resource");
-    if (!strcmp(url, "/auth/token"))
-        return token_endpoint(api, conn, method, cr);
-
-    if (accept_fmt(conn, &r.out_fmt) && strcmp(url, "/metrics") && !prefix(url, "/restconf/streams", &rest) &&
-        !prefix(url, "/restconf/yang", &rest))
-        return send_err(conn, REST_JSON, 406, CFG_ERR_INVALID_VALUE, NULL,
+    if (accept_fmt(conn, &r->out_fmt) && strcmp(url, "/metrics") && !prefix(url, "/restconf/streams", &rest) &&
+        !prefix(url, "/restconf/yang", &rest)) {
+        *ret = send_err(conn, REST_JSON, 406, CFG_ERR_INVALID_VALUE, NULL,
                         "Accept must allow application/yang-data+json or application/yang-data+xml");
-    /* authentication: the cookie only for reads; an address guessing passwords is
-     * refused for a while */
+        return false;
+    }
     client_addr(conn, addr, sizeof(addr));
-    rc = rest_auth_check(api->auth, conn, !strcmp(method, "GET") || !strcmp(method, "HEAD"), addr, &r.who, &left);
-    if (rc == -EAGAIN)
-        return too_many(conn, r.out_fmt, addr, left);
-    if (rc == -ESHUTDOWN)
-        return send_err(conn, r.out_fmt, 503, CFG_ERR_OPERATION_FAILED, NULL, "the daemon is not reachable");
+    rc = rest_auth_check(api->auth, conn, !strcmp(method, "GET") || !strcmp(method, "HEAD"), addr, &r->who, &left);
+    if (rc == -EAGAIN) {
+        *ret = too_many(conn, r->out_fmt, addr, left);
+        return false;
+    }
+    if (rc == -ESHUTDOWN) {
+        *ret = send_err(conn, r->out_fmt, 503, CFG_ERR_OPERATION_FAILED, NULL, "the daemon is not reachable");
+        return false;
+    }
     if (rc) {
         struct rest_reply rep = {0};
 
         const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 
-        rest_reply_err(&rep, r.out_fmt, 401, CFG_ERR_ACCESS_DENIED, NULL,
+        rest_reply_err(&rep, r->out_fmt, 401, CFG_ERR_ACCESS_DENIED, NULL,
                        rc == -ENOENT ? "authentication required (HTTP Basic or a bearer token)"
                                      : "wrong user name, password or token");
         if ((h && strncasecmp(h, "Basic ", 6)) ||
             (!h && MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, "raven_token")))
             rep.challenge = BEARER_CHALLENGE;
-        return send_reply(conn, &rep, NULL);
+        *ret = send_reply(conn, &rep, NULL);
+        return false;
     }
-    if (cr->too_big)
-        return send_err(conn, r.out_fmt, 413, CFG_ERR_TOO_BIG, NULL, "the request body exceeds 4 MiB");
+    if (cr->too_big) {
+        *ret = send_err(conn, r->out_fmt, 413, CFG_ERR_TOO_BIG, NULL, "the request body exceeds 4 MiB");
+        return false;
+    }
+    return true;
+}
+
+/* The RESTCONF resources a request may go on to (after its query and headers). */
+enum rest_res { RES_STREAM, RES_DATA, RES_OPS };
+
+/* The datastore a /restconf/ds/NAME/... names: its base URI and selector; *sub
+ * is what follows. False when there is no such datastore. */
+static bool datastore_of(const char *rest, struct rest_req *r, const char **sub)
+{
+    static const struct {
+        const char *name, *uri;
+        enum rest_dsel d;
+    } dss[] = {{"ietf-datastores:running", "/restconf/ds/ietf-datastores:running", REST_DS_RUNNING},
+               {"ietf-datastores:candidate", "/restconf/ds/ietf-datastores:candidate", REST_DS_CANDIDATE},
+               {"ietf-datastores:startup", "/restconf/ds/ietf-datastores:startup", REST_DS_STARTUP},
+               {"ietf-datastores:operational", "/restconf/ds/ietf-datastores:operational", REST_DS_OPERATIONAL}};
+
+    for (size_t i = 0; i < sizeof(dss) / sizeof(dss[0]); i++) {
+        if (prefix(rest, dss[i].name, sub)) {
+            r->base_uri = dss[i].uri;
+            r->dsel = dss[i].d;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Which resource @url is. The simple ones (/metrics, /restconf/yang, the API
+ * root) are served here and unknown ones refused: false, with *ret. Otherwise
+ * *res, and *rest is the URL below the resource's root. */
+static bool locate(struct rest_api *api, struct MHD_Connection *conn, const char *url, const char *method,
+                   struct rest_req *r, const char **rest, enum rest_res *res, enum MHD_Result *ret)
+{
+    const char *sub;
 
     if (!strcmp(url, "/metrics")) {
         if (strcmp(method, "GET") && strcmp(method, "HEAD"))
-            return send_err(conn, REST_JSON, 405, CFG_ERR_OPERATION_NOT_SUPPORTED, "GET, HEAD", "read-only resource");
-        return run(api, conn, rest_metrics_run, &r);
+            *ret = send_err(conn, REST_JSON, 405, CFG_ERR_OPERATION_NOT_SUPPORTED, "GET, HEAD", "read-only resource");
+        else
+            *ret = run(api, conn, rest_metrics_run, r);
+        return false;
     }
-    if (prefix(url, "/restconf/yang", &rest)) {
-        if (strcmp(method, "GET") && strcmp(method, "HEAD"))
-            return send_err(conn, r.out_fmt, 405, CFG_ERR_OPERATION_NOT_SUPPORTED, "GET, HEAD", "read-only resource");
-        r.rel = rest;
-        return run(api, conn, rest_schema_run, &r);
+    if (prefix(url, "/restconf/yang", rest)) {
+        if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
+            *ret = send_err(conn, r->out_fmt, 405, CFG_ERR_OPERATION_NOT_SUPPORTED, "GET, HEAD", "read-only resource");
+        } else {
+            r->rel = *rest;
+            *ret = run(api, conn, rest_schema_run, r);
+        }
+        return false;
     }
-    if (prefix(url, "/restconf/streams", &rest))
-        stream = true;
-    else if (prefix(url, "/restconf/data", &rest)) {
-        data = true;
-        r.base_uri = "/restconf/data";
-        r.dsel = REST_DS_UNIFIED;
-    } else if (prefix(url, "/restconf/ds", &rest)) {
-        static const struct {
-            const char *name, *uri;
-            enum rest_dsel d;
-        } dss[] = {{"ietf-datastores:running", "/restconf/ds/ietf-datastores:running", REST_DS_RUNNING},
-                   {"ietf-datastores:candidate", "/restconf/ds/ietf-datastores:candidate", REST_DS_CANDIDATE},
-                   {"ietf-datastores:startup", "/restconf/ds/ietf-datastores:startup", REST_DS_STARTUP},
-                   {"ietf-datastores:operational", "/restconf/ds/ietf-datastores:operational",
-                    REST_DS_OPERATIONAL}};
-        const char *sub;
-        size_t i;
-
-        for (i = 0; i < sizeof(dss) / sizeof(dss[0]); i++)
-            if (prefix(rest, dss[i].name, &sub))
-                break;
-        if (i == sizeof(dss) / sizeof(dss[0]))
-            return send_err(conn, r.out_fmt, 404, CFG_ERR_INVALID_VALUE, NULL,
+    if (prefix(url, "/restconf/streams", rest)) {
+        *res = RES_STREAM;
+    } else if (prefix(url, "/restconf/data", rest)) {
+        *res = RES_DATA;
+        r->base_uri = "/restconf/data";
+        r->dsel = REST_DS_UNIFIED;
+    } else if (prefix(url, "/restconf/ds", rest)) {
+        if (!datastore_of(*rest, r, &sub)) {
+            *ret = send_err(conn, r->out_fmt, 404, CFG_ERR_INVALID_VALUE, NULL,
                             "no such datastore; use ietf-datastores:running, candidate, startup or operational");
-        data = true;
-        r.base_uri = dss[i].uri;
-        r.dsel = dss[i].d;
-        rest = sub;
-    } else if (prefix(url, "/restconf/operations", &rest)) {
-        ops = true;
+            return false;
+        }
+        *res = RES_DATA;
+        *rest = sub;
+    } else if (prefix(url, "/restconf/operations", rest)) {
+        *res = RES_OPS;
     } else if (!strcmp(url, "/restconf") || !strcmp(url, "/restconf/") || !strcmp(url, "/restconf/yang-library-version")) {
-        if (strcmp(method, "GET") && strcmp(method, "HEAD"))
-            return send_err(conn, r.out_fmt, 405, CFG_ERR_OPERATION_NOT_SUPPORTED, "GET, HEAD",
+        if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
+            *ret = send_err(conn, r->out_fmt, 405, CFG_ERR_OPERATION_NOT_SUPPORTED, "GET, HEAD",
                             "read-only resource");
-        r.rel = url;
-        rest_root_reply(&r);
-        return send_reply(conn, &r.rep, NULL);
+        } else {
+            r->rel = url;
+            rest_root_reply(r);
+            *ret = send_reply(conn, &r->rep, NULL);
+        }
+        return false;
     } else {
-        return send_err(conn, r.out_fmt, 404, CFG_ERR_INVALID_VALUE, NULL, "no such resource");
+        *ret = send_err(conn, r->out_fmt, 404, CFG_ERR_INVALID_VALUE, NULL, "no such resource");
+        return false;
     }
+    return true;
+}
 
-    qp.stream = stream;
-    qp.get = data && (!strcmp(method, "GET") || !strcmp(method, "HEAD"));
-    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, query_iter, &qp);
-    if (qp.err[0]) {
-        free(r.query.fields);
-        return send_err(conn, r.out_fmt, 400, CFG_ERR_INVALID_VALUE, NULL, qp.err);
-    }
-    if (stream) {
-        if (strcmp(method, "GET")) {
-            free(r.query.fields);
-            return send_err(conn, r.out_fmt, 405, CFG_ERR_OPERATION_NOT_SUPPORTED, "GET", "event streams take GET");
-        }
-        {
-            const char *slash = strchr(rest, '/');
-            char name[64];
-            enum rest_fmt f;
+/* GET /restconf/streams/NAME/{json,xml}. */
+static enum MHD_Result serve_stream(struct rest_api *api, struct MHD_Connection *conn, const char *method,
+                                    const char *rest, struct rest_req *r)
+{
+    const char *slash = strchr(rest, '/');
+    char name[64];
+    enum rest_fmt f;
 
-            if (!slash || (size_t)(slash - rest) >= sizeof(name) || (strcmp(slash, "/json") && strcmp(slash, "/xml")))
-                return send_err(conn, r.out_fmt, 404, CFG_ERR_INVALID_VALUE, NULL,
-                                "streams are /restconf/streams/NAME/json or /restconf/streams/NAME/xml");
-            memcpy(name, rest, (size_t)(slash - rest));
-            name[slash - rest] = '\0';
-            f = !strcmp(slash, "/xml") ? REST_XML : REST_JSON;
-            return rest_events_serve(api, conn, name, f, &r);
-        }
+    if (strcmp(method, "GET")) {
+        free(r->query.fields);
+        return send_err(conn, r->out_fmt, 405, CFG_ERR_OPERATION_NOT_SUPPORTED, "GET", "event streams take GET");
     }
-    if (!strcmp(method, "OPTIONS")) {
-        r.rep.status = 200;
-        r.rep.allow = ops ? "OPTIONS, POST" : "OPTIONS, GET, HEAD, POST, PUT, PATCH, DELETE";
-        return send_reply(conn, &r.rep, NULL);
-    }
-    if (is_write(method) && r.who.role != REST_ROLE_ADMIN &&
-        !(ops && !strcmp(rest, "ietf-netconf:validate"))) {
-        free(r.query.fields);
-        return send_err(conn, r.out_fmt, 403, CFG_ERR_ACCESS_DENIED, NULL,
-                        "this user has the read-only role; writes and operations need the admin role");
-    }
-    r.rel = rest;
-    r.body = cr->body;
-    r.body_len = cr->len;
-    {
-        const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (!slash || (size_t)(slash - rest) >= sizeof(name) || (strcmp(slash, "/json") && strcmp(slash, "/xml")))
+        return send_err(conn, r->out_fmt, 404, CFG_ERR_INVALID_VALUE, NULL,
+                        "streams are /restconf/streams/NAME/json or /restconf/streams/NAME/xml");
+    memcpy(name, rest, (size_t)(slash - rest));
+    name[slash - rest] = '\0';
+    f = !strcmp(slash, "/xml") ? REST_XML : REST_JSON;
+    return rest_events_serve(api, conn, name, f, r);
+}
 
-        r.yang_patch = ct && !strncasecmp(ct, "application/yang-patch+", 23);
-    }
-    if (cr->len && content_fmt(conn, &r.in_fmt)) {
+/* The request's body, its format, and its conditional headers into @r. False,
+ * with the refusal sent (*ret), when the body's Content-Type is not one of ours. */
+static bool read_request(struct MHD_Connection *conn, const char *rest, struct conn_req *cr, struct rest_req *r,
+                         enum MHD_Result *ret)
+{
+    const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+
+    r->rel = rest;
+    r->body = cr->body;
+    r->body_len = cr->len;
+    r->yang_patch = ct && !strncasecmp(ct, "application/yang-patch+", 23);
+    if (cr->len && content_fmt(conn, &r->in_fmt)) {
         struct rest_reply rep = {0};
 
-        free(r.query.fields);
-        rest_reply_err(&rep, r.out_fmt, 415, CFG_ERR_INVALID_VALUE, NULL,
+        free(r->query.fields);
+        rest_reply_err(&rep, r->out_fmt, 415, CFG_ERR_INVALID_VALUE, NULL,
                        "Content-Type must be application/yang-data+json or application/yang-data+xml");
-        return send_reply(conn, &rep, NULL);
+        *ret = send_reply(conn, &rep, NULL);
+        return false;
     }
-    r.if_match = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_MATCH);
-    r.if_none_match = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
-    r.if_modified_since =
+    r->if_match = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_MATCH);
+    r->if_none_match = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
+    r->if_modified_since =
         parse_http_date(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_MODIFIED_SINCE));
-    r.if_unmodified_since =
+    r->if_unmodified_since =
         parse_http_date(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_UNMODIFIED_SINCE));
-    if (data && (!strcmp(method, "GET") || !strcmp(method, "HEAD")) &&
+    return true;
+}
+
+/* An event stream, data resource or operation, once located: its query, method
+ * and role, then the request itself. */
+static enum MHD_Result serve_restconf(struct rest_api *api, struct MHD_Connection *conn, const char *method,
+                                      struct conn_req *cr, struct rest_req *r, const char *rest, enum rest_res res)
+{
+    bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+    struct qparse qp = {.q = &r->query, .stream = res == RES_STREAM, .get = res == RES_DATA && get};
+    enum MHD_Result ret;
+
+    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, query_iter, &qp);
+    if (qp.err[0]) {
+        free(r->query.fields);
+        return send_err(conn, r->out_fmt, 400, CFG_ERR_INVALID_VALUE, NULL, qp.err);
+    }
+    if (res == RES_STREAM)
+        return serve_stream(api, conn, method, rest, r);
+    if (!strcmp(method, "OPTIONS")) {
+        r->rep.status = 200;
+        r->rep.allow = res == RES_OPS ? "OPTIONS, POST" : "OPTIONS, GET, HEAD, POST, PUT, PATCH, DELETE";
+        return send_reply(conn, &r->rep, NULL);
+    }
+    if (is_write(method) && r->who.role != REST_ROLE_ADMIN &&
+        !(res == RES_OPS && !strcmp(rest, "ietf-netconf:validate"))) {
+        free(r->query.fields);
+        return send_err(conn, r->out_fmt, 403, CFG_ERR_ACCESS_DENIED, NULL,
+                        "this user has the read-only role; writes and operations need the admin role");
+    }
+    if (!read_request(conn, rest, cr, r, &ret))
+        return ret;
+    if (res == RES_DATA && get &&
         (!strcmp(rest, "ietf-restconf-monitoring:restconf-state") ||
          !strcmp(rest, "ietf-restconf-monitoring:restconf-state/streams"))) {
-        free(r.query.fields);
-        r.rep.body = rest_events_streams_doc(api, r.out_fmt);
-        r.rep.len = r.rep.body ? strlen(r.rep.body) : 0;
-        r.rep.ctype = rest_ctype(r.out_fmt);
-        r.rep.status = r.rep.body ? 200 : 500;
-        return send_reply(conn, &r.rep, NULL);
+        free(r->query.fields);
+        r->rep.body = rest_events_streams_doc(api, r->out_fmt);
+        r->rep.len = r->rep.body ? strlen(r->rep.body) : 0;
+        r->rep.ctype = rest_ctype(r->out_fmt);
+        r->rep.status = r->rep.body ? 200 : 500;
+        return send_reply(conn, &r->rep, NULL);
     }
-    if (ops) {
-        if (strcmp(method, "POST") && strcmp(method, "GET") && strcmp(method, "HEAD")) {
-            free(r.query.fields);
-            return send_err(conn, r.out_fmt, 405, CFG_ERR_OPERATION_NOT_SUPPORTED, "OPTIONS, GET, HEAD, POST",
+    if (res == RES_OPS) {
+        if (strcmp(method, "POST") && !get) {
+            free(r->query.fields);
+            return send_err(conn, r->out_fmt, 405, CFG_ERR_OPERATION_NOT_SUPPORTED, "OPTIONS, GET, HEAD, POST",
                             "operations are called with POST");
         }
-        return run(api, conn, rest_ops_run, &r);
+        return run(api, conn, rest_ops_run, r);
     }
-    if (strcmp(method, "GET") && strcmp(method, "HEAD") && !is_write(method)) {
-        free(r.query.fields);
-        return send_err(conn, r.out_fmt, 405, CFG_ERR_OPERATION_NOT_SUPPORTED,
+    if (!get && !is_write(method)) {
+        free(r->query.fields);
+        return send_err(conn, r->out_fmt, 405, CFG_ERR_OPERATION_NOT_SUPPORTED,
                         "OPTIONS, GET, HEAD, POST, PUT, PATCH, DELETE", "method not allowed on a data resource");
     }
-    if (!strcmp(method, "GET") || !strcmp(method, "HEAD"))
-        return cached_read(api, conn, &r);
-    return run(api, conn, rest_data_run, &r);
+    if (get)
+        return cached_read(api, conn, r);
+    return run(api, conn, rest_data_run, r);
+}
+
+static enum MHD_Result dispatch(struct rest_api *api, struct MHD_Connection *conn, const char *url, const char *method,
+                                struct conn_req *cr)
+{
+    struct rest_req r = {.api = api, .conn = conn, .method = method, .url = url};
+    const char *rest = NULL;
+    enum rest_res res;
+    enum MHD_Result ret;
+
+    atomic_fetch_add(&api->nreq, 1);
+    if (serve_public(api, conn, url, method, cr, &ret))
+        return ret;
+    if (!admit(api, conn, url, method, cr, &r, &ret) || !locate(api, conn, url, method, &r, &rest, &res, &ret))
+        return ret;
+    return serve_restconf(api, conn, method, cr, &r, rest, res);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
@@ -806,149 +889,4 @@ struct MHD_Daemon *rest_server_listen(struct rest_srv *s, int fd, const char *ce
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)REST_IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)(64 * 1024), MHD_OPTION_NOTIFY_COMPLETED, on_completed, api, MHD_OPTION_UNESCAPE_CALLBACK,
         no_unescape, api, MHD_OPTION_END);
-}
-
-/* ---- the management socket's events (on the client's reader thread: they must not
- * wait for ravend) ---- */
-
-/* Applies the last `listen` event on the main thread: stopping a daemon waits for
- * its requests, which may be waiting for the reader thread. */
-static void on_listen_ev(evutil_socket_t fd, short what, void *arg)
-{
-    struct rest_api *api = arg;
-    struct mc_listen *l;
-
-    (void)fd;
-    (void)what;
-    pthread_mutex_lock(&api->listen_lock);
-    l = api->listen_next;
-    api->listen_next = NULL;
-    pthread_mutex_unlock(&api->listen_lock);
-    if (!l)
-        return;
-    rest_endpoints_apply(api, l);
-    mc_listen_clear(l);
-    free(l);
-}
-
-static void hook_listen(struct mc_listen *l, void *arg)
-{
-    struct rest_api *api = arg;
-    struct mc_listen *copy = malloc(sizeof(*copy)), *old;
-
-    if (!copy) {
-        log_err("rest", "out of memory: the endpoints ravend sent are not served");
-        mc_listen_clear(l);
-        return;
-    }
-    *copy = *l;
-    memset(l, 0, sizeof(*l));
-    /* only the last event counts: an older one not yet applied is dropped */
-    pthread_mutex_lock(&api->listen_lock);
-    old = api->listen_next;
-    api->listen_next = copy;
-    pthread_mutex_unlock(&api->listen_lock);
-    if (old) {
-        mc_listen_clear(old);
-        free(old);
-    }
-    event_active(api->listen_ev, EV_READ, 0);
-}
-
-static void hook_changed(uint64_t gen, time_t mtime, bool config, void *arg)
-{
-    (void)gen;
-    (void)mtime;
-    (void)config;
-    rest_api_state_changed(arg);
-}
-
-static void hook_users(void *arg)
-{
-    struct rest_api *api = arg;
-
-    rest_auth_flush(api->auth);
-    rest_events_users_changed(api->ev);
-}
-
-static void hook_notification(struct lyd_node *notif, const char *time, void *arg)
-{
-    (void)time; /* streams stamp events with milliseconds as they go out */
-    rest_api_notify(arg, notif);
-    lyd_free_all(notif);
-}
-
-struct mc_hooks rest_api_hooks(struct rest_api *api)
-{
-    return (struct mc_hooks){.listen = hook_listen,
-                             .changed = hook_changed,
-                             .users = hook_users,
-                             .notification = hook_notification,
-                             .arg = api};
-}
-
-struct rest_api *rest_api_new(struct ly_ctx *ctx, struct event_base *base, const struct rest_opts *opts)
-{
-    struct rest_api *api = calloc(1, sizeof(*api));
-
-    if (!api)
-        return NULL;
-    api->ctx = ctx;
-    api->base = base;
-    api->web_dir = opts->web_dir ? strdup(opts->web_dir) : NULL;
-    pthread_mutex_init(&api->cache_lock, NULL);
-    pthread_mutex_init(&api->listen_lock, NULL);
-    if (RAND_bytes((unsigned char *)&api->boot, sizeof(api->boot)) != 1)
-        api->boot = (uint64_t)time(NULL);
-    api->auth = rest_auth_new(api);
-    api->listen_ev = event_new(base, -1, 0, on_listen_ev, api);
-    api->ev = api->auth && api->listen_ev && (!opts->web_dir || api->web_dir) ? rest_events_new(api) : NULL;
-    if (!api->ev) {
-        rest_api_free(api);
-        return NULL;
-    }
-    return api;
-}
-
-void rest_api_set_mc(struct rest_api *api, struct mc *mc)
-{
-    api->mc = mc;
-}
-
-void rest_api_stop(struct rest_api *api)
-{
-    if (!api || api->stopped)
-        return;
-    api->stopped = true;
-    /* streams end first so that no daemon waits for a suspended connection */
-    rest_events_free(api->ev);
-    rest_endpoints_retire(api, api->srvs, true);
-    api->srvs = NULL;
-    /* endpoints retired by a recent listen event may still be finishing */
-    while (atomic_load(&api->retiring) > 0)
-        usleep(10 * 1000);
-}
-
-void rest_api_free(struct rest_api *api)
-{
-    if (!api)
-        return;
-    rest_api_stop(api);
-    rest_events_release(api->ev);
-    if (api->listen_ev)
-        event_free(api->listen_ev);
-    if (api->listen_next) {
-        mc_listen_clear(api->listen_next);
-        free(api->listen_next);
-    }
-    rest_auth_free(api->auth);
-    rest_cache_clear(api);
-    pthread_mutex_destroy(&api->cache_lock);
-    pthread_mutex_destroy(&api->listen_lock);
-    free(api->cert_pem);
-    if (api->key_pem)
-        OPENSSL_cleanse(api->key_pem, strlen(api->key_pem));
-    free(api->key_pem);
-    free(api->web_dir);
-    free(api);
 }
