@@ -707,96 +707,141 @@ static void check_icmp(const uint8_t *f, size_t len, const uint8_t *orig, size_t
     CHECK(!session_mtu(AF_INET, orig + ETH + 16) || rd16(icmp + 6) <= session_mtu(AF_INET, orig + ETH + 16));
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* One input: what its header chose and the frames it went through. */
+struct fcase {
+    uint8_t hdr[HDR];
+    bool inside, valid;
+    struct dp_xs *rx;                 /* the socket it is received on */
+    const uint8_t *body, *muts;       /* the body after the header; its mutations */
+    size_t blen, nmut, head, room;    /* headroom of the frame and what is left after it */
+    uint8_t *frame, *orig, *expect;   /* FRAME_MAX each: built, as received, the inner packet expected */
+    size_t len, expect_len;
+    uint64_t f, spare;                /* the received frame, and the spare one an ICMP error would take */
+};
+
+/* The header's choices: direction, SAs, interface MTUs and addresses, the next
+ * hop, the headroom, the mutations of a valid packet. */
+static void case_setup(struct fcase *c, const uint8_t *data, size_t size)
 {
     static const unsigned headrooms[4] = {HEADROOM, 0, 20 + 8 + ESP_HEAD_MAX - 1, 20 + 8 + ESP_HEAD_MAX};
-    static uint8_t frame[FRAME_MAX], orig[FRAME_MAX], expect[FRAME_MAX];
-    static uint8_t seen[DP_FRAMES / 8];
-    uint64_t before[CTR_N], after[CTR_N], f, spare, outcomes = 0;
-    uint8_t hdr[HDR] = {0}, op;
-    const uint8_t *body, *muts;
-    size_t blen, len, nmut, room, head, expect_len = 0, staged = 0;
-    bool inside, valid, icmp = false;
-    struct dp_xs *rx;
-    uint8_t *pkt;
+    uint8_t op;
 
-    if (!dp) {
-        init();
-        verbose = getenv("FUZZ_DP_VERBOSE") && *getenv("FUZZ_DP_VERBOSE") == '1';
-    }
-    memcpy(hdr, data, size < HDR ? size : HDR);
-    op = hdr[0];
-    inside = op & 1;
-    valid = op & 2;
-    rx = &w->xs[inside ? XS_IN : XS_OUT];
-    body = size > HDR ? data + HDR : data + size;
-    blen = size > HDR ? size - HDR : 0;
-    head = headrooms[hdr[13] >> 6];
-    room = DP_FRAME_SIZE - head;
-    nmut = valid ? hdr[15] % 4 : 0;
-    if (blen < nmut * 3)
-        nmut = blen / 3;
-    muts = body;
-    body += nmut * 3;
-    blen -= nmut * 3;
+    memcpy(c->hdr, data, size < HDR ? size : HDR);
+    op = c->hdr[0];
+    c->inside = op & 1;
+    c->valid = op & 2;
+    c->rx = &w->xs[c->inside ? XS_IN : XS_OUT];
+    c->body = size > HDR ? data + HDR : data + size;
+    c->blen = size > HDR ? size - HDR : 0;
+    c->head = headrooms[c->hdr[13] >> 6];
+    c->room = DP_FRAME_SIZE - c->head;
+    c->nmut = c->valid ? c->hdr[15] % 4 : 0;
+    if (c->blen < c->nmut * 3)
+        c->nmut = c->blen / 3;
+    c->muts = c->body;
+    c->body += c->nmut * 3;
+    c->blen -= c->nmut * 3;
 
-    sas_reset(rd32(hdr + 7), hdr[11]);
-    w->xs[XS_OUT].mtu = mtu_of(hdr[1]);
-    w->xs[XS_IN].mtu = mtu_of(hdr[2]);
+    sas_reset(rd32(c->hdr + 7), c->hdr[11]);
+    w->xs[XS_OUT].mtu = mtu_of(c->hdr[1]);
+    w->xs[XS_IN].mtu = mtu_of(c->hdr[2]);
     w->xs[XS_IN].has_addr4 = op & 0x10;
     w->xs[XS_IN].addr4.s_addr = htonl(0x0a090001);
     w->xs[XS_IN].has_addr6 = op & 0x10;
     inet_pton(AF_INET6, "fd00:9::1", &w->xs[XS_IN].addr6);
     w->detached_nh = (op >> 2 & 3) ? &nhs[(op >> 2 & 3) - 1] : NULL;
+}
 
-    if (!valid) {
-        len = blen < room ? blen : room;
-        memcpy(frame, body, len);
+/* The frame received: the body as it is, or a packet built from it (and mutated). */
+static void case_frame(struct fcase *c)
+{
+    if (!c->valid) {
+        c->len = c->blen < c->room ? c->blen : c->room;
+        memcpy(c->frame, c->body, c->len);
     } else {
-        if (blen > BODY_MAX)
-            blen = BODY_MAX;
-        len = inside ? build_inside(frame, hdr, body, blen)
-                     : build_outside(frame, hdr, body, blen, expect, &expect_len);
-        CHECK(len <= DP_FRAME_SIZE - HEADROOM);
-        if (len > room)
-            len = room;
-        for (size_t i = 0; i < nmut && len; i++)
-            frame[rd16(muts + 3 * i) % len] ^= muts[3 * i + 2];
+        if (c->blen > BODY_MAX)
+            c->blen = BODY_MAX;
+        c->len = c->inside ? build_inside(c->frame, c->hdr, c->body, c->blen)
+                           : build_outside(c->frame, c->hdr, c->body, c->blen, c->expect, &c->expect_len);
+        CHECK(c->len <= DP_FRAME_SIZE - HEADROOM);
+        if (c->len > c->room)
+            c->len = c->room;
+        for (size_t i = 0; i < c->nmut && c->len; i++)
+            c->frame[rd16(c->muts + 3 * i) % c->len] ^= c->muts[3 * i + 2];
     }
-    memcpy(orig, frame, len);
+    memcpy(c->orig, c->frame, c->len);
+}
 
-    /* the received frame, and the spare one an ICMP error would take */
+/* The frame into the worker's UMEM at its headroom, with what the worker may not
+ * touch around it poisoned. */
+static void case_load(struct fcase *c)
+{
+    uint8_t *pkt;
+
     CHECK(w->nfree == DP_FRAMES);
-    f = w->free[--w->nfree];
-    spare = w->free[w->nfree - 1];
-    UNPOISON((uint8_t *)w->area + f, DP_FRAME_SIZE);
-    UNPOISON((uint8_t *)w->area + spare, DP_FRAME_SIZE);
-    pkt = (uint8_t *)w->area + f + head;
-    memset((uint8_t *)w->area + f, 0xee, DP_FRAME_SIZE);
-    memcpy(pkt, frame, len);
-    if (inside) {
+    c->f = w->free[--w->nfree];
+    c->spare = w->free[w->nfree - 1];
+    UNPOISON((uint8_t *)w->area + c->f, DP_FRAME_SIZE);
+    UNPOISON((uint8_t *)w->area + c->spare, DP_FRAME_SIZE);
+    pkt = (uint8_t *)w->area + c->f + c->head;
+    memset((uint8_t *)w->area + c->f, 0xee, DP_FRAME_SIZE);
+    memcpy(pkt, c->frame, c->len);
+    if (c->inside) {
         /* room for the outer headers before, the ESP trailer after */
-        if (head > 20 + 8 + ESP_HEAD_MAX)
-            POISON((uint8_t *)w->area + f, head - (20 + 8 + ESP_HEAD_MAX));
-        if (len + ESP_TAIL_MAX < room)
-            POISON(pkt + len + ESP_TAIL_MAX, room - len - ESP_TAIL_MAX);
+        if (c->head > 20 + 8 + ESP_HEAD_MAX)
+            POISON((uint8_t *)w->area + c->f, c->head - (20 + 8 + ESP_HEAD_MAX));
+        if (c->len + ESP_TAIL_MAX < c->room)
+            POISON(pkt + c->len + ESP_TAIL_MAX, c->room - c->len - ESP_TAIL_MAX);
     } else {
         /* a client's packet to another client is sealed again in its frame: the new
          * outer headers may start up to ESP_HEAD_MAX bytes before the old ones, the
          * new trailer end up to ESP_TAIL_MAX bytes after the received length */
-        if (head > ESP_HEAD_MAX)
-            POISON((uint8_t *)w->area + f, head - ESP_HEAD_MAX);
-        if (len + ESP_TAIL_MAX < room)
-            POISON(pkt + len + ESP_TAIL_MAX, room - len - ESP_TAIL_MAX);
+        if (c->head > ESP_HEAD_MAX)
+            POISON((uint8_t *)w->area + c->f, c->head - ESP_HEAD_MAX);
+        if (c->len + ESP_TAIL_MAX < c->room)
+            POISON(pkt + c->len + ESP_TAIL_MAX, c->room - c->len - ESP_TAIL_MAX);
     }
+}
 
-    counters(before);
-    dp_rcu_enter();
-    dp_fwd_one(w, rx, f + head, (uint32_t)len);
-    dp_rcu_leave();
-    UNPOISON((uint8_t *)w->area + f, DP_FRAME_SIZE);
+/* One frame staged to send from the received one (not an ICMP error). */
+static void check_sent(const struct fcase *c, const struct dp_xs *xs, const uint8_t *s, uint32_t l)
+{
+    if (c->inside) {
+        CHECK(xs->ifc->conf.role == DP_ROLE_OUTSIDE || w->detached_nh == &nhs[1]);
+        CHECK(w->detached_nh && !memcmp(s, w->detached_nh->dst_mac, 6) && !memcmp(s + 6, our_mac, 6));
+        CHECK(l - ETH <= xs->mtu);
+        check_sealed(s, l, c->orig + ETH, c->len - ETH, true);
+    } else if (xs->ifc->conf.role == DP_ROLE_OUTSIDE ||
+               (c->valid && ((s[ETH] >> 4) != (c->expect[0] >> 4) ||
+                             ((s[ETH] >> 4) == 4 && memcmp(s + ETH + 12, c->expect + 12, 4))))) {
+        /* a client's packet to a client: sealed again into that client's SA (and
+         * sent where the next hop of that client's address is) */
+        CHECK(w->detached_nh && !memcmp(s, w->detached_nh->dst_mac, 6) && !memcmp(s + 6, our_mac, 6));
+        CHECK(l - ETH <= xs->mtu);
+        if (c->valid && !c->nmut)
+            check_sealed(s, l, c->expect,
+                         c->expect[0] >> 4 == 4 ? rd16(c->expect + 2) : rd16(c->expect + 4) + 40u, false);
+    } else {
+        /* forwarded: the inner packet, TFC padding gone */
+        int family = s[ETH] >> 4 == 4 ? AF_INET : AF_INET6;
+        CHECK(w->detached_nh && !memcmp(s, w->detached_nh->dst_mac, 6) && !memcmp(s + 6, our_mac, 6));
+        CHECK(rd16(s + 12) == (family == AF_INET ? 0x0800 : 0x86dd) && l - ETH <= xs->mtu);
+        CHECK(l - ETH == (family == AF_INET ? rd16(s + ETH + 2) : rd16(s + ETH + 4) + 40u));
+        if (c->valid && !c->nmut) {
+            CHECK(l - ETH == (family == AF_INET ? rd16(c->expect + 2) : rd16(c->expect + 4) + 40u));
+            CHECK(l - ETH <= c->expect_len);
+            check_ttl_dec(s + ETH, c->expect, l - ETH, family);
+        }
+    }
+}
 
-    /* what was staged to send */
+/* What the worker staged to send: how many frames; *icmp when one was an ICMP
+ * error (in the spare frame). */
+static size_t check_staged(const struct fcase *c, bool *icmp)
+{
+    size_t staged = 0;
+
+    *icmp = false;
     for (size_t x = 0; x < w->nxs; x++) {
         struct dp_xs *xs = &w->xs[x];
         for (uint32_t k = 0; k < xs->ntx; k++) {
@@ -805,46 +850,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             const uint8_t *s = (const uint8_t *)w->area + a;
 
             CHECK(a < (uint64_t)DP_FRAMES * DP_FRAME_SIZE && (a - base) + l <= DP_FRAME_SIZE && l >= ETH + 20);
-            CHECK(base == f || base == spare);
+            CHECK(base == c->f || base == c->spare);
             staged++;
-            if (base == spare) {
+            if (base == c->spare) {
                 /* only an ICMP error takes a second frame, sent back inside */
-                CHECK(inside && xs == rx && !icmp);
-                icmp = true;
-                check_icmp(s, l, orig, len);
-            } else if (inside) {
-                CHECK(xs->ifc->conf.role == DP_ROLE_OUTSIDE || w->detached_nh == &nhs[1]);
-                CHECK(w->detached_nh && !memcmp(s, w->detached_nh->dst_mac, 6) && !memcmp(s + 6, our_mac, 6));
-                CHECK(l - ETH <= xs->mtu);
-                check_sealed(s, l, orig + ETH, len - ETH, true);
-            } else if (xs->ifc->conf.role == DP_ROLE_OUTSIDE ||
-                       (valid && ((s[ETH] >> 4) != (expect[0] >> 4) ||
-                                  ((s[ETH] >> 4) == 4 && memcmp(s + ETH + 12, expect + 12, 4))))) {
-                /* a client's packet to a client: sealed again into that client's SA (and
-                 * sent where the next hop of that client's address is) */
-                CHECK(w->detached_nh && !memcmp(s, w->detached_nh->dst_mac, 6) && !memcmp(s + 6, our_mac, 6));
-                CHECK(l - ETH <= xs->mtu);
-                if (valid && !nmut)
-                    check_sealed(s, l, expect, expect[0] >> 4 == 4 ? rd16(expect + 2) : rd16(expect + 4) + 40u,
-                                 false);
+                CHECK(c->inside && xs == c->rx && !*icmp);
+                *icmp = true;
+                check_icmp(s, l, c->orig, c->len);
             } else {
-                /* forwarded: the inner packet, TFC padding gone */
-                int family = s[ETH] >> 4 == 4 ? AF_INET : AF_INET6;
-                CHECK(w->detached_nh && !memcmp(s, w->detached_nh->dst_mac, 6) && !memcmp(s + 6, our_mac, 6));
-                CHECK(rd16(s + 12) == (family == AF_INET ? 0x0800 : 0x86dd) && l - ETH <= xs->mtu);
-                CHECK(l - ETH == (family == AF_INET ? rd16(s + ETH + 2) : rd16(s + ETH + 4) + 40u));
-                if (valid && !nmut) {
-                    CHECK(l - ETH == (family == AF_INET ? rd16(expect + 2) : rd16(expect + 4) + 40u));
-                    CHECK(l - ETH <= expect_len);
-                    check_ttl_dec(s + ETH, expect, l - ETH, family);
-                }
+                check_sent(c, xs, s, l);
             }
         }
     }
-    CHECK(w->nfree + staged == DP_FRAMES);
-    CHECK(dp_worker_detached_drain(w) == staged);
+    return staged;
+}
 
-    /* every frame back, once */
+/* Every frame back in the worker's free list, once. */
+static void check_frames_back(void)
+{
+    static uint8_t seen[DP_FRAMES / 8];
+
     CHECK(w->nfree == DP_FRAMES);
     memset(seen, 0, sizeof(seen));
     for (uint32_t i = 0; i < w->nfree; i++) {
@@ -853,29 +878,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(!(seen[a / DP_FRAME_SIZE / 8] & (1u << (a / DP_FRAME_SIZE % 8))));
         seen[a / DP_FRAME_SIZE / 8] |= (uint8_t)(1u << (a / DP_FRAME_SIZE % 8));
     }
-    POISON((uint8_t *)w->area + f, DP_FRAME_SIZE);
-    POISON((uint8_t *)w->area + spare, DP_FRAME_SIZE);
+}
 
-    /* counters: none went down; the frame was received once and ended once */
-    counters(after);
-    if (verbose)
-        trace(before, after, len, staged);
+/* Counters: none went down, the SAs' hard limits held, the frame was received
+ * once and ended once (twice with an ICMP error: the drop and the error). */
+static void check_counters(const struct fcase *c, const uint64_t *before, const uint64_t *after, size_t staged,
+                           bool icmp)
+{
+    size_t r = (c->inside ? XS_IN : XS_OUT) * IFC_N;
+    uint64_t outcomes = 0;
+
     for (size_t i = 0; i < CTR_N; i++)
         CHECK(after[i] >= before[i]);
-    size_t r = (inside ? XS_IN : XS_OUT) * IFC_N;
-    CHECK(after[r + C_RX] == before[r + C_RX] + 1 && after[r + C_RXB] == before[r + C_RXB] + len);
+    CHECK(after[r + C_RX] == before[r + C_RX] + 1 && after[r + C_RXB] == before[r + C_RXB] + c->len);
     for (size_t i = 0; i < NSA; i++) {
-        size_t c = 2 * IFC_N + WK_N + i * SA_N; /* packets, bytes */
+        size_t k = 2 * IFC_N + WK_N + i * SA_N; /* packets, bytes */
         if (rsa[i]->conf.hard_bytes)
-            CHECK(after[c + 1] - before[c + 1] <= rsa[i]->conf.hard_bytes);
+            CHECK(after[k + 1] - before[k + 1] <= rsa[i]->conf.hard_bytes);
         if (rsa[i]->conf.hard_packets)
-            CHECK(after[c] - before[c] <= rsa[i]->conf.hard_packets);
+            CHECK(after[k] - before[k] <= rsa[i]->conf.hard_packets);
     }
     for (size_t x = 0; x < 2; x++) {
         outcomes += after[x * IFC_N + C_KERNEL] - before[x * IFC_N + C_KERNEL];
         for (size_t d = 0; d < DP_DROP_N; d++)
             outcomes += after[x * IFC_N + C_DROP + d] - before[x * IFC_N + C_DROP + d];
-        if (x != (size_t)(inside ? XS_IN : XS_OUT))
+        if (x != (size_t)(c->inside ? XS_IN : XS_OUT))
             CHECK(after[x * IFC_N + C_RX] == before[x * IFC_N + C_RX]);
     }
     outcomes += staged;
@@ -883,5 +910,40 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(outcomes == 2 && after[r + C_DROP + DP_DROP_MTU] == before[r + C_DROP + DP_DROP_MTU] + 1);
     else
         CHECK(outcomes == 1);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static uint8_t frame[FRAME_MAX], orig[FRAME_MAX], expect[FRAME_MAX];
+    struct fcase c = {.frame = frame, .orig = orig, .expect = expect};
+    uint64_t before[CTR_N], after[CTR_N];
+    size_t staged;
+    bool icmp;
+
+    if (!dp) {
+        init();
+        verbose = getenv("FUZZ_DP_VERBOSE") && *getenv("FUZZ_DP_VERBOSE") == '1';
+    }
+    case_setup(&c, data, size);
+    case_frame(&c);
+    case_load(&c);
+
+    counters(before);
+    dp_rcu_enter();
+    dp_fwd_one(w, c.rx, c.f + c.head, (uint32_t)c.len);
+    dp_rcu_leave();
+    UNPOISON((uint8_t *)w->area + c.f, DP_FRAME_SIZE);
+
+    staged = check_staged(&c, &icmp);
+    CHECK(w->nfree + staged == DP_FRAMES);
+    CHECK(dp_worker_detached_drain(w) == staged);
+    check_frames_back();
+    POISON((uint8_t *)w->area + c.f, DP_FRAME_SIZE);
+    POISON((uint8_t *)w->area + c.spare, DP_FRAME_SIZE);
+
+    counters(after);
+    if (verbose)
+        trace(before, after, c.len, staged);
+    check_counters(&c, before, after, staged, icmp);
     return 0;
 }
