@@ -52,7 +52,8 @@ static bool preconditions_fail(struct rest_req *r)
         return false;
     gen = mc_running_gen(r->api->mc, &mtime);
     snprintf(cur, sizeof(cur), "\"%016llx-%llu\"", (unsigned long long)r->api->boot, (unsigned long long)gen);
-    if ((r->if_match && !rest_etag_matches(r->if_match, cur)) || (r->if_unmodified_since && mtime > r->if_unmodified_since)) {
+    if ((r->if_match && !rest_etag_matches(r->if_match, cur)) ||
+        (r->if_unmodified_since && mtime > r->if_unmodified_since)) {
         rest_reply_err(&r->rep, r->out_fmt, 412, CFG_ERR_OPERATION_FAILED, NULL,
                        "the datastore has changed since the entity tag or date given (now %s)", cur);
         return true;
