@@ -254,15 +254,15 @@ def resolve(root, src, inc):
 
 
 def includes(root, path, raw_lines, directives):
-    """[(line, included path)] of the #include "..." of our own files."""
+    """[(line, included path)] of the #includes of our own files ("..." or <daemon/...>)."""
     out = []
     for no, d in directives:
         if not d.startswith("include"):
             continue
         # the name itself was blanked with the string: read it from the raw line
-        q = re.search(r'#\s*include\s*"([^"]+)"', raw_lines[no - 1])
+        q = re.search(r'#\s*include\s*(?:"([^"]+)"|<((?:daemon|dataplane|api|tests)/[^>]+)>)', raw_lines[no - 1])
         if q:
-            target = resolve(root, path, q.group(1))
+            target = resolve(root, path, q.group(1) or q.group(2))
             if target:
                 out.append((no, target))
     return out
