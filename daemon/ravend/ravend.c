@@ -52,6 +52,10 @@ static void usage(FILE *f)
             "  -y, --yang-dir DIR    directory of the raven YANG modules [%s]\n"
             "  -w, --web-dir DIR     the dashboard's files, served under /ui/ [%s]\n"
             "  -u, --frontend-user NAME  user of the management front ends [raven, else nobody]\n"
+            "  -a, --arena PATH      the session arena, on tmpfs: established sessions survive a restart\n"
+            "                        of ravend (SIGTERM and kill -9 alike); \"none\": they end when it\n"
+            "                        stops [/run/raven/arena, else /dev/shm/raven/arena]\n"
+            "      --fresh           end (DELETE, accounting Stop) the sessions found in the arena\n"
             "  -V, --version         print the version\n"
             "  -h, --help            this text\n",
             RAVEN_YANG_DIR, RAVEN_WEB_DIR);
@@ -187,10 +191,14 @@ int main(int argc, char **argv)
         {"log-level", required_argument, NULL, 'l'}, {"yang-dir", required_argument, NULL, 'y'},
         {"web-dir", required_argument, NULL, 'w'},
         {"frontend-user", required_argument, NULL, 'u'},
+        {"arena", required_argument, NULL, 'a'},     {"fresh", no_argument, NULL, 'F'},
         {"version", no_argument, NULL, 'V'},         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     struct cfg_opts co = {.state_dir = "/var/lib/raven", .default_xml = default_config};
     const char *yang_dir = RAVEN_YANG_DIR, *admin_key = NULL, *web_dir = RAVEN_WEB_DIR, *level = "info";
+    const char *arena_opt = NULL;
+    struct ravend_daemon dmn = {0};
+    bool fresh = false;
     struct mgmt_opts mo = {0};
     char sock[MGMT_SOCK_NAME_MAX];
     struct ravend_stage stage = {0};
@@ -212,7 +220,7 @@ int main(int argc, char **argv)
     enum log_level lvl;
     int opt, rc = 1, mfd = -1;
 
-    while ((opt = getopt_long(argc, argv, "d:c:k:fl:y:w:u:Vh", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "d:c:k:fl:y:w:u:a:Vh", longopts, NULL)) != -1) {
         switch (opt) {
         case 'd':
             co.state_dir = optarg;
@@ -242,6 +250,12 @@ int main(int argc, char **argv)
             break;
         case 'u':
             so.user = optarg;
+            break;
+        case 'a':
+            arena_opt = optarg;
+            break;
+        case 'F':
+            fresh = true;
             break;
         case 'V':
             printf("ravend %s\n", RAVEN_VERSION);
@@ -278,6 +292,8 @@ int main(int argc, char **argv)
         log_err("ravend", "cannot create state directory %s: %s", co.state_dir, strerror(errno));
         goto out;
     }
+    if (ravend_arena_open(&dmn, arena_opt, co.state_dir))
+        goto out;
     ctx = cfg_yang_ctx(yang_dir, RAVEN_IETF_YANG_DIR);
     if (!ctx)
         goto out;
@@ -297,7 +313,7 @@ int main(int argc, char **argv)
     mgmt_set_super(mgmt, sup);
     if (frontends_add(sup, &stage, sock, yang_dir, web_dir, level))
         goto out;
-    apis = (struct ravend_apis){.ctx = ctx, .mgmt = mgmt};
+    apis = (struct ravend_apis){.ctx = ctx, .mgmt = mgmt, .cfg = d.cfg, .daemon = &dmn};
     cfg_set_notify(d.cfg, ravend_config_changed, &apis);
     cfg_set_reaper(d.cfg, reap_tree, q);
     dp = dp_new();
@@ -313,6 +329,7 @@ int main(int argc, char **argv)
             log_warn("ravend", "sessions' routes will not reach the kernel: no rtnetlink socket: %s", strerror(-err));
     }
     ike_engine_set_aaa(ike, aaa);
+    ike_engine_set_arena(ike, dmn.arena);
     crl = pki_crl_new(d.base);
     if (!crl)
         log_warn("ravend", "CRL fetching unavailable (libcurl did not start): only configured CRLs are checked");
@@ -327,6 +344,8 @@ int main(int argc, char **argv)
         print_errs("refusing to start: the configuration cannot be loaded", &errs);
         goto out;
     }
+    /* the configuration is in force: the sessions of the previous process go on */
+    ravend_arena_adopt(&dmn, ike, cfg_running_digest(d.cfg), fresh);
     if (ravend_admin_ensure(d.cfg, admin_key))
         goto out;
     for (int i = 0; i < 3; i++) {
@@ -362,7 +381,13 @@ out:
         ctlq_drain(q);
     if (d.cfg)
         cfg_set_notify(d.cfg, NULL, NULL);
-    /* sessions end with a DELETE to each peer, while the event loop still exists */
+    /* with a session arena the sessions stay for the next process (no DELETE, the
+     * XDP programs stay attached); without, they end with a DELETE to each peer,
+     * while the event loop still exists */
+    if (ike && dmn.arena) {
+        ike_engine_keep_sessions(ike);
+        dp_keep_programs(dp, true);
+    }
     ike_engine_free(ike);
     pki_crl_free(crl); /* after the engine, its listener */
     aaa_free(aaa); /* after the sessions: their Stop records are sent */
@@ -374,6 +399,7 @@ out:
     if (d.confirm_timer)
         event_free(d.confirm_timer);
     cfg_free(d.cfg);
+    ravend_arena_close(&dmn); /* after the dataplane: its workers wrote to it */
     ctlq_free(q);
     if (d.base)
         event_base_free(d.base);
