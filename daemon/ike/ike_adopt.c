@@ -174,6 +174,10 @@ void ike_persist_keep(struct ike_sess *s)
 void ike_engine_set_arena(struct ike_engine *e, struct sess_arena *a)
 {
     e->arena = a;
+    /* session ids stay unique for the arena's life: each process that opened it
+     * numbers its new sessions from its own 2^32 block (adopted ones keep theirs) */
+    if (a && e->next_id < (uint64_t)sess_arena_opens(a) << 32)
+        e->next_id = (uint64_t)sess_arena_opens(a) << 32;
     if (a && !e->ev_persist)
         e->ev_persist = evtimer_new(e->base, on_persist, e);
     if (!e->ev_persist)

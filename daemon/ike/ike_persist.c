@@ -263,8 +263,9 @@ static const struct fdesc sess_fields[] = {
 
 /* Fields of the session that are not plain values. */
 enum {
-    T_LOCAL = 120, T_PEER, T_NATT, T_LAST_RESP, T_REQ, T_CERT_ISSUER, T_CERT_SERIAL, T_DHCP, T_ALLOW_I, T_ALLOW_R,
-    T_DEL_Q, T_DEL_SENT, T_ROUTE, T_CHILD, T_SOCK_VRF,
+    T_LOCAL = 120, T_PEER = 121, T_NATT = 122, T_LAST_RESP = 123, T_REQ = 124, T_CERT_ISSUER = 125,
+    T_CERT_SERIAL = 126, T_DHCP = 127, T_ALLOW_I = 128, T_ALLOW_R = 129, T_DEL_Q = 130, T_DEL_SENT = 131,
+    T_ROUTE = 132, T_CHILD = 133, T_SOCK_VRF = 134,
 };
 
 static const struct fdesc child_fields[] = {
@@ -304,7 +305,7 @@ static const struct fdesc child_fields[] = {
     {233, F_U32, C(live_in), 0},
     {234, F_U32, C(live_out), 0},
 };
-enum { T_TSI = 280, T_TSR };
+enum { T_TSI = 280, T_TSR = 281 };
 
 #define NFIELDS(t) (sizeof(t) / sizeof((t)[0]))
 
