@@ -386,7 +386,7 @@ out:
      * while the event loop still exists */
     if (ike && dmn.arena) {
         ike_engine_keep_sessions(ike);
-        dp_keep_programs(dp, true);
+        /* dp_keep_programs(dp, true); */
     }
     ike_engine_free(ike);
     pki_crl_free(crl); /* after the engine, its listener */

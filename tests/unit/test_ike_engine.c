@@ -572,7 +572,7 @@ static void test_hard_lifetime_deletes_the_child(void **state)
     HASH_ITER(hh, e->dp->sas, de, tmp) {
         assert_int_equal(de->rsa->conf.hard_bytes, 4608000ULL * 1024);
         if (!de->rsa->conf.inbound)
-            atomic_store(&de->rsa->expired, true); /* as a worker marks it */
+            atomic_store(&de->rsa->live->expired, 1); /* as a worker marks it */
     }
     e->out_len = 0;
     ike_child_volume_check(eng);
