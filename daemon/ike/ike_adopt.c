@@ -207,6 +207,8 @@ static bool is_any(const struct sockaddr_storage *a)
  * the wildcard of its port), NULL if none is listened on any longer. */
 static struct ike_sock *find_sock(struct ike_engine *e, const struct ike_sess *s, const struct ike_persist_extra *x)
 {
+    if (e->output) /* the test seam: no sockets */
+        return &e->detached[x->natt ? 1 : 0];
     for (size_t i = 0; i < e->nsocks; i++) {
         struct ike_sock *sk = e->socks[i];
 
@@ -330,8 +332,8 @@ static void adopt_one(struct ike_engine *e, const void *rec, size_t len, uint32_
     }
     s->state = SESS_ESTABLISHED;
     if (!ike_persist_decode(rec, len, s, &x) || !ike_sess_adopt_insert(s)) {
-        log_warn("ike", "session arena: the record in slot %" PRIu32 " is not a session Raven can take over: "
-                 "dropped", slot);
+        log_warn("ike", "session arena: the record in slot %" PRIu32 " is not a session Raven can take over "
+                 "(field %u): dropped", slot, x.bad_tag);
         ike_persist_extra_fini(&x);
         s->nchild = 0;
         s->have_addr4 = s->have_addr6 = false;

@@ -166,11 +166,11 @@ static const struct fdesc sess_fields[] = {
     {3, F_BYTES, S(our_spi), 0},
     {4, F_BYTES, S(in.spi_i), 0},
     {5, F_BYTES, S(in.spi_r), 0},
-    {6, F_ENUM, S(in.group), 64},
-    {7, F_ENUM, S(in.prf), 16},
+    {6, F_ENUM, S(in.group), 65535},
+    {7, F_ENUM, S(in.prf), 65535},
     {8, F_BOOL, S(in.cbc), 0},
-    {9, F_ENUM, S(in.aead), 16},
-    {10, F_ENUM, S(in.integ), 16},
+    {9, F_ENUM, S(in.aead), 65535},
+    {10, F_ENUM, S(in.integ), 65535},
     {11, F_SIZE, S(in.encr_key_len), 36},
     {12, F_SIZE, S(in.integ_key_len), 64},
     {13, F_BYTES, S(in.ni), 0},
@@ -837,12 +837,17 @@ bool ike_persist_decode(const uint8_t *rec, size_t len, struct ike_sess *s, stru
         const struct fdesc *d = f_find(sess_fields, NFIELDS(sess_fields), tag);
 
         bad = d ? !r_field(d, v, flen, s) : !r_sess_other(tag, v, flen, s, x);
+        if (bad)
+            x->bad_tag = tag;
     }
     /* what a session needs to be one */
-    if (bad || !s->id || !s->local.ss_family || !s->peer.ss_family || !s->in.keys.prf_len ||
-        s->in.ni_len < 8 || s->in.nr_len < 8 || (s->req_pending && !s->req.n) || (!s->req_pending && s->req.n) ||
-        s->route_nfixed > s->allow_i.nts)
+    if (bad || !s->id || !s->local.ss_family || !s->peer.ss_family || !ike_prf_len(s->in.prf) ||
+        s->in.keys.prf_len != ike_prf_len(s->in.prf) || s->in.ni_len < 8 || s->in.nr_len < 8 ||
+        (s->req_pending && !s->req.n) || (!s->req_pending && s->req.n) || s->route_nfixed > s->allow_i.nts) {
+        if (!bad)
+            x->bad_tag = 0xffff; /* the fields do not make a session */
         return false;
+    }
     /* the child tables as long as the delete queues need */
     while (s->child_cap < x->ndel[0] || s->child_cap < x->ndel[1]) {
         size_t n = s->nchild;

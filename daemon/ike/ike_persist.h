@@ -16,6 +16,7 @@ struct ike_persist_extra {
     char vrf[16];       /* and its front-door VRF ("" the default table) */
     uint32_t *del[2];   /* its child DELETE queues (del_q, del_sent) */
     size_t ndel[2];
+    uint16_t bad_tag;   /* decoding failed at this field (0xffff: fields missing) */
 };
 
 /* Encodes the established session @s: *out (malloc'd, the caller wipes and frees
