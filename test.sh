@@ -17,6 +17,13 @@ werror=OFF
 cmake -S . -B build-test -DCMAKE_BUILD_TYPE=Debug -DRAVEN_SANITIZE=ON -DRAVEN_WERROR="$werror" >/dev/null
 cmake --build build-test -j "$jobs"
 
+# The main job's build (./run.sh), without sanitizers: a second ravend build of
+# the same session arena version, which test_restart.py takes sessions over with
+# (an upgrade).
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j "$jobs" --target ravend raven-netconfd raven-restd
+export RAVEND_ALT="$root/build/daemon/ravend"
+
 # Fuzz build: clang + libFuzzer.
 CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DRAVEN_FUZZ=ON -DRAVEN_WERROR="$werror" >/dev/null
 cmake --build build-fuzz -j "$jobs" --target fuzz_all

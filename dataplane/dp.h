@@ -115,7 +115,8 @@ struct dp_sa {
      * caller's that stays valid until dp_sa_del() returns, or NULL (the dataplane
      * keeps it). With @adopt the state found there is continued (an SA taken over
      * from an earlier process: sequence number, replay window, counters, hard
-     * lifetime charge); without, it is reset. */
+     * lifetime charge), the SA given as it was then (replay_window and esn say
+     * how the window's bits read); without, it is reset. One SA per memory. */
     struct dp_sa_live *live;
     bool adopt;
 };

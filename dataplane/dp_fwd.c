@@ -89,24 +89,24 @@ static inline void drop(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, en
 /* Charges a packet of @len inner bytes to the SA's hard lifetime (RFC 4301
  * 4.4.2.1): false once the SA is past it, and it carries nothing more. SAs
  * without a hard limit pay nothing. */
-static inline bool life_take(struct dp_rsa *sa, size_t len)
+static inline bool life_take(struct dp_rsa *sa, struct dp_sa_live *l, size_t len)
 {
     uint64_t p, b;
 
     if (__builtin_expect(!sa->conf.hard_bytes && !sa->conf.hard_packets, 1))
         return true;
-    if (atomic_load_explicit(&sa->expired, memory_order_relaxed))
+    if (atomic_load_explicit(&l->expired, memory_order_relaxed))
         return false;
-    p = atomic_fetch_add_explicit(&sa->life_packets, 1, memory_order_relaxed) + 1;
-    b = atomic_fetch_add_explicit(&sa->life_bytes, len, memory_order_relaxed) + len;
+    p = atomic_fetch_add_explicit(&l->life_packets, 1, memory_order_relaxed) + 1;
+    b = atomic_fetch_add_explicit(&l->life_bytes, len, memory_order_relaxed) + len;
     if ((sa->conf.hard_packets && p > sa->conf.hard_packets) || (sa->conf.hard_bytes && b > sa->conf.hard_bytes)) {
-        atomic_store_explicit(&sa->expired, true, memory_order_relaxed);
+        atomic_store_explicit(&l->expired, 1, memory_order_relaxed);
         return false;
     }
     /* this packet reaches the limit exactly: it passes, and the SA has expired
      * now (reported for deletion), not only when a next packet comes */
     if ((sa->conf.hard_packets && p == sa->conf.hard_packets) || (sa->conf.hard_bytes && b == sa->conf.hard_bytes))
-        atomic_store_explicit(&sa->expired, true, memory_order_relaxed);
+        atomic_store_explicit(&l->expired, 1, memory_order_relaxed);
     return true;
 }
 
@@ -281,6 +281,8 @@ static void from_outside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, u
     uint8_t *ip = pkt + ETH_HLEN, *esp, *inner, nh;
     size_t ihl, tot, esplen, ilen;
     struct dp_rsa *sa;
+    struct dp_sa_live *live;
+    struct dp_sa_live_ctr *ctr;
     struct esp_xform *xf;
     uint64_t seq;
     int rc, family;
@@ -311,29 +313,31 @@ static void from_outside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, u
         return drop(w, xs, addr, DP_DROP_MALFORMED);
     if (!(sa = dp_lookup_in(dp, rd32(esp))))
         return drop(w, xs, addr, DP_DROP_NO_SA);
-    if (atomic_load_explicit(&sa->expired, memory_order_relaxed))
+    live = sa->live;
+    ctr = &live->ctr[w->id];
+    if (atomic_load_explicit(&live->expired, memory_order_relaxed))
         return drop(w, xs, addr, DP_DROP_EXPIRED);
     pthread_spin_lock(&sa->replay_lock);
-    rc = esp_replay_check(&sa->replay, rd32(esp + 4), &seq);
+    rc = esp_replay_check(&sa->replay, live->replay_top, live->replay_bits, rd32(esp + 4), &seq);
     pthread_spin_unlock(&sa->replay_lock);
     if (rc) {
-        sa->ctr[w->id].replay++;
+        ctr->replay++;
         return drop(w, xs, addr, DP_DROP_REPLAY);
     }
     if (!(xf = worker_xf(w, sa)))
         return drop(w, xs, addr, DP_DROP_OTHER);
     rc = esp_open(xf, seq, esp, esplen, &inner, &ilen, &nh);
     if (rc == ESP_E_AUTH) {
-        sa->ctr[w->id].auth++;
+        ctr->auth++;
         return drop(w, xs, addr, DP_DROP_AUTH);
     }
     if (rc)
         return drop(w, xs, addr, rc == ESP_E_MALFORMED ? DP_DROP_MALFORMED : DP_DROP_OTHER);
     pthread_spin_lock(&sa->replay_lock);
-    rc = esp_replay_update(&sa->replay, seq);
+    rc = esp_replay_update(&sa->replay, &live->replay_top, live->replay_bits, seq);
     pthread_spin_unlock(&sa->replay_lock);
     if (rc) {
-        sa->ctr[w->id].replay++;
+        ctr->replay++;
         return drop(w, xs, addr, DP_DROP_REPLAY);
     }
     if (nh == NH_NONE) /* a dummy packet (RFC 4303 2.6): it ends here, counted with other */
@@ -353,17 +357,17 @@ static void from_outside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, u
         return drop(w, xs, addr, DP_DROP_MALFORMED);
     }
     if (!dp_sel_match(&sa->conf, family, src)) {
-        sa->ctr[w->id].selector++;
+        ctr->selector++;
         return drop(w, xs, addr, DP_DROP_SELECTOR);
     }
     if ((family == AF_INET && inner[8] <= 1) || (family == AF_INET6 && inner[7] <= 1))
         return drop(w, xs, addr, DP_DROP_NO_ROUTE);
-    if (!life_take(sa, ilen))
+    if (!life_take(sa, live, ilen))
         return drop(w, xs, addr, DP_DROP_EXPIRED);
     if (sa->conf.tcp_mss)
         dp_inner_mss_clamp(inner, ilen, family, sa->conf.tcp_mss);
-    sa->ctr[w->id].packets++;
-    sa->ctr[w->id].bytes += ilen;
+    ctr->packets++;
+    ctr->bytes += ilen;
     dp->wctr[w->id].dec_packets++;
     dp->wctr[w->id].dec_bytes += ilen;
     if (dp_lookup_route(dp, family, dst)) {
@@ -497,6 +501,7 @@ static void from_inside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, ui
     int family, esplen;
     const uint8_t *dst;
     struct dp_rsa *sa;
+    struct dp_sa_live *live;
     struct dp_outer *outer;
     struct esp_xform *xf;
     struct dp_xs *out = NULL, *mtu_of;
@@ -553,9 +558,10 @@ static void from_inside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, ui
     if ((size_t)((ip - (uint8_t *)w->area) & (DP_FRAME_SIZE - 1)) < ETH_HLEN + IP4_HLEN + UDP_HLEN + ESP_HEAD_MAX ||
         room < ilen + ESP_TAIL_MAX)
         return drop(w, xs, addr, DP_DROP_MTU);
-    if (!life_take(sa, ilen))
+    live = sa->live;
+    if (!life_take(sa, live, ilen))
         return drop(w, xs, addr, DP_DROP_EXPIRED);
-    seq = atomic_fetch_add_explicit(&sa->seq, 1, memory_order_relaxed) + 1;
+    seq = atomic_fetch_add_explicit(&live->seq, 1, memory_order_relaxed) + 1;
     if (!sa->conf.esn && seq > UINT32_MAX)
         return drop(w, xs, addr, DP_DROP_OTHER); /* must rekey (RFC 4303 3.3.3) */
     if (family == AF_INET)
@@ -573,8 +579,8 @@ static void from_inside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, ui
     esplen = esp_seal(xf, sa->conf.spi, seq, family == AF_INET ? 4 : 41, ip, ilen);
     if (esplen < 0)
         return drop(w, xs, addr, DP_DROP_OTHER);
-    sa->ctr[w->id].packets++;
-    sa->ctr[w->id].bytes += ilen;
+    live->ctr[w->id].packets++;
+    live->ctr[w->id].bytes += ilen;
     dp->wctr[w->id].enc_packets++;
     dp->wctr[w->id].enc_bytes += ilen;
     esp = ip - esp_head_len(xf);

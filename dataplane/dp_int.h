@@ -18,11 +18,6 @@
 
 #define DP_CACHELINE 64
 
-/* Per-worker counters of one SA (summed on read). */
-struct dp_sa_ctr {
-    uint64_t packets, bytes, replay, auth, selector;
-} __attribute__((aligned(DP_CACHELINE)));
-
 /* The outer header an outbound SA sends with (replaced whole on a session move). */
 struct dp_outer {
     struct rcu_head rcu;
@@ -32,23 +27,26 @@ struct dp_outer {
 };
 
 /* An SA as the workers see it. Keys and parameters are immutable once published;
- * the sequence counter, replay window and counters change under the rules noted. */
+ * what packets change (sequence number, replay window, counters, hard lifetime
+ * charge) is in *live, under the rules noted there. */
 struct dp_rsa {
     struct cds_lfht_node in_node; /* in dp->in_ht (inbound SAs) */
     struct rcu_head rcu;
     struct dp_sa conf;            /* as added (keys, selectors, limits) */
     struct esp_params params;     /* points into conf */
     struct dp_outer *outer;       /* RCU pointer */
-    _Atomic uint64_t seq;         /* outbound: last sequence number used */
-    pthread_spinlock_t replay_lock; /* inbound: check + update of the window */
-    struct esp_replay replay;
+    /* the caller's (dp_sa.live) or own_live: the sequence number (outbound, one
+     * atomic add per packet), the replay window's top and bits (inbound, under
+     * replay_lock), the per-worker counters (each worker its own), the hard
+     * lifetime's charge (atomic adds, only when the SA has a hard limit) */
+    struct dp_sa_live *live;
+    /* inbound: check + update of the window. Process-private: the window's state
+     * outlives the process, a lock a killed process held must not */
+    pthread_spinlock_t replay_lock;
+    struct esp_replay replay;     /* the window's size and ESN (its state: *live) */
     _Atomic(struct esp_xform *) xf[DP_MAX_WORKERS]; /* made by each worker on first use */
-    struct dp_sa_ctr ctr[DP_MAX_WORKERS];
-    /* hard lifetime, only kept when the SA has one: traffic charged by every
-     * worker (one atomic add per packet), and whether the limit was reached */
-    _Atomic uint64_t life_bytes, life_packets;
-    _Atomic bool expired;
     bool soft_reported, hard_reported; /* control thread only */
+    struct dp_sa_live own_live;   /* when the caller gave none */
 };
 
 /* A client prefix routed to an outbound SA. */

@@ -3,10 +3,34 @@
  * SAs' selectors) for the workers, published through userspace RCU. */
 #include <errno.h>
 #include <openssl/crypto.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include "dataplane/dp_int.h"
 #include "dataplane/dp_nl.h"
+
+/* struct dp_sa_live is part of the session arena's format (dp.h): a change of
+ * its layout must come with a new SESS_ARENA_VERSION. These catch one made by
+ * accident; change them only with that version. */
+_Static_assert(sizeof(struct dp_sa_live) == 1600, "dp_sa_live: size (the session arena's format)");
+_Static_assert(_Alignof(struct dp_sa_live) == 64, "dp_sa_live: alignment");
+_Static_assert(offsetof(struct dp_sa_live, seq) == 0, "dp_sa_live.seq");
+_Static_assert(offsetof(struct dp_sa_live, replay_top) == 8, "dp_sa_live.replay_top");
+_Static_assert(offsetof(struct dp_sa_live, replay_bits) == 16, "dp_sa_live.replay_bits");
+_Static_assert(offsetof(struct dp_sa_live, life_bytes) == 528, "dp_sa_live.life_bytes");
+_Static_assert(offsetof(struct dp_sa_live, life_packets) == 536, "dp_sa_live.life_packets");
+_Static_assert(offsetof(struct dp_sa_live, expired) == 544, "dp_sa_live.expired");
+_Static_assert(offsetof(struct dp_sa_live, reserved) == 548, "dp_sa_live.reserved");
+_Static_assert(offsetof(struct dp_sa_live, ctr) == 576, "dp_sa_live.ctr");
+_Static_assert(sizeof(struct dp_sa_live_ctr) == 64, "dp_sa_live_ctr: size");
+_Static_assert(offsetof(struct dp_sa_live_ctr, packets) == 0 && offsetof(struct dp_sa_live_ctr, bytes) == 8 &&
+                   offsetof(struct dp_sa_live_ctr, replay) == 16 && offsetof(struct dp_sa_live_ctr, auth) == 24 &&
+                   offsetof(struct dp_sa_live_ctr, selector) == 32,
+               "dp_sa_live_ctr: fields");
+_Static_assert(DP_LIVE_REPLAY_WORDS == ESP_REPLAY_WORDS, "the live window holds the largest one");
+/* the atomics are plain memory a later process reads and continues */
+_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2 && ATOMIC_INT_LOCK_FREE == 2, "lock-free atomics");
+_Static_assert(sizeof(_Atomic uint64_t) == 8 && sizeof(_Atomic uint32_t) == 4, "atomics as wide as their values");
 
 static __thread bool rcu_registered;
 
@@ -369,6 +393,9 @@ int dp_sa_add(struct dp *dp, const struct dp_sa *sa)
                                     .integ_key_len = sa->integ_key_len, .esn = sa->esn};
     pthread_spin_init(&r->replay_lock, PTHREAD_PROCESS_PRIVATE);
     esp_replay_init(&r->replay, sa->replay_window, sa->esn);
+    /* the caller's memory (continued with adopt, else reset once the SA is
+     * known good, below), or our own (zeroed above) */
+    r->live = sa->live ? sa->live : &r->own_live;
     if (!(r->outer = outer_new(&sa->local, &sa->peer, sa->udp_encap))) {
         pthread_spin_destroy(&r->replay_lock);
         free(r);
@@ -383,6 +410,8 @@ int dp_sa_add(struct dp *dp, const struct dp_sa *sa)
         return -EINVAL;
     }
     atomic_store(&r->xf[0], probe);
+    if (sa->live && !sa->adopt)
+        memset(sa->live, 0, sizeof(*sa->live)); /* no worker sees it before it is published */
     dp_rcu_enter();
     if (!sa->inbound) {
         struct route_op op = {.dp = dp, .rsa = r};
@@ -440,14 +469,20 @@ size_t dp_session_move(struct dp *dp, uint64_t session_id, const struct sockaddr
 
 static void rsa_sum(const struct dp_rsa *r, struct dp_sa_stats *out)
 {
+    const struct dp_sa_live *l = r->live;
+
     memset(out, 0, sizeof(*out));
     for (size_t i = 0; i < DP_MAX_WORKERS; i++) {
-        out->packets += r->ctr[i].packets;
-        out->bytes += r->ctr[i].bytes;
-        out->replay_drops += r->ctr[i].replay;
-        out->auth_failures += r->ctr[i].auth;
-        out->selector_drops += r->ctr[i].selector;
+        out->packets += l->ctr[i].packets;
+        out->bytes += l->ctr[i].bytes;
+        out->replay_drops += l->ctr[i].replay;
+        out->auth_failures += l->ctr[i].auth;
+        out->selector_drops += l->ctr[i].selector;
     }
+    if (r->conf.inbound)
+        out->seq = __atomic_load_n(&l->replay_top, __ATOMIC_RELAXED);
+    else
+        out->seq = atomic_load_explicit(&l->seq, memory_order_relaxed);
 }
 
 int dp_sa_del(struct dp *dp, uint64_t session_id, uint32_t spi, bool inbound, struct dp_sa_stats *last)
@@ -527,7 +562,7 @@ size_t dp_hard_expired(struct dp *dp, struct dp_sa_ref *out, size_t max)
 
         if (n == max)
             break;
-        if (r->hard_reported || !atomic_load_explicit(&r->expired, memory_order_relaxed))
+        if (r->hard_reported || !atomic_load_explicit(&r->live->expired, memory_order_relaxed))
             continue;
         r->hard_reported = true;
         out[n++] = (struct dp_sa_ref){r->conf.session_id, r->conf.spi, r->conf.inbound};

@@ -13,6 +13,7 @@
 #include "dataplane/esp.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -292,27 +293,26 @@ int esp_open(struct esp_xform *x, uint64_t seq, uint8_t *esp, size_t len, uint8_
 
 void esp_replay_init(struct esp_replay *r, uint32_t size, bool esn)
 {
-    memset(r, 0, sizeof(*r));
     if (size > ESP_REPLAY_MAX)
         size = ESP_REPLAY_MAX;
     r->size = (size + 63) & ~63u;
     r->esn = esn;
 }
 
-static bool replay_bit(const struct esp_replay *r, uint64_t seq)
+static bool replay_bit(const struct esp_replay *r, const uint64_t *bits, uint64_t seq)
 {
     uint32_t pos = (uint32_t)(seq % r->size);
 
-    return r->bits[pos / 64] >> (pos % 64) & 1;
+    return bits[pos / 64] >> (pos % 64) & 1;
 }
 
-int esp_replay_check(const struct esp_replay *r, uint32_t seq_lo, uint64_t *seq)
+int esp_replay_check(const struct esp_replay *r, uint64_t top, const uint64_t *bits, uint32_t seq_lo, uint64_t *seq)
 {
     uint64_t s = seq_lo;
 
     if (r->esn) {
         /* RFC 4303 Appendix A2.2, T = top, W = window, all mod 2^32 */
-        uint32_t tl = (uint32_t)r->top, th = (uint32_t)(r->top >> 32);
+        uint32_t tl = (uint32_t)top, th = (uint32_t)(top >> 32);
         uint32_t w = r->size ? r->size : ESP_INFER_NO_WINDOW;
         uint32_t bottom = tl - w + 1;
 
@@ -333,14 +333,14 @@ int esp_replay_check(const struct esp_replay *r, uint32_t seq_lo, uint64_t *seq)
     }
     if (s == 0)
         return -1;
-    if (r->size && s <= r->top && (r->top - s >= r->size || replay_bit(r, s)))
+    if (r->size && s <= top && (top - s >= r->size || replay_bit(r, bits, s)))
         return -1;
     *seq = s;
     return 0;
 }
 
 /* Clears the bits of the numbers in (from, to], fewer than size of them. */
-static void replay_clear(struct esp_replay *r, uint64_t from, uint64_t to)
+static void replay_clear(const struct esp_replay *r, uint64_t *bits, uint64_t from, uint64_t to)
 {
     uint64_t n = to - from;
     uint32_t pos = (uint32_t)((from + 1) % r->size);
@@ -348,33 +348,37 @@ static void replay_clear(struct esp_replay *r, uint64_t from, uint64_t to)
     while (n) {
         uint32_t b = pos % 64, k = n < 64 - b ? (uint32_t)n : 64 - b;
 
-        r->bits[pos / 64] &= ~(k == 64 ? ~0ull : ((1ull << k) - 1) << b);
+        bits[pos / 64] &= ~(k == 64 ? ~0ull : ((1ull << k) - 1) << b);
         n -= k;
         pos = (pos + k) % r->size;
     }
 }
 
-int esp_replay_update(struct esp_replay *r, uint64_t seq)
+int esp_replay_update(const struct esp_replay *r, uint64_t *top, uint64_t *bits, uint64_t seq)
 {
+    uint64_t old = *top;
     uint32_t pos;
 
     if (seq == 0)
         return -1;
     if (!r->size) {
-        if (seq > r->top)
-            r->top = seq;
+        if (seq > old)
+            *top = seq;
         return 0;
     }
-    if (seq > r->top) {
-        if (seq - r->top >= r->size)
-            memset(r->bits, 0, r->size / 8);
+    if (seq > old) {
+        /* the new top first (see esp.h): the compiler may not sink it below the
+         * clearing of the bits it frees */
+        *top = seq;
+        atomic_signal_fence(memory_order_seq_cst);
+        if (seq - old >= r->size)
+            memset(bits, 0, r->size / 8);
         else
-            replay_clear(r, r->top, seq);
-        r->top = seq;
-    } else if (r->top - seq >= r->size || replay_bit(r, seq)) {
+            replay_clear(r, bits, old, seq);
+    } else if (old - seq >= r->size || replay_bit(r, bits, seq)) {
         return -1;
     }
     pos = (uint32_t)(seq % r->size);
-    r->bits[pos / 64] |= 1ull << (pos % 64);
+    bits[pos / 64] |= 1ull << (pos % 64);
     return 0;
 }

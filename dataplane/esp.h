@@ -64,24 +64,31 @@ int esp_open(struct esp_xform *x, uint64_t seq, uint8_t *esp, size_t len, uint8_
              uint8_t *next_header);
 
 #define ESP_REPLAY_MAX 4096
+#define ESP_REPLAY_WORDS (ESP_REPLAY_MAX / 64)
 
-/* Anti-replay window (RFC 4303 3.4.3); size 0 turns the check off (sequence
- * numbers are still inferred for ESN). */
+/* An anti-replay window (RFC 4303 3.4.3): its configuration here; its state (top,
+ * the highest sequence number received and verified, and bits, a ring of size
+ * bits where number s is bit s % size) where the caller keeps it: the dataplane
+ * keeps it in struct dp_sa_live, which may outlive the process. A state of all
+ * zeroes is a window that has seen nothing. Size 0 turns the check off (sequence
+ * numbers are still inferred for ESN, and top still follows them). */
 struct esp_replay {
-    uint64_t top;  /* highest sequence number received and verified */
-    uint32_t size; /* window in packets */
+    uint32_t size; /* window in packets, a multiple of 64 */
     bool esn;
-    uint64_t bits[ESP_REPLAY_MAX / 64];
 };
 
 /* @size is rounded up to a multiple of 64, at most ESP_REPLAY_MAX. */
 void esp_replay_init(struct esp_replay *r, uint32_t size, bool esn);
 /* Infers the full sequence number of a packet whose header carries @seq_lo
- * (RFC 4303 Appendix A2 with ESN) and checks it against the window without
- * changing it: 0 with *seq set, or -1 for a replayed, too old or zero number. */
-int esp_replay_check(const struct esp_replay *r, uint32_t seq_lo, uint64_t *seq);
-/* Records @seq once its ICV verified, sliding the window; -1 if it was recorded
- * meanwhile (a duplicate that raced the check). */
-int esp_replay_update(struct esp_replay *r, uint64_t seq);
+ * (RFC 4303 Appendix A2 with ESN) and checks it against the window (@top,
+ * @bits[ESP_REPLAY_WORDS]) without changing it: 0 with *seq set, or -1 for a
+ * replayed, too old or zero number. */
+int esp_replay_check(const struct esp_replay *r, uint64_t top, const uint64_t *bits, uint32_t seq_lo, uint64_t *seq);
+/* Records @seq once its ICV verified, sliding the window (*top, @bits); -1 if it
+ * was recorded meanwhile (a duplicate that raced the check). *top is written
+ * before the bits it frees: a process killed in between leaves a window that
+ * refuses too much (numbers above the old top), never one that takes a number
+ * it has seen. */
+int esp_replay_update(const struct esp_replay *r, uint64_t *top, uint64_t *bits, uint64_t seq);
 
 #endif

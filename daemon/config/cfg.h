@@ -163,6 +163,10 @@ int cfg_print_xml_tagged(const struct lyd_node *tree, uint32_t flags, char **out
 /* Running's generation, bumped by every change, and when it last changed (@mtime
  * may be NULL): the entity tag and Last-Modified of the REST API. */
 uint64_t cfg_running_gen(const struct cfg *cfg, time_t *mtime);
+/* A digest of running as last persisted or loaded from the state directory,
+ * which, unlike the generation, a later process computes alike: the session
+ * arena records it, to tell whether running changed while ravend was stopped. */
+uint64_t cfg_running_digest(const struct cfg *cfg);
 /* Whether the candidate differs from running (uncommitted edits). */
 bool cfg_candidate_dirty(const struct cfg *cfg);
 

@@ -38,6 +38,7 @@ struct cfg {
     bool cand_active;           /* false while the candidate equals running */
     struct chg_vec cand_chg;    /* edits of the candidate since it left running */
     uint64_t running_gen;       /* bumped whenever running changes */
+    uint64_t running_digest;    /* of running as last persisted or loaded (cfg_store.c) */
     time_t running_mtime;       /* when running last changed (load time at start) */
     uint64_t cand_base_gen;     /* running_gen the candidate was copied from */
     struct lyd_node *startup;   /* NULL when startup does not exist */

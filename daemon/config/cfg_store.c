@@ -18,6 +18,17 @@ static int store_path(const struct cfg *cfg, const char *name, char *buf, size_t
     return 0;
 }
 
+/* FNV-1a of the persisted running configuration: tells a later process whether
+ * the file changed while ravend was stopped (the session arena keeps it). */
+static uint64_t digest(const char *data)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+
+    for (const unsigned char *p = (const unsigned char *)data; p && *p; p++)
+        h = (h ^ *p) * 0x100000001b3ULL;
+    return h;
+}
+
 int cfg_store_save(struct cfg *cfg, const char *name, const struct lyd_node *tree)
 {
     char path[PATH_MAX];
@@ -32,6 +43,8 @@ int cfg_store_save(struct cfg *cfg, const char *name, const struct lyd_node *tre
     rc = fs_write_atomic(path, data ? data : "", data ? strlen(data) : 0, 0600);
     if (rc)
         log_err("config", "cannot write %s: %s", path, strerror(-rc));
+    else if (!strcmp(name, "running"))
+        cfg->running_digest = digest(data);
     free(data);
     return rc;
 }
@@ -75,9 +88,16 @@ int cfg_store_load(struct cfg *cfg, const char *name, struct lyd_node **tree, st
                     strerror(-rc));
         return rc;
     }
+    if (!strcmp(name, "running"))
+        cfg->running_digest = digest(data);
     rc = cfg_parse_data(cfg, data, path, tree, errs);
     free(data);
     return rc;
+}
+
+uint64_t cfg_running_digest(const struct cfg *cfg)
+{
+    return cfg->running_digest;
 }
 
 int cfg_store_remove(struct cfg *cfg, const char *name)

@@ -16,6 +16,7 @@
 #include "daemon/base/log.h"
 #include "daemon/ike/ike_auth.h"
 #include "daemon/ike/ike_eng.h"
+#include "daemon/ike/ike_persist.h"
 #include "daemon/base/poison.h"
 
 enum { EAP_REQUEST = 1, EAP_RESPONSE = 2, EAP_SUCCESS = 3, EAP_FAILURE = 4, EAP_TYPE_IDENTITY = 1 };
@@ -475,6 +476,7 @@ static void renewed(int err, const struct dhcp_lease *l, void *arg)
     if (!err) {
         s->dhcp->lease_s = l->lease_s;
         s->dhcp_expires = now + l->lease_s;
+        ike_persist_mark(s);
         ike_dhcp_arm(s);
         return;
     }
@@ -652,6 +654,14 @@ void ike_acct_start(struct ike_sess *s)
         evtimer_add(s->ev_acct, &(struct timeval){.tv_sec = iv});
 }
 
+void ike_acct_resume(struct ike_sess *s)
+{
+    uint32_t iv = s->e->aaa ? aaa_interim_interval(s->e->aaa) : 0;
+
+    if (s->acct_list && iv && (s->ev_acct || (s->ev_acct = evtimer_new(s->e->base, on_acct, s))))
+        evtimer_add(s->ev_acct, &(struct timeval){.tv_sec = iv});
+}
+
 void ike_acct_stop(struct ike_sess *s, const char *reason)
 {
     static const struct {
@@ -734,6 +744,7 @@ int ike_dae(const struct aaa_dae *q, void *arg)
         }
         if (a->flow_limit != UINT32_MAX)
             s->flow_limit = a->flow_limit;
+        ike_persist_mark(s);
         log_info("ike", "session %" PRIu64 " changed by CoA:%s%s", s->id, a->session_timeout ? " session-timeout" : "",
                  a->flow_limit != UINT32_MAX ? " flow-limit" : "");
     }

@@ -24,6 +24,7 @@
 #include "daemon/ike/ike_sk.h"
 
 struct pool_set;
+struct sess_arena;
 
 /* Notify message types (RFC 7296 3.10.1 and IANA) */
 enum {
@@ -180,6 +181,10 @@ struct ike_child_sa {
     uint8_t peer_nonce[32];     /* the lowest nonce of the peer's rekey of it */
     size_t peer_nonce_len;      /* (RFC 7296 2.8.1 simultaneous rekeys) */
     struct dp_sa_stats base_in, base_out; /* traffic of the SAs it replaced */
+    /* with a session arena: the SAs' keys (for a later process to install them
+     * again) and their slots of changing state there (index + 1; 0: none) */
+    struct ike_child_keys keys;
+    uint32_t live_in, live_out;
 };
 
 /* A datagram kept for retransmission (one per fragment). */
@@ -335,6 +340,9 @@ struct ike_sess {
     uint8_t route_nfixed;        /* allow_i's first entries: the client's own addresses */
     uint8_t route_distance;
     uint32_t route_table, route_tag;
+    time_t ike_since;    /* when the IKE SA was made or last rekeyed */
+    uint32_t arena_slot; /* its record in the session arena (index + 1; 0: none) */
+    bool persist_dirty;  /* its record is to be written at the end of this turn */
 };
 
 struct ike_counters {
@@ -385,6 +393,13 @@ struct ike_engine {
     void *err_arg;
     size_t nerr;
     struct ike_rtnl *rt; /* kernel routes of sessions, once ike_engine_routes_start ran */
+    /* the session arena (ike_adopt.c): records written as sessions change */
+    struct sess_arena *arena;
+    bool keeping;           /* exiting with the sessions kept for the next process */
+    bool arena_full_logged;
+    struct event *ev_persist; /* writes the records marked in this turn of the loop */
+    uint64_t *dirty;          /* their session ids */
+    size_t ndirty, dirty_cap;
 };
 
 /* Socket addresses */
@@ -548,7 +563,12 @@ void ike_authz_name(const struct ike_conf *c, const struct lyd_node *src, int id
 /* ike_route.c: sessions' kernel routes (protocol IKE_ROUTE_PROTO), route set
  * interface, VRF devices */
 #define IKE_ROUTE_PROTO 245
-struct ike_kroute;
+struct ike_kroute {
+    uint8_t family, plen;
+    uint8_t dst[16];
+    uint32_t table, metric, realm;
+    bool tried, installed;
+};
 /* Fill what a policy / RADIUS answer sets of the route attributes and @a does not
  * have yet (called from the authorization merge). */
 void ike_route_attrs_policy(const struct lyd_node *pol, struct ike_attrs *a);
@@ -650,7 +670,32 @@ char *ike_id_text(uint8_t type, const uint8_t *data, size_t len);
 const char *ike_id_type_name(uint8_t type);
 /* A fresh inbound SPI, unused in the dataplane. */
 uint32_t ike_new_spi(struct ike_engine *e);
+/* ike_child_dp.c: a child's two SAs in the dataplane */
+void ike_child_dp_conf(const struct ike_sess *s, const struct ike_child_sa *c, const struct ike_child_keys *k,
+                       struct dp_sa *in, struct dp_sa *out);
 bool ike_child_install(struct ike_sess *s, struct ike_child_sa *c, const struct ike_child_keys *k);
 void ike_child_remove(struct ike_sess *s, struct ike_child_sa *c);
+
+/* ike_adopt.c: the session arena. A new child's SA slots there (and its keys kept
+ * for the record), given to the dataplane through @in and @out; none without an
+ * arena or when it is full (the SAs then do not survive a restart). */
+bool ike_persist_child_live(struct ike_sess *s, struct ike_child_sa *c, const struct ike_child_keys *k,
+                            struct dp_sa *in, struct dp_sa *out);
+/* The child's SAs left the dataplane: their slots go back, its keys are wiped. */
+void ike_persist_child_gone(struct ike_sess *s, struct ike_child_sa *c);
+/* At exit with the sessions kept: frees what memory only the session holds and
+ * gives nothing back outside (leases, routes, SAs, DHCP). */
+void ike_persist_keep(struct ike_sess *s);
+
+/* ike_engine.c: what adoption needs of the session table. A new session (not in
+ * any table); one decoded from a record put into the tables as established
+ * (false: its id or SPI is in use); one that could not be adopted freed; our
+ * request under way sent again. */
+struct ike_sess *ike_sess_new(struct ike_engine *e);
+bool ike_sess_adopt_insert(struct ike_sess *s);
+void ike_sess_discard(struct ike_sess *s);
+void ike_sess_resend_request(struct ike_sess *s);
+/* ike_aaa.c: interim accounting of an adopted session goes on. */
+void ike_acct_resume(struct ike_sess *s);
 
 #endif

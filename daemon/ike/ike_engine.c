@@ -22,6 +22,7 @@
 #include "dataplane/dp.h"
 #include "daemon/base/log.h"
 #include "daemon/ike/ike_eng.h"
+#include "daemon/ike/ike_persist.h"
 #include "daemon/pool/pool.h"
 #include "daemon/base/poison.h"
 
@@ -194,6 +195,7 @@ bool ike_sess_respond(struct ike_sess *s, uint8_t exchange, uint32_t msg_id, uin
     out_free(&s->last_resp);
     if (!seal(s, exchange, true, msg_id, first, inner, inner_len, &s->last_resp))
         return false;
+    ike_persist_save(s); /* before the answer goes: a new process answers its retransmission */
     out_send(s, &s->last_resp);
     return true;
 }
@@ -331,6 +333,10 @@ static struct ike_sess *sess_new(struct ike_engine *e)
 /* Gives back what a session holds outside itself: child SAs, leases. */
 static void drop_resources(struct ike_sess *s)
 {
+    if (s->e->keeping) { /* exiting: the next process takes them over */
+        ike_persist_keep(s);
+        return;
+    }
     for (size_t i = 0; i < s->nchild; i++)
         ike_child_remove(s, &s->child[i]);
     s->nchild = 0;
@@ -401,6 +407,8 @@ static void sess_free(struct ike_sess *s)
 {
     struct ike_engine *e = s->e;
 
+    ike_persist_forget(s);
+
     if (s->state == SESS_REKEYED) {
         HASH_DELETE(hh_r, e->by_r, s);
         sess_release(s);
@@ -420,6 +428,42 @@ static void sess_free(struct ike_sess *s)
 void ike_sess_abandon(struct ike_sess *s)
 {
     sess_free(s);
+}
+
+struct ike_sess *ike_sess_new(struct ike_engine *e)
+{
+    return sess_new(e);
+}
+
+bool ike_sess_adopt_insert(struct ike_sess *s)
+{
+    struct ike_engine *e = s->e;
+    struct ike_sess *o;
+
+    HASH_FIND(hh_id, e->by_id, &s->id, sizeof(s->id), o);
+    if (o)
+        return false;
+    HASH_FIND(hh_r, e->by_r, s->our_spi, 8, o);
+    if (o)
+        return false;
+    s->state = SESS_ESTABLISHED;
+    HASH_ADD(hh_r, e->by_r, our_spi, 8, s);
+    HASH_ADD(hh_id, e->by_id, id, sizeof(s->id), s);
+    e->established++;
+    if (e->next_id < s->id)
+        e->next_id = s->id;
+    return true;
+}
+
+void ike_sess_discard(struct ike_sess *s)
+{
+    sess_release(s);
+}
+
+void ike_sess_resend_request(struct ike_sess *s)
+{
+    out_send(s, &s->req);
+    evtimer_add(s->ev_retx, &(struct timeval){.tv_sec = s->dpd_retry ? s->dpd_retry : 2});
 }
 
 bool ike_sess_stub(struct ike_sess *s, struct ike_sess *stub)
@@ -452,6 +496,7 @@ bool ike_sess_stub(struct ike_sess *s, struct ike_sess *stub)
     stub->last_resp = s->last_resp;
     stub->our_next = s->our_next;
     memset(&s->last_resp, 0, sizeof(s->last_resp));
+    ike_persist_mark(s); /* its new IKE SA, once the caller has made it */
     out_free(&s->req);
     s->req_pending = false;
     evtimer_del(s->ev_retx);
@@ -475,6 +520,7 @@ void ike_sess_established(struct ike_sess *s)
     s->msg1 = NULL;
     s->e->c.auth_completed++;
     s->e->c.accepted++;
+    ike_persist_mark(s); /* once IKE_AUTH's steps are done (child SA, accounting) */
 }
 
 void ike_sess_notify_event(struct ike_sess *s, const char *name, const char *reason, const char *message)
@@ -541,6 +587,7 @@ bool ike_sess_request(struct ike_sess *s, int kind, uint8_t exchange, uint8_t fi
     s->req_pending = true;
     s->req_kind = kind;
     s->req_tries = 0;
+    ike_persist_save(s); /* before it goes: a new process sends it again */
     out_send(s, &s->req);
     evtimer_add(s->ev_retx, &(struct timeval){.tv_sec = s->dpd_retry ? s->dpd_retry : 2});
     return true;
@@ -579,6 +626,8 @@ static void send_ike_delete(struct ike_sess *s)
 void ike_sess_end(struct ike_sess *s, const char *reason, bool send_delete)
 {
     char a[INET6_ADDRSTRLEN];
+
+    ike_persist_forget(s); /* a later process does not take an ending session over */
 
     if (s->state == SESS_DELETING) {
         sess_free(s); /* the end of an ending session: the peer is gone or has gone */
@@ -643,6 +692,7 @@ static void on_keepalive(evutil_socket_t fd, short what, void *arg)
  * re-authenticated) its IKE SA by then loses the session. */
 void ike_sess_ike_rekeyed(struct ike_sess *s)
 {
+    s->ike_since = time(NULL);
     if (s->ike_lifetime && s->ev_ikelife) {
         evtimer_add(s->ev_ikelife, &(struct timeval){.tv_sec = s->ike_lifetime});
         /* Raven rekeys the IKE SA itself at 90% of its lifetime */
@@ -992,6 +1042,7 @@ static void handle_response(struct ike_sess *s, const uint8_t *buf, size_t len, 
         s->last_rx = time(NULL);
         evtimer_del(s->ev_retx);
         out_free(&s->req);
+        ike_persist_mark(s);
         if (s->state == SESS_DELETING) {
             /* the session ended while this request was under way: now its DELETE */
             free(inner);
@@ -1068,6 +1119,7 @@ static void handle_request(struct ike_sess *s, const uint8_t *buf, size_t len, c
         dp_session_move(e->dp, s->id, local, peer, sk->natt);
     }
     s->peer_next++;
+    ike_persist_mark(s); /* whatever the request changes, even without an answer */
     if (rc == IKE_SK_INVALID_SYNTAX || rc == IKE_SK_UNKNOWN_CRITICAL) {
         struct ike_builder bd;
         struct ike_hdr h = {0};

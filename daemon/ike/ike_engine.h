@@ -82,4 +82,25 @@ void ike_engine_input(struct ike_engine *e, const struct sockaddr_storage *local
 /* clear-counters for the IKE scope. */
 void ike_engine_clear_counters(struct ike_engine *e);
 
+/* The session arena (daemon/session/sess_arena.h, borrowed: it outlives the
+ * engine): each established session's record and its child SAs' changing state
+ * are kept there, so that a new ravend takes the sessions over. Set before any
+ * session exists. */
+struct sess_arena;
+void ike_engine_set_arena(struct ike_engine *e, struct sess_arena *a);
+/* Takes over the sessions an earlier process left in the arena, once the
+ * configuration is applied: each one whose IKE address is still listened on,
+ * whose profile is still configured and whose addresses its pools still hold
+ * goes on where it was (same SPIs, keys, message IDs, sequence numbers, leases,
+ * accounting session); the others are ended (a DELETE to the client, accounting
+ * Stop), as all are with @fresh. Unreadable records are dropped. */
+struct ike_adopt_result {
+    uint32_t adopted, ended, unreadable;
+};
+void ike_engine_adopt(struct ike_engine *e, bool fresh, struct ike_adopt_result *res);
+/* At exit: the sessions stay in the arena for the next process (ike_engine_free
+ * then sends no DELETE and no accounting Stop and gives no lease back). Without
+ * an arena, nothing changes: the sessions end at ike_engine_free. */
+void ike_engine_keep_sessions(struct ike_engine *e);
+
 #endif

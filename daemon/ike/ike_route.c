@@ -30,13 +30,6 @@
 #include "daemon/ike/ike_eng.h"
 #include "daemon/base/poison.h"
 
-struct ike_kroute {
-    uint8_t family, plen;
-    uint8_t dst[16];
-    uint32_t table, metric, realm;
-    bool tried, installed;
-};
-
 struct ike_rtnl {
     struct mnl_socket *nl;
     uint32_t seq;

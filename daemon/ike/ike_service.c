@@ -194,8 +194,8 @@ void ike_engine_free(struct ike_engine *e)
     if (e->crl)
         pki_crl_set_notify(e->crl, NULL, NULL); /* the cache outlives the engine */
     HASH_ITER(hh_id, e->by_id, s, tmp) {
-        if (s->state == SESS_DELETING)
-            ike_sess_abandon(s);
+        if (s->state == SESS_DELETING || e->keeping)
+            ike_sess_abandon(s); /* kept: the next process takes it over from the arena */
         else
             ike_sess_end(s, "admin-clear", true);
     }
@@ -210,6 +210,9 @@ void ike_engine_free(struct ike_engine *e)
     dhcp_client_free(e->dhcp); /* after the sessions: their leases are released */
     if (e->ev_dp)
         event_free(e->ev_dp);
+    if (e->ev_persist)
+        event_free(e->ev_persist);
+    free(e->dirty);
     OPENSSL_cleanse(e->cookie_secret, sizeof(e->cookie_secret));
     OPENSSL_cleanse(e->cookie_prev, sizeof(e->cookie_prev));
     free(e);

@@ -250,6 +250,8 @@ static void session_state(struct ike_sess *s, struct lyd_node *state, time_t now
         ike_add_u64(cs, "replay-errors", in.replay_drops);
         ike_add_u64(cs, "auth-failures", in.auth_failures);
         ike_add_u64(cs, "selector-mismatches", in.selector_drops);
+        ike_add_u64(cn, "outbound-sequence", out.seq);
+        ike_add_u64(cn, "inbound-replay-top", in.seq);
     }
     st = inner(n, "statistics");
     ike_add_u64(st, "bytes-in", bi);

@@ -535,6 +535,23 @@ static bool carry_one(struct pool_set *nw, const struct lease *l)
     return !held(nw, key) && lease_add(nw, q, l->addr, key, l->owner, false);
 }
 
+int pool_take(struct pool_set *ps, const char *name, bool ipv6, uint32_t addr, uint64_t owner)
+{
+    struct pool *p = find(ps, name);
+    uint8_t key[16];
+    struct lease *l;
+
+    if (!p || p->ipv6 != ipv6)
+        return -ENOENT;
+    if (!range_of(p, addr))
+        return -ERANGE;
+    lease_key(p, addr, key);
+    l = held(ps, key);
+    if (l)
+        return l->owner == owner && l->pool == p && !l->claimed ? 0 : -EADDRINUSE;
+    return lease_add(ps, p, addr, key, owner, false) ? 0 : -ENOMEM;
+}
+
 size_t pool_set_carry(struct pool_set *nw, const struct pool_set *old,
                       void (*misfit)(const char *pool, uint32_t addr, uint64_t owner, void *arg), void *arg)
 {

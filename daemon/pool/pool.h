@@ -55,6 +55,11 @@ int pool_add_range(struct pool_set *ps, struct pool *p, uint32_t start, uint32_t
 /* Leases an address of pool @name to @owner: 0, -ENOENT (no such pool) or
  * -ENOSPC (exhausted; counted as an allocation failure). */
 int pool_alloc(struct pool_set *ps, const char *name, uint64_t owner, uint32_t *addr);
+/* Leases address @addr of pool @name (IPv4; with @ipv6, the IPv6 pool's lease
+ * index @addr) to @owner, as a session that a new process takes over held it: 0
+ * (also when @owner holds it already), -ENOENT (no such pool of that family),
+ * -ERANGE (not in the pool's ranges), -EADDRINUSE (held by another) or -ENOMEM. */
+int pool_take(struct pool_set *ps, const char *name, bool ipv6, uint32_t addr, uint64_t owner);
 /* Returns a lease; false if @addr was not leased from @name (a claim is given
  * back with pool_unclaim). */
 bool pool_release(struct pool_set *ps, const char *name, uint32_t addr);

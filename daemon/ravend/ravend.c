@@ -40,6 +40,10 @@ struct ravend {
     const char *yang_dir, *admin_key, *web_dir, *level;
     struct super_opts so;
     bool foreground;
+    const char *arena_opt; /* --arena */
+    bool fresh;            /* --fresh */
+    /* the session arena, and what this process found in it */
+    struct ravend_daemon dmn;
     /* the control thread */
     struct ly_ctx *ctx;
     struct event_base *base;
@@ -74,6 +78,10 @@ static void usage(FILE *f)
             "  -y, --yang-dir DIR    directory of the raven YANG modules [%s]\n"
             "  -w, --web-dir DIR     the dashboard's files, served under /ui/ [%s]\n"
             "  -u, --frontend-user NAME  user of the management front ends [raven, else nobody]\n"
+            "  -a, --arena PATH      the session arena, on tmpfs: established sessions survive a restart\n"
+            "                        of ravend (SIGTERM and kill -9 alike); \"none\": they end when it\n"
+            "                        stops [/run/raven/arena, else /dev/shm/raven/arena]\n"
+            "      --fresh           end (DELETE, accounting Stop) the sessions found in the arena\n"
             "  -V, --version         print the version\n"
             "  -h, --help            this text\n",
             RAVEN_YANG_DIR, RAVEN_WEB_DIR);
@@ -210,12 +218,13 @@ static int parse_options(struct ravend *d, int argc, char **argv)
         {"log-level", required_argument, NULL, 'l'}, {"yang-dir", required_argument, NULL, 'y'},
         {"web-dir", required_argument, NULL, 'w'},
         {"frontend-user", required_argument, NULL, 'u'},
+        {"arena", required_argument, NULL, 'a'},     {"fresh", no_argument, NULL, 'F'},
         {"version", no_argument, NULL, 'V'},         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     enum log_level lvl;
     int opt;
 
-    while ((opt = getopt_long(argc, argv, "d:c:k:fl:y:w:u:Vh", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "d:c:k:fl:y:w:u:a:Vh", longopts, NULL)) != -1) {
         switch (opt) {
         case 'd':
             d->co.state_dir = optarg;
@@ -246,6 +255,12 @@ static int parse_options(struct ravend *d, int argc, char **argv)
         case 'u':
             d->so.user = optarg;
             break;
+        case 'a':
+            d->arena_opt = optarg;
+            break;
+        case 'F':
+            d->fresh = true;
+            break;
         case 'V':
             printf("ravend %s\n", RAVEN_VERSION);
             return 0;
@@ -265,14 +280,16 @@ static int parse_options(struct ravend *d, int argc, char **argv)
     return -1;
 }
 
-/* The state directory, the YANG context, the event loop with its control queue,
- * the datastore and its confirmed-commit timer. */
+/* The state directory, the session arena, the YANG context, the event loop with
+ * its control queue, the datastore and its confirmed-commit timer. */
 static int start_control(struct ravend *d)
 {
     if (fs_mkdir_p(d->co.state_dir, 0700)) {
         log_err("ravend", "cannot create state directory %s: %s", d->co.state_dir, strerror(errno));
         return -1;
     }
+    if (ravend_arena_open(&d->dmn, d->arena_opt, d->co.state_dir))
+        return -1;
     d->ctx = cfg_yang_ctx(d->yang_dir, RAVEN_IETF_YANG_DIR);
     if (!d->ctx)
         return -1;
@@ -300,7 +317,7 @@ static int start_management(struct ravend *d)
     mgmt_set_super(d->mgmt, d->sup);
     if (frontends_add(d->sup, &d->stage, d->sock, d->yang_dir, d->web_dir, d->level))
         return -1;
-    d->apis = (struct ravend_apis){.ctx = d->ctx, .mgmt = d->mgmt};
+    d->apis = (struct ravend_apis){.ctx = d->ctx, .mgmt = d->mgmt, .cfg = d->cfg, .daemon = &d->dmn};
     cfg_set_notify(d->cfg, ravend_config_changed, &d->apis);
     cfg_set_reaper(d->cfg, reap_tree, d->q);
     return 0;
@@ -322,6 +339,7 @@ static int start_vpn(struct ravend *d)
     if (err)
         log_warn("ravend", "sessions' routes will not reach the kernel: no rtnetlink socket: %s", strerror(-err));
     ike_engine_set_aaa(d->ike, d->aaa);
+    ike_engine_set_arena(d->ike, d->dmn.arena);
     d->crl = pki_crl_new(d->base);
     if (!d->crl)
         log_warn("ravend", "CRL fetching unavailable (libcurl did not start): only configured CRLs are checked");
@@ -331,8 +349,8 @@ static int start_vpn(struct ravend *d)
     return 0;
 }
 
-/* Every configuration node has a handler; running loaded (and applied); an
- * admin exists. */
+/* Every configuration node has a handler; running loaded (and applied); the
+ * sessions of the previous process taken over; an admin exists. */
 static int load_config(struct ravend *d)
 {
     struct cfg_errs errs = {0};
@@ -346,6 +364,7 @@ static int load_config(struct ravend *d)
         print_errs("refusing to start: the configuration cannot be loaded", &errs);
         goto out;
     }
+    ravend_arena_adopt(&d->dmn, d->ike, cfg_running_digest(d->cfg), d->fresh);
     if (ravend_admin_ensure(d->cfg, d->admin_key))
         goto out;
     rc = 0;
@@ -394,7 +413,13 @@ static void stop(struct ravend *d)
         ctlq_drain(d->q);
     if (d->cfg)
         cfg_set_notify(d->cfg, NULL, NULL);
-    /* sessions end with a DELETE to each peer, while the event loop still exists */
+    /* with a session arena the sessions stay for the next process (no DELETE, the
+     * XDP programs stay attached); without, they end with a DELETE to each peer,
+     * while the event loop still exists */
+    if (d->ike && d->dmn.arena) {
+        ike_engine_keep_sessions(d->ike);
+        /* dp_keep_programs(d->dp, true); */
+    }
     ike_engine_free(d->ike);
     pki_crl_free(d->crl); /* after the engine, its listener */
     aaa_free(d->aaa); /* after the sessions: their Stop records are sent */
@@ -406,6 +431,7 @@ static void stop(struct ravend *d)
     if (d->confirm_timer)
         event_free(d->confirm_timer);
     cfg_free(d->cfg);
+    ravend_arena_close(&d->dmn); /* after the dataplane: its workers wrote to it */
     ctlq_free(d->q);
     if (d->base)
         event_base_free(d->base);

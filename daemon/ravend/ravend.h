@@ -2,7 +2,10 @@
 #ifndef RAVEN_RAVEND_H
 #define RAVEN_RAVEND_H
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "daemon/config/cfg.h"
 #include "daemon/mgmt/mgmt.h"
@@ -18,9 +21,12 @@ int ravend_vpn_state(struct ly_ctx *ctx, struct lyd_node **data, void *arg);
 int ravend_vpn_rpc(const struct lyd_node *rpc, struct lyd_node *output, struct cfg_errs *errs, void *arg);
 /* The management socket that receives events; NULL once it is gone (at shutdown,
  * the engine's last events are dropped). */
+struct ravend_daemon;
 struct ravend_apis {
     struct ly_ctx *ctx;
     struct mgmt *mgmt;
+    struct cfg *cfg;
+    struct ravend_daemon *daemon;
 };
 /* An event of the engine (adopted): to the front ends (@arg: ravend_apis). The
  * state hook ravend_vpn_state takes the same @arg. */
@@ -47,6 +53,25 @@ struct ravend_stage {
 int ravend_stage(struct ravend_stage *st, uid_t uid, gid_t gid);
 /* Removes the copies and frees the paths. */
 void ravend_stage_clear(struct ravend_stage *st);
+/* ravend_arena.c: this process and its session arena (vpn-state/daemon). */
+struct sess_arena;
+struct ravend_daemon {
+    time_t started_at;
+    struct sess_arena *arena; /* NULL: none */
+    char *arena_path;
+    const char *arena_state;  /* none | new | adopted | set-aside */
+    uint32_t adopted, ended;
+};
+/* Opens the arena @opt names ("none": none; NULL: the default on tmpfs) for the
+ * state directory @state_dir. An arena named on the command line that cannot be
+ * used is an error (-errno); the default one only a warning. */
+int ravend_arena_open(struct ravend_daemon *d, const char *opt, const char *state_dir);
+/* Once the configuration is applied: takes the sessions over (@fresh: ends
+ * them); @digest: running's (cfg_running_digest). */
+struct ike_engine;
+void ravend_arena_adopt(struct ravend_daemon *d, struct ike_engine *ike, uint64_t digest, bool fresh);
+void ravend_arena_state(const struct ravend_daemon *d, struct lyd_node *vpn_state);
+void ravend_arena_close(struct ravend_daemon *d);
 /* Prints where the management APIs listen, from running. */
 void ravend_print_endpoints(struct cfg *cfg);
 

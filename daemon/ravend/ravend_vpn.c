@@ -12,6 +12,7 @@
 #include "daemon/ike/ike_engine.h"
 #include "dataplane/dp.h"
 #include "daemon/ravend/ravend.h"
+#include "daemon/session/sess_arena.h"
 #include "daemon/base/poison.h"
 
 /* The subtrees the IKEv2 engine compiles into one configuration (it reads the
@@ -292,6 +293,8 @@ int ravend_vpn_state(struct ly_ctx *ctx, struct lyd_node **data, void *arg)
     ike_engine_state(vpn_state.ike, st);
     aaa_state(vpn_state.aaa, st);
     dataplane_state(vpn_state.dp, st);
+    if (arg)
+        ravend_arena_state(((struct ravend_apis *)arg)->daemon, st);
     if (arg && mgmt_state(((struct ravend_apis *)arg)->mgmt, st)) {
         lyd_free_tree(st);
         return -ENOMEM;
@@ -371,4 +374,7 @@ void ravend_config_changed(const struct cfg_actor *actor, const struct cfg_chang
     struct ravend_apis *apis = arg;
 
     mgmt_config_changed(actor, chg, n, apis->mgmt);
+    /* the arena says under which configuration its records were written */
+    if (apis->daemon && apis->daemon->arena && apis->cfg)
+        sess_arena_set_generation(apis->daemon->arena, cfg_running_digest(apis->cfg));
 }

@@ -326,7 +326,7 @@ static void counters(uint64_t *o)
     o[n++] = k->idle_polls;
     o[n++] = k->busy_ns;
     for (size_t i = 0; i < NSA; i++) {
-        const struct dp_sa_ctr *c = &rsa[i]->ctr[0];
+        const struct dp_sa_live_ctr *c = &rsa[i]->live->ctr[0];
         o[n++] = c->packets;
         o[n++] = c->bytes;
         o[n++] = c->replay;
@@ -373,15 +373,15 @@ static void sas_reset(uint32_t lo, uint8_t hi)
         struct dp_rsa *r = rsa[i];
         uint64_t v = r->conf.esn ? (uint64_t)hi << 32 | lo : lo;
 
-        atomic_store(&r->life_bytes, 0);
-        atomic_store(&r->life_packets, 0);
-        atomic_store(&r->expired, false);
+        atomic_store(&r->live->life_bytes, 0);
+        atomic_store(&r->live->life_packets, 0);
+        atomic_store(&r->live->expired, 0);
         r->hard_reported = false;
         if (r->conf.inbound) {
-            esp_replay_init(&r->replay, r->conf.replay_window, r->conf.esn);
-            r->replay.top = v;
+            memset(r->live->replay_bits, 0, sizeof(r->live->replay_bits));
+            r->live->replay_top = v;
         } else {
-            atomic_store(&r->seq, v);
+            atomic_store(&r->live->seq, v);
         }
     }
 }
@@ -465,7 +465,8 @@ static size_t build_outside(uint8_t *f, const uint8_t *hdr, const uint8_t *body,
         inner[ilen + i] = (uint8_t)(0xa0 + i);
     memcpy(expect, inner, ilen + tfc); /* a length field may take in TFC bytes */
     *expect_len = ilen + tfc;
-    if (esp_replay_check(&rsa[si]->replay, rd32(hdr + 3), &seq))
+    if (esp_replay_check(&rsa[si]->replay, rsa[si]->live->replay_top, rsa[si]->live->replay_bits, rd32(hdr + 3),
+                         &seq))
         seq = rsa[si]->conf.esn ? (uint64_t)hdr[11] << 32 | rd32(hdr + 3) : rd32(hdr + 3);
     for (size_t i = 0; i < sizeof(iv); i++)
         iv[i] = (uint8_t)(seq >> (i % 8 * 8)) ^ (uint8_t)i;
@@ -638,9 +639,9 @@ static void check_sealed(const uint8_t *f, size_t len, const uint8_t *orig, size
         }
     CHECK(r && r->outer->udp_encap == (ip[9] == 17) && !memcmp(ip + 16, &r->outer->peer, 4) &&
           !memcmp(ip + 12, &r->outer->local, 4));
-    CHECK(rd32(esp + 4) == (uint32_t)atomic_load(&r->seq));
+    CHECK(rd32(esp + 4) == (uint32_t)atomic_load(&r->live->seq));
     memcpy(buf, esp, esplen);
-    CHECK(esp_open(peer_xf[si], atomic_load(&r->seq), buf, esplen, &inner, &ilen, &nh) == ESP_OK);
+    CHECK(esp_open(peer_xf[si], atomic_load(&r->live->seq), buf, esplen, &inner, &ilen, &nh) == ESP_OK);
     want = family == AF_INET ? rd16(orig + 2) : rd16(orig + 4) + 40u;
     CHECK(want <= olen && ilen == want && nh == (family == AF_INET ? 4 : 41));
     CHECK(ip[1] == (family == AF_INET ? orig[1] : (uint8_t)((orig[0] & 15) << 4 | orig[1] >> 4)));

@@ -83,13 +83,13 @@ static void put32(uint8_t *p, uint32_t v)
 static void open_raw(size_t c, int esn, const uint8_t *data, size_t size)
 {
     struct esp_replay r;
+    uint64_t top = 0x1000000f0ull >> (esn ? 0 : 8), bits[ESP_REPLAY_WORDS] = {0};
     uint8_t *copy, *inner, nh;
     size_t inner_len;
     uint64_t seq = 1;
 
     esp_replay_init(&r, 64, esn);
-    r.top = 0x1000000f0ull >> (esn ? 0 : 8);
-    if (size >= 8 && esp_replay_check(&r, get32(data + 4), &seq))
+    if (size >= 8 && esp_replay_check(&r, top, bits, get32(data + 4), &seq))
         return;
     /* exactly size bytes, so that ASan sees any read past them */
     copy = malloc(size ? size : 1);
@@ -105,24 +105,25 @@ static void replay(int esn, const uint8_t *data, size_t size)
 {
     static const uint32_t sizes[] = {0, 64, 1024, 4096, 100};
     struct esp_replay r;
+    uint64_t top, bits[ESP_REPLAY_WORDS] = {0};
 
     if (size < 9)
         return;
     esp_replay_init(&r, sizes[data[0] % 5], esn);
-    r.top = (uint64_t)get32(data + 1) << 32 | get32(data + 5);
+    top = (uint64_t)get32(data + 1) << 32 | get32(data + 5);
     if (!esn)
-        r.top &= UINT32_MAX;
+        top &= UINT32_MAX;
     for (size_t i = 9; i + 4 <= size; i += 4) {
         uint32_t lo = get32(data + i);
-        uint64_t s, again, top = r.top;
+        uint64_t s, again, before = top;
 
-        if (esp_replay_check(&r, lo, &s))
+        if (esp_replay_check(&r, top, bits, lo, &s))
             continue;
         if (s == 0 || (uint32_t)s != lo || (!esn && s != lo))
             abort();
-        if (esp_replay_update(&r, s) || r.top != (s > top ? s : top))
+        if (esp_replay_update(&r, &top, bits, s) || top != (s > before ? s : before))
             abort();
-        if (r.size && !esp_replay_check(&r, lo, &again))
+        if (r.size && !esp_replay_check(&r, top, bits, lo, &again))
             abort(); /* accepted twice */
     }
 }

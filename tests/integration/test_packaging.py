@@ -39,8 +39,11 @@ def test_unit_bounds_the_capabilities_ravend_keeps():
         assert setting in text, setting
     assert re.search(r"^RestrictAddressFamilies=.*AF_XDP", text, re.M)
     assert re.search(r"^SystemCallFilter=@system-service bpf$", text, re.M)
-    # the management socket is in the abstract namespace: no runtime directory to share
-    assert not re.search(r"^RuntimeDirectory", text, re.M)
+    # the runtime directory holds the session arena only (the management socket is
+    # in the abstract namespace): ravend's alone, and kept across a restart
+    assert re.search(r"^RuntimeDirectory=raven$", text, re.M)
+    assert re.search(r"^RuntimeDirectoryMode=0700$", text, re.M)
+    assert re.search(r"^RuntimeDirectoryPreserve=yes$", text, re.M)
     assert re.search(r"^StateDirectoryMode=0700$", text, re.M) and not re.search(r"^User=", text, re.M)
 
 

@@ -5,7 +5,9 @@
  * into prefixes), a rekeyed prefix moving to the new SA and back when it goes.
  * Inner packets (dataplane/dp_inner.c): checksums left to offload completed, wrong
  * ones left alone, the MSS of SYNs clamped. On a detached worker (dp_fwd.c): the
- * hard byte and packet lifetimes in both directions, the session MTU's ICMP. */
+ * hard byte and packet lifetimes in both directions, the session MTU's ICMP, and
+ * SA state in the caller's memory continued by a later process (dp_sa.live and
+ * adopt): sequence numbers, the replay window, counters, the hard lifetime. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +20,7 @@
 
 #include <arpa/inet.h>
 #include "dataplane/dp_int.h"
+#include "dataplane/dp_nl.h"
 #include "dataplane/esp.h"
 #include "daemon/ike/ike_pld.h"
 
@@ -547,6 +550,186 @@ static void test_selectors_as_many_as_ike(void **st)
     dp_free(dp);
 }
 
+/* ---- SA state in the caller's memory (dp_sa.live), continued with adopt ---- */
+
+
+/* The sequence number of the one ESP packet the worker sent on its outside
+ * interface (xs 0) for the last packet fed inside, or 0 if none; drained. */
+static uint32_t sent_seq(struct dp_worker *w)
+{
+    const uint8_t *f;
+    uint32_t seq = 0;
+
+    if (w->xs[0].ntx == 1) {
+        f = (const uint8_t *)w->area + w->xs[0].txq[0].addr;
+        seq = (uint32_t)rd16(f + 14 + 20 + 4) << 16 | rd16(f + 14 + 20 + 6);
+    }
+    dp_worker_detached_drain(w);
+    return seq;
+}
+
+static uint32_t send_one(struct dp_worker *w, const uint8_t *pkt, size_t len)
+{
+    dp_rcu_enter();
+    feed(w, 1, pkt, len);
+    dp_rcu_leave();
+    return sent_seq(w);
+}
+
+/* Outbound: the sequence number continues where the live memory says (a new
+ * process taking the SA over), counters too; without adopt it starts again. */
+static void test_live_outbound(void **st)
+{
+    static const enum dp_role roles[] = {DP_ROLE_OUTSIDE, DP_ROLE_INSIDE};
+    static struct dp_sa_live live;
+    struct dp *dp = dp_new();
+    struct dp_sa out = lifetime_sa(0x500, false);
+    struct dp_nh nh = {.ifindex = -1}; /* everything leaves on the outside (xs 0) */
+    struct dp_worker *w;
+    struct dp_sa_stats so;
+    uint8_t pkt[1600];
+    size_t len = mkpkt(pkt, false, false, 0, NULL, 0, 72); /* 100 bytes */
+
+    (void)st;
+    memset(&live, 0xab, sizeof(live)); /* what a slot may hold: reset without adopt */
+    out.live = &live;
+    assert_int_equal(dp_sa_add(dp, &out), 0);
+    assert_non_null(w = dp_worker_detached(dp, roles, 2));
+    w->detached_nh = &nh;
+    for (uint32_t i = 1; i <= 5; i++)
+        assert_int_equal(send_one(w, pkt, len), i);
+    assert_int_equal(atomic_load(&live.seq), 5); /* the workers write the caller's memory */
+    assert_int_equal(live.ctr[0].packets, 5);
+    assert_int_equal(dp_sa_stats(dp, 1, 0x500, false, &so), 0);
+    assert_int_equal(so.seq, 5);
+    assert_int_equal(so.packets, 5);
+    assert_int_equal(so.bytes, 500);
+    assert_int_equal(dp_sa_del(dp, 1, 0x500, false, &so), 0);
+    assert_int_equal(so.seq, 5);
+    /* taken over: the next number, counters continued */
+    out.adopt = true;
+    assert_int_equal(dp_sa_add(dp, &out), 0);
+    assert_int_equal(send_one(w, pkt, len), 6);
+    assert_int_equal(send_one(w, pkt, len), 7);
+    assert_int_equal(dp_sa_stats(dp, 1, 0x500, false, &so), 0);
+    assert_int_equal(so.seq, 7);
+    assert_int_equal(so.packets, 7);
+    assert_int_equal(so.bytes, 700);
+    assert_int_equal(dp_sa_del(dp, 1, 0x500, false, NULL), 0);
+    /* a new SA over the same memory: from 1 */
+    out.adopt = false;
+    assert_int_equal(dp_sa_add(dp, &out), 0);
+    assert_int_equal(send_one(w, pkt, len), 1);
+    assert_int_equal(dp_sa_stats(dp, 1, 0x500, false, &so), 0);
+    assert_int_equal(so.packets, 1);
+    assert_int_equal(dp_sa_del(dp, 1, 0x500, false, NULL), 0);
+    /* no memory given: the dataplane's own, fresh (adopt has nothing to continue) */
+    out.live = NULL;
+    out.adopt = true;
+    assert_int_equal(dp_sa_add(dp, &out), 0);
+    assert_int_equal(send_one(w, pkt, len), 1);
+    assert_int_equal(send_one(w, pkt, len), 2);
+    assert_int_equal(live.seq, 1); /* not the caller's memory any more */
+    dp_worker_detached_free(w);
+    dp_free(dp);
+}
+
+static void recv_esp(struct dp_worker *w, struct esp_xform *client, uint32_t seq, const uint8_t *pkt, size_t len)
+{
+    dp_rcu_enter();
+    feed_esp(w, client, 0x600, seq, pkt, len);
+    dp_rcu_leave();
+    dp_worker_detached_drain(w);
+}
+
+/* Inbound: the replay window continues (what was seen before the take-over is a
+ * replay after it), counters too, and the hard lifetime's charge: a limit
+ * reached partly before and partly after. */
+static void test_live_inbound(void **st)
+{
+    static const enum dp_role roles[] = {DP_ROLE_OUTSIDE, DP_ROLE_INSIDE};
+    static struct dp_sa_live live;
+    struct dp *dp = dp_new();
+    struct dp_sa in = lifetime_sa(0x600, true);
+    struct esp_params ep = {.cipher = DP_CIPHER_AES_GCM_16, .key = tkey, .key_len = 20};
+    struct esp_xform *client = esp_xform_new(&ep, true);
+    struct dp_worker *w;
+    struct dp_sa_stats si;
+    struct dp_sa_ref refs[4];
+    uint8_t pkt[1600];
+    size_t len = mkpkt(pkt, false, false, 0, NULL, 0, 72); /* 100 bytes */
+
+    (void)st;
+    /* 10.1.0.9 (the client) to 10.2.0.5 (inside) */
+    pkt[17] = 2;
+    wr16(pkt + 10, 0);
+    wr16(pkt + 10, (uint16_t)~sum16(pkt, 20, 0));
+    in.sel[0].family = AF_INET;
+    inet_pton(AF_INET, "10.1.0.9", in.sel[0].start);
+    inet_pton(AF_INET, "10.1.0.9", in.sel[0].end);
+    in.replay_window = 64;
+    in.hard_bytes = 1000; /* ten packets */
+    memset(&live, 0xcd, sizeof(live));
+    in.live = &live;
+    assert_non_null(client);
+    assert_int_equal(dp_sa_add(dp, &in), 0);
+    assert_non_null(w = dp_worker_detached(dp, roles, 2));
+    for (uint32_t seq = 1; seq <= 6; seq++)
+        recv_esp(w, client, seq, pkt, len);
+    recv_esp(w, client, 3, pkt, len); /* a replay */
+    assert_int_equal(dp_sa_stats(dp, 1, 0x600, true, &si), 0);
+    assert_int_equal(si.packets, 6);
+    assert_int_equal(si.replay_drops, 1);
+    assert_int_equal(si.seq, 6); /* the window's top */
+    assert_int_equal(live.replay_top, 6);
+    assert_int_equal(atomic_load(&live.life_bytes), 600);
+    assert_int_equal(dp_sa_del(dp, 1, 0x600, true, NULL), 0);
+    /* taken over */
+    in.adopt = true;
+    assert_int_equal(dp_sa_add(dp, &in), 0);
+    for (uint32_t seq = 1; seq <= 6; seq++)
+        recv_esp(w, client, seq, pkt, len); /* each seen before: replays */
+    assert_int_equal(dp_sa_stats(dp, 1, 0x600, true, &si), 0);
+    assert_int_equal(si.packets, 6);
+    assert_int_equal(si.replay_drops, 7);
+    recv_esp(w, client, 8, pkt, len);
+    recv_esp(w, client, 7, pkt, len); /* new, below the top */
+    recv_esp(w, client, 7, pkt, len);
+    assert_int_equal(dp_sa_stats(dp, 1, 0x600, true, &si), 0);
+    assert_int_equal(si.packets, 8);
+    assert_int_equal(si.bytes, 800);
+    assert_int_equal(si.replay_drops, 8);
+    assert_int_equal(si.seq, 8);
+    /* the hard lifetime: 600 bytes charged before, 400 after reach 1000 */
+    assert_int_equal(dp_hard_expired(dp, refs, 4), 0);
+    recv_esp(w, client, 9, pkt, len);
+    recv_esp(w, client, 10, pkt, len);
+    assert_int_equal(dp_hard_expired(dp, refs, 4), 1);
+    recv_esp(w, client, 11, pkt, len);
+    assert_int_equal(dp_sa_stats(dp, 1, 0x600, true, &si), 0);
+    assert_int_equal(si.packets, 10);
+    assert_int_equal(w->xs[0].ifc->ctr[0].drops[DP_DROP_EXPIRED], 1);
+    assert_int_equal(dp_sa_del(dp, 1, 0x600, true, NULL), 0);
+    /* an expired SA taken over stays expired, and is reported to the new process */
+    assert_int_equal(dp_sa_add(dp, &in), 0);
+    assert_int_equal(dp_hard_expired(dp, refs, 4), 1);
+    recv_esp(w, client, 12, pkt, len);
+    assert_int_equal(w->xs[0].ifc->ctr[0].drops[DP_DROP_EXPIRED], 2);
+    assert_int_equal(dp_sa_del(dp, 1, 0x600, true, NULL), 0);
+    /* a new SA over the same memory: a fresh window, counters and charge */
+    in.adopt = false;
+    assert_int_equal(dp_sa_add(dp, &in), 0);
+    recv_esp(w, client, 3, pkt, len);
+    assert_int_equal(dp_sa_stats(dp, 1, 0x600, true, &si), 0);
+    assert_int_equal(si.packets, 1);
+    assert_int_equal(si.replay_drops, 0);
+    assert_int_equal(si.seq, 3);
+    assert_int_equal(atomic_load(&live.life_bytes), 100);
+    dp_worker_detached_free(w);
+    esp_xform_free(client);
+    dp_free(dp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -555,6 +738,8 @@ int main(void)
         cmocka_unit_test(test_hard_lifetimes),
         cmocka_unit_test(test_hard_lifetime_reached),
         cmocka_unit_test(test_session_mtu),
+        cmocka_unit_test(test_live_outbound),
+        cmocka_unit_test(test_live_inbound),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_keys_and_move),
         cmocka_unit_test(test_worker_view),

@@ -12,8 +12,8 @@
  *     truncates them.
  * Then every cipher and integrity combination against packets built here with
  * OpenSSL directly (an independent layout of nonce, AAD and ESN), round trips,
- * single-bit tampering, bad padding, every truncation. The anti-replay window is
- * test_esp_replay.c's. */
+ * single-bit tampering, bad padding, every truncation. The replay window is
+ * tested in test_esp_replay.c. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>

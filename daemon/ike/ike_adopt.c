@@ -1,0 +1,409 @@
+/* The engine's side of the session arena (daemon/session/sess_arena.h): each
+ * established session's record written as it changes, its child SAs' changing
+ * state (sequence numbers, replay windows, counters) in the arena's SA slots,
+ * and at start the adoption of the sessions an earlier process left there. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/crypto.h>
+
+#include "daemon/base/log.h"
+#include "daemon/ike/ike_eng.h"
+#include "daemon/ike/ike_persist.h"
+#include "daemon/pool/pool.h"
+#include "daemon/session/sess_arena.h"
+#include "daemon/base/poison.h"
+
+static void write_rec(struct ike_sess *s, bool with_resp)
+{
+    struct ike_engine *e = s->e;
+    struct ike_out keep = s->last_resp;
+    uint8_t *rec = NULL;
+    size_t len = 0;
+    int rc;
+
+    if (!with_resp)
+        memset(&s->last_resp, 0, sizeof(s->last_resp));
+    rc = ike_persist_encode(s, &rec, &len) ? 0 : -ENOMEM;
+    s->last_resp = keep;
+    if (!rc)
+        rc = sess_arena_rec_write(e->arena, s->arena_slot - 1, rec, len);
+    if (rec) {
+        OPENSSL_cleanse(rec, len);
+        free(rec);
+    }
+    if (rc == -EMSGSIZE && with_resp) {
+        write_rec(s, false); /* without the last response: a retransmitted request then goes unanswered */
+        return;
+    }
+    if (rc)
+        log_warn("ike", "session %" PRIu64 ": its record (%zu bytes) cannot be written to the session arena: %s; "
+                 "it will not survive a restart of ravend", s->id, len, strerror(-rc));
+}
+
+void ike_persist_save(struct ike_sess *s)
+{
+    struct ike_engine *e = s->e;
+
+    if (!e->arena || e->keeping || s->state != SESS_ESTABLISHED)
+        return;
+    s->persist_dirty = false;
+    if (!s->arena_slot) {
+        uint32_t slot = sess_arena_rec_alloc(e->arena);
+
+        if (slot == SESS_ARENA_NONE) {
+            if (!e->arena_full_logged)
+                log_warn("ike", "the session arena is full: new sessions will not survive a restart of ravend");
+            e->arena_full_logged = true;
+            return;
+        }
+        s->arena_slot = slot + 1;
+    }
+    write_rec(s, true);
+}
+
+static void on_persist(evutil_socket_t fd, short what, void *arg)
+{
+    struct ike_engine *e = arg;
+    size_t n = e->ndirty;
+
+    (void)fd;
+    (void)what;
+    e->ndirty = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct ike_sess *s;
+
+        HASH_FIND(hh_id, e->by_id, &e->dirty[i], sizeof(e->dirty[i]), s);
+        if (s && s->persist_dirty)
+            ike_persist_save(s);
+    }
+}
+
+void ike_persist_mark(struct ike_sess *s)
+{
+    struct ike_engine *e = s->e;
+
+    if (!e->arena || e->keeping || s->persist_dirty || s->state != SESS_ESTABLISHED)
+        return;
+    if (e->ndirty == e->dirty_cap) {
+        size_t cap = e->dirty_cap ? 2 * e->dirty_cap : 64;
+        uint64_t *d = realloc(e->dirty, cap * sizeof(*d));
+
+        if (!d) {
+            ike_persist_save(s); /* now, then */
+            return;
+        }
+        e->dirty = d;
+        e->dirty_cap = cap;
+    }
+    e->dirty[e->ndirty++] = s->id;
+    s->persist_dirty = true;
+    evtimer_add(e->ev_persist, &(struct timeval){.tv_sec = 0});
+}
+
+void ike_persist_forget(struct ike_sess *s)
+{
+    if (s->e->arena && !s->e->keeping && s->arena_slot)
+        sess_arena_rec_free(s->e->arena, s->arena_slot - 1);
+    s->arena_slot = 0;
+    s->persist_dirty = false;
+}
+
+bool ike_persist_child_live(struct ike_sess *s, struct ike_child_sa *c, const struct ike_child_keys *k,
+                            struct dp_sa *in, struct dp_sa *out)
+{
+    struct ike_engine *e = s->e;
+    uint32_t a, b;
+
+    c->live_in = c->live_out = 0;
+    if (!e->arena)
+        return true; /* the dataplane keeps the SAs' state itself */
+    a = sess_arena_sa_alloc(e->arena);
+    b = a == SESS_ARENA_NONE ? SESS_ARENA_NONE : sess_arena_sa_alloc(e->arena);
+    if (b == SESS_ARENA_NONE) {
+        if (a != SESS_ARENA_NONE)
+            sess_arena_sa_free(e->arena, a);
+        if (!e->arena_full_logged)
+            log_warn("ike", "the session arena has no SA slot left: new SAs will not survive a restart of ravend");
+        e->arena_full_logged = true;
+        return true;
+    }
+    c->live_in = a + 1;
+    c->live_out = b + 1;
+    c->keys = *k;
+    in->live = sess_arena_sa(e->arena, a);
+    out->live = sess_arena_sa(e->arena, b);
+    return true;
+}
+
+void ike_persist_child_gone(struct ike_sess *s, struct ike_child_sa *c)
+{
+    struct ike_engine *e = s->e;
+
+    if (e->arena && !e->keeping) {
+        if (c->live_in)
+            sess_arena_sa_free(e->arena, c->live_in - 1);
+        if (c->live_out)
+            sess_arena_sa_free(e->arena, c->live_out - 1);
+    }
+    c->live_in = c->live_out = 0;
+    OPENSSL_cleanse(&c->keys, sizeof(c->keys));
+}
+
+void ike_persist_keep(struct ike_sess *s)
+{
+    /* at exit, sessions kept for the next process: nothing is given back (no
+     * DELETE, no accounting Stop, leases and kernel routes stay), only memory */
+    dhcp_cancel(s->dhcp_renewal);
+    s->dhcp_renewal = NULL;
+    if (s->ev_dhcp)
+        event_free(s->ev_dhcp);
+    s->ev_dhcp = NULL;
+    free(s->dhcp);
+    s->dhcp = NULL;
+    free(s->routes);
+    s->routes = NULL;
+    s->nroutes = 0;
+    if (s->child)
+        OPENSSL_cleanse(s->child, s->child_cap * sizeof(*s->child));
+    s->nchild = 0;
+    s->have_addr4 = s->have_addr6 = false;
+}
+
+void ike_engine_set_arena(struct ike_engine *e, struct sess_arena *a)
+{
+    e->arena = a;
+    /* session ids stay unique for the arena's life: each process that opened it
+     * numbers its new sessions from its own 2^32 block (adopted ones keep theirs) */
+    if (a && e->next_id < (uint64_t)sess_arena_opens(a) << 32)
+        e->next_id = (uint64_t)sess_arena_opens(a) << 32;
+    if (a && !e->ev_persist)
+        e->ev_persist = evtimer_new(e->base, on_persist, e);
+    if (!e->ev_persist)
+        e->arena = NULL;
+}
+
+void ike_engine_keep_sessions(struct ike_engine *e)
+{
+    if (!e->arena)
+        return;
+    on_persist(-1, 0, e); /* what changed in this turn of the loop */
+    e->keeping = true;
+}
+
+/* ---- adoption ---- */
+
+static bool is_any(const struct sockaddr_storage *a)
+{
+    static const uint8_t zero[16];
+
+    if (a->ss_family == AF_INET)
+        return ((const struct sockaddr_in *)a)->sin_addr.s_addr == 0;
+    return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr, zero, 16);
+}
+
+/* The socket the session's messages went through (the same address and port, or
+ * the wildcard of its port), NULL if none is listened on any longer. */
+static struct ike_sock *find_sock(struct ike_engine *e, const struct ike_sess *s, const struct ike_persist_extra *x)
+{
+    if (e->output) /* the test seam: no sockets */
+        return &e->detached[x->natt ? 1 : 0];
+    for (size_t i = 0; i < e->nsocks; i++) {
+        struct ike_sock *sk = e->socks[i];
+
+        if (sk->natt != x->natt || strcmp(sk->vrf, x->vrf) || sk->addr.ss_family != s->local.ss_family ||
+            ike_port_of(&sk->addr) != ike_port_of(&s->local))
+            continue;
+        if (ike_sa_equal(&sk->addr, &s->local) || is_any(&sk->addr))
+            return sk;
+    }
+    return NULL;
+}
+
+/* Takes the session's addresses back into the address book; NULL or what is
+ * missing. */
+static const char *take_leases(struct ike_sess *s)
+{
+    struct ike_conf *c = s->e->conf;
+    bool v4 = s->have_addr4, v6 = s->have_addr6;
+
+    s->have_addr4 = s->have_addr6 = false; /* what is not taken is not given back */
+    if (v4 && !s->addr4_aaa && !s->dhcp) {
+        if (!s->pool || pool_take(c->pools, s->pool, false, s->addr4, s->id))
+            return "its IPv4 pool or address is no longer configured";
+    } else if (v4 && pool_claim(c->pools, s->addr4, s->id, NULL)) {
+        return "its IPv4 address is held by another session";
+    }
+    s->have_addr4 = v4;
+    if (v6 && !s->addr6_aaa) {
+        if (!s->pool6 || pool_take(c->pools6, s->pool6, true, s->index6, s->id))
+            return "its IPv6 pool or prefix is no longer configured";
+    } else if (v6 && pool_claim6(c->pools6, s->addr6, s->alen6, s->id, NULL)) {
+        return "its IPv6 address is held by another session";
+    }
+    s->have_addr6 = v6;
+    return NULL;
+}
+
+/* The child SAs back in the dataplane, continuing where they were. A child whose
+ * SA slots cannot be claimed (named twice in the arena) keeps none. */
+static bool children_back(struct ike_sess *s)
+{
+    struct ike_engine *e = s->e;
+    bool ok = true;
+
+    for (size_t i = 0; i < s->nchild; i++) {
+        struct ike_child_sa *c = &s->child[i];
+
+        if (!ok || !sess_arena_sa_claim(e->arena, c->live_in - 1))
+            c->live_in = 0;
+        if (!ok || !sess_arena_sa_claim(e->arena, c->live_out - 1))
+            c->live_out = 0;
+        ok = ok && c->live_in && c->live_out;
+    }
+    for (size_t i = 0; ok && i < s->nchild; i++) {
+        struct ike_child_sa *c = &s->child[i];
+        struct dp_sa in, out;
+
+        ike_child_dp_conf(s, c, &c->keys, &in, &out);
+        in.live = sess_arena_sa(e->arena, c->live_in - 1);
+        out.live = sess_arena_sa(e->arena, c->live_out - 1);
+        in.adopt = out.adopt = true;
+        ok = dp_sa_add(e->dp, &in) == 0;
+        if (ok && dp_sa_add(e->dp, &out)) {
+            dp_sa_del(e->dp, s->id, in.spi, true, NULL);
+            ok = false;
+        }
+        OPENSSL_cleanse(&in, sizeof(in));
+        OPENSSL_cleanse(&out, sizeof(out));
+        if (!ok)
+            log_warn("ike", "session %" PRIu64 ": child SA %08" PRIx32 " cannot be put back into the dataplane",
+                     s->id, c->spi_in);
+    }
+    return ok;
+}
+
+/* Timers from where the previous process left them. */
+static void arm_adopted(struct ike_sess *s)
+{
+    time_t now = time(NULL);
+    struct ike_engine *e = s->e;
+
+    if (s->dpd_interval && s->dpd_periodic)
+        evtimer_add(s->ev_live, &(struct timeval){.tv_sec = s->dpd_interval});
+    if (s->session_lifetime) {
+        time_t left = s->established + (time_t)s->session_lifetime - now;
+
+        evtimer_add(s->ev_life, &(struct timeval){.tv_sec = left > 0 ? left : 0});
+    }
+    if (s->in.nat_local && e->conf->nat_keepalive)
+        evtimer_add(s->ev_ka, &(struct timeval){.tv_sec = e->conf->nat_keepalive});
+    if (s->ike_lifetime) {
+        time_t life = s->ike_since + (time_t)s->ike_lifetime - now,
+               rekey = s->ike_since + (time_t)(s->ike_lifetime / 10 * 9) - now;
+
+        evtimer_add(s->ev_ikelife, &(struct timeval){.tv_sec = life > 0 ? life : 0});
+        evtimer_add(s->ev_ikerekey, &(struct timeval){.tv_sec = rekey > 0 ? rekey : 0});
+    }
+    ike_child_timer_arm(s);
+    ike_dhcp_arm(s);
+    ike_acct_resume(s);
+    if (s->req_pending) { /* our request under way: sent again, as a retransmission */
+        s->req_tries = 0;
+        ike_sess_resend_request(s);
+    }
+}
+
+/* One record: the session adopted, ended (with a DELETE and accounting Stop) or,
+ * unreadable, dropped. */
+static void adopt_one(struct ike_engine *e, const void *rec, size_t len, uint32_t slot, bool fresh,
+                      struct ike_adopt_result *res, uint64_t **end, size_t *nend)
+{
+    struct ike_sess *s = ike_sess_new(e);
+    struct ike_persist_extra x;
+    const char *why = NULL;
+    char a[INET6_ADDRSTRLEN];
+
+    if (!s) {
+        sess_arena_rec_free(e->arena, slot);
+        res->unreadable++;
+        return;
+    }
+    s->state = SESS_ESTABLISHED;
+    if (!ike_persist_decode(rec, len, s, &x) || !ike_sess_adopt_insert(s)) {
+        log_warn("ike", "session arena: the record in slot %" PRIu32 " is not a session Raven can take over "
+                 "(field %u): dropped", slot, x.bad_tag);
+        ike_persist_extra_fini(&x);
+        s->nchild = 0;
+        s->have_addr4 = s->have_addr6 = false;
+        s->nroutes = 0;
+        ike_sess_discard(s);
+        sess_arena_rec_free(e->arena, slot);
+        res->unreadable++;
+        return;
+    }
+    s->arena_slot = slot + 1;
+    s->sock = find_sock(e, s, &x);
+    ike_persist_extra_fini(&x);
+    if (!children_back(s))
+        why = "its child SAs could not be put back";
+    else if (!s->sock)
+        why = "its IKE address is no longer listened on";
+    else if (!ike_sess_profile(s))
+        why = "its IKEv2 profile is no longer configured";
+    if (!why)
+        why = take_leases(s);
+    if (!why && s->req_pending && (s->req_kind == REQ_CHILD_REKEY || s->req_kind == REQ_IKE_REKEY))
+        why = "a rekey of Raven's was under way";
+    if (!why && fresh)
+        why = "ravend was started with --fresh";
+    if (why) {
+        uint64_t *m = realloc(*end, (*nend + 1) * sizeof(**end));
+
+        log_info("ike", "session %" PRIu64 " (%s, %s) found in the session arena is ended: %s", s->id,
+                 s->remote_id ? s->remote_id : "?", ike_addr_str(&s->peer, a, sizeof(a)), why);
+        if (m) {
+            *end = m;
+            (*end)[(*nend)++] = s->id;
+        }
+        return;
+    }
+    ike_route_install(s);
+    arm_adopted(s);
+    res->adopted++;
+    log_info("ike", "session %" PRIu64 " (%s, %s) taken over from the session arena with %zu child SA(s)", s->id,
+             s->remote_id ? s->remote_id : "?", ike_addr_str(&s->peer, a, sizeof(a)), s->nchild);
+}
+
+void ike_engine_adopt(struct ike_engine *e, bool fresh, struct ike_adopt_result *res)
+{
+    uint64_t *end = NULL;
+    size_t nend = 0;
+    uint32_t slot = 0;
+    const void *rec;
+    size_t len;
+
+    memset(res, 0, sizeof(*res));
+    if (!e->arena || !e->conf)
+        return;
+    while ((rec = sess_arena_rec_next(e->arena, &slot, &len)))
+        adopt_one(e, rec, len, slot - 1, fresh, res, &end, &nend);
+    sess_arena_adopt_done(e->arena);
+    /* the sessions that cannot go on: a DELETE (if there is a socket to send it
+     * from) and their accounting Stop, counting their traffic before the restart */
+    for (size_t i = 0; i < nend; i++) {
+        struct ike_sess *s;
+
+        HASH_FIND(hh_id, e->by_id, &end[i], sizeof(end[i]), s);
+        if (!s)
+            continue;
+        if (s->req_pending) {
+            s->our_next++; /* the request under way took that message ID */
+            s->req_pending = false;
+        }
+        ike_sess_end(s, fresh ? "shutdown" : "config-change", s->sock != NULL);
+        res->ended++;
+    }
+    free(end);
+}
