@@ -17,6 +17,12 @@ werror=OFF
 cmake -S . -B build-test -DCMAKE_BUILD_TYPE=Debug -DRAVEN_SANITIZE=ON -DRAVEN_WERROR="$werror" >/dev/null
 cmake --build build-test -j "$jobs"
 
+# A second build of ravend, as ./run.sh makes it (no sanitizers): test_restart.py
+# hands the sessions of the sanitizer build over to it and back (RAVEND_ALT).
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRAVEN_WERROR="$werror" >/dev/null
+cmake --build build -j "$jobs"
+export RAVEND_ALT="$root/build/daemon/ravend"
+
 # Fuzz build: clang + libFuzzer.
 CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DRAVEN_FUZZ=ON -DRAVEN_WERROR="$werror" >/dev/null
 cmake --build build-fuzz -j "$jobs" --target fuzz_all
