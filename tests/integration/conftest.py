@@ -124,7 +124,7 @@ class Ravend:
         self.proc = None
         self.managers = []
         self.log_mark = 0  # where the log of the latest start begins
-        self.ready_at = None  # when the latest start's "ready" line was seen (time.time())
+        self.started_at = self.ready_at = None  # when the latest start began, and its "ready" line was seen
 
     def start(self, timeout=30, once=()):
         """Starts ravend and waits for its "ready" line (of this start, not an
@@ -132,6 +132,7 @@ class Ravend:
         --fresh)."""
         log = open(self.log_path, "a")
         mark = self.log_mark = log.tell()
+        self.started_at = time.time()
         prefix = ["ip", "netns", "exec", self.netns] if self.netns else []
         self.proc = subprocess.Popen(
             prefix + [self.exe, "-f", "-d", self.state_dir, "-c", self.config_file, "-l", "info",

@@ -52,7 +52,7 @@ def remove_psk_pool(d):
 def test_a_session_whose_pool_was_removed_ends_at_start(make_ravend, radius_in, pki):  # noqa: F811
     env = three_clients(make_ravend, radius_in, pki)
     lb, d, fr = env.lb, env.d, env.fr
-    before, ds = baseline(env)
+    before = baseline(env)
     acct = before[PSK]["ours"]["acct"]
     mk = marks(env)
     assert d.stop() == 0
@@ -69,7 +69,7 @@ def test_a_session_whose_pool_was_removed_ends_at_start(make_ravend, radius_in, 
     check_stop(stops[0], (tx, replies_before), "psk")
     # the other two go on as if nothing happened
     mk["detail"] += 1  # that Stop
-    check_adopted(env, before, ds, mk, exited_at, adopted=(CERT, EAP))
+    check_adopted(env, before, mk, exited_at, adopted=(CERT, EAP))
     m = d.connect()
     dst = daemon_state(m)
     assert dst.get("sessions-ended-at-start") == "1" and dst.get("sessions-adopted") == "2", dst
@@ -129,7 +129,7 @@ def test_a_corrupt_arena_is_set_aside(make_ravend, lab):
 def test_fresh_ends_every_session_of_the_arena(make_ravend, radius_in, pki):  # noqa: F811
     env = three_clients(make_ravend, radius_in, pki)
     lb, d, fr = env.lb, env.d, env.fr
-    before, _ = baseline(env)
+    before = baseline(env)
     acct = {i: before[i]["ours"]["acct"] for i in ALL}
     mk = marks(env)
     assert d.stop() == 0
