@@ -48,8 +48,9 @@ def alt_build():
     alt = os.environ.get("RAVEND_ALT")
     if not alt:
         pytest.fail("RAVEND_ALT is not set: it names a second ravend build of the same arena version, e.g. "
-                    "RAVEND_ALT=$PWD/build/daemon/ravend (the release build: cmake -S . -B build "
-                    "-DCMAKE_BUILD_TYPE=Release && cmake --build build); ./test.sh sets it", pytrace=False)
+                    "RAVEND_ALT=$PWD/build/daemon/ravend (the build without sanitizers that ./run.sh makes: "
+                    "cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo && cmake --build build); ./test.sh sets "
+                    "it", pytrace=False)
     assert os.access(alt, os.X_OK), f"RAVEND_ALT={alt} is not an executable"
     digest = [hashlib.sha256(open(p, "rb").read()).hexdigest() for p in (alt, RAVEND)]
     assert digest[0] != digest[1], f"RAVEND_ALT={alt} is the same build as RAVEND={RAVEND}"
