@@ -91,12 +91,12 @@ def rekey_ike(env, i):
     wait_until(rekeyed, timeout=15, what=f"client {i}'s IKE SA rekeyed")
 
 
-def dpd_answered(env, mk):
+def dpd_answered(env, at):
     """ravend's periodic DPD (every 10 s) reached each client on the adopted IKE
-    SA since @mk and was answered."""
+    SA since the client's log was at @at[i], and was answered."""
     lb = env.lb
     for i in ALL:
-        log = since(lb.log(i), mk["clients"][i])
+        log = since(lb.log(i), at[i])
         if not (re.search(r"parsed INFORMATIONAL request \d+ \[ \]", log)
                 and re.search(r"generating INFORMATIONAL response \d+ \[ \]", log)):
             return False
@@ -111,6 +111,8 @@ def restart_keeps_sessions(make_ravend, radius_in, pki, restarts):  # noqa: F811
     for stop, exe in restarts:
         mk = marks(env)
         exited_at = restart(env, stop, exe)
+        # the clients' logs from here on are of the new process only
+        started = [len(lb.log(i)) for i in ALL]
         before = check_adopted(env, before, mk, exited_at)
     m = d.connect()
     # the child SAs rekeyed by the clients on the adopted IKE SAs
@@ -122,10 +124,11 @@ def restart_keeps_sessions(make_ravend, radius_in, pki, restarts):  # noqa: F811
                    timeout=10, what=f"ravend's child SA of client {i} the client's new one")
     assert counter(m, "ike-counters/exchanges/create-child-sa") >= 3
     # ravend's DPD on the adopted IKE SAs (its own message IDs) is answered
-    wait_until(lambda: dpd_answered(env, mk), timeout=20, interval=0.5, what="DPD from ravend answered by every client")
+    wait_until(lambda: dpd_answered(env, started), timeout=20, interval=0.5,
+               what="DPD from ravend answered by every client")
     assert counter(m, "ike-counters/exchanges/dpd-sent") >= 3
     for i in ALL:
-        log = since(lb.log(i), mk["clients"][i])
+        log = since(lb.log(i), started[i])
         assert not re.search(r"received message ID \d+, expected \d+", log), log[-3000:]
     # then the IKE SAs rekeyed by the clients
     for i in ALL:
