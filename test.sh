@@ -20,7 +20,7 @@ cmake --build build-test -j "$jobs"
 # The main job's build (./run.sh), without sanitizers: a second ravend build of
 # the same session arena version, which test_restart.py takes sessions over with
 # (an upgrade).
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRAVEN_WERROR="$werror" >/dev/null
 cmake --build build -j "$jobs" --target ravend raven-netconfd raven-restd
 export RAVEND_ALT="$root/build/daemon/ravend"
 

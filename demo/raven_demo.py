@@ -150,8 +150,10 @@ def main():
                                      text=True).stdout.strip()
             f.write(config(lb, pw_hash, psk))
         log = open(os.path.join(work, "ravend.log"), "w")
+        # no session arena: the lab's sessions end with it (an arena would
+        # outlive the lab in /dev/shm, for a next run that has other clients)
         rv = subprocess.Popen(["ip", "netns", "exec", lb.head, a.ravend, "-f", "-d", os.path.join(work, "state"),
-                               "-c", cfgfile], stdout=log, stderr=subprocess.STDOUT)
+                               "-c", cfgfile, "--arena", "none"], stdout=log, stderr=subprocess.STDOUT)
         procs.append(rv)
         deadline = time.time() + 30
         while "ravend: ready" not in open(log.name).read():

@@ -5,6 +5,7 @@ also on failure."""
 import ctypes
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -99,8 +100,14 @@ def initial_config(port, hashes, pubkey, extra="", rest_port=None):
 """
 
 
+ARENA_BASE = "/dev/shm"  # tmpfs: the session arena is never written to disk
+
+
 class Ravend:
-    """One ravend process with its state directory."""
+    """One ravend process with its state directory and its own session arena:
+    --arena PATH in a directory of its own under /dev/shm, removed by cleanup().
+    A test may set `arena` before start(): another path, or "none" (no arena:
+    SIGTERM ends every session with a DELETE, a new process starts empty)."""
 
     def __init__(self, workdir, port, config_xml, netns=None):
         self.netns = netns
@@ -112,17 +119,24 @@ class Ravend:
             f.write(config_xml)
         self.log_path = os.path.join(workdir, "ravend.log")
         self.exe, self.extra_args = RAVEND, []  # a test may run another copy, with more options
+        self.arena_dir = tempfile.mkdtemp(prefix="raven-test-", dir=ARENA_BASE)
+        self.arena = os.path.join(self.arena_dir, "arena")
         self.proc = None
         self.managers = []
+        self.log_mark = 0  # where the log of the latest start begins
+        self.started_at = self.ready_at = None  # when the latest start began, and its "ready" line was seen
 
-    def start(self, timeout=30):
+    def start(self, timeout=30, once=()):
         """Starts ravend and waits for its "ready" line (of this start, not an
-        earlier one in the same log)."""
+        earlier one in the same log). @once: options for this start only (e.g.
+        --fresh)."""
         log = open(self.log_path, "a")
-        mark = log.tell()
+        mark = self.log_mark = log.tell()
+        self.started_at = time.time()
         prefix = ["ip", "netns", "exec", self.netns] if self.netns else []
         self.proc = subprocess.Popen(
-            prefix + [self.exe, "-f", "-d", self.state_dir, "-c", self.config_file, "-l", "info"] + self.extra_args,
+            prefix + [self.exe, "-f", "-d", self.state_dir, "-c", self.config_file, "-l", "info",
+                      "--arena", self.arena] + self.extra_args + list(once),
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         log.close()
         deadline = time.time() + timeout
@@ -132,12 +146,16 @@ class Ravend:
             with open(self.log_path, "rb") as f:
                 f.seek(mark)
                 if b"ravend: ready" in f.read():
+                    self.ready_at = time.time()
                     return
-            time.sleep(0.05)
+            time.sleep(0.02)
         raise RuntimeError(f"ravend not ready in {timeout}s:\n{self.log()}")
 
-    def log(self):
+    def log(self, since_start=False):
+        """The log, or with @since_start only what the latest start wrote."""
         with open(self.log_path, errors="replace") as f:
+            if since_start:
+                f.seek(self.log_mark)
             return f.read()
 
     def connect(self, user="admin", password=ADMIN_PW, key=None, timeout=30, port=None):
@@ -154,9 +172,10 @@ class Ravend:
         return m
 
     def stop(self, sig=signal.SIGTERM, timeout=20):
-        """Stops the daemon by PID. With SIGTERM the client sessions are closed
-        first (a clean shutdown); with SIGKILL the process dies first, as in a
-        crash, and the sessions are dropped afterwards."""
+        """Stops the daemon by PID. With SIGTERM and arena "none" the client
+        sessions are closed first (a clean shutdown); with an arena they are kept
+        there for the next start (a planned restart). With SIGKILL the process
+        dies first, as in a crash."""
         if sig == signal.SIGKILL and self.proc and self.proc.poll() is None:
             os.kill(self.proc.pid, sig)
             self.proc.wait()
@@ -187,6 +206,11 @@ class Ravend:
         with open(os.path.join(self.state_dir, "running.xml")) as f:
             return f.read()
 
+    def cleanup(self):
+        """Removes the work directory and the arena's directory (call stopped)."""
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        shutil.rmtree(self.arena_dir, ignore_errors=True)
+
 
 @pytest.fixture(scope="session")
 def hostkey(tmp_path_factory):
@@ -201,10 +225,11 @@ def hostkey(tmp_path_factory):
 @pytest.fixture
 def make_ravend(hashes, keypair, hostkey):
     """Factory: make_ravend(extra_config_xml="") -> started Ravend.
-    seed_hostkey=False lets the daemon generate its own host key."""
+    seed_hostkey=False lets the daemon generate its own host key; arena="none"
+    (or a path) replaces the daemon's own session arena (Ravend)."""
     created = []
 
-    def make(extra="", start=True, seed_hostkey=True, netns=None, rest=False):
+    def make(extra="", start=True, seed_hostkey=True, netns=None, rest=False, arena=None):
         workdir = tempfile.mkdtemp(prefix="raven-it-")
         port = free_port() if not netns else 8300
         rest_port = (free_port() if not netns else 8443) if rest else None
@@ -212,6 +237,8 @@ def make_ravend(hashes, keypair, hostkey):
         d.rest_port = rest_port
         d.rest_url = f"https://127.0.0.1:{rest_port}" if rest_port else None
         created.append(d)
+        if arena is not None:
+            d.arena = arena
         if seed_hostkey:
             os.makedirs(d.state_dir, mode=0o700)
             fd = os.open(os.path.join(d.state_dir, "ssh_host_rsa_key"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -230,7 +257,7 @@ def make_ravend(hashes, keypair, hostkey):
         rc = d.stop()
         if was_running and rc != 0:
             problems.append(f"ravend ({d.workdir}) exited with status {rc}; log tail:\n{d.log()[-4000:]}")
-        subprocess.run(["rm", "-rf", d.workdir], check=False)
+        d.cleanup()
     # a ravend of the host's namespace must never have attached XDP to the host's
     # interfaces (tests with dataplane interfaces run in namespaces: ifns, lab)
     if any(d.netns is None for d in created):

@@ -35,11 +35,11 @@ def dataplane_config(lb, mode="auto"):
             f"<xdp-mode>{mode}</xdp-mode></interface></dataplane>")
 
 
-def start(make_ravend, lab, esp="aes128gcm16", nclients=1, extra_policy="", extra_ipsec=""):
+def start(make_ravend, lab, esp="aes128gcm16", nclients=1, extra_policy="", extra_ipsec="", arena=None):
     lb = lab(nclients, inside=True)
     # the clients' route (and allowed traffic selector) is the inside network
     conf = headend_config(extra_policy=extra_policy).replace("10.200.0.0/16", lb.inside_net)
-    d = make_ravend(conf + dataplane_config(lb) + extra_ipsec, netns=lb.head)
+    d = make_ravend(conf + dataplane_config(lb) + extra_ipsec, netns=lb.head, arena=arena)
     for i in range(nclients):
         c = lb.clients[i]
         lb.start_charon(i, psk_client_conf(c["head_ip"], f"user{i}.example.org", esp=esp,

@@ -69,7 +69,11 @@ def test_interfaces_attach_and_detach_by_commit(make_ravend, lab):
 
 
 def test_leftover_program_of_a_crashed_run_and_clean_stop(make_ravend, lab):
-    lb, d = start(make_ravend, lab)
+    # without a session arena: nothing to take over, so the new process replaces
+    # the crashed one's program, and a stop detaches it (with an arena the
+    # program stays attached while ravend is down, for the next process:
+    # test_restart.py)
+    lb, d = start(make_ravend, lab, arena="none")
     out = lb.outside_devs()[0]
     d.kill9()
     assert xdp_prog(lb.head, out) == "raven_xdp"  # left behind by the crash
