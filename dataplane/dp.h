@@ -203,6 +203,14 @@ struct dp_sa_ref {
 /* A dataplane instance (its tables; packet workers attach to it). */
 struct dp *dp_new(void);
 void dp_free(struct dp *dp);
+/* With @keep, an interface's XDP program stays attached, with its maps, when the
+ * dataplane lets the interface go (dp_free(), an empty set or one without the
+ * interface at dp_ifset_apply()) instead of being detached: set it before a
+ * restart of ravend (the state of its SAs outlives the process, dataplane/
+ * README.md "Restarts"), so that while it is down the dataplane's packets are
+ * dropped, not handed to the kernel in clear. The next process's program
+ * replaces the one it finds atomically. Off by default. */
+void dp_keep_programs(struct dp *dp, bool keep);
 
 /* Adds an SA; -EEXIST when its name is in use, -EINVAL for a key or selector the
  * transform cannot take, -ENOMEM. */
@@ -229,15 +237,19 @@ size_t dp_hard_expired(struct dp *dp, struct dp_sa_ref *out, size_t max);
  * alone: it checks it (dp_check_interfaces), loads each interface's XDP program
  * into the kernel (the verifier runs here) and makes each worker's UMEM, rings and
  * raw sockets; *out is then the caller's, for dp_ifset_apply() or dp_ifset_free().
- * dp_ifset_apply() (@set adopted) switches: workers stop, the previous programs
- * are detached, the new ones attached, AF_XDP sockets bound and workers started
- * (SAs stay). Only what cannot be reserved while the previous set holds it is
+ * dp_ifset_apply() (@set adopted) switches: workers stop, the new programs
+ * replace the previous ones (those of interfaces the new set lacks are detached,
+ * unless kept), AF_XDP sockets are bound and workers started (SAs stay). Only what cannot be reserved while the previous set holds it is
  * left to it: the attachment (a driver may refuse native mode) and the AF_XDP
  * binds (one socket per queue); if either fails, @err says what was wrong and the
  * previous set is built again: -EIO, or -ENETDOWN when that failed too and no
  * interface is served. An empty set stops the dataplane (SAs are kept but no
- * packets flow). A leftover Raven XDP program of a crashed earlier run is detached
- * at apply; another program on the interface is an error at prepare.
+ * packets flow). A Raven XDP program already on an interface (the previous set's,
+ * or one an earlier process left: dp_keep_programs, or killed) is replaced
+ * atomically at apply, in the mode it is in if the configured mode allows it
+ * (else detached first); another program on the interface is an error at
+ * prepare. A process taking over SAs adds them (dp_sa.adopt) before its first
+ * apply, so that its programs start with every client prefix.
  * dp_set_interfaces() is both steps at once. */
 struct dp_ifset;
 int dp_ifset_prepare(struct dp *dp, const struct dp_if_conf *ifs, size_t n, struct dp_ifset **out, char *err,

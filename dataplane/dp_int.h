@@ -79,7 +79,8 @@ struct dp_iface {
     int prog_fd;
     int xsks_fd, stats_fd;
     struct dp_if_ctr ctr[DP_MAX_WORKERS];
-    uint64_t xdp_pass_base; /* XDP pass count at the last counter reset */
+    uint64_t xdp_pass_base;   /* XDP pass count at the last counter reset */
+    uint64_t xdp_nosock_base; /* XDP drops for want of a socket, likewise */
 };
 
 struct dp_wk_ctr {
@@ -120,6 +121,7 @@ struct dp {
     struct dp_worker *workers[DP_MAX_WORKERS];
     struct dp_wk_ctr wctr[DP_MAX_WORKERS];
     _Atomic bool stop;
+    bool keep_programs; /* dp_keep_programs() */
 };
 
 /* Control-thread RCU bracket for table updates (registers the thread once). */

@@ -160,16 +160,18 @@ static unsigned if_queue_count(const char *name)
     return n ? n : 1;
 }
 
-/* Detaches a Raven program left by a crashed run (or, with @check_only, only
- * looks); another program is an error. */
-static int detach_leftover(int ifindex, const char *name, bool check_only, char *err, size_t errlen)
+/* The Raven program attached to an interface, if any: *id (0: none) and the mode
+ * flag it is attached in; another program is an error. */
+static int find_raven_prog(int ifindex, const char *name, __u32 *id, __u32 *mode, char *err, size_t errlen)
 {
     LIBBPF_OPTS(bpf_xdp_query_opts, q);
     const __u32 flags[] = {XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE};
     const __u32 *ids[] = {&q.drv_prog_id, &q.skb_prog_id};
 
+    *id = 0;
     if (bpf_xdp_query(ifindex, 0, &q))
         return 0;
+    /* the kernel has at most one of the two (native and generic exclude each other) */
     for (size_t i = 0; i < 2; i++) {
         struct bpf_prog_info info = {0};
         __u32 len = sizeof(info);
@@ -190,21 +192,37 @@ static int detach_leftover(int ifindex, const char *name, bool check_only, char 
                  *ids[i]);
             return -1;
         }
-        if (check_only)
-            continue;
-        if (bpf_xdp_detach(ifindex, flags[i], NULL)) {
-            errf(err, errlen, "cannot detach the leftover XDP program of interface %s: %s", name, strerror(errno));
-            return -1;
-        }
+        *id = *ids[i];
+        *mode = flags[i];
+        return 0;
     }
     return 0;
 }
 
-static void iface_down(struct dp_iface *ifc)
+/* Detaches a Raven program left by an earlier run or set (or, with
+ * @check_only, only looks); another program is an error. */
+static int detach_leftover(int ifindex, const char *name, bool check_only, char *err, size_t errlen)
+{
+    __u32 id, mode;
+
+    if (find_raven_prog(ifindex, name, &id, &mode, err, errlen))
+        return -1;
+    if (!id || check_only)
+        return 0;
+    if (bpf_xdp_detach(ifindex, mode, NULL)) {
+        errf(err, errlen, "cannot detach the leftover XDP program of interface %s: %s", name, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Lets an interface go: its program is detached if it is attached and @detach
+ * (else it stays, with its maps, until a later one replaces it). */
+static void iface_down(struct dp_iface *ifc, bool detach)
 {
     if (!ifc)
         return;
-    if (ifc->mode != DP_MODE_DOWN) {
+    if (ifc->mode != DP_MODE_DOWN && detach) {
         /* only our program: another one put there meanwhile stays */
         LIBBPF_OPTS(bpf_xdp_attach_opts, o, .old_prog_fd = ifc->prog_fd);
         bpf_xdp_detach(ifc->ifindex,
@@ -345,19 +363,49 @@ static struct dp_iface *iface_load(struct dp *dp, const struct dp_if_conf *c, ch
     }
     return ifc;
 fail:
-    iface_down(ifc);
+    iface_down(ifc, true);
     return NULL;
 }
 
-/* Attaches a loaded program, native mode first unless generic is configured (a
- * leftover Raven program of a crashed run is detached first). */
+/* Replaces a Raven program left on the interface (by an earlier run whose
+ * programs were kept, or by the set this one follows) atomically, in the mode it
+ * is attached in, when the configured mode allows that mode: the interface is
+ * never without a program. 0 if replaced. */
+static int iface_replace(struct dp_iface *ifc, char *err, size_t errlen)
+{
+    const struct dp_if_conf *c = &ifc->conf;
+    __u32 id, mode;
+    int old, rc;
+
+    if (find_raven_prog(ifc->ifindex, c->name, &id, &mode, err, errlen))
+        return -EBUSY;
+    if (!id || (c->mode == DP_XDP_NATIVE && mode != XDP_FLAGS_DRV_MODE) ||
+        (c->mode == DP_XDP_GENERIC && mode != XDP_FLAGS_SKB_MODE))
+        return -ENOENT;
+    if ((old = bpf_prog_get_fd_by_id(id)) < 0)
+        return -ENOENT;
+    LIBBPF_OPTS(bpf_xdp_attach_opts, o, .old_prog_fd = old);
+    rc = bpf_xdp_attach(ifc->ifindex, ifc->prog_fd, XDP_FLAGS_REPLACE | mode, &o);
+    close(old);
+    if (!rc)
+        ifc->mode = mode == XDP_FLAGS_DRV_MODE ? DP_MODE_NATIVE : DP_MODE_GENERIC;
+    return rc;
+}
+
+/* Attaches a loaded program: in place of a Raven program already there
+ * (iface_replace), else native mode first unless generic is configured (a
+ * leftover Raven program the kernel would not let us replace is detached first). */
 static int iface_attach(struct dp_iface *ifc, char *err, size_t errlen)
 {
     const struct dp_if_conf *c = &ifc->conf;
-    int rc = -EOPNOTSUPP;
+    int rc = iface_replace(ifc, err, errlen);
 
-    if (detach_leftover(ifc->ifindex, c->name, false, err, errlen))
+    if (!rc)
+        return 0;
+    /* refused (another mode asked for, say): detach, then attach */
+    if (rc == -EBUSY || detach_leftover(ifc->ifindex, c->name, false, err, errlen))
         return -EBUSY;
+    rc = -EOPNOTSUPP;
     if (c->mode != DP_XDP_GENERIC) {
         rc = bpf_xdp_attach(ifc->ifindex, ifc->prog_fd, XDP_FLAGS_DRV_MODE | XDP_FLAGS_UPDATE_IF_NOEXIST, NULL);
         if (!rc)
@@ -584,13 +632,26 @@ static void workers_stop(struct dp *dp)
     atomic_store(&dp->stop, false);
 }
 
-static void set_down(struct dp *dp)
+struct dp_ifset;
+static bool ifset_has(const struct dp_ifset *set, int ifindex);
+
+/* Stops the workers and lets the interfaces go. Each one's program is detached,
+ * unless programs are kept (dp_keep_programs) or @next (the set that follows)
+ * has the interface: its program then replaces this one atomically. */
+static void set_down(struct dp *dp, const struct dp_ifset *next)
 {
     workers_stop(dp);
-    for (size_t i = 0; i < dp->nifaces; i++)
-        iface_down(dp->ifaces[i]);
+    for (size_t i = 0; i < dp->nifaces; i++) {
+        struct dp_iface *ifc = dp->ifaces[i];
+        iface_down(ifc, !dp->keep_programs && !ifset_has(next, ifc->ifindex));
+    }
     dp->nifaces = 0;
     memset(dp->wctr, 0, sizeof(dp->wctr));
+}
+
+void dp_keep_programs(struct dp *dp, bool keep)
+{
+    dp->keep_programs = keep;
 }
 
 /* A set of interfaces built beside the running one (dp_ifset_prepare): programs
@@ -601,6 +662,14 @@ struct dp_ifset {
     struct dp_worker *workers[DP_MAX_WORKERS];
 };
 
+static bool ifset_has(const struct dp_ifset *set, int ifindex)
+{
+    for (size_t i = 0; set && i < set->nifaces; i++)
+        if (set->ifaces[i]->ifindex == ifindex)
+            return true;
+    return false;
+}
+
 void dp_ifset_free(struct dp_ifset *set)
 {
     if (!set)
@@ -608,7 +677,7 @@ void dp_ifset_free(struct dp_ifset *set)
     for (size_t i = 0; i < set->nworkers; i++)
         worker_free(set->workers[i]);
     for (size_t i = 0; i < set->nifaces; i++)
-        iface_down(set->ifaces[i]);
+        iface_down(set->ifaces[i], true); /* never attached */
     free(set);
 }
 
@@ -654,7 +723,7 @@ fail:
 /* Stops what runs and starts @set (adopted) in its place. */
 static int ifset_switch(struct dp *dp, struct dp_ifset *set, char *err, size_t errlen)
 {
-    set_down(dp);
+    set_down(dp, set);
     memcpy(dp->ifaces, set->ifaces, set->nifaces * sizeof(set->ifaces[0]));
     dp->nifaces = set->nifaces;
     memcpy(dp->workers, set->workers, set->nworkers * sizeof(set->workers[0]));
@@ -678,7 +747,11 @@ static int ifset_switch(struct dp *dp, struct dp_ifset *set, char *err, size_t e
     }
     return 0;
 fail:
-    set_down(dp);
+    /* the previous programs the failure left in place of ours go too, unless kept */
+    for (size_t i = 0; i < dp->nifaces && !dp->keep_programs; i++)
+        if (dp->ifaces[i]->mode == DP_MODE_DOWN)
+            detach_leftover(dp->ifaces[i]->ifindex, dp->ifaces[i]->conf.name, false, NULL, 0);
+    set_down(dp, NULL);
     return -EIO;
 }
 
@@ -708,7 +781,7 @@ int dp_set_interfaces(struct dp *dp, const struct dp_if_conf *ifs, size_t n, cha
 
 void dp_ifaces_free(struct dp *dp)
 {
-    set_down(dp);
+    set_down(dp, NULL);
     if (dp->nl)
         dp_nl_free(dp->nl);
     dp->nl = NULL;
@@ -724,10 +797,10 @@ size_t dp_if_count(const struct dp *dp)
     return dp->nifaces;
 }
 
-static uint64_t xdp_pass(const struct dp_iface *ifc)
+/* A counter of the interface's XDP program (enum raven_xdp_stat), summed over CPUs. */
+static uint64_t xdp_stat(const struct dp_iface *ifc, __u32 key)
 {
     int ncpu = libbpf_num_possible_cpus();
-    __u32 key = RAVEN_XDP_PASS;
     uint64_t sum = 0;
 
     if (ncpu <= 0)
@@ -752,7 +825,10 @@ int dp_if_stats(const struct dp *dp, size_t i, struct dp_if_stats *out)
     out->role = ifc->conf.role;
     out->mode = ifc->mode;
     out->queues = ifc->nq;
-    out->to_kernel = xdp_pass(ifc) - ifc->xdp_pass_base;
+    out->to_kernel = xdp_stat(ifc, RAVEN_XDP_PASS) - ifc->xdp_pass_base;
+    /* what the program dropped for want of a socket on its queue (a queue not
+     * served, or between two sets) */
+    out->drops[DP_DROP_OTHER] = xdp_stat(ifc, RAVEN_XDP_NO_SOCKET) - ifc->xdp_nosock_base;
     for (size_t w = 0; w < DP_MAX_WORKERS; w++) {
         const struct dp_if_ctr *c = &ifc->ctr[w];
         out->rx_packets += c->rx_packets;
@@ -803,7 +879,8 @@ void dp_clear_counters(struct dp *dp)
      * clearing is an operator's action, not accounting */
     for (size_t i = 0; i < dp->nifaces; i++) {
         memset(dp->ifaces[i]->ctr, 0, sizeof(dp->ifaces[i]->ctr));
-        dp->ifaces[i]->xdp_pass_base = xdp_pass(dp->ifaces[i]);
+        dp->ifaces[i]->xdp_pass_base = xdp_stat(dp->ifaces[i], RAVEN_XDP_PASS);
+        dp->ifaces[i]->xdp_nosock_base = xdp_stat(dp->ifaces[i], RAVEN_XDP_NO_SOCKET);
     }
     memset(dp->wctr, 0, sizeof(dp->wctr));
 }

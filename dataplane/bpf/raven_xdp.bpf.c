@@ -10,6 +10,12 @@
  * Inside interface: IPv4/IPv6 packets whose destination is in a client prefix (the
  * LPM maps kept by the control plane) go to the socket.
  *
+ * What is the dataplane's but finds no socket on its queue is dropped (counted
+ * RAVEN_XDP_NO_SOCKET), never passed: the program stays attached while ravend
+ * restarts (dp_keep_programs, or a killed process), and the kernel would route
+ * clear traffic to a client by its own routes, past the tunnel, and answer ESP in
+ * UDP with ICMP port unreachable. The same holds for a queue not served.
+ *
  * One program is loaded per interface; all instances share the maps but the XSKMAP,
  * which holds that interface's sockets by queue. */
 #include <linux/bpf.h>
@@ -81,7 +87,8 @@ static __always_inline int count(__u32 slot, int verdict)
 
 static __always_inline int to_socket(struct xdp_md *ctx)
 {
-    return bpf_redirect_map(&xsks, ctx->rx_queue_index, XDP_PASS);
+    /* XDP_DROP when the queue has no socket (see the top) */
+    return bpf_redirect_map(&xsks, ctx->rx_queue_index, XDP_DROP);
 }
 
 static __always_inline int is_local4(__u32 daddr)
@@ -172,7 +179,10 @@ int raven_xdp(struct xdp_md *ctx)
     } else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
         verdict = inside6(ctx, eth + 1, end);
     }
-    return count(verdict == XDP_REDIRECT ? RAVEN_XDP_REDIRECT : RAVEN_XDP_PASS, verdict);
+    return count(verdict == XDP_REDIRECT ? RAVEN_XDP_REDIRECT
+                 : verdict == XDP_DROP   ? RAVEN_XDP_NO_SOCKET
+                                         : RAVEN_XDP_PASS,
+                 verdict);
 }
 
 char _license[] SEC("license") = "Dual BSD/GPL";

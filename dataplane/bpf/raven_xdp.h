@@ -30,6 +30,7 @@ struct raven_local {
 enum raven_xdp_stat {
     RAVEN_XDP_REDIRECT = 0, /* redirected to an AF_XDP socket */
     RAVEN_XDP_PASS,         /* left to the kernel */
+    RAVEN_XDP_NO_SOCKET,    /* the dataplane's, but no AF_XDP socket on its queue: dropped */
     RAVEN_XDP_STATS,
 };
 

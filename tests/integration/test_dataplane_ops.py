@@ -77,7 +77,7 @@ def test_leftover_program_of_a_crashed_run_and_clean_stop(make_ravend, lab):
     out = lb.outside_devs()[0]
     d.kill9()
     assert xdp_prog(lb.head, out) == "raven_xdp"  # left behind by the crash
-    d.start()  # the same configuration: the leftover is detached and ours attached
+    d.start()  # the same configuration: ours replaces the leftover
     m = d.connect()
     assert t(dp_iface(m, out), "mode-in-use") in ("native", "generic")
     c = lb.clients[0]

@@ -1,6 +1,10 @@
 /* The XDP program (dataplane/bpf/raven_xdp.bpf.c) under BPF_PROG_TEST_RUN
  * (libxdp's xdp_program__test_run): which packets go to the AF_XDP socket and which
- * pass to the kernel, on the outside and the inside role, and its counters.
+ * pass to the kernel, on the outside and the inside role, what is dropped when
+ * the queue has no socket (ravend down with its programs kept), and its counters.
+ * Then the programs on a veth pair (dataplane/dp_xsk.c): kept attached across
+ * dp_free() with dp_keep_programs(), replaced atomically by the next dataplane's
+ * (never none in between), detached at dp_free() without.
  *
  * Needs root: it runs in a network namespace of its own, with an AF_XDP socket on
  * that namespace's loopback in the XSKMAP so that a redirect is seen as one. */
@@ -12,7 +16,13 @@
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <linux/if_ether.h>
+#include <linux/if_link.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,9 +36,10 @@
 #include <xdp/xsk.h>
 #include <cmocka.h>
 #include "dataplane/bpf/raven_xdp.h"
+#include "dataplane/dp.h"
 
 static struct xdp_program *prog;
-static int conf_fd, local_fd, c4_fd, c6_fd, xsks_fd, stats_fd;
+static int conf_fd, local_fd, c4_fd, c6_fd, xsks_fd, stats_fd, xsk_fd;
 
 static int quiet(enum libxdp_print_level l, const char *f, va_list ap)
 {
@@ -151,14 +162,245 @@ static void test_inside(void **state)
     assert_int_equal(run(v6, 14 + 20), XDP_PASS); /* truncated */
 }
 
+/* No socket on the queue (ravend down, its program kept; or a queue not served):
+ * what is the dataplane's is dropped and counted, never passed to the kernel,
+ * which would route clear traffic to a client past the tunnel; the rest passes. */
+static void test_no_socket(void **state)
+{
+    uint8_t p[128], v6[14 + 40] = {0};
+    uint32_t q = 0;
+    uint64_t d0 = stat(RAVEN_XDP_NO_SOCKET), p0 = stat(RAVEN_XDP_PASS);
+
+    (void)state;
+    assert_int_equal(bpf_map_delete_elem(xsks_fd, &q), 0);
+    set_role(RAVEN_XDP_ROLE_INSIDE);
+    assert_int_equal(run(p, udp(p, "10.201.0.77", 53, esp_body, 4, 0)), XDP_DROP); /* a client's */
+    assert_int_equal(run(p, udp(p, "10.202.0.1", 53, esp_body, 4, 0)), XDP_PASS);
+    v6[12] = 0x86;
+    v6[13] = 0xdd;
+    v6[14] = 0x60;
+    inet_pton(AF_INET6, "2001:db8:77::5", v6 + 14 + 24);
+    assert_int_equal(run(v6, sizeof(v6)), XDP_DROP);
+    set_role(RAVEN_XDP_ROLE_OUTSIDE);
+    /* ESP to us: nobody to decrypt it; the kernel would answer ESP in UDP with
+     * ICMP port unreachable while ravend is down */
+    assert_int_equal(run(p, ip4(p, "198.51.100.1", 50, 0, esp_body, sizeof(esp_body))), XDP_DROP);
+    assert_int_equal(run(p, udp(p, "198.51.100.1", 4500, esp_body, sizeof(esp_body), 0)), XDP_DROP);
+    assert_int_equal(run(p, udp(p, "198.51.100.1", 500, esp_body, sizeof(esp_body), 0)), XDP_PASS); /* IKE */
+    assert_int_equal(stat(RAVEN_XDP_NO_SOCKET) - d0, 4);
+    assert_int_equal(stat(RAVEN_XDP_PASS) - p0, 2);
+    assert_int_equal(bpf_map_update_elem(xsks_fd, &q, &xsk_fd, BPF_ANY), 0);
+    set_role(RAVEN_XDP_ROLE_INSIDE);
+    assert_int_equal(run(p, udp(p, "10.201.0.77", 53, esp_body, 4, 0)), XDP_REDIRECT);
+}
+
+/* ---- programs on an interface across dataplanes (dp_xsk.c) ---- */
+
+static int kv0;
+static uint8_t kv0_mac[6];
+
+/* The XDP program on kv0: its id (0: none), and whether it is Raven's and native. */
+static uint32_t prog_on(bool *native)
+{
+    LIBBPF_OPTS(bpf_xdp_query_opts, q);
+    struct bpf_prog_info info = {0};
+    uint32_t len = sizeof(info), id;
+    int fd;
+
+    assert_int_equal(bpf_xdp_query(kv0, 0, &q), 0);
+    id = q.drv_prog_id ? q.drv_prog_id : q.skb_prog_id;
+    if (native)
+        *native = q.drv_prog_id != 0;
+    if (!id)
+        return 0;
+    fd = bpf_prog_get_fd_by_id(id);
+    assert_true(fd >= 0);
+    assert_int_equal(bpf_obj_get_info_by_fd(fd, &info, &len), 0);
+    close(fd);
+    assert_string_equal(info.name, "raven_xdp");
+    return id;
+}
+
+/* Sends UDP to 10.77.0.1 (kv0's own address, in a client prefix of the dataplane
+ * under test) into kv1 as fast as it can, and counts what the kernel delivers to
+ * a socket on that address: only what no XDP program took (clear traffic to a
+ * client left to the kernel). */
+struct blaster {
+    atomic_bool stop;
+    int tx, rx;
+    unsigned long sent, leaked;
+};
+
+static void *blast(void *arg)
+{
+    struct blaster *b = arg;
+    uint8_t f[14 + 28 + 4] = {0}, buf[64];
+    uint32_t sum = 0;
+
+    memcpy(f, kv0_mac, 6);
+    memcpy(f + 6, "\x02\0\0\0\x77\x02", 6);
+    f[12] = 0x08;
+    f[14] = 0x45;
+    f[17] = 28 + 4;
+    f[22] = 64;
+    f[23] = 17;
+    inet_pton(AF_INET, "10.77.0.2", f + 26);
+    inet_pton(AF_INET, "10.77.0.1", f + 30);
+    for (int i = 14; i < 34; i += 2)
+        sum += (uint32_t)(f[i] << 8 | f[i + 1]);
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    f[24] = (uint8_t)(~sum >> 8);
+    f[25] = (uint8_t)~sum;
+    f[34] = 0x30; /* 12345 -> 9999, no checksum */
+    f[35] = 0x39;
+    f[36] = 0x27;
+    f[37] = 0x0f;
+    f[39] = 8 + 4;
+    while (!atomic_load(&b->stop)) {
+        if (send(b->tx, f, sizeof(f), 0) == (ssize_t)sizeof(f))
+            b->sent++;
+        while (recv(b->rx, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+            b->leaked++;
+    }
+    usleep(100000);
+    while (recv(b->rx, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+        b->leaked++;
+    return NULL;
+}
+
+static void blaster_start(struct blaster *b, pthread_t *th)
+{
+    struct sockaddr_ll ll = {.sll_family = AF_PACKET, .sll_ifindex = (int)if_nametoindex("kv1")};
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(9999)};
+
+    memset(b, 0, sizeof(*b));
+    inet_pton(AF_INET, "10.77.0.1", &sin.sin_addr);
+    b->tx = socket(AF_PACKET, SOCK_RAW, 0);
+    b->rx = socket(AF_INET, SOCK_DGRAM, 0);
+    assert_true(b->tx >= 0 && b->rx >= 0);
+    assert_int_equal(bind(b->tx, (struct sockaddr *)&ll, sizeof(ll)), 0);
+    assert_int_equal(bind(b->rx, (struct sockaddr *)&sin, sizeof(sin)), 0);
+    assert_int_equal(pthread_create(th, NULL, blast, b), 0);
+}
+
+static void blaster_stop(struct blaster *b, pthread_t th)
+{
+    atomic_store(&b->stop, true);
+    pthread_join(th, NULL);
+    close(b->tx);
+    close(b->rx);
+}
+
+/* A dataplane serving kv0 as inside, with a client prefix 10.77.0.0/24. */
+static struct dp *dp_on(enum dp_xdp_mode mode)
+{
+    struct dp_if_conf c = {.name = "kv0", .role = DP_ROLE_INSIDE, .mode = mode};
+    struct dp_sa sa = {.spi = 0x700, .session_id = 1, .cipher = DP_CIPHER_AES_GCM_16, .key_len = 20, .nsel = 1};
+    struct dp *dp = dp_new();
+    char err[256] = "";
+
+    assert_non_null(dp);
+    sa.sel[0].family = AF_INET;
+    inet_pton(AF_INET, "10.77.0.0", sa.sel[0].start);
+    inet_pton(AF_INET, "10.77.0.255", sa.sel[0].end);
+    assert_int_equal(dp_sa_add(dp, &sa), 0); /* before the interfaces, as a restart adds them */
+    if (dp_set_interfaces(dp, &c, 1, err, sizeof(err)))
+        fail_msg("dp_set_interfaces: %s", err);
+    return dp;
+}
+
+static void test_kept_programs(void **state)
+{
+    struct blaster bl;
+    struct dp_if_stats st;
+    pthread_t th;
+    uint32_t id1, id2, id3;
+    bool native;
+    struct dp *dp = dp_on(DP_XDP_GENERIC);
+
+    (void)state;
+    assert_true((id1 = prog_on(&native)) != 0);
+    assert_false(native);
+    /* clear traffic to a client from before the first dataplane goes until the
+     * second one serves: none of it may reach the kernel */
+    blaster_start(&bl, &th);
+    /* kept: dp_free() leaves the program (and its maps) attached */
+    dp_keep_programs(dp, true);
+    dp_free(dp);
+    assert_int_equal(prog_on(NULL), id1);
+    usleep(20000); /* a moment with no dataplane at all */
+    /* the next dataplane replaces it atomically, in the mode it is in (auto
+     * would take native on veth): the interface never has none */
+    dp = dp_on(DP_XDP_AUTO);
+    id2 = prog_on(&native);
+    blaster_stop(&bl, th);
+    assert_true(id2 != 0 && id2 != id1);
+    assert_false(native);
+    assert_int_equal(dp_if_stats(dp, 0, &st), 0);
+    assert_int_equal(st.mode, DP_MODE_GENERIC);
+    assert_true(bl.sent > 100);
+    assert_int_equal(bl.leaked, 0);
+    /* kept: an empty set leaves it too (the shutdown of ravend) */
+    dp_keep_programs(dp, true);
+    assert_int_equal(dp_set_interfaces(dp, NULL, 0, NULL, 0), 0);
+    assert_int_equal(prog_on(NULL), id2);
+    dp_free(dp);
+    assert_int_equal(prog_on(NULL), id2);
+    /* not kept: dp_free() detaches */
+    dp = dp_on(DP_XDP_GENERIC);
+    assert_true((id3 = prog_on(NULL)) != 0 && id3 != id2);
+    dp_free(dp);
+    assert_int_equal(prog_on(NULL), 0);
+}
+
+/* A kept program in another mode than the one asked for cannot be replaced: it is
+ * detached and the new one attached in the mode asked for. */
+static void test_replace_other_mode(void **state)
+{
+    struct dp_if_stats st;
+    uint32_t id1, id2;
+    bool native;
+    struct dp *dp = dp_on(DP_XDP_GENERIC);
+
+    (void)state;
+    id1 = prog_on(NULL);
+    dp_keep_programs(dp, true);
+    dp_free(dp);
+    dp = dp_on(DP_XDP_NATIVE);
+    id2 = prog_on(&native);
+    assert_true(id2 != 0 && id2 != id1);
+    assert_true(native);
+    assert_int_equal(dp_if_stats(dp, 0, &st), 0);
+    assert_int_equal(st.mode, DP_MODE_NATIVE);
+    dp_free(dp);
+    assert_int_equal(prog_on(NULL), 0);
+}
+
 static int reuse(const char *name, int fd)
 {
     return bpf_map__reuse_fd(bpf_object__find_map_by_name(xdp_program__bpf_obj(prog), name), fd);
 }
 
+static int if_mac(const char *name, uint8_t *mac)
+{
+    struct ifreq r = {0};
+    int fd = socket(AF_INET, SOCK_DGRAM, 0), rc;
+
+    snprintf(r.ifr_name, sizeof(r.ifr_name), "%s", name);
+    rc = fd < 0 ? -1 : ioctl(fd, SIOCGIFHWADDR, &r);
+    if (!rc)
+        memcpy(mac, r.ifr_hwaddr.sa_data, 6);
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_outside), cmocka_unit_test(test_inside)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_outside), cmocka_unit_test(test_inside),
+                                       cmocka_unit_test(test_no_socket), cmocka_unit_test(test_kept_programs),
+                                       cmocka_unit_test(test_replace_other_mode)};
     LIBBPF_OPTS(bpf_map_create_opts, lpm, .map_flags = BPF_F_NO_PREALLOC);
     struct raven_local l = {0};
     struct raven_lpm4 k4 = {.plen = 24, .addr = {10, 201, 0, 0}};
@@ -176,7 +418,10 @@ int main(void)
         fprintf(stderr, "test_xdp: needs root (BPF, AF_XDP); skipped\n");
         return 77;
     }
-    if (unshare(CLONE_NEWNET) || system("ip link set lo up")) {
+    if (unshare(CLONE_NEWNET) || system("ip link set lo up") ||
+        system("ip link add kv0 type veth peer name kv1 && ip addr add 10.77.0.1/24 dev kv0 && "
+               "ip link set kv0 up && ip link set kv1 up") ||
+        !(kv0 = (int)if_nametoindex("kv0")) || if_mac("kv0", kv0_mac)) {
         perror("test_xdp: own network namespace");
         return 1;
     }
@@ -209,7 +454,7 @@ int main(void)
         fprintf(stderr, "test_xdp: AF_XDP socket on lo: %s\n", strerror(errno));
         return 1;
     }
-    fd = xsk_socket__fd(xsk);
+    fd = xsk_fd = xsk_socket__fd(xsk);
     bpf_map_update_elem(xsks_fd, &q, &fd, BPF_ANY);
     /* the program is loaded by the first test run; stats exist from then on */
     {
