@@ -418,7 +418,7 @@ static void stop(struct ravend *d)
      * while the event loop still exists */
     if (d->ike && d->dmn.arena) {
         ike_engine_keep_sessions(d->ike);
-        /* dp_keep_programs(d->dp, true); */
+        dp_keep_programs(d->dp, true);
     }
     ike_engine_free(d->ike);
     pki_crl_free(d->crl); /* after the engine, its listener */
