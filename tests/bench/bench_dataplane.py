@@ -254,7 +254,7 @@ def gateways(build, seconds):
             f.write(ravend_config(lb))
         with open(f"{d}/ravend.log", "w") as log:
             p = subprocess.Popen(["ip", "netns", "exec", lb.head, os.path.join(build, "daemon", "ravend"), "-f", "-d",
-                                  f"{d}/state", "-c", f"{d}/ravend.xml", "-l", "warning"], stdout=log,
+                                  f"{d}/state", "-c", f"{d}/ravend.xml", "-l", "warning", "--arena", "none"], stdout=log,
                                  stderr=subprocess.STDOUT)
         lb.procs.append(p)
         deadline = time.time() + 30

@@ -283,7 +283,8 @@ def main():
             f.write(ravend_config(pem, fr))
         with open(f"{d}/ravend.log", "w") as log:
             p = subprocess.Popen(["ip", "netns", "exec", head, ravend, "-f", "-d", f"{d}/state", "-c",
-                                  f"{d}/ravend.xml", "-l", "warning"], stdout=log, stderr=subprocess.STDOUT)
+                                  f"{d}/ravend.xml", "-l", "warning", "--arena", "none"], stdout=log,
+                                 stderr=subprocess.STDOUT)
         procs.append(p)
         wait_for(lambda: "ravend: ready" in open(f"{d}/ravend.log").read(), p, "ravend")
         client = start_client()

@@ -8,7 +8,9 @@ answered from a pool and one child SA, driven by the same load generator
 establishing and deleting IKE SAs in a loop) from a client namespace over a veth.
 Prints each responder's rate and CPU seconds per established SA (from
 /proc/PID/stat), the ratios, and the raw crypto cost of one SA measured in the
-same run. Run as root after a build:
+same run. ravend runs twice: without a session arena, and with one (every
+established session's record written to tmpfs as it changes), whose cost per SA
+is printed as a ratio. Run as root after a build:
 
     tests/bench/bench_ike.py [--build build] [--seconds 10] [--concurrency 32]
 """
@@ -197,6 +199,7 @@ def main():
     tag = f"rvbi{os.getpid() % 10000}"
     head, cl = f"{tag}h", f"{tag}l"
     d = tempfile.mkdtemp(prefix="raven-bench-ike-")
+    arena_dir = f"/dev/shm/raven-bench-ike-{os.getpid()}"  # tmpfs, as ravend requires
     procs = []
     try:
         netns_pair(tag, head, cl, "10.231.0")
@@ -207,15 +210,20 @@ def main():
                                                check=True, capture_output=True, text=True).stdout)["crypto_us_per_sa"]
             with open(f"{d}/ravend.xml", "w") as f:
                 f.write(ravend_config(pem if auth == "ecdsa" else None))
-            shutil.rmtree(f"{d}/state", ignore_errors=True)
-            with open(f"{d}/ravend.log", "w") as log:
-                p = subprocess.Popen(["ip", "netns", "exec", head, ravend, "-f", "-d", f"{d}/state", "-c",
-                                      f"{d}/ravend.xml", "-l", "warning"], stdout=log, stderr=subprocess.STDOUT)
-            procs.append(p)
-            wait_for(lambda: "ravend: ready" in open(f"{d}/ravend.log").read(), p, "ravend")
-            rv = measure(cl, load, p.pid, a.seconds, a.concurrency)
-            os.kill(p.pid, signal.SIGTERM)
-            p.wait(timeout=20)
+            rv = {}
+            for arena in ("none", arena_dir + "/arena"):
+                shutil.rmtree(f"{d}/state", ignore_errors=True)
+                shutil.rmtree(arena_dir, ignore_errors=True)
+                with open(f"{d}/ravend.log", "w") as log:
+                    p = subprocess.Popen(["ip", "netns", "exec", head, ravend, "-f", "-d", f"{d}/state", "-c",
+                                          f"{d}/ravend.xml", "-l", "warning", "--arena", arena],
+                                         stdout=log, stderr=subprocess.STDOUT)
+                procs.append(p)
+                wait_for(lambda: "ravend: ready" in open(f"{d}/ravend.log").read(), p, "ravend")
+                rv[arena != "none"] = measure(cl, load, p.pid, a.seconds, a.concurrency)
+                os.kill(p.pid, signal.SIGTERM)
+                p.wait(timeout=20)
+            rv, rva = rv[False], rv[True]
 
             charon_files(d, ecdsa=auth == "ecdsa")
             p = start_charon(head, d, procs, "charon")
@@ -223,16 +231,18 @@ def main():
             os.kill(p.pid, signal.SIGTERM)
             p.wait(timeout=20)
             os.remove(f"{d}/charon.vici") if os.path.exists(f"{d}/charon.vici") else None
-            results.append((auth, rv, ss, crypto))
+            results.append((auth, rv, ss, crypto, rva))
 
         print(f"IKE_SA establishment: X25519, AES-GCM-256, PRF SHA2-256, client PSK, configuration request and one "
               f"child SA; {a.concurrency} concurrent initiators, {a.seconds:g} s per run")
         print(f"{'our AUTH':<10}{'responder':<12}{'SA/s':>10}{'CPU us/SA':>12}{'failures':>10}{'timeouts':>10}")
-        for auth, rv, ss, crypto in results:
-            for name, r in (("ravend", rv), ("strongSwan", ss)):
+        for auth, rv, ss, crypto, rva in results:
+            for name, r in (("ravend", rv), ("ravend+arena", rva), ("strongSwan", ss)):
                 print(f"{auth:<10}{name:<12}{r['rate']:>10.1f}{r['cpu_us_per_sa']:>12.0f}{r['failures']:>10}"
                       f"{r['timeouts']:>10}")
-        for auth, rv, ss, crypto in results:
+        for auth, rv, ss, crypto, rva in results:
+            print(f"{auth}: session arena: CPU per SA with/without {rva['cpu_us_per_sa'] / rv['cpu_us_per_sa']:.2f}x, "
+                  f"rate {rva['rate'] / max(rv['rate'], 0.1):.2f}x")
             print(f"{auth}: rate ravend/strongSwan {rv['rate'] / max(ss['rate'], 0.1):.2f}x (goal >= 1.5x); "
                   f"ravend CPU per SA {rv['cpu_us_per_sa']:.0f} us = {rv['cpu_us_per_sa'] / crypto:.2f}x the raw "
                   f"crypto of one SA, {crypto:.0f} us (goal <= 2x)")
@@ -247,6 +257,7 @@ def main():
         for ns in (head, cl):
             subprocess.run(["ip", "netns", "del", ns], check=False)
         shutil.rmtree(d, ignore_errors=True)
+        shutil.rmtree(arena_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

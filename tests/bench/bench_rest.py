@@ -83,7 +83,8 @@ def main():
             f.write(conf)
         log = open(f"{d}/ravend.log", "w")
         rv = subprocess.Popen(["ip", "netns", "exec", head, ravend, "-f", "-d", f"{d}/state", "-c",
-                               f"{d}/initial.xml", "-l", "warning"], stdout=log, stderr=subprocess.STDOUT)
+                               f"{d}/initial.xml", "-l", "warning", "--arena", "none"], stdout=log,
+                              stderr=subprocess.STDOUT)
         procs.append(rv)
         deadline = time.time() + 30
         while "ravend: ready" not in open(log.name).read():
