@@ -72,6 +72,11 @@ void ike_pend_free(struct ike_pend *p)
     free(p);
 }
 
+bool ike_auth_waiting(const struct ike_sess *s)
+{
+    return s->pend && (s->pend->op || s->pend->dhcp_op || s->state == IKE_SA_CRL_WAIT);
+}
+
 /* While RADIUS is asked the half-open timer stops (the RADIUS client's timeouts
  * bound the wait and always answer); after our response the profile's EAP
  * timeout bounds the client's next request. */
@@ -79,7 +84,6 @@ static void wait_radius(struct ike_sess *s, struct aaa_op *op)
 {
     aaa_cancel(s->pend->op); /* one at a time: never two answers for one request */
     s->pend->op = op;
-    s->pend->waiting = true;
     evtimer_del(s->ev_live);
 }
 
@@ -88,7 +92,6 @@ static void wait_client(struct ike_sess *s)
     const struct lyd_node *prof = ike_sess_profile(s);
     const char *t = prof ? ike_leaf(prof, "authentication/remote/eap/timeout") : NULL;
 
-    s->pend->waiting = false;
     evtimer_add(s->ev_live, &(struct timeval){.tv_sec = t ? atoi(t) : 90});
 }
 
@@ -176,7 +179,6 @@ static void eap_answer(struct aaa_reply *r, void *arg)
     char why[200];
 
     pd->op = NULL;
-    pd->waiting = false;
     switch (r->result) {
     case AAA_CHALLENGE:
         if (!r->eap_len || r->eap[0] != EAP_REQUEST) {
@@ -210,7 +212,7 @@ static void eap_answer(struct aaa_reply *r, void *arg)
         pd->cached = r->attrs;
         aaa_attrs_init(&r->attrs);
         pd->have_cached = true;
-        pd->eap_done = true;
+        ike_sa_set_state(s, IKE_SA_EAP_SUCCESS, "RADIUS accepted the EAP exchange");
         if (!eap_respond(s, eap, len)) {
             ike_auth_fail(s, pd->msg_id, NULL, "cannot build the response");
             return;
@@ -244,6 +246,7 @@ void ike_eap_begin(struct ike_sess *s, const struct lyd_node *prof)
     const char *list = ike_leaf(prof, "aaa/authentication/eap");
 
     pd->eap = true;
+    ike_sa_set_state(s, IKE_SA_EAP, "the client asks for EAP");
     s->auth_method = strdup("eap");
     if (!s->e->aaa || aaa_list_source(s->e->aaa, AAA_AUTHENTICATION, list) != AAA_RADIUS) {
         ike_auth_fail(s, pd->msg_id, "radius-unreachable", "the profile's EAP method list has no RADIUS server group");
@@ -302,7 +305,7 @@ void ike_eap_continue(struct ike_sess *s, const struct ike_msg *in, uint32_t msg
         ike_auth_fail(s, msg_id, NULL, "an IKE_AUTH request while the previous one is answered");
         return;
     }
-    if (pd->eap_done) {
+    if (s->state == IKE_SA_EAP_SUCCESS) {
         /* the last message: the client's AUTH from the MSK (else SK_pi, RFC 7296 2.16) */
         const struct ike_pld *idi_p = ike_msg_find(&pd->req, IKE_PLD_IDI, 0);
         struct ike_auth_pld auth;
@@ -360,7 +363,6 @@ static void psk_answer(struct aaa_reply *r, void *arg)
     const char *remote, *local;
 
     pd->op = NULL;
-    pd->waiting = false;
     if (r->result != AAA_ACCEPT) {
         ike_auth_fail(s, pd->msg_id, r->result == AAA_REJECT ? "psk-mismatch" : "radius-unreachable",
                       r->result == AAA_REJECT ? "the RADIUS server has no pre-shared key for this client"
@@ -426,7 +428,6 @@ static void dhcp_answer(int err, const struct dhcp_lease *l, void *arg)
     struct ike_pend *pd = s->pend;
 
     pd->dhcp_op = NULL;
-    pd->waiting = false;
     if (err) {
         log_warn("ike", "session %" PRIu64 ": no address from DHCP: %s", s->id,
                  err == -ETIMEDOUT ? "the server did not answer in time" : err == -ECONNREFUSED ? "the server said NAK"
@@ -454,7 +455,7 @@ static void dhcp_step(struct ike_sess *s)
         pd->dhcp_tried = true;
         pd->dhcp_op = dhcp_acquire(s->e->dhcp, server, giaddr, timeout, cid, dhcp_answer, s);
         if (pd->dhcp_op) {
-            pd->waiting = true;
+            ike_sa_set_state(s, IKE_SA_LEASING, "an address is asked of DHCP");
             evtimer_del(s->ev_live);
             return;
         }
@@ -535,7 +536,6 @@ static void authz_answer(struct aaa_reply *r, void *arg)
     bool user = pd->authz_step == 0;
 
     pd->op = NULL;
-    pd->waiting = false;
     if (r->result == AAA_ACCEPT) {
         if (user) {
             pd->user_at = r->attrs;
@@ -594,6 +594,7 @@ static void authz_next(struct ike_sess *s)
 
 void ike_authz_begin(struct ike_sess *s)
 {
+    ike_sa_set_state(s, IKE_SA_AUTHORIZING, "the client is authenticated");
     s->pend->authz_step = 0;
     authz_next(s);
 }
@@ -629,7 +630,7 @@ static void on_acct(evutil_socket_t fd, short what, void *arg)
     struct ike_sess *s = arg;
     uint32_t iv = s->e->aaa ? aaa_interim_interval(s->e->aaa) : 0;
 
-    if (s->state != SESS_ESTABLISHED)
+    if (!ike_sa_up(s))
         return;
     acct_send(s, AAA_ACCT_INTERIM, 0);
     if (iv)
@@ -676,7 +677,7 @@ void ike_acct_stop(struct ike_sess *s, const char *reason)
 
 static bool dae_matches(const struct ike_sess *s, const struct aaa_dae *q)
 {
-    if (s->state != SESS_ESTABLISHED)
+    if (!ike_sa_up(s))
         return false;
     if (q->session_id && strcmp(q->session_id, s->acct_id))
         return false;

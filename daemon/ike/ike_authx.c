@@ -450,7 +450,7 @@ static void initial_contact(struct ike_sess *s)
     struct ike_sess *o, *tmp;
 
     HASH_ITER(hh_id, s->e->by_id, o, tmp) {
-        if (o != s && o->state == SESS_ESTABLISHED && o->remote_id && !strcmp(o->remote_id, s->remote_id) &&
+        if (o != s && ike_sa_up(o) && o->remote_id && !strcmp(o->remote_id, s->remote_id) &&
             o->profile && s->profile && !strcmp(o->profile, s->profile))
             ike_sess_end(o, "replaced", false);
     }
@@ -600,6 +600,7 @@ void ike_handle_auth(struct ike_sess *s, const struct ike_msg *in)
         ike_eap_continue(s, in, msg_id);
         return;
     }
+    ike_sa_set_state(s, IKE_SA_AUTHENTICATING, "IKE_AUTH request");
     idi_p = ike_msg_find(in, IKE_PLD_IDI, 0);
     auth_p = ike_msg_find(in, IKE_PLD_AUTH, 0);
     if (!idi_p || !ike_id_parse(idi_p, &idi)) {

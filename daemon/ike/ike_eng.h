@@ -21,6 +21,7 @@
 #include "daemon/ike/ike_engine.h"
 #include "daemon/ike/ike_init.h"
 #include "daemon/ike/ike_msg.h"
+#include "daemon/ike/ike_sa.h"
 #include "daemon/ike/ike_sk.h"
 
 struct pool_set;
@@ -153,13 +154,6 @@ struct ike_sock {
     int rx_ifindex;  /* interface of the datagram being handled (IP_PKTINFO) */
 };
 
-enum sess_state {
-    SESS_HALF_OPEN = 0, /* IKE_SA_INIT answered */
-    SESS_ESTABLISHED,
-    SESS_DELETING,
-    SESS_REKEYED, /* an old IKE SA after rekeying: answers only its DELETE */
-};
-
 /* Child SAs of a session: at most the largest flow limit the model allows
  * (/ipsec/profile/flow-limit, ipsec:ipsec-flow-limit), and as many rekeyed
  * ones waiting for their DELETE. The table grows as children come
@@ -202,12 +196,12 @@ struct ike_pend {
     uint8_t *req_buf;   /* the payloads of the first IKE_AUTH request, copied */
     struct ike_msg req; /* IDi, SA, TSi, TSr, CP, INITIAL_CONTACT, CERT... */
     uint32_t msg_id;    /* the request to answer */
-    bool waiting;       /* for RADIUS: a retransmission of msg_id is dropped */
     bool initial;
     const char *method; /* "psk", "cert", "eap": authorization and accounting */
     X509_NAME *dn;      /* to mangle names from (a DN identity or the certificate's subject) */
     /* EAP */
-    bool eap, eap_asked_identity, eap_done;
+    bool eap;               /* the client authenticates with EAP */
+    bool eap_asked_identity; /* our EAP-Request/Identity is what the client answers next */
     uint8_t eap_id;
     uint8_t state[253];
     size_t state_len;
@@ -226,15 +220,14 @@ struct ike_pend {
     struct aaa_attrs cached, user_at, group_at;
     bool have_cached, have_user, have_group;
     int authz_step;
-    /* a certificate whose first CRL is being fetched (ike_crl.c) */
-    bool crl_wait;
+    /* a certificate whose first CRL is being fetched (ike_crl.c, IKE_SA_CRL_WAIT) */
     X509 *crl_cert;
     STACK_OF(X509) *crl_chain;
 };
 
 struct ike_sess {
     uint64_t id;
-    enum sess_state state;
+    enum ike_sa_state state; /* changed only by ike_sa_set_state (ike_sa.h) */
     struct ike_init in; /* algorithms, nonces, SPIs, keys */
     bool initiator;     /* we are the original initiator of this IKE SA (after our rekey) */
     uint8_t our_spi[8]; /* the SPI table's key: in.spi_r, or in.spi_i when initiator */
@@ -616,6 +609,10 @@ void ike_crl_remember(struct ike_sess *s, X509 *cert, const struct pki_tp *tp);
 /* Parks the IKE_AUTH of s->pend until the CRL of @cert arrives (adopts @cert and
  * @chain); answered when the fetch ends. */
 void ike_crl_park(struct ike_sess *s, X509 *cert, STACK_OF(X509) *chain);
+
+/* Whether the IKE_AUTH exchange of @s waits for RADIUS, DHCP or a CRL: a
+ * retransmission of its request is dropped, and so is a new request. */
+bool ike_auth_waiting(const struct ike_sess *s);
 
 /* ike_aaa.c: EAP pass-through, authorization and accounting over RADIUS */
 /* The exchange under way for request @in (copied), @msg_id to answer; @method is

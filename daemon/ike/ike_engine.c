@@ -401,15 +401,15 @@ static void sess_free(struct ike_sess *s)
 {
     struct ike_engine *e = s->e;
 
-    if (s->state == SESS_REKEYED) {
+    if (s->state == IKE_SA_REKEYED) {
         HASH_DELETE(hh_r, e->by_r, s);
         sess_release(s);
         return;
     }
-    if (s->state == SESS_HALF_OPEN) {
+    if (ike_sa_half_open(s)) {
         HASH_DELETE(hh_i, e->by_i, s);
         e->half_open--;
-    } else if (s->state == SESS_ESTABLISHED) {
+    } else if (ike_sa_up(s)) {
         e->established--;
     }
     HASH_DELETE(hh_r, e->by_r, s);
@@ -428,7 +428,6 @@ bool ike_sess_stub(struct ike_sess *s, struct ike_sess *stub)
 
     stub->e = e;
     stub->id = s->id;
-    stub->state = SESS_REKEYED;
     stub->ev_retx = evtimer_new(e->base, on_retx, stub);
     stub->ev_live = evtimer_new(e->base, on_live, stub);
     stub->ev_life = evtimer_new(e->base, on_life, stub);
@@ -451,6 +450,7 @@ bool ike_sess_stub(struct ike_sess *s, struct ike_sess *stub)
     stub->peer_next = s->peer_next;
     stub->last_resp = s->last_resp;
     stub->our_next = s->our_next;
+    ike_sa_set_state(stub, IKE_SA_REKEYED, "the IKE SA was rekeyed");
     memset(&s->last_resp, 0, sizeof(s->last_resp));
     out_free(&s->req);
     s->req_pending = false;
@@ -464,10 +464,19 @@ bool ike_sess_stub(struct ike_sess *s, struct ike_sess *stub)
 /* A half-open SA becomes a session (IKE_AUTH succeeded). */
 void ike_sess_established(struct ike_sess *s)
 {
+    char tag[IKE_SA_TAG_LEN];
+
+    /* only a half-open SA leaves the half-open table (a bug otherwise, logged) */
+    if (!ike_sa_half_open(s)) {
+        log_err("ike", "%s: established again in state %s, refused", ike_sa_tag(s, tag, sizeof(tag)),
+                ike_sa_state_name(s->state));
+        return;
+    }
+    if (!ike_sa_set_state(s, IKE_SA_ESTABLISHED, "IKE_AUTH answered"))
+        return; /* a bug, logged: it stays half-open (and its timer ends it) */
     HASH_DELETE(hh_i, s->e->by_i, s);
     s->e->half_open--;
     s->e->established++;
-    s->state = SESS_ESTABLISHED;
     s->established = time(NULL);
     free(s->msg2); /* no longer needed for retransmission or AUTH */
     s->msg2 = NULL;
@@ -580,17 +589,17 @@ void ike_sess_end(struct ike_sess *s, const char *reason, bool send_delete)
 {
     char a[INET6_ADDRSTRLEN];
 
-    if (s->state == SESS_DELETING) {
+    if (s->state == IKE_SA_DELETING) {
         sess_free(s); /* the end of an ending session: the peer is gone or has gone */
         return;
     }
-    if (s->state == SESS_ESTABLISHED) {
+    if (ike_sa_up(s)) {
         log_info("ike", "session %" PRIu64 " (%s, %s) down: %s", s->id, s->remote_id ? s->remote_id : "?",
                  ike_addr_str(&s->peer, a, sizeof(a)), reason);
         ike_sess_notify_event(s, "session-down", reason, NULL);
         ike_acct_stop(s, reason);
     }
-    if (send_delete && s->state == SESS_ESTABLISHED && s->req_pending) {
+    if (send_delete && ike_sa_up(s) && s->req_pending && ike_sa_set_state(s, IKE_SA_DELETING, reason)) {
         /* window size 1: the DELETE goes once our request under way is answered
          * (or given up, handle_response / on_retx); the session is over for
          * everything else now */
@@ -601,18 +610,17 @@ void ike_sess_end(struct ike_sess *s, const char *reason, bool send_delete)
         evtimer_del(s->ev_child);
         evtimer_del(s->ev_ka);
         evtimer_del(s->ev_ikerekey);
-        s->state = SESS_DELETING;
         s->e->established--;
         return;
     }
-    if (send_delete && s->state == SESS_ESTABLISHED)
+    if (send_delete && ike_sa_up(s))
         send_ike_delete(s);
     sess_free(s);
 }
 
 void ike_sess_arm_timers(struct ike_sess *s)
 {
-    if (s->state == SESS_HALF_OPEN) {
+    if (ike_sa_half_open(s)) {
         evtimer_add(s->ev_live, &(struct timeval){.tv_sec = HALF_OPEN_TIMEOUT});
         return;
     }
@@ -654,7 +662,7 @@ static void on_ikerekey(evutil_socket_t fd, short what, void *arg)
 {
     struct ike_sess *s = arg;
 
-    if (s->state != SESS_ESTABLISHED)
+    if (!ike_sa_up(s))
         return;
     if (s->req_pending || !ike_ike_rekey_start(s)) /* after our request under way, or later */
         evtimer_add(s->ev_ikerekey, &(struct timeval){.tv_sec = s->req_pending ? 1 : 30});
@@ -670,7 +678,7 @@ static void on_live(evutil_socket_t fd, short what, void *arg)
     struct ike_sess *s = arg;
     time_t now = time(NULL);
 
-    if (s->state == SESS_HALF_OPEN && s->pend && s->pend->eap) {
+    if (ike_sa_half_open(s) && s->pend && s->pend->eap) {
         char a[INET6_ADDRSTRLEN];
 
         log_warn("ike", "EAP exchange of %s (%s) timed out: the client did not continue", ike_addr_str(&s->peer, a,
@@ -681,8 +689,8 @@ static void on_live(evutil_socket_t fd, short what, void *arg)
         sess_free(s);
         return;
     }
-    if (s->state == SESS_HALF_OPEN || s->state == SESS_REKEYED) {
-        if (s->state == SESS_HALF_OPEN)
+    if (ike_sa_half_open(s) || s->state == IKE_SA_REKEYED) {
+        if (ike_sa_half_open(s))
             log_info("ike", "half-open IKE SA of session %" PRIu64 " timed out", s->id);
         sess_free(s);
         return;
@@ -884,6 +892,7 @@ static void handle_init(struct ike_engine *e, struct ike_sock *sk, const struct 
         if (req->pld[i].len == sizeof(flex) - 1 && !memcmp(req->pld[i].body, flex, sizeof(flex) - 1))
             s->vid_flexvpn = true;
     }
+    ike_sa_set_state(s, IKE_SA_HALF_OPEN, "IKE_SA_INIT answered");
     HASH_ADD(hh_i, e->by_i, ikey, sizeof(s->ikey), s);
     memcpy(s->our_spi, s->in.spi_r, 8);
     HASH_ADD(hh_r, e->by_r, our_spi, 8, s);
@@ -963,7 +972,7 @@ static void handle_informational(struct ike_sess *s, const struct ike_msg *in, u
                          bd.buf.len - IKE_HDR_LEN);
     ike_buf_fini(&bd.buf);
     free(spis_out);
-    if (delete_ike && s->state == SESS_REKEYED)
+    if (delete_ike && s->state == IKE_SA_REKEYED)
         sess_free(s); /* the old SA of a rekeyed session: the session goes on */
     else if (delete_ike)
         ike_sess_end(s, "peer-delete", false);
@@ -992,7 +1001,7 @@ static void handle_response(struct ike_sess *s, const uint8_t *buf, size_t len, 
         s->last_rx = time(NULL);
         evtimer_del(s->ev_retx);
         out_free(&s->req);
-        if (s->state == SESS_DELETING) {
+        if (s->state == IKE_SA_DELETING) {
             /* the session ended while this request was under way: now its DELETE */
             free(inner);
             free(plain);
@@ -1000,7 +1009,7 @@ static void handle_response(struct ike_sess *s, const uint8_t *buf, size_t len, 
             sess_free(s);
             return;
         }
-        if (s->state == SESS_REKEYED) {
+        if (s->state == IKE_SA_REKEYED) {
             /* the old IKE SA's DELETE, answered: it is gone */
             free(inner);
             free(plain);
@@ -1084,14 +1093,14 @@ static void handle_request(struct ike_sess *s, const uint8_t *buf, size_t len, c
             ike_sess_respond(s, msg->hdr.exchange, msg->hdr.msg_id, IKE_PLD_NOTIFY, bd.buf.data + IKE_HDR_LEN,
                              bd.buf.len - IKE_HDR_LEN);
         ike_buf_fini(&bd.buf);
-        if (s->state == SESS_HALF_OPEN)
+        if (ike_sa_half_open(s))
             ike_sess_abandon(s);
-    } else if (msg->hdr.exchange == IKE_EXCH_AUTH && s->state == SESS_HALF_OPEN) {
+    } else if (msg->hdr.exchange == IKE_EXCH_AUTH && ike_sa_half_open(s)) {
         ike_handle_auth(s, inner);
     } else if (msg->hdr.exchange == IKE_EXCH_INFORMATIONAL &&
-               (s->state == SESS_ESTABLISHED || s->state == SESS_REKEYED || s->state == SESS_DELETING)) {
+               (ike_sa_up(s) || s->state == IKE_SA_REKEYED || s->state == IKE_SA_DELETING)) {
         handle_informational(s, inner, msg->hdr.msg_id);
-    } else if (msg->hdr.exchange == IKE_EXCH_CREATE_CHILD_SA && s->state == SESS_ESTABLISHED) {
+    } else if (msg->hdr.exchange == IKE_EXCH_CREATE_CHILD_SA && ike_sa_up(s)) {
         ike_handle_create_child(s, inner, msg->hdr.msg_id);
     } else {
         e->c.dropped++;
@@ -1142,7 +1151,7 @@ void ike_handle_dgram(struct ike_sock *sk, const struct sockaddr_storage *local,
     }
     if (msg->hdr.flags & IKE_FLAG_RESPONSE) {
         handle_response(s, buf, len, msg);
-    } else if (msg->hdr.msg_id == s->peer_next - 1 && s->pend && s->pend->waiting) {
+    } else if (msg->hdr.msg_id == s->peer_next - 1 && ike_auth_waiting(s)) {
         e->c.retransmissions++; /* its answer waits for RADIUS */
     } else if (msg->hdr.msg_id == s->peer_next - 1 && s->last_resp.n) {
         struct ike_skf_pld skf;
@@ -1154,7 +1163,7 @@ void ike_handle_dgram(struct ike_sock *sk, const struct sockaddr_storage *local,
             goto out;
         e->c.retransmissions++;
         out_send(s, &s->last_resp);
-    } else if (msg->hdr.msg_id == s->peer_next && s->pend && s->pend->waiting) {
+    } else if (msg->hdr.msg_id == s->peer_next && ike_auth_waiting(s)) {
         e->c.dropped++; /* window size 1: no new request before the answer to the last */
     } else if (msg->hdr.msg_id == s->peer_next) {
         handle_request(s, buf, len, msg, sk, local, peer);

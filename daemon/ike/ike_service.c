@@ -194,7 +194,7 @@ void ike_engine_free(struct ike_engine *e)
     if (e->crl)
         pki_crl_set_notify(e->crl, NULL, NULL); /* the cache outlives the engine */
     HASH_ITER(hh_id, e->by_id, s, tmp) {
-        if (s->state == SESS_DELETING)
+        if (s->state == IKE_SA_DELETING)
             ike_sess_abandon(s);
         else
             ike_sess_end(s, "admin-clear", true);
@@ -480,7 +480,7 @@ uint32_t ike_engine_clear(struct ike_engine *e, uint64_t id, const char *peer, c
     HASH_ITER(hh_id, e->by_id, s, tmp) {
         char a[INET6_ADDRSTRLEN];
 
-        if (s->state != SESS_ESTABLISHED)
+        if (!ike_sa_up(s))
             continue;
         if (all || (id && s->id == id) || (peer && !strcmp(ike_addr_str(&s->peer, a, sizeof(a)), peer)) ||
             (identity && sess_has_identity(s, identity))) {
