@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "daemon/base/log.h"
-#include "daemon/ike/ike_eng.h"
+#include "daemon/ike/ike_auth_steps.h"
 #include "daemon/pki/pki.h"
 #include "daemon/pki/pki_crl.h"
 #include "daemon/base/poison.h"
@@ -73,7 +73,7 @@ static void resume(struct ike_sess *s)
     sk_X509_pop_free(pd->crl_chain, X509_free);
     pd->crl_cert = NULL;
     pd->crl_chain = NULL;
-    ike_authz_begin(s);
+    ike_auth_next(s); /* the authenticate step is done */
 }
 
 static void on_crl(void *arg)

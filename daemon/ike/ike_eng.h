@@ -190,12 +190,14 @@ struct ike_out {
 };
 
 
-/* An IKE_AUTH exchange that takes more than one message or waits for RADIUS:
- * EAP rounds (S3) and authorization from RADIUS (S5) (ike_aaa.c). */
+/* The IKE_AUTH exchange under way, from its first request until the session
+ * is up: the steps' progress (ike_auth_steps.h) and what they found on the
+ * way, across EAP rounds (S3) and the waits for RADIUS (S5), DHCP and CRLs. */
 struct ike_pend {
     uint8_t *req_buf;   /* the payloads of the first IKE_AUTH request, copied */
     struct ike_msg req; /* IDi, SA, TSi, TSr, CP, INITIAL_CONTACT, CERT... */
     uint32_t msg_id;    /* the request to answer */
+    size_t step;        /* the step under way (ike_auth_steps.c) */
     bool initial;
     const char *method; /* "psk", "cert", "eap": authorization and accounting */
     X509_NAME *dn;      /* to mangle names from (a DN identity or the certificate's subject) */
@@ -214,7 +216,7 @@ struct ike_pend {
     /* an address from DHCP (S4), asked once authorization is done */
     struct dhcp_req *dhcp_op;
     struct dhcp_lease lease;
-    bool dhcp_tried, have_lease;
+    bool have_lease;
     /* authorization from RADIUS */
     struct aaa_op *op;
     struct aaa_attrs cached, user_at, group_at;
@@ -582,7 +584,9 @@ size_t ike_route_fvrfs(const struct lyd_node *tree, char (*out)[16], size_t cap)
 /* Commit checks: VRF devices and route set interfaces exist. */
 bool ike_route_check(const struct lyd_node *tree, ike_err_fn err, void *arg);
 
-/* ike_authx.c: the IKE_AUTH exchange (@inner: the decrypted request). */
+/* ike_authx.c: the IKE_AUTH exchange (@inner: the decrypted request): the
+ * first request starts its steps (ike_auth_steps.h), a later one continues
+ * its EAP exchange. */
 void ike_handle_auth(struct ike_sess *s, const struct ike_msg *inner);
 /* Refuses the IKE_AUTH request @msg_id: AUTHENTICATION_FAILED, an
  * authentication-failure notification with @reason (an auth-failure-reason
@@ -591,9 +595,6 @@ void ike_auth_fail(struct ike_sess *s, uint32_t msg_id, const char *reason, cons
 /* The same after another answer was sent (an EAP-Failure): logged, counted,
  * notified, and the half-open SA goes. */
 void ike_auth_refused(struct ike_sess *s, const char *reason, const char *why);
-/* Authentication done (and authorization answers in s->pend): authorize, assign,
- * make the first child SA and answer s->pend->msg_id; the session is up. */
-void ike_auth_finish(struct ike_sess *s);
 /* Our IDr, CERT and signature AUTH for the profile of @s (the first response of
  * an EAP exchange); the IDr body is kept in s->pend. False on failure. */
 bool ike_auth_build_ours(struct ike_sess *s, const struct lyd_node *prof, struct ike_builder *ib);
@@ -606,36 +607,27 @@ const struct lyd_node *ike_sess_profile(const struct ike_sess *s);
 /* The session authenticated with @cert, whose revocation trustpoint @tp checks:
  * remembers its issuer and serial. */
 void ike_crl_remember(struct ike_sess *s, X509 *cert, const struct pki_tp *tp);
-/* Parks the IKE_AUTH of s->pend until the CRL of @cert arrives (adopts @cert and
- * @chain); answered when the fetch ends. */
+/* Parks the IKE_AUTH of s->pend in CRL_WAIT until the CRL of @cert arrives
+ * (adopts @cert and @chain); its steps go on when the fetch ends. */
 void ike_crl_park(struct ike_sess *s, X509 *cert, STACK_OF(X509) *chain);
 
 /* Whether the IKE_AUTH exchange of @s waits for RADIUS, DHCP or a CRL: a
  * retransmission of its request is dropped, and so is a new request. */
 bool ike_auth_waiting(const struct ike_sess *s);
 
-/* ike_aaa.c: EAP pass-through, authorization and accounting over RADIUS */
-/* The exchange under way for request @in (copied), @msg_id to answer; @method is
- * "psk", "cert" or "eap" (a string constant). */
-struct ike_pend *ike_pend_new(const struct ike_msg *in, uint32_t msg_id, bool initial, const char *method);
+/* ike_auth_steps.c: the exchange under way for request @in (copied), @msg_id
+ * to answer. */
+struct ike_pend *ike_pend_new(const struct ike_msg *in, uint32_t msg_id);
 void ike_pend_free(struct ike_pend *p);
-/* The first IKE_AUTH request without AUTH: starts EAP (S3, figures 1 and 2). */
-void ike_eap_begin(struct ike_sess *s, const struct lyd_node *prof);
-/* A shared key client whose key is in RADIUS (keyring aaa, S2): fetch it, check
- * the client's AUTH, then authorize. */
-void ike_psk_fetch(struct ike_sess *s, const struct lyd_node *prof);
+
+/* ike_aaa.c: EAP pass-through, authorization and accounting over RADIUS */
 /* A later IKE_AUTH request of an EAP exchange. */
 void ike_eap_continue(struct ike_sess *s, const struct ike_msg *in, uint32_t msg_id);
-/* Whether the session's address is to come from DHCP (S4: the client asks for an
- * IPv4 address, and neither AAA nor a pool gives one): the server, relay address
- * and timeout to ask with. */
-bool ike_auth_wants_dhcp(struct ike_sess *s, uint32_t *server, uint32_t *giaddr, unsigned *timeout);
-/* A session's DHCP lease: renewed at half its time, released at the end. */
+
+/* ike_lease.c: a session's DHCP lease: renewed at half its time, released at
+ * the end. */
 void ike_dhcp_arm(struct ike_sess *s);
 void ike_dhcp_drop(struct ike_sess *s);
-/* Authentication is done: ask RADIUS for user and group authorization where the
- * profile's lists say so, then ike_auth_finish. */
-void ike_authz_begin(struct ike_sess *s);
 /* Accounting of an established session: Start, interim updates, Stop. */
 void ike_acct_start(struct ike_sess *s);
 void ike_acct_stop(struct ike_sess *s, const char *reason);
@@ -649,5 +641,8 @@ const char *ike_id_type_name(uint8_t type);
 uint32_t ike_new_spi(struct ike_engine *e);
 bool ike_child_install(struct ike_sess *s, struct ike_child_sa *c, const struct ike_child_keys *k);
 void ike_child_remove(struct ike_sess *s, struct ike_child_sa *c);
+/* ike_childx.c: the ESP settings of the profile's IPsec profile (the virtual
+ * template's, else one naming the profile; defaults without one). */
+void ike_childx_settings(struct ike_sess *s, const struct lyd_node *prof);
 
 #endif
