@@ -32,7 +32,8 @@ void ike_crl_park(struct ike_sess *s, X509 *cert, STACK_OF(X509) *chain)
 
     pd->crl_cert = cert;
     pd->crl_chain = chain;
-    ike_sa_set_state(s, IKE_SA_CRL_WAIT, "the certificate's CRL is fetched"); /* a retransmission is not a new request */
+    /* a retransmission is not a new request (ike_auth_waiting) */
+    ike_sa_set_state(s, IKE_SA_CRL_WAIT, "the certificate's CRL is fetched");
     log_info("ike", "session %" PRIu64 " (%s): waiting for the CRL of its certificate", s->id,
              s->remote_id ? s->remote_id : "?");
 }

@@ -250,7 +250,7 @@ struct ike_sess {
     struct ike_out req;
     int req_tries;
     bool req_pending;
-    int req_kind; /* REQ_* in ike_engine.c */
+    int req_kind; /* REQ_* below */
     /* who */
     uint8_t id_type;
     char *remote_id, *local_id, *profile, *ipsec_profile, *auth_method;
@@ -411,12 +411,14 @@ static inline bool ike_sa_equal(const struct sockaddr_storage *a, const struct s
     return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr, &((const struct sockaddr_in6 *)b)->sin6_addr, 16);
 }
 
-/* ike_engine.c */
+/* ike_engine.c: sessions and the dispatch of received messages */
 /* Processes one datagram received on @sk (the non-ESP marker removed). */
 void ike_handle_dgram(struct ike_sock *sk, const struct sockaddr_storage *local, const struct sockaddr_storage *peer,
                       const uint8_t *buf, size_t len);
-/* A new cookie secret every few minutes; the previous one stays valid. */
-void ike_cookie_rotate(struct ike_engine *e);
+/* A new session (state NEW) with its timers, in no table; NULL when memory is short. */
+struct ike_sess *ike_sess_new(struct ike_engine *e);
+/* Frees a session that is in no table (or has just been taken out of them). */
+void ike_sess_release(struct ike_sess *s);
 /* Ends a session: it leaves the state and its child SAs and leases go at once;
  * with @send_delete the peer gets a DELETE of the IKE SA (after our request under
  * way, if there is one, has been answered). */
@@ -434,6 +436,42 @@ void ike_sess_arm_timers(struct ike_sess *s);
 /* The IKE SA was rekeyed: its lifetime starts again. */
 void ike_sess_ike_rekeyed(struct ike_sess *s);
 char *ike_addr_str(const struct sockaddr_storage *a, char *buf, size_t len);
+
+/* ike_xmit.c: what the engine sends */
+/* Sends one datagram; IKE on the NAT-T port gets the non-ESP marker unless @raw
+ * (a NAT keepalive is the single byte 0xFF, RFC 3948 2.3). */
+void ike_xmit_dgram(struct ike_sock *sk, const struct sockaddr_storage *local, const struct sockaddr_storage *peer,
+                    const uint8_t *data, size_t len, bool raw);
+/* Seals @inner (a payload chain starting with @first) into one message, or into
+ * Encrypted Fragments when fragmentation was negotiated and it would not fit the
+ * configured MTU (RFC 7383 2.5); @o gets the datagrams. */
+bool ike_xmit_seal(struct ike_sess *s, uint8_t exchange, bool response, uint32_t msg_id, uint8_t first,
+                   const uint8_t *inner, size_t inner_len, struct ike_out *o);
+/* Sends the datagrams of @o to the session's peer (again). */
+void ike_xmit_out(struct ike_sess *s, const struct ike_out *o);
+void ike_xmit_out_free(struct ike_out *o);
+/* Timers of a session: our request's retransmission (the session ends after
+ * the last one), the NAT keepalive. */
+void ike_xmit_on_retx(evutil_socket_t fd, short what, void *arg);
+void ike_xmit_on_keepalive(evutil_socket_t fd, short what, void *arg);
+
+/* ike_initx.c: IKE_SA_INIT */
+/* The IKE_SA_INIT request @req (@buf as received): answered again, refused by
+ * a limit or a cookie, or answered by a new half-open SA. */
+void ike_initx_handle(struct ike_engine *e, struct ike_sock *sk, const struct sockaddr_storage *local,
+                      const struct sockaddr_storage *peer, const uint8_t *buf, size_t len, const struct ike_msg *req);
+/* A request the codec refused for its version or an unknown critical payload
+ * (@rc): an unprotected error notification within the rate limit, or dropped. */
+void ike_initx_unprotected(struct ike_engine *e, struct ike_sock *sk, const struct sockaddr_storage *local,
+                           const struct sockaddr_storage *peer, const struct ike_msg *msg, enum ike_parse_rc rc);
+/* A new cookie secret every few minutes; the previous one stays valid. */
+void ike_cookie_rotate(struct ike_engine *e);
+
+/* ike_info.c: INFORMATIONAL */
+/* The peer's INFORMATIONAL request @in (decrypted), answered. */
+void ike_info_handle(struct ike_sess *s, const struct ike_msg *in, uint32_t msg_id);
+/* DELETE of the IKE SA (RFC 7296 1.4.1), sent once with the next message ID. */
+void ike_info_send_delete(struct ike_sess *s);
 
 /* Moves the IKE SA of @s (SPIs, keys, message IDs, last response) into @stub,
  * which then stands for the old SA until the peer deletes it; @s leaves the SPI

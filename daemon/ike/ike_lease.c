@@ -182,7 +182,8 @@ static bool lease4(struct ike_sess *s, struct ike_auth_run *w)
         if (s->dhcp && s->dhcp->netmask)
             ike_cp_add4(w->cpo, CFG_INTERNAL_IP4_NETMASK, s->dhcp->netmask);
         else if (at->has_netmask || (s->pool && pool_netmask(c->pools, s->pool)))
-            ike_cp_add4(w->cpo, CFG_INTERNAL_IP4_NETMASK, at->has_netmask ? at->netmask : pool_netmask(c->pools, s->pool));
+            ike_cp_add4(w->cpo, CFG_INTERNAL_IP4_NETMASK,
+                        at->has_netmask ? at->netmask : pool_netmask(c->pools, s->pool));
     }
     return true;
 }

@@ -1,7 +1,8 @@
 /* The IKEv2 service's life cycle and configuration (see ike_engine.h): sockets and
  * their receive path, the engine's creation and end, the transaction hooks that
  * compile a configuration, move leases and open or close sockets, and
- * clear-session. The exchanges are in ike_engine.c and the files it names. */
+ * clear-session. Received messages go to ike_engine.c, which hands them to the
+ * exchanges' files (README.md). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
