@@ -1,9 +1,11 @@
 /* The IKE side of AAA (SPEC S3, S5, S9): EAP pass-through to RADIUS in IKE_AUTH
- * exactly in the order of the seed's figures 1 and 2, user and group
- * authorization from RADIUS, accounting (RFC 2866) of established sessions and
- * dynamic authorization (RFC 5176) on them. Every RADIUS answer comes through a
- * callback of daemon/aaa; while one is awaited the session holds the request to
- * answer in s->pend and drops the client's retransmissions of it. */
+ * exactly in the order of the seed's figures 1 and 2 (the eap step,
+ * ike_auth_steps.h), pre-shared keys from RADIUS (for the authenticate step),
+ * user and group authorization from RADIUS (the authorize step), accounting
+ * (RFC 2866) of established sessions and dynamic authorization (RFC 5176) on
+ * them. Every RADIUS answer comes through a callback of daemon/aaa, which
+ * resumes the exchange's steps; while one is awaited the session holds the
+ * request to answer in s->pend and drops the client's retransmissions of it. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -15,63 +17,11 @@
 
 #include "daemon/base/log.h"
 #include "daemon/ike/ike_auth.h"
-#include "daemon/ike/ike_eng.h"
+#include "daemon/ike/ike_auth_steps.h"
 #include "daemon/ike/ike_persist.h"
 #include "daemon/base/poison.h"
 
 enum { EAP_REQUEST = 1, EAP_RESPONSE = 2, EAP_SUCCESS = 3, EAP_FAILURE = 4, EAP_TYPE_IDENTITY = 1 };
-
-/* ---- the pending exchange ---- */
-
-struct ike_pend *ike_pend_new(const struct ike_msg *in, uint32_t msg_id, bool initial, const char *method)
-{
-    struct ike_pend *p = calloc(1, sizeof(*p));
-    size_t total = 0, off = 0;
-
-    if (!p)
-        return NULL;
-    for (size_t i = 0; i < in->npld; i++)
-        total += in->pld[i].len;
-    p->req_buf = malloc(total ? total : 1);
-    if (!p->req_buf) {
-        free(p);
-        return NULL;
-    }
-    p->req = *in;
-    for (size_t i = 0; i < in->npld; i++) {
-        memcpy(p->req_buf + off, in->pld[i].body, in->pld[i].len);
-        p->req.pld[i].body = p->req_buf + off;
-        off += in->pld[i].len;
-    }
-    p->msg_id = msg_id;
-    p->initial = initial;
-    p->method = method;
-    aaa_attrs_init(&p->cached);
-    aaa_attrs_init(&p->user_at);
-    aaa_attrs_init(&p->group_at);
-    return p;
-}
-
-void ike_pend_free(struct ike_pend *p)
-{
-    if (!p)
-        return;
-    aaa_cancel(p->op);
-    dhcp_cancel(p->dhcp_op);
-    if (p->psk_local)
-        OPENSSL_cleanse(p->psk_local, strlen(p->psk_local));
-    free(p->psk_local);
-    free(p->req_buf);
-    free(p->idr);
-    X509_NAME_free(p->dn);
-    X509_free(p->crl_cert);
-    sk_X509_pop_free(p->crl_chain, X509_free);
-    aaa_attrs_free(&p->cached);
-    aaa_attrs_free(&p->user_at);
-    aaa_attrs_free(&p->group_at);
-    OPENSSL_cleanse(p, sizeof(*p));
-    free(p);
-}
 
 /* While RADIUS is asked the half-open timer stops (the RADIUS client's timeouts
  * bound the wait and always answer); after our response the profile's EAP
@@ -80,7 +30,6 @@ static void wait_radius(struct ike_sess *s, struct aaa_op *op)
 {
     aaa_cancel(s->pend->op); /* one at a time: never two answers for one request */
     s->pend->op = op;
-    s->pend->waiting = true;
     evtimer_del(s->ev_live);
 }
 
@@ -89,7 +38,6 @@ static void wait_client(struct ike_sess *s)
     const struct lyd_node *prof = ike_sess_profile(s);
     const char *t = prof ? ike_leaf(prof, "authentication/remote/eap/timeout") : NULL;
 
-    s->pend->waiting = false;
     evtimer_add(s->ev_live, &(struct timeval){.tv_sec = t ? atoi(t) : 90});
 }
 
@@ -138,8 +86,9 @@ static bool eap_respond(struct ike_sess *s, const uint8_t *eap, size_t len)
 
 static void eap_answer(struct aaa_reply *r, void *arg);
 
-/* Relays @eap (an EAP-Response of the client) to the EAP list's RADIUS servers. */
-static void eap_to_radius(struct ike_sess *s, const uint8_t *eap, size_t len)
+/* Relays @eap (an EAP-Response of the client) to the EAP list's RADIUS servers;
+ * false when it cannot (the client is refused, the half-open SA gone). */
+static bool eap_to_radius(struct ike_sess *s, const uint8_t *eap, size_t len)
 {
     const struct lyd_node *prof = ike_sess_profile(s);
     const char *list = prof ? ike_leaf(prof, "aaa/authentication/eap") : NULL;
@@ -154,7 +103,7 @@ static void eap_to_radius(struct ike_sess *s, const uint8_t *eap, size_t len)
         ike_auth_fail(s, s->pend->msg_id, "eap-failure",
                       len > RAD_MAX_LEN - 512 ? "the client's EAP message is too large for RADIUS"
                                               : "the EAP identity is longer than RADIUS allows (253 octets)");
-        return;
+        return false;
     }
     station(s, &st);
     if (s->pend->state_len) {
@@ -165,9 +114,10 @@ static void eap_to_radius(struct ike_sess *s, const uint8_t *eap, size_t len)
     if (!op) {
         ike_auth_fail(s, s->pend->msg_id, "radius-unreachable",
                       "the profile's EAP method list has no RADIUS server group");
-        return;
+        return false;
     }
     wait_radius(s, op);
+    return true;
 }
 
 static void eap_answer(struct aaa_reply *r, void *arg)
@@ -177,7 +127,6 @@ static void eap_answer(struct aaa_reply *r, void *arg)
     char why[200];
 
     pd->op = NULL;
-    pd->waiting = false;
     switch (r->result) {
     case AAA_CHALLENGE:
         if (!r->eap_len || r->eap[0] != EAP_REQUEST) {
@@ -211,7 +160,7 @@ static void eap_answer(struct aaa_reply *r, void *arg)
         pd->cached = r->attrs;
         aaa_attrs_init(&r->attrs);
         pd->have_cached = true;
-        pd->eap_done = true;
+        ike_sa_set_state(s, IKE_SA_EAP_SUCCESS, "RADIUS accepted the EAP exchange");
         if (!eap_respond(s, eap, len)) {
             ike_auth_fail(s, pd->msg_id, NULL, "cannot build the response");
             return;
@@ -238,18 +187,23 @@ static void eap_answer(struct aaa_reply *r, void *arg)
     }
 }
 
-void ike_eap_begin(struct ike_sess *s, const struct lyd_node *prof)
+enum ike_auth_rc ike_eap_step(struct ike_sess *s, struct ike_auth_run *w)
 {
     struct ike_pend *pd = s->pend;
-    const char *q = ike_leaf(prof, "authentication/remote/eap/query-identity");
-    const char *list = ike_leaf(prof, "aaa/authentication/eap");
+    const struct lyd_node *prof = ike_sess_profile(s);
+    const char *q = prof ? ike_leaf(prof, "authentication/remote/eap/query-identity") : NULL;
+    const char *list = prof ? ike_leaf(prof, "aaa/authentication/eap") : NULL;
+    size_t n;
+    uint8_t *rsp;
+    bool ok;
 
-    pd->eap = true;
+    (void)w;
+    if (!pd->eap)
+        return IKE_AUTH_NEXT; /* the client authenticated with AUTH */
+    ike_sa_set_state(s, IKE_SA_EAP, "the client asks for EAP");
     s->auth_method = strdup("eap");
-    if (!s->e->aaa || aaa_list_source(s->e->aaa, AAA_AUTHENTICATION, list) != AAA_RADIUS) {
-        ike_auth_fail(s, pd->msg_id, "radius-unreachable", "the profile's EAP method list has no RADIUS server group");
-        return;
-    }
+    if (!s->e->aaa || aaa_list_source(s->e->aaa, AAA_AUTHENTICATION, list) != AAA_RADIUS)
+        return ike_auth_refuse(s, "radius-unreachable", "the profile's EAP method list has no RADIUS server group");
     if (q && !strcmp(q, "true")) {
         /* figure 2: EAP-Request/Identity first */
         uint8_t req[5] = {EAP_REQUEST, 0, 0, 5, EAP_TYPE_IDENTITY};
@@ -257,38 +211,32 @@ void ike_eap_begin(struct ike_sess *s, const struct lyd_node *prof)
         RAND_bytes(&pd->eap_id, 1);
         req[1] = pd->eap_id;
         pd->eap_asked_identity = true;
-        if (!eap_respond(s, req, sizeof(req))) {
-            ike_auth_fail(s, pd->msg_id, NULL, "cannot build the response");
-            return;
-        }
+        if (!eap_respond(s, req, sizeof(req)))
+            return ike_auth_refuse(s, NULL, "cannot build the response");
         wait_client(s);
-        return;
+        return IKE_AUTH_WAIT;
     }
     /* figure 1: the IKE ID is the EAP identity, unless it is an address */
-    if (s->id_type == ID_IPV4 || s->id_type == ID_IPV6) {
-        ike_auth_fail(s, pd->msg_id, "eap-identity-unusable",
-                      "the client's IKE ID is an IP address, which cannot be an EAP identity (set query-identity)");
-        return;
-    }
-    {
-        size_t n = strlen(s->remote_id);
-        uint8_t *rsp = malloc(5 + n);
-
-        if (!rsp || n > 253) {
-            free(rsp);
-            ike_auth_fail(s, pd->msg_id, NULL, "the identity is too long");
-            return;
-        }
-        s->eap_identity = strdup(s->remote_id);
-        rsp[0] = EAP_RESPONSE;
-        rsp[1] = 0;
-        rsp[2] = (uint8_t)((5 + n) >> 8);
-        rsp[3] = (uint8_t)(5 + n);
-        rsp[4] = EAP_TYPE_IDENTITY;
-        memcpy(rsp + 5, s->remote_id, n);
-        eap_to_radius(s, rsp, 5 + n);
+    if (s->id_type == ID_IPV4 || s->id_type == ID_IPV6)
+        return ike_auth_refuse(s, "eap-identity-unusable",
+                               "the client's IKE ID is an IP address, which cannot be an EAP identity (set "
+                               "query-identity)");
+    n = strlen(s->remote_id);
+    rsp = malloc(5 + n);
+    if (!rsp || n > 253) {
         free(rsp);
+        return ike_auth_refuse(s, NULL, "the identity is too long");
     }
+    s->eap_identity = strdup(s->remote_id);
+    rsp[0] = EAP_RESPONSE;
+    rsp[1] = 0;
+    rsp[2] = (uint8_t)((5 + n) >> 8);
+    rsp[3] = (uint8_t)(5 + n);
+    rsp[4] = EAP_TYPE_IDENTITY;
+    memcpy(rsp + 5, s->remote_id, n);
+    ok = eap_to_radius(s, rsp, 5 + n);
+    free(rsp);
+    return ok ? IKE_AUTH_WAIT : IKE_AUTH_GONE;
 }
 
 void ike_eap_continue(struct ike_sess *s, const struct ike_msg *in, uint32_t msg_id)
@@ -299,11 +247,11 @@ void ike_eap_continue(struct ike_sess *s, const struct ike_msg *in, uint32_t msg
 
     pd->msg_id = msg_id;
     evtimer_del(s->ev_live);
-    if (!pd->eap) {
+    if (s->state != IKE_SA_EAP && s->state != IKE_SA_EAP_SUCCESS) {
         ike_auth_fail(s, msg_id, NULL, "an IKE_AUTH request while the previous one is answered");
         return;
     }
-    if (pd->eap_done) {
+    if (s->state == IKE_SA_EAP_SUCCESS) {
         /* the last message: the client's AUTH from the MSK (else SK_pi, RFC 7296 2.16) */
         const struct ike_pld *idi_p = ike_msg_find(&pd->req, IKE_PLD_IDI, 0);
         struct ike_auth_pld auth;
@@ -330,7 +278,7 @@ void ike_eap_continue(struct ike_sess *s, const struct ike_msg *in, uint32_t msg
             return;
         }
         OPENSSL_cleanse(mic, sizeof(mic));
-        ike_authz_begin(s);
+        ike_auth_next(s); /* the eap step is done */
         return;
     }
     if (!eap_p || !ike_eap_parse(eap_p, &eap) || eap.code != EAP_RESPONSE) {
@@ -361,7 +309,6 @@ static void psk_answer(struct aaa_reply *r, void *arg)
     const char *remote, *local;
 
     pd->op = NULL;
-    pd->waiting = false;
     if (r->result != AAA_ACCEPT) {
         ike_auth_fail(s, pd->msg_id, r->result == AAA_REJECT ? "psk-mismatch" : "radius-unreachable",
                       r->result == AAA_REJECT ? "the RADIUS server has no pre-shared key for this client"
@@ -388,12 +335,11 @@ static void psk_answer(struct aaa_reply *r, void *arg)
     pd->cached = r->attrs;
     aaa_attrs_init(&r->attrs);
     pd->have_cached = true;
-    ike_authz_begin(s);
+    ike_auth_next(s); /* the authenticate step is done */
 }
 
-void ike_psk_fetch(struct ike_sess *s, const struct lyd_node *prof)
+enum ike_auth_rc ike_psk_fetch(struct ike_sess *s, const struct lyd_node *prof)
 {
-    struct ike_pend *pd = s->pend;
     const char *list = ike_leaf(prof, "keyring/aaa/method-list");
     char name[256];
     struct station st;
@@ -408,127 +354,13 @@ void ike_psk_fetch(struct ike_sess *s, const struct lyd_node *prof)
     op = s->e->aaa && list && aaa_list_source(s->e->aaa, AAA_AUTHORIZATION, list) == AAA_RADIUS
              ? aaa_access_send(s->e->aaa, AAA_AUTHORIZATION, list, &q, psk_answer, s)
              : NULL;
-    if (!op) {
-        ike_auth_fail(s, pd->msg_id, "psk-mismatch", "the keyring's method list has no RADIUS server group");
-        return;
-    }
+    if (!op)
+        return ike_auth_refuse(s, "psk-mismatch", "the keyring's method list has no RADIUS server group");
     wait_radius(s, op);
+    return IKE_AUTH_WAIT;
 }
 
 /* ---- authorization over RADIUS (S5) ---- */
-
-static void authz_next(struct ike_sess *s);
-
-/* ---- DHCP as the address source (S4) ---- */
-
-static void dhcp_answer(int err, const struct dhcp_lease *l, void *arg)
-{
-    struct ike_sess *s = arg;
-    struct ike_pend *pd = s->pend;
-
-    pd->dhcp_op = NULL;
-    pd->waiting = false;
-    if (err) {
-        log_warn("ike", "session %" PRIu64 ": no address from DHCP: %s", s->id,
-                 err == -ETIMEDOUT ? "the server did not answer in time" : err == -ECONNREFUSED ? "the server said NAK"
-                                                                                               : strerror(-err));
-    } else {
-        pd->lease = *l;
-        pd->have_lease = true;
-    }
-    ike_auth_finish(s); /* without a lease the client hears INTERNAL_ADDRESS_FAILURE */
-}
-
-static void dhcp_step(struct ike_sess *s)
-{
-    struct ike_pend *pd = s->pend;
-    uint32_t server, giaddr;
-    unsigned timeout;
-
-    if (!pd->dhcp_tried && s->e->dhcp && ike_auth_wants_dhcp(s, &server, &giaddr, &timeout)) {
-        char cid[64];
-
-        /* the client's name and the session: two sessions of one identity (two
-         * devices, a reconnect before the old session is gone) never share a
-         * binding, and one's release never frees the other's */
-        snprintf(cid, sizeof(cid), "%.40s/%" PRIu64, s->eap_identity ? s->eap_identity : s->remote_id, s->id);
-        pd->dhcp_tried = true;
-        pd->dhcp_op = dhcp_acquire(s->e->dhcp, server, giaddr, timeout, cid, dhcp_answer, s);
-        if (pd->dhcp_op) {
-            pd->waiting = true;
-            evtimer_del(s->ev_live);
-            return;
-        }
-    }
-    ike_auth_finish(s);
-}
-
-static void on_dhcp_renew(evutil_socket_t fd, short what, void *arg);
-
-static void renewed(int err, const struct dhcp_lease *l, void *arg)
-{
-    struct ike_sess *s = arg;
-    time_t now = time(NULL);
-
-    s->dhcp_renewal = NULL;
-    if (!s->dhcp)
-        return;
-    if (!err) {
-        s->dhcp->lease_s = l->lease_s;
-        s->dhcp_expires = now + l->lease_s;
-        ike_persist_mark(s);
-        ike_dhcp_arm(s);
-        return;
-    }
-    /* RFC 2131 4.4.5: a NAK, or a lease that runs out, takes the address away */
-    if (err == -ECONNREFUSED || now >= s->dhcp_expires - 1) {
-        log_warn("ike", "session %" PRIu64 ": the DHCP server %s the address", s->id,
-                 err == -ECONNREFUSED ? "took back" : "did not renew in time");
-        ike_sess_end(s, "dhcp-lease-lost", true);
-        return;
-    }
-    log_warn("ike", "session %" PRIu64 ": the DHCP lease was not renewed (%s); trying again", s->id, strerror(-err));
-    evtimer_add(s->ev_dhcp, &(struct timeval){.tv_sec = s->dhcp_expires - now > 60 ? 30 : 1});
-}
-
-static void on_dhcp_renew(evutil_socket_t fd, short what, void *arg)
-{
-    struct ike_sess *s = arg;
-
-    if (s->dhcp && !s->dhcp_renewal)
-        s->dhcp_renewal = dhcp_renew(s->e->dhcp, s->dhcp, 10, renewed, s);
-}
-
-void ike_dhcp_arm(struct ike_sess *s)
-{
-    if (!s->dhcp || !s->e->dhcp)
-        return;
-    if (!s->dhcp_expires)
-        s->dhcp_expires = time(NULL) + s->dhcp->lease_s;
-    if (!s->ev_dhcp && !(s->ev_dhcp = evtimer_new(s->e->base, on_dhcp_renew, s)))
-        return;
-    /* T1: half the lease (RFC 2131 4.4.5) */
-    evtimer_add(s->ev_dhcp, &(struct timeval){.tv_sec = s->dhcp->lease_s / 2 ? s->dhcp->lease_s / 2 : 1});
-}
-
-void ike_dhcp_drop(struct ike_sess *s)
-{
-    dhcp_cancel(s->dhcp_renewal);
-    s->dhcp_renewal = NULL;
-    if (s->ev_dhcp) {
-        event_free(s->ev_dhcp);
-        s->ev_dhcp = NULL;
-    }
-    if (s->dhcp && s->e->dhcp)
-        dhcp_release(s->e->dhcp, s->dhcp);
-    free(s->dhcp);
-    s->dhcp = NULL;
-    /* a lease taken for a session refused before it came up goes back too */
-    if (s->pend && s->pend->have_lease && s->e->dhcp)
-        dhcp_release(s->e->dhcp, &s->pend->lease);
-    if (s->pend)
-        s->pend->have_lease = false;
-}
 
 static void authz_answer(struct aaa_reply *r, void *arg)
 {
@@ -537,7 +369,6 @@ static void authz_answer(struct aaa_reply *r, void *arg)
     bool user = pd->authz_step == 0;
 
     pd->op = NULL;
-    pd->waiting = false;
     if (r->result == AAA_ACCEPT) {
         if (user) {
             pd->user_at = r->attrs;
@@ -548,7 +379,7 @@ static void authz_answer(struct aaa_reply *r, void *arg)
         }
         aaa_attrs_init(&r->attrs);
         pd->authz_step++;
-        authz_next(s);
+        ike_auth_run(s); /* the authorize step again, for what is left to ask */
         return;
     }
     ike_auth_fail(s, pd->msg_id, "authorization-failed",
@@ -558,10 +389,13 @@ static void authz_answer(struct aaa_reply *r, void *arg)
                                                  : "the authorization request cannot be sent (a name too long?)");
 }
 
-static void authz_next(struct ike_sess *s)
+enum ike_auth_rc ike_authz_step(struct ike_sess *s, struct ike_auth_run *w)
 {
     struct ike_pend *pd = s->pend;
     const struct lyd_node *prof = ike_sess_profile(s);
+
+    (void)w;
+    ike_sa_set_state(s, IKE_SA_AUTHORIZING, "the client is authenticated");
 
     while (prof && pd->authz_step < 2) {
         const struct lyd_node *src =
@@ -584,20 +418,12 @@ static void authz_next(struct ike_sess *s)
                        pd->eap && s->eap_identity ? s->eap_identity : s->remote_id, pd->dn, name, sizeof(name));
         station(s, &st);
         op = aaa_access_send(s->e->aaa, AAA_AUTHORIZATION, list, &q, authz_answer, s);
-        if (!op) {
-            ike_auth_fail(s, pd->msg_id, "authorization-failed", "the authorization list has no RADIUS server group");
-            return;
-        }
+        if (!op)
+            return ike_auth_refuse(s, "authorization-failed", "the authorization list has no RADIUS server group");
         wait_radius(s, op);
-        return;
+        return IKE_AUTH_WAIT;
     }
-    dhcp_step(s);
-}
-
-void ike_authz_begin(struct ike_sess *s)
-{
-    s->pend->authz_step = 0;
-    authz_next(s);
+    return IKE_AUTH_NEXT;
 }
 
 /* ---- accounting (RFC 2866) ---- */
@@ -631,7 +457,7 @@ static void on_acct(evutil_socket_t fd, short what, void *arg)
     struct ike_sess *s = arg;
     uint32_t iv = s->e->aaa ? aaa_interim_interval(s->e->aaa) : 0;
 
-    if (s->state != SESS_ESTABLISHED)
+    if (!ike_sa_up(s))
         return;
     acct_send(s, AAA_ACCT_INTERIM, 0);
     if (iv)
@@ -686,7 +512,7 @@ void ike_acct_stop(struct ike_sess *s, const char *reason)
 
 static bool dae_matches(const struct ike_sess *s, const struct aaa_dae *q)
 {
-    if (s->state != SESS_ESTABLISHED)
+    if (!ike_sa_up(s))
         return false;
     if (q->session_id && strcmp(q->session_id, s->acct_id))
         return false;

@@ -46,7 +46,7 @@ void ike_persist_save(struct ike_sess *s)
 {
     struct ike_engine *e = s->e;
 
-    if (!e->arena || e->keeping || s->state != SESS_ESTABLISHED)
+    if (!e->arena || e->keeping || !ike_sa_up(s))
         return;
     s->persist_dirty = false;
     if (!s->arena_slot) {
@@ -84,7 +84,7 @@ void ike_persist_mark(struct ike_sess *s)
 {
     struct ike_engine *e = s->e;
 
-    if (!e->arena || e->keeping || s->persist_dirty || s->state != SESS_ESTABLISHED)
+    if (!e->arena || e->keeping || s->persist_dirty || !ike_sa_up(s))
         return;
     if (e->ndirty == e->dirty_cap) {
         size_t cap = e->dirty_cap ? 2 * e->dirty_cap : 64;
@@ -330,7 +330,6 @@ static void adopt_one(struct ike_engine *e, const void *rec, size_t len, uint32_
         res->unreadable++;
         return;
     }
-    s->state = SESS_ESTABLISHED;
     if (!ike_persist_decode(rec, len, s, &x) || !ike_sess_adopt_insert(s)) {
         log_warn("ike", "session arena: the record in slot %" PRIu32 " is not a session Raven can take over "
                  "(field %u): dropped", slot, x.bad_tag);
@@ -338,7 +337,7 @@ static void adopt_one(struct ike_engine *e, const void *rec, size_t len, uint32_
         s->nchild = 0;
         s->have_addr4 = s->have_addr6 = false;
         s->nroutes = 0;
-        ike_sess_discard(s);
+        ike_sess_release(s);
         sess_arena_rec_free(e->arena, slot);
         res->unreadable++;
         return;

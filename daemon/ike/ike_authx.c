@@ -1,25 +1,24 @@
-/* The IKE_AUTH exchange (RFC 7296 1.2, 2.15-2.19): authentication both ways with
- * shared keys or signatures (S2) for the profile ike_authz.c selects, configuration
- * mode (S4) from its authorization, and the first child SA with narrowed traffic
- * selectors; child SA installation in the dataplane. */
+/* The IKE_AUTH exchange (RFC 7296 1.2, 2.15-2.19): authentication both ways
+ * with shared keys or signatures (S2) for the profile ike_authz.c selects: the
+ * authenticate step (the client's identity, profile and AUTH), the ours step
+ * (our shared key or certificate) and the respond step (our IDr and AUTH with
+ * what the steps before found) of ike_auth_steps.h; the refusal of a client. */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "dataplane/dp.h"
 #include "daemon/base/log.h"
 #include "daemon/ike/ike_auth.h"
-#include "daemon/ike/ike_eng.h"
+#include "daemon/ike/ike_auth_steps.h"
+#include "daemon/ike/ike_cp.h"
 #include "daemon/pki/pki.h"
 #include "daemon/pki/pki_crl.h"
-#include "daemon/pool/pool.h"
 #include "daemon/base/poison.h"
 
 #define V "/raven-vpn:"
@@ -68,183 +67,6 @@ const char *ike_id_type_name(uint8_t type)
     return type < sizeof(id_type_name) / sizeof(id_type_name[0]) && id_type_name[type] ? id_type_name[type] : NULL;
 }
 
-/* ---- child SA ---- */
-
-uint32_t ike_new_spi(struct ike_engine *e)
-{
-    uint32_t spi;
-
-    do {
-        if (RAND_bytes((uint8_t *)&spi, sizeof(spi)) != 1)
-            return 0;
-    } while (spi < 256 || dp_spi_in_use(e->dp, spi));
-    return spi;
-}
-
-/* The ESP settings of the profile's IPsec profile (the virtual template's, else
- * one naming this IKEv2 profile), with defaults when there is none. */
-static const struct lyd_node *ipsec_profile(const struct ike_conf *c, const struct lyd_node *prof)
-{
-    const char *n = ike_leaf(prof, "virtual-template/ipsec-profile"), *pn = ike_leaf(prof, "name");
-    const struct lyd_node *top, *ip;
-
-    if (n)
-        return ike_find(c->tree, V "ipsec/profile[name='%s']", n);
-    top = ike_find(c->tree, V "ipsec");
-    LY_LIST_FOR(top ? lyd_child(top) : NULL, ip) {
-        const char *ref = strcmp(ip->schema->name, "profile") ? NULL : ike_leaf(ip, "ikev2-profile");
-
-        if (ref && !strcmp(ref, pn))
-            return ip;
-    }
-    return NULL;
-}
-
-static void esp_settings(const struct ike_conf *c, const struct lyd_node *ip, struct ike_sess *s)
-{
-    const struct lyd_node *ch;
-    const char *v;
-
-    s->esp = (struct ike_esp_algs){0};
-    s->child_lifetime = 3600;
-    LY_LIST_FOR(ip ? lyd_child(ip) : NULL, ch) {
-        const struct lyd_node *ts;
-        const char *e, *i;
-
-        if (strcmp(ch->schema->name, "transform-set"))
-            continue;
-        ts = ike_find(c->tree, V "ipsec/transform-set[name='%s']", lyd_get_value(ch));
-        e = ts ? ike_leaf(ts, "esp-encryption") : NULL;
-        i = ts ? ike_leaf(ts, "esp-integrity") : NULL;
-        if (e)
-            s->esp.encr |= ike_conf_encr_bit(strchr(e, ':') ? strchr(e, ':') + 1 : e);
-        if (i)
-            s->esp.integ |= ike_conf_integ_bit(strchr(i, ':') ? strchr(i, ':') + 1 : i);
-    }
-    if (!s->esp.encr) {
-        s->esp.encr = IKE_EB_AES_GCM_128 | IKE_EB_AES_GCM_256 | IKE_EB_AES_CBC_128 | IKE_EB_AES_CBC_256 |
-                      IKE_EB_CHACHA20_POLY1305;
-        s->esp.integ = 1u << IKE_INTEG_HMAC_SHA2_256_128 | 1u << IKE_INTEG_HMAC_SHA1_96 |
-                       1u << IKE_INTEG_HMAC_SHA2_384_192 | 1u << IKE_INTEG_HMAC_SHA2_512_256;
-    }
-    s->esp.esn = (v = ike_leaf(ip, "esn")) && !strcmp(v, "true");
-    /* the profile's replay window, else the outside dataplane interface's */
-    s->replay_window = 64;
-    if ((v = ike_leaf(ip, "replay-window"))) {
-        s->replay_window = (uint32_t)strtoul(v, NULL, 10);
-    } else {
-        const struct lyd_node *dpl = ike_find(c->tree, V "dataplane"), *itf;
-        LY_LIST_FOR(dpl ? lyd_child(dpl) : NULL, itf) {
-            const char *role = strcmp(itf->schema->name, "interface") ? NULL : ike_leaf(itf, "role");
-            if (role && !strcmp(role, "outside") && (v = ike_leaf(itf, "replay-window"))) {
-                s->replay_window = (uint32_t)strtoul(v, NULL, 10);
-                break;
-            }
-        }
-    }
-    /* rekey by volume at the soft limit, else at 90 % of the hard one */
-    s->child_soft_bytes = 4608000ULL * 1024 / 10 * 9;
-    if ((v = ike_leaf(ip, "lifetime/soft/kilobytes")))
-        s->child_soft_bytes = strtoull(v, NULL, 10) * 1024;
-    else if ((v = ike_leaf(ip, "lifetime/hard/kilobytes")))
-        s->child_soft_bytes = strtoull(v, NULL, 10) * 1024 / 10 * 9;
-    /* the hard volume limit: the dataplane carries nothing past it (RFC 4301 4.4.2.1) */
-    s->child_hard_bytes = 4608000ULL * 1024;
-    if ((v = ike_leaf(ip, "lifetime/hard/kilobytes")))
-        s->child_hard_bytes = strtoull(v, NULL, 10) * 1024;
-    s->idle_time = (v = ike_leaf(ip, "lifetime/idle-time")) ? (uint32_t)strtoul(v, NULL, 10) : 0;
-    s->child_hard_packets = (v = ike_leaf(ip, "lifetime/hard/packets")) ? strtoull(v, NULL, 10) : 0;
-    /* by default 90 % of the hard one, and always below it (a hard limit under 10
-     * packets still leaves the rekey one packet to start; a hard limit of 1 none) */
-    s->child_soft_packets = (v = ike_leaf(ip, "lifetime/soft/packets")) ? strtoull(v, NULL, 10)
-                            : s->child_hard_packets > 1
-                                ? s->child_hard_packets - (s->child_hard_packets >= 10 ? s->child_hard_packets / 10 : 1)
-                                : 0;
-    s->pfs_group = (v = ike_leaf(ip, "pfs-group")) ? ike_conf_group_id(strchr(v, ':') ? strchr(v, ':') + 1 : v) : 0;
-    if ((v = ike_leaf(ip, "lifetime/hard/time")))
-        s->child_lifetime = (uint32_t)strtoul(v, NULL, 10);
-    if ((v = ike_leaf(ip, "lifetime/soft/time")))
-        s->child_soft = (uint32_t)strtoul(v, NULL, 10);
-    if ((v = ike_leaf(ip, "flow-limit")))
-        s->flow_limit = (uint32_t)strtoul(v, NULL, 10);
-}
-
-/* ---- the exchange ---- */
-
-struct cp_out {
-    struct ike_cp_pld cp;
-    uint8_t store[IKE_MAX_CP_ATTRS][17];
-};
-
-static void cp_add(struct cp_out *o, uint16_t type, const void *v, size_t len)
-{
-    if (o->cp.nattr >= IKE_MAX_CP_ATTRS || len > 0xffff)
-        return;
-    o->cp.attr[o->cp.nattr++] = (struct ike_cp_attr){.type = type, .value = v, .len = (uint16_t)len};
-}
-
-static void cp_add4(struct cp_out *o, uint16_t type, uint32_t a)
-{
-    uint8_t *p = o->store[o->cp.nattr];
-
-    p[0] = (uint8_t)(a >> 24);
-    p[1] = (uint8_t)(a >> 16);
-    p[2] = (uint8_t)(a >> 8);
-    p[3] = (uint8_t)a;
-    cp_add(o, type, p, 4);
-}
-
-/* An IPv6 address or prefix (16 bytes, then the prefix length when @plen >= 0). */
-static void cp_add6(struct cp_out *o, uint16_t type, const uint8_t a[16], int plen)
-{
-    uint8_t *p = o->store[o->cp.nattr];
-
-    memcpy(p, a, 16);
-    if (plen >= 0)
-        p[16] = (uint8_t)plen;
-    cp_add(o, type, p, plen >= 0 ? 17 : 16);
-}
-
-/* The length of the prefix a selector range covers (start and end agree on it). */
-static unsigned prefix_len6(const struct ike_ts *ts)
-{
-    unsigned n = 0;
-
-    for (int i = 0; i < 16; i++) {
-        uint8_t diff = ts->start[i] ^ ts->end[i];
-
-        if (!diff) {
-            n += 8;
-            continue;
-        }
-        for (uint8_t m = 0x80; m && !(diff & m); m >>= 1)
-            n++;
-        break;
-    }
-    return n;
-}
-
-static void cp_add_subnet(struct cp_out *o, const struct ike_ts *ts)
-{
-    uint8_t *p = o->store[o->cp.nattr];
-
-    if (ts->type == 8) {
-        cp_add6(o, CFG_INTERNAL_IP6_SUBNET, ts->start, (int)prefix_len6(ts));
-        return;
-    }
-    uint32_t s = (uint32_t)ts->start[0] << 24 | (uint32_t)ts->start[1] << 16 | (uint32_t)ts->start[2] << 8 |
-                 ts->start[3];
-    uint32_t e = (uint32_t)ts->end[0] << 24 | (uint32_t)ts->end[1] << 16 | (uint32_t)ts->end[2] << 8 | ts->end[3];
-    uint32_t mask = ~(s ^ e);
-
-    memcpy(p, ts->start, 4);
-    p[4] = (uint8_t)(mask >> 24);
-    p[5] = (uint8_t)(mask >> 16);
-    p[6] = (uint8_t)(mask >> 8);
-    p[7] = (uint8_t)mask;
-    cp_add(o, CFG_INTERNAL_IP4_SUBNET, p, 8);
-}
-
 void ike_auth_refused(struct ike_sess *s, const char *reason, const char *why)
 {
     char a[INET6_ADDRSTRLEN];
@@ -270,67 +92,6 @@ void ike_auth_fail(struct ike_sess *s, uint32_t msg_id, const char *reason, cons
     ike_buf_fini(&bd.buf);
     ike_auth_refused(s, reason, why);
 }
-
-static void fail_auth(struct ike_sess *s, uint32_t msg_id, const char *why)
-{
-    ike_auth_fail(s, msg_id, NULL, why);
-}
-
-static bool cp_requests(const struct ike_cp_pld *cp, uint16_t type)
-{
-    for (size_t i = 0; i < cp->nattr; i++) {
-        if (cp->attr[i].type == type)
-            return true;
-    }
-    return false;
-}
-
-/* The attributes of a CFG_REPLY or CFG_SET besides the addresses (S4): DNS, NBNS,
- * split subnets, the application version when asked, and the Unity and FlexVPN
- * attributes for clients that announced them. */
-static void cp_attributes(const struct ike_sess *s, const struct ike_attrs *at, const struct ike_cp_pld *req,
-                          struct cp_out *cpo)
-{
-    for (int i = 0; i < at->ndns; i++)
-        cp_add4(cpo, CFG_INTERNAL_IP4_DNS, at->dns[i]);
-    for (int i = 0; i < at->ndns6; i++)
-        cp_add6(cpo, CFG_INTERNAL_IP6_DNS, at->dns6[i], -1);
-    for (int i = 0; i < at->nwins; i++)
-        cp_add4(cpo, CFG_INTERNAL_IP4_NBNS, at->wins[i]);
-    for (uint8_t i = 0; i < at->subnets.nts; i++)
-        cp_add_subnet(cpo, &at->subnets.ts[i]);
-    if (cp_requests(req, CFG_APPLICATION_VERSION))
-        cp_add(cpo, CFG_APPLICATION_VERSION, "Raven " RAVEN_IKE_VERSION, strlen("Raven " RAVEN_IKE_VERSION));
-    if (s->vid_unity) {
-        if (at->banner)
-            cp_add(cpo, CFG_UNITY_BANNER, at->banner, strlen(at->banner));
-        if (at->def_domain)
-            cp_add(cpo, CFG_UNITY_DEF_DOMAIN, at->def_domain, strlen(at->def_domain));
-        for (int i = 0; i < at->nsplit_dns; i++)
-            cp_add(cpo, CFG_UNITY_SPLITDNS_NAME, at->split_dns[i], strlen(at->split_dns[i]));
-        for (int i = 0; i < at->nbackup; i++)
-            cp_add(cpo, CFG_UNITY_BACKUP_SERVERS, at->backup[i], strlen(at->backup[i]));
-        if (at->pfs >= 0) {
-            static const uint8_t one[2] = {0, 1}, zero[2] = {0, 0};
-            cp_add(cpo, CFG_UNITY_PFS, at->pfs ? one : zero, 2);
-        }
-        if (at->include_local_lan >= 0) {
-            static const uint8_t one[2] = {0, 1}, zero[2] = {0, 0};
-            cp_add(cpo, CFG_UNITY_LOCAL_LAN, at->include_local_lan ? one : zero, 2);
-        }
-        if (at->smartcard >= 0) {
-            static const uint8_t one[2] = {0, 1}, zero[2] = {0, 0};
-            cp_add(cpo, CFG_UNITY_SMARTCARD_REMOVAL_DISCONNECT, at->smartcard ? one : zero, 2);
-        }
-    }
-    if (s->vid_flexvpn) {
-        if (at->cfg_url)
-            cp_add(cpo, CFG_FLEXVPN_CONFIG_URL, at->cfg_url, strlen(at->cfg_url));
-        if (at->cfg_version)
-            cp_add(cpo, CFG_FLEXVPN_CONFIG_VERSION, at->cfg_version, strlen(at->cfg_version));
-    }
-}
-
 
 /* The local identity: the profile's, else our address. */
 static void local_identity(const struct lyd_node *prof, const struct sockaddr_storage *local, X509 *cert,
@@ -360,18 +121,6 @@ static void local_identity(const struct lyd_node *prof, const struct sockaddr_st
     } else {
         memcpy(raw, &((const struct sockaddr_in6 *)local)->sin6_addr, 16);
         *id = (struct ike_id_pld){.type = ID_IPV6, .data = raw, .len = 16};
-    }
-}
-
-/* INITIAL_CONTACT (RFC 7296 2.4): the client lost its state; its older sessions go. */
-static void initial_contact(struct ike_sess *s)
-{
-    struct ike_sess *o, *tmp;
-
-    HASH_ITER(hh_id, s->e->by_id, o, tmp) {
-        if (o != s && o->state == SESS_ESTABLISHED && o->remote_id && !strcmp(o->remote_id, s->remote_id) &&
-            o->profile && s->profile && !strcmp(o->profile, s->profile))
-            ike_sess_end(o, "replaced", false);
     }
 }
 
@@ -496,48 +245,37 @@ bool ike_auth_build_ours(struct ike_sess *s, const struct lyd_node *prof, struct
     return tp && build_idr_auth(s, prof, tp, NULL, 0, ib, &s->pend->idr, &s->pend->idr_len);
 }
 
-void ike_handle_auth(struct ike_sess *s, const struct ike_msg *in)
-{
-    const struct ike_conf *c = s->e->conf;
-    uint32_t msg_id = s->peer_next - 1;
+/* ---- the authenticate step ---- */
+
+/* What the authenticate step reads in the request. */
+struct authn {
     const struct ike_pld *idi_p, *auth_p;
     struct ike_id_pld idi;
     struct ike_auth_pld auth;
+    bool initial;           /* INITIAL_CONTACT */
+    X509 *cert;             /* the client's certificate, and */
+    STACK_OF(X509) *chain;  /* its intermediates (CERT payloads, X.509 signature) */
     const struct lyd_node *prof;
-    const char *key;
-    uint8_t mic[64];
-    size_t ml;
-    bool initial = false;
-    X509 *peer_cert = NULL;
-    STACK_OF(X509) *chain = NULL;
-    const char *why = NULL, *reason = NULL, *method = "psk";
-    char whybuf[300];
-    enum pki_verdict verdict = PKI_GOOD;
-    const struct pki_tp *crl_tp = NULL;
+};
 
-    if (s->pend) { /* an EAP exchange under way */
-        ike_eap_continue(s, in, msg_id);
-        return;
-    }
-    idi_p = ike_msg_find(in, IKE_PLD_IDI, 0);
-    auth_p = ike_msg_find(in, IKE_PLD_AUTH, 0);
-    if (!idi_p || !ike_id_parse(idi_p, &idi)) {
-        fail_auth(s, msg_id, "no identification payload");
-        return;
-    }
-    s->id_type = idi.type;
-    s->remote_id = ike_id_text(idi.type, idi.data, idi.len);
-    if (auth_p && !ike_auth_parse(auth_p, &auth)) {
-        fail_auth(s, msg_id, "malformed AUTH payload");
-        return;
-    }
+/* IDi, AUTH, INITIAL_CONTACT and certificates of the request; the refusal's
+ * text when IDi or AUTH is unusable. */
+static const char *authn_read(struct ike_sess *s, const struct ike_msg *in, struct authn *a)
+{
+    a->idi_p = ike_msg_find(in, IKE_PLD_IDI, 0);
+    a->auth_p = ike_msg_find(in, IKE_PLD_AUTH, 0);
+    if (!a->idi_p || !ike_id_parse(a->idi_p, &a->idi))
+        return "no identification payload";
+    s->id_type = a->idi.type;
+    s->remote_id = ike_id_text(a->idi.type, a->idi.data, a->idi.len);
+    if (a->auth_p && !ike_auth_parse(a->auth_p, &a->auth))
+        return "malformed AUTH payload";
     for (size_t i = 0; i < in->npld; i++) {
         struct ike_notify_pld n;
 
         if (in->pld[i].type == IKE_PLD_NOTIFY && ike_notify_parse(&in->pld[i], &n) && n.type == N_INITIAL_CONTACT)
-            initial = true;
+            a->initial = true;
     }
-    /* the client's certificate and intermediates (CERT payloads, X.509 signature) */
     for (size_t i = 0; i < in->npld; i++) {
         struct ike_cert_pld cp;
         const unsigned char *p;
@@ -549,559 +287,235 @@ void ike_handle_auth(struct ike_sess *s, const struct ike_msg *in)
         x = d2i_X509(NULL, &p, (long)cp.len);
         if (!x)
             continue;
-        if (!peer_cert)
-            peer_cert = x;
-        else if (!(chain || (chain = sk_X509_new_null())) || !sk_X509_push(chain, x))
+        if (!a->cert)
+            a->cert = x;
+        else if (!(a->chain || (a->chain = sk_X509_new_null())) || !sk_X509_push(a->chain, x))
             X509_free(x);
     }
-    prof = ike_select_profile(c, &idi, s, peer_cert);
-    if (!prof) {
-        why = "no IKEv2 profile matches the identity";
-        goto refuse;
-    }
-    s->profile = strdup(ike_leaf(prof, "name"));
-    if (!auth_p) {
-        /* EAP (S3): the client left AUTH out */
-        s->e->c.eap_started++;
-        if (!ike_find(prof, "authentication/remote/eap")) {
-            why = "the client asks for EAP, which the profile does not allow";
-            reason = "method-not-allowed";
-            goto refuse;
-        }
-        if (!(s->pend = ike_pend_new(in, msg_id, initial, "eap"))) {
-            why = "out of memory";
-            goto refuse;
-        }
-        X509_free(peer_cert);
-        sk_X509_pop_free(chain, X509_free);
-        ike_eap_begin(s, prof);
-        return;
-    }
-    if (auth.method == 2) {
-        if (!ike_find(prof, "authentication/remote/pre-share")) {
-            why = "the profile does not allow pre-shared key authentication of clients";
-            reason = "method-not-allowed";
-            goto refuse;
-        }
-        key = ike_psk(c, prof, true, &idi, &s->peer);
-        if (!key && ike_find(prof, "keyring/aaa")) {
-            /* the key is in RADIUS (S2): asked for, then checked */
-            if (!(s->pend = ike_pend_new(in, msg_id, initial, "psk"))) {
-                why = "out of memory";
-                goto refuse;
-            }
-            s->auth_method = strdup("pre-share");
-            X509_free(peer_cert);
-            sk_X509_pop_free(chain, X509_free);
-            ike_psk_fetch(s, prof);
-            return;
-        }
-        if (!key) {
-            why = "no pre-shared key for this client in the profile or its keyring";
-            reason = "psk-mismatch";
-            goto refuse;
-        }
-        ml = mic_key(s, true, (const uint8_t *)key, strlen(key), idi_p->body, idi_p->len, mic);
-        if (!ml || !ike_auth_equal(auth.data, auth.len, mic, ml)) {
-            why = "the client's AUTH does not match the pre-shared key";
-            reason = "psk-mismatch";
-            goto refuse;
-        }
-        OPENSSL_cleanse(mic, sizeof(mic));
+    return NULL;
+}
+
+/* The client authenticated itself (a shared key or a signature): the name to
+ * mangle authorization names from is its DN identity, else its certificate's
+ * subject. */
+static void authn_dn(struct ike_sess *s, const struct authn *a)
+{
+    const unsigned char *p = a->idi.data;
+    X509_NAME *id_dn = a->idi.type == ID_DER_DN ? d2i_X509_NAME(NULL, &p, (long)a->idi.len) : NULL;
+
+    s->pend->dn = id_dn ? id_dn : a->cert ? X509_NAME_dup(X509_get_subject_name(a->cert)) : NULL;
+}
+
+/* EAP (S3): the client left AUTH out; the eap step takes it on. */
+static enum ike_auth_rc authn_eap(struct ike_sess *s, const struct authn *a)
+{
+    s->e->c.eap_started++;
+    if (!ike_find(a->prof, "authentication/remote/eap"))
+        return ike_auth_refuse(s, "method-not-allowed", "the client asks for EAP, which the profile does not allow");
+    s->pend->method = "eap";
+    s->pend->eap = true;
+    return IKE_AUTH_NEXT;
+}
+
+/* A shared key AUTH: the key of the profile or its keyring, or RADIUS's
+ * (keyring aaa: asked for, then checked when the answer comes). */
+static enum ike_auth_rc authn_psk(struct ike_sess *s, const struct authn *a)
+{
+    const char *key;
+    uint8_t mic[64];
+    size_t ml;
+    bool ok;
+
+    if (!ike_find(a->prof, "authentication/remote/pre-share"))
+        return ike_auth_refuse(s, "method-not-allowed",
+                               "the profile does not allow pre-shared key authentication of clients");
+    key = ike_psk(s->e->conf, a->prof, true, &a->idi, &s->peer);
+    if (!key && ike_find(a->prof, "keyring/aaa")) {
+        s->pend->method = "psk";
         s->auth_method = strdup("pre-share");
-        method = "psk";
-    } else {
-        struct pki_tp *tps[16];
-        size_t ntp = ike_profile_tps(c, prof, "verify", tps, 16), so_len;
-        bool rsa = peer_cert && EVP_PKEY_get_base_id(X509_get0_pubkey(peer_cert)) == EVP_PKEY_RSA;
-        uint8_t *so;
+        return ike_psk_fetch(s, a->prof);
+    }
+    if (!key)
+        return ike_auth_refuse(s, "psk-mismatch", "no pre-shared key for this client in the profile or its keyring");
+    ml = mic_key(s, true, (const uint8_t *)key, strlen(key), a->idi_p->body, a->idi_p->len, mic);
+    ok = ml && ike_auth_equal(a->auth.data, a->auth.len, mic, ml);
+    OPENSSL_cleanse(mic, sizeof(mic));
+    if (!ok)
+        return ike_auth_refuse(s, "psk-mismatch", "the client's AUTH does not match the pre-shared key");
+    s->auth_method = strdup("pre-share");
+    s->pend->method = "psk";
+    authn_dn(s, a);
+    return IKE_AUTH_NEXT;
+}
 
-        if (!peer_cert) {
-            why = "signature authentication without a certificate";
-            goto refuse;
-        }
-        if (!ike_find(prof, rsa ? "authentication/remote/rsa-sig" : "authentication/remote/ecdsa-sig")) {
-            why = rsa ? "the profile does not allow RSA signature authentication of clients" :
-                        "the profile does not allow ECDSA signature authentication of clients";
-            reason = "method-not-allowed";
-            goto refuse;
-        }
-        if (!ntp) {
-            why = "the profile has no trustpoint to verify client certificates with";
-            goto refuse;
-        }
-        verdict = pki_crl_verify(s->e->crl, tps, ntp, peer_cert, chain, &crl_tp, whybuf, sizeof(whybuf));
-        if (verdict == PKI_INVALID || verdict == PKI_REVOKED || verdict == PKI_NO_CRL) {
-            why = whybuf;
-            reason = verdict == PKI_REVOKED ? "certificate-revoked" :
-                     verdict == PKI_NO_CRL  ? "crl-unavailable" :
-                                              "certificate-invalid";
-            goto refuse;
-        }
-        if (verdict == PKI_GOOD && whybuf[0]) /* revocation-check crl none */
-            log_info("ike", "session %" PRIu64 " (%s): accepted without a revocation check: %s", s->id,
-                     s->remote_id, whybuf);
-        if (!pki_cert_matches_id(peer_cert, idi.type, idi.data, idi.len)) {
-            why = "the client's identity is not in its certificate";
-            reason = "certificate-invalid";
-            goto refuse;
-        }
-        so = ike_auth_signed_octets(s->in.prf, s->msg1, s->msg1_len, s->in.nr, s->in.nr_len, s->in.keys.sk_pi,
-                                    s->in.keys.prf_len, idi_p->body, idi_p->len, &so_len);
-        if (!so || !pki_auth_verify(peer_cert, auth.method, auth.data, auth.len, so, so_len, whybuf,
-                                    sizeof(whybuf))) {
-            free(so);
-            why = so ? whybuf : "out of memory";
-            reason = "signature-invalid";
-            goto refuse;
-        }
-        free(so);
-        s->auth_method = strdup(rsa ? "rsa-sig" : "ecdsa-sig");
-        method = "cert";
-        if (crl_tp)
-            ike_crl_remember(s, peer_cert, crl_tp);
-    }
-    if (!(s->pend = ike_pend_new(in, msg_id, initial, method))) {
-        why = "out of memory";
-        goto refuse;
-    }
-    {
-        const unsigned char *p = idi.data;
-        X509_NAME *id_dn = idi.type == ID_DER_DN ? d2i_X509_NAME(NULL, &p, (long)idi.len) : NULL;
+/* A signature AUTH: the certificate against the profile's trustpoints and
+ * their CRLs (one not fetched yet is waited for, in CRL_WAIT), the identity
+ * in it, the signature. */
+static enum ike_auth_rc authn_cert(struct ike_sess *s, struct authn *a)
+{
+    struct pki_tp *tps[16];
+    size_t ntp = ike_profile_tps(s->e->conf, a->prof, "verify", tps, 16), so_len;
+    bool rsa = a->cert && EVP_PKEY_get_base_id(X509_get0_pubkey(a->cert)) == EVP_PKEY_RSA;
+    enum pki_verdict verdict;
+    const struct pki_tp *crl_tp = NULL;
+    char why[300];
+    uint8_t *so;
+    bool ok, oom;
 
-        s->pend->dn = id_dn ? id_dn : peer_cert ? X509_NAME_dup(X509_get_subject_name(peer_cert)) : NULL;
-    }
+    if (!a->cert)
+        return ike_auth_refuse(s, NULL, "signature authentication without a certificate");
+    if (!ike_find(a->prof, rsa ? "authentication/remote/rsa-sig" : "authentication/remote/ecdsa-sig"))
+        return ike_auth_refuse(s, "method-not-allowed",
+                               rsa ? "the profile does not allow RSA signature authentication of clients"
+                                   : "the profile does not allow ECDSA signature authentication of clients");
+    if (!ntp)
+        return ike_auth_refuse(s, NULL, "the profile has no trustpoint to verify client certificates with");
+    verdict = pki_crl_verify(s->e->crl, tps, ntp, a->cert, a->chain, &crl_tp, why, sizeof(why));
+    if (verdict == PKI_INVALID || verdict == PKI_REVOKED || verdict == PKI_NO_CRL)
+        return ike_auth_refuse(s, verdict == PKI_REVOKED  ? "certificate-revoked" :
+                                  verdict == PKI_NO_CRL   ? "crl-unavailable" :
+                                                            "certificate-invalid",
+                               why);
+    if (verdict == PKI_GOOD && why[0]) /* revocation-check crl none */
+        log_info("ike", "session %" PRIu64 " (%s): accepted without a revocation check: %s", s->id, s->remote_id,
+                 why);
+    if (!pki_cert_matches_id(a->cert, a->idi.type, a->idi.data, a->idi.len))
+        return ike_auth_refuse(s, "certificate-invalid", "the client's identity is not in its certificate");
+    so = ike_auth_signed_octets(s->in.prf, s->msg1, s->msg1_len, s->in.nr, s->in.nr_len, s->in.keys.sk_pi,
+                                s->in.keys.prf_len, a->idi_p->body, a->idi_p->len, &so_len);
+    ok = so && pki_auth_verify(a->cert, a->auth.method, a->auth.data, a->auth.len, so, so_len, why, sizeof(why));
+    oom = !so;
+    free(so);
+    if (!ok)
+        return ike_auth_refuse(s, "signature-invalid", oom ? "out of memory" : why);
+    s->auth_method = strdup(rsa ? "rsa-sig" : "ecdsa-sig");
+    s->pend->method = "cert";
+    if (crl_tp)
+        ike_crl_remember(s, a->cert, crl_tp);
+    authn_dn(s, a);
     if (verdict == PKI_PENDING) { /* answered once the certificate's CRL is fetched */
-        ike_crl_park(s, peer_cert, chain);
+        ike_crl_park(s, a->cert, a->chain);
+        a->cert = NULL;
+        a->chain = NULL;
+        return IKE_AUTH_WAIT;
+    }
+    return IKE_AUTH_NEXT;
+}
+
+enum ike_auth_rc ike_auth_step_authenticate(struct ike_sess *s, struct ike_auth_run *w)
+{
+    struct authn a = {0};
+    const char *why;
+    enum ike_auth_rc rc;
+
+    (void)w;
+    ike_sa_set_state(s, IKE_SA_AUTHENTICATING, "IKE_AUTH request");
+    if ((why = authn_read(s, &s->pend->req, &a))) {
+        rc = ike_auth_refuse(s, NULL, why);
+    } else if (!(a.prof = ike_select_profile(s->e->conf, &a.idi, s, a.cert))) {
+        rc = ike_auth_refuse(s, NULL, "no IKEv2 profile matches the identity");
+    } else {
+        s->profile = strdup(ike_leaf(a.prof, "name"));
+        s->pend->initial = a.initial;
+        rc = !a.auth_p ? authn_eap(s, &a) : a.auth.method == 2 ? authn_psk(s, &a) : authn_cert(s, &a);
+    }
+    X509_free(a.cert);
+    sk_X509_pop_free(a.chain, X509_free);
+    return rc;
+}
+
+void ike_handle_auth(struct ike_sess *s, const struct ike_msg *in)
+{
+    uint32_t msg_id = s->peer_next - 1;
+
+    if (s->state != IKE_SA_HALF_OPEN) { /* a later request: the EAP exchange goes on */
+        ike_eap_continue(s, in, msg_id);
         return;
     }
-    X509_free(peer_cert);
-    sk_X509_pop_free(chain, X509_free);
-    ike_authz_begin(s);
-    return;
-refuse:
-    X509_free(peer_cert);
-    sk_X509_pop_free(chain, X509_free);
-    ike_auth_fail(s, msg_id, reason, why);
-}
-
-/* The merged attributes of the session (S5). With EAP the names come from the
- * EAP identity, through its mangler rule (S6). */
-static void authorize_session(struct ike_sess *s, const struct lyd_node *prof, const struct ike_id_pld *idi,
-                              const struct ike_authz_in *rad, struct ike_attrs *at, char *user, char *group, size_t cap)
-{
-    struct ike_pend *pd = s->pend;
-
-    ike_authorize(s->e->conf, prof, pd->method, pd->eap && s->eap_identity ? ID_EAP : idi->type,
-                  pd->eap && s->eap_identity ? s->eap_identity : s->remote_id, pd->dn, rad, at, user, group, cap);
-}
-
-bool ike_auth_wants_dhcp(struct ike_sess *s, uint32_t *server, uint32_t *giaddr, unsigned *timeout)
-{
-    struct ike_pend *pd = s->pend;
-    const struct ike_pld *idi_p = ike_msg_find(&pd->req, IKE_PLD_IDI, 0), *cp_p = ike_msg_find(&pd->req, IKE_PLD_CP, 0);
-    const struct lyd_node *prof = ike_sess_profile(s);
-    struct ike_authz_in rad = {.user = pd->have_user ? &pd->user_at : NULL,
-                               .group = pd->have_group ? &pd->group_at : NULL,
-                               .cached = pd->have_cached ? &pd->cached : NULL};
-    struct ike_id_pld idi;
-    struct ike_cp_pld cp;
-    struct ike_attrs at;
-    char user[256], group[256];
-    struct in_addr a;
-
-    const char *v = prof ? ike_leaf(prof, "config-exchange/request") : NULL;
-
-    if (!prof || !idi_p || !ike_id_parse(idi_p, &idi) || !cp_p || !ike_cp_parse(cp_p, &cp) || cp.cfg_type != 1 ||
-        !cp_requests(&cp, CFG_INTERNAL_IP4_ADDRESS) || (v && !strcmp(v, "false")))
-        return false;
-    authorize_session(s, prof, &idi, &rad, &at, user, group, sizeof(user));
-    /* S4: AAA's address first, then the pool; DHCP only without a pool */
-    if (at.has_addr4 || at.pool || !at.dhcp_server)
-        return false;
-    if (inet_pton(AF_INET, at.dhcp_server, &a) != 1) {
-        log_warn("ike", "session %" PRIu64 ": the DHCP server %s is not an IPv4 address", s->id, at.dhcp_server);
-        return false;
+    if (!(s->pend = ike_pend_new(in, msg_id))) {
+        ike_auth_fail(s, msg_id, NULL, "out of memory");
+        return;
     }
-    *server = ntohl(a.s_addr);
-    if (at.dhcp_giaddr && inet_pton(AF_INET, at.dhcp_giaddr, &a) == 1)
-        *giaddr = ntohl(a.s_addr);
-    else if (s->local.ss_family == AF_INET) /* without giaddr: the address the client came to */
-        *giaddr = ntohl(((const struct sockaddr_in *)&s->local)->sin_addr.s_addr);
-    else
-        return false;
-    *timeout = at.dhcp_timeout ? at.dhcp_timeout : 5;
-    return true;
+    ike_auth_run(s);
 }
 
-static const char *ike_addr4_str(uint32_t a, char *buf, size_t len)
-{
-    struct in_addr ia = {.s_addr = htonl(a)};
+/* ---- the ours step: what we authenticate with ---- */
 
-    return inet_ntop(AF_INET, &ia, buf, (socklen_t)len);
-}
-
-/* Whether claiming an address (@rc from pool_claim) failed; the reason goes to
- * the log and, when @msg is given, into it for the refusal. */
-static bool claim_refused(const struct ike_sess *s, int rc, uint64_t holder, const char *what, const char *addr,
-                          char *msg, size_t cap)
-{
-    char b[300];
-
-    if (!rc)
-        return false;
-    if (rc == -EADDRINUSE)
-        snprintf(b, sizeof(b), "%s %s is held by session %" PRIu64 "; give each client its own address", what,
-                 addr, holder);
-    else if (rc == -ERANGE)
-        snprintf(b, sizeof(b), "%s %s spans prefixes an IPv6 pool hands out to other sessions; give AAA prefixes "
-                 "outside the pools or no shorter than their assigned length", what, addr);
-    else
-        snprintf(b, sizeof(b), "%s %s cannot be recorded: %s", what, addr, strerror(-rc));
-    log_warn("ike", "session %" PRIu64 ": %s", s->id, b);
-    if (msg)
-        snprintf(msg, cap, "%s", b);
-    return true;
-}
-
-/* Everything after authentication: authorization, session settings,
- * configuration mode, the first child SA and the response. */
-void ike_auth_finish(struct ike_sess *s)
+enum ike_auth_rc ike_auth_step_ours(struct ike_sess *s, struct ike_auth_run *w)
 {
     const struct ike_conf *c = s->e->conf;
     struct ike_pend *pd = s->pend;
-    const struct ike_msg *in = &pd->req;
-    uint32_t msg_id = pd->msg_id;
-    const struct ike_pld *idi_p = ike_msg_find(in, IKE_PLD_IDI, 0);
-    const struct ike_pld *cp_p = ike_msg_find(in, IKE_PLD_CP, 0), *sa_p = ike_msg_find(in, IKE_PLD_SA, 0);
-    const struct ike_pld *tsi_p = ike_msg_find(in, IKE_PLD_TSI, 0), *tsr_p = ike_msg_find(in, IKE_PLD_TSR, 0);
-    struct ike_id_pld idi;
-    struct ike_cp_pld cpreq = {0};
-    const struct lyd_node *prof = ike_sess_profile(s), *ip;
-    const char *v, *why = NULL, *reason = NULL;
-    struct ike_attrs at;
-    char user[256], group[256];
-    bool want_addr, addr_failed = false, have_child = false;
-    uint16_t child_err = 0;
+    const struct ike_pld *idi_p = ike_msg_find(&pd->req, IKE_PLD_IDI, 0);
+
+    w->prof = ike_sess_profile(s);
+    if (!w->prof || !c || !idi_p || !ike_id_parse(idi_p, &w->idi))
+        return ike_auth_refuse(s, NULL, "the session's profile was removed while it authenticated");
+    /* with EAP the MSK (the signature went in the first response); else a
+     * shared key, or our certificate and a signature */
+    if (pd->eap)
+        return IKE_AUTH_NEXT;
+    if (ike_find(w->prof, "authentication/local/pre-share")) {
+        w->key = ike_psk(c, w->prof, false, &w->idi, &s->peer);
+        if (!w->key)
+            w->key = pd->psk_local; /* from RADIUS */
+        if (!w->key)
+            return ike_auth_refuse(s, NULL, "no local pre-shared key in the profile or its keyring");
+    } else if (!(w->sign_tp = signing_tp(c, w->prof))) {
+        return ike_auth_refuse(s, NULL,
+                               "the profile signs with a certificate (authentication local rsa-sig or ecdsa-sig) "
+                               "but none of its trustpoints has a certificate and a key of that kind");
+    }
+    return IKE_AUTH_NEXT;
+}
+
+/* ---- the respond step ---- */
+
+/* Our AUTH after EAP: from the MSK, else from SK_pr (RFC 7296 2.16). */
+static bool eap_auth(struct ike_sess *s, struct ike_builder *ib)
+{
+    struct ike_pend *pd = s->pend;
+    uint8_t mic[64];
+    size_t ml = pd->msk_len ? mic_key(s, false, pd->msk, pd->msk_len, pd->idr, pd->idr_len, mic)
+                            : mic_key(s, false, s->in.keys.sk_pr, s->in.keys.prf_len, pd->idr, pd->idr_len, mic);
+
+    if (!ml)
+        return false;
+    ike_auth_build(ib, &(struct ike_auth_pld){.method = 2, .data = mic, .len = ml});
+    OPENSSL_cleanse(mic, sizeof(mic));
+    return true;
+}
+
+enum ike_auth_rc ike_auth_step_respond(struct ike_sess *s, struct ike_auth_run *w)
+{
+    struct ike_pend *pd = s->pend;
     struct ike_builder ib;
     struct ike_hdr h = {0};
-    struct cp_out *cpo = NULL;
-    struct ike_sa_pld *sa = NULL;
-    struct ike_child_sa child = {0};
-    struct pki_tp *sign_tp = NULL;
-    const char *key = NULL;
-    struct ike_authz_in rad = {.user = pd->have_user ? &pd->user_at : NULL,
-                               .group = pd->have_group ? &pd->group_at : NULL,
-                               .cached = pd->have_cached ? &pd->cached : NULL};
-    char msg[300], abuf[INET_ADDRSTRLEN];
-    uint64_t holder = 0;
-    struct ike_route_mark rmark = {0};
+    const char *why = NULL;
 
-    if (!prof || !c || !idi_p || !ike_id_parse(idi_p, &idi)) {
-        why = "the session's profile was removed while it authenticated";
-        goto refuse;
-    }
-    /* our side: with EAP the MSK (the signature went in the first response); else
-     * a shared key, or our certificate and a signature */
-    if (!pd->eap) {
-        if (ike_find(prof, "authentication/local/pre-share")) {
-            key = ike_psk(c, prof, false, &idi, &s->peer);
-            if (!key)
-                key = pd->psk_local; /* from RADIUS */
-            if (!key) {
-                why = "no local pre-shared key in the profile or its keyring";
-                goto refuse;
-            }
-        } else if (!(sign_tp = signing_tp(c, prof))) {
-            why = "the profile signs with a certificate (authentication local rsa-sig or ecdsa-sig) but none of its "
-                  "trustpoints has a certificate and a key of that kind";
-            goto refuse;
-        }
-    }
-
-    /* authorization and session settings */
-    authorize_session(s, prof, &idi, &rad, &at, user, group, sizeof(user));
-    s->user = user[0] ? strdup(user) : NULL;
-    s->group = group[0] ? strdup(group) : NULL;
-    s->authz_sources = at.sources[0] ? strdup(at.sources) : NULL;
-    ike_route_set_iface(s->e->dp, &at);
-    if (pd->have_cached && pd->cached.class_)
-        s->acct_class = strdup(pd->cached.class_);
-    ip = ipsec_profile(c, prof);
-    if (ip)
-        s->ipsec_profile = strdup(ike_leaf(ip, "name"));
-    esp_settings(c, ip, s);
-    if (at.flow_limit != UINT32_MAX)
-        s->flow_limit = at.flow_limit; /* AAA/authorization wins over the IPsec profile (S8) */
-    s->session_lifetime = at.session_lifetime;
-    s->tcp_mss = at.tcp_mss;
-    s->mtu = at.mtu;
-    if ((v = ike_leaf(prof, "dpd/interval"))) {
-        s->dpd_interval = (uint16_t)atoi(v);
-        s->dpd_retry = (v = ike_leaf(prof, "dpd/retry")) ? (uint16_t)atoi(v) : 2;
-        s->dpd_periodic = (v = ike_leaf(prof, "dpd/mode")) && !strcmp(v, "periodic");
-    }
-    s->ike_lifetime = (v = ike_leaf(prof, "lifetime")) ? (uint32_t)strtoul(v, NULL, 10) : 86400;
-
-    cpo = calloc(1, sizeof(*cpo));
-    sa = calloc(1, sizeof(*sa));
-    if (!cpo || !sa) {
-        why = "out of memory";
-        goto refuse;
-    }
-    /* the client is authenticated and says it keeps no other state: its older
-     * sessions go before addresses are handed out, so that their addresses
-     * are free again for it */
-    if (pd->initial)
-        initial_contact(s);
-    /* configuration mode (S4); the address from AAA, else the pool */
-    v = ike_leaf(prof, "config-exchange/request");
-    if (cp_p && ike_cp_parse(cp_p, &cpreq) && cpreq.cfg_type == 1 && !(v && !strcmp(v, "false"))) {
-        want_addr = cp_requests(&cpreq, CFG_INTERNAL_IP4_ADDRESS);
-        cpo->cp.cfg_type = 2;
-        if (want_addr) {
-            uint32_t a;
-
-            if (at.has_addr4) {
-                /* one address book (daemon/pool): an address another session
-                 * holds, from AAA or a pool, is refused, never shared */
-                if (claim_refused(s, pool_claim(c->pools, at.addr4, s->id, &holder), holder, "Framed-IP-Address",
-                                  ike_addr4_str(at.addr4, abuf, sizeof(abuf)), msg, sizeof(msg))) {
-                    why = msg;
-                    reason = "address-in-use";
-                    goto refuse;
-                }
-                s->addr4 = at.addr4;
-                s->have_addr4 = s->addr4_aaa = true;
-            } else if (at.pool && !pool_alloc(c->pools, at.pool, s->id, &a)) {
-                s->pool = strdup(at.pool);
-                s->addr4 = a;
-                s->have_addr4 = true;
-            } else if (!at.pool && pd->have_lease &&
-                       !claim_refused(s, pool_claim(c->pools, pd->lease.addr, s->id, &holder), holder,
-                                      "the DHCP lease", ike_addr4_str(pd->lease.addr, abuf, sizeof(abuf)), NULL, 0)) {
-                if ((s->dhcp = malloc(sizeof(*s->dhcp)))) {
-                    *s->dhcp = pd->lease;
-                    pd->have_lease = false; /* the session's now */
-                    s->addr4 = pd->lease.addr;
-                    s->have_addr4 = true;
-                } else {
-                    pool_unclaim(c->pools, pd->lease.addr, s->id);
-                }
-            }
-            if (s->have_addr4) {
-                cp_add4(cpo, CFG_INTERNAL_IP4_ADDRESS, s->addr4);
-                /* S4: the netmask of DHCP's lease for its address, else authorization's */
-                if (s->dhcp && s->dhcp->netmask)
-                    cp_add4(cpo, CFG_INTERNAL_IP4_NETMASK, s->dhcp->netmask);
-                else if (at.has_netmask || (s->pool && pool_netmask(c->pools, s->pool)))
-                    cp_add4(cpo, CFG_INTERNAL_IP4_NETMASK,
-                            at.has_netmask ? at.netmask : pool_netmask(c->pools, s->pool));
-            }
-        }
-        if (cp_requests(&cpreq, CFG_INTERNAL_IP6_ADDRESS)) {
-            uint32_t idx;
-
-            want_addr = true;
-            if (at.has_addr6) {
-                char a6[INET6_ADDRSTRLEN + 4];
-
-                inet_ntop(AF_INET6, at.addr6, a6, INET6_ADDRSTRLEN);
-                snprintf(a6 + strlen(a6), 5, "/%u", at.plen6);
-                if (claim_refused(s, pool_claim6(c->pools6, at.addr6, at.plen6, s->id, &holder), holder,
-                                  "the IPv6 address from AAA", a6, msg, sizeof(msg))) {
-                    why = msg;
-                    reason = "address-in-use";
-                    goto refuse;
-                }
-                memcpy(s->addr6, at.addr6, 16);
-                s->alen6 = at.plen6;
-                s->have_addr6 = s->addr6_aaa = true;
-                cp_add6(cpo, CFG_INTERNAL_IP6_ADDRESS, s->addr6, (int)s->alen6);
-            } else if (at.pool6 && !pool_alloc(c->pools6, at.pool6, s->id, &idx)) {
-                s->pool6 = strdup(at.pool6);
-                s->index6 = idx;
-                s->have_addr6 = pool6_addr(c->pools6, at.pool6, idx, s->addr6, &s->alen6);
-                if (s->have_addr6)
-                    cp_add6(cpo, CFG_INTERNAL_IP6_ADDRESS, s->addr6, (int)s->alen6);
-                else
-                    pool_release(c->pools6, at.pool6, idx);
-            }
-        }
-        /* one family is enough; none when the client asked is a failure (S4) */
-        addr_failed = want_addr && !s->have_addr4 && !s->have_addr6;
-        cp_attributes(s, &at, &cpreq, cpo);
-    }
-    /* an address inside a subnet another client routes (route accept) would
-     * share its traffic: refused like an address another session holds */
-    if ((holder = ike_route_subnet_holder(s))) {
-        snprintf(msg, sizeof(msg),
-                 "the client's address lies in a subnet that session %" PRIu64 " accepted from its client (route "
-                 "accept); keep pools and AAA addresses apart from client subnets",
-                 holder);
-        why = msg;
-        reason = "address-in-use";
-        goto refuse;
-    }
-
-    /* the bounds of child SA selectors: the client's side is its assigned address
-     * (else its own address), ours the split subnets (else everything) */
-    if (s->have_addr4)
-        ike_ts_host4(s->addr4, &s->allow_i.ts[s->allow_i.nts++]);
-    if (s->have_addr6)
-        ike_ts_prefix6(s->addr6, s->alen6, &s->allow_i.ts[s->allow_i.nts++]);
-    if (!s->allow_i.nts && s->peer.ss_family == AF_INET)
-        ike_ts_host4(ntohl(((struct sockaddr_in *)&s->peer)->sin_addr.s_addr), &s->allow_i.ts[s->allow_i.nts++]);
-    else if (!s->allow_i.nts)
-        ike_ts_prefix6(((struct sockaddr_in6 *)&s->peer)->sin6_addr.s6_addr, 128, &s->allow_i.ts[s->allow_i.nts++]);
-    if (at.subnets.nts) {
-        s->allow_r = at.subnets;
-    } else {
-        static const uint8_t any6[16];
-
-        ike_ts_prefix4(0, 0, &s->allow_r.ts[s->allow_r.nts++]);
-        ike_ts_prefix6(any6, 0, &s->allow_r.ts[s->allow_r.nts++]);
-    }
-    ike_route_plan(s, prof, &at, tsi_p, &rmark);
-
-    /* the first child SA */
-    if (sa_p && !addr_failed) {
-        struct ike_sa_pld *offer = sa;
-        struct ike_ts_pld tsi, tsr;
-
-        if (s->flow_limit == 0) {
-            child_err = N_NO_ADDITIONAL_SAS;
-        } else if (!ike_sa_parse(sa_p, offer) || !tsi_p || !tsr_p || !ike_ts_parse(tsi_p, &tsi) ||
-                   !ike_ts_parse(tsr_p, &tsr)) {
-            child_err = N_INVALID_SYNTAX;
-        } else if (!ike_child_choose(offer, &s->esp, 0, &child.alg)) {
-            child_err = N_NO_PROPOSAL_CHOSEN;
-            s->e->c.no_proposal++;
-        } else {
-            if (!ike_ts_narrow(&tsi, &s->allow_i, &child.tsi) || !ike_ts_narrow(&tsr, &s->allow_r, &child.tsr))
-                child_err = N_TS_UNACCEPTABLE;
-            if (child_err == N_TS_UNACCEPTABLE)
-                s->e->c.ts_unacceptable++;
-        }
-        if (!child_err) {
-            struct ike_child_keys k;
-
-            child.spi_in = ike_new_spi(s->e);
-            child.spi_out = child.alg.spi_peer;
-            child.established = time(NULL);
-            if (!child.spi_in || !ike_child_room(s) ||
-                !ike_child_keymat(s->in.prf, s->in.keys.sk_d, s->in.keys.prf_len, NULL, 0, s->in.ni, s->in.ni_len,
-                                  s->in.nr, s->in.nr_len, &child.alg, &k) ||
-                !ike_child_install(s, &child, &k)) {
-                child_err = N_TEMPORARY_FAILURE;
-            } else {
-                have_child = true;
-                ike_child_lifetimes(s, &child);
-                s->child[s->nchild++] = child;
-            }
-            OPENSSL_cleanse(&k, sizeof(k));
-        }
-    }
-    if (addr_failed)
-        s->e->c.internal_address_failure++;
-    if (!have_child) /* the client's subnets come with the child SA that carries them */
-        ike_route_accept_done(s, &rmark, false);
-
-    /* the response: IDr and AUTH (with EAP only AUTH, from the MSK), CP, SA, TSi, TSr */
+    /* IDr and AUTH (with EAP only AUTH, from the MSK), CP, SA, TSi, TSr */
     ike_build_begin(&ib, &h);
-    if (pd->eap) {
-        uint8_t mic[64];
-        size_t ml = pd->msk_len ? mic_key(s, false, pd->msk, pd->msk_len, pd->idr, pd->idr_len, mic)
-                                : mic_key(s, false, s->in.keys.sk_pr, s->in.keys.prf_len, pd->idr, pd->idr_len, mic);
-
-        if (!ml) {
-            ike_buf_fini(&ib.buf);
-            why = "cannot compute our AUTH";
-            goto refuse;
+    if (pd->eap ? !eap_auth(s, &ib)
+                : !build_idr_auth(s, w->prof, w->sign_tp, (const uint8_t *)w->key, w->key ? strlen(w->key) : 0, &ib,
+                                  NULL, NULL))
+        why = w->sign_tp ? "cannot sign our AUTH" : "cannot compute our AUTH";
+    if (!why) {
+        if (w->cpo->cp.cfg_type)
+            ike_cp_build(&ib, &w->cpo->cp);
+        if (w->addr_failed)
+            ike_notify_build(&ib, &(struct ike_notify_pld){.type = N_INTERNAL_ADDRESS_FAILURE});
+        else if (w->child_err)
+            ike_notify_build(&ib, &(struct ike_notify_pld){.type = w->child_err});
+        if (w->have_child) {
+            ike_child_sa_reply(&w->child.alg, w->child.spi_in, w->sa);
+            ike_sa_build(&ib, w->sa);
+            ike_ts_build(&ib, IKE_PLD_TSI, &w->child.tsi);
+            ike_ts_build(&ib, IKE_PLD_TSR, &w->child.tsr);
         }
-        ike_auth_build(&ib, &(struct ike_auth_pld){.method = 2, .data = mic, .len = ml});
-        OPENSSL_cleanse(mic, sizeof(mic));
-    } else if (!build_idr_auth(s, prof, sign_tp, (const uint8_t *)key, key ? strlen(key) : 0, &ib, NULL, NULL)) {
-        ike_buf_fini(&ib.buf);
-        why = sign_tp ? "cannot sign our AUTH" : "cannot compute our AUTH";
-        goto refuse;
-    }
-    if (cpo->cp.cfg_type)
-        ike_cp_build(&ib, &cpo->cp);
-    if (addr_failed)
-        ike_notify_build(&ib, &(struct ike_notify_pld){.type = N_INTERNAL_ADDRESS_FAILURE});
-    else if (child_err)
-        ike_notify_build(&ib, &(struct ike_notify_pld){.type = child_err});
-    if (have_child) {
-        ike_child_sa_reply(&child.alg, child.spi_in, sa);
-        ike_sa_build(&ib, sa);
-        ike_ts_build(&ib, IKE_PLD_TSI, &child.tsi);
-        ike_ts_build(&ib, IKE_PLD_TSR, &child.tsr);
-    }
-    if (!ike_build_finish(&ib) ||
-        !ike_sess_respond(s, IKE_EXCH_AUTH, msg_id, pd->eap ? IKE_PLD_AUTH : IKE_PLD_IDR, ib.buf.data + IKE_HDR_LEN,
-                          ib.buf.len - IKE_HDR_LEN)) {
-        ike_buf_fini(&ib.buf);
-        why = "cannot build the response";
-        goto refuse;
+        if (!ike_build_finish(&ib) ||
+            !ike_sess_respond(s, IKE_EXCH_AUTH, pd->msg_id, pd->eap ? IKE_PLD_AUTH : IKE_PLD_IDR,
+                              ib.buf.data + IKE_HDR_LEN, ib.buf.len - IKE_HDR_LEN))
+            why = "cannot build the response";
     }
     ike_buf_fini(&ib.buf);
-    free(cpo);
-    free(sa);
-    cpo = NULL;
-    sa = NULL;
-    ike_sess_established(s);
-    ike_route_install(s);
-    {
-        char a[INET6_ADDRSTRLEN], va[INET_ADDRSTRLEN] = "none";
-        struct in_addr ia = {.s_addr = htonl(s->addr4)};
-
-        if (s->have_addr4)
-            inet_ntop(AF_INET, &ia, va, sizeof(va));
-        log_info("ike", "session %" PRIu64 " up: %s%s%s from %s, profile %s, address %s%s, %zu child SA(s)", s->id,
-                 s->remote_id, s->eap_identity ? ", EAP identity " : "", s->eap_identity ? s->eap_identity : "",
-                 ike_addr_str(&s->peer, a, sizeof(a)), s->profile, va, s->addr4_aaa ? " (from RADIUS)" : "",
-                 s->nchild);
-    }
-    {
-        const char *m = pd->method;
-
-        v = ike_leaf(prof, !strcmp(m, "eap") ? "aaa/accounting/eap" : !strcmp(m, "cert") ? "aaa/accounting/cert"
-                                                                                         : "aaa/accounting/psk");
-        if (v)
-            s->acct_list = strdup(v);
-    }
-    ike_sess_notify_event(s, "session-up", NULL, NULL);
-    ike_sess_arm_timers(s);
-    ike_acct_start(s);
-    ike_dhcp_arm(s);
-    /* push (S4 "config-exchange set send"): a client that asked for nothing gets
-     * the attributes in a CFG_SET, if there are any */
-    if (!cp_p && !((v = ike_leaf(prof, "config-exchange/set/send")) && !strcmp(v, "false"))) {
-        struct cp_out *push = calloc(1, sizeof(*push));
-        struct ike_cp_pld none = {0};
-        struct ike_builder pb;
-        struct ike_hdr ph = {0};
-
-        if (push) {
-            push->cp.cfg_type = 3;
-            cp_attributes(s, &at, &none, push);
-            ike_build_begin(&pb, &ph);
-            ike_cp_build(&pb, &push->cp);
-            if (push->cp.nattr && ike_build_finish(&pb))
-                ike_sess_request(s, REQ_CFG_SET, IKE_EXCH_INFORMATIONAL, IKE_PLD_CP, pb.buf.data + IKE_HDR_LEN,
-                                 pb.buf.len - IKE_HDR_LEN);
-            ike_buf_fini(&pb.buf);
-            free(push);
-        }
-    }
-    s->cfg_set_accept = !((v = ike_leaf(prof, "config-exchange/set/accept")) && !strcmp(v, "false"));
-    /* the attributes pointed into the RADIUS answers: they go only now */
-    s->pend = NULL;
-    ike_pend_free(pd);
-    return;
-refuse:
-    free(cpo);
-    free(sa);
-    ike_auth_fail(s, msg_id, reason, why);
+    return why ? ike_auth_refuse(s, NULL, why) : IKE_AUTH_NEXT;
 }

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "daemon/base/log.h"
-#include "daemon/ike/ike_eng.h"
+#include "daemon/ike/ike_auth_steps.h"
 #include "daemon/pki/pki.h"
 #include "daemon/pki/pki_crl.h"
 #include "daemon/base/poison.h"
@@ -32,8 +32,8 @@ void ike_crl_park(struct ike_sess *s, X509 *cert, STACK_OF(X509) *chain)
 
     pd->crl_cert = cert;
     pd->crl_chain = chain;
-    pd->crl_wait = true;
-    pd->waiting = true; /* a retransmission is not a new request */
+    /* a retransmission is not a new request (ike_auth_waiting) */
+    ike_sa_set_state(s, IKE_SA_CRL_WAIT, "the certificate's CRL is fetched");
     log_info("ike", "session %" PRIu64 " (%s): waiting for the CRL of its certificate", s->id,
              s->remote_id ? s->remote_id : "?");
 }
@@ -74,8 +74,7 @@ static void resume(struct ike_sess *s)
     sk_X509_pop_free(pd->crl_chain, X509_free);
     pd->crl_cert = NULL;
     pd->crl_chain = NULL;
-    pd->crl_wait = pd->waiting = false;
-    ike_authz_begin(s);
+    ike_auth_next(s); /* the authenticate step is done */
 }
 
 static void on_crl(void *arg)
@@ -87,7 +86,7 @@ static void on_crl(void *arg)
 
     /* sessions go while this runs: their ids first, then one at a time */
     HASH_ITER(hh_id, e->by_id, s, tmp) {
-        if (!(s->pend && s->pend->crl_wait) && !(s->state == SESS_ESTABLISHED && s->cert_tp))
+        if (s->state != IKE_SA_CRL_WAIT && !(ike_sa_up(s) && s->cert_tp))
             continue;
         if (n == cap) {
             uint64_t *m = realloc(ids, (cap ? 2 * cap : 64) * sizeof(*ids));
@@ -105,9 +104,9 @@ static void on_crl(void *arg)
         HASH_FIND(hh_id, e->by_id, &ids[i], sizeof(ids[i]), s);
         if (!s)
             continue;
-        if (s->pend && s->pend->crl_wait) {
+        if (s->state == IKE_SA_CRL_WAIT) {
             resume(s);
-        } else if (s->state == SESS_ESTABLISHED && s->cert_tp && s->cert_issuer && s->cert_serial &&
+        } else if (ike_sa_up(s) && s->cert_tp && s->cert_issuer && s->cert_serial &&
                    pki_crl_revoked(e->crl, s->cert_tp, s->cert_issuer, s->cert_serial, why, sizeof(why))) {
             log_warn("ike", "session %" PRIu64 " (%s): %s", s->id, s->remote_id ? s->remote_id : "?", why);
             ike_sess_end(s, "certificate-revoked", true);

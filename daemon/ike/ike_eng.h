@@ -21,6 +21,7 @@
 #include "daemon/ike/ike_engine.h"
 #include "daemon/ike/ike_init.h"
 #include "daemon/ike/ike_msg.h"
+#include "daemon/ike/ike_sa.h"
 #include "daemon/ike/ike_sk.h"
 
 struct pool_set;
@@ -154,13 +155,6 @@ struct ike_sock {
     int rx_ifindex;  /* interface of the datagram being handled (IP_PKTINFO) */
 };
 
-enum sess_state {
-    SESS_HALF_OPEN = 0, /* IKE_SA_INIT answered */
-    SESS_ESTABLISHED,
-    SESS_DELETING,
-    SESS_REKEYED, /* an old IKE SA after rekeying: answers only its DELETE */
-};
-
 /* Child SAs of a session: at most the largest flow limit the model allows
  * (/ipsec/profile/flow-limit, ipsec:ipsec-flow-limit), and as many rekeyed
  * ones waiting for their DELETE. The table grows as children come
@@ -201,18 +195,20 @@ struct ike_out {
 };
 
 
-/* An IKE_AUTH exchange that takes more than one message or waits for RADIUS:
- * EAP rounds (S3) and authorization from RADIUS (S5) (ike_aaa.c). */
+/* The IKE_AUTH exchange under way, from its first request until the session
+ * is up: the steps' progress (ike_auth_steps.h) and what they found on the
+ * way, across EAP rounds (S3) and the waits for RADIUS (S5), DHCP and CRLs. */
 struct ike_pend {
     uint8_t *req_buf;   /* the payloads of the first IKE_AUTH request, copied */
     struct ike_msg req; /* IDi, SA, TSi, TSr, CP, INITIAL_CONTACT, CERT... */
     uint32_t msg_id;    /* the request to answer */
-    bool waiting;       /* for RADIUS: a retransmission of msg_id is dropped */
+    size_t step;        /* the step under way (ike_auth_steps.c) */
     bool initial;
     const char *method; /* "psk", "cert", "eap": authorization and accounting */
     X509_NAME *dn;      /* to mangle names from (a DN identity or the certificate's subject) */
     /* EAP */
-    bool eap, eap_asked_identity, eap_done;
+    bool eap;               /* the client authenticates with EAP */
+    bool eap_asked_identity; /* our EAP-Request/Identity is what the client answers next */
     uint8_t eap_id;
     uint8_t state[253];
     size_t state_len;
@@ -225,21 +221,20 @@ struct ike_pend {
     /* an address from DHCP (S4), asked once authorization is done */
     struct dhcp_req *dhcp_op;
     struct dhcp_lease lease;
-    bool dhcp_tried, have_lease;
+    bool have_lease;
     /* authorization from RADIUS */
     struct aaa_op *op;
     struct aaa_attrs cached, user_at, group_at;
     bool have_cached, have_user, have_group;
     int authz_step;
-    /* a certificate whose first CRL is being fetched (ike_crl.c) */
-    bool crl_wait;
+    /* a certificate whose first CRL is being fetched (ike_crl.c, IKE_SA_CRL_WAIT) */
     X509 *crl_cert;
     STACK_OF(X509) *crl_chain;
 };
 
 struct ike_sess {
     uint64_t id;
-    enum sess_state state;
+    enum ike_sa_state state; /* changed only by ike_sa_set_state (ike_sa.h) */
     struct ike_init in; /* algorithms, nonces, SPIs, keys */
     bool initiator;     /* we are the original initiator of this IKE SA (after our rekey) */
     uint8_t our_spi[8]; /* the SPI table's key: in.spi_r, or in.spi_i when initiator */
@@ -260,7 +255,7 @@ struct ike_sess {
     struct ike_out req;
     int req_tries;
     bool req_pending;
-    int req_kind; /* REQ_* in ike_engine.c */
+    int req_kind; /* REQ_* below */
     /* who */
     uint8_t id_type;
     char *remote_id, *local_id, *profile, *ipsec_profile, *auth_method;
@@ -431,12 +426,14 @@ static inline bool ike_sa_equal(const struct sockaddr_storage *a, const struct s
     return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr, &((const struct sockaddr_in6 *)b)->sin6_addr, 16);
 }
 
-/* ike_engine.c */
+/* ike_engine.c: sessions and the dispatch of received messages */
 /* Processes one datagram received on @sk (the non-ESP marker removed). */
 void ike_handle_dgram(struct ike_sock *sk, const struct sockaddr_storage *local, const struct sockaddr_storage *peer,
                       const uint8_t *buf, size_t len);
-/* A new cookie secret every few minutes; the previous one stays valid. */
-void ike_cookie_rotate(struct ike_engine *e);
+/* A new session (state NEW) with its timers, in no table; NULL when memory is short. */
+struct ike_sess *ike_sess_new(struct ike_engine *e);
+/* Frees a session that is in no table (or has just been taken out of them). */
+void ike_sess_release(struct ike_sess *s);
 /* Ends a session: it leaves the state and its child SAs and leases go at once;
  * with @send_delete the peer gets a DELETE of the IKE SA (after our request under
  * way, if there is one, has been answered). */
@@ -454,6 +451,42 @@ void ike_sess_arm_timers(struct ike_sess *s);
 /* The IKE SA was rekeyed: its lifetime starts again. */
 void ike_sess_ike_rekeyed(struct ike_sess *s);
 char *ike_addr_str(const struct sockaddr_storage *a, char *buf, size_t len);
+
+/* ike_xmit.c: what the engine sends */
+/* Sends one datagram; IKE on the NAT-T port gets the non-ESP marker unless @raw
+ * (a NAT keepalive is the single byte 0xFF, RFC 3948 2.3). */
+void ike_xmit_dgram(struct ike_sock *sk, const struct sockaddr_storage *local, const struct sockaddr_storage *peer,
+                    const uint8_t *data, size_t len, bool raw);
+/* Seals @inner (a payload chain starting with @first) into one message, or into
+ * Encrypted Fragments when fragmentation was negotiated and it would not fit the
+ * configured MTU (RFC 7383 2.5); @o gets the datagrams. */
+bool ike_xmit_seal(struct ike_sess *s, uint8_t exchange, bool response, uint32_t msg_id, uint8_t first,
+                   const uint8_t *inner, size_t inner_len, struct ike_out *o);
+/* Sends the datagrams of @o to the session's peer (again). */
+void ike_xmit_out(struct ike_sess *s, const struct ike_out *o);
+void ike_xmit_out_free(struct ike_out *o);
+/* Timers of a session: our request's retransmission (the session ends after
+ * the last one), the NAT keepalive. */
+void ike_xmit_on_retx(evutil_socket_t fd, short what, void *arg);
+void ike_xmit_on_keepalive(evutil_socket_t fd, short what, void *arg);
+
+/* ike_initx.c: IKE_SA_INIT */
+/* The IKE_SA_INIT request @req (@buf as received): answered again, refused by
+ * a limit or a cookie, or answered by a new half-open SA. */
+void ike_initx_handle(struct ike_engine *e, struct ike_sock *sk, const struct sockaddr_storage *local,
+                      const struct sockaddr_storage *peer, const uint8_t *buf, size_t len, const struct ike_msg *req);
+/* A request the codec refused for its version or an unknown critical payload
+ * (@rc): an unprotected error notification within the rate limit, or dropped. */
+void ike_initx_unprotected(struct ike_engine *e, struct ike_sock *sk, const struct sockaddr_storage *local,
+                           const struct sockaddr_storage *peer, const struct ike_msg *msg, enum ike_parse_rc rc);
+/* A new cookie secret every few minutes; the previous one stays valid. */
+void ike_cookie_rotate(struct ike_engine *e);
+
+/* ike_info.c: INFORMATIONAL */
+/* The peer's INFORMATIONAL request @in (decrypted), answered. */
+void ike_info_handle(struct ike_sess *s, const struct ike_msg *in, uint32_t msg_id);
+/* DELETE of the IKE SA (RFC 7296 1.4.1), sent once with the next message ID. */
+void ike_info_send_delete(struct ike_sess *s);
 
 /* Moves the IKE SA of @s (SPIs, keys, message IDs, last response) into @stub,
  * which then stands for the old SA until the peer deletes it; @s leaves the SPI
@@ -609,7 +642,9 @@ size_t ike_route_fvrfs(const struct lyd_node *tree, char (*out)[16], size_t cap)
 /* Commit checks: VRF devices and route set interfaces exist. */
 bool ike_route_check(const struct lyd_node *tree, ike_err_fn err, void *arg);
 
-/* ike_authx.c: the IKE_AUTH exchange (@inner: the decrypted request). */
+/* ike_authx.c: the IKE_AUTH exchange (@inner: the decrypted request): the
+ * first request starts its steps (ike_auth_steps.h), a later one continues
+ * its EAP exchange. */
 void ike_handle_auth(struct ike_sess *s, const struct ike_msg *inner);
 /* Refuses the IKE_AUTH request @msg_id: AUTHENTICATION_FAILED, an
  * authentication-failure notification with @reason (an auth-failure-reason
@@ -618,9 +653,6 @@ void ike_auth_fail(struct ike_sess *s, uint32_t msg_id, const char *reason, cons
 /* The same after another answer was sent (an EAP-Failure): logged, counted,
  * notified, and the half-open SA goes. */
 void ike_auth_refused(struct ike_sess *s, const char *reason, const char *why);
-/* Authentication done (and authorization answers in s->pend): authorize, assign,
- * make the first child SA and answer s->pend->msg_id; the session is up. */
-void ike_auth_finish(struct ike_sess *s);
 /* Our IDr, CERT and signature AUTH for the profile of @s (the first response of
  * an EAP exchange); the IDr body is kept in s->pend. False on failure. */
 bool ike_auth_build_ours(struct ike_sess *s, const struct lyd_node *prof, struct ike_builder *ib);
@@ -633,32 +665,27 @@ const struct lyd_node *ike_sess_profile(const struct ike_sess *s);
 /* The session authenticated with @cert, whose revocation trustpoint @tp checks:
  * remembers its issuer and serial. */
 void ike_crl_remember(struct ike_sess *s, X509 *cert, const struct pki_tp *tp);
-/* Parks the IKE_AUTH of s->pend until the CRL of @cert arrives (adopts @cert and
- * @chain); answered when the fetch ends. */
+/* Parks the IKE_AUTH of s->pend in CRL_WAIT until the CRL of @cert arrives
+ * (adopts @cert and @chain); its steps go on when the fetch ends. */
 void ike_crl_park(struct ike_sess *s, X509 *cert, STACK_OF(X509) *chain);
 
-/* ike_aaa.c: EAP pass-through, authorization and accounting over RADIUS */
-/* The exchange under way for request @in (copied), @msg_id to answer; @method is
- * "psk", "cert" or "eap" (a string constant). */
-struct ike_pend *ike_pend_new(const struct ike_msg *in, uint32_t msg_id, bool initial, const char *method);
+/* Whether the IKE_AUTH exchange of @s waits for RADIUS, DHCP or a CRL: a
+ * retransmission of its request is dropped, and so is a new request. */
+bool ike_auth_waiting(const struct ike_sess *s);
+
+/* ike_auth_steps.c: the exchange under way for request @in (copied), @msg_id
+ * to answer. */
+struct ike_pend *ike_pend_new(const struct ike_msg *in, uint32_t msg_id);
 void ike_pend_free(struct ike_pend *p);
-/* The first IKE_AUTH request without AUTH: starts EAP (S3, figures 1 and 2). */
-void ike_eap_begin(struct ike_sess *s, const struct lyd_node *prof);
-/* A shared key client whose key is in RADIUS (keyring aaa, S2): fetch it, check
- * the client's AUTH, then authorize. */
-void ike_psk_fetch(struct ike_sess *s, const struct lyd_node *prof);
+
+/* ike_aaa.c: EAP pass-through, authorization and accounting over RADIUS */
 /* A later IKE_AUTH request of an EAP exchange. */
 void ike_eap_continue(struct ike_sess *s, const struct ike_msg *in, uint32_t msg_id);
-/* Whether the session's address is to come from DHCP (S4: the client asks for an
- * IPv4 address, and neither AAA nor a pool gives one): the server, relay address
- * and timeout to ask with. */
-bool ike_auth_wants_dhcp(struct ike_sess *s, uint32_t *server, uint32_t *giaddr, unsigned *timeout);
-/* A session's DHCP lease: renewed at half its time, released at the end. */
+
+/* ike_lease.c: a session's DHCP lease: renewed at half its time, released at
+ * the end. */
 void ike_dhcp_arm(struct ike_sess *s);
 void ike_dhcp_drop(struct ike_sess *s);
-/* Authentication is done: ask RADIUS for user and group authorization where the
- * profile's lists say so, then ike_auth_finish. */
-void ike_authz_begin(struct ike_sess *s);
 /* Accounting of an established session: Start, interim updates, Stop. */
 void ike_acct_start(struct ike_sess *s);
 void ike_acct_stop(struct ike_sess *s, const char *reason);
@@ -670,11 +697,14 @@ char *ike_id_text(uint8_t type, const uint8_t *data, size_t len);
 const char *ike_id_type_name(uint8_t type);
 /* A fresh inbound SPI, unused in the dataplane. */
 uint32_t ike_new_spi(struct ike_engine *e);
-/* ike_child_dp.c: a child's two SAs in the dataplane */
+/* ike_childx.c: a child's two SAs in the dataplane */
 void ike_child_dp_conf(const struct ike_sess *s, const struct ike_child_sa *c, const struct ike_child_keys *k,
                        struct dp_sa *in, struct dp_sa *out);
 bool ike_child_install(struct ike_sess *s, struct ike_child_sa *c, const struct ike_child_keys *k);
 void ike_child_remove(struct ike_sess *s, struct ike_child_sa *c);
+/* ike_childx.c: the ESP settings of the profile's IPsec profile (the virtual
+ * template's, else one naming the profile; defaults without one). */
+void ike_childx_settings(struct ike_sess *s, const struct lyd_node *prof);
 
 /* ike_adopt.c: the session arena. A new child's SA slots there (and its keys kept
  * for the record), given to the dataplane through @in and @out; none without an
@@ -687,13 +717,10 @@ void ike_persist_child_gone(struct ike_sess *s, struct ike_child_sa *c);
  * gives nothing back outside (leases, routes, SAs, DHCP). */
 void ike_persist_keep(struct ike_sess *s);
 
-/* ike_engine.c: what adoption needs of the session table. A new session (not in
- * any table); one decoded from a record put into the tables as established
- * (false: its id or SPI is in use); one that could not be adopted freed; our
- * request under way sent again. */
-struct ike_sess *ike_sess_new(struct ike_engine *e);
+/* ike_engine.c: a session decoded from a record of the session arena put into
+ * the tables as established (false: its id or SPI is in use). ike_xmit.c: our
+ * request under way sent again (by an adopting process). */
 bool ike_sess_adopt_insert(struct ike_sess *s);
-void ike_sess_discard(struct ike_sess *s);
 void ike_sess_resend_request(struct ike_sess *s);
 /* ike_aaa.c: interim accounting of an adopted session goes on. */
 void ike_acct_resume(struct ike_sess *s);

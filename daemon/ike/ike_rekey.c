@@ -432,7 +432,7 @@ static void volume_limits(struct ike_engine *e, bool hard)
             struct ike_sess *s;
 
             HASH_FIND(hh_id, e->by_id, &refs[i].session_id, sizeof(refs[i].session_id), s);
-            if (!s || s->state != SESS_ESTABLISHED || !(c = child_of_ref(s, &refs[i])))
+            if (!s || !ike_sa_up(s) || !(c = child_of_ref(s, &refs[i])))
                 continue;
             if (hard) {
                 log_info("ike", "session %" PRIu64 ": child SA %08x reached its hard volume limit", s->id, c->spi_in);
@@ -481,7 +481,7 @@ static void idle_check(struct ike_engine *e)
         time_t step;
         uint64_t n;
 
-        if (!s->idle_time || s->state != SESS_ESTABLISHED)
+        if (!s->idle_time || !ike_sa_up(s))
             continue;
         step = s->idle_time / 10 > 10 ? 10 : s->idle_time / 10;
         if (!s->idle_since) {
@@ -517,7 +517,7 @@ void ike_child_timer_arm(struct ike_sess *s)
 {
     time_t next = 0, now = time(NULL);
 
-    if (!s->ev_child || s->state != SESS_ESTABLISHED)
+    if (!s->ev_child || !ike_sa_up(s))
         return;
     for (size_t i = 0; i < s->nchild; i++) {
         const struct ike_child_sa *c = &s->child[i];
@@ -572,7 +572,7 @@ void ike_child_flush_deletes(struct ike_sess *s)
     struct ike_builder bd;
     struct ike_hdr h = {0};
 
-    if (!s->ndel_q || s->req_pending || s->state != SESS_ESTABLISHED)
+    if (!s->ndel_q || s->req_pending || !ike_sa_up(s))
         return;
     for (size_t i = 0; i < n; i++)
         put32(spis + 4 * i, s->del_q[i]);
@@ -862,6 +862,8 @@ bool ike_ike_rekey_start(struct ike_sess *s)
                                                   bd.buf.data + IKE_HDR_LEN, bd.buf.len - IKE_HDR_LEN);
     ike_buf_fini(&bd.buf);
     if (ok)
+        ike_sa_set_state(s, IKE_SA_REKEYING, "our IKE SA rekey sent");
+    if (ok)
         log_info("ike", "session %" PRIu64 ": rekeying the IKE SA before its lifetime ends", s->id);
     return ok;
 }
@@ -881,6 +883,7 @@ void ike_ike_rekey_done(struct ike_sess *s, const struct ike_msg *in)
     struct ike_sess *stub = NULL;
     bool ok;
 
+    ike_sa_set_state(s, IKE_SA_ESTABLISHED, "our IKE SA rekey answered");
     current_ike_algs(s, &mine, &algs);
     ok = sa && sa_p && n_p && ke_p && ike_sa_parse(sa_p, sa) && ike_nonce_parse(n_p, &nr, &st.nr_len) &&
          st.nr_len <= sizeof(st.nr) && st.nr_len >= 16 && ike_ke_parse(ke_p, &ke) &&

@@ -537,7 +537,7 @@ static bool acceptable(const struct ike_sess *s, const struct ike_conf *c, const
      * prefix to the newest SA that claims it, so a client must not take over
      * another's traffic */
     HASH_ITER(hh_id, s->e->by_id, o, tmp) {
-        for (uint8_t i = 0; o != s && o->state == SESS_ESTABLISHED && i < o->allow_i.nts; i++) {
+        for (uint8_t i = 0; o != s && ike_sa_up(o) && i < o->allow_i.nts; i++) {
             if (ts_overlaps(ts, &o->allow_i.ts[i]))
                 return false;
         }
@@ -676,7 +676,7 @@ uint64_t ike_route_subnet_holder(const struct ike_sess *s)
     if (s->have_addr6)
         ike_ts_prefix6(s->addr6, s->alen6, &mine[n++]);
     HASH_ITER(hh_id, s->e->by_id, o, tmp) {
-        if (o == s || o->state != SESS_ESTABLISHED || !o->route_accept)
+        if (o == s || !ike_sa_up(o) || !o->route_accept)
             continue;
         /* past the client's own addresses: the subnets accepted from it */
         for (uint8_t i = o->route_nfixed; i < o->allow_i.nts; i++) {

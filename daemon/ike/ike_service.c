@@ -1,7 +1,8 @@
 /* The IKEv2 service's life cycle and configuration (see ike_engine.h): sockets and
  * their receive path, the engine's creation and end, the transaction hooks that
  * compile a configuration, move leases and open or close sockets, and
- * clear-session. The exchanges are in ike_engine.c and the files it names. */
+ * clear-session. Received messages go to ike_engine.c, which hands them to the
+ * exchanges' files (README.md). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -194,7 +195,7 @@ void ike_engine_free(struct ike_engine *e)
     if (e->crl)
         pki_crl_set_notify(e->crl, NULL, NULL); /* the cache outlives the engine */
     HASH_ITER(hh_id, e->by_id, s, tmp) {
-        if (s->state == SESS_DELETING || e->keeping)
+        if (s->state == IKE_SA_DELETING || e->keeping)
             ike_sess_abandon(s); /* kept: the next process takes it over from the arena */
         else
             ike_sess_end(s, "admin-clear", true);
@@ -483,7 +484,7 @@ uint32_t ike_engine_clear(struct ike_engine *e, uint64_t id, const char *peer, c
     HASH_ITER(hh_id, e->by_id, s, tmp) {
         char a[INET6_ADDRSTRLEN];
 
-        if (s->state != SESS_ESTABLISHED)
+        if (!ike_sa_up(s))
             continue;
         if (all || (id && s->id == id) || (peer && !strcmp(ike_addr_str(&s->peer, a, sizeof(a)), peer)) ||
             (identity && sess_has_identity(s, identity))) {

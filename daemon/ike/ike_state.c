@@ -147,7 +147,7 @@ static void session_state(struct ike_sess *s, struct lyd_node *state, time_t now
     ike_add_str(ike, "initiator-spi", spi);
     spi_hex(spi, s->in.spi_r);
     ike_add_str(ike, "responder-spi", spi);
-    ike_add_str(ike, "state", "established");
+    ike_add_str(ike, "state", ike_sa_state_yang(s->state));
     alg = inner(ike, "algorithms");
     ike_add_str(alg, "encryption", encr_name(s->in.cbc, s->in.aead, s->in.encr_key_len));
     if (s->in.cbc)
@@ -299,7 +299,7 @@ int ike_engine_state(struct ike_engine *e, struct lyd_node *state)
 
     HASH_ITER(hh_id, e->by_id, s, tmp) {
         nchild += s->nchild;
-        if (s->state == SESS_ESTABLISHED)
+        if (ike_sa_up(s))
             session_state(s, state, now);
     }
     if (e->conf) {

@@ -221,6 +221,70 @@ static size_t children(struct env *e, struct ike_engine *eng)
     return n;
 }
 
+/* The value of the vpn-state leaf at @path, "(none)" when there is none. */
+static const char *state_leaf(struct env *e, struct ike_engine *eng, const char *path, char *buf, size_t len)
+{
+    struct lyd_node *st = NULL;
+    struct ly_set *set = NULL;
+
+    assert_int_equal(lyd_new_inner(NULL, ly_ctx_get_module_implemented(e->ctx, "raven-vpn"), "vpn-state", 0, &st),
+                     0);
+    ike_engine_state(eng, st);
+    snprintf(buf, len, "(none)");
+    if (!lyd_find_xpath(st, path, &set) && set->count == 1)
+        snprintf(buf, len, "%s", lyd_get_value(set->dnodes[0]));
+    ly_set_free(set, NULL);
+    lyd_free_tree(st);
+    return buf;
+}
+
+/* The IKE SA's state as the engine moves it (daemon/ike/ike_sa.h): half-open
+ * after IKE_SA_INIT, through IKE_AUTH to established (vpn-state says so),
+ * rekeying while our IKE SA rekey is under way, deleting when the session is
+ * cleared before its answer; a move the table does not allow leaves the state
+ * and the engine's counts as they were. */
+static void test_sa_states(void **state)
+{
+    struct env *e = *state;
+    struct ike_engine *eng = engine(e, e->tree);
+    struct ike_client c;
+    struct ike_buf b = {0};
+    struct ike_sess *s;
+    char v[64];
+
+    ike_client_init(&c, IKE_DH_ECP256);
+    assert_true(ike_client_sa_init(&c, &b));
+    assert_true(ask(e, eng, &b));
+    s = eng->by_id;
+    assert_non_null(s);
+    assert_int_equal(s->state, IKE_SA_HALF_OPEN);
+    assert_int_equal(eng->half_open, 1);
+    assert_string_equal(state_leaf(e, eng, "session/ike-sa/state", v, sizeof(v)), "(none)");
+    assert_true(ike_client_sa_init_done(&c, e->out, e->out_len));
+    assert_true(ike_client_auth(&c, "alice.example.org", "k1", &b));
+    assert_true(ask(e, eng, &b));
+    assert_true(ike_client_auth_done(&c, e->out, e->out_len));
+    assert_int_equal(s->state, IKE_SA_ESTABLISHED);
+    assert_int_equal(eng->half_open, 0);
+    assert_int_equal(eng->established, 1);
+    assert_string_equal(state_leaf(e, eng, "session/ike-sa/state", v, sizeof(v)), "established");
+    /* an illegal move is refused: state and counts stay */
+    assert_false(ike_sa_set_state(s, IKE_SA_HALF_OPEN, "test"));
+    ike_sess_established(s);
+    assert_int_equal(s->state, IKE_SA_ESTABLISHED);
+    assert_int_equal(eng->established, 1);
+    assert_true(ike_ike_rekey_start(s));
+    assert_int_equal(s->state, IKE_SA_REKEYING);
+    assert_string_equal(state_leaf(e, eng, "session/ike-sa/state", v, sizeof(v)), "rekeying");
+    /* cleared while our request is under way: its DELETE waits for the answer */
+    assert_int_equal(ike_engine_clear(eng, s->id, NULL, NULL, false), 1);
+    assert_int_equal(s->state, IKE_SA_DELETING);
+    assert_int_equal(eng->established, 0);
+    assert_string_equal(state_leaf(e, eng, "session/ike-sa/state", v, sizeof(v)), "(none)");
+    ike_client_fini(&c);
+    ike_engine_free(eng);
+}
+
 static void test_rekeys_do_not_grow_children(void **state)
 {
     struct env *e = *state;
@@ -1145,6 +1209,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vendor_attributes),
+        cmocka_unit_test(test_sa_states),
         cmocka_unit_test(test_rekeys_do_not_grow_children),
         cmocka_unit_test(test_flow_limit),
         cmocka_unit_test(test_cookies),

@@ -1,0 +1,204 @@
+/* IKE_AUTH as an ordered list of steps (see ike_auth_steps.h): the exchange
+ * under way (struct ike_pend), the runner that takes it from step to step and
+ * resumes it after an asynchronous answer, and the steps that turn the
+ * authorization into the session's settings and bring the session up. */
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/base/log.h"
+#include "daemon/ike/ike_auth_steps.h"
+#include "daemon/ike/ike_cp.h"
+#include "daemon/base/poison.h"
+
+/* ---- the exchange under way ---- */
+
+struct ike_pend *ike_pend_new(const struct ike_msg *in, uint32_t msg_id)
+{
+    struct ike_pend *p = calloc(1, sizeof(*p));
+    size_t total = 0, off = 0;
+
+    if (!p)
+        return NULL;
+    for (size_t i = 0; i < in->npld; i++)
+        total += in->pld[i].len;
+    p->req_buf = malloc(total ? total : 1);
+    if (!p->req_buf) {
+        free(p);
+        return NULL;
+    }
+    p->req = *in;
+    for (size_t i = 0; i < in->npld; i++) {
+        memcpy(p->req_buf + off, in->pld[i].body, in->pld[i].len);
+        p->req.pld[i].body = p->req_buf + off;
+        off += in->pld[i].len;
+    }
+    p->msg_id = msg_id;
+    aaa_attrs_init(&p->cached);
+    aaa_attrs_init(&p->user_at);
+    aaa_attrs_init(&p->group_at);
+    return p;
+}
+
+void ike_pend_free(struct ike_pend *p)
+{
+    if (!p)
+        return;
+    aaa_cancel(p->op);
+    dhcp_cancel(p->dhcp_op);
+    if (p->psk_local)
+        OPENSSL_cleanse(p->psk_local, strlen(p->psk_local));
+    free(p->psk_local);
+    free(p->req_buf);
+    free(p->idr);
+    X509_NAME_free(p->dn);
+    X509_free(p->crl_cert);
+    sk_X509_pop_free(p->crl_chain, X509_free);
+    aaa_attrs_free(&p->cached);
+    aaa_attrs_free(&p->user_at);
+    aaa_attrs_free(&p->group_at);
+    OPENSSL_cleanse(p, sizeof(*p));
+    free(p);
+}
+
+bool ike_auth_waiting(const struct ike_sess *s)
+{
+    return s->pend && (s->pend->op || s->pend->dhcp_op || s->state == IKE_SA_CRL_WAIT);
+}
+
+/* ---- the runner ---- */
+
+static const struct {
+    const char *name;
+    enum ike_auth_rc (*run)(struct ike_sess *s, struct ike_auth_run *w);
+} steps[] = {
+    {"authenticate", ike_auth_step_authenticate},
+    {"eap", ike_eap_step},
+    {"authorize", ike_authz_step},
+    {"dhcp", ike_lease_dhcp_step},
+    {"ours", ike_auth_step_ours},
+    {"settings", ike_auth_step_settings},
+    {"lease", ike_lease_step},
+    {"child", ike_childx_step},
+    {"respond", ike_auth_step_respond},
+    {"up", ike_auth_step_up},
+};
+
+#define NSTEPS (sizeof(steps) / sizeof(steps[0]))
+
+void ike_auth_run(struct ike_sess *s)
+{
+    struct ike_pend *pd = s->pend;
+    struct ike_auth_run w;
+    enum ike_auth_rc rc = IKE_AUTH_NEXT;
+    char tag[IKE_SA_TAG_LEN];
+
+    memset(&w, 0, sizeof(w));
+    while (rc == IKE_AUTH_NEXT && pd->step < NSTEPS) {
+        rc = steps[pd->step].run(s, &w);
+        if (rc == IKE_AUTH_NEXT)
+            pd->step++;
+        else if (rc == IKE_AUTH_WAIT)
+            log_debug("ike", "%s: IKE_AUTH waits in its %s step", ike_sa_tag(s, tag, sizeof(tag)),
+                      steps[pd->step].name);
+    }
+    free(w.cpo);
+    free(w.sa);
+    if (rc == IKE_AUTH_NEXT) {
+        /* the session is up; what the steps shared pointed into the RADIUS
+         * answers, which go only now */
+        s->pend = NULL;
+        ike_pend_free(pd);
+    }
+}
+
+void ike_auth_next(struct ike_sess *s)
+{
+    s->pend->step++;
+    ike_auth_run(s);
+}
+
+enum ike_auth_rc ike_auth_refuse(struct ike_sess *s, const char *reason, const char *why)
+{
+    ike_auth_fail(s, s->pend->msg_id, reason, why);
+    return IKE_AUTH_GONE;
+}
+
+/* ---- settings: the merged authorization and the session's settings ---- */
+
+void ike_auth_authorize(struct ike_sess *s, const struct lyd_node *prof, const struct ike_id_pld *idi,
+                        struct ike_attrs *at, char *user, char *group, size_t cap)
+{
+    struct ike_pend *pd = s->pend;
+    struct ike_authz_in rad = {.user = pd->have_user ? &pd->user_at : NULL,
+                               .group = pd->have_group ? &pd->group_at : NULL,
+                               .cached = pd->have_cached ? &pd->cached : NULL};
+
+    ike_authorize(s->e->conf, prof, pd->method, pd->eap && s->eap_identity ? ID_EAP : idi->type,
+                  pd->eap && s->eap_identity ? s->eap_identity : s->remote_id, pd->dn, &rad, at, user, group, cap);
+}
+
+enum ike_auth_rc ike_auth_step_settings(struct ike_sess *s, struct ike_auth_run *w)
+{
+    struct ike_pend *pd = s->pend;
+    const struct lyd_node *prof = w->prof;
+    char user[256], group[256];
+    const char *v;
+
+    ike_auth_authorize(s, prof, &w->idi, &w->at, user, group, sizeof(user));
+    s->user = user[0] ? strdup(user) : NULL;
+    s->group = group[0] ? strdup(group) : NULL;
+    s->authz_sources = w->at.sources[0] ? strdup(w->at.sources) : NULL;
+    ike_route_set_iface(s->e->dp, &w->at);
+    if (pd->have_cached && pd->cached.class_)
+        s->acct_class = strdup(pd->cached.class_);
+    ike_childx_settings(s, prof);
+    if (w->at.flow_limit != UINT32_MAX)
+        s->flow_limit = w->at.flow_limit; /* AAA/authorization wins over the IPsec profile (S8) */
+    s->session_lifetime = w->at.session_lifetime;
+    s->tcp_mss = w->at.tcp_mss;
+    s->mtu = w->at.mtu;
+    if ((v = ike_leaf(prof, "dpd/interval"))) {
+        s->dpd_interval = (uint16_t)atoi(v);
+        s->dpd_retry = (v = ike_leaf(prof, "dpd/retry")) ? (uint16_t)atoi(v) : 2;
+        s->dpd_periodic = (v = ike_leaf(prof, "dpd/mode")) && !strcmp(v, "periodic");
+    }
+    s->ike_lifetime = (v = ike_leaf(prof, "lifetime")) ? (uint32_t)strtoul(v, NULL, 10) : 86400;
+    return IKE_AUTH_NEXT;
+}
+
+/* ---- up: the response went, the session is up ---- */
+
+enum ike_auth_rc ike_auth_step_up(struct ike_sess *s, struct ike_auth_run *w)
+{
+    struct ike_pend *pd = s->pend;
+    const char *v, *m = pd->method;
+    char a[INET6_ADDRSTRLEN], va[INET_ADDRSTRLEN] = "none";
+    struct in_addr ia = {.s_addr = htonl(s->addr4)};
+
+    ike_sess_established(s);
+    ike_route_install(s);
+    if (s->have_addr4)
+        inet_ntop(AF_INET, &ia, va, sizeof(va));
+    log_info("ike", "session %" PRIu64 " up: %s%s%s from %s, profile %s, address %s%s, %zu child SA(s)", s->id,
+             s->remote_id, s->eap_identity ? ", EAP identity " : "", s->eap_identity ? s->eap_identity : "",
+             ike_addr_str(&s->peer, a, sizeof(a)), s->profile, va, s->addr4_aaa ? " (from RADIUS)" : "", s->nchild);
+    v = ike_leaf(w->prof, !strcmp(m, "eap") ? "aaa/accounting/eap" : !strcmp(m, "cert") ? "aaa/accounting/cert"
+                                                                                       : "aaa/accounting/psk");
+    if (v)
+        s->acct_list = strdup(v);
+    ike_sess_notify_event(s, "session-up", NULL, NULL);
+    ike_sess_arm_timers(s);
+    ike_acct_start(s);
+    ike_dhcp_arm(s);
+    /* push (S4 "config-exchange set send"): a client that asked for nothing gets
+     * the attributes in a CFG_SET, if there are any */
+    if (!ike_msg_find(&pd->req, IKE_PLD_CP, 0) &&
+        !((v = ike_leaf(w->prof, "config-exchange/set/send")) && !strcmp(v, "false")))
+        ike_cp_push(s, &w->at);
+    s->cfg_set_accept = !((v = ike_leaf(w->prof, "config-exchange/set/accept")) && !strcmp(v, "false"));
+    return IKE_AUTH_NEXT;
+}

@@ -1,0 +1,305 @@
+/* Child SAs of a session in the dataplane (DESIGN.md "IKEv2 engine"): fresh
+ * inbound SPIs, installing and removing a child's two SAs (with their changing
+ * state in the session arena when there is one, ike_adopt.c; the traffic of a
+ * rekeyed child carries over to its successor), the ESP settings a session
+ * takes from its IPsec profile, and the first child SA of IKE_AUTH (the child
+ * step, ike_auth_steps.h). CREATE_CHILD_SA is in ike_rekey.c. */
+#include <arpa/inet.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dataplane/dp.h"
+#include "daemon/ike/ike_auth_steps.h"
+#include "daemon/ike/ike_persist.h"
+#include "daemon/base/poison.h"
+
+#define V "/raven-vpn:"
+
+uint32_t ike_new_spi(struct ike_engine *e)
+{
+    uint32_t spi;
+
+    do {
+        if (RAND_bytes((uint8_t *)&spi, sizeof(spi)) != 1)
+            return 0;
+    } while (spi < 256 || dp_spi_in_use(e->dp, spi));
+    return spi;
+}
+
+static void ts_ranges(const struct ike_ts_pld *ts, struct dp_sa *sa)
+{
+    sa->nsel = 0;
+    for (uint8_t i = 0; i < ts->nts && sa->nsel < DP_MAX_SELECTORS; i++) {
+        struct dp_range *r = &sa->sel[sa->nsel++];
+        size_t n = ts->ts[i].type == 7 ? 4 : 16;
+
+        r->family = ts->ts[i].type == 7 ? AF_INET : AF_INET6;
+        memcpy(r->start, ts->ts[i].start, n);
+        memcpy(r->end, ts->ts[i].end, n);
+    }
+}
+
+void ike_child_dp_conf(const struct ike_sess *s, const struct ike_child_sa *c, const struct ike_child_keys *k,
+                       struct dp_sa *in, struct dp_sa *out)
+{
+    bool natt = s->sock && s->sock->natt;
+
+    memset(in, 0, sizeof(*in));
+    memset(out, 0, sizeof(*out));
+    in->spi = c->spi_in;
+    in->inbound = true;
+    in->session_id = out->session_id = s->id;
+    in->cipher = out->cipher = (enum dp_cipher)c->alg.encr_id;
+    in->key_len = out->key_len = c->alg.encr_key_len;
+    memcpy(in->key, k->ei, c->alg.encr_key_len); /* initiator to responder: our inbound */
+    memcpy(out->key, k->er, c->alg.encr_key_len);
+    in->integ = out->integ = (enum dp_integ)c->alg.integ;
+    in->integ_key_len = out->integ_key_len = c->alg.integ_key_len;
+    memcpy(in->integ_key, k->ai, c->alg.integ_key_len);
+    memcpy(out->integ_key, k->ar, c->alg.integ_key_len);
+    in->esn = out->esn = c->alg.esn;
+    in->replay_window = s->replay_window;
+    in->soft_bytes = out->soft_bytes = s->child_soft_bytes;
+    in->hard_bytes = out->hard_bytes = s->child_hard_bytes;
+    in->soft_packets = out->soft_packets = s->child_soft_packets;
+    in->hard_packets = out->hard_packets = s->child_hard_packets;
+    in->tcp_mss = out->tcp_mss = s->tcp_mss;
+    out->mtu = s->mtu;
+    in->local = out->local = s->local;
+    in->peer = out->peer = s->peer;
+    in->udp_encap = out->udp_encap = natt || s->in.nat_peer || s->in.nat_local;
+    in->vrf = s->ivrf_ifindex;  /* decrypted traffic: the inside VRF's table */
+    out->vrf = s->fvrf_ifindex; /* ESP to the peer: the front-door VRF's */
+    ts_ranges(&c->tsi, in);     /* the client's side: allowed inner sources */
+    ts_ranges(&c->tsi, out);    /* and the destinations routed to it */
+    out->spi = c->spi_out;
+}
+
+bool ike_child_install(struct ike_sess *s, struct ike_child_sa *c, const struct ike_child_keys *k)
+{
+    struct dp_sa in, out;
+    bool ok = false;
+
+    ike_child_dp_conf(s, c, k, &in, &out);
+    ike_persist_child_live(s, c, k, &in, &out);
+    if (dp_sa_add(s->e->dp, &in))
+        goto out;
+    if (dp_sa_add(s->e->dp, &out)) {
+        dp_sa_del(s->e->dp, s->id, in.spi, true, NULL);
+        goto out;
+    }
+    ok = true;
+out:
+    if (!ok)
+        ike_persist_child_gone(s, c);
+    OPENSSL_cleanse(&in, sizeof(in));
+    OPENSSL_cleanse(&out, sizeof(out));
+    return ok;
+}
+
+static void stats_add(struct dp_sa_stats *to, const struct dp_sa_stats *a, const struct dp_sa_stats *b)
+{
+    to->packets += a->packets + b->packets;
+    to->bytes += a->bytes + b->bytes;
+    to->replay_drops += a->replay_drops + b->replay_drops;
+    to->auth_failures += a->auth_failures + b->auth_failures;
+    to->selector_drops += a->selector_drops + b->selector_drops;
+}
+
+void ike_child_remove(struct ike_sess *s, struct ike_child_sa *c)
+{
+    struct dp_sa_stats in = {0}, out = {0};
+
+    dp_sa_del(s->e->dp, s->id, c->spi_in, true, &in);
+    dp_sa_del(s->e->dp, s->id, c->spi_out, false, &out);
+    ike_persist_child_gone(s, c); /* after the dataplane let go of its slots */
+    /* a rekeyed child's traffic carries over to the child that replaced it */
+    for (size_t i = 0; c->replaced && i < s->nchild; i++) {
+        if (s->child[i].spi_in == c->replaced_by && &s->child[i] != c) {
+            stats_add(&s->child[i].base_in, &in, &c->base_in);
+            stats_add(&s->child[i].base_out, &out, &c->base_out);
+            break;
+        }
+    }
+}
+
+/* The ESP settings of the profile's IPsec profile (the virtual template's, else
+ * one naming this IKEv2 profile), with defaults when there is none. */
+static const struct lyd_node *ipsec_profile(const struct ike_conf *c, const struct lyd_node *prof)
+{
+    const char *n = ike_leaf(prof, "virtual-template/ipsec-profile"), *pn = ike_leaf(prof, "name");
+    const struct lyd_node *top, *ip;
+
+    if (n)
+        return ike_find(c->tree, V "ipsec/profile[name='%s']", n);
+    top = ike_find(c->tree, V "ipsec");
+    LY_LIST_FOR(top ? lyd_child(top) : NULL, ip) {
+        const char *ref = strcmp(ip->schema->name, "profile") ? NULL : ike_leaf(ip, "ikev2-profile");
+
+        if (ref && !strcmp(ref, pn))
+            return ip;
+    }
+    return NULL;
+}
+
+static void esp_settings(const struct ike_conf *c, const struct lyd_node *ip, struct ike_sess *s)
+{
+    const struct lyd_node *ch;
+    const char *v;
+
+    s->esp = (struct ike_esp_algs){0};
+    s->child_lifetime = 3600;
+    LY_LIST_FOR(ip ? lyd_child(ip) : NULL, ch) {
+        const struct lyd_node *ts;
+        const char *e, *i;
+
+        if (strcmp(ch->schema->name, "transform-set"))
+            continue;
+        ts = ike_find(c->tree, V "ipsec/transform-set[name='%s']", lyd_get_value(ch));
+        e = ts ? ike_leaf(ts, "esp-encryption") : NULL;
+        i = ts ? ike_leaf(ts, "esp-integrity") : NULL;
+        if (e)
+            s->esp.encr |= ike_conf_encr_bit(strchr(e, ':') ? strchr(e, ':') + 1 : e);
+        if (i)
+            s->esp.integ |= ike_conf_integ_bit(strchr(i, ':') ? strchr(i, ':') + 1 : i);
+    }
+    if (!s->esp.encr) {
+        s->esp.encr = IKE_EB_AES_GCM_128 | IKE_EB_AES_GCM_256 | IKE_EB_AES_CBC_128 | IKE_EB_AES_CBC_256 |
+                      IKE_EB_CHACHA20_POLY1305;
+        s->esp.integ = 1u << IKE_INTEG_HMAC_SHA2_256_128 | 1u << IKE_INTEG_HMAC_SHA1_96 |
+                       1u << IKE_INTEG_HMAC_SHA2_384_192 | 1u << IKE_INTEG_HMAC_SHA2_512_256;
+    }
+    s->esp.esn = (v = ike_leaf(ip, "esn")) && !strcmp(v, "true");
+    /* the profile's replay window, else the outside dataplane interface's */
+    s->replay_window = 64;
+    if ((v = ike_leaf(ip, "replay-window"))) {
+        s->replay_window = (uint32_t)strtoul(v, NULL, 10);
+    } else {
+        const struct lyd_node *dpl = ike_find(c->tree, V "dataplane"), *itf;
+        LY_LIST_FOR(dpl ? lyd_child(dpl) : NULL, itf) {
+            const char *role = strcmp(itf->schema->name, "interface") ? NULL : ike_leaf(itf, "role");
+            if (role && !strcmp(role, "outside") && (v = ike_leaf(itf, "replay-window"))) {
+                s->replay_window = (uint32_t)strtoul(v, NULL, 10);
+                break;
+            }
+        }
+    }
+    /* rekey by volume at the soft limit, else at 90 % of the hard one */
+    s->child_soft_bytes = 4608000ULL * 1024 / 10 * 9;
+    if ((v = ike_leaf(ip, "lifetime/soft/kilobytes")))
+        s->child_soft_bytes = strtoull(v, NULL, 10) * 1024;
+    else if ((v = ike_leaf(ip, "lifetime/hard/kilobytes")))
+        s->child_soft_bytes = strtoull(v, NULL, 10) * 1024 / 10 * 9;
+    /* the hard volume limit: the dataplane carries nothing past it (RFC 4301 4.4.2.1) */
+    s->child_hard_bytes = 4608000ULL * 1024;
+    if ((v = ike_leaf(ip, "lifetime/hard/kilobytes")))
+        s->child_hard_bytes = strtoull(v, NULL, 10) * 1024;
+    s->idle_time = (v = ike_leaf(ip, "lifetime/idle-time")) ? (uint32_t)strtoul(v, NULL, 10) : 0;
+    s->child_hard_packets = (v = ike_leaf(ip, "lifetime/hard/packets")) ? strtoull(v, NULL, 10) : 0;
+    /* by default 90 % of the hard one, and always below it (a hard limit under 10
+     * packets still leaves the rekey one packet to start; a hard limit of 1 none) */
+    s->child_soft_packets = (v = ike_leaf(ip, "lifetime/soft/packets")) ? strtoull(v, NULL, 10)
+                            : s->child_hard_packets > 1
+                                ? s->child_hard_packets - (s->child_hard_packets >= 10 ? s->child_hard_packets / 10 : 1)
+                                : 0;
+    s->pfs_group = (v = ike_leaf(ip, "pfs-group")) ? ike_conf_group_id(strchr(v, ':') ? strchr(v, ':') + 1 : v) : 0;
+    if ((v = ike_leaf(ip, "lifetime/hard/time")))
+        s->child_lifetime = (uint32_t)strtoul(v, NULL, 10);
+    if ((v = ike_leaf(ip, "lifetime/soft/time")))
+        s->child_soft = (uint32_t)strtoul(v, NULL, 10);
+    if ((v = ike_leaf(ip, "flow-limit")))
+        s->flow_limit = (uint32_t)strtoul(v, NULL, 10);
+}
+
+void ike_childx_settings(struct ike_sess *s, const struct lyd_node *prof)
+{
+    const struct ike_conf *c = s->e->conf;
+    const struct lyd_node *ip = ipsec_profile(c, prof);
+
+    if (ip)
+        s->ipsec_profile = strdup(ike_leaf(ip, "name"));
+    esp_settings(c, ip, s);
+}
+
+/* ---- the child step of IKE_AUTH ---- */
+
+/* The bounds of child SA selectors: the client's side is its assigned address
+ * (else its own address), ours the split subnets (else everything). */
+static void bounds(struct ike_sess *s, const struct ike_attrs *at)
+{
+    if (s->have_addr4)
+        ike_ts_host4(s->addr4, &s->allow_i.ts[s->allow_i.nts++]);
+    if (s->have_addr6)
+        ike_ts_prefix6(s->addr6, s->alen6, &s->allow_i.ts[s->allow_i.nts++]);
+    if (!s->allow_i.nts && s->peer.ss_family == AF_INET)
+        ike_ts_host4(ntohl(((struct sockaddr_in *)&s->peer)->sin_addr.s_addr), &s->allow_i.ts[s->allow_i.nts++]);
+    else if (!s->allow_i.nts)
+        ike_ts_prefix6(((struct sockaddr_in6 *)&s->peer)->sin6_addr.s6_addr, 128, &s->allow_i.ts[s->allow_i.nts++]);
+    if (at->subnets.nts) {
+        s->allow_r = at->subnets;
+    } else {
+        static const uint8_t any6[16];
+
+        ike_ts_prefix4(0, 0, &s->allow_r.ts[s->allow_r.nts++]);
+        ike_ts_prefix6(any6, 0, &s->allow_r.ts[s->allow_r.nts++]);
+    }
+}
+
+/* The first child SA from the request's SA, TSi and TSr: in w->child when it
+ * is made, else the notify that says why in w->child_err. */
+static void first_child(struct ike_sess *s, struct ike_auth_run *w, const struct ike_pld *sa_p,
+                        const struct ike_pld *tsi_p, const struct ike_pld *tsr_p)
+{
+    struct ike_sa_pld *offer = w->sa;
+    struct ike_child_sa *child = &w->child;
+    struct ike_ts_pld tsi, tsr;
+    struct ike_child_keys k;
+
+    if (s->flow_limit == 0) {
+        w->child_err = N_NO_ADDITIONAL_SAS;
+    } else if (!ike_sa_parse(sa_p, offer) || !tsi_p || !tsr_p || !ike_ts_parse(tsi_p, &tsi) ||
+               !ike_ts_parse(tsr_p, &tsr)) {
+        w->child_err = N_INVALID_SYNTAX;
+    } else if (!ike_child_choose(offer, &s->esp, 0, &child->alg)) {
+        w->child_err = N_NO_PROPOSAL_CHOSEN;
+        s->e->c.no_proposal++;
+    } else if (!ike_ts_narrow(&tsi, &s->allow_i, &child->tsi) || !ike_ts_narrow(&tsr, &s->allow_r, &child->tsr)) {
+        w->child_err = N_TS_UNACCEPTABLE;
+        s->e->c.ts_unacceptable++;
+    }
+    if (w->child_err)
+        return;
+    child->spi_in = ike_new_spi(s->e);
+    child->spi_out = child->alg.spi_peer;
+    child->established = time(NULL);
+    if (!child->spi_in || !ike_child_room(s) ||
+        !ike_child_keymat(s->in.prf, s->in.keys.sk_d, s->in.keys.prf_len, NULL, 0, s->in.ni, s->in.ni_len, s->in.nr,
+                          s->in.nr_len, &child->alg, &k) ||
+        !ike_child_install(s, child, &k)) {
+        w->child_err = N_TEMPORARY_FAILURE;
+    } else {
+        w->have_child = true;
+        ike_child_lifetimes(s, child);
+        s->child[s->nchild++] = *child;
+    }
+    OPENSSL_cleanse(&k, sizeof(k));
+}
+
+enum ike_auth_rc ike_childx_step(struct ike_sess *s, struct ike_auth_run *w)
+{
+    const struct ike_msg *in = &s->pend->req;
+    const struct ike_pld *sa_p = ike_msg_find(in, IKE_PLD_SA, 0);
+    const struct ike_pld *tsi_p = ike_msg_find(in, IKE_PLD_TSI, 0), *tsr_p = ike_msg_find(in, IKE_PLD_TSR, 0);
+
+    bounds(s, &w->at);
+    ike_route_plan(s, w->prof, &w->at, tsi_p, &w->rmark);
+    if (sa_p && !w->addr_failed)
+        first_child(s, w, sa_p, tsi_p, tsr_p);
+    if (w->addr_failed)
+        s->e->c.internal_address_failure++;
+    if (!w->have_child) /* the client's subnets come with the child SA that carries them */
+        ike_route_accept_done(s, &w->rmark, false);
+    return IKE_AUTH_NEXT;
+}

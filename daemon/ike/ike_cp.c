@@ -1,0 +1,149 @@
+/* Configuration payloads as the engine fills them (see ike_cp.h): the
+ * attributes of a CFG_REPLY or CFG_SET from a session's merged authorization
+ * (S4), and the CFG_SET pushed after IKE_AUTH. The addresses in a CFG_REPLY
+ * come from ike_lease.c. */
+#include <string.h>
+#include <stdlib.h>
+
+#include "daemon/ike/ike_cp.h"
+#include "daemon/base/poison.h"
+
+void ike_cp_add(struct ike_cp_out *o, uint16_t type, const void *v, size_t len)
+{
+    if (o->cp.nattr >= IKE_MAX_CP_ATTRS || len > 0xffff)
+        return;
+    o->cp.attr[o->cp.nattr++] = (struct ike_cp_attr){.type = type, .value = v, .len = (uint16_t)len};
+}
+
+void ike_cp_add4(struct ike_cp_out *o, uint16_t type, uint32_t a)
+{
+    uint8_t *p = o->store[o->cp.nattr];
+
+    p[0] = (uint8_t)(a >> 24);
+    p[1] = (uint8_t)(a >> 16);
+    p[2] = (uint8_t)(a >> 8);
+    p[3] = (uint8_t)a;
+    ike_cp_add(o, type, p, 4);
+}
+
+void ike_cp_add6(struct ike_cp_out *o, uint16_t type, const uint8_t a[16], int plen)
+{
+    uint8_t *p = o->store[o->cp.nattr];
+
+    memcpy(p, a, 16);
+    if (plen >= 0)
+        p[16] = (uint8_t)plen;
+    ike_cp_add(o, type, p, plen >= 0 ? 17 : 16);
+}
+
+/* The length of the prefix a selector range covers (start and end agree on it). */
+static unsigned prefix_len6(const struct ike_ts *ts)
+{
+    unsigned n = 0;
+
+    for (int i = 0; i < 16; i++) {
+        uint8_t diff = ts->start[i] ^ ts->end[i];
+
+        if (!diff) {
+            n += 8;
+            continue;
+        }
+        for (uint8_t m = 0x80; m && !(diff & m); m >>= 1)
+            n++;
+        break;
+    }
+    return n;
+}
+
+static void add_subnet(struct ike_cp_out *o, const struct ike_ts *ts)
+{
+    uint8_t *p = o->store[o->cp.nattr];
+
+    if (ts->type == 8) {
+        ike_cp_add6(o, CFG_INTERNAL_IP6_SUBNET, ts->start, (int)prefix_len6(ts));
+        return;
+    }
+    uint32_t s = (uint32_t)ts->start[0] << 24 | (uint32_t)ts->start[1] << 16 | (uint32_t)ts->start[2] << 8 |
+                 ts->start[3];
+    uint32_t e = (uint32_t)ts->end[0] << 24 | (uint32_t)ts->end[1] << 16 | (uint32_t)ts->end[2] << 8 | ts->end[3];
+    uint32_t mask = ~(s ^ e);
+
+    memcpy(p, ts->start, 4);
+    p[4] = (uint8_t)(mask >> 24);
+    p[5] = (uint8_t)(mask >> 16);
+    p[6] = (uint8_t)(mask >> 8);
+    p[7] = (uint8_t)mask;
+    ike_cp_add(o, CFG_INTERNAL_IP4_SUBNET, p, 8);
+}
+
+bool ike_cp_requests(const struct ike_cp_pld *cp, uint16_t type)
+{
+    for (size_t i = 0; i < cp->nattr; i++) {
+        if (cp->attr[i].type == type)
+            return true;
+    }
+    return false;
+}
+
+void ike_cp_attributes(const struct ike_sess *s, const struct ike_attrs *at, const struct ike_cp_pld *req,
+                       struct ike_cp_out *cpo)
+{
+    for (int i = 0; i < at->ndns; i++)
+        ike_cp_add4(cpo, CFG_INTERNAL_IP4_DNS, at->dns[i]);
+    for (int i = 0; i < at->ndns6; i++)
+        ike_cp_add6(cpo, CFG_INTERNAL_IP6_DNS, at->dns6[i], -1);
+    for (int i = 0; i < at->nwins; i++)
+        ike_cp_add4(cpo, CFG_INTERNAL_IP4_NBNS, at->wins[i]);
+    for (uint8_t i = 0; i < at->subnets.nts; i++)
+        add_subnet(cpo, &at->subnets.ts[i]);
+    if (ike_cp_requests(req, CFG_APPLICATION_VERSION))
+        ike_cp_add(cpo, CFG_APPLICATION_VERSION, "Raven " RAVEN_IKE_VERSION, strlen("Raven " RAVEN_IKE_VERSION));
+    if (s->vid_unity) {
+        if (at->banner)
+            ike_cp_add(cpo, CFG_UNITY_BANNER, at->banner, strlen(at->banner));
+        if (at->def_domain)
+            ike_cp_add(cpo, CFG_UNITY_DEF_DOMAIN, at->def_domain, strlen(at->def_domain));
+        for (int i = 0; i < at->nsplit_dns; i++)
+            ike_cp_add(cpo, CFG_UNITY_SPLITDNS_NAME, at->split_dns[i], strlen(at->split_dns[i]));
+        for (int i = 0; i < at->nbackup; i++)
+            ike_cp_add(cpo, CFG_UNITY_BACKUP_SERVERS, at->backup[i], strlen(at->backup[i]));
+        if (at->pfs >= 0) {
+            static const uint8_t one[2] = {0, 1}, zero[2] = {0, 0};
+            ike_cp_add(cpo, CFG_UNITY_PFS, at->pfs ? one : zero, 2);
+        }
+        if (at->include_local_lan >= 0) {
+            static const uint8_t one[2] = {0, 1}, zero[2] = {0, 0};
+            ike_cp_add(cpo, CFG_UNITY_LOCAL_LAN, at->include_local_lan ? one : zero, 2);
+        }
+        if (at->smartcard >= 0) {
+            static const uint8_t one[2] = {0, 1}, zero[2] = {0, 0};
+            ike_cp_add(cpo, CFG_UNITY_SMARTCARD_REMOVAL_DISCONNECT, at->smartcard ? one : zero, 2);
+        }
+    }
+    if (s->vid_flexvpn) {
+        if (at->cfg_url)
+            ike_cp_add(cpo, CFG_FLEXVPN_CONFIG_URL, at->cfg_url, strlen(at->cfg_url));
+        if (at->cfg_version)
+            ike_cp_add(cpo, CFG_FLEXVPN_CONFIG_VERSION, at->cfg_version, strlen(at->cfg_version));
+    }
+}
+
+void ike_cp_push(struct ike_sess *s, const struct ike_attrs *at)
+{
+    struct ike_cp_out *push = calloc(1, sizeof(*push));
+    struct ike_cp_pld none = {0};
+    struct ike_builder pb;
+    struct ike_hdr ph = {0};
+
+    if (!push)
+        return;
+    push->cp.cfg_type = 3;
+    ike_cp_attributes(s, at, &none, push);
+    ike_build_begin(&pb, &ph);
+    ike_cp_build(&pb, &push->cp);
+    if (push->cp.nattr && ike_build_finish(&pb))
+        ike_sess_request(s, REQ_CFG_SET, IKE_EXCH_INFORMATIONAL, IKE_PLD_CP, pb.buf.data + IKE_HDR_LEN,
+                         pb.buf.len - IKE_HDR_LEN);
+    ike_buf_fini(&pb.buf);
+    free(push);
+}

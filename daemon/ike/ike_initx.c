@@ -1,0 +1,284 @@
+/* IKE_SA_INIT in the engine (the message itself is ike_init.c's): the
+ * retransmitted request answered again, the SA limits, cookies (RFC 7296 2.6)
+ * with a rotating secret, the new half-open SA; and the unprotected error
+ * notifications (RFC 7296 2.5) within their rate limit. */
+#include <net/if.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "daemon/ike/ike_eng.h"
+#include "daemon/base/poison.h"
+
+#define COOKIE_ROTATE 300 /* seconds between cookie secrets */
+
+static void ikey_of(const uint8_t spi_i[8], const struct sockaddr_storage *peer, uint8_t key[26])
+{
+    memset(key, 0, 26);
+    memcpy(key, spi_i, 8);
+    if (peer->ss_family == AF_INET)
+        memcpy(key + 8, &((const struct sockaddr_in *)peer)->sin_addr, 4);
+    else
+        memcpy(key + 8, &((const struct sockaddr_in6 *)peer)->sin6_addr, 16);
+    key[24] = (uint8_t)(ike_port_of(peer) >> 8);
+    key[25] = (uint8_t)ike_port_of(peer);
+}
+
+/* An unencrypted notify-only answer to an IKE_SA_INIT request. */
+static void init_notify(struct ike_engine *e, struct ike_sock *sk, const struct sockaddr_storage *local,
+                        const struct sockaddr_storage *peer, const struct ike_msg *req, uint16_t type,
+                        const uint8_t *data, size_t len)
+{
+    struct ike_hdr h = req->hdr;
+    struct ike_builder bd;
+
+    memset(h.spi_r, 0, 8);
+    h.flags = IKE_FLAG_RESPONSE;
+    h.version = 0x20;
+    ike_build_begin(&bd, &h);
+    ike_notify_build(&bd, &(struct ike_notify_pld){.type = type, .data = data, .len = len});
+    if (ike_build_finish(&bd))
+        ike_xmit_dgram(sk, local, peer, bd.buf.data, bd.buf.len, false);
+    ike_buf_fini(&bd.buf);
+    (void)e;
+}
+
+/* Unprotected error notifications (RFC 7296 2.5, 3.2) cost us nothing to be
+ * asked for, so a spoofed source could aim them at a victim: a token bucket
+ * bounds them (IKE_UNPROT_RATE a second, bursts of as many). */
+#define IKE_UNPROT_RATE 20
+
+static bool unprot_token(struct ike_engine *e)
+{
+    struct timespec ts;
+    uint64_t now, add;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    if (!e->unprot_ms) {
+        e->unprot_tokens = IKE_UNPROT_RATE;
+        e->unprot_ms = now;
+    }
+    add = (now - e->unprot_ms) * IKE_UNPROT_RATE / 1000;
+    if (add) {
+        e->unprot_tokens = add >= IKE_UNPROT_RATE - e->unprot_tokens ? IKE_UNPROT_RATE
+                                                                    : e->unprot_tokens + (uint32_t)add;
+        e->unprot_ms += add * 1000 / IKE_UNPROT_RATE;
+        if (e->unprot_tokens == IKE_UNPROT_RATE)
+            e->unprot_ms = now;
+    }
+    if (!e->unprot_tokens) {
+        e->c.unprotected_limited++;
+        return false;
+    }
+    e->unprot_tokens--;
+    return true;
+}
+
+/* A request the codec refused for its version or an unknown critical payload
+ * (@rc): RFC 7296 2.5 answers a major version of 3 or more with
+ * INVALID_MAJOR_VERSION in a version 2 header, and an IKE_SA_INIT request with
+ * an unknown critical payload with UNSUPPORTED_CRITICAL_PAYLOAD carrying its
+ * type; anything else is dropped. */
+void ike_initx_unprotected(struct ike_engine *e, struct ike_sock *sk, const struct sockaddr_storage *local,
+                              const struct sockaddr_storage *peer, const struct ike_msg *msg, enum ike_parse_rc rc)
+{
+    static const uint8_t zero[8];
+    const struct ike_hdr *h = &msg->hdr;
+
+    if (h->flags & IKE_FLAG_RESPONSE) {
+        e->c.dropped++;
+        return;
+    }
+    if (rc == IKE_PARSE_BAD_VERSION && h->version >> 4 >= 3) {
+        e->c.invalid_major_version++;
+        if (unprot_token(e))
+            init_notify(e, sk, local, peer, msg, N_INVALID_MAJOR_VERSION, NULL, 0);
+    } else if (rc == IKE_PARSE_UNKNOWN_CRITICAL && h->exchange == IKE_EXCH_SA_INIT && h->msg_id == 0 &&
+               !memcmp(h->spi_r, zero, 8)) {
+        e->c.unsupported_critical++;
+        if (unprot_token(e))
+            init_notify(e, sk, local, peer, msg, N_UNSUPPORTED_CRITICAL_PAYLOAD, &msg->bad_type, 1);
+    } else {
+        e->c.dropped++;
+    }
+}
+
+void ike_cookie_rotate(struct ike_engine *e)
+{
+    time_t now = time(NULL);
+
+    if (e->cookie_rotated && now - e->cookie_rotated < COOKIE_ROTATE)
+        return;
+    memcpy(e->cookie_prev, e->cookie_secret, sizeof(e->cookie_secret));
+    if (RAND_bytes(e->cookie_secret, sizeof(e->cookie_secret)) != 1)
+        return;
+    e->cookie_ver++;
+    e->cookie_rotated = now;
+}
+
+/* Cookie = version(4) | HMAC-SHA256(secret, Ni | IPi | SPIi) (RFC 7296 2.6) */
+static void cookie_make(const uint8_t secret[32], uint32_t ver, const uint8_t *ni, size_t ni_len,
+                        const struct sockaddr_storage *peer, const uint8_t spi_i[8], uint8_t out[36])
+{
+    uint8_t buf[256 + 16 + 8];
+    size_t n = 0;
+    unsigned int ol = 32;
+
+    memcpy(buf, ni, ni_len);
+    n = ni_len;
+    if (peer->ss_family == AF_INET) {
+        memcpy(buf + n, &((const struct sockaddr_in *)peer)->sin_addr, 4);
+        n += 4;
+    } else {
+        memcpy(buf + n, &((const struct sockaddr_in6 *)peer)->sin6_addr, 16);
+        n += 16;
+    }
+    memcpy(buf + n, spi_i, 8);
+    n += 8;
+    out[0] = (uint8_t)(ver >> 24);
+    out[1] = (uint8_t)(ver >> 16);
+    out[2] = (uint8_t)(ver >> 8);
+    out[3] = (uint8_t)ver;
+    if (!HMAC(EVP_sha256(), secret, 32, buf, n, out + 4, &ol))
+        memset(out + 4, 0, 32);
+}
+
+/* Whether the request passes the cookie check; answers with a COOKIE when it
+ * must bring one. */
+static bool cookie_ok(struct ike_engine *e, struct ike_sock *sk, const struct sockaddr_storage *local,
+                      const struct sockaddr_storage *peer, const struct ike_msg *req)
+{
+    const struct ike_pld *pn = ike_msg_find(req, IKE_PLD_NONCE, 0);
+    struct ike_notify_pld n;
+    const uint8_t *ni;
+    size_t ni_len;
+    uint8_t want[36];
+
+    if (!e->conf->cookie_on || e->half_open < e->conf->cookie_threshold)
+        return true;
+    if (!pn || !ike_nonce_parse(pn, &ni, &ni_len) || ni_len > 256)
+        return false;
+    ike_cookie_rotate(e);
+    if (req->npld && req->pld[0].type == IKE_PLD_NOTIFY && ike_notify_parse(&req->pld[0], &n) &&
+        n.type == N_COOKIE) {
+        if (n.len == 36) {
+            uint32_t ver = (uint32_t)n.data[0] << 24 | (uint32_t)n.data[1] << 16 | (uint32_t)n.data[2] << 8 |
+                           n.data[3];
+
+            if (ver == e->cookie_ver || ver == e->cookie_ver - 1) {
+                cookie_make(ver == e->cookie_ver ? e->cookie_secret : e->cookie_prev, ver, ni, ni_len, peer,
+                            req->hdr.spi_i, want);
+                if (CRYPTO_memcmp(want, n.data, 36) == 0) {
+                    e->c.cookie_accepted++;
+                    return true;
+                }
+            }
+        }
+        e->c.cookie_rejected++;
+    } else {
+        e->c.cookie_missing++;
+    }
+    cookie_make(e->cookie_secret, e->cookie_ver, ni, ni_len, peer, req->hdr.spi_i, want);
+    init_notify(e, sk, local, peer, req, N_COOKIE, want, sizeof(want));
+    e->c.cookie_sent++;
+    return false;
+}
+
+void ike_initx_handle(struct ike_engine *e, struct ike_sock *sk, const struct sockaddr_storage *local,
+                      const struct sockaddr_storage *peer, const uint8_t *buf, size_t len, const struct ike_msg *req)
+{
+    struct ike_init_opts opts = {.fragmentation = e->conf->frag, .algs = ike_conf_algs(e->conf, local, sk->vrf),
+                                 .certreq = e->conf->certreq, .ncertreq = e->conf->ncertreq};
+    struct ike_buf out = {0};
+    struct ike_sess *s;
+    uint8_t key[26];
+    enum ike_init_status st;
+
+    ikey_of(req->hdr.spi_i, peer, key);
+    HASH_FIND(hh_i, e->by_i, key, sizeof(key), s);
+    if (s) { /* a retransmitted request: the same answer again */
+        e->c.retransmissions++;
+        if (s->msg2)
+            ike_xmit_dgram(s->sock, &s->local, &s->peer, s->msg2, s->msg2_len, false);
+        return;
+    }
+    e->c.received++;
+    if (e->conf->max_sa && e->half_open + e->established >= e->conf->max_sa) {
+        e->c.sa_limit++;
+        e->c.rejected++;
+        return;
+    }
+    if (e->conf->max_half_open && e->half_open >= e->conf->max_half_open) {
+        e->c.in_negotiation_limit++;
+        e->c.rejected++;
+        return;
+    }
+    if (!cookie_ok(e, sk, local, peer, req))
+        return;
+    s = ike_sess_new(e);
+    if (!s) {
+        e->c.resource_low++;
+        e->c.rejected++;
+        return;
+    }
+    s->rx_ifindex = sk->rx_ifindex;
+    memcpy(s->fvrf, sk->vrf, sizeof(s->fvrf));
+    s->fvrf_ifindex = sk->vrf[0] ? (int)if_nametoindex(sk->vrf) : 0;
+    st = ike_init_respond(req, local, peer, &opts, &s->in, &out);
+    if (st != IKE_INIT_OK) {
+        if (st != IKE_INIT_INTERNAL)
+            ike_xmit_dgram(sk, local, peer, out.data, out.len, false);
+        e->c.rejected++;
+        if (st == IKE_INIT_NO_PROPOSAL)
+            e->c.no_proposal++;
+        else if (st == IKE_INIT_INVALID_KE)
+            e->c.invalid_ke++;
+        else if (st == IKE_INIT_INVALID_SYNTAX)
+            e->c.invalid_syntax++;
+        else
+            e->c.resource_low++;
+        ike_buf_fini(&out);
+        ike_sess_release(s);
+        return;
+    }
+    s->msg1 = malloc(len);
+    if (!s->msg1) {
+        ike_buf_fini(&out);
+        ike_sess_release(s);
+        return;
+    }
+    memcpy(s->msg1, buf, len);
+    s->msg1_len = len;
+    s->msg2 = out.data;
+    s->msg2_len = out.len;
+    s->sock = sk;
+    s->local = *local;
+    s->peer = *peer;
+    s->peer_next = 1;
+    memcpy(s->ikey, key, sizeof(key));
+    for (size_t i = 0; i < req->npld; i++) {
+        static const uint8_t unity[] = {0x12, 0xf5, 0xf2, 0x8c, 0x45, 0x71, 0x68, 0xa9,
+                                        0x70, 0x2d, 0x9f, 0xe2, 0x74, 0xcc, 0x01, 0x00};
+        static const char flex[] = "FLEXVPN-SUPPORTED";
+
+        if (req->pld[i].type != IKE_PLD_VENDOR)
+            continue;
+        if (req->pld[i].len == sizeof(unity) && !memcmp(req->pld[i].body, unity, sizeof(unity)))
+            s->vid_unity = true;
+        if (req->pld[i].len == sizeof(flex) - 1 && !memcmp(req->pld[i].body, flex, sizeof(flex) - 1))
+            s->vid_flexvpn = true;
+    }
+    ike_sa_set_state(s, IKE_SA_HALF_OPEN, "IKE_SA_INIT answered");
+    HASH_ADD(hh_i, e->by_i, ikey, sizeof(s->ikey), s);
+    memcpy(s->our_spi, s->in.spi_r, 8);
+    HASH_ADD(hh_r, e->by_r, our_spi, 8, s);
+    HASH_ADD(hh_id, e->by_id, id, sizeof(s->id), s);
+    e->half_open++;
+    ike_xmit_dgram(sk, local, peer, s->msg2, s->msg2_len, false);
+    ike_sess_arm_timers(s);
+}
