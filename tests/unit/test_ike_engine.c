@@ -32,73 +32,12 @@
 #include "daemon/base/log.h"
 #include "daemon/ike/ike_eng.h"
 #include "daemon/ike/ike_engine.h"
-#include "daemon/session/sess_arena.h"
 #include "tests/support/ike_client.h"
-
-#define NS "urn:raven:params:xml:ns:yang:raven-vpn"
-
-static const char config[] =
-    "<ikev2 xmlns=\"" NS "\"><authorization-policy><name>g</name><pool>p</pool>"
-    "<banner>Authorized use only</banner><configuration><url>http://cfg.example.org/x</url>"
-    "<version>7</version></configuration><def-domain>corp.example.org</def-domain>"
-    "</authorization-policy>"
-    "<profile><name>rw</name><match><identity><remote><fqdn><domain>example.org</domain></fqdn></remote>"
-    "</identity></match><identity><local><fqdn>vpn.example.org</fqdn></local></identity>"
-    "<authentication><local><pre-share><key>k1</key></pre-share></local><remote><pre-share><key>k1</key>"
-    "</pre-share></remote></authentication><aaa><authorization><group><psk><method-list>l</method-list>"
-    "<username>g</username></psk></group></authorization></aaa></profile></ikev2>"
-    "<pools xmlns=\"" NS "\"><ipv4-pool><name>p</name><range><start>10.8.0.1</start><end>10.8.0.3</end></range>"
-    "</ipv4-pool></pools>"
-    "<aaa xmlns=\"" NS "\"><authorization-list><name>l</name><method><sequence>1</sequence><local/></method>"
-    "</authorization-list></aaa>";
+#include "tests/unit/ike_harness.h"
 
 static const uint8_t unity[] = {0x12, 0xf5, 0xf2, 0x8c, 0x45, 0x71, 0x68, 0xa9,
                                 0x70, 0x2d, 0x9f, 0xe2, 0x74, 0xcc, 0x01, 0x00};
 static const char flexvpn[] = "FLEXVPN-SUPPORTED";
-
-struct env {
-    struct ly_ctx *ctx;
-    struct lyd_node *tree;
-    struct event_base *base;
-    struct dp *dp;
-    uint8_t out[65536];
-    size_t out_len;
-};
-
-static void out(const struct sockaddr_storage *peer, const uint8_t *buf, size_t len, void *arg)
-{
-    struct env *e = arg;
-
-    assert_true(len <= sizeof(e->out));
-    memcpy(e->out, buf, len);
-    e->out_len = len;
-}
-
-static int setup(void **state)
-{
-    static struct env e;
-
-    log_set_level(LOG_LVL_ERR);
-    assert_int_equal(ly_ctx_new(RAVEN_YANG_DIR ":" RAVEN_IETF_YANG_DIR, 0, &e.ctx), 0);
-    assert_non_null(ly_ctx_load_module(e.ctx, "raven-types", NULL, NULL));
-    assert_non_null(ly_ctx_load_module(e.ctx, "raven-vpn", NULL, NULL));
-    assert_int_equal(lyd_parse_data_mem(e.ctx, config, LYD_XML, LYD_PARSE_STRICT, LYD_VALIDATE_PRESENT, &e.tree), 0);
-    e.base = event_base_new();
-    e.dp = dp_new();
-    *state = &e;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct env *e = *state;
-
-    lyd_free_all(e->tree);
-    ly_ctx_destroy(e->ctx);
-    event_base_free(e->base);
-    dp_free(e->dp);
-    return 0;
-}
 
 static bool has_attr(const struct ike_cp_pld *cp, uint16_t type, const char *value)
 {
@@ -108,47 +47,6 @@ static bool has_attr(const struct ike_cp_pld *cp, uint16_t type, const char *val
             return true;
     }
     return false;
-}
-
-static struct sockaddr_storage local, peer;
-
-static struct ike_engine *engine(struct env *e, const struct lyd_node *tree)
-{
-    struct ike_engine *eng = ike_engine_new(e->base, e->ctx, e->dp);
-
-    assert_non_null(eng);
-    assert_int_equal(ike_engine_prepare(eng, tree, false, NULL, NULL), 0);
-    ike_engine_apply(eng);
-    ike_engine_set_output(eng, out, e);
-    ((struct sockaddr_in *)&local)->sin_family = AF_INET;
-    ((struct sockaddr_in *)&local)->sin_port = htons(500);
-    inet_pton(AF_INET, "192.0.2.1", &((struct sockaddr_in *)&local)->sin_addr);
-    ((struct sockaddr_in *)&peer)->sin_family = AF_INET;
-    ((struct sockaddr_in *)&peer)->sin_port = htons(500);
-    inet_pton(AF_INET, "198.51.100.9", &((struct sockaddr_in *)&peer)->sin_addr);
-    return eng;
-}
-
-/* Sends @b to the engine and returns its answer's length (in e->out). */
-static size_t ask(struct env *e, struct ike_engine *eng, struct ike_buf *b)
-{
-    e->out_len = 0;
-    ike_engine_input(eng, &local, &peer, false, b->data, b->len);
-    ike_buf_fini(b);
-    return e->out_len;
-}
-
-/* Client @c's IKE_SA_INIT and IKE_AUTH with identity @id and pre-shared key
- * @key through @eng, both answered and accepted; @b is the client's buffer. */
-static void establish(struct env *e, struct ike_engine *eng, struct ike_client *c, const char *id, const char *key,
-                      struct ike_buf *b)
-{
-    assert_true(ike_client_sa_init(c, b));
-    assert_true(ask(e, eng, b));
-    assert_true(ike_client_sa_init_done(c, e->out, e->out_len));
-    assert_true(ike_client_auth(c, id, key, b));
-    assert_true(ask(e, eng, b));
-    assert_true(ike_client_auth_done(c, e->out, e->out_len));
 }
 
 /* One session with the given vendor IDs; returns the configuration reply. */
@@ -205,23 +103,6 @@ static void test_vendor_attributes(void **state)
 }
 
 /* The number of child-sa entries in the engine's operational state. */
-static size_t children(struct env *e, struct ike_engine *eng)
-{
-    struct lyd_node *st = NULL;
-    struct ly_set *set = NULL;
-    size_t n;
-
-    assert_int_equal(lyd_new_inner(NULL, ly_ctx_get_module_implemented(e->ctx, "raven-vpn"), "vpn-state", 0, &st),
-                     0);
-    ike_engine_state(eng, st);
-    assert_int_equal(lyd_find_xpath(st, "session/child-sa", &set), 0);
-    n = set->count;
-    ly_set_free(set, NULL);
-    lyd_free_tree(st);
-    return n;
-}
-
-/* The value of the vpn-state leaf at @path, "(none)" when there is none. */
 static const char *state_leaf(struct env *e, struct ike_engine *eng, const char *path, char *buf, size_t len)
 {
     struct lyd_node *st = NULL;
@@ -539,15 +420,6 @@ static void test_cfg_set(void **state)
     lyd_free_all(tree);
 }
 
-static struct ike_buf copy(const struct ike_buf *b)
-{
-    struct ike_buf c = {.data = malloc(b->len), .len = b->len};
-
-    assert_non_null(c.data);
-    memcpy(c.data, b->data, b->len);
-    return c;
-}
-
 /* RFC 7296 2.1: a retransmitted request gets the stored response again, byte for
  * byte, and is not processed twice; a retransmitted IKE_SA_INIT likewise. */
 static void test_retransmission(void **state)
@@ -579,26 +451,6 @@ static void test_retransmission(void **state)
     assert_int_equal(dp_sa_count(e->dp), 2);
     ike_client_fini(&c);
     ike_engine_free(eng);
-}
-
-/* The counter at @path under vpn-state/ike-counters. */
-static uint64_t counter(struct env *e, struct ike_engine *eng, const char *path)
-{
-    struct lyd_node *st = NULL;
-    struct ly_set *set = NULL;
-    char xp[200];
-    uint64_t v = 0;
-
-    assert_int_equal(lyd_new_inner(NULL, ly_ctx_get_module_implemented(e->ctx, "raven-vpn"), "vpn-state", 0, &st),
-                     0);
-    ike_engine_state(eng, st);
-    snprintf(xp, sizeof(xp), "ike-counters/%s", path);
-    assert_int_equal(lyd_find_xpath(st, xp, &set), 0);
-    if (set->count)
-        v = strtoull(lyd_get_value(set->dnodes[0]), NULL, 10);
-    ly_set_free(set, NULL);
-    lyd_free_tree(st);
-    return v;
 }
 
 /* The client's IKE_SA_INIT with header version @version and, if @type, an
@@ -1092,119 +944,6 @@ static void test_address_in_accepted_subnet(void **state)
     lyd_free_all(tree2);
 }
 
-/* The session arena: a session kept at exit is taken over by a new engine (a new
- * process, a new dataplane): the same id, SPIs and child SAs, its last response
- * sent again for a retransmitted request, its next request served with the
- * adopted keys and message IDs, its SAs' sequence numbers going on. A session
- * whose pool is gone when it is adopted is ended with a DELETE; nothing of it is
- * left in the arena or the dataplane then. */
-static void test_arena_adoption(void **state)
-{
-    struct env *e = *state;
-    char dir[] = "/dev/shm/raven-unit-XXXXXX", path[64], why[256];
-    struct sess_arena_opts o = {.path = path, .owner = "unit"};
-    struct ike_adopt_result r;
-    enum sess_arena_found found;
-    struct sess_arena *a;
-    struct ike_engine *eng;
-    struct ike_client c;
-    struct ike_buf b = {0}, again;
-    struct ike_sess *s;
-    struct lyd_node *nopool = NULL;
-    uint8_t resp[4096], spi[8];
-    size_t resp_len;
-    uint64_t id;
-    struct dp_sa_stats st;
-
-    assert_non_null(mkdtemp(dir));
-    snprintf(path, sizeof(path), "%s/arena", dir);
-    assert_int_equal(sess_arena_open(&o, &a, &found, why, sizeof(why)), 0);
-    assert_int_equal(found, SESS_ARENA_NEW);
-    eng = engine(e, e->tree);
-    ike_engine_set_arena(eng, a);
-    ike_client_init(&c, IKE_DH_ECP256);
-    establish(e, eng, &c, "alice.example.org", "k1", &b);
-    assert_true(ike_client_create_child(&c, 0, 0x30000000, &b));
-    again = copy(&b);
-    assert_true(ask(e, eng, &b));
-    assert_int_equal(ike_client_response_notify(&c, e->out, e->out_len), 0);
-    resp_len = e->out_len;
-    memcpy(resp, e->out, resp_len);
-    s = eng->by_id;
-    id = s->id;
-    memcpy(spi, s->our_spi, 8);
-    assert_int_equal(s->nchild, 2);
-    /* as if the workers had sent 1000 packets on the first child's outbound SA */
-    sess_arena_sa(a, s->child[0].live_out - 1)->seq = 1000;
-    event_base_loop(e->base, EVLOOP_NONBLOCK); /* the records written at the end of the turn */
-    assert_int_equal(sess_arena_rec_used(a), 1);
-    assert_int_equal(sess_arena_sa_used(a), 4);
-    ike_engine_keep_sessions(eng);
-    ike_engine_free(eng);
-    sess_arena_close(a);
-    dp_free(e->dp); /* a new process: a new dataplane */
-    e->dp = dp_new();
-
-    assert_int_equal(sess_arena_open(&o, &a, &found, why, sizeof(why)), 0);
-    assert_int_equal(found, SESS_ARENA_ADOPTED);
-    eng = engine(e, e->tree);
-    ike_engine_set_arena(eng, a);
-    ike_engine_adopt(eng, false, &r);
-    assert_int_equal(r.adopted, 1);
-    assert_int_equal(r.ended + r.unreadable, 0);
-    s = eng->by_id;
-    assert_non_null(s);
-    assert_int_equal(s->id, id);
-    assert_memory_equal(s->our_spi, spi, 8);
-    assert_int_equal(s->nchild, 2);
-    assert_int_equal(dp_sa_count(e->dp), 4);
-    /* the client's retransmission gets the same answer */
-    assert_int_equal(ask(e, eng, &again), resp_len);
-    assert_memory_equal(e->out, resp, resp_len);
-    /* its next request is served */
-    assert_true(ike_client_create_child(&c, 0, 0x30000001, &b));
-    assert_true(ask(e, eng, &b));
-    assert_int_equal(ike_client_response_notify(&c, e->out, e->out_len), 0);
-    assert_int_equal(children(e, eng), 3);
-    /* the adopted SA goes on from the sequence number the arena kept */
-    assert_int_equal(dp_sa_stats(e->dp, id, s->child[0].spi_out, false, &st), 0);
-    assert_int_equal(st.seq, 1000);
-    event_base_loop(e->base, EVLOOP_NONBLOCK);
-    ike_engine_keep_sessions(eng);
-    ike_engine_free(eng);
-    sess_arena_close(a);
-    dp_free(e->dp);
-    e->dp = dp_new();
-
-    /* its pool gone while ravend was stopped: ended, with a DELETE */
-    assert_int_equal(lyd_dup_siblings(e->tree, NULL, LYD_DUP_RECURSIVE, &nopool), 0);
-    {
-        struct ly_set *set = NULL;
-
-        assert_int_equal(lyd_find_xpath(nopool, "/raven-vpn:pools/ipv4-pool[name='p']/range", &set), 0);
-        assert_int_equal(set->count, 1);
-        lyd_free_tree(set->dnodes[0]);
-        ly_set_free(set, NULL);
-    }
-    assert_int_equal(sess_arena_open(&o, &a, &found, why, sizeof(why)), 0);
-    eng = engine(e, nopool);
-    ike_engine_set_arena(eng, a);
-    e->out_len = 0;
-    ike_engine_adopt(eng, false, &r);
-    assert_int_equal(r.adopted, 0);
-    assert_int_equal(r.ended, 1);
-    assert_true(e->out_len > 0); /* the DELETE */
-    assert_null(eng->by_id);
-    assert_int_equal(dp_sa_count(e->dp), 0);
-    assert_int_equal(sess_arena_rec_used(a), 0);
-    assert_int_equal(sess_arena_sa_used(a), 0);
-    ike_engine_free(eng);
-    sess_arena_destroy(a);
-    lyd_free_all(nopool);
-    ike_client_fini(&c);
-    rmdir(dir);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1224,7 +963,6 @@ int main(void)
         cmocka_unit_test(test_route_accept_no_first_child),
         cmocka_unit_test(test_too_many_fvrfs),
         cmocka_unit_test(test_address_in_accepted_subnet),
-        cmocka_unit_test(test_arena_adoption),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -23,6 +23,7 @@ static const struct {
 } moves[] = {
     {IKE_SA_NEW, IKE_SA_HALF_OPEN},
     {IKE_SA_NEW, IKE_SA_REKEYED},
+    {IKE_SA_NEW, IKE_SA_ESTABLISHED}, /* taken over from the session arena */
     {IKE_SA_HALF_OPEN, IKE_SA_AUTHENTICATING},
     {IKE_SA_AUTHENTICATING, IKE_SA_EAP},
     {IKE_SA_AUTHENTICATING, IKE_SA_CRL_WAIT},

@@ -1,0 +1,143 @@
+/* The session arena seen from the IKEv2 engine, in-process (ike_harness.h): a
+ * session kept at exit is taken over by a new engine, and one that cannot go on
+ * is ended. */
+#include <event2/event.h>
+#include <libyang/libyang.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "dataplane/dp.h"
+#include "daemon/ike/ike_eng.h"
+#include "daemon/ike/ike_engine.h"
+#include "daemon/session/sess_arena.h"
+#include "tests/unit/ike_harness.h"
+
+/* The session arena: a session kept at exit is taken over by a new engine (a new
+ * process, a new dataplane): the same id, SPIs and child SAs, its last response
+ * sent again for a retransmitted request, its next request served with the
+ * adopted keys and message IDs, its SAs' sequence numbers going on. A session
+ * whose pool is gone when it is adopted is ended with a DELETE; nothing of it is
+ * left in the arena or the dataplane then. */
+static void test_arena_adoption(void **state)
+{
+    struct env *e = *state;
+    char dir[] = "/dev/shm/raven-unit-XXXXXX", path[64], why[256];
+    struct sess_arena_opts o = {.path = path, .owner = "unit"};
+    struct ike_adopt_result r;
+    enum sess_arena_found found;
+    struct sess_arena *a;
+    struct ike_engine *eng;
+    struct ike_client c;
+    struct ike_buf b = {0}, again;
+    struct ike_sess *s;
+    struct lyd_node *nopool = NULL;
+    uint8_t resp[4096], spi[8];
+    size_t resp_len;
+    uint64_t id;
+    struct dp_sa_stats st;
+
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/arena", dir);
+    assert_int_equal(sess_arena_open(&o, &a, &found, why, sizeof(why)), 0);
+    assert_int_equal(found, SESS_ARENA_NEW);
+    eng = engine(e, e->tree);
+    ike_engine_set_arena(eng, a);
+    ike_client_init(&c, IKE_DH_ECP256);
+    establish(e, eng, &c, "alice.example.org", "k1", &b);
+    assert_true(ike_client_create_child(&c, 0, 0x30000000, &b));
+    again = copy(&b);
+    assert_true(ask(e, eng, &b));
+    assert_int_equal(ike_client_response_notify(&c, e->out, e->out_len), 0);
+    resp_len = e->out_len;
+    memcpy(resp, e->out, resp_len);
+    s = eng->by_id;
+    id = s->id;
+    memcpy(spi, s->our_spi, 8);
+    assert_int_equal(s->nchild, 2);
+    /* as if the workers had sent 1000 packets on the first child's outbound SA */
+    sess_arena_sa(a, s->child[0].live_out - 1)->seq = 1000;
+    event_base_loop(e->base, EVLOOP_NONBLOCK); /* the records written at the end of the turn */
+    assert_int_equal(sess_arena_rec_used(a), 1);
+    assert_int_equal(sess_arena_sa_used(a), 4);
+    ike_engine_keep_sessions(eng);
+    ike_engine_free(eng);
+    sess_arena_close(a);
+    dp_free(e->dp); /* a new process: a new dataplane */
+    e->dp = dp_new();
+
+    assert_int_equal(sess_arena_open(&o, &a, &found, why, sizeof(why)), 0);
+    assert_int_equal(found, SESS_ARENA_ADOPTED);
+    eng = engine(e, e->tree);
+    ike_engine_set_arena(eng, a);
+    ike_engine_adopt(eng, false, &r);
+    assert_int_equal(r.adopted, 1);
+    assert_int_equal(r.ended + r.unreadable, 0);
+    s = eng->by_id;
+    assert_non_null(s);
+    assert_int_equal(s->id, id);
+    assert_memory_equal(s->our_spi, spi, 8);
+    assert_int_equal(s->nchild, 2);
+    assert_int_equal(dp_sa_count(e->dp), 4);
+    /* the client's retransmission gets the same answer */
+    assert_int_equal(ask(e, eng, &again), resp_len);
+    assert_memory_equal(e->out, resp, resp_len);
+    /* its next request is served */
+    assert_true(ike_client_create_child(&c, 0, 0x30000001, &b));
+    assert_true(ask(e, eng, &b));
+    assert_int_equal(ike_client_response_notify(&c, e->out, e->out_len), 0);
+    assert_int_equal(children(e, eng), 3);
+    /* the adopted SA goes on from the sequence number the arena kept */
+    assert_int_equal(dp_sa_stats(e->dp, id, s->child[0].spi_out, false, &st), 0);
+    assert_int_equal(st.seq, 1000);
+    event_base_loop(e->base, EVLOOP_NONBLOCK);
+    ike_engine_keep_sessions(eng);
+    ike_engine_free(eng);
+    sess_arena_close(a);
+    dp_free(e->dp);
+    e->dp = dp_new();
+
+    /* its pool gone while ravend was stopped: ended, with a DELETE */
+    assert_int_equal(lyd_dup_siblings(e->tree, NULL, LYD_DUP_RECURSIVE, &nopool), 0);
+    {
+        struct ly_set *set = NULL;
+
+        assert_int_equal(lyd_find_xpath(nopool, "/raven-vpn:pools/ipv4-pool[name='p']/range", &set), 0);
+        assert_int_equal(set->count, 1);
+        lyd_free_tree(set->dnodes[0]);
+        ly_set_free(set, NULL);
+    }
+    assert_int_equal(sess_arena_open(&o, &a, &found, why, sizeof(why)), 0);
+    eng = engine(e, nopool);
+    ike_engine_set_arena(eng, a);
+    e->out_len = 0;
+    ike_engine_adopt(eng, false, &r);
+    assert_int_equal(r.adopted, 0);
+    assert_int_equal(r.ended, 1);
+    assert_true(e->out_len > 0); /* the DELETE */
+    assert_null(eng->by_id);
+    assert_int_equal(dp_sa_count(e->dp), 0);
+    assert_int_equal(sess_arena_rec_used(a), 0);
+    assert_int_equal(sess_arena_sa_used(a), 0);
+    ike_engine_free(eng);
+    sess_arena_destroy(a);
+    lyd_free_all(nopool);
+    ike_client_fini(&c);
+    rmdir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_arena_adoption),
+    };
+
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
