@@ -315,15 +315,15 @@ static void arm_adopted(struct ike_sess *s)
     }
 }
 
-/* One record: the session adopted, ended (with a DELETE and accounting Stop) or,
- * unreadable, dropped. */
-static void adopt_one(struct ike_engine *e, const void *rec, size_t len, uint32_t slot, bool fresh,
-                      struct ike_adopt_result *res, uint64_t **end, size_t *nend)
+/* Phase one, one record: the session back in the tables and its child SAs back
+ * in the dataplane (before the dataplane's interfaces are applied: their XDP
+ * programs start with every client prefix), its kernel routes installed again;
+ * an unreadable record is dropped. */
+static void adopt_record(struct ike_engine *e, const void *rec, size_t len, uint32_t slot,
+                         struct ike_adopt_result *res)
 {
     struct ike_sess *s = ike_sess_new(e);
     struct ike_persist_extra x;
-    const char *why = NULL;
-    char a[INET6_ADDRSTRLEN];
 
     if (!s) {
         sess_arena_rec_free(e->arena, slot);
@@ -343,57 +343,90 @@ static void adopt_one(struct ike_engine *e, const void *rec, size_t len, uint32_
         return;
     }
     s->arena_slot = slot + 1;
-    s->sock = find_sock(e, s, &x);
+    s->adopting = true;
+    s->adopt_natt = x.natt;
+    memcpy(s->adopt_vrf, x.vrf, sizeof(s->adopt_vrf));
     ike_persist_extra_fini(&x);
     if (!children_back(s))
-        why = "its child SAs could not be put back";
-    else if (!s->sock)
-        why = "its IKE address is no longer listened on";
-    else if (!ike_sess_profile(s))
-        why = "its IKEv2 profile is no longer configured";
-    if (!why)
-        why = take_leases(s);
-    if (!why && s->req_pending && (s->req_kind == REQ_CHILD_REKEY || s->req_kind == REQ_IKE_REKEY))
-        why = "a rekey of Raven's was under way";
-    if (!why && fresh)
-        why = "ravend was started with --fresh";
-    if (why) {
-        uint64_t *m = realloc(*end, (*nend + 1) * sizeof(**end));
-
-        log_info("ike", "session %" PRIu64 " (%s, %s) found in the session arena is ended: %s", s->id,
-                 s->remote_id ? s->remote_id : "?", ike_addr_str(&s->peer, a, sizeof(a)), why);
-        if (m) {
-            *end = m;
-            (*end)[(*nend)++] = s->id;
-        }
-        return;
-    }
-    ike_route_install(s);
-    arm_adopted(s);
-    res->adopted++;
-    log_info("ike", "session %" PRIu64 " (%s, %s) taken over from the session arena with %zu child SA(s)", s->id,
-             s->remote_id ? s->remote_id : "?", ike_addr_str(&s->peer, a, sizeof(a)), s->nchild);
+        s->adopt_why = "its child SAs could not be put back";
+    else
+        ike_route_install(s);
 }
 
-void ike_engine_adopt(struct ike_engine *e, bool fresh, struct ike_adopt_result *res)
+void ike_engine_adopt_begin(struct ike_engine *e, struct ike_adopt_result *res)
 {
-    uint64_t *end = NULL;
-    size_t nend = 0;
     uint32_t slot = 0;
     const void *rec;
     size_t len;
 
     memset(res, 0, sizeof(*res));
-    if (!e->arena || !e->conf)
+    if (!e->arena)
         return;
     while ((rec = sess_arena_rec_next(e->arena, &slot, &len)))
-        adopt_one(e, rec, len, slot - 1, fresh, res, &end, &nend);
+        adopt_record(e, rec, len, slot - 1, res);
     sess_arena_adopt_done(e->arena);
+}
+
+/* Phase two, one session: what it needs of the configuration now in force (its
+ * IKE address listened on, its profile, its addresses in the pools), else why
+ * it cannot go on. */
+static const char *adopt_check(struct ike_sess *s, bool fresh)
+{
+    struct ike_persist_extra x = {.natt = s->adopt_natt};
+    const char *why;
+
+    memcpy(x.vrf, s->adopt_vrf, sizeof(x.vrf));
+    s->sock = find_sock(s->e, s, &x);
+    if (s->adopt_why)
+        return s->adopt_why;
+    if (!s->sock)
+        return "its IKE address is no longer listened on";
+    if (!ike_sess_profile(s))
+        return "its IKEv2 profile is no longer configured";
+    why = take_leases(s);
+    if (!why && s->req_pending && (s->req_kind == REQ_CHILD_REKEY || s->req_kind == REQ_IKE_REKEY))
+        why = "a rekey of Raven's was under way";
+    if (!why && fresh)
+        why = "ravend was started with --fresh";
+    return why;
+}
+
+void ike_engine_adopt(struct ike_engine *e, bool fresh, struct ike_adopt_result *res)
+{
+    struct ike_sess *s, *tmp;
+    uint64_t *end = NULL;
+    size_t nend = 0;
+    char a[INET6_ADDRSTRLEN];
+
+    res->adopted = res->ended = 0;
+    if (!e->arena || !e->conf)
+        return;
+    HASH_ITER(hh_id, e->by_id, s, tmp) {
+        const char *why;
+
+        if (!s->adopting)
+            continue;
+        s->adopting = false;
+        why = adopt_check(s, fresh);
+        if (why) {
+            uint64_t *m = realloc(end, (nend + 1) * sizeof(*end));
+
+            log_info("ike", "session %" PRIu64 " (%s, %s) found in the session arena is ended: %s", s->id,
+                     s->remote_id ? s->remote_id : "?", ike_addr_str(&s->peer, a, sizeof(a)), why);
+            if (m) {
+                end = m;
+                end[nend++] = s->id;
+            }
+            continue;
+        }
+        arm_adopted(s);
+        res->adopted++;
+        log_info("ike", "session %" PRIu64 " (%s, %s) taken over from the session arena with %zu child SA(s)",
+                 s->id, s->remote_id ? s->remote_id : "?", ike_addr_str(&s->peer, a, sizeof(a)), s->nchild);
+    }
     /* the sessions that cannot go on: a DELETE (if there is a socket to send it
      * from) and their accounting Stop, counting their traffic before the restart */
     for (size_t i = 0; i < nend; i++) {
-        struct ike_sess *s;
-
         HASH_FIND(hh_id, e->by_id, &end[i], sizeof(end[i]), s);
         if (!s)
             continue;

@@ -44,7 +44,7 @@ static void ts_ranges(const struct ike_ts_pld *ts, struct dp_sa *sa)
 void ike_child_dp_conf(const struct ike_sess *s, const struct ike_child_sa *c, const struct ike_child_keys *k,
                        struct dp_sa *in, struct dp_sa *out)
 {
-    bool natt = s->sock && s->sock->natt;
+    bool natt = s->sock ? s->sock->natt : s->adopt_natt;
 
     memset(in, 0, sizeof(*in));
     memset(out, 0, sizeof(*out));

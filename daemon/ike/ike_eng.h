@@ -338,6 +338,11 @@ struct ike_sess {
     time_t ike_since;    /* when the IKE SA was made or last rekeyed */
     uint32_t arena_slot; /* its record in the session arena (index + 1; 0: none) */
     bool persist_dirty;  /* its record is to be written at the end of this turn */
+    /* taken over from the session arena, between the two phases of adoption
+     * (ike_adopt.c): its socket's port and VRF, and why it cannot go on */
+    bool adopting, adopt_natt;
+    char adopt_vrf[16];
+    const char *adopt_why;
 };
 
 struct ike_counters {

@@ -88,15 +88,21 @@ void ike_engine_clear_counters(struct ike_engine *e);
  * session exists. */
 struct sess_arena;
 void ike_engine_set_arena(struct ike_engine *e, struct sess_arena *a);
-/* Takes over the sessions an earlier process left in the arena, once the
- * configuration is applied: each one whose IKE address is still listened on,
- * whose profile is still configured and whose addresses its pools still hold
- * goes on where it was (same SPIs, keys, message IDs, sequence numbers, leases,
- * accounting session); the others are ended (a DELETE to the client, accounting
- * Stop), as all are with @fresh. Unreadable records are dropped. */
+/* Takes over the sessions an earlier process left in the arena, in two phases.
+ * ike_engine_adopt_begin(), before the configuration is applied: every record
+ * that decodes becomes a session again, its child SAs back in the dataplane
+ * where their sequence numbers and replay windows were (so that the dataplane's
+ * XDP programs, applied with the configuration, start with every client
+ * prefix), its kernel routes installed; unreadable records are dropped.
+ * ike_engine_adopt(), once the configuration is applied: each session whose IKE
+ * address is still listened on, whose profile is still configured and whose
+ * addresses its pools still hold goes on where it was (same SPIs, keys, message
+ * IDs, leases, accounting session: timers armed again); the others are ended (a
+ * DELETE to the client, accounting Stop), as all are with @fresh. */
 struct ike_adopt_result {
     uint32_t adopted, ended, unreadable;
 };
+void ike_engine_adopt_begin(struct ike_engine *e, struct ike_adopt_result *res);
 void ike_engine_adopt(struct ike_engine *e, bool fresh, struct ike_adopt_result *res);
 /* At exit: the sessions stay in the arena for the next process (ike_engine_free
  * then sends no DELETE and no accounting Stop and gives no lease back). Without

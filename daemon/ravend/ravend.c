@@ -344,6 +344,9 @@ static int start_vpn(struct ravend *d)
     if (!d->crl)
         log_warn("ravend", "CRL fetching unavailable (libcurl did not start): only configured CRLs are checked");
     ike_engine_set_crl(d->ike, d->crl);
+    /* the sessions of the previous process back in the dataplane (and their
+     * kernel routes), before the configuration applies its interfaces */
+    ravend_arena_adopt_begin(&d->dmn, d->ike);
     if (ravend_handlers_register(d->cfg, d->mgmt) || ravend_vpn_register(d->cfg, d->ike, d->aaa, d->dp))
         return -1;
     return 0;

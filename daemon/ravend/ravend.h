@@ -60,15 +60,17 @@ struct ravend_daemon {
     struct sess_arena *arena; /* NULL: none */
     char *arena_path;
     const char *arena_state;  /* none | new | adopted | set-aside */
-    uint32_t adopted, ended;
+    uint32_t adopted, ended, unreadable;
 };
 /* Opens the arena @opt names ("none": none; NULL: the default on tmpfs) for the
  * state directory @state_dir. An arena named on the command line that cannot be
  * used is an error (-errno); the default one only a warning. */
 int ravend_arena_open(struct ravend_daemon *d, const char *opt, const char *state_dir);
-/* Once the configuration is applied: takes the sessions over (@fresh: ends
- * them); @digest: running's (cfg_running_digest). */
+/* Takes the sessions over in the engine's two phases (ike_engine.h): before the
+ * configuration is applied, then once it is (@fresh: ends them); @digest:
+ * running's (cfg_running_digest). */
 struct ike_engine;
+void ravend_arena_adopt_begin(struct ravend_daemon *d, struct ike_engine *ike);
 void ravend_arena_adopt(struct ravend_daemon *d, struct ike_engine *ike, uint64_t digest, bool fresh);
 void ravend_arena_state(const struct ravend_daemon *d, struct lyd_node *vpn_state);
 void ravend_arena_close(struct ravend_daemon *d);

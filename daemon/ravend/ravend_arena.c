@@ -76,24 +76,31 @@ int ravend_arena_open(struct ravend_daemon *d, const char *opt, const char *stat
     return 0;
 }
 
+void ravend_arena_adopt_begin(struct ravend_daemon *d, struct ike_engine *ike)
+{
+    struct ike_adopt_result r = {0};
+
+    if (!d->arena)
+        return;
+    ike_engine_adopt_begin(ike, &r); /* in a new arena: nothing, but its slots are free */
+    d->unreadable = r.unreadable;
+}
+
 void ravend_arena_adopt(struct ravend_daemon *d, struct ike_engine *ike, uint64_t digest, bool fresh)
 {
     struct ike_adopt_result r = {0};
 
     if (!d->arena)
         return;
-    if (!strcmp(d->arena_state, "adopted")) {
-        if (sess_arena_generation(d->arena) != digest)
-            log_info("ravend", "the configuration changed while ravend was stopped: each session of the arena is "
-                     "checked against it");
-        ike_engine_adopt(ike, fresh, &r);
-        d->adopted = r.adopted;
-        d->ended = r.ended;
+    if (!strcmp(d->arena_state, "adopted") && sess_arena_generation(d->arena) != digest)
+        log_info("ravend", "the configuration changed while ravend was stopped: each session of the arena is "
+                 "checked against it");
+    ike_engine_adopt(ike, fresh, &r);
+    d->adopted = r.adopted;
+    d->ended = r.ended;
+    if (!strcmp(d->arena_state, "adopted"))
         log_info("ravend", "session arena %s: %" PRIu32 " session(s) taken over, %" PRIu32 " ended, %" PRIu32
-                 " unreadable", d->arena_path, r.adopted, r.ended, r.unreadable);
-    } else {
-        ike_engine_adopt(ike, fresh, &r); /* nothing to adopt: frees the arena's slots */
-    }
+                 " unreadable", d->arena_path, r.adopted, r.ended, d->unreadable);
     sess_arena_set_generation(d->arena, digest);
 }
 

@@ -77,6 +77,7 @@ static void test_arena_adoption(void **state)
     assert_int_equal(found, SESS_ARENA_ADOPTED);
     eng = engine(e, e->tree);
     ike_engine_set_arena(eng, a);
+    ike_engine_adopt_begin(eng, &r);
     ike_engine_adopt(eng, false, &r);
     assert_int_equal(r.adopted, 1);
     assert_int_equal(r.ended + r.unreadable, 0);
@@ -118,6 +119,7 @@ static void test_arena_adoption(void **state)
     eng = engine(e, nopool);
     ike_engine_set_arena(eng, a);
     e->out_len = 0;
+    ike_engine_adopt_begin(eng, &r);
     ike_engine_adopt(eng, false, &r);
     assert_int_equal(r.adopted, 0);
     assert_int_equal(r.ended, 1);
