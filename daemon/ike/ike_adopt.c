@@ -37,9 +37,13 @@ static void write_rec(struct ike_sess *s, bool with_resp)
         write_rec(s, false); /* without the last response: a retransmitted request then goes unanswered */
         return;
     }
-    if (rc)
+    if (rc) {
+        /* the slot's older record must not be taken over either */
         log_warn("ike", "session %" PRIu64 ": its record (%zu bytes) cannot be written to the session arena: %s; "
                  "it will not survive a restart of ravend", s->id, len, strerror(-rc));
+        sess_arena_rec_free(e->arena, s->arena_slot - 1);
+        s->arena_slot = 0;
+    }
 }
 
 void ike_persist_save(struct ike_sess *s)
@@ -174,10 +178,10 @@ void ike_persist_keep(struct ike_sess *s)
 void ike_engine_set_arena(struct ike_engine *e, struct sess_arena *a)
 {
     e->arena = a;
-    /* session ids stay unique for the arena's life: each process that opened it
-     * numbers its new sessions from its own 2^32 block (adopted ones keep theirs) */
-    if (a && e->next_id < (uint64_t)sess_arena_opens(a) << 32)
-        e->next_id = (uint64_t)sess_arena_opens(a) << 32;
+    /* session ids stay unique for the arena's life: new ones follow the highest
+     * any process of the arena handed out (adopted sessions keep theirs) */
+    if (a && e->next_id < sess_arena_last_id(a))
+        e->next_id = sess_arena_last_id(a);
     if (a && !e->ev_persist)
         e->ev_persist = evtimer_new(e->base, on_persist, e);
     if (!e->ev_persist)
@@ -223,12 +227,9 @@ static struct ike_sock *find_sock(struct ike_engine *e, const struct ike_sess *s
 
 /* Takes the session's addresses back into the address book; NULL or what is
  * missing. */
-static const char *take_leases(struct ike_sess *s)
+static const char *take_leases(struct ike_sess *s, bool v4, bool v6)
 {
     struct ike_conf *c = s->e->conf;
-    bool v4 = s->have_addr4, v6 = s->have_addr6;
-
-    s->have_addr4 = s->have_addr6 = false; /* what is not taken is not given back */
     if (v4 && !s->addr4_aaa && !s->dhcp) {
         if (!s->pool || pool_take(c->pools, s->pool, false, s->addr4, s->id))
             return "its IPv4 pool or address is no longer configured";
@@ -275,6 +276,7 @@ static bool children_back(struct ike_sess *s)
             dp_sa_del(e->dp, s->id, in.spi, true, NULL);
             ok = false;
         }
+        c->in_dp = ok;
         OPENSSL_cleanse(&in, sizeof(in));
         OPENSSL_cleanse(&out, sizeof(out));
         if (!ok)
@@ -312,6 +314,8 @@ static void arm_adopted(struct ike_sess *s)
     if (s->req_pending) { /* our request under way: sent again, as a retransmission */
         s->req_tries = 0;
         ike_sess_resend_request(s);
+    } else {
+        ike_child_flush_deletes(s); /* child DELETEs still to be sent */
     }
 }
 
@@ -373,8 +377,10 @@ void ike_engine_adopt_begin(struct ike_engine *e, struct ike_adopt_result *res)
 static const char *adopt_check(struct ike_sess *s, bool fresh)
 {
     struct ike_persist_extra x = {.natt = s->adopt_natt};
+    bool v4 = s->have_addr4, v6 = s->have_addr6;
     const char *why;
 
+    s->have_addr4 = s->have_addr6 = false; /* what is not taken back is not given back */
     memcpy(x.vrf, s->adopt_vrf, sizeof(x.vrf));
     s->sock = find_sock(s->e, s, &x);
     if (s->adopt_why)
@@ -383,7 +389,7 @@ static const char *adopt_check(struct ike_sess *s, bool fresh)
         return "its IKE address is no longer listened on";
     if (!ike_sess_profile(s))
         return "its IKEv2 profile is no longer configured";
-    why = take_leases(s);
+    why = take_leases(s, v4, v6);
     if (!why && s->req_pending && (s->req_kind == REQ_CHILD_REKEY || s->req_kind == REQ_IKE_REKEY))
         why = "a rekey of Raven's was under way";
     if (!why && fresh)

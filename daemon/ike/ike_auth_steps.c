@@ -12,6 +12,7 @@
 #include "daemon/base/log.h"
 #include "daemon/ike/ike_auth_steps.h"
 #include "daemon/ike/ike_cp.h"
+#include "daemon/ike/ike_persist.h"
 #include "daemon/base/poison.h"
 
 /* ---- the exchange under way ---- */
@@ -200,5 +201,6 @@ enum ike_auth_rc ike_auth_step_up(struct ike_sess *s, struct ike_auth_run *w)
         !((v = ike_leaf(w->prof, "config-exchange/set/send")) && !strcmp(v, "false")))
         ike_cp_push(s, &w->at);
     s->cfg_set_accept = !((v = ike_leaf(w->prof, "config-exchange/set/accept")) && !strcmp(v, "false"));
+    ike_persist_save(s); /* the session's first record, now that it is whole */
     return IKE_AUTH_NEXT;
 }

@@ -90,7 +90,7 @@ bool ike_child_install(struct ike_sess *s, struct ike_child_sa *c, const struct 
         dp_sa_del(s->e->dp, s->id, in.spi, true, NULL);
         goto out;
     }
-    ok = true;
+    ok = c->in_dp = true;
 out:
     if (!ok)
         ike_persist_child_gone(s, c);
@@ -112,8 +112,13 @@ void ike_child_remove(struct ike_sess *s, struct ike_child_sa *c)
 {
     struct dp_sa_stats in = {0}, out = {0};
 
-    dp_sa_del(s->e->dp, s->id, c->spi_in, true, &in);
-    dp_sa_del(s->e->dp, s->id, c->spi_out, false, &out);
+    /* a child that is not in the dataplane (adoption could not put it back) has
+     * nothing there: its inbound SPI may be another session's now */
+    if (c->in_dp) {
+        dp_sa_del(s->e->dp, s->id, c->spi_in, true, &in);
+        dp_sa_del(s->e->dp, s->id, c->spi_out, false, &out);
+    }
+    c->in_dp = false;
     ike_persist_child_gone(s, c); /* after the dataplane let go of its slots */
     /* a rekeyed child's traffic carries over to the child that replaced it */
     for (size_t i = 0; c->replaced && i < s->nchild; i++) {

@@ -179,6 +179,7 @@ struct ike_child_sa {
      * again) and their slots of changing state there (index + 1; 0: none) */
     struct ike_child_keys keys;
     uint32_t live_in, live_out;
+    bool in_dp; /* its SAs are in the dataplane (installed, or put back by adoption) */
 };
 
 /* A datagram kept for retransmission (one per fragment). */

@@ -25,6 +25,7 @@
 #include "daemon/base/log.h"
 #include "daemon/ike/ike_eng.h"
 #include "daemon/ike/ike_persist.h"
+#include "daemon/session/sess_arena.h"
 #include "daemon/pool/pool.h"
 #include "daemon/base/poison.h"
 
@@ -57,6 +58,8 @@ struct ike_sess *ike_sess_new(struct ike_engine *e)
         return NULL;
     s->e = e;
     s->id = ++e->next_id;
+    if (e->arena)
+        sess_arena_set_last_id(e->arena, s->id);
     s->flow_limit = UINT32_MAX;
     s->created = s->last_rx = time(NULL);
     s->ev_retx = evtimer_new(e->base, ike_xmit_on_retx, s);
@@ -116,6 +119,8 @@ static void drop_resources(struct ike_sess *s)
 void ike_sess_release(struct ike_sess *s)
 {
     drop_resources(s);
+    if (s->child) /* with a session arena the children keep their keys */
+        OPENSSL_cleanse(s->child, s->child_cap * sizeof(*s->child));
     free(s->child);
     free(s->del_q);
     free(s->del_sent);

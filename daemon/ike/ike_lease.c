@@ -313,8 +313,13 @@ void ike_dhcp_arm(struct ike_sess *s)
         s->dhcp_expires = time(NULL) + s->dhcp->lease_s;
     if (!s->ev_dhcp && !(s->ev_dhcp = evtimer_new(s->e->base, on_dhcp_renew, s)))
         return;
-    /* T1: half the lease (RFC 2131 4.4.5) */
-    evtimer_add(s->ev_dhcp, &(struct timeval){.tv_sec = s->dhcp->lease_s / 2 ? s->dhcp->lease_s / 2 : 1});
+    /* T1: half the lease (RFC 2131 4.4.5), or of what is left of it (a session
+     * taken over from the session arena) */
+    {
+        time_t left = s->dhcp_expires - time(NULL);
+
+        evtimer_add(s->ev_dhcp, &(struct timeval){.tv_sec = left / 2 > 0 ? left / 2 : 1});
+    }
 }
 
 void ike_dhcp_drop(struct ike_sess *s)

@@ -440,7 +440,9 @@ static bool r_field(const struct fdesc *d, const uint8_t *v, size_t len, void *o
     case F_U64:
         *(uint64_t *)p = x;
         break;
-    case F_TIME:
+    case F_TIME: /* a time of this era (so that deadlines computed from it cannot overflow) */
+        if (x >= (uint64_t)1 << 40)
+            return false;
         *(time_t *)p = (time_t)(int64_t)x;
         break;
     case F_SIZE:
@@ -559,6 +561,14 @@ static bool r_out(const uint8_t *v, size_t len, struct ike_out *o)
         off += 4 + n;
     }
     return true;
+}
+
+static void w_u32s_add(struct wbuf *w, uint32_t v)
+{
+    uint8_t *p = w_room(w, 4);
+
+    if (p)
+        w_le(p, v, 4);
 }
 
 static void w_u32s(struct wbuf *w, uint16_t tag, const uint32_t *v, size_t n)
@@ -686,6 +696,21 @@ static void w_child(struct wbuf *w, const struct ike_child_sa *c)
     w_close(w, at);
 }
 
+/* The child DELETEs still to be sent, and those of the children that got no SA
+ * slots in the arena (it was full): a later process tells the client they are
+ * gone. */
+static void w_del_q(struct wbuf *w, const struct ike_sess *s)
+{
+    size_t at = w_open(w, T_DEL_Q), n = s->ndel_q;
+
+    for (size_t i = 0; i < s->nchild; i++)
+        if (!s->child[i].live_in && n++ < IKE_MAX_CHILD)
+            w_u32s_add(w, s->child[i].spi_in);
+    for (size_t i = 0; i < s->ndel_q; i++)
+        w_u32s_add(w, s->del_q[i]);
+    w_close(w, at);
+}
+
 bool ike_persist_encode(const struct ike_sess *s, uint8_t **out, size_t *len)
 {
     struct wbuf w = {0};
@@ -708,12 +733,13 @@ bool ike_persist_encode(const struct ike_sess *s, uint8_t **out, size_t *len)
         w_dhcp(&w, s->dhcp);
     w_ts(&w, T_ALLOW_I, &s->allow_i);
     w_ts(&w, T_ALLOW_R, &s->allow_r);
-    w_u32s(&w, T_DEL_Q, s->del_q, s->ndel_q);
+    w_del_q(&w, s);
     w_u32s(&w, T_DEL_SENT, s->del_sent, s->ndel_sent);
     for (size_t i = 0; i < s->nroutes; i++)
         w_route(&w, &s->routes[i]);
     for (size_t i = 0; i < s->nchild; i++)
-        w_child(&w, &s->child[i]);
+        if (s->child[i].live_in) /* one without slots (the arena was full) is not taken over */
+            w_child(&w, &s->child[i]);
     if (w.oom) {
         if (w.p)
             OPENSSL_cleanse(w.p, w.cap);

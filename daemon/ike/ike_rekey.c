@@ -10,6 +10,7 @@
 
 #include "daemon/base/log.h"
 #include "daemon/ike/ike_eng.h"
+#include "daemon/ike/ike_persist.h"
 #include "daemon/base/poison.h"
 
 static void respond_notify(struct ike_sess *s, uint32_t msg_id, uint16_t type, const uint8_t *data, size_t len)
@@ -143,6 +144,7 @@ static void rekey_ike(struct ike_sess *s, const struct ike_sa_pld *sa, const uin
     }
     /* the peer rekeyed: it is the new SA's original initiator */
     adopt_ike_sa(s, &st, false);
+    ike_persist_save(s); /* the new IKE SA, at once */
 }
 
 bool ike_child_room(struct ike_sess *s)

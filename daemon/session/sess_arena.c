@@ -39,8 +39,8 @@
 
 /* The header, at offset 0 of the file, in host byte order (the file never
  * leaves the machine). Bytes 0..323 are fixed at creation and covered by crc;
- * generation and opens change in place, each by one aligned 8-byte store. The
- * rest of the header's page is reserved (zero, not checked). */
+ * generation, opens and last_id change in place, each by one aligned 8-byte
+ * store. The rest of the header's page is reserved (zero, not checked). */
 struct arena_hdr {
     char magic[8];          /* "RVNARENA" */
     uint32_t version;       /* SESS_ARENA_VERSION */
@@ -58,6 +58,7 @@ struct arena_hdr {
     uint32_t crc;           /* CRC32C of bytes 0..323 */
     _Atomic uint64_t generation;
     _Atomic uint64_t opens;
+    _Atomic uint64_t last_id; /* the highest session id handed out */
 };
 _Static_assert(offsetof(struct arena_hdr, rec_offset) == 32, "arena header layout");
 _Static_assert(offsetof(struct arena_hdr, created) == 56, "arena header layout");
@@ -65,6 +66,7 @@ _Static_assert(offsetof(struct arena_hdr, owner) == 68, "arena header layout");
 _Static_assert(offsetof(struct arena_hdr, crc) == 324, "arena header layout");
 _Static_assert(offsetof(struct arena_hdr, generation) == 328, "arena header layout");
 _Static_assert(offsetof(struct arena_hdr, opens) == 336, "arena header layout");
+_Static_assert(offsetof(struct arena_hdr, last_id) == 344, "arena header layout");
 _Static_assert(sizeof(struct arena_hdr) <= ARENA_HDR_SIZE, "arena header layout");
 
 /* The header of one half of a record slot; the record's bytes follow it. A half
@@ -655,6 +657,16 @@ void sess_arena_destroy(struct sess_arena *a)
     if (a && a->path && unlink(a->path) < 0 && errno != ENOENT)
         log_warn(SUBSYS, "cannot remove session arena %s: %s", a->path, strerror(errno));
     arena_free(a);
+}
+
+uint64_t sess_arena_last_id(const struct sess_arena *a)
+{
+    return atomic_load(&((struct arena_hdr *)a->base)->last_id);
+}
+
+void sess_arena_set_last_id(struct sess_arena *a, uint64_t id)
+{
+    atomic_store(&((struct arena_hdr *)a->base)->last_id, id);
 }
 
 uint64_t sess_arena_generation(const struct sess_arena *a)

@@ -72,6 +72,10 @@ void sess_arena_destroy(struct sess_arena *a);
  * (0 in a new arena), and setting it (ravend: after every commit). */
 uint64_t sess_arena_generation(const struct sess_arena *a);
 void sess_arena_set_generation(struct sess_arena *a, uint64_t gen);
+/* The highest session id any process of this arena handed out (0 in a new
+ * arena), and recording a new one: ids stay unique over the arena's life. */
+uint64_t sess_arena_last_id(const struct sess_arena *a);
+void sess_arena_set_last_id(struct sess_arena *a, uint64_t id);
 /* When the arena was made, and how many times a process opened it. */
 time_t sess_arena_created(const struct sess_arena *a);
 uint32_t sess_arena_opens(const struct sess_arena *a);
