@@ -101,9 +101,13 @@ struct sess_arena {
     uint8_t *rec_state;
     uint32_t *rec_free; /* stack of free slots, lowest on top */
     uint32_t rec_nfree, rec_used;
+    uint32_t *rec_rsv;  /* per half (2 per slot): bytes this process reserved with
+                         * fallocate; a free slot keeps its pages for the next
+                         * session, so that steady churn costs no system call */
     uint8_t *sa_state;
     uint32_t *sa_free;
     uint32_t sa_nfree, sa_used;
+    uint8_t *sa_rsv;    /* per SA slot: its pages reserved by this process */
     bool adopting;      /* SA slots not claimed yet count as in use */
 };
 
@@ -433,7 +437,9 @@ static int arena_index(struct sess_arena *a, bool adopt)
     a->rec_free = calloc(a->lay.nrec, sizeof(*a->rec_free));
     a->sa_state = calloc(a->lay.nsa, 1);
     a->sa_free = calloc(a->lay.nsa, sizeof(*a->sa_free));
-    if (!a->rec_state || !a->rec_free || !a->sa_state || !a->sa_free)
+    a->rec_rsv = calloc((size_t)a->lay.nrec * 2, sizeof(*a->rec_rsv));
+    a->sa_rsv = calloc(a->lay.nsa, 1);
+    if (!a->rec_state || !a->rec_free || !a->sa_state || !a->sa_free || !a->rec_rsv || !a->sa_rsv)
         return -ENOMEM;
     if (adopt) {
         arena_scan(a, true, &nvalid, &nbad);
@@ -459,6 +465,8 @@ static void arena_free(struct sess_arena *a)
     free(a->rec_free);
     free(a->sa_state);
     free(a->sa_free);
+    free(a->rec_rsv);
+    free(a->sa_rsv);
     free(a->path);
     free(a);
 }
@@ -731,10 +739,14 @@ int sess_arena_rec_write(struct sess_arena *a, uint32_t slot, const void *data, 
         seq = atomic_load_explicit(&arena_half(a, slot, cur)->seq, memory_order_relaxed) + 1;
         next = !cur;
     }
-    /* the pages first, so that a full tmpfs is an error here and not SIGBUS */
-    if (fallocate(a->fd, 0, (off_t)arena_half_off(a, slot, next), (off_t)(sizeof(*h) + len)) < 0 &&
-        errno != EOPNOTSUPP)
-        return -errno;
+    /* the pages first, so that a full tmpfs is an error here and not SIGBUS
+     * (once per half and size: a free slot keeps its pages) */
+    if (sizeof(*h) + len > a->rec_rsv[2 * (size_t)slot + next]) {
+        if (fallocate(a->fd, 0, (off_t)arena_half_off(a, slot, next), (off_t)(sizeof(*h) + len)) < 0 &&
+            errno != EOPNOTSUPP)
+            return -errno;
+        a->rec_rsv[2 * (size_t)slot + next] = (uint32_t)(sizeof(*h) + len);
+    }
     h = arena_half(a, slot, next);
     atomic_store_explicit(&h->seq, 0, memory_order_relaxed);
     atomic_thread_fence(memory_order_release);
@@ -762,7 +774,16 @@ void sess_arena_rec_free(struct sess_arena *a, uint32_t slot)
         atomic_store_explicit(&arena_half(a, slot, cur)->seq, 0, memory_order_release);
         atomic_thread_fence(memory_order_release);
     }
-    arena_zero(a, arena_half_off(a, slot, 0), a->lay.slot);
+    /* the record's bytes (keys) wiped; pages this process reserved are kept for
+     * the slot's next session, others (an adopted record's) returned */
+    for (unsigned half = 0; half < 2; half++) {
+        uint32_t rsv = a->rec_rsv[2 * (size_t)slot + half];
+
+        if (rsv)
+            memset(arena_half(a, slot, half), 0, rsv);
+        else
+            arena_zero(a, arena_half_off(a, slot, half), a->lay.slot / 2);
+    }
     a->rec_state[slot] = REC_FREE;
     a->rec_free[a->rec_nfree++] = slot;
     a->rec_used--;
@@ -805,11 +826,13 @@ uint32_t sess_arena_sa_alloc(struct sess_arena *a)
     if (a->adopting || a->sa_nfree == 0)
         return SESS_ARENA_NONE;
     idx = a->sa_free[a->sa_nfree - 1];
-    if (fallocate(a->fd, 0, (off_t)((uint8_t *)sess_arena_sa(a, idx) - a->base), sizeof(struct dp_sa_live)) < 0 &&
+    if (!a->sa_rsv[idx] &&
+        fallocate(a->fd, 0, (off_t)((uint8_t *)sess_arena_sa(a, idx) - a->base), sizeof(struct dp_sa_live)) < 0 &&
         errno != EOPNOTSUPP) {
         log_warn(SUBSYS, "session arena %s: no memory for an SA slot: %s", a->path, strerror(errno));
         return SESS_ARENA_NONE;
     }
+    a->sa_rsv[idx] = 1;
     a->sa_nfree--;
     memset(sess_arena_sa(a, idx), 0, sizeof(struct dp_sa_live));
     a->sa_state[idx] = SA_USED;
