@@ -195,12 +195,19 @@ enum ike_auth_rc ike_auth_step_up(struct ike_sess *s, struct ike_auth_run *w)
     ike_sess_arm_timers(s);
     ike_acct_start(s);
     ike_dhcp_arm(s);
+    /* the session's first record, then the IKE_AUTH response the respond step
+     * held (before any request of ours, such as the CFG_SET below) */
+    ike_persist_save(s);
+    if (s->hold_resp) {
+        s->hold_resp = false;
+        ike_xmit_out(s, &s->last_resp);
+    }
     /* push (S4 "config-exchange set send"): a client that asked for nothing gets
      * the attributes in a CFG_SET, if there are any */
     if (!ike_msg_find(&pd->req, IKE_PLD_CP, 0) &&
         !((v = ike_leaf(w->prof, "config-exchange/set/send")) && !strcmp(v, "false")))
         ike_cp_push(s, &w->at);
     s->cfg_set_accept = !((v = ike_leaf(w->prof, "config-exchange/set/accept")) && !strcmp(v, "false"));
-    ike_persist_save(s); /* the session's first record, now that it is whole */
+    ike_persist_mark(s); /* with cfg_set_accept */
     return IKE_AUTH_NEXT;
 }

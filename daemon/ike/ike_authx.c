@@ -511,10 +511,15 @@ enum ike_auth_rc ike_auth_step_respond(struct ike_sess *s, struct ike_auth_run *
             ike_ts_build(&ib, IKE_PLD_TSI, &w->child.tsi);
             ike_ts_build(&ib, IKE_PLD_TSR, &w->child.tsr);
         }
+        /* held: the up step sends it once the session's first record is
+         * written, so that no client holds a session a crash could lose */
+        s->hold_resp = true;
         if (!ike_build_finish(&ib) ||
             !ike_sess_respond(s, IKE_EXCH_AUTH, pd->msg_id, pd->eap ? IKE_PLD_AUTH : IKE_PLD_IDR,
-                              ib.buf.data + IKE_HDR_LEN, ib.buf.len - IKE_HDR_LEN))
+                              ib.buf.data + IKE_HDR_LEN, ib.buf.len - IKE_HDR_LEN)) {
+            s->hold_resp = false;
             why = "cannot build the response";
+        }
     }
     ike_buf_fini(&ib.buf);
     return why ? ike_auth_refuse(s, NULL, why) : IKE_AUTH_NEXT;

@@ -339,6 +339,9 @@ struct ike_sess {
     time_t ike_since;    /* when the IKE SA was made or last rekeyed */
     uint32_t arena_slot; /* its record in the session arena (index + 1; 0: none) */
     bool persist_dirty;  /* its record is to be written at the end of this turn */
+    bool hold_resp;      /* ike_sess_respond seals last_resp but does not send it:
+                          * the caller sends it once the session's record holds
+                          * what it answers (IKE_AUTH, the peer's IKE SA rekey) */
     /* taken over from the session arena, between the two phases of adoption
      * (ike_adopt.c): its socket's port and VRF, and why it cannot go on */
     bool adopting, adopt_natt;

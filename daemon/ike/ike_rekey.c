@@ -127,24 +127,29 @@ static void rekey_ike(struct ike_sess *s, const struct ike_sa_pld *sa, const uin
     ike_build_raw(&bd, IKE_PLD_NONCE, false, st.nr, st.nr_len);
     ike_ke_build(&bd, &(struct ike_ke_pld){.group = (uint16_t)st.group, .data = pub, .len = pub_len});
     stub = calloc(1, sizeof(*stub));
+    s->hold_resp = true; /* sent once the session's record has the new IKE SA */
     if (!stub || !ike_build_finish(&bd) ||
         !ike_sess_respond(s, IKE_EXCH_CREATE_CHILD_SA, msg_id, IKE_PLD_SA, bd.buf.data + IKE_HDR_LEN,
                           bd.buf.len - IKE_HDR_LEN)) {
+        s->hold_resp = false;
         free(stub);
         ike_buf_fini(&bd.buf);
         ike_keys_wipe(&st.keys);
         return;
     }
+    s->hold_resp = false;
     ike_buf_fini(&bd.buf);
     /* The old IKE SA lives on as a stub that answers retransmissions of this
      * request and the peer's DELETE of it; the session moves to the new SA. */
     if (!ike_sess_stub(s, stub)) {
         ike_keys_wipe(&st.keys);
+        ike_xmit_out(s, &s->last_resp); /* the old SA stays: its answer goes as it is */
         return;
     }
     /* the peer rekeyed: it is the new SA's original initiator */
     adopt_ike_sa(s, &st, false);
-    ike_persist_save(s); /* the new IKE SA, at once */
+    ike_persist_save(s); /* the new IKE SA, then the answer (from the old SA, the stub) */
+    ike_xmit_out(stub, &stub->last_resp);
 }
 
 bool ike_child_room(struct ike_sess *s)

@@ -141,6 +141,8 @@ bool ike_sess_respond(struct ike_sess *s, uint8_t exchange, uint32_t msg_id, uin
     ike_xmit_out_free(&s->last_resp);
     if (!ike_xmit_seal(s, exchange, true, msg_id, first, inner, inner_len, &s->last_resp))
         return false;
+    if (s->hold_resp)
+        return true; /* sent by the caller, after the record */
     ike_persist_save(s); /* before the answer goes: a new process answers its retransmission */
     ike_xmit_out(s, &s->last_resp);
     return true;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -20,12 +21,27 @@
 #include "daemon/session/sess_arena.h"
 #include "tests/unit/ike_harness.h"
 
+/* The engine's output, noting how many records the arena held when each
+ * datagram went out. */
+static struct sess_arena *seen_arena;
+static uint32_t seen_records[8];
+static size_t nseen;
+
+static void out_seen(const struct sockaddr_storage *to, const uint8_t *buf, size_t len, void *arg)
+{
+    if (nseen < 8)
+        seen_records[nseen] = sess_arena_rec_used(seen_arena);
+    nseen++;
+    out(to, buf, len, arg);
+}
+
 /* The session arena: a session kept at exit is taken over by a new engine (a new
  * process, a new dataplane): the same id, SPIs and child SAs, its last response
  * sent again for a retransmitted request, its next request served with the
  * adopted keys and message IDs, its SAs' sequence numbers going on. A session
  * whose pool is gone when it is adopted is ended with a DELETE; nothing of it is
- * left in the arena or the dataplane then. */
+ * left in the arena or the dataplane then. The IKE_AUTH response goes out only
+ * once the session's record is written. */
 static void test_arena_adoption(void **state)
 {
     struct env *e = *state;
@@ -50,8 +66,16 @@ static void test_arena_adoption(void **state)
     assert_int_equal(found, SESS_ARENA_NEW);
     eng = engine(e, e->tree);
     ike_engine_set_arena(eng, a);
+    seen_arena = a;
+    ike_engine_set_output(eng, out_seen, e);
     ike_client_init(&c, IKE_DH_ECP256);
     establish(e, eng, &c, "alice.example.org", "k1", &b);
+    /* the IKE_SA_INIT and IKE_AUTH responses, once each; the second after the
+     * session's record was written: a crash at any point leaves no client
+     * holding a session without its record */
+    assert_int_equal(nseen, 2);
+    assert_int_equal(seen_records[0], 0);
+    assert_int_equal(seen_records[1], 1);
     assert_true(ike_client_create_child(&c, 0, 0x30000000, &b));
     again = copy(&b);
     assert_true(ask(e, eng, &b));
