@@ -371,149 +371,71 @@ const char *ike_psk(const struct ike_conf *c, const struct lyd_node *prof, bool 
 /* ---- authorization (S5-S7) ---- */
 
 
-static uint32_t ip4(const char *s)
+/* Fills what policy @p sets and @a does not have yet (the first source wins). */
+static void attrs_from_policy(const struct ike_authz_pol *p, struct ike_attrs *a)
 {
-    struct in_addr a = {0};
-
-    if (s)
-        inet_pton(AF_INET, s, &a);
-    return ntohl(a.s_addr);
-}
-
-/* A split subnet (IPv4 or IPv6 prefix) as a selector; one named by two sources
- * (route set access-list ipv6 and ipv6-subnet-acl) goes in once. */
-static void add_prefix(struct ike_ts_pld *ts, const char *prefix)
-{
-    char a[INET6_ADDRSTRLEN];
-    const char *slash = strchr(prefix, '/');
-    uint8_t raw[16];
-    struct ike_ts one;
-
-    if (!slash || (size_t)(slash - prefix) >= sizeof(a) || ts->nts >= IKE_MAX_TS)
-        return;
-    memcpy(a, prefix, (size_t)(slash - prefix));
-    a[slash - prefix] = 0;
-    if (!strchr(a, ':'))
-        ike_ts_prefix4(ip4(a), (unsigned)atoi(slash + 1), &one);
-    else if (inet_pton(AF_INET6, a, raw) == 1)
-        ike_ts_prefix6(raw, (unsigned)atoi(slash + 1), &one);
-    else
-        return;
-    for (uint8_t i = 0; i < ts->nts; i++) {
-        if (!memcmp(&ts->ts[i], &one, sizeof(one)))
-            return;
-    }
-    ts->ts[ts->nts++] = one;
-}
-
-/* The permitted prefixes of access list @name (route set access-list, S7), if any. */
-static void add_acl(const struct ike_conf *c, const char *name, struct ike_ts_pld *ts)
-{
-    const struct lyd_node *al = name ? ike_find(c->tree, V "access-lists/access-list[name='%s']", name) : NULL, *en;
-
-    LY_LIST_FOR(al ? lyd_child(al) : NULL, en) {
-        const char *act = ike_leaf(en, "action"), *pfx = ike_leaf(en, "prefix");
-
-        if (!strcmp(en->schema->name, "entry") && act && !strcmp(act, "permit") && pfx)
-            add_prefix(ts, pfx);
-    }
-}
-
-/* The policy's aaa-attribute-list (the local ip:interface-config). */
-static void attr_list_merge(const struct ike_conf *c, const char *name, struct ike_attrs *a)
-{
-    const struct lyd_node *l = name ? ike_find(c->tree, V "aaa/attribute-list[name='%s']", name) : NULL;
-    const char *v;
-
-    if (!a->mtu && l && (v = ike_leaf(l, "mtu")))
-        a->mtu = (uint16_t)strtoul(v, NULL, 10);
-    if (!a->tcp_mss && l && (v = ike_leaf(l, "tcp-mss")))
-        a->tcp_mss = (uint16_t)strtoul(v, NULL, 10);
-}
-
-/* Fills what @pol sets and @a does not have yet (the first source wins). */
-static void attrs_from_policy(const struct ike_conf *c, const struct lyd_node *pol, struct ike_attrs *a)
-{
-    const char *v;
-    const struct lyd_node *ch;
-
     if (!a->pool)
-        a->pool = ike_leaf(pol, "pool");
+        a->pool = p->pool;
     if (!a->pool6)
-        a->pool6 = ike_leaf(pol, "ipv6-pool");
-    if (!a->ndns6) {
-        if ((v = ike_leaf(pol, "ipv6-dns/primary")) && inet_pton(AF_INET6, v, a->dns6[a->ndns6]) == 1)
-            a->ndns6++;
-        if ((v = ike_leaf(pol, "ipv6-dns/secondary")) && inet_pton(AF_INET6, v, a->dns6[a->ndns6]) == 1)
-            a->ndns6++;
+        a->pool6 = p->pool6;
+    if (!a->ndns6 && p->ndns6) {
+        memcpy(a->dns6, p->dns6, (size_t)p->ndns6 * sizeof(p->dns6[0]));
+        a->ndns6 = p->ndns6;
     }
-    if (!a->has_netmask && (v = ike_leaf(pol, "netmask"))) {
+    if (!a->has_netmask && p->has_netmask) {
         a->has_netmask = true;
-        a->netmask = ip4(v);
+        a->netmask = p->netmask;
     }
-    if (!a->ndns) {
-        if ((v = ike_leaf(pol, "dns/primary")))
-            a->dns[a->ndns++] = ip4(v);
-        if ((v = ike_leaf(pol, "dns/secondary")))
-            a->dns[a->ndns++] = ip4(v);
+    if (!a->ndns && p->ndns) {
+        memcpy(a->dns, p->dns, (size_t)p->ndns * sizeof(p->dns[0]));
+        a->ndns = p->ndns;
     }
-    if (!a->nwins) {
-        if ((v = ike_leaf(pol, "wins/primary")))
-            a->wins[a->nwins++] = ip4(v);
-        if ((v = ike_leaf(pol, "wins/secondary")))
-            a->wins[a->nwins++] = ip4(v);
+    if (!a->nwins && p->nwins) {
+        memcpy(a->wins, p->wins, (size_t)p->nwins * sizeof(p->wins[0]));
+        a->nwins = p->nwins;
     }
     if (!a->subnets_set) {
-        const struct lyd_node *rem = ike_find(pol, "route/set/remote");
-        /* ipv6-subnet-acl (the seed's "ipv6 subnet-acl") merges with route set
-         * access-list ipv6: both are IPv6 split subnets */
-        const char *acls[3] = {ike_leaf(pol, "route/set/access-list/ipv4"),
-                               ike_leaf(pol, "route/set/access-list/ipv6"), ike_leaf(pol, "ipv6-subnet-acl")};
-
-        LY_LIST_FOR(rem ? lyd_child(rem) : NULL, ch) {
-            if (!strcmp(ch->schema->name, "ipv4") || !strcmp(ch->schema->name, "ipv6"))
-                add_prefix(&a->subnets, lyd_get_value(ch));
-        }
-        for (int i = 0; i < 3; i++)
-            add_acl(c, acls[i], &a->subnets);
+        /* unset means no source gave any yet: @a holds none */
+        a->subnets = p->subnets;
         a->subnets_set = a->subnets.nts > 0;
     }
-    ike_route_attrs_policy(pol, a);
+    ike_route_attrs_policy(p, a);
     if (!a->banner)
-        a->banner = ike_leaf(pol, "banner");
+        a->banner = p->banner;
     if (!a->def_domain)
-        a->def_domain = ike_leaf(pol, "def-domain");
+        a->def_domain = p->def_domain;
     if (!a->cfg_url)
-        a->cfg_url = ike_leaf(pol, "configuration/url");
+        a->cfg_url = p->cfg_url;
     if (!a->cfg_version)
-        a->cfg_version = ike_leaf(pol, "configuration/version");
-    if (!a->nsplit_dns || !a->nbackup) {
-        bool sd = !a->nsplit_dns, bg = !a->nbackup;
-
-        LY_LIST_FOR(lyd_child(pol), ch) {
-            if (sd && !strcmp(ch->schema->name, "split-dns") && a->nsplit_dns < IKE_MAX_ATTR_LIST)
-                a->split_dns[a->nsplit_dns++] = lyd_get_value(ch);
-            if (bg && !strcmp(ch->schema->name, "backup-gateway") && a->nbackup < IKE_MAX_ATTR_LIST)
-                a->backup[a->nbackup++] = lyd_get_value(ch);
-        }
+        a->cfg_version = p->cfg_version;
+    if (!a->nsplit_dns) {
+        for (int i = 0; i < p->nsplit_dns; i++)
+            a->split_dns[a->nsplit_dns++] = p->split_dns[i];
     }
-    if (a->pfs < 0 && (v = ike_leaf(pol, "pfs")))
-        a->pfs = !strcmp(v, "true");
-    if (a->include_local_lan < 0 && (v = ike_leaf(pol, "include-local-lan")))
-        a->include_local_lan = !strcmp(v, "true");
-    if (a->smartcard < 0 && (v = ike_leaf(pol, "smartcard-removal-disconnect")))
-        a->smartcard = !strcmp(v, "true");
-    if (!a->session_lifetime && (v = ike_leaf(pol, "session-lifetime")))
-        a->session_lifetime = (uint32_t)strtoul(v, NULL, 10);
-    if (a->flow_limit == UINT32_MAX && (v = ike_leaf(pol, "ipsec-flow-limit")))
-        a->flow_limit = (uint32_t)strtoul(v, NULL, 10);
+    if (!a->nbackup) {
+        for (int i = 0; i < p->nbackup; i++)
+            a->backup[a->nbackup++] = p->backup[i];
+    }
+    if (a->pfs < 0)
+        a->pfs = p->pfs;
+    if (a->include_local_lan < 0)
+        a->include_local_lan = p->include_local_lan;
+    if (a->smartcard < 0)
+        a->smartcard = p->smartcard;
+    if (!a->session_lifetime)
+        a->session_lifetime = p->session_lifetime;
+    if (a->flow_limit == UINT32_MAX)
+        a->flow_limit = p->flow_limit;
     if (!a->dhcp_server)
-        a->dhcp_server = ike_leaf(pol, "dhcp/server");
+        a->dhcp_server = p->dhcp_server;
     if (!a->dhcp_giaddr)
-        a->dhcp_giaddr = ike_leaf(pol, "dhcp/giaddr");
-    if (!a->dhcp_timeout && (v = ike_leaf(pol, "dhcp/timeout")))
-        a->dhcp_timeout = (uint32_t)strtoul(v, NULL, 10);
-    attr_list_merge(c, ike_leaf(pol, "aaa-attribute-list"), a);
+        a->dhcp_giaddr = p->dhcp_giaddr;
+    if (!a->dhcp_timeout)
+        a->dhcp_timeout = p->dhcp_timeout;
+    if (!a->mtu)
+        a->mtu = p->mtu;
+    if (!a->tcp_mss)
+        a->tcp_mss = p->tcp_mss;
 }
 
 /* Name mangler (S6) for FQDN and e-mail identities; other types keep the whole
@@ -649,9 +571,9 @@ static void attrs_from_aaa(const struct ike_conf *c, const struct aaa_attrs *r, 
         const char *acls[2] = {r->acl4, r->acl6};
 
         for (int i = 0; i < r->nroutes; i++)
-            add_prefix(&a->subnets, r->routes[i]);
+            ike_authz_add_prefix(&a->subnets, r->routes[i]);
         for (int i = 0; i < 2; i++)
-            add_acl(c, acls[i], &a->subnets);
+            ike_authz_add_acl(c->tree, acls[i], &a->subnets);
         a->subnets_set = a->subnets.nts > 0;
     }
     ike_route_attrs_aaa(r, a);
@@ -724,8 +646,8 @@ static bool src_is_radius(const struct ike_conf *c, const struct lyd_node *src)
 /* One authorization source (user or group): the authorization policy of the
  * first local method of its list, named by the configured name, the mangled
  * identity or the identity itself. RADIUS methods belong to the AAA subsystem. */
-static const struct lyd_node *authz_policy(const struct ike_conf *c, const struct lyd_node *src, int id_type,
-                                           const char *id, X509_NAME *dn, char *name, size_t cap)
+static const struct ike_authz_pol *authz_policy(const struct ike_conf *c, const struct lyd_node *src, int id_type,
+                                               const char *id, X509_NAME *dn, char *name, size_t cap)
 {
     const char *list = ike_leaf(src, "method-list");
     const struct lyd_node *l, *m;
@@ -736,7 +658,7 @@ static const struct lyd_node *authz_policy(const struct ike_conf *c, const struc
         if (strcmp(m->schema->name, "method") || !ike_find(m, "local"))
             continue;
         ike_authz_name(c, src, id_type, id, dn, name, cap);
-        return ike_find(c->tree, V "ikev2/authorization-policy[name='%s']", name);
+        return ike_conf_authz(c, name);
     }
     return NULL;
 }
@@ -755,7 +677,7 @@ void ike_authorize(const struct ike_conf *c, const struct lyd_node *prof, const 
     const struct lyd_node *us = ike_find(prof, "aaa/authorization/user"), *gs = ike_find(prof, "aaa/authorization/group");
     const struct lyd_node *usrc = us ? ike_find(us, "%s", method) : NULL;
     const struct lyd_node *gsrc = gs ? ike_find(gs, "%s", method) : NULL;
-    const struct lyd_node *up = NULL, *gp = NULL;
+    const struct ike_authz_pol *up = NULL, *gp = NULL;
     const struct aaa_attrs *ur = rad ? rad->user : NULL, *gr = rad ? rad->group : NULL;
     const struct aaa_attrs *cached = rad && usrc && ike_find(usrc, "cached") ? rad->cached : NULL;
     bool group_first = gsrc && ike_find(gsrc, "override");
@@ -781,7 +703,7 @@ void ike_authorize(const struct ike_conf *c, const struct lyd_node *prof, const 
         snprintf(user, cap, "%s", id);
     if (!up && !gp && !ur && !gr && !cached && !usrc && !gsrc) {
         /* no authorization configured: the policy named "default", if any */
-        gp = ike_find(c->tree, V "ikev2/authorization-policy[name='default']");
+        gp = ike_conf_authz(c, "default");
         if (gp)
             snprintf(group, cap, "default");
     }
@@ -792,7 +714,7 @@ void ike_authorize(const struct ike_conf *c, const struct lyd_node *prof, const 
 
         if (group_pass) {
             if (gp) {
-                attrs_from_policy(c, gp, a);
+                attrs_from_policy(gp, a);
                 add_source(a, "policy-group");
             }
             if (gr) {
@@ -801,7 +723,7 @@ void ike_authorize(const struct ike_conf *c, const struct lyd_node *prof, const 
             }
         } else {
             if (up) {
-                attrs_from_policy(c, up, a);
+                attrs_from_policy(up, a);
                 add_source(a, "policy-user");
             }
             if (ur) {

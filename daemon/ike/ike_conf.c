@@ -1,7 +1,8 @@
 /* Compiling the configuration for the IKEv2 engine (see ike_eng.h). Most of a
  * profile is read from the configuration copy when a session is authorized;
- * what every packet needs (listen addresses, limits, proposals) and what must be
- * checked before a commit (pools, algorithms) is compiled here. */
+ * what every packet needs (listen addresses, limits, proposals), the
+ * authorization policies (ike_authz_conf.c) and what must be checked before a
+ * commit (pools, algorithms) is compiled here. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -424,49 +425,6 @@ static bool check_transform_sets(const struct ike_conf *c, ike_err_fn err, void 
     return ok;
 }
 
-/* The permit entries of access list @name. */
-static unsigned acl_permits(const struct ike_conf *c, const char *name)
-{
-    const struct lyd_node *al = name ? ike_find(c->tree, V "access-lists/access-list[name='%s']", name) : NULL, *en;
-    unsigned n = 0;
-
-    LY_LIST_FOR(al ? lyd_child(al) : NULL, en) {
-        const char *act = strcmp(en->schema->name, "entry") ? NULL : ike_leaf(en, "action");
-
-        n += act && !strcmp(act, "permit");
-    }
-    return n;
-}
-
-/* Every split subnet of a policy becomes a traffic selector of its sessions'
- * child SAs: more than fit would be dropped without a word, so refuse them. */
-static bool check_split_subnets(const struct ike_conf *c, ike_err_fn err, void *arg)
-{
-    struct ly_set *set = NULL;
-    bool ok = true;
-
-    if (lyd_find_xpath(c->tree, V "ikev2/authorization-policy", &set))
-        return true;
-    for (uint32_t i = 0; i < set->count; i++) {
-        const struct lyd_node *pol = set->dnodes[i], *rem = ike_find(pol, "route/set/remote"), *ch;
-        unsigned n = acl_permits(c, ike_leaf(pol, "route/set/access-list/ipv4")) +
-                     acl_permits(c, ike_leaf(pol, "route/set/access-list/ipv6")) +
-                     acl_permits(c, ike_leaf(pol, "ipv6-subnet-acl"));
-
-        LY_LIST_FOR(rem ? lyd_child(rem) : NULL, ch)
-            n++;
-        if (n > IKE_MAX_TS) {
-            errf(err, arg, pol,
-                 "authorization policy %s pushes %u split subnets (route set remote, route set access-list, ipv6 "
-                 "subnet-acl) but a child SA carries at most %d traffic selectors: merge prefixes or push fewer",
-                 ike_leaf(pol, "name"), n, IKE_MAX_TS);
-            ok = false;
-        }
-    }
-    ly_set_free(set, NULL);
-    return ok;
-}
-
 static bool build_trustpoints(struct ike_conf *c, ike_err_fn err, void *arg)
 {
     struct ly_set *set = NULL;
@@ -602,7 +560,7 @@ struct ike_conf *ike_conf_build(const struct ly_ctx *ctx, const struct lyd_node 
     ok = build_pools(c, err, arg) && ok;
     ok = build_pools6(c, err, arg) && ok;
     ok = check_transform_sets(c, err, arg) && ok;
-    ok = check_split_subnets(c, err, arg) && ok;
+    ok = ike_authz_compile(c, err, arg) && ok;
     ok = build_trustpoints(c, err, arg) && ok;
     ok = ike_route_check(c->tree, err, arg) && ok;
     ok = fvrfs(c, err, arg) && ok;
@@ -625,5 +583,6 @@ void ike_conf_free(struct ike_conf *c)
         pki_tp_free(c->tps[i]);
     free(c->tps);
     free(c->certreq);
+    free(c->authz);
     free(c);
 }

@@ -118,6 +118,8 @@ struct ike_conf {
     size_t ntps;
     uint8_t (*certreq)[20]; /* every trustpoint's CA key hashes */
     size_t ncertreq;
+    struct ike_authz_pol *authz; /* authorization policies, sorted by name */
+    size_t nauthz;
 };
 
 struct pki_tp;
@@ -578,6 +580,43 @@ struct ike_attrs {
     int nroute_ifaces;
     bool route_iface_inside; /* RADIUS route-set=interface: the inside interface */
 };
+/* An authorization policy (ikev2/authorization-policy) compiled at prepare:
+ * everything ike_authorize merges from it, so that no exchange walks the tree.
+ * Immutable once built; its strings point into the conf's tree copy (c->tree),
+ * which lives as long as the conf. Unset: NULL or 0, -1 for the booleans,
+ * UINT32_MAX for flow_limit. */
+struct ike_authz_pol {
+    const char *name;
+    const char *pool, *pool6, *banner, *def_domain, *cfg_url, *cfg_version, *dhcp_server, *dhcp_giaddr;
+    uint8_t dns6[2][16];
+    int ndns6;
+    bool has_netmask;
+    uint32_t netmask;
+    uint32_t dns[2], wins[2];
+    int ndns, nwins;
+    /* route set remote, then the permits of route set access-list ipv4, ipv6
+     * and ipv6-subnet-acl: each prefix once, at most IKE_MAX_TS */
+    struct ike_ts_pld subnets;
+    const char *split_dns[IKE_MAX_ATTR_LIST], *backup[IKE_MAX_ATTR_LIST];
+    int nsplit_dns, nbackup;
+    int pfs, include_local_lan, smartcard;
+    uint32_t session_lifetime, flow_limit, dhcp_timeout;
+    uint16_t mtu, tcp_mss; /* from its aaa-attribute-list */
+    bool route_accept, route_connected;
+    uint32_t route_tag;
+    uint8_t route_distance;
+    const char *route_ifaces[IKE_MAX_ATTR_LIST];
+    int nroute_ifaces;
+};
+/* ike_authz_conf.c: compiles every authorization policy of c->tree into
+ * c->authz (false, with @err called, when one cannot be: too many split
+ * subnets); the policy named @name, NULL if none. */
+bool ike_authz_compile(struct ike_conf *c, ike_err_fn err, void *arg);
+const struct ike_authz_pol *ike_conf_authz(const struct ike_conf *c, const char *name);
+/* A split subnet (IPv4 or IPv6 prefix text) joins @ts once; the permitted
+ * prefixes of access list @name of @tree (NULL: none) too. */
+void ike_authz_add_prefix(struct ike_ts_pld *ts, const char *prefix);
+void ike_authz_add_acl(const struct lyd_node *tree, const char *name, struct ike_ts_pld *ts);
 /* The RADIUS answers an authorization may use besides local policies. */
 struct ike_authz_in {
     const struct aaa_attrs *user, *group, *cached;
@@ -611,9 +650,11 @@ struct ike_kroute {
     uint32_t table, metric, realm;
     bool tried, installed;
 };
+/* The route attributes of authorization policy @pol, compiled into @p. */
+void ike_route_compile_policy(const struct lyd_node *pol, struct ike_authz_pol *p);
 /* Fill what a policy / RADIUS answer sets of the route attributes and @a does not
  * have yet (called from the authorization merge). */
-void ike_route_attrs_policy(const struct lyd_node *pol, struct ike_attrs *a);
+void ike_route_attrs_policy(const struct ike_authz_pol *p, struct ike_attrs *a);
 void ike_route_attrs_aaa(const struct aaa_attrs *r, struct ike_attrs *a);
 /* route set interface: the interfaces' addresses join the split subnets. */
 void ike_route_set_iface(const struct dp *dp, struct ike_attrs *a);

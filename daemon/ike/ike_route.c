@@ -355,28 +355,39 @@ size_t ike_route_fvrfs(const struct lyd_node *tree, char (*out)[16], size_t cap)
 
 /* ---- authorization ---- */
 
-void ike_route_attrs_policy(const struct lyd_node *pol, struct ike_attrs *a)
+void ike_route_compile_policy(const struct lyd_node *pol, struct ike_authz_pol *p)
 {
     const struct lyd_node *acc = ike_find(pol, "route/accept"), *rt = ike_find(pol, "route"), *ch;
+    const struct lyd_node *set = ike_find(pol, "route/set");
     const char *v;
 
-    if (a->route_accept < 0 && acc) {
-        a->route_accept = 1;
-        a->route_tag = (v = ike_leaf(acc, "tag")) ? (uint32_t)strtoul(v, NULL, 10) : 0;
-        a->route_distance = (v = ike_leaf(acc, "distance")) ? (uint8_t)atoi(v) : 0;
+    if (acc) {
+        p->route_accept = true;
+        p->route_tag = (v = ike_leaf(acc, "tag")) ? (uint32_t)strtoul(v, NULL, 10) : 0;
+        p->route_distance = (v = ike_leaf(acc, "distance")) ? (uint8_t)atoi(v) : 0;
     }
     LY_LIST_FOR(rt ? lyd_child(rt) : NULL, ch) {
-        if (a->route_connected < 0 && !strcmp(ch->schema->name, "redistribute") &&
-            (v = ike_leaf(ch, "protocol")) && !strcmp(v, "connected"))
-            a->route_connected = 1;
+        if (!strcmp(ch->schema->name, "redistribute") && (v = ike_leaf(ch, "protocol")) && !strcmp(v, "connected"))
+            p->route_connected = true;
     }
-    if (!a->nroute_ifaces) {
-        const struct lyd_node *set = ike_find(pol, "route/set");
+    LY_LIST_FOR(set ? lyd_child(set) : NULL, ch) {
+        if (!strcmp(ch->schema->name, "interface") && p->nroute_ifaces < IKE_MAX_ATTR_LIST)
+            p->route_ifaces[p->nroute_ifaces++] = lyd_get_value(ch);
+    }
+}
 
-        LY_LIST_FOR(set ? lyd_child(set) : NULL, ch) {
-            if (!strcmp(ch->schema->name, "interface") && a->nroute_ifaces < IKE_MAX_ATTR_LIST)
-                a->route_ifaces[a->nroute_ifaces++] = lyd_get_value(ch);
-        }
+void ike_route_attrs_policy(const struct ike_authz_pol *p, struct ike_attrs *a)
+{
+    if (a->route_accept < 0 && p->route_accept) {
+        a->route_accept = 1;
+        a->route_tag = p->route_tag;
+        a->route_distance = p->route_distance;
+    }
+    if (a->route_connected < 0 && p->route_connected)
+        a->route_connected = 1;
+    if (!a->nroute_ifaces) {
+        for (int i = 0; i < p->nroute_ifaces; i++)
+            a->route_ifaces[a->nroute_ifaces++] = p->route_ifaces[i];
     }
 }
 
