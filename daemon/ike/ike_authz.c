@@ -1,7 +1,9 @@
 /* Who the client is and what it may have (SPEC S2, S5-S7, S10): profile selection
  * by identity, local address and certificate map, the pre-shared keys of the
  * profile or its keyring, and local authorization with its merge rules and name
- * manglers. Reads the configuration copy of the engine; see ike_eng.h. */
+ * manglers. Authorization policies come compiled (ike_authz_conf.c); profiles,
+ * keyrings, certificate maps, manglers and method lists are read from the
+ * configuration copy of the engine; see ike_eng.h. */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <net/if.h>

@@ -89,7 +89,8 @@ enum {
 #define IKE_MAX_SOCKS (2 * IKE_MAX_LISTEN * (1 + IKE_MAX_FVRF))
 
 /* A compiled configuration: the subtrees it came from (a private copy that the
- * exchanges read profiles from) plus what the hot path needs pre-digested. */
+ * exchanges read profiles from) plus what the hot path needs pre-digested and
+ * the authorization policies. */
 struct ike_policy {
     struct ike_algs algs;
     size_t naddr;
