@@ -35,6 +35,23 @@ static void out_seen(const struct sockaddr_storage *to, const uint8_t *buf, size
     out(to, buf, len, arg);
 }
 
+/* The test's arena directory, removed by the test's teardown also when an
+ * assertion failed half way. */
+static char dir[32];
+
+static int remove_dir(void **state)
+{
+    char path[64];
+
+    (void)state;
+    if (dir[0]) {
+        snprintf(path, sizeof(path), "%s/arena", dir);
+        unlink(path);
+        rmdir(dir);
+    }
+    return 0;
+}
+
 /* The session arena: a session kept at exit is taken over by a new engine (a new
  * process, a new dataplane): the same id, SPIs and child SAs, its last response
  * sent again for a retransmitted request, its next request served with the
@@ -45,7 +62,7 @@ static void out_seen(const struct sockaddr_storage *to, const uint8_t *buf, size
 static void test_arena_adoption(void **state)
 {
     struct env *e = *state;
-    char dir[] = "/dev/shm/raven-unit-XXXXXX", path[64], why[256];
+    char path[64], why[256];
     struct sess_arena_opts o = {.path = path, .owner = "unit"};
     struct ike_adopt_result r;
     enum sess_arena_found found;
@@ -60,6 +77,7 @@ static void test_arena_adoption(void **state)
     uint64_t id;
     struct dp_sa_stats st;
 
+    strcpy(dir, "/dev/shm/raven-unit-XXXXXX");
     assert_non_null(mkdtemp(dir));
     snprintf(path, sizeof(path), "%s/arena", dir);
     assert_int_equal(sess_arena_open(&o, &a, &found, why, sizeof(why)), 0);
@@ -156,13 +174,12 @@ static void test_arena_adoption(void **state)
     sess_arena_destroy(a);
     lyd_free_all(nopool);
     ike_client_fini(&c);
-    rmdir(dir);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_arena_adoption),
+        cmocka_unit_test_teardown(test_arena_adoption, remove_dir),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
