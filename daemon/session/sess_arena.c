@@ -109,6 +109,7 @@ struct sess_arena {
     uint32_t sa_nfree, sa_used;
     uint8_t *sa_rsv;    /* per SA slot: its pages reserved by this process */
     bool adopting;      /* SA slots not claimed yet count as in use */
+    bool locked_warned;
 };
 
 /* ---- CRC32C (Castagnoli), slicing by 8: a restart checks every record ---- */
@@ -482,6 +483,13 @@ static int arena_map(struct sess_arena *a, size_t size)
     /* keys stay out of core dumps; pages are touched one at a time, not 2 MiB */
     madvise(p, size, MADV_DONTDUMP);
     madvise(p, size, MADV_NOHUGEPAGE);
+    /* and out of swap while this process runs: each page locked as it is
+     * touched (ravend keeps CAP_IPC_LOCK) */
+    if (mlock2(p, size, MLOCK_ONFAULT) < 0 && !a->locked_warned) {
+        log_warn(SUBSYS, "session arena %s: its pages cannot be locked in memory (%s): with swap they may be "
+                 "written to it", a->path, strerror(errno));
+        a->locked_warned = true;
+    }
     return 0;
 }
 
