@@ -177,10 +177,12 @@ def test_rollback_undoes_management_changes(ravend):
     port = free_port()
     m.edit_config(target="candidate", config=cfg(endpoint("extra", port)))
     m.edit_config(target="candidate", config=cfg(user("ops", pw_hash=crypt_hash("ops-pw-1"), role="admin")))
-    m.commit(confirmed=True, timeout="2")
+    # long enough for the checks below on a loaded machine (an SSH login under
+    # ASan), short enough to wait for
+    m.commit(confirmed=True, timeout="6")
     assert port_accepts(port)
     ravend.connect(user="ops", password="ops-pw-1").close_session()
-    wait_until(lambda: not port_accepts(port), timeout=8, what="the rolled-back endpoint to stop listening")
+    wait_until(lambda: not port_accepts(port), timeout=14, what="the rolled-back endpoint to stop listening")
     with pytest.raises(AuthenticationError):
         ravend.connect(user="ops", password="ops-pw-1")
 
