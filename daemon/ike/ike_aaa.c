@@ -471,9 +471,8 @@ void ike_acct_start(struct ike_sess *s)
 
     if (!boot)
         boot = (uint32_t)time(NULL);
-    /* the process's start and the session's number in it (with a session arena
-     * ids carry the process's block in their high half: ike_adopt.c); an adopted
-     * session keeps the id its Start was sent with */
+    /* the process's start and the session's number (its low 32 bits, so that the
+     * id fits); an adopted session keeps the id its Start was sent with */
     snprintf(s->acct_id, sizeof(s->acct_id), "%08" PRIX32 "%08" PRIX32, boot, (uint32_t)s->id);
     if (!s->acct_list || !s->e->aaa)
         return;

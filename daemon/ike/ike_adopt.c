@@ -207,17 +207,18 @@ static bool is_any(const struct sockaddr_storage *a)
     return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr, zero, 16);
 }
 
-/* The socket the session's messages went through (the same address and port, or
- * the wildcard of its port), NULL if none is listened on any longer. */
-static struct ike_sock *find_sock(struct ike_engine *e, const struct ike_sess *s, const struct ike_persist_extra *x)
+/* The socket the adopted session's messages went through (its port kind and
+ * VRF, the same address and port or the wildcard of its port), NULL if none is
+ * listened on any longer. */
+static struct ike_sock *find_sock(struct ike_engine *e, const struct ike_sess *s)
 {
     if (e->output) /* the test seam: no sockets */
-        return &e->detached[x->natt ? 1 : 0];
+        return &e->detached[s->adopt_natt ? 1 : 0];
     for (size_t i = 0; i < e->nsocks; i++) {
         struct ike_sock *sk = e->socks[i];
 
-        if (sk->natt != x->natt || strcmp(sk->vrf, x->vrf) || sk->addr.ss_family != s->local.ss_family ||
-            ike_port_of(&sk->addr) != ike_port_of(&s->local))
+        if (sk->natt != s->adopt_natt || strcmp(sk->vrf, s->adopt_vrf) ||
+            sk->addr.ss_family != s->local.ss_family || ike_port_of(&sk->addr) != ike_port_of(&s->local))
             continue;
         if (ike_sa_equal(&sk->addr, &s->local) || is_any(&sk->addr))
             return sk;
@@ -376,13 +377,11 @@ void ike_engine_adopt_begin(struct ike_engine *e, struct ike_adopt_result *res)
  * it cannot go on. */
 static const char *adopt_check(struct ike_sess *s, bool fresh)
 {
-    struct ike_persist_extra x = {.natt = s->adopt_natt};
     bool v4 = s->have_addr4, v6 = s->have_addr6;
     const char *why;
 
     s->have_addr4 = s->have_addr6 = false; /* what is not taken back is not given back */
-    memcpy(x.vrf, s->adopt_vrf, sizeof(x.vrf));
-    s->sock = find_sock(s->e, s, &x);
+    s->sock = find_sock(s->e, s);
     if (s->adopt_why)
         return s->adopt_why;
     if (!s->sock)
