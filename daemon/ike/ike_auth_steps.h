@@ -46,7 +46,7 @@ struct ike_cp_out;
  * configuration in force and into the RADIUS answers of s->pend, so it lives
  * no longer than the run. */
 struct ike_auth_run {
-    const struct lyd_node *prof; /* the session's profile (ours) */
+    const struct ike_prof *prof; /* the session's profile (s->prof) */
     struct ike_id_pld idi;       /* the client's identity (ours) */
     const char *key;             /* our shared key (ours), or */
     struct pki_tp *sign_tp;      /* the trustpoint we sign with (ours); neither with EAP */
@@ -86,11 +86,11 @@ enum ike_auth_rc ike_auth_step_up(struct ike_sess *s, struct ike_auth_run *w);  
  * the authenticate step: the key is asked for (IKE_AUTH_WAIT, or
  * IKE_AUTH_GONE when it cannot be); the answer checks the client's AUTH, then
  * the steps go on. */
-enum ike_auth_rc ike_psk_fetch(struct ike_sess *s, const struct lyd_node *prof);
+enum ike_auth_rc ike_psk_fetch(struct ike_sess *s, const struct ike_prof *prof);
 
 /* The local authorization merged with the RADIUS answers of s->pend (S5); with
  * EAP the names come from the EAP identity through its mangler rule (S6). */
-void ike_auth_authorize(struct ike_sess *s, const struct lyd_node *prof, const struct ike_id_pld *idi,
+void ike_auth_authorize(struct ike_sess *s, const struct ike_prof *prof, const struct ike_id_pld *idi,
                         struct ike_attrs *at, char *user, char *group, size_t cap);
 
 #endif

@@ -17,6 +17,7 @@
 
 #include "daemon/aaa/aaa.h"
 #include "daemon/ike/ike_child.h"
+#include "daemon/ike/ike_conf.h"
 #include "daemon/pool/dhcp.h"
 #include "daemon/ike/ike_engine.h"
 #include "daemon/ike/ike_init.h"
@@ -84,68 +85,7 @@ enum {
     CFG_FLEXVPN_CONFIG_VERSION = 28690,
 };
 
-#define IKE_MAX_LISTEN 16
-#define IKE_MAX_FVRF 8 /* front-door VRFs IKE listens in besides the default table */
 #define IKE_MAX_SOCKS (2 * IKE_MAX_LISTEN * (1 + IKE_MAX_FVRF))
-
-/* A compiled configuration: the subtrees it came from (a private copy that the
- * exchanges read profiles from) plus what the hot path needs pre-digested and
- * the authorization policies. */
-struct ike_policy {
-    struct ike_algs algs;
-    size_t naddr;
-    struct sockaddr_storage addr[8]; /* match local-address; none = any */
-    const char *fvrf;                /* match fvrf (in the tree), NULL: none */
-};
-
-struct ike_conf {
-    struct lyd_node *tree;
-    struct sockaddr_storage listen[IKE_MAX_LISTEN];
-    size_t nlisten;
-    uint16_t port, natt_port;
-    char fvrf[IKE_MAX_FVRF][16]; /* VRF devices IKE listens in too (match fvrf) */
-    size_t nfvrf;
-    bool cookie_on;
-    uint32_t cookie_threshold;
-    uint32_t max_sa, max_half_open; /* 0 = no limit */
-    bool frag;
-    uint16_t frag_mtu;
-    uint16_t nat_keepalive; /* seconds, 0 = none */
-    struct ike_policy *policies;
-    size_t npolicies;
-    struct pool_set *pools; /* leases moved in by the engine's prepare */
-    struct pool_set *pools6;
-    struct pki_tp **tps;    /* trustpoints */
-    size_t ntps;
-    uint8_t (*certreq)[20]; /* every trustpoint's CA key hashes */
-    size_t ncertreq;
-    struct ike_authz_pol *authz; /* authorization policies, sorted by name */
-    size_t nauthz;
-};
-
-struct pki_tp;
-/* The trustpoint named @name, NULL if none. */
-struct pki_tp *ike_conf_tp(const struct ike_conf *c, const char *name);
-
-struct ike_conf *ike_conf_build(const struct ly_ctx *ctx, const struct lyd_node *tree, ike_err_fn err, void *arg);
-void ike_conf_free(struct ike_conf *c);
-/* The proposals that apply to requests received on @local in front-door VRF
- * @fvrf ("" or NULL: the default table). */
-const struct ike_algs *ike_conf_algs(const struct ike_conf *c, const struct sockaddr_storage *local,
-                                     const char *fvrf);
-/* Whether a match fvrf value @want (NULL: absent) accepts VRF @fvrf. */
-bool ike_conf_fvrf_matches(const char *want, const char *fvrf);
-/* Encryption/integrity bits of an algorithm identity name (without prefix); 0 if
- * not implemented. */
-uint32_t ike_conf_encr_bit(const char *name);
-uint32_t ike_conf_integ_bit(const char *name);
-/* The IANA number of a DH group identity name, 0 if not implemented. */
-uint16_t ike_conf_group_id(const char *name);
-
-/* Reading the configuration copy: the value of the leaf at @path under @n. */
-const char *ike_leaf(const struct lyd_node *n, const char *path);
-/* The list entry /raven-vpn:@list[name='@name'] (a top-level path), NULL if absent. */
-const struct lyd_node *ike_find(const struct lyd_node *tree, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 struct ike_sock {
     int fd;
@@ -324,6 +264,11 @@ struct ike_sess {
     time_t created, established, last_rx;
     struct event *ev_retx, *ev_live, *ev_life, *ev_ikelife, *ev_ikerekey, *ev_ka;
     struct ike_engine *e;
+    /* the configuration generation it is negotiated under (a reference, taken
+     * at IKE_SA_INIT or adoption, dropped when it is freed; ike_conf.h) and
+     * its profile there (NULL until IKE_AUTH chose one) */
+    struct ike_conf *gen;
+    const struct ike_prof *prof;
     UT_hash_handle hh_r;  /* by spi_r */
     UT_hash_handle hh_i;  /* half-open: by spi_i and peer */
     UT_hash_handle hh_id; /* by session id */
@@ -547,7 +492,6 @@ enum { ID_IPV4 = 1, ID_FQDN = 2, ID_RFC822 = 3, ID_IPV6 = 5, ID_DER_DN = 9, ID_K
 #define ID_EAP 256
 
 /* ike_authz.c: profile selection, keys, local authorization */
-#define IKE_MAX_ATTR_LIST 10
 struct ike_attrs {
     const char *pool, *pool6, *banner, *def_domain, *cfg_url, *cfg_version;
     uint8_t dns6[2][16];
@@ -581,66 +525,29 @@ struct ike_attrs {
     int nroute_ifaces;
     bool route_iface_inside; /* RADIUS route-set=interface: the inside interface */
 };
-/* An authorization policy (ikev2/authorization-policy) compiled at prepare:
- * everything ike_authorize merges from it, so that no exchange walks the tree.
- * Immutable once built; its strings point into the conf's tree copy (c->tree),
- * which lives as long as the conf. Unset: NULL or 0, -1 for the booleans,
- * UINT32_MAX for flow_limit. */
-struct ike_authz_pol {
-    const char *name;
-    const char *pool, *pool6, *banner, *def_domain, *cfg_url, *cfg_version, *dhcp_server, *dhcp_giaddr;
-    uint8_t dns6[2][16];
-    int ndns6;
-    bool has_netmask;
-    uint32_t netmask;
-    uint32_t dns[2], wins[2];
-    int ndns, nwins;
-    /* route set remote, then the permits of route set access-list ipv4, ipv6
-     * and ipv6-subnet-acl: each prefix once, at most IKE_MAX_TS */
-    struct ike_ts_pld subnets;
-    const char *split_dns[IKE_MAX_ATTR_LIST], *backup[IKE_MAX_ATTR_LIST];
-    int nsplit_dns, nbackup;
-    int pfs, include_local_lan, smartcard;
-    uint32_t session_lifetime, flow_limit, dhcp_timeout;
-    uint16_t mtu, tcp_mss; /* from its aaa-attribute-list */
-    bool route_accept, route_connected;
-    uint32_t route_tag;
-    uint8_t route_distance;
-    const char *route_ifaces[IKE_MAX_ATTR_LIST];
-    int nroute_ifaces;
-};
-/* ike_authz_conf.c: compiles every authorization policy of c->tree into
- * c->authz (false, with @err called, when one cannot be: too many split
- * subnets); the policy named @name, NULL if none. */
-bool ike_authz_compile(struct ike_conf *c, ike_err_fn err, void *arg);
-const struct ike_authz_pol *ike_conf_authz(const struct ike_conf *c, const char *name);
-/* A split subnet (IPv4 or IPv6 prefix text) joins @ts once; the permitted
- * prefixes of access list @name of @tree (NULL: none) too. */
-void ike_authz_add_prefix(struct ike_ts_pld *ts, const char *prefix);
-void ike_authz_add_acl(const struct lyd_node *tree, const char *name, struct ike_ts_pld *ts);
 /* The RADIUS answers an authorization may use besides local policies. */
 struct ike_authz_in {
     const struct aaa_attrs *user, *group, *cached;
 };
 /* The first profile, in configuration order, whose match rules accept the client:
  * its identity, or its certificate through a certificate map, and local address. */
-const struct lyd_node *ike_select_profile(const struct ike_conf *c, const struct ike_id_pld *id,
+const struct ike_prof *ike_select_profile(const struct ike_conf *c, const struct ike_id_pld *id,
                                           const struct ike_sess *s, X509 *cert);
-/* The profile's trustpoints of a usage ("verify" or "sign"; "both" is either). */
-size_t ike_profile_tps(const struct ike_conf *c, const struct lyd_node *prof, const char *usage, struct pki_tp **out,
-                       size_t cap);
+/* The profile's trustpoints of a usage (IKE_TP_VERIFY or IKE_TP_SIGN; those of
+ * IKE_TP_BOTH are either). */
+size_t ike_profile_tps(const struct ike_prof *prof, enum ike_tp_usage usage, struct pki_tp **out, size_t cap);
 /* The pre-shared key that authenticates the client (@remote) or us, NULL if none. */
-const char *ike_psk(const struct ike_conf *c, const struct lyd_node *prof, bool remote, const struct ike_id_pld *id,
+const char *ike_psk(const struct ike_prof *prof, bool remote, const struct ike_id_pld *id,
                     const struct sockaddr_storage *peer);
 /* Local user and group authorization for authentication method @method ("psk",
  * "cert", "eap"): the merged attributes, and the policies' names in @user/@group. */
-void ike_authorize(const struct ike_conf *c, const struct lyd_node *prof, const char *method, int id_type,
+void ike_authorize(const struct ike_conf *c, const struct ike_prof *prof, const char *method, int id_type,
                    const char *id, X509_NAME *dn, const struct ike_authz_in *rad, struct ike_attrs *a, char *user,
                    char *group, size_t cap);
-/* The AAA name for authorization source @src (a user or group container of the
- * profile): its user name, else the mangled identity (S6). */
-void ike_authz_name(const struct ike_conf *c, const struct lyd_node *src, int id_type, const char *id,
-                    X509_NAME *dn, char *out, size_t cap);
+/* The AAA name for authorization source @src (a user or group source of the
+ * profile, or its keyring aaa): its user name, else the mangled identity (S6). */
+void ike_authz_name(const struct ike_authz_src *src, int id_type, const char *id, X509_NAME *dn, char *out,
+                    size_t cap);
 
 /* ike_route.c: sessions' kernel routes (protocol IKE_ROUTE_PROTO), route set
  * interface, VRF devices */
@@ -665,7 +572,7 @@ void ike_route_set_iface(const struct dp *dp, struct ike_attrs *a);
  * before the accepted subnets, for ike_route_accept_done when the first child
  * SA is not made. */
 struct ike_route_mark;
-void ike_route_plan(struct ike_sess *s, const struct lyd_node *prof, const struct ike_attrs *a,
+void ike_route_plan(struct ike_sess *s, const struct ike_prof *prof, const struct ike_attrs *a,
                     const struct ike_pld *tsi_p, struct ike_route_mark *m);
 /* A new child SA's selectors (CREATE_CHILD_SA): with route accept, the client's
  * acceptable subnets among @tsi join s->allow_i (@m remembers what was there);
@@ -706,11 +613,9 @@ void ike_auth_fail(struct ike_sess *s, uint32_t msg_id, const char *reason, cons
 void ike_auth_refused(struct ike_sess *s, const char *reason, const char *why);
 /* Our IDr, CERT and signature AUTH for the profile of @s (the first response of
  * an EAP exchange); the IDr body is kept in s->pend. False on failure. */
-bool ike_auth_build_ours(struct ike_sess *s, const struct lyd_node *prof, struct ike_builder *ib);
+bool ike_auth_build_ours(struct ike_sess *s, const struct ike_prof *prof, struct ike_builder *ib);
 /* Whether the shared key AUTH of request @req (IDi, AUTH) matches @key. */
 bool ike_auth_psk_ok(const struct ike_sess *s, const struct ike_msg *req, const uint8_t *key, size_t key_len);
-/* The profile of the session (by name, in the configuration now in force). */
-const struct lyd_node *ike_sess_profile(const struct ike_sess *s);
 
 /* ike_crl.c: revocation of client certificates */
 /* The session authenticated with @cert, whose revocation trustpoint @tp checks:
@@ -755,7 +660,7 @@ bool ike_child_install(struct ike_sess *s, struct ike_child_sa *c, const struct 
 void ike_child_remove(struct ike_sess *s, struct ike_child_sa *c);
 /* ike_childx.c: the ESP settings of the profile's IPsec profile (the virtual
  * template's, else one naming the profile; defaults without one). */
-void ike_childx_settings(struct ike_sess *s, const struct lyd_node *prof);
+void ike_childx_settings(struct ike_sess *s, const struct ike_prof *prof);
 
 /* ike_adopt.c: the session arena. A new child's SA slots there (and its keys kept
  * for the record), given to the dataplane through @in and @out; none without an

@@ -1,0 +1,347 @@
+/* The compiled configuration of the IKEv2 engine: one generation (internal to
+ * daemon/ike, like ike_eng.h).
+ *
+ * At prepare, ike_conf_build reads what the engine, its sessions and AAA use
+ * (listen addresses, limits, proposals, pools, trustpoints, profiles with their
+ * match rules, keyrings, certificate maps, name manglers, authorization
+ * policies, IPsec profiles, access lists) from the candidate tree into the
+ * structures below; apply publishes it as the engine's e->conf. Once built a
+ * generation never changes. Strings point into its private copy of the tree
+ * (c->tree), which lives as long as the generation and is only storage: no
+ * exchange reads the tree (tests/layout/check.py keeps the calls that walk a
+ * tree in the compiling files).
+ *
+ * Reference counting: the engine holds one reference on e->conf, and every
+ * session one on the generation it was negotiated under (s->gen, taken when
+ * its IKE_SA_INIT arrives, or at adoption), released when the session is
+ * freed. A commit therefore never changes what an exchange under way reads.
+ * The address book (c->pools, c->pools6) is the exception: its leases move to
+ * the new generation at prepare and the old one's sets are freed at apply
+ * (NULL afterwards), so it is always read through e->conf. */
+#ifndef RAVEN_IKE_CONF_H
+#define RAVEN_IKE_CONF_H
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "daemon/ike/ike_child.h"
+#include "daemon/ike/ike_engine.h"
+#include "daemon/ike/ike_init.h"
+#include "daemon/ike/ike_pld.h"
+
+struct lyd_node;
+struct ly_ctx;
+struct pki_tp;
+struct pool_set;
+
+#define IKE_MAX_LISTEN 16
+#define IKE_MAX_FVRF 8 /* front-door VRFs IKE listens in besides the default table */
+#define IKE_MAX_ATTR_LIST 10
+
+/* Authentication methods, as the profile's per-method settings are indexed
+ * (aaa authorization user|group eap|psk|cert, aaa accounting). */
+enum ike_method { IKE_M_PSK, IKE_M_CERT, IKE_M_EAP, IKE_M_N };
+/* The index of "psk", "cert" or "eap"; IKE_M_N for anything else. */
+enum ike_method ike_method_index(const char *name);
+
+/* An IKE policy: proposals, and where they apply. */
+struct ike_policy {
+    struct ike_algs algs;
+    size_t naddr;
+    struct sockaddr_storage addr[8]; /* match local-address; none = any */
+    const char *fvrf;                /* match fvrf (in the tree), NULL: none */
+};
+
+/* An IP prefix or address range, parsed (address family, bytes in network
+ * order). A prefix has lo = the network, hi = its last address. */
+struct ike_range {
+    uint8_t family; /* AF_INET or AF_INET6 */
+    uint8_t plen;   /* a prefix: its length; a range: 0 */
+    uint8_t lo[16], hi[16];
+};
+
+/* One rule of a profile's match identity remote. */
+enum ike_idm_kind {
+    IKE_IDM_ADDRESS,      /* address: an ID_IPV4/ID_IPV6 inside the prefix r */
+    IKE_IDM_KEY_ID,       /* key-id: equal, case-sensitive */
+    IKE_IDM_FQDN,         /* fqdn exact: equal, case-insensitive */
+    IKE_IDM_FQDN_DOMAIN,  /* fqdn domain: the domain or a name under it */
+    IKE_IDM_EMAIL,        /* email exact: equal, case-insensitive */
+    IKE_IDM_EMAIL_DOMAIN, /* email domain: the part after '@' equals it */
+};
+struct ike_idm {
+    enum ike_idm_kind kind;
+    const char *value;
+    struct ike_range r; /* IKE_IDM_ADDRESS */
+};
+
+/* A certificate map (pki certificate-map, S10): it matches when every rule of
+ * one of its entries holds. Values are lower-cased at compile time; by_attr: an
+ * "ATTR=VALUE" rule on a name field, compared with that attribute's value in
+ * each name entry (attr: the lower-cased short name, value after the '='). */
+enum ike_cm_field {
+    IKE_CMF_SUBJECT,  /* subject-name */
+    IKE_CMF_USUBJECT, /* unstructured-subject-name */
+    IKE_CMF_ISSUER,   /* issuer-name */
+    IKE_CMF_NAME,     /* name: the subject's common name */
+    IKE_CMF_SERIAL,   /* serial-number, hex */
+    IKE_CMF_ALT,      /* alt-subject-name: DNS and e-mail names, space separated */
+};
+enum ike_cm_op { IKE_CMO_EQ, IKE_CMO_NE, IKE_CMO_CO, IKE_CMO_NC };
+struct ike_cm_rule {
+    enum ike_cm_field field;
+    enum ike_cm_op op;
+    bool by_attr;
+    char attr[32];
+    char *value; /* owned, lower case */
+};
+struct ike_cm_entry {
+    struct ike_cm_rule *rules;
+    size_t nrules;
+};
+struct ike_certmap {
+    const char *name;
+    struct ike_cm_entry *entries;
+    size_t nentries;
+};
+
+/* A name mangler (ikev2 name-mangler, S6). */
+enum ike_mgl_part { IKE_MGL_NONE, IKE_MGL_ALL, IKE_MGL_DOMAIN, IKE_MGL_HOST /* fqdn hostname, email username */ };
+struct ike_mangler {
+    const char *name;
+    enum ike_mgl_part fqdn, email;
+    int dn_nid;         /* dn FIELD: its OpenSSL NID, NID_undef (0) none */
+    bool eap;           /* an eap rule is set (all, dn, prefix or suffix) */
+    char eap_prefix;    /* eap prefix delimiter, 0 none */
+    char eap_suffix;    /* eap suffix delimiter, 0 none */
+    const char *eap_dn; /* eap dn FIELD as a short name ("CN", "OU"), NULL none */
+};
+
+/* A keyring (ikev2 keyring) and its peers, in configuration order. */
+struct ike_kpeer {
+    const char *name;
+    uint8_t id_type;   /* identity: ID_IPV4/ID_IPV6 (address), ID_FQDN, ID_RFC822, ID_KEY_ID; 0 none */
+    const char *id;    /* its value as configured */
+    uint8_t id_raw[16]; /* an address identity, parsed (4 or 16 bytes) */
+    const char *hostname; /* NULL none */
+    bool has_addr;
+    struct ike_range addr; /* address (a prefix) */
+    const char *psk, *psk_local, *psk_remote; /* NULL unset */
+};
+struct ike_keyring {
+    const char *name;
+    struct ike_kpeer *peers;
+    size_t npeers;
+};
+
+/* Where a name for AAA comes from and whom to ask: a profile's aaa
+ * authorization user|group METHOD, or its keyring aaa. */
+struct ike_authz_src {
+    bool set;                       /* the container exists */
+    const char *method_list;        /* NULL none */
+    const char *username;           /* NULL none */
+    const struct ike_mangler *mangler; /* NULL none */
+    bool cached;                    /* user: cached */
+    bool override;                  /* group: override */
+    bool list_radius;               /* the list's first method (lowest sequence) is a server group */
+    bool list_local;                /* the list has a local method */
+};
+
+/* An IPsec profile (ipsec profile), or the defaults of a profile without one:
+ * what a session's child SAs are negotiated with. */
+struct ike_ipsec_prof {
+    const char *name; /* NULL: the defaults */
+    struct ike_esp_algs esp; /* every transform set's algorithms (defaults without any); esn */
+    uint32_t replay_window;  /* the profile's, else the outside dataplane interface's, else 64 */
+    uint32_t lifetime, soft_time; /* hard/soft time, seconds (soft 0: 90% of hard) */
+    uint64_t soft_bytes, hard_bytes; /* bytes */
+    uint64_t soft_packets, hard_packets; /* 0 none */
+    uint32_t idle_time;      /* 0 none */
+    uint16_t pfs_group;      /* 0 none */
+    uint32_t flow_limit;     /* UINT32_MAX unset */
+};
+
+/* A trustpoint of a profile and what it is used for. */
+enum ike_tp_usage { IKE_TP_BOTH, IKE_TP_SIGN, IKE_TP_VERIFY };
+struct ike_prof_tp {
+    struct pki_tp *tp;
+    enum ike_tp_usage usage;
+};
+
+/* An IKEv2 profile (ikev2 profile), in configuration order in c->profs. */
+struct ike_prof {
+    const char *name;
+    /* match */
+    const char *fvrf;                   /* NULL: the default table only */
+    struct ike_range *local_addrs;      /* local-address (plen = full length) */
+    size_t nlocal_addrs;
+    char (*local_ifs)[IF_NAMESIZE];     /* local-interface */
+    size_t nlocal_ifs;
+    struct ike_idm *remote;             /* identity remote */
+    size_t nremote;
+    const struct ike_certmap **maps;    /* certificate-map */
+    size_t nmaps;
+    /* identity local: type 0 = none (our address); ID_DER_DN = the certificate's subject */
+    uint8_t local_id_type;
+    const char *local_id;               /* fqdn, email, key-id, address text */
+    uint8_t local_id_raw[16];           /* address, parsed */
+    /* authentication */
+    bool local_psk, local_rsa, local_ecdsa;
+    const char *local_key;              /* authentication local pre-share key, NULL none */
+    bool remote_psk, remote_rsa, remote_ecdsa, remote_eap;
+    const char *remote_key;             /* authentication remote pre-share key, NULL none */
+    bool eap_query_identity;
+    uint16_t eap_timeout;               /* seconds (default 90) */
+    /* keys */
+    const struct ike_keyring *keyring;  /* keyring local, NULL none */
+    struct ike_authz_src keyring_aaa;   /* keyring aaa (.set) */
+    struct ike_prof_tp *tps;            /* pki trustpoint, those that exist */
+    size_t ntps;
+    /* aaa */
+    const char *eap_list;               /* aaa authentication eap, NULL none */
+    struct ike_authz_src authz_user[IKE_M_N], authz_group[IKE_M_N];
+    const char *acct_list[IKE_M_N];     /* aaa accounting, NULL none */
+    /* config-exchange */
+    bool cfg_request, cfg_set_accept, cfg_set_send;
+    /* dpd: interval 0 = none */
+    uint16_t dpd_interval, dpd_retry;
+    bool dpd_periodic;
+    uint32_t lifetime;                  /* the IKE SA's, seconds */
+    const struct ike_ipsec_prof *ipsec; /* never NULL (the defaults without one) */
+    const char *ivrf;                   /* NULL: the main table */
+};
+
+/* An access list's permitted prefixes (access-lists access-list). */
+struct ike_acl {
+    const char *name;
+    struct ike_ts_pld permits; /* each once, at most IKE_MAX_TS */
+    unsigned npermits;         /* permit entries, also those that did not fit */
+};
+
+/* An authorization policy (ikev2/authorization-policy) compiled at prepare:
+ * everything ike_authorize merges from it. Unset: NULL or 0, -1 for the
+ * booleans, UINT32_MAX for flow_limit. */
+struct ike_authz_pol {
+    const char *name;
+    const char *pool, *pool6, *banner, *def_domain, *cfg_url, *cfg_version, *dhcp_server, *dhcp_giaddr;
+    uint8_t dns6[2][16];
+    int ndns6;
+    bool has_netmask;
+    uint32_t netmask;
+    uint32_t dns[2], wins[2];
+    int ndns, nwins;
+    /* route set remote, then the permits of route set access-list ipv4, ipv6
+     * and ipv6-subnet-acl: each prefix once, at most IKE_MAX_TS */
+    struct ike_ts_pld subnets;
+    const char *split_dns[IKE_MAX_ATTR_LIST], *backup[IKE_MAX_ATTR_LIST];
+    int nsplit_dns, nbackup;
+    int pfs, include_local_lan, smartcard;
+    uint32_t session_lifetime, flow_limit, dhcp_timeout;
+    uint16_t mtu, tcp_mss; /* from its aaa-attribute-list */
+    bool route_accept, route_connected;
+    uint32_t route_tag;
+    uint8_t route_distance;
+    const char *route_ifaces[IKE_MAX_ATTR_LIST];
+    int nroute_ifaces;
+};
+
+/* One generation of compiled configuration. */
+struct ike_conf {
+    unsigned refs;       /* the engine's (while in force or pending) and sessions' */
+    uint64_t generation; /* numbered by the engine at apply, from 1 */
+    struct lyd_node *tree; /* string storage: the subtrees it was compiled from */
+    struct sockaddr_storage listen[IKE_MAX_LISTEN];
+    size_t nlisten;
+    uint16_t port, natt_port;
+    char fvrf[IKE_MAX_FVRF][16]; /* VRF devices IKE listens in too (match fvrf) */
+    size_t nfvrf;
+    bool cookie_on;
+    uint32_t cookie_threshold;
+    uint32_t max_sa, max_half_open; /* 0 = no limit */
+    bool frag;
+    uint16_t frag_mtu;
+    uint16_t nat_keepalive; /* seconds, 0 = none */
+    struct ike_policy *policies;
+    size_t npolicies;
+    struct pool_set *pools; /* the address book: see above (read through e->conf) */
+    struct pool_set *pools6;
+    struct ike_range *pool_ranges; /* every pool's addresses (IPv4 ranges, IPv6 prefixes) */
+    size_t npool_ranges;
+    struct pki_tp **tps;    /* trustpoints */
+    size_t ntps;
+    uint8_t (*certreq)[20]; /* every trustpoint's CA key hashes */
+    size_t ncertreq;
+    struct ike_authz_pol *authz; /* authorization policies, sorted by name */
+    size_t nauthz;
+    struct ike_prof *profs;  /* in configuration order */
+    size_t nprofs;
+    struct ike_keyring *keyrings; /* sorted by name (also the others below) */
+    size_t nkeyrings;
+    struct ike_certmap *certmaps;
+    size_t ncertmaps;
+    struct ike_mangler *manglers;
+    size_t nmanglers;
+    struct ike_ipsec_prof *ipsecs;
+    size_t nipsecs;
+    struct ike_ipsec_prof ipsec_default; /* a profile without an IPsec profile */
+    struct ike_acl *acls;
+    size_t nacls;
+};
+
+/* Builds a generation from @tree (refs = 1); NULL, with @err called for each
+ * problem, when the configuration cannot be used. */
+struct ike_conf *ike_conf_build(const struct ly_ctx *ctx, const struct lyd_node *tree, ike_err_fn err, void *arg);
+/* Another reference on @c (NULL: none); @c itself. */
+struct ike_conf *ike_conf_ref(struct ike_conf *c);
+/* Drops a reference; the last one frees the generation. NULL: nothing. */
+void ike_conf_unref(struct ike_conf *c);
+/* Generations alive in this process (built and not yet freed): for tests and
+ * vpn-state. */
+size_t ike_conf_alive(void);
+
+/* Lookups in a generation (NULL if none). */
+struct pki_tp *ike_conf_tp(const struct ike_conf *c, const char *name);
+const struct ike_prof *ike_conf_prof(const struct ike_conf *c, const char *name);
+const struct ike_authz_pol *ike_conf_authz(const struct ike_conf *c, const char *name);
+const struct ike_acl *ike_conf_acl(const struct ike_conf *c, const char *name);
+
+/* The proposals that apply to requests received on @local in front-door VRF
+ * @fvrf ("" or NULL: the default table). */
+const struct ike_algs *ike_conf_algs(const struct ike_conf *c, const struct sockaddr_storage *local,
+                                     const char *fvrf);
+/* Whether a match fvrf value @want (NULL: absent) accepts VRF @fvrf. */
+bool ike_conf_fvrf_matches(const char *want, const char *fvrf);
+/* Encryption/integrity bits of an algorithm identity name (without prefix); 0 if
+ * not implemented. */
+uint32_t ike_conf_encr_bit(const char *name);
+uint32_t ike_conf_integ_bit(const char *name);
+/* The IANA number of a DH group identity name, 0 if not implemented. */
+uint16_t ike_conf_group_id(const char *name);
+
+/* Compiling (the files that read the tree: ike_conf.c, ike_authz_conf.c,
+ * ike_prof_conf.c): the value of the leaf at @path under @n; the list entry
+ * /raven-vpn:@list[name='@name'] (a top-level path), NULL if absent. */
+const char *ike_leaf(const struct lyd_node *n, const char *path);
+const struct lyd_node *ike_find(const struct lyd_node *tree, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ike_authz_conf.c: compiles every authorization policy of c->tree into
+ * c->authz (false, with @err called, when one cannot be: too many split
+ * subnets). Needs c->acls. */
+bool ike_authz_compile(struct ike_conf *c, ike_err_fn err, void *arg);
+/* ike_prof_conf.c: access lists (first, the policies use them), then
+ * certificate maps, name manglers, keyrings, IPsec profiles, profiles and the
+ * pools' ranges, in that order (profiles refer to the others; trustpoints
+ * must be built). False, with @err called, when one cannot be used. */
+bool ike_acl_compile(struct ike_conf *c, ike_err_fn err, void *arg);
+bool ike_prof_compile(struct ike_conf *c, ike_err_fn err, void *arg);
+/* Frees what the two above built. */
+void ike_prof_conf_free(struct ike_conf *c);
+/* A split subnet (IPv4 or IPv6 prefix text) joins @ts once; the permitted
+ * prefixes of access list @acl (NULL: none) too. */
+void ike_authz_add_prefix(struct ike_ts_pld *ts, const char *prefix);
+void ike_authz_add_acl(const struct ike_acl *acl, struct ike_ts_pld *ts);
+
+#endif
