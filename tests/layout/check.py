@@ -16,6 +16,10 @@ Rules (each violation is printed as "path:line: what [rule]"):
             internals from the inside;
   cycle     the #include graph between the files of daemon/ike and
             daemon/session has no cycle;
+  tree      in the folders of TREE_READERS only the compiling files read a
+            libyang tree (ike_leaf, ike_find, lyd_child, LY_LIST_FOR,
+            lyd_get_value, lyd_find_*): exchanges read the compiled
+            configuration of their generation (daemon/ike/ike_conf.h);
   readme    each folder of CALLS has a README.md whose introduction (before
             its first table or section) says what the folder may call, in a
             sentence starting "May call" (or "Calls"), naming exactly the Raven
@@ -74,6 +78,13 @@ CALLS = {
 INTERNAL = {
     "daemon/ike/ike_eng.h",  # daemon/ike/README.md: "internals shared by the files below"
 }
+
+# Folders whose files may read a libyang configuration tree only in the
+# compiling files named here: everything else reads compiled structures.
+TREE_READERS = {
+    "daemon/ike": ["ike_conf.c", "ike_authz_conf.c", "ike_prof_conf.c", "ike_route_conf.c"],
+}
+TREE_CALLS = re.compile(r"\b(ike_leaf|ike_find|lyd_child|LY_LIST_FOR|lyd_get_value|lyd_find_\w+)\s*\(")
 
 # Where the rules look.
 SIZE_ROOTS = ["daemon", "dataplane", "api", "tests"]
@@ -292,6 +303,18 @@ def check_includes(report, path, incs):
                    f'"Folder map")', "calls")
 
 
+def check_tree_reads(report, path, code_lines):
+    folder = folder_of(path, TREE_READERS)
+    if folder is None or os.path.basename(path) in TREE_READERS[folder] or not path.endswith(".c"):
+        return
+    for no, ln in enumerate(code_lines, 1):
+        m = TREE_CALLS.search(ln)
+        if m:
+            report.add(path, no, f"{m.group(1)}() reads a configuration tree: only "
+                       f"{', '.join(TREE_READERS[folder])} of {folder}/ compile it; read the compiled "
+                       "configuration (daemon/ike/ike_conf.h)", "tree")
+
+
 def check_cycles(report, graph):
     """graph: path -> [(line, included path)] restricted to CYCLE_FOLDERS."""
     state = {}  # 1: on the stack, 2: done
@@ -418,6 +441,7 @@ def main():
             if n > MAX_FUNCTION_LINES:
                 report.add(path, first, f"function {name}() is {n} lines: over {MAX_FUNCTION_LINES}; "
                            "split it into named steps", "function")
+        check_tree_reads(report, path, code)
         incs = includes(root, path, text.split("\n"), directives)
         check_includes(report, path, incs)
         if folder_of(path, CYCLE_FOLDERS):

@@ -47,6 +47,7 @@ def clean_tree(root):
         "daemon/ike/ike_c.c": '#include "daemon/ike/ike_a.h"\n#include "dataplane/dp.h"\n'
                               '#include "daemon/aaa/aaa.h"\n',
         "tests/unit/test_aaa.c": '#include "daemon/aaa/aaa_int.h"\n',
+        "daemon/ike/ike_conf.c": "int f(void)\n{\n    return ike_leaf(t, 0) != 0;\n}\n",
     }
     for path, text in files.items():
         os.makedirs(os.path.join(root, os.path.dirname(path)), exist_ok=True)
@@ -96,6 +97,10 @@ CASES = [
     ("an include cycle in daemon/ike",
      lambda r: write(r, "daemon/ike/ike_b.h", '#include "daemon/ike/ike_a.h"\n'),
      "include cycle: daemon/ike/ike_a.h -> daemon/ike/ike_b.h -> daemon/ike/ike_a.h"),
+    ("an exchange file reading the configuration tree",
+     lambda r: write(r, "daemon/ike/ike_c.c", "/* ike_leaf(x) in a comment is fine */\n"
+                     "int g(void)\n{\n    return LY_LIST_FOR (a, b);\n}\n", "a"),
+     "daemon/ike/ike_c.c:7: LY_LIST_FOR() reads a configuration tree"),
     ("a README without its may-call sentence",
      lambda r: write(r, "daemon/pool/README.md", "# pool\n\nOwns pools.\n"),
      'daemon/pool/README.md: its introduction (before the first table or section) has no sentence'),
