@@ -529,12 +529,12 @@ static const struct ike_ipsec_prof *prof_ipsec(const struct ike_conf *c, const s
 
 /* ---- profiles ---- */
 
+static const char *const method_names[IKE_M_N] = {[IKE_M_PSK] = "psk", [IKE_M_CERT] = "cert", [IKE_M_EAP] = "eap"};
+
 enum ike_method ike_method_index(const char *name)
 {
-    static const char *const names[IKE_M_N] = {[IKE_M_PSK] = "psk", [IKE_M_CERT] = "cert", [IKE_M_EAP] = "eap"};
-
     for (int i = 0; name && i < IKE_M_N; i++) {
-        if (!strcmp(names[i], name))
+        if (!strcmp(method_names[i], name))
             return (enum ike_method)i;
     }
     return IKE_M_N;
@@ -678,18 +678,17 @@ static bool prof_auth(const struct ike_conf *c, const struct lyd_node *p, struct
 /* aaa, config-exchange, dpd, lifetime, the IPsec profile and ivrf. */
 static void prof_session(const struct ike_conf *c, const struct lyd_node *p, struct ike_prof *pr)
 {
-    static const char *const methods[IKE_M_N] = {[IKE_M_PSK] = "psk", [IKE_M_CERT] = "cert", [IKE_M_EAP] = "eap"};
     const char *v;
 
     pr->eap_list = ike_leaf(p, "aaa/authentication/eap");
     for (int i = 0; i < IKE_M_N; i++) {
         char path[64];
 
-        snprintf(path, sizeof(path), "aaa/authorization/user/%s", methods[i]);
+        snprintf(path, sizeof(path), "aaa/authorization/user/%s", method_names[i]);
         authz_src(c, ike_find(p, "%s", path), &pr->authz_user[i]);
-        snprintf(path, sizeof(path), "aaa/authorization/group/%s", methods[i]);
+        snprintf(path, sizeof(path), "aaa/authorization/group/%s", method_names[i]);
         authz_src(c, ike_find(p, "%s", path), &pr->authz_group[i]);
-        snprintf(path, sizeof(path), "aaa/accounting/%s", methods[i]);
+        snprintf(path, sizeof(path), "aaa/accounting/%s", method_names[i]);
         pr->acct_list[i] = ike_leaf(p, path);
     }
     pr->cfg_request = not_false(ike_leaf(p, "config-exchange/request"));

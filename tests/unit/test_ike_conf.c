@@ -292,8 +292,12 @@ static void test_profiles(void **state)
     assert_string_equal(g->username, "staff");
     assert_string_equal(g->method_list, "rad-list");
     assert_null(g->mangler);
-    assert_false(rw->authz_user[IKE_M_CERT].set || rw->authz_user[IKE_M_EAP].set ||
-                 rw->authz_group[IKE_M_CERT].set || rw->authz_group[IKE_M_EAP].set);
+    /* presence containers: absent; user eap (not a presence container, libyang
+     * may add it empty) asks no list */
+    assert_false(rw->authz_user[IKE_M_CERT].set || rw->authz_group[IKE_M_CERT].set ||
+                 rw->authz_group[IKE_M_EAP].set);
+    assert_null(rw->authz_user[IKE_M_EAP].method_list);
+    assert_null(rw->authz_user[IKE_M_EAP].mangler);
     assert_string_equal(rw->acct_list[IKE_M_PSK], "acct");
     assert_null(rw->acct_list[IKE_M_EAP]);
     assert_false(rw->cfg_request);
@@ -319,7 +323,8 @@ static void test_profiles(void **state)
     assert_string_equal(cp->keyring_aaa.method_list, "rad-list");
     assert_string_equal(cp->keyring_aaa.mangler->name, "m2");
     assert_true(cp->authz_user[IKE_M_CERT].set);
-    assert_false(cp->authz_user[IKE_M_PSK].set);
+    assert_null(cp->authz_user[IKE_M_PSK].method_list); /* at most an empty container */
+    assert_false(cp->authz_group[IKE_M_PSK].set);
     assert_true(cp->cfg_request && cp->cfg_set_accept && cp->cfg_set_send);
     assert_int_equal(cp->dpd_interval, 0);
     assert_false(cp->dpd_periodic);
@@ -441,6 +446,7 @@ static void test_referenced(void **state)
     assert_int_equal(e->conf->manglers[0].eap_prefix, '@');
     assert_int_equal(e->conf->manglers[1].fqdn, IKE_MGL_DOMAIN);
     assert_int_equal(e->conf->manglers[1].eap_suffix, '@');
+    assert_non_null(e->conf->manglers[2].eap_dn);
     assert_string_equal(e->conf->manglers[2].eap_dn, "OU");
 
     /* permits each once, counted each */
