@@ -273,7 +273,8 @@ static void child_sa(struct ike_sess *s, const struct ike_sa_pld *sa, const uint
             respond_notify(s, msg_id, N_NO_PROPOSAL_CHOSEN, NULL, 0);
         return;
     }
-    if (ke && !s->pfs_group && (ke->group >= 32 || !(ike_conf_algs(s->gen, &s->local, s->fvrf)->groups & (1u << ke->group)))) {
+    if (ke && !s->pfs_group &&
+        (ke->group >= 32 || !(ike_conf_algs(s->gen, &s->local, s->fvrf)->groups & (1u << ke->group)))) {
         respond_notify(s, msg_id, N_NO_PROPOSAL_CHOSEN, NULL, 0);
         return;
     }
