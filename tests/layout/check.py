@@ -16,6 +16,10 @@ Rules (each violation is printed as "path:line: what [rule]"):
             internals from the inside;
   cycle     the #include graph between the files of daemon/ike and
             daemon/session has no cycle;
+  tree      in daemon/ike only the files that compile a configuration
+            (TREE_READERS) walk a libyang tree (ike_leaf, ike_find, lyd_child,
+            LY_LIST_FOR, lyd_get_value, lyd_find_*): exchanges read the
+            compiled generation (daemon/ike/ike_conf.h), never a tree;
   readme    each folder of CALLS has a README.md whose introduction (before
             its first table or section) says what the folder may call, in a
             sentence starting "May call" (or "Calls"), naming exactly the Raven
@@ -34,6 +38,11 @@ SPDX-License-Identifier: BSD-2-Clause
 import os
 import re
 import sys
+
+# The files of daemon/ike that may read a configuration tree (rule tree).
+TREE_READERS = {"daemon/ike/ike_conf.c", "daemon/ike/ike_authz_conf.c", "daemon/ike/ike_prof_conf.c",
+                "daemon/ike/ike_route_conf.c"}
+TREE_CALL_RE = re.compile(r"\b(ike_leaf|ike_find|lyd_child|LY_LIST_FOR|lyd_get_value|lyd_find_\w+)\s*\(")
 
 MAX_FILE_LINES = 1000
 MAX_FUNCTION_LINES = 150
@@ -418,6 +427,10 @@ def main():
             if n > MAX_FUNCTION_LINES:
                 report.add(path, first, f"function {name}() is {n} lines: over {MAX_FUNCTION_LINES}; "
                            "split it into named steps", "function")
+        if path.startswith("daemon/ike/") and path.endswith(".c") and path not in TREE_READERS:
+            for no, m in ((no, m) for no, ln in enumerate(code, 1) for m in TREE_CALL_RE.finditer(ln)):
+                report.add(path, no, f"{m.group(1)}() reads a configuration tree: exchanges read the compiled "
+                           "generation (daemon/ike/ike_conf.h); compile what they need in ike_*_conf.c", "tree")
         incs = includes(root, path, text.split("\n"), directives)
         check_includes(report, path, incs)
         if folder_of(path, CYCLE_FOLDERS):

@@ -93,6 +93,9 @@ CASES = [
      lambda r: os.makedirs(os.path.join(r, "tests/support"), exist_ok=True)
      or write(r, "tests/support/t.c", '#include "daemon/aaa/aaa_int.h"\n'),
      "tests/support/t.c:1: includes \"daemon/aaa/aaa_int.h\""),
+    ("an exchange of daemon/ike reading a configuration tree",
+     lambda r: write(r, "daemon/ike/ike_c.c", "int f(void *p)\n{\n    return ike_leaf(p, \"x\") != 0;\n}\n", "a"),
+     "daemon/ike/ike_c.c:6: ike_leaf() reads a configuration tree"),
     ("an include cycle in daemon/ike",
      lambda r: write(r, "daemon/ike/ike_b.h", '#include "daemon/ike/ike_a.h"\n'),
      "include cycle: daemon/ike/ike_a.h -> daemon/ike/ike_b.h -> daemon/ike/ike_a.h"),
