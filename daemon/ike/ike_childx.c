@@ -129,8 +129,8 @@ void ike_child_remove(struct ike_sess *s, struct ike_child_sa *c)
 }
 
 /* The ESP settings of the profile's IPsec profile (the virtual template's, else
- * one naming this IKEv2 profile; the defaults when there is none), compiled in
- * the session's generation. A value left 0 there (unset) takes its default. */
+ * one naming this IKEv2 profile; the defaults when there is none), as its
+ * generation compiled them (ike_conf.h: defaults and derived limits included). */
 void ike_childx_settings(struct ike_sess *s, const struct ike_prof *prof)
 {
     const struct ike_ipsec_prof *ip = prof->ipsec;
@@ -138,28 +138,14 @@ void ike_childx_settings(struct ike_sess *s, const struct ike_prof *prof)
     if (ip->name)
         s->ipsec_profile = strdup(ip->name);
     s->esp = ip->esp;
-    if (!s->esp.encr) {
-        s->esp.encr = IKE_EB_AES_GCM_128 | IKE_EB_AES_GCM_256 | IKE_EB_AES_CBC_128 | IKE_EB_AES_CBC_256 |
-                      IKE_EB_CHACHA20_POLY1305;
-        s->esp.integ = 1u << IKE_INTEG_HMAC_SHA2_256_128 | 1u << IKE_INTEG_HMAC_SHA1_96 |
-                       1u << IKE_INTEG_HMAC_SHA2_384_192 | 1u << IKE_INTEG_HMAC_SHA2_512_256;
-    }
-    /* the profile's replay window, else the outside dataplane interface's, else 64 */
     s->replay_window = ip->replay_window;
-    /* the hard volume limit: the dataplane carries nothing past it (RFC 4301
-     * 4.4.2.1); rekey by volume at the soft limit, else at 90 % of the hard one */
-    s->child_hard_bytes = ip->hard_bytes ? ip->hard_bytes : 4608000ULL * 1024;
-    s->child_soft_bytes = ip->soft_bytes ? ip->soft_bytes : s->child_hard_bytes / 10 * 9;
+    s->child_soft_bytes = ip->soft_bytes;
+    s->child_hard_bytes = ip->hard_bytes; /* the dataplane carries nothing past it (RFC 4301 4.4.2.1) */
     s->idle_time = ip->idle_time;
     s->child_hard_packets = ip->hard_packets;
-    /* by default 90 % of the hard one, and always below it (a hard limit under 10
-     * packets still leaves the rekey one packet to start; a hard limit of 1 none) */
-    s->child_soft_packets = ip->soft_packets ? ip->soft_packets
-                            : s->child_hard_packets > 1
-                                ? s->child_hard_packets - (s->child_hard_packets >= 10 ? s->child_hard_packets / 10 : 1)
-                                : 0;
+    s->child_soft_packets = ip->soft_packets;
     s->pfs_group = ip->pfs_group;
-    s->child_lifetime = ip->lifetime ? ip->lifetime : 3600;
+    s->child_lifetime = ip->lifetime;
     if (ip->soft_time)
         s->child_soft = ip->soft_time;
     if (ip->flow_limit != UINT32_MAX)
