@@ -1,9 +1,9 @@
 /* Who the client is and what it may have (SPEC S2, S5-S7, S10): profile selection
  * by identity, local address and certificate map, the pre-shared keys of the
  * profile or its keyring, and local authorization with its merge rules and name
- * manglers. Authorization policies come compiled (ike_authz_conf.c); profiles,
- * keyrings, certificate maps, manglers and method lists are read from the
- * configuration copy of the engine; see ike_eng.h. */
+ * manglers. Everything comes compiled in the session's generation (ike_conf.h:
+ * profiles, keyrings, certificate maps and manglers in ike_prof_conf.c,
+ * authorization policies in ike_authz_conf.c); nothing here reads the tree. */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <net/if.h>
@@ -20,36 +20,23 @@
 #include "daemon/pki/pki.h"
 #include "daemon/base/poison.h"
 
-#define V "/raven-vpn:"
-
 /* ---- profile selection ---- */
 
-static bool prefix_match(const char *prefix, const struct ike_id_pld *id)
+/* Whether address @a of @len bytes (4: IPv4, 16: IPv6) is inside range @r. */
+static bool range_has(const struct ike_range *r, const uint8_t *a, size_t len)
 {
-    char a[64];
-    const char *slash = strchr(prefix, '/');
-    unsigned len, bytes;
-    uint8_t net[16];
-    int fam;
+    if (!r->family || (r->family == AF_INET ? 4u : 16u) != len)
+        return false;
+    return memcmp(r->lo, a, len) <= 0 && memcmp(a, r->hi, len) <= 0;
+}
 
-    if (!slash || (size_t)(slash - prefix) >= sizeof(a))
+/* Whether an address identity (ID_IPV4 or ID_IPV6 of the right length) is
+ * inside @r. */
+static bool id_in_range(const struct ike_range *r, const struct ike_id_pld *id)
+{
+    if (!(id->type == ID_IPV4 && id->len == 4) && !(id->type == ID_IPV6 && id->len == 16))
         return false;
-    memcpy(a, prefix, (size_t)(slash - prefix));
-    a[slash - prefix] = 0;
-    len = (unsigned)atoi(slash + 1);
-    fam = strchr(a, ':') ? AF_INET6 : AF_INET;
-    if ((fam == AF_INET && (id->type != ID_IPV4 || id->len != 4)) ||
-        (fam == AF_INET6 && (id->type != ID_IPV6 || id->len != 16)) || inet_pton(fam, a, net) != 1)
-        return false;
-    bytes = len / 8;
-    if (memcmp(net, id->data, bytes))
-        return false;
-    if (len % 8) {
-        uint8_t m = (uint8_t)(0xff << (8 - len % 8));
-        if ((net[bytes] & m) != (id->data[bytes] & m))
-            return false;
-    }
-    return true;
+    return range_has(r, id->data, id->len);
 }
 
 static bool domain_match(const char *name, size_t nlen, const char *domain)
@@ -68,68 +55,65 @@ static bool id_equals(const struct ike_id_pld *id, const char *v, bool nocase)
     return id->len == l && (nocase ? !strncasecmp((const char *)id->data, v, l) : !memcmp(id->data, v, l));
 }
 
-/* Whether @prof's "match identity remote" accepts the client's identity. */
-static bool remote_matches(const struct lyd_node *prof, const struct ike_id_pld *id)
+static bool idm_matches(const struct ike_idm *m, const struct ike_id_pld *id)
 {
-    const struct lyd_node *rem = ike_find(prof, "match/identity/remote"), *c, *g;
+    const char *at;
+    size_t dl;
 
-    if (!rem)
-        return false;
-    LY_LIST_FOR(lyd_child(rem), c) {
-        const char *n = c->schema->name;
+    switch (m->kind) {
+    case IKE_IDM_ADDRESS:
+        return id_in_range(&m->r, id);
+    case IKE_IDM_KEY_ID:
+        return id->type == ID_KEY_ID && id_equals(id, m->value, false);
+    case IKE_IDM_FQDN:
+        return id->type == ID_FQDN && id_equals(id, m->value, true);
+    case IKE_IDM_FQDN_DOMAIN:
+        return id->type == ID_FQDN && domain_match((const char *)id->data, id->len, m->value);
+    case IKE_IDM_EMAIL:
+        return id->type == ID_RFC822 && id_equals(id, m->value, true);
+    case IKE_IDM_EMAIL_DOMAIN:
+        at = id->type == ID_RFC822 ? memchr(id->data, '@', id->len) : NULL;
+        dl = strlen(m->value);
+        return at && dl == id->len - (size_t)(at + 1 - (const char *)id->data) && !strncasecmp(at + 1, m->value, dl);
+    }
+    return false;
+}
 
-        if (!strcmp(n, "address") && prefix_match(lyd_get_value(c), id))
+/* Whether @prof's "match identity remote" accepts the client's identity. */
+static bool remote_matches(const struct ike_prof *prof, const struct ike_id_pld *id)
+{
+    for (size_t i = 0; i < prof->nremote; i++) {
+        if (idm_matches(&prof->remote[i], id))
             return true;
-        if (!strcmp(n, "key-id") && id->type == ID_KEY_ID && id_equals(id, lyd_get_value(c), false))
-            return true;
-        if (!strcmp(n, "fqdn") && id->type == ID_FQDN) {
-            LY_LIST_FOR(lyd_child(c), g) {
-                if (!strcmp(g->schema->name, "exact") && id_equals(id, lyd_get_value(g), true))
-                    return true;
-                if (!strcmp(g->schema->name, "domain") &&
-                    domain_match((const char *)id->data, id->len, lyd_get_value(g)))
-                    return true;
-            }
-        }
-        if (!strcmp(n, "email") && id->type == ID_RFC822) {
-            const char *at = memchr(id->data, '@', id->len);
-
-            LY_LIST_FOR(lyd_child(c), g) {
-                if (!strcmp(g->schema->name, "exact") && id_equals(id, lyd_get_value(g), true))
-                    return true;
-                if (!strcmp(g->schema->name, "domain") && at &&
-                    strlen(lyd_get_value(g)) == id->len - (size_t)(at + 1 - (const char *)id->data) &&
-                    !strncasecmp(at + 1, lyd_get_value(g), strlen(lyd_get_value(g))))
-                    return true;
-            }
-        }
     }
     return false;
 }
 
 /* match local-address, local-interface (the interface the IKE_SA_INIT request
  * arrived on, from IP_PKTINFO) and fvrf (the VRF of the socket it arrived on). */
-static bool local_matches(const struct lyd_node *prof, const struct ike_sess *s)
+static bool local_matches(const struct ike_prof *prof, const struct ike_sess *s)
 {
-    const struct lyd_node *m = ike_find(prof, "match"), *c;
-    bool any_addr = false, addr = false, any_if = false, ifc = false;
-    char a[INET6_ADDRSTRLEN], ifname[IF_NAMESIZE] = "";
+    bool addr = !prof->nlocal_addrs, ifc = !prof->nlocal_ifs;
+    char ifname[IF_NAMESIZE] = "";
+    const uint8_t *a = NULL;
+    size_t alen = 0;
 
-    ike_addr_str(&s->local, a, sizeof(a));
-    if (s->rx_ifindex > 0 && !if_indextoname((unsigned)s->rx_ifindex, ifname))
-        ifname[0] = 0;
-    if (!ike_conf_fvrf_matches(m ? ike_leaf(m, "fvrf") : NULL, s->fvrf))
+    if (!ike_conf_fvrf_matches(prof->fvrf, s->fvrf))
         return false;
-    LY_LIST_FOR(m ? lyd_child(m) : NULL, c) {
-        if (!strcmp(c->schema->name, "local-address")) {
-            any_addr = true;
-            addr = addr || !strcmp(lyd_get_value(c), a);
-        } else if (!strcmp(c->schema->name, "local-interface")) {
-            any_if = true;
-            ifc = ifc || (ifname[0] && !strcmp(lyd_get_value(c), ifname));
-        }
+    if (s->local.ss_family == AF_INET) {
+        a = (const uint8_t *)&((const struct sockaddr_in *)&s->local)->sin_addr;
+        alen = 4;
+    } else if (s->local.ss_family == AF_INET6) {
+        a = (const uint8_t *)&((const struct sockaddr_in6 *)&s->local)->sin6_addr;
+        alen = 16;
     }
-    return (!any_addr || addr) && (!any_if || ifc);
+    for (size_t i = 0; a && !addr && i < prof->nlocal_addrs; i++)
+        addr = range_has(&prof->local_addrs[i], a, alen);
+    if (!ifc && s->rx_ifindex > 0 && !if_indextoname((unsigned)s->rx_ifindex, ifname))
+        ifname[0] = 0;
+    for (size_t i = 0; ifname[0] && !ifc && i < prof->nlocal_ifs; i++)
+        ifc = !strcmp(prof->local_ifs[i], ifname);
+    return addr && ifc;
 }
 
 static void lower(char *p)
@@ -141,30 +125,29 @@ static void lower(char *p)
 /* A certificate field as lower-case text for certificate map rules: names in
  * RFC 2253 form (escaped, UTF-8 kept), the serial number in hex, the DNS and
  * e-mail subjectAltNames separated by spaces. */
-static void cert_field(X509 *cert, const char *field, char *out, size_t cap)
+static void cert_field(X509 *cert, enum ike_cm_field field, char *out, size_t cap)
 {
     out[0] = 0;
-    if (!strcmp(field, "subject-name") || !strcmp(field, "unstructured-subject-name") ||
-        !strcmp(field, "issuer-name")) {
+    if (field == IKE_CMF_SUBJECT || field == IKE_CMF_USUBJECT || field == IKE_CMF_ISSUER) {
         BIO *b = BIO_new(BIO_s_mem());
         int n;
 
-        if (b && X509_NAME_print_ex(b, strcmp(field, "issuer-name") ? X509_get_subject_name(cert) :
-                                                                      X509_get_issuer_name(cert),
+        if (b && X509_NAME_print_ex(b, field != IKE_CMF_ISSUER ? X509_get_subject_name(cert) :
+                                                                 X509_get_issuer_name(cert),
                                     0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0 &&
             (n = BIO_read(b, out, (int)cap - 1)) > 0)
             out[n] = 0;
         BIO_free(b);
-    } else if (!strcmp(field, "name")) {
+    } else if (field == IKE_CMF_NAME) {
         X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, out, (int)cap);
-    } else if (!strcmp(field, "serial-number")) {
+    } else if (field == IKE_CMF_SERIAL) {
         BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
         char *hex = bn ? BN_bn2hex(bn) : NULL;
 
         snprintf(out, cap, "%s", hex ? hex : "");
         OPENSSL_free(hex);
         BN_free(bn);
-    } else if (!strcmp(field, "alt-subject-name")) {
+    } else if (field == IKE_CMF_ALT) {
         GENERAL_NAMES *gens = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
         size_t off = 0;
 
@@ -184,22 +167,13 @@ static void cert_field(X509 *cert, const char *field, char *out, size_t cap)
 
 /* A rule "ATTR=VALUE" on a subject or issuer name compares with the value of that
  * attribute in each name entry (eq: equal, co: contains), so that no value can
- * pose as another attribute; other rules compare with the whole field's text. */
-static bool name_rule(X509 *cert, const char *field, bool eq, const char *want)
+ * pose as another attribute. */
+static bool name_rule(X509 *cert, const struct ike_cm_rule *r, bool eq)
 {
-    X509_NAME *nm = strcmp(field, "issuer-name") ? X509_get_subject_name(cert) : X509_get_issuer_name(cert);
-    const char *sep = strchr(want, '=');
-    char attr[32];
-    size_t al;
+    X509_NAME *nm = r->field != IKE_CMF_ISSUER ? X509_get_subject_name(cert) : X509_get_issuer_name(cert);
 
-    if (!sep || (al = (size_t)(sep - want)) >= sizeof(attr))
-        return false;
-    memcpy(attr, want, al);
-    attr[al] = 0;
-    while (al && attr[al - 1] == ' ')
-        attr[--al] = 0;
-    for (sep++; *sep == ' '; sep++)
-        ;
+    if (!r->attr[0])
+        return false; /* none (too long): no entry has it */
     for (int i = 0; i < X509_NAME_entry_count(nm); i++) {
         const X509_NAME_ENTRY *en = X509_NAME_get_entry(nm, i);
         char sn[32], val[256];
@@ -214,57 +188,48 @@ static bool name_rule(X509 *cert, const char *field, bool eq, const char *want)
         snprintf(val, sizeof(val), "%.*s", n, utf8);
         OPENSSL_free(utf8);
         lower(val);
-        if (!strcmp(sn, attr) && (eq ? !strcmp(val, sep) : strstr(val, sep) != NULL))
+        if (!strcmp(sn, r->attr) && (eq ? !strcmp(val, r->value) : strstr(val, r->value) != NULL))
             return true;
     }
     return false;
 }
 
-/* A certificate map (S10) matches when all rules of one of its entries do:
- * eq/ne compare, co/nc look for the value in the field, case-insensitive. */
-static bool cert_map_matches(const struct ike_conf *c, const char *map, X509 *cert)
+/* eq/ne compare, co/nc look for the value in the field, case-insensitive
+ * (the values are lower-cased when compiled). */
+static bool rule_holds(X509 *cert, const struct ike_cm_rule *r)
 {
-    const struct lyd_node *m = ike_find(c->tree, V "pki/certificate-map[name='%s']", map), *en, *r;
+    bool eq = r->op == IKE_CMO_EQ || r->op == IKE_CMO_NE, has;
 
-    LY_LIST_FOR(m ? lyd_child(m) : NULL, en) {
-        bool all = true, any = false;
+    if (r->by_attr) {
+        has = name_rule(cert, r, eq);
+    } else {
+        char text[512];
 
-        if (strcmp(en->schema->name, "entry"))
-            continue;
-        LY_LIST_FOR(lyd_child(en), r) {
-            char text[512], want[256];
-            const char *op = ike_leaf(r, "operator"), *val = ike_leaf(r, "value"), *field = ike_leaf(r, "field");
-            bool eq, has;
+        cert_field(cert, r->field, text, sizeof(text));
+        has = eq ? !strcmp(text, r->value) : strstr(text, r->value) != NULL;
+    }
+    return r->op == IKE_CMO_NE || r->op == IKE_CMO_NC ? !has : has;
+}
 
-            if (strcmp(r->schema->name, "rule") || !op || !val || !field)
-                continue;
-            any = true;
-            eq = !strcmp(op, "eq") || !strcmp(op, "ne");
-            snprintf(want, sizeof(want), "%s", val);
-            lower(want);
-            if (strchr(want, '=') && (!strcmp(field, "subject-name") || !strcmp(field, "issuer-name") ||
-                                      !strcmp(field, "unstructured-subject-name"))) {
-                has = name_rule(cert, field, eq, want);
-            } else {
-                cert_field(cert, field, text, sizeof(text));
-                has = eq ? !strcmp(text, want) : strstr(text, want) != NULL;
-            }
-            if (!strcmp(op, "ne") || !strcmp(op, "nc"))
-                has = !has;
-            all = all && has;
-        }
-        if (any && all)
+/* A certificate map (S10) matches when all rules of one of its entries do. */
+static bool cert_map_matches(const struct ike_certmap *m, X509 *cert)
+{
+    for (size_t i = 0; i < m->nentries; i++) {
+        const struct ike_cm_entry *en = &m->entries[i];
+        bool all = en->nrules > 0;
+
+        for (size_t j = 0; all && j < en->nrules; j++)
+            all = rule_holds(cert, &en->rules[j]);
+        if (all)
             return true;
     }
     return false;
 }
 
-static bool cert_maps_match(const struct ike_conf *c, const struct lyd_node *prof, X509 *cert)
+static bool cert_maps_match(const struct ike_prof *prof, X509 *cert)
 {
-    const struct lyd_node *m = ike_find(prof, "match"), *ch;
-
-    LY_LIST_FOR(m && cert ? lyd_child(m) : NULL, ch) {
-        if (!strcmp(ch->schema->name, "certificate-map") && cert_map_matches(c, lyd_get_value(ch), cert))
+    for (size_t i = 0; cert && i < prof->nmaps; i++) {
+        if (cert_map_matches(prof->maps[i], cert))
             return true;
     }
     return false;
@@ -272,37 +237,26 @@ static bool cert_maps_match(const struct ike_conf *c, const struct lyd_node *pro
 
 /* The first profile, in configuration order, whose match rules accept the client:
  * its identity, or its certificate through a certificate map. */
-const struct lyd_node *ike_select_profile(const struct ike_conf *c, const struct ike_id_pld *id,
+const struct ike_prof *ike_select_profile(const struct ike_conf *c, const struct ike_id_pld *id,
                                           const struct ike_sess *s, X509 *cert)
 {
-    const struct lyd_node *top = ike_find(c->tree, V "ikev2"), *p;
+    for (size_t i = 0; c && i < c->nprofs; i++) {
+        const struct ike_prof *p = &c->profs[i];
 
-    /* the list in configuration order, walked directly: an XPath search per
-     * IKE_AUTH would cost more than the rest of the lookups together */
-    LY_LIST_FOR(top ? lyd_child(top) : NULL, p) {
-        if (!strcmp(p->schema->name, "profile") && local_matches(p, s) &&
-            (remote_matches(p, id) || cert_maps_match(c, p, cert)))
+        if (local_matches(p, s) && (remote_matches(p, id) || cert_maps_match(p, cert)))
             return p;
     }
     return NULL;
 }
 
 /* The profile's trustpoints of a usage (verify or sign; "both" is either). */
-size_t ike_profile_tps(const struct ike_conf *c, const struct lyd_node *prof, const char *usage, struct pki_tp **out,
-                       size_t cap)
+size_t ike_profile_tps(const struct ike_prof *prof, enum ike_tp_usage usage, struct pki_tp **out, size_t cap)
 {
-    const struct lyd_node *pk = ike_find(prof, "pki"), *t;
     size_t n = 0;
 
-    LY_LIST_FOR(pk ? lyd_child(pk) : NULL, t) {
-        const char *u = ike_leaf(t, "usage");
-        struct pki_tp *tp;
-
-        if (strcmp(t->schema->name, "trustpoint") || (u && strcmp(u, "both") && strcmp(u, usage)))
-            continue;
-        tp = ike_conf_tp(c, ike_leaf(t, "name"));
-        if (tp && n < cap)
-            out[n++] = tp;
+    for (size_t i = 0; prof && i < prof->ntps && n < cap; i++) {
+        if (prof->tps[i].usage == IKE_TP_BOTH || prof->tps[i].usage == usage)
+            out[n++] = prof->tps[i].tp;
     }
     return n;
 }
@@ -310,43 +264,29 @@ size_t ike_profile_tps(const struct ike_conf *c, const struct lyd_node *prof, co
 /* ---- keys ---- */
 
 /* The keyring peer for the client: by identity, then host name, then address. */
-static const struct lyd_node *keyring_peer(const struct ike_conf *c, const struct lyd_node *prof,
-                                           const struct ike_id_pld *id, const struct sockaddr_storage *peer)
+static const struct ike_kpeer *keyring_peer(const struct ike_keyring *ring, const struct ike_id_pld *id,
+                                            const struct sockaddr_storage *peer)
 {
-    const char *kr = ike_leaf(prof, "keyring/local");
-    const struct lyd_node *ring = kr ? ike_find(c->tree, V "ikev2/keyring[name='%s']", kr) : NULL, *p;
-    const struct lyd_node *by_host = NULL, *by_addr = NULL;
-    struct ike_id_pld pid = {0};
-    uint8_t praw[16];
+    const struct ike_kpeer *by_host = NULL, *by_addr = NULL;
+    const uint8_t *pa = peer->ss_family == AF_INET ? (const uint8_t *)&((const struct sockaddr_in *)peer)->sin_addr
+                                                    : (const uint8_t *)&((const struct sockaddr_in6 *)peer)->sin6_addr;
+    size_t plen = peer->ss_family == AF_INET ? 4 : 16;
 
-    if (!ring)
-        return NULL;
-    pid.type = peer->ss_family == AF_INET ? ID_IPV4 : ID_IPV6;
-    pid.len = peer->ss_family == AF_INET ? 4 : 16;
-    memcpy(praw, peer->ss_family == AF_INET ? (const void *)&((const struct sockaddr_in *)peer)->sin_addr :
-                                              (const void *)&((const struct sockaddr_in6 *)peer)->sin6_addr,
-           pid.len);
-    pid.data = praw;
-    LY_LIST_FOR(lyd_child(ring), p) {
-        const char *v;
+    for (size_t i = 0; ring && i < ring->npeers; i++) {
+        const struct ike_kpeer *p = &ring->peers[i];
 
-        if (strcmp(p->schema->name, "peer"))
-            continue;
-        if ((v = ike_leaf(p, "identity/fqdn")) && id->type == ID_FQDN && id_equals(id, v, true))
-            return p;
-        if ((v = ike_leaf(p, "identity/email")) && id->type == ID_RFC822 && id_equals(id, v, true))
-            return p;
-        if ((v = ike_leaf(p, "identity/key-id")) && id->type == ID_KEY_ID && id_equals(id, v, false))
-            return p;
-        if ((v = ike_leaf(p, "identity/address")) && (id->type == ID_IPV4 || id->type == ID_IPV6)) {
-            char a[INET6_ADDRSTRLEN];
-
-            if (inet_ntop(id->type == ID_IPV4 ? AF_INET : AF_INET6, id->data, a, sizeof(a)) && !strcmp(a, v))
+        if (p->id_type && p->id_type == id->type) {
+            if ((id->type == ID_FQDN || id->type == ID_RFC822) && id_equals(id, p->id, true))
+                return p;
+            if (id->type == ID_KEY_ID && id_equals(id, p->id, false))
+                return p;
+            if ((id->type == ID_IPV4 || id->type == ID_IPV6) && id->len == (id->type == ID_IPV4 ? 4u : 16u) &&
+                !memcmp(id->data, p->id_raw, id->len))
                 return p;
         }
-        if (!by_host && (v = ike_leaf(p, "hostname")) && id->type == ID_FQDN && id_equals(id, v, true))
+        if (!by_host && p->hostname && id->type == ID_FQDN && id_equals(id, p->hostname, true))
             by_host = p;
-        if (!by_addr && (v = ike_leaf(p, "address")) && prefix_match(v, &pid))
+        if (!by_addr && p->has_addr && range_has(&p->addr, pa, plen))
             by_addr = p;
     }
     return by_host ? by_host : by_addr;
@@ -355,23 +295,22 @@ static const struct lyd_node *keyring_peer(const struct ike_conf *c, const struc
 /* The pre-shared key that authenticates the client (@remote) or us: the profile's
  * own, else its keyring's entry for the client (the asymmetric key of that side,
  * else the common one). */
-const char *ike_psk(const struct ike_conf *c, const struct lyd_node *prof, bool remote, const struct ike_id_pld *id,
-                       const struct sockaddr_storage *peer)
+const char *ike_psk(const struct ike_prof *prof, bool remote, const struct ike_id_pld *id,
+                    const struct sockaddr_storage *peer)
 {
-    const char *k = ike_leaf(prof, remote ? "authentication/remote/pre-share/key" : "authentication/local/pre-share/key");
-    const struct lyd_node *p;
+    const char *k = prof ? (remote ? prof->remote_key : prof->local_key) : NULL;
+    const struct ike_kpeer *p;
 
-    if (k)
+    if (k || !prof)
         return k;
-    p = keyring_peer(c, prof, id, peer);
+    p = keyring_peer(prof->keyring, id, peer);
     if (!p)
         return NULL;
-    k = ike_leaf(p, remote ? "remote-pre-shared-key" : "local-pre-shared-key");
-    return k ? k : ike_leaf(p, "pre-shared-key");
+    k = remote ? p->psk_remote : p->psk_local;
+    return k ? k : p->psk;
 }
 
 /* ---- authorization (S5-S7) ---- */
-
 
 /* Fills what policy @p sets and @a does not have yet (the first source wins). */
 static void attrs_from_policy(const struct ike_authz_pol *p, struct ike_attrs *a)
@@ -440,50 +379,18 @@ static void attrs_from_policy(const struct ike_authz_pol *p, struct ike_attrs *a
         a->tcp_mss = p->tcp_mss;
 }
 
-/* Name mangler (S6) for FQDN and e-mail identities; other types keep the whole
- * identity. Writes the name to @out. */
-static int dn_nid(const char *field)
-{
-    static const struct {
-        const char *name;
-        int nid;
-    } map[] = {{"common-name", NID_commonName},          {"country", NID_countryName},
-               {"domain", NID_domainComponent},         {"locality", NID_localityName},
-               {"organization", NID_organizationName}, {"organization-unit", NID_organizationalUnitName},
-               {"state", NID_stateOrProvinceName}};
-
-    for (size_t i = 0; field && i < sizeof(map) / sizeof(map[0]); i++) {
-        if (!strcmp(map[i].name, field))
-            return map[i].nid;
-    }
-    return NID_undef;
-}
-
-/* The short name of a DN field in a text DN ("CN", "OU"...). */
-static const char *dn_short(const char *field)
-{
-    static const char *const map[][2] = {{"common-name", "CN"},  {"country", "C"},        {"domain", "DC"},
-                                         {"locality", "L"},      {"organization", "O"},   {"organization-unit", "OU"},
-                                         {"state", "ST"}};
-
-    for (size_t i = 0; field && i < sizeof(map) / sizeof(map[0]); i++)
-        if (!strcmp(map[i][0], field))
-            return map[i][1];
-    return NULL;
-}
-
 /* S6 for an EAP identity: all, the part before (prefix) or after (suffix) the
  * first delimiter, or a field of an identity written as a DN ("CN=a,OU=b" or
  * "/CN=a/OU=b"). Without the delimiter or field, the whole identity. */
-static void mangle_eap(const struct lyd_node *m, const char *id, char *out, size_t cap)
+static void mangle_eap(const struct ike_mangler *m, const char *id, char *out, size_t cap)
 {
-    const char *d, *cut, *f;
+    const char *cut, *f;
 
-    if ((d = ike_leaf(m, "eap/prefix")) && (cut = strchr(id, d[0]))) {
+    if (m->eap_prefix && (cut = strchr(id, m->eap_prefix))) {
         snprintf(out, cap, "%.*s", (int)(cut - id), id);
-    } else if ((d = ike_leaf(m, "eap/suffix")) && (cut = strchr(id, d[0]))) {
+    } else if (m->eap_suffix && (cut = strchr(id, m->eap_suffix))) {
         snprintf(out, cap, "%s", cut + 1);
-    } else if ((f = dn_short(ike_leaf(m, "eap/dn")))) {
+    } else if ((f = m->eap_dn)) {
         size_t fl = strlen(f);
 
         for (const char *p = id; *p; p++) {
@@ -503,36 +410,33 @@ static void mangle_eap(const struct lyd_node *m, const char *id, char *out, size
  * domain, hostname), e-mail (all, domain, username), or a field of the
  * distinguished name @dn (a DN identity's, else the client certificate's subject).
  * Without a mangler, or when the part is absent, the whole identity. */
-static void mangle(const struct ike_conf *c, const char *mangler, int id_type, const char *id, X509_NAME *dn,
-                   char *out, size_t cap)
+static void mangle(const struct ike_mangler *m, int id_type, const char *id, X509_NAME *dn, char *out, size_t cap)
 {
-    const struct lyd_node *m = mangler ? ike_find(c->tree, V "ikev2/name-mangler[name='%s']", mangler) : NULL;
-    const char *how, *cut;
-    int nid;
+    const char *cut;
 
     snprintf(out, cap, "%s", id);
     if (!m)
         return;
-    if (id_type == ID_EAP && ike_find(m, "eap")) {
+    if (id_type == ID_EAP && m->eap) {
         mangle_eap(m, id, out, cap);
         return;
     }
-    if (id_type == ID_FQDN && (how = ike_leaf(m, "fqdn"))) {
+    if (id_type == ID_FQDN && m->fqdn != IKE_MGL_NONE) {
         cut = strchr(id, '.');
-        if (!strcmp(how, "hostname") && cut)
+        if (m->fqdn == IKE_MGL_HOST && cut)
             snprintf(out, cap, "%.*s", (int)(cut - id), id);
-        else if (!strcmp(how, "domain") && cut)
+        else if (m->fqdn == IKE_MGL_DOMAIN && cut)
             snprintf(out, cap, "%s", cut + 1);
-    } else if (id_type == ID_RFC822 && (how = ike_leaf(m, "email"))) {
+    } else if (id_type == ID_RFC822 && m->email != IKE_MGL_NONE) {
         cut = strchr(id, '@');
-        if (!strcmp(how, "username") && cut)
+        if (m->email == IKE_MGL_HOST && cut)
             snprintf(out, cap, "%.*s", (int)(cut - id), id);
-        else if (!strcmp(how, "domain") && cut)
+        else if (m->email == IKE_MGL_DOMAIN && cut)
             snprintf(out, cap, "%s", cut + 1);
-    } else if (dn && (nid = dn_nid(ike_leaf(m, "dn"))) != NID_undef) {
+    } else if (dn && m->dn_nid != NID_undef) {
         char v[256];
 
-        if (X509_NAME_get_text_by_NID(dn, nid, v, sizeof(v)) > 0)
+        if (X509_NAME_get_text_by_NID(dn, m->dn_nid, v, sizeof(v)) > 0)
             snprintf(out, cap, "%s", v);
     }
 }
@@ -575,7 +479,7 @@ static void attrs_from_aaa(const struct ike_conf *c, const struct aaa_attrs *r, 
         for (int i = 0; i < r->nroutes; i++)
             ike_authz_add_prefix(&a->subnets, r->routes[i]);
         for (int i = 0; i < 2; i++)
-            ike_authz_add_acl(c->tree, acls[i], &a->subnets);
+            ike_authz_add_acl(ike_conf_acl(c, acls[i]), &a->subnets);
         a->subnets_set = a->subnets.nts > 0;
     }
     ike_route_attrs_aaa(r, a);
@@ -615,54 +519,25 @@ static void attrs_from_aaa(const struct ike_conf *c, const struct aaa_attrs *r, 
         a->tcp_mss = r->tcp_mss;
 }
 
-void ike_authz_name(const struct ike_conf *c, const struct lyd_node *src, int id_type, const char *id,
-                    X509_NAME *dn, char *out, size_t cap)
+void ike_authz_name(const struct ike_authz_src *src, int id_type, const char *id, X509_NAME *dn, char *out,
+                    size_t cap)
 {
-    const char *v = ike_leaf(src, "username");
-
-    if (v)
-        snprintf(out, cap, "%s", v);
+    if (src && src->username)
+        snprintf(out, cap, "%s", src->username);
     else
-        mangle(c, ike_leaf(src, "name-mangler"), id_type, id, dn, out, cap);
-}
-
-/* Whether the method list of authorization source @src starts with RADIUS. */
-static bool src_is_radius(const struct ike_conf *c, const struct lyd_node *src)
-{
-    const char *list = src ? ike_leaf(src, "method-list") : NULL;
-    const struct lyd_node *l = list ? ike_find(c->tree, V "aaa/authorization-list[name='%s']", list) : NULL, *m;
-    const struct lyd_node *first = NULL;
-    unsigned best = ~0u;
-
-    LY_LIST_FOR(l ? lyd_child(l) : NULL, m) {
-        const char *seq = strcmp(m->schema->name, "method") ? NULL : ike_leaf(m, "sequence");
-
-        if (seq && (unsigned)atoi(seq) < best) {
-            best = (unsigned)atoi(seq);
-            first = m;
-        }
-    }
-    return first && ike_find(first, "group");
+        mangle(src ? src->mangler : NULL, id_type, id, dn, out, cap);
 }
 
 /* One authorization source (user or group): the authorization policy of the
  * first local method of its list, named by the configured name, the mangled
  * identity or the identity itself. RADIUS methods belong to the AAA subsystem. */
-static const struct ike_authz_pol *authz_policy(const struct ike_conf *c, const struct lyd_node *src, int id_type,
-                                               const char *id, X509_NAME *dn, char *name, size_t cap)
+static const struct ike_authz_pol *authz_policy(const struct ike_conf *c, const struct ike_authz_src *src,
+                                               int id_type, const char *id, X509_NAME *dn, char *name, size_t cap)
 {
-    const char *list = ike_leaf(src, "method-list");
-    const struct lyd_node *l, *m;
-
-    if (!list || !(l = ike_find(c->tree, V "aaa/authorization-list[name='%s']", list)) || src_is_radius(c, src))
+    if (!src->method_list || src->list_radius || !src->list_local)
         return NULL;
-    LY_LIST_FOR(lyd_child(l), m) {
-        if (strcmp(m->schema->name, "method") || !ike_find(m, "local"))
-            continue;
-        ike_authz_name(c, src, id_type, id, dn, name, cap);
-        return ike_conf_authz(c, name);
-    }
-    return NULL;
+    ike_authz_name(src, id_type, id, dn, name, cap);
+    return ike_conf_authz(c, name);
 }
 
 static void add_source(struct ike_attrs *a, const char *name)
@@ -672,17 +547,18 @@ static void add_source(struct ike_attrs *a, const char *name)
     snprintf(a->sources + n, sizeof(a->sources) - n, "%s%s", n ? " " : "", name);
 }
 
-void ike_authorize(const struct ike_conf *c, const struct lyd_node *prof, const char *method, int id_type,
+void ike_authorize(const struct ike_conf *c, const struct ike_prof *prof, const char *method, int id_type,
                    const char *id, X509_NAME *dn, const struct ike_authz_in *rad, struct ike_attrs *a, char *user,
                    char *group, size_t cap)
 {
-    const struct lyd_node *us = ike_find(prof, "aaa/authorization/user"), *gs = ike_find(prof, "aaa/authorization/group");
-    const struct lyd_node *usrc = us ? ike_find(us, "%s", method) : NULL;
-    const struct lyd_node *gsrc = gs ? ike_find(gs, "%s", method) : NULL;
+    enum ike_method mi = ike_method_index(method);
+    const struct ike_authz_src *usrc = prof && mi < IKE_M_N && prof->authz_user[mi].set ? &prof->authz_user[mi] : NULL;
+    const struct ike_authz_src *gsrc =
+        prof && mi < IKE_M_N && prof->authz_group[mi].set ? &prof->authz_group[mi] : NULL;
     const struct ike_authz_pol *up = NULL, *gp = NULL;
     const struct aaa_attrs *ur = rad ? rad->user : NULL, *gr = rad ? rad->group : NULL;
-    const struct aaa_attrs *cached = rad && usrc && ike_find(usrc, "cached") ? rad->cached : NULL;
-    bool group_first = gsrc && ike_find(gsrc, "override");
+    const struct aaa_attrs *cached = rad && usrc && usrc->cached ? rad->cached : NULL;
+    bool group_first = gsrc && gsrc->override;
 
     memset(a, 0, sizeof(*a));
     a->pfs = a->include_local_lan = a->smartcard = -1;
@@ -698,9 +574,9 @@ void ike_authorize(const struct ike_conf *c, const struct lyd_node *prof, const 
     if (!gp)
         group[0] = 0;
     if (ur)
-        ike_authz_name(c, usrc, id_type, id, dn, user, cap);
+        ike_authz_name(usrc, id_type, id, dn, user, cap);
     if (gr)
-        ike_authz_name(c, gsrc, id_type, id, dn, group, cap);
+        ike_authz_name(gsrc, id_type, id, dn, group, cap);
     if (!user[0] && cached)
         snprintf(user, cap, "%s", id);
     if (!up && !gp && !ur && !gr && !cached && !usrc && !gsrc) {

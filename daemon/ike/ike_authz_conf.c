@@ -1,4 +1,4 @@
-/* Authorization policies compiled at prepare (see ike_eng.h, struct
+/* Authorization policies compiled at prepare (see ike_conf.h, struct
  * ike_authz_pol): every leaf that the authorization merge of ike_authz.c takes
  * from a policy, its access lists' permits and its attribute list's settings
  * are read here once, so that an IKE_AUTH never walks the configuration tree
@@ -22,6 +22,18 @@ static uint32_t ip4(const char *s)
     return ntohl(a.s_addr);
 }
 
+/* A selector joins @ts once, while there is room. */
+static void add_ts(struct ike_ts_pld *ts, const struct ike_ts *one)
+{
+    if (ts->nts >= IKE_MAX_TS)
+        return;
+    for (uint8_t i = 0; i < ts->nts; i++) {
+        if (!memcmp(&ts->ts[i], one, sizeof(*one)))
+            return;
+    }
+    ts->ts[ts->nts++] = *one;
+}
+
 /* One named by two sources (route set access-list ipv6 and ipv6-subnet-acl)
  * goes in once. */
 void ike_authz_add_prefix(struct ike_ts_pld *ts, const char *prefix)
@@ -41,38 +53,15 @@ void ike_authz_add_prefix(struct ike_ts_pld *ts, const char *prefix)
         ike_ts_prefix6(raw, (unsigned)atoi(slash + 1), &one);
     else
         return;
-    for (uint8_t i = 0; i < ts->nts; i++) {
-        if (!memcmp(&ts->ts[i], &one, sizeof(one)))
-            return;
-    }
-    ts->ts[ts->nts++] = one;
+    add_ts(ts, &one);
 }
 
-/* The permitted prefixes of access list @name (route set access-list, S7). */
-void ike_authz_add_acl(const struct lyd_node *tree, const char *name, struct ike_ts_pld *ts)
+/* The permitted prefixes of access list @acl (route set access-list, S7), in
+ * its order: those not in @ts yet, while there is room. */
+void ike_authz_add_acl(const struct ike_acl *acl, struct ike_ts_pld *ts)
 {
-    const struct lyd_node *al = name ? ike_find(tree, V "access-lists/access-list[name='%s']", name) : NULL, *en;
-
-    LY_LIST_FOR(al ? lyd_child(al) : NULL, en) {
-        const char *act = ike_leaf(en, "action"), *pfx = ike_leaf(en, "prefix");
-
-        if (!strcmp(en->schema->name, "entry") && act && !strcmp(act, "permit") && pfx)
-            ike_authz_add_prefix(ts, pfx);
-    }
-}
-
-/* The permit entries of access list @name. */
-static unsigned acl_permits(const struct lyd_node *tree, const char *name)
-{
-    const struct lyd_node *al = name ? ike_find(tree, V "access-lists/access-list[name='%s']", name) : NULL, *en;
-    unsigned n = 0;
-
-    LY_LIST_FOR(al ? lyd_child(al) : NULL, en) {
-        const char *act = strcmp(en->schema->name, "entry") ? NULL : ike_leaf(en, "action");
-
-        n += act && !strcmp(act, "permit");
-    }
-    return n;
+    for (uint8_t i = 0; acl && i < acl->permits.nts; i++)
+        add_ts(ts, &acl->permits.ts[i]);
 }
 
 /* The split subnets: route set remote, then the access lists (ipv6-subnet-acl,
@@ -94,8 +83,10 @@ static bool compile_subnets(const struct ike_conf *c, const struct lyd_node *pol
             ike_authz_add_prefix(&p->subnets, lyd_get_value(ch));
     }
     for (int i = 0; i < 3; i++) {
-        n += acl_permits(c->tree, acls[i]);
-        ike_authz_add_acl(c->tree, acls[i], &p->subnets);
+        const struct ike_acl *acl = ike_conf_acl(c, acls[i]);
+
+        n += acl ? acl->npermits : 0;
+        ike_authz_add_acl(acl, &p->subnets);
     }
     if (n <= IKE_MAX_TS)
         return true;
@@ -187,6 +178,8 @@ bool ike_authz_compile(struct ike_conf *c, ike_err_fn err, void *arg)
     c->authz = calloc(set->count ? set->count : 1, sizeof(*c->authz));
     if (!c->authz) {
         ly_set_free(set, NULL);
+        if (err)
+            err(arg, V "ikev2", "out of memory");
         return false;
     }
     for (uint32_t i = 0; i < set->count; i++) {

@@ -1,8 +1,9 @@
-/* Compiling the configuration for the IKEv2 engine (see ike_eng.h). Most of a
- * profile is read from the configuration copy when a session is authorized;
- * what every packet needs (listen addresses, limits, proposals), the
- * authorization policies (ike_authz_conf.c) and what must be checked before a
- * commit (pools, algorithms) is compiled here. */
+/* Compiling the configuration for the IKEv2 engine (ike_conf.h): one
+ * generation, reference counted. What every packet needs (listen addresses,
+ * limits, proposals), the address book and what must be checked before a
+ * commit (pools, algorithms, trustpoints) is built here; access lists,
+ * profiles and what they refer to in ike_prof_conf.c, the authorization
+ * policies in ike_authz_conf.c. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -216,6 +217,7 @@ static bool build_policies(struct ike_conf *c, ike_err_fn err, void *arg)
     c->policies = calloc(set->count ? set->count : 1, sizeof(*c->policies));
     if (!c->policies) {
         ly_set_free(set, NULL);
+        errf(err, arg, NULL, "out of memory");
         return false;
     }
     for (uint32_t i = 0; i < set->count; i++) {
@@ -291,8 +293,10 @@ static bool build_pools(struct ike_conf *c, ike_err_fn err, void *arg)
     bool ok = true;
 
     c->pools = pool_set_new();
-    if (!c->pools)
+    if (!c->pools) {
+        errf(err, arg, NULL, "out of memory");
         return false;
+    }
     if (lyd_find_xpath(c->tree, V "pools/ipv4-pool", &set))
         return true;
     for (uint32_t i = 0; i < set->count; i++) {
@@ -304,7 +308,8 @@ static bool build_pools(struct ike_conf *c, ike_err_fn err, void *arg)
         if (mask)
             inet_pton(AF_INET, mask, &m);
         p = pool_set_add(c->pools, ike_leaf(pn, "name"), ntohl(m.s_addr));
-        if (!p) {
+        if (!p) { /* the names are keys: only memory can fail */
+            errf(err, arg, pn, "out of memory");
             ok = false;
             break;
         }
@@ -352,8 +357,10 @@ static bool build_pools6(struct ike_conf *c, ike_err_fn err, void *arg)
     size_t nseen = 0;
 
     c->pools6 = pool_set_new();
-    if (!c->pools6)
+    if (!c->pools6) {
+        errf(err, arg, NULL, "out of memory");
         return false;
+    }
     if (!c->tree || lyd_find_xpath(c->tree, V "pools/ipv6-pool", &set))
         return true;
     for (uint32_t i = 0; i < set->count; i++) {
@@ -385,6 +392,7 @@ static bool build_pools6(struct ike_conf *c, ike_err_fn err, void *arg)
             seen = calloc(set->count, sizeof(*seen));
             seen_len = calloc(set->count, sizeof(*seen_len));
             if (!seen || !seen_len) {
+                errf(err, arg, pn, "out of memory");
                 ok = false;
                 break;
             }
@@ -435,6 +443,7 @@ static bool build_trustpoints(struct ike_conf *c, ike_err_fn err, void *arg)
     c->tps = calloc(set->count ? set->count : 1, sizeof(*c->tps));
     if (!c->tps) {
         ly_set_free(set, NULL);
+        errf(err, arg, NULL, "out of memory");
         return false;
     }
     for (uint32_t i = 0; i < set->count; i++) {
@@ -468,6 +477,7 @@ static bool build_trustpoints(struct ike_conf *c, ike_err_fn err, void *arg)
             uint8_t(*n)[20] = realloc(c->certreq, (c->ncertreq + tp->nca) * sizeof(*n));
 
             if (!n) {
+                errf(err, arg, tn, "out of memory");
                 ok = false;
                 continue;
             }
@@ -509,24 +519,39 @@ static bool fvrfs(struct ike_conf *c, ike_err_fn err, void *arg)
     return false;
 }
 
+/* Generations built and not yet freed (ike_conf_alive). The engine runs in one
+ * thread. */
+static size_t alive;
+
+static void conf_free(struct ike_conf *c);
+
 struct ike_conf *ike_conf_build(const struct ly_ctx *ctx, const struct lyd_node *tree, ike_err_fn err, void *arg)
 {
-    static const char *const parts[] = {"ikev2", "ipsec", "pools", "access-lists", "pki", "aaa"};
+    /* dataplane: the outside interface's replay window (IPsec profiles) */
+    static const char *const parts[] = {"ikev2", "ipsec", "pools", "access-lists", "pki", "aaa", "dataplane"};
     struct ike_conf *c = calloc(1, sizeof(*c));
     const char *v;
     bool ok = true;
 
-    if (!c)
+    if (!c) {
+        errf(err, arg, NULL, "out of memory");
         return NULL;
+    }
+    c->refs = 1;
+    alive++;
     for (size_t i = 0; tree && i < sizeof(parts) / sizeof(parts[0]); i++) {
         const struct lyd_node *n = ike_find(tree, V "%s", parts[i]);
         struct lyd_node *dup = NULL;
 
-        if (n && !lyd_dup_single(n, NULL, LYD_DUP_RECURSIVE | LYD_DUP_WITH_FLAGS, &dup)) {
-            if (!c->tree)
-                c->tree = dup;
-            else
-                lyd_insert_sibling(c->tree, dup, &c->tree);
+        if (!n)
+            continue;
+        if (lyd_dup_single(n, NULL, LYD_DUP_RECURSIVE | LYD_DUP_WITH_FLAGS, &dup)) {
+            errf(err, arg, n, "out of memory");
+            ok = false;
+        } else if (!c->tree) {
+            c->tree = dup;
+        } else {
+            lyd_insert_sibling(c->tree, dup, &c->tree);
         }
     }
     (void)ctx;
@@ -560,21 +585,41 @@ struct ike_conf *ike_conf_build(const struct ly_ctx *ctx, const struct lyd_node 
     ok = build_pools(c, err, arg) && ok;
     ok = build_pools6(c, err, arg) && ok;
     ok = check_transform_sets(c, err, arg) && ok;
+    ok = ike_acl_compile(c, err, arg) && ok;
     ok = ike_authz_compile(c, err, arg) && ok;
     ok = build_trustpoints(c, err, arg) && ok;
+    ok = ike_prof_compile(c, err, arg) && ok;
     ok = ike_route_check(c->tree, err, arg) && ok;
     ok = fvrfs(c, err, arg) && ok;
     if (!ok) {
-        ike_conf_free(c);
+        conf_free(c);
         return NULL;
     }
     return c;
 }
 
-void ike_conf_free(struct ike_conf *c)
+struct ike_conf *ike_conf_ref(struct ike_conf *c)
 {
-    if (!c)
-        return;
+    if (c)
+        c->refs++;
+    return c;
+}
+
+void ike_conf_unref(struct ike_conf *c)
+{
+    if (c && !--c->refs)
+        conf_free(c);
+}
+
+size_t ike_conf_alive(void)
+{
+    return alive;
+}
+
+/* The pool sets may be NULL: moved on at apply (ike_conf.h). */
+static void conf_free(struct ike_conf *c)
+{
+    ike_prof_conf_free(c);
     lyd_free_siblings(c->tree);
     free(c->policies);
     pool_set_free(c->pools);
@@ -585,4 +630,5 @@ void ike_conf_free(struct ike_conf *c)
     free(c->certreq);
     free(c->authz);
     free(c);
+    alive--;
 }

@@ -108,7 +108,7 @@ static int teardown(void **state)
 
     if (!e)
         return 0;
-    ike_conf_free(e->conf);
+    ike_conf_unref(e->conf);
     lyd_free_all(e->tree);
     ly_ctx_destroy(e->ctx);
     return 0;
@@ -274,8 +274,8 @@ static void test_default_policy_every_field(void **state)
 static void test_user_then_group(void **state)
 {
     struct env *e = *state;
-    const struct lyd_node *rw = ike_find(e->conf->tree, "/raven-vpn:ikev2/profile[name='rw']");
-    const struct lyd_node *ovr = ike_find(e->conf->tree, "/raven-vpn:ikev2/profile[name='ovr']");
+    const struct ike_prof *rw = ike_conf_prof(e->conf, "rw");
+    const struct ike_prof *ovr = ike_conf_prof(e->conf, "ovr");
     struct ike_attrs want, got;
     char user[64], group[64];
 
