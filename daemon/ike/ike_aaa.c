@@ -35,10 +35,7 @@ static void wait_radius(struct ike_sess *s, struct aaa_op *op)
 
 static void wait_client(struct ike_sess *s)
 {
-    const struct lyd_node *prof = ike_sess_profile(s);
-    const char *t = prof ? ike_leaf(prof, "authentication/remote/eap/timeout") : NULL;
-
-    evtimer_add(s->ev_live, &(struct timeval){.tv_sec = t ? atoi(t) : 90});
+    evtimer_add(s->ev_live, &(struct timeval){.tv_sec = s->prof->eap_timeout});
 }
 
 /* How RADIUS sees the session: Calling-Station-Id (the client's address) and
@@ -64,14 +61,11 @@ static bool eap_respond(struct ike_sess *s, const uint8_t *eap, size_t len)
 {
     struct ike_builder ib;
     struct ike_hdr h = {0};
-    const struct lyd_node *prof = ike_sess_profile(s);
     bool first = !s->pend->idr, ok;
     size_t off;
 
-    if (!prof)
-        return false;
     ike_build_begin(&ib, &h);
-    if (first && !ike_auth_build_ours(s, prof, &ib)) {
+    if (first && !ike_auth_build_ours(s, s->prof, &ib)) {
         ike_buf_fini(&ib.buf);
         return false;
     }
@@ -90,8 +84,7 @@ static void eap_answer(struct aaa_reply *r, void *arg);
  * false when it cannot (the client is refused, the half-open SA gone). */
 static bool eap_to_radius(struct ike_sess *s, const uint8_t *eap, size_t len)
 {
-    const struct lyd_node *prof = ike_sess_profile(s);
-    const char *list = prof ? ike_leaf(prof, "aaa/authentication/eap") : NULL;
+    const char *list = s->prof->eap_list;
     struct station st;
     struct aaa_access q = {.user = s->eap_identity, .eap = eap, .eap_len = len, .service_type = 2,
                            .calling_station = st.peer, .nas_port_id = st.port};
@@ -190,9 +183,7 @@ static void eap_answer(struct aaa_reply *r, void *arg)
 enum ike_auth_rc ike_eap_step(struct ike_sess *s, struct ike_auth_run *w)
 {
     struct ike_pend *pd = s->pend;
-    const struct lyd_node *prof = ike_sess_profile(s);
-    const char *q = prof ? ike_leaf(prof, "authentication/remote/eap/query-identity") : NULL;
-    const char *list = prof ? ike_leaf(prof, "aaa/authentication/eap") : NULL;
+    const char *list = s->prof->eap_list;
     size_t n;
     uint8_t *rsp;
     bool ok;
@@ -204,7 +195,7 @@ enum ike_auth_rc ike_eap_step(struct ike_sess *s, struct ike_auth_run *w)
     s->auth_method = strdup("eap");
     if (!s->e->aaa || aaa_list_source(s->e->aaa, AAA_AUTHENTICATION, list) != AAA_RADIUS)
         return ike_auth_refuse(s, "radius-unreachable", "the profile's EAP method list has no RADIUS server group");
-    if (q && !strcmp(q, "true")) {
+    if (s->prof->eap_query_identity) {
         /* figure 2: EAP-Request/Identity first */
         uint8_t req[5] = {EAP_REQUEST, 0, 0, 5, EAP_TYPE_IDENTITY};
 
@@ -338,18 +329,17 @@ static void psk_answer(struct aaa_reply *r, void *arg)
     ike_auth_next(s); /* the authenticate step is done */
 }
 
-enum ike_auth_rc ike_psk_fetch(struct ike_sess *s, const struct lyd_node *prof)
+enum ike_auth_rc ike_psk_fetch(struct ike_sess *s, const struct ike_prof *prof)
 {
-    const char *list = ike_leaf(prof, "keyring/aaa/method-list");
+    const char *list = prof->keyring_aaa.method_list;
     char name[256];
     struct station st;
     struct aaa_access q = {.user = name, .password = "cisco", .service_type = 5, .calling_station = st.peer,
                            .nas_port_id = st.port};
-    const struct lyd_node *kr = ike_find(prof, "keyring/aaa");
     struct aaa_op *op;
 
     /* the peer identity, or the name the keyring's mangler makes of it */
-    ike_authz_name(s->e->conf, kr, s->id_type, s->remote_id, NULL, name, sizeof(name));
+    ike_authz_name(&prof->keyring_aaa, s->id_type, s->remote_id, NULL, name, sizeof(name));
     station(s, &st);
     op = s->e->aaa && list && aaa_list_source(s->e->aaa, AAA_AUTHORIZATION, list) == AAA_RADIUS
              ? aaa_access_send(s->e->aaa, AAA_AUTHORIZATION, list, &q, psk_answer, s)
@@ -392,15 +382,14 @@ static void authz_answer(struct aaa_reply *r, void *arg)
 enum ike_auth_rc ike_authz_step(struct ike_sess *s, struct ike_auth_run *w)
 {
     struct ike_pend *pd = s->pend;
-    const struct lyd_node *prof = ike_sess_profile(s);
+    enum ike_method m = ike_method_index(pd->method);
 
     (void)w;
     ike_sa_set_state(s, IKE_SA_AUTHORIZING, "the client is authenticated");
 
-    while (prof && pd->authz_step < 2) {
-        const struct lyd_node *src =
-            ike_find(prof, "aaa/authorization/%s/%s", pd->authz_step == 0 ? "user" : "group", pd->method);
-        const char *list = src ? ike_leaf(src, "method-list") : NULL;
+    while (m < IKE_M_N && pd->authz_step < 2) {
+        const struct ike_authz_src *src = pd->authz_step == 0 ? &s->prof->authz_user[m] : &s->prof->authz_group[m];
+        const char *list = src->set ? src->method_list : NULL;
         char name[256];
         struct station st;
         struct aaa_access q = {.user = name, .password = "cisco", .service_type = 5, .calling_station = st.peer,
@@ -410,11 +399,11 @@ enum ike_auth_rc ike_authz_step(struct ike_sess *s, struct ike_auth_run *w)
         /* S5: with cached attributes that carry an address the explicit user
          * authorization is not asked */
         if (!list || !s->e->aaa || aaa_list_source(s->e->aaa, AAA_AUTHORIZATION, list) != AAA_RADIUS ||
-            (pd->authz_step == 0 && pd->have_cached && ike_find(src, "cached") && pd->cached.has_addr)) {
+            (pd->authz_step == 0 && pd->have_cached && src->cached && pd->cached.has_addr)) {
             pd->authz_step++;
             continue;
         }
-        ike_authz_name(s->e->conf, src, pd->eap && s->eap_identity ? ID_EAP : s->id_type,
+        ike_authz_name(src, pd->eap && s->eap_identity ? ID_EAP : s->id_type,
                        pd->eap && s->eap_identity ? s->eap_identity : s->remote_id, pd->dn, name, sizeof(name));
         station(s, &st);
         op = aaa_access_send(s->e->aaa, AAA_AUTHORIZATION, list, &q, authz_answer, s);

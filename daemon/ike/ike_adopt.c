@@ -291,7 +291,6 @@ static bool children_back(struct ike_sess *s)
 static void arm_adopted(struct ike_sess *s)
 {
     time_t now = time(NULL);
-    struct ike_engine *e = s->e;
 
     if (s->dpd_interval && s->dpd_periodic)
         evtimer_add(s->ev_live, &(struct timeval){.tv_sec = s->dpd_interval});
@@ -300,8 +299,8 @@ static void arm_adopted(struct ike_sess *s)
 
         evtimer_add(s->ev_life, &(struct timeval){.tv_sec = left > 0 ? left : 0});
     }
-    if (s->in.nat_local && e->conf->nat_keepalive)
-        evtimer_add(s->ev_ka, &(struct timeval){.tv_sec = e->conf->nat_keepalive});
+    if (s->in.nat_local && s->gen->nat_keepalive)
+        evtimer_add(s->ev_ka, &(struct timeval){.tv_sec = s->gen->nat_keepalive});
     if (s->ike_lifetime) {
         time_t life = s->ike_since + (time_t)s->ike_lifetime - now,
                rekey = s->ike_since + (time_t)(s->ike_lifetime / 10 * 9) - now;
@@ -372,21 +371,24 @@ void ike_engine_adopt_begin(struct ike_engine *e, struct ike_adopt_result *res)
     sess_arena_adopt_done(e->arena);
 }
 
-/* Phase two, one session: what it needs of the configuration now in force (its
- * IKE address listened on, its profile, its addresses in the pools), else why
- * it cannot go on. */
+/* Phase two, one session: it takes the configuration now in force as its
+ * generation; what it needs of it (its IKE address listened on, its profile,
+ * its addresses in the pools), else why it cannot go on. */
 static const char *adopt_check(struct ike_sess *s, bool fresh)
 {
     bool v4 = s->have_addr4, v6 = s->have_addr6;
     const char *why;
 
     s->have_addr4 = s->have_addr6 = false; /* what is not taken back is not given back */
+    if (!s->gen)
+        s->gen = ike_conf_ref(s->e->conf);
+    s->prof = s->profile ? ike_conf_prof(s->gen, s->profile) : NULL;
     s->sock = find_sock(s->e, s);
     if (s->adopt_why)
         return s->adopt_why;
     if (!s->sock)
         return "its IKE address is no longer listened on";
-    if (!ike_sess_profile(s))
+    if (!s->prof)
         return "its IKEv2 profile is no longer configured";
     why = take_leases(s, v4, v6);
     if (!why && s->req_pending && (s->req_kind == REQ_CHILD_REKEY || s->req_kind == REQ_IKE_REKEY))

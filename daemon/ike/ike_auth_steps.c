@@ -130,7 +130,7 @@ enum ike_auth_rc ike_auth_refuse(struct ike_sess *s, const char *reason, const c
 
 /* ---- settings: the merged authorization and the session's settings ---- */
 
-void ike_auth_authorize(struct ike_sess *s, const struct lyd_node *prof, const struct ike_id_pld *idi,
+void ike_auth_authorize(struct ike_sess *s, const struct ike_prof *prof, const struct ike_id_pld *idi,
                         struct ike_attrs *at, char *user, char *group, size_t cap)
 {
     struct ike_pend *pd = s->pend;
@@ -138,16 +138,15 @@ void ike_auth_authorize(struct ike_sess *s, const struct lyd_node *prof, const s
                                .group = pd->have_group ? &pd->group_at : NULL,
                                .cached = pd->have_cached ? &pd->cached : NULL};
 
-    ike_authorize(s->e->conf, prof, pd->method, pd->eap && s->eap_identity ? ID_EAP : idi->type,
+    ike_authorize(s->gen, prof, pd->method, pd->eap && s->eap_identity ? ID_EAP : idi->type,
                   pd->eap && s->eap_identity ? s->eap_identity : s->remote_id, pd->dn, &rad, at, user, group, cap);
 }
 
 enum ike_auth_rc ike_auth_step_settings(struct ike_sess *s, struct ike_auth_run *w)
 {
     struct ike_pend *pd = s->pend;
-    const struct lyd_node *prof = w->prof;
+    const struct ike_prof *prof = w->prof;
     char user[256], group[256];
-    const char *v;
 
     ike_auth_authorize(s, prof, &w->idi, &w->at, user, group, sizeof(user));
     s->user = user[0] ? strdup(user) : NULL;
@@ -162,12 +161,12 @@ enum ike_auth_rc ike_auth_step_settings(struct ike_sess *s, struct ike_auth_run 
     s->session_lifetime = w->at.session_lifetime;
     s->tcp_mss = w->at.tcp_mss;
     s->mtu = w->at.mtu;
-    if ((v = ike_leaf(prof, "dpd/interval"))) {
-        s->dpd_interval = (uint16_t)atoi(v);
-        s->dpd_retry = (v = ike_leaf(prof, "dpd/retry")) ? (uint16_t)atoi(v) : 2;
-        s->dpd_periodic = (v = ike_leaf(prof, "dpd/mode")) && !strcmp(v, "periodic");
+    if (prof->dpd_interval) {
+        s->dpd_interval = prof->dpd_interval;
+        s->dpd_retry = prof->dpd_retry;
+        s->dpd_periodic = prof->dpd_periodic;
     }
-    s->ike_lifetime = (v = ike_leaf(prof, "lifetime")) ? (uint32_t)strtoul(v, NULL, 10) : 86400;
+    s->ike_lifetime = prof->lifetime;
     return IKE_AUTH_NEXT;
 }
 
@@ -176,7 +175,7 @@ enum ike_auth_rc ike_auth_step_settings(struct ike_sess *s, struct ike_auth_run 
 enum ike_auth_rc ike_auth_step_up(struct ike_sess *s, struct ike_auth_run *w)
 {
     struct ike_pend *pd = s->pend;
-    const char *v, *m = pd->method;
+    enum ike_method m = ike_method_index(pd->method);
     char a[INET6_ADDRSTRLEN], va[INET_ADDRSTRLEN] = "none";
     struct in_addr ia = {.s_addr = htonl(s->addr4)};
 
@@ -187,10 +186,8 @@ enum ike_auth_rc ike_auth_step_up(struct ike_sess *s, struct ike_auth_run *w)
     log_info("ike", "session %" PRIu64 " up: %s%s%s from %s, profile %s, address %s%s, %zu child SA(s)", s->id,
              s->remote_id, s->eap_identity ? ", EAP identity " : "", s->eap_identity ? s->eap_identity : "",
              ike_addr_str(&s->peer, a, sizeof(a)), s->profile, va, s->addr4_aaa ? " (from RADIUS)" : "", s->nchild);
-    v = ike_leaf(w->prof, !strcmp(m, "eap") ? "aaa/accounting/eap" : !strcmp(m, "cert") ? "aaa/accounting/cert"
-                                                                                       : "aaa/accounting/psk");
-    if (v)
-        s->acct_list = strdup(v);
+    if (m < IKE_M_N && w->prof->acct_list[m])
+        s->acct_list = strdup(w->prof->acct_list[m]);
     ike_sess_notify_event(s, "session-up", NULL, NULL);
     ike_sess_arm_timers(s);
     ike_acct_start(s);
@@ -204,10 +201,9 @@ enum ike_auth_rc ike_auth_step_up(struct ike_sess *s, struct ike_auth_run *w)
     }
     /* push (S4 "config-exchange set send"): a client that asked for nothing gets
      * the attributes in a CFG_SET, if there are any */
-    if (!ike_msg_find(&pd->req, IKE_PLD_CP, 0) &&
-        !((v = ike_leaf(w->prof, "config-exchange/set/send")) && !strcmp(v, "false")))
+    if (!ike_msg_find(&pd->req, IKE_PLD_CP, 0) && w->prof->cfg_set_send)
         ike_cp_push(s, &w->at);
-    s->cfg_set_accept = !((v = ike_leaf(w->prof, "config-exchange/set/accept")) && !strcmp(v, "false"));
+    s->cfg_set_accept = w->prof->cfg_set_accept;
     ike_persist_mark(s); /* with cfg_set_accept */
     return IKE_AUTH_NEXT;
 }

@@ -21,9 +21,6 @@
 #include "daemon/pki/pki_crl.h"
 #include "daemon/base/poison.h"
 
-#define V "/raven-vpn:"
-
-
 char *ike_id_text(uint8_t type, const uint8_t *data, size_t len)
 {
     char buf[512];
@@ -94,27 +91,23 @@ void ike_auth_fail(struct ike_sess *s, uint32_t msg_id, const char *reason, cons
 }
 
 /* The local identity: the profile's, else our address. */
-static void local_identity(const struct lyd_node *prof, const struct sockaddr_storage *local, X509 *cert,
+static void local_identity(const struct ike_prof *prof, const struct sockaddr_storage *local, X509 *cert,
                            struct ike_id_pld *id, uint8_t raw[16], unsigned char **dn)
 {
-    const char *v;
+    const char *v = prof->local_id;
     int n;
 
     *dn = NULL;
-    if (cert && ike_find(prof, "identity/local/dn") &&
-        (n = i2d_X509_NAME(X509_get_subject_name(cert), dn)) > 0) {
+    if (cert && prof->local_id_type == ID_DER_DN && (n = i2d_X509_NAME(X509_get_subject_name(cert), dn)) > 0) {
         *id = (struct ike_id_pld){.type = ID_DER_DN, .data = *dn, .len = (size_t)n};
-    } else if ((v = ike_leaf(prof, "identity/local/fqdn"))) {
-        *id = (struct ike_id_pld){.type = ID_FQDN, .data = (const uint8_t *)v, .len = strlen(v)};
-    } else if ((v = ike_leaf(prof, "identity/local/email"))) {
-        *id = (struct ike_id_pld){.type = ID_RFC822, .data = (const uint8_t *)v, .len = strlen(v)};
-    } else if ((v = ike_leaf(prof, "identity/local/key-id"))) {
-        *id = (struct ike_id_pld){.type = ID_KEY_ID, .data = (const uint8_t *)v, .len = strlen(v)};
-    } else if ((v = ike_leaf(prof, "identity/local/address")) &&
-               inet_pton(strchr(v, ':') ? AF_INET6 : AF_INET, v, raw) == 1) {
-        bool v6 = strchr(v, ':') != NULL;
+    } else if (v && (prof->local_id_type == ID_FQDN || prof->local_id_type == ID_RFC822 ||
+                     prof->local_id_type == ID_KEY_ID)) {
+        *id = (struct ike_id_pld){.type = prof->local_id_type, .data = (const uint8_t *)v, .len = strlen(v)};
+    } else if (prof->local_id_type == ID_IPV4 || prof->local_id_type == ID_IPV6) {
+        bool v6 = prof->local_id_type == ID_IPV6;
 
-        *id = (struct ike_id_pld){.type = v6 ? ID_IPV6 : ID_IPV4, .data = raw, .len = v6 ? 16 : 4};
+        memcpy(raw, prof->local_id_raw, v6 ? 16 : 4);
+        *id = (struct ike_id_pld){.type = prof->local_id_type, .data = raw, .len = v6 ? 16 : 4};
     } else if (local->ss_family == AF_INET) {
         memcpy(raw, &((const struct sockaddr_in *)local)->sin_addr, 4);
         *id = (struct ike_id_pld){.type = ID_IPV4, .data = raw, .len = 4};
@@ -159,25 +152,19 @@ bool ike_auth_psk_ok(const struct ike_sess *s, const struct ike_msg *req, const 
     return ok;
 }
 
-const struct lyd_node *ike_sess_profile(const struct ike_sess *s)
-{
-    return s->profile && s->e->conf ? ike_find(s->e->conf->tree, V "ikev2/profile[name='%s']", s->profile) : NULL;
-}
-
 /* The profile's first trustpoint with a certificate and key to sign with. */
-static struct pki_tp *signing_tp(const struct ike_conf *c, const struct lyd_node *prof)
+static struct pki_tp *signing_tp(const struct ike_prof *prof)
 {
     struct pki_tp *tps[16];
-    size_t ntp = ike_profile_tps(c, prof, "sign", tps, 16);
+    size_t ntp = ike_profile_tps(prof, IKE_TP_SIGN, tps, 16);
+
     /* authentication local rsa-sig / ecdsa-sig: the first trustpoint whose key
      * is of that kind (a profile may name one of each) */
-    bool rsa = ike_find(prof, "authentication/local/rsa-sig") != NULL;
-    bool ec = ike_find(prof, "authentication/local/ecdsa-sig") != NULL;
-
     for (size_t i = 0; i < ntp; i++) {
         int kind = tps[i]->cert && tps[i]->key ? EVP_PKEY_get_base_id(tps[i]->key) : EVP_PKEY_NONE;
 
-        if ((rsa && (kind == EVP_PKEY_RSA || kind == EVP_PKEY_RSA_PSS)) || (ec && kind == EVP_PKEY_EC))
+        if ((prof->local_rsa && (kind == EVP_PKEY_RSA || kind == EVP_PKEY_RSA_PSS)) ||
+            (prof->local_ecdsa && kind == EVP_PKEY_EC))
             return tps[i];
     }
     return NULL;
@@ -185,7 +172,7 @@ static struct pki_tp *signing_tp(const struct ike_conf *c, const struct lyd_node
 
 /* IDr, then our AUTH: a signature with CERT (@sign_tp), or the shared key @key
  * (@key_len bytes). The IDr body goes to *idr when asked. */
-static bool build_idr_auth(struct ike_sess *s, const struct lyd_node *prof, struct pki_tp *sign_tp, const uint8_t *key,
+static bool build_idr_auth(struct ike_sess *s, const struct ike_prof *prof, struct pki_tp *sign_tp, const uint8_t *key,
                            size_t key_len, struct ike_builder *ib, uint8_t **idr, size_t *idr_len)
 {
     struct ike_id_pld idr_p;
@@ -236,9 +223,9 @@ static bool build_idr_auth(struct ike_sess *s, const struct lyd_node *prof, stru
     return true;
 }
 
-bool ike_auth_build_ours(struct ike_sess *s, const struct lyd_node *prof, struct ike_builder *ib)
+bool ike_auth_build_ours(struct ike_sess *s, const struct ike_prof *prof, struct ike_builder *ib)
 {
-    struct pki_tp *tp = signing_tp(s->e->conf, prof);
+    struct pki_tp *tp = signing_tp(prof);
 
     free(s->pend->idr);
     s->pend->idr = NULL;
@@ -255,7 +242,7 @@ struct authn {
     bool initial;           /* INITIAL_CONTACT */
     X509 *cert;             /* the client's certificate, and */
     STACK_OF(X509) *chain;  /* its intermediates (CERT payloads, X.509 signature) */
-    const struct lyd_node *prof;
+    const struct ike_prof *prof;
 };
 
 /* IDi, AUTH, INITIAL_CONTACT and certificates of the request; the refusal's
@@ -310,7 +297,7 @@ static void authn_dn(struct ike_sess *s, const struct authn *a)
 static enum ike_auth_rc authn_eap(struct ike_sess *s, const struct authn *a)
 {
     s->e->c.eap_started++;
-    if (!ike_find(a->prof, "authentication/remote/eap"))
+    if (!a->prof->remote_eap)
         return ike_auth_refuse(s, "method-not-allowed", "the client asks for EAP, which the profile does not allow");
     s->pend->method = "eap";
     s->pend->eap = true;
@@ -326,11 +313,11 @@ static enum ike_auth_rc authn_psk(struct ike_sess *s, const struct authn *a)
     size_t ml;
     bool ok;
 
-    if (!ike_find(a->prof, "authentication/remote/pre-share"))
+    if (!a->prof->remote_psk)
         return ike_auth_refuse(s, "method-not-allowed",
                                "the profile does not allow pre-shared key authentication of clients");
-    key = ike_psk(s->e->conf, a->prof, true, &a->idi, &s->peer);
-    if (!key && ike_find(a->prof, "keyring/aaa")) {
+    key = ike_psk(a->prof, true, &a->idi, &s->peer);
+    if (!key && a->prof->keyring_aaa.set) {
         s->pend->method = "psk";
         s->auth_method = strdup("pre-share");
         return ike_psk_fetch(s, a->prof);
@@ -354,7 +341,7 @@ static enum ike_auth_rc authn_psk(struct ike_sess *s, const struct authn *a)
 static enum ike_auth_rc authn_cert(struct ike_sess *s, struct authn *a)
 {
     struct pki_tp *tps[16];
-    size_t ntp = ike_profile_tps(s->e->conf, a->prof, "verify", tps, 16), so_len;
+    size_t ntp = ike_profile_tps(a->prof, IKE_TP_VERIFY, tps, 16), so_len;
     bool rsa = a->cert && EVP_PKEY_get_base_id(X509_get0_pubkey(a->cert)) == EVP_PKEY_RSA;
     enum pki_verdict verdict;
     const struct pki_tp *crl_tp = NULL;
@@ -364,7 +351,7 @@ static enum ike_auth_rc authn_cert(struct ike_sess *s, struct authn *a)
 
     if (!a->cert)
         return ike_auth_refuse(s, NULL, "signature authentication without a certificate");
-    if (!ike_find(a->prof, rsa ? "authentication/remote/rsa-sig" : "authentication/remote/ecdsa-sig"))
+    if (!(rsa ? a->prof->remote_rsa : a->prof->remote_ecdsa))
         return ike_auth_refuse(s, "method-not-allowed",
                                rsa ? "the profile does not allow RSA signature authentication of clients"
                                    : "the profile does not allow ECDSA signature authentication of clients");
@@ -412,10 +399,11 @@ enum ike_auth_rc ike_auth_step_authenticate(struct ike_sess *s, struct ike_auth_
     ike_sa_set_state(s, IKE_SA_AUTHENTICATING, "IKE_AUTH request");
     if ((why = authn_read(s, &s->pend->req, &a))) {
         rc = ike_auth_refuse(s, NULL, why);
-    } else if (!(a.prof = ike_select_profile(s->e->conf, &a.idi, s, a.cert))) {
+    } else if (!(a.prof = ike_select_profile(s->gen, &a.idi, s, a.cert))) {
         rc = ike_auth_refuse(s, NULL, "no IKEv2 profile matches the identity");
     } else {
-        s->profile = strdup(ike_leaf(a.prof, "name"));
+        s->prof = a.prof;
+        s->profile = strdup(a.prof->name);
         s->pend->initial = a.initial;
         rc = !a.auth_p ? authn_eap(s, &a) : a.auth.method == 2 ? authn_psk(s, &a) : authn_cert(s, &a);
     }
@@ -443,24 +431,24 @@ void ike_handle_auth(struct ike_sess *s, const struct ike_msg *in)
 
 enum ike_auth_rc ike_auth_step_ours(struct ike_sess *s, struct ike_auth_run *w)
 {
-    const struct ike_conf *c = s->e->conf;
     struct ike_pend *pd = s->pend;
     const struct ike_pld *idi_p = ike_msg_find(&pd->req, IKE_PLD_IDI, 0);
 
-    w->prof = ike_sess_profile(s);
-    if (!w->prof || !c || !idi_p || !ike_id_parse(idi_p, &w->idi))
-        return ike_auth_refuse(s, NULL, "the session's profile was removed while it authenticated");
+    /* the profile of the session's generation: a commit since does not change it */
+    w->prof = s->prof;
+    if (!idi_p || !ike_id_parse(idi_p, &w->idi))
+        return ike_auth_refuse(s, NULL, "no identification payload");
     /* with EAP the MSK (the signature went in the first response); else a
      * shared key, or our certificate and a signature */
     if (pd->eap)
         return IKE_AUTH_NEXT;
-    if (ike_find(w->prof, "authentication/local/pre-share")) {
-        w->key = ike_psk(c, w->prof, false, &w->idi, &s->peer);
+    if (w->prof->local_psk) {
+        w->key = ike_psk(w->prof, false, &w->idi, &s->peer);
         if (!w->key)
             w->key = pd->psk_local; /* from RADIUS */
         if (!w->key)
             return ike_auth_refuse(s, NULL, "no local pre-shared key in the profile or its keyring");
-    } else if (!(w->sign_tp = signing_tp(c, w->prof))) {
+    } else if (!(w->sign_tp = signing_tp(w->prof))) {
         return ike_auth_refuse(s, NULL,
                                "the profile signs with a certificate (authentication local rsa-sig or ecdsa-sig) "
                                "but none of its trustpoints has a certificate and a key of that kind");

@@ -15,8 +15,6 @@
 #include "daemon/ike/ike_persist.h"
 #include "daemon/base/poison.h"
 
-#define V "/raven-vpn:"
-
 uint32_t ike_new_spi(struct ike_engine *e)
 {
     uint32_t spi;
@@ -131,101 +129,27 @@ void ike_child_remove(struct ike_sess *s, struct ike_child_sa *c)
 }
 
 /* The ESP settings of the profile's IPsec profile (the virtual template's, else
- * one naming this IKEv2 profile), with defaults when there is none. */
-static const struct lyd_node *ipsec_profile(const struct ike_conf *c, const struct lyd_node *prof)
+ * one naming this IKEv2 profile; the defaults when there is none), as its
+ * generation compiled them (ike_conf.h: defaults and derived limits included). */
+void ike_childx_settings(struct ike_sess *s, const struct ike_prof *prof)
 {
-    const char *n = ike_leaf(prof, "virtual-template/ipsec-profile"), *pn = ike_leaf(prof, "name");
-    const struct lyd_node *top, *ip;
+    const struct ike_ipsec_prof *ip = prof->ipsec;
 
-    if (n)
-        return ike_find(c->tree, V "ipsec/profile[name='%s']", n);
-    top = ike_find(c->tree, V "ipsec");
-    LY_LIST_FOR(top ? lyd_child(top) : NULL, ip) {
-        const char *ref = strcmp(ip->schema->name, "profile") ? NULL : ike_leaf(ip, "ikev2-profile");
-
-        if (ref && !strcmp(ref, pn))
-            return ip;
-    }
-    return NULL;
-}
-
-static void esp_settings(const struct ike_conf *c, const struct lyd_node *ip, struct ike_sess *s)
-{
-    const struct lyd_node *ch;
-    const char *v;
-
-    s->esp = (struct ike_esp_algs){0};
-    s->child_lifetime = 3600;
-    LY_LIST_FOR(ip ? lyd_child(ip) : NULL, ch) {
-        const struct lyd_node *ts;
-        const char *e, *i;
-
-        if (strcmp(ch->schema->name, "transform-set"))
-            continue;
-        ts = ike_find(c->tree, V "ipsec/transform-set[name='%s']", lyd_get_value(ch));
-        e = ts ? ike_leaf(ts, "esp-encryption") : NULL;
-        i = ts ? ike_leaf(ts, "esp-integrity") : NULL;
-        if (e)
-            s->esp.encr |= ike_conf_encr_bit(strchr(e, ':') ? strchr(e, ':') + 1 : e);
-        if (i)
-            s->esp.integ |= ike_conf_integ_bit(strchr(i, ':') ? strchr(i, ':') + 1 : i);
-    }
-    if (!s->esp.encr) {
-        s->esp.encr = IKE_EB_AES_GCM_128 | IKE_EB_AES_GCM_256 | IKE_EB_AES_CBC_128 | IKE_EB_AES_CBC_256 |
-                      IKE_EB_CHACHA20_POLY1305;
-        s->esp.integ = 1u << IKE_INTEG_HMAC_SHA2_256_128 | 1u << IKE_INTEG_HMAC_SHA1_96 |
-                       1u << IKE_INTEG_HMAC_SHA2_384_192 | 1u << IKE_INTEG_HMAC_SHA2_512_256;
-    }
-    s->esp.esn = (v = ike_leaf(ip, "esn")) && !strcmp(v, "true");
-    /* the profile's replay window, else the outside dataplane interface's */
-    s->replay_window = 64;
-    if ((v = ike_leaf(ip, "replay-window"))) {
-        s->replay_window = (uint32_t)strtoul(v, NULL, 10);
-    } else {
-        const struct lyd_node *dpl = ike_find(c->tree, V "dataplane"), *itf;
-        LY_LIST_FOR(dpl ? lyd_child(dpl) : NULL, itf) {
-            const char *role = strcmp(itf->schema->name, "interface") ? NULL : ike_leaf(itf, "role");
-            if (role && !strcmp(role, "outside") && (v = ike_leaf(itf, "replay-window"))) {
-                s->replay_window = (uint32_t)strtoul(v, NULL, 10);
-                break;
-            }
-        }
-    }
-    /* rekey by volume at the soft limit, else at 90 % of the hard one */
-    s->child_soft_bytes = 4608000ULL * 1024 / 10 * 9;
-    if ((v = ike_leaf(ip, "lifetime/soft/kilobytes")))
-        s->child_soft_bytes = strtoull(v, NULL, 10) * 1024;
-    else if ((v = ike_leaf(ip, "lifetime/hard/kilobytes")))
-        s->child_soft_bytes = strtoull(v, NULL, 10) * 1024 / 10 * 9;
-    /* the hard volume limit: the dataplane carries nothing past it (RFC 4301 4.4.2.1) */
-    s->child_hard_bytes = 4608000ULL * 1024;
-    if ((v = ike_leaf(ip, "lifetime/hard/kilobytes")))
-        s->child_hard_bytes = strtoull(v, NULL, 10) * 1024;
-    s->idle_time = (v = ike_leaf(ip, "lifetime/idle-time")) ? (uint32_t)strtoul(v, NULL, 10) : 0;
-    s->child_hard_packets = (v = ike_leaf(ip, "lifetime/hard/packets")) ? strtoull(v, NULL, 10) : 0;
-    /* by default 90 % of the hard one, and always below it (a hard limit under 10
-     * packets still leaves the rekey one packet to start; a hard limit of 1 none) */
-    s->child_soft_packets = (v = ike_leaf(ip, "lifetime/soft/packets")) ? strtoull(v, NULL, 10)
-                            : s->child_hard_packets > 1
-                                ? s->child_hard_packets - (s->child_hard_packets >= 10 ? s->child_hard_packets / 10 : 1)
-                                : 0;
-    s->pfs_group = (v = ike_leaf(ip, "pfs-group")) ? ike_conf_group_id(strchr(v, ':') ? strchr(v, ':') + 1 : v) : 0;
-    if ((v = ike_leaf(ip, "lifetime/hard/time")))
-        s->child_lifetime = (uint32_t)strtoul(v, NULL, 10);
-    if ((v = ike_leaf(ip, "lifetime/soft/time")))
-        s->child_soft = (uint32_t)strtoul(v, NULL, 10);
-    if ((v = ike_leaf(ip, "flow-limit")))
-        s->flow_limit = (uint32_t)strtoul(v, NULL, 10);
-}
-
-void ike_childx_settings(struct ike_sess *s, const struct lyd_node *prof)
-{
-    const struct ike_conf *c = s->e->conf;
-    const struct lyd_node *ip = ipsec_profile(c, prof);
-
-    if (ip)
-        s->ipsec_profile = strdup(ike_leaf(ip, "name"));
-    esp_settings(c, ip, s);
+    if (ip->name)
+        s->ipsec_profile = strdup(ip->name);
+    s->esp = ip->esp;
+    s->replay_window = ip->replay_window;
+    s->child_soft_bytes = ip->soft_bytes;
+    s->child_hard_bytes = ip->hard_bytes; /* the dataplane carries nothing past it (RFC 4301 4.4.2.1) */
+    s->idle_time = ip->idle_time;
+    s->child_hard_packets = ip->hard_packets;
+    s->child_soft_packets = ip->soft_packets;
+    s->pfs_group = ip->pfs_group;
+    s->child_lifetime = ip->lifetime;
+    if (ip->soft_time)
+        s->child_soft = ip->soft_time;
+    if (ip->flow_limit != UINT32_MAX)
+        s->flow_limit = ip->flow_limit;
 }
 
 /* ---- the child step of IKE_AUTH ---- */

@@ -43,17 +43,12 @@ void ike_crl_park(struct ike_sess *s, X509 *cert, STACK_OF(X509) *chain)
 static void resume(struct ike_sess *s)
 {
     struct ike_pend *pd = s->pend;
-    const struct lyd_node *prof = ike_sess_profile(s);
     struct pki_tp *tps[16];
-    size_t ntp = prof ? ike_profile_tps(s->e->conf, prof, "verify", tps, 16) : 0;
+    size_t ntp = ike_profile_tps(s->prof, IKE_TP_VERIFY, tps, 16); /* of its generation: one at least */
     enum pki_verdict v;
     const struct pki_tp *checked_by;
     char why[300];
 
-    if (!ntp) {
-        ike_auth_fail(s, pd->msg_id, NULL, "the session's profile or trustpoints were removed while it authenticated");
-        return;
-    }
     v = pki_crl_verify(s->e->crl, tps, ntp, pd->crl_cert, pd->crl_chain, &checked_by, why, sizeof(why));
     if (v == PKI_PENDING)
         return;

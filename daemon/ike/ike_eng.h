@@ -594,8 +594,11 @@ void ike_route_remove(struct ike_sess *s);
 void ike_route_stop(struct ike_engine *e);
 /* The VRF device @name: its ifindex and table; -ENODEV, -EMEDIUMTYPE (not a VRF). */
 int ike_route_vrf(const char *name, int *ifindex, uint32_t *table);
-/* The front-door VRFs to listen in: those that match fvrf names, every VRF
- * device present when one says "any". */
+/* Every VRF device present joins @out[0..@n) once (at most @cap): the new count. */
+size_t ike_route_vrf_devices(char (*out)[16], size_t n, size_t cap);
+/* ike_route_conf.c (compiling, commit checks): the front-door VRFs to listen
+ * in: those that match fvrf names, every VRF device present when one says
+ * "any". */
 size_t ike_route_fvrfs(const struct lyd_node *tree, char (*out)[16], size_t cap);
 /* Commit checks: VRF devices and route set interfaces exist. */
 bool ike_route_check(const struct lyd_node *tree, ike_err_fn err, void *arg);

@@ -163,6 +163,7 @@ void ike_sess_release(struct ike_sess *s)
     if (s->ev_acct)
         event_free(s->ev_acct);
     ike_pend_free(s->pend);
+    ike_conf_unref(s->gen);
     free(s);
 }
 
@@ -231,6 +232,8 @@ bool ike_sess_stub(struct ike_sess *s, struct ike_sess *stub)
         free(stub);
         return false;
     }
+    stub->gen = ike_conf_ref(s->gen); /* the old IKE SA keeps the session's generation */
+    stub->prof = s->prof;
     stub->in = s->in;
     stub->initiator = s->initiator;
     memcpy(stub->our_spi, s->our_spi, 8);
@@ -388,8 +391,8 @@ void ike_sess_arm_timers(struct ike_sess *s)
     if (s->session_lifetime)
         evtimer_add(s->ev_life, &(struct timeval){.tv_sec = s->session_lifetime});
     /* behind a NAT ourselves: keep its mapping open (RFC 3948 4) */
-    if (s->in.nat_local && s->e->conf && s->e->conf->nat_keepalive)
-        evtimer_add(s->ev_ka, &(struct timeval){.tv_sec = s->e->conf->nat_keepalive});
+    if (s->in.nat_local && s->gen && s->gen->nat_keepalive)
+        evtimer_add(s->ev_ka, &(struct timeval){.tv_sec = s->gen->nat_keepalive});
     ike_sess_ike_rekeyed(s);
     ike_child_timer_arm(s);
 }

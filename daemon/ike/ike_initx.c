@@ -226,6 +226,7 @@ void ike_initx_handle(struct ike_engine *e, struct ike_sock *sk, const struct so
         e->c.rejected++;
         return;
     }
+    s->gen = ike_conf_ref(e->conf); /* what the session is negotiated under, whatever a commit changes */
     s->rx_ifindex = sk->rx_ifindex;
     memcpy(s->fvrf, sk->vrf, sizeof(s->fvrf));
     s->fvrf_ifindex = sk->vrf[0] ? (int)if_nametoindex(sk->vrf) : 0;

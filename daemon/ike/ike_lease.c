@@ -27,19 +27,16 @@ static bool wants_dhcp(struct ike_sess *s, uint32_t *server, uint32_t *giaddr, u
 {
     struct ike_pend *pd = s->pend;
     const struct ike_pld *idi_p = ike_msg_find(&pd->req, IKE_PLD_IDI, 0), *cp_p = ike_msg_find(&pd->req, IKE_PLD_CP, 0);
-    const struct lyd_node *prof = ike_sess_profile(s);
     struct ike_id_pld idi;
     struct ike_cp_pld cp;
     struct ike_attrs at;
     char user[256], group[256];
     struct in_addr a;
 
-    const char *v = prof ? ike_leaf(prof, "config-exchange/request") : NULL;
-
-    if (!prof || !idi_p || !ike_id_parse(idi_p, &idi) || !cp_p || !ike_cp_parse(cp_p, &cp) || cp.cfg_type != 1 ||
-        !ike_cp_requests(&cp, CFG_INTERNAL_IP4_ADDRESS) || (v && !strcmp(v, "false")))
+    if (!s->prof->cfg_request || !idi_p || !ike_id_parse(idi_p, &idi) || !cp_p || !ike_cp_parse(cp_p, &cp) ||
+        cp.cfg_type != 1 || !ike_cp_requests(&cp, CFG_INTERNAL_IP4_ADDRESS))
         return false;
-    ike_auth_authorize(s, prof, &idi, &at, user, group, sizeof(user));
+    ike_auth_authorize(s, s->prof, &idi, &at, user, group, sizeof(user));
     /* S4: AAA's address first, then the pool; DHCP only without a pool */
     if (at.has_addr4 || at.pool || !at.dhcp_server)
         return false;
@@ -226,7 +223,6 @@ enum ike_auth_rc ike_lease_step(struct ike_sess *s, struct ike_auth_run *w)
 {
     const struct ike_pld *cp_p = ike_msg_find(&s->pend->req, IKE_PLD_CP, 0);
     struct ike_cp_pld cpreq = {0};
-    const char *v;
     bool want_addr;
     uint64_t holder;
 
@@ -240,8 +236,7 @@ enum ike_auth_rc ike_lease_step(struct ike_sess *s, struct ike_auth_run *w)
     if (s->pend->initial)
         initial_contact(s);
     /* configuration mode (S4); the address from AAA, else the pool */
-    v = ike_leaf(w->prof, "config-exchange/request");
-    if (cp_p && ike_cp_parse(cp_p, &cpreq) && cpreq.cfg_type == 1 && !(v && !strcmp(v, "false"))) {
+    if (cp_p && ike_cp_parse(cp_p, &cpreq) && cpreq.cfg_type == 1 && w->prof->cfg_request) {
         want_addr = ike_cp_requests(&cpreq, CFG_INTERNAL_IP4_ADDRESS);
         w->cpo->cp.cfg_type = 2;
         if (want_addr && !lease4(s, w))

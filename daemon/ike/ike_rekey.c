@@ -84,7 +84,7 @@ static void rekey_ike(struct ike_sess *s, const struct ike_sa_pld *sa, const uin
         respond_notify(s, msg_id, N_TEMPORARY_FAILURE, NULL, 0);
         return;
     }
-    if (!ike_init_choose_rekey(ike_conf_algs(e->conf, &s->local, s->fvrf), sa, ke->group, &st, &reply.prop[0])) {
+    if (!ike_init_choose_rekey(ike_conf_algs(s->gen, &s->local, s->fvrf), sa, ke->group, &st, &reply.prop[0])) {
         e->c.no_proposal++;
         respond_notify(s, msg_id, N_NO_PROPOSAL_CHOSEN, NULL, 0);
         return;
@@ -273,7 +273,8 @@ static void child_sa(struct ike_sess *s, const struct ike_sa_pld *sa, const uint
             respond_notify(s, msg_id, N_NO_PROPOSAL_CHOSEN, NULL, 0);
         return;
     }
-    if (ke && !s->pfs_group && (ke->group >= 32 || !(ike_conf_algs(s->e->conf, &s->local, s->fvrf)->groups & (1u << ke->group)))) {
+    if (ke && !s->pfs_group &&
+        (ke->group >= 32 || !(ike_conf_algs(s->gen, &s->local, s->fvrf)->groups & (1u << ke->group)))) {
         respond_notify(s, msg_id, N_NO_PROPOSAL_CHOSEN, NULL, 0);
         return;
     }
@@ -724,7 +725,7 @@ void ike_child_rekey_done(struct ike_sess *s, const struct ike_msg *in)
         if (np && ike_notify_parse(np, &n) && n.type == 17 && n.len == 2 && !s->pfs_group) {
             uint16_t g = (uint16_t)(n.data[0] << 8 | n.data[1]);
 
-            if (g < 32 && (ike_conf_algs(s->e->conf, &s->local, s->fvrf)->groups & (1u << g)) && g != s->rekey_group) {
+            if (g < 32 && (ike_conf_algs(s->gen, &s->local, s->fvrf)->groups & (1u << g)) && g != s->rekey_group) {
                 s->rekey_group = g;
                 if (old) {
                     old->rekeying = false;

@@ -3,7 +3,8 @@
  * `route accept` (the client's own subnets, offered in its traffic selectors
  * beside its virtual address: accepted into the child SA and routed), and
  * `route set interface` (the address of one of our interfaces pushed to the client
- * as a host route). Also the VRF devices profiles name (fvrf, ivrf).
+ * as a host route). Also the VRF devices profiles name (fvrf, ivrf); what of
+ * this is read from the configuration's tree is in ike_route_conf.c.
  *
  * Kernel routes carry protocol IKE_ROUTE_PROTO so that a routing daemon (FRR's
  * zebra, BIRD's kernel protocol with `learn`) picks them up by protocol and
@@ -313,68 +314,25 @@ static int vrf_list_cb(const struct nlmsghdr *m, void *data)
     return MNL_CB_OK;
 }
 
-size_t ike_route_fvrfs(const struct lyd_node *tree, char (*out)[16], size_t cap)
+size_t ike_route_vrf_devices(char (*out)[16], size_t n, size_t cap)
 {
-    static const char *const paths[] = {"/raven-vpn:ikev2/policy/match/fvrf", "/raven-vpn:ikev2/profile/match/fvrf"};
-    struct vrf_list l = {.out = out, .cap = cap};
-    bool any = false;
+    char buf[MNL_SOCKET_BUFFER_SIZE];
+    struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+    struct mnl_socket *nl = rtnl_open();
+    struct vrf_list l = {.out = out, .n = n, .cap = cap};
+    uint32_t seq = (uint32_t)time(NULL);
 
-    for (size_t p = 0; tree && p < 2; p++) {
-        struct ly_set *set = NULL;
-
-        if (lyd_find_xpath(tree, paths[p], &set))
-            continue;
-        for (uint32_t i = 0; i < set->count; i++) {
-            const char *v = lyd_get_value(set->dnodes[i]);
-            bool dup = false;
-
-            any = any || !strcmp(v, "any");
-            for (size_t j = 0; j < l.n; j++)
-                dup = dup || !strcmp(out[j], v);
-            if (strcmp(v, "any") && !dup && l.n < cap)
-                snprintf(out[l.n++], 16, "%s", v);
-        }
-        ly_set_free(set, NULL);
-    }
-    if (any) {
-        char buf[MNL_SOCKET_BUFFER_SIZE];
-        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-        struct mnl_socket *nl = rtnl_open();
-        uint32_t seq = (uint32_t)time(NULL);
-
-        nlh->nlmsg_type = RTM_GETLINK;
-        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-        mnl_nlmsg_put_extra_header(nlh, sizeof(struct ifinfomsg));
-        if (nl) {
-            rtnl_talk(nl, &seq, nlh, vrf_list_cb, &l);
-            mnl_socket_close(nl);
-        }
+    nlh->nlmsg_type = RTM_GETLINK;
+    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    mnl_nlmsg_put_extra_header(nlh, sizeof(struct ifinfomsg));
+    if (nl) {
+        rtnl_talk(nl, &seq, nlh, vrf_list_cb, &l);
+        mnl_socket_close(nl);
     }
     return l.n;
 }
 
 /* ---- authorization ---- */
-
-void ike_route_compile_policy(const struct lyd_node *pol, struct ike_authz_pol *p)
-{
-    const struct lyd_node *acc = ike_find(pol, "route/accept"), *rt = ike_find(pol, "route"), *ch;
-    const struct lyd_node *set = ike_find(pol, "route/set");
-    const char *v;
-
-    if (acc) {
-        p->route_accept = true;
-        p->route_tag = (v = ike_leaf(acc, "tag")) ? (uint32_t)strtoul(v, NULL, 10) : 0;
-        p->route_distance = (v = ike_leaf(acc, "distance")) ? (uint8_t)atoi(v) : 0;
-    }
-    LY_LIST_FOR(rt ? lyd_child(rt) : NULL, ch) {
-        if (!strcmp(ch->schema->name, "redistribute") && (v = ike_leaf(ch, "protocol")) && !strcmp(v, "connected"))
-            p->route_connected = true;
-    }
-    LY_LIST_FOR(set ? lyd_child(set) : NULL, ch) {
-        if (!strcmp(ch->schema->name, "interface") && p->nroute_ifaces < IKE_MAX_ATTR_LIST)
-            p->route_ifaces[p->nroute_ifaces++] = lyd_get_value(ch);
-    }
-}
 
 void ike_route_attrs_policy(const struct ike_authz_pol *p, struct ike_attrs *a)
 {
@@ -499,43 +457,22 @@ static bool ts_overlaps(const struct ike_ts *a, const struct ike_ts *b)
     return a->type == b->type && memcmp(a->start, b->end, n) <= 0 && memcmp(b->start, a->end, n) <= 0;
 }
 
-/* Whether a client's subnet may be accepted: a prefix neither covering the
- * whole address space nor overlapping the client's own address or a pool. */
-/* Whether pool prefix or range text @a (..@b) overlaps @ts. */
-static bool pool_overlaps(const struct ike_ts *ts, const char *a, const char *b)
+/* Whether pool range @r overlaps @ts (of the same family). */
+static bool pool_overlaps(const struct ike_ts *ts, const struct ike_range *r)
 {
-    struct ike_ts p = {.type = ts->type};
     size_t n = ts->type == 7 ? 4 : 16;
-    int fam = ts->type == 7 ? AF_INET : AF_INET6;
 
-    if (b) { /* an IPv4 range */
-        if (inet_pton(fam, a, p.start) != 1 || inet_pton(fam, b, p.end) != 1)
-            return false;
-    } else { /* an IPv6 prefix */
-        char addr[INET6_ADDRSTRLEN];
-        const char *slash = strchr(a, '/');
-        unsigned len;
-
-        if (!slash || (size_t)(slash - a) >= sizeof(addr))
-            return false;
-        memcpy(addr, a, (size_t)(slash - a));
-        addr[slash - a] = 0;
-        len = (unsigned)atoi(slash + 1);
-        if (inet_pton(fam, addr, p.start) != 1 || len > 128)
-            return false;
-        ike_ts_prefix6(p.start, len, &p);
-    }
-    return memcmp(ts->start, p.end, n) <= 0 && memcmp(p.start, ts->end, n) <= 0;
+    return r->family == (ts->type == 7 ? AF_INET : AF_INET6) && memcmp(ts->start, r->hi, n) <= 0 &&
+           memcmp(r->lo, ts->end, n) <= 0;
 }
 
 /* Whether a client's subnet may be accepted: a prefix neither covering the
  * whole address space nor overlapping the client's own addresses, a subnet
- * accepted before or an address pool (the addresses of other clients). */
+ * accepted before or an address pool (the addresses of other clients: the
+ * pools in force, @c). */
 static bool acceptable(const struct ike_sess *s, const struct ike_conf *c, const struct ike_ts *ts)
 {
-    const struct lyd_node *pools = ike_find(c->tree, "/raven-vpn:pools"), *p, *r;
     int len = ts_prefix(ts);
-
     struct ike_sess *o, *tmp;
 
     if (len <= 0)
@@ -553,20 +490,9 @@ static bool acceptable(const struct ike_sess *s, const struct ike_conf *c, const
                 return false;
         }
     }
-    LY_LIST_FOR(pools ? lyd_child(pools) : NULL, p) {
-        if (ts->type == 7 && !strcmp(p->schema->name, "ipv4-pool")) {
-            LY_LIST_FOR(lyd_child(p), r) {
-                const char *a = ike_leaf(r, "start"), *b = ike_leaf(r, "end");
-
-                if (!strcmp(r->schema->name, "range") && a && b && pool_overlaps(ts, a, b))
-                    return false;
-            }
-        } else if (ts->type == 8 && !strcmp(p->schema->name, "ipv6-pool")) {
-            const char *a = ike_leaf(p, "prefix");
-
-            if (a && pool_overlaps(ts, a, NULL))
-                return false;
-        }
+    for (size_t i = 0; c && i < c->npool_ranges; i++) {
+        if (pool_overlaps(ts, &c->pool_ranges[i]))
+            return false;
     }
     return true;
 }
@@ -616,10 +542,10 @@ static void accept_subnets(struct ike_sess *s, const struct ike_ts_pld *tsi)
     }
 }
 
-void ike_route_plan(struct ike_sess *s, const struct lyd_node *prof, const struct ike_attrs *a,
+void ike_route_plan(struct ike_sess *s, const struct ike_prof *prof, const struct ike_attrs *a,
                     const struct ike_pld *tsi_p, struct ike_route_mark *m)
 {
-    const char *ivrf = ike_leaf(prof, "ivrf");
+    const char *ivrf = prof->ivrf;
     struct ike_ts_pld tsi;
 
     s->route_table = RT_TABLE_MAIN;
@@ -741,65 +667,4 @@ void ike_route_remove(struct ike_sess *s)
     free(s->routes);
     s->routes = NULL;
     s->nroutes = 0;
-}
-
-/* ---- commit checks ---- */
-
-static void check_vrf(const struct lyd_node *n, const char *what, ike_err_fn err, void *arg, bool *ok)
-{
-    const char *v = lyd_get_value(n);
-    int rc;
-    char msg[300], *path;
-
-    if (!strcmp(v, "any") && strcmp(what, "ivrf"))
-        return;
-    rc = ike_route_vrf(v, NULL, NULL);
-    if (!rc)
-        return;
-    snprintf(msg, sizeof(msg), "%s %s: %s; create it first (ip link add %s type vrf table N)", what, v,
-             rc == -ENODEV ? "no such device" : rc == -EMEDIUMTYPE ? "not a VRF device" : strerror(-rc), v);
-    path = lyd_path(n, LYD_PATH_STD, NULL, 0);
-    if (err)
-        err(arg, path, msg);
-    free(path);
-    *ok = false;
-}
-
-bool ike_route_check(const struct lyd_node *tree, ike_err_fn err, void *arg)
-{
-    static const char *const paths[] = {"/raven-vpn:ikev2/policy/match/fvrf", "/raven-vpn:ikev2/profile/match/fvrf",
-                                        "/raven-vpn:ikev2/profile/ivrf"};
-    static const char *const what[] = {"front-door VRF", "front-door VRF", "ivrf"};
-    bool ok = true;
-
-    for (size_t p = 0; tree && p < 3; p++) {
-        struct ly_set *set = NULL;
-
-        if (lyd_find_xpath(tree, paths[p], &set))
-            continue;
-        for (uint32_t i = 0; i < set->count; i++)
-            check_vrf(set->dnodes[i], what[p], err, arg, &ok);
-        ly_set_free(set, NULL);
-    }
-    {
-        struct ly_set *set = NULL;
-
-        if (tree && !lyd_find_xpath(tree, "/raven-vpn:ikev2/authorization-policy/route/set/interface", &set)) {
-            for (uint32_t i = 0; i < set->count; i++) {
-                char msg[300], *path;
-
-                if (if_nametoindex(lyd_get_value(set->dnodes[i])))
-                    continue;
-                snprintf(msg, sizeof(msg), "route set interface %s: no such interface; name an existing one",
-                         lyd_get_value(set->dnodes[i]));
-                path = lyd_path(set->dnodes[i], LYD_PATH_STD, NULL, 0);
-                if (err)
-                    err(arg, path, msg);
-                free(path);
-                ok = false;
-            }
-            ly_set_free(set, NULL);
-        }
-    }
-    return ok;
 }

@@ -206,7 +206,10 @@ void ike_engine_free(struct ike_engine *e)
     for (size_t i = 0; i < e->nsocks; i++)
         sock_close(e->socks[i]);
     ike_engine_abort(e);
-    ike_conf_free(e->conf);
+    /* the engine's reference; sessions are gone, and whatever frees one later
+     * finds no configuration in force */
+    ike_conf_unref(e->conf);
+    e->conf = NULL;
     ike_route_stop(e);
     dhcp_client_free(e->dhcp); /* after the sessions: their leases are released */
     if (e->ev_dp)
@@ -365,7 +368,7 @@ int ike_engine_prepare(struct ike_engine *e, const struct lyd_node *tree, bool d
      * the engine's until apply switches to the new configuration) */
     if (e->conf && (pool_set_carry(c->pools, e->conf->pools, misfit, e) +
                     pool_set_carry(c->pools6, e->conf->pools6, misfit6, e))) {
-        ike_conf_free(c);
+        ike_conf_unref(c);
         e->err = NULL;
         return -EBUSY;
     }
@@ -387,7 +390,7 @@ int ike_engine_prepare(struct ike_engine *e, const struct lyd_node *tree, bool d
                          ike_addr_str(&a, as, sizeof(as)), ike_port_of(&a), strerror(-rc));
                 if (err)
                     err(arg, "/raven-vpn:ikev2/global/listen", msg);
-                ike_conf_free(c);
+                ike_conf_unref(c);
                 e->err = NULL;
                 ike_engine_abort(e);
                 return rc;
@@ -438,7 +441,16 @@ void ike_engine_apply(struct ike_engine *e)
             }
         }
     }
-    ike_conf_free(e->conf);
+    /* the new generation is in force, numbered after the one it replaces; the
+     * old one's address book goes (its leases moved at prepare), the rest of it
+     * lives on with the sessions negotiated under it (ike_conf.h) */
+    e->pending->generation = (e->conf ? e->conf->generation : 0) + 1;
+    if (e->conf) {
+        pool_set_free(e->conf->pools);
+        pool_set_free(e->conf->pools6);
+        e->conf->pools = e->conf->pools6 = NULL;
+    }
+    ike_conf_unref(e->conf);
     e->conf = e->pending;
     e->pending = NULL;
     pki_crl_sync(e->crl, e->conf->tps, e->conf->ntps); /* crl-url sources follow the trustpoints */
@@ -464,7 +476,7 @@ void ike_engine_abort(struct ike_engine *e)
     for (size_t i = 0; i < e->nnew_socks; i++)
         sock_close(e->new_socks[i]);
     e->nnew_socks = 0;
-    ike_conf_free(e->pending);
+    ike_conf_unref(e->pending);
     e->pending = NULL;
 }
 

@@ -188,6 +188,8 @@ static void session_state(struct ike_sess *s, struct lyd_node *state, time_t now
         ike_add_str(n, "accounting-session-id", s->acct_id);
     ike_add_str(n, "profile", s->profile);
     ike_add_str(n, "ipsec-profile", s->ipsec_profile);
+    if (s->gen)
+        ike_add_u64(n, "config-generation", s->gen->generation);
     if (s->have_addr4) {
         struct in_addr ia = {.s_addr = htonl(s->addr4)};
 
@@ -309,6 +311,9 @@ int ike_engine_state(struct ike_engine *e, struct lyd_node *state)
     pki_crl_state(e->crl, state);
     ic = inner(state, "ike-counters");
     time_leaf(ic, "discontinuity-time", c->discontinuity);
+    if (e->conf)
+        ike_add_u64(ic, "config-generation", e->conf->generation);
+    ike_add_u64(ic, "config-generations-alive", ike_conf_alive());
     n = inner(ic, "sa");
     ike_add_u64(n, "active", e->established);
     ike_add_u64(n, "in-negotiation", e->half_open);

@@ -100,7 +100,7 @@ bool ike_xmit_seal(struct ike_sess *s, uint8_t exchange, bool response, uint32_t
                         .flags = (uint8_t)((response ? IKE_FLAG_RESPONSE : 0) | (s->initiator ? IKE_FLAG_INITIATOR : 0)),
                         .msg_id = msg_id};
     struct ike_sk_keys k;
-    size_t mtu = s->e->conf ? s->e->conf->frag_mtu : 1280;
+    size_t mtu = s->gen ? s->gen->frag_mtu : 1280; /* the generation it negotiated fragmentation under */
     size_t overhead = (s->peer.ss_family == AF_INET ? 20 : 40) + 8 + 4 + IKE_HDR_LEN + IKE_PLD_HDR_LEN + 4 + 16 +
                       (s->in.cbc ? 32 + 16 : 16) + 16;
     struct ike_builder bd;
@@ -196,6 +196,6 @@ void ike_xmit_on_keepalive(evutil_socket_t fd, short what, void *arg)
 
     if (s->sock && s->sock->natt)
         ike_xmit_dgram(s->sock, &s->local, &s->peer, &ka, 1, true);
-    if (s->e->conf && s->e->conf->nat_keepalive)
-        evtimer_add(s->ev_ka, &(struct timeval){.tv_sec = s->e->conf->nat_keepalive});
+    if (s->gen && s->gen->nat_keepalive)
+        evtimer_add(s->ev_ka, &(struct timeval){.tv_sec = s->gen->nat_keepalive});
 }

@@ -3,7 +3,8 @@
 namespaces: IKE_SA_INIT, IKE_AUTH with pre-shared keys, configuration mode from
 the committed pools and authorization policy, the first child SA with narrowed
 selectors, sessions in the operational state over NETCONF, client and server
-deletes, pool exhaustion and a live pool change.
+deletes, pool exhaustion and a live pool change (a new configuration
+generation: the session up before keeps its own).
 
 Topology: [client i: 10.<n>.<i>.2] --veth-- [headend namespace: ravend, 10.<n>.<i>.1]
 """
@@ -181,6 +182,9 @@ def test_live_pool_change_keeps_sessions_and_applies_to_new_ones(make_ravend, la
         "operation-failed")
     assert "session 1 (alice.example.org)" in err.message, err.message
     assert len(sessions(m)) == 1
+    gen = int(t(state(m), "ike-counters/config-generation"))
+    assert t(sessions(m)[0], "config-generation") == str(gen)
+    assert t(state(m), "ike-counters/config-generations-alive") == "1"
     # adding a range is fine: alice stays, bob gets an address from the new range
     m.edit_config(target="running", config=cfg(
         f'<pools xmlns="{NS}"><ipv4-pool><name>rw-pool</name>'
@@ -191,6 +195,13 @@ def test_live_pool_change_keeps_sessions_and_applies_to_new_ones(make_ravend, la
     assert "ESTABLISHED" in lb.swanctl(0, "--list-sas").stdout
     addrs = sorted(t(s, "assigned-ipv4") for s in sessions(m))
     assert addrs == ["10.201.0.10", "10.202.0.1"]
+    # the commit made a new generation: alice keeps the one she was negotiated
+    # under (held while she lives), bob has the new one
+    vs = state(m)
+    assert t(vs, "ike-counters/config-generation") == str(gen + 1)
+    assert t(vs, "ike-counters/config-generations-alive") == "2"
+    gens = {t(s, "assigned-ipv4"): t(s, "config-generation") for s in sessions(m)}
+    assert gens == {"10.201.0.10": str(gen), "10.202.0.1": str(gen + 1)}, gens
 
 
 def test_clear_session_deletes_the_clients_sa(make_ravend, lab):
