@@ -195,11 +195,19 @@ static bool name_rule(X509 *cert, const struct ike_cm_rule *r, bool eq)
 }
 
 /* eq/ne compare, co/nc look for the value in the field, case-insensitive
- * (the values are lower-cased when compiled). */
+ * (the values are lower-cased when compiled); lt/ge compare a date. */
 static bool rule_holds(X509 *cert, const struct ike_cm_rule *r)
 {
     bool eq = r->op == IKE_CMO_EQ || r->op == IKE_CMO_NE, has;
 
+    if (r->field == IKE_CMF_EXPIRES || r->field == IKE_CMF_VALID_START) {
+        /* lt: the certificate's date is before the rule's; ge: at or after */
+        int cmp = ASN1_TIME_cmp_time_t(r->field == IKE_CMF_EXPIRES ? X509_get0_notAfter(cert)
+                                                                    : X509_get0_notBefore(cert),
+                                       r->when);
+
+        return cmp != -2 && (r->op == IKE_CMO_LT ? cmp < 0 : cmp >= 0);
+    }
     if (r->by_attr) {
         has = name_rule(cert, r, eq);
     } else {

@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "daemon/ike/ike_child.h"
 #include "daemon/ike/ike_engine.h"
@@ -89,14 +90,17 @@ enum ike_cm_field {
     IKE_CMF_NAME,     /* name: the subject's common name */
     IKE_CMF_SERIAL,   /* serial-number, hex */
     IKE_CMF_ALT,      /* alt-subject-name: DNS and e-mail names, space separated */
+    IKE_CMF_EXPIRES,  /* expires-on: notAfter (with lt, ge) */
+    IKE_CMF_VALID_START, /* valid-start: notBefore (with lt, ge) */
 };
-enum ike_cm_op { IKE_CMO_EQ, IKE_CMO_NE, IKE_CMO_CO, IKE_CMO_NC };
+enum ike_cm_op { IKE_CMO_EQ, IKE_CMO_NE, IKE_CMO_CO, IKE_CMO_NC, IKE_CMO_LT, IKE_CMO_GE };
 struct ike_cm_rule {
     enum ike_cm_field field;
     enum ike_cm_op op;
     bool by_attr;
     char attr[32];
-    char *value; /* owned, lower case */
+    char *value; /* owned, lower case (NULL for a date rule) */
+    time_t when; /* a date rule's instant (UTC) */
 };
 struct ike_cm_entry {
     struct ike_cm_rule *rules;

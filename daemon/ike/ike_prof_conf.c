@@ -154,14 +154,28 @@ const struct ike_acl *ike_conf_acl(const struct ike_conf *c, const char *name)
 
 /* ---- certificate maps (S10) ---- */
 
-enum cm_rc { CM_OK, CM_SKIP, CM_NEVER, CM_NOMEM };
+enum cm_rc { CM_OK, CM_SKIP, CM_BADDATE, CM_NOMEM };
+
+/* A date rule's value: YYYY-MM-DDThh:mm:ssZ, or YYYY-MM-DD (midnight UTC). */
+static bool parse_date(const char *v, time_t *out)
+{
+    struct tm tm = {0};
+    const char *end = strptime(v, "%Y-%m-%d", &tm);
+
+    if (end && *end == 'T')
+        end = strptime(end + 1, "%H:%M:%SZ", &tm);
+    if (!end || *end)
+        return false;
+    *out = timegm(&tm);
+    return *out != (time_t)-1;
+}
 
 /* One rule. Its value is taken as before, at most 255 bytes, lower-cased. An
  * "ATTR=VALUE" rule on a name compares with that attribute (an ATTR of 32
  * bytes or more names none: the rule never finds it). The dates (expires-on,
- * valid-start, with lt/ge) are not read from certificates: such a rule never
- * holds, nor does its entry (CM_NEVER). A rule missing a leaf is no rule
- * (CM_SKIP). */
+ * valid-start: the model allows them only with lt and ge) are read into
+ * instants; one that is not a date refuses the configuration (CM_BADDATE). A
+ * rule missing a leaf is no rule (CM_SKIP). */
 static enum cm_rc cm_rule(const struct lyd_node *r, struct ike_cm_rule *out)
 {
     static const struct {
@@ -169,21 +183,24 @@ static enum cm_rc cm_rule(const struct lyd_node *r, struct ike_cm_rule *out)
         enum ike_cm_field field;
     } fields[] = {{"subject-name", IKE_CMF_SUBJECT}, {"unstructured-subject-name", IKE_CMF_USUBJECT},
                   {"issuer-name", IKE_CMF_ISSUER},   {"name", IKE_CMF_NAME},
-                  {"serial-number", IKE_CMF_SERIAL}, {"alt-subject-name", IKE_CMF_ALT}};
+                  {"serial-number", IKE_CMF_SERIAL}, {"alt-subject-name", IKE_CMF_ALT},
+                  {"expires-on", IKE_CMF_EXPIRES},   {"valid-start", IKE_CMF_VALID_START}};
+    static const char *const ops[] = {[IKE_CMO_EQ] = "eq", [IKE_CMO_NE] = "ne", [IKE_CMO_CO] = "co",
+                                      [IKE_CMO_NC] = "nc", [IKE_CMO_LT] = "lt", [IKE_CMO_GE] = "ge"};
     const char *field = ike_leaf(r, "field"), *op = ike_leaf(r, "operator"), *val = ike_leaf(r, "value");
     char want[256], *sep;
-    size_t i;
+    size_t i, o;
 
     for (i = 0; field && i < sizeof(fields) / sizeof(fields[0]) && strcmp(fields[i].name, field); i++)
         ;
-    if (!field || !op || !val)
+    for (o = 0; op && o < sizeof(ops) / sizeof(ops[0]) && strcmp(ops[o], op); o++)
+        ;
+    if (!field || !op || !val || i == sizeof(fields) / sizeof(fields[0]) || o == sizeof(ops) / sizeof(ops[0]))
         return CM_SKIP;
-    if (i == sizeof(fields) / sizeof(fields[0]))
-        return CM_NEVER;
     out->field = fields[i].field;
-    /* lt and ge (dates only) would compare as "contains" */
-    out->op = !strcmp(op, "eq") ? IKE_CMO_EQ : !strcmp(op, "ne") ? IKE_CMO_NE : !strcmp(op, "nc") ? IKE_CMO_NC
-                                                                                                   : IKE_CMO_CO;
+    out->op = (enum ike_cm_op)o;
+    if (out->field == IKE_CMF_EXPIRES || out->field == IKE_CMF_VALID_START)
+        return parse_date(val, &out->when) ? CM_OK : CM_BADDATE;
     snprintf(want, sizeof(want), "%s", val);
     lower(want);
     sep = strchr(want, '=');
@@ -216,27 +233,30 @@ static void cm_entry_free(struct ike_cm_entry *en)
     en->nrules = 0;
 }
 
-/* One entry into @en; false when it can never match (@en left empty) or on a
- * failed allocation (*@oom). */
-static bool cm_entry(const struct lyd_node *e, struct ike_cm_entry *en, bool *oom)
+/* One entry into @en; false when it has no rule (@en left empty), or on a
+ * failed allocation or a date rule that is no date (*@rc, *@bad the rule). */
+static bool cm_entry(const struct lyd_node *e, struct ike_cm_entry *en, enum cm_rc *rc,
+                     const struct lyd_node **bad)
 {
     const struct lyd_node *r;
 
+    *rc = CM_OK;
     en->rules = alloc(count(e, "rule"), sizeof(*en->rules));
     if (!en->rules) {
-        *oom = true;
+        *rc = CM_NOMEM;
         return false;
     }
     LY_LIST_FOR(lyd_child(e), r) {
-        enum cm_rc rc;
+        enum cm_rc one;
 
         if (strcmp(r->schema->name, "rule"))
             continue;
-        rc = cm_rule(r, &en->rules[en->nrules]);
-        if (rc == CM_SKIP)
+        one = cm_rule(r, &en->rules[en->nrules]);
+        if (one == CM_SKIP)
             continue;
-        if (rc != CM_OK) {
-            *oom = rc == CM_NOMEM;
+        if (one != CM_OK) {
+            *rc = one;
+            *bad = r;
             cm_entry_free(en);
             return false;
         }
@@ -247,10 +267,24 @@ static bool cm_entry(const struct lyd_node *e, struct ike_cm_entry *en, bool *oo
     return en->nrules > 0;
 }
 
+static bool bad_date(ike_err_fn err, void *arg, const struct lyd_node *rule)
+{
+    char *path = lyd_path(rule, LYD_PATH_STD, NULL, 0), msg[300];
+
+    snprintf(msg, sizeof(msg),
+             "certificate map rule %s compares a date: its value '%s' must be YYYY-MM-DDThh:mm:ssZ or YYYY-MM-DD "
+             "(UTC)", ike_leaf(rule, "field"), ike_leaf(rule, "value"));
+    if (err)
+        err(arg, path, msg);
+    free(path);
+    return false;
+}
+
 static bool compile_certmaps(struct ike_conf *c, ike_err_fn err, void *arg)
 {
     const struct lyd_node *top = ike_find(c->tree, V "pki"), *m, *e;
     size_t n = count(top, "certificate-map");
+    bool ok = true;
 
     if (!n)
         return true;
@@ -268,20 +302,21 @@ static bool compile_certmaps(struct ike_conf *c, ike_err_fn err, void *arg)
         if (!cm->entries)
             return nomem(err, arg, m);
         LY_LIST_FOR(lyd_child(m), e) {
-            bool oom = false;
+            const struct lyd_node *bad = NULL;
+            enum cm_rc rc;
 
-            /* an entry that can never match is left out: the map matches
-             * when one of the others does */
             if (strcmp(e->schema->name, "entry"))
                 continue;
-            if (cm_entry(e, &cm->entries[cm->nentries], &oom))
+            if (cm_entry(e, &cm->entries[cm->nentries], &rc, &bad))
                 cm->nentries++;
-            else if (oom)
+            else if (rc == CM_NOMEM)
                 return nomem(err, arg, e);
+            else if (rc == CM_BADDATE)
+                ok = bad_date(err, arg, bad);
         }
     }
     qsort(c->certmaps, c->ncertmaps, sizeof(*c->certmaps), by_name);
-    return true;
+    return ok;
 }
 
 /* ---- name manglers (S6) ---- */
@@ -680,16 +715,14 @@ static void prof_session(const struct ike_conf *c, const struct lyd_node *p, str
 {
     const char *v;
 
+    static const char *const acct[IKE_M_N] = {[IKE_M_PSK] = "aaa/accounting/psk", [IKE_M_CERT] = "aaa/accounting/cert",
+                                              [IKE_M_EAP] = "aaa/accounting/eap"};
+
     pr->eap_list = ike_leaf(p, "aaa/authentication/eap");
     for (int i = 0; i < IKE_M_N; i++) {
-        char path[64];
-
-        snprintf(path, sizeof(path), "aaa/authorization/user/%s", method_names[i]);
-        authz_src(c, ike_find(p, "%s", path), &pr->authz_user[i]);
-        snprintf(path, sizeof(path), "aaa/authorization/group/%s", method_names[i]);
-        authz_src(c, ike_find(p, "%s", path), &pr->authz_group[i]);
-        snprintf(path, sizeof(path), "aaa/accounting/%s", method_names[i]);
-        pr->acct_list[i] = ike_leaf(p, path);
+        authz_src(c, ike_find(p, "aaa/authorization/user/%s", method_names[i]), &pr->authz_user[i]);
+        authz_src(c, ike_find(p, "aaa/authorization/group/%s", method_names[i]), &pr->authz_group[i]);
+        pr->acct_list[i] = ike_leaf(p, acct[i]);
     }
     pr->cfg_request = not_false(ike_leaf(p, "config-exchange/request"));
     pr->cfg_set_accept = not_false(ike_leaf(p, "config-exchange/set/accept"));

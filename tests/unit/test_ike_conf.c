@@ -51,7 +51,8 @@ static const char config[] =
     "<entry><sequence>20</sequence>"
     "<rule><field>alt-subject-name</field><operator>co</operator><value>Carol.Example.NET</value></rule></entry>"
     "<entry><sequence>30</sequence>"
-    "<rule><field>expires-on</field><operator>lt</operator><value>2030-01-01</value></rule></entry>"
+    "<rule><field>valid-start</field><operator>lt</operator><value>2026-01-01T00:00:00Z</value></rule>"
+    "<rule><field>expires-on</field><operator>ge</operator><value>2030-01-01</value></rule></entry>"
     "</certificate-map></pki>"
     "<aaa xmlns=\"" NS "\"><radius-server><name>s</name><address>127.0.0.1</address><key>secret</key>"
     "</radius-server><server-group><name>grp</name><server>s</server></server-group>"
@@ -412,10 +413,17 @@ static void test_referenced(void **state)
     assert_memory_equal(kr->peers[4].id_raw, a, 4);
     assert_int_equal(kr->peers[5].id_type, ID_KEY_ID);
 
-    /* the date rule's entry can never match: left out */
     assert_int_equal(e->conf->ncertmaps, 1);
     assert_string_equal(cm->name, "cm");
-    assert_int_equal(cm->nentries, 2);
+    assert_int_equal(cm->nentries, 3);
+    /* the date rules: instants in UTC */
+    assert_int_equal(cm->entries[2].nrules, 2);
+    assert_int_equal(cm->entries[2].rules[0].field, IKE_CMF_VALID_START);
+    assert_int_equal(cm->entries[2].rules[0].op, IKE_CMO_LT);
+    assert_int_equal(cm->entries[2].rules[0].when, 1767225600); /* 2026-01-01T00:00:00Z */
+    assert_int_equal(cm->entries[2].rules[1].field, IKE_CMF_EXPIRES);
+    assert_int_equal(cm->entries[2].rules[1].op, IKE_CMO_GE);
+    assert_int_equal(cm->entries[2].rules[1].when, 1893456000); /* 2030-01-01 */
     assert_int_equal(cm->entries[0].nrules, 3);
     for (size_t i = 0; i < 3; i++) {
         const struct ike_cm_rule *rl = &cm->entries[0].rules[i];
@@ -482,6 +490,14 @@ static const char *selected(const struct env *e, struct ike_id_pld id, const str
 }
 
 /* The first profile in configuration order whose match rules all hold. */
+/* @x with notBefore @nb and notAfter @na. */
+static X509 *dated(X509 *x, time_t nb, time_t na)
+{
+    assert_non_null(ASN1_TIME_set(X509_getm_notBefore(x), nb));
+    assert_non_null(ASN1_TIME_set(X509_getm_notAfter(x), na));
+    return x;
+}
+
 static void test_select(void **state)
 {
     struct env *e = *state;
@@ -490,6 +506,9 @@ static void test_select(void **state)
     X509 *alice_ff = cert(e, "alice", "Example Corp", "Sales", 0xff, NULL);
     X509 *mallory = cert(e, "mallory", "OU=Sales", "Marketing", 0x1234, NULL);
     X509 *carol = cert(e, "carol", "Example Corp", "Eng", 7, "carol.example.net");
+    /* the date entry: valid from before 2026 and until 2030 or later */
+    X509 *dave = dated(cert(e, "dave", "Other", "Ops", 9, NULL), 1750000000, 1900000000);
+    X509 *erin = dated(cert(e, "erin", "Other", "Ops", 9, NULL), 1750000000, 1800000000);
     uint8_t ip[4] = {203, 0, 113, 7}, other[4] = {10, 0, 0, 1};
     struct ike_id_pld ipid = {.type = ID_IPV4, .data = ip, .len = 4};
 
@@ -516,6 +535,8 @@ static void test_select(void **state)
     assert_string_equal(selected(e, id_text(ID_FQDN, "x.other.net"), &s, carol), "certp");
     assert_string_equal(selected(e, id_text(ID_FQDN, "x.other.net"), &s, alice_ff), "(none)"); /* ne */
     assert_string_equal(selected(e, id_text(ID_FQDN, "x.other.net"), &s, mallory), "(none)");  /* ATTR=VALUE */
+    assert_string_equal(selected(e, id_text(ID_FQDN, "x.other.net"), &s, dave), "certp");      /* lt, ge */
+    assert_string_equal(selected(e, id_text(ID_FQDN, "x.other.net"), &s, erin), "(none)");     /* expires < 2030 */
     assert_string_equal(selected(e, id_text(ID_FQDN, "x.other.net"), &s, NULL), "(none)");
     snprintf(s.fvrf, sizeof(s.fvrf), "blue"); /* no profile matches fvrf */
     assert_string_equal(selected(e, id_text(ID_FQDN, "x.other.net"), &s, alice), "(none)");
@@ -526,6 +547,24 @@ static void test_select(void **state)
     X509_free(alice_ff);
     X509_free(mallory);
     X509_free(carol);
+    X509_free(dave);
+    X509_free(erin);
+}
+
+/* A date rule whose value is no date refuses the configuration, saying where. */
+static void test_certmap_bad_date(void **state)
+{
+    struct env *e = *state;
+    char why[512] = "";
+    struct ike_conf *c = build(e->ctx,
+                               "<pki xmlns=\"" NS "\"><certificate-map><name>cm</name><entry><sequence>1</sequence>"
+                               "<rule><field>expires-on</field><operator>lt</operator><value>next year</value></rule>"
+                               "</entry></certificate-map></pki>",
+                               why);
+
+    assert_null(c);
+    assert_non_null(strstr(why, "certificate-map[name='cm']/entry[sequence='1']/rule"));
+    assert_non_null(strstr(why, "its value 'next year' must be YYYY-MM-DDThh:mm:ssZ"));
 }
 
 static const char *psk(const struct ike_prof *p, bool remote, struct ike_id_pld id, const char *peer)
@@ -702,7 +741,7 @@ int main(void)
         cmocka_unit_test(test_referenced),     cmocka_unit_test(test_select),
         cmocka_unit_test(test_psk),            cmocka_unit_test(test_authz_name),
         cmocka_unit_test(test_authorize),      cmocka_unit_test(test_refcount),
-        cmocka_unit_test(test_strings_outlive_source),
+        cmocka_unit_test(test_strings_outlive_source), cmocka_unit_test(test_certmap_bad_date),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
