@@ -50,7 +50,7 @@ static void station(const struct ike_sess *s, struct station *st)
         inet_ntop(AF_INET, &((const struct sockaddr_in *)&s->peer)->sin_addr, st->peer, sizeof(st->peer));
     else
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&s->peer)->sin6_addr, st->peer, sizeof(st->peer));
-    snprintf(st->port, sizeof(st->port), "%" PRIu64, s->id);
+    snprintf(st->port, sizeof(st->port), "%" PRIu64, s->ss.id);
 }
 
 /* ---- EAP pass-through (S3) ---- */
@@ -86,13 +86,13 @@ static bool eap_to_radius(struct ike_sess *s, const uint8_t *eap, size_t len)
 {
     const char *list = s->prof->eap_list;
     struct station st;
-    struct aaa_access q = {.user = s->eap_identity, .eap = eap, .eap_len = len, .service_type = 2,
+    struct aaa_access q = {.user = s->ss.eap_identity, .eap = eap, .eap_len = len, .service_type = 2,
                            .calling_station = st.peer, .nas_port_id = st.port};
     struct aaa_op *op;
 
     /* what RADIUS cannot carry fails here, with a reason (RFC 2865 5.1: User-Name
      * up to 253 octets; one packet of at most 4096) */
-    if ((s->eap_identity && strlen(s->eap_identity) > 253) || len > RAD_MAX_LEN - 512) {
+    if ((s->ss.eap_identity && strlen(s->ss.eap_identity) > 253) || len > RAD_MAX_LEN - 512) {
         ike_auth_fail(s, s->pend->msg_id, "eap-failure",
                       len > RAD_MAX_LEN - 512 ? "the client's EAP message is too large for RADIUS"
                                               : "the EAP identity is longer than RADIUS allows (253 octets)");
@@ -147,8 +147,8 @@ static void eap_answer(struct aaa_reply *r, void *arg)
         pd->msk_len = r->msk_len;
         if (r->attrs.user_name) {
             /* S3: the identity the server returns wins */
-            free(s->eap_identity);
-            s->eap_identity = strdup(r->attrs.user_name);
+            free(s->ss.eap_identity);
+            s->ss.eap_identity = strdup(r->attrs.user_name);
         }
         pd->cached = r->attrs;
         aaa_attrs_init(&r->attrs);
@@ -167,7 +167,7 @@ static void eap_answer(struct aaa_reply *r, void *arg)
         /* the client hears EAP-Failure (RFC 3748 4.2), then the SA goes */
         eap_respond(s, failure, sizeof(failure));
         snprintf(why, sizeof(why), "the RADIUS server %s rejected %s%s%s", r->server ? r->server : "?",
-                 s->eap_identity ? s->eap_identity : "?", r->reply_message[0] ? ": " : "", r->reply_message);
+                 s->ss.eap_identity ? s->ss.eap_identity : "?", r->reply_message[0] ? ": " : "", r->reply_message);
         ike_auth_refused(s, "eap-failure", why);
         return;
     }
@@ -192,7 +192,7 @@ enum ike_auth_rc ike_eap_step(struct ike_sess *s, struct ike_auth_run *w)
     if (!pd->eap)
         return IKE_AUTH_NEXT; /* the client authenticated with AUTH */
     ike_sa_set_state(s, IKE_SA_EAP, "the client asks for EAP");
-    s->auth_method = strdup("eap");
+    s->ss.auth_method = strdup("eap");
     if (!s->e->aaa || aaa_list_source(s->e->aaa, AAA_AUTHENTICATION, list) != AAA_RADIUS)
         return ike_auth_refuse(s, "radius-unreachable", "the profile's EAP method list has no RADIUS server group");
     if (s->prof->eap_query_identity) {
@@ -208,23 +208,23 @@ enum ike_auth_rc ike_eap_step(struct ike_sess *s, struct ike_auth_run *w)
         return IKE_AUTH_WAIT;
     }
     /* figure 1: the IKE ID is the EAP identity, unless it is an address */
-    if (s->id_type == ID_IPV4 || s->id_type == ID_IPV6)
+    if (s->ss.id_type == ID_IPV4 || s->ss.id_type == ID_IPV6)
         return ike_auth_refuse(s, "eap-identity-unusable",
                                "the client's IKE ID is an IP address, which cannot be an EAP identity (set "
                                "query-identity)");
-    n = strlen(s->remote_id);
+    n = strlen(s->ss.remote_id);
     rsp = malloc(5 + n);
     if (!rsp || n > 253) {
         free(rsp);
         return ike_auth_refuse(s, NULL, "the identity is too long");
     }
-    s->eap_identity = strdup(s->remote_id);
+    s->ss.eap_identity = strdup(s->ss.remote_id);
     rsp[0] = EAP_RESPONSE;
     rsp[1] = 0;
     rsp[2] = (uint8_t)((5 + n) >> 8);
     rsp[3] = (uint8_t)(5 + n);
     rsp[4] = EAP_TYPE_IDENTITY;
-    memcpy(rsp + 5, s->remote_id, n);
+    memcpy(rsp + 5, s->ss.remote_id, n);
     ok = eap_to_radius(s, rsp, 5 + n);
     free(rsp);
     return ok ? IKE_AUTH_WAIT : IKE_AUTH_GONE;
@@ -285,8 +285,8 @@ void ike_eap_continue(struct ike_sess *s, const struct ike_msg *in, uint32_t msg
             return;
         }
         pd->eap_asked_identity = false;
-        free(s->eap_identity);
-        s->eap_identity = strndup((const char *)eap.msg + 5, n);
+        free(s->ss.eap_identity);
+        s->ss.eap_identity = strndup((const char *)eap.msg + 5, n);
     }
     eap_to_radius(s, eap.msg, eap.len);
 }
@@ -339,7 +339,7 @@ enum ike_auth_rc ike_psk_fetch(struct ike_sess *s, const struct ike_prof *prof)
     struct aaa_op *op;
 
     /* the peer identity, or the name the keyring's mangler makes of it */
-    ike_authz_name(&prof->keyring_aaa, s->id_type, s->remote_id, NULL, name, sizeof(name));
+    ike_authz_name(&prof->keyring_aaa, s->ss.id_type, s->ss.remote_id, NULL, name, sizeof(name));
     station(s, &st);
     op = s->e->aaa && list && aaa_list_source(s->e->aaa, AAA_AUTHORIZATION, list) == AAA_RADIUS
              ? aaa_access_send(s->e->aaa, AAA_AUTHORIZATION, list, &q, psk_answer, s)
@@ -403,8 +403,8 @@ enum ike_auth_rc ike_authz_step(struct ike_sess *s, struct ike_auth_run *w)
             pd->authz_step++;
             continue;
         }
-        ike_authz_name(src, pd->eap && s->eap_identity ? ID_EAP : s->id_type,
-                       pd->eap && s->eap_identity ? s->eap_identity : s->remote_id, pd->dn, name, sizeof(name));
+        ike_authz_name(src, pd->eap && s->ss.eap_identity ? ID_EAP : s->ss.id_type,
+                       pd->eap && s->ss.eap_identity ? s->ss.eap_identity : s->ss.remote_id, pd->dn, name, sizeof(name));
         station(s, &st);
         op = aaa_access_send(s->e->aaa, AAA_AUTHORIZATION, list, &q, authz_answer, s);
         if (!op)
@@ -421,24 +421,24 @@ static void acct_send(struct ike_sess *s, int status, uint32_t cause)
 {
     uint64_t v[4];
     struct station st;
-    struct aaa_acct r = {.status = status, .session_id = s->acct_id, .calling_station = st.peer,
-                         .class_ = s->acct_class, .nas_port_id = st.port, .terminate_cause = cause};
+    struct aaa_acct r = {.status = status, .session_id = s->ss.acct_id, .calling_station = st.peer,
+                         .class_ = s->ss.acct_class, .nas_port_id = st.port, .terminate_cause = cause};
 
-    if (!s->acct_list || !s->e->aaa)
+    if (!s->ss.acct_list || !s->e->aaa)
         return;
     station(s, &st);
-    r.user = s->eap_identity ? s->eap_identity : s->user ? s->user : s->remote_id;
-    r.has_addr = s->have_addr4;
-    r.addr = s->addr4;
+    r.user = s->ss.eap_identity ? s->ss.eap_identity : s->ss.user ? s->ss.user : s->ss.remote_id;
+    r.has_addr = s->ss.have_addr4;
+    r.addr = s->ss.addr4;
     if (status != AAA_ACCT_START) {
         ike_sess_totals(s, v);
         r.in_octets = v[0];
         r.out_octets = v[1];
         r.in_packets = v[2];
         r.out_packets = v[3];
-        r.session_time = s->established ? (uint32_t)(time(NULL) - s->established) : 0;
+        r.session_time = s->ss.established ? (uint32_t)(time(NULL) - s->ss.established) : 0;
     }
-    aaa_acct_send(s->e->aaa, s->acct_list, &r);
+    aaa_acct_send(s->e->aaa, s->ss.acct_list, &r);
 }
 
 static void on_acct(evutil_socket_t fd, short what, void *arg)
@@ -450,7 +450,7 @@ static void on_acct(evutil_socket_t fd, short what, void *arg)
         return;
     acct_send(s, AAA_ACCT_INTERIM, 0);
     if (iv)
-        evtimer_add(s->ev_acct, &(struct timeval){.tv_sec = iv});
+        evtimer_add(s->ss.ev_acct, &(struct timeval){.tv_sec = iv});
 }
 
 void ike_acct_start(struct ike_sess *s)
@@ -462,21 +462,21 @@ void ike_acct_start(struct ike_sess *s)
         boot = (uint32_t)time(NULL);
     /* the process's start and the session's number (its low 32 bits, so that the
      * id fits); an adopted session keeps the id its Start was sent with */
-    snprintf(s->acct_id, sizeof(s->acct_id), "%08" PRIX32 "%08" PRIX32, boot, (uint32_t)s->id);
-    if (!s->acct_list || !s->e->aaa)
+    snprintf(s->ss.acct_id, sizeof(s->ss.acct_id), "%08" PRIX32 "%08" PRIX32, boot, (uint32_t)s->ss.id);
+    if (!s->ss.acct_list || !s->e->aaa)
         return;
     acct_send(s, AAA_ACCT_START, 0);
     iv = aaa_interim_interval(s->e->aaa);
-    if (iv && (s->ev_acct || (s->ev_acct = evtimer_new(s->e->base, on_acct, s))))
-        evtimer_add(s->ev_acct, &(struct timeval){.tv_sec = iv});
+    if (iv && (s->ss.ev_acct || (s->ss.ev_acct = evtimer_new(s->e->base, on_acct, s))))
+        evtimer_add(s->ss.ev_acct, &(struct timeval){.tv_sec = iv});
 }
 
 void ike_acct_resume(struct ike_sess *s)
 {
     uint32_t iv = s->e->aaa ? aaa_interim_interval(s->e->aaa) : 0;
 
-    if (s->acct_list && iv && (s->ev_acct || (s->ev_acct = evtimer_new(s->e->base, on_acct, s))))
-        evtimer_add(s->ev_acct, &(struct timeval){.tv_sec = iv});
+    if (s->ss.acct_list && iv && (s->ss.ev_acct || (s->ss.ev_acct = evtimer_new(s->e->base, on_acct, s))))
+        evtimer_add(s->ss.ev_acct, &(struct timeval){.tv_sec = iv});
 }
 
 void ike_acct_stop(struct ike_sess *s, const char *reason)
@@ -491,8 +491,8 @@ void ike_acct_stop(struct ike_sess *s, const char *reason)
                {"dhcp-lease-lost", 3},  {"idle-timeout", 4}};
     uint32_t cause = 9; /* NAS-Error */
 
-    if (s->ev_acct)
-        evtimer_del(s->ev_acct);
+    if (s->ss.ev_acct)
+        evtimer_del(s->ss.ev_acct);
     for (size_t i = 0; reason && i < sizeof(map) / sizeof(map[0]); i++)
         if (!strcmp(map[i].reason, reason))
             cause = map[i].cause;
@@ -505,12 +505,12 @@ static bool dae_matches(const struct ike_sess *s, const struct aaa_dae *q)
 {
     if (!ike_sa_up(s))
         return false;
-    if (q->session_id && strcmp(q->session_id, s->acct_id))
+    if (q->session_id && strcmp(q->session_id, s->ss.acct_id))
         return false;
-    if (q->user && !((s->eap_identity && !strcmp(q->user, s->eap_identity)) || (s->user && !strcmp(q->user, s->user)) ||
-                     (s->remote_id && !strcmp(q->user, s->remote_id))))
+    if (q->user && !((s->ss.eap_identity && !strcmp(q->user, s->ss.eap_identity)) || (s->ss.user && !strcmp(q->user, s->ss.user)) ||
+                     (s->ss.remote_id && !strcmp(q->user, s->ss.remote_id))))
         return false;
-    if (q->has_addr && !(s->have_addr4 && s->addr4 == q->addr))
+    if (q->has_addr && !(s->ss.have_addr4 && s->ss.addr4 == q->addr))
         return false;
     return true;
 }
@@ -532,7 +532,7 @@ int ike_dae(const struct aaa_dae *q, void *arg)
                 return AAA_EC_RESOURCES_UNAVAILABLE;
             }
             ids = m;
-            ids[n++] = s->id;
+            ids[n++] = s->ss.id;
         }
     }
     if (!n)
@@ -554,15 +554,15 @@ int ike_dae(const struct aaa_dae *q, void *arg)
             continue;
         }
         if (a->session_timeout) {
-            time_t up = time(NULL) - s->established;
+            time_t up = time(NULL) - s->ss.established;
 
-            s->session_lifetime = (uint32_t)up + a->session_timeout;
-            evtimer_add(s->ev_life, &(struct timeval){.tv_sec = a->session_timeout});
+            s->ss.session_lifetime = (uint32_t)up + a->session_timeout;
+            evtimer_add(s->ss.ev_life, &(struct timeval){.tv_sec = a->session_timeout});
         }
         if (a->flow_limit != UINT32_MAX)
             s->flow_limit = a->flow_limit;
         ike_persist_mark(s);
-        log_info("ike", "session %" PRIu64 " changed by CoA:%s%s", s->id, a->session_timeout ? " session-timeout" : "",
+        log_info("ike", "session %" PRIu64 " changed by CoA:%s%s", s->ss.id, a->session_timeout ? " session-timeout" : "",
                  a->flow_limit != UINT32_MAX ? " flow-limit" : "");
     }
     free(ids);

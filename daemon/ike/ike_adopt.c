@@ -40,7 +40,7 @@ static void write_rec(struct ike_sess *s, bool with_resp)
     if (rc) {
         /* the slot's older record must not be taken over either */
         log_warn("ike", "session %" PRIu64 ": its record (%zu bytes) cannot be written to the session arena: %s; "
-                 "it will not survive a restart of ravend", s->id, len, strerror(-rc));
+                 "it will not survive a restart of ravend", s->ss.id, len, strerror(-rc));
         sess_arena_rec_free(e->arena, s->arena_slot - 1);
         s->arena_slot = 0;
     }
@@ -101,7 +101,7 @@ void ike_persist_mark(struct ike_sess *s)
         e->dirty = d;
         e->dirty_cap = cap;
     }
-    e->dirty[e->ndirty++] = s->id;
+    e->dirty[e->ndirty++] = s->ss.id;
     s->persist_dirty = true;
     evtimer_add(e->ev_persist, &(struct timeval){.tv_sec = 0});
 }
@@ -159,20 +159,20 @@ void ike_persist_keep(struct ike_sess *s)
 {
     /* at exit, sessions kept for the next process: nothing is given back (no
      * DELETE, no accounting Stop, leases and kernel routes stay), only memory */
-    dhcp_cancel(s->dhcp_renewal);
-    s->dhcp_renewal = NULL;
-    if (s->ev_dhcp)
-        event_free(s->ev_dhcp);
-    s->ev_dhcp = NULL;
-    free(s->dhcp);
-    s->dhcp = NULL;
+    dhcp_cancel(s->ss.dhcp_renewal);
+    s->ss.dhcp_renewal = NULL;
+    if (s->ss.ev_dhcp)
+        event_free(s->ss.ev_dhcp);
+    s->ss.ev_dhcp = NULL;
+    free(s->ss.dhcp);
+    s->ss.dhcp = NULL;
     free(s->routes);
     s->routes = NULL;
     s->nroutes = 0;
     if (s->child)
         OPENSSL_cleanse(s->child, s->child_cap * sizeof(*s->child));
     s->nchild = 0;
-    s->have_addr4 = s->have_addr6 = false;
+    s->ss.have_addr4 = s->ss.have_addr6 = false;
 }
 
 void ike_engine_set_arena(struct ike_engine *e, struct sess_arena *a)
@@ -231,20 +231,20 @@ static struct ike_sock *find_sock(struct ike_engine *e, const struct ike_sess *s
 static const char *take_leases(struct ike_sess *s, bool v4, bool v6)
 {
     struct ike_conf *c = s->e->conf;
-    if (v4 && !s->addr4_aaa && !s->dhcp) {
-        if (!s->pool || pool_take(c->pools, s->pool, false, s->addr4, s->id))
+    if (v4 && !s->ss.addr4_aaa && !s->ss.dhcp) {
+        if (!s->ss.pool || pool_take(c->pools, s->ss.pool, false, s->ss.addr4, s->ss.id))
             return "its IPv4 pool or address is no longer configured";
-    } else if (v4 && pool_claim(c->pools, s->addr4, s->id, NULL)) {
+    } else if (v4 && pool_claim(c->pools, s->ss.addr4, s->ss.id, NULL)) {
         return "its IPv4 address is held by another session";
     }
-    s->have_addr4 = v4;
-    if (v6 && !s->addr6_aaa) {
-        if (!s->pool6 || pool_take(c->pools6, s->pool6, true, s->index6, s->id))
+    s->ss.have_addr4 = v4;
+    if (v6 && !s->ss.addr6_aaa) {
+        if (!s->ss.pool6 || pool_take(c->pools6, s->ss.pool6, true, s->ss.index6, s->ss.id))
             return "its IPv6 pool or prefix is no longer configured";
-    } else if (v6 && pool_claim6(c->pools6, s->addr6, s->alen6, s->id, NULL)) {
+    } else if (v6 && pool_claim6(c->pools6, s->ss.addr6, s->ss.alen6, s->ss.id, NULL)) {
         return "its IPv6 address is held by another session";
     }
-    s->have_addr6 = v6;
+    s->ss.have_addr6 = v6;
     return NULL;
 }
 
@@ -274,7 +274,7 @@ static bool children_back(struct ike_sess *s)
         in.adopt = out.adopt = true;
         ok = dp_sa_add(e->dp, &in) == 0;
         if (ok && dp_sa_add(e->dp, &out)) {
-            dp_sa_del(e->dp, s->id, in.spi, true, NULL);
+            dp_sa_del(e->dp, s->ss.id, in.spi, true, NULL);
             ok = false;
         }
         c->in_dp = ok;
@@ -282,7 +282,7 @@ static bool children_back(struct ike_sess *s)
         OPENSSL_cleanse(&out, sizeof(out));
         if (!ok)
             log_warn("ike", "session %" PRIu64 ": child SA %08" PRIx32 " cannot be put back into the dataplane",
-                     s->id, c->spi_in);
+                     s->ss.id, c->spi_in);
     }
     return ok;
 }
@@ -294,10 +294,10 @@ static void arm_adopted(struct ike_sess *s)
 
     if (s->dpd_interval && s->dpd_periodic)
         evtimer_add(s->ev_live, &(struct timeval){.tv_sec = s->dpd_interval});
-    if (s->session_lifetime) {
-        time_t left = s->established + (time_t)s->session_lifetime - now;
+    if (s->ss.session_lifetime) {
+        time_t left = s->ss.established + (time_t)s->ss.session_lifetime - now;
 
-        evtimer_add(s->ev_life, &(struct timeval){.tv_sec = left > 0 ? left : 0});
+        evtimer_add(s->ss.ev_life, &(struct timeval){.tv_sec = left > 0 ? left : 0});
     }
     if (s->in.nat_local && s->gen->nat_keepalive)
         evtimer_add(s->ev_ka, &(struct timeval){.tv_sec = s->gen->nat_keepalive});
@@ -339,7 +339,7 @@ static void adopt_record(struct ike_engine *e, const void *rec, size_t len, uint
                  "(field %u): dropped", slot, x.bad_tag);
         ike_persist_extra_fini(&x);
         s->nchild = 0;
-        s->have_addr4 = s->have_addr6 = false;
+        s->ss.have_addr4 = s->ss.have_addr6 = false;
         s->nroutes = 0;
         ike_sess_release(s);
         sess_arena_rec_free(e->arena, slot);
@@ -376,13 +376,13 @@ void ike_engine_adopt_begin(struct ike_engine *e, struct ike_adopt_result *res)
  * its addresses in the pools), else why it cannot go on. */
 static const char *adopt_check(struct ike_sess *s, bool fresh)
 {
-    bool v4 = s->have_addr4, v6 = s->have_addr6;
+    bool v4 = s->ss.have_addr4, v6 = s->ss.have_addr6;
     const char *why;
 
-    s->have_addr4 = s->have_addr6 = false; /* what is not taken back is not given back */
+    s->ss.have_addr4 = s->ss.have_addr6 = false; /* what is not taken back is not given back */
     if (!s->gen)
         s->gen = ike_conf_ref(s->e->conf);
-    s->prof = s->profile ? ike_conf_prof(s->gen, s->profile) : NULL;
+    s->prof = s->ss.profile ? ike_conf_prof(s->gen, s->ss.profile) : NULL;
     s->sock = find_sock(s->e, s);
     if (s->adopt_why)
         return s->adopt_why;
@@ -418,18 +418,18 @@ void ike_engine_adopt(struct ike_engine *e, bool fresh, struct ike_adopt_result 
         if (why) {
             uint64_t *m = realloc(end, (nend + 1) * sizeof(*end));
 
-            log_info("ike", "session %" PRIu64 " (%s, %s) found in the session arena is ended: %s", s->id,
-                     s->remote_id ? s->remote_id : "?", ike_addr_str(&s->peer, a, sizeof(a)), why);
+            log_info("ike", "session %" PRIu64 " (%s, %s) found in the session arena is ended: %s", s->ss.id,
+                     s->ss.remote_id ? s->ss.remote_id : "?", ike_addr_str(&s->peer, a, sizeof(a)), why);
             if (m) {
                 end = m;
-                end[nend++] = s->id;
+                end[nend++] = s->ss.id;
             }
             continue;
         }
         arm_adopted(s);
         res->adopted++;
         log_info("ike", "session %" PRIu64 " (%s, %s) taken over from the session arena with %zu child SA(s)",
-                 s->id, s->remote_id ? s->remote_id : "?", ike_addr_str(&s->peer, a, sizeof(a)), s->nchild);
+                 s->ss.id, s->ss.remote_id ? s->ss.remote_id : "?", ike_addr_str(&s->peer, a, sizeof(a)), s->nchild);
     }
     /* the sessions that cannot go on: a DELETE (if there is a socket to send it
      * from) and their accounting Stop, counting their traffic before the restart */

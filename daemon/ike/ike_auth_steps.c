@@ -138,8 +138,8 @@ void ike_auth_authorize(struct ike_sess *s, const struct ike_prof *prof, const s
                                .group = pd->have_group ? &pd->group_at : NULL,
                                .cached = pd->have_cached ? &pd->cached : NULL};
 
-    ike_authorize(s->gen, prof, pd->method, pd->eap && s->eap_identity ? ID_EAP : idi->type,
-                  pd->eap && s->eap_identity ? s->eap_identity : s->remote_id, pd->dn, &rad, at, user, group, cap);
+    ike_authorize(s->gen, prof, pd->method, pd->eap && s->ss.eap_identity ? ID_EAP : idi->type,
+                  pd->eap && s->ss.eap_identity ? s->ss.eap_identity : s->ss.remote_id, pd->dn, &rad, at, user, group, cap);
 }
 
 enum ike_auth_rc ike_auth_step_settings(struct ike_sess *s, struct ike_auth_run *w)
@@ -149,16 +149,16 @@ enum ike_auth_rc ike_auth_step_settings(struct ike_sess *s, struct ike_auth_run 
     char user[256], group[256];
 
     ike_auth_authorize(s, prof, &w->idi, &w->at, user, group, sizeof(user));
-    s->user = user[0] ? strdup(user) : NULL;
-    s->group = group[0] ? strdup(group) : NULL;
-    s->authz_sources = w->at.sources[0] ? strdup(w->at.sources) : NULL;
+    s->ss.user = user[0] ? strdup(user) : NULL;
+    s->ss.group = group[0] ? strdup(group) : NULL;
+    s->ss.authz_sources = w->at.sources[0] ? strdup(w->at.sources) : NULL;
     ike_route_set_iface(s->e->dp, &w->at);
     if (pd->have_cached && pd->cached.class_)
-        s->acct_class = strdup(pd->cached.class_);
+        s->ss.acct_class = strdup(pd->cached.class_);
     ike_childx_settings(s, prof);
     if (w->at.flow_limit != UINT32_MAX)
         s->flow_limit = w->at.flow_limit; /* AAA/authorization wins over the IPsec profile (S8) */
-    s->session_lifetime = w->at.session_lifetime;
+    s->ss.session_lifetime = w->at.session_lifetime;
     s->tcp_mss = w->at.tcp_mss;
     s->mtu = w->at.mtu;
     if (prof->dpd_interval) {
@@ -177,17 +177,17 @@ enum ike_auth_rc ike_auth_step_up(struct ike_sess *s, struct ike_auth_run *w)
     struct ike_pend *pd = s->pend;
     enum ike_method m = ike_method_index(pd->method);
     char a[INET6_ADDRSTRLEN], va[INET_ADDRSTRLEN] = "none";
-    struct in_addr ia = {.s_addr = htonl(s->addr4)};
+    struct in_addr ia = {.s_addr = htonl(s->ss.addr4)};
 
     ike_sess_established(s);
     ike_route_install(s);
-    if (s->have_addr4)
+    if (s->ss.have_addr4)
         inet_ntop(AF_INET, &ia, va, sizeof(va));
-    log_info("ike", "session %" PRIu64 " up: %s%s%s from %s, profile %s, address %s%s, %zu child SA(s)", s->id,
-             s->remote_id, s->eap_identity ? ", EAP identity " : "", s->eap_identity ? s->eap_identity : "",
-             ike_addr_str(&s->peer, a, sizeof(a)), s->profile, va, s->addr4_aaa ? " (from RADIUS)" : "", s->nchild);
+    log_info("ike", "session %" PRIu64 " up: %s%s%s from %s, profile %s, address %s%s, %zu child SA(s)", s->ss.id,
+             s->ss.remote_id, s->ss.eap_identity ? ", EAP identity " : "", s->ss.eap_identity ? s->ss.eap_identity : "",
+             ike_addr_str(&s->peer, a, sizeof(a)), s->ss.profile, va, s->ss.addr4_aaa ? " (from RADIUS)" : "", s->nchild);
     if (m < IKE_M_N && w->prof->acct_list[m])
-        s->acct_list = strdup(w->prof->acct_list[m]);
+        s->ss.acct_list = strdup(w->prof->acct_list[m]);
     ike_sess_notify_event(s, "session-up", NULL, NULL);
     ike_sess_arm_timers(s);
     ike_acct_start(s);

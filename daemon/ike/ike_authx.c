@@ -69,7 +69,7 @@ void ike_auth_refused(struct ike_sess *s, const char *reason, const char *why)
     char a[INET6_ADDRSTRLEN];
 
     log_warn("ike", "IKE_AUTH from %s (%s) refused: %s", ike_addr_str(&s->peer, a, sizeof(a)),
-             s->remote_id ? s->remote_id : "?", why);
+             s->ss.remote_id ? s->ss.remote_id : "?", why);
     s->e->c.auth_failed++;
     s->e->c.rejected++;
     ike_sess_notify_event(s, "authentication-failure", reason ? reason : "", why);
@@ -183,8 +183,8 @@ static bool build_idr_auth(struct ike_sess *s, const struct ike_prof *prof, stru
     bool ok;
 
     local_identity(prof, &s->local, sign_tp ? sign_tp->cert : NULL, &idr_p, raw, &dn);
-    free(s->local_id);
-    s->local_id = ike_id_text(idr_p.type, idr_p.data, idr_p.len);
+    free(s->ss.local_id);
+    s->ss.local_id = ike_id_text(idr_p.type, idr_p.data, idr_p.len);
     ike_id_build(ib, IKE_PLD_IDR, &idr_p);
     OPENSSL_free(dn);
     body = ib->buf.data + IKE_HDR_LEN + IKE_PLD_HDR_LEN;
@@ -253,8 +253,8 @@ static const char *authn_read(struct ike_sess *s, const struct ike_msg *in, stru
     a->auth_p = ike_msg_find(in, IKE_PLD_AUTH, 0);
     if (!a->idi_p || !ike_id_parse(a->idi_p, &a->idi))
         return "no identification payload";
-    s->id_type = a->idi.type;
-    s->remote_id = ike_id_text(a->idi.type, a->idi.data, a->idi.len);
+    s->ss.id_type = a->idi.type;
+    s->ss.remote_id = ike_id_text(a->idi.type, a->idi.data, a->idi.len);
     if (a->auth_p && !ike_auth_parse(a->auth_p, &a->auth))
         return "malformed AUTH payload";
     for (size_t i = 0; i < in->npld; i++) {
@@ -319,7 +319,7 @@ static enum ike_auth_rc authn_psk(struct ike_sess *s, const struct authn *a)
     key = ike_psk(a->prof, true, &a->idi, &s->peer);
     if (!key && a->prof->keyring_aaa.set) {
         s->pend->method = "psk";
-        s->auth_method = strdup("pre-share");
+        s->ss.auth_method = strdup("pre-share");
         return ike_psk_fetch(s, a->prof);
     }
     if (!key)
@@ -329,7 +329,7 @@ static enum ike_auth_rc authn_psk(struct ike_sess *s, const struct authn *a)
     OPENSSL_cleanse(mic, sizeof(mic));
     if (!ok)
         return ike_auth_refuse(s, "psk-mismatch", "the client's AUTH does not match the pre-shared key");
-    s->auth_method = strdup("pre-share");
+    s->ss.auth_method = strdup("pre-share");
     s->pend->method = "psk";
     authn_dn(s, a);
     return IKE_AUTH_NEXT;
@@ -364,7 +364,7 @@ static enum ike_auth_rc authn_cert(struct ike_sess *s, struct authn *a)
                                                             "certificate-invalid",
                                why);
     if (verdict == PKI_GOOD && why[0]) /* revocation-check crl none */
-        log_info("ike", "session %" PRIu64 " (%s): accepted without a revocation check: %s", s->id, s->remote_id,
+        log_info("ike", "session %" PRIu64 " (%s): accepted without a revocation check: %s", s->ss.id, s->ss.remote_id,
                  why);
     if (!pki_cert_matches_id(a->cert, a->idi.type, a->idi.data, a->idi.len))
         return ike_auth_refuse(s, "certificate-invalid", "the client's identity is not in its certificate");
@@ -375,7 +375,7 @@ static enum ike_auth_rc authn_cert(struct ike_sess *s, struct authn *a)
     free(so);
     if (!ok)
         return ike_auth_refuse(s, "signature-invalid", oom ? "out of memory" : why);
-    s->auth_method = strdup(rsa ? "rsa-sig" : "ecdsa-sig");
+    s->ss.auth_method = strdup(rsa ? "rsa-sig" : "ecdsa-sig");
     s->pend->method = "cert";
     if (crl_tp)
         ike_crl_remember(s, a->cert, crl_tp);
@@ -403,7 +403,7 @@ enum ike_auth_rc ike_auth_step_authenticate(struct ike_sess *s, struct ike_auth_
         rc = ike_auth_refuse(s, NULL, "no IKEv2 profile matches the identity");
     } else {
         s->prof = a.prof;
-        s->profile = strdup(a.prof->name);
+        s->ss.profile = strdup(a.prof->name);
         s->pend->initial = a.initial;
         rc = !a.auth_p ? authn_eap(s, &a) : a.auth.method == 2 ? authn_psk(s, &a) : authn_cert(s, &a);
     }

@@ -48,7 +48,7 @@ void ike_child_dp_conf(const struct ike_sess *s, const struct ike_child_sa *c, c
     memset(out, 0, sizeof(*out));
     in->spi = c->spi_in;
     in->inbound = true;
-    in->session_id = out->session_id = s->id;
+    in->session_id = out->session_id = s->ss.id;
     in->cipher = out->cipher = (enum dp_cipher)c->alg.encr_id;
     in->key_len = out->key_len = c->alg.encr_key_len;
     memcpy(in->key, k->ei, c->alg.encr_key_len); /* initiator to responder: our inbound */
@@ -85,7 +85,7 @@ bool ike_child_install(struct ike_sess *s, struct ike_child_sa *c, const struct 
     if (dp_sa_add(s->e->dp, &in))
         goto out;
     if (dp_sa_add(s->e->dp, &out)) {
-        dp_sa_del(s->e->dp, s->id, in.spi, true, NULL);
+        dp_sa_del(s->e->dp, s->ss.id, in.spi, true, NULL);
         goto out;
     }
     ok = c->in_dp = true;
@@ -113,8 +113,8 @@ void ike_child_remove(struct ike_sess *s, struct ike_child_sa *c)
     /* a child that is not in the dataplane (adoption could not put it back) has
      * nothing there: its inbound SPI may be another session's now */
     if (c->in_dp) {
-        dp_sa_del(s->e->dp, s->id, c->spi_in, true, &in);
-        dp_sa_del(s->e->dp, s->id, c->spi_out, false, &out);
+        dp_sa_del(s->e->dp, s->ss.id, c->spi_in, true, &in);
+        dp_sa_del(s->e->dp, s->ss.id, c->spi_out, false, &out);
     }
     c->in_dp = false;
     ike_persist_child_gone(s, c); /* after the dataplane let go of its slots */
@@ -136,7 +136,7 @@ void ike_childx_settings(struct ike_sess *s, const struct ike_prof *prof)
     const struct ike_ipsec_prof *ip = prof->ipsec;
 
     if (ip->name)
-        s->ipsec_profile = strdup(ip->name);
+        s->ss.ipsec_profile = strdup(ip->name);
     s->esp = ip->esp;
     s->replay_window = ip->replay_window;
     s->child_soft_bytes = ip->soft_bytes;
@@ -158,10 +158,10 @@ void ike_childx_settings(struct ike_sess *s, const struct ike_prof *prof)
  * (else its own address), ours the split subnets (else everything). */
 static void bounds(struct ike_sess *s, const struct ike_attrs *at)
 {
-    if (s->have_addr4)
-        ike_ts_host4(s->addr4, &s->allow_i.ts[s->allow_i.nts++]);
-    if (s->have_addr6)
-        ike_ts_prefix6(s->addr6, s->alen6, &s->allow_i.ts[s->allow_i.nts++]);
+    if (s->ss.have_addr4)
+        ike_ts_host4(s->ss.addr4, &s->allow_i.ts[s->allow_i.nts++]);
+    if (s->ss.have_addr6)
+        ike_ts_prefix6(s->ss.addr6, s->ss.alen6, &s->allow_i.ts[s->allow_i.nts++]);
     if (!s->allow_i.nts && s->peer.ss_family == AF_INET)
         ike_ts_host4(ntohl(((struct sockaddr_in *)&s->peer)->sin_addr.s_addr), &s->allow_i.ts[s->allow_i.nts++]);
     else if (!s->allow_i.nts)

@@ -15,15 +15,15 @@
 
 void ike_crl_remember(struct ike_sess *s, X509 *cert, const struct pki_tp *tp)
 {
-    X509_NAME_free(s->cert_issuer);
-    ASN1_INTEGER_free(s->cert_serial);
-    free(s->cert_tp);
-    s->cert_issuer = X509_NAME_dup(X509_get_issuer_name(cert));
-    s->cert_serial = ASN1_INTEGER_dup(X509_get0_serialNumber(cert));
-    s->cert_tp = strdup(tp->name);
-    if (!s->cert_issuer || !s->cert_serial || !s->cert_tp)
+    X509_NAME_free(s->ss.cert_issuer);
+    ASN1_INTEGER_free(s->ss.cert_serial);
+    free(s->ss.cert_tp);
+    s->ss.cert_issuer = X509_NAME_dup(X509_get_issuer_name(cert));
+    s->ss.cert_serial = ASN1_INTEGER_dup(X509_get0_serialNumber(cert));
+    s->ss.cert_tp = strdup(tp->name);
+    if (!s->ss.cert_issuer || !s->ss.cert_serial || !s->ss.cert_tp)
         log_warn("ike", "session %" PRIu64 ": out of memory: its certificate will not be checked at CRL refreshes",
-                 s->id);
+                 s->ss.id);
 }
 
 void ike_crl_park(struct ike_sess *s, X509 *cert, STACK_OF(X509) *chain)
@@ -34,8 +34,8 @@ void ike_crl_park(struct ike_sess *s, X509 *cert, STACK_OF(X509) *chain)
     pd->crl_chain = chain;
     /* a retransmission is not a new request (ike_auth_waiting) */
     ike_sa_set_state(s, IKE_SA_CRL_WAIT, "the certificate's CRL is fetched");
-    log_info("ike", "session %" PRIu64 " (%s): waiting for the CRL of its certificate", s->id,
-             s->remote_id ? s->remote_id : "?");
+    log_info("ike", "session %" PRIu64 " (%s): waiting for the CRL of its certificate", s->ss.id,
+             s->ss.remote_id ? s->ss.remote_id : "?");
 }
 
 /* A fetch ended: the parked client gets its answer unless it still waits for
@@ -61,8 +61,8 @@ static void resume(struct ike_sess *s)
         return;
     }
     if (why[0])
-        log_info("ike", "session %" PRIu64 " (%s): accepted without a revocation check: %s", s->id,
-                 s->remote_id ? s->remote_id : "?", why);
+        log_info("ike", "session %" PRIu64 " (%s): accepted without a revocation check: %s", s->ss.id,
+                 s->ss.remote_id ? s->ss.remote_id : "?", why);
     if (checked_by)
         ike_crl_remember(s, pd->crl_cert, checked_by);
     X509_free(pd->crl_cert);
@@ -81,7 +81,7 @@ static void on_crl(void *arg)
 
     /* sessions go while this runs: their ids first, then one at a time */
     HASH_ITER(hh_id, e->by_id, s, tmp) {
-        if (s->state != IKE_SA_CRL_WAIT && !(ike_sa_up(s) && s->cert_tp))
+        if (s->state != IKE_SA_CRL_WAIT && !(ike_sa_up(s) && s->ss.cert_tp))
             continue;
         if (n == cap) {
             uint64_t *m = realloc(ids, (cap ? 2 * cap : 64) * sizeof(*ids));
@@ -91,7 +91,7 @@ static void on_crl(void *arg)
             ids = m;
             cap = cap ? 2 * cap : 64;
         }
-        ids[n++] = s->id;
+        ids[n++] = s->ss.id;
     }
     for (size_t i = 0; i < n; i++) {
         char why[300];
@@ -101,9 +101,9 @@ static void on_crl(void *arg)
             continue;
         if (s->state == IKE_SA_CRL_WAIT) {
             resume(s);
-        } else if (ike_sa_up(s) && s->cert_tp && s->cert_issuer && s->cert_serial &&
-                   pki_crl_revoked(e->crl, s->cert_tp, s->cert_issuer, s->cert_serial, why, sizeof(why))) {
-            log_warn("ike", "session %" PRIu64 " (%s): %s", s->id, s->remote_id ? s->remote_id : "?", why);
+        } else if (ike_sa_up(s) && s->ss.cert_tp && s->ss.cert_issuer && s->ss.cert_serial &&
+                   pki_crl_revoked(e->crl, s->ss.cert_tp, s->ss.cert_issuer, s->ss.cert_serial, why, sizeof(why))) {
+            log_warn("ike", "session %" PRIu64 " (%s): %s", s->ss.id, s->ss.remote_id ? s->ss.remote_id : "?", why);
             ike_sess_end(s, "certificate-revoked", true);
         }
     }

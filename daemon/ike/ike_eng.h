@@ -19,6 +19,7 @@
 #include "daemon/ike/ike_child.h"
 #include "daemon/ike/ike_conf.h"
 #include "daemon/pool/dhcp.h"
+#include "daemon/session/sess.h"
 #include "daemon/ike/ike_engine.h"
 #include "daemon/ike/ike_init.h"
 #include "daemon/ike/ike_msg.h"
@@ -177,7 +178,10 @@ struct ike_pend {
 };
 
 struct ike_sess {
-    uint64_t id;
+    /* the session this IKE SA carries (daemon/session/sess.h): identities,
+     * authorization result, leases, accounting, session lifetime; its id is
+     * the session's */
+    struct sess ss;
     enum ike_sa_state state; /* changed only by ike_sa_set_state (ike_sa.h) */
     struct ike_init in; /* algorithms, nonces, SPIs, keys */
     bool initiator;     /* we are the original initiator of this IKE SA (after our rekey) */
@@ -200,34 +204,9 @@ struct ike_sess {
     int req_tries;
     bool req_pending;
     int req_kind; /* REQ_* below */
-    /* who */
-    uint8_t id_type;
-    char *remote_id, *local_id, *profile, *ipsec_profile, *auth_method;
-    char *user, *group;
-    char *eap_identity;
-    char *authz_sources; /* where the attributes came from, e.g. "radius-cached radius-user policy-group" */
     struct ike_pend *pend;
-    /* the certificate it authenticated with, checked again at each CRL refresh */
-    X509_NAME *cert_issuer;
-    ASN1_INTEGER *cert_serial;
-    char *cert_tp; /* the trustpoint that checked it */
-    /* accounting (RFC 2866) */
-    char *acct_list, *acct_class;
-    char acct_id[24];
-    struct event *ev_acct;
     bool vid_unity, vid_flexvpn;
     bool cfg_set_accept; /* answer the client's CFG_SET with CFG_ACK */
-    /* leases */
-    char *pool, *pool6;
-    uint32_t addr4, index6;
-    bool have_addr4, have_addr6;
-    bool addr4_aaa, addr6_aaa; /* the address came from RADIUS, not a pool */
-    struct dhcp_lease *dhcp;   /* the IPv4 address came from DHCP */
-    struct dhcp_req *dhcp_renewal;
-    struct event *ev_dhcp;
-    time_t dhcp_expires;
-    uint8_t addr6[16];
-    unsigned alen6;
     struct ike_child_sa *child; /* child_cap entries; pointers into it move when it grows */
     size_t nchild, child_cap;
     uint32_t flow_limit; /* UINT32_MAX: unlimited */
@@ -259,10 +238,9 @@ struct ike_sess {
     /* liveness and lifetimes */
     uint16_t dpd_interval, dpd_retry;
     bool dpd_periodic;
-    uint32_t session_lifetime; /* 0 = none */
     uint32_t ike_lifetime;
-    time_t created, established, last_rx;
-    struct event *ev_retx, *ev_live, *ev_life, *ev_ikelife, *ev_ikerekey, *ev_ka;
+    time_t last_rx;
+    struct event *ev_retx, *ev_live, *ev_ikelife, *ev_ikerekey, *ev_ka;
     struct ike_engine *e;
     /* the configuration generation it is negotiated under (a reference, taken
      * at IKE_SA_INIT or adoption, dropped when it is freed; ike_conf.h) and

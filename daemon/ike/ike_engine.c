@@ -57,20 +57,20 @@ struct ike_sess *ike_sess_new(struct ike_engine *e)
     if (!s)
         return NULL;
     s->e = e;
-    s->id = ++e->next_id;
+    s->ss.id = ++e->next_id;
     if (e->arena)
-        sess_arena_set_last_id(e->arena, s->id);
+        sess_arena_set_last_id(e->arena, s->ss.id);
     s->flow_limit = UINT32_MAX;
-    s->created = s->last_rx = time(NULL);
+    s->ss.created = s->last_rx = time(NULL);
     s->ev_retx = evtimer_new(e->base, ike_xmit_on_retx, s);
     s->ev_live = evtimer_new(e->base, on_live, s);
-    s->ev_life = evtimer_new(e->base, on_life, s);
+    s->ss.ev_life = evtimer_new(e->base, on_life, s);
     s->ev_child = evtimer_new(e->base, on_child, s);
     s->ev_ikelife = evtimer_new(e->base, on_ikelife, s);
     s->ev_ka = evtimer_new(e->base, ike_xmit_on_keepalive, s);
     s->ev_ikerekey = evtimer_new(e->base, on_ikerekey, s);
     ike_frag_init(&s->frag);
-    if (!s->ev_retx || !s->ev_live || !s->ev_life || !s->ev_child || !s->ev_ikelife || !s->ev_ka ||
+    if (!s->ev_retx || !s->ev_live || !s->ss.ev_life || !s->ev_child || !s->ev_ikelife || !s->ev_ka ||
         !s->ev_ikerekey) {
         if (s->ev_ikerekey)
             event_free(s->ev_ikerekey);
@@ -84,8 +84,8 @@ struct ike_sess *ike_sess_new(struct ike_engine *e)
             event_free(s->ev_retx);
         if (s->ev_live)
             event_free(s->ev_live);
-        if (s->ev_life)
-            event_free(s->ev_life);
+        if (s->ss.ev_life)
+            event_free(s->ss.ev_life);
         free(s);
         return NULL;
     }
@@ -102,18 +102,18 @@ static void drop_resources(struct ike_sess *s)
     for (size_t i = 0; i < s->nchild; i++)
         ike_child_remove(s, &s->child[i]);
     s->nchild = 0;
-    if (s->have_addr4 && s->pool && s->e->conf)
-        pool_release(s->e->conf->pools, s->pool, s->addr4);
-    if (s->have_addr6 && s->pool6 && s->e->conf)
-        pool_release(s->e->conf->pools6, s->pool6, s->index6);
+    if (s->ss.have_addr4 && s->ss.pool && s->e->conf)
+        pool_release(s->e->conf->pools, s->ss.pool, s->ss.addr4);
+    if (s->ss.have_addr6 && s->ss.pool6 && s->e->conf)
+        pool_release(s->e->conf->pools6, s->ss.pool6, s->ss.index6);
     /* addresses from AAA and DHCP are claimed in the same address book */
-    if (s->have_addr4 && (s->addr4_aaa || s->dhcp) && s->e->conf)
-        pool_unclaim(s->e->conf->pools, s->addr4, s->id);
-    if (s->have_addr6 && s->addr6_aaa && s->e->conf)
-        pool_unclaim6(s->e->conf->pools6, s->addr6, s->alen6, s->id);
+    if (s->ss.have_addr4 && (s->ss.addr4_aaa || s->ss.dhcp) && s->e->conf)
+        pool_unclaim(s->e->conf->pools, s->ss.addr4, s->ss.id);
+    if (s->ss.have_addr6 && s->ss.addr6_aaa && s->e->conf)
+        pool_unclaim6(s->e->conf->pools6, s->ss.addr6, s->ss.alen6, s->ss.id);
     ike_dhcp_drop(s);
     ike_route_remove(s);
-    s->have_addr4 = s->have_addr6 = false;
+    s->ss.have_addr4 = s->ss.have_addr6 = false;
 }
 
 void ike_sess_release(struct ike_sess *s)
@@ -126,7 +126,7 @@ void ike_sess_release(struct ike_sess *s)
     free(s->del_sent);
     event_free(s->ev_retx);
     event_free(s->ev_live);
-    event_free(s->ev_life);
+    event_free(s->ss.ev_life);
     if (s->ev_child)
         event_free(s->ev_child);
     if (s->ev_ikelife)
@@ -144,24 +144,24 @@ void ike_sess_release(struct ike_sess *s)
     OPENSSL_cleanse(&s->in, sizeof(s->in));
     free(s->msg1);
     free(s->msg2);
-    free(s->remote_id);
-    free(s->local_id);
-    free(s->profile);
-    free(s->ipsec_profile);
-    free(s->auth_method);
-    free(s->user);
-    free(s->group);
-    free(s->pool);
-    free(s->pool6);
-    free(s->eap_identity);
-    free(s->authz_sources);
-    X509_NAME_free(s->cert_issuer);
-    ASN1_INTEGER_free(s->cert_serial);
-    free(s->cert_tp);
-    free(s->acct_list);
-    free(s->acct_class);
-    if (s->ev_acct)
-        event_free(s->ev_acct);
+    free(s->ss.remote_id);
+    free(s->ss.local_id);
+    free(s->ss.profile);
+    free(s->ss.ipsec_profile);
+    free(s->ss.auth_method);
+    free(s->ss.user);
+    free(s->ss.group);
+    free(s->ss.pool);
+    free(s->ss.pool6);
+    free(s->ss.eap_identity);
+    free(s->ss.authz_sources);
+    X509_NAME_free(s->ss.cert_issuer);
+    ASN1_INTEGER_free(s->ss.cert_serial);
+    free(s->ss.cert_tp);
+    free(s->ss.acct_list);
+    free(s->ss.acct_class);
+    if (s->ss.ev_acct)
+        event_free(s->ss.ev_acct);
     ike_pend_free(s->pend);
     ike_conf_unref(s->gen);
     free(s);
@@ -199,17 +199,17 @@ bool ike_sess_adopt_insert(struct ike_sess *s)
     struct ike_engine *e = s->e;
     struct ike_sess *o;
 
-    HASH_FIND(hh_id, e->by_id, &s->id, sizeof(s->id), o);
+    HASH_FIND(hh_id, e->by_id, &s->ss.id, sizeof(s->ss.id), o);
     if (o)
         return false;
     HASH_FIND(hh_r, e->by_r, s->our_spi, 8, o);
     if (o || !ike_sa_set_state(s, IKE_SA_ESTABLISHED, "taken over from the session arena"))
         return false;
     HASH_ADD(hh_r, e->by_r, our_spi, 8, s);
-    HASH_ADD(hh_id, e->by_id, id, sizeof(s->id), s);
+    HASH_ADD(hh_id, e->by_id, ss.id, sizeof(s->ss.id), s);
     e->established++;
-    if (e->next_id < s->id)
-        e->next_id = s->id;
+    if (e->next_id < s->ss.id)
+        e->next_id = s->ss.id;
     return true;
 }
 
@@ -218,17 +218,17 @@ bool ike_sess_stub(struct ike_sess *s, struct ike_sess *stub)
     struct ike_engine *e = s->e;
 
     stub->e = e;
-    stub->id = s->id;
+    stub->ss.id = s->ss.id;
     stub->ev_retx = evtimer_new(e->base, ike_xmit_on_retx, stub);
     stub->ev_live = evtimer_new(e->base, on_live, stub);
-    stub->ev_life = evtimer_new(e->base, on_life, stub);
-    if (!stub->ev_retx || !stub->ev_live || !stub->ev_life) {
+    stub->ss.ev_life = evtimer_new(e->base, on_life, stub);
+    if (!stub->ev_retx || !stub->ev_live || !stub->ss.ev_life) {
         if (stub->ev_retx)
             event_free(stub->ev_retx);
         if (stub->ev_live)
             event_free(stub->ev_live);
-        if (stub->ev_life)
-            event_free(stub->ev_life);
+        if (stub->ss.ev_life)
+            event_free(stub->ss.ev_life);
         free(stub);
         return false;
     }
@@ -271,7 +271,7 @@ void ike_sess_established(struct ike_sess *s)
     HASH_DELETE(hh_i, s->e->by_i, s);
     s->e->half_open--;
     s->e->established++;
-    s->established = time(NULL);
+    s->ss.established = time(NULL);
     free(s->msg2); /* no longer needed for retransmission or AUTH */
     s->msg2 = NULL;
     free(s->msg1);
@@ -290,17 +290,17 @@ void ike_sess_notify_event(struct ike_sess *s, const char *name, const char *rea
     if (!s->e->event || !m || lyd_new_inner(NULL, m, name, 0, &n))
         return;
     if (strcmp(name, "authentication-failure")) {
-        ike_add_u64(n, "session-id", s->id);
+        ike_add_u64(n, "session-id", s->ss.id);
     }
     ike_add_str(n, "peer-address", ike_addr_str(&s->peer, a, sizeof(a)));
     if (!strcmp(name, "authentication-failure"))
         ike_add_u64(n, "peer-port", ike_port_of(&s->peer));
-    ike_add_str(n, "remote-identity", s->remote_id);
-    ike_add_str(n, "eap-identity", s->eap_identity);
+    ike_add_str(n, "remote-identity", s->ss.remote_id);
+    ike_add_str(n, "eap-identity", s->ss.eap_identity);
     if (!strcmp(name, "session-down")) {
-        ike_add_str(n, "authorized-user", s->user);
+        ike_add_str(n, "authorized-user", s->ss.user);
         ike_add_str(n, "reason", reason);
-        ike_add_u64(n, "uptime", s->established ? (uint64_t)(time(NULL) - s->established) : 0);
+        ike_add_u64(n, "uptime", s->ss.established ? (uint64_t)(time(NULL) - s->ss.established) : 0);
         {
             static const char *const names[4] = {"bytes-in", "bytes-out", "packets-in", "packets-out"};
             struct lyd_node *st = NULL;
@@ -312,21 +312,21 @@ void ike_sess_notify_event(struct ike_sess *s, const char *name, const char *rea
                     ike_add_u64(st, names[i], v[i]);
         }
     } else if (!strcmp(name, "session-up")) {
-        ike_add_str(n, "authorized-user", s->user);
-        ike_add_str(n, "authorized-group", s->group);
-        ike_add_str(n, "profile", s->profile);
-        if (s->have_addr4) {
-            struct in_addr ia = {.s_addr = htonl(s->addr4)};
+        ike_add_str(n, "authorized-user", s->ss.user);
+        ike_add_str(n, "authorized-group", s->ss.group);
+        ike_add_str(n, "profile", s->ss.profile);
+        if (s->ss.have_addr4) {
+            struct in_addr ia = {.s_addr = htonl(s->ss.addr4)};
             ike_add_str(n, "assigned-ipv4", inet_ntop(AF_INET, &ia, a, sizeof(a)));
         }
-        if (s->have_addr6) {
+        if (s->ss.have_addr6) {
             char p6[INET6_ADDRSTRLEN + 4];
 
-            snprintf(p6, sizeof(p6), "%s/%u", inet_ntop(AF_INET6, s->addr6, a, sizeof(a)), s->alen6);
+            snprintf(p6, sizeof(p6), "%s/%u", inet_ntop(AF_INET6, s->ss.addr6, a, sizeof(a)), s->ss.alen6);
             ike_add_str(n, "assigned-ipv6", p6);
         }
     } else {
-        ike_add_str(n, "profile", s->profile);
+        ike_add_str(n, "profile", s->ss.profile);
         if (reason && *reason)
             ike_add_str(n, "reason", reason);
         ike_add_str(n, "message", message);
@@ -355,7 +355,7 @@ void ike_sess_end(struct ike_sess *s, const char *reason, bool send_delete)
         return;
     }
     if (ike_sa_up(s)) {
-        log_info("ike", "session %" PRIu64 " (%s, %s) down: %s", s->id, s->remote_id ? s->remote_id : "?",
+        log_info("ike", "session %" PRIu64 " (%s, %s) down: %s", s->ss.id, s->ss.remote_id ? s->ss.remote_id : "?",
                  ike_addr_str(&s->peer, a, sizeof(a)), reason);
         ike_sess_notify_event(s, "session-down", reason, NULL);
         ike_acct_stop(s, reason);
@@ -366,7 +366,7 @@ void ike_sess_end(struct ike_sess *s, const char *reason, bool send_delete)
          * everything else now */
         drop_resources(s);
         evtimer_del(s->ev_live);
-        evtimer_del(s->ev_life);
+        evtimer_del(s->ss.ev_life);
         evtimer_del(s->ev_ikelife);
         evtimer_del(s->ev_child);
         evtimer_del(s->ev_ka);
@@ -388,8 +388,8 @@ void ike_sess_arm_timers(struct ike_sess *s)
     evtimer_del(s->ev_live);
     if (s->dpd_interval && s->dpd_periodic)
         evtimer_add(s->ev_live, &(struct timeval){.tv_sec = s->dpd_interval});
-    if (s->session_lifetime)
-        evtimer_add(s->ev_life, &(struct timeval){.tv_sec = s->session_lifetime});
+    if (s->ss.session_lifetime)
+        evtimer_add(s->ss.ev_life, &(struct timeval){.tv_sec = s->ss.session_lifetime});
     /* behind a NAT ourselves: keep its mapping open (RFC 3948 4) */
     if (s->in.nat_local && s->gen && s->gen->nat_keepalive)
         evtimer_add(s->ev_ka, &(struct timeval){.tv_sec = s->gen->nat_keepalive});
@@ -433,7 +433,7 @@ static void on_live(evutil_socket_t fd, short what, void *arg)
         char a[INET6_ADDRSTRLEN];
 
         log_warn("ike", "EAP exchange of %s (%s) timed out: the client did not continue", ike_addr_str(&s->peer, a,
-                 sizeof(a)), s->remote_id ? s->remote_id : "?");
+                 sizeof(a)), s->ss.remote_id ? s->ss.remote_id : "?");
         s->e->c.eap_timeouts++;
         s->e->c.auth_failed++;
         ike_sess_notify_event(s, "authentication-failure", "eap-timeout", "the client did not continue the EAP exchange");
@@ -442,7 +442,7 @@ static void on_live(evutil_socket_t fd, short what, void *arg)
     }
     if (ike_sa_half_open(s) || s->state == IKE_SA_REKEYED) {
         if (ike_sa_half_open(s))
-            log_info("ike", "half-open IKE SA of session %" PRIu64 " timed out", s->id);
+            log_info("ike", "half-open IKE SA of session %" PRIu64 " timed out", s->ss.id);
         sess_free(s);
         return;
     }
@@ -556,7 +556,7 @@ static void handle_request(struct ike_sess *s, const uint8_t *buf, size_t len, c
         s->peer = *peer;
         s->local = *local;
         s->sock = sk;
-        dp_session_move(e->dp, s->id, local, peer, sk->natt);
+        dp_session_move(e->dp, s->ss.id, local, peer, sk->natt);
     }
     s->peer_next++;
     ike_persist_mark(s); /* whatever the request changes, even without an answer */

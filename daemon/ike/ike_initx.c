@@ -278,7 +278,7 @@ void ike_initx_handle(struct ike_engine *e, struct ike_sock *sk, const struct so
     HASH_ADD(hh_i, e->by_i, ikey, sizeof(s->ikey), s);
     memcpy(s->our_spi, s->in.spi_r, 8);
     HASH_ADD(hh_r, e->by_r, our_spi, 8, s);
-    HASH_ADD(hh_id, e->by_id, id, sizeof(s->id), s);
+    HASH_ADD(hh_id, e->by_id, ss.id, sizeof(s->ss.id), s);
     e->half_open++;
     ike_xmit_dgram(sk, local, peer, s->msg2, s->msg2_len, false);
     ike_sess_arm_timers(s);

@@ -41,7 +41,7 @@ static bool wants_dhcp(struct ike_sess *s, uint32_t *server, uint32_t *giaddr, u
     if (at.has_addr4 || at.pool || !at.dhcp_server)
         return false;
     if (inet_pton(AF_INET, at.dhcp_server, &a) != 1) {
-        log_warn("ike", "session %" PRIu64 ": the DHCP server %s is not an IPv4 address", s->id, at.dhcp_server);
+        log_warn("ike", "session %" PRIu64 ": the DHCP server %s is not an IPv4 address", s->ss.id, at.dhcp_server);
         return false;
     }
     *server = ntohl(a.s_addr);
@@ -62,7 +62,7 @@ static void dhcp_answer(int err, const struct dhcp_lease *l, void *arg)
 
     pd->dhcp_op = NULL;
     if (err) {
-        log_warn("ike", "session %" PRIu64 ": no address from DHCP: %s", s->id,
+        log_warn("ike", "session %" PRIu64 ": no address from DHCP: %s", s->ss.id,
                  err == -ETIMEDOUT ? "the server did not answer in time" : err == -ECONNREFUSED ? "the server said NAK"
                                                                                                : strerror(-err));
     } else {
@@ -85,7 +85,7 @@ enum ike_auth_rc ike_lease_dhcp_step(struct ike_sess *s, struct ike_auth_run *w)
     /* the client's name and the session: two sessions of one identity (two
      * devices, a reconnect before the old session is gone) never share a
      * binding, and one's release never frees the other's */
-    snprintf(cid, sizeof(cid), "%.40s/%" PRIu64, s->eap_identity ? s->eap_identity : s->remote_id, s->id);
+    snprintf(cid, sizeof(cid), "%.40s/%" PRIu64, s->ss.eap_identity ? s->ss.eap_identity : s->ss.remote_id, s->ss.id);
     pd->dhcp_op = dhcp_acquire(s->e->dhcp, server, giaddr, timeout, cid, dhcp_answer, s);
     if (!pd->dhcp_op)
         return IKE_AUTH_NEXT;
@@ -102,8 +102,8 @@ static void initial_contact(struct ike_sess *s)
     struct ike_sess *o, *tmp;
 
     HASH_ITER(hh_id, s->e->by_id, o, tmp) {
-        if (o != s && ike_sa_up(o) && o->remote_id && !strcmp(o->remote_id, s->remote_id) &&
-            o->profile && s->profile && !strcmp(o->profile, s->profile))
+        if (o != s && ike_sa_up(o) && o->ss.remote_id && !strcmp(o->ss.remote_id, s->ss.remote_id) &&
+            o->ss.profile && s->ss.profile && !strcmp(o->ss.profile, s->ss.profile))
             ike_sess_end(o, "replaced", false);
     }
 }
@@ -132,7 +132,7 @@ static bool claim_refused(const struct ike_sess *s, int rc, uint64_t holder, con
                  "outside the pools or no shorter than their assigned length", what, addr);
     else
         snprintf(b, sizeof(b), "%s %s cannot be recorded: %s", what, addr, strerror(-rc));
-    log_warn("ike", "session %" PRIu64 ": %s", s->id, b);
+    log_warn("ike", "session %" PRIu64 ": %s", s->ss.id, b);
     if (msg)
         snprintf(msg, cap, "%s", b);
     return true;
@@ -153,35 +153,35 @@ static bool lease4(struct ike_sess *s, struct ike_auth_run *w)
     if (at->has_addr4) {
         /* one address book (daemon/pool): an address another session
          * holds, from AAA or a pool, is refused, never shared */
-        if (claim_refused(s, pool_claim(c->pools, at->addr4, s->id, &holder), holder, "Framed-IP-Address",
+        if (claim_refused(s, pool_claim(c->pools, at->addr4, s->ss.id, &holder), holder, "Framed-IP-Address",
                           ike_addr4_str(at->addr4, abuf, sizeof(abuf)), w->msg, sizeof(w->msg)))
             return false;
-        s->addr4 = at->addr4;
-        s->have_addr4 = s->addr4_aaa = true;
-    } else if (at->pool && !pool_alloc(c->pools, at->pool, s->id, &a)) {
-        s->pool = strdup(at->pool);
-        s->addr4 = a;
-        s->have_addr4 = true;
+        s->ss.addr4 = at->addr4;
+        s->ss.have_addr4 = s->ss.addr4_aaa = true;
+    } else if (at->pool && !pool_alloc(c->pools, at->pool, s->ss.id, &a)) {
+        s->ss.pool = strdup(at->pool);
+        s->ss.addr4 = a;
+        s->ss.have_addr4 = true;
     } else if (!at->pool && pd->have_lease &&
-               !claim_refused(s, pool_claim(c->pools, pd->lease.addr, s->id, &holder), holder, "the DHCP lease",
+               !claim_refused(s, pool_claim(c->pools, pd->lease.addr, s->ss.id, &holder), holder, "the DHCP lease",
                               ike_addr4_str(pd->lease.addr, abuf, sizeof(abuf)), NULL, 0)) {
-        if ((s->dhcp = malloc(sizeof(*s->dhcp)))) {
-            *s->dhcp = pd->lease;
+        if ((s->ss.dhcp = malloc(sizeof(*s->ss.dhcp)))) {
+            *s->ss.dhcp = pd->lease;
             pd->have_lease = false; /* the session's now */
-            s->addr4 = pd->lease.addr;
-            s->have_addr4 = true;
+            s->ss.addr4 = pd->lease.addr;
+            s->ss.have_addr4 = true;
         } else {
-            pool_unclaim(c->pools, pd->lease.addr, s->id);
+            pool_unclaim(c->pools, pd->lease.addr, s->ss.id);
         }
     }
-    if (s->have_addr4) {
-        ike_cp_add4(w->cpo, CFG_INTERNAL_IP4_ADDRESS, s->addr4);
+    if (s->ss.have_addr4) {
+        ike_cp_add4(w->cpo, CFG_INTERNAL_IP4_ADDRESS, s->ss.addr4);
         /* S4: the netmask of DHCP's lease for its address, else authorization's */
-        if (s->dhcp && s->dhcp->netmask)
-            ike_cp_add4(w->cpo, CFG_INTERNAL_IP4_NETMASK, s->dhcp->netmask);
-        else if (at->has_netmask || (s->pool && pool_netmask(c->pools, s->pool)))
+        if (s->ss.dhcp && s->ss.dhcp->netmask)
+            ike_cp_add4(w->cpo, CFG_INTERNAL_IP4_NETMASK, s->ss.dhcp->netmask);
+        else if (at->has_netmask || (s->ss.pool && pool_netmask(c->pools, s->ss.pool)))
             ike_cp_add4(w->cpo, CFG_INTERNAL_IP4_NETMASK,
-                        at->has_netmask ? at->netmask : pool_netmask(c->pools, s->pool));
+                        at->has_netmask ? at->netmask : pool_netmask(c->pools, s->ss.pool));
     }
     return true;
 }
@@ -200,19 +200,19 @@ static bool lease6(struct ike_sess *s, struct ike_auth_run *w)
 
         inet_ntop(AF_INET6, at->addr6, a6, INET6_ADDRSTRLEN);
         snprintf(a6 + strlen(a6), 5, "/%u", at->plen6);
-        if (claim_refused(s, pool_claim6(c->pools6, at->addr6, at->plen6, s->id, &holder), holder,
+        if (claim_refused(s, pool_claim6(c->pools6, at->addr6, at->plen6, s->ss.id, &holder), holder,
                           "the IPv6 address from AAA", a6, w->msg, sizeof(w->msg)))
             return false;
-        memcpy(s->addr6, at->addr6, 16);
-        s->alen6 = at->plen6;
-        s->have_addr6 = s->addr6_aaa = true;
-        ike_cp_add6(w->cpo, CFG_INTERNAL_IP6_ADDRESS, s->addr6, (int)s->alen6);
-    } else if (at->pool6 && !pool_alloc(c->pools6, at->pool6, s->id, &idx)) {
-        s->pool6 = strdup(at->pool6);
-        s->index6 = idx;
-        s->have_addr6 = pool6_addr(c->pools6, at->pool6, idx, s->addr6, &s->alen6);
-        if (s->have_addr6)
-            ike_cp_add6(w->cpo, CFG_INTERNAL_IP6_ADDRESS, s->addr6, (int)s->alen6);
+        memcpy(s->ss.addr6, at->addr6, 16);
+        s->ss.alen6 = at->plen6;
+        s->ss.have_addr6 = s->ss.addr6_aaa = true;
+        ike_cp_add6(w->cpo, CFG_INTERNAL_IP6_ADDRESS, s->ss.addr6, (int)s->ss.alen6);
+    } else if (at->pool6 && !pool_alloc(c->pools6, at->pool6, s->ss.id, &idx)) {
+        s->ss.pool6 = strdup(at->pool6);
+        s->ss.index6 = idx;
+        s->ss.have_addr6 = pool6_addr(c->pools6, at->pool6, idx, s->ss.addr6, &s->ss.alen6);
+        if (s->ss.have_addr6)
+            ike_cp_add6(w->cpo, CFG_INTERNAL_IP6_ADDRESS, s->ss.addr6, (int)s->ss.alen6);
         else
             pool_release(c->pools6, at->pool6, idx);
     }
@@ -247,7 +247,7 @@ enum ike_auth_rc ike_lease_step(struct ike_sess *s, struct ike_auth_run *w)
                 return ike_auth_refuse(s, "address-in-use", w->msg);
         }
         /* one family is enough; none when the client asked is a failure (S4) */
-        w->addr_failed = want_addr && !s->have_addr4 && !s->have_addr6;
+        w->addr_failed = want_addr && !s->ss.have_addr4 && !s->ss.have_addr6;
         ike_cp_attributes(s, &w->at, &cpreq, w->cpo);
     }
     /* an address inside a subnet another client routes (route accept) would
@@ -271,64 +271,64 @@ static void renewed(int err, const struct dhcp_lease *l, void *arg)
     struct ike_sess *s = arg;
     time_t now = time(NULL);
 
-    s->dhcp_renewal = NULL;
-    if (!s->dhcp)
+    s->ss.dhcp_renewal = NULL;
+    if (!s->ss.dhcp)
         return;
     if (!err) {
-        s->dhcp->lease_s = l->lease_s;
-        s->dhcp_expires = now + l->lease_s;
+        s->ss.dhcp->lease_s = l->lease_s;
+        s->ss.dhcp_expires = now + l->lease_s;
         ike_persist_mark(s);
         ike_dhcp_arm(s);
         return;
     }
     /* RFC 2131 4.4.5: a NAK, or a lease that runs out, takes the address away */
-    if (err == -ECONNREFUSED || now >= s->dhcp_expires - 1) {
-        log_warn("ike", "session %" PRIu64 ": the DHCP server %s the address", s->id,
+    if (err == -ECONNREFUSED || now >= s->ss.dhcp_expires - 1) {
+        log_warn("ike", "session %" PRIu64 ": the DHCP server %s the address", s->ss.id,
                  err == -ECONNREFUSED ? "took back" : "did not renew in time");
         ike_sess_end(s, "dhcp-lease-lost", true);
         return;
     }
-    log_warn("ike", "session %" PRIu64 ": the DHCP lease was not renewed (%s); trying again", s->id, strerror(-err));
-    evtimer_add(s->ev_dhcp, &(struct timeval){.tv_sec = s->dhcp_expires - now > 60 ? 30 : 1});
+    log_warn("ike", "session %" PRIu64 ": the DHCP lease was not renewed (%s); trying again", s->ss.id, strerror(-err));
+    evtimer_add(s->ss.ev_dhcp, &(struct timeval){.tv_sec = s->ss.dhcp_expires - now > 60 ? 30 : 1});
 }
 
 static void on_dhcp_renew(evutil_socket_t fd, short what, void *arg)
 {
     struct ike_sess *s = arg;
 
-    if (s->dhcp && !s->dhcp_renewal)
-        s->dhcp_renewal = dhcp_renew(s->e->dhcp, s->dhcp, 10, renewed, s);
+    if (s->ss.dhcp && !s->ss.dhcp_renewal)
+        s->ss.dhcp_renewal = dhcp_renew(s->e->dhcp, s->ss.dhcp, 10, renewed, s);
 }
 
 void ike_dhcp_arm(struct ike_sess *s)
 {
-    if (!s->dhcp || !s->e->dhcp)
+    if (!s->ss.dhcp || !s->e->dhcp)
         return;
-    if (!s->dhcp_expires)
-        s->dhcp_expires = time(NULL) + s->dhcp->lease_s;
-    if (!s->ev_dhcp && !(s->ev_dhcp = evtimer_new(s->e->base, on_dhcp_renew, s)))
+    if (!s->ss.dhcp_expires)
+        s->ss.dhcp_expires = time(NULL) + s->ss.dhcp->lease_s;
+    if (!s->ss.ev_dhcp && !(s->ss.ev_dhcp = evtimer_new(s->e->base, on_dhcp_renew, s)))
         return;
     /* T1: half the lease (RFC 2131 4.4.5), or of what is left of it (a session
      * taken over from the session arena) */
     {
-        time_t left = s->dhcp_expires - time(NULL);
+        time_t left = s->ss.dhcp_expires - time(NULL);
 
-        evtimer_add(s->ev_dhcp, &(struct timeval){.tv_sec = left / 2 > 0 ? left / 2 : 1});
+        evtimer_add(s->ss.ev_dhcp, &(struct timeval){.tv_sec = left / 2 > 0 ? left / 2 : 1});
     }
 }
 
 void ike_dhcp_drop(struct ike_sess *s)
 {
-    dhcp_cancel(s->dhcp_renewal);
-    s->dhcp_renewal = NULL;
-    if (s->ev_dhcp) {
-        event_free(s->ev_dhcp);
-        s->ev_dhcp = NULL;
+    dhcp_cancel(s->ss.dhcp_renewal);
+    s->ss.dhcp_renewal = NULL;
+    if (s->ss.ev_dhcp) {
+        event_free(s->ss.ev_dhcp);
+        s->ss.ev_dhcp = NULL;
     }
-    if (s->dhcp && s->e->dhcp)
-        dhcp_release(s->e->dhcp, s->dhcp);
-    free(s->dhcp);
-    s->dhcp = NULL;
+    if (s->ss.dhcp && s->e->dhcp)
+        dhcp_release(s->e->dhcp, s->ss.dhcp);
+    free(s->ss.dhcp);
+    s->ss.dhcp = NULL;
     /* a lease taken for a session refused before it came up goes back too */
     if (s->pend && s->pend->have_lease && s->e->dhcp)
         dhcp_release(s->e->dhcp, &s->pend->lease);

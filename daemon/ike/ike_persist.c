@@ -161,7 +161,7 @@ struct fdesc {
 
 /* Tags 1-199 are the session's, 200-299 a child SA's; never reuse a number. */
 static const struct fdesc sess_fields[] = {
-    {1, F_U64, S(id), 0},
+    {1, F_U64, S(ss.id), 0},
     {2, F_BOOL, S(initiator), 0},
     {3, F_BYTES, S(our_spi), 0},
     {4, F_BYTES, S(in.spi_i), 0},
@@ -195,34 +195,34 @@ static const struct fdesc sess_fields[] = {
     {32, F_U32, S(our_next), 0},
     {33, F_BOOL, S(req_pending), 0},
     {34, F_I32, S(req_kind), REQ_CFG_SET},
-    {35, F_U8, S(id_type), 0},
-    {36, F_STR, S(remote_id), 0},
-    {37, F_STR, S(local_id), 0},
-    {38, F_STR, S(profile), 0},
-    {39, F_STR, S(ipsec_profile), 0},
-    {40, F_STR, S(auth_method), 0},
-    {41, F_STR, S(user), 0},
-    {42, F_STR, S(group), 0},
-    {43, F_STR, S(eap_identity), 0},
-    {44, F_STR, S(authz_sources), 0},
-    {45, F_STR, S(cert_tp), 0},
-    {46, F_STR, S(acct_list), 0},
-    {47, F_STR, S(acct_class), 0},
-    {48, F_TEXT, S(acct_id), 0},
+    {35, F_U8, S(ss.id_type), 0},
+    {36, F_STR, S(ss.remote_id), 0},
+    {37, F_STR, S(ss.local_id), 0},
+    {38, F_STR, S(ss.profile), 0},
+    {39, F_STR, S(ss.ipsec_profile), 0},
+    {40, F_STR, S(ss.auth_method), 0},
+    {41, F_STR, S(ss.user), 0},
+    {42, F_STR, S(ss.group), 0},
+    {43, F_STR, S(ss.eap_identity), 0},
+    {44, F_STR, S(ss.authz_sources), 0},
+    {45, F_STR, S(ss.cert_tp), 0},
+    {46, F_STR, S(ss.acct_list), 0},
+    {47, F_STR, S(ss.acct_class), 0},
+    {48, F_TEXT, S(ss.acct_id), 0},
     {49, F_BOOL, S(vid_unity), 0},
     {50, F_BOOL, S(vid_flexvpn), 0},
     {51, F_BOOL, S(cfg_set_accept), 0},
-    {52, F_STR, S(pool), 0},
-    {53, F_STR, S(pool6), 0},
-    {54, F_U32, S(addr4), 0},
-    {55, F_U32, S(index6), 0},
-    {56, F_BOOL, S(have_addr4), 0},
-    {57, F_BOOL, S(have_addr6), 0},
-    {58, F_BOOL, S(addr4_aaa), 0},
-    {59, F_BOOL, S(addr6_aaa), 0},
-    {60, F_TIME, S(dhcp_expires), 0},
-    {61, F_BYTES, S(addr6), 0},
-    {62, F_U32, S(alen6), 128},
+    {52, F_STR, S(ss.pool), 0},
+    {53, F_STR, S(ss.pool6), 0},
+    {54, F_U32, S(ss.addr4), 0},
+    {55, F_U32, S(ss.index6), 0},
+    {56, F_BOOL, S(ss.have_addr4), 0},
+    {57, F_BOOL, S(ss.have_addr6), 0},
+    {58, F_BOOL, S(ss.addr4_aaa), 0},
+    {59, F_BOOL, S(ss.addr6_aaa), 0},
+    {60, F_TIME, S(ss.dhcp_expires), 0},
+    {61, F_BYTES, S(ss.addr6), 0},
+    {62, F_U32, S(ss.alen6), 128},
     {63, F_U32, S(flow_limit), 0},
     {64, F_U32, S(esp.encr), 0},
     {65, F_U32, S(esp.integ), 0},
@@ -244,10 +244,10 @@ static const struct fdesc sess_fields[] = {
     {81, F_U16, S(dpd_interval), 0},
     {82, F_U16, S(dpd_retry), 0},
     {83, F_BOOL, S(dpd_periodic), 0},
-    {84, F_U32, S(session_lifetime), 0},
+    {84, F_U32, S(ss.session_lifetime), 0},
     {85, F_U32, S(ike_lifetime), 0},
-    {86, F_TIME, S(created), 0},
-    {87, F_TIME, S(established), 0},
+    {86, F_TIME, S(ss.created), 0},
+    {87, F_TIME, S(ss.established), 0},
     {88, F_TIME, S(last_rx), 0},
     {89, F_TIME, S(ike_since), 0},
     {90, F_I32, S(rx_ifindex), 0},
@@ -632,7 +632,7 @@ static bool r_dhcp(const uint8_t *v, size_t len, struct ike_sess *s)
 {
     struct dhcp_lease *l;
 
-    if (len != 4 * 8 + 1 + 6 + 64 || v[32] > 2 || v[39 + 63] || s->dhcp || !(l = calloc(1, sizeof(*l))))
+    if (len != 4 * 8 + 1 + 6 + 64 || v[32] > 2 || v[39 + 63] || s->ss.dhcp || !(l = calloc(1, sizeof(*l))))
         return false;
     l->addr = (uint32_t)r_le(v, 4);
     l->netmask = (uint32_t)r_le(v + 4, 4);
@@ -645,7 +645,7 @@ static bool r_dhcp(const uint8_t *v, size_t len, struct ike_sess *s)
     l->ndns = v[32];
     memcpy(l->chaddr, v + 33, 6);
     memcpy(l->client_id, v + 39, 64);
-    s->dhcp = l;
+    s->ss.dhcp = l;
     return true;
 }
 
@@ -727,10 +727,10 @@ bool ike_persist_encode(const struct ike_sess *s, uint8_t **out, size_t *len)
     w_out(&w, T_LAST_RESP, &s->last_resp);
     if (s->req_pending)
         w_out(&w, T_REQ, &s->req);
-    w_der(&w, T_CERT_ISSUER, s->cert_issuer, i2d_name);
-    w_der(&w, T_CERT_SERIAL, s->cert_serial, i2d_int);
-    if (s->dhcp)
-        w_dhcp(&w, s->dhcp);
+    w_der(&w, T_CERT_ISSUER, s->ss.cert_issuer, i2d_name);
+    w_der(&w, T_CERT_SERIAL, s->ss.cert_serial, i2d_int);
+    if (s->ss.dhcp)
+        w_dhcp(&w, s->ss.dhcp);
     w_ts(&w, T_ALLOW_I, &s->allow_i);
     w_ts(&w, T_ALLOW_R, &s->allow_r);
     w_del_q(&w, s);
@@ -820,9 +820,9 @@ static bool r_sess_other(uint16_t tag, const uint8_t *v, size_t len, struct ike_
     case T_REQ:
         return r_out(v, len, &s->req);
     case T_CERT_ISSUER:
-        return !s->cert_issuer && (s->cert_issuer = d2i_X509_NAME(NULL, &d, (long)len)) && d == v + len;
+        return !s->ss.cert_issuer && (s->ss.cert_issuer = d2i_X509_NAME(NULL, &d, (long)len)) && d == v + len;
     case T_CERT_SERIAL:
-        return !s->cert_serial && (s->cert_serial = d2i_ASN1_INTEGER(NULL, &d, (long)len)) && d == v + len;
+        return !s->ss.cert_serial && (s->ss.cert_serial = d2i_ASN1_INTEGER(NULL, &d, (long)len)) && d == v + len;
     case T_DHCP:
         return r_dhcp(v, len, s);
     case T_ALLOW_I:
@@ -867,7 +867,7 @@ bool ike_persist_decode(const uint8_t *rec, size_t len, struct ike_sess *s, stru
             x->bad_tag = tag;
     }
     /* what a session needs to be one */
-    if (bad || !s->id || !s->local.ss_family || !s->peer.ss_family || !ike_prf_len(s->in.prf) ||
+    if (bad || !s->ss.id || !s->local.ss_family || !s->peer.ss_family || !ike_prf_len(s->in.prf) ||
         s->in.keys.prf_len != ike_prf_len(s->in.prf) || s->in.ni_len < 8 || s->in.nr_len < 8 ||
         (s->req_pending && !s->req.n) || (!s->req_pending && s->req.n) || s->route_nfixed > s->allow_i.nts) {
         if (!bad)
@@ -903,9 +903,9 @@ void ike_persist_extra_fini(struct ike_persist_extra *x)
 
 void ike_persist_clear(struct ike_sess *s)
 {
-    char **strs[] = {&s->remote_id, &s->local_id, &s->profile, &s->ipsec_profile, &s->auth_method, &s->user,
-                     &s->group, &s->eap_identity, &s->authz_sources, &s->cert_tp, &s->acct_list, &s->acct_class,
-                     &s->pool, &s->pool6};
+    char **strs[] = {&s->ss.remote_id, &s->ss.local_id, &s->ss.profile, &s->ss.ipsec_profile, &s->ss.auth_method, &s->ss.user,
+                     &s->ss.group, &s->ss.eap_identity, &s->ss.authz_sources, &s->ss.cert_tp, &s->ss.acct_list, &s->ss.acct_class,
+                     &s->ss.pool, &s->ss.pool6};
     struct ike_out *outs[] = {&s->last_resp, &s->req};
 
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
@@ -917,18 +917,18 @@ void ike_persist_clear(struct ike_sess *s)
             free(outs[i]->d[j].data);
         outs[i]->n = 0;
     }
-    X509_NAME_free(s->cert_issuer);
-    ASN1_INTEGER_free(s->cert_serial);
-    s->cert_issuer = NULL;
-    s->cert_serial = NULL;
-    free(s->dhcp);
+    X509_NAME_free(s->ss.cert_issuer);
+    ASN1_INTEGER_free(s->ss.cert_serial);
+    s->ss.cert_issuer = NULL;
+    s->ss.cert_serial = NULL;
+    free(s->ss.dhcp);
     free(s->routes);
     if (s->child)
         OPENSSL_cleanse(s->child, s->child_cap * sizeof(*s->child));
     free(s->child);
     free(s->del_q);
     free(s->del_sent);
-    s->dhcp = NULL;
+    s->ss.dhcp = NULL;
     s->routes = NULL;
     s->child = NULL;
     s->del_q = s->del_sent = NULL;

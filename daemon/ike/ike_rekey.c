@@ -64,7 +64,7 @@ static void adopt_ike_sa(struct ike_sess *s, struct ike_init *st, bool initiator
     HASH_ADD(hh_r, s->e->by_r, our_spi, 8, s);
     s->e->c.ike_rekeys++;
     ike_sess_ike_rekeyed(s);
-    log_info("ike", "session %" PRIu64 ": IKE SA rekeyed%s", s->id, initiator ? " by us" : "");
+    log_info("ike", "session %" PRIu64 ": IKE SA rekeyed%s", s->ss.id, initiator ? " by us" : "");
 }
 
 static void rekey_ike(struct ike_sess *s, const struct ike_sa_pld *sa, const uint8_t *ni, size_t ni_len,
@@ -343,7 +343,7 @@ static void child_sa(struct ike_sess *s, const struct ike_sa_pld *sa, const uint
                          bd.buf.len - IKE_HDR_LEN);
     ike_buf_fini(&bd.buf);
     s->e->c.create_child++;
-    log_info("ike", "session %" PRIu64 ": child SA %08x/%08x %s", s->id, c.spi_in, c.spi_out,
+    log_info("ike", "session %" PRIu64 ": child SA %08x/%08x %s", s->ss.id, c.spi_in, c.spi_out,
              old ? "rekeyed" : "added");
     return;
 refused:
@@ -443,10 +443,10 @@ static void volume_limits(struct ike_engine *e, bool hard)
             if (!s || !ike_sa_up(s) || !(c = child_of_ref(s, &refs[i])))
                 continue;
             if (hard) {
-                log_info("ike", "session %" PRIu64 ": child SA %08x reached its hard volume limit", s->id, c->spi_in);
+                log_info("ike", "session %" PRIu64 ": child SA %08x reached its hard volume limit", s->ss.id, c->spi_in);
                 c->expire_at = time(NULL);
             } else if (!c->rekeying && !c->replaced) {
-                log_info("ike", "session %" PRIu64 ": child SA %08x reached its soft volume limit", s->id, c->spi_in);
+                log_info("ike", "session %" PRIu64 ": child SA %08x reached its soft volume limit", s->ss.id, c->spi_in);
                 c->rekey_at = time(NULL);
             } else {
                 continue;
@@ -468,8 +468,8 @@ static uint64_t sess_traffic(struct ike_sess *s)
         const struct ike_child_sa *c = &s->child[i];
         struct dp_sa_stats in = {0}, out = {0};
 
-        dp_sa_stats(s->e->dp, s->id, c->spi_in, true, &in);
-        dp_sa_stats(s->e->dp, s->id, c->spi_out, false, &out);
+        dp_sa_stats(s->e->dp, s->ss.id, c->spi_in, true, &in);
+        dp_sa_stats(s->e->dp, s->ss.id, c->spi_out, false, &out);
         n += in.packets + out.packets + c->base_in.packets + c->base_out.packets;
     }
     return n;
@@ -505,7 +505,7 @@ static void idle_check(struct ike_engine *e)
             continue;
         }
         if (now - s->idle_since >= (time_t)s->idle_time) {
-            log_info("ike", "session %" PRIu64 ": no traffic for %" PRIu32 " s (idle-time): deleted", s->id,
+            log_info("ike", "session %" PRIu64 ": no traffic for %" PRIu32 " s (idle-time): deleted", s->ss.id,
                      s->idle_time);
             ike_sess_end(s, "idle-timeout", true);
         }
@@ -566,7 +566,7 @@ static void queue_delete(struct ike_sess *s, uint32_t spi_in)
     if (s->ndel_q < s->child_cap)
         s->del_q[s->ndel_q++] = spi_in;
     else
-        log_warn("ike", "session %" PRIu64 ": too many child SA deletes queued; %08x is not announced", s->id,
+        log_warn("ike", "session %" PRIu64 ": too many child SA deletes queued; %08x is not announced", s->ss.id,
                  spi_in);
     ike_child_flush_deletes(s);
 }
@@ -638,7 +638,7 @@ static bool rekey_start(struct ike_sess *s, struct ike_child_sa *c)
     ike_buf_fini(&bd.buf);
     if (ok) {
         c->rekeying = true;
-        log_info("ike", "session %" PRIu64 ": rekeying child SA %08x before its lifetime ends", s->id, c->spi_in);
+        log_info("ike", "session %" PRIu64 ": rekeying child SA %08x before its lifetime ends", s->ss.id, c->spi_in);
     }
     return ok;
 }
@@ -663,7 +663,7 @@ void ike_child_on_timer(struct ike_sess *s)
 
         if (now >= c->expire_at) {
             /* hard lifetime: the child goes, and the peer is told */
-            log_info("ike", "session %" PRIu64 ": child SA %08x reached its hard lifetime", s->id, c->spi_in);
+            log_info("ike", "session %" PRIu64 ": child SA %08x reached its hard lifetime", s->ss.id, c->spi_in);
             uint32_t gone = c->spi_in;
 
             queue_delete(s, gone);
@@ -718,7 +718,7 @@ void ike_child_rekey_done(struct ike_sess *s, const struct ike_msg *in)
         const struct ike_pld *np = ike_msg_find(in, IKE_PLD_NOTIFY, 0);
         struct ike_notify_pld n;
 
-        log_warn("ike", "session %" PRIu64 ": the client refused or garbled our rekey of child SA %08x", s->id,
+        log_warn("ike", "session %" PRIu64 ": the client refused or garbled our rekey of child SA %08x", s->ss.id,
                  s->rk.old_spi_in);
         /* INVALID_KE_PAYLOAD: the client wants PFS with this group; at once with it
          * if the IKE policy allows the group */
@@ -757,7 +757,7 @@ void ike_child_rekey_done(struct ike_sess *s, const struct ike_msg *in)
 
         nonce_min(s->rk.ni, sizeof(s->rk.ni), nr, nr_len, ours, &ours_len);
         if (nonce_cmp(ours, ours_len, old->peer_nonce, old->peer_nonce_len) < 0) {
-            log_info("ike", "session %" PRIu64 ": simultaneous rekey of child SA %08x, ours yields", s->id,
+            log_info("ike", "session %" PRIu64 ": simultaneous rekey of child SA %08x, ours yields", s->ss.id,
                      old->spi_in);
             OPENSSL_cleanse(gir, sizeof(gir));
             old->rekeying = false;
@@ -791,7 +791,7 @@ void ike_child_rekey_done(struct ike_sess *s, const struct ike_msg *in)
     s->child[s->nchild++] = c;
     old = child_by_in(s, s->rk.old_spi_in);
     s->e->c.create_child++;
-    log_info("ike", "session %" PRIu64 ": child SA %08x rekeyed by us as %08x/%08x", s->id, s->rk.old_spi_in,
+    log_info("ike", "session %" PRIu64 ": child SA %08x rekeyed by us as %08x/%08x", s->ss.id, s->rk.old_spi_in,
              c.spi_in, c.spi_out);
     /* the old child goes (unless the client deleted it meanwhile) */
     if (old) {
@@ -872,7 +872,7 @@ bool ike_ike_rekey_start(struct ike_sess *s)
     if (ok)
         ike_sa_set_state(s, IKE_SA_REKEYING, "our IKE SA rekey sent");
     if (ok)
-        log_info("ike", "session %" PRIu64 ": rekeying the IKE SA before its lifetime ends", s->id);
+        log_info("ike", "session %" PRIu64 ": rekeying the IKE SA before its lifetime ends", s->ss.id);
     return ok;
 }
 
@@ -913,7 +913,7 @@ void ike_ike_rekey_done(struct ike_sess *s, const struct ike_msg *in)
     ike_dh_free(s->ikr.dh);
     s->ikr.dh = NULL;
     if (!ok || !(stub = calloc(1, sizeof(*stub))) || !ike_sess_stub(s, stub)) {
-        log_warn("ike", "session %" PRIu64 ": the client refused or garbled our IKE SA rekey", s->id);
+        log_warn("ike", "session %" PRIu64 ": the client refused or garbled our IKE SA rekey", s->ss.id);
         ike_keys_wipe(&st.keys);
         evtimer_add(s->ev_ikerekey, &(struct timeval){.tv_sec = 30});
         return;
@@ -929,7 +929,7 @@ void ike_ike_rekey_done(struct ike_sess *s, const struct ike_msg *in)
         ike_delete_build(&bd, &(struct ike_delete_pld){.protocol = 1});
         if (!ike_build_finish(&bd) || !ike_sess_request(stub, REQ_DELETE, IKE_EXCH_INFORMATIONAL, IKE_PLD_DELETE,
                                                         bd.buf.data + IKE_HDR_LEN, bd.buf.len - IKE_HDR_LEN))
-            log_warn("ike", "session %" PRIu64 ": the old IKE SA's DELETE could not be sent", s->id);
+            log_warn("ike", "session %" PRIu64 ": the old IKE SA's DELETE could not be sent", s->ss.id);
         ike_buf_fini(&bd.buf);
     }
 }

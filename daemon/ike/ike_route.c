@@ -533,7 +533,7 @@ static void accept_subnets(struct ike_sess *s, const struct ike_ts_pld *tsi)
             continue;
         if (!acceptable(s, s->e->conf, ts)) {
             log_info("ike", "session %" PRIu64 ": a client subnet is not accepted (not a prefix, or it overlaps an "
-                     "address or accepted subnet of this or another session, or a pool)", s->id);
+                     "address or accepted subnet of this or another session, or a pool)", s->ss.id);
             continue;
         }
         s->allow_i.ts[s->allow_i.nts++] = *ts;
@@ -552,7 +552,7 @@ void ike_route_plan(struct ike_sess *s, const struct ike_prof *prof, const struc
     s->ivrf_ifindex = 0;
     if (ivrf && ike_route_vrf(ivrf, &s->ivrf_ifindex, &s->route_table)) {
         log_warn("ike", "session %" PRIu64 ": inside VRF %s is gone; its traffic and routes use the main table",
-                 s->id, ivrf);
+                 s->ss.id, ivrf);
         s->route_table = RT_TABLE_MAIN;
         s->ivrf_ifindex = 0;
     }
@@ -561,13 +561,13 @@ void ike_route_plan(struct ike_sess *s, const struct ike_prof *prof, const struc
     if (a->route_accept <= 0 && a->route_connected <= 0)
         return;
     if (a->route_connected > 0) {
-        if (s->have_addr4) {
-            uint32_t be = htonl(s->addr4);
+        if (s->ss.have_addr4) {
+            uint32_t be = htonl(s->ss.addr4);
 
             add_route(s, AF_INET, (const uint8_t *)&be, 32, s->route_table, 0, 0);
         }
-        if (s->have_addr6)
-            add_route(s, AF_INET6, s->addr6, s->alen6, s->route_table, 0, 0);
+        if (s->ss.have_addr6)
+            add_route(s, AF_INET6, s->ss.addr6, s->ss.alen6, s->route_table, 0, 0);
     }
     m->nts = s->allow_i.nts;
     m->nroutes = s->nroutes;
@@ -608,10 +608,10 @@ uint64_t ike_route_subnet_holder(const struct ike_sess *s)
     struct ike_sess *o, *tmp;
     size_t n = 0;
 
-    if (s->have_addr4)
-        ike_ts_host4(s->addr4, &mine[n++]);
-    if (s->have_addr6)
-        ike_ts_prefix6(s->addr6, s->alen6, &mine[n++]);
+    if (s->ss.have_addr4)
+        ike_ts_host4(s->ss.addr4, &mine[n++]);
+    if (s->ss.have_addr6)
+        ike_ts_prefix6(s->ss.addr6, s->ss.alen6, &mine[n++]);
     HASH_ITER(hh_id, s->e->by_id, o, tmp) {
         if (o == s || !ike_sa_up(o) || !o->route_accept)
             continue;
@@ -619,7 +619,7 @@ uint64_t ike_route_subnet_holder(const struct ike_sess *s)
         for (uint8_t i = o->route_nfixed; i < o->allow_i.nts; i++) {
             for (size_t k = 0; k < n; k++) {
                 if (ts_overlaps(&mine[k], &o->allow_i.ts[i]))
-                    return o->id;
+                    return o->ss.id;
             }
         }
     }
@@ -642,10 +642,10 @@ void ike_route_install(struct ike_sess *s)
 
         inet_ntop(r->family, r->dst, a, sizeof(a));
         if (rc)
-            log_warn("ike", "session %" PRIu64 ": cannot install the route %s/%u in table %" PRIu32 ": %s", s->id, a,
+            log_warn("ike", "session %" PRIu64 ": cannot install the route %s/%u in table %" PRIu32 ": %s", s->ss.id, a,
                      r->plen, r->table, strerror(-rc));
         else
-            log_info("ike", "session %" PRIu64 ": route %s/%u installed (table %" PRIu32 ", protocol %d)", s->id, a,
+            log_info("ike", "session %" PRIu64 ": route %s/%u installed (table %" PRIu32 ", protocol %d)", s->ss.id, a,
                      r->plen, r->table, IKE_ROUTE_PROTO);
         r->installed = rc == 0;
     }
@@ -662,7 +662,7 @@ void ike_route_remove(struct ike_sess *s)
             continue;
         rc = route_msg(rt, &s->routes[i], false);
         if (rc && rc != -ESRCH)
-            log_warn("ike", "session %" PRIu64 ": cannot remove its route: %s", s->id, strerror(-rc));
+            log_warn("ike", "session %" PRIu64 ": cannot remove its route: %s", s->ss.id, strerror(-rc));
     }
     free(s->routes);
     s->routes = NULL;

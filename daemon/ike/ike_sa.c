@@ -92,7 +92,7 @@ const char *ike_sa_tag(const struct ike_sess *s, char *buf, size_t len)
 
     spi_hex(si, s->in.spi_i);
     spi_hex(sr, s->in.spi_r);
-    snprintf(buf, len, "session %" PRIu64 " %s/%s %s:%u", s->id, si, sr, ike_addr_str(&s->peer, a, sizeof(a)),
+    snprintf(buf, len, "session %" PRIu64 " %s/%s %s:%u", s->ss.id, si, sr, ike_addr_str(&s->peer, a, sizeof(a)),
              (unsigned)ike_port_of(&s->peer));
     return buf;
 }

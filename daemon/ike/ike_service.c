@@ -248,7 +248,7 @@ static void misfit(const char *pool, uint32_t addr, uint64_t owner, void *arg)
     snprintf(msg, sizeof(msg),
              "the change takes address %s of pool %s away from session %" PRIu64 " (%s); keep the address in "
              "the pool or clear the session first",
-             a, pool, owner, s && s->remote_id ? s->remote_id : "?");
+             a, pool, owner, s && s->ss.remote_id ? s->ss.remote_id : "?");
     if (e->err)
         e->err(e->err_arg, path, msg);
     e->nerr++;
@@ -268,7 +268,7 @@ static void misfit6(const char *pool, uint32_t index, uint64_t owner, void *arg)
                  "the change puts the IPv6 address AAA gave session %" PRIu64 " (%s) into a pool prefix another "
                  "session holds, or makes it span prefixes a pool hands out; change the IPv6 pools or clear one of "
                  "the sessions first",
-                 owner, s && s->remote_id ? s->remote_id : "?");
+                 owner, s && s->ss.remote_id ? s->ss.remote_id : "?");
         if (e->err)
             e->err(e->err_arg, "/raven-vpn:pools/ipv6-pool", msg);
         e->nerr++;
@@ -280,7 +280,7 @@ static void misfit6(const char *pool, uint32_t index, uint64_t owner, void *arg)
     snprintf(msg, sizeof(msg),
              "the change takes prefix %s/%u of IPv6 pool %s away from session %" PRIu64 " (%s); keep the pool as "
              "it is or clear the session first",
-             a, alen, pool, owner, s && s->remote_id ? s->remote_id : "?");
+             a, alen, pool, owner, s && s->ss.remote_id ? s->ss.remote_id : "?");
     if (e->err)
         e->err(e->err_arg, path, msg);
     e->nerr++;
@@ -484,8 +484,8 @@ void ike_engine_abort(struct ike_engine *e)
  * IKE identity, its EAP identity or its authorized user. */
 static bool sess_has_identity(const struct ike_sess *s, const char *identity)
 {
-    return (s->remote_id && !strcmp(s->remote_id, identity)) ||
-           (s->eap_identity && !strcmp(s->eap_identity, identity)) || (s->user && !strcmp(s->user, identity));
+    return (s->ss.remote_id && !strcmp(s->ss.remote_id, identity)) ||
+           (s->ss.eap_identity && !strcmp(s->ss.eap_identity, identity)) || (s->ss.user && !strcmp(s->ss.user, identity));
 }
 
 uint32_t ike_engine_clear(struct ike_engine *e, uint64_t id, const char *peer, const char *identity, bool all)
@@ -498,7 +498,7 @@ uint32_t ike_engine_clear(struct ike_engine *e, uint64_t id, const char *peer, c
 
         if (!ike_sa_up(s))
             continue;
-        if (all || (id && s->id == id) || (peer && !strcmp(ike_addr_str(&s->peer, a, sizeof(a)), peer)) ||
+        if (all || (id && s->ss.id == id) || (peer && !strcmp(ike_addr_str(&s->peer, a, sizeof(a)), peer)) ||
             (identity && sess_has_identity(s, identity))) {
             ike_sess_end(s, "admin-clear", true);
             n++;

@@ -139,7 +139,7 @@ static void session_state(struct ike_sess *s, struct lyd_node *state, time_t now
     char id[24], a[INET6_ADDRSTRLEN], spi[17];
     uint64_t bi = 0, bo = 0, pi = 0, po = 0;
 
-    snprintf(id, sizeof(id), "%" PRIu64, s->id);
+    snprintf(id, sizeof(id), "%" PRIu64, s->ss.id);
     if (lyd_new_list(state, NULL, "session", 0, &n, id))
         return;
     ike = inner(n, "ike-sa");
@@ -164,48 +164,48 @@ static void session_state(struct ike_sess *s, struct lyd_node *state, time_t now
     ike_add_u64(n, "local-port", ntohs(s->local.ss_family == AF_INET ? ((struct sockaddr_in *)&s->local)->sin_port :
                                                                ((struct sockaddr_in6 *)&s->local)->sin6_port));
     rid = inner(n, "remote-identity");
-    if (ike_id_type_name(s->id_type)) {
+    if (ike_id_type_name(s->ss.id_type)) {
         char t[64];
 
-        snprintf(t, sizeof(t), "raven-types:%s", ike_id_type_name(s->id_type));
+        snprintf(t, sizeof(t), "raven-types:%s", ike_id_type_name(s->ss.id_type));
         ike_add_str(rid, "type", t);
     }
-    ike_add_str(rid, "value", s->remote_id);
-    ike_add_str(n, "local-identity", s->local_id);
-    if (s->auth_method) {
+    ike_add_str(rid, "value", s->ss.remote_id);
+    ike_add_str(n, "local-identity", s->ss.local_id);
+    if (s->ss.auth_method) {
         char t[64];
 
-        snprintf(t, sizeof(t), "raven-types:%s", s->auth_method);
+        snprintf(t, sizeof(t), "raven-types:%s", s->ss.auth_method);
         ike_add_str(n, "authentication-method", t);
     }
-    ike_add_str(n, "eap-identity", s->eap_identity);
-    ike_add_str(n, "authorized-user", s->user);
-    ike_add_str(n, "authorized-group", s->group);
-    ike_add_str(n, "authorization-sources", s->authz_sources);
+    ike_add_str(n, "eap-identity", s->ss.eap_identity);
+    ike_add_str(n, "authorized-user", s->ss.user);
+    ike_add_str(n, "authorized-group", s->ss.group);
+    ike_add_str(n, "authorization-sources", s->ss.authz_sources);
     if (s->flow_limit != UINT32_MAX)
         ike_add_u64(n, "flow-limit", s->flow_limit);
-    if (s->acct_id[0])
-        ike_add_str(n, "accounting-session-id", s->acct_id);
-    ike_add_str(n, "profile", s->profile);
-    ike_add_str(n, "ipsec-profile", s->ipsec_profile);
+    if (s->ss.acct_id[0])
+        ike_add_str(n, "accounting-session-id", s->ss.acct_id);
+    ike_add_str(n, "profile", s->ss.profile);
+    ike_add_str(n, "ipsec-profile", s->ss.ipsec_profile);
     if (s->gen)
         ike_add_u64(n, "config-generation", s->gen->generation);
-    if (s->have_addr4) {
-        struct in_addr ia = {.s_addr = htonl(s->addr4)};
+    if (s->ss.have_addr4) {
+        struct in_addr ia = {.s_addr = htonl(s->ss.addr4)};
 
         ike_add_str(n, "assigned-ipv4", inet_ntop(AF_INET, &ia, a, sizeof(a)));
-        ike_add_str(n, "assigned-ipv4-source", s->addr4_aaa ? "aaa" : s->dhcp ? "dhcp" : "pool");
+        ike_add_str(n, "assigned-ipv4-source", s->ss.addr4_aaa ? "aaa" : s->ss.dhcp ? "dhcp" : "pool");
     }
-    if (s->have_addr6) {
+    if (s->ss.have_addr6) {
         char p6[INET6_ADDRSTRLEN + 4];
 
-        snprintf(p6, sizeof(p6), "%s/%u", inet_ntop(AF_INET6, s->addr6, a, sizeof(a)), s->alen6);
+        snprintf(p6, sizeof(p6), "%s/%u", inet_ntop(AF_INET6, s->ss.addr6, a, sizeof(a)), s->ss.alen6);
         ike_add_str(n, "assigned-ipv6", p6);
     }
-    time_leaf(n, "established-at", s->established);
-    ike_add_u64(n, "uptime", (uint64_t)(now - s->established));
-    if (s->session_lifetime) {
-        int64_t left = (int64_t)s->session_lifetime - (now - s->established);
+    time_leaf(n, "established-at", s->ss.established);
+    ike_add_u64(n, "uptime", (uint64_t)(now - s->ss.established));
+    if (s->ss.session_lifetime) {
+        int64_t left = (int64_t)s->ss.session_lifetime - (now - s->ss.established);
         ike_add_u64(n, "session-lifetime-remaining", left > 0 ? (uint64_t)left : 0);
     }
     for (size_t i = 0; i < s->nchild; i++) {
@@ -214,8 +214,8 @@ static void session_state(struct ike_sess *s, struct lyd_node *state, time_t now
         struct lyd_node *cn = NULL, *cs;
         char spi_in[12];
 
-        dp_sa_stats(s->e->dp, s->id, c->spi_in, true, &in);
-        dp_sa_stats(s->e->dp, s->id, c->spi_out, false, &out);
+        dp_sa_stats(s->e->dp, s->ss.id, c->spi_in, true, &in);
+        dp_sa_stats(s->e->dp, s->ss.id, c->spi_out, false, &out);
         in.packets += c->base_in.packets;
         in.bytes += c->base_in.bytes;
         in.replay_drops += c->base_in.replay_drops;
@@ -269,8 +269,8 @@ void ike_sess_totals(struct ike_sess *s, uint64_t v[4])
         const struct ike_child_sa *c = &s->child[i];
         struct dp_sa_stats in = {0}, out = {0};
 
-        dp_sa_stats(s->e->dp, s->id, c->spi_in, true, &in);
-        dp_sa_stats(s->e->dp, s->id, c->spi_out, false, &out);
+        dp_sa_stats(s->e->dp, s->ss.id, c->spi_in, true, &in);
+        dp_sa_stats(s->e->dp, s->ss.id, c->spi_out, false, &out);
         v[0] += in.bytes + c->base_in.bytes;
         v[1] += out.bytes + c->base_out.bytes;
         v[2] += in.packets + c->base_in.packets;

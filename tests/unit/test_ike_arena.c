@@ -101,7 +101,7 @@ static void test_arena_adoption(void **state)
     resp_len = e->out_len;
     memcpy(resp, e->out, resp_len);
     s = eng->by_id;
-    id = s->id;
+    id = s->ss.id;
     memcpy(spi, s->our_spi, 8);
     assert_int_equal(s->nchild, 2);
     /* as if the workers had sent 1000 packets on the first child's outbound SA */
@@ -125,7 +125,7 @@ static void test_arena_adoption(void **state)
     assert_int_equal(r.ended + r.unreadable, 0);
     s = eng->by_id;
     assert_non_null(s);
-    assert_int_equal(s->id, id);
+    assert_int_equal(s->ss.id, id);
     assert_memory_equal(s->our_spi, spi, 8);
     assert_int_equal(s->nchild, 2);
     assert_int_equal(dp_sa_count(e->dp), 4);

@@ -158,7 +158,7 @@ static void test_sa_states(void **state)
     assert_int_equal(s->state, IKE_SA_REKEYING);
     assert_string_equal(state_leaf(e, eng, "session/ike-sa/state", v, sizeof(v)), "rekeying");
     /* cleared while our request is under way: its DELETE waits for the answer */
-    assert_int_equal(ike_engine_clear(eng, s->id, NULL, NULL, false), 1);
+    assert_int_equal(ike_engine_clear(eng, s->ss.id, NULL, NULL, false), 1);
     assert_int_equal(s->state, IKE_SA_DELETING);
     assert_int_equal(eng->established, 0);
     assert_string_equal(state_leaf(e, eng, "session/ike-sa/state", v, sizeof(v)), "(none)");

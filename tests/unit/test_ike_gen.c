@@ -87,7 +87,7 @@ static struct ike_sess *sess_of(struct ike_engine *eng, const char *id)
     struct ike_sess *s, *tmp;
 
     HASH_ITER(hh_id, eng->by_id, s, tmp) {
-        if (s->remote_id && !strcmp(s->remote_id, id))
+        if (s->ss.remote_id && !strcmp(s->ss.remote_id, id))
             return s;
     }
     return NULL;
@@ -97,7 +97,7 @@ static long long sess_gen(struct env *e, struct ike_engine *eng, const struct ik
 {
     char path[100];
 
-    snprintf(path, sizeof(path), "session[id='%llu']/config-generation", (unsigned long long)s->id);
+    snprintf(path, sizeof(path), "session[id='%llu']/config-generation", (unsigned long long)s->ss.id);
     return state_num(e, eng, path);
 }
 
@@ -147,9 +147,9 @@ static void test_session_keeps_its_generation(void **state)
     assert_int_equal(sb->dpd_retry, 5);
     assert_int_equal(sb->ike_lifetime, 7200);
     /* the address book is one: bob's address is not alice's */
-    assert_true(sa->have_addr4 && sb->have_addr4 && sa->addr4 != sb->addr4);
+    assert_true(sa->ss.have_addr4 && sb->ss.have_addr4 && sa->ss.addr4 != sb->ss.addr4);
 
-    assert_int_equal(ike_engine_clear(eng, sa->id, NULL, NULL, false), 1);
+    assert_int_equal(ike_engine_clear(eng, sa->ss.id, NULL, NULL, false), 1);
     assert_int_equal(ike_conf_alive(), 1);
     assert_int_equal(state_num(e, eng, "ike-counters/config-generations-alive"), 1);
     /* a commit while only sessions of the one in force live frees the old one */
@@ -189,7 +189,7 @@ static void test_auth_after_commit(void **state)
     assert_true(ask(e, eng, &buf));
     assert_true(ike_client_auth_done(&a, e->out, e->out_len));
     assert_non_null(sa = sess_of(eng, "alice.example.org"));
-    assert_string_equal(sa->profile, "rw");
+    assert_string_equal(sa->ss.profile, "rw");
     assert_int_equal(sess_gen(e, eng, sa), 1);
     assert_int_equal(state_num(e, eng, "ike-counters/sa/active"), 1);
 
@@ -203,10 +203,10 @@ static void test_auth_after_commit(void **state)
     assert_false(ike_client_auth_done(&c, e->out, e->out_len));
     ike_client_init(&d, IKE_DH_ECP256);
     establish(e, eng, &d, "dave.example.org", "k2", &buf);
-    assert_string_equal(sess_of(eng, "dave.example.org")->profile, "rw2");
+    assert_string_equal(sess_of(eng, "dave.example.org")->ss.profile, "rw2");
     assert_int_equal(sess_gen(e, eng, sess_of(eng, "dave.example.org")), 2);
 
-    assert_int_equal(ike_engine_clear(eng, sa->id, NULL, NULL, false), 1);
+    assert_int_equal(ike_engine_clear(eng, sa->ss.id, NULL, NULL, false), 1);
     assert_int_equal(ike_conf_alive(), 1);
     ike_client_fini(&a);
     ike_client_fini(&c);

@@ -53,7 +53,7 @@ static struct ike_sess *sess(enum ike_sa_state st)
     struct ike_sess *s = calloc(1, sizeof(*s));
 
     assert_non_null(s);
-    s->id = 7;
+    s->ss.id = 7;
     s->state = st;
     memcpy(s->in.spi_i, "\x01\x23\x45\x67\x89\xab\xcd\xef", 8);
     memcpy(s->in.spi_r, "\xfe\xdc\xba\x98\x76\x54\x32\x10", 8);
