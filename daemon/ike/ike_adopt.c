@@ -294,11 +294,7 @@ static void arm_adopted(struct ike_sess *s)
 
     if (s->dpd_interval && s->dpd_periodic)
         evtimer_add(s->ev_live, &(struct timeval){.tv_sec = s->dpd_interval});
-    if (s->ss.session_lifetime) {
-        time_t left = s->ss.established + (time_t)s->ss.session_lifetime - now;
-
-        evtimer_add(s->ss.ev_life, &(struct timeval){.tv_sec = left > 0 ? left : 0});
-    }
+    sess_lifetime_arm(&s->ss);
     if (s->in.nat_local && s->gen->nat_keepalive)
         evtimer_add(s->ev_ka, &(struct timeval){.tv_sec = s->gen->nat_keepalive});
     if (s->ike_lifetime) {

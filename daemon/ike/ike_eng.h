@@ -288,6 +288,7 @@ struct ike_counters {
 
 struct ike_engine {
     struct event_base *base;
+    struct sess_mgr sm; /* the sessions (daemon/session), reaching their IKE SAs through ike_sess_ops */
     struct aaa *aaa; /* RADIUS: EAP, authorization, accounting, dynamic authorization */
     struct dhcp_client *dhcp; /* DHCP as an address source */
     struct pki_crl *crl;      /* CRL fetching and cache (ike_crl.c) */
@@ -367,6 +368,10 @@ void ike_handle_dgram(struct ike_sock *sk, const struct sockaddr_storage *local,
                       const uint8_t *buf, size_t len);
 /* A new session (state NEW) with its timers, in no table; NULL when memory is short. */
 struct ike_sess *ike_sess_new(struct ike_engine *e);
+/* The IKE SA that carries session @ss. */
+#define ike_of(ss) ((struct ike_sess *)((char *)(ss) - offsetof(struct ike_sess, ss)))
+/* What the session module asks of a session's IKE SA (ike_engine.c). */
+extern const struct sess_ops ike_sess_ops;
 /* Frees a session that is in no table (or has just been taken out of them). */
 void ike_sess_release(struct ike_sess *s);
 /* Ends a session: it leaves the state and its child SAs and leases go at once;

@@ -48,7 +48,6 @@ static void on_child(evutil_socket_t fd, short what, void *arg);
 static void on_ikerekey(evutil_socket_t fd, short what, void *arg);
 static void on_ikelife(evutil_socket_t fd, short what, void *arg);
 static void on_live(evutil_socket_t fd, short what, void *arg);
-static void on_life(evutil_socket_t fd, short what, void *arg);
 
 struct ike_sess *ike_sess_new(struct ike_engine *e)
 {
@@ -64,7 +63,7 @@ struct ike_sess *ike_sess_new(struct ike_engine *e)
     s->ss.created = s->last_rx = time(NULL);
     s->ev_retx = evtimer_new(e->base, ike_xmit_on_retx, s);
     s->ev_live = evtimer_new(e->base, on_live, s);
-    s->ss.ev_life = evtimer_new(e->base, on_life, s);
+    sess_init(&s->ss, &e->sm);
     s->ev_child = evtimer_new(e->base, on_child, s);
     s->ev_ikelife = evtimer_new(e->base, on_ikelife, s);
     s->ev_ka = evtimer_new(e->base, ike_xmit_on_keepalive, s);
@@ -84,8 +83,7 @@ struct ike_sess *ike_sess_new(struct ike_engine *e)
             event_free(s->ev_retx);
         if (s->ev_live)
             event_free(s->ev_live);
-        if (s->ss.ev_life)
-            event_free(s->ss.ev_life);
+        sess_release(&s->ss);
         free(s);
         return NULL;
     }
@@ -126,7 +124,6 @@ void ike_sess_release(struct ike_sess *s)
     free(s->del_sent);
     event_free(s->ev_retx);
     event_free(s->ev_live);
-    event_free(s->ss.ev_life);
     if (s->ev_child)
         event_free(s->ev_child);
     if (s->ev_ikelife)
@@ -144,24 +141,7 @@ void ike_sess_release(struct ike_sess *s)
     OPENSSL_cleanse(&s->in, sizeof(s->in));
     free(s->msg1);
     free(s->msg2);
-    free(s->ss.remote_id);
-    free(s->ss.local_id);
-    free(s->ss.profile);
-    free(s->ss.ipsec_profile);
-    free(s->ss.auth_method);
-    free(s->ss.user);
-    free(s->ss.group);
-    free(s->ss.pool);
-    free(s->ss.pool6);
-    free(s->ss.eap_identity);
-    free(s->ss.authz_sources);
-    X509_NAME_free(s->ss.cert_issuer);
-    ASN1_INTEGER_free(s->ss.cert_serial);
-    free(s->ss.cert_tp);
-    free(s->ss.acct_list);
-    free(s->ss.acct_class);
-    if (s->ss.ev_acct)
-        event_free(s->ss.ev_acct);
+    sess_release(&s->ss);
     ike_pend_free(s->pend);
     ike_conf_unref(s->gen);
     free(s);
@@ -186,6 +166,7 @@ static void sess_free(struct ike_sess *s)
     }
     HASH_DELETE(hh_r, e->by_r, s);
     HASH_DELETE(hh_id, e->by_id, s);
+    sess_del(&s->ss);
     ike_sess_release(s);
 }
 
@@ -207,6 +188,7 @@ bool ike_sess_adopt_insert(struct ike_sess *s)
         return false;
     HASH_ADD(hh_r, e->by_r, our_spi, 8, s);
     HASH_ADD(hh_id, e->by_id, ss.id, sizeof(s->ss.id), s);
+    sess_add(&s->ss);
     e->established++;
     if (e->next_id < s->ss.id)
         e->next_id = s->ss.id;
@@ -221,14 +203,11 @@ bool ike_sess_stub(struct ike_sess *s, struct ike_sess *stub)
     stub->ss.id = s->ss.id;
     stub->ev_retx = evtimer_new(e->base, ike_xmit_on_retx, stub);
     stub->ev_live = evtimer_new(e->base, on_live, stub);
-    stub->ss.ev_life = evtimer_new(e->base, on_life, stub);
-    if (!stub->ev_retx || !stub->ev_live || !stub->ss.ev_life) {
+    if (!stub->ev_retx || !stub->ev_live) {
         if (stub->ev_retx)
             event_free(stub->ev_retx);
         if (stub->ev_live)
             event_free(stub->ev_live);
-        if (stub->ss.ev_life)
-            event_free(stub->ss.ev_life);
         free(stub);
         return false;
     }
@@ -366,7 +345,8 @@ void ike_sess_end(struct ike_sess *s, const char *reason, bool send_delete)
          * everything else now */
         drop_resources(s);
         evtimer_del(s->ev_live);
-        evtimer_del(s->ss.ev_life);
+        if (s->ss.ev_life)
+            evtimer_del(s->ss.ev_life);
         evtimer_del(s->ev_ikelife);
         evtimer_del(s->ev_child);
         evtimer_del(s->ev_ka);
@@ -388,8 +368,7 @@ void ike_sess_arm_timers(struct ike_sess *s)
     evtimer_del(s->ev_live);
     if (s->dpd_interval && s->dpd_periodic)
         evtimer_add(s->ev_live, &(struct timeval){.tv_sec = s->dpd_interval});
-    if (s->ss.session_lifetime)
-        evtimer_add(s->ss.ev_life, &(struct timeval){.tv_sec = s->ss.session_lifetime});
+    sess_lifetime_arm(&s->ss);
     /* behind a NAT ourselves: keep its mapping open (RFC 3948 4) */
     if (s->in.nat_local && s->gen && s->gen->nat_keepalive)
         evtimer_add(s->ev_ka, &(struct timeval){.tv_sec = s->gen->nat_keepalive});
@@ -454,10 +433,6 @@ static void on_live(evutil_socket_t fd, short what, void *arg)
     evtimer_add(s->ev_live, &(struct timeval){.tv_sec = s->dpd_interval});
 }
 
-static void on_life(evutil_socket_t fd, short what, void *arg)
-{
-    ike_sess_end(arg, "session-lifetime", true);
-}
 
 /* ---- receiving ---- */
 
@@ -657,3 +632,50 @@ out:
     free(msg);
 }
 
+
+/* ---- the session module's view of a session's IKE SA (sess.h) ---- */
+
+static void ops_end(struct sess *ss, const char *reason, bool notify)
+{
+    ike_sess_end(ike_of(ss), reason, notify);
+}
+
+static bool ops_up(const struct sess *ss)
+{
+    return ike_sa_up(ike_of(ss));
+}
+
+static void ops_traffic(const struct sess *ss, struct sess_traffic *t)
+{
+    uint64_t v[4];
+
+    ike_sess_totals(ike_of(ss), v);
+    *t = (struct sess_traffic){.in_octets = v[0], .out_octets = v[1], .in_packets = v[2], .out_packets = v[3]};
+}
+
+static void ops_changed(struct sess *ss)
+{
+    ike_persist_mark(ike_of(ss));
+}
+
+static void ops_flow_limit(struct sess *ss, uint32_t limit)
+{
+    ike_of(ss)->flow_limit = limit;
+}
+
+static void ops_peer(const struct sess *ss, char *buf, size_t cap)
+{
+    const struct sockaddr_storage *p = &ike_of(ss)->peer;
+
+    if (!inet_ntop(p->ss_family, p->ss_family == AF_INET ? (const void *)&((const struct sockaddr_in *)p)->sin_addr
+                                                           : (const void *)&((const struct sockaddr_in6 *)p)->sin6_addr,
+                   buf, (socklen_t)cap))
+        snprintf(buf, cap, "?");
+}
+
+const struct sess_ops ike_sess_ops = {.end = ops_end,
+                                      .up = ops_up,
+                                      .traffic = ops_traffic,
+                                      .changed = ops_changed,
+                                      .flow_limit = ops_flow_limit,
+                                      .peer = ops_peer};

@@ -279,6 +279,7 @@ void ike_initx_handle(struct ike_engine *e, struct ike_sock *sk, const struct so
     memcpy(s->our_spi, s->in.spi_r, 8);
     HASH_ADD(hh_r, e->by_r, our_spi, 8, s);
     HASH_ADD(hh_id, e->by_id, ss.id, sizeof(s->ss.id), s);
+    sess_add(&s->ss);
     e->half_open++;
     ike_xmit_dgram(sk, local, peer, s->msg2, s->msg2_len, false);
     ike_sess_arm_timers(s);

@@ -150,6 +150,7 @@ struct ike_engine *ike_engine_new(struct event_base *base, const struct ly_ctx *
     if (!e)
         return NULL;
     e->base = base;
+    sess_mgr_init(&e->sm, base, &ike_sess_ops);
     e->ctx = ctx;
     e->dp = dp;
     e->c.discontinuity = time(NULL);
@@ -168,6 +169,7 @@ struct ike_engine *ike_engine_new(struct event_base *base, const struct ly_ctx *
     }
     if (base)
         e->dhcp = dhcp_client_new(base);
+    sess_mgr_set_dhcp(&e->sm, e->dhcp);
     return e;
 }
 
@@ -231,6 +233,7 @@ void ike_engine_set_event(struct ike_engine *e, ike_event_fn fn, void *arg)
 void ike_engine_set_aaa(struct ike_engine *e, struct aaa *aaa)
 {
     e->aaa = aaa;
+    sess_mgr_set_aaa(&e->sm, aaa);
     if (aaa)
         aaa_set_dae_handler(aaa, ike_dae, e);
 }
@@ -453,6 +456,7 @@ void ike_engine_apply(struct ike_engine *e)
     ike_conf_unref(e->conf);
     e->conf = e->pending;
     e->pending = NULL;
+    sess_mgr_set_pools(&e->sm, e->conf->pools, e->conf->pools6);
     pki_crl_sync(e->crl, e->conf->tps, e->conf->ntps); /* crl-url sources follow the trustpoints */
     {
         char a[INET6_ADDRSTRLEN];

@@ -47,8 +47,10 @@ struct sess_ops {
     void (*traffic)(const struct sess *ss, struct sess_traffic *t);
     /* It changed: its record in the session arena is to be written. */
     void (*changed)(struct sess *ss);
-    /* CoA changed its flow limit. */
+    /* CoA changed its flow limit (child SAs: UINT32_MAX unlimited). */
     void (*flow_limit)(struct sess *ss, uint32_t limit);
+    /* The client's outer address as text (Calling-Station-Id). */
+    void (*peer)(const struct sess *ss, char *buf, size_t cap);
 };
 
 /* The sessions of one IKE engine and what they are given from. */
@@ -94,7 +96,85 @@ struct sess {
     uint32_t session_lifetime; /* seconds from establishment, 0 none */
     time_t created, established;
     struct event *ev_life;
+    bool listed; /* in m->by_id (sess_add) */
     UT_hash_handle hh;
 };
+
+/* ---- sess.c: the manager, a session's life ---- */
+
+/* A manager with no session, calling @ops (which must outlive it). */
+void sess_mgr_init(struct sess_mgr *m, struct event_base *base, const struct sess_ops *ops);
+/* RADIUS for accounting and dynamic authorization (sess_dae is registered
+ * with it), DHCP for leases (either may be NULL). */
+void sess_mgr_set_aaa(struct sess_mgr *m, struct aaa *aaa);
+void sess_mgr_set_dhcp(struct sess_mgr *m, struct dhcp_client *dhcp);
+/* The address book in force (after each commit; NULL: none). */
+void sess_mgr_set_pools(struct sess_mgr *m, struct pool_set *pools, struct pool_set *pools6);
+
+/* A zeroed @ss made a session of @m (its timers); false when memory is short
+ * (nothing to release then). */
+bool sess_init(struct sess *ss, struct sess_mgr *m);
+/* Lists @ss under ss->id (for dynamic authorization and INITIAL_CONTACT; at
+ * most one session per id) and takes it off again. */
+void sess_add(struct sess *ss);
+void sess_del(struct sess *ss);
+struct sess *sess_find(const struct sess_mgr *m, uint64_t id);
+/* (Re)arms the session lifetime: ss->session_lifetime after ss->established
+ * (at once when it passed); at its end ops->end(ss, "session-lifetime", true).
+ * Nothing when the session has none. */
+void sess_lifetime_arm(struct sess *ss);
+/* Frees what the session holds in memory (names, timers; off the list). Its
+ * leases must have been given back first (sess_lease_release), or kept for
+ * the next process. */
+void sess_release(struct sess *ss);
+
+/* ---- sess_acct.c: accounting (RFC 2866) and dynamic authorization (RFC 5176) ---- */
+
+/* Accounting Start of an established session (its Acct-Session-Id made from
+ * m->boot and its id; nothing sent without ss->acct_list or RADIUS), and its
+ * interim updates armed. */
+void sess_acct_start(struct sess *ss);
+/* An adopted session: interim updates go on (its Start was sent before). */
+void sess_acct_resume(struct sess *ss);
+/* Accounting Stop with the Acct-Terminate-Cause of @reason (a session-down
+ * reason name); interim updates stop. */
+void sess_acct_stop(struct sess *ss, const char *reason);
+/* Disconnect-Request and CoA-Request on the sessions of @arg (a struct
+ * sess_mgr), as registered with aaa_set_dae_handler: an RFC 5176 error cause,
+ * 0 when done. */
+int sess_dae(const struct aaa_dae *q, void *arg);
+
+/* ---- sess_lease.c: leases, each held in the one address book ---- */
+
+/* INITIAL_CONTACT (RFC 7296 2.4): the established sessions of the same remote
+ * identity and profile end ("replaced", no DELETE), so that their addresses
+ * are free again. */
+void sess_initial_contact(struct sess *ss);
+/* An IPv4 address from AAA (Framed-IP-Address) or DHCP (@dhcp: the lease,
+ * copied; NULL: AAA): claimed in the address book. 0, else -EADDRINUSE
+ * (*@holder: the session that holds it), -ERANGE or -ENOMEM; @why (when not
+ * NULL) says why for the refusal. */
+int sess_lease4_claim(struct sess *ss, uint32_t addr, const struct dhcp_lease *dhcp, uint64_t *holder, char *why,
+                      size_t cap);
+/* An IPv4 address from pool @pool; 0, else a negative errno (no such pool,
+ * exhausted). */
+int sess_lease4_pool(struct sess *ss, const char *pool);
+/* The netmask of the session's IPv4 pool or DHCP lease, 0 none. */
+uint32_t sess_lease4_netmask(const struct sess *ss);
+/* An IPv6 address or prefix from AAA, claimed; as sess_lease4_claim. */
+int sess_lease6_claim(struct sess *ss, const uint8_t addr[16], unsigned plen, uint64_t *holder, char *why,
+                      size_t cap);
+/* An IPv6 address (prefix) from pool @pool6; 0, else a negative errno. */
+int sess_lease6_pool(struct sess *ss, const char *pool6);
+/* Adoption: the leases the session's record names (@v4, @v6: it had them)
+ * taken again in the address book in force; NULL, else why not (what was not
+ * taken is not held). */
+const char *sess_lease_take(struct sess *ss, bool v4, bool v6);
+/* Every lease given back: pool addresses released, AAA and DHCP addresses
+ * unclaimed, a DHCP lease released to its server. */
+void sess_lease_release(struct sess *ss);
+/* A DHCP lease's renewal at half its time (RFC 2131 4.4.5); a lease the
+ * server takes back or that runs out ends the session ("dhcp-lease-lost"). */
+void sess_dhcp_arm(struct sess *ss);
 
 #endif

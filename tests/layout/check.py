@@ -59,9 +59,7 @@ CALLS = {
     "daemon/pool": ["daemon/base"],
     "daemon/pki": ["daemon/base"],
     "daemon/aaa": ["daemon/base"],
-    # today the session arena only; the session module of DESIGN.md will add
-    # daemon/aaa, daemon/pool and daemon/pki when it moves out of daemon/ike
-    "daemon/session": ["dataplane/dp.h", "daemon/base"],
+    "daemon/session": ["daemon/aaa", "daemon/pool", "dataplane/dp.h", "daemon/base"],
     "daemon/ike": ["daemon/session", "daemon/aaa", "daemon/pool", "daemon/pki", "dataplane/dp.h",
                    "daemon/base"],
     "daemon/config": ["daemon/base"],
