@@ -120,7 +120,7 @@ bool ike_persist_child_live(struct ike_sess *s, struct ike_child_sa *c, const st
     struct ike_engine *e = s->e;
     uint32_t a, b;
 
-    c->live_in = c->live_out = 0;
+    c->sc.live_in = c->sc.live_out = 0;
     if (!e->arena)
         return true; /* the dataplane keeps the SAs' state itself */
     a = sess_arena_sa_alloc(e->arena);
@@ -133,8 +133,8 @@ bool ike_persist_child_live(struct ike_sess *s, struct ike_child_sa *c, const st
         e->arena_full_logged = true;
         return true;
     }
-    c->live_in = a + 1;
-    c->live_out = b + 1;
+    c->sc.live_in = a + 1;
+    c->sc.live_out = b + 1;
     c->keys = *k;
     in->live = sess_arena_sa(e->arena, a);
     out->live = sess_arena_sa(e->arena, b);
@@ -146,12 +146,12 @@ void ike_persist_child_gone(struct ike_sess *s, struct ike_child_sa *c)
     struct ike_engine *e = s->e;
 
     if (e->arena && !e->keeping) {
-        if (c->live_in)
-            sess_arena_sa_free(e->arena, c->live_in - 1);
-        if (c->live_out)
-            sess_arena_sa_free(e->arena, c->live_out - 1);
+        if (c->sc.live_in)
+            sess_arena_sa_free(e->arena, c->sc.live_in - 1);
+        if (c->sc.live_out)
+            sess_arena_sa_free(e->arena, c->sc.live_out - 1);
     }
-    c->live_in = c->live_out = 0;
+    c->sc.live_in = c->sc.live_out = 0;
     OPENSSL_cleanse(&c->keys, sizeof(c->keys));
 }
 
@@ -258,31 +258,31 @@ static bool children_back(struct ike_sess *s)
     for (size_t i = 0; i < s->nchild; i++) {
         struct ike_child_sa *c = &s->child[i];
 
-        if (!ok || !sess_arena_sa_claim(e->arena, c->live_in - 1))
-            c->live_in = 0;
-        if (!ok || !sess_arena_sa_claim(e->arena, c->live_out - 1))
-            c->live_out = 0;
-        ok = ok && c->live_in && c->live_out;
+        if (!ok || !sess_arena_sa_claim(e->arena, c->sc.live_in - 1))
+            c->sc.live_in = 0;
+        if (!ok || !sess_arena_sa_claim(e->arena, c->sc.live_out - 1))
+            c->sc.live_out = 0;
+        ok = ok && c->sc.live_in && c->sc.live_out;
     }
     for (size_t i = 0; ok && i < s->nchild; i++) {
         struct ike_child_sa *c = &s->child[i];
         struct dp_sa in, out;
 
         ike_child_dp_conf(s, c, &c->keys, &in, &out);
-        in.live = sess_arena_sa(e->arena, c->live_in - 1);
-        out.live = sess_arena_sa(e->arena, c->live_out - 1);
+        in.live = sess_arena_sa(e->arena, c->sc.live_in - 1);
+        out.live = sess_arena_sa(e->arena, c->sc.live_out - 1);
         in.adopt = out.adopt = true;
         ok = dp_sa_add(e->dp, &in) == 0;
         if (ok && dp_sa_add(e->dp, &out)) {
             dp_sa_del(e->dp, s->ss.id, in.spi, true, NULL);
             ok = false;
         }
-        c->in_dp = ok;
+        c->sc.in_dp = ok;
         OPENSSL_cleanse(&in, sizeof(in));
         OPENSSL_cleanse(&out, sizeof(out));
         if (!ok)
             log_warn("ike", "session %" PRIu64 ": child SA %08" PRIx32 " cannot be put back into the dataplane",
-                     s->ss.id, c->spi_in);
+                     s->ss.id, c->sc.spi_in);
     }
     return ok;
 }

@@ -494,7 +494,7 @@ enum ike_auth_rc ike_auth_step_respond(struct ike_sess *s, struct ike_auth_run *
         else if (w->child_err)
             ike_notify_build(&ib, &(struct ike_notify_pld){.type = w->child_err});
         if (w->have_child) {
-            ike_child_sa_reply(&w->child.alg, w->child.spi_in, w->sa);
+            ike_child_sa_reply(&w->child.alg, w->child.sc.spi_in, w->sa);
             ike_sa_build(&ib, w->sa);
             ike_ts_build(&ib, IKE_PLD_TSI, &w->child.tsi);
             ike_ts_build(&ib, IKE_PLD_TSR, &w->child.tsr);

@@ -46,7 +46,7 @@ void ike_child_dp_conf(const struct ike_sess *s, const struct ike_child_sa *c, c
 
     memset(in, 0, sizeof(*in));
     memset(out, 0, sizeof(*out));
-    in->spi = c->spi_in;
+    in->spi = c->sc.spi_in;
     in->inbound = true;
     in->session_id = out->session_id = s->ss.id;
     in->cipher = out->cipher = (enum dp_cipher)c->alg.encr_id;
@@ -72,7 +72,7 @@ void ike_child_dp_conf(const struct ike_sess *s, const struct ike_child_sa *c, c
     out->vrf = s->fvrf_ifindex; /* ESP to the peer: the front-door VRF's */
     ts_ranges(&c->tsi, in);     /* the client's side: allowed inner sources */
     ts_ranges(&c->tsi, out);    /* and the destinations routed to it */
-    out->spi = c->spi_out;
+    out->spi = c->sc.spi_out;
 }
 
 bool ike_child_install(struct ike_sess *s, struct ike_child_sa *c, const struct ike_child_keys *k)
@@ -88,7 +88,7 @@ bool ike_child_install(struct ike_sess *s, struct ike_child_sa *c, const struct 
         dp_sa_del(s->e->dp, s->ss.id, in.spi, true, NULL);
         goto out;
     }
-    ok = c->in_dp = true;
+    ok = c->sc.in_dp = true;
 out:
     if (!ok)
         ike_persist_child_gone(s, c);
@@ -112,17 +112,17 @@ void ike_child_remove(struct ike_sess *s, struct ike_child_sa *c)
 
     /* a child that is not in the dataplane (adoption could not put it back) has
      * nothing there: its inbound SPI may be another session's now */
-    if (c->in_dp) {
-        dp_sa_del(s->e->dp, s->ss.id, c->spi_in, true, &in);
-        dp_sa_del(s->e->dp, s->ss.id, c->spi_out, false, &out);
+    if (c->sc.in_dp) {
+        dp_sa_del(s->e->dp, s->ss.id, c->sc.spi_in, true, &in);
+        dp_sa_del(s->e->dp, s->ss.id, c->sc.spi_out, false, &out);
     }
-    c->in_dp = false;
+    c->sc.in_dp = false;
     ike_persist_child_gone(s, c); /* after the dataplane let go of its slots */
     /* a rekeyed child's traffic carries over to the child that replaced it */
     for (size_t i = 0; c->replaced && i < s->nchild; i++) {
-        if (s->child[i].spi_in == c->replaced_by && &s->child[i] != c) {
-            stats_add(&s->child[i].base_in, &in, &c->base_in);
-            stats_add(&s->child[i].base_out, &out, &c->base_out);
+        if (s->child[i].sc.spi_in == c->replaced_by && &s->child[i] != c) {
+            stats_add(&s->child[i].sc.base_in, &in, &c->sc.base_in);
+            stats_add(&s->child[i].sc.base_out, &out, &c->sc.base_out);
             break;
         }
     }
@@ -200,10 +200,10 @@ static void first_child(struct ike_sess *s, struct ike_auth_run *w, const struct
     }
     if (w->child_err)
         return;
-    child->spi_in = ike_new_spi(s->e);
-    child->spi_out = child->alg.spi_peer;
-    child->established = time(NULL);
-    if (!child->spi_in || !ike_child_room(s) ||
+    child->sc.spi_in = ike_new_spi(s->e);
+    child->sc.spi_out = child->alg.spi_peer;
+    child->sc.established = time(NULL);
+    if (!child->sc.spi_in || !ike_child_room(s) ||
         !ike_child_keymat(s->in.prf, s->in.keys.sk_d, s->in.keys.prf_len, NULL, 0, s->in.ni, s->in.ni_len, s->in.nr,
                           s->in.nr_len, &child->alg, &k) ||
         !ike_child_install(s, child, &k)) {

@@ -107,23 +107,17 @@ struct ike_sock {
 #define IKE_MAX_CHILD (2 * IKE_MAX_FLOWS)
 
 struct ike_child_sa {
-    uint32_t spi_in, spi_out;
+    struct sess_child sc; /* its SAs in the dataplane, lifetimes, traffic (daemon/session) */
     struct ike_child_alg alg;
     struct ike_ts_pld tsi, tsr; /* as answered: tsi the client's side */
-    time_t established;
-    uint32_t rekeys;
-    time_t rekey_at, expire_at; /* soft and hard lifetime */
     bool rekeying;              /* our CREATE_CHILD_SA for it is under way */
     bool replaced;              /* a rekey of it completed: it waits for its DELETE */
     uint32_t replaced_by;       /* the inbound SPI of the child that replaced it */
     uint8_t peer_nonce[32];     /* the lowest nonce of the peer's rekey of it */
     size_t peer_nonce_len;      /* (RFC 7296 2.8.1 simultaneous rekeys) */
-    struct dp_sa_stats base_in, base_out; /* traffic of the SAs it replaced */
     /* with a session arena: the SAs' keys (for a later process to install them
-     * again) and their slots of changing state there (index + 1; 0: none) */
+     * again) */
     struct ike_child_keys keys;
-    uint32_t live_in, live_out;
-    bool in_dp; /* its SAs are in the dataplane (installed, or put back by adoption) */
 };
 
 /* A datagram kept for retransmission (one per fragment). */

@@ -58,9 +58,9 @@ void ike_info_handle(struct ike_sess *s, const struct ike_msg *in, uint32_t msg_
 
                 /* the peer names its inbound SPI, our outbound (RFC 7296 1.4.1) */
                 for (size_t c = 0; c < s->nchild; c++) {
-                    if (s->child[c].spi_out != spi)
+                    if (s->child[c].sc.spi_out != spi)
                         continue;
-                    ours = s->child[c].spi_in;
+                    ours = s->child[c].sc.spi_in;
                     if (nspi < cap && nspi < UINT16_MAX) {
                         spis_out[4 * nspi] = (uint8_t)(ours >> 24);
                         spis_out[4 * nspi + 1] = (uint8_t)(ours >> 16);

@@ -269,8 +269,8 @@ enum {
 };
 
 static const struct fdesc child_fields[] = {
-    {200, F_U32, C(spi_in), 0},
-    {201, F_U32, C(spi_out), 0},
+    {200, F_U32, C(sc.spi_in), 0},
+    {201, F_U32, C(sc.spi_out), 0},
     {202, F_U8, C(alg.prop_num), 0},
     {203, F_U32, C(alg.spi_peer), 0},
     {204, F_U16, C(alg.encr_id), 0},
@@ -280,30 +280,30 @@ static const struct fdesc child_fields[] = {
     {208, F_U16, C(alg.dh_group), 0},
     {209, F_SIZE, C(alg.encr_key_len), 36},
     {210, F_SIZE, C(alg.integ_key_len), 64},
-    {211, F_TIME, C(established), 0},
-    {212, F_U32, C(rekeys), 0},
-    {213, F_TIME, C(rekey_at), 0},
-    {214, F_TIME, C(expire_at), 0},
+    {211, F_TIME, C(sc.established), 0},
+    {212, F_U32, C(sc.rekeys), 0},
+    {213, F_TIME, C(sc.rekey_at), 0},
+    {214, F_TIME, C(sc.expire_at), 0},
     {215, F_BOOL, C(replaced), 0},
     {216, F_U32, C(replaced_by), 0},
     {217, F_BYTES, C(peer_nonce), 0},
     {218, F_SIZE, C(peer_nonce_len), 32},
-    {219, F_U64, C(base_in.packets), 0},
-    {220, F_U64, C(base_in.bytes), 0},
-    {221, F_U64, C(base_in.replay_drops), 0},
-    {222, F_U64, C(base_in.auth_failures), 0},
-    {223, F_U64, C(base_in.selector_drops), 0},
-    {224, F_U64, C(base_out.packets), 0},
-    {225, F_U64, C(base_out.bytes), 0},
-    {226, F_U64, C(base_out.replay_drops), 0},
-    {227, F_U64, C(base_out.auth_failures), 0},
-    {228, F_U64, C(base_out.selector_drops), 0},
+    {219, F_U64, C(sc.base_in.packets), 0},
+    {220, F_U64, C(sc.base_in.bytes), 0},
+    {221, F_U64, C(sc.base_in.replay_drops), 0},
+    {222, F_U64, C(sc.base_in.auth_failures), 0},
+    {223, F_U64, C(sc.base_in.selector_drops), 0},
+    {224, F_U64, C(sc.base_out.packets), 0},
+    {225, F_U64, C(sc.base_out.bytes), 0},
+    {226, F_U64, C(sc.base_out.replay_drops), 0},
+    {227, F_U64, C(sc.base_out.auth_failures), 0},
+    {228, F_U64, C(sc.base_out.selector_drops), 0},
     {229, F_BYTES, C(keys.ei), 0},
     {230, F_BYTES, C(keys.ai), 0},
     {231, F_BYTES, C(keys.er), 0},
     {232, F_BYTES, C(keys.ar), 0},
-    {233, F_U32, C(live_in), 0},
-    {234, F_U32, C(live_out), 0},
+    {233, F_U32, C(sc.live_in), 0},
+    {234, F_U32, C(sc.live_out), 0},
 };
 enum { T_TSI = 280, T_TSR = 281 };
 
@@ -704,8 +704,8 @@ static void w_del_q(struct wbuf *w, const struct ike_sess *s)
     size_t at = w_open(w, T_DEL_Q), n = s->ndel_q;
 
     for (size_t i = 0; i < s->nchild; i++)
-        if (!s->child[i].live_in && n++ < IKE_MAX_CHILD)
-            w_u32s_add(w, s->child[i].spi_in);
+        if (!s->child[i].sc.live_in && n++ < IKE_MAX_CHILD)
+            w_u32s_add(w, s->child[i].sc.spi_in);
     for (size_t i = 0; i < s->ndel_q; i++)
         w_u32s_add(w, s->del_q[i]);
     w_close(w, at);
@@ -738,7 +738,7 @@ bool ike_persist_encode(const struct ike_sess *s, uint8_t **out, size_t *len)
     for (size_t i = 0; i < s->nroutes; i++)
         w_route(&w, &s->routes[i]);
     for (size_t i = 0; i < s->nchild; i++)
-        if (s->child[i].live_in) /* one without slots (the arena was full) is not taken over */
+        if (s->child[i].sc.live_in) /* one without slots (the arena was full) is not taken over */
             w_child(&w, &s->child[i]);
     if (w.oom) {
         if (w.p)
@@ -776,7 +776,7 @@ static bool r_child(const uint8_t *v, size_t len, struct ike_sess *s)
         else
             bad = true;
     }
-    if (bad || !c->spi_in || !c->live_in || !c->live_out) {
+    if (bad || !c->sc.spi_in || !c->sc.live_in || !c->sc.live_out) {
         OPENSSL_cleanse(c, sizeof(*c));
         return false;
     }

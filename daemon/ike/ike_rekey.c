@@ -181,7 +181,7 @@ bool ike_child_room(struct ike_sess *s)
 static struct ike_child_sa *child_by_in(struct ike_sess *s, uint32_t spi_in)
 {
     for (size_t i = 0; i < s->nchild; i++) {
-        if (s->child[i].spi_in == spi_in)
+        if (s->child[i].sc.spi_in == spi_in)
             return &s->child[i];
     }
     return NULL;
@@ -299,13 +299,13 @@ static void child_sa(struct ike_sess *s, const struct ike_sa_pld *sa, const uint
         goto refused;
     }
     if (RAND_bytes(nr, sizeof(nr)) != 1 || (ke && !dh_exchange(ke->group, ke, pub, &pub_len, gir, &gir_len)) ||
-        !(c.spi_in = ike_new_spi(s->e))) {
+        !(c.sc.spi_in = ike_new_spi(s->e))) {
         respond_notify(s, msg_id, N_NO_PROPOSAL_CHOSEN, NULL, 0);
         goto refused;
     }
-    c.spi_out = c.alg.spi_peer;
-    c.established = time(NULL);
-    c.rekeys = old ? old->rekeys + 1 : 0;
+    c.sc.spi_out = c.alg.spi_peer;
+    c.sc.established = time(NULL);
+    c.sc.rekeys = old ? old->sc.rekeys + 1 : 0;
     if (!ike_child_keymat(s->in.prf, s->in.keys.sk_d, s->in.keys.prf_len, gir, gir_len, ni, ni_len, nr, sizeof(nr),
                           &c.alg, &k) ||
         !ike_child_install(s, &c, &k)) {
@@ -320,17 +320,17 @@ static void child_sa(struct ike_sess *s, const struct ike_sa_pld *sa, const uint
         ike_route_accept_done(s, &mark, true);
     ike_child_lifetimes(s, &c);
     if (old) {
-        struct ike_child_sa *o = child_by_in(s, old->spi_in);
+        struct ike_child_sa *o = child_by_in(s, old->sc.spi_in);
 
         if (o) {
             o->replaced = true;
-            o->replaced_by = c.spi_in;
+            o->replaced_by = c.sc.spi_in;
             nonce_min(ni, ni_len, nr, sizeof(nr), o->peer_nonce, &o->peer_nonce_len);
         }
     }
     s->child[s->nchild++] = c;
     ike_child_timer_arm(s);
-    ike_child_sa_reply(&c.alg, c.spi_in, &reply);
+    ike_child_sa_reply(&c.alg, c.sc.spi_in, &reply);
     ike_build_begin(&bd, &h);
     ike_sa_build(&bd, &reply);
     ike_build_raw(&bd, IKE_PLD_NONCE, false, nr, sizeof(nr));
@@ -343,7 +343,7 @@ static void child_sa(struct ike_sess *s, const struct ike_sa_pld *sa, const uint
                          bd.buf.len - IKE_HDR_LEN);
     ike_buf_fini(&bd.buf);
     s->e->c.create_child++;
-    log_info("ike", "session %" PRIu64 ": child SA %08x/%08x %s", s->ss.id, c.spi_in, c.spi_out,
+    log_info("ike", "session %" PRIu64 ": child SA %08x/%08x %s", s->ss.id, c.sc.spi_in, c.sc.spi_out,
              old ? "rekeyed" : "added");
     return;
 refused:
@@ -383,7 +383,7 @@ void ike_handle_create_child(struct ike_sess *s, const struct ike_msg *in, uint3
             return;
         }
         for (size_t c = 0; c < s->nchild && !old; c++) {
-            if (s->child[c].spi_out == get32(n.spi))
+            if (s->child[c].sc.spi_out == get32(n.spi))
                 old = &s->child[c];
         }
         if (!old) {
@@ -413,15 +413,15 @@ void ike_child_lifetimes(struct ike_sess *s, struct ike_child_sa *c)
 {
     uint32_t soft = s->child_soft && s->child_soft < s->child_lifetime ? s->child_soft : s->child_lifetime / 10 * 9;
 
-    c->expire_at = c->established + s->child_lifetime;
-    c->rekey_at = c->established + soft;
+    c->sc.expire_at = c->sc.established + s->child_lifetime;
+    c->sc.rekey_at = c->sc.established + soft;
     c->rekeying = false;
 }
 
 static struct ike_child_sa *child_of_ref(struct ike_sess *s, const struct dp_sa_ref *r)
 {
     for (size_t k = 0; k < s->nchild; k++) {
-        if ((r->inbound ? s->child[k].spi_in : s->child[k].spi_out) == r->spi)
+        if ((r->inbound ? s->child[k].sc.spi_in : s->child[k].sc.spi_out) == r->spi)
             return &s->child[k];
     }
     return NULL;
@@ -443,11 +443,11 @@ static void volume_limits(struct ike_engine *e, bool hard)
             if (!s || !ike_sa_up(s) || !(c = child_of_ref(s, &refs[i])))
                 continue;
             if (hard) {
-                log_info("ike", "session %" PRIu64 ": child SA %08x reached its hard volume limit", s->ss.id, c->spi_in);
-                c->expire_at = time(NULL);
+                log_info("ike", "session %" PRIu64 ": child SA %08x reached its hard volume limit", s->ss.id, c->sc.spi_in);
+                c->sc.expire_at = time(NULL);
             } else if (!c->rekeying && !c->replaced) {
-                log_info("ike", "session %" PRIu64 ": child SA %08x reached its soft volume limit", s->ss.id, c->spi_in);
-                c->rekey_at = time(NULL);
+                log_info("ike", "session %" PRIu64 ": child SA %08x reached its soft volume limit", s->ss.id, c->sc.spi_in);
+                c->sc.rekey_at = time(NULL);
             } else {
                 continue;
             }
@@ -468,9 +468,9 @@ static uint64_t sess_traffic(struct ike_sess *s)
         const struct ike_child_sa *c = &s->child[i];
         struct dp_sa_stats in = {0}, out = {0};
 
-        dp_sa_stats(s->e->dp, s->ss.id, c->spi_in, true, &in);
-        dp_sa_stats(s->e->dp, s->ss.id, c->spi_out, false, &out);
-        n += in.packets + out.packets + c->base_in.packets + c->base_out.packets;
+        dp_sa_stats(s->e->dp, s->ss.id, c->sc.spi_in, true, &in);
+        dp_sa_stats(s->e->dp, s->ss.id, c->sc.spi_out, false, &out);
+        n += in.packets + out.packets + c->sc.base_in.packets + c->sc.base_out.packets;
     }
     return n;
 }
@@ -529,9 +529,9 @@ void ike_child_timer_arm(struct ike_sess *s)
         return;
     for (size_t i = 0; i < s->nchild; i++) {
         const struct ike_child_sa *c = &s->child[i];
-        time_t t = c->rekeying || c->replaced ? c->expire_at : c->rekey_at;
+        time_t t = c->rekeying || c->replaced ? c->sc.expire_at : c->sc.rekey_at;
 
-        if (c->expire_at && (!next || t < next))
+        if (c->sc.expire_at && (!next || t < next))
             next = t;
     }
     if (!next) {
@@ -608,7 +608,7 @@ static bool rekey_start(struct ike_sess *s, struct ike_child_sa *c)
     bool ok;
 
     s->rk.new_spi_in = ike_new_spi(s->e);
-    s->rk.old_spi_in = c->spi_in;
+    s->rk.old_spi_in = c->sc.spi_in;
     s->rk.alg = c->alg;
     if (s->pfs_group)
         s->rk.alg.dh_group = s->pfs_group; /* the IPsec profile asks for PFS */
@@ -623,7 +623,7 @@ static bool rekey_start(struct ike_sess *s, struct ike_child_sa *c)
         if (!s->rk.dh || !(pub_len = ike_dh_public(s->rk.dh, pub, sizeof(pub))))
             return false;
     }
-    put32(old, c->spi_in);
+    put32(old, c->sc.spi_in);
     ike_child_sa_reply(&s->rk.alg, s->rk.new_spi_in, &sa);
     ike_build_begin(&bd, &h);
     ike_notify_build(&bd, &(struct ike_notify_pld){.protocol = 3, .spi_len = 4, .type = N_REKEY_SA, .spi = old});
@@ -638,7 +638,7 @@ static bool rekey_start(struct ike_sess *s, struct ike_child_sa *c)
     ike_buf_fini(&bd.buf);
     if (ok) {
         c->rekeying = true;
-        log_info("ike", "session %" PRIu64 ": rekeying child SA %08x before its lifetime ends", s->ss.id, c->spi_in);
+        log_info("ike", "session %" PRIu64 ": rekeying child SA %08x before its lifetime ends", s->ss.id, c->sc.spi_in);
     }
     return ok;
 }
@@ -651,7 +651,7 @@ static void backoff(struct ike_child_sa *c)
 
     RAND_bytes(&r, 1);
     c->rekeying = false;
-    c->rekey_at = time(NULL) + 30 + r % 16;
+    c->sc.rekey_at = time(NULL) + 30 + r % 16;
 }
 
 void ike_child_on_timer(struct ike_sess *s)
@@ -661,10 +661,10 @@ void ike_child_on_timer(struct ike_sess *s)
     for (size_t i = 0; i < s->nchild; i++) {
         struct ike_child_sa *c = &s->child[i];
 
-        if (now >= c->expire_at) {
+        if (now >= c->sc.expire_at) {
             /* hard lifetime: the child goes, and the peer is told */
-            log_info("ike", "session %" PRIu64 ": child SA %08x reached its hard lifetime", s->ss.id, c->spi_in);
-            uint32_t gone = c->spi_in;
+            log_info("ike", "session %" PRIu64 ": child SA %08x reached its hard lifetime", s->ss.id, c->sc.spi_in);
+            uint32_t gone = c->sc.spi_in;
 
             queue_delete(s, gone);
             ike_child_remove(s, c);
@@ -672,10 +672,10 @@ void ike_child_on_timer(struct ike_sess *s)
             ike_child_forget(s, gone);
             continue;
         }
-        if (now < c->rekey_at || c->rekeying || c->replaced)
+        if (now < c->sc.rekey_at || c->rekeying || c->replaced)
             continue;
         if (s->req_pending)
-            c->rekey_at = now + 1; /* after the request under way */
+            c->sc.rekey_at = now + 1; /* after the request under way */
         else if (!rekey_start(s, c))
             backoff(c);
     }
@@ -729,7 +729,7 @@ void ike_child_rekey_done(struct ike_sess *s, const struct ike_msg *in)
                 s->rekey_group = g;
                 if (old) {
                     old->rekeying = false;
-                    old->rekey_at = time(NULL);
+                    old->sc.rekey_at = time(NULL);
                 }
                 ike_child_timer_arm(s);
                 return;
@@ -743,10 +743,10 @@ void ike_child_rekey_done(struct ike_sess *s, const struct ike_msg *in)
         ike_child_timer_arm(s);
         return;
     }
-    c.spi_in = s->rk.new_spi_in;
-    c.spi_out = c.alg.spi_peer;
-    c.established = time(NULL);
-    c.rekeys = old ? old->rekeys + 1 : 1;
+    c.sc.spi_in = s->rk.new_spi_in;
+    c.sc.spi_out = c.alg.spi_peer;
+    c.sc.established = time(NULL);
+    c.sc.rekeys = old ? old->sc.rekeys + 1 : 1;
     /* RFC 7296 2.8.1: the client rekeyed the same child meanwhile. Of the two new
      * SAs, the one made by the exchange with the lowest nonce goes, deleted by
      * its initiator: if that is ours, we never install it and delete it; else
@@ -758,10 +758,10 @@ void ike_child_rekey_done(struct ike_sess *s, const struct ike_msg *in)
         nonce_min(s->rk.ni, sizeof(s->rk.ni), nr, nr_len, ours, &ours_len);
         if (nonce_cmp(ours, ours_len, old->peer_nonce, old->peer_nonce_len) < 0) {
             log_info("ike", "session %" PRIu64 ": simultaneous rekey of child SA %08x, ours yields", s->ss.id,
-                     old->spi_in);
+                     old->sc.spi_in);
             OPENSSL_cleanse(gir, sizeof(gir));
             old->rekeying = false;
-            queue_delete(s, c.spi_in);
+            queue_delete(s, c.sc.spi_in);
             ike_child_timer_arm(s);
             return;
         }
@@ -780,7 +780,7 @@ void ike_child_rekey_done(struct ike_sess *s, const struct ike_msg *in)
     old = child_by_in(s, s->rk.old_spi_in); /* the table may have moved */
     if (!ok || !ike_child_install(s, &c, &mine)) {
         OPENSSL_cleanse(&mine, sizeof(mine));
-        queue_delete(s, c.spi_in); /* the peer has it: take it back */
+        queue_delete(s, c.sc.spi_in); /* the peer has it: take it back */
         if (old)
             backoff(old);
         ike_child_timer_arm(s);
@@ -792,13 +792,13 @@ void ike_child_rekey_done(struct ike_sess *s, const struct ike_msg *in)
     old = child_by_in(s, s->rk.old_spi_in);
     s->e->c.create_child++;
     log_info("ike", "session %" PRIu64 ": child SA %08x rekeyed by us as %08x/%08x", s->ss.id, s->rk.old_spi_in,
-             c.spi_in, c.spi_out);
+             c.sc.spi_in, c.sc.spi_out);
     /* the old child goes (unless the client deleted it meanwhile) */
     if (old) {
         old->rekeying = false;
         old->replaced = true;
-        old->replaced_by = c.spi_in; /* its traffic carries over to the new child */
-        queue_delete(s, old->spi_in);
+        old->replaced_by = c.sc.spi_in; /* its traffic carries over to the new child */
+        queue_delete(s, old->sc.spi_in);
     }
     ike_child_timer_arm(s);
 }

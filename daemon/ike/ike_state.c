@@ -214,23 +214,23 @@ static void session_state(struct ike_sess *s, struct lyd_node *state, time_t now
         struct lyd_node *cn = NULL, *cs;
         char spi_in[12];
 
-        dp_sa_stats(s->e->dp, s->ss.id, c->spi_in, true, &in);
-        dp_sa_stats(s->e->dp, s->ss.id, c->spi_out, false, &out);
-        in.packets += c->base_in.packets;
-        in.bytes += c->base_in.bytes;
-        in.replay_drops += c->base_in.replay_drops;
-        in.auth_failures += c->base_in.auth_failures;
-        in.selector_drops += c->base_in.selector_drops;
-        out.packets += c->base_out.packets;
-        out.bytes += c->base_out.bytes;
+        dp_sa_stats(s->e->dp, s->ss.id, c->sc.spi_in, true, &in);
+        dp_sa_stats(s->e->dp, s->ss.id, c->sc.spi_out, false, &out);
+        in.packets += c->sc.base_in.packets;
+        in.bytes += c->sc.base_in.bytes;
+        in.replay_drops += c->sc.base_in.replay_drops;
+        in.auth_failures += c->sc.base_in.auth_failures;
+        in.selector_drops += c->sc.base_in.selector_drops;
+        out.packets += c->sc.base_out.packets;
+        out.bytes += c->sc.base_out.bytes;
         bi += in.bytes;
         pi += in.packets;
         bo += out.bytes;
         po += out.packets;
-        snprintf(spi_in, sizeof(spi_in), "%u", c->spi_in);
+        snprintf(spi_in, sizeof(spi_in), "%u", c->sc.spi_in);
         if (lyd_new_list(n, NULL, "child-sa", 0, &cn, spi_in))
             continue;
-        ike_add_u64(cn, "outbound-spi", c->spi_out);
+        ike_add_u64(cn, "outbound-spi", c->sc.spi_out);
         ts_list(cn, "local-traffic-selector", &c->tsr);
         ts_list(cn, "remote-traffic-selector", &c->tsi);
         ike_add_str(cn, "encryption", encr_name(c->alg.encr_id == IKE_ENCR_AES_CBC, c->alg.encr_id, c->alg.encr_key_len));
@@ -238,10 +238,10 @@ static void session_state(struct ike_sess *s, struct lyd_node *state, time_t now
             ike_add_str(cn, "integrity", integ_name(c->alg.integ));
         ike_add_str(cn, "encapsulation", s->sock && s->sock->natt ? "udp" : "esp");
         ike_add_str(cn, "esn", c->alg.esn ? "true" : "false");
-        time_leaf(cn, "established-at", c->established);
-        ike_add_u64(cn, "rekeys", c->rekeys);
+        time_leaf(cn, "established-at", c->sc.established);
+        ike_add_u64(cn, "rekeys", c->sc.rekeys);
         {
-            int64_t left = (int64_t)s->child_lifetime - (now - c->established);
+            int64_t left = (int64_t)s->child_lifetime - (now - c->sc.established);
             ike_add_u64(cn, "lifetime-remaining", left > 0 ? (uint64_t)left : 0);
         }
         cs = inner(cn, "statistics");
@@ -269,12 +269,12 @@ void ike_sess_totals(struct ike_sess *s, uint64_t v[4])
         const struct ike_child_sa *c = &s->child[i];
         struct dp_sa_stats in = {0}, out = {0};
 
-        dp_sa_stats(s->e->dp, s->ss.id, c->spi_in, true, &in);
-        dp_sa_stats(s->e->dp, s->ss.id, c->spi_out, false, &out);
-        v[0] += in.bytes + c->base_in.bytes;
-        v[1] += out.bytes + c->base_out.bytes;
-        v[2] += in.packets + c->base_in.packets;
-        v[3] += out.packets + c->base_out.packets;
+        dp_sa_stats(s->e->dp, s->ss.id, c->sc.spi_in, true, &in);
+        dp_sa_stats(s->e->dp, s->ss.id, c->sc.spi_out, false, &out);
+        v[0] += in.bytes + c->sc.base_in.bytes;
+        v[1] += out.bytes + c->sc.base_out.bytes;
+        v[2] += in.packets + c->sc.base_in.packets;
+        v[3] += out.packets + c->sc.base_out.packets;
     }
 }
 

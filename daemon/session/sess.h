@@ -25,9 +25,25 @@
 
 #include "daemon/aaa/aaa.h"
 #include "daemon/pool/dhcp.h"
+#include "dataplane/dp.h"
 
 struct pool_set;
 struct sess;
+
+/* A child SA of a session as the dataplane carries it: its two SAs, their
+ * lifetimes and the traffic of the SAs it replaced. The IKE engine's child SA
+ * (the negotiation: algorithms, keys, selectors, rekey state) holds one. */
+struct sess_child {
+    uint32_t spi_in, spi_out;
+    time_t established;
+    uint32_t rekeys;
+    time_t rekey_at, expire_at;           /* soft and hard lifetime */
+    struct dp_sa_stats base_in, base_out; /* traffic of the SAs it replaced */
+    /* with a session arena: the SAs' slots of changing state there (index + 1;
+     * 0: none) */
+    uint32_t live_in, live_out;
+    bool in_dp; /* its SAs are in the dataplane (installed, or put back by adoption) */
+};
 
 /* A session's traffic so far: every child SA, both directions, also those
  * rekeyed away. */

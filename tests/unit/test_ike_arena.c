@@ -105,7 +105,7 @@ static void test_arena_adoption(void **state)
     memcpy(spi, s->our_spi, 8);
     assert_int_equal(s->nchild, 2);
     /* as if the workers had sent 1000 packets on the first child's outbound SA */
-    sess_arena_sa(a, s->child[0].live_out - 1)->seq = 1000;
+    sess_arena_sa(a, s->child[0].sc.live_out - 1)->seq = 1000;
     event_base_loop(e->base, EVLOOP_NONBLOCK); /* the records written at the end of the turn */
     assert_int_equal(sess_arena_rec_used(a), 1);
     assert_int_equal(sess_arena_sa_used(a), 4);
@@ -138,7 +138,7 @@ static void test_arena_adoption(void **state)
     assert_int_equal(ike_client_response_notify(&c, e->out, e->out_len), 0);
     assert_int_equal(children(e, eng), 3);
     /* the adopted SA goes on from the sequence number the arena kept */
-    assert_int_equal(dp_sa_stats(e->dp, id, s->child[0].spi_out, false, &st), 0);
+    assert_int_equal(dp_sa_stats(e->dp, id, s->child[0].sc.spi_out, false, &st), 0);
     assert_int_equal(st.seq, 1000);
     event_base_loop(e->base, EVLOOP_NONBLOCK);
     ike_engine_keep_sessions(eng);
