@@ -141,7 +141,7 @@ void ike_childx_settings(struct ike_sess *s, const struct ike_prof *prof)
     s->replay_window = ip->replay_window;
     s->child_soft_bytes = ip->soft_bytes;
     s->child_hard_bytes = ip->hard_bytes; /* the dataplane carries nothing past it (RFC 4301 4.4.2.1) */
-    s->idle_time = ip->idle_time;
+    s->ss.idle_time = ip->idle_time;
     s->child_hard_packets = ip->hard_packets;
     s->child_soft_packets = ip->soft_packets;
     s->pfs_group = ip->pfs_group;

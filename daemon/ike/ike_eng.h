@@ -212,9 +212,6 @@ struct ike_sess {
     uint64_t child_soft_bytes;           /* rekey after this much traffic on an SA (0: never) */
     uint64_t child_hard_bytes;           /* an SA carries no more than this (0: no limit) */
     uint64_t child_soft_packets, child_hard_packets; /* the same in packets (0: none) */
-    uint32_t idle_time;                  /* seconds without traffic that end the session (0: never) */
-    time_t idle_since;                   /* when the session's traffic last changed */
-    uint64_t idle_traffic;               /* its packets then (both directions, every child) */
     uint16_t tcp_mss, mtu;               /* S7 interface-config (0: unset) */
     uint32_t replay_window;
     struct event *ev_child;

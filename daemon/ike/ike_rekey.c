@@ -489,24 +489,24 @@ static void idle_check(struct ike_engine *e)
         time_t step;
         uint64_t n;
 
-        if (!s->idle_time || !ike_sa_up(s))
+        if (!s->ss.idle_time || !ike_sa_up(s))
             continue;
-        step = s->idle_time / 10 > 10 ? 10 : s->idle_time / 10;
-        if (!s->idle_since) {
-            s->idle_since = now;
-            s->idle_traffic = sess_traffic(s);
-            continue;
-        }
-        if (now - s->idle_since < step)
-            continue;
-        if ((n = sess_traffic(s)) != s->idle_traffic) {
-            s->idle_traffic = n;
-            s->idle_since = now;
+        step = s->ss.idle_time / 10 > 10 ? 10 : s->ss.idle_time / 10;
+        if (!s->ss.idle_since) {
+            s->ss.idle_since = now;
+            s->ss.idle_traffic = sess_traffic(s);
             continue;
         }
-        if (now - s->idle_since >= (time_t)s->idle_time) {
+        if (now - s->ss.idle_since < step)
+            continue;
+        if ((n = sess_traffic(s)) != s->ss.idle_traffic) {
+            s->ss.idle_traffic = n;
+            s->ss.idle_since = now;
+            continue;
+        }
+        if (now - s->ss.idle_since >= (time_t)s->ss.idle_time) {
             log_info("ike", "session %" PRIu64 ": no traffic for %" PRIu32 " s (idle-time): deleted", s->ss.id,
-                     s->idle_time);
+                     s->ss.idle_time);
             ike_sess_end(s, "idle-timeout", true);
         }
     }

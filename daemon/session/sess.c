@@ -25,6 +25,12 @@ void sess_mgr_set_dhcp(struct sess_mgr *m, struct dhcp_client *dhcp)
     m->dhcp = dhcp;
 }
 
+void sess_mgr_set_dp(struct sess_mgr *m, struct dp *dp, struct sess_arena *arena)
+{
+    m->dp = dp;
+    m->arena = arena;
+}
+
 void sess_mgr_set_pools(struct sess_mgr *m, struct pool_set *pools, struct pool_set *pools6)
 {
     m->pools = pools;

@@ -67,11 +67,19 @@ struct sess_ops {
     void (*flow_limit)(struct sess *ss, uint32_t limit);
     /* The client's outer address as text (Calling-Station-Id). */
     void (*peer)(const struct sess *ss, char *buf, size_t cap);
+    /* The dataplane says the SA @spi (@inbound or outbound) of one of its
+     * child SAs passed its soft (@hard false: rekey it) or hard volume limit
+     * (@hard: it carries nothing more; delete it). */
+    void (*child_volume)(struct sess *ss, bool inbound, uint32_t spi, bool hard);
 };
 
 /* The sessions of one IKE engine and what they are given from. */
+struct sess_arena;
 struct sess_mgr {
     struct event_base *base;
+    struct dp *dp;               /* the dataplane (NULL: none, as in some unit tests) */
+    struct sess_arena *arena;    /* the session arena (NULL: none) */
+    bool arena_full_logged;
     struct aaa *aaa;          /* RADIUS: accounting, dynamic authorization (NULL: none) */
     struct dhcp_client *dhcp; /* DHCP leases (NULL: none) */
     struct pool_set *pools, *pools6; /* the address book in force (sess_mgr_pools) */
@@ -110,6 +118,9 @@ struct sess {
     unsigned alen6;
     /* lifetimes */
     uint32_t session_lifetime; /* seconds from establishment, 0 none */
+    uint32_t idle_time;        /* seconds without traffic that end the session (0: never) */
+    time_t idle_since;         /* when the session's traffic last changed */
+    uint64_t idle_traffic;     /* its packets then (both directions, every child) */
     time_t created, established;
     struct event *ev_life;
     bool listed; /* in m->by_id (sess_add) */
@@ -143,6 +154,28 @@ void sess_lifetime_arm(struct sess *ss);
  * leases must have been given back first (sess_lease_release), or kept for
  * the next process. */
 void sess_release(struct sess *ss);
+
+/* The dataplane and the session arena child SAs are installed in (either may
+ * be NULL). */
+void sess_mgr_set_dp(struct sess_mgr *m, struct dp *dp, struct sess_arena *arena);
+
+/* ---- sess_child.c: child SAs in the dataplane ---- */
+
+/* Installs child @c's two SAs, @in and @out (built by the IKE engine:
+ * algorithms, keys, selectors, lifetimes), with their changing state in the
+ * session arena when there is one (slots kept in c->live_in/live_out; none
+ * when it is full: those SAs then do not survive a restart); true when both
+ * are in the dataplane (c->in_dp), false with neither. */
+bool sess_child_install(struct sess *ss, struct sess_child *c, struct dp_sa *in, struct dp_sa *out);
+/* Takes @c's SAs out of the dataplane (what they carried joins nothing: the
+ * caller keeps c->base_* if it wants it) and gives their arena slots back. */
+void sess_child_remove(struct sess *ss, struct sess_child *c);
+/* @c's traffic: what the dataplane counted on its SAs plus c->base_*. */
+void sess_child_stats(const struct sess *ss, const struct sess_child *c, struct dp_sa_stats *in,
+                      struct dp_sa_stats *out);
+/* Every second: SAs past their soft or hard volume limit (ops->child_volume),
+ * sessions idle for their idle-time end ("idle-timeout"). */
+void sess_dp_poll(struct sess_mgr *m);
 
 /* ---- sess_acct.c: accounting (RFC 2866) and dynamic authorization (RFC 5176) ---- */
 
