@@ -1,11 +1,11 @@
 /* The IKE side of AAA (SPEC S3, S5, S9): EAP pass-through to RADIUS in IKE_AUTH
  * exactly in the order of the seed's figures 1 and 2 (the eap step,
  * ike_auth_steps.h), pre-shared keys from RADIUS (for the authenticate step),
- * user and group authorization from RADIUS (the authorize step), accounting
- * (RFC 2866) of established sessions and dynamic authorization (RFC 5176) on
- * them. Every RADIUS answer comes through a callback of daemon/aaa, which
- * resumes the exchange's steps; while one is awaited the session holds the
- * request to answer in s->pend and drops the client's retransmissions of it. */
+ * user and group authorization from RADIUS (the authorize step); accounting
+ * and dynamic authorization are the session module's (sess_acct.c). Every
+ * RADIUS answer comes through a callback of daemon/aaa, which resumes the
+ * exchange's steps; while one is awaited the session holds the request to
+ * answer in s->pend and drops the client's retransmissions of it. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -18,7 +18,6 @@
 #include "daemon/base/log.h"
 #include "daemon/ike/ike_auth.h"
 #include "daemon/ike/ike_auth_steps.h"
-#include "daemon/ike/ike_persist.h"
 #include "daemon/base/poison.h"
 
 enum { EAP_REQUEST = 1, EAP_RESPONSE = 2, EAP_SUCCESS = 3, EAP_FAILURE = 4, EAP_TYPE_IDENTITY = 1 };
@@ -413,158 +412,4 @@ enum ike_auth_rc ike_authz_step(struct ike_sess *s, struct ike_auth_run *w)
         return IKE_AUTH_WAIT;
     }
     return IKE_AUTH_NEXT;
-}
-
-/* ---- accounting (RFC 2866) ---- */
-
-static void acct_send(struct ike_sess *s, int status, uint32_t cause)
-{
-    uint64_t v[4];
-    struct station st;
-    struct aaa_acct r = {.status = status, .session_id = s->ss.acct_id, .calling_station = st.peer,
-                         .class_ = s->ss.acct_class, .nas_port_id = st.port, .terminate_cause = cause};
-
-    if (!s->ss.acct_list || !s->e->aaa)
-        return;
-    station(s, &st);
-    r.user = s->ss.eap_identity ? s->ss.eap_identity : s->ss.user ? s->ss.user : s->ss.remote_id;
-    r.has_addr = s->ss.have_addr4;
-    r.addr = s->ss.addr4;
-    if (status != AAA_ACCT_START) {
-        ike_sess_totals(s, v);
-        r.in_octets = v[0];
-        r.out_octets = v[1];
-        r.in_packets = v[2];
-        r.out_packets = v[3];
-        r.session_time = s->ss.established ? (uint32_t)(time(NULL) - s->ss.established) : 0;
-    }
-    aaa_acct_send(s->e->aaa, s->ss.acct_list, &r);
-}
-
-static void on_acct(evutil_socket_t fd, short what, void *arg)
-{
-    struct ike_sess *s = arg;
-    uint32_t iv = s->e->aaa ? aaa_interim_interval(s->e->aaa) : 0;
-
-    if (!ike_sa_up(s))
-        return;
-    acct_send(s, AAA_ACCT_INTERIM, 0);
-    if (iv)
-        evtimer_add(s->ss.ev_acct, &(struct timeval){.tv_sec = iv});
-}
-
-void ike_acct_start(struct ike_sess *s)
-{
-    static uint32_t boot;
-    uint32_t iv;
-
-    if (!boot)
-        boot = (uint32_t)time(NULL);
-    /* the process's start and the session's number (its low 32 bits, so that the
-     * id fits); an adopted session keeps the id its Start was sent with */
-    snprintf(s->ss.acct_id, sizeof(s->ss.acct_id), "%08" PRIX32 "%08" PRIX32, boot, (uint32_t)s->ss.id);
-    if (!s->ss.acct_list || !s->e->aaa)
-        return;
-    acct_send(s, AAA_ACCT_START, 0);
-    iv = aaa_interim_interval(s->e->aaa);
-    if (iv && (s->ss.ev_acct || (s->ss.ev_acct = evtimer_new(s->e->base, on_acct, s))))
-        evtimer_add(s->ss.ev_acct, &(struct timeval){.tv_sec = iv});
-}
-
-void ike_acct_resume(struct ike_sess *s)
-{
-    uint32_t iv = s->e->aaa ? aaa_interim_interval(s->e->aaa) : 0;
-
-    if (s->ss.acct_list && iv && (s->ss.ev_acct || (s->ss.ev_acct = evtimer_new(s->e->base, on_acct, s))))
-        evtimer_add(s->ss.ev_acct, &(struct timeval){.tv_sec = iv});
-}
-
-void ike_acct_stop(struct ike_sess *s, const char *reason)
-{
-    static const struct {
-        const char *reason;
-        uint32_t cause;
-    } map[] = {{"peer-delete", 1},    {"dpd-timeout", 2},       {"session-lifetime", 5}, {"ike-lifetime", 5},
-               {"admin-clear", 6},    {"radius-disconnect", 6}, {"replaced", 10},        {"rekey-failure", 10},
-               {"certificate-revoked", 6}, /* Admin-Reset: the CA revoked it */
-               {"config-change", 10}, {"shutdown", 11},         {"dataplane-failure", 8},
-               {"dhcp-lease-lost", 3},  {"idle-timeout", 4}};
-    uint32_t cause = 9; /* NAS-Error */
-
-    if (s->ss.ev_acct)
-        evtimer_del(s->ss.ev_acct);
-    for (size_t i = 0; reason && i < sizeof(map) / sizeof(map[0]); i++)
-        if (!strcmp(map[i].reason, reason))
-            cause = map[i].cause;
-    acct_send(s, AAA_ACCT_STOP, cause);
-}
-
-/* ---- dynamic authorization (RFC 5176) ---- */
-
-static bool dae_matches(const struct ike_sess *s, const struct aaa_dae *q)
-{
-    if (!ike_sa_up(s))
-        return false;
-    if (q->session_id && strcmp(q->session_id, s->ss.acct_id))
-        return false;
-    if (q->user && !((s->ss.eap_identity && !strcmp(q->user, s->ss.eap_identity)) || (s->ss.user && !strcmp(q->user, s->ss.user)) ||
-                     (s->ss.remote_id && !strcmp(q->user, s->ss.remote_id))))
-        return false;
-    if (q->has_addr && !(s->ss.have_addr4 && s->ss.addr4 == q->addr))
-        return false;
-    return true;
-}
-
-int ike_dae(const struct aaa_dae *q, void *arg)
-{
-    struct ike_engine *e = arg;
-    struct ike_sess *s, *tmp;
-    uint64_t *ids = NULL;
-    size_t n = 0, others;
-    const struct aaa_attrs *a = &q->attrs;
-
-    HASH_ITER(hh_id, e->by_id, s, tmp) {
-        if (dae_matches(s, q)) {
-            uint64_t *m = realloc(ids, (n + 1) * sizeof(*ids));
-
-            if (!m) {
-                free(ids);
-                return AAA_EC_RESOURCES_UNAVAILABLE;
-            }
-            ids = m;
-            ids[n++] = s->ss.id;
-        }
-    }
-    if (!n)
-        return AAA_EC_SESSION_NOT_FOUND;
-    /* CoA: what can change on a live session */
-    others = a->n - (a->session_timeout ? 1 : 0) - (a->flow_limit != UINT32_MAX ? 1 : 0) - (a->has_addr ? 1 : 0);
-    if (q->coa && others) {
-        free(ids);
-        return AAA_EC_UNSUPPORTED_ATTRIBUTE;
-    }
-    /* by identifier: ending one session may end others (their stubs), so no
-     * pointer is kept across it */
-    for (size_t i = 0; i < n; i++) {
-        HASH_FIND(hh_id, e->by_id, &ids[i], sizeof(ids[i]), s);
-        if (!s)
-            continue;
-        if (!q->coa) {
-            ike_sess_end(s, "radius-disconnect", true);
-            continue;
-        }
-        if (a->session_timeout) {
-            time_t up = time(NULL) - s->ss.established;
-
-            s->ss.session_lifetime = (uint32_t)up + a->session_timeout;
-            evtimer_add(s->ss.ev_life, &(struct timeval){.tv_sec = a->session_timeout});
-        }
-        if (a->flow_limit != UINT32_MAX)
-            s->flow_limit = a->flow_limit;
-        ike_persist_mark(s);
-        log_info("ike", "session %" PRIu64 " changed by CoA:%s%s", s->ss.id, a->session_timeout ? " session-timeout" : "",
-                 a->flow_limit != UINT32_MAX ? " flow-limit" : "");
-    }
-    free(ids);
-    return 0;
 }

@@ -306,7 +306,7 @@ static void arm_adopted(struct ike_sess *s)
     }
     ike_child_timer_arm(s);
     ike_dhcp_arm(s);
-    ike_acct_resume(s);
+    sess_acct_resume(&s->ss);
     if (s->req_pending) { /* our request under way: sent again, as a retransmission */
         s->req_tries = 0;
         ike_sess_resend_request(s);

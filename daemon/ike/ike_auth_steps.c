@@ -190,7 +190,7 @@ enum ike_auth_rc ike_auth_step_up(struct ike_sess *s, struct ike_auth_run *w)
         s->ss.acct_list = strdup(w->prof->acct_list[m]);
     ike_sess_notify_event(s, "session-up", NULL, NULL);
     ike_sess_arm_timers(s);
-    ike_acct_start(s);
+    sess_acct_start(&s->ss);
     ike_dhcp_arm(s);
     /* the session's first record, then the IKE_AUTH response the respond step
      * held (before any request of ours, such as the CFG_SET below) */

@@ -611,7 +611,7 @@ bool ike_auth_waiting(const struct ike_sess *s);
 struct ike_pend *ike_pend_new(const struct ike_msg *in, uint32_t msg_id);
 void ike_pend_free(struct ike_pend *p);
 
-/* ike_aaa.c: EAP pass-through, authorization and accounting over RADIUS */
+/* ike_aaa.c: EAP pass-through and authorization over RADIUS */
 /* A later IKE_AUTH request of an EAP exchange. */
 void ike_eap_continue(struct ike_sess *s, const struct ike_msg *in, uint32_t msg_id);
 
@@ -619,11 +619,6 @@ void ike_eap_continue(struct ike_sess *s, const struct ike_msg *in, uint32_t msg
  * the end. */
 void ike_dhcp_arm(struct ike_sess *s);
 void ike_dhcp_drop(struct ike_sess *s);
-/* Accounting of an established session: Start, interim updates, Stop. */
-void ike_acct_start(struct ike_sess *s);
-void ike_acct_stop(struct ike_sess *s, const char *reason);
-/* Dynamic authorization (RFC 5176) on the engine's sessions. */
-int ike_dae(const struct aaa_dae *req, void *arg);
 /* The text form of an identification payload ("IPv4 address", FQDN, ...). */
 char *ike_id_text(uint8_t type, const uint8_t *data, size_t len);
 /* The raven-types identity of an ID type ("id-fqdn"), NULL if none. */
@@ -655,7 +650,5 @@ void ike_persist_keep(struct ike_sess *s);
  * request under way sent again (by an adopting process). */
 bool ike_sess_adopt_insert(struct ike_sess *s);
 void ike_sess_resend_request(struct ike_sess *s);
-/* ike_aaa.c: interim accounting of an adopted session goes on. */
-void ike_acct_resume(struct ike_sess *s);
 
 #endif

@@ -337,7 +337,7 @@ void ike_sess_end(struct ike_sess *s, const char *reason, bool send_delete)
         log_info("ike", "session %" PRIu64 " (%s, %s) down: %s", s->ss.id, s->ss.remote_id ? s->ss.remote_id : "?",
                  ike_addr_str(&s->peer, a, sizeof(a)), reason);
         ike_sess_notify_event(s, "session-down", reason, NULL);
-        ike_acct_stop(s, reason);
+        sess_acct_stop(&s->ss, reason);
     }
     if (send_delete && ike_sa_up(s) && s->req_pending && ike_sa_set_state(s, IKE_SA_DELETING, reason)) {
         /* window size 1: the DELETE goes once our request under way is answered

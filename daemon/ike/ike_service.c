@@ -234,8 +234,6 @@ void ike_engine_set_aaa(struct ike_engine *e, struct aaa *aaa)
 {
     e->aaa = aaa;
     sess_mgr_set_aaa(&e->sm, aaa);
-    if (aaa)
-        aaa_set_dae_handler(aaa, ike_dae, e);
 }
 
 static void misfit(const char *pool, uint32_t addr, uint64_t owner, void *arg)

@@ -18,6 +18,8 @@ void sess_mgr_init(struct sess_mgr *m, struct event_base *base, const struct ses
 void sess_mgr_set_aaa(struct sess_mgr *m, struct aaa *aaa)
 {
     m->aaa = aaa;
+    if (aaa)
+        aaa_set_dae_handler(aaa, sess_dae, m);
 }
 
 void sess_mgr_set_dhcp(struct sess_mgr *m, struct dhcp_client *dhcp)

@@ -1,0 +1,175 @@
+/* A session's accounting (RFC 2866: Start, interim updates, Stop) and dynamic
+ * authorization on the sessions of a manager (RFC 5176: Disconnect-Request,
+ * CoA-Request), sess.h. RADIUS sees a session through its Acct-Session-Id,
+ * Calling-Station-Id (the client's outer address, ops->peer) and NAS-Port-Id
+ * (the session id). */
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "daemon/base/log.h"
+#include "daemon/session/sess.h"
+#include "daemon/base/poison.h"
+
+/* ---- accounting (RFC 2866) ---- */
+
+static void acct_send(struct sess *ss, int status, uint32_t cause)
+{
+    struct sess_mgr *m = ss->m;
+    char peer[INET6_ADDRSTRLEN], port[24];
+    struct aaa_acct r = {.status = status, .session_id = ss->acct_id, .calling_station = peer,
+                         .class_ = ss->acct_class, .nas_port_id = port, .terminate_cause = cause};
+
+    if (!ss->acct_list || !m->aaa)
+        return;
+    m->ops->peer(ss, peer, sizeof(peer));
+    snprintf(port, sizeof(port), "%" PRIu64, ss->id);
+    r.user = ss->eap_identity ? ss->eap_identity : ss->user ? ss->user : ss->remote_id;
+    r.has_addr = ss->have_addr4;
+    r.addr = ss->addr4;
+    if (status != AAA_ACCT_START) {
+        struct sess_traffic t = {0};
+
+        m->ops->traffic(ss, &t);
+        r.in_octets = t.in_octets;
+        r.out_octets = t.out_octets;
+        r.in_packets = t.in_packets;
+        r.out_packets = t.out_packets;
+        r.session_time = ss->established ? (uint32_t)(time(NULL) - ss->established) : 0;
+    }
+    aaa_acct_send(m->aaa, ss->acct_list, &r);
+}
+
+static void on_acct(evutil_socket_t fd, short what, void *arg)
+{
+    struct sess *ss = arg;
+    uint32_t iv = ss->m->aaa ? aaa_interim_interval(ss->m->aaa) : 0;
+
+    (void)fd;
+    (void)what;
+    if (!ss->m->ops->up(ss))
+        return;
+    acct_send(ss, AAA_ACCT_INTERIM, 0);
+    if (iv)
+        evtimer_add(ss->ev_acct, &(struct timeval){.tv_sec = iv});
+}
+
+/* Interim updates every @iv seconds (none when 0). */
+static void interim_arm(struct sess *ss, uint32_t iv)
+{
+    if (iv && (ss->ev_acct || (ss->ev_acct = evtimer_new(ss->m->base, on_acct, ss))))
+        evtimer_add(ss->ev_acct, &(struct timeval){.tv_sec = iv});
+}
+
+void sess_acct_start(struct sess *ss)
+{
+    /* the process's start and the session's number (its low 32 bits, so that the
+     * id fits); an adopted session keeps the id its Start was sent with */
+    snprintf(ss->acct_id, sizeof(ss->acct_id), "%08" PRIX32 "%08" PRIX32, ss->m->boot, (uint32_t)ss->id);
+    if (!ss->acct_list || !ss->m->aaa)
+        return;
+    acct_send(ss, AAA_ACCT_START, 0);
+    interim_arm(ss, aaa_interim_interval(ss->m->aaa));
+}
+
+void sess_acct_resume(struct sess *ss)
+{
+    if (ss->acct_list && ss->m->aaa)
+        interim_arm(ss, aaa_interim_interval(ss->m->aaa));
+}
+
+void sess_acct_stop(struct sess *ss, const char *reason)
+{
+    static const struct {
+        const char *reason;
+        uint32_t cause;
+    } map[] = {{"peer-delete", 1},    {"dpd-timeout", 2},       {"session-lifetime", 5}, {"ike-lifetime", 5},
+               {"admin-clear", 6},    {"radius-disconnect", 6}, {"replaced", 10},        {"rekey-failure", 10},
+               {"certificate-revoked", 6}, /* Admin-Reset: the CA revoked it */
+               {"config-change", 10}, {"shutdown", 11},         {"dataplane-failure", 8},
+               {"dhcp-lease-lost", 3},  {"idle-timeout", 4}};
+    uint32_t cause = 9; /* NAS-Error */
+
+    if (ss->ev_acct)
+        evtimer_del(ss->ev_acct);
+    for (size_t i = 0; reason && i < sizeof(map) / sizeof(map[0]); i++)
+        if (!strcmp(map[i].reason, reason))
+            cause = map[i].cause;
+    acct_send(ss, AAA_ACCT_STOP, cause);
+}
+
+/* ---- dynamic authorization (RFC 5176) ---- */
+
+static bool dae_matches(const struct sess *ss, const struct aaa_dae *q)
+{
+    if (!ss->m->ops->up(ss))
+        return false;
+    if (q->session_id && strcmp(q->session_id, ss->acct_id))
+        return false;
+    if (q->user && !((ss->eap_identity && !strcmp(q->user, ss->eap_identity)) ||
+                     (ss->user && !strcmp(q->user, ss->user)) || (ss->remote_id && !strcmp(q->user, ss->remote_id))))
+        return false;
+    if (q->has_addr && !(ss->have_addr4 && ss->addr4 == q->addr))
+        return false;
+    return true;
+}
+
+/* What a CoA changes on a live session: its session lifetime (from its
+ * establishment), its flow limit. */
+static void coa_apply(struct sess *ss, const struct aaa_attrs *a)
+{
+    if (a->session_timeout) {
+        ss->session_lifetime = (uint32_t)(time(NULL) - ss->established) + a->session_timeout;
+        sess_lifetime_arm(ss);
+    }
+    if (a->flow_limit != UINT32_MAX)
+        ss->m->ops->flow_limit(ss, a->flow_limit);
+    ss->m->ops->changed(ss);
+    log_info("ike", "session %" PRIu64 " changed by CoA:%s%s", ss->id, a->session_timeout ? " session-timeout" : "",
+             a->flow_limit != UINT32_MAX ? " flow-limit" : "");
+}
+
+int sess_dae(const struct aaa_dae *q, void *arg)
+{
+    struct sess_mgr *m = arg;
+    struct sess *ss, *tmp;
+    uint64_t *ids = NULL;
+    size_t n = 0, others;
+    const struct aaa_attrs *a = &q->attrs;
+
+    HASH_ITER(hh, m->by_id, ss, tmp) {
+        if (dae_matches(ss, q)) {
+            uint64_t *more = realloc(ids, (n + 1) * sizeof(*ids));
+
+            if (!more) {
+                free(ids);
+                return AAA_EC_RESOURCES_UNAVAILABLE;
+            }
+            ids = more;
+            ids[n++] = ss->id;
+        }
+    }
+    if (!n)
+        return AAA_EC_SESSION_NOT_FOUND;
+    /* CoA: what can change on a live session */
+    others = a->n - (a->session_timeout ? 1 : 0) - (a->flow_limit != UINT32_MAX ? 1 : 0) - (a->has_addr ? 1 : 0);
+    if (q->coa && others) {
+        free(ids);
+        return AAA_EC_UNSUPPORTED_ATTRIBUTE;
+    }
+    /* by identifier: ending one session may end others (their stubs), so no
+     * pointer is kept across it */
+    for (size_t i = 0; i < n; i++) {
+        if (!(ss = sess_find(m, ids[i])))
+            continue;
+        if (q->coa)
+            coa_apply(ss, a);
+        else
+            m->ops->end(ss, "radius-disconnect", true);
+    }
+    free(ids);
+    return 0;
+}
