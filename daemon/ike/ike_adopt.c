@@ -11,7 +11,6 @@
 #include "daemon/base/log.h"
 #include "daemon/ike/ike_eng.h"
 #include "daemon/ike/ike_persist.h"
-#include "daemon/pool/pool.h"
 #include "daemon/session/sess_arena.h"
 #include "daemon/base/poison.h"
 
@@ -159,20 +158,13 @@ void ike_persist_keep(struct ike_sess *s)
 {
     /* at exit, sessions kept for the next process: nothing is given back (no
      * DELETE, no accounting Stop, leases and kernel routes stay), only memory */
-    dhcp_cancel(s->ss.dhcp_renewal);
-    s->ss.dhcp_renewal = NULL;
-    if (s->ss.ev_dhcp)
-        event_free(s->ss.ev_dhcp);
-    s->ss.ev_dhcp = NULL;
-    free(s->ss.dhcp);
-    s->ss.dhcp = NULL;
+    sess_lease_keep(&s->ss);
     free(s->routes);
     s->routes = NULL;
     s->nroutes = 0;
     if (s->child)
         OPENSSL_cleanse(s->child, s->child_cap * sizeof(*s->child));
     s->nchild = 0;
-    s->ss.have_addr4 = s->ss.have_addr6 = false;
 }
 
 void ike_engine_set_arena(struct ike_engine *e, struct sess_arena *a)
@@ -223,28 +215,6 @@ static struct ike_sock *find_sock(struct ike_engine *e, const struct ike_sess *s
         if (ike_sa_equal(&sk->addr, &s->local) || is_any(&sk->addr))
             return sk;
     }
-    return NULL;
-}
-
-/* Takes the session's addresses back into the address book; NULL or what is
- * missing. */
-static const char *take_leases(struct ike_sess *s, bool v4, bool v6)
-{
-    struct ike_conf *c = s->e->conf;
-    if (v4 && !s->ss.addr4_aaa && !s->ss.dhcp) {
-        if (!s->ss.pool || pool_take(c->pools, s->ss.pool, false, s->ss.addr4, s->ss.id))
-            return "its IPv4 pool or address is no longer configured";
-    } else if (v4 && pool_claim(c->pools, s->ss.addr4, s->ss.id, NULL)) {
-        return "its IPv4 address is held by another session";
-    }
-    s->ss.have_addr4 = v4;
-    if (v6 && !s->ss.addr6_aaa) {
-        if (!s->ss.pool6 || pool_take(c->pools6, s->ss.pool6, true, s->ss.index6, s->ss.id))
-            return "its IPv6 pool or prefix is no longer configured";
-    } else if (v6 && pool_claim6(c->pools6, s->ss.addr6, s->ss.alen6, s->ss.id, NULL)) {
-        return "its IPv6 address is held by another session";
-    }
-    s->ss.have_addr6 = v6;
     return NULL;
 }
 
@@ -305,7 +275,7 @@ static void arm_adopted(struct ike_sess *s)
         evtimer_add(s->ev_ikerekey, &(struct timeval){.tv_sec = rekey > 0 ? rekey : 0});
     }
     ike_child_timer_arm(s);
-    ike_dhcp_arm(s);
+    sess_dhcp_arm(&s->ss);
     sess_acct_resume(&s->ss);
     if (s->req_pending) { /* our request under way: sent again, as a retransmission */
         s->req_tries = 0;
@@ -386,7 +356,7 @@ static const char *adopt_check(struct ike_sess *s, bool fresh)
         return "its IKE address is no longer listened on";
     if (!s->prof)
         return "its IKEv2 profile is no longer configured";
-    why = take_leases(s, v4, v6);
+    why = sess_lease_take(&s->ss, v4, v6);
     if (!why && s->req_pending && (s->req_kind == REQ_CHILD_REKEY || s->req_kind == REQ_IKE_REKEY))
         why = "a rekey of Raven's was under way";
     if (!why && fresh)

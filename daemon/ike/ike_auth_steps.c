@@ -191,7 +191,7 @@ enum ike_auth_rc ike_auth_step_up(struct ike_sess *s, struct ike_auth_run *w)
     ike_sess_notify_event(s, "session-up", NULL, NULL);
     ike_sess_arm_timers(s);
     sess_acct_start(&s->ss);
-    ike_dhcp_arm(s);
+    sess_dhcp_arm(&s->ss);
     /* the session's first record, then the IKE_AUTH response the respond step
      * held (before any request of ours, such as the CFG_SET below) */
     ike_persist_save(s);

@@ -615,10 +615,6 @@ void ike_pend_free(struct ike_pend *p);
 /* A later IKE_AUTH request of an EAP exchange. */
 void ike_eap_continue(struct ike_sess *s, const struct ike_msg *in, uint32_t msg_id);
 
-/* ike_lease.c: a session's DHCP lease: renewed at half its time, released at
- * the end. */
-void ike_dhcp_arm(struct ike_sess *s);
-void ike_dhcp_drop(struct ike_sess *s);
 /* The text form of an identification payload ("IPv4 address", FQDN, ...). */
 char *ike_id_text(uint8_t type, const uint8_t *data, size_t len);
 /* The raven-types identity of an ID type ("id-fqdn"), NULL if none. */

@@ -26,7 +26,6 @@
 #include "daemon/ike/ike_eng.h"
 #include "daemon/ike/ike_persist.h"
 #include "daemon/session/sess_arena.h"
-#include "daemon/pool/pool.h"
 #include "daemon/base/poison.h"
 
 #define HALF_OPEN_TIMEOUT 30 /* seconds an IKE SA may stay half-open */
@@ -100,18 +99,13 @@ static void drop_resources(struct ike_sess *s)
     for (size_t i = 0; i < s->nchild; i++)
         ike_child_remove(s, &s->child[i]);
     s->nchild = 0;
-    if (s->ss.have_addr4 && s->ss.pool && s->e->conf)
-        pool_release(s->e->conf->pools, s->ss.pool, s->ss.addr4);
-    if (s->ss.have_addr6 && s->ss.pool6 && s->e->conf)
-        pool_release(s->e->conf->pools6, s->ss.pool6, s->ss.index6);
-    /* addresses from AAA and DHCP are claimed in the same address book */
-    if (s->ss.have_addr4 && (s->ss.addr4_aaa || s->ss.dhcp) && s->e->conf)
-        pool_unclaim(s->e->conf->pools, s->ss.addr4, s->ss.id);
-    if (s->ss.have_addr6 && s->ss.addr6_aaa && s->e->conf)
-        pool_unclaim6(s->e->conf->pools6, s->ss.addr6, s->ss.alen6, s->ss.id);
-    ike_dhcp_drop(s);
+    sess_lease_release(&s->ss);
+    /* a lease DHCP gave for a session refused before it came up goes back too */
+    if (s->pend && s->pend->have_lease && s->e->dhcp)
+        dhcp_release(s->e->dhcp, &s->pend->lease);
+    if (s->pend)
+        s->pend->have_lease = false;
     ike_route_remove(s);
-    s->ss.have_addr4 = s->ss.have_addr6 = false;
 }
 
 void ike_sess_release(struct ike_sess *s)

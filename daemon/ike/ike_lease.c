@@ -2,8 +2,9 @@
  * keeps its address), then the address from AAA, else the pool the merged
  * authorization names, else DHCP; IPv6 from AAA or a pool. Every address is
  * held in the pools' one address book: one another session holds refuses the
- * client. The dhcp and lease steps of IKE_AUTH (ike_auth_steps.h), and a DHCP
- * lease's renewal and release. */
+ * client. The dhcp and lease steps of IKE_AUTH (ike_auth_steps.h): what
+ * is asked of DHCP, and the configuration payload's addresses; the leases
+ * themselves are the session's (daemon/session/sess_lease.c). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -14,8 +15,6 @@
 #include "daemon/base/log.h"
 #include "daemon/ike/ike_auth_steps.h"
 #include "daemon/ike/ike_cp.h"
-#include "daemon/ike/ike_persist.h"
-#include "daemon/pool/pool.h"
 #include "daemon/base/poison.h"
 
 /* ---- the dhcp step: an address from DHCP ---- */
@@ -96,92 +95,34 @@ enum ike_auth_rc ike_lease_dhcp_step(struct ike_sess *s, struct ike_auth_run *w)
 
 /* ---- the lease step: the configuration payload's addresses ---- */
 
-/* INITIAL_CONTACT (RFC 7296 2.4): the client lost its state; its older sessions go. */
-static void initial_contact(struct ike_sess *s)
-{
-    struct ike_sess *o, *tmp;
-
-    HASH_ITER(hh_id, s->e->by_id, o, tmp) {
-        if (o != s && ike_sa_up(o) && o->ss.remote_id && !strcmp(o->ss.remote_id, s->ss.remote_id) &&
-            o->ss.profile && s->ss.profile && !strcmp(o->ss.profile, s->ss.profile))
-            ike_sess_end(o, "replaced", false);
-    }
-}
-
-static const char *ike_addr4_str(uint32_t a, char *buf, size_t len)
-{
-    struct in_addr ia = {.s_addr = htonl(a)};
-
-    return inet_ntop(AF_INET, &ia, buf, (socklen_t)len);
-}
-
-/* Whether claiming an address (@rc from pool_claim) failed; the reason goes to
- * the log and, when @msg is given, into it for the refusal. */
-static bool claim_refused(const struct ike_sess *s, int rc, uint64_t holder, const char *what, const char *addr,
-                          char *msg, size_t cap)
-{
-    char b[300];
-
-    if (!rc)
-        return false;
-    if (rc == -EADDRINUSE)
-        snprintf(b, sizeof(b), "%s %s is held by session %" PRIu64 "; give each client its own address", what,
-                 addr, holder);
-    else if (rc == -ERANGE)
-        snprintf(b, sizeof(b), "%s %s spans prefixes an IPv6 pool hands out to other sessions; give AAA prefixes "
-                 "outside the pools or no shorter than their assigned length", what, addr);
-    else
-        snprintf(b, sizeof(b), "%s %s cannot be recorded: %s", what, addr, strerror(-rc));
-    log_warn("ike", "session %" PRIu64 ": %s", s->ss.id, b);
-    if (msg)
-        snprintf(msg, cap, "%s", b);
-    return true;
-}
-
 /* The client's IPv4 address: from AAA (Framed-IP-Address), else the pool the
  * authorization names, else DHCP's lease; with its netmask. False when AAA's
  * address is held by another session (w->msg says why). */
 static bool lease4(struct ike_sess *s, struct ike_auth_run *w)
 {
-    const struct ike_conf *c = s->e->conf;
     struct ike_pend *pd = s->pend;
     const struct ike_attrs *at = &w->at;
-    char abuf[INET_ADDRSTRLEN];
     uint64_t holder = 0;
-    uint32_t a;
+    uint32_t nm;
 
     if (at->has_addr4) {
         /* one address book (daemon/pool): an address another session
          * holds, from AAA or a pool, is refused, never shared */
-        if (claim_refused(s, pool_claim(c->pools, at->addr4, s->ss.id, &holder), holder, "Framed-IP-Address",
-                          ike_addr4_str(at->addr4, abuf, sizeof(abuf)), w->msg, sizeof(w->msg)))
+        if (sess_lease4_claim(&s->ss, at->addr4, NULL, &holder, w->msg, sizeof(w->msg)))
             return false;
-        s->ss.addr4 = at->addr4;
-        s->ss.have_addr4 = s->ss.addr4_aaa = true;
-    } else if (at->pool && !pool_alloc(c->pools, at->pool, s->ss.id, &a)) {
-        s->ss.pool = strdup(at->pool);
-        s->ss.addr4 = a;
-        s->ss.have_addr4 = true;
-    } else if (!at->pool && pd->have_lease &&
-               !claim_refused(s, pool_claim(c->pools, pd->lease.addr, s->ss.id, &holder), holder, "the DHCP lease",
-                              ike_addr4_str(pd->lease.addr, abuf, sizeof(abuf)), NULL, 0)) {
-        if ((s->ss.dhcp = malloc(sizeof(*s->ss.dhcp)))) {
-            *s->ss.dhcp = pd->lease;
-            pd->have_lease = false; /* the session's now */
-            s->ss.addr4 = pd->lease.addr;
-            s->ss.have_addr4 = true;
-        } else {
-            pool_unclaim(c->pools, pd->lease.addr, s->ss.id);
-        }
+    } else if (at->pool) {
+        sess_lease4_pool(&s->ss, at->pool);
+    } else if (pd->have_lease && !sess_lease4_claim(&s->ss, pd->lease.addr, &pd->lease, &holder, NULL, 0)) {
+        pd->have_lease = false; /* the session's now */
     }
     if (s->ss.have_addr4) {
         ike_cp_add4(w->cpo, CFG_INTERNAL_IP4_ADDRESS, s->ss.addr4);
         /* S4: the netmask of DHCP's lease for its address, else authorization's */
-        if (s->ss.dhcp && s->ss.dhcp->netmask)
-            ike_cp_add4(w->cpo, CFG_INTERNAL_IP4_NETMASK, s->ss.dhcp->netmask);
-        else if (at->has_netmask || (s->ss.pool && pool_netmask(c->pools, s->ss.pool)))
-            ike_cp_add4(w->cpo, CFG_INTERNAL_IP4_NETMASK,
-                        at->has_netmask ? at->netmask : pool_netmask(c->pools, s->ss.pool));
+        nm = sess_lease4_netmask(&s->ss);
+        if (s->ss.dhcp && nm)
+            ike_cp_add4(w->cpo, CFG_INTERNAL_IP4_NETMASK, nm);
+        else if (at->has_netmask || nm)
+            ike_cp_add4(w->cpo, CFG_INTERNAL_IP4_NETMASK, at->has_netmask ? at->netmask : nm);
     }
     return true;
 }
@@ -190,32 +131,17 @@ static bool lease4(struct ike_sess *s, struct ike_auth_run *w)
  * False when AAA's is held by another session (w->msg says why). */
 static bool lease6(struct ike_sess *s, struct ike_auth_run *w)
 {
-    const struct ike_conf *c = s->e->conf;
     const struct ike_attrs *at = &w->at;
     uint64_t holder = 0;
-    uint32_t idx;
 
     if (at->has_addr6) {
-        char a6[INET6_ADDRSTRLEN + 4];
-
-        inet_ntop(AF_INET6, at->addr6, a6, INET6_ADDRSTRLEN);
-        snprintf(a6 + strlen(a6), 5, "/%u", at->plen6);
-        if (claim_refused(s, pool_claim6(c->pools6, at->addr6, at->plen6, s->ss.id, &holder), holder,
-                          "the IPv6 address from AAA", a6, w->msg, sizeof(w->msg)))
+        if (sess_lease6_claim(&s->ss, at->addr6, at->plen6, &holder, w->msg, sizeof(w->msg)))
             return false;
-        memcpy(s->ss.addr6, at->addr6, 16);
-        s->ss.alen6 = at->plen6;
-        s->ss.have_addr6 = s->ss.addr6_aaa = true;
-        ike_cp_add6(w->cpo, CFG_INTERNAL_IP6_ADDRESS, s->ss.addr6, (int)s->ss.alen6);
-    } else if (at->pool6 && !pool_alloc(c->pools6, at->pool6, s->ss.id, &idx)) {
-        s->ss.pool6 = strdup(at->pool6);
-        s->ss.index6 = idx;
-        s->ss.have_addr6 = pool6_addr(c->pools6, at->pool6, idx, s->ss.addr6, &s->ss.alen6);
-        if (s->ss.have_addr6)
-            ike_cp_add6(w->cpo, CFG_INTERNAL_IP6_ADDRESS, s->ss.addr6, (int)s->ss.alen6);
-        else
-            pool_release(c->pools6, at->pool6, idx);
+    } else if (at->pool6) {
+        sess_lease6_pool(&s->ss, at->pool6);
     }
+    if (s->ss.have_addr6)
+        ike_cp_add6(w->cpo, CFG_INTERNAL_IP6_ADDRESS, s->ss.addr6, (int)s->ss.alen6);
     return true;
 }
 
@@ -234,7 +160,7 @@ enum ike_auth_rc ike_lease_step(struct ike_sess *s, struct ike_auth_run *w)
      * sessions go before addresses are handed out, so that their addresses
      * are free again for it */
     if (s->pend->initial)
-        initial_contact(s);
+        sess_initial_contact(&s->ss);
     /* configuration mode (S4); the address from AAA, else the pool */
     if (cp_p && ike_cp_parse(cp_p, &cpreq) && cpreq.cfg_type == 1 && w->prof->cfg_request) {
         want_addr = ike_cp_requests(&cpreq, CFG_INTERNAL_IP4_ADDRESS);
@@ -260,78 +186,4 @@ enum ike_auth_rc ike_lease_step(struct ike_sess *s, struct ike_auth_run *w)
         return ike_auth_refuse(s, "address-in-use", w->msg);
     }
     return IKE_AUTH_NEXT;
-}
-
-/* ---- a DHCP lease's life: renewed at half its time, released at the end ---- */
-
-static void on_dhcp_renew(evutil_socket_t fd, short what, void *arg);
-
-static void renewed(int err, const struct dhcp_lease *l, void *arg)
-{
-    struct ike_sess *s = arg;
-    time_t now = time(NULL);
-
-    s->ss.dhcp_renewal = NULL;
-    if (!s->ss.dhcp)
-        return;
-    if (!err) {
-        s->ss.dhcp->lease_s = l->lease_s;
-        s->ss.dhcp_expires = now + l->lease_s;
-        ike_persist_mark(s);
-        ike_dhcp_arm(s);
-        return;
-    }
-    /* RFC 2131 4.4.5: a NAK, or a lease that runs out, takes the address away */
-    if (err == -ECONNREFUSED || now >= s->ss.dhcp_expires - 1) {
-        log_warn("ike", "session %" PRIu64 ": the DHCP server %s the address", s->ss.id,
-                 err == -ECONNREFUSED ? "took back" : "did not renew in time");
-        ike_sess_end(s, "dhcp-lease-lost", true);
-        return;
-    }
-    log_warn("ike", "session %" PRIu64 ": the DHCP lease was not renewed (%s); trying again", s->ss.id, strerror(-err));
-    evtimer_add(s->ss.ev_dhcp, &(struct timeval){.tv_sec = s->ss.dhcp_expires - now > 60 ? 30 : 1});
-}
-
-static void on_dhcp_renew(evutil_socket_t fd, short what, void *arg)
-{
-    struct ike_sess *s = arg;
-
-    if (s->ss.dhcp && !s->ss.dhcp_renewal)
-        s->ss.dhcp_renewal = dhcp_renew(s->e->dhcp, s->ss.dhcp, 10, renewed, s);
-}
-
-void ike_dhcp_arm(struct ike_sess *s)
-{
-    if (!s->ss.dhcp || !s->e->dhcp)
-        return;
-    if (!s->ss.dhcp_expires)
-        s->ss.dhcp_expires = time(NULL) + s->ss.dhcp->lease_s;
-    if (!s->ss.ev_dhcp && !(s->ss.ev_dhcp = evtimer_new(s->e->base, on_dhcp_renew, s)))
-        return;
-    /* T1: half the lease (RFC 2131 4.4.5), or of what is left of it (a session
-     * taken over from the session arena) */
-    {
-        time_t left = s->ss.dhcp_expires - time(NULL);
-
-        evtimer_add(s->ss.ev_dhcp, &(struct timeval){.tv_sec = left / 2 > 0 ? left / 2 : 1});
-    }
-}
-
-void ike_dhcp_drop(struct ike_sess *s)
-{
-    dhcp_cancel(s->ss.dhcp_renewal);
-    s->ss.dhcp_renewal = NULL;
-    if (s->ss.ev_dhcp) {
-        event_free(s->ss.ev_dhcp);
-        s->ss.ev_dhcp = NULL;
-    }
-    if (s->ss.dhcp && s->e->dhcp)
-        dhcp_release(s->e->dhcp, s->ss.dhcp);
-    free(s->ss.dhcp);
-    s->ss.dhcp = NULL;
-    /* a lease taken for a session refused before it came up goes back too */
-    if (s->pend && s->pend->have_lease && s->e->dhcp)
-        dhcp_release(s->e->dhcp, &s->pend->lease);
-    if (s->pend)
-        s->pend->have_lease = false;
 }

@@ -212,6 +212,7 @@ void ike_engine_free(struct ike_engine *e)
      * finds no configuration in force */
     ike_conf_unref(e->conf);
     e->conf = NULL;
+    sess_mgr_set_pools(&e->sm, NULL, NULL);
     ike_route_stop(e);
     dhcp_client_free(e->dhcp); /* after the sessions: their leases are released */
     if (e->ev_dp)

@@ -222,6 +222,11 @@ const char *sess_lease_take(struct sess *ss, bool v4, bool v6);
 /* Every lease given back: pool addresses released, AAA and DHCP addresses
  * unclaimed, a DHCP lease released to its server. */
 void sess_lease_release(struct sess *ss);
+/* At exit, the session kept for the next process: its leases stay held (in
+ * the address book of the session arena's next reader, at the DHCP server);
+ * only what they hold in this process goes (the DHCP lease's copy, its
+ * renewal). */
+void sess_lease_keep(struct sess *ss);
 /* A DHCP lease's renewal at half its time (RFC 2131 4.4.5); a lease the
  * server takes back or that runs out ends the session ("dhcp-lease-lost"). */
 void sess_dhcp_arm(struct sess *ss);
