@@ -162,8 +162,10 @@ static bool parse_date(const char *v, time_t *out)
     struct tm tm = {0};
     const char *end = strptime(v, "%Y-%m-%d", &tm);
 
-    if (end && *end == 'T')
-        end = strptime(end + 1, "%H:%M:%SZ", &tm);
+    if (end && (*end == 'T' || *end == 't')) {
+        end = strptime(end + 1, "%H:%M:%S", &tm);
+        end = end && (*end == 'Z' || *end == 'z') ? end + 1 : NULL;
+    }
     if (!end || *end)
         return false;
     *out = timegm(&tm);
@@ -576,14 +578,17 @@ enum ike_method ike_method_index(const char *name)
 }
 
 /* An authorization source (a user or group container of a profile, or its
- * keyring aaa): its settings and what its method list is made of. */
+ * keyring aaa): its settings and what its method list is made of. A
+ * non-presence container libyang made because its parent exists (empty, a
+ * default node) is no source: without any, the policy named "default"
+ * applies. */
 static void authz_src(const struct ike_conf *c, const struct lyd_node *src, struct ike_authz_src *out)
 {
     const struct lyd_node *l, *m;
     const struct lyd_node *first = NULL;
     unsigned best = ~0u;
 
-    if (!src)
+    if (!src || (src->flags & LYD_DEFAULT))
         return;
     out->set = true;
     out->method_list = ike_leaf(src, "method-list");

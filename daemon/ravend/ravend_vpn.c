@@ -17,8 +17,11 @@
 
 /* The subtrees the IKEv2 engine compiles into one configuration (it reads the
  * authorization method lists of aaa too). */
-static const char *const vpn_paths[] = {"/raven-vpn:ikev2", "/raven-vpn:ipsec", "/raven-vpn:pools",
-                                        "/raven-vpn:access-lists", "/raven-vpn:pki", "/raven-vpn:aaa"};
+/* dataplane: the outside interface's replay-window is the default of IPsec
+ * profiles without one (compiled into the IKE engine's generation) */
+static const char *const vpn_paths[] = {"/raven-vpn:ikev2",        "/raven-vpn:ipsec", "/raven-vpn:pools",
+                                        "/raven-vpn:access-lists", "/raven-vpn:pki",   "/raven-vpn:aaa",
+                                        "/raven-vpn:dataplane"};
 
 struct vpn {
     struct ike_engine *ike;

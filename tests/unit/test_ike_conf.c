@@ -293,10 +293,10 @@ static void test_profiles(void **state)
     assert_string_equal(g->username, "staff");
     assert_string_equal(g->method_list, "rad-list");
     assert_null(g->mangler);
-    /* presence containers: absent; user eap (not a presence container, libyang
-     * may add it empty) asks no list */
+    /* presence containers: absent; user eap (not a presence container: libyang
+     * adds it empty) is no source either */
     assert_false(rw->authz_user[IKE_M_CERT].set || rw->authz_group[IKE_M_CERT].set ||
-                 rw->authz_group[IKE_M_EAP].set);
+                 rw->authz_group[IKE_M_EAP].set || rw->authz_user[IKE_M_EAP].set);
     assert_null(rw->authz_user[IKE_M_EAP].method_list);
     assert_null(rw->authz_user[IKE_M_EAP].mangler);
     assert_string_equal(rw->acct_list[IKE_M_PSK], "acct");
@@ -324,7 +324,7 @@ static void test_profiles(void **state)
     assert_string_equal(cp->keyring_aaa.method_list, "rad-list");
     assert_string_equal(cp->keyring_aaa.mangler->name, "m2");
     assert_true(cp->authz_user[IKE_M_CERT].set);
-    assert_null(cp->authz_user[IKE_M_PSK].method_list); /* at most an empty container */
+    assert_false(cp->authz_user[IKE_M_PSK].set); /* libyang's empty container */
     assert_false(cp->authz_group[IKE_M_PSK].set);
     assert_true(cp->cfg_request && cp->cfg_set_accept && cp->cfg_set_send);
     assert_int_equal(cp->dpd_interval, 0);
@@ -673,6 +673,39 @@ static void test_authorize(void **state)
     assert_string_equal(a.sources, "radius-user");
 }
 
+/* A profile without aaa authorization: the policy named "default" applies, for
+ * every authentication method (libyang's empty user containers ask nothing). */
+static void test_default_policy(void **state)
+{
+    struct env *e = *state;
+    char why[512] = "", user[64], group[64];
+    struct ike_attrs a;
+    struct ike_conf *c = build(e->ctx,
+                               "<ikev2 xmlns=\"" NS "\"><authorization-policy><name>default</name>"
+                               "<banner>Hello</banner></authorization-policy>"
+                               "<profile><name>p</name><match><identity><remote><key-id>k</key-id></remote>"
+                               "</identity></match><authentication><local><pre-share><key>a</key></pre-share>"
+                               "</local><remote><pre-share><key>a</key></pre-share></remote></authentication>"
+                               "<aaa><accounting><psk>acct</psk></accounting></aaa></profile></ikev2>"
+                               "<aaa xmlns=\"" NS "\"><radius-server><name>s</name><address>127.0.0.1</address>"
+                               "<key>secret</key></radius-server><server-group><name>grp</name><server>s</server>"
+                               "</server-group><accounting-list><name>acct</name><method><sequence>1</sequence>"
+                               "<group>grp</group></method></accounting-list></aaa>",
+                               why);
+    static const char *const methods[] = {"psk", "eap", "cert"};
+
+    if (!c)
+        fail_msg("%s", why);
+    for (size_t i = 0; i < 3; i++) {
+        ike_authorize(c, ike_conf_prof(c, "p"), methods[i], ID_KEY_ID, "k", NULL, NULL, &a, user, group,
+                      sizeof(user));
+        assert_string_equal(group, "default");
+        assert_non_null(a.banner);
+        assert_string_equal(a.banner, "Hello");
+    }
+    ike_conf_unref(c);
+}
+
 /* ike_conf_build gives one reference; the generation lives until the last is
  * dropped; a failed build leaves nothing alive. */
 static void test_refcount(void **state)
@@ -742,6 +775,7 @@ int main(void)
         cmocka_unit_test(test_psk),            cmocka_unit_test(test_authz_name),
         cmocka_unit_test(test_authorize),      cmocka_unit_test(test_refcount),
         cmocka_unit_test(test_strings_outlive_source), cmocka_unit_test(test_certmap_bad_date),
+        cmocka_unit_test(test_default_policy),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
