@@ -56,9 +56,9 @@ void ike_persist_save(struct ike_sess *s)
         uint32_t slot = sess_arena_rec_alloc(e->arena);
 
         if (slot == SESS_ARENA_NONE) {
-            if (!e->arena_full_logged)
+            if (!e->sm.arena_full_logged)
                 log_warn("ike", "the session arena is full: new sessions will not survive a restart of ravend");
-            e->arena_full_logged = true;
+            e->sm.arena_full_logged = true;
             return;
         }
         s->arena_slot = slot + 1;
@@ -113,47 +113,6 @@ void ike_persist_forget(struct ike_sess *s)
     s->persist_dirty = false;
 }
 
-bool ike_persist_child_live(struct ike_sess *s, struct ike_child_sa *c, const struct ike_child_keys *k,
-                            struct dp_sa *in, struct dp_sa *out)
-{
-    struct ike_engine *e = s->e;
-    uint32_t a, b;
-
-    c->sc.live_in = c->sc.live_out = 0;
-    if (!e->arena)
-        return true; /* the dataplane keeps the SAs' state itself */
-    a = sess_arena_sa_alloc(e->arena);
-    b = a == SESS_ARENA_NONE ? SESS_ARENA_NONE : sess_arena_sa_alloc(e->arena);
-    if (b == SESS_ARENA_NONE) {
-        if (a != SESS_ARENA_NONE)
-            sess_arena_sa_free(e->arena, a);
-        if (!e->arena_full_logged)
-            log_warn("ike", "the session arena has no SA slot left: new SAs will not survive a restart of ravend");
-        e->arena_full_logged = true;
-        return true;
-    }
-    c->sc.live_in = a + 1;
-    c->sc.live_out = b + 1;
-    c->keys = *k;
-    in->live = sess_arena_sa(e->arena, a);
-    out->live = sess_arena_sa(e->arena, b);
-    return true;
-}
-
-void ike_persist_child_gone(struct ike_sess *s, struct ike_child_sa *c)
-{
-    struct ike_engine *e = s->e;
-
-    if (e->arena && !e->keeping) {
-        if (c->sc.live_in)
-            sess_arena_sa_free(e->arena, c->sc.live_in - 1);
-        if (c->sc.live_out)
-            sess_arena_sa_free(e->arena, c->sc.live_out - 1);
-    }
-    c->sc.live_in = c->sc.live_out = 0;
-    OPENSSL_cleanse(&c->keys, sizeof(c->keys));
-}
-
 void ike_persist_keep(struct ike_sess *s)
 {
     /* at exit, sessions kept for the next process: nothing is given back (no
@@ -178,6 +137,7 @@ void ike_engine_set_arena(struct ike_engine *e, struct sess_arena *a)
         e->ev_persist = evtimer_new(e->base, on_persist, e);
     if (!e->ev_persist)
         e->arena = NULL;
+    sess_mgr_set_dp(&e->sm, e->dp, e->arena); /* child SAs' state in its SA slots */
 }
 
 void ike_engine_keep_sessions(struct ike_engine *e)
@@ -186,6 +146,7 @@ void ike_engine_keep_sessions(struct ike_engine *e)
         return;
     on_persist(-1, 0, e); /* what changed in this turn of the loop */
     e->keeping = true;
+    sess_mgr_set_dp(&e->sm, e->dp, NULL); /* the SA slots are the next process's: none given back */
 }
 
 /* ---- adoption ---- */
@@ -239,15 +200,8 @@ static bool children_back(struct ike_sess *s)
         struct dp_sa in, out;
 
         ike_child_dp_conf(s, c, &c->keys, &in, &out);
-        in.live = sess_arena_sa(e->arena, c->sc.live_in - 1);
-        out.live = sess_arena_sa(e->arena, c->sc.live_out - 1);
-        in.adopt = out.adopt = true;
-        ok = dp_sa_add(e->dp, &in) == 0;
-        if (ok && dp_sa_add(e->dp, &out)) {
-            dp_sa_del(e->dp, s->ss.id, in.spi, true, NULL);
-            ok = false;
-        }
-        c->sc.in_dp = ok;
+        in.adopt = out.adopt = true; /* continuing in the slots claimed above */
+        ok = sess_child_install(&s->ss, &c->sc, &in, &out);
         OPENSSL_cleanse(&in, sizeof(in));
         OPENSSL_cleanse(&out, sizeof(out));
         if (!ok)

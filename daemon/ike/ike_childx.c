@@ -1,9 +1,10 @@
 /* Child SAs of a session in the dataplane (DESIGN.md "IKEv2 engine"): fresh
- * inbound SPIs, installing and removing a child's two SAs (with their changing
- * state in the session arena when there is one, ike_adopt.c; the traffic of a
- * rekeyed child carries over to its successor), the ESP settings a session
- * takes from its IPsec profile, and the first child SA of IKE_AUTH (the child
- * step, ike_auth_steps.h). CREATE_CHILD_SA is in ike_rekey.c. */
+ * inbound SPIs, a child's two SAs built and handed to daemon/session
+ * (sess_child_install/remove: the dataplane and the session arena's SA slots;
+ * the keys are kept here for the session's record; the traffic of a rekeyed
+ * child carries over to its successor), the ESP settings a session takes from
+ * its IPsec profile, and the first child SA of IKE_AUTH (the child step,
+ * ike_auth_steps.h). CREATE_CHILD_SA is in ike_rekey.c. */
 #include <arpa/inet.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -78,51 +79,37 @@ void ike_child_dp_conf(const struct ike_sess *s, const struct ike_child_sa *c, c
 bool ike_child_install(struct ike_sess *s, struct ike_child_sa *c, const struct ike_child_keys *k)
 {
     struct dp_sa in, out;
-    bool ok = false;
+    bool ok;
 
     ike_child_dp_conf(s, c, k, &in, &out);
-    ike_persist_child_live(s, c, k, &in, &out);
-    if (dp_sa_add(s->e->dp, &in))
-        goto out;
-    if (dp_sa_add(s->e->dp, &out)) {
-        dp_sa_del(s->e->dp, s->ss.id, in.spi, true, NULL);
-        goto out;
-    }
-    ok = c->sc.in_dp = true;
-out:
-    if (!ok)
-        ike_persist_child_gone(s, c);
+    ok = sess_child_install(&s->ss, &c->sc, &in, &out);
+    if (ok && c->sc.live_in)
+        c->keys = *k; /* for the record in the session arena: a later process installs them again */
+    else
+        OPENSSL_cleanse(&c->keys, sizeof(c->keys));
     OPENSSL_cleanse(&in, sizeof(in));
     OPENSSL_cleanse(&out, sizeof(out));
     return ok;
 }
 
-static void stats_add(struct dp_sa_stats *to, const struct dp_sa_stats *a, const struct dp_sa_stats *b)
+static void stats_add(struct dp_sa_stats *to, const struct dp_sa_stats *a)
 {
-    to->packets += a->packets + b->packets;
-    to->bytes += a->bytes + b->bytes;
-    to->replay_drops += a->replay_drops + b->replay_drops;
-    to->auth_failures += a->auth_failures + b->auth_failures;
-    to->selector_drops += a->selector_drops + b->selector_drops;
+    to->packets += a->packets;
+    to->bytes += a->bytes;
+    to->replay_drops += a->replay_drops;
+    to->auth_failures += a->auth_failures;
+    to->selector_drops += a->selector_drops;
 }
 
 void ike_child_remove(struct ike_sess *s, struct ike_child_sa *c)
 {
-    struct dp_sa_stats in = {0}, out = {0};
-
-    /* a child that is not in the dataplane (adoption could not put it back) has
-     * nothing there: its inbound SPI may be another session's now */
-    if (c->sc.in_dp) {
-        dp_sa_del(s->e->dp, s->ss.id, c->sc.spi_in, true, &in);
-        dp_sa_del(s->e->dp, s->ss.id, c->sc.spi_out, false, &out);
-    }
-    c->sc.in_dp = false;
-    ike_persist_child_gone(s, c); /* after the dataplane let go of its slots */
+    sess_child_remove(&s->ss, &c->sc); /* its final traffic joins c->sc.base_* */
+    OPENSSL_cleanse(&c->keys, sizeof(c->keys));
     /* a rekeyed child's traffic carries over to the child that replaced it */
     for (size_t i = 0; c->replaced && i < s->nchild; i++) {
         if (s->child[i].sc.spi_in == c->replaced_by && &s->child[i] != c) {
-            stats_add(&s->child[i].sc.base_in, &in, &c->sc.base_in);
-            stats_add(&s->child[i].sc.base_out, &out, &c->sc.base_out);
+            stats_add(&s->child[i].sc.base_in, &c->sc.base_in);
+            stats_add(&s->child[i].sc.base_out, &c->sc.base_out);
             break;
         }
     }

@@ -318,7 +318,6 @@ struct ike_engine {
     /* the session arena (ike_adopt.c): records written as sessions change */
     struct sess_arena *arena;
     bool keeping;           /* exiting with the sessions kept for the next process */
-    bool arena_full_logged;
     struct event *ev_persist; /* writes the records marked in this turn of the loop */
     uint64_t *dirty;          /* their session ids */
     size_t ndirty, dirty_cap;
@@ -440,11 +439,11 @@ void ike_handle_create_child(struct ike_sess *s, const struct ike_msg *in, uint3
  * when a child's soft lifetime passes Raven rekeys it, at its hard lifetime it is
  * deleted. */
 void ike_child_lifetimes(struct ike_sess *s, struct ike_child_sa *c);
-/* Rekeys the children whose SAs crossed their soft byte limit in the dataplane. */
-/* Every second: children past their soft volume limit are rekeyed, those past
- * their hard one (the dataplane carries nothing more on them) are deleted, and
- * sessions idle for their idle-time end. */
-void ike_child_volume_check(struct ike_engine *e);
+/* The dataplane's SA @spi (@inbound or outbound) of one of the session's
+ * children passed its soft volume limit (@hard false: the child is rekeyed) or
+ * its hard one (the dataplane carries nothing more on it: it is deleted); its
+ * poll is daemon/session's (sess_dp_poll), which also ends idle sessions. */
+void ike_child_volume(struct ike_sess *s, bool inbound, uint32_t spi, bool hard);
 void ike_child_timer_arm(struct ike_sess *s);
 void ike_child_on_timer(struct ike_sess *s);
 /* The peer's answer to our REQ_CHILD_REKEY / REQ_CHILD_DELETE. */
@@ -630,14 +629,7 @@ void ike_child_remove(struct ike_sess *s, struct ike_child_sa *c);
  * template's, else one naming the profile; defaults without one). */
 void ike_childx_settings(struct ike_sess *s, const struct ike_prof *prof);
 
-/* ike_adopt.c: the session arena. A new child's SA slots there (and its keys kept
- * for the record), given to the dataplane through @in and @out; none without an
- * arena or when it is full (the SAs then do not survive a restart). */
-bool ike_persist_child_live(struct ike_sess *s, struct ike_child_sa *c, const struct ike_child_keys *k,
-                            struct dp_sa *in, struct dp_sa *out);
-/* The child's SAs left the dataplane: their slots go back, its keys are wiped. */
-void ike_persist_child_gone(struct ike_sess *s, struct ike_child_sa *c);
-/* At exit with the sessions kept: frees what memory only the session holds and
+/* ike_adopt.c: the session arena. At exit with the sessions kept: frees what memory only the session holds and
  * gives nothing back outside (leases, routes, SAs, DHCP). */
 void ike_persist_keep(struct ike_sess *s);
 

@@ -667,9 +667,15 @@ static void ops_peer(const struct sess *ss, char *buf, size_t cap)
         snprintf(buf, cap, "?");
 }
 
+static void ops_child_volume(struct sess *ss, bool inbound, uint32_t spi, bool hard)
+{
+    ike_child_volume(ike_of(ss), inbound, spi, hard);
+}
+
 const struct sess_ops ike_sess_ops = {.end = ops_end,
                                       .up = ops_up,
                                       .traffic = ops_traffic,
                                       .changed = ops_changed,
                                       .flow_limit = ops_flow_limit,
-                                      .peer = ops_peer};
+                                      .peer = ops_peer,
+                                      .child_volume = ops_child_volume};

@@ -418,10 +418,10 @@ void ike_child_lifetimes(struct ike_sess *s, struct ike_child_sa *c)
     c->rekeying = false;
 }
 
-static struct ike_child_sa *child_of_ref(struct ike_sess *s, const struct dp_sa_ref *r)
+static struct ike_child_sa *child_of_spi(struct ike_sess *s, bool inbound, uint32_t spi)
 {
     for (size_t k = 0; k < s->nchild; k++) {
-        if ((r->inbound ? s->child[k].sc.spi_in : s->child[k].sc.spi_out) == r->spi)
+        if ((inbound ? s->child[k].sc.spi_in : s->child[k].sc.spi_out) == spi)
             return &s->child[k];
     }
     return NULL;
@@ -429,96 +429,22 @@ static struct ike_child_sa *child_of_ref(struct ike_sess *s, const struct dp_sa_
 
 /* Children past their soft volume limit are rekeyed; past the hard one the
  * dataplane already carries nothing on them: they are deleted (and the peer told). */
-static void volume_limits(struct ike_engine *e, bool hard)
+void ike_child_volume(struct ike_sess *s, bool inbound, uint32_t spi, bool hard)
 {
-    struct dp_sa_ref refs[64];
-    size_t n;
+    struct ike_child_sa *c = child_of_spi(s, inbound, spi);
 
-    while ((n = (hard ? dp_hard_expired : dp_soft_expired)(e->dp, refs, 64))) {
-        for (size_t i = 0; i < n; i++) {
-            struct ike_child_sa *c;
-            struct ike_sess *s;
-
-            HASH_FIND(hh_id, e->by_id, &refs[i].session_id, sizeof(refs[i].session_id), s);
-            if (!s || !ike_sa_up(s) || !(c = child_of_ref(s, &refs[i])))
-                continue;
-            if (hard) {
-                log_info("ike", "session %" PRIu64 ": child SA %08x reached its hard volume limit", s->ss.id, c->sc.spi_in);
-                c->sc.expire_at = time(NULL);
-            } else if (!c->rekeying && !c->replaced) {
-                log_info("ike", "session %" PRIu64 ": child SA %08x reached its soft volume limit", s->ss.id, c->sc.spi_in);
-                c->sc.rekey_at = time(NULL);
-            } else {
-                continue;
-            }
-            ike_child_on_timer(s);
-        }
-        if (n < 64)
-            break;
-    }
-}
-
-/* The packets a session carried in both directions, over every child (a rekeyed
- * child's traffic carries over to its successor: the sum only grows). */
-static uint64_t sess_traffic(struct ike_sess *s)
-{
-    uint64_t n = 0;
-
-    for (size_t i = 0; i < s->nchild; i++) {
-        const struct ike_child_sa *c = &s->child[i];
-        struct dp_sa_stats in = {0}, out = {0};
-
-        dp_sa_stats(s->e->dp, s->ss.id, c->sc.spi_in, true, &in);
-        dp_sa_stats(s->e->dp, s->ss.id, c->sc.spi_out, false, &out);
-        n += in.packets + out.packets + c->sc.base_in.packets + c->sc.base_out.packets;
-    }
-    return n;
-}
-
-/* The IPsec profile's idle-time: a session whose SAs carried no packet in either
- * direction for that long ends (DELETE, lease released, accounting Stop with
- * Idle-Timeout). The counters are read about ten times per idle-time (at most
- * every 10 s), so the session goes between idle-time and idle-time + 10 s after
- * its last packet. */
-static void idle_check(struct ike_engine *e)
-{
-    struct ike_sess *s, *tmp;
-    time_t now = time(NULL);
-
-    HASH_ITER(hh_id, e->by_id, s, tmp) {
-        time_t step;
-        uint64_t n;
-
-        if (!s->ss.idle_time || !ike_sa_up(s))
-            continue;
-        step = s->ss.idle_time / 10 > 10 ? 10 : s->ss.idle_time / 10;
-        if (!s->ss.idle_since) {
-            s->ss.idle_since = now;
-            s->ss.idle_traffic = sess_traffic(s);
-            continue;
-        }
-        if (now - s->ss.idle_since < step)
-            continue;
-        if ((n = sess_traffic(s)) != s->ss.idle_traffic) {
-            s->ss.idle_traffic = n;
-            s->ss.idle_since = now;
-            continue;
-        }
-        if (now - s->ss.idle_since >= (time_t)s->ss.idle_time) {
-            log_info("ike", "session %" PRIu64 ": no traffic for %" PRIu32 " s (idle-time): deleted", s->ss.id,
-                     s->ss.idle_time);
-            ike_sess_end(s, "idle-timeout", true);
-        }
-    }
-}
-
-void ike_child_volume_check(struct ike_engine *e)
-{
-    if (!e->dp)
+    if (!c)
         return;
-    volume_limits(e, false);
-    volume_limits(e, true);
-    idle_check(e);
+    if (hard) {
+        log_info("ike", "session %" PRIu64 ": child SA %08x reached its hard volume limit", s->ss.id, c->sc.spi_in);
+        c->sc.expire_at = time(NULL);
+    } else if (!c->rekeying && !c->replaced) {
+        log_info("ike", "session %" PRIu64 ": child SA %08x reached its soft volume limit", s->ss.id, c->sc.spi_in);
+        c->sc.rekey_at = time(NULL);
+    } else {
+        return;
+    }
+    ike_child_on_timer(s);
 }
 
 void ike_child_timer_arm(struct ike_sess *s)

@@ -140,7 +140,7 @@ static void sock_start(struct ike_sock *sk)
 static void on_dp_poll(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;
-    ike_child_volume_check(arg);
+    sess_dp_poll(&((struct ike_engine *)arg)->sm);
 }
 
 struct ike_engine *ike_engine_new(struct event_base *base, const struct ly_ctx *ctx, struct dp *dp)
@@ -153,6 +153,7 @@ struct ike_engine *ike_engine_new(struct event_base *base, const struct ly_ctx *
     sess_mgr_init(&e->sm, base, &ike_sess_ops);
     e->ctx = ctx;
     e->dp = dp;
+    sess_mgr_set_dp(&e->sm, dp, NULL);
     e->c.discontinuity = time(NULL);
     for (int i = 0; i < 2; i++)
         e->detached[i] = (struct ike_sock){.fd = -1, .natt = i == 1, .e = e, .keep = true};

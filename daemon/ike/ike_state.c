@@ -214,15 +214,7 @@ static void session_state(struct ike_sess *s, struct lyd_node *state, time_t now
         struct lyd_node *cn = NULL, *cs;
         char spi_in[12];
 
-        dp_sa_stats(s->e->dp, s->ss.id, c->sc.spi_in, true, &in);
-        dp_sa_stats(s->e->dp, s->ss.id, c->sc.spi_out, false, &out);
-        in.packets += c->sc.base_in.packets;
-        in.bytes += c->sc.base_in.bytes;
-        in.replay_drops += c->sc.base_in.replay_drops;
-        in.auth_failures += c->sc.base_in.auth_failures;
-        in.selector_drops += c->sc.base_in.selector_drops;
-        out.packets += c->sc.base_out.packets;
-        out.bytes += c->sc.base_out.bytes;
+        sess_child_stats(&s->ss, &c->sc, &in, &out);
         bi += in.bytes;
         pi += in.packets;
         bo += out.bytes;
@@ -269,12 +261,11 @@ void ike_sess_totals(struct ike_sess *s, uint64_t v[4])
         const struct ike_child_sa *c = &s->child[i];
         struct dp_sa_stats in = {0}, out = {0};
 
-        dp_sa_stats(s->e->dp, s->ss.id, c->sc.spi_in, true, &in);
-        dp_sa_stats(s->e->dp, s->ss.id, c->sc.spi_out, false, &out);
-        v[0] += in.bytes + c->sc.base_in.bytes;
-        v[1] += out.bytes + c->sc.base_out.bytes;
-        v[2] += in.packets + c->sc.base_in.packets;
-        v[3] += out.packets + c->sc.base_out.packets;
+        sess_child_stats(&s->ss, &c->sc, &in, &out);
+        v[0] += in.bytes;
+        v[1] += out.bytes;
+        v[2] += in.packets;
+        v[3] += out.packets;
     }
 }
 

@@ -165,10 +165,14 @@ void sess_mgr_set_dp(struct sess_mgr *m, struct dp *dp, struct sess_arena *arena
  * algorithms, keys, selectors, lifetimes), with their changing state in the
  * session arena when there is one (slots kept in c->live_in/live_out; none
  * when it is full: those SAs then do not survive a restart); true when both
- * are in the dataplane (c->in_dp), false with neither. */
+ * are in the dataplane (c->in_dp), false with neither (and no slot). Adoption
+ * (@in->adopt and @out->adopt): c->live_in/live_out name the slots it claimed,
+ * whose state the SAs continue; on failure they stay claimed until
+ * sess_child_remove. */
 bool sess_child_install(struct sess *ss, struct sess_child *c, struct dp_sa *in, struct dp_sa *out);
-/* Takes @c's SAs out of the dataplane (what they carried joins nothing: the
- * caller keeps c->base_* if it wants it) and gives their arena slots back. */
+/* Takes @c's SAs out of the dataplane and gives their arena slots back; their
+ * final counters join c->base_* (then the child's whole traffic, for the
+ * caller to carry over to the child that replaced it if it wants). */
 void sess_child_remove(struct sess *ss, struct sess_child *c);
 /* @c's traffic: what the dataplane counted on its SAs plus c->base_*. */
 void sess_child_stats(const struct sess *ss, const struct sess_child *c, struct dp_sa_stats *in,

@@ -492,7 +492,7 @@ static void test_hard_lifetime_deletes_the_child(void **state)
             atomic_store(&de->rsa->live->expired, 1); /* as a worker marks it */
     }
     e->out_len = 0;
-    ike_child_volume_check(eng);
+    sess_dp_poll(&eng->sm);
     assert_int_equal(children(e, eng), 0);
     assert_int_equal(dp_sa_count(e->dp), 0);
     /* an INFORMATIONAL request (encrypted: its DELETE is inside) went to the client */
