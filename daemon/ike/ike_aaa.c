@@ -403,7 +403,8 @@ enum ike_auth_rc ike_authz_step(struct ike_sess *s, struct ike_auth_run *w)
             continue;
         }
         ike_authz_name(src, pd->eap && s->ss.eap_identity ? ID_EAP : s->ss.id_type,
-                       pd->eap && s->ss.eap_identity ? s->ss.eap_identity : s->ss.remote_id, pd->dn, name, sizeof(name));
+                       pd->eap && s->ss.eap_identity ? s->ss.eap_identity : s->ss.remote_id, pd->dn, name,
+                       sizeof(name));
         station(s, &st);
         op = aaa_access_send(s->e->aaa, AAA_AUTHORIZATION, list, &q, authz_answer, s);
         if (!op)

@@ -331,16 +331,14 @@ void ike_sess_end(struct ike_sess *s, const char *reason, bool send_delete)
         log_info("ike", "session %" PRIu64 " (%s, %s) down: %s", s->ss.id, s->ss.remote_id ? s->ss.remote_id : "?",
                  ike_addr_str(&s->peer, a, sizeof(a)), reason);
         ike_sess_notify_event(s, "session-down", reason, NULL);
-        sess_acct_stop(&s->ss, reason);
     }
+    sess_end(&s->ss, reason, ike_sa_up(s));
     if (send_delete && ike_sa_up(s) && s->req_pending && ike_sa_set_state(s, IKE_SA_DELETING, reason)) {
         /* window size 1: the DELETE goes once our request under way is answered
          * (or given up, handle_response / ike_xmit_on_retx); the session is over for
          * everything else now */
         drop_resources(s);
         evtimer_del(s->ev_live);
-        if (s->ss.ev_life)
-            evtimer_del(s->ss.ev_life);
         evtimer_del(s->ev_ikelife);
         evtimer_del(s->ev_child);
         evtimer_del(s->ev_ka);

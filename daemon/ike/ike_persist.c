@@ -903,9 +903,10 @@ void ike_persist_extra_fini(struct ike_persist_extra *x)
 
 void ike_persist_clear(struct ike_sess *s)
 {
-    char **strs[] = {&s->ss.remote_id, &s->ss.local_id, &s->ss.profile, &s->ss.ipsec_profile, &s->ss.auth_method, &s->ss.user,
-                     &s->ss.group, &s->ss.eap_identity, &s->ss.authz_sources, &s->ss.cert_tp, &s->ss.acct_list, &s->ss.acct_class,
-                     &s->ss.pool, &s->ss.pool6};
+    char **strs[] = {&s->ss.remote_id,     &s->ss.local_id,      &s->ss.profile, &s->ss.ipsec_profile,
+                     &s->ss.auth_method,   &s->ss.user,          &s->ss.group,   &s->ss.eap_identity,
+                     &s->ss.authz_sources, &s->ss.cert_tp,       &s->ss.acct_list, &s->ss.acct_class,
+                     &s->ss.pool,          &s->ss.pool6};
     struct ike_out *outs[] = {&s->last_resp, &s->req};
 
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {

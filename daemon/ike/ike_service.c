@@ -489,7 +489,8 @@ void ike_engine_abort(struct ike_engine *e)
 static bool sess_has_identity(const struct ike_sess *s, const char *identity)
 {
     return (s->ss.remote_id && !strcmp(s->ss.remote_id, identity)) ||
-           (s->ss.eap_identity && !strcmp(s->ss.eap_identity, identity)) || (s->ss.user && !strcmp(s->ss.user, identity));
+           (s->ss.eap_identity && !strcmp(s->ss.eap_identity, identity)) ||
+           (s->ss.user && !strcmp(s->ss.user, identity));
 }
 
 uint32_t ike_engine_clear(struct ike_engine *e, uint64_t id, const char *peer, const char *identity, bool all)

@@ -92,6 +92,14 @@ void sess_lifetime_arm(struct sess *ss)
     evtimer_add(ss->ev_life, &(struct timeval){.tv_sec = left > 0 ? left : 0});
 }
 
+void sess_end(struct sess *ss, const char *reason, bool was_up)
+{
+    if (was_up)
+        sess_acct_stop(ss, reason);
+    if (ss->ev_life)
+        evtimer_del(ss->ev_life);
+}
+
 void sess_release(struct sess *ss)
 {
     char **strs[] = {&ss->remote_id, &ss->local_id, &ss->eap_identity, &ss->profile,   &ss->ipsec_profile,

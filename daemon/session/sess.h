@@ -150,6 +150,11 @@ struct sess *sess_find(const struct sess_mgr *m, uint64_t id);
  * (at once when it passed); at its end ops->end(ss, "session-lifetime", true).
  * Nothing when the session has none. */
 void sess_lifetime_arm(struct sess *ss);
+/* The session is over (@reason: a session-down reason name): accounting Stop
+ * when it was established (@was_up), its session lifetime stops. Its leases
+ * and child SAs are given back when its IKE SA is freed (sess_lease_release,
+ * sess_child_remove), or kept for the next process. */
+void sess_end(struct sess *ss, const char *reason, bool was_up);
 /* Frees what the session holds in memory (names, timers; off the list). Its
  * leases must have been given back first (sess_lease_release), or kept for
  * the next process. */
