@@ -82,7 +82,9 @@ INTERNAL = {
 TREE_READERS = {
     "daemon/ike": ["ike_conf.c", "ike_authz_conf.c", "ike_prof_conf.c", "ike_route_conf.c"],
 }
-TREE_CALLS = re.compile(r"\b(ike_leaf|ike_find|lyd_child|LY_LIST_FOR|lyd_get_value|lyd_find_\w+)\s*\(")
+TREE_CALLS = re.compile(r"\b(ike_leaf|ike_find|lyd_child\w*|LY_LIST_FOR\w*|LYD_TREE_DFS_BEGIN|lyd_parent|"
+                        r"lyd_first_sibling|lyd_get_value|lyd_value_get_canonical|lyd_find_\w+)\s*\(|"
+                        r"(->\s*tree)\b")
 
 # Where the rules look.
 SIZE_ROOTS = ["daemon", "dataplane", "api", "tests"]
@@ -308,7 +310,8 @@ def check_tree_reads(report, path, code_lines):
     for no, ln in enumerate(code_lines, 1):
         m = TREE_CALLS.search(ln)
         if m:
-            report.add(path, no, f"{m.group(1)}() reads a configuration tree: only "
+            what = f"{m.group(1)}()" if m.group(1) else "the generation's tree (->tree)"
+            report.add(path, no, f"{what} reads a configuration tree: only "
                        f"{', '.join(TREE_READERS[folder])} of {folder}/ compile it; read the compiled "
                        "configuration (daemon/ike/ike_conf.h)", "tree")
 

@@ -101,6 +101,9 @@ CASES = [
      lambda r: write(r, "daemon/ike/ike_c.c", "/* ike_leaf(x) in a comment is fine */\n"
                      "int g(void)\n{\n    return LY_LIST_FOR (a, b);\n}\n", "a"),
      "daemon/ike/ike_c.c:7: LY_LIST_FOR() reads a configuration tree"),
+    ("an exchange file reaching the generation's tree",
+     lambda r: write(r, "daemon/ike/ike_c.c", "int h(struct c *g)\n{\n    return walk(g->tree);\n}\n", "a"),
+     "daemon/ike/ike_c.c:6: the generation's tree (->tree) reads a configuration tree"),
     ("a README without its may-call sentence",
      lambda r: write(r, "daemon/pool/README.md", "# pool\n\nOwns pools.\n"),
      'daemon/pool/README.md: its introduction (before the first table or section) has no sentence'),
