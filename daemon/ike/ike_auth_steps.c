@@ -131,7 +131,7 @@ enum ike_auth_rc ike_auth_refuse(struct ike_sess *s, const char *reason, const c
 /* ---- settings: the merged authorization and the session's settings ---- */
 
 void ike_auth_authorize(struct ike_sess *s, const struct ike_prof *prof, const struct ike_id_pld *idi,
-                        struct ike_attrs *at, char *user, char *group, size_t cap)
+                        struct sess_attrs *at, char *user, char *group, size_t cap)
 {
     struct ike_pend *pd = s->pend;
     struct ike_authz_in rad = {.user = pd->have_user ? &pd->user_at : NULL,

@@ -50,7 +50,7 @@ struct ike_auth_run {
     struct ike_id_pld idi;       /* the client's identity (ours) */
     const char *key;             /* our shared key (ours), or */
     struct pki_tp *sign_tp;      /* the trustpoint we sign with (ours); neither with EAP */
-    struct ike_attrs at;         /* the merged authorization (settings) */
+    struct sess_attrs at;         /* the merged authorization (settings) */
     struct ike_cp_out *cpo;      /* the CFG_REPLY, cfg_type 0 when none (lease) */
     bool addr_failed;            /* the client asked for an address and got none (lease) */
     struct ike_sa_pld *sa;       /* the first child's proposal, then our answer (child) */
@@ -91,6 +91,6 @@ enum ike_auth_rc ike_psk_fetch(struct ike_sess *s, const struct ike_prof *prof);
 /* The local authorization merged with the RADIUS answers of s->pend (S5); with
  * EAP the names come from the EAP identity through its mangler rule (S6). */
 void ike_auth_authorize(struct ike_sess *s, const struct ike_prof *prof, const struct ike_id_pld *idi,
-                        struct ike_attrs *at, char *user, char *group, size_t cap);
+                        struct sess_attrs *at, char *user, char *group, size_t cap);
 
 #endif

@@ -1,9 +1,10 @@
 /* Who the client is and what it may have (SPEC S2, S5-S7, S10): profile selection
  * by identity, local address and certificate map, the pre-shared keys of the
- * profile or its keyring, and local authorization with its merge rules and name
- * manglers. Everything comes compiled in the session's generation (ike_conf.h:
- * profiles, keyrings, certificate maps and manglers in ike_prof_conf.c,
- * authorization policies in ike_authz_conf.c); nothing here reads the tree. */
+ * profile or its keyring, and the sources of authorization with the name
+ * manglers (their merge is the session module's: sess_authorize). Everything
+ * comes compiled in the session's generation (ike_conf.h: profiles, keyrings,
+ * certificate maps and manglers in ike_prof_conf.c, authorization policies in
+ * ike_authz_conf.c); nothing here reads the tree. */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <net/if.h>
@@ -318,74 +319,7 @@ const char *ike_psk(const struct ike_prof *prof, bool remote, const struct ike_i
     return k ? k : p->psk;
 }
 
-/* ---- authorization (S5-S7) ---- */
-
-/* Fills what policy @p sets and @a does not have yet (the first source wins). */
-static void attrs_from_policy(const struct ike_authz_pol *p, struct ike_attrs *a)
-{
-    if (!a->pool)
-        a->pool = p->pool;
-    if (!a->pool6)
-        a->pool6 = p->pool6;
-    if (!a->ndns6 && p->ndns6) {
-        memcpy(a->dns6, p->dns6, (size_t)p->ndns6 * sizeof(p->dns6[0]));
-        a->ndns6 = p->ndns6;
-    }
-    if (!a->has_netmask && p->has_netmask) {
-        a->has_netmask = true;
-        a->netmask = p->netmask;
-    }
-    if (!a->ndns && p->ndns) {
-        memcpy(a->dns, p->dns, (size_t)p->ndns * sizeof(p->dns[0]));
-        a->ndns = p->ndns;
-    }
-    if (!a->nwins && p->nwins) {
-        memcpy(a->wins, p->wins, (size_t)p->nwins * sizeof(p->wins[0]));
-        a->nwins = p->nwins;
-    }
-    if (!a->subnets_set) {
-        /* unset means no source gave any yet: @a holds none */
-        a->subnets = p->subnets;
-        a->subnets_set = a->subnets.nts > 0;
-    }
-    ike_route_attrs_policy(p, a);
-    if (!a->banner)
-        a->banner = p->banner;
-    if (!a->def_domain)
-        a->def_domain = p->def_domain;
-    if (!a->cfg_url)
-        a->cfg_url = p->cfg_url;
-    if (!a->cfg_version)
-        a->cfg_version = p->cfg_version;
-    if (!a->nsplit_dns) {
-        for (int i = 0; i < p->nsplit_dns; i++)
-            a->split_dns[a->nsplit_dns++] = p->split_dns[i];
-    }
-    if (!a->nbackup) {
-        for (int i = 0; i < p->nbackup; i++)
-            a->backup[a->nbackup++] = p->backup[i];
-    }
-    if (a->pfs < 0)
-        a->pfs = p->pfs;
-    if (a->include_local_lan < 0)
-        a->include_local_lan = p->include_local_lan;
-    if (a->smartcard < 0)
-        a->smartcard = p->smartcard;
-    if (!a->session_lifetime)
-        a->session_lifetime = p->session_lifetime;
-    if (a->flow_limit == UINT32_MAX)
-        a->flow_limit = p->flow_limit;
-    if (!a->dhcp_server)
-        a->dhcp_server = p->dhcp_server;
-    if (!a->dhcp_giaddr)
-        a->dhcp_giaddr = p->dhcp_giaddr;
-    if (!a->dhcp_timeout)
-        a->dhcp_timeout = p->dhcp_timeout;
-    if (!a->mtu)
-        a->mtu = p->mtu;
-    if (!a->tcp_mss)
-        a->tcp_mss = p->tcp_mss;
-}
+/* ---- the sources of authorization (S5, S6) ---- */
 
 /* S6 for an EAP identity: all, the part before (prefix) or after (suffix) the
  * first delimiter, or a field of an identity written as a DN ("CN=a,OU=b" or
@@ -449,84 +383,6 @@ static void mangle(const struct ike_mangler *m, int id_type, const char *id, X50
     }
 }
 
-/* Fills what RADIUS @r gave and @a does not have yet (the first source wins). */
-static void attrs_from_aaa(const struct ike_conf *c, const struct aaa_attrs *r, struct ike_attrs *a)
-{
-    if (!a->has_addr4 && r->has_addr) {
-        a->has_addr4 = true;
-        a->addr4 = r->addr;
-    }
-    if (!a->has_addr6 && r->has_addr6) {
-        a->has_addr6 = true;
-        memcpy(a->addr6, r->addr6, 16);
-        a->plen6 = r->prefix_len6;
-    }
-    if (!a->pool)
-        a->pool = r->pool;
-    if (!a->pool6)
-        a->pool6 = r->pool6;
-    if (!a->has_netmask && r->has_netmask) {
-        a->has_netmask = true;
-        a->netmask = r->netmask;
-    }
-    if (!a->ndns && r->ndns) {
-        memcpy(a->dns, r->dns, sizeof(a->dns));
-        a->ndns = r->ndns;
-    }
-    if (!a->nwins && r->nwins) {
-        memcpy(a->wins, r->wins, sizeof(a->wins));
-        a->nwins = r->nwins;
-    }
-    if (!a->ndns6 && r->ndns6) {
-        memcpy(a->dns6, r->dns6, sizeof(a->dns6));
-        a->ndns6 = r->ndns6;
-    }
-    if (!a->subnets_set) {
-        const char *acls[2] = {r->acl4, r->acl6};
-
-        for (int i = 0; i < r->nroutes; i++)
-            ike_authz_add_prefix(&a->subnets, r->routes[i]);
-        for (int i = 0; i < 2; i++)
-            ike_authz_add_acl(ike_conf_acl(c, acls[i]), &a->subnets);
-        a->subnets_set = a->subnets.nts > 0;
-    }
-    ike_route_attrs_aaa(r, a);
-    if (!a->banner)
-        a->banner = r->banner;
-    if (!a->def_domain)
-        a->def_domain = r->def_domain;
-    if (!a->cfg_url)
-        a->cfg_url = r->cfg_url;
-    if (!a->cfg_version)
-        a->cfg_version = r->cfg_version;
-    if (!a->nsplit_dns)
-        for (int i = 0; i < r->nsplit_dns; i++)
-            a->split_dns[a->nsplit_dns++] = r->split_dns[i];
-    if (!a->nbackup)
-        for (int i = 0; i < r->nbackup; i++)
-            a->backup[a->nbackup++] = r->backup[i];
-    if (a->pfs < 0)
-        a->pfs = r->pfs;
-    if (a->include_local_lan < 0)
-        a->include_local_lan = r->include_local_lan;
-    if (a->smartcard < 0)
-        a->smartcard = r->smartcard;
-    if (!a->session_lifetime)
-        a->session_lifetime = r->session_timeout;
-    if (a->flow_limit == UINT32_MAX)
-        a->flow_limit = r->flow_limit;
-    if (!a->dhcp_server)
-        a->dhcp_server = r->dhcp_server;
-    if (!a->dhcp_giaddr)
-        a->dhcp_giaddr = r->dhcp_giaddr;
-    if (!a->dhcp_timeout)
-        a->dhcp_timeout = r->dhcp_timeout;
-    if (!a->mtu)
-        a->mtu = r->mtu;
-    if (!a->tcp_mss)
-        a->tcp_mss = r->tcp_mss;
-}
-
 void ike_authz_name(const struct ike_authz_src *src, int id_type, const char *id, X509_NAME *dn, char *out,
                     size_t cap)
 {
@@ -539,8 +395,8 @@ void ike_authz_name(const struct ike_authz_src *src, int id_type, const char *id
 /* One authorization source (user or group): the authorization policy of the
  * first local method of its list, named by the configured name, the mangled
  * identity or the identity itself. RADIUS methods belong to the AAA subsystem. */
-static const struct ike_authz_pol *authz_policy(const struct ike_conf *c, const struct ike_authz_src *src,
-                                               int id_type, const char *id, X509_NAME *dn, char *name, size_t cap)
+static const struct sess_authz_pol *authz_policy(const struct ike_conf *c, const struct ike_authz_src *src,
+                                                int id_type, const char *id, X509_NAME *dn, char *name, size_t cap)
 {
     if (!src->method_list || src->list_radius || !src->list_local)
         return NULL;
@@ -548,78 +404,50 @@ static const struct ike_authz_pol *authz_policy(const struct ike_conf *c, const 
     return ike_conf_authz(c, name);
 }
 
-static void add_source(struct ike_attrs *a, const char *name)
+/* The permitted prefixes of an access list a RADIUS answer names, in the
+ * session's generation @arg. */
+static const struct sess_prefixes *acl_prefixes(const void *arg, const char *name)
 {
-    size_t n = strlen(a->sources);
+    const struct ike_acl *acl = ike_conf_acl(arg, name);
 
-    snprintf(a->sources + n, sizeof(a->sources) - n, "%s%s", n ? " " : "", name);
+    return acl ? &acl->permits : NULL;
 }
 
 void ike_authorize(const struct ike_conf *c, const struct ike_prof *prof, const char *method, int id_type,
-                   const char *id, X509_NAME *dn, const struct ike_authz_in *rad, struct ike_attrs *a, char *user,
+                   const char *id, X509_NAME *dn, const struct ike_authz_in *rad, struct sess_attrs *a, char *user,
                    char *group, size_t cap)
 {
     enum ike_method mi = ike_method_index(method);
     const struct ike_authz_src *usrc = prof && mi < IKE_M_N && prof->authz_user[mi].set ? &prof->authz_user[mi] : NULL;
     const struct ike_authz_src *gsrc =
         prof && mi < IKE_M_N && prof->authz_group[mi].set ? &prof->authz_group[mi] : NULL;
-    const struct ike_authz_pol *up = NULL, *gp = NULL;
-    const struct aaa_attrs *ur = rad ? rad->user : NULL, *gr = rad ? rad->group : NULL;
-    const struct aaa_attrs *cached = rad && usrc && usrc->cached ? rad->cached : NULL;
-    bool group_first = gsrc && gsrc->override;
+    struct sess_authz_in in = {.user = rad ? rad->user : NULL,
+                               .group = rad ? rad->group : NULL,
+                               .cached = rad && usrc && usrc->cached ? rad->cached : NULL,
+                               .group_first = gsrc && gsrc->override,
+                               .acl = acl_prefixes,
+                               .acl_arg = c};
 
-    memset(a, 0, sizeof(*a));
-    a->pfs = a->include_local_lan = a->smartcard = -1;
-    a->flow_limit = UINT32_MAX;
-    a->route_accept = a->route_connected = -1;
     user[0] = group[0] = 0;
     if (usrc)
-        up = authz_policy(c, usrc, id_type, id, dn, user, cap);
+        in.user_pol = authz_policy(c, usrc, id_type, id, dn, user, cap);
     if (gsrc)
-        gp = authz_policy(c, gsrc, id_type, id, dn, group, cap);
-    if (!up)
+        in.group_pol = authz_policy(c, gsrc, id_type, id, dn, group, cap);
+    if (!in.user_pol)
         user[0] = 0;
-    if (!gp)
+    if (!in.group_pol)
         group[0] = 0;
-    if (ur)
+    if (in.user)
         ike_authz_name(usrc, id_type, id, dn, user, cap);
-    if (gr)
+    if (in.group)
         ike_authz_name(gsrc, id_type, id, dn, group, cap);
-    if (!user[0] && cached)
+    if (!user[0] && in.cached)
         snprintf(user, cap, "%s", id);
-    if (!up && !gp && !ur && !gr && !cached && !usrc && !gsrc) {
+    if (!usrc && !gsrc && !in.user && !in.group) {
         /* no authorization configured: the policy named "default", if any */
-        gp = ike_conf_authz(c, "default");
-        if (gp)
+        in.default_pol = ike_conf_authz(c, "default");
+        if (in.default_pol)
             snprintf(group, cap, "default");
     }
-    /* S5: explicit user beats cached; the merged user beats the group, unless the
-     * group authorization says override */
-    for (int pass = 0; pass < 2; pass++) {
-        bool group_pass = (pass == 0) == group_first;
-
-        if (group_pass) {
-            if (gp) {
-                attrs_from_policy(gp, a);
-                add_source(a, "policy-group");
-            }
-            if (gr) {
-                attrs_from_aaa(c, gr, a);
-                add_source(a, "radius-group");
-            }
-        } else {
-            if (up) {
-                attrs_from_policy(up, a);
-                add_source(a, "policy-user");
-            }
-            if (ur) {
-                attrs_from_aaa(c, ur, a);
-                add_source(a, "radius-user");
-            }
-            if (cached) {
-                attrs_from_aaa(c, cached, a);
-                add_source(a, "radius-cached");
-            }
-        }
-    }
+    sess_authorize(&in, a);
 }

@@ -1,8 +1,8 @@
-/* Authorization policies compiled at prepare (see ike_conf.h, struct
- * ike_authz_pol): every leaf that the authorization merge of ike_authz.c takes
- * from a policy, its access lists' permits and its attribute list's settings
- * are read here once, so that an IKE_AUTH never walks the configuration tree
- * for them. */
+/* Authorization policies compiled at prepare (struct sess_authz_pol,
+ * daemon/session/sess_authz.h): every leaf that the session's authorization
+ * merge (sess_authorize) takes from a policy, its access lists' permits and its
+ * attribute list's settings are read here once, so that an IKE_AUTH never walks
+ * the configuration tree for them. */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,54 +22,12 @@ static uint32_t ip4(const char *s)
     return ntohl(a.s_addr);
 }
 
-/* A selector joins @ts once, while there is room. */
-static void add_ts(struct ike_ts_pld *ts, const struct ike_ts *one)
-{
-    if (ts->nts >= IKE_MAX_TS)
-        return;
-    for (uint8_t i = 0; i < ts->nts; i++) {
-        if (!memcmp(&ts->ts[i], one, sizeof(*one)))
-            return;
-    }
-    ts->ts[ts->nts++] = *one;
-}
-
-/* One named by two sources (route set access-list ipv6 and ipv6-subnet-acl)
- * goes in once. */
-void ike_authz_add_prefix(struct ike_ts_pld *ts, const char *prefix)
-{
-    char a[INET6_ADDRSTRLEN];
-    const char *slash = strchr(prefix, '/');
-    uint8_t raw[16];
-    struct ike_ts one;
-
-    if (!slash || (size_t)(slash - prefix) >= sizeof(a) || ts->nts >= IKE_MAX_TS)
-        return;
-    memcpy(a, prefix, (size_t)(slash - prefix));
-    a[slash - prefix] = 0;
-    if (!strchr(a, ':'))
-        ike_ts_prefix4(ip4(a), (unsigned)atoi(slash + 1), &one);
-    else if (inet_pton(AF_INET6, a, raw) == 1)
-        ike_ts_prefix6(raw, (unsigned)atoi(slash + 1), &one);
-    else
-        return;
-    add_ts(ts, &one);
-}
-
-/* The permitted prefixes of access list @acl (route set access-list, S7), in
- * its order: those not in @ts yet, while there is room. */
-void ike_authz_add_acl(const struct ike_acl *acl, struct ike_ts_pld *ts)
-{
-    for (uint8_t i = 0; acl && i < acl->permits.nts; i++)
-        add_ts(ts, &acl->permits.ts[i]);
-}
-
 /* The split subnets: route set remote, then the access lists (ipv6-subnet-acl,
  * the seed's "ipv6 subnet-acl", merges with route set access-list ipv6: both
  * are IPv6 split subnets). Each becomes a traffic selector of the sessions'
  * child SAs: more than fit would be dropped without a word, so they are
  * refused. */
-static bool compile_subnets(const struct ike_conf *c, const struct lyd_node *pol, struct ike_authz_pol *p,
+static bool compile_subnets(const struct ike_conf *c, const struct lyd_node *pol, struct sess_authz_pol *p,
                             ike_err_fn err, void *arg)
 {
     const struct lyd_node *rem = ike_find(pol, "route/set/remote"), *ch;
@@ -80,15 +38,15 @@ static bool compile_subnets(const struct ike_conf *c, const struct lyd_node *pol
     LY_LIST_FOR(rem ? lyd_child(rem) : NULL, ch) {
         n++;
         if (!strcmp(ch->schema->name, "ipv4") || !strcmp(ch->schema->name, "ipv6"))
-            ike_authz_add_prefix(&p->subnets, lyd_get_value(ch));
+            sess_prefixes_add(&p->subnets, lyd_get_value(ch));
     }
     for (int i = 0; i < 3; i++) {
         const struct ike_acl *acl = ike_conf_acl(c, acls[i]);
 
         n += acl ? acl->npermits : 0;
-        ike_authz_add_acl(acl, &p->subnets);
+        sess_prefixes_merge(&p->subnets, acl ? &acl->permits : NULL);
     }
-    if (n <= IKE_MAX_TS)
+    if (n <= SESS_MAX_PREFIXES)
         return true;
     if (err) {
         char msg[400], *path = lyd_path(pol, LYD_PATH_STD, NULL, 0);
@@ -96,7 +54,7 @@ static bool compile_subnets(const struct ike_conf *c, const struct lyd_node *pol
         snprintf(msg, sizeof(msg),
                  "authorization policy %s pushes %u split subnets (route set remote, route set access-list, ipv6 "
                  "subnet-acl) but a child SA carries at most %d traffic selectors: merge prefixes or push fewer",
-                 p->name, n, IKE_MAX_TS);
+                 p->name, n, SESS_MAX_PREFIXES);
         err(arg, path, msg);
         free(path);
     }
@@ -113,7 +71,7 @@ static uint32_t num(const char *v, uint32_t unset)
     return v ? (uint32_t)strtoul(v, NULL, 10) : unset;
 }
 
-static bool compile_one(const struct ike_conf *c, const struct lyd_node *pol, struct ike_authz_pol *p, ike_err_fn err,
+static bool compile_one(const struct ike_conf *c, const struct lyd_node *pol, struct sess_authz_pol *p, ike_err_fn err,
                         void *arg)
 {
     const char *v, *list = ike_leaf(pol, "aaa-attribute-list");
@@ -144,9 +102,9 @@ static bool compile_one(const struct ike_conf *c, const struct lyd_node *pol, st
     p->cfg_url = ike_leaf(pol, "configuration/url");
     p->cfg_version = ike_leaf(pol, "configuration/version");
     LY_LIST_FOR(lyd_child(pol), ch) {
-        if (!strcmp(ch->schema->name, "split-dns") && p->nsplit_dns < IKE_MAX_ATTR_LIST)
+        if (!strcmp(ch->schema->name, "split-dns") && p->nsplit_dns < SESS_MAX_ATTR_LIST)
             p->split_dns[p->nsplit_dns++] = lyd_get_value(ch);
-        if (!strcmp(ch->schema->name, "backup-gateway") && p->nbackup < IKE_MAX_ATTR_LIST)
+        if (!strcmp(ch->schema->name, "backup-gateway") && p->nbackup < SESS_MAX_ATTR_LIST)
             p->backup[p->nbackup++] = lyd_get_value(ch);
     }
     p->pfs = tristate(ike_leaf(pol, "pfs"));
@@ -165,7 +123,7 @@ static bool compile_one(const struct ike_conf *c, const struct lyd_node *pol, st
 
 static int by_name(const void *a, const void *b)
 {
-    return strcmp(((const struct ike_authz_pol *)a)->name, ((const struct ike_authz_pol *)b)->name);
+    return strcmp(((const struct sess_authz_pol *)a)->name, ((const struct sess_authz_pol *)b)->name);
 }
 
 bool ike_authz_compile(struct ike_conf *c, ike_err_fn err, void *arg)
@@ -183,7 +141,7 @@ bool ike_authz_compile(struct ike_conf *c, ike_err_fn err, void *arg)
         return false;
     }
     for (uint32_t i = 0; i < set->count; i++) {
-        struct ike_authz_pol *p = &c->authz[c->nauthz];
+        struct sess_authz_pol *p = &c->authz[c->nauthz];
 
         if (!ike_leaf(set->dnodes[i], "name"))
             continue;
@@ -195,9 +153,9 @@ bool ike_authz_compile(struct ike_conf *c, ike_err_fn err, void *arg)
     return ok;
 }
 
-const struct ike_authz_pol *ike_conf_authz(const struct ike_conf *c, const char *name)
+const struct sess_authz_pol *ike_conf_authz(const struct ike_conf *c, const char *name)
 {
-    struct ike_authz_pol key = {.name = name};
+    struct sess_authz_pol key = {.name = name};
 
     if (!c || !name || !c->nauthz)
         return NULL;

@@ -2,7 +2,9 @@
 #include "daemon/ike/ike_child.h"
 
 #include <string.h>
+#include <sys/socket.h>
 
+#include "daemon/session/sess_authz.h"
 #include "daemon/base/poison.h"
 
 bool ike_child_choose(const struct ike_sa_pld *sa, const struct ike_esp_algs *algs, uint16_t want_dh,
@@ -193,5 +195,20 @@ void ike_ts_prefix6(const uint8_t addr[16], unsigned len, struct ike_ts *ts)
 
         ts->start[i] = addr[i] & mask;
         ts->end[i] = (uint8_t)(ts->start[i] | (uint8_t)~mask);
+    }
+}
+
+void ike_ts_of_prefixes(const struct sess_prefixes *ps, struct ike_ts_pld *out)
+{
+    out->nts = 0;
+    for (uint8_t i = 0; i < ps->n; i++) {
+        const struct sess_prefix *p = &ps->p[i];
+
+        if (p->family == AF_INET)
+            ike_ts_prefix4((uint32_t)p->addr[0] << 24 | (uint32_t)p->addr[1] << 16 | (uint32_t)p->addr[2] << 8 |
+                               p->addr[3],
+                           p->plen, &out->ts[out->nts++]);
+        else
+            ike_ts_prefix6(p->addr, p->plen, &out->ts[out->nts++]);
     }
 }

@@ -56,5 +56,8 @@ void ike_ts_host4(uint32_t addr, struct ike_ts *ts);
 void ike_ts_prefix4(uint32_t addr, unsigned len, struct ike_ts *ts);
 /* The same for an IPv6 prefix. */
 void ike_ts_prefix6(const uint8_t addr[16], unsigned len, struct ike_ts *ts);
+/* Prefixes (a session's split subnets) as selectors, one each in their order. */
+struct sess_prefixes;
+void ike_ts_of_prefixes(const struct sess_prefixes *ps, struct ike_ts_pld *out);
 
 #endif

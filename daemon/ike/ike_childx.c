@@ -143,7 +143,7 @@ void ike_childx_settings(struct ike_sess *s, const struct ike_prof *prof)
 
 /* The bounds of child SA selectors: the client's side is its assigned address
  * (else its own address), ours the split subnets (else everything). */
-static void bounds(struct ike_sess *s, const struct ike_attrs *at)
+static void bounds(struct ike_sess *s, const struct sess_attrs *at)
 {
     if (s->ss.have_addr4)
         ike_ts_host4(s->ss.addr4, &s->allow_i.ts[s->allow_i.nts++]);
@@ -153,8 +153,8 @@ static void bounds(struct ike_sess *s, const struct ike_attrs *at)
         ike_ts_host4(ntohl(((struct sockaddr_in *)&s->peer)->sin_addr.s_addr), &s->allow_i.ts[s->allow_i.nts++]);
     else if (!s->allow_i.nts)
         ike_ts_prefix6(((struct sockaddr_in6 *)&s->peer)->sin6_addr.s6_addr, 128, &s->allow_i.ts[s->allow_i.nts++]);
-    if (at->subnets.nts) {
-        s->allow_r = at->subnets;
+    if (at->subnets.n) {
+        ike_ts_of_prefixes(&at->subnets, &s->allow_r);
     } else {
         static const uint8_t any6[16];
 

@@ -32,6 +32,7 @@
 #include "daemon/ike/ike_engine.h"
 #include "daemon/ike/ike_init.h"
 #include "daemon/ike/ike_pld.h"
+#include "daemon/session/sess_authz.h"
 
 struct lyd_node;
 struct ly_ctx;
@@ -221,36 +222,16 @@ struct ike_prof {
 /* An access list's permitted prefixes (access-lists access-list). */
 struct ike_acl {
     const char *name;
-    struct ike_ts_pld permits; /* each once, at most IKE_MAX_TS */
-    unsigned npermits;         /* permit entries, also those that did not fit */
+    struct sess_prefixes permits; /* each once, at most SESS_MAX_PREFIXES */
+    unsigned npermits;            /* permit entries, also those that did not fit */
 };
 
-/* An authorization policy (ikev2/authorization-policy) compiled at prepare:
- * everything ike_authorize merges from it. Unset: NULL or 0, -1 for the
- * booleans, UINT32_MAX for flow_limit. */
-struct ike_authz_pol {
-    const char *name;
-    const char *pool, *pool6, *banner, *def_domain, *cfg_url, *cfg_version, *dhcp_server, *dhcp_giaddr;
-    uint8_t dns6[2][16];
-    int ndns6;
-    bool has_netmask;
-    uint32_t netmask;
-    uint32_t dns[2], wins[2];
-    int ndns, nwins;
-    /* route set remote, then the permits of route set access-list ipv4, ipv6
-     * and ipv6-subnet-acl: each prefix once, at most IKE_MAX_TS */
-    struct ike_ts_pld subnets;
-    const char *split_dns[IKE_MAX_ATTR_LIST], *backup[IKE_MAX_ATTR_LIST];
-    int nsplit_dns, nbackup;
-    int pfs, include_local_lan, smartcard;
-    uint32_t session_lifetime, flow_limit, dhcp_timeout;
-    uint16_t mtu, tcp_mss; /* from its aaa-attribute-list */
-    bool route_accept, route_connected;
-    uint32_t route_tag;
-    uint8_t route_distance;
-    const char *route_ifaces[IKE_MAX_ATTR_LIST];
-    int nroute_ifaces;
-};
+/* Authorization policies (ikev2/authorization-policy) are compiled at
+ * prepare into struct sess_authz_pol (daemon/session/sess_authz.h): everything
+ * the session's authorization merges from one. Split subnets become child SA
+ * selectors and attribute lists CFG attributes: the limits agree. */
+_Static_assert(SESS_MAX_PREFIXES == IKE_MAX_TS, "a child SA carries every split subnet");
+_Static_assert(SESS_MAX_ATTR_LIST == IKE_MAX_ATTR_LIST, "the attribute lists' limits agree");
 
 /* One generation of compiled configuration. */
 struct ike_conf {
@@ -278,7 +259,7 @@ struct ike_conf {
     size_t ntps;
     uint8_t (*certreq)[20]; /* every trustpoint's CA key hashes */
     size_t ncertreq;
-    struct ike_authz_pol *authz; /* authorization policies, sorted by name */
+    struct sess_authz_pol *authz; /* authorization policies, sorted by name */
     size_t nauthz;
     struct ike_prof *profs;  /* in configuration order */
     size_t nprofs;
@@ -309,7 +290,7 @@ size_t ike_conf_alive(void);
 /* Lookups in a generation (NULL if none). */
 struct pki_tp *ike_conf_tp(const struct ike_conf *c, const char *name);
 const struct ike_prof *ike_conf_prof(const struct ike_conf *c, const char *name);
-const struct ike_authz_pol *ike_conf_authz(const struct ike_conf *c, const char *name);
+const struct sess_authz_pol *ike_conf_authz(const struct ike_conf *c, const char *name);
 const struct ike_acl *ike_conf_acl(const struct ike_conf *c, const char *name);
 
 /* The proposals that apply to requests received on @local in front-door VRF
@@ -343,9 +324,5 @@ bool ike_acl_compile(struct ike_conf *c, ike_err_fn err, void *arg);
 bool ike_prof_compile(struct ike_conf *c, ike_err_fn err, void *arg);
 /* Frees what the two above built. */
 void ike_prof_conf_free(struct ike_conf *c);
-/* A split subnet (IPv4 or IPv6 prefix text) joins @ts once; the permitted
- * prefixes of access list @acl (NULL: none) too. */
-void ike_authz_add_prefix(struct ike_ts_pld *ts, const char *prefix);
-void ike_authz_add_acl(const struct ike_acl *acl, struct ike_ts_pld *ts);
 
 #endif

@@ -4,6 +4,7 @@
  * come from ike_lease.c. */
 #include <string.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 
 #include "daemon/ike/ike_cp.h"
 #include "daemon/base/poison.h"
@@ -36,39 +37,18 @@ void ike_cp_add6(struct ike_cp_out *o, uint16_t type, const uint8_t a[16], int p
     ike_cp_add(o, type, p, plen >= 0 ? 17 : 16);
 }
 
-/* The length of the prefix a selector range covers (start and end agree on it). */
-static unsigned prefix_len6(const struct ike_ts *ts)
-{
-    unsigned n = 0;
-
-    for (int i = 0; i < 16; i++) {
-        uint8_t diff = ts->start[i] ^ ts->end[i];
-
-        if (!diff) {
-            n += 8;
-            continue;
-        }
-        for (uint8_t m = 0x80; m && !(diff & m); m >>= 1)
-            n++;
-        break;
-    }
-    return n;
-}
-
-static void add_subnet(struct ike_cp_out *o, const struct ike_ts *ts)
+/* A split subnet: an IPv6 prefix, or an IPv4 network with its netmask. */
+static void add_subnet(struct ike_cp_out *o, const struct sess_prefix *sp)
 {
     uint8_t *p = o->store[o->cp.nattr];
+    uint32_t mask;
 
-    if (ts->type == 8) {
-        ike_cp_add6(o, CFG_INTERNAL_IP6_SUBNET, ts->start, (int)prefix_len6(ts));
+    if (sp->family == AF_INET6) {
+        ike_cp_add6(o, CFG_INTERNAL_IP6_SUBNET, sp->addr, sp->plen);
         return;
     }
-    uint32_t s = (uint32_t)ts->start[0] << 24 | (uint32_t)ts->start[1] << 16 | (uint32_t)ts->start[2] << 8 |
-                 ts->start[3];
-    uint32_t e = (uint32_t)ts->end[0] << 24 | (uint32_t)ts->end[1] << 16 | (uint32_t)ts->end[2] << 8 | ts->end[3];
-    uint32_t mask = ~(s ^ e);
-
-    memcpy(p, ts->start, 4);
+    mask = sp->plen ? ~0u << (32 - sp->plen) : 0;
+    memcpy(p, sp->addr, 4);
     p[4] = (uint8_t)(mask >> 24);
     p[5] = (uint8_t)(mask >> 16);
     p[6] = (uint8_t)(mask >> 8);
@@ -85,7 +65,7 @@ bool ike_cp_requests(const struct ike_cp_pld *cp, uint16_t type)
     return false;
 }
 
-void ike_cp_attributes(const struct ike_sess *s, const struct ike_attrs *at, const struct ike_cp_pld *req,
+void ike_cp_attributes(const struct ike_sess *s, const struct sess_attrs *at, const struct ike_cp_pld *req,
                        struct ike_cp_out *cpo)
 {
     for (int i = 0; i < at->ndns; i++)
@@ -94,8 +74,8 @@ void ike_cp_attributes(const struct ike_sess *s, const struct ike_attrs *at, con
         ike_cp_add6(cpo, CFG_INTERNAL_IP6_DNS, at->dns6[i], -1);
     for (int i = 0; i < at->nwins; i++)
         ike_cp_add4(cpo, CFG_INTERNAL_IP4_NBNS, at->wins[i]);
-    for (uint8_t i = 0; i < at->subnets.nts; i++)
-        add_subnet(cpo, &at->subnets.ts[i]);
+    for (uint8_t i = 0; i < at->subnets.n; i++)
+        add_subnet(cpo, &at->subnets.p[i]);
     if (ike_cp_requests(req, CFG_APPLICATION_VERSION))
         ike_cp_add(cpo, CFG_APPLICATION_VERSION, "Raven " RAVEN_IKE_VERSION, strlen("Raven " RAVEN_IKE_VERSION));
     if (s->vid_unity) {
@@ -128,7 +108,7 @@ void ike_cp_attributes(const struct ike_sess *s, const struct ike_attrs *at, con
     }
 }
 
-void ike_cp_push(struct ike_sess *s, const struct ike_attrs *at)
+void ike_cp_push(struct ike_sess *s, const struct sess_attrs *at)
 {
     struct ike_cp_out *push = calloc(1, sizeof(*push));
     struct ike_cp_pld none = {0};

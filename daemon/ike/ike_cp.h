@@ -26,10 +26,10 @@ bool ike_cp_requests(const struct ike_cp_pld *cp, uint16_t type);
 /* The attributes of a CFG_REPLY or CFG_SET besides the addresses: DNS, NBNS,
  * split subnets, the application version when @req asks for it, and the Unity
  * and FlexVPN attributes for clients that announced them. */
-void ike_cp_attributes(const struct ike_sess *s, const struct ike_attrs *at, const struct ike_cp_pld *req,
+void ike_cp_attributes(const struct ike_sess *s, const struct sess_attrs *at, const struct ike_cp_pld *req,
                        struct ike_cp_out *o);
 /* S4 "config-exchange set send": a client that asked for nothing gets the
  * attributes of @at in a CFG_SET, if there are any (our request). */
-void ike_cp_push(struct ike_sess *s, const struct ike_attrs *at);
+void ike_cp_push(struct ike_sess *s, const struct sess_attrs *at);
 
 #endif

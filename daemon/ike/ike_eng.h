@@ -464,40 +464,8 @@ enum { ID_IPV4 = 1, ID_FQDN = 2, ID_RFC822 = 3, ID_IPV6 = 5, ID_DER_DN = 9, ID_K
 /* Not an ID payload type: an EAP identity, for the name manglers (S6) */
 #define ID_EAP 256
 
-/* ike_authz.c: profile selection, keys, local authorization */
-struct ike_attrs {
-    const char *pool, *pool6, *banner, *def_domain, *cfg_url, *cfg_version;
-    uint8_t dns6[2][16];
-    int ndns6;
-    bool has_netmask;
-    uint32_t netmask;
-    uint32_t dns[2], wins[2];
-    int ndns, nwins;
-    struct ike_ts_pld subnets;
-    bool subnets_set;
-    const char *split_dns[IKE_MAX_ATTR_LIST], *backup[IKE_MAX_ATTR_LIST];
-    int nsplit_dns, nbackup;
-    int pfs, include_local_lan, smartcard; /* -1 unset */
-    uint32_t session_lifetime;
-    uint32_t flow_limit; /* UINT32_MAX unset */
-    uint16_t tcp_mss, mtu; /* aaa-attribute-list, ip:interface-config (0 unset) */
-    const char *policy_user, *policy_group;
-    bool has_addr4, has_addr6; /* from RADIUS: Framed-IP-Address, ipsec:addrv6 */
-    const char *dhcp_server, *dhcp_giaddr; /* DHCP as the address source (S4) */
-    uint32_t dhcp_timeout;
-    uint32_t addr4;
-    uint8_t addr6[16];
-    unsigned plen6;
-    char sources[96]; /* the sources that gave attributes, in merge order */
-    /* routes (ike_route.c): route accept (-1 unset) with its tag and distance,
-     * route redistribute connected (-1 unset), route set interface */
-    int route_accept, route_connected;
-    uint32_t route_tag;
-    uint8_t route_distance;
-    const char *route_ifaces[IKE_MAX_ATTR_LIST];
-    int nroute_ifaces;
-    bool route_iface_inside; /* RADIUS route-set=interface: the inside interface */
-};
+/* ike_authz.c: profile selection, keys, the sources of a session's
+ * authorization (merged by sess_authorize, daemon/session/sess_authz.h) */
 /* The RADIUS answers an authorization may use besides local policies. */
 struct ike_authz_in {
     const struct aaa_attrs *user, *group, *cached;
@@ -512,10 +480,12 @@ size_t ike_profile_tps(const struct ike_prof *prof, enum ike_tp_usage usage, str
 /* The pre-shared key that authenticates the client (@remote) or us, NULL if none. */
 const char *ike_psk(const struct ike_prof *prof, bool remote, const struct ike_id_pld *id,
                     const struct sockaddr_storage *peer);
-/* Local user and group authorization for authentication method @method ("psk",
- * "cert", "eap"): the merged attributes, and the policies' names in @user/@group. */
+/* User and group authorization for authentication method @method ("psk",
+ * "cert", "eap"): the sources the profile names (local policies, the RADIUS
+ * answers in @rad, else the policy named "default") merged by sess_authorize,
+ * and the user's and group's names in @user/@group. */
 void ike_authorize(const struct ike_conf *c, const struct ike_prof *prof, const char *method, int id_type,
-                   const char *id, X509_NAME *dn, const struct ike_authz_in *rad, struct ike_attrs *a, char *user,
+                   const char *id, X509_NAME *dn, const struct ike_authz_in *rad, struct sess_attrs *a, char *user,
                    char *group, size_t cap);
 /* The AAA name for authorization source @src (a user or group source of the
  * profile, or its keyring aaa): its user name, else the mangled identity (S6). */
@@ -532,20 +502,16 @@ struct ike_kroute {
     bool tried, installed;
 };
 /* The route attributes of authorization policy @pol, compiled into @p. */
-void ike_route_compile_policy(const struct lyd_node *pol, struct ike_authz_pol *p);
-/* Fill what a policy / RADIUS answer sets of the route attributes and @a does not
- * have yet (called from the authorization merge). */
-void ike_route_attrs_policy(const struct ike_authz_pol *p, struct ike_attrs *a);
-void ike_route_attrs_aaa(const struct aaa_attrs *r, struct ike_attrs *a);
+void ike_route_compile_policy(const struct lyd_node *pol, struct sess_authz_pol *p);
 /* route set interface: the interfaces' addresses join the split subnets. */
-void ike_route_set_iface(const struct dp *dp, struct ike_attrs *a);
+void ike_route_set_iface(const struct dp *dp, struct sess_attrs *a);
 /* After the client's selector bounds (s->allow_i) are set: with route accept,
  * its acceptable subnets in @tsi_p join them; the session's kernel routes are
  * planned (installed by ike_route_install once it is up). @m marks what came
  * before the accepted subnets, for ike_route_accept_done when the first child
  * SA is not made. */
 struct ike_route_mark;
-void ike_route_plan(struct ike_sess *s, const struct ike_prof *prof, const struct ike_attrs *a,
+void ike_route_plan(struct ike_sess *s, const struct ike_prof *prof, const struct sess_attrs *a,
                     const struct ike_pld *tsi_p, struct ike_route_mark *m);
 /* A new child SA's selectors (CREATE_CHILD_SA): with route accept, the client's
  * acceptable subnets among @tsi join s->allow_i (@m remembers what was there);

@@ -28,7 +28,7 @@ static bool wants_dhcp(struct ike_sess *s, uint32_t *server, uint32_t *giaddr, u
     const struct ike_pld *idi_p = ike_msg_find(&pd->req, IKE_PLD_IDI, 0), *cp_p = ike_msg_find(&pd->req, IKE_PLD_CP, 0);
     struct ike_id_pld idi;
     struct ike_cp_pld cp;
-    struct ike_attrs at;
+    struct sess_attrs at;
     char user[256], group[256];
     struct in_addr a;
 
@@ -101,7 +101,7 @@ enum ike_auth_rc ike_lease_dhcp_step(struct ike_sess *s, struct ike_auth_run *w)
 static bool lease4(struct ike_sess *s, struct ike_auth_run *w)
 {
     struct ike_pend *pd = s->pend;
-    const struct ike_attrs *at = &w->at;
+    const struct sess_attrs *at = &w->at;
     uint64_t holder = 0;
     uint32_t nm;
 
@@ -131,7 +131,7 @@ static bool lease4(struct ike_sess *s, struct ike_auth_run *w)
  * False when AAA's is held by another session (w->msg says why). */
 static bool lease6(struct ike_sess *s, struct ike_auth_run *w)
 {
-    const struct ike_attrs *at = &w->at;
+    const struct sess_attrs *at = &w->at;
     uint64_t holder = 0;
 
     if (at->has_addr6) {

@@ -140,7 +140,7 @@ bool ike_acl_compile(struct ike_conf *c, ike_err_fn err, void *arg)
                 continue;
             a->npermits++;
             if (pfx)
-                ike_authz_add_prefix(&a->permits, pfx);
+                sess_prefixes_add(&a->permits, pfx);
         }
     }
     qsort(c->acls, c->nacls, sizeof(*c->acls), by_name);

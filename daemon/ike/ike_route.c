@@ -332,59 +332,40 @@ size_t ike_route_vrf_devices(char (*out)[16], size_t n, size_t cap)
     return l.n;
 }
 
-/* ---- authorization ---- */
-
-void ike_route_attrs_policy(const struct ike_authz_pol *p, struct ike_attrs *a)
-{
-    if (a->route_accept < 0 && p->route_accept) {
-        a->route_accept = 1;
-        a->route_tag = p->route_tag;
-        a->route_distance = p->route_distance;
-    }
-    if (a->route_connected < 0 && p->route_connected)
-        a->route_connected = 1;
-    if (!a->nroute_ifaces) {
-        for (int i = 0; i < p->nroute_ifaces; i++)
-            a->route_ifaces[a->nroute_ifaces++] = p->route_ifaces[i];
-    }
-}
-
-void ike_route_attrs_aaa(const struct aaa_attrs *r, struct ike_attrs *a)
-{
-    if (a->route_accept < 0 && r->route_accept) {
-        a->route_accept = 1;
-        a->route_tag = r->route_tag;
-        a->route_distance = r->route_distance;
-    }
-    if (!a->nroute_ifaces && r->route_interface)
-        a->route_iface_inside = true;
-}
+/* ---- route set interface ---- */
 
 /* The first IPv4 address and the first global IPv6 address of interface @name. */
-static void iface_addrs(const struct ifaddrs *ifa, const char *name, struct ike_ts_pld *out)
+static void iface_addrs(const struct ifaddrs *ifa, const char *name, struct sess_prefixes *out)
 {
     bool v4 = false, v6 = false;
 
     for (const struct ifaddrs *i = ifa; i; i = i->ifa_next) {
-        if (!i->ifa_addr || strcmp(i->ifa_name, name) || out->nts >= IKE_MAX_TS)
+        struct sess_prefix *p;
+
+        if (!i->ifa_addr || strcmp(i->ifa_name, name) || out->n >= SESS_MAX_PREFIXES)
             continue;
+        p = &out->p[out->n];
         if (i->ifa_addr->sa_family == AF_INET && !v4) {
-            ike_ts_host4(ntohl(((const struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr), &out->ts[out->nts++]);
+            *p = (struct sess_prefix){.family = AF_INET, .plen = 32};
+            memcpy(p->addr, &((const struct sockaddr_in *)i->ifa_addr)->sin_addr, 4);
+            out->n++;
             v4 = true;
         } else if (i->ifa_addr->sa_family == AF_INET6 && !v6) {
             const uint8_t *b = ((const struct sockaddr_in6 *)i->ifa_addr)->sin6_addr.s6_addr;
 
             if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80)
                 continue; /* link-local: not reachable through the tunnel */
-            ike_ts_prefix6(b, 128, &out->ts[out->nts++]);
+            *p = (struct sess_prefix){.family = AF_INET6, .plen = 128};
+            memcpy(p->addr, b, 16);
+            out->n++;
             v6 = true;
         }
     }
 }
 
-void ike_route_set_iface(const struct dp *dp, struct ike_attrs *a)
+void ike_route_set_iface(const struct dp *dp, struct sess_attrs *a)
 {
-    const char *names[IKE_MAX_ATTR_LIST + 1];
+    const char *names[SESS_MAX_ATTR_LIST + 1];
     size_t n = 0;
     struct ifaddrs *ifa = NULL;
     struct dp_if_stats st;
@@ -410,13 +391,13 @@ void ike_route_set_iface(const struct dp *dp, struct ike_attrs *a)
         return;
     }
     for (size_t i = 0; i < n; i++) {
-        uint8_t before = a->subnets.nts;
+        uint8_t before = a->subnets.n;
 
         iface_addrs(ifa, names[i], &a->subnets);
-        if (a->subnets.nts == before)
+        if (a->subnets.n == before)
             log_warn("ike", "route set interface %s: the interface has no address to push", names[i]);
     }
-    a->subnets_set = a->subnets.nts > 0;
+    a->subnets_set = a->subnets.n > 0;
     freeifaddrs(ifa);
 }
 
@@ -542,7 +523,7 @@ static void accept_subnets(struct ike_sess *s, const struct ike_ts_pld *tsi)
     }
 }
 
-void ike_route_plan(struct ike_sess *s, const struct ike_prof *prof, const struct ike_attrs *a,
+void ike_route_plan(struct ike_sess *s, const struct ike_prof *prof, const struct sess_attrs *a,
                     const struct ike_pld *tsi_p, struct ike_route_mark *m)
 {
     const char *ivrf = prof->ivrf;

@@ -43,7 +43,7 @@ size_t ike_route_fvrfs(const struct lyd_node *tree, char (*out)[16], size_t cap)
 
 /* ---- authorization policies: their route settings ---- */
 
-void ike_route_compile_policy(const struct lyd_node *pol, struct ike_authz_pol *p)
+void ike_route_compile_policy(const struct lyd_node *pol, struct sess_authz_pol *p)
 {
     const struct lyd_node *acc = ike_find(pol, "route/accept"), *rt = ike_find(pol, "route"), *ch;
     const struct lyd_node *set = ike_find(pol, "route/set");
@@ -59,7 +59,7 @@ void ike_route_compile_policy(const struct lyd_node *pol, struct ike_authz_pol *
             p->route_connected = true;
     }
     LY_LIST_FOR(set ? lyd_child(set) : NULL, ch) {
-        if (!strcmp(ch->schema->name, "interface") && p->nroute_ifaces < IKE_MAX_ATTR_LIST)
+        if (!strcmp(ch->schema->name, "interface") && p->nroute_ifaces < SESS_MAX_ATTR_LIST)
             p->route_ifaces[p->nroute_ifaces++] = lyd_get_value(ch);
     }
 }

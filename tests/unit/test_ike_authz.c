@@ -1,8 +1,8 @@
 /* Authorization policies as the engine compiles them (daemon/ike/ike_authz_conf.c):
  * a configuration with every attribute a policy can set is compiled, and what
- * ike_authorize merges from it is compared field by field with the expected
- * struct ike_attrs, so that a field the compilation dropped (or read wrongly)
- * fails here. Also the merge across policies (user first, the group filling
+ * ike_authorize (through sess_authorize) merges from it is compared field by
+ * field with the expected struct sess_attrs, so that a field the compilation
+ * dropped (or read wrongly) fails here. Also the merge across policies (user first, the group filling
  * what is unset; the group first with override), the lookup by name among
  * several policies, and the refusal of a policy with more split subnets than
  * a child SA carries. */
@@ -122,21 +122,24 @@ static uint32_t ip(const char *s)
     return ntohl(a.s_addr);
 }
 
-static void pfx4(struct ike_ts_pld *ts, const char *a, unsigned len)
+static void pfx4(struct sess_prefixes *ps, const char *a, unsigned len)
 {
-    ike_ts_prefix4(ip(a), len, &ts->ts[ts->nts++]);
+    struct sess_prefix *p = &ps->p[ps->n++];
+
+    *p = (struct sess_prefix){.family = AF_INET, .plen = (uint8_t)len};
+    assert_int_equal(inet_pton(AF_INET, a, p->addr), 1);
 }
 
-static void pfx6(struct ike_ts_pld *ts, const char *a, unsigned len)
+static void pfx6(struct sess_prefixes *ps, const char *a, unsigned len)
 {
-    uint8_t raw[16];
+    struct sess_prefix *p = &ps->p[ps->n++];
 
-    assert_int_equal(inet_pton(AF_INET6, a, raw), 1);
-    ike_ts_prefix6(raw, len, &ts->ts[ts->nts++]);
+    *p = (struct sess_prefix){.family = AF_INET6, .plen = (uint8_t)len};
+    assert_int_equal(inet_pton(AF_INET6, a, p->addr), 1);
 }
 
 /* What ike_authorize starts from: nothing set. */
-static void unset(struct ike_attrs *a)
+static void unset(struct sess_attrs *a)
 {
     memset(a, 0, sizeof(*a));
     a->pfs = a->include_local_lan = a->smartcard = -1;
@@ -155,8 +158,8 @@ static void same_str(const char *field, const char *want, const char *got)
 #define SAME(f) assert_true(want->f == got->f)
 #define SAME_STR(f) same_str(#f, want->f, got->f)
 
-/* Every field of struct ike_attrs. */
-static void same_attrs(const struct ike_attrs *want, const struct ike_attrs *got)
+/* Every field of struct sess_attrs. */
+static void same_attrs(const struct sess_attrs *want, const struct sess_attrs *got)
 {
     SAME_STR(pool);
     SAME_STR(pool6);
@@ -172,8 +175,8 @@ static void same_attrs(const struct ike_attrs *want, const struct ike_attrs *got
     SAME(nwins);
     assert_memory_equal(want->dns, got->dns, sizeof(want->dns));
     assert_memory_equal(want->wins, got->wins, sizeof(want->wins));
-    SAME(subnets.nts);
-    assert_memory_equal(want->subnets.ts, got->subnets.ts, want->subnets.nts * sizeof(want->subnets.ts[0]));
+    SAME(subnets.n);
+    assert_memory_equal(want->subnets.p, got->subnets.p, want->subnets.n * sizeof(want->subnets.p[0]));
     SAME(subnets_set);
     SAME(nsplit_dns);
     for (int i = 0; i < want->nsplit_dns; i++)
@@ -213,7 +216,7 @@ static void same_attrs(const struct ike_attrs *want, const struct ike_attrs *got
 static void test_default_policy_every_field(void **state)
 {
     struct env *e = *state;
-    struct ike_attrs want, got;
+    struct sess_attrs want, got;
     char user[64], group[64];
 
     unset(&want);
@@ -276,7 +279,7 @@ static void test_user_then_group(void **state)
     struct env *e = *state;
     const struct ike_prof *rw = ike_conf_prof(e->conf, "rw");
     const struct ike_prof *ovr = ike_conf_prof(e->conf, "ovr");
-    struct ike_attrs want, got;
+    struct sess_attrs want, got;
     char user[64], group[64];
 
     assert_non_null(rw);

@@ -460,8 +460,8 @@ static void test_referenced(void **state)
     /* permits each once, counted each */
     assert_non_null(acl);
     assert_int_equal(acl->npermits, 3);
-    assert_int_equal(acl->permits.nts, 2);
-    assert_int_equal(ike_conf_acl(e->conf, "acl6")->permits.nts, 1);
+    assert_int_equal(acl->permits.n, 2);
+    assert_int_equal(ike_conf_acl(e->conf, "acl6")->permits.n, 1);
     assert_null(ike_conf_acl(e->conf, "none"));
 
     assert_int_equal(e->conf->npool_ranges, 2);
@@ -653,7 +653,7 @@ static void test_authorize(void **state)
     const struct ike_prof *rw = prof(e, "rw");
     struct aaa_attrs r;
     struct ike_authz_in in = {.user = &r};
-    struct ike_attrs a;
+    struct sess_attrs a;
     char user[64], group[64], acl[] = "acl4";
 
     ike_authorize(e->conf, rw, "psk", ID_FQDN, "staff.example.org", NULL, NULL, &a, user, group, sizeof(user));
@@ -668,7 +668,7 @@ static void test_authorize(void **state)
     r.acl4 = acl;
     ike_authorize(e->conf, rw, "psk", ID_FQDN, "x.example.org", NULL, &in, &a, user, group, sizeof(user));
     assert_string_equal(user, "x");
-    assert_int_equal(a.subnets.nts, 2); /* 10.60/16, 10.50/16 */
+    assert_int_equal(a.subnets.n, 2); /* 10.60/16, 10.50/16 */
     assert_true(a.subnets_set);
     assert_string_equal(a.sources, "radius-user");
 }
@@ -679,7 +679,7 @@ static void test_default_policy(void **state)
 {
     struct env *e = *state;
     char why[512] = "", user[64], group[64];
-    struct ike_attrs a;
+    struct sess_attrs a;
     struct ike_conf *c = build(e->ctx,
                                "<ikev2 xmlns=\"" NS "\"><authorization-policy><name>default</name>"
                                "<banner>Hello</banner></authorization-policy>"
