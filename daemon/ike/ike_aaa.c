@@ -2,7 +2,7 @@
  * exactly in the order of the seed's figures 1 and 2 (the eap step,
  * ike_auth_steps.h), pre-shared keys from RADIUS (for the authenticate step),
  * user and group authorization from RADIUS (the authorize step); accounting
- * and dynamic authorization are the session module's (sess_acct.c). Every
+ * and dynamic authorization are the session module's (sess_aaa.c). Every
  * RADIUS answer comes through a callback of daemon/aaa, which resumes the
  * exchange's steps; while one is awaited the session holds the request to
  * answer in s->pend and drops the client's retransmissions of it. */
@@ -37,21 +37,6 @@ static void wait_client(struct ike_sess *s)
     evtimer_add(s->ev_live, &(struct timeval){.tv_sec = s->prof->eap_timeout});
 }
 
-/* How RADIUS sees the session: Calling-Station-Id (the client's address) and
- * NAS-Port-Id (the session). */
-struct station {
-    char peer[INET6_ADDRSTRLEN], port[24];
-};
-
-static void station(const struct ike_sess *s, struct station *st)
-{
-    if (s->peer.ss_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)&s->peer)->sin_addr, st->peer, sizeof(st->peer));
-    else
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&s->peer)->sin6_addr, st->peer, sizeof(st->peer));
-    snprintf(st->port, sizeof(st->port), "%" PRIu64, s->ss.id);
-}
-
 /* ---- EAP pass-through (S3) ---- */
 
 /* An IKE_AUTH response carrying @eap; the first one of the exchange also carries
@@ -84,9 +69,7 @@ static void eap_answer(struct aaa_reply *r, void *arg);
 static bool eap_to_radius(struct ike_sess *s, const uint8_t *eap, size_t len)
 {
     const char *list = s->prof->eap_list;
-    struct station st;
-    struct aaa_access q = {.user = s->ss.eap_identity, .eap = eap, .eap_len = len, .service_type = 2,
-                           .calling_station = st.peer, .nas_port_id = st.port};
+    struct aaa_access q = {.user = s->ss.eap_identity, .eap = eap, .eap_len = len, .service_type = 2};
     struct aaa_op *op;
 
     /* what RADIUS cannot carry fails here, with a reason (RFC 2865 5.1: User-Name
@@ -97,12 +80,11 @@ static bool eap_to_radius(struct ike_sess *s, const uint8_t *eap, size_t len)
                                               : "the EAP identity is longer than RADIUS allows (253 octets)");
         return false;
     }
-    station(s, &st);
     if (s->pend->state_len) {
         q.state = s->pend->state;
         q.state_len = s->pend->state_len;
     }
-    op = s->e->aaa && list ? aaa_access_send(s->e->aaa, AAA_AUTHENTICATION, list, &q, eap_answer, s) : NULL;
+    op = sess_aaa_access(&s->ss, AAA_AUTHENTICATION, list, &q, eap_answer, s);
     if (!op) {
         ike_auth_fail(s, s->pend->msg_id, "radius-unreachable",
                       "the profile's EAP method list has no RADIUS server group");
@@ -192,7 +174,7 @@ enum ike_auth_rc ike_eap_step(struct ike_sess *s, struct ike_auth_run *w)
         return IKE_AUTH_NEXT; /* the client authenticated with AUTH */
     ike_sa_set_state(s, IKE_SA_EAP, "the client asks for EAP");
     s->ss.auth_method = strdup("eap");
-    if (!s->e->aaa || aaa_list_source(s->e->aaa, AAA_AUTHENTICATION, list) != AAA_RADIUS)
+    if (!sess_aaa_radius(&s->ss, AAA_AUTHENTICATION, list))
         return ike_auth_refuse(s, "radius-unreachable", "the profile's EAP method list has no RADIUS server group");
     if (s->prof->eap_query_identity) {
         /* figure 2: EAP-Request/Identity first */
@@ -332,17 +314,11 @@ enum ike_auth_rc ike_psk_fetch(struct ike_sess *s, const struct ike_prof *prof)
 {
     const char *list = prof->keyring_aaa.method_list;
     char name[256];
-    struct station st;
-    struct aaa_access q = {.user = name, .password = "cisco", .service_type = 5, .calling_station = st.peer,
-                           .nas_port_id = st.port};
     struct aaa_op *op;
 
     /* the peer identity, or the name the keyring's mangler makes of it */
     ike_authz_name(&prof->keyring_aaa, s->ss.id_type, s->ss.remote_id, NULL, name, sizeof(name));
-    station(s, &st);
-    op = s->e->aaa && list && aaa_list_source(s->e->aaa, AAA_AUTHORIZATION, list) == AAA_RADIUS
-             ? aaa_access_send(s->e->aaa, AAA_AUTHORIZATION, list, &q, psk_answer, s)
-             : NULL;
+    op = sess_authz_query(&s->ss, list, name, psk_answer, s);
     if (!op)
         return ike_auth_refuse(s, "psk-mismatch", "the keyring's method list has no RADIUS server group");
     wait_radius(s, op);
@@ -390,14 +366,11 @@ enum ike_auth_rc ike_authz_step(struct ike_sess *s, struct ike_auth_run *w)
         const struct ike_authz_src *src = pd->authz_step == 0 ? &s->prof->authz_user[m] : &s->prof->authz_group[m];
         const char *list = src->set ? src->method_list : NULL;
         char name[256];
-        struct station st;
-        struct aaa_access q = {.user = name, .password = "cisco", .service_type = 5, .calling_station = st.peer,
-                               .nas_port_id = st.port};
         struct aaa_op *op;
 
         /* S5: with cached attributes that carry an address the explicit user
          * authorization is not asked */
-        if (!list || !s->e->aaa || aaa_list_source(s->e->aaa, AAA_AUTHORIZATION, list) != AAA_RADIUS ||
+        if (!sess_aaa_radius(&s->ss, AAA_AUTHORIZATION, list) ||
             (pd->authz_step == 0 && pd->have_cached && src->cached && pd->cached.has_addr)) {
             pd->authz_step++;
             continue;
@@ -405,8 +378,7 @@ enum ike_auth_rc ike_authz_step(struct ike_sess *s, struct ike_auth_run *w)
         ike_authz_name(src, pd->eap && s->ss.eap_identity ? ID_EAP : s->ss.id_type,
                        pd->eap && s->ss.eap_identity ? s->ss.eap_identity : s->ss.remote_id, pd->dn, name,
                        sizeof(name));
-        station(s, &st);
-        op = aaa_access_send(s->e->aaa, AAA_AUTHORIZATION, list, &q, authz_answer, s);
+        op = sess_authz_query(&s->ss, list, name, authz_answer, s);
         if (!op)
             return ike_auth_refuse(s, "authorization-failed", "the authorization list has no RADIUS server group");
         wait_radius(s, op);

@@ -186,7 +186,20 @@ void sess_child_stats(const struct sess *ss, const struct sess_child *c, struct 
  * sessions idle for their idle-time end ("idle-timeout"). */
 void sess_dp_poll(struct sess_mgr *m);
 
-/* ---- sess_acct.c: accounting (RFC 2866) and dynamic authorization (RFC 5176) ---- */
+/* ---- sess_aaa.c: RADIUS requests, accounting (RFC 2866) and dynamic
+ * authorization (RFC 5176) ---- */
+
+/* Whether method list @list (NULL: none) of @kind asks a RADIUS server group
+ * first. */
+bool sess_aaa_radius(const struct sess *ss, enum aaa_list_kind kind, const char *list);
+/* Access-Request @q to list @list of @kind on behalf of @ss (its
+ * Calling-Station-Id and NAS-Port-Id filled in); @done with the answer. NULL
+ * without RADIUS or a server group in the list (nothing is called). */
+struct aaa_op *sess_aaa_access(struct sess *ss, enum aaa_list_kind kind, const char *list, struct aaa_access *q,
+                               aaa_access_fn done, void *arg);
+/* The authorization of @name asked of RADIUS list @list (S5: user, group, or a
+ * key of keyring aaa); NULL when the list does not ask RADIUS first. */
+struct aaa_op *sess_authz_query(struct sess *ss, const char *list, const char *name, aaa_access_fn done, void *arg);
 
 /* Accounting Start of an established session (its Acct-Session-Id made from
  * m->boot and its id; nothing sent without ss->acct_list or RADIUS), and its

@@ -1,6 +1,7 @@
-/* A session's accounting (RFC 2866: Start, interim updates, Stop) and dynamic
+/* A session's RADIUS (sess.h): its Access-Requests (EAP, authorization, keys),
+ * its accounting (RFC 2866: Start, interim updates, Stop) and dynamic
  * authorization on the sessions of a manager (RFC 5176: Disconnect-Request,
- * CoA-Request), sess.h. RADIUS sees a session through its Acct-Session-Id,
+ * CoA-Request). RADIUS sees a session through its Acct-Session-Id,
  * Calling-Station-Id (the client's outer address, ops->peer) and NAS-Port-Id
  * (the session id). */
 #include <inttypes.h>
@@ -13,6 +14,37 @@
 #include "daemon/base/log.h"
 #include "daemon/session/sess.h"
 #include "daemon/base/poison.h"
+
+/* ---- Access-Requests ---- */
+
+bool sess_aaa_radius(const struct sess *ss, enum aaa_list_kind kind, const char *list)
+{
+    return ss->m->aaa && list && aaa_list_source(ss->m->aaa, kind, list) == AAA_RADIUS;
+}
+
+struct aaa_op *sess_aaa_access(struct sess *ss, enum aaa_list_kind kind, const char *list, struct aaa_access *q,
+                               aaa_access_fn done, void *arg)
+{
+    char peer[INET6_ADDRSTRLEN], port[24];
+
+    if (!ss->m->aaa || !list)
+        return NULL;
+    ss->m->ops->peer(ss, peer, sizeof(peer));
+    snprintf(port, sizeof(port), "%" PRIu64, ss->id);
+    q->calling_station = peer;
+    q->nas_port_id = port;
+    return aaa_access_send(ss->m->aaa, kind, list, q, done, arg); /* the request is encoded before it returns */
+}
+
+struct aaa_op *sess_authz_query(struct sess *ss, const char *list, const char *name, aaa_access_fn done, void *arg)
+{
+    /* Service-Type Outbound and the fixed password of the vendor's
+     * authorization requests (S5, S9) */
+    struct aaa_access q = {.user = name, .password = "cisco", .service_type = 5};
+
+    return sess_aaa_radius(ss, AAA_AUTHORIZATION, list) ? sess_aaa_access(ss, AAA_AUTHORIZATION, list, &q, done, arg)
+                                                         : NULL;
+}
 
 /* ---- accounting (RFC 2866) ---- */
 

@@ -1,5 +1,5 @@
 /* Unit tests of accounting and dynamic authorization in the session module
- * (daemon/session/sess_acct.c), with a mock ops table standing in for the IKE
+ * (daemon/session/sess_aaa.c), with a mock ops table standing in for the IKE
  * engine: a Disconnect-Request by Acct-Session-Id, User-Name (EAP identity,
  * authorized user, remote identity) or Framed-IP-Address ends exactly the
  * matching established sessions, also when ending one ends another; a session
