@@ -139,7 +139,8 @@ void ike_auth_authorize(struct ike_sess *s, const struct ike_prof *prof, const s
                                .cached = pd->have_cached ? &pd->cached : NULL};
 
     ike_authorize(s->gen, prof, pd->method, pd->eap && s->ss.eap_identity ? ID_EAP : idi->type,
-                  pd->eap && s->ss.eap_identity ? s->ss.eap_identity : s->ss.remote_id, pd->dn, &rad, at, user, group, cap);
+                  pd->eap && s->ss.eap_identity ? s->ss.eap_identity : s->ss.remote_id, pd->dn, &rad, at, user, group,
+                  cap);
 }
 
 enum ike_auth_rc ike_auth_step_settings(struct ike_sess *s, struct ike_auth_run *w)
@@ -185,7 +186,8 @@ enum ike_auth_rc ike_auth_step_up(struct ike_sess *s, struct ike_auth_run *w)
         inet_ntop(AF_INET, &ia, va, sizeof(va));
     log_info("ike", "session %" PRIu64 " up: %s%s%s from %s, profile %s, address %s%s, %zu child SA(s)", s->ss.id,
              s->ss.remote_id, s->ss.eap_identity ? ", EAP identity " : "", s->ss.eap_identity ? s->ss.eap_identity : "",
-             ike_addr_str(&s->peer, a, sizeof(a)), s->ss.profile, va, s->ss.addr4_aaa ? " (from RADIUS)" : "", s->nchild);
+             ike_addr_str(&s->peer, a, sizeof(a)), s->ss.profile, va, s->ss.addr4_aaa ? " (from RADIUS)" : "",
+             s->nchild);
     if (m < IKE_M_N && w->prof->acct_list[m])
         s->ss.acct_list = strdup(w->prof->acct_list[m]);
     ike_sess_notify_event(s, "session-up", NULL, NULL);

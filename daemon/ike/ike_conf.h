@@ -310,7 +310,8 @@ uint16_t ike_conf_group_id(const char *name);
  * ike_prof_conf.c): the value of the leaf at @path under @n; the list entry
  * /raven-vpn:@list[name='@name'] (a top-level path), NULL if absent. */
 const char *ike_leaf(const struct lyd_node *n, const char *path);
-const struct lyd_node *ike_find(const struct lyd_node *tree, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+const struct lyd_node *ike_find(const struct lyd_node *tree, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* ike_authz_conf.c: compiles every authorization policy of c->tree into
  * c->authz (false, with @err called, when one cannot be: too many split
