@@ -92,15 +92,6 @@ bool ike_child_install(struct ike_sess *s, struct ike_child_sa *c, const struct 
     return ok;
 }
 
-static void stats_add(struct dp_sa_stats *to, const struct dp_sa_stats *a)
-{
-    to->packets += a->packets;
-    to->bytes += a->bytes;
-    to->replay_drops += a->replay_drops;
-    to->auth_failures += a->auth_failures;
-    to->selector_drops += a->selector_drops;
-}
-
 void ike_child_remove(struct ike_sess *s, struct ike_child_sa *c)
 {
     sess_child_remove(&s->ss, &c->sc); /* its final traffic joins c->sc.base_* */
@@ -108,8 +99,7 @@ void ike_child_remove(struct ike_sess *s, struct ike_child_sa *c)
     /* a rekeyed child's traffic carries over to the child that replaced it */
     for (size_t i = 0; c->replaced && i < s->nchild; i++) {
         if (s->child[i].sc.spi_in == c->replaced_by && &s->child[i] != c) {
-            stats_add(&s->child[i].sc.base_in, &c->sc.base_in);
-            stats_add(&s->child[i].sc.base_out, &c->sc.base_out);
+            sess_child_carry(&s->child[i].sc, &c->sc);
             break;
         }
     }

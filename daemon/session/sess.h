@@ -179,6 +179,9 @@ bool sess_child_install(struct sess *ss, struct sess_child *c, struct dp_sa *in,
  * final counters join c->base_* (then the child's whole traffic, for the
  * caller to carry over to the child that replaced it if it wants). */
 void sess_child_remove(struct sess *ss, struct sess_child *c);
+/* A rekeyed child's traffic (@from, removed) carries over to the child that
+ * replaced it (@to): the session's counters only grow. */
+void sess_child_carry(struct sess_child *to, const struct sess_child *from);
 /* @c's traffic: what the dataplane counted on its SAs plus c->base_*. */
 void sess_child_stats(const struct sess *ss, const struct sess_child *c, struct dp_sa_stats *in,
                       struct dp_sa_stats *out);

@@ -85,6 +85,12 @@ static void stats_add(struct dp_sa_stats *to, const struct dp_sa_stats *a)
     to->selector_drops += a->selector_drops;
 }
 
+void sess_child_carry(struct sess_child *to, const struct sess_child *from)
+{
+    stats_add(&to->base_in, &from->base_in);
+    stats_add(&to->base_out, &from->base_out);
+}
+
 void sess_child_remove(struct sess *ss, struct sess_child *c)
 {
     struct sess_mgr *m = ss->m;
