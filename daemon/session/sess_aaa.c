@@ -149,12 +149,16 @@ static bool dae_matches(const struct sess *ss, const struct aaa_dae *q)
     return true;
 }
 
-/* What a CoA changes on a live session: its session lifetime (from its
- * establishment), its flow limit. */
+/* What a CoA changes on a live session: its session lifetime (Session-Timeout
+ * seconds from now, kept as a lifetime from its establishment, at most
+ * UINT32_MAX: a server's "no limit" of 0xFFFFFFFF must not wrap into an end
+ * at once), its flow limit. */
 static void coa_apply(struct sess *ss, const struct aaa_attrs *a)
 {
     if (a->session_timeout) {
-        ss->session_lifetime = (uint32_t)(time(NULL) - ss->established) + a->session_timeout;
+        uint64_t life = (uint64_t)(time(NULL) - ss->established) + a->session_timeout;
+
+        ss->session_lifetime = life > UINT32_MAX ? UINT32_MAX : (uint32_t)life;
         sess_lifetime_arm(ss);
     }
     if (a->flow_limit != UINT32_MAX)

@@ -286,6 +286,27 @@ static void test_coa_session_timeout(void **st)
     assert_int_equal(calls.nended, 0);
 }
 
+/* A Session-Timeout near the maximum (a server's "no limit") does not wrap
+ * the lifetime into an end at once. */
+static void test_coa_session_timeout_max(void **st)
+{
+    struct fx *f = *st;
+    struct aaa_dae q = disconnect();
+    struct tsess *t = mk(f, 1, true, NULL, NULL, "a", 0);
+    struct timeval tv, now;
+
+    q.coa = true;
+    q.session_id = t->ss.acct_id;
+    q.attrs.session_timeout = 0xFFFFFFF0u;
+    q.attrs.n = 1;
+    assert_int_equal(sess_dae(&q, &f->m), 0);
+    assert_int_equal(t->ss.session_lifetime, UINT32_MAX);
+    assert_true(evtimer_pending(t->ss.ev_life, &tv));
+    event_base_gettimeofday_cached(f->base, &now);
+    assert_true(tv.tv_sec - now.tv_sec > 0xFFFFFF00 - 200);
+    assert_int_equal(calls.nended, 0);
+}
+
 static void test_coa_flow_limit(void **st)
 {
     struct fx *f = *st;
@@ -333,6 +354,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_disconnect_cascade, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_up_not_found, setup, teardown),
         cmocka_unit_test_setup_teardown(test_coa_session_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_coa_session_timeout_max, setup, teardown),
         cmocka_unit_test_setup_teardown(test_coa_flow_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_coa_unsupported, setup, teardown),
     };
