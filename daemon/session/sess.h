@@ -1,16 +1,21 @@
 /* Sessions (DESIGN.md "Sessions, AAA, pools, PKI"): who a remote-access client
  * is, what it was given and what it owes. A session holds the identity chain
  * (IKE ID, EAP identity, the authorized user and group and where their
- * attributes came from), the certificate it authenticated with, its leases in
- * the one address book (pool, RADIUS or DHCP addresses), its accounting (RFC
- * 2866) and dynamic authorization (RFC 5176), and its session lifetime.
+ * attributes came from), the certificate it authenticated with, its
+ * authorization merged from its sources (sess_authz.h), its leases in the one
+ * address book (pool, RADIUS or DHCP addresses), its child SAs' entries in the
+ * dataplane, its RADIUS requests, accounting (RFC 2866) and dynamic
+ * authorization (RFC 5176), its session lifetime and idle time.
  *
- * The IKE engine makes one per IKE SA it answers (struct ike_sess holds it)
- * and calls this module downward: sess_init, the lease functions, the
- * accounting functions, sess_release. This module never includes daemon/ike:
- * it reaches the IKE SA of a session only through the ops table its manager
- * was given (sess_mgr_init): ending the session with a DELETE, its traffic
- * counters, whether it is up, its record in the session arena. */
+ * The IKE engine carries one per IKE SA it answers (struct ike_sess holds a
+ * struct sess, each IKE child a struct sess_child) and calls this module
+ * downward: sess_init and sess_add, sess_authorize, the lease functions,
+ * sess_child_install/remove, the accounting functions, sess_end,
+ * sess_release. This module never includes daemon/ike: it reaches the IKE SA
+ * of a session only through the ops table its manager was given
+ * (sess_mgr_init): ending the session with a DELETE, whether it is up, its
+ * traffic, its record in the session arena, its flow limit, its peer's
+ * address, a child SA at its volume limit. */
 #ifndef RAVEN_SESS_H
 #define RAVEN_SESS_H
 
