@@ -657,12 +657,7 @@ static void ops_flow_limit(struct sess *ss, uint32_t limit)
 
 static void ops_peer(const struct sess *ss, char *buf, size_t cap)
 {
-    const struct sockaddr_storage *p = &ike_of(ss)->peer;
-
-    if (!inet_ntop(p->ss_family, p->ss_family == AF_INET ? (const void *)&((const struct sockaddr_in *)p)->sin_addr
-                                                           : (const void *)&((const struct sockaddr_in6 *)p)->sin6_addr,
-                   buf, (socklen_t)cap))
-        snprintf(buf, cap, "?");
+    ike_addr_str(&ike_of(ss)->peer, buf, cap);
 }
 
 static void ops_child_volume(struct sess *ss, bool inbound, uint32_t spi, bool hard)

@@ -903,33 +903,20 @@ void ike_persist_extra_fini(struct ike_persist_extra *x)
 
 void ike_persist_clear(struct ike_sess *s)
 {
-    char **strs[] = {&s->ss.remote_id,     &s->ss.local_id,      &s->ss.profile, &s->ss.ipsec_profile,
-                     &s->ss.auth_method,   &s->ss.user,          &s->ss.group,   &s->ss.eap_identity,
-                     &s->ss.authz_sources, &s->ss.cert_tp,       &s->ss.acct_list, &s->ss.acct_class,
-                     &s->ss.pool,          &s->ss.pool6};
     struct ike_out *outs[] = {&s->last_resp, &s->req};
 
-    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
-        free(*strs[i]);
-        *strs[i] = NULL;
-    }
+    sess_release(&s->ss); /* its names, certificate and DHCP lease copy */
     for (size_t i = 0; i < 2; i++) {
         for (size_t j = 0; j < outs[i]->n; j++)
             free(outs[i]->d[j].data);
         outs[i]->n = 0;
     }
-    X509_NAME_free(s->ss.cert_issuer);
-    ASN1_INTEGER_free(s->ss.cert_serial);
-    s->ss.cert_issuer = NULL;
-    s->ss.cert_serial = NULL;
-    free(s->ss.dhcp);
     free(s->routes);
     if (s->child)
         OPENSSL_cleanse(s->child, s->child_cap * sizeof(*s->child));
     free(s->child);
     free(s->del_q);
     free(s->del_sent);
-    s->ss.dhcp = NULL;
     s->routes = NULL;
     s->child = NULL;
     s->del_q = s->del_sent = NULL;
