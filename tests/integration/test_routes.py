@@ -147,8 +147,10 @@ def test_accept_off_keeps_subnet_out(make_ravend, lab):
 
 
 def test_route_set_interface_pushes_inside_address(make_ravend, lab):
+    # the split subnet lies outside every lab network (10.10-10.209.x.x, lab.py):
+    # a client narrows away an interface address that one of its subnets covers
     lb = lab(1, inside=True)
-    route = ("<route><set><interface>%s</interface><remote><ipv4>10.200.0.0/16</ipv4></remote></set></route>"
+    route = ("<route><set><interface>%s</interface><remote><ipv4>10.250.0.0/16</ipv4></remote></set></route>"
              % lb.inside_dev)
     d = make_ravend(headend_config().replace(ROUTE_SET, route) + dataplane_config(lb), netns=lb.head)
     c = lb.clients[0]
@@ -157,7 +159,7 @@ def test_route_set_interface_pushes_inside_address(make_ravend, lab):
     assert r.returncode == 0, lb.log(0)[-3000:] + d.log()[-3000:]
     sas = lb.swanctl(0, "--list-sas").stdout
     remote = [line for line in sas.splitlines() if line.strip().startswith("remote 10.")]
-    assert remote and f"{lb.inside_head_ip}/32" in remote[0] and "10.200.0.0/16" in remote[0], sas
+    assert remote and f"{lb.inside_head_ip}/32" in remote[0] and "10.250.0.0/16" in remote[0], sas
     # strongSwan routes it into the tunnel (its table 220)
     t220 = subprocess.run(["ip", "-n", c["ns"], "route", "show", "table", "220"], check=True, capture_output=True,
                           text=True).stdout
@@ -337,7 +339,7 @@ def test_radius_route_set_interface_and_route_accept(make_ravend, lab, pki):  # 
     fr = FreeRadius(netns=lb.head, users_extra="""rob@example.org Cleartext-Password := "rob-pw-1"
 	Cisco-AVPair = "ipsec:addr-pool=radpool",
 	Cisco-AVPair += "ipsec:route-set=interface",
-	Cisco-AVPair += "ipsec:route-set=prefix 10.200.0.0/16",
+	Cisco-AVPair += "ipsec:route-set=prefix 10.250.0.0/16",
 	Cisco-AVPair += "ipsec:route-accept=any tag 9 distance 30"
 """)
     try:
@@ -357,7 +359,7 @@ def test_radius_route_set_interface_and_route_accept(make_ravend, lab, pki):  # 
         up(lb, d, "vpn")
         sas = lb.swanctl(0, "--list-sas").stdout
         remote = [line for line in sas.splitlines() if line.strip().startswith("remote 10.")]
-        assert remote and f"{lb.inside_head_ip}/32" in remote[0] and "10.200.0.0/16" in remote[0], sas
+        assert remote and f"{lb.inside_head_ip}/32" in remote[0] and "10.250.0.0/16" in remote[0], sas
         assert proto_routes(lb.head) == []  # no redistribute: the address gets no route
         up(lb, d, "net")
         routes = proto_routes(lb.head)
