@@ -18,6 +18,7 @@
 #include "daemon/base/log.h"
 #include "daemon/ike/ike_auth.h"
 #include "daemon/ike/ike_auth_steps.h"
+#include "daemon/ike/ike_ppk.h"
 #include "daemon/base/poison.h"
 
 enum { EAP_REQUEST = 1, EAP_RESPONSE = 2, EAP_SUCCESS = 3, EAP_FAILURE = 4, EAP_TYPE_IDENTITY = 1 };
@@ -227,12 +228,17 @@ void ike_eap_continue(struct ike_sess *s, const struct ike_msg *in, uint32_t msg
         /* the last message: the client's AUTH from the MSK (else SK_pi, RFC 7296 2.16) */
         const struct ike_pld *idi_p = ike_msg_find(&pd->req, IKE_PLD_IDI, 0);
         struct ike_auth_pld auth;
+        const char *why;
         uint8_t mic[64];
         size_t ml = 0, so_len;
         uint8_t *so;
 
         if (!auth_p || !ike_auth_parse(auth_p, &auth) || auth.method != 2 || !idi_p) {
             ike_auth_fail(s, msg_id, "eap-failure", "after EAP success the client sent no shared key AUTH");
+            return;
+        }
+        if ((why = ike_ppk_authenticate(s, s->prof, in, &auth))) { /* RFC 8784: the final AUTH */
+            ike_auth_fail(s, msg_id, "ppk-unavailable", why);
             return;
         }
         so = ike_auth_signed_octets(s->in.prf, s->msg1, s->msg1_len, s->in.nr, s->in.nr_len, s->in.keys.sk_pi,

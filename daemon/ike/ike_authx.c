@@ -17,6 +17,7 @@
 #include "daemon/ike/ike_auth.h"
 #include "daemon/ike/ike_auth_steps.h"
 #include "daemon/ike/ike_cp.h"
+#include "daemon/ike/ike_ppk.h"
 #include "daemon/pki/pki.h"
 #include "daemon/pki/pki_crl.h"
 #include "daemon/base/poison.h"
@@ -146,6 +147,7 @@ bool ike_auth_psk_ok(const struct ike_sess *s, const struct ike_msg *req, const 
 
     if (!idi_p || !auth_p || !ike_auth_parse(auth_p, &auth) || auth.method != 2)
         return false;
+    ike_ppk_auth_data(s, req, &auth);
     ml = mic_key(s, true, key, key_len, idi_p->body, idi_p->len, mic);
     ok = ml && ike_auth_equal(auth.data, auth.len, mic, ml);
     OPENSSL_cleanse(mic, sizeof(mic));
@@ -405,7 +407,12 @@ enum ike_auth_rc ike_auth_step_authenticate(struct ike_sess *s, struct ike_auth_
         s->prof = a.prof;
         s->ss.profile = strdup(a.prof->name);
         s->pend->initial = a.initial;
-        rc = !a.auth_p ? authn_eap(s, &a) : a.auth.method == 2 ? authn_psk(s, &a) : authn_cert(s, &a);
+        /* RFC 8784: the PPK decides which keys and which AUTH are checked */
+        if ((why = a.auth_p ? ike_ppk_authenticate(s, a.prof, &s->pend->req, &a.auth)
+                            : ike_ppk_precheck(s, a.prof)))
+            rc = ike_auth_refuse(s, "ppk-unavailable", why);
+        else
+            rc = !a.auth_p ? authn_eap(s, &a) : a.auth.method == 2 ? authn_psk(s, &a) : authn_cert(s, &a);
     }
     X509_free(a.cert);
     sk_X509_pop_free(a.chain, X509_free);
@@ -487,6 +494,7 @@ enum ike_auth_rc ike_auth_step_respond(struct ike_sess *s, struct ike_auth_run *
                                   NULL, NULL))
         why = w->sign_tp ? "cannot sign our AUTH" : "cannot compute our AUTH";
     if (!why) {
+        ike_ppk_build(s, &ib);
         if (w->cpo->cp.cfg_type)
             ike_cp_build(&ib, &w->cpo->cp);
         if (w->addr_failed)

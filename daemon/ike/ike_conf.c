@@ -589,6 +589,7 @@ struct ike_conf *ike_conf_build(const struct ly_ctx *ctx, const struct lyd_node 
     ok = ike_authz_compile(c, err, arg) && ok;
     ok = build_trustpoints(c, err, arg) && ok;
     ok = ike_prof_compile(c, err, arg) && ok;
+    ok = ike_ppk_compile(c, err, arg) && ok;
     ok = ike_route_check(c->tree, err, arg) && ok;
     ok = fvrfs(c, err, arg) && ok;
     if (!ok) {
@@ -620,6 +621,7 @@ size_t ike_conf_alive(void)
 static void conf_free(struct ike_conf *c)
 {
     ike_prof_conf_free(c);
+    ike_ppk_conf_free(c);
     lyd_free_siblings(c->tree);
     free(c->policies);
     pool_set_free(c->pools);

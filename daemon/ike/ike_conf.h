@@ -142,6 +142,15 @@ struct ike_keyring {
     size_t npeers;
 };
 
+/* Post-quantum preshared keys (ikev2 ppk, RFC 8784; ike_ppk_conf.c): the
+ * key's octets are owned and wiped when the generation is freed. */
+enum ike_ppk_policy { IKE_PPK_NONE, IKE_PPK_OPTIONAL, IKE_PPK_REQUIRED };
+struct ike_ppk {
+    const char *id; /* ppk-id (the PPK_ID's octets) */
+    uint8_t *key;   /* owned */
+    size_t key_len;
+};
+
 /* Where a name for AAA comes from and whom to ask: a profile's aaa
  * authorization user|group METHOD, or its keyring aaa. */
 struct ike_authz_src {
@@ -217,6 +226,7 @@ struct ike_prof {
     uint32_t lifetime;                  /* the IKE SA's, seconds */
     const struct ike_ipsec_prof *ipsec; /* never NULL (the defaults without one) */
     const char *ivrf;                   /* NULL: the main table */
+    enum ike_ppk_policy ppk;            /* ppk policy */
 };
 
 /* An access list's permitted prefixes (access-lists access-list). */
@@ -274,6 +284,9 @@ struct ike_conf {
     struct ike_ipsec_prof ipsec_default; /* a profile without an IPsec profile */
     struct ike_acl *acls;
     size_t nacls;
+    struct ike_ppk *ppks; /* sorted by id */
+    size_t nppks;
+    bool ppk_any;         /* some profile's ppk policy is not none: USE_PPK is answered */
 };
 
 /* Builds a generation from @tree (refs = 1); NULL, with @err called for each
@@ -307,7 +320,7 @@ uint32_t ike_conf_integ_bit(const char *name);
 uint16_t ike_conf_group_id(const char *name);
 
 /* Compiling (the files that read the tree: ike_conf.c, ike_authz_conf.c,
- * ike_prof_conf.c): the value of the leaf at @path under @n; the list entry
+ * ike_prof_conf.c, ike_ppk_conf.c): the value of the leaf at @path under @n; the list entry
  * /raven-vpn:@list[name='@name'] (a top-level path), NULL if absent. */
 const char *ike_leaf(const struct lyd_node *n, const char *path);
 const struct lyd_node *ike_find(const struct lyd_node *tree, const char *fmt, ...)
@@ -325,5 +338,13 @@ bool ike_acl_compile(struct ike_conf *c, ike_err_fn err, void *arg);
 bool ike_prof_compile(struct ike_conf *c, ike_err_fn err, void *arg);
 /* Frees what the two above built. */
 void ike_prof_conf_free(struct ike_conf *c);
+/* ike_ppk_conf.c: the PPKs of c->tree into c->ppks, and c->ppk_any (after
+ * ike_prof_compile); false, with @err called, for a key that is not one.
+ * ike_ppk_policy_of: a profile's ppk/policy value (NULL: none). */
+bool ike_ppk_compile(struct ike_conf *c, ike_err_fn err, void *arg);
+void ike_ppk_conf_free(struct ike_conf *c);
+enum ike_ppk_policy ike_ppk_policy_of(const char *v);
+/* The PPK named @id (@len octets), NULL if none. */
+const struct ike_ppk *ike_conf_ppk(const struct ike_conf *c, const uint8_t *id, size_t len);
 
 #endif

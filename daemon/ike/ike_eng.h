@@ -264,6 +264,12 @@ struct ike_sess {
     bool adopting, adopt_natt;
     char adopt_vrf[16];
     const char *adopt_why;
+    /* post-quantum preshared key (RFC 8784, ike_ppk.c): once used, in.keys'
+     * SK_d, SK_pi and SK_pr are the PPK-mixed ones (and so every key made
+     * from SK_d later: child SAs, rekeyed IKE SAs) */
+    bool ppk_used;
+    bool ppk_fallback; /* the client's AUTH is its NO_PPK_AUTH (no PPK) */
+    char ppk_id[65];   /* the PPK_ID in use ("" none) */
 };
 
 struct ike_counters {

@@ -2,6 +2,7 @@
 #include "daemon/ike/ike_init.h"
 
 #include "daemon/ike/ike_sk.h"
+#include "daemon/ike/ike_ppk.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -262,6 +263,8 @@ enum ike_init_status ike_init_respond(const struct ike_msg *req, const struct so
                 st->fragmentation = true;
             } else if (n.type == N_SIGNATURE_HASH_ALGORITHMS) {
                 st->sig_hash = true;
+            } else if (n.type == N_USE_PPK && opts && opts->ppk) {
+                st->ppk = true;
             }
         }
         st->nat_peer = src_seen && !src_match;
@@ -288,6 +291,8 @@ enum ike_init_status ike_init_respond(const struct ike_msg *req, const struct so
         ike_notify_build(&bd, &(struct ike_notify_pld){.type = N_SIGNATURE_HASH_ALGORITHMS, .data = hashes,
                                                        .len = sizeof(hashes)});
     }
+    if (st->ppk)
+        ike_notify_build(&bd, &(struct ike_notify_pld){.type = N_USE_PPK});
     if (opts && opts->ncertreq) {
         size_t off = ike_build_pld(&bd, IKE_PLD_CERTREQ, false);
 

@@ -38,6 +38,7 @@ struct ike_init {
     bool nat_peer, nat_local; /* NAT detected in front of the peer / of us */
     bool fragmentation;       /* both sides announced IKE fragmentation */
     bool sig_hash;            /* the peer announced RFC 7427 signature hashes */
+    bool ppk;                 /* both sides announced USE_PPK (RFC 8784) */
     struct ike_keys keys;
 };
 
@@ -71,6 +72,7 @@ struct ike_init_opts {
     /* CERTREQ: SHA-1 hashes of the trusted CAs' public keys (none: no CERTREQ) */
     const uint8_t (*certreq)[20];
     size_t ncertreq;
+    bool ppk; /* answer USE_PPK (RFC 8784) when the peer announces it */
 };
 
 /* Answers the IKE_SA_INIT request @req received from @peer on @local; the reply is

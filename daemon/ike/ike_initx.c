@@ -193,7 +193,8 @@ void ike_initx_handle(struct ike_engine *e, struct ike_sock *sk, const struct so
                       const struct sockaddr_storage *peer, const uint8_t *buf, size_t len, const struct ike_msg *req)
 {
     struct ike_init_opts opts = {.fragmentation = e->conf->frag, .algs = ike_conf_algs(e->conf, local, sk->vrf),
-                                 .certreq = e->conf->certreq, .ncertreq = e->conf->ncertreq};
+                                 .certreq = e->conf->certreq, .ncertreq = e->conf->ncertreq,
+                                 .ppk = e->conf->ppk_any};
     struct ike_buf out = {0};
     struct ike_sess *s;
     uint8_t key[26];

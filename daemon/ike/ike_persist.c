@@ -259,6 +259,9 @@ static const struct fdesc sess_fields[] = {
     {96, F_U8, S(route_distance), 0},
     {97, F_U32, S(route_table), 0},
     {98, F_U32, S(route_tag), 0},
+    /* RFC 8784: in.keys above already hold SK_d', SK_pi', SK_pr' */
+    {105, F_BOOL, S(ppk_used), 0},
+    {106, F_TEXT, S(ppk_id), 0},
 };
 
 /* Fields of the session that are not plain values. */

@@ -741,6 +741,7 @@ static void prof_session(const struct ike_conf *c, const struct lyd_node *p, str
     pr->lifetime = num(ike_leaf(p, "lifetime"), 86400);
     pr->ipsec = prof_ipsec(c, p);
     pr->ivrf = ike_leaf(p, "ivrf");
+    pr->ppk = ike_ppk_policy_of(ike_leaf(p, "ppk/policy"));
 }
 
 static bool compile_profs(struct ike_conf *c, ike_err_fn err, void *arg)

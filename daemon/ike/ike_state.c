@@ -157,6 +157,9 @@ static void session_state(struct ike_sess *s, struct lyd_node *state, time_t now
     ike_add_str(ike, "nat-detected", s->in.nat_peer && s->in.nat_local ? "both" : s->in.nat_peer ? "remote" :
                               s->in.nat_local ? "local" : "none");
     ike_add_str(ike, "fragmentation", s->in.fragmentation ? "true" : "false");
+    ike_add_str(ike, "ppk", s->ppk_used ? "true" : "false");
+    if (s->ppk_used)
+        ike_add_str(ike, "ppk-id", s->ppk_id);
     ike_add_str(n, "peer-address", ike_addr_str(&s->peer, a, sizeof(a)));
     ike_add_u64(n, "peer-port", ntohs(s->peer.ss_family == AF_INET ? ((struct sockaddr_in *)&s->peer)->sin_port :
                                                              ((struct sockaddr_in6 *)&s->peer)->sin6_port));

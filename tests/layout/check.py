@@ -80,7 +80,8 @@ INTERNAL = {
 # Folders whose files may read a libyang configuration tree only in the
 # compiling files named here: everything else reads compiled structures.
 TREE_READERS = {
-    "daemon/ike": ["ike_conf.c", "ike_authz_conf.c", "ike_prof_conf.c", "ike_route_conf.c"],
+    "daemon/ike": ["ike_conf.c", "ike_authz_conf.c", "ike_prof_conf.c", "ike_route_conf.c",
+                   "ike_ppk_conf.c"],
 }
 TREE_CALLS = re.compile(r"\b(ike_leaf|ike_find|lyd_child\w*|LY_LIST_FOR\w*|LYD_TREE_DFS_BEGIN|lyd_parent|"
                         r"lyd_first_sibling|lyd_get_value|lyd_value_get_canonical|lyd_find_\w+)\s*\(|"
