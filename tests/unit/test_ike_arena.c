@@ -72,7 +72,7 @@ static void test_arena_adoption(void **state)
     struct ike_buf b = {0}, again;
     struct ike_sess *s;
     struct lyd_node *nopool = NULL;
-    uint8_t resp[4096], spi[8];
+    uint8_t resp[4096], spi[8], sk_d[64];
     size_t resp_len;
     uint64_t id;
     struct dp_sa_stats st;
@@ -94,6 +94,12 @@ static void test_arena_adoption(void **state)
     assert_int_equal(nseen, 2);
     assert_int_equal(seen_records[0], 0);
     assert_int_equal(seen_records[1], 1);
+    /* a PPK-protected session (RFC 8784): the flag and PPK_ID go with the
+     * record, beside SK_d (already the PPK-mixed one) */
+    s = eng->by_id;
+    s->ppk_used = true;
+    snprintf(s->ppk_id, sizeof(s->ppk_id), "pq-1");
+    memcpy(sk_d, s->in.keys.sk_d, sizeof(sk_d));
     assert_true(ike_client_create_child(&c, 0, 0x30000000, &b));
     again = copy(&b);
     assert_true(ask(e, eng, &b));
@@ -127,6 +133,9 @@ static void test_arena_adoption(void **state)
     assert_non_null(s);
     assert_int_equal(s->ss.id, id);
     assert_memory_equal(s->our_spi, spi, 8);
+    assert_true(s->ppk_used);
+    assert_string_equal(s->ppk_id, "pq-1");
+    assert_memory_equal(s->in.keys.sk_d, sk_d, sizeof(sk_d));
     assert_int_equal(s->nchild, 2);
     assert_int_equal(dp_sa_count(e->dp), 4);
     /* the client's retransmission gets the same answer */

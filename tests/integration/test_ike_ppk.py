@@ -1,0 +1,190 @@
+"""Post-quantum preshared keys (RFC 8784) with real strongSwan 5.9.8 clients
+(`ppk_id`, `ppk_required` in the connection, a `ppk` secret):
+
+- the profile's ppk policy required and the client's PPK: the session is up,
+  PPK-protected in vpn-state (with its PPK_ID), the client says it used the
+  PPK, and ESP passes through the AF_XDP dataplane to the inside host (the
+  child SA keys from SK_d' agree with the client's), also after the client
+  rekeys its IKE SA (whose keys come from SK_d') and its child SA over it;
+- a client without a PPK, and one whose PPK_ID Raven does not have, are
+  refused with AUTHENTICATION_FAILED when the profile requires a PPK;
+- policy optional and an unknown PPK_ID on a client that does not require
+  its PPK: authenticated with its NO_PPK_AUTH, without a PPK, traffic passes;
+- the same PPK_ID with another key: the AUTH made with SK_pi' does not match;
+- EAP (MSCHAPv2, with an MSK, and MD5, without): the PPK goes into the final
+  AUTH payloads (RFC 8784 section 3), the session is PPK-protected;
+- the PPK is write-only: configuration reads return the mask."""
+import re
+
+import pytest
+
+from conftest import NS
+from nchelpers import MASK, get_config, subtree, texts
+from lab import psk_client_conf
+from radiushelpers import FreeRadius
+from test_dataplane import dataplane_config, ping
+from test_eap_radius import client_conf as eap_client_conf, headend as eap_headend
+from test_ike_certs import pki  # noqa: F401 (the pki fixture)
+from test_ike_sessions import headend_config, sessions, t
+
+REQUIRES = ("strongswan", "ping", "freeradius")
+REQUIRES_PLUGINS = ("eap-identity", "eap-md5", "eap-mschapv2")
+
+PPK_HEX = "8d3c6f1a52e07b94c4a1d6e2f0b3958a7c1e4d2b6a9f0c3e5d7b8a1c2e4f6a8b"
+OTHER_HEX = "11" * 32
+
+
+def ppk_list(*entries):
+    return "".join(f"<ppk><ppk-id>{i}</ppk-id><key>0x{k}</key></ppk>" for i, k in entries)
+
+
+def headend(lb, policy, ppks=(("pq-1", PPK_HEX),)):
+    conf = headend_config(extra_profile=f"<ppk><policy>{policy}</policy></ppk>").replace("10.200.0.0/16",
+                                                                                           lb.inside_net)
+    conf = conf.replace("</global>", "</global>" + ppk_list(*ppks), 1)
+    return conf + dataplane_config(lb)
+
+
+def with_ppk(conf, ppk_id, required, key_hex=PPK_HEX):
+    """A swanctl.conf with the connection's ppk_id / ppk_required and the PPK
+    as a secret."""
+    conf = conf.replace("    vips = ", f"    ppk_id = {ppk_id}\n    ppk_required = {'yes' if required else 'no'}\n"
+                        "    vips = ", 1)
+    return conf.replace("secrets {", f"secrets {{\n  ppk-1 {{\n    id = {ppk_id}\n    secret = 0x{key_hex}\n  }}", 1)
+
+
+def client(lb, ppk_id=None, required=True, key_hex=PPK_HEX):
+    c = lb.clients[0]
+    conf = psk_client_conf(c["head_ip"], "user0.example.org", esp="aes256gcm16", remote_ts=lb.inside_net)
+    if ppk_id:
+        conf = with_ppk(conf, ppk_id, required, key_hex)
+    lb.start_charon(0, conf)
+    return lb.swanctl(0, "--initiate", "--child", "vpn", "--timeout", "15", check=False)
+
+
+def refused(lb, d, r):
+    log = lb.log(0)
+    assert r.returncode != 0, log[-3000:]
+    assert "received AUTHENTICATION_FAILED notify error" in log, log[-3000:]
+    m = d.connect()
+    assert sessions(m) == []
+    return d.log()
+
+
+def test_required_ppk_both_sides_protects_ike_and_esp(make_ravend, lab):
+    lb = lab(1, inside=True)
+    d = make_ravend(headend(lb, "required"), netns=lb.head)
+    r = client(lb, "pq-1", required=True)
+    log = lb.log(0)
+    assert r.returncode == 0, log[-4000:] + d.log()[-3000:]
+    # the client sent its AUTH made with SK_pi' (no NO_PPK_AUTH: it requires the
+    # PPK), checked ours made with SK_pr', and saw our PPK_IDENTITY
+    assert re.search(r"generating IKE_AUTH request 1 \[[^\]]*N\(PPK_ID\)", log), log[-3000:]
+    assert re.search(r"parsed IKE_AUTH response 1 \[[^\]]*N\(PPK_ID\)", log), log[-3000:]
+    assert "using PPK for PPK_ID 'pq-1'" in log, log[-3000:]
+    m = d.connect()
+    s = sessions(m)[0]
+    assert t(s, "ike-sa/ppk") == "true"
+    assert t(s, "ike-sa/ppk-id") == "pq-1"
+    assert "post-quantum preshared key pq-1 in use" in d.log()
+    # ESP with keys from SK_d' (KEYMAT): the client's agree with ours
+    ping(lb.clients[0]["ns"], lb.inside_ip, count=3)
+    # the client rekeys the IKE SA: the new one's keys come from SK_d' on both
+    # sides, and the child SA rekeyed over it (sealed with the new keys) still
+    # carries traffic
+    lb.swanctl(0, "--rekey", "--ike", "rw")
+    lb.swanctl(0, "--rekey", "--child", "vpn")
+    ping(lb.clients[0]["ns"], lb.inside_ip, count=3)
+    sas = lb.swanctl(0, "--list-sas").stdout
+    assert "ESTABLISHED" in sas and "INSTALLED" in sas, sas
+    assert re.search(r"^rw: #2,", sas, re.M), sas  # the rekeyed IKE SA is the one up
+    s = sessions(m)[0]
+    assert t(s, "ike-sa/ppk") == "true"
+    # the PPK is write-only: every read returns the mask
+    assert texts(get_config(m, "running", subtree("ikev2")), "ikev2/ppk/key") == [MASK]
+    assert PPK_HEX not in m.get_config(source="running").data_xml
+    assert PPK_HEX not in m.get(filter=subtree("ikev2")).data_xml
+    assert PPK_HEX in d.running_file()  # what the daemon keeps
+
+
+def test_client_without_ppk_refused_when_required(make_ravend, lab):
+    lb = lab(1, inside=True)
+    d = make_ravend(headend(lb, "required"), netns=lb.head)
+    dlog = refused(lb, d, client(lb))
+    assert "did not announce USE_PPK" in dlog
+
+
+def test_unknown_ppk_id_refused_when_required(make_ravend, lab):
+    """Also with the client willing to go without (it sends NO_PPK_AUTH): the
+    profile requires a PPK Raven has."""
+    lb = lab(1, inside=True)
+    d = make_ravend(headend(lb, "required"), netns=lb.head)
+    dlog = refused(lb, d, client(lb, "pq-unknown", required=False))
+    assert "PPK_ID is not configured" in dlog
+
+
+def test_optional_unknown_ppk_id_falls_back_to_no_ppk_auth(make_ravend, lab):
+    lb = lab(1, inside=True)
+    d = make_ravend(headend(lb, "optional"), netns=lb.head)
+    r = client(lb, "pq-unknown", required=False)
+    log = lb.log(0)
+    assert r.returncode == 0, log[-4000:] + d.log()[-3000:]
+    # the client sent NO_PPK_AUTH; Raven answered without PPK_IDENTITY, so the
+    # client went on without the PPK
+    assert re.search(r"generating IKE_AUTH request 1 \[[^\]]*N\(NO_PPK\)", log), log[-3000:]
+    assert not re.search(r"parsed IKE_AUTH response 1 \[[^\]]*N\(PPK_ID\)", log), log[-3000:]
+    assert "using PPK" not in log
+    m = d.connect()
+    s = sessions(m)[0]
+    assert t(s, "ike-sa/ppk") == "false" and t(s, "ike-sa/ppk-id") is None
+    ping(lb.clients[0]["ns"], lb.inside_ip, count=3)
+
+
+def test_optional_known_ppk_is_used(make_ravend, lab):
+    """Optional with a PPK Raven has: used, although the client would go without."""
+    lb = lab(1, inside=True)
+    d = make_ravend(headend(lb, "optional", ppks=(("pq-0", OTHER_HEX), ("pq-1", PPK_HEX))), netns=lb.head)
+    r = client(lb, "pq-1", required=False)
+    log = lb.log(0)
+    assert r.returncode == 0, log[-4000:] + d.log()[-3000:]
+    assert "using PPK for PPK_ID 'pq-1'" in log, log[-3000:]
+    s = sessions(d.connect())[0]
+    assert t(s, "ike-sa/ppk") == "true" and t(s, "ike-sa/ppk-id") == "pq-1"
+    ping(lb.clients[0]["ns"], lb.inside_ip, count=3)
+
+
+def test_same_ppk_id_with_another_key_fails(make_ravend, lab):
+    lb = lab(1, inside=True)
+    d = make_ravend(headend(lb, "required"), netns=lb.head)
+    dlog = refused(lb, d, client(lb, "pq-1", required=True, key_hex=OTHER_HEX))
+    assert "does not match the pre-shared key" in dlog
+
+
+@pytest.mark.parametrize("method,user,pw,ts", [("eap-mschapv2", "ann@example.org", "ann-pw-1", "0.0.0.0/0"),
+                                               ("eap-md5", "ben@example.org", "ben-pw-1", "10.200.0.0/16")])
+def test_eap_final_auth_with_ppk(make_ravend, lab, pki, method, user, pw, ts):
+    lb = lab(1)
+    fr = FreeRadius(netns=lb.head)
+    try:
+        conf = eap_headend(pki, fr).replace("</authentication>\n    <pki>",
+                                            "</authentication>\n    <ppk><policy>required</policy></ppk>\n    <pki>", 1)
+        assert "<policy>required</policy>" in conf
+        conf = conf.replace("</global>", "</global>" + ppk_list(("pq-1", PPK_HEX)), 1)
+        d = make_ravend(conf, netns=lb.head)
+        lb.install_creds(0, ca=pki("ca.pem"))
+        cc = with_ppk(eap_client_conf(lb.clients[0], user, user, pw, method, remote_ts=ts), "pq-1", True)
+        lb.start_charon(0, cc)
+        r = lb.swanctl(0, "--initiate", "--child", "vpn", "--timeout", "20", check=False)
+        log = lb.log(0)
+        assert r.returncode == 0, log[-4000:] + d.log()[-3000:] + fr.log()[-2000:]
+        # the first response's signature is made without the PPK (Raven does not
+        # know it yet); the final AUTH payloads both ways with SK_pi' / SK_pr'
+        assert re.search(r"parsed IKE_AUTH response 1 \[ IDr CERT AUTH EAP", log), log[-3000:]
+        assert re.search(r"parsed IKE_AUTH response \d+ \[[^\]]*AUTH[^\]]*N\(PPK_ID\)", log), log[-3000:]
+        assert "using PPK for PPK_ID 'pq-1'" in log, log[-3000:]
+        assert "MSK established" in log and "IKE_SA rw[1] established" in log
+        s = sessions(d.connect())[0]
+        assert t(s, "ike-sa/ppk") == "true" and t(s, "ike-sa/ppk-id") == "pq-1"
+        assert t(s, "authentication-method").endswith("eap")
+    finally:
+        fr.close()
