@@ -11,6 +11,8 @@
 - policy optional and an unknown PPK_ID on a client that does not require
   its PPK: authenticated with its NO_PPK_AUTH, without a PPK, traffic passes;
 - the same PPK_ID with another key: the AUTH made with SK_pi' does not match;
+- certificates: the signature over octets with SK_pi' (required), or the
+  NO_PPK_AUTH signature without the PPK (optional, unknown PPK_ID);
 - EAP (MSCHAPv2, with an MSK, and MD5, without): the PPK goes into the final
   AUTH payloads (RFC 8784 section 3), the session is PPK-protected;
 - the PPK is write-only: configuration reads return the mask."""
@@ -24,6 +26,7 @@ from lab import psk_client_conf
 from radiushelpers import FreeRadius
 from test_dataplane import dataplane_config, ping
 from test_eap_radius import client_conf as eap_client_conf, headend as eap_headend
+from test_ike_certs import client_conf as cert_client_conf, headend as cert_headend
 from test_ike_certs import pki  # noqa: F401 (the pki fixture)
 from test_ike_sessions import headend_config, sessions, t
 
@@ -188,3 +191,45 @@ def test_eap_final_auth_with_ppk(make_ravend, lab, pki, method, user, pw, ts):
         assert t(s, "authentication-method").endswith("eap")
     finally:
         fr.close()
+
+
+def test_ppk_session_survives_kill9(make_ravend, lab):
+    """The session record holds SK_d' and the PPK flag: after kill -9 and a
+    new start the session is still PPK-protected, its ESP goes on, and an IKE
+    SA rekey and a child rekey (keys from the adopted SK_d') still agree with
+    the client's."""
+    lb = lab(1, inside=True)
+    d = make_ravend(headend(lb, "required"), netns=lb.head)
+    r = client(lb, "pq-1", required=True)
+    assert r.returncode == 0, lb.log(0)[-4000:] + d.log()[-3000:]
+    ping(lb.clients[0]["ns"], lb.inside_ip, count=2)
+    d.kill9()
+    d.start()
+    s = sessions(d.connect())[0]
+    assert t(s, "ike-sa/ppk") == "true" and t(s, "ike-sa/ppk-id") == "pq-1"
+    ping(lb.clients[0]["ns"], lb.inside_ip, count=2)
+    lb.swanctl(0, "--rekey", "--ike", "rw")
+    lb.swanctl(0, "--rekey", "--child", "vpn")
+    ping(lb.clients[0]["ns"], lb.inside_ip, count=2)
+    assert re.search(r"^rw: #2,", lb.swanctl(0, "--list-sas").stdout, re.M)
+
+
+@pytest.mark.parametrize("policy,ppk_id,used", [("required", "pq-1", True), ("optional", "pq-unknown", False)])
+def test_certificate_client_with_ppk(make_ravend, lab, pki, policy, ppk_id, used):
+    lb = lab(1)
+    conf = cert_headend(pki).replace("</authentication>\n    <pki>",
+                                     f"</authentication>\n    <ppk><policy>{policy}</policy></ppk>\n    <pki>", 1)
+    assert f"<policy>{policy}</policy>" in conf
+    d = make_ravend(conf.replace("</global>", "</global>" + ppk_list(("pq-1", PPK_HEX)), 1), netns=lb.head)
+    lb.install_creds(0, cert=pki("alice.pem"), key=pki("alice.key"), ca=pki("ca.pem"))
+    cc = with_ppk(cert_client_conf(pki, lb, "alice") + "secrets {\n}\n", ppk_id, used)
+    lb.start_charon(0, cc)
+    r = lb.swanctl(0, "--initiate", "--child", "vpn", "--timeout", "15", check=False)
+    log = lb.log(0)
+    assert r.returncode == 0, log[-4000:] + d.log()[-3000:]
+    assert ("using PPK for PPK_ID 'pq-1'" in log) == used, log[-3000:]
+    if not used:
+        assert re.search(r"generating IKE_AUTH request 1 \[[^\]]*N\(NO_PPK\)", log), log[-3000:]
+    s = sessions(d.connect())[0]
+    assert t(s, "ike-sa/ppk") == ("true" if used else "false")
+    assert t(s, "authentication-method").endswith("rsa-sig")
