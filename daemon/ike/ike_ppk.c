@@ -55,6 +55,8 @@ const char *ike_ppk_authenticate(struct ike_sess *s, const struct ike_prof *prof
     bool have_id, have_nop;
     const char *why;
 
+    if (s->ppk_used) /* mixed once only */
+        return NULL;
     if ((why = ike_ppk_precheck(s, prof)))
         return why;
     if (!s->in.ppk) /* PPK notifies of a client that did not announce USE_PPK are not RFC 8784's */

@@ -3,7 +3,9 @@
  * initiator (tests/support/ike_client.c) completes IKE_SA_INIT with a fresh engine
  * and then sends, sealed with the right keys:
  *   mode 0: the input as a raw datagram (no SA);
- *   mode 1: an IKE_AUTH request whose payload chain is the input;
+ *   mode 1: an IKE_AUTH request whose payload chain is the input (USE_PPK was
+ *           announced and the profile's PPK policy is optional: RFC 8784's
+ *           notifies are read);
  *   mode 2: a valid IKE_AUTH, then a CREATE_CHILD_SA request with the input;
  *   mode 3: a valid IKE_AUTH, then an INFORMATIONAL request with the input.
  * Input: mode byte, first payload type, payload chain. */
@@ -29,7 +31,9 @@ static const char config[] =
     "</identity></match><identity><local><fqdn>vpn.example.org</fqdn></local></identity>"
     "<authentication><local><pre-share><key>k1</key></pre-share></local><remote><pre-share><key>k1</key>"
     "</pre-share></remote></authentication><aaa><authorization><group><psk><method-list>l</method-list>"
-    "<username>g</username></psk></group></authorization></aaa></profile></ikev2>"
+    "<username>g</username></psk></group></authorization></aaa><ppk><policy>optional</policy></ppk></profile>"
+    "<ppk><ppk-id>pq</ppk-id><key>0x000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f</key></ppk>"
+    "</ikev2>"
     "<pools xmlns=\"" NS "\"><ipv4-pool><name>p</name><range><start>10.8.0.1</start><end>10.8.0.3</end></range>"
     "</ipv4-pool></pools>"
     "<aaa xmlns=\"" NS "\"><authorization-list><name>l</name><method><sequence>1</sequence><local/></method>"
@@ -108,6 +112,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         goto done;
     }
     ike_client_init(&c, IKE_DH_CURVE25519);
+    c.use_ppk = true; /* PPK_IDENTITY and NO_PPK_AUTH of a fuzzed IKE_AUTH are read */
     cap.len = 0;
     if (!ike_client_sa_init(&c, &b))
         abort();

@@ -15,13 +15,14 @@
   NO_PPK_AUTH signature without the PPK (optional, unknown PPK_ID);
 - EAP (MSCHAPv2, with an MSK, and MD5, without): the PPK goes into the final
   AUTH payloads (RFC 8784 section 3), the session is PPK-protected;
-- the PPK is write-only: configuration reads return the mask."""
+- the PPK is write-only: configuration reads return the mask; a key that
+  says it is hex and is not is refused at commit, changing nothing."""
 import re
 
 import pytest
 
-from conftest import NS
-from nchelpers import MASK, get_config, subtree, texts
+from conftest import NS, cfg
+from nchelpers import MASK, expect_error, get_config, subtree, texts
 from lab import psk_client_conf
 from radiushelpers import FreeRadius
 from test_dataplane import dataplane_config, ping
@@ -233,3 +234,15 @@ def test_certificate_client_with_ppk(make_ravend, lab, pki, policy, ppk_id, used
     s = sessions(d.connect())[0]
     assert t(s, "ike-sa/ppk") == ("true" if used else "false")
     assert t(s, "authentication-method").endswith("rsa-sig")
+
+
+def test_bad_hex_key_is_refused_and_changes_nothing(make_ravend):
+    d = make_ravend()
+    m = d.connect()
+    before = d.running_file()
+    err = expect_error(lambda: m.edit_config(target="running", config=cfg(
+        f'<ikev2 xmlns="{NS}"><ppk><ppk-id>pq-bad</ppk-id><key>0x0123456789abcdefg1</key></ppk></ikev2>')),
+        "operation-failed", path_contains="ppk[ppk-id='pq-bad']")
+    assert "not an even number of hex digits" in err.message, err.message
+    assert d.running_file() == before
+    assert "pq-bad" not in m.get_config(source="running").data_xml

@@ -56,6 +56,8 @@ bool ike_client_sa_init(struct ike_client *c, struct ike_buf *out)
     ike_build_raw(&bd, IKE_PLD_NONCE, false, c->st.ni, 32);
     for (size_t i = 0; i < c->nvid; i++)
         ike_build_raw(&bd, IKE_PLD_VENDOR, false, c->vid[i], c->vid_len[i]);
+    if (c->use_ppk)
+        ike_notify_build(&bd, &(struct ike_notify_pld){.type = 16435});
     if (c->nat_in_front_of_responder) {
         static const uint8_t nothing[20];
         ike_notify_build(&bd, &(struct ike_notify_pld){.type = 16389, .data = nothing, .len = 20});

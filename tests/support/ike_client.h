@@ -31,6 +31,8 @@ struct ike_client {
     /* when set, ike_client_auth_done also checks the responder's shared key AUTH
      * with this key (else any AUTH is taken) */
     const char *responder_psk;
+    /* announce USE_PPK (RFC 8784) in IKE_SA_INIT */
+    bool use_ppk;
     /* vendor ID payloads to send in IKE_SA_INIT (set before ike_client_sa_init) */
     const uint8_t *vid[4];
     size_t vid_len[4], nvid;
