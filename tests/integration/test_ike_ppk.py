@@ -114,8 +114,18 @@ def test_required_ppk_both_sides_protects_ike_and_esp(make_ravend, lab):
 def test_client_without_ppk_refused_when_required(make_ravend, lab):
     lb = lab(1, inside=True)
     d = make_ravend(headend(lb, "required"), netns=lb.head)
+    m = d.connect()
+    m.create_subscription(stream_name="NETCONF")
     dlog = refused(lb, d, client(lb))
     assert "did not announce USE_PPK" in dlog
+    for _ in range(10):
+        n = m.take_notification(timeout=10)
+        assert n is not None, "no authentication-failure notification"
+        if "authentication-failure" in n.notification_xml:
+            assert "<reason>ppk-unavailable</reason>" in n.notification_xml, n.notification_xml
+            break
+    else:
+        pytest.fail("no authentication-failure notification")
 
 
 def test_unknown_ppk_id_refused_when_required(make_ravend, lab):
