@@ -32,13 +32,14 @@ import subprocess
 import pytest
 from lxml import etree
 
-from conftest import NS
+from conftest import NS, free_port
 from lab import psk_client_conf  # noqa: F401 (lab helpers are imported by the fixtures)
 from nchelpers import expect_error, rpc, wait_until
 from radiushelpers import SECRET, FreeRadius
 from resthelpers import Rest
 from test_ike_certs import pki, read  # noqa: F401 (the pki fixture)
 from test_ike_sessions import sessions, t
+from test_ravenctl import ctl
 
 RT = "urn:raven:params:xml:ns:yang:raven-types"
 REQUIRES = ("strongswan", "freeradius", "openssl")
@@ -96,7 +97,7 @@ def chain(pki):
 
 
 def headend(pki, fr, legacy=False, query=True, pfs=None, server="head-rsa", cas=("ca",), server_address=None,
-            psk_profile=False):
+            psk_profile=False, listen="<address>0.0.0.0</address>"):
     """Profile "ra": the headend signs with RSA; clients use EAP (through
     FreeRADIUS) or certificates; one IKE policy with the modern and CBC
     proposals (and Windows' legacy default with @legacy); ESP AES-GCM-256,
@@ -115,7 +116,7 @@ def headend(pki, fr, legacy=False, query=True, pfs=None, server="head-rsa", cas=
   </trustpoint>
 </pki>
 <ikev2 xmlns="{NS}" xmlns:rt="{RT}">
-  <global><listen><address>0.0.0.0</address></listen></global>
+  <global><listen>{listen}</listen></global>
   {MODERN}{CBC}{LEGACY if legacy else ""}
   <policy><name>all</name><proposal>modern</proposal><proposal>cbc</proposal>
     {"<proposal>windows-default</proposal>" if legacy else ""}</policy>
@@ -587,3 +588,31 @@ def test_android_dual_stack_and_fragmented_chain(make_ravend, site, pki, chain):
     s = sessions(d.connect())[0]
     assert t(s, "ike-sa/fragmentation") == "true"
     assert t(s, "assigned-ipv4") and s.findtext(f"{{{NS}}}assigned-ipv6").startswith("2001:db8:88:")
+
+
+def test_ravenctl_client_profile(make_ravend, pki, tmp_path):
+    """ravenctl client-profile: the file on standard output, with -o, with
+    --save under the suggested name; the server's reason and exit 1 for an
+    unknown profile. The headend listens on one address and port of its own:
+    that is what the profile says to dial, port included."""
+    port, natt = free_port(), free_port()
+    radius = type("R", (), {"port": free_port(), "acct_port": free_port()})
+    d = make_ravend(headend(pki, radius, listen=f"<address>127.0.0.1</address><port>{port}</port>"
+                                                f"<nat-t-port>{natt}</nat-t-port>"), rest=True)
+    d.rest_cert = os.path.join(d.state_dir, "rest_cert.pem")
+    prof = json.loads(ctl(d, "client-profile", "ra", "ana@example.org", "android").stdout)
+    assert prof["remote"]["addr"] == "127.0.0.1" and prof["remote"]["port"] == port
+    out = tmp_path / "x.mobileconfig"
+    assert ctl(d, "client-profile", "ra", "amy@example.org", "apple", "-o", str(out)).stdout.strip() == str(out)
+    assert plistlib.loads(out.read_bytes())["PayloadType"] == "Configuration"
+    p = subprocess.run(["sh", "-c", f"cd {tmp_path} && exec \"$@\"", "sh", os.path.abspath(
+        os.path.join(os.path.dirname(__file__), "..", "..", "api", "cli", "ravenctl")), "--url", d.rest_url,
+        "--cacert", d.rest_cert, "client-profile", "ra", "wes", "windows", "--save"],
+        env=dict(os.environ, RAVEN_USER="admin", RAVEN_PASSWORD="admin-secret-1"), capture_output=True, text=True)
+    assert p.returncode == 0 and p.stdout.strip() == "ra-wes.ps1", p
+    assert "Add-VpnConnection" in (tmp_path / "ra-wes.ps1").read_text()
+    j = json.loads(ctl(d, "client-profile", "ra", "wes", "windows", "--json").stdout)
+    assert j["raven-vpn:output"]["file-name"] == "ra-wes.ps1"
+    p = ctl(d, "client-profile", "nope", "wes", "windows", expect=1)
+    assert "no IKEv2 profile named 'nope'" in p.stderr
+    ctl(d, "client-profile", "ra", "wes", "ios", expect=2)
