@@ -616,3 +616,31 @@ def test_ravenctl_client_profile(make_ravend, pki, tmp_path):
     p = ctl(d, "client-profile", "nope", "wes", "windows", expect=1)
     assert "no IKEv2 profile named 'nope'" in p.stderr
     ctl(d, "client-profile", "ra", "wes", "ios", expect=2)
+
+
+EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "yang", "examples")
+
+
+@pytest.mark.parametrize("example,profile,platform,want", [
+    ("example-6-windows-clients.xml", "windows", "windows",
+     "-EncryptionMethod GCMAES256 -IntegrityCheckMethod SHA384 -DHGroup ECP384 -CipherTransformConstants GCMAES256"),
+    ("example-7-apple-clients.xml", "apple", "apple", "<string>AES-256</string>"),
+    ("example-8-android-strongswan.xml", "android", "android", '"esp-proposal": "aes256gcm16-aes128gcm16"'),
+])
+def test_examples_make_client_profiles(make_ravend, ifns, example, profile, platform, want):
+    """The client examples of yang/examples/ (docs/clients.md) make the file of
+    their platform as the guide says."""
+    from nchelpers import parse_config_file
+    from conftest import cfg
+    tops = parse_config_file(os.path.join(EXAMPLES, example))
+    d = make_ravend(netns=ifns)
+    m = d.connect()
+    m.edit_config(target="candidate", config=cfg("".join(etree.tostring(t, encoding="unicode") for t in tops)))
+    m.commit()
+    content, name, _ = generate(m, platform, "user@example.com", profile=profile)
+    assert want in content, content
+    assert "vpn.example.com" in content
+    if platform == "apple":
+        ike = [p for p in plistlib.loads(content.encode())["PayloadContent"]
+               if p["PayloadType"] == "com.apple.vpn.managed"][0]["IKEv2"]
+        assert ike["IKESecurityAssociationParameters"]["DiffieHellmanGroup"] == 14 and ike["EnablePFS"] == 0
