@@ -218,7 +218,7 @@ static void test_policy_of_the_dial_address(void **state)
     struct cprof_out out = {0};
     char err[512];
 
-    /* Apple cannot use x's curve25519? It can (31): the first proposal wins */
+    /* Apple has curve25519 (group 31): the first proposal of the policy wins */
     assert_int_equal(make(tree, "ra", "amy", "apple", NULL, &out, err), 0);
     assert_non_null(strstr(out.content, "<string>AES-128-GCM</string>"));
     assert_non_null(strstr(out.content, "<integer>31</integer>"));
