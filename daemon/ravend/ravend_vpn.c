@@ -316,6 +316,8 @@ int ravend_vpn_state(struct ly_ctx *ctx, struct lyd_node **data, void *arg)
 static int ravend_client_profile(const struct lyd_node *rpc, struct lyd_node *output, struct cfg_errs *errs,
                                  void *arg)
 {
+    /* only what a client file is made of: no users or RADIUS secrets copied */
+    static const char *const subtrees[] = {"/raven-vpn:ikev2", "/raven-vpn:ipsec", "/raven-vpn:pki", NULL};
     struct ravend_apis *apis = arg;
     struct cprof_req req = {0};
     struct cprof_out out = {0};
@@ -345,7 +347,7 @@ static int ravend_client_profile(const struct lyd_node *rpc, struct lyd_node *ou
         cfg_err_add(errs, CFG_ERR_OPERATION_FAILED, CFG_ERRT_APPLICATION, NULL, "no configuration");
         return -EINVAL;
     }
-    rc = cfg_get(apis->cfg, CFG_DS_RUNNING, NULL, false, &tree, errs);
+    rc = cfg_get(apis->cfg, CFG_DS_RUNNING, subtrees, false, &tree, errs);
     if (rc)
         return rc;
     rc = cprof_make(tree, &req, &out, err, sizeof(err));
