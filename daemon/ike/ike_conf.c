@@ -183,7 +183,8 @@ static bool parse_addr(const char *s, uint16_t port, struct sockaddr_storage *ss
 static bool proposal_algs(const struct lyd_node *prop, struct ike_algs *a, ike_err_fn err, void *arg)
 {
     const struct lyd_node *c;
-    bool ok = true;
+    uint32_t integ = 0;
+    bool ok = true, prf = false;
 
     LY_LIST_FOR(lyd_child(prop), c) {
         const char *n = c->schema->name;
@@ -192,8 +193,8 @@ static bool proposal_algs(const struct lyd_node *prop, struct ike_algs *a, ike_e
         if (!strcmp(n, "encryption"))
             a->encr |= bit = ike_conf_encr_bit(ident(c));
         else if (!strcmp(n, "integrity"))
-            a->integ |= bit = ike_conf_integ_bit(ident(c));
-        else if (!strcmp(n, "prf"))
+            integ |= bit = ike_conf_integ_bit(ident(c));
+        else if (!strcmp(n, "prf") && (prf = true))
             a->prf |= bit = prf_bit(ident(c));
         else if (!strcmp(n, "group"))
             a->groups |= bit = group_bit(ident(c));
@@ -202,6 +203,23 @@ static bool proposal_algs(const struct lyd_node *prop, struct ike_algs *a, ike_e
         if (!bit) {
             errf(err, arg, c, "%s %s is not implemented by Raven; remove it from the proposal", n, ident(c));
             ok = false;
+        }
+    }
+    a->integ |= integ;
+    /* without prf, the PRF of each integrity algorithm (as the model says):
+     * what a client offering e.g. AES-CBC/SHA1/MODP-1024 pairs with it */
+    if (!prf) {
+        static const struct {
+            enum ike_integ integ;
+            enum ike_prf prf;
+        } pairs[] = {{IKE_INTEG_HMAC_SHA1_96, IKE_PRF_HMAC_SHA1},
+                     {IKE_INTEG_HMAC_SHA2_256_128, IKE_PRF_HMAC_SHA2_256},
+                     {IKE_INTEG_HMAC_SHA2_384_192, IKE_PRF_HMAC_SHA2_384},
+                     {IKE_INTEG_HMAC_SHA2_512_256, IKE_PRF_HMAC_SHA2_512}};
+
+        for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+            if (integ & 1u << pairs[i].integ)
+                a->prf |= 1u << pairs[i].prf;
         }
     }
     return ok;

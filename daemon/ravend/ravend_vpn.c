@@ -9,6 +9,7 @@
 
 #include "daemon/aaa/aaa.h"
 #include "daemon/base/log.h"
+#include "daemon/cprof/cprof.h"
 #include "daemon/ike/ike_engine.h"
 #include "dataplane/dp.h"
 #include "daemon/ravend/ravend.h"
@@ -311,6 +312,60 @@ int ravend_vpn_state(struct ly_ctx *ctx, struct lyd_node **data, void *arg)
     return 0;
 }
 
+/* rpc client-profile: the file is built from a copy of running (daemon/cprof). */
+static int ravend_client_profile(const struct lyd_node *rpc, struct lyd_node *output, struct cfg_errs *errs,
+                                 void *arg)
+{
+    /* only what a client file is made of: no users or RADIUS secrets copied */
+    static const char *const subtrees[] = {"/raven-vpn:ikev2", "/raven-vpn:ipsec", "/raven-vpn:pki", NULL};
+    struct ravend_apis *apis = arg;
+    struct cprof_req req = {0};
+    struct cprof_out out = {0};
+    struct lyd_node *tree = NULL;
+    const struct lyd_node *n;
+    char err[512] = "";
+    int rc;
+
+    LY_LIST_FOR(lyd_child(rpc), n) {
+        const char *k = n->schema->name;
+
+        if (!strcmp(k, "profile"))
+            req.profile = lyd_get_value(n);
+        else if (!strcmp(k, "user"))
+            req.user = lyd_get_value(n);
+        else if (!strcmp(k, "platform"))
+            req.platform = lyd_get_value(n);
+        else if (!strcmp(k, "authentication"))
+            req.auth = lyd_get_value(n);
+    }
+    if (!req.profile || !req.user || !req.platform) {
+        cfg_err_add(errs, CFG_ERR_MISSING_ELEMENT, CFG_ERRT_PROTOCOL, NULL,
+                    "client-profile needs profile, user and platform");
+        return -EINVAL;
+    }
+    if (!apis || !apis->cfg) {
+        cfg_err_add(errs, CFG_ERR_OPERATION_FAILED, CFG_ERRT_APPLICATION, NULL, "no configuration");
+        return -EINVAL;
+    }
+    rc = cfg_get(apis->cfg, CFG_DS_RUNNING, subtrees, false, &tree, errs);
+    if (rc)
+        return rc;
+    rc = cprof_make(tree, &req, &out, err, sizeof(err));
+    lyd_free_siblings(tree);
+    if (rc) {
+        cfg_err_add(errs, rc == -ENOMEM ? CFG_ERR_RESOURCE_DENIED : CFG_ERR_INVALID_VALUE, CFG_ERRT_APPLICATION,
+                    NULL, "client-profile: %s", err);
+        return rc;
+    }
+    log_info("ravend", "client-profile: %s for %s, profile %s", out.file_name, req.platform, req.profile);
+    if (lyd_new_term(output, NULL, "content", out.content, 1, NULL) ||
+        lyd_new_term(output, NULL, "file-name", out.file_name, 1, NULL) ||
+        lyd_new_term(output, NULL, "content-type", out.content_type, 1, NULL))
+        rc = -ENOMEM;
+    cprof_out_fini(&out);
+    return rc;
+}
+
 int ravend_vpn_rpc(const struct lyd_node *rpc, struct lyd_node *output, struct cfg_errs *errs, void *arg)
 {
     struct ike_engine *ike = vpn_state.ike;
@@ -346,6 +401,8 @@ int ravend_vpn_rpc(const struct lyd_node *rpc, struct lyd_node *output, struct c
         snprintf(buf, sizeof(buf), "%u", cleared);
         return lyd_new_term(output, NULL, "cleared", buf, 1, NULL) ? -ENOMEM : 0;
     }
+    if (!strcmp(name, "client-profile"))
+        return ravend_client_profile(rpc, output, errs, arg);
     if (!strcmp(name, "clear-counters")) {
         const char *scope = "all";
 

@@ -23,7 +23,7 @@ it = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(it)
 
 # what tests/integration's modules import from "conftest"
-NS, NC_NS, cfg, ADMIN_PW, READER_PW = it.NS, it.NC_NS, it.cfg, it.ADMIN_PW, it.READER_PW
+NS, NC_NS, cfg, ADMIN_PW, READER_PW, free_port = it.NS, it.NC_NS, it.cfg, it.ADMIN_PW, it.READER_PW, it.free_port
 # fixtures
 keypair, hashes, hostkey, lab, make_ravend = it.keypair, it.hashes, it.hostkey, it.lab, it.make_ravend
 

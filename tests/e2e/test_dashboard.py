@@ -18,10 +18,11 @@ import subprocess
 import tempfile
 import time
 
-from conftest import ADMIN_PW, HERE, READER_PW, it
+from conftest import ADMIN_PW, HERE, READER_PW, free_port, it
 from lab import psk_client_conf
 from nchelpers import wait_until
 from test_dataplane import dataplane_config
+from test_ike_certs import pki  # noqa: F401 (the pki fixture)
 from test_ike_sessions import headend_config, sessions
 
 SCRIPT = os.path.join(HERE, "dashboard.e2e.js")
@@ -156,3 +157,32 @@ def test_dashboard_live_sessions_counters_and_clear(lab, make_ravend, node_modul
     # the browser's Clear really ended the session in the daemon
     m = d.connect()
     wait_until(lambda: not sessions(m), timeout=10, what="no session left after the dashboard's clear")
+
+
+def test_dashboard_client_profile_download(make_ravend, pki, node_modules):
+    """The client-profile card (profiles.e2e.js): an admin downloads the Android
+    and Apple files of an IKEv2 profile, sees the server's reason for one that
+    cannot make a file; a read-only user has no card. ravend listens for IKE on
+    127.0.0.1 only, on ports of its own, so that it runs beside other daemons."""
+    from test_client_profiles import headend
+    assert os.access(CHROMIUM, os.X_OK), f"{CHROMIUM} is missing (packaging/debian-packages.txt: chromium)"
+    artifacts = os.environ.get("RAVEN_ARTIFACT_DIR") or tempfile.mkdtemp(prefix="raven-e2e-artifacts-")
+    radius = type("R", (), {"port": free_port(), "acct_port": free_port()})
+    listen = f"<address>127.0.0.1</address><port>{free_port()}</port><nat-t-port>{free_port()}</nat-t-port>"
+    d = make_ravend(headend(pki, radius, listen=listen, server_address="vpn.example.org", psk_profile=True), rest=True)
+    env = dict(os.environ, NODE_PATH=node_modules, CHROMIUM=CHROMIUM, RAVEN_E2E_URL=d.rest_url,
+               RAVEN_E2E_ADMIN="admin", RAVEN_E2E_ADMIN_PW=ADMIN_PW, RAVEN_E2E_READER="reader",
+               RAVEN_E2E_READER_PW=READER_PW, RAVEN_E2E_SERVER_ADDRESS="vpn.example.org",
+               RAVEN_ARTIFACT_DIR=artifacts)
+    node = subprocess.Popen(["node", os.path.join(HERE, "profiles.e2e.js")], cwd=HERE, env=env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        out, _ = node.communicate(timeout=120)
+    finally:
+        if node.poll() is None:
+            os.killpg(node.pid, signal.SIGKILL)
+            node.wait()
+    text = out.decode(errors="replace")
+    print(text)
+    assert node.returncode == 0 and "E2E-PASSED" in text, f"{text}\n--- ravend log tail:\n{d.log()[-3000:]}"

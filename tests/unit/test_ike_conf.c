@@ -767,6 +767,33 @@ static void test_strings_outlive_source(void **state)
     assert_string_equal(e->conf->ipsecs[0].name, "ip1");
 }
 
+/* A proposal without prf accepts the PRF of each integrity algorithm (the
+ * model's description): Windows' default AES-CBC-256/SHA1/MODP-1024 offer pairs
+ * SHA1 with PRF-HMAC-SHA1. One with prf accepts only the PRFs listed. */
+static void test_prf_from_integrity(void **state)
+{
+    struct env *e = *state;
+    char why[512] = "";
+    struct ike_conf *c = build(e->ctx,
+                               "<ikev2 xmlns=\"" NS "\" xmlns:rt=\"" RT "\">"
+                               "<proposal><name>win</name><encryption>rt:aes-cbc-256</encryption>"
+                               "<integrity>rt:hmac-sha1-96</integrity><integrity>rt:hmac-sha2-256-128</integrity>"
+                               "<group>rt:modp-1024</group><allow-legacy>true</allow-legacy></proposal>"
+                               "<proposal><name>gcm</name><encryption>rt:aes-gcm-16-256</encryption>"
+                               "<prf>rt:prf-hmac-sha2-384</prf><group>rt:ecp-384</group></proposal>"
+                               "<policy><name>a</name><proposal>win</proposal></policy>"
+                               "<policy><name>b</name><match><local-address>192.0.2.1</local-address></match>"
+                               "<proposal>gcm</proposal></policy></ikev2>",
+                               why);
+
+    if (!c)
+        fail_msg("%s", why);
+    assert_int_equal(c->npolicies, 2);
+    assert_int_equal(c->policies[0].algs.prf, 1u << IKE_PRF_HMAC_SHA1 | 1u << IKE_PRF_HMAC_SHA2_256);
+    assert_int_equal(c->policies[1].algs.prf, 1u << IKE_PRF_HMAC_SHA2_384);
+    ike_conf_unref(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -775,7 +802,7 @@ int main(void)
         cmocka_unit_test(test_psk),            cmocka_unit_test(test_authz_name),
         cmocka_unit_test(test_authorize),      cmocka_unit_test(test_refcount),
         cmocka_unit_test(test_strings_outlive_source), cmocka_unit_test(test_certmap_bad_date),
-        cmocka_unit_test(test_default_policy),
+        cmocka_unit_test(test_default_policy), cmocka_unit_test(test_prf_from_integrity),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -8,6 +8,7 @@ import * as api from './api.js';
 import { TrafficChart } from './chart.js';
 import { formatBitRate, member } from './format.js';
 import { EventLog, renderDataplane, renderIke, renderPools, renderRadius } from './panels.js';
+import { ProfileDownload } from './profiles.js';
 import { SessionTable } from './sessions.js';
 import { EventStream } from './stream.js';
 import { eventTimeMs, TrafficTracker } from './traffic.js';
@@ -46,6 +47,18 @@ const sessions = new SessionTable({
     onClear: clearSession,
 });
 const events = new EventLog($('event-log'));
+const profiles = new ProfileDownload(api, {
+    card: $('profiles-card'),
+    form: $('profile-form'),
+    profile: $('cp-profile'),
+    user: $('cp-user'),
+    platform: $('cp-platform'),
+    auth: $('cp-auth'),
+    submit: $('cp-download'),
+    error: $('cp-error'),
+    empty: $('cp-empty'),
+    status: $('cp-status'),
+});
 const chart = new TrafficChart($('traffic-chart'), CHART_WINDOW_MS);
 let tracker = new TrafficTracker(CHART_WINDOW_MS);
 
@@ -76,6 +89,7 @@ function showDashboard() {
     ui.role.textContent = a.role;
     ui.role.className = `badge ${a.role === 'admin' ? 'admin' : ''}`.trim();
     sessions.setAdmin(a.role === 'admin');
+    profiles.show(a.role === 'admin');
     startLive();
 }
 

@@ -1,0 +1,188 @@
+/* The Apple configuration profile (.mobileconfig): a plist XML document whose
+ * PayloadContent holds a com.apple.vpn.managed payload of VPNType IKEv2 and a
+ * com.apple.security.root payload with the CA that signed the headend's
+ * certificate. Apple's client takes one IKE and one child SA parameter set, so
+ * the first of the headend's proposals it can express is written. */
+#include <errno.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/cprof/cprof_int.h"
+#include "daemon/base/poison.h"
+
+/* Apple's names (IKESecurityAssociationParameters, ChildSecurityAssociationParameters) */
+static const char *const enc_names[][2] = {
+    {"aes-cbc-128", "AES-128"},          {"aes-cbc-256", "AES-256"}, {"aes-gcm-16-128", "AES-128-GCM"},
+    {"aes-gcm-16-256", "AES-256-GCM"},   {"des3-cbc", "3DES"},       {"chacha20-poly1305", "ChaCha20Poly1305"},
+    {NULL, NULL}};
+static const char *const integ_names[][2] = {{"hmac-sha1-96", "SHA1-96"},
+                                             {"hmac-sha2-256-128", "SHA2-256"},
+                                             {"hmac-sha2-384-192", "SHA2-384"},
+                                             {"hmac-sha2-512-256", "SHA2-512"},
+                                             {NULL, NULL}};
+static const char *const prf_names[][2] = {{"prf-hmac-sha1", "SHA1-160"},
+                                           {"prf-hmac-sha2-256", "SHA2-256"},
+                                           {"prf-hmac-sha2-384", "SHA2-384"},
+                                           {"prf-hmac-sha2-512", "SHA2-512"},
+                                           {NULL, NULL}};
+static const char *const group_names[][2] = {{"modp-1024", "2"},  {"modp-2048", "14"}, {"modp-3072", "15"},
+                                             {"modp-4096", "16"}, {"ecp-256", "19"},   {"ecp-384", "20"},
+                                             {"ecp-521", "21"},   {"curve25519", "31"}, {NULL, NULL}};
+
+/* XML character data: the five predefined entities. */
+static void xml(FILE *f, const char *s)
+{
+    for (; s && *s; s++) {
+        switch (*s) {
+        case '&': fputs("&amp;", f); break;
+        case '<': fputs("&lt;", f); break;
+        case '>': fputs("&gt;", f); break;
+        case '"': fputs("&quot;", f); break;
+        case '\'': fputs("&apos;", f); break;
+        default: fputc(*s, f);
+        }
+    }
+}
+
+static void kv(FILE *f, const char *ind, const char *k, const char *v)
+{
+    fprintf(f, "%s<key>%s</key>\n%s<string>", ind, k, ind);
+    xml(f, v);
+    fputs("</string>\n", f);
+}
+
+static void ki(FILE *f, const char *ind, const char *k, long v)
+{
+    fprintf(f, "%s<key>%s</key>\n%s<integer>%ld</integer>\n", ind, k, ind, v);
+}
+
+static void sa_params(FILE *f, const char *key, const char *enc, const char *integ, const char *group)
+{
+    fprintf(f, "\t\t\t\t<key>%s</key>\n\t\t\t\t<dict>\n", key);
+    kv(f, "\t\t\t\t\t", "EncryptionAlgorithm", enc);
+    kv(f, "\t\t\t\t\t", "IntegrityAlgorithm", integ);
+    ki(f, "\t\t\t\t\t", "DiffieHellmanGroup", strtol(group, NULL, 10));
+    fputs("\t\t\t\t</dict>\n", f);
+}
+
+static void vpn_payload(const struct cprof *c, FILE *f, const struct cprof_pick *ike, const char *child_enc,
+                        const char *child_integ, const char *child_group, const char *uuid)
+{
+    const char *t = "\t\t\t\t";
+    char *id = NULL;
+
+    fputs("\t\t<dict>\n\t\t\t<key>IKEv2</key>\n\t\t\t<dict>\n", f);
+    kv(f, t, "RemoteAddress", c->server);
+    kv(f, t, "RemoteIdentifier", c->id);
+    kv(f, t, "LocalIdentifier", c->req->user);
+    if (c->ca_cn)
+        kv(f, t, "ServerCertificateIssuerCommonName", c->ca_cn);
+    if (c->eap) {
+        /* EAP-MSCHAPv2 after the headend's certificate: AuthenticationMethod None */
+        kv(f, t, "AuthenticationMethod", "None");
+        ki(f, t, "ExtendedAuthEnabled", 1);
+        kv(f, t, "AuthName", c->req->user);
+    } else {
+        /* the user's identity certificate is installed on the device separately */
+        kv(f, t, "AuthenticationMethod", "Certificate");
+        ki(f, t, "ExtendedAuthEnabled", 0);
+    }
+    sa_params(f, "IKESecurityAssociationParameters", ike->enc, ike->integ, ike->group);
+    sa_params(f, "ChildSecurityAssociationParameters", child_enc, child_integ, child_group);
+    ki(f, t, "EnablePFS", c->pfs != NULL);
+    ki(f, t, "DisableMOBIKE", 0);
+    ki(f, t, "DisableRedirect", 0);
+    ki(f, t, "EnableCertificateRevocationCheck", 0);
+    ki(f, t, "UseConfigurationAttributeInternalIPSubnet", 0);
+    kv(f, t, "DeadPeerDetectionRate", "Medium");
+    fputs("\t\t\t</dict>\n", f);
+    fputs("\t\t\t<key>IPv4</key>\n\t\t\t<dict>\n", f);
+    ki(f, t, "OverridePrimary", 1);
+    fputs("\t\t\t</dict>\n", f);
+    if (asprintf(&id, "net.raven.vpn.%s.%s", c->req->profile, uuid) < 0)
+        id = NULL;
+    kv(f, "\t\t\t", "PayloadDescription", "IKEv2 VPN");
+    kv(f, "\t\t\t", "PayloadDisplayName", c->req->profile);
+    kv(f, "\t\t\t", "PayloadIdentifier", id ? id : uuid);
+    kv(f, "\t\t\t", "PayloadType", "com.apple.vpn.managed");
+    kv(f, "\t\t\t", "PayloadUUID", uuid);
+    ki(f, "\t\t\t", "PayloadVersion", 1);
+    kv(f, "\t\t\t", "UserDefinedName", c->req->profile);
+    kv(f, "\t\t\t", "VPNType", "IKEv2");
+    fputs("\t\t</dict>\n", f);
+    free(id);
+}
+
+static int root_payload(const struct cprof *c, FILE *f, const char *uuid)
+{
+    int n = 4 * (((int)c->ca_len + 2) / 3);
+    unsigned char *b64 = malloc((size_t)n + 1);
+
+    if (!b64)
+        return -ENOMEM;
+    EVP_EncodeBlock(b64, c->ca_der, (int)c->ca_len);
+    fputs("\t\t<dict>\n", f);
+    kv(f, "\t\t\t", "PayloadCertificateFileName", "ca.cer");
+    fputs("\t\t\t<key>PayloadContent</key>\n\t\t\t<data>", f);
+    for (int i = 0; i < n; i += 64)
+        fprintf(f, "\n\t\t\t%.64s", (const char *)b64 + i);
+    fputs("\n\t\t\t</data>\n", f);
+    kv(f, "\t\t\t", "PayloadDisplayName", c->ca_cn ? c->ca_cn : "VPN CA");
+    kv(f, "\t\t\t", "PayloadIdentifier", "net.raven.vpn.ca");
+    kv(f, "\t\t\t", "PayloadType", "com.apple.security.root");
+    kv(f, "\t\t\t", "PayloadUUID", uuid);
+    ki(f, "\t\t\t", "PayloadVersion", 1);
+    fputs("\t\t</dict>\n", f);
+    free(b64);
+    return 0;
+}
+
+int cprof_apple(const struct cprof *c, FILE *f, char *err, size_t errlen)
+{
+    struct cprof_pick ike;
+    const struct cprof_esp *esp;
+    const char *child_group;
+    char u_vpn[37], u_ca[37], u_top[37];
+    int rc;
+
+    if (!cprof_pick_ike(c, enc_names, integ_names, prf_names, group_names, &ike)) {
+        snprintf(err, errlen, "profile %s: no IKE proposal of its policy uses algorithms Apple clients have "
+                 "(AES-CBC/GCM, SHA1/SHA2, groups 2, 14-16, 19-21, 31)", c->req->profile);
+        return -EINVAL;
+    }
+    if (!(esp = cprof_pick_esp(c, enc_names, integ_names))) {
+        snprintf(err, errlen, "profile %s: no transform of its IPsec profile uses algorithms Apple clients have",
+                 c->req->profile);
+        return -EINVAL;
+    }
+    /* PFS for rekeyed child SAs: the required group, else the IKE SA's, which
+     * the headend accepts when a client offers it */
+    child_group = c->pfs ? cprof_map(group_names, c->pfs) : ike.group;
+    if (!child_group) {
+        snprintf(err, errlen, "profile %s: the IPsec profile's pfs-group %s is not one Apple clients have",
+                 c->req->profile, c->pfs);
+        return -EINVAL;
+    }
+    cprof_uuid(u_vpn);
+    cprof_uuid(u_ca);
+    cprof_uuid(u_top);
+    fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+          "<!DOCTYPE plist PUBLIC \"-//Apple//DTD PLIST 1.0//EN\" "
+          "\"http://www.apple.com/DTDs/PropertyList-1.0.dtd\">\n"
+          "<plist version=\"1.0\">\n<dict>\n\t<key>PayloadContent</key>\n\t<array>\n", f);
+    vpn_payload(c, f, &ike, cprof_map(enc_names, esp->enc),
+                cprof_aead(esp->enc) ? "SHA2-256" : cprof_map(integ_names, esp->integ), child_group, u_vpn);
+    rc = root_payload(c, f, u_ca);
+    if (rc)
+        return rc;
+    fputs("\t</array>\n", f);
+    kv(f, "\t", "PayloadDisplayName", c->req->profile);
+    kv(f, "\t", "PayloadIdentifier", "net.raven.vpn");
+    fputs("\t<key>PayloadRemovalDisallowed</key>\n\t<false/>\n", f);
+    kv(f, "\t", "PayloadType", "Configuration");
+    kv(f, "\t", "PayloadUUID", u_top);
+    ki(f, "\t", "PayloadVersion", 1);
+    fputs("</dict>\n</plist>\n", f);
+    return 0;
+}

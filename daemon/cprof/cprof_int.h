@@ -1,0 +1,73 @@
+/* Internals of daemon/cprof: what the configuration says about one profile, in
+ * the model's algorithm names (identities without their module prefix), and the
+ * three writers of platform files. */
+#ifndef RAVEN_CPROF_INT_H
+#define RAVEN_CPROF_INT_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "daemon/cprof/cprof.h"
+
+#define CPROF_MAX_ALGS 8
+#define CPROF_MAX_PROPS 8
+#define CPROF_MAX_ESP 12
+
+struct cprof_algs {
+    const char *v[CPROF_MAX_ALGS];
+    size_t n;
+};
+
+/* One IKE proposal: every combination of its algorithms is accepted. */
+struct cprof_ike {
+    struct cprof_algs enc, integ, prf, group;
+};
+
+/* One ESP transform the IPsec profile accepts (integ NULL with AEAD). */
+struct cprof_esp {
+    const char *enc, *integ;
+};
+
+struct cprof {
+    const struct cprof_req *req;
+    const char *server;     /* the address clients dial */
+    const char *port;       /* the IKE port when not 500 (ikev2 global listen port) */
+    const char *id_type;    /* "address", "fqdn", "email", "dn" or "key-id" */
+    char *id;               /* the headend's IKE identity (heap) */
+    bool eap;               /* else certificate */
+    bool query_identity;    /* the profile asks for the EAP identity */
+    unsigned char *ca_der;  /* the CA that signed the headend's certificate (heap) */
+    size_t ca_len;
+    char *ca_pem;           /* the same, PEM (heap) */
+    char *ca_cn;            /* its common name (heap, may be NULL) */
+    struct cprof_ike ike[CPROF_MAX_PROPS];
+    size_t nike;
+    struct cprof_esp esp[CPROF_MAX_ESP];
+    size_t nesp;
+    const char *pfs; /* the IPsec profile's pfs-group, NULL: optional */
+};
+
+/* An IKE choice a platform that takes one set of algorithms can make. */
+struct cprof_pick {
+    const char *enc, *integ, *group; /* integ: the PRF's hash with AEAD */
+    bool aead;
+};
+
+/* Maps a model name to a platform's (NULL: the platform lacks it). */
+const char *cprof_map(const char *const (*table)[2], const char *name);
+bool cprof_aead(const char *enc);
+/* The first IKE choice of @c whose three names all map through the tables. */
+bool cprof_pick_ike(const struct cprof *c, const char *const (*enc)[2], const char *const (*integ)[2],
+                    const char *const (*prf)[2], const char *const (*group)[2], struct cprof_pick *out);
+/* The first ESP transform whose names map (integ table unused with AEAD). */
+const struct cprof_esp *cprof_pick_esp(const struct cprof *c, const char *const (*enc)[2],
+                                       const char *const (*integ)[2]);
+void cprof_uuid(char out[37]);
+/* @s with characters unsafe in a file name replaced by '_' (heap). */
+char *cprof_file_part(const char *s);
+
+int cprof_apple(const struct cprof *c, FILE *f, char *err, size_t errlen);
+int cprof_windows(const struct cprof *c, FILE *f, char *err, size_t errlen);
+int cprof_android(const struct cprof *c, FILE *f, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,304 @@
+/* Client profiles (daemon/cprof) from configuration trees parsed here, with a CA,
+ * an unrelated CA and a headend certificate made with OpenSSL: the headend's
+ * identity when the profile names none (its certificate's subject DN), the
+ * issuing CA picked among several, the built-in default proposals without a
+ * policy, the policy that names the dial address, the listen port, escaping of
+ * the user in XML, PowerShell and JSON, and every refusal with its message. */
+#include <errno.h>
+#include <jansson.h>
+#include <libyang/libyang.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "daemon/cprof/cprof.h"
+
+#define NS "urn:raven:params:xml:ns:yang:raven-vpn"
+#define RT "urn:raven:params:xml:ns:yang:raven-types"
+
+struct env {
+    struct ly_ctx *ctx;
+    char *ca_pem, *other_pem, *cert_pem, *key_pem;
+    unsigned char *ca_der;
+    int ca_der_len;
+};
+
+static char *pem_of(X509 *x, EVP_PKEY *k)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+    char *p = NULL, *s;
+    long n;
+
+    assert_non_null(b);
+    if (x)
+        assert_int_equal(PEM_write_bio_X509(b, x), 1);
+    else
+        assert_int_equal(PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL), 1);
+    n = BIO_get_mem_data(b, &p);
+    s = strndup(p, (size_t)n);
+    BIO_free(b);
+    return s;
+}
+
+/* A certificate for @cn with key @k, signed by @issuer (NULL: self-signed CA). */
+static X509 *make_cert(const char *cn, EVP_PKEY *k, X509 *issuer, EVP_PKEY *issuer_key)
+{
+    X509 *x = X509_new();
+    X509_NAME *nm = X509_NAME_new();
+    X509V3_CTX v3;
+    X509_EXTENSION *ext;
+
+    ASN1_INTEGER_set(X509_get_serialNumber(x), (long)(random() & 0xffffff) + 1);
+    X509_gmtime_adj(X509_getm_notBefore(x), 0);
+    X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+    X509_NAME_add_entry_by_txt(nm, "O", MBSTRING_ASC, (const unsigned char *)"Raven", -1, -1, 0);
+    X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
+    X509_set_subject_name(x, nm);
+    X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : nm);
+    X509_set_pubkey(x, k);
+    X509V3_set_ctx(&v3, issuer ? issuer : x, x, NULL, NULL, 0);
+    ext = X509V3_EXT_conf_nid(NULL, &v3, issuer ? NID_ext_key_usage : NID_basic_constraints,
+                              issuer ? "serverAuth" : "critical,CA:true");
+    X509_add_ext(x, ext, -1);
+    X509_EXTENSION_free(ext);
+    assert_true(X509_sign(x, issuer_key ? issuer_key : k, EVP_sha256()) > 0);
+    X509_NAME_free(nm);
+    return x;
+}
+
+static int setup(void **state)
+{
+    static struct env e;
+    EVP_PKEY *cak = EVP_EC_gen("P-256"), *ok = EVP_EC_gen("P-256"), *hk = EVP_RSA_gen(2048);
+    X509 *ca, *other, *cert;
+
+    assert_int_equal(ly_ctx_new(RAVEN_YANG_DIR ":" RAVEN_IETF_YANG_DIR, 0, &e.ctx), 0);
+    assert_non_null(ly_ctx_load_module(e.ctx, "raven-types", NULL, NULL));
+    assert_non_null(ly_ctx_load_module(e.ctx, "raven-vpn", NULL, NULL));
+    ca = make_cert("Test CA", cak, NULL, NULL);
+    other = make_cert("Other CA", ok, NULL, NULL);
+    cert = make_cert("vpn.example.org", hk, ca, cak);
+    e.ca_pem = pem_of(ca, NULL);
+    e.other_pem = pem_of(other, NULL);
+    e.cert_pem = pem_of(cert, NULL);
+    e.key_pem = pem_of(NULL, hk);
+    e.ca_der_len = i2d_X509(ca, &e.ca_der);
+    assert_true(e.ca_der_len > 0);
+    X509_free(ca);
+    X509_free(other);
+    X509_free(cert);
+    EVP_PKEY_free(cak);
+    EVP_PKEY_free(ok);
+    EVP_PKEY_free(hk);
+    *state = &e;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct env *e = *state;
+
+    free(e->ca_pem);
+    free(e->other_pem);
+    free(e->cert_pem);
+    free(e->key_pem);
+    OPENSSL_free(e->ca_der);
+    ly_ctx_destroy(e->ctx);
+    return 0;
+}
+
+/* A configuration: trustpoint "tp" (the other CA first, then the issuer, when
+ * @both_cas), profile "ra" (EAP and certificates) with @profile_extra inside it,
+ * @ikev2_extra in ikev2 and the listen element @listen. */
+static struct lyd_node *tree_of(const struct env *e, bool both_cas, const char *listen, const char *ikev2_extra,
+                                const char *profile_extra)
+{
+    struct lyd_node *tree = NULL;
+    char *xml = NULL, *cas = NULL;
+
+    assert_true(asprintf(&cas, "%s%s%s<ca-certificate>%s</ca-certificate>", both_cas ? "<ca-certificate>" : "",
+                         both_cas ? e->other_pem : "", both_cas ? "</ca-certificate>" : "", e->ca_pem) > 0);
+    assert_true(asprintf(&xml,
+                         "<pki xmlns=\"" NS "\"><trustpoint><name>tp</name>%s<certificate>%s</certificate>"
+                         "<private-key>%s</private-key></trustpoint></pki>"
+                         "<aaa xmlns=\"" NS "\"><radius-server><name>r</name><address>127.0.0.1</address>"
+                         "<key>k</key></radius-server><server-group><name>g</name><server>r</server></server-group>"
+                         "<authentication-list><name>eap</name><method><sequence>1</sequence><group>g</group>"
+                         "</method></authentication-list></aaa>"
+                         "<ikev2 xmlns=\"" NS "\" xmlns:rt=\"" RT "\"><global><listen>%s</listen></global>%s"
+                         "<profile><name>ra</name>%s<match><identity><remote><address>0.0.0.0/0</address>"
+                         "</remote></identity></match><authentication><local><rsa-sig/></local><remote><eap/>"
+                         "<ecdsa-sig/></remote></authentication><pki><trustpoint><name>tp</name></trustpoint></pki>"
+                         "<aaa><authentication><eap>eap</eap></authentication></aaa></profile>"
+                         "<profile><name>psk</name><match><identity><remote><key-id>k</key-id></remote></identity>"
+                         "</match><authentication><local><pre-share><key>a</key></pre-share></local><remote>"
+                         "<pre-share><key>a</key></pre-share></remote></authentication></profile></ikev2>",
+                         cas, e->cert_pem, e->key_pem, listen, ikev2_extra, profile_extra) > 0);
+    free(cas);
+    if (lyd_parse_data_mem(e->ctx, xml, LYD_XML, LYD_PARSE_STRICT, LYD_VALIDATE_PRESENT, &tree))
+        fail_msg("config does not parse: %s", ly_errmsg(e->ctx));
+    free(xml);
+    return tree;
+}
+
+static int make(const struct lyd_node *tree, const char *profile, const char *user, const char *platform,
+                const char *auth, struct cprof_out *out, char *err)
+{
+    struct cprof_req req = {profile, user, platform, auth};
+
+    *err = '\0';
+    return cprof_make(tree, &req, out, err, 512);
+}
+
+static void test_dn_identity_default_proposals_issuer(void **state)
+{
+    struct env *e = *state;
+    struct lyd_node *tree = tree_of(e, true, "<address>192.0.2.1</address><port>5000</port>", "", "");
+    struct cprof_out out = {0};
+    char err[512], *b64 = malloc((size_t)(4 * ((e->ca_der_len + 2) / 3) + 1));
+    json_t *j;
+
+    assert_int_equal(make(tree, "ra", "ana", "android", NULL, &out, err), 0);
+    assert_string_equal(out.file_name, "ra-ana.sswan");
+    assert_string_equal(out.content_type, "application/vnd.strongswan.profile");
+    j = json_loads(out.content, 0, NULL);
+    assert_non_null(j);
+    /* the listen address, and its port (not 500) */
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "remote"), "addr")), "192.0.2.1");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "remote"), "port")), 5000);
+    /* no identity local: the certificate's subject DN */
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "remote"), "id")),
+                        "O=Raven, CN=vpn.example.org");
+    /* the issuer, not the other CA listed first */
+    EVP_EncodeBlock((unsigned char *)b64, e->ca_der, e->ca_der_len);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "remote"), "cert")), b64);
+    /* no policy, no IPsec profile: the built-in defaults */
+    assert_string_equal(json_string_value(json_object_get(j, "ike-proposal")),
+                        "aes256gcm16-aes128gcm16-chacha20poly1305-prfsha512-prfsha384-prfsha256-"
+                        "curve25519-ecp256-ecp384-ecp521-modp3072-modp2048");
+    assert_string_equal(json_string_value(json_object_get(j, "esp-proposal")),
+                        "aes256gcm16-aes128gcm16-chacha20poly1305");
+    assert_string_equal(json_string_value(json_object_get(j, "type")), "ikev2-eap");
+    json_decref(j);
+    cprof_out_fini(&out);
+    /* Windows has none of the default's groups but ECP-256/384 */
+    assert_int_equal(make(tree, "ra", "wes", "windows", "certificate", &out, err), 0);
+    assert_non_null(strstr(out.content, "-EncryptionMethod GCMAES256 -IntegrityCheckMethod SHA384 -DHGroup ECP256"));
+    assert_non_null(strstr(out.content, "-AuthenticationMethod MachineCertificate"));
+    cprof_out_fini(&out);
+    free(b64);
+    lyd_free_all(tree);
+}
+
+static void test_policy_of_the_dial_address(void **state)
+{
+    struct env *e = *state;
+    struct lyd_node *tree = tree_of(
+        e, false, "<address>0.0.0.0</address>",
+        "<proposal><name>x</name><encryption>rt:aes-gcm-16-128</encryption><prf>rt:prf-hmac-sha2-256</prf>"
+        "<group>rt:curve25519</group></proposal>"
+        "<proposal><name>y</name><encryption>rt:aes-cbc-128</encryption><integrity>rt:hmac-sha2-256-128</integrity>"
+        "<group>rt:modp-2048</group></proposal>"
+        "<policy><name>any</name><proposal>x</proposal></policy>"
+        "<policy><name>mine</name><match><local-address>198.51.100.7</local-address></match>"
+        "<proposal>x</proposal><proposal>y</proposal></policy>",
+        "<server-address>198.51.100.7</server-address><identity><local><fqdn>vpn.example.org</fqdn></local>"
+        "</identity>");
+    struct cprof_out out = {0};
+    char err[512];
+
+    /* Apple has curve25519 (group 31): the first proposal of the policy wins */
+    assert_int_equal(make(tree, "ra", "amy", "apple", NULL, &out, err), 0);
+    assert_non_null(strstr(out.content, "<string>AES-128-GCM</string>"));
+    assert_non_null(strstr(out.content, "<integer>31</integer>"));
+    cprof_out_fini(&out);
+    /* Windows cannot: the second proposal of the policy that names the address */
+    assert_int_equal(make(tree, "ra", "wes", "windows", NULL, &out, err), 0);
+    assert_non_null(strstr(out.content, "-EncryptionMethod AES128 -IntegrityCheckMethod SHA256 -DHGroup Group14"));
+    assert_non_null(strstr(out.content, "$Server = '198.51.100.7'"));
+    cprof_out_fini(&out);
+    lyd_free_all(tree);
+}
+
+static void test_escaping(void **state)
+{
+    struct env *e = *state;
+    struct lyd_node *tree = tree_of(e, false, "<address>0.0.0.0</address>", "",
+                                    "<server-address>vpn.example.org</server-address>");
+    struct cprof_out out = {0};
+    char err[512];
+    const char *user = "o'n&<b>\"\xe2\x80\x99/..";
+    json_t *j;
+
+    assert_int_equal(make(tree, "ra", user, "apple", NULL, &out, err), 0);
+    assert_non_null(strstr(out.content, "<string>o&apos;n&amp;&lt;b&gt;&quot;\xe2\x80\x99/..</string>"));
+    assert_null(strstr(out.content, "<b>"));
+    assert_string_equal(out.file_name, "ra-o_n__b______...mobileconfig");
+    cprof_out_fini(&out);
+    assert_int_equal(make(tree, "ra", user, "windows", NULL, &out, err), 0);
+    assert_non_null(strstr(out.content, "'o''n&<b>\"\xe2\x80\x99\xe2\x80\x99/..'"));
+    cprof_out_fini(&out);
+    assert_int_equal(make(tree, "ra", user, "android", NULL, &out, err), 0);
+    j = json_loads(out.content, 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "local"), "eap_id")), user);
+    json_decref(j);
+    cprof_out_fini(&out);
+    lyd_free_all(tree);
+}
+
+static void test_refusals(void **state)
+{
+    struct env *e = *state;
+    struct lyd_node *wild = tree_of(e, false, "<address>0.0.0.0</address>", "", "");
+    struct lyd_node *tree = tree_of(e, false, "<address>0.0.0.0</address>",
+                                    "<proposal><name>x</name><encryption>rt:aes-gcm-16-128</encryption>"
+                                    "<prf>rt:prf-hmac-sha2-512</prf><group>rt:curve25519</group></proposal>"
+                                    "<policy><name>p</name><proposal>x</proposal></policy>",
+                                    "<server-address>vpn.example.org</server-address>");
+    struct cprof_out out = {0};
+    char err[512];
+
+    assert_int_equal(make(tree, "nope", "u", "apple", NULL, &out, err), -ENOENT);
+    assert_non_null(strstr(err, "no IKEv2 profile named 'nope'"));
+    assert_int_equal(make(tree, "ra", "u", "palm", NULL, &out, err), -EINVAL);
+    assert_non_null(strstr(err, "unknown platform 'palm'"));
+    assert_int_equal(make(tree, "ra", "u\nx", "apple", NULL, &out, err), -EINVAL);
+    assert_non_null(strstr(err, "control characters"));
+    assert_int_equal(make(tree, "ra", "", "apple", NULL, &out, err), -EINVAL);
+    assert_int_equal(make(tree, "psk", "u", "apple", NULL, &out, err), -EINVAL);
+    assert_non_null(strstr(err, "pre-shared keys"));
+    assert_int_equal(make(tree, "ra", "u", "apple", "certificate", &out, err), 0);
+    cprof_out_fini(&out);
+    assert_int_equal(make(wild, "ra", "u", "android", NULL, &out, err), -EINVAL);
+    assert_non_null(strstr(err, "set ikev2 profile ra server-address"));
+    /* Windows has neither curve25519 nor PRF-HMAC-SHA2-512 */
+    assert_int_equal(make(tree, "ra", "u", "windows", NULL, &out, err), -EINVAL);
+    assert_non_null(strstr(err, "no IKE proposal of its policy uses algorithms Windows has"));
+    assert_null(out.content);
+    assert_null(out.file_name);
+    lyd_free_all(tree);
+    lyd_free_all(wild);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_dn_identity_default_proposals_issuer),
+        cmocka_unit_test(test_policy_of_the_dial_address),
+        cmocka_unit_test(test_escaping),
+        cmocka_unit_test(test_refusals),
+    };
+
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
