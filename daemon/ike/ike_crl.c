@@ -1,7 +1,8 @@
 /* Revocation of client certificates in the engine: clients whose first CRL is
- * being fetched wait (their IKE_AUTH is answered when the fetch ends), and
- * sessions whose certificate a refreshed CRL revokes end. The CRL cache
- * (daemon/pki/pki_crl.h) calls on_crl after every fetch. */
+ * being fetched, or whose OCSP query is under way, wait (their IKE_AUTH is
+ * answered when it ends), and sessions whose certificate a refreshed CRL or
+ * OCSP answer revokes end. The CRL cache (daemon/pki/pki_crl.h) calls on_crl
+ * after every fetch and every OCSP query. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,8 +34,8 @@ void ike_crl_park(struct ike_sess *s, X509 *cert, STACK_OF(X509) *chain)
     pd->crl_cert = cert;
     pd->crl_chain = chain;
     /* a retransmission is not a new request (ike_auth_waiting) */
-    ike_sa_set_state(s, IKE_SA_CRL_WAIT, "the certificate's CRL is fetched");
-    log_info("ike", "session %" PRIu64 " (%s): waiting for the CRL of its certificate", s->ss.id,
+    ike_sa_set_state(s, IKE_SA_CRL_WAIT, "the certificate's revocation status is fetched");
+    log_info("ike", "session %" PRIu64 " (%s): waiting for the CRL or OCSP answer of its certificate", s->ss.id,
              s->ss.remote_id ? s->ss.remote_id : "?");
 }
 
@@ -56,6 +57,7 @@ static void resume(struct ike_sess *s)
         ike_auth_fail(s, pd->msg_id,
                       v == PKI_REVOKED  ? "certificate-revoked" :
                       v == PKI_NO_CRL   ? "crl-unavailable" :
+                      v == PKI_NO_OCSP  ? "ocsp-unavailable" :
                                           "certificate-invalid",
                       why);
         return;
