@@ -271,7 +271,9 @@ static enum pki_verdict revocation(struct pki_crl *c, const struct pki_tp *tp, X
         if (v != PKI_NO_CRL && v != PKI_NO_OCSP)
             break;
     }
-    if (v == PKI_REVOKED || v == PKI_NO_CRL || v == PKI_NO_OCSP)
+    if (v == PKI_REVOKED) /* the method that answered says why */
+        snprintf(why, why_len, "%s", reason[n - 1]);
+    else if (v == PKI_NO_CRL || v == PKI_NO_OCSP)
         snprintf(why, why_len, "%s%s%s", n > 1 ? reason[0] : "", n > 1 ? "; " : "", reason[n - 1]);
     if ((v == PKI_NO_CRL || v == PKI_NO_OCSP) && tp->crl_fail_open)
         return PKI_GOOD;

@@ -40,7 +40,7 @@ struct ocsp_ent {
     STACK_OF(X509) *cas; /* the trustpoint's, that must have signed the answer */
     struct pki_ocsp_answer ans; /* status PKI_OCSP_NONE until one is accepted */
     time_t expires;             /* of ans */
-    time_t last_attempt, last_used;
+    time_t last_attempt, last_end, last_used; /* a query's start and end, a client's or session's ask */
     bool failed; /* the last query gave no answer */
     char err[300];
     OCSP_REQUEST *req; /* of the query under way */
@@ -139,6 +139,7 @@ static bool ent_query(struct ocsp_ent *e)
         snprintf(e->err, sizeof(e->err), "cannot start the query");
         e->failed = true;
         e->st->errors++;
+        e->last_end = e->last_attempt;
         OPENSSL_free(der);
         return false;
     }
@@ -194,6 +195,7 @@ static void ent_done(struct pki_xfer *x, CURLcode rc, long status)
     pki_xfer_cancel(e->owner->c, x);
     OCSP_REQUEST_free(e->req);
     e->req = NULL;
+    e->last_end = now;
     if (!ok) {
         e->failed = true;
         e->st->errors++;
@@ -321,11 +323,11 @@ enum pki_verdict pki_ocsp_check(struct pki_ocsp *o, const struct pki_tp *tp, X50
     if (e->x.easy)
         return PKI_PENDING;
     /* expired, or the last query failed: queried again, but not at once after
-     * a query, so that a failing responder is not hammered (nor looped on) */
-    if (now - e->last_attempt >= PKI_OCSP_RETRY && ent_query(e))
+     * the last one ended, so that a failing responder is not hammered, nor a
+     * client that waited for it made to wait again */
+    if (now - e->last_end >= PKI_OCSP_RETRY && ent_query(e))
         return PKI_PENDING;
-    snprintf(why, why_len, "no OCSP answer from %s: %s", e->url,
-             e->err[0] ? e->err : "the cached answer has expired");
+    snprintf(why, why_len, "%s: %s", e->url, e->err[0] ? e->err : "the cached answer has expired");
     return PKI_NO_OCSP;
 }
 
