@@ -437,6 +437,13 @@ void pki_crl_notify_soon(struct pki_crl *c)
     evtimer_add(c->ev_notify, &(struct timeval){0});
 }
 
+void pki_crl_watch(struct pki_crl *c, const struct pki_tp *tp, const X509_NAME *issuer, const ASN1_INTEGER *serial,
+                   const char *aia_url)
+{
+    if (c)
+        pki_ocsp_watch(c->ocsp, tp, issuer, serial, aia_url, time(NULL));
+}
+
 void pki_crl_set_notify(struct pki_crl *c, pki_crl_fn fn, void *arg)
 {
     c->notify = fn;

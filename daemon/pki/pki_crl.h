@@ -75,6 +75,13 @@ enum pki_verdict pki_crl_verify(struct pki_crl *c, struct pki_tp *const *tps, si
 bool pki_crl_revoked(struct pki_crl *c, const char *tp, const X509_NAME *issuer, const ASN1_INTEGER *serial,
                      char *why, size_t why_len);
 
+/* A certificate of @issuer and @serial that trustpoint @tp checks by OCSP,
+ * known by them only (a session taken over from an earlier process): its
+ * answer is asked of @tp's ocsp-url, else of @aia_url (NULL: none), and kept
+ * fresh as for a client's; the notify callback follows its end. */
+void pki_crl_watch(struct pki_crl *c, const struct pki_tp *tp, const X509_NAME *issuer, const ASN1_INTEGER *serial,
+                   const char *aia_url);
+
 /* Parses a CRL fetched from a distribution point or URL (DER, or PEM) of at most
  * PKI_CRL_MAX_BODY bytes and accepts it if one of @cas (with cRLSign usage, if its
  * key usage is restricted) signed it and it is valid at @now. NULL with the

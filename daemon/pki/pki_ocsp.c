@@ -240,23 +240,27 @@ static bool ent_evict(struct pki_ocsp *o)
     return true;
 }
 
+/* A new entry for @id (adopted) of the certificate of @issuer and @serial. */
 static struct ocsp_ent *ent_add(struct pki_ocsp *o, const struct pki_tp *tp, const char *url, OCSP_CERTID *id,
-                                X509 *leaf, X509 *issuer)
+                                const X509_NAME *issuer, const ASN1_INTEGER *serial)
 {
     struct ocsp_ent *e;
 
-    if (o->nent >= PKI_OCSP_MAX_CACHE && !ent_evict(o))
+    if (o->nent >= PKI_OCSP_MAX_CACHE && !ent_evict(o)) {
+        OCSP_CERTID_free(id);
         return NULL;
-    if (!(e = calloc(1, sizeof(*e))))
+    }
+    if (!(e = calloc(1, sizeof(*e)))) {
+        OCSP_CERTID_free(id);
         return NULL;
+    }
     e->owner = o;
     o->nent++;
     e->nonce = tp->ocsp_nonce;
     e->configured = tp->ocsp_url != NULL;
     e->id = id;
     if (!(e->tp = strdup(tp->name)) || !(e->url = strdup(url)) || !(e->st = stat_of(o, tp->name)) ||
-        !(e->issuer = X509_NAME_dup(X509_get_subject_name(issuer))) ||
-        !(e->serial = ASN1_INTEGER_dup(X509_get0_serialNumber(leaf))) || !(e->cas = X509_chain_up_ref(tp->cas)) ||
+        !(e->issuer = X509_NAME_dup(issuer)) || !(e->serial = ASN1_INTEGER_dup(serial)) || !(e->cas = X509_chain_up_ref(tp->cas)) ||
         !(e->ev_timer = evtimer_new(pki_crl_base(o->c), on_refresh, e))) {
         ent_free(e);
         return NULL;
@@ -301,7 +305,7 @@ enum pki_verdict pki_ocsp_check(struct pki_ocsp *o, const struct pki_tp *tp, X50
     if ((e = ent_find(o, tp->name, id))) {
         OCSP_CERTID_free(id);
     } else {
-        if (!(e = ent_add(o, tp, url, id, leaf, issuer))) {
+        if (!(e = ent_add(o, tp, url, id, X509_get_subject_name(issuer), X509_get0_serialNumber(leaf)))) {
             snprintf(why, why_len, "%d OCSP answers cached and queried: no room for another", PKI_OCSP_MAX_CACHE);
             return v;
         }
@@ -329,6 +333,35 @@ enum pki_verdict pki_ocsp_check(struct pki_ocsp *o, const struct pki_tp *tp, X50
         return PKI_PENDING;
     snprintf(why, why_len, "%s: %s", e->url, e->err[0] ? e->err : "the cached answer has expired");
     return PKI_NO_OCSP;
+}
+
+void pki_ocsp_watch(struct pki_ocsp *o, const struct pki_tp *tp, const X509_NAME *issuer,
+                    const ASN1_INTEGER *serial, const char *aia_url, time_t now)
+{
+    const char *url = tp->ocsp_url ? tp->ocsp_url : aia_url;
+    X509 *ca = NULL;
+    OCSP_CERTID *id;
+    struct ocsp_ent *e;
+
+    if (!o || !url)
+        return;
+    /* the CertID from the issuing CA of the trustpoint, as for a client's */
+    for (int i = 0; i < sk_X509_num(tp->cas) && !ca; i++) {
+        if (!X509_NAME_cmp(X509_get_subject_name(sk_X509_value(tp->cas, i)), issuer))
+            ca = sk_X509_value(tp->cas, i);
+    }
+    if (!ca || !(id = OCSP_cert_id_new(EVP_sha1(), issuer, X509_get0_pubkey_bitstr(ca), serial)))
+        return;
+    if ((e = ent_find(o, tp->name, id))) {
+        OCSP_CERTID_free(id);
+        e->last_used = now;
+        return;
+    }
+    if ((e = ent_add(o, tp, url, id, issuer, serial))) {
+        e->last_used = now;
+        if (!ent_query(e))
+            pki_crl_notify_soon(o->c);
+    }
 }
 
 bool pki_ocsp_revoked(struct pki_ocsp *o, const char *tp, const X509_NAME *issuer, const ASN1_INTEGER *serial,

@@ -67,6 +67,11 @@ void pki_ocsp_sync(struct pki_ocsp *o, struct pki_tp *const *tps, size_t ntp);
  * query failed, the responder does not know it). @o may be NULL (no OCSP). */
 enum pki_verdict pki_ocsp_check(struct pki_ocsp *o, const struct pki_tp *tp, X509 *leaf, X509 *issuer, time_t now,
                                 char *why, size_t why_len);
+/* The certificate of @issuer and @serial under @tp, known by them only (a
+ * session taken over by a new process): its answer is asked of @tp's
+ * ocsp-url, else of @aia_url (nothing without either), unless cached. */
+void pki_ocsp_watch(struct pki_ocsp *o, const struct pki_tp *tp, const X509_NAME *issuer,
+                    const ASN1_INTEGER *serial, const char *aia_url, time_t now);
 /* Whether the cached answer for the certificate of @issuer and @serial under
  * trustpoint @tp says revoked; marks it asked for (refreshed before it expires). */
 bool pki_ocsp_revoked(struct pki_ocsp *o, const char *tp, const X509_NAME *issuer, const ASN1_INTEGER *serial,

@@ -42,8 +42,8 @@ BAD_URL = f"http://127.0.0.1:{BAD_PORT}/"
 def pki(tmp_path_factory):
     """A CA with a database, its OCSP responder certificate (OCSPSigning) and a
     rogue one (clientAuth only), the headend's certificate and clients: alice,
-    carol (revoked), frank without AIA; dave with the AIA of the good responder;
-    erin with the AIA of the bad one."""
+    carol (revoked), frank and gina without AIA; dave and hank with the AIA of
+    the good responder; erin with the AIA of the bad one."""
     d = tmp_path_factory.mktemp("ocsppki")
     p = lambda n: str(d / n)
 
@@ -85,6 +85,7 @@ default_crl_days = 10
     for name in ("alice", "carol", "frank", "gina"):
         cert(name, f"{name}.example.org")
     cert("dave", "dave.example.org", aia=URL)
+    cert("hank", "hank.example.org", aia=URL)
     cert("erin", "erin.example.org", aia=BAD_URL)
     ca_db(p, "-revoke", "carol")
     return p
@@ -320,6 +321,29 @@ def test_connected_client_revoked_is_disconnected_at_refresh(make_ravend, lab, p
     wait_for(lambda: "received DELETE for IKE_SA" in lb.log(0), 10, "the client's DELETE")
     o = ocsp_state(m)
     assert o["requests"] == "2" and o["good"] == "1" and o["revoked"] == "1", o
+
+
+def test_session_taken_over_after_a_restart_is_asked_again(make_ravend, lab, pki, tmp_path):
+    """hank connects (the responder of his certificate's AIA says good); ravend
+    is killed (kill -9), the CA revokes hank, and a new ravend takes his session
+    over from the session arena: the OCSP cache did not survive, so it asks the
+    responder kept with the session, hears revoked and ends the session."""
+    lb = lab(1)
+    resp = Responder(lb, pki, str(tmp_path))
+    d = make_ravend(headend(pki, url=None), netns=lb.head)
+    r = connect(lb, pki, "hank")
+    assert r.returncode == 0, f"{lb.log(0)[-3000:]}\n{d.log()[-2000:]}"
+    d.kill9()
+    ca_db(pki, "-revoke", "hank")
+    resp.restart()
+    d.start()
+    m = d.connect()
+    wait_for(lambda: "session" in d.log(since_start=True) and not sessions(m), 30, "the adopted session's end")
+    log = d.log(since_start=True)
+    assert re.search(r"session \d+ \(hank\.example\.org, [0-9.]+\) down: certificate-revoked", log), log[-3000:]
+    assert f"OCSP from {URL}: revoked" in log
+    o = ocsp_state(m)
+    assert o["requests"] == "1" and o["revoked"] == "1", o
 
 
 @pytest.mark.parametrize("bad", ["garbage", "hang", "rogue-signer"])

@@ -403,6 +403,55 @@ static void test_cache(void **state)
     event_base_free(base);
 }
 
+/* A session taken over by a new process is known by issuer and serial only:
+ * watching it asks the responder, and the recheck then finds it revoked. */
+static void test_watch_adopted(void **state)
+{
+    struct event_base *base = event_base_new();
+    struct evhttp *http = evhttp_new(base);
+    struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(http, "127.0.0.1", 0);
+    struct pki_crl *c = pki_crl_new(base);
+    struct pki_tp *tp;
+    char url[64], why[300];
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    int before = served_requests;
+
+    (void)state;
+    getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss, &sl);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u/", ntohs(((struct sockaddr_in *)&ss)->sin_port));
+    evhttp_set_gencb(http, on_http, NULL);
+    pki_crl_set_notify(c, on_notify, base);
+    tp = tp_make(url, PKI_REV_OCSP);
+    served = (struct answer)GOOD(&ca);
+    served.status = V_OCSP_CERTSTATUS_REVOKED;
+    assert_false(pki_crl_revoked(c, "tp", X509_get_issuer_name(carol.cert), X509_get0_serialNumber(carol.cert), why,
+                                 sizeof(why)));
+    pki_crl_watch(c, tp, X509_get_issuer_name(carol.cert), X509_get0_serialNumber(carol.cert), NULL);
+    run(base);
+    assert_int_equal(served_requests, before + 1);
+    assert_true(pki_crl_revoked(c, "tp", X509_get_issuer_name(carol.cert), X509_get0_serialNumber(carol.cert), why,
+                                sizeof(why)));
+    /* a client with that certificate is answered from the same entry */
+    {
+        const struct pki_tp *checked;
+
+        assert_int_equal(pki_crl_verify(c, &tp, 1, carol.cert, NULL, &checked, why, sizeof(why)), PKI_REVOKED);
+        assert_int_equal(served_requests, before + 1);
+    }
+    /* no responder known (no ocsp-url, no AIA kept): nothing is asked */
+    pki_tp_free(tp);
+    tp = tp_make(NULL, PKI_REV_OCSP);
+    pki_crl_sync(c, &tp, 1);
+    pki_crl_watch(c, tp, X509_get_issuer_name(alice.cert), X509_get0_serialNumber(alice.cert), NULL);
+    assert_int_equal(served_requests, before + 1);
+    pki_crl_sync(c, NULL, 0);
+    pki_tp_free(tp);
+    pki_crl_free(c);
+    evhttp_free(http);
+    event_base_free(base);
+}
+
 /* ocsp-crl: without an OCSP answer the (configured) CRL decides; crl-ocsp
  * without a CRL source asks OCSP. */
 static void test_method_order(void **state)
@@ -440,7 +489,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_accept),      cmocka_unit_test(test_accept_malformed),
-        cmocka_unit_test(test_cache),       cmocka_unit_test(test_method_order),
+        cmocka_unit_test(test_cache),       cmocka_unit_test(test_watch_adopted),
+        cmocka_unit_test(test_method_order),
         cmocka_unit_test(test_rev_parse),
     };
 
