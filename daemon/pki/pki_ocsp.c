@@ -17,6 +17,7 @@
 
 #define REFRESH_MARGIN 300 /* an answer is queried again at most this long before it expires */
 #define REFRESH_MIN 2      /* and never sooner than this after its query */
+#define RETRY_FAILED 30    /* a query that failed is repeated after this, while asked for */
 
 /* Counters of one trustpoint. */
 struct ocsp_stat {
@@ -160,15 +161,17 @@ static void on_refresh(evutil_socket_t fd, short what, void *arg)
 }
 
 /* After a query: the next one shortly before the answer expires; after a
- * failure while an earlier answer is still valid, again before it expires. */
+ * failure, again in RETRY_FAILED (sooner if an earlier answer expires first),
+ * so that a session admitted or kept without an answer hears one once the
+ * responder is back. Either only while the answer is still asked for. */
 static void ent_plan(struct ocsp_ent *e, time_t now)
 {
     time_t left = e->expires - now, margin = left / 10, delay;
 
-    if (e->ans.status == PKI_OCSP_NONE || left <= 0)
-        return;
     if (e->failed)
-        delay = left < 30 ? left : 30;
+        delay = e->ans.status != PKI_OCSP_NONE && left > 0 && left < RETRY_FAILED ? left : RETRY_FAILED;
+    else if (left <= 0)
+        return;
     else
         delay = left - (margin > REFRESH_MARGIN ? REFRESH_MARGIN : margin < 1 ? 1 : margin);
     evtimer_add(e->ev_timer, &(struct timeval){.tv_sec = delay < REFRESH_MIN ? REFRESH_MIN : delay});
@@ -310,6 +313,7 @@ enum pki_verdict pki_ocsp_check(struct pki_ocsp *o, const struct pki_tp *tp, X50
             return v;
         }
         /* a new entry: its first query now, the client waits for it */
+        e->last_used = now;
         return ent_query(e) ? PKI_PENDING : (snprintf(why, why_len, "%s: %s", url, e->err), PKI_NO_OCSP);
     }
     e->last_used = now;
