@@ -347,6 +347,7 @@ void ike_engine_adopt(struct ike_engine *e, bool fresh, struct ike_adopt_result 
             continue;
         }
         arm_adopted(s);
+        ike_crl_adopted(s);
         res->adopted++;
         log_info("ike", "session %" PRIu64 " (%s, %s) taken over from the session arena with %zu child SA(s)",
                  s->ss.id, s->ss.remote_id ? s->ss.remote_id : "?", ike_addr_str(&s->peer, a, sizeof(a)), s->nchild);

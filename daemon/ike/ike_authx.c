@@ -360,12 +360,13 @@ static enum ike_auth_rc authn_cert(struct ike_sess *s, struct authn *a)
     if (!ntp)
         return ike_auth_refuse(s, NULL, "the profile has no trustpoint to verify client certificates with");
     verdict = pki_crl_verify(s->e->crl, tps, ntp, a->cert, a->chain, &crl_tp, why, sizeof(why));
-    if (verdict == PKI_INVALID || verdict == PKI_REVOKED || verdict == PKI_NO_CRL)
+    if (verdict == PKI_INVALID || verdict == PKI_REVOKED || verdict == PKI_NO_CRL || verdict == PKI_NO_OCSP)
         return ike_auth_refuse(s, verdict == PKI_REVOKED  ? "certificate-revoked" :
                                   verdict == PKI_NO_CRL   ? "crl-unavailable" :
+                                  verdict == PKI_NO_OCSP  ? "ocsp-unavailable" :
                                                             "certificate-invalid",
                                why);
-    if (verdict == PKI_GOOD && why[0]) /* revocation-check crl none */
+    if (verdict == PKI_GOOD && why[0]) /* revocation-check ... none */
         log_info("ike", "session %" PRIu64 " (%s): accepted without a revocation check: %s", s->ss.id, s->ss.remote_id,
                  why);
     if (!pki_cert_matches_id(a->cert, a->idi.type, a->idi.data, a->idi.len))
@@ -382,7 +383,7 @@ static enum ike_auth_rc authn_cert(struct ike_sess *s, struct authn *a)
     if (crl_tp)
         ike_crl_remember(s, a->cert, crl_tp);
     authn_dn(s, a);
-    if (verdict == PKI_PENDING) { /* answered once the certificate's CRL is fetched */
+    if (verdict == PKI_PENDING) { /* answered once its CRL is fetched or OCSP answers */
         ike_crl_park(s, a->cert, a->chain);
         a->cert = NULL;
         a->chain = NULL;

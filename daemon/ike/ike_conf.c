@@ -479,12 +479,22 @@ static bool build_trustpoints(struct ike_conf *c, ike_err_fn err, void *arg)
             else if (!strcmp(ch->schema->name, "crl-url") && nurl < 64)
                 urls[nurl++] = lyd_get_value(ch);
         }
+        enum pki_rev rev = PKI_REV_CRL;
+        const char *nonce = ike_leaf(tn, "ocsp-nonce");
+
+        if (rc && !pki_rev_parse(rc, &rev)) {
+            errf(err, arg, tn, "trustpoint %s: revocation-check %s is not known", ike_leaf(tn, "name"), rc);
+            ok = false;
+            continue;
+        }
         tp = pki_tp_new(ike_leaf(tn, "name"), cas, nca, ike_leaf(tn, "certificate"), ike_leaf(tn, "private-key"), crls,
-                        ncrl, urls, nurl,
-                        rc && !strcmp(rc, "none")     ? PKI_REV_NONE :
-                        rc && !strcmp(rc, "crl-none") ? PKI_REV_CRL_NONE :
-                                                        PKI_REV_CRL,
-                        why, sizeof(why));
+                        ncrl, urls, nurl, rev, why, sizeof(why));
+        /* OCSP: the configured responder (else each certificate's AIA), nonce on unless set false */
+        if (tp && !pki_tp_set_ocsp(tp, ike_leaf(tn, "ocsp-url"), !nonce || strcmp(nonce, "false"))) {
+            pki_tp_free(tp);
+            tp = NULL;
+            snprintf(why, sizeof(why), "out of memory");
+        }
         if (!tp) {
             errf(err, arg, tn, "trustpoint %s: %s", ike_leaf(tn, "name"), why);
             ok = false;

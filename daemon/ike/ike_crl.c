@@ -1,7 +1,8 @@
 /* Revocation of client certificates in the engine: clients whose first CRL is
- * being fetched wait (their IKE_AUTH is answered when the fetch ends), and
- * sessions whose certificate a refreshed CRL revokes end. The CRL cache
- * (daemon/pki/pki_crl.h) calls on_crl after every fetch. */
+ * being fetched, or whose OCSP query is under way, wait (their IKE_AUTH is
+ * answered when it ends), and sessions whose certificate a refreshed CRL or
+ * OCSP answer revokes end. The CRL cache (daemon/pki/pki_crl.h) calls on_crl
+ * after every fetch and every OCSP query. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include "daemon/ike/ike_auth_steps.h"
 #include "daemon/pki/pki.h"
 #include "daemon/pki/pki_crl.h"
+#include "daemon/pki/pki_ocsp.h"
 #include "daemon/base/poison.h"
 
 void ike_crl_remember(struct ike_sess *s, X509 *cert, const struct pki_tp *tp)
@@ -21,9 +23,31 @@ void ike_crl_remember(struct ike_sess *s, X509 *cert, const struct pki_tp *tp)
     s->ss.cert_issuer = X509_NAME_dup(X509_get_issuer_name(cert));
     s->ss.cert_serial = ASN1_INTEGER_dup(X509_get0_serialNumber(cert));
     s->ss.cert_tp = strdup(tp->name);
+    free(s->ocsp_url);
+    s->ocsp_url = NULL;
+    if (tp->ocsp_check && !tp->ocsp_url) {
+        char url[1024];
+
+        if (pki_ocsp_aia_url(cert, url, sizeof(url)))
+            s->ocsp_url = strdup(url);
+    }
     if (!s->ss.cert_issuer || !s->ss.cert_serial || !s->ss.cert_tp)
         log_warn("ike", "session %" PRIu64 ": out of memory: its certificate will not be checked at CRL refreshes",
                  s->ss.id);
+}
+
+void ike_crl_adopted(struct ike_sess *s)
+{
+    const struct pki_tp *tp = NULL;
+
+    if (!s->ss.cert_tp || !s->ss.cert_issuer || !s->ss.cert_serial || !s->gen)
+        return;
+    for (size_t i = 0; i < s->gen->ntps && !tp; i++) {
+        if (!strcmp(s->gen->tps[i]->name, s->ss.cert_tp))
+            tp = s->gen->tps[i];
+    }
+    if (tp && tp->ocsp_check)
+        pki_crl_watch(s->e->crl, tp, s->ss.cert_issuer, s->ss.cert_serial, s->ocsp_url);
 }
 
 void ike_crl_park(struct ike_sess *s, X509 *cert, STACK_OF(X509) *chain)
@@ -33,8 +57,8 @@ void ike_crl_park(struct ike_sess *s, X509 *cert, STACK_OF(X509) *chain)
     pd->crl_cert = cert;
     pd->crl_chain = chain;
     /* a retransmission is not a new request (ike_auth_waiting) */
-    ike_sa_set_state(s, IKE_SA_CRL_WAIT, "the certificate's CRL is fetched");
-    log_info("ike", "session %" PRIu64 " (%s): waiting for the CRL of its certificate", s->ss.id,
+    ike_sa_set_state(s, IKE_SA_CRL_WAIT, "the certificate's revocation status is fetched");
+    log_info("ike", "session %" PRIu64 " (%s): waiting for the CRL or OCSP answer of its certificate", s->ss.id,
              s->ss.remote_id ? s->ss.remote_id : "?");
 }
 
@@ -56,6 +80,7 @@ static void resume(struct ike_sess *s)
         ike_auth_fail(s, pd->msg_id,
                       v == PKI_REVOKED  ? "certificate-revoked" :
                       v == PKI_NO_CRL   ? "crl-unavailable" :
+                      v == PKI_NO_OCSP  ? "ocsp-unavailable" :
                                           "certificate-invalid",
                       why);
         return;

@@ -270,6 +270,10 @@ struct ike_sess {
     bool ppk_used;
     bool ppk_fallback; /* the client's AUTH is its NO_PPK_AUTH (no PPK) */
     char ppk_id[65];   /* the PPK_ID in use ("" none) */
+    /* OCSP (ike_crl.c): the responder of its certificate's AIA, kept (arena
+     * tag 111) so that a session taken over by a new process is asked about
+     * again; NULL when its trustpoint names the responder (ocsp-url) or asks none */
+    char *ocsp_url;
 };
 
 struct ike_counters {
@@ -572,6 +576,9 @@ void ike_crl_remember(struct ike_sess *s, X509 *cert, const struct pki_tp *tp);
 /* Parks the IKE_AUTH of s->pend in CRL_WAIT until the CRL of @cert arrives
  * (adopts @cert and @chain); its steps go on when the fetch ends. */
 void ike_crl_park(struct ike_sess *s, X509 *cert, STACK_OF(X509) *chain);
+/* A session taken over from the session arena: its certificate's OCSP answer
+ * is asked for again (the cache did not survive), and kept fresh. */
+void ike_crl_adopted(struct ike_sess *s);
 
 /* Whether the IKE_AUTH exchange of @s waits for RADIUS, DHCP or a CRL: a
  * retransmission of its request is dropped, and so is a new request. */

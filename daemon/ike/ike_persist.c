@@ -213,6 +213,7 @@ static const struct fdesc sess_fields[] = {
     {50, F_BOOL, S(vid_flexvpn), 0},
     {51, F_BOOL, S(cfg_set_accept), 0},
     {52, F_STR, S(ss.pool), 0},
+    {111, F_STR, S(ocsp_url), 0}, /* OCSP: the AIA responder of the session's certificate */
     {53, F_STR, S(ss.pool6), 0},
     {54, F_U32, S(ss.addr4), 0},
     {55, F_U32, S(ss.index6), 0},

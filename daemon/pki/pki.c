@@ -44,6 +44,7 @@ void pki_tp_free(struct pki_tp *tp)
     for (size_t i = 0; i < tp->ncrl_url; i++)
         free(tp->crl_urls[i]);
     free(tp->crl_urls);
+    free(tp->ocsp_url);
     free(tp->name);
     free(tp);
 }
@@ -61,8 +62,12 @@ struct pki_tp *pki_tp_new(const char *name, const char *const *ca_pems, size_t n
         snprintf(why, why_len, "out of memory");
         goto fail;
     }
-    tp->crl_check = rev != PKI_REV_NONE;
-    tp->crl_fail_open = rev == PKI_REV_CRL_NONE;
+    tp->crl_check = rev == PKI_REV_CRL || rev == PKI_REV_CRL_NONE || rev >= PKI_REV_OCSP_CRL;
+    tp->ocsp_check = rev >= PKI_REV_OCSP;
+    tp->ocsp_first = rev >= PKI_REV_OCSP && rev <= PKI_REV_OCSP_CRL_NONE;
+    tp->crl_fail_open = rev == PKI_REV_CRL_NONE || rev == PKI_REV_OCSP_NONE || rev == PKI_REV_OCSP_CRL_NONE ||
+                        rev == PKI_REV_CRL_OCSP_NONE;
+    tp->ocsp_nonce = true;
     for (size_t i = 0; i < nurl; i++) {
         if (!(tp->crl_urls[tp->ncrl_url] = strdup(crl_urls[i]))) {
             snprintf(why, why_len, "out of memory");
@@ -145,6 +150,33 @@ struct pki_tp *pki_tp_new(const char *name, const char *const *ca_pems, size_t n
 fail:
     pki_tp_free(tp);
     return NULL;
+}
+
+bool pki_rev_parse(const char *name, enum pki_rev *rev)
+{
+    static const char *const names[] = {
+        [PKI_REV_NONE] = "none",           [PKI_REV_CRL] = "crl",
+        [PKI_REV_CRL_NONE] = "crl-none",   [PKI_REV_OCSP] = "ocsp",
+        [PKI_REV_OCSP_NONE] = "ocsp-none", [PKI_REV_OCSP_CRL] = "ocsp-crl",
+        [PKI_REV_OCSP_CRL_NONE] = "ocsp-crl-none", [PKI_REV_CRL_OCSP] = "crl-ocsp",
+        [PKI_REV_CRL_OCSP_NONE] = "crl-ocsp-none",
+    };
+
+    for (size_t i = 0; name && i < sizeof(names) / sizeof(names[0]); i++) {
+        if (!strcmp(name, names[i])) {
+            *rev = (enum pki_rev)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+bool pki_tp_set_ocsp(struct pki_tp *tp, const char *url, bool nonce)
+{
+    free(tp->ocsp_url);
+    tp->ocsp_url = url ? strdup(url) : NULL;
+    tp->ocsp_nonce = nonce;
+    return !url || tp->ocsp_url;
 }
 
 bool pki_cert_matches_id(X509 *cert, uint8_t id_type, const uint8_t *id, size_t id_len)

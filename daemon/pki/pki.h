@@ -15,8 +15,12 @@ struct pki_tp {
     char *name;
     STACK_OF(X509) *cas;
     STACK_OF(X509_CRL) *crls; /* configured (inline) CRLs */
-    bool crl_check;           /* revocation-check crl or crl-none */
-    bool crl_fail_open;       /* crl-none: accepted when no valid CRL can be had */
+    bool crl_check;           /* revocation-check names crl */
+    bool crl_fail_open;       /* ends in none: accepted when no revocation status can be had */
+    /* OCSP (RFC 6960, pki_ocsp.h): asked first when ocsp_first, else after the CRL */
+    bool ocsp_check, ocsp_first;
+    bool ocsp_nonce;          /* ocsp-nonce: requests carry a nonce the response must echo */
+    char *ocsp_url;           /* ocsp-url: the responder, instead of the certificate's AIA; NULL if none */
     char **crl_urls;          /* crl-url, in configuration order */
     size_t ncrl_url;
     X509 *cert;     /* own certificate, NULL if none */
@@ -27,8 +31,23 @@ struct pki_tp {
     size_t nca;
 };
 
-/* How a trustpoint checks revocation (revocation-check). */
-enum pki_rev { PKI_REV_NONE, PKI_REV_CRL, PKI_REV_CRL_NONE };
+/* How a trustpoint checks revocation (revocation-check): the methods in the
+ * order they are asked (the next one only when the previous one has no answer),
+ * and with _NONE a certificate whose status none of them has is accepted. */
+enum pki_rev {
+    PKI_REV_NONE,
+    PKI_REV_CRL,
+    PKI_REV_CRL_NONE,
+    PKI_REV_OCSP,
+    PKI_REV_OCSP_NONE,
+    PKI_REV_OCSP_CRL,
+    PKI_REV_OCSP_CRL_NONE,
+    PKI_REV_CRL_OCSP,
+    PKI_REV_CRL_OCSP_NONE,
+};
+
+/* The enum value of a revocation-check name ("ocsp-crl-none"); false if unknown. */
+bool pki_rev_parse(const char *name, enum pki_rev *rev);
 
 /* Parses one trustpoint from PEM texts; @crl_urls are copied. On error returns
  * NULL with a message in @why (naming which PEM is wrong). */
@@ -36,6 +55,9 @@ struct pki_tp *pki_tp_new(const char *name, const char *const *ca_pems, size_t n
                           const char *key_pem, const char *const *crl_pems, size_t ncrl,
                           const char *const *crl_urls, size_t nurl, enum pki_rev rev, char *why, size_t why_len);
 void pki_tp_free(struct pki_tp *tp);
+/* The OCSP settings of @tp: its responder @url (copied, NULL for the
+ * certificates' AIA) and whether requests carry a nonce. False when out of memory. */
+bool pki_tp_set_ocsp(struct pki_tp *tp, const char *url, bool nonce);
 
 /* Revocation checks: pki_crl.h. */
 

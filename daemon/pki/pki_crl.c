@@ -10,11 +10,13 @@
 
 #include <curl/curl.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "daemon/base/log.h"
+#include "daemon/pki/pki_ocsp.h"
 #include "daemon/base/poison.h"
 
 #define FETCH_TIMEOUT 15   /* seconds a transfer may take */
@@ -33,6 +35,7 @@ struct pki_crl {
     struct crl_sock *socks;   /* the sockets libcurl asked to watch */
     struct crl_src *srcs;
     size_t ncdp;
+    struct pki_ocsp *ocsp; /* OCSP responses (pki_ocsp.c), on the same transfers */
     pki_crl_fn notify;
     void *notify_arg;
 };
@@ -66,16 +69,23 @@ static STACK_OF(X509) *cas_copy(STACK_OF(X509) *cas)
     return X509_chain_up_ref(cas);
 }
 
+void pki_xfer_cancel(struct pki_crl *c, struct pki_xfer *x)
+{
+    if (x->easy) {
+        curl_multi_remove_handle(c->multi, x->easy);
+        curl_easy_cleanup(x->easy);
+        x->easy = NULL;
+    }
+    curl_slist_free_all(x->hdrs);
+    x->hdrs = NULL;
+    free(x->body);
+    x->body = NULL;
+    x->len = 0;
+}
+
 static void src_cancel(struct crl_src *s)
 {
-    if (s->easy) {
-        curl_multi_remove_handle(s->owner->multi, s->easy);
-        curl_easy_cleanup(s->easy);
-        s->easy = NULL;
-    }
-    free(s->body);
-    s->body = NULL;
-    s->len = 0;
+    pki_xfer_cancel(s->owner, &s->x);
 }
 
 static void src_free(struct crl_src *s)
@@ -94,62 +104,84 @@ static void src_free(struct crl_src *s)
 
 static size_t on_body(char *data, size_t size, size_t n, void *arg)
 {
-    struct crl_src *s = arg;
+    struct pki_xfer *x = arg;
     size_t len = size * n;
     uint8_t *b;
 
-    /* a CRL is bounded: a larger body ends the transfer (CURLE_WRITE_ERROR) */
-    if (len > PKI_CRL_MAX_BODY - s->len) {
-        s->too_big = true;
+    /* a body is bounded: a larger one ends the transfer (CURLE_WRITE_ERROR) */
+    if (len > x->max - x->len) {
+        x->too_big = true;
         return 0;
     }
-    if (!(b = realloc(s->body, s->len + len)))
+    if (!(b = realloc(x->body, x->len + len)))
         return 0;
-    memcpy(b + s->len, data, len);
-    s->body = b;
-    s->len += len;
+    memcpy(b + x->len, data, len);
+    x->body = b;
+    x->len += len;
     return len;
 }
 
-static void src_fetch(struct crl_src *s)
+bool pki_xfer_start(struct pki_crl *c, struct pki_xfer *x, const char *url, const uint8_t *post, size_t post_len,
+                    const char *ctype, long timeout, size_t max)
 {
     CURL *h;
 
-    if (s->easy)
+    if (x->easy || !(h = curl_easy_init()))
+        return false;
+    x->too_big = false;
+    x->max = max;
+    x->len = 0;
+    x->curl_err[0] = 0;
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, timeout);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long)CONNECT_TIMEOUT < timeout ? (long)CONNECT_TIMEOUT : timeout);
+    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(h, CURLOPT_PRIVATE, x);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, x->curl_err);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, post ? "Raven OCSP client" : "Raven CRL fetcher");
+    /* no proxy from the environment: the URL is fetched as configured */
+    curl_easy_setopt(h, CURLOPT_PROXY, "");
+    if (post) {
+        char hdr[128];
+
+        snprintf(hdr, sizeof(hdr), "Content-Type: %s", ctype);
+        if (!(x->hdrs = curl_slist_append(NULL, hdr)))
+            goto fail;
+        curl_easy_setopt(h, CURLOPT_HTTPHEADER, x->hdrs);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)post_len);
+        curl_easy_setopt(h, CURLOPT_COPYPOSTFIELDS, (const char *)post);
+    }
+    if (curl_multi_add_handle(c->multi, h) != CURLM_OK)
+        goto fail;
+    x->easy = h;
+    return true;
+fail:
+    curl_easy_cleanup(h);
+    curl_slist_free_all(x->hdrs);
+    x->hdrs = NULL;
+    return false;
+}
+
+static void src_done(struct pki_xfer *x, CURLcode rc, long status);
+
+static void src_fetch(struct crl_src *s)
+{
+    if (s->x.easy)
         return;
     evtimer_del(s->ev_timer);
     s->fetches++;
     s->last_attempt = time(NULL);
-    s->too_big = false;
-    if (!(h = curl_easy_init())) {
-        snprintf(s->err, sizeof(s->err), "out of memory");
-        goto fail;
-    }
-    curl_easy_setopt(h, CURLOPT_URL, s->url);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)FETCH_TIMEOUT);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long)CONNECT_TIMEOUT);
-    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)PKI_CRL_MAX_BODY);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, s);
-    curl_easy_setopt(h, CURLOPT_PRIVATE, s);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, s->curl_err);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "Raven CRL fetcher");
-    /* no proxy from the environment: the URL is fetched as configured */
-    curl_easy_setopt(h, CURLOPT_PROXY, "");
-    s->curl_err[0] = 0;
-    if (curl_multi_add_handle(s->owner->multi, h) != CURLM_OK) {
-        curl_easy_cleanup(h);
+    s->x.done = src_done;
+    if (!pki_xfer_start(s->owner, &s->x, s->url, NULL, 0, NULL, FETCH_TIMEOUT, PKI_CRL_MAX_BODY)) {
         snprintf(s->err, sizeof(s->err), "cannot start the transfer");
-        goto fail;
+        s->failures++;
+        s->retries++;
+        src_schedule(s, PKI_CRL_RETRY_MIN);
     }
-    s->easy = h;
-    return;
-fail:
-    s->failures++;
-    s->retries++;
-    src_schedule(s, PKI_CRL_RETRY_MIN);
 }
 
 static void on_src_timer(evutil_socket_t fd, short what, void *arg)
@@ -191,7 +223,7 @@ static void src_plan(struct crl_src *s, bool ok)
     src_schedule(s, delay < REFRESH_MIN ? REFRESH_MIN : delay);
 }
 
-static time_t asn1_time(const ASN1_TIME *t)
+time_t pki_asn1_time(const ASN1_TIME *t)
 {
     struct tm tm;
 
@@ -201,20 +233,19 @@ static time_t asn1_time(const ASN1_TIME *t)
 }
 
 /* A transfer ended: the CRL replaces the cached one, or the failure is counted. */
-static void src_done(struct crl_src *s, CURLcode rc)
+static void src_done(struct pki_xfer *x, CURLcode rc, long status)
 {
-    long status = 0;
+    struct crl_src *s = (struct crl_src *)((char *)x - offsetof(struct crl_src, x));
     X509_CRL *crl = NULL;
 
-    curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
     if (rc != CURLE_OK)
-        snprintf(s->err, sizeof(s->err), "%.260s", s->too_big || rc == CURLE_FILESIZE_EXCEEDED ?
+        snprintf(s->err, sizeof(s->err), "%.260s", x->too_big || rc == CURLE_FILESIZE_EXCEEDED ?
                                                    "the CRL is larger than the limit of 4 MiB" :
-                                               s->curl_err[0] ? s->curl_err : curl_easy_strerror(rc));
+                                               x->curl_err[0] ? x->curl_err : curl_easy_strerror(rc));
     else if (status != 200)
         snprintf(s->err, sizeof(s->err), "HTTP status %ld", status);
     else
-        crl = pki_crl_accept(s->body, s->len, s->cas, time(NULL), s->err, sizeof(s->err));
+        crl = pki_crl_accept(x->body, x->len, s->cas, time(NULL), s->err, sizeof(s->err));
     src_cancel(s);
     if (!crl) {
         s->failures++;
@@ -229,8 +260,8 @@ static void src_done(struct crl_src *s, CURLcode rc)
     s->retries = 0;
     s->err[0] = 0;
     s->last_update = time(NULL);
-    s->this_update = asn1_time(X509_CRL_get0_lastUpdate(crl));
-    s->next_update = asn1_time(X509_CRL_get0_nextUpdate(crl));
+    s->this_update = pki_asn1_time(X509_CRL_get0_lastUpdate(crl));
+    s->next_update = pki_asn1_time(X509_CRL_get0_nextUpdate(crl));
     log_info("pki", "trustpoint %s: CRL from %s accepted (%d revoked certificates)", s->tp, s->url,
              sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)));
     src_plan(s, true);
@@ -243,13 +274,15 @@ static void check_done(struct pki_crl *c)
     bool any = false;
 
     while ((m = curl_multi_info_read(c->multi, &left))) {
-        struct crl_src *s = NULL;
+        struct pki_xfer *x = NULL;
+        long status = 0;
 
         if (m->msg != CURLMSG_DONE)
             continue;
-        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
-        if (s) {
-            src_done(s, m->data.result);
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+        if (x) {
+            curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &status);
+            x->done(x, m->data.result, status);
             any = true;
         }
     }
@@ -359,6 +392,10 @@ struct pki_crl *pki_crl_new(struct event_base *base)
     curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
     curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
     curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+    if (!(c->ocsp = pki_ocsp_new(c))) {
+        pki_crl_free(c);
+        return NULL;
+    }
     return c;
 }
 
@@ -372,6 +409,7 @@ void pki_crl_free(struct pki_crl *c)
         c->srcs = s->next;
         src_free(s);
     }
+    pki_ocsp_free(c->ocsp);
     if (c->multi)
         curl_multi_cleanup(c->multi);
     while (c->socks) /* connections libcurl kept open, closed by the cleanup */
@@ -382,6 +420,28 @@ void pki_crl_free(struct pki_crl *c)
         event_free(c->ev_notify);
     free(c);
     curl_global_cleanup();
+}
+
+struct event_base *pki_crl_base(struct pki_crl *c)
+{
+    return c->base;
+}
+
+struct pki_ocsp *pki_crl_ocsp(struct pki_crl *c)
+{
+    return c ? c->ocsp : NULL;
+}
+
+void pki_crl_notify_soon(struct pki_crl *c)
+{
+    evtimer_add(c->ev_notify, &(struct timeval){0});
+}
+
+void pki_crl_watch(struct pki_crl *c, const struct pki_tp *tp, const X509_NAME *issuer, const ASN1_INTEGER *serial,
+                   const char *aia_url)
+{
+    if (c)
+        pki_ocsp_watch(c->ocsp, tp, issuer, serial, aia_url, time(NULL));
 }
 
 void pki_crl_set_notify(struct pki_crl *c, pki_crl_fn fn, void *arg)
@@ -407,7 +467,7 @@ static bool cdp_evict(struct pki_crl *c)
     struct crl_src **victim = NULL;
 
     for (struct crl_src **pp = &c->srcs; *pp; pp = &(*pp)->next) {
-        if ((*pp)->cdp && !(*pp)->easy && (!victim || (*pp)->last_used < (*victim)->last_used))
+        if ((*pp)->cdp && !(*pp)->x.easy && (!victim || (*pp)->last_used < (*victim)->last_used))
             victim = pp;
     }
     if (!victim)
@@ -499,7 +559,7 @@ void pki_crl_sync(struct pki_crl *c, struct pki_tp *const *tps, size_t ntp)
         if (s->mark) {
             /* a client may wait for this fetch: it is told, and asks again
              * with the new trustpoints */
-            if (s->easy)
+            if (s->x.easy)
                 evtimer_add(c->ev_notify, &(struct timeval){0});
             *pp = s->next;
             src_free(s);
@@ -507,10 +567,11 @@ void pki_crl_sync(struct pki_crl *c, struct pki_tp *const *tps, size_t ntp)
             pp = &s->next;
         }
     }
+    pki_ocsp_sync(c->ocsp, tps, ntp);
 }
 
 /* UTC, as ike_state.c writes times */
-static void time_leaf(struct lyd_node *p, const char *name, time_t t)
+void pki_crl_time_leaf(struct lyd_node *p, const char *name, time_t t)
 {
     struct tm tm;
     char b[32];
@@ -519,7 +580,7 @@ static void time_leaf(struct lyd_node *p, const char *name, time_t t)
         lyd_new_term(p, NULL, name, b, 0, NULL);
 }
 
-static void u64_leaf(struct lyd_node *p, const char *name, uint64_t v)
+void pki_crl_u64_leaf(struct lyd_node *p, const char *name, uint64_t v)
 {
     char b[24];
 
@@ -533,7 +594,18 @@ static const char *src_status(const struct crl_src *s, time_t now)
         return "valid";
     if (s->crl)
         return "expired";
-    return s->easy && !s->failures ? "fetching" : "unavailable";
+    return s->x.easy && !s->failures ? "fetching" : "unavailable";
+}
+
+struct lyd_node *pki_crl_state_tp(struct lyd_node *pki, const char *tp)
+{
+    struct lyd_node *n = NULL;
+    char pred[300];
+
+    snprintf(pred, sizeof(pred), "trustpoint[name='%s']", tp);
+    if (lyd_find_path(pki, pred, 0, &n) && lyd_new_list(pki, NULL, "trustpoint", 0, &n, tp))
+        return NULL;
+    return n;
 }
 
 void pki_crl_state(struct pki_crl *c, struct lyd_node *state)
@@ -541,29 +613,26 @@ void pki_crl_state(struct pki_crl *c, struct lyd_node *state)
     struct lyd_node *pki = NULL;
     time_t now = time(NULL);
 
-    if (!c || !c->srcs || lyd_new_inner(state, NULL, "pki", 0, &pki))
+    if (!c || (!c->srcs && !pki_ocsp_any(c->ocsp)) || lyd_new_inner(state, NULL, "pki", 0, &pki))
         return;
     for (struct crl_src *s = c->srcs; s; s = s->next) {
-        struct lyd_node *tp = NULL, *src = NULL;
-        char pred[300];
+        struct lyd_node *tp = pki_crl_state_tp(pki, s->tp), *src = NULL;
 
-        snprintf(pred, sizeof(pred), "trustpoint[name='%s']", s->tp);
-        if (lyd_find_path(pki, pred, 0, &tp) && lyd_new_list(pki, NULL, "trustpoint", 0, &tp, s->tp))
-            continue;
-        if (lyd_new_list(tp, NULL, "crl-source", 0, &src, s->url))
+        if (!tp || lyd_new_list(tp, NULL, "crl-source", 0, &src, s->url))
             continue;
         lyd_new_term(src, NULL, "origin", s->cdp ? "distribution-point" : "crl-url", 0, NULL);
         lyd_new_term(src, NULL, "status", src_status(s, now), 0, NULL);
-        u64_leaf(src, "fetches", s->fetches);
-        u64_leaf(src, "failures", s->failures);
-        time_leaf(src, "last-attempt", s->last_attempt);
-        time_leaf(src, "last-update", s->last_update);
-        time_leaf(src, "this-update", s->crl ? s->this_update : 0);
-        time_leaf(src, "next-update", s->crl ? s->next_update : 0);
-        time_leaf(src, "next-fetch", s->easy ? 0 : s->next_fetch);
+        pki_crl_u64_leaf(src, "fetches", s->fetches);
+        pki_crl_u64_leaf(src, "failures", s->failures);
+        pki_crl_time_leaf(src, "last-attempt", s->last_attempt);
+        pki_crl_time_leaf(src, "last-update", s->last_update);
+        pki_crl_time_leaf(src, "this-update", s->crl ? s->this_update : 0);
+        pki_crl_time_leaf(src, "next-update", s->crl ? s->next_update : 0);
+        pki_crl_time_leaf(src, "next-fetch", s->x.easy ? 0 : s->next_fetch);
         if (s->crl)
-            u64_leaf(src, "revoked-certificates", (uint64_t)sk_X509_REVOKED_num(X509_CRL_get_REVOKED(s->crl)));
+            pki_crl_u64_leaf(src, "revoked-certificates", (uint64_t)sk_X509_REVOKED_num(X509_CRL_get_REVOKED(s->crl)));
         if (s->err[0])
             lyd_new_term(src, NULL, "last-error", s->err, 0, NULL);
     }
+    pki_ocsp_state(c->ocsp, pki);
 }

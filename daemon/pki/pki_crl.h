@@ -52,6 +52,7 @@ enum pki_verdict {
     PKI_INVALID, /* does not chain, expired, ... */
     PKI_REVOKED, /* a valid CRL lists it */
     PKI_NO_CRL,  /* revocation-check crl and no valid CRL could be obtained */
+    PKI_NO_OCSP, /* revocation-check ocsp and no OCSP answer (good or revoked) could be obtained */
     PKI_PENDING, /* the first fetch of its CRL is under way: ask again at notify */
 };
 
@@ -67,10 +68,19 @@ enum pki_verdict pki_crl_verify(struct pki_crl *c, struct pki_tp *const *tps, si
                                 STACK_OF(X509) *untrusted, const struct pki_tp **checked_by, char *why,
                                 size_t why_len);
 
-/* Whether a CRL fetched for trustpoint @tp lists the certificate of @issuer and
- * @serial; the CRL's source in @why. */
+/* Whether a CRL fetched for trustpoint @tp, or a cached OCSP response, says
+ * the certificate of @issuer and @serial is revoked; the source in @why. The
+ * OCSP response of a certificate asked about here is refreshed before its
+ * nextUpdate (pki_ocsp.h). */
 bool pki_crl_revoked(struct pki_crl *c, const char *tp, const X509_NAME *issuer, const ASN1_INTEGER *serial,
                      char *why, size_t why_len);
+
+/* A certificate of @issuer and @serial that trustpoint @tp checks by OCSP,
+ * known by them only (a session taken over from an earlier process): its
+ * answer is asked of @tp's ocsp-url, else of @aia_url (NULL: none), and kept
+ * fresh as for a client's; the notify callback follows its end. */
+void pki_crl_watch(struct pki_crl *c, const struct pki_tp *tp, const X509_NAME *issuer, const ASN1_INTEGER *serial,
+                   const char *aia_url);
 
 /* Parses a CRL fetched from a distribution point or URL (DER, or PEM) of at most
  * PKI_CRL_MAX_BODY bytes and accepts it if one of @cas (with cRLSign usage, if its

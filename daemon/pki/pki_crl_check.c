@@ -3,6 +3,7 @@
 #include "daemon/pki/pki_crl_int.h"
 
 #include <openssl/bio.h>
+#include <time.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "daemon/pki/pki_ocsp.h"
 #include "daemon/base/poison.h"
 
 #define MAX_CDP 4 /* distribution point URLs of one certificate that are tried */
@@ -187,24 +189,19 @@ static void rev_from_url(struct rev_look *r, struct pki_crl *c, const struct pki
     s->last_used = r->now;
     rev_consider(r, s->crl, s->url);
     /* the first fetch of this source is under way: worth waiting for */
-    if (!s->crl && s->easy && !s->failures)
+    if (!s->crl && s->x.easy && !s->failures)
         r->pending = true;
     if (s->err[0] && !r->any)
         snprintf(r->last_err, sizeof(r->last_err), "%.120s: %.200s", s->url, s->err);
 }
 
-static enum pki_verdict revocation(struct pki_crl *c, const struct pki_tp *tp, X509 *leaf, X509 *issuer, char *why,
-                                   size_t why_len)
+/* What the trustpoint's CRLs say: GOOD, REVOKED, PENDING or NO_CRL. */
+static enum pki_verdict crl_revocation(struct pki_crl *c, const struct pki_tp *tp, X509 *leaf, X509 *issuer,
+                                       const char *serial, char *why, size_t why_len)
 {
     struct rev_look r = {.leaf = leaf, .issuer = issuer, .now = time(NULL)};
-    char urls[MAX_CDP][1024], serial[80] = "?";
-    BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(leaf), NULL);
-    char *hex = bn ? BN_bn2hex(bn) : NULL;
+    char urls[MAX_CDP][1024];
 
-    if (hex)
-        snprintf(serial, sizeof(serial), "%s", hex);
-    OPENSSL_free(hex);
-    BN_free(bn);
     if (sk_X509_CRL_num(tp->crls)) {
         for (int i = 0; i < sk_X509_CRL_num(tp->crls); i++)
             rev_consider(&r, sk_X509_CRL_value(tp->crls, i), "the configured CRL");
@@ -232,7 +229,55 @@ static enum pki_verdict revocation(struct pki_crl *c, const struct pki_tp *tp, X
         return PKI_PENDING;
     snprintf(why, why_len, "no valid CRL for the certificate (serial %s) of trustpoint %s: %s", serial, tp->name,
              r.last_err[0] ? r.last_err : "none configured");
-    return tp->crl_fail_open ? PKI_GOOD : PKI_NO_CRL;
+    return PKI_NO_CRL;
+}
+
+/* The trustpoint's methods in its order (revocation-check): the next one is
+ * asked only when the previous one has no answer; with none, the certificate
+ * is refused, or accepted when the list ends in none (the reasons in @why). */
+static enum pki_verdict revocation(struct pki_crl *c, const struct pki_tp *tp, X509 *leaf, X509 *issuer, char *why,
+                                   size_t why_len)
+{
+    char serial[80] = "?", reason[2][480] = {"", ""};
+    BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(leaf), NULL);
+    char *hex = bn ? BN_bn2hex(bn) : NULL;
+    bool ocsp[2] = {tp->ocsp_check && tp->ocsp_first, tp->ocsp_check && !tp->ocsp_first};
+    bool crl[2] = {tp->crl_check && !ocsp[0], tp->crl_check && ocsp[0]};
+    enum pki_verdict v = PKI_NO_CRL;
+    size_t n = 0;
+
+    if (hex)
+        snprintf(serial, sizeof(serial), "%s", hex);
+    OPENSSL_free(hex);
+    BN_free(bn);
+    for (size_t i = 0; i < 2; i++) {
+        if (ocsp[i]) {
+            char w[300] = "";
+
+            v = pki_ocsp_check(pki_crl_ocsp(c), tp, leaf, issuer, time(NULL), w, sizeof(w));
+            if (v == PKI_REVOKED)
+                snprintf(reason[n], sizeof(reason[n]),
+                         "certificate verification failed: certificate revoked (serial %.80s, %.250s)", serial, w);
+            else
+                snprintf(reason[n], sizeof(reason[n]),
+                         "no OCSP answer for the certificate (serial %.80s) of trustpoint %.40s: %.250s", serial,
+                         tp->name, w);
+        } else if (crl[i]) {
+            v = crl_revocation(c, tp, leaf, issuer, serial, reason[n], sizeof(reason[n]));
+        } else {
+            continue;
+        }
+        n++;
+        if (v != PKI_NO_CRL && v != PKI_NO_OCSP)
+            break;
+    }
+    if (v == PKI_REVOKED) /* the method that answered says why */
+        snprintf(why, why_len, "%s", reason[n - 1]);
+    else if (v == PKI_NO_CRL || v == PKI_NO_OCSP)
+        snprintf(why, why_len, "%s%s%s", n > 1 ? reason[0] : "", n > 1 ? "; " : "", reason[n - 1]);
+    if ((v == PKI_NO_CRL || v == PKI_NO_OCSP) && tp->crl_fail_open)
+        return PKI_GOOD;
+    return v;
 }
 
 enum pki_verdict pki_crl_verify(struct pki_crl *c, struct pki_tp *const *tps, size_t ntp, X509 *leaf,
@@ -272,7 +317,7 @@ enum pki_verdict pki_crl_verify(struct pki_crl *c, struct pki_tp *const *tps, si
     chain = X509_STORE_CTX_get0_chain(ctx);
     issuer = sk_X509_num(chain) > 1 ? sk_X509_value(chain, 1) : leaf;
     tp = tp_of(tps, ntp, issuer);
-    if (!tp || !tp->crl_check) {
+    if (!tp || !(tp->crl_check || tp->ocsp_check)) {
         v = PKI_GOOD;
         goto out;
     }
@@ -288,6 +333,9 @@ out:
 bool pki_crl_revoked(struct pki_crl *c, const char *tp, const X509_NAME *issuer, const ASN1_INTEGER *serial,
                      char *why, size_t why_len)
 {
+    /* OCSP first: it marks the session's answer as still needed */
+    if (pki_ocsp_revoked(pki_crl_ocsp(c), tp, issuer, serial, time(NULL), why, why_len))
+        return true;
     for (struct crl_src *s = pki_crl_srcs(c); s; s = s->next) {
         X509_REVOKED *rev = NULL;
 

@@ -8,6 +8,40 @@
 #include "daemon/pki/pki.h"
 #include "daemon/pki/pki_crl.h"
 
+struct pki_ocsp;
+
+/* One HTTP transfer on the libcurl multi handle of struct pki_crl: CRL fetches
+ * and OCSP requests share it and its wiring into the event loop. */
+struct pki_xfer {
+    /* the transfer ended (@rc, the HTTP @status): called once, from the loop,
+     * with the body in body/len; the owner then cancels it */
+    void (*done)(struct pki_xfer *x, CURLcode rc, long status);
+    CURL *easy; /* NULL when no transfer is under way */
+    struct curl_slist *hdrs;
+    uint8_t *body;
+    size_t len, max;
+    bool too_big; /* the body went past max */
+    char curl_err[CURL_ERROR_SIZE];
+};
+
+/* Starts a GET of @url, or with @post a POST of it (copied, @ctype its
+ * Content-Type); the body is bounded by @max bytes and the whole transfer by
+ * @timeout seconds. False when it cannot start. */
+bool pki_xfer_start(struct pki_crl *c, struct pki_xfer *x, const char *url, const uint8_t *post, size_t post_len,
+                    const char *ctype, long timeout, size_t max);
+/* Ends the transfer without a done call, and frees its body. */
+void pki_xfer_cancel(struct pki_crl *c, struct pki_xfer *x);
+struct event_base *pki_crl_base(struct pki_crl *c);
+/* The OCSP cache of @c (pki_ocsp.c); NULL for a NULL @c. */
+struct pki_ocsp *pki_crl_ocsp(struct pki_crl *c);
+/* Calls the notify callback soon, from the loop. */
+void pki_crl_notify_soon(struct pki_crl *c);
+/* The trustpoint node of vpn-state/pki @pki for @tp, made if missing. */
+struct lyd_node *pki_crl_state_tp(struct lyd_node *pki, const char *tp);
+void pki_crl_time_leaf(struct lyd_node *p, const char *name, time_t t);
+void pki_crl_u64_leaf(struct lyd_node *p, const char *name, uint64_t v);
+time_t pki_asn1_time(const ASN1_TIME *t);
+
 /* One URL of one trustpoint, with its cached CRL. */
 struct crl_src {
     struct pki_crl *owner;
@@ -22,12 +56,7 @@ struct crl_src {
     uint64_t fetches, failures;
     unsigned retries; /* failures in a row */
     char err[300];    /* the last failure, "" after a success */
-    /* the transfer under way */
-    CURL *easy;
-    uint8_t *body;
-    size_t len;
-    bool too_big;
-    char curl_err[CURL_ERROR_SIZE];
+    struct pki_xfer x; /* the transfer under way */
     struct event *ev_timer; /* refresh, or retry after a failure */
     struct crl_src *next;
 };

@@ -295,7 +295,7 @@ def test_distribution_point_of_the_certificate(make_ravend, web, pki):
     assert CDP not in crl_sources(m)  # nothing fetched before a client needs it
     r = connect(web, pki, "dave")
     assert r.returncode == 0, f"{web.lab.log(0)[-3000:]}\n{d.log()[-2000:]}"
-    assert "(dave.example.org): waiting for the CRL of its certificate" in d.log()
+    assert "(dave.example.org): waiting for the CRL or OCSP answer of its certificate" in d.log()
     src = crl_sources(m)[CDP]
     assert src["origin"] == "distribution-point" and src["status"] == "valid", src
     assert "GET /cdp/ca.crl" in web.log()

@@ -295,6 +295,28 @@ UkFWRU4gUExBQ0VIT0xERVI=
 </pki>
 EOF
 
+# OCSP: revocation-check's combinations, ocsp-url only with ocsp, CRLs only with crl.
+ocsp_tp() {
+    cat <<EOF
+<pki xmlns="$NS">
+  <trustpoint>
+    <name>t</name>
+    <revocation-check>$1</revocation-check>$2
+  </trustpoint>
+</pki>
+EOF
+}
+accept "revocation-check ocsp-crl-none, ocsp-url, crl-url, ocsp-nonce" < <(ocsp_tp ocsp-crl-none \
+    '<ocsp-url>http://ocsp.example.org/</ocsp-url><ocsp-nonce>false</ocsp-nonce><crl-url>http://x/ca.crl</crl-url>')
+accept "revocation-check crl-ocsp without ocsp-url (AIA)" < <(ocsp_tp crl-ocsp '')
+reject "ocsp-url with revocation-check crl" "ocsp-url is used only when revocation-check names ocsp" \
+    < <(ocsp_tp crl '<ocsp-url>http://ocsp.example.org/</ocsp-url>')
+reject "crl-url with revocation-check ocsp-none" "This revocation-check uses no CRL" \
+    < <(ocsp_tp ocsp-none '<crl-url>http://x/ca.crl</crl-url>')
+reject "ocsp-url ldap://" "only http:// and https:// OCSP responders" \
+    < <(ocsp_tp ocsp '<ocsp-url>ldap://x/</ocsp-url>')
+reject "revocation-check ocsp-ocsp" "Invalid enumeration value" < <(ocsp_tp ocsp-ocsp '')
+
 # Management names and the secret leaves.
 accept "management endpoints and user" <<EOF
 <management xmlns="$NS">
