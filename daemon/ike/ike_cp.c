@@ -56,6 +56,41 @@ static void add_subnet(struct ike_cp_out *o, const struct sess_prefix *sp)
     ike_cp_add(o, CFG_INTERNAL_IP4_SUBNET, p, 8);
 }
 
+/* Split DNS (RFC 8598): one INTERNAL_DNS_DOMAIN per domain the tunnel's DNS
+ * servers resolve, in presentation format without a trailing dot or NUL. The
+ * default domain goes first: names in it are internal too, and clients that
+ * have no default-domain attribute (Apple's) take the first domain as their
+ * search domain. A Unity client has MODECFG_DEF_DOMAIN / SPLITDNS_NAME and
+ * gets these only when its request names attribute 25. The RFC lets the
+ * request carry domains as suggestions; the policy decides, so their values
+ * are not read, nor any INTERNAL_DNSSEC_TA (26) the client sends: we have no
+ * trust anchors to give and send none. Domains without a DNS server to
+ * resolve them would break the RFC's rule that a reply naming domains names
+ * servers too, so they are left out then. */
+static void add_domain(struct ike_cp_out *o, const char *d)
+{
+    size_t n = strlen(d);
+
+    if (n > 1 && d[n - 1] == '.') /* inet:domain-name allows the root's dot */
+        n--;
+    ike_cp_add(o, CFG_INTERNAL_DNS_DOMAIN, d, n);
+}
+
+static void add_dns_domains(const struct ike_sess *s, const struct sess_attrs *at, const struct ike_cp_pld *req,
+                            struct ike_cp_out *o)
+{
+    if (!at->ndns && !at->ndns6)
+        return;
+    if (s->vid_unity && !ike_cp_requests(req, CFG_INTERNAL_DNS_DOMAIN))
+        return;
+    if (at->def_domain)
+        add_domain(o, at->def_domain);
+    for (int i = 0; i < at->nsplit_dns; i++) {
+        if (!at->def_domain || strcmp(at->def_domain, at->split_dns[i]))
+            add_domain(o, at->split_dns[i]);
+    }
+}
+
 bool ike_cp_requests(const struct ike_cp_pld *cp, uint16_t type)
 {
     for (size_t i = 0; i < cp->nattr; i++) {
@@ -76,6 +111,7 @@ void ike_cp_attributes(const struct ike_sess *s, const struct sess_attrs *at, co
         ike_cp_add4(cpo, CFG_INTERNAL_IP4_NBNS, at->wins[i]);
     for (uint8_t i = 0; i < at->subnets.n; i++)
         add_subnet(cpo, &at->subnets.p[i]);
+    add_dns_domains(s, at, req, cpo);
     if (ike_cp_requests(req, CFG_APPLICATION_VERSION))
         ike_cp_add(cpo, CFG_APPLICATION_VERSION, "Raven " RAVEN_IKE_VERSION, strlen("Raven " RAVEN_IKE_VERSION));
     if (s->vid_unity) {
