@@ -164,7 +164,7 @@ static struct pki_tp *signing_tp(const struct ike_prof *prof)
         int kind = tps[i]->cert && tps[i]->key ? EVP_PKEY_get_base_id(tps[i]->key) : EVP_PKEY_NONE;
 
         if ((prof->local_rsa && (kind == EVP_PKEY_RSA || kind == EVP_PKEY_RSA_PSS)) ||
-            (prof->local_ecdsa && kind == EVP_PKEY_EC))
+            (prof->local_ecdsa && (kind == EVP_PKEY_EC || kind == EVP_PKEY_ED25519)))
             return tps[i];
     }
     return NULL;
@@ -200,10 +200,16 @@ static bool build_idr_auth(struct ike_sess *s, const struct ike_prof *prof, stru
         size_t so_len, sl = 0;
         uint8_t *so = ike_auth_signed_octets(s->in.prf, s->msg2, s->msg2_len, s->in.ni, s->in.ni_len,
                                              s->in.keys.sk_pr, s->in.keys.prf_len, body, body_len, &so_len);
+        const struct pki_sign_how how = {
+            .rfc7427 = s->in.sig_hash, .hashes = s->in.sig_hashes, .pss = prof->local_rsa_pss};
         uint8_t *sig = NULL, method = 0;
+        char why[200] = "out of memory";
 
-        ok = so && pki_auth_sign(sign_tp->key, s->in.sig_hash, so, so_len, &method, &sig, &sl);
+        ok = so && pki_auth_sign(sign_tp->key, &how, so, so_len, &method, &sig, &sl, why, sizeof(why));
         free(so);
+        if (!ok)
+            log_warn("ike", "session %" PRIu64 " (%s): cannot sign our AUTH with trustpoint %s: %s", s->ss.id,
+                     s->ss.remote_id ? s->ss.remote_id : "?", sign_tp->name, why);
         if (ok) {
             size_t off = ike_build_pld(ib, IKE_PLD_CERT, false);
 
@@ -342,7 +348,9 @@ static enum ike_auth_rc authn_cert(struct ike_sess *s, struct authn *a)
 {
     struct pki_tp *tps[16];
     size_t ntp = ike_profile_tps(a->prof, IKE_TP_VERIFY, tps, 16), so_len;
-    bool rsa = a->cert && EVP_PKEY_get_base_id(X509_get0_pubkey(a->cert)) == EVP_PKEY_RSA;
+    int kind = a->cert ? EVP_PKEY_get_base_id(X509_get0_pubkey(a->cert)) : EVP_PKEY_NONE;
+    /* ecdsa-sig covers the elliptic-curve signatures, Ed25519 (RFC 8420) too */
+    bool rsa = kind == EVP_PKEY_RSA || kind == EVP_PKEY_RSA_PSS;
     enum pki_verdict verdict;
     const struct pki_tp *crl_tp = NULL;
     char why[300];

@@ -195,6 +195,7 @@ struct ike_prof {
     uint8_t local_id_raw[16];           /* address, parsed */
     /* authentication */
     bool local_psk, local_rsa, local_ecdsa;
+    bool local_rsa_pss;                 /* rsa-signature-scheme pss: RSASSA-PSS (RFC 7427) */
     const char *local_key;              /* authentication local pre-share key, NULL none */
     bool remote_psk, remote_rsa, remote_ecdsa, remote_eap;
     const char *remote_key;             /* authentication remote pre-share key, NULL none */

@@ -38,6 +38,7 @@ struct ike_init {
     bool nat_peer, nat_local; /* NAT detected in front of the peer / of us */
     bool fragmentation;       /* both sides announced IKE fragmentation */
     bool sig_hash;            /* the peer announced RFC 7427 signature hashes */
+    uint16_t sig_hashes;      /* which: bit N = hash identifier N (PKI_HASH_BIT) */
     struct ike_keys keys;
 };
 

@@ -52,11 +52,28 @@ enum pki_auth_method {
     PKI_AUTH_DIGITAL_SIGNATURE = 14, /* RFC 7427: AlgorithmIdentifier + signature */
 };
 
-/* Signs @data with @key: with @rfc7427 the Digital Signature method (SHA-256 or
- * the curve's hash, PKCS#1 v1.5 for RSA), else the classic method for the key
- * type. Writes the AUTH method and data (caller frees). */
-bool pki_auth_sign(EVP_PKEY *key, bool rfc7427, const uint8_t *data, size_t len, uint8_t *method, uint8_t **sig,
-                   size_t *sig_len);
+/* RFC 7427 hash algorithm identifiers (SIGNATURE_HASH_ALGORITHMS), as bits
+ * (PKI_HASH_BIT) of what a peer announced; Identity is RFC 8420's, for
+ * Ed25519, which signs the message itself. */
+enum pki_hash { PKI_HASH_SHA256 = 2, PKI_HASH_SHA384 = 3, PKI_HASH_SHA512 = 4, PKI_HASH_IDENTITY = 5 };
+#define PKI_HASH_BIT(h) (1u << (h))
+
+/* How to sign an AUTH for one peer. */
+struct pki_sign_how {
+    bool rfc7427;    /* the peer announced SIGNATURE_HASH_ALGORITHMS */
+    unsigned hashes; /* the identifiers it announced, PKI_HASH_BIT()s */
+    bool pss;        /* an RSA key signs with RSASSA-PSS (an RSA-PSS key always does) */
+};
+
+/* Signs @data with @key. With @how->rfc7427 the Digital Signature method: RSA
+ * with PKCS#1 v1.5 or RSASSA-PSS (MGF1 of the same hash, salt of the hash's
+ * length) over the first of SHA2-256/384/512 the peer announced, ECDSA with
+ * the curve's hash, Ed25519 (only when the peer announced Identity). Without,
+ * the classic method for the key type (RSA PKCS#1 v1.5 with SHA-1, ECDSA),
+ * which an RSA-PSS or Ed25519 key cannot make. Writes the AUTH method and data
+ * (caller frees); false with @why on failure. */
+bool pki_auth_sign(EVP_PKEY *key, const struct pki_sign_how *how, const uint8_t *data, size_t len, uint8_t *method,
+                   uint8_t **sig, size_t *sig_len, char *why, size_t why_len);
 /* Verifies AUTH data of @method over @data with the public key of @cert. */
 bool pki_auth_verify(X509 *cert, uint8_t method, const uint8_t *auth, size_t auth_len, const uint8_t *data,
                      size_t len, char *why, size_t why_len);
