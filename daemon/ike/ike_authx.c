@@ -152,8 +152,7 @@ bool ike_auth_psk_ok(const struct ike_sess *s, const struct ike_msg *req, const 
     return ok;
 }
 
-/* The profile's first trustpoint with a certificate and key to sign with. */
-static struct pki_tp *signing_tp(const struct ike_prof *prof)
+struct pki_tp *ike_auth_signing_tp(const struct ike_prof *prof)
 {
     struct pki_tp *tps[16];
     size_t ntp = ike_profile_tps(prof, IKE_TP_SIGN, tps, 16);
@@ -231,7 +230,7 @@ static bool build_idr_auth(struct ike_sess *s, const struct ike_prof *prof, stru
 
 bool ike_auth_build_ours(struct ike_sess *s, const struct ike_prof *prof, struct ike_builder *ib)
 {
-    struct pki_tp *tp = signing_tp(prof);
+    struct pki_tp *tp = ike_auth_signing_tp(prof);
 
     free(s->pend->idr);
     s->pend->idr = NULL;
@@ -456,7 +455,7 @@ enum ike_auth_rc ike_auth_step_ours(struct ike_sess *s, struct ike_auth_run *w)
             w->key = pd->psk_local; /* from RADIUS */
         if (!w->key)
             return ike_auth_refuse(s, NULL, "no local pre-shared key in the profile or its keyring");
-    } else if (!(w->sign_tp = signing_tp(w->prof))) {
+    } else if (!(w->sign_tp = ike_auth_signing_tp(w->prof))) {
         return ike_auth_refuse(s, NULL,
                                "the profile signs with a certificate (authentication local rsa-sig or ecdsa-sig) "
                                "but none of its trustpoints has a certificate and a key of that kind");

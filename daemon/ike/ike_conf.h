@@ -32,6 +32,7 @@
 #include "daemon/ike/ike_engine.h"
 #include "daemon/ike/ike_init.h"
 #include "daemon/ike/ike_pld.h"
+#include "daemon/pki/pki.h"
 #include "daemon/session/sess_authz.h"
 
 struct lyd_node;
@@ -275,7 +276,19 @@ struct ike_conf {
     struct ike_ipsec_prof ipsec_default; /* a profile without an IPsec profile */
     struct ike_acl *acls;
     size_t nacls;
+    /* what clients would refuse in our own certificates (ike_certcheck.c) */
+    struct ike_cert_warn *cert_warns;
+    size_t ncert_warns;
 };
+
+/* One problem of a profile's signing certificate (pki_server_cert_check). */
+struct ike_cert_warn {
+    const char *profile;    /* the profile's name (in the tree) */
+    const char *trustpoint; /* the signing trustpoint's name */
+    struct pki_issue issue;
+};
+/* Fills c->cert_warns at the end of ike_conf_build (prepare: nothing else). */
+void ike_certcheck_build(struct ike_conf *c);
 
 /* Builds a generation from @tree (refs = 1); NULL, with @err called for each
  * problem, when the configuration cannot be used. */

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 struct pki_tp {
     char *name;
@@ -77,5 +78,26 @@ bool pki_auth_sign(EVP_PKEY *key, const struct pki_sign_how *how, const uint8_t 
 /* Verifies AUTH data of @method over @data with the public key of @cert. */
 bool pki_auth_verify(X509 *cert, uint8_t method, const uint8_t *auth, size_t auth_len, const uint8_t *data,
                      size_t len, char *why, size_t why_len);
+
+/* What clients require of the headend's own certificate (pki_check.c). */
+enum pki_issue_kind {
+    PKI_ISSUE_NO_SERVER_AUTH,   /* no serverAuth extended key usage */
+    PKI_ISSUE_ID_NOT_IN_SAN,    /* the IKE identity is not in subjectAltName */
+    PKI_ISSUE_IP_NOT_IN_DNS_SAN, /* an IP identity not also a DNS entry (Windows) */
+    PKI_ISSUE_RSA_KEY_SMALL,    /* RSA under 2048 bits */
+    PKI_ISSUE_EXPIRES_SOON,     /* within 30 days */
+    PKI_ISSUE_EXPIRED,
+};
+struct pki_issue {
+    enum pki_issue_kind kind;
+    char msg[256]; /* what is wrong and who refuses it */
+};
+/* The YANG enum name of @k ("no-server-auth-eku", ...). */
+const char *pki_issue_name(enum pki_issue_kind k);
+/* The problems clients would have with @cert as the headend's certificate for
+ * the IKE identity (@id_type, RFC 7296 3.5, with @id; type 0 when the identity
+ * is not known until a client comes) at @now; at most @cap into @out. */
+size_t pki_server_cert_check(X509 *cert, uint8_t id_type, const uint8_t *id, size_t id_len, time_t now,
+                             struct pki_issue *out, size_t cap);
 
 #endif
