@@ -21,6 +21,9 @@
 
 static const uint8_t unity[] = {0x12, 0xf5, 0xf2, 0x8c, 0x45, 0x71, 0x68, 0xa9,
                                 0x70, 0x2d, 0x9f, 0xe2, 0x74, 0xcc, 0x01, 0x00};
+static const char flexvpn[] = "FLEXVPN-SUPPORTED";
+
+enum vendor { PLAIN, UNITY, FLEXVPN };
 
 #define POLICY "/raven-vpn:ikev2/authorization-policy[name='g']/"
 
@@ -68,9 +71,9 @@ static struct lyd_node *config(struct env *e, bool dns)
     return tree;
 }
 
-/* One session of a client (Unity when @with_unity) whose configuration request
- * adds @extra; its reply in *@cp (valid until the next session). */
-static void session(struct env *e, struct lyd_node *tree, bool with_unity, const struct ike_cp_attr *extra,
+/* One session of a client announcing @v whose configuration request adds
+ * @extra; its reply in *@cp (valid until the next session). */
+static void session(struct env *e, struct lyd_node *tree, enum vendor v, const struct ike_cp_attr *extra,
                     size_t nextra, struct ike_cp_pld *cp)
 {
     struct ike_engine *eng = engine(e, tree);
@@ -78,9 +81,9 @@ static void session(struct env *e, struct lyd_node *tree, bool with_unity, const
     struct ike_buf b = {0};
 
     ike_client_init(&c, IKE_DH_ECP256);
-    if (with_unity) {
-        c.vid[0] = unity;
-        c.vid_len[0] = sizeof(unity);
+    if (v != PLAIN) {
+        c.vid[0] = v == UNITY ? unity : (const uint8_t *)flexvpn;
+        c.vid_len[0] = v == UNITY ? sizeof(unity) : sizeof(flexvpn) - 1;
         c.nvid = 1;
     }
     c.cp_extra = extra;
@@ -111,7 +114,7 @@ static void test_domains_to_plain_client(void **state)
     static const uint8_t dns4[4] = {10, 1, 1, 53};
     struct ike_cp_pld cp;
 
-    session(e, tree, false, NULL, 0, &cp);
+    session(e, tree, PLAIN, NULL, 0, &cp);
     assert_domains(&cp);
     assert_true(nth_is(&cp, CFG_INTERNAL_IP4_DNS, 0, dns4, 4));
     assert_true(nth_is(&cp, CFG_INTERNAL_IP6_DNS, 0, dns6, 16));
@@ -122,10 +125,10 @@ static void test_domains_to_plain_client(void **state)
     lyd_free_all(tree);
 }
 
-/* A Unity client has its own attributes; INTERNAL_DNS_DOMAIN only when its
- * request names it. A suggested domain is the client's wish, not the policy,
+/* A Unity or FlexVPN client has the vendor's attributes; INTERNAL_DNS_DOMAIN
+ * only when its request names it. A suggested domain is the client's wish, not the policy,
  * and INTERNAL_DNSSEC_TA in a request is ignored. */
-static void test_unity_client_asks(void **state)
+static void test_vendor_clients_ask(void **state)
 {
     struct env *e = *state;
     struct lyd_node *tree = config(e, true);
@@ -137,18 +140,24 @@ static void test_unity_client_asks(void **state)
     };
     struct ike_cp_pld cp;
 
-    session(e, tree, true, NULL, 0, &cp);
+    session(e, tree, UNITY, NULL, 0, &cp);
     assert_int_equal(count(&cp, CFG_INTERNAL_DNS_DOMAIN), 0);
     assert_true(nth_str(&cp, CFG_UNITY_DEF_DOMAIN, 0, "corp.example.org"));
     assert_int_equal(count(&cp, CFG_UNITY_SPLITDNS_NAME), 3);
     assert_true(nth_str(&cp, CFG_UNITY_SPLITDNS_NAME, 0, "a.example.org"));
 
-    session(e, tree, true, ask, 3, &cp);
+    session(e, tree, FLEXVPN, NULL, 0, &cp);
+    assert_int_equal(count(&cp, CFG_INTERNAL_DNS_DOMAIN), 0);
+    assert_true(nth_str(&cp, CFG_UNITY_DEF_DOMAIN, 0, "corp.example.org"));
+    assert_true(nth_str(&cp, CFG_UNITY_SPLITDNS_NAME, 2, "b.example.org"));
+    assert_int_equal(count(&cp, CFG_UNITY_BANNER), 0); /* Unity's own */
+
+    session(e, tree, UNITY, ask, 3, &cp);
     assert_domains(&cp);
     assert_int_equal(count(&cp, 26), 0);
     assert_int_equal(count(&cp, CFG_UNITY_SPLITDNS_NAME), 3);
 
-    session(e, tree, false, ask, 1, &cp); /* a plain client asking: the same domains */
+    session(e, tree, PLAIN, ask, 1, &cp); /* a plain client asking: the same domains */
     assert_domains(&cp);
     lyd_free_all(tree);
 }
@@ -162,7 +171,7 @@ static void test_no_domain_without_server(void **state)
     const struct ike_cp_attr ask = {.type = CFG_INTERNAL_DNS_DOMAIN};
     struct ike_cp_pld cp;
 
-    session(e, tree, false, &ask, 1, &cp);
+    session(e, tree, PLAIN, &ask, 1, &cp);
     assert_int_equal(count(&cp, CFG_INTERNAL_DNS_DOMAIN), 0);
     assert_int_equal(count(&cp, CFG_INTERNAL_IP4_DNS), 0);
     lyd_free_all(tree);
@@ -172,7 +181,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_domains_to_plain_client),
-        cmocka_unit_test(test_unity_client_asks),
+        cmocka_unit_test(test_vendor_clients_ask),
         cmocka_unit_test(test_no_domain_without_server),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
