@@ -135,3 +135,16 @@ def test_pkcs1_headend_fails_a_client_that_requires_pss(make_ravend, lab, pki):
     assert "authentication of 'headend.example.org' with RSA_EMSA_PKCS1_SHA2_256 successful" in log, log[-3000:]
     assert "selected peer config 'rw' unacceptable: constraint checking failed" in log, log[-3000:]
     assert d.connect()
+
+
+def test_pss_scheme_with_an_ecdsa_profile_is_refused(make_ravend, pki):
+    """rsa-signature-scheme pss belongs to authentication local rsa-sig: with
+    ecdsa-sig the commit is refused, saying so, and nothing changes."""
+    from conftest import cfg
+    from nchelpers import expect_error
+    d = make_ravend()
+    m = d.connect()
+    bad = headend(pki, "head-ed", "ecdsa-sig", "pss")
+    err = expect_error(lambda: m.edit_config(target="running", config=cfg(bad)), "operation-failed")
+    assert "rsa-signature-scheme pss applies to authentication local rsa-sig only" in err.message
+    assert "certs" not in str(m.get_config(source="running"))
