@@ -3,15 +3,16 @@ certificate without the serverAuth extended key usage, without the profile's
 identity in subjectAltName (and, for an address identity, without it as a DNS
 entry too, as Windows wants), with a 1024-bit RSA key and ending in 5 days is
 committed over NETCONF all the same; each problem is logged, sent as the
-certificate-warning notification and listed in vpn-state/certificate-warning,
-over NETCONF and REST. A good certificate leaves no warning."""
+certificate-warning notification (NETCONF, and the REST config event stream)
+and listed in vpn-state/certificate-warning, over NETCONF and REST. A good certificate leaves no warning."""
 import pytest
 from lxml import etree
 
 from conftest import NS, cfg
-from nchelpers import data_of
+from nchelpers import data_of, wait_until
 from resthelpers import Rest
 from test_ike_certs import read, run
+from test_rest_events import Stream
 
 REQUIRES = ("ncclient", "openssl", "curl")
 
@@ -78,6 +79,7 @@ def test_commit_warns_of_what_clients_refuse(make_ravend, certs):
     d = make_ravend(rest=True)
     sub, m = d.connect(), d.connect()
     sub.create_subscription()
+    stream = Stream(d.rest_url, "config")
     m.edit_config(target="running", config=config(certs, "bad"))  # no rpc-error: the commit is taken
     assert "byname" in etree.tostring(data_of(m.get_config(source="running"))).decode()
 
@@ -100,6 +102,9 @@ def test_commit_warns_of_what_clients_refuse(make_ravend, certs):
     assert r.status == 200, r
     rest = {(w["profile"], w["kind"]) for w in r.json()["raven-vpn:certificate-warning"]}
     assert rest == EXPECTED, r.body
+    wait_until(lambda: len([e for e in stream.json_events() if "raven-vpn:certificate-warning" in e]) == 8,
+               what="the certificate warnings on the REST config stream")
+    stream.close()
     log = d.log()
     assert "profile byname, trustpoint tp: the certificate's RSA key has 1024 bits" in log, log[-3000:]
 
