@@ -361,7 +361,8 @@ static enum ike_auth_rc authn_cert(struct ike_sess *s, struct authn *a)
     if (!(rsa ? a->prof->remote_rsa : a->prof->remote_ecdsa))
         return ike_auth_refuse(s, "method-not-allowed",
                                rsa ? "the profile does not allow RSA signature authentication of clients"
-                                   : "the profile does not allow ECDSA signature authentication of clients");
+                                   : "the profile does not allow ECDSA or Ed25519 signature authentication of "
+                                     "clients");
     if (!ntp)
         return ike_auth_refuse(s, NULL, "the profile has no trustpoint to verify client certificates with");
     verdict = pki_crl_verify(s->e->crl, tps, ntp, a->cert, a->chain, &crl_tp, why, sizeof(why));
