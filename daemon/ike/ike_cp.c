@@ -68,10 +68,13 @@ static void add_domain(struct ike_cp_out *o, uint16_t type, const char *d)
 }
 
 /* Split DNS (RFC 8598): one INTERNAL_DNS_DOMAIN per domain the tunnel's DNS
- * servers resolve, in presentation format without a trailing dot or NUL. The
- * default domain goes first: names in it are internal too, and clients that
- * have no default-domain attribute (Apple's) take the first domain as their
- * search domain. A Unity or FlexVPN client has MODECFG_DEF_DOMAIN /
+ * servers resolve, in presentation format without a trailing dot or NUL; only
+ * when the policy has split-dns domains, since a client that receives any
+ * sends only those domains' queries through the tunnel, and a policy with a
+ * default domain alone means all of them. The default domain then goes first:
+ * names in it are internal too, and a client without a default-domain
+ * attribute may take the first domain as its search domain. A Unity or
+ * FlexVPN client has MODECFG_DEF_DOMAIN /
  * SPLITDNS_NAME and gets these only when its request names attribute 25.
  * The RFC lets the request carry domains as suggestions; the policy
  * decides, so their values are not read, nor any INTERNAL_DNSSEC_TA (26) the
@@ -81,7 +84,7 @@ static void add_domain(struct ike_cp_out *o, uint16_t type, const char *d)
 static void add_dns_domains(const struct ike_sess *s, const struct sess_attrs *at, const struct ike_cp_pld *req,
                             struct ike_cp_out *o)
 {
-    if (!at->ndns && !at->ndns6)
+    if (!at->nsplit_dns || (!at->ndns && !at->ndns6))
         return;
     if ((s->vid_unity || s->vid_flexvpn) && !ike_cp_requests(req, CFG_INTERNAL_DNS_DOMAIN))
         return;

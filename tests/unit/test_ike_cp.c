@@ -1,7 +1,8 @@
 /* Unit tests of the configuration reply's DNS attributes (ike_cp.c) through the
  * engine: INTERNAL_DNS_DOMAIN of RFC 8598 for each split-DNS domain, the
- * default domain first and not twice, to every client without Unity's own
- * attributes and to a Unity client that asks for it; the client's suggested
+ * default domain first and not twice (a default domain alone is no split DNS),
+ * to every client without the vendor's own attributes (Unity, FlexVPN) and to
+ * one that asks for it; the client's suggested
  * domains and INTERNAL_DNSSEC_TA ignored; no domain without a DNS server to
  * resolve it; IPv4 and IPv6 DNS servers in the same reply. */
 #include <arpa/inet.h>
@@ -162,6 +163,24 @@ static void test_vendor_clients_ask(void **state)
     lyd_free_all(tree);
 }
 
+/* A default domain without split-dns domains is no split DNS: the client
+ * keeps sending every query through the tunnel, so no INTERNAL_DNS_DOMAIN. */
+static void test_default_domain_alone_is_not_split(void **state)
+{
+    struct env *e = *state;
+    struct lyd_node *tree = NULL, *n = NULL;
+    struct ike_cp_pld cp;
+
+    assert_int_equal(lyd_dup_siblings(e->tree, NULL, LYD_DUP_RECURSIVE, &tree), 0);
+    assert_int_equal(lyd_new_path(tree, NULL, POLICY "dns/primary", "10.1.1.53", 0, &n), 0);
+    session(e, tree, PLAIN, NULL, 0, &cp);
+    assert_int_equal(count(&cp, CFG_INTERNAL_IP4_DNS), 1);
+    assert_int_equal(count(&cp, CFG_INTERNAL_DNS_DOMAIN), 0);
+    session(e, tree, UNITY, NULL, 0, &cp); /* Unity's default domain is a search suffix: sent */
+    assert_true(nth_str(&cp, CFG_UNITY_DEF_DOMAIN, 0, "corp.example.org"));
+    lyd_free_all(tree);
+}
+
 /* Domains with no DNS server to resolve them are not sent (RFC 8598 3.3: a
  * reply with INTERNAL_DNS_DOMAIN carries INTERNAL_IP4_DNS or INTERNAL_IP6_DNS). */
 static void test_no_domain_without_server(void **state)
@@ -182,6 +201,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_domains_to_plain_client),
         cmocka_unit_test(test_vendor_clients_ask),
+        cmocka_unit_test(test_default_domain_alone_is_not_split),
         cmocka_unit_test(test_no_domain_without_server),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
