@@ -34,7 +34,7 @@ static const struct {
      EV_SESSIONS | EV_AUTH | EV_CONFIG},
     {"sessions", "raven-vpn:session-up and raven-vpn:session-down.", EV_SESSIONS},
     {"auth", "raven-vpn:authentication-failure.", EV_AUTH},
-    {"config", "ietf-netconf-notifications:netconf-config-change.", EV_CONFIG},
+    {"config", "ietf-netconf-notifications:netconf-config-change and raven-vpn:certificate-warning.", EV_CONFIG},
     {"traffic", "raven-vpn:traffic-sample every 'interval' seconds (query parameter, 1-60, default 2).", EV_TRAFFIC},
 };
 
@@ -342,6 +342,8 @@ static unsigned int class_of(const struct lyd_node *notif)
         return EV_AUTH;
     if (!strcmp(n, "traffic-sample"))
         return EV_TRAFFIC;
+    if (!strcmp(n, "certificate-warning")) /* what a commit brought */
+        return EV_CONFIG;
     return EV_SESSIONS | EV_AUTH | EV_CONFIG; /* other raven events: NETCONF stream */
 }
 

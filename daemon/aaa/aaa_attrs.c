@@ -78,6 +78,34 @@ static int add_str(char **list, int *n, const char *v, size_t len)
     return 1;
 }
 
+/* A domain name as the client gets it (INTERNAL_DNS_DOMAIN, Unity's
+ * attributes): letters, digits, '-', '_' in labels of 1..63, at most 253 in
+ * all, one trailing dot allowed. Anything else would reach the client's
+ * resolver configuration, so it is not understood. */
+static bool domain_name(const char *v)
+{
+    size_t n = strlen(v), label = 0;
+
+    if (!n || n > 254 || (n == 254 && v[253] != '.') || *v == '.')
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = v[i];
+
+        if (c == '.') {
+            if (!label)
+                return false;
+            label = 0;
+        } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                   c == '_') {
+            if (++label > 63)
+                return false;
+        } else {
+            return false;
+        }
+    }
+    return true;
+}
+
 static int boolean(const char *v)
 {
     if (!strcasecmp(v, "1") || !strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcasecmp(v, "enable"))
@@ -276,9 +304,9 @@ int aaa_attrs_avpair(struct aaa_attrs *a, const char *pair, size_t len)
     else if (!strcmp(name, "banner"))
         rc = set_str(&a->banner, val, strlen(val));
     else if (!strcmp(name, "default-domain"))
-        rc = set_str(&a->def_domain, val, strlen(val));
+        rc = domain_name(val) ? set_str(&a->def_domain, val, strlen(val)) : 0;
     else if (!strcmp(name, "split-dns"))
-        rc = *val ? add_str(a->split_dns, &a->nsplit_dns, val, strlen(val)) : 0;
+        rc = domain_name(val) ? add_str(a->split_dns, &a->nsplit_dns, val, strlen(val)) : 0;
     else if (!strcmp(name, "ipsec-backup-gateway"))
         rc = *val ? add_str(a->backup, &a->nbackup, val, strlen(val)) : 0;
     else if (!strcmp(name, "pfs"))

@@ -69,6 +69,9 @@ void ike_auth_next(struct ike_sess *s);
 /* Refuses the client in a step (ike_auth_fail on s->pend's request):
  * IKE_AUTH_GONE. */
 enum ike_auth_rc ike_auth_refuse(struct ike_sess *s, const char *reason, const char *why);
+/* The profile's first trustpoint with a certificate and key to sign with, of
+ * the kind its authentication local says (ike_authx.c). */
+struct pki_tp *ike_auth_signing_tp(const struct ike_prof *prof);
 
 /* The steps, in order (see above) */
 enum ike_auth_rc ike_auth_step_authenticate(struct ike_sess *s, struct ike_auth_run *w); /* ike_authx.c */

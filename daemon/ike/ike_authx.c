@@ -154,8 +154,7 @@ bool ike_auth_psk_ok(const struct ike_sess *s, const struct ike_msg *req, const 
     return ok;
 }
 
-/* The profile's first trustpoint with a certificate and key to sign with. */
-static struct pki_tp *signing_tp(const struct ike_prof *prof)
+struct pki_tp *ike_auth_signing_tp(const struct ike_prof *prof)
 {
     struct pki_tp *tps[16];
     size_t ntp = ike_profile_tps(prof, IKE_TP_SIGN, tps, 16);
@@ -166,7 +165,7 @@ static struct pki_tp *signing_tp(const struct ike_prof *prof)
         int kind = tps[i]->cert && tps[i]->key ? EVP_PKEY_get_base_id(tps[i]->key) : EVP_PKEY_NONE;
 
         if ((prof->local_rsa && (kind == EVP_PKEY_RSA || kind == EVP_PKEY_RSA_PSS)) ||
-            (prof->local_ecdsa && kind == EVP_PKEY_EC))
+            (prof->local_ecdsa && (kind == EVP_PKEY_EC || kind == EVP_PKEY_ED25519)))
             return tps[i];
     }
     return NULL;
@@ -202,10 +201,16 @@ static bool build_idr_auth(struct ike_sess *s, const struct ike_prof *prof, stru
         size_t so_len, sl = 0;
         uint8_t *so = ike_auth_signed_octets(s->in.prf, s->msg2, s->msg2_len, s->in.ni, s->in.ni_len,
                                              s->in.keys.sk_pr, s->in.keys.prf_len, body, body_len, &so_len);
+        const struct pki_sign_how how = {
+            .rfc7427 = s->in.sig_hash, .hashes = s->in.sig_hashes, .pss = prof->local_rsa_pss};
         uint8_t *sig = NULL, method = 0;
+        char why[200] = "out of memory";
 
-        ok = so && pki_auth_sign(sign_tp->key, s->in.sig_hash, so, so_len, &method, &sig, &sl);
+        ok = so && pki_auth_sign(sign_tp->key, &how, so, so_len, &method, &sig, &sl, why, sizeof(why));
         free(so);
+        if (!ok)
+            log_warn("ike", "session %" PRIu64 " (%s): cannot sign our AUTH with trustpoint %s: %s", s->ss.id,
+                     s->ss.remote_id ? s->ss.remote_id : "?", sign_tp->name, why);
         if (ok) {
             size_t off = ike_build_pld(ib, IKE_PLD_CERT, false);
 
@@ -227,7 +232,7 @@ static bool build_idr_auth(struct ike_sess *s, const struct ike_prof *prof, stru
 
 bool ike_auth_build_ours(struct ike_sess *s, const struct ike_prof *prof, struct ike_builder *ib)
 {
-    struct pki_tp *tp = signing_tp(prof);
+    struct pki_tp *tp = ike_auth_signing_tp(prof);
 
     free(s->pend->idr);
     s->pend->idr = NULL;
@@ -344,7 +349,9 @@ static enum ike_auth_rc authn_cert(struct ike_sess *s, struct authn *a)
 {
     struct pki_tp *tps[16];
     size_t ntp = ike_profile_tps(a->prof, IKE_TP_VERIFY, tps, 16), so_len;
-    bool rsa = a->cert && EVP_PKEY_get_base_id(X509_get0_pubkey(a->cert)) == EVP_PKEY_RSA;
+    int kind = a->cert ? EVP_PKEY_get_base_id(X509_get0_pubkey(a->cert)) : EVP_PKEY_NONE;
+    /* ecdsa-sig covers the elliptic-curve signatures, Ed25519 (RFC 8420) too */
+    bool rsa = kind == EVP_PKEY_RSA || kind == EVP_PKEY_RSA_PSS;
     enum pki_verdict verdict;
     const struct pki_tp *crl_tp = NULL;
     char why[300];
@@ -356,7 +363,8 @@ static enum ike_auth_rc authn_cert(struct ike_sess *s, struct authn *a)
     if (!(rsa ? a->prof->remote_rsa : a->prof->remote_ecdsa))
         return ike_auth_refuse(s, "method-not-allowed",
                                rsa ? "the profile does not allow RSA signature authentication of clients"
-                                   : "the profile does not allow ECDSA signature authentication of clients");
+                                   : "the profile does not allow ECDSA or Ed25519 signature authentication of "
+                                     "clients");
     if (!ntp)
         return ike_auth_refuse(s, NULL, "the profile has no trustpoint to verify client certificates with");
     verdict = pki_crl_verify(s->e->crl, tps, ntp, a->cert, a->chain, &crl_tp, why, sizeof(why));
@@ -456,7 +464,7 @@ enum ike_auth_rc ike_auth_step_ours(struct ike_sess *s, struct ike_auth_run *w)
             w->key = pd->psk_local; /* from RADIUS */
         if (!w->key)
             return ike_auth_refuse(s, NULL, "no local pre-shared key in the profile or its keyring");
-    } else if (!(w->sign_tp = signing_tp(w->prof))) {
+    } else if (!(w->sign_tp = ike_auth_signing_tp(w->prof))) {
         return ike_auth_refuse(s, NULL,
                                "the profile signs with a certificate (authentication local rsa-sig or ecdsa-sig) "
                                "but none of its trustpoints has a certificate and a key of that kind");

@@ -624,6 +624,7 @@ struct ike_conf *ike_conf_build(const struct ly_ctx *ctx, const struct lyd_node 
         conf_free(c);
         return NULL;
     }
+    ike_certcheck_build(c);
     return c;
 }
 
@@ -659,6 +660,7 @@ static void conf_free(struct ike_conf *c)
     free(c->tps);
     free(c->certreq);
     free(c->authz);
+    free(c->cert_warns);
     free(c);
     alive--;
 }

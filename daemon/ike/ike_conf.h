@@ -32,6 +32,7 @@
 #include "daemon/ike/ike_engine.h"
 #include "daemon/ike/ike_init.h"
 #include "daemon/ike/ike_pld.h"
+#include "daemon/pki/pki.h"
 #include "daemon/session/sess_authz.h"
 
 struct lyd_node;
@@ -204,6 +205,7 @@ struct ike_prof {
     uint8_t local_id_raw[16];           /* address, parsed */
     /* authentication */
     bool local_psk, local_rsa, local_ecdsa;
+    bool local_rsa_pss;                 /* rsa-signature-scheme pss: RSASSA-PSS (RFC 7427) */
     const char *local_key;              /* authentication local pre-share key, NULL none */
     bool remote_psk, remote_rsa, remote_ecdsa, remote_eap;
     const char *remote_key;             /* authentication remote pre-share key, NULL none */
@@ -287,7 +289,19 @@ struct ike_conf {
     struct ike_ppk *ppks; /* sorted by id */
     size_t nppks;
     bool ppk_any;         /* some profile's ppk policy is not none: USE_PPK is answered */
+    /* what clients would refuse in our own certificates (ike_certcheck.c) */
+    struct ike_cert_warn *cert_warns;
+    size_t ncert_warns;
 };
+
+/* One problem of a profile's signing certificate (pki_server_cert_check). */
+struct ike_cert_warn {
+    const char *profile;    /* the profile's name (in the tree) */
+    const char *trustpoint; /* the signing trustpoint's name */
+    struct pki_issue issue;
+};
+/* Fills c->cert_warns at the end of ike_conf_build (prepare: nothing else). */
+void ike_certcheck_build(struct ike_conf *c);
 
 /* Builds a generation from @tree (refs = 1); NULL, with @err called for each
  * problem, when the configuration cannot be used. */

@@ -56,6 +56,46 @@ static void add_subnet(struct ike_cp_out *o, const struct sess_prefix *sp)
     ike_cp_add(o, CFG_INTERNAL_IP4_SUBNET, p, 8);
 }
 
+/* A domain name without the root's dot, which inet:domain-name allows and
+ * clients do not expect. */
+static void add_domain(struct ike_cp_out *o, uint16_t type, const char *d)
+{
+    size_t n = strlen(d);
+
+    if (n > 1 && d[n - 1] == '.')
+        n--;
+    ike_cp_add(o, type, d, n);
+}
+
+/* Split DNS (RFC 8598): one INTERNAL_DNS_DOMAIN per domain the tunnel's DNS
+ * servers resolve, in presentation format without a trailing dot or NUL; only
+ * when the policy has split-dns domains, since a client that receives any
+ * sends only those domains' queries through the tunnel, and a policy with a
+ * default domain alone means all of them. The default domain then goes first:
+ * names in it are internal too, and a client without a default-domain
+ * attribute may take the first domain as its search domain. A Unity or
+ * FlexVPN client has MODECFG_DEF_DOMAIN /
+ * SPLITDNS_NAME and gets these only when its request names attribute 25.
+ * The RFC lets the request carry domains as suggestions; the policy
+ * decides, so their values are not read, nor any INTERNAL_DNSSEC_TA (26) the
+ * client sends: we have no trust anchors to give and send none. Domains without a DNS server to
+ * resolve them would break the RFC's rule that a reply naming domains names
+ * servers too, so they are left out then. */
+static void add_dns_domains(const struct ike_sess *s, const struct sess_attrs *at, const struct ike_cp_pld *req,
+                            struct ike_cp_out *o)
+{
+    if (!at->nsplit_dns || (!at->ndns && !at->ndns6))
+        return;
+    if ((s->vid_unity || s->vid_flexvpn) && !ike_cp_requests(req, CFG_INTERNAL_DNS_DOMAIN))
+        return;
+    if (at->def_domain)
+        add_domain(o, CFG_INTERNAL_DNS_DOMAIN, at->def_domain);
+    for (int i = 0; i < at->nsplit_dns; i++) {
+        if (!at->def_domain || strcmp(at->def_domain, at->split_dns[i]))
+            add_domain(o, CFG_INTERNAL_DNS_DOMAIN, at->split_dns[i]);
+    }
+}
+
 bool ike_cp_requests(const struct ike_cp_pld *cp, uint16_t type)
 {
     for (size_t i = 0; i < cp->nattr; i++) {
@@ -76,15 +116,20 @@ void ike_cp_attributes(const struct ike_sess *s, const struct sess_attrs *at, co
         ike_cp_add4(cpo, CFG_INTERNAL_IP4_NBNS, at->wins[i]);
     for (uint8_t i = 0; i < at->subnets.n; i++)
         add_subnet(cpo, &at->subnets.p[i]);
+    add_dns_domains(s, at, req, cpo);
     if (ike_cp_requests(req, CFG_APPLICATION_VERSION))
         ike_cp_add(cpo, CFG_APPLICATION_VERSION, "Raven " RAVEN_IKE_VERSION, strlen("Raven " RAVEN_IKE_VERSION));
+    /* the vendor's domain attributes: FlexVPN clients take them as Unity
+     * clients do */
+    if (s->vid_unity || s->vid_flexvpn) {
+        if (at->def_domain)
+            add_domain(cpo, CFG_UNITY_DEF_DOMAIN, at->def_domain);
+        for (int i = 0; i < at->nsplit_dns; i++)
+            add_domain(cpo, CFG_UNITY_SPLITDNS_NAME, at->split_dns[i]);
+    }
     if (s->vid_unity) {
         if (at->banner)
             ike_cp_add(cpo, CFG_UNITY_BANNER, at->banner, strlen(at->banner));
-        if (at->def_domain)
-            ike_cp_add(cpo, CFG_UNITY_DEF_DOMAIN, at->def_domain, strlen(at->def_domain));
-        for (int i = 0; i < at->nsplit_dns; i++)
-            ike_cp_add(cpo, CFG_UNITY_SPLITDNS_NAME, at->split_dns[i], strlen(at->split_dns[i]));
         for (int i = 0; i < at->nbackup; i++)
             ike_cp_add(cpo, CFG_UNITY_BACKUP_SERVERS, at->backup[i], strlen(at->backup[i]));
         if (at->pfs >= 0) {

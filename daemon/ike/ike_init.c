@@ -263,6 +263,12 @@ enum ike_init_status ike_init_respond(const struct ike_msg *req, const struct so
                 st->fragmentation = true;
             } else if (n.type == N_SIGNATURE_HASH_ALGORITHMS) {
                 st->sig_hash = true;
+                for (size_t j = 0; j + 1 < n.len; j += 2) {
+                    unsigned id = (unsigned)n.data[j] << 8 | n.data[j + 1];
+
+                    if (id < 16)
+                        st->sig_hashes |= (uint16_t)(1u << id);
+                }
             } else if (n.type == N_USE_PPK && opts && opts->ppk) {
                 st->ppk = true;
             }
@@ -286,8 +292,9 @@ enum ike_init_status ike_init_respond(const struct ike_msg *req, const struct so
     if (st->fragmentation)
         ike_notify_build(&bd, &(struct ike_notify_pld){.type = N_FRAGMENTATION_SUPPORTED});
     if (st->sig_hash) {
-        /* RFC 7427 4: the hashes we verify and sign with (SHA2-256, -384, -512) */
-        static const uint8_t hashes[] = {0, 2, 0, 3, 0, 4};
+        /* RFC 7427 4: the hashes we verify and sign with (SHA2-256, -384, -512),
+         * and Identity for Ed25519 (RFC 8420) */
+        static const uint8_t hashes[] = {0, 2, 0, 3, 0, 4, 0, 5};
         ike_notify_build(&bd, &(struct ike_notify_pld){.type = N_SIGNATURE_HASH_ALGORITHMS, .data = hashes,
                                                        .len = sizeof(hashes)});
     }

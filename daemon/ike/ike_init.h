@@ -39,6 +39,7 @@ struct ike_init {
     bool fragmentation;       /* both sides announced IKE fragmentation */
     bool sig_hash;            /* the peer announced RFC 7427 signature hashes */
     bool ppk;                 /* both sides announced USE_PPK (RFC 8784) */
+    uint16_t sig_hashes;      /* which: bit N = hash identifier N (PKI_HASH_BIT) */
     struct ike_keys keys;
 };
 

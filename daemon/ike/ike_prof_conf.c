@@ -690,6 +690,7 @@ static bool prof_auth(const struct ike_conf *c, const struct lyd_node *p, struct
     pr->local_psk = ike_find(p, "authentication/local/pre-share") != NULL;
     pr->local_rsa = ike_find(p, "authentication/local/rsa-sig") != NULL;
     pr->local_ecdsa = ike_find(p, "authentication/local/ecdsa-sig") != NULL;
+    pr->local_rsa_pss = (v = ike_leaf(p, "authentication/local/rsa-signature-scheme")) && !strcmp(v, "pss");
     pr->local_key = ike_leaf(p, "authentication/local/pre-share/key");
     pr->remote_psk = ike_find(p, "authentication/remote/pre-share") != NULL;
     pr->remote_rsa = ike_find(p, "authentication/remote/rsa-sig") != NULL;

@@ -56,6 +56,7 @@ static void adopt_ike_sa(struct ike_sess *s, struct ike_init *st, bool initiator
     st->nat_local = s->in.nat_local;
     st->fragmentation = s->in.fragmentation;
     st->sig_hash = s->in.sig_hash;
+    st->sig_hashes = s->in.sig_hashes;
     s->in = *st;
     s->initiator = initiator;
     memcpy(s->our_spi, initiator ? st->spi_i : st->spi_r, 8);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "daemon/base/log.h"
+#include "daemon/ike/ike_certcheck.h"
 #include "daemon/ike/ike_eng.h"
 #include "daemon/pki/pki_crl.h"
 #include "daemon/pool/pool.h"
@@ -453,6 +454,7 @@ void ike_engine_apply(struct ike_engine *e)
         pool_set_free(e->conf->pools6);
         e->conf->pools = e->conf->pools6 = NULL;
     }
+    ike_certcheck_report(e, e->conf, e->pending);
     ike_conf_unref(e->conf);
     e->conf = e->pending;
     e->pending = NULL;

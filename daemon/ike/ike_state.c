@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "dataplane/dp.h"
+#include "daemon/ike/ike_certcheck.h"
 #include "daemon/ike/ike_eng.h"
 #include "daemon/pki/pki_crl.h"
 #include "daemon/pool/pool.h"
@@ -303,6 +304,7 @@ int ike_engine_state(struct ike_engine *e, struct lyd_node *state)
         pool_set_foreach(e->conf->pools6, pool_state, state);
     }
     pki_crl_state(e->crl, state);
+    ike_certcheck_state(e->conf, state);
     ic = inner(state, "ike-counters");
     time_leaf(ic, "discontinuity-time", c->discontinuity);
     if (e->conf)

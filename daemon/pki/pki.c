@@ -8,6 +8,7 @@
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/rsa.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -211,7 +212,8 @@ bool pki_cert_matches_id(X509 *cert, uint8_t id_type, const uint8_t *id, size_t 
     return false;
 }
 
-/* RFC 7427 AlgorithmIdentifiers (DER) */
+/* RFC 7427 AlgorithmIdentifiers (DER) we sign with; those we verify are
+ * these, or any RSASSA-PSS parameters (read by pss_params). */
 static const uint8_t alg_rsa_sha256[] = {0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86,
                                          0xf7, 0x0d, 0x01, 0x01, 0x0b, 0x05, 0x00};
 static const uint8_t alg_rsa_sha384[] = {0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86,
@@ -221,21 +223,40 @@ static const uint8_t alg_rsa_sha512[] = {0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x4
 static const uint8_t alg_ecdsa_sha256[] = {0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02};
 static const uint8_t alg_ecdsa_sha384[] = {0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x03};
 static const uint8_t alg_ecdsa_sha512[] = {0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x04};
+/* RSASSA-PSS (RFC 4055 3.1): SEQUENCE { id-RSASSA-PSS, SEQUENCE { [0] hash,
+ * [1] { id-mgf1, hash }, [2] salt length } }, the hash identifiers with NULL
+ * parameters as RFC 4055's sha256Identifier etc.; trailer field default (1) */
+#define PSS_ALG(h, salt)                                                                                              \
+    {0x30, 0x41, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0a, 0x30, 0x34, 0xa0, 0x0f,         \
+     0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, h,    0x05, 0x00, 0xa1, 0x1c,         \
+     0x30, 0x1a, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x08, 0x30, 0x0d, 0x06, 0x09,         \
+     0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, h,    0x05, 0x00, 0xa2, 0x03, 0x02, 0x01, salt}
+static const uint8_t alg_pss_sha256[] = PSS_ALG(0x01, 32);
+static const uint8_t alg_pss_sha384[] = PSS_ALG(0x02, 48);
+static const uint8_t alg_pss_sha512[] = PSS_ALG(0x03, 64);
+/* Ed25519 (RFC 8410): SEQUENCE { id-Ed25519 }, no parameters */
+static const uint8_t alg_ed25519[] = {0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70};
+
+enum sig_kind { SIG_RSA, SIG_EC, SIG_PSS, SIG_ED25519 };
 
 struct sigalg {
     const uint8_t *der;
     size_t len;
-    bool ec;
-    const EVP_MD *(*md)(void);
+    enum sig_kind kind;
+    const EVP_MD *(*md)(void); /* NULL: the message itself (Ed25519) */
 };
 
 static const struct sigalg sigalgs[] = {
-    {alg_rsa_sha256, sizeof(alg_rsa_sha256), false, EVP_sha256},
-    {alg_rsa_sha384, sizeof(alg_rsa_sha384), false, EVP_sha384},
-    {alg_rsa_sha512, sizeof(alg_rsa_sha512), false, EVP_sha512},
-    {alg_ecdsa_sha256, sizeof(alg_ecdsa_sha256), true, EVP_sha256},
-    {alg_ecdsa_sha384, sizeof(alg_ecdsa_sha384), true, EVP_sha384},
-    {alg_ecdsa_sha512, sizeof(alg_ecdsa_sha512), true, EVP_sha512},
+    {alg_rsa_sha256, sizeof(alg_rsa_sha256), SIG_RSA, EVP_sha256},
+    {alg_rsa_sha384, sizeof(alg_rsa_sha384), SIG_RSA, EVP_sha384},
+    {alg_rsa_sha512, sizeof(alg_rsa_sha512), SIG_RSA, EVP_sha512},
+    {alg_ecdsa_sha256, sizeof(alg_ecdsa_sha256), SIG_EC, EVP_sha256},
+    {alg_ecdsa_sha384, sizeof(alg_ecdsa_sha384), SIG_EC, EVP_sha384},
+    {alg_ecdsa_sha512, sizeof(alg_ecdsa_sha512), SIG_EC, EVP_sha512},
+    {alg_pss_sha256, sizeof(alg_pss_sha256), SIG_PSS, EVP_sha256},
+    {alg_pss_sha384, sizeof(alg_pss_sha384), SIG_PSS, EVP_sha384},
+    {alg_pss_sha512, sizeof(alg_pss_sha512), SIG_PSS, EVP_sha512},
+    {alg_ed25519, sizeof(alg_ed25519), SIG_ED25519, NULL},
 };
 
 /* The curve's size in bytes (32, 48, 66) of an EC key, 0 otherwise. */
@@ -254,14 +275,32 @@ static const EVP_MD *ec_md(size_t sz)
     return sz == 32 ? EVP_sha256() : sz == 48 ? EVP_sha384() : EVP_sha512();
 }
 
-static bool digest_sign(EVP_PKEY *key, const EVP_MD *md, const uint8_t *data, size_t len, uint8_t **sig,
+static bool is_rsa(EVP_PKEY *k)
+{
+    int id = EVP_PKEY_get_base_id(k);
+
+    return id == EVP_PKEY_RSA || id == EVP_PKEY_RSA_PSS;
+}
+
+/* RSASSA-PSS settings of a signing or verifying context: @mgf1 for the mask,
+ * @salt bytes of salt. */
+static bool pss_ctx(EVP_PKEY_CTX *pc, const EVP_MD *mgf1, int salt)
+{
+    return EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PSS_PADDING) > 0 &&
+           EVP_PKEY_CTX_set_rsa_mgf1_md(pc, mgf1) > 0 && EVP_PKEY_CTX_set_rsa_pss_saltlen(pc, salt) > 0;
+}
+
+/* @pss: RSASSA-PSS with MGF1 of @md and a salt of @md's length. */
+static bool digest_sign(EVP_PKEY *key, const EVP_MD *md, bool pss, const uint8_t *data, size_t len, uint8_t **sig,
                         size_t *sig_len)
 {
     EVP_MD_CTX *c = EVP_MD_CTX_new();
+    EVP_PKEY_CTX *pc = NULL;
     bool ok = false;
 
     *sig = NULL;
-    if (c && EVP_DigestSignInit(c, NULL, md, NULL, key) == 1 && EVP_DigestSign(c, NULL, sig_len, data, len) == 1 &&
+    if (c && EVP_DigestSignInit(c, &pc, md, NULL, key) == 1 &&
+        (!pss || pss_ctx(pc, md, EVP_MD_get_size(md))) && EVP_DigestSign(c, NULL, sig_len, data, len) == 1 &&
         (*sig = malloc(*sig_len)) && EVP_DigestSign(c, *sig, sig_len, data, len) == 1)
         ok = true;
     EVP_MD_CTX_free(c);
@@ -309,41 +348,94 @@ static uint8_t *rs_to_der(const uint8_t *rs, size_t sz, size_t *len)
     return der;
 }
 
-bool pki_auth_sign(EVP_PKEY *key, bool rfc7427, const uint8_t *data, size_t len, uint8_t *method, uint8_t **sig,
-                   size_t *sig_len)
+/* The RFC 7427 algorithm for @key and the peer's announced @hashes: the
+ * curve's hash for ECDSA; for RSA the first SHA-2 the peer announced (SHA-256
+ * when it named none we have); NULL for Ed25519 without Identity. */
+static const struct sigalg *sign_alg(EVP_PKEY *key, const struct pki_sign_how *how)
 {
-    size_t ec = ec_size(key), raw_len;
-    uint8_t *raw;
-    const struct sigalg *a = ec ? (ec == 32 ? &sigalgs[3] : ec == 48 ? &sigalgs[4] : &sigalgs[5]) : &sigalgs[0];
+    size_t ec = ec_size(key);
+    int h = PKI_HASH_SHA256;
 
-    if (EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA && !ec)
+    if (ec)
+        return &sigalgs[ec == 32 ? 3 : ec == 48 ? 4 : 5];
+    if (EVP_PKEY_get_base_id(key) == EVP_PKEY_ED25519)
+        return how->hashes & PKI_HASH_BIT(PKI_HASH_IDENTITY) ? &sigalgs[9] : NULL;
+    if (!(how->hashes & PKI_HASH_BIT(PKI_HASH_SHA256)))
+        h = how->hashes & PKI_HASH_BIT(PKI_HASH_SHA384)   ? PKI_HASH_SHA384
+            : how->hashes & PKI_HASH_BIT(PKI_HASH_SHA512) ? PKI_HASH_SHA512
+                                                          : PKI_HASH_SHA256;
+    return &sigalgs[(how->pss || EVP_PKEY_get_base_id(key) == EVP_PKEY_RSA_PSS ? 6 : 0) + h - PKI_HASH_SHA256];
+}
+
+static bool sign_7427(EVP_PKEY *key, const struct sigalg *a, const uint8_t *data, size_t len, uint8_t **sig,
+                      size_t *sig_len)
+{
+    uint8_t *raw;
+    size_t raw_len;
+
+    if (!digest_sign(key, a->md ? a->md() : NULL, a->kind == SIG_PSS, data, len, &raw, &raw_len))
         return false;
-    if (rfc7427) {
-        if (!digest_sign(key, a->md(), data, len, &raw, &raw_len))
-            return false;
-        *sig = malloc(1 + a->len + raw_len);
-        if (!*sig) {
-            free(raw);
-            return false;
-        }
+    *sig = malloc(1 + a->len + raw_len);
+    if (*sig) {
         (*sig)[0] = (uint8_t)a->len;
         memcpy(*sig + 1, a->der, a->len);
         memcpy(*sig + 1 + a->len, raw, raw_len);
         *sig_len = 1 + a->len + raw_len;
+    }
+    free(raw);
+    return *sig != NULL;
+}
+
+bool pki_auth_sign(EVP_PKEY *key, const struct pki_sign_how *how, const uint8_t *data, size_t len, uint8_t *method,
+                   uint8_t **sig, size_t *sig_len, char *why, size_t why_len)
+{
+    size_t ec = ec_size(key), raw_len;
+    int id = EVP_PKEY_get_base_id(key);
+    const struct sigalg *a;
+    uint8_t *raw;
+
+    *sig = NULL;
+    if (!is_rsa(key) && !ec && id != EVP_PKEY_ED25519) {
+        snprintf(why, why_len, "the key is neither RSA, ECDSA (P-256, P-384, P-521) nor Ed25519");
+        return false;
+    }
+    if (how->rfc7427) {
+        if (!(a = sign_alg(key, how))) {
+            snprintf(why, why_len, "an Ed25519 key needs a client that announces the Identity hash (RFC 8420)");
+            return false;
+        }
         *method = PKI_AUTH_DIGITAL_SIGNATURE;
-        free(raw);
+        if (!sign_7427(key, a, data, len, sig, sig_len)) {
+            ossl_why(why, why_len, "cannot sign");
+            return false;
+        }
         return true;
     }
-    if (!ec) {
-        *method = PKI_AUTH_RSA;
-        return digest_sign(key, EVP_sha1(), data, len, sig, sig_len);
-    }
-    if (!digest_sign(key, ec_md(ec), data, len, &raw, &raw_len))
+    if (id == EVP_PKEY_RSA_PSS || id == EVP_PKEY_ED25519) {
+        snprintf(why, why_len, "%s key signs only with RFC 7427 signatures, which the client did not announce",
+                 id == EVP_PKEY_ED25519 ? "an Ed25519" : "an RSA-PSS");
         return false;
+    }
+    if (!ec) {
+        /* the classic method is PKCS#1 v1.5 whatever @how->pss says: the client
+         * could verify nothing else */
+        *method = PKI_AUTH_RSA;
+        if (!digest_sign(key, EVP_sha1(), false, data, len, sig, sig_len)) {
+            ossl_why(why, why_len, "cannot sign");
+            return false;
+        }
+        return true;
+    }
+    if (!digest_sign(key, ec_md(ec), false, data, len, &raw, &raw_len)) {
+        ossl_why(why, why_len, "cannot sign");
+        return false;
+    }
     *sig = malloc(2 * ec);
     if (!*sig || !der_to_rs(raw, raw_len, ec, *sig)) {
         free(*sig);
+        *sig = NULL;
         free(raw);
+        snprintf(why, why_len, "cannot encode the ECDSA signature");
         return false;
     }
     free(raw);
@@ -352,16 +444,110 @@ bool pki_auth_sign(EVP_PKEY *key, bool rfc7427, const uint8_t *data, size_t len,
     return true;
 }
 
-static bool digest_verify(EVP_PKEY *key, const EVP_MD *md, const uint8_t *sig, size_t sig_len, const uint8_t *data,
-                          size_t len)
+/* @pss: RSASSA-PSS with MGF1 of @mgf1 and @salt bytes of salt. */
+static bool digest_verify(EVP_PKEY *key, const EVP_MD *md, bool pss, const EVP_MD *mgf1, int salt, const uint8_t *sig,
+                          size_t sig_len, const uint8_t *data, size_t len)
 {
     EVP_MD_CTX *c = EVP_MD_CTX_new();
-    bool ok = c && EVP_DigestVerifyInit(c, NULL, md, NULL, key) == 1 &&
+    EVP_PKEY_CTX *pc = NULL;
+    bool ok = c && EVP_DigestVerifyInit(c, &pc, md, NULL, key) == 1 && (!pss || pss_ctx(pc, mgf1, salt)) &&
               EVP_DigestVerify(c, sig, sig_len, data, len) == 1;
 
     EVP_MD_CTX_free(c);
     ERR_clear_error();
     return ok;
+}
+
+/* SHA2-256, -384 or -512 named by @alg (absent: SHA-1, which we refuse). */
+static const EVP_MD *sha2_of(const X509_ALGOR *alg)
+{
+    int nid = alg ? OBJ_obj2nid(alg->algorithm) : NID_sha1;
+
+    return nid == NID_sha256 ? EVP_sha256() : nid == NID_sha384 ? EVP_sha384() : nid == NID_sha512 ? EVP_sha512() : NULL;
+}
+
+/* The RSASSA-PSS parameters of the AlgorithmIdentifier @der (RFC 4055 3.1),
+ * whatever their encoding: the hash and MGF1's hash (SHA-2), the salt length,
+ * trailer field 1. */
+static bool pss_params(const uint8_t *der, size_t len, const EVP_MD **md, const EVP_MD **mgf1, int *salt)
+{
+    const unsigned char *p = der;
+    X509_ALGOR *alg = d2i_X509_ALGOR(NULL, &p, (long)len);
+    RSA_PSS_PARAMS *pss = NULL;
+    X509_ALGOR *mh = NULL;
+    long sl = 20, tf = 1;
+    bool ok = false;
+
+    if (!alg || p != der + len || OBJ_obj2nid(alg->algorithm) != NID_rsassaPss || !alg->parameter ||
+        alg->parameter->type != V_ASN1_SEQUENCE)
+        goto out;
+    pss = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(RSA_PSS_PARAMS), alg->parameter);
+    if (!pss)
+        goto out;
+    if (pss->maskGenAlgorithm) {
+        if (OBJ_obj2nid(pss->maskGenAlgorithm->algorithm) != NID_mgf1 || !pss->maskGenAlgorithm->parameter ||
+            pss->maskGenAlgorithm->parameter->type != V_ASN1_SEQUENCE)
+            goto out;
+        mh = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(X509_ALGOR), pss->maskGenAlgorithm->parameter);
+        if (!mh)
+            goto out;
+    }
+    if (pss->saltLength && ((sl = ASN1_INTEGER_get(pss->saltLength)) < 0 || sl > 512))
+        goto out;
+    if (pss->trailerField && (tf = ASN1_INTEGER_get(pss->trailerField)) != 1)
+        goto out;
+    *md = sha2_of(pss->hashAlgorithm);
+    *mgf1 = sha2_of(mh); /* MGF1 without parameters would be SHA-1 */
+    *salt = (int)sl;
+    ok = *md && *mgf1;
+out:
+    X509_ALGOR_free(mh);
+    RSA_PSS_PARAMS_free(pss);
+    X509_ALGOR_free(alg);
+    ERR_clear_error();
+    return ok;
+}
+
+/* RFC 7427 Digital Signature AUTH data: the AlgorithmIdentifier, then the
+ * signature. */
+static bool verify_7427(EVP_PKEY *key, const uint8_t *auth, size_t auth_len, const uint8_t *data, size_t len,
+                        char *why, size_t why_len)
+{
+    size_t al = auth_len ? auth[0] : 0, ec = ec_size(key);
+    const struct sigalg *a = NULL;
+    const EVP_MD *md, *mgf1;
+    int salt;
+
+    if (!auth_len || 1 + al > auth_len) {
+        snprintf(why, why_len, "malformed RFC 7427 AUTH data");
+        return false;
+    }
+    for (size_t i = 0; i < sizeof(sigalgs) / sizeof(sigalgs[0]); i++) {
+        if (sigalgs[i].len == al && !memcmp(sigalgs[i].der, auth + 1, al))
+            a = &sigalgs[i];
+    }
+    if ((a && a->kind == SIG_PSS) || (!a && pss_params(auth + 1, al, &md, &mgf1, &salt))) {
+        if (a) {
+            md = mgf1 = a->md();
+            salt = EVP_MD_get_size(md);
+        }
+        if (!is_rsa(key)) {
+            snprintf(why, why_len, "an RSASSA-PSS signature with a certificate whose key is not RSA");
+            return false;
+        }
+        return digest_verify(key, md, true, mgf1, salt, auth + 1 + al, auth_len - 1 - al, data, len);
+    }
+    if (!a) {
+        snprintf(why, why_len, "unsupported RFC 7427 signature algorithm (or RSASSA-PSS parameters other than "
+                               "SHA2-256/384/512 with MGF1 of SHA-2)");
+        return false;
+    }
+    if ((a->kind == SIG_EC) != (ec != 0) || (a->kind == SIG_RSA && EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA) ||
+        (a->kind == SIG_ED25519) != (EVP_PKEY_get_base_id(key) == EVP_PKEY_ED25519)) {
+        snprintf(why, why_len, "the signature algorithm does not fit the certificate's key");
+        return false;
+    }
+    return digest_verify(key, a->md ? a->md() : NULL, false, NULL, 0, auth + 1 + al, auth_len - 1 - al, data, len);
 }
 
 bool pki_auth_verify(X509 *cert, uint8_t method, const uint8_t *auth, size_t auth_len, const uint8_t *data,
@@ -375,13 +561,14 @@ bool pki_auth_verify(X509 *cert, uint8_t method, const uint8_t *auth, size_t aut
         snprintf(why, why_len, "the certificate has no usable public key");
         return false;
     }
+    why[0] = 0;
     switch (method) {
     case PKI_AUTH_RSA:
         if (EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA) {
             snprintf(why, why_len, "RSA signature AUTH with a non-RSA certificate");
             return false;
         }
-        ok = digest_verify(key, EVP_sha1(), auth, auth_len, data, len);
+        ok = digest_verify(key, EVP_sha1(), false, NULL, 0, auth, auth_len, data, len);
         break;
     case PKI_AUTH_ECDSA_256:
     case PKI_AUTH_ECDSA_384:
@@ -394,33 +581,15 @@ bool pki_auth_verify(X509 *cert, uint8_t method, const uint8_t *auth, size_t aut
             return false;
         }
         der = rs_to_der(auth, want, &dl);
-        ok = der && digest_verify(key, ec_md(ec), der, dl, data, len);
+        ok = der && digest_verify(key, ec_md(ec), false, NULL, 0, der, dl, data, len);
         OPENSSL_free(der);
         break;
     }
-    case PKI_AUTH_DIGITAL_SIGNATURE: {
-        size_t al = auth_len ? auth[0] : 0;
-        const struct sigalg *a = NULL;
-
-        if (!auth_len || 1 + al > auth_len) {
-            snprintf(why, why_len, "malformed RFC 7427 AUTH data");
+    case PKI_AUTH_DIGITAL_SIGNATURE:
+        ok = verify_7427(key, auth, auth_len, data, len, why, why_len);
+        if (!ok && why[0])
             return false;
-        }
-        for (size_t i = 0; i < sizeof(sigalgs) / sizeof(sigalgs[0]); i++) {
-            if (sigalgs[i].len == al && !memcmp(sigalgs[i].der, auth + 1, al))
-                a = &sigalgs[i];
-        }
-        if (!a) {
-            snprintf(why, why_len, "unsupported RFC 7427 signature algorithm");
-            return false;
-        }
-        if (a->ec != (ec != 0)) {
-            snprintf(why, why_len, "the signature algorithm does not fit the certificate's key");
-            return false;
-        }
-        ok = digest_verify(key, a->md(), auth + 1 + al, auth_len - 1 - al, data, len);
         break;
-    }
     default:
         snprintf(why, why_len, "AUTH method %u is not supported", method);
         return false;

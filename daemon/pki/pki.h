@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 struct pki_tp {
     char *name;
@@ -74,13 +75,51 @@ enum pki_auth_method {
     PKI_AUTH_DIGITAL_SIGNATURE = 14, /* RFC 7427: AlgorithmIdentifier + signature */
 };
 
-/* Signs @data with @key: with @rfc7427 the Digital Signature method (SHA-256 or
- * the curve's hash, PKCS#1 v1.5 for RSA), else the classic method for the key
- * type. Writes the AUTH method and data (caller frees). */
-bool pki_auth_sign(EVP_PKEY *key, bool rfc7427, const uint8_t *data, size_t len, uint8_t *method, uint8_t **sig,
-                   size_t *sig_len);
+/* RFC 7427 hash algorithm identifiers (SIGNATURE_HASH_ALGORITHMS), as bits
+ * (PKI_HASH_BIT) of what a peer announced; Identity is RFC 8420's, for
+ * Ed25519, which signs the message itself. */
+enum pki_hash { PKI_HASH_SHA256 = 2, PKI_HASH_SHA384 = 3, PKI_HASH_SHA512 = 4, PKI_HASH_IDENTITY = 5 };
+#define PKI_HASH_BIT(h) (1u << (h))
+
+/* How to sign an AUTH for one peer. */
+struct pki_sign_how {
+    bool rfc7427;    /* the peer announced SIGNATURE_HASH_ALGORITHMS */
+    unsigned hashes; /* the identifiers it announced, PKI_HASH_BIT()s */
+    bool pss;        /* an RSA key signs with RSASSA-PSS (an RSA-PSS key always does) */
+};
+
+/* Signs @data with @key. With @how->rfc7427 the Digital Signature method: RSA
+ * with PKCS#1 v1.5 or RSASSA-PSS (MGF1 of the same hash, salt of the hash's
+ * length) over the first of SHA2-256/384/512 the peer announced, ECDSA with
+ * the curve's hash, Ed25519 (only when the peer announced Identity). Without,
+ * the classic method for the key type (RSA PKCS#1 v1.5 with SHA-1, ECDSA),
+ * which an RSA-PSS or Ed25519 key cannot make. Writes the AUTH method and data
+ * (caller frees); false with @why on failure. */
+bool pki_auth_sign(EVP_PKEY *key, const struct pki_sign_how *how, const uint8_t *data, size_t len, uint8_t *method,
+                   uint8_t **sig, size_t *sig_len, char *why, size_t why_len);
 /* Verifies AUTH data of @method over @data with the public key of @cert. */
 bool pki_auth_verify(X509 *cert, uint8_t method, const uint8_t *auth, size_t auth_len, const uint8_t *data,
                      size_t len, char *why, size_t why_len);
+
+/* What clients require of the headend's own certificate (pki_check.c). */
+enum pki_issue_kind {
+    PKI_ISSUE_NO_SERVER_AUTH,   /* no serverAuth extended key usage */
+    PKI_ISSUE_ID_NOT_IN_SAN,    /* the IKE identity is not in subjectAltName */
+    PKI_ISSUE_IP_NOT_IN_DNS_SAN, /* an IP identity not also a DNS entry (Windows) */
+    PKI_ISSUE_RSA_KEY_SMALL,    /* RSA under 2048 bits */
+    PKI_ISSUE_EXPIRES_SOON,     /* within 30 days */
+    PKI_ISSUE_EXPIRED,
+};
+struct pki_issue {
+    enum pki_issue_kind kind;
+    char msg[256]; /* what is wrong and who refuses it */
+};
+/* The YANG enum name of @k ("no-server-auth-eku", ...). */
+const char *pki_issue_name(enum pki_issue_kind k);
+/* The problems clients would have with @cert as the headend's certificate for
+ * the IKE identity (@id_type, RFC 7296 3.5, with @id; type 0 when the identity
+ * is not known until a client comes) at @now; at most @cap into @out. */
+size_t pki_server_cert_check(X509 *cert, uint8_t id_type, const uint8_t *id, size_t id_len, time_t now,
+                             struct pki_issue *out, size_t cap);
 
 #endif

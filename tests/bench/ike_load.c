@@ -178,9 +178,11 @@ static int crypto_baseline(long n, bool ecdsa)
         ike_auth_psk(IKE_PRF_HMAC_SHA2_256, (const uint8_t *)"k1", 2, so, 400, mic);
         if (ec) { /* our AUTH is an ECDSA signature instead of a MIC */
             uint8_t *sig, method;
+            char why[200];
             size_t sl;
 
-            if (!pki_auth_sign(ec, true, so, 400, &method, &sig, &sl))
+            if (!pki_auth_sign(ec, &(struct pki_sign_how){.rfc7427 = true}, so, 400, &method, &sig, &sl, why,
+                               sizeof(why)))
                 return 1;
             free(sig);
         } else {

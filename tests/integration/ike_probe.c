@@ -8,7 +8,17 @@
  * which the client must accept to consider the IKE SA established.
  * With "frag" it announces IKE fragmentation and reassembles an IKE_AUTH sent in
  * Encrypted Fragment payloads (RFC 7383).
- * Usage: ike_probe ADDRESS EXPECTED_IDI PSK [frag]  (exit 0 when IDi and AUTH match) */
+ * Usage: ike_probe ADDRESS EXPECTED_IDI PSK [frag]  (exit 0 when IDi and AUTH match)
+ *
+ * In client mode it is Raven's test initiator (tests/support/ike_client.c)
+ * facing a headend instead, for the configuration reply a client cannot show
+ * (test_ike_split_dns.py): IKE_SA_INIT and IKE_AUTH with a pre-shared key, a
+ * configuration request of INTERNAL_IP4_ADDRESS and the attribute types
+ * given (attr=N, empty, or attr=N:TEXT), the Unity or FlexVPN vendor ID when
+ * asked; it prints each attribute of the reply as "attr TYPE VALUE" (an
+ * address, else text when printable, else hex), then deletes the IKE SA.
+ * Usage: ike_probe client HEADEND_ADDRESS IDI PSK [unity] [flexvpn] [attr=N[:TEXT]]...
+ * (exit 0 when the session was established) */
 #include <arpa/inet.h>
 #include <poll.h>
 #include <stdio.h>
@@ -20,6 +30,7 @@
 #include "daemon/ike/ike_auth.h"
 #include "daemon/ike/ike_init.h"
 #include "daemon/ike/ike_sk.h"
+#include "tests/support/ike_client.h"
 
 static int udp(const char *addr, uint16_t port, struct sockaddr_storage *ss)
 {
@@ -56,6 +67,119 @@ static ssize_t recv_ike(int fds[2], uint8_t *buf, size_t cap, struct sockaddr_st
     return n;
 }
 
+/* Sends @b to the headend and waits for its answer (three tries, 3 s each). */
+static ssize_t ask(int fd, const struct ike_buf *b, uint8_t *buf, size_t cap)
+{
+    for (int i = 0; i < 3; i++) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+
+        if (send(fd, b->data, b->len, 0) < 0)
+            return -1;
+        if (poll(&p, 1, 3000) == 1)
+            return recv(fd, buf, cap, 0);
+    }
+    return -1;
+}
+
+static void print_attr(const struct ike_cp_attr *a)
+{
+    char text[INET6_ADDRSTRLEN];
+    bool printable = a->len > 0;
+
+    printf("attr %u ", a->type);
+    /* INTERNAL_IP4_ADDRESS, _NETMASK, _DNS, _NBNS; INTERNAL_IP6_DNS (RFC 7296 3.15.1) */
+    if (a->type >= 1 && a->type <= 4 && a->len == 4) {
+        printf("%s\n", inet_ntop(AF_INET, a->value, text, sizeof(text)));
+        return;
+    }
+    if (a->type == 10 && a->len == 16) {
+        printf("%s\n", inet_ntop(AF_INET6, a->value, text, sizeof(text)));
+        return;
+    }
+    for (size_t i = 0; i < a->len; i++)
+        printable = printable && a->value[i] >= 0x20 && a->value[i] < 0x7f;
+    if (printable)
+        printf("%.*s\n", (int)a->len, (const char *)a->value);
+    else {
+        for (size_t i = 0; i < a->len; i++)
+            printf("%02x", a->value[i]);
+        printf("\n");
+    }
+}
+
+static int client(int argc, char **argv)
+{
+    static const uint8_t unity[] = {0x12, 0xf5, 0xf2, 0x8c, 0x45, 0x71, 0x68, 0xa9,
+                                    0x70, 0x2d, 0x9f, 0xe2, 0x74, 0xcc, 0x01, 0x00};
+    static const char flexvpn[] = "FLEXVPN-SUPPORTED";
+    static const uint8_t del[] = {0, 0, 0, 8, 1, 0, 0, 0}; /* Delete of the IKE SA */
+    static struct ike_cp_attr extra[16];
+    static uint8_t buf[65536];
+    struct sockaddr_in head = {.sin_family = AF_INET, .sin_port = htons(500)};
+    struct ike_client c;
+    struct ike_buf b = {0};
+    size_t nextra = 0;
+    ssize_t n;
+    int fd;
+
+    if (argc < 3 || inet_pton(AF_INET, argv[0], &head.sin_addr) != 1) {
+        fprintf(stderr, "usage: ike_probe client HEADEND_ADDRESS IDI PSK [unity] [flexvpn] [attr=N[:TEXT]]...\n");
+        return 2;
+    }
+    ike_client_init(&c, IKE_DH_ECP256);
+    for (int i = 3; i < argc; i++) {
+        char *colon;
+
+        if (!strcmp(argv[i], "unity") && c.nvid < 4) {
+            c.vid[c.nvid] = unity;
+            c.vid_len[c.nvid++] = sizeof(unity);
+        } else if (!strcmp(argv[i], "flexvpn") && c.nvid < 4) {
+            c.vid[c.nvid] = (const uint8_t *)flexvpn;
+            c.vid_len[c.nvid++] = sizeof(flexvpn) - 1;
+        } else if (!strncmp(argv[i], "attr=", 5) && nextra < 16) {
+            colon = strchr(argv[i], ':');
+            extra[nextra] = (struct ike_cp_attr){.type = (uint16_t)atoi(argv[i] + 5)};
+            if (colon)
+                extra[nextra] = (struct ike_cp_attr){
+                    .type = extra[nextra].type, .value = (const uint8_t *)colon + 1, .len = strlen(colon + 1)};
+            nextra++;
+        } else {
+            fprintf(stderr, "probe: unknown client option \"%s\"\n", argv[i]);
+            return 2;
+        }
+    }
+    c.cp_extra = extra;
+    c.ncp_extra = nextra;
+    fd = socket(AF_INET, SOCK_DGRAM, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&head, sizeof(head))) {
+        perror("probe: socket");
+        return 2;
+    }
+    if (!ike_client_sa_init(&c, &b) || (n = ask(fd, &b, buf, sizeof(buf))) <= 0 ||
+        !ike_client_sa_init_done(&c, buf, (size_t)n)) {
+        fprintf(stderr, "probe: no usable IKE_SA_INIT answer\n");
+        return 1;
+    }
+    ike_buf_fini(&b);
+    if (!ike_client_auth(&c, argv[1], argv[2], &b) || (n = ask(fd, &b, buf, sizeof(buf))) <= 0 ||
+        !ike_client_auth_done(&c, buf, (size_t)n)) {
+        fprintf(stderr, "probe: IKE_AUTH not answered with AUTH\n");
+        return 1;
+    }
+    ike_buf_fini(&b);
+    printf("probe: established, configuration reply type %u with %zu attributes\n", c.cp_reply.cfg_type,
+           c.cp_reply.nattr);
+    for (size_t i = 0; i < c.cp_reply.nattr; i++)
+        print_attr(&c.cp_reply.attr[i]);
+    fflush(stdout);
+    if (ike_client_request(&c, IKE_EXCH_INFORMATIONAL, IKE_PLD_DELETE, del, sizeof(del), &b))
+        ask(fd, &b, buf, sizeof(buf));
+    ike_buf_fini(&b);
+    ike_client_fini(&c);
+    close(fd);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static struct ike_msg req, auth, inner;
@@ -72,6 +196,8 @@ int main(int argc, char **argv)
     static struct ike_frag frag;
     unsigned nfrag = 0;
 
+    if (argc > 1 && !strcmp(argv[1], "client"))
+        return client(argc - 2, argv + 2);
     if (argc != 4 && argc != 5) {
         fprintf(stderr, "usage: ike_probe ADDRESS EXPECTED_IDI PSK [frag]\n");
         return 2;

@@ -142,6 +142,8 @@ bool ike_client_auth(struct ike_client *c, const char *id, const char *psk, stru
     }
     ike_auth_build(&ib, &(struct ike_auth_pld){.method = 2, .data = mic, .len = ml});
     cp.attr[0] = (struct ike_cp_attr){.type = 1};
+    for (size_t i = 0; i < c->ncp_extra && cp.nattr < IKE_MAX_CP_ATTRS; i++)
+        cp.attr[cp.nattr++] = c->cp_extra[i];
     if (!c->no_cp)
         ike_cp_build(&ib, &cp);
     sa.prop[0] = (struct ike_proposal){.num = 1, .protocol = 3, .spi_len = 4, .spi = spi, .ntrans = 2};

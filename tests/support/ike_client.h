@@ -33,6 +33,10 @@ struct ike_client {
     const char *responder_psk;
     /* announce USE_PPK (RFC 8784) in IKE_SA_INIT */
     bool use_ppk;
+    /* more attributes for IKE_AUTH's configuration request (after
+     * INTERNAL_IP4_ADDRESS), e.g. INTERNAL_DNS_DOMAIN of RFC 8598 */
+    const struct ike_cp_attr *cp_extra;
+    size_t ncp_extra;
     /* vendor ID payloads to send in IKE_SA_INIT (set before ike_client_sa_init) */
     const uint8_t *vid[4];
     size_t vid_len[4], nvid;

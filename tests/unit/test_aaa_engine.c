@@ -36,6 +36,7 @@
 static const uint8_t unity[] = {0x12, 0xf5, 0xf2, 0x8c, 0x45, 0x71, 0x68, 0xa9,
                                 0x70, 0x2d, 0x9f, 0xe2, 0x74, 0xcc, 0x01, 0x00};
 static const char flexvpn[] = "FLEXVPN-SUPPORTED";
+static const struct ike_cp_attr dns_domain = {.type = 25}; /* INTERNAL_DNS_DOMAIN, empty */
 
 /* what the stand-in answers, by User-Name */
 static const char *const user_pairs[] = {
@@ -271,6 +272,8 @@ static void test_radius_attributes_reach_the_client(void **state)
     c.vid_len[1] = sizeof(flexvpn) - 1;
     c.nvid = 2;
     c.responder_psk = "server-key"; /* ipsec:ikev2-password-local */
+    c.cp_extra = &dns_domain;       /* RFC 8598 split DNS, requested */
+    c.ncp_extra = 1;
     assert_true(ike_client_sa_init(&c, &b));
     e->out_len = 0;
     ike_engine_input(eng, &local, &peer, false, b.data, b.len);
@@ -304,6 +307,11 @@ static void test_radius_attributes_reach_the_client(void **state)
     assert_true(attr_str(&cp, 28674, 0, "corp.example.org"));
     assert_true(attr_str(&cp, 28675, 0, "a.example.org"));
     assert_true(attr_str(&cp, 28675, 1, "b.example.org"));
+    /* and INTERNAL_DNS_DOMAIN, which it asked for: the default domain first */
+    assert_true(attr_str(&cp, 25, 0, "corp.example.org"));
+    assert_true(attr_str(&cp, 25, 1, "a.example.org"));
+    assert_true(attr_str(&cp, 25, 2, "b.example.org"));
+    assert_null(attr(&cp, 25, 3));
     assert_true(attr_str(&cp, 28681, 0, "vpn2.example.org"));
     assert_true(attr_is(&cp, 28679, 0, one, 2));
     assert_true(attr_is(&cp, 28678, 0, one, 2));
@@ -375,6 +383,20 @@ static void test_parser_every_attribute(void **state)
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
             assert_int_equal(aaa_attrs_avpair(&b, bad[i], strlen(bad[i])), 0);
         assert_false(b.route_accept);
+        aaa_attrs_free(&b);
+    }
+    {
+        /* domains reach the client's resolver: anything but a domain name is not understood */
+        static const char *const bad[] = {"ipsec:default-domain=corp example.org", "ipsec:default-domain=",
+                                          "ipsec:split-dns=a..example.org", "ipsec:split-dns=.example.org",
+                                          "ipsec:split-dns=a.example.org;rm", "ipsec:split-dns=\x01.org"};
+        struct aaa_attrs b;
+
+        aaa_attrs_init(&b);
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+            assert_int_equal(aaa_attrs_avpair(&b, bad[i], strlen(bad[i])), 0);
+        assert_null(b.def_domain);
+        assert_int_equal(b.nsplit_dns, 0);
         aaa_attrs_free(&b);
     }
     assert_int_equal(a.mtu, 1300);
