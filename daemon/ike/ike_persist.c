@@ -194,7 +194,7 @@ static const struct fdesc sess_fields[] = {
     {31, F_U32, S(peer_next), 0},
     {32, F_U32, S(our_next), 0},
     {33, F_BOOL, S(req_pending), 0},
-    {34, F_I32, S(req_kind), REQ_CFG_SET},
+    {34, F_I32, S(req_kind), REQ_MOBIKE_RR},
     {35, F_U8, S(ss.id_type), 0},
     {36, F_STR, S(ss.remote_id), 0},
     {37, F_STR, S(ss.local_id), 0},
@@ -259,6 +259,12 @@ static const struct fdesc sess_fields[] = {
     {96, F_U8, S(route_distance), 0},
     {97, F_U32, S(route_table), 0},
     {98, F_U32, S(route_tag), 0},
+    /* MOBIKE and the peer's moves (ike_mobike.c) */
+    {99, F_BOOL, S(mob.on), 0},
+    {100, F_BOOL, S(mob.rr), 0},
+    {101, F_U32, S(mob.moves), 0},
+    {102, F_TIME, S(mob.last_move), 0},
+    {103, F_BOOL, S(mob.no_additional), 0},
 };
 
 /* Fields of the session that are not plain values. */
@@ -266,6 +272,9 @@ enum {
     T_LOCAL = 120, T_PEER = 121, T_NATT = 122, T_LAST_RESP = 123, T_REQ = 124, T_CERT_ISSUER = 125,
     T_CERT_SERIAL = 126, T_DHCP = 127, T_ALLOW_I = 128, T_ALLOW_R = 129, T_DEL_Q = 130, T_DEL_SENT = 131,
     T_ROUTE = 132, T_CHILD = 133, T_SOCK_VRF = 134,
+    /* ike_mobike.c: one per entry of the peer address history, one per
+     * additional address, the move waiting for its return routability check */
+    T_MOB_HIST = 135, T_MOB_ADD = 136, T_MOB_RR = 137,
 };
 
 static const struct fdesc child_fields[] = {
@@ -456,16 +465,13 @@ static bool r_field(const struct fdesc *d, const uint8_t *v, size_t len, void *o
 
 /* ---- compound values ---- */
 
+static void w_addr_b(uint8_t b[19], const struct sockaddr_storage *a);
+
 static void w_addr(struct wbuf *w, uint16_t tag, const struct sockaddr_storage *a)
 {
-    uint8_t b[19] = {0};
+    uint8_t b[19];
 
-    b[0] = a->ss_family == AF_INET6 ? 6 : 4;
-    if (a->ss_family == AF_INET6)
-        memcpy(b + 1, &((const struct sockaddr_in6 *)a)->sin6_addr, 16);
-    else
-        memcpy(b + 1, &((const struct sockaddr_in *)a)->sin_addr, 4);
-    w_le(b + 17, ike_port_of(a), 2);
+    w_addr_b(b, a);
     w_field(w, tag, b, sizeof(b));
 }
 
@@ -711,6 +717,76 @@ static void w_del_q(struct wbuf *w, const struct ike_sess *s)
     w_close(w, at);
 }
 
+/* An address and port in 19 bytes: family (4, 6), address, port. */
+static void w_addr_b(uint8_t b[19], const struct sockaddr_storage *a)
+{
+    memset(b, 0, 19);
+    b[0] = a->ss_family == AF_INET6 ? 6 : 4;
+    if (a->ss_family == AF_INET6)
+        memcpy(b + 1, &((const struct sockaddr_in6 *)a)->sin6_addr, 16);
+    else
+        memcpy(b + 1, &((const struct sockaddr_in *)a)->sin_addr, 4);
+    w_le(b + 17, ike_port_of(a), 2);
+}
+
+static void w_mobike(struct wbuf *w, const struct ike_mobike *m)
+{
+    uint8_t b[19 + 19 + 3 + sizeof(m->rr_cookie)];
+
+    for (uint8_t i = 0; i < m->nhist && i < IKE_MOBIKE_HIST; i++) {
+        w_addr_b(b, &m->hist[i].peer);
+        w_le(b + 19, (uint64_t)m->hist[i].at, 8);
+        w_field(w, T_MOB_HIST, b, 27);
+    }
+    for (uint8_t i = 0; i < m->nadd && i < IKE_MOBIKE_ADDS; i++) {
+        w_addr_b(b, &m->add[i]);
+        w_field(w, T_MOB_ADD, b, 19);
+    }
+    if (m->rr_state != IKE_RR_NONE) {
+        w_addr_b(b, &m->rr_to.local);
+        w_addr_b(b + 19, &m->rr_to.peer);
+        b[38] = m->rr_to.nat_peer;
+        b[39] = m->rr_to.nat_local;
+        b[40] = (uint8_t)m->rr_state;
+        memcpy(b + 41, m->rr_cookie, sizeof(m->rr_cookie));
+        w_field(w, T_MOB_RR, b, sizeof(b));
+    }
+}
+
+static bool r_mobike(uint16_t tag, const uint8_t *v, size_t len, struct ike_mobike *m)
+{
+    uint64_t t;
+
+    switch (tag) {
+    case T_MOB_HIST:
+        if (len != 27 || m->nhist == IKE_MOBIKE_HIST || !r_addr(v, 19, &m->hist[m->nhist].peer))
+            return false;
+        t = r_le(v + 19, 8);
+        if (t >= (uint64_t)1 << 40)
+            return false;
+        m->hist[m->nhist++].at = (time_t)t;
+        return true;
+    case T_MOB_ADD:
+        if (len != 19 || m->nadd == IKE_MOBIKE_ADDS || !r_addr(v, 19, &m->add[m->nadd]))
+            return false;
+        m->nadd++;
+        return true;
+    case T_MOB_RR:
+        if (len != 19 + 19 + 3 + sizeof(m->rr_cookie) || m->rr_state != IKE_RR_NONE || v[38] > 1 || v[39] > 1 ||
+            (v[40] != IKE_RR_QUEUED && v[40] != IKE_RR_SENT) || !r_addr(v, 19, &m->rr_to.local) ||
+            !r_addr(v + 19, 19, &m->rr_to.peer))
+            return false;
+        m->rr_to.sock = NULL; /* the session's */
+        m->rr_to.nat_peer = v[38];
+        m->rr_to.nat_local = v[39];
+        m->rr_state = (enum ike_mobike_rr)v[40];
+        memcpy(m->rr_cookie, v + 41, sizeof(m->rr_cookie));
+        return true;
+    default:
+        return false;
+    }
+}
+
 bool ike_persist_encode(const struct ike_sess *s, uint8_t **out, size_t *len)
 {
     struct wbuf w = {0};
@@ -740,6 +816,7 @@ bool ike_persist_encode(const struct ike_sess *s, uint8_t **out, size_t *len)
     for (size_t i = 0; i < s->nchild; i++)
         if (s->child[i].sc.live_in) /* one without slots (the arena was full) is not taken over */
             w_child(&w, &s->child[i]);
+    w_mobike(&w, &s->mob);
     if (w.oom) {
         if (w.p)
             OPENSSL_cleanse(w.p, w.cap);
@@ -843,6 +920,10 @@ static bool r_sess_other(uint16_t tag, const uint8_t *v, size_t len, struct ike_
         return r_route(v, len, s);
     case T_CHILD:
         return r_child(v, len, s);
+    case T_MOB_HIST:
+    case T_MOB_ADD:
+    case T_MOB_RR:
+        return r_mobike(tag, v, len, &s->mob);
     default:
         return false;
     }
@@ -869,7 +950,8 @@ bool ike_persist_decode(const uint8_t *rec, size_t len, struct ike_sess *s, stru
     /* what a session needs to be one */
     if (bad || !s->ss.id || !s->local.ss_family || !s->peer.ss_family || !ike_prf_len(s->in.prf) ||
         s->in.keys.prf_len != ike_prf_len(s->in.prf) || s->in.ni_len < 8 || s->in.nr_len < 8 ||
-        (s->req_pending && !s->req.n) || (!s->req_pending && s->req.n) || s->route_nfixed > s->allow_i.nts) {
+        (s->req_pending && !s->req.n) || (!s->req_pending && s->req.n) || s->route_nfixed > s->allow_i.nts ||
+        s->mob.moves < s->mob.nhist) {
         if (!bad)
             x->bad_tag = 0xffff; /* the fields do not make a session */
         return false;
