@@ -456,6 +456,98 @@ void ike_mobike_dp_poll(struct ike_engine *e)
     }
 }
 
+/* ---- the session record's fields: an address is family (4, 6), address,
+ * port (19 bytes); times and ports little-endian ---- */
+
+static void rec_addr(uint8_t b[19], const struct sockaddr_storage *a)
+{
+    uint16_t port = ike_port_of(a);
+
+    memset(b, 0, 19);
+    b[0] = a->ss_family == AF_INET6 ? 6 : 4;
+    if (a->ss_family == AF_INET6)
+        memcpy(b + 1, &((const struct sockaddr_in6 *)a)->sin6_addr, 16);
+    else
+        memcpy(b + 1, &((const struct sockaddr_in *)a)->sin_addr, 4);
+    b[17] = (uint8_t)port;
+    b[18] = (uint8_t)(port >> 8);
+}
+
+static bool rec_addr_take(const uint8_t *v, struct sockaddr_storage *a)
+{
+    memset(a, 0, sizeof(*a));
+    if (v[0] == 6) {
+        a->ss_family = AF_INET6;
+        memcpy(&((struct sockaddr_in6 *)a)->sin6_addr, v + 1, 16);
+    } else if (v[0] == 4) {
+        a->ss_family = AF_INET;
+        memcpy(&((struct sockaddr_in *)a)->sin_addr, v + 1, 4);
+    } else {
+        return false;
+    }
+    ike_set_port(a, (uint16_t)(v[17] | v[18] << 8));
+    return true;
+}
+
+#define REC_RR_LEN (19 + 19 + 3 + 16)
+
+size_t ike_mobike_rec(const struct ike_mobike *m, enum ike_mobike_rec_kind kind, uint8_t i, uint8_t *out)
+{
+    switch (kind) {
+    case IKE_MOBIKE_REC_HIST:
+        rec_addr(out, &m->hist[i].peer);
+        for (int k = 0; k < 8; k++)
+            out[19 + k] = (uint8_t)((uint64_t)m->hist[i].at >> (8 * k));
+        return 27;
+    case IKE_MOBIKE_REC_ADD:
+        rec_addr(out, &m->add[i]);
+        return 19;
+    case IKE_MOBIKE_REC_RR:
+        rec_addr(out, &m->rr_to.local);
+        rec_addr(out + 19, &m->rr_to.peer);
+        out[38] = m->rr_to.nat_peer;
+        out[39] = m->rr_to.nat_local;
+        out[40] = (uint8_t)m->rr_state;
+        memcpy(out + 41, m->rr_cookie, 16);
+        return REC_RR_LEN;
+    }
+    return 0;
+}
+
+bool ike_mobike_rec_take(struct ike_mobike *m, enum ike_mobike_rec_kind kind, const uint8_t *v, size_t len)
+{
+    uint64_t t = 0;
+
+    switch (kind) {
+    case IKE_MOBIKE_REC_HIST:
+        if (len != 27 || m->nhist == IKE_MOBIKE_HIST || !rec_addr_take(v, &m->hist[m->nhist].peer))
+            return false;
+        for (int k = 0; k < 8; k++)
+            t |= (uint64_t)v[19 + k] << (8 * k);
+        if (t >= (uint64_t)1 << 40) /* a time of this era */
+            return false;
+        m->hist[m->nhist++].at = (time_t)t;
+        return true;
+    case IKE_MOBIKE_REC_ADD:
+        if (len != 19 || m->nadd == IKE_MOBIKE_ADDS || !rec_addr_take(v, &m->add[m->nadd]))
+            return false;
+        m->nadd++;
+        return true;
+    case IKE_MOBIKE_REC_RR:
+        if (len != REC_RR_LEN || m->rr_state != IKE_RR_NONE || v[38] > 1 || v[39] > 1 ||
+            (v[40] != IKE_RR_QUEUED && v[40] != IKE_RR_SENT) || !rec_addr_take(v, &m->rr_to.local) ||
+            !rec_addr_take(v + 19, &m->rr_to.peer))
+            return false;
+        m->rr_to.sock = NULL; /* the session's */
+        m->rr_to.nat_peer = v[38];
+        m->rr_to.nat_local = v[39];
+        m->rr_state = (enum ike_mobike_rr)v[40];
+        memcpy(m->rr_cookie, v + 41, 16);
+        return true;
+    }
+    return false;
+}
+
 static void time_leaf(struct lyd_node *p, const char *name, time_t t)
 {
     struct tm tm;

@@ -7,6 +7,7 @@
 
 #include <netinet/in.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -72,5 +73,15 @@ struct ike_mobike {
     bool upd_now;
     struct ike_mobike_to upd;
 };
+
+/* The session record's MOBIKE fields (ike_persist.c holds their tags): an
+ * entry of the peer address history, an additional address, the move that
+ * waits for its return routability check. */
+enum ike_mobike_rec_kind { IKE_MOBIKE_REC_HIST, IKE_MOBIKE_REC_ADD, IKE_MOBIKE_REC_RR };
+#define IKE_MOBIKE_REC_MAX 64
+/* Entry @i of @kind into @out (IKE_MOBIKE_REC_MAX bytes): its length. */
+size_t ike_mobike_rec(const struct ike_mobike *m, enum ike_mobike_rec_kind kind, uint8_t i, uint8_t *out);
+/* Appends a decoded entry; false when it is malformed or one too many. */
+bool ike_mobike_rec_take(struct ike_mobike *m, enum ike_mobike_rec_kind kind, const uint8_t *v, size_t len);
 
 #endif

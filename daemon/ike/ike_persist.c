@@ -465,13 +465,16 @@ static bool r_field(const struct fdesc *d, const uint8_t *v, size_t len, void *o
 
 /* ---- compound values ---- */
 
-static void w_addr_b(uint8_t b[19], const struct sockaddr_storage *a);
-
 static void w_addr(struct wbuf *w, uint16_t tag, const struct sockaddr_storage *a)
 {
-    uint8_t b[19];
+    uint8_t b[19] = {0};
 
-    w_addr_b(b, a);
+    b[0] = a->ss_family == AF_INET6 ? 6 : 4;
+    if (a->ss_family == AF_INET6)
+        memcpy(b + 1, &((const struct sockaddr_in6 *)a)->sin6_addr, 16);
+    else
+        memcpy(b + 1, &((const struct sockaddr_in *)a)->sin_addr, 4);
+    w_le(b + 17, ike_port_of(a), 2);
     w_field(w, tag, b, sizeof(b));
 }
 
@@ -717,74 +720,17 @@ static void w_del_q(struct wbuf *w, const struct ike_sess *s)
     w_close(w, at);
 }
 
-/* An address and port in 19 bytes: family (4, 6), address, port. */
-static void w_addr_b(uint8_t b[19], const struct sockaddr_storage *a)
-{
-    memset(b, 0, 19);
-    b[0] = a->ss_family == AF_INET6 ? 6 : 4;
-    if (a->ss_family == AF_INET6)
-        memcpy(b + 1, &((const struct sockaddr_in6 *)a)->sin6_addr, 16);
-    else
-        memcpy(b + 1, &((const struct sockaddr_in *)a)->sin_addr, 4);
-    w_le(b + 17, ike_port_of(a), 2);
-}
-
+/* MOBIKE's fields (their bytes are ike_mobike.c's) */
 static void w_mobike(struct wbuf *w, const struct ike_mobike *m)
 {
-    uint8_t b[19 + 19 + 3 + sizeof(m->rr_cookie)];
+    uint8_t b[IKE_MOBIKE_REC_MAX];
 
-    for (uint8_t i = 0; i < m->nhist && i < IKE_MOBIKE_HIST; i++) {
-        w_addr_b(b, &m->hist[i].peer);
-        w_le(b + 19, (uint64_t)m->hist[i].at, 8);
-        w_field(w, T_MOB_HIST, b, 27);
-    }
-    for (uint8_t i = 0; i < m->nadd && i < IKE_MOBIKE_ADDS; i++) {
-        w_addr_b(b, &m->add[i]);
-        w_field(w, T_MOB_ADD, b, 19);
-    }
-    if (m->rr_state != IKE_RR_NONE) {
-        w_addr_b(b, &m->rr_to.local);
-        w_addr_b(b + 19, &m->rr_to.peer);
-        b[38] = m->rr_to.nat_peer;
-        b[39] = m->rr_to.nat_local;
-        b[40] = (uint8_t)m->rr_state;
-        memcpy(b + 41, m->rr_cookie, sizeof(m->rr_cookie));
-        w_field(w, T_MOB_RR, b, sizeof(b));
-    }
-}
-
-static bool r_mobike(uint16_t tag, const uint8_t *v, size_t len, struct ike_mobike *m)
-{
-    uint64_t t;
-
-    switch (tag) {
-    case T_MOB_HIST:
-        if (len != 27 || m->nhist == IKE_MOBIKE_HIST || !r_addr(v, 19, &m->hist[m->nhist].peer))
-            return false;
-        t = r_le(v + 19, 8);
-        if (t >= (uint64_t)1 << 40)
-            return false;
-        m->hist[m->nhist++].at = (time_t)t;
-        return true;
-    case T_MOB_ADD:
-        if (len != 19 || m->nadd == IKE_MOBIKE_ADDS || !r_addr(v, 19, &m->add[m->nadd]))
-            return false;
-        m->nadd++;
-        return true;
-    case T_MOB_RR:
-        if (len != 19 + 19 + 3 + sizeof(m->rr_cookie) || m->rr_state != IKE_RR_NONE || v[38] > 1 || v[39] > 1 ||
-            (v[40] != IKE_RR_QUEUED && v[40] != IKE_RR_SENT) || !r_addr(v, 19, &m->rr_to.local) ||
-            !r_addr(v + 19, 19, &m->rr_to.peer))
-            return false;
-        m->rr_to.sock = NULL; /* the session's */
-        m->rr_to.nat_peer = v[38];
-        m->rr_to.nat_local = v[39];
-        m->rr_state = (enum ike_mobike_rr)v[40];
-        memcpy(m->rr_cookie, v + 41, sizeof(m->rr_cookie));
-        return true;
-    default:
-        return false;
-    }
+    for (uint8_t i = 0; i < m->nhist && i < IKE_MOBIKE_HIST; i++)
+        w_field(w, T_MOB_HIST, b, ike_mobike_rec(m, IKE_MOBIKE_REC_HIST, i, b));
+    for (uint8_t i = 0; i < m->nadd && i < IKE_MOBIKE_ADDS; i++)
+        w_field(w, T_MOB_ADD, b, ike_mobike_rec(m, IKE_MOBIKE_REC_ADD, i, b));
+    if (m->rr_state != IKE_RR_NONE)
+        w_field(w, T_MOB_RR, b, ike_mobike_rec(m, IKE_MOBIKE_REC_RR, 0, b));
 }
 
 bool ike_persist_encode(const struct ike_sess *s, uint8_t **out, size_t *len)
@@ -921,9 +867,11 @@ static bool r_sess_other(uint16_t tag, const uint8_t *v, size_t len, struct ike_
     case T_CHILD:
         return r_child(v, len, s);
     case T_MOB_HIST:
+        return ike_mobike_rec_take(&s->mob, IKE_MOBIKE_REC_HIST, v, len);
     case T_MOB_ADD:
+        return ike_mobike_rec_take(&s->mob, IKE_MOBIKE_REC_ADD, v, len);
     case T_MOB_RR:
-        return r_mobike(tag, v, len, &s->mob);
+        return ike_mobike_rec_take(&s->mob, IKE_MOBIKE_REC_RR, v, len);
     default:
         return false;
     }
