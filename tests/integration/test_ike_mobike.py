@@ -10,9 +10,11 @@ AF_XDP dataplane:
   192.168.1.2    10.N.250.2:30000-30099 -> :40000-40099       10.N.250.1
 
 - a client whose address changes mid-ping (the new one added, the old one
-  deleted) sends UPDATE_SA_ADDRESSES; the session moves with the same IKE and
-  child SPIs, its lease, its counters going on, a session-moved notification
-  and the peer address history in vpn-state;
+  deleted) sends UPDATE_SA_ADDRESSES; the session moves with the same IKE SPIs
+  and child SA (which kernel-libipsec, unable to change an SA's addresses,
+  rekeys afterwards on the same IKE SA), its lease and accounting session, its
+  counters going on, a session-moved notification and the peer address history
+  in vpn-state, all of it kept across a restart of ravend;
 - the same with the profile's return routability check (Raven's COOKIE2 to
   the new address, echoed by the client before anything moves);
 - a client behind a NAT whose mapping changes (the NAT's port range changed
@@ -182,9 +184,20 @@ def moves_with_address_change(make_ravend, lab, extra_profile=""):
 
 
 def test_client_address_change_keeps_the_tunnel(make_ravend, lab):
-    lb, d, _ = moves_with_address_change(make_ravend, lab)
+    lb, d, m = moves_with_address_change(make_ravend, lab)
     assert "N(UPD_SA_ADDR)" in lb.log(0)
     assert "return routability" not in d.log()  # not asked for by the profile
+    # a restart of ravend keeps the moved session, its MOBIKE and its history
+    before = raven_session(m)
+    assert d.stop() == 0, d.log()[-3000:]
+    d.start()
+    m = d.connect()
+    after = raven_session(m)
+    assert raven_view(after) == raven_view(before)
+    for leaf in ("peer-address", "mobility/mobike", "mobility/moves", "mobility/last-move"):
+        assert t(after, leaf) == t(before, leaf), leaf
+    assert history(after) == history(before)
+    ns_run(lb.clients[0]["ns"], "ping", "-n", "-c", "3", "-i", "0.2", "-W", "2", lb.inside_ip)
 
 
 def test_return_routability_check_before_the_move(make_ravend, lab):
