@@ -194,18 +194,19 @@ static bool addr_of(struct sockaddr_storage *a, const struct ike_notify_pld *n)
 
 /* NO_NATS_ALLOWED's data (RFC 4555 3.9): the addresses and ports the client sent
  * from and to; false when they are not what arrived. */
+static const uint8_t *ip_bytes(const struct sockaddr_storage *a)
+{
+    return a->ss_family == AF_INET ? (const uint8_t *)&((const struct sockaddr_in *)a)->sin_addr
+                                   : (const uint8_t *)&((const struct sockaddr_in6 *)a)->sin6_addr;
+}
+
 static bool no_nats_match(const struct ike_notify_pld *n, const struct ike_mobike_to *to)
 {
     size_t al = to->peer.ss_family == AF_INET ? 4 : 16;
-    const uint8_t *src = to->peer.ss_family == AF_INET ? (const uint8_t *)&((const struct sockaddr_in *)&to->peer)->sin_addr
-                                                        : (const uint8_t *)&((const struct sockaddr_in6 *)&to->peer)->sin6_addr;
-    const uint8_t *dst = to->local.ss_family == AF_INET
-                             ? (const uint8_t *)&((const struct sockaddr_in *)&to->local)->sin_addr
-                             : (const uint8_t *)&((const struct sockaddr_in6 *)&to->local)->sin6_addr;
 
     if (n->len != 2 * al + 4 || to->peer.ss_family != to->local.ss_family)
         return false;
-    return !memcmp(n->data, src, al) && !memcmp(n->data + al, dst, al) &&
+    return !memcmp(n->data, ip_bytes(&to->peer), al) && !memcmp(n->data + al, ip_bytes(&to->local), al) &&
            ((unsigned)n->data[2 * al] << 8 | n->data[2 * al + 1]) == ike_port_of(&to->peer) &&
            ((unsigned)n->data[2 * al + 2] << 8 | n->data[2 * al + 3]) == ike_port_of(&to->local);
 }
@@ -254,10 +255,12 @@ static void read_req(struct ike_sess *s, const struct ike_msg *in, const struct 
             break;
         }
         case N_MOB_COOKIE2:
-            if (n.len < 8 || n.len > 64)
+            if (n.len < 8 || n.len > 64) { /* RFC 4555 3.5 */
                 r->malformed = true;
-            else
-                r->c2 = n, r->cookie2 = &r->c2;
+            } else {
+                r->c2 = n;
+                r->cookie2 = &r->c2;
+            }
             break;
         case N_MOB_NO_NATS_ALLOWED:
             r->no_nats = true;

@@ -108,7 +108,8 @@ def packets_in(s):
 
 
 def history(s):
-    return [(t(h, "address"), t(h, "port"), t(h, "moved-at")) for h in s.findall(f"{{{NS}}}mobility/{{{NS}}}peer-history")]
+    return [(t(h, "address"), t(h, "port"), t(h, "moved-at"))
+            for h in s.findall(f"{{{NS}}}mobility/{{{NS}}}peer-history")]
 
 
 def pinger(lb, seconds):
