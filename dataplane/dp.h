@@ -231,6 +231,17 @@ size_t dp_soft_expired(struct dp *dp, struct dp_sa_ref *out, size_t max);
 /* SAs that reached hard_bytes/hard_packets since the last call, each reported once:
  * they carry no more traffic; the control plane deletes them. */
 size_t dp_hard_expired(struct dp *dp, struct dp_sa_ref *out, size_t max);
+/* Inbound SAs whose newest authentic packet (UDP-encapsulated, its sequence
+ * number above the replay window's top, RFC 7296 2.23) came from another outer
+ * address or port than the SA's peer since the last call: @peer is where it
+ * came from. Nothing moves by itself: the control plane decides (it follows a
+ * NAT mapping change with dp_session_move, or not when MOBIKE is in use). */
+struct dp_float {
+    uint64_t session_id;
+    uint32_t spi;
+    struct sockaddr_storage peer;
+};
+size_t dp_floated(struct dp *dp, struct dp_float *out, size_t max);
 
 /* Replaces the set of interfaces in the two steps of a configuration transaction.
  * dp_ifset_prepare() builds the new set beside the running one, which it leaves

@@ -274,6 +274,34 @@ static void forward(struct dp_worker *w, struct dp_xs *in, uint64_t addr, int fa
 static void from_inside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, uint8_t *pkt, uint32_t len,
                         bool hairpin);
 
+/* RFC 7296 2.23: an ESP-in-UDP packet that authenticated as the newest of its
+ * SA (its sequence number the window's top now, so no replay) from another
+ * outer address or port than the SA's peer is reported to the control thread
+ * (dp_floated), which decides whether the session follows. One store per
+ * change, not per packet. */
+static void float_check(struct dp_rsa *sa, const uint8_t *ip, size_t ihl, uint64_t seq)
+{
+    const struct dp_outer *o = rcu_dereference(sa->outer);
+    uint32_t src;
+    uint16_t sport;
+    uint64_t top, v;
+
+    if (ip[9] != IPPROTO_UDP || !o->udp_encap || !o->peer)
+        return;
+    memcpy(&src, ip + 12, 4);
+    memcpy(&sport, ip + ihl, 2);
+    if (src == o->peer && sport == o->peer_port)
+        return;
+    pthread_spin_lock(&sa->replay_lock);
+    top = sa->live->replay_top;
+    pthread_spin_unlock(&sa->replay_lock);
+    if (seq != top)
+        return;
+    v = 1ull << 63 | (uint64_t)ntohl(src) << 16 | ntohs(sport);
+    if (atomic_load_explicit(&sa->floated, memory_order_relaxed) != v)
+        atomic_store_explicit(&sa->floated, v, memory_order_relaxed);
+}
+
 /* ESP (or ESP in UDP) from a client: decrypt, check, forward inside. */
 static void from_outside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, uint8_t *pkt, uint32_t len)
 {
@@ -340,6 +368,7 @@ static void from_outside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, u
         ctr->replay++;
         return drop(w, xs, addr, DP_DROP_REPLAY);
     }
+    float_check(sa, ip, ihl, seq);
     if (nh == NH_NONE) /* a dummy packet (RFC 4303 2.6): it ends here, counted with other */
         return drop(w, xs, addr, DP_DROP_OTHER);
     if (nh == 4 && ilen >= IP4_HLEN && inner[0] >> 4 == 4 && (inner[0] & 15) >= 5 && rd16(inner + 2) <= ilen &&

@@ -46,6 +46,11 @@ struct dp_rsa {
     struct esp_replay replay;     /* the window's size and ESN (its state: *live) */
     _Atomic(struct esp_xform *) xf[DP_MAX_WORKERS]; /* made by each worker on first use */
     bool soft_reported, hard_reported; /* control thread only */
+    /* inbound: an authentic ESP-in-UDP packet, the newest of the SA, came from
+     * another outer address or port than the peer's (a NAT mapping changed):
+     * 1 << 63 | IPv4 address (host order) << 16 | port, written by workers,
+     * taken by dp_floated() on the control thread; 0 none */
+    _Atomic uint64_t floated;
     struct dp_sa_live own_live;   /* when the caller gave none */
 };
 

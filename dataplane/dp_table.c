@@ -1,6 +1,7 @@
 /* The dataplane's tables (see dp.h, dp_int.h): SAs by (session, direction, SPI)
  * for the control thread, inbound SAs by SPI and client prefixes (the outbound
  * SAs' selectors) for the workers, published through userspace RCU. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <stdatomic.h>
@@ -548,6 +549,37 @@ size_t dp_soft_expired(struct dp *dp, struct dp_sa_ref *out, size_t max)
             r->soft_reported = true;
             out[n++] = (struct dp_sa_ref){r->conf.session_id, r->conf.spi, r->conf.inbound};
         }
+    }
+    return n;
+}
+
+size_t dp_floated(struct dp *dp, struct dp_float *out, size_t max)
+{
+    struct dp_entry *e, *tmp;
+    size_t n = 0;
+
+    HASH_ITER(hh, dp->sas, e, tmp) {
+        struct dp_rsa *r = e->rsa;
+        uint64_t v;
+
+        if (n == max)
+            break;
+        if (!r->conf.inbound || !atomic_load_explicit(&r->floated, memory_order_relaxed))
+            continue;
+        v = atomic_exchange_explicit(&r->floated, 0, memory_order_relaxed);
+        if (!v)
+            continue;
+        memset(&out[n], 0, sizeof(out[n]));
+        out[n].session_id = r->conf.session_id;
+        out[n].spi = r->conf.spi;
+        {
+            struct sockaddr_in *a = (struct sockaddr_in *)&out[n].peer;
+
+            a->sin_family = AF_INET;
+            a->sin_addr.s_addr = htonl((uint32_t)(v >> 16));
+            a->sin_port = htons((uint16_t)v);
+        }
+        n++;
     }
     return n;
 }

@@ -510,6 +510,7 @@ enum ike_auth_rc ike_auth_step_respond(struct ike_sess *s, struct ike_auth_run *
             ike_notify_build(&ib, &(struct ike_notify_pld){.type = N_INTERNAL_ADDRESS_FAILURE});
         else if (w->child_err)
             ike_notify_build(&ib, &(struct ike_notify_pld){.type = w->child_err});
+        ike_mobike_auth(s, w->prof, &pd->req, &ib); /* MOBIKE_SUPPORTED (RFC 4555 3.1) */
         if (w->have_child) {
             ike_child_sa_reply(&w->child.alg, w->child.sc.spi_in, w->sa);
             ike_sa_build(&ib, w->sa);

@@ -226,6 +226,9 @@ struct ike_prof {
     uint16_t dpd_interval, dpd_retry;
     bool dpd_periodic;
     uint32_t lifetime;                  /* the IKE SA's, seconds */
+    /* mobike: MOBIKE announced to clients that announce it (enabled), a
+     * return routability check before a move (ike_mobike.c) */
+    bool mobike, mobike_rr;
     const struct ike_ipsec_prof *ipsec; /* never NULL (the defaults without one) */
     const char *ivrf;                   /* NULL: the main table */
     enum ike_ppk_policy ppk;            /* ppk policy */

@@ -22,6 +22,7 @@
 #include "daemon/session/sess.h"
 #include "daemon/ike/ike_engine.h"
 #include "daemon/ike/ike_init.h"
+#include "daemon/ike/ike_mobike.h"
 #include "daemon/ike/ike_msg.h"
 #include "daemon/ike/ike_sa.h"
 #include "daemon/ike/ike_sk.h"
@@ -274,6 +275,9 @@ struct ike_sess {
      * tag 111) so that a session taken over by a new process is asked about
      * again; NULL when its trustpoint names the responder (ocsp-url) or asks none */
     char *ocsp_url;
+    /* MOBIKE (RFC 4555) and the session's moves to new client addresses
+     * (ike_mobike.c) */
+    struct ike_mobike mob;
 };
 
 struct ike_counters {
@@ -433,7 +437,8 @@ void ike_info_send_delete(struct ike_sess *s);
  * table and gets a new IKE SA from the caller. */
 bool ike_sess_stub(struct ike_sess *s, struct ike_sess *stub);
 /* Our requests (one at a time, window size 1) */
-enum { REQ_NONE = 0, REQ_DPD, REQ_DELETE, REQ_CHILD_REKEY, REQ_CHILD_DELETE, REQ_IKE_REKEY, REQ_CFG_SET };
+enum { REQ_NONE = 0, REQ_DPD, REQ_DELETE, REQ_CHILD_REKEY, REQ_CHILD_DELETE, REQ_IKE_REKEY, REQ_CFG_SET,
+       REQ_MOBIKE_RR };
 bool ike_sess_request(struct ike_sess *s, int kind, uint8_t exchange, uint8_t first, const uint8_t *inner,
                       size_t inner_len);
 
@@ -607,6 +612,38 @@ void ike_child_remove(struct ike_sess *s, struct ike_child_sa *c);
 /* ike_childx.c: the ESP settings of the profile's IPsec profile (the virtual
  * template's, else one naming the profile; defaults without one). */
 void ike_childx_settings(struct ike_sess *s, const struct ike_prof *prof);
+
+/* ike_mobike.c: MOBIKE (RFC 4555) and NAT mapping changes (RFC 7296 2.23) */
+/* The respond step of IKE_AUTH (request @req): MOBIKE_SUPPORTED into @ib when
+ * the client announced it and @prof allows it; its additional addresses. */
+void ike_mobike_auth(struct ike_sess *s, const struct ike_prof *prof, const struct ike_msg *req,
+                     struct ike_builder *ib);
+/* An authentic request from @peer to @local on @sk: with MOBIKE the SA stays
+ * (only UPDATE_SA_ADDRESSES moves it) and the answer goes where the request
+ * came from; without it an established session follows (a NAT mapping
+ * change), a half-open one floats to the NAT-T port. */
+void ike_mobike_rx(struct ike_sess *s, struct ike_sock *sk, const struct sockaddr_storage *local,
+                   const struct sockaddr_storage *peer);
+/* Sends @o (a response) where the latest request came from. */
+void ike_mobike_reply(struct ike_sess *s, const struct ike_out *o);
+/* The MOBIKE notifies of the peer's INFORMATIONAL request @in: the answer's
+ * NAT detection, COOKIE2, refusals go into @bd (*first set if it was empty). */
+void ike_mobike_info(struct ike_sess *s, const struct ike_msg *in, struct ike_builder *bd, uint8_t *first);
+/* After that answer went: the move, or its return routability check. */
+void ike_mobike_info_done(struct ike_sess *s);
+/* The peer's answer to our check (REQ_MOBIKE_RR), and a check that went
+ * unanswered (nothing moves; the request goes on as a liveness check to the
+ * address in use). */
+void ike_mobike_rr_done(struct ike_sess *s, const struct ike_msg *in);
+void ike_mobike_rr_failed(struct ike_sess *s);
+/* A queued check sent once no request of ours is under way. */
+void ike_mobike_flush(struct ike_sess *s);
+/* Where our request @o goes: the new address while it is the check. */
+void ike_mobike_request_to(struct ike_sess *s, const struct ike_out *o);
+/* The dataplane's reports of ESP from new NAT mappings (dp_floated). */
+void ike_mobike_dp_poll(struct ike_engine *e);
+/* vpn-state session/mobility. */
+void ike_mobike_state(const struct ike_sess *s, struct lyd_node *n);
 
 /* ike_adopt.c: the session arena. At exit with the sessions kept: frees what memory only the session holds and
  * gives nothing back outside (leases, routes, SAs, DHCP). */

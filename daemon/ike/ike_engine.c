@@ -217,6 +217,9 @@ bool ike_sess_stub(struct ike_sess *s, struct ike_sess *stub)
     stub->peer_next = s->peer_next;
     stub->last_resp = s->last_resp;
     stub->our_next = s->our_next;
+    stub->mob.on = s->mob.on; /* its messages from elsewhere move nothing either */
+    if (s->mob.rr_state == IKE_RR_SENT)
+        s->mob.rr_state = IKE_RR_NONE; /* our check went with the old IKE SA: nothing moves */
     ike_sa_set_state(stub, IKE_SA_REKEYED, "the IKE SA was rekeyed");
     memset(&s->last_resp, 0, sizeof(s->last_resp));
     ike_persist_mark(s); /* its new IKE SA, once the caller has made it */
@@ -476,7 +479,10 @@ static void handle_response(struct ike_sess *s, const uint8_t *buf, size_t len, 
             ike_child_rekey_done(s, inner);
         else if (kind == REQ_CHILD_DELETE)
             ike_child_delete_done(s);
+        else if (kind == REQ_MOBIKE_RR)
+            ike_mobike_rr_done(s, inner);
         ike_child_flush_deletes(s);
+        ike_mobike_flush(s);
     }
     free(inner);
     free(plain);
@@ -517,15 +523,11 @@ static void handle_request(struct ike_sess *s, const uint8_t *buf, size_t len, c
     /* a reassembled message is ours now; the handlers below may end the session */
     done = s->frag;
     ike_frag_init(&s->frag);
-    /* an authentic message: the peer is alive, and its address is where it
-     * sends from now (NAT mapping changes, the float to port 4500) */
+    /* an authentic message: the peer is alive, and without MOBIKE its address
+     * is where it sends from now (NAT mapping changes, the float to port 4500);
+     * with MOBIKE only UPDATE_SA_ADDRESSES moves it (ike_mobike.c) */
     s->last_rx = time(NULL);
-    if (!ike_sa_equal(peer, &s->peer) || sk != s->sock) {
-        s->peer = *peer;
-        s->local = *local;
-        s->sock = sk;
-        dp_session_move(e->dp, s->ss.id, local, peer, sk->natt);
-    }
+    ike_mobike_rx(s, sk, local, peer);
     s->peer_next++;
     ike_persist_mark(s); /* whatever the request changes, even without an answer */
     if (rc == IKE_SK_INVALID_SYNTAX || rc == IKE_SK_UNKNOWN_CRITICAL) {
@@ -613,7 +615,7 @@ void ike_handle_dgram(struct ike_sock *sk, const struct sockaddr_storage *local,
         if (last && last->type == IKE_PLD_SKF && (!ike_skf_parse(last, &skf) || skf.number != 1))
             goto out;
         e->c.retransmissions++;
-        ike_xmit_out(s, &s->last_resp);
+        ike_mobike_reply(s, &s->last_resp);
     } else if (msg->hdr.msg_id == s->peer_next && ike_auth_waiting(s)) {
         e->c.dropped++; /* window size 1: no new request before the answer to the last */
     } else if (msg->hdr.msg_id == s->peer_next) {

@@ -92,11 +92,15 @@ void ike_info_handle(struct ike_sess *s, const struct ike_msg *in, uint32_t msg_
             break;
         }
     }
+    if (!delete_ike)
+        ike_mobike_info(s, in, &bd, &first); /* RFC 4555: NAT detection, COOKIE2, UPDATE_SA_ADDRESSES */
     if (ike_build_finish(&bd))
         ike_sess_respond(s, IKE_EXCH_INFORMATIONAL, msg_id, first, bd.buf.data + IKE_HDR_LEN,
                          bd.buf.len - IKE_HDR_LEN);
     ike_buf_fini(&bd.buf);
     free(spis_out);
+    if (!delete_ike)
+        ike_mobike_info_done(s);
     if (delete_ike && s->state == IKE_SA_REKEYED)
         ike_sess_abandon(s); /* the old SA of a rekeyed session: the session goes on */
     else if (delete_ike)

@@ -194,7 +194,7 @@ static const struct fdesc sess_fields[] = {
     {31, F_U32, S(peer_next), 0},
     {32, F_U32, S(our_next), 0},
     {33, F_BOOL, S(req_pending), 0},
-    {34, F_I32, S(req_kind), REQ_CFG_SET},
+    {34, F_I32, S(req_kind), REQ_MOBIKE_RR},
     {35, F_U8, S(ss.id_type), 0},
     {36, F_STR, S(ss.remote_id), 0},
     {37, F_STR, S(ss.local_id), 0},
@@ -260,6 +260,12 @@ static const struct fdesc sess_fields[] = {
     {96, F_U8, S(route_distance), 0},
     {97, F_U32, S(route_table), 0},
     {98, F_U32, S(route_tag), 0},
+    /* MOBIKE and the peer's moves (ike_mobike.c) */
+    {99, F_BOOL, S(mob.on), 0},
+    {100, F_BOOL, S(mob.rr), 0},
+    {101, F_U32, S(mob.moves), 0},
+    {102, F_TIME, S(mob.last_move), 0},
+    {103, F_BOOL, S(mob.no_additional), 0},
     /* RFC 8784: in.keys above already hold SK_d', SK_pi', SK_pr' */
     {105, F_BOOL, S(ppk_used), 0},
     {106, F_TEXT, S(ppk_id), 0},
@@ -270,6 +276,9 @@ enum {
     T_LOCAL = 120, T_PEER = 121, T_NATT = 122, T_LAST_RESP = 123, T_REQ = 124, T_CERT_ISSUER = 125,
     T_CERT_SERIAL = 126, T_DHCP = 127, T_ALLOW_I = 128, T_ALLOW_R = 129, T_DEL_Q = 130, T_DEL_SENT = 131,
     T_ROUTE = 132, T_CHILD = 133, T_SOCK_VRF = 134,
+    /* ike_mobike.c: one per entry of the peer address history, one per
+     * additional address, the move waiting for its return routability check */
+    T_MOB_HIST = 135, T_MOB_ADD = 136, T_MOB_RR = 137,
 };
 
 static const struct fdesc child_fields[] = {
@@ -715,6 +724,19 @@ static void w_del_q(struct wbuf *w, const struct ike_sess *s)
     w_close(w, at);
 }
 
+/* MOBIKE's fields (their bytes are ike_mobike.c's) */
+static void w_mobike(struct wbuf *w, const struct ike_mobike *m)
+{
+    uint8_t b[IKE_MOBIKE_REC_MAX];
+
+    for (uint8_t i = 0; i < m->nhist && i < IKE_MOBIKE_HIST; i++)
+        w_field(w, T_MOB_HIST, b, ike_mobike_rec(m, IKE_MOBIKE_REC_HIST, i, b));
+    for (uint8_t i = 0; i < m->nadd && i < IKE_MOBIKE_ADDS; i++)
+        w_field(w, T_MOB_ADD, b, ike_mobike_rec(m, IKE_MOBIKE_REC_ADD, i, b));
+    if (m->rr_state != IKE_RR_NONE)
+        w_field(w, T_MOB_RR, b, ike_mobike_rec(m, IKE_MOBIKE_REC_RR, 0, b));
+}
+
 bool ike_persist_encode(const struct ike_sess *s, uint8_t **out, size_t *len)
 {
     struct wbuf w = {0};
@@ -744,6 +766,7 @@ bool ike_persist_encode(const struct ike_sess *s, uint8_t **out, size_t *len)
     for (size_t i = 0; i < s->nchild; i++)
         if (s->child[i].sc.live_in) /* one without slots (the arena was full) is not taken over */
             w_child(&w, &s->child[i]);
+    w_mobike(&w, &s->mob);
     if (w.oom) {
         if (w.p)
             OPENSSL_cleanse(w.p, w.cap);
@@ -847,6 +870,12 @@ static bool r_sess_other(uint16_t tag, const uint8_t *v, size_t len, struct ike_
         return r_route(v, len, s);
     case T_CHILD:
         return r_child(v, len, s);
+    case T_MOB_HIST:
+        return ike_mobike_rec_take(&s->mob, IKE_MOBIKE_REC_HIST, v, len);
+    case T_MOB_ADD:
+        return ike_mobike_rec_take(&s->mob, IKE_MOBIKE_REC_ADD, v, len);
+    case T_MOB_RR:
+        return ike_mobike_rec_take(&s->mob, IKE_MOBIKE_REC_RR, v, len);
     default:
         return false;
     }
@@ -873,7 +902,8 @@ bool ike_persist_decode(const uint8_t *rec, size_t len, struct ike_sess *s, stru
     /* what a session needs to be one */
     if (bad || !s->ss.id || !s->local.ss_family || !s->peer.ss_family || !ike_prf_len(s->in.prf) ||
         s->in.keys.prf_len != ike_prf_len(s->in.prf) || s->in.ni_len < 8 || s->in.nr_len < 8 ||
-        (s->req_pending && !s->req.n) || (!s->req_pending && s->req.n) || s->route_nfixed > s->allow_i.nts) {
+        (s->req_pending && !s->req.n) || (!s->req_pending && s->req.n) || s->route_nfixed > s->allow_i.nts ||
+        s->mob.moves < s->mob.nhist) {
         if (!bad)
             x->bad_tag = 0xffff; /* the fields do not make a session */
         return false;

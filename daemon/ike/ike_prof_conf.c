@@ -740,6 +740,8 @@ static void prof_session(const struct ike_conf *c, const struct lyd_node *p, str
         pr->dpd_periodic = (v = ike_leaf(p, "dpd/mode")) && !strcmp(v, "periodic");
     }
     pr->lifetime = num(ike_leaf(p, "lifetime"), 86400);
+    pr->mobike = not_false(ike_leaf(p, "mobike/enabled"));
+    pr->mobike_rr = (v = ike_leaf(p, "mobike/return-routability-check")) && !strcmp(v, "true");
     pr->ipsec = prof_ipsec(c, p);
     pr->ivrf = ike_leaf(p, "ivrf");
     pr->ppk = ike_ppk_policy_of(ike_leaf(p, "ppk/policy"));

@@ -142,6 +142,7 @@ static void on_dp_poll(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;
     sess_dp_poll(&((struct ike_engine *)arg)->sm);
+    ike_mobike_dp_poll(arg); /* ESP from new NAT mappings (RFC 7296 2.23) */
 }
 
 struct ike_engine *ike_engine_new(struct event_base *base, const struct ly_ctx *ctx, struct dp *dp)
@@ -425,6 +426,10 @@ void ike_engine_apply(struct ike_engine *e)
         HASH_ITER(hh_r, e->by_r, s, tmp) {
             if (s->sock == e->socks[i])
                 s->sock = NULL;
+            if (s->mob.rx.sock == e->socks[i])
+                s->mob.rx.sock = NULL;
+            if (s->mob.rr_to.sock == e->socks[i])
+                s->mob.rr_to.sock = NULL;
         }
         sock_close(e->socks[i]);
     }

@@ -167,6 +167,7 @@ static void session_state(struct ike_sess *s, struct lyd_node *state, time_t now
     ike_add_str(n, "local-address", ike_addr_str(&s->local, a, sizeof(a)));
     ike_add_u64(n, "local-port", ntohs(s->local.ss_family == AF_INET ? ((struct sockaddr_in *)&s->local)->sin_port :
                                                                ((struct sockaddr_in6 *)&s->local)->sin6_port));
+    ike_mobike_state(s, n);
     rid = inner(n, "remote-identity");
     if (ike_id_type_name(s->ss.id_type)) {
         char t[64];

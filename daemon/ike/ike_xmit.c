@@ -77,8 +77,7 @@ void ike_xmit_dgram(struct ike_sock *sk, const struct sockaddr_storage *local, c
 
 void ike_xmit_out(struct ike_sess *s, const struct ike_out *o)
 {
-    for (size_t i = 0; i < o->n; i++)
-        ike_xmit_dgram(s->sock, &s->local, &s->peer, o->d[i].data, o->d[i].len, false);
+    ike_mobike_request_to(s, o); /* to the peer, or our return routability check to its new address */
 }
 
 static bool out_add(struct ike_out *o, struct ike_buf *b)
@@ -144,7 +143,7 @@ bool ike_sess_respond(struct ike_sess *s, uint8_t exchange, uint32_t msg_id, uin
     if (s->hold_resp)
         return true; /* sent by the caller, after the record */
     ike_persist_save(s); /* before the answer goes: a new process answers its retransmission */
-    ike_xmit_out(s, &s->last_resp);
+    ike_mobike_reply(s, &s->last_resp); /* where the request came from (RFC 7296 2.11) */
     return true;
 }
 
@@ -178,6 +177,10 @@ void ike_xmit_on_retx(evutil_socket_t fd, short what, void *arg)
     if (!s->req_pending)
         return;
     if (++s->req_tries > REQ_RETRIES) {
+        if (s->req_kind == REQ_MOBIKE_RR) {
+            ike_mobike_rr_failed(s); /* nothing moves; the peer is still asked where it was */
+            return;
+        }
         if (s->req_kind == REQ_DPD)
             s->e->c.dpd_timeouts++;
         ike_sess_end(s, "dpd-timeout", false);

@@ -7,7 +7,8 @@
  *           announced and the profile's PPK policy is optional: RFC 8784's
  *           notifies are read);
  *   mode 2: a valid IKE_AUTH, then a CREATE_CHILD_SA request with the input;
- *   mode 3: a valid IKE_AUTH, then an INFORMATIONAL request with the input.
+ *   mode 3: a valid IKE_AUTH, then an INFORMATIONAL request with the input,
+ *           from another address (the client announced MOBIKE).
  * Input: mode byte, first payload type, payload chain. */
 #include <arpa/inet.h>
 #include <event2/event.h>
@@ -113,6 +114,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     ike_client_init(&c, IKE_DH_CURVE25519);
     c.use_ppk = true; /* PPK_IDENTITY and NO_PPK_AUTH of a fuzzed IKE_AUTH are read */
+    c.mobike = true; /* MOBIKE in use: an INFORMATIONAL's MOBIKE notifies are read */
     cap.len = 0;
     if (!ike_client_sa_init(&c, &b))
         abort();
@@ -129,6 +131,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (!cap.len || !ike_client_auth_done(&c, cap.buf, cap.len))
             abort(); /* a valid IKE_AUTH must establish the session */
     }
+    if (mode == 3)
+        addr(&peer, "203.0.113.9", 4500); /* from another address: a MOBIKE update could move it */
     if (ike_client_request(&c, mode == 1 ? 35 : mode == 2 ? 36 : 37, data[1], data + 2, size - 2, &b))
         ike_engine_input(e, &local, &peer, false, b.data, b.len);
     ike_buf_fini(&b);

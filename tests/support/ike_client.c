@@ -160,6 +160,8 @@ bool ike_client_auth(struct ike_client *c, const char *id, const char *psk, stru
         ike_ts_build(&ib, IKE_PLD_TSI, &ts);
     }
     ike_ts_build(&ib, IKE_PLD_TSR, &ts);
+    if (c->mobike)
+        ike_notify_build(&ib, &(struct ike_notify_pld){.type = 16396});
     ok = ike_build_finish(&ib) &&
          ike_client_request(c, IKE_EXCH_AUTH, IKE_PLD_IDI, ib.buf.data + IKE_HDR_LEN, ib.buf.len - IKE_HDR_LEN, out);
     ike_buf_fini(&ib.buf);

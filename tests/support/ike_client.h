@@ -26,6 +26,8 @@ struct ike_client {
     bool nat_in_front_of_responder;
     /* IKE_AUTH without a configuration request */
     bool no_cp;
+    /* IKE_AUTH announces MOBIKE (MOBIKE_SUPPORTED, RFC 4555) */
+    bool mobike;
     /* when set, IKE_AUTH's TSi offers this selector too (a subnet of the client's) */
     const struct ike_ts *auth_tsi_extra;
     /* when set, ike_client_auth_done also checks the responder's shared key AUTH

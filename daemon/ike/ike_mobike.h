@@ -1,0 +1,87 @@
+/* MOBIKE (RFC 4555) and the moves of a session to new client addresses: what a
+ * session keeps of them (struct ike_mobike, a member of struct ike_sess) and
+ * the notify types. The functions are declared in ike_eng.h beside the other
+ * files' (they take a session). */
+#ifndef RAVEN_IKE_MOBIKE_H
+#define RAVEN_IKE_MOBIKE_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <time.h>
+
+/* Notify types of RFC 4555 (and RFC 7296's NAT detection) */
+enum {
+    N_MOB_UNACCEPTABLE_ADDRESSES = 40,
+    N_MOB_UNEXPECTED_NAT_DETECTED = 41,
+    N_MOB_NAT_DETECTION_SOURCE_IP = 16388,
+    N_MOB_NAT_DETECTION_DESTINATION_IP = 16389,
+    N_MOB_ADDITIONAL_IP4_ADDRESS = 16397,
+    N_MOB_ADDITIONAL_IP6_ADDRESS = 16398,
+    N_MOB_NO_ADDITIONAL_ADDRESSES = 16399,
+    N_MOB_UPDATE_SA_ADDRESSES = 16400,
+    N_MOB_COOKIE2 = 16401,
+    N_MOB_NO_NATS_ALLOWED = 16402,
+};
+
+#define IKE_MOBIKE_HIST 8 /* moves kept in the peer address history */
+#define IKE_MOBIKE_ADDS 8 /* additional addresses kept */
+
+struct ike_sock;
+
+/* One move: the peer's address before it, and when. */
+struct ike_mobike_move {
+    struct sockaddr_storage peer;
+    time_t at;
+};
+
+/* Where a move goes: the addresses and socket of the client's request, and
+ * its NAT detection. */
+struct ike_mobike_to {
+    struct sockaddr_storage local, peer;
+    struct ike_sock *sock; /* NULL: the session's (a socket that went away, or adopted) */
+    bool nat_peer, nat_local;
+};
+
+enum ike_mobike_rr { IKE_RR_NONE = 0, IKE_RR_QUEUED, IKE_RR_SENT };
+
+struct ike_mobike {
+    bool on; /* MOBIKE in use: the client announced it and the profile allows it */
+    bool rr; /* the profile asks for return routability checks */
+    /* the client's other addresses, as last listed */
+    bool no_additional;
+    uint8_t nadd;
+    struct sockaddr_storage add[IKE_MOBIKE_ADDS];
+    /* the peer address history, oldest first */
+    uint8_t nhist;
+    struct ike_mobike_move hist[IKE_MOBIKE_HIST];
+    uint32_t moves;
+    time_t last_move;
+    /* where the latest request came from: its answer goes there (RFC 7296
+     * 2.11), also when MOBIKE keeps the SA where it is (RFC 4555 3.5) */
+    bool rx_set;
+    struct ike_mobike_to rx;
+    /* a move that waits for its return routability check (RFC 4555 3.6):
+     * queued until our request under way is answered, or sent */
+    enum ike_mobike_rr rr_state;
+    uint8_t rr_cookie[16];
+    struct ike_mobike_to rr_to;
+    /* the update of the INFORMATIONAL being answered (ike_mobike_info to
+     * ike_mobike_info_done) */
+    bool upd_now;
+    struct ike_mobike_to upd;
+};
+
+/* The session record's MOBIKE fields (ike_persist.c holds their tags): an
+ * entry of the peer address history, an additional address, the move that
+ * waits for its return routability check. */
+enum ike_mobike_rec_kind { IKE_MOBIKE_REC_HIST, IKE_MOBIKE_REC_ADD, IKE_MOBIKE_REC_RR };
+#define IKE_MOBIKE_REC_MAX 64
+/* Entry @i of @kind into @out (IKE_MOBIKE_REC_MAX bytes): its length. */
+size_t ike_mobike_rec(const struct ike_mobike *m, enum ike_mobike_rec_kind kind, uint8_t i, uint8_t *out);
+/* Appends a decoded entry; false when it is malformed or one too many. */
+bool ike_mobike_rec_take(struct ike_mobike *m, enum ike_mobike_rec_kind kind, const uint8_t *v, size_t len);
+
+#endif
