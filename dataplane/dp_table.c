@@ -177,16 +177,24 @@ static struct dp_outer *outer_new(const struct sockaddr_storage *local, const st
 {
     struct dp_outer *o = calloc(1, sizeof(*o));
     const struct sockaddr_in *l = (const void *)local, *p = (const void *)peer;
+    const struct sockaddr_in6 *l6 = (const void *)local, *p6 = (const void *)peer;
 
     if (!o)
         return NULL;
-    /* the dataplane sends IPv4 outer headers only; an SA of an IPv6 peer stays
-     * installed (counters, selectors) but its packets are not forwarded */
+    /* both ends of one family: an SA whose addresses are not (none given yet)
+     * stays installed (counters, selectors) but its packets are not sent */
     if (local->ss_family == AF_INET && peer->ss_family == AF_INET) {
-        o->local = l->sin_addr.s_addr;
-        o->peer = p->sin_addr.s_addr;
+        o->family = AF_INET;
+        memcpy(o->local, &l->sin_addr, 4);
+        memcpy(o->peer, &p->sin_addr, 4);
         o->local_port = l->sin_port;
         o->peer_port = p->sin_port;
+    } else if (local->ss_family == AF_INET6 && peer->ss_family == AF_INET6) {
+        o->family = AF_INET6;
+        memcpy(o->local, &l6->sin6_addr, 16);
+        memcpy(o->peer, &p6->sin6_addr, 16);
+        o->local_port = l6->sin6_port;
+        o->peer_port = p6->sin6_port;
     }
     o->udp_encap = udp_encap;
     return o;
