@@ -8,6 +8,9 @@
   its kernel fragments the UDP datagram and the workers reassemble it (the
   inside host receives the echo requests; the worker's reassembly counters);
   the same over IPv6 (fragment header);
+- IKE fragmented by IP (a certificate client with IKE fragmentation off and a
+  link MTU of 1000) still reaches the IKE socket while the XDP program steers
+  UDP fragments to the workers: they reassemble it and hand it to the kernel;
 - RFC 4459: the inside host pings the client without DF, larger than the
   session's MTU (attribute list mtu 1300): the headend fragments the inner packet
   before encryption, the client reassembles and answers (its answer, larger than
@@ -20,6 +23,7 @@ from conftest import NS
 from lab import psk_client_conf
 from test_dataplane import dataplane_config, dual_stack_config, ns_run, ping, start
 from test_dataplane_session import attr_list_config
+from test_ike_certs import client_conf, headend, pki  # noqa: F401 (the pki fixture)
 from test_ike_sessions import sessions, state, t
 
 REQUIRES = ("strongswan", "ping")
@@ -151,3 +155,20 @@ def test_inner_ipv4_without_df_is_fragmented_before_encryption(make_ravend, lab)
     # with DF: still ICMP "fragmentation needed" with the session's MTU
     r = ns_run(lb.inside, "ping", "-n", "-M", "do", "-s", "1400", "-c", "1", "-W", "2", vip, check=False)
     assert re.search(r"[Ff]rag needed and DF set \(mtu = 1300\)", r.stdout + r.stderr), r.stdout + r.stderr
+
+
+def test_ike_fragmented_by_ip_reaches_the_ike_socket(make_ravend, lab, pki):
+    lb = lab(1, inside=True)
+    c = lb.clients[0]
+    d = make_ravend(headend(pki, "head-rsa") + dataplane_config(lb), netns=lb.head)
+    for ns, dev in ((c["ns"], f"{lb.tag}a0"), (lb.head, f"{lb.tag}b0")):
+        ns_run(ns, "ip", "link", "set", dev, "mtu", "1000")
+    lb.install_creds(0, cert=pki("alice.pem"), key=pki("alice.key"), ca=pki("ca.pem"))
+    # RFC 7383 off: the IKE_AUTH with the certificate leaves in IP fragments
+    lb.start_charon(0, client_conf(pki, lb, "alice").replace("vips = 0.0.0.0", "vips = 0.0.0.0\n    fragmentation = no"))
+    r = lb.swanctl(0, "--initiate", "--child", "vpn", "--timeout", "15", check=False)
+    assert r.returncode == 0, lb.log(0)[-3000:] + d.log()[-2000:]
+    m = d.connect()
+    assert t(sessions(m)[0], "ike-sa/fragmentation") == "false"
+    f = frag_counters(m)
+    assert f["reassembled"] >= 1, f
