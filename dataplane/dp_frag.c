@@ -183,6 +183,8 @@ static enum dp_frag_rc parse(const uint8_t *ip, size_t len, struct frag *g)
         g->src = ip + 8;
         g->dst = ip + 24;
         g->next = fh[0];
+        if (g->next == IP6_FRAG)
+            return DP_FRAG_BAD; /* a fragment of a fragment: no sender makes one */
         g->id = (uint32_t)fh[4] << 24 | (uint32_t)fh[5] << 16 | (uint32_t)fh[6] << 8 | fh[7];
         g->off = rd16(fh + 2) & 0xfff8u;
         g->more = fh[3] & 1;

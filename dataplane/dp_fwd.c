@@ -310,6 +310,7 @@ static void reassemble(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, uin
     const uint8_t *d;
     size_t dlen, room;
     struct timespec now;
+    uint8_t proto;
 
     clock_gettime(CLOCK_MONOTONIC, &now);
     switch (dp_frag_add(&w->frag, (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec, ip, tot, &d,
@@ -322,6 +323,10 @@ static void reassemble(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, uin
     default:
         return drop(w, xs, addr, DP_DROP_FRAGMENT);
     }
+    /* a fragment header left in the datagram (nested after other headers) is not
+     * taken a second time */
+    if (family == AF_INET6 && (dp_frag_ip6_upper(d, dlen, &proto) < 0 || proto == 44))
+        return drop(w, xs, addr, DP_DROP_FRAGMENT);
     if (!outer_is_esp(d, dlen, family)) {
         to_kernel(w, xs, addr, family, d, dlen, d + (family == AF_INET ? 16 : 24), 0);
         return;
@@ -647,7 +652,8 @@ static void from_inside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, ui
     }
     head = (size_t)((ip - (uint8_t *)w->area) & (DP_FRAME_SIZE - 1));
     room = DP_FRAME_SIZE - head;
-    if (head < ETH_HLEN + 40 + UDP_HLEN + ESP_HEAD_MAX || room < ilen + ESP_TAIL_MAX)
+    if (head < ETH_HLEN + (outer->family == AF_INET ? IP4_HLEN : 40u) + UDP_HLEN + ESP_HEAD_MAX ||
+        room < ilen + ESP_TAIL_MAX)
         return drop(w, xs, addr, DP_DROP_MTU);
     if (family == AF_INET)
         ttl_dec4(ip);

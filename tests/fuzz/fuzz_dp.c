@@ -31,8 +31,8 @@
  *            (mod the frame length) and an XOR mask, applied to a built frame
  *            after sealing; the body follows them
  * After each frame: it was counted received once and ended exactly once (a drop,
- * a hand-off to the kernel, or a frame staged to send; an ICMP error only besides
- * an MTU drop); every UMEM frame is back on the free list, once; no counter went
+ * a hand-off to the kernel, a frame staged to send, or a fragment kept for
+ * reassembly; an ICMP error only besides an MTU drop); every UMEM frame is back on the free list, once; no counter went
  * down; staged frames lie within their UMEM frame with consistent lengths and
  * checksums; what the inside receives from a valid unmutated frame is its inner
  * packet with the TTL decremented, and what the clients receive opens with the
@@ -47,6 +47,7 @@
  * the UMEM but for the frames in use, and, of an outside frame, what lies
  * outside the received bytes. */
 #include <arpa/inet.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -610,6 +611,19 @@ static void check_ttl_dec(const uint8_t *got, const uint8_t *orig, size_t len, i
     check_ttl_dec_fix(got, orig, len, family, false);
 }
 
+/* Inner fragmentation (RFC 4459) of the current input: its pieces, opened from
+ * the frames staged, are put back together here and compared whole. */
+static struct {
+    bool on;                 /* the worker fragmented this input */
+    size_t pieces;           /* into this many */
+    size_t seen;             /* pieces staged and opened */
+    struct dp_frag rs;       /* reassembles them */
+    uint8_t whole[70000];    /* what they gave, when complete */
+    size_t whole_len;
+    const uint8_t *orig;     /* the packet fragmented, as received */
+    bool from_inside;
+} split;
+
 /* A frame the worker staged on the outside that came from the inside: an outer
  * IPv4 header of an outbound SA, ESP that opens with its key to @orig (the IP
  * packet received) with the TTL decremented (and the L4 fix-ups of
@@ -639,6 +653,33 @@ static void check_sealed(const uint8_t *f, size_t len, const uint8_t *orig, size
         }
     CHECK(r && r->outer->udp_encap == (ip[9] == 17) && !memcmp(ip + 16, &r->outer->peer, 4) &&
           !memcmp(ip + 12, &r->outer->local, 4));
+    if (split.on) {
+        /* the pieces took the last sequence numbers */
+        uint64_t top = atomic_load(&r->live->seq), sq = 0;
+        const uint8_t *d;
+        size_t dlen;
+        bool found = false;
+
+        for (uint64_t k = 0; k < split.pieces && k < top && !found; k++)
+            if ((uint32_t)(top - k) == rd32(esp + 4)) {
+                sq = top - k;
+                found = true;
+            }
+        CHECK(found && family == AF_INET);
+        memcpy(buf, esp, esplen);
+        CHECK(esp_open(peer_xf[si], sq, buf, esplen, &inner, &ilen, &nh) == ESP_OK);
+        CHECK(nh == 4 && ilen >= 20 && rd16(inner + 2) == ilen && sum16(inner, (inner[0] & 15) * 4u) == 0xffff);
+        if (r->conf.mtu)
+            CHECK(ilen <= r->conf.mtu);
+        split.seen++;
+        split.orig = orig;
+        split.from_inside = from_inside;
+        if (dp_frag_add(&split.rs, 0, inner, ilen, &d, &dlen) == DP_FRAG_DONE) {
+            memcpy(split.whole, d, dlen);
+            split.whole_len = dlen;
+        }
+        return;
+    }
     CHECK(rd32(esp + 4) == (uint32_t)atomic_load(&r->live->seq));
     memcpy(buf, esp, esplen);
     CHECK(esp_open(peer_xf[si], atomic_load(&r->live->seq), buf, esplen, &inner, &ilen, &nh) == ESP_OK);
@@ -783,7 +824,9 @@ static void case_load(struct fcase *c)
     c->f = w->free[--w->nfree];
     c->spare = w->free[w->nfree - 1];
     UNPOISON((uint8_t *)w->area + c->f, DP_FRAME_SIZE);
-    UNPOISON((uint8_t *)w->area + c->spare, DP_FRAME_SIZE);
+    /* the spare frames an ICMP error or the pieces of an inner fragmentation take */
+    for (size_t k = 1; k <= DP_FRAG4_MAX_PIECES; k++)
+        UNPOISON((uint8_t *)w->area + w->free[w->nfree - k], DP_FRAME_SIZE);
     pkt = (uint8_t *)w->area + c->f + c->head;
     memset((uint8_t *)w->area + c->f, 0xee, DP_FRAME_SIZE);
     memcpy(pkt, c->frame, c->len);
@@ -851,9 +894,9 @@ static size_t check_staged(const struct fcase *c, bool *icmp)
             const uint8_t *s = (const uint8_t *)w->area + a;
 
             CHECK(a < (uint64_t)DP_FRAMES * DP_FRAME_SIZE && (a - base) + l <= DP_FRAME_SIZE && l >= ETH + 20);
-            CHECK(base == c->f || base == c->spare);
+            CHECK(base == c->f || base == c->spare || split.on);
             staged++;
-            if (base == c->spare) {
+            if (base == c->spare && !split.on) {
                 /* only an ICMP error takes a second frame, sent back inside */
                 CHECK(c->inside && xs == c->rx && !*icmp);
                 *icmp = true;
@@ -884,7 +927,7 @@ static void check_frames_back(void)
 /* Counters: none went down, the SAs' hard limits held, the frame was received
  * once and ended once (twice with an ICMP error: the drop and the error). */
 static void check_counters(const struct fcase *c, const uint64_t *before, const uint64_t *after, size_t staged,
-                           bool icmp)
+                           bool icmp, bool held)
 {
     size_t r = (c->inside ? XS_IN : XS_OUT) * IFC_N;
     uint64_t outcomes = 0;
@@ -906,8 +949,10 @@ static void check_counters(const struct fcase *c, const uint64_t *before, const 
         if (x != (size_t)(c->inside ? XS_IN : XS_OUT))
             CHECK(after[x * IFC_N + C_RX] == before[x * IFC_N + C_RX]);
     }
-    outcomes += staged;
-    if (icmp)
+    outcomes += staged + held;
+    if (split.on)
+        CHECK(outcomes == split.pieces); /* each piece ends once */
+    else if (icmp)
         CHECK(outcomes == 2 && after[r + C_DROP + DP_DROP_MTU] == before[r + C_DROP + DP_DROP_MTU] + 1);
     else
         CHECK(outcomes == 1);
@@ -919,10 +964,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct fcase c = {.frame = frame, .orig = orig, .expect = expect};
     uint64_t before[CTR_N], after[CTR_N];
     size_t staged;
-    bool icmp;
+    bool icmp, held;
+    struct dp_frag_ctr fr;
+    uint64_t inner_before;
 
     if (!dp) {
         init();
+        if (dp_frag_init(&split.rs))
+            abort();
         verbose = getenv("FUZZ_DP_VERBOSE") && *getenv("FUZZ_DP_VERBOSE") == '1';
     }
     case_setup(&c, data, size);
@@ -930,21 +979,38 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case_load(&c);
 
     counters(before);
+    fr = w->frag.ctr;
+    inner_before = dp->wctr[0].inner_fragments;
+    memset(&split, 0, offsetof(__typeof__(split), rs));
+    dp_frag_expire(&split.rs, UINT64_MAX);
+    split.whole_len = 0;
     dp_rcu_enter();
     dp_fwd_one(w, c.rx, c.f + c.head, (uint32_t)c.len);
     dp_rcu_leave();
     UNPOISON((uint8_t *)w->area + c.f, DP_FRAME_SIZE);
+    split.pieces = dp->wctr[0].inner_fragments - inner_before;
+    split.on = split.pieces != 0;
 
     staged = check_staged(&c, &icmp);
+    /* every piece sealed and sent: together they are the packet, TTL decremented
+     * (an inner packet that was a fragment already stays one) */
+    if (split.on && split.seen == split.pieces && !(rd16(split.orig + 6) & 0x3fff)) {
+        CHECK(split.whole_len == rd16(split.orig + 2));
+        check_ttl_dec_fix(split.whole, split.orig, split.whole_len, AF_INET, split.from_inside);
+    }
     CHECK(w->nfree + staged == DP_FRAMES);
     CHECK(dp_worker_detached_drain(w) == staged);
     check_frames_back();
     POISON((uint8_t *)w->area + c.f, DP_FRAME_SIZE);
-    POISON((uint8_t *)w->area + c.spare, DP_FRAME_SIZE);
+    for (size_t k = 1; k <= DP_FRAG4_MAX_PIECES; k++)
+        POISON((uint8_t *)w->area + w->free[w->nfree - k], DP_FRAME_SIZE);
 
     counters(after);
     if (verbose)
         trace(before, after, c.len, staged);
-    check_counters(&c, before, after, staged, icmp);
+    /* a fragment kept for its datagram ends nowhere yet (its frame is back) */
+    held = w->frag.ctr.fragments == fr.fragments + 1 && w->frag.ctr.reassembled == fr.reassembled &&
+           w->frag.ctr.invalid == fr.invalid;
+    check_counters(&c, before, after, staged, icmp, held);
     return 0;
 }
