@@ -86,8 +86,8 @@ struct dp_sa {
     size_t integ_key_len;
     bool esn;
     uint32_t replay_window; /* inbound; 0 = anti-replay off */
-    /* outer header: our address/port and the peer's; UDP encapsulation (RFC 3948)
-     * when NAT was detected or the peer uses port 4500 */
+    /* outer header: our address/port and the peer's, both IPv4 or both IPv6; UDP
+     * encapsulation (RFC 3948) when NAT was detected or the peer uses port 4500 */
     struct sockaddr_storage local, peer;
     bool udp_encap;
     /* the VRF device (ifindex; 0: the main table) whose routing table forwards
@@ -161,7 +161,7 @@ enum dp_drop {
     DP_DROP_NO_ROUTE,    /* no route, or TTL expired */
     DP_DROP_MTU,         /* too big for the tunnel and not fragmentable */
     DP_DROP_RING_FULL,   /* no TX ring slot or no free frame */
-    DP_DROP_FRAGMENT,    /* fragmented ESP (not reassembled) */
+    DP_DROP_FRAGMENT,    /* a fragment refused by reassembly, or reassembled ESP larger than a frame */
     DP_DROP_EXPIRED,     /* the SA is past its hard byte/packet lifetime */
     DP_DROP_OTHER,       /* anything else (e.g. sequence number space exhausted) */
     DP_DROP_N,

@@ -779,6 +779,9 @@ static void links_refresh(struct dp_worker *w, uint64_t t)
         w->xs[i].has_addr6 = l.has_addr6;
         w->xs[i].addr6 = l.addr6;
     }
+    /* datagrams whose fragments stopped coming go (and are counted) even when no
+     * other fragment arrives to find them out */
+    dp_frag_expire(&w->frag, t);
 }
 
 void *dp_worker_main(void *arg)
