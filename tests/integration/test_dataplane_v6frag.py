@@ -9,8 +9,9 @@
   inside host receives the echo requests; the worker's reassembly counters);
   the same over IPv6 (fragment header);
 - IKE fragmented by IP (a certificate client with IKE fragmentation off and a
-  link MTU of 1000) still reaches the IKE socket while the XDP program steers
-  UDP fragments to the workers: they reassemble it and hand it to the kernel;
+  link MTU of 1000, or 1280 over IPv6) still reaches the IKE socket while the XDP
+  program steers UDP fragments to the workers: they reassemble it and hand it to
+  the kernel;
 - RFC 4459: the inside host pings the client without DF, larger than the
   session's MTU (attribute list mtu 1300): the headend fragments the inner packet
   before encryption, the client reassembles and answers (its answer, larger than
@@ -19,6 +20,8 @@
 import ipaddress
 import re
 
+import pytest
+
 from conftest import NS
 from lab import psk_client_conf
 from test_dataplane import dataplane_config, dual_stack_config, ns_run, ping, start
@@ -26,7 +29,7 @@ from test_dataplane_session import attr_list_config
 from test_ike_certs import client_conf, headend, pki  # noqa: F401 (the pki fixture)
 from test_ike_sessions import sessions, state, t
 
-REQUIRES = ("strongswan", "ping")
+REQUIRES = ("strongswan", "ping", "openssl")
 
 LISTEN4 = "<listen><address>0.0.0.0</address></listen>"
 LISTEN46 = "<listen><address>0.0.0.0</address><address>::</address></listen>"
@@ -157,15 +160,24 @@ def test_inner_ipv4_without_df_is_fragmented_before_encryption(make_ravend, lab)
     assert re.search(r"[Ff]rag needed and DF set \(mtu = 1300\)", r.stdout + r.stderr), r.stdout + r.stderr
 
 
-def test_ike_fragmented_by_ip_reaches_the_ike_socket(make_ravend, lab, pki):
+@pytest.mark.parametrize("family", [4, 6])
+def test_ike_fragmented_by_ip_reaches_the_ike_socket(make_ravend, lab, pki, family):
     lb = lab(1, inside=True)
     c = lb.clients[0]
-    d = make_ravend(headend(pki, "head-rsa") + dataplane_config(lb), netns=lb.head)
+    conf = headend(pki, "head-rsa") + dataplane_config(lb)
+    cc = client_conf(pki, lb, "alice")
+    mtu = "1000"
+    if family == 6:
+        head6, _ = v6_outside(lb)
+        conf = conf.replace(LISTEN4, LISTEN46)
+        cc = cc.replace(f"remote_addrs = {c['head_ip']}", f"remote_addrs = {head6}")
+        mtu = "1280"
+    d = make_ravend(conf, netns=lb.head)
     for ns, dev in ((c["ns"], f"{lb.tag}a0"), (lb.head, f"{lb.tag}b0")):
-        ns_run(ns, "ip", "link", "set", dev, "mtu", "1000")
+        ns_run(ns, "ip", "link", "set", dev, "mtu", mtu)
     lb.install_creds(0, cert=pki("alice.pem"), key=pki("alice.key"), ca=pki("ca.pem"))
     # RFC 7383 off: the IKE_AUTH with the certificate leaves in IP fragments
-    lb.start_charon(0, client_conf(pki, lb, "alice").replace("vips = 0.0.0.0", "vips = 0.0.0.0\n    fragmentation = no"))
+    lb.start_charon(0, cc.replace("vips = 0.0.0.0", "vips = 0.0.0.0\n    fragmentation = no"))
     r = lb.swanctl(0, "--initiate", "--child", "vpn", "--timeout", "15", check=False)
     assert r.returncode == 0, lb.log(0)[-3000:] + d.log()[-2000:]
     m = d.connect()
