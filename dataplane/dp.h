@@ -190,12 +190,13 @@ struct dp_worker_stats {
     uint64_t busy_polls; /* loop rounds that moved packets */
     uint64_t idle_polls; /* sleeps in poll() for lack of packets */
     uint64_t busy_ns;    /* time in rounds that moved packets: packets / busy time is
-                          * the worker's rate whatever the offered load */    /* outer fragments (ESP, ESP in UDP, and UDP to us: dataplane/dp_frag.h) */
-    uint64_t frag_received;      /* fragments taken into reassembly */
-    uint64_t frag_reassembled;   /* datagrams completed */
-    uint64_t frag_timeouts;      /* datagrams discarded incomplete (2 s) */
-    uint64_t frag_invalid;       /* fragments or datagrams refused: overlap, over 65535, bad length */
-    uint64_t frag_evictions;     /* datagrams discarded for want of a reassembly slot */
+                          * the worker's rate whatever the offered load */
+    /* outer fragments (ESP, ESP in UDP, and UDP to us: dataplane/dp_frag.h) */
+    uint64_t frag_received;    /* fragments taken into reassembly */
+    uint64_t frag_reassembled; /* datagrams completed */
+    uint64_t frag_timeouts;    /* datagrams discarded incomplete (2 s) */
+    uint64_t frag_invalid;     /* fragments or datagrams refused: overlap, over 65535, bad length */
+    uint64_t frag_evictions;   /* datagrams discarded for want of a reassembly slot */
     /* inner IPv4 packets without DF fragmented before encryption (RFC 4459) */
     uint64_t inner_fragmented, inner_fragments;
 };
