@@ -1,5 +1,6 @@
 /* A dataplane worker: bursts of packets from its AF_XDP sockets, ESP decryption
- * towards the inside and encryption towards the clients (RFC 4303, RFC 3948), the
+ * towards the inside and encryption towards the clients (RFC 4303, RFC 3948; outer
+ * IPv4 or IPv6; fragments reassembled and inner IPv4 fragmented: dp_frag.c), the
  * next hop's Ethernet header from the kernel's neighbour table (dp_nl), and the
  * hand-off to the kernel of what the worker cannot send itself.
  *
@@ -340,7 +341,8 @@ static void reassemble(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, uin
     from_outside(w, xs, addr, pkt, (uint32_t)(ETH_HLEN + dlen));
 }
 
-/* ESP (or ESP in UDP) from a client: decrypt, check, forward inside. */
+/* ESP (or ESP in UDP) from a client, over IPv4 or IPv6: decrypt, check, forward
+ * inside; fragments go to reassembly first. */
 static void from_outside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, uint8_t *pkt, uint32_t len)
 {
     struct dp *dp = w->dp;
@@ -353,7 +355,6 @@ static void from_outside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, u
     uint64_t seq;
     int rc, family;
     const uint8_t *src, *dst;
-
     uint8_t proto;
 
     if (len >= ETH_HLEN + IP4_HLEN && rd16(pkt + 12) == ETH_P_IPV4 && ip[0] >> 4 == 4) {
