@@ -115,7 +115,7 @@ static const struct sa_def defs[] = {
      {"2001:db8:9::/64"}},
     {0x2003, false, true, true, false, DP_CIPHER_CHACHA20_POLY1305, 36, DP_INTEG_NONE, 0, 0,
      {"10.9.8.0/24", "2001:db8:8::/64"}},
-    {0x2004, false, false, false, true, DP_CIPHER_AES_GCM_16, 20, DP_INTEG_NONE, 0, 0, {"10.9.7.0/25"}},
+    {0x2004, false, false, true, true, DP_CIPHER_AES_GCM_16, 20, DP_INTEG_NONE, 0, 0, {"10.9.7.0/25"}},
     {0x2005, false, false, false, false, DP_CIPHER_NULL, 0, DP_INTEG_NONE, 0, 0, {"10.9.6.0-10.9.6.9"}},
     {0x2006, false, false, true, false, DP_CIPHER_AES_GCM_16, 36, DP_INTEG_NONE, 0, 0, {"10.9.9.128/25"}},
 };
@@ -133,7 +133,7 @@ static const struct {
     {AF_INET6, {0x20, 0x01, 0x0d, 0xb8, 0, 9}, 0xff, 0, 0}, /* 0x2002 */
     {AF_INET, {10, 9, 8}, 0xff, 0, 0},         /* 0x2003 */
     {AF_INET6, {0x20, 0x01, 0x0d, 0xb8, 0, 8}, 0xff, 0, 0}, /* 0x2003 */
-    {AF_INET, {10, 9, 7}, 0x7f, 0, 0},         /* 0x2004: IPv6 peer, not sent */
+    {AF_INET, {10, 9, 7}, 0x7f, 0, 0},         /* 0x2004: an IPv6 outer header */
     {AF_INET, {10, 9, 6}, 0xff, 0, 10},        /* 0x2005: a range of 10 */
     {AF_INET, {10, 9, 5}, 0xff, 0, 0},         /* no SA */
 };
@@ -233,8 +233,11 @@ static void sa_make(const struct sa_def *d, struct dp_sa *sa)
     l->sin_port = htons(d->udp ? 4500 : 0);
     inet_pton(AF_INET, "192.0.2.1", &l->sin_addr);
     if (d->peer6) {
-        struct sockaddr_in6 *p6 = (void *)&sa->peer;
-        p6->sin6_family = AF_INET6;
+        struct sockaddr_in6 *p6 = (void *)&sa->peer, *l6 = (void *)&sa->local;
+        memset(l6, 0, sizeof(*l6));
+        l6->sin6_family = p6->sin6_family = AF_INET6;
+        l6->sin6_port = p6->sin6_port = htons(d->udp ? 4500 : 0);
+        inet_pton(AF_INET6, "2001:db8:ffff::1", &l6->sin6_addr);
         inet_pton(AF_INET6, "2001:db8:ffff::7", &p6->sin6_addr);
     } else {
         p->sin_family = AF_INET;
@@ -625,9 +628,10 @@ static struct {
 } split;
 
 /* A frame the worker staged on the outside that came from the inside: an outer
- * IPv4 header of an outbound SA, ESP that opens with its key to @orig (the IP
- * packet received) with the TTL decremented (and the L4 fix-ups of
- * check_ttl_dec_fix; @from_inside: checksums left to offload completed). */
+ * IPv4 or IPv6 header of an outbound SA (over IPv6 ESP in UDP has a checksum),
+ * ESP that opens with its key to @orig (the IP packet received) with the TTL
+ * decremented (and the L4 fix-ups of check_ttl_dec_fix; @from_inside: checksums
+ * left to offload completed); or, when the worker fragmented it, a piece of it. */
 static void check_sealed(const uint8_t *f, size_t len, const uint8_t *orig, size_t olen, bool from_inside)
 {
     const uint8_t *ip = f + ETH, *esp;
@@ -636,14 +640,33 @@ static void check_sealed(const uint8_t *f, size_t len, const uint8_t *orig, size
     int family = orig[0] >> 4 == 4 ? AF_INET : AF_INET6;
     struct dp_rsa *r = NULL;
 
-    CHECK(len >= ETH + 20 + 8 && rd16(f + 12) == 0x0800 && ip[0] == 0x45 && rd16(ip + 2) == len - ETH);
-    CHECK(sum16(ip, 20) == 0xffff && rd16(ip + 6) == 0 && ip[8] == 64);
-    if (ip[9] == 17) {
-        CHECK(len >= ETH + 28 + 8 && rd16(ip + 24) == len - ETH - 20 && rd16(ip + 26) == 0);
-        esp = ip + 28;
+    bool v6 = len >= ETH + 40 && rd16(f + 12) == 0x86dd;
+    uint8_t proto = v6 ? ip[6] : ip[9];
+    size_t hl = v6 ? 40 : 20;
+
+    if (v6) {
+        /* IPv6: DSCP/ECN in the traffic class, no flow label, a UDP checksum */
+        CHECK(ip[0] >> 4 == 6 && (ip[1] & 15) == 0 && !ip[2] && !ip[3] && rd16(ip + 4) == len - ETH - 40);
+        CHECK(ip[7] == 64);
+        if (proto == 17) {
+            uint32_t ps = sum16(ip + 8, 32) + (uint32_t)(len - ETH - 40) + 17;
+            CHECK(len >= ETH + 48 + 8 && rd16(ip + 44) == len - ETH - 40 && rd16(ip + 46) != 0);
+            uint32_t t = sum16(ip + 40, len - ETH - 40) + ps;
+            while (t >> 16)
+                t = (t & 0xffff) + (t >> 16);
+            CHECK(t == 0xffff);
+        }
     } else {
-        CHECK(ip[9] == 50);
-        esp = ip + 20;
+        CHECK(len >= ETH + 20 + 8 && rd16(f + 12) == 0x0800 && ip[0] == 0x45 && rd16(ip + 2) == len - ETH);
+        CHECK(sum16(ip, 20) == 0xffff && rd16(ip + 6) == 0 && ip[8] == 64);
+        if (proto == 17)
+            CHECK(len >= ETH + 28 + 8 && rd16(ip + 24) == len - ETH - 20 && rd16(ip + 26) == 0);
+    }
+    if (proto == 17) {
+        esp = ip + hl + 8;
+    } else {
+        CHECK(proto == 50);
+        esp = ip + hl;
     }
     esplen = len - (size_t)(esp - f);
     for (si = NIN; si < NSA; si++)
@@ -651,8 +674,9 @@ static void check_sealed(const uint8_t *f, size_t len, const uint8_t *orig, size
             r = rsa[si];
             break;
         }
-    CHECK(r && r->outer->udp_encap == (ip[9] == 17) && !memcmp(ip + 16, &r->outer->peer, 4) &&
-          !memcmp(ip + 12, &r->outer->local, 4));
+    CHECK(r && r->outer->udp_encap == (proto == 17) && r->outer->family == (v6 ? AF_INET6 : AF_INET));
+    CHECK(!memcmp(ip + (v6 ? 24 : 16), r->outer->peer, v6 ? 16 : 4) &&
+          !memcmp(ip + (v6 ? 8 : 12), r->outer->local, v6 ? 16 : 4));
     if (split.on) {
         /* the pieces took the last sequence numbers */
         uint64_t top = atomic_load(&r->live->seq), sq = 0;
@@ -685,7 +709,8 @@ static void check_sealed(const uint8_t *f, size_t len, const uint8_t *orig, size
     CHECK(esp_open(peer_xf[si], atomic_load(&r->live->seq), buf, esplen, &inner, &ilen, &nh) == ESP_OK);
     want = family == AF_INET ? rd16(orig + 2) : rd16(orig + 4) + 40u;
     CHECK(want <= olen && ilen == want && nh == (family == AF_INET ? 4 : 41));
-    CHECK(ip[1] == (family == AF_INET ? orig[1] : (uint8_t)((orig[0] & 15) << 4 | orig[1] >> 4)));
+    CHECK((v6 ? (uint8_t)((ip[0] & 15) << 4 | ip[1] >> 4) : ip[1]) ==
+          (family == AF_INET ? orig[1] : (uint8_t)((orig[0] & 15) << 4 | orig[1] >> 4)));
     /* the session MTU (never below IPv6's minimum) and the hard lifetime (the SA's
      * charge starts again with each input) bound what the SA carries */
     if (r->conf.mtu)
@@ -831,17 +856,19 @@ static void case_load(struct fcase *c)
     memset((uint8_t *)w->area + c->f, 0xee, DP_FRAME_SIZE);
     memcpy(pkt, c->frame, c->len);
     if (c->inside) {
-        /* room for the outer headers before, the ESP trailer after */
-        if (c->head > 20 + 8 + ESP_HEAD_MAX)
-            POISON((uint8_t *)w->area + c->f, c->head - (20 + 8 + ESP_HEAD_MAX));
+        /* room for the outer headers before (IPv6's for SA 0x2004), the ESP
+         * trailer after */
+        if (c->head > 40 + 8 + ESP_HEAD_MAX)
+            POISON((uint8_t *)w->area + c->f, c->head - (40 + 8 + ESP_HEAD_MAX));
         if (c->len + ESP_TAIL_MAX < c->room)
             POISON(pkt + c->len + ESP_TAIL_MAX, c->room - c->len - ESP_TAIL_MAX);
     } else {
         /* a client's packet to another client is sealed again in its frame: the new
-         * outer headers may start up to ESP_HEAD_MAX bytes before the old ones, the
-         * new trailer end up to ESP_TAIL_MAX bytes after the received length */
-        if (c->head > ESP_HEAD_MAX)
-            POISON((uint8_t *)w->area + c->f, c->head - ESP_HEAD_MAX);
+         * outer headers may start up to ESP_HEAD_MAX bytes before the old ones (20
+         * more into an IPv6 outer header, SA 0x2004), the new trailer end up to
+         * ESP_TAIL_MAX bytes after the received length */
+        if (c->head > ESP_HEAD_MAX + 20)
+            POISON((uint8_t *)w->area + c->f, c->head - ESP_HEAD_MAX - 20);
         if (c->len + ESP_TAIL_MAX < c->room)
             POISON(pkt + c->len + ESP_TAIL_MAX, c->room - c->len - ESP_TAIL_MAX);
     }
@@ -993,8 +1020,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     staged = check_staged(&c, &icmp);
     /* every piece sealed and sent: together they are the packet, TTL decremented
-     * (an inner packet that was a fragment already stays one) */
-    if (split.on && split.seen == split.pieces && !(rd16(split.orig + 6) & 0x3fff)) {
+     * (an inner packet that was a fragment already stays one; the reserved flag
+     * is not carried) */
+    if (split.on && split.seen == split.pieces && !(rd16(split.orig + 6) & 0xbfff)) {
         CHECK(split.whole_len == rd16(split.orig + 2));
         check_ttl_dec_fix(split.whole, split.orig, split.whole_len, AF_INET, split.from_inside);
     }
