@@ -277,10 +277,12 @@ static void from_inside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, ui
 
 static void from_outside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, uint8_t *pkt, uint32_t len);
 
-/* Whether the whole outer datagram @ip is the dataplane's: ESP, or ESP in UDP to
- * port 4500 (a non-zero first word, RFC 3948 2.2); else it is the kernel's (IKE
- * on 500 or 4500, keepalives, other UDP). */
-static bool outer_is_esp(const uint8_t *ip, size_t len, int family)
+enum outer_kind { OUTER_ESP, OUTER_IKE, OUTER_OTHER };
+
+/* What a whole outer datagram @ip is: ESP, or ESP in UDP to port 4500 (a
+ * non-zero first word, RFC 3948 2.2), is the dataplane's; other UDP to 500 or
+ * 4500 is IKE (or a keepalive), the IKE socket's; anything else, other. */
+static enum outer_kind outer_kind(const uint8_t *ip, size_t len, int family)
 {
     uint8_t proto;
     size_t off;
@@ -291,20 +293,25 @@ static bool outer_is_esp(const uint8_t *ip, size_t len, int family)
         proto = ip[9];
     } else {
         if ((up = dp_frag_ip6_upper(ip, len, &proto)) < 0)
-            return false;
+            return OUTER_OTHER;
         off = (size_t)up;
     }
     if (proto == IPPROTO_ESP_)
-        return true;
-    return proto == IPPROTO_UDP && off + UDP_HLEN + 8 <= len && rd16(ip + off + 2) == 4500 &&
-           rd16(ip + off + 4) >= UDP_HLEN + 8 && rd32(ip + off + UDP_HLEN) != 0;
+        return OUTER_ESP;
+    if (proto != IPPROTO_UDP || off + UDP_HLEN > len || (rd16(ip + off + 2) != 500 && rd16(ip + off + 2) != 4500))
+        return OUTER_OTHER;
+    if (rd16(ip + off + 2) == 4500 && off + UDP_HLEN + 8 <= len && rd16(ip + off + 4) >= UDP_HLEN + 8 &&
+        rd32(ip + off + UDP_HLEN) != 0)
+        return OUTER_ESP;
+    return OUTER_IKE;
 }
 
 /* A fragment of ESP or of UDP to us (the XDP program sends all of them: only the
  * first carries the UDP ports): into the worker's reassembly; a datagram
- * completed goes on as if it had come whole, in this frame, when it is ESP;
- * anything else (IKE fragmented on 500 or 4500) goes to the kernel, which
- * delivers it to the IKE socket. */
+ * completed goes on as if it had come whole, in this frame, when it is ESP; IKE
+ * (fragmented by IP on 500 or 4500) goes to the kernel, which delivers it to the
+ * IKE socket. Other UDP is dropped: handed over, it would arrive through the
+ * loopback interface, past firewall rules written for the outside one. */
 static void reassemble(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, uint8_t *pkt, int family, size_t tot)
 {
     uint8_t *ip = pkt + ETH_HLEN;
@@ -328,9 +335,14 @@ static void reassemble(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, uin
      * taken a second time */
     if (family == AF_INET6 && (dp_frag_ip6_upper(d, dlen, &proto) < 0 || proto == 44))
         return drop(w, xs, addr, DP_DROP_FRAGMENT);
-    if (!outer_is_esp(d, dlen, family)) {
+    switch (outer_kind(d, dlen, family)) {
+    case OUTER_IKE:
         to_kernel(w, xs, addr, family, d, dlen, d + (family == AF_INET ? 16 : 24), 0);
         return;
+    case OUTER_OTHER:
+        return drop(w, xs, addr, DP_DROP_FRAGMENT);
+    case OUTER_ESP:
+        break;
     }
     /* the frame holds what ESP in one frame can be; a larger datagram could
      * only be decrypted to a packet no interface here sends whole */

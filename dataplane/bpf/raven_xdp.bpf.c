@@ -10,8 +10,8 @@
  * Fragments of ESP and of UDP addressed to us go to the socket as well: the
  * workers reassemble them (only the first fragment carries the UDP ports, so the
  * program cannot tell ESP in UDP from IKE in the others); a reassembled datagram
- * that is not ESP (IKE fragmented on 500 or 4500) is handed to the kernel by the
- * worker. Without a socket on the queue (ravend down) fragments pass to the
+ * that is IKE (fragmented on 500 or 4500) is handed to the kernel by the worker,
+ * other UDP is dropped there. Without a socket on the queue (ravend down) fragments pass to the
  * kernel, which reassembles IKE as before.
  * Inside interface: IPv4/IPv6 packets whose destination is in a client prefix (the
  * LPM maps kept by the control plane) go to the socket.

@@ -3,9 +3,10 @@
  * (RFC 5722), the 2 s timeout, the slots' eviction, the per-datagram bounds, IPv6
  * atomic fragments; inner IPv4 split for a tunnel MTU and put back together.
  * On a detached worker (dp_fwd.c): fragmented ESP in UDP over IPv4 and IPv6
- * decrypted once whole, a fragmented IKE datagram handed to the kernel, an inner
- * IPv4 packet without DF sealed as fragments (RFC 4459) while one with DF still
- * gets ICMP, and ESP in UDP sent over an IPv6 outer header with its checksum. */
+ * decrypted once whole, a fragmented IKE datagram handed to the kernel and other
+ * fragmented UDP not, an inner IPv4 packet without DF sealed as fragments (RFC
+ * 4459) while one with DF still gets ICMP, and ESP in UDP sent over an IPv6
+ * outer header with its checksum. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -424,10 +425,18 @@ static void test_worker_reassembles(void **st)
     feed(w, 0, f, len);
     len = frag4(f, 6, 17, 1480, 520, false);
     feed(w, 0, f, len);
-    dp_rcu_leave();
     assert_int_equal(w->xs[0].ifc->ctr[0].drops[DP_DROP_NO_ROUTE], 1);
     assert_int_equal(w->xs[0].ifc->ctr[0].drops[DP_DROP_FRAGMENT], 0);
-    assert_int_equal(w->frag.ctr.reassembled, 3);
+    /* UDP to another port: not handed over (it would come in through loopback) */
+    wr16(payload + 2, 53);
+    len = frag4(f, 7, 17, 0, 1480, true);
+    feed(w, 0, f, len);
+    len = frag4(f, 7, 17, 1480, 520, false);
+    feed(w, 0, f, len);
+    dp_rcu_leave();
+    assert_int_equal(w->xs[0].ifc->ctr[0].drops[DP_DROP_NO_ROUTE], 1);
+    assert_int_equal(w->xs[0].ifc->ctr[0].drops[DP_DROP_FRAGMENT], 1);
+    assert_int_equal(w->frag.ctr.reassembled, 4);
     assert_int_equal(dp_sa_stats(dp, 1, 0x600, true, &si), 0);
     assert_int_equal(si.packets, 2);
     dp_worker_detached_free(w);
