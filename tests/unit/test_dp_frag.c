@@ -6,7 +6,7 @@
  * decrypted once whole, a fragmented IKE datagram handed to the kernel and other
  * fragmented UDP not, an inner IPv4 packet without DF sealed as fragments (RFC
  * 4459) while one with DF still gets ICMP, and ESP in UDP sent over an IPv6
- * outer header with its checksum. */
+ * outer header with its checksum, then over IPv4 after a session move. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -509,6 +509,20 @@ static void test_worker_inner_fragments_and_v6_outer(void **st)
     assert_int_equal(w->xs[0].ntx, 0);
     assert_int_equal(w->xs[1].ntx, 1);
     assert_int_equal(w->xs[1].ifc->ctr[0].drops[DP_DROP_MTU], 1);
+    dp_worker_detached_drain(w);
+    /* the client moves to IPv4 (a session move, as MOBIKE's): the next packet
+     * leaves with an IPv4 outer header, UDP checksum zero (RFC 3948) */
+    struct dp_sa v4 = mksa(0x500, false, false);
+    assert_int_equal(dp_session_move(dp, 1, &v4.local, &v4.peer, true), 1);
+    inner4(inner, 500, true, "10.2.0.5", "10.1.0.9");
+    dp_rcu_enter();
+    feed(w, 1, inner, 500);
+    dp_rcu_leave();
+    assert_int_equal(w->xs[0].ntx, 1);
+    const uint8_t *o = (const uint8_t *)w->area + w->xs[0].txq[0].addr;
+    assert_int_equal(rd16(o + 12), 0x0800);
+    assert_int_equal(o[14 + 9], 17);
+    assert_int_equal(rd16(o + 14 + 26), 0);
     dp_worker_detached_drain(w);
     dp_worker_detached_free(w);
     esp_xform_free(client);
