@@ -7,7 +7,9 @@
 - fragmented ESP in UDP: a client whose link MTU is 1200 pings with 1300 bytes,
   its kernel fragments the UDP datagram and the workers reassemble it (the
   inside host receives the echo requests; the worker's reassembly counters);
-  the same over IPv6 (fragment header);
+  the same over IPv6 (fragment header); with the headend's side of that link
+  at 1200 too, the answers (no DF) are fragmented before encryption and the
+  large pings are answered;
 - IKE fragmented by IP (a certificate client with IKE fragmentation off and a
   link MTU of 1000, or 1280 over IPv6) still reaches the IKE socket while the XDP
   program steers UDP fragments to the workers: they reassemble it and hand it to
@@ -19,6 +21,7 @@
   answer stays ICMP "fragmentation needed"."""
 import ipaddress
 import re
+import time
 
 import pytest
 
@@ -121,6 +124,24 @@ def test_fragmented_esp_in_udp_from_a_client_is_reassembled(make_ravend, lab):
     f = frag_counters(m)
     assert f["reassembled"] >= 3 and f["received"] >= 6, f
     assert f["invalid"] == 0 and f["timeouts"] == 0, f
+
+
+def test_a_client_on_a_1200_byte_link_gets_its_large_pings_answered(make_ravend, lab):
+    """Both ways at once: the client's large requests arrive fragmented and are
+    reassembled; the answers (no DF), larger than the tunnel over the headend's
+    1200-byte link to the client, are fragmented before encryption (RFC 4459)."""
+    lb, d = start(make_ravend, lab)
+    c = lb.clients[0]
+    m = d.connect()
+    ping(c["ns"], lb.inside_ip, count=2)  # neighbours known
+    for ns, dev in ((c["ns"], f"{lb.tag}a0"), (lb.head, f"{lb.tag}b0")):
+        ns_run(ns, "ip", "link", "set", dev, "mtu", "1200")
+    time.sleep(1.5)  # the workers read the link's MTU about once a second
+    r = ns_run(c["ns"], "ping", "-n", "-q", "-c", "4", "-i", "0.3", "-W", "2", "-s", "1300", lb.inside_ip,
+               check=False)
+    assert "4 received" in r.stdout, r.stdout + r.stderr
+    f = frag_counters(m)
+    assert f["reassembled"] >= 4 and f["inner-fragmented"] >= 4, f
 
 
 def test_fragmented_esp_in_udp_over_ipv6_is_reassembled(make_ravend, lab):
