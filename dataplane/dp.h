@@ -86,8 +86,8 @@ struct dp_sa {
     size_t integ_key_len;
     bool esn;
     uint32_t replay_window; /* inbound; 0 = anti-replay off */
-    /* outer header: our address/port and the peer's; UDP encapsulation (RFC 3948)
-     * when NAT was detected or the peer uses port 4500 */
+    /* outer header: our address/port and the peer's, both IPv4 or both IPv6; UDP
+     * encapsulation (RFC 3948) when NAT was detected or the peer uses port 4500 */
     struct sockaddr_storage local, peer;
     bool udp_encap;
     /* the VRF device (ifindex; 0: the main table) whose routing table forwards
@@ -161,7 +161,7 @@ enum dp_drop {
     DP_DROP_NO_ROUTE,    /* no route, or TTL expired */
     DP_DROP_MTU,         /* too big for the tunnel and not fragmentable */
     DP_DROP_RING_FULL,   /* no TX ring slot or no free frame */
-    DP_DROP_FRAGMENT,    /* fragmented ESP (not reassembled) */
+    DP_DROP_FRAGMENT,    /* a fragment refused by reassembly, or reassembled ESP larger than a frame */
     DP_DROP_EXPIRED,     /* the SA is past its hard byte/packet lifetime */
     DP_DROP_OTHER,       /* anything else (e.g. sequence number space exhausted) */
     DP_DROP_N,
@@ -191,6 +191,14 @@ struct dp_worker_stats {
     uint64_t idle_polls; /* sleeps in poll() for lack of packets */
     uint64_t busy_ns;    /* time in rounds that moved packets: packets / busy time is
                           * the worker's rate whatever the offered load */
+    /* outer fragments (ESP, ESP in UDP, and UDP to us: dataplane/dp_frag.h) */
+    uint64_t frag_received;    /* fragments taken into reassembly */
+    uint64_t frag_reassembled; /* datagrams completed */
+    uint64_t frag_timeouts;    /* datagrams discarded incomplete (2 s) */
+    uint64_t frag_invalid;     /* fragments or datagrams refused: overlap, over 65535, bad length */
+    uint64_t frag_evictions;   /* datagrams discarded for want of a reassembly slot */
+    /* inner IPv4 packets without DF fragmented before encryption (RFC 4459) */
+    uint64_t inner_fragmented, inner_fragments;
 };
 
 /* An SA that crossed its soft (or hard) byte/packet limit (reported once). */

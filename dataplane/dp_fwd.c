@@ -1,5 +1,6 @@
 /* A dataplane worker: bursts of packets from its AF_XDP sockets, ESP decryption
- * towards the inside and encryption towards the clients (RFC 4303, RFC 3948), the
+ * towards the inside and encryption towards the clients (RFC 4303, RFC 3948; outer
+ * IPv4 or IPv6; fragments reassembled and inner IPv4 fragmented: dp_frag.c), the
  * next hop's Ethernet header from the kernel's neighbour table (dp_nl), and the
  * hand-off to the kernel of what the worker cannot send itself.
  *
@@ -163,7 +164,7 @@ static void tx_flush(struct dp_worker *w, struct dp_xs *xs)
     xs->ntx = 0;
 }
 
-static void tx_stage(struct dp_worker *w, struct dp_xs *xs, const uint8_t *start, uint32_t len)
+void dp_tx_stage(struct dp_worker *w, struct dp_xs *xs, const uint8_t *start, uint32_t len)
 {
     if (xs->ntx == sizeof(xs->txq) / sizeof(xs->txq[0]))
         tx_flush(w, xs);
@@ -268,7 +269,7 @@ static void forward(struct dp_worker *w, struct dp_xs *in, uint64_t addr, int fa
     memcpy(pkt, nh.dst_mac, 6);
     memcpy(pkt + 6, nh.src_mac, 6);
     wr16(pkt + 12, family == AF_INET ? ETH_P_IPV4 : ETH_P_IPV6);
-    tx_stage(w, out, pkt, len + ETH_HLEN);
+    dp_tx_stage(w, out, pkt, len + ETH_HLEN);
 }
 
 static void from_inside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, uint8_t *pkt, uint32_t len,
@@ -277,32 +278,112 @@ static void from_inside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, ui
 /* RFC 7296 2.23: an ESP-in-UDP packet that authenticated as the newest of its
  * SA (its sequence number the window's top now, so no replay) from another
  * outer address or port than the SA's peer is reported to the control thread
- * (dp_floated), which decides whether the session follows. One store per
- * change, not per packet. */
-static void float_check(struct dp_rsa *sa, const uint8_t *ip, size_t ihl, uint64_t seq)
+ * (dp_floated), which decides whether the session follows. Compared without a
+ * lock; the lock and a store only when the address differs. */
+static void float_check(struct dp_rsa *sa, const uint8_t *ip, size_t ihl, uint8_t proto, uint64_t seq)
 {
     const struct dp_outer *o = rcu_dereference(sa->outer);
-    uint32_t src;
+    int family = ip[0] >> 4 == 6 ? AF_INET6 : AF_INET;
+    const uint8_t *src = family == AF_INET ? ip + 12 : ip + 8;
+    size_t alen = family == AF_INET ? 4 : 16;
     uint16_t sport;
-    uint64_t top, v;
 
-    if (ip[9] != IPPROTO_UDP || !o->udp_encap || !o->peer)
+    if (proto != IPPROTO_UDP || !o->udp_encap || !o->family)
         return;
-    memcpy(&src, ip + 12, 4);
     memcpy(&sport, ip + ihl, 2);
-    if (src == o->peer && sport == o->peer_port)
+    if (family == o->family && !memcmp(src, o->peer, alen) && sport == o->peer_port)
         return;
     pthread_spin_lock(&sa->replay_lock);
-    top = sa->live->replay_top;
+    if (seq == sa->live->replay_top) {
+        memset(sa->float_addr, 0, sizeof(sa->float_addr));
+        memcpy(sa->float_addr, src, alen);
+        sa->float_port = sport;
+        sa->float_family = family;
+        atomic_store_explicit(&sa->floated, 1, memory_order_relaxed);
+    }
     pthread_spin_unlock(&sa->replay_lock);
-    if (seq != top)
-        return;
-    v = 1ull << 63 | (uint64_t)ntohl(src) << 16 | ntohs(sport);
-    if (atomic_load_explicit(&sa->floated, memory_order_relaxed) != v)
-        atomic_store_explicit(&sa->floated, v, memory_order_relaxed);
 }
 
-/* ESP (or ESP in UDP) from a client: decrypt, check, forward inside. */
+static void from_outside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, uint8_t *pkt, uint32_t len);
+
+enum outer_kind { OUTER_ESP, OUTER_IKE, OUTER_OTHER };
+
+/* What a whole outer datagram @ip is: ESP, or ESP in UDP to port 4500 (a
+ * non-zero first word, RFC 3948 2.2), is the dataplane's; other UDP to 500 or
+ * 4500 is IKE (or a keepalive), the IKE socket's; anything else, other. */
+static enum outer_kind outer_kind(const uint8_t *ip, size_t len, int family)
+{
+    uint8_t proto;
+    size_t off;
+    int up;
+
+    if (family == AF_INET) {
+        off = (ip[0] & 15) * 4u;
+        proto = ip[9];
+    } else {
+        if ((up = dp_frag_ip6_upper(ip, len, &proto)) < 0)
+            return OUTER_OTHER;
+        off = (size_t)up;
+    }
+    if (proto == IPPROTO_ESP_)
+        return OUTER_ESP;
+    if (proto != IPPROTO_UDP || off + UDP_HLEN > len || (rd16(ip + off + 2) != 500 && rd16(ip + off + 2) != 4500))
+        return OUTER_OTHER;
+    if (rd16(ip + off + 2) == 4500 && off + UDP_HLEN + 8 <= len && rd16(ip + off + 4) >= UDP_HLEN + 8 &&
+        rd32(ip + off + UDP_HLEN) != 0)
+        return OUTER_ESP;
+    return OUTER_IKE;
+}
+
+/* A fragment of ESP or of UDP to us (the XDP program sends all of them: only the
+ * first carries the UDP ports): into the worker's reassembly; a datagram
+ * completed goes on as if it had come whole, in this frame, when it is ESP; IKE
+ * (fragmented by IP on 500 or 4500) goes to the kernel, which delivers it to the
+ * IKE socket. Other UDP is dropped: handed over, it would arrive through the
+ * loopback interface, past firewall rules written for the outside one. */
+static void reassemble(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, uint8_t *pkt, int family, size_t tot)
+{
+    uint8_t *ip = pkt + ETH_HLEN;
+    const uint8_t *d;
+    size_t dlen, room;
+    struct timespec now;
+    uint8_t proto;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    switch (dp_frag_add(&w->frag, (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec, ip, tot, &d,
+                        &dlen)) {
+    case DP_FRAG_HELD:
+        dp_frame_put(w, addr);
+        return;
+    case DP_FRAG_DONE:
+        break;
+    default:
+        return drop(w, xs, addr, DP_DROP_FRAGMENT);
+    }
+    /* a fragment header left in the datagram (nested after other headers) is not
+     * taken a second time */
+    if (family == AF_INET6 && (dp_frag_ip6_upper(d, dlen, &proto) < 0 || proto == 44))
+        return drop(w, xs, addr, DP_DROP_FRAGMENT);
+    switch (outer_kind(d, dlen, family)) {
+    case OUTER_IKE:
+        to_kernel(w, xs, addr, family, d, dlen, d + (family == AF_INET ? 16 : 24), 0);
+        return;
+    case OUTER_OTHER:
+        return drop(w, xs, addr, DP_DROP_FRAGMENT);
+    case OUTER_ESP:
+        break;
+    }
+    /* the frame holds what ESP in one frame can be; a larger datagram could
+     * only be decrypted to a packet no interface here sends whole */
+    room = DP_FRAME_SIZE - (size_t)((ip - (uint8_t *)w->area) & (DP_FRAME_SIZE - 1));
+    if (dlen + ESP_TAIL_MAX > room)
+        return drop(w, xs, addr, DP_DROP_FRAGMENT);
+    memcpy(ip, d, dlen);
+    from_outside(w, xs, addr, pkt, (uint32_t)(ETH_HLEN + dlen));
+}
+
+/* ESP (or ESP in UDP) from a client, over IPv4 or IPv6: decrypt, check, forward
+ * inside; fragments go to reassembly first. */
 static void from_outside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, uint8_t *pkt, uint32_t len)
 {
     struct dp *dp = w->dp;
@@ -315,19 +396,32 @@ static void from_outside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, u
     uint64_t seq;
     int rc, family;
     const uint8_t *src, *dst;
+    uint8_t proto;
 
-    if (len < ETH_HLEN + IP4_HLEN || rd16(pkt + 12) != ETH_P_IPV4 || ip[0] >> 4 != 4)
+    if (len >= ETH_HLEN + IP4_HLEN && rd16(pkt + 12) == ETH_P_IPV4 && ip[0] >> 4 == 4) {
+        ihl = (ip[0] & 15) * 4u;
+        tot = rd16(ip + 2);
+        if (ihl < IP4_HLEN || tot < ihl || tot > len - ETH_HLEN)
+            return drop(w, xs, addr, DP_DROP_MALFORMED);
+        if (rd16(ip + 6) & 0x3fff)
+            return reassemble(w, xs, addr, pkt, AF_INET, tot);
+        proto = ip[9];
+    } else if (len >= ETH_HLEN + 40 && rd16(pkt + 12) == ETH_P_IPV6 && ip[0] >> 4 == 6) {
+        int up;
+
+        tot = rd16(ip + 4) + 40u;
+        if (tot > len - ETH_HLEN || (up = dp_frag_ip6_upper(ip, tot, &proto)) < 0)
+            return drop(w, xs, addr, DP_DROP_MALFORMED);
+        if (proto == 44)
+            return reassemble(w, xs, addr, pkt, AF_INET6, tot);
+        ihl = (size_t)up;
+    } else {
         return drop(w, xs, addr, DP_DROP_MALFORMED);
-    ihl = (ip[0] & 15) * 4u;
-    tot = rd16(ip + 2);
-    if (ihl < IP4_HLEN || tot < ihl || tot > len - ETH_HLEN)
-        return drop(w, xs, addr, DP_DROP_MALFORMED);
-    if (rd16(ip + 6) & 0x3fff)
-        return drop(w, xs, addr, DP_DROP_FRAGMENT);
-    if (ip[9] == IPPROTO_ESP_) {
+    }
+    if (proto == IPPROTO_ESP_) {
         esp = ip + ihl;
         esplen = tot - ihl;
-    } else if (ip[9] == IPPROTO_UDP && tot - ihl >= UDP_HLEN) {
+    } else if (proto == IPPROTO_UDP && tot - ihl >= UDP_HLEN) {
         uint8_t *udp = ip + ihl;
         size_t ulen = rd16(udp + 4);
         if (ulen < UDP_HLEN || ulen > tot - ihl)
@@ -368,7 +462,7 @@ static void from_outside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, u
         ctr->replay++;
         return drop(w, xs, addr, DP_DROP_REPLAY);
     }
-    float_check(sa, ip, ihl, seq);
+    float_check(sa, ip, ihl, proto, seq);
     if (nh == NH_NONE) /* a dummy packet (RFC 4303 2.6): it ends here, counted with other */
         return drop(w, xs, addr, DP_DROP_OTHER);
     if (nh == 4 && ilen >= IP4_HLEN && inner[0] >> 4 == 4 && (inner[0] & 15) >= 5 && rd16(inner + 2) <= ilen &&
@@ -415,109 +509,123 @@ static void from_outside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, u
     forward(w, xs, addr, family, inner, ilen, dst, sa->conf.vrf);
 }
 
-/* ICMP "fragmentation needed" (RFC 792, RFC 1191) back to the inside sender of an
- * IPv4 packet with DF that does not fit the tunnel, sent on the interface it came
- * from to the MAC it came from. */
-/* Whether an ICMP error may answer this IPv4 packet (RFC 1812 4.3.2.7): not an
- * ICMP error itself, not a non-first fragment, from a unicast source. */
-static bool icmp4_may_answer(const uint8_t *ip)
+/* The UDP checksum of ESP in UDP over IPv6: a zero one is refused there (RFC
+ * 8200 8.1; RFC 6935's exception needs the receiver's consent). */
+static void udp6_csum(uint8_t *ip6, uint8_t *udp, size_t ulen)
 {
-    size_t ihl = (ip[0] & 15) * 4u;
-    uint8_t a = ip[12];
-
-    if (rd16(ip + 6) & 0x1fff)
-        return false;
-    if (ip[9] == IPPROTO_ICMP && rd16(ip + 2) > ihl) {
-        uint8_t type = ip[ihl];
-        if (type == 3 || type == 4 || type == 5 || type == 11 || type == 12)
-            return false;
-    }
-    if (a == 0 || a == 127 || a >= 224 || !memcmp(ip + 12, "\xff\xff\xff\xff", 4))
-        return false;
-    return true;
-}
-
-static void frag_needed(struct dp_worker *w, struct dp_xs *xs, const uint8_t *pkt, size_t len, unsigned mtu)
-{
-    const uint8_t *ip = pkt + ETH_HLEN;
-    size_t quote = len - ETH_HLEN < 548 ? len - ETH_HLEN : 548;
-    uint8_t *r, *rip, *icmp;
-    uint64_t fa;
-
-    if (!xs->has_addr4 || !w->nfree || !icmp4_may_answer(ip))
-        return;
-    if (mtu < 68)
-        mtu = 68; /* the least an IPv4 path may have (RFC 791) */
-    fa = w->free[--w->nfree];
-    r = (uint8_t *)w->area + fa + 256;
-    memcpy(r, pkt + 6, 6); /* back to the sender's MAC, from ours */
-    memcpy(r + 6, pkt, 6);
-    wr16(r + 12, ETH_P_IPV4);
-    rip = r + ETH_HLEN;
-    memset(rip, 0, IP4_HLEN);
-    rip[0] = 0x45;
-    rip[1] = 0xc0; /* internetwork control */
-    wr16(rip + 2, IP4_HLEN + 8 + quote);
-    wr16(rip + 4, w->ip_id++);
-    rip[8] = 64;
-    rip[9] = IPPROTO_ICMP;
-    memcpy(rip + 12, &xs->addr4, 4);
-    memcpy(rip + 16, ip + 12, 4);
-    wr16(rip + 10, csum(rip, IP4_HLEN, 0));
-    icmp = rip + IP4_HLEN;
-    memset(icmp, 0, 8);
-    icmp[0] = 3; /* destination unreachable */
-    icmp[1] = 4; /* fragmentation needed and DF set */
-    wr16(icmp + 6, mtu);
-    memcpy(icmp + 8, ip, quote);
-    wr16(icmp + 2, csum(icmp, 8 + quote, 0));
-    tx_stage(w, xs, r, ETH_HLEN + IP4_HLEN + 8 + quote);
-}
-
-/* ICMPv6 "packet too big" (RFC 4443 3.2) back to the inside sender of an IPv6
- * packet that does not fit the tunnel: IPv6 routers do not fragment. Not for
- * ICMPv6 errors or multicast/unspecified sources (RFC 4443 2.4). */
-static void packet_too_big(struct dp_worker *w, struct dp_xs *xs, const uint8_t *pkt, size_t len, unsigned mtu)
-{
-    const uint8_t *ip = pkt + ETH_HLEN;
-    size_t quote = len - ETH_HLEN < 1280 - 40 - 8 ? len - ETH_HLEN : 1280 - 40 - 8;
-    static const uint8_t unspec[16];
-    uint8_t *r, *rip, *icmp;
     uint32_t sum = 0;
-    uint64_t fa;
 
-    if (!xs->has_addr6 || !w->nfree || ip[8] == 0xff || !memcmp(ip + 8, unspec, 16) ||
-        (ip[6] == 58 && rd16(ip + 4) && ip[40] < 128))
-        return;
-    if (mtu < 1280)
-        mtu = 1280; /* the IPv6 minimum (RFC 8200 5) */
-    fa = w->free[--w->nfree];
-    r = (uint8_t *)w->area + fa + 256;
-    memcpy(r, pkt + 6, 6);
-    memcpy(r + 6, pkt, 6);
-    wr16(r + 12, ETH_P_IPV6);
-    rip = r + ETH_HLEN;
-    memset(rip, 0, 40);
-    rip[0] = 0x60;
-    wr16(rip + 4, (uint16_t)(8 + quote));
-    rip[6] = 58; /* ICMPv6 */
-    rip[7] = 255;
-    memcpy(rip + 8, &xs->addr6, 16);
-    memcpy(rip + 24, ip + 8, 16);
-    icmp = rip + 40;
-    memset(icmp, 0, 8);
-    icmp[0] = 2; /* packet too big */
-    icmp[4] = mtu >> 24;
-    icmp[5] = (mtu >> 16) & 0xff;
-    icmp[6] = (mtu >> 8) & 0xff;
-    icmp[7] = mtu & 0xff;
-    memcpy(icmp + 8, ip, quote);
-    /* pseudo-header: addresses, upper-layer length, next header */
     for (int i = 8; i < 40; i += 2)
-        sum += rd16(rip + i);
-    sum += (uint32_t)(8 + quote) + 58;
-    wr16(icmp + 2, csum(icmp, 8 + quote, sum));
-    tx_stage(w, xs, r, ETH_HLEN + 40 + 8 + quote);
+        sum += rd16(ip6 + i);
+    sum += (uint32_t)ulen + IPPROTO_UDP;
+    wr16(udp + 6, 0);
+    uint16_t c = csum(udp, ulen, sum);
+    wr16(udp + 6, c ? c : 0xffff);
+}
+
+/* Seals the inner packet at ip[0..ilen) (in frame @addr, with the headroom of an
+ * Ethernet, IPv6, UDP and ESP header before it) into @sa and sends it on @out
+ * (towards the next hop @nh), or through the kernel when @out is NULL. */
+static void seal_send(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, struct dp_rsa *sa,
+                      const struct dp_outer *outer, struct esp_xform *xf, struct dp_xs *out, const struct dp_nh *nh,
+                      uint8_t *ip, size_t ilen, int family)
+{
+    struct dp_sa_live *live = sa->live;
+    bool udp = outer->udp_encap;
+    size_t olen;
+    uint64_t seq;
+    int esplen;
+    uint8_t *o;
+
+    if (!life_take(sa, live, ilen))
+        return drop(w, xs, addr, DP_DROP_EXPIRED);
+    seq = atomic_fetch_add_explicit(&live->seq, 1, memory_order_relaxed) + 1;
+    if (!sa->conf.esn && seq > UINT32_MAX)
+        return drop(w, xs, addr, DP_DROP_OTHER); /* must rekey (RFC 4303 3.3.3) */
+    uint8_t tos = family == AF_INET ? ip[1] : (uint8_t)((ip[0] & 15) << 4 | ip[1] >> 4);
+    esplen = esp_seal(xf, sa->conf.spi, seq, family == AF_INET ? 4 : 41, ip, ilen);
+    if (esplen < 0)
+        return drop(w, xs, addr, DP_DROP_OTHER);
+    live->ctr[w->id].packets++;
+    live->ctr[w->id].bytes += ilen;
+    w->dp->wctr[w->id].enc_packets++;
+    w->dp->wctr[w->id].enc_bytes += ilen;
+    o = ip - esp_head_len(xf);
+    olen = (size_t)esplen;
+    if (udp) {
+        o -= UDP_HLEN;
+        olen += UDP_HLEN;
+        memcpy(o, &outer->local_port, 2);
+        memcpy(o + 2, &outer->peer_port, 2);
+        wr16(o + 4, (uint16_t)olen);
+        wr16(o + 6, 0); /* RFC 3948 2.1: zero checksum (IPv4) */
+    }
+    if (outer->family == AF_INET) {
+        o -= IP4_HLEN;
+        olen += IP4_HLEN;
+        o[0] = 0x45;
+        o[1] = tos; /* DSCP and ECN copied (RFC 6040 normal mode) */
+        wr16(o + 2, (uint16_t)olen);
+        wr16(o + 4, w->ip_id++);
+        wr16(o + 6, 0);
+        o[8] = 64;
+        o[9] = udp ? IPPROTO_UDP : IPPROTO_ESP_;
+        wr16(o + 10, 0);
+        memcpy(o + 12, outer->local, 4);
+        memcpy(o + 16, outer->peer, 4);
+        wr16(o + 10, csum(o, IP4_HLEN, 0));
+    } else {
+        o -= 40;
+        o[0] = (uint8_t)(0x60 | tos >> 4);
+        o[1] = (uint8_t)(tos << 4);
+        o[2] = o[3] = 0;
+        wr16(o + 4, (uint16_t)olen);
+        o[6] = udp ? IPPROTO_UDP : IPPROTO_ESP_;
+        o[7] = 64;
+        memcpy(o + 8, outer->local, 16);
+        memcpy(o + 24, outer->peer, 16);
+        if (udp)
+            udp6_csum(o, o + 40, olen);
+        olen += 40;
+    }
+    if (!out) {
+        to_kernel(w, xs, addr, outer->family, o, olen, outer->peer, sa->conf.vrf);
+        return;
+    }
+    o -= ETH_HLEN;
+    memcpy(o, nh->dst_mac, 6);
+    memcpy(o + 6, nh->src_mac, 6);
+    wr16(o + 12, outer->family == AF_INET ? ETH_P_IPV4 : ETH_P_IPV6);
+    dp_tx_stage(w, out, o, (uint32_t)(ETH_HLEN + olen));
+}
+
+/* An inner IPv4 packet without DF larger than the tunnel's MTU @tmtu is split
+ * into fragments that fit before each is sealed (RFC 4459 3: fragmenting the
+ * inner packet leaves the reassembly to the client, not to a middle box and
+ * not to the headend's peer stack twice). The pieces after the first get frames
+ * of their own; the first stays in the packet's frame. */
+static void split_send(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, struct dp_rsa *sa,
+                       const struct dp_outer *outer, struct esp_xform *xf, struct dp_xs *out, const struct dp_nh *nh,
+                       uint8_t *ip, size_t ilen, unsigned tmtu)
+{
+    size_t n = dp_frag4_count(ip, ilen, tmtu), plen;
+    uint64_t fa[DP_FRAG4_MAX_PIECES];
+
+    /* the pool keeps its reserve for ICMP errors (refill()) */
+    if (!n || n > DP_FRAG4_MAX_PIECES || n - 1 + 64 > w->nfree)
+        return drop(w, xs, addr, DP_DROP_MTU);
+    for (size_t k = 1; k < n; k++) {
+        fa[k] = w->free[--w->nfree];
+        dp_frag4_piece(ip, ilen, tmtu, k, (uint8_t *)w->area + fa[k] + 256);
+    }
+    plen = dp_frag4_piece(ip, ilen, tmtu, 0, ip); /* last: the others read its payload */
+    w->dp->wctr[w->id].inner_fragmented++;
+    w->dp->wctr[w->id].inner_fragments += n;
+    seal_send(w, xs, addr, sa, outer, xf, out, nh, ip, plen, AF_INET);
+    for (size_t k = 1; k < n; k++) {
+        uint8_t *p = (uint8_t *)w->area + fa[k] + 256;
+        seal_send(w, xs, fa[k], sa, outer, xf, out, nh, p, rd16(p + 2), AF_INET);
+    }
 }
 
 /* Clear traffic from the inside to a client: encrypt and send to the client. */
@@ -525,19 +633,17 @@ static void from_inside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, ui
                         bool hairpin)
 {
     struct dp *dp = w->dp;
-    uint8_t *ip = pkt + ETH_HLEN, *esp, *o;
-    size_t ilen, room;
-    int family, esplen;
+    uint8_t *ip = pkt + ETH_HLEN;
+    size_t ilen, room, head;
+    int family;
     const uint8_t *dst;
     struct dp_rsa *sa;
-    struct dp_sa_live *live;
     struct dp_outer *outer;
     struct esp_xform *xf;
     struct dp_xs *out = NULL, *mtu_of;
     struct dp_nh nh;
     unsigned mtu, tmtu;
-    uint64_t seq;
-    bool udp;
+    bool split = false;
 
     if (len >= ETH_HLEN + IP4_HLEN && rd16(pkt + 12) == ETH_P_IPV4 && ip[0] >> 4 == 4 && (ip[0] & 15) >= 5 &&
         rd16(ip + 2) <= len - ETH_HLEN && rd16(ip + 2) >= (ip[0] & 15) * 4u) {
@@ -555,19 +661,19 @@ static void from_inside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, ui
     if (!(sa = dp_lookup_route(dp, family, dst)))
         return drop(w, xs, addr, DP_DROP_NO_SA);
     outer = rcu_dereference(sa->outer);
-    if (!outer->peer)
+    if (!outer->family)
         return drop(w, xs, addr, DP_DROP_NO_ROUTE);
     if ((family == AF_INET && ip[8] <= 1) || (family == AF_INET6 && ip[7] <= 1))
         return drop(w, xs, addr, DP_DROP_NO_ROUTE);
     if (!(xf = worker_xf(w, sa)))
         return drop(w, xs, addr, DP_DROP_OTHER);
-    udp = outer->udp_encap;
-    if (!next_hop(w, AF_INET, &outer->peer, sa->conf.vrf, &nh))
+    if (!next_hop(w, outer->family, outer->peer, sa->conf.vrf, &nh))
         out = xs_for(w, nh.ifindex);
     /* the egress MTU; the first outside interface's while the next hop is unknown */
     mtu_of = out ? out : first_outside(w);
     mtu = mtu_of ? mtu_of->mtu : 1500;
-    tmtu = (unsigned)esp_inner_max(xf, mtu - IP4_HLEN - (udp ? UDP_HLEN : 0));
+    tmtu = (unsigned)esp_inner_max(xf, mtu - (outer->family == AF_INET ? IP4_HLEN : 40) -
+                                           (outer->udp_encap ? UDP_HLEN : 0));
     /* the session's MTU; for IPv6 never below its minimum (RFC 8200 5: no sender
      * goes under 1280, so a smaller one would only drop) */
     if (sa->conf.mtu) {
@@ -576,23 +682,22 @@ static void from_inside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, ui
             tmtu = smtu;
     }
     if (ilen > tmtu) {
-        /* a hairpinned packet came from a client: no ICMP towards the inside */
-        if (!hairpin && family == AF_INET && (rd16(ip + 6) & 0x4000))
-            frag_needed(w, xs, pkt, ETH_HLEN + ilen, tmtu);
+        /* IPv4 without DF is fragmented (RFC 4459); with DF, and IPv6, the sender
+         * is told; a hairpinned packet came from a client: no ICMP towards the inside */
+        if (family == AF_INET && !(rd16(ip + 6) & 0x4000) && dp_frag4_count(ip, ilen, tmtu))
+            split = true;
+        else if (!hairpin && family == AF_INET && (rd16(ip + 6) & 0x4000))
+            dp_icmp_frag_needed(w, xs, pkt, ETH_HLEN + ilen, tmtu);
         else if (!hairpin && family == AF_INET6)
-            packet_too_big(w, xs, pkt, ETH_HLEN + ilen, tmtu);
-        return drop(w, xs, addr, DP_DROP_MTU);
+            dp_icmp_too_big(w, xs, pkt, ETH_HLEN + ilen, tmtu);
+        if (!split)
+            return drop(w, xs, addr, DP_DROP_MTU);
     }
-    room = DP_FRAME_SIZE - (size_t)((ip - (uint8_t *)w->area) & (DP_FRAME_SIZE - 1));
-    if ((size_t)((ip - (uint8_t *)w->area) & (DP_FRAME_SIZE - 1)) < ETH_HLEN + IP4_HLEN + UDP_HLEN + ESP_HEAD_MAX ||
+    head = (size_t)((ip - (uint8_t *)w->area) & (DP_FRAME_SIZE - 1));
+    room = DP_FRAME_SIZE - head;
+    if (head < ETH_HLEN + (outer->family == AF_INET ? IP4_HLEN : 40u) + UDP_HLEN + ESP_HEAD_MAX ||
         room < ilen + ESP_TAIL_MAX)
         return drop(w, xs, addr, DP_DROP_MTU);
-    live = sa->live;
-    if (!life_take(sa, live, ilen))
-        return drop(w, xs, addr, DP_DROP_EXPIRED);
-    seq = atomic_fetch_add_explicit(&live->seq, 1, memory_order_relaxed) + 1;
-    if (!sa->conf.esn && seq > UINT32_MAX)
-        return drop(w, xs, addr, DP_DROP_OTHER); /* must rekey (RFC 4303 3.3.3) */
     if (family == AF_INET)
         ttl_dec4(ip);
     else
@@ -604,44 +709,10 @@ static void from_inside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, ui
         dp_inner_csum_complete(ip, ilen, family);
     if (sa->conf.tcp_mss)
         dp_inner_mss_clamp(ip, ilen, family, sa->conf.tcp_mss);
-    uint8_t tos = family == AF_INET ? ip[1] : (uint8_t)((ip[0] & 15) << 4 | ip[1] >> 4);
-    esplen = esp_seal(xf, sa->conf.spi, seq, family == AF_INET ? 4 : 41, ip, ilen);
-    if (esplen < 0)
-        return drop(w, xs, addr, DP_DROP_OTHER);
-    live->ctr[w->id].packets++;
-    live->ctr[w->id].bytes += ilen;
-    dp->wctr[w->id].enc_packets++;
-    dp->wctr[w->id].enc_bytes += ilen;
-    esp = ip - esp_head_len(xf);
-    o = esp;
-    if (udp) {
-        o -= UDP_HLEN;
-        memcpy(o, &outer->local_port, 2);
-        memcpy(o + 2, &outer->peer_port, 2);
-        wr16(o + 4, UDP_HLEN + esplen);
-        wr16(o + 6, 0); /* RFC 3948 2.1: zero checksum */
-    }
-    o -= IP4_HLEN;
-    o[0] = 0x45;
-    o[1] = tos; /* DSCP and ECN copied (RFC 6040 normal mode) */
-    wr16(o + 2, IP4_HLEN + (udp ? UDP_HLEN : 0) + esplen);
-    wr16(o + 4, w->ip_id++);
-    wr16(o + 6, 0);
-    o[8] = 64;
-    o[9] = udp ? IPPROTO_UDP : IPPROTO_ESP_;
-    wr16(o + 10, 0);
-    memcpy(o + 12, &outer->local, 4);
-    memcpy(o + 16, &outer->peer, 4);
-    wr16(o + 10, csum(o, IP4_HLEN, 0));
-    if (!out) {
-        to_kernel(w, xs, addr, AF_INET, o, rd16(o + 2), (const uint8_t *)&outer->peer, sa->conf.vrf);
-        return;
-    }
-    o -= ETH_HLEN;
-    memcpy(o, nh.dst_mac, 6);
-    memcpy(o + 6, nh.src_mac, 6);
-    wr16(o + 12, ETH_P_IPV4);
-    tx_stage(w, out, o, ETH_HLEN + rd16(o + ETH_HLEN + 2));
+    if (split)
+        split_send(w, xs, addr, sa, outer, xf, out, &nh, ip, ilen, tmtu);
+    else
+        seal_send(w, xs, addr, sa, outer, xf, out, &nh, ip, ilen, family);
 }
 
 static inline void rx_one(struct dp_worker *w, struct dp_xs *xs, struct dp_if_ctr *c, bool outside, uint64_t addr,
@@ -751,6 +822,9 @@ static void links_refresh(struct dp_worker *w, uint64_t t)
         w->xs[i].has_addr6 = l.has_addr6;
         w->xs[i].addr6 = l.addr6;
     }
+    /* datagrams whose fragments stopped coming go (and are counted) even when no
+     * other fragment arrives to find them out */
+    dp_frag_expire(&w->frag, t);
 }
 
 void *dp_worker_main(void *arg)

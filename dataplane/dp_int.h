@@ -14,6 +14,7 @@
 #include <urcu/rculfhash.h>
 #include <uthash.h>
 #include "dataplane/dp.h"
+#include "dataplane/dp_frag.h"
 #include "dataplane/esp.h"
 
 #define DP_CACHELINE 64
@@ -21,7 +22,8 @@
 /* The outer header an outbound SA sends with (replaced whole on a session move). */
 struct dp_outer {
     struct rcu_head rcu;
-    uint32_t local, peer;       /* IPv4, network order */
+    int family;                 /* AF_INET, AF_INET6; 0: no usable addresses (nothing sent) */
+    uint8_t local[16], peer[16]; /* network order; IPv4 in the first 4 bytes */
     uint16_t local_port, peer_port; /* network order */
     bool udp_encap;
 };
@@ -48,9 +50,13 @@ struct dp_rsa {
     bool soft_reported, hard_reported; /* control thread only */
     /* inbound: an authentic ESP-in-UDP packet, the newest of the SA, came from
      * another outer address or port than the peer's (a NAT mapping changed):
-     * 1 << 63 | IPv4 address (host order) << 16 | port, written by workers,
-     * taken by dp_floated() on the control thread; 0 none */
-    _Atomic uint64_t floated;
+     * float_* say where (network order, IPv4 in the first 4 bytes), written by
+     * workers under replay_lock with floated set to 1, taken by dp_floated() on
+     * the control thread under the same lock; floated 0: none */
+    _Atomic uint32_t floated;
+    int float_family;
+    uint8_t float_addr[16];
+    uint16_t float_port;
     struct dp_sa_live own_live;   /* when the caller gave none */
 };
 
@@ -91,6 +97,7 @@ struct dp_iface {
 struct dp_wk_ctr {
     uint64_t dec_packets, dec_bytes, enc_packets, enc_bytes;
     uint64_t busy_polls, idle_polls, busy_ns;
+    uint64_t inner_fragmented, inner_fragments; /* RFC 4459: inner IPv4 packets split, pieces made */
 } __attribute__((aligned(DP_CACHELINE)));
 
 struct dp_worker;
@@ -195,6 +202,9 @@ struct dp_worker {
     int raw4, raw6;
     uint16_t ip_id;
     uint64_t mtu_checked_ns;
+    /* fragmented ESP / ESP in UDP / UDP to us in reassembly (dp_frag.h); its
+     * counters are read by dp_worker_stats() without a lock (plain words) */
+    struct dp_frag frag;
     /* detached workers only (dp->nl NULL): the next hop of every destination, or
      * none (everything goes to the kernel) */
     const struct dp_nh *detached_nh;
@@ -205,6 +215,14 @@ static inline void dp_frame_put(struct dp_worker *w, uint64_t addr)
 {
     w->free[w->nfree++] = addr & ~(uint64_t)(DP_FRAME_SIZE - 1);
 }
+
+/* dp_fwd.c: stages the frame data at @start (@len bytes) for sending on @xs. */
+void dp_tx_stage(struct dp_worker *w, struct dp_xs *xs, const uint8_t *start, uint32_t len);
+/* dp_icmp.c: ICMP "fragmentation needed" (IPv4 with DF) and ICMPv6 "packet too
+ * big" with @mtu back to the sender of the Ethernet frame pkt[0..len), on @xs,
+ * when the RFC 1812 / RFC 4443 rules let one answer it and a frame is free. */
+void dp_icmp_frag_needed(struct dp_worker *w, struct dp_xs *xs, const uint8_t *pkt, size_t len, unsigned mtu);
+void dp_icmp_too_big(struct dp_worker *w, struct dp_xs *xs, const uint8_t *pkt, size_t len, unsigned mtu);
 
 /* TESTS ONLY (dp_xsk.c): a worker that runs no thread and has no sockets, for
  * feeding frames to dp_fwd_one() in-process: a UMEM area of DP_FRAMES frames, all

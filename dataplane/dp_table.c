@@ -178,16 +178,24 @@ static struct dp_outer *outer_new(const struct sockaddr_storage *local, const st
 {
     struct dp_outer *o = calloc(1, sizeof(*o));
     const struct sockaddr_in *l = (const void *)local, *p = (const void *)peer;
+    const struct sockaddr_in6 *l6 = (const void *)local, *p6 = (const void *)peer;
 
     if (!o)
         return NULL;
-    /* the dataplane sends IPv4 outer headers only; an SA of an IPv6 peer stays
-     * installed (counters, selectors) but its packets are not forwarded */
+    /* both ends of one family: an SA whose addresses are not (none given yet)
+     * stays installed (counters, selectors) but its packets are not sent */
     if (local->ss_family == AF_INET && peer->ss_family == AF_INET) {
-        o->local = l->sin_addr.s_addr;
-        o->peer = p->sin_addr.s_addr;
+        o->family = AF_INET;
+        memcpy(o->local, &l->sin_addr, 4);
+        memcpy(o->peer, &p->sin_addr, 4);
         o->local_port = l->sin_port;
         o->peer_port = p->sin_port;
+    } else if (local->ss_family == AF_INET6 && peer->ss_family == AF_INET6) {
+        o->family = AF_INET6;
+        memcpy(o->local, &l6->sin6_addr, 16);
+        memcpy(o->peer, &p6->sin6_addr, 16);
+        o->local_port = l6->sin6_port;
+        o->peer_port = p6->sin6_port;
     }
     o->udp_encap = udp_encap;
     return o;
@@ -560,25 +568,35 @@ size_t dp_floated(struct dp *dp, struct dp_float *out, size_t max)
 
     HASH_ITER(hh, dp->sas, e, tmp) {
         struct dp_rsa *r = e->rsa;
-        uint64_t v;
+        bool got = false;
 
         if (n == max)
             break;
         if (!r->conf.inbound || !atomic_load_explicit(&r->floated, memory_order_relaxed))
             continue;
-        v = atomic_exchange_explicit(&r->floated, 0, memory_order_relaxed);
-        if (!v)
-            continue;
         memset(&out[n], 0, sizeof(out[n]));
+        pthread_spin_lock(&r->replay_lock);
+        if (atomic_exchange_explicit(&r->floated, 0, memory_order_relaxed)) {
+            got = true;
+            if (r->float_family == AF_INET6) {
+                struct sockaddr_in6 *a = (struct sockaddr_in6 *)&out[n].peer;
+
+                a->sin6_family = AF_INET6;
+                memcpy(&a->sin6_addr, r->float_addr, 16);
+                a->sin6_port = r->float_port;
+            } else {
+                struct sockaddr_in *a = (struct sockaddr_in *)&out[n].peer;
+
+                a->sin_family = AF_INET;
+                memcpy(&a->sin_addr, r->float_addr, 4);
+                a->sin_port = r->float_port;
+            }
+        }
+        pthread_spin_unlock(&r->replay_lock);
+        if (!got)
+            continue;
         out[n].session_id = r->conf.session_id;
         out[n].spi = r->conf.spi;
-        {
-            struct sockaddr_in *a = (struct sockaddr_in *)&out[n].peer;
-
-            a->sin_family = AF_INET;
-            a->sin_addr.s_addr = htonl((uint32_t)(v >> 16));
-            a->sin_port = htons((uint16_t)v);
-        }
         n++;
     }
     return n;

@@ -437,6 +437,7 @@ static void worker_free(struct dp_worker *w)
         close(w->raw4);
     if (w->raw6 >= 0)
         close(w->raw6);
+    dp_frag_fini(&w->frag);
     free(w->free);
     free(w);
 }
@@ -465,7 +466,7 @@ static struct dp_worker *worker_new(struct dp *dp, unsigned q, char *err, size_t
                    -1, 0);
     if (w->area == MAP_FAILED)
         w->area = NULL;
-    if (w->raw4 < 0 || w->raw6 < 0 || !w->free || !w->area) {
+    if (w->raw4 < 0 || w->raw6 < 0 || !w->free || !w->area || dp_frag_init(&w->frag)) {
         errf(err, errlen, "worker %u: %s", q, strerror(errno));
         goto fail;
     }
@@ -559,7 +560,7 @@ struct dp_worker *dp_worker_detached(struct dp *dp, const enum dp_role *roles, s
         err = errno;
         w->area = NULL;
     }
-    if (!w->free || !w->area)
+    if (!w->free || !w->area || dp_frag_init(&w->frag))
         goto fail;
     for (uint32_t i = 0; i < DP_FRAMES; i++)
         w->free[w->nfree++] = (uint64_t)i * DP_FRAME_SIZE;
@@ -612,6 +613,7 @@ void dp_worker_detached_free(struct dp_worker *w)
         return;
     for (size_t i = 0; i < w->nxs; i++)
         free(w->xs[i].ifc);
+    dp_frag_fini(&w->frag);
     if (w->area)
         munmap(w->area, (size_t)DP_FRAMES * DP_FRAME_SIZE);
     free(w->free);
@@ -867,6 +869,13 @@ int dp_worker_stats(const struct dp *dp, size_t i, struct dp_worker_stats *out)
     out->busy_polls = c->busy_polls;
     out->idle_polls = c->idle_polls;
     out->busy_ns = c->busy_ns;
+    out->frag_received = w->frag.ctr.fragments;
+    out->frag_reassembled = w->frag.ctr.reassembled;
+    out->frag_timeouts = w->frag.ctr.timeouts;
+    out->frag_invalid = w->frag.ctr.invalid;
+    out->frag_evictions = w->frag.ctr.evictions;
+    out->inner_fragmented = c->inner_fragmented;
+    out->inner_fragments = c->inner_fragments;
     for (size_t f = 0; f < dp->nifaces; f++)
         for (size_t d = 0; d < DP_DROP_N; d++)
             out->drops += dp->ifaces[f]->ctr[w->id].drops[d];
@@ -883,4 +892,6 @@ void dp_clear_counters(struct dp *dp)
         dp->ifaces[i]->xdp_nosock_base = xdp_stat(dp->ifaces[i], RAVEN_XDP_NO_SOCKET);
     }
     memset(dp->wctr, 0, sizeof(dp->wctr));
+    for (size_t i = 0; i < dp->nworkers; i++)
+        memset(&dp->workers[i]->frag.ctr, 0, sizeof(dp->workers[i]->frag.ctr));
 }

@@ -244,6 +244,22 @@ static const char *const drop_leaf[DP_DROP_N] = {
     [DP_DROP_FRAGMENT] = "fragment",   [DP_DROP_EXPIRED] = "sa-expired", [DP_DROP_OTHER] = "other",
 };
 
+/* A worker's reassembly and inner fragmentation (dataplane/dp_frag.h). */
+static void worker_frag_state(struct lyd_node *wk, const struct dp_worker_stats *w)
+{
+    struct lyd_node *f;
+
+    if (lyd_new_inner(wk, NULL, "fragments", 0, &f))
+        return;
+    add_u64(f, "received", w->frag_received);
+    add_u64(f, "reassembled", w->frag_reassembled);
+    add_u64(f, "timeouts", w->frag_timeouts);
+    add_u64(f, "invalid", w->frag_invalid);
+    add_u64(f, "evictions", w->frag_evictions);
+    add_u64(f, "inner-fragmented", w->inner_fragmented);
+    add_u64(f, "inner-fragments", w->inner_fragments);
+}
+
 /* vpn-state/dataplane: interfaces and workers, counters summed over workers. */
 static void dataplane_state(struct dp *dp, struct lyd_node *st)
 {
@@ -285,6 +301,7 @@ static void dataplane_state(struct dp *dp, struct lyd_node *st)
         add_u64(n, "drops", w.drops);
         add_u64(n, "busy-polls", w.busy_polls);
         add_u64(n, "idle-polls", w.idle_polls);
+        worker_frag_state(n, &w);
     }
 }
 

@@ -5,8 +5,14 @@
  * Outside interface: ESP (IP protocol 50) and UDP-encapsulated ESP (destination port
  * 4500 with a non-zero first word: RFC 3948 2.2) addressed to one of our addresses.
  * IKE (UDP 500, and 4500 with the zero non-ESP marker), NAT keepalives (one 0xff
- * byte) and all other traffic pass. IPv4 fragments of ESP go to the socket too, so
- * that the dataplane counts and drops them: it does not reassemble.
+ * byte) and all other traffic pass. IPv4 and IPv6 alike (IPv6 past hop-by-hop,
+ * routing and destination options headers).
+ * Fragments of ESP and of UDP addressed to us go to the socket as well: the
+ * workers reassemble them (only the first fragment carries the UDP ports, so the
+ * program cannot tell ESP in UDP from IKE in the others); a reassembled datagram
+ * that is IKE (fragmented on 500 or 4500) is handed to the kernel by the worker,
+ * other UDP is dropped there. Without a socket on the queue (ravend down) fragments pass to the
+ * kernel, which reassembles IKE as before.
  * Inside interface: IPv4/IPv6 packets whose destination is in a client prefix (the
  * LPM maps kept by the control plane) go to the socket.
  *
@@ -91,6 +97,12 @@ static __always_inline int to_socket(struct xdp_md *ctx)
     return bpf_redirect_map(&xsks, ctx->rx_queue_index, XDP_DROP);
 }
 
+/* For fragments: the kernel reassembles when no worker serves the queue. */
+static __always_inline int to_socket_or_pass(struct xdp_md *ctx)
+{
+    return bpf_redirect_map(&xsks, ctx->rx_queue_index, XDP_PASS);
+}
+
 static __always_inline int is_local4(__u32 daddr)
 {
     struct raven_local k = {};
@@ -101,11 +113,12 @@ static __always_inline int is_local4(__u32 daddr)
     return bpf_map_lookup_elem(&local, &k) != 0;
 }
 
+static __always_inline int udp_natt(struct xdp_md *ctx, struct udphdr *udp, void *end);
+
 static __always_inline int outside4(struct xdp_md *ctx, void *l3, void *end)
 {
     struct iphdr *ip = l3;
     struct udphdr *udp;
-    __u32 *marker;
 
     if ((void *)(ip + 1) > end || ip->version != 4 || ip->ihl < 5)
         return XDP_PASS;
@@ -116,8 +129,70 @@ static __always_inline int outside4(struct xdp_md *ctx, void *l3, void *end)
     if (ip->protocol == ESP_PROTO)
         return to_socket(ctx);
     if (ip->frag_off & bpf_htons(IP_MF_OFFSET))
-        return XDP_PASS; /* UDP fragments: the kernel reassembles (IKE) */
+        return to_socket_or_pass(ctx); /* UDP fragments: the worker reassembles */
     udp = (void *)ip + ip->ihl * 4;
+    return udp_natt(ctx, udp, end);
+}
+
+static __always_inline int is_local6(struct in6_addr *a)
+{
+    struct raven_local k = {};
+
+    __builtin_memcpy(k.addr, a, 16);
+    return bpf_map_lookup_elem(&local, &k) != 0;
+}
+
+#define IP6_HOP 0
+#define IP6_ROUTING 43
+#define IP6_FRAGMENT 44
+#define IP6_DSTOPTS 60
+#define IP6_MAX_EXT 4
+
+static __always_inline int outside6(struct xdp_md *ctx, void *l3, void *end)
+{
+    struct ipv6hdr *ip6 = l3;
+    void *p = ip6 + 1;
+    __u8 nh;
+
+    if ((void *)(ip6 + 1) > end || ip6->version != 6)
+        return XDP_PASS;
+    if (!is_local6(&ip6->daddr))
+        return XDP_PASS;
+    nh = ip6->nexthdr;
+    /* the extension headers a sender puts before ESP or a fragment header (RFC
+     * 8200 4.1); a longer or truncated chain is left to the kernel */
+#pragma unroll
+    for (int i = 0; i < IP6_MAX_EXT; i++) {
+        __u8 *ext = p;
+
+        if (nh != IP6_HOP && nh != IP6_ROUTING && nh != IP6_DSTOPTS)
+            break;
+        if ((void *)(ext + 2) > end)
+            return XDP_PASS;
+        nh = ext[0];
+        p += (ext[1] + 1) * 8;
+    }
+    if (nh == ESP_PROTO)
+        return to_socket(ctx);
+    if (nh == IP6_FRAGMENT) {
+        __u8 *fh = p;
+
+        if ((void *)(fh + 8) > end)
+            return XDP_PASS;
+        if (fh[0] == ESP_PROTO || fh[0] == IPPROTO_UDP)
+            return to_socket_or_pass(ctx);
+        return XDP_PASS;
+    }
+    if (nh != IPPROTO_UDP)
+        return XDP_PASS;
+    return udp_natt(ctx, p, end);
+}
+
+/* UDP to us: ESP in UDP (port 4500, non-zero first word) to the socket. */
+static __always_inline int udp_natt(struct xdp_md *ctx, struct udphdr *udp, void *end)
+{
+    __u32 *marker;
+
     if ((void *)(udp + 1) > end || udp->dest != bpf_htons(NATT_PORT))
         return XDP_PASS;
     /* the UDP length, not the frame: a one-byte keepalive in a frame padded to the
@@ -174,6 +249,8 @@ int raven_xdp(struct xdp_md *ctx)
     if (*role == RAVEN_XDP_ROLE_OUTSIDE) {
         if (eth->h_proto == bpf_htons(ETH_P_IP))
             verdict = outside4(ctx, eth + 1, end);
+        else if (eth->h_proto == bpf_htons(ETH_P_IPV6))
+            verdict = outside6(ctx, eth + 1, end);
     } else if (eth->h_proto == bpf_htons(ETH_P_IP)) {
         verdict = inside4(ctx, eth + 1, end);
     } else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {

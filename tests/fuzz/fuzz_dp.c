@@ -31,8 +31,8 @@
  *            (mod the frame length) and an XOR mask, applied to a built frame
  *            after sealing; the body follows them
  * After each frame: it was counted received once and ended exactly once (a drop,
- * a hand-off to the kernel, or a frame staged to send; an ICMP error only besides
- * an MTU drop); every UMEM frame is back on the free list, once; no counter went
+ * a hand-off to the kernel, a frame staged to send, or a fragment kept for
+ * reassembly; an ICMP error only besides an MTU drop); every UMEM frame is back on the free list, once; no counter went
  * down; staged frames lie within their UMEM frame with consistent lengths and
  * checksums; what the inside receives from a valid unmutated frame is its inner
  * packet with the TTL decremented, and what the clients receive opens with the
@@ -47,6 +47,7 @@
  * the UMEM but for the frames in use, and, of an outside frame, what lies
  * outside the received bytes. */
 #include <arpa/inet.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,7 @@
 #include "dataplane/dp_int.h"
 #include "dataplane/dp_nl.h"
 #include "dataplane/esp_int.h"
+#include "fuzz_dp.h"
 
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
@@ -69,13 +71,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(c)                                                                       \
-    do {                                                                               \
-        if (!(c)) {                                                                    \
-            fprintf(stderr, "fuzz_dp: %s:%d: invariant broken: %s\n", __FILE__, __LINE__, #c); \
-            abort();                                                                   \
-        }                                                                              \
-    } while (0)
 
 #define HDR 16
 #define HEADROOM 256 /* XDP's */
@@ -84,7 +79,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define ETH 14
 #define XS_OUT 0
 #define XS_IN 1
-#define FUZZ_MSS 1000 /* the tcp_mss of SAs 0x1003 and 0x2003 */
 #define HARD_BYTES 1000 /* SAs 0x1004 and 0x2005: a larger packet takes them past their hard lifetime */
 
 struct sa_def {
@@ -114,7 +108,7 @@ static const struct sa_def defs[] = {
      {"2001:db8:9::/64"}},
     {0x2003, false, true, true, false, DP_CIPHER_CHACHA20_POLY1305, 36, DP_INTEG_NONE, 0, 0,
      {"10.9.8.0/24", "2001:db8:8::/64"}},
-    {0x2004, false, false, false, true, DP_CIPHER_AES_GCM_16, 20, DP_INTEG_NONE, 0, 0, {"10.9.7.0/25"}},
+    {0x2004, false, false, true, true, DP_CIPHER_AES_GCM_16, 20, DP_INTEG_NONE, 0, 0, {"10.9.7.0/25"}},
     {0x2005, false, false, false, false, DP_CIPHER_NULL, 0, DP_INTEG_NONE, 0, 0, {"10.9.6.0-10.9.6.9"}},
     {0x2006, false, false, true, false, DP_CIPHER_AES_GCM_16, 36, DP_INTEG_NONE, 0, 0, {"10.9.9.128/25"}},
 };
@@ -132,7 +126,7 @@ static const struct {
     {AF_INET6, {0x20, 0x01, 0x0d, 0xb8, 0, 9}, 0xff, 0, 0}, /* 0x2002 */
     {AF_INET, {10, 9, 8}, 0xff, 0, 0},         /* 0x2003 */
     {AF_INET6, {0x20, 0x01, 0x0d, 0xb8, 0, 8}, 0xff, 0, 0}, /* 0x2003 */
-    {AF_INET, {10, 9, 7}, 0x7f, 0, 0},         /* 0x2004: IPv6 peer, not sent */
+    {AF_INET, {10, 9, 7}, 0x7f, 0, 0},         /* 0x2004: an IPv6 outer header */
     {AF_INET, {10, 9, 6}, 0xff, 0, 10},        /* 0x2005: a range of 10 */
     {AF_INET, {10, 9, 5}, 0xff, 0, 0},         /* no SA */
 };
@@ -145,11 +139,6 @@ static uint8_t key[DP_MAX_KEY], ikey[DP_MAX_INTEG_KEY];
 static const uint8_t our_mac[6] = {2, 0, 0, 0, 0, 1}, peer_mac[6] = {2, 0, 0, 0, 0, 2};
 static struct dp_nh nhs[3];
 static bool verbose;
-
-static uint16_t rd16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
 
 static uint32_t rd32(const uint8_t *p)
 {
@@ -171,19 +160,6 @@ static void wr32(uint8_t *p, uint32_t v)
 }
 
 /* The one's complement sum, folded (0xffff over a correctly checksummed header). */
-static uint16_t sum16(const uint8_t *p, size_t len)
-{
-    uint32_t s = 0;
-
-    for (; len > 1; p += 2, len -= 2)
-        s += rd16(p);
-    if (len)
-        s += p[0] << 8;
-    while (s >> 16)
-        s = (s & 0xffff) + (s >> 16);
-    return (uint16_t)s;
-}
-
 static void ip4_csum(uint8_t *ip)
 {
     wr16(ip + 10, 0);
@@ -232,8 +208,11 @@ static void sa_make(const struct sa_def *d, struct dp_sa *sa)
     l->sin_port = htons(d->udp ? 4500 : 0);
     inet_pton(AF_INET, "192.0.2.1", &l->sin_addr);
     if (d->peer6) {
-        struct sockaddr_in6 *p6 = (void *)&sa->peer;
-        p6->sin6_family = AF_INET6;
+        struct sockaddr_in6 *p6 = (void *)&sa->peer, *l6 = (void *)&sa->local;
+        memset(l6, 0, sizeof(*l6));
+        l6->sin6_family = p6->sin6_family = AF_INET6;
+        l6->sin6_port = p6->sin6_port = htons(d->udp ? 4500 : 0);
+        inet_pton(AF_INET6, "2001:db8:ffff::1", &l6->sin6_addr);
         inet_pton(AF_INET6, "2001:db8:ffff::7", &p6->sin6_addr);
     } else {
         p->sin_family = AF_INET;
@@ -521,99 +500,29 @@ static size_t build_inside(uint8_t *f, const uint8_t *hdr, const uint8_t *body, 
     return ETH + ilen + trailer;
 }
 
-/* Where an inner packet's L4 checksum and TCP MSS option value lie (0: none), as
- * RFC 793/768 lay them out: TCP or UDP right after the IP header, not a fragment. */
-static void l4_layout(const uint8_t *ip, size_t len, int family, size_t *ck, size_t *mss, uint32_t *pseudo)
-{
-    size_t hl = family == AF_INET ? (ip[0] & 15) * 4u : 40;
-    uint8_t proto = family == AF_INET ? ip[9] : ip[6];
-
-    *ck = *mss = 0;
-    if (len < hl || (family == AF_INET && (rd16(ip + 6) & 0x3fff)))
-        return;
-    *pseudo = family == AF_INET ? sum16(ip + 12, 8) : sum16(ip + 8, 32);
-    *pseudo += proto + (uint32_t)(len - hl);
-    if (proto == 17 && len - hl >= 8 && rd16(ip + hl + 4) == len - hl) {
-        *ck = hl + 6;
-    } else if (proto == 6 && len - hl >= 20 && (ip[hl + 12] >> 4) * 4u >= 20 && (ip[hl + 12] >> 4) * 4u <= len - hl) {
-        size_t o = hl + 20, end = hl + (ip[hl + 12] >> 4) * 4u;
-        *ck = hl + 16;
-        while ((ip[hl + 13] & 2) && o < end && ip[o] != 0) {
-            if (ip[o] == 1) {
-                o++;
-                continue;
-            }
-            if (end - o < 2 || ip[o + 1] < 2 || ip[o + 1] > end - o)
-                break;
-            if (ip[o] == 2 && ip[o + 1] == 4) {
-                *mss = o + 2;
-                break;
-            }
-            o += ip[o + 1];
-        }
-    }
-}
-
-static bool l4_verifies(const uint8_t *ip, size_t len, size_t ck, uint32_t pseudo)
-{
-    size_t hl = ck - ((ip[0] >> 4 == 4 ? ip[9] : ip[6]) == 17 ? 6 : 16);
-    uint32_t s = pseudo + sum16(ip + hl, len - hl);
-
-    while (s >> 16)
-        s = (s & 0xffff) + (s >> 16);
-    return s == 0xffff;
-}
-
-/* An inner packet @got as forwarded from @orig: the same but for the TTL (one less)
- * and, for IPv4, the header checksum (still right if it was); a TCP SYN's MSS may
- * be lowered to FUZZ_MSS, with the checksum updated (still right if it was); with
- * @complete, a checksum left to offload (the pseudo-header sum) is completed. */
-static void check_ttl_dec_fix(const uint8_t *got_in, const uint8_t *orig, size_t len, int family, bool complete)
-{
-    static uint8_t got[DP_FRAME_SIZE];
-    size_t ck, mss;
-    uint32_t pseudo = 0;
-    bool clamped = false;
-
-    CHECK(len <= sizeof(got));
-    memcpy(got, got_in, len);
-    l4_layout(orig, len, family, &ck, &mss, &pseudo);
-    if (mss && rd16(got + mss) != rd16(orig + mss)) {
-        CHECK(rd16(got + mss) == FUZZ_MSS && rd16(orig + mss) > FUZZ_MSS);
-        clamped = true;
-        memcpy(got + mss, orig + mss, 2);
-    }
-    if (ck && rd16(got + ck) != rd16(orig + ck)) {
-        uint32_t p = pseudo;
-        while (p >> 16)
-            p = (p & 0xffff) + (p >> 16);
-        CHECK(clamped || (complete && (rd16(orig + ck) == p || (p == 0xffff && rd16(orig + ck) == 0))));
-        CHECK(!complete || clamped || l4_verifies(got_in, len, ck, pseudo));
-        memcpy(got + ck, orig + ck, 2);
-    }
-    if (ck && l4_verifies(orig, len, ck, pseudo)) /* the TTL is not in the pseudo-header */
-        CHECK(l4_verifies(got_in, len, ck, pseudo));
-    if (family == AF_INET) {
-        size_t ihl = (orig[0] & 15) * 4u;
-        CHECK(got[8] == orig[8] - 1);
-        CHECK(!memcmp(got, orig, 8) && got[9] == orig[9] && !memcmp(got + 12, orig + 12, len - 12));
-        if (sum16(orig, ihl) == 0xffff)
-            CHECK(sum16(got, ihl) == 0xffff);
-    } else {
-        CHECK(got[7] == orig[7] - 1);
-        CHECK(!memcmp(got, orig, 7) && !memcmp(got + 8, orig + 8, len - 8));
-    }
-}
-
 static void check_ttl_dec(const uint8_t *got, const uint8_t *orig, size_t len, int family)
 {
     check_ttl_dec_fix(got, orig, len, family, false);
 }
 
+/* Inner fragmentation (RFC 4459) of the current input: its pieces, opened from
+ * the frames staged, are put back together here and compared whole. */
+static struct {
+    bool on;                 /* the worker fragmented this input */
+    size_t pieces;           /* into this many */
+    size_t seen;             /* pieces staged and opened */
+    struct dp_frag rs;       /* reassembles them */
+    uint8_t whole[70000];    /* what they gave, when complete */
+    size_t whole_len;
+    const uint8_t *orig;     /* the packet fragmented, as received */
+    bool from_inside;
+} split;
+
 /* A frame the worker staged on the outside that came from the inside: an outer
- * IPv4 header of an outbound SA, ESP that opens with its key to @orig (the IP
- * packet received) with the TTL decremented (and the L4 fix-ups of
- * check_ttl_dec_fix; @from_inside: checksums left to offload completed). */
+ * IPv4 or IPv6 header of an outbound SA (over IPv6 ESP in UDP has a checksum),
+ * ESP that opens with its key to @orig (the IP packet received) with the TTL
+ * decremented (and the L4 fix-ups of check_ttl_dec_fix; @from_inside: checksums
+ * left to offload completed); or, when the worker fragmented it, a piece of it. */
 static void check_sealed(const uint8_t *f, size_t len, const uint8_t *orig, size_t olen, bool from_inside)
 {
     const uint8_t *ip = f + ETH, *esp;
@@ -622,14 +531,33 @@ static void check_sealed(const uint8_t *f, size_t len, const uint8_t *orig, size
     int family = orig[0] >> 4 == 4 ? AF_INET : AF_INET6;
     struct dp_rsa *r = NULL;
 
-    CHECK(len >= ETH + 20 + 8 && rd16(f + 12) == 0x0800 && ip[0] == 0x45 && rd16(ip + 2) == len - ETH);
-    CHECK(sum16(ip, 20) == 0xffff && rd16(ip + 6) == 0 && ip[8] == 64);
-    if (ip[9] == 17) {
-        CHECK(len >= ETH + 28 + 8 && rd16(ip + 24) == len - ETH - 20 && rd16(ip + 26) == 0);
-        esp = ip + 28;
+    bool v6 = len >= ETH + 40 && rd16(f + 12) == 0x86dd;
+    uint8_t proto = v6 ? ip[6] : ip[9];
+    size_t hl = v6 ? 40 : 20;
+
+    if (v6) {
+        /* IPv6: DSCP/ECN in the traffic class, no flow label, a UDP checksum */
+        CHECK(ip[0] >> 4 == 6 && (ip[1] & 15) == 0 && !ip[2] && !ip[3] && rd16(ip + 4) == len - ETH - 40);
+        CHECK(ip[7] == 64);
+        if (proto == 17) {
+            uint32_t ps = sum16(ip + 8, 32) + (uint32_t)(len - ETH - 40) + 17;
+            CHECK(len >= ETH + 48 + 8 && rd16(ip + 44) == len - ETH - 40 && rd16(ip + 46) != 0);
+            uint32_t t = sum16(ip + 40, len - ETH - 40) + ps;
+            while (t >> 16)
+                t = (t & 0xffff) + (t >> 16);
+            CHECK(t == 0xffff);
+        }
     } else {
-        CHECK(ip[9] == 50);
-        esp = ip + 20;
+        CHECK(len >= ETH + 20 + 8 && rd16(f + 12) == 0x0800 && ip[0] == 0x45 && rd16(ip + 2) == len - ETH);
+        CHECK(sum16(ip, 20) == 0xffff && rd16(ip + 6) == 0 && ip[8] == 64);
+        if (proto == 17)
+            CHECK(len >= ETH + 28 + 8 && rd16(ip + 24) == len - ETH - 20 && rd16(ip + 26) == 0);
+    }
+    if (proto == 17) {
+        esp = ip + hl + 8;
+    } else {
+        CHECK(proto == 50);
+        esp = ip + hl;
     }
     esplen = len - (size_t)(esp - f);
     for (si = NIN; si < NSA; si++)
@@ -637,14 +565,43 @@ static void check_sealed(const uint8_t *f, size_t len, const uint8_t *orig, size
             r = rsa[si];
             break;
         }
-    CHECK(r && r->outer->udp_encap == (ip[9] == 17) && !memcmp(ip + 16, &r->outer->peer, 4) &&
-          !memcmp(ip + 12, &r->outer->local, 4));
+    CHECK(r && r->outer->udp_encap == (proto == 17) && r->outer->family == (v6 ? AF_INET6 : AF_INET));
+    CHECK(!memcmp(ip + (v6 ? 24 : 16), r->outer->peer, v6 ? 16 : 4) &&
+          !memcmp(ip + (v6 ? 8 : 12), r->outer->local, v6 ? 16 : 4));
+    if (split.on) {
+        /* the pieces took the last sequence numbers */
+        uint64_t top = atomic_load(&r->live->seq), sq = 0;
+        const uint8_t *d;
+        size_t dlen;
+        bool found = false;
+
+        for (uint64_t k = 0; k < split.pieces && k < top && !found; k++)
+            if ((uint32_t)(top - k) == rd32(esp + 4)) {
+                sq = top - k;
+                found = true;
+            }
+        CHECK(found && family == AF_INET);
+        memcpy(buf, esp, esplen);
+        CHECK(esp_open(peer_xf[si], sq, buf, esplen, &inner, &ilen, &nh) == ESP_OK);
+        CHECK(nh == 4 && ilen >= 20 && rd16(inner + 2) == ilen && sum16(inner, (inner[0] & 15) * 4u) == 0xffff);
+        if (r->conf.mtu)
+            CHECK(ilen <= r->conf.mtu);
+        split.seen++;
+        split.orig = orig;
+        split.from_inside = from_inside;
+        if (dp_frag_add(&split.rs, 0, inner, ilen, &d, &dlen) == DP_FRAG_DONE) {
+            memcpy(split.whole, d, dlen);
+            split.whole_len = dlen;
+        }
+        return;
+    }
     CHECK(rd32(esp + 4) == (uint32_t)atomic_load(&r->live->seq));
     memcpy(buf, esp, esplen);
     CHECK(esp_open(peer_xf[si], atomic_load(&r->live->seq), buf, esplen, &inner, &ilen, &nh) == ESP_OK);
     want = family == AF_INET ? rd16(orig + 2) : rd16(orig + 4) + 40u;
     CHECK(want <= olen && ilen == want && nh == (family == AF_INET ? 4 : 41));
-    CHECK(ip[1] == (family == AF_INET ? orig[1] : (uint8_t)((orig[0] & 15) << 4 | orig[1] >> 4)));
+    CHECK((v6 ? (uint8_t)((ip[0] & 15) << 4 | ip[1] >> 4) : ip[1]) ==
+          (family == AF_INET ? orig[1] : (uint8_t)((orig[0] & 15) << 4 | orig[1] >> 4)));
     /* the session MTU (never below IPv6's minimum) and the hard lifetime (the SA's
      * charge starts again with each input) bound what the SA carries */
     if (r->conf.mtu)
@@ -783,22 +740,26 @@ static void case_load(struct fcase *c)
     c->f = w->free[--w->nfree];
     c->spare = w->free[w->nfree - 1];
     UNPOISON((uint8_t *)w->area + c->f, DP_FRAME_SIZE);
-    UNPOISON((uint8_t *)w->area + c->spare, DP_FRAME_SIZE);
+    /* the spare frames an ICMP error or the pieces of an inner fragmentation take */
+    for (size_t k = 1; k <= DP_FRAG4_MAX_PIECES; k++)
+        UNPOISON((uint8_t *)w->area + w->free[w->nfree - k], DP_FRAME_SIZE);
     pkt = (uint8_t *)w->area + c->f + c->head;
     memset((uint8_t *)w->area + c->f, 0xee, DP_FRAME_SIZE);
     memcpy(pkt, c->frame, c->len);
     if (c->inside) {
-        /* room for the outer headers before, the ESP trailer after */
-        if (c->head > 20 + 8 + ESP_HEAD_MAX)
-            POISON((uint8_t *)w->area + c->f, c->head - (20 + 8 + ESP_HEAD_MAX));
+        /* room for the outer headers before (IPv6's for SA 0x2004), the ESP
+         * trailer after */
+        if (c->head > 40 + 8 + ESP_HEAD_MAX)
+            POISON((uint8_t *)w->area + c->f, c->head - (40 + 8 + ESP_HEAD_MAX));
         if (c->len + ESP_TAIL_MAX < c->room)
             POISON(pkt + c->len + ESP_TAIL_MAX, c->room - c->len - ESP_TAIL_MAX);
     } else {
         /* a client's packet to another client is sealed again in its frame: the new
-         * outer headers may start up to ESP_HEAD_MAX bytes before the old ones, the
-         * new trailer end up to ESP_TAIL_MAX bytes after the received length */
-        if (c->head > ESP_HEAD_MAX)
-            POISON((uint8_t *)w->area + c->f, c->head - ESP_HEAD_MAX);
+         * outer headers may start up to ESP_HEAD_MAX bytes before the old ones (20
+         * more into an IPv6 outer header, SA 0x2004), the new trailer end up to
+         * ESP_TAIL_MAX bytes after the received length */
+        if (c->head > ESP_HEAD_MAX + 20)
+            POISON((uint8_t *)w->area + c->f, c->head - ESP_HEAD_MAX - 20);
         if (c->len + ESP_TAIL_MAX < c->room)
             POISON(pkt + c->len + ESP_TAIL_MAX, c->room - c->len - ESP_TAIL_MAX);
     }
@@ -851,9 +812,9 @@ static size_t check_staged(const struct fcase *c, bool *icmp)
             const uint8_t *s = (const uint8_t *)w->area + a;
 
             CHECK(a < (uint64_t)DP_FRAMES * DP_FRAME_SIZE && (a - base) + l <= DP_FRAME_SIZE && l >= ETH + 20);
-            CHECK(base == c->f || base == c->spare);
+            CHECK(base == c->f || base == c->spare || split.on);
             staged++;
-            if (base == c->spare) {
+            if (base == c->spare && !split.on) {
                 /* only an ICMP error takes a second frame, sent back inside */
                 CHECK(c->inside && xs == c->rx && !*icmp);
                 *icmp = true;
@@ -884,7 +845,7 @@ static void check_frames_back(void)
 /* Counters: none went down, the SAs' hard limits held, the frame was received
  * once and ended once (twice with an ICMP error: the drop and the error). */
 static void check_counters(const struct fcase *c, const uint64_t *before, const uint64_t *after, size_t staged,
-                           bool icmp)
+                           bool icmp, bool held)
 {
     size_t r = (c->inside ? XS_IN : XS_OUT) * IFC_N;
     uint64_t outcomes = 0;
@@ -906,8 +867,10 @@ static void check_counters(const struct fcase *c, const uint64_t *before, const 
         if (x != (size_t)(c->inside ? XS_IN : XS_OUT))
             CHECK(after[x * IFC_N + C_RX] == before[x * IFC_N + C_RX]);
     }
-    outcomes += staged;
-    if (icmp)
+    outcomes += staged + held;
+    if (split.on)
+        CHECK(outcomes == split.pieces); /* each piece ends once */
+    else if (icmp)
         CHECK(outcomes == 2 && after[r + C_DROP + DP_DROP_MTU] == before[r + C_DROP + DP_DROP_MTU] + 1);
     else
         CHECK(outcomes == 1);
@@ -919,10 +882,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct fcase c = {.frame = frame, .orig = orig, .expect = expect};
     uint64_t before[CTR_N], after[CTR_N];
     size_t staged;
-    bool icmp;
+    bool icmp, held;
+    struct dp_frag_ctr fr;
+    uint64_t inner_before;
 
     if (!dp) {
         init();
+        if (dp_frag_init(&split.rs))
+            abort();
         verbose = getenv("FUZZ_DP_VERBOSE") && *getenv("FUZZ_DP_VERBOSE") == '1';
     }
     case_setup(&c, data, size);
@@ -930,21 +897,39 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case_load(&c);
 
     counters(before);
+    fr = w->frag.ctr;
+    inner_before = dp->wctr[0].inner_fragments;
+    memset(&split, 0, offsetof(__typeof__(split), rs));
+    dp_frag_expire(&split.rs, UINT64_MAX);
+    split.whole_len = 0;
     dp_rcu_enter();
     dp_fwd_one(w, c.rx, c.f + c.head, (uint32_t)c.len);
     dp_rcu_leave();
     UNPOISON((uint8_t *)w->area + c.f, DP_FRAME_SIZE);
+    split.pieces = dp->wctr[0].inner_fragments - inner_before;
+    split.on = split.pieces != 0;
 
     staged = check_staged(&c, &icmp);
+    /* every piece sealed and sent: together they are the packet, TTL decremented
+     * (an inner packet that was a fragment already stays one; the reserved flag
+     * is not carried) */
+    if (split.on && split.seen == split.pieces && !(rd16(split.orig + 6) & 0xbfff)) {
+        CHECK(split.whole_len == rd16(split.orig + 2));
+        check_ttl_dec_fix(split.whole, split.orig, split.whole_len, AF_INET, split.from_inside);
+    }
     CHECK(w->nfree + staged == DP_FRAMES);
     CHECK(dp_worker_detached_drain(w) == staged);
     check_frames_back();
     POISON((uint8_t *)w->area + c.f, DP_FRAME_SIZE);
-    POISON((uint8_t *)w->area + c.spare, DP_FRAME_SIZE);
+    for (size_t k = 1; k <= DP_FRAG4_MAX_PIECES; k++)
+        POISON((uint8_t *)w->area + w->free[w->nfree - k], DP_FRAME_SIZE);
 
     counters(after);
     if (verbose)
         trace(before, after, c.len, staged);
-    check_counters(&c, before, after, staged, icmp);
+    /* a fragment kept for its datagram ends nowhere yet (its frame is back) */
+    held = w->frag.ctr.fragments == fr.fragments + 1 && w->frag.ctr.reassembled == fr.reassembled &&
+           w->frag.ctr.invalid == fr.invalid;
+    check_counters(&c, before, after, staged, icmp, held);
     return 0;
 }

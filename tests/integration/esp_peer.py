@@ -3,7 +3,8 @@ implementation), run inside a client namespace by test_dataplane_raw.py: it
 encrypts an ICMP echo request from the client's inner address to the inside host
 with the inbound SA of the dataplane, sends it as IP protocol 50 (no UDP), waits
 for the dataplane's ESP answer and decrypts it with the outbound SA, then sends
-the bad packets it is asked for. Prints one JSON line with what happened."""
+the bad packets it is asked for (overlapping fragments among them) and a valid
+one in fragments, out of order. Prints one JSON line with what happened."""
 import json
 import sys
 import time
@@ -66,10 +67,20 @@ def main():
             b[IP].chksum = None
             b = IP(bytes(b))
         send(b, verbose=False)
+    from scapy.all import fragment
     if "fragment" in a.get("bad", []):
-        from scapy.all import fragment
-        for f in fragment(sa_in.encrypt(inner, seq_num=2), fragsize=64):
+        # overlapping fragments (RFC 5722): the second overlaps the first by 8 bytes
+        frags = fragment(sa_in.encrypt(inner, seq_num=2), fragsize=64)
+        over = IP(bytes(frags[1]))
+        over.frag -= 1
+        over.chksum = None
+        send(frags[0], verbose=False)
+        send(IP(bytes(over)), verbose=False)
+    if a.get("fragmented"):
+        # a valid packet in fragments, last first: reassembled and accepted
+        for f in reversed(fragment(sa_in.encrypt(inner, seq_num=6), fragsize=64)):
             send(f, verbose=False)
+        time.sleep(0.5)
     print(json.dumps(res))
 
 

@@ -1,6 +1,6 @@
 /* The XDP program (dataplane/bpf/raven_xdp.bpf.c) under BPF_PROG_TEST_RUN
  * (libxdp's xdp_program__test_run): which packets go to the AF_XDP socket and which
- * pass to the kernel, on the outside and the inside role, what is dropped when
+ * pass to the kernel, on the outside (IPv4 and IPv6, fragments) and the inside role, what is dropped when
  * the queue has no socket (ravend down with its programs kept), and its counters.
  * Then the programs on a veth pair (dataplane/dp_xsk.c): kept attached across
  * dp_free() with dp_keep_programs(), replaced atomically by the next dataplane's
@@ -122,7 +122,10 @@ static void test_outside(void **state)
     assert_int_equal(run(p, udp(p, "198.51.100.1", 4500, esp_body, sizeof(esp_body), 0)), XDP_REDIRECT);
     /* fragmented ESP goes to the dataplane too (it counts and drops it) */
     assert_int_equal(run(p, ip4(p, "198.51.100.1", 50, 0x2000, esp_body, sizeof(esp_body))), XDP_REDIRECT);
-    /* not ours, IKE, keepalive, other protocols, UDP fragments: the kernel */
+    /* UDP fragments to us too: the workers reassemble (only the first has ports) */
+    assert_int_equal(run(p, udp(p, "198.51.100.1", 4500, esp_body, sizeof(esp_body), 0x2000)), XDP_REDIRECT);
+    assert_int_equal(run(p, ip4(p, "198.51.100.1", 17, 0x00b9, esp_body, sizeof(esp_body))), XDP_REDIRECT);
+    /* not ours, IKE, keepalive, other protocols, UDP fragments to others: the kernel */
     assert_int_equal(run(p, ip4(p, "198.51.100.9", 50, 0, esp_body, sizeof(esp_body))), XDP_PASS);
     assert_int_equal(run(p, udp(p, "198.51.100.1", 4500, zero, sizeof(zero), 0)), XDP_PASS);
     assert_int_equal(run(p, udp(p, "198.51.100.1", 4500, ka, 1, 0)), XDP_PASS);
@@ -130,7 +133,7 @@ static void test_outside(void **state)
     memset(p + 43, 0xee, 17);
     assert_int_equal(run(p, 60), XDP_PASS);
     assert_int_equal(run(p, udp(p, "198.51.100.1", 500, esp_body, sizeof(esp_body), 0)), XDP_PASS);
-    assert_int_equal(run(p, udp(p, "198.51.100.1", 4500, esp_body, sizeof(esp_body), 0x2000)), XDP_PASS);
+    assert_int_equal(run(p, udp(p, "198.51.100.9", 4500, esp_body, sizeof(esp_body), 0x2000)), XDP_PASS);
     assert_int_equal(run(p, ip4(p, "198.51.100.1", 6, 0, esp_body, sizeof(esp_body))), XDP_PASS);
     /* truncated headers and other Ethernet types */
     assert_int_equal(run(p, 20), XDP_PASS);
@@ -138,8 +141,66 @@ static void test_outside(void **state)
     p[12] = 0x08;
     p[13] = 0x06;
     assert_int_equal(run(p, 60), XDP_PASS);
-    assert_int_equal(stat(RAVEN_XDP_REDIRECT) - r0, 3);
+    assert_int_equal(stat(RAVEN_XDP_REDIRECT) - r0, 5);
     assert_int_equal(stat(RAVEN_XDP_PASS) - p0, 10);
+}
+
+/* Ethernet + IPv6 to @dst with @next (after @ext, extension headers of 8 bytes
+ * each, and a fragment header when @frag) and @l4. */
+static size_t ip6(uint8_t *buf, const char *dst, uint8_t next, int ext, bool frag, const uint8_t *l4, size_t l4len)
+{
+    size_t off = 54, plen;
+    uint8_t *nh = buf + 20;
+
+    memset(buf, 0, 54 + 8 * (size_t)ext + 8);
+    buf[12] = 0x86;
+    buf[13] = 0xdd;
+    buf[14] = 0x60;
+    buf[21] = 64;
+    inet_pton(AF_INET6, "2001:db8:1::7", buf + 22);
+    inet_pton(AF_INET6, dst, buf + 38);
+    for (int i = 0; i < ext; i++, off += 8) {
+        *nh = i ? 60 : 0; /* hop-by-hop first, then destination options */
+        nh = buf + off;
+    }
+    if (frag) {
+        *nh = 44;
+        nh = buf + off;
+        buf[off + 3] = 1; /* M: a first fragment */
+        off += 8;
+    }
+    *nh = next;
+    memcpy(buf + off, l4, l4len);
+    plen = off - 54 + l4len;
+    buf[18] = (uint8_t)(plen >> 8);
+    buf[19] = (uint8_t)plen;
+    return off + l4len;
+}
+
+static void test_outside6(void **state)
+{
+    uint8_t p[160], u[24] = {0x11, 0x94, 0x11, 0x94, 0, 24}, ike[24] = {0x11, 0x94, 0x11, 0x94, 0, 24};
+    uint64_t r0 = stat(RAVEN_XDP_REDIRECT), p0 = stat(RAVEN_XDP_PASS);
+
+    (void)state;
+    memcpy(u + 8, esp_body, 16);
+    set_role(RAVEN_XDP_ROLE_OUTSIDE);
+    /* ESP and ESP in UDP to our IPv6 address, also past extension headers */
+    assert_int_equal(run(p, ip6(p, "2001:db8::1", 50, 0, false, esp_body, 16)), XDP_REDIRECT);
+    assert_int_equal(run(p, ip6(p, "2001:db8::1", 17, 0, false, u, 24)), XDP_REDIRECT);
+    assert_int_equal(run(p, ip6(p, "2001:db8::1", 50, 2, false, esp_body, 16)), XDP_REDIRECT);
+    /* fragments of ESP and of UDP to us */
+    assert_int_equal(run(p, ip6(p, "2001:db8::1", 17, 1, true, u, 24)), XDP_REDIRECT);
+    assert_int_equal(run(p, ip6(p, "2001:db8::1", 50, 0, true, esp_body, 16)), XDP_REDIRECT);
+    /* IKE on 4500, not ours, other protocols, too many extension headers: the kernel */
+    assert_int_equal(run(p, ip6(p, "2001:db8::1", 17, 0, false, ike, 24)), XDP_PASS);
+    assert_int_equal(run(p, ip6(p, "2001:db8::9", 50, 0, false, esp_body, 16)), XDP_PASS);
+    assert_int_equal(run(p, ip6(p, "2001:db8::1", 6, 0, true, esp_body, 16)), XDP_PASS);
+    assert_int_equal(run(p, ip6(p, "2001:db8::1", 50, 5, false, esp_body, 16)), XDP_PASS);
+    /* truncated */
+    assert_int_equal(run(p, 14 + 30), XDP_PASS);
+    assert_int_equal(stat(RAVEN_XDP_REDIRECT) - r0, 5);
+    assert_int_equal(stat(RAVEN_XDP_PASS) - p0, 5);
 }
 
 static void test_inside(void **state)
@@ -398,8 +459,8 @@ static int if_mac(const char *name, uint8_t *mac)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_outside), cmocka_unit_test(test_inside),
-                                       cmocka_unit_test(test_no_socket), cmocka_unit_test(test_kept_programs),
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_outside),   cmocka_unit_test(test_outside6),
+                                       cmocka_unit_test(test_inside),    cmocka_unit_test(test_no_socket), cmocka_unit_test(test_kept_programs),
                                        cmocka_unit_test(test_replace_other_mode)};
     LIBBPF_OPTS(bpf_map_create_opts, lpm, .map_flags = BPF_F_NO_PREALLOC);
     struct raven_local l = {0};
@@ -443,6 +504,9 @@ int main(void)
     }
     l.addr[10] = l.addr[11] = 0xff;
     inet_pton(AF_INET, "198.51.100.1", &l.addr[12]);
+    bpf_map_update_elem(local_fd, &l, &one, BPF_ANY);
+    memset(&l, 0, sizeof(l));
+    inet_pton(AF_INET6, "2001:db8::1", l.addr);
     bpf_map_update_elem(local_fd, &l, &one, BPF_ANY);
     bpf_map_update_elem(c4_fd, &k4, &one, BPF_ANY);
     inet_pton(AF_INET6, "2001:db8:77::", k6.addr);
