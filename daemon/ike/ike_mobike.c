@@ -448,7 +448,7 @@ void ike_mobike_dp_poll(struct ike_engine *e)
 
             HASH_FIND(hh_id, e->by_id, &f[i].session_id, sizeof(f[i].session_id), s);
             /* with MOBIKE only UPDATE_SA_ADDRESSES moves it (RFC 4555 3.5) */
-            if (!s || s->mob.on || !ike_sa_up(s) || s->peer.ss_family != AF_INET ||
+            if (!s || s->mob.on || !ike_sa_up(s) || s->peer.ss_family != f[i].peer.ss_family ||
                 ike_sa_equal(&f[i].peer, &s->peer))
                 continue;
             to = (struct ike_mobike_to){.local = s->local, .peer = f[i].peer};

@@ -303,6 +303,20 @@ static void test_bad_updates_change_nothing(void **state)
     lyd_free_all(tree);
 }
 
+/* ESP from @ip4:@port, as a worker reports it (dp_fwd.c float_check) */
+static void report_float(struct dp_rsa *r, uint32_t ip4, uint16_t port)
+{
+    uint32_t a = htonl(ip4);
+
+    pthread_spin_lock(&r->replay_lock);
+    memset(r->float_addr, 0, sizeof(r->float_addr));
+    memcpy(r->float_addr, &a, 4);
+    r->float_port = htons(port);
+    r->float_family = AF_INET;
+    atomic_store(&r->floated, 1);
+    pthread_spin_unlock(&r->replay_lock);
+}
+
 /* mobike/enabled false: not announced; the session follows a NAT mapping change
  * of IKE, and the dataplane's report of ESP from a new port (RFC 7296 2.23),
  * but not an UPDATE_SA_ADDRESSES' addresses. */
@@ -327,7 +341,7 @@ static void test_without_mobike_nat_changes_are_followed(void **state)
     /* ESP from another port, as a worker reports it (dp_fwd.c float_check) */
     HASH_ITER(hh, e->dp->sas, x, tmp) {
         if (x->rsa->conf.inbound)
-            atomic_store(&x->rsa->floated, 1ull << 63 | (uint64_t)0xc6336409 << 16 | 32000);
+            report_float(x->rsa, 0xc6336409, 32000);
     }
     ike_mobike_dp_poll(eng);
     assert_true(ike_sa_equal(&s->peer, &p3));
@@ -352,7 +366,7 @@ static void test_with_mobike_esp_from_elsewhere_moves_nothing(void **state)
 
     HASH_ITER(hh, e->dp->sas, x, tmp) {
         if (x->rsa->conf.inbound)
-            atomic_store(&x->rsa->floated, 1ull << 63 | (uint64_t)0xc6336409 << 16 | 32000);
+            report_float(x->rsa, 0xc6336409, 32000);
     }
     ike_mobike_dp_poll(eng);
     assert_true(ike_sa_equal(&s->peer, &old));
