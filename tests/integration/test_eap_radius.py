@@ -172,7 +172,7 @@ def test_mschapv2_figure1_with_accept_attributes(make_ravend, radius_in, pki):
     # figure 1, as the client received it
     assert re.search(r"parsed IKE_AUTH response 1 \[ IDr CERT AUTH EAP/REQ/(MD5|MSCHAPV2) \]", log), log[-4000:]
     assert "parsed IKE_AUTH response" in log and "EAP/SUCC" in log
-    assert re.search(r"parsed IKE_AUTH response \d+ \[ AUTH CPRP\(ADDR MASK DNS DNS NBNS SUBNET SUBNET\) SA TSi TSr \]",
+    assert re.search(r"parsed IKE_AUTH response \d+ \[ AUTH CPRP\(ADDR MASK DNS DNS NBNS SUBNET SUBNET\) N\(MOBIKE_SUP\) SA TSi TSr \]",
                      log), log[-3000:]
     assert "EAP method EAP_MSCHAPV2 succeeded, MSK established" in log
     assert "authentication of 'headend.example.org' with RSA_EMSA_PKCS1_SHA2_256 successful" in log

@@ -23,6 +23,7 @@ SECRETS = [
     "ikev2/keyring/peer/remote-pre-shared-key",
     "ikev2/profile/authentication/local/pre-share/key",
     "ikev2/profile/authentication/remote/pre-share/key",
+    "ikev2/ppk/key",
     "aaa/radius-server/key",
     "aaa/dynamic-author-client/key",
     "pki/trustpoint/private-key",
