@@ -63,6 +63,10 @@ MODERN = """<proposal><name>modern</name><encryption>rt:aes-gcm-16-256</encrypti
 CBC = """<proposal><name>cbc</name><encryption>rt:aes-cbc-256</encryption><encryption>rt:aes-cbc-128</encryption>
     <integrity>rt:hmac-sha2-256-128</integrity><integrity>rt:hmac-sha1-96</integrity>
     <group>rt:modp-2048</group><group>rt:ecp-256</group><group>rt:ecp-384</group></proposal>"""
+# DNS and split tunnel of the authorization policy (the generated files carry them)
+SPLIT = """<dns><primary>10.0.0.53</primary></dns><ipv6-dns><primary>2001:db8:53::1</primary></ipv6-dns>
+    <def-domain>corp.example.org</def-domain><split-dns>eng.example.org</split-dns><split-dns>corp.example.org</split-dns>
+    <route><set><remote><ipv4>{net}</ipv4><ipv6>fd00:250::/64</ipv6></remote></set></route>"""
 # the Windows built-in client's default offer needs group 2, a legacy group
 LEGACY = """<proposal><name>windows-default</name><encryption>rt:aes-cbc-256</encryption>
     <integrity>rt:hmac-sha1-96</integrity><group>rt:modp-1024</group><allow-legacy>true</allow-legacy></proposal>"""
@@ -96,12 +100,16 @@ def chain(pki):
 
 
 def headend(pki, fr, legacy=False, query=True, pfs=None, server="head-rsa", cas=("ca",), server_address=None,
-            psk_profile=False, listen="<address>0.0.0.0</address>"):
+            psk_profile=False, listen="<address>0.0.0.0</address>", split=None):
     """Profile "ra": the headend signs with RSA; clients use EAP (through
     FreeRADIUS) or certificates; one IKE policy with the modern and CBC
     proposals (and Windows' legacy default with @legacy); ESP AES-GCM-256,
-    AES-CBC-256 with SHA2-256 or SHA1; @pfs the IPsec profile's pfs-group."""
+    AES-CBC-256 with SHA2-256 or SHA1; @pfs the IPsec profile's pfs-group.
+    With @split (an IPv4 prefix) the local authorization policy "certs" is the
+    group policy of EAP clients too and pushes DNS, the default domain, split
+    DNS and the split subnets @split and fd00:250::/64 (SPLIT)."""
     q = f"<query-identity>{'true' if query else 'false'}</query-identity>"
+    eap_group = "<eap><method-list>local-list</method-list><username>certs</username></eap>" if split else ""
     ca_xml = "".join(f"<ca-certificate>{read(pki(c + '.pem'))}</ca-certificate>" for c in cas)
     sa = f"<server-address>{server_address}</server-address>" if server_address else ""
     psk = """<profile><name>psk-only</name>
@@ -119,7 +127,8 @@ def headend(pki, fr, legacy=False, query=True, pfs=None, server="head-rsa", cas=
   {MODERN}{CBC}{LEGACY if legacy else ""}
   <policy><name>all</name><proposal>modern</proposal><proposal>cbc</proposal>
     {"<proposal>windows-default</proposal>" if legacy else ""}</policy>
-  <authorization-policy><name>certs</name><pool>cert-pool</pool></authorization-policy>
+  <authorization-policy><name>certs</name><pool>cert-pool</pool>{SPLIT.format(net=split) if split else ""}
+  </authorization-policy>
   <profile>
     <name>ra</name>{sa}
     <match><identity><remote><email><domain>example.org</domain></email><fqdn><domain>example.org</domain></fqdn>
@@ -130,7 +139,7 @@ def headend(pki, fr, legacy=False, query=True, pfs=None, server="head-rsa", cas=
     <aaa>
       <authentication><eap>eap-list</eap></authentication>
       <authorization><user><eap><cached/></eap></user>
-        <group><cert><method-list>local-list</method-list><username>certs</username></cert></group></authorization>
+        <group><cert><method-list>local-list</method-list><username>certs</username></cert>{eap_group}</group></authorization>
     </aaa>
     <virtual-template><ipsec-profile>ra-esp</ipsec-profile></virtual-template>
   </profile>{psk}
@@ -274,14 +283,17 @@ def windows_proposals(script):
 
 def sswan_conf(lb, prof, password_of):
     """A strongSwan client configured from a .sswan profile's fields, as the
-    Android app does: remote addr, id, CA; local eap_id; the proposals."""
+    Android app does: remote addr, id, CA; local eap_id; the proposals; the
+    split subnets as the networks it sends into the tunnel."""
     d = lb.clients[0]["dir"]
     with open(os.path.join(d, "x509ca", "sswan-ca.der"), "wb") as f:
         f.write(base64.b64decode(prof["remote"]["cert"]))
     eap_id = prof["local"]["eap_id"]
     PASSWORDS.setdefault(eap_id, password_of)
+    # the app routes the split subnets into the tunnel (all with none)
+    ts = prof.get("split-tunneling", {}).get("subnets", "0.0.0.0/0 ::/0").replace(" ", ",")
     return client(lb, 0, eap_id, prof["ike-proposal"], prof["esp-proposal"], remote_id=prof["remote"]["id"],
-                  addr=prof["remote"]["addr"], vips="0.0.0.0,::", remote_ts="0.0.0.0/0,::/0")
+                  addr=prof["remote"]["addr"], vips="0.0.0.0,::", remote_ts=ts)
 
 
 # ---------------------------------------------------------------------------
@@ -291,7 +303,7 @@ def sswan_conf(lb, prof, password_of):
 def test_generated_files_have_each_platforms_structure(make_ravend, site, pki):
     lb, fr = site()
     head = lb.clients[0]["head_ip"]
-    d = make_ravend(headend(pki, fr, pfs="ecp-384", server_address=head), netns=lb.head)
+    d = make_ravend(headend(pki, fr, pfs="ecp-384", server_address=head, split="10.99.251.0/24"), netns=lb.head)
     m = d.connect()
     ca_der = subprocess.run(["openssl", "x509", "-in", pki("ca.pem"), "-outform", "der"], check=True,
                             capture_output=True).stdout
@@ -316,6 +328,12 @@ def test_generated_files_have_each_platforms_structure(make_ravend, site, pki):
     assert ike["ChildSecurityAssociationParameters"]["EncryptionAlgorithm"] == "AES-256-GCM"
     assert ike["ChildSecurityAssociationParameters"]["DiffieHellmanGroup"] == 20
     assert ike["EnablePFS"] == 1 and ike["DisableMOBIKE"] == 0
+    # DNS and split tunnel of the policy: the servers of both families, the
+    # default domain, split DNS as supplemental match domains; not all traffic
+    assert vpn["DNS"] == {"ServerAddresses": ["10.0.0.53", "2001:db8:53::1"], "DomainName": "corp.example.org",
+                          "SearchDomains": ["corp.example.org"],
+                          "SupplementalMatchDomains": ["eng.example.org", "corp.example.org"]}, vpn["DNS"]
+    assert vpn["IPv4"] == {"OverridePrimary": 0}
     uuids = [pl["PayloadUUID"], vpn["PayloadUUID"], root["PayloadUUID"]]
     assert len(set(uuids)) == 3 and all(re.fullmatch(r"[0-9A-F]{8}(-[0-9A-F]{4}){3}-[0-9A-F]{12}", u) for u in uuids)
 
@@ -338,6 +356,16 @@ def test_generated_files_have_each_platforms_structure(make_ravend, site, pki):
     assert a == {"ConnectionName": "$Name", "EncryptionMethod": "GCMAES256", "IntegrityCheckMethod": "SHA384",
                  "DHGroup": "ECP384", "CipherTransformConstants": "GCMAES256",
                  "AuthenticationTransformConstants": "GCMAES256", "PfsGroup": "ECP384"}, a
+    # split tunnel: a route per split subnet, the default domain as suffix, the
+    # split-DNS domains resolved by the tunnel's servers
+    assert re.search(r"^Add-VpnConnection .* -SplitTunneling \$True -DnsSuffix 'corp\.example\.org'$", content, re.M)
+    assert re.findall(r"^Add-VpnConnectionRoute -ConnectionName \$Name -DestinationPrefix '([^']+)'$", content,
+                      re.M) == ["10.99.251.0/24", "fd00:250::/64"], content
+    assert "$DnsServers = @('10.0.0.53', '2001:db8:53::1')" in content
+    assert re.findall(r"^Add-VpnConnectionTriggerDnsConfiguration -ConnectionName \$Name -DnsSuffix '([^']+)' "
+                      r"-DnsIPAddress \$DnsServers -Force$", content, re.M) == ["eng.example.org", "corp.example.org"]
+    # the lines come after the connection they configure
+    assert content.index("Add-VpnConnection ") < content.index("Add-VpnConnectionRoute")
     content, _, _ = generate(m, "windows", "wes", auth="certificate")
     assert "-AuthenticationMethod MachineCertificate" in content
 
@@ -345,7 +373,8 @@ def test_generated_files_have_each_platforms_structure(make_ravend, site, pki):
     content, name, ctype = generate(m, "android", "ana@example.org")
     assert name == "ra-ana_example.org.sswan" and ctype == "application/vnd.strongswan.profile"
     prof = json.loads(content)
-    assert set(prof) == {"uuid", "name", "type", "remote", "local", "ike-proposal", "esp-proposal"}
+    assert set(prof) == {"uuid", "name", "type", "remote", "local", "ike-proposal", "esp-proposal", "split-tunneling"}
+    assert prof["split-tunneling"] == {"subnets": "10.99.251.0/24 fd00:250::/64"}
     assert re.fullmatch(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", prof["uuid"])
     assert prof["type"] == "ikev2-eap" and prof["name"] == "ra"
     assert prof["remote"] == {"addr": head, "id": "headend.example.org",
@@ -401,9 +430,11 @@ def test_client_profile_refusals(make_ravend, site, pki):
 
 def test_sswan_profile_connects_a_strongswan_client(make_ravend, site, pki):
     """The .sswan profile's fields make a strongSwan client's configuration; it
-    connects with EAP-MSCHAPv2 and gets its IPv4 and IPv6 addresses."""
+    connects with EAP-MSCHAPv2, gets its IPv4 and IPv6 addresses, and its
+    tunnel carries the policy's split subnets, as the file says."""
     lb, fr = site()
-    d = make_ravend(headend(pki, fr, pfs="ecp-384", server_address=lb.clients[0]["head_ip"]), netns=lb.head)
+    d = make_ravend(headend(pki, fr, pfs="ecp-384", server_address=lb.clients[0]["head_ip"],
+                            split="10.99.251.0/24"), netns=lb.head)
     m = d.connect()
     prof = json.loads(generate(m, "android", "ana@example.org")[0])
     r = up(lb, sswan_conf(lb, prof, "ana-pw-1"))
@@ -414,6 +445,13 @@ def test_sswan_profile_connects_a_strongswan_client(make_ravend, site, pki):
     s = sessions(d.connect())[0]
     assert t(s, "eap-identity") == "ana@example.org"
     assert t(child_sa(s), "encryption").endswith("aes-gcm-16-256")
+    assert prof["split-tunneling"]["subnets"] == "10.99.251.0/24 fd00:250::/64"
+    # the child SA's remote traffic selectors are the split subnets, both ends
+    sas = lb.swanctl(0, "--list-sas").stdout
+    assert re.search(r"remote\s+10\.99\.251\.0/24 fd00:250::/64$", sas, re.M), sas
+    routes = subprocess.run(["ip", "-n", lb.clients[0]["ns"], "route", "show", "table", "220"], capture_output=True,
+                            text=True).stdout
+    assert "10.99.251.0/24" in routes and "0.0.0.0/0" not in routes and "default" not in routes, routes
 
 
 @pytest.mark.parametrize("platform", ["apple", "windows"])
