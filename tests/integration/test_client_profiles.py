@@ -26,8 +26,10 @@ import base64
 import json
 import os
 import plistlib
+import ipaddress
 import re
 import subprocess
+import time
 
 import pytest
 from lxml import etree
@@ -36,12 +38,16 @@ from conftest import NS, free_port
 from nchelpers import expect_error, rpc, wait_until
 from radiushelpers import SECRET, FreeRadius
 from resthelpers import Rest
+from test_dataplane import dataplane_config, ns_run
+from test_dataplane_v6frag import frag_counters, icmp6_in_echos, icmp_in_echos
 from test_ike_certs import pki, read  # noqa: F401 (the pki fixture)
+from test_ike_mobike import client_spis, history, pinger, raven_session, received, wait_moved
 from test_ike_sessions import sessions, t
+from test_ike_split_dns import assert_domains_received
 from test_ravenctl import ctl
 
 RT = "urn:raven:params:xml:ns:yang:raven-types"
-REQUIRES = ("strongswan", "freeradius", "openssl")
+REQUIRES = ("strongswan", "freeradius", "openssl", "ping")
 REQUIRES_PLUGINS = ("eap-identity", "eap-mschapv2")
 
 USERS = """
@@ -596,9 +602,10 @@ def test_apple_certificate_with_pfs_on_rekeyed_child_sas(make_ravend, site, pki)
 def test_apple_eap(make_ravend, site, pki):
     """An Apple-like client with EAP-MSCHAPv2 (AuthenticationMethod None,
     ExtendedAuthEnabled): its user name as IKE identity and EAP identity,
-    AES-256/SHA2-256/ECP-256."""
+    AES-256/SHA2-256/ECP-256; the policy's split-DNS domains reach it as
+    INTERNAL_DNS_DOMAIN."""
     lb, fr = site()
-    d = make_ravend(headend(pki, fr), netns=lb.head)
+    d = make_ravend(headend(pki, fr, split="10.99.251.0/24"), netns=lb.head)
     r = up(lb, client(lb, 0, "amy@example.org", "aes256-sha256-ecp256", "aes256-sha256"),
            ca_files=[pki("ca.pem")])
     log = lb.log(0)
@@ -606,6 +613,9 @@ def test_apple_eap(make_ravend, site, pki):
     assert "EAP method EAP_MSCHAPV2 succeeded, MSK established" in log
     s = sessions(d.connect())[0]
     assert t(s, "eap-identity") == "amy@example.org" and t(s, "remote-identity/value") == "amy@example.org"
+    # the group policy's split-DNS domains in the last IKE_AUTH response
+    assert t(s, "authorized-group") == "certs"
+    assert_domains_received(log, 2)
 
 
 def test_android_dual_stack_and_fragmented_chain(make_ravend, site, pki, chain):
@@ -624,6 +634,143 @@ def test_android_dual_stack_and_fragmented_chain(make_ravend, site, pki, chain):
     s = sessions(d.connect())[0]
     assert t(s, "ike-sa/fragmentation") == "true"
     assert t(s, "assigned-ipv4") and s.findtext(f"{{{NS}}}assigned-ipv6").startswith("2001:db8:88:")
+
+
+def roaming_site(site, v6_pool=False):
+    """A lab with an inside host behind the dataplane routing the pools back
+    (and fd00:250::/64 with 2001:db8:88::/48 with @v6_pool)."""
+    lb, fr = site(inside=True, inside_routes=("10.207.0.0/24", "10.203.0.0/24"))
+    if v6_pool:
+        lb.inside6(routes=("2001:db8:88::/48",))
+    return lb, fr
+
+
+def moves_mid_ping(lb, d, old, new):
+    """Client 0 moves from @old to @new while it pings the inside host: the
+    session follows by MOBIKE with the same IKE SA (both ends' SPIs), the
+    tunnel carries on, state shows the move and the previous address."""
+    m = d.connect()
+    before = raven_session(m)
+    assert t(before, "mobility/mobike") == "true" and t(before, "mobility/moves") == "0"
+    assert t(before, "peer-address") == old
+    spis = client_spis(lb)[0]
+    p = pinger(lb, 9)
+    time.sleep(2)
+    lb.move(0, old, new)
+    wait_moved(lb, d, lambda: t(raven_session(m), "peer-address") == new, f"the session at {new}")
+    sent, got = received(p)
+    after = raven_session(m)
+    assert t(after, "id") == t(before, "id")
+    for leaf in ("ike-sa/initiator-spi", "ike-sa/responder-spi", "established-at"):
+        assert t(after, leaf) == t(before, leaf), leaf
+    assert client_spis(lb)[0] == spis
+    assert got >= sent - 10, (sent, got)
+    ns_run(lb.clients[0]["ns"], "ping", "-n", "-q", "-c", "3", "-i", "0.2", "-W", "2", lb.inside_ip)
+    assert t(after, "mobility/moves") == "1" and t(after, "mobility/last-move")
+    h = history(after)
+    assert len(h) == 1 and h[0][0] == old, h
+    assert "N(UPD_SA_ADDR)" in lb.log(0)
+    return after
+
+
+def test_apple_certificate_roams_with_mobike_and_gets_split_dns(make_ravend, site, pki):
+    """The Apple-like certificate client (PFS with MODP-2048 on its child SAs)
+    gets the policy's split-DNS domains as INTERNAL_DNS_DOMAIN and its DNS
+    server, then changes address mid-ping: MOBIKE keeps its IKE SA, and a child
+    SA rekeyed after the move carries a key exchange."""
+    lb, fr = roaming_site(site)
+    d = make_ravend(headend(pki, fr, pfs="modp-2048", split=lb.inside_net) + dataplane_config(lb), netns=lb.head)
+    c = lb.clients[0]
+    r = up(lb, client(lb, 0, "alice.example.org", "aes256-sha256-modp2048", "aes256-sha256-modp2048",
+                      auth="pubkey", cert="alice", remote_ts=lb.inside_net),
+           ca_files=[pki("ca.pem")], cert=pki("alice.pem"), key=pki("alice.key"))
+    log = lb.log(0)
+    assert r.returncode == 0, f"{log[-4000:]}\n{d.log()[-3000:]}"
+    assert "peer supports MOBIKE" in log
+    # what the headend sent: its configuration reply as the client parsed it,
+    # the policy that gave it in state
+    assert_domains_received(log, 2)
+    assert t(sessions(d.connect())[0], "authorized-group") == "certs"
+    with open(os.path.join(c["dir"], "resolv.conf")) as f:
+        assert "10.0.0.53" in f.read()
+    ns_run(c["ns"], "ping", "-n", "-q", "-c", "2", "-i", "0.2", "-W", "2", lb.inside_ip)
+    moves_mid_ping(lb, d, c["ip"], f"10.{lb.net}.0.3")
+    # PFS: every CREATE_CHILD_SA of the client (its rekey after the move) has KE
+    reqs = re.findall(r"generating CREATE_CHILD_SA request \d+ \[ ([^]]*) \]", lb.log(0))
+    assert all(" KE " in f" {x} " for x in reqs), reqs
+
+
+def test_android_over_ipv6_dual_stack_fragments_and_mobike(make_ravend, site, pki):
+    """The Android-like strongSwan client reaches the dual-stack headend over
+    IPv6, gets an IPv4 and an IPv6 address and pings the inside host in both
+    families; on a 1280-byte link (IPv6's least) its large pings leave as
+    fragmented ESP in UDP and arrive; then it changes its IPv6 address mid-ping
+    and MOBIKE keeps its IKE SA."""
+    lb, fr = roaming_site(site, v6_pool=True)
+    head6, cl6 = lb.v6_outside(0)
+    d = make_ravend(headend(pki, fr, split=lb.inside_net, listen="<address>0.0.0.0</address><address>::</address>")
+                    + dataplane_config(lb), netns=lb.head)
+    c = lb.clients[0]
+    r = up(lb, client(lb, 0, "ana@example.org", "default", "default", vips="0.0.0.0,::",
+                      remote_ts=f"{lb.inside_net},{lb.inside_net6}", addr=head6), ca_files=[pki("ca.pem")])
+    log = lb.log(0)
+    assert r.returncode == 0, f"{log[-4000:]}\n{d.log()[-3000:]}"
+    m = d.connect()
+    s = sessions(m)[0]
+    assert t(s, "peer-address") == cl6
+    assert t(s, "ike-sa/fragmentation") == "true"
+    assert t(s, "assigned-ipv4") and t(s, "assigned-ipv6").startswith("2001:db8:88:")
+    ns_run(c["ns"], "ping", "-n", "-q", "-c", "2", "-i", "0.2", "-W", "2", lb.inside_ip)
+    ns_run(c["ns"], "ping", "-6", "-n", "-q", "-c", "2", "-i", "0.2", "-W", "2", lb.inside_ip6)
+    # fragmented ESP in UDP over IPv6: the requests arrive (the answers, larger
+    # than the client's link, are lost on its veth)
+    ns_run(c["ns"], "ip", "link", "set", f"{lb.tag}a0", "mtu", "1280")
+    before4, before6 = icmp_in_echos(lb.inside), icmp6_in_echos(lb.inside)
+    for fam in ("-4", "-6"):
+        ns_run(c["ns"], "ping", fam, "-n", "-q", "-c", "3", "-i", "0.2", "-W", "1", "-s", "1300",
+               lb.inside_ip if fam == "-4" else lb.inside_ip6, check=False)
+    assert icmp_in_echos(lb.inside) - before4 == 3
+    assert icmp6_in_echos(lb.inside) - before6 == 3
+    assert frag_counters(m)["reassembled"] >= 6, frag_counters(m)
+    ns_run(c["ns"], "ip", "link", "set", f"{lb.tag}a0", "mtu", "1500")
+    moves_mid_ping(lb, d, cl6, str(ipaddress.ip_address(f"fd00:{lb.net}:0::3")))
+    ns_run(c["ns"], "ping", "-6", "-n", "-q", "-c", "2", "-i", "0.2", "-W", "2", lb.inside_ip6)
+
+
+@pytest.mark.parametrize("legacy", [True, False])
+def test_windows_roams_and_rekeys_its_child_sa_with_a_weaker_group(make_ravend, site, pki, legacy):
+    """The Windows-like client (AES-GCM/ECP-384, its IP address as identity,
+    EAP) rekeys its child SA with MODP-1024, weaker than its IKE SA's group
+    (SPEC S13): without a pfs-group the headend takes a group of the IKE policy,
+    so with Windows' legacy proposal allowed it is accepted, else refused and
+    the child SA stays; then it changes address mid-ping and MOBIKE keeps its
+    IKE SA."""
+    lb, fr = roaming_site(site)
+    d = make_ravend(headend(pki, fr, legacy=legacy, split=lb.inside_net) + dataplane_config(lb), netns=lb.head)
+    c = lb.clients[0]
+    r = up(lb, client(lb, 0, c["ip"], "aes256gcm16-prfsha384-ecp384", "aes256gcm16-modp1024", eap_id="wes",
+                      remote_ts=lb.inside_net), ca_files=[pki("ca.pem")])
+    log = lb.log(0)
+    assert r.returncode == 0, f"{log[-4000:]}\n{d.log()[-3000:]}"
+    assert "selected proposal: IKE:AES_GCM_16_256/PRF_HMAC_SHA2_384/ECP_384" in log, log[-3000:]
+    m = d.connect()
+    spi = t(child_sa(sessions(m)[0]), "inbound-spi")
+    lb.swanctl(0, "--rekey", "--child", "vpn")
+    if not legacy:
+        wait_until(lambda: "received NO_PROPOSAL_CHOSEN notify" in lb.log(0), what="the refused rekey")
+        assert re.search(r"generating CREATE_CHILD_SA request \d+ \[ N\(REKEY_SA\) SA No KE TSi TSr \]", lb.log(0))
+        assert t(child_sa(sessions(m)[0]), "inbound-spi") == spi  # the child SA stays
+        ns_run(c["ns"], "ping", "-n", "-q", "-c", "2", "-i", "0.2", "-W", "2", lb.inside_ip)
+        return
+    wait_until(lambda: "CHILD_SA vpn{2} established" in lb.log(0), what="the rekeyed child SA")
+    log = lb.log(0)
+    assert re.search(r"generating CREATE_CHILD_SA request \d+ \[ N\(REKEY_SA\) SA No KE TSi TSr \]", log)
+    assert re.search(r"parsed CREATE_CHILD_SA response \d+ \[ SA No KE TSi TSr \]", log), log[-3000:]
+    sas = lb.swanctl(0, "--list-sas").stdout
+    assert "AES_GCM_16-256/MODP_1024" in sas and "ECP_384" in sas, sas
+    ch = sessions(m)[0].findall(f"{{{NS}}}child-sa")
+    assert len(ch) == 1 and t(ch[0], "inbound-spi") != spi
+    moves_mid_ping(lb, d, c["ip"], f"10.{lb.net}.0.3")
 
 
 def test_ravenctl_client_profile(make_ravend, pki, tmp_path):
