@@ -130,7 +130,7 @@ int cprof_windows(const struct cprof *c, FILE *f, char *err, size_t errlen)
     fprintf(f, "Add-VpnConnection -Name $Name -ServerAddress $Server -TunnelType Ikev2 -AuthenticationMethod %s "
                "-EncryptionLevel Required -Force%s%s",
             c->eap ? "Eap" : "MachineCertificate", c->eap ? " -RememberCredential" : "",
-            a->nsubnets ? " -SplitTunneling $True" : "");
+            a->nsubnets ? " -SplitTunneling" : "");
     if (a->def_domain) {
         fputs(" -DnsSuffix ", f);
         ps_str(f, a->def_domain);

@@ -364,7 +364,7 @@ def test_generated_files_have_each_platforms_structure(make_ravend, site, pki):
                  "AuthenticationTransformConstants": "GCMAES256", "PfsGroup": "ECP384"}, a
     # split tunnel: a route per split subnet, the default domain as suffix, the
     # split-DNS domains resolved by the tunnel's servers
-    assert re.search(r"^Add-VpnConnection .* -SplitTunneling \$True -DnsSuffix 'corp\.example\.org'$", content, re.M)
+    assert re.search(r"^Add-VpnConnection .* -SplitTunneling -DnsSuffix 'corp\.example\.org'$", content, re.M)
     assert re.findall(r"^Add-VpnConnectionRoute -ConnectionName \$Name -DestinationPrefix '([^']+)'$", content,
                       re.M) == ["10.99.251.0/24", "fd00:250::/64"], content
     assert "$DnsServers = @('10.0.0.53', '2001:db8:53::1')" in content
@@ -824,6 +824,18 @@ def test_examples_make_client_profiles(make_ravend, ifns, example, profile, plat
     assert want in content, content
     assert "vpn.example.com" in content
     if platform == "apple":
-        ike = [p for p in plistlib.loads(content.encode())["PayloadContent"]
-               if p["PayloadType"] == "com.apple.vpn.managed"][0]["IKEv2"]
+        vpn = [p for p in plistlib.loads(content.encode())["PayloadContent"]
+               if p["PayloadType"] == "com.apple.vpn.managed"][0]
+        ike = vpn["IKEv2"]
         assert ike["IKESecurityAssociationParameters"]["DiffieHellmanGroup"] == 14 and ike["EnablePFS"] == 0
+        # the policy's DNS server and internal domain, for split DNS
+        assert vpn["DNS"] == {"ServerAddresses": ["10.20.0.53"], "DomainName": "corp.example.com",
+                              "SearchDomains": ["corp.example.com"],
+                              "SupplementalMatchDomains": ["corp.example.com"]}, vpn["DNS"]
+    elif platform == "windows":
+        assert "-SplitTunneling -DnsSuffix 'corp.example.com'" in content
+        assert "Add-VpnConnectionRoute -ConnectionName $Name -DestinationPrefix '10.10.0.0/16'" in content
+        assert "-DnsSuffix 'corp.example.com' -DnsIPAddress $DnsServers" in content
+    else:
+        prof = json.loads(content)
+        assert prof["split-tunneling"] == {"subnets": "10.30.0.0/16"} and prof["mtu"] == 1400, prof

@@ -363,7 +363,7 @@ static void test_dns_and_split_tunnel(void **state)
     /* Windows: split tunnelling with a route per subnet, the DNS suffix, the
      * split-DNS domains with the servers */
     assert_int_equal(make(tree, "ra", "wes", "windows", NULL, &out, err), 0);
-    assert_non_null(strstr(out.content, " -SplitTunneling $True -DnsSuffix 'corp.example.org'\n"));
+    assert_non_null(strstr(out.content, " -SplitTunneling -DnsSuffix 'corp.example.org'\n"));
     assert_non_null(strstr(out.content, "Add-VpnConnectionRoute -ConnectionName $Name -DestinationPrefix "
                                         "'10.20.0.0/16'\n"));
     assert_non_null(strstr(out.content, "Add-VpnConnectionRoute -ConnectionName $Name -DestinationPrefix "
