@@ -6,6 +6,9 @@ Topology (lab.py, made and removed by each test):
 
     [client ns: charon 10.<n>.0.2] --veth-- [headend ns: ravend 10.<n>.0.1,
                                                           FreeRADIUS on 127.0.0.1]
+                                                  (--veth-- [inside host 10.<n>.251.2]
+                                                   for the clients that roam: the
+                                                   AF_XDP dataplane carries their pings)
 
 - Generated files: the Apple configuration profile parses as a plist (plistlib)
   with a com.apple.vpn.managed IKEv2 payload and the CA in a
@@ -13,14 +16,24 @@ Topology (lab.py, made and removed by each test):
   connection and sets one IPsec configuration; the .sswan JSON has the keys of
   the strongSwan Android app. Each file's proposals and identities, turned into a
   strongSwan client's configuration, connect (EAP-MSCHAPv2 through FreeRADIUS).
+  Each file carries the DNS and split tunnel of the local authorization policy
+  (Apple's DNS dictionary, Windows' routes, DNS suffix and DNS trigger rules,
+  the .sswan split-tunneling subnets); a client configured from the .sswan
+  file has exactly those subnets as its tunnel's remote traffic selectors.
 - Windows-like client: its default offer (aes256-sha1-modp1024, ESP aes256-sha1)
   connects only when a proposal allows group 2 with allow-legacy; configured for
   AES-GCM and ECP-384 it connects without; its IKE identity is its IP address,
-  so EAP needs query-identity (without it RADIUS is asked for the address).
+  so EAP needs query-identity (without it RADIUS is asked for the address);
+  it rekeys its child SA with MODP-1024 under an ECP-384 IKE SA, accepted when
+  the policy allows group 2, refused otherwise; it roams with MOBIKE.
 - Apple-like client: certificate or EAP; AES-256/SHA2-256/MODP-2048 and PFS on
-  rekeyed child SAs.
+  rekeyed child SAs; the split-DNS domains as INTERNAL_DNS_DOMAIN; it changes
+  address mid-ping and keeps its IKE SA with MOBIKE.
 - Android strongSwan client: IPv4 and IPv6 inner addresses, IKE fragmentation of
-  a large certificate chain (RSA-4096 headend certificate and intermediate CA).
+  a large certificate chain (RSA-4096 headend certificate and intermediate CA);
+  over IPv6 outer transport: pings of both inner families, fragmented ESP in
+  UDP from a 1280-byte link (IPv6's least MTU), an IPv6 address change that
+  MOBIKE follows.
 """
 import base64
 import json
