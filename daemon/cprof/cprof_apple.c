@@ -66,6 +66,45 @@ static void sa_params(FILE *f, const char *key, const char *enc, const char *int
     fputs("\t\t\t\t</dict>\n", f);
 }
 
+static void str_array(FILE *f, const char *k, const char *const *v, size_t n)
+{
+    fprintf(f, "\t\t\t\t<key>%s</key>\n\t\t\t\t<array>\n", k);
+    for (size_t i = 0; i < n; i++) {
+        fputs("\t\t\t\t\t<string>", f);
+        xml(f, v[i]);
+        fputs("</string>\n", f);
+    }
+    fputs("\t\t\t\t</array>\n", f);
+}
+
+/* The VPN payload's DNS dictionary from the authorization policy: its servers
+ * (Apple requires ServerAddresses, so none without servers), the default domain
+ * as DomainName and search domain, and the split-DNS domains as
+ * SupplementalMatchDomains: then only names in them are resolved by the
+ * tunnel's servers. */
+static void dns_dict(const struct cprof *c, FILE *f)
+{
+    const struct cprof_authz *a = &c->authz;
+    const char *srv[4];
+    size_t n = 0;
+
+    for (size_t i = 0; i < a->ndns4; i++)
+        srv[n++] = a->dns4[i];
+    for (size_t i = 0; i < a->ndns6; i++)
+        srv[n++] = a->dns6[i];
+    if (!n)
+        return;
+    fputs("\t\t\t<key>DNS</key>\n\t\t\t<dict>\n", f);
+    str_array(f, "ServerAddresses", srv, n);
+    if (a->def_domain) {
+        kv(f, "\t\t\t\t", "DomainName", a->def_domain);
+        str_array(f, "SearchDomains", &a->def_domain, 1);
+    }
+    if (a->nsplit_dns)
+        str_array(f, "SupplementalMatchDomains", a->split_dns, a->nsplit_dns);
+    fputs("\t\t\t</dict>\n", f);
+}
+
 static void vpn_payload(const struct cprof *c, FILE *f, const struct cprof_pick *ike, const char *child_enc,
                         const char *child_integ, const char *child_group, const char *uuid)
 {
@@ -97,9 +136,13 @@ static void vpn_payload(const struct cprof *c, FILE *f, const struct cprof_pick 
     ki(f, t, "UseConfigurationAttributeInternalIPSubnet", 0);
     kv(f, t, "DeadPeerDetectionRate", "Medium");
     fputs("\t\t\t</dict>\n", f);
+    /* all traffic through the tunnel, unless the policy names split subnets
+     * (the client routes the child SA's traffic selectors, which the headend
+     * narrows to them) */
     fputs("\t\t\t<key>IPv4</key>\n\t\t\t<dict>\n", f);
-    ki(f, t, "OverridePrimary", 1);
+    ki(f, t, "OverridePrimary", c->authz.nsubnets ? 0 : 1);
     fputs("\t\t\t</dict>\n", f);
+    dns_dict(c, f);
     if (asprintf(&id, "net.raven.vpn.%s.%s", c->req->profile, uuid) < 0)
         id = NULL;
     kv(f, "\t\t\t", "PayloadDescription", "IKEv2 VPN");

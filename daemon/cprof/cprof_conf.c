@@ -30,7 +30,7 @@ static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 
 /* ---- tree walking: by schema name, never an XPath built from the request ---- */
 
-static const struct lyd_node *child(const struct lyd_node *n, const char *name)
+const struct lyd_node *cprof_child(const struct lyd_node *n, const char *name)
 {
     const struct lyd_node *ch;
 
@@ -42,7 +42,7 @@ static const struct lyd_node *child(const struct lyd_node *n, const char *name)
 }
 
 /* A descendant by a path of schema names ("a/b/c"). */
-static const struct lyd_node *path(const struct lyd_node *n, const char *p)
+const struct lyd_node *cprof_path(const struct lyd_node *n, const char *p)
 {
     char seg[64];
 
@@ -53,20 +53,20 @@ static const struct lyd_node *path(const struct lyd_node *n, const char *p)
             return NULL;
         memcpy(seg, p, len);
         seg[len] = '\0';
-        n = child(n, seg);
+        n = cprof_child(n, seg);
         p += len + (p[len] == '/');
     }
     return n;
 }
 
-static const char *leaf(const struct lyd_node *n, const char *p)
+const char *cprof_leaf(const struct lyd_node *n, const char *p)
 {
-    const struct lyd_node *l = path(n, p);
+    const struct lyd_node *l = cprof_path(n, p);
 
     return l && (l->schema->nodetype & (LYS_LEAF | LYS_LEAFLIST)) ? lyd_get_value(l) : NULL;
 }
 
-static const struct lyd_node *top(const struct lyd_node *tree, const char *name)
+const struct lyd_node *cprof_top(const struct lyd_node *tree, const char *name)
 {
     const struct lyd_node *n;
 
@@ -78,20 +78,20 @@ static const struct lyd_node *top(const struct lyd_node *tree, const char *name)
 }
 
 /* The entry of list @list under @parent whose key leaf "name" is @name. */
-static const struct lyd_node *entry(const struct lyd_node *parent, const char *list, const char *name)
+const struct lyd_node *cprof_entry(const struct lyd_node *parent, const char *list, const char *name)
 {
     const struct lyd_node *ch;
     const char *v;
 
     LY_LIST_FOR(parent ? lyd_child(parent) : NULL, ch) {
-        if (!strcmp(ch->schema->name, list) && (v = leaf(ch, "name")) && !strcmp(v, name))
+        if (!strcmp(ch->schema->name, list) && (v = cprof_leaf(ch, "name")) && !strcmp(v, name))
             return ch;
     }
     return NULL;
 }
 
 /* An identity's name without its module prefix. */
-static const char *ident(const char *v)
+const char *cprof_ident(const char *v)
 {
     const char *c = v ? strchr(v, ':') : NULL;
 
@@ -101,7 +101,7 @@ static const char *ident(const char *v)
 static void algs_add(struct cprof_algs *a, const char *v)
 {
     if (v && a->n < CPROF_MAX_ALGS)
-        a->v[a->n++] = ident(v);
+        a->v[a->n++] = cprof_ident(v);
 }
 
 /* ---- IKE proposals ---- */
@@ -145,7 +145,7 @@ static const struct lyd_node *ike_policy(const struct lyd_node *ikev2, const cha
         if (strcmp(p->schema->name, "policy"))
             continue;
         first = first ? first : p;
-        m = child(p, "match");
+        m = cprof_child(p, "match");
         if (!m || !lyd_child(m))
             plain = plain ? plain : p;
         LY_LIST_FOR(m ? lyd_child(m) : NULL, a) {
@@ -167,7 +167,7 @@ static void ike_proposals(struct cprof *c, const struct lyd_node *ikev2)
     LY_LIST_FOR(lyd_child(pol), ref) {
         if (strcmp(ref->schema->name, "proposal") || c->nike == CPROF_MAX_PROPS)
             continue;
-        if (!(prop = entry(ikev2, "proposal", lyd_get_value(ref))))
+        if (!(prop = cprof_entry(ikev2, "proposal", lyd_get_value(ref))))
             continue;
         struct cprof_ike *k = &c->ike[c->nike++];
 
@@ -209,26 +209,26 @@ static void esp_default(struct cprof *c)
 
 static void esp_transforms(struct cprof *c, const struct lyd_node *prof, const struct lyd_node *ipsec)
 {
-    const char *name = leaf(prof, "virtual-template/ipsec-profile"), *pn = leaf(prof, "name"), *ref;
+    const char *name = cprof_leaf(prof, "virtual-template/ipsec-profile"), *pn = cprof_leaf(prof, "name"), *ref;
     const struct lyd_node *ip = NULL, *n, *ts;
 
     if (name) {
-        ip = entry(ipsec, "profile", name);
+        ip = cprof_entry(ipsec, "profile", name);
     } else {
         LY_LIST_FOR(ipsec ? lyd_child(ipsec) : NULL, n) {
-            if (!strcmp(n->schema->name, "profile") && (ref = leaf(n, "ikev2-profile")) && !strcmp(ref, pn)) {
+            if (!strcmp(n->schema->name, "profile") && (ref = cprof_leaf(n, "ikev2-profile")) && !strcmp(ref, pn)) {
                 ip = n;
                 break;
             }
         }
     }
-    c->pfs = ident(leaf(ip, "pfs-group"));
+    c->pfs = cprof_ident(cprof_leaf(ip, "pfs-group"));
     LY_LIST_FOR(ip ? lyd_child(ip) : NULL, n) {
         if (strcmp(n->schema->name, "transform-set") || c->nesp == CPROF_MAX_ESP)
             continue;
-        if ((ts = entry(ipsec, "transform-set", lyd_get_value(n))) && leaf(ts, "esp-encryption"))
-            c->esp[c->nesp++] = (struct cprof_esp){ident(leaf(ts, "esp-encryption")),
-                                                   ident(leaf(ts, "esp-integrity"))};
+        if ((ts = cprof_entry(ipsec, "transform-set", lyd_get_value(n))) && cprof_leaf(ts, "esp-encryption"))
+            c->esp[c->nesp++] = (struct cprof_esp){cprof_ident(cprof_leaf(ts, "esp-encryption")),
+                                                   cprof_ident(cprof_leaf(ts, "esp-integrity"))};
     }
     if (!c->nesp)
         esp_default(c);
@@ -283,15 +283,15 @@ static int ca_and_identity(struct cprof *c, const struct lyd_node *prof, const s
     X509 *cert = NULL, *ca = NULL, *x;
     int rc = -EINVAL, len;
 
-    LY_LIST_FOR(lyd_child(child(prof, "pki")), t) {
-        usage = leaf(t, "usage");
+    LY_LIST_FOR(lyd_child(cprof_child(prof, "pki")), t) {
+        usage = cprof_leaf(t, "usage");
         if (strcmp(t->schema->name, "trustpoint") || (usage && !strcmp(usage, "verify")))
             continue;
-        tname = leaf(t, "name");
-        tp = entry(pki, "trustpoint", tname);
+        tname = cprof_leaf(t, "name");
+        tp = cprof_entry(pki, "trustpoint", tname);
         break;
     }
-    if (!tp || !(cert_pem = leaf(tp, "certificate")))
+    if (!tp || !(cert_pem = cprof_leaf(tp, "certificate")))
         return fail(err, errlen, -EINVAL,
                     "profile %s has no signing trustpoint with a certificate: client profiles need the CA "
                     "that signed the headend's certificate (set pki trustpoint with usage sign or both)",
@@ -340,7 +340,7 @@ static int ca_and_identity(struct cprof *c, const struct lyd_node *prof, const s
         const char *v;
 
         snprintf(p, sizeof(p), "identity/local/%s", types[i]);
-        if ((v = leaf(prof, p))) {
+        if ((v = cprof_leaf(prof, p))) {
             c->id_type = types[i];
             c->id = strdup(v);
         }
@@ -360,19 +360,20 @@ out:
 
 static int profile_facts(struct cprof *c, const struct lyd_node *tree, char *err, size_t errlen)
 {
-    const struct lyd_node *ikev2 = top(tree, "ikev2"), *prof = entry(ikev2, "profile", c->req->profile), *remote;
+    const struct lyd_node *ikev2 = cprof_top(tree, "ikev2"), *remote;
+    const struct lyd_node *prof = cprof_entry(ikev2, "profile", c->req->profile);
     bool eap, cert;
 
     if (!prof)
         return fail(err, errlen, -ENOENT, "no IKEv2 profile named '%s' (ikev2 profile)", c->req->profile);
-    remote = path(prof, "authentication/remote");
-    eap = child(remote, "eap");
-    cert = child(remote, "rsa-sig") || child(remote, "ecdsa-sig");
+    remote = cprof_path(prof, "authentication/remote");
+    eap = cprof_child(remote, "eap");
+    cert = cprof_child(remote, "rsa-sig") || cprof_child(remote, "ecdsa-sig");
     if (!eap && !cert)
         return fail(err, errlen, -EINVAL,
                     "profile %s accepts only pre-shared keys, which client profiles do not carry: allow "
                     "authentication remote eap or a certificate method", c->req->profile);
-    if (!path(prof, "authentication/local/rsa-sig") && !path(prof, "authentication/local/ecdsa-sig"))
+    if (!cprof_path(prof, "authentication/local/rsa-sig") && !cprof_path(prof, "authentication/local/ecdsa-sig"))
         return fail(err, errlen, -EINVAL,
                     "profile %s: the headend authenticates with a pre-shared key; client profiles need "
                     "authentication local rsa-sig or ecdsa-sig", c->req->profile);
@@ -384,14 +385,14 @@ static int profile_facts(struct cprof *c, const struct lyd_node *tree, char *err
                     "profile %s does not accept client certificates (authentication remote rsa-sig or "
                     "ecdsa-sig)", c->req->profile);
     c->eap = c->req->auth ? !strcmp(c->req->auth, "eap") : eap;
-    c->query_identity = (c->eap && leaf(remote, "eap/query-identity") &&
-                         !strcmp(leaf(remote, "eap/query-identity"), "true"));
+    c->query_identity = (c->eap && cprof_leaf(remote, "eap/query-identity") &&
+                         !strcmp(cprof_leaf(remote, "eap/query-identity"), "true"));
     /* the address clients dial: server-address, the match local address, listen */
-    c->server = leaf(prof, "server-address");
+    c->server = cprof_leaf(prof, "server-address");
     if (!c->server)
-        c->server = leaf(prof, "match/local-address");
+        c->server = cprof_leaf(prof, "match/local-address");
     if (!c->server) {
-        const char *l = leaf(ikev2, "global/listen/address");
+        const char *l = cprof_leaf(ikev2, "global/listen/address");
 
         c->server = l && strcmp(l, "0.0.0.0") && strcmp(l, "::") ? l : NULL;
     }
@@ -399,12 +400,13 @@ static int profile_facts(struct cprof *c, const struct lyd_node *tree, char *err
         return fail(err, errlen, -EINVAL,
                     "profile %s: no address for clients to dial; set ikev2 profile %s server-address",
                     c->req->profile, c->req->profile);
-    c->port = leaf(ikev2, "global/listen/port");
+    c->port = cprof_leaf(ikev2, "global/listen/port");
     if (c->port && !strcmp(c->port, "500"))
         c->port = NULL;
     ike_proposals(c, ikev2);
-    esp_transforms(c, prof, top(tree, "ipsec"));
-    return ca_and_identity(c, prof, top(tree, "pki"), err, errlen);
+    esp_transforms(c, prof, cprof_top(tree, "ipsec"));
+    cprof_authz_read(tree, prof, c->eap, c->req->user, &c->authz);
+    return ca_and_identity(c, prof, cprof_top(tree, "pki"), err, errlen);
 }
 
 int cprof_make(const struct lyd_node *tree, const struct cprof_req *req, struct cprof_out *out, char *err,

@@ -12,6 +12,10 @@
 #define CPROF_MAX_ALGS 8
 #define CPROF_MAX_PROPS 8
 #define CPROF_MAX_ESP 12
+#define CPROF_MAX_LIST 16 /* DNS servers, split-DNS domains */
+#define CPROF_MAX_SUBNETS 64
+
+struct lyd_node;
 
 struct cprof_algs {
     const char *v[CPROF_MAX_ALGS];
@@ -26,6 +30,25 @@ struct cprof_ike {
 /* One ESP transform the IPsec profile accepts (integ NULL with AEAD). */
 struct cprof_esp {
     const char *enc, *integ;
+};
+
+/* What the local authorization policies a profile's sessions get say about DNS
+ * and split tunnelling (cprof_authz.c), merged as the engine merges them (the
+ * first source wins per attribute). Strings are borrowed from the tree. */
+struct cprof_authz {
+    const char *policies[3]; /* the policies merged, in merge order */
+    size_t npolicies;
+    const char *dns4[2], *dns6[2]; /* DNS servers */
+    size_t ndns4, ndns6;
+    const char *def_domain;
+    const char *split_dns[CPROF_MAX_LIST];
+    size_t nsplit_dns;
+    const char *subnets[CPROF_MAX_SUBNETS]; /* IPv4 and IPv6 prefixes, each once; none: full tunnel */
+    size_t nsubnets;
+    unsigned mtu; /* the policy's attribute list mtu, 0 unset */
+    /* a source of the profile asks RADIUS (its list, or cached EAP attributes):
+     * what it answers may add attributes, split subnets among them */
+    bool radius;
 };
 
 struct cprof {
@@ -45,13 +68,30 @@ struct cprof {
     struct cprof_esp esp[CPROF_MAX_ESP];
     size_t nesp;
     const char *pfs; /* the IPsec profile's pfs-group, NULL: optional */
+    struct cprof_authz authz; /* DNS and split tunnel */
 };
+
 
 /* An IKE choice a platform that takes one set of algorithms can make. */
 struct cprof_pick {
     const char *enc, *integ, *group; /* integ: the PRF's hash with AEAD */
     bool aead;
 };
+
+/* Tree walking by schema names (cprof_conf.c): a child, a descendant by a path
+ * "a/b/c", a leaf's value, a raven-vpn top-level node, the entry of a list by its
+ * "name" key, an identity's name without its module prefix. */
+const struct lyd_node *cprof_child(const struct lyd_node *n, const char *name);
+const struct lyd_node *cprof_path(const struct lyd_node *n, const char *p);
+const char *cprof_leaf(const struct lyd_node *n, const char *p);
+const struct lyd_node *cprof_top(const struct lyd_node *tree, const char *name);
+const struct lyd_node *cprof_entry(const struct lyd_node *parent, const char *list, const char *name);
+const char *cprof_ident(const char *v);
+
+/* Fills @out from the authorization the profile @prof gives a client of
+ * authentication @eap (else certificate) named @user in @tree. */
+void cprof_authz_read(const struct lyd_node *tree, const struct lyd_node *prof, bool eap, const char *user,
+                      struct cprof_authz *out);
 
 /* Maps a model name to a platform's (NULL: the platform lacks it). */
 const char *cprof_map(const char *const (*table)[2], const char *name);

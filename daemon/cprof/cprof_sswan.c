@@ -91,6 +91,38 @@ static void esp_proposal(const struct cprof *c, char *buf, size_t size)
     }
 }
 
+/* split-tunneling: the policy's split subnets, space-separated as the app reads
+ * them (it routes only those into the tunnel); a full tunnel the configuration
+ * alone decides (a local policy without split subnets and no RADIUS source that
+ * could push some) blocks what would go around the tunnel in both families, so
+ * that neither leaks where the headend gives no address of that family. */
+static int split_tunnel(const struct cprof *c, json_t *o)
+{
+    const struct cprof_authz *a = &c->authz;
+    char *list = NULL;
+    size_t len = 0;
+    json_t *st;
+    FILE *f;
+
+    if (a->nsubnets) {
+        if (!(f = open_memstream(&list, &len)))
+            return -ENOMEM;
+        for (size_t i = 0; i < a->nsubnets; i++)
+            fprintf(f, "%s%s", i ? " " : "", a->subnets[i]);
+        if (fclose(f)) {
+            free(list);
+            return -ENOMEM;
+        }
+        st = json_pack("{s:s}", "subnets", list);
+        free(list);
+    } else if (a->npolicies && !a->radius) {
+        st = json_pack("{s:b, s:b}", "block-ipv4", 1, "block-ipv6", 1);
+    } else {
+        return 0;
+    }
+    return st && !json_object_set_new(o, "split-tunneling", st) ? 0 : -ENOMEM;
+}
+
 int cprof_android(const struct cprof *c, FILE *f, char *err, size_t errlen)
 {
     char uuid[37], ike[512], esp[512];
@@ -118,6 +150,10 @@ int cprof_android(const struct cprof *c, FILE *f, char *err, size_t errlen)
     o = json_pack("{s:s, s:s, s:s, s:o, s:o, s:s}", "uuid", uuid, "name", c->req->profile, "type",
                   c->eap ? "ikev2-eap" : "ikev2-cert", "remote", remote, "local", local, "ike-proposal", ike);
     if (o && esp[0] && json_object_set_new(o, "esp-proposal", json_string(esp)))
+        goto out;
+    if (o && split_tunnel(c, o))
+        goto out;
+    if (o && c->authz.mtu && json_object_set_new(o, "mtu", json_integer(c->authz.mtu)))
         goto out;
     if (o && !json_dumpf(o, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER) && fputc('\n', f) != EOF)
         rc = 0;

@@ -58,10 +58,39 @@ static void ps_str(FILE *f, const char *s)
     fputc('\'', f);
 }
 
+/* Split tunnel: a route per split subnet (the connection is added with
+ * -SplitTunneling); split DNS: the split-DNS domains resolved by the tunnel's
+ * DNS servers while it is up (the trigger DNS configuration, which Windows
+ * turns into name resolution policy rules). */
+static void split(const struct cprof *c, FILE *f)
+{
+    const struct cprof_authz *a = &c->authz;
+
+    for (size_t i = 0; i < a->nsubnets; i++) {
+        fputs("Add-VpnConnectionRoute -ConnectionName $Name -DestinationPrefix ", f);
+        ps_str(f, a->subnets[i]);
+        fputs("\n", f);
+    }
+    if (!a->nsplit_dns || !(a->ndns4 + a->ndns6))
+        return;
+    fputs("$DnsServers = @(", f);
+    for (size_t i = 0; i < a->ndns4 + a->ndns6; i++) {
+        fputs(i ? ", " : "", f);
+        ps_str(f, i < a->ndns4 ? a->dns4[i] : a->dns6[i - a->ndns4]);
+    }
+    fputs(")\n", f);
+    for (size_t i = 0; i < a->nsplit_dns; i++) {
+        fputs("Add-VpnConnectionTriggerDnsConfiguration -ConnectionName $Name -DnsSuffix ", f);
+        ps_str(f, a->split_dns[i]);
+        fputs(" -DnsIPAddress $DnsServers -Force\n", f);
+    }
+}
+
 int cprof_windows(const struct cprof *c, FILE *f, char *err, size_t errlen)
 {
     struct cprof_pick ike;
     const struct cprof_esp *esp;
+    const struct cprof_authz *a = &c->authz;
     const char *pfs = "None";
 
     if (!cprof_pick_ike(c, ike_enc, ike_integ, ike_prf, dh_groups, &ike)) {
@@ -99,14 +128,21 @@ int cprof_windows(const struct cprof *c, FILE *f, char *err, size_t errlen)
           "Import-Certificate -FilePath $CaFile -CertStoreLocation Cert:\\LocalMachine\\Root | Out-Null\n"
           "Remove-Item -Path $CaFile\n", f);
     fprintf(f, "Add-VpnConnection -Name $Name -ServerAddress $Server -TunnelType Ikev2 -AuthenticationMethod %s "
-               "-EncryptionLevel Required -Force%s\n",
-            c->eap ? "Eap" : "MachineCertificate", c->eap ? " -RememberCredential" : "");
+               "-EncryptionLevel Required -Force%s%s",
+            c->eap ? "Eap" : "MachineCertificate", c->eap ? " -RememberCredential" : "",
+            a->nsubnets ? " -SplitTunneling" : "");
+    if (a->def_domain) {
+        fputs(" -DnsSuffix ", f);
+        ps_str(f, a->def_domain);
+    }
+    fputc('\n', f);
     fprintf(f,
             "Set-VpnConnectionIPsecConfiguration -ConnectionName $Name -EncryptionMethod %s "
             "-IntegrityCheckMethod %s -DHGroup %s -CipherTransformConstants %s "
             "-AuthenticationTransformConstants %s -PfsGroup %s -Force\n",
             ike.enc, ike.integ, ike.group, cprof_map(esp_enc, esp->enc),
             cprof_aead(esp->enc) ? cprof_map(esp_enc, esp->enc) : cprof_map(esp_integ, esp->integ), pfs);
+    split(c, f);
     if (c->eap) {
         fputs("# Connect with: rasdial ", f);
         ps_str(f, c->req->profile);

@@ -333,8 +333,16 @@ int ravend_vpn_state(struct ly_ctx *ctx, struct lyd_node **data, void *arg)
 static int ravend_client_profile(const struct lyd_node *rpc, struct lyd_node *output, struct cfg_errs *errs,
                                  void *arg)
 {
-    /* only what a client file is made of: no users or RADIUS secrets copied */
-    static const char *const subtrees[] = {"/raven-vpn:ikev2", "/raven-vpn:ipsec", "/raven-vpn:pki", NULL};
+    /* only what a client file is made of: no users or RADIUS secrets copied;
+     * the authorization and attribute lists and the access lists say where DNS
+     * and split tunnels come from */
+    static const char *const subtrees[] = {"/raven-vpn:ikev2",
+                                           "/raven-vpn:ipsec",
+                                           "/raven-vpn:pki",
+                                           "/raven-vpn:aaa/authorization-list",
+                                           "/raven-vpn:aaa/attribute-list",
+                                           "/raven-vpn:access-lists",
+                                           NULL};
     struct ravend_apis *apis = arg;
     struct cprof_req req = {0};
     struct cprof_out out = {0};

@@ -2,6 +2,7 @@
 each client joined to the headend by its own veth pair and subnet
 (10.<net>.<i>.2 client, 10.<net>.<i>.1 headend), strongSwan charon per client
 with a private /run, and clean-up of every namespace and process by PID."""
+import ipaddress
 import os
 import shutil
 import signal
@@ -91,6 +92,37 @@ class Lab:
         for r in routes:
             sh("ip", "-n", self.inside, "route", "add", r, "via", self.inside_head_ip)
         sh("ip", "netns", "exec", self.head, "sysctl", "-qw", "net.ipv4.ip_forward=0")
+
+    def v6_outside(self, i=0):
+        """IPv6 on client @i's link: fd00:<net>:<i>::2 (client), ::1 (headend);
+        returns (headend, client) addresses."""
+        c = self.clients[i]
+        head6, cl6 = (str(ipaddress.ip_address(f"fd00:{self.net}:{i}::{h}")) for h in (1, 2))
+        sh("ip", "-n", self.head, "-6", "addr", "add", f"{head6}/64", "dev", f"{self.tag}b{i}", "nodad")
+        sh("ip", "-n", c["ns"], "-6", "addr", "add", f"{cl6}/64", "dev", f"{self.tag}a{i}", "nodad")
+        return head6, cl6
+
+    def inside6(self, routes=("fd00:201::/64",)):
+        """IPv6 on the inside link (fd00:250::1 headend, fd00:250::2 host, the
+        host routing @routes, the clients' IPv6 pool, via the headend)."""
+        for ns, dev, addr in ((self.head, self.inside_dev, "fd00:250::1/64"),
+                              (self.inside, f"{self.tag}ia", "fd00:250::2/64")):
+            sh("ip", "-n", ns, "-6", "addr", "add", addr, "dev", dev, "nodad")
+        for r in routes:
+            sh("ip", "-n", self.inside, "-6", "route", "add", r, "via", "fd00:250::1")
+        self.inside_ip6, self.inside_net6 = "fd00:250::2", "fd00:250::/64"
+
+    def move(self, i, old, new):
+        """Client @i changes address from @old to @new mid-session (MOBIKE): the
+        new one added, the old one deleted (LAB.md: with promote_secondaries,
+        or deleting the primary IPv4 address deletes the new secondary too)."""
+        c, dev = self.clients[i], f"{self.tag}a{i}"
+        v6 = ":" in new
+        fam, plen = ("-6", 64) if v6 else ("-4", 24)
+        if not v6:
+            sh("ip", "netns", "exec", c["ns"], "sysctl", "-qw", f"net.ipv4.conf.{dev}.promote_secondaries=1")
+        sh("ip", "-n", c["ns"], fam, "addr", "add", f"{new}/{plen}", "dev", dev, *(["nodad"] if v6 else []))
+        sh("ip", "-n", c["ns"], fam, "addr", "del", f"{old}/{plen}", "dev", dev)
 
     def outside_devs(self):
         """The headend's interfaces towards the clients (or the NAT router)."""

@@ -6,6 +6,9 @@ Topology (lab.py, made and removed by each test):
 
     [client ns: charon 10.<n>.0.2] --veth-- [headend ns: ravend 10.<n>.0.1,
                                                           FreeRADIUS on 127.0.0.1]
+                                                  (--veth-- [inside host 10.<n>.251.2]
+                                                   for the clients that roam: the
+                                                   AF_XDP dataplane carries their pings)
 
 - Generated files: the Apple configuration profile parses as a plist (plistlib)
   with a com.apple.vpn.managed IKEv2 payload and the CA in a
@@ -13,21 +16,33 @@ Topology (lab.py, made and removed by each test):
   connection and sets one IPsec configuration; the .sswan JSON has the keys of
   the strongSwan Android app. Each file's proposals and identities, turned into a
   strongSwan client's configuration, connect (EAP-MSCHAPv2 through FreeRADIUS).
+  Each file carries the DNS and split tunnel of the local authorization policy
+  (Apple's DNS dictionary, Windows' routes, DNS suffix and DNS trigger rules,
+  the .sswan split-tunneling subnets); a client configured from the .sswan
+  file has exactly those subnets as its tunnel's remote traffic selectors.
 - Windows-like client: its default offer (aes256-sha1-modp1024, ESP aes256-sha1)
   connects only when a proposal allows group 2 with allow-legacy; configured for
   AES-GCM and ECP-384 it connects without; its IKE identity is its IP address,
-  so EAP needs query-identity (without it RADIUS is asked for the address).
+  so EAP needs query-identity (without it RADIUS is asked for the address);
+  it rekeys its child SA with MODP-1024 under an ECP-384 IKE SA, accepted when
+  the policy allows group 2, refused otherwise; it roams with MOBIKE.
 - Apple-like client: certificate or EAP; AES-256/SHA2-256/MODP-2048 and PFS on
-  rekeyed child SAs.
+  rekeyed child SAs; the split-DNS domains as INTERNAL_DNS_DOMAIN; it changes
+  address mid-ping and keeps its IKE SA with MOBIKE.
 - Android strongSwan client: IPv4 and IPv6 inner addresses, IKE fragmentation of
-  a large certificate chain (RSA-4096 headend certificate and intermediate CA).
+  a large certificate chain (RSA-4096 headend certificate and intermediate CA);
+  over IPv6 outer transport: pings of both inner families, fragmented ESP in
+  UDP from a 1280-byte link (IPv6's least MTU), an IPv6 address change that
+  MOBIKE follows.
 """
 import base64
 import json
 import os
 import plistlib
+import ipaddress
 import re
 import subprocess
+import time
 
 import pytest
 from lxml import etree
@@ -36,12 +51,16 @@ from conftest import NS, free_port
 from nchelpers import expect_error, rpc, wait_until
 from radiushelpers import SECRET, FreeRadius
 from resthelpers import Rest
+from test_dataplane import dataplane_config, ns_run
+from test_dataplane_v6frag import frag_counters, icmp6_in_echos, icmp_in_echos
 from test_ike_certs import pki, read  # noqa: F401 (the pki fixture)
+from test_ike_mobike import client_spis, history, pinger, raven_session, received, wait_moved
 from test_ike_sessions import sessions, t
+from test_ike_split_dns import assert_domains_received
 from test_ravenctl import ctl
 
 RT = "urn:raven:params:xml:ns:yang:raven-types"
-REQUIRES = ("strongswan", "freeradius", "openssl")
+REQUIRES = ("strongswan", "freeradius", "openssl", "ping")
 REQUIRES_PLUGINS = ("eap-identity", "eap-mschapv2")
 
 USERS = """
@@ -63,6 +82,10 @@ MODERN = """<proposal><name>modern</name><encryption>rt:aes-gcm-16-256</encrypti
 CBC = """<proposal><name>cbc</name><encryption>rt:aes-cbc-256</encryption><encryption>rt:aes-cbc-128</encryption>
     <integrity>rt:hmac-sha2-256-128</integrity><integrity>rt:hmac-sha1-96</integrity>
     <group>rt:modp-2048</group><group>rt:ecp-256</group><group>rt:ecp-384</group></proposal>"""
+# DNS and split tunnel of the authorization policy (the generated files carry them)
+SPLIT = """<dns><primary>10.0.0.53</primary></dns><ipv6-dns><primary>2001:db8:53::1</primary></ipv6-dns>
+    <def-domain>corp.example.org</def-domain><split-dns>eng.example.org</split-dns><split-dns>corp.example.org</split-dns>
+    <route><set><remote><ipv4>{net}</ipv4><ipv6>fd00:250::/64</ipv6></remote></set></route>"""
 # the Windows built-in client's default offer needs group 2, a legacy group
 LEGACY = """<proposal><name>windows-default</name><encryption>rt:aes-cbc-256</encryption>
     <integrity>rt:hmac-sha1-96</integrity><group>rt:modp-1024</group><allow-legacy>true</allow-legacy></proposal>"""
@@ -96,12 +119,16 @@ def chain(pki):
 
 
 def headend(pki, fr, legacy=False, query=True, pfs=None, server="head-rsa", cas=("ca",), server_address=None,
-            psk_profile=False, listen="<address>0.0.0.0</address>"):
+            psk_profile=False, listen="<address>0.0.0.0</address>", split=None):
     """Profile "ra": the headend signs with RSA; clients use EAP (through
     FreeRADIUS) or certificates; one IKE policy with the modern and CBC
     proposals (and Windows' legacy default with @legacy); ESP AES-GCM-256,
-    AES-CBC-256 with SHA2-256 or SHA1; @pfs the IPsec profile's pfs-group."""
+    AES-CBC-256 with SHA2-256 or SHA1; @pfs the IPsec profile's pfs-group.
+    With @split (an IPv4 prefix) the local authorization policy "certs" is the
+    group policy of EAP clients too and pushes DNS, the default domain, split
+    DNS and the split subnets @split and fd00:250::/64 (SPLIT)."""
     q = f"<query-identity>{'true' if query else 'false'}</query-identity>"
+    eap_group = "<eap><method-list>local-list</method-list><username>certs</username></eap>" if split else ""
     ca_xml = "".join(f"<ca-certificate>{read(pki(c + '.pem'))}</ca-certificate>" for c in cas)
     sa = f"<server-address>{server_address}</server-address>" if server_address else ""
     psk = """<profile><name>psk-only</name>
@@ -119,7 +146,8 @@ def headend(pki, fr, legacy=False, query=True, pfs=None, server="head-rsa", cas=
   {MODERN}{CBC}{LEGACY if legacy else ""}
   <policy><name>all</name><proposal>modern</proposal><proposal>cbc</proposal>
     {"<proposal>windows-default</proposal>" if legacy else ""}</policy>
-  <authorization-policy><name>certs</name><pool>cert-pool</pool></authorization-policy>
+  <authorization-policy><name>certs</name><pool>cert-pool</pool>{SPLIT.format(net=split) if split else ""}
+  </authorization-policy>
   <profile>
     <name>ra</name>{sa}
     <match><identity><remote><email><domain>example.org</domain></email><fqdn><domain>example.org</domain></fqdn>
@@ -130,7 +158,7 @@ def headend(pki, fr, legacy=False, query=True, pfs=None, server="head-rsa", cas=
     <aaa>
       <authentication><eap>eap-list</eap></authentication>
       <authorization><user><eap><cached/></eap></user>
-        <group><cert><method-list>local-list</method-list><username>certs</username></cert></group></authorization>
+        <group><cert><method-list>local-list</method-list><username>certs</username></cert>{eap_group}</group></authorization>
     </aaa>
     <virtual-template><ipsec-profile>ra-esp</ipsec-profile></virtual-template>
   </profile>{psk}
@@ -274,14 +302,17 @@ def windows_proposals(script):
 
 def sswan_conf(lb, prof, password_of):
     """A strongSwan client configured from a .sswan profile's fields, as the
-    Android app does: remote addr, id, CA; local eap_id; the proposals."""
+    Android app does: remote addr, id, CA; local eap_id; the proposals; the
+    split subnets as the networks it sends into the tunnel."""
     d = lb.clients[0]["dir"]
     with open(os.path.join(d, "x509ca", "sswan-ca.der"), "wb") as f:
         f.write(base64.b64decode(prof["remote"]["cert"]))
     eap_id = prof["local"]["eap_id"]
     PASSWORDS.setdefault(eap_id, password_of)
+    # the app routes the split subnets into the tunnel (all with none)
+    ts = prof.get("split-tunneling", {}).get("subnets", "0.0.0.0/0 ::/0").replace(" ", ",")
     return client(lb, 0, eap_id, prof["ike-proposal"], prof["esp-proposal"], remote_id=prof["remote"]["id"],
-                  addr=prof["remote"]["addr"], vips="0.0.0.0,::", remote_ts="0.0.0.0/0,::/0")
+                  addr=prof["remote"]["addr"], vips="0.0.0.0,::", remote_ts=ts)
 
 
 # ---------------------------------------------------------------------------
@@ -291,7 +322,7 @@ def sswan_conf(lb, prof, password_of):
 def test_generated_files_have_each_platforms_structure(make_ravend, site, pki):
     lb, fr = site()
     head = lb.clients[0]["head_ip"]
-    d = make_ravend(headend(pki, fr, pfs="ecp-384", server_address=head), netns=lb.head)
+    d = make_ravend(headend(pki, fr, pfs="ecp-384", server_address=head, split="10.99.251.0/24"), netns=lb.head)
     m = d.connect()
     ca_der = subprocess.run(["openssl", "x509", "-in", pki("ca.pem"), "-outform", "der"], check=True,
                             capture_output=True).stdout
@@ -316,6 +347,12 @@ def test_generated_files_have_each_platforms_structure(make_ravend, site, pki):
     assert ike["ChildSecurityAssociationParameters"]["EncryptionAlgorithm"] == "AES-256-GCM"
     assert ike["ChildSecurityAssociationParameters"]["DiffieHellmanGroup"] == 20
     assert ike["EnablePFS"] == 1 and ike["DisableMOBIKE"] == 0
+    # DNS and split tunnel of the policy: the servers of both families, the
+    # default domain, split DNS as supplemental match domains; not all traffic
+    assert vpn["DNS"] == {"ServerAddresses": ["10.0.0.53", "2001:db8:53::1"], "DomainName": "corp.example.org",
+                          "SearchDomains": ["corp.example.org"],
+                          "SupplementalMatchDomains": ["eng.example.org", "corp.example.org"]}, vpn["DNS"]
+    assert vpn["IPv4"] == {"OverridePrimary": 0}
     uuids = [pl["PayloadUUID"], vpn["PayloadUUID"], root["PayloadUUID"]]
     assert len(set(uuids)) == 3 and all(re.fullmatch(r"[0-9A-F]{8}(-[0-9A-F]{4}){3}-[0-9A-F]{12}", u) for u in uuids)
 
@@ -338,6 +375,16 @@ def test_generated_files_have_each_platforms_structure(make_ravend, site, pki):
     assert a == {"ConnectionName": "$Name", "EncryptionMethod": "GCMAES256", "IntegrityCheckMethod": "SHA384",
                  "DHGroup": "ECP384", "CipherTransformConstants": "GCMAES256",
                  "AuthenticationTransformConstants": "GCMAES256", "PfsGroup": "ECP384"}, a
+    # split tunnel: a route per split subnet, the default domain as suffix, the
+    # split-DNS domains resolved by the tunnel's servers
+    assert re.search(r"^Add-VpnConnection .* -SplitTunneling -DnsSuffix 'corp\.example\.org'$", content, re.M)
+    assert re.findall(r"^Add-VpnConnectionRoute -ConnectionName \$Name -DestinationPrefix '([^']+)'$", content,
+                      re.M) == ["10.99.251.0/24", "fd00:250::/64"], content
+    assert "$DnsServers = @('10.0.0.53', '2001:db8:53::1')" in content
+    assert re.findall(r"^Add-VpnConnectionTriggerDnsConfiguration -ConnectionName \$Name -DnsSuffix '([^']+)' "
+                      r"-DnsIPAddress \$DnsServers -Force$", content, re.M) == ["eng.example.org", "corp.example.org"]
+    # the lines come after the connection they configure
+    assert content.index("Add-VpnConnection ") < content.index("Add-VpnConnectionRoute")
     content, _, _ = generate(m, "windows", "wes", auth="certificate")
     assert "-AuthenticationMethod MachineCertificate" in content
 
@@ -345,7 +392,8 @@ def test_generated_files_have_each_platforms_structure(make_ravend, site, pki):
     content, name, ctype = generate(m, "android", "ana@example.org")
     assert name == "ra-ana_example.org.sswan" and ctype == "application/vnd.strongswan.profile"
     prof = json.loads(content)
-    assert set(prof) == {"uuid", "name", "type", "remote", "local", "ike-proposal", "esp-proposal"}
+    assert set(prof) == {"uuid", "name", "type", "remote", "local", "ike-proposal", "esp-proposal", "split-tunneling"}
+    assert prof["split-tunneling"] == {"subnets": "10.99.251.0/24 fd00:250::/64"}
     assert re.fullmatch(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", prof["uuid"])
     assert prof["type"] == "ikev2-eap" and prof["name"] == "ra"
     assert prof["remote"] == {"addr": head, "id": "headend.example.org",
@@ -401,9 +449,11 @@ def test_client_profile_refusals(make_ravend, site, pki):
 
 def test_sswan_profile_connects_a_strongswan_client(make_ravend, site, pki):
     """The .sswan profile's fields make a strongSwan client's configuration; it
-    connects with EAP-MSCHAPv2 and gets its IPv4 and IPv6 addresses."""
+    connects with EAP-MSCHAPv2, gets its IPv4 and IPv6 addresses, and its
+    tunnel carries the policy's split subnets, as the file says."""
     lb, fr = site()
-    d = make_ravend(headend(pki, fr, pfs="ecp-384", server_address=lb.clients[0]["head_ip"]), netns=lb.head)
+    d = make_ravend(headend(pki, fr, pfs="ecp-384", server_address=lb.clients[0]["head_ip"],
+                            split="10.99.251.0/24"), netns=lb.head)
     m = d.connect()
     prof = json.loads(generate(m, "android", "ana@example.org")[0])
     r = up(lb, sswan_conf(lb, prof, "ana-pw-1"))
@@ -414,6 +464,13 @@ def test_sswan_profile_connects_a_strongswan_client(make_ravend, site, pki):
     s = sessions(d.connect())[0]
     assert t(s, "eap-identity") == "ana@example.org"
     assert t(child_sa(s), "encryption").endswith("aes-gcm-16-256")
+    assert prof["split-tunneling"]["subnets"] == "10.99.251.0/24 fd00:250::/64"
+    # the child SA's remote traffic selectors are the split subnets, both ends
+    sas = lb.swanctl(0, "--list-sas").stdout
+    assert re.search(r"remote\s+10\.99\.251\.0/24 fd00:250::/64$", sas, re.M), sas
+    routes = subprocess.run(["ip", "-n", lb.clients[0]["ns"], "route", "show", "table", "220"], capture_output=True,
+                            text=True).stdout
+    assert "10.99.251.0/24" in routes and "0.0.0.0/0" not in routes and "default" not in routes, routes
 
 
 @pytest.mark.parametrize("platform", ["apple", "windows"])
@@ -558,9 +615,10 @@ def test_apple_certificate_with_pfs_on_rekeyed_child_sas(make_ravend, site, pki)
 def test_apple_eap(make_ravend, site, pki):
     """An Apple-like client with EAP-MSCHAPv2 (AuthenticationMethod None,
     ExtendedAuthEnabled): its user name as IKE identity and EAP identity,
-    AES-256/SHA2-256/ECP-256."""
+    AES-256/SHA2-256/ECP-256; the policy's split-DNS domains reach it as
+    INTERNAL_DNS_DOMAIN."""
     lb, fr = site()
-    d = make_ravend(headend(pki, fr), netns=lb.head)
+    d = make_ravend(headend(pki, fr, split="10.99.251.0/24"), netns=lb.head)
     r = up(lb, client(lb, 0, "amy@example.org", "aes256-sha256-ecp256", "aes256-sha256"),
            ca_files=[pki("ca.pem")])
     log = lb.log(0)
@@ -568,6 +626,9 @@ def test_apple_eap(make_ravend, site, pki):
     assert "EAP method EAP_MSCHAPV2 succeeded, MSK established" in log
     s = sessions(d.connect())[0]
     assert t(s, "eap-identity") == "amy@example.org" and t(s, "remote-identity/value") == "amy@example.org"
+    # the group policy's split-DNS domains in the last IKE_AUTH response
+    assert t(s, "authorized-group") == "certs"
+    assert_domains_received(log, 2)
 
 
 def test_android_dual_stack_and_fragmented_chain(make_ravend, site, pki, chain):
@@ -586,6 +647,143 @@ def test_android_dual_stack_and_fragmented_chain(make_ravend, site, pki, chain):
     s = sessions(d.connect())[0]
     assert t(s, "ike-sa/fragmentation") == "true"
     assert t(s, "assigned-ipv4") and s.findtext(f"{{{NS}}}assigned-ipv6").startswith("2001:db8:88:")
+
+
+def roaming_site(site, v6_pool=False):
+    """A lab with an inside host behind the dataplane routing the pools back
+    (and fd00:250::/64 with 2001:db8:88::/48 with @v6_pool)."""
+    lb, fr = site(inside=True, inside_routes=("10.207.0.0/24", "10.203.0.0/24"))
+    if v6_pool:
+        lb.inside6(routes=("2001:db8:88::/48",))
+    return lb, fr
+
+
+def moves_mid_ping(lb, d, old, new):
+    """Client 0 moves from @old to @new while it pings the inside host: the
+    session follows by MOBIKE with the same IKE SA (both ends' SPIs), the
+    tunnel carries on, state shows the move and the previous address."""
+    m = d.connect()
+    before = raven_session(m)
+    assert t(before, "mobility/mobike") == "true" and t(before, "mobility/moves") == "0"
+    assert t(before, "peer-address") == old
+    spis = client_spis(lb)[0]
+    p = pinger(lb, 9)
+    time.sleep(2)
+    lb.move(0, old, new)
+    wait_moved(lb, d, lambda: t(raven_session(m), "peer-address") == new, f"the session at {new}")
+    sent, got = received(p)
+    after = raven_session(m)
+    assert t(after, "id") == t(before, "id")
+    for leaf in ("ike-sa/initiator-spi", "ike-sa/responder-spi", "established-at"):
+        assert t(after, leaf) == t(before, leaf), leaf
+    assert client_spis(lb)[0] == spis
+    assert got >= sent - 10, (sent, got)
+    ns_run(lb.clients[0]["ns"], "ping", "-n", "-q", "-c", "3", "-i", "0.2", "-W", "2", lb.inside_ip)
+    assert t(after, "mobility/moves") == "1" and t(after, "mobility/last-move")
+    h = history(after)
+    assert len(h) == 1 and h[0][0] == old, h
+    assert "N(UPD_SA_ADDR)" in lb.log(0)
+    return after
+
+
+def test_apple_certificate_roams_with_mobike_and_gets_split_dns(make_ravend, site, pki):
+    """The Apple-like certificate client (PFS with MODP-2048 on its child SAs)
+    gets the policy's split-DNS domains as INTERNAL_DNS_DOMAIN and its DNS
+    server, then changes address mid-ping: MOBIKE keeps its IKE SA, and a child
+    SA rekeyed after the move carries a key exchange."""
+    lb, fr = roaming_site(site)
+    d = make_ravend(headend(pki, fr, pfs="modp-2048", split=lb.inside_net) + dataplane_config(lb), netns=lb.head)
+    c = lb.clients[0]
+    r = up(lb, client(lb, 0, "alice.example.org", "aes256-sha256-modp2048", "aes256-sha256-modp2048",
+                      auth="pubkey", cert="alice", remote_ts=lb.inside_net),
+           ca_files=[pki("ca.pem")], cert=pki("alice.pem"), key=pki("alice.key"))
+    log = lb.log(0)
+    assert r.returncode == 0, f"{log[-4000:]}\n{d.log()[-3000:]}"
+    assert "peer supports MOBIKE" in log
+    # what the headend sent: its configuration reply as the client parsed it,
+    # the policy that gave it in state
+    assert_domains_received(log, 2)
+    assert t(sessions(d.connect())[0], "authorized-group") == "certs"
+    with open(os.path.join(c["dir"], "resolv.conf")) as f:
+        assert "10.0.0.53" in f.read()
+    ns_run(c["ns"], "ping", "-n", "-q", "-c", "2", "-i", "0.2", "-W", "2", lb.inside_ip)
+    moves_mid_ping(lb, d, c["ip"], f"10.{lb.net}.0.3")
+    # PFS: every CREATE_CHILD_SA of the client (its rekey after the move) has KE
+    reqs = re.findall(r"generating CREATE_CHILD_SA request \d+ \[ ([^]]*) \]", lb.log(0))
+    assert all(" KE " in f" {x} " for x in reqs), reqs
+
+
+def test_android_over_ipv6_dual_stack_fragments_and_mobike(make_ravend, site, pki):
+    """The Android-like strongSwan client reaches the dual-stack headend over
+    IPv6, gets an IPv4 and an IPv6 address and pings the inside host in both
+    families; on a 1280-byte link (IPv6's least) its large pings leave as
+    fragmented ESP in UDP and arrive; then it changes its IPv6 address mid-ping
+    and MOBIKE keeps its IKE SA."""
+    lb, fr = roaming_site(site, v6_pool=True)
+    head6, cl6 = lb.v6_outside(0)
+    d = make_ravend(headend(pki, fr, split=lb.inside_net, listen="<address>0.0.0.0</address><address>::</address>")
+                    + dataplane_config(lb), netns=lb.head)
+    c = lb.clients[0]
+    r = up(lb, client(lb, 0, "ana@example.org", "default", "default", vips="0.0.0.0,::",
+                      remote_ts=f"{lb.inside_net},{lb.inside_net6}", addr=head6), ca_files=[pki("ca.pem")])
+    log = lb.log(0)
+    assert r.returncode == 0, f"{log[-4000:]}\n{d.log()[-3000:]}"
+    m = d.connect()
+    s = sessions(m)[0]
+    assert t(s, "peer-address") == cl6
+    assert t(s, "ike-sa/fragmentation") == "true"
+    assert t(s, "assigned-ipv4") and t(s, "assigned-ipv6").startswith("2001:db8:88:")
+    ns_run(c["ns"], "ping", "-n", "-q", "-c", "2", "-i", "0.2", "-W", "2", lb.inside_ip)
+    ns_run(c["ns"], "ping", "-6", "-n", "-q", "-c", "2", "-i", "0.2", "-W", "2", lb.inside_ip6)
+    # fragmented ESP in UDP over IPv6: the requests arrive (the answers, larger
+    # than the client's link, are lost on its veth)
+    ns_run(c["ns"], "ip", "link", "set", f"{lb.tag}a0", "mtu", "1280")
+    before4, before6 = icmp_in_echos(lb.inside), icmp6_in_echos(lb.inside)
+    for fam in ("-4", "-6"):
+        ns_run(c["ns"], "ping", fam, "-n", "-q", "-c", "3", "-i", "0.2", "-W", "1", "-s", "1300",
+               lb.inside_ip if fam == "-4" else lb.inside_ip6, check=False)
+    assert icmp_in_echos(lb.inside) - before4 == 3
+    assert icmp6_in_echos(lb.inside) - before6 == 3
+    assert frag_counters(m)["reassembled"] >= 6, frag_counters(m)
+    ns_run(c["ns"], "ip", "link", "set", f"{lb.tag}a0", "mtu", "1500")
+    moves_mid_ping(lb, d, cl6, str(ipaddress.ip_address(f"fd00:{lb.net}:0::3")))
+    ns_run(c["ns"], "ping", "-6", "-n", "-q", "-c", "2", "-i", "0.2", "-W", "2", lb.inside_ip6)
+
+
+@pytest.mark.parametrize("legacy", [True, False])
+def test_windows_roams_and_rekeys_its_child_sa_with_a_weaker_group(make_ravend, site, pki, legacy):
+    """The Windows-like client (AES-GCM/ECP-384, its IP address as identity,
+    EAP) rekeys its child SA with MODP-1024, weaker than its IKE SA's group
+    (SPEC S13): without a pfs-group the headend takes a group of the IKE policy,
+    so with Windows' legacy proposal allowed it is accepted, else refused and
+    the child SA stays; then it changes address mid-ping and MOBIKE keeps its
+    IKE SA."""
+    lb, fr = roaming_site(site)
+    d = make_ravend(headend(pki, fr, legacy=legacy, split=lb.inside_net) + dataplane_config(lb), netns=lb.head)
+    c = lb.clients[0]
+    r = up(lb, client(lb, 0, c["ip"], "aes256gcm16-prfsha384-ecp384", "aes256gcm16-modp1024", eap_id="wes",
+                      remote_ts=lb.inside_net), ca_files=[pki("ca.pem")])
+    log = lb.log(0)
+    assert r.returncode == 0, f"{log[-4000:]}\n{d.log()[-3000:]}"
+    assert "selected proposal: IKE:AES_GCM_16_256/PRF_HMAC_SHA2_384/ECP_384" in log, log[-3000:]
+    m = d.connect()
+    spi = t(child_sa(sessions(m)[0]), "inbound-spi")
+    lb.swanctl(0, "--rekey", "--child", "vpn")
+    if not legacy:
+        wait_until(lambda: "received NO_PROPOSAL_CHOSEN notify" in lb.log(0), what="the refused rekey")
+        assert re.search(r"generating CREATE_CHILD_SA request \d+ \[ N\(REKEY_SA\) SA No KE TSi TSr \]", lb.log(0))
+        assert t(child_sa(sessions(m)[0]), "inbound-spi") == spi  # the child SA stays
+        ns_run(c["ns"], "ping", "-n", "-q", "-c", "2", "-i", "0.2", "-W", "2", lb.inside_ip)
+        return
+    wait_until(lambda: "CHILD_SA vpn{2} established" in lb.log(0), what="the rekeyed child SA")
+    log = lb.log(0)
+    assert re.search(r"generating CREATE_CHILD_SA request \d+ \[ N\(REKEY_SA\) SA No KE TSi TSr \]", log)
+    assert re.search(r"parsed CREATE_CHILD_SA response \d+ \[ SA No KE TSi TSr \]", log), log[-3000:]
+    sas = lb.swanctl(0, "--list-sas").stdout
+    assert "AES_GCM_16-256/MODP_1024" in sas and "ECP_384" in sas, sas
+    ch = sessions(m)[0].findall(f"{{{NS}}}child-sa")
+    assert len(ch) == 1 and t(ch[0], "inbound-spi") != spi
+    moves_mid_ping(lb, d, c["ip"], f"10.{lb.net}.0.3")
 
 
 def test_ravenctl_client_profile(make_ravend, pki, tmp_path):
@@ -639,6 +837,18 @@ def test_examples_make_client_profiles(make_ravend, ifns, example, profile, plat
     assert want in content, content
     assert "vpn.example.com" in content
     if platform == "apple":
-        ike = [p for p in plistlib.loads(content.encode())["PayloadContent"]
-               if p["PayloadType"] == "com.apple.vpn.managed"][0]["IKEv2"]
+        vpn = [p for p in plistlib.loads(content.encode())["PayloadContent"]
+               if p["PayloadType"] == "com.apple.vpn.managed"][0]
+        ike = vpn["IKEv2"]
         assert ike["IKESecurityAssociationParameters"]["DiffieHellmanGroup"] == 14 and ike["EnablePFS"] == 0
+        # the policy's DNS server and internal domain, for split DNS
+        assert vpn["DNS"] == {"ServerAddresses": ["10.20.0.53"], "DomainName": "corp.example.com",
+                              "SearchDomains": ["corp.example.com"],
+                              "SupplementalMatchDomains": ["corp.example.com"]}, vpn["DNS"]
+    elif platform == "windows":
+        assert "-SplitTunneling -DnsSuffix 'corp.example.com'" in content
+        assert "Add-VpnConnectionRoute -ConnectionName $Name -DestinationPrefix '10.10.0.0/16'" in content
+        assert "-DnsSuffix 'corp.example.com' -DnsIPAddress $DnsServers" in content
+    else:
+        prof = json.loads(content)
+        assert prof["split-tunneling"] == {"subnets": "10.30.0.0/16"} and prof["mtu"] == 1400, prof

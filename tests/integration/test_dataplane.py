@@ -219,9 +219,7 @@ def dual_stack_config(lb):
     """The inside network in both families (fd00:250::/64 beside the lab's IPv4
     one, the inside host routing the clients' fd00:201::/64 via the headend) and
     a headend configuration with an IPv6 pool for it and the dataplane."""
-    for ns, dev, addr in ((lb.head, lb.inside_dev, "fd00:250::1/64"), (lb.inside, f"{lb.tag}ia", "fd00:250::2/64")):
-        ns_run(ns, "ip", "-6", "addr", "add", addr, "dev", dev, "nodad")
-    ns_run(lb.inside, "ip", "-6", "route", "add", "fd00:201::/64", "via", "fd00:250::1")
+    lb.inside6()
     conf = headend_config(extra_policy="<ipv6-pool>rw6</ipv6-pool>").replace(
         "<route><set><remote><ipv4>10.200.0.0/16</ipv4></remote></set></route>",
         f"<route><set><remote><ipv4>{lb.inside_net}</ipv4><ipv6>fd00:250::/64</ipv6></remote></set></route>").replace(

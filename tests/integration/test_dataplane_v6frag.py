@@ -19,7 +19,6 @@
   before encryption, the client reassembles and answers (its answer, larger than
   its link, is fragmented ESP in UDP, reassembled by the headend); with DF the
   answer stays ICMP "fragmentation needed"."""
-import ipaddress
 import re
 import time
 
@@ -61,12 +60,8 @@ def icmp6_in_echos(ns):
 
 
 def v6_outside(lb, i=0):
-    """IPv6 on client @i's link: fd00:<net>:<i>::2 (client), ::1 (headend)."""
-    c = lb.clients[i]
-    head6, cl6 = (str(ipaddress.ip_address(f"fd00:{lb.net}:{i}::{h}")) for h in (1, 2))
-    ns_run(lb.head, "ip", "-6", "addr", "add", f"{head6}/64", "dev", f"{lb.tag}b{i}", "nodad")
-    ns_run(c["ns"], "ip", "-6", "addr", "add", f"{cl6}/64", "dev", f"{lb.tag}a{i}", "nodad")
-    return head6, cl6
+    """IPv6 on client @i's link (lab.Lab.v6_outside)."""
+    return lb.v6_outside(i)
 
 
 def start_v6(make_ravend, lab):

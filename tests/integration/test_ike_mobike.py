@@ -138,13 +138,9 @@ def moved_notification(m, timeout=10):
 
 
 def change_address(lb):
-    """Client 0 moves from 10.N.0.2 to 10.N.0.3 (LAB.md: promote secondaries, add
-    the new address, delete the old one)."""
-    c = lb.clients[0]
-    dev, new = f"{lb.tag}a0", f"10.{lb.net}.0.3"
-    ns_run(c["ns"], "sysctl", "-qw", f"net.ipv4.conf.{dev}.promote_secondaries=1")
-    ns_run(c["ns"], "ip", "addr", "add", f"{new}/24", "dev", dev)
-    ns_run(c["ns"], "ip", "addr", "del", f"{c['ip']}/24", "dev", dev)
+    """Client 0 moves from 10.N.0.2 to 10.N.0.3 (lab.Lab.move)."""
+    new = f"10.{lb.net}.0.3"
+    lb.move(0, lb.clients[0]["ip"], new)
     return new
 
 

@@ -121,8 +121,20 @@ static int teardown(void **state)
 /* A configuration: trustpoint "tp" (the other CA first, then the issuer, when
  * @both_cas), profile "ra" (EAP and certificates) with @profile_extra inside it,
  * @ikev2_extra in ikev2 and the listen element @listen. */
+static struct lyd_node *tree_top(const struct env *e, bool both_cas, const char *listen, const char *ikev2_extra,
+                                 const char *profile_extra, const char *top_extra, const char *authz);
+
 static struct lyd_node *tree_of(const struct env *e, bool both_cas, const char *listen, const char *ikev2_extra,
                                 const char *profile_extra)
+{
+    return tree_top(e, both_cas, listen, ikev2_extra, profile_extra, "", "");
+}
+
+/* The same with @top_extra (top-level elements), @authz in the profile's aaa
+ * container, and in aaa the attribute list "al" (mtu 1300), the local
+ * authorization list "loc" and "rad" (RADIUS first, then local). */
+static struct lyd_node *tree_top(const struct env *e, bool both_cas, const char *listen, const char *ikev2_extra,
+                                 const char *profile_extra, const char *top_extra, const char *authz)
 {
     struct lyd_node *tree = NULL;
     char *xml = NULL, *cas = NULL;
@@ -135,16 +147,21 @@ static struct lyd_node *tree_of(const struct env *e, bool both_cas, const char *
                          "<aaa xmlns=\"" NS "\"><radius-server><name>r</name><address>127.0.0.1</address>"
                          "<key>k</key></radius-server><server-group><name>g</name><server>r</server></server-group>"
                          "<authentication-list><name>eap</name><method><sequence>1</sequence><group>g</group>"
-                         "</method></authentication-list></aaa>"
+                         "</method></authentication-list>"
+                         "<authorization-list><name>loc</name><method><sequence>1</sequence><local/></method>"
+                         "</authorization-list>"
+                         "<authorization-list><name>rad</name><method><sequence>1</sequence><group>g</group>"
+                         "</method><method><sequence>2</sequence><local/></method></authorization-list>"
+                         "<attribute-list><name>al</name><mtu>1300</mtu></attribute-list></aaa>%s"
                          "<ikev2 xmlns=\"" NS "\" xmlns:rt=\"" RT "\"><global><listen>%s</listen></global>%s"
                          "<profile><name>ra</name>%s<match><identity><remote><address>0.0.0.0/0</address>"
                          "</remote></identity></match><authentication><local><rsa-sig/></local><remote><eap/>"
                          "<ecdsa-sig/></remote></authentication><pki><trustpoint><name>tp</name></trustpoint></pki>"
-                         "<aaa><authentication><eap>eap</eap></authentication></aaa></profile>"
+                         "<aaa><authentication><eap>eap</eap></authentication>%s</aaa></profile>"
                          "<profile><name>psk</name><match><identity><remote><key-id>k</key-id></remote></identity>"
                          "</match><authentication><local><pre-share><key>a</key></pre-share></local><remote>"
                          "<pre-share><key>a</key></pre-share></remote></authentication></profile></ikev2>",
-                         cas, e->cert_pem, e->key_pem, listen, ikev2_extra, profile_extra) > 0);
+                         cas, e->cert_pem, e->key_pem, top_extra, listen, ikev2_extra, profile_extra, authz) > 0);
     free(cas);
     if (lyd_parse_data_mem(e->ctx, xml, LYD_XML, LYD_PARSE_STRICT, LYD_VALIDATE_PRESENT, &tree))
         fail_msg("config does not parse: %s", ly_errmsg(e->ctx));
@@ -291,6 +308,132 @@ static void test_refusals(void **state)
     lyd_free_all(wild);
 }
 
+/* Authorization policies with DNS and split subnets (route set remote and an
+ * IPv6 access list), one the profile's group source names. */
+#define ACLS                                                                                                      \
+    "<access-lists xmlns=\"" NS "\"><access-list><name>v6</name><entry><sequence>1</sequence>"                   \
+    "<action>permit</action><prefix>fd00:250::/64</prefix></entry><entry><sequence>2</sequence>"                 \
+    "<action>deny</action><prefix>fd00:251::/64</prefix></entry></access-list></access-lists>"
+#define POLICIES                                                                                                  \
+    "<authorization-policy><name>corp</name><dns><primary>10.0.0.53</primary><secondary>10.0.0.54</secondary>"  \
+    "</dns><ipv6-dns><primary>fd00::53</primary></ipv6-dns><def-domain>corp.example.org</def-domain>"           \
+    "<split-dns>eng.example.org</split-dns><split-dns>corp.example.org</split-dns>"                              \
+    "<route><set><remote><ipv4>10.10.0.0/16</ipv4><ipv4>10.20.0.0/16</ipv4></remote>"                          \
+    "<access-list><ipv6>v6</ipv6></access-list></set></route><aaa-attribute-list>al</aaa-attribute-list>"       \
+    "</authorization-policy>"                                                                                     \
+    "<authorization-policy><name>default</name><dns><primary>192.0.2.53</primary></dns></authorization-policy>" \
+    "<authorization-policy><name>grp</name><dns><primary>192.0.2.99</primary></dns>"                          \
+    "<def-domain>grp.example.org</def-domain></authorization-policy>"
+
+static void test_dns_and_split_tunnel(void **state)
+{
+    struct env *e = *state;
+    struct lyd_node *tree = tree_top(
+        e, false, "<address>0.0.0.0</address>", POLICIES,
+        "<server-address>vpn.example.org</server-address>", ACLS,
+        "<authorization><user><eap><method-list>loc</method-list><username>corp</username></eap></user>"
+        "<group><eap><method-list>loc</method-list><username>grp</username></eap></group></authorization>");
+    struct cprof_out out = {0};
+    char err[512];
+    json_t *j, *st;
+
+    /* Android: the user policy's subnets (route set remote, then the ACL's
+     * permits, not its deny) and its MTU */
+    assert_int_equal(make(tree, "ra", "ana", "android", NULL, &out, err), 0);
+    j = json_loads(out.content, 0, NULL);
+    st = json_object_get(j, "split-tunneling");
+    assert_string_equal(json_string_value(json_object_get(st, "subnets")), "10.10.0.0/16 10.20.0.0/16 fd00:250::/64");
+    assert_null(json_object_get(st, "block-ipv4"));
+    assert_int_equal(json_integer_value(json_object_get(j, "mtu")), 1300);
+    json_decref(j);
+    cprof_out_fini(&out);
+    /* Apple: servers of both families, the default domain, split DNS; the user
+     * policy's values win over the group's; split tunnel: no OverridePrimary */
+    assert_int_equal(make(tree, "ra", "amy", "apple", NULL, &out, err), 0);
+    assert_non_null(strstr(out.content, "<key>DNS</key>\n\t\t\t<dict>\n\t\t\t\t<key>ServerAddresses</key>\n"
+                                        "\t\t\t\t<array>\n\t\t\t\t\t<string>10.0.0.53</string>\n"
+                                        "\t\t\t\t\t<string>10.0.0.54</string>\n\t\t\t\t\t<string>fd00::53</string>\n"));
+    assert_non_null(strstr(out.content, "<key>DomainName</key>\n\t\t\t\t<string>corp.example.org</string>"));
+    assert_non_null(strstr(out.content, "<key>SupplementalMatchDomains</key>\n\t\t\t\t<array>\n"
+                                        "\t\t\t\t\t<string>eng.example.org</string>\n"
+                                        "\t\t\t\t\t<string>corp.example.org</string>\n"));
+    assert_non_null(strstr(out.content, "<key>OverridePrimary</key>\n\t\t\t\t<integer>0</integer>"));
+    assert_null(strstr(out.content, "192.0.2.99"));
+    cprof_out_fini(&out);
+    /* Windows: split tunnelling with a route per subnet, the DNS suffix, the
+     * split-DNS domains with the servers */
+    assert_int_equal(make(tree, "ra", "wes", "windows", NULL, &out, err), 0);
+    assert_non_null(strstr(out.content, " -SplitTunneling -DnsSuffix 'corp.example.org'\n"));
+    assert_non_null(strstr(out.content, "Add-VpnConnectionRoute -ConnectionName $Name -DestinationPrefix "
+                                        "'10.20.0.0/16'\n"));
+    assert_non_null(strstr(out.content, "Add-VpnConnectionRoute -ConnectionName $Name -DestinationPrefix "
+                                        "'fd00:250::/64'\n"));
+    assert_null(strstr(out.content, "fd00:251::"));
+    assert_non_null(strstr(out.content, "$DnsServers = @('10.0.0.53', '10.0.0.54', 'fd00::53')\n"));
+    assert_non_null(strstr(out.content, "Add-VpnConnectionTriggerDnsConfiguration -ConnectionName $Name -DnsSuffix "
+                                        "'eng.example.org' -DnsIPAddress $DnsServers -Force\n"));
+    cprof_out_fini(&out);
+    /* certificates: no source for them, so the policy "default" (the engine
+     * looks per method): no subnets, no MTU, a full tunnel */
+    assert_int_equal(make(tree, "ra", "ana", "android", "certificate", &out, err), 0);
+    assert_non_null(strstr(out.content, "\"block-ipv4\": true"));
+    assert_null(strstr(out.content, "subnets"));
+    assert_null(strstr(out.content, "mtu"));
+    cprof_out_fini(&out);
+    lyd_free_all(tree);
+
+    /* group override: the group's DNS and domain first, the user's fill in */
+    tree = tree_top(e, false, "<address>0.0.0.0</address>", POLICIES,
+                    "<server-address>vpn.example.org</server-address>", ACLS,
+                    "<authorization><user><eap><method-list>loc</method-list><username>corp</username></eap>"
+                    "</user><group><eap><override/><method-list>loc</method-list><username>grp</username></eap>"
+                    "</group></authorization>");
+    assert_int_equal(make(tree, "ra", "wes", "windows", NULL, &out, err), 0);
+    assert_non_null(strstr(out.content, "-DnsSuffix 'grp.example.org'\n"));
+    assert_non_null(strstr(out.content, "$DnsServers = @('192.0.2.99', 'fd00::53')\n"));
+    cprof_out_fini(&out);
+    lyd_free_all(tree);
+
+    /* no authorization configured: the policy "default", a full tunnel the
+     * configuration decides (blocked around the tunnel on Android) */
+    tree = tree_top(e, false, "<address>0.0.0.0</address>", POLICIES,
+                    "<server-address>vpn.example.org</server-address>", ACLS, "");
+    assert_int_equal(make(tree, "ra", "ana", "android", NULL, &out, err), 0);
+    j = json_loads(out.content, 0, NULL);
+    st = json_object_get(j, "split-tunneling");
+    assert_true(json_is_true(json_object_get(st, "block-ipv4")) && json_is_true(json_object_get(st, "block-ipv6")));
+    assert_null(json_object_get(st, "subnets"));
+    assert_null(json_object_get(j, "mtu"));
+    json_decref(j);
+    cprof_out_fini(&out);
+    assert_int_equal(make(tree, "ra", "amy", "apple", NULL, &out, err), 0);
+    assert_non_null(strstr(out.content, "<string>192.0.2.53</string>"));
+    assert_non_null(strstr(out.content, "<key>OverridePrimary</key>\n\t\t\t\t<integer>1</integer>"));
+    assert_null(strstr(out.content, "SupplementalMatchDomains"));
+    cprof_out_fini(&out);
+    lyd_free_all(tree);
+
+    /* a RADIUS list first (the user's name asks the server), a user policy by
+     * the identity for EAP without a fixed name: RADIUS may push subnets, so
+     * no blocking; nothing from a name mangler's policy */
+    tree = tree_top(e, false, "<address>0.0.0.0</address>", POLICIES,
+                    "<server-address>vpn.example.org</server-address>", ACLS,
+                    "<authorization><user><eap><method-list>loc</method-list></eap></user>"
+                    "<group><eap><method-list>rad</method-list><username>grp</username></eap></group>"
+                    "</authorization>");
+    assert_int_equal(make(tree, "ra", "corp", "android", NULL, &out, err), 0);
+    assert_non_null(strstr(out.content, "10.10.0.0/16 10.20.0.0/16"));
+    cprof_out_fini(&out);
+    assert_int_equal(make(tree, "ra", "someone", "android", NULL, &out, err), 0);
+    assert_null(strstr(out.content, "split-tunneling"));
+    cprof_out_fini(&out);
+    assert_int_equal(make(tree, "ra", "someone", "windows", NULL, &out, err), 0);
+    assert_null(strstr(out.content, "DnsSuffix"));
+    assert_null(strstr(out.content, "Add-VpnConnectionRoute"));
+    cprof_out_fini(&out);
+    lyd_free_all(tree);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -298,6 +441,7 @@ int main(void)
         cmocka_unit_test(test_policy_of_the_dial_address),
         cmocka_unit_test(test_escaping),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_dns_and_split_tunnel),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
