@@ -24,6 +24,9 @@
   are refused when the PPK is required; with RADIUS down and the policy
   optional the client's NO_PPK_AUTH authenticates it."""
 import re
+import subprocess
+import threading
+import time
 
 import pytest
 
@@ -63,13 +66,13 @@ def with_ppk(conf, ppk_id, required, key_hex=PPK_HEX):
     return conf.replace("secrets {", f"secrets {{\n  ppk-1 {{\n    id = {ppk_id}\n    secret = 0x{key_hex}\n  }}", 1)
 
 
-def client(lb, ppk_id=None, required=True, key_hex=PPK_HEX):
-    c = lb.clients[0]
-    conf = psk_client_conf(c["head_ip"], "user0.example.org", esp="aes256gcm16", remote_ts=lb.inside_net)
+def client(lb, ppk_id=None, required=True, key_hex=PPK_HEX, i=0):
+    c = lb.clients[i]
+    conf = psk_client_conf(c["head_ip"], f"user{i}.example.org", esp="aes256gcm16", remote_ts=lb.inside_net)
     if ppk_id:
         conf = with_ppk(conf, ppk_id, required, key_hex)
-    lb.start_charon(0, conf)
-    return lb.swanctl(0, "--initiate", "--child", "vpn", "--timeout", "15", check=False)
+    lb.start_charon(i, conf)
+    return lb.swanctl(i, "--initiate", "--child", "vpn", "--timeout", "20", check=False)
 
 
 def refused(lb, d, r):
@@ -366,3 +369,84 @@ def test_ppk_radius_down(make_ravend, lab, policy):
     s = sessions(m)[0]
     assert t(s, "ike-sa/ppk") == "false"
     ping(lb.clients[0]["ns"], lb.inside_ip, count=2)
+
+
+SILENT = """import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+print("ready", flush=True)
+while True:
+    s.recv(4096)
+"""
+
+
+def test_ppk_radius_wait_blocks_no_one(make_ravend, lab):
+    """A RADIUS server that never answers (a socket that reads and drops,
+    6 s timeout): while the first client's IKE_AUTH waits for its PPK, a
+    second client with a configured PPK gets its session; the first is then
+    authenticated by its NO_PPK_AUTH (policy optional)."""
+    lb = lab(2, inside=True)
+    fr = FreeRadius(netns=lb.head, users_extra=RADIUS_USERS)
+    conf = radius_headend(lb, "optional", fr).replace("<timeout>1</timeout><retransmit>1</retransmit>",
+                                                     "<timeout>6</timeout><retransmit>0</retransmit>")
+    assert "<timeout>6</timeout>" in conf
+    fr.close()
+    silent = subprocess.Popen(["ip", "netns", "exec", lb.head, "python3", "-c", SILENT, str(fr.port)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert silent.stdout.readline().strip() == "ready"
+        d = make_ravend(conf, netns=lb.head)
+        first = {}
+        th = threading.Thread(target=lambda: first.update(r=client(lb, "pq-radius", required=False, i=0)))
+        t0 = time.time()
+        th.start()
+        deadline = time.time() + 5
+        while "sending packet" not in lb.log(0) or "IKE_AUTH" not in lb.log(0):
+            assert time.time() < deadline, lb.log(0)[-3000:]
+            time.sleep(0.1)
+        r2 = client(lb, "pq-1", required=True, i=1)
+        elapsed = time.time() - t0
+        assert r2.returncode == 0, lb.log(1)[-4000:] + d.log()[-3000:]
+        assert "using PPK for PPK_ID 'pq-1'" in lb.log(1)
+        assert th.is_alive() and elapsed < 6, elapsed  # the first still waits for RADIUS
+        th.join(40)
+        assert first["r"].returncode == 0, lb.log(0)[-4000:] + d.log()[-3000:]
+        assert time.time() - t0 >= 6
+        assert "no RADIUS server of the list answered" in d.log()
+        m = d.connect()
+        by_ppk = sorted((t(s, "ike-sa/ppk"), t(s, "ike-sa/ppk-id")) for s in sessions(m))
+        assert by_ppk == [("false", None), ("true", "pq-1")], by_ppk
+    finally:
+        silent.kill()
+        silent.wait()
+
+
+def test_eap_final_auth_with_ppk_from_radius(make_ravend, lab, pki):
+    """EAP: the PPK is asked of RADIUS with the final IKE_AUTH request (which
+    waits for the answer), after the EAP exchange with the same server."""
+    lb = lab(1)
+    fr = FreeRadius(netns=lb.head, users_extra=RADIUS_USERS)
+    try:
+        conf = eap_headend(pki, fr).replace(
+            "</authentication>\n    <pki>",
+            "</authentication>\n    <ppk><policy>required</policy>"
+            "<aaa-authorization-list>radius-list</aaa-authorization-list></ppk>\n    <pki>", 1)
+        assert "<aaa-authorization-list>radius-list" in conf
+        d = make_ravend(conf, netns=lb.head)
+        lb.install_creds(0, ca=pki("ca.pem"))
+        user = "ann@example.org"
+        lb.start_charon(0, with_ppk(eap_client_conf(lb.clients[0], user, user, "ann-pw-1", "eap-mschapv2",
+                                                    remote_ts="0.0.0.0/0"), "pq-radius", True))
+        r = lb.swanctl(0, "--initiate", "--child", "vpn", "--timeout", "20", check=False)
+        log = lb.log(0)
+        assert r.returncode == 0, log[-4000:] + d.log()[-3000:] + fr.log()[-2000:]
+        assert re.search(r"parsed IKE_AUTH response \d+ \[[^\]]*AUTH[^\]]*N\(PPK_ID\)", log), log[-3000:]
+        assert "using PPK for PPK_ID 'pq-radius'" in log, log[-3000:]
+        assert 'User-Name = "pq-radius"' in fr.log()
+        m = d.connect()
+        s = sessions(m)[0]
+        assert t(s, "ike-sa/ppk") == "true" and t(s, "ike-sa/ppk-id") == "pq-radius"
+        assert t(s, "authentication-method").endswith("eap")
+        no_key_anywhere(d, m)
+    finally:
+        fr.close()
