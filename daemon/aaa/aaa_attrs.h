@@ -45,6 +45,9 @@ struct aaa_attrs {
     uint32_t tunnel_type, tunnel_medium;   /* Tunnel-Type, Tunnel-Medium-Type (0 unset) */
     char *tunnel_password;                 /* Tunnel-Password, decrypted */
     char *psk_local, *psk_remote;          /* ipsec:ikev2-password-local/-remote */
+    uint8_t *ppk;                          /* ipsec:ppk-key (RFC 8784 PPK), octets; wiped at free */
+    size_t ppk_len;
+    bool ppk_bad;                          /* an ipsec:ppk-key came that is neither hex nor text */
     char *unknown;                         /* the first attribute not understood, for the log */
 };
 

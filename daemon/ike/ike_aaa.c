@@ -212,10 +212,59 @@ enum ike_auth_rc ike_eap_step(struct ike_sess *s, struct ike_auth_run *w)
     return ok ? IKE_AUTH_WAIT : IKE_AUTH_GONE;
 }
 
+/* The last message of an EAP exchange, @in: the client's AUTH from the MSK
+ * (else SK_pi, RFC 7296 2.16), after the PPK decided which keys (RFC 8784
+ * section 3: the final AUTH). While a PPK is asked of RADIUS @in is kept in
+ * s->pend->fin and this runs again with it when the answer is in. */
+static void eap_final(struct ike_sess *s, const struct ike_msg *in)
+{
+    struct ike_pend *pd = s->pend;
+    const struct ike_pld *idi_p = ike_msg_find(&pd->req, IKE_PLD_IDI, 0), *auth_p = ike_msg_find(in, IKE_PLD_AUTH, 0);
+    struct ike_auth_pld auth;
+    const char *why;
+    uint8_t mic[64];
+    size_t ml = 0, so_len;
+    uint8_t *so;
+    bool wait;
+
+    if (!auth_p || !ike_auth_parse(auth_p, &auth) || auth.method != 2 || !idi_p) {
+        ike_auth_fail(s, pd->msg_id, "eap-failure", "after EAP success the client sent no shared key AUTH");
+        return;
+    }
+    if ((why = ike_ppk_authenticate(s, s->prof, in, &auth, &wait))) {
+        ike_auth_fail(s, pd->msg_id, "ppk-unavailable", why);
+        return;
+    }
+    if (wait) {
+        if (!ike_pend_keep_fin(pd, in)) {
+            aaa_cancel(pd->op);
+            pd->op = NULL;
+            ike_auth_fail(s, pd->msg_id, NULL, "out of memory");
+        }
+        return;
+    }
+    so = ike_auth_signed_octets(s->in.prf, s->msg1, s->msg1_len, s->in.nr, s->in.nr_len, s->in.keys.sk_pi,
+                                s->in.keys.prf_len, idi_p->body, idi_p->len, &so_len);
+    if (so)
+        ml = pd->msk_len ? ike_auth_psk(s->in.prf, pd->msk, pd->msk_len, so, so_len, mic)
+                         : ike_auth_psk(s->in.prf, s->in.keys.sk_pi, s->in.keys.prf_len, so, so_len, mic);
+    free(so);
+    if (!ml || !ike_auth_equal(auth.data, auth.len, mic, ml)) {
+        OPENSSL_cleanse(mic, sizeof(mic));
+        ike_auth_fail(s, pd->msg_id, "eap-failure",
+                      pd->msk_len ? "the client's AUTH does not match the EAP MSK"
+                                  : "the client's AUTH does not match (the EAP method gave no MSK: "
+                                    "MS-MPPE keys missing from the Access-Accept?)");
+        return;
+    }
+    OPENSSL_cleanse(mic, sizeof(mic));
+    ike_auth_next(s); /* the eap step is done */
+}
+
 void ike_eap_continue(struct ike_sess *s, const struct ike_msg *in, uint32_t msg_id)
 {
     struct ike_pend *pd = s->pend;
-    const struct ike_pld *eap_p = ike_msg_find(in, IKE_PLD_EAP, 0), *auth_p = ike_msg_find(in, IKE_PLD_AUTH, 0);
+    const struct ike_pld *eap_p = ike_msg_find(in, IKE_PLD_EAP, 0);
     struct ike_eap_pld eap;
 
     pd->msg_id = msg_id;
@@ -225,38 +274,7 @@ void ike_eap_continue(struct ike_sess *s, const struct ike_msg *in, uint32_t msg
         return;
     }
     if (s->state == IKE_SA_EAP_SUCCESS) {
-        /* the last message: the client's AUTH from the MSK (else SK_pi, RFC 7296 2.16) */
-        const struct ike_pld *idi_p = ike_msg_find(&pd->req, IKE_PLD_IDI, 0);
-        struct ike_auth_pld auth;
-        const char *why;
-        uint8_t mic[64];
-        size_t ml = 0, so_len;
-        uint8_t *so;
-
-        if (!auth_p || !ike_auth_parse(auth_p, &auth) || auth.method != 2 || !idi_p) {
-            ike_auth_fail(s, msg_id, "eap-failure", "after EAP success the client sent no shared key AUTH");
-            return;
-        }
-        if ((why = ike_ppk_authenticate(s, s->prof, in, &auth))) { /* RFC 8784: the final AUTH */
-            ike_auth_fail(s, msg_id, "ppk-unavailable", why);
-            return;
-        }
-        so = ike_auth_signed_octets(s->in.prf, s->msg1, s->msg1_len, s->in.nr, s->in.nr_len, s->in.keys.sk_pi,
-                                    s->in.keys.prf_len, idi_p->body, idi_p->len, &so_len);
-        if (so)
-            ml = pd->msk_len ? ike_auth_psk(s->in.prf, pd->msk, pd->msk_len, so, so_len, mic)
-                             : ike_auth_psk(s->in.prf, s->in.keys.sk_pi, s->in.keys.prf_len, so, so_len, mic);
-        free(so);
-        if (!ml || !ike_auth_equal(auth.data, auth.len, mic, ml)) {
-            OPENSSL_cleanse(mic, sizeof(mic));
-            ike_auth_fail(s, msg_id, "eap-failure",
-                          pd->msk_len ? "the client's AUTH does not match the EAP MSK"
-                                      : "the client's AUTH does not match (the EAP method gave no MSK: "
-                                        "MS-MPPE keys missing from the Access-Accept?)");
-            return;
-        }
-        OPENSSL_cleanse(mic, sizeof(mic));
-        ike_auth_next(s); /* the eap step is done */
+        eap_final(s, in);
         return;
     }
     if (!eap_p || !ike_eap_parse(eap_p, &eap) || eap.code != EAP_RESPONSE) {
@@ -329,6 +347,49 @@ enum ike_auth_rc ike_psk_fetch(struct ike_sess *s, const struct ike_prof *prof)
         return ike_auth_refuse(s, "psk-mismatch", "the keyring's method list has no RADIUS server group");
     wait_radius(s, op);
     return IKE_AUTH_WAIT;
+}
+
+/* ---- post-quantum preshared keys from AAA (RFC 8784, ike_ppk.c) ---- */
+
+static void ppk_answer(struct aaa_reply *r, void *arg)
+{
+    struct ike_sess *s = arg;
+    struct ike_pend *pd = s->pend;
+
+    pd->op = NULL;
+    pd->ppk_asked = true;
+    if (r->result == AAA_ACCEPT && r->attrs.ppk_len) {
+        /* the key moves here; it is wiped once mixed (ike_ppk_forget) */
+        pd->ppk = r->attrs.ppk;
+        pd->ppk_len = r->attrs.ppk_len;
+        r->attrs.ppk = NULL;
+        r->attrs.ppk_len = 0;
+    } else {
+        pd->ppk_why = r->result == AAA_REJECT        ? "the RADIUS server rejected the PPK_ID"
+                      : r->result == AAA_UNREACHABLE ? "no RADIUS server of the list answered"
+                      : r->result != AAA_ACCEPT      ? "the request cannot be sent"
+                      : r->attrs.ppk_bad ? "the Access-Accept's ipsec:ppk-key starts with 0x but is not an even "
+                                           "number of hex digits"
+                                         : "the Access-Accept carries no ipsec:ppk-key";
+    }
+    /* on with the PPK decided: the final AUTH of EAP, else the authenticate step again */
+    if (pd->have_fin)
+        eap_final(s, &pd->fin);
+    else
+        ike_auth_run(s);
+}
+
+bool ike_ppk_fetch(struct ike_sess *s, const char *list, const char *ppk_id)
+{
+    /* an authorization request of the vendor's form (Service-Type Outbound,
+     * the fixed password), the PPK_ID as the User-Name */
+    struct aaa_op *op = sess_authz_query(&s->ss, list, ppk_id, ppk_answer, s);
+
+    if (!op)
+        return false;
+    log_debug("ike", "session %" PRIu64 ": PPK_ID %s asked of RADIUS (list %s)", s->ss.id, ppk_id, list);
+    wait_radius(s, op);
+    return true;
 }
 
 /* ---- authorization over RADIUS (S5) ---- */

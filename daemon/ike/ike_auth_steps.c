@@ -13,35 +13,51 @@
 #include "daemon/ike/ike_auth_steps.h"
 #include "daemon/ike/ike_cp.h"
 #include "daemon/ike/ike_persist.h"
+#include "daemon/ike/ike_ppk.h"
 #include "daemon/base/poison.h"
 
 /* ---- the exchange under way ---- */
 
+/* A copy of @in whose payload bodies point into *@buf (owned). */
+static bool msg_copy(const struct ike_msg *in, uint8_t **buf, struct ike_msg *out)
+{
+    size_t total = 0, off = 0;
+
+    for (size_t i = 0; i < in->npld; i++)
+        total += in->pld[i].len;
+    if (!(*buf = malloc(total ? total : 1)))
+        return false;
+    *out = *in;
+    for (size_t i = 0; i < in->npld; i++) {
+        memcpy(*buf + off, in->pld[i].body, in->pld[i].len);
+        out->pld[i].body = *buf + off;
+        off += in->pld[i].len;
+    }
+    return true;
+}
+
 struct ike_pend *ike_pend_new(const struct ike_msg *in, uint32_t msg_id)
 {
     struct ike_pend *p = calloc(1, sizeof(*p));
-    size_t total = 0, off = 0;
 
     if (!p)
         return NULL;
-    for (size_t i = 0; i < in->npld; i++)
-        total += in->pld[i].len;
-    p->req_buf = malloc(total ? total : 1);
-    if (!p->req_buf) {
+    if (!msg_copy(in, &p->req_buf, &p->req)) {
         free(p);
         return NULL;
-    }
-    p->req = *in;
-    for (size_t i = 0; i < in->npld; i++) {
-        memcpy(p->req_buf + off, in->pld[i].body, in->pld[i].len);
-        p->req.pld[i].body = p->req_buf + off;
-        off += in->pld[i].len;
     }
     p->msg_id = msg_id;
     aaa_attrs_init(&p->cached);
     aaa_attrs_init(&p->user_at);
     aaa_attrs_init(&p->group_at);
     return p;
+}
+
+bool ike_pend_keep_fin(struct ike_pend *p, const struct ike_msg *in)
+{
+    if (p->have_fin)
+        return true;
+    return p->have_fin = msg_copy(in, &p->fin_buf, &p->fin);
 }
 
 void ike_pend_free(struct ike_pend *p)
@@ -53,6 +69,8 @@ void ike_pend_free(struct ike_pend *p)
     if (p->psk_local)
         OPENSSL_cleanse(p->psk_local, strlen(p->psk_local));
     free(p->psk_local);
+    ike_ppk_forget(p);
+    free(p->fin_buf);
     free(p->req_buf);
     free(p->idr);
     X509_NAME_free(p->dn);

@@ -261,6 +261,7 @@ static const char *authn_read(struct ike_sess *s, const struct ike_msg *in, stru
     if (!a->idi_p || !ike_id_parse(a->idi_p, &a->idi))
         return "no identification payload";
     s->ss.id_type = a->idi.type;
+    free(s->ss.remote_id); /* the step runs again after RADIUS gave a PPK */
     s->ss.remote_id = ike_id_text(a->idi.type, a->idi.data, a->idi.len);
     if (a->auth_p && !ike_auth_parse(a->auth_p, &a->auth))
         return "malformed AUTH payload";
@@ -405,6 +406,7 @@ enum ike_auth_rc ike_auth_step_authenticate(struct ike_sess *s, struct ike_auth_
     struct authn a = {0};
     const char *why;
     enum ike_auth_rc rc;
+    bool wait = false;
 
     (void)w;
     ike_sa_set_state(s, IKE_SA_AUTHENTICATING, "IKE_AUTH request");
@@ -414,12 +416,16 @@ enum ike_auth_rc ike_auth_step_authenticate(struct ike_sess *s, struct ike_auth_
         rc = ike_auth_refuse(s, NULL, "no IKEv2 profile matches the identity");
     } else {
         s->prof = a.prof;
+        free(s->ss.profile);
         s->ss.profile = strdup(a.prof->name);
         s->pend->initial = a.initial;
-        /* RFC 8784: the PPK decides which keys and which AUTH are checked */
-        if ((why = a.auth_p ? ike_ppk_authenticate(s, a.prof, &s->pend->req, &a.auth)
+        /* RFC 8784: the PPK decides which keys and which AUTH are checked; a
+         * PPK asked of RADIUS runs this step again once its answer is in */
+        if ((why = a.auth_p ? ike_ppk_authenticate(s, a.prof, &s->pend->req, &a.auth, &wait)
                             : ike_ppk_precheck(s, a.prof)))
             rc = ike_auth_refuse(s, "ppk-unavailable", why);
+        else if (wait)
+            rc = IKE_AUTH_WAIT;
         else
             rc = !a.auth_p ? authn_eap(s, &a) : a.auth.method == 2 ? authn_psk(s, &a) : authn_cert(s, &a);
     }

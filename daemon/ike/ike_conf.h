@@ -232,6 +232,7 @@ struct ike_prof {
     const struct ike_ipsec_prof *ipsec; /* never NULL (the defaults without one) */
     const char *ivrf;                   /* NULL: the main table */
     enum ike_ppk_policy ppk;            /* ppk policy */
+    const char *ppk_aaa_list;           /* ppk aaa-authorization-list: PPKs from RADIUS (NULL none) */
 };
 
 /* An access list's permitted prefixes (access-lists access-list). */

@@ -158,6 +158,16 @@ struct ike_pend {
     size_t idr_len;
     /* a pre-shared key from AAA (keyring aaa): ours, when RADIUS gave one */
     char *psk_local;
+    /* a post-quantum preshared key asked of AAA (ppk aaa-authorization-list,
+     * ike_ppk.c): the answer came (ppk_asked), its key (NULL none, wiped once
+     * mixed) or why there is none; with EAP the final request waits in fin */
+    bool ppk_asked;
+    uint8_t *ppk;
+    size_t ppk_len;
+    const char *ppk_why; /* a constant text */
+    uint8_t *fin_buf;
+    struct ike_msg fin;
+    bool have_fin;
     /* an address from DHCP (S4), asked once authorization is done */
     struct dhcp_req *dhcp_op;
     struct dhcp_lease lease;
@@ -593,6 +603,9 @@ bool ike_auth_waiting(const struct ike_sess *s);
  * to answer. */
 struct ike_pend *ike_pend_new(const struct ike_msg *in, uint32_t msg_id);
 void ike_pend_free(struct ike_pend *p);
+/* Keeps a copy of @in, the EAP exchange's final request, in p->fin while a
+ * PPK is asked of RADIUS (ike_aaa.c); false when memory is short. */
+bool ike_pend_keep_fin(struct ike_pend *p, const struct ike_msg *in);
 
 /* ike_aaa.c: EAP pass-through and authorization over RADIUS */
 /* A later IKE_AUTH request of an EAP exchange. */

@@ -4,10 +4,15 @@
  * of the generation uses PPKs (ike_init.c, ike_conf.h ppk_any), so s->in.ppk
  * says both sides did. IKE_AUTH: the request carrying the client's AUTH (the
  * first with a shared key or a signature, the last with EAP) has a
- * PPK_IDENTITY notify (PPK_ID_FIXED: 2, then the PPK_ID's octets), an AUTH
+ * PPK_IDENTITY notify (its type, PPK_ID_OPAQUE 1 or PPK_ID_FIXED 2, then the
+ * PPK_ID's octets, looked up alike: ike_ppk_id_of), an AUTH
  * made with SK_pi' and, unless the client requires the PPK, a NO_PPK_AUTH
  * notify whose data is the AUTH data made with SK_pi. With the PPK (the
- * profile's policy optional or required and the PPK_ID configured) Raven
+ * profile's policy optional or required and the PPK_ID configured, or, when
+ * the profile names a ppk aaa-authorization-list, given by RADIUS: an
+ * Access-Request whose User-Name is the PPK_ID, the PPK in the Access-Accept's
+ * cisco-avpair ipsec:ppk-key; the exchange waits for it like for any RADIUS
+ * answer, and no answer, a reject or no usable key is an unknown PPK_ID) Raven
  * replaces SK_d, SK_pi and SK_pr by
  *     SK_d' = prf+(PPK, SK_d), SK_pi' = prf+(PPK, SK_pi), SK_pr' = prf+(PPK, SK_pr)
  * (each as long as the PRF's output), checks AUTH with SK_pi', makes its own
@@ -29,6 +34,9 @@ struct ike_prof;
 struct ike_msg;
 struct ike_auth_pld;
 struct ike_builder;
+struct ike_pend;
+
+#define IKE_PPK_ID_MAX 64 /* octets of a PPK_ID Raven looks up (ppk-id, RADIUS User-Name) */
 
 enum { N_USE_PPK = 16435, N_PPK_IDENTITY = 16436, N_NO_PPK_AUTH = 16437 };
 
@@ -43,9 +51,28 @@ const char *ike_ppk_precheck(const struct ike_sess *s, const struct ike_prof *pr
 /* The IKE_AUTH request @in carries the client's AUTH, parsed in *auth: decides
  * on the PPK for profile @prof as the file comment says (s->ppk_used,
  * s->ppk_id, s->in.keys mixed; or s->ppk_fallback and auth->data pointing at
- * the NO_PPK_AUTH data in @in). Returns the refusal's text, NULL to go on. */
+ * the NO_PPK_AUTH data in @in). Returns the refusal's text, NULL to go on.
+ * *wait true (and NULL): the PPK was asked of RADIUS; its answer
+ * (ike_ppk_fetch) sets s->pend->ppk_asked and runs the caller again, which
+ * calls this again to decide. */
 const char *ike_ppk_authenticate(struct ike_sess *s, const struct ike_prof *prof, const struct ike_msg *in,
-                                 struct ike_auth_pld *auth);
+                                 struct ike_auth_pld *auth, bool *wait);
+
+/* The PPK_ID in a PPK_IDENTITY notify's data: its octets after the type for
+ * PPK_ID_OPAQUE and PPK_ID_FIXED; false for other types or no octets. */
+bool ike_ppk_id_of(const uint8_t *data, size_t len, const uint8_t **id, size_t *id_len);
+
+/* Whether a PPK_ID not in the configuration can be asked of RADIUS as a
+ * User-Name: 1 to IKE_PPK_ID_MAX printable ASCII characters. */
+bool ike_ppk_id_askable(const uint8_t *id, size_t len);
+
+/* ike_aaa.c: an Access-Request for the PPK of @ppk_id on authorization list
+ * @list; false when the list has no RADIUS server group. The answer fills
+ * s->pend (ppk, ppk_len, ppk_why, ppk_asked) and resumes the exchange. */
+bool ike_ppk_fetch(struct ike_sess *s, const char *list, const char *ppk_id);
+
+/* Wipes and frees the PPK RADIUS gave, once used (or the exchange ends). */
+void ike_ppk_forget(struct ike_pend *pd);
 
 /* The AUTH data to check in @in again (a key that came later, from RADIUS):
  * the NO_PPK_AUTH data after a fallback, else *auth as it is. */

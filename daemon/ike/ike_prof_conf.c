@@ -745,6 +745,8 @@ static void prof_session(const struct ike_conf *c, const struct lyd_node *p, str
     pr->ipsec = prof_ipsec(c, p);
     pr->ivrf = ike_leaf(p, "ivrf");
     pr->ppk = ike_ppk_policy_of(ike_leaf(p, "ppk/policy"));
+    /* PPKs the configuration lacks come from RADIUS (ike_ppk.c); only with a policy */
+    pr->ppk_aaa_list = pr->ppk != IKE_PPK_NONE ? ike_leaf(p, "ppk/aaa-authorization-list") : NULL;
 }
 
 static bool compile_profs(struct ike_conf *c, ike_err_fn err, void *arg)

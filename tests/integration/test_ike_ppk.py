@@ -16,8 +16,17 @@
 - EAP (MSCHAPv2, with an MSK, and MD5, without): the PPK goes into the final
   AUTH payloads (RFC 8784 section 3), the session is PPK-protected;
 - the PPK is write-only: configuration reads return the mask; a key that
-  says it is hex and is not is refused at commit, changing nothing."""
+  says it is hex and is not is refused at commit, changing nothing;
+- PPKs from RADIUS (ppk aaa-authorization-list): a client whose PPK_ID only
+  a real FreeRADIUS knows (User-Name = the PPK_ID, the key in the
+  Access-Accept's Cisco-AVPair ipsec:ppk-key) is PPK-protected and its ESP
+  passes; the wrong key on RADIUS, a PPK_ID RADIUS rejects and RADIUS down
+  are refused when the PPK is required; with RADIUS down and the policy
+  optional the client's NO_PPK_AUTH authenticates it."""
 import re
+import subprocess
+import threading
+import time
 
 import pytest
 
@@ -26,7 +35,7 @@ from nchelpers import MASK, expect_error, get_config, subtree, texts
 from lab import psk_client_conf
 from radiushelpers import FreeRadius
 from test_dataplane import dataplane_config, ping
-from test_eap_radius import client_conf as eap_client_conf, headend as eap_headend
+from test_eap_radius import client_conf as eap_client_conf, headend as eap_headend, radius_server, servers_xml
 from test_ike_certs import client_conf as cert_client_conf, headend as cert_headend
 from test_ike_certs import pki  # noqa: F401 (the pki fixture)
 from test_ike_sessions import headend_config, sessions, t
@@ -57,13 +66,13 @@ def with_ppk(conf, ppk_id, required, key_hex=PPK_HEX):
     return conf.replace("secrets {", f"secrets {{\n  ppk-1 {{\n    id = {ppk_id}\n    secret = 0x{key_hex}\n  }}", 1)
 
 
-def client(lb, ppk_id=None, required=True, key_hex=PPK_HEX):
-    c = lb.clients[0]
-    conf = psk_client_conf(c["head_ip"], "user0.example.org", esp="aes256gcm16", remote_ts=lb.inside_net)
+def client(lb, ppk_id=None, required=True, key_hex=PPK_HEX, i=0):
+    c = lb.clients[i]
+    conf = psk_client_conf(c["head_ip"], f"user{i}.example.org", esp="aes256gcm16", remote_ts=lb.inside_net)
     if ppk_id:
         conf = with_ppk(conf, ppk_id, required, key_hex)
-    lb.start_charon(0, conf)
-    return lb.swanctl(0, "--initiate", "--child", "vpn", "--timeout", "15", check=False)
+    lb.start_charon(i, conf)
+    return lb.swanctl(i, "--initiate", "--child", "vpn", "--timeout", "20", check=False)
 
 
 def refused(lb, d, r):
@@ -256,3 +265,188 @@ def test_bad_hex_key_is_refused_and_changes_nothing(make_ravend):
     assert "not an even number of hex digits" in err.message, err.message
     assert d.running_file() == before
     assert "pq-bad" not in m.get_config(source="running").data_xml
+
+
+RADIUS_USERS = f"""pq-radius Cleartext-Password := "cisco"
+\tCisco-AVPair = "ipsec:ppk-key=0x{PPK_HEX}"
+
+pq-radius-wrong Cleartext-Password := "cisco"
+\tCisco-AVPair = "ipsec:ppk-key=0x{OTHER_HEX}"
+"""
+
+
+def radius_headend(lb, policy, fr):
+    """The PPK list has pq-1 only; every other PPK_ID is asked of RADIUS."""
+    conf = headend(lb, policy).replace(f"<ppk><policy>{policy}</policy></ppk>",
+                                       f"<ppk><policy>{policy}</policy>"
+                                       "<aaa-authorization-list>ppk-radius</aaa-authorization-list></ppk>", 1)
+    assert "ppk-radius" in conf
+    return conf.replace("</authorization-list>", "</authorization-list>" + servers_xml([("r1", fr.port, fr.acct_port)])
+                        + "<authorization-list><name>ppk-radius</name><method><sequence>1</sequence><group>g</group>"
+                        "</method></authorization-list>", 1)
+
+
+def no_key_anywhere(d, m):
+    for key in (PPK_HEX, OTHER_HEX):
+        assert key not in d.log() and key.upper() not in d.log()
+        assert key not in m.get(filter=("subtree", f'<vpn-state xmlns="{NS}"/>')).data_xml
+
+
+def test_ppk_from_radius_protects_ike_and_esp(make_ravend, lab):
+    lb = lab(1, inside=True)
+    fr = FreeRadius(netns=lb.head, users_extra=RADIUS_USERS)
+    try:
+        d = make_ravend(radius_headend(lb, "required", fr), netns=lb.head)
+        r = client(lb, "pq-radius", required=True)
+        log = lb.log(0)
+        assert r.returncode == 0, log[-4000:] + d.log()[-3000:] + fr.log()[-2000:]
+        assert "using PPK for PPK_ID 'pq-radius'" in log, log[-3000:]
+        assert re.search(r"parsed IKE_AUTH response 1 \[[^\]]*N\(PPK_ID\)", log), log[-3000:]
+        # the Access-Request named the PPK_ID, with the authorization password
+        assert 'User-Name = "pq-radius"' in fr.log()
+        m = d.connect()
+        assert radius_server(m, "r1")["accepts"] == "1"
+        s = sessions(m)[0]
+        assert t(s, "ike-sa/ppk") == "true" and t(s, "ike-sa/ppk-id") == "pq-radius"
+        assert "post-quantum preshared key pq-radius in use (from RADIUS)" in d.log()
+        ping(lb.clients[0]["ns"], lb.inside_ip, count=3)
+        # a configured PPK is not asked for
+        assert fr.log().count('User-Name = "pq-') == 1
+        no_key_anywhere(d, m)
+    finally:
+        fr.close()
+
+
+@pytest.mark.parametrize("ppk_id,expect", [("pq-radius-wrong", "does not match the pre-shared key"),
+                                           ("pq-nobody", "RADIUS gave no PPK")])
+def test_ppk_from_radius_refused(make_ravend, lab, ppk_id, expect):
+    """The wrong key on RADIUS (the AUTH made with SK_pi' does not match), a
+    PPK_ID RADIUS rejects (also from a client that would go without: the
+    profile requires the PPK)."""
+    lb = lab(1, inside=True)
+    fr = FreeRadius(netns=lb.head, users_extra=RADIUS_USERS)
+    try:
+        d = make_ravend(radius_headend(lb, "required", fr), netns=lb.head)
+        dlog = refused(lb, d, client(lb, ppk_id, required=ppk_id == "pq-radius-wrong"))
+        assert expect in dlog, dlog[-3000:]
+        assert f'User-Name = "{ppk_id}"' in fr.log()
+        if ppk_id == "pq-nobody":
+            assert "the RADIUS server rejected the PPK_ID" in dlog
+        no_key_anywhere(d, d.connect())
+    finally:
+        fr.close()
+
+
+@pytest.mark.parametrize("policy", ["required", "optional"])
+def test_ppk_radius_down(make_ravend, lab, policy):
+    """No RADIUS server answers: an unknown PPK_ID after the RADIUS client's
+    timeouts; refused (required) or authenticated by NO_PPK_AUTH (optional)."""
+    lb = lab(1, inside=True)
+    fr = FreeRadius(netns=lb.head, users_extra=RADIUS_USERS)
+    conf = radius_headend(lb, policy, fr)
+    fr.close()
+    d = make_ravend(conf, netns=lb.head)
+    m = d.connect()
+    if policy == "required":
+        m.create_subscription(stream_name="NETCONF")
+        dlog = refused(lb, d, client(lb, "pq-radius", required=False))
+        assert "no RADIUS server of the list answered" in dlog, dlog[-3000:]
+        for _ in range(10):
+            n = m.take_notification(timeout=10)
+            assert n is not None, "no authentication-failure notification"
+            if "authentication-failure" in n.notification_xml:
+                assert "<reason>ppk-unavailable</reason>" in n.notification_xml, n.notification_xml
+                break
+        else:
+            pytest.fail("no authentication-failure notification")
+        return
+    r = client(lb, "pq-radius", required=False)
+    log = lb.log(0)
+    assert r.returncode == 0, log[-4000:] + d.log()[-3000:]
+    assert re.search(r"generating IKE_AUTH request 1 \[[^\]]*N\(NO_PPK\)", log), log[-3000:]
+    assert "using PPK" not in log
+    assert "no RADIUS server of the list answered" in d.log()
+    s = sessions(m)[0]
+    assert t(s, "ike-sa/ppk") == "false"
+    ping(lb.clients[0]["ns"], lb.inside_ip, count=2)
+
+
+SILENT = """import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+print("ready", flush=True)
+while True:
+    s.recv(4096)
+"""
+
+
+def test_ppk_radius_wait_blocks_no_one(make_ravend, lab):
+    """A RADIUS server that never answers (a socket that reads and drops,
+    6 s timeout): while the first client's IKE_AUTH waits for its PPK, a
+    second client with a configured PPK gets its session; the first is then
+    authenticated by its NO_PPK_AUTH (policy optional)."""
+    lb = lab(2, inside=True)
+    fr = FreeRadius(netns=lb.head, users_extra=RADIUS_USERS)
+    conf = radius_headend(lb, "optional", fr).replace("<timeout>1</timeout><retransmit>1</retransmit>",
+                                                     "<timeout>6</timeout><retransmit>0</retransmit>")
+    assert "<timeout>6</timeout>" in conf
+    fr.close()
+    silent = subprocess.Popen(["ip", "netns", "exec", lb.head, "python3", "-c", SILENT, str(fr.port)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert silent.stdout.readline().strip() == "ready"
+        d = make_ravend(conf, netns=lb.head)
+        first = {}
+        th = threading.Thread(target=lambda: first.update(r=client(lb, "pq-radius", required=False, i=0)))
+        t0 = time.time()
+        th.start()
+        deadline = time.time() + 5
+        while "sending packet" not in lb.log(0) or "IKE_AUTH" not in lb.log(0):
+            assert time.time() < deadline, lb.log(0)[-3000:]
+            time.sleep(0.1)
+        r2 = client(lb, "pq-1", required=True, i=1)
+        elapsed = time.time() - t0
+        assert r2.returncode == 0, lb.log(1)[-4000:] + d.log()[-3000:]
+        assert "using PPK for PPK_ID 'pq-1'" in lb.log(1)
+        assert th.is_alive() and elapsed < 6, elapsed  # the first still waits for RADIUS
+        th.join(40)
+        assert first["r"].returncode == 0, lb.log(0)[-4000:] + d.log()[-3000:]
+        assert time.time() - t0 >= 6
+        assert "no RADIUS server of the list answered" in d.log()
+        m = d.connect()
+        by_ppk = sorted((t(s, "ike-sa/ppk"), t(s, "ike-sa/ppk-id")) for s in sessions(m))
+        assert by_ppk == [("false", None), ("true", "pq-1")], by_ppk
+    finally:
+        silent.kill()
+        silent.wait()
+
+
+def test_eap_final_auth_with_ppk_from_radius(make_ravend, lab, pki):
+    """EAP: the PPK is asked of RADIUS with the final IKE_AUTH request (which
+    waits for the answer), after the EAP exchange with the same server."""
+    lb = lab(1)
+    fr = FreeRadius(netns=lb.head, users_extra=RADIUS_USERS)
+    try:
+        conf = eap_headend(pki, fr).replace(
+            "</authentication>\n    <pki>",
+            "</authentication>\n    <ppk><policy>required</policy>"
+            "<aaa-authorization-list>radius-list</aaa-authorization-list></ppk>\n    <pki>", 1)
+        assert "<aaa-authorization-list>radius-list" in conf
+        d = make_ravend(conf, netns=lb.head)
+        lb.install_creds(0, ca=pki("ca.pem"))
+        user = "ann@example.org"
+        lb.start_charon(0, with_ppk(eap_client_conf(lb.clients[0], user, user, "ann-pw-1", "eap-mschapv2",
+                                                    remote_ts="0.0.0.0/0"), "pq-radius", True))
+        r = lb.swanctl(0, "--initiate", "--child", "vpn", "--timeout", "20", check=False)
+        log = lb.log(0)
+        assert r.returncode == 0, log[-4000:] + d.log()[-3000:] + fr.log()[-2000:]
+        assert re.search(r"parsed IKE_AUTH response \d+ \[[^\]]*AUTH[^\]]*N\(PPK_ID\)", log), log[-3000:]
+        assert "using PPK for PPK_ID 'pq-radius'" in log, log[-3000:]
+        assert 'User-Name = "pq-radius"' in fr.log()
+        m = d.connect()
+        s = sessions(m)[0]
+        assert t(s, "ike-sa/ppk") == "true" and t(s, "ike-sa/ppk-id") == "pq-radius"
+        assert t(s, "authentication-method").endswith("eap")
+        no_key_anywhere(d, m)
+    finally:
+        fr.close()

@@ -3,7 +3,13 @@
  * with OpenSSL's HMAC directly (prf+ of RFC 7296 2.13: T1 = prf(K, S | 0x01),
  * T2 = prf(K, T1 | S | 0x02), ...), and the compiled configuration: PPKs by
  * PPK_ID with hex and text keys, a profile's policy, USE_PPK answered only
- * when a profile uses PPKs, a bad hex key refused with its path. */
+ * when a profile uses PPKs, a bad hex key refused with its path; the PPK_ID
+ * types of RFC 8784 5.1 (opaque and fixed looked up alike, others none); the
+ * decision in IKE_AUTH with a configured PPK and with one RADIUS gave (the
+ * state its answer leaves in the exchange: key, or none and why), the policy
+ * and NO_PPK_AUTH; the ipsec:ppk-key attribute of an Access-Accept. The
+ * Access-Request itself goes to a real FreeRADIUS in
+ * tests/integration/test_ike_ppk.py. */
 #include <libyang/libyang.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -17,7 +23,9 @@
 
 #include <cmocka.h>
 
+#include "daemon/aaa/aaa_attrs.h"
 #include "daemon/ike/ike_conf.h"
+#include "daemon/ike/ike_eng.h"
 #include "daemon/ike/ike_ppk.h"
 
 #define NS "urn:raven:params:xml:ns:yang:raven-vpn"
@@ -91,7 +99,9 @@ static const char base[] =
     "<profile><name>b</name><match><identity><remote><fqdn><domain>example.net</domain></fqdn></remote>"
     "</identity></match><authentication><local><pre-share><key>k</key></pre-share></local>"
     "<remote><pre-share><key>k</key></pre-share></remote></authentication></profile>"
-    "</ikev2>";
+    "</ikev2>"
+    "<aaa xmlns=\"" NS "\"><authorization-list><name>ppk-list</name><method><sequence>1</sequence><local/></method>"
+    "</authorization-list></aaa>";
 
 struct env {
     struct ly_ctx *ctx;
@@ -104,13 +114,13 @@ static void on_err(void *arg, const char *path, const char *msg)
 
 static struct ike_conf *build(struct env *e, const char *profile_extra, const char *key2, char *why)
 {
-    char xml[4096], *p;
+    char xml[6144], *p;
     struct lyd_node *tree = NULL;
     struct ike_conf *c;
 
     snprintf(xml, sizeof(xml), base, profile_extra);
     if (key2 && (p = strstr(xml, "short text key"))) {
-        char tail[4096];
+        char tail[6144];
 
         snprintf(tail, sizeof(tail), "%s", p + strlen("short text key"));
         snprintf(p, sizeof(xml) - (size_t)(p - xml), "%s%s", key2, tail);
@@ -172,6 +182,212 @@ static void test_conf(void **state)
     }
 }
 
+static void test_aaa_list_compiled(void **state)
+{
+    struct env *e = *state;
+    char why[512] = "";
+    struct ike_conf *c =
+        build(e, "<ppk><policy>optional</policy><aaa-authorization-list>ppk-list</aaa-authorization-list></ppk>", NULL,
+              why);
+
+    assert_non_null(c);
+    assert_string_equal(c->profs[0].ppk_aaa_list, "ppk-list");
+    assert_null(c->profs[1].ppk_aaa_list);
+    ike_conf_unref(c);
+    /* without a policy the list asks nothing */
+    c = build(e, "<ppk><aaa-authorization-list>ppk-list</aaa-authorization-list></ppk>", NULL, why);
+    assert_non_null(c);
+    assert_null(c->profs[0].ppk_aaa_list);
+    assert_false(c->ppk_any);
+    ike_conf_unref(c);
+}
+
+static void test_ppk_id_types(void **state)
+{
+    static const uint8_t opaque[] = {1, 'p', 'q'}, fixed[] = {2, 'p', 'q'}, reserved[] = {0, 'p', 'q'},
+                         three[] = {3, 'p', 'q'}, priv[] = {128, 'p', 'q'}, bare[] = {2};
+    const uint8_t *id;
+    size_t len;
+
+    (void)state;
+    /* RFC 8784 5.1: both defined types carry the PPK_ID after the type octet */
+    assert_true(ike_ppk_id_of(opaque, sizeof(opaque), &id, &len));
+    assert_int_equal(len, 2);
+    assert_memory_equal(id, "pq", 2);
+    assert_true(ike_ppk_id_of(fixed, sizeof(fixed), &id, &len));
+    assert_memory_equal(id, "pq", 2);
+    assert_false(ike_ppk_id_of(reserved, sizeof(reserved), &id, &len));
+    assert_false(ike_ppk_id_of(three, sizeof(three), &id, &len));
+    assert_false(ike_ppk_id_of(priv, sizeof(priv), &id, &len));
+    assert_false(ike_ppk_id_of(bare, sizeof(bare), &id, &len));
+    /* what may be a RADIUS User-Name */
+    assert_true(ike_ppk_id_askable((const uint8_t *)"pq-radius 1", 11));
+    assert_false(ike_ppk_id_askable((const uint8_t *)"pq\n1", 4));
+    assert_false(ike_ppk_id_askable((const uint8_t *)"pq\0001", 4));
+    assert_false(ike_ppk_id_askable((const uint8_t *)"\xc3\xa9", 2));
+    assert_false(ike_ppk_id_askable((const uint8_t *)"", 0));
+    {
+        char l[66];
+
+        memset(l, 'a', sizeof(l));
+        assert_true(ike_ppk_id_askable((const uint8_t *)l, 64));
+        assert_false(ike_ppk_id_askable((const uint8_t *)l, 65));
+    }
+}
+
+/* An IKE_AUTH request with PPK_IDENTITY (@type, @id) and, when @nop, a
+ * NO_PPK_AUTH whose data is "no-ppk-auth". */
+struct req {
+    uint8_t idn[80], nop[20];
+    struct ike_msg m;
+};
+
+static void make_req(struct req *r, uint8_t type, const char *id, bool nop)
+{
+    size_t n = strlen(id);
+
+    memset(r, 0, sizeof(*r));
+    /* protocol 0, no SPI, the notify type, then the data */
+    r->idn[2] = (uint8_t)(N_PPK_IDENTITY >> 8);
+    r->idn[3] = (uint8_t)N_PPK_IDENTITY;
+    r->idn[4] = type;
+    memcpy(r->idn + 5, id, n);
+    r->m.pld[r->m.npld++] = (struct ike_pld){.type = IKE_PLD_NOTIFY, .body = r->idn, .len = (uint16_t)(5 + n)};
+    if (nop) {
+        r->nop[2] = (uint8_t)(N_NO_PPK_AUTH >> 8);
+        r->nop[3] = (uint8_t)N_NO_PPK_AUTH;
+        memcpy(r->nop + 4, "no-ppk-auth", 11);
+        r->m.pld[r->m.npld++] = (struct ike_pld){.type = IKE_PLD_NOTIFY, .body = r->nop, .len = 15};
+    }
+}
+
+static void fake_sess(struct ike_sess *s, struct ike_conf *c, struct ike_pend *pd)
+{
+    memset(s, 0, sizeof(*s));
+    memset(pd, 0, sizeof(*pd));
+    s->gen = c;
+    s->pend = pd;
+    s->in.ppk = true;
+    s->in.prf = IKE_PRF_HMAC_SHA2_256;
+    s->in.keys.prf_len = 32;
+    for (size_t i = 0; i < 32; i++)
+        s->in.keys.sk_d[i] = (uint8_t)i;
+}
+
+static void test_decision(void **state)
+{
+    static const uint8_t aaa_key[] = "a PPK that RADIUS gave, 32 octets long";
+    struct env *e = *state;
+    char why[512] = "";
+    struct ike_conf *c = build(
+        e, "<ppk><policy>required</policy><aaa-authorization-list>ppk-list</aaa-authorization-list></ppk>", NULL, why);
+    struct ike_auth_pld auth = {.method = 2, .data = (const uint8_t *)"auth", .len = 4};
+    struct ike_keys want;
+    struct ike_sess s;
+    struct ike_pend pd;
+    struct req r;
+    const char *msg;
+    bool wait;
+
+    assert_non_null(c);
+    /* an opaque PPK_ID names a configured PPK as a fixed one does */
+    for (uint8_t type = 1; type <= 2; type++) {
+        fake_sess(&s, c, &pd);
+        want = s.in.keys;
+        assert_true(ike_ppk_mix(s.in.prf, c->ppks[0].key, c->ppks[0].key_len, &want));
+        make_req(&r, type, "pq-hex", false);
+        assert_null(ike_ppk_authenticate(&s, &c->profs[0], &r.m, &auth, &wait));
+        assert_false(wait);
+        assert_true(s.ppk_used);
+        assert_string_equal(s.ppk_id, "pq-hex");
+        assert_memory_equal(s.in.keys.sk_d, want.sk_d, 32);
+    }
+    /* a type that names nothing: required refuses */
+    fake_sess(&s, c, &pd);
+    make_req(&r, 3, "pq-hex", false);
+    msg = ike_ppk_authenticate(&s, &c->profs[0], &r.m, &auth, &wait);
+    assert_non_null(msg);
+    assert_non_null(strstr(msg, "type"));
+    assert_false(s.ppk_used);
+
+    /* RADIUS's answer came with a key: mixed, then wiped and forgotten */
+    fake_sess(&s, c, &pd);
+    pd.ppk_asked = true;
+    pd.ppk_len = sizeof(aaa_key) - 1;
+    pd.ppk = malloc(pd.ppk_len);
+    memcpy(pd.ppk, aaa_key, pd.ppk_len);
+    want = s.in.keys;
+    assert_true(ike_ppk_mix(s.in.prf, aaa_key, sizeof(aaa_key) - 1, &want));
+    make_req(&r, 2, "pq-radius", false);
+    assert_null(ike_ppk_authenticate(&s, &c->profs[0], &r.m, &auth, &wait));
+    assert_false(wait);
+    assert_true(s.ppk_used);
+    assert_string_equal(s.ppk_id, "pq-radius");
+    assert_memory_equal(s.in.keys.sk_d, want.sk_d, 32);
+    assert_memory_equal(s.in.keys.sk_pi, want.sk_pi, 32);
+    assert_null(pd.ppk);
+    assert_int_equal(pd.ppk_len, 0);
+
+    /* RADIUS gave none: required refuses, saying so */
+    fake_sess(&s, c, &pd);
+    pd.ppk_asked = true;
+    pd.ppk_why = "the RADIUS server rejected the PPK_ID";
+    make_req(&r, 2, "pq-radius", true);
+    msg = ike_ppk_authenticate(&s, &c->profs[0], &r.m, &auth, &wait);
+    assert_non_null(msg);
+    assert_non_null(strstr(msg, "RADIUS gave no PPK"));
+    assert_false(s.ppk_used);
+    ike_conf_unref(c);
+
+    /* optional: the NO_PPK_AUTH is the AUTH checked */
+    c = build(e, "<ppk><policy>optional</policy><aaa-authorization-list>ppk-list</aaa-authorization-list></ppk>",
+              NULL, why);
+    assert_non_null(c);
+    fake_sess(&s, c, &pd);
+    pd.ppk_asked = true;
+    pd.ppk_why = "no RADIUS server of the list answered";
+    make_req(&r, 2, "pq-radius", true);
+    assert_null(ike_ppk_authenticate(&s, &c->profs[0], &r.m, &auth, &wait));
+    assert_false(s.ppk_used);
+    assert_true(s.ppk_fallback);
+    assert_int_equal(auth.len, 11);
+    assert_memory_equal(auth.data, "no-ppk-auth", 11);
+    ike_conf_unref(c);
+}
+
+static void test_radius_attribute(void **state)
+{
+    static const uint8_t hex[] = {0x8d, 0x3c, 0x6f, 0x1a, 0xff};
+    struct aaa_attrs a;
+    char longer[300];
+
+    (void)state;
+    aaa_attrs_init(&a);
+    assert_int_equal(aaa_attrs_avpair(&a, "ipsec:ppk-key=0x8d3c6f1aFF", 26), 1);
+    assert_int_equal(a.ppk_len, sizeof(hex));
+    assert_memory_equal(a.ppk, hex, sizeof(hex));
+    assert_false(a.ppk_bad);
+    /* text: its own octets; the last one wins */
+    assert_int_equal(aaa_attrs_avpair(&a, "ipsec:ppk-key=a text key", 24), 1);
+    assert_int_equal(a.ppk_len, 10);
+    assert_memory_equal(a.ppk, "a text key", 10);
+    /* bad hex: understood (never copied as an unknown attribute), no key */
+    assert_int_equal(aaa_attrs_avpair(&a, "ipsec:ppk-key=0x8d3", 19), 1);
+    assert_null(a.ppk);
+    assert_true(a.ppk_bad);
+    assert_int_equal(aaa_attrs_avpair(&a, "ipsec:ppk-key=0x8z", 18), 1);
+    assert_null(a.ppk);
+    assert_true(a.ppk_bad);
+    aaa_attrs_free(&a);
+    /* one too long to read is not understood: nothing kept */
+    memset(longer, 'a', sizeof(longer));
+    memcpy(longer, "ipsec:ppk-key=0x", 16);
+    aaa_attrs_init(&a);
+    assert_int_equal(aaa_attrs_avpair(&a, longer, sizeof(longer)), 0);
+    assert_null(a.ppk);
+    aaa_attrs_free(&a);
+}
+
 static int setup(void **state)
 {
     static struct env e;
@@ -196,6 +412,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mix_follows_rfc8784),
         cmocka_unit_test(test_conf),
+        cmocka_unit_test(test_aaa_list_compiled),
+        cmocka_unit_test(test_ppk_id_types),
+        cmocka_unit_test(test_decision),
+        cmocka_unit_test(test_radius_attribute),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
