@@ -278,8 +278,10 @@ static void from_inside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, ui
 /* RFC 7296 2.23: an ESP-in-UDP packet that authenticated as the newest of its
  * SA (its sequence number the window's top now, so no replay) from another
  * outer address or port than the SA's peer is reported to the control thread
- * (dp_floated), which decides whether the session follows. Compared without a
- * lock; the lock and a store only when the address differs. */
+ * (dp_floated), which decides whether the session follows. The newest packet
+ * decides: one from the peer again withdraws a report not yet taken. Compared
+ * without a lock; the lock only when the address differs, or when a report
+ * waits (rare). */
 static void float_check(struct dp_rsa *sa, const uint8_t *ip, size_t ihl, uint8_t proto, uint64_t seq)
 {
     const struct dp_outer *o = rcu_dereference(sa->outer);
@@ -291,8 +293,15 @@ static void float_check(struct dp_rsa *sa, const uint8_t *ip, size_t ihl, uint8_
     if (proto != IPPROTO_UDP || !o->udp_encap || !o->family)
         return;
     memcpy(&sport, ip + ihl, 2);
-    if (family == o->family && !memcmp(src, o->peer, alen) && sport == o->peer_port)
+    if (family == o->family && !memcmp(src, o->peer, alen) && sport == o->peer_port) {
+        if (atomic_load_explicit(&sa->floated, memory_order_relaxed)) {
+            pthread_spin_lock(&sa->replay_lock);
+            if (seq == sa->live->replay_top)
+                atomic_store_explicit(&sa->floated, 0, memory_order_relaxed);
+            pthread_spin_unlock(&sa->replay_lock);
+        }
         return;
+    }
     pthread_spin_lock(&sa->replay_lock);
     if (seq == sa->live->replay_top) {
         memset(sa->float_addr, 0, sizeof(sa->float_addr));

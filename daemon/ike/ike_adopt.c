@@ -231,11 +231,13 @@ static void arm_adopted(struct ike_sess *s)
     ike_child_timer_arm(s);
     sess_dhcp_arm(&s->ss);
     sess_acct_resume(&s->ss);
+    ike_mobike_adopted(s); /* a pending check whose socket the record does not name */
     if (s->req_pending) { /* our request under way: sent again, as a retransmission */
         s->req_tries = 0;
         ike_sess_resend_request(s);
     } else {
         ike_child_flush_deletes(s); /* child DELETEs still to be sent */
+        ike_mobike_flush(s);        /* a queued return routability check */
     }
 }
 

@@ -68,7 +68,7 @@ void ike_child_dp_conf(const struct ike_sess *s, const struct ike_child_sa *c, c
     out->mtu = s->mtu;
     in->local = out->local = s->local;
     in->peer = out->peer = s->peer;
-    in->udp_encap = out->udp_encap = natt || s->in.nat_peer || s->in.nat_local;
+    in->udp_encap = out->udp_encap = ike_mobike_encap(s, natt); /* as a move sets it (ike_mobike.c) */
     in->vrf = s->ivrf_ifindex;  /* decrypted traffic: the inside VRF's table */
     out->vrf = s->fvrf_ifindex; /* ESP to the peer: the front-door VRF's */
     ts_ranges(&c->tsi, in);     /* the client's side: allowed inner sources */

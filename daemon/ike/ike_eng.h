@@ -655,6 +655,14 @@ void ike_mobike_flush(struct ike_sess *s);
 void ike_mobike_request_to(struct ike_sess *s, const struct ike_out *o);
 /* The dataplane's reports of ESP from new NAT mappings (dp_floated). */
 void ike_mobike_dp_poll(struct ike_engine *e);
+/* UDP encapsulation of the session's SAs (@natt: its socket is the NAT-T
+ * port's): a MOBIKE session's latest update with NAT detection decides (RFC
+ * 4555 3.5), else a NAT-T socket or a NAT found (RFC 7296 2.23). */
+bool ike_mobike_encap(const struct ike_sess *s, bool natt);
+/* A session taken over from the arena with a check pending: one whose new
+ * address is another local address or port than the session's (its socket is
+ * not kept in the record) is abandoned, as an unanswered one. */
+void ike_mobike_adopted(struct ike_sess *s);
 /* vpn-state session/mobility. */
 void ike_mobike_state(const struct ike_sess *s, struct lyd_node *n);
 

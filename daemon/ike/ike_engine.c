@@ -217,9 +217,14 @@ bool ike_sess_stub(struct ike_sess *s, struct ike_sess *stub)
     stub->peer_next = s->peer_next;
     stub->last_resp = s->last_resp;
     stub->our_next = s->our_next;
-    stub->mob.on = s->mob.on; /* its messages from elsewhere move nothing either */
+    /* the stub answers but moves nothing (ike_mobike.c move()) */
+    stub->mob.on = s->mob.on;
+    stub->mob.rr = s->mob.rr;
+    /* a check under way went with the old IKE SA's request: sent again on the
+     * new one (the client had its update answered and does not send it again);
+     * the caller flushes it once the new IKE SA is in place */
     if (s->mob.rr_state == IKE_RR_SENT)
-        s->mob.rr_state = IKE_RR_NONE; /* our check went with the old IKE SA: nothing moves */
+        s->mob.rr_state = IKE_RR_QUEUED;
     ike_sa_set_state(stub, IKE_SA_REKEYED, "the IKE SA was rekeyed");
     memset(&s->last_resp, 0, sizeof(s->last_resp));
     ike_persist_mark(s); /* its new IKE SA, once the caller has made it */

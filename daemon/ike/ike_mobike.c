@@ -7,9 +7,11 @@
  * profile's mobike/enabled allows it) only the client's UPDATE_SA_ADDRESSES
  * moves a session (RFC 4555 3.5: the dynamic updates of RFC 7296 2.23 are not
  * done): any other request from elsewhere is answered where it came from and
- * the SAs stay. The update's NAT detection decides UDP encapsulation; with
- * NO_NATS_ALLOWED a NAT in between refuses it (UNEXPECTED_NAT_DETECTED, RFC
- * 4555 3.9), as does a NAT detection payload of the wrong size. With the
+ * the SAs stay. The update's NAT detection decides UDP encapsulation (on with
+ * a NAT in between, off without, also on the NAT-T port; ike_mobike_encap,
+ * which new child SAs follow too); with NO_NATS_ALLOWED a NAT in between
+ * refuses it (UNEXPECTED_NAT_DETECTED, RFC 4555 3.9), as does a NAT detection
+ * payload of the wrong size. With the
  * profile's return-routability-check the move waits for the client's answer
  * at the new address to an INFORMATIONAL with a fresh COOKIE2 (RFC 4555 3.6);
  * unanswered, nothing moves and the request goes on to the address in use as
@@ -20,6 +22,11 @@
  * UDP that authenticated as its SA's newest packet from one (reported by the
  * dataplane, dp_floated, polled every second), so that a replayed packet
  * cannot move it.
+ *
+ * The old IKE SA of a rekeyed session (state IKE_SA_REKEYED, until its
+ * DELETE) answers requests where they came from but never moves the session.
+ * A check under way or queued when the IKE SA is rekeyed is sent on the new
+ * one; a check that goes unanswered leaves a newer update queued.
  *
  * Every move of an established session is logged, counted in its peer address
  * history (the last IKE_MOBIKE_HIST) and notified (session-moved). */
@@ -63,16 +70,33 @@ static void notify_moved(struct ike_sess *s, const struct sockaddr_storage *old,
     s->e->event(n, s->e->event_arg);
 }
 
+bool ike_mobike_encap(const struct ike_sess *s, bool natt)
+{
+    if (s->mob.on && s->mob.encap != IKE_ENCAP_RULE)
+        return s->mob.encap == IKE_ENCAP_ON;
+    return natt || s->in.nat_peer || s->in.nat_local;
+}
+
 /* Moves the IKE SA and every child SA of @s to @to (@cause: "mobike" or
- * "nat-mapping"); with @nat the NAT detection of @to is taken too. */
+ * "nat-mapping"); with @nat the NAT detection of @to is taken too, and with
+ * MOBIKE an update that carried NAT detection turns UDP encapsulation on or
+ * off by it (RFC 4555 3.5). The old IKE SA of a rekeyed session never moves
+ * anything: its session ID is the live session's, whose address it would
+ * change behind its back (its SAs in the dataplane, not its IKE SA). */
 static void move(struct ike_sess *s, const struct ike_mobike_to *to, bool nat, const char *cause)
 {
     struct sockaddr_storage old = s->peer;
     bool peer_changed = !ike_sa_equal(&to->peer, &s->peer);
     char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
+    uint8_t decided = s->mob.encap;
     bool encap;
 
-    if (same_to(s, to) && (!nat || (s->in.nat_peer == to->nat_peer && s->in.nat_local == to->nat_local)))
+    if (s->state == IKE_SA_REKEYED)
+        return;
+    if (nat && s->mob.on && to->nat_seen)
+        decided = to->nat_peer || to->nat_local ? IKE_ENCAP_ON : IKE_ENCAP_OFF;
+    if (same_to(s, to) && decided == s->mob.encap &&
+        (!nat || (s->in.nat_peer == to->nat_peer && s->in.nat_local == to->nat_local)))
         return;
     s->peer = to->peer;
     s->local = to->local;
@@ -82,8 +106,9 @@ static void move(struct ike_sess *s, const struct ike_mobike_to *to, bool nat, c
         s->in.nat_peer = to->nat_peer;
         s->in.nat_local = to->nat_local;
     }
-    /* as a new child SA would have it (ike_child_dp_conf) */
-    encap = (s->sock && s->sock->natt) || s->in.nat_peer || s->in.nat_local;
+    s->mob.encap = decided;
+    /* as a new child SA has it (ike_child_dp_conf) */
+    encap = ike_mobike_encap(s, s->sock ? s->sock->natt : s->adopt_natt);
     dp_session_move(s->e->dp, s->ss.id, &s->local, &s->peer, encap);
     ike_persist_mark(s);
     if (!ike_sa_up(s) || !peer_changed)
@@ -135,15 +160,19 @@ void ike_mobike_rx(struct ike_sess *s, struct ike_sock *sk, const struct sockadd
                    const struct sockaddr_storage *peer)
 {
     struct ike_mobike_to to = {.local = *local, .peer = *peer, .sock = sk};
+    bool stub = s->state == IKE_SA_REKEYED;
 
-    if (s->mob.on) {
+    /* the old IKE SA of a rekeyed session answers where a request came from
+     * and moves nothing (move()): the live session is the new IKE SA's */
+    if (s->mob.on || stub) {
         s->mob.rx = to;
         s->mob.rx_set = !same_to(s, &to);
         if (s->mob.rx_set) {
             char a[INET6_ADDRSTRLEN];
 
-            log_debug("ike", "session %" PRIu64 ": request from %s:%u, answered there; the SA stays (MOBIKE)",
-                      s->ss.id, ike_addr_str(peer, a, sizeof(a)), ike_port_of(peer));
+            log_debug("ike", "session %" PRIu64 ": request from %s:%u, answered there; the SA stays (%s)", s->ss.id,
+                      ike_addr_str(peer, a, sizeof(a)), ike_port_of(peer),
+                      stub ? "the old IKE SA of a rekeyed session" : "MOBIKE");
         }
         return;
     }
@@ -165,7 +194,7 @@ void ike_mobike_reply(struct ike_sess *s, const struct ike_out *o)
 
 void ike_mobike_request_to(struct ike_sess *s, const struct ike_out *o)
 {
-    const struct ike_mobike_to *to = &s->mob.rr_to;
+    const struct ike_mobike_to *to = &s->mob.rr_at; /* its own address, not a newer update's */
 
     if (s->req_kind != REQ_MOBIKE_RR || o != &s->req) {
         for (size_t i = 0; i < o->n; i++)
@@ -327,6 +356,7 @@ void ike_mobike_info(struct ike_sess *s, const struct ike_msg *in, struct ike_bu
     }
     if (!r.update)
         return;
+    to.nat_seen = r.nat_seen;
     to.nat_peer = r.src_seen ? !r.src_match : s->in.nat_peer;
     to.nat_local = r.dst_seen ? !r.dst_match : s->in.nat_local;
     if (r.no_nats && (r.no_nats_bad || to.nat_peer || to.nat_local)) {
@@ -353,8 +383,9 @@ static void rr_send(struct ike_sess *s)
     ike_build_begin(&bd, &h);
     ike_notify_build(&bd, &(struct ike_notify_pld){.type = N_MOB_COOKIE2, .data = s->mob.rr_cookie,
                                                    .len = sizeof(s->mob.rr_cookie)});
-    /* the request goes to rr_to (ike_mobike_request_to): req_kind is set
+    /* the request goes to rr_at (ike_mobike_request_to): req_kind is set
      * before it is sent */
+    s->mob.rr_at = s->mob.rr_to;
     if (ike_build_finish(&bd) &&
         ike_sess_request(s, REQ_MOBIKE_RR, IKE_EXCH_INFORMATIONAL, IKE_PLD_NOTIFY, bd.buf.data + IKE_HDR_LEN,
                          bd.buf.len - IKE_HDR_LEN))
@@ -371,6 +402,17 @@ void ike_mobike_info_done(struct ike_sess *s)
     if (!s->mob.upd_now)
         return;
     s->mob.upd_now = false;
+    if (s->state == IKE_SA_REKEYED) {
+        /* RFC 7296 2.18: after the rekey only the new IKE SA is in use. The
+         * update is answered (NAT detection, COOKIE2) as any request, but
+         * moving from here would point the live session's SAs elsewhere
+         * without its IKE SA, its rules (return routability, history) or a
+         * record; the client updates the new IKE SA when it uses it. */
+        log_info("ike", "session %" PRIu64 " (%s): UPDATE_SA_ADDRESSES from %s:%u on the old IKE SA after its "
+                 "rekey: answered, nothing moves", s->ss.id, s->ss.remote_id ? s->ss.remote_id : "?",
+                 ike_addr_str(&s->mob.upd.peer, a, sizeof(a)), ike_port_of(&s->mob.upd.peer));
+        return;
+    }
     if (!s->mob.rr || same_to(s, &s->mob.upd)) {
         move(s, &s->mob.upd, true, "mobike");
         s->mob.rx_set = false;
@@ -414,7 +456,7 @@ void ike_mobike_rr_done(struct ike_sess *s, const struct ike_msg *in)
         ike_persist_mark(s);
         return;
     }
-    move(s, &s->mob.rr_to, true, "mobike");
+    move(s, &s->mob.rr_at, true, "mobike");
     s->mob.rx_set = false;
 }
 
@@ -423,9 +465,12 @@ void ike_mobike_rr_failed(struct ike_sess *s)
     char a[INET6_ADDRSTRLEN];
 
     log_warn("ike", "session %" PRIu64 " (%s): no answer at %s:%u to the return routability check: nothing moves",
-               s->ss.id, s->ss.remote_id ? s->ss.remote_id : "?", ike_addr_str(&s->mob.rr_to.peer, a, sizeof(a)),
-               ike_port_of(&s->mob.rr_to.peer));
-    s->mob.rr_state = IKE_RR_NONE;
+               s->ss.id, s->ss.remote_id ? s->ss.remote_id : "?", ike_addr_str(&s->mob.rr_at.peer, a, sizeof(a)),
+               ike_port_of(&s->mob.rr_at.peer));
+    /* a newer update queued meanwhile (QUEUED) is checked once this request
+     * is answered (ike_mobike_flush) */
+    if (s->mob.rr_state == IKE_RR_SENT)
+        s->mob.rr_state = IKE_RR_NONE;
     /* its message ID must still be answered: the same request, now a liveness
      * check at the address in use (the session ends if that fails too) */
     s->req_kind = REQ_DPD;
@@ -508,7 +553,7 @@ size_t ike_mobike_rec(const struct ike_mobike *m, enum ike_mobike_rec_kind kind,
     case IKE_MOBIKE_REC_RR:
         rec_addr(out, &m->rr_to.local);
         rec_addr(out + 19, &m->rr_to.peer);
-        out[38] = m->rr_to.nat_peer;
+        out[38] = (uint8_t)(m->rr_to.nat_peer | m->rr_to.nat_seen << 1);
         out[39] = m->rr_to.nat_local;
         out[40] = (uint8_t)m->rr_state;
         memcpy(out + 41, m->rr_cookie, 16);
@@ -537,18 +582,44 @@ bool ike_mobike_rec_take(struct ike_mobike *m, enum ike_mobike_rec_kind kind, co
         m->nadd++;
         return true;
     case IKE_MOBIKE_REC_RR:
-        if (len != REC_RR_LEN || m->rr_state != IKE_RR_NONE || v[38] > 1 || v[39] > 1 ||
+        if (len != REC_RR_LEN || m->rr_state != IKE_RR_NONE || v[38] > 3 || v[39] > 1 ||
             (v[40] != IKE_RR_QUEUED && v[40] != IKE_RR_SENT) || !rec_addr_take(v, &m->rr_to.local) ||
             !rec_addr_take(v + 19, &m->rr_to.peer))
             return false;
-        m->rr_to.sock = NULL; /* the session's */
-        m->rr_to.nat_peer = v[38];
+        m->rr_to.sock = NULL; /* the session's (ike_mobike_adopted) */
+        m->rr_to.nat_peer = v[38] & 1;
+        m->rr_to.nat_seen = v[38] >> 1;
         m->rr_to.nat_local = v[39];
         m->rr_state = (enum ike_mobike_rr)v[40];
         memcpy(m->rr_cookie, v + 41, 16);
+        /* the address of a check under way is not kept apart: a newer update
+         * queued before the restart gets the older check's retransmissions,
+         * whose answer (the older cookie, QUEUED) moves nothing */
+        m->rr_at = m->rr_to;
         return true;
     }
     return false;
+}
+
+void ike_mobike_adopted(struct ike_sess *s)
+{
+    char a[INET6_ADDRSTRLEN];
+
+    /* the record keeps the check's local address and port, not its socket:
+     * the session's is the right one only for the same address and port */
+    if (s->mob.rr_state == IKE_RR_NONE || ike_sa_equal(&s->mob.rr_to.local, &s->local))
+        return;
+    log_warn("ike", "session %" PRIu64 " (%s): the return routability check of %s:%u pending at the takeover came "
+             "to another local address or port: abandoned, nothing moves",
+             s->ss.id, s->ss.remote_id ? s->ss.remote_id : "?", ike_addr_str(&s->mob.rr_to.peer, a, sizeof(a)),
+             ike_port_of(&s->mob.rr_to.peer));
+    s->mob.rr_state = IKE_RR_NONE;
+    if (s->req_pending && s->req_kind == REQ_MOBIKE_RR) {
+        /* its message ID must still be answered: at the address in use */
+        s->req_kind = REQ_DPD;
+        s->req_tries = 0;
+    }
+    ike_persist_mark(s);
 }
 
 static void time_leaf(struct lyd_node *p, const char *name, time_t t)

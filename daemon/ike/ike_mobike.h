@@ -43,7 +43,13 @@ struct ike_mobike_to {
     struct sockaddr_storage local, peer;
     struct ike_sock *sock; /* NULL: the session's (a socket that went away, or adopted) */
     bool nat_peer, nat_local;
+    bool nat_seen; /* the request carried NAT detection (it decides UDP encapsulation) */
 };
+
+/* UDP encapsulation of a MOBIKE session (RFC 4555 3.5): decided by the NAT
+ * detection of its latest UPDATE_SA_ADDRESSES that had one; until then by the
+ * rule of RFC 7296 2.23 (the NAT-T port, or a NAT found in IKE_SA_INIT). */
+enum ike_mobike_encap { IKE_ENCAP_RULE = 0, IKE_ENCAP_OFF, IKE_ENCAP_ON };
 
 enum ike_mobike_rr { IKE_RR_NONE = 0, IKE_RR_QUEUED, IKE_RR_SENT };
 
@@ -68,6 +74,10 @@ struct ike_mobike {
     enum ike_mobike_rr rr_state;
     uint8_t rr_cookie[16];
     struct ike_mobike_to rr_to;
+    /* where the check under way went (with rr_cookie): a newer update queued
+     * meanwhile changes rr_to, not the address of this check's retransmissions */
+    struct ike_mobike_to rr_at;
+    uint8_t encap; /* enum ike_mobike_encap */
     /* the update of the INFORMATIONAL being answered (ike_mobike_info to
      * ike_mobike_info_done) */
     bool upd_now;

@@ -266,6 +266,7 @@ static const struct fdesc sess_fields[] = {
     {101, F_U32, S(mob.moves), 0},
     {102, F_TIME, S(mob.last_move), 0},
     {103, F_BOOL, S(mob.no_additional), 0},
+    {104, F_U8, S(mob.encap), IKE_ENCAP_ON}, /* enum ike_mobike_encap */
     /* RFC 8784: in.keys above already hold SK_d', SK_pi', SK_pr' */
     {105, F_BOOL, S(ppk_used), 0},
     {106, F_TEXT, S(ppk_id), 0},

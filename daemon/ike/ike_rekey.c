@@ -151,6 +151,7 @@ static void rekey_ike(struct ike_sess *s, const struct ike_sa_pld *sa, const uin
     adopt_ike_sa(s, &st, false);
     ike_persist_save(s); /* the new IKE SA, then the answer (from the old SA, the stub) */
     ike_xmit_out(stub, &stub->last_resp);
+    ike_mobike_flush(s); /* a return routability check the rekey held back */
 }
 
 bool ike_child_room(struct ike_sess *s)
@@ -859,4 +860,5 @@ void ike_ike_rekey_done(struct ike_sess *s, const struct ike_msg *in)
             log_warn("ike", "session %" PRIu64 ": the old IKE SA's DELETE could not be sent", s->ss.id);
         ike_buf_fini(&bd.buf);
     }
+    ike_mobike_flush(s); /* a return routability check queued behind our rekey */
 }

@@ -530,6 +530,68 @@ static void test_worker_inner_fragments_and_v6_outer(void **st)
     dp_free(dp);
 }
 
+/* ESP in UDP with sequence number @seq, whole, from @src:4500. */
+static size_t esp_from(uint8_t *f, struct esp_xform *x, uint32_t seq, const char *src)
+{
+    uint8_t inner[200], b[1024];
+    size_t len;
+
+    inner4(inner, sizeof(inner), true, "10.1.0.9", "10.2.0.5");
+    len = frag4(f, (uint16_t)seq, 17, 0, esp_udp(b, x, seq, inner, sizeof(inner), false), false);
+    inet_pton(AF_INET, src, f + 12);
+    wr16(f + 10, 0);
+    wr16(f + 10, (uint16_t)~sum16(f, 20, 0));
+    return len;
+}
+
+/* RFC 7296 2.23 (dp_fwd.c float_check): the newest authenticated packet
+ * decides where the session goes. ESP from a new address is reported; a newer
+ * packet from the peer's address again withdraws the report before the control
+ * thread takes it; an older one (out of order, not the window's top) does not. */
+static void test_worker_newest_packet_decides_float(void **st)
+{
+    static const enum dp_role roles[] = {DP_ROLE_OUTSIDE, DP_ROLE_INSIDE};
+    struct dp *dp = dp_new();
+    struct dp_sa in4 = mksa(0x600, true, false);
+    struct esp_params ep = {.cipher = DP_CIPHER_AES_GCM_16, .key = tkey, .key_len = 20};
+    struct esp_xform *client = esp_xform_new(&ep, true);
+    struct dp_nh nh = {.ifindex = -2};
+    struct dp_worker *w;
+    struct dp_float fl[4];
+    uint8_t f[2048];
+    size_t len;
+
+    (void)st;
+    assert_non_null(client);
+    assert_int_equal(dp_sa_add(dp, &in4), 0);
+    assert_non_null(w = dp_worker_detached(dp, roles, 2));
+    w->detached_nh = &nh;
+    w->xs[1].mtu = 1500;
+    dp_rcu_enter();
+    len = esp_from(f, client, 1, "198.51.100.7"); /* from B */
+    feed(w, 0, f, len);
+    len = esp_from(f, client, 2, "192.0.2.2"); /* from the peer again, newer */
+    feed(w, 0, f, len);
+    dp_rcu_leave();
+    dp_worker_detached_drain(w);
+    assert_int_equal(dp_floated(dp, fl, 4), 0);
+    /* from B, then an older packet from the peer: B stays reported */
+    dp_rcu_enter();
+    len = esp_from(f, client, 5, "198.51.100.7");
+    feed(w, 0, f, len);
+    len = esp_from(f, client, 4, "192.0.2.2");
+    feed(w, 0, f, len);
+    dp_rcu_leave();
+    dp_worker_detached_drain(w);
+    assert_int_equal(dp_floated(dp, fl, 4), 1);
+    assert_int_equal(fl[0].peer.ss_family, AF_INET);
+    assert_int_equal(((struct sockaddr_in *)&fl[0].peer)->sin_addr.s_addr, htonl(0xc6336407));
+    assert_int_equal(dp_floated(dp, fl, 4), 0);
+    dp_worker_detached_free(w);
+    esp_xform_free(client);
+    dp_free(dp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -540,6 +602,7 @@ int main(void)
         cmocka_unit_test(test_inner_split),
         cmocka_unit_test(test_worker_reassembles),
         cmocka_unit_test(test_worker_inner_fragments_and_v6_outer),
+        cmocka_unit_test(test_worker_newest_packet_decides_float),
     };
 
     fill_payload();

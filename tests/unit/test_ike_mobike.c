@@ -158,6 +158,19 @@ static void dp_peer_is(struct env *e, const struct sockaddr_storage *want)
     assert_true(n >= 2);
 }
 
+/* Every SA of the dataplane (at least @atleast) has UDP encapsulation @on. */
+static void dp_encap_is(struct env *e, bool on, size_t atleast)
+{
+    struct dp_entry *x, *tmp;
+    size_t n = 0;
+
+    HASH_ITER(hh, e->dp->sas, x, tmp) {
+        assert_int_equal(x->rsa->conf.udp_encap, on);
+        n++;
+    }
+    assert_true(n >= atleast);
+}
+
 static struct ike_engine *mobike_engine(struct env *e, struct lyd_node **tree, const char *leaf, const char *v)
 {
     struct lyd_node *n = NULL;
@@ -220,6 +233,21 @@ static void test_update_moves_the_session(void **state)
     assert_int_equal(s->mob.nadd, 1);
     assert_false(s->in.nat_peer); /* its NAT detection says no NAT now */
     dp_peer_is(e, &to);
+    /* RFC 4555 3.5: no NAT found, UDP encapsulation off, though on the NAT-T port */
+    assert_int_equal(s->mob.encap, IKE_ENCAP_OFF);
+    dp_encap_is(e, false, 2);
+    /* a child SA made after it has it the same way (ike_child_dp_conf) */
+    {
+        struct ike_buf b = {0};
+
+        assert_true(ike_client_create_child(&c, 0, 0x30000000, &b));
+        memset(&o, 0, sizeof(o));
+        ike_engine_set_output(eng, keep, &o);
+        ike_engine_input(eng, &l, &to, true, b.data, b.len);
+        ike_buf_fini(&b);
+        assert_int_equal(o.n, 1);
+        dp_encap_is(e, false, 4);
+    }
     /* the record keeps it */
     {
         uint8_t *rec;
@@ -236,6 +264,7 @@ static void test_update_moves_the_session(void **state)
         assert_int_equal(d->mob.hist[0].at, s->mob.hist[0].at);
         assert_int_equal(d->mob.nadd, 1);
         assert_true(ike_sa_equal(&d->mob.add[0], &s->mob.add[0]));
+        assert_int_equal(d->mob.encap, IKE_ENCAP_OFF);
         ike_persist_extra_fini(&x);
         ike_persist_clear(d);
         free(d);
@@ -347,6 +376,7 @@ static void test_without_mobike_nat_changes_are_followed(void **state)
     assert_true(ike_sa_equal(&s->peer, &p3));
     assert_int_equal(s->mob.moves, 2);
     dp_peer_is(e, &p3);
+    dp_encap_is(e, true, 2); /* without MOBIKE: the NAT-T port's rule (RFC 7296 2.23) */
     ike_client_fini(&c);
     ike_engine_free(eng);
     lyd_free_all(tree);
@@ -447,6 +477,269 @@ static void test_return_routability(void **state)
     lyd_free_all(tree);
 }
 
+/* The client answers the engine's IKE SA rekey @req (RFC 7296 1.3.2) as it came
+ * in @o, with its proposal (a new SPI of ours), a nonce and a KE; the answer
+ * comes from @from. The client keeps talking on the old IKE SA (c->st): only
+ * the engine's side of the new one is looked at. */
+static void rekey_answer(struct ike_engine *eng, struct ike_client *c, const uint8_t *req, size_t len,
+                         const struct sockaddr_storage *from)
+{
+    static const uint8_t spi[8] = {0xc1, 0xc2, 0xc3, 0xc4, 0xc5, 0xc6, 0xc7, 0xc8};
+    struct ike_hdr h = {.version = 0x20, .exchange = IKE_EXCH_CREATE_CHILD_SA,
+                        .flags = IKE_FLAG_INITIATOR | IKE_FLAG_RESPONSE};
+    struct sockaddr_storage l = addr("192.0.2.1", 4500);
+    struct ike_sa_pld *sa = calloc(1, sizeof(*sa));
+    struct ike_builder bd, body;
+    struct ike_hdr bh = {0};
+    struct ike_sk_keys k;
+    struct ike_ke_pld ke;
+    struct ike_dh *dh;
+    struct notes q;
+    uint8_t nr[32], pub[512];
+    size_t pub_len;
+
+    open_notes(c, req, len, &q);
+    assert_int_equal(q.m.hdr.exchange, IKE_EXCH_CREATE_CHILD_SA);
+    assert_non_null(sa);
+    assert_true(ike_sa_parse(ike_msg_find(&q.inner, IKE_PLD_SA, 0), sa));
+    assert_true(ike_ke_parse(ike_msg_find(&q.inner, IKE_PLD_KE, 0), &ke));
+    sa->nprop = 1;
+    sa->prop[0].spi = spi;
+    assert_non_null(dh = ike_dh_new((enum ike_dh_group)ke.group));
+    assert_true((pub_len = ike_dh_public(dh, pub, sizeof(pub))) > 0);
+    memset(nr, 0x5a, sizeof(nr));
+    ike_build_begin(&body, &bh);
+    ike_sa_build(&body, sa);
+    ike_build_raw(&body, IKE_PLD_NONCE, false, nr, sizeof(nr));
+    ike_ke_build(&body, &(struct ike_ke_pld){.group = ke.group, .data = pub, .len = pub_len});
+    assert_true(ike_build_finish(&body));
+    h.msg_id = q.m.hdr.msg_id;
+    memcpy(h.spi_i, c->st.spi_i, 8);
+    memcpy(h.spi_r, c->st.spi_r, 8);
+    ike_init_sk_keys(&c->st, true, &k);
+    ike_build_begin(&bd, &h);
+    assert_true(ike_sk_seal(&k, &bd, IKE_PLD_SA, body.buf.data + IKE_HDR_LEN, body.buf.len - IKE_HDR_LEN));
+    ike_engine_input(eng, &l, from, true, bd.buf.data, bd.buf.len);
+    ike_buf_fini(&bd.buf);
+    ike_buf_fini(&body.buf);
+    ike_dh_free(dh);
+    free(sa);
+}
+
+/* Our IKE SA rekey of @s, answered by the client at @from: @s is on its new
+ * IKE SA, the old one a stub (returned) in the engine's table. */
+static struct ike_sess *rekeyed(struct ike_engine *eng, struct ike_client *c, struct ike_sess *s,
+                                const struct sockaddr_storage *from, struct sent *o)
+{
+    uint8_t old_spi[8];
+    struct ike_sess *stub;
+
+    memcpy(old_spi, s->our_spi, 8);
+    memset(o, 0, sizeof(*o));
+    ike_engine_set_output(eng, keep, o);
+    assert_true(ike_ike_rekey_start(s));
+    assert_int_equal(o->n, 1);
+    rekey_answer(eng, c, o->d[0], o->len[0], from);
+    assert_int_equal(s->state, IKE_SA_ESTABLISHED);
+    assert_memory_not_equal(s->our_spi, old_spi, 8);
+    HASH_FIND(hh_r, eng->by_r, old_spi, 8, stub);
+    assert_non_null(stub);
+    assert_int_equal(stub->state, IKE_SA_REKEYED);
+    return stub;
+}
+
+/* The old IKE SA of a rekeyed session (its stub, the same session ID) answers
+ * an UPDATE_SA_ADDRESSES (NAT detection, COOKIE2) but moves nothing: the live
+ * session's SAs stay where its IKE SA is (RFC 7296 2.18: only the new IKE SA
+ * is in use). Nor does a request from elsewhere on it without MOBIKE. */
+static void test_old_ike_sa_moves_nothing(void **state)
+{
+    struct env *e = *state;
+    struct lyd_node *tree = NULL, *tree2 = NULL;
+    struct ike_engine *eng = mobike_engine(e, &tree, "return-routability-check", "true");
+    struct ike_client c;
+    struct sockaddr_storage old = addr("198.51.100.9", 4500), to = addr("203.0.113.7", 4500),
+                            l = addr("192.0.2.1", 4500);
+    static const uint8_t cookie[8] = "cookie-2";
+    uint8_t src[20], dst[20];
+    bool announced;
+    struct ike_sess *s = session(e, eng, &c, true, &announced), *stub;
+    struct sent o;
+    struct notes r;
+
+    stub = rekeyed(eng, &c, s, &old, &o);
+    assert_true(stub->mob.on && stub->mob.rr); /* the profile's check too */
+    ike_nat_hash(c.st.spi_i, c.st.spi_r, &to, src);
+    ike_nat_hash(c.st.spi_i, c.st.spi_r, &l, dst);
+    stub->mob.rr = false; /* even where it would move at once */
+    inform(eng, &c, &to,
+           (struct ike_notify_pld[]){{.type = N_MOB_UPDATE_SA_ADDRESSES},
+                                     {.type = N_MOB_NAT_DETECTION_SOURCE_IP, .data = src, .len = 20},
+                                     {.type = N_MOB_NAT_DETECTION_DESTINATION_IP, .data = dst, .len = 20},
+                                     {.type = N_MOB_COOKIE2, .data = cookie, .len = sizeof(cookie)}},
+           4, &o);
+    assert_int_equal(o.n, 1);
+    assert_true(ike_sa_equal(&o.to[0], &to)); /* answered where it came from */
+    open_notes(&c, o.d[0], o.len[0], &r);
+    assert_memory_equal(note(&r, N_MOB_COOKIE2)->data, cookie, sizeof(cookie));
+    assert_non_null(note(&r, N_MOB_NAT_DETECTION_SOURCE_IP));
+    assert_true(ike_sa_equal(&s->peer, &old));
+    assert_true(ike_sa_equal(&stub->peer, &old));
+    assert_int_equal(s->mob.moves, 0);
+    dp_peer_is(e, &old);
+    dp_encap_is(e, true, 2);
+    ike_client_fini(&c);
+    ike_engine_free(eng);
+    lyd_free_all(tree);
+    /* without MOBIKE: a request from a new port on the old IKE SA */
+    eng = mobike_engine(e, &tree2, "enabled", "false");
+    s = session(e, eng, &c, true, &announced);
+    stub = rekeyed(eng, &c, s, &old, &o);
+    inform(eng, &c, &to, NULL, 0, &o);
+    assert_int_equal(o.n, 1);
+    assert_true(ike_sa_equal(&o.to[0], &to));
+    assert_true(ike_sa_equal(&s->peer, &old));
+    assert_true(ike_sa_equal(&stub->peer, &old));
+    dp_peer_is(e, &old);
+    ike_client_fini(&c);
+    ike_engine_free(eng);
+    lyd_free_all(tree2);
+}
+
+/* A return routability check queued behind our IKE SA rekey is sent on the new
+ * IKE SA once the rekey is done (the client had its update answered and will
+ * not send it again). */
+static void test_check_survives_ike_rekey(void **state)
+{
+    struct env *e = *state;
+    struct lyd_node *tree = NULL;
+    struct ike_engine *eng = mobike_engine(e, &tree, "return-routability-check", "true");
+    struct ike_client c;
+    struct sockaddr_storage old = addr("198.51.100.9", 4500), to = addr("203.0.113.7", 4500);
+    bool announced;
+    struct ike_sess *s = session(e, eng, &c, true, &announced);
+    struct sent o, rk;
+    struct ike_msg m;
+    size_t i;
+
+    memset(&rk, 0, sizeof(rk));
+    ike_engine_set_output(eng, keep, &rk);
+    assert_true(ike_ike_rekey_start(s));
+    inform(eng, &c, &to, (struct ike_notify_pld[]){{.type = N_MOB_UPDATE_SA_ADDRESSES}}, 1, &o);
+    assert_int_equal(o.n, 1); /* the answer; the check waits for our rekey */
+    assert_int_equal(s->mob.rr_state, IKE_RR_QUEUED);
+    memset(&o, 0, sizeof(o));
+    ike_engine_set_output(eng, keep, &o);
+    rekey_answer(eng, &c, rk.d[0], rk.len[0], &old);
+    assert_int_equal(s->state, IKE_SA_ESTABLISHED);
+    assert_int_equal(s->mob.rr_state, IKE_RR_SENT);
+    assert_int_equal(s->req_kind, REQ_MOBIKE_RR);
+    for (i = 0; i < o.n && !ike_sa_equal(&o.to[i], &to); i++)
+        ;
+    assert_true(i < o.n); /* the check, to the new address, on the new IKE SA */
+    assert_int_equal(ike_msg_parse(o.d[i], o.len[i], &m), IKE_PARSE_OK);
+    assert_int_equal(m.hdr.exchange, IKE_EXCH_INFORMATIONAL);
+    assert_memory_equal(m.hdr.spi_i, s->in.spi_i, 8);
+    assert_memory_equal(m.hdr.spi_r, s->in.spi_r, 8);
+    assert_true(ike_sa_equal(&s->peer, &old));
+    dp_peer_is(e, &old);
+    ike_client_fini(&c);
+    ike_engine_free(eng);
+    lyd_free_all(tree);
+}
+
+/* RFC 4555 3.6: a second update while our check of the first is under way
+ * waits for it; the first check's retransmissions still go to its own address,
+ * and when it goes unanswered the second is checked (once the request, now a
+ * liveness check, is answered) and moves the session. */
+static void test_failed_check_keeps_newer_update(void **state)
+{
+    struct env *e = *state;
+    struct lyd_node *tree = NULL;
+    struct ike_engine *eng = mobike_engine(e, &tree, "return-routability-check", "true");
+    struct ike_client c;
+    struct sockaddr_storage old = addr("198.51.100.9", 4500), to1 = addr("203.0.113.7", 4500),
+                            to2 = addr("203.0.113.8", 4500);
+    bool announced;
+    struct ike_sess *s = session(e, eng, &c, true, &announced);
+    struct sent o, o2;
+
+    s->dpd_retry = 1;
+    inform(eng, &c, &to1, (struct ike_notify_pld[]){{.type = N_MOB_UPDATE_SA_ADDRESSES}}, 1, &o);
+    assert_int_equal(o.n, 2);
+    assert_true(ike_sa_equal(&o.to[1], &to1));
+    inform(eng, &c, &to2, (struct ike_notify_pld[]){{.type = N_MOB_UPDATE_SA_ADDRESSES}}, 1, &o);
+    assert_int_equal(o.n, 1); /* the answer; its check waits */
+    assert_int_equal(s->mob.rr_state, IKE_RR_QUEUED);
+    /* the retransmissions (1 s apart), until the check is given up */
+    for (int i = 0; i < 100 && s->req_kind == REQ_MOBIKE_RR; i++)
+        event_base_loop(e->base, EVLOOP_ONCE);
+    assert_true(o.n >= 3);
+    for (size_t i = 1; i + 1 < o.n; i++)
+        assert_true(ike_sa_equal(&o.to[i], &to1)); /* the first check's retransmissions */
+    assert_true(ike_sa_equal(&o.to[o.n - 1], &old)); /* then the liveness check */
+    assert_int_equal(s->req_kind, REQ_DPD);
+    assert_int_equal(s->mob.rr_state, IKE_RR_QUEUED); /* the newer update still waits */
+    memset(&o2, 0, sizeof(o2));
+    ike_engine_set_output(eng, keep, &o2);
+    answer(eng, &c, o.d[o.n - 1], o.len[o.n - 1], &old);
+    assert_int_equal(o2.n, 1); /* now the second check */
+    assert_true(ike_sa_equal(&o2.to[0], &to2));
+    assert_int_equal(s->mob.rr_state, IKE_RR_SENT);
+    answer(eng, &c, o2.d[0], o2.len[0], &to2);
+    assert_true(ike_sa_equal(&s->peer, &to2));
+    assert_int_equal(s->mob.moves, 1);
+    dp_peer_is(e, &to2);
+    ike_client_fini(&c);
+    ike_engine_free(eng);
+    lyd_free_all(tree);
+}
+
+/* A check pending in the record has no socket: taken over, one whose update
+ * came to another local address or port than the session's is abandoned (its
+ * request goes on as a liveness check to the address in use); one to the
+ * session's own address and port is kept. */
+static void test_adopted_check_on_another_socket(void **state)
+{
+    struct env *e = *state;
+    struct lyd_node *tree = NULL;
+    struct ike_engine *eng = mobike_engine(e, &tree, "return-routability-check", "true");
+    struct ike_client c;
+    struct sockaddr_storage to = addr("203.0.113.7", 4500), l500 = addr("192.0.2.1", 500);
+    bool announced;
+    struct ike_sess *s = session(e, eng, &c, true, &announced);
+    struct sent o;
+
+    inform(eng, &c, &to, (struct ike_notify_pld[]){{.type = N_MOB_UPDATE_SA_ADDRESSES}}, 1, &o);
+    assert_int_equal(s->mob.rr_state, IKE_RR_SENT);
+    for (int k = 0; k < 2; k++) {
+        struct ike_sess *d = calloc(1, sizeof(*d));
+        struct ike_persist_extra x;
+        uint8_t *rec;
+        size_t len;
+
+        if (k == 1)
+            s->mob.rr_to.local = l500; /* as if the update had come to port 500 */
+        assert_true(ike_persist_encode(s, &rec, &len));
+        assert_true(ike_persist_decode(rec, len, d, &x));
+        assert_int_equal(d->mob.rr_state, IKE_RR_SENT);
+        assert_null(d->mob.rr_to.sock);
+        assert_true(ike_sa_equal(&d->mob.rr_at.peer, &to));
+        d->e = eng; /* as adoption has it */
+        ike_mobike_adopted(d);
+        assert_int_equal(d->mob.rr_state, k ? IKE_RR_NONE : IKE_RR_SENT);
+        assert_int_equal(d->req_kind, k ? REQ_DPD : REQ_MOBIKE_RR);
+        ike_persist_extra_fini(&x);
+        ike_persist_clear(d);
+        free(d);
+        OPENSSL_cleanse(rec, len);
+        free(rec);
+    }
+    ike_client_fini(&c);
+    ike_engine_free(eng);
+    lyd_free_all(tree);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -455,6 +748,10 @@ int main(void)
         cmocka_unit_test(test_without_mobike_nat_changes_are_followed),
         cmocka_unit_test(test_with_mobike_esp_from_elsewhere_moves_nothing),
         cmocka_unit_test(test_return_routability),
+        cmocka_unit_test(test_old_ike_sa_moves_nothing),
+        cmocka_unit_test(test_check_survives_ike_rekey),
+        cmocka_unit_test(test_failed_check_keeps_newer_update),
+        cmocka_unit_test(test_adopted_check_on_another_socket),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
