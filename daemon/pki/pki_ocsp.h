@@ -71,17 +71,20 @@ struct pki_ocsp_answer {
 struct pki_ocsp *pki_ocsp_new(struct pki_crl *c);
 /* Cancels every query under way. */
 void pki_ocsp_free(struct pki_ocsp *o);
-/* The trustpoints of a newly applied configuration (borrowed): answers of
- * trustpoints gone, no longer checking OCSP, or whose responder or nonce
- * setting changed are dropped (a query under way for them: the notify follows
- * from the loop). */
+/* The trustpoints of a newly applied configuration (borrowed): remembered (by
+ * name, ocsp-url and ocsp-nonce: pki_ocsp_check and pki_ocsp_watch answer no
+ * other); answers of trustpoints gone, no longer checking OCSP, or whose
+ * responder or nonce setting changed are dropped (a query under way for them:
+ * the notify follows from the loop, with news saying all). */
 void pki_ocsp_sync(struct pki_ocsp *o, struct pki_tp *const *tps, size_t ntp);
 
 /* The OCSP status of @leaf, issued by @issuer (a CA of @tp), at @now: GOOD or
- * REVOKED from a cached answer or one just obtained, PENDING while the query
- * of its first (or expired) answer is under way (ask again at notify),
- * NO_OCSP with the reason in @why when none can be had (no responder, the
- * query failed, the responder does not know it). @o may be NULL (no OCSP). */
+ * REVOKED from a cached answer or one just obtained (REVOKED also from an
+ * expired one, unless certificateHold), PENDING while the query of its first
+ * (or expired) answer is under way (its ticket for pki_crl_waits; ask again
+ * when it ends), NO_OCSP with the reason in @why when none can be had (no
+ * responder, the query failed, the responder does not know it, @tp is not a
+ * trustpoint of the configuration last synced). @o may be NULL (no OCSP). */
 enum pki_verdict pki_ocsp_check(struct pki_ocsp *o, const struct pki_tp *tp, X509 *leaf, X509 *issuer, time_t now,
                                 char *why, size_t why_len);
 /* The certificate of @issuer and @serial under @tp, known by them only (a
