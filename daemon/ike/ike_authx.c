@@ -343,9 +343,11 @@ static enum ike_auth_rc authn_psk(struct ike_sess *s, const struct authn *a)
     return IKE_AUTH_NEXT;
 }
 
-/* A signature AUTH: the certificate against the profile's trustpoints and
- * their CRLs (one not fetched yet is waited for, in CRL_WAIT), the identity
- * in it, the signature. */
+/* A signature AUTH: the certificate's chain to the profile's trustpoints, the
+ * identity in it, the signature, and only then its revocation (a CRL not
+ * fetched yet or an OCSP answer not had yet is waited for, in CRL_WAIT): a
+ * certificate is public, and one that anybody can send must not make the
+ * headend query a responder or fill its caches before its key is proven. */
 static enum ike_auth_rc authn_cert(struct ike_sess *s, struct authn *a)
 {
     struct pki_tp *tps[16];
@@ -355,6 +357,7 @@ static enum ike_auth_rc authn_cert(struct ike_sess *s, struct authn *a)
     bool rsa = kind == EVP_PKEY_RSA || kind == EVP_PKEY_RSA_PSS;
     enum pki_verdict verdict;
     const struct pki_tp *crl_tp = NULL;
+    X509 *issuer = NULL;
     char why[300];
     uint8_t *so;
     bool ok, oom;
@@ -368,7 +371,25 @@ static enum ike_auth_rc authn_cert(struct ike_sess *s, struct authn *a)
                                      "clients");
     if (!ntp)
         return ike_auth_refuse(s, NULL, "the profile has no trustpoint to verify client certificates with");
-    verdict = pki_crl_verify(s->e->crl, tps, ntp, a->cert, a->chain, &crl_tp, why, sizeof(why));
+    if (pki_crl_chain(tps, ntp, a->cert, a->chain, &crl_tp, &issuer, why, sizeof(why)) != PKI_GOOD)
+        return ike_auth_refuse(s, "certificate-invalid", why);
+    if (!pki_cert_matches_id(a->cert, a->idi.type, a->idi.data, a->idi.len)) {
+        X509_free(issuer);
+        return ike_auth_refuse(s, "certificate-invalid", "the client's identity is not in its certificate");
+    }
+    so = ike_auth_signed_octets(s->in.prf, s->msg1, s->msg1_len, s->in.nr, s->in.nr_len, s->in.keys.sk_pi,
+                                s->in.keys.prf_len, a->idi_p->body, a->idi_p->len, &so_len);
+    ok = so && pki_auth_verify(a->cert, a->auth.method, a->auth.data, a->auth.len, so, so_len, why, sizeof(why));
+    oom = !so;
+    free(so);
+    if (!ok) {
+        X509_free(issuer);
+        return ike_auth_refuse(s, "signature-invalid", oom ? "out of memory" : why);
+    }
+    /* the client holds the key: now its revocation (which may query) */
+    why[0] = 0;
+    verdict = crl_tp ? pki_crl_revocation(s->e->crl, crl_tp, a->cert, issuer, why, sizeof(why)) : PKI_GOOD;
+    X509_free(issuer);
     if (verdict == PKI_INVALID || verdict == PKI_REVOKED || verdict == PKI_NO_CRL || verdict == PKI_NO_OCSP)
         return ike_auth_refuse(s, verdict == PKI_REVOKED  ? "certificate-revoked" :
                                   verdict == PKI_NO_CRL   ? "crl-unavailable" :
@@ -378,15 +399,6 @@ static enum ike_auth_rc authn_cert(struct ike_sess *s, struct authn *a)
     if (verdict == PKI_GOOD && why[0]) /* revocation-check ... none */
         log_info("ike", "session %" PRIu64 " (%s): accepted without a revocation check: %s", s->ss.id, s->ss.remote_id,
                  why);
-    if (!pki_cert_matches_id(a->cert, a->idi.type, a->idi.data, a->idi.len))
-        return ike_auth_refuse(s, "certificate-invalid", "the client's identity is not in its certificate");
-    so = ike_auth_signed_octets(s->in.prf, s->msg1, s->msg1_len, s->in.nr, s->in.nr_len, s->in.keys.sk_pi,
-                                s->in.keys.prf_len, a->idi_p->body, a->idi_p->len, &so_len);
-    ok = so && pki_auth_verify(a->cert, a->auth.method, a->auth.data, a->auth.len, so, so_len, why, sizeof(why));
-    oom = !so;
-    free(so);
-    if (!ok)
-        return ike_auth_refuse(s, "signature-invalid", oom ? "out of memory" : why);
     s->ss.auth_method = strdup(rsa ? "rsa-sig" : "ecdsa-sig");
     s->pend->method = "cert";
     if (crl_tp)

@@ -180,6 +180,9 @@ struct ike_pend {
     /* a certificate whose first CRL is being fetched (ike_crl.c, IKE_SA_CRL_WAIT) */
     X509 *crl_cert;
     STACK_OF(X509) *crl_chain;
+    /* the transfers it waits for (pki_crl_waits): only their end resumes it */
+    uint64_t crl_waits[8];
+    size_t ncrl_waits;
 };
 
 struct ike_sess {
@@ -285,6 +288,9 @@ struct ike_sess {
      * tag 111) so that a session taken over by a new process is asked about
      * again; NULL when its trustpoint names the responder (ocsp-url) or asks none */
     char *ocsp_url;
+    /* it holds the OCSP answer of its certificate in the cache (pki_crl_hold):
+     * refreshed while the session lasts, never evicted */
+    bool ocsp_held;
     /* MOBIKE (RFC 4555) and the session's moves to new client addresses
      * (ike_mobike.c) */
     struct ike_mobike mob;
@@ -594,6 +600,8 @@ void ike_crl_park(struct ike_sess *s, X509 *cert, STACK_OF(X509) *chain);
 /* A session taken over from the session arena: its certificate's OCSP answer
  * is asked for again (the cache did not survive), and kept fresh. */
 void ike_crl_adopted(struct ike_sess *s);
+/* The session ends: it no longer holds its certificate's OCSP answer. */
+void ike_crl_release(struct ike_sess *s);
 
 /* Whether the IKE_AUTH exchange of @s waits for RADIUS, DHCP or a CRL: a
  * retransmission of its request is dropped, and so is a new request. */

@@ -135,6 +135,7 @@ void ike_sess_release(struct ike_sess *s)
     OPENSSL_cleanse(&s->in, sizeof(s->in));
     free(s->msg1);
     free(s->msg2);
+    ike_crl_release(s);
     free(s->ocsp_url);
     sess_release(&s->ss);
     ike_pend_free(s->pend);

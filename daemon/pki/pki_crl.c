@@ -24,6 +24,7 @@
 #define REFRESH_DEFAULT 3600 /* a CRL without nextUpdate is fetched again after this */
 #define REFRESH_MARGIN 300   /* at most this long before nextUpdate */
 #define REFRESH_MIN 2        /* never sooner than this after a fetch */
+#define MAX_WAITS 8          /* transfers one verdict may wait for (MAX_CDP distribution points, OCSP) */
 
 struct crl_sock;
 
@@ -38,6 +39,12 @@ struct pki_crl {
     struct pki_ocsp *ocsp; /* OCSP responses (pki_ocsp.c), on the same transfers */
     pki_crl_fn notify;
     void *notify_arg;
+    uint64_t next_ticket;      /* of the next transfer */
+    uint64_t waits[MAX_WAITS]; /* the tickets the last PENDING verdict waits for */
+    size_t nwaits;
+    uint64_t *ended; /* tickets of the transfers ended in this batch (check_done) */
+    size_t nended, ended_cap;
+    bool news_revoked; /* the next notify says revoked */
 };
 
 /* libcurl's socket: its event and the multi handle it belongs to */
@@ -129,6 +136,7 @@ bool pki_xfer_start(struct pki_crl *c, struct pki_xfer *x, const char *url, cons
     if (x->easy || !(h = curl_easy_init()))
         return false;
     x->too_big = false;
+    x->ticket = ++c->next_ticket;
     x->max = max;
     x->len = 0;
     x->curl_err[0] = 0;
@@ -232,6 +240,18 @@ time_t pki_asn1_time(const ASN1_TIME *t)
     return timegm(&tm);
 }
 
+/* Whether @a and @b are the same CRL (byte for byte). */
+static bool crl_same(X509_CRL *a, X509_CRL *b)
+{
+    unsigned char *da = NULL, *db = NULL;
+    int la = a ? i2d_X509_CRL(a, &da) : -1, lb = i2d_X509_CRL(b, &db);
+    bool same = la > 0 && la == lb && !memcmp(da, db, (size_t)la);
+
+    OPENSSL_free(da);
+    OPENSSL_free(db);
+    return same;
+}
+
 /* A transfer ended: the CRL replaces the cached one, or the failure is counted. */
 static void src_done(struct pki_xfer *x, CURLcode rc, long status)
 {
@@ -255,6 +275,10 @@ static void src_done(struct pki_xfer *x, CURLcode rc, long status)
         src_plan(s, false);
         return;
     }
+    /* sessions are checked again only against a CRL that changed and can
+     * revoke: a refresh that brings the same list back costs them nothing */
+    if (sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)) > 0 && !crl_same(s->crl, crl))
+        pki_crl_news_revoked(s->owner);
     X509_CRL_free(s->crl);
     s->crl = crl;
     s->retries = 0;
@@ -271,7 +295,7 @@ static void check_done(struct pki_crl *c)
 {
     CURLMsg *m;
     int left;
-    bool any = false;
+    bool any = false, all = false;
 
     while ((m = curl_multi_info_read(c->multi, &left))) {
         struct pki_xfer *x = NULL;
@@ -282,13 +306,32 @@ static void check_done(struct pki_crl *c)
         curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
         if (x) {
             curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &status);
+            if (c->nended == c->ended_cap) {
+                size_t cap = c->ended_cap ? 2 * c->ended_cap : 16;
+                uint64_t *n = realloc(c->ended, cap * sizeof(*n));
+
+                if (n) {
+                    c->ended = n;
+                    c->ended_cap = cap;
+                }
+            }
+            if (c->nended < c->ended_cap)
+                c->ended[c->nended++] = x->ticket;
+            else /* out of memory: its waiters cannot be told apart */
+                all = true;
             x->done(x, m->data.result, status);
             any = true;
         }
     }
     /* once the transfers are settled: the listener may ask for more */
-    if (any && c->notify)
-        c->notify(c->notify_arg);
+    if (any) {
+        struct pki_crl_news n = {.ended = c->ended, .nended = c->nended, .all = all, .revoked = c->news_revoked};
+
+        c->nended = 0;
+        c->news_revoked = false;
+        if (c->notify)
+            c->notify(c->notify_arg, &n);
+    }
 }
 
 static void on_sock(evutil_socket_t fd, short what, void *arg)
@@ -366,10 +409,13 @@ static void on_notify(evutil_socket_t fd, short what, void *arg)
 {
     struct pki_crl *c = arg;
 
+    struct pki_crl_news n = {.all = true, .revoked = c->news_revoked};
+
     (void)fd;
     (void)what;
+    c->news_revoked = false;
     if (c->notify)
-        c->notify(c->notify_arg);
+        c->notify(c->notify_arg, &n);
 }
 
 struct pki_crl *pki_crl_new(struct event_base *base)
@@ -418,6 +464,7 @@ void pki_crl_free(struct pki_crl *c)
         event_free(c->ev_timeout);
     if (c->ev_notify)
         event_free(c->ev_notify);
+    free(c->ended);
     free(c);
     curl_global_cleanup();
 }
@@ -435,6 +482,42 @@ struct pki_ocsp *pki_crl_ocsp(struct pki_crl *c)
 void pki_crl_notify_soon(struct pki_crl *c)
 {
     evtimer_add(c->ev_notify, &(struct timeval){0});
+}
+
+void pki_crl_news_revoked(struct pki_crl *c)
+{
+    c->news_revoked = true;
+}
+
+void pki_crl_wait_on(struct pki_crl *c, const struct pki_xfer *x)
+{
+    for (size_t i = 0; i < c->nwaits; i++) {
+        if (c->waits[i] == x->ticket)
+            return;
+    }
+    if (c->nwaits < MAX_WAITS)
+        c->waits[c->nwaits++] = x->ticket;
+}
+
+void pki_crl_waits_reset(struct pki_crl *c)
+{
+    if (c)
+        c->nwaits = 0;
+}
+
+size_t pki_crl_waits(const struct pki_crl *c, uint64_t *t, size_t cap)
+{
+    size_t n = c && c->nwaits < cap ? c->nwaits : c ? cap : 0;
+
+    if (n)
+        memcpy(t, c->waits, n * sizeof(*t));
+    return n;
+}
+
+void pki_crl_hold(struct pki_crl *c, const char *tp, const X509_NAME *issuer, const ASN1_INTEGER *serial, bool on)
+{
+    if (c)
+        pki_ocsp_hold(c->ocsp, tp, issuer, serial, on);
 }
 
 void pki_crl_watch(struct pki_crl *c, const struct pki_tp *tp, const X509_NAME *issuer, const ASN1_INTEGER *serial,

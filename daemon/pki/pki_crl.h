@@ -32,8 +32,19 @@ struct pki_crl;
 #define PKI_CRL_RETRY_MIN 5          /* seconds after a first failed fetch, doubled up to */
 #define PKI_CRL_RETRY_MAX 300        /* this */
 
+/* What a notify is about, so that the listener does only the work it calls
+ * for: clients waiting for a transfer that ended ask again (those waiting for
+ * another one do not), and established sessions are checked again only when
+ * something may revoke them. */
+struct pki_crl_news {
+    const uint64_t *ended; /* the tickets (pki_crl_waits) of the transfers that ended */
+    size_t nended;
+    bool all;     /* transfers were dropped without ending (configuration): every waiter asks again */
+    bool revoked; /* a CRL that lists certificates changed, or an OCSP answer says revoked */
+};
+
 /* A CRL changed or a fetch ended (successfully or not). */
-typedef void (*pki_crl_fn)(void *arg);
+typedef void (*pki_crl_fn)(void *arg, const struct pki_crl_news *news);
 
 /* NULL if libcurl cannot be initialised. */
 struct pki_crl *pki_crl_new(struct event_base *base);
@@ -67,6 +78,23 @@ enum pki_verdict {
 enum pki_verdict pki_crl_verify(struct pki_crl *c, struct pki_tp *const *tps, size_t ntp, X509 *leaf,
                                 STACK_OF(X509) *untrusted, const struct pki_tp **checked_by, char *why,
                                 size_t why_len);
+/* The two halves of pki_crl_verify, for a caller that checks something in
+ * between (the client's proof of possession of the certificate's key comes
+ * before any revocation query, so that a certificate alone, which is public,
+ * makes no query and no cache entry). The chain only: GOOD or INVALID; with
+ * GOOD and a trustpoint whose revocation check applies, that trustpoint in
+ * @checked_by and the issuing CA in @issuer (the caller frees it). */
+enum pki_verdict pki_crl_chain(struct pki_tp *const *tps, size_t ntp, X509 *leaf, STACK_OF(X509) *untrusted,
+                               const struct pki_tp **checked_by, X509 **issuer, char *why, size_t why_len);
+/* The revocation of @leaf, issued by @issuer, as @tp says (a checked_by of
+ * pki_crl_chain): GOOD (also a fail-open acceptance, the reason in @why),
+ * REVOKED, NO_CRL, NO_OCSP or PENDING. */
+enum pki_verdict pki_crl_revocation(struct pki_crl *c, const struct pki_tp *tp, X509 *leaf, X509 *issuer,
+                                    char *why, size_t why_len);
+/* After a PENDING verdict: the tickets of the transfers it waits for (at most
+ * @cap) into @t, their number returned; a notify whose news ends one of them
+ * (or says all) is the one to ask again at. */
+size_t pki_crl_waits(const struct pki_crl *c, uint64_t *t, size_t cap);
 
 /* Whether a CRL fetched for trustpoint @tp, or a cached OCSP response, says
  * the certificate of @issuer and @serial is revoked; the source in @why. The
@@ -74,6 +102,12 @@ enum pki_verdict pki_crl_verify(struct pki_crl *c, struct pki_tp *const *tps, si
  * nextUpdate (pki_ocsp.h). */
 bool pki_crl_revoked(struct pki_crl *c, const char *tp, const X509_NAME *issuer, const ASN1_INTEGER *serial,
                      char *why, size_t why_len);
+
+/* An established session stands (@on) or no longer stands on the OCSP answer
+ * of the certificate of @issuer and @serial under trustpoint @tp: while one
+ * does, the answer is refreshed before it expires and is not evicted from the
+ * cache (pki_ocsp.h). Calls balance: each on is followed by one off. */
+void pki_crl_hold(struct pki_crl *c, const char *tp, const X509_NAME *issuer, const ASN1_INTEGER *serial, bool on);
 
 /* A certificate of @issuer and @serial that trustpoint @tp checks by OCSP,
  * known by them only (a session taken over from an earlier process): its

@@ -189,8 +189,10 @@ static void rev_from_url(struct rev_look *r, struct pki_crl *c, const struct pki
     s->last_used = r->now;
     rev_consider(r, s->crl, s->url);
     /* the first fetch of this source is under way: worth waiting for */
-    if (!s->crl && s->x.easy && !s->failures)
+    if (!s->crl && s->x.easy && !s->failures) {
         r->pending = true;
+        pki_crl_wait_on(c, &s->x);
+    }
     if (s->err[0] && !r->any)
         snprintf(r->last_err, sizeof(r->last_err), "%.120s: %.200s", s->url, s->err);
 }
@@ -235,8 +237,8 @@ static enum pki_verdict crl_revocation(struct pki_crl *c, const struct pki_tp *t
 /* The trustpoint's methods in its order (revocation-check): the next one is
  * asked only when the previous one has no answer; with none, the certificate
  * is refused, or accepted when the list ends in none (the reasons in @why). */
-static enum pki_verdict revocation(struct pki_crl *c, const struct pki_tp *tp, X509 *leaf, X509 *issuer, char *why,
-                                   size_t why_len)
+enum pki_verdict pki_crl_revocation(struct pki_crl *c, const struct pki_tp *tp, X509 *leaf, X509 *issuer,
+                                    char *why, size_t why_len)
 {
     char serial[80] = "?", reason[2][480] = {"", ""};
     BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(leaf), NULL);
@@ -246,6 +248,9 @@ static enum pki_verdict revocation(struct pki_crl *c, const struct pki_tp *tp, X
     enum pki_verdict v = PKI_NO_CRL;
     size_t n = 0;
 
+    pki_crl_waits_reset(c);
+    if (why_len)
+        why[0] = 0;
     if (hex)
         snprintf(serial, sizeof(serial), "%s", hex);
     OPENSSL_free(hex);
@@ -280,18 +285,18 @@ static enum pki_verdict revocation(struct pki_crl *c, const struct pki_tp *tp, X
     return v;
 }
 
-enum pki_verdict pki_crl_verify(struct pki_crl *c, struct pki_tp *const *tps, size_t ntp, X509 *leaf,
-                                STACK_OF(X509) *untrusted, const struct pki_tp **checked_by, char *why,
-                                size_t why_len)
+enum pki_verdict pki_crl_chain(struct pki_tp *const *tps, size_t ntp, X509 *leaf, STACK_OF(X509) *untrusted,
+                               const struct pki_tp **checked_by, X509 **issuer, char *why, size_t why_len)
 {
     X509_STORE *store = X509_STORE_new();
     X509_STORE_CTX *ctx = X509_STORE_CTX_new();
     enum pki_verdict v = PKI_INVALID;
     const struct pki_tp *tp;
     STACK_OF(X509) *chain;
-    X509 *issuer;
+    X509 *ca;
 
     *checked_by = NULL;
+    *issuer = NULL;
     if (why_len)
         why[0] = 0;
     if (!store || !ctx) {
@@ -315,18 +320,31 @@ enum pki_verdict pki_crl_verify(struct pki_crl *c, struct pki_tp *const *tps, si
     /* revocation of the client's own certificate, as the trustpoint of the CA
      * that issued it says */
     chain = X509_STORE_CTX_get0_chain(ctx);
-    issuer = sk_X509_num(chain) > 1 ? sk_X509_value(chain, 1) : leaf;
-    tp = tp_of(tps, ntp, issuer);
-    if (!tp || !(tp->crl_check || tp->ocsp_check)) {
-        v = PKI_GOOD;
-        goto out;
+    ca = sk_X509_num(chain) > 1 ? sk_X509_value(chain, 1) : leaf;
+    tp = tp_of(tps, ntp, ca);
+    v = PKI_GOOD;
+    if (tp && (tp->crl_check || tp->ocsp_check) && X509_up_ref(ca)) {
+        *checked_by = tp;
+        *issuer = ca;
     }
-    *checked_by = tp;
-    v = revocation(c, tp, leaf, issuer, why, why_len);
 out:
     ERR_clear_error();
     X509_STORE_CTX_free(ctx);
     X509_STORE_free(store);
+    return v;
+}
+
+enum pki_verdict pki_crl_verify(struct pki_crl *c, struct pki_tp *const *tps, size_t ntp, X509 *leaf,
+                                STACK_OF(X509) *untrusted, const struct pki_tp **checked_by, char *why,
+                                size_t why_len)
+{
+    X509 *issuer = NULL;
+    enum pki_verdict v = pki_crl_chain(tps, ntp, leaf, untrusted, checked_by, &issuer, why, why_len);
+
+    pki_crl_waits_reset(c);
+    if (v == PKI_GOOD && *checked_by)
+        v = pki_crl_revocation(c, *checked_by, leaf, issuer, why, why_len);
+    X509_free(issuer);
     return v;
 }
 

@@ -21,6 +21,7 @@ struct pki_xfer {
     uint8_t *body;
     size_t len, max;
     bool too_big; /* the body went past max */
+    uint64_t ticket; /* of the transfer under way: what a waiting client waits for */
     char curl_err[CURL_ERROR_SIZE];
 };
 
@@ -34,8 +35,14 @@ void pki_xfer_cancel(struct pki_crl *c, struct pki_xfer *x);
 struct event_base *pki_crl_base(struct pki_crl *c);
 /* The OCSP cache of @c (pki_ocsp.c); NULL for a NULL @c. */
 struct pki_ocsp *pki_crl_ocsp(struct pki_crl *c);
-/* Calls the notify callback soon, from the loop. */
+/* Calls the notify callback soon, from the loop, with news saying all. */
 void pki_crl_notify_soon(struct pki_crl *c);
+/* The notify that follows says revoked (sessions are to be checked again). */
+void pki_crl_news_revoked(struct pki_crl *c);
+/* The verdict being made waits for @x's transfer (pki_crl_waits). */
+void pki_crl_wait_on(struct pki_crl *c, const struct pki_xfer *x);
+/* A new verdict begins: it waits for nothing yet (@c may be NULL). */
+void pki_crl_waits_reset(struct pki_crl *c);
 /* The trustpoint node of vpn-state/pki @pki for @tp, made if missing. */
 struct lyd_node *pki_crl_state_tp(struct lyd_node *pki, const char *tp);
 void pki_crl_time_leaf(struct lyd_node *p, const char *name, time_t t);

@@ -1,7 +1,11 @@
 /* The OCSP cache and its queries (see pki_ocsp.h). One entry per trustpoint
  * and certificate: its last answer, the query under way (at most one, with the
  * request whose nonce the response must echo) and a refresh timer set before
- * the answer expires. Counters per trustpoint. */
+ * the answer expires. Entries are found by a hash of their key (trustpoint,
+ * SHA-1 of the issuer name as in the CertID, serial), so that the recheck of
+ * every session costs one lookup each. The sessions' holds are kept apart,
+ * under the same key, so that they survive the entry (evicted or dropped at a
+ * commit) and find it again when it comes back. Counters per trustpoint. */
 #include "daemon/pki/pki_ocsp.h"
 
 #include <inttypes.h>
@@ -9,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <uthash.h>
 
 #include "daemon/base/log.h"
 #include "daemon/pki/pki.h"
@@ -22,13 +28,16 @@
 /* Counters of one trustpoint. */
 struct ocsp_stat {
     char *tp;
-    uint64_t requests, good, revoked, unknown, errors, timeouts, cache_hits;
+    uint64_t requests, good, revoked, unknown, errors, timeouts, cache_hits, evictions;
     char err[300]; /* the last failure */
     bool mark;     /* sync: trustpoint not (yet) seen in the new configuration */
     struct ocsp_stat *next;
 };
 
 struct ocsp_ent {
+    UT_hash_handle hh; /* by key */
+    uint8_t *key;
+    size_t klen;
     struct pki_ocsp *owner;
     struct ocsp_stat *st;
     char *tp, *url;
@@ -36,8 +45,6 @@ struct ocsp_ent {
     bool nonce;
     bool mark;
     OCSP_CERTID *id;
-    X509_NAME *issuer; /* for the recheck of sessions, which keep issuer and serial */
-    ASN1_INTEGER *serial;
     STACK_OF(X509) *cas; /* the trustpoint's, that must have signed the answer */
     struct pki_ocsp_answer ans; /* status PKI_OCSP_NONE until one is accepted */
     time_t expires;             /* of ans */
@@ -47,15 +54,90 @@ struct ocsp_ent {
     OCSP_REQUEST *req; /* of the query under way */
     struct pki_xfer x;
     struct event *ev_timer; /* the refresh */
-    struct ocsp_ent *next;
+};
+
+/* The established sessions that stand on the answer of one key. */
+struct ocsp_hold {
+    UT_hash_handle hh;
+    unsigned n;
+    size_t klen;
+    uint8_t key[];
+};
+
+/* A trustpoint of the configuration last applied that checks OCSP. */
+struct ocsp_tpc {
+    char *name, *url; /* url NULL: the certificates' AIA */
+    bool nonce;
+    struct ocsp_tpc *next;
 };
 
 struct pki_ocsp {
     struct pki_crl *c;
-    struct ocsp_ent *ents;
+    struct ocsp_ent *ents; /* hash by key */
     size_t nent;
+    struct ocsp_hold *holds; /* hash by key */
     struct ocsp_stat *stats;
+    struct ocsp_tpc *tpcs;
 };
+
+/* The key of the certificate of @issuer and @serial under @tp: the name, a
+ * NUL, the SHA-1 of the DER issuer name (the CertID's issuerNameHash), the DER
+ * serial. NULL when out of memory. */
+static uint8_t *key_of(const char *tp, const X509_NAME *issuer, const ASN1_INTEGER *serial, size_t *len)
+{
+    unsigned char md[EVP_MAX_MD_SIZE], *p;
+    unsigned mdl = 0;
+    size_t tl = strlen(tp) + 1;
+    int sl = i2d_ASN1_INTEGER(serial, NULL);
+    uint8_t *k;
+
+    if (sl <= 0 || !X509_NAME_digest(issuer, EVP_sha1(), md, &mdl) || !(k = malloc(tl + mdl + (size_t)sl)))
+        return NULL;
+    memcpy(k, tp, tl);
+    memcpy(k + tl, md, mdl);
+    p = k + tl + mdl;
+    i2d_ASN1_INTEGER(serial, &p);
+    *len = tl + mdl + (size_t)sl;
+    return k;
+}
+
+static struct ocsp_ent *ent_find(struct pki_ocsp *o, const uint8_t *key, size_t klen)
+{
+    struct ocsp_ent *e = NULL;
+
+    HASH_FIND(hh, o->ents, key, klen, e);
+    return e;
+}
+
+static bool ent_held(struct pki_ocsp *o, const struct ocsp_ent *e)
+{
+    struct ocsp_hold *h = NULL;
+
+    HASH_FIND(hh, o->holds, e->key, e->klen, h);
+    return h && h->n;
+}
+
+/* The configured trustpoint @tp is, with its responder and nonce setting. */
+static bool tp_current(const struct pki_ocsp *o, const struct pki_tp *tp)
+{
+    for (const struct ocsp_tpc *t = o->tpcs; t; t = t->next) {
+        if (!strcmp(t->name, tp->name))
+            return t->nonce == tp->ocsp_nonce && !t->url == !tp->ocsp_url && (!t->url || !strcmp(t->url, tp->ocsp_url));
+    }
+    return false;
+}
+
+static void tpcs_free(struct pki_ocsp *o)
+{
+    while (o->tpcs) {
+        struct ocsp_tpc *t = o->tpcs;
+
+        o->tpcs = t->next;
+        free(t->name);
+        free(t->url);
+        free(t);
+    }
+}
 
 static struct ocsp_stat *stat_of(struct pki_ocsp *o, const char *tp)
 {
@@ -76,13 +158,14 @@ static struct ocsp_stat *stat_of(struct pki_ocsp *o, const char *tp)
 
 static void ent_free(struct ocsp_ent *e)
 {
+    if (e->key)
+        HASH_DEL(e->owner->ents, e);
+    free(e->key);
     pki_xfer_cancel(e->owner->c, &e->x);
     if (e->ev_timer)
         event_free(e->ev_timer);
     OCSP_REQUEST_free(e->req);
     OCSP_CERTID_free(e->id);
-    X509_NAME_free(e->issuer);
-    ASN1_INTEGER_free(e->serial);
     sk_X509_pop_free(e->cas, X509_free);
     e->owner->nent--;
     free(e->tp);
@@ -101,14 +184,18 @@ struct pki_ocsp *pki_ocsp_new(struct pki_crl *c)
 
 void pki_ocsp_free(struct pki_ocsp *o)
 {
+    struct ocsp_ent *e, *etmp;
+    struct ocsp_hold *h, *htmp;
+
     if (!o)
         return;
-    while (o->ents) {
-        struct ocsp_ent *e = o->ents;
-
-        o->ents = e->next;
+    HASH_ITER(hh, o->ents, e, etmp)
         ent_free(e);
+    HASH_ITER(hh, o->holds, h, htmp) {
+        HASH_DEL(o->holds, h);
+        free(h);
     }
+    tpcs_free(o);
     while (o->stats) {
         struct ocsp_stat *st = o->stats;
 
@@ -154,9 +241,9 @@ static void on_refresh(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
-    /* only an answer asked for since its last query: a certificate no client
-     * or session uses any more is not queried for ever */
-    if (e->last_used >= e->last_attempt && !ent_query(e))
+    /* only an answer a session stands on or a client asked for since its
+     * last query: a certificate nobody uses any more is not queried for ever */
+    if ((e->last_used >= e->last_attempt || ent_held(e->owner, e)) && !ent_query(e))
         pki_crl_notify_soon(e->owner->c);
 }
 
@@ -210,10 +297,12 @@ static void ent_done(struct pki_xfer *x, CURLcode rc, long status)
     e->failed = false;
     e->ans = ans;
     e->expires = ans.next_update ? ans.next_update : now + PKI_OCSP_TTL;
-    if (ans.status == PKI_OCSP_GOOD)
+    if (ans.status == PKI_OCSP_GOOD) {
         e->st->good++;
-    else if (ans.status == PKI_OCSP_REVOKED)
+    } else if (ans.status == PKI_OCSP_REVOKED) {
         e->st->revoked++;
+        pki_crl_news_revoked(e->owner->c); /* sessions on it end */
+    }
     else
         e->st->unknown++;
     if (e->expires <= now) /* accepted within the clock skew, yet already past */
@@ -225,36 +314,35 @@ static void ent_done(struct pki_xfer *x, CURLcode rc, long status)
     ent_plan(e, now);
 }
 
-/* Makes room: the entry least recently asked for whose query is over goes. */
+/* Makes room: the entry least recently asked for that no session holds and
+ * whose query is over goes. False when every entry is held or queried. */
 static bool ent_evict(struct pki_ocsp *o)
 {
-    struct ocsp_ent **victim = NULL;
+    struct ocsp_ent *victim = NULL, *e, *tmp;
 
-    for (struct ocsp_ent **pp = &o->ents; *pp; pp = &(*pp)->next) {
-        if (!(*pp)->x.easy && (!victim || (*pp)->last_used < (*victim)->last_used))
-            victim = pp;
+    HASH_ITER(hh, o->ents, e, tmp) {
+        if (!e->x.easy && (!victim || e->last_used < victim->last_used) && !ent_held(o, e))
+            victim = e;
     }
     if (!victim)
         return false;
-    struct ocsp_ent *e = *victim;
-
-    *victim = e->next;
-    ent_free(e);
+    victim->st->evictions++;
+    ent_free(victim);
     return true;
 }
 
-/* A new entry for @id (adopted) of the certificate of @issuer and @serial. */
+/* A new entry for @id and @key (both adopted). Beyond PKI_OCSP_MAX_CACHE an
+ * entry nobody holds goes; without one the cache grows, up to
+ * PKI_OCSP_HARD_CACHE, rather than drop a session's check. */
 static struct ocsp_ent *ent_add(struct pki_ocsp *o, const struct pki_tp *tp, const char *url, OCSP_CERTID *id,
-                                const X509_NAME *issuer, const ASN1_INTEGER *serial)
+                                uint8_t *key, size_t klen)
 {
     struct ocsp_ent *e;
 
-    if (o->nent >= PKI_OCSP_MAX_CACHE && !ent_evict(o)) {
+    if ((o->nent >= PKI_OCSP_MAX_CACHE && !ent_evict(o) && o->nent >= PKI_OCSP_HARD_CACHE) ||
+        !(e = calloc(1, sizeof(*e)))) {
         OCSP_CERTID_free(id);
-        return NULL;
-    }
-    if (!(e = calloc(1, sizeof(*e)))) {
-        OCSP_CERTID_free(id);
+        free(key);
         return NULL;
     }
     e->owner = o;
@@ -262,24 +350,35 @@ static struct ocsp_ent *ent_add(struct pki_ocsp *o, const struct pki_tp *tp, con
     e->nonce = tp->ocsp_nonce;
     e->configured = tp->ocsp_url != NULL;
     e->id = id;
+    e->ans.reason = -1;
     if (!(e->tp = strdup(tp->name)) || !(e->url = strdup(url)) || !(e->st = stat_of(o, tp->name)) ||
-        !(e->issuer = X509_NAME_dup(issuer)) || !(e->serial = ASN1_INTEGER_dup(serial)) || !(e->cas = X509_chain_up_ref(tp->cas)) ||
-        !(e->ev_timer = evtimer_new(pki_crl_base(o->c), on_refresh, e))) {
+        !(e->cas = X509_chain_up_ref(tp->cas)) || !(e->ev_timer = evtimer_new(pki_crl_base(o->c), on_refresh, e))) {
+        free(key);
         ent_free(e);
         return NULL;
     }
-    e->next = o->ents;
-    o->ents = e;
+    e->key = key;
+    e->klen = klen;
+    HASH_ADD_KEYPTR(hh, o->ents, e->key, e->klen, e);
     return e;
 }
 
-static struct ocsp_ent *ent_find(struct pki_ocsp *o, const char *tp, const OCSP_CERTID *id)
+/* The entry of @tp and @key, whose CertID is @id: NULL if none; one under the
+ * same key for another CertID (a CA of the same name with another key) goes
+ * unless its query is under way (then *@busy). */
+static struct ocsp_ent *ent_match(struct pki_ocsp *o, const uint8_t *key, size_t klen, const OCSP_CERTID *id,
+                                  bool *busy)
 {
-    for (struct ocsp_ent *e = o->ents; e; e = e->next) {
-        if (!strcmp(e->tp, tp) && !OCSP_id_cmp(e->id, id))
-            return e;
-    }
-    return NULL;
+    struct ocsp_ent *e = ent_find(o, key, klen);
+
+    *busy = false;
+    if (!e || !OCSP_id_cmp(e->id, id))
+        return e;
+    if (e->x.easy)
+        *busy = true;
+    else
+        ent_free(e);
+    return *busy ? e : NULL;
 }
 
 enum pki_verdict pki_ocsp_check(struct pki_ocsp *o, const struct pki_tp *tp, X509 *leaf, X509 *issuer, time_t now,
@@ -289,9 +388,16 @@ enum pki_verdict pki_ocsp_check(struct pki_ocsp *o, const struct pki_tp *tp, X50
     OCSP_CERTID *id = NULL;
     struct ocsp_ent *e;
     enum pki_verdict v = PKI_NO_OCSP;
+    uint8_t *key;
+    size_t klen = 0;
+    bool busy;
 
     if (!o) {
         snprintf(why, why_len, "OCSP is not queried here");
+        return v;
+    }
+    if (!tp_current(o, tp)) {
+        snprintf(why, why_len, "trustpoint %s changed or went while the client waited", tp->name);
         return v;
     }
     if (tp->ocsp_url)
@@ -301,22 +407,45 @@ enum pki_verdict pki_ocsp_check(struct pki_ocsp *o, const struct pki_tp *tp, X50
                  tp->name);
         return v;
     }
-    if (!(id = OCSP_cert_to_id(NULL, leaf, issuer))) {
+    if (!(id = OCSP_cert_to_id(NULL, leaf, issuer)) ||
+        !(key = key_of(tp->name, X509_get_issuer_name(leaf), X509_get0_serialNumber(leaf), &klen))) {
+        OCSP_CERTID_free(id);
         snprintf(why, why_len, "out of memory");
         return v;
     }
-    if ((e = ent_find(o, tp->name, id))) {
+    if ((e = ent_match(o, key, klen, id, &busy))) {
         OCSP_CERTID_free(id);
+        free(key);
+        if (busy) { /* another CA's certificate of that name and serial is asked about */
+            pki_crl_wait_on(o->c, &e->x);
+            return PKI_PENDING;
+        }
     } else {
-        if (!(e = ent_add(o, tp, url, id, X509_get_subject_name(issuer), X509_get0_serialNumber(leaf)))) {
-            snprintf(why, why_len, "%d OCSP answers cached and queried: no room for another", PKI_OCSP_MAX_CACHE);
+        if (!(e = ent_add(o, tp, url, id, key, klen))) {
+            snprintf(why, why_len, "%d OCSP answers cached and held by sessions or queried: no room for another",
+                     PKI_OCSP_HARD_CACHE);
             return v;
         }
         /* a new entry: its first query now, the client waits for it */
         e->last_used = now;
-        return ent_query(e) ? PKI_PENDING : (snprintf(why, why_len, "%s: %s", url, e->err), PKI_NO_OCSP);
+        if (!ent_query(e)) {
+            snprintf(why, why_len, "%s: %s", url, e->err);
+            return PKI_NO_OCSP;
+        }
+        pki_crl_wait_on(o->c, &e->x);
+        return PKI_PENDING;
     }
     e->last_used = now;
+    /* a revocation is final (RFC 5280 5.3.1), unless on hold: still refused
+     * once the answer expired and the responder cannot be asked again */
+    if (e->ans.status == PKI_OCSP_REVOKED && now >= e->expires &&
+        e->ans.reason != OCSP_REVOKED_STATUS_CERTIFICATEHOLD) {
+        if (!e->x.easy && now - e->last_end >= PKI_OCSP_RETRY)
+            ent_query(e); /* refreshed all the same, for the counters and the next client */
+        snprintf(why, why_len, "the OCSP responder %s said revoked (answer past its nextUpdate, kept: revocation "
+                               "is final)", e->url);
+        return PKI_REVOKED;
+    }
     if (e->ans.status != PKI_OCSP_NONE && now < e->expires) {
         e->st->cache_hits++;
         if (e->ans.status == PKI_OCSP_GOOD)
@@ -328,13 +457,14 @@ enum pki_verdict pki_ocsp_check(struct pki_ocsp *o, const struct pki_tp *tp, X50
         snprintf(why, why_len, "the OCSP responder %s does not know the certificate (status unknown)", e->url);
         return PKI_NO_OCSP;
     }
-    if (e->x.easy)
+    if (!e->x.easy && now - e->last_end < PKI_OCSP_RETRY) {
+        /* expired, or the last query failed: queried again, but not at once
+         * after the last one ended, so that a failing responder is not
+         * hammered, nor a client that waited for it made to wait again */
+    } else if (e->x.easy || ent_query(e)) {
+        pki_crl_wait_on(o->c, &e->x);
         return PKI_PENDING;
-    /* expired, or the last query failed: queried again, but not at once after
-     * the last one ended, so that a failing responder is not hammered, nor a
-     * client that waited for it made to wait again */
-    if (now - e->last_end >= PKI_OCSP_RETRY && ent_query(e))
-        return PKI_PENDING;
+    }
     snprintf(why, why_len, "%s: %s", e->url, e->err[0] ? e->err : "the cached answer has expired");
     return PKI_NO_OCSP;
 }
@@ -346,8 +476,11 @@ void pki_ocsp_watch(struct pki_ocsp *o, const struct pki_tp *tp, const X509_NAME
     X509 *ca = NULL;
     OCSP_CERTID *id;
     struct ocsp_ent *e;
+    uint8_t *key;
+    size_t klen = 0;
+    bool busy;
 
-    if (!o || !url)
+    if (!o || !url || !tp_current(o, tp))
         return;
     /* the CertID from the issuing CA of the trustpoint, as for a client's */
     for (int i = 0; i < sk_X509_num(tp->cas) && !ca; i++) {
@@ -356,12 +489,17 @@ void pki_ocsp_watch(struct pki_ocsp *o, const struct pki_tp *tp, const X509_NAME
     }
     if (!ca || !(id = OCSP_cert_id_new(EVP_sha1(), issuer, X509_get0_pubkey_bitstr(ca), serial)))
         return;
-    if ((e = ent_find(o, tp->name, id))) {
+    if (!(key = key_of(tp->name, issuer, serial, &klen))) {
         OCSP_CERTID_free(id);
+        return;
+    }
+    if ((e = ent_match(o, key, klen, id, &busy))) {
+        OCSP_CERTID_free(id);
+        free(key);
         e->last_used = now;
         return;
     }
-    if ((e = ent_add(o, tp, url, id, issuer, serial))) {
+    if ((e = ent_add(o, tp, url, id, key, klen))) {
         e->last_used = now;
         if (!ent_query(e))
             pki_crl_notify_soon(o->c);
@@ -371,37 +509,88 @@ void pki_ocsp_watch(struct pki_ocsp *o, const struct pki_tp *tp, const X509_NAME
 bool pki_ocsp_revoked(struct pki_ocsp *o, const char *tp, const X509_NAME *issuer, const ASN1_INTEGER *serial,
                       time_t now, char *why, size_t why_len)
 {
-    bool revoked = false;
+    struct ocsp_ent *e;
+    size_t klen = 0;
+    uint8_t *key = o ? key_of(tp, issuer, serial, &klen) : NULL;
 
-    for (struct ocsp_ent *e = o ? o->ents : NULL; e; e = e->next) {
-        if (strcmp(e->tp, tp) || X509_NAME_cmp(e->issuer, issuer) || ASN1_INTEGER_cmp(e->serial, serial))
-            continue;
-        e->last_used = now; /* a session stands on it: keep it fresh */
-        if (e->ans.status == PKI_OCSP_REVOKED) {
-            snprintf(why, why_len, "the OCSP responder %s (trustpoint %s) says the certificate is revoked", e->url,
-                     e->tp);
-            revoked = true;
-        }
+    if (!key)
+        return false;
+    e = ent_find(o, key, klen);
+    free(key);
+    if (!e)
+        return false;
+    e->last_used = now;
+    /* on hold is not final: a hold past its answer's expiry no longer ends sessions */
+    if (e->ans.status != PKI_OCSP_REVOKED ||
+        (e->ans.reason == OCSP_REVOKED_STATUS_CERTIFICATEHOLD && now >= e->expires))
+        return false;
+    snprintf(why, why_len, "the OCSP responder %s (trustpoint %s) says the certificate is revoked", e->url, e->tp);
+    return true;
+}
+
+void pki_ocsp_hold(struct pki_ocsp *o, const char *tp, const X509_NAME *issuer, const ASN1_INTEGER *serial, bool on)
+{
+    struct ocsp_hold *h = NULL;
+    size_t klen = 0;
+    uint8_t *key = o ? key_of(tp, issuer, serial, &klen) : NULL;
+
+    if (!key)
+        return;
+    HASH_FIND(hh, o->holds, key, klen, h);
+    if (on && !h && (h = calloc(1, sizeof(*h) + klen))) {
+        memcpy(h->key, key, klen);
+        h->klen = klen;
+        HASH_ADD_KEYPTR(hh, o->holds, h->key, h->klen, h);
     }
-    return revoked;
+    free(key);
+    if (!h)
+        return;
+    if (on) {
+        h->n++;
+    } else if (h->n && !--h->n) {
+        HASH_DEL(o->holds, h);
+        free(h);
+    }
 }
 
 void pki_ocsp_sync(struct pki_ocsp *o, struct pki_tp *const *tps, size_t ntp)
 {
     bool notify = false;
+    struct ocsp_ent *e, *tmp;
 
     if (!o)
         return;
-    for (struct ocsp_ent *e = o->ents; e; e = e->next)
+    /* the trustpoints now asked for (pki_ocsp_check answers no other) */
+    tpcs_free(o);
+    for (size_t i = 0; i < ntp; i++) {
+        struct ocsp_tpc *t;
+
+        if (!tps[i]->ocsp_check)
+            continue;
+        if (!(t = calloc(1, sizeof(*t))) || !(t->name = strdup(tps[i]->name)) ||
+            (tps[i]->ocsp_url && !(t->url = strdup(tps[i]->ocsp_url)))) {
+            log_err("pki", "trustpoint %s: out of memory: OCSP is not asked for it", tps[i]->name);
+            if (t)
+                free(t->name);
+            free(t);
+            continue;
+        }
+        t->nonce = tps[i]->ocsp_nonce;
+        t->next = o->tpcs;
+        o->tpcs = t;
+    }
+    HASH_ITER(hh, o->ents, e, tmp)
         e->mark = true;
     for (struct ocsp_stat *st = o->stats; st; st = st->next)
         st->mark = true;
     for (size_t i = 0; i < ntp; i++) {
         const struct pki_tp *tp = tps[i];
 
-        for (struct ocsp_ent *e = o->ents; tp->ocsp_check && e; e = e->next) {
+        HASH_ITER(hh, o->ents, e, tmp) {
             STACK_OF(X509) *cas;
 
+            if (!tp->ocsp_check)
+                break;
             /* an answer from another responder, or without the nonce now
              * asked for, is not what the new configuration would accept */
             if (strcmp(e->tp, tp->name) || e->nonce != tp->ocsp_nonce || e->configured != !!tp->ocsp_url ||
@@ -416,15 +605,10 @@ void pki_ocsp_sync(struct pki_ocsp *o, struct pki_tp *const *tps, size_t ntp)
                 st->mark = false;
         }
     }
-    for (struct ocsp_ent **pp = &o->ents; *pp;) {
-        struct ocsp_ent *e = *pp;
-
+    HASH_ITER(hh, o->ents, e, tmp) {
         if (e->mark) {
             notify |= e->x.easy != NULL; /* a client may wait for it: it asks again */
-            *pp = e->next;
             ent_free(e);
-        } else {
-            pp = &e->next;
         }
     }
     for (struct ocsp_stat **pp = &o->stats; *pp;) {
@@ -451,11 +635,12 @@ void pki_ocsp_state(struct pki_ocsp *o, struct lyd_node *pki)
 {
     for (struct ocsp_stat *st = o ? o->stats : NULL; st; st = st->next) {
         struct lyd_node *tp = pki_crl_state_tp(pki, st->tp), *n = NULL;
+        struct ocsp_ent *e, *tmp;
         uint64_t cached = 0;
 
         if (!tp || lyd_new_inner(tp, NULL, "ocsp", 0, &n))
             continue;
-        for (struct ocsp_ent *e = o->ents; e; e = e->next)
+        HASH_ITER(hh, o->ents, e, tmp)
             cached += e->st == st && e->ans.status != PKI_OCSP_NONE;
         pki_crl_u64_leaf(n, "requests", st->requests);
         pki_crl_u64_leaf(n, "good", st->good);
@@ -465,6 +650,7 @@ void pki_ocsp_state(struct pki_ocsp *o, struct lyd_node *pki)
         pki_crl_u64_leaf(n, "timeouts", st->timeouts);
         pki_crl_u64_leaf(n, "cache-hits", st->cache_hits);
         pki_crl_u64_leaf(n, "cached-responses", cached);
+        pki_crl_u64_leaf(n, "evictions", st->evictions);
         if (st->err[0])
             lyd_new_term(n, NULL, "last-error", st->err, 0, NULL);
     }

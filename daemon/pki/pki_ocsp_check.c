@@ -109,11 +109,19 @@ bool pki_ocsp_accept(const uint8_t *body, size_t len, OCSP_REQUEST *req, bool no
                                "passed)");
         goto out;
     }
+    /* with a nonce the response is fresh; with nextUpdate its replay ends
+     * then; with neither, only the age of thisUpdate bounds it */
+    if (!nonce && !nextupd && !OCSP_check_validity(thisupd, nextupd, PKI_OCSP_SKEW, PKI_OCSP_MAX_AGE)) {
+        snprintf(why, why_len, "the response has no nonce and no nextUpdate, and its thisUpdate is older than %d s",
+                 PKI_OCSP_MAX_AGE);
+        goto out;
+    }
     ans->status = st == V_OCSP_CERTSTATUS_GOOD ? PKI_OCSP_GOOD :
                   st == V_OCSP_CERTSTATUS_REVOKED ? PKI_OCSP_REVOKED : PKI_OCSP_UNKNOWN;
     ans->this_update = pki_asn1_time(thisupd);
     ans->next_update = nextupd ? pki_asn1_time(nextupd) : 0;
     ans->revoked_at = revtime ? pki_asn1_time(revtime) : 0;
+    ans->reason = st == V_OCSP_CERTSTATUS_REVOKED ? reason : -1;
     snprintf(why, why_len, "the responder says %s", cert_status_name(st));
     ok = true;
 out:

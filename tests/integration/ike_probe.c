@@ -20,6 +20,8 @@
  * Usage: ike_probe client HEADEND_ADDRESS IDI PSK [unity] [flexvpn] [attr=N[:TEXT]]...
  * (exit 0 when the session was established) */
 #include <arpa/inet.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,7 +125,7 @@ static int client(int argc, char **argv)
     int fd;
 
     if (argc < 3 || inet_pton(AF_INET, argv[0], &head.sin_addr) != 1) {
-        fprintf(stderr, "usage: ike_probe client HEADEND_ADDRESS IDI PSK [unity] [flexvpn] [attr=N[:TEXT]]...\n");
+        fprintf(stderr, "usage: ike_probe client HEADEND_ADDRESS IDI PSK [unity] [flexvpn] [attr=N[:TEXT]] [cert=PEM]...\n");
         return 2;
     }
     ike_client_init(&c, IKE_DH_ECP256);
@@ -136,6 +138,25 @@ static int client(int argc, char **argv)
         } else if (!strcmp(argv[i], "flexvpn") && c.nvid < 4) {
             c.vid[c.nvid] = (const uint8_t *)flexvpn;
             c.vid_len[c.nvid++] = sizeof(flexvpn) - 1;
+        } else if (!strncmp(argv[i], "cert=", 5)) {
+            /* a client certificate (PEM) without its key: AUTH (ECDSA, RFC
+             * 7296 method 9) with a junk signature */
+            static unsigned char der[8192];
+            FILE *f = fopen(argv[i] + 5, "r");
+            X509 *x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+            unsigned char *p = der;
+            int dl = x && i2d_X509(x, NULL) <= (int)sizeof(der) ? i2d_X509(x, &p) : -1;
+
+            if (f)
+                fclose(f);
+            X509_free(x);
+            if (dl <= 0) {
+                fprintf(stderr, "probe: cannot read the certificate %s\n", argv[i] + 5);
+                return 2;
+            }
+            c.cert_der = der;
+            c.cert_len = (size_t)dl;
+            c.cert_auth_method = 9;
         } else if (!strncmp(argv[i], "attr=", 5) && nextra < 16) {
             colon = strchr(argv[i], ':');
             extra[nextra] = (struct ike_cp_attr){.type = (uint16_t)atoi(argv[i] + 5)};

@@ -14,7 +14,8 @@ ocsp none; ocsp crl falls back on the CRL; a connected client whose certificate
 is revoked is disconnected when its answer is refreshed before nextUpdate; a
 responder that returns garbage, hangs, or signs with a certificate not
 delegated for OCSP refuses its client, is counted, and another client connects
-meanwhile; ocsp-url without ocsp in revocation-check is refused at commit."""
+meanwhile; ocsp-url without ocsp in revocation-check is refused at commit; a
+client with a certificate but without its key makes no query."""
 import os
 import re
 import subprocess
@@ -28,6 +29,7 @@ from nchelpers import expect_error
 from test_ike_certs import connect as cert_connect, read, run
 from test_ike_crl import gencrl
 from test_ike_sessions import sessions, state, t
+from test_ike_strongswan import PROBE
 
 REQUIRES = ("strongswan", "openssl")
 
@@ -241,6 +243,29 @@ def test_good_certificate_is_admitted(make_ravend, lab, pki, tmp_path, how):
     assert r.returncode == 0, f"{lb.log(0)[-3000:]}\n{d.log()[-2000:]}"
     o = ocsp_state(m)
     assert o["requests"] == "1" and int(o["cache-hits"]) >= 1, o
+
+
+def test_no_query_before_the_key_is_proven(make_ravend, lab, pki, tmp_path):
+    """A certificate is public: a client (Raven's test initiator) that sends
+    alice's with a junk AUTH signature is refused for the signature without the
+    headend asking the responder or caching anything; alice herself then gets
+    in with the first query."""
+    lb = lab(1)
+    Responder(lb, pki, str(tmp_path))
+    d = make_ravend(headend(pki), netns=lb.head)
+    c = lb.clients[0]
+    r = subprocess.run(["ip", "netns", "exec", c["ns"], PROBE, "client", c["head_ip"], "alice.example.org", "-",
+                        "cert=" + pki("alice.pem")], capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0, r.stdout + r.stderr
+    assert re.search(r"\(alice\.example\.org\) refused: .*signature", d.log()), d.log()[-2000:]
+    assert "waiting for the CRL or OCSP answer" not in d.log()
+    m = d.connect()
+    o = ocsp_state(m)
+    assert o.get("requests", "0") == "0" and o.get("cached-responses", "0") == "0", o
+    r = connect(lb, pki, "alice")
+    assert r.returncode == 0, f"{lb.log(0)[-3000:]}\n{d.log()[-2000:]}"
+    o = ocsp_state(m)
+    assert o["requests"] == "1" and o["good"] == "1" and o["evictions"] == "0", o
 
 
 def test_revoked_certificate_is_refused(make_ravend, lab, pki, tmp_path):

@@ -131,6 +131,20 @@ bool ike_client_auth(struct ike_client *c, const char *id, const char *psk, stru
 
     ike_build_begin(&ib, &h);
     ike_id_build(&ib, IKE_PLD_IDI, &idi);
+    if (c->cert_der) {
+        static uint8_t body[8192], junk[64];
+
+        if (c->cert_len + 1 > sizeof(body)) {
+            ike_buf_fini(&ib.buf);
+            return false;
+        }
+        body[0] = 4; /* X.509 Certificate - Signature */
+        memcpy(body + 1, c->cert_der, c->cert_len);
+        memset(junk, 0x5a, sizeof(junk));
+        ike_build_raw(&ib, IKE_PLD_CERT, false, body, c->cert_len + 1);
+        ike_auth_build(&ib, &(struct ike_auth_pld){.method = c->cert_auth_method, .data = junk, .len = sizeof(junk)});
+        goto rest;
+    }
     so = ike_auth_signed_octets(c->st.prf, c->msg1, c->msg1_len, c->st.nr, c->st.nr_len, c->st.keys.sk_pi,
                                 c->st.keys.prf_len, ib.buf.data + IKE_HDR_LEN + IKE_PLD_HDR_LEN,
                                 ib.buf.len - IKE_HDR_LEN - IKE_PLD_HDR_LEN, &so_len);
@@ -141,6 +155,7 @@ bool ike_client_auth(struct ike_client *c, const char *id, const char *psk, stru
         return false;
     }
     ike_auth_build(&ib, &(struct ike_auth_pld){.method = 2, .data = mic, .len = ml});
+rest:
     cp.attr[0] = (struct ike_cp_attr){.type = 1};
     for (size_t i = 0; i < c->ncp_extra && cp.nattr < IKE_MAX_CP_ATTRS; i++)
         cp.attr[cp.nattr++] = c->cp_extra[i];

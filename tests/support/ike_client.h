@@ -33,6 +33,12 @@ struct ike_client {
     /* when set, ike_client_auth_done also checks the responder's shared key AUTH
      * with this key (else any AUTH is taken) */
     const char *responder_psk;
+    /* when set, IKE_AUTH carries this DER certificate (CERT, X.509 signature)
+     * and an AUTH of method cert_auth_method whose signature is junk: a client
+     * that has a certificate, which is public, without its key */
+    const uint8_t *cert_der;
+    size_t cert_len;
+    uint8_t cert_auth_method;
     /* announce USE_PPK (RFC 8784) in IKE_SA_INIT */
     bool use_ppk;
     /* more attributes for IKE_AUTH's configuration request (after

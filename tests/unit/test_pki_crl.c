@@ -283,9 +283,14 @@ static void test_verdict_without_source(void **state)
 }
 
 static int notified;
+static struct pki_crl_news last; /* of the last notify (ended not kept) */
+static uint64_t last_ended0;
 
-static void on_notify(void *arg)
+static void on_notify(void *arg, const struct pki_crl_news *news)
 {
+    last = *news;
+    last_ended0 = news->nended ? news->ended[0] : 0;
+    last.ended = NULL;
     notified++;
     event_base_loopbreak(arg);
 }
@@ -300,15 +305,19 @@ static void test_fetch_failure(void **state)
     struct timeval limit = {.tv_sec = 20};
     char why[300];
     const struct pki_tp *checked;
+    uint64_t ticket = 0;
 
     (void)state;
     assert_non_null(c);
     pki_crl_set_notify(c, on_notify, base);
     assert_int_equal(pki_crl_verify(c, &tp, 1, dave.cert, NULL, &checked, why, sizeof(why)), PKI_PENDING);
     assert_ptr_equal(checked, tp);
+    assert_int_equal(pki_crl_waits(c, &ticket, 1), 1);
     event_base_loopexit(base, &limit);
     event_base_dispatch(base);
     assert_int_equal(notified, 1);
+    /* the news name the fetch the client waits for; a failure revokes nothing */
+    assert_true(last.nended == 1 && last_ended0 == ticket && !last.all && !last.revoked);
     assert_int_equal(pki_crl_verify(c, &tp, 1, dave.cert, NULL, &checked, why, sizeof(why)), PKI_NO_CRL);
     assert_non_null(strstr(why, "http://127.0.0.1:1/ca.crl: "));
     assert_int_equal(pki_crl_verify(c, &tpn, 1, dave.cert, NULL, &checked, why, sizeof(why)), PKI_GOOD);
@@ -320,8 +329,9 @@ static void test_fetch_failure(void **state)
     event_base_free(base);
 }
 
-static void count_notify(void *arg)
+static void count_notify(void *arg, const struct pki_crl_news *news)
 {
+    (void)news;
     if (++notified >= PKI_CRL_MAX_CDP)
         event_base_loopbreak(arg);
 }
@@ -411,6 +421,7 @@ static void test_sync_drops_fetch_under_way(void **state)
     event_base_loopexit(base, &limit);
     event_base_dispatch(base);
     assert_int_equal(notified, 1);
+    assert_true(last.all && !last.nended); /* dropped, not ended: every waiter asks again */
     close(fd);
     pki_tp_free(tp);
     pki_crl_free(c);

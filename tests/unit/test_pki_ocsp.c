@@ -4,7 +4,10 @@
  * responder made here with OpenSSL's responder API behind libevent's HTTP
  * server on loopback: a first query is pending, its answer is cached until
  * nextUpdate (cache hits, no second request), revoked is refused, an
- * unreachable responder fails closed or open, and the recheck of sessions. */
+ * unreachable responder fails closed or open, and the recheck of sessions;
+ * the news a notify carries (which transfers ended, whether something
+ * revoked), the eviction that spares answers sessions hold, a revoked answer
+ * kept past its expiry, and a trustpoint gone since a client began to wait. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -29,6 +32,7 @@
 #include "daemon/pki/pki.h"
 #include "daemon/pki/pki_crl.h"
 #include "daemon/pki/pki_ocsp.h"
+#include "daemon/pki/pki_crl_int.h"
 
 struct party {
     EVP_PKEY *key;
@@ -115,6 +119,7 @@ struct answer {
     bool echo_nonce;
     bool wrong_nonce;
     int resp_status;   /* OCSP_RESPONSE_STATUS_* */
+    bool hold;         /* revoked with reason certificateHold (else keyCompromise) */
 };
 
 /* The DER response to @req as @a says. */
@@ -130,7 +135,9 @@ static uint8_t *respond(OCSP_REQUEST *req, const struct answer *a, size_t *len)
     for (int i = 0; i < OCSP_request_onereq_count(req); i++) {
         OCSP_CERTID *id = OCSP_onereq_get0_id(OCSP_request_onereq_get0(req, i));
 
-        OCSP_basic_add1_status(bs, id, a->status, a->status == V_OCSP_CERTSTATUS_REVOKED ? 1 : -1,
+        OCSP_basic_add1_status(bs, id, a->status,
+                               a->status != V_OCSP_CERTSTATUS_REVOKED ? -1 :
+                               a->hold ? OCSP_REVOKED_STATUS_CERTIFICATEHOLD : OCSP_REVOKED_STATUS_KEYCOMPROMISE,
                                a->status == V_OCSP_CERTSTATUS_REVOKED ? revt : NULL, thisupd, nextupd);
     }
     if (a->echo_nonce)
@@ -229,6 +236,18 @@ static void test_accept(void **state)
     a.to = 0;
     assert_true(ask(&alice, true, &a, &ans, why));
     assert_int_equal(ans.next_update, 0);
+    /* without nextUpdate nor nonce, an old answer could be replayed for ever:
+     * its thisUpdate must be recent; with the nonce it is fresh anyway */
+    a.echo_nonce = false;
+    assert_true(ask(&alice, false, &a, &ans, why));
+    a.from = -PKI_OCSP_MAX_AGE - 120;
+    assert_false(ask(&alice, false, &a, &ans, why));
+    assert_non_null(strstr(why, "no nonce and no nextUpdate"));
+    a.echo_nonce = true;
+    assert_true(ask(&alice, true, &a, &ans, why));
+    a.to = 3600; /* a pre-signed answer with nextUpdate: its validity bounds it */
+    a.echo_nonce = false;
+    assert_true(ask(&alice, false, &a, &ans, why));
     /* an unsuccessful response status */
     a = (struct answer)GOOD(&ca);
     a.resp_status = OCSP_RESPONSE_STATUS_TRYLATER;
@@ -298,8 +317,17 @@ static void on_http(struct evhttp_request *r, void *arg)
     OCSP_REQUEST_free(req);
 }
 
-static void on_notify(void *arg)
+static uint64_t last_ended[64];
+static size_t last_nended;
+static bool last_all, last_revoked;
+
+static void on_notify(void *arg, const struct pki_crl_news *news)
 {
+    last_nended = news->nended < 64 ? news->nended : 64;
+    if (last_nended)
+        memcpy(last_ended, news->ended, last_nended * sizeof(*last_ended));
+    last_all = news->all;
+    last_revoked = news->revoked;
     notified++;
     event_base_loopbreak(arg);
 }
@@ -350,6 +378,7 @@ static void test_cache(void **state)
     evhttp_set_gencb(http, on_http, NULL);
     pki_crl_set_notify(c, on_notify, base);
     tp = tp_make(url, PKI_REV_OCSP);
+    pki_crl_sync(c, &tp, 1);
     served = (struct answer)GOOD(&responder);
     /* the first query is pending; its answer comes at notify */
     assert_int_equal(pki_crl_verify(c, &tp, 1, alice.cert, NULL, &checked, why, sizeof(why)), PKI_PENDING);
@@ -423,6 +452,7 @@ static void test_watch_adopted(void **state)
     evhttp_set_gencb(http, on_http, NULL);
     pki_crl_set_notify(c, on_notify, base);
     tp = tp_make(url, PKI_REV_OCSP);
+    pki_crl_sync(c, &tp, 1);
     served = (struct answer)GOOD(&ca);
     served.status = V_OCSP_CERTSTATUS_REVOKED;
     assert_false(pki_crl_revoked(c, "tp", X509_get_issuer_name(carol.cert), X509_get0_serialNumber(carol.cert), why,
@@ -450,6 +480,271 @@ static void test_watch_adopted(void **state)
     pki_crl_free(c);
     evhttp_free(http);
     event_base_free(base);
+}
+
+/* A responder, a cache and trustpoint "tp" asking it, synced. */
+struct lab {
+    struct event_base *base;
+    struct evhttp *http;
+    struct pki_crl *c;
+    struct pki_tp *tp;
+    char url[64];
+};
+
+static void lab_up(struct lab *l, enum pki_rev rev)
+{
+    struct evhttp_bound_socket *bs;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+
+    l->base = event_base_new();
+    l->http = evhttp_new(l->base);
+    bs = evhttp_bind_socket_with_handle(l->http, "127.0.0.1", 0);
+    assert_non_null(bs);
+    getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss, &sl);
+    snprintf(l->url, sizeof(l->url), "http://127.0.0.1:%u/", ntohs(((struct sockaddr_in *)&ss)->sin_port));
+    evhttp_set_gencb(l->http, on_http, NULL);
+    assert_non_null(l->c = pki_crl_new(l->base));
+    pki_crl_set_notify(l->c, on_notify, l->base);
+    l->tp = tp_make(l->url, rev);
+    pki_crl_sync(l->c, &l->tp, 1);
+}
+
+static void lab_down(struct lab *l)
+{
+    pki_crl_sync(l->c, NULL, 0);
+    pki_tp_free(l->tp);
+    pki_crl_free(l->c);
+    evhttp_free(l->http);
+    event_base_free(l->base);
+}
+
+static bool ended(uint64_t ticket)
+{
+    for (size_t i = 0; i < last_nended; i++) {
+        if (last_ended[i] == ticket)
+            return true;
+    }
+    return false;
+}
+
+/* A notify says which transfers ended, so that only their waiters ask again,
+ * and whether an answer revokes, so that sessions are checked only then. */
+static void test_news(void **state)
+{
+    struct lab l;
+    const struct pki_tp *checked;
+    uint64_t wa[8], wc[8];
+    char why[300];
+
+    (void)state;
+    lab_up(&l, PKI_REV_OCSP);
+    served = (struct answer)GOOD(&ca);
+    assert_int_equal(pki_crl_verify(l.c, &l.tp, 1, alice.cert, NULL, &checked, why, sizeof(why)), PKI_PENDING);
+    assert_int_equal(pki_crl_waits(l.c, wa, 8), 1);
+    run(l.base);
+    assert_true(ended(wa[0]) && !last_all && !last_revoked);
+    assert_int_equal(pki_crl_verify(l.c, &l.tp, 1, alice.cert, NULL, &checked, why, sizeof(why)), PKI_GOOD);
+    assert_int_equal(pki_crl_waits(l.c, wa + 1, 7), 0);
+    served.status = V_OCSP_CERTSTATUS_REVOKED;
+    assert_int_equal(pki_crl_verify(l.c, &l.tp, 1, carol.cert, NULL, &checked, why, sizeof(why)), PKI_PENDING);
+    assert_int_equal(pki_crl_waits(l.c, wc, 8), 1);
+    assert_true(wc[0] != wa[0]);
+    run(l.base);
+    assert_true(ended(wc[0]) && !ended(wa[0]) && !last_all && last_revoked);
+    /* a commit that drops a query under way: every waiter asks again */
+    served.status = V_OCSP_CERTSTATUS_GOOD;
+    assert_int_equal(pki_crl_verify(l.c, &l.tp, 1, dave.cert, NULL, &checked, why, sizeof(why)), PKI_PENDING);
+    pki_crl_sync(l.c, NULL, 0);
+    run(l.base);
+    assert_true(last_all && !last_revoked);
+    lab_down(&l);
+}
+
+/* The value of vpn-state/pki/trustpoint[tp]/ocsp/@leaf, "" if none. */
+static void ocsp_leaf(struct pki_crl *c, const char *leaf, char *v, size_t vlen)
+{
+    struct ly_ctx *ctx = NULL;
+    struct lyd_node *st = NULL, *n = NULL;
+    char path[128];
+
+    assert_int_equal(ly_ctx_new(RAVEN_YANG_DIR ":" RAVEN_IETF_YANG_DIR, 0, &ctx), 0);
+    assert_non_null(ly_ctx_load_module(ctx, "raven-vpn", NULL, NULL));
+    assert_int_equal(lyd_new_inner(NULL, ly_ctx_get_module_implemented(ctx, "raven-vpn"), "vpn-state", 0, &st), 0);
+    pki_crl_state(c, st);
+    snprintf(path, sizeof(path), "pki/trustpoint[name='tp']/ocsp/%s", leaf);
+    v[0] = 0;
+    if (!lyd_find_path(st, path, 0, &n))
+        snprintf(v, vlen, "%s", lyd_get_value(n));
+    lyd_free_all(st);
+    ly_ctx_destroy(ctx);
+}
+
+/* Asks for the certificates of serials [from, to) by the CA, as sessions
+ * taken over would, and waits for their answers. */
+static void watch_range(struct lab *l, long from, long to)
+{
+    ASN1_INTEGER *sn = ASN1_INTEGER_new();
+
+    for (long i = from; i < to;) {
+        size_t want = 0, got = 0;
+
+        for (; i < to && want < 64; i++, want++) {
+            ASN1_INTEGER_set(sn, i);
+            pki_crl_watch(l->c, l->tp, X509_get_subject_name(ca.cert), sn, NULL);
+        }
+        for (time_t end = time(NULL) + 30; got < want;) {
+            int before = notified;
+
+            assert_true(time(NULL) < end);
+            run(l->base);
+            if (notified > before)
+                got += last_nended;
+        }
+    }
+    ASN1_INTEGER_free(sn);
+}
+
+/* Asks for the certificate of @serial when it is cached: no transfer starts,
+ * the loop runs a little for one that would. */
+static void watch_cached(struct lab *l, long serial)
+{
+    ASN1_INTEGER *sn = ASN1_INTEGER_new();
+    struct timeval t = {.tv_usec = 300000};
+
+    ASN1_INTEGER_set(sn, serial);
+    pki_crl_watch(l->c, l->tp, X509_get_subject_name(ca.cert), sn, NULL);
+    ASN1_INTEGER_free(sn);
+    event_base_loopexit(l->base, &t);
+    event_base_dispatch(l->base);
+}
+
+static void hold(struct lab *l, long serial, bool on)
+{
+    ASN1_INTEGER *sn = ASN1_INTEGER_new();
+
+    ASN1_INTEGER_set(sn, serial);
+    pki_crl_hold(l->c, "tp", X509_get_subject_name(ca.cert), sn, on);
+    ASN1_INTEGER_free(sn);
+}
+
+/* A full cache evicts the least recently used answer that no session holds;
+ * held answers stay, and when every one is held the cache grows. */
+static void test_evict_held(void **state)
+{
+    struct lab l;
+    char v[32];
+    int base;
+
+    (void)state;
+    lab_up(&l, PKI_REV_OCSP);
+    served = (struct answer)GOOD(&ca);
+    hold(&l, 5000, true); /* a session's, asked for first: the least recently used */
+    watch_range(&l, 5000, 5001);
+    watch_range(&l, 1, PKI_OCSP_MAX_CACHE);
+    base = served_requests;
+    ocsp_leaf(l.c, "evictions", v, sizeof(v));
+    assert_string_equal(v, "0");
+    watch_range(&l, 6000, 6001); /* full: one goes, the oldest not held (serial 1) */
+    assert_int_equal(served_requests, base + 1);
+    watch_cached(&l, 5000); /* still cached: not asked again */
+    assert_int_equal(served_requests, base + 1);
+    watch_range(&l, 1, 2); /* evicted: asked again */
+    assert_int_equal(served_requests, base + 2);
+    ocsp_leaf(l.c, "evictions", v, sizeof(v));
+    assert_string_equal(v, "2");
+    /* every answer held: the cache grows instead of dropping a check */
+    for (long i = 1; i < PKI_OCSP_MAX_CACHE; i++)
+        hold(&l, i, true);
+    hold(&l, 6000, true);
+    watch_range(&l, 7000, 7001);
+    assert_int_equal(served_requests, base + 3);
+    ocsp_leaf(l.c, "evictions", v, sizeof(v));
+    assert_string_equal(v, "2");
+    ocsp_leaf(l.c, "cached-responses", v, sizeof(v));
+    assert_string_equal(v, "1025");
+    watch_cached(&l, 5000);
+    watch_cached(&l, 3); /* (2 went for 1) */
+    assert_int_equal(served_requests, base + 3);
+    /* released: evictable again (the least recently used unheld goes) */
+    hold(&l, 5000, false);
+    watch_range(&l, 7001, 7002);
+    ocsp_leaf(l.c, "evictions", v, sizeof(v));
+    assert_string_equal(v, "3");
+    ocsp_leaf(l.c, "cached-responses", v, sizeof(v));
+    assert_string_equal(v, "1025");
+    lab_down(&l);
+}
+
+/* Revoked is final: kept past its nextUpdate while the responder cannot be
+ * asked; certificateHold is not. */
+static void test_revoked_kept(void **state)
+{
+    struct lab l;
+    const struct pki_tp *checked;
+    char why[300];
+    time_t later = time(NULL) + 7200;
+
+    (void)state;
+    lab_up(&l, PKI_REV_OCSP_NONE);
+    served = (struct answer)GOOD(&ca);
+    served.status = V_OCSP_CERTSTATUS_REVOKED;
+    served.to = 600;
+    assert_int_equal(pki_crl_verify(l.c, &l.tp, 1, carol.cert, NULL, &checked, why, sizeof(why)), PKI_PENDING);
+    run(l.base);
+    served.hold = true;
+    assert_int_equal(pki_crl_verify(l.c, &l.tp, 1, dave.cert, NULL, &checked, why, sizeof(why)), PKI_PENDING);
+    run(l.base);
+    assert_int_equal(pki_crl_verify(l.c, &l.tp, 1, dave.cert, NULL, &checked, why, sizeof(why)), PKI_REVOKED);
+    /* the responder down, both answers expired */
+    served.resp_status = OCSP_RESPONSE_STATUS_TRYLATER;
+    assert_int_equal(pki_ocsp_check(pki_crl_ocsp(l.c), l.tp, carol.cert, ca.cert, later, why, sizeof(why)),
+                     PKI_REVOKED);
+    assert_non_null(strstr(why, "said revoked"));
+    run(l.base); /* its refresh fails */
+    assert_int_equal(pki_ocsp_check(pki_crl_ocsp(l.c), l.tp, carol.cert, ca.cert, later, why, sizeof(why)),
+                     PKI_REVOKED);
+    assert_int_not_equal(pki_ocsp_check(pki_crl_ocsp(l.c), l.tp, dave.cert, ca.cert, later, why, sizeof(why)),
+                         PKI_REVOKED);
+    lab_down(&l);
+}
+
+/* A client that waits across a commit that removed or changed its
+ * trustpoint: no answer (its own revocation-check decides), nothing of the old
+ * trustpoint made again. */
+static void test_tp_changed(void **state)
+{
+    struct lab l;
+    const struct pki_tp *checked;
+    struct pki_tp *other_tp;
+    char why[300], v[32];
+    int base;
+
+    (void)state;
+    lab_up(&l, PKI_REV_OCSP);
+    served = (struct answer)GOOD(&ca);
+    base = served_requests;
+    /* the nonce setting changed */
+    other_tp = tp_make(l.url, PKI_REV_OCSP);
+    assert_true(pki_tp_set_ocsp(other_tp, l.url, false));
+    pki_crl_sync(l.c, &other_tp, 1);
+    assert_int_equal(pki_crl_verify(l.c, &l.tp, 1, alice.cert, NULL, &checked, why, sizeof(why)), PKI_NO_OCSP);
+    assert_non_null(strstr(why, "trustpoint tp changed or went while the client waited"));
+    assert_int_equal(served_requests, base);
+    /* gone */
+    pki_crl_sync(l.c, NULL, 0);
+    assert_int_equal(pki_crl_verify(l.c, &l.tp, 1, alice.cert, NULL, &checked, why, sizeof(why)), PKI_NO_OCSP);
+    pki_crl_watch(l.c, l.tp, X509_get_issuer_name(alice.cert), X509_get0_serialNumber(alice.cert), NULL);
+    assert_int_equal(served_requests, base);
+    ocsp_leaf(l.c, "requests", v, sizeof(v));
+    assert_string_equal(v, ""); /* no counters made again */
+    /* back as it was: asked */
+    pki_crl_sync(l.c, &l.tp, 1);
+    assert_int_equal(pki_crl_verify(l.c, &l.tp, 1, alice.cert, NULL, &checked, why, sizeof(why)), PKI_PENDING);
+    run(l.base);
+    assert_int_equal(served_requests, base + 1);
+    pki_tp_free(other_tp);
+    lab_down(&l);
 }
 
 /* ocsp-crl: without an OCSP answer the (configured) CRL decides; crl-ocsp
@@ -491,7 +786,9 @@ int main(void)
         cmocka_unit_test(test_accept),      cmocka_unit_test(test_accept_malformed),
         cmocka_unit_test(test_cache),       cmocka_unit_test(test_watch_adopted),
         cmocka_unit_test(test_method_order),
-        cmocka_unit_test(test_rev_parse),
+        cmocka_unit_test(test_rev_parse),   cmocka_unit_test(test_news),
+        cmocka_unit_test(test_evict_held),  cmocka_unit_test(test_revoked_kept),
+        cmocka_unit_test(test_tp_changed),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
