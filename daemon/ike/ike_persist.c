@@ -952,6 +952,8 @@ void ike_persist_clear(struct ike_sess *s)
     free(s->child);
     free(s->del_q);
     free(s->del_sent);
+    free(s->ocsp_url);
+    s->ocsp_url = NULL;
     s->routes = NULL;
     s->child = NULL;
     s->del_q = s->del_sent = NULL;
