@@ -126,13 +126,18 @@ static int split_tunnel(const struct cprof *c, json_t *o)
 int cprof_android(const struct cprof *c, FILE *f, char *err, size_t errlen)
 {
     char uuid[37], ike[512], esp[512];
-    /* remote.cert: the CA the app authenticates the server with. The app
-     * takes one certificate, and the headend sends only its own in IKE_AUTH,
-     * so a root would leave the app without the intermediate between: it is
-     * the CA that issued the headend's certificate (strongSwan trusts a
-     * configured CA certificate whether or not it is self-signed). */
-    const struct cprof_ca *ca = &c->ca[0];
-    int n = 4 * (((int)ca->len + 2) / 3), rc = -ENOMEM;
+    /* remote.cert: the one certificate the app authenticates the server
+     * with. strongSwan builds a chain up to a self-signed root from what it
+     * has and what the server sends, and the headend sends only its own
+     * certificate in IKE_AUTH: a root CA that issued it directly serves;
+     * behind an intermediate neither the root (the intermediate missing) nor
+     * the intermediate (no root above it) would, so the headend's certificate
+     * itself is the trusted one (strongSwan accepts a trusted end-entity
+     * certificate as it is; a renewed certificate needs a new file). */
+    bool direct = c->nca == 1 && c->ca_rooted;
+    const unsigned char *der = direct ? c->ca[0].der : c->cert_der;
+    size_t der_len = direct ? c->ca[0].len : c->cert_len;
+    int n = 4 * (((int)der_len + 2) / 3), rc = -ENOMEM;
     json_error_t jerr;
     unsigned char *b64 = malloc((size_t)n + 1);
     json_t *o = NULL, *remote, *local;
@@ -146,7 +151,7 @@ int cprof_android(const struct cprof *c, FILE *f, char *err, size_t errlen)
         goto out;
     }
     esp_proposal(c, esp, sizeof(esp));
-    EVP_EncodeBlock(b64, ca->der, (int)ca->len);
+    EVP_EncodeBlock(b64, der, (int)der_len);
     cprof_uuid(uuid);
     for (char *p = uuid; *p; p++)
         *p = (char)(*p >= 'A' && *p <= 'F' ? *p - 'A' + 'a' : *p);

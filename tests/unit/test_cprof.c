@@ -504,7 +504,7 @@ static void test_ca_chain_root_is_the_anchor(void **state)
     X509 *root = make_ca("Root CA", NULL, rk, NULL, NULL), *inter = make_ca("Issuing CA", NULL, ik, root, rk);
     X509 *cert = make_cert("vpn.example.org", hk, inter, ik);
     char *root_pem = pem_of(root, NULL), *inter_pem = pem_of(inter, NULL), *root_b64 = b64_of(root),
-         *inter_b64 = b64_of(inter), *d, err[512], *rp, *ip;
+         *inter_b64 = b64_of(inter), *cert_b64 = b64_of(cert), *d, err[512], *rp, *ip;
     struct cprof_out out = {0};
     struct lyd_node *tree;
     json_t *j;
@@ -543,11 +543,11 @@ static void test_ca_chain_root_is_the_anchor(void **state)
     assert_null(strstr(out.content, "no self-signed root"));
     cprof_out_fini(&out);
 
-    /* Android: the CA that verifies the server, the issuer (the headend sends
-     * no intermediate) */
+    /* Android: one certificate to authenticate the server with, and the
+     * headend sends no intermediate: its own certificate */
     assert_int_equal(make(tree, "ra", "ana", "android", NULL, &out, err), 0);
     j = json_loads(out.content, 0, NULL);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "remote"), "cert")), inter_b64);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "remote"), "cert")), cert_b64);
     json_decref(j);
     cprof_out_fini(&out);
     lyd_free_all(tree);
@@ -565,6 +565,9 @@ static void test_ca_chain_root_is_the_anchor(void **state)
     assert_non_null(strstr(out.content, "no self-signed root above this CA"));
     assert_null(strstr(out.content, "LocalMachine\\CA"));
     cprof_out_fini(&out);
+    assert_int_equal(make(tree, "ra", "ana", "android", NULL, &out, err), 0);
+    assert_non_null(strstr(out.content, cert_b64));
+    cprof_out_fini(&out);
     lyd_free_all(tree);
 
     free(e2.cert_pem);
@@ -573,6 +576,7 @@ static void test_ca_chain_root_is_the_anchor(void **state)
     free(inter_pem);
     free(root_b64);
     free(inter_b64);
+    free(cert_b64);
     X509_free(root);
     X509_free(inter);
     X509_free(cert);
