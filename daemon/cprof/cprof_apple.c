@@ -69,6 +69,8 @@ static const char *bad_value(const struct cprof *c)
 
     if (!xml_ok(c->req->profile))
         return "the profile's name";
+    if (!xml_ok(c->req->user))
+        return "the user";
     if (!xml_ok(c->server))
         return "the server address (server-address)";
     if (!xml_ok(c->id))
@@ -232,15 +234,19 @@ static int cert_payload(const struct cprof_ca *ca, FILE *f, const char *type, co
  * carries its own certificate only), each under the profile's identifier. */
 static int ca_payloads(const struct cprof *c, FILE *f, const char *top)
 {
-    char id[512], file[32];
-    int rc = 0;
+    char *id = NULL, file[32];
+    int rc;
 
-    snprintf(id, sizeof(id), "%s.ca", top);
+    if (asprintf(&id, "%s.ca", top) < 0)
+        return -ENOMEM;
     rc = cert_payload(&c->ca[c->nca - 1], f, "com.apple.security.root", id, "ca.cer");
+    free(id);
     for (size_t i = 0; i + 1 < c->nca && !rc; i++) {
-        snprintf(id, sizeof(id), "%s.ca.%zu", top, i + 1);
+        if (asprintf(&id, "%s.ca.%zu", top, i + 1) < 0)
+            return -ENOMEM;
         snprintf(file, sizeof(file), "ca-%zu.cer", i + 1);
         rc = cert_payload(&c->ca[i], f, "com.apple.security.pkcs1", id, file);
+        free(id);
     }
     return rc;
 }
