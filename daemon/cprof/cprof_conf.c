@@ -2,7 +2,7 @@
  * profiles (rpc client-profile): the address clients dial, the IKE proposals of
  * the policy that serves that address, the ESP transforms of the profile's IPsec
  * profile, the headend's identity, the accepted client authentication and the
- * CA that signed the headend's certificate. The choices mirror those the engine
+ * chain of CAs from the one that signed the headend's certificate to its root. The choices mirror those the engine
  * compiles (daemon/ike/ike_conf.c, ike_prof_conf.c), so that a client configured
  * from the file offers what the headend accepts. */
 #include <errno.h>
@@ -10,7 +10,9 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -273,14 +275,72 @@ static char *common_name(const X509_NAME *nm)
     return s;
 }
 
-/* The signing trustpoint of the profile: the CA among its ca-certificates that
- * issued its certificate (else the first, the issuing CA by the model's order). */
+static char *pem_str(X509 *x)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+    char *p = NULL, *s = NULL;
+    long len;
+
+    if (b && PEM_write_bio_X509(b, x) == 1 && (len = BIO_get_mem_data(b, &p)) > 0)
+        s = strndup(p, (size_t)len);
+    BIO_free(b);
+    return s;
+}
+
+/* The CA among @cas that issued @x (name, key identifier, key usage), or -1. */
+static int issuer_of(X509 *x, X509 *const *cas, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (cas[i] != x && X509_check_issued(cas[i], x) == X509_V_OK)
+            return (int)i;
+    }
+    return -1;
+}
+
+/* The chain from the headend's certificate @cert up through @cas into c->ca:
+ * its issuer (else the first CA, the issuing one by the model's order), then
+ * each one's issuer up to a self-signed root. A device must trust the root,
+ * not an intermediate: an intermediate installed as a root would make the
+ * device trust whatever it issues without its own issuer's constraints. */
+static int ca_chain(struct cprof *c, X509 *cert, X509 *const *cas, size_t n)
+{
+    int at = issuer_of(cert, cas, n), len;
+    size_t used[CPROF_MAX_CHAIN];
+
+    at = at < 0 ? 0 : at;
+    while (c->nca < CPROF_MAX_CHAIN) {
+        X509 *x = cas[at];
+        struct cprof_ca *ca = &c->ca[c->nca];
+
+        used[c->nca++] = (size_t)at;
+        if ((len = i2d_X509(x, &ca->der)) <= 0 || !(ca->pem = pem_str(x)))
+            return -ENOMEM;
+        ca->len = (size_t)len;
+        ca->cn = common_name(X509_get_subject_name(x));
+        if (X509_self_signed(x, 0) == 1) {
+            c->ca_rooted = true;
+            break;
+        }
+        /* its issuer, unless the trustpoint lacks it (or a loop) */
+        if ((at = issuer_of(x, cas, n)) < 0)
+            break;
+        for (size_t i = 0; i < c->nca && at >= 0; i++)
+            at = used[i] == (size_t)at ? -1 : at;
+        if (at < 0)
+            break;
+    }
+    return 0;
+}
+
+/* The signing trustpoint of the profile, its CA chain and the headend's
+ * identity. */
 static int ca_and_identity(struct cprof *c, const struct lyd_node *prof, const struct lyd_node *pki, char *err,
                            size_t errlen)
 {
     const struct lyd_node *t, *tp = NULL, *n;
     const char *usage, *tname = NULL, *cert_pem;
-    X509 *cert = NULL, *ca = NULL, *x;
+    X509 *cert = NULL, *cas[32], *x;
+    size_t ncas = 0;
     int rc = -EINVAL, len;
 
     LY_LIST_FOR(lyd_child(cprof_child(prof, "pki")), t) {
@@ -299,40 +359,23 @@ static int ca_and_identity(struct cprof *c, const struct lyd_node *prof, const s
     if (!(cert = pem_cert(cert_pem)))
         return fail(err, errlen, -EINVAL, "trustpoint %s: its certificate does not parse", tname);
     LY_LIST_FOR(lyd_child(tp), n) {
-        if (strcmp(n->schema->name, "ca-certificate") || !(x = pem_cert(lyd_get_value(n))))
-            continue;
-        if (!ca || !X509_NAME_cmp(X509_get_issuer_name(cert), X509_get_subject_name(x))) {
-            bool issuer = !X509_NAME_cmp(X509_get_issuer_name(cert), X509_get_subject_name(x));
-
-            X509_free(ca);
-            ca = x;
-            if (issuer)
-                break;
-        } else {
-            X509_free(x);
-        }
+        if (!strcmp(n->schema->name, "ca-certificate") && ncas < sizeof(cas) / sizeof(cas[0]) &&
+            (x = pem_cert(lyd_get_value(n))))
+            cas[ncas++] = x;
     }
-    if (!ca) {
+    if (!ncas) {
         fail(err, errlen, -EINVAL, "trustpoint %s has no ca-certificate: clients could not verify the headend",
              tname);
         goto out;
     }
-    len = i2d_X509(ca, &c->ca_der);
-    if (len <= 0) {
+    if ((rc = ca_chain(c, cert, cas, ncas)))
+        goto out;
+    if ((len = i2d_X509(cert, &c->cert_der)) <= 0) {
         rc = -ENOMEM;
         goto out;
     }
-    c->ca_len = (size_t)len;
-    {
-        BIO *b = BIO_new(BIO_s_mem());
-        char *p = NULL;
-        long plen;
-
-        if (b && PEM_write_bio_X509(b, ca) == 1 && (plen = BIO_get_mem_data(b, &p)) > 0)
-            c->ca_pem = strndup(p, (size_t)plen);
-        BIO_free(b);
-    }
-    c->ca_cn = common_name(X509_get_subject_name(ca));
+    c->cert_len = (size_t)len;
+    rc = -EINVAL;
     /* the headend's IKE identity as the engine sends it (identity local) */
     static const char *const types[] = {"address", "fqdn", "email", "key-id"};
     for (size_t i = 0; i < 4 && !c->id; i++) {
@@ -347,11 +390,20 @@ static int ca_and_identity(struct cprof *c, const struct lyd_node *prof, const s
     }
     if (!c->id) {
         c->id_type = "dn";
-        c->id = name_str(X509_get_subject_name(cert));
+        /* fails, or is not UTF-8, with a string of the subject that is not
+         * what its type says (a bad UTF8String, a lone surrogate in a
+         * BMPString): no client file format can carry it */
+        if (!(c->id = name_str(X509_get_subject_name(cert))) || !cprof_utf8(c->id)) {
+            fail(err, errlen, -EINVAL,
+                 "trustpoint %s: the subject DN of its certificate, the headend's identity, cannot be written "
+                 "as UTF-8 text; set ikev2 profile %s identity local", tname, c->req->profile);
+            goto out;
+        }
     }
-    rc = c->ca_pem && c->id ? 0 : -ENOMEM;
+    rc = 0;
 out:
-    X509_free(ca);
+    for (size_t i = 0; i < ncas; i++)
+        X509_free(cas[i]);
     X509_free(cert);
     return rc;
 }
@@ -464,9 +516,12 @@ out:
     free(pp);
     free(pu);
     free(c.id);
-    OPENSSL_free(c.ca_der);
-    free(c.ca_pem);
-    free(c.ca_cn);
+    OPENSSL_free(c.cert_der);
+    for (size_t i = 0; i < c.nca; i++) {
+        OPENSSL_free(c.ca[i].der);
+        free(c.ca[i].pem);
+        free(c.ca[i].cn);
+    }
     return rc;
 }
 
@@ -582,4 +637,47 @@ char *cprof_file_part(const char *s)
             *q = '_';
     }
     return p;
+}
+
+char *cprof_rdns_label(const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char *out = malloc(3 * strlen(s) + 1), *o = out;
+
+    for (const unsigned char *u = (const unsigned char *)s; out && *u; u++) {
+        if ((*u >= 'a' && *u <= 'z') || (*u >= 'A' && *u <= 'Z') || (*u >= '0' && *u <= '9') || *u == '-') {
+            *o++ = (char)*u;
+        } else {
+            *o++ = '_';
+            *o++ = hex[*u >> 4];
+            *o++ = hex[*u & 15];
+        }
+    }
+    if (out)
+        *o = '\0';
+    return out;
+}
+
+bool cprof_utf8(const char *s)
+{
+    const unsigned char *u = (const unsigned char *)s;
+
+    while (*u) {
+        size_t n = *u < 0x80 ? 0 : (*u & 0xe0) == 0xc0 ? 1 : (*u & 0xf0) == 0xe0 ? 2 : (*u & 0xf8) == 0xf0 ? 3 : 9;
+        uint32_t cp = n == 0 ? *u : n == 1 ? *u & 0x1fu : n == 2 ? *u & 0x0fu : *u & 0x07u;
+
+        if (n == 9)
+            return false;
+        for (size_t i = 1; i <= n; i++) {
+            if ((u[i] & 0xc0) != 0x80)
+                return false;
+            cp = cp << 6 | (u[i] & 0x3fu);
+        }
+        /* no overlong form, surrogate or value past U+10FFFF */
+        if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        u += n + 1;
+    }
+    return true;
 }

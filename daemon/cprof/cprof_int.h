@@ -14,6 +14,7 @@
 #define CPROF_MAX_ESP 12
 #define CPROF_MAX_LIST 16 /* DNS servers, split-DNS domains */
 #define CPROF_MAX_SUBNETS 64
+#define CPROF_MAX_CHAIN 8 /* CA certificates from the headend's issuer up to the root */
 
 struct lyd_node;
 
@@ -51,6 +52,14 @@ struct cprof_authz {
     bool radius;
 };
 
+/* One CA certificate of the chain. */
+struct cprof_ca {
+    unsigned char *der;
+    size_t len;
+    char *pem;
+    char *cn; /* its subject's common name (may be NULL) */
+};
+
 struct cprof {
     const struct cprof_req *req;
     const char *server;     /* the address clients dial */
@@ -59,10 +68,15 @@ struct cprof {
     char *id;               /* the headend's IKE identity (heap) */
     bool eap;               /* else certificate */
     bool query_identity;    /* the profile asks for the EAP identity */
-    unsigned char *ca_der;  /* the CA that signed the headend's certificate (heap) */
-    size_t ca_len;
-    char *ca_pem;           /* the same, PEM (heap) */
-    char *ca_cn;            /* its common name (heap, may be NULL) */
+    /* The headend's CA chain from its trustpoint's ca-certificates: ca[0]
+     * issued its certificate, each next one issued the one before, the last
+     * is the trust anchor the files install (self-signed when ca_rooted; else
+     * the top-most CA the trustpoint has). Every field on the heap. */
+    struct cprof_ca ca[CPROF_MAX_CHAIN];
+    size_t nca;             /* at least 1 */
+    bool ca_rooted;
+    unsigned char *cert_der; /* the headend's own certificate (heap) */
+    size_t cert_len;
     struct cprof_ike ike[CPROF_MAX_PROPS];
     size_t nike;
     struct cprof_esp esp[CPROF_MAX_ESP];
@@ -103,6 +117,12 @@ bool cprof_pick_ike(const struct cprof *c, const char *const (*enc)[2], const ch
 const struct cprof_esp *cprof_pick_esp(const struct cprof *c, const char *const (*enc)[2],
                                        const char *const (*integ)[2]);
 void cprof_uuid(char out[37]);
+/* @s as one label of a reverse-DNS identifier (heap): letters, digits and
+ * '-' kept, every other octet as "_XX" (hex), so that different names give
+ * different labels. */
+char *cprof_rdns_label(const char *s);
+/* Whether @s is valid UTF-8. */
+bool cprof_utf8(const char *s);
 /* @s with characters unsafe in a file name replaced by '_' (heap). */
 char *cprof_file_part(const char *s);
 

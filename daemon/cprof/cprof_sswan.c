@@ -126,7 +126,19 @@ static int split_tunnel(const struct cprof *c, json_t *o)
 int cprof_android(const struct cprof *c, FILE *f, char *err, size_t errlen)
 {
     char uuid[37], ike[512], esp[512];
-    int n = 4 * (((int)c->ca_len + 2) / 3), rc = -ENOMEM;
+    /* remote.cert: the one certificate the app authenticates the server
+     * with. strongSwan builds a chain up to a self-signed root from what it
+     * has and what the server sends, and the headend sends only its own
+     * certificate in IKE_AUTH: a root CA that issued it directly serves;
+     * behind an intermediate neither the root (the intermediate missing) nor
+     * the intermediate (no root above it) would, so the headend's certificate
+     * itself is the trusted one (strongSwan accepts a trusted end-entity
+     * certificate as it is; a renewed certificate needs a new file). */
+    bool direct = c->nca == 1 && c->ca_rooted;
+    const unsigned char *der = direct ? c->ca[0].der : c->cert_der;
+    size_t der_len = direct ? c->ca[0].len : c->cert_len;
+    int n = 4 * (((int)der_len + 2) / 3), rc = -ENOMEM;
+    json_error_t jerr;
     unsigned char *b64 = malloc((size_t)n + 1);
     json_t *o = NULL, *remote, *local;
 
@@ -139,16 +151,29 @@ int cprof_android(const struct cprof *c, FILE *f, char *err, size_t errlen)
         goto out;
     }
     esp_proposal(c, esp, sizeof(esp));
-    EVP_EncodeBlock(b64, c->ca_der, (int)c->ca_len);
+    EVP_EncodeBlock(b64, der, (int)der_len);
     cprof_uuid(uuid);
     for (char *p = uuid; *p; p++)
         *p = (char)(*p >= 'A' && *p <= 'F' ? *p - 'A' + 'a' : *p);
-    remote = json_pack("{s:s, s:s, s:s}", "addr", c->server, "id", c->id, "cert", (char *)b64);
+    /* json_pack_ex: a value jansson refuses (not UTF-8) is reported as such,
+     * not as a shortage of memory */
+    jerr.text[0] = '\0';
+    remote = json_pack_ex(&jerr, 0, "{s:s, s:s, s:s}", "addr", c->server, "id", c->id, "cert", (char *)b64);
     if (remote && c->port)
         json_object_set_new(remote, "port", json_integer(strtol(c->port, NULL, 10)));
-    local = c->eap ? json_pack("{s:s}", "eap_id", c->req->user) : json_object();
-    o = json_pack("{s:s, s:s, s:s, s:o, s:o, s:s}", "uuid", uuid, "name", c->req->profile, "type",
-                  c->eap ? "ikev2-eap" : "ikev2-cert", "remote", remote, "local", local, "ike-proposal", ike);
+    local = !remote ? NULL : c->eap ? json_pack_ex(&jerr, 0, "{s:s}", "eap_id", c->req->user) : json_object();
+    if (remote && local)
+        o = json_pack_ex(&jerr, 0, "{s:s, s:s, s:s, s:o, s:o, s:s}", "uuid", uuid, "name", c->req->profile,
+                         "type", c->eap ? "ikev2-eap" : "ikev2-cert", "remote", remote, "local", local,
+                         "ike-proposal", ike);
+    else
+        json_decref(remote);
+    if (!o && strstr(jerr.text, "UTF-8")) {
+        snprintf(err, errlen, "profile %s: a value of the profile is not valid UTF-8, which JSON cannot carry (%s)",
+                 c->req->profile, jerr.text);
+        rc = -EINVAL;
+        goto out;
+    }
     if (o && esp[0] && json_object_set_new(o, "esp-proposal", json_string(esp)))
         goto out;
     if (o && split_tunnel(c, o))

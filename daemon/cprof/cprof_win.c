@@ -1,5 +1,6 @@
-/* The Windows PowerShell script: Import-Certificate of the CA into the machine's
- * trusted roots, Add-VpnConnection of an IKEv2 connection, and
+/* The Windows PowerShell script: Import-Certificate of the root CA into the
+ * machine's trusted roots and of the intermediate CAs into its intermediate
+ * store, Add-VpnConnection of an IKEv2 connection, and
  * Set-VpnConnectionIPsecConfiguration with the first of the headend's proposals
  * Windows can express (it sends exactly one set). Every value from the
  * configuration or the request goes into a single-quoted string. */
@@ -113,7 +114,7 @@ int cprof_windows(const struct cprof *c, FILE *f, char *err, size_t errlen)
     ps_str(f, c->req->profile);
     fputs(" for user ", f);
     ps_str(f, c->req->user);
-    fputs(".\n# Run in an elevated PowerShell (the CA goes into the machine's trusted roots).\n", f);
+    fputs(".\n# Run in an elevated PowerShell (the root CA goes into the machine's trusted roots,\n# trusted for every purpose).\n", f);
     if (c->eap && !c->query_identity)
         fputs("# Windows sends its IP address as IKE identity: the headend's profile must ask for the\n"
               "# EAP identity (authentication remote eap query-identity true).\n", f);
@@ -121,12 +122,22 @@ int cprof_windows(const struct cprof *c, FILE *f, char *err, size_t errlen)
     ps_str(f, c->req->profile);
     fputs("\n$Server = ", f);
     ps_str(f, c->server);
-    fputs("\n$CaPem = @'\n", f);
-    fputs(c->ca_pem, f);
-    fputs("'@\n$CaFile = Join-Path $env:TEMP ('raven-ca-' + [guid]::NewGuid().ToString() + '.cer')\n"
-          "Set-Content -Path $CaFile -Value $CaPem -Encoding Ascii\n"
-          "Import-Certificate -FilePath $CaFile -CertStoreLocation Cert:\\LocalMachine\\Root | Out-Null\n"
-          "Remove-Item -Path $CaFile\n", f);
+    fputc('\n', f);
+    if (!c->ca_rooted)
+        fputs("# The trustpoint has no self-signed root above this CA: it is installed as the root.\n", f);
+    /* the root into the trusted roots, the intermediates (which the headend
+     * does not send in IKE_AUTH) where Windows looks for them when it builds
+     * the chain: trusted for nothing by themselves */
+    for (size_t i = c->nca; i-- > 0;) {
+        fputs("$CaPem = @'\n", f);
+        fputs(c->ca[i].pem, f);
+        fprintf(f,
+                "'@\n$CaFile = Join-Path $env:TEMP ('raven-ca-' + [guid]::NewGuid().ToString() + '.cer')\n"
+                "Set-Content -Path $CaFile -Value $CaPem -Encoding Ascii\n"
+                "Import-Certificate -FilePath $CaFile -CertStoreLocation Cert:\\LocalMachine\\%s | Out-Null\n"
+                "Remove-Item -Path $CaFile\n",
+                i == c->nca - 1 ? "Root" : "CA");
+    }
     fprintf(f, "Add-VpnConnection -Name $Name -ServerAddress $Server -TunnelType Ikev2 -AuthenticationMethod %s "
                "-EncryptionLevel Required -Force%s%s",
             c->eap ? "Eap" : "MachineCertificate", c->eap ? " -RememberCredential" : "",

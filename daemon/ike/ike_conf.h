@@ -233,6 +233,8 @@ struct ike_prof {
     const char *ivrf;                   /* NULL: the main table */
     enum ike_ppk_policy ppk;            /* ppk policy */
     const char *ppk_aaa_list;           /* ppk aaa-authorization-list: PPKs from RADIUS (NULL none) */
+    const char **ppk_ids;               /* ppk id: the PPK_IDs its clients may name (none: any) */
+    size_t nppk_ids;
 };
 
 /* An access list's permitted prefixes (access-lists access-list). */

@@ -75,15 +75,37 @@ bool ike_ppk_id_askable(const uint8_t *id, size_t len)
     return true;
 }
 
+bool ike_ppk_id_allowed(const struct ike_prof *prof, const uint8_t *id, size_t len)
+{
+    /* ppk id binds the profile's clients to their PPKs, as a strongSwan
+     * responder's ppk_id does: without it any PPK the headend knows would
+     * satisfy policy required */
+    if (!prof->nppk_ids)
+        return true;
+    for (size_t i = 0; i < prof->nppk_ids; i++) {
+        if (strlen(prof->ppk_ids[i]) == len && !memcmp(prof->ppk_ids[i], id, len))
+            return true;
+    }
+    return false;
+}
+
 /* The PPK to use: the configured one, else the one AAA gave (asked for
- * here, *wait set, when the profile names a list and nobody asked yet). */
+ * here, *wait set, when the profile names a list and nobody asked yet).
+ * A PPK_ID the profile does not allow names none, and RADIUS is not asked. */
 static const uint8_t *find_key(struct ike_sess *s, const struct ike_prof *prof, const uint8_t *id, size_t id_len,
                                size_t *key_len, bool *wait)
 {
-    const struct ike_ppk *ppk = ike_conf_ppk(s->gen, id, id_len);
+    const struct ike_ppk *ppk;
     struct ike_pend *pd = s->pend;
     char name[IKE_PPK_ID_MAX + 1];
 
+    if (!ike_ppk_id_allowed(prof, id, id_len)) {
+        log_info("ike", "session %" PRIu64 " (%s): PPK_ID %.*s is not one profile %s allows (ppk id)", s->ss.id,
+                 s->ss.remote_id ? s->ss.remote_id : "?", ike_ppk_id_askable(id, id_len) ? (int)id_len : 0,
+                 (const char *)id, prof->name);
+        return NULL;
+    }
+    ppk = ike_conf_ppk(s->gen, id, id_len);
     if (ppk) {
         *key_len = ppk->key_len;
         return ppk->key;
@@ -138,7 +160,7 @@ const char *ike_ppk_authenticate(struct ike_sess *s, const struct ike_prof *prof
                  s->pend && s->pend->ppk_asked ? " (from RADIUS)" : "");
         return NULL;
     }
-    if (id && prof->ppk_aaa_list)
+    if (id && prof->ppk_aaa_list && ike_ppk_id_allowed(prof, id, id_len))
         log_info("ike", "session %" PRIu64 " (%s): no post-quantum preshared key from RADIUS (list %s): %s",
                  s->ss.id, s->ss.remote_id ? s->ss.remote_id : "?", prof->ppk_aaa_list,
                  s->pend && s->pend->ppk_why ? s->pend->ppk_why
@@ -149,6 +171,9 @@ const char *ike_ppk_authenticate(struct ike_sess *s, const struct ike_prof *prof
         if (!id)
             return "the profile requires a post-quantum preshared key and the client's PPK_ID is of a type "
                    "that names none (RFC 8784 5.1: 1 opaque, 2 fixed)";
+        if (!ike_ppk_id_allowed(prof, id, id_len))
+            return "the profile requires a post-quantum preshared key and the client's PPK_ID is not one the "
+                   "profile allows (ppk id)";
         if (!prof->ppk_aaa_list)
             return "the profile requires a post-quantum preshared key and the client's PPK_ID is not "
                    "configured (ikev2 ppk)";

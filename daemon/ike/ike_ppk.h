@@ -8,7 +8,8 @@
  * PPK_ID's octets, looked up alike: ike_ppk_id_of), an AUTH
  * made with SK_pi' and, unless the client requires the PPK, a NO_PPK_AUTH
  * notify whose data is the AUTH data made with SK_pi. With the PPK (the
- * profile's policy optional or required and the PPK_ID configured, or, when
+ * profile's policy optional or required, the PPK_ID one its ppk id list
+ * allows, when it has one, and configured, or, when
  * the profile names a ppk aaa-authorization-list, given by RADIUS: an
  * Access-Request whose User-Name is the PPK_ID, the PPK in the Access-Accept's
  * cisco-avpair ipsec:ppk-key; the exchange waits for it like for any RADIUS
@@ -61,6 +62,11 @@ const char *ike_ppk_authenticate(struct ike_sess *s, const struct ike_prof *prof
 /* The PPK_ID in a PPK_IDENTITY notify's data: its octets after the type for
  * PPK_ID_OPAQUE and PPK_ID_FIXED; false for other types or no octets. */
 bool ike_ppk_id_of(const uint8_t *data, size_t len, const uint8_t **id, size_t *id_len);
+
+/* Whether profile @prof lets its clients name PPK_ID @id: it is in its ppk
+ * id list, or the list is empty (any PPK_ID). One not allowed is treated as
+ * unknown: not looked up, not asked of RADIUS. */
+bool ike_ppk_id_allowed(const struct ike_prof *prof, const uint8_t *id, size_t len);
 
 /* Whether a PPK_ID not in the configuration can be asked of RADIUS as a
  * User-Name: 1 to IKE_PPK_ID_MAX printable ASCII characters. */

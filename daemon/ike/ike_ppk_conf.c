@@ -79,6 +79,30 @@ static int by_id(const void *a, const void *b)
     return strcmp(((const struct ike_ppk *)a)->id, ((const struct ike_ppk *)b)->id);
 }
 
+/* A profile whose policy asks for PPKs but that has no source of one (no ppk
+ * entry it allows, no aaa-authorization-list) authenticates no client with a
+ * PPK: with policy required it refuses them all. The configuration is still
+ * accepted, since the PPKs may come in a later commit and the policy is the
+ * operator's statement; the log says so at prepare. */
+static void warn_no_source(const struct ike_conf *c)
+{
+    for (size_t i = 0; i < c->nprofs; i++) {
+        const struct ike_prof *pr = &c->profs[i];
+        bool any = pr->ppk_aaa_list || (!pr->nppk_ids && c->nppks);
+
+        for (size_t j = 0; j < pr->nppk_ids && !any; j++)
+            any = ike_conf_ppk(c, (const uint8_t *)pr->ppk_ids[j], strlen(pr->ppk_ids[j])) != NULL;
+        if (pr->ppk == IKE_PPK_NONE || any)
+            continue;
+        log_warn("ike",
+                 "ikev2 profile %s: ppk policy %s but %s and no ppk aaa-authorization-list: %s", pr->name,
+                 pr->ppk == IKE_PPK_REQUIRED ? "required" : "optional",
+                 pr->nppk_ids ? "none of its ppk ids is in ikev2 ppk" : "no ikev2 ppk is configured",
+                 pr->ppk == IKE_PPK_REQUIRED ? "every client of the profile is refused"
+                                             : "its clients authenticate without a PPK");
+    }
+}
+
 bool ike_ppk_compile(struct ike_conf *c, ike_err_fn err, void *arg)
 {
     const struct lyd_node *top = ike_find(c->tree, V "ikev2"), *n;
@@ -89,8 +113,10 @@ bool ike_ppk_compile(struct ike_conf *c, ike_err_fn err, void *arg)
         c->ppk_any = c->ppk_any || c->profs[i].ppk != IKE_PPK_NONE;
     LY_LIST_FOR(top ? lyd_child(top) : NULL, n)
         cap += !strcmp(n->schema->name, "ppk");
-    if (!cap)
+    if (!cap) {
+        warn_no_source(c);
         return true;
+    }
     if (!(c->ppks = calloc(cap, sizeof(*c->ppks)))) {
         ppk_err(err, arg, top, "out of memory");
         return false;
@@ -118,6 +144,8 @@ bool ike_ppk_compile(struct ike_conf *c, ike_err_fn err, void *arg)
                      p->key_len, PPK_MIN_OCTETS);
     }
     qsort(c->ppks, c->nppks, sizeof(*c->ppks), by_id);
+    if (ok)
+        warn_no_source(c);
     return ok;
 }
 

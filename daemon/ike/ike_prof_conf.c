@@ -744,9 +744,24 @@ static void prof_session(const struct ike_conf *c, const struct lyd_node *p, str
     pr->mobike_rr = (v = ike_leaf(p, "mobike/return-routability-check")) && !strcmp(v, "true");
     pr->ipsec = prof_ipsec(c, p);
     pr->ivrf = ike_leaf(p, "ivrf");
+}
+
+/* ppk: the policy, the RADIUS list for PPKs the configuration lacks
+ * (ike_ppk.c; only with a policy) and the PPK_IDs the profile's clients may
+ * name (ppk/id; none listed: any). */
+static bool prof_ppk(const struct lyd_node *p, struct ike_prof *pr)
+{
+    const struct lyd_node *pk = ike_find(p, "ppk"), *n;
+
     pr->ppk = ike_ppk_policy_of(ike_leaf(p, "ppk/policy"));
-    /* PPKs the configuration lacks come from RADIUS (ike_ppk.c); only with a policy */
     pr->ppk_aaa_list = pr->ppk != IKE_PPK_NONE ? ike_leaf(p, "ppk/aaa-authorization-list") : NULL;
+    if (!(pr->ppk_ids = alloc(count(pk, "id"), sizeof(*pr->ppk_ids))))
+        return false;
+    LY_LIST_FOR(pk ? lyd_child(pk) : NULL, n) {
+        if (!strcmp(n->schema->name, "id"))
+            pr->ppk_ids[pr->nppk_ids++] = lyd_get_value(n);
+    }
+    return true;
 }
 
 static bool compile_profs(struct ike_conf *c, ike_err_fn err, void *arg)
@@ -766,7 +781,7 @@ static bool compile_profs(struct ike_conf *c, ike_err_fn err, void *arg)
             continue;
         pr = &c->profs[c->nprofs++];
         pr->name = ike_leaf(p, "name");
-        if (!prof_match(c, p, pr) || !prof_auth(c, p, pr))
+        if (!prof_match(c, p, pr) || !prof_auth(c, p, pr) || !prof_ppk(p, pr))
             return nomem(err, arg, p);
         prof_session(c, p, pr);
     }
@@ -841,6 +856,7 @@ void ike_prof_conf_free(struct ike_conf *c)
         free(c->profs[i].remote);
         free(c->profs[i].maps);
         free(c->profs[i].tps);
+        free(c->profs[i].ppk_ids);
     }
     free(c->profs);
     for (size_t i = 0; i < c->ncertmaps; i++) {

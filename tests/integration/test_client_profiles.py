@@ -12,7 +12,9 @@ Topology (lab.py, made and removed by each test):
 
 - Generated files: the Apple configuration profile parses as a plist (plistlib)
   with a com.apple.vpn.managed IKEv2 payload and the CA in a
-  com.apple.security.root payload; the Windows script imports the CA, adds the
+  com.apple.security.root payload (the root CA; intermediates in
+  com.apple.security.pkcs1 payloads, identifiers per profile and user); the
+  Windows script imports the root CA (intermediates into the CA store), adds the
   connection and sets one IPsec configuration; the .sswan JSON has the keys of
   the strongSwan Android app. Each file's proposals and identities, turned into a
   strongSwan client's configuration, connect (EAP-MSCHAPv2 through FreeRADIUS).
@@ -305,8 +307,13 @@ def sswan_conf(lb, prof, password_of):
     Android app does: remote addr, id, CA; local eap_id; the proposals; the
     split subnets as the networks it sends into the tunnel."""
     d = lb.clients[0]["dir"]
-    with open(os.path.join(d, "x509ca", "sswan-ca.der"), "wb") as f:
-        f.write(base64.b64decode(prof["remote"]["cert"]))
+    cert = base64.b64decode(prof["remote"]["cert"])
+    # a CA, or the server's own certificate, trusted as it is (the app keeps
+    # either in its store of trusted certificates)
+    ext = subprocess.run(["openssl", "x509", "-inform", "der", "-noout", "-ext", "basicConstraints"], input=cert,
+                         capture_output=True).stdout
+    with open(os.path.join(d, "x509ca" if b"CA:TRUE" in ext else "x509", "sswan-ca.der"), "wb") as f:
+        f.write(cert)
     eap_id = prof["local"]["eap_id"]
     PASSWORDS.setdefault(eap_id, password_of)
     # the app routes the split subnets into the tunnel (all with none)
@@ -403,6 +410,51 @@ def test_generated_files_have_each_platforms_structure(make_ravend, site, pki):
     assert prof["esp-proposal"] == "aes256gcm16-ecp384"
     content, _, _ = generate(m, "android", "alice.example.org", auth="certificate")
     assert json.loads(content)["type"] == "ikev2-cert" and json.loads(content)["local"] == {}
+
+
+def der(pem_file):
+    return subprocess.run(["openssl", "x509", "-in", pem_file, "-outform", "der"], check=True,
+                          capture_output=True).stdout
+
+
+def test_ca_chain_root_is_the_anchor(make_ravend, site, pki, chain):
+    """The headend's certificate from an intermediate CA, the root listed first
+    in the trustpoint: Apple and Windows get the root as trust anchor and the
+    intermediate where they keep intermediates; the .sswan the headend's own
+    certificate, which lets the app (a strongSwan client configured from the
+    file) authenticate the headend although it sends no intermediate (neither
+    CA alone would). Apple's identifiers come from the profile and the user."""
+    lb, fr = site()
+    head = lb.clients[0]["head_ip"]
+    d = make_ravend(headend(pki, fr, server="head-big", cas=("ca", "inter"), server_address=head), netns=lb.head)
+    m = d.connect()
+    root_der, inter_der = der(pki("ca.pem")), der(chain("inter.pem"))
+
+    content, _, _ = generate(m, "apple", "amy@example.org")
+    pl = plistlib.loads(content.encode())
+    by_type = lambda t: [p for p in pl["PayloadContent"] if p["PayloadType"] == t]
+    assert [p["PayloadContent"] for p in by_type("com.apple.security.root")] == [root_der]
+    assert [p["PayloadContent"] for p in by_type("com.apple.security.pkcs1")] == [inter_der]
+    vpn = by_type("com.apple.vpn.managed")[0]
+    assert vpn["IKEv2"]["ServerCertificateIssuerCommonName"] == "Raven Test Intermediate"
+    assert pl["PayloadIdentifier"] == "net.raven.vpn.ra.amy_40example_2Eorg"
+    assert vpn["PayloadIdentifier"] == "net.raven.vpn.ra.amy_40example_2Eorg.vpn"
+    assert by_type("com.apple.security.root")[0]["PayloadIdentifier"] == "net.raven.vpn.ra.amy_40example_2Eorg.ca"
+    other = plistlib.loads(generate(m, "apple", "ana@example.org")[0].encode())
+    assert other["PayloadIdentifier"] != pl["PayloadIdentifier"]
+
+    content, _, _ = generate(m, "windows", "wes")
+    root_at, inter_at = content.index(read(pki("ca.pem"))), content.index(read(chain("inter.pem")))
+    stores = re.findall(r"-CertStoreLocation Cert:\\LocalMachine\\(\w+)", content)
+    assert stores == ["Root", "CA"], content
+    assert root_at < content.index("LocalMachine\\Root") < inter_at < content.index("LocalMachine\\CA")
+
+    prof = json.loads(generate(m, "android", "ana@example.org")[0])
+    assert base64.b64decode(prof["remote"]["cert"]) == der(chain("head-big.pem"))
+    r = up(lb, sswan_conf(lb, prof, "ana-pw-1"), timeout=40)
+    log = lb.log(0)
+    assert r.returncode == 0, f"{log[-4000:]}\n{d.log()[-3000:]}"
+    assert "authentication of 'headend.example.org' with RSA_EMSA_PKCS1_SHA2_256 successful" in log
 
 
 def test_xml_and_powershell_quoting_of_the_user(make_ravend, site, pki):

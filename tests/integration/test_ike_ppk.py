@@ -7,7 +7,8 @@
   child SA keys from SK_d' agree with the client's), also after the client
   rekeys its IKE SA (whose keys come from SK_d') and its child SA over it;
 - a client without a PPK, and one whose PPK_ID Raven does not have, are
-  refused with AUTHENTICATION_FAILED when the profile requires a PPK;
+  refused with AUTHENTICATION_FAILED when the profile requires a PPK; so is
+  one naming a PPK Raven has that the profile does not allow (ppk id);
 - policy optional and an unknown PPK_ID on a client that does not require
   its PPK: authenticated with its NO_PPK_AUTH, without a PPK, traffic passes;
 - the same PPK_ID with another key: the AUTH made with SK_pi' does not match;
@@ -51,9 +52,10 @@ def ppk_list(*entries):
     return "".join(f"<ppk><ppk-id>{i}</ppk-id><key>0x{k}</key></ppk>" for i, k in entries)
 
 
-def headend(lb, policy, ppks=(("pq-1", PPK_HEX),)):
-    conf = headend_config(extra_profile=f"<ppk><policy>{policy}</policy></ppk>").replace("10.200.0.0/16",
-                                                                                           lb.inside_net)
+def headend(lb, policy, ppks=(("pq-1", PPK_HEX),), ids=()):
+    allowed = "".join(f"<id>{i}</id>" for i in ids)
+    conf = headend_config(extra_profile=f"<ppk><policy>{policy}</policy>{allowed}</ppk>").replace("10.200.0.0/16",
+                                                                                                    lb.inside_net)
     conf = conf.replace("</global>", "</global>" + ppk_list(*ppks), 1)
     return conf + dataplane_config(lb)
 
@@ -144,6 +146,25 @@ def test_unknown_ppk_id_refused_when_required(make_ravend, lab):
     d = make_ravend(headend(lb, "required"), netns=lb.head)
     dlog = refused(lb, d, client(lb, "pq-unknown", required=False))
     assert "PPK_ID is not configured" in dlog
+
+
+def test_configured_ppk_not_allowed_by_profile_refused(make_ravend, lab):
+    """ppk id binds the profile to its PPKs: a client naming another PPK the
+    headend has (with its right key) is refused when the PPK is required,
+    one naming an allowed PPK is PPK-protected."""
+    lb = lab(2, inside=True)
+    d = make_ravend(headend(lb, "required", ppks=(("pq-0", OTHER_HEX), ("pq-1", PPK_HEX)), ids=("pq-1",)),
+                    netns=lb.head)
+    dlog = refused(lb, d, client(lb, "pq-0", required=False, key_hex=OTHER_HEX))
+    assert "PPK_ID pq-0 is not one profile rw allows (ppk id)" in dlog
+    assert "PPK_ID is not one the profile allows (ppk id)" in dlog
+    assert "post-quantum preshared key pq-0 in use" not in dlog
+    r = client(lb, "pq-1", required=True, i=1)
+    log = lb.log(1)
+    assert r.returncode == 0, log[-4000:] + d.log()[-3000:]
+    assert "using PPK for PPK_ID 'pq-1'" in log, log[-3000:]
+    s = sessions(d.connect())[0]
+    assert t(s, "ike-sa/ppk") == "true" and t(s, "ike-sa/ppk-id") == "pq-1"
 
 
 def test_optional_unknown_ppk_id_falls_back_to_no_ppk_auth(make_ravend, lab):

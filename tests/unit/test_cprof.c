@@ -434,6 +434,241 @@ static void test_dns_and_split_tunnel(void **state)
     lyd_free_all(tree);
 }
 
+/* A CA certificate for @cn (UTF8String @raw_cn when set, its octets as they
+ * are) with key @k, signed by @issuer (NULL: self-signed). */
+static X509 *make_ca(const char *cn, const char *raw_cn, EVP_PKEY *k, X509 *issuer, EVP_PKEY *issuer_key)
+{
+    X509 *x = X509_new();
+    X509_NAME *nm = X509_NAME_new();
+    X509V3_CTX v3;
+    X509_EXTENSION *ext;
+
+    ASN1_INTEGER_set(X509_get_serialNumber(x), (long)(random() & 0xffffff) + 1);
+    X509_gmtime_adj(X509_getm_notBefore(x), 0);
+    X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+    X509_NAME_add_entry_by_txt(nm, "O", MBSTRING_ASC, (const unsigned char *)"Raven", -1, -1, 0);
+    if (raw_cn)
+        assert_int_equal(X509_NAME_add_entry_by_NID(nm, NID_commonName, V_ASN1_UTF8STRING,
+                                                    (const unsigned char *)raw_cn, -1, -1, 0), 1);
+    else
+        X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0);
+    X509_set_subject_name(x, nm);
+    X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : nm);
+    X509_set_pubkey(x, k);
+    X509V3_set_ctx(&v3, issuer ? issuer : x, x, NULL, NULL, 0);
+    ext = X509V3_EXT_conf_nid(NULL, &v3, NID_basic_constraints, "critical,CA:true");
+    X509_add_ext(x, ext, -1);
+    X509_EXTENSION_free(ext);
+    assert_true(X509_sign(x, issuer_key ? issuer_key : k, EVP_sha256()) > 0);
+    X509_NAME_free(nm);
+    return x;
+}
+
+static char *b64_of(X509 *x)
+{
+    unsigned char *der = NULL;
+    int n = i2d_X509(x, &der);
+    char *b = malloc((size_t)(4 * ((n + 2) / 3) + 1));
+
+    EVP_EncodeBlock((unsigned char *)b, der, n);
+    OPENSSL_free(der);
+    return b;
+}
+
+/* The plist's data element after "<key>PayloadType</key>...@type" is looked
+ * up backwards: the payload dict holding @type, its data without whitespace. */
+static char *payload_data(const char *plist, const char *type)
+{
+    char want[128], *out, *o;
+    const char *t, *d, *e;
+
+    snprintf(want, sizeof(want), "<string>%s</string>", type);
+    t = strstr(plist, want);
+    if (!t)
+        return NULL;
+    for (d = t; d > plist && strncmp(d, "<data>", 6); d--)
+        ;
+    e = strstr(d, "</data>");
+    out = o = calloc(1, (size_t)(e - d) + 1);
+    for (d += 6; d < e; d++) {
+        if (*d != '\n' && *d != '\t')
+            *o++ = *d;
+    }
+    return out;
+}
+
+static void test_ca_chain_root_is_the_anchor(void **state)
+{
+    struct env *e = *state, e2 = *e;
+    EVP_PKEY *rk = EVP_EC_gen("P-256"), *ik = EVP_EC_gen("P-256"), *hk = EVP_EC_gen("P-256");
+    X509 *root = make_ca("Root CA", NULL, rk, NULL, NULL), *inter = make_ca("Issuing CA", NULL, ik, root, rk);
+    X509 *cert = make_cert("vpn.example.org", hk, inter, ik);
+    char *root_pem = pem_of(root, NULL), *inter_pem = pem_of(inter, NULL), *root_b64 = b64_of(root),
+         *inter_b64 = b64_of(inter), *cert_b64 = b64_of(cert), *d, err[512], *rp, *ip;
+    struct cprof_out out = {0};
+    struct lyd_node *tree;
+    json_t *j;
+
+    e2.cert_pem = pem_of(cert, NULL);
+    e2.key_pem = pem_of(NULL, hk);
+    /* the root listed before the intermediate: found by issuer, not order */
+    e2.other_pem = root_pem;
+    e2.ca_pem = inter_pem;
+    tree = tree_of(&e2, true, "<address>0.0.0.0</address>", "", "<server-address>vpn.example.org</server-address>");
+
+    /* Apple: the root is the trust anchor, the intermediate a pkcs1 payload,
+     * the issuer's CN what the server's certificate must be issued by */
+    assert_int_equal(make(tree, "ra", "amy", "apple", NULL, &out, err), 0);
+    d = payload_data(out.content, "com.apple.security.root");
+    assert_non_null(d);
+    assert_string_equal(d, root_b64);
+    free(d);
+    d = payload_data(out.content, "com.apple.security.pkcs1");
+    assert_non_null(d);
+    assert_string_equal(d, inter_b64);
+    free(d);
+    assert_non_null(strstr(out.content, "<key>ServerCertificateIssuerCommonName</key>\n\t\t\t\t<string>Issuing CA"));
+    cprof_out_fini(&out);
+
+    /* Windows: the root into Root, the intermediate into CA */
+    assert_int_equal(make(tree, "ra", "wes", "windows", NULL, &out, err), 0);
+    rp = strstr(out.content, root_pem);
+    ip = strstr(out.content, inter_pem);
+    assert_non_null(rp);
+    assert_non_null(ip);
+    assert_non_null(strstr(rp, "-CertStoreLocation Cert:\\LocalMachine\\Root"));
+    assert_true(strstr(rp, "-CertStoreLocation Cert:\\LocalMachine\\Root") < ip);
+    assert_non_null(strstr(ip, "-CertStoreLocation Cert:\\LocalMachine\\CA |"));
+    assert_int_equal(strstr(ip, "Cert:\\LocalMachine\\"), strstr(ip, "Cert:\\LocalMachine\\CA |"));
+    assert_null(strstr(out.content, "no self-signed root"));
+    cprof_out_fini(&out);
+
+    /* Android: one certificate to authenticate the server with, and the
+     * headend sends no intermediate: its own certificate */
+    assert_int_equal(make(tree, "ra", "ana", "android", NULL, &out, err), 0);
+    j = json_loads(out.content, 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "remote"), "cert")), cert_b64);
+    json_decref(j);
+    cprof_out_fini(&out);
+    lyd_free_all(tree);
+
+    /* no root in the trustpoint: the top-most CA there stands in, said so */
+    e2.other_pem = e->other_pem;
+    tree = tree_of(&e2, true, "<address>0.0.0.0</address>", "", "<server-address>vpn.example.org</server-address>");
+    assert_int_equal(make(tree, "ra", "amy", "apple", NULL, &out, err), 0);
+    d = payload_data(out.content, "com.apple.security.root");
+    assert_string_equal(d, inter_b64);
+    free(d);
+    assert_null(strstr(out.content, "com.apple.security.pkcs1"));
+    cprof_out_fini(&out);
+    assert_int_equal(make(tree, "ra", "wes", "windows", NULL, &out, err), 0);
+    assert_non_null(strstr(out.content, "no self-signed root above this CA"));
+    assert_null(strstr(out.content, "LocalMachine\\CA"));
+    cprof_out_fini(&out);
+    assert_int_equal(make(tree, "ra", "ana", "android", NULL, &out, err), 0);
+    assert_non_null(strstr(out.content, cert_b64));
+    cprof_out_fini(&out);
+    lyd_free_all(tree);
+
+    free(e2.cert_pem);
+    free(e2.key_pem);
+    free(root_pem);
+    free(inter_pem);
+    free(root_b64);
+    free(inter_b64);
+    free(cert_b64);
+    X509_free(root);
+    X509_free(inter);
+    X509_free(cert);
+    EVP_PKEY_free(rk);
+    EVP_PKEY_free(ik);
+    EVP_PKEY_free(hk);
+}
+
+static void test_apple_identifiers(void **state)
+{
+    struct env *e = *state;
+    struct lyd_node *tree = tree_of(e, false, "<address>0.0.0.0</address>", "",
+                                    "<server-address>vpn.example.org</server-address>");
+    struct cprof_out out = {0};
+    char err[512];
+
+    /* from the profile and the user: another user's profile sits beside it,
+     * a newer download of the same replaces it */
+    assert_int_equal(make(tree, "ra", "amy", "apple", NULL, &out, err), 0);
+    assert_non_null(strstr(out.content, "\t<key>PayloadIdentifier</key>\n\t<string>net.raven.vpn.ra.amy</string>\n"));
+    assert_non_null(strstr(out.content, "<string>net.raven.vpn.ra.amy.vpn</string>"));
+    assert_non_null(strstr(out.content, "<string>net.raven.vpn.ra.amy.ca</string>"));
+    assert_null(strstr(out.content, "<string>net.raven.vpn</string>"));
+    assert_null(strstr(out.content, "<string>net.raven.vpn.ca</string>"));
+    cprof_out_fini(&out);
+    /* other characters as _XX, a dot among them: "a.b" + "c" is not "a" + "b.c" */
+    assert_int_equal(make(tree, "ra", "amy.b@x_y", "apple", NULL, &out, err), 0);
+    assert_non_null(strstr(out.content, "\t<string>net.raven.vpn.ra.amy_2Eb_40x_5Fy</string>\n"));
+    cprof_out_fini(&out);
+    lyd_free_all(tree);
+}
+
+/* A CA whose CN has a control character, a certificate whose subject is no
+ * UTF-8: refused with what is wrong, never a malformed file or "out of
+ * memory". */
+static void test_bad_text_in_certificates(void **state)
+{
+    struct env *e = *state, e2 = *e;
+    EVP_PKEY *ck = EVP_EC_gen("P-256"), *hk = EVP_EC_gen("P-256");
+    X509 *ca = make_ca("Bad\x01" "CA", NULL, ck, NULL, NULL), *cert = make_cert("vpn.example.org", hk, ca, ck);
+    X509 *raw_ca = make_ca(NULL, "Raw \xff\xfe CA", ck, NULL, NULL), *raw = make_cert("vpn", hk, raw_ca, ck);
+    struct cprof_out out = {0};
+    struct lyd_node *tree;
+    char err[512];
+
+    e2.ca_pem = pem_of(ca, NULL);
+    e2.cert_pem = pem_of(cert, NULL);
+    e2.key_pem = pem_of(NULL, hk);
+    tree = tree_of(&e2, false, "<address>0.0.0.0</address>", "", "<server-address>vpn.example.org</server-address>");
+    assert_int_equal(make(tree, "ra", "amy", "apple", NULL, &out, err), -EINVAL);
+    assert_non_null(strstr(err, "the common name of a CA certificate of the trustpoint has a control character"));
+    assert_null(out.content);
+    lyd_free_all(tree);
+    free(e2.ca_pem);
+    free(e2.cert_pem);
+
+    /* the issuer's subject (also the headend certificate's issuer) is not
+     * UTF-8: the DN identity cannot be written */
+    e2.ca_pem = pem_of(raw_ca, NULL);
+    e2.cert_pem = pem_of(raw, NULL);
+    tree = tree_of(&e2, false, "<address>0.0.0.0</address>", "", "<server-address>vpn.example.org</server-address>");
+    assert_int_equal(make(tree, "ra", "ana", "android", NULL, &out, err), 0);
+    cprof_out_fini(&out);
+    lyd_free_all(tree);
+    free(e2.ca_pem);
+    free(e2.cert_pem);
+    X509_free(raw);
+    /* the headend's own subject: a UTF8String whose octets are not UTF-8,
+     * which OpenSSL prints as they are */
+    raw = make_ca(NULL, "vpn \xff", hk, ca, ck);
+    e2.ca_pem = pem_of(ca, NULL);
+    e2.cert_pem = pem_of(raw, NULL);
+    tree = tree_of(&e2, false, "<address>0.0.0.0</address>", "", "<server-address>vpn.example.org</server-address>");
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(make(tree, "ra", "ana", i ? "windows" : "android", NULL, &out, err), -EINVAL);
+        assert_null(strstr(err, "out of memory"));
+        assert_non_null(strstr(err, "the subject DN of its certificate, the headend's identity, cannot be written as "
+                                    "UTF-8 text; set ikev2 profile ra identity local"));
+    }
+    lyd_free_all(tree);
+
+    free(e2.ca_pem);
+    free(e2.cert_pem);
+    free(e2.key_pem);
+    X509_free(ca);
+    X509_free(cert);
+    X509_free(raw_ca);
+    X509_free(raw);
+    EVP_PKEY_free(ck);
+    EVP_PKEY_free(hk);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -442,6 +677,9 @@ int main(void)
         cmocka_unit_test(test_escaping),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_dns_and_split_tunnel),
+        cmocka_unit_test(test_ca_chain_root_is_the_anchor),
+        cmocka_unit_test(test_apple_identifiers),
+        cmocka_unit_test(test_bad_text_in_certificates),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -7,7 +7,8 @@
  * types of RFC 8784 5.1 (opaque and fixed looked up alike, others none); the
  * decision in IKE_AUTH with a configured PPK and with one RADIUS gave (the
  * state its answer leaves in the exchange: key, or none and why), the policy
- * and NO_PPK_AUTH; the ipsec:ppk-key attribute of an Access-Accept. The
+ * and NO_PPK_AUTH; a profile's allowed PPK_IDs (ppk id) and the warning
+ * for a profile without any PPK it could use; the ipsec:ppk-key attribute of an Access-Accept. The
  * Access-Request itself goes to a real FreeRADIUS in
  * tests/integration/test_ike_ppk.py. */
 #include <libyang/libyang.h>
@@ -20,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -355,6 +357,139 @@ static void test_decision(void **state)
     ike_conf_unref(c);
 }
 
+/* stderr (the log) of build() into a string (heap). */
+static struct ike_conf *build_logged(struct env *e, const char *profile_extra, char **log)
+{
+    char why[512] = "", buf[8192];
+    FILE *tmp = tmpfile();
+    int saved = dup(2);
+    struct ike_conf *c;
+    size_t n;
+
+    assert_non_null(tmp);
+    fflush(stderr);
+    assert_true(dup2(fileno(tmp), 2) >= 0);
+    c = build(e, profile_extra, NULL, why);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    rewind(tmp);
+    n = fread(buf, 1, sizeof(buf) - 1, tmp);
+    buf[n] = 0;
+    fclose(tmp);
+    *log = strdup(buf);
+    return c;
+}
+
+static void test_allowed_ids(void **state)
+{
+    struct env *e = *state;
+    char why[512] = "", *log;
+    struct ike_conf *c = build(e,
+                               "<ppk><policy>required</policy><aaa-authorization-list>ppk-list</aaa-authorization-list>"
+                               "<id>pq-hex</id><id>pq-radius</id></ppk>",
+                               NULL, why);
+    struct ike_auth_pld auth = {.method = 2, .data = (const uint8_t *)"auth", .len = 4};
+    struct ike_sess s;
+    struct ike_pend pd;
+    struct req r;
+    const char *msg;
+    bool wait;
+
+    assert_non_null(c);
+    assert_int_equal(c->profs[0].nppk_ids, 2);
+    assert_int_equal(c->profs[1].nppk_ids, 0);
+    assert_true(ike_ppk_id_allowed(&c->profs[0], (const uint8_t *)"pq-hex", 6));
+    assert_false(ike_ppk_id_allowed(&c->profs[0], (const uint8_t *)"pq-he", 5));
+    assert_false(ike_ppk_id_allowed(&c->profs[0], (const uint8_t *)"pq-text", 7));
+    /* no list: any */
+    assert_true(ike_ppk_id_allowed(&c->profs[1], (const uint8_t *)"pq-text", 7));
+    /* an allowed, configured PPK is used */
+    fake_sess(&s, c, &pd);
+    make_req(&r, 2, "pq-hex", false);
+    assert_null(ike_ppk_authenticate(&s, &c->profs[0], &r.m, &auth, &wait));
+    assert_true(s.ppk_used);
+    /* a configured PPK the profile does not allow is unknown: required
+     * refuses, and RADIUS is not asked for it either */
+    fake_sess(&s, c, &pd);
+    make_req(&r, 2, "pq-text", true);
+    msg = ike_ppk_authenticate(&s, &c->profs[0], &r.m, &auth, &wait);
+    assert_non_null(msg);
+    assert_non_null(strstr(msg, "not one the profile allows (ppk id)"));
+    assert_false(wait);
+    assert_false(s.ppk_used);
+    assert_false(pd.ppk_asked);
+    fake_sess(&s, c, &pd);
+    make_req(&r, 2, "pq-other", true);
+    assert_non_null(ike_ppk_authenticate(&s, &c->profs[0], &r.m, &auth, &wait));
+    assert_false(pd.ppk_asked);
+    ike_conf_unref(c);
+
+    /* optional: a PPK not allowed leaves the client to its NO_PPK_AUTH */
+    c = build(e, "<ppk><policy>optional</policy><id>pq-hex</id></ppk>", NULL, why);
+    assert_non_null(c);
+    fake_sess(&s, c, &pd);
+    make_req(&r, 2, "pq-text", true);
+    assert_null(ike_ppk_authenticate(&s, &c->profs[0], &r.m, &auth, &wait));
+    assert_false(s.ppk_used);
+    assert_true(s.ppk_fallback);
+    assert_memory_equal(auth.data, "no-ppk-auth", 11);
+    ike_conf_unref(c);
+
+    /* no PPK the profile could use: accepted, with a warning at prepare */
+    c = build_logged(e, "<ppk><policy>required</policy><id>pq-nowhere</id></ppk>", &log);
+    assert_non_null(c);
+    assert_non_null(strstr(log, "ikev2 profile a: ppk policy required but none of its ppk ids is in ikev2 ppk"));
+    assert_non_null(strstr(log, "every client of the profile is refused"));
+    free(log);
+    ike_conf_unref(c);
+    c = build_logged(e, "<ppk><policy>required</policy><id>pq-nowhere</id><aaa-authorization-list>ppk-list"
+                        "</aaa-authorization-list></ppk>", &log);
+    assert_non_null(c);
+    assert_null(strstr(log, "ikev2 profile a"));
+    free(log);
+    ike_conf_unref(c);
+    c = build_logged(e, "<ppk><policy>optional</policy><id>pq-text</id></ppk>", &log);
+    assert_non_null(c);
+    assert_null(strstr(log, "ikev2 profile a"));
+    free(log);
+    ike_conf_unref(c);
+}
+
+static void test_no_ppk_source_warned(void **state)
+{
+    struct env *e = *state;
+    char why[512] = "", xml[2048], buf[4096];
+    struct lyd_node *tree = NULL;
+    struct ike_conf *c;
+    FILE *tmp = tmpfile();
+    int saved = dup(2);
+    size_t n;
+
+    /* no ikev2 ppk at all and no list */
+    snprintf(xml, sizeof(xml),
+             "<ikev2 xmlns=\"" NS "\"><profile><name>a</name><match><identity><remote><fqdn><domain>example.org"
+             "</domain></fqdn></remote></identity></match><authentication><local><pre-share><key>k</key></pre-share>"
+             "</local><remote><pre-share><key>k</key></pre-share></remote></authentication>"
+             "<ppk><policy>optional</policy></ppk></profile></ikev2>");
+    assert_int_equal(lyd_parse_data_mem(e->ctx, xml, LYD_XML, LYD_PARSE_STRICT, LYD_VALIDATE_PRESENT, &tree), 0);
+    fflush(stderr);
+    assert_true(dup2(fileno(tmp), 2) >= 0);
+    c = ike_conf_build(e->ctx, tree, on_err, why);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    lyd_free_all(tree);
+    assert_non_null(c);
+    rewind(tmp);
+    n = fread(buf, 1, sizeof(buf) - 1, tmp);
+    buf[n] = 0;
+    fclose(tmp);
+    assert_non_null(strstr(buf, "ikev2 profile a: ppk policy optional but no ikev2 ppk is configured and no ppk "
+                                "aaa-authorization-list: its clients authenticate without a PPK"));
+    ike_conf_unref(c);
+}
+
 static void test_radius_attribute(void **state)
 {
     static const uint8_t hex[] = {0x8d, 0x3c, 0x6f, 0x1a, 0xff};
@@ -416,6 +551,8 @@ int main(void)
         cmocka_unit_test(test_ppk_id_types),
         cmocka_unit_test(test_decision),
         cmocka_unit_test(test_radius_attribute),
+        cmocka_unit_test(test_allowed_ids),
+        cmocka_unit_test(test_no_ppk_source_warned),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
