@@ -91,7 +91,7 @@ struct dp *dp_new(void)
     if (!dp)
         return NULL;
     memset(dp, 0, sizeof(*dp));
-    dp->clients4_fd = dp->clients6_fd = dp->local_fd = -1;
+    dp->clients4_fd = dp->clients6_fd = dp->local_fd = dp->natt_fd = -1;
     dp->in_ht = cds_lfht_new(64, 64, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
     dp->route_ht = cds_lfht_new(64, 64, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
     if (!dp->in_ht || !dp->route_ht) {
@@ -139,6 +139,7 @@ void dp_free(struct dp *dp)
     dp_rcu_leave();
     cds_lfht_destroy(dp->in_ht, NULL);
     cds_lfht_destroy(dp->route_ht, NULL);
+    free(dp->ports); /* no worker left to read it */
     free(dp);
 }
 
@@ -474,6 +475,62 @@ size_t dp_session_move(struct dp *dp, uint64_t session_id, const struct sockaddr
     }
     dp_rcu_leave();
     return n;
+}
+
+const struct dp_ports dp_ports_default = {.nnatt = 1, .natt = {4500}, .nike = 1, .ike = {500}};
+
+enum dp_port_kind dp_port_kind(const struct dp_ports *p, uint16_t port)
+{
+    p = p ? p : &dp_ports_default;
+    for (size_t i = 0; i < p->nnatt; i++)
+        if (p->natt[i] == port)
+            return DP_PORT_NATT;
+    for (size_t i = 0; i < p->nike; i++)
+        if (p->ike[i] == port)
+            return DP_PORT_IKE;
+    return DP_PORT_OTHER;
+}
+
+static void ports_free_rcu(struct rcu_head *h)
+{
+    free(caa_container_of(h, struct dp_ports, rcu));
+}
+
+int dp_set_udp_ports(struct dp *dp, const uint16_t *natt, size_t nnatt, const uint16_t *ike, size_t nike)
+{
+    struct dp_ports *p, *old;
+
+    if (nnatt > DP_MAX_UDP_PORTS || nike > DP_MAX_UDP_PORTS || (nnatt && !natt) || (nike && !ike))
+        return -EINVAL;
+    for (size_t i = 0; i < nnatt; i++)
+        if (!natt[i])
+            return -EINVAL;
+    for (size_t i = 0; i < nike; i++)
+        if (!ike[i])
+            return -EINVAL;
+    if (!(p = calloc(1, sizeof(*p))))
+        return -ENOMEM;
+    if (!nnatt && !nike) {
+        *p = dp_ports_default;
+    } else {
+        /* distinct ports; one that is both is a NAT traversal port (the marker
+         * tells IKE from ESP there) */
+        for (size_t i = 0; i < nnatt; i++)
+            if (dp_port_kind(p, natt[i]) == DP_PORT_OTHER)
+                p->natt[p->nnatt++] = natt[i];
+        for (size_t i = 0; i < nike; i++)
+            if (dp_port_kind(p, ike[i]) == DP_PORT_OTHER)
+                p->ike[p->nike++] = ike[i];
+    }
+    /* the XDP programs first: a port dropped from the set stops being steered
+     * to workers before they stop taking it */
+    dp_ports_map_sync(dp, p, dp->ports);
+    dp_rcu_enter();
+    old = rcu_xchg_pointer(&dp->ports, p);
+    if (old)
+        call_rcu(&old->rcu, ports_free_rcu);
+    dp_rcu_leave();
+    return 0;
 }
 
 static void rsa_sum(const struct dp_rsa *r, struct dp_sa_stats *out)
