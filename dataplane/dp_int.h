@@ -61,7 +61,7 @@ struct dp_rsa {
 };
 
 /* The UDP ports of IKE (dp_set_udp_ports), as the workers see them: replaced
- * whole (RCU); dp->ports NULL: the defaults. Host order. */
+ * whole (RCU); dp->ports NULL: the defaults. Host order. dp_ports.c. */
 struct dp_ports {
     struct rcu_head rcu;
     size_t nnatt, nike;
@@ -72,7 +72,7 @@ extern const struct dp_ports dp_ports_default; /* IKE 500, NAT traversal 4500 */
 enum dp_port_kind { DP_PORT_OTHER, DP_PORT_IKE, DP_PORT_NATT };
 /* What @port (host order) is under @p (NULL: the defaults); RCU read side. */
 enum dp_port_kind dp_port_kind(const struct dp_ports *p, uint16_t port);
-/* dp_xsk.c: puts the NAT traversal ports of @p into the XDP programs' shared
+/* Puts the NAT traversal ports of @p into the XDP programs' shared
  * "natt_ports" map and removes those of @old that @p lacks (NULL: the defaults,
  * for either); nothing before the map exists. */
 void dp_ports_map_sync(struct dp *dp, const struct dp_ports *p, const struct dp_ports *old);

@@ -477,62 +477,6 @@ size_t dp_session_move(struct dp *dp, uint64_t session_id, const struct sockaddr
     return n;
 }
 
-const struct dp_ports dp_ports_default = {.nnatt = 1, .natt = {4500}, .nike = 1, .ike = {500}};
-
-enum dp_port_kind dp_port_kind(const struct dp_ports *p, uint16_t port)
-{
-    p = p ? p : &dp_ports_default;
-    for (size_t i = 0; i < p->nnatt; i++)
-        if (p->natt[i] == port)
-            return DP_PORT_NATT;
-    for (size_t i = 0; i < p->nike; i++)
-        if (p->ike[i] == port)
-            return DP_PORT_IKE;
-    return DP_PORT_OTHER;
-}
-
-static void ports_free_rcu(struct rcu_head *h)
-{
-    free(caa_container_of(h, struct dp_ports, rcu));
-}
-
-int dp_set_udp_ports(struct dp *dp, const uint16_t *natt, size_t nnatt, const uint16_t *ike, size_t nike)
-{
-    struct dp_ports *p, *old;
-
-    if (nnatt > DP_MAX_UDP_PORTS || nike > DP_MAX_UDP_PORTS || (nnatt && !natt) || (nike && !ike))
-        return -EINVAL;
-    for (size_t i = 0; i < nnatt; i++)
-        if (!natt[i])
-            return -EINVAL;
-    for (size_t i = 0; i < nike; i++)
-        if (!ike[i])
-            return -EINVAL;
-    if (!(p = calloc(1, sizeof(*p))))
-        return -ENOMEM;
-    if (!nnatt && !nike) {
-        *p = dp_ports_default;
-    } else {
-        /* distinct ports; one that is both is a NAT traversal port (the marker
-         * tells IKE from ESP there) */
-        for (size_t i = 0; i < nnatt; i++)
-            if (dp_port_kind(p, natt[i]) == DP_PORT_OTHER)
-                p->natt[p->nnatt++] = natt[i];
-        for (size_t i = 0; i < nike; i++)
-            if (dp_port_kind(p, ike[i]) == DP_PORT_OTHER)
-                p->ike[p->nike++] = ike[i];
-    }
-    /* the XDP programs first: a port dropped from the set stops being steered
-     * to workers before they stop taking it */
-    dp_ports_map_sync(dp, p, dp->ports);
-    dp_rcu_enter();
-    old = rcu_xchg_pointer(&dp->ports, p);
-    if (old)
-        call_rcu(&old->rcu, ports_free_rcu);
-    dp_rcu_leave();
-    return 0;
-}
-
 static void rsa_sum(const struct dp_rsa *r, struct dp_sa_stats *out)
 {
     const struct dp_sa_live *l = r->live;

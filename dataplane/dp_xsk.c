@@ -126,26 +126,6 @@ fail:
     return -1;
 }
 
-void dp_ports_map_sync(struct dp *dp, const struct dp_ports *p, const struct dp_ports *old)
-{
-    uint32_t one = 1;
-
-    if (dp->natt_fd < 0)
-        return;
-    p = p ? p : &dp_ports_default;
-    old = old ? old : &dp_ports_default;
-    /* the new ports first: a port in both sets is never missing in between */
-    for (size_t i = 0; i < p->nnatt; i++) {
-        __u16 k = htons(p->natt[i]);
-        bpf_map_update_elem(dp->natt_fd, &k, &one, BPF_ANY);
-    }
-    for (size_t i = 0; i < old->nnatt; i++) {
-        __u16 k = htons(old->natt[i]);
-        if (dp_port_kind(p, old->natt[i]) != DP_PORT_NATT)
-            bpf_map_delete_elem(dp->natt_fd, &k);
-    }
-}
-
 int dp_lpm_update(struct dp *dp, const struct dp_route_key *k, bool add)
 {
     uint32_t one = 1;
