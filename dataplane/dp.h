@@ -251,6 +251,21 @@ struct dp_float {
 };
 size_t dp_floated(struct dp *dp, struct dp_float *out, size_t max);
 
+/* The UDP ports the dataplane takes as IKE's (YANG /ikev2/global/listen port and
+ * nat-t-port). @natt: NAT traversal ports, where UDP whose first word is non-zero
+ * is ESP (RFC 3948 2.2: the XDP program steers it to the workers) and the rest is
+ * IKE (the non-ESP marker) or a NAT keepalive, the kernel's; @ike: IKE only
+ * ports, all the kernel's. Workers hand a fragmented datagram to one of these
+ * ports to the kernel (the IKE socket), and drop other fragmented UDP. At most
+ * DP_MAX_UDP_PORTS of each, none 0; a port in both is a NAT traversal port; with
+ * both empty, the defaults (IKE 500, NAT traversal 4500), which are also in force
+ * until the first call. Returns 0, or -EINVAL and changes nothing. Control thread
+ * only; takes effect for packets that arrive after it returns, on every
+ * interface, those attached later included (a program kept from an earlier
+ * process keeps that process's ports until this process's replaces it). */
+#define DP_MAX_UDP_PORTS 8
+int dp_set_udp_ports(struct dp *dp, const uint16_t *natt, size_t nnatt, const uint16_t *ike, size_t nike);
+
 /* Replaces the set of interfaces in the two steps of a configuration transaction.
  * dp_ifset_prepare() builds the new set beside the running one, which it leaves
  * alone: it checks it (dp_check_interfaces), loads each interface's XDP program

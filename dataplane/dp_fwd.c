@@ -317,11 +317,13 @@ static void from_outside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, u
 
 enum outer_kind { OUTER_ESP, OUTER_IKE, OUTER_OTHER };
 
-/* What a whole outer datagram @ip is: ESP, or ESP in UDP to port 4500 (a
- * non-zero first word, RFC 3948 2.2), is the dataplane's; other UDP to 500 or
- * 4500 is IKE (or a keepalive), the IKE socket's; anything else, other. */
-static enum outer_kind outer_kind(const uint8_t *ip, size_t len, int family)
+/* What a whole outer datagram @ip is: ESP, or ESP in UDP to a NAT traversal port
+ * (a non-zero first word, RFC 3948 2.2), is the dataplane's; other UDP to an IKE
+ * or NAT traversal port (dp_set_udp_ports) is IKE (or a keepalive), the IKE
+ * socket's; anything else, other. */
+static enum outer_kind outer_kind(const struct dp_ports *ports, const uint8_t *ip, size_t len, int family)
 {
+    enum dp_port_kind pk;
     uint8_t proto;
     size_t off;
     int up;
@@ -336,9 +338,10 @@ static enum outer_kind outer_kind(const uint8_t *ip, size_t len, int family)
     }
     if (proto == IPPROTO_ESP_)
         return OUTER_ESP;
-    if (proto != IPPROTO_UDP || off + UDP_HLEN > len || (rd16(ip + off + 2) != 500 && rd16(ip + off + 2) != 4500))
+    if (proto != IPPROTO_UDP || off + UDP_HLEN > len ||
+        (pk = dp_port_kind(ports, rd16(ip + off + 2))) == DP_PORT_OTHER)
         return OUTER_OTHER;
-    if (rd16(ip + off + 2) == 4500 && off + UDP_HLEN + 8 <= len && rd16(ip + off + 4) >= UDP_HLEN + 8 &&
+    if (pk == DP_PORT_NATT && off + UDP_HLEN + 8 <= len && rd16(ip + off + 4) >= UDP_HLEN + 8 &&
         rd32(ip + off + UDP_HLEN) != 0)
         return OUTER_ESP;
     return OUTER_IKE;
@@ -347,7 +350,7 @@ static enum outer_kind outer_kind(const uint8_t *ip, size_t len, int family)
 /* A fragment of ESP or of UDP to us (the XDP program sends all of them: only the
  * first carries the UDP ports): into the worker's reassembly; a datagram
  * completed goes on as if it had come whole, in this frame, when it is ESP; IKE
- * (fragmented by IP on 500 or 4500) goes to the kernel, which delivers it to the
+ * (fragmented by IP on an IKE or NAT traversal port) goes to the kernel, which delivers it to the
  * IKE socket. Other UDP is dropped: handed over, it would arrive through the
  * loopback interface, past firewall rules written for the outside one. */
 static void reassemble(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, uint8_t *pkt, int family, size_t tot)
@@ -373,7 +376,8 @@ static void reassemble(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, uin
      * taken a second time */
     if (family == AF_INET6 && (dp_frag_ip6_upper(d, dlen, &proto) < 0 || proto == 44))
         return drop(w, xs, addr, DP_DROP_FRAGMENT);
-    switch (outer_kind(d, dlen, family)) {
+    /* the worker is online (RCU read side) for the whole burst */
+    switch (outer_kind(rcu_dereference(w->dp->ports), d, dlen, family)) {
     case OUTER_IKE:
         to_kernel(w, xs, addr, family, d, dlen, d + (family == AF_INET ? 16 : 24), 0);
         return;

@@ -60,6 +60,23 @@ struct dp_rsa {
     struct dp_sa_live own_live;   /* when the caller gave none */
 };
 
+/* The UDP ports of IKE (dp_set_udp_ports), as the workers see them: replaced
+ * whole (RCU); dp->ports NULL: the defaults. Host order. dp_ports.c. */
+struct dp_ports {
+    struct rcu_head rcu;
+    size_t nnatt, nike;
+    uint16_t natt[DP_MAX_UDP_PORTS], ike[DP_MAX_UDP_PORTS];
+};
+
+extern const struct dp_ports dp_ports_default; /* IKE 500, NAT traversal 4500 */
+enum dp_port_kind { DP_PORT_OTHER, DP_PORT_IKE, DP_PORT_NATT };
+/* What @port (host order) is under @p (NULL: the defaults); RCU read side. */
+enum dp_port_kind dp_port_kind(const struct dp_ports *p, uint16_t port);
+/* Puts the NAT traversal ports of @p into the XDP programs' shared
+ * "natt_ports" map and removes those of @old that @p lacks (NULL: the defaults,
+ * for either); nothing before the map exists. */
+void dp_ports_map_sync(struct dp *dp, const struct dp_ports *p, const struct dp_ports *old);
+
 /* A client prefix routed to an outbound SA. */
 struct dp_route_key {
     uint8_t family, plen;
@@ -126,7 +143,9 @@ struct dp {
     unsigned plen_refs4[33], plen_refs6[129];
     /* interfaces and workers */
     struct dp_nl *nl;
-    int clients4_fd, clients6_fd, local_fd; /* maps shared by every program instance */
+    /* maps shared by every program instance (in this order: closed as a range) */
+    int clients4_fd, clients6_fd, local_fd, natt_fd;
+    struct dp_ports *ports;          /* RCU pointer: the UDP ports of IKE (NULL: defaults) */
     size_t nifaces;
     struct dp_iface *ifaces[DP_MAX_IFACES];
     size_t nworkers;

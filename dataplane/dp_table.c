@@ -91,7 +91,7 @@ struct dp *dp_new(void)
     if (!dp)
         return NULL;
     memset(dp, 0, sizeof(*dp));
-    dp->clients4_fd = dp->clients6_fd = dp->local_fd = -1;
+    dp->clients4_fd = dp->clients6_fd = dp->local_fd = dp->natt_fd = -1;
     dp->in_ht = cds_lfht_new(64, 64, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
     dp->route_ht = cds_lfht_new(64, 64, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
     if (!dp->in_ht || !dp->route_ht) {
@@ -139,6 +139,7 @@ void dp_free(struct dp *dp)
     dp_rcu_leave();
     cds_lfht_destroy(dp->in_ht, NULL);
     cds_lfht_destroy(dp->route_ht, NULL);
+    free(dp->ports); /* no worker left to read it */
     free(dp);
 }
 

@@ -100,10 +100,13 @@ static int maps_create(struct dp *dp, char *err, size_t errlen)
                                      RAVEN_XDP_MAX_CLIENT_PREFIXES, &lpm);
     dp->local_fd = bpf_map_create(BPF_MAP_TYPE_HASH, "local", sizeof(struct raven_local), 4, RAVEN_XDP_MAX_LOCAL,
                                   NULL);
-    if (dp->clients4_fd < 0 || dp->clients6_fd < 0 || dp->local_fd < 0) {
+    dp->natt_fd = bpf_map_create(BPF_MAP_TYPE_HASH, "natt_ports", sizeof(__u16), 4, RAVEN_XDP_MAX_NATT_PORTS, NULL);
+    if (dp->clients4_fd < 0 || dp->clients6_fd < 0 || dp->local_fd < 0 || dp->natt_fd < 0) {
         errf(err, errlen, "cannot create the dataplane's BPF maps: %s", strerror(errno));
         goto fail;
     }
+    /* the ports in force (set before the first interface, or the defaults) */
+    dp_ports_map_sync(dp, dp->ports, NULL);
     /* clients routed before the first interface came up */
     struct dp_route *rt, *tmp;
     HASH_ITER(hh, dp->routes, rt, tmp) {
@@ -115,7 +118,7 @@ static int maps_create(struct dp *dp, char *err, size_t errlen)
     }
     return 0;
 fail:
-    for (int *fd = &dp->clients4_fd; fd <= &dp->local_fd; fd++) {
+    for (int *fd = &dp->clients4_fd; fd <= &dp->natt_fd; fd++) {
         if (*fd >= 0)
             close(*fd);
         *fd = -1;
@@ -267,7 +270,7 @@ static int iface_check(const struct dp_if_conf *c, int *ifindex, unsigned *nq, c
  * and has every map Raven uses. */
 static int prog_check(char *err, size_t errlen)
 {
-    static const char *const maps[] = {"clients4", "clients6", "local", "xsks", "stats", "conf"};
+    static const char *const maps[] = {"clients4", "clients6", "local", "natt_ports", "xsks", "stats", "conf"};
     struct bpf_object *obj;
     int rc = 0;
 
@@ -344,7 +347,8 @@ static struct dp_iface *iface_load(struct dp *dp, const struct dp_if_conf *c, ch
         goto fail;
     }
     if (reuse_map(ifc->obj, "clients4", dp->clients4_fd) || reuse_map(ifc->obj, "clients6", dp->clients6_fd) ||
-        reuse_map(ifc->obj, "local", dp->local_fd) || !(prog = bpf_object__next_program(ifc->obj, NULL))) {
+        reuse_map(ifc->obj, "local", dp->local_fd) || reuse_map(ifc->obj, "natt_ports", dp->natt_fd) ||
+        !(prog = bpf_object__next_program(ifc->obj, NULL))) {
         errf(err, errlen, "the XDP program %s does not have Raven's maps", dp_xdp_object());
         goto fail;
     }
@@ -787,7 +791,7 @@ void dp_ifaces_free(struct dp *dp)
     if (dp->nl)
         dp_nl_free(dp->nl);
     dp->nl = NULL;
-    for (int *fd = &dp->clients4_fd; fd <= &dp->local_fd; fd++) {
+    for (int *fd = &dp->clients4_fd; fd <= &dp->natt_fd; fd++) {
         if (*fd >= 0)
             close(*fd);
         *fd = -1;

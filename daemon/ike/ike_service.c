@@ -464,6 +464,12 @@ void ike_engine_apply(struct ike_engine *e)
     e->conf = e->pending;
     e->pending = NULL;
     sess_mgr_set_pools(&e->sm, e->conf->pools, e->conf->pools6);
+    /* the dataplane takes ESP in UDP on the NAT traversal port and hands IKE
+     * fragmented on either port to the sockets opened above: the ports in force
+     * (the defaults without listen configuration), also for sessions adopted
+     * from an earlier process, whose programs this process's replace */
+    if (e->dp)
+        dp_set_udp_ports(e->dp, &e->conf->natt_port, 1, &e->conf->port, 1);
     pki_crl_sync(e->crl, e->conf->tps, e->conf->ntps); /* crl-url sources follow the trustpoints */
     {
         char a[INET6_ADDRSTRLEN];

@@ -2,15 +2,17 @@
 /* Raven's XDP program: steers the dataplane's packets to the AF_XDP socket of their
  * receive queue and leaves everything else to the kernel.
  *
- * Outside interface: ESP (IP protocol 50) and UDP-encapsulated ESP (destination port
- * 4500 with a non-zero first word: RFC 3948 2.2) addressed to one of our addresses.
- * IKE (UDP 500, and 4500 with the zero non-ESP marker), NAT keepalives (one 0xff
- * byte) and all other traffic pass. IPv4 and IPv6 alike (IPv6 past hop-by-hop,
+ * Outside interface: ESP (IP protocol 50) and UDP-encapsulated ESP (destination a
+ * NAT traversal port, 4500 unless configured otherwise: the "natt_ports" map kept by
+ * the control plane, dp_set_udp_ports; with a non-zero first word: RFC 3948 2.2)
+ * addressed to one of our addresses. IKE (its port, and the NAT traversal ports
+ * with the zero non-ESP marker), NAT keepalives (one 0xff byte) and all other
+ * traffic pass. IPv4 and IPv6 alike (IPv6 past hop-by-hop,
  * routing and destination options headers).
  * Fragments of ESP and of UDP addressed to us go to the socket as well: the
  * workers reassemble them (only the first fragment carries the UDP ports, so the
  * program cannot tell ESP in UDP from IKE in the others); a reassembled datagram
- * that is IKE (fragmented on 500 or 4500) is handed to the kernel by the worker,
+ * that is IKE (fragmented on an IKE or NAT traversal port) is handed to the kernel by the worker,
  * other UDP is dropped there. Without a socket on the queue (ravend down) fragments pass to the
  * kernel, which reassembles IKE as before.
  * Inside interface: IPv4/IPv6 packets whose destination is in a client prefix (the
@@ -71,6 +73,14 @@ struct {
     __type(value, __u32);
 } local SEC(".maps");
 
+/* the NAT traversal ports (network order): ESP in UDP arrives there */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, RAVEN_XDP_MAX_NATT_PORTS);
+    __type(key, __u16);
+    __type(value, __u32);
+} natt_ports SEC(".maps");
+
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
     __uint(max_entries, RAVEN_XDP_STATS);
@@ -79,7 +89,6 @@ struct {
 } stats SEC(".maps");
 
 #define ESP_PROTO 50
-#define NATT_PORT 4500
 #define IP_MF_OFFSET 0x3fff
 
 static __always_inline int count(__u32 slot, int verdict)
@@ -188,12 +197,16 @@ static __always_inline int outside6(struct xdp_md *ctx, void *l3, void *end)
     return udp_natt(ctx, p, end);
 }
 
-/* UDP to us: ESP in UDP (port 4500, non-zero first word) to the socket. */
+/* UDP to us: ESP in UDP (a NAT traversal port, non-zero first word) to the socket. */
 static __always_inline int udp_natt(struct xdp_md *ctx, struct udphdr *udp, void *end)
 {
     __u32 *marker;
+    __u16 port;
 
-    if ((void *)(udp + 1) > end || udp->dest != bpf_htons(NATT_PORT))
+    if ((void *)(udp + 1) > end)
+        return XDP_PASS;
+    port = udp->dest;
+    if (!bpf_map_lookup_elem(&natt_ports, &port))
         return XDP_PASS;
     /* the UDP length, not the frame: a one-byte keepalive in a frame padded to the
      * Ethernet minimum is followed by padding, not by a marker */

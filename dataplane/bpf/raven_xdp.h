@@ -9,6 +9,10 @@
 #define RAVEN_XDP_MAX_QUEUES 256
 #define RAVEN_XDP_MAX_CLIENT_PREFIXES 262144
 #define RAVEN_XDP_MAX_LOCAL 256
+/* NAT traversal ports (keys of the "natt_ports" hash: the port in network order):
+ * room for a set and the one it replaces side by side (dp_set_udp_ports adds the
+ * new ports before it removes the old) */
+#define RAVEN_XDP_MAX_NATT_PORTS 16
 
 /* LPM keys: prefix length in bits, then the address in network order. */
 struct raven_lpm4 {

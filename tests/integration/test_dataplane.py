@@ -254,6 +254,33 @@ def test_ipv6_inside_traffic_both_ways(make_ravend, lab):
     assert mtu and 1400 <= int(mtu.group(1)) <= 1440, r.stdout + r.stderr
 
 
+def test_configured_nat_t_port_carries_esp_in_udp(make_ravend, lab):
+    """With listen nat-t-port 14500 a client that talks to that port (remote_port;
+    local_port 4500, so that strongSwan sends from its NAT-T socket: IKE with the
+    non-ESP marker from the first message, then ESP in UDP) reaches
+    the inside host through the workers: the XDP program steers ESP in UDP on the
+    configured port, not on 4500."""
+    lb = lab(1, inside=True)
+    c = lb.clients[0]
+    conf = headend_config().replace("10.200.0.0/16", lb.inside_net).replace(
+        "<listen><address>0.0.0.0</address></listen>",
+        "<listen><address>0.0.0.0</address><nat-t-port>14500</nat-t-port></listen>")
+    d = make_ravend(conf + dataplane_config(lb), netns=lb.head)
+    cc = psk_client_conf(c["head_ip"], "user0.example.org", esp="aes128gcm16", remote_ts=lb.inside_net)
+    lb.start_charon(0, cc.replace(f"remote_addrs = {c['head_ip']}\n",
+                                  f"remote_addrs = {c['head_ip']}\n    local_port = 4500\n    remote_port = 14500\n"))
+    r = lb.swanctl(0, "--initiate", "--child", "vpn", "--timeout", "15", check=False)
+    assert r.returncode == 0, lb.log(0)[-3000:]
+    sent = re.findall(r"sending packet: from \S+\[(\d+)\] to \S+\[(\d+)\]", lb.log(0))
+    assert sent and all(p == ("4500", "14500") for p in sent), sent
+    m = d.connect()
+    ping(c["ns"], lb.inside_ip, count=5)
+    ws = state(m).findall(f"{{{NS}}}dataplane/{{{NS}}}worker")
+    assert sum(int(t(w, "packets-decrypted")) for w in ws) >= 5
+    ours, _ = child_stats(m)
+    assert ours["packets-in"] == client_sa_counters(lb)["out"][1] == 5
+
+
 def test_client_to_client_goes_through_both_tunnels(make_ravend, lab):
     """Client to client: decrypted from one tunnel, encrypted into the other by the
     dataplane (hairpin), never sent in clear."""

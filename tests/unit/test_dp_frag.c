@@ -4,7 +4,7 @@
  * atomic fragments; inner IPv4 split for a tunnel MTU and put back together.
  * On a detached worker (dp_fwd.c): fragmented ESP in UDP over IPv4 and IPv6
  * decrypted once whole, a fragmented IKE datagram handed to the kernel and other
- * fragmented UDP not, an inner IPv4 packet without DF sealed as fragments (RFC
+ * fragmented UDP not (by the IKE ports configured, dp_set_udp_ports), an inner IPv4 packet without DF sealed as fragments (RFC
  * 4459) while one with DF still gets ICMP, and ESP in UDP sent over an IPv6
  * outer header with its checksum, then over IPv4 after a session move. */
 #include <errno.h>
@@ -444,6 +444,86 @@ static void test_worker_reassembles(void **st)
     dp_free(dp);
 }
 
+/* A fragmented datagram of @ulen bytes (already in payload) with UDP destination
+ * @dport, fed as two IPv4 fragments. */
+static void feed_udp_frags(struct dp_worker *w, uint16_t id, uint16_t dport, size_t ulen)
+{
+    uint8_t f[2048];
+    size_t len;
+
+    wr16(payload + 2, dport);
+    len = frag4(f, id, 17, 0, 1000, true);
+    feed(w, 0, f, len);
+    len = frag4(f, id, 17, 1000, ulen - 1000, false);
+    feed(w, 0, f, len);
+}
+
+/* The IKE ports the dataplane is given (dp_set_udp_ports), here NAT traversal
+ * 14500 and IKE 1500: fragmented ESP in UDP to 14500 is decrypted, fragmented IKE
+ * to 14500 or 1500 handed to the kernel (counted no-route: no raw socket here);
+ * to 4500 and 500, no longer IKE's, both are dropped as other UDP would be. */
+static void test_worker_configured_ports(void **st)
+{
+    static const enum dp_role roles[] = {DP_ROLE_OUTSIDE, DP_ROLE_INSIDE};
+    struct dp *dp = dp_new();
+    struct dp_sa in4 = mksa(0x600, true, false);
+    struct esp_params ep = {.cipher = DP_CIPHER_AES_GCM_16, .key = tkey, .key_len = 20};
+    struct esp_xform *client = esp_xform_new(&ep, true);
+    struct dp_nh nh = {.ifindex = -2};
+    struct dp_worker *w;
+    struct dp_sa_stats si;
+    uint8_t inner[1400], b[4096];
+    uint16_t natt = 14500, ike = 1500;
+    size_t ulen;
+    const uint64_t *drops;
+
+    (void)st;
+    assert_non_null(client);
+    assert_int_equal(dp_set_udp_ports(dp, &natt, 1, &ike, 1), 0);
+    assert_int_equal(dp_sa_add(dp, &in4), 0);
+    assert_non_null(w = dp_worker_detached(dp, roles, 2));
+    w->detached_nh = &nh;
+    w->xs[1].mtu = 1500;
+    drops = w->xs[0].ifc->ctr[0].drops;
+    inner4(inner, sizeof(inner), true, "10.1.0.9", "10.2.0.5");
+    dp_rcu_enter();
+    ulen = esp_udp(b, client, 1, inner, sizeof(inner), false);
+    feed_udp_frags(w, 20, 14500, ulen);
+    assert_int_equal(w->xs[1].ntx, 1); /* decrypted, forwarded inside */
+    dp_worker_detached_drain(w);
+    ulen = esp_udp(b, client, 2, inner, sizeof(inner), false);
+    feed_udp_frags(w, 21, 4500, ulen);
+    assert_int_equal(w->xs[1].ntx, 0);
+    assert_int_equal(drops[DP_DROP_FRAGMENT], 1);
+    /* IKE: the zero marker on the NAT traversal port, any first word on IKE's */
+    memset(payload, 0, 2000);
+    wr16(payload + 4, 2000);
+    feed_udp_frags(w, 22, 14500, 2000);
+    assert_int_equal(drops[DP_DROP_NO_ROUTE], 1);
+    payload[8] = 0x5a;
+    feed_udp_frags(w, 23, 1500, 2000);
+    assert_int_equal(drops[DP_DROP_NO_ROUTE], 2);
+    payload[8] = 0;
+    feed_udp_frags(w, 24, 4500, 2000);
+    feed_udp_frags(w, 25, 500, 2000);
+    assert_int_equal(drops[DP_DROP_NO_ROUTE], 2);
+    assert_int_equal(drops[DP_DROP_FRAGMENT], 3);
+    /* back to the defaults (nothing configured): 4500 is IKE's again */
+    dp_rcu_leave(); /* the control thread's call, offline as ravend's */
+    assert_int_equal(dp_set_udp_ports(dp, NULL, 0, NULL, 0), 0);
+    dp_rcu_enter();
+    feed_udp_frags(w, 26, 4500, 2000);
+    assert_int_equal(drops[DP_DROP_NO_ROUTE], 3);
+    feed_udp_frags(w, 27, 14500, 2000);
+    assert_int_equal(drops[DP_DROP_FRAGMENT], 4);
+    dp_rcu_leave();
+    assert_int_equal(dp_sa_stats(dp, 1, 0x600, true, &si), 0);
+    assert_int_equal(si.packets, 1);
+    dp_worker_detached_free(w);
+    esp_xform_free(client);
+    dp_free(dp);
+}
+
 /* From the inside to a client whose session MTU is 1000: without DF the packet
  * leaves as two ESP packets whose inner fragments reassemble to it; with DF, ICMP.
  * Over an IPv6 outer header with a UDP checksum. */
@@ -601,6 +681,7 @@ int main(void)
         cmocka_unit_test(test_v6),
         cmocka_unit_test(test_inner_split),
         cmocka_unit_test(test_worker_reassembles),
+        cmocka_unit_test(test_worker_configured_ports),
         cmocka_unit_test(test_worker_inner_fragments_and_v6_outer),
         cmocka_unit_test(test_worker_newest_packet_decides_float),
     };

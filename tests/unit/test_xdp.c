@@ -39,7 +39,7 @@
 #include "dataplane/dp.h"
 
 static struct xdp_program *prog;
-static int conf_fd, local_fd, c4_fd, c6_fd, xsks_fd, stats_fd, xsk_fd;
+static int conf_fd, local_fd, c4_fd, c6_fd, natt_fd, xsks_fd, stats_fd, xsk_fd;
 
 static int quiet(enum libxdp_print_level l, const char *f, va_list ap)
 {
@@ -438,6 +438,74 @@ static void test_replace_other_mode(void **state)
     assert_int_equal(prog_on(NULL), 0);
 }
 
+/* Runs the program attached to kv0 (BPF_PROG_TEST_RUN on the program itself,
+ * with the maps its dataplane keeps) on @pkt. */
+static int run_attached(const uint8_t *pkt, size_t len)
+{
+    uint8_t out[256];
+    LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = (uint32_t)len, .data_out = out,
+                .data_size_out = sizeof(out), .repeat = 1);
+    int fd = bpf_prog_get_fd_by_id(prog_on(NULL));
+
+    assert_true(fd >= 0);
+    assert_int_equal(bpf_prog_test_run_opts(fd, &o), 0);
+    close(fd);
+    return (int)o.retval;
+}
+
+/* An outside dataplane on kv0 (its address 10.77.0.1 is ours) whose IKE ports
+ * are @natt (NAT traversal) and 1500, set before its interfaces as ravend does. */
+static struct dp *dp_outside(uint16_t natt)
+{
+    struct dp_if_conf c = {.name = "kv0", .role = DP_ROLE_OUTSIDE, .mode = DP_XDP_GENERIC};
+    struct dp *dp = dp_new();
+    uint16_t ike = 1500;
+    char err[256] = "";
+
+    assert_non_null(dp);
+    assert_int_equal(dp_set_udp_ports(dp, &natt, 1, &ike, 1), 0);
+    if (dp_set_interfaces(dp, &c, 1, err, sizeof(err)))
+        fail_msg("dp_set_interfaces: %s", err);
+    return dp;
+}
+
+/* The NAT traversal ports come from the dataplane (dp_set_udp_ports): ESP in UDP
+ * to a configured port goes to the socket, to 4500 not when 4500 is not
+ * configured; IKE (the zero marker) passes on both; set before the program is
+ * attached, changed while it runs, back to the defaults, and refilled by the next
+ * dataplane when the program was kept. */
+static void test_natt_ports(void **state)
+{
+    uint8_t p[128], zero[12] = {0};
+    uint16_t many[DP_MAX_UDP_PORTS + 1] = {1, 2, 3, 4, 5, 6, 7, 8, 9}, bad[2] = {14500, 0}, ike = 500;
+    struct dp *dp = dp_outside(14500);
+
+    (void)state;
+    assert_int_equal(run_attached(p, udp(p, "10.77.0.1", 14500, esp_body, sizeof(esp_body), 0)), XDP_REDIRECT);
+    assert_int_equal(run_attached(p, udp(p, "10.77.0.1", 4500, esp_body, sizeof(esp_body), 0)), XDP_PASS);
+    assert_int_equal(run_attached(p, udp(p, "10.77.0.1", 1500, esp_body, sizeof(esp_body), 0)), XDP_PASS);
+    assert_int_equal(run_attached(p, udp(p, "10.77.0.1", 14500, zero, sizeof(zero), 0)), XDP_PASS);
+    /* bad sets change nothing */
+    assert_int_equal(dp_set_udp_ports(dp, many, DP_MAX_UDP_PORTS + 1, &ike, 1), -EINVAL);
+    assert_int_equal(dp_set_udp_ports(dp, bad, 2, &ike, 1), -EINVAL);
+    assert_int_equal(run_attached(p, udp(p, "10.77.0.1", 14500, esp_body, sizeof(esp_body), 0)), XDP_REDIRECT);
+    assert_int_equal(run_attached(p, udp(p, "10.77.0.1", 1, esp_body, sizeof(esp_body), 0)), XDP_PASS);
+    /* nothing configured: the defaults */
+    assert_int_equal(dp_set_udp_ports(dp, NULL, 0, NULL, 0), 0);
+    assert_int_equal(run_attached(p, udp(p, "10.77.0.1", 4500, esp_body, sizeof(esp_body), 0)), XDP_REDIRECT);
+    assert_int_equal(run_attached(p, udp(p, "10.77.0.1", 14500, esp_body, sizeof(esp_body), 0)), XDP_PASS);
+    /* kept across a restart: the next dataplane's program has the next ports */
+    dp_keep_programs(dp, true);
+    dp_free(dp);
+    assert_int_equal(run_attached(p, udp(p, "10.77.0.1", 4500, esp_body, sizeof(esp_body), 0)), XDP_DROP);
+    dp = dp_outside(24500);
+    assert_int_equal(run_attached(p, udp(p, "10.77.0.1", 24500, esp_body, sizeof(esp_body), 0)), XDP_REDIRECT);
+    assert_int_equal(run_attached(p, udp(p, "10.77.0.1", 4500, esp_body, sizeof(esp_body), 0)), XDP_PASS);
+    assert_int_equal(run_attached(p, udp(p, "10.77.0.1", 24500, zero, sizeof(zero), 0)), XDP_PASS);
+    dp_free(dp);
+    assert_int_equal(prog_on(NULL), 0);
+}
+
 static int reuse(const char *name, int fd)
 {
     return bpf_map__reuse_fd(bpf_object__find_map_by_name(xdp_program__bpf_obj(prog), name), fd);
@@ -461,7 +529,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_outside),   cmocka_unit_test(test_outside6),
                                        cmocka_unit_test(test_inside),    cmocka_unit_test(test_no_socket), cmocka_unit_test(test_kept_programs),
-                                       cmocka_unit_test(test_replace_other_mode)};
+                                       cmocka_unit_test(test_replace_other_mode), cmocka_unit_test(test_natt_ports)};
     LIBBPF_OPTS(bpf_map_create_opts, lpm, .map_flags = BPF_F_NO_PREALLOC);
     struct raven_local l = {0};
     struct raven_lpm4 k4 = {.plen = 24, .addr = {10, 201, 0, 0}};
@@ -497,8 +565,10 @@ int main(void)
     c4_fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "clients4", sizeof(k4), 4, 1024, &lpm);
     c6_fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "clients6", sizeof(k6), 4, 1024, &lpm);
     xsks_fd = bpf_map_create(BPF_MAP_TYPE_XSKMAP, "xsks", 4, 4, RAVEN_XDP_MAX_QUEUES, NULL);
-    if (conf_fd < 0 || local_fd < 0 || c4_fd < 0 || c6_fd < 0 || xsks_fd < 0 || reuse("conf", conf_fd) ||
-        reuse("local", local_fd) || reuse("clients4", c4_fd) || reuse("clients6", c6_fd) || reuse("xsks", xsks_fd)) {
+    natt_fd = bpf_map_create(BPF_MAP_TYPE_HASH, "natt_ports", 2, 4, RAVEN_XDP_MAX_NATT_PORTS, NULL);
+    if (conf_fd < 0 || local_fd < 0 || c4_fd < 0 || c6_fd < 0 || xsks_fd < 0 || natt_fd < 0 || reuse("conf", conf_fd) ||
+        reuse("local", local_fd) || reuse("clients4", c4_fd) || reuse("clients6", c6_fd) || reuse("xsks", xsks_fd) ||
+        reuse("natt_ports", natt_fd)) {
         fprintf(stderr, "test_xdp: maps: %s\n", strerror(errno));
         return 1;
     }
@@ -509,6 +579,10 @@ int main(void)
     inet_pton(AF_INET6, "2001:db8::1", l.addr);
     bpf_map_update_elem(local_fd, &l, &one, BPF_ANY);
     bpf_map_update_elem(c4_fd, &k4, &one, BPF_ANY);
+    {
+        uint16_t natt = htons(4500); /* as the dataplane fills it by default */
+        bpf_map_update_elem(natt_fd, &natt, &one, BPF_ANY);
+    }
     inet_pton(AF_INET6, "2001:db8:77::", k6.addr);
     bpf_map_update_elem(c6_fd, &k6, &one, BPF_ANY);
     /* a socket in the XSKMAP so that bpf_redirect_map() says XDP_REDIRECT */
