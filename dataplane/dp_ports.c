@@ -6,8 +6,10 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
+#include <string.h>
 #include "dataplane/bpf/raven_xdp.h"
 #include "dataplane/dp_int.h"
+#include "daemon/base/log.h"
 
 const struct dp_ports dp_ports_default = {.nnatt = 1, .natt = {4500}, .nike = 1, .ike = {500}};
 
@@ -78,11 +80,15 @@ void dp_ports_map_sync(struct dp *dp, const struct dp_ports *p, const struct dp_
     /* the new ports first: a port in both sets is never missing in between */
     for (size_t i = 0; i < p->nnatt; i++) {
         __u16 k = htons(p->natt[i]);
-        bpf_map_update_elem(dp->natt_fd, &k, &one, BPF_ANY);
+
+        /* the XDP program would not steer this port's ESP in UDP to the workers,
+         * which expect it: said, as nothing else would show it */
+        if (bpf_map_update_elem(dp->natt_fd, &k, &one, BPF_ANY))
+            log_warn("dataplane", "NAT-T port %u not given to the XDP program: %s", p->natt[i], strerror(errno));
     }
     for (size_t i = 0; i < old->nnatt; i++) {
         __u16 k = htons(old->natt[i]);
-        if (dp_port_kind(p, old->natt[i]) != DP_PORT_NATT)
-            bpf_map_delete_elem(dp->natt_fd, &k);
+        if (dp_port_kind(p, old->natt[i]) != DP_PORT_NATT && bpf_map_delete_elem(dp->natt_fd, &k) && errno != ENOENT)
+            log_warn("dataplane", "NAT-T port %u not taken from the XDP program: %s", old->natt[i], strerror(errno));
     }
 }
