@@ -5,20 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include "dataplane/dp_frag.h"
+#include "dataplane/dp_bytes.h"
 
 #define SLOT_BYTES (DP_FRAG_HDR_MAX + DP_FRAG_MAX)
 #define IP6_FRAG 44
-
-static inline uint16_t rd16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static inline void wr16(uint8_t *p, uint16_t v)
-{
-    p[0] = v >> 8;
-    p[1] = v & 0xff;
-}
 
 int dp_frag_init(struct dp_frag *f)
 {

@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include "dataplane/dp_int.h"
+#include "dataplane/dp_bytes.h"
 #include "dataplane/dp_nl.h"
 
 #define ETH_HLEN 14
@@ -36,33 +37,6 @@
 #define IDLE_SPINS 8
 #define COALESCE_NS 2000000u
 #define COALESCE_SLEEP_NS 100000
-
-static inline uint16_t rd16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static inline uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static inline void wr16(uint8_t *p, uint16_t v)
-{
-    p[0] = v >> 8;
-    p[1] = v & 0xff;
-}
-
-static uint16_t csum(const uint8_t *p, size_t len, uint32_t sum)
-{
-    for (; len > 1; p += 2, len -= 2)
-        sum += rd16(p);
-    if (len)
-        sum += p[0] << 8;
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
-    return (uint16_t)~sum;
-}
 
 /* TTL - 1 with the incremental checksum update of RFC 1624. */
 static void ttl_dec4(uint8_t *ip)

@@ -5,33 +5,12 @@
 #include <netinet/in.h>
 #include <string.h>
 #include "dataplane/dp_int.h"
+#include "dataplane/dp_bytes.h"
 
 #define ETH_HLEN 14
 #define IP4_HLEN 20
 #define ETH_P_IPV4 0x0800
 #define ETH_P_IPV6 0x86dd
-
-static inline uint16_t rd16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static inline void wr16(uint8_t *p, uint16_t v)
-{
-    p[0] = v >> 8;
-    p[1] = v & 0xff;
-}
-
-static uint16_t csum(const uint8_t *p, size_t len, uint32_t sum)
-{
-    for (; len > 1; p += 2, len -= 2)
-        sum += rd16(p);
-    if (len)
-        sum += p[0] << 8;
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
-    return (uint16_t)~sum;
-}
 
 /* ICMP "fragmentation needed" (RFC 792, RFC 1191) back to the inside sender of an
  * IPv4 packet with DF that does not fit the tunnel, sent on the interface it came

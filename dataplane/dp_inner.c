@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include "dataplane/dp_int.h"
+#include "dataplane/dp_bytes.h"
 
 #define IPPROTO_TCP_ 6
 #define IPPROTO_UDP_ 17
@@ -12,17 +13,6 @@
 #define TCP_OPT_EOL 0
 #define TCP_OPT_NOP 1
 #define TCP_OPT_MSS 2
-
-static inline uint16_t rd16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static inline void wr16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
 
 static inline uint32_t fold(uint64_t s)
 {
