@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "daemon/aaa/aaa_attrs.h"
+#include "daemon/base/keytext.h"
 #include "daemon/base/poison.h"
 
 #define CISCO_AVPAIR 1
@@ -248,26 +249,13 @@ static int interface_config(struct aaa_attrs *a, const char *v)
     return 0;
 }
 
-static int hexval(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 /* ipsec:ppk-key (Raven's, RFC 8784): "0x" and an even number of hex digits
  * gives the PPK's octets, any other text its own octets, as the ikev2 ppk
  * list's key. A bad value is understood all the same (ppk_bad, no key): the
  * "not understood" path would copy it into the log. */
 static int ppk_key(struct aaa_attrs *a, const char *v)
 {
-    size_t n = strlen(v), i;
-    bool hex = n > 2 && v[0] == '0' && (v[1] == 'x' || v[1] == 'X');
-    uint8_t *out;
+    bool bad;
 
     if (a->ppk) { /* the last one wins */
         OPENSSL_cleanse(a->ppk, a->ppk_len);
@@ -275,33 +263,9 @@ static int ppk_key(struct aaa_attrs *a, const char *v)
         a->ppk = NULL;
         a->ppk_len = 0;
     }
-    a->ppk_bad = false;
-    if (!n || (hex && (n - 2) % 2)) {
-        a->ppk_bad = true;
-        return 1;
-    }
-    if (!(out = malloc(hex ? (n - 2) / 2 : n)))
-        return -ENOMEM;
-    if (!hex) {
-        memcpy(out, v, n);
-        a->ppk = out;
-        a->ppk_len = n;
-        return 1;
-    }
-    for (i = 0; i < (n - 2) / 2; i++) {
-        int hi = hexval(v[2 + 2 * i]), lo = hexval(v[3 + 2 * i]);
-
-        if (hi < 0 || lo < 0) {
-            OPENSSL_cleanse(out, i);
-            free(out);
-            a->ppk_bad = true;
-            return 1;
-        }
-        out[i] = (uint8_t)(hi << 4 | lo);
-    }
-    a->ppk = out;
-    a->ppk_len = i;
-    return 1;
+    a->ppk = keytext_octets(v, &a->ppk_len, &bad);
+    a->ppk_bad = bad;
+    return a->ppk || bad ? 1 : -ENOMEM;
 }
 
 int aaa_attrs_avpair(struct aaa_attrs *a, const char *pair, size_t len)

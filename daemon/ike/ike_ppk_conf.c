@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/base/keytext.h"
 #include "daemon/base/log.h"
 #include "daemon/ike/ike_conf.h"
 #include "daemon/base/poison.h"
@@ -23,55 +24,6 @@ static void ppk_err(ike_err_fn err, void *arg, const struct lyd_node *at, const 
     if (err)
         err(arg, path, msg);
     free(path);
-}
-
-static int hexval(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
-/* The octets of a key leaf: "0x" and hex digits, else the text itself. NULL
- * when the hex is bad (*bad set) or memory is short. */
-static uint8_t *key_octets(const char *v, size_t *len, bool *bad)
-{
-    size_t n = strlen(v);
-    uint8_t *out;
-
-    *bad = false;
-    if (n > 2 && v[0] == '0' && (v[1] == 'x' || v[1] == 'X')) {
-        v += 2;
-        n -= 2;
-        if (n % 2) {
-            *bad = true;
-            return NULL;
-        }
-        if (!(out = malloc(n / 2)))
-            return NULL;
-        for (size_t i = 0; i < n / 2; i++) {
-            int hi = hexval(v[2 * i]), lo = hexval(v[2 * i + 1]);
-
-            if (hi < 0 || lo < 0) {
-                OPENSSL_cleanse(out, i);
-                free(out);
-                *bad = true;
-                return NULL;
-            }
-            out[i] = (uint8_t)(hi << 4 | lo);
-        }
-        *len = n / 2;
-        return out;
-    }
-    if (!(out = malloc(n)))
-        return NULL;
-    memcpy(out, v, n);
-    *len = n;
-    return out;
 }
 
 static int by_id(const void *a, const void *b)
@@ -130,7 +82,7 @@ bool ike_ppk_compile(struct ike_conf *c, ike_err_fn err, void *arg)
             continue;
         p = &c->ppks[c->nppks];
         p->id = id;
-        if (!(p->key = key_octets(key, &p->key_len, &bad))) {
+        if (!(p->key = keytext_octets(key, &p->key_len, &bad))) {
             ppk_err(err, arg, n,
                     bad ? "the PPK's key starts with 0x but is not an even number of hex digits: give its octets "
                           "in hex after 0x, or a text without that prefix"
