@@ -341,7 +341,7 @@ static int ca_and_identity(struct cprof *c, const struct lyd_node *prof, const s
     const char *usage, *tname = NULL, *cert_pem;
     X509 *cert = NULL, *cas[32], *x;
     size_t ncas = 0;
-    int rc = -EINVAL, len;
+    int rc = -EINVAL;
 
     LY_LIST_FOR(lyd_child(cprof_child(prof, "pki")), t) {
         usage = cprof_leaf(t, "usage");
@@ -370,11 +370,6 @@ static int ca_and_identity(struct cprof *c, const struct lyd_node *prof, const s
     }
     if ((rc = ca_chain(c, cert, cas, ncas)))
         goto out;
-    if ((len = i2d_X509(cert, &c->cert_der)) <= 0) {
-        rc = -ENOMEM;
-        goto out;
-    }
-    c->cert_len = (size_t)len;
     rc = -EINVAL;
     /* the headend's IKE identity as the engine sends it (identity local) */
     static const char *const types[] = {"address", "fqdn", "email", "key-id"};
@@ -516,7 +511,6 @@ out:
     free(pp);
     free(pu);
     free(c.id);
-    OPENSSL_free(c.cert_der);
     for (size_t i = 0; i < c.nca; i++) {
         OPENSSL_free(c.ca[i].der);
         free(c.ca[i].pem);

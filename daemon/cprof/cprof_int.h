@@ -75,8 +75,6 @@ struct cprof {
     struct cprof_ca ca[CPROF_MAX_CHAIN];
     size_t nca;             /* at least 1 */
     bool ca_rooted;
-    unsigned char *cert_der; /* the headend's own certificate (heap) */
-    size_t cert_len;
     struct cprof_ike ike[CPROF_MAX_PROPS];
     size_t nike;
     struct cprof_esp esp[CPROF_MAX_ESP];

@@ -127,16 +127,14 @@ int cprof_android(const struct cprof *c, FILE *f, char *err, size_t errlen)
 {
     char uuid[37], ike[512], esp[512];
     /* remote.cert: the one certificate the app authenticates the server
-     * with. strongSwan builds a chain up to a self-signed root from what it
-     * has and what the server sends, and the headend sends only its own
-     * certificate in IKE_AUTH: a root CA that issued it directly serves;
-     * behind an intermediate neither the root (the intermediate missing) nor
-     * the intermediate (no root above it) would, so the headend's certificate
-     * itself is the trusted one (strongSwan accepts a trusted end-entity
-     * certificate as it is; a renewed certificate needs a new file). */
-    bool direct = c->nca == 1 && c->ca_rooted;
-    const unsigned char *der = direct ? c->ca[0].der : c->cert_der;
-    size_t der_len = direct ? c->ca[0].len : c->cert_len;
+     * with, the trust anchor the other files install (the root; the top-most
+     * CA when the trustpoint has no root). strongSwan builds the chain up to
+     * it from what the server sends, and the headend sends the CAs between
+     * (CERT payloads after its own), so it is the anchor whether the root
+     * issued the headend's certificate or an intermediate did, and a renewed
+     * headend certificate needs no new file. */
+    const unsigned char *der = c->ca[c->nca - 1].der;
+    size_t der_len = c->ca[c->nca - 1].len;
     int n = 4 * (((int)der_len + 2) / 3), rc = -ENOMEM;
     json_error_t jerr;
     unsigned char *b64 = malloc((size_t)n + 1);

@@ -211,14 +211,20 @@ static bool build_idr_auth(struct ike_sess *s, const struct ike_prof *prof, stru
         if (!ok)
             log_warn("ike", "session %" PRIu64 " (%s): cannot sign our AUTH with trustpoint %s: %s", s->ss.id,
                      s->ss.remote_id ? s->ss.remote_id : "?", sign_tp->name, why);
-        if (ok) {
+        /* CERT: ours first, then the CAs above it (RFC 7296 3.6), X.509
+         * signature encoding */
+        for (size_t i = 0; ok && i <= sign_tp->nchain; i++) {
             size_t off = ike_build_pld(ib, IKE_PLD_CERT, false);
 
             ike_buf_u8(&ib->buf, 4);
-            ike_buf_put(&ib->buf, sign_tp->cert_der, sign_tp->cert_der_len);
+            if (i == 0)
+                ike_buf_put(&ib->buf, sign_tp->cert_der, sign_tp->cert_der_len);
+            else
+                ike_buf_put(&ib->buf, sign_tp->chain_der[i - 1], sign_tp->chain_der_len[i - 1]);
             ok = ike_build_end_pld(ib, off);
-            ike_auth_build(ib, &(struct ike_auth_pld){.method = method, .data = sig, .len = sl});
         }
+        if (ok)
+            ike_auth_build(ib, &(struct ike_auth_pld){.method = method, .data = sig, .len = sl});
         free(sig);
         return ok;
     }

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/x509v3.h>
+
 #include "daemon/ike/ike_eng.h"
 #include "daemon/pki/pki.h"
 #include "daemon/pool/pool.h"
@@ -451,6 +453,62 @@ static bool check_transform_sets(const struct ike_conf *c, ike_err_fn err, void 
     return ok;
 }
 
+/* The CA among @tp's that issued @x (name, key identifier, key usage, and its
+ * signature, so that of two CAs of one name in a rollover the right one is
+ * taken) and that is not in @used yet; NULL if none. */
+static X509 *chain_issuer(const struct pki_tp *tp, X509 *x, const bool *used, int *at)
+{
+    for (int i = 0; i < sk_X509_num(tp->cas); i++) {
+        X509 *ca = sk_X509_value(tp->cas, i);
+
+        if (!used[i] && ca != x && X509_check_issued(ca, x) == X509_V_OK &&
+            X509_verify(x, X509_get0_pubkey(ca)) == 1) {
+            *at = i;
+            return ca;
+        }
+    }
+    return NULL;
+}
+
+/* The chain we send after our certificate (pki.h chain_der): from its issuer
+ * up through the trustpoint's CAs, whatever their order in the
+ * configuration, stopping before a self-signed root (the client must have it
+ * already; sending it would only make the message longer) or where the
+ * trustpoint lacks the next issuer (what was found still helps). Built once
+ * here so that no exchange builds chains. False when out of memory. */
+static bool tp_chain(struct pki_tp *tp)
+{
+    int n = sk_X509_num(tp->cas), at;
+    bool *used;
+    X509 *x;
+
+    if (!tp->cert || n <= 0)
+        return true;
+    used = calloc((size_t)n, sizeof(*used));
+    tp->chain_der = calloc((size_t)n, sizeof(*tp->chain_der));
+    tp->chain_der_len = calloc((size_t)n, sizeof(*tp->chain_der_len));
+    if (!used || !tp->chain_der || !tp->chain_der_len) {
+        free(used);
+        return false;
+    }
+    for (x = tp->cert; (x = chain_issuer(tp, x, used, &at)) && X509_self_signed(x, 0) != 1;) {
+        unsigned char *der = NULL;
+        int len = i2d_X509(x, &der);
+
+        used[at] = true;
+        if (len <= 0 || !(tp->chain_der[tp->nchain] = malloc((size_t)len))) {
+            OPENSSL_free(der);
+            free(used);
+            return false;
+        }
+        memcpy(tp->chain_der[tp->nchain], der, (size_t)len);
+        tp->chain_der_len[tp->nchain++] = (size_t)len;
+        OPENSSL_free(der);
+    }
+    free(used);
+    return true;
+}
+
 static bool build_trustpoints(struct ike_conf *c, ike_err_fn err, void *arg)
 {
     struct ly_set *set = NULL;
@@ -489,8 +547,10 @@ static bool build_trustpoints(struct ike_conf *c, ike_err_fn err, void *arg)
         }
         tp = pki_tp_new(ike_leaf(tn, "name"), cas, nca, ike_leaf(tn, "certificate"), ike_leaf(tn, "private-key"), crls,
                         ncrl, urls, nurl, rev, why, sizeof(why));
-        /* OCSP: the configured responder (else each certificate's AIA), nonce on unless set false */
-        if (tp && !pki_tp_set_ocsp(tp, ike_leaf(tn, "ocsp-url"), !nonce || strcmp(nonce, "false"))) {
+        /* OCSP: the configured responder (else each certificate's AIA), nonce
+         * on unless set false; the chain we send */
+        if (tp && (!pki_tp_set_ocsp(tp, ike_leaf(tn, "ocsp-url"), !nonce || strcmp(nonce, "false")) ||
+                   !tp_chain(tp))) {
             pki_tp_free(tp);
             tp = NULL;
             snprintf(why, sizeof(why), "out of memory");

@@ -40,6 +40,10 @@ void pki_tp_free(struct pki_tp *tp)
     sk_X509_CRL_pop_free(tp->crls, X509_CRL_free);
     X509_free(tp->cert);
     free(tp->cert_der);
+    for (size_t i = 0; i < tp->nchain; i++)
+        free(tp->chain_der[i]);
+    free(tp->chain_der);
+    free(tp->chain_der_len);
     EVP_PKEY_free(tp->key);
     free(tp->ca_hashes);
     for (size_t i = 0; i < tp->ncrl_url; i++)

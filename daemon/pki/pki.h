@@ -27,6 +27,13 @@ struct pki_tp {
     X509 *cert;     /* own certificate, NULL if none */
     uint8_t *cert_der; /* and its DER encoding (the CERT payload) */
     size_t cert_der_len;
+    /* The CA certificates above ours (DER), its issuer first, up to but not
+     * including a self-signed root: the CERT payloads after ours (RFC 7296
+     * 3.6) that let a client trusting only the root build the path. Filled
+     * when the configuration is compiled (ike_conf.c). */
+    uint8_t **chain_der;
+    size_t *chain_der_len;
+    size_t nchain;
     EVP_PKEY *key;  /* its private key */
     uint8_t (*ca_hashes)[20]; /* SHA-1 of each CA's SubjectPublicKeyInfo (CERTREQ) */
     size_t nca;

@@ -308,8 +308,8 @@ def sswan_conf(lb, prof, password_of):
     split subnets as the networks it sends into the tunnel."""
     d = lb.clients[0]["dir"]
     cert = base64.b64decode(prof["remote"]["cert"])
-    # a CA, or the server's own certificate, trusted as it is (the app keeps
-    # either in its store of trusted certificates)
+    # the trust anchor (a CA; a server certificate would be trusted as it is,
+    # the app keeps either in its store of trusted certificates)
     ext = subprocess.run(["openssl", "x509", "-inform", "der", "-noout", "-ext", "basicConstraints"], input=cert,
                          capture_output=True).stdout
     with open(os.path.join(d, "x509ca" if b"CA:TRUE" in ext else "x509", "sswan-ca.der"), "wb") as f:
@@ -420,10 +420,10 @@ def der(pem_file):
 def test_ca_chain_root_is_the_anchor(make_ravend, site, pki, chain):
     """The headend's certificate from an intermediate CA, the root listed first
     in the trustpoint: Apple and Windows get the root as trust anchor and the
-    intermediate where they keep intermediates; the .sswan the headend's own
-    certificate, which lets the app (a strongSwan client configured from the
-    file) authenticate the headend although it sends no intermediate (neither
-    CA alone would). Apple's identifiers come from the profile and the user."""
+    intermediate where they keep intermediates; the .sswan the root too, and
+    the app (a strongSwan client configured from the file, only the root in its
+    x509ca) authenticates the headend through the intermediate the headend
+    sends in IKE_AUTH. Apple's identifiers come from the profile and the user."""
     lb, fr = site()
     head = lb.clients[0]["head_ip"]
     d = make_ravend(headend(pki, fr, server="head-big", cas=("ca", "inter"), server_address=head), netns=lb.head)
@@ -450,10 +450,12 @@ def test_ca_chain_root_is_the_anchor(make_ravend, site, pki, chain):
     assert root_at < content.index("LocalMachine\\Root") < inter_at < content.index("LocalMachine\\CA")
 
     prof = json.loads(generate(m, "android", "ana@example.org")[0])
-    assert base64.b64decode(prof["remote"]["cert"]) == der(chain("head-big.pem"))
+    assert base64.b64decode(prof["remote"]["cert"]) == root_der
     r = up(lb, sswan_conf(lb, prof, "ana-pw-1"), timeout=40)
     log = lb.log(0)
     assert r.returncode == 0, f"{log[-4000:]}\n{d.log()[-3000:]}"
+    assert os.listdir(os.path.join(lb.clients[0]["dir"], "x509ca")) == ["sswan-ca.der"]
+    assert 'received issuer cert "O=Raven Test, CN=Raven Test Intermediate"' in log, log[-4000:]
     assert "authentication of 'headend.example.org' with RSA_EMSA_PKCS1_SHA2_256 successful" in log
 
 

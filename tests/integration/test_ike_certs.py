@@ -3,7 +3,8 @@ certificates both ways (RFC 7427 signatures, and the classic methods when the
 client does not announce signature hashes), chains checked against the
 trustpoint, the client's identity checked against its certificate, profile
 selection by certificate map, and refusals for an untrusted or revoked
-certificate."""
+certificate. The headend sends the intermediate CAs above its certificate, so
+a client trusting only the root authenticates it."""
 import os
 import subprocess
 
@@ -52,6 +53,15 @@ def pki(tmp_path_factory):
 
     ca("ca", "Raven Test CA")
     ca("evil", "Other CA")
+    # an issuing CA under the root, and a headend certificate it issued
+    key("inter", "P-256")
+    run("openssl", "req", "-new", "-key", p("inter.key"), "-subj", "/O=Raven Test/CN=Raven Issuing CA",
+        "-out", p("inter.csr"))
+    with open(p("inter.ext"), "w") as f:
+        f.write("basicConstraints=critical,CA:true\nkeyUsage=critical,keyCertSign,cRLSign\n")
+    run("openssl", "x509", "-req", "-in", p("inter.csr"), "-CA", p("ca.pem"), "-CAkey", p("ca.key"),
+        "-CAcreateserial", "-days", "10", "-out", p("inter.pem"), "-extfile", p("inter.ext"))
+    cert("head-inter", "P-256", "headend.example.org", issuer="inter")
     cert("head-rsa", "rsa", "headend.example.org")
     cert("head-ec", "P-256", "headend.example.org")
     cert("alice", "rsa", "alice.example.org", eku="clientAuth")
@@ -90,7 +100,9 @@ STAFF_RULES = """<rule><field>issuer-name</field><operator>co</operator><value>r
           <rule><field>subject-name</field><operator>co</operator><value>cn=bob</value></rule>"""
 
 
-def headend(pki, server="head-rsa", crl=True, cert_map=False, mtu=None, mangle=False, rules=STAFF_RULES):
+def headend(pki, server="head-rsa", crl=True, cert_map=False, mtu=None, mangle=False, rules=STAFF_RULES,
+            cas=("ca",)):
+    ca_xml = "".join(f"<ca-certificate>{read(pki(c + '.pem'))}</ca-certificate>" for c in cas)
     crl_xml = f"<crl>{read(pki('ca.crl'))}</crl>" if crl else ""
     match = "<identity><remote><fqdn><domain>example.org</domain></fqdn></remote></identity>"
     cmap = ""
@@ -101,7 +113,7 @@ def headend(pki, server="head-rsa", crl=True, cert_map=False, mtu=None, mangle=F
         </entry></certificate-map>"""
     local = "<rsa-sig/>" if server == "head-rsa" else "<ecdsa-sig/>"
     return f"""<pki xmlns="{NS}">
-  <trustpoint><name>tp</name><ca-certificate>{read(pki('ca.pem'))}</ca-certificate>
+  <trustpoint><name>tp</name>{ca_xml}
     <certificate>{read(pki(server + '.pem'))}</certificate><private-key>{read(pki(server + '.key'))}</private-key>
     {crl_xml}</trustpoint>
   {cmap}
@@ -188,6 +200,29 @@ def test_certificates_in_fragments(make_ravend, lab, pki):
     assert r.returncode == 0, f"{log[-4000:]}\n{d.log()[-2000:]}"
     assert "splitting IKE message" in log and "reassembled fragmented IKE message" in log
     assert t(sessions(d.connect())[0], "ike-sa/fragmentation") == "true"
+
+
+@pytest.mark.parametrize("cas", [("ca", "inter"), ("inter", "ca")])
+def test_intermediate_sent_to_a_client_trusting_only_the_root(make_ravend, lab, pki, cas):
+    """The headend's certificate from an intermediate CA, the trustpoint
+    listing the root and the intermediate in either order: IKE_AUTH carries
+    the intermediate in a CERT payload after the headend's own (RFC 7296 3.6),
+    the root not, and a client with only the root in x509ca builds the path
+    through it."""
+    lb = lab(1)
+    d = make_ravend(headend(pki, "head-inter", cas=cas), netns=lb.head)
+    r = connect(lb, pki, "alice")
+    log = lb.log(0)
+    assert r.returncode == 0, f"{log[-4000:]}\n{d.log()[-2000:]}"
+    assert os.listdir(os.path.join(lb.clients[0]["dir"], "x509ca")) == ["ca.pem"]
+    received = [ln.split("received ", 1)[1] for ln in log.splitlines()
+                if "received end entity cert" in ln or "received issuer cert" in ln]
+    assert received == ['end entity cert "O=Raven Test, CN=headend.example.org"',
+                        'issuer cert "O=Raven Test, CN=Raven Issuing CA"'], log[-4000:]
+    assert 'using untrusted intermediate certificate "O=Raven Test, CN=Raven Issuing CA"' in log, log[-4000:]
+    assert 'using trusted ca certificate "O=Raven Test, CN=Raven Test CA"' in log
+    assert "authentication of 'headend.example.org' with ECDSA_WITH_SHA256_DER successful" in log
+    assert t(sessions(d.connect())[0], "remote-identity/value") == "alice.example.org"
 
 
 def test_dn_name_mangler_names_the_authorization_policy(make_ravend, lab, pki):

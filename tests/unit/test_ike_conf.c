@@ -9,11 +9,13 @@
  * configuration says, and profile selection (identity, local address and
  * interface, VRF, certificates made here with OpenSSL), keyring keys, name
  * mangling, authorization sources and the generation's reference counting
- * are exercised. */
+ * are exercised, and the CA chain a trustpoint sends after its certificate
+ * is built from CAs listed in any order. */
 #include <arpa/inet.h>
 #include <libyang/libyang.h>
 #include <net/if.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <setjmp.h>
@@ -567,6 +569,143 @@ static void test_certmap_bad_date(void **state)
     assert_non_null(strstr(why, "its value 'next year' must be YYYY-MM-DDThh:mm:ssZ"));
 }
 
+/* A certificate of CN=@cn for @key, issued by @issuer with @issuer_key (NULL:
+ * self-signed), a CA when @ca. */
+static X509 *chain_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key, bool ca)
+{
+    X509 *x = X509_new();
+    X509_NAME *sub = X509_NAME_new();
+    X509_EXTENSION *ext;
+    X509V3_CTX v3;
+
+    assert_non_null(x);
+    assert_int_equal(X509_set_version(x, 2), 1);
+    assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(x), 1), 1);
+    assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), 0));
+    assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), 3600));
+    assert_int_equal(X509_NAME_add_entry_by_txt(sub, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0), 1);
+    assert_int_equal(X509_set_subject_name(x, sub), 1);
+    assert_int_equal(X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : sub), 1);
+    assert_int_equal(X509_set_pubkey(x, key), 1);
+    X509V3_set_ctx(&v3, issuer ? issuer : x, x, NULL, NULL, 0);
+    ext = X509V3_EXT_conf_nid(NULL, &v3, NID_basic_constraints, ca ? "critical,CA:TRUE" : "CA:FALSE");
+    assert_non_null(ext);
+    assert_int_equal(X509_add_ext(x, ext, -1), 1);
+    X509_EXTENSION_free(ext);
+    assert_true(X509_sign(x, issuer_key ? issuer_key : key, EVP_sha256()) > 0);
+    X509_NAME_free(sub);
+    return x;
+}
+
+static char *pem_of(X509 *x, EVP_PKEY *k)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+    char *p = NULL, *s;
+    long len;
+
+    assert_non_null(b);
+    assert_int_equal(x ? PEM_write_bio_X509(b, x) : PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL), 1);
+    len = BIO_get_mem_data(b, &p);
+    s = strndup(p, (size_t)len);
+    BIO_free(b);
+    return s;
+}
+
+static void assert_chain(const struct ike_conf *c, const char *tp_name, X509 *const *want, size_t nwant)
+{
+    const struct pki_tp *tp = ike_conf_tp(c, tp_name);
+
+    assert_non_null(tp);
+    assert_int_equal(tp->nchain, nwant);
+    for (size_t i = 0; i < nwant; i++) {
+        unsigned char *der = NULL;
+        int len = i2d_X509(want[i], &der);
+
+        assert_true(len > 0);
+        assert_int_equal(tp->chain_der_len[i], (size_t)len);
+        assert_memory_equal(tp->chain_der[i], der, (size_t)len);
+        OPENSSL_free(der);
+    }
+}
+
+/* The CAs sent after the trustpoint's certificate: its issuer first, each
+ * next one's issuer after it, the self-signed root left out, whatever the
+ * order of ca-certificate; where the trustpoint lacks an issuer, the chain
+ * found so far; CAs not above our certificate never. */
+static void test_trustpoint_chain(void **state)
+{
+    struct env *e = *state;
+    EVP_PKEY *rk = EVP_EC_gen("P-256"), *k1 = EVP_EC_gen("P-256"), *k2 = EVP_EC_gen("P-256"),
+             *hk = EVP_EC_gen("P-256"), *ok = EVP_EC_gen("P-256");
+    X509 *root = chain_cert("Root CA", rk, NULL, NULL, true), *i1 = chain_cert("Policy CA", k1, root, rk, true),
+         *i2 = chain_cert("Issuing CA", k2, i1, k1, true), *head = chain_cert("vpn.example.org", hk, i2, k2, false),
+         *direct = chain_cert("vpn2.example.org", hk, root, rk, false), *other = chain_cert("Other CA", ok, NULL, NULL, true);
+    char *root_p = pem_of(root, NULL), *i1_p = pem_of(i1, NULL), *i2_p = pem_of(i2, NULL), *head_p = pem_of(head, NULL),
+         *direct_p = pem_of(direct, NULL), *other_p = pem_of(other, NULL), *key_p = pem_of(NULL, hk), why[512] = "";
+    char *xml = NULL;
+    size_t xml_len = 0;
+    FILE *f = open_memstream(&xml, &xml_len);
+    struct ike_conf *c;
+
+    assert_non_null(f);
+    fprintf(f, "<pki xmlns=\"" NS "\">");
+    /* out of order, an unrelated CA among them */
+    fprintf(f, "<trustpoint><name>mixed</name><ca-certificate>%s</ca-certificate><ca-certificate>%s</ca-certificate>"
+               "<ca-certificate>%s</ca-certificate><ca-certificate>%s</ca-certificate>"
+               "<certificate>%s</certificate><private-key>%s</private-key></trustpoint>",
+            i1_p, other_p, root_p, i2_p, head_p, key_p);
+    /* the policy CA missing: the issuing CA alone */
+    fprintf(f, "<trustpoint><name>gap</name><ca-certificate>%s</ca-certificate><ca-certificate>%s</ca-certificate>"
+               "<certificate>%s</certificate><private-key>%s</private-key></trustpoint>",
+            root_p, i2_p, head_p, key_p);
+    /* no root: the intermediates found */
+    fprintf(f, "<trustpoint><name>rootless</name><ca-certificate>%s</ca-certificate>"
+               "<ca-certificate>%s</ca-certificate><certificate>%s</certificate><private-key>%s</private-key>"
+               "</trustpoint>",
+            i2_p, i1_p, head_p, key_p);
+    /* issued by the root: nothing to add */
+    fprintf(f, "<trustpoint><name>direct</name><ca-certificate>%s</ca-certificate>"
+               "<ca-certificate>%s</ca-certificate><certificate>%s</certificate><private-key>%s</private-key>"
+               "</trustpoint>",
+            i1_p, root_p, direct_p, key_p);
+    /* no issuer of ours at all, and no certificate */
+    fprintf(f, "<trustpoint><name>stranger</name><ca-certificate>%s</ca-certificate><certificate>%s</certificate>"
+               "<private-key>%s</private-key></trustpoint>",
+            other_p, head_p, key_p);
+    fprintf(f, "<trustpoint><name>verify-only</name><ca-certificate>%s</ca-certificate></trustpoint></pki>", i2_p);
+    assert_int_equal(fclose(f), 0);
+    c = build(e->ctx, xml, why);
+    if (!c)
+        fail_msg("%s", why);
+    assert_chain(c, "mixed", (X509 *[]){i2, i1}, 2);
+    assert_chain(c, "gap", (X509 *[]){i2}, 1);
+    assert_chain(c, "rootless", (X509 *[]){i2, i1}, 2);
+    assert_chain(c, "direct", NULL, 0);
+    assert_chain(c, "stranger", NULL, 0);
+    assert_chain(c, "verify-only", NULL, 0);
+    ike_conf_unref(c);
+
+    free(xml);
+    free(root_p);
+    free(i1_p);
+    free(i2_p);
+    free(head_p);
+    free(direct_p);
+    free(other_p);
+    free(key_p);
+    X509_free(root);
+    X509_free(i1);
+    X509_free(i2);
+    X509_free(head);
+    X509_free(direct);
+    X509_free(other);
+    EVP_PKEY_free(rk);
+    EVP_PKEY_free(k1);
+    EVP_PKEY_free(k2);
+    EVP_PKEY_free(hk);
+    EVP_PKEY_free(ok);
+}
+
 static const char *psk(const struct ike_prof *p, bool remote, struct ike_id_pld id, const char *peer)
 {
     struct sockaddr_storage ss;
@@ -803,6 +942,7 @@ int main(void)
         cmocka_unit_test(test_authorize),      cmocka_unit_test(test_refcount),
         cmocka_unit_test(test_strings_outlive_source), cmocka_unit_test(test_certmap_bad_date),
         cmocka_unit_test(test_default_policy), cmocka_unit_test(test_prf_from_integrity),
+        cmocka_unit_test(test_trustpoint_chain),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
