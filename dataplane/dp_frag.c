@@ -124,17 +124,6 @@ static struct dp_frag_slot *slot_get(struct dp_frag *f, const struct frag *g, ui
     return s;
 }
 
-static uint16_t csum4(const uint8_t *p, size_t len)
-{
-    uint32_t sum = 0;
-
-    for (; len > 1; p += 2, len -= 2)
-        sum += rd16(p);
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
-    return (uint16_t)~sum;
-}
-
 /* Parses @ip as a fragment; DP_FRAG_NOT if it is none, DP_FRAG_BAD if malformed. */
 static enum dp_frag_rc parse(const uint8_t *ip, size_t len, struct frag *g)
 {
@@ -203,7 +192,7 @@ static void finish(struct dp_frag_slot *s, const uint8_t **out, size_t *outlen)
         wr16(h + 2, (uint16_t)len);
         wr16(h + 6, rd16(h + 6) & 0x4000); /* DF stays; MF and offset go */
         wr16(h + 10, 0);
-        wr16(h + 10, csum4(h, s->hlen));
+        wr16(h + 10, csum(h, s->hlen, 0));
     } else {
         wr16(h + 4, (uint16_t)(len - 40));
     }
@@ -330,6 +319,6 @@ size_t dp_frag4_piece(const uint8_t *ip, size_t len, unsigned mtu, size_t k, uin
     wr16(dst + 2, (uint16_t)(hl + cnt));
     wr16(dst + 6, (uint16_t)((fo & 0x1fff) + off / 8) | (more ? 0x2000 : 0));
     wr16(dst + 10, 0);
-    wr16(dst + 10, csum4(dst, hl));
+    wr16(dst + 10, csum(dst, hl, 0));
     return hl + cnt;
 }
