@@ -35,4 +35,15 @@ static inline uint16_t csum(const uint8_t *p, size_t len, uint32_t sum)
     return (uint16_t)~sum;
 }
 
+/* The sum of an IPv6 pseudo-header (RFC 8200 8.1): the addresses of @ip6, the
+ * upper-layer length @len and next header @proto, to start csum() with. */
+static inline uint32_t csum_pseudo6(const uint8_t *ip6, uint32_t len, uint8_t proto)
+{
+    uint32_t sum = len + proto;
+
+    for (int i = 8; i < 40; i += 2)
+        sum += rd16(ip6 + i);
+    return sum;
+}
+
 #endif

@@ -500,13 +500,10 @@ static void from_outside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, u
  * 8200 8.1; RFC 6935's exception needs the receiver's consent). */
 static void udp6_csum(uint8_t *ip6, uint8_t *udp, size_t ulen)
 {
-    uint32_t sum = 0;
+    uint16_t c;
 
-    for (int i = 8; i < 40; i += 2)
-        sum += rd16(ip6 + i);
-    sum += (uint32_t)ulen + IPPROTO_UDP;
     wr16(udp + 6, 0);
-    uint16_t c = csum(udp, ulen, sum);
+    c = csum(udp, ulen, csum_pseudo6(ip6, (uint32_t)ulen, IPPROTO_UDP));
     wr16(udp + 6, c ? c : 0xffff);
 }
 
@@ -593,9 +590,9 @@ static void seal_send(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, stru
  * of their own; the first stays in the packet's frame. */
 static void split_send(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, struct dp_rsa *sa,
                        const struct dp_outer *outer, struct esp_xform *xf, struct dp_xs *out, const struct dp_nh *nh,
-                       uint8_t *ip, size_t ilen, unsigned tmtu)
+                       uint8_t *ip, size_t ilen, unsigned tmtu, size_t n)
 {
-    size_t n = dp_frag4_count(ip, ilen, tmtu), plen;
+    size_t plen;
     uint64_t fa[DP_FRAG4_MAX_PIECES];
 
     /* the pool keeps its reserve for ICMP errors (refill()) */
@@ -630,7 +627,7 @@ static void from_inside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, ui
     struct dp_xs *out = NULL, *mtu_of;
     struct dp_nh nh;
     unsigned mtu, tmtu;
-    bool split = false;
+    size_t split = 0; /* the pieces of an inner IPv4 packet to fragment */
 
     if (len >= ETH_HLEN + IP4_HLEN && rd16(pkt + 12) == ETH_P_IPV4 && ip[0] >> 4 == 4 && (ip[0] & 15) >= 5 &&
         rd16(ip + 2) <= len - ETH_HLEN && rd16(ip + 2) >= (ip[0] & 15) * 4u) {
@@ -671,9 +668,9 @@ static void from_inside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, ui
     if (ilen > tmtu) {
         /* IPv4 without DF is fragmented (RFC 4459); with DF, and IPv6, the sender
          * is told; a hairpinned packet came from a client: no ICMP towards the inside */
-        if (family == AF_INET && !(rd16(ip + 6) & 0x4000) && dp_frag4_count(ip, ilen, tmtu))
-            split = true;
-        else if (!hairpin && family == AF_INET && (rd16(ip + 6) & 0x4000))
+        if (family == AF_INET && !(rd16(ip + 6) & 0x4000))
+            split = dp_frag4_count(ip, ilen, tmtu);
+        else if (!hairpin && family == AF_INET)
             dp_icmp_frag_needed(w, xs, pkt, ETH_HLEN + ilen, tmtu);
         else if (!hairpin && family == AF_INET6)
             dp_icmp_too_big(w, xs, pkt, ETH_HLEN + ilen, tmtu);
@@ -697,7 +694,7 @@ static void from_inside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, ui
     if (sa->conf.tcp_mss)
         dp_inner_mss_clamp(ip, ilen, family, sa->conf.tcp_mss);
     if (split)
-        split_send(w, xs, addr, sa, outer, xf, out, &nh, ip, ilen, tmtu);
+        split_send(w, xs, addr, sa, outer, xf, out, &nh, ip, ilen, tmtu, split);
     else
         seal_send(w, xs, addr, sa, outer, xf, out, &nh, ip, ilen, family);
 }

@@ -80,7 +80,6 @@ void dp_icmp_too_big(struct dp_worker *w, struct dp_xs *xs, const uint8_t *pkt, 
     size_t quote = len - ETH_HLEN < 1280 - 40 - 8 ? len - ETH_HLEN : 1280 - 40 - 8;
     static const uint8_t unspec[16];
     uint8_t *r, *rip, *icmp;
-    uint32_t sum = 0;
     uint64_t fa;
 
     if (!xs->has_addr6 || !w->nfree || ip[8] == 0xff || !memcmp(ip + 8, unspec, 16) ||
@@ -109,10 +108,6 @@ void dp_icmp_too_big(struct dp_worker *w, struct dp_xs *xs, const uint8_t *pkt, 
     icmp[6] = (mtu >> 8) & 0xff;
     icmp[7] = mtu & 0xff;
     memcpy(icmp + 8, ip, quote);
-    /* pseudo-header: addresses, upper-layer length, next header */
-    for (int i = 8; i < 40; i += 2)
-        sum += rd16(rip + i);
-    sum += (uint32_t)(8 + quote) + 58;
-    wr16(icmp + 2, csum(icmp, 8 + quote, sum));
+    wr16(icmp + 2, csum(icmp, 8 + quote, csum_pseudo6(rip, (uint32_t)(8 + quote), 58)));
     dp_tx_stage(w, xs, r, ETH_HLEN + 40 + 8 + quote);
 }

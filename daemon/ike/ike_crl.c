@@ -61,14 +61,11 @@ void ike_crl_remember(struct ike_sess *s, X509 *cert, const struct pki_tp *tp)
 
 void ike_crl_adopted(struct ike_sess *s)
 {
-    const struct pki_tp *tp = NULL;
+    const struct pki_tp *tp;
 
     if (!s->ss.cert_tp || !s->ss.cert_issuer || !s->ss.cert_serial || !s->gen)
         return;
-    for (size_t i = 0; i < s->gen->ntps && !tp; i++) {
-        if (!strcmp(s->gen->tps[i]->name, s->ss.cert_tp))
-            tp = s->gen->tps[i];
-    }
+    tp = ike_conf_tp(s->gen, s->ss.cert_tp);
     if (tp && tp->ocsp_check) {
         hold(s, tp);
         pki_crl_watch(s->e->crl, tp, s->ss.cert_issuer, s->ss.cert_serial, s->ocsp_url);

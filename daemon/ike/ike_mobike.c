@@ -43,8 +43,6 @@
 #include "daemon/ike/ike_persist.h"
 #include "daemon/base/poison.h"
 
-#define N_MOBIKE_SUPPORTED_ 16396
-#define N_INVALID_SYNTAX_ 7
 
 static bool same_to(const struct ike_sess *s, const struct ike_mobike_to *to)
 {
@@ -126,36 +124,6 @@ static void move(struct ike_sess *s, const struct ike_mobike_to *to, bool nat, c
     notify_moved(s, &old, cause);
 }
 
-void ike_mobike_auth(struct ike_sess *s, const struct ike_prof *prof, const struct ike_msg *req,
-                     struct ike_builder *ib)
-{
-    bool asked = false;
-
-    for (size_t i = 0; i < req->npld; i++) {
-        struct ike_notify_pld n;
-
-        if (req->pld[i].type == IKE_PLD_NOTIFY && ike_notify_parse(&req->pld[i], &n) &&
-            n.type == N_MOBIKE_SUPPORTED_)
-            asked = true;
-    }
-    s->mob.on = asked && prof->mobike;
-    s->mob.rr = prof->mobike_rr;
-    if (!s->mob.on)
-        return;
-    ike_notify_build(ib, &(struct ike_notify_pld){.type = N_MOBIKE_SUPPORTED_});
-    /* its other addresses may come in IKE_AUTH already (RFC 4555 3.4) */
-    {
-        uint8_t first = IKE_PLD_NONE;
-        struct ike_builder none;
-        struct ike_hdr h = {0};
-
-        ike_build_begin(&none, &h);
-        ike_mobike_info(s, req, &none, &first);
-        ike_buf_fini(&none.buf);
-        s->mob.upd_now = false; /* an UPDATE_SA_ADDRESSES here means nothing */
-    }
-}
-
 void ike_mobike_rx(struct ike_sess *s, struct ike_sock *sk, const struct sockaddr_storage *local,
                    const struct sockaddr_storage *peer)
 {
@@ -180,6 +148,18 @@ void ike_mobike_rx(struct ike_sess *s, struct ike_sock *sk, const struct sockadd
     move(s, &to, false, "nat-mapping");
 }
 
+/* The datagrams of @o to @to (its socket, else the session's), or to the
+ * session's own addresses when @to is NULL. */
+static void send_to(struct ike_sess *s, const struct ike_out *o, const struct ike_mobike_to *to)
+{
+    for (size_t i = 0; i < o->n; i++) {
+        if (to)
+            ike_xmit_dgram(to->sock ? to->sock : s->sock, &to->local, &to->peer, o->d[i].data, o->d[i].len, false);
+        else
+            ike_xmit_dgram(s->sock, &s->local, &s->peer, o->d[i].data, o->d[i].len, false);
+    }
+}
+
 void ike_mobike_reply(struct ike_sess *s, const struct ike_out *o)
 {
     const struct ike_mobike_to *to = &s->mob.rx;
@@ -188,21 +168,14 @@ void ike_mobike_reply(struct ike_sess *s, const struct ike_out *o)
         ike_xmit_out(s, o);
         return;
     }
-    for (size_t i = 0; i < o->n; i++)
-        ike_xmit_dgram(to->sock ? to->sock : s->sock, &to->local, &to->peer, o->d[i].data, o->d[i].len, false);
+    send_to(s, o, to);
 }
 
 void ike_mobike_request_to(struct ike_sess *s, const struct ike_out *o)
 {
     const struct ike_mobike_to *to = &s->mob.rr_at; /* its own address, not a newer update's */
 
-    if (s->req_kind != REQ_MOBIKE_RR || o != &s->req) {
-        for (size_t i = 0; i < o->n; i++)
-            ike_xmit_dgram(s->sock, &s->local, &s->peer, o->d[i].data, o->d[i].len, false);
-        return;
-    }
-    for (size_t i = 0; i < o->n; i++)
-        ike_xmit_dgram(to->sock ? to->sock : s->sock, &to->local, &to->peer, o->d[i].data, o->d[i].len, false);
+    send_to(s, o, s->req_kind == REQ_MOBIKE_RR && o == &s->req ? to : NULL);
 }
 
 static bool addr_of(struct sockaddr_storage *a, const struct ike_notify_pld *n)
@@ -319,6 +292,32 @@ static void put_notify(struct ike_builder *bd, uint8_t *first, uint16_t type, co
         *first = IKE_PLD_NOTIFY;
 }
 
+/* read_req, with a malformed notify said in the log: false then, and nothing is
+ * to change. */
+static bool read_whole(struct ike_sess *s, const struct ike_msg *in, const struct ike_mobike_to *to,
+                       struct mob_req *r)
+{
+    char a[INET6_ADDRSTRLEN];
+
+    read_req(s, in, to, r);
+    if (r->malformed)
+        log_warn("ike", "session %" PRIu64 " (%s): malformed MOBIKE notify from %s (a NAT detection, COOKIE2 or "
+                   "additional address of the wrong size): nothing changes",
+                   s->ss.id, s->ss.remote_id ? s->ss.remote_id : "?", ike_addr_str(&to->peer, a, sizeof(a)));
+    return !r->malformed;
+}
+
+/* The client's other addresses, as the request lists them (RFC 4555 3.4). */
+static void take_adds(struct ike_sess *s, const struct mob_req *r)
+{
+    if (!r->adds_seen && !r->no_add)
+        return;
+    s->mob.nadd = r->no_add ? 0 : r->nadd;
+    memcpy(s->mob.add, r->add, sizeof(r->add[0]) * s->mob.nadd);
+    s->mob.no_additional = r->no_add;
+    ike_persist_mark(s);
+}
+
 void ike_mobike_info(struct ike_sess *s, const struct ike_msg *in, struct ike_builder *bd, uint8_t *first)
 {
     struct ike_mobike_to to = s->mob.rx_set ? s->mob.rx : (struct ike_mobike_to){.local = s->local, .peer = s->peer};
@@ -328,12 +327,8 @@ void ike_mobike_info(struct ike_sess *s, const struct ike_msg *in, struct ike_bu
     s->mob.upd_now = false;
     if (!s->mob.on)
         return; /* not negotiated: its notifies are not ours to act on (RFC 4555 3.1) */
-    read_req(s, in, &to, &r);
-    if (r.malformed) {
-        log_warn("ike", "session %" PRIu64 " (%s): malformed MOBIKE notify from %s (a NAT detection, COOKIE2 or "
-                   "additional address of the wrong size): nothing changes",
-                   s->ss.id, s->ss.remote_id ? s->ss.remote_id : "?", ike_addr_str(&to.peer, a, sizeof(a)));
-        put_notify(bd, first, N_INVALID_SYNTAX_, NULL, 0);
+    if (!read_whole(s, in, &to, &r)) {
+        put_notify(bd, first, N_INVALID_SYNTAX, NULL, 0);
         return;
     }
     /* our NAT detection for the addresses the request used (RFC 4555 3.5, and
@@ -348,12 +343,7 @@ void ike_mobike_info(struct ike_sess *s, const struct ike_msg *in, struct ike_bu
     }
     if (r.cookie2)
         put_notify(bd, first, N_MOB_COOKIE2, r.cookie2->data, r.cookie2->len);
-    if (r.adds_seen || r.no_add) {
-        s->mob.nadd = r.no_add ? 0 : r.nadd;
-        memcpy(s->mob.add, r.add, sizeof(r.add[0]) * s->mob.nadd);
-        s->mob.no_additional = r.no_add;
-        ike_persist_mark(s);
-    }
+    take_adds(s, &r);
     if (!r.update)
         return;
     to.nat_seen = r.nat_seen;
@@ -369,6 +359,29 @@ void ike_mobike_info(struct ike_sess *s, const struct ike_msg *in, struct ike_bu
     }
     s->mob.upd = to;
     s->mob.upd_now = true;
+}
+
+void ike_mobike_auth(struct ike_sess *s, const struct ike_prof *prof, const struct ike_msg *req,
+                     struct ike_builder *ib)
+{
+    struct ike_notify_pld n;
+
+    s->mob.on = ike_notify_find(req, N_MOBIKE_SUPPORTED, &n) && prof->mobike;
+    s->mob.rr = prof->mobike_rr;
+    if (!s->mob.on)
+        return;
+    ike_notify_build(ib, &(struct ike_notify_pld){.type = N_MOBIKE_SUPPORTED});
+    /* its other addresses may come in IKE_AUTH already (RFC 4555 3.4); an
+     * UPDATE_SA_ADDRESSES there means nothing */
+    {
+        struct ike_mobike_to to = s->mob.rx_set ? s->mob.rx : (struct ike_mobike_to){.local = s->local,
+                                                                                       .peer = s->peer};
+        struct mob_req r = {0};
+
+        s->mob.upd_now = false;
+        if (read_whole(s, req, &to, &r))
+            take_adds(s, &r);
+    }
 }
 
 static void rr_send(struct ike_sess *s)
@@ -507,52 +520,22 @@ void ike_mobike_dp_poll(struct ike_engine *e)
 /* ---- the session record's fields: an address is family (4, 6), address,
  * port (19 bytes); times and ports little-endian ---- */
 
-static void rec_addr(uint8_t b[19], const struct sockaddr_storage *a)
-{
-    uint16_t port = ike_port_of(a);
-
-    memset(b, 0, 19);
-    b[0] = a->ss_family == AF_INET6 ? 6 : 4;
-    if (a->ss_family == AF_INET6)
-        memcpy(b + 1, &((const struct sockaddr_in6 *)a)->sin6_addr, 16);
-    else
-        memcpy(b + 1, &((const struct sockaddr_in *)a)->sin_addr, 4);
-    b[17] = (uint8_t)port;
-    b[18] = (uint8_t)(port >> 8);
-}
-
-static bool rec_addr_take(const uint8_t *v, struct sockaddr_storage *a)
-{
-    memset(a, 0, sizeof(*a));
-    if (v[0] == 6) {
-        a->ss_family = AF_INET6;
-        memcpy(&((struct sockaddr_in6 *)a)->sin6_addr, v + 1, 16);
-    } else if (v[0] == 4) {
-        a->ss_family = AF_INET;
-        memcpy(&((struct sockaddr_in *)a)->sin_addr, v + 1, 4);
-    } else {
-        return false;
-    }
-    ike_set_port(a, (uint16_t)(v[17] | v[18] << 8));
-    return true;
-}
-
 #define REC_RR_LEN (19 + 19 + 3 + 16)
 
 size_t ike_mobike_rec(const struct ike_mobike *m, enum ike_mobike_rec_kind kind, uint8_t i, uint8_t *out)
 {
     switch (kind) {
     case IKE_MOBIKE_REC_HIST:
-        rec_addr(out, &m->hist[i].peer);
+        ike_persist_addr_put(out, &m->hist[i].peer);
         for (int k = 0; k < 8; k++)
             out[19 + k] = (uint8_t)((uint64_t)m->hist[i].at >> (8 * k));
         return 27;
     case IKE_MOBIKE_REC_ADD:
-        rec_addr(out, &m->add[i]);
+        ike_persist_addr_put(out, &m->add[i]);
         return 19;
     case IKE_MOBIKE_REC_RR:
-        rec_addr(out, &m->rr_to.local);
-        rec_addr(out + 19, &m->rr_to.peer);
+        ike_persist_addr_put(out, &m->rr_to.local);
+        ike_persist_addr_put(out + 19, &m->rr_to.peer);
         out[38] = (uint8_t)(m->rr_to.nat_peer | m->rr_to.nat_seen << 1);
         out[39] = m->rr_to.nat_local;
         out[40] = (uint8_t)m->rr_state;
@@ -568,7 +551,7 @@ bool ike_mobike_rec_take(struct ike_mobike *m, enum ike_mobike_rec_kind kind, co
 
     switch (kind) {
     case IKE_MOBIKE_REC_HIST:
-        if (len != 27 || m->nhist == IKE_MOBIKE_HIST || !rec_addr_take(v, &m->hist[m->nhist].peer))
+        if (len != 27 || m->nhist == IKE_MOBIKE_HIST || !ike_persist_addr_get(v, &m->hist[m->nhist].peer))
             return false;
         for (int k = 0; k < 8; k++)
             t |= (uint64_t)v[19 + k] << (8 * k);
@@ -577,14 +560,14 @@ bool ike_mobike_rec_take(struct ike_mobike *m, enum ike_mobike_rec_kind kind, co
         m->hist[m->nhist++].at = (time_t)t;
         return true;
     case IKE_MOBIKE_REC_ADD:
-        if (len != 19 || m->nadd == IKE_MOBIKE_ADDS || !rec_addr_take(v, &m->add[m->nadd]))
+        if (len != 19 || m->nadd == IKE_MOBIKE_ADDS || !ike_persist_addr_get(v, &m->add[m->nadd]))
             return false;
         m->nadd++;
         return true;
     case IKE_MOBIKE_REC_RR:
         if (len != REC_RR_LEN || m->rr_state != IKE_RR_NONE || v[38] > 3 || v[39] > 1 ||
-            (v[40] != IKE_RR_QUEUED && v[40] != IKE_RR_SENT) || !rec_addr_take(v, &m->rr_to.local) ||
-            !rec_addr_take(v + 19, &m->rr_to.peer))
+            (v[40] != IKE_RR_QUEUED && v[40] != IKE_RR_SENT) || !ike_persist_addr_get(v, &m->rr_to.local) ||
+            !ike_persist_addr_get(v + 19, &m->rr_to.peer))
             return false;
         m->rr_to.sock = NULL; /* the session's (ike_mobike_adopted) */
         m->rr_to.nat_peer = v[38] & 1;

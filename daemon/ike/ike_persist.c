@@ -470,37 +470,48 @@ static bool r_field(const struct fdesc *d, const uint8_t *v, size_t len, void *o
 
 /* ---- compound values ---- */
 
-static void w_addr(struct wbuf *w, uint16_t tag, const struct sockaddr_storage *a)
+void ike_persist_addr_put(uint8_t b[IKE_PERSIST_ADDR_LEN], const struct sockaddr_storage *a)
 {
-    uint8_t b[19] = {0};
-
+    memset(b, 0, IKE_PERSIST_ADDR_LEN);
     b[0] = a->ss_family == AF_INET6 ? 6 : 4;
     if (a->ss_family == AF_INET6)
         memcpy(b + 1, &((const struct sockaddr_in6 *)a)->sin6_addr, 16);
     else
         memcpy(b + 1, &((const struct sockaddr_in *)a)->sin_addr, 4);
     w_le(b + 17, ike_port_of(a), 2);
+}
+
+bool ike_persist_addr_get(const uint8_t b[IKE_PERSIST_ADDR_LEN], struct sockaddr_storage *a)
+{
+    memset(a, 0, sizeof(*a));
+    if (b[0] == 6) {
+        a->ss_family = AF_INET6;
+        memcpy(&((struct sockaddr_in6 *)a)->sin6_addr, b + 1, 16);
+    } else if (b[0] == 4) {
+        a->ss_family = AF_INET;
+        memcpy(&((struct sockaddr_in *)a)->sin_addr, b + 1, 4);
+    } else {
+        return false;
+    }
+    ike_set_port(a, (uint16_t)r_le(b + 17, 2));
+    return true;
+}
+
+static void w_addr(struct wbuf *w, uint16_t tag, const struct sockaddr_storage *a)
+{
+    uint8_t b[IKE_PERSIST_ADDR_LEN];
+
+    ike_persist_addr_put(b, a);
     w_field(w, tag, b, sizeof(b));
 }
 
 static bool r_addr(const uint8_t *v, size_t len, struct sockaddr_storage *a)
 {
-    memset(a, 0, sizeof(*a));
-    if (len != 19 || (v[0] != 4 && v[0] != 6))
+    if (len != IKE_PERSIST_ADDR_LEN) {
+        memset(a, 0, sizeof(*a));
         return false;
-    if (v[0] == 6) {
-        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)a;
-
-        s6->sin6_family = AF_INET6;
-        memcpy(&s6->sin6_addr, v + 1, 16);
-    } else {
-        struct sockaddr_in *s4 = (struct sockaddr_in *)a;
-
-        s4->sin_family = AF_INET;
-        memcpy(&s4->sin_addr, v + 1, 4);
     }
-    ike_set_port(a, (uint16_t)r_le(v + 17, 2));
-    return true;
+    return ike_persist_addr_get(v, a);
 }
 
 static void w_ts(struct wbuf *w, uint16_t tag, const struct ike_ts_pld *t)

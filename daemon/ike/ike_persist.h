@@ -9,6 +9,14 @@
 #include <stdint.h>
 
 struct ike_sess;
+struct sockaddr_storage;
+
+/* An address with its port as records hold it: family (4 or 6), 16 bytes of
+ * address (IPv4 in the first 4), the port little-endian. */
+#define IKE_PERSIST_ADDR_LEN 19
+void ike_persist_addr_put(uint8_t b[IKE_PERSIST_ADDR_LEN], const struct sockaddr_storage *a);
+/* false when the family is neither */
+bool ike_persist_addr_get(const uint8_t b[IKE_PERSIST_ADDR_LEN], struct sockaddr_storage *a);
 
 /* What a record holds besides the session's own fields. */
 struct ike_persist_extra {

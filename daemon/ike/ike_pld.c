@@ -156,6 +156,15 @@ bool ike_notify_parse(const struct ike_pld *p, struct ike_notify_pld *out)
     return true;
 }
 
+bool ike_notify_find(const struct ike_msg *msg, uint16_t type, struct ike_notify_pld *out)
+{
+    for (size_t i = 0; i < msg->npld; i++) {
+        if (msg->pld[i].type == IKE_PLD_NOTIFY && ike_notify_parse(&msg->pld[i], out) && out->type == type)
+            return true;
+    }
+    return false;
+}
+
 bool ike_delete_parse(const struct ike_pld *p, struct ike_delete_pld *out)
 {
     if (p->len < 4)

@@ -135,6 +135,8 @@ bool ike_auth_parse(const struct ike_pld *p, struct ike_auth_pld *out);
 bool ike_cert_parse(const struct ike_pld *p, struct ike_cert_pld *out); /* CERT and CERTREQ */
 bool ike_nonce_parse(const struct ike_pld *p, const uint8_t **nonce, size_t *len);
 bool ike_notify_parse(const struct ike_pld *p, struct ike_notify_pld *out);
+/* The first notify of @type in @msg that parses (false if none). */
+bool ike_notify_find(const struct ike_msg *msg, uint16_t type, struct ike_notify_pld *out);
 bool ike_delete_parse(const struct ike_pld *p, struct ike_delete_pld *out);
 bool ike_ts_parse(const struct ike_pld *p, struct ike_ts_pld *out);
 bool ike_cp_parse(const struct ike_pld *p, struct ike_cp_pld *out);

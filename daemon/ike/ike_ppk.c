@@ -31,16 +31,6 @@ bool ike_ppk_mix(enum ike_prf prf, const uint8_t *ppk, size_t ppk_len, struct ik
     return ok;
 }
 
-/* The first notify of @type in @in (false if none). */
-static bool find_notify(const struct ike_msg *in, uint16_t type, struct ike_notify_pld *out)
-{
-    for (size_t i = 0; i < in->npld; i++) {
-        if (in->pld[i].type == IKE_PLD_NOTIFY && ike_notify_parse(&in->pld[i], out) && out->type == type)
-            return true;
-    }
-    return false;
-}
-
 const char *ike_ppk_precheck(const struct ike_sess *s, const struct ike_prof *prof)
 {
     if (prof->ppk == IKE_PPK_REQUIRED && !s->in.ppk)
@@ -141,8 +131,8 @@ const char *ike_ppk_authenticate(struct ike_sess *s, const struct ike_prof *prof
         return why;
     if (!s->in.ppk) /* PPK notifies of a client that did not announce USE_PPK are not RFC 8784's */
         return NULL;
-    have_id = find_notify(in, N_PPK_IDENTITY, &idn);
-    have_nop = find_notify(in, N_NO_PPK_AUTH, &nop);
+    have_id = ike_notify_find(in, N_PPK_IDENTITY, &idn);
+    have_nop = ike_notify_find(in, N_NO_PPK_AUTH, &nop);
     if (have_id && prof->ppk != IKE_PPK_NONE && ike_ppk_id_of(idn.data, idn.len, &id, &id_len))
         key = find_key(s, prof, id, id_len, &key_len, wait);
     if (*wait)
@@ -205,7 +195,7 @@ void ike_ppk_auth_data(const struct ike_sess *s, const struct ike_msg *in, struc
 {
     struct ike_notify_pld nop;
 
-    if (s->ppk_fallback && find_notify(in, N_NO_PPK_AUTH, &nop)) {
+    if (s->ppk_fallback && ike_notify_find(in, N_NO_PPK_AUTH, &nop)) {
         auth->data = nop.data;
         auth->len = nop.len;
     }

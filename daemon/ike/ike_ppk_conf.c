@@ -12,6 +12,7 @@
 #include "daemon/base/keytext.h"
 #include "daemon/base/log.h"
 #include "daemon/ike/ike_conf.h"
+#include "daemon/ike/ike_ppk.h"
 #include "daemon/base/poison.h"
 
 #define V "/raven-vpn:"
@@ -123,7 +124,7 @@ const struct ike_ppk *ike_conf_ppk(const struct ike_conf *c, const uint8_t *id, 
     size_t lo = 0, hi = c->nppks;
 
     /* the ids are text without NUL (ppk-id); a PPK_ID with one matches none */
-    if (!len || len > 64 || memchr(id, 0, len))
+    if (!len || len > IKE_PPK_ID_MAX || memchr(id, 0, len))
         return NULL;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;

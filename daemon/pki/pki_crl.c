@@ -252,6 +252,13 @@ static bool crl_same(X509_CRL *a, X509_CRL *b)
     return same;
 }
 
+const char *pki_xfer_why(const struct pki_xfer *x, CURLcode rc, const char *too_big)
+{
+    if (x->too_big || rc == CURLE_FILESIZE_EXCEEDED)
+        return too_big;
+    return x->curl_err[0] ? x->curl_err : curl_easy_strerror(rc);
+}
+
 /* A transfer ended: the CRL replaces the cached one, or the failure is counted. */
 static void src_done(struct pki_xfer *x, CURLcode rc, long status)
 {
@@ -259,9 +266,7 @@ static void src_done(struct pki_xfer *x, CURLcode rc, long status)
     X509_CRL *crl = NULL;
 
     if (rc != CURLE_OK)
-        snprintf(s->err, sizeof(s->err), "%.260s", x->too_big || rc == CURLE_FILESIZE_EXCEEDED ?
-                                                   "the CRL is larger than the limit of 4 MiB" :
-                                               x->curl_err[0] ? x->curl_err : curl_easy_strerror(rc));
+        snprintf(s->err, sizeof(s->err), "%.260s", pki_xfer_why(x, rc, "the CRL is larger than the limit of 4 MiB"));
     else if (status != 200)
         snprintf(s->err, sizeof(s->err), "HTTP status %ld", status);
     else

@@ -32,6 +32,9 @@ bool pki_xfer_start(struct pki_crl *c, struct pki_xfer *x, const char *url, cons
                     const char *ctype, long timeout, size_t max);
 /* Ends the transfer without a done call, and frees its body. */
 void pki_xfer_cancel(struct pki_crl *c, struct pki_xfer *x);
+/* Why a transfer that ended with @rc failed: @too_big when its body went past
+ * its limit, else curl's own words. */
+const char *pki_xfer_why(const struct pki_xfer *x, CURLcode rc, const char *too_big);
 struct event_base *pki_crl_base(struct pki_crl *c);
 /* The OCSP cache of @c (pki_ocsp.c); NULL for a NULL @c. */
 struct pki_ocsp *pki_crl_ocsp(struct pki_crl *c);

@@ -272,9 +272,8 @@ static void ent_done(struct pki_xfer *x, CURLcode rc, long status)
     bool ok = false;
 
     if (rc != CURLE_OK) {
-        snprintf(e->err, sizeof(e->err), "%.260s", x->too_big || rc == CURLE_FILESIZE_EXCEEDED ?
-                                                   "the response is larger than the limit of 64 KiB" :
-                                               x->curl_err[0] ? x->curl_err : curl_easy_strerror(rc));
+        snprintf(e->err, sizeof(e->err), "%.260s",
+                 pki_xfer_why(x, rc, "the response is larger than the limit of 64 KiB"));
         if (rc == CURLE_OPERATION_TIMEDOUT)
             e->st->timeouts++;
     } else if (status != 200) {
