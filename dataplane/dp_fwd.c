@@ -306,7 +306,9 @@ static enum outer_kind outer_kind(const struct dp_ports *ports, const uint8_t *i
         off = (ip[0] & 15) * 4u;
         proto = ip[9];
     } else {
-        if ((up = dp_frag_ip6_upper(ip, len, &proto)) < 0)
+        /* a fragment header left in a reassembled datagram (nested after
+         * other headers) is not taken a second time */
+        if ((up = dp_frag_ip6_upper(ip, len, &proto)) < 0 || proto == 44)
             return OUTER_OTHER;
         off = (size_t)up;
     }
@@ -333,7 +335,6 @@ static void reassemble(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, uin
     const uint8_t *d;
     size_t dlen, room;
     struct timespec now;
-    uint8_t proto;
 
     clock_gettime(CLOCK_MONOTONIC, &now);
     switch (dp_frag_add(&w->frag, (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec, ip, tot, &d,
@@ -346,10 +347,6 @@ static void reassemble(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, uin
     default:
         return drop(w, xs, addr, DP_DROP_FRAGMENT);
     }
-    /* a fragment header left in the datagram (nested after other headers) is not
-     * taken a second time */
-    if (family == AF_INET6 && (dp_frag_ip6_upper(d, dlen, &proto) < 0 || proto == 44))
-        return drop(w, xs, addr, DP_DROP_FRAGMENT);
     /* the worker is online (RCU read side) for the whole burst */
     switch (outer_kind(rcu_dereference(w->dp->ports), d, dlen, family)) {
     case OUTER_IKE:

@@ -118,11 +118,19 @@ static bool ent_held(struct pki_ocsp *o, const struct ocsp_ent *e)
 }
 
 /* The configured trustpoint @tp is, with its responder and nonce setting. */
+/* Whether @tp asks as (@name, @nonce, the responder @url it names, NULL for
+ * the certificates' AIA) did. */
+static bool asks_alike(const struct pki_tp *tp, const char *name, bool nonce, const char *url)
+{
+    return !strcmp(name, tp->name) && nonce == tp->ocsp_nonce && !url == !tp->ocsp_url &&
+           (!url || !strcmp(url, tp->ocsp_url));
+}
+
 static bool tp_current(const struct pki_ocsp *o, const struct pki_tp *tp)
 {
     for (const struct ocsp_tpc *t = o->tpcs; t; t = t->next) {
         if (!strcmp(t->name, tp->name))
-            return t->nonce == tp->ocsp_nonce && !t->url == !tp->ocsp_url && (!t->url || !strcmp(t->url, tp->ocsp_url));
+            return asks_alike(tp, t->name, t->nonce, t->url);
     }
     return false;
 }
@@ -585,22 +593,22 @@ void pki_ocsp_sync(struct pki_ocsp *o, struct pki_tp *const *tps, size_t ntp)
     for (size_t i = 0; i < ntp; i++) {
         const struct pki_tp *tp = tps[i];
 
+        if (!tp->ocsp_check)
+            continue;
         HASH_ITER(hh, o->ents, e, tmp) {
             STACK_OF(X509) *cas;
 
-            if (!tp->ocsp_check)
-                break;
             /* an answer from another responder, or without the nonce now
              * asked for, is not what the new configuration would accept */
-            if (strcmp(e->tp, tp->name) || e->nonce != tp->ocsp_nonce || e->configured != !!tp->ocsp_url ||
-                (tp->ocsp_url && strcmp(tp->ocsp_url, e->url)) || !(cas = X509_chain_up_ref(tp->cas)))
+            if (!asks_alike(tp, e->tp, e->nonce, e->configured ? e->url : NULL) ||
+                !(cas = X509_chain_up_ref(tp->cas)))
                 continue;
             sk_X509_pop_free(e->cas, X509_free);
             e->cas = cas;
             e->mark = false;
         }
         for (struct ocsp_stat *st = o->stats; st; st = st->next) {
-            if (!strcmp(st->tp, tp->name) && tp->ocsp_check)
+            if (!strcmp(st->tp, tp->name))
                 st->mark = false;
         }
     }
