@@ -285,6 +285,19 @@ int esp_open(struct esp_xform *x, uint64_t seq, uint8_t *esp, size_t len, uint8_
     return ESP_OK;
 }
 
+void esp_seal_burst(struct esp_seal_job *jobs, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        jobs[i].rc = esp_seal(jobs[i].x, jobs[i].spi, jobs[i].seq, jobs[i].next_header, jobs[i].inner, jobs[i].len);
+}
+
+void esp_open_burst(struct esp_open_job *jobs, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        jobs[i].rc = esp_open(jobs[i].x, jobs[i].seq, jobs[i].esp, jobs[i].len, &jobs[i].inner, &jobs[i].inner_len,
+                              &jobs[i].next_header);
+}
+
 /* The window is a ring of size bits, number s at bit s % size: the numbers in
  * [top - size + 1, top] occupy distinct bits, like the ESN bitmap of Linux xfrm.
  * Without anti-replay (size 0) the high bits are still inferred, with the window

@@ -63,6 +63,37 @@ int esp_seal(struct esp_xform *x, uint32_t spi, uint64_t seq, uint8_t next_heade
 int esp_open(struct esp_xform *x, uint64_t seq, uint8_t *esp, size_t len, uint8_t **inner, size_t *inner_len,
              uint8_t *next_header);
 
+/* Bursts: the same transforms for up to ESP_BURST_MAX packets at once, so that a
+ * backend with a multi-buffer engine (esp_crypto.h's *_burst) keeps its lanes
+ * full. Each job is one esp_seal()/esp_open() call with its result in rc; jobs
+ * may name different transforms (the worker's SAs) in any order. A transform
+ * appears in a burst in the order its packets must be processed. */
+#define ESP_BURST_MAX 64
+
+struct esp_seal_job {
+    struct esp_xform *x;
+    uint32_t spi;
+    uint64_t seq;
+    uint8_t next_header;
+    uint8_t *inner; /* with esp_head_len() bytes before it and room after it */
+    size_t len;
+    int rc;         /* out: esp_seal()'s result */
+};
+
+struct esp_open_job {
+    struct esp_xform *x;
+    uint64_t seq;
+    uint8_t *esp;
+    size_t len;
+    uint8_t *inner;      /* out, on ESP_OK */
+    size_t inner_len;    /* out */
+    uint8_t next_header; /* out */
+    int rc;              /* out: esp_open()'s result */
+};
+
+void esp_seal_burst(struct esp_seal_job *jobs, unsigned n);
+void esp_open_burst(struct esp_open_job *jobs, unsigned n);
+
 #define ESP_REPLAY_MAX 4096
 #define ESP_REPLAY_WORDS (ESP_REPLAY_MAX / 64)
 
