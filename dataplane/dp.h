@@ -305,6 +305,30 @@ size_t dp_worker_count(const struct dp *dp);
 int dp_worker_stats(const struct dp *dp, size_t i, struct dp_worker_stats *out);
 /* Resets interface and worker counters (SA counters stay). */
 void dp_clear_counters(struct dp *dp);
+/* The crypto backend of ESP (YANG /dataplane/crypto-backend): intel-ipsec-mb
+ * where the CPU makes it faster than OpenSSL (AES-NI with AVX2/AVX-512) and its
+ * known-answer self-test passed, else OpenSSL EVP (auto); or one forced. It
+ * applies to SAs added after the call: an SA keeps the backend it was added
+ * with, so SAs of both may run side by side. Process-wide (all dp instances).
+ * dp_check_crypto_backend() says whether @b can be taken: -ENOTSUP with @err
+ * when ipsec-mb is forced but not usable here (its self-test, run once on the
+ * first call of either, is logged). */
+enum dp_crypto_backend {
+    DP_CRYPTO_AUTO,
+    DP_CRYPTO_OPENSSL,
+    DP_CRYPTO_IPSEC_MB,
+};
+int dp_check_crypto_backend(enum dp_crypto_backend b, char *err, size_t errlen);
+int dp_set_crypto_backend(struct dp *dp, enum dp_crypto_backend b, char *err, size_t errlen);
+struct dp_crypto_info {
+    enum dp_crypto_backend configured;
+    const char *in_use;         /* what SAs added now get: "openssl" or "ipsec-mb" */
+    bool ipsec_mb_usable;
+    const char *ipsec_mb_arch;  /* its code path: "avx512-vaes", "avx512", "avx2" or "none" */
+    const char *ipsec_mb_status; /* "self-test passed", or why it is not used */
+};
+void dp_crypto_info(const struct dp *dp, struct dp_crypto_info *out);
+
 /* Path of the XDP object file: $RAVEN_XDP_OBJECT, else the one built with Raven. */
 const char *dp_xdp_object(void);
 

@@ -400,7 +400,8 @@ int dp_sa_add(struct dp *dp, const struct dp_sa *sa)
     r->conf = *sa;
     r->params = (struct esp_params){.cipher = sa->cipher, .key = r->conf.key, .key_len = sa->key_len,
                                     .integ = sa->integ, .integ_key = r->conf.integ_key,
-                                    .integ_key_len = sa->integ_key_len, .esn = sa->esn};
+                                    .integ_key_len = sa->integ_key_len, .esn = sa->esn,
+                                    .backend = esp_backend_default()};
     pthread_spin_init(&r->replay_lock, PTHREAD_PROCESS_PRIVATE);
     esp_replay_init(&r->replay, sa->replay_window, sa->esn);
     /* the caller's memory (continued with adopt, else reset once the SA is

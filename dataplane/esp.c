@@ -37,6 +37,7 @@ _Static_assert(ESP_CRYPTO_CBC_IV_LEN - 1 + 2 + ESP_CRYPTO_MAX_ICV <= ESP_TAIL_MA
 
 struct esp_xform {
     const struct esp_crypto_ops *ops;
+    enum esp_backend backend;
     struct esp_crypto_ctx *cc;
     bool aead, esn, encrypt;
     bool null; /* ESP_NULL without integrity: benchmark baselines only */
@@ -52,6 +53,49 @@ static inline void put_be32(uint8_t *p, uint32_t v)
     p[1] = v >> 16;
     p[2] = v >> 8;
     p[3] = v;
+}
+
+/* ESP_BACKEND_AUTO until the first esp_set_backend() or esp_backend_default() */
+static _Atomic int backend_default = ESP_BACKEND_AUTO;
+
+int esp_set_backend(enum esp_backend b)
+{
+    switch (b) {
+    case ESP_BACKEND_AUTO:
+        b = esp_crypto_mb_probe(NULL) ? ESP_BACKEND_IPSEC_MB : ESP_BACKEND_OPENSSL;
+        break;
+    case ESP_BACKEND_IPSEC_MB:
+        if (!esp_crypto_mb_probe(NULL))
+            return -ENOTSUP;
+        break;
+    case ESP_BACKEND_OPENSSL:
+        break;
+    default:
+        return -EINVAL;
+    }
+    atomic_store(&backend_default, b);
+    return 0;
+}
+
+enum esp_backend esp_backend_default(void)
+{
+    int b = atomic_load(&backend_default);
+
+    if (b == ESP_BACKEND_AUTO) {
+        esp_set_backend(ESP_BACKEND_AUTO);
+        b = atomic_load(&backend_default);
+    }
+    return (enum esp_backend)b;
+}
+
+const char *esp_backend_name(enum esp_backend b)
+{
+    return b == ESP_BACKEND_OPENSSL ? "openssl" : b == ESP_BACKEND_IPSEC_MB ? "ipsec-mb" : "auto";
+}
+
+enum esp_backend esp_xform_backend(const struct esp_xform *x)
+{
+    return x->backend;
 }
 
 static bool params_ok(const struct esp_params *p)
@@ -103,7 +147,10 @@ struct esp_xform *esp_xform_new(const struct esp_params *p, bool encrypt)
         errno = ENOMEM;
         return NULL;
     }
-    x->ops = &esp_crypto_evp;
+    x->backend = p->backend == ESP_BACKEND_AUTO ? esp_backend_default() : p->backend;
+    if (x->backend == ESP_BACKEND_IPSEC_MB && !esp_crypto_mb_probe(NULL))
+        x->backend = ESP_BACKEND_OPENSSL; /* only reachable with a forged params */
+    x->ops = x->backend == ESP_BACKEND_IPSEC_MB ? &esp_crypto_mb : &esp_crypto_evp;
     if (p->cipher == DP_CIPHER_NULL) {
         x->null = true;
         x->encrypt = encrypt;
@@ -183,12 +230,20 @@ static size_t aead_aad(const struct esp_xform *x, const uint8_t *esp, uint64_t s
     return 12;
 }
 
-int esp_seal_iv(struct esp_xform *x, uint32_t spi, uint64_t seq, uint8_t next_header, uint8_t *inner, size_t len,
-                const uint8_t *iv)
+/* One packet on its way through the backend: the op and what it points to. */
+struct esp_pkt {
+    struct esp_xform *x;
+    size_t enc; /* bytes encrypted (with padding and trailer) */
+    uint8_t aad[12], nonce[ESP_CRYPTO_NONCE_LEN], hi[4];
+};
+
+/* Everything of sealing but the crypto: padding, header, IV, and the backend's
+ * op (its ctx NULL for ESP_NULL). 0 or a negative esp_result. */
+static int seal_prep(struct esp_xform *x, uint32_t spi, uint64_t seq, uint8_t next_header, uint8_t *inner,
+                     size_t len, const uint8_t *iv, struct esp_pkt *pk, struct esp_crypto_op *op)
 {
-    uint8_t *esp = inner - esp_head_len(x), aad[12], nonce[ESP_CRYPTO_NONCE_LEN], hi[4];
+    uint8_t *esp = inner - esp_head_len(x);
     size_t pad, enc, i;
-    int rc;
 
     if (!x->encrypt)
         return ESP_E_CRYPTO;
@@ -202,9 +257,13 @@ int esp_seal_iv(struct esp_xform *x, uint32_t spi, uint64_t seq, uint8_t next_he
     inner[len + pad + 1] = next_header;
     put_be32(esp, spi);
     put_be32(esp + 4, (uint32_t)seq);
-    if (x->null) {
-        rc = 0;
-    } else if (x->aead) {
+    pk->x = x;
+    pk->enc = enc;
+    *op = (struct esp_crypto_op){.buf = inner, .len = enc, .icv = inner + enc};
+    if (x->null)
+        return 0;
+    op->ctx = x->cc;
+    if (x->aead) {
         /* RFC 4106 3.1 suggests the sequence number as the IV: unique per SA
          * without any state of ours */
         if (iv)
@@ -213,28 +272,45 @@ int esp_seal_iv(struct esp_xform *x, uint32_t spi, uint64_t seq, uint8_t next_he
             put_be32(esp + ESP_HDR_LEN, seq >> 32);
             put_be32(esp + ESP_HDR_LEN + 4, (uint32_t)seq);
         }
-        memcpy(nonce, x->salt, ESP_SALT_LEN);
-        memcpy(nonce + ESP_SALT_LEN, esp + ESP_HDR_LEN, ESP_AEAD_IV_LEN);
-        rc = x->ops->seal(x->cc, nonce, aad, aead_aad(x, esp, seq, aad), inner, enc, NULL, 0, inner + enc);
-    } else {
-        if (iv)
-            memcpy(esp + ESP_HDR_LEN, iv, ESP_CRYPTO_CBC_IV_LEN);
-        else {
-            if (x->iv_used + ESP_CRYPTO_CBC_IV_LEN > ESP_IV_POOL) {
-                if (RAND_bytes(x->iv_pool, ESP_IV_POOL) != 1)
-                    return ESP_E_CRYPTO;
-                x->iv_used = 0;
-            }
-            memcpy(esp + ESP_HDR_LEN, x->iv_pool + x->iv_used, ESP_CRYPTO_CBC_IV_LEN);
-            x->iv_used += ESP_CRYPTO_CBC_IV_LEN;
-        }
-        put_be32(hi, seq >> 32);
-        rc = x->ops->seal(x->cc, esp + ESP_HDR_LEN, esp, ESP_HDR_LEN + ESP_CRYPTO_CBC_IV_LEN, inner, enc,
-                          x->esn ? hi : NULL, x->esn ? sizeof(hi) : 0, inner + enc);
+        memcpy(pk->nonce, x->salt, ESP_SALT_LEN);
+        memcpy(pk->nonce + ESP_SALT_LEN, esp + ESP_HDR_LEN, ESP_AEAD_IV_LEN);
+        op->iv = pk->nonce;
+        op->aad = pk->aad;
+        op->aad_len = aead_aad(x, esp, seq, pk->aad);
+        return 0;
     }
+    if (iv)
+        memcpy(esp + ESP_HDR_LEN, iv, ESP_CRYPTO_CBC_IV_LEN);
+    else {
+        if (x->iv_used + ESP_CRYPTO_CBC_IV_LEN > ESP_IV_POOL) {
+            if (RAND_bytes(x->iv_pool, ESP_IV_POOL) != 1)
+                return ESP_E_CRYPTO;
+            x->iv_used = 0;
+        }
+        memcpy(esp + ESP_HDR_LEN, x->iv_pool + x->iv_used, ESP_CRYPTO_CBC_IV_LEN);
+        x->iv_used += ESP_CRYPTO_CBC_IV_LEN;
+    }
+    put_be32(pk->hi, seq >> 32);
+    op->iv = esp + ESP_HDR_LEN;
+    op->aad = esp;
+    op->aad_len = ESP_HDR_LEN + ESP_CRYPTO_CBC_IV_LEN;
+    op->tail = x->esn ? pk->hi : NULL;
+    op->tail_len = x->esn ? sizeof(pk->hi) : 0;
+    return 0;
+}
+
+int esp_seal_iv(struct esp_xform *x, uint32_t spi, uint64_t seq, uint8_t next_header, uint8_t *inner, size_t len,
+                const uint8_t *iv)
+{
+    struct esp_crypto_op op;
+    struct esp_pkt pk;
+    int rc = seal_prep(x, spi, seq, next_header, inner, len, iv, &pk, &op);
+
+    if (!rc && op.ctx)
+        rc = x->ops->seal(op.ctx, op.iv, op.aad, op.aad_len, op.buf, op.len, op.tail, op.tail_len, op.icv);
     if (rc)
         return rc;
-    return (int)(esp_head_len(x) + enc + x->icv_len);
+    return (int)(esp_head_len(x) + pk.enc + x->icv_len);
 }
 
 int esp_seal(struct esp_xform *x, uint32_t spi, uint64_t seq, uint8_t next_header, uint8_t *inner, size_t len)
@@ -242,12 +318,13 @@ int esp_seal(struct esp_xform *x, uint32_t spi, uint64_t seq, uint8_t next_heade
     return esp_seal_iv(x, spi, seq, next_header, inner, len, NULL);
 }
 
-int esp_open(struct esp_xform *x, uint64_t seq, uint8_t *esp, size_t len, uint8_t **inner, size_t *inner_len,
-             uint8_t *next_header)
+/* Everything of opening before the crypto: lengths, nonce, AAD, the op (ctx
+ * NULL for ESP_NULL). 0 or a negative esp_result. */
+static int open_prep(struct esp_xform *x, uint64_t seq, uint8_t *esp, size_t len, struct esp_pkt *pk,
+                     struct esp_crypto_op *op)
 {
-    size_t head = esp_head_len(x), enc, pad, n, i;
-    uint8_t aad[12], nonce[ESP_CRYPTO_NONCE_LEN], hi[4], *ct;
-    int rc;
+    size_t head = esp_head_len(x), enc;
+    uint8_t *ct;
 
     if (x->encrypt)
         return ESP_E_CRYPTO;
@@ -258,21 +335,35 @@ int esp_open(struct esp_xform *x, uint64_t seq, uint8_t *esp, size_t len, uint8_
     if (enc % (x->aead || x->null ? 1 : ESP_CRYPTO_CBC_IV_LEN))
         return ESP_E_MALFORMED;
     ct = esp + head;
-    if (x->null) {
-        rc = 0;
-    } else if (x->aead) {
-        memcpy(nonce, x->salt, ESP_SALT_LEN);
-        memcpy(nonce + ESP_SALT_LEN, esp + ESP_HDR_LEN, ESP_AEAD_IV_LEN);
-        rc = x->ops->open(x->cc, nonce, aad, aead_aad(x, esp, seq, aad), ct, enc, NULL, 0, ct + enc);
-    } else {
-        put_be32(hi, seq >> 32);
-        rc = x->ops->open(x->cc, esp + ESP_HDR_LEN, esp, head, ct, enc, x->esn ? hi : NULL, x->esn ? sizeof(hi) : 0,
-                          ct + enc);
+    pk->x = x;
+    pk->enc = enc;
+    *op = (struct esp_crypto_op){.buf = ct, .len = enc, .icv = ct + enc};
+    if (x->null)
+        return 0;
+    op->ctx = x->cc;
+    if (x->aead) {
+        memcpy(pk->nonce, x->salt, ESP_SALT_LEN);
+        memcpy(pk->nonce + ESP_SALT_LEN, esp + ESP_HDR_LEN, ESP_AEAD_IV_LEN);
+        op->iv = pk->nonce;
+        op->aad = pk->aad;
+        op->aad_len = aead_aad(x, esp, seq, pk->aad);
+        return 0;
     }
-    if (rc)
-        return rc;
+    put_be32(pk->hi, seq >> 32);
+    op->iv = esp + ESP_HDR_LEN;
+    op->aad = esp;
+    op->aad_len = head;
+    op->tail = x->esn ? pk->hi : NULL;
+    op->tail_len = x->esn ? sizeof(pk->hi) : 0;
+    return 0;
+}
+
+/* After the crypto verified: the padding and trailer (RFC 4303 2.4). */
+static int open_finish(uint8_t *ct, size_t enc, uint8_t **inner, size_t *inner_len, uint8_t *next_header)
+{
+    size_t pad = ct[enc - 2], n, i;
+
     /* authenticated from here on: no oracle in telling bad padding apart */
-    pad = ct[enc - 2];
     if (pad + 2 > enc)
         return ESP_E_MALFORMED;
     n = enc - 2 - pad;
@@ -285,17 +376,120 @@ int esp_open(struct esp_xform *x, uint64_t seq, uint8_t *esp, size_t len, uint8_
     return ESP_OK;
 }
 
+int esp_open(struct esp_xform *x, uint64_t seq, uint8_t *esp, size_t len, uint8_t **inner, size_t *inner_len,
+             uint8_t *next_header)
+{
+    struct esp_crypto_op op;
+    struct esp_pkt pk;
+    int rc = open_prep(x, seq, esp, len, &pk, &op);
+
+    if (!rc && op.ctx)
+        rc = x->ops->open(op.ctx, op.iv, op.aad, op.aad_len, op.buf, op.len, op.tail, op.tail_len, op.icv);
+    if (rc)
+        return rc;
+    return open_finish(op.buf, pk.enc, inner, inner_len, next_header);
+}
+
+/* The backend's burst over the ops of @be (the others' ctx hidden meanwhile),
+ * or its seal()/open() per op when it has none. Ops with a NULL ctx are left. */
+static void burst_one(const struct esp_crypto_ops *be, struct esp_crypto_op *ops, const struct esp_pkt *pk,
+                      unsigned n, bool seal)
+{
+    void (*burst)(struct esp_crypto_op *, unsigned) = seal ? be->seal_burst : be->open_burst;
+    struct esp_crypto_ctx *hidden[ESP_BURST_MAX];
+    unsigned i, mine = 0, others = 0;
+
+    for (i = 0; i < n; i++) {
+        if (!ops[i].ctx)
+            continue;
+        if (pk[i].x->ops == be)
+            mine++;
+        else
+            others++;
+    }
+    if (!mine)
+        return;
+    if (!burst) {
+        for (i = 0; i < n; i++) {
+            struct esp_crypto_op *o = &ops[i];
+
+            if (!o->ctx || pk[i].x->ops != be)
+                continue;
+            o->rc = seal ? be->seal(o->ctx, o->iv, o->aad, o->aad_len, o->buf, o->len, o->tail, o->tail_len, o->icv)
+                         : be->open(o->ctx, o->iv, o->aad, o->aad_len, o->buf, o->len, o->tail, o->tail_len, o->icv);
+        }
+        return;
+    }
+    if (others)
+        for (i = 0; i < n; i++) {
+            hidden[i] = ops[i].ctx;
+            if (ops[i].ctx && pk[i].x->ops != be)
+                ops[i].ctx = NULL;
+        }
+    burst(ops, n);
+    if (others)
+        for (i = 0; i < n; i++)
+            ops[i].ctx = hidden[i];
+}
+
+/* Every backend in a burst gets its packets at once: the transforms of a worker
+ * may have been made with different backends (one chosen before a change of the
+ * configuration, one after). */
+static void burst_all(struct esp_crypto_op *ops, const struct esp_pkt *pk, unsigned n, bool seal)
+{
+    burst_one(&esp_crypto_evp, ops, pk, n, seal);
+    burst_one(&esp_crypto_mb, ops, pk, n, seal);
+}
+
 void esp_seal_burst(struct esp_seal_job *jobs, unsigned n)
 {
-    for (unsigned i = 0; i < n; i++)
-        jobs[i].rc = esp_seal(jobs[i].x, jobs[i].spi, jobs[i].seq, jobs[i].next_header, jobs[i].inner, jobs[i].len);
+    struct esp_crypto_op ops[ESP_BURST_MAX];
+    struct esp_pkt pk[ESP_BURST_MAX];
+
+    for (unsigned base = 0; base < n; base += ESP_BURST_MAX) {
+        unsigned m = n - base < ESP_BURST_MAX ? n - base : ESP_BURST_MAX;
+        struct esp_seal_job *j = jobs + base;
+
+        for (unsigned i = 0; i < m; i++) {
+            j[i].rc = seal_prep(j[i].x, j[i].spi, j[i].seq, j[i].next_header, j[i].inner, j[i].len, NULL, &pk[i],
+                                &ops[i]);
+            if (j[i].rc)
+                ops[i] = (struct esp_crypto_op){0};
+        }
+        burst_all(ops, pk, m, true);
+        for (unsigned i = 0; i < m; i++) {
+            if (j[i].rc)
+                continue;
+            j[i].rc = ops[i].ctx && ops[i].rc ? ops[i].rc
+                                              : (int)(esp_head_len(j[i].x) + pk[i].enc + j[i].x->icv_len);
+        }
+    }
 }
 
 void esp_open_burst(struct esp_open_job *jobs, unsigned n)
 {
-    for (unsigned i = 0; i < n; i++)
-        jobs[i].rc = esp_open(jobs[i].x, jobs[i].seq, jobs[i].esp, jobs[i].len, &jobs[i].inner, &jobs[i].inner_len,
-                              &jobs[i].next_header);
+    struct esp_crypto_op ops[ESP_BURST_MAX];
+    struct esp_pkt pk[ESP_BURST_MAX];
+
+    for (unsigned base = 0; base < n; base += ESP_BURST_MAX) {
+        unsigned m = n - base < ESP_BURST_MAX ? n - base : ESP_BURST_MAX;
+        struct esp_open_job *j = jobs + base;
+
+        for (unsigned i = 0; i < m; i++) {
+            j[i].rc = open_prep(j[i].x, j[i].seq, j[i].esp, j[i].len, &pk[i], &ops[i]);
+            if (j[i].rc)
+                ops[i] = (struct esp_crypto_op){0};
+        }
+        burst_all(ops, pk, m, false);
+        for (unsigned i = 0; i < m; i++) {
+            if (j[i].rc)
+                continue;
+            if (ops[i].ctx && ops[i].rc)
+                j[i].rc = ops[i].rc;
+            else
+                j[i].rc = open_finish(ops[i].buf, pk[i].enc, &j[i].inner, &j[i].inner_len, &j[i].next_header);
+        }
+    }
 }
 
 /* The window is a ring of size bits, number s at bit s % size: the numbers in

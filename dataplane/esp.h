@@ -26,6 +26,13 @@ enum esp_result {
     ESP_E_CRYPTO = -3,    /* the backend failed */
 };
 
+/* The crypto backend of a transform (esp_crypto.h): OpenSSL EVP or intel-ipsec-mb. */
+enum esp_backend {
+    ESP_BACKEND_AUTO = 0, /* esp_params: the process default (esp_backend_default) */
+    ESP_BACKEND_OPENSSL,
+    ESP_BACKEND_IPSEC_MB,
+};
+
 struct esp_params {
     enum dp_cipher cipher;
     const uint8_t *key;   /* AEAD: cipher key followed by the 4-byte salt */
@@ -34,9 +41,21 @@ struct esp_params {
     const uint8_t *integ_key;
     size_t integ_key_len;
     bool esn;
+    enum esp_backend backend; /* AUTO: esp_backend_default() when the transform is made */
 };
 
 struct esp_xform;
+
+/* The backend that transforms made without one get from now on (process-wide):
+ * AUTO chooses intel-ipsec-mb where esp_crypto_mb_probe() finds it faster here
+ * and its self-test passed, else OpenSSL. Returns 0, or -ENOTSUP (nothing
+ * changed) for IPSEC_MB when ipsec-mb is not usable here. Before the first call
+ * the default is AUTO's choice. Transforms already made keep theirs. */
+int esp_set_backend(enum esp_backend b);
+/* The backend new transforms get: OPENSSL or IPSEC_MB, never AUTO. */
+enum esp_backend esp_backend_default(void);
+const char *esp_backend_name(enum esp_backend b); /* "openssl", "ipsec-mb", "auto" */
+enum esp_backend esp_xform_backend(const struct esp_xform *x);
 
 /* A keyed transform for one direction; NULL (and errno EINVAL) for a cipher,
  * key length or integrity algorithm the dataplane cannot take. */
