@@ -100,6 +100,8 @@ struct dplane {
     struct dp_ifset *next; /* a real commit's new set, switched to at apply */
     struct dp_if_conf cur[DP_MAX_IFACES], want[DP_MAX_IFACES];
     size_t ncur, nwant;
+    /* /dataplane/crypto-backend: checked at prepare, set at apply */
+    enum dp_crypto_backend cb_cur, cb_want;
 };
 
 static struct dplane dplane_state;
@@ -138,6 +140,18 @@ static int dp_conf_parse(const struct lyd_node *tree, struct dp_if_conf *ifs, si
     return 0;
 }
 
+/* /dataplane/crypto-backend (default auto) */
+static enum dp_crypto_backend crypto_backend_parse(const struct lyd_node *tree)
+{
+    struct lyd_node *l = NULL;
+    const char *v;
+
+    if (lyd_find_path(tree, "/raven-vpn:dataplane/crypto-backend", 0, &l) || !l)
+        return DP_CRYPTO_AUTO;
+    v = lyd_get_value(l);
+    return !strcmp(v, "openssl") ? DP_CRYPTO_OPENSSL : !strcmp(v, "ipsec-mb") ? DP_CRYPTO_IPSEC_MB : DP_CRYPTO_AUTO;
+}
+
 static int dplane_prepare(struct cfg_txn *txn, void *arg, struct cfg_errs *errs)
 {
     struct dplane *d = arg;
@@ -148,6 +162,12 @@ static int dplane_prepare(struct cfg_txn *txn, void *arg, struct cfg_errs *errs)
 
     dp_ifset_free(d->next);
     d->next = NULL;
+    d->cb_want = crypto_backend_parse(cfg_txn_new(txn));
+    if ((rc = dp_check_crypto_backend(d->cb_want, err, sizeof(err)))) {
+        cfg_err_add(errs, CFG_ERR_INVALID_VALUE, CFG_ERRT_APPLICATION, "/raven-vpn:dataplane/crypto-backend", "%s",
+                    err);
+        return rc;
+    }
     if (dp_conf_parse(cfg_txn_new(txn), ifs, &n, errs))
         return -EINVAL;
     /* unchanged and running as configured (a failed switch leaves the previous set
@@ -190,6 +210,18 @@ static void dplane_apply(struct cfg_txn *txn, void *arg)
         return;
     d->prepared = NULL;
     d->next = NULL;
+    if (d->cb_want != d->cb_cur) {
+        /* checked at prepare; SAs installed from now on take it */
+        if ((rc = dp_set_crypto_backend(d->dp, d->cb_want, err, sizeof(err))))
+            log_err("dataplane", "crypto backend: %s", err);
+        else {
+            struct dp_crypto_info ci;
+
+            dp_crypto_info(d->dp, &ci);
+            log_info("dataplane", "ESP crypto backend of new SAs: %s", ci.in_use);
+            d->cb_cur = d->cb_want;
+        }
+    }
     if (!set)
         return;
     if ((rc = dp_ifset_apply(d->dp, set, err, sizeof(err)))) {
@@ -220,6 +252,12 @@ int ravend_vpn_register(struct cfg *cfg, struct ike_engine *ike, struct aaa *aaa
     vpn_state.aaa = aaa;
     vpn_state.dp = dp;
     dplane_state.dp = dp;
+    /* ipsec-mb's probe and self-test at start, logged (the configuration may
+     * then force a backend) */
+    if (dp) {
+        char err[200];
+        dp_check_crypto_backend(DP_CRYPTO_AUTO, err, sizeof(err));
+    }
     rc = cfg_handler_register(cfg, &dh);
     for (size_t i = 0; !rc && i < sizeof(vpn_paths) / sizeof(vpn_paths[0]); i++) {
         struct cfg_handler h = {.name = "ike", .path = vpn_paths[i], .prepare = vpn_prepare, .abort = vpn_abort,
@@ -264,9 +302,16 @@ static void worker_frag_state(struct lyd_node *wk, const struct dp_worker_stats 
 static void dataplane_state(struct dp *dp, struct lyd_node *st)
 {
     struct lyd_node *top = NULL, *n, *d;
+    struct dp_crypto_info ci;
 
     if (!dp || lyd_new_inner(st, NULL, "dataplane", 0, &top))
         return;
+    dp_crypto_info(dp, &ci);
+    if (!lyd_new_inner(top, NULL, "crypto", 0, &n)) {
+        lyd_new_term(n, NULL, "backend", ci.in_use, 0, NULL);
+        lyd_new_term(n, NULL, "ipsec-mb-arch", ci.ipsec_mb_arch, 0, NULL);
+        lyd_new_term(n, NULL, "ipsec-mb-status", ci.ipsec_mb_status, 0, NULL);
+    }
     for (size_t i = 0; i < dp_if_count(dp); i++) {
         struct dp_if_stats s;
 

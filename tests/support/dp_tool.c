@@ -6,7 +6,11 @@
  *           --sa 'in|out spi=N cipher=gcm128|gcm256|chacha|cbc128|cbc256|null key=HEX
  *                 [integ=sha1|sha256 ikey=HEX] local=IP peer=IP [lport=N pport=N udp]
  *                 sel=CIDR[,CIDR...] [esn] [window=N] [session=N]' ...
- *           [--seconds N]
+ *           [--seconds N] [--crypto-backend auto|openssl|ipsec-mb]
+ *
+ * --crypto-backend picks ESP's crypto backend for the SAs (dp_set_crypto_backend;
+ * auto by default, as ravend); ipsec-mb where it is not usable is an error. The
+ * JSON's "crypto" says which one the SAs got.
  *
  * Prints "ready" once the interfaces are up, runs until SIGINT/SIGTERM or the
  * given time, then prints one JSON object: per-SA, per-interface and per-worker
@@ -197,6 +201,8 @@ int main(int argc, char **argv)
     double seconds = 0;
     char err[256];
     struct dp *dp;
+    enum dp_crypto_backend cb = DP_CRYPTO_AUTO;
+    struct dp_crypto_info ci;
 
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--if") && i + 1 < argc && nifs < DP_MAX_IFACES) {
@@ -213,6 +219,10 @@ int main(int argc, char **argv)
             parse_sa(argv[++i], &sas[nsas++]);
         } else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) {
             seconds = atof(argv[++i]);
+        } else if (!strcmp(argv[i], "--crypto-backend") && i + 1 < argc) {
+            const char *v = argv[++i];
+            cb = !strcmp(v, "openssl") ? DP_CRYPTO_OPENSSL : !strcmp(v, "ipsec-mb") ? DP_CRYPTO_IPSEC_MB
+                 : !strcmp(v, "auto") ? DP_CRYPTO_AUTO : (die("unknown crypto backend %s", v), DP_CRYPTO_AUTO);
         } else {
             die("unknown argument %s", argv[i]);
         }
@@ -221,6 +231,9 @@ int main(int argc, char **argv)
     signal(SIGTERM, on_sig);
     if (!(dp = dp_new()))
         die("out of memory");
+    if (dp_set_crypto_backend(dp, cb, err, sizeof(err)))
+        die("%s", err);
+    dp_crypto_info(dp, &ci);
     for (size_t i = 0; i < nsas; i++) {
         int rc = dp_sa_add(dp, &sas[i]);
         if (rc) {
@@ -259,7 +272,8 @@ int main(int argc, char **argv)
         printf("%s{\"id\":%u,\"busy_s\":%.4f,\"busy_polls\":%lu,\"idle_polls\":%lu}", i ? "," : "", w.id,
                w.busy_ns / 1e9, w.busy_polls, w.idle_polls);
     }
-    printf("],");
+    printf("],\"crypto\":{\"backend\":\"%s\",\"ipsec_mb_arch\":\"%s\",\"ipsec_mb_status\":\"%s\"},", ci.in_use,
+           ci.ipsec_mb_arch, ci.ipsec_mb_status);
     print_threads();
     printf("}\n");
     dp_free(dp);
