@@ -1,6 +1,9 @@
 /* Fuzzes ESP opening and the anti-replay window (dataplane/esp.c) with fixed keys
- * for every cipher and integrity combination. The first byte picks the transform
- * and ESN, the second what is done with the rest:
+ * for every cipher and integrity combination, through both crypto backends
+ * (OpenSSL EVP and, where the CPU runs it, intel-ipsec-mb), which must give
+ * identical results: the same esp_result, the same bytes in the buffer, and for
+ * the AEADs the same sealed packet. The first byte picks the transform and ESN,
+ * the second what is done with the rest:
  *   0  the rest is an ESP packet as received: window check, then esp_open(),
  *      which must not accept it (the fuzzer cannot forge an ICV);
  *   1  the rest is a window size and start, then low sequence halves: each
@@ -35,7 +38,9 @@ static const struct {
 #define NCFG (sizeof(cfgs) / sizeof(cfgs[0]))
 
 static uint8_t key[36], ikey[64];
-static struct esp_xform *enc[NCFG][2], *dec[NCFG][2];
+/* [cfg][esn][backend]: 0 OpenSSL EVP, 1 intel-ipsec-mb (EVP again where it is
+ * not usable) */
+static struct esp_xform *enc[NCFG][2][2], *dec[NCFG][2][2];
 static struct esp_crypto_ctx *raw[NCFG]; /* the backend alone, sealing */
 
 static void init(void)
@@ -50,13 +55,14 @@ static void init(void)
         ikey[i] = (uint8_t)(i * 5 + 2);
     for (size_t i = 0; i < NCFG; i++) {
         bool aead = esp_crypto_is_aead(cfgs[i].cipher);
-        for (int e = 0; e < 2; e++) {
+        for (int e = 0; e < 4; e++) {
             struct esp_params p = {.cipher = cfgs[i].cipher, .key = key, .key_len = cfgs[i].key_len,
                                    .integ = cfgs[i].integ, .integ_key = ikey, .integ_key_len = cfgs[i].ikey_len,
-                                   .esn = e};
-            enc[i][e] = esp_xform_new(&p, true);
-            dec[i][e] = esp_xform_new(&p, false);
-            if (!enc[i][e] || !dec[i][e])
+                                   .esn = e % 2};
+            p.backend = e / 2 && esp_crypto_mb_probe(NULL) ? ESP_BACKEND_IPSEC_MB : ESP_BACKEND_OPENSSL;
+            enc[i][e % 2][e / 2] = esp_xform_new(&p, true);
+            dec[i][e % 2][e / 2] = esp_xform_new(&p, false);
+            if (!enc[i][e % 2][e / 2] || !dec[i][e % 2][e / 2])
                 abort();
         }
         raw[i] = esp_crypto_evp.ctx_new(cfgs[i].cipher, key, cfgs[i].key_len - (aead ? 4 : 0), cfgs[i].integ, ikey,
@@ -84,21 +90,36 @@ static void open_raw(size_t c, int esn, const uint8_t *data, size_t size)
 {
     struct esp_replay r;
     uint64_t top = 0x1000000f0ull >> (esn ? 0 : 8), bits[ESP_REPLAY_WORDS] = {0};
-    uint8_t *copy, *inner, nh;
+    uint8_t *copy, *other, *inner, nh;
     size_t inner_len;
     uint64_t seq = 1;
+    struct esp_open_job j[2];
+    int rc;
 
     esp_replay_init(&r, 64, esn);
     if (size >= 8 && esp_replay_check(&r, top, bits, get32(data + 4), &seq))
         return;
     /* exactly size bytes, so that ASan sees any read past them */
     copy = malloc(size ? size : 1);
-    if (!copy)
+    other = malloc(size ? size : 1);
+    if (!copy || !other)
         abort();
     memcpy(copy, data, size);
-    if (esp_open(dec[c][esn], seq, copy, size, &inner, &inner_len, &nh) == ESP_OK)
+    memcpy(other, data, size);
+    rc = esp_open(dec[c][esn][0], seq, copy, size, &inner, &inner_len, &nh);
+    if (rc == ESP_OK || esp_open(dec[c][esn][1], seq, other, size, &inner, &inner_len, &nh) != rc ||
+        memcmp(copy, other, size))
+        abort();
+    /* and as a burst of both */
+    memcpy(copy, data, size);
+    memcpy(other, data, size);
+    j[0] = (struct esp_open_job){.x = dec[c][esn][1], .seq = seq, .esp = copy, .len = size};
+    j[1] = (struct esp_open_job){.x = dec[c][esn][0], .seq = seq, .esp = other, .len = size};
+    esp_open_burst(j, 2);
+    if (j[0].rc != rc || j[1].rc != rc || memcmp(copy, other, size))
         abort();
     free(copy);
+    free(other);
 }
 
 static void replay(int esn, const uint8_t *data, size_t size)
@@ -130,38 +151,48 @@ static void replay(int esn, const uint8_t *data, size_t size)
 
 static void roundtrip(size_t c, int esn, const uint8_t *data, size_t size)
 {
-    static uint8_t buf[ESP_HEAD_MAX + 4096 + ESP_TAIL_MAX], copy[sizeof(buf)];
-    uint8_t *inner = buf + ESP_HEAD_MAX, *esp, *got, nh;
+    static uint8_t buf[2][ESP_HEAD_MAX + 4096 + ESP_TAIL_MAX], copy[sizeof(buf[0])];
+    uint8_t *esp[2], *got, nh;
     uint64_t seq = size * 0x9e3779b97f4a7c15ull + 1;
     size_t got_len, bit;
-    int len;
+    int len[2];
 
     if (!esn)
         seq = (uint32_t)seq | 1;
     if (size > 4096)
         size = 4096;
-    memcpy(inner, data, size);
-    len = esp_seal(enc[c][esn], 0x12345678, seq, 41, inner, size);
-    if (len <= 0)
+    for (int b = 0; b < 2; b++) {
+        uint8_t *inner = buf[b] + ESP_HEAD_MAX;
+
+        memcpy(inner, data, size);
+        len[b] = esp_seal(enc[c][esn][b], 0x12345678, seq, 41, inner, size);
+        if (len[b] <= 0)
+            abort();
+        esp[b] = inner - esp_head_len(enc[c][esn][b]);
+    }
+    /* the AEADs' IV is the sequence number: both backends seal the same bytes */
+    if (len[0] != len[1] || (esp_crypto_is_aead(cfgs[c].cipher) && memcmp(esp[0], esp[1], (size_t)len[0])))
         abort();
-    esp = inner - esp_head_len(enc[c][esn]);
-    memcpy(copy, esp, (size_t)len);
-    bit = (size ? data[0] * 131u + data[size - 1] : 0) % ((size_t)len * 8);
-    if (esp_open(dec[c][esn], seq, esp, (size_t)len, &got, &got_len, &nh) != ESP_OK || got_len != size ||
-        memcmp(got, data, size) || nh != 41)
-        abort();
-    copy[bit / 8] ^= (uint8_t)(1u << (bit % 8));
-    if (esp_open(dec[c][esn], seq, copy, (size_t)len, &got, &got_len, &nh) != ESP_E_AUTH)
-        abort();
+    bit = (size ? data[0] * 131u + data[size - 1] : 0) % ((size_t)len[0] * 8);
+    for (int b = 0; b < 2; b++) {
+        /* each opened by the other backend */
+        memcpy(copy, esp[b], (size_t)len[b]);
+        if (esp_open(dec[c][esn][!b], seq, esp[b], (size_t)len[b], &got, &got_len, &nh) != ESP_OK ||
+            got_len != size || memcmp(got, data, size) || nh != 41)
+            abort();
+        copy[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+        if (esp_open(dec[c][esn][b], seq, copy, (size_t)len[b], &got, &got_len, &nh) != ESP_E_AUTH)
+            abort();
+    }
 }
 
 static void trailer(size_t c, int esn, const uint8_t *data, size_t size)
 {
-    static uint8_t pkt[ESP_HEAD_MAX + 2048 + ESP_CRYPTO_MAX_ICV];
+    static uint8_t pkt[ESP_HEAD_MAX + 2048 + ESP_CRYPTO_MAX_ICV], pkt2[sizeof(pkt)];
     bool aead = esp_crypto_is_aead(cfgs[c].cipher);
-    size_t head = esp_head_len(dec[c][esn]), n = size > 2048 ? 2048 : size, pad, inner_len;
+    size_t head = esp_head_len(dec[c][esn][0]), n = size > 2048 ? 2048 : size, pad, inner_len, inner_len2, len;
     uint64_t seq = esn ? 0x500000007ull : 7;
-    uint8_t nonce[12], aad[12], hi[4], *ct = pkt + head, *got, nh;
+    uint8_t nonce[12], aad[12], hi[4], *ct = pkt + head, *got, *got2, nh, nh2;
     bool ok;
     int rc;
 
@@ -190,8 +221,13 @@ static void trailer(size_t c, int esn, const uint8_t *data, size_t size)
     ok = pad + 2 <= n;
     for (size_t i = 0; ok && i < pad; i++)
         ok = data[n - 2 - pad + i] == i + 1;
-    rc = esp_open(dec[c][esn], seq, pkt, head + n + esp_crypto_icv_len(cfgs[c].cipher, cfgs[c].integ), &got,
-                  &inner_len, &nh);
+    len = head + n + esp_crypto_icv_len(cfgs[c].cipher, cfgs[c].integ);
+    memcpy(pkt2, pkt, len);
+    rc = esp_open(dec[c][esn][0], seq, pkt, len, &got, &inner_len, &nh);
+    /* the other backend: the same result and bytes */
+    if (esp_open(dec[c][esn][1], seq, pkt2, len, &got2, &inner_len2, &nh2) != rc || memcmp(pkt, pkt2, len) ||
+        (rc == ESP_OK && (got2 - pkt2 != got - pkt || inner_len2 != inner_len || nh2 != nh)))
+        abort();
     if (!ok) {
         if (rc != ESP_E_MALFORMED)
             abort();
