@@ -88,9 +88,9 @@ const char *esp_crypto_mb_arch(void);
 
 /* The backend's known-answer test: published vectors (draft-mcgrew-gcm-test-01
  * AES-GCM-128/256, RFC 7634 ChaCha20-Poly1305, RFC 3602 AES-CBC, RFC 2202 and
- * RFC 4231 HMACs) through seal, open and the bursts. 0, or -1 with @why set to
- * the algorithm that failed (static string). */
-int esp_crypto_selftest(const struct esp_crypto_ops *ops, const char **why);
+ * RFC 4231 HMACs) through seal, open and the bursts: whether it passed; if not,
+ * @why (may be NULL) names the algorithm that failed (a static string). */
+bool esp_crypto_selftest(const struct esp_crypto_ops *ops, const char **why);
 /* TESTS ONLY: corrupts one expected byte of the self-test's vector @i (0: none)
  * so that the failure path can be exercised; to be called before the probe. */
 void esp_crypto_selftest_corrupt(unsigned i);

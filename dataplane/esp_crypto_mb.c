@@ -455,7 +455,7 @@ static void probe(void)
         mb_why = "cannot allocate a multi-buffer manager";
         return;
     }
-    if (esp_crypto_selftest(&esp_crypto_mb, &why)) {
+    if (!esp_crypto_selftest(&esp_crypto_mb, &why)) {
         static char buf[96];
 
         mb_init = NULL;

@@ -207,7 +207,7 @@ out:
     return ok;
 }
 
-int esp_crypto_selftest(const struct esp_crypto_ops *ops, const char **why)
+bool esp_crypto_selftest(const struct esp_crypto_ops *ops, const char **why)
 {
     struct kat_buf b;
 
@@ -216,9 +216,9 @@ int esp_crypto_selftest(const struct esp_crypto_ops *ops, const char **why)
             OPENSSL_cleanse(&b, sizeof(b));
             if (why)
                 *why = kats[i].name;
-            return -1;
+            return false;
         }
     }
     OPENSSL_cleanse(&b, sizeof(b));
-    return 0;
+    return true;
 }
