@@ -2,9 +2,10 @@
  * packet into an ESP payload and opening one, in place, and the anti-replay
  * window with extended sequence numbers (RFC 4303 3.4.3, Appendix A).
  *
- * Crypto goes through a small backend interface (esp_crypto.h); the OpenSSL EVP
- * backend keeps one pre-keyed context per SA, direction and worker. An esp_xform
- * is used by one thread at a time. */
+ * Crypto goes through a small backend interface (esp_crypto.h): OpenSSL EVP or
+ * intel-ipsec-mb, each with one pre-keyed context per SA, direction and worker;
+ * a transform keeps the backend it was made with. An esp_xform is used by one
+ * thread at a time. */
 #ifndef RAVEN_DATAPLANE_ESP_H
 #define RAVEN_DATAPLANE_ESP_H
 
