@@ -147,7 +147,15 @@ class Topo:
             subprocess.run(["ip", "netns", "del", ns], check=False)
 
 
-def run_dp(topo, dp_tool, esp_gen, cipher, size, direction, seconds):
+def perf_top(data, n=14):
+    """The top symbols (self share of samples) of a perf.data file."""
+    out = subprocess.run(["perf", "report", "--stdio", "--no-children", "-i", data, "--sort", "symbol",
+                          "--percent-limit", "0.8"], capture_output=True, text=True).stdout
+    rows = [line.strip() for line in out.splitlines() if line.strip() and not line.startswith("#")]
+    return rows[:n]
+
+
+def run_dp(topo, dp_tool, esp_gen, cipher, size, direction, seconds, perf=None):
     key_in, key_out = (GCM_IN, GCM_OUT) if cipher == "gcm128" else ("", "")
     keys = lambda k: f"key={k} " if k else ""
     common = f"cipher={cipher} local={topo.head_out} peer={topo.gen_ip} lport=4500 pport=4500 udp sel=10.9.9.9/32"
@@ -168,9 +176,17 @@ def run_dp(topo, dp_tool, esp_gen, cipher, size, direction, seconds):
                    "10.9.9.9"]
             env = None
         c0 = worker_cpu(p.pid)
+        rec = None
+        if perf:
+            # software clock samples (this VM has no hardware counters) of the worker thread
+            rec = subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-F", "2000", "-o", perf, "-t",
+                                    ",".join(c0)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         g = json.loads(subprocess.run(gen, check=True, capture_output=True, text=True, env=env).stdout)
         time.sleep(0.05)  # the last packets of the ring
         c1 = worker_cpu(p.pid)
+        if rec:
+            rec.send_signal(2)
+            rec.wait(timeout=30)
     finally:
         p.terminate()
         out, err = p.communicate(timeout=30)
@@ -322,6 +338,8 @@ def main():
     ap.add_argument("--runs", type=int, default=1, help="runs of each dataplane figure (medians reported)")
     ap.add_argument("--skip-gateways", action="store_true")
     ap.add_argument("--no-record", action="store_true", help="do not write tests/bench/results")
+    ap.add_argument("--perf", metavar="DIR", help="perf record the worker in the first 1400 B AES-128-GCM runs "
+                    "into DIR/{decrypt,encrypt}.data and print the top symbols")
     a = ap.parse_args()
     if not a.no_record:
         print(f"bench_dataplane: writing {benchdeps.record('bench_dataplane')}", flush=True)
@@ -340,13 +358,21 @@ def main():
             for size in (64, 1400):
                 for direction in ("decrypt", "encrypt"):
                     for cipher in ("gcm128", "null"):
-                        r = run_dp(topo, dp_tool, esp_gen, cipher, size, direction, a.seconds)
+                        perf = None
+                        if a.perf and run == 0 and size == 1400 and cipher == "gcm128":
+                            os.makedirs(a.perf, exist_ok=True)
+                            perf = os.path.join(a.perf, f"{direction}.data")
+                        r = run_dp(topo, dp_tool, esp_gen, cipher, size, direction, a.seconds, perf)
                         rows.setdefault((size, direction, cipher), []).append(r["pps_per_cpu"])
                         fails = ", ".join(f"{k} {v}" for k, v in r["drops"].items()) or "none"
                         print(f"{direction:7s} {size:4d} B {cipher:6s}: {r['packets']:9d} of {r['sent']:9d} sent "
                               f"(not forwarded {r['lost']}; drops: {fails}), {r['wall_pps'] / 1e3:6.0f} kpps wall, "
                               f"worker {r['worker_cpu_s']:.2f} CPU s (busy {r['busy_s']:.2f} s): "
                               f"{r['pps_per_cpu'] / 1e3:6.0f} kpps per worker CPU second", flush=True)
+                        if perf:
+                            print(f"perf, worker thread, {direction} 1400 B AES-128-GCM (self, cpu-clock):")
+                            for line in perf_top(perf):
+                                print(f"    {line}")
     finally:
         topo.close()
     rows = {k: median(v) for k, v in rows.items()}
