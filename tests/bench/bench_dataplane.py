@@ -29,7 +29,9 @@ a build:
 
 --build names the tree whose dp_tool and ravend are measured; --tools the tree whose
 esp_gen generates (default: --build), so that an older tree's dataplane is measured
-with this generator.
+with this generator. --runs N repeats the dataplane figures (ratios over medians);
+--perf DIR samples the worker thread (perf record, cpu-clock) in the first 1400 B
+AES-128-GCM runs and prints its top symbols; --crypto-backend B is given to dp_tool.
 """
 import argparse
 import json
@@ -155,14 +157,15 @@ def perf_top(data, n=14):
     return rows[:n]
 
 
-def run_dp(topo, dp_tool, esp_gen, cipher, size, direction, seconds, perf=None):
+def run_dp(topo, dp_tool, esp_gen, cipher, size, direction, seconds, perf=None, backend=None):
     key_in, key_out = (GCM_IN, GCM_OUT) if cipher == "gcm128" else ("", "")
     keys = lambda k: f"key={k} " if k else ""
     common = f"cipher={cipher} local={topo.head_out} peer={topo.gen_ip} lport=4500 pport=4500 udp sel=10.9.9.9/32"
     p = subprocess.Popen(["ip", "netns", "exec", topo.head, dp_tool, "--if", f"{topo.out_dev}:outside",
                           "--if", f"{topo.in_dev}:inside",
                           "--sa", f"in spi=0x1001 {keys(key_in)}window={WINDOW} {common}",
-                          "--sa", f"out spi=0x2001 {keys(key_out)}{common}"],
+                          "--sa", f"out spi=0x2001 {keys(key_out)}{common}"] +
+                         (["--crypto-backend", backend] if backend else []),
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         if p.stdout.readline().strip() != "ready":
@@ -175,12 +178,17 @@ def run_dp(topo, dp_tool, esp_gen, cipher, size, direction, seconds, perf=None):
             gen = ["ip", "netns", "exec", topo.sink, "taskset", "-c", "1", esp_gen, "plain", str(size), str(seconds),
                    "10.9.9.9"]
             env = None
-        c0 = worker_cpu(p.pid)
+        # the workers name themselves once running: wait for them
+        deadline = time.time() + 5
+        while not (c0 := worker_cpu(p.pid)) and time.time() < deadline:
+            time.sleep(0.02)
+        if not c0:
+            raise SystemExit("bench_dataplane: dp_tool has no worker thread")
         rec = None
         if perf:
             # software clock samples (this VM has no hardware counters) of the worker thread
             rec = subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-F", "2000", "-o", perf, "-t",
-                                    ",".join(c0)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                    ",".join(c0)], stdout=subprocess.DEVNULL, stderr=open(perf + ".log", "w"))
         g = json.loads(subprocess.run(gen, check=True, capture_output=True, text=True, env=env).stdout)
         time.sleep(0.05)  # the last packets of the ring
         c1 = worker_cpu(p.pid)
@@ -201,7 +209,8 @@ def run_dp(topo, dp_tool, esp_gen, cipher, size, direction, seconds, perf=None):
                 drops[k] = drops.get(k, 0) + v
     return {"sent": g["packets"], "packets": sa["packets"], "wall_pps": sa["packets"] / g["seconds"],
             "worker_cpu_s": cpu, "busy_s": busy, "pps_per_cpu": sa["packets"] / cpu if cpu else 0.0,
-            "lost": g["packets"] - sa["packets"], "drops": drops, "last_seq": g.get("last_seq")}
+            "lost": g["packets"] - sa["packets"], "drops": drops, "last_seq": g.get("last_seq"),
+            "backend": st.get("crypto", {}).get("backend", "openssl (the only one)")}
 
 
 def bound(esp_gen, size, seconds):
@@ -338,6 +347,7 @@ def main():
     ap.add_argument("--runs", type=int, default=1, help="runs of each dataplane figure (medians reported)")
     ap.add_argument("--skip-gateways", action="store_true")
     ap.add_argument("--no-record", action="store_true", help="do not write tests/bench/results")
+    ap.add_argument("--crypto-backend", help="passed to dp_tool (a dp_tool that has --crypto-backend)")
     ap.add_argument("--perf", metavar="DIR", help="perf record the worker in the first 1400 B AES-128-GCM runs "
                     "into DIR/{decrypt,encrypt}.data and print the top symbols")
     a = ap.parse_args()
@@ -362,13 +372,15 @@ def main():
                         if a.perf and run == 0 and size == 1400 and cipher == "gcm128":
                             os.makedirs(a.perf, exist_ok=True)
                             perf = os.path.join(a.perf, f"{direction}.data")
-                        r = run_dp(topo, dp_tool, esp_gen, cipher, size, direction, a.seconds, perf)
+                        r = run_dp(topo, dp_tool, esp_gen, cipher, size, direction, a.seconds, perf,
+                                   a.crypto_backend)
                         rows.setdefault((size, direction, cipher), []).append(r["pps_per_cpu"])
                         fails = ", ".join(f"{k} {v}" for k, v in r["drops"].items()) or "none"
                         print(f"{direction:7s} {size:4d} B {cipher:6s}: {r['packets']:9d} of {r['sent']:9d} sent "
                               f"(not forwarded {r['lost']}; drops: {fails}), {r['wall_pps'] / 1e3:6.0f} kpps wall, "
                               f"worker {r['worker_cpu_s']:.2f} CPU s (busy {r['busy_s']:.2f} s): "
-                              f"{r['pps_per_cpu'] / 1e3:6.0f} kpps per worker CPU second", flush=True)
+                              f"{r['pps_per_cpu'] / 1e3:6.0f} kpps per worker CPU second"
+                              f"{'' if cipher == 'null' else ' [' + r['backend'] + ']'}", flush=True)
                         if perf:
                             print(f"perf, worker thread, {direction} 1400 B AES-128-GCM (self, cpu-clock):")
                             for line in perf_top(perf):
