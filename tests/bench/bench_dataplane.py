@@ -11,8 +11,9 @@ One run, on veth pairs in namespaces of its own (generator -- headend -- sink):
      gives every packet the next sequence number with a valid ICV (AES-GCM: sealed once,
      each new number patched into the tag, see esp_gen.c), so every packet is really
      checked, decrypted and recorded. The worker's rate is packets per second of the
-     worker thread's CPU time (utime + stime from /proc/PID/task/TID/stat, taken before
-     and after the generator ran), next to the wall-clock rate; failures (packets sent
+     worker thread's CPU time (the kernel's: /proc/PID/task/TID/schedstat, else
+     utime + stime of .../stat, taken before and after the generator ran), next to the
+     wall-clock rate; failures (packets sent
      but not forwarded, and the dataplane's drop counters) are printed with each rate;
  (b) the crypto-only bound: one pre-keyed EVP context sealing packets of that size;
  (c) the same forward without crypto (an ESP_NULL static SA);
@@ -84,13 +85,22 @@ def thread_cpu(pid):
 
 
 def worker_cpu(pid):
-    """CPU seconds (utime + stime) of each dataplane worker thread of @pid, by TID."""
+    """CPU seconds of each dataplane worker thread of @pid, by TID: the time on a
+    CPU from /proc/PID/task/TID/schedstat (nanoseconds; utime + stime of .../stat
+    count in clock ticks of 10 ms, too coarse for runs of a few tenths of a CPU
+    second), the kernel's accounting either way, not the worker's own."""
     out = {}
     for tid in os.listdir(f"/proc/{pid}/task"):
         try:
             with open(f"/proc/{pid}/task/{tid}/comm") as f:
                 if not f.read().startswith("raven-dp-"):
                     continue
+            try:
+                with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                    out[tid] = int(f.read().split()[0]) / 1e9
+                    continue
+            except (OSError, ValueError, IndexError):
+                pass
             with open(f"/proc/{pid}/task/{tid}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
         except OSError:
