@@ -68,19 +68,19 @@ static inline bool life_take(struct dp_rsa *sa, struct dp_sa_live *l, size_t len
 {
     uint64_t p, b;
 
-    if (__builtin_expect(!sa->conf.hard_bytes && !sa->conf.hard_packets, 1))
+    if (__builtin_expect(!sa->hard_bytes && !sa->hard_packets, 1))
         return true;
     if (atomic_load_explicit(&l->expired, memory_order_relaxed))
         return false;
     p = atomic_fetch_add_explicit(&l->life_packets, 1, memory_order_relaxed) + 1;
     b = atomic_fetch_add_explicit(&l->life_bytes, len, memory_order_relaxed) + len;
-    if ((sa->conf.hard_packets && p > sa->conf.hard_packets) || (sa->conf.hard_bytes && b > sa->conf.hard_bytes)) {
+    if ((sa->hard_packets && p > sa->hard_packets) || (sa->hard_bytes && b > sa->hard_bytes)) {
         atomic_store_explicit(&l->expired, 1, memory_order_relaxed);
         return false;
     }
     /* this packet reaches the limit exactly: it passes, and the SA has expired
      * now (reported for deletion), not only when a next packet comes */
-    if ((sa->conf.hard_packets && p == sa->conf.hard_packets) || (sa->conf.hard_bytes && b == sa->conf.hard_bytes))
+    if ((sa->hard_packets && p == sa->hard_packets) || (sa->hard_bytes && b == sa->hard_bytes))
         atomic_store_explicit(&l->expired, 1, memory_order_relaxed);
     return true;
 }
@@ -106,7 +106,7 @@ static struct esp_xform *worker_xf(struct dp_worker *w, struct dp_rsa *sa)
     struct esp_xform *x = atomic_load_explicit(&sa->xf[w->id], memory_order_acquire);
 
     if (!x) {
-        x = esp_xform_new(&sa->params, !sa->conf.inbound);
+        x = esp_xform_new(&sa->params, !sa->inbound);
         atomic_store_explicit(&sa->xf[w->id], x, memory_order_release);
     }
     return x;
@@ -366,21 +366,19 @@ static void reassemble(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, uin
     from_outside(w, xs, addr, pkt, (uint32_t)(ETH_HLEN + dlen));
 }
 
-/* ESP (or ESP in UDP) from a client, over IPv4 or IPv6: decrypt, check, forward
- * inside; fragments go to reassembly first. */
+static void in_flush(struct dp_worker *w);
+
+/* ESP (or ESP in UDP) from a client, over IPv4 or IPv6: parsed, its SA found,
+ * then queued for the burst's stages (in_flush); fragments go to reassembly
+ * first. */
 static void from_outside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, uint8_t *pkt, uint32_t len)
 {
-    struct dp *dp = w->dp;
-    uint8_t *ip = pkt + ETH_HLEN, *esp, *inner, nh;
-    size_t ihl, tot, esplen, ilen;
+    uint8_t *ip = pkt + ETH_HLEN, *esp;
+    size_t ihl, tot, esplen;
     struct dp_rsa *sa;
-    struct dp_sa_live *live;
-    struct dp_sa_live_ctr *ctr;
     struct esp_xform *xf;
-    uint64_t seq;
-    int rc, family;
-    const uint8_t *src, *dst;
     uint8_t proto;
+    unsigned k;
 
     if (len >= ETH_HLEN + IP4_HLEN && rd16(pkt + 12) == ETH_P_IPV4 && ip[0] >> 4 == 4) {
         ihl = (ip[0] & 15) * 4u;
@@ -417,36 +415,69 @@ static void from_outside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, u
     }
     if (esplen < 8)
         return drop(w, xs, addr, DP_DROP_MALFORMED);
-    if (!(sa = dp_lookup_in(dp, rd32(esp))))
+    if (!(sa = dp_lookup_in(w->dp, rd32(esp))))
         return drop(w, xs, addr, DP_DROP_NO_SA);
-    live = sa->live;
-    ctr = &live->ctr[w->id];
-    if (atomic_load_explicit(&live->expired, memory_order_relaxed))
+    if (atomic_load_explicit(&sa->live->expired, memory_order_relaxed))
         return drop(w, xs, addr, DP_DROP_EXPIRED);
-    pthread_spin_lock(&sa->replay_lock);
-    rc = esp_replay_check(&sa->replay, live->replay_top, live->replay_bits, rd32(esp + 4), &seq);
-    pthread_spin_unlock(&sa->replay_lock);
-    if (rc) {
-        ctr->replay++;
-        return drop(w, xs, addr, DP_DROP_REPLAY);
-    }
     if (!(xf = worker_xf(w, sa)))
         return drop(w, xs, addr, DP_DROP_OTHER);
-    rc = esp_open(xf, seq, esp, esplen, &inner, &ilen, &nh);
-    if (rc == ESP_E_AUTH) {
+    __builtin_prefetch(&sa->live->replay_top);
+    if (w->nin == ESP_BURST_MAX)
+        in_flush(w);
+    k = w->nin++;
+    w->in[k] = (struct dp_in_pkt){.xs = xs, .addr = addr, .ip = ip, .sa = sa, .ihl = (uint32_t)ihl, .proto = proto};
+    w->in_job[k] = (struct esp_open_job){.x = xf, .esp = esp, .len = esplen};
+}
+
+void dp_replay_check_run(struct dp_rsa *sa, struct esp_open_job *jobs, unsigned n)
+{
+    struct dp_sa_live *l = sa->live;
+
+    pthread_spin_lock(&sa->replay_lock);
+    for (unsigned i = 0; i < n; i++)
+        jobs[i].rc = esp_replay_check(&sa->replay, l->replay_top, l->replay_bits, rd32(jobs[i].esp + 4), &jobs[i].seq)
+                         ? DP_RC_REPLAY
+                         : ESP_OK;
+    pthread_spin_unlock(&sa->replay_lock);
+}
+
+void dp_replay_update_run(struct dp_rsa *sa, struct esp_open_job *jobs, unsigned n)
+{
+    struct dp_sa_live *l = sa->live;
+
+    pthread_spin_lock(&sa->replay_lock);
+    for (unsigned i = 0; i < n; i++)
+        if (jobs[i].rc == ESP_OK && esp_replay_update(&sa->replay, &l->replay_top, l->replay_bits, jobs[i].seq))
+            jobs[i].rc = DP_RC_REPLAY;
+    pthread_spin_unlock(&sa->replay_lock);
+}
+
+/* An inbound packet past the window update: the inner packet checked, charged,
+ * counted and forwarded (or hairpinned to another client). */
+static void in_finish(struct dp_worker *w, const struct dp_in_pkt *p, const struct esp_open_job *j)
+{
+    struct dp *dp = w->dp;
+    struct dp_xs *xs = p->xs;
+    uint64_t addr = p->addr;
+    struct dp_rsa *sa = p->sa;
+    struct dp_sa_live *live = sa->live;
+    struct dp_sa_live_ctr *ctr = &live->ctr[w->id];
+    uint8_t *inner = j->inner, nh = j->next_header;
+    size_t ilen = j->inner_len;
+    const uint8_t *src, *dst;
+    int family;
+
+    if (j->rc == ESP_E_AUTH) {
         ctr->auth++;
         return drop(w, xs, addr, DP_DROP_AUTH);
     }
-    if (rc)
-        return drop(w, xs, addr, rc == ESP_E_MALFORMED ? DP_DROP_MALFORMED : DP_DROP_OTHER);
-    pthread_spin_lock(&sa->replay_lock);
-    rc = esp_replay_update(&sa->replay, &live->replay_top, live->replay_bits, seq);
-    pthread_spin_unlock(&sa->replay_lock);
-    if (rc) {
+    if (j->rc == DP_RC_REPLAY) {
         ctr->replay++;
         return drop(w, xs, addr, DP_DROP_REPLAY);
     }
-    float_check(sa, ip, ihl, proto, seq);
+    if (j->rc)
+        return drop(w, xs, addr, j->rc == ESP_E_MALFORMED ? DP_DROP_MALFORMED : DP_DROP_OTHER);
+    float_check(sa, p->ip, p->ihl, p->proto, j->seq);
     if (nh == NH_NONE) /* a dummy packet (RFC 4303 2.6): it ends here, counted with other */
         return drop(w, xs, addr, DP_DROP_OTHER);
     if (nh == 4 && ilen >= IP4_HLEN && inner[0] >> 4 == 4 && (inner[0] & 15) >= 5 && rd16(inner + 2) <= ilen &&
@@ -471,8 +502,8 @@ static void from_outside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, u
         return drop(w, xs, addr, DP_DROP_NO_ROUTE);
     if (!life_take(sa, live, ilen))
         return drop(w, xs, addr, DP_DROP_EXPIRED);
-    if (sa->conf.tcp_mss)
-        dp_inner_mss_clamp(inner, ilen, family, sa->conf.tcp_mss);
+    if (sa->tcp_mss)
+        dp_inner_mss_clamp(inner, ilen, family, sa->tcp_mss);
     ctr->packets++;
     ctr->bytes += ilen;
     dp->wctr[w->id].dec_packets++;
@@ -490,7 +521,46 @@ static void from_outside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, u
         ttl_dec4(inner);
     else
         inner[7]--;
-    forward(w, xs, addr, family, inner, ilen, dst, sa->conf.vrf);
+    forward(w, xs, addr, family, inner, ilen, dst, sa->vrf);
+}
+
+/* The burst's inbound ESP packets in stages: the replay check (one hold of an
+ * SA's lock per run of its packets), one call to the crypto backend for all
+ * that passed, the window update (likewise), then each packet on its own. */
+static void in_flush(struct dp_worker *w)
+{
+    struct dp_in_pkt *p = w->in;
+    struct esp_open_job *j = w->in_job;
+    unsigned n = w->nin, m = 0, e;
+
+    w->nin = 0;
+    for (unsigned i = 0; i < n; i = e) {
+        for (e = i + 1; e < n && p[e].sa == p[i].sa; e++)
+            ;
+        dp_replay_check_run(p[i].sa, j + i, e - i);
+    }
+    for (unsigned i = 0; i < n; i++) {
+        if (j[i].rc) {
+            p[i].sa->live->ctr[w->id].replay++;
+            drop(w, p[i].xs, p[i].addr, DP_DROP_REPLAY);
+            continue;
+        }
+        if (m != i) {
+            p[m] = p[i];
+            j[m] = j[i];
+        }
+        m++;
+    }
+    if (!m)
+        return;
+    esp_open_burst(j, m);
+    for (unsigned i = 0; i < m; i = e) {
+        for (e = i + 1; e < m && p[e].sa == p[i].sa; e++)
+            ;
+        dp_replay_update_run(p[i].sa, j + i, e - i);
+    }
+    for (unsigned i = 0; i < m; i++)
+        in_finish(w, &p[i], &j[i]);
 }
 
 /* The UDP checksum of ESP in UDP over IPv6: a zero one is refused there (RFC
@@ -504,35 +574,64 @@ static void udp6_csum(uint8_t *ip6, uint8_t *udp, size_t ulen)
     wr16(udp + 6, c ? c : 0xffff);
 }
 
-/* Seals the inner packet at ip[0..ilen) (in frame @addr, with the headroom of an
- * Ethernet, IPv6, UDP and ESP header before it) into @sa and sends it on @out
- * (towards the next hop @nh), or through the kernel when @out is NULL. */
+static void out_flush(struct dp_worker *w);
+
+/* Queues the inner packet at ip[0..ilen) (in frame @addr, with the headroom of an
+ * Ethernet, IPv6, UDP and ESP header before it) for sealing into @sa, with its
+ * sequence number taken now, and sending on @out (towards the next hop @nh), or
+ * through the kernel when @out is NULL: out_flush() seals the burst's packets in
+ * one call to the crypto backend and sends them. */
 static void seal_send(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, struct dp_rsa *sa,
                       const struct dp_outer *outer, struct esp_xform *xf, struct dp_xs *out, const struct dp_nh *nh,
                       uint8_t *ip, size_t ilen, int family)
 {
     struct dp_sa_live *live = sa->live;
-    bool udp = outer->udp_encap;
-    size_t olen;
+    struct dp_out_pkt *p;
     uint64_t seq;
-    int esplen;
-    uint8_t *o;
+    unsigned k;
 
     if (!life_take(sa, live, ilen))
         return drop(w, xs, addr, DP_DROP_EXPIRED);
     seq = atomic_fetch_add_explicit(&live->seq, 1, memory_order_relaxed) + 1;
-    if (!sa->conf.esn && seq > UINT32_MAX)
+    if (!sa->esn && seq > UINT32_MAX)
         return drop(w, xs, addr, DP_DROP_OTHER); /* must rekey (RFC 4303 3.3.3) */
-    uint8_t tos = family == AF_INET ? ip[1] : (uint8_t)((ip[0] & 15) << 4 | ip[1] >> 4);
-    esplen = esp_seal(xf, sa->conf.spi, seq, family == AF_INET ? 4 : 41, ip, ilen);
-    if (esplen < 0)
+    if (w->nout == ESP_BURST_MAX)
+        out_flush(w);
+    k = w->nout++;
+    p = &w->out[k];
+    p->xs = xs;
+    p->out = out;
+    p->addr = addr;
+    p->sa = sa;
+    p->outer = outer;
+    if (out) {
+        memcpy(p->dst_mac, nh->dst_mac, 6);
+        memcpy(p->src_mac, nh->src_mac, 6);
+    }
+    p->tos = family == AF_INET ? ip[1] : (uint8_t)((ip[0] & 15) << 4 | ip[1] >> 4);
+    w->out_job[k] = (struct esp_seal_job){.x = xf, .spi = sa->spi, .seq = seq,
+                                          .next_header = family == AF_INET ? 4 : 41, .inner = ip, .len = ilen};
+}
+
+/* A sealed packet: counted, its outer headers written, sent. */
+static void seal_finish(struct dp_worker *w, const struct dp_out_pkt *p, const struct esp_seal_job *j)
+{
+    struct dp_xs *xs = p->xs;
+    uint64_t addr = p->addr;
+    const struct dp_outer *outer = p->outer;
+    struct dp_sa_live *live = p->sa->live;
+    bool udp = outer->udp_encap;
+    uint8_t tos = p->tos, *o;
+    size_t ilen = j->len, olen;
+
+    if (j->rc < 0)
         return drop(w, xs, addr, DP_DROP_OTHER);
     live->ctr[w->id].packets++;
     live->ctr[w->id].bytes += ilen;
     w->dp->wctr[w->id].enc_packets++;
     w->dp->wctr[w->id].enc_bytes += ilen;
-    o = ip - esp_head_len(xf);
-    olen = (size_t)esplen;
+    o = j->inner - esp_head_len(j->x);
+    olen = (size_t)j->rc;
     if (udp) {
         o -= UDP_HLEN;
         olen += UDP_HLEN;
@@ -569,15 +668,28 @@ static void seal_send(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, stru
             udp6_csum(o, o + 40, olen);
         olen += 40;
     }
-    if (!out) {
-        to_kernel(w, xs, addr, outer->family, o, olen, outer->peer, sa->conf.vrf);
+    if (!p->out) {
+        to_kernel(w, xs, addr, outer->family, o, olen, outer->peer, p->sa->vrf);
         return;
     }
     o -= ETH_HLEN;
-    memcpy(o, nh->dst_mac, 6);
-    memcpy(o + 6, nh->src_mac, 6);
+    memcpy(o, p->dst_mac, 6);
+    memcpy(o + 6, p->src_mac, 6);
     wr16(o + 12, outer->family == AF_INET ? ETH_P_IPV4 : ETH_P_IPV6);
-    dp_tx_stage(w, out, o, (uint32_t)(ETH_HLEN + olen));
+    dp_tx_stage(w, p->out, o, (uint32_t)(ETH_HLEN + olen));
+}
+
+/* The burst's outbound packets: sealed in one call, then sent. */
+static void out_flush(struct dp_worker *w)
+{
+    unsigned n = w->nout;
+
+    w->nout = 0;
+    if (!n)
+        return;
+    esp_seal_burst(w->out_job, n);
+    for (unsigned i = 0; i < n; i++)
+        seal_finish(w, &w->out[i], &w->out_job[i]);
 }
 
 /* An inner IPv4 packet without DF larger than the tunnel's MTU @tmtu is split
@@ -648,7 +760,7 @@ static void from_inside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, ui
         return drop(w, xs, addr, DP_DROP_NO_ROUTE);
     if (!(xf = worker_xf(w, sa)))
         return drop(w, xs, addr, DP_DROP_OTHER);
-    if (!next_hop(w, outer->family, outer->peer, sa->conf.vrf, &nh))
+    if (!next_hop(w, outer->family, outer->peer, sa->vrf, &nh))
         out = xs_for(w, nh.ifindex);
     /* the egress MTU; the first outside interface's while the next hop is unknown */
     mtu_of = out ? out : first_outside(w);
@@ -657,8 +769,8 @@ static void from_inside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, ui
                                            (outer->udp_encap ? UDP_HLEN : 0));
     /* the session's MTU; for IPv6 never below its minimum (RFC 8200 5: no sender
      * goes under 1280, so a smaller one would only drop) */
-    if (sa->conf.mtu) {
-        unsigned smtu = family == AF_INET6 && sa->conf.mtu < 1280 ? 1280 : sa->conf.mtu;
+    if (sa->mtu) {
+        unsigned smtu = family == AF_INET6 && sa->mtu < 1280 ? 1280 : sa->mtu;
         if (smtu < tmtu)
             tmtu = smtu;
     }
@@ -688,8 +800,8 @@ static void from_inside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, ui
      * they are sealed; then the session's MSS (on the checksum made whole) */
     if (!hairpin)
         dp_inner_csum_complete(ip, ilen, family);
-    if (sa->conf.tcp_mss)
-        dp_inner_mss_clamp(ip, ilen, family, sa->conf.tcp_mss);
+    if (sa->tcp_mss)
+        dp_inner_mss_clamp(ip, ilen, family, sa->tcp_mss);
     if (split)
         split_send(w, xs, addr, sa, outer, xf, out, &nh, ip, ilen, tmtu, split);
     else
@@ -712,6 +824,8 @@ static inline void rx_one(struct dp_worker *w, struct dp_xs *xs, struct dp_if_ct
 void dp_fwd_one(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, uint32_t len)
 {
     rx_one(w, xs, ictr(w, xs), xs->ifc->conf.role == DP_ROLE_OUTSIDE, addr, len);
+    in_flush(w);
+    out_flush(w);
 }
 
 static unsigned rx_burst(struct dp_worker *w, struct dp_xs *xs)
@@ -734,6 +848,9 @@ static unsigned rx_burst(struct dp_worker *w, struct dp_xs *xs)
 
         rx_one(w, xs, c, outside, d->addr, d->len);
     }
+    /* decrypted packets to other clients join the outbound burst */
+    in_flush(w);
+    out_flush(w);
     if (n)
         xsk_ring_cons__release(&xs->rx, n);
     return n;

@@ -30,30 +30,43 @@ struct dp_outer {
 
 /* An SA as the workers see it. Keys and parameters are immutable once published;
  * what packets change (sequence number, replay window, counters, hard lifetime
- * charge) is in *live, under the rules noted there. */
+ * charge) is in *live, under the rules noted there. The fields every packet reads
+ * come first (the hash node the lookup walks, copies of the configuration's
+ * per-packet scalars, the live state's and outer header's pointers, the window
+ * and its lock, the transforms): two cache lines before the transforms, apart
+ * from the keys, selectors and control-thread fields that follow. */
 struct dp_rsa {
+    /* hot */
     struct cds_lfht_node in_node; /* in dp->in_ht (inbound SAs) */
-    struct rcu_head rcu;
-    struct dp_sa conf;            /* as added (keys, selectors, limits) */
-    struct esp_params params;     /* points into conf */
-    struct dp_outer *outer;       /* RCU pointer */
+    uint32_t spi;                 /* = conf.spi */
+    bool inbound, esn;            /* = conf.inbound, conf.esn */
+    uint16_t tcp_mss, mtu;        /* = conf.tcp_mss, conf.mtu */
+    int vrf;                      /* = conf.vrf */
+    uint64_t hard_bytes, hard_packets; /* = conf.hard_bytes, conf.hard_packets */
     /* the caller's (dp_sa.live) or own_live: the sequence number (outbound, one
      * atomic add per packet), the replay window's top and bits (inbound, under
      * replay_lock), the per-worker counters (each worker its own), the hard
      * lifetime's charge (atomic adds, only when the SA has a hard limit) */
     struct dp_sa_live *live;
-    /* inbound: check + update of the window. Process-private: the window's state
-     * outlives the process, a lock a killed process held must not */
-    pthread_spinlock_t replay_lock;
+    struct dp_outer *outer;       /* RCU pointer */
     struct esp_replay replay;     /* the window's size and ESN (its state: *live) */
-    _Atomic(struct esp_xform *) xf[DP_MAX_WORKERS]; /* made by each worker on first use */
-    bool soft_reported, hard_reported; /* control thread only */
+    /* inbound: check + update of the window, taken once per run of the SA's
+     * packets in a burst for the checks and once for the updates (dp_fwd.c).
+     * Process-private: the window's state outlives the process, a lock a killed
+     * process held must not */
+    pthread_spinlock_t replay_lock;
     /* inbound: an authentic ESP-in-UDP packet, the newest of the SA, came from
      * another outer address or port than the peer's (a NAT mapping changed):
      * float_* say where (network order, IPv4 in the first 4 bytes), written by
      * workers under replay_lock with floated set to 1, taken by dp_floated() on
      * the control thread under the same lock; floated 0: none */
     _Atomic uint32_t floated;
+    _Atomic(struct esp_xform *) xf[DP_MAX_WORKERS]; /* made by each worker on first use */
+    /* cold */
+    struct rcu_head rcu;
+    struct dp_sa conf;            /* as added (keys, selectors, limits) */
+    struct esp_params params;     /* points into conf */
+    bool soft_reported, hard_reported; /* control thread only */
     int float_family;
     uint8_t float_addr[16];
     uint16_t float_port;
@@ -207,6 +220,29 @@ struct dp_xs {
 
 struct dp_nh;
 
+/* An inbound ESP packet between its parse (SA found) and the burst's replay
+ * check, decryption and forwarding (dp_fwd.c); its esp_open_job alongside. */
+struct dp_in_pkt {
+    struct dp_xs *xs;
+    uint64_t addr;
+    uint8_t *ip;
+    struct dp_rsa *sa;
+    uint32_t ihl;
+    uint8_t proto;
+};
+
+/* An inner packet between its sequence number and the burst's sealing and
+ * sending (dp_fwd.c); its esp_seal_job alongside. */
+struct dp_out_pkt {
+    struct dp_xs *xs;  /* where it came from (counters, hand-off) */
+    struct dp_xs *out; /* where it goes; NULL: through the kernel */
+    uint64_t addr;
+    struct dp_rsa *sa;
+    const struct dp_outer *outer;
+    uint8_t dst_mac[6], src_mac[6];
+    uint8_t tos;
+};
+
 struct dp_worker {
     struct dp *dp;
     unsigned id, queue, cpu;
@@ -227,6 +263,12 @@ struct dp_worker {
     /* detached workers only (dp->nl NULL): the next hop of every destination, or
      * none (everything goes to the kernel) */
     const struct dp_nh *detached_nh;
+    /* the current burst's ESP packets, handed to the crypto backend at once */
+    unsigned nin, nout;
+    struct dp_in_pkt in[ESP_BURST_MAX];
+    struct esp_open_job in_job[ESP_BURST_MAX];
+    struct dp_out_pkt out[ESP_BURST_MAX];
+    struct esp_seal_job out_job[ESP_BURST_MAX];
 };
 
 /* A frame back to the worker's pool. */
@@ -262,5 +304,15 @@ void dp_worker_detached_free(struct dp_worker *w);
  * worker's receive burst does, by the role of @xs's interface. The caller is a
  * registered RCU thread, online (the tables are read under QSBR). */
 void dp_fwd_one(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, uint32_t len);
+
+/* dp_fwd.c, the replay stages of an inbound burst, for jobs[0..n) all of @sa:
+ * dp_replay_check_run() infers and checks each job's sequence number (from its
+ * ESP header) against the window under one hold of sa->replay_lock: rc 0 and seq
+ * set, or rc DP_RC_REPLAY; dp_replay_update_run() records, under one hold, those
+ * whose rc is ESP_OK (decrypted): rc DP_RC_REPLAY for one recorded meanwhile (a
+ * duplicate that raced its check on another worker). */
+#define DP_RC_REPLAY 1
+void dp_replay_check_run(struct dp_rsa *sa, struct esp_open_job *jobs, unsigned n);
+void dp_replay_update_run(struct dp_rsa *sa, struct esp_open_job *jobs, unsigned n);
 
 #endif

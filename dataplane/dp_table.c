@@ -73,7 +73,7 @@ static int match_spi(struct cds_lfht_node *node, const void *key)
 {
     const struct dp_rsa *r = caa_container_of(node, struct dp_rsa, in_node);
 
-    return r->conf.spi == *(const uint32_t *)key;
+    return r->spi == *(const uint32_t *)key;
 }
 
 static int match_route(struct cds_lfht_node *node, const void *key)
@@ -398,6 +398,14 @@ int dp_sa_add(struct dp *dp, const struct dp_sa *sa)
     }
     memset(r, 0, sizeof(*r));
     r->conf = *sa;
+    r->spi = sa->spi;
+    r->inbound = sa->inbound;
+    r->esn = sa->esn;
+    r->tcp_mss = sa->tcp_mss;
+    r->mtu = sa->mtu;
+    r->vrf = sa->vrf;
+    r->hard_bytes = sa->hard_bytes;
+    r->hard_packets = sa->hard_packets;
     r->params = (struct esp_params){.cipher = sa->cipher, .key = r->conf.key, .key_len = sa->key_len,
                                     .integ = sa->integ, .integ_key = r->conf.integ_key,
                                     .integ_key_len = sa->integ_key_len, .esn = sa->esn,

@@ -2,8 +2,16 @@
  *
  *   esp_gen esp   SIZE SECONDS DST SPI CIPHER KEYHEX [IKEYHEX]   ESP-in-UDP (port 4500) to DST:
  *                 one inner IPv4/UDP packet of SIZE bytes from 10.9.9.9 to $INNER_DST,
- *                 sealed once (the benchmark SA has anti-replay off) and sent in
- *                 sendmmsg bursts of 64
+ *                 sent in sendmmsg bursts of 64, every packet with the next sequence
+ *                 number (1, 2, 3..: the receiver's anti-replay window stays on) and
+ *                 a valid ICV for it. So that the generator does not pay a packet's
+ *                 crypto per packet, AES-GCM packets are sealed once and each new
+ *                 number is patched in: the AAD block changes by D (the old and new
+ *                 sequence numbers xored), so the tag changes by D * H^(c+2) in
+ *                 GF(2^128), c the ciphertext blocks (GHASH is linear; the IV on the
+ *                 wire, hence the counter blocks, stay the same). A benchmark's
+ *                 shortcut that reuses an IV: never a way to send real traffic.
+ *                 NULL needs no ICV; other ciphers are sealed anew per packet.
  *   esp_gen plain SIZE SECONDS DST                              UDP datagrams whose IP packet is
  *                 SIZE bytes, to DST port 9
  *   esp_gen bound SIZE SECONDS CIPHER [BACKEND]                 the crypto-only bound: one
@@ -76,26 +84,182 @@ static enum dp_cipher cipher_of(const char *c)
            : !strcmp(c, "null") ? DP_CIPHER_NULL : DP_CIPHER_AES_GCM_16;
 }
 
-static int blast(int fd, const struct sockaddr_in *dst, const uint8_t *payload, size_t len, double seconds)
+/* GF(2^128) product of GCM (NIST SP 800-38D 6.3), blocks as two big-endian words. */
+struct gf128 {
+    uint64_t hi, lo;
+};
+
+static struct gf128 gf_mul(struct gf128 x, struct gf128 y)
 {
+    struct gf128 z = {0, 0}, v = y;
+
+    for (int i = 0; i < 128; i++) {
+        uint64_t bit = i < 64 ? x.hi >> (63 - i) & 1 : x.lo >> (127 - i) & 1;
+        uint64_t lsb = v.lo & 1;
+
+        if (bit) {
+            z.hi ^= v.hi;
+            z.lo ^= v.lo;
+        }
+        v.lo = v.lo >> 1 | v.hi << 63;
+        v.hi >>= 1;
+        if (lsb)
+            v.hi ^= 0xe100000000000000ull;
+    }
+    return z;
+}
+
+static uint64_t be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    p[0] = v >> 24;
+    p[1] = v >> 16;
+    p[2] = v >> 8;
+    p[3] = v;
+}
+
+/* How the generator gives each packet its sequence number. */
+struct renum {
+    enum { RENUM_NONE, RENUM_NULL, RENUM_GCM, RENUM_SEAL } how;
+    struct gf128 pw[32];  /* GCM: (bit j of the AAD's sequence word) * H^(c+2) */
+    const uint8_t *base;  /* GCM: the packet sealed with sequence number 1; SEAL: the inner packet */
+    size_t len, inner_len; /* the ESP payload; SEAL: the inner packet */
+    struct esp_xform *x;  /* SEAL */
+    uint32_t spi;
+};
+
+/* Writes into esp[0..r->len) the packet with sequence number @seq. */
+static void renumber(const struct renum *r, uint8_t *esp, uint32_t seq)
+{
+    switch (r->how) {
+    case RENUM_NONE:
+        return;
+    case RENUM_NULL:
+        put32(esp + 4, seq);
+        return;
+    case RENUM_GCM: {
+        uint8_t *tag = esp + r->len - 16;
+        struct gf128 t = {0, 0};
+
+        for (uint32_t d = seq ^ 1u; d; d &= d - 1) {
+            t.hi ^= r->pw[__builtin_ctz(d)].hi;
+            t.lo ^= r->pw[__builtin_ctz(d)].lo;
+        }
+        put32(esp + 4, seq);
+        put64(tag, be64(r->base + r->len - 16) ^ t.hi);
+        put64(tag + 8, be64(r->base + r->len - 8) ^ t.lo);
+        return;
+    }
+    case RENUM_SEAL: {
+        size_t head = esp_head_len(r->x);
+
+        memcpy(esp + head, r->base, r->inner_len);
+        esp_seal(r->x, r->spi, seq, 4, esp + head, r->inner_len);
+        return;
+    }
+    }
+}
+
+/* Prepares @r for the packet esp[0..len) sealed by @x (parameters @p) with
+ * sequence number 1 from the inner packet @inner (@inner_len bytes, kept), and
+ * checks that a renumbered packet opens: -1 (said on stderr) when it does not. */
+static int renum_setup(struct renum *r, const struct esp_params *p, struct esp_xform *x, uint32_t spi,
+                       const uint8_t *inner, size_t inner_len, const uint8_t *esp, size_t len)
+{
+    static uint8_t copy[2048];
+    struct esp_xform *d = esp_xform_new(p, false);
+    uint8_t *in, nh;
+    size_t ilen;
+    int rc;
+
+    *r = (struct renum){.base = esp, .len = len, .inner_len = inner_len, .x = x, .spi = spi};
+    if (p->cipher == DP_CIPHER_NULL) {
+        r->how = RENUM_NULL;
+    } else if (p->cipher == DP_CIPHER_AES_GCM_16) {
+        /* H = E_K(0^128); the AAD block is the first of c + 2 that GHASH takes */
+        const EVP_CIPHER *ev = p->key_len == 20 ? EVP_aes_128_ecb()
+                               : p->key_len == 28 ? EVP_aes_192_ecb() : EVP_aes_256_ecb();
+        EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+        uint8_t zero[16] = {0}, h[32];
+        int outl;
+        struct gf128 hh, pw;
+
+        EVP_EncryptInit_ex(c, ev, NULL, p->key, NULL);
+        EVP_CIPHER_CTX_set_padding(c, 0);
+        EVP_EncryptUpdate(c, h, &outl, zero, 16);
+        EVP_CIPHER_CTX_free(c);
+        hh = (struct gf128){be64(h), be64(h + 8)};
+        pw = hh;
+        for (size_t k = 1; k < (len - 32 + 15) / 16 + 2; k++)
+            pw = gf_mul(pw, hh);
+        for (int j = 0; j < 32; j++)
+            r->pw[j] = gf_mul((struct gf128){1ull << j, 0}, pw);
+        r->how = RENUM_GCM;
+    } else {
+        uint8_t *b = malloc(inner_len);
+
+        memcpy(b, inner, inner_len);
+        r->base = b;
+        r->how = RENUM_SEAL;
+    }
+    memcpy(copy, esp, len);
+    renumber(r, copy, 77777);
+    rc = d ? esp_open(d, 77777, copy, len, &in, &ilen, &nh) : -1;
+    esp_xform_free(d);
+    if (rc != ESP_OK || ilen != inner_len || memcmp(in, inner, inner_len)) {
+        fprintf(stderr, "esp_gen: a renumbered packet does not open (%d)\n", rc);
+        return -1;
+    }
+    return 0;
+}
+
+static int blast(int fd, const struct sockaddr_in *dst, const uint8_t *payload, size_t len, double seconds,
+                 const struct renum *r)
+{
+    static uint8_t bufs[BURST][2048];
     struct mmsghdr msgs[BURST];
-    struct iovec iov = {.iov_base = (void *)payload, .iov_len = len};
+    struct iovec iov[BURST];
     unsigned long sent = 0;
+    uint32_t seq = 0;
     double t0 = now(), t;
 
     memset(msgs, 0, sizeof(msgs));
     for (int i = 0; i < BURST; i++) {
+        memcpy(bufs[i], payload, len);
+        iov[i].iov_base = bufs[i];
+        iov[i].iov_len = len;
         msgs[i].msg_hdr.msg_name = (void *)dst;
         msgs[i].msg_hdr.msg_namelen = sizeof(*dst);
-        msgs[i].msg_hdr.msg_iov = &iov;
+        msgs[i].msg_hdr.msg_iov = &iov[i];
         msgs[i].msg_hdr.msg_iovlen = 1;
     }
     while ((t = now()) - t0 < seconds) {
-        int n = sendmmsg(fd, msgs, BURST, 0);
-        if (n > 0)
+        int n;
+
+        /* the packets the socket did not take go again with their numbers */
+        for (int i = 0; i < BURST; i++)
+            renumber(r, bufs[i], seq + 1 + (uint32_t)i);
+        n = sendmmsg(fd, msgs, BURST, 0);
+        if (n > 0) {
             sent += n;
+            seq += (uint32_t)n;
+        }
     }
-    printf("{\"packets\":%lu,\"seconds\":%.3f}\n", sent, t - t0);
+    printf("{\"packets\":%lu,\"seconds\":%.3f,\"last_seq\":%u}\n", sent, t - t0, seq);
     return 0;
 }
 
@@ -222,7 +386,7 @@ int main(int argc, char **argv)
     inet_pton(AF_INET, argv[4], &dst.sin_addr);
     if (!strcmp(argv[1], "plain")) {
         dst.sin_port = htons(9);
-        return blast(fd, &dst, pkt, size - 28, seconds);
+        return blast(fd, &dst, pkt, size - 28, seconds, &(struct renum){.how = RENUM_NONE});
     }
     if (argc < 8)
         return 2;
@@ -233,6 +397,9 @@ int main(int argc, char **argv)
         struct esp_xform *x;
         uint8_t *inner = pkt + 256;
         const char *idst = getenv("INNER_DST");
+        uint8_t clear[2048];
+        uint32_t spi = (uint32_t)strtoul(argv[5], NULL, 0);
+        struct renum r;
         int len;
 
         if (argc > 8) {
@@ -259,9 +426,10 @@ int main(int argc, char **argv)
         inner[21] = inner[23] = 9;
         inner[24] = (size - 20) >> 8;
         inner[25] = (size - 20) & 0xff;
-        len = esp_seal(x, (uint32_t)strtoul(argv[5], NULL, 0), 1, 4, inner, size);
-        if (len < 0)
+        memcpy(clear, inner, size);
+        len = esp_seal(x, spi, 1, 4, inner, size);
+        if (len < 0 || renum_setup(&r, &p, x, spi, clear, size, inner - esp_head_len(x), (size_t)len))
             return 2;
-        return blast(fd, &dst, inner - esp_head_len(x), (size_t)len, seconds);
+        return blast(fd, &dst, inner - esp_head_len(x), (size_t)len, seconds, &r);
     }
 }
