@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "daemon/base/cpool.h"
 #include "daemon/base/log.h"
 #include "daemon/ike/ike_certcheck.h"
 #include "daemon/ike/ike_eng.h"
@@ -207,6 +208,9 @@ void ike_engine_free(struct ike_engine *e)
     }
     HASH_ITER(hh_r, e->by_r, s, tmp)
         ike_sess_abandon(s); /* half-open SAs and the stubs of rekeyed ones */
+    cpool_free(e->pool); /* after the sessions: the jobs still out are dropped */
+    e->pool = NULL;
+    ike_initx_stop(e);
     e->nlent = 0; /* the sockets go */
     for (size_t i = 0; i < e->nsocks; i++)
         sock_close(e->socks[i]);
@@ -226,6 +230,25 @@ void ike_engine_free(struct ike_engine *e)
     OPENSSL_cleanse(e->cookie_secret, sizeof(e->cookie_secret));
     OPENSSL_cleanse(e->cookie_prev, sizeof(e->cookie_prev));
     free(e);
+}
+
+int ike_engine_set_crypto_threads(struct ike_engine *e, unsigned n)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned threads = n == IKE_CRYPTO_THREADS_AUTO ? (cpus > 0 ? (unsigned)cpus : 1) : n, cap;
+
+    if (e->pool || threads > IKE_CRYPTO_THREADS_MAX)
+        return -EINVAL;
+    if (!threads)
+        return 0;
+    cap = IKE_CRYPTO_QUEUE_PER_THREAD * threads;
+    if (cap < IKE_CRYPTO_QUEUE_MIN)
+        cap = IKE_CRYPTO_QUEUE_MIN;
+    e->pool = cpool_new(e->base, threads, cap);
+    if (!e->pool)
+        return -ENOMEM;
+    log_info("ike", "%u crypto threads for IKE_SA_INIT, a queue of %u", threads, cap);
+    return 0;
 }
 
 void ike_engine_set_event(struct ike_engine *e, ike_event_fn fn, void *arg)
