@@ -214,14 +214,17 @@ static void cookie_make(const uint8_t secret[32], uint32_t ver, const uint8_t *n
         memset(out + 4, 0, 32);
 }
 
-/* Whether the crypto pool is half full: from there on, every new IKE_SA_INIT
- * must come back with a cookie before a DH is computed for it, so that spoofed
- * sources cannot fill the pool. */
+/* Whether the crypto pool is loaded: half full, or as many half-open SAs as
+ * it holds (spoofed sources never finish theirs, which live until the
+ * half-open timeout). From there on, every new IKE_SA_INIT must come back
+ * with a cookie before a DH is computed for it, so that the pool computes for
+ * unverified addresses only until it is loaded, and then for at most the
+ * queue's size of them a half-open timeout. */
 static bool pool_loaded(const struct ike_engine *e)
 {
     size_t cap = cpool_capacity(e->pool);
 
-    return cap && cpool_pending(e->pool) >= cap / 2;
+    return cap && (cpool_pending(e->pool) >= cap / 2 || e->half_open >= cap);
 }
 
 /* Whether the crypto pool takes one more job from @peer (which passed the

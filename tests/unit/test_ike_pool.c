@@ -274,6 +274,17 @@ static void test_flood(void **state)
         event_base_loop(e->base, EVLOOP_ONCE);
     assert_int_equal(hold.ran, 1);
     assert_int_equal(counter(e, eng, "sa/half-open"), cap - 1);
+    /* the pool is idle, but as many half-open SAs as it holds (a spoofer's
+     * never finish) keep demanding cookies */
+    from("198.51.100.13");
+    assert_int_equal(one_client(e, eng, &asked), 0);
+    assert_false(asked);
+    while (cpool_pending(eng->pool))
+        event_base_loop(e->base, EVLOOP_ONCE);
+    assert_int_equal(counter(e, eng, "sa/half-open"), cap);
+    assert_int_equal(one_client(e, eng, &asked), 0);
+    assert_true(asked);
+    assert_int_equal(counter(e, eng, "crypto-pool/jobs"), cap + 1);
     from("198.51.100.9");
     ike_engine_free(eng);
 }
