@@ -177,6 +177,12 @@ struct ike_pend {
     struct aaa_attrs cached, user_at, group_at;
     bool have_cached, have_user, have_group;
     int authz_step;
+    /* our AUTH signature, while a crypto thread makes it (sign_job), then
+     * until the respond step sends it (ike_authx.c) */
+    struct ike_sign_job *sign_job;
+    uint8_t *sig;
+    size_t sig_len;
+    uint8_t sig_method;
     /* a certificate whose first CRL is being fetched (ike_crl.c, IKE_SA_CRL_WAIT) */
     X509 *crl_cert;
     STACK_OF(X509) *crl_chain;

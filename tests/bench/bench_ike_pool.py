@@ -14,7 +14,8 @@ and one child SA, then DELETE, in a loop).
    control thread, as before), ROUNDS runs in turn (alternating, so that the
    machine's other load falls on all alike): SA/s, ravend's CPU per SA (all
    its threads, /proc/PID/stat) and its ratio to the raw crypto of one SA
-   (ike_load --crypto). Medians printed.
+   (ike_load --crypto, in CPU time: the wall clock it prints grows with the
+   machine's other load). Medians printed.
 2. Flood: ike_load alone, then together with tests/ike_flood sending spoofed
    IKE_SA_INITs (random sources of 10.232.0.0/16, each with a valid X25519 KE)
    at FLOOD_FACTOR times the unloaded rate; the legitimate rate under the
@@ -30,6 +31,7 @@ root after a RelWithDebInfo build:
 import argparse
 import json
 import os
+import resource
 import shutil
 import signal
 import statistics
@@ -70,8 +72,7 @@ def scaling(a, head, cl, d, load, pem):
           f"{a.concurrency} concurrent initiators, medians)")
     print(f"{'AUTH':<7}{'ravend':<12}{'SA/s':>9}{'CPU us/SA':>11}{'/crypto':>9}{'fail':>6}{'tmo':>6}  runs (SA/s)")
     for auth in ("psk", "ecdsa"):
-        crypto = json.loads(subprocess.run([load, "--crypto", "20000"] + (["ecdsa"] if auth == "ecdsa" else []),
-                                           check=True, capture_output=True, text=True).stdout)["crypto_us_per_sa"]
+        crypto, crypto_wall = raw_crypto(load, auth)
         with open(f"{d}/ravend.xml", "w") as f:
             f.write(ravend_config(pem if auth == "ecdsa" else None))
         runs = {name: [] for name, _, _ in variants(a)}
@@ -90,7 +91,19 @@ def scaling(a, head, cl, d, load, pem):
             print(f"{auth:<7}{name:<12}{rate:>9.1f}{cpu:>11.0f}{cpu / crypto:>8.2f}x"
                   f"{sum(r['failures'] for r in rs):>6}{sum(r['timeouts'] for r in rs):>6}  "
                   + " ".join(f"{r['rate']:.0f}" for r in rs))
-        print(f"{auth}: raw crypto of one SA {crypto:.0f} us (ike_load --crypto)")
+        print(f"{auth}: raw crypto of one SA {crypto:.0f} us of CPU ({crypto_wall:.0f} us wall; ike_load --crypto)")
+
+
+def raw_crypto(load, auth, n=20000):
+    """The raw crypto of one SA (ike_load --crypto) in CPU microseconds (the
+    child's user+system time, which other processes on a loaded machine do not
+    inflate), and as ike_load measured it (wall clock)."""
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = subprocess.run([load, "--crypto", str(n)] + (["ecdsa"] if auth == "ecdsa" else []), check=True,
+                         capture_output=True, text=True).stdout
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime) / n * 1e6
+    return cpu, json.loads(out)["crypto_us_per_sa"]
 
 
 def flood_run(a, cl, load, flood, p, rate):
