@@ -23,6 +23,8 @@
 #include "daemon/pool/pool.h"
 #include "daemon/base/poison.h"
 
+#define IKE_RCVBUF (8 << 20) /* bytes of an IKE socket's receive buffer */
+
 static void on_read(evutil_socket_t fd, short what, void *arg)
 {
     struct ike_sock *sk = arg;
@@ -117,6 +119,11 @@ static int sock_open(struct ike_engine *e, const struct sockaddr_storage *addr, 
         setsockopt(sk->fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
         setsockopt(sk->fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
     }
+    /* room for a flood's bursts while the control thread is busy or not
+     * scheduled, so that a client's request is not lost among spoofed ones
+     * (beyond net.core.rmem_max with CAP_NET_ADMIN; else what it allows) */
+    if (setsockopt(sk->fd, SOL_SOCKET, SO_RCVBUFFORCE, &(int){IKE_RCVBUF}, sizeof(int)))
+        setsockopt(sk->fd, SOL_SOCKET, SO_RCVBUF, &(int){IKE_RCVBUF}, sizeof(int));
     if (bind(sk->fd, (const struct sockaddr *)addr, ike_sa_len(addr)))
         goto fail;
     /* read from apply on (sock_start): until then the kernel only queues */
