@@ -2,7 +2,8 @@
  * a bounded queue that refuses at once; jobs that never ran handed back at
  * shutdown; an IKE_SA_INIT answered from the loop once its thread is done, a
  * retransmission meanwhile answered later without a second job; a half-open
- * SA that goes while its job runs (nothing leaks: LSan); and under a flood
+ * SA that goes while its job runs (nothing leaks: LSan); a commit while it
+ * runs (the SA keeps its generation); and under a flood
  * the pool half full demands cookies, a source gets a quarter of it, a full
  * one drops, each counted in vpn-state. */
 #include <arpa/inet.h>
@@ -183,6 +184,51 @@ static void test_sa_gone_while_computing(void **state)
     ike_engine_free(eng);
 }
 
+/* A commit while the job runs: the half-open SA keeps the generation its
+ * request arrived under (its key k1, not the new k2), and a new client gets
+ * the new one. */
+static void test_commit_while_computing(void **state)
+{
+    struct env *e = *state;
+    struct ike_engine *eng = engine(e, e->tree);
+    struct lyd_node *tree = NULL, *key = NULL;
+    struct ike_client c, c2;
+    struct ike_buf b = {0};
+
+    assert_int_equal(ike_engine_set_crypto_threads(eng, 1), 0);
+    ike_client_init(&c, IKE_DH_ECP256);
+    assert_true(ike_client_sa_init(&c, &b));
+    assert_int_equal(ask(e, eng, &b), 0);
+    assert_int_equal(lyd_dup_siblings(e->tree, NULL, LYD_DUP_RECURSIVE, &tree), 0);
+    assert_int_equal(lyd_find_path(tree, "/raven-vpn:ikev2/profile[name='rw']/authentication/local/pre-share/key", 0,
+                                   &key), 0);
+    assert_int_equal(lyd_change_term(key, "k2"), 0);
+    assert_int_equal(lyd_find_path(tree, "/raven-vpn:ikev2/profile[name='rw']/authentication/remote/pre-share/key",
+                                   0, &key), 0);
+    assert_int_equal(lyd_change_term(key, "k2"), 0);
+    assert_int_equal(ike_engine_prepare(eng, tree, false, NULL, NULL), 0);
+    ike_engine_apply(eng);
+    assert_int_equal(counter(e, eng, "config-generation"), 2);
+    wait_answer(e, eng);
+    assert_true(ike_client_sa_init_done(&c, e->out, e->out_len));
+    assert_true(ike_client_auth(&c, "alice.example.org", "k1", &b));
+    assert_true(ask(e, eng, &b));
+    assert_true(ike_client_auth_done(&c, e->out, e->out_len)); /* the old key, its generation's */
+    ike_client_init(&c2, IKE_DH_ECP256);
+    assert_true(ike_client_sa_init(&c2, &b));
+    assert_int_equal(ask(e, eng, &b), 0);
+    wait_answer(e, eng);
+    assert_true(ike_client_sa_init_done(&c2, e->out, e->out_len));
+    assert_true(ike_client_auth(&c2, "bob.example.org", "k2", &b));
+    assert_true(ask(e, eng, &b));
+    assert_true(ike_client_auth_done(&c2, e->out, e->out_len)); /* the new key */
+    assert_int_equal(counter(e, eng, "sa/active"), 2);
+    ike_client_fini(&c);
+    ike_client_fini(&c2);
+    ike_engine_free(eng);
+    lyd_free_all(tree);
+}
+
 /* The client's IKE_SA_INIT again, with a COOKIE notify in front. */
 static void with_cookie(struct ike_client *c, const uint8_t *cookie, size_t len, struct ike_buf *b)
 {
@@ -297,6 +343,7 @@ int main(void)
         cmocka_unit_test(test_inline),
         cmocka_unit_test(test_init_on_thread),
         cmocka_unit_test(test_sa_gone_while_computing),
+        cmocka_unit_test(test_commit_while_computing),
         cmocka_unit_test(test_flood),
     };
 
