@@ -66,6 +66,7 @@ void ike_pend_free(struct ike_pend *p)
         return;
     aaa_cancel(p->op);
     dhcp_cancel(p->dhcp_op);
+    ike_auth_sign_forget(p);
     if (p->psk_local)
         OPENSSL_cleanse(p->psk_local, strlen(p->psk_local));
     free(p->psk_local);
@@ -85,7 +86,7 @@ void ike_pend_free(struct ike_pend *p)
 
 bool ike_auth_waiting(const struct ike_sess *s)
 {
-    return s->pend && (s->pend->op || s->pend->dhcp_op || s->state == IKE_SA_CRL_WAIT);
+    return s->pend && (s->pend->op || s->pend->dhcp_op || s->pend->sign_job || s->state == IKE_SA_CRL_WAIT);
 }
 
 /* ---- the runner ---- */
@@ -98,6 +99,7 @@ static const struct {
     {"eap", ike_eap_step},
     {"authorize", ike_authz_step},
     {"dhcp", ike_lease_dhcp_step},
+    {"sign", ike_auth_step_sign},
     {"ours", ike_auth_step_ours},
     {"settings", ike_auth_step_settings},
     {"lease", ike_lease_step},

@@ -1,7 +1,8 @@
 /* IKE_AUTH as an ordered list of steps (ike_auth_steps.c runs them). Each step
  * is a function of the session and of the run's shared work; it answers
  *   IKE_AUTH_NEXT  done: the next step runs at once;
- *   IKE_AUTH_WAIT  it waits for an answer (RADIUS, DHCP, a CRL) or for the
+ *   IKE_AUTH_WAIT  it waits for an answer (RADIUS, DHCP, a CRL, a crypto
+ *                  thread) or for the
  *                  client's next IKE_AUTH request (EAP); whatever brings it
  *                  calls ike_auth_run (the same step again) or ike_auth_next
  *                  (the step is done), or refuses the client;
@@ -20,6 +21,8 @@
  *   authorize     AUTHORIZING: user and group authorization from RADIUS
  *   dhcp          LEASING: an address from DHCP, when authorization names a
  *                 DHCP server and no pool (only then)
+ *   sign          with crypto threads and a certificate of ours: our AUTH's
+ *                 signature made on one (waits for it)
  *   ours          our credentials: the shared key or certificate we answer with
  *   settings      the merged authorization and the session's settings
  *   lease         INITIAL_CONTACT, the configuration payload and its
@@ -78,6 +81,12 @@ enum ike_auth_rc ike_auth_step_authenticate(struct ike_sess *s, struct ike_auth_
 enum ike_auth_rc ike_eap_step(struct ike_sess *s, struct ike_auth_run *w);               /* ike_aaa.c */
 enum ike_auth_rc ike_authz_step(struct ike_sess *s, struct ike_auth_run *w);             /* ike_aaa.c */
 enum ike_auth_rc ike_lease_dhcp_step(struct ike_sess *s, struct ike_auth_run *w);        /* ike_lease.c */
+/* With crypto threads and our AUTH a signature: the signature made on one
+ * (the exchange waits; the respond step takes it from s->pend), else nothing. */
+enum ike_auth_rc ike_auth_step_sign(struct ike_sess *s, struct ike_auth_run *w);         /* ike_authx.c */
+/* The signature job of @pd, if any, let go (its result dropped), and a signature
+ * not yet used freed. */
+void ike_auth_sign_forget(struct ike_pend *pd);
 enum ike_auth_rc ike_auth_step_ours(struct ike_sess *s, struct ike_auth_run *w);         /* ike_authx.c */
 enum ike_auth_rc ike_auth_step_settings(struct ike_sess *s, struct ike_auth_run *w);     /* ike_auth_steps.c */
 enum ike_auth_rc ike_lease_step(struct ike_sess *s, struct ike_auth_run *w);             /* ike_lease.c */

@@ -8,11 +8,13 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/base/cpool.h"
 #include "daemon/base/log.h"
 #include "daemon/ike/ike_auth.h"
 #include "daemon/ike/ike_auth_steps.h"
@@ -198,19 +200,29 @@ static bool build_idr_auth(struct ike_sess *s, const struct ike_prof *prof, stru
         *idr_len = body_len;
     }
     if (sign_tp) {
-        size_t so_len, sl = 0;
-        uint8_t *so = ike_auth_signed_octets(s->in.prf, s->msg2, s->msg2_len, s->in.ni, s->in.ni_len,
-                                             s->in.keys.sk_pr, s->in.keys.prf_len, body, body_len, &so_len);
-        const struct pki_sign_how how = {
-            .rfc7427 = s->in.sig_hash, .hashes = s->in.sig_hashes, .pss = prof->local_rsa_pss};
         uint8_t *sig = NULL, method = 0;
-        char why[200] = "out of memory";
+        size_t sl = 0;
 
-        ok = so && pki_auth_sign(sign_tp->key, &how, so, so_len, &method, &sig, &sl, why, sizeof(why));
-        free(so);
-        if (!ok)
-            log_warn("ike", "session %" PRIu64 " (%s): cannot sign our AUTH with trustpoint %s: %s", s->ss.id,
-                     s->ss.remote_id ? s->ss.remote_id : "?", sign_tp->name, why);
+        if (s->pend && s->pend->sig) { /* made by a crypto thread (the sign step) */
+            sig = s->pend->sig;
+            sl = s->pend->sig_len;
+            method = s->pend->sig_method;
+            s->pend->sig = NULL;
+            ok = true;
+        } else {
+            size_t so_len;
+            uint8_t *so = ike_auth_signed_octets(s->in.prf, s->msg2, s->msg2_len, s->in.ni, s->in.ni_len,
+                                                 s->in.keys.sk_pr, s->in.keys.prf_len, body, body_len, &so_len);
+            const struct pki_sign_how how = {
+                .rfc7427 = s->in.sig_hash, .hashes = s->in.sig_hashes, .pss = prof->local_rsa_pss};
+            char why[200] = "out of memory";
+
+            ok = so && pki_auth_sign(sign_tp->key, &how, so, so_len, &method, &sig, &sl, why, sizeof(why));
+            free(so);
+            if (!ok)
+                log_warn("ike", "session %" PRIu64 " (%s): cannot sign our AUTH with trustpoint %s: %s", s->ss.id,
+                         s->ss.remote_id ? s->ss.remote_id : "?", sign_tp->name, why);
+        }
         /* CERT: ours first, then the CAs above it (RFC 7296 3.6), X.509
          * signature encoding */
         for (size_t i = 0; ok && i <= sign_tp->nchain; i++) {
@@ -465,6 +477,119 @@ void ike_handle_auth(struct ike_sess *s, const struct ike_msg *in)
         return;
     }
     ike_auth_run(s);
+}
+
+/* ---- the sign step: our signature on a crypto thread ---- */
+
+/* The signature of our AUTH, made by a thread of the crypto pool from copies
+ * (the signed octets, a reference to the key); @s is NULL once the session
+ * went (the result is dropped). */
+struct ike_sign_job {
+    struct cpool_job j;
+    struct ike_sess *s;
+    EVP_PKEY *key;
+    struct pki_sign_how how;
+    uint8_t *so, *sig;
+    size_t so_len, sig_len;
+    uint8_t method;
+    bool ok;
+    char why[200];
+};
+
+static void sign_work(struct cpool_job *j)
+{
+    struct ike_sign_job *sj = (struct ike_sign_job *)j;
+
+    sj->ok = pki_auth_sign(sj->key, &sj->how, sj->so, sj->so_len, &sj->method, &sj->sig, &sj->sig_len, sj->why,
+                           sizeof(sj->why));
+}
+
+static void sign_job_free(struct ike_sign_job *sj)
+{
+    EVP_PKEY_free(sj->key);
+    free(sj->so);
+    free(sj->sig);
+    free(sj);
+}
+
+void ike_auth_sign_forget(struct ike_pend *pd)
+{
+    if (pd->sign_job) {
+        pd->sign_job->s = NULL;
+        pd->sign_job = NULL;
+    }
+    free(pd->sig);
+    pd->sig = NULL;
+}
+
+static void sign_done(struct cpool_job *j, bool ran)
+{
+    struct ike_sign_job *sj = (struct ike_sign_job *)j;
+    struct ike_sess *s = sj->s;
+
+    if (!s || !ran) { /* the session went, or the pool stopped first (the session goes with it) */
+        if (s)
+            s->pend->sign_job = NULL;
+        sign_job_free(sj);
+        return;
+    }
+    s->pend->sign_job = NULL;
+    if (sj->ok) {
+        s->pend->sig = sj->sig;
+        s->pend->sig_len = sj->sig_len;
+        s->pend->sig_method = sj->method;
+        sj->sig = NULL;
+    } else { /* the respond step signs again, and refuses */
+        log_warn("ike", "session %" PRIu64 " (%s): cannot sign our AUTH: %s", s->ss.id,
+                 s->ss.remote_id ? s->ss.remote_id : "?", sj->why);
+    }
+    sign_job_free(sj);
+    ike_auth_next(s);
+}
+
+enum ike_auth_rc ike_auth_step_sign(struct ike_sess *s, struct ike_auth_run *w)
+{
+    struct ike_pend *pd = s->pend;
+    const struct ike_prof *prof = s->prof;
+    struct ike_sign_job *sj;
+    struct pki_tp *tp;
+    struct ike_builder ib;
+    struct ike_id_pld idr_p;
+    struct ike_hdr h = {0};
+    uint8_t raw[16];
+    unsigned char *dn = NULL;
+
+    (void)w;
+    if (!cpool_capacity(s->e->pool) || pd->eap || pd->sig || !prof || prof->local_psk ||
+        !(tp = ike_auth_signing_tp(prof)) || !(sj = calloc(1, sizeof(*sj))))
+        return IKE_AUTH_NEXT; /* none to make here, or made in the respond step */
+    /* the IDr body the respond step will send (the same, made the same way) */
+    ike_build_begin(&ib, &h);
+    local_identity(prof, &s->local, tp->cert, &idr_p, raw, &dn);
+    ike_id_build(&ib, IKE_PLD_IDR, &idr_p);
+    OPENSSL_free(dn);
+    sj->so = ike_auth_signed_octets(s->in.prf, s->msg2, s->msg2_len, s->in.ni, s->in.ni_len, s->in.keys.sk_pr,
+                                    s->in.keys.prf_len, ib.buf.data + IKE_HDR_LEN + IKE_PLD_HDR_LEN,
+                                    ib.buf.len - IKE_HDR_LEN - IKE_PLD_HDR_LEN, &sj->so_len);
+    ike_buf_fini(&ib.buf);
+    sj->j = (struct cpool_job){.work = sign_work, .done = sign_done};
+    sj->s = s;
+    sj->how = (struct pki_sign_how){.rfc7427 = s->in.sig_hash, .hashes = s->in.sig_hashes,
+                                    .pss = prof->local_rsa_pss};
+    if (!sj->so || !EVP_PKEY_up_ref(tp->key)) {
+        free(sj->so);
+        free(sj);
+        return IKE_AUTH_NEXT;
+    }
+    sj->key = tp->key;
+    pd->sign_job = sj;
+    if (cpool_submit(s->e->pool, &sj->j)) { /* the queue is full: signed in the respond step */
+        pd->sign_job = NULL;
+        sign_job_free(sj);
+        return IKE_AUTH_NEXT;
+    }
+    s->e->c.pool_jobs++;
+    return IKE_AUTH_WAIT;
 }
 
 /* ---- the ours step: what we authenticate with ---- */

@@ -7,6 +7,7 @@
 #include <openssl/dh.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -348,13 +349,56 @@ size_t ike_prf_len(enum ike_prf prf)
     return 0;
 }
 
-size_t ike_prf(enum ike_prf prf, const uint8_t *key, size_t klen, const uint8_t *data, size_t dlen, uint8_t *out)
+/* HMAC fetched once for the process (the fetch takes the provider store's
+ * lock; a fetched algorithm is shared by every thread, the crypto pool's too). */
+static EVP_MAC *hmac_alg;
+static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
+
+static void hmac_fetch(void)
+{
+    hmac_alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
+}
+
+/* A context of @prf keyed with @key, NULL on error. */
+static EVP_MAC_CTX *prf_ctx(enum ike_prf prf, const uint8_t *key, size_t klen)
 {
     const char *md = prf_digest(prf);
+    OSSL_PARAM params[2];
+    EVP_MAC_CTX *ctx;
+
+    pthread_once(&hmac_once, hmac_fetch);
+    if (!md || !hmac_alg || !(ctx = EVP_MAC_CTX_new(hmac_alg)))
+        return NULL;
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)md, 0);
+    params[1] = OSSL_PARAM_construct_end();
+    if (!EVP_MAC_init(ctx, key, klen, params)) {
+        EVP_MAC_CTX_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+/* One output block of @ctx over @a and @b (either may be empty). */
+static size_t prf_run(EVP_MAC_CTX *ctx, size_t plen, const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
+                      uint8_t *out)
+{
     size_t n = 0;
 
-    if (!md || !EVP_Q_mac(NULL, "HMAC", NULL, md, NULL, key, klen, data, dlen, out, ike_prf_len(prf), &n))
+    if ((alen && !EVP_MAC_update(ctx, a, alen)) || (blen && !EVP_MAC_update(ctx, b, blen)) ||
+        !EVP_MAC_final(ctx, out, &n, plen))
         return 0;
+    return n;
+}
+
+size_t ike_prf(enum ike_prf prf, const uint8_t *key, size_t klen, const uint8_t *data, size_t dlen, uint8_t *out)
+{
+    EVP_MAC_CTX *ctx = prf_ctx(prf, key, klen);
+    size_t n;
+
+    if (!ctx)
+        return 0;
+    n = prf_run(ctx, ike_prf_len(prf), data, dlen, NULL, 0, out);
+    EVP_MAC_CTX_free(ctx);
     return n;
 }
 
@@ -362,26 +406,22 @@ bool ike_prf_plus(enum ike_prf prf, const uint8_t *key, size_t klen, const uint8
                   size_t out_len)
 {
     size_t plen = ike_prf_len(prf), done = 0;
-    uint8_t t[64], *in;
+    uint8_t t[64];
+    EVP_MAC_CTX *ctx;
     bool ok = true;
 
     if (!plen || (out_len + plen - 1) / plen > 255)
         return false;
-    in = malloc(plen + slen + 1);
-    if (!in)
+    ctx = prf_ctx(prf, key, klen); /* keyed once, set back to that key for each block */
+    if (!ctx)
         return false;
     /* T1 = prf(K, S | 0x01), Tn = prf(K, Tn-1 | S | n) */
     for (unsigned i = 1; done < out_len; i++) {
-        size_t inl = 0, c;
+        uint8_t n = (uint8_t)i;
+        size_t c;
 
-        if (i > 1) {
-            memcpy(in, t, plen);
-            inl = plen;
-        }
-        memcpy(in + inl, seed, slen);
-        inl += slen;
-        in[inl++] = (uint8_t)i;
-        if (ike_prf(prf, key, klen, in, inl, t) != plen) {
+        if ((i > 1 && !EVP_MAC_init(ctx, NULL, 0, NULL)) ||
+            (i > 1 && !EVP_MAC_update(ctx, t, plen)) || prf_run(ctx, plen, seed, slen, &n, 1, t) != plen) {
             ok = false;
             break;
         }
@@ -390,8 +430,7 @@ bool ike_prf_plus(enum ike_prf prf, const uint8_t *key, size_t klen, const uint8
         done += c;
     }
     OPENSSL_cleanse(t, sizeof(t));
-    OPENSSL_cleanse(in, plen + slen + 1);
-    free(in);
+    EVP_MAC_CTX_free(ctx);
     return ok;
 }
 

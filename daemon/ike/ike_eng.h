@@ -177,6 +177,12 @@ struct ike_pend {
     struct aaa_attrs cached, user_at, group_at;
     bool have_cached, have_user, have_group;
     int authz_step;
+    /* our AUTH signature, while a crypto thread makes it (sign_job), then
+     * until the respond step sends it (ike_authx.c) */
+    struct ike_sign_job *sign_job;
+    uint8_t *sig;
+    size_t sig_len;
+    uint8_t sig_method;
     /* a certificate whose first CRL is being fetched (ike_crl.c, IKE_SA_CRL_WAIT) */
     X509 *crl_cert;
     STACK_OF(X509) *crl_chain;
@@ -213,6 +219,9 @@ struct ike_sess {
     bool req_pending;
     int req_kind; /* REQ_* below */
     struct ike_pend *pend;
+    /* its IKE_SA_INIT's DH and keys, while a crypto thread computes them
+     * (ike_initx.c): no answer yet */
+    struct init_job *init_job;
     bool vid_unity, vid_flexvpn;
     bool cfg_set_accept; /* answer the client's CFG_SET with CFG_ACK */
     struct ike_child_sa *child; /* child_cap entries; pointers into it move when it grows */
@@ -304,6 +313,10 @@ struct ike_counters {
     uint64_t auth_completed, eap_started, eap_timeouts, create_child, ike_rekeys, dpd_sent, dpd_timeouts,
         retransmissions, fragments_received, dropped;
     uint64_t unsupported_critical, invalid_major_version, unprotected_limited; /* RFC 7296 2.5 answers */
+    /* the crypto pool (ike_initx.c): jobs handed to it, cookies demanded because
+     * it was half full, requests dropped because it was full or their source
+     * had its share of it */
+    uint64_t pool_jobs, pool_cookies, pool_full, pool_per_peer;
     time_t discontinuity;
 };
 
@@ -328,6 +341,9 @@ struct ike_engine {
     size_t half_open, established;
     uint64_t next_id;
     struct ike_counters c;
+    /* the crypto threads (daemon/base/cpool.h; NULL: inline on this thread) */
+    struct cpool *pool;
+    struct ike_src_jobs *src_jobs; /* jobs outstanding by source address */
     uint8_t cookie_secret[32], cookie_prev[32];
     uint32_t cookie_ver;
     time_t cookie_rotated;
@@ -439,6 +455,10 @@ void ike_initx_handle(struct ike_engine *e, struct ike_sock *sk, const struct so
  * (@rc): an unprotected error notification within the rate limit, or dropped. */
 void ike_initx_unprotected(struct ike_engine *e, struct ike_sock *sk, const struct sockaddr_storage *local,
                            const struct sockaddr_storage *peer, const struct ike_msg *msg, enum ike_parse_rc rc);
+/* A session freed while its IKE_SA_INIT job runs: the job's result is dropped. */
+void ike_initx_forget(struct ike_sess *s);
+/* After the pool is freed: the per-source counts go. */
+void ike_initx_stop(struct ike_engine *e);
 /* A new cookie secret every few minutes; the previous one stays valid. */
 void ike_cookie_rotate(struct ike_engine *e);
 

@@ -110,6 +110,7 @@ static void drop_resources(struct ike_sess *s)
 
 void ike_sess_release(struct ike_sess *s)
 {
+    ike_initx_forget(s);
     drop_resources(s);
     if (s->child) /* with a session arena the children keep their keys */
         OPENSSL_cleanse(s->child, s->child_cap * sizeof(*s->child));
@@ -608,7 +609,9 @@ void ike_handle_dgram(struct ike_sock *sk, const struct sockaddr_storage *local,
         e->c.dropped++; /* an SA we do not know (RFC 7296 2.21.4: no answer needed) */
         goto out;
     }
-    if (msg->hdr.flags & IKE_FLAG_RESPONSE) {
+    if (s->init_job) {
+        e->c.dropped++; /* nobody knows its SPI before its IKE_SA_INIT is answered */
+    } else if (msg->hdr.flags & IKE_FLAG_RESPONSE) {
         handle_response(s, buf, len, msg);
     } else if (msg->hdr.msg_id == s->peer_next - 1 && ike_auth_waiting(s)) {
         e->c.retransmissions++; /* its answer waits for RADIUS */

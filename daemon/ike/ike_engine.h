@@ -33,6 +33,21 @@ typedef void (*ike_event_fn)(struct lyd_node *notif, void *arg);
 struct ike_engine *ike_engine_new(struct event_base *base, const struct ly_ctx *ctx, struct dp *dp);
 /* Ends every session (a DELETE goes to each peer), closes the sockets. */
 void ike_engine_free(struct ike_engine *e);
+/* The crypto threads that compute IKE_SA_INIT's Diffie-Hellman and keys
+ * (daemon/base/cpool.h) while this thread keeps the state machine: @n threads,
+ * IKE_CRYPTO_THREADS_AUTO one per online CPU, 0 none (the default: computed
+ * inline, as unit tests and fuzzers do). Their queue holds
+ * IKE_CRYPTO_QUEUE_PER_THREAD jobs a thread (at least IKE_CRYPTO_QUEUE_MIN);
+ * from half full on, new IKE_SA_INITs must bring a cookie and a source
+ * address may have at most a quarter of the queue, and when it is full they
+ * are dropped (vpn-state ike-counters/crypto-pool). Once, before the first
+ * datagram. 0, or
+ * -EINVAL (over IKE_CRYPTO_THREADS_MAX, or called again), -ENOMEM. */
+#define IKE_CRYPTO_THREADS_AUTO (~0u)
+#define IKE_CRYPTO_THREADS_MAX 256u
+#define IKE_CRYPTO_QUEUE_PER_THREAD 64u
+#define IKE_CRYPTO_QUEUE_MIN 128u
+int ike_engine_set_crypto_threads(struct ike_engine *e, unsigned n);
 void ike_engine_set_event(struct ike_engine *e, ike_event_fn fn, void *arg);
 struct aaa;
 /* The AAA service for EAP, authorization from RADIUS, accounting and dynamic

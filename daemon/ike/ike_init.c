@@ -176,24 +176,62 @@ static bool notify_only(const struct ike_msg *req, struct ike_init *st, uint16_t
     return true;
 }
 
-enum ike_init_status ike_init_respond(const struct ike_msg *req, const struct sockaddr_storage *local,
-                                      const struct sockaddr_storage *peer, const struct ike_init_opts *opts,
-                                      struct ike_init *st, struct ike_buf *out)
+/* NAT detection (RFC 7296 2.23): a NAT is in front of the peer when none of its
+ * (possibly several) source hashes matches what we see, likewise for us; and
+ * the other notifies of the request that shape the answer. */
+static void read_notifies(const struct ike_msg *req, const struct sockaddr_storage *local,
+                          const struct sockaddr_storage *peer, const struct ike_init_opts *opts, struct ike_init *st)
 {
+    bool src_seen = false, src_match = false, dst_seen = false, dst_match = false;
+    uint8_t hp[20], hl[20];
+
+    ike_nat_hash(req->hdr.spi_i, req->hdr.spi_r, peer, hp);
+    ike_nat_hash(req->hdr.spi_i, req->hdr.spi_r, local, hl);
+    for (size_t i = 0; i < req->npld; i++) {
+        struct ike_notify_pld n;
+
+        if (req->pld[i].type != IKE_PLD_NOTIFY || !ike_notify_parse(&req->pld[i], &n))
+            continue;
+        if (n.type == N_NAT_DETECTION_SOURCE_IP && n.len == 20) {
+            src_seen = true;
+            src_match = src_match || !memcmp(hp, n.data, 20);
+        } else if (n.type == N_NAT_DETECTION_DESTINATION_IP && n.len == 20) {
+            dst_seen = true;
+            dst_match = dst_match || !memcmp(hl, n.data, 20);
+        } else if (n.type == N_FRAGMENTATION_SUPPORTED && opts && opts->fragmentation) {
+            st->fragmentation = true;
+        } else if (n.type == N_SIGNATURE_HASH_ALGORITHMS) {
+            st->sig_hash = true;
+            for (size_t j = 0; j + 1 < n.len; j += 2) {
+                unsigned id = (unsigned)n.data[j] << 8 | n.data[j + 1];
+
+                if (id < 16)
+                    st->sig_hashes |= (uint16_t)(1u << id);
+            }
+        } else if (n.type == N_USE_PPK && opts && opts->ppk) {
+            st->ppk = true;
+        }
+    }
+    st->nat_peer = src_seen && !src_match;
+    st->nat_local = dst_seen && !dst_match;
+}
+
+enum ike_init_status ike_init_choose(const struct ike_msg *req, const struct sockaddr_storage *local,
+                                     const struct sockaddr_storage *peer, const struct ike_init_opts *opts,
+                                     struct ike_init_work *w, struct ike_buf *out)
+{
+    struct ike_init *st = &w->in;
     struct ike_sa_pld *sa = malloc(sizeof(*sa));
-    struct ike_sa_pld reply_sa = {.nprop = 1};
     const struct ike_pld *pn;
     struct ike_ke_pld ke;
-    struct ike_dh *dh = NULL;
     const uint8_t *ni;
-    uint8_t pub[512], gir[512], nat[20];
-    size_t publen, girlen;
-    struct ike_builder bd;
-    struct ike_hdr h;
     bool chosen = false;
 
     memset(st, 0, sizeof(*st));
     memset(out, 0, sizeof(*out));
+    w->hdr = req->hdr;
+    w->ke_len = w->pub_len = 0;
+    w->computed = false;
     memcpy(st->spi_i, req->hdr.spi_i, 8);
     if (!sa)
         return st->status = IKE_INIT_INTERNAL;
@@ -207,7 +245,7 @@ enum ike_init_status ike_init_respond(const struct ike_msg *req, const struct so
     memcpy(st->ni, ni, st->ni_len);
     for (size_t i = 0; i < sa->nprop && !chosen; i++)
         chosen = choose(opts && opts->algs ? opts->algs : &ike_algs_default, &sa->prop[i], ke.group, st,
-                        &reply_sa.prop[0]);
+                        &w->chosen);
     free(sa);
     if (!chosen)
         return st->status = notify_only(req, st, N_NO_PROPOSAL_CHOSEN, NULL, 0, out) ? IKE_INIT_NO_PROPOSAL :
@@ -221,69 +259,70 @@ enum ike_init_status ike_init_respond(const struct ike_msg *req, const struct so
         return st->status = notify_only(req, st, N_INVALID_KE_PAYLOAD, g, 2, out) ? IKE_INIT_INVALID_KE :
                                                                                       IKE_INIT_INTERNAL;
     }
-    dh = ike_dh_new(st->group);
-    st->nr_len = sizeof(st->nr);
-    if (!dh || RAND_bytes(st->nr, (int)st->nr_len) != 1 || RAND_bytes(st->spi_r, 8) != 1 ||
-        !(publen = ike_dh_public(dh, pub, sizeof(pub)))) {
-        ike_dh_free(dh);
-        return st->status = IKE_INIT_INTERNAL;
-    }
-    girlen = ike_dh_derive(dh, ke.data, ke.len, gir, sizeof(gir));
-    ike_dh_free(dh);
-    if (!girlen) /* the peer's public value failed the RFC 6989 checks */
+    if (ke.len > sizeof(w->ke))
         return st->status = notify_only(req, st, N_INVALID_SYNTAX, NULL, 0, out) ? IKE_INIT_INVALID_SYNTAX :
                                                                                       IKE_INIT_INTERNAL;
-    if (!ike_derive_keys(st->prf, st->ni, st->ni_len, st->nr, st->nr_len, gir, girlen, st->spi_i, st->spi_r,
-                         st->integ_key_len, st->encr_key_len, &st->keys)) {
-        OPENSSL_cleanse(gir, sizeof(gir));
+    memcpy(w->ke, ke.data, ke.len);
+    w->ke_len = ke.len;
+    st->nr_len = sizeof(st->nr);
+    if (RAND_bytes(st->nr, (int)st->nr_len) != 1 || RAND_bytes(st->spi_r, 8) != 1)
+        return st->status = IKE_INIT_INTERNAL;
+    read_notifies(req, local, peer, opts, st);
+    return st->status = IKE_INIT_OK;
+}
+
+void ike_init_compute(struct ike_init_work *w)
+{
+    struct ike_init *st = &w->in;
+    struct ike_dh *dh = ike_dh_new(st->group);
+    uint8_t gir[512];
+    size_t girlen = 0;
+
+    w->computed = true;
+    w->dh_ok = false;
+    w->pub_len = dh ? ike_dh_public(dh, w->pub, sizeof(w->pub)) : 0;
+    if (w->pub_len)
+        girlen = ike_dh_derive(dh, w->ke, w->ke_len, gir, sizeof(gir));
+    ike_dh_free(dh);
+    if (!w->pub_len)
+        return; /* internal */
+    if (!girlen) { /* the peer's public value failed the RFC 6989 checks */
+        w->pub_len = SIZE_MAX;
+        return;
+    }
+    w->dh_ok = ike_derive_keys(st->prf, st->ni, st->ni_len, st->nr, st->nr_len, gir, girlen, st->spi_i, st->spi_r,
+                               st->integ_key_len, st->encr_key_len, &st->keys);
+    OPENSSL_cleanse(gir, sizeof(gir));
+}
+
+enum ike_init_status ike_init_answer(struct ike_init_work *w, const struct sockaddr_storage *local,
+                                     const struct sockaddr_storage *peer, const struct ike_init_opts *opts,
+                                     struct ike_init *st, struct ike_buf *out)
+{
+    struct ike_builder bd;
+    struct ike_hdr h = w->hdr;
+    struct ike_sa_pld reply_sa = {.nprop = 1, .prop[0] = w->chosen};
+    uint8_t nat[20];
+
+    memset(out, 0, sizeof(*out));
+    *st = w->in;
+    OPENSSL_cleanse(&w->in.keys, sizeof(w->in.keys));
+    if (!w->dh_ok) {
+        ike_keys_wipe(&st->keys);
+        if (w->pub_len == SIZE_MAX) {
+            struct ike_msg req = {.hdr = w->hdr};
+
+            return st->status = notify_only(&req, st, N_INVALID_SYNTAX, NULL, 0, out) ? IKE_INIT_INVALID_SYNTAX :
+                                                                                          IKE_INIT_INTERNAL;
+        }
         return st->status = IKE_INIT_INTERNAL;
     }
-    OPENSSL_cleanse(gir, sizeof(gir));
-
-    /* NAT detection (RFC 7296 2.23): a NAT is in front of the peer when none of its
-     * (possibly several) source hashes matches what we see, likewise for us */
-    {
-        bool src_seen = false, src_match = false, dst_seen = false, dst_match = false;
-        uint8_t hp[20], hl[20];
-
-        ike_nat_hash(req->hdr.spi_i, req->hdr.spi_r, peer, hp);
-        ike_nat_hash(req->hdr.spi_i, req->hdr.spi_r, local, hl);
-        for (size_t i = 0; i < req->npld; i++) {
-            struct ike_notify_pld n;
-
-            if (req->pld[i].type != IKE_PLD_NOTIFY || !ike_notify_parse(&req->pld[i], &n))
-                continue;
-            if (n.type == N_NAT_DETECTION_SOURCE_IP && n.len == 20) {
-                src_seen = true;
-                src_match = src_match || !memcmp(hp, n.data, 20);
-            } else if (n.type == N_NAT_DETECTION_DESTINATION_IP && n.len == 20) {
-                dst_seen = true;
-                dst_match = dst_match || !memcmp(hl, n.data, 20);
-            } else if (n.type == N_FRAGMENTATION_SUPPORTED && opts && opts->fragmentation) {
-                st->fragmentation = true;
-            } else if (n.type == N_SIGNATURE_HASH_ALGORITHMS) {
-                st->sig_hash = true;
-                for (size_t j = 0; j + 1 < n.len; j += 2) {
-                    unsigned id = (unsigned)n.data[j] << 8 | n.data[j + 1];
-
-                    if (id < 16)
-                        st->sig_hashes |= (uint16_t)(1u << id);
-                }
-            } else if (n.type == N_USE_PPK && opts && opts->ppk) {
-                st->ppk = true;
-            }
-        }
-        st->nat_peer = src_seen && !src_match;
-        st->nat_local = dst_seen && !dst_match;
-    }
-
-    h = req->hdr;
     memcpy(h.spi_r, st->spi_r, 8);
     h.flags = IKE_FLAG_RESPONSE;
     h.version = 0x20; /* RFC 7296 3.1: minor version 0, whatever the peer sent */
     ike_build_begin(&bd, &h);
     ike_sa_build(&bd, &reply_sa);
-    ike_ke_build(&bd, &(struct ike_ke_pld){.group = (uint16_t)st->group, .data = pub, .len = publen});
+    ike_ke_build(&bd, &(struct ike_ke_pld){.group = (uint16_t)st->group, .data = w->pub, .len = w->pub_len});
     ike_build_raw(&bd, IKE_PLD_NONCE, false, st->nr, st->nr_len);
     ike_nat_hash(st->spi_i, st->spi_r, local, nat);
     ike_notify_build(&bd, &(struct ike_notify_pld){.type = N_NAT_DETECTION_SOURCE_IP, .data = nat, .len = 20});
@@ -314,4 +353,28 @@ enum ike_init_status ike_init_respond(const struct ike_msg *req, const struct so
     }
     *out = bd.buf;
     return st->status = IKE_INIT_OK;
+}
+
+enum ike_init_status ike_init_respond(const struct ike_msg *req, const struct sockaddr_storage *local,
+                                      const struct sockaddr_storage *peer, const struct ike_init_opts *opts,
+                                      struct ike_init *st, struct ike_buf *out)
+{
+    struct ike_init_work *w = malloc(sizeof(*w));
+    enum ike_init_status rc;
+
+    if (!w) {
+        memset(st, 0, sizeof(*st));
+        memset(out, 0, sizeof(*out));
+        return st->status = IKE_INIT_INTERNAL;
+    }
+    rc = ike_init_choose(req, local, peer, opts, w, out);
+    if (rc == IKE_INIT_OK) {
+        ike_init_compute(w);
+        rc = ike_init_answer(w, local, peer, opts, st, out);
+    } else {
+        *st = w->in;
+    }
+    OPENSSL_cleanse(w, sizeof(*w));
+    free(w);
+    return rc;
 }

@@ -83,6 +83,30 @@ enum ike_init_status ike_init_respond(const struct ike_msg *req, const struct so
                                       const struct sockaddr_storage *peer, const struct ike_init_opts *opts,
                                       struct ike_init *st, struct ike_buf *out);
 
+/* The same in three steps, so that the costly one runs on a crypto thread
+ * (daemon/base/cpool.h): ike_init_choose parses @req, chooses the proposal,
+ * draws our nonce and SPI and copies what the computation needs into @w (an
+ * error answer, if any, into @out as ike_init_respond's); ike_init_compute,
+ * on any thread, touches only @w: our DH key pair, g^ir, SKEYSEED and the
+ * seven keys; ike_init_answer moves the result into @st (wiping it in @w) and
+ * builds the response (or INVALID_SYNTAX when the peer's KE value failed the
+ * RFC 6989 checks). */
+struct ike_init_work {
+    struct ike_init in;
+    struct ike_hdr hdr;        /* the request's */
+    struct ike_proposal chosen; /* the proposal answered */
+    uint8_t ke[512], pub[512]; /* the peer's KE data, ours */
+    size_t ke_len, pub_len;
+    bool computed, dh_ok;
+};
+enum ike_init_status ike_init_choose(const struct ike_msg *req, const struct sockaddr_storage *local,
+                                     const struct sockaddr_storage *peer, const struct ike_init_opts *opts,
+                                     struct ike_init_work *w, struct ike_buf *out);
+void ike_init_compute(struct ike_init_work *w);
+enum ike_init_status ike_init_answer(struct ike_init_work *w, const struct sockaddr_storage *local,
+                                     const struct sockaddr_storage *peer, const struct ike_init_opts *opts,
+                                     struct ike_init *st, struct ike_buf *out);
+
 /* Rekeying an IKE SA (CREATE_CHILD_SA, RFC 7296 1.3.2): the first proposal of
  * @sa (protocol IKE with the initiator's new 8-byte SPI) that @algs allows; fills
  * the algorithms and spi_i of @st and the transforms to answer with in @chosen

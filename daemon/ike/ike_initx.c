@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "daemon/base/cpool.h"
 #include "daemon/ike/ike_eng.h"
 #include "daemon/base/poison.h"
 
@@ -26,6 +27,71 @@ static void ikey_of(const uint8_t spi_i[8], const struct sockaddr_storage *peer,
         memcpy(key + 8, &((const struct sockaddr_in6 *)peer)->sin6_addr, 16);
     key[24] = (uint8_t)(ike_port_of(peer) >> 8);
     key[25] = (uint8_t)ike_port_of(peer);
+}
+
+/* The DH and keys of a new half-open SA, computed on a crypto thread: the job
+ * owns copies of what it needs; @s is the control thread's (NULL once the
+ * session went: the result is wiped and dropped). While it runs the session is
+ * half-open without an answer: a retransmitted request is counted and answered
+ * once the job is done. */
+struct init_job {
+    struct cpool_job j;
+    struct ike_engine *e;
+    struct ike_sess *s;
+    struct ike_src_jobs *src; /* its source's count (NULL inline) */
+    struct ike_init_work w;
+};
+
+/* Jobs outstanding from one source address (the pool's share of it). */
+struct ike_src_jobs {
+    uint8_t addr[17]; /* family, then the address */
+    unsigned n;
+    UT_hash_handle hh;
+};
+
+static void src_key(const struct sockaddr_storage *peer, uint8_t k[17])
+{
+    memset(k, 0, 17);
+    k[0] = (uint8_t)peer->ss_family;
+    if (peer->ss_family == AF_INET)
+        memcpy(k + 1, &((const struct sockaddr_in *)peer)->sin_addr, 4);
+    else
+        memcpy(k + 1, &((const struct sockaddr_in6 *)peer)->sin6_addr, 16);
+}
+
+static struct ike_src_jobs *src_find(struct ike_engine *e, const struct sockaddr_storage *peer, bool add)
+{
+    struct ike_src_jobs *sj;
+    uint8_t k[17];
+
+    src_key(peer, k);
+    HASH_FIND(hh, e->src_jobs, k, sizeof(k), sj);
+    if (sj || !add)
+        return sj;
+    sj = calloc(1, sizeof(*sj));
+    if (!sj)
+        return NULL;
+    memcpy(sj->addr, k, sizeof(k));
+    HASH_ADD(hh, e->src_jobs, addr, sizeof(sj->addr), sj);
+    return sj;
+}
+
+static void src_put(struct ike_engine *e, struct ike_src_jobs *sj)
+{
+    if (sj && !--sj->n) {
+        HASH_DELETE(hh, e->src_jobs, sj);
+        free(sj);
+    }
+}
+
+void ike_initx_stop(struct ike_engine *e)
+{
+    struct ike_src_jobs *sj, *tmp;
+
+    HASH_ITER(hh, e->src_jobs, sj, tmp) { /* none once the pool is freed */
+        HASH_DELETE(hh, e->src_jobs, sj);
+        free(sj);
+    }
 }
 
 /* An unencrypted notify-only answer to an IKE_SA_INIT request. */
@@ -148,6 +214,44 @@ static void cookie_make(const uint8_t secret[32], uint32_t ver, const uint8_t *n
         memset(out + 4, 0, 32);
 }
 
+/* Whether the crypto pool is loaded: half full, or as many half-open SAs as
+ * it holds (spoofed sources never finish theirs, which live until the
+ * half-open timeout). From there on, every new IKE_SA_INIT must come back
+ * with a cookie before a DH is computed for it, so that the pool computes for
+ * unverified addresses only until it is loaded, and then for at most the
+ * queue's size of them a half-open timeout. */
+static bool pool_loaded(const struct ike_engine *e)
+{
+    size_t cap = cpool_capacity(e->pool);
+
+    return cap && (cpool_pending(e->pool) >= cap / 2 || e->half_open >= cap);
+}
+
+/* Whether the crypto pool takes one more job from @peer (which passed the
+ * cookie check): not when it is full, nor, from half full on, when the
+ * source already has a quarter of it (a real address that returns cookies
+ * still gets no more than its share). Counted when not. */
+static bool pool_room(struct ike_engine *e, const struct sockaddr_storage *peer)
+{
+    size_t cap = cpool_capacity(e->pool);
+    struct ike_src_jobs *sj;
+
+    if (!cap)
+        return true;
+    if (cpool_pending(e->pool) >= cap) {
+        e->c.pool_full++;
+        e->c.rejected++;
+        return false;
+    }
+    sj = pool_loaded(e) ? src_find(e, peer, false) : NULL;
+    if (sj && sj->n >= cap / 4) {
+        e->c.pool_per_peer++;
+        e->c.rejected++;
+        return false;
+    }
+    return true;
+}
+
 /* Whether the request passes the cookie check; answers with a COOKIE when it
  * must bring one. */
 static bool cookie_ok(struct ike_engine *e, struct ike_sock *sk, const struct sockaddr_storage *local,
@@ -159,7 +263,9 @@ static bool cookie_ok(struct ike_engine *e, struct ike_sock *sk, const struct so
     size_t ni_len;
     uint8_t want[36];
 
-    if (!e->conf->cookie_on || e->half_open < e->conf->cookie_threshold)
+    bool loaded = pool_loaded(e);
+
+    if ((!e->conf->cookie_on || e->half_open < e->conf->cookie_threshold) && !loaded)
         return true;
     if (!pn || !ike_nonce_parse(pn, &ni, &ni_len) || ni_len > 256)
         return false;
@@ -186,7 +292,141 @@ static bool cookie_ok(struct ike_engine *e, struct ike_sock *sk, const struct so
     cookie_make(e->cookie_secret, e->cookie_ver, ni, ni_len, peer, req->hdr.spi_i, want);
     init_notify(e, sk, local, peer, req, N_COOKIE, want, sizeof(want));
     e->c.cookie_sent++;
+    if (loaded)
+        e->c.pool_cookies++;
     return false;
+}
+
+static void init_work(struct cpool_job *j)
+{
+    ike_init_compute(&((struct init_job *)j)->w);
+}
+
+static void init_job_free(struct init_job *job)
+{
+    OPENSSL_cleanse(&job->w, sizeof(job->w));
+    free(job);
+}
+
+void ike_initx_forget(struct ike_sess *s)
+{
+    if (s->init_job) {
+        s->init_job->s = NULL;
+        s->init_job = NULL;
+    }
+}
+
+static void init_done(struct cpool_job *j, bool ran)
+{
+    struct init_job *job = (struct init_job *)j;
+    struct ike_sess *s = job->s;
+    struct ike_init_opts opts;
+    struct ike_buf out = {0};
+    struct ike_engine *e;
+    enum ike_init_status st;
+
+    src_put(job->e, job->src);
+    if (!s) {
+        init_job_free(job);
+        return;
+    }
+    s->init_job = NULL;
+    e = s->e;
+    if (!ran) { /* the pool stopped first: the half-open SA goes */
+        init_job_free(job);
+        e->c.resource_low++;
+        e->c.rejected++;
+        ike_sess_abandon(s);
+        return;
+    }
+    opts = (struct ike_init_opts){.certreq = s->gen->certreq, .ncertreq = s->gen->ncertreq};
+    st = ike_init_answer(&job->w, &s->local, &s->peer, &opts, &s->in, &out);
+    init_job_free(job);
+    if (st != IKE_INIT_OK) {
+        if (st != IKE_INIT_INTERNAL)
+            ike_xmit_dgram(s->sock, &s->local, &s->peer, out.data, out.len, false);
+        e->c.rejected++;
+        if (st == IKE_INIT_INVALID_SYNTAX)
+            e->c.invalid_syntax++;
+        else
+            e->c.resource_low++;
+        ike_buf_fini(&out);
+        ike_sess_abandon(s);
+        return;
+    }
+    s->msg2 = out.data;
+    s->msg2_len = out.len;
+    ike_xmit_dgram(s->sock, &s->local, &s->peer, s->msg2, s->msg2_len, false);
+}
+
+/* Refused before any state exists: counted, and the answer of @st if any. */
+static void init_refused(struct ike_engine *e, struct ike_sock *sk, const struct sockaddr_storage *local,
+                         const struct sockaddr_storage *peer, enum ike_init_status st, struct ike_buf *out)
+{
+    if (st != IKE_INIT_INTERNAL && out->len)
+        ike_xmit_dgram(sk, local, peer, out->data, out->len, false);
+    e->c.rejected++;
+    if (st == IKE_INIT_NO_PROPOSAL)
+        e->c.no_proposal++;
+    else if (st == IKE_INIT_INVALID_KE)
+        e->c.invalid_ke++;
+    else if (st == IKE_INIT_INVALID_SYNTAX)
+        e->c.invalid_syntax++;
+    else
+        e->c.resource_low++;
+    ike_buf_fini(out);
+}
+
+/* The new half-open SA of request @req from @peer, in the tables with no
+ * answer yet (its job computes it). */
+static struct ike_sess *init_sess(struct ike_engine *e, struct ike_sock *sk, const struct sockaddr_storage *local,
+                                  const struct sockaddr_storage *peer, const uint8_t *buf, size_t len,
+                                  const struct ike_msg *req, const uint8_t key[26], const struct ike_init *in)
+{
+    struct ike_sess *s = ike_sess_new(e);
+
+    if (!s)
+        return NULL;
+    s->msg1 = malloc(len);
+    if (!s->msg1) {
+        ike_sess_release(s);
+        return NULL;
+    }
+    s->gen = ike_conf_ref(e->conf); /* what the session is negotiated under, whatever a commit changes */
+    s->rx_ifindex = sk->rx_ifindex;
+    memcpy(s->fvrf, sk->vrf, sizeof(s->fvrf));
+    s->fvrf_ifindex = sk->vrf[0] ? (int)if_nametoindex(sk->vrf) : 0;
+    memcpy(s->msg1, buf, len);
+    s->msg1_len = len;
+    s->sock = sk;
+    s->local = *local;
+    s->peer = *peer;
+    s->peer_next = 1;
+    memcpy(s->ikey, key, sizeof(s->ikey));
+    /* until the job is done: the SPIs and nonces, no keys */
+    memcpy(s->in.spi_i, in->spi_i, 8);
+    memcpy(s->in.spi_r, in->spi_r, 8);
+    for (size_t i = 0; i < req->npld; i++) {
+        static const uint8_t unity[] = {0x12, 0xf5, 0xf2, 0x8c, 0x45, 0x71, 0x68, 0xa9,
+                                        0x70, 0x2d, 0x9f, 0xe2, 0x74, 0xcc, 0x01, 0x00};
+        static const char flex[] = "FLEXVPN-SUPPORTED";
+
+        if (req->pld[i].type != IKE_PLD_VENDOR)
+            continue;
+        if (req->pld[i].len == sizeof(unity) && !memcmp(req->pld[i].body, unity, sizeof(unity)))
+            s->vid_unity = true;
+        if (req->pld[i].len == sizeof(flex) - 1 && !memcmp(req->pld[i].body, flex, sizeof(flex) - 1))
+            s->vid_flexvpn = true;
+    }
+    ike_sa_set_state(s, IKE_SA_HALF_OPEN, "IKE_SA_INIT received");
+    HASH_ADD(hh_i, e->by_i, ikey, sizeof(s->ikey), s);
+    memcpy(s->our_spi, s->in.spi_r, 8);
+    HASH_ADD(hh_r, e->by_r, our_spi, 8, s);
+    HASH_ADD(hh_id, e->by_id, ss.id, sizeof(s->ss.id), s);
+    sess_add(&s->ss);
+    e->half_open++;
+    ike_sess_arm_timers(s);
+    return s;
 }
 
 void ike_initx_handle(struct ike_engine *e, struct ike_sock *sk, const struct sockaddr_storage *local,
@@ -196,13 +436,14 @@ void ike_initx_handle(struct ike_engine *e, struct ike_sock *sk, const struct so
                                  .certreq = e->conf->certreq, .ncertreq = e->conf->ncertreq,
                                  .ppk = e->conf->ppk_any};
     struct ike_buf out = {0};
+    struct init_job *job;
     struct ike_sess *s;
     uint8_t key[26];
     enum ike_init_status st;
 
     ikey_of(req->hdr.spi_i, peer, key);
     HASH_FIND(hh_i, e->by_i, key, sizeof(key), s);
-    if (s) { /* a retransmitted request: the same answer again */
+    if (s) { /* a retransmitted request: the same answer again (once computed) */
         e->c.retransmissions++;
         if (s->msg2)
             ike_xmit_dgram(s->sock, &s->local, &s->peer, s->msg2, s->msg2_len, false);
@@ -219,69 +460,41 @@ void ike_initx_handle(struct ike_engine *e, struct ike_sock *sk, const struct so
         e->c.rejected++;
         return;
     }
-    if (!cookie_ok(e, sk, local, peer, req))
+    if (!cookie_ok(e, sk, local, peer, req) || !pool_room(e, peer))
         return;
-    s = ike_sess_new(e);
-    if (!s) {
+    job = malloc(sizeof(*job));
+    if (!job) {
         e->c.resource_low++;
         e->c.rejected++;
         return;
     }
-    s->gen = ike_conf_ref(e->conf); /* what the session is negotiated under, whatever a commit changes */
-    s->rx_ifindex = sk->rx_ifindex;
-    memcpy(s->fvrf, sk->vrf, sizeof(s->fvrf));
-    s->fvrf_ifindex = sk->vrf[0] ? (int)if_nametoindex(sk->vrf) : 0;
-    st = ike_init_respond(req, local, peer, &opts, &s->in, &out);
+    st = ike_init_choose(req, local, peer, &opts, &job->w, &out);
     if (st != IKE_INIT_OK) {
-        if (st != IKE_INIT_INTERNAL)
-            ike_xmit_dgram(sk, local, peer, out.data, out.len, false);
+        init_refused(e, sk, local, peer, st, &out);
+        init_job_free(job);
+        return;
+    }
+    s = init_sess(e, sk, local, peer, buf, len, req, key, &job->w.in);
+    if (!s) {
+        init_refused(e, sk, local, peer, IKE_INIT_INTERNAL, &out);
+        init_job_free(job);
+        return;
+    }
+    job->j = (struct cpool_job){.work = init_work, .done = init_done};
+    job->e = e;
+    job->s = s;
+    job->src = cpool_capacity(e->pool) ? src_find(e, peer, true) : NULL;
+    if (job->src)
+        job->src->n++;
+    s->init_job = job;
+    if (cpool_capacity(e->pool))
+        e->c.pool_jobs++;
+    if (cpool_submit(e->pool, &job->j)) { /* not after pool_room; but never queued without limit */
+        e->c.pool_full++;
         e->c.rejected++;
-        if (st == IKE_INIT_NO_PROPOSAL)
-            e->c.no_proposal++;
-        else if (st == IKE_INIT_INVALID_KE)
-            e->c.invalid_ke++;
-        else if (st == IKE_INIT_INVALID_SYNTAX)
-            e->c.invalid_syntax++;
-        else
-            e->c.resource_low++;
-        ike_buf_fini(&out);
-        ike_sess_release(s);
-        return;
+        src_put(e, job->src);
+        ike_initx_forget(s);
+        init_job_free(job);
+        ike_sess_abandon(s);
     }
-    s->msg1 = malloc(len);
-    if (!s->msg1) {
-        ike_buf_fini(&out);
-        ike_sess_release(s);
-        return;
-    }
-    memcpy(s->msg1, buf, len);
-    s->msg1_len = len;
-    s->msg2 = out.data;
-    s->msg2_len = out.len;
-    s->sock = sk;
-    s->local = *local;
-    s->peer = *peer;
-    s->peer_next = 1;
-    memcpy(s->ikey, key, sizeof(key));
-    for (size_t i = 0; i < req->npld; i++) {
-        static const uint8_t unity[] = {0x12, 0xf5, 0xf2, 0x8c, 0x45, 0x71, 0x68, 0xa9,
-                                        0x70, 0x2d, 0x9f, 0xe2, 0x74, 0xcc, 0x01, 0x00};
-        static const char flex[] = "FLEXVPN-SUPPORTED";
-
-        if (req->pld[i].type != IKE_PLD_VENDOR)
-            continue;
-        if (req->pld[i].len == sizeof(unity) && !memcmp(req->pld[i].body, unity, sizeof(unity)))
-            s->vid_unity = true;
-        if (req->pld[i].len == sizeof(flex) - 1 && !memcmp(req->pld[i].body, flex, sizeof(flex) - 1))
-            s->vid_flexvpn = true;
-    }
-    ike_sa_set_state(s, IKE_SA_HALF_OPEN, "IKE_SA_INIT answered");
-    HASH_ADD(hh_i, e->by_i, ikey, sizeof(s->ikey), s);
-    memcpy(s->our_spi, s->in.spi_r, 8);
-    HASH_ADD(hh_r, e->by_r, our_spi, 8, s);
-    HASH_ADD(hh_id, e->by_id, ss.id, sizeof(s->ss.id), s);
-    sess_add(&s->ss);
-    e->half_open++;
-    ike_xmit_dgram(sk, local, peer, s->msg2, s->msg2_len, false);
-    ike_sess_arm_timers(s);
 }

@@ -15,12 +15,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "daemon/base/cpool.h"
 #include "daemon/base/log.h"
 #include "daemon/ike/ike_certcheck.h"
 #include "daemon/ike/ike_eng.h"
 #include "daemon/pki/pki_crl.h"
 #include "daemon/pool/pool.h"
 #include "daemon/base/poison.h"
+
+#define IKE_RCVBUF (8 << 20) /* bytes of an IKE socket's receive buffer */
 
 static void on_read(evutil_socket_t fd, short what, void *arg)
 {
@@ -116,6 +119,11 @@ static int sock_open(struct ike_engine *e, const struct sockaddr_storage *addr, 
         setsockopt(sk->fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
         setsockopt(sk->fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
     }
+    /* room for a flood's bursts while the control thread is busy or not
+     * scheduled, so that a client's request is not lost among spoofed ones
+     * (beyond net.core.rmem_max with CAP_NET_ADMIN; else what it allows) */
+    if (setsockopt(sk->fd, SOL_SOCKET, SO_RCVBUFFORCE, &(int){IKE_RCVBUF}, sizeof(int)))
+        setsockopt(sk->fd, SOL_SOCKET, SO_RCVBUF, &(int){IKE_RCVBUF}, sizeof(int));
     if (bind(sk->fd, (const struct sockaddr *)addr, ike_sa_len(addr)))
         goto fail;
     /* read from apply on (sock_start): until then the kernel only queues */
@@ -207,6 +215,9 @@ void ike_engine_free(struct ike_engine *e)
     }
     HASH_ITER(hh_r, e->by_r, s, tmp)
         ike_sess_abandon(s); /* half-open SAs and the stubs of rekeyed ones */
+    cpool_free(e->pool); /* after the sessions: the jobs still out are dropped */
+    e->pool = NULL;
+    ike_initx_stop(e);
     e->nlent = 0; /* the sockets go */
     for (size_t i = 0; i < e->nsocks; i++)
         sock_close(e->socks[i]);
@@ -226,6 +237,25 @@ void ike_engine_free(struct ike_engine *e)
     OPENSSL_cleanse(e->cookie_secret, sizeof(e->cookie_secret));
     OPENSSL_cleanse(e->cookie_prev, sizeof(e->cookie_prev));
     free(e);
+}
+
+int ike_engine_set_crypto_threads(struct ike_engine *e, unsigned n)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned threads = n == IKE_CRYPTO_THREADS_AUTO ? (cpus > 0 ? (unsigned)cpus : 1) : n, cap;
+
+    if (e->pool || threads > IKE_CRYPTO_THREADS_MAX)
+        return -EINVAL;
+    if (!threads)
+        return 0;
+    cap = IKE_CRYPTO_QUEUE_PER_THREAD * threads;
+    if (cap < IKE_CRYPTO_QUEUE_MIN)
+        cap = IKE_CRYPTO_QUEUE_MIN;
+    e->pool = cpool_new(e->base, threads, cap);
+    if (!e->pool)
+        return -ENOMEM;
+    log_info("ike", "%u crypto threads for IKE_SA_INIT, a queue of %u", threads, cap);
+    return 0;
 }
 
 void ike_engine_set_event(struct ike_engine *e, ike_event_fn fn, void *arg)

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "daemon/base/cpool.h"
 #include "dataplane/dp.h"
 #include "daemon/ike/ike_certcheck.h"
 #include "daemon/ike/ike_eng.h"
@@ -339,6 +340,14 @@ int ike_engine_state(struct ike_engine *e, struct lyd_node *state)
     ike_add_u64(n, "unsupported-critical-payload", c->unsupported_critical);
     ike_add_u64(n, "invalid-major-version", c->invalid_major_version);
     ike_add_u64(n, "rate-limited", c->unprotected_limited);
+    n = inner(ic, "crypto-pool");
+    ike_add_u64(n, "threads", cpool_threads(e->pool));
+    ike_add_u64(n, "queue-capacity", cpool_capacity(e->pool));
+    ike_add_u64(n, "queued", cpool_pending(e->pool));
+    ike_add_u64(n, "jobs", c->pool_jobs);
+    ike_add_u64(n, "cookies-demanded", c->pool_cookies);
+    ike_add_u64(n, "queue-full", c->pool_full);
+    ike_add_u64(n, "source-share", c->pool_per_peer);
     n = inner(ic, "exchanges");
     ike_add_u64(n, "ike-auth-completed", c->auth_completed);
     ike_add_u64(n, "eap-started", c->eap_started);

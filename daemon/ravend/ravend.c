@@ -42,6 +42,7 @@ struct ravend {
     bool foreground;
     const char *arena_opt; /* --arena */
     bool fresh;            /* --fresh */
+    unsigned crypto_threads; /* --crypto-threads */
     /* the session arena, and what this process found in it */
     struct ravend_daemon dmn;
     /* the control thread */
@@ -82,6 +83,8 @@ static void usage(FILE *f)
             "                        of ravend (SIGTERM and kill -9 alike); \"none\": they end when it\n"
             "                        stops [/run/raven/arena, else /dev/shm/raven/arena]\n"
             "      --fresh           end (DELETE, accounting Stop) the sessions found in the arena\n"
+            "      --crypto-threads N  threads computing IKE_SA_INIT's Diffie-Hellman and keys; 0: on\n"
+            "                        the control thread [one per online CPU]\n"
             "  -V, --version         print the version\n"
             "  -h, --help            this text\n",
             RAVEN_YANG_DIR, RAVEN_WEB_DIR);
@@ -219,6 +222,7 @@ static int parse_options(struct ravend *d, int argc, char **argv)
         {"web-dir", required_argument, NULL, 'w'},
         {"frontend-user", required_argument, NULL, 'u'},
         {"arena", required_argument, NULL, 'a'},     {"fresh", no_argument, NULL, 'F'},
+        {"crypto-threads", required_argument, NULL, 'T'},
         {"version", no_argument, NULL, 'V'},         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     enum log_level lvl;
@@ -261,6 +265,18 @@ static int parse_options(struct ravend *d, int argc, char **argv)
         case 'F':
             d->fresh = true;
             break;
+        case 'T': {
+            char *end;
+            unsigned long n = strtoul(optarg, &end, 10);
+
+            if (!*optarg || *end || optarg[0] == '-' || n > IKE_CRYPTO_THREADS_MAX) {
+                fprintf(stderr, "ravend: --crypto-threads wants 0 to %u, not \"%s\"\n", IKE_CRYPTO_THREADS_MAX,
+                        optarg);
+                return 2;
+            }
+            d->crypto_threads = (unsigned)n;
+            break;
+        }
         case 'V':
             printf("ravend %s\n", RAVEN_VERSION);
             return 0;
@@ -335,6 +351,11 @@ static int start_vpn(struct ravend *d)
     if (!d->aaa)
         return -1;
     ike_engine_set_event(d->ike, ravend_vpn_event, &d->apis);
+    err = ike_engine_set_crypto_threads(d->ike, d->crypto_threads);
+    if (err) {
+        log_err("ravend", "cannot start the crypto threads: %s", strerror(-err));
+        return -1;
+    }
     err = ike_engine_routes_start(d->ike);
     if (err)
         log_warn("ravend", "sessions' routes will not reach the kernel: no rtnetlink socket: %s", strerror(-err));
@@ -452,6 +473,7 @@ int main(int argc, char **argv)
         .web_dir = RAVEN_WEB_DIR,
         .level = "info",
         .mfd = -1,
+        .crypto_threads = IKE_CRYPTO_THREADS_AUTO,
     };
     int rc = parse_options(&d, argc, argv);
 
