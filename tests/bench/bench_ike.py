@@ -221,11 +221,10 @@ def client_files(c, first, n, head_ip, ecdsa, ca):
     with open(f"{c}/strongswan.conf", "w") as f:
         f.write(f"""charon {{
   load = {CLIENT_LOAD}
-  threads = 32
+  threads = 64
   port = 0
   port_nat_t = 0
   install_virtual_ip = yes
-  retransmit_tries = 2
   plugins {{
     vici {{
       socket = unix://{c}/charon.vici
@@ -322,8 +321,9 @@ class Vici:
     charon's socket directly: a swanctl process per operation would cost the
     client more than a session costs either responder."""
 
-    def __init__(self, path):
+    def __init__(self, path, timeout=None):
         self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.settimeout(timeout)
         self.s.connect(path)
 
     def _recv(self, n):
@@ -373,15 +373,22 @@ def drive(clients, seconds):
     """Each connection of each client (@clients: (VICI socket path, [connection
     names])) initiated and terminated in a loop by its own thread for @seconds.
     An initiate that fails for the timeout counts as a timeout, any other as a
-    failure."""
+    failure; a charon that stops answering its VICI socket for a minute (seen
+    with strongSwan 5.9.8 initiators on an overloaded machine) counts a timeout
+    and ends that connection's loop."""
     counts, fails, tmo, why_first = {}, {}, {}, []
     stop_at = time.time() + seconds
 
     def loop(uri, conn):
-        v = Vici(uri)
+        v = Vici(uri, timeout=60)
         counts[conn] = fails[conn] = tmo[conn] = 0
         while time.time() < stop_at:
-            ok, why = v.cmd("initiate", child="vpn", ike=conn, timeout=20000)
+            try:
+                ok, why = v.cmd("initiate", child="vpn", ike=conn, timeout=20000)
+            except OSError as e:  # socket.timeout, the connection lost
+                tmo[conn] += 1
+                why_first.append(f"VICI: {e or 'timed out'}")
+                break
             if ok:
                 counts[conn] += 1
             elif "timeout" in why:
@@ -390,11 +397,16 @@ def drive(clients, seconds):
                 fails[conn] += 1
             if not ok and not why_first:
                 why_first.append(why)
-            v.cmd("terminate", ike=conn, timeout=10000)
+            try:
+                v.cmd("terminate", ike=conn, timeout=10000)
+            except OSError as e:
+                tmo[conn] += 1
+                why_first.append(f"VICI: {e or 'timed out'}")
+                break
         v.close()
 
     t0 = time.time()
-    ts = [threading.Thread(target=loop, args=(uri, conn)) for uri, conns in clients for conn in conns]
+    ts = [threading.Thread(target=loop, args=(uri, conn), daemon=True) for uri, conns in clients for conn in conns]
     for t in ts:
         t.start()
     for t in ts:
