@@ -323,8 +323,8 @@ class Vici:
 
     def __init__(self, path, timeout=None):
         self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.connect(path)  # blocking: a full backlog waits instead of failing
         self.s.settimeout(timeout)
-        self.s.connect(path)
 
     def _recv(self, n):
         b = b""
@@ -373,14 +373,14 @@ def drive(clients, seconds):
     """Each connection of each client (@clients: (VICI socket path, [connection
     names])) initiated and terminated in a loop by its own thread for @seconds.
     An initiate that fails for the timeout counts as a timeout, any other as a
-    failure; a charon that stops answering its VICI socket for a minute (seen
+    failure; a charon that stops answering its VICI socket for 40 s (seen
     with strongSwan 5.9.8 initiators on an overloaded machine) counts a timeout
     and ends that connection's loop."""
     counts, fails, tmo, why_first = {}, {}, {}, []
     stop_at = time.time() + seconds
 
     def loop(uri, conn):
-        v = Vici(uri, timeout=60)
+        v = Vici(uri, timeout=40)
         counts[conn] = fails[conn] = tmo[conn] = 0
         while time.time() < stop_at:
             try:
