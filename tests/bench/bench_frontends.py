@@ -84,7 +84,7 @@ def main():
         for name, b in builds.items():
             r, errs = rest(b, a.seconds)
             d = datastore(b, a.pools, name)
-            print(f"round {rnd + 1} {name:<9}: REST small {r if r is not None else 'FAILED'} req/s ({errs}); "
+            print(f"round {rnd + 1} {name:<9}: REST small {r if r is not None else 'FAILED'} req/s ({errs or 'no figures'}); "
                   f"commit {d[0] if d and d[0] else 'FAILED'} ms; single edit-commit median "
                   f"{d[1] if d and d[1] else 'FAILED'} ms", flush=True)
             if r is not None:
