@@ -776,7 +776,8 @@ void sess_arena_rec_free(struct sess_arena *a, uint32_t slot)
     if (a->rec_state[slot] != REC_EMPTY) {
         unsigned cur = a->rec_state[slot] == REC_H1;
 
-        if (arena_present(a, arena_half_off(a, slot, !cur)))
+        /* a half this process reserved has its pages: no lseek to ask */
+        if (a->rec_rsv[2 * (size_t)slot + !cur] || arena_present(a, arena_half_off(a, slot, !cur)))
             atomic_store_explicit(&arena_half(a, slot, !cur)->seq, 0, memory_order_release);
         atomic_thread_fence(memory_order_release);
         atomic_store_explicit(&arena_half(a, slot, cur)->seq, 0, memory_order_release);

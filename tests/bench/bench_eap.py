@@ -9,9 +9,12 @@ default), answer a configuration request from a pool and make one child SA. The
 load is strongSwan itself, one charon in a client namespace with CONNECTIONS
 connections (distinct IKE IDs, one RADIUS user for all through a DEFAULT entry),
 each driven by a thread that initiates and terminates it in a loop over the
-client's VICI socket for SECONDS. The client side is the same for both responders, so the ratio
-compares the responders (with FreeRADIUS) on the same 2 cores. Run as root after
-a build:
+client's VICI socket for SECONDS (bench_ike.drive). The client side is the same
+for both responders, so the ratio compares the responders (with FreeRADIUS) on
+the same 2 cores. Each rate is printed with its failures and timeouts, and CPU
+per session counts the responder's child processes too (ravend's front ends).
+The output is also written to tests/bench/results/NAME-DATE.txt. Run as root
+after a build:
 
     /usr/bin/python3 tests/bench/bench_eap.py [--build build] [--seconds 20] [--connections 16]
 """
@@ -19,13 +22,9 @@ import argparse
 import os
 import shutil
 import signal
-import socket
-import struct
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 
 import benchdeps
 
@@ -34,7 +33,7 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 sys.path.insert(0, HERE)
 
-from bench_ike import NS, cpu_seconds, make_pki, netns_pair, sh, start_charon, wait_for  # noqa: E402
+from bench_ike import CHARON, NS, drive, make_pki, netns_pair, sh, start_charon, wait_for, with_cpu  # noqa: E402
 from radiushelpers import SECRET, FreeRadius  # noqa: E402
 
 USERS = 'DEFAULT Cleartext-Password := "bench-pw-1"\n'
@@ -187,73 +186,20 @@ def client_files(c, n):
     shutil.copy(f"{os.path.dirname(c)}/ca.pem", f"{c}/x509ca/")
 
 
-class Vici:
-    """The few VICI commands the load needs (initiate, terminate), spoken on the
-    client charon's socket directly: a swanctl process per operation would cost
-    the client more than a session costs either responder."""
-
-    def __init__(self, path):
-        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.s.connect(path)
-
-    def _recv(self, n):
-        b = b""
-        while len(b) < n:
-            chunk = self.s.recv(n - len(b))
-            if not chunk:
-                raise ConnectionError("vici closed")
-            b += chunk
-        return b
-
-    def cmd(self, name, **kv):
-        msg = b"".join(bytes([3, len(k)]) + k.encode() + struct.pack(">H", len(str(v))) + str(v).encode()
-                       for k, v in kv.items())
-        pkt = bytes([0, len(name)]) + name.encode() + msg
-        self.s.sendall(struct.pack(">I", len(pkt)) + pkt)
-        while True:
-            body = self._recv(struct.unpack(">I", self._recv(4))[0])
-            if body[0] == 1:  # CMD_RESPONSE
-                return b"\x07success\x00\x03yes" in body
-
-    def close(self):
-        self.s.close()
-
-
-def drive(c, n, seconds):
-    """Each connection initiated and terminated in a loop by its own thread."""
-    uri = f"{c}/charon.vici"
-    counts = [0] * n
-    fails = [0] * n
-    stop = time.time() + seconds
-
-    def loop(i):
-        v = Vici(uri)
-        while time.time() < stop:
-            if v.cmd("initiate", child="vpn", ike=f"c{i}", timeout=20000):
-                counts[i] += 1
-            else:
-                fails[i] += 1
-            v.cmd("terminate", ike=f"c{i}", timeout=10000)
-        v.close()
-
-    t0 = time.time()
-    ts = [threading.Thread(target=loop, args=(i,)) for i in range(n)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    elapsed = time.time() - t0
-    return {"established": sum(counts), "failures": sum(fails), "seconds": elapsed, "rate": sum(counts) / elapsed}
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument("--name", default="bench_eap", help="results file name (tests/bench/results/NAME-DATE.txt)")
     a = ap.parse_args()
     benchdeps.install()
     ravend = os.path.join(a.build, "daemon", "ravend")
+    missing = [f for f in (ravend, CHARON, "/usr/sbin/freeradius") if not os.path.exists(f)]
+    if missing:
+        raise SystemExit(f"bench_eap: missing {', '.join(missing)} (build ravend; the rest comes with "
+                         "packaging/install-deps.sh)")
+    benchdeps.record(a.name)
     tag = f"rvbe{os.getpid() % 10000}"
     head, cl = f"{tag}h", f"{tag}l"
     d = tempfile.mkdtemp(prefix="raven-bench-eap-")
@@ -276,6 +222,7 @@ def main():
         pem = make_pki(d)
         fr = FreeRadius(netns=head, users_extra=USERS, quiet=True)
         client_files(c, a.connections)
+        load = [(f"{c}/charon.vici", [f"c{i}" for i in range(a.connections)])]
         results = {}
 
         # ravend
@@ -288,9 +235,7 @@ def main():
         procs.append(p)
         wait_for(lambda: "ravend: ready" in open(f"{d}/ravend.log").read(), p, "ravend")
         client = start_client()
-        c0 = cpu_seconds(p.pid)
-        results["ravend"] = drive(c, a.connections, a.seconds)
-        results["ravend"]["cpu_seconds"] = cpu_seconds(p.pid) - c0
+        results["ravend"] = with_cpu(p.pid, lambda: drive(load, a.seconds))
         stop(client, f"{c}/charon.vici")
         stop(p)
 
@@ -298,9 +243,7 @@ def main():
         responder_files(d, fr)
         p = start_charon(head, d, procs, "the responder's charon")
         client = start_client()
-        c0 = cpu_seconds(p.pid)
-        results["strongSwan"] = drive(c, a.connections, a.seconds)
-        results["strongSwan"]["cpu_seconds"] = cpu_seconds(p.pid) - c0
+        results["strongSwan"] = with_cpu(p.pid, lambda: drive(load, a.seconds))
         stop(client, f"{c}/charon.vici")
         stop(p, f"{d}/charon.vici")
         if os.environ.get("BENCH_LOG") and os.path.exists(f"{d}/responder.log"):
@@ -309,11 +252,16 @@ def main():
         print(f"EAP-MSCHAPv2 through FreeRADIUS 3.2: ECDSA P-256 server certificate, X25519, AES-GCM-256, "
               f"configuration request and one child SA; {a.connections} connections of one strongSwan client, "
               f"{a.seconds:g} s per responder")
-        print(f"{'responder':<12}{'sessions/s':>12}{'established':>13}{'failures':>10}{'CPU ms/session':>16}")
+        print(f"{'responder':<12}{'sessions/s':>12}{'failures':>10}{'timeouts':>10}{'established':>13}{'CPU s':>8}"
+              f"{'children':>10}{'CPU ms/session':>16}")
         for name, r in results.items():
-            print(f"{name:<12}{r['rate']:>12.1f}{r['established']:>13}{r['failures']:>10}"
-                  f"{r['cpu_seconds'] / max(r['established'], 1) * 1000:>16.2f}")
-        print(f"ratio ravend/strongSwan: {results['ravend']['rate'] / max(results['strongSwan']['rate'], 0.01):.2f}x")
+            print(f"{name:<12}{r['rate']:>12.1f}{r['failures']:>10}{r['timeouts']:>10}{r['established']:>13}"
+                  f"{r['cpu_seconds']:>8.2f}{r['children_cpu_seconds']:>10.2f}{r['cpu_us_per_sa'] / 1000:>16.2f}")
+            if r.get("first_error"):
+                print(f"{name}: first failure: {r['first_error'][0]}")
+        rv, ss = results["ravend"], results["strongSwan"]
+        print(f"ratio ravend/strongSwan: rate {rv['rate'] / max(ss['rate'], 0.01):.2f}x, CPU per session "
+              f"{rv['cpu_us_per_sa'] / max(ss['cpu_us_per_sa'], 0.01):.2f}x")
     finally:
         for p in procs:
             if p.poll() is None:

@@ -14,7 +14,9 @@ the candidate's figures over the baseline's:
 The baseline is a build of the commit before the split (ravend with the front ends
 in its own process), configured alike (RelWithDebInfo). Failures of either script
 are printed with their output; rates come from wrk and times from ncclient, as each
-script documents.
+script documents. The REST runs print their errors and timeouts with each rate;
+this script's output is written to tests/bench/results/NAME-DATE.txt and each
+REST run's to bench_frontends_rest-DATE.txt.
 
   git worktree add /tmp/raven-base <commit> && cmake -S /tmp/raven-base -B /tmp/raven-base/build \\
       -DCMAKE_BUILD_TYPE=RelWithDebInfo && cmake --build /tmp/raven-base/build -j2
@@ -26,6 +28,8 @@ import re
 import statistics
 import subprocess
 import sys
+
+import benchdeps
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -40,11 +44,16 @@ def run(args, timeout):
 
 
 def rest(build, seconds):
-    out = run([os.path.join(HERE, "bench_rest.py"), "--build", build, "--seconds", str(seconds)], 900)
+    """The REST small resource's rate and its errors (non-2xx, socket errors,
+    timeouts, from bench_rest.py's table)."""
+    out = run([os.path.join(HERE, "bench_rest.py"), "--build", build, "--seconds", str(seconds), "--name",
+               "bench_frontends_rest"], 900)
     if out is None:
-        return None
-    m = re.search(r"^ravend small\s+([0-9.]+)", out, re.M)
-    return float(m.group(1)) if m else None
+        return None, None
+    m = re.search(r"^ravend small\s+([0-9.]+)\s+(\d+)\s+(\d+)\s+(\d+)", out, re.M)
+    if not m:
+        return None, None
+    return float(m.group(1)), "non-2xx %s, errors %s, timeouts %s" % m.groups()[1:]
 
 
 def datastore(build, pools, src):
@@ -65,14 +74,17 @@ def main():
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--pools", type=int, default=10000)
+    ap.add_argument("--name", default="bench_frontends", help="results file name (tests/bench/results/NAME-DATE.txt)")
     a = ap.parse_args()
+    benchdeps.install()
+    benchdeps.record(a.name)
     builds = {"baseline": os.path.abspath(a.baseline), "candidate": os.path.abspath(a.build)}
     res = {k: {"rest": [], "full": [], "single": []} for k in builds}
     for rnd in range(a.rounds):
         for name, b in builds.items():
-            r = rest(b, a.seconds)
+            r, errs = rest(b, a.seconds)
             d = datastore(b, a.pools, name)
-            print(f"round {rnd + 1} {name:<9}: REST small {r if r is not None else 'FAILED'} req/s; "
+            print(f"round {rnd + 1} {name:<9}: REST small {r if r is not None else 'FAILED'} req/s ({errs or 'no figures'}); "
                   f"commit {d[0] if d and d[0] else 'FAILED'} ms; single edit-commit median "
                   f"{d[1] if d and d[1] else 'FAILED'} ms", flush=True)
             if r is not None:

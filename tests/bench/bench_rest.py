@@ -12,7 +12,9 @@ headend namespace, then measures requests per second with keep-alive:
   nginx    sessions file (the same bytes)
 
 and prints ravend/nginx for the small resource (goal >= 0.35) and ravend's small
-rate over its sessions rate (goal <= 3). Both servers get the same two cores; ravend
+rate over its sessions rate (goal <= 3). Each rate is printed with wrk's non-2xx
+answers, socket errors and timeouts; the output is also written to
+tests/bench/results/NAME-DATE.txt. Both servers get the same two cores; ravend
 authenticates every request (HTTP Basic, checked through its cache), nginx none.
 
   cmake --build build -j2 && /usr/bin/python3 tests/bench/bench_rest.py [--seconds 10]
@@ -43,16 +45,17 @@ def sh(*a, **kw):
 
 
 def wrk(ns, url, seconds, conns, auth=None):
+    """wrk's rate, and its errors: non-2xx/3xx answers, socket errors (connect,
+    read, write) and timeouts, each counted."""
     cmd = ["ip", "netns", "exec", ns, "wrk", "-t2", f"-c{conns}", f"-d{seconds}s", "--timeout", "30s"]
     if auth:
         cmd += ["-H", f"Authorization: {auth}"]
     out = sh(*cmd, url, timeout=seconds + 60).stdout
     rps = float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1))
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    errs = re.search(r"Socket errors: (.*)", out)
-    if non2xx or errs:
-        raise RuntimeError(f"wrk {url}: errors:\n{out}")
-    return rps
+    errs = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    e = [int(x) for x in errs.groups()] if errs else [0, 0, 0, 0]
+    return {"rate": rps, "non2xx": int(non2xx.group(1)) if non2xx else 0, "errors": sum(e[:3]), "timeouts": e[3]}
 
 
 def main():
@@ -62,10 +65,17 @@ def main():
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--sessions", type=int, default=1000)
     ap.add_argument("--perf", help="record ravend with perf during the sessions run into this file")
+    ap.add_argument("--name", default="bench_rest", help="results file name (tests/bench/results/NAME-DATE.txt)")
     a = ap.parse_args()
     benchdeps.install()
     ravend = os.path.join(a.build, "daemon", "ravend")
     load = os.path.join(a.build, "tests", "bench", "ike_load")
+    missing = [f for f in (ravend, load) if not os.path.exists(f)] + [
+        t for t in ("wrk", "nginx", "curl", "openssl") if not shutil.which(t) and not os.path.exists(f"/usr/sbin/{t}")]
+    if missing:
+        raise SystemExit(f"bench_rest: missing {', '.join(missing)} (build ravend and ike_load; the tools come with "
+                         "packaging/install-deps.sh --bench)")
+    benchdeps.record(a.name)
     tag = f"rb{os.getpid() % 100000}"
     head, cl = f"{tag}h", f"{tag}c"
     d = tempfile.mkdtemp(prefix="raven-bench-rest-")
@@ -154,9 +164,11 @@ http {{
             pf.send_signal(2)
             pf.wait()
         r["nginx sessions"] = wrk(head, "https://127.0.0.1:9443/sessions", s, a.connections)
-        print(f"{'what':<18} {'req/s':>10}   body bytes")
+        print(f"{'what':<18} {'req/s':>10} {'non-2xx':>8} {'errors':>7} {'timeouts':>9}   body bytes")
         for k, v in r.items():
-            print(f"{k:<18} {v:>10.0f}   {len(sessions) if 'sessions' in k else len(small)}")
+            print(f"{k:<18} {v['rate']:>10.0f} {v['non2xx']:>8} {v['errors']:>7} {v['timeouts']:>9}   "
+                  f"{len(sessions) if 'sessions' in k else len(small)}")
+        r = {k: v["rate"] for k, v in r.items()}
         print(f"ravend small / nginx small       = {r['ravend small'] / r['nginx small']:.2f}  (goal >= 0.35)")
         print(f"ravend small / ravend sessions   = {r['ravend small'] / r['ravend sessions']:.2f}  (goal <= 3)")
         print(f"ravend sessions / nginx sessions = {r['ravend sessions'] / r['nginx sessions']:.2f}")
