@@ -444,6 +444,18 @@ def with_cpu(pid, run, perf_dir=None, what=""):
     return r
 
 
+def measure(ns_load, load, pid, seconds, concurrency):
+    """One ike_load run from @ns_load against ravend at 10.231.0.1, measured like
+    Bench.ike_load (the responder's CPU with its front ends); used by
+    bench_ike_pool.py."""
+    def run():
+        out = subprocess.run(["ip", "netns", "exec", ns_load, load, "10.231.0.1", "10.231.0.2", str(seconds),
+                              str(concurrency), "bench-key", "bench.example.org"],
+                             check=True, capture_output=True, text=True).stdout
+        return json.loads(out.strip().splitlines()[-1])
+    return with_cpu(pid, run)
+
+
 class Bench:
     def __init__(self, a):
         self.a = a
