@@ -223,35 +223,49 @@ def one_run(label, build, n, a, out):
             if line.startswith("raven_sessions "):
                 res["metrics_sessions"] = int(line.split()[1])
 
-        # one session by key: ids from a page (or, on a build without paging, the whole list)
-        st, body, hdr, tl = rest.req("GET", "/restconf/data/raven-vpn:vpn-state/session?limit=3&fields=id")
-        res["page_supported"] = st == 200 and len(json.loads(body).get("raven-vpn:session", [])) <= 3
+        # sessions by key, a different one each time (a repeated read could come from
+        # the REST cache): ids from a page in the middle, or, on a build without
+        # paging, from the whole list
+        q = f"limit={a.reads}&offset={held // 2}&fields=id"
+        st, body, hdr, tl = rest.req("GET", "/restconf/data/raven-vpn:vpn-state/session?" + q)
+        res["page_supported"] = st == 200 and len(json.loads(body).get("raven-vpn:session", [])) <= a.reads
         if not res["page_supported"]:
             st, body, _, tl = rest.req("GET", "/restconf/data/raven-vpn:vpn-state/session?fields=id")
             res["full_list_s"] = tl
         ids = [e["id"] for e in json.loads(body)["raven-vpn:session"]]
-        key = ids[len(ids) // 2]
+        if not res["page_supported"]:
+            ids = ids[len(ids) // 2:][:a.reads]
+        key = ids[0]
+        keys = iter(ids * 2)
 
         def rest_key():
-            st, body, _, t = rest.req("GET", f"/restconf/data/raven-vpn:vpn-state/session={key}")
-            if st != 200 or str(key) not in body.decode():
+            k = next(keys)
+            st, body, _, t = rest.req("GET", f"/restconf/data/raven-vpn:vpn-state/session={k}")
+            if st != 200 or str(k) not in body.decode():
                 raise RuntimeError(f"status {st}")
             return t
         res["rest_key"] = timed(rest_key, a.reads)
 
         nc = None
         try:
+            import ncclient.transport.ssh
             from ncclient import manager
+
+            # ncclient's session thread sends a queued request only when its select()
+            # wakes up, every TICK seconds (0.1 by default): that would be the figure
+            ncclient.transport.ssh.TICK = 0.0005
             nc = manager.connect(host="127.0.0.1", port=8300, username="admin", password=PW, hostkey_verify=False,
                                  look_for_keys=False, allow_agent=False, timeout=300,
                                  sock=netns_connect(head, "127.0.0.1", 8300))
-            flt = f'<vpn-state xmlns="{NS}"><session><id>{key}</id></session></vpn-state>'
+            nkeys = iter(ids * 2)
 
             def nc_key():
+                k = next(nkeys)
+                flt = f'<vpn-state xmlns="{NS}"><session><id>{k}</id></session></vpn-state>'
                 t = time.perf_counter()
                 r = nc.get(filter=("subtree", flt))
                 t = time.perf_counter() - t
-                if f"<id>{key}</id>" not in r.data_xml:
+                if f"<id>{k}</id>" not in r.data_xml:
                     raise RuntimeError("session not in the reply")
                 return t
             res["nc_key"] = timed(nc_key, a.reads)
