@@ -175,8 +175,9 @@ def one_run(label, build, n, a, out):
         with open(f"{d}/initial.xml", "w") as f:
             f.write(ravend_config(f"{tag}a", a.dataplane))
         log = open(f"{d}/ravend.log", "w")
-        rv = subprocess.Popen(["ip", "netns", "exec", head, ravend, "-f", "-d", f"{d}/state", "-c",
-                               f"{d}/initial.xml", "-l", "warning", "--arena", f"{shm}/arena"], stdout=log,
+        wrap = os.environ.get("SCALE_WRAP", "").split()  # e.g. "heaptrack -o FILE": where the memory goes
+        rv = subprocess.Popen(["ip", "netns", "exec", head] + wrap + [ravend, "-f", "-d", f"{d}/state", "-c",
+                               f"{d}/initial.xml", "-l", "warning", "--arena", f"{shm}/arena" if a.arena else "none"], stdout=log,
                               stderr=subprocess.STDOUT)
         procs.append(rv)
         deadline = time.time() + 60
@@ -403,6 +404,7 @@ def main():
     ap.add_argument("--commits", type=int, default=5)
     ap.add_argument("--window", type=int, default=256)
     ap.add_argument("--no-dataplane", dest="dataplane", action="store_false")
+    ap.add_argument("--no-arena", dest="arena", action="store_false", help="ravend --arena none")
     ap.add_argument("--no-record", action="store_true")
     a = ap.parse_args()
     benchdeps.install()
