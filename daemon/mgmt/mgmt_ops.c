@@ -407,6 +407,12 @@ static int op_get(struct req *r)
         mgmt_sel_from_xpaths(&sel, xp);
         if (sel.count_only)
             sel.sessions = true;
+        if (sel.paged && !sel.sessions) {
+            cfg_err_add(&r->errs, CFG_ERR_INVALID_VALUE, CFG_ERRT_PROTOCOL, NULL,
+                        "limit, offset and cursor page /raven-vpn:vpn-state/session, which this read does not select");
+            free(xp);
+            return -EINVAL;
+        }
         rc = get_state(r, &sel, &tree);
         if (!rc)
             rc = cfg_tree_select(r->m->cfg, tree, xp, &selected, &r->errs);

@@ -175,8 +175,7 @@ def one_run(label, build, n, a, out):
         with open(f"{d}/initial.xml", "w") as f:
             f.write(ravend_config(f"{tag}a", a.dataplane))
         log = open(f"{d}/ravend.log", "w")
-        wrap = os.environ.get("SCALE_WRAP", "").split()  # e.g. "heaptrack -o FILE": where the memory goes
-        rv = subprocess.Popen(["ip", "netns", "exec", head] + wrap + [ravend, "-f", "-d", f"{d}/state", "-c",
+        rv = subprocess.Popen(["ip", "netns", "exec", head, ravend, "-f", "-d", f"{d}/state", "-c",
                                f"{d}/initial.xml", "-l", "warning", "--arena", f"{shm}/arena" if a.arena else "none"], stdout=log,
                               stderr=subprocess.STDOUT)
         procs.append(rv)
