@@ -89,8 +89,11 @@ class Rest:
         c.sock = ctx.wrap_socket(netns_connect(self.ns, "127.0.0.1", self.port, self.timeout))
         return c
 
-    def req(self, method, path, body=None, ctype="application/yang-data+json"):
-        """(status, body bytes, headers, seconds)."""
+    def req(self, method, path, body=None, ctype="application/yang-data+json", retry=True):
+        """(status, body bytes, headers, seconds). A kept-alive connection the
+        server closed while idle (during the set-up of the sessions) is made again
+        once, untimed."""
+        reused = self.c is not None
         if self.c is None:
             self.c = self._conn()
         h = {"Authorization": self.auth, "Accept": "application/yang-data+json"}
@@ -104,6 +107,8 @@ class Rest:
         except (OSError, http.client.HTTPException):
             self.c.close()
             self.c = None
+            if reused and retry:
+                return self.req(method, path, body, ctype, retry=False)
             raise
         return r.status, data, dict(r.getheaders()), time.perf_counter() - t
 
@@ -216,6 +221,11 @@ def one_run(label, build, n, a, out):
         res["rss_before_kib"], res["rss_after_kib"] = rss0, rss1
         res["kib_per_session"] = (rss1 - rss0) / held if held else None
         print(f"[{label}] {held} sessions up in {res['setup_s']:.1f} s; RSS {rss0} -> {rss1} KiB", flush=True)
+
+        # the dataplane the child SAs went to (its interfaces' XDP mode)
+        st, body, _, _ = rest.req("GET", "/restconf/data/raven-vpn:vpn-state/dataplane/interface?fields=name;mode-in-use")
+        res["dataplane"] = {e["name"]: e.get("mode-in-use") for e in json.loads(body).get(
+            "raven-vpn:interface", [])} if st == 200 else f"status {st}"
 
         # the metrics' own session count
         st, body, _, _ = rest.req("GET", "/metrics")
@@ -350,7 +360,7 @@ def report(out, a):
         print(f"{lb}: {r.get('held', 0)} of {r['sessions_wanted']} sessions up"
               f" in {r.get('setup_s', 0):.1f} s, RSS {r.get('rss_before_kib')} -> {r.get('rss_after_kib')} KiB"
               f" (at the end {r.get('rss_end_kib')}), /metrics counts {r.get('metrics_sessions')} then"
-              f" {r.get('sessions_after')}" + (f"; ERROR {r['error'][:300]}" if "error" in r else ""))
+              f" {r.get('sessions_after')}; dataplane {r.get('dataplane')}" + (f"; ERROR {r['error'][:300]}" if "error" in r else ""))
     print()
     print(f"{'figure':<28}" + "".join(f" {lb:>34}" for lb in labels) + "   goal")
     for name, key, goal, unit in rows:
