@@ -232,6 +232,10 @@ def one_run(label, build, n, a, out):
         for line in body.decode(errors="replace").splitlines():
             if line.startswith("raven_sessions "):
                 res["metrics_sessions"] = int(line.split()[1])
+        # per session of ravend's count: an attempt ike_load gave up on (a late
+        # answer) may still be a session there
+        if res.get("metrics_sessions"):
+            res["kib_per_session"] = (rss1 - rss0) / res["metrics_sessions"]
 
         # sessions by key, a different one each time (a repeated read could come from
         # the REST cache): ids from a page in the middle, or, on a build without
