@@ -197,7 +197,7 @@ def test_dashboard_session_pages(lab, make_ravend, node_modules):
     import re
 
     from resthelpers import Rest
-    from test_session_pages import LOAD
+    load = os.environ.get("IKE_LOAD", os.path.join(HERE, "..", "..", "build-test", "tests", "bench", "ike_load"))
     assert os.access(CHROMIUM, os.X_OK), f"{CHROMIUM} is missing (packaging/debian-packages.txt: chromium)"
     n = 120
     artifacts = os.environ.get("RAVEN_ARTIFACT_DIR") or tempfile.mkdtemp(prefix="raven-e2e-artifacts-")
@@ -205,7 +205,7 @@ def test_dashboard_session_pages(lab, make_ravend, node_modules):
     d = make_ravend(headend_config(pool_ranges=(("10.201.0.10", "10.201.1.250"),)), netns=lb.head, rest=True)
     wait_https(lb.head, d.rest_port)
     c = lb.clients[0]
-    lb.spawn(c["ns"], LOAD, "--hold", c["head_ip"], c["ip"], "3600", str(n), "rw-secret-1", "u%d.example.org",
+    lb.spawn(c["ns"], load, "--hold", c["head_ip"], c["ip"], "3600", str(n), "rw-secret-1", "u%d.example.org",
              "20", "40", stdout=subprocess.DEVNULL)
     rest = Rest(d.rest_url, netns=lb.head)
 
