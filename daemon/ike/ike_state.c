@@ -370,7 +370,10 @@ static void sessions_page(struct ike_engine *e, struct lyd_node *state, struct i
     free(h);
 }
 
-static void sessions_state(struct ike_engine *e, struct lyd_node *state, struct ike_state_sel *sel, time_t now)
+/* The sessions @sel asks for; when it walks them all, their child SAs counted
+ * into *@nchild too (true), so that the counters need no second walk. */
+static bool sessions_state(struct ike_engine *e, struct lyd_node *state, struct ike_state_sel *sel, time_t now,
+                           size_t *nchild)
 {
     struct ike_sess *s, *tmp;
 
@@ -379,13 +382,14 @@ static void sessions_state(struct ike_engine *e, struct lyd_node *state, struct 
         if (s && ike_sa_up(s) && !sel->count_only)
             session_state(s, state, now);
         sel->total = s && ike_sa_up(s);
-        return;
+        return false;
     }
     if (sel && sel->paged && !sel->count_only) {
         sessions_page(e, state, sel, now);
-        return;
+        return false;
     }
     HASH_ITER(hh_id, e->by_id, s, tmp) {
+        *nchild += s->nchild;
         if (!ike_sa_up(s))
             continue;
         if (sel)
@@ -393,6 +397,7 @@ static void sessions_state(struct ike_engine *e, struct lyd_node *state, struct 
         if (!sel || !sel->count_only)
             session_state(s, state, now);
     }
+    return true;
 }
 
 int ike_engine_state(struct ike_engine *e, struct lyd_node *state, struct ike_state_sel *sel)
@@ -402,15 +407,18 @@ int ike_engine_state(struct ike_engine *e, struct lyd_node *state, struct ike_st
     struct lyd_node *ic, *n;
     time_t now = time(NULL);
     size_t nchild = 0;
+    bool counted = false;
 
     if (sel)
         sel->total = sel->remaining = sel->next = 0;
     if (!sel || sel->sessions)
-        sessions_state(e, state, sel, now);
+        counted = sessions_state(e, state, sel, now, &nchild);
     if (sel && !sel->others)
         return 0;
-    HASH_ITER(hh_id, e->by_id, s, tmp)
-        nchild += s->nchild;
+    if (!counted) {
+        HASH_ITER(hh_id, e->by_id, s, tmp)
+            nchild += s->nchild;
+    }
     if (e->conf) {
         pool_set_foreach(e->conf->pools, pool_state, state);
         pool_set_foreach(e->conf->pools6, pool_state, state);
