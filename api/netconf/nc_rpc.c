@@ -410,6 +410,15 @@ static int local_state(struct nc_api *api, char **xp, struct lyd_node **out, str
     int rc = 0;
 
     *out = NULL;
+    if (xp) {
+        /* a filter wholly in raven-vpn (no union) selects none of it: not built */
+        size_t i;
+
+        for (i = 0; xp[i] && !strncmp(xp[i], "/raven-vpn:", 11) && !strchr(xp[i], '|'); i++)
+            ;
+        if (i && !xp[i])
+            return 0;
+    }
     add_monitoring(api, &mon);
     if (xp) {
         rc = cfg_tree_select_ctx(api->ctx, mon, (const char *const *)xp, out, errs);
