@@ -598,6 +598,39 @@ int mc_get_state(struct mc *mc, const struct cfg_actor *who, const char *const *
     return get_common(mc, r, out, errs);
 }
 
+int mc_get_state_page(struct mc *mc, const struct cfg_actor *who, const char *const *xpaths, struct mc_page *pg,
+                      struct lyd_node **out, struct cfg_errs *errs)
+{
+    json_t *r = req_for("get", who), *rep = NULL;
+    char *buf = NULL, *data = NULL;
+    size_t dlen = 0;
+    int rc;
+
+    if (r) {
+        json_object_set_new(r, "ds", json_string("running"));
+        json_object_set_new(r, "xpaths", xpaths_json(xpaths));
+        json_object_set_new(r, "state", json_true());
+        if (pg->limit)
+            json_object_set_new(r, "limit", json_integer((json_int_t)pg->limit));
+        if (pg->offset)
+            json_object_set_new(r, "offset", json_integer((json_int_t)pg->offset));
+        if (pg->has_cursor)
+            json_object_set_new(r, "cursor", json_integer((json_int_t)pg->cursor));
+        if (pg->count_only)
+            json_object_set_new(r, "count-only", json_true());
+    }
+    rc = call(mc, r, NULL, 0, &rep, &buf, &data, &dlen, errs);
+    *out = NULL;
+    if (!rc)
+        rc = parse_reply_tree(mc, data, out, errs);
+    pg->total = (uint64_t)json_integer_value(json_object_get(rep, "total"));
+    pg->remaining = (uint64_t)json_integer_value(json_object_get(rep, "remaining"));
+    pg->next = (uint64_t)json_integer_value(json_object_get(rep, "next"));
+    json_decref(rep);
+    free(buf);
+    return rc;
+}
+
 /* A request with an optional tree as its data, answered with rc and errors only. */
 static int tree_call(struct mc *mc, json_t *req, const struct lyd_node *tree, struct cfg_errs *errs)
 {

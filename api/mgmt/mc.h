@@ -95,6 +95,20 @@ int mc_get(struct mc *mc, const struct cfg_actor *who, enum cfg_ds ds, const cha
  * selected by @xpaths (NULL = everything). */
 int mc_get_state(struct mc *mc, const struct cfg_actor *who, const char *const *xpaths, struct lyd_node **out,
                  struct cfg_errs *errs);
+/* Paging of the session list (/raven-vpn:vpn-state/session) for
+ * mc_get_state_page. In: at most @limit entries (0: no limit) in ascending id
+ * order, after skipping @offset, starting after the session whose id is @cursor
+ * (with @has_cursor; that session need not exist any more); or, with
+ * @count_only, no session at all but their count. Out: the sessions up, those
+ * after the page, and the cursor for the next page (0: none remain). */
+struct mc_page {
+    uint64_t limit, offset, cursor;
+    bool has_cursor, count_only;
+    uint64_t total, remaining, next;
+};
+/* mc_get_state with the session list paged by @pg (in and out). */
+int mc_get_state_page(struct mc *mc, const struct cfg_actor *who, const char *const *xpaths, struct mc_page *pg,
+                      struct lyd_node **out, struct cfg_errs *errs);
 int mc_edit(struct mc *mc, const struct cfg_actor *who, enum cfg_ds ds, const struct lyd_node *edit,
             enum cfg_op defop, enum cfg_test_opt testopt, enum cfg_err_opt erropt, struct cfg_errs *errs);
 /* mc_edit, done only if running is still at generation *@if_gen (NULL: always):

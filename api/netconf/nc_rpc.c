@@ -410,6 +410,15 @@ static int local_state(struct nc_api *api, char **xp, struct lyd_node **out, str
     int rc = 0;
 
     *out = NULL;
+    if (xp) {
+        /* a filter wholly in raven-vpn (no union) selects none of it: not built */
+        size_t i;
+
+        for (i = 0; xp[i] && !strncmp(xp[i], "/raven-vpn:", 11) && !strchr(xp[i], '|'); i++)
+            ;
+        if (i && !xp[i])
+            return 0;
+    }
     add_monitoring(api, &mon);
     if (xp) {
         rc = cfg_tree_select_ctx(api->ctx, mon, (const char *const *)xp, out, errs);
@@ -420,11 +429,64 @@ static int local_state(struct nc_api *api, char **xp, struct lyd_node **out, str
     return rc;
 }
 
+/* <list-pagination> of a <get> (raven-list-pagination): whether present, its
+ * values in @pg. */
+static bool page_of(const struct lyd_node *rpc, struct mc_page *pg)
+{
+    const struct lyd_node *lp = NULL, *c;
+
+    LY_LIST_FOR(lyd_child(rpc), c) {
+        if (c->schema && !strcmp(c->schema->name, "list-pagination") &&
+            !strcmp(c->schema->module->name, "raven-list-pagination"))
+            lp = c;
+    }
+    if (!lp)
+        return false;
+    LY_LIST_FOR(lyd_child(lp), c) {
+        const char *v = lyd_get_value(c);
+
+        if (!strcmp(c->schema->name, "limit"))
+            pg->limit = strcmp(v, "unbounded") ? strtoull(v, NULL, 10) : 0;
+        else if (!strcmp(c->schema->name, "offset"))
+            pg->offset = strtoull(v, NULL, 10);
+        else if (!strcmp(c->schema->name, "cursor")) {
+            pg->cursor = strtoull(v, NULL, 10);
+            pg->has_cursor = true;
+        }
+    }
+    return true;
+}
+
+/* The annotations total, remaining and next on the reply's vpn-state. */
+static void page_meta(struct nc_api *api, struct lyd_node *data, const struct mc_page *pg)
+{
+    const struct lys_module *mod = ly_ctx_get_module_implemented(api->ctx, "raven-list-pagination");
+    struct lyd_node *vs = NULL, *n;
+    char v[24];
+
+    LY_LIST_FOR(data, n) {
+        if (n->schema && !strcmp(n->schema->name, "vpn-state") && !strcmp(n->schema->module->name, "raven-vpn"))
+            vs = n;
+    }
+    if (!mod || !vs)
+        return;
+    snprintf(v, sizeof(v), "%llu", (unsigned long long)pg->total);
+    lyd_new_meta(NULL, vs, mod, "total", v, 0, NULL);
+    snprintf(v, sizeof(v), "%llu", (unsigned long long)pg->remaining);
+    lyd_new_meta(NULL, vs, mod, "remaining", v, 0, NULL);
+    if (pg->next) {
+        snprintf(v, sizeof(v), "%llu", (unsigned long long)pg->next);
+        lyd_new_meta(NULL, vs, mod, "next", v, 0, NULL);
+    }
+}
+
 static struct nc_server_reply *op_get(struct rpc_req *r, bool config_only)
 {
     struct nc_api *api = r->api;
     struct cfg_errs errs = {0};
     struct lyd_node *data = NULL, *mon = NULL;
+    struct mc_page pg = {0};
+    bool paged = !config_only && page_of(r->rpc, &pg);
     char **xp = NULL;
     int ds = CFG_DS_RUNNING, rc;
 
@@ -438,7 +500,10 @@ static struct nc_server_reply *op_get(struct rpc_req *r, bool config_only)
         mon = NULL;
         rc = mc_get(api->mc, &r->actor, (enum cfg_ds)ds, (const char *const *)xp, &data, &errs);
     } else if (!rc) {
-        rc = mc_get_state(api->mc, &r->actor, (const char *const *)xp, &data, &errs);
+        rc = paged ? mc_get_state_page(api->mc, &r->actor, (const char *const *)xp, &pg, &data, &errs)
+                   : mc_get_state(api->mc, &r->actor, (const char *const *)xp, &data, &errs);
+        if (!rc && paged)
+            page_meta(api, data, &pg);
         if (!rc && mon) {
             if (lyd_merge_siblings(&data, mon, LYD_MERGE_DESTRUCT)) {
                 cfg_err_add(&errs, CFG_ERR_RESOURCE_DENIED, CFG_ERRT_APPLICATION, NULL, "out of memory");

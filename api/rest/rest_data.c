@@ -235,7 +235,7 @@ static int select_local(struct rest_req *r, const struct lyd_node *src, const ch
 /* Running and the daemon's state from ravend (only the parts @xpaths select), and
  * the YANG library of this process's context (the same modules as ravend's). */
 static int get_state(struct rest_req *r, const struct rest_path *p, const char *const *xpaths, bool want_cfg,
-                     struct lyd_node **tree, struct cfg_errs *errs)
+                     struct mc_page *pg, struct lyd_node **tree, struct cfg_errs *errs)
 {
     struct rest_api *api = r->api;
     struct lyd_node *yl = NULL, *sel = NULL;
@@ -245,7 +245,7 @@ static int get_state(struct rest_req *r, const struct rest_path *p, const char *
     int rc = 0;
 
     if (daemon)
-        rc = mc_get_state(api->mc, &a, xpaths, tree, errs);
+        rc = pg ? mc_get_state_page(api->mc, &a, xpaths, pg, tree, errs) : mc_get_state(api->mc, &a, xpaths, tree, errs);
     if (!rc && !want_cfg)
         drop_config(tree);
     if (rc || !yanglib || ly_ctx_get_yanglib_data(api->ctx, &yl, "%u", ly_ctx_get_change_count(api->ctx)))
@@ -260,6 +260,15 @@ static int get_state(struct rest_req *r, const struct rest_path *p, const char *
     return rc;
 }
 
+/* Whether @p is the session list, the one list that can be read in pages. */
+static bool pageable(const struct rest_path *p)
+{
+    const struct lysc_node *sn = p->snode;
+
+    return sn && p->all_instances && sn->nodetype == LYS_LIST && !strcmp(sn->name, "session") && sn->parent &&
+           !strcmp(sn->parent->name, "vpn-state") && !strcmp(sn->module->name, "raven-vpn");
+}
+
 static void data_get(struct rest_req *r, struct rest_path *p)
 {
     struct rest_api *api = r->api;
@@ -270,6 +279,8 @@ static void data_get(struct rest_req *r, struct rest_path *p)
     bool want_cfg = r->query.content != REST_CONTENT_NONCONFIG;
     bool want_state = r->query.content != REST_CONTENT_CONFIG;
     bool etag = false;
+    struct mc_page pg = {.limit = r->query.page.limit, .offset = r->query.page.offset,
+                         .cursor = r->query.page.cursor, .has_cursor = r->query.page.has_cursor};
     uint64_t gen;
     time_t mtime;
     int rc = 0;
@@ -280,6 +291,12 @@ static void data_get(struct rest_req *r, struct rest_path *p)
         want_cfg = false;
     if (p->snode && want_state && !has_state(p->snode))
         want_state = false;
+    if (r->query.page.paged &&
+        (!pageable(p) || !want_state || (r->dsel != REST_DS_UNIFIED && r->dsel != REST_DS_OPERATIONAL))) {
+        rest_reply_err(&r->rep, r->out_fmt, 400, CFG_ERR_INVALID_VALUE, NULL,
+                       "limit, offset and cursor page the list /restconf/data/raven-vpn:vpn-state/session only");
+        return;
+    }
     gen = mc_running_gen(api->mc, &mtime);
     etag = !want_state && want_cfg && r->dsel != REST_DS_CANDIDATE && r->dsel != REST_DS_STARTUP;
     if (etag) {
@@ -322,7 +339,8 @@ static void data_get(struct rest_req *r, struct rest_path *p)
     if (want_cfg && !want_state)
         rc = rest_get(r, rest_ds_of(r->dsel), fxp ? (const char *const *)fxp : p->xpath ? xps : NULL, &sel, &errs);
     else if (want_state)
-        rc = get_state(r, p, fxp ? (const char *const *)fxp : p->xpath ? xps : NULL, want_cfg, &sel, &errs);
+        rc = get_state(r, p, fxp ? (const char *const *)fxp : p->xpath ? xps : NULL, want_cfg,
+                       r->query.page.paged ? &pg : NULL, &sel, &errs);
     rest_fields_free(fxp);
     if (rc) {
         lyd_free_siblings(sel);
@@ -330,9 +348,27 @@ static void data_get(struct rest_req *r, struct rest_path *p)
         return;
     }
 
+    if (r->query.page.paged) {
+        r->rep.paged = true;
+        r->rep.total = pg.total;
+        r->rep.remaining = pg.remaining;
+        r->rep.next = pg.next;
+    }
     if (p->xpath) {
         struct ly_set *set = NULL;
 
+        if (r->query.page.paged && (lyd_find_xpath(sel, p->xpath, &set) || !set->count)) {
+            /* an empty page: an empty list, not a missing resource */
+            ly_set_free(set, NULL);
+            lyd_free_siblings(sel);
+            rest_set_body(&r->rep, strdup(r->out_fmt == REST_XML ? "<data xmlns=\"" NS_RESTCONF "\"/>\n" :
+                                                               "{\"raven-vpn:session\":[]}\n"),
+                          rest_ctype(r->out_fmt));
+            r->rep.status = r->rep.body ? 200 : 500;
+            return;
+        }
+        ly_set_free(set, NULL);
+        set = NULL;
         if (lyd_find_xpath(sel, p->xpath, &set) || !set->count) {
             ly_set_free(set, NULL);
             lyd_free_siblings(sel);

@@ -98,6 +98,8 @@ struct rest_reply {
     bool allow_set;
     const char *allow;
     const char *challenge; /* 401: WWW-Authenticate (default: Basic) */
+    bool paged; /* a page of a list: Raven-List-{Total,Remaining,Next} headers */
+    uint64_t total, remaining, next;
 };
 
 /* Query parameters of RFC 8040 §4.8 (and the traffic stream's interval). */
@@ -110,6 +112,7 @@ struct rest_query {
     enum rest_content content;
     enum rest_wd wd;
     unsigned int interval; /* streams */
+    struct rest_page page; /* limit, offset, cursor: the session list only */
 };
 
 /* Which datastore a /restconf/data or /restconf/ds request addresses. */

@@ -413,3 +413,41 @@ void rest_fields_free(char **paths)
         free(paths[i]);
     free(paths);
 }
+
+/* A decimal number of at most 19 digits, no sign, no spaces, within @lo..@hi. */
+static bool page_num(const char *v, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+    uint64_t n = 0;
+    size_t i;
+
+    for (i = 0; v[i]; i++) {
+        if (v[i] < '0' || v[i] > '9' || i >= 19)
+            return false;
+        n = n * 10 + (uint64_t)(v[i] - '0');
+    }
+    if (!i || n < lo || n > hi)
+        return false;
+    *out = n;
+    return true;
+}
+
+bool rest_page_param(struct rest_page *pg, const char *key, const char *v, char *err, size_t errlen)
+{
+    if (!strcmp(key, "limit")) {
+        if (!strcmp(v, "unbounded"))
+            pg->limit = 0;
+        else if (!page_num(v, 1, UINT32_MAX, &pg->limit))
+            snprintf(err, errlen, "limit must be 1..4294967295 or \"unbounded\", not \"%.40s\"", v);
+    } else if (!strcmp(key, "offset")) {
+        if (!page_num(v, 0, UINT32_MAX, &pg->offset))
+            snprintf(err, errlen, "offset must be 0..4294967295, not \"%.40s\"", v);
+    } else if (!strcmp(key, "cursor")) {
+        if (!page_num(v, 1, INT64_MAX, &pg->cursor))
+            snprintf(err, errlen, "cursor must be a value a page gave as its next cursor, not \"%.40s\"", v);
+        pg->has_cursor = true;
+    } else {
+        return false;
+    }
+    pg->paged = true;
+    return true;
+}

@@ -7,6 +7,7 @@
 
 #include <libyang/libyang.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "daemon/config/cfg_err.h"
 
@@ -32,6 +33,22 @@ int rest_pct_decode(const char *in, size_t len, char **out);
  * *paths (free with rest_fields_free). Returns 0 or -EINVAL with @errs. */
 int rest_fields_parse(const char *fields, char ***paths, struct cfg_errs *errs);
 void rest_fields_free(char **paths);
+
+/* Paging of a list (the RESTCONF mapping of the IETF list-pagination work, a
+ * subset): "limit" (1..4294967295 or "unbounded"), "offset" (0..4294967295) and
+ * "cursor" (the value a previous page gave as its next cursor: a session id,
+ * 1..2^63-1). */
+struct rest_page {
+    bool paged; /* any of them given */
+    uint64_t limit; /* 0: unbounded */
+    uint64_t offset;
+    bool has_cursor;
+    uint64_t cursor;
+};
+
+/* Whether @key is one of the paging parameters; if so its value @v is checked and
+ * stored in @pg, or a message for a 400 (invalid-value) written to @err. */
+bool rest_page_param(struct rest_page *pg, const char *key, const char *v, char *err, size_t errlen);
 
 /* An XPath string literal of @v ('v' or "v"), or NULL if @v holds both quotes. */
 char *rest_xpath_literal(const char *v);

@@ -92,6 +92,18 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, struct rest_reply
     }
     if (rep->allow)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rep->allow);
+    if (rep->paged) {
+        char v[24];
+
+        snprintf(v, sizeof(v), "%llu", (unsigned long long)rep->total);
+        MHD_add_response_header(resp, "Raven-List-Total", v);
+        snprintf(v, sizeof(v), "%llu", (unsigned long long)rep->remaining);
+        MHD_add_response_header(resp, "Raven-List-Remaining", v);
+        if (rep->next) {
+            snprintf(v, sizeof(v), "%llu", (unsigned long long)rep->next);
+            MHD_add_response_header(resp, "Raven-List-Next", v);
+        }
+    }
     /* a Basic challenge only to clients that use Basic or nothing: a browser would
      * answer one with its own password dialog */
     if (rep->status == 401)
@@ -170,7 +182,8 @@ struct qparse {
 static enum MHD_Result query_iter(void *cls, enum MHD_ValueKind kind, const char *key, const char *raw)
 {
     struct qparse *p = cls;
-    static const char *const names[] = {"depth", "fields", "content", "with-defaults", "interval"};
+    static const char *const names[] = {"depth", "fields", "content", "with-defaults", "interval",
+                                        "limit", "offset", "cursor"};
     char *v = NULL;
     unsigned int bit = 0;
     size_t i;
@@ -179,7 +192,7 @@ static enum MHD_Result query_iter(void *cls, enum MHD_ValueKind kind, const char
     for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (!strcmp(key, names[i]))
             break;
-    if (i == sizeof(names) / sizeof(names[0]) || (i == 4) != p->stream || (i < 4 && !p->get)) {
+    if (i == sizeof(names) / sizeof(names[0]) || (i == 4) != p->stream || (i != 4 && !p->get)) {
         snprintf(p->err, sizeof(p->err), "query parameter \"%.60s\" is not supported here", key);
         return MHD_NO;
     }
@@ -243,6 +256,9 @@ static enum MHD_Result query_iter(void *cls, enum MHD_ValueKind kind, const char
             snprintf(p->err, sizeof(p->err), "interval must be 1..60 seconds, not \"%.40s\"", v);
         break;
     }
+    default:
+        rest_page_param(&p->q->page, key, v, p->err, sizeof(p->err));
+        break;
     }
     free(v);
     return p->err[0] ? MHD_NO : MHD_YES;
@@ -475,7 +491,7 @@ static bool is_write(const char *m)
 static enum MHD_Result cached_read(struct rest_api *api, struct MHD_Connection *conn, struct rest_req *r)
 {
     uint64_t epoch = atomic_load(&api->epoch);
-    char *key = rest_cache_key(r);
+    char *key = r->query.page.paged ? NULL : rest_cache_key(r); /* a page's headers are not cached */
     enum MHD_Result ret;
 
     if (key && rest_cache_get(api, key, epoch, &r->rep, r->out_fmt)) {

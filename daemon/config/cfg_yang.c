@@ -20,6 +20,7 @@ static const char *const modules[] = {
     "ietf-netconf-notifications",
     "notifications",
     "nc-notifications",
+    "raven-list-pagination", /* after ietf-netconf, whose get it augments */
 };
 
 static void ly_log(LY_LOG_LEVEL level, const char *msg, const char *path)

@@ -336,6 +336,8 @@ void ike_engine_adopt(struct ike_engine *e, bool fresh, struct ike_adopt_result 
         if (!s->adopting)
             continue;
         s->adopting = false;
+        if (s->route_accept)
+            e->route_accept_seen = true; /* ike_route_subnet_holder walks the sessions from now on */
         why = adopt_check(s, fresh);
         if (why) {
             uint64_t *m = realloc(end, (nend + 1) * sizeof(*end));

@@ -367,6 +367,7 @@ struct ike_engine {
     struct event *ev_persist; /* writes the records marked in this turn of the loop */
     uint64_t *dirty;          /* their session ids */
     size_t ndirty, dirty_cap;
+    bool route_accept_seen; /* a session has had route accept: the subnet checks walk the sessions */
 };
 
 /* Socket addresses */

@@ -77,9 +77,19 @@ int ike_engine_prepare(struct ike_engine *e, const struct lyd_node *tree, bool d
 void ike_engine_apply(struct ike_engine *e);
 void ike_engine_abort(struct ike_engine *e);
 
+/* Which part of the state a read wants (ravend fills it from the management
+ * request): the session list (all, one by id, or a page in ascending id order:
+ * at most @limit entries (0: no limit) after skipping @offset, starting after id
+ * @cursor when @has_cursor), and/or the rest (pools, counters). */
+struct ike_state_sel {
+    bool sessions, count_only, others, one, paged, has_cursor;
+    uint64_t id, limit, offset, cursor;
+    uint64_t total, remaining, next; /* out: sessions up, after the page, next cursor */
+};
+
 /* Adds the operational state (sessions, pools, IKE counters) under the
- * vpn-state container @state. */
-int ike_engine_state(struct ike_engine *e, struct lyd_node *state);
+ * vpn-state container @state; @sel NULL: all of it. */
+int ike_engine_state(struct ike_engine *e, struct lyd_node *state, struct ike_state_sel *sel);
 
 /* clear-session: ends the sessions selected (a DELETE goes to each peer).
  * Exactly one selector: @id != 0, @peer (address text), @identity, or @all.

@@ -156,7 +156,9 @@ static void rekey_ike(struct ike_sess *s, const struct ike_sa_pld *sa, const uin
 
 bool ike_child_room(struct ike_sess *s)
 {
-    size_t cap = s->child_cap ? 2 * s->child_cap : 4;
+    /* room for one at first: most sessions never have another (an entry is about
+     * 2.9 KB; four of them were most of a session's memory) */
+    size_t cap = s->child_cap ? 2 * s->child_cap : 1;
     struct ike_child_sa *c;
     uint32_t *q, *sent;
 

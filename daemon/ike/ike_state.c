@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -288,18 +289,136 @@ static void pool_state(const struct pool_info *pi, void *arg)
     ike_add_u64(n, "allocation-failures", pi->failures);
 }
 
-int ike_engine_state(struct ike_engine *e, struct lyd_node *state)
+/* A page of the sessions up, in ascending id order (ike_engine.h): the
+ * @offset + @limit smallest ids after the cursor are kept in a max-heap while
+ * the table is walked once, then sorted. */
+struct pick {
+    uint64_t id;
+    struct ike_sess *s;
+};
+
+static void heap_down(struct pick *h, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        struct pick t;
+
+        if (l < n && h[l].id > h[m].id)
+            m = l;
+        if (r < n && h[r].id > h[m].id)
+            m = r;
+        if (m == i)
+            return;
+        t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
+static void heap_up(struct pick *h, size_t i)
+{
+    while (i && h[(i - 1) / 2].id < h[i].id) {
+        struct pick t = h[i];
+
+        h[i] = h[(i - 1) / 2];
+        h[(i - 1) / 2] = t;
+        i = (i - 1) / 2;
+    }
+}
+
+static int pick_cmp(const void *a, const void *b)
+{
+    uint64_t x = ((const struct pick *)a)->id, y = ((const struct pick *)b)->id;
+
+    return x < y ? -1 : x > y;
+}
+
+static void sessions_page(struct ike_engine *e, struct lyd_node *state, struct ike_state_sel *sel, time_t now)
+{
+    size_t total = HASH_CNT(hh_id, e->by_id), want, n = 0, after = 0;
+    struct pick *h;
+    struct ike_sess *s, *tmp;
+
+    sel->total = 0;
+    want = sel->limit ? (size_t)(sel->offset + sel->limit) : total;
+    if (want > total)
+        want = total;
+    h = want ? malloc(want * sizeof(*h)) : NULL;
+    if (want && !h)
+        return;
+    HASH_ITER(hh_id, e->by_id, s, tmp) {
+        if (!ike_sa_up(s))
+            continue;
+        sel->total++;
+        if (sel->has_cursor && s->ss.id <= sel->cursor)
+            continue;
+        after++;
+        if (n < want) {
+            h[n] = (struct pick){s->ss.id, s};
+            heap_up(h, n++);
+        } else if (n && s->ss.id < h[0].id) {
+            h[0] = (struct pick){s->ss.id, s};
+            heap_down(h, n, 0);
+        }
+    }
+    if (n)
+        qsort(h, n, sizeof(*h), pick_cmp);
+    for (size_t i = (size_t)sel->offset; i < n; i++)
+        session_state(h[i].s, state, now);
+    sel->remaining = after > n ? after - n : 0;
+    sel->next = sel->remaining && n > sel->offset ? h[n - 1].id : 0;
+    free(h);
+}
+
+/* The sessions @sel asks for; when it walks them all, their child SAs counted
+ * into *@nchild too (true), so that the counters need no second walk. */
+static bool sessions_state(struct ike_engine *e, struct lyd_node *state, struct ike_state_sel *sel, time_t now,
+                           size_t *nchild)
+{
+    struct ike_sess *s, *tmp;
+
+    if (sel && sel->one) {
+        HASH_FIND(hh_id, e->by_id, &sel->id, sizeof(sel->id), s);
+        if (s && ike_sa_up(s) && !sel->count_only)
+            session_state(s, state, now);
+        sel->total = s && ike_sa_up(s);
+        return false;
+    }
+    if (sel && sel->paged && !sel->count_only) {
+        sessions_page(e, state, sel, now);
+        return false;
+    }
+    HASH_ITER(hh_id, e->by_id, s, tmp) {
+        *nchild += s->nchild;
+        if (!ike_sa_up(s))
+            continue;
+        if (sel)
+            sel->total++;
+        if (!sel || !sel->count_only)
+            session_state(s, state, now);
+    }
+    return true;
+}
+
+int ike_engine_state(struct ike_engine *e, struct lyd_node *state, struct ike_state_sel *sel)
 {
     const struct ike_counters *c = &e->c;
     struct ike_sess *s, *tmp;
     struct lyd_node *ic, *n;
     time_t now = time(NULL);
     size_t nchild = 0;
+    bool counted = false;
 
-    HASH_ITER(hh_id, e->by_id, s, tmp) {
-        nchild += s->nchild;
-        if (ike_sa_up(s))
-            session_state(s, state, now);
+    if (sel)
+        sel->total = sel->remaining = sel->next = 0;
+    if (!sel || sel->sessions)
+        counted = sessions_state(e, state, sel, now, &nchild);
+    if (sel && !sel->others)
+        return 0;
+    if (!counted) {
+        HASH_ITER(hh_id, e->by_id, s, tmp)
+            nchild += s->nchild;
     }
     if (e->conf) {
         pool_set_foreach(e->conf->pools, pool_state, state);

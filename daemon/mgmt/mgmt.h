@@ -8,6 +8,7 @@
 
 #include <event2/event.h>
 #include <libyang/libyang.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -16,10 +17,35 @@
 struct mgmt;
 struct super;
 
+/* What a read of the state needs (mgmt_sel.c, from its XPaths and paging), so
+ * that the hook builds only that: one session by key costs one session, a page of
+ * the session list a page, /metrics no session at all. */
+struct mgmt_state_sel {
+    bool config;   /* running is needed: an XPath outside vpn-state */
+    bool others;   /* vpn-state besides the session list */
+    bool sessions; /* the session list (or, with @count_only, its count) */
+    bool count_only;
+    bool one; /* only the session @id (a key in every XPath that names the list) */
+    uint64_t id;
+    /* paging of the session list, in ascending id order, when @paged */
+    bool paged;
+    uint64_t limit; /* entries at most; 0: unbounded */
+    uint64_t offset;
+    bool has_cursor; /* entries after the one whose id is @cursor */
+    uint64_t cursor;
+    /* filled in by the hook: sessions up, those after the page, and the id to
+     * give as the next page's cursor (0 when none remain) */
+    uint64_t total, remaining, next;
+};
+
+/* Fills @sel from a read's XPaths (NULL: everything). */
+void mgmt_sel_from_xpaths(struct mgmt_state_sel *sel, const char *const *xpaths);
+
 /* The daemon's part of a request: operational state added to @data (vpn-state),
- * and the raven-vpn RPCs (output children added under @output). */
+ * as much as @sel asks for; and the raven-vpn RPCs (output children added under
+ * @output). */
 struct mgmt_hooks {
-    int (*state)(struct ly_ctx *ctx, struct lyd_node **data, void *arg);
+    int (*state)(struct ly_ctx *ctx, struct lyd_node **data, struct mgmt_state_sel *sel, void *arg);
     int (*rpc)(const struct lyd_node *rpc, struct lyd_node *output, struct cfg_errs *errs, void *arg);
     void *arg;
 };

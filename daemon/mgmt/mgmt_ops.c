@@ -362,15 +362,31 @@ static const char **xpaths_member(struct req *r)
     return xp;
 }
 
-/* Running with the daemon's operational state. */
-static int get_state(struct req *r, struct lyd_node **tree)
+/* Running (when @sel needs it) with the daemon's operational state. */
+static int get_state(struct req *r, struct mgmt_state_sel *sel, struct lyd_node **tree)
 {
-    int rc = cfg_get(r->m->cfg, CFG_DS_RUNNING, NULL, false, tree, &r->errs);
+    int rc = sel->config ? cfg_get(r->m->cfg, CFG_DS_RUNNING, NULL, false, tree, &r->errs) : 0;
 
-    if (!rc && r->m->hooks.state && (rc = r->m->hooks.state(r->m->ctx, tree, r->m->hooks.arg)))
+    if (!rc && r->m->hooks.state && (rc = r->m->hooks.state(r->m->ctx, tree, sel, r->m->hooks.arg)))
         cfg_err_add(&r->errs, CFG_ERR_OPERATION_FAILED, CFG_ERRT_APPLICATION, NULL,
                     "cannot read the operational state: %s", strerror(-rc));
     return rc;
+}
+
+/* The paging of the session list: members "limit", "offset", "cursor" (see
+ * api/mgmt/mc.h), "count-only". Whether any was given. */
+static bool page_members(struct req *r, struct mgmt_state_sel *sel)
+{
+    json_t *c = json_object_get(r->j, "count-only");
+
+    sel->paged = uint_member(r, "limit", false, UINT32_MAX, &sel->limit);
+    sel->paged |= uint_member(r, "offset", false, UINT32_MAX, &sel->offset);
+    sel->has_cursor = uint_member(r, "cursor", false, INT64_MAX, &sel->cursor);
+    sel->paged |= sel->has_cursor;
+    if (c && !json_is_boolean(c))
+        bad(r, "member \"%s\" must be true or false", "count-only");
+    sel->count_only = json_is_true(c);
+    return sel->paged || sel->count_only;
 }
 
 static int op_get(struct req *r)
@@ -378,7 +394,9 @@ static int op_get(struct req *r)
     int ds = ds_member(r, "ds", false);
     bool state = bool_member(r, "state");
     const char **xp = xpaths_member(r);
-    struct lyd_node *tree = NULL, *sel = NULL;
+    struct mgmt_state_sel sel = {0};
+    bool paging = page_members(r, &sel);
+    struct lyd_node *tree = NULL, *selected = NULL;
     int rc = 0;
 
     if (r->why || (rc = allowed(r))) {
@@ -386,17 +404,31 @@ static int op_get(struct req *r)
         return rc;
     }
     if (state) {
-        rc = get_state(r, &tree);
+        mgmt_sel_from_xpaths(&sel, xp);
+        if (sel.count_only)
+            sel.sessions = true;
+        if (sel.paged && !sel.sessions) {
+            cfg_err_add(&r->errs, CFG_ERR_INVALID_VALUE, CFG_ERRT_PROTOCOL, NULL,
+                        "limit, offset and cursor page /raven-vpn:vpn-state/session, which this read does not select");
+            free(xp);
+            return -EINVAL;
+        }
+        rc = get_state(r, &sel, &tree);
         if (!rc)
-            rc = cfg_tree_select(r->m->cfg, tree, xp, &sel, &r->errs);
+            rc = cfg_tree_select(r->m->cfg, tree, xp, &selected, &r->errs);
+        if (!rc && (paging || sel.sessions)) {
+            json_object_set_new(r->rep, "total", json_integer((json_int_t)sel.total));
+            json_object_set_new(r->rep, "remaining", json_integer((json_int_t)sel.remaining));
+            json_object_set_new(r->rep, "next", json_integer((json_int_t)sel.next));
+        }
     } else {
-        rc = cfg_get(r->m->cfg, (enum cfg_ds)ds, xp, false, &sel, &r->errs);
+        rc = cfg_get(r->m->cfg, (enum cfg_ds)ds, xp, false, &selected, &r->errs);
     }
     /* defaults tagged: the front end's parser marks them as defaults again */
     if (!rc)
-        rc = print_tree(r, sel, PRINT_FLAGS | LYD_PRINT_WD_IMPL_TAG);
+        rc = print_tree(r, selected, PRINT_FLAGS | LYD_PRINT_WD_IMPL_TAG);
     lyd_free_siblings(tree);
-    lyd_free_siblings(sel);
+    lyd_free_siblings(selected);
     free(xp);
     return rc;
 }

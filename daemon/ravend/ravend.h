@@ -17,7 +17,7 @@ struct ike_engine;
 struct dp;
 struct aaa;
 int ravend_vpn_register(struct cfg *cfg, struct ike_engine *ike, struct aaa *aaa, struct dp *dp);
-int ravend_vpn_state(struct ly_ctx *ctx, struct lyd_node **data, void *arg);
+int ravend_vpn_state(struct ly_ctx *ctx, struct lyd_node **data, struct mgmt_state_sel *sel, void *arg);
 int ravend_vpn_rpc(const struct lyd_node *rpc, struct lyd_node *output, struct cfg_errs *errs, void *arg);
 /* The management socket that receives events; NULL once it is gone (at shutdown,
  * the engine's last events are dropped). */

@@ -350,18 +350,29 @@ static void dataplane_state(struct dp *dp, struct lyd_node *st)
     }
 }
 
-int ravend_vpn_state(struct ly_ctx *ctx, struct lyd_node **data, void *arg)
+int ravend_vpn_state(struct ly_ctx *ctx, struct lyd_node **data, struct mgmt_state_sel *sel, void *arg)
 {
     struct lyd_node *st = NULL;
+    struct ike_state_sel is = {
+        .sessions = sel->sessions, .count_only = sel->count_only, .others = sel->others, .one = sel->one,
+        .id = sel->id, .paged = sel->paged, .limit = sel->limit, .offset = sel->offset,
+        .has_cursor = sel->has_cursor, .cursor = sel->cursor};
 
+    if (!sel->sessions && !sel->others)
+        return 0;
     if (lyd_new_inner(NULL, ly_ctx_get_module_implemented(ctx, "raven-vpn"), "vpn-state", 0, &st))
         return -ENOMEM;
-    ike_engine_state(vpn_state.ike, st);
-    aaa_state(vpn_state.aaa, st);
-    dataplane_state(vpn_state.dp, st);
-    if (arg)
+    ike_engine_state(vpn_state.ike, st, &is);
+    sel->total = is.total;
+    sel->remaining = is.remaining;
+    sel->next = is.next;
+    if (sel->others) {
+        aaa_state(vpn_state.aaa, st);
+        dataplane_state(vpn_state.dp, st);
+    }
+    if (arg && sel->others)
         ravend_arena_state(((struct ravend_apis *)arg)->daemon, st);
-    if (arg && mgmt_state(((struct ravend_apis *)arg)->mgmt, st)) {
+    if (arg && sel->others && mgmt_state(((struct ravend_apis *)arg)->mgmt, st)) {
         lyd_free_tree(st);
         return -ENOMEM;
     }

@@ -6,9 +6,14 @@
  * Prints established SAs, failures and the rate as one JSON line.
  *
  *   ike_load TARGET SOURCE SECONDS CONCURRENCY PSK ID
- *   ike_load --hold TARGET SOURCE SECONDS N PSK ID
+ *   ike_load --hold TARGET SOURCE SECONDS N PSK ID [SOCKETS [WINDOW]]
  *                                 N sessions established once and kept (no DELETE)
- *                                 for SECONDS; a "%d" in ID becomes the slot number
+ *                                 for SECONDS; a "%d" in ID becomes the slot number.
+ *                                 The sessions share SOCKETS UDP sockets (default
+ *                                 min(N, 1000): N may exceed the ports of one
+ *                                 address), answers told apart by the initiator's
+ *                                 SPI, with at most WINDOW (default 256) being set
+ *                                 up at a time; "held N" lines report progress
  *   ike_load --crypto N [ecdsa]   the responder's raw crypto per SA, in microseconds
  *                                 of CPU time (with ecdsa: its AUTH is a P-256 signature)
  */
@@ -32,6 +37,7 @@ enum { S_INIT, S_AUTH, S_DEL, S_HELD };
 
 struct slot {
     int fd;
+    int idx;
     int state;
     double deadline;
     struct ike_client c;
@@ -62,6 +68,54 @@ static const char *psk, *id;
 static long established, failures, timeouts, cookies;
 static bool hold;
 
+/* --hold: slots by the initiator SPI of their current attempt (open addressing;
+ * an entry whose slot has moved on to another SPI is skipped and left behind) */
+static struct slot *slots;
+static int nslots;
+static uint32_t *spi_tab; /* slot index + 1, 0 = empty */
+static size_t spi_cap, spi_used;
+
+static size_t spi_hash(const uint8_t *spi)
+{
+    uint64_t v;
+
+    memcpy(&v, spi, 8);
+    v ^= v >> 33;
+    v *= 0xff51afd7ed558ccdULL;
+    v ^= v >> 33;
+    return (size_t)v & (spi_cap - 1);
+}
+
+static void spi_put(struct slot *s)
+{
+    if (!spi_cap)
+        return;
+    if ((spi_used + 1) * 4 > spi_cap * 3) { /* full of stale entries: rebuild */
+        memset(spi_tab, 0, spi_cap * sizeof(*spi_tab));
+        spi_used = 0;
+        for (int i = 0; i < nslots; i++)
+            if (slots[i].c.dh && &slots[i] != s)
+                spi_put(&slots[i]);
+    }
+    for (size_t h = spi_hash(s->c.st.spi_i);; h = (h + 1) & (spi_cap - 1))
+        if (!spi_tab[h]) {
+            spi_tab[h] = (uint32_t)s->idx + 1;
+            spi_used++;
+            return;
+        }
+}
+
+static struct slot *spi_get(const uint8_t *spi)
+{
+    for (size_t h = spi_hash(spi); spi_tab[h]; h = (h + 1) & (spi_cap - 1)) {
+        struct slot *s = &slots[spi_tab[h] - 1];
+
+        if (!memcmp(s->c.st.spi_i, spi, 8))
+            return s;
+    }
+    return NULL;
+}
+
 static void sendbuf(struct slot *s)
 {
     if (send(s->fd, s->last.data, s->last.len, 0) < 0 && errno != EAGAIN)
@@ -76,6 +130,7 @@ static void start(struct slot *s)
     ike_client_init(&s->c, IKE_DH_CURVE25519);
     if (!ike_client_sa_init(&s->c, &s->last))
         exit(2);
+    spi_put(s);
     s->state = S_INIT;
     sendbuf(s);
 }
@@ -206,9 +261,84 @@ static int crypto_baseline(long n, bool ecdsa)
     return 0;
 }
 
+static void slot_id(struct slot *s, int i)
+{
+    /* "%d" in the ID: the slot number */
+    const char *pct = strstr(id, "%d");
+
+    if (pct)
+        snprintf(s->id, sizeof(s->id), "%.*s%d%s", (int)(pct - id), id, i, pct + 2);
+    else
+        snprintf(s->id, sizeof(s->id), "%s", id);
+}
+
+/* --hold: @n sessions over @nsock sockets, at most @window being set up at once. */
+static int hold_run(int n, int nsock, int window, double seconds, const struct sockaddr_in *src)
+{
+    struct pollfd *pfd = calloc((size_t)nsock, sizeof(*pfd));
+    double t0 = now(), end = t0 + seconds, scan = 0;
+    int next = 0;
+
+    for (spi_cap = 16; spi_cap < (size_t)n * 4; spi_cap <<= 1)
+        ;
+    spi_tab = calloc(spi_cap, sizeof(*spi_tab));
+    nslots = n;
+    slots = calloc((size_t)n, sizeof(*slots));
+    if (!pfd || !spi_tab || !slots)
+        return 2;
+    for (int i = 0; i < nsock; i++) {
+        int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+        int big = 4 << 20;
+
+        if (fd < 0 || bind(fd, (const struct sockaddr *)src, sizeof(*src)) ||
+            connect(fd, (struct sockaddr *)&target, sizeof(target))) {
+            perror("socket");
+            return 2;
+        }
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+        pfd[i] = (struct pollfd){.fd = fd, .events = POLLIN};
+    }
+    for (int i = 0; i < n; i++) {
+        slots[i].idx = i;
+        slots[i].fd = pfd[i % nsock].fd;
+        slot_id(&slots[i], i);
+    }
+    while (now() < end) {
+        double t;
+
+        while (next < n && next - established < window)
+            start(&slots[next++]);
+        if (poll(pfd, (nfds_t)nsock, 50) < 0)
+            break;
+        for (int i = 0; i < nsock; i++) {
+            static uint8_t buf[65536];
+            ssize_t r;
+
+            while (pfd[i].revents & POLLIN && (r = recv(pfd[i].fd, buf, sizeof(buf), 0)) > 0) {
+                struct slot *s = r >= 28 ? spi_get(buf) : NULL;
+
+                if (s)
+                    on_packet(s, buf, (size_t)r);
+            }
+        }
+        t = now();
+        if (t > scan) { /* retransmission deadlines, five times a second */
+            scan = t + 0.2;
+            for (int i = 0; i < next; i++)
+                if (slots[i].state != S_HELD && t > slots[i].deadline) {
+                    timeouts++;
+                    start(&slots[i]);
+                }
+        }
+    }
+    printf("{\"seconds\": %.2f, \"established\": %ld, \"rate\": %.1f, \"failures\": %ld, \"timeouts\": %ld, "
+           "\"cookies\": %ld}\n",
+           now() - t0, established, (double)established / (now() - t0), failures, timeouts, cookies);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    struct slot *slots;
     struct pollfd *pfd;
     struct sockaddr_in src = {.sin_family = AF_INET};
     double end, t0;
@@ -216,13 +346,14 @@ int main(int argc, char **argv)
 
     if ((argc == 3 || argc == 4) && !strcmp(argv[1], "--crypto"))
         return crypto_baseline(atol(argv[2]), argc == 4 && !strcmp(argv[3], "ecdsa"));
-    if (argc == 8 && !strcmp(argv[1], "--hold")) {
+    if (argc >= 8 && argc <= 10 && !strcmp(argv[1], "--hold")) {
         hold = true;
         argv++;
         argc--;
     }
-    if (argc != 7) {
-        fprintf(stderr, "usage: ike_load TARGET SOURCE SECONDS CONCURRENCY PSK ID | ike_load --crypto N\n");
+    if (argc != 7 && !(hold && argc <= 9)) {
+        fprintf(stderr, "usage: ike_load TARGET SOURCE SECONDS CONCURRENCY PSK ID | ike_load --hold TARGET SOURCE "
+                        "SECONDS N PSK ID [SOCKETS [WINDOW]] | ike_load --crypto N\n");
         return 2;
     }
     target.sin_family = AF_INET;
@@ -232,9 +363,19 @@ int main(int argc, char **argv)
     n = atoi(argv[4]);
     psk = argv[5];
     id = argv[6];
+    if (n <= 0)
+        return 2;
+    if (hold) {
+        int nsock = argc >= 8 ? atoi(argv[7]) : n < 1000 ? n : 1000, window = argc >= 9 ? atoi(argv[8]) : 256;
+
+        if (nsock <= 0 || nsock > n || window <= 0)
+            return 2;
+        return hold_run(n, nsock, window, atof(argv[3]), &src);
+    }
     slots = calloc((size_t)n, sizeof(*slots));
     pfd = calloc((size_t)n, sizeof(*pfd));
     for (int i = 0; i < n; i++) {
+        slots[i].idx = i;
         slots[i].fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
         if (slots[i].fd < 0 || bind(slots[i].fd, (struct sockaddr *)&src, sizeof(src)) ||
             connect(slots[i].fd, (struct sockaddr *)&target, sizeof(target))) {
@@ -242,15 +383,7 @@ int main(int argc, char **argv)
             return 2;
         }
         pfd[i] = (struct pollfd){.fd = slots[i].fd, .events = POLLIN};
-        {
-            /* "%d" in the ID: the slot number */
-            const char *pct = strstr(id, "%d");
-
-            if (pct)
-                snprintf(slots[i].id, sizeof(slots[i].id), "%.*s%d%s", (int)(pct - id), id, i, pct + 2);
-            else
-                snprintf(slots[i].id, sizeof(slots[i].id), "%s", id);
-        }
+        slot_id(&slots[i], i);
     }
     t0 = now();
     end = t0 + atof(argv[3]);

@@ -186,3 +186,49 @@ def test_dashboard_client_profile_download(make_ravend, pki, node_modules):
     text = out.decode(errors="replace")
     print(text)
     assert node.returncode == 0 and "E2E-PASSED" in text, f"{text}\n--- ravend log tail:\n{d.log()[-3000:]}"
+
+
+def test_dashboard_session_pages(lab, make_ravend, node_modules):
+    """The session list in pages (pages.e2e.js): 120 sessions held up by ike_load
+    (Raven's test initiator) from the client's namespace, the dashboard with
+    ?page-size=50: the count of all, pages of 50, 50 and 20 in id order, Next and
+    Previous; every session seen once, as the server lists them."""
+    import json
+    import re
+
+    from resthelpers import Rest
+    load = os.environ.get("IKE_LOAD", os.path.join(HERE, "..", "..", "build-test", "tests", "bench", "ike_load"))
+    assert os.access(CHROMIUM, os.X_OK), f"{CHROMIUM} is missing (packaging/debian-packages.txt: chromium)"
+    n = 120
+    artifacts = os.environ.get("RAVEN_ARTIFACT_DIR") or tempfile.mkdtemp(prefix="raven-e2e-artifacts-")
+    lb = lab(1)
+    d = make_ravend(headend_config(pool_ranges=(("10.201.0.10", "10.201.1.250"),)), netns=lb.head, rest=True)
+    wait_https(lb.head, d.rest_port)
+    c = lb.clients[0]
+    lb.spawn(c["ns"], load, "--hold", c["head_ip"], c["ip"], "3600", str(n), "rw-secret-1", "u%d.example.org",
+             "20", "40", stdout=subprocess.DEVNULL)
+    rest = Rest(d.rest_url, netns=lb.head)
+
+    def up():
+        m = re.search(r"^raven_sessions (\d+)$", rest.get("/metrics", accept=None).body, re.M)
+        return m and int(m.group(1)) == n
+    wait_until(up, timeout=120, what=f"{n} sessions up")
+    ids = [str(e["id"]) for e in json.loads(rest.get(
+        "/restconf/data/raven-vpn:vpn-state/session?fields=id").body)["raven-vpn:session"]]
+    env = dict(os.environ, NODE_PATH=node_modules, CHROMIUM=CHROMIUM, RAVEN_E2E_URL=d.rest_url,
+               RAVEN_E2E_ADMIN="admin", RAVEN_E2E_ADMIN_PW=ADMIN_PW, RAVEN_E2E_SESSIONS=str(n),
+               RAVEN_E2E_PAGE_SIZE="50", RAVEN_ARTIFACT_DIR=artifacts)
+    node = subprocess.Popen(["ip", "netns", "exec", lb.head, "node", os.path.join(HERE, "pages.e2e.js")], cwd=HERE,
+                            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        out, _ = node.communicate(timeout=180)
+    finally:
+        if node.poll() is None:
+            os.killpg(node.pid, signal.SIGKILL)
+            node.wait()
+    text = out.decode(errors="replace")
+    print(text)
+    assert node.returncode == 0 and "E2E-PASSED" in text, f"{text}\n--- ravend log tail:\n{d.log()[-3000:]}"
+    shown = re.search(r"^E2E-IDS (.*)$", text, re.M).group(1).split()
+    assert shown == sorted(ids, key=int), "the pages are not the server's list in id order"

@@ -33,6 +33,13 @@ int mc_get_state(struct mc *mc, const struct cfg_actor *who, const char *const *
     return mc_get(mc, who, CFG_DS_RUNNING, xpaths, out, errs);
 }
 
+int mc_get_state_page(struct mc *mc, const struct cfg_actor *who, const char *const *xpaths, struct mc_page *pg,
+                      struct lyd_node **out, struct cfg_errs *errs)
+{
+    pg->total = pg->remaining = pg->next = 0;
+    return mc_get(mc, who, CFG_DS_RUNNING, xpaths, out, errs);
+}
+
 int mc_edit(struct mc *mc, const struct cfg_actor *who, enum cfg_ds ds, const struct lyd_node *edit,
             enum cfg_op defop, enum cfg_test_opt testopt, enum cfg_err_opt erropt, struct cfg_errs *errs)
 {

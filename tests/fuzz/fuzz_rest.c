@@ -1,9 +1,11 @@
 /* Fuzzes the RESTCONF request path (api/rest): the api-path, the query parameters
- * "fields" and "depth", the request body in JSON or XML (envelopes included) and the
+ * "fields", "depth" and the paging ones ("limit", "offset", "cursor": after a '?'
+ * in the path, "k=v&k=v" as libmicrohttpd hands them over, checked by
+ * rest_page_param), the request body in JSON or XML (envelopes included) and the
  * edit it becomes, run against a datastore in-process (fuzz_mc_cfg.c stands in for
  * the management client). The
- * input is "METHOD FMT PATH\nQUERY\nBODY": the first byte picks the method and
- * formats, then the path, one line of "fields", and the body. */
+ * input is "METHOD FMT PATH[?PAGING]\nQUERY\nBODY": the first byte picks the method
+ * and formats, then the path, one line of "fields", and the body. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,6 +36,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         body = strchr(fields, '\n');
         if (body)
             *body++ = '\0';
+    }
+    {
+        char *q = strchr(path, '?'), *kv, *save = NULL, err[200] = "";
+
+        if (q)
+            *q++ = '\0';
+        for (kv = q ? strtok_r(q, "&", &save) : NULL; kv; kv = strtok_r(NULL, "&", &save)) {
+            char *v = strchr(kv, '=');
+
+            if (v)
+                *v++ = '\0';
+            if (!rest_page_param(&r.query.page, kv, v ? v : "", err, sizeof(err)) || err[0]) {
+                free(s); /* the server answers 400 before any handler runs */
+                return 0;
+            }
+        }
     }
     r.method = methods[sel % 6];
     r.in_fmt = (sel >> 3) & 1 ? REST_XML : REST_JSON;

@@ -118,7 +118,7 @@ size_t children(struct env *e, struct ike_engine *eng)
 
     assert_int_equal(lyd_new_inner(NULL, ly_ctx_get_module_implemented(e->ctx, "raven-vpn"), "vpn-state", 0, &st),
                      0);
-    ike_engine_state(eng, st);
+    ike_engine_state(eng, st, NULL);
     assert_int_equal(lyd_find_xpath(st, "session/child-sa", &set), 0);
     n = set->count;
     ly_set_free(set, NULL);
@@ -146,7 +146,7 @@ uint64_t counter(struct env *e, struct ike_engine *eng, const char *path)
 
     assert_int_equal(lyd_new_inner(NULL, ly_ctx_get_module_implemented(e->ctx, "raven-vpn"), "vpn-state", 0, &st),
                      0);
-    ike_engine_state(eng, st);
+    ike_engine_state(eng, st, NULL);
     snprintf(xp, sizeof(xp), "ike-counters/%s", path);
     assert_int_equal(lyd_find_xpath(st, xp, &set), 0);
     if (set->count)

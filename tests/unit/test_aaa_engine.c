@@ -217,7 +217,7 @@ static const char *state_leaf(struct env *e, struct ike_engine *eng, const char 
 
     assert_int_equal(lyd_new_inner(NULL, ly_ctx_get_module_implemented(e->ctx, "raven-vpn"), "vpn-state", 0, &st),
                      0);
-    ike_engine_state(eng, st);
+    ike_engine_state(eng, st, NULL);
     snprintf(buf, len, "(none)");
     if (!lyd_find_xpath(st, path, &set) && set->count == 1)
         snprintf(buf, len, "%s", lyd_get_value(set->dnodes[0]));

@@ -73,7 +73,7 @@ static long long state_num(struct env *e, struct ike_engine *eng, const char *pa
 
     assert_int_equal(lyd_new_inner(NULL, ly_ctx_get_module_implemented(e->ctx, "raven-vpn"), "vpn-state", 0, &st),
                      0);
-    ike_engine_state(eng, st);
+    ike_engine_state(eng, st, NULL);
     if (!lyd_find_xpath(st, path, &set) && set->count == 1)
         v = strtoll(lyd_get_value(set->dnodes[0]), NULL, 10);
     ly_set_free(set, NULL);

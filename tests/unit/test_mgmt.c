@@ -348,6 +348,76 @@ static void test_tokens(void **state)
     assert_int_equal(request_rc(f, hdr, NULL, NULL), -EACCES);
 }
 
+
+/* What a read of the state builds, from its XPaths (mgmt_sel.c). */
+static void test_state_sel(void **state)
+{
+    struct mgmt_state_sel s;
+    const char *const all_state[] = {"/raven-vpn:vpn-state", NULL};
+    const char *const key_rest[] = {"/raven-vpn:vpn-state/session[id='42']", NULL};
+    const char *const key_nc[] = {"/raven-vpn:vpn-state/raven-vpn:session[raven-vpn:id=\"42\"]/raven-vpn:ike-sa",
+                                  "/raven-vpn:vpn-state/session[id='42']/statistics", NULL};
+    const char *const two_keys[] = {"/raven-vpn:vpn-state/session[id='42']", "/raven-vpn:vpn-state/session[id='43']",
+                                    NULL};
+    const char *const other_pred[] = {"/raven-vpn:vpn-state/session[profile='rw']", NULL};
+    const char *const fields[] = {"/raven-vpn:vpn-state/session/id", NULL};
+    const char *const counters[] = {"/raven-vpn:vpn-state/ike-counters", "/raven-vpn:vpn-state/pool", NULL};
+    const char *const config[] = {"/raven-vpn:pools", "/raven-vpn:ikev2/profile[name='a']", NULL};
+    const char *const unknown[] = {"//session", NULL};
+    const char *const partial_key[] = {"/raven-vpn:vpn-state/session[id='42'][profile='a']", NULL};
+
+    (void)state;
+    mgmt_sel_from_xpaths(&s, NULL);
+    assert_true(s.config && s.others && s.sessions && !s.one);
+    mgmt_sel_from_xpaths(&s, all_state);
+    assert_true(!s.config && s.others && s.sessions && !s.one);
+    mgmt_sel_from_xpaths(&s, key_rest);
+    assert_true(!s.config && !s.others && s.sessions && s.one);
+    assert_int_equal(s.id, 42);
+    mgmt_sel_from_xpaths(&s, key_nc);
+    assert_true(!s.config && !s.others && s.sessions && s.one);
+    assert_int_equal(s.id, 42);
+    mgmt_sel_from_xpaths(&s, two_keys);
+    assert_true(s.sessions && !s.one);
+    mgmt_sel_from_xpaths(&s, other_pred);
+    assert_true(s.sessions && !s.one);
+    mgmt_sel_from_xpaths(&s, partial_key);
+    assert_true(s.sessions && !s.one);
+    mgmt_sel_from_xpaths(&s, fields);
+    assert_true(!s.config && !s.others && s.sessions && !s.one);
+    mgmt_sel_from_xpaths(&s, counters);
+    assert_true(!s.config && s.others && !s.sessions);
+    mgmt_sel_from_xpaths(&s, config);
+    assert_true(s.config && !s.others && !s.sessions);
+    mgmt_sel_from_xpaths(&s, unknown);
+    assert_true(s.config && s.others && s.sessions && !s.one);
+}
+
+/* Paging members out of range or of the wrong type close the connection like
+ * every malformed member; paging a read that selects no session is refused. */
+static void test_get_paging_members(void **state)
+{
+    struct fx *f = *state;
+
+    hello(f);
+    assert_closed(f, feed_frame(f, "{\"id\":2,\"op\":\"get\",\"user\":\"admin\",\"sid\":4294967280,"
+                                   "\"ds\":\"running\",\"xpaths\":null,\"state\":true,\"limit\":-1}", NULL));
+}
+
+static void test_get_paging_needs_sessions(void **state)
+{
+    struct fx *f = *state;
+    const char *tag;
+
+    hello(f);
+    assert_int_equal(request_rc(f, "{\"id\":1,\"op\":\"auth-password\",\"user\":\"admin\",\"password\":\"pw\","
+                                   "\"from\":\"192.0.2.1\"}", NULL, NULL), 0);
+    assert_int_equal(request_rc(f, "{\"id\":2,\"op\":\"get\",\"user\":\"admin\",\"sid\":4294967280,"
+                                   "\"ds\":\"running\",\"xpaths\":[\"/raven-vpn:pools\"],\"state\":true,"
+                                   "\"limit\":5}", NULL, &tag), -EINVAL);
+    assert_string_equal(tag, "invalid-value");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -364,6 +434,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_read_only_edit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_conditional_edit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
+        cmocka_unit_test(test_state_sel),
+        cmocka_unit_test_setup_teardown(test_get_paging_members, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_get_paging_needs_sessions, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -36,7 +36,7 @@ failed=0
 ylint=(yanglint -p "$ietf_dir" -p "$yang_dir")
 # raven-types must be implemented (not only imported) for its identities to
 # be valid identityref values.
-modules=("$yang_dir/raven-types.yang" "$yang_dir/raven-vpn.yang")
+modules=("$yang_dir/raven-types.yang" "$yang_dir/raven-vpn.yang" "$yang_dir/raven-list-pagination.yang")
 
 ok() {
     echo "PASS $1"

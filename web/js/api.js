@@ -141,6 +141,24 @@ export async function getData(path) {
     return text.trim() ? JSON.parse(text) : {};
 }
 
+/* GET /restconf/data/@path of a paged list (limit, offset, cursor in @query):
+ * {doc, total, remaining, next} from the body and the Raven-List-* headers. */
+export async function getPage(path, query) {
+    const resp = await call('GET', `/restconf/data/${path}?${query}`);
+    if (!resp.ok) throw await errorOf(resp);
+    const text = await resp.text();
+    const n = (h) => {
+        const v = resp.headers.get(h);
+        return v === null ? null : Number(v);
+    };
+    return {
+        doc: text.trim() ? JSON.parse(text) : {},
+        total: n('Raven-List-Total'),
+        remaining: n('Raven-List-Remaining'),
+        next: resp.headers.get('Raven-List-Next'),
+    };
+}
+
 /* POST /restconf/operations/@name with @input (the members of "module:input"):
  * the output members, or {} when there is none (204). */
 export async function rpc(name, input) {

@@ -17,6 +17,10 @@ const REFRESH_MS = 5000;
 const RECONCILE_MS = 60000;
 const CHART_WINDOW_MS = 5 * 60 * 1000;
 const STATE = 'raven-vpn:vpn-state';
+/* Sessions per page (the dashboard's URL may say ?page-size=N, 1..1000): the
+ * list is read a page at a time, so that 100 000 sessions cost one page. */
+const PAGE_SIZE = Math.min(1000, Math.max(1, Number(new URLSearchParams(location.search).get('page-size')) || 50));
+const PAGE_REFRESH_MS = 1000;
 
 const $ = (id) => document.getElementById(id);
 
@@ -142,6 +146,8 @@ function stopLive() {
     for (const t of timers) clearInterval(t);
     timers = [];
     sessions.clearAll();
+    pager.offset = pager.remaining = 0;
+    pagerUi.nav.hidden = true;
     events.clear();
     notice('');
 }
@@ -160,20 +166,62 @@ async function streamFailed() {
 }
 
 let sessionsSeq = 0;
+/* The page shown: its first entry's position, and what the last read said. */
+const pager = { offset: 0, remaining: 0 };
+const pagerUi = { nav: $('session-pager'), prev: $('page-prev'), next: $('page-next'), info: $('page-info') };
+
+function showPager() {
+    const total = sessions.total === null ? sessions.size : sessions.total;
+    pagerUi.nav.hidden = total <= PAGE_SIZE && pager.offset === 0;
+    pagerUi.prev.disabled = pager.offset === 0;
+    pagerUi.next.disabled = pager.remaining === 0;
+    pagerUi.info.textContent = sessions.size
+        ? `${pager.offset + 1}\u2013${pager.offset + sessions.size} of ${total}`
+        : `none of ${total} here`;
+}
 
 async function loadSessions() {
     if (!live) return;
     const seq = ++sessionsSeq;
     const askedAt = Date.now();
     try {
-        const doc = await api.getData(`${STATE}/session`);
+        let p = await api.getPage(`${STATE}/session`, `limit=${PAGE_SIZE}&offset=${pager.offset}`);
         if (!live || seq !== sessionsSeq) return; /* a newer read is under way */
-        const list = member(doc, 'session') || [];
+        let list = member(p.doc, 'session') || [];
+        if (!list.length && pager.offset > 0 && p.total > 0) {
+            /* the page emptied (sessions went): the last page there is */
+            pager.offset = Math.floor((p.total - 1) / PAGE_SIZE) * PAGE_SIZE;
+            p = await api.getPage(`${STATE}/session`, `limit=${PAGE_SIZE}&offset=${pager.offset}`);
+            if (!live || seq !== sessionsSeq) return;
+            list = member(p.doc, 'session') || [];
+        }
         sessions.reconcile(Array.isArray(list) ? list : [], askedAt, Date.now());
+        pager.remaining = p.remaining || 0;
+        sessions.setTotal(p.total === null ? sessions.size : p.total);
+        showPager();
     } catch (e) {
         if (e.status !== 401) notice(`Could not read the sessions: ${e.message}`);
     }
 }
+
+/* After session events: one read of the page a little later, not one per event. */
+let pageTimer = null;
+
+function refreshPageSoon() {
+    if (pageTimer) return;
+    pageTimer = setTimeout(() => {
+        pageTimer = null;
+        loadSessions();
+    }, PAGE_REFRESH_MS);
+}
+
+function turnPage(delta) {
+    pager.offset = Math.max(0, pager.offset + delta * PAGE_SIZE);
+    loadSessions();
+}
+
+pagerUi.prev.addEventListener('click', () => turnPage(-1));
+pagerUi.next.addEventListener('click', () => turnPage(1));
 
 /* One refresh at a time: events that come in a burst (many clients connecting at
  * once) ask for one more refresh after the current one, not one each. */
@@ -234,7 +282,11 @@ function onNotification(name, body, eventTime) {
             break;
         }
         case 'session-up': {
-            sessions.sessionUp(body, now);
+            /* a new session has the highest id: its row goes on the last page, if
+             * that is the one shown and it has room */
+            sessions.sessionUp(body, now, pager.remaining === 0 && sessions.size < PAGE_SIZE);
+            showPager();
+            refreshPageSoon();
             const who = body['authorized-user'] || body['eap-identity'] || body['remote-identity'] || '?';
             events.add(at, 'up', `${who} from ${body['peer-address'] || '?'}` +
                 (body['assigned-ipv4'] ? ` got ${body['assigned-ipv4']}` : ''));
@@ -245,6 +297,8 @@ function onNotification(name, body, eventTime) {
             const id = String(body['session-id']);
             const who = body['authorized-user'] || body['remote-identity'] || sessions.identityOf(id) || `session ${id}`;
             sessions.sessionDown(id, now);
+            showPager();
+            refreshPageSoon();
             events.add(at, 'down', `${who}${body.reason ? `: ${body.reason}` : ''}`);
             refreshPanels();
             break;

@@ -1,7 +1,9 @@
-/* The live session table: one row per session (data-session-id), added and removed
- * by session-up/-down events, brought in line with a full read of the session list
- * on (re)connection, counters and rates from traffic samples, uptime ticking
- * locally. All text goes in through textContent. */
+/* The live session table: one row per session of the page shown (data-session-id),
+ * added and removed by session-up/-down events, brought in line with a read of the
+ * page (main.js reads the list in pages: limit/offset) on (re)connection and after
+ * events, counters and rates from traffic samples, uptime ticking locally. The
+ * count is of all sessions (the server's total), not of the page. All text goes in
+ * through textContent. */
 
 import {
     assignedAddresses,
@@ -57,6 +59,7 @@ export class SessionTable {
         this.downAt = new Map(); /* id -> when a session-down arrived */
         this.upAt = new Map(); /* id -> when a session-up arrived */
         this.filterText = '';
+        this.total = null; /* all sessions, from the last page read and events since */
         if (opts.filter) {
             opts.filter.addEventListener('input', () => {
                 this.filterText = opts.filter.value.trim().toLowerCase();
@@ -160,22 +163,37 @@ export class SessionTable {
 
     /* Events: remembered so that a list read that was asked for earlier does not
      * undo them. */
-    sessionUp(e, at) {
+    /* @show: whether the session belongs on the page shown (else only counted). */
+    sessionUp(e, at, show = true) {
         const id = String(e['session-id']);
+        if (this.total !== null && !this.rows.has(id) && !this.upAt.has(id)) this.total += 1;
         this.upAt.set(id, at);
         this.downAt.delete(id);
-        this.upsert(e, 0, at);
+        if (show) this.upsert(e, 0, at);
+        else this.updateCount();
     }
 
     sessionDown(id, at) {
+        if (this.total !== null && !this.downAt.has(id)) this.total = Math.max(0, this.total - 1);
         this.downAt.set(id, at);
         this.upAt.delete(id);
         this.remove(id);
+        this.updateCount();
     }
 
-    /* The whole session list, read by a request sent at @askedAt and answered at
-     * @at: rows it lacks go, unless a session-up came after @askedAt; entries
-     * whose session-down came after @askedAt stay out. */
+    /* The number of all sessions, from a page read. */
+    setTotal(n) {
+        this.total = n;
+        this.updateCount();
+    }
+
+    get size() {
+        return this.rows.size;
+    }
+
+    /* A page of the session list (or the whole list), read by a request sent at
+     * @askedAt and answered at @at: rows it lacks go, unless a session-up came
+     * after @askedAt; entries whose session-down came after @askedAt stay out. */
     reconcile(list, askedAt, at) {
         const present = new Set();
         for (const e of list) {
@@ -237,10 +255,11 @@ export class SessionTable {
     }
 
     updateCount() {
-        const n = this.rows.size;
-        let shown = n;
+        const rows = this.rows.size;
+        const n = this.total === null ? rows : Math.max(this.total, rows);
+        let shown = rows;
         if (this.filterText) shown = [...this.rows.values()].filter((r) => !r.tr.hidden).length;
-        setText(this.o.count, shown === n ? String(n) : `${shown} of ${n}`);
+        setText(this.o.count, shown === rows ? String(n) : `${shown} of ${n}`);
         this.o.empty.hidden = n !== 0;
     }
 
@@ -248,6 +267,8 @@ export class SessionTable {
         for (const id of [...this.rows.keys()]) this.remove(id);
         this.downAt.clear();
         this.upAt.clear();
+        this.total = null;
+        this.updateCount();
     }
 
     identityOf(id) {
