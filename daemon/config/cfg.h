@@ -99,6 +99,7 @@ struct cfg_opts {
     const char *state_dir;     /* running.xml, startup.xml, confirm files */
     const char *initial_file;  /* seeds running at first start; NULL = built-in default */
     const char *default_xml;   /* built-in default configuration (XML) */
+    size_t compact_bytes;      /* running.journal size that starts a compaction; 0: 256 KiB */
 };
 
 /* The YANG context of every Raven process: the raven modules from @yang_dir and the

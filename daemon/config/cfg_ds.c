@@ -24,6 +24,8 @@ struct cfg *cfg_new(struct ly_ctx *ctx, const struct cfg_opts *opts)
     cfg->state_dir = strdup(opts->state_dir);
     cfg->initial_file = opts->initial_file ? strdup(opts->initial_file) : NULL;
     cfg->default_xml = strdup(opts->default_xml ? opts->default_xml : "");
+    cfg->jfd = -1;
+    cfg->compact_bytes = opts->compact_bytes ? opts->compact_bytes : 256u << 10;
     if (!cfg->state_dir || !cfg->default_xml || (opts->initial_file && !cfg->initial_file)) {
         cfg_free(cfg);
         return NULL;
@@ -35,6 +37,7 @@ void cfg_free(struct cfg *cfg)
 {
     if (!cfg)
         return;
+    cfg_journal_close(cfg);
     lyd_free_siblings(cfg->running);
     lyd_free_siblings(cfg->candidate);
     lyd_free_siblings(cfg->startup);
@@ -112,7 +115,25 @@ static int check_lock(struct cfg *cfg, enum cfg_ds ds, const struct cfg_actor *a
     return -EBUSY;
 }
 
+/* One record appended to running.journal; a snapshot when the change set is the
+ * whole configuration (or the journal cannot take it). */
 int cfg_persist_running(struct cfg *cfg, const struct lyd_node *new, void *arg, struct cfg_errs *errs)
+{
+    int rc = cfg_journal_append(cfg, cfg->running, new, cfg->txn_chg);
+
+    (void)arg;
+    if (rc == -EAGAIN)
+        rc = cfg_store_save(cfg, "running", new);
+    if (rc)
+        cfg_err_add(errs, CFG_ERR_OPERATION_FAILED, CFG_ERRT_APPLICATION, NULL,
+                    "cannot save the running configuration in %s: %s; nothing was changed", cfg->state_dir,
+                    strerror(-rc));
+    return rc;
+}
+
+/* A whole new running.xml: for copy-config and rollbacks, which replace running
+ * rather than change it, and leave the journal empty. */
+int cfg_persist_snapshot(struct cfg *cfg, const struct lyd_node *new, void *arg, struct cfg_errs *errs)
 {
     int rc = cfg_store_save(cfg, "running", new);
 
@@ -146,6 +167,7 @@ int cfg_running_set(struct cfg *cfg, struct lyd_node **newp, const struct chg_ve
     *newp = NULL;
     cfg->running_gen++;
     cfg->running_mtime = time(NULL);
+    cfg_journal_tick(cfg);
     if (cfg->notify) /* also without changes: running's generation moved */
         cfg->notify(actor, chg->v, chg->n, cfg->notify_arg);
     return 0;
@@ -424,7 +446,7 @@ int cfg_copy(struct cfg *cfg, enum cfg_ds dst, int src_ds, const struct lyd_node
             lyd_free_siblings(t);
             break;
         }
-        rc = cfg_running_set(cfg, &t, &chg, actor, false, NULL, NULL, NULL, errs);
+        rc = cfg_running_set(cfg, &t, &chg, actor, false, cfg_persist_snapshot, NULL, NULL, errs);
         lyd_free_siblings(t);
         break;
     case CFG_DS_CANDIDATE:
@@ -730,6 +752,7 @@ int cfg_start(struct cfg *cfg, struct cfg_errs *errs)
     }
     cfg->running = t;
     cfg->running_mtime = time(NULL);
+    cfg_journal_tick(cfg);
     if (seeded)
         log_info("config", "running configuration seeded from %s", seeded);
     return cfg_confirm_load(cfg, errs);

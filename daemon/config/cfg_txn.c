@@ -363,8 +363,11 @@ int cfg_txn_run(struct cfg *cfg, const struct lyd_node *old, struct lyd_node **n
     }
     /* Persisting is the last step that may fail, so it comes before apply: a
      * commit that cannot be saved is aborted like a refused one. */
-    if (!rc && !dry_run && persist)
+    if (!rc && !dry_run && persist) {
+        cfg->txn_chg = chg;
         rc = persist(cfg, *newp, persist_arg, errs);
+        cfg->txn_chg = NULL;
+    }
     if (rc || dry_run) {
         /* abort exactly the handlers that prepared, newest first */
         while (nprep-- > 0) {
