@@ -41,9 +41,11 @@ void cfg_free(struct cfg *cfg)
     lyd_free_siblings(cfg->running);
     lyd_free_siblings(cfg->candidate);
     lyd_free_siblings(cfg->startup);
+    lyd_free_siblings(cfg->spare);
     lyd_free_siblings(cfg->confirm_rollback);
     chg_vec_clear(&cfg->cand_chg);
     ly_set_free(cfg->secrets, NULL);
+    free(cfg->refs);
     for (size_t i = 0; i < cfg->nwhen; i++)
         free(cfg->when_paths[i]);
     free(cfg->when_paths);
@@ -89,6 +91,30 @@ void cfg_cand_reset(struct cfg *cfg)
     cfg->candidate = NULL;
     cfg->cand_active = false;
     chg_vec_clear(&cfg->cand_chg);
+}
+
+static void reap(struct cfg *cfg, struct lyd_node *tree)
+{
+    if (cfg->reap && tree)
+        cfg->reap(tree, cfg->reap_arg);
+    else
+        lyd_free_siblings(tree);
+}
+
+/* The previous running @old after a commit of @chg: brought level with the new
+ * running (only the changed subtrees are copied) and kept as the next candidate's
+ * starting point, instead of copying the whole of running at the next edit. */
+static void spare_offer(struct cfg *cfg, struct lyd_node *old, const struct chg_vec *chg)
+{
+    reap(cfg, cfg->spare);
+    cfg->spare = NULL;
+    /* nodes removed by validation are not in the change set: no spare then */
+    if (cfg->txn_when_del || cfg_tree_sync(&old, cfg->running, chg)) {
+        reap(cfg, old);
+        return;
+    }
+    cfg->spare = old;
+    cfg->spare_gen = cfg->running_gen;
 }
 
 static int dup_tree(struct cfg *cfg, const struct lyd_node *src, struct lyd_node **out, struct cfg_errs *errs)
@@ -167,6 +193,8 @@ int cfg_running_set(struct cfg *cfg, struct lyd_node **newp, const struct chg_ve
     *newp = NULL;
     cfg->running_gen++;
     cfg->running_mtime = time(NULL);
+    reap(cfg, cfg->spare); /* level with the previous running only */
+    cfg->spare = NULL;
     cfg_journal_tick(cfg);
     if (cfg->notify) /* also without changes: running's generation moved */
         cfg->notify(actor, chg->v, chg->n, cfg->notify_arg);
@@ -348,9 +376,13 @@ int cfg_edit(struct cfg *cfg, enum cfg_ds ds, const struct lyd_node *edit, enum 
         bool fresh = !cfg->cand_active;
 
         if (fresh) {
-            rc = dup_tree(cfg, cfg->running, &cfg->candidate, errs);
-            if (rc)
+            if (cfg->spare && cfg->spare_gen == cfg->running_gen) { /* level with running: no copy */
+                cfg->candidate = cfg->spare;
+                cfg->spare = NULL;
+                cfg->spares_used++;
+            } else if ((rc = dup_tree(cfg, cfg->running, &cfg->candidate, errs))) {
                 return rc;
+            }
             cfg->cand_active = true;
             cfg->cand_base_gen = cfg->running_gen;
         }
@@ -589,8 +621,13 @@ int cfg_commit(struct cfg *cfg, const struct cfg_commit_opts *o, const struct cf
         /* on failure the candidate keeps its edits */
         struct chg_vec tmp = {0};
 
-        rc = cfg_running_set(cfg, &cfg->candidate, candidate_changes(cfg, &tmp), actor, false, commit_persist, &cp,
-                             &prev, errs);
+        const struct chg_vec *chg = candidate_changes(cfg, &tmp);
+
+        rc = cfg_running_set(cfg, &cfg->candidate, chg, actor, false, commit_persist, &cp, &prev, errs);
+        if (!rc && !o->confirmed) {
+            spare_offer(cfg, prev, chg);
+            prev = NULL;
+        }
         chg_vec_clear(&tmp);
         if (rc) {
             if (o->confirmed && !was_pending && cfg->confirm_pending)
@@ -715,6 +752,8 @@ int cfg_start(struct cfg *cfg, struct cfg_errs *errs)
     rc = cfg_secret_init(cfg);
     if (!rc)
         rc = cfg_when_init(cfg);
+    if (!rc)
+        rc = cfg_scope_init(cfg);
     if (rc)
         return rc;
     rc = cfg_store_load(cfg, "startup", &cfg->startup, errs);
@@ -756,6 +795,11 @@ int cfg_start(struct cfg *cfg, struct cfg_errs *errs)
     if (seeded)
         log_info("config", "running configuration seeded from %s", seeded);
     return cfg_confirm_load(cfg, errs);
+}
+
+uint64_t cfg_spares_used(const struct cfg *cfg)
+{
+    return cfg->spares_used;
 }
 
 uint64_t cfg_running_gen(const struct cfg *cfg, time_t *mtime)

@@ -54,12 +54,20 @@ struct cfg {
     time_t running_mtime;       /* when running last changed (load time at start) */
     uint64_t cand_base_gen;     /* running_gen the candidate was copied from */
     struct lyd_node *startup;   /* NULL when startup does not exist */
+    struct lyd_node *spare;     /* equal to running when spare_gen == running_gen */
+    uint64_t spare_gen;
+    uint64_t spares_used;       /* candidates started from the spare */
+    bool txn_when_del;          /* the last transaction's validation removed nodes */
     uint32_t lock[CFG_DS_COUNT];
 
     struct cfg_reg *regs;
     size_t nregs;
     struct ly_set *secrets; /* schema nodes marked raven-types:secret */
     char **when_paths;      /* data paths of the schema nodes with a "when" */
+    struct cfg_ref *refs;   /* constraints by the schema nodes they read (cfg_scope.c) */
+    size_t nrefs, caprefs;
+    bool scope_off;         /* every validation is whole-tree */
+    uint64_t nscoped, nfull; /* validations done each way */
     size_t nwhen;
 
     /* confirmed commit in progress */
@@ -101,6 +109,11 @@ int cfg_txn_run(struct cfg *cfg, const struct lyd_node *old, struct lyd_node **n
                 bool dry_run, bool initial, cfg_persist_fn persist, void *persist_arg, struct cfg_errs *errs);
 int cfg_validate_tree(struct cfg *cfg, struct lyd_node **tree, struct cfg_errs *errs);
 
+/* Scoped validation (cfg_scope.c): the index of constraints, built at start, and
+ * whether @tree (valid before @chg) is proven valid by looking at @chg alone. */
+int cfg_scope_init(struct cfg *cfg);
+bool cfg_scope_valid(struct cfg *cfg, const struct lyd_node *tree, const struct chg_vec *chg);
+
 /* Collects the configuration nodes that have a "when" (cfg_txn.c). */
 int cfg_when_init(struct cfg *cfg);
 
@@ -139,6 +152,9 @@ void cfg_journal_reset(struct cfg *cfg);
 void cfg_journal_tick(struct cfg *cfg); /* after running changed: reap, maybe compact */
 void cfg_journal_wait(struct cfg *cfg); /* before a snapshot: no older one may land after it */
 void cfg_journal_close(struct cfg *cfg);
+/* Makes *@dst equal to @src at every change of @chg (whole subtrees, widened like the
+ * journal's records); -EAGAIN when the change set is the whole tree. */
+int cfg_tree_sync(struct lyd_node **dst, const struct lyd_node *src, const struct chg_vec *chg);
 
 /* confirmed commit (cfg_confirm.c) */
 int cfg_confirm_load(struct cfg *cfg, struct cfg_errs *errs);

@@ -481,3 +481,81 @@ void cfg_journal_close(struct cfg *cfg)
         close(cfg->jfd);
     cfg->jfd = -1;
 }
+
+/* ---- the spare: a tree kept equal to running, so that the candidate need not be
+ * copied from running (cfg_ds.c) ---- */
+
+/* Makes the node at @p in *@dst a copy of @n (NULL: removes it). */
+static int sync_one(struct lyd_node **dst, const char *p, const struct lyd_node *n)
+{
+    struct lyd_node *d = NULL, *par = NULL, *dup = NULL, *top;
+    char *pp;
+    int rc = 0;
+
+    if (*dst && !lyd_find_path(*dst, p, 0, &d) && d) {
+        if (*dst == d)
+            *dst = d->next;
+        lyd_free_tree(d);
+    }
+    if (!n)
+        return 0;
+    pp = lyd_parent(n) ? lyd_path(lyd_parent(n), LYD_PATH_STD, NULL, 0) : NULL;
+    if (lyd_parent(n) && !pp)
+        return -ENOMEM;
+    if (pp && (!*dst || lyd_find_path(*dst, pp, 0, &par) || !par)) {
+        /* its parents are missing too: copy them along and merge */
+        if (lyd_dup_single(n, NULL, LYD_DUP_RECURSIVE | LYD_DUP_WITH_PARENTS | LYD_DUP_WITH_FLAGS, &dup))
+            rc = -ENOMEM;
+        for (top = dup; !rc && top->parent; top = lyd_parent(top))
+            ;
+        if (!rc && lyd_merge_siblings(dst, top, LYD_MERGE_DESTRUCT | LYD_MERGE_WITH_FLAGS))
+            rc = -ENOMEM;
+    } else if (lyd_dup_single(n, NULL, LYD_DUP_RECURSIVE | LYD_DUP_WITH_FLAGS, &dup)) {
+        rc = -ENOMEM;
+    } else if (par) {
+        rc = lyd_insert_child(par, dup) ? -EINVAL : 0;
+    } else if (*dst) {
+        rc = lyd_insert_sibling(*dst, dup, dst) ? -EINVAL : 0;
+    } else {
+        *dst = dup;
+    }
+    free(pp);
+    return rc;
+}
+
+int cfg_tree_sync(struct lyd_node **dst, const struct lyd_node *src, const struct chg_vec *chg)
+{
+    for (size_t i = 0; i < chg->n; i++) {
+        const struct cfg_change *c = &chg->v[i];
+        struct lyd_node *n = NULL, *o = NULL;
+        const struct lyd_node *w;
+        bool whole = false;
+        char *p;
+        int rc;
+
+        if (!c->snode || !c->path || !strcmp(c->path, "/"))
+            return -EAGAIN;
+        if (src && !lyd_find_path(src, c->path, 0, &n) && n) {
+            if (!(w = widen(n, &whole)))
+                return -EAGAIN;
+            n = (struct lyd_node *)w;
+            p = lyd_path(w, LYD_PATH_STD, NULL, 0);
+        } else if (*dst && !lyd_find_path(*dst, c->path, 0, &o) && o) {
+            if (!(w = widen(o, &whole)))
+                return -EAGAIN;
+            p = lyd_path(w, LYD_PATH_STD, NULL, 0);
+            n = NULL;
+            if (p && w != o && src && (lyd_find_path(src, p, 0, &n) || !n))
+                n = NULL;
+        } else {
+            continue; /* in neither tree */
+        }
+        if (!p)
+            return -ENOMEM;
+        rc = sync_one(dst, p, n);
+        free(p);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}

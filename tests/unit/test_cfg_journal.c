@@ -4,7 +4,9 @@
  * of the state directory; a journal cut at every byte offset recovers exactly the
  * last change set it holds whole, with the same digest, and is cut back to it;
  * a compaction in a forked child leaves a snapshot that, with the journal's tail,
- * is still the running configuration. Runs without root. */
+ * is still the running configuration. After each commit, the candidate of the
+ * next edit (the previous running brought level with the commit's change set,
+ * not a copy) equals running. Runs without root. */
 #include <errno.h>
 #include <ftw.h>
 #include <setjmp.h>
@@ -38,6 +40,7 @@ struct fx {
     uint64_t digest[NSTEPS + 1];
     size_t jlen[NSTEPS + 1]; /* the journal's length then */
     int nstates;
+    bool probe; /* note() also checks the candidate a commit leaves ready (the spare) */
 };
 
 static struct cfg *open_cfg(const char *dir, struct ly_ctx *ctx, size_t compact)
@@ -122,6 +125,56 @@ static void write_file(const char *dir, const char *name, const char *data, size
     assert_int_equal(fs_write_atomic(path, data ? data : "", len, 0600), 0);
 }
 
+static char *dump_ds(struct cfg *cfg, enum cfg_ds ds)
+{
+    struct lyd_node *t = NULL;
+    struct cfg_errs errs = {0};
+    char *s = NULL;
+
+    assert_int_equal(cfg_get(cfg, ds, NULL, true, &t, &errs), 0);
+    if (t)
+        lyd_print_mem(&s, t, LYD_XML, LYD_PRINT_WITHSIBLINGS | LYD_PRINT_SHRINK | LYD_PRINT_WD_ALL);
+    lyd_free_siblings(t);
+    return s ? s : strdup("");
+}
+
+/* The candidate of the next edit starts from the tree the last commit left level
+ * with running (not a copy of running): it must equal running exactly, defaults
+ * included. Edits misc/a and compares. */
+static void probe_candidate(struct fx *f)
+{
+    struct lyd_node *t = NULL;
+    struct cfg_errs errs = {0};
+    char *run, *cand, *exp;
+
+    assert_int_equal(lyd_parse_data_mem(f->ctx, "<misc xmlns=\"" NS "\"><a>probe</a></misc>", LYD_XML,
+                                        LYD_PARSE_ONLY | LYD_PARSE_STRICT | LYD_PARSE_NO_STATE, 0, &t),
+                     0);
+    assert_int_equal(cfg_edit(f->cfg, CFG_DS_CANDIDATE, t, CFG_OP_MERGE, CFG_TEST_THEN_SET, CFG_ERROPT_STOP, &A1,
+                              &errs),
+                     0);
+    lyd_free_siblings(t);
+    if (!cfg_candidate_dirty(f->cfg))
+        fail_msg("probe after step %d: the candidate edit changed nothing", f->nstates - 1);
+    run = dump_ds(f->cfg, CFG_DS_RUNNING);
+    cand = dump_ds(f->cfg, CFG_DS_CANDIDATE);
+    /* running with misc/a = probe */
+    {
+        char *a = strstr(run, "<a>"), *e = a ? strstr(a, "</a>") : NULL;
+
+        assert_non_null(e);
+        exp = malloc(strlen(run) + 16);
+        assert_non_null(exp);
+        sprintf(exp, "%.*s<a>probe%s", (int)(a - run), run, e);
+    }
+    assert_string_equal(cand, exp);
+    assert_int_equal(cfg_discard(f->cfg, &A1, &errs), 0);
+    free(run);
+    free(cand);
+    free(exp);
+    cfg_errs_clear(&errs);
+}
+
 static void note(struct fx *f)
 {
     size_t len;
@@ -133,6 +186,8 @@ static void note(struct fx *f)
     f->jlen[f->nstates] = j ? len : 0;
     f->nstates++;
     free(j);
+    if (f->probe)
+        probe_candidate(f);
 }
 
 static void edit_commit(struct fx *f, const char *xml, bool candidate)
@@ -228,7 +283,10 @@ static void test_every_change_recovered(void **state)
     char *s;
 
     f->cfg = open_cfg(f->dir, f->ctx, 1u << 30);
+    f->probe = true;
     run_steps(f);
+    /* the candidates after the commits of the candidate (not after a when-removal) */
+    assert_true(cfg_spares_used(f->cfg) >= 5);
     /* the ordered list's order and the when-removal are part of what is compared */
     assert_non_null(strstr(f->state[f->nstates - 1], "<name>v</name></user><user><name>w</name>"));
     assert_null(strstr(f->state[6], "<extra>"));
