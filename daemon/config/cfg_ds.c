@@ -42,6 +42,7 @@ void cfg_free(struct cfg *cfg)
     lyd_free_siblings(cfg->candidate);
     lyd_free_siblings(cfg->startup);
     lyd_free_siblings(cfg->spare);
+    chg_vec_clear(&cfg->spare_chg);
     lyd_free_siblings(cfg->confirm_rollback);
     chg_vec_clear(&cfg->cand_chg);
     ly_set_free(cfg->secrets, NULL);
@@ -101,20 +102,43 @@ static void reap(struct cfg *cfg, struct lyd_node *tree)
         lyd_free_siblings(tree);
 }
 
-/* The previous running @old after a commit of @chg: brought level with the new
- * running (only the changed subtrees are copied) and kept as the next candidate's
- * starting point, instead of copying the whole of running at the next edit. */
+/* The previous running @old after a commit of @chg is kept as the next candidate's
+ * starting point, instead of copying the whole of running at the next edit; it is
+ * brought level with running (only the changed subtrees are copied) when that
+ * edit comes, so the commit does not wait for it. */
 static void spare_offer(struct cfg *cfg, struct lyd_node *old, const struct chg_vec *chg)
 {
     reap(cfg, cfg->spare);
     cfg->spare = NULL;
+    chg_vec_clear(&cfg->spare_chg);
     /* nodes removed by validation are not in the change set: no spare then */
-    if (cfg->txn_when_del || cfg_tree_sync(&old, cfg->running, chg)) {
+    for (size_t i = 0; !cfg->txn_when_del && i < chg->n; i++) {
+        if (chg_vec_add_path(&cfg->spare_chg, chg->v[i].op, chg->v[i].snode, chg->v[i].path))
+            break;
+    }
+    if (cfg->txn_when_del || cfg->spare_chg.n != chg->n) {
+        chg_vec_clear(&cfg->spare_chg);
         reap(cfg, old);
         return;
     }
     cfg->spare = old;
     cfg->spare_gen = cfg->running_gen;
+}
+
+/* The spare, level with running, for a new candidate; NULL if there is none. */
+static struct lyd_node *spare_take(struct cfg *cfg)
+{
+    struct lyd_node *t = cfg->spare;
+
+    cfg->spare = NULL;
+    if (t && (cfg->spare_gen != cfg->running_gen || cfg_tree_sync(&t, cfg->running, &cfg->spare_chg))) {
+        reap(cfg, t);
+        t = NULL;
+    }
+    chg_vec_clear(&cfg->spare_chg);
+    if (t)
+        cfg->spares_used++;
+    return t;
 }
 
 static int dup_tree(struct cfg *cfg, const struct lyd_node *src, struct lyd_node **out, struct cfg_errs *errs)
@@ -195,6 +219,7 @@ int cfg_running_set(struct cfg *cfg, struct lyd_node **newp, const struct chg_ve
     cfg->running_mtime = time(NULL);
     reap(cfg, cfg->spare); /* level with the previous running only */
     cfg->spare = NULL;
+    chg_vec_clear(&cfg->spare_chg);
     cfg_journal_tick(cfg);
     if (cfg->notify) /* also without changes: running's generation moved */
         cfg->notify(actor, chg->v, chg->n, cfg->notify_arg);
@@ -376,11 +401,7 @@ int cfg_edit(struct cfg *cfg, enum cfg_ds ds, const struct lyd_node *edit, enum 
         bool fresh = !cfg->cand_active;
 
         if (fresh) {
-            if (cfg->spare && cfg->spare_gen == cfg->running_gen) { /* level with running: no copy */
-                cfg->candidate = cfg->spare;
-                cfg->spare = NULL;
-                cfg->spares_used++;
-            } else if ((rc = dup_tree(cfg, cfg->running, &cfg->candidate, errs))) {
+            if (!(cfg->candidate = spare_take(cfg)) && (rc = dup_tree(cfg, cfg->running, &cfg->candidate, errs))) {
                 return rc;
             }
             cfg->cand_active = true;

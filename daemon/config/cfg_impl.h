@@ -54,8 +54,9 @@ struct cfg {
     time_t running_mtime;       /* when running last changed (load time at start) */
     uint64_t cand_base_gen;     /* running_gen the candidate was copied from */
     struct lyd_node *startup;   /* NULL when startup does not exist */
-    struct lyd_node *spare;     /* equal to running when spare_gen == running_gen */
-    uint64_t spare_gen;
+    struct lyd_node *spare;     /* the previous running, spare_chg away from running */
+    struct chg_vec spare_chg;   /* the commit that made running from it */
+    uint64_t spare_gen;         /* running_gen it is a commit away from */
     uint64_t spares_used;       /* candidates started from the spare */
     bool txn_when_del;          /* the last transaction's validation removed nodes */
     uint32_t lock[CFG_DS_COUNT];

@@ -122,7 +122,9 @@ static int add_entry(struct buf *b, const struct lyd_node *old, const struct lyd
     }
     if (!p)
         return -ENOMEM;
-    if (n) {
+    if (n && !lyd_parent(n)) { /* a top-level node prints as it is */
+        rc = lyd_print_mem(&xml, n, LYD_XML, LYD_PRINT_WD_EXPLICIT) ? -ENOMEM : 0;
+    } else if (n) { /* a copy with its parents, so that replay knows where it goes */
         if (lyd_dup_single(n, NULL, LYD_DUP_RECURSIVE | LYD_DUP_WITH_PARENTS | LYD_DUP_WITH_FLAGS, &d)) {
             free(p);
             return -ENOMEM;
