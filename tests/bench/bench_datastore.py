@@ -310,6 +310,8 @@ def main():
     try:
         print(f"raven datastore benchmark: {n} pools + {n} authorization policies, "
               f"data {os.path.getsize(data_file) / 1e6:.2f} MB; work dir {workdir}", flush=True)
+        print("  load average %.2f %.2f %.2f; RAVEN_SCOPED_VALIDATION=%s in ravend's environment" %
+              (os.getloadavg() + (os.environ.get("RAVEN_SCOPED_VALIDATION", "(unset)"),)), flush=True)
 
         # (a) baselines
         floor = run_floor(args.floor, data_file, args.reps)
@@ -343,6 +345,7 @@ def main():
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
 
+    print("  load average at the end %.2f %.2f %.2f" % os.getloadavg())
     for label, _ in runs:
         r = dict(res)
         r.update(median_of(results[label]))
