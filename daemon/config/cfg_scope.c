@@ -19,12 +19,8 @@
  * node and deletes none, so defaults, mandatory, min/max-elements, choices and
  * when-conditions (none reads the leaf) stay as the last whole validation left them.
  *
- * Caveat, why it is off by default (RAVEN_SCOPED_VALIDATION=1 in ravend's
- * environment turns it on): the atoms of an expression do not say how a container
- * or list on its path is used. A non-leaf atom below which the expression reads
- * other atoms is taken for a step of a path; an expression that would also compare
- * that node's string value (the concatenation of its leaves) is not seen to read
- * the leaves below it. Leafref paths have no such case. */
+ * RAVEN_SCOPED_VALIDATION=0 in ravend's environment turns the scoped path off
+ * (every transaction validates the whole tree). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,17 +86,6 @@ static bool text_relative(const char *e)
     return true;
 }
 
-/* Whether @n is a proper ancestor of another atom of @set: then the expression
- * walks through it rather than reading its string value (see the caveat above). */
-static bool is_step(const struct ly_set *set, const struct lysc_node *n)
-{
-    for (uint32_t i = 0; i < set->count; i++) {
-        if (set->snodes[i] != n && anc_or_self(n, set->snodes[i]))
-            return true;
-    }
-    return false;
-}
-
 static int refs_of(struct cfg *cfg, const struct lysc_node *owner, const struct lysc_node *ctx_node,
                    const struct lyxp_expr *expr, const struct lysc_prefix *prefixes, const struct lysc_must *must,
                    bool path)
@@ -119,8 +104,9 @@ static int refs_of(struct cfg *cfg, const struct lysc_node *owner, const struct 
     for (uint32_t i = 0; !rc && i < set->count; i++) {
         const struct lysc_node *a = set->snodes[i];
 
-        /* a leafref path reads only its leaves; an expression, the nodes it ends on */
-        if (!(a->nodetype & (LYS_LEAF | LYS_LEAFLIST)) && (path || is_step(set, a)))
+        /* a leafref path reads only its leaves (the lists and containers on it are
+         * steps); an expression may read any atom, a container's string value too */
+        if (!(a->nodetype & (LYS_LEAF | LYS_LEAFLIST)) && path)
             continue;
         rc = ref_add(cfg, &(struct cfg_ref){.atom = a, .owner = owner, .must = must, .local = local});
     }
@@ -197,11 +183,11 @@ int cfg_scope_init(struct cfg *cfg)
     const char *env = getenv("RAVEN_SCOPED_VALIDATION");
     uint32_t idx = 0;
 
-    if (!env || strcmp(env, "1")) {
+    if (env && !strcmp(env, "0")) {
         cfg->scope_off = true;
+        log_info("config", "RAVEN_SCOPED_VALIDATION=0: every transaction validates the whole tree");
         return 0;
     }
-    log_info("config", "RAVEN_SCOPED_VALIDATION=1: changes of leaf values validated by their constraints alone");
     while ((mod = ly_ctx_get_module_iter(cfg->ctx, &idx))) {
         if (mod->implemented && mod->compiled && lysc_module_dfs_full(mod, index_node, cfg))
             return -ENOMEM;
@@ -261,7 +247,8 @@ bool cfg_scope_valid(struct cfg *cfg, const struct lyd_node *tree, const struct 
         const struct cfg_change *c = &chg->v[i];
         struct lyd_node *l = NULL;
 
-        if (c->op != CFG_CHG_MODIFY || !c->snode || c->snode->nodetype != LYS_LEAF || !c->path)
+        if (c->op != CFG_CHG_MODIFY || !c->snode || c->snode->nodetype != LYS_LEAF || lysc_is_key(c->snode) ||
+            !c->path)
             return false;
         if (lyd_find_path(tree, c->path, 0, &l) || !l || l->schema != c->snode || (l->flags & LYD_DEFAULT) ||
             !leaf_ok(cfg, l))

@@ -1,7 +1,7 @@
 /* Unit test of validation scoped to a change set (daemon/config/cfg_scope.c): many
  * random and targeted single edits of a module with a constraint of every kind
- * (must on the leaf, on a container, reading elsewhere; when; leafref from and to;
- * unique; mandatory), each committed to running (where the scoped path may take
+ * (must on a container, must on a leaf or reading elsewhere; when; leafref from
+ * and to; unique; mandatory), each committed to running (where the scoped path may take
  * it) after the same edit was judged by whole-tree validation on a copy (a
  * test-only edit of the candidate): both verdicts must agree, and the scoped path
  * must have been taken for part of them. Runs without root. */
@@ -34,11 +34,11 @@ struct fx {
 
 static const char *base_xml =
     "<top xmlns=\"" NS "\">"
-    "<item><name>i0</name><lo>1</lo><hi>3</hi><tag>t0</tag><req>r</req><box><a>1</a><b>2</b></box>"
-    "<word><w>a</w></word></item>"
-    "<item><name>i1</name><lo>1</lo><hi>3</hi><tag>t1</tag><peer>i0</peer><req>r</req><mode>x</mode>"
-    "<extra>e</extra><limit>50</limit><box><a>1</a><b>2</b></box></item>"
-    "<item><name>i2</name><hi>4</hi><req>r</req><box><a>2</a><b>1</b></box></item>"
+    "<item><name>i0</name><tag>t0</tag><req>r</req><box><a>1</a><b>2</b></box><word><w>a</w></word></item>"
+    "<item><name>i1</name><tag>t1</tag><peer>i0</peer><req>r</req><box><a>1</a><b>2</b></box></item>"
+    "<item><name>i2</name><req>r</req><box><a>2</a><b>1</b></box></item>"
+    "<rule><name>i0</name><lo>1</lo><hi>3</hi></rule>"
+    "<rule><name>i1</name><lo>1</lo><hi>3</hi><mode>x</mode><extra>e</extra><limit>50</limit></rule>"
     "<watch>3</watch></top>";
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -117,16 +117,16 @@ static void test_targeted(void **state)
         /* duplicate unique tag */
         "<top xmlns='" NS "'><item><name>i0</name><tag>t1</tag></item></top>",
         /* must reading elsewhere: lo above hi, limit above cap, cap below a limit */
-        "<top xmlns='" NS "'><item><name>i0</name><lo>9</lo></item></top>",
-        "<top xmlns='" NS "'><item><name>i1</name><limit>200</limit></item></top>",
-        "<top xmlns='" NS "'><cap>10</cap></top>",
+        "<top xmlns='" NS "'><rule><name>i0</name><lo>9</lo></rule></top>",
+        "<top xmlns='" NS "'><rule><name>i1</name><limit>200</limit></rule></top>",
+        "<limits xmlns='" NS "'><cap>10</cap></limits>",
         /* the target of a leafref changes (watch 3) */
-        "<top xmlns='" NS "'><item><name>i0</name><hi>7</hi></item></top>",
+        "<top xmlns='" NS "'><rule><name>i0</name><hi>7</hi></rule></top>",
         /* a deleted leafref target, a mandatory leaf removed */
         "<top xmlns='" NS "' xmlns:nc='" NC "'><item nc:operation='delete'><name>i0</name></item></top>",
         "<top xmlns='" NS "' xmlns:nc='" NC "'><item><name>i2</name><req nc:operation='delete'/></item></top>",
         /* a when turning false (extra goes) */
-        "<top xmlns='" NS "'><item><name>i1</name><mode>y</mode></item></top>",
+        "<top xmlns='" NS "'><rule><name>i1</name><mode>y</mode></rule></top>",
     };
 
     cfg_scope_stats(f->cfg, &s0, &f0);
@@ -144,8 +144,8 @@ static void test_random(void **state)
     struct fx *f = *state;
     int agree = 0, acc = 0;
     uint64_t s0, f0, s1, f1;
-    static const char *const leaves[] = {"lo", "hi", "tag", "peer", "mode", "extra", "limit", "req", "box/a",
-                                         "box/b", "word/w"};
+    static const char *const leaves[] = {"rule/lo", "rule/hi", "tag", "peer", "rule/mode", "rule/extra",
+                                         "rule/limit", "req", "box/a", "box/b", "word/w"};
     unsigned seed = 1234;
 
     cfg_scope_stats(f->cfg, &s0, &f0);
@@ -153,8 +153,12 @@ static void test_random(void **state)
         char xml[512], val[16], inner[128];
         const char *leaf = leaves[rand_r(&seed) % (sizeof(leaves) / sizeof(leaves[0]))];
         int item = rand_r(&seed) % 4, r = rand_r(&seed) % 6;
-        const char *slash = strchr(leaf, '/');
+        bool rule = !strncmp(leaf, "rule/", 5);
+        const char *list = rule ? "rule" : "item", *slash;
 
+        if (rule)
+            leaf += 5;
+        slash = strchr(leaf, '/');
         if (!strcmp(leaf, "peer"))
             snprintf(val, sizeof(val), "i%d", r);
         else if (!strcmp(leaf, "tag") || !strcmp(leaf, "mode") || !strcmp(leaf, "extra") || !strcmp(leaf, "req"))
@@ -171,15 +175,16 @@ static void test_random(void **state)
         else
             snprintf(inner, sizeof(inner), "<%s>%s</%s>", leaf, val, leaf);
         if (k % 50 == 49)
-            snprintf(xml, sizeof(xml), "<top xmlns='%s'><cap>%d</cap></top>", NS, 20 + 40 * (r % 4));
+            snprintf(xml, sizeof(xml), "<limits xmlns='%s'><cap>%d</cap></limits>", NS, 20 + 40 * (r % 4));
         else if (k % 37 == 36)
-            snprintf(xml, sizeof(xml), "<top xmlns='%s' xmlns:nc='%s'><item nc:operation='remove'><name>i%d</name>"
-                     "</item></top>", NS, NC, item);
+            snprintf(xml, sizeof(xml), "<top xmlns='%s' xmlns:nc='%s'><%s nc:operation='remove'><name>i%d</name>"
+                     "</%s></top>", NS, NC, list, item, list);
         else if (k % 41 == 40)
-            snprintf(xml, sizeof(xml), "<top xmlns='%s'><item><name>i%d</name><req>r</req><hi>5</hi></item></top>", NS,
-                     item);
+            snprintf(xml, sizeof(xml), "<top xmlns='%s'><item><name>i%d</name><req>r</req></item>"
+                     "<rule><name>i%d</name><hi>5</hi></rule></top>", NS, item, item);
         else
-            snprintf(xml, sizeof(xml), "<top xmlns='%s'><item><name>i%d</name>%s</item></top>", NS, item, inner);
+            snprintf(xml, sizeof(xml), "<top xmlns='%s'><%s><name>i%d</name>%s</%s></top>", NS, list, item, inner,
+                     list);
         judge(f, xml, &agree, &acc);
     }
     cfg_scope_stats(f->cfg, &s1, &f1);
