@@ -179,6 +179,19 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
+/* Whether a change at @snode can replace or remove a secret's value: the old value
+ * must then leave the disk with it (a snapshot), not linger in an older record. */
+static bool holds_secret(const struct cfg *cfg, const struct lysc_node *snode)
+{
+    for (uint32_t i = 0; cfg->secrets && i < cfg->secrets->count; i++) {
+        for (const struct lysc_node *n = cfg->secrets->snodes[i]; n; n = n->parent) {
+            if (n == snode)
+                return true;
+        }
+    }
+    return false;
+}
+
 int cfg_journal_append(struct cfg *cfg, const struct lyd_node *old, const struct lyd_node *new,
                        const struct chg_vec *chg)
 {
@@ -191,7 +204,8 @@ int cfg_journal_append(struct cfg *cfg, const struct lyd_node *old, const struct
     if (cfg->jbroken || !chg)
         return -EAGAIN;
     for (size_t i = 0; i < chg->n && !rc && !whole; i++) {
-        if (!chg->v[i].snode || !chg->v[i].path || !strcmp(chg->v[i].path, "/"))
+        if (!chg->v[i].snode || !chg->v[i].path || !strcmp(chg->v[i].path, "/") ||
+            (chg->v[i].op != CFG_CHG_CREATE && holds_secret(cfg, chg->v[i].snode)))
             whole = true;
         else
             rc = add_entry(&b, old, new, chg->v[i].path, &whole);

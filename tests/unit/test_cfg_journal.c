@@ -260,6 +260,8 @@ static void run_steps(struct fx *f)
     note(f);
     edit_commit(f, U("<user yang:insert=\"first\"><name>v</name></user>"), true);
     note(f);
+    edit_commit(f, P("<pool><name>r</name><size>7</size></pool>"), true);
+    note(f);
 }
 
 /* The state directory as a crash would leave it: running.xml and the journal as
@@ -288,7 +290,7 @@ static void test_every_change_recovered(void **state)
     /* the candidates after the commits of the candidate (not after a when-removal) */
     assert_true(cfg_spares_used(f->cfg) >= 5);
     /* the ordered list's order and the when-removal are part of what is compared */
-    assert_non_null(strstr(f->state[f->nstates - 1], "<name>v</name></user><user><name>w</name>"));
+    assert_non_null(strstr(f->state[f->nstates - 2], "<name>v</name></user><user><name>w</name>"));
     assert_null(strstr(f->state[6], "<extra>"));
     assert_non_null(strstr(f->state[5], "<extra>x</extra>"));
     crash_image(f, SIZE_MAX);
@@ -415,6 +417,34 @@ static void test_hand_edited_snapshot_changes_digest(void **state)
     free(s);
 }
 
+/* A replaced or removed secret leaves the disk at once: such a change set is a
+ * snapshot, not a record after an older one that still holds the value. */
+static void test_replaced_secret_leaves_no_trace(void **state)
+{
+    struct fx *f = *state;
+    size_t sl, jl;
+    char *s, *j;
+
+    f->cfg = open_cfg(f->dir, f->ctx, 1u << 30);
+    edit_commit(f, P("<pool><name>p1</name></pool>") U("<user><name>u1</name><password>old-pw-1</password></user>"),
+                true);
+    j = read_file(f->dir, "running.journal", &jl);
+    assert_non_null(memmem(j, jl, "old-pw-1", 8)); /* a creation is journaled */
+    free(j);
+    edit_commit(f, U("<user><name>u1</name><password>new-pw-2</password></user>"), false);
+    s = read_file(f->dir, "running.xml", &sl);
+    j = read_file(f->dir, "running.journal", &jl);
+    assert_null(memmem(s, sl, "old-pw-1", 8));
+    assert_true(!j || !memmem(j, jl, "old-pw-1", 8));
+    assert_non_null(strstr(s, "new-pw-2"));
+    free(s);
+    free(j);
+    edit_commit(f, U("<user><name>u1</name><password nc:operation=\"delete\"/></user>"), true);
+    s = read_file(f->dir, "running.xml", &sl);
+    assert_null(memmem(s, sl, "new-pw-2", 8));
+    free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -422,6 +452,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cut_at_every_offset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compaction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hand_edited_snapshot_changes_digest, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replaced_secret_leaves_no_trace, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
