@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -482,14 +483,27 @@ void cfg_journal_tick(struct cfg *cfg)
         cfg->cpid = pid;
 }
 
+/* A whole snapshot is about to be written (or ravend stops): a compaction still
+ * running would only be superseded, so it is ended rather than waited for (it
+ * renames nothing once killed: its temporary file is simply replaced later). */
+static void cancel(struct cfg *cfg)
+{
+    reap(cfg, false);
+    if (cfg->cpid > 0) {
+        kill(cfg->cpid, SIGKILL);
+        waitpid(cfg->cpid, NULL, 0);
+        cfg->cpid = 0;
+    }
+}
+
 void cfg_journal_wait(struct cfg *cfg)
 {
-    reap(cfg, true);
+    cancel(cfg);
 }
 
 void cfg_journal_close(struct cfg *cfg)
 {
-    reap(cfg, true);
+    cancel(cfg);
     /* a clean stop leaves the whole of running in running.xml, digest unchanged */
     if (cfg->jsize && cfg->running && !cfg_store_snapshot(cfg, cfg->running, true))
         log_info("config", "running.journal folded into running.xml");
