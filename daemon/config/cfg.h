@@ -99,6 +99,7 @@ struct cfg_opts {
     const char *state_dir;     /* running.xml, startup.xml, confirm files */
     const char *initial_file;  /* seeds running at first start; NULL = built-in default */
     const char *default_xml;   /* built-in default configuration (XML) */
+    size_t compact_bytes;      /* running.journal size that starts a compaction; 0: 256 KiB */
 };
 
 /* The YANG context of every Raven process: the raven modules from @yang_dir and the
@@ -114,6 +115,12 @@ void cfg_yang_log(void);
 /* Creates the datastore over @ctx (borrowed, must outlive the cfg). Does not load
  * anything yet: register handlers first, then cfg_start(). */
 struct cfg *cfg_new(struct ly_ctx *ctx, const struct cfg_opts *opts);
+/* How many transactions were validated by looking at their change set alone, and
+ * how many validated the whole tree (daemon/config/cfg_scope.c). */
+void cfg_scope_stats(const struct cfg *cfg, uint64_t *scoped, uint64_t *full);
+/* How many candidates started from the previous running brought level with the
+ * last commit instead of a copy of running. */
+uint64_t cfg_spares_used(const struct cfg *cfg);
 void cfg_free(struct cfg *cfg);
 struct ly_ctx *cfg_ctx(const struct cfg *cfg);
 

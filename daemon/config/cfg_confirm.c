@@ -197,7 +197,7 @@ int cfg_confirm_rollback(struct cfg *cfg, const struct cfg_actor *actor, struct 
     cfg->confirm_rollback = NULL;
     rc = chg_vec_diff_top(&chg, cfg->running, t);
     if (!rc)
-        rc = cfg_running_set(cfg, &t, &chg, actor, false, NULL, NULL, NULL, errs);
+        rc = cfg_running_set(cfg, &t, &chg, actor, false, cfg_persist_snapshot, NULL, NULL, errs);
     chg_vec_clear(&chg);
     if (rc) {
         cfg->confirm_rollback = t;

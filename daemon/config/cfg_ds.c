@@ -24,6 +24,8 @@ struct cfg *cfg_new(struct ly_ctx *ctx, const struct cfg_opts *opts)
     cfg->state_dir = strdup(opts->state_dir);
     cfg->initial_file = opts->initial_file ? strdup(opts->initial_file) : NULL;
     cfg->default_xml = strdup(opts->default_xml ? opts->default_xml : "");
+    cfg->jfd = -1;
+    cfg->compact_bytes = opts->compact_bytes ? opts->compact_bytes : 256u << 10;
     if (!cfg->state_dir || !cfg->default_xml || (opts->initial_file && !cfg->initial_file)) {
         cfg_free(cfg);
         return NULL;
@@ -35,12 +37,16 @@ void cfg_free(struct cfg *cfg)
 {
     if (!cfg)
         return;
+    cfg_journal_close(cfg);
     lyd_free_siblings(cfg->running);
     lyd_free_siblings(cfg->candidate);
     lyd_free_siblings(cfg->startup);
+    lyd_free_siblings(cfg->spare);
+    chg_vec_clear(&cfg->spare_chg);
     lyd_free_siblings(cfg->confirm_rollback);
     chg_vec_clear(&cfg->cand_chg);
     ly_set_free(cfg->secrets, NULL);
+    free(cfg->refs);
     for (size_t i = 0; i < cfg->nwhen; i++)
         free(cfg->when_paths[i]);
     free(cfg->when_paths);
@@ -88,6 +94,53 @@ void cfg_cand_reset(struct cfg *cfg)
     chg_vec_clear(&cfg->cand_chg);
 }
 
+static void reap(struct cfg *cfg, struct lyd_node *tree)
+{
+    if (cfg->reap && tree)
+        cfg->reap(tree, cfg->reap_arg);
+    else
+        lyd_free_siblings(tree);
+}
+
+/* The previous running @old after a commit of @chg is kept as the next candidate's
+ * starting point, instead of copying the whole of running at the next edit; it is
+ * brought level with running (only the changed subtrees are copied) when that
+ * edit comes, so the commit does not wait for it. */
+static void spare_offer(struct cfg *cfg, struct lyd_node *old, const struct chg_vec *chg)
+{
+    reap(cfg, cfg->spare);
+    cfg->spare = NULL;
+    chg_vec_clear(&cfg->spare_chg);
+    /* nodes removed by validation are not in the change set: no spare then */
+    for (size_t i = 0; !cfg->txn_when_del && i < chg->n; i++) {
+        if (chg_vec_add_path(&cfg->spare_chg, chg->v[i].op, chg->v[i].snode, chg->v[i].path))
+            break;
+    }
+    if (cfg->txn_when_del || cfg->spare_chg.n != chg->n) {
+        chg_vec_clear(&cfg->spare_chg);
+        reap(cfg, old);
+        return;
+    }
+    cfg->spare = old;
+    cfg->spare_gen = cfg->running_gen;
+}
+
+/* The spare, level with running, for a new candidate; NULL if there is none. */
+static struct lyd_node *spare_take(struct cfg *cfg)
+{
+    struct lyd_node *t = cfg->spare;
+
+    cfg->spare = NULL;
+    if (t && (cfg->spare_gen != cfg->running_gen || cfg_tree_sync(&t, cfg->running, &cfg->spare_chg))) {
+        reap(cfg, t);
+        t = NULL;
+    }
+    chg_vec_clear(&cfg->spare_chg);
+    if (t)
+        cfg->spares_used++;
+    return t;
+}
+
 static int dup_tree(struct cfg *cfg, const struct lyd_node *src, struct lyd_node **out, struct cfg_errs *errs)
 {
     *out = NULL;
@@ -112,7 +165,25 @@ static int check_lock(struct cfg *cfg, enum cfg_ds ds, const struct cfg_actor *a
     return -EBUSY;
 }
 
+/* One record appended to running.journal; a snapshot when the change set is the
+ * whole configuration (or the journal cannot take it). */
 int cfg_persist_running(struct cfg *cfg, const struct lyd_node *new, void *arg, struct cfg_errs *errs)
+{
+    int rc = cfg_journal_append(cfg, cfg->running, new, cfg->txn_chg);
+
+    (void)arg;
+    if (rc == -EAGAIN)
+        rc = cfg_store_save(cfg, "running", new);
+    if (rc)
+        cfg_err_add(errs, CFG_ERR_OPERATION_FAILED, CFG_ERRT_APPLICATION, NULL,
+                    "cannot save the running configuration in %s: %s; nothing was changed", cfg->state_dir,
+                    strerror(-rc));
+    return rc;
+}
+
+/* A whole new running.xml: for copy-config and rollbacks, which replace running
+ * rather than change it, and leave the journal empty. */
+int cfg_persist_snapshot(struct cfg *cfg, const struct lyd_node *new, void *arg, struct cfg_errs *errs)
 {
     int rc = cfg_store_save(cfg, "running", new);
 
@@ -146,6 +217,10 @@ int cfg_running_set(struct cfg *cfg, struct lyd_node **newp, const struct chg_ve
     *newp = NULL;
     cfg->running_gen++;
     cfg->running_mtime = time(NULL);
+    reap(cfg, cfg->spare); /* level with the previous running only */
+    cfg->spare = NULL;
+    chg_vec_clear(&cfg->spare_chg);
+    cfg_journal_tick(cfg);
     if (cfg->notify) /* also without changes: running's generation moved */
         cfg->notify(actor, chg->v, chg->n, cfg->notify_arg);
     return 0;
@@ -326,9 +401,9 @@ int cfg_edit(struct cfg *cfg, enum cfg_ds ds, const struct lyd_node *edit, enum 
         bool fresh = !cfg->cand_active;
 
         if (fresh) {
-            rc = dup_tree(cfg, cfg->running, &cfg->candidate, errs);
-            if (rc)
+            if (!(cfg->candidate = spare_take(cfg)) && (rc = dup_tree(cfg, cfg->running, &cfg->candidate, errs))) {
                 return rc;
+            }
             cfg->cand_active = true;
             cfg->cand_base_gen = cfg->running_gen;
         }
@@ -424,7 +499,7 @@ int cfg_copy(struct cfg *cfg, enum cfg_ds dst, int src_ds, const struct lyd_node
             lyd_free_siblings(t);
             break;
         }
-        rc = cfg_running_set(cfg, &t, &chg, actor, false, NULL, NULL, NULL, errs);
+        rc = cfg_running_set(cfg, &t, &chg, actor, false, cfg_persist_snapshot, NULL, NULL, errs);
         lyd_free_siblings(t);
         break;
     case CFG_DS_CANDIDATE:
@@ -567,8 +642,13 @@ int cfg_commit(struct cfg *cfg, const struct cfg_commit_opts *o, const struct cf
         /* on failure the candidate keeps its edits */
         struct chg_vec tmp = {0};
 
-        rc = cfg_running_set(cfg, &cfg->candidate, candidate_changes(cfg, &tmp), actor, false, commit_persist, &cp,
-                             &prev, errs);
+        const struct chg_vec *chg = candidate_changes(cfg, &tmp);
+
+        rc = cfg_running_set(cfg, &cfg->candidate, chg, actor, false, commit_persist, &cp, &prev, errs);
+        if (!rc && !o->confirmed) {
+            spare_offer(cfg, prev, chg);
+            prev = NULL;
+        }
         chg_vec_clear(&tmp);
         if (rc) {
             if (o->confirmed && !was_pending && cfg->confirm_pending)
@@ -693,6 +773,8 @@ int cfg_start(struct cfg *cfg, struct cfg_errs *errs)
     rc = cfg_secret_init(cfg);
     if (!rc)
         rc = cfg_when_init(cfg);
+    if (!rc)
+        rc = cfg_scope_init(cfg);
     if (rc)
         return rc;
     rc = cfg_store_load(cfg, "startup", &cfg->startup, errs);
@@ -730,9 +812,15 @@ int cfg_start(struct cfg *cfg, struct cfg_errs *errs)
     }
     cfg->running = t;
     cfg->running_mtime = time(NULL);
+    cfg_journal_tick(cfg);
     if (seeded)
         log_info("config", "running configuration seeded from %s", seeded);
     return cfg_confirm_load(cfg, errs);
+}
+
+uint64_t cfg_spares_used(const struct cfg *cfg)
+{
+    return cfg->spares_used;
 }
 
 uint64_t cfg_running_gen(const struct cfg *cfg, time_t *mtime)

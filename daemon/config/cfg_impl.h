@@ -2,6 +2,8 @@
 #ifndef RAVEN_CONFIG_CFG_IMPL_H
 #define RAVEN_CONFIG_CFG_IMPL_H
 
+#include <sys/types.h>
+
 #include "daemon/config/cfg.h"
 
 #define CFG_SECRET_MASK "********"
@@ -39,15 +41,34 @@ struct cfg {
     struct chg_vec cand_chg;    /* edits of the candidate since it left running */
     uint64_t running_gen;       /* bumped whenever running changes */
     uint64_t running_digest;    /* of running as last persisted or loaded (cfg_store.c) */
+    /* running.journal (cfg_journal.c) */
+    int jfd;                         /* open for appending, -1 until needed */
+    uint64_t jsize;                  /* its bytes */
+    uint64_t jseq;                   /* sequence of the last persisted change set */
+    bool jbroken;                    /* an append could not be taken back: snapshot next */
+    pid_t cpid;                      /* compaction child, 0 if none */
+    uint64_t cseq;                   /* sequence its snapshot holds */
+    uint64_t snap_size;              /* bytes of running.xml */
+    uint64_t compact_bytes;          /* journal bytes before a compaction is worth it */
+    const struct chg_vec *txn_chg;   /* the change set being persisted */
     time_t running_mtime;       /* when running last changed (load time at start) */
     uint64_t cand_base_gen;     /* running_gen the candidate was copied from */
     struct lyd_node *startup;   /* NULL when startup does not exist */
+    struct lyd_node *spare;     /* the previous running, spare_chg away from running */
+    struct chg_vec spare_chg;   /* the commit that made running from it */
+    uint64_t spare_gen;         /* running_gen it is a commit away from */
+    uint64_t spares_used;       /* candidates started from the spare */
+    bool txn_when_del;          /* the last transaction's validation removed nodes */
     uint32_t lock[CFG_DS_COUNT];
 
     struct cfg_reg *regs;
     size_t nregs;
     struct ly_set *secrets; /* schema nodes marked raven-types:secret */
     char **when_paths;      /* data paths of the schema nodes with a "when" */
+    struct cfg_ref *refs;   /* constraints by the schema nodes they read (cfg_scope.c) */
+    size_t nrefs, caprefs;
+    bool scope_off;         /* every validation is whole-tree */
+    uint64_t nscoped, nfull; /* validations done each way */
     size_t nwhen;
 
     /* confirmed commit in progress */
@@ -89,6 +110,11 @@ int cfg_txn_run(struct cfg *cfg, const struct lyd_node *old, struct lyd_node **n
                 bool dry_run, bool initial, cfg_persist_fn persist, void *persist_arg, struct cfg_errs *errs);
 int cfg_validate_tree(struct cfg *cfg, struct lyd_node **tree, struct cfg_errs *errs);
 
+/* Scoped validation (cfg_scope.c): the index of constraints, built at start, and
+ * whether @tree (valid before @chg) is proven valid by looking at @chg alone. */
+int cfg_scope_init(struct cfg *cfg);
+bool cfg_scope_valid(struct cfg *cfg, const struct lyd_node *tree, const struct chg_vec *chg);
+
 /* Collects the configuration nodes that have a "when" (cfg_txn.c). */
 int cfg_when_init(struct cfg *cfg);
 
@@ -106,10 +132,30 @@ void cfg_cand_reset(struct cfg *cfg);
 
 /* persistence (cfg_store.c) */
 int cfg_store_save(struct cfg *cfg, const char *name, const struct lyd_node *tree);
+/* running.xml from @tree with the next journal sequence; @keep_digest: the same
+ * configuration as the journal's, so its digest stays. */
+int cfg_store_snapshot(struct cfg *cfg, const struct lyd_node *tree, bool keep_digest);
 int cfg_store_load(struct cfg *cfg, const char *name, struct lyd_node **tree, struct cfg_errs *errs);
 int cfg_store_remove(struct cfg *cfg, const char *name);
 int cfg_parse_data(struct cfg *cfg, const char *data, const char *what, struct lyd_node **tree,
                    struct cfg_errs *errs);
+
+/* running.journal (cfg_journal.c): append one change set (-EAGAIN: it needs a
+ * snapshot instead), replay at start, compaction in a forked child. */
+uint64_t cfg_fnv(uint64_t h, const void *data, size_t len);
+int cfg_journal_append(struct cfg *cfg, const struct lyd_node *old, const struct lyd_node *new,
+                       const struct chg_vec *chg);
+int cfg_journal_replay(struct cfg *cfg, struct lyd_node **tree, struct cfg_errs *errs);
+int cfg_snapshot_header(char *buf, size_t len, uint64_t seq, uint64_t digest, uint64_t body);
+/* Reads a snapshot's header (sequence, digest); returns where its XML starts. */
+const char *cfg_snapshot_parse(struct cfg *cfg, const char *data);
+void cfg_journal_reset(struct cfg *cfg);
+void cfg_journal_tick(struct cfg *cfg); /* after running changed: reap, maybe compact */
+void cfg_journal_wait(struct cfg *cfg); /* before a snapshot: no older one may land after it */
+void cfg_journal_close(struct cfg *cfg);
+/* Makes *@dst equal to @src at every change of @chg (whole subtrees, widened like the
+ * journal's records); -EAGAIN when the change set is the whole tree. */
+int cfg_tree_sync(struct lyd_node **dst, const struct lyd_node *src, const struct chg_vec *chg);
 
 /* confirmed commit (cfg_confirm.c) */
 int cfg_confirm_load(struct cfg *cfg, struct cfg_errs *errs);
@@ -129,12 +175,15 @@ void cfg_confirm_save(const struct cfg *cfg, struct cfg_confirm_saved *sv);
 void cfg_confirm_restore(struct cfg *cfg, struct cfg_confirm_saved *sv);
 
 /* Runs the transaction from running to *newp and, when it succeeds, makes it running
- * (*newp adopted and set to NULL): persisted by @persist (default: running.xml)
+ * (*newp adopted and set to NULL): persisted by @persist (default: cfg_persist_running, the journal)
  * before the subsystems apply, then notified. On failure *newp stays the caller's.
  * The previous running goes to *prev when @prev is not NULL, else is freed. */
 int cfg_running_set(struct cfg *cfg, struct lyd_node **newp, const struct chg_vec *chg, const struct cfg_actor *actor,
                     bool dry_run, cfg_persist_fn persist, void *persist_arg, struct lyd_node **prev,
                     struct cfg_errs *errs);
+/* running.journal gets the change set (a snapshot when it is the whole tree) */
 int cfg_persist_running(struct cfg *cfg, const struct lyd_node *new, void *arg, struct cfg_errs *errs);
+/* running.xml gets the whole tree and the journal is emptied */
+int cfg_persist_snapshot(struct cfg *cfg, const struct lyd_node *new, void *arg, struct cfg_errs *errs);
 
 #endif

@@ -1,5 +1,6 @@
 /* Persistence of datastores in the state directory: one XML file per datastore,
- * replaced atomically (daemon/base/fsutil.h), mode 0600 because it holds secrets. */
+ * replaced atomically (daemon/base/fsutil.h), mode 0600 because it holds secrets;
+ * running's file is a snapshot that running.journal continues (cfg_journal.c). */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -18,15 +19,52 @@ static int store_path(const struct cfg *cfg, const char *name, char *buf, size_t
     return 0;
 }
 
-/* FNV-1a of the persisted running configuration: tells a later process whether
- * the file changed while ravend was stopped (the session arena keeps it). */
-static uint64_t digest(const char *data)
+/* running.xml starts with a header naming the journal sequence it holds and the
+ * digest of running (cfg_journal.c); the digest tells a later process whether
+ * running changed while ravend was stopped (the session arena keeps it). */
+static int save_running(struct cfg *cfg, const char *path, const char *data, bool keep_digest)
 {
-    uint64_t h = 0xcbf29ce484222325ULL;
+    size_t dl = data ? strlen(data) : 0, hl;
+    uint64_t body = cfg_fnv(0xcbf29ce484222325ULL, data ? data : "", dl);
+    char hdr[128], *all;
+    int rc;
 
-    for (const unsigned char *p = (const unsigned char *)data; p && *p; p++)
-        h = (h ^ *p) * 0x100000001b3ULL;
-    return h;
+    /* a compaction still printing an older running must not land after this */
+    cfg_journal_wait(cfg);
+    hl = (size_t)cfg_snapshot_header(hdr, sizeof(hdr), cfg->jseq + 1, keep_digest ? cfg->running_digest : body,
+                                     body);
+    if (!(all = malloc(hl + dl + 1)))
+        return -ENOMEM;
+    memcpy(all, hdr, hl);
+    memcpy(all + hl, data ? data : "", dl);
+    rc = fs_write_atomic(path, all, hl + dl, 0600);
+    free(all);
+    if (rc)
+        return rc;
+    cfg->jseq++;
+    if (!keep_digest)
+        cfg->running_digest = body;
+    cfg->snap_size = hl + dl;
+    cfg_journal_reset(cfg);
+    return 0;
+}
+
+int cfg_store_snapshot(struct cfg *cfg, const struct lyd_node *tree, bool keep_digest)
+{
+    char path[PATH_MAX];
+    char *data = NULL;
+    int rc;
+
+    rc = store_path(cfg, "running", path, sizeof(path));
+    if (rc)
+        return rc;
+    if (tree && lyd_print_mem(&data, tree, LYD_XML, LYD_PRINT_WITHSIBLINGS | LYD_PRINT_WD_EXPLICIT))
+        return -ENOMEM;
+    rc = save_running(cfg, path, data, keep_digest);
+    if (rc)
+        log_err("config", "cannot write %s: %s", path, strerror(-rc));
+    free(data);
+    return rc;
 }
 
 int cfg_store_save(struct cfg *cfg, const char *name, const struct lyd_node *tree)
@@ -40,11 +78,12 @@ int cfg_store_save(struct cfg *cfg, const char *name, const struct lyd_node *tre
         return rc;
     if (tree && lyd_print_mem(&data, tree, LYD_XML, LYD_PRINT_WITHSIBLINGS | LYD_PRINT_WD_EXPLICIT))
         return -ENOMEM;
-    rc = fs_write_atomic(path, data ? data : "", data ? strlen(data) : 0, 0600);
+    if (!strcmp(name, "running"))
+        rc = save_running(cfg, path, data, false);
+    else
+        rc = fs_write_atomic(path, data ? data : "", data ? strlen(data) : 0, 0600);
     if (rc)
         log_err("config", "cannot write %s: %s", path, strerror(-rc));
-    else if (!strcmp(name, "running"))
-        cfg->running_digest = digest(data);
     free(data);
     return rc;
 }
@@ -88,9 +127,18 @@ int cfg_store_load(struct cfg *cfg, const char *name, struct lyd_node **tree, st
                     strerror(-rc));
         return rc;
     }
-    if (!strcmp(name, "running"))
-        cfg->running_digest = digest(data);
-    rc = cfg_parse_data(cfg, data, path, tree, errs);
+    if (strcmp(name, "running")) {
+        rc = cfg_parse_data(cfg, data, path, tree, errs);
+    } else {
+        cfg->snap_size = strlen(data);
+        rc = cfg_parse_data(cfg, cfg_snapshot_parse(cfg, data), path, tree, errs);
+        if (!rc)
+            rc = cfg_journal_replay(cfg, tree, errs);
+        if (rc) {
+            lyd_free_siblings(*tree);
+            *tree = NULL;
+        }
+    }
     free(data);
     return rc;
 }

@@ -335,9 +335,20 @@ int cfg_txn_run(struct cfg *cfg, const struct lyd_node *old, struct lyd_node **n
     int rc;
 
     when_note(cfg, *newp, &noted);
-    rc = cfg_validate_tree(cfg, newp, errs);
-    if (!rc)
+    if (cfg_scope_valid(cfg, *newp, chg)) {
+        log_debug("config", "%zu change(s) validated by their constraints alone", chg->n);
+        rc = 0;
+    } else {
+        cfg->nfull++;
+        rc = cfg_validate_tree(cfg, newp, errs);
+    }
+    cfg->txn_when_del = false;
+    if (!rc) {
+        const struct chg_vec *in = chg;
+
         chg = when_deleted(*newp, chg, &noted, &all);
+        cfg->txn_when_del = chg != in;
+    }
     chg_vec_clear(&noted);
     if (rc)
         return rc;
@@ -363,8 +374,11 @@ int cfg_txn_run(struct cfg *cfg, const struct lyd_node *old, struct lyd_node **n
     }
     /* Persisting is the last step that may fail, so it comes before apply: a
      * commit that cannot be saved is aborted like a refused one. */
-    if (!rc && !dry_run && persist)
+    if (!rc && !dry_run && persist) {
+        cfg->txn_chg = chg;
         rc = persist(cfg, *newp, persist_arg, errs);
+        cfg->txn_chg = NULL;
+    }
     if (rc || dry_run) {
         /* abort exactly the handlers that prepared, newest first */
         while (nprep-- > 0) {

@@ -42,9 +42,19 @@ struct pool {
     UT_hash_handle hh;
 };
 
+/* Every IPv4 range of a set, sorted by start (they never overlap): adding a
+ * range and finding the pool of an address are binary searches, not a walk over
+ * every pool. */
+struct span {
+    uint32_t start, end;
+    struct pool *pool;
+};
+
 struct pool_set {
     struct pool *pools;
     struct lease *held;
+    struct span *v4;
+    size_t nv4, cap4;
 };
 
 struct pool_set *pool_set_new(void)
@@ -76,7 +86,24 @@ void pool_set_free(struct pool_set *ps)
         HASH_DEL(ps->pools, p);
         pool_free(p);
     }
+    free(ps->v4);
     free(ps);
+}
+
+/* The index of the first span of @ps that ends at or after @addr (nv4 if none). */
+static size_t span_at(const struct pool_set *ps, uint32_t addr)
+{
+    size_t lo = 0, hi = ps->nv4;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (ps->v4[mid].end < addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
 }
 
 static struct pool *find(const struct pool_set *ps, const char *name)
@@ -176,17 +203,23 @@ bool pool6_addr(const struct pool_set *ps, const char *name, uint32_t index, uin
 
 int pool_add_range(struct pool_set *ps, struct pool *p, uint32_t start, uint32_t end)
 {
-    struct pool *q, *tmp;
     struct range *nr;
+    size_t at;
     uint64_t n;
 
     if (start > end)
         return -EINVAL;
-    HASH_ITER(hh, ps->pools, q, tmp) {
-        for (size_t i = 0; !q->ipv6 && i < q->nr; i++) {
-            if (start <= q->r[i].end && q->r[i].start <= end)
-                return -EEXIST;
-        }
+    at = span_at(ps, start);
+    if (at < ps->nv4 && ps->v4[at].start <= end)
+        return -EEXIST;
+    if (ps->nv4 == ps->cap4) {
+        size_t cap = ps->cap4 ? ps->cap4 * 2 : 16;
+        struct span *v = realloc(ps->v4, cap * sizeof(*v));
+
+        if (!v)
+            return -ENOMEM;
+        ps->v4 = v;
+        ps->cap4 = cap;
     }
     n = (uint64_t)end - start + 1;
     nr = realloc(p->r, (p->nr + 1) * sizeof(*nr));
@@ -198,6 +231,9 @@ int pool_add_range(struct pool_set *ps, struct pool *p, uint32_t start, uint32_t
         return -ENOMEM;
     p->nr++;
     p->size += n;
+    memmove(&ps->v4[at + 1], &ps->v4[at], (ps->nv4 - at) * sizeof(*ps->v4));
+    ps->v4[at] = (struct span){.start = start, .end = end, .pool = p};
+    ps->nv4++;
     return 0;
 }
 
@@ -347,13 +383,9 @@ bool pool_release(struct pool_set *ps, const char *name, uint32_t addr)
 /* The IPv4 pool whose ranges hold @addr, NULL if none. */
 static struct pool *pool4_of(const struct pool_set *ps, uint32_t addr)
 {
-    struct pool *p, *tmp;
+    size_t at = span_at(ps, addr);
 
-    HASH_ITER(hh, ps->pools, p, tmp) {
-        if (!p->ipv6 && range_of(p, addr))
-            return p;
-    }
-    return NULL;
+    return at < ps->nv4 && ps->v4[at].start <= addr ? ps->v4[at].pool : NULL;
 }
 
 /* The IPv6 pool and lease index that @addr/@plen falls on, NULL if none: the

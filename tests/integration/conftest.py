@@ -203,8 +203,15 @@ class Ravend:
         return self.stop(sig=signal.SIGKILL)
 
     def running_file(self):
+        """running as persisted: the snapshot running.xml and the journal of the
+        change sets committed since (binary, read as latin-1)."""
         with open(os.path.join(self.state_dir, "running.xml")) as f:
-            return f.read()
+            snap = f.read()
+        try:
+            with open(os.path.join(self.state_dir, "running.journal"), "rb") as f:
+                return snap + f.read().decode("latin-1")
+        except FileNotFoundError:
+            return snap
 
     def cleanup(self):
         """Removes the work directory and the arena's directory (call stopped)."""

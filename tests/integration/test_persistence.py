@@ -1,5 +1,6 @@
-"""Persistence: running is saved in <state_dir>/running.xml before the reply, a failed
-operation leaves that file byte-for-byte as it was, the configuration (secrets
+"""Persistence: running is saved in <state_dir> (running.xml and the journal of the
+change sets after it) before the reply, a failed operation leaves those files
+byte-for-byte as they were, the configuration (secrets
 included) survives a clean restart and a SIGKILL in the middle of a stream of
 commits, and the state files are private to ravend."""
 import os
@@ -26,20 +27,37 @@ def ravend(make_ravend, ifns):
 
 
 def file_pools(ravend):
-    root = etree.fromstring(f"<r>{ravend.running_file()}</r>".encode())
+    """The pools of running as a SIGKILL right now and a restart find them (the
+    snapshot running.xml and the journal after it)."""
+    ravend.kill9()
+    ravend.start()
+    return pool_names(ravend.connect())
+
+
+def snapshot_pools(ravend):
+    text = ravend.running_file().partition("RVJ1")[0]  # running.xml, without the journal
+    root = etree.fromstring(f"<r>{text}</r>".encode())
     return sorted(root.xpath("//rv:pools/rv:ipv4-pool/rv:name/text()", namespaces={"rv": NS}))
 
 
-def test_running_file_is_written_before_the_reply(ravend):
+def test_running_is_persisted_before_the_reply(ravend):
     m = ravend.connect()
     m.edit_config(target="running", config=pool_cfg("r1"))
     assert file_pools(ravend) == ["r1"]
+    m = ravend.connect()
     m.edit_config(target="candidate", config=pool_cfg("c1"))
     m.commit()
+    # a commit appends its change set to running.journal, not a new running.xml
+    assert "c1" not in snapshot_pools(ravend)
     assert file_pools(ravend) == ["c1", "r1"]
+    m = ravend.connect()
     m.edit_config(target="candidate", config=cfg(pools(pool("r1", start=None, op="delete"))))
     m.commit()
     assert file_pools(ravend) == ["c1"]
+    # a clean stop folds the journal into running.xml
+    ravend.stop()
+    assert snapshot_pools(ravend) == ["c1"]
+    assert not os.path.getsize(os.path.join(ravend.state_dir, "running.journal"))
 
 
 def _locked_by_other(ravend, m):

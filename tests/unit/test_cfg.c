@@ -199,6 +199,25 @@ static char *file(struct fx *f, const char *name)
     return data;
 }
 
+/* running as persisted: running.xml and running.journal (binary, shown in hex). */
+static char *persisted(struct fx *f)
+{
+    char path[128], *snap = file(f, "running.xml"), *j = NULL, *out;
+    size_t jl = 0, sl = snap ? strlen(snap) : 0;
+
+    snprintf(path, sizeof(path), "%s/running.journal", f->dir);
+    fs_read_all(path, &j, &jl);
+    out = calloc(1, sl + 2 * jl + 2);
+    assert_non_null(out);
+    memcpy(out, snap ? snap : "", sl);
+    out[sl] = '|';
+    for (size_t i = 0; i < jl; i++)
+        snprintf(out + sl + 1 + 2 * i, 3, "%02x", (unsigned char)j[i]);
+    free(snap);
+    free(j);
+    return out;
+}
+
 static void print_errs(const struct cfg_errs *errs)
 {
     for (const struct cfg_err *e = errs->head; e; e = e->next)
@@ -234,9 +253,10 @@ static void test_merge_create_commit(void **state)
     s = dump(f, CFG_DS_RUNNING, true);
     assert_non_null(strstr(s, "<name>p1</name><size>10</size>"));
     free(s);
-    /* persisted before the commit returned */
-    s = file(f, "running.xml");
-    assert_non_null(strstr(s, "p1"));
+    /* persisted before the commit returned: one record in the journal */
+    s = persisted(f);
+    assert_non_null(strstr(s, "7031")); /* "p1" in hex */
+    assert_null(strstr(s, "<name>p1</name>")); /* not in running.xml, older than the commit */
     free(s);
     assert_string_equal(hlog, "prepare:pools apply:pools");
     assert_int_equal(f->notified, 1);
@@ -250,14 +270,14 @@ static void test_create_existing_fails(void **state)
     char *before, *after;
 
     assert_int_equal(edit(f, CFG_DS_RUNNING, POOLS(POOL("p1", "10")), CFG_ERROPT_STOP, &A1, &errs), 0);
-    before = file(f, "running.xml");
+    before = persisted(f);
     assert_int_equal(edit(f, CFG_DS_RUNNING,
                           POOLS("<pool nc:operation=\"create\"><name>p1</name><size>20</size></pool>"),
                           CFG_ERROPT_STOP, &A1, &errs),
                      -EEXIST);
     assert_int_equal(errs.head->tag, CFG_ERR_DATA_EXISTS);
     assert_string_equal(errs.head->path, "/raven-test:pools/pool[name='p1']");
-    after = file(f, "running.xml");
+    after = persisted(f);
     assert_string_equal(before, after);
     free(before);
     free(after);
@@ -359,7 +379,7 @@ static void test_leafref_commit_refused(void **state)
 {
     struct fx *f = *state;
     struct cfg_errs errs = {0};
-    char *before = file(f, "running.xml"), *after;
+    char *before = persisted(f), *after;
 
     assert_int_equal(edit(f, CFG_DS_CANDIDATE,
                           "<users xmlns=\"" NS "\"><user><name>u</name><pool>missing</pool></user></users>",
@@ -368,7 +388,7 @@ static void test_leafref_commit_refused(void **state)
     assert_int_not_equal(commit(f, &A1, &errs), 0);
     assert_int_equal(errs.head->tag, CFG_ERR_DATA_MISSING);
     assert_non_null(strstr(errs.head->path, "/raven-test:users/user[name='u']/pool"));
-    after = file(f, "running.xml");
+    after = persisted(f);
     assert_string_equal(before, after);
     assert_true(cfg_candidate_dirty(f->cfg)); /* edits kept for fixing */
     assert_string_equal(hlog, "");            /* no handler saw an invalid tree */
@@ -383,7 +403,7 @@ static void test_prepare_refusal_aborts_in_reverse(void **state)
     struct cfg_errs errs = {0};
     char *before, *after, *mem_before, *mem_after;
 
-    before = file(f, "running.xml");
+    before = persisted(f);
     mem_before = dump(f, CFG_DS_RUNNING, true);
     assert_int_equal(edit(f, CFG_DS_CANDIDATE,
                           POOLS(POOL("p1", "10")) "<users xmlns=\"" NS "\"><user><name>u</name></user></users>"
@@ -395,7 +415,7 @@ static void test_prepare_refusal_aborts_in_reverse(void **state)
     /* abort reaches exactly the prepared ones, newest first; nothing applied */
     assert_string_equal(hlog, "prepare:pools prepare:users refuse:misc abort:users abort:pools");
     assert_non_null(strstr(errs.head->msg, "misc refuses"));
-    after = file(f, "running.xml");
+    after = persisted(f);
     mem_after = dump(f, CFG_DS_RUNNING, true);
     assert_string_equal(before, after);
     assert_string_equal(mem_before, mem_after);
@@ -414,7 +434,7 @@ static void test_dry_run_flag(void **state)
 {
     struct fx *f = *state;
     struct cfg_errs errs = {0};
-    char *before = file(f, "running.xml"), *after, *mem_before = dump(f, CFG_DS_RUNNING, true), *mem_after;
+    char *before = persisted(f), *after, *mem_before = dump(f, CFG_DS_RUNNING, true), *mem_after;
     uint64_t gen = cfg_running_gen(f->cfg, NULL);
     struct lyd_node *t;
 
@@ -441,7 +461,7 @@ static void test_dry_run_flag(void **state)
     lyd_free_siblings(t);
     assert_string_equal(hlog, "check:pools abort:pools");
 
-    after = file(f, "running.xml");
+    after = persisted(f);
     mem_after = dump(f, CFG_DS_RUNNING, true);
     assert_string_equal(before, after);
     assert_string_equal(mem_before, mem_after);
