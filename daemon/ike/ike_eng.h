@@ -348,6 +348,7 @@ struct ike_engine {
     uint32_t cookie_ver;
     time_t cookie_rotated;
     ike_event_fn event;
+    ike_event_wanted_fn event_wanted; /* NULL: every event is built */
     void *event_arg;
     ike_output_fn output;
     void *output_arg;

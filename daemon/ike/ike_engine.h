@@ -49,6 +49,11 @@ void ike_engine_free(struct ike_engine *e);
 #define IKE_CRYPTO_QUEUE_MIN 128u
 int ike_engine_set_crypto_threads(struct ike_engine *e, unsigned n);
 void ike_engine_set_event(struct ike_engine *e, ike_event_fn fn, void *arg);
+/* Asked (with the event's @arg) before session-up, session-down or
+ * authentication-failure is built: false and it is not built (nobody subscribes;
+ * the callee still learns that the event happened from this call). */
+typedef bool (*ike_event_wanted_fn)(const char *name, void *arg);
+void ike_engine_set_event_wanted(struct ike_engine *e, ike_event_wanted_fn fn);
 struct aaa;
 /* The AAA service for EAP, authorization from RADIUS, accounting and dynamic
  * authorization (it outlives the engine); also registers the engine as its

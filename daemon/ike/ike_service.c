@@ -264,6 +264,11 @@ void ike_engine_set_event(struct ike_engine *e, ike_event_fn fn, void *arg)
     e->event_arg = arg;
 }
 
+void ike_engine_set_event_wanted(struct ike_engine *e, ike_event_wanted_fn fn)
+{
+    e->event_wanted = fn;
+}
+
 void ike_engine_set_aaa(struct ike_engine *e, struct aaa *aaa)
 {
     e->aaa = aaa;
