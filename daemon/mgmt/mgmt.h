@@ -47,6 +47,9 @@ void mgmt_free(struct mgmt *m);
 
 /* super_ops.ping: asks front end @idx for a pong (@arg: the mgmt). */
 void mgmt_ping(int idx, uint32_t seq, void *arg);
+/* A notification already encoded as XML (@xml, @len bytes, borrowed: the
+ * notification element of @mod's @name), sent like mgmt_notify's. */
+void mgmt_notify_xml(struct mgmt *m, const char *mod, const char *name, const char *xml, size_t len);
 /* Whether some front end has a subscriber for the raven-vpn notification @name:
  * only then is it worth building. */
 bool mgmt_wants(const struct mgmt *m, const char *name);

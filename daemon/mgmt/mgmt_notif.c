@@ -142,6 +142,17 @@ int mgmt_interest(struct mconn *c, json_t *req, const char **why)
 
 /* ---- notifications ---- */
 
+void mgmt_notify_xml(struct mgmt *m, const char *mod, const char *name, const char *xml, size_t len)
+{
+    char *t = NULL;
+
+    if (!m || !xml || !(mgmt_interest_all(m) & mgmt_ev_class(mod, name)) || ly_time_time2str(time(NULL), NULL, &t))
+        return;
+    m->notif_built++;
+    mgmt_broadcast(m, MGMT_KIND_NONE, json_pack("{s:s, s:s}", "ev", "notification", "time", t), xml, len);
+    free(t);
+}
+
 void mgmt_notify(struct mgmt *m, struct lyd_node *notif)
 {
     struct lyd_node *root = notif;

@@ -401,11 +401,19 @@ static void test_interest(void **state)
     mgmt_config_changed(NULL, &(struct cfg_change){.path = "/raven-vpn:pools", .op = CFG_CHG_REPLACE}, 1, f->m);
     assert_int_equal(f->c->nsent, sent + 2);
     assert_int_equal(f->m->notif_built, 2);
+    /* an event already encoded as text goes the same way */
+    sent = f->c->nsent;
+    mgmt_notify_xml(f->m, "raven-vpn", "authentication-failure", "<x/>", 4);
+    assert_int_equal(f->c->nsent, sent);
+    mgmt_notify_xml(f->m, "raven-vpn", "session-down", "<x/>", 4);
+    assert_int_equal(f->c->nsent, sent + 1);
+    assert_int_equal(f->m->notif_built, 3);
     /* interest withdrawn: nothing any more */
     assert_int_equal(request_rc(f, "{\"id\":4,\"op\":\"interest\",\"events\":[]}", NULL, NULL), 0);
     assert_false(mgmt_wants(f->m, "session-up"));
     mgmt_notify(f->m, notif(f, "session-down"));
-    assert_int_equal(f->m->notif_built, 2);
+    mgmt_notify_xml(f->m, "raven-vpn", "session-down", "<x/>", 4);
+    assert_int_equal(f->m->notif_built, 3);
 }
 
 static void test_interest_bad(void **state)
