@@ -41,6 +41,8 @@ struct mc {
     bool dead;
     uint64_t gen;
     time_t mtime;
+    pthread_mutex_t interest_lock; /* held over an interest request */
+    unsigned int interest;         /* as ravend was last told */
 };
 
 static const char *const ds_names[CFG_DS_COUNT] = {"running", "candidate", "startup"};
@@ -365,6 +367,7 @@ struct mc *mc_connect(const char *path, const char *kind, struct ly_ctx *ctx, co
         mc->hooks = *hooks;
     pthread_mutex_init(&mc->send_lock, NULL);
     pthread_mutex_init(&mc->lock, NULL);
+    pthread_mutex_init(&mc->interest_lock, NULL);
     pthread_cond_init(&mc->cond, NULL);
     mc->fd = connect_to(path);
     if (mc->fd < 0)
@@ -408,6 +411,7 @@ void mc_free(struct mc *mc)
         close(mc->fd);
     pthread_mutex_destroy(&mc->send_lock);
     pthread_mutex_destroy(&mc->lock);
+    pthread_mutex_destroy(&mc->interest_lock);
     pthread_cond_destroy(&mc->cond);
     free(mc);
 }
@@ -751,6 +755,31 @@ int mc_cancel_commit(struct mc *mc, const struct cfg_actor *who, const char *per
     if (r && persist_id)
         json_object_set_new(r, "persist-id", json_string(persist_id));
     return call(mc, r, NULL, 0, NULL, NULL, NULL, NULL, errs);
+}
+
+int mc_interest_update(struct mc *mc, unsigned int (*compute)(void *arg), void *arg)
+{
+    static const char *const names[] = {"sessions", "auth", "config", "other"};
+    unsigned int mask;
+    json_t *evs;
+    int rc = 0;
+
+    if (!mc)
+        return 0;
+    pthread_mutex_lock(&mc->interest_lock);
+    mask = compute(arg) & MC_EV_ALL;
+    if (mask != mc->interest) {
+        evs = json_array();
+        for (unsigned int i = 0; evs && i < 4; i++)
+            if (mask & (1u << i))
+                json_array_append_new(evs, json_string(names[i]));
+        rc = call(mc, evs ? json_pack("{s:s, s:o}", "op", "interest", "events", evs) : NULL, NULL, 0, NULL, NULL, NULL,
+                  NULL, NULL);
+        if (!rc)
+            mc->interest = mask;
+    }
+    pthread_mutex_unlock(&mc->interest_lock);
+    return rc;
 }
 
 void mc_session_end(struct mc *mc, uint32_t sid)

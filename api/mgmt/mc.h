@@ -70,6 +70,21 @@ struct mc *mc_connect(const char *path, const char *kind, struct ly_ctx *ctx, co
 /* Closes the connection, stops the reader thread (not from a hook). */
 void mc_free(struct mc *mc);
 
+/* Classes of events (the `interest` request): ravend sends a notification only
+ * to a front end that declared interest in its class. */
+#define MC_EV_SESSIONS 1u /* session-up, session-down */
+#define MC_EV_AUTH 2u     /* authentication-failure */
+#define MC_EV_CONFIG 4u   /* netconf-config-change, certificate-warning */
+#define MC_EV_OTHER 8u    /* any other notification */
+#define MC_EV_ALL 15u
+/* Tells ravend the classes this front end's subscribers want, as @compute(@arg)
+ * returns them now, if that differs from what ravend was last told. Calls are
+ * serialised (the last state computed is the last one sent), and once this
+ * returns 0 every event of those classes comes: call it after a subscriber is
+ * registered and before its subscription is acknowledged, and after one ends.
+ * Not from a hook. 0, -ESHUTDOWN or -errno. */
+int mc_interest_update(struct mc *mc, unsigned int (*compute)(void *arg), void *arg);
+
 /* Running's generation and when it last changed, as the last hello or `changed`
  * event said (no round trip). */
 uint64_t mc_running_gen(struct mc *mc, time_t *mtime);

@@ -96,5 +96,9 @@ void nc_sess_end(struct nc_api *api, uint32_t sid); /* tell ravend */
 /* nc_notif.c */
 int nc_notif_start(struct nc_api *api);
 void nc_notif_stop(struct nc_api *api);
+/* Tells ravend whether any session subscribes now (after a subscription is
+ * registered and before it is acknowledged, and after a subscriber leaves).
+ * 0 or -errno. */
+int nc_notif_interest(struct nc_api *api);
 
 #endif

@@ -1,5 +1,6 @@
 /* Notifications (RFC 5277) to the sessions that subscribed with create-subscription:
- * ravend's `notification` events (raven-vpn events, netconf-config-change) are queued
+ * ravend is told whether any session subscribes (it sends nothing otherwise), and
+ * its `notification` events (raven-vpn events, netconf-config-change) are queued
  * by the management client's reader thread and sent by this thread, so that a slow
  * client never holds up the connection to ravend. */
 #include <stdio.h>
@@ -87,6 +88,19 @@ static bool any_subscriber(struct nc_api *api)
         any = s->subscribed;
     pthread_mutex_unlock(&api->sess_lock);
     return any;
+}
+
+/* The NETCONF stream carries every event: all classes while anyone subscribes. */
+static unsigned int interest_now(void *arg)
+{
+    return any_subscriber(arg) ? MC_EV_ALL : 0;
+}
+
+int nc_notif_interest(struct nc_api *api)
+{
+    if (atomic_load(&api->stop))
+        return 0; /* the front end is stopping: ravend need not be told */
+    return api->mc ? mc_interest_update(api->mc, interest_now, api) : 0;
 }
 
 void nc_api_notify(struct nc_api *api, struct lyd_node *ev, const char *time_str)

@@ -648,6 +648,20 @@ static struct nc_server_reply *op_subscribe(struct rpc_req *r, struct nc_session
         nc_session_inc_notif_status(session);
     }
     pthread_mutex_unlock(&api->sess_lock);
+    /* ravend sends events only while someone subscribes: once it has
+     * acknowledged the interest, no event can be missed */
+    if (s && nc_notif_interest(api)) {
+        pthread_mutex_lock(&api->sess_lock);
+        s = nc_sess_find(api, r->actor.sid);
+        if (s && s->subscribed) {
+            s->subscribed = false;
+            nc_session_dec_notif_status(session);
+        }
+        pthread_mutex_unlock(&api->sess_lock);
+        cfg_err_add(&errs, CFG_ERR_OPERATION_FAILED, CFG_ERRT_APPLICATION, NULL,
+                    "the daemon is not reachable; try again");
+        return reply_errs(api->ctx, &errs);
+    }
     return nc_server_reply_ok();
 }
 

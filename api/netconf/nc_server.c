@@ -97,16 +97,21 @@ static int sess_add(struct nc_api *api, struct nc_session *s, enum mc_role role)
 
 static void sess_remove(struct nc_api *api, struct nc_session *s)
 {
+    bool subscribed = false;
+
     pthread_mutex_lock(&api->sess_lock);
     for (struct nc_sess **pp = &api->sessions; *pp; pp = &(*pp)->next) {
         if ((*pp)->s == s) {
             struct nc_sess *e = *pp;
             *pp = e->next;
+            subscribed = e->subscribed;
             free(e);
             break;
         }
     }
     pthread_mutex_unlock(&api->sess_lock);
+    if (subscribed)
+        nc_notif_interest(api); /* perhaps nobody subscribes any more */
 }
 
 void nc_sess_end(struct nc_api *api, uint32_t sid)

@@ -3,7 +3,9 @@
  * resumed when an event or a keep-alive arrives. Events are encoded once per format
  * on the thread that brings them (the management client's reader). The traffic
  * sampler and the check of credentials run on the main thread's event loop, every
- * second. */
+ * second. ravend is told which classes of events the subscribers want (it sends
+ * nothing else) when a subscriber comes, before its stream is answered, and when
+ * one goes. */
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <event2/event.h>
@@ -68,6 +70,7 @@ struct rest_events {
     struct event *timer;
     uint64_t ticks;
     atomic_bool users_changed; /* token streams are checked again at the next tick */
+    atomic_bool stopping;      /* streams end with the front end: ravend is not told */
 };
 
 static void recheck(struct rest_events *ev);
@@ -168,6 +171,31 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
     return (ssize_t)n;
 }
 
+/* The classes of ravend's events the subscribers want (traffic samples are made
+ * here); other raven events go to the streams of several classes. */
+static unsigned int interest_now(void *arg)
+{
+    struct rest_events *ev = arg;
+    unsigned int want = 0;
+
+    pthread_mutex_lock(&ev->lock);
+    for (struct sub *s = ev->subs; s; s = s->next) {
+        want |= (s->mask & EV_SESSIONS ? MC_EV_SESSIONS : 0) | (s->mask & EV_AUTH ? MC_EV_AUTH : 0) |
+                (s->mask & EV_CONFIG ? MC_EV_CONFIG : 0);
+        if (s->mask & (EV_SESSIONS | EV_AUTH | EV_CONFIG))
+            want |= MC_EV_OTHER;
+    }
+    pthread_mutex_unlock(&ev->lock);
+    return want;
+}
+
+static int interest_update(struct rest_events *ev)
+{
+    if (atomic_load(&ev->stopping))
+        return 0;
+    return mc_interest_update(ev->api->mc, interest_now, ev);
+}
+
 static void sub_free(void *cls)
 {
     struct sub *s = cls;
@@ -181,6 +209,8 @@ static void sub_free(void *cls)
             break;
         }
     pthread_mutex_unlock(&ev->lock);
+    if (s->mask != EV_TRAFFIC)
+        interest_update(ev);
     while (s->head) {
         struct msg *m = s->head;
 
@@ -239,6 +269,15 @@ enum MHD_Result rest_events_serve(struct rest_api *api, struct MHD_Connection *c
     ev->nsubs++;
     pthread_mutex_unlock(&ev->lock);
     free(r->query.fields);
+    /* ravend sends these events from now on: none is missed once the stream is
+     * answered */
+    if (s->mask != EV_TRAFFIC && interest_update(ev)) {
+        sub_free(s);
+        r->query.fields = NULL;
+        rest_reply_err(&r->rep, r->out_fmt, 503, CFG_ERR_OPERATION_FAILED, NULL,
+                       "the daemon is not reachable; try again");
+        goto reply;
+    }
     resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, reader, s, sub_free);
     if (!resp) {
         sub_free(s);
@@ -621,6 +660,7 @@ void rest_events_free(struct rest_events *ev)
         return;
     if (ev->timer)
         event_free(ev->timer);
+    atomic_store(&ev->stopping, true);
     rest_events_close_all(ev);
     /* the subscribers are freed by libmicrohttpd as their connections end; the
      * structure stays until the daemons have stopped (rest_events_release) */

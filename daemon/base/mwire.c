@@ -203,7 +203,7 @@ static void keep_fds(struct mwire_rx *rx, struct msghdr *mh)
     }
 }
 
-int mwire_rx_read(struct mwire_rx *rx, int fd)
+static int rx_read(struct mwire_rx *rx, int fd, int flags)
 {
     for (;;) {
         unsigned char *dst;
@@ -218,7 +218,7 @@ int mwire_rx_read(struct mwire_rx *rx, int fd)
         ssize_t r;
         int rc;
 
-        r = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+        r = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC | flags);
         if (r < 0) {
             if (errno == EINTR)
                 continue;
@@ -234,6 +234,16 @@ int mwire_rx_read(struct mwire_rx *rx, int fd)
         if (rc)
             return rc;
     }
+}
+
+int mwire_rx_read(struct mwire_rx *rx, int fd)
+{
+    return rx_read(rx, fd, 0);
+}
+
+int mwire_rx_read_nb(struct mwire_rx *rx, int fd)
+{
+    return rx_read(rx, fd, MSG_DONTWAIT);
 }
 
 void mwire_rx_take(struct mwire_rx *rx, char **hdr, size_t *hlen, char **data, size_t *dlen, int *fds, int *nfds)

@@ -35,6 +35,9 @@ void mwire_rx_init(struct mwire_rx *rx);
  * over its limit or an empty header, or -errno. After an error the receiver must
  * be reset (mwire_rx_clear) before reuse. */
 int mwire_rx_read(struct mwire_rx *rx, int fd);
+/* mwire_rx_read that never blocks (MSG_DONTWAIT), on a socket left blocking for
+ * its sends: no fcntl to switch modes per frame. */
+int mwire_rx_read_nb(struct mwire_rx *rx, int fd);
 /* Feeds bytes that were read elsewhere (the fuzzer); same results as mwire_rx_read,
  * *used says how many bytes of @p were consumed. */
 int mwire_rx_feed(struct mwire_rx *rx, const void *p, size_t n, size_t *used);

@@ -348,6 +348,8 @@ struct ike_engine {
     uint32_t cookie_ver;
     time_t cookie_rotated;
     ike_event_fn event;
+    ike_event_wanted_fn event_wanted; /* NULL: every event is built */
+    ike_event_xml_fn event_xml;       /* NULL: session events as trees too */
     void *event_arg;
     ike_output_fn output;
     void *output_arg;
@@ -509,6 +511,11 @@ void ike_child_flush_deletes(struct ike_sess *s);
 
 /* ike_state.c: a leaf under @p (nothing when @v is NULL) */
 void ike_add_str(struct lyd_node *p, const char *name, const char *v);
+/* ike_evxml.c: session-up, session-down or authentication-failure of @s as XML
+ * text (*len bytes, to free), or NULL (no memory, unknown @name). */
+char *ike_evxml(struct ike_sess *s, const char *name, const char *reason, const char *message, size_t *len);
+/* Whether @v is valid UTF-8 that XML 1.0 can carry. */
+bool ike_evxml_text_ok(const char *v);
 void ike_add_u64(struct lyd_node *p, const char *name, uint64_t v);
 
 /* Identification payload types (RFC 7296 3.5) */

@@ -271,7 +271,18 @@ void ike_sess_notify_event(struct ike_sess *s, const char *name, const char *rea
     struct lyd_node *n = NULL;
     char a[INET6_ADDRSTRLEN];
 
-    if (!s->e->event || !m || lyd_new_inner(NULL, m, name, 0, &n))
+    if (!s->e->event || (s->e->event_wanted && !s->e->event_wanted(name, s->e->event_arg)))
+        return;
+    if (s->e->event_xml) {
+        size_t len = 0;
+        char *x = ike_evxml(s, name, reason, message, &len);
+
+        if (x)
+            s->e->event_xml(name, x, len, s->e->event_arg);
+        free(x);
+        return;
+    }
+    if (!m || lyd_new_inner(NULL, m, name, 0, &n))
         return;
     if (strcmp(name, "authentication-failure")) {
         ike_add_u64(n, "session-id", s->ss.id);

@@ -49,6 +49,17 @@ void ike_engine_free(struct ike_engine *e);
 #define IKE_CRYPTO_QUEUE_MIN 128u
 int ike_engine_set_crypto_threads(struct ike_engine *e, unsigned n);
 void ike_engine_set_event(struct ike_engine *e, ike_event_fn fn, void *arg);
+/* Asked (with the event's @arg) before session-up, session-down or
+ * authentication-failure is built: false and it is not built (nobody subscribes;
+ * the callee still learns that the event happened from this call). */
+typedef bool (*ike_event_wanted_fn)(const char *name, void *arg);
+void ike_engine_set_event_wanted(struct ike_engine *e, ike_event_wanted_fn fn);
+/* With this hook set, session-up, session-down and authentication-failure are
+ * handed over as XML text (@xml, @len bytes, borrowed: the notification element
+ * "<NAME xmlns=raven-vpn's namespace>...", as libyang would print the tree)
+ * instead of a tree: no tree is built. Other events still go to ike_event_fn. */
+typedef void (*ike_event_xml_fn)(const char *name, const char *xml, size_t len, void *arg);
+void ike_engine_set_event_xml(struct ike_engine *e, ike_event_xml_fn fn);
 struct aaa;
 /* The AAA service for EAP, authorization from RADIUS, accounting and dynamic
  * authorization (it outlives the engine); also registers the engine as its

@@ -264,6 +264,16 @@ void ike_engine_set_event(struct ike_engine *e, ike_event_fn fn, void *arg)
     e->event_arg = arg;
 }
 
+void ike_engine_set_event_wanted(struct ike_engine *e, ike_event_wanted_fn fn)
+{
+    e->event_wanted = fn;
+}
+
+void ike_engine_set_event_xml(struct ike_engine *e, ike_event_xml_fn fn)
+{
+    e->event_xml = fn;
+}
+
 void ike_engine_set_aaa(struct ike_engine *e, struct aaa *aaa)
 {
     e->aaa = aaa;

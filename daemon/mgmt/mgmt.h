@@ -72,11 +72,22 @@ void mgmt_free(struct mgmt *m);
 
 /* super_ops.ping: asks front end @idx for a pong (@arg: the mgmt). */
 void mgmt_ping(int idx, uint32_t seq, void *arg);
-/* A YANG notification (adopted) for every front end. */
+/* A notification already encoded as XML (@xml, @len bytes, borrowed: the
+ * notification element of @mod's @name), sent like mgmt_notify's. */
+void mgmt_notify_xml(struct mgmt *m, const char *mod, const char *name, const char *xml, size_t len);
+/* Whether some front end has a subscriber for the raven-vpn notification @name:
+ * only then is it worth building. */
+bool mgmt_wants(const struct mgmt *m, const char *name);
+/* A YANG notification (adopted) for the front ends that want it: encoded once,
+ * the same frame to each. */
 void mgmt_notify(struct mgmt *m, struct lyd_node *notif);
 /* cfg_notify_fn (@arg: the mgmt): `changed` and netconf-config-change. */
 void mgmt_config_changed(const struct cfg_actor *actor, const struct cfg_change *chg, size_t n, void *arg);
-/* Only operational state changed: the front ends drop their caches. */
+/* Only operational state changed: the front ends drop their caches. Coalesced:
+ * one `changed` at the end of the event loop's iteration however many calls came
+ * in it, and always before ravend answers another request (so a reply never
+ * overtakes the `changed` of the state it shows). Without an event base (tests),
+ * sent at once. */
 void mgmt_state_changed(struct mgmt *m);
 /* vpn-state/management under @vpn_state: refused connections and the front ends. */
 int mgmt_state(struct mgmt *m, struct lyd_node *vpn_state);

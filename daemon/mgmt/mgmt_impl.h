@@ -23,6 +23,17 @@ enum mgmt_kind {
     MGMT_KIND_COUNT,
 };
 
+/* Classes of events a front end may declare interest in (the `interest` request,
+ * api/README.md): ravend builds and sends a notification only when some front
+ * end wants its class. */
+enum mgmt_ev {
+    MGMT_EV_SESSIONS = 1, /* session-up, session-down */
+    MGMT_EV_AUTH = 2,     /* authentication-failure */
+    MGMT_EV_CONFIG = 4,   /* netconf-config-change, certificate-warning */
+    MGMT_EV_OTHER = 8,    /* any other notification */
+    MGMT_EV_ALL = 15,
+};
+
 /* ---- users, passwords, keys, tokens (mgmt_auth.c) ---- */
 
 struct mauth;
@@ -90,9 +101,11 @@ struct mconn {
     char **users;
     size_t nusers;
     uint64_t auth_gen;
+    unsigned int interest; /* enum mgmt_ev: what its subscribers want */
     uint32_t *sids; /* sessions the connection used */
     size_t nsids;
     char *last_hdr;
+    uint64_t nsent; /* frames sent (tests) */
     struct mconn *next;
 };
 
@@ -109,6 +122,11 @@ struct mgmt {
     uint64_t refused;
     struct mauth *auth;
     struct mlisten *listen;
+    /* `changed` for operational state is coalesced: marked here, sent once at the
+     * end of the loop iteration (or before the next request is answered) */
+    struct event *changed_ev;
+    bool state_dirty;
+    uint64_t notif_built; /* notifications encoded (tests) */
 };
 
 /* A connection over @fd (-1: none) for front end @idx. */
@@ -123,6 +141,8 @@ int mconn_feed(struct mconn *c, const void *p, size_t n);
 int mconn_frame(struct mconn *c, const char *hdr, size_t hlen, const char *data, size_t dlen);
 /* Sends a frame; a failure marks the connection dead. 0 or -errno. */
 int mconn_send(struct mconn *c, json_t *hdr, const char *data, size_t dlen, const int *fds, int nfds);
+/* Sends a frame whose header is already encoded (@hdr, @hlen bytes). */
+int mconn_send_raw(struct mconn *c, const char *hdr, size_t hlen, const char *data, size_t dlen);
 /* Sends {"error": @msg} (the connection is then closed by the caller). */
 void mconn_send_error(struct mconn *c, const char *msg);
 /* Whether @user authenticated on @c and is still configured; remembers it. */
@@ -149,5 +169,15 @@ int mgmt_dispatch(struct mconn *c, json_t *req, const char *data, size_t dlen, c
 /* The netconf-config-change notification of a commit (RFC 6470); NULL on error. */
 struct lyd_node *mgmt_config_change_notif(struct ly_ctx *ctx, const struct cfg_actor *actor,
                                           const struct cfg_change *chg, size_t n);
+
+/* The class (enum mgmt_ev) of notification @name of module @mod. */
+unsigned int mgmt_ev_class(const char *mod, const char *name);
+/* The union of the front ends' interests. */
+unsigned int mgmt_interest_all(const struct mgmt *m);
+/* The `interest` request of @c (before dispatch; mgmt_server.c): its interest
+ * replaced, then the reply. 0, or -1 with *why set. */
+int mgmt_interest(struct mconn *c, json_t *req, const char **why);
+/* Sends a pending state `changed` now (replies must not overtake it). */
+void mgmt_changed_flush(struct mgmt *m);
 
 #endif

@@ -1,7 +1,8 @@
 /* The events ravend pushes to the front ends: YANG notifications (the daemon's,
- * and netconf-config-change of RFC 6470 for every committed change), `changed`
- * when running or the operational state moved; and the management part of the
- * operational state. */
+ * and netconf-config-change of RFC 6470 for every committed change), built and
+ * sent only when a front end declared interest in their class (`interest`), and
+ * `changed` when running or the operational state moved (the latter coalesced);
+ * and the management part of the operational state. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,13 +66,91 @@ struct lyd_node *mgmt_config_change_notif(struct ly_ctx *ctx, const struct cfg_a
     return ev;
 }
 
-static bool any_front_end(const struct mgmt *m)
+/* ---- interest ---- */
+
+static const char *const ev_names[] = {"sessions", "auth", "config", "other"};
+
+unsigned int mgmt_ev_class(const char *mod, const char *name)
 {
+    if (!strcmp(mod, "ietf-netconf-notifications"))
+        return MGMT_EV_CONFIG;
+    if (!strcmp(name, "session-up") || !strcmp(name, "session-down"))
+        return MGMT_EV_SESSIONS;
+    if (!strcmp(name, "authentication-failure"))
+        return MGMT_EV_AUTH;
+    if (!strcmp(name, "certificate-warning"))
+        return MGMT_EV_CONFIG;
+    return MGMT_EV_OTHER;
+}
+
+unsigned int mgmt_interest_all(const struct mgmt *m)
+{
+    unsigned int all = 0;
+
     for (const struct mconn *c = m->conns; c; c = c->next) {
         if (c->kind != MGMT_KIND_NONE && !c->dead)
-            return true;
+            all |= c->interest;
     }
-    return false;
+    return all;
+}
+
+bool mgmt_wants(const struct mgmt *m, const char *name)
+{
+    return m && name && (mgmt_interest_all(m) & mgmt_ev_class("raven-vpn", name));
+}
+
+/* {"op": "interest", "id": N, "events": ["sessions", ...]}: the classes the front
+ * end's subscribers want from now on (replacing what it said before). Once the
+ * reply is sent, every event of those classes goes to it. */
+int mgmt_interest(struct mconn *c, json_t *req, const char **why)
+{
+    json_t *id = json_object_get(req, "id"), *evs = json_object_get(req, "events"), *e, *rep;
+    unsigned int mask = 0;
+    size_t i;
+
+    if (!json_is_integer(id) || json_integer_value(id) < 0) {
+        *why = "a request needs \"id\", an unsigned integer";
+        return -1;
+    }
+    if (c->kind == MGMT_KIND_NONE) {
+        *why = "the first request must be hello";
+        return -1;
+    }
+    if (!json_is_array(evs)) {
+        *why = "interest needs \"events\", an array of sessions, auth, config, other";
+        return -1;
+    }
+    json_array_foreach(evs, i, e) {
+        const char *n = json_string_value(e);
+        size_t k = 0;
+
+        while (n && k < sizeof(ev_names) / sizeof(ev_names[0]) && strcmp(n, ev_names[k]))
+            k++;
+        if (!n || k == sizeof(ev_names) / sizeof(ev_names[0])) {
+            *why = "interest: an event class is one of sessions, auth, config, other";
+            return -1;
+        }
+        mask |= 1u << k;
+    }
+    c->interest = mask;
+    rep = json_pack("{s:O, s:i, s:[]}", "id", id, "rc", 0, "errors");
+    if (rep)
+        mconn_send(c, rep, NULL, 0, NULL, 0);
+    json_decref(rep);
+    return 0;
+}
+
+/* ---- notifications ---- */
+
+void mgmt_notify_xml(struct mgmt *m, const char *mod, const char *name, const char *xml, size_t len)
+{
+    char *t = NULL;
+
+    if (!m || !xml || !(mgmt_interest_all(m) & mgmt_ev_class(mod, name)) || ly_time_time2str(time(NULL), NULL, &t))
+        return;
+    m->notif_built++;
+    mgmt_broadcast(m, MGMT_KIND_NONE, json_pack("{s:s, s:s}", "ev", "notification", "time", t), xml, len);
+    free(t);
 }
 
 void mgmt_notify(struct mgmt *m, struct lyd_node *notif)
@@ -81,20 +160,28 @@ void mgmt_notify(struct mgmt *m, struct lyd_node *notif)
 
     while (root && lyd_parent(root))
         root = lyd_parent(root);
-    if (m && root && any_front_end(m) && !ly_time_time2str(time(NULL), NULL, &t) &&
-        !lyd_print_mem(&xml, root, LYD_XML, LYD_PRINT_SHRINK) && xml)
+    /* encoded once, and only when a front end wants it */
+    if (m && root && root->schema &&
+        (mgmt_interest_all(m) & mgmt_ev_class(root->schema->module->name, root->schema->name)) &&
+        !ly_time_time2str(time(NULL), NULL, &t) && !lyd_print_mem(&xml, root, LYD_XML, LYD_PRINT_SHRINK) && xml) {
+        m->notif_built++;
         mgmt_broadcast(m, MGMT_KIND_NONE, json_pack("{s:s, s:s}", "ev", "notification", "time", t), xml,
                        strlen(xml));
+    }
     free(xml);
     free(t);
     lyd_free_all(root);
 }
+
+/* ---- changed ---- */
 
 static void changed(struct mgmt *m, bool config)
 {
     time_t mtime;
     uint64_t gen = cfg_running_gen(m->cfg, &mtime);
 
+    /* any `changed` drops the front ends' caches: a pending one is covered */
+    m->state_dirty = false;
     mgmt_broadcast(m, MGMT_KIND_NONE,
                    json_pack("{s:s, s:I, s:I, s:b}", "ev", "changed", "gen", (json_int_t)gen, "mtime",
                              (json_int_t)mtime, "config", config),
@@ -107,15 +194,28 @@ void mgmt_config_changed(const struct cfg_actor *actor, const struct cfg_change 
 
     if (!m)
         return;
+    /* at once: the reply to the commit must find the new generation known */
     changed(m, true);
-    if (n && any_front_end(m))
+    if (n && (mgmt_interest_all(m) & MGMT_EV_CONFIG))
         mgmt_notify(m, mgmt_config_change_notif(m->ctx, actor, chg, n));
+}
+
+void mgmt_changed_flush(struct mgmt *m)
+{
+    if (m && m->state_dirty)
+        changed(m, false);
 }
 
 void mgmt_state_changed(struct mgmt *m)
 {
-    if (m)
+    if (!m || m->state_dirty)
+        return;
+    if (!m->changed_ev) {
         changed(m, false);
+        return;
+    }
+    m->state_dirty = true;
+    event_active(m->changed_ev, 0, 0);
 }
 
 int mgmt_state(struct mgmt *m, struct lyd_node *vpn_state)

@@ -5,7 +5,6 @@
  * that cannot be decoded costs its connection and nothing else. */
 #include <errno.h>
 #include <stddef.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +23,13 @@
 
 static void on_reap(evutil_socket_t fd, short what, void *arg);
 
+static void on_changed(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    mgmt_changed_flush(arg);
+}
+
 struct mgmt *mgmt_new(struct event_base *base, struct cfg *cfg, const struct mgmt_opts *o,
                       const struct mgmt_hooks *hooks)
 {
@@ -39,9 +45,11 @@ struct mgmt *mgmt_new(struct event_base *base, struct cfg *cfg, const struct mgm
         m->hooks = *hooks;
     m->auth = mauth_new();
     m->listen = mlisten_new(o->state_dir);
-    if (base)
+    if (base) {
         m->reap = event_new(base, -1, 0, on_reap, m);
-    if (!m->auth || !m->listen || (base && !m->reap)) {
+        m->changed_ev = event_new(base, -1, 0, on_changed, m);
+    }
+    if (!m->auth || !m->listen || (base && (!m->reap || !m->changed_ev))) {
         mgmt_free(m);
         return NULL;
     }
@@ -141,14 +149,36 @@ static void on_reap(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-static int set_blocking(int fd, bool on)
+/* The socket stays blocking with SO_SNDTIMEO for sends (a front end that stops
+ * reading costs 2 s, once) and is read with MSG_DONTWAIT: its flags are set once. */
+static int send_frame(struct mconn *c, const char *hdr, size_t hlen, const char *data, size_t dlen, const int *fds,
+                      int nfds)
 {
-    int fl = fcntl(fd, F_GETFL);
+    int rc;
 
-    if (fl < 0)
-        return -errno;
-    fl = on ? fl & ~O_NONBLOCK : fl | O_NONBLOCK;
-    return fcntl(fd, F_SETFL, fl) < 0 ? -errno : 0;
+    if (c->dead)
+        return -EPIPE;
+    c->nsent++;
+    if (c->fd < 0) {
+        char *copy = strndup(hdr, hlen);
+
+        if (!copy) {
+            mark_dead(c);
+            return -ENOMEM;
+        }
+        free(c->last_hdr);
+        c->last_hdr = copy;
+        return 0;
+    }
+    rc = mwire_send(c->fd, hdr, hlen, data, dlen, fds, nfds);
+    if (rc)
+        mark_dead(c);
+    return rc;
+}
+
+int mconn_send_raw(struct mconn *c, const char *hdr, size_t hlen, const char *data, size_t dlen)
+{
+    return send_frame(c, hdr, hlen, data, dlen, NULL, 0);
 }
 
 int mconn_send(struct mconn *c, json_t *hdr, const char *data, size_t dlen, const int *fds, int nfds)
@@ -163,19 +193,8 @@ int mconn_send(struct mconn *c, json_t *hdr, const char *data, size_t dlen, cons
         mark_dead(c);
         return -ENOMEM;
     }
-    if (c->fd < 0) {
-        free(c->last_hdr);
-        c->last_hdr = s;
-        return 0;
-    }
-    /* blocking with SO_SNDTIMEO: a front end that stops reading costs 2 s, once */
-    rc = set_blocking(c->fd, true);
-    if (!rc)
-        rc = mwire_send(c->fd, s, strlen(s), data, dlen, fds, nfds);
-    set_blocking(c->fd, false);
+    rc = send_frame(c, s, strlen(s), data, dlen, fds, nfds);
     free(s);
-    if (rc)
-        mark_dead(c);
     return rc;
 }
 
@@ -291,8 +310,14 @@ int mconn_frame(struct mconn *c, const char *hdr, size_t hlen, const char *data,
         why = "the header is not a JSON object";
     else if (json_object_get(req, "ev"))
         rc = frame_event(c, req, &why);
-    else
+    else if (json_is_string(json_object_get(req, "op")) &&
+             !strcmp(json_string_value(json_object_get(req, "op")), "interest"))
+        rc = mgmt_interest(c, req, &why);
+    else {
+        /* a reply must not overtake the `changed` of the state it shows */
+        mgmt_changed_flush(c->m);
         rc = mgmt_dispatch(c, req, data, dlen, &why);
+    }
     json_decref(req);
     if (why) {
         mconn_send_error(c, why);
@@ -355,7 +380,7 @@ static void on_conn_read(evutil_socket_t fd, short what, void *arg)
     int r;
 
     while (!c->dead) {
-        r = mwire_rx_read(&c->rx, c->fd);
+        r = mwire_rx_read_nb(&c->rx, c->fd);
         if (r == 0)
             return;
         if (r < 0) {
@@ -392,7 +417,8 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
     struct mconn *c;
     int fd, idx;
 
-    fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    /* blocking for sends (SO_SNDTIMEO), read with MSG_DONTWAIT */
+    fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
     if (fd < 0)
         return;
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) || cl != sizeof(cr)) {
@@ -467,6 +493,8 @@ void mgmt_free(struct mgmt *m)
         close(m->lfd);
     if (m->reap)
         event_free(m->reap);
+    if (m->changed_ev)
+        event_free(m->changed_ev);
     lyd_free_siblings(m->trash);
     mlisten_free(m->listen);
     mauth_free(m->auth);
@@ -477,10 +505,17 @@ void mgmt_free(struct mgmt *m)
 
 void mgmt_broadcast(struct mgmt *m, enum mgmt_kind kind, json_t *hdr, const char *data, size_t dlen)
 {
+    char *s = NULL;
+
+    /* the header is encoded once, the same frame goes to each */
     for (struct mconn *c = m->conns; hdr && c; c = c->next) {
-        if (c->kind != MGMT_KIND_NONE && (kind == MGMT_KIND_NONE || c->kind == kind))
-            mconn_send(c, hdr, data, dlen, NULL, 0);
+        if (c->kind == MGMT_KIND_NONE || c->dead || (kind != MGMT_KIND_NONE && c->kind != kind))
+            continue;
+        if (!s && !(s = json_dumps(hdr, JSON_COMPACT)))
+            break;
+        mconn_send_raw(c, s, strlen(s), data, dlen);
     }
+    free(s);
     json_decref(hdr);
 }
 

@@ -351,6 +351,8 @@ static int start_vpn(struct ravend *d)
     if (!d->aaa)
         return -1;
     ike_engine_set_event(d->ike, ravend_vpn_event, &d->apis);
+    ike_engine_set_event_wanted(d->ike, ravend_vpn_event_wanted);
+    ike_engine_set_event_xml(d->ike, ravend_vpn_event_xml);
     err = ike_engine_set_crypto_threads(d->ike, d->crypto_threads);
     if (err) {
         log_err("ravend", "cannot start the crypto threads: %s", strerror(-err));

@@ -31,6 +31,11 @@ struct ravend_apis {
 /* An event of the engine (adopted): to the front ends (@arg: ravend_apis). The
  * state hook ravend_vpn_state takes the same @arg. */
 void ravend_vpn_event(struct lyd_node *notif, void *arg);
+/* ike_event_wanted_fn: the session state moved (`changed`, coalesced); whether a
+ * front end subscribes to @name. */
+bool ravend_vpn_event_wanted(const char *name, void *arg);
+/* ike_event_xml_fn: a session event as XML text, to the front ends. */
+void ravend_vpn_event_xml(const char *name, const char *xml, size_t len, void *arg);
 /* cfg_notify_fn: `changed` and netconf-config-change for the front ends (@arg:
  * ravend_apis). */
 void ravend_config_changed(const struct cfg_actor *actor, const struct cfg_change *chg, size_t n, void *arg);

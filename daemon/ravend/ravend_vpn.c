@@ -510,6 +510,22 @@ void ravend_vpn_event(struct lyd_node *notif, void *arg)
     mgmt_state_changed(apis->mgmt);
 }
 
+bool ravend_vpn_event_wanted(const char *name, void *arg)
+{
+    struct ravend_apis *apis = arg;
+
+    mgmt_state_changed(apis->mgmt);
+    return mgmt_wants(apis->mgmt, name);
+}
+
+void ravend_vpn_event_xml(const char *name, const char *xml, size_t len, void *arg)
+{
+    struct ravend_apis *apis = arg;
+
+    mgmt_notify_xml(apis->mgmt, "raven-vpn", name, xml, len);
+    mgmt_state_changed(apis->mgmt);
+}
+
 void ravend_config_changed(const struct cfg_actor *actor, const struct cfg_change *chg, size_t n, void *arg)
 {
     struct ravend_apis *apis = arg;

@@ -1,8 +1,10 @@
 /* Unit tests of ravend's side of the management socket (daemon/mgmt): the frame
  * and request decoder (oversized, truncated, not an object, duplicate keys,
  * unknown op, wrong member types) and the roles it enforces (a user must have
- * authenticated on the connection; read-only users cannot edit). No socket: the
- * connection's replies are captured. Runs without root. */
+ * authenticated on the connection; read-only users cannot edit), the `interest`
+ * request (no notification is built or sent until a front end wants its class)
+ * and the coalesced `changed` events. No socket: the connection's replies are
+ * captured. Runs without root. */
 #include <arpa/inet.h>
 #include <crypt.h>
 #include <errno.h>
@@ -418,6 +420,143 @@ static void test_get_paging_needs_sessions(void **state)
     assert_string_equal(tag, "invalid-value");
 }
 
+/* A raven-vpn notification @name with a session-id. */
+static struct lyd_node *notif(struct fx *f, const char *name)
+{
+    const struct lys_module *mod = ly_ctx_get_module_implemented(f->ctx, "raven-vpn");
+    struct lyd_node *n = NULL;
+
+    assert_non_null(mod);
+    assert_int_equal(lyd_new_inner(NULL, mod, name, 0, &n), 0);
+    if (strcmp(name, "authentication-failure"))
+        assert_int_equal(lyd_new_term(n, NULL, "session-id", "7", 0, NULL), 0);
+    assert_int_equal(lyd_new_term(n, NULL, "peer-address", "192.0.2.7", 0, NULL), 0);
+    return n;
+}
+
+static void test_interest(void **state)
+{
+    struct fx *f = *state;
+    uint64_t sent;
+    json_t *j;
+
+    hello(f);
+    /* nobody subscribes: nothing built, nothing sent */
+    assert_false(mgmt_wants(f->m, "session-up"));
+    sent = f->c->nsent;
+    mgmt_notify(f->m, notif(f, "session-up"));
+    mgmt_config_changed(NULL, &(struct cfg_change){.path = "/raven-vpn:pools", .op = CFG_CHG_REPLACE}, 1, f->m);
+    assert_int_equal(f->m->notif_built, 0);
+    assert_int_equal(f->c->nsent, sent + 1); /* the config `changed` only */
+    /* sessions wanted: session-up is built and sent, authentication-failure not */
+    assert_int_equal(request_rc(f, "{\"id\":2,\"op\":\"interest\",\"events\":[\"sessions\"]}", NULL, NULL), 0);
+    assert_true(mgmt_wants(f->m, "session-up"));
+    assert_true(mgmt_wants(f->m, "session-down"));
+    assert_false(mgmt_wants(f->m, "authentication-failure"));
+    sent = f->c->nsent;
+    mgmt_notify(f->m, notif(f, "authentication-failure"));
+    assert_int_equal(f->c->nsent, sent);
+    mgmt_notify(f->m, notif(f, "session-up"));
+    assert_int_equal(f->m->notif_built, 1);
+    assert_int_equal(f->c->nsent, sent + 1);
+    j = last(f);
+    assert_string_equal(json_string_value(json_object_get(j, "ev")), "notification");
+    assert_non_null(json_string_value(json_object_get(j, "time")));
+    json_decref(j);
+    /* config wanted too: netconf-config-change follows a commit's `changed` */
+    assert_int_equal(request_rc(f, "{\"id\":3,\"op\":\"interest\",\"events\":[\"config\",\"sessions\"]}", NULL,
+                                NULL),
+                     0);
+    sent = f->c->nsent;
+    mgmt_config_changed(NULL, &(struct cfg_change){.path = "/raven-vpn:pools", .op = CFG_CHG_REPLACE}, 1, f->m);
+    assert_int_equal(f->c->nsent, sent + 2);
+    assert_int_equal(f->m->notif_built, 2);
+    /* an event already encoded as text goes the same way */
+    sent = f->c->nsent;
+    mgmt_notify_xml(f->m, "raven-vpn", "authentication-failure", "<x/>", 4);
+    assert_int_equal(f->c->nsent, sent);
+    mgmt_notify_xml(f->m, "raven-vpn", "session-down", "<x/>", 4);
+    assert_int_equal(f->c->nsent, sent + 1);
+    assert_int_equal(f->m->notif_built, 3);
+    /* interest withdrawn: nothing any more */
+    assert_int_equal(request_rc(f, "{\"id\":4,\"op\":\"interest\",\"events\":[]}", NULL, NULL), 0);
+    assert_false(mgmt_wants(f->m, "session-up"));
+    mgmt_notify(f->m, notif(f, "session-down"));
+    mgmt_notify_xml(f->m, "raven-vpn", "session-down", "<x/>", 4);
+    assert_int_equal(f->m->notif_built, 3);
+}
+
+static void test_interest_bad(void **state)
+{
+    struct fx *f = *state;
+
+    /* before hello */
+    assert_closed(f, feed_frame(f, "{\"id\":1,\"op\":\"interest\",\"events\":[\"sessions\"]}", NULL));
+}
+
+static void test_interest_bad_class(void **state)
+{
+    struct fx *f = *state;
+
+    hello(f);
+    assert_closed(f, feed_frame(f, "{\"id\":2,\"op\":\"interest\",\"events\":[\"sessions\",\"all\"]}", NULL));
+    assert_int_equal(f->c->interest, 0);
+}
+
+static void test_interest_bad_type(void **state)
+{
+    struct fx *f = *state;
+
+    hello(f);
+    assert_closed(f, feed_frame(f, "{\"id\":2,\"op\":\"interest\",\"events\":\"sessions\"}", NULL));
+    assert_int_equal(f->c->interest, 0);
+}
+
+/* State `changed` events: one per loop iteration however many changes came, and
+ * never overtaken by a reply. */
+static void test_changed_coalesced(void **state)
+{
+    struct fx *f = *state;
+    struct event_base *base = event_base_new();
+    struct mgmt *m;
+    struct mconn *c;
+    uint64_t sent;
+    json_t *j;
+
+    assert_non_null(base);
+    m = mgmt_new(base, f->cfg, &(struct mgmt_opts){.state_dir = f->dir}, NULL);
+    assert_non_null(m);
+    c = mconn_new(m, -1, -1);
+    assert_non_null(c);
+    f->c = c; /* for feed_frame and last: the fixture's connection stays with f->m */
+    hello(f);
+    sent = c->nsent;
+    for (int i = 0; i < 5; i++)
+        mgmt_state_changed(m);
+    assert_int_equal(c->nsent, sent);
+    event_base_loop(base, EVLOOP_NONBLOCK);
+    assert_int_equal(c->nsent, sent + 1);
+    j = last(f);
+    assert_string_equal(json_string_value(json_object_get(j, "ev")), "changed");
+    assert_false(json_is_true(json_object_get(j, "config")));
+    json_decref(j);
+    event_base_loop(base, EVLOOP_NONBLOCK); /* nothing more */
+    assert_int_equal(c->nsent, sent + 1);
+    /* a pending `changed` goes before the reply to the next request */
+    mgmt_state_changed(m);
+    assert_int_equal(request_rc(f, "{\"id\":2,\"op\":\"token-check\",\"token\":\"x\"}", NULL, NULL), -EACCES);
+    assert_int_equal(c->nsent, sent + 3);
+    event_base_loop(base, EVLOOP_NONBLOCK);
+    assert_int_equal(c->nsent, sent + 3);
+    /* a commit's `changed` covers a pending one */
+    mgmt_state_changed(m);
+    mgmt_config_changed(NULL, NULL, 0, m);
+    event_base_loop(base, EVLOOP_NONBLOCK);
+    assert_int_equal(c->nsent, sent + 4);
+    mgmt_free(m);
+    event_base_free(base);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -434,6 +573,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_read_only_edit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_conditional_edit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_interest, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_interest_bad, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_interest_bad_class, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_interest_bad_type, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_changed_coalesced, setup, teardown),
         cmocka_unit_test(test_state_sel),
         cmocka_unit_test_setup_teardown(test_get_paging_members, setup, teardown),
         cmocka_unit_test_setup_teardown(test_get_paging_needs_sessions, setup, teardown),

@@ -1,5 +1,6 @@
 /* The management socket's frames (daemon/base/mwire.c): round trips with data and
- * descriptors, frames split across reads, and the limits that close a connection. */
+ * descriptors, frames split across reads, reads that never block on a blocking
+ * socket, and the limits that close a connection. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -62,6 +63,35 @@ static void test_round_trip_with_fds(void **state)
     close(sv[1]);
     close(pfd[0]);
     close(pfd[1]);
+}
+
+/* ravend's sockets stay blocking (for sends with a timeout) and are read with
+ * mwire_rx_read_nb: a partial frame, then nothing, never blocks. */
+static void test_read_nb_blocking_socket(void **state)
+{
+    int sv[2];
+    struct mwire_rx rx;
+    char *hdr, *data;
+    size_t hlen, dlen;
+    const unsigned char part[6] = {0, 0, 0, 2, 0, 0};
+
+    (void)state;
+    pair(sv, false);
+    mwire_rx_init(&rx);
+    assert_int_equal(mwire_rx_read_nb(&rx, sv[1]), 0);
+    assert_int_equal(write(sv[0], part, sizeof(part)), (ssize_t)sizeof(part));
+    assert_int_equal(mwire_rx_read_nb(&rx, sv[1]), 0);
+    assert_int_equal(write(sv[0], "\0\0{}", 4), 4);
+    assert_int_equal(mwire_rx_read_nb(&rx, sv[1]), 1);
+    mwire_rx_take(&rx, &hdr, &hlen, &data, &dlen, NULL, NULL);
+    assert_string_equal(hdr, "{}");
+    free(hdr);
+    assert_int_equal(mwire_rx_read_nb(&rx, sv[1]), 0);
+    assert_int_equal(fcntl(sv[1], F_GETFL) & O_NONBLOCK, 0);
+    close(sv[0]);
+    assert_int_equal(mwire_rx_read_nb(&rx, sv[1]), -EPIPE);
+    mwire_rx_clear(&rx);
+    close(sv[1]);
 }
 
 static void test_split_feed(void **state)
@@ -133,6 +163,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip_with_fds),
         cmocka_unit_test(test_split_feed),
+        cmocka_unit_test(test_read_nb_blocking_socket),
         cmocka_unit_test(test_limits),
     };
 
