@@ -94,10 +94,6 @@ struct dp_sa {
      * this SA's packets: inbound, the decrypted ones (the inside VRF);
      * outbound, the ESP packets to the peer (the front-door VRF) */
     int vrf;
-    /* inbound: the inner source must fall in one of these (the client's
-     * traffic selectors); outbound: the destinations routed to this SA */
-    size_t nsel;
-    struct dp_range sel[DP_MAX_SELECTORS];
     /* report when this many bytes/packets have passed (0 = no limit), so that
      * the control plane rekeys */
     uint64_t soft_bytes, soft_packets;
@@ -119,6 +115,11 @@ struct dp_sa {
      * how the window's bits read); without, it is reset. One SA per memory. */
     struct dp_sa_live *live;
     bool adopt;
+    /* inbound: the inner source must fall in one of these (the client's
+     * traffic selectors); outbound: the destinations routed to this SA. Last:
+     * the dataplane keeps only the first nsel of them */
+    size_t nsel;
+    struct dp_range sel[DP_MAX_SELECTORS];
 };
 
 /* Counters of one SA: packets and bytes are inner packets that passed (decrypted

@@ -111,7 +111,8 @@ static void rsa_free(struct dp_rsa *r)
         esp_xform_free(atomic_load(&r->xf[i]));
     free(r->outer);
     pthread_spin_destroy(&r->replay_lock);
-    OPENSSL_cleanse(&r->conf, sizeof(r->conf));
+    free(r->own_live);
+    OPENSSL_cleanse(&r->conf, DP_SA_CONF_SIZE(r->conf.nsel));
     free(r);
 }
 
@@ -390,14 +391,22 @@ int dp_sa_add(struct dp *dp, const struct dp_sa *sa)
     if (entry_find(dp, sa->session_id, sa->spi, sa->inbound))
         return -EEXIST;
     e = calloc(1, sizeof(*e));
-    r = aligned_alloc(DP_CACHELINE, (sizeof(*r) + DP_CACHELINE - 1) / DP_CACHELINE * DP_CACHELINE);
-    if (!e || !r) {
+    /* only the selectors the SA has (most have one), and the changing state's
+     * memory only when the caller keeps none */
+    size_t rsize = (DP_RSA_SIZE(sa->nsel) + DP_CACHELINE - 1) / DP_CACHELINE * DP_CACHELINE;
+    r = aligned_alloc(DP_CACHELINE, rsize);
+    struct dp_sa_live *own = sa->live ? NULL : aligned_alloc(DP_CACHELINE, sizeof(*own));
+    if (!e || !r || (!sa->live && !own)) {
         free(e);
         free(r);
+        free(own);
         return -ENOMEM;
     }
-    memset(r, 0, sizeof(*r));
-    r->conf = *sa;
+    memset(r, 0, rsize);
+    memcpy(&r->conf, sa, DP_SA_CONF_SIZE(sa->nsel));
+    if (own)
+        memset(own, 0, sizeof(*own));
+    r->own_live = own;
     r->spi = sa->spi;
     r->inbound = sa->inbound;
     r->esn = sa->esn;
@@ -414,9 +423,10 @@ int dp_sa_add(struct dp *dp, const struct dp_sa *sa)
     esp_replay_init(&r->replay, sa->replay_window, sa->esn);
     /* the caller's memory (continued with adopt, else reset once the SA is
      * known good, below), or our own (zeroed above) */
-    r->live = sa->live ? sa->live : &r->own_live;
+    r->live = sa->live ? sa->live : own;
     if (!(r->outer = outer_new(&sa->local, &sa->peer, sa->udp_encap))) {
         pthread_spin_destroy(&r->replay_lock);
+        free(own);
         free(r);
         free(e);
         return -ENOMEM;
