@@ -234,6 +234,11 @@ int dp_sa_stats(const struct dp *dp, uint64_t session_id, uint32_t spi, bool inb
 /* Whether an inbound SPI is taken (the IKE engine picks unused ones). */
 bool dp_spi_in_use(const struct dp *dp, uint32_t spi);
 size_t dp_sa_count(const struct dp *dp);
+/* How many SAs dp_soft_expired, dp_hard_expired and dp_floated look at: those
+ * with a soft or hard limit or taken over already expired, and the inbound ones
+ * that are or were UDP-encapsulated (only those can float); an SA stays watched
+ * until it is deleted. The others cost those calls nothing. */
+size_t dp_watch_count(const struct dp *dp);
 /* SAs that crossed soft_bytes/soft_packets since the last call, each reported
  * once; returns how many were written to @out. */
 size_t dp_soft_expired(struct dp *dp, struct dp_sa_ref *out, size_t max);

@@ -71,6 +71,8 @@ struct dp_rsa {
     uint8_t float_addr[16];
     uint16_t float_port;
     struct dp_sa_live *own_live;  /* allocated when the caller gave none, else NULL */
+    /* control thread: its place on dp->watch (watch_prev NULL: not on it) */
+    struct dp_rsa *watch_next, **watch_prev;
     /* as added (keys, limits, selectors). Last, and allocated only up to its
      * conf.nsel selectors (DP_RSA_SIZE): never copy or size it whole */
     struct dp_sa conf;
@@ -156,6 +158,11 @@ struct dp {
     /* control thread */
     struct dp_entry *sas;
     struct dp_route *routes;
+    /* the SAs that dp_soft_expired, dp_hard_expired and dp_floated look at, in
+     * the order they joined (dp_watch_count says which): the rest have nothing
+     * to report, and the once-a-second calls cost what is watched, not all SAs */
+    struct dp_rsa *watch, **watch_tail;
+    size_t nwatch;
     /* shared with workers */
     struct cds_lfht *in_ht;          /* inbound SPI -> dp_rsa */
     struct cds_lfht *route_ht;       /* dp_route_key -> dp_route */
