@@ -94,10 +94,6 @@ struct dp_sa {
      * this SA's packets: inbound, the decrypted ones (the inside VRF);
      * outbound, the ESP packets to the peer (the front-door VRF) */
     int vrf;
-    /* inbound: the inner source must fall in one of these (the client's
-     * traffic selectors); outbound: the destinations routed to this SA */
-    size_t nsel;
-    struct dp_range sel[DP_MAX_SELECTORS];
     /* report when this many bytes/packets have passed (0 = no limit), so that
      * the control plane rekeys */
     uint64_t soft_bytes, soft_packets;
@@ -119,6 +115,11 @@ struct dp_sa {
      * how the window's bits read); without, it is reset. One SA per memory. */
     struct dp_sa_live *live;
     bool adopt;
+    /* inbound: the inner source must fall in one of these (the client's
+     * traffic selectors); outbound: the destinations routed to this SA. Last:
+     * the dataplane keeps only the first nsel of them */
+    size_t nsel;
+    struct dp_range sel[DP_MAX_SELECTORS];
 };
 
 /* Counters of one SA: packets and bytes are inner packets that passed (decrypted
@@ -233,6 +234,11 @@ int dp_sa_stats(const struct dp *dp, uint64_t session_id, uint32_t spi, bool inb
 /* Whether an inbound SPI is taken (the IKE engine picks unused ones). */
 bool dp_spi_in_use(const struct dp *dp, uint32_t spi);
 size_t dp_sa_count(const struct dp *dp);
+/* How many SAs dp_soft_expired, dp_hard_expired and dp_floated look at: those
+ * with a soft or hard limit or taken over already expired, and the inbound ones
+ * that are or were UDP-encapsulated (only those can float); an SA stays watched
+ * until it is deleted. The others cost those calls nothing. */
+size_t dp_watch_count(const struct dp *dp);
 /* SAs that crossed soft_bytes/soft_packets since the last call, each reported
  * once; returns how many were written to @out. */
 size_t dp_soft_expired(struct dp *dp, struct dp_sa_ref *out, size_t max);

@@ -9,6 +9,7 @@
 #define RAVEN_DATAPLANE_DP_INT_H
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <urcu-qsbr.h>
 #include <urcu/rculfhash.h>
@@ -64,14 +65,22 @@ struct dp_rsa {
     _Atomic(struct esp_xform *) xf[DP_MAX_WORKERS]; /* made by each worker on first use */
     /* cold */
     struct rcu_head rcu;
-    struct dp_sa conf;            /* as added (keys, selectors, limits) */
     struct esp_params params;     /* points into conf */
     bool soft_reported, hard_reported; /* control thread only */
     int float_family;
     uint8_t float_addr[16];
     uint16_t float_port;
-    struct dp_sa_live own_live;   /* when the caller gave none */
+    struct dp_sa_live *own_live;  /* allocated when the caller gave none, else NULL */
+    /* control thread: its place on dp->watch (watch_prev NULL: not on it) */
+    struct dp_rsa *watch_next, **watch_prev;
+    /* as added (keys, limits, selectors). Last, and allocated only up to its
+     * conf.nsel selectors (DP_RSA_SIZE): never copy or size it whole */
+    struct dp_sa conf;
 };
+
+/* The bytes of an SA with @nsel selectors, and of its conf. */
+#define DP_SA_CONF_SIZE(nsel) (offsetof(struct dp_sa, sel) + (nsel) * sizeof(struct dp_range))
+#define DP_RSA_SIZE(nsel) (offsetof(struct dp_rsa, conf) + DP_SA_CONF_SIZE(nsel))
 
 /* The UDP ports of IKE (dp_set_udp_ports), as the workers see them: replaced
  * whole (RCU); dp->ports NULL: the defaults. Host order. dp_ports.c. */
@@ -149,6 +158,11 @@ struct dp {
     /* control thread */
     struct dp_entry *sas;
     struct dp_route *routes;
+    /* the SAs that dp_soft_expired, dp_hard_expired and dp_floated look at, in
+     * the order they joined (dp_watch_count says which): the rest have nothing
+     * to report, and the once-a-second calls cost what is watched, not all SAs */
+    struct dp_rsa *watch, **watch_tail;
+    size_t nwatch;
     /* shared with workers */
     struct cds_lfht *in_ht;          /* inbound SPI -> dp_rsa */
     struct cds_lfht *route_ht;       /* dp_route_key -> dp_route */

@@ -92,6 +92,7 @@ struct dp *dp_new(void)
         return NULL;
     memset(dp, 0, sizeof(*dp));
     dp->clients4_fd = dp->clients6_fd = dp->local_fd = dp->natt_fd = -1;
+    dp->watch_tail = &dp->watch;
     dp->in_ht = cds_lfht_new(64, 64, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
     dp->route_ht = cds_lfht_new(64, 64, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
     if (!dp->in_ht || !dp->route_ht) {
@@ -105,13 +106,49 @@ struct dp *dp_new(void)
     return dp;
 }
 
+/* Puts @r on dp->watch when it may have something to report (see
+ * dp_watch_count); @udp_encap: its outer header's. */
+static void watch_add(struct dp *dp, struct dp_rsa *r, bool udp_encap)
+{
+    bool wanted = r->conf.soft_bytes || r->conf.soft_packets || r->hard_bytes || r->hard_packets ||
+                  atomic_load_explicit(&r->live->expired, memory_order_relaxed) || (r->inbound && udp_encap);
+
+    if (!wanted || r->watch_prev)
+        return;
+    r->watch_next = NULL;
+    r->watch_prev = dp->watch_tail;
+    *dp->watch_tail = r;
+    dp->watch_tail = &r->watch_next;
+    dp->nwatch++;
+}
+
+static void watch_del(struct dp *dp, struct dp_rsa *r)
+{
+    if (!r->watch_prev)
+        return;
+    *r->watch_prev = r->watch_next;
+    if (r->watch_next)
+        r->watch_next->watch_prev = r->watch_prev;
+    else
+        dp->watch_tail = r->watch_prev;
+    r->watch_next = NULL;
+    r->watch_prev = NULL;
+    dp->nwatch--;
+}
+
+size_t dp_watch_count(const struct dp *dp)
+{
+    return dp->nwatch;
+}
+
 static void rsa_free(struct dp_rsa *r)
 {
     for (size_t i = 0; i < DP_MAX_WORKERS; i++)
         esp_xform_free(atomic_load(&r->xf[i]));
     free(r->outer);
     pthread_spin_destroy(&r->replay_lock);
-    OPENSSL_cleanse(&r->conf, sizeof(r->conf));
+    free(r->own_live);
+    OPENSSL_cleanse(&r->conf, DP_SA_CONF_SIZE(r->conf.nsel));
     free(r);
 }
 
@@ -390,14 +427,22 @@ int dp_sa_add(struct dp *dp, const struct dp_sa *sa)
     if (entry_find(dp, sa->session_id, sa->spi, sa->inbound))
         return -EEXIST;
     e = calloc(1, sizeof(*e));
-    r = aligned_alloc(DP_CACHELINE, (sizeof(*r) + DP_CACHELINE - 1) / DP_CACHELINE * DP_CACHELINE);
-    if (!e || !r) {
+    /* only the selectors the SA has (most have one), and the changing state's
+     * memory only when the caller keeps none */
+    size_t rsize = (DP_RSA_SIZE(sa->nsel) + DP_CACHELINE - 1) / DP_CACHELINE * DP_CACHELINE;
+    r = aligned_alloc(DP_CACHELINE, rsize);
+    struct dp_sa_live *own = sa->live ? NULL : aligned_alloc(DP_CACHELINE, sizeof(*own));
+    if (!e || !r || (!sa->live && !own)) {
         free(e);
         free(r);
+        free(own);
         return -ENOMEM;
     }
-    memset(r, 0, sizeof(*r));
-    r->conf = *sa;
+    memset(r, 0, rsize);
+    memcpy(&r->conf, sa, DP_SA_CONF_SIZE(sa->nsel));
+    if (own)
+        memset(own, 0, sizeof(*own));
+    r->own_live = own;
     r->spi = sa->spi;
     r->inbound = sa->inbound;
     r->esn = sa->esn;
@@ -414,9 +459,10 @@ int dp_sa_add(struct dp *dp, const struct dp_sa *sa)
     esp_replay_init(&r->replay, sa->replay_window, sa->esn);
     /* the caller's memory (continued with adopt, else reset once the SA is
      * known good, below), or our own (zeroed above) */
-    r->live = sa->live ? sa->live : &r->own_live;
+    r->live = sa->live ? sa->live : own;
     if (!(r->outer = outer_new(&sa->local, &sa->peer, sa->udp_encap))) {
         pthread_spin_destroy(&r->replay_lock);
+        free(own);
         free(r);
         free(e);
         return -ENOMEM;
@@ -455,6 +501,7 @@ int dp_sa_add(struct dp *dp, const struct dp_sa *sa)
     e->key.inbound = sa->inbound;
     e->rsa = r;
     HASH_ADD(hh, dp->sas, key, sizeof(e->key), e);
+    watch_add(dp, r, sa->udp_encap);
     return 0;
 }
 
@@ -478,6 +525,7 @@ size_t dp_session_move(struct dp *dp, uint64_t session_id, const struct sockaddr
         e->rsa->conf.local = *local;
         e->rsa->conf.peer = *peer;
         e->rsa->conf.udp_encap = udp_encap;
+        watch_add(dp, e->rsa, udp_encap);
         old = rcu_xchg_pointer(&e->rsa->outer, o);
         call_rcu(&old->rcu, outer_free_rcu);
         n++;
@@ -514,6 +562,7 @@ int dp_sa_del(struct dp *dp, uint64_t session_id, uint32_t spi, bool inbound, st
     r = e->rsa;
     HASH_DEL(dp->sas, e);
     free(e);
+    watch_del(dp, r);
     dp_rcu_enter();
     if (inbound)
         cds_lfht_del(dp->in_ht, &r->in_node);
@@ -550,11 +599,9 @@ size_t dp_sa_count(const struct dp *dp)
 
 size_t dp_soft_expired(struct dp *dp, struct dp_sa_ref *out, size_t max)
 {
-    struct dp_entry *e, *tmp;
     size_t n = 0;
 
-    HASH_ITER(hh, dp->sas, e, tmp) {
-        struct dp_rsa *r = e->rsa;
+    for (struct dp_rsa *r = dp->watch; r; r = r->watch_next) {
         struct dp_sa_stats st;
 
         if (n == max)
@@ -573,11 +620,9 @@ size_t dp_soft_expired(struct dp *dp, struct dp_sa_ref *out, size_t max)
 
 size_t dp_floated(struct dp *dp, struct dp_float *out, size_t max)
 {
-    struct dp_entry *e, *tmp;
     size_t n = 0;
 
-    HASH_ITER(hh, dp->sas, e, tmp) {
-        struct dp_rsa *r = e->rsa;
+    for (struct dp_rsa *r = dp->watch; r; r = r->watch_next) {
         bool got = false;
 
         if (n == max)
@@ -614,11 +659,9 @@ size_t dp_floated(struct dp *dp, struct dp_float *out, size_t max)
 
 size_t dp_hard_expired(struct dp *dp, struct dp_sa_ref *out, size_t max)
 {
-    struct dp_entry *e, *tmp;
     size_t n = 0;
 
-    HASH_ITER(hh, dp->sas, e, tmp) {
-        struct dp_rsa *r = e->rsa;
+    for (struct dp_rsa *r = dp->watch; r; r = r->watch_next) {
 
         if (n == max)
             break;

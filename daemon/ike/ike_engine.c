@@ -138,6 +138,7 @@ void ike_sess_release(struct ike_sess *s)
     free(s->msg2);
     ike_crl_release(s);
     free(s->ocsp_url);
+    ike_mobike_free(&s->mob);
     sess_release(&s->ss);
     ike_pend_free(s->pend);
     ike_conf_unref(s->gen);

@@ -35,6 +35,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "dataplane/dp.h"
@@ -111,12 +112,14 @@ static void move(struct ike_sess *s, const struct ike_mobike_to *to, bool nat, c
     ike_persist_mark(s);
     if (!ike_sa_up(s) || !peer_changed)
         return; /* the float to the NAT-T port during IKE_AUTH, or NAT-T switched */
-    if (s->mob.nhist == IKE_MOBIKE_HIST) {
-        memmove(&s->mob.hist[0], &s->mob.hist[1], sizeof(s->mob.hist[0]) * (IKE_MOBIKE_HIST - 1));
-        s->mob.nhist--;
-    }
     s->mob.last_move = time(NULL);
-    s->mob.hist[s->mob.nhist++] = (struct ike_mobike_move){.peer = old, .at = s->mob.last_move};
+    if (ike_mobike_lists(&s->mob, false)) { /* else (out of memory) the move is not in the history */
+        if (s->mob.nhist == IKE_MOBIKE_HIST) {
+            memmove(&s->mob.hist[0], &s->mob.hist[1], sizeof(s->mob.hist[0]) * (IKE_MOBIKE_HIST - 1));
+            s->mob.nhist--;
+        }
+        s->mob.hist[s->mob.nhist++] = (struct ike_mobike_move){.peer = old, .at = s->mob.last_move};
+    }
     s->mob.moves++;
     log_info("ike", "session %" PRIu64 " (%s) moved (%s): %s:%u -> %s:%u%s", s->ss.id,
              s->ss.remote_id ? s->ss.remote_id : "?", cause, ike_addr_str(&old, a, sizeof(a)), ike_port_of(&old),
@@ -312,8 +315,9 @@ static void take_adds(struct ike_sess *s, const struct mob_req *r)
 {
     if (!r->adds_seen && !r->no_add)
         return;
-    s->mob.nadd = r->no_add ? 0 : r->nadd;
-    memcpy(s->mob.add, r->add, sizeof(r->add[0]) * s->mob.nadd);
+    s->mob.nadd = r->no_add || !r->nadd || !ike_mobike_lists(&s->mob, true) ? 0 : r->nadd;
+    if (s->mob.nadd)
+        memcpy(s->mob.add, r->add, sizeof(r->add[0]) * s->mob.nadd);
     s->mob.no_additional = r->no_add;
     ike_persist_mark(s);
 }
@@ -545,13 +549,32 @@ size_t ike_mobike_rec(const struct ike_mobike *m, enum ike_mobike_rec_kind kind,
     return 0;
 }
 
+bool ike_mobike_lists(struct ike_mobike *m, bool add)
+{
+    if (add && !m->add)
+        m->add = calloc(IKE_MOBIKE_ADDS, sizeof(*m->add));
+    else if (!add && !m->hist)
+        m->hist = calloc(IKE_MOBIKE_HIST, sizeof(*m->hist));
+    return add ? m->add != NULL : m->hist != NULL;
+}
+
+void ike_mobike_free(struct ike_mobike *m)
+{
+    free(m->add);
+    free(m->hist);
+    m->add = NULL;
+    m->hist = NULL;
+    m->nadd = m->nhist = 0;
+}
+
 bool ike_mobike_rec_take(struct ike_mobike *m, enum ike_mobike_rec_kind kind, const uint8_t *v, size_t len)
 {
     uint64_t t = 0;
 
     switch (kind) {
     case IKE_MOBIKE_REC_HIST:
-        if (len != 27 || m->nhist == IKE_MOBIKE_HIST || !ike_persist_addr_get(v, &m->hist[m->nhist].peer))
+        if (len != 27 || m->nhist == IKE_MOBIKE_HIST || !ike_mobike_lists(m, false) ||
+            !ike_persist_addr_get(v, &m->hist[m->nhist].peer))
             return false;
         for (int k = 0; k < 8; k++)
             t |= (uint64_t)v[19 + k] << (8 * k);
@@ -560,7 +583,8 @@ bool ike_mobike_rec_take(struct ike_mobike *m, enum ike_mobike_rec_kind kind, co
         m->hist[m->nhist++].at = (time_t)t;
         return true;
     case IKE_MOBIKE_REC_ADD:
-        if (len != 19 || m->nadd == IKE_MOBIKE_ADDS || !ike_persist_addr_get(v, &m->add[m->nadd]))
+        if (len != 19 || m->nadd == IKE_MOBIKE_ADDS || !ike_mobike_lists(m, true) ||
+            !ike_persist_addr_get(v, &m->add[m->nadd]))
             return false;
         m->nadd++;
         return true;

@@ -59,10 +59,10 @@ struct ike_mobike {
     /* the client's other addresses, as last listed */
     bool no_additional;
     uint8_t nadd;
-    struct sockaddr_storage add[IKE_MOBIKE_ADDS];
+    struct sockaddr_storage *add; /* IKE_MOBIKE_ADDS long; NULL until the first (ike_mobike_lists) */
     /* the peer address history, oldest first */
     uint8_t nhist;
-    struct ike_mobike_move hist[IKE_MOBIKE_HIST];
+    struct ike_mobike_move *hist; /* IKE_MOBIKE_HIST long; NULL until the first move */
     uint32_t moves;
     time_t last_move;
     /* where the latest request came from: its answer goes there (RFC 7296
@@ -83,6 +83,12 @@ struct ike_mobike {
     bool upd_now;
     struct ike_mobike_to upd;
 };
+
+/* The additional addresses (@add) or the history (else) of @m, allocated on
+ * first use (few sessions have either): false when out of memory. */
+bool ike_mobike_lists(struct ike_mobike *m, bool add);
+/* Frees what ike_mobike_lists allocated. */
+void ike_mobike_free(struct ike_mobike *m);
 
 /* The session record's MOBIKE fields (ike_persist.c holds their tags): an
  * entry of the peer address history, an additional address, the move that

@@ -965,6 +965,7 @@ void ike_persist_clear(struct ike_sess *s)
     free(s->del_sent);
     free(s->ocsp_url);
     s->ocsp_url = NULL;
+    ike_mobike_free(&s->mob);
     s->routes = NULL;
     s->child = NULL;
     s->del_q = s->del_sent = NULL;

@@ -730,12 +730,87 @@ static void test_live_inbound(void **st)
     dp_free(dp);
 }
 
+/* The once-a-second reports (dp_soft_expired, dp_hard_expired, dp_floated) look
+ * only at SAs that may have one: none of many SAs without limits; those with a
+ * limit, the inbound UDP-encapsulated ones, an inbound SA once a move makes it
+ * UDP-encapsulated, one taken over already expired (and reported); none once
+ * deleted, wherever it stood on the list. */
+static void test_watch(void **st)
+{
+    struct dp *dp = dp_new();
+    struct dp_sa sa;
+    struct dp_sa_ref refs[4];
+    struct dp_float fl[4];
+    struct sockaddr_storage l, p;
+    struct dp_sa_live *live = aligned_alloc(64, sizeof(*live));
+
+    (void)st;
+    assert_non_null(live);
+    memset(live, 0, sizeof(*live));
+    for (uint32_t i = 0; i < 100; i++) {
+        sa = lifetime_sa(0x1000 + i, i % 2 == 0);
+        sa.session_id = 100 + i;
+        assert_int_equal(dp_sa_add(dp, &sa), 0);
+    }
+    assert_int_equal(dp_watch_count(dp), 0);
+    sa = lifetime_sa(0x2000, false);
+    sa.session_id = 2;
+    sa.soft_packets = 5;
+    assert_int_equal(dp_sa_add(dp, &sa), 0);
+    sa = lifetime_sa(0x2001, true);
+    sa.session_id = 2;
+    sa.hard_bytes = 1000;
+    assert_int_equal(dp_sa_add(dp, &sa), 0);
+    sa = lifetime_sa(0x2002, true);
+    sa.session_id = 3;
+    sa.udp_encap = true;
+    assert_int_equal(dp_sa_add(dp, &sa), 0);
+    sa = lifetime_sa(0x2003, false); /* outbound: it cannot float */
+    sa.session_id = 3;
+    sa.udp_encap = true;
+    assert_int_equal(dp_sa_add(dp, &sa), 0);
+    assert_int_equal(dp_watch_count(dp), 3);
+    l = sa.local;
+    p = sa.peer;
+    assert_int_equal(dp_session_move(dp, 100, &l, &p, true), 1); /* inbound */
+    assert_int_equal(dp_session_move(dp, 101, &l, &p, true), 1); /* outbound */
+    assert_int_equal(dp_session_move(dp, 100, &l, &p, false), 1); /* stays watched */
+    assert_int_equal(dp_watch_count(dp), 4);
+    live->expired = 1;
+    sa = lifetime_sa(0x2004, true);
+    sa.session_id = 4;
+    sa.live = live;
+    sa.adopt = true;
+    assert_int_equal(dp_sa_add(dp, &sa), 0);
+    assert_int_equal(dp_watch_count(dp), 5);
+    assert_int_equal(dp_hard_expired(dp, refs, 4), 1);
+    assert_int_equal(refs[0].spi, 0x2004);
+    assert_int_equal(dp_soft_expired(dp, refs, 4), 0);
+    assert_int_equal(dp_floated(dp, fl, 4), 0);
+    assert_int_equal(dp_sa_del(dp, 2, 0x2001, true, NULL), 0); /* in the middle */
+    assert_int_equal(dp_sa_del(dp, 4, 0x2004, true, NULL), 0); /* the last */
+    assert_int_equal(dp_sa_del(dp, 2, 0x2000, false, NULL), 0); /* the first */
+    assert_int_equal(dp_watch_count(dp), 2);
+    sa = lifetime_sa(0x2005, false); /* joins after the last deleted one */
+    sa.session_id = 5;
+    sa.hard_packets = 1;
+    assert_int_equal(dp_sa_add(dp, &sa), 0);
+    assert_int_equal(dp_watch_count(dp), 3);
+    assert_int_equal(dp_sa_del(dp, 5, 0x2005, false, NULL), 0);
+    assert_int_equal(dp_sa_del(dp, 3, 0x2002, true, NULL), 0);
+    assert_int_equal(dp_sa_del(dp, 100, 0x1000, true, NULL), 0);
+    assert_int_equal(dp_watch_count(dp), 0);
+    dp_free(dp);
+    free(live);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_inner_checksums),
         cmocka_unit_test(test_mss_clamp),
         cmocka_unit_test(test_hard_lifetimes),
+        cmocka_unit_test(test_watch),
         cmocka_unit_test(test_hard_lifetime_reached),
         cmocka_unit_test(test_session_mtu),
         cmocka_unit_test(test_live_outbound),

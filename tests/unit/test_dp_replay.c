@@ -30,7 +30,10 @@ static struct dp_rsa *sa_new(uint32_t window)
 
     assert_non_null(sa);
     sa->inbound = true;
-    sa->live = &sa->own_live;
+    sa->own_live = aligned_alloc(64, sizeof(*sa->own_live));
+    assert_non_null(sa->own_live);
+    memset(sa->own_live, 0, sizeof(*sa->own_live));
+    sa->live = sa->own_live;
     esp_replay_init(&sa->replay, window, false);
     pthread_spin_init(&sa->replay_lock, PTHREAD_PROCESS_PRIVATE);
     return sa;
@@ -39,6 +42,7 @@ static struct dp_rsa *sa_new(uint32_t window)
 static void sa_free(struct dp_rsa *sa)
 {
     pthread_spin_destroy(&sa->replay_lock);
+    free(sa->own_live);
     free(sa);
 }
 

@@ -205,6 +205,9 @@ static void test_update_moves_the_session(void **state)
     uint64_t id = s->ss.id;
 
     assert_true(announced && s->mob.on);
+    /* neither a history nor other addresses yet: no memory for them */
+    assert_null(s->mob.hist);
+    assert_null(s->mob.add);
     ike_nat_hash(c.st.spi_i, c.st.spi_r, &to, src);
     ike_nat_hash(c.st.spi_i, c.st.spi_r, &l, dst);
     inform(eng, &c, &to,
