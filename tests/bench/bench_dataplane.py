@@ -33,11 +33,14 @@ esp_gen generates (default: --build), so that an older tree's dataplane is measu
 with this generator. --runs N repeats the dataplane figures (ratios over medians);
 --perf DIR samples the worker thread (perf record, cpu-clock) in the first 1400 B
 AES-128-GCM runs, and each gateway process in its run, and prints their top symbols;
---crypto-backend B is given to dp_tool; --gateways-only skips (a)-(c).
+--crypto-backend B is given to dp_tool; --gateways-only skips (a)-(c); --latency pings
+through each gateway's tunnel (300 pings every 10 ms, alone and beside a 20 Mbit/s
+UDP stream) after its iperf3 run.
 """
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -315,7 +318,31 @@ def ravend_config(lb):
 <interface><name>{lb.inside_dev}</name><role>inside</role></interface></dataplane>"""
 
 
-def gateway_run(lb, pid, seconds, perf=None):
+def ping_rtts(lb, c, background):
+    """Median, p25/p75/p90 of 300 pings (every 10 ms) from the client to the inside
+    host through the tunnel, alone or beside a steady UDP stream of @background
+    bit/s (iperf3, 1000-byte datagrams): the worker then naps between packets."""
+    cl = srv = None
+    if background:
+        srv = lb.spawn(lb.inside, "iperf3", "-s", "-1", "-p", "5202", stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        time.sleep(0.3)
+        cl = lb.spawn(c["ns"], "iperf3", "-c", lb.inside_ip, "-p", "5202", "-u", "-b", background, "-t", "6", "-l",
+                      "1000", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1)
+    out = subprocess.run(["ip", "netns", "exec", c["ns"], "ping", "-n", "-c", "300", "-i", "0.01", lb.inside_ip],
+                         capture_output=True, text=True, timeout=60).stdout
+    if cl:
+        cl.wait(timeout=30)
+        srv.wait(timeout=30)
+    v = sorted(float(x) for x in re.findall(r"time=([\d.]+) ms", out))
+    if not v:
+        return "no replies"
+    q = lambda f: v[min(len(v) - 1, int(len(v) * f))]
+    return f"{len(v)} replies, median {q(0.5):.3f} ms (p25 {q(0.25):.3f}, p75 {q(0.75):.3f}, p90 {q(0.9):.3f})"
+
+
+def gateway_run(lb, pid, seconds, perf=None, latency=False):
     """iperf3 TCP from the client to the inside host through the gateway @pid. The
     gateway's CPU time is the sum of its threads' (schedstat, ns); per thread the
     CPU seconds and the wake-ups (voluntary context switches). @perf: perf record
@@ -350,15 +377,16 @@ def gateway_run(lb, pid, seconds, perf=None):
     cpu = sum(v[0] for v in threads.values())
     children = {k: round(v - k0.get(k, 0.0), 3) for k, v in k1.items()}
     srv.wait(timeout=10)
+    rtt = {bg or "none": ping_rtts(lb, c, bg) for bg in (None, "20M")} if latency else None
     c["proc"].terminate()
     c["proc"].wait(timeout=10)
     return {"packets": pk, "cpu_s": cpu, "pps_per_cpu": pk / cpu if cpu else 0.0, "threads": threads,
-            "children": children,
+            "children": children, "rtt": rtt,
             "mbit_s": r["end"]["sum_received"]["bits_per_second"] / 1e6,
             "retransmits": r["end"].get("sum_sent", {}).get("retransmits"), "error": r.get("error")}
 
 
-def gateways(build, seconds, perf=None):
+def gateways(build, seconds, perf=None, latency=False):
     res = {}
     # strongSwan: charon with kernel-libipsec in the headend namespace, kernel forwarding
     lb = Lab(1, tag="bg", inside=True)
@@ -369,7 +397,8 @@ def gateways(build, seconds, perf=None):
         lb.clients.append({"ns": lb.head, "dir": gw, "uri": f"unix://{gw}/charon.vici"})
         ns_sh(lb.head, "sysctl", "-qw", "net.ipv4.ip_forward=1")
         p = lb.start_charon(1, GW_SWANCTL.format(inside=lb.inside_net))
-        res["strongSwan"] = gateway_run(lb, p.pid, seconds, perf and os.path.join(perf, "gw-strongswan.data"))
+        res["strongSwan"] = gateway_run(lb, p.pid, seconds, perf and os.path.join(perf, "gw-strongswan.data"),
+                                        latency)
     finally:
         lb.close()
     lb = Lab(1, tag="bg", inside=True)
@@ -387,7 +416,7 @@ def gateways(build, seconds, perf=None):
             if p.poll() is not None or time.time() > deadline:
                 raise SystemExit(f"bench_dataplane: ravend did not start: {open(f'{d}/ravend.log').read()[-2000:]}")
             time.sleep(0.05)
-        res["ravend"] = gateway_run(lb, p.pid, seconds, perf and os.path.join(perf, "gw-ravend.data"))
+        res["ravend"] = gateway_run(lb, p.pid, seconds, perf and os.path.join(perf, "gw-ravend.data"), latency)
     finally:
         lb.close()
     return res
@@ -406,6 +435,8 @@ def main():
     ap.add_argument("--runs", type=int, default=1, help="runs of each dataplane figure (medians reported)")
     ap.add_argument("--skip-gateways", action="store_true")
     ap.add_argument("--gateways-only", action="store_true", help="only the gateway comparison")
+    ap.add_argument("--latency", action="store_true", help="ping through each gateway's tunnel, alone and beside "
+                    "a 20 Mbit/s UDP stream")
     ap.add_argument("--sizes", default="64,1400", help="packet sizes of the dataplane figures (64,1400)")
     ap.add_argument("--no-record", action="store_true", help="do not write tests/bench/results")
     ap.add_argument("--crypto-backend", help="passed to dp_tool (a dp_tool that has --crypto-backend)")
@@ -468,13 +499,15 @@ def main():
         return
     if a.perf:
         os.makedirs(a.perf, exist_ok=True)
-    g = gateways(a.build, max(int(a.seconds * 2), 5), a.perf)
+    g = gateways(a.build, max(int(a.seconds * 2), 5), a.perf, a.latency)
     for name, r in g.items():
         threads = ", ".join(f"{k} {c:.3f} s / {v} wake-ups" for k, (c, v) in sorted(r["threads"].items()))
         print(f"gateway {name:10s}: iperf3 TCP {r['mbit_s']:6.0f} Mbit/s, {r['packets']} packets on the inside link, "
               f"{r['cpu_s']:.2f} CPU s, {r['pps_per_cpu'] / 1e3:.1f} k packets per CPU second "
               f"(TCP retransmits {r['retransmits']}, iperf3 error: {r['error'] or 'none'}; threads: {threads}; "
               f"child processes, not counted: {r['children'] or 'none'})", flush=True)
+        for bg, r_ in (r["rtt"] or {}).items():
+            print(f"gateway {name:10s}: ping through the tunnel, background UDP {bg}: {r_}", flush=True)
         if a.perf:
             print(f"perf, gateway {name} process (self, cpu-clock):")
             for line in perf_top(os.path.join(a.perf, f"gw-{name.lower()}.data"), 24):
