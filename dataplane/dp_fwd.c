@@ -13,9 +13,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
-#include <sched.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -30,14 +28,6 @@
 #define ETH_P_IPV6 0x86dd
 #define IPPROTO_ESP_ 50
 #define NH_NONE 59 /* dummy packet (RFC 4303 2.6) */
-/* Idle strategy: a few empty rounds spinning; then, while traffic was seen in the
- * last COALESCE_NS, short sleeps that let packets gather (a wake-up per packet
- * would cost more than the packet); after that, poll() until the kernel signals
- * one. */
-#define IDLE_SPINS 8
-#define COALESCE_NS 2000000u
-#define COALESCE_SLEEP_NS 100000
-
 /* TTL - 1 with the incremental checksum update of RFC 1624. */
 static void ttl_dec4(uint8_t *ip)
 {
@@ -112,7 +102,7 @@ static struct esp_xform *worker_xf(struct dp_worker *w, struct dp_rsa *sa)
     return x;
 }
 
-static void tx_flush(struct dp_worker *w, struct dp_xs *xs)
+void dp_tx_flush(struct dp_worker *w, struct dp_xs *xs)
 {
     uint32_t n = xs->ntx, idx, ok;
     struct dp_if_ctr *c = ictr(w, xs);
@@ -141,7 +131,7 @@ static void tx_flush(struct dp_worker *w, struct dp_xs *xs)
 void dp_tx_stage(struct dp_worker *w, struct dp_xs *xs, const uint8_t *start, uint32_t len)
 {
     if (xs->ntx == sizeof(xs->txq) / sizeof(xs->txq[0]))
-        tx_flush(w, xs);
+        dp_tx_flush(w, xs);
     xs->txq[xs->ntx].addr = (uint64_t)(start - (const uint8_t *)w->area);
     xs->txq[xs->ntx].len = len;
     xs->txq[xs->ntx].options = 0;
@@ -828,7 +818,7 @@ void dp_fwd_one(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, uint32_t l
     out_flush(w);
 }
 
-static unsigned rx_burst(struct dp_worker *w, struct dp_xs *xs)
+unsigned dp_rx_burst(struct dp_worker *w, struct dp_xs *xs)
 {
     uint32_t idx, n = xsk_ring_cons__peek(&xs->rx, DP_BATCH, &idx);
     struct dp_if_ctr *c = ictr(w, xs);
@@ -854,145 +844,4 @@ static unsigned rx_burst(struct dp_worker *w, struct dp_xs *xs)
     if (n)
         xsk_ring_cons__release(&xs->rx, n);
     return n;
-}
-
-static void reclaim(struct dp_worker *w, struct dp_xs *xs)
-{
-    uint32_t idx, n;
-
-    if (!xs->tx_outstanding)
-        return;
-    n = xsk_ring_cons__peek(&xs->cq, DP_RING, &idx);
-    for (uint32_t i = 0; i < n; i++)
-        dp_frame_put(w, *xsk_ring_cons__comp_addr(&xs->cq, idx + i));
-    if (n) {
-        xsk_ring_cons__release(&xs->cq, n);
-        xs->tx_outstanding -= n;
-    }
-    /* copy-mode TX sends a limited number per kick: keep kicking while outstanding */
-    if (xs->tx_outstanding && xsk_ring_prod__needs_wakeup(&xs->tx))
-        sendto(xsk_socket__fd(xs->xsk), NULL, 0, MSG_DONTWAIT, NULL, 0);
-}
-
-static void refill(struct dp_worker *w, struct dp_xs *xs)
-{
-    /* each socket's fill ring holds at most its share of half the frames, so that
-     * idle interfaces cannot take them all from a busy one */
-    uint32_t cap = DP_FRAMES / (2 * (uint32_t)w->nxs), held, idx, n;
-
-    if (cap > DP_RING)
-        cap = DP_RING;
-    held = DP_RING - xsk_prod_nb_free(&xs->fq, DP_RING);
-    if (held >= cap)
-        return;
-    n = cap - held;
-    /* keep a few frames for ICMP errors */
-    if (n + 64 > w->nfree)
-        n = w->nfree > 64 ? w->nfree - 64 : 0;
-    if (!n || xsk_ring_prod__reserve(&xs->fq, n, &idx) != n)
-        return;
-    for (uint32_t i = 0; i < n; i++)
-        *xsk_ring_prod__fill_addr(&xs->fq, idx + i) = w->free[--w->nfree];
-    xsk_ring_prod__submit(&xs->fq, n);
-    if (xsk_ring_prod__needs_wakeup(&xs->fq))
-        recvfrom(xsk_socket__fd(xs->xsk), NULL, 0, MSG_DONTWAIT, NULL, NULL);
-}
-
-static uint64_t ts_ns(const struct timespec *ts)
-{
-    return (uint64_t)ts->tv_sec * 1000000000u + (uint64_t)ts->tv_nsec;
-}
-
-/* Interface MTU and address, re-read about once a second (not per packet); @t is
- * the time of this round. */
-static void links_refresh(struct dp_worker *w, uint64_t t)
-{
-    if (t - w->mtu_checked_ns < 1000000000u && w->mtu_checked_ns)
-        return;
-    w->mtu_checked_ns = t;
-    for (size_t i = 0; i < w->nxs; i++) {
-        struct dp_link l;
-        if (dp_nl_link(w->dp->nl, w->xs[i].ifc->ifindex, &l))
-            continue;
-        w->xs[i].mtu = l.mtu ? l.mtu : 1500;
-        w->xs[i].has_addr4 = l.has_addr4;
-        w->xs[i].addr4 = l.addr4;
-        w->xs[i].has_addr6 = l.has_addr6;
-        w->xs[i].addr6 = l.addr6;
-    }
-    /* datagrams whose fragments stopped coming go (and are counted) even when no
-     * other fragment arrives to find them out */
-    dp_frag_expire(&w->frag, t);
-}
-
-void *dp_worker_main(void *arg)
-{
-    struct dp_worker *w = arg;
-    struct dp *dp = w->dp;
-    struct pollfd pfd[DP_MAX_IFACES];
-    unsigned idle = 0;
-    struct timespec last_busy = {0};
-    cpu_set_t cpus;
-
-    char name[16];
-
-    snprintf(name, sizeof(name), "raven-dp-%u", w->id);
-    pthread_setname_np(pthread_self(), name);
-    CPU_ZERO(&cpus);
-    CPU_SET(w->cpu, &cpus);
-    pthread_setaffinity_np(pthread_self(), sizeof(cpus), &cpus);
-    for (size_t i = 0; i < w->nxs; i++) {
-        pfd[i].fd = xsk_socket__fd(w->xs[i].xsk);
-        pfd[i].events = POLLIN;
-        w->xs[i].mtu = 1500;
-    }
-    rcu_register_thread();
-    while (!atomic_load_explicit(&dp->stop, memory_order_relaxed)) {
-        unsigned done = 0;
-        bool pending = false;
-        struct timespec t0, t1;
-
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        links_refresh(w, ts_ns(&t0));
-        for (size_t i = 0; i < w->nxs; i++) {
-            reclaim(w, &w->xs[i]);
-            refill(w, &w->xs[i]);
-        }
-        for (size_t i = 0; i < w->nxs; i++)
-            done += rx_burst(w, &w->xs[i]);
-        for (size_t i = 0; i < w->nxs; i++) {
-            tx_flush(w, &w->xs[i]);
-            if (w->xs[i].tx_outstanding) {
-                pending = true;
-                if (xsk_ring_prod__needs_wakeup(&w->xs[i].tx))
-                    sendto(pfd[i].fd, NULL, 0, MSG_DONTWAIT, NULL, 0);
-            }
-        }
-        rcu_quiescent_state();
-        if (done) {
-            clock_gettime(CLOCK_MONOTONIC, &t1);
-            dp->wctr[w->id].busy_polls++;
-            dp->wctr[w->id].busy_ns += ts_ns(&t1) - ts_ns(&t0);
-        }
-        if (done || pending) {
-            idle = 0;
-            if (done)
-                last_busy = t1;
-            continue;
-        }
-        if (++idle < IDLE_SPINS)
-            continue;
-        rcu_thread_offline();
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        if (ts_ns(&t0) - ts_ns(&last_busy) < COALESCE_NS) {
-            struct timespec nap = {.tv_nsec = COALESCE_SLEEP_NS};
-            nanosleep(&nap, NULL);
-        } else {
-            dp->wctr[w->id].idle_polls++;
-            poll(pfd, w->nxs, 100);
-        }
-        rcu_thread_online();
-    }
-    rcu_unregister_thread();
-    return NULL;
 }

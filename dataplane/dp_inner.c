@@ -21,34 +21,11 @@ static inline uint32_t fold(uint64_t s)
     return (uint32_t)s;
 }
 
-/* The ones' complement sum of @len bytes (big-endian 16-bit words), unfolded. The
- * sum of native-order words is the byte-swapped sum (RFC 1071 2(B)); 32-bit loads
- * halve the loop. */
-static uint64_t sum_bytes(const uint8_t *p, size_t len)
+/* The ones' complement sum of @len bytes (big-endian 16-bit words), folded to
+ * 16 bits (dp_bytes.h: eight bytes per add). */
+static inline uint64_t sum_bytes(const uint8_t *p, size_t len)
 {
-    uint64_t s = 0;
-    uint32_t v32;
-    uint16_t v16;
-    uint8_t b2[2];
-
-    for (; len >= 4; p += 4, len -= 4) {
-        memcpy(&v32, p, 4);
-        s += v32;
-    }
-    if (len >= 2) {
-        memcpy(&v16, p, 2);
-        s += v16;
-        p += 2;
-        len -= 2;
-    }
-    if (len) {
-        uint8_t b[2] = {p[0], 0};
-        memcpy(&v16, b, 2);
-        s += v16;
-    }
-    v16 = (uint16_t)fold(s);
-    memcpy(b2, &v16, 2); /* the native-order sum back to bytes, read big-endian */
-    return rd16(b2);
+    return csum_sum(p, len);
 }
 
 /* The L4 header of an IPv4 or IPv6 packet of @len bytes (its total length): TCP

@@ -205,7 +205,7 @@ bool dp_inner_mss_clamp(uint8_t *ip, size_t len, int family, uint16_t mss);
 int dp_lpm_update(struct dp *dp, const struct dp_route_key *k, bool add);
 void dp_ifaces_free(struct dp *dp);
 
-/* dp_fwd.c: one worker's loop */
+/* dp_worker.c: one worker's loop */
 void *dp_worker_main(void *arg);
 
 /* Workers (dp_xsk.c sets them up, dp_fwd.c runs them). */
@@ -293,6 +293,12 @@ static inline void dp_frame_put(struct dp_worker *w, uint64_t addr)
 
 /* dp_fwd.c: stages the frame data at @start (@len bytes) for sending on @xs. */
 void dp_tx_stage(struct dp_worker *w, struct dp_xs *xs, const uint8_t *start, uint32_t len);
+/* dp_fwd.c: the frames staged on @xs onto its TX ring (what does not fit is
+ * dropped, ring-full). */
+void dp_tx_flush(struct dp_worker *w, struct dp_xs *xs);
+/* dp_fwd.c: one receive burst of @xs (at most DP_BATCH packets) through the
+ * stages, its outbound packets sealed and staged; returns how many it took. */
+unsigned dp_rx_burst(struct dp_worker *w, struct dp_xs *xs);
 /* dp_icmp.c: ICMP "fragmentation needed" (IPv4 with DF) and ICMPv6 "packet too
  * big" with @mtu back to the sender of the Ethernet frame pkt[0..len), on @xs,
  * when the RFC 1812 / RFC 4443 rules let one answer it and a frame is free. */

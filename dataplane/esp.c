@@ -216,18 +216,22 @@ size_t esp_inner_max(const struct esp_xform *x, size_t esp_max)
     return enc >= 2 ? enc - 2 : 0;
 }
 
-/* The AEAD's AAD (RFC 4106 5, RFC 7634 2.1): SPI || seq low, or with ESN
- * SPI || seq high || seq low. */
-static size_t aead_aad(const struct esp_xform *x, const uint8_t *esp, uint64_t seq, uint8_t aad[12])
+/* The AEAD's AAD (RFC 4106 5, RFC 7634 2.1) into @op: SPI || seq low is the ESP
+ * header's first 8 bytes, used where they are (nothing copied per packet); with
+ * ESN SPI || seq high || seq low, built in @aad. */
+static void aead_aad(const struct esp_xform *x, const uint8_t *esp, uint64_t seq, uint8_t aad[12],
+                     struct esp_crypto_op *op)
 {
-    memcpy(aad, esp, 4);
     if (!x->esn) {
-        memcpy(aad + 4, esp + 4, 4);
-        return 8;
+        op->aad = esp;
+        op->aad_len = 8;
+        return;
     }
+    memcpy(aad, esp, 4);
     put_be32(aad + 4, seq >> 32);
     memcpy(aad + 8, esp + 4, 4);
-    return 12;
+    op->aad = aad;
+    op->aad_len = 12;
 }
 
 /* One packet on its way through the backend: the op and what it points to. */
@@ -275,8 +279,7 @@ static int seal_prep(struct esp_xform *x, uint32_t spi, uint64_t seq, uint8_t ne
         memcpy(pk->nonce, x->salt, ESP_SALT_LEN);
         memcpy(pk->nonce + ESP_SALT_LEN, esp + ESP_HDR_LEN, ESP_AEAD_IV_LEN);
         op->iv = pk->nonce;
-        op->aad = pk->aad;
-        op->aad_len = aead_aad(x, esp, seq, pk->aad);
+        aead_aad(x, esp, seq, pk->aad, op);
         return 0;
     }
     if (iv)
@@ -345,8 +348,7 @@ static int open_prep(struct esp_xform *x, uint64_t seq, uint8_t *esp, size_t len
         memcpy(pk->nonce, x->salt, ESP_SALT_LEN);
         memcpy(pk->nonce + ESP_SALT_LEN, esp + ESP_HDR_LEN, ESP_AEAD_IV_LEN);
         op->iv = pk->nonce;
-        op->aad = pk->aad;
-        op->aad_len = aead_aad(x, esp, seq, pk->aad);
+        aead_aad(x, esp, seq, pk->aad, op);
         return 0;
     }
     put_be32(pk->hi, seq >> 32);

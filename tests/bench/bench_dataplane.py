@@ -32,11 +32,15 @@ a build:
 esp_gen generates (default: --build), so that an older tree's dataplane is measured
 with this generator. --runs N repeats the dataplane figures (ratios over medians);
 --perf DIR samples the worker thread (perf record, cpu-clock) in the first 1400 B
-AES-128-GCM runs and prints its top symbols; --crypto-backend B is given to dp_tool.
+AES-128-GCM runs, and each gateway process in its run, and prints their top symbols;
+--crypto-backend B is given to dp_tool; --gateways-only skips (a)-(c); --latency pings
+through each gateway's tunnel (300 pings every 10 ms, alone and beside a 20 Mbit/s
+UDP stream) after its iperf3 run.
 """
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -70,17 +74,47 @@ def cpu_seconds(pid):
 
 
 def thread_cpu(pid):
-    """CPU seconds per thread name of process @pid."""
+    """CPU seconds and voluntary context switches (sleeps: each one a wake-up
+    later) per thread name of process @pid; CPU time from schedstat (ns), else
+    utime + stime in ticks."""
     out = {}
     for tid in os.listdir(f"/proc/{pid}/task"):
         try:
             with open(f"/proc/{pid}/task/{tid}/comm") as f:
                 name = f.read().strip()
-            with open(f"/proc/{pid}/task/{tid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                    cpu = int(f.read().split()[0]) / 1e9
+            except (OSError, ValueError, IndexError):
+                with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                vcs = next(int(x.split()[1]) for x in f if x.startswith("voluntary_ctxt_switches"))
+        except (OSError, StopIteration):
             continue
-        out[name] = out.get(name, 0) + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        c, v = out.get(name, (0.0, 0))
+        out[name] = (c + cpu, v + vcs)
+    return out
+
+
+def children_cpu(pid):
+    """CPU seconds (schedstat) of each child process of @pid by name: ravend's
+    front ends (raven-netconfd, raven-restd) run as its children."""
+    out = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                st = f.read()
+            if int(st.rsplit(")", 1)[1].split()[1]) != pid:
+                continue
+            name = st[st.index("(") + 1:st.rindex(")")]
+            cpu = sum(c for c, _ in thread_cpu(int(d)).values())
+        except (OSError, ValueError, IndexError):
+            continue
+        out[name] = out.get(name, 0.0) + cpu
     return out
 
 
@@ -161,7 +195,7 @@ class Topo:
 
 def perf_top(data, n=14):
     """The top symbols (self share of samples) of a perf.data file."""
-    out = subprocess.run(["perf", "report", "--stdio", "--no-children", "-i", data, "--sort", "symbol",
+    out = subprocess.run(["perf", "report", "--stdio", "--no-children", "-g", "none", "-i", data, "--sort", "symbol",
                           "--percent-limit", "0.8"], capture_output=True, text=True).stdout
     rows = [line.strip() for line in out.splitlines() if line.strip() and not line.startswith("#")]
     return rows[:n]
@@ -284,8 +318,35 @@ def ravend_config(lb):
 <interface><name>{lb.inside_dev}</name><role>inside</role></interface></dataplane>"""
 
 
-def gateway_run(lb, pid, seconds):
-    """iperf3 TCP from the client to the inside host through the gateway @pid."""
+def ping_rtts(lb, c, background):
+    """Median, p25/p75/p90 of 300 pings (every 10 ms) from the client to the inside
+    host through the tunnel, alone or beside a steady UDP stream of @background
+    bit/s (iperf3, 1000-byte datagrams): the worker then naps between packets."""
+    cl = srv = None
+    if background:
+        srv = lb.spawn(lb.inside, "iperf3", "-s", "-1", "-p", "5202", stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        time.sleep(0.3)
+        cl = lb.spawn(c["ns"], "iperf3", "-c", lb.inside_ip, "-p", "5202", "-u", "-b", background, "-t", "6", "-l",
+                      "1000", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1)
+    out = subprocess.run(["ip", "netns", "exec", c["ns"], "ping", "-n", "-c", "300", "-i", "0.01", lb.inside_ip],
+                         capture_output=True, text=True, timeout=60).stdout
+    if cl:
+        cl.wait(timeout=30)
+        srv.wait(timeout=30)
+    v = sorted(float(x) for x in re.findall(r"time=([\d.]+) ms", out))
+    if not v:
+        return "no replies"
+    q = lambda f: v[min(len(v) - 1, int(len(v) * f))]
+    return f"{len(v)} replies, median {q(0.5):.3f} ms (p25 {q(0.25):.3f}, p75 {q(0.75):.3f}, p90 {q(0.9):.3f})"
+
+
+def gateway_run(lb, pid, seconds, perf=None, latency=False):
+    """iperf3 TCP from the client to the inside host through the gateway @pid. The
+    gateway's CPU time is the sum of its threads' (schedstat, ns); per thread the
+    CPU seconds and the wake-ups (voluntary context switches). @perf: perf record
+    of the whole gateway process into that file."""
     c = lb.clients[0]
     lb.start_charon(0, psk_client_conf(c["head_ip"], "user0.example.org", esp="aes128gcm16",
                                        remote_ts=lb.inside_net))
@@ -293,23 +354,39 @@ def gateway_run(lb, pid, seconds):
     srv = lb.spawn(lb.inside, "iperf3", "-s", "-1", "-p", "5201", stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
     time.sleep(0.3)
-    p0, c0, t0 = link_packets(lb.head, lb.inside_dev), cpu_seconds(pid), thread_cpu(pid)
+    rec = None
+    if perf:
+        rec = subprocess.Popen(["perf", "record", "-q", "-g", "-e", "cpu-clock", "-F", "2000", "-o", perf, "-p", str(pid)],
+                               stdout=subprocess.DEVNULL, stderr=open(perf + ".log", "w"))
+        time.sleep(0.3)
+    p0, t0, k0 = link_packets(lb.head, lb.inside_dev), thread_cpu(pid), children_cpu(pid)
     r = json.loads(subprocess.run(["ip", "netns", "exec", c["ns"], "iperf3", "-c", lb.inside_ip, "-p", "5201", "-t",
                                    str(seconds), "-J"], capture_output=True, text=True, timeout=seconds + 60).stdout)
     if "error" in r:
         print(f"bench_dataplane: iperf3 failed through the gateway: {r['error']}", flush=True)
         r.setdefault("end", {}).setdefault("sum_received", {"bits_per_second": 0})
-    pk, cpu = link_packets(lb.head, lb.inside_dev) - p0, cpu_seconds(pid) - c0
-    threads = {k: round(v - t0.get(k, 0), 2) for k, v in thread_cpu(pid).items() if v - t0.get(k, 0) >= 0.01}
+    pk, t1, k1 = link_packets(lb.head, lb.inside_dev) - p0, thread_cpu(pid), children_cpu(pid)
+    if rec:
+        rec.send_signal(2)
+        rec.wait(timeout=30)
+    threads = {}
+    for k, (cpu, vcs) in t1.items():
+        c0, v0 = t0.get(k, (0.0, 0))
+        if cpu - c0 >= 0.001 or vcs - v0:
+            threads[k] = (round(cpu - c0, 3), vcs - v0)
+    cpu = sum(v[0] for v in threads.values())
+    children = {k: round(v - k0.get(k, 0.0), 3) for k, v in k1.items()}
     srv.wait(timeout=10)
+    rtt = {bg or "none": ping_rtts(lb, c, bg) for bg in (None, "20M")} if latency else None
     c["proc"].terminate()
     c["proc"].wait(timeout=10)
     return {"packets": pk, "cpu_s": cpu, "pps_per_cpu": pk / cpu if cpu else 0.0, "threads": threads,
+            "children": children, "rtt": rtt,
             "mbit_s": r["end"]["sum_received"]["bits_per_second"] / 1e6,
             "retransmits": r["end"].get("sum_sent", {}).get("retransmits"), "error": r.get("error")}
 
 
-def gateways(build, seconds):
+def gateways(build, seconds, perf=None, latency=False):
     res = {}
     # strongSwan: charon with kernel-libipsec in the headend namespace, kernel forwarding
     lb = Lab(1, tag="bg", inside=True)
@@ -320,7 +397,8 @@ def gateways(build, seconds):
         lb.clients.append({"ns": lb.head, "dir": gw, "uri": f"unix://{gw}/charon.vici"})
         ns_sh(lb.head, "sysctl", "-qw", "net.ipv4.ip_forward=1")
         p = lb.start_charon(1, GW_SWANCTL.format(inside=lb.inside_net))
-        res["strongSwan"] = gateway_run(lb, p.pid, seconds)
+        res["strongSwan"] = gateway_run(lb, p.pid, seconds, perf and os.path.join(perf, "gw-strongswan.data"),
+                                        latency)
     finally:
         lb.close()
     lb = Lab(1, tag="bg", inside=True)
@@ -338,7 +416,7 @@ def gateways(build, seconds):
             if p.poll() is not None or time.time() > deadline:
                 raise SystemExit(f"bench_dataplane: ravend did not start: {open(f'{d}/ravend.log').read()[-2000:]}")
             time.sleep(0.05)
-        res["ravend"] = gateway_run(lb, p.pid, seconds)
+        res["ravend"] = gateway_run(lb, p.pid, seconds, perf and os.path.join(perf, "gw-ravend.data"), latency)
     finally:
         lb.close()
     return res
@@ -356,11 +434,15 @@ def main():
     ap.add_argument("--seconds", type=float, default=3)
     ap.add_argument("--runs", type=int, default=1, help="runs of each dataplane figure (medians reported)")
     ap.add_argument("--skip-gateways", action="store_true")
+    ap.add_argument("--gateways-only", action="store_true", help="only the gateway comparison")
+    ap.add_argument("--latency", action="store_true", help="ping through each gateway's tunnel, alone and beside "
+                    "a 20 Mbit/s UDP stream")
     ap.add_argument("--sizes", default="64,1400", help="packet sizes of the dataplane figures (64,1400)")
     ap.add_argument("--no-record", action="store_true", help="do not write tests/bench/results")
     ap.add_argument("--crypto-backend", help="passed to dp_tool (a dp_tool that has --crypto-backend)")
     ap.add_argument("--perf", metavar="DIR", help="perf record the worker in the first 1400 B AES-128-GCM runs "
-                    "into DIR/{decrypt,encrypt}.data and print the top symbols")
+                    "into DIR/{decrypt,encrypt}.data, each gateway process into DIR/gw-*.data; print the top "
+                    "symbols")
     a = ap.parse_args()
     sizes = [int(x) for x in a.sizes.split(",")]
     if not a.no_record:
@@ -373,10 +455,10 @@ def main():
             raise SystemExit(f"bench_dataplane: {f} missing: build first (cmake --build {a.build})")
     print(f"dataplane of {a.build}, generator of {a.tools or a.build}; replay window {WINDOW}, every packet a "
           f"new sequence number; rates per second of the worker thread's CPU time", flush=True)
-    topo = Topo(a.build)
+    topo = None if a.gateways_only else Topo(a.build)
     rows = {}
     try:
-        for run in range(a.runs):
+        for run in range(0 if a.gateways_only else a.runs):
             for size in sizes:
                 for direction in ("decrypt", "encrypt"):
                     for cipher in ("gcm128", "null"):
@@ -398,27 +480,38 @@ def main():
                             for line in perf_top(perf):
                                 print(f"    {line}")
     finally:
-        topo.close()
+        if topo:
+            topo.close()
     rows = {k: median(v) for k, v in rows.items()}
-    b = {size: bound(esp_gen, size, a.seconds) for size in sizes}
-    for size in sizes:
+    b = {} if a.gateways_only else {size: bound(esp_gen, size, a.seconds) for size in sizes}
+    for size in b:
         print(f"crypto-only bound AES-128-GCM {size:4d} B: {b[size] / 1e3:.0f} kpps (one pre-keyed EVP context)")
     for direction in ("decrypt", "encrypt"):
-        if 1400 in sizes:
+        if 1400 in b:
             r14, n14 = rows[(1400, direction, "gcm128")], rows[(1400, direction, "null")]
             print(f"{direction}: 1400 B AES-128-GCM / own forward without crypto = {r14 / 1e3:.0f} / {n14 / 1e3:.0f} "
                   f"kpps = {r14 / n14 if n14 else 0:.2f} (goal >= 0.85); 1400 B rate / crypto-only bound = "
                   f"{r14 / b[1400]:.2f}")
-        if 64 in sizes:
+        if 64 in b:
             r64, n64 = rows[(64, direction, "gcm128")], rows[(64, direction, "null")]
             print(f"{direction}: 64 B rate / own forward without crypto = {r64 / n64 if n64 else 0:.2f}")
     if a.skip_gateways:
         return
-    g = gateways(a.build, max(int(a.seconds * 2), 5))
+    if a.perf:
+        os.makedirs(a.perf, exist_ok=True)
+    g = gateways(a.build, max(int(a.seconds * 2), 5), a.perf, a.latency)
     for name, r in g.items():
+        threads = ", ".join(f"{k} {c:.3f} s / {v} wake-ups" for k, (c, v) in sorted(r["threads"].items()))
         print(f"gateway {name:10s}: iperf3 TCP {r['mbit_s']:6.0f} Mbit/s, {r['packets']} packets on the inside link, "
               f"{r['cpu_s']:.2f} CPU s, {r['pps_per_cpu'] / 1e3:.1f} k packets per CPU second "
-              f"(TCP retransmits {r['retransmits']}, iperf3 error: {r['error'] or 'none'}; threads {r['threads']})")
+              f"(TCP retransmits {r['retransmits']}, iperf3 error: {r['error'] or 'none'}; threads: {threads}; "
+              f"child processes, not counted: {r['children'] or 'none'})", flush=True)
+        for bg, r_ in (r["rtt"] or {}).items():
+            print(f"gateway {name:10s}: ping through the tunnel, background UDP {bg}: {r_}", flush=True)
+        if a.perf:
+            print(f"perf, gateway {name} process (self, cpu-clock):")
+            for line in perf_top(os.path.join(a.perf, f"gw-{name.lower()}.data"), 24):
+                print(f"    {line}")
     ss, rv = g["strongSwan"]["pps_per_cpu"], g["ravend"]["pps_per_cpu"]
     print(f"ravend / strongSwan packets per gateway CPU second = {rv / ss if ss else 0:.1f}x (goal >= 10x)")
 
