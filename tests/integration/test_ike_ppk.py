@@ -32,7 +32,7 @@ import time
 import pytest
 
 from conftest import NS, cfg
-from nchelpers import MASK, expect_error, get_config, subtree, texts
+from nchelpers import MASK, expect_error, get_config, subtree, texts, wait_until
 from lab import psk_client_conf
 from radiushelpers import FreeRadius
 from test_dataplane import dataplane_config, ping
@@ -252,7 +252,10 @@ def test_ppk_session_survives_kill9(make_ravend, lab):
     lb.swanctl(0, "--rekey", "--ike", "rw")
     lb.swanctl(0, "--rekey", "--child", "vpn")
     ping(lb.clients[0]["ns"], lb.inside_ip, count=2)
-    assert re.search(r"^rw: #2,", lb.swanctl(0, "--list-sas").stdout, re.M)
+    # the client's rekey is asynchronous: its new IKE SA is listed once done
+    wait_until(lambda: re.search(r"^rw: #2, ESTABLISHED", lb.swanctl(0, "--list-sas").stdout, re.M),
+               timeout=20, what="the client's rekeyed IKE SA")
+    ping(lb.clients[0]["ns"], lb.inside_ip, count=2)
 
 
 @pytest.mark.parametrize("policy,ppk_id,used", [("required", "pq-1", True), ("optional", "pq-unknown", False)])
