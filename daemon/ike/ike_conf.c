@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
 #include <openssl/x509v3.h>
 
 #include "daemon/ike/ike_eng.h"
@@ -699,6 +700,40 @@ void ike_conf_unref(struct ike_conf *c)
 {
     if (c && !--c->refs)
         conf_free(c);
+}
+
+/* Generations whose last reference went with ike_conf_unref_later, freed by
+ * the next turn of the control thread's loop (linked through trash_next). */
+static struct ike_conf *trash;
+
+static void empty_trash(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    ike_conf_flush();
+}
+
+void ike_conf_unref_later(struct ike_conf *c, struct event_base *base)
+{
+    bool armed = trash != NULL;
+
+    if (!c || --c->refs)
+        return;
+    c->trash_next = trash;
+    trash = c;
+    if (!armed && (!base || event_base_once(base, -1, EV_TIMEOUT, empty_trash, NULL, &(struct timeval){0})))
+        ike_conf_flush();
+}
+
+void ike_conf_flush(void)
+{
+    while (trash) {
+        struct ike_conf *c = trash;
+
+        trash = c->trash_next;
+        conf_free(c);
+    }
 }
 
 size_t ike_conf_alive(void)

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <event2/event.h>
 
 #include "daemon/ike/ike_eng.h"
 
@@ -881,6 +882,46 @@ static void test_refcount(void **state)
     assert_int_equal(ike_conf_alive(), base);
 }
 
+/* ike_conf_unref_later: the last reference leaves the generation to the next
+ * turn of the loop, and it counts as alive until then; other references, no
+ * loop or ike_conf_flush free as ike_conf_unref does. The sanitizer checks
+ * that everything is freed either way. */
+static void test_free_later(void **state)
+{
+    struct env *e = *state;
+    size_t base = ike_conf_alive();
+    struct event_base *eb = event_base_new();
+    char why[512] = "";
+    struct ike_conf *c = build(e->ctx, config, why), *d = build(e->ctx, config, why);
+
+    assert_non_null(eb);
+    assert_non_null(c);
+    assert_non_null(d);
+    ike_conf_ref(c);
+    ike_conf_unref_later(c, eb); /* not the last */
+    assert_int_equal(c->refs, 1);
+    ike_conf_unref_later(c, eb);
+    ike_conf_unref_later(d, eb); /* two waiting, one event */
+    assert_int_equal(ike_conf_alive(), base + 2);
+    event_base_loop(eb, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+    assert_int_equal(ike_conf_alive(), base);
+    event_base_loop(eb, EVLOOP_ONCE | EVLOOP_NONBLOCK); /* nothing left to run */
+
+    c = build(e->ctx, config, why); /* without a loop: at once */
+    assert_non_null(c);
+    ike_conf_unref_later(c, NULL);
+    assert_int_equal(ike_conf_alive(), base);
+    c = build(e->ctx, config, why); /* flushed before the loop turns */
+    assert_non_null(c);
+    ike_conf_unref_later(c, eb);
+    assert_int_equal(ike_conf_alive(), base + 1);
+    ike_conf_flush();
+    assert_int_equal(ike_conf_alive(), base);
+    event_base_loop(eb, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+    assert_int_equal(ike_conf_alive(), base);
+    event_base_free(eb);
+}
+
 /* The generation's strings are its own: the tree it was built from is gone
  * (freed in build()), and another tree with other values has come and gone
  * since. Under the sanitizer a string pointing into a freed tree fails here. */
@@ -940,6 +981,7 @@ int main(void)
         cmocka_unit_test(test_referenced),     cmocka_unit_test(test_select),
         cmocka_unit_test(test_psk),            cmocka_unit_test(test_authz_name),
         cmocka_unit_test(test_authorize),      cmocka_unit_test(test_refcount),
+        cmocka_unit_test(test_free_later),
         cmocka_unit_test(test_strings_outlive_source), cmocka_unit_test(test_certmap_bad_date),
         cmocka_unit_test(test_default_policy), cmocka_unit_test(test_prf_from_integrity),
         cmocka_unit_test(test_trustpoint_chain),
