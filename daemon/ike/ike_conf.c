@@ -318,7 +318,7 @@ static bool build_pools(struct ike_conf *c, ike_err_fn err, void *arg)
         errf(err, arg, NULL, "out of memory");
         return false;
     }
-    if (lyd_find_xpath(c->tree, V "pools/ipv4-pool", &set))
+    if (!c->src || lyd_find_xpath(c->src, V "pools/ipv4-pool", &set))
         return true;
     for (uint32_t i = 0; i < set->count; i++) {
         const struct lyd_node *pn = set->dnodes[i], *r;
@@ -382,7 +382,7 @@ static bool build_pools6(struct ike_conf *c, ike_err_fn err, void *arg)
         errf(err, arg, NULL, "out of memory");
         return false;
     }
-    if (!c->tree || lyd_find_xpath(c->tree, V "pools/ipv6-pool", &set))
+    if (!c->src || lyd_find_xpath(c->src, V "pools/ipv6-pool", &set))
         return true;
     for (uint32_t i = 0; i < set->count; i++) {
         const struct lyd_node *pn = set->dnodes[i];
@@ -617,7 +617,10 @@ static void conf_free(struct ike_conf *c);
 struct ike_conf *ike_conf_build(const struct ly_ctx *ctx, const struct lyd_node *tree, ike_err_fn err, void *arg)
 {
     /* dataplane: the outside interface's replay window (IPsec profiles) */
-    static const char *const parts[] = {"ikev2", "ipsec", "pools", "access-lists", "pki", "aaa", "dataplane"};
+    /* not pools: what is compiled from them owns its strings, and they are read
+     * from @tree (c->src) while building: half of a large configuration, which a
+     * copy would cost twice (built here, freed with the generation) */
+    static const char *const parts[] = {"ikev2", "ipsec", "access-lists", "pki", "aaa", "dataplane"};
     struct ike_conf *c = calloc(1, sizeof(*c));
     const char *v;
     bool ok = true;
@@ -627,6 +630,7 @@ struct ike_conf *ike_conf_build(const struct ly_ctx *ctx, const struct lyd_node 
         return NULL;
     }
     c->refs = 1;
+    c->src = tree;
     alive++;
     for (size_t i = 0; tree && i < sizeof(parts) / sizeof(parts[0]); i++) {
         const struct lyd_node *n = ike_find(tree, V "%s", parts[i]);
@@ -681,6 +685,7 @@ struct ike_conf *ike_conf_build(const struct ly_ctx *ctx, const struct lyd_node 
     ok = ike_ppk_compile(c, err, arg) && ok;
     ok = ike_route_check(c->tree, err, arg) && ok;
     ok = fvrfs(c, err, arg) && ok;
+    c->src = NULL;
     if (!ok) {
         conf_free(c);
         return NULL;

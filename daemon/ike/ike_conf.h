@@ -258,7 +258,8 @@ struct ike_conf {
     unsigned refs;       /* the engine's (while in force or pending) and sessions' */
     uint64_t generation; /* numbered by the engine at apply, from 1 */
     struct ike_conf *trash_next; /* waiting to be freed (ike_conf_unref_later) */
-    struct lyd_node *tree; /* string storage: the subtrees it was compiled from */
+    struct lyd_node *tree; /* string storage: the subtrees it was compiled from (not pools) */
+    const struct lyd_node *src; /* while ike_conf_build runs: the tree it was given (pools are read there) */
     struct sockaddr_storage listen[IKE_MAX_LISTEN];
     size_t nlisten;
     uint16_t port, natt_port;

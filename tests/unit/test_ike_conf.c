@@ -12,6 +12,7 @@
  * are exercised, and the CA chain a trustpoint sends after its certificate
  * is built from CAs listed in any order. */
 #include <arpa/inet.h>
+#include <inttypes.h>
 #include <libyang/libyang.h>
 #include <net/if.h>
 #include <openssl/evp.h>
@@ -27,9 +28,9 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <event2/event.h>
 
 #include "daemon/ike/ike_eng.h"
+#include "daemon/pool/pool.h"
 
 #define NS "urn:raven:params:xml:ns:yang:raven-vpn"
 #define RT "urn:raven:params:xml:ns:yang:raven-types"
@@ -882,52 +883,22 @@ static void test_refcount(void **state)
     assert_int_equal(ike_conf_alive(), base);
 }
 
-/* ike_conf_unref_later: the last reference leaves the generation to the next
- * turn of the loop, and it counts as alive until then; other references, no
- * loop or ike_conf_flush free as ike_conf_unref does. The sanitizer checks
- * that everything is freed either way. */
-static void test_free_later(void **state)
-{
-    struct env *e = *state;
-    size_t base = ike_conf_alive();
-    struct event_base *eb = event_base_new();
-    char why[512] = "";
-    struct ike_conf *c = build(e->ctx, config, why), *d = build(e->ctx, config, why);
-
-    assert_non_null(eb);
-    assert_non_null(c);
-    assert_non_null(d);
-    ike_conf_ref(c);
-    ike_conf_unref_later(c, eb); /* not the last */
-    assert_int_equal(c->refs, 1);
-    ike_conf_unref_later(c, eb);
-    ike_conf_unref_later(d, eb); /* two waiting, one event */
-    assert_int_equal(ike_conf_alive(), base + 2);
-    event_base_loop(eb, EVLOOP_ONCE | EVLOOP_NONBLOCK);
-    assert_int_equal(ike_conf_alive(), base);
-    event_base_loop(eb, EVLOOP_ONCE | EVLOOP_NONBLOCK); /* nothing left to run */
-
-    c = build(e->ctx, config, why); /* without a loop: at once */
-    assert_non_null(c);
-    ike_conf_unref_later(c, NULL);
-    assert_int_equal(ike_conf_alive(), base);
-    c = build(e->ctx, config, why); /* flushed before the loop turns */
-    assert_non_null(c);
-    ike_conf_unref_later(c, eb);
-    assert_int_equal(ike_conf_alive(), base + 1);
-    ike_conf_flush();
-    assert_int_equal(ike_conf_alive(), base);
-    event_base_loop(eb, EVLOOP_ONCE | EVLOOP_NONBLOCK);
-    assert_int_equal(ike_conf_alive(), base);
-    event_base_free(eb);
-}
-
 /* The generation's strings are its own: the tree it was built from is gone
  * (freed in build()), and another tree with other values has come and gone
  * since. Under the sanitizer a string pointing into a freed tree fails here. */
+static void pool_names(const struct pool_info *pi, void *arg)
+{
+    if (pi->ipv6)
+        strcat(arg, pi->name);
+    else
+        sprintf((char *)arg + strlen(arg), "%s %" PRIu64, pi->name, pi->size);
+    strcat(arg, " ");
+}
+
 static void test_strings_outlive_source(void **state)
 {
     struct env *e = *state;
+    char names[64] = "";
     static const char other[] = "<ikev2 xmlns=\"" NS "\"><keyring><name>zz</name><peer><name>p</name>"
                                 "<hostname>h.example.net</hostname><pre-shared-key>zzzzzz</pre-shared-key></peer>"
                                 "</keyring></ikev2>";
@@ -945,6 +916,18 @@ static void test_strings_outlive_source(void **state)
     assert_string_equal(prof(e, "certp")->maps[0]->name, "cm");
     assert_string_equal(ike_conf_acl(e->conf, "acl4")->name, "acl4");
     assert_string_equal(e->conf->ipsecs[0].name, "ip1");
+    /* the pools are compiled from the source tree and not copied: what they
+     * became (address books, the ranges routes are checked against) stands alone */
+    assert_null(e->conf->src);
+    assert_null(ike_find(e->conf->tree, "/raven-vpn:pools"));
+    assert_non_null(ike_find(e->conf->tree, "/raven-vpn:ikev2"));
+    pool_set_foreach(e->conf->pools, pool_names, names);
+    pool_set_foreach(e->conf->pools6, pool_names, names);
+    assert_string_equal(names, "p4 9 p6 ");
+    assert_int_equal(e->conf->npool_ranges, 2);
+    assert_int_equal(e->conf->pool_ranges[0].family, AF_INET);
+    assert_int_equal(e->conf->pool_ranges[0].lo[3], 1);
+    assert_int_equal(e->conf->pool_ranges[0].hi[3], 9);
 }
 
 /* A proposal without prf accepts the PRF of each integrity algorithm (the
@@ -981,7 +964,6 @@ int main(void)
         cmocka_unit_test(test_referenced),     cmocka_unit_test(test_select),
         cmocka_unit_test(test_psk),            cmocka_unit_test(test_authz_name),
         cmocka_unit_test(test_authorize),      cmocka_unit_test(test_refcount),
-        cmocka_unit_test(test_free_later),
         cmocka_unit_test(test_strings_outlive_source), cmocka_unit_test(test_certmap_bad_date),
         cmocka_unit_test(test_default_policy), cmocka_unit_test(test_prf_from_integrity),
         cmocka_unit_test(test_trustpoint_chain),
