@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
 #include <openssl/x509v3.h>
 
 #include "daemon/ike/ike_eng.h"
@@ -317,7 +318,7 @@ static bool build_pools(struct ike_conf *c, ike_err_fn err, void *arg)
         errf(err, arg, NULL, "out of memory");
         return false;
     }
-    if (lyd_find_xpath(c->tree, V "pools/ipv4-pool", &set))
+    if (!c->src || lyd_find_xpath(c->src, V "pools/ipv4-pool", &set))
         return true;
     for (uint32_t i = 0; i < set->count; i++) {
         const struct lyd_node *pn = set->dnodes[i], *r;
@@ -381,7 +382,7 @@ static bool build_pools6(struct ike_conf *c, ike_err_fn err, void *arg)
         errf(err, arg, NULL, "out of memory");
         return false;
     }
-    if (!c->tree || lyd_find_xpath(c->tree, V "pools/ipv6-pool", &set))
+    if (!c->src || lyd_find_xpath(c->src, V "pools/ipv6-pool", &set))
         return true;
     for (uint32_t i = 0; i < set->count; i++) {
         const struct lyd_node *pn = set->dnodes[i];
@@ -616,7 +617,10 @@ static void conf_free(struct ike_conf *c);
 struct ike_conf *ike_conf_build(const struct ly_ctx *ctx, const struct lyd_node *tree, ike_err_fn err, void *arg)
 {
     /* dataplane: the outside interface's replay window (IPsec profiles) */
-    static const char *const parts[] = {"ikev2", "ipsec", "pools", "access-lists", "pki", "aaa", "dataplane"};
+    /* not pools: what is compiled from them owns its strings, and they are read
+     * from @tree (c->src) while building: half of a large configuration, which a
+     * copy would cost twice (built here, freed with the generation) */
+    static const char *const parts[] = {"ikev2", "ipsec", "access-lists", "pki", "aaa", "dataplane"};
     struct ike_conf *c = calloc(1, sizeof(*c));
     const char *v;
     bool ok = true;
@@ -626,6 +630,7 @@ struct ike_conf *ike_conf_build(const struct ly_ctx *ctx, const struct lyd_node 
         return NULL;
     }
     c->refs = 1;
+    c->src = tree;
     alive++;
     for (size_t i = 0; tree && i < sizeof(parts) / sizeof(parts[0]); i++) {
         const struct lyd_node *n = ike_find(tree, V "%s", parts[i]);
@@ -680,6 +685,7 @@ struct ike_conf *ike_conf_build(const struct ly_ctx *ctx, const struct lyd_node 
     ok = ike_ppk_compile(c, err, arg) && ok;
     ok = ike_route_check(c->tree, err, arg) && ok;
     ok = fvrfs(c, err, arg) && ok;
+    c->src = NULL;
     if (!ok) {
         conf_free(c);
         return NULL;
@@ -699,6 +705,40 @@ void ike_conf_unref(struct ike_conf *c)
 {
     if (c && !--c->refs)
         conf_free(c);
+}
+
+/* Generations whose last reference went with ike_conf_unref_later, freed by
+ * the next turn of the control thread's loop (linked through trash_next). */
+static struct ike_conf *trash;
+
+static void empty_trash(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    ike_conf_flush();
+}
+
+void ike_conf_unref_later(struct ike_conf *c, struct event_base *base)
+{
+    bool armed = trash != NULL;
+
+    if (!c || --c->refs)
+        return;
+    c->trash_next = trash;
+    trash = c;
+    if (!armed && (!base || event_base_once(base, -1, EV_TIMEOUT, empty_trash, NULL, &(struct timeval){0})))
+        ike_conf_flush();
+}
+
+void ike_conf_flush(void)
+{
+    while (trash) {
+        struct ike_conf *c = trash;
+
+        trash = c->trash_next;
+        conf_free(c);
+    }
 }
 
 size_t ike_conf_alive(void)

@@ -251,11 +251,15 @@ struct ike_acl {
 _Static_assert(SESS_MAX_PREFIXES == IKE_MAX_TS, "a child SA carries every split subnet");
 _Static_assert(SESS_MAX_ATTR_LIST == IKE_MAX_ATTR_LIST, "the attribute lists' limits agree");
 
+struct event_base;
+
 /* One generation of compiled configuration. */
 struct ike_conf {
     unsigned refs;       /* the engine's (while in force or pending) and sessions' */
     uint64_t generation; /* numbered by the engine at apply, from 1 */
-    struct lyd_node *tree; /* string storage: the subtrees it was compiled from */
+    struct ike_conf *trash_next; /* waiting to be freed (ike_conf_unref_later) */
+    struct lyd_node *tree; /* string storage: the subtrees it was compiled from (not pools) */
+    const struct lyd_node *src; /* while ike_conf_build runs: the tree it was given (pools are read there) */
     struct sockaddr_storage listen[IKE_MAX_LISTEN];
     size_t nlisten;
     uint16_t port, natt_port;
@@ -316,6 +320,14 @@ struct ike_conf *ike_conf_build(const struct ly_ctx *ctx, const struct lyd_node 
 struct ike_conf *ike_conf_ref(struct ike_conf *c);
 /* Drops a reference; the last one frees the generation. NULL: nothing. */
 void ike_conf_unref(struct ike_conf *c);
+/* The same, but the last reference leaves the freeing to the next turn of
+ * @base's loop (the control thread's), after the commit's reply has gone: a
+ * generation of 10 000 pools and policies takes tens of milliseconds to free.
+ * It counts as alive until then. Without @base, or when the loop refuses the
+ * event, it is freed here. ike_conf_flush frees every generation still
+ * waiting (the engine's end: the loop may not turn again). */
+void ike_conf_unref_later(struct ike_conf *c, struct event_base *base);
+void ike_conf_flush(void);
 /* Generations alive in this process (built and not yet freed): for tests and
  * vpn-state. */
 size_t ike_conf_alive(void);

@@ -803,7 +803,7 @@ const struct ike_prof *ike_conf_prof(const struct ike_conf *c, const char *name)
  * none of them: ike_route.c). Unparseable ones are left out. */
 static bool compile_pool_ranges(struct ike_conf *c, ike_err_fn err, void *arg)
 {
-    const struct lyd_node *top = ike_find(c->tree, V "pools"), *p, *r;
+    const struct lyd_node *top = ike_find(c->src, V "pools"), *p, *r;
     size_t n = count(top, "ipv6-pool");
 
     LY_LIST_FOR(top ? lyd_child(top) : NULL, p) {

@@ -226,6 +226,7 @@ void ike_engine_free(struct ike_engine *e)
      * finds no configuration in force */
     ike_conf_unref(e->conf);
     e->conf = NULL;
+    ike_conf_flush(); /* generations replaced by the last commits */
     sess_mgr_set_pools(&e->sm, NULL, NULL);
     ike_route_stop(e);
     dhcp_client_free(e->dhcp); /* after the sessions: their leases are released */
@@ -494,13 +495,16 @@ void ike_engine_apply(struct ike_engine *e)
      * old one's address book goes (its leases moved at prepare), the rest of it
      * lives on with the sessions negotiated under it (ike_conf.h) */
     e->pending->generation = (e->conf ? e->conf->generation : 0) + 1;
-    if (e->conf) {
+    if (e->conf && e->conf->refs > 1) { /* sessions keep it: without the address book */
         pool_set_free(e->conf->pools);
         pool_set_free(e->conf->pools6);
         e->conf->pools = e->conf->pools6 = NULL;
     }
     ike_certcheck_report(e, e->conf, e->pending);
-    ike_conf_unref(e->conf);
+    /* the last reference (no session negotiated under it) goes with its
+     * address book in the next turn of the loop: the commit's reply does not
+     * wait for it */
+    ike_conf_unref_later(e->conf, e->base);
     e->conf = e->pending;
     e->pending = NULL;
     sess_mgr_set_pools(&e->sm, e->conf->pools, e->conf->pools6);

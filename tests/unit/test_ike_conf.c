@@ -12,6 +12,7 @@
  * are exercised, and the CA chain a trustpoint sends after its certificate
  * is built from CAs listed in any order. */
 #include <arpa/inet.h>
+#include <inttypes.h>
 #include <libyang/libyang.h>
 #include <net/if.h>
 #include <openssl/evp.h>
@@ -29,6 +30,7 @@
 #include <cmocka.h>
 
 #include "daemon/ike/ike_eng.h"
+#include "daemon/pool/pool.h"
 
 #define NS "urn:raven:params:xml:ns:yang:raven-vpn"
 #define RT "urn:raven:params:xml:ns:yang:raven-types"
@@ -884,9 +886,19 @@ static void test_refcount(void **state)
 /* The generation's strings are its own: the tree it was built from is gone
  * (freed in build()), and another tree with other values has come and gone
  * since. Under the sanitizer a string pointing into a freed tree fails here. */
+static void pool_names(const struct pool_info *pi, void *arg)
+{
+    if (pi->ipv6)
+        strcat(arg, pi->name);
+    else
+        sprintf((char *)arg + strlen(arg), "%s %" PRIu64, pi->name, pi->size);
+    strcat(arg, " ");
+}
+
 static void test_strings_outlive_source(void **state)
 {
     struct env *e = *state;
+    char names[64] = "";
     static const char other[] = "<ikev2 xmlns=\"" NS "\"><keyring><name>zz</name><peer><name>p</name>"
                                 "<hostname>h.example.net</hostname><pre-shared-key>zzzzzz</pre-shared-key></peer>"
                                 "</keyring></ikev2>";
@@ -904,6 +916,18 @@ static void test_strings_outlive_source(void **state)
     assert_string_equal(prof(e, "certp")->maps[0]->name, "cm");
     assert_string_equal(ike_conf_acl(e->conf, "acl4")->name, "acl4");
     assert_string_equal(e->conf->ipsecs[0].name, "ip1");
+    /* the pools are compiled from the source tree and not copied: what they
+     * became (address books, the ranges routes are checked against) stands alone */
+    assert_null(e->conf->src);
+    assert_null(ike_find(e->conf->tree, "/raven-vpn:pools"));
+    assert_non_null(ike_find(e->conf->tree, "/raven-vpn:ikev2"));
+    pool_set_foreach(e->conf->pools, pool_names, names);
+    pool_set_foreach(e->conf->pools6, pool_names, names);
+    assert_string_equal(names, "p4 9 p6 ");
+    assert_int_equal(e->conf->npool_ranges, 2);
+    assert_int_equal(e->conf->pool_ranges[0].family, AF_INET);
+    assert_int_equal(e->conf->pool_ranges[0].lo[3], 1);
+    assert_int_equal(e->conf->pool_ranges[0].hi[3], 9);
 }
 
 /* A proposal without prf accepts the PRF of each integrity algorithm (the

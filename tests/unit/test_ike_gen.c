@@ -4,7 +4,9 @@
  * lifetime, vpn-state config-generation) while new sessions get the new one; an
  * old generation lives as long as a session holds it (config-generations-alive,
  * ike_conf_alive). A client whose IKE_AUTH comes after a commit that removed
- * its profile still authenticates under the generation its IKE_SA_INIT found. */
+ * its profile still authenticates under the generation its IKE_SA_INIT found.
+ * The generation a commit replaces is freed after the commit (the next turn of
+ * the loop). */
 #include <event2/event.h>
 #include <libyang/libyang.h>
 #include <setjmp.h>
@@ -216,11 +218,40 @@ static void test_auth_after_commit(void **state)
     lyd_free_all(t2);
 }
 
+/* The generation a commit replaces, when no session holds it, waits for the
+ * next turn of the loop (after the commit's reply) to be freed, and the
+ * engine's end frees it if the loop does not turn again. */
+static void test_replaced_freed_later(void **state)
+{
+    struct env *e = *state;
+    struct lyd_node *t = NULL;
+    struct ike_engine *eng;
+
+    assert_int_equal(
+        lyd_parse_data_mem(e->ctx, ike_harness_config, LYD_XML, LYD_PARSE_STRICT, LYD_VALIDATE_PRESENT, &t), 0);
+    eng = engine(e, t);
+    assert_int_equal(ike_conf_alive(), 1);
+    commit(eng, t);
+    assert_int_equal(ike_conf_alive(), 2);
+    commit(eng, t); /* two waiting */
+    assert_int_equal(ike_conf_alive(), 3);
+    assert_int_equal(state_num(e, eng, "ike-counters/config-generations-alive"), 3);
+    event_base_loop(e->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+    assert_int_equal(ike_conf_alive(), 1);
+    assert_int_equal(eng->conf->generation, 3);
+    commit(eng, t);
+    assert_int_equal(ike_conf_alive(), 2);
+    ike_engine_free(eng);
+    assert_int_equal(ike_conf_alive(), 0);
+    lyd_free_all(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_session_keeps_its_generation),
         cmocka_unit_test(test_auth_after_commit),
+        cmocka_unit_test(test_replaced_freed_later),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
