@@ -62,10 +62,8 @@ static inline uint16_t csum_sum(const uint8_t *p, size_t len)
             lo2 += y & 0xffff;
             hi2 += y >> 16;
         }
-        lo1 += lo2;
-        hi1 += hi2;
-        for (int i = 0; i < 4; i++)
-            r = csum_add64(r, (uint64_t)lo1[i] + hi1[i]);
+        for (int i = 0; i < 4; i++) /* each lane may be near 2^32: summed in 64 bits */
+            r = csum_add64(r, (uint64_t)lo1[i] + hi1[i] + lo2[i] + hi2[i]);
     }
     for (; len >= 8; p += 8, len -= 8) {
         memcpy(&v, p, 8);

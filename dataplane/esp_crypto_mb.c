@@ -53,6 +53,7 @@ static __thread IMB_MGR *mb_tls;
 static void mgr_free(void *m)
 {
     free_mb_mgr(m);
+    mb_tls = NULL; /* run on the exiting thread: a later mgr() makes a new one */
 }
 
 /* This thread's manager, made on its first use (not per packet). */
@@ -325,6 +326,8 @@ static void run(IMB_MGR *m, struct esp_crypto_op *ops, unsigned n, enum mb_phase
         else
             fill_aead(j, o, c, ph == PH_SEAL);
         j->user_data = o;
+        o->rc = ESP_E_CRYPTO; /* until job_done() says otherwise: a job that never
+                               * comes back never passes as authentic */
         for (j = IMB_SUBMIT_JOB_NOCHECK(m); j; j = IMB_GET_COMPLETED_JOB(m))
             job_done(j, ph);
     }

@@ -38,6 +38,20 @@ static uint32_t sum16(const uint8_t *p, size_t len, uint32_t sum)
     return sum;
 }
 
+/* sum16 for lengths whose unfolded sum would not fit in 32 bits. */
+static uint16_t sum16_long(const uint8_t *p, size_t len)
+{
+    uint64_t sum = 0;
+
+    for (; len > 1; p += 2, len -= 2)
+        sum += rd16(p);
+    if (len)
+        sum += (uint64_t)p[0] << 8;
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    return (uint16_t)sum;
+}
+
 /* The pseudo-header sum of an IPv4/IPv6 packet's L4 part (unfolded is fine). */
 static uint32_t pseudo(const uint8_t *ip, size_t len)
 {
@@ -168,6 +182,17 @@ static void test_csum_wide(void **st)
     memset(buf, 0xff, 64);
     assert_int_equal(csum_sum(buf, 64), 0xffff);
     assert_int_equal(csum_sum(buf, 63), sum16(buf, 63, 0));
+    /* past a vector block (2 MiB) and around its lanes' limits: all 0xff */
+    {
+        static const size_t bigs[] = {((size_t)1 << 20) + 35, ((size_t)1 << 21), ((size_t)1 << 21) + 77};
+        uint8_t *big = malloc(((size_t)1 << 21) + 80);
+
+        assert_non_null(big);
+        memset(big, 0xff, ((size_t)1 << 21) + 80);
+        for (size_t k = 0; k < sizeof(bigs) / sizeof(bigs[0]); k++)
+            assert_int_equal(csum_sum(big, bigs[k]), sum16_long(big, bigs[k]));
+        free(big);
+    }
 }
 
 static void test_mss_clamp(void **st)
