@@ -40,10 +40,10 @@ def commands(a):
     q = a.quick
     build, base = a.build, a.base
     out = []
-    dp = ["--sizes", "1400", "--runs", "1", "--seconds", "0.5" if q else "3"]
+    dp = ["--sizes", "1400"] + (["--runs", "1", "--seconds", "0.5"] if q else ["--runs", "3", "--seconds", "4"])
     out.append(("dataplane", "before", [PY, f"{HERE}/bench_dataplane.py", "--build", base, "--tools", build] + dp, 900))
     out.append(("dataplane", "after", [PY, f"{HERE}/bench_dataplane.py", "--build", build] + dp, 900))
-    ike = ["--seconds", "1" if q else "6", "--tools", build]
+    ike = ["--seconds", "1" if q else "12", "--tools", build]
     out.append(("ike", "before", [PY, f"{HERE}/bench_ike.py", "--build", base, "--name", "bench_table_ike"] + ike,
                 1200))
     out.append(("ike", "after", [PY, f"{HERE}/bench_ike.py", "--build", build, "--name", "bench_table_ike"] + ike,
@@ -51,19 +51,19 @@ def commands(a):
     out.append(("datastore", "before+after",
                 [PY, f"{HERE}/bench_datastore.py", "--ravend", f"{build}/daemon/ravend",
                  "--floor", f"{build}/tests/bench/bench_ly_floor", "--baseline-ravend", f"{base}/daemon/ravend"]
-                + (["--pools", "500", "--edits", "3", "--reps", "1"] if q else ["--edits", "20", "--reps", "3"]),
+                + (["--pools", "500", "--edits", "3", "--reps", "1"] if q else ["--edits", "20", "--reps", "3", "--rounds", "2"]),
                 1200))
     out.append(("scale", "before+after",
                 [PY, f"{HERE}/bench_scale.py", "--build", build, "--base-build", base]
                 + (["--sessions", "500", "--base-sessions", "200", "--reads", "3", "--commits", "1"]
-                   if q else ["--sessions", "100000", "--base-sessions", "10000", "--reads", "20", "--commits", "3"]),
+                   if q else ["--sessions", "100000", "--base-sessions", "10000", "--reads", "30", "--commits", "5"]),
                 2400))
     out.append(("flood", "before+after",
                 [PY, f"{HERE}/bench_ike_pool.py", "--build", build, "--base", base, "--skip-scaling",
-                 "--seconds", "1" if q else "6"], 900))
+                 "--seconds", "1" if q else "8"], 900))
     out.append(("crypto", "before+after",
                 [PY, f"{HERE}/bench_esp_crypto.py", "--build", build]
-                + (["--seconds", "0.1", "--rounds", "1"] if q else ["--seconds", "0.5", "--rounds", "3"]), 600))
+                + (["--seconds", "0.1", "--rounds", "1"] if q else ["--seconds", "1", "--rounds", "5"]), 600))
     return [c for c in out if c[0] in a.only]
 
 
