@@ -41,14 +41,15 @@ def cpu_model():
 
 def record(name, out_dir=None):
     """Copies everything the benchmark prints from here on (stdout and stderr)
-    to tests/bench/results/NAME-YYYY-MM-DD.txt (or OUT_DIR), after a header
+    to tests/bench/results/NAME-YYYY-MM-DD.txt (or OUT_DIR, or $RAVEN_BENCH_RESULTS), after a header
     with the date, the machine's CPU model and core count, the commit and the
     command line. Returns the file's path. The results the bench README quotes
     are such files, committed."""
     import datetime
     import sys
 
-    out_dir = out_dir or os.path.join(ROOT, "tests", "bench", "results")
+    # RAVEN_BENCH_RESULTS: another directory for every benchmark a runner starts (bench_table.py --quick)
+    out_dir = out_dir or os.environ.get("RAVEN_BENCH_RESULTS") or os.path.join(ROOT, "tests", "bench", "results")
     os.makedirs(out_dir, exist_ok=True)
     now = datetime.datetime.now(datetime.timezone.utc)
     path = os.path.join(out_dir, "%s-%s.txt" % (name, now.strftime("%Y-%m-%d")))
