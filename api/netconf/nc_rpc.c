@@ -457,19 +457,33 @@ static bool page_of(const struct lyd_node *rpc, struct mc_page *pg)
     return true;
 }
 
-/* The annotations total, remaining and next on the reply's vpn-state. */
-static void page_meta(struct nc_api *api, struct lyd_node *data, const struct mc_page *pg)
+/* The annotations total, remaining and next on the reply's vpn-state, an empty
+ * one added when the page selected none, so that a client walking the pages
+ * always learns whether more remain. */
+static int page_meta(struct nc_api *api, struct lyd_node **data, const struct mc_page *pg)
 {
     const struct lys_module *mod = ly_ctx_get_module_implemented(api->ctx, "raven-list-pagination");
+    const struct lys_module *vpn = ly_ctx_get_module_implemented(api->ctx, "raven-vpn");
     struct lyd_node *vs = NULL, *n;
     char v[24];
 
-    LY_LIST_FOR(data, n) {
+    LY_LIST_FOR(*data, n) {
         if (n->schema && !strcmp(n->schema->name, "vpn-state") && !strcmp(n->schema->module->name, "raven-vpn"))
             vs = n;
     }
-    if (!mod || !vs)
-        return;
+    if (!mod || !vpn)
+        return 0;
+    if (!vs) {
+        if (lyd_new_inner(NULL, vpn, "vpn-state", 0, &vs))
+            return -ENOMEM;
+        vs->flags &= ~LYD_DEFAULT; /* printed although empty */
+        if (!*data)
+            *data = vs;
+        else if (lyd_insert_sibling(*data, vs, data)) {
+            lyd_free_tree(vs);
+            return -ENOMEM;
+        }
+    }
     snprintf(v, sizeof(v), "%llu", (unsigned long long)pg->total);
     lyd_new_meta(NULL, vs, mod, "total", v, 0, NULL);
     snprintf(v, sizeof(v), "%llu", (unsigned long long)pg->remaining);
@@ -478,6 +492,7 @@ static void page_meta(struct nc_api *api, struct lyd_node *data, const struct mc
         snprintf(v, sizeof(v), "%llu", (unsigned long long)pg->next);
         lyd_new_meta(NULL, vs, mod, "next", v, 0, NULL);
     }
+    return 0;
 }
 
 static struct nc_server_reply *op_get(struct rpc_req *r, bool config_only)
@@ -502,8 +517,8 @@ static struct nc_server_reply *op_get(struct rpc_req *r, bool config_only)
     } else if (!rc) {
         rc = paged ? mc_get_state_page(api->mc, &r->actor, (const char *const *)xp, &pg, &data, &errs)
                    : mc_get_state(api->mc, &r->actor, (const char *const *)xp, &data, &errs);
-        if (!rc && paged)
-            page_meta(api, data, &pg);
+        if (!rc && paged && (rc = page_meta(api, &data, &pg)))
+            cfg_err_add(&errs, CFG_ERR_RESOURCE_DENIED, CFG_ERRT_APPLICATION, NULL, "out of memory");
         if (!rc && mon) {
             if (lyd_merge_siblings(&data, mon, LYD_MERGE_DESTRUCT)) {
                 cfg_err_add(&errs, CFG_ERR_RESOURCE_DENIED, CFG_ERRT_APPLICATION, NULL, "out of memory");

@@ -99,7 +99,8 @@ struct ike_state_sel {
 };
 
 /* Adds the operational state (sessions, pools, IKE counters) under the
- * vpn-state container @state; @sel NULL: all of it. */
+ * vpn-state container @state; @sel NULL: all of it. -ENOMEM when a page of
+ * the session list cannot be sorted (nothing added then). */
 int ike_engine_state(struct ike_engine *e, struct lyd_node *state, struct ike_state_sel *sel);
 
 /* clear-session: ends the sessions selected (a DELETE goes to each peer).

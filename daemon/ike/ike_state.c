@@ -1,6 +1,7 @@
 /* Operational state of the IKEv2 engine: sessions with their child SAs, pools and
  * IKE counters under /raven-vpn:vpn-state (see ike_engine.h). */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -334,7 +335,7 @@ static int pick_cmp(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static void sessions_page(struct ike_engine *e, struct lyd_node *state, struct ike_state_sel *sel, time_t now)
+static int sessions_page(struct ike_engine *e, struct lyd_node *state, struct ike_state_sel *sel, time_t now)
 {
     size_t total = HASH_CNT(hh_id, e->by_id), want, n = 0, after = 0;
     struct pick *h;
@@ -346,7 +347,7 @@ static void sessions_page(struct ike_engine *e, struct lyd_node *state, struct i
         want = total;
     h = want ? malloc(want * sizeof(*h)) : NULL;
     if (want && !h)
-        return;
+        return -ENOMEM;
     HASH_ITER(hh_id, e->by_id, s, tmp) {
         if (!ike_sa_up(s))
             continue;
@@ -369,12 +370,14 @@ static void sessions_page(struct ike_engine *e, struct lyd_node *state, struct i
     sel->remaining = after > n ? after - n : 0;
     sel->next = sel->remaining && n > sel->offset ? h[n - 1].id : 0;
     free(h);
+    return 0;
 }
 
 /* The sessions @sel asks for; when it walks them all, their child SAs counted
- * into *@nchild too (true), so that the counters need no second walk. */
-static bool sessions_state(struct ike_engine *e, struct lyd_node *state, struct ike_state_sel *sel, time_t now,
-                           size_t *nchild)
+ * into *@nchild too (*@counted), so that the counters need no second walk.
+ * -ENOMEM when a page cannot be sorted. */
+static int sessions_state(struct ike_engine *e, struct lyd_node *state, struct ike_state_sel *sel, time_t now,
+                          size_t *nchild, bool *counted)
 {
     struct ike_sess *s, *tmp;
 
@@ -383,12 +386,10 @@ static bool sessions_state(struct ike_engine *e, struct lyd_node *state, struct 
         if (s && ike_sa_up(s) && !sel->count_only)
             session_state(s, state, now);
         sel->total = s && ike_sa_up(s);
-        return false;
+        return 0;
     }
-    if (sel && sel->paged && !sel->count_only) {
-        sessions_page(e, state, sel, now);
-        return false;
-    }
+    if (sel && sel->paged && !sel->count_only)
+        return sessions_page(e, state, sel, now);
     HASH_ITER(hh_id, e->by_id, s, tmp) {
         *nchild += s->nchild;
         if (!ike_sa_up(s))
@@ -398,7 +399,8 @@ static bool sessions_state(struct ike_engine *e, struct lyd_node *state, struct 
         if (!sel || !sel->count_only)
             session_state(s, state, now);
     }
-    return true;
+    *counted = true;
+    return 0;
 }
 
 int ike_engine_state(struct ike_engine *e, struct lyd_node *state, struct ike_state_sel *sel)
@@ -409,11 +411,12 @@ int ike_engine_state(struct ike_engine *e, struct lyd_node *state, struct ike_st
     time_t now = time(NULL);
     size_t nchild = 0;
     bool counted = false;
+    int rc;
 
     if (sel)
         sel->total = sel->remaining = sel->next = 0;
-    if (!sel || sel->sessions)
-        counted = sessions_state(e, state, sel, now, &nchild);
+    if ((!sel || sel->sessions) && (rc = sessions_state(e, state, sel, now, &nchild, &counted)))
+        return rc;
     if (sel && !sel->others)
         return 0;
     if (!counted) {

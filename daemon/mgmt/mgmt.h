@@ -26,6 +26,10 @@ struct mgmt_state_sel {
     bool sessions; /* the session list (or, with @count_only, its count) */
     bool count_only;
     bool one; /* only the session @id (a key in every XPath that names the list) */
+    /* an XPath may select sessions by their contents (a predicate, or one
+     * outside what mgmt_sel.c recognises): paging and counting the list would
+     * count sessions the filter drops, so they are refused */
+    bool filtered;
     uint64_t id;
     /* paging of the session list, in ascending id order, when @paged */
     bool paged;

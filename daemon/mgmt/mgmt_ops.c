@@ -413,6 +413,13 @@ static int op_get(struct req *r)
             free(xp);
             return -EINVAL;
         }
+        if (paging && (sel.filtered || sel.one)) {
+            cfg_err_add(&r->errs, CFG_ERR_INVALID_VALUE, CFG_ERRT_PROTOCOL, NULL,
+                        "limit, offset, cursor and count-only apply to the whole session list: a filter that "
+                        "selects sessions by key or by their contents cannot be paged or counted");
+            free(xp);
+            return -EINVAL;
+        }
         rc = get_state(r, &sel, &tree);
         if (!rc)
             rc = cfg_tree_select(r->m->cfg, tree, xp, &selected, &r->errs);
@@ -421,6 +428,11 @@ static int op_get(struct req *r)
             json_object_set_new(r->rep, "remaining", json_integer((json_int_t)sel.remaining));
             json_object_set_new(r->rep, "next", json_integer((json_int_t)sel.next));
         }
+    } else if (paging) {
+        cfg_err_add(&r->errs, CFG_ERR_INVALID_VALUE, CFG_ERRT_PROTOCOL, NULL,
+                    "limit, offset, cursor and count-only page the session list of the operational state: "
+                    "a read of a configuration datastore has none");
+        rc = -EINVAL;
     } else {
         rc = cfg_get(r->m->cfg, (enum cfg_ds)ds, xp, false, &selected, &r->errs);
     }

@@ -362,7 +362,10 @@ int ravend_vpn_state(struct ly_ctx *ctx, struct lyd_node **data, struct mgmt_sta
         return 0;
     if (lyd_new_inner(NULL, ly_ctx_get_module_implemented(ctx, "raven-vpn"), "vpn-state", 0, &st))
         return -ENOMEM;
-    ike_engine_state(vpn_state.ike, st, &is);
+    if (ike_engine_state(vpn_state.ike, st, &is)) {
+        lyd_free_tree(st);
+        return -ENOMEM;
+    }
     sel->total = is.total;
     sel->remaining = is.remaining;
     sel->next = is.next;

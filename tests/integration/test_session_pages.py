@@ -229,3 +229,46 @@ def test_netconf_one_session_by_key(held):
     assert len(sessions) == 1 and int(sessions[0].find(f"{{{NS}}}id").text) == k
     assert sessions[0].find(f"{{{NS}}}child-sa") is not None
     assert etree.tostring(sessions[0]).count(b"<") > 50  # the whole entry
+
+
+def test_netconf_xpaths_that_reach_sessions_otherwise_get_them(held):
+    """A union, a step up from one session, an axis: XPaths that select sessions
+    other than through a plain path still get every session they select."""
+    d, _, all_ids = held
+    m = d.connect()
+    k = all_ids[3]
+    for xp in ("/rv:vpn-state/rv:pool | /rv:vpn-state/rv:session",
+               f"/rv:vpn-state/rv:session[rv:id='{k}']/..",
+               "/rv:vpn-state/child::rv:session",
+               f"/rv:vpn-state/rv:session[rv:id='{k}']/following-sibling::rv:session"):
+        data = data_of(m.get(filter=("xpath", ({"rv": NS}, xp))))
+        got = sorted(int(x.text) for x in data.iterfind(f"{{{NS}}}vpn-state/{{{NS}}}session/{{{NS}}}id"))
+        if "following" in xp:  # the entries after k in the tree's order, which is not the ids'
+            assert k not in got and len(got) > 1 and set(got) <= set(all_ids), (xp, len(got))
+        else:
+            assert got == all_ids, (xp, len(got))
+
+
+def test_netconf_paging_a_content_match_is_refused(held):
+    """The page is cut before the filter applies: a filter on the sessions'
+    contents (or key) with list-pagination would give short pages and wrong
+    counts, so it is refused."""
+    d, _, all_ids = held
+    m = d.connect()
+    for flt in (f'<vpn-state xmlns="{NS}"><session><profile>rw</profile><id/></session></vpn-state>',
+                f'<vpn-state xmlns="{NS}"><session><id>{all_ids[0]}</id></session></vpn-state>'):
+        with pytest.raises(RPCError) as e:
+            nc_get(m, flt, "<limit>5</limit>")
+        assert e.value.tag == "invalid-value" and "cannot be paged" in str(e.value), e.value
+
+
+def test_netconf_page_past_the_end_keeps_its_annotations(held):
+    """A page with no session still says how many there are and that none
+    remain, on an empty vpn-state."""
+    d, _, all_ids = held
+    m = d.connect()
+    data = nc_get(m, SFLT, f"<limit>5</limit><cursor>{all_ids[-1]}</cursor>")
+    vs = data.find(f"{{{NS}}}vpn-state")
+    assert vs is not None and nc_ids(data) == []
+    assert vs.get(f"{{{LP_NS}}}total") == str(N) and vs.get(f"{{{LP_NS}}}remaining") == "0"
+    assert vs.get(f"{{{LP_NS}}}next") is None

@@ -395,6 +395,68 @@ static void test_state_sel(void **state)
     assert_true(s.config && s.others && s.sessions && !s.one);
 }
 
+/* XPaths outside the plain grammar mgmt_sel.c recognises select everything:
+ * they may reach sessions, other state or configuration from any step. */
+static void test_state_sel_unrecognised(void **state)
+{
+    static const char *const all[] = {
+        "/raven-vpn:vpn-state//session",
+        "/raven-vpn:vpn-state/*",
+        "/raven-vpn:vpn-state/child::raven-vpn:session",
+        "/raven-vpn:vpn-state/pool | /raven-vpn:vpn-state/session",
+        "/raven-vpn:vpn-state/pool/../session",
+        "/raven-vpn:ikev2/../raven-vpn:vpn-state",
+        "/raven-vpn:vpn-state/session[id='7']/..",
+        "/raven-vpn:vpn-state/session[id='7']/following-sibling::raven-vpn:session",
+        "/raven-vpn:vpn-state/session[id='7'] | /raven-vpn:vpn-state/pool",
+        "/raven-vpn:vpn-state/session[profile=/raven-vpn:ikev2/profile/name]",
+        "/raven-vpn:vpn-state/pool[../session]",
+        "/raven-vpn:vpn-state/session[id = '7']",
+        "/raven-vpn:vpn-state/session[position()=1]",
+        "(/raven-vpn:vpn-state/session)[1]",
+        "/raven-vpn:vpn-state[session]/pool",
+        "/raven-vpn:ikev2/profile[name=/raven-vpn:vpn-state/session/profile]",
+        "/vpn-state/session",
+        "/raven-vpn:vpn-state/",
+        "/raven-vpn:vpn-state/session[id='7'",
+    };
+    struct mgmt_state_sel s;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(all) / sizeof(*all); i++) {
+        const char *const xp[] = {all[i], NULL};
+
+        mgmt_sel_from_xpaths(&s, xp);
+        if (!(s.config && s.others && s.sessions && !s.one && s.filtered))
+            fail_msg("%s: config %d others %d sessions %d one %d filtered %d", all[i], s.config, s.others,
+                     s.sessions, s.one, s.filtered);
+    }
+}
+
+/* Which reads filter the session list (paging and counting refused). */
+static void test_state_sel_filtered(void **state)
+{
+    const char *const plain[] = {"/raven-vpn:vpn-state/session/id", "/raven-vpn:vpn-state/pool[name='p']", NULL};
+    const char *const key[] = {"/raven-vpn:vpn-state/session[id='7']/ike-sa", NULL};
+    const char *const deep[] = {"/raven-vpn:vpn-state/session/child-sa[name='x']", NULL};
+    const char *const keydeep[] = {"/raven-vpn:vpn-state/session[id='7']/child-sa[name='x']", NULL};
+    const char *const big[] = {"/raven-vpn:vpn-state/session[id='99999999999999999999']", NULL};
+    struct mgmt_state_sel s;
+
+    (void)state;
+    mgmt_sel_from_xpaths(&s, plain);
+    assert_true(!s.config && s.others && s.sessions && !s.one && !s.filtered);
+    mgmt_sel_from_xpaths(&s, key);
+    assert_true(!s.others && s.sessions && s.one && s.filtered);
+    assert_int_equal(s.id, 7);
+    mgmt_sel_from_xpaths(&s, deep);
+    assert_true(!s.others && s.sessions && !s.one && s.filtered);
+    mgmt_sel_from_xpaths(&s, keydeep);
+    assert_true(!s.others && s.sessions && !s.one && s.filtered);
+    mgmt_sel_from_xpaths(&s, big);
+    assert_true(s.sessions && !s.one && s.filtered);
+}
+
 /* Paging members out of range or of the wrong type close the connection like
  * every malformed member; paging a read that selects no session is refused. */
 static void test_get_paging_members(void **state)
@@ -418,6 +480,37 @@ static void test_get_paging_needs_sessions(void **state)
                                    "\"ds\":\"running\",\"xpaths\":[\"/raven-vpn:pools\"],\"state\":true,"
                                    "\"limit\":5}", NULL, &tag), -EINVAL);
     assert_string_equal(tag, "invalid-value");
+}
+
+/* Paging or counting a read that filters the session list, and paging a read
+ * of a configuration datastore, are refused. */
+static void test_get_paging_filtered(void **state)
+{
+    static const char *const bad[] = {
+        "\"xpaths\":[\"/raven-vpn:vpn-state/session[profile='rw']/id\"],\"state\":true,\"limit\":5",
+        "\"xpaths\":[\"/raven-vpn:vpn-state/session[id='7']\"],\"state\":true,\"limit\":5",
+        "\"xpaths\":[\"/raven-vpn:vpn-state/session[id='7']\"],\"state\":true,\"count-only\":true",
+        "\"xpaths\":[\"//session[profile='rw']\"],\"state\":true,\"cursor\":3",
+        "\"xpaths\":null,\"state\":false,\"limit\":5",
+        "\"xpaths\":null,\"state\":false,\"offset\":1",
+    };
+    struct fx *f = *state;
+    char hdr[512];
+    const char *tag;
+
+    hello(f);
+    assert_int_equal(request_rc(f, "{\"id\":1,\"op\":\"auth-password\",\"user\":\"admin\",\"password\":\"pw\","
+                                   "\"from\":\"192.0.2.1\"}", NULL, NULL), 0);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+        snprintf(hdr, sizeof(hdr), "{\"id\":%zu,\"op\":\"get\",\"user\":\"admin\",\"sid\":4294967280,"
+                 "\"ds\":\"running\",%s}", i + 2, bad[i]);
+        assert_int_equal(request_rc(f, hdr, NULL, &tag), -EINVAL);
+        assert_string_equal(tag, "invalid-value");
+    }
+    /* without a filter on the list, paged */
+    assert_int_equal(request_rc(f, "{\"id\":20,\"op\":\"get\",\"user\":\"admin\",\"sid\":4294967280,"
+                                   "\"ds\":\"running\",\"xpaths\":[\"/raven-vpn:vpn-state/session/id\"],"
+                                   "\"state\":true,\"limit\":5}", NULL, NULL), 0);
 }
 
 /* A raven-vpn notification @name with a session-id. */
@@ -579,6 +672,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_interest_bad_type, setup, teardown),
         cmocka_unit_test_setup_teardown(test_changed_coalesced, setup, teardown),
         cmocka_unit_test(test_state_sel),
+        cmocka_unit_test(test_state_sel_unrecognised),
+        cmocka_unit_test(test_state_sel_filtered),
+        cmocka_unit_test_setup_teardown(test_get_paging_filtered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_get_paging_members, setup, teardown),
         cmocka_unit_test_setup_teardown(test_get_paging_needs_sessions, setup, teardown),
     };

@@ -282,8 +282,10 @@ function onNotification(name, body, eventTime) {
             break;
         }
         case 'session-up': {
-            /* a new session has the highest id: its row goes on the last page, if
-             * that is the one shown and it has room */
+            /* a new session mostly has the highest id (ids are given at
+             * IKE_SA_INIT, so one slower to come up than a later one sorts
+             * before it): its row goes on the last page, if that is the one
+             * shown and it has room; the refresh below puts it where it sorts */
             sessions.sessionUp(body, now, pager.remaining === 0 && sessions.size < PAGE_SIZE);
             showPager();
             refreshPageSoon();
