@@ -503,13 +503,15 @@ void mgmt_free(struct mgmt *m)
 
 /* ---- events ---- */
 
-void mgmt_broadcast(struct mgmt *m, enum mgmt_kind kind, json_t *hdr, const char *data, size_t dlen)
+void mgmt_broadcast(struct mgmt *m, enum mgmt_kind kind, unsigned int cls, json_t *hdr, const char *data,
+                    size_t dlen)
 {
     char *s = NULL;
 
     /* the header is encoded once, the same frame goes to each */
     for (struct mconn *c = m->conns; hdr && c; c = c->next) {
-        if (c->kind == MGMT_KIND_NONE || c->dead || (kind != MGMT_KIND_NONE && c->kind != kind))
+        if (c->kind == MGMT_KIND_NONE || c->dead || (kind != MGMT_KIND_NONE && c->kind != kind) ||
+            (cls && !(c->interest & cls)))
             continue;
         if (!s && !(s = json_dumps(hdr, JSON_COMPACT)))
             break;
@@ -533,7 +535,7 @@ void mgmt_send_listen(struct mgmt *m, struct mconn *c)
 
 void mgmt_users_changed(struct mgmt *m)
 {
-    mgmt_broadcast(m, MGMT_KIND_NONE, json_pack("{s:s}", "ev", "users"), NULL, 0);
+    mgmt_broadcast(m, MGMT_KIND_NONE, 0, json_pack("{s:s}", "ev", "users"), NULL, 0);
 }
 
 void mgmt_ping(int idx, uint32_t seq, void *arg)
