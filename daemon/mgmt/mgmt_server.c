@@ -150,7 +150,9 @@ static void on_reap(evutil_socket_t fd, short what, void *arg)
 }
 
 /* The socket stays blocking with SO_SNDTIMEO for sends (a front end that stops
- * reading costs 2 s, once) and is read with MSG_DONTWAIT: its flags are set once. */
+ * reading, or reads a frame too slowly, costs 2 s at most, once: mwire_send
+ * gives the whole frame that long) and is read with MSG_DONTWAIT: its flags are
+ * set once. */
 static int send_frame(struct mconn *c, const char *hdr, size_t hlen, const char *data, size_t dlen, const int *fds,
                       int nfds)
 {
