@@ -87,8 +87,9 @@ static void deliver(evutil_socket_t fd, short what, void *arg)
     uint64_t n;
 
     (void)what;
-    if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
-        return;
+    /* whatever the read says, the finished jobs are taken: a worker wakes us
+     * only when done was empty, so leaving them would strand them (and pending) */
+    (void)!read(fd, &n, sizeof(n));
     pthread_mutex_lock(&p->lock);
     j = fifo_take(&p->done);
     pthread_mutex_unlock(&p->lock);

@@ -1,10 +1,12 @@
 /* Frames of the management socket: see mwire.h. */
 #include <errno.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "daemon/base/mwire.h"
@@ -23,6 +25,45 @@ static uint32_t get32(const unsigned char *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
+/* The frame's deadline: @start plus the socket's SO_SNDTIMEO; false when it has
+ * none (a plain blocking socket waits as long as it takes). */
+static bool frame_deadline(int fd, const struct timespec *start, struct timespec *dl)
+{
+    struct timeval tv = {0};
+    socklen_t len = sizeof(tv);
+
+    if (getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, &len) || (!tv.tv_sec && !tv.tv_usec))
+        return false;
+    dl->tv_sec = start->tv_sec + tv.tv_sec;
+    dl->tv_nsec = start->tv_nsec + tv.tv_usec * 1000L;
+    if (dl->tv_nsec >= 1000000000L) {
+        dl->tv_sec++;
+        dl->tv_nsec -= 1000000000L;
+    }
+    return true;
+}
+
+/* Waits until @fd can take more before @dl: 0, or -EAGAIN once it has passed. */
+static int wait_writable(int fd, const struct timespec *dl)
+{
+    for (;;) {
+        struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+        struct timespec now;
+        long long ms;
+        int r;
+
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        ms = (long long)(dl->tv_sec - now.tv_sec) * 1000 + (dl->tv_nsec - now.tv_nsec) / 1000000;
+        if (ms <= 0)
+            return -EAGAIN;
+        r = poll(&pfd, 1, ms > 60000 ? 60000 : (int)ms);
+        if (r > 0)
+            return 0;
+        if (r < 0 && errno != EINTR)
+            return -errno;
+    }
+}
+
 int mwire_send(int fd, const char *hdr, size_t hlen, const void *data, size_t dlen, const int *fds, int nfds)
 {
     unsigned char prefix[8];
@@ -33,7 +74,9 @@ int mwire_send(int fd, const char *hdr, size_t hlen, const void *data, size_t dl
     } cbuf;
     struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 3};
     size_t total, sent = 0;
-    bool first = true;
+    bool first = true, asked = false, timed = false;
+    int flags = MSG_NOSIGNAL | MSG_DONTWAIT, err; /* the first try never waits */
+    struct timespec start, dl;
 
     if (!hlen || hlen > MWIRE_MAX_HDR || dlen > MWIRE_MAX_DATA || nfds < 0 || nfds > MWIRE_MAX_FDS)
         return -EMSGSIZE;
@@ -52,6 +95,10 @@ int mwire_send(int fd, const char *hdr, size_t hlen, const void *data, size_t dl
         c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
         memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
     }
+    /* SO_SNDTIMEO is the time the whole frame may take, however many partial
+     * writes a slowly reading peer makes of it (the kernel restarts the timeout
+     * each time it finds room, so a blocking sendmsg is not bounded by it) */
+    clock_gettime(CLOCK_MONOTONIC, &start);
     while (sent < total) {
         /* rebuild the vector past what has gone */
         size_t off = sent, n = 0;
@@ -72,19 +119,40 @@ int mwire_send(int fd, const char *hdr, size_t hlen, const void *data, size_t dl
             n++;
         }
         mh.msg_iovlen = n;
-        r = sendmsg(fd, &mh, MSG_NOSIGNAL);
-        if (r < 0) {
-            if (errno == EINTR)
+        r = sendmsg(fd, &mh, flags);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0 && errno != EWOULDBLOCK)
+            return -errno;
+        if (r > 0) {
+            if (first) {
+                /* the descriptors went with the first byte */
+                mh.msg_control = NULL;
+                mh.msg_controllen = 0;
+                first = false;
+            }
+            sent += (size_t)r;
+            if (sent == total)
+                break;
+        }
+        /* the socket took less than all: with SO_SNDTIMEO, poll waits until the
+         * frame's deadline; without, sendmsg blocks as long as it takes */
+        if (!asked) {
+            asked = true;
+            timed = frame_deadline(fd, &start, &dl);
+            if (!timed) {
+                flags &= ~MSG_DONTWAIT;
                 continue;
-            return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+            }
         }
-        if (first) {
-            /* the descriptors went with the first byte */
-            mh.msg_control = NULL;
-            mh.msg_controllen = 0;
-            first = false;
+        if (!timed) {
+            if (r < 0) /* a non-blocking socket */
+                return -EAGAIN;
+            continue;
         }
-        sent += (size_t)r;
+        err = wait_writable(fd, &dl);
+        if (err)
+            return err;
     }
     return 0;
 }

@@ -13,8 +13,11 @@
 #define MWIRE_MAX_FDS 16
 
 /* Sends one frame on the (blocking, or blocking with SO_SNDTIMEO) stream socket @fd;
- * @fds (may be NULL) go with it. Returns 0 or -errno (-EMSGSIZE when a part is
- * over its limit, -EAGAIN on a send timeout). */
+ * @fds (may be NULL) go with it. With SO_SNDTIMEO, that is the time the whole
+ * frame may take (a peer that drains it slowly, in many partial writes, gets no
+ * more). Returns 0 or -errno (-EMSGSIZE when a part is over its limit, -EAGAIN
+ * on a send timeout: then part of the frame may have gone, and the stream is
+ * unusable). */
 int mwire_send(int fd, const char *hdr, size_t hlen, const void *data, size_t dlen, const int *fds, int nfds);
 
 /* An incremental receiver for blocking or non-blocking sockets. */

@@ -527,10 +527,14 @@ static void sign_done(struct cpool_job *j, bool ran)
     struct ike_sign_job *sj = (struct ike_sign_job *)j;
     struct ike_sess *s = sj->s;
 
-    if (!s || !ran) { /* the session went, or the pool stopped first (the session goes with it) */
-        if (s)
-            s->pend->sign_job = NULL;
+    if (!s) { /* the session went */
         sign_job_free(sj);
+        return;
+    }
+    if (!ran) { /* the pool stopped first: the session cannot go on, it goes */
+        s->pend->sign_job = NULL;
+        sign_job_free(sj);
+        ike_sess_abandon(s);
         return;
     }
     s->pend->sign_job = NULL;

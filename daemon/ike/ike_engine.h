@@ -35,19 +35,25 @@ struct ike_engine *ike_engine_new(struct event_base *base, const struct ly_ctx *
 void ike_engine_free(struct ike_engine *e);
 /* The crypto threads that compute IKE_SA_INIT's Diffie-Hellman and keys
  * (daemon/base/cpool.h) while this thread keeps the state machine: @n threads,
- * IKE_CRYPTO_THREADS_AUTO one per online CPU, 0 none (the default: computed
+ * IKE_CRYPTO_THREADS_AUTO one per CPU this process may run on (its affinity
+ * mask, at most IKE_CRYPTO_THREADS_MAX), 0 none (the default: computed
  * inline, as unit tests and fuzzers do). Their queue holds
  * IKE_CRYPTO_QUEUE_PER_THREAD jobs a thread (at least IKE_CRYPTO_QUEUE_MIN);
  * from half full on, new IKE_SA_INITs must bring a cookie and a source
  * address may have at most a quarter of the queue, and when it is full they
  * are dropped (vpn-state ike-counters/crypto-pool). Once, before the first
  * datagram. 0, or
- * -EINVAL (over IKE_CRYPTO_THREADS_MAX, or called again), -ENOMEM. */
+ * -EINVAL (an explicit @n over IKE_CRYPTO_THREADS_MAX, or called again),
+ * -ENOMEM (or a thread would not start). */
 #define IKE_CRYPTO_THREADS_AUTO (~0u)
 #define IKE_CRYPTO_THREADS_MAX 256u
 #define IKE_CRYPTO_QUEUE_PER_THREAD 64u
 #define IKE_CRYPTO_QUEUE_MIN 128u
 int ike_engine_set_crypto_threads(struct ike_engine *e, unsigned n);
+/* The threads IKE_CRYPTO_THREADS_AUTO starts given @cpus usable CPUs (the
+ * process's affinity mask): one a CPU, at least 1, at most
+ * IKE_CRYPTO_THREADS_MAX. */
+unsigned ike_crypto_threads_auto(unsigned cpus);
 void ike_engine_set_event(struct ike_engine *e, ike_event_fn fn, void *arg);
 /* Asked (with the event's @arg) before session-up, session-down or
  * authentication-failure is built: false and it is not built (nobody subscribes;

@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -240,13 +241,33 @@ void ike_engine_free(struct ike_engine *e)
     free(e);
 }
 
+unsigned ike_crypto_threads_auto(unsigned cpus)
+{
+    if (!cpus)
+        return 1;
+    return cpus > IKE_CRYPTO_THREADS_MAX ? IKE_CRYPTO_THREADS_MAX : cpus;
+}
+
+/* The CPUs this process may run on (a taskset or a container's cpuset counts),
+ * else the online ones. */
+static unsigned usable_cpus(void)
+{
+    cpu_set_t set;
+    long n;
+
+    if (!sched_getaffinity(0, sizeof(set), &set))
+        return (unsigned)CPU_COUNT(&set);
+    n = sysconf(_SC_NPROCESSORS_ONLN); /* more CPUs than a cpu_set_t holds */
+    return n > 0 ? (unsigned)n : 1;
+}
+
 int ike_engine_set_crypto_threads(struct ike_engine *e, unsigned n)
 {
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    unsigned threads = n == IKE_CRYPTO_THREADS_AUTO ? (cpus > 0 ? (unsigned)cpus : 1) : n, cap;
+    unsigned threads, cap;
 
-    if (e->pool || threads > IKE_CRYPTO_THREADS_MAX)
+    if (e->pool || (n != IKE_CRYPTO_THREADS_AUTO && n > IKE_CRYPTO_THREADS_MAX))
         return -EINVAL;
+    threads = n == IKE_CRYPTO_THREADS_AUTO ? ike_crypto_threads_auto(usable_cpus()) : n;
     if (!threads)
         return 0;
     cap = IKE_CRYPTO_QUEUE_PER_THREAD * threads;

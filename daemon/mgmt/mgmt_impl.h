@@ -151,8 +151,10 @@ void mconn_user_add(struct mconn *c, const char *user);
 void mconn_sid_add(struct mconn *c, uint32_t sid);
 void mconn_sid_del(struct mconn *c, uint32_t sid);
 /* Sends the event @hdr (stolen) to every front end past hello of @kind
- * (MGMT_KIND_NONE: all). */
-void mgmt_broadcast(struct mgmt *m, enum mgmt_kind kind, json_t *hdr, const char *data, size_t dlen);
+ * (MGMT_KIND_NONE: all) that declared interest in a class of @cls (enum
+ * mgmt_ev; 0: to each, whatever its interest). */
+void mgmt_broadcast(struct mgmt *m, enum mgmt_kind kind, unsigned int cls, json_t *hdr, const char *data,
+                    size_t dlen);
 /* Sends front end @c its current `listen` event. */
 void mgmt_send_listen(struct mgmt *m, struct mconn *c);
 /* The users changed: `users` to every front end. */

@@ -145,11 +145,15 @@ int mgmt_interest(struct mconn *c, json_t *req, const char **why)
 void mgmt_notify_xml(struct mgmt *m, const char *mod, const char *name, const char *xml, size_t len)
 {
     char *t = NULL;
+    unsigned int cls;
 
-    if (!m || !xml || !(mgmt_interest_all(m) & mgmt_ev_class(mod, name)) || ly_time_time2str(time(NULL), NULL, &t))
+    if (!m || !xml)
+        return;
+    cls = mgmt_ev_class(mod, name);
+    if (!(mgmt_interest_all(m) & cls) || ly_time_time2str(time(NULL), NULL, &t))
         return;
     m->notif_built++;
-    mgmt_broadcast(m, MGMT_KIND_NONE, json_pack("{s:s, s:s}", "ev", "notification", "time", t), xml, len);
+    mgmt_broadcast(m, MGMT_KIND_NONE, cls, json_pack("{s:s, s:s}", "ev", "notification", "time", t), xml, len);
     free(t);
 }
 
@@ -157,15 +161,17 @@ void mgmt_notify(struct mgmt *m, struct lyd_node *notif)
 {
     struct lyd_node *root = notif;
     char *xml = NULL, *t = NULL;
+    unsigned int cls = 0;
 
     while (root && lyd_parent(root))
         root = lyd_parent(root);
-    /* encoded once, and only when a front end wants it */
-    if (m && root && root->schema &&
-        (mgmt_interest_all(m) & mgmt_ev_class(root->schema->module->name, root->schema->name)) &&
-        !ly_time_time2str(time(NULL), NULL, &t) && !lyd_print_mem(&xml, root, LYD_XML, LYD_PRINT_SHRINK) && xml) {
+    if (root && root->schema)
+        cls = mgmt_ev_class(root->schema->module->name, root->schema->name);
+    /* encoded once, and only when a front end wants it; sent only to those */
+    if (m && cls && (mgmt_interest_all(m) & cls) && !ly_time_time2str(time(NULL), NULL, &t) &&
+        !lyd_print_mem(&xml, root, LYD_XML, LYD_PRINT_SHRINK) && xml) {
         m->notif_built++;
-        mgmt_broadcast(m, MGMT_KIND_NONE, json_pack("{s:s, s:s}", "ev", "notification", "time", t), xml,
+        mgmt_broadcast(m, MGMT_KIND_NONE, cls, json_pack("{s:s, s:s}", "ev", "notification", "time", t), xml,
                        strlen(xml));
     }
     free(xml);
@@ -182,7 +188,7 @@ static void changed(struct mgmt *m, bool config)
 
     /* any `changed` drops the front ends' caches: a pending one is covered */
     m->state_dirty = false;
-    mgmt_broadcast(m, MGMT_KIND_NONE,
+    mgmt_broadcast(m, MGMT_KIND_NONE, 0,
                    json_pack("{s:s, s:I, s:I, s:b}", "ev", "changed", "gen", (json_int_t)gen, "mtime",
                              (json_int_t)mtime, "config", config),
                    NULL, 0);

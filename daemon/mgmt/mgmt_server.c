@@ -150,7 +150,9 @@ static void on_reap(evutil_socket_t fd, short what, void *arg)
 }
 
 /* The socket stays blocking with SO_SNDTIMEO for sends (a front end that stops
- * reading costs 2 s, once) and is read with MSG_DONTWAIT: its flags are set once. */
+ * reading, or reads a frame too slowly, costs 2 s at most, once: mwire_send
+ * gives the whole frame that long) and is read with MSG_DONTWAIT: its flags are
+ * set once. */
 static int send_frame(struct mconn *c, const char *hdr, size_t hlen, const char *data, size_t dlen, const int *fds,
                       int nfds)
 {
@@ -503,13 +505,15 @@ void mgmt_free(struct mgmt *m)
 
 /* ---- events ---- */
 
-void mgmt_broadcast(struct mgmt *m, enum mgmt_kind kind, json_t *hdr, const char *data, size_t dlen)
+void mgmt_broadcast(struct mgmt *m, enum mgmt_kind kind, unsigned int cls, json_t *hdr, const char *data,
+                    size_t dlen)
 {
     char *s = NULL;
 
     /* the header is encoded once, the same frame goes to each */
     for (struct mconn *c = m->conns; hdr && c; c = c->next) {
-        if (c->kind == MGMT_KIND_NONE || c->dead || (kind != MGMT_KIND_NONE && c->kind != kind))
+        if (c->kind == MGMT_KIND_NONE || c->dead || (kind != MGMT_KIND_NONE && c->kind != kind) ||
+            (cls && !(c->interest & cls)))
             continue;
         if (!s && !(s = json_dumps(hdr, JSON_COMPACT)))
             break;
@@ -533,7 +537,7 @@ void mgmt_send_listen(struct mgmt *m, struct mconn *c)
 
 void mgmt_users_changed(struct mgmt *m)
 {
-    mgmt_broadcast(m, MGMT_KIND_NONE, json_pack("{s:s}", "ev", "users"), NULL, 0);
+    mgmt_broadcast(m, MGMT_KIND_NONE, 0, json_pack("{s:s}", "ev", "users"), NULL, 0);
 }
 
 void mgmt_ping(int idx, uint32_t seq, void *arg)

@@ -84,10 +84,10 @@ static void usage(FILE *f)
             "                        stops [/run/raven/arena, else /dev/shm/raven/arena]\n"
             "      --fresh           end (DELETE, accounting Stop) the sessions found in the arena\n"
             "      --crypto-threads N  threads computing IKE_SA_INIT's Diffie-Hellman and keys; 0: on\n"
-            "                        the control thread [one per online CPU]\n"
+            "                        the control thread [one per usable CPU, at most %u]\n"
             "  -V, --version         print the version\n"
             "  -h, --help            this text\n",
-            RAVEN_YANG_DIR, RAVEN_WEB_DIR);
+            RAVEN_YANG_DIR, RAVEN_WEB_DIR, IKE_CRYPTO_THREADS_MAX);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -354,10 +354,8 @@ static int start_vpn(struct ravend *d)
     ike_engine_set_event_wanted(d->ike, ravend_vpn_event_wanted);
     ike_engine_set_event_xml(d->ike, ravend_vpn_event_xml);
     err = ike_engine_set_crypto_threads(d->ike, d->crypto_threads);
-    if (err) {
-        log_err("ravend", "cannot start the crypto threads: %s", strerror(-err));
-        return -1;
-    }
+    if (err) /* then the control thread computes IKE_SA_INIT (e->pool stays NULL) */
+        log_warn("ravend", "cannot start the crypto threads (%s): IKE_SA_INIT is computed inline", strerror(-err));
     err = ike_engine_routes_start(d->ike);
     if (err)
         log_warn("ravend", "sessions' routes will not reach the kernel: no rtnetlink socket: %s", strerror(-err));

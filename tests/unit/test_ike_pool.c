@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <libyang/libyang.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -127,6 +128,32 @@ static void wait_answer(struct env *e, struct ike_engine *eng)
         event_base_loop(e->base, EVLOOP_ONCE);
     assert_int_not_equal(e->out_len, 0);
     (void)eng;
+}
+
+/* AUTO: one thread a CPU the process may use, clamped to the maximum (a host
+ * with more CPUs than that still starts); only an explicit count over it is
+ * refused. */
+static void test_auto_threads(void **state)
+{
+    struct env *e = *state;
+    struct ike_engine *eng;
+    cpu_set_t set;
+    unsigned cpus;
+
+    assert_int_equal(ike_crypto_threads_auto(0), 1);
+    assert_int_equal(ike_crypto_threads_auto(1), 1);
+    assert_int_equal(ike_crypto_threads_auto(12), 12);
+    assert_int_equal(ike_crypto_threads_auto(IKE_CRYPTO_THREADS_MAX), IKE_CRYPTO_THREADS_MAX);
+    assert_int_equal(ike_crypto_threads_auto(IKE_CRYPTO_THREADS_MAX + 1), IKE_CRYPTO_THREADS_MAX);
+    assert_int_equal(ike_crypto_threads_auto(4096), IKE_CRYPTO_THREADS_MAX);
+    eng = engine(e, e->tree);
+    assert_int_equal(ike_engine_set_crypto_threads(eng, IKE_CRYPTO_THREADS_MAX + 1), -EINVAL);
+    assert_int_equal(counter(e, eng, "crypto-pool/threads"), 0);
+    assert_int_equal(sched_getaffinity(0, sizeof(set), &set), 0);
+    cpus = (unsigned)CPU_COUNT(&set);
+    assert_int_equal(ike_engine_set_crypto_threads(eng, IKE_CRYPTO_THREADS_AUTO), 0);
+    assert_int_equal(counter(e, eng, "crypto-pool/threads"), ike_crypto_threads_auto(cpus));
+    ike_engine_free(eng);
 }
 
 static void test_init_on_thread(void **state)
@@ -341,6 +368,7 @@ int main(void)
         cmocka_unit_test(test_bounded_queue),
         cmocka_unit_test(test_free_with_jobs),
         cmocka_unit_test(test_inline),
+        cmocka_unit_test(test_auto_threads),
         cmocka_unit_test(test_init_on_thread),
         cmocka_unit_test(test_sa_gone_while_computing),
         cmocka_unit_test(test_commit_while_computing),

@@ -579,6 +579,45 @@ static void test_interest(void **state)
     assert_int_equal(f->m->notif_built, 3);
 }
 
+/* Two front ends: an event goes only to the one that asked for its class, and
+ * is encoded once for all. */
+static void test_interest_per_conn(void **state)
+{
+    struct fx *f = *state;
+    struct mconn *c1 = f->c, *c2 = mconn_new(f->m, -1, -1);
+    uint64_t s1, s2;
+
+    assert_non_null(c2);
+    hello(f);
+    assert_int_equal(request_rc(f, "{\"id\":2,\"op\":\"interest\",\"events\":[\"sessions\"]}", NULL, NULL), 0);
+    f->c = c2;
+    hello(f); /* c2 asks for nothing */
+    f->c = c1;
+    s1 = c1->nsent;
+    s2 = c2->nsent;
+    mgmt_notify(f->m, notif(f, "session-up"));
+    assert_int_equal(f->m->notif_built, 1);
+    assert_int_equal(c1->nsent, s1 + 1);
+    assert_int_equal(c2->nsent, s2);
+    mgmt_notify_xml(f->m, "raven-vpn", "session-down", "<x/>", 4);
+    assert_int_equal(c1->nsent, s1 + 2);
+    assert_int_equal(c2->nsent, s2);
+    /* c2 wants authentication failures, c1 not */
+    f->c = c2;
+    assert_int_equal(request_rc(f, "{\"id\":2,\"op\":\"interest\",\"events\":[\"auth\"]}", NULL, NULL), 0);
+    f->c = c1;
+    s2 = c2->nsent;
+    mgmt_notify(f->m, notif(f, "authentication-failure"));
+    mgmt_notify_xml(f->m, "raven-vpn", "authentication-failure", "<x/>", 4);
+    assert_int_equal(c1->nsent, s1 + 2);
+    assert_int_equal(c2->nsent, s2 + 2);
+    assert_int_equal(f->m->notif_built, 4);
+    /* events without a class still go to both */
+    mgmt_config_changed(NULL, &(struct cfg_change){.path = "/raven-vpn:pools", .op = CFG_CHG_REPLACE}, 1, f->m);
+    assert_int_equal(c1->nsent, s1 + 3);
+    assert_int_equal(c2->nsent, s2 + 3);
+}
+
 static void test_interest_bad(void **state)
 {
     struct fx *f = *state;
@@ -667,6 +706,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_conditional_edit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interest, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_interest_per_conn, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interest_bad, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interest_bad_class, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interest_bad_type, setup, teardown),

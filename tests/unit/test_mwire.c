@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -158,6 +161,67 @@ static void test_limits(void **state)
     close(sv[1]);
 }
 
+static double now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* SO_SNDTIMEO is the time a whole frame may take: a peer that keeps reading a
+ * little (each sendmsg moves some bytes, none times out) does not hold the
+ * sender for longer. Without a timeout the same frame goes through. */
+static void test_slow_reader_deadline(void **state)
+{
+    const size_t dlen = 2u << 20; /* 2 MiB at ~400 KiB/s: about 5 s */
+    struct timeval tv = {.tv_usec = 200000};
+    char *data = calloc(1, dlen);
+    int sv[2], status;
+    double t0, took;
+    pid_t pid;
+
+    (void)state;
+    assert_non_null(data);
+    pair(sv, false);
+    assert_int_equal(setsockopt(sv[0], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (!pid) { /* the slow reader: 4 KiB every 10 ms, until the end */
+        char buf[4096];
+
+        close(sv[0]);
+        while (read(sv[1], buf, sizeof(buf)) > 0)
+            usleep(10000);
+        _exit(0);
+    }
+    close(sv[1]);
+    t0 = now_s();
+    assert_int_equal(mwire_send(sv[0], "{}", 2, data, dlen, NULL, 0), -EAGAIN);
+    took = now_s() - t0;
+    assert_true(took >= 0.15);
+    assert_true(took < 1.0);
+    close(sv[0]);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    /* no SO_SNDTIMEO: a blocking socket waits for all of it (a fast reader) */
+    pair(sv, false);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (!pid) {
+        char buf[65536];
+
+        close(sv[0]);
+        while (read(sv[1], buf, sizeof(buf)) > 0)
+            ;
+        _exit(0);
+    }
+    close(sv[1]);
+    assert_int_equal(mwire_send(sv[0], "{}", 2, data, dlen, NULL, 0), 0);
+    close(sv[0]);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    free(data);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -165,6 +229,7 @@ int main(void)
         cmocka_unit_test(test_split_feed),
         cmocka_unit_test(test_read_nb_blocking_socket),
         cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_slow_reader_deadline),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
