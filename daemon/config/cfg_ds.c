@@ -770,6 +770,7 @@ int cfg_start(struct cfg *cfg, struct cfg_errs *errs)
                     cfg->state_dir, strerror(-rc));
         return rc;
     }
+    cfg_journal_clean(cfg);
     rc = cfg_secret_init(cfg);
     if (!rc)
         rc = cfg_when_init(cfg);

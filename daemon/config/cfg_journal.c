@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <dirent.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -366,6 +368,7 @@ const char *cfg_snapshot_parse(struct cfg *cfg, const char *data)
     const char *rest;
 
     cfg->jseq = 0;
+    cfg->snap_seq = 0;
     if (sscanf(data, "<!-- raven-running seq=%" SCNu64 " digest=%" SCNx64 " body=%" SCNx64 " -->\n%n", &seq, &digest,
                &body, &n) != 3 ||
         !n) {
@@ -374,6 +377,7 @@ const char *cfg_snapshot_parse(struct cfg *cfg, const char *data)
     }
     rest = data + n;
     cfg->jseq = seq;
+    cfg->snap_seq = seq;
     /* a snapshot edited by hand no longer has the body it names: a new digest */
     cfg->running_digest = cfg_fnv(0xcbf29ce484222325ULL, rest, strlen(rest));
     if (cfg->running_digest == body)
@@ -394,13 +398,39 @@ void cfg_journal_reset(struct cfg *cfg)
 
 /* ---- compaction ---- */
 
-static void child_snapshot(struct cfg *cfg)
+/* running.xml.compact.<pid>: the compaction child's snapshot, renamed over
+ * running.xml by the parent only (reap()), never by the child: a child orphaned
+ * by a crash of ravend must not rename an older snapshot over one a restarted
+ * ravend wrote. */
+static int compact_path(const struct cfg *cfg, pid_t pid, char *buf, size_t len)
+{
+    return snprintf(buf, len, "%s/running.xml.compact.%ld", cfg->state_dir, (long)pid) >= (int)len ? -ENAMETOOLONG
+                                                                                                    : 0;
+}
+
+static int fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
+
+    if (fd < 0)
+        return -errno;
+    if (fsync(fd))
+        rc = -errno;
+    close(fd);
+    return rc;
+}
+
+static void child_snapshot(struct cfg *cfg, pid_t parent)
 {
     char path[PATH_MAX], hdr[128];
     char *data = NULL, *all;
     size_t hl, dl;
+    int fd;
 
-    if (snprintf(path, sizeof(path), "%s/running.xml", cfg->state_dir) >= (int)sizeof(path) ||
+    /* ends with ravend; and ravend may have ended before the line above */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
+        _exit(1);
+    if (compact_path(cfg, getpid(), path, sizeof(path)) ||
         lyd_print_mem(&data, cfg->running, LYD_XML, LYD_PRINT_WITHSIBLINGS | LYD_PRINT_WD_EXPLICIT))
         _exit(1);
     dl = data ? strlen(data) : 0;
@@ -410,7 +440,28 @@ static void child_snapshot(struct cfg *cfg)
         _exit(1);
     memcpy(all, hdr, hl);
     memcpy(all + hl, data ? data : "", dl);
-    _exit(fs_write_atomic(path, all, hl + dl, 0600) ? 1 : 0);
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || write_all(fd, all, hl + dl) || fsync(fd))
+        _exit(1);
+    _exit(0);
+}
+
+/* At start: the snapshots of compactions a crash interrupted are older than
+ * running.xml or equal to it plus its journal; they go. */
+void cfg_journal_clean(struct cfg *cfg)
+{
+    char path[PATH_MAX];
+    DIR *d = opendir(cfg->state_dir);
+    struct dirent *e;
+
+    if (!d)
+        return;
+    while ((e = readdir(d))) {
+        if (!strncmp(e->d_name, "running.xml.compact.", 20) &&
+            snprintf(path, sizeof(path), "%s/%s", cfg->state_dir, e->d_name) < (int)sizeof(path))
+            unlink(path);
+    }
+    closedir(d);
 }
 
 /* The journal without the records the new snapshot holds (seq <= cfg->cseq),
@@ -447,9 +498,11 @@ static void cut_journal(struct cfg *cfg)
         cfg->snap_size = (uint64_t)st.st_size;
 }
 
-/* Reaps a finished compaction (@wait: waits for it) and cuts the journal after it. */
+/* Reaps a finished compaction (@wait: waits for it): its snapshot replaces
+ * running.xml if it is still newer than the one there, then the journal is cut. */
 static void reap(struct cfg *cfg, bool wait)
 {
+    char cpath[PATH_MAX], path[PATH_MAX];
     int st = 0;
     pid_t r;
 
@@ -458,25 +511,45 @@ static void reap(struct cfg *cfg, bool wait)
     r = waitpid(cfg->cpid, &st, wait ? 0 : WNOHANG);
     if (r == 0)
         return;
+    if (compact_path(cfg, cfg->cpid, cpath, sizeof(cpath)))
+        cpath[0] = 0;
     cfg->cpid = 0;
-    if (r > 0 && WIFEXITED(st) && !WEXITSTATUS(st))
-        cut_journal(cfg);
-    else
-        log_err("config", "compacting running.journal failed; it is tried again after a later commit");
+    if (r > 0 && WIFEXITED(st) && !WEXITSTATUS(st) && cpath[0] && cfg->cseq > cfg->snap_seq &&
+        snprintf(path, sizeof(path), "%s/running.xml", cfg->state_dir) < (int)sizeof(path) && !rename(cpath, path)) {
+        if (fsync_dir(cfg->state_dir)) {
+            /* the rename may not last: records after the old snapshot stay */
+            log_err("config", "cannot fsync %s after compacting running.journal", cfg->state_dir);
+        } else {
+            cfg->snap_seq = cfg->cseq;
+            cut_journal(cfg);
+        }
+        cfg->compact_fails = 0;
+        return;
+    }
+    if (cpath[0])
+        unlink(cpath);
+    if (r > 0 && WIFEXITED(st) && !WEXITSTATUS(st) && cfg->cseq <= cfg->snap_seq)
+        return; /* superseded by a newer snapshot */
+    /* tried again after the journal has grown by twice as much as last time */
+    if (cfg->compact_fails < 16)
+        cfg->compact_fails++;
+    cfg->snap_size = (cfg->jsize * 2) << cfg->compact_fails;
+    log_err("config", "compacting running.journal failed; it is tried again after the journal has grown");
 }
 
 void cfg_journal_tick(struct cfg *cfg)
 {
-    pid_t pid;
+    pid_t pid, parent;
 
     reap(cfg, false);
     if (cfg->cpid > 0 || cfg->jsize < cfg->compact_bytes || cfg->jsize < cfg->snap_size / 2)
         return;
     cfg->cseq = cfg->jseq;
     cfg->snap_size = cfg->jsize * 2; /* no new attempt per commit until this one ends */
+    parent = getpid();
     pid = fork();
     if (pid == 0)
-        child_snapshot(cfg);
+        child_snapshot(cfg, parent);
     if (pid < 0)
         log_err("config", "cannot fork to compact running.journal: %s", strerror(errno));
     else
@@ -484,14 +557,18 @@ void cfg_journal_tick(struct cfg *cfg)
 }
 
 /* A whole snapshot is about to be written (or ravend stops): a compaction still
- * running would only be superseded, so it is ended rather than waited for (it
- * renames nothing once killed: its temporary file is simply replaced later). */
+ * running would only be superseded, so it is ended rather than waited for, and
+ * its file removed (only the parent renames a compaction's snapshot). */
 static void cancel(struct cfg *cfg)
 {
+    char cpath[PATH_MAX];
+
     reap(cfg, false);
     if (cfg->cpid > 0) {
         kill(cfg->cpid, SIGKILL);
         waitpid(cfg->cpid, NULL, 0);
+        if (!compact_path(cfg, cfg->cpid, cpath, sizeof(cpath)))
+            unlink(cpath);
         cfg->cpid = 0;
     }
 }

@@ -7,6 +7,7 @@
  * is still the running configuration. After each commit, the candidate of the
  * next edit (the previous running brought level with the commit's change set,
  * not a copy) equals running. Runs without root. */
+#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
 #include <setjmp.h>
@@ -30,6 +31,23 @@
 #define NSTEPS 12
 
 static const struct cfg_actor A1 = {.sid = 1, .user = "alice"};
+
+/* Fault injection (the test links with -Wl,--wrap=fs_write_atomic): when set, a
+ * write of running.xml fails after its rename, as a failed fsync of the directory
+ * does. */
+static bool fail_after_rename;
+int __real_fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
+int __wrap_fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
+
+int __wrap_fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
+{
+    int rc = __real_fs_write_atomic(path, data, len, mode);
+    size_t pl = strlen(path);
+
+    if (!rc && fail_after_rename && pl >= 12 && !strcmp(path + pl - 12, "/running.xml"))
+        return -EIO;
+    return rc;
+}
 static const char *default_xml = "<misc xmlns=\"" NS "\"><a>init</a></misc>";
 
 struct fx {
@@ -445,6 +463,92 @@ static void test_replaced_secret_leaves_no_trace(void **state)
     free(s);
 }
 
+/* A snapshot whose write failed after its rename is refused, but it is on disk
+ * under the next sequence number: the commit after it must not be journaled under
+ * that number, or replay takes it for part of the snapshot and loses it. */
+static void test_snapshot_failed_after_rename(void **state)
+{
+    struct fx *f = *state;
+    struct lyd_node *t = NULL;
+    struct cfg_errs errs = {0};
+    struct cfg *c;
+    char *s;
+
+    f->cfg = open_cfg(f->dir, f->ctx, 1u << 30);
+    edit_commit(f, P("<pool><name>p1</name><size>10</size></pool>"), true);
+    assert_int_equal(lyd_parse_data_mem(f->ctx, P("<pool><name>q</name><size>5</size></pool>"), LYD_XML,
+                                        LYD_PARSE_ONLY | LYD_PARSE_STRICT | LYD_PARSE_NO_STATE, 0, &t),
+                     0);
+    fail_after_rename = true;
+    assert_int_not_equal(cfg_copy(f->cfg, CFG_DS_RUNNING, CFG_SRC_INLINE, t, &A1, &errs), 0);
+    fail_after_rename = false;
+    lyd_free_siblings(t);
+    cfg_errs_clear(&errs);
+    edit_commit(f, P("<pool><name>r</name><size>7</size></pool>"), true);
+    note(f);
+    assert_non_null(strstr(f->state[0], "<name>p1</name>"));
+    assert_non_null(strstr(f->state[0], "<name>r</name>"));
+    crash_image(f, SIZE_MAX);
+    c = open_cfg(f->crash, f->ctx, 1u << 30);
+    s = dump(c);
+    assert_string_equal(s, f->state[0]);
+    assert_int_equal(cfg_running_digest(c), f->digest[0]);
+    free(s);
+    cfg_free(c);
+}
+
+static bool has_compact_file(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    bool found = false;
+
+    assert_non_null(d);
+    while ((e = readdir(d)))
+        found |= !strncmp(e->d_name, "running.xml.compact.", 20);
+    closedir(d);
+    return found;
+}
+
+/* The compaction child writes a file of its own; only the datastore renames it
+ * over running.xml (a child outliving a crashed ravend must not rename an older
+ * snapshot over a newer one). Interrupted compactions' files go at start. */
+static void test_compaction_child_renames_nothing(void **state)
+{
+    struct fx *f = *state;
+    size_t sl, l0;
+    char *s, *s0 = NULL;
+    int i;
+
+    f->cfg = open_cfg(f->dir, f->ctx, 1);
+    for (i = 0; i < 6 && !has_compact_file(f->dir); i++) {
+        char xml[256];
+
+        free(s0);
+        s0 = read_file(f->dir, "running.xml", &l0);
+        snprintf(xml, sizeof(xml), P("<pool><name>c%d</name><size>%d</size></pool>"), i, i + 1);
+        edit_commit(f, xml, true);
+        usleep(300 * 1000);
+    }
+    assert_true(has_compact_file(f->dir)); /* the child is done, not yet reaped */
+    s = read_file(f->dir, "running.xml", &sl);
+    assert_int_equal(sl, l0);
+    assert_memory_equal(s, s0, sl);
+    free(s);
+    edit_commit(f, P("<pool><name>x</name><size>1</size></pool>"), true); /* reaps, renames */
+    s = read_file(f->dir, "running.xml", &sl);
+    assert_non_null(strstr(s, "<name>c0</name>"));
+    assert_null(strstr(s0, "<name>c0</name>"));
+    free(s);
+    free(s0);
+    cfg_free(f->cfg); /* ends a compaction still running and removes its file */
+    f->cfg = NULL;
+    assert_false(has_compact_file(f->dir));
+    write_file(f->dir, "running.xml.compact.99999", "<!-- raven-running seq=1 -->", 28);
+    f->cfg = open_cfg(f->dir, f->ctx, 1u << 30);
+    assert_false(has_compact_file(f->dir));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -453,6 +557,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_compaction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hand_edited_snapshot_changes_digest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replaced_secret_leaves_no_trace, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot_failed_after_rename, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_compaction_child_renames_nothing, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
