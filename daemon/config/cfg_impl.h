@@ -61,6 +61,9 @@ struct cfg {
     uint64_t spare_gen;         /* running_gen it is a commit away from */
     uint64_t spares_used;       /* candidates started from the spare */
     bool txn_when_del;          /* the last transaction's validation removed nodes */
+    struct chg_vec txn_made;    /* what its whole-tree validation created or deleted */
+    bool txn_made_lost;         /* ... not all of it could be noted */
+    bool cand_validated;        /* a failed commit attempt may have changed the candidate */
     uint32_t lock[CFG_DS_COUNT];
 
     struct cfg_reg *regs;

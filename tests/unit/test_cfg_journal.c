@@ -549,6 +549,56 @@ static void test_compaction_child_renames_nothing(void **state)
     assert_false(has_compact_file(f->dir));
 }
 
+#define SW(x) "<sw xmlns=\"urn:raven:params:xml:ns:yang:raven-spare\" xmlns:nc=\"" NC "\">" x "</sw>"
+
+static int commit_xml(struct fx *f, const char *xml)
+{
+    struct lyd_node *t = NULL;
+    struct cfg_errs errs = {0};
+    struct cfg_commit_opts co = {0};
+    int rc;
+
+    assert_int_equal(lyd_parse_data_mem(f->ctx, xml, LYD_XML, LYD_PARSE_ONLY | LYD_PARSE_STRICT | LYD_PARSE_NO_STATE,
+                                        0, &t),
+                     0);
+    assert_int_equal(cfg_edit(f->cfg, CFG_DS_CANDIDATE, t, CFG_OP_MERGE, CFG_TEST_THEN_SET, CFG_ERROPT_STOP, &A1,
+                              &errs),
+                     0);
+    lyd_free_siblings(t);
+    rc = cfg_commit(f->cfg, &co, &A1, &errs);
+    cfg_errs_clear(&errs);
+    return rc;
+}
+
+/* Validation adds nodes outside the change set (a when turned true brings its
+ * default) and a failed commit attempt has already removed the nodes whose when
+ * turned false: the candidate started after the commit still equals running. */
+static void test_spare_after_validation_changes(void **state)
+{
+    struct fx *f = *state;
+    char *s;
+
+    assert_non_null(ly_ctx_load_module(f->ctx, "raven-spare", NULL, NULL));
+    f->cfg = open_cfg(f->dir, f->ctx, 1u << 30);
+    f->probe = true;
+    assert_int_equal(commit_xml(f, SW("<mode>off</mode>")), 0);
+    note(f);
+    assert_int_equal(commit_xml(f, SW("<mode>on</mode>")), 0); /* opts/level appears */
+    note(f);
+    s = dump_ds(f->cfg, CFG_DS_RUNNING);
+    assert_non_null(strstr(s, "<level>3</level>"));
+    free(s);
+    assert_int_equal(commit_xml(f, SW("<opts><name>n</name></opts>")), 0);
+    note(f);
+    /* refused after validation removed opts (when false) */
+    assert_int_not_equal(commit_xml(f, SW("<mode>off</mode><chk>20</chk>")), 0);
+    assert_int_equal(commit_xml(f, SW("<chk>5</chk>")), 0);
+    note(f);
+    s = dump_ds(f->cfg, CFG_DS_RUNNING);
+    assert_null(strstr(s, "<opts>"));
+    free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -559,6 +609,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_replaced_secret_leaves_no_trace, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_failed_after_rename, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compaction_child_renames_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_spare_after_validation_changes, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
