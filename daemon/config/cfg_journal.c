@@ -80,16 +80,18 @@ static int buf_str(struct buf *b, const char *s, size_t n)
  * keeps the order, and a node in a choice as the choice's parent, so that the
  * case it replaced goes too; NULL when that is a top-level node (then only a
  * snapshot will do). */
-static const struct lyd_node *widen(const struct lyd_node *n, bool *whole)
+static const struct lyd_node *widen(const struct lyd_node *n, bool *whole, bool *choice)
 {
     const struct lyd_node *w = n;
 
     for (const struct lyd_node *a = n; a; a = lyd_parent(a)) {
         const struct lysc_node *sp = a->schema->parent;
+        bool c = sp && (sp->nodetype & (LYS_CHOICE | LYS_CASE));
 
-        if (((a->schema->nodetype & (LYS_LIST | LYS_LEAFLIST)) && (a->schema->flags & LYS_ORDBY_USER)) ||
-            (sp && (sp->nodetype & (LYS_CHOICE | LYS_CASE))))
+        if (((a->schema->nodetype & (LYS_LIST | LYS_LEAFLIST)) && (a->schema->flags & LYS_ORDBY_USER)) || c)
             w = lyd_parent(a);
+        if (c && choice)
+            *choice = true;
         if (!w) {
             *whole = true;
             return NULL;
@@ -98,22 +100,75 @@ static const struct lyd_node *widen(const struct lyd_node *n, bool *whole)
     return w;
 }
 
-static int add_entry(struct buf *b, const struct lyd_node *old, const struct lyd_node *new, const char *path,
-                     bool *whole)
+/* Whether a change at @snode can replace or remove a secret's value: the old value
+ * must then leave the disk with it (a snapshot), not linger in an older record. */
+static bool holds_secret(const struct cfg *cfg, const struct lysc_node *snode)
+{
+    for (uint32_t i = 0; cfg->secrets && i < cfg->secrets->count; i++) {
+        for (const struct lysc_node *n = cfg->secrets->snodes[i]; n; n = n->parent) {
+            if (n == snode)
+                return true;
+        }
+    }
+    return false;
+}
+
+/* Whether a secret under @w in @old is gone from @new or has another value there:
+ * a creation in a choice's other case removes the old case (validation does). */
+static bool secret_dropped(const struct cfg *cfg, const struct lyd_node *old, const struct lyd_node *new,
+                           const char *p)
+{
+    struct lyd_node *o = NULL, *n, *m;
+    bool gone = false;
+
+    if (!old || lyd_find_path(old, p, 0, &o) || !o)
+        return false;
+    LYD_TREE_DFS_BEGIN(o, n)
+    {
+        for (uint32_t i = 0; !gone && i < cfg->secrets->count; i++) {
+            if (n->schema == cfg->secrets->snodes[i]) {
+                char *np = lyd_path(n, LYD_PATH_STD, NULL, 0);
+
+                m = NULL;
+                gone = !np || !new || lyd_find_path(new, np, 0, &m) || !m ||
+                       strcmp(lyd_get_value(m), lyd_get_value(n));
+                free(np);
+            }
+        }
+        if (gone)
+            return true;
+        LYD_TREE_DFS_END(o, n);
+    }
+    return false;
+}
+
+static int add_entry(const struct cfg *cfg, struct buf *b, const struct lyd_node *old, const struct lyd_node *new,
+                     const char *path, bool *whole)
 {
     struct lyd_node *n = NULL, *o = NULL, *d = NULL, *top;
     const struct lyd_node *w;
     char *p = NULL, *xml = NULL;
+    bool choice = false;
     int rc = 0;
 
     /* widen with whichever tree holds the node (a deletion: the old one) */
     if (new && !lyd_find_path(new, path, 0, &n) && n && !(n->flags & LYD_DEFAULT)) {
-        if (!(w = widen(n, whole)))
+        if (!(w = widen(n, whole, &choice)))
             return 0;
+        if (choice && holds_secret(cfg, w->schema)) {
+            char *wp = lyd_path(w, LYD_PATH_STD, NULL, 0);
+
+            if (!wp)
+                return -ENOMEM;
+            *whole = secret_dropped(cfg, old, new, wp);
+            free(wp);
+            if (*whole)
+                return 0;
+        }
         n = (struct lyd_node *)w;
         p = lyd_path(n, LYD_PATH_STD, NULL, 0);
     } else if (old && !lyd_find_path(old, path, 0, &o) && o) {
-        if (!(w = widen(o, whole)))
+        if (!(w = widen(o, whole, NULL)))
             return 0;
         p = lyd_path(w, LYD_PATH_STD, NULL, 0);
         n = NULL;
@@ -182,19 +237,6 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
-/* Whether a change at @snode can replace or remove a secret's value: the old value
- * must then leave the disk with it (a snapshot), not linger in an older record. */
-static bool holds_secret(const struct cfg *cfg, const struct lysc_node *snode)
-{
-    for (uint32_t i = 0; cfg->secrets && i < cfg->secrets->count; i++) {
-        for (const struct lysc_node *n = cfg->secrets->snodes[i]; n; n = n->parent) {
-            if (n == snode)
-                return true;
-        }
-    }
-    return false;
-}
-
 int cfg_journal_append(struct cfg *cfg, const struct lyd_node *old, const struct lyd_node *new,
                        const struct chg_vec *chg)
 {
@@ -211,7 +253,7 @@ int cfg_journal_append(struct cfg *cfg, const struct lyd_node *old, const struct
             (chg->v[i].op != CFG_CHG_CREATE && holds_secret(cfg, chg->v[i].snode)))
             whole = true;
         else
-            rc = add_entry(&b, old, new, chg->v[i].path, &whole);
+            rc = add_entry(cfg, &b, old, new, chg->v[i].path, &whole);
     }
     if (whole || rc || (rc = jopen(cfg))) {
         free(b.p);
@@ -643,12 +685,12 @@ int cfg_tree_sync(struct lyd_node **dst, const struct lyd_node *src, const struc
         if (!c->snode || !c->path || !strcmp(c->path, "/"))
             return -EAGAIN;
         if (src && !lyd_find_path(src, c->path, 0, &n) && n) {
-            if (!(w = widen(n, &whole)))
+            if (!(w = widen(n, &whole, NULL)))
                 return -EAGAIN;
             n = (struct lyd_node *)w;
             p = lyd_path(w, LYD_PATH_STD, NULL, 0);
         } else if (*dst && !lyd_find_path(*dst, c->path, 0, &o) && o) {
-            if (!(w = widen(o, &whole)))
+            if (!(w = widen(o, &whole, NULL)))
                 return -EAGAIN;
             p = lyd_path(w, LYD_PATH_STD, NULL, 0);
             n = NULL;

@@ -599,6 +599,37 @@ static void test_spare_after_validation_changes(void **state)
     free(s);
 }
 
+#define KR(x)                                                                                                       \
+    "<ikev2 xmlns=\"urn:raven:params:xml:ns:yang:raven-vpn\"><keyring><name>kr</name><peer><name>p1</name>" x         \
+    "</peer></keyring></ikev2>"
+
+/* Switching the case of a choice replaces a secret by creations only (validation
+ * removes the old case): the old value must still leave the disk at once. */
+static void test_secret_case_switch_leaves_no_trace(void **state)
+{
+    struct fx *f = *state;
+    size_t sl, jl;
+    char *s, *j;
+
+    assert_non_null(ly_ctx_load_module(f->ctx, "raven-vpn", NULL, NULL));
+    f->cfg = open_cfg(f->dir, f->ctx, 1u << 30);
+    assert_int_equal(
+        commit_xml(f, KR("<address>192.0.2.1/32</address><pre-shared-key>old-psk-17</pre-shared-key>")), 0);
+    j = read_file(f->dir, "running.journal", &jl);
+    assert_non_null(memmem(j, jl, "old-psk-17", 10)); /* a creation is journaled */
+    free(j);
+    assert_int_equal(commit_xml(f, KR("<local-pre-shared-key>new-l</local-pre-shared-key>"
+                                      "<remote-pre-shared-key>new-r</remote-pre-shared-key>")),
+                     0);
+    s = read_file(f->dir, "running.xml", &sl);
+    j = read_file(f->dir, "running.journal", &jl);
+    assert_null(memmem(s, sl, "old-psk-17", 10));
+    assert_true(!j || !memmem(j, jl, "old-psk-17", 10));
+    assert_true(memmem(s, sl, "new-l", 5) || (j && memmem(j, jl, "new-l", 5)));
+    free(s);
+    free(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -610,6 +641,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_snapshot_failed_after_rename, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compaction_child_renames_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spare_after_validation_changes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_secret_case_switch_leaves_no_trace, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
