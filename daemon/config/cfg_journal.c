@@ -142,8 +142,32 @@ static bool secret_dropped(const struct cfg *cfg, const struct lyd_node *old, co
     return false;
 }
 
-static int add_entry(const struct cfg *cfg, struct buf *b, const struct lyd_node *old, const struct lyd_node *new,
-                     const char *path, bool *whole)
+/* The paths a record already holds: a change at or under one of them is in it. */
+struct seen {
+    char **v;
+    size_t n;
+};
+
+static bool seen_covers(const struct seen *sn, const char *p)
+{
+    for (size_t i = 0; i < sn->n; i++) {
+        size_t l = strlen(sn->v[i]);
+
+        if (!strncmp(sn->v[i], p, l) && (p[l] == 0 || p[l] == '/'))
+            return true;
+    }
+    return false;
+}
+
+static void seen_free(struct seen *sn)
+{
+    for (size_t i = 0; i < sn->n; i++)
+        free(sn->v[i]);
+    free(sn->v);
+}
+
+static int add_entry(const struct cfg *cfg, struct buf *b, struct seen *sn, const struct lyd_node *old,
+                     const struct lyd_node *new, const char *path, bool *whole)
 {
     struct lyd_node *n = NULL, *o = NULL, *d = NULL, *top;
     const struct lyd_node *w;
@@ -172,7 +196,8 @@ static int add_entry(const struct cfg *cfg, struct buf *b, const struct lyd_node
             return 0;
         p = lyd_path(w, LYD_PATH_STD, NULL, 0);
         n = NULL;
-        if (p && w != o && new && !lyd_find_path(new, p, 0, &n) && n && (n->flags & LYD_DEFAULT))
+        /* the widened node may remain (only on LY_SUCCESS: LY_EINCOMPLETE gives an ancestor) */
+        if (p && w != o && (!new || lyd_find_path(new, p, 0, &n) || !n || (n->flags & LYD_DEFAULT)))
             n = NULL;
     } else {
         p = strdup(path);
@@ -180,6 +205,24 @@ static int add_entry(const struct cfg *cfg, struct buf *b, const struct lyd_node
     }
     if (!p)
         return -ENOMEM;
+    if (seen_covers(sn, p)) {
+        free(p);
+        return 0;
+    }
+    {
+        char **nv = realloc(sn->v, (sn->n + 1) * sizeof(*nv));
+
+        if (!nv) {
+            free(p);
+            return -ENOMEM;
+        }
+        sn->v = nv;
+        if (!(sn->v[sn->n] = strdup(p))) {
+            free(p);
+            return -ENOMEM;
+        }
+        sn->n++;
+    }
     if (n && !lyd_parent(n)) { /* a top-level node prints as it is */
         rc = lyd_print_mem(&xml, n, LYD_XML, LYD_PRINT_WD_EXPLICIT) ? -ENOMEM : 0;
     } else if (n) { /* a copy with its parents, so that replay knows where it goes */
@@ -204,20 +247,46 @@ static int add_entry(const struct cfg *cfg, struct buf *b, const struct lyd_node
     return rc;
 }
 
+static int fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
+
+    if (fd < 0)
+        return -errno;
+    if (fsync(fd))
+        rc = -errno;
+    close(fd);
+    return rc;
+}
+
 static int jopen(struct cfg *cfg)
 {
     char path[PATH_MAX];
+    struct stat st;
+    int rc;
 
     if (cfg->jfd >= 0)
         return 0;
     if (jpath(cfg, "", path, sizeof(path)))
         return -ENAMETOOLONG;
-    cfg->jfd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    cfg->jfd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (cfg->jfd < 0 && errno == ENOENT) {
+        /* a new file: its name must last as its first record does */
+        cfg->jfd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        if (cfg->jfd >= 0 && (rc = fsync_dir(cfg->state_dir))) {
+            close(cfg->jfd);
+            cfg->jfd = -1;
+            return rc;
+        }
+    }
     if (cfg->jfd < 0)
         return -errno;
-    struct stat st;
-    if (fstat(cfg->jfd, &st))
-        return -errno;
+    if (fstat(cfg->jfd, &st)) {
+        rc = -errno;
+        close(cfg->jfd);
+        cfg->jfd = -1;
+        return rc;
+    }
     cfg->jsize = (uint64_t)st.st_size;
     return 0;
 }
@@ -241,6 +310,7 @@ int cfg_journal_append(struct cfg *cfg, const struct lyd_node *old, const struct
                        const struct chg_vec *chg)
 {
     struct buf b = {0};
+    struct seen sn = {0};
     bool whole = false;
     uint64_t seq = cfg->jseq + 1, sum;
     uint32_t len;
@@ -253,8 +323,9 @@ int cfg_journal_append(struct cfg *cfg, const struct lyd_node *old, const struct
             (chg->v[i].op != CFG_CHG_CREATE && holds_secret(cfg, chg->v[i].snode)))
             whole = true;
         else
-            rc = add_entry(cfg, &b, old, new, chg->v[i].path, &whole);
+            rc = add_entry(cfg, &b, &sn, old, new, chg->v[i].path, &whole);
     }
+    seen_free(&sn);
     if (whole || rc || (rc = jopen(cfg))) {
         free(b.p);
         return whole ? -EAGAIN : rc;
@@ -432,10 +503,11 @@ void cfg_journal_reset(struct cfg *cfg)
 {
     if (jopen(cfg))
         return;
-    if (ftruncate(cfg->jfd, 0) || fdatasync(cfg->jfd))
+    if (ftruncate(cfg->jfd, 0))
         return; /* its records are older than the snapshot, replay skips them */
     cfg->jsize = 0;
-    cfg->jbroken = false;
+    /* a truncation that may not last could leave old bytes after new records */
+    cfg->jbroken = fdatasync(cfg->jfd) != 0;
 }
 
 /* ---- compaction ---- */
@@ -448,18 +520,6 @@ static int compact_path(const struct cfg *cfg, pid_t pid, char *buf, size_t len)
 {
     return snprintf(buf, len, "%s/running.xml.compact.%ld", cfg->state_dir, (long)pid) >= (int)len ? -ENAMETOOLONG
                                                                                                     : 0;
-}
-
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
-
-    if (fd < 0)
-        return -errno;
-    if (fsync(fd))
-        rc = -errno;
-    close(fd);
-    return rc;
 }
 
 static void child_snapshot(struct cfg *cfg, pid_t parent)

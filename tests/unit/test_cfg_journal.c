@@ -630,6 +630,37 @@ static void test_secret_case_switch_leaves_no_trace(void **state)
     free(j);
 }
 
+/* Changes widened to the same node (entries of one ordered-by-user list) are
+ * recorded once: the record holds the list's parent a single time. */
+static void test_widened_changes_recorded_once(void **state)
+{
+    struct fx *f = *state;
+    size_t jl, count = 0;
+    char *j;
+
+    f->cfg = open_cfg(f->dir, f->ctx, 1u << 30);
+    edit_commit(f, P("<pool><name>p1</name></pool>"), true);
+    edit_commit(f, U("<user><name>u1</name><pool>p1</pool></user><user><name>u2</name></user>"
+                     "<user><name>u3</name></user>"),
+                true);
+    j = read_file(f->dir, "running.journal", &jl);
+    assert_non_null(j);
+    for (const char *q = j; (q = memmem(q, jl - (size_t)(q - j), "<name>u1</name>", 15)); q++)
+        count++;
+    assert_int_equal(count, 1);
+    free(j);
+    note(f);
+    crash_image(f, SIZE_MAX);
+    {
+        struct cfg *c = open_cfg(f->crash, f->ctx, 1u << 30);
+        char *s = dump(c);
+
+        assert_string_equal(s, f->state[0]);
+        free(s);
+        cfg_free(c);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -642,6 +673,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_compaction_child_renames_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spare_after_validation_changes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secret_case_switch_leaves_no_trace, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_widened_changes_recorded_once, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
