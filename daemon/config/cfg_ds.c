@@ -43,6 +43,7 @@ void cfg_free(struct cfg *cfg)
     lyd_free_siblings(cfg->startup);
     lyd_free_siblings(cfg->spare);
     chg_vec_clear(&cfg->spare_chg);
+    chg_vec_clear(&cfg->txn_made);
     lyd_free_siblings(cfg->confirm_rollback);
     chg_vec_clear(&cfg->cand_chg);
     ly_set_free(cfg->secrets, NULL);
@@ -91,6 +92,7 @@ void cfg_cand_reset(struct cfg *cfg)
     lyd_free_siblings(cfg->candidate);
     cfg->candidate = NULL;
     cfg->cand_active = false;
+    cfg->cand_validated = false;
     chg_vec_clear(&cfg->cand_chg);
 }
 
@@ -111,12 +113,23 @@ static void spare_offer(struct cfg *cfg, struct lyd_node *old, const struct chg_
     reap(cfg, cfg->spare);
     cfg->spare = NULL;
     chg_vec_clear(&cfg->spare_chg);
-    /* nodes removed by validation are not in the change set: no spare then */
-    for (size_t i = 0; !cfg->txn_when_del && i < chg->n; i++) {
+    /* nodes removed by validation are not in the change set: no spare then; nor
+     * after a failed attempt, whose validation changed the candidate in place (what
+     * it removed is then in neither the change set nor this validation's diff) */
+    bool none = cfg->txn_when_del || cfg->cand_validated || cfg->txn_made_lost;
+
+    for (size_t i = 0; !none && i < chg->n; i++) {
         if (chg_vec_add_path(&cfg->spare_chg, chg->v[i].op, chg->v[i].snode, chg->v[i].path))
             break;
     }
-    if (cfg->txn_when_del || cfg->spare_chg.n != chg->n) {
+    /* and what validation added (defaults, containers under a when now true) */
+    for (size_t i = 0; !none && i < cfg->txn_made.n; i++) {
+        const struct cfg_change *c = &cfg->txn_made.v[i];
+
+        if (chg_vec_add_path(&cfg->spare_chg, c->op, c->snode, c->path))
+            break;
+    }
+    if (none || cfg->spare_chg.n != chg->n + cfg->txn_made.n) {
         chg_vec_clear(&cfg->spare_chg);
         reap(cfg, old);
         return;
@@ -651,6 +664,7 @@ int cfg_commit(struct cfg *cfg, const struct cfg_commit_opts *o, const struct cf
         }
         chg_vec_clear(&tmp);
         if (rc) {
+            cfg->cand_validated = true;
             if (o->confirmed && !was_pending && cfg->confirm_pending)
                 cfg_confirm_end(cfg);
             else if (o->confirmed && was_pending)
@@ -770,6 +784,7 @@ int cfg_start(struct cfg *cfg, struct cfg_errs *errs)
                     cfg->state_dir, strerror(-rc));
         return rc;
     }
+    cfg_journal_clean(cfg);
     rc = cfg_secret_init(cfg);
     if (!rc)
         rc = cfg_when_init(cfg);

@@ -49,6 +49,8 @@ struct cfg {
     pid_t cpid;                      /* compaction child, 0 if none */
     uint64_t cseq;                   /* sequence its snapshot holds */
     uint64_t snap_size;              /* bytes of running.xml */
+    uint64_t snap_seq;               /* sequence running.xml holds (may hold) */
+    unsigned compact_fails;          /* compactions failed in a row (back-off) */
     uint64_t compact_bytes;          /* journal bytes before a compaction is worth it */
     const struct chg_vec *txn_chg;   /* the change set being persisted */
     time_t running_mtime;       /* when running last changed (load time at start) */
@@ -59,6 +61,9 @@ struct cfg {
     uint64_t spare_gen;         /* running_gen it is a commit away from */
     uint64_t spares_used;       /* candidates started from the spare */
     bool txn_when_del;          /* the last transaction's validation removed nodes */
+    struct chg_vec txn_made;    /* what its whole-tree validation created or deleted */
+    bool txn_made_lost;         /* ... not all of it could be noted */
+    bool cand_validated;        /* a failed commit attempt may have changed the candidate */
     uint32_t lock[CFG_DS_COUNT];
 
     struct cfg_reg *regs;
@@ -153,6 +158,7 @@ void cfg_journal_reset(struct cfg *cfg);
 void cfg_journal_tick(struct cfg *cfg); /* after running changed: reap, maybe compact */
 void cfg_journal_wait(struct cfg *cfg); /* before a snapshot: no older one may land after it */
 void cfg_journal_close(struct cfg *cfg);
+void cfg_journal_clean(struct cfg *cfg); /* at start: removes interrupted compactions' files */
 /* Makes *@dst equal to @src at every change of @chg (whole subtrees, widened like the
  * journal's records); -EAGAIN when the change set is the whole tree. */
 int cfg_tree_sync(struct lyd_node **dst, const struct lyd_node *src, const struct chg_vec *chg);

@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <dirent.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -78,16 +80,18 @@ static int buf_str(struct buf *b, const char *s, size_t n)
  * keeps the order, and a node in a choice as the choice's parent, so that the
  * case it replaced goes too; NULL when that is a top-level node (then only a
  * snapshot will do). */
-static const struct lyd_node *widen(const struct lyd_node *n, bool *whole)
+static const struct lyd_node *widen(const struct lyd_node *n, bool *whole, bool *choice)
 {
     const struct lyd_node *w = n;
 
     for (const struct lyd_node *a = n; a; a = lyd_parent(a)) {
         const struct lysc_node *sp = a->schema->parent;
+        bool c = sp && (sp->nodetype & (LYS_CHOICE | LYS_CASE));
 
-        if (((a->schema->nodetype & (LYS_LIST | LYS_LEAFLIST)) && (a->schema->flags & LYS_ORDBY_USER)) ||
-            (sp && (sp->nodetype & (LYS_CHOICE | LYS_CASE))))
+        if (((a->schema->nodetype & (LYS_LIST | LYS_LEAFLIST)) && (a->schema->flags & LYS_ORDBY_USER)) || c)
             w = lyd_parent(a);
+        if (c && choice)
+            *choice = true;
         if (!w) {
             *whole = true;
             return NULL;
@@ -96,26 +100,104 @@ static const struct lyd_node *widen(const struct lyd_node *n, bool *whole)
     return w;
 }
 
-static int add_entry(struct buf *b, const struct lyd_node *old, const struct lyd_node *new, const char *path,
-                     bool *whole)
+/* Whether a change at @snode can replace or remove a secret's value: the old value
+ * must then leave the disk with it (a snapshot), not linger in an older record. */
+static bool holds_secret(const struct cfg *cfg, const struct lysc_node *snode)
+{
+    for (uint32_t i = 0; cfg->secrets && i < cfg->secrets->count; i++) {
+        for (const struct lysc_node *n = cfg->secrets->snodes[i]; n; n = n->parent) {
+            if (n == snode)
+                return true;
+        }
+    }
+    return false;
+}
+
+/* Whether a secret under @w in @old is gone from @new or has another value there:
+ * a creation in a choice's other case removes the old case (validation does). */
+static bool secret_dropped(const struct cfg *cfg, const struct lyd_node *old, const struct lyd_node *new,
+                           const char *p)
+{
+    struct lyd_node *o = NULL, *n, *m;
+    bool gone = false;
+
+    if (!old || lyd_find_path(old, p, 0, &o) || !o)
+        return false;
+    LYD_TREE_DFS_BEGIN(o, n)
+    {
+        for (uint32_t i = 0; !gone && i < cfg->secrets->count; i++) {
+            if (n->schema == cfg->secrets->snodes[i]) {
+                char *np = lyd_path(n, LYD_PATH_STD, NULL, 0);
+
+                m = NULL;
+                gone = !np || !new || lyd_find_path(new, np, 0, &m) || !m ||
+                       strcmp(lyd_get_value(m), lyd_get_value(n));
+                free(np);
+            }
+        }
+        if (gone)
+            return true;
+        LYD_TREE_DFS_END(o, n);
+    }
+    return false;
+}
+
+/* The paths a record already holds: a change at or under one of them is in it. */
+struct seen {
+    char **v;
+    size_t n;
+};
+
+static bool seen_covers(const struct seen *sn, const char *p)
+{
+    for (size_t i = 0; i < sn->n; i++) {
+        size_t l = strlen(sn->v[i]);
+
+        if (!strncmp(sn->v[i], p, l) && (p[l] == 0 || p[l] == '/'))
+            return true;
+    }
+    return false;
+}
+
+static void seen_free(struct seen *sn)
+{
+    for (size_t i = 0; i < sn->n; i++)
+        free(sn->v[i]);
+    free(sn->v);
+}
+
+static int add_entry(const struct cfg *cfg, struct buf *b, struct seen *sn, const struct lyd_node *old,
+                     const struct lyd_node *new, const char *path, bool *whole)
 {
     struct lyd_node *n = NULL, *o = NULL, *d = NULL, *top;
     const struct lyd_node *w;
     char *p = NULL, *xml = NULL;
+    bool choice = false;
     int rc = 0;
 
     /* widen with whichever tree holds the node (a deletion: the old one) */
     if (new && !lyd_find_path(new, path, 0, &n) && n && !(n->flags & LYD_DEFAULT)) {
-        if (!(w = widen(n, whole)))
+        if (!(w = widen(n, whole, &choice)))
             return 0;
+        if (choice && holds_secret(cfg, w->schema)) {
+            char *wp = lyd_path(w, LYD_PATH_STD, NULL, 0);
+
+            if (!wp)
+                return -ENOMEM;
+            *whole = secret_dropped(cfg, old, new, wp);
+            free(wp);
+            if (*whole)
+                return 0;
+        }
         n = (struct lyd_node *)w;
         p = lyd_path(n, LYD_PATH_STD, NULL, 0);
     } else if (old && !lyd_find_path(old, path, 0, &o) && o) {
-        if (!(w = widen(o, whole)))
+        if (!(w = widen(o, whole, NULL)))
             return 0;
         p = lyd_path(w, LYD_PATH_STD, NULL, 0);
         n = NULL;
-        if (p && w != o && new && !lyd_find_path(new, p, 0, &n) && n && (n->flags & LYD_DEFAULT))
+        /* the widened node may remain (only on LY_SUCCESS: LY_EINCOMPLETE gives an ancestor) */
+        if (p && w != o && (!new || lyd_find_path(new, p, 0, &n) || !n || (n->flags & LYD_DEFAULT)))
             n = NULL;
     } else {
         p = strdup(path);
@@ -123,6 +205,24 @@ static int add_entry(struct buf *b, const struct lyd_node *old, const struct lyd
     }
     if (!p)
         return -ENOMEM;
+    if (seen_covers(sn, p)) {
+        free(p);
+        return 0;
+    }
+    {
+        char **nv = realloc(sn->v, (sn->n + 1) * sizeof(*nv));
+
+        if (!nv) {
+            free(p);
+            return -ENOMEM;
+        }
+        sn->v = nv;
+        if (!(sn->v[sn->n] = strdup(p))) {
+            free(p);
+            return -ENOMEM;
+        }
+        sn->n++;
+    }
     if (n && !lyd_parent(n)) { /* a top-level node prints as it is */
         rc = lyd_print_mem(&xml, n, LYD_XML, LYD_PRINT_WD_EXPLICIT) ? -ENOMEM : 0;
     } else if (n) { /* a copy with its parents, so that replay knows where it goes */
@@ -147,20 +247,46 @@ static int add_entry(struct buf *b, const struct lyd_node *old, const struct lyd
     return rc;
 }
 
+static int fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
+
+    if (fd < 0)
+        return -errno;
+    if (fsync(fd))
+        rc = -errno;
+    close(fd);
+    return rc;
+}
+
 static int jopen(struct cfg *cfg)
 {
     char path[PATH_MAX];
+    struct stat st;
+    int rc;
 
     if (cfg->jfd >= 0)
         return 0;
     if (jpath(cfg, "", path, sizeof(path)))
         return -ENAMETOOLONG;
-    cfg->jfd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    cfg->jfd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (cfg->jfd < 0 && errno == ENOENT) {
+        /* a new file: its name must last as its first record does */
+        cfg->jfd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        if (cfg->jfd >= 0 && (rc = fsync_dir(cfg->state_dir))) {
+            close(cfg->jfd);
+            cfg->jfd = -1;
+            return rc;
+        }
+    }
     if (cfg->jfd < 0)
         return -errno;
-    struct stat st;
-    if (fstat(cfg->jfd, &st))
-        return -errno;
+    if (fstat(cfg->jfd, &st)) {
+        rc = -errno;
+        close(cfg->jfd);
+        cfg->jfd = -1;
+        return rc;
+    }
     cfg->jsize = (uint64_t)st.st_size;
     return 0;
 }
@@ -180,23 +306,11 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
-/* Whether a change at @snode can replace or remove a secret's value: the old value
- * must then leave the disk with it (a snapshot), not linger in an older record. */
-static bool holds_secret(const struct cfg *cfg, const struct lysc_node *snode)
-{
-    for (uint32_t i = 0; cfg->secrets && i < cfg->secrets->count; i++) {
-        for (const struct lysc_node *n = cfg->secrets->snodes[i]; n; n = n->parent) {
-            if (n == snode)
-                return true;
-        }
-    }
-    return false;
-}
-
 int cfg_journal_append(struct cfg *cfg, const struct lyd_node *old, const struct lyd_node *new,
                        const struct chg_vec *chg)
 {
     struct buf b = {0};
+    struct seen sn = {0};
     bool whole = false;
     uint64_t seq = cfg->jseq + 1, sum;
     uint32_t len;
@@ -209,8 +323,9 @@ int cfg_journal_append(struct cfg *cfg, const struct lyd_node *old, const struct
             (chg->v[i].op != CFG_CHG_CREATE && holds_secret(cfg, chg->v[i].snode)))
             whole = true;
         else
-            rc = add_entry(&b, old, new, chg->v[i].path, &whole);
+            rc = add_entry(cfg, &b, &sn, old, new, chg->v[i].path, &whole);
     }
+    seen_free(&sn);
     if (whole || rc || (rc = jopen(cfg))) {
         free(b.p);
         return whole ? -EAGAIN : rc;
@@ -366,6 +481,7 @@ const char *cfg_snapshot_parse(struct cfg *cfg, const char *data)
     const char *rest;
 
     cfg->jseq = 0;
+    cfg->snap_seq = 0;
     if (sscanf(data, "<!-- raven-running seq=%" SCNu64 " digest=%" SCNx64 " body=%" SCNx64 " -->\n%n", &seq, &digest,
                &body, &n) != 3 ||
         !n) {
@@ -374,6 +490,7 @@ const char *cfg_snapshot_parse(struct cfg *cfg, const char *data)
     }
     rest = data + n;
     cfg->jseq = seq;
+    cfg->snap_seq = seq;
     /* a snapshot edited by hand no longer has the body it names: a new digest */
     cfg->running_digest = cfg_fnv(0xcbf29ce484222325ULL, rest, strlen(rest));
     if (cfg->running_digest == body)
@@ -386,21 +503,36 @@ void cfg_journal_reset(struct cfg *cfg)
 {
     if (jopen(cfg))
         return;
-    if (ftruncate(cfg->jfd, 0) || fdatasync(cfg->jfd))
+    if (ftruncate(cfg->jfd, 0))
         return; /* its records are older than the snapshot, replay skips them */
     cfg->jsize = 0;
-    cfg->jbroken = false;
+    /* a truncation that may not last could leave old bytes after new records */
+    cfg->jbroken = fdatasync(cfg->jfd) != 0;
 }
 
 /* ---- compaction ---- */
 
-static void child_snapshot(struct cfg *cfg)
+/* running.xml.compact.<pid>: the compaction child's snapshot, renamed over
+ * running.xml by the parent only (reap()), never by the child: a child orphaned
+ * by a crash of ravend must not rename an older snapshot over one a restarted
+ * ravend wrote. */
+static int compact_path(const struct cfg *cfg, pid_t pid, char *buf, size_t len)
+{
+    return snprintf(buf, len, "%s/running.xml.compact.%ld", cfg->state_dir, (long)pid) >= (int)len ? -ENAMETOOLONG
+                                                                                                    : 0;
+}
+
+static void child_snapshot(struct cfg *cfg, pid_t parent)
 {
     char path[PATH_MAX], hdr[128];
     char *data = NULL, *all;
     size_t hl, dl;
+    int fd;
 
-    if (snprintf(path, sizeof(path), "%s/running.xml", cfg->state_dir) >= (int)sizeof(path) ||
+    /* ends with ravend; and ravend may have ended before the line above */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
+        _exit(1);
+    if (compact_path(cfg, getpid(), path, sizeof(path)) ||
         lyd_print_mem(&data, cfg->running, LYD_XML, LYD_PRINT_WITHSIBLINGS | LYD_PRINT_WD_EXPLICIT))
         _exit(1);
     dl = data ? strlen(data) : 0;
@@ -410,7 +542,28 @@ static void child_snapshot(struct cfg *cfg)
         _exit(1);
     memcpy(all, hdr, hl);
     memcpy(all + hl, data ? data : "", dl);
-    _exit(fs_write_atomic(path, all, hl + dl, 0600) ? 1 : 0);
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || write_all(fd, all, hl + dl) || fsync(fd))
+        _exit(1);
+    _exit(0);
+}
+
+/* At start: the snapshots of compactions a crash interrupted are older than
+ * running.xml or equal to it plus its journal; they go. */
+void cfg_journal_clean(struct cfg *cfg)
+{
+    char path[PATH_MAX];
+    DIR *d = opendir(cfg->state_dir);
+    struct dirent *e;
+
+    if (!d)
+        return;
+    while ((e = readdir(d))) {
+        if (!strncmp(e->d_name, "running.xml.compact.", 20) &&
+            snprintf(path, sizeof(path), "%s/%s", cfg->state_dir, e->d_name) < (int)sizeof(path))
+            unlink(path);
+    }
+    closedir(d);
 }
 
 /* The journal without the records the new snapshot holds (seq <= cfg->cseq),
@@ -447,9 +600,11 @@ static void cut_journal(struct cfg *cfg)
         cfg->snap_size = (uint64_t)st.st_size;
 }
 
-/* Reaps a finished compaction (@wait: waits for it) and cuts the journal after it. */
+/* Reaps a finished compaction (@wait: waits for it): its snapshot replaces
+ * running.xml if it is still newer than the one there, then the journal is cut. */
 static void reap(struct cfg *cfg, bool wait)
 {
+    char cpath[PATH_MAX], path[PATH_MAX];
     int st = 0;
     pid_t r;
 
@@ -458,25 +613,45 @@ static void reap(struct cfg *cfg, bool wait)
     r = waitpid(cfg->cpid, &st, wait ? 0 : WNOHANG);
     if (r == 0)
         return;
+    if (compact_path(cfg, cfg->cpid, cpath, sizeof(cpath)))
+        cpath[0] = 0;
     cfg->cpid = 0;
-    if (r > 0 && WIFEXITED(st) && !WEXITSTATUS(st))
-        cut_journal(cfg);
-    else
-        log_err("config", "compacting running.journal failed; it is tried again after a later commit");
+    if (r > 0 && WIFEXITED(st) && !WEXITSTATUS(st) && cpath[0] && cfg->cseq > cfg->snap_seq &&
+        snprintf(path, sizeof(path), "%s/running.xml", cfg->state_dir) < (int)sizeof(path) && !rename(cpath, path)) {
+        if (fsync_dir(cfg->state_dir)) {
+            /* the rename may not last: records after the old snapshot stay */
+            log_err("config", "cannot fsync %s after compacting running.journal", cfg->state_dir);
+        } else {
+            cfg->snap_seq = cfg->cseq;
+            cut_journal(cfg);
+        }
+        cfg->compact_fails = 0;
+        return;
+    }
+    if (cpath[0])
+        unlink(cpath);
+    if (r > 0 && WIFEXITED(st) && !WEXITSTATUS(st) && cfg->cseq <= cfg->snap_seq)
+        return; /* superseded by a newer snapshot */
+    /* tried again after the journal has grown by twice as much as last time */
+    if (cfg->compact_fails < 16)
+        cfg->compact_fails++;
+    cfg->snap_size = (cfg->jsize * 2) << cfg->compact_fails;
+    log_err("config", "compacting running.journal failed; it is tried again after the journal has grown");
 }
 
 void cfg_journal_tick(struct cfg *cfg)
 {
-    pid_t pid;
+    pid_t pid, parent;
 
     reap(cfg, false);
     if (cfg->cpid > 0 || cfg->jsize < cfg->compact_bytes || cfg->jsize < cfg->snap_size / 2)
         return;
     cfg->cseq = cfg->jseq;
     cfg->snap_size = cfg->jsize * 2; /* no new attempt per commit until this one ends */
+    parent = getpid();
     pid = fork();
     if (pid == 0)
-        child_snapshot(cfg);
+        child_snapshot(cfg, parent);
     if (pid < 0)
         log_err("config", "cannot fork to compact running.journal: %s", strerror(errno));
     else
@@ -484,14 +659,18 @@ void cfg_journal_tick(struct cfg *cfg)
 }
 
 /* A whole snapshot is about to be written (or ravend stops): a compaction still
- * running would only be superseded, so it is ended rather than waited for (it
- * renames nothing once killed: its temporary file is simply replaced later). */
+ * running would only be superseded, so it is ended rather than waited for, and
+ * its file removed (only the parent renames a compaction's snapshot). */
 static void cancel(struct cfg *cfg)
 {
+    char cpath[PATH_MAX];
+
     reap(cfg, false);
     if (cfg->cpid > 0) {
         kill(cfg->cpid, SIGKILL);
         waitpid(cfg->cpid, NULL, 0);
+        if (!compact_path(cfg, cfg->cpid, cpath, sizeof(cpath)))
+            unlink(cpath);
         cfg->cpid = 0;
     }
 }
@@ -566,12 +745,12 @@ int cfg_tree_sync(struct lyd_node **dst, const struct lyd_node *src, const struc
         if (!c->snode || !c->path || !strcmp(c->path, "/"))
             return -EAGAIN;
         if (src && !lyd_find_path(src, c->path, 0, &n) && n) {
-            if (!(w = widen(n, &whole)))
+            if (!(w = widen(n, &whole, NULL)))
                 return -EAGAIN;
             n = (struct lyd_node *)w;
             p = lyd_path(w, LYD_PATH_STD, NULL, 0);
         } else if (*dst && !lyd_find_path(*dst, c->path, 0, &o) && o) {
-            if (!(w = widen(o, &whole)))
+            if (!(w = widen(o, &whole, NULL)))
                 return -EAGAIN;
             p = lyd_path(w, LYD_PATH_STD, NULL, 0);
             n = NULL;

@@ -39,9 +39,16 @@ static int save_running(struct cfg *cfg, const char *path, const char *data, boo
     memcpy(all + hl, data ? data : "", dl);
     rc = fs_write_atomic(path, all, hl + dl, 0600);
     free(all);
-    if (rc)
-        return rc;
+    /* a failure may come after the rename (the directory's fsync): running.xml may
+     * then hold this refused tree under seq J+1. That number is burnt, and the next
+     * commit writes a snapshot with a higher one, so that no record numbered J+1 is
+     * appended (replay would take it for part of this snapshot and skip it). */
     cfg->jseq++;
+    cfg->snap_seq = cfg->jseq;
+    if (rc) {
+        cfg->jbroken = true;
+        return rc;
+    }
     if (!keep_digest)
         cfg->running_digest = body;
     cfg->snap_size = hl + dl;

@@ -228,11 +228,46 @@ static void locate_instance(struct cfg *cfg, const struct lyd_node *tree, struct
     free(ppath);
 }
 
-int cfg_validate_tree(struct cfg *cfg, struct lyd_node **tree, struct cfg_errs *errs)
+/* The nodes validation created or deleted (defaults, non-presence containers under
+ * a "when" that became true, nodes whose "when" became false), from its diff:
+ * the topmost node of each operation. */
+static bool diff_paths(const struct lyd_node *diff, struct chg_vec *made)
+{
+    const struct lyd_node *top, *n;
+    bool ok = true;
+
+    LY_LIST_FOR(diff, top)
+    {
+        LYD_TREE_DFS_BEGIN(top, n)
+        {
+            struct lyd_meta *m = lyd_find_meta(n->meta, NULL, "yang:operation");
+            const char *v = m ? lyd_get_meta_value(m) : NULL;
+
+            if (v && strcmp(v, "none")) {
+                char *p = lyd_path(n, LYD_PATH_STD, NULL, 0);
+
+                if (!p || chg_vec_add_path(made, strcmp(v, "delete") ? CFG_CHG_CREATE : CFG_CHG_DELETE, n->schema,
+                                           p))
+                    ok = false;
+                free(p);
+                LYD_TREE_DFS_continue = 1;
+            }
+            LYD_TREE_DFS_END(top, n);
+        }
+    }
+    return ok;
+}
+
+static int validate_tree(struct cfg *cfg, struct lyd_node **tree, struct chg_vec *made, struct cfg_errs *errs)
 {
     struct cfg_err *last = errs->tail;
+    struct lyd_node *diff = NULL;
+    LY_ERR lr = lyd_validate_all(tree, cfg->ctx, LYD_VALIDATE_NO_STATE, made ? &diff : NULL);
 
-    if (lyd_validate_all(tree, cfg->ctx, LYD_VALIDATE_NO_STATE, NULL)) {
+    if (made && !diff_paths(diff, made))
+        cfg->txn_made_lost = true;
+    lyd_free_all(diff);
+    if (lr) {
         cfg_err_from_ly(errs, cfg->ctx, "configuration is not valid");
         for (struct cfg_err *e = last ? last->next : errs->head; e; e = e->next) {
             if (e->path && !strchr(e->path, '[') &&
@@ -242,6 +277,11 @@ int cfg_validate_tree(struct cfg *cfg, struct lyd_node **tree, struct cfg_errs *
         return -EINVAL;
     }
     return 0;
+}
+
+int cfg_validate_tree(struct cfg *cfg, struct lyd_node **tree, struct cfg_errs *errs)
+{
+    return validate_tree(cfg, tree, NULL, errs);
 }
 
 static LY_ERR collect_when(struct lysc_node *node, void *data, ly_bool *dfs_continue)
@@ -334,13 +374,15 @@ int cfg_txn_run(struct cfg *cfg, const struct lyd_node *old, struct lyd_node **n
     size_t nprep = 0;
     int rc;
 
+    chg_vec_clear(&cfg->txn_made);
+    cfg->txn_made_lost = false;
     when_note(cfg, *newp, &noted);
     if (cfg_scope_valid(cfg, *newp, chg)) {
         log_debug("config", "%zu change(s) validated by their constraints alone", chg->n);
         rc = 0;
     } else {
         cfg->nfull++;
-        rc = cfg_validate_tree(cfg, newp, errs);
+        rc = validate_tree(cfg, newp, &cfg->txn_made, errs);
     }
     cfg->txn_when_del = false;
     if (!rc) {

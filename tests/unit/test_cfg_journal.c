@@ -7,6 +7,7 @@
  * is still the running configuration. After each commit, the candidate of the
  * next edit (the previous running brought level with the commit's change set,
  * not a copy) equals running. Runs without root. */
+#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
 #include <setjmp.h>
@@ -30,6 +31,23 @@
 #define NSTEPS 12
 
 static const struct cfg_actor A1 = {.sid = 1, .user = "alice"};
+
+/* Fault injection (the test links with -Wl,--wrap=fs_write_atomic): when set, a
+ * write of running.xml fails after its rename, as a failed fsync of the directory
+ * does. */
+static bool fail_after_rename;
+int __real_fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
+int __wrap_fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
+
+int __wrap_fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
+{
+    int rc = __real_fs_write_atomic(path, data, len, mode);
+    size_t pl = strlen(path);
+
+    if (!rc && fail_after_rename && pl >= 12 && !strcmp(path + pl - 12, "/running.xml"))
+        return -EIO;
+    return rc;
+}
 static const char *default_xml = "<misc xmlns=\"" NS "\"><a>init</a></misc>";
 
 struct fx {
@@ -445,6 +463,213 @@ static void test_replaced_secret_leaves_no_trace(void **state)
     free(s);
 }
 
+/* A snapshot whose write failed after its rename is refused, but it is on disk
+ * under the next sequence number: the commit after it must not be journaled under
+ * that number, or replay takes it for part of the snapshot and loses it. */
+static void test_snapshot_failed_after_rename(void **state)
+{
+    struct fx *f = *state;
+    struct lyd_node *t = NULL;
+    struct cfg_errs errs = {0};
+    struct cfg *c;
+    char *s;
+
+    f->cfg = open_cfg(f->dir, f->ctx, 1u << 30);
+    edit_commit(f, P("<pool><name>p1</name><size>10</size></pool>"), true);
+    assert_int_equal(lyd_parse_data_mem(f->ctx, P("<pool><name>q</name><size>5</size></pool>"), LYD_XML,
+                                        LYD_PARSE_ONLY | LYD_PARSE_STRICT | LYD_PARSE_NO_STATE, 0, &t),
+                     0);
+    fail_after_rename = true;
+    assert_int_not_equal(cfg_copy(f->cfg, CFG_DS_RUNNING, CFG_SRC_INLINE, t, &A1, &errs), 0);
+    fail_after_rename = false;
+    lyd_free_siblings(t);
+    cfg_errs_clear(&errs);
+    edit_commit(f, P("<pool><name>r</name><size>7</size></pool>"), true);
+    note(f);
+    assert_non_null(strstr(f->state[0], "<name>p1</name>"));
+    assert_non_null(strstr(f->state[0], "<name>r</name>"));
+    crash_image(f, SIZE_MAX);
+    c = open_cfg(f->crash, f->ctx, 1u << 30);
+    s = dump(c);
+    assert_string_equal(s, f->state[0]);
+    assert_int_equal(cfg_running_digest(c), f->digest[0]);
+    free(s);
+    cfg_free(c);
+}
+
+static bool has_compact_file(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    bool found = false;
+
+    assert_non_null(d);
+    while ((e = readdir(d)))
+        found |= !strncmp(e->d_name, "running.xml.compact.", 20);
+    closedir(d);
+    return found;
+}
+
+/* The compaction child writes a file of its own; only the datastore renames it
+ * over running.xml (a child outliving a crashed ravend must not rename an older
+ * snapshot over a newer one). Interrupted compactions' files go at start. */
+static void test_compaction_child_renames_nothing(void **state)
+{
+    struct fx *f = *state;
+    size_t sl, l0;
+    char *s, *s0 = NULL;
+    int i;
+
+    f->cfg = open_cfg(f->dir, f->ctx, 1);
+    for (i = 0; i < 6 && !has_compact_file(f->dir); i++) {
+        char xml[256];
+
+        free(s0);
+        s0 = read_file(f->dir, "running.xml", &l0);
+        snprintf(xml, sizeof(xml), P("<pool><name>c%d</name><size>%d</size></pool>"), i, i + 1);
+        edit_commit(f, xml, true);
+        usleep(300 * 1000);
+    }
+    assert_true(has_compact_file(f->dir)); /* the child is done, not yet reaped */
+    s = read_file(f->dir, "running.xml", &sl);
+    assert_int_equal(sl, l0);
+    assert_memory_equal(s, s0, sl);
+    free(s);
+    /* the next commit reaps the child and renames its file (a slow child: a later one) */
+    s = NULL;
+    for (i = 0; i < 20 && (!s || !strstr(s, "<name>c0</name>")); i++) {
+        char xml[256];
+
+        free(s);
+        usleep(200 * 1000);
+        snprintf(xml, sizeof(xml), P("<pool><name>x%d</name><size>1</size></pool>"), i);
+        edit_commit(f, xml, true);
+        s = read_file(f->dir, "running.xml", &sl);
+    }
+    assert_non_null(strstr(s, "<name>c0</name>"));
+    assert_null(strstr(s0, "<name>c0</name>"));
+    free(s);
+    free(s0);
+    cfg_free(f->cfg); /* ends a compaction still running and removes its file */
+    f->cfg = NULL;
+    assert_false(has_compact_file(f->dir));
+    write_file(f->dir, "running.xml.compact.99999", "<!-- raven-running seq=1 -->", 28);
+    f->cfg = open_cfg(f->dir, f->ctx, 1u << 30);
+    assert_false(has_compact_file(f->dir));
+}
+
+#define SW(x) "<sw xmlns=\"urn:raven:params:xml:ns:yang:raven-spare\" xmlns:nc=\"" NC "\">" x "</sw>"
+
+static int commit_xml(struct fx *f, const char *xml)
+{
+    struct lyd_node *t = NULL;
+    struct cfg_errs errs = {0};
+    struct cfg_commit_opts co = {0};
+    int rc;
+
+    assert_int_equal(lyd_parse_data_mem(f->ctx, xml, LYD_XML, LYD_PARSE_ONLY | LYD_PARSE_STRICT | LYD_PARSE_NO_STATE,
+                                        0, &t),
+                     0);
+    assert_int_equal(cfg_edit(f->cfg, CFG_DS_CANDIDATE, t, CFG_OP_MERGE, CFG_TEST_THEN_SET, CFG_ERROPT_STOP, &A1,
+                              &errs),
+                     0);
+    lyd_free_siblings(t);
+    rc = cfg_commit(f->cfg, &co, &A1, &errs);
+    cfg_errs_clear(&errs);
+    return rc;
+}
+
+/* Validation adds nodes outside the change set (a when turned true brings its
+ * default) and a failed commit attempt has already removed the nodes whose when
+ * turned false: the candidate started after the commit still equals running. */
+static void test_spare_after_validation_changes(void **state)
+{
+    struct fx *f = *state;
+    char *s;
+
+    assert_non_null(ly_ctx_load_module(f->ctx, "raven-spare", NULL, NULL));
+    f->cfg = open_cfg(f->dir, f->ctx, 1u << 30);
+    f->probe = true;
+    assert_int_equal(commit_xml(f, SW("<mode>off</mode>")), 0);
+    note(f);
+    assert_int_equal(commit_xml(f, SW("<mode>on</mode>")), 0); /* opts/level appears */
+    note(f);
+    s = dump_ds(f->cfg, CFG_DS_RUNNING);
+    assert_non_null(strstr(s, "<level>3</level>"));
+    free(s);
+    assert_int_equal(commit_xml(f, SW("<opts><name>n</name></opts>")), 0);
+    note(f);
+    /* refused after validation removed opts (when false) */
+    assert_int_not_equal(commit_xml(f, SW("<mode>off</mode><chk>20</chk>")), 0);
+    assert_int_equal(commit_xml(f, SW("<chk>5</chk>")), 0);
+    note(f);
+    s = dump_ds(f->cfg, CFG_DS_RUNNING);
+    assert_null(strstr(s, "<opts>"));
+    free(s);
+}
+
+#define KR(x)                                                                                                       \
+    "<ikev2 xmlns=\"urn:raven:params:xml:ns:yang:raven-vpn\"><keyring><name>kr</name><peer><name>p1</name>" x         \
+    "</peer></keyring></ikev2>"
+
+/* Switching the case of a choice replaces a secret by creations only (validation
+ * removes the old case): the old value must still leave the disk at once. */
+static void test_secret_case_switch_leaves_no_trace(void **state)
+{
+    struct fx *f = *state;
+    size_t sl, jl;
+    char *s, *j;
+
+    assert_non_null(ly_ctx_load_module(f->ctx, "raven-vpn", NULL, NULL));
+    f->cfg = open_cfg(f->dir, f->ctx, 1u << 30);
+    assert_int_equal(
+        commit_xml(f, KR("<address>192.0.2.1/32</address><pre-shared-key>old-psk-17</pre-shared-key>")), 0);
+    j = read_file(f->dir, "running.journal", &jl);
+    assert_non_null(memmem(j, jl, "old-psk-17", 10)); /* a creation is journaled */
+    free(j);
+    assert_int_equal(commit_xml(f, KR("<local-pre-shared-key>new-l</local-pre-shared-key>"
+                                      "<remote-pre-shared-key>new-r</remote-pre-shared-key>")),
+                     0);
+    s = read_file(f->dir, "running.xml", &sl);
+    j = read_file(f->dir, "running.journal", &jl);
+    assert_null(memmem(s, sl, "old-psk-17", 10));
+    assert_true(!j || !memmem(j, jl, "old-psk-17", 10));
+    assert_true(memmem(s, sl, "new-l", 5) || (j && memmem(j, jl, "new-l", 5)));
+    free(s);
+    free(j);
+}
+
+/* Changes widened to the same node (entries of one ordered-by-user list) are
+ * recorded once: the record holds the list's parent a single time. */
+static void test_widened_changes_recorded_once(void **state)
+{
+    struct fx *f = *state;
+    size_t jl, count = 0;
+    char *j;
+
+    f->cfg = open_cfg(f->dir, f->ctx, 1u << 30);
+    edit_commit(f, P("<pool><name>p1</name></pool>"), true);
+    edit_commit(f, U("<user><name>u1</name><pool>p1</pool></user><user><name>u2</name></user>"
+                     "<user><name>u3</name></user>"),
+                true);
+    j = read_file(f->dir, "running.journal", &jl);
+    assert_non_null(j);
+    for (const char *q = j; (q = memmem(q, jl - (size_t)(q - j), "<name>u1</name>", 15)); q++)
+        count++;
+    assert_int_equal(count, 1);
+    free(j);
+    note(f);
+    crash_image(f, SIZE_MAX);
+    {
+        struct cfg *c = open_cfg(f->crash, f->ctx, 1u << 30);
+        char *s = dump(c);
+
+        assert_string_equal(s, f->state[0]);
+        free(s);
+        cfg_free(c);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -453,6 +678,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_compaction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hand_edited_snapshot_changes_digest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replaced_secret_leaves_no_trace, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot_failed_after_rename, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_compaction_child_renames_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_spare_after_validation_changes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_secret_case_switch_leaves_no_trace, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_widened_changes_recorded_once, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
