@@ -283,9 +283,9 @@ def netns_pair(tag, head, cl, net):
     for ns in (head, cl):
         sh("ip", "netns", "add", ns)
         sh("ip", "-n", ns, "link", "set", "lo", "up")
-    sh("ip", "link", "add", f"{tag}a", "type", "veth", "peer", "name", f"{tag}b")
+    # made inside the namespaces: nothing is left on the host if a step fails
+    sh("ip", "link", "add", f"{tag}a", "netns", head, "type", "veth", "peer", "name", f"{tag}b", "netns", cl)
     for ns, dev, host in ((head, f"{tag}a", 1), (cl, f"{tag}b", 2)):
-        sh("ip", "link", "set", dev, "netns", ns)
         sh("ip", "-n", ns, "addr", "add", f"{net}.{host}/24", "dev", dev)
         sh("ip", "-n", ns, "link", "set", dev, "up")
 
@@ -472,9 +472,9 @@ class Bench:
         (10.231.0.0/24), the inside veth {tag}d/{tag}c ({INSIDE}.0/24)."""
         netns_pair(self.tag, self.head, self.cl, "10.231.0")
         sh("ip", "netns", "add", self.ins)
-        sh("ip", "link", "add", f"{self.tag}d", "type", "veth", "peer", "name", f"{self.tag}c")
+        sh("ip", "link", "add", f"{self.tag}d", "netns", self.head, "type", "veth", "peer", "name", f"{self.tag}c",
+           "netns", self.ins)
         for ns, dev, host in ((self.head, f"{self.tag}d", 1), (self.ins, f"{self.tag}c", 2)):
-            sh("ip", "link", "set", dev, "netns", ns)
             sh("ip", "-n", ns, "addr", "add", f"{INSIDE}.{host}/24", "dev", dev)
             sh("ip", "-n", ns, "link", "set", dev, "up")
         sh("ip", "-n", self.ins, "route", "add", "10.220.0.0/16", "via", f"{INSIDE}.1")

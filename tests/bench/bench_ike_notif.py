@@ -11,7 +11,7 @@ round with a NETCONF session subscribed (create-subscription, ncclient, reading
 every notification): the cost when someone listens. Output is recorded in
 tests/bench/results/ (benchdeps.record). Run as root:
 
-    tests/bench/bench_ike_notif.py --base /work/base/build --build build [--rounds 3] [--seconds 4] [--perf]
+    tests/bench/bench_ike_notif.py --base BASELINE/build --build build [--rounds 3] [--seconds 4] [--perf]
         [--subscribe]
 """
 import argparse
@@ -85,8 +85,13 @@ def run_ravend(build, head, cl, d, seconds, concurrency, perf_out=None, subscrib
         if perf:
             perf.send_signal(signal.SIGINT)
             perf.wait(timeout=120)
-        os.kill(p.pid, signal.SIGTERM)
-        p.wait(timeout=20)
+        if p.poll() is None:
+            os.kill(p.pid, signal.SIGTERM)
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
     return r
 
 
@@ -114,7 +119,7 @@ def perf_top(path, n=12):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--base", default="/work/base/build")
+    ap.add_argument("--base", required=True, help="the baseline build (before)")
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=4)

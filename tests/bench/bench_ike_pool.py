@@ -25,7 +25,7 @@ and one child SA, then DELETE, in a loop).
 Everything printed goes to tests/bench/results/ (benchdeps.record). Run as
 root after a RelWithDebInfo build:
 
-    tests/bench/bench_ike_pool.py [--build build] [--base /work/base/build] [--seconds 8]
+    tests/bench/bench_ike_pool.py [--build build] [--base BASELINE/build] [--seconds 8]
         [--concurrency 32] [--rounds 2] [--flood-factor 10] [--skip-scaling] [--skip-flood]
 """
 import argparse
@@ -50,13 +50,23 @@ def start_ravend(ravend, head, d, extra):
     p = subprocess.Popen(["ip", "netns", "exec", head, ravend, "-f", "-d", f"{d}/state", "-c", f"{d}/ravend.xml",
                           "-l", "warning", "--arena", "none"] + extra, stdout=log, stderr=subprocess.STDOUT)
     log.close()
-    wait_for(lambda: "ravend: ready" in open(f"{d}/ravend.log").read(), p, "ravend")
+    try:
+        wait_for(lambda: "ravend: ready" in open(f"{d}/ravend.log").read(), p, "ravend")
+    except BaseException:
+        stop(p)
+        raise
     return p
 
 
 def stop(p):
-    os.kill(p.pid, signal.SIGTERM)
-    p.wait(timeout=30)
+    """SIGTERM, then SIGKILL if ravend has not ended within 30 s."""
+    if p.poll() is None:
+        os.kill(p.pid, signal.SIGTERM)
+        try:
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.kill(p.pid, signal.SIGKILL)
+            p.wait()
 
 
 def variants(a):
@@ -141,7 +151,7 @@ def flood(a, head, cl, d, load, flood_exe):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
-    ap.add_argument("--base", default="/work/base/build")
+    ap.add_argument("--base", required=True, help="the baseline build (before)")
     ap.add_argument("--seconds", type=float, default=8)
     ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--rounds", type=int, default=2)

@@ -17,7 +17,7 @@ namespace, brings N sessions up (PSK, one child SA each) and keeps them. Then:
 
 Each time is the median of --reads requests on one kept-alive connection (the
 slowest is printed too). The same steps run on the baseline build (--base-build,
-default /work/base/build) at --base-sessions, and on this build at that count
+a build of the commit before) at --base-sessions, and on this build at that count
 too, so that each figure has a baseline of the same run; a step the baseline does
 not have (paging) says so. Failures and timeouts are printed next to each figure,
 and everything printed goes to tests/bench/results/bench_scale-DATE.txt.
@@ -410,7 +410,7 @@ def report(out, a):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
-    ap.add_argument("--base-build", default="/work/base/build")
+    ap.add_argument("--base-build", help="the baseline build (before); without it, no baseline")
     ap.add_argument("--sessions", type=int, default=100000)
     ap.add_argument("--base-sessions", type=int, default=10000)
     ap.add_argument("--reads", type=int, default=30)

@@ -6,7 +6,7 @@ this build (--build, "after"), reads the figures they print and prints one table
 figure, before, after, goal, met or not met, with each benchmark's failures and
 timeouts, then the file holding each benchmark's full output.
 
-    tests/bench/bench_table.py [--build build] [--base /work/base/build] [--only ROWS] [--quick]
+    tests/bench/bench_table.py [--build build] [--base BASELINE/build] [--only ROWS] [--quick]
 
 ROWS: a comma-separated subset of dataplane, ike, datastore, scale, flood, crypto.
 --quick runs each with tiny durations and sizes (to test the plumbing; its figures
@@ -266,7 +266,7 @@ ROWS = [
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default=os.path.join(benchdeps.ROOT, "build"), help="this build (after)")
-    ap.add_argument("--base", default="/work/base/build", help="the baseline build (before)")
+    ap.add_argument("--base", required=True, help="the baseline build (before)")
     ap.add_argument("--only", default=",".join(STEPS), help="comma-separated subset of " + ", ".join(STEPS))
     ap.add_argument("--quick", action="store_true", help="tiny durations: a smoke test of the plumbing")
     ap.add_argument("--out", help="directory of the benchmarks' outputs (default: results/bench_table-DATE-TIME, "

@@ -19,7 +19,7 @@ const CHART_WINDOW_MS = 5 * 60 * 1000;
 const STATE = 'raven-vpn:vpn-state';
 /* Sessions per page (the dashboard's URL may say ?page-size=N, 1..1000): the
  * list is read a page at a time, so that 100 000 sessions cost one page. */
-const PAGE_SIZE = Math.min(1000, Math.max(1, Number(new URLSearchParams(location.search).get('page-size')) || 50));
+const PAGE_SIZE = Math.min(1000, Math.max(1, Math.floor(Number(new URLSearchParams(location.search).get('page-size'))) || 50));
 const PAGE_REFRESH_MS = 1000;
 
 const $ = (id) => document.getElementById(id);

@@ -259,7 +259,8 @@ export class SessionTable {
         const n = this.total === null ? rows : Math.max(this.total, rows);
         let shown = rows;
         if (this.filterText) shown = [...this.rows.values()].filter((r) => !r.tr.hidden).length;
-        setText(this.o.count, shown === rows ? String(n) : `${shown} of ${n}`);
+        /* the filter searches the page shown, and says so */
+        setText(this.o.count, shown === rows ? String(n) : `${shown} of ${rows} on this page (${n} in all)`);
         this.o.empty.hidden = n !== 0;
     }
 
