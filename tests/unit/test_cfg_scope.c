@@ -53,7 +53,6 @@ static int setup(void **state)
     struct cfg_opts o = {.default_xml = base_xml};
     struct cfg_errs errs = {0};
 
-    
     snprintf(f->dir, sizeof(f->dir), "/tmp/raven-cfgs-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
     o.state_dir = f->dir;
