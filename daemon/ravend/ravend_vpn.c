@@ -183,8 +183,10 @@ static int dplane_prepare(struct cfg_txn *txn, void *arg, struct cfg_errs *errs)
         (cfg_txn_is_initial(txn) || crypto_backend_parse(cfg_txn_old(txn)) == d->cb_want)) {
         /* at start (and in commits that leave the leaf as it was) the stored
          * configuration is not refused for the CPU or build it now runs on:
-         * OpenSSL, and vpn-state/dataplane/crypto says why */
-        log_warn("dataplane", "%s: OpenSSL EVP instead", err);
+         * OpenSSL, and vpn-state/dataplane/crypto says why (the warning once:
+         * at start it came from ravend_vpn_crypto_preset) */
+        if (d->cb_cur != DP_CRYPTO_OPENSSL)
+            log_warn("dataplane", "%s: OpenSSL EVP instead", err);
         d->cb_want = DP_CRYPTO_OPENSSL;
         rc = 0;
     }
