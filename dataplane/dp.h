@@ -332,6 +332,7 @@ struct dp_crypto_info {
     bool ipsec_mb_usable;
     const char *ipsec_mb_arch;  /* its code path: "avx512-vaes", "avx512", "avx2" or "none" */
     const char *ipsec_mb_status; /* "self-test passed", or why it is not used */
+    uint64_t xforms_openssl, xforms_ipsec_mb; /* the SAs' transforms alive, per backend */
 };
 void dp_crypto_info(const struct dp *dp, struct dp_crypto_info *out);
 

@@ -72,4 +72,6 @@ void dp_crypto_info(const struct dp *dp, struct dp_crypto_info *out)
     out->in_use = esp_backend_name(esp_backend_default());
     out->ipsec_mb_arch = out->ipsec_mb_usable ? esp_crypto_mb_arch() : "none";
     out->ipsec_mb_status = why;
+    out->xforms_openssl = (uint64_t)esp_xform_count(ESP_BACKEND_OPENSSL);
+    out->xforms_ipsec_mb = (uint64_t)esp_xform_count(ESP_BACKEND_IPSEC_MB);
 }

@@ -58,6 +58,16 @@ static inline void put_be32(uint8_t *p, uint32_t v)
 /* ESP_BACKEND_AUTO until the first esp_set_backend() or esp_backend_default() */
 static _Atomic int backend_default = ESP_BACKEND_AUTO;
 
+/* transforms alive per backend (esp_xform_count) */
+static atomic_long xform_count[ESP_BACKEND_IPSEC_MB + 1];
+
+long esp_xform_count(enum esp_backend b)
+{
+    return b == ESP_BACKEND_OPENSSL || b == ESP_BACKEND_IPSEC_MB
+               ? atomic_load_explicit(&xform_count[b], memory_order_relaxed)
+               : 0;
+}
+
 int esp_set_backend(enum esp_backend b)
 {
     switch (b) {
@@ -151,6 +161,7 @@ struct esp_xform *esp_xform_new(const struct esp_params *p, bool encrypt)
     if (x->backend == ESP_BACKEND_IPSEC_MB && !esp_crypto_mb_probe(NULL))
         x->backend = ESP_BACKEND_OPENSSL; /* only reachable with a forged params */
     x->ops = x->backend == ESP_BACKEND_IPSEC_MB ? &esp_crypto_mb : &esp_crypto_evp;
+    atomic_fetch_add_explicit(&xform_count[x->backend], 1, memory_order_relaxed);
     if (p->cipher == DP_CIPHER_NULL) {
         x->null = true;
         x->encrypt = encrypt;
@@ -182,6 +193,7 @@ void esp_xform_free(struct esp_xform *x)
 {
     if (!x)
         return;
+    atomic_fetch_sub_explicit(&xform_count[x->backend], 1, memory_order_relaxed);
     if (x->cc)
         x->ops->ctx_free(x->cc);
     OPENSSL_cleanse(x->salt, sizeof(x->salt));

@@ -57,6 +57,8 @@ int esp_set_backend(enum esp_backend b);
 enum esp_backend esp_backend_default(void);
 const char *esp_backend_name(enum esp_backend b); /* "openssl", "ipsec-mb", "auto" */
 enum esp_backend esp_xform_backend(const struct esp_xform *x);
+/* How many transforms of backend @b (OPENSSL or IPSEC_MB) exist in the process. */
+long esp_xform_count(enum esp_backend b);
 
 /* A keyed transform for one direction; NULL (and errno EINVAL) for a cipher,
  * key length or integrity algorithm the dataplane cannot take. */

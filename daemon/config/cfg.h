@@ -147,6 +147,11 @@ void cfg_set_timer(struct cfg *cfg, void (*arm)(int64_t ms, void *arg), void *ar
  * freed on the spot, so that the daemon can free them after the reply has gone
  * out. Without a reaper they are freed at once. */
 void cfg_set_reaper(struct cfg *cfg, void (*reap)(struct lyd_node *tree, void *arg), void *arg);
+/* Called by cfg_start() once running is loaded (or seeded) and before it is
+ * applied: what must be set up from the configuration ahead of every handler
+ * (ravend: the ESP crypto backend before the sessions of the previous process
+ * are put back in the dataplane). */
+void cfg_set_loaded(struct cfg *cfg, void (*loaded)(const struct lyd_node *running, void *arg), void *arg);
 
 /* Read: a copy of the datastore (with implicit defaults), secrets masked unless
  * @with_secrets. @xpaths (NULL-terminated, may be NULL = everything) select subtrees;

@@ -76,6 +76,12 @@ void cfg_set_reaper(struct cfg *cfg, void (*reap)(struct lyd_node *tree, void *a
     cfg->reap_arg = arg;
 }
 
+void cfg_set_loaded(struct cfg *cfg, void (*loaded)(const struct lyd_node *running, void *arg), void *arg)
+{
+    cfg->loaded = loaded;
+    cfg->loaded_arg = arg;
+}
+
 void cfg_set_timer(struct cfg *cfg, void (*arm)(int64_t ms, void *arg), void *arg)
 {
     cfg->timer_arm = arm;
@@ -816,6 +822,8 @@ int cfg_start(struct cfg *cfg, struct cfg_errs *errs)
     }
     if (rc)
         return rc;
+    if (cfg->loaded)
+        cfg->loaded(t, cfg->loaded_arg);
 
     rc = chg_vec_add_path(&chg, CFG_CHG_REPLACE, NULL, "/");
     if (!rc)

@@ -88,6 +88,8 @@ struct cfg {
 
     cfg_notify_fn notify;
     void *notify_arg;
+    void (*loaded)(const struct lyd_node *running, void *arg); /* cfg_set_loaded */
+    void *loaded_arg;
     void (*timer_arm)(int64_t ms, void *arg);
     void *timer_arg;
 };

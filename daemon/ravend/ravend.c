@@ -83,10 +83,18 @@ static void usage(FILE *f)
             "                        of ravend (SIGTERM and kill -9 alike); \"none\": they end when it\n"
             "                        stops [/run/raven/arena, else /dev/shm/raven/arena]\n"
             "      --fresh           end (DELETE, accounting Stop) the sessions found in the arena\n"
-            "      --crypto-threads N  threads computing IKE_SA_INIT's Diffie-Hellman and keys; 0: on\n"
-            "                        the control thread [one per usable CPU, at most %u]\n"
+            "      --crypto-threads N  threads computing IKE_SA_INIT's Diffie-Hellman and keys, and the\n"
+            "                        headend's AUTH signature; 0: on the control thread\n"
+            "                        [one per usable CPU, at most %u]\n"
             "  -V, --version         print the version\n"
-            "  -h, --help            this text\n",
+            "  -h, --help            this text\n"
+            "\n"
+            "Environment:\n"
+            "  RAVEN_IPSEC_MB=off    (a test hook) ESP crypto as on a CPU without intel-ipsec-mb:\n"
+            "                        crypto-backend auto is OpenSSL, ipsec-mb is not usable\n"
+            "  RAVEN_SCOPED_VALIDATION=0  validate every commit against the whole configuration\n"
+            "                        (scoped validation off)\n"
+            "  RAVEN_XDP_OBJECT=PATH the XDP program loaded on the dataplane's interfaces\n",
             RAVEN_YANG_DIR, RAVEN_WEB_DIR, IKE_CRYPTO_THREADS_MAX);
 }
 
@@ -339,6 +347,18 @@ static int start_management(struct ravend *d)
     return 0;
 }
 
+/* cfg_start(): running loaded, not yet applied. The ESP crypto backend it
+ * configures, then the sessions of the previous process back in the dataplane
+ * (and their kernel routes) with it, before the configuration applies its
+ * interfaces. */
+static void on_running_loaded(const struct lyd_node *running, void *arg)
+{
+    struct ravend *d = arg;
+
+    ravend_vpn_crypto_preset(running);
+    ravend_arena_adopt_begin(&d->dmn, d->ike);
+}
+
 /* The dataplane, the IKEv2 engine, the AAA service and the CRL fetcher, wired to
  * each other, and every configuration handler registered. */
 static int start_vpn(struct ravend *d)
@@ -365,9 +385,9 @@ static int start_vpn(struct ravend *d)
     if (!d->crl)
         log_warn("ravend", "CRL fetching unavailable (libcurl did not start): only configured CRLs are checked");
     ike_engine_set_crl(d->ike, d->crl);
-    /* the sessions of the previous process back in the dataplane (and their
-     * kernel routes), before the configuration applies its interfaces */
-    ravend_arena_adopt_begin(&d->dmn, d->ike);
+    /* the sessions of the previous process go back in the dataplane once running
+     * is loaded (on_running_loaded) */
+    cfg_set_loaded(d->cfg, on_running_loaded, d);
     if (ravend_handlers_register(d->cfg, d->mgmt) || ravend_vpn_register(d->cfg, d->ike, d->aaa, d->dp))
         return -1;
     return 0;

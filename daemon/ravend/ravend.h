@@ -17,6 +17,10 @@ struct ike_engine;
 struct dp;
 struct aaa;
 int ravend_vpn_register(struct cfg *cfg, struct ike_engine *ike, struct aaa *aaa, struct dp *dp);
+/* Before running is applied (cfg_set_loaded): the dataplane's ESP crypto backend
+ * as /dataplane/crypto-backend in @running says, so that the SAs taken over at
+ * start get it; OpenSSL, with a warning, where a forced ipsec-mb is not usable. */
+void ravend_vpn_crypto_preset(const struct lyd_node *running);
 int ravend_vpn_state(struct ly_ctx *ctx, struct lyd_node **data, struct mgmt_state_sel *sel, void *arg);
 int ravend_vpn_rpc(const struct lyd_node *rpc, struct lyd_node *output, struct cfg_errs *errs, void *arg);
 /* The management socket that receives events; NULL once it is gone (at shutdown,

@@ -152,6 +152,22 @@ static enum dp_crypto_backend crypto_backend_parse(const struct lyd_node *tree)
     return !strcmp(v, "openssl") ? DP_CRYPTO_OPENSSL : !strcmp(v, "ipsec-mb") ? DP_CRYPTO_IPSEC_MB : DP_CRYPTO_AUTO;
 }
 
+void ravend_vpn_crypto_preset(const struct lyd_node *running)
+{
+    struct dplane *d = &dplane_state;
+    enum dp_crypto_backend b = crypto_backend_parse(running);
+    char err[256] = "";
+
+    if (!d->dp)
+        return;
+    if (dp_check_crypto_backend(b, err, sizeof(err))) {
+        log_warn("dataplane", "%s: OpenSSL EVP instead", err);
+        b = DP_CRYPTO_OPENSSL;
+    }
+    if (!dp_set_crypto_backend(d->dp, b, err, sizeof(err)))
+        d->cb_cur = b;
+}
+
 static int dplane_prepare(struct cfg_txn *txn, void *arg, struct cfg_errs *errs)
 {
     struct dplane *d = arg;
@@ -163,7 +179,18 @@ static int dplane_prepare(struct cfg_txn *txn, void *arg, struct cfg_errs *errs)
     dp_ifset_free(d->next);
     d->next = NULL;
     d->cb_want = crypto_backend_parse(cfg_txn_new(txn));
-    if ((rc = dp_check_crypto_backend(d->cb_want, err, sizeof(err)))) {
+    if ((rc = dp_check_crypto_backend(d->cb_want, err, sizeof(err))) &&
+        (cfg_txn_is_initial(txn) || crypto_backend_parse(cfg_txn_old(txn)) == d->cb_want)) {
+        /* at start (and in commits that leave the leaf as it was) the stored
+         * configuration is not refused for the CPU or build it now runs on:
+         * OpenSSL, and vpn-state/dataplane/crypto says why (the warning once:
+         * at start it came from ravend_vpn_crypto_preset) */
+        if (d->cb_cur != DP_CRYPTO_OPENSSL)
+            log_warn("dataplane", "%s: OpenSSL EVP instead", err);
+        d->cb_want = DP_CRYPTO_OPENSSL;
+        rc = 0;
+    }
+    if (rc) { /* an interactive commit is refused */
         cfg_err_add(errs, CFG_ERR_INVALID_VALUE, CFG_ERRT_APPLICATION, "/raven-vpn:dataplane/crypto-backend", "%s",
                     err);
         return rc;
@@ -311,6 +338,8 @@ static void dataplane_state(struct dp *dp, struct lyd_node *st)
         lyd_new_term(n, NULL, "backend", ci.in_use, 0, NULL);
         lyd_new_term(n, NULL, "ipsec-mb-arch", ci.ipsec_mb_arch, 0, NULL);
         lyd_new_term(n, NULL, "ipsec-mb-status", ci.ipsec_mb_status, 0, NULL);
+        add_u64(n, "transforms-openssl", ci.xforms_openssl);
+        add_u64(n, "transforms-ipsec-mb", ci.xforms_ipsec_mb);
     }
     for (size_t i = 0; i < dp_if_count(dp); i++) {
         struct dp_if_stats s;

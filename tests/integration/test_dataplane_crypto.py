@@ -146,3 +146,51 @@ def test_ipsec_mb_forced_where_unusable_is_refused(make_ravend, monkeypatch):
         m.edit_config(target="candidate", config=cfg(backend_leaf(b)))
         m.commit()
         assert crypto(m)["backend"] == "openssl"
+
+
+def test_ipsec_mb_in_running_where_unusable_starts_with_openssl(make_ravend, monkeypatch):
+    """crypto-backend ipsec-mb stored in running (here seeded by -c) where it is
+    not usable: ravend starts, warns, runs OpenSSL and says why; a commit that
+    leaves the leaf as it is goes through, one that sets it anew is refused."""
+    monkeypatch.setenv("RAVEN_IPSEC_MB", "off")
+    d = make_ravend(backend_leaf("ipsec-mb"))
+    assert ("crypto-backend ipsec-mb is not usable here: disabled by RAVEN_IPSEC_MB=off: OpenSSL EVP instead"
+            in d.log())
+    m = d.connect()
+    st = crypto(m)
+    assert st == {"backend": "openssl", "ipsec-mb-arch": "none", "ipsec-mb-status": "disabled by RAVEN_IPSEC_MB=off"}
+    assert "<crypto-backend>ipsec-mb</crypto-backend>" in m.get_config(source="running").data_xml
+    # another change: the stored leaf is not held against it
+    m.edit_config(target="candidate", config=cfg(backend_leaf("auto")))
+    m.commit()
+    assert crypto(m)["backend"] == "openssl"
+    m.edit_config(target="candidate", config=cfg(backend_leaf("ipsec-mb")))
+    e = expect_error(m.commit, "invalid-value", "crypto-backend")
+    assert "crypto-backend ipsec-mb is not usable here" in e.message
+    m.discard_changes()
+
+
+def transforms(m):
+    c = state(m).find(f"{{{NS}}}dataplane/{{{NS}}}crypto")
+    return {b: int(t(c, f"transforms-{b}")) for b in ("openssl", "ipsec-mb")}
+
+
+def test_sessions_taken_over_keep_the_configured_backend(make_ravend, lab):
+    """crypto-backend openssl where auto would choose ipsec-mb: the child SAs
+    put back in the dataplane after kill -9 are OpenSSL's too (the backend is
+    set from running before the sessions are taken over)."""
+    if not ipsec_mb_usable():
+        pytest.skip("ipsec-mb is not usable on this CPU: auto is OpenSSL anyway")
+    lb, d = start(make_ravend, lab, "aes256gcm16", "openssl")
+    m = d.connect()
+    before = transforms(m)
+    assert before["openssl"] > 0 and before["ipsec-mb"] == 0, before
+    d.kill9()
+    d.start()
+    m = d.connect()
+    assert len(sessions(m)) == 1, f"the session was not taken over:\n{d.log(since_start=True)[-3000:]}"
+    assert crypto(m)["backend"] == "openssl"
+    after = transforms(m)
+    assert after["openssl"] > 0 and after["ipsec-mb"] == 0, after
+    assert pings_both_ways(lb, m)["packets-in"] == 10
+    assert transforms(m)["ipsec-mb"] == 0

@@ -69,6 +69,10 @@ static void test_selftest_failure_falls_back(void **st)
     struct esp_xform *x;
 
     (void)st;
+#ifndef RAVEN_HAVE_IPSEC_MB
+    (void)names, (void)log, (void)err, (void)info, (void)why, (void)p, (void)x;
+    skip(); /* not built with intel-ipsec-mb: there is no ipsec-mb self-test */
+#endif
     /* the backend's own vectors pass on an unspoiled run (not the probe's: that
      * one runs once) */
     assert_true(esp_crypto_selftest(&esp_crypto_evp, &why));
