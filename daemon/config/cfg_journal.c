@@ -35,6 +35,8 @@
 
 uint64_t cfg_fnv(uint64_t h, const void *data, size_t len)
 {
+    if (!len)
+        return h; /* data may be NULL then */
     for (const unsigned char *p = data, *e = p + len; p < e; p++)
         h = (h ^ *p) * 0x100000001b3ULL;
     return h;
