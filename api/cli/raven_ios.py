@@ -325,7 +325,7 @@ class Converter:
 
     def run(self, text):
         stack = []          # [(mode name, handler)] innermost last
-        lines = text.splitlines()
+        lines = text.split("\n")
         i = 0
         while i < len(lines):
             raw = lines[i]
@@ -1347,6 +1347,11 @@ class Converter:
             i += 1
         if "esp-encryption" not in ts:
             raise Skip("missing an ESP encryption transform")
+        aead = "gcm" in ts["esp-encryption"]
+        if aead and "esp-integrity" in ts:
+            raise Skip("esp-gcm is combined mode: no integrity transform goes with it")
+        if not aead and "esp-integrity" not in ts:
+            raise Skip("CBC encryption needs an integrity transform (esp-sha-hmac, esp-sha256-hmac, ...)")
 
     def transform_mode(self, toks, ts):
         if toks[0] != "mode":
@@ -1507,14 +1512,13 @@ class Converter:
         b64 = base64.b64encode(der).decode("ascii")
         pem = "-----BEGIN CERTIFICATE-----\n" + "\n".join(b64[i:i + 64] for i in range(0, len(b64), 64)) \
               + "\n-----END CERTIFICATE-----"
+        if not is_ca:
+            self.skip("the headend's own certificate goes with its private key, which the configuration text "
+                      f"does not hold: set pki/trustpoint={tpn}/certificate and private-key (PEM) together",
+                      line=start, text=text)
+            return
         tp = self.entry(self.node("pki"), "trustpoint", tpn)
-        if is_ca:
-            tp.setdefault("ca-certificate", []).append(pem)
-        else:
-            tp["certificate"] = pem
-            self.skip("the private key of this certificate is not part of the configuration text: set "
-                      f"pki/trustpoint={tpn}/private-key (PEM) before committing", line=start,
-                      text=f"certificate {serial}")
+        tp.setdefault("ca-certificate", []).append(pem)
 
     # -- pools and access lists
 
@@ -1686,8 +1690,7 @@ class Converter:
         for sname, s in list(self.node("aaa").get("radius-server", {}).items()):
             if "address" not in s or "key" not in s:
                 missing = " and ".join(k for k in ("address", "key") if k not in s)
-                self.skip(f"RADIUS server {sname} has no {missing}: left out", line=0, text=f"radius server {sname}")
-                del self.root["aaa"]["radius-server"][sname]
+                self.drop(self.root["aaa"]["radius-server"], sname, f"RADIUS server {sname} has no {missing}")
         self.interfaces()
         for n, uses in self.templates.items():
             prot = self.vt_protect.get(n)
@@ -1769,6 +1772,81 @@ class Converter:
                 elif parent.get(key) == target:
                     del parent[key]
 
+    def profile_problem(self, pr):
+        """Why the profile would be refused by the model, or None."""
+        auth = pr.get("authentication", {})
+        loc, rem = auth.get("local", {}), auth.get("remote", {})
+        tps = pr.get("pki", {}).get("trustpoint", {})
+        usages = {tp.get("usage", "both") for tp in tps.values()}
+        keyring = pr.get("keyring", {})
+        if not loc:
+            return "has no authentication local"
+        if not rem:
+            return "has no authentication remote"
+        if ("rsa-sig" in loc or "ecdsa-sig" in loc) and not usages & {"sign", "both"}:
+            return "signs with a certificate but names no signing pki trustpoint"
+        if ("rsa-sig" in rem or "ecdsa-sig" in rem) and not usages & {"verify", "both"}:
+            return "verifies certificates but names no verifying pki trustpoint"
+        for side, a in (("local", loc), ("remote", rem)):
+            if "pre-share" in a and "key" not in a["pre-share"] and not keyring:
+                return f"has authentication {side} pre-share without a key or a keyring"
+        if "eap" in rem:
+            if not ("rsa-sig" in loc or "ecdsa-sig" in loc):
+                return "accepts EAP, for which Raven signs with a certificate (authentication local rsa-sig or " \
+                       "ecdsa-sig)"
+            eap = pr.get("aaa", {}).get("authentication", {}).get("eap")
+            lst = self.root.get("aaa", {}).get("authentication-list", {}).get(eap)
+            if not lst:
+                return "accepts EAP without an aaa authentication eap list"
+            if not any("group" in m for m in lst.get("method", {}).values()):
+                return f"passes EAP to the list {eap}, which has no RADIUS group"
+        return None
+
+    def authorization_problems(self, n, pr):
+        """Drops an aaa authorization of a profile whose user name, with a local
+        method list, names no authorization policy."""
+        changed = False
+        az = pr.get("aaa", {}).get("authorization", {})
+        lists = self.root.get("aaa", {}).get("authorization-list", {})
+        policies = self.root.get("ikev2", {}).get("authorization-policy", {})
+        for who in ("user", "group"):
+            for kind, z in list(az.get(who, {}).items()):
+                ml = lists.get(z.get("method-list"), {})
+                local = any("local" in m for m in ml.get("method", {}).values())
+                if local and "username" in z and z["username"] not in policies:
+                    self.skip(f"with the local method list {z['method-list']}, {z['username']} must name a crypto "
+                              "ikev2 authorization policy, and the text has none by that name: left out",
+                              *self.ref_origin(z))
+                    del az[who][kind]
+                    changed = True
+        return changed
+
+    def ref_origin(self, parent):
+        for line, text, p, *_ in self.refs:
+            if p is parent:
+                return line, text
+        return 0, ""
+
+    def acl_families(self):
+        """route set access-list ipv4 / ipv6 and ipv6 subnet-acl need a list
+        of that family only."""
+        changed = False
+        acls = self.root.get("access-lists", {}).get("access-list", {})
+        for n, pol in self.root.get("ikev2", {}).get("authorization-policy", {}).items():
+            ral = pol.get("route", {}).get("set", {}).get("access-list", {})
+            for parent, key, fam in ((ral, "ipv4", 4), (ral, "ipv6", 6), (pol, "ipv6-subnet-acl", 6)):
+                acl = acls.get(parent.get(key))
+                if not acl:
+                    continue
+                fams = {ipaddress.ip_network(e["prefix"]).version for e in acl.get("entry", {}).values()}
+                if fams - {fam}:
+                    line, text = self.ref_origin(parent)
+                    self.skip(f"access list {parent[key]} has IPv{(fams - {fam}).pop()} entries, and this use takes "
+                              f"IPv{fam} ones only: left out", line, text)
+                    del parent[key]
+                    changed = True
+        return changed
+
     def drop(self, lst, key, reason):
         e = lst[key]
         line, text = self.origin.get(id(e), (0, ""))
@@ -1838,10 +1916,20 @@ class Converter:
             if not (m.get("certificate-map") or any(m.get("identity", {}).get("remote", {}).values())):
                 changed = self.drop(ik["profile"], n, f"crypto ikev2 profile {n} has no match identity remote or "
                                                       "match certificate")
-            elif not auth.get("local"):
-                changed = self.drop(ik["profile"], n, f"crypto ikev2 profile {n} has no authentication local")
-            elif not auth.get("remote"):
-                changed = self.drop(ik["profile"], n, f"crypto ikev2 profile {n} has no authentication remote")
+            else:
+                why = self.profile_problem(pr)
+                if why:
+                    changed = self.drop(ik["profile"], n, f"crypto ikev2 profile {n} {why}")
+        for n, pr in ik.get("profile", {}).items():
+            changed |= self.authorization_problems(n, pr)
+        for n, tp in pki.get("trustpoint", {}).items():
+            rc = tp.get("revocation-check", "crl")
+            if "ocsp-url" in tp and "ocsp" not in rc:
+                line, text = self.origin.get(id(tp), (0, ""))
+                self.skip(f"ocsp url of trustpoint {n} is used only with a revocation-check naming ocsp "
+                          f"(this one is {rc}): left out", line, text)
+                del tp["ocsp-url"]
+        changed |= self.acl_families()
         for n, p in list(ips.get("profile", {}).items()):
             if not p.get("transform-set"):
                 changed = self.drop(ips["profile"], n, f"crypto ipsec profile {n} has no transform set left")
