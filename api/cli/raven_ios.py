@@ -931,11 +931,11 @@ class Converter:
             elif t[2] == "remote":
                 if t[3] == "ipv4":
                     a = ipv4(arg(toks, 4, "address"))
-                    n = mask_len(arg(toks, 5, "netmask")) if "/" not in a else None
+                    n = mask_len(arg(toks, 5, "netmask"))
                     no_more(toks, 6)
-                    p = prefix(a, n)
+                    p = prefix(a, n, exact=False)     # the network of the address, as the vendor pushes it
                 elif t[3] == "ipv6":
-                    p = ipv6_prefix(arg(toks, 4, "prefix"), exact=True)
+                    p = ipv6_prefix(arg(toks, 4, "prefix"))
                     no_more(toks, 5)
                 else:
                     raise Skip("route set remote ipv4 IP MASK | ipv6 PREFIX/LEN expected")
@@ -970,7 +970,12 @@ class Converter:
         rest = self.text.split(None, 1)[1] if len(toks) > 1 else ""
         if not rest:
             raise Skip("missing banner text")
-        delim = "^C" if rest.startswith("^C") else rest[0]
+        if rest.startswith("^C"):
+            delim = "^C"
+        elif not rest[0].isalnum():
+            delim = rest[0]
+        else:
+            return rest.strip()[:4000]     # the vendor also takes the text without delimiters
         body = rest[len(delim):]
         end = body.find(delim)
         if end < 0:
@@ -1160,6 +1165,9 @@ class Converter:
             lst = r.setdefault("key-id", [])
             if v not in lst:
                 lst.append(v)
+        elif k == "any":
+            raise Skip("match identity remote any has no equivalent: Raven matches identities by type "
+                       "(address 0.0.0.0 for any IPv4 address ID, fqdn domain, email domain, key-id)")
         else:
             raise Skip("match identity remote address|fqdn|email|key-id expected")
 
