@@ -221,6 +221,8 @@ def rt(ident):
 
 # Global commands known and deliberately not converted, with the reason.
 NOT_APPLICABLE = [
+    (("building", "configuration..."), "a header of the vendor's show running-config"),
+    (("current", "configuration"), "a header of the vendor's show running-config"),
     (("hostname",), "the host name belongs to Linux"),
     (("version",), "no meaning in Raven"),
     (("service",), "no meaning in Raven"),
@@ -259,6 +261,9 @@ class Converter:
     def __init__(self, interfaces=None):
         """@interfaces: {vendor interface name: (Linux name, role or None)}."""
         self.ifmap = {k.lower(): v for k, v in (interfaces or {}).items()}
+        for k, (linux, role) in self.ifmap.items():
+            if not IFNAME_RE.match(linux or "") or role not in (None, "outside", "inside"):
+                raise ValueError(f"interface {k}: bad Linux name {linux!r} or role {role!r}")
         self.root = {}
         self.skipped = []
         self.refs = []          # (line, text, parent dict, key, kind, target, leaf-list)
@@ -333,6 +338,10 @@ class Converter:
             self.line, self.text = i, raw.strip()
             self.indented = raw[:1].isspace()
             line = self.text
+            if stack and stack[-1][0] == "banner-text":
+                if stack[-1][1](raw.rstrip("\r")):
+                    stack.pop()
+                continue
             if not line or line.startswith("!") or line.startswith("#"):
                 continue
             if "\x00" in line or not line.isprintable():
@@ -340,7 +349,7 @@ class Converter:
                 continue
             toks = tokens(line)
             if stack and stack[-1][0] == "certificate-data":
-                if stack[-1][1](toks):
+                if toks and stack[-1][1](toks):
                     stack.pop()
                 continue
             if line == "end":
@@ -375,6 +384,8 @@ class Converter:
             if not handled:
                 where = f" (in '{stack[-1][0]}')" if stack else ""
                 self.skip("unknown command" + where)
+        if stack and stack[-1][0] in ("banner-text", "certificate-data"):
+            stack[-1][1](None)
         self.finish()
         return Result(self.output(), sorted(self.skipped, key=lambda s: s[0]))
 
@@ -871,7 +882,7 @@ class Converter:
             e["netmask"] = ipv4(toks[1])
             no_more(toks, 2)
         elif w == "banner":
-            e["banner"] = self.banner(toks)
+            return self.banner(toks, e)
         elif w == "configuration" and t[1] in ("url", "version"):
             v = arg(toks, 2, t[1])
             no_more(toks, 3)
@@ -922,9 +933,9 @@ class Converter:
             elif t[2] == "interface":
                 v = arg(toks, 3, "interface")
                 no_more(toks, 4)
-                linux = self.ifmap.get(v.lower(), (v,))[0]
-                if not IFNAME_RE.match(linux):
-                    raise Skip(f"interface {v}: give its Linux name with --interface {v}=NAME")
+                if v.lower() not in self.ifmap:
+                    raise Skip(f"interface {v} has no Linux name: give --interface {v}=NAME")
+                linux = self.ifmap[v.lower()][0]
                 lst = s.setdefault("interface", [])
                 if linux not in lst:
                     lst.append(linux)
@@ -966,7 +977,10 @@ class Converter:
         if not r:
             e.pop("route")
 
-    def banner(self, toks):
+    def banner(self, toks, e):
+        """banner TEXT, banner ^C TEXT ^C, or a banner whose closing delimiter
+        comes on a later line (then the text lines are collected: returns that
+        sub-mode)."""
         rest = self.text.split(None, 1)[1] if len(toks) > 1 else ""
         if not rest:
             raise Skip("missing banner text")
@@ -975,12 +989,34 @@ class Converter:
         elif not rest[0].isalnum():
             delim = rest[0]
         else:
-            return rest.strip()[:4000]     # the vendor also takes the text without delimiters
+            e["banner"] = rest.strip()[:4000]     # the vendor also takes the text without delimiters
+            return True
         body = rest[len(delim):]
+        if delim in body:
+            e["banner"] = self.banner_text(body, delim)
+            return True
+        start, first, parts = self.line, self.text, [body]
+
+        def more(raw):
+            """Text lines up to the closing delimiter; True there. None: the
+            text ended first."""
+            if raw is None:
+                self.skip(f"the banner's closing delimiter {delim} never comes: the lines after this one "
+                          "were read as its text and are not converted", start, first)
+                return True
+            parts.append(raw)
+            if delim not in raw:
+                return False
+            try:
+                e["banner"] = self.banner_text("\n".join(parts), delim)
+            except Skip as err:
+                self.skip(str(err), start, first)
+            return True
+        return ("banner-text", more)
+
+    @staticmethod
+    def banner_text(body, delim):
         end = body.find(delim)
-        if end < 0:
-            raise Skip(f"the banner does not end with its delimiter {delim} on this line (multi-line banners "
-                       "are not supported)")
         if body[end + len(delim):].strip():
             raise Skip("text after the banner's closing delimiter")
         text = body[:end].strip()
@@ -1496,7 +1532,10 @@ class Converter:
         start, text, buf = self.line, self.text, []
 
         def data(tk):
-            """Hex lines up to quit; True at quit."""
+            """Hex lines up to quit; True at quit. None: the text ended first."""
+            if tk is None:
+                self.skip("no 'quit' after the certificate data: not converted", start, text)
+                return True
             if tk == ["quit"]:
                 self._chain_done(tpn, is_ca, start, text, buf)
                 return True
@@ -1766,6 +1805,12 @@ class Converter:
             for idx, (line, text, parent, key, kind, target, leaflist, owner) in enumerate(self.refs):
                 if idx in self.reported or self.exists(kind, target):
                     continue
+                alias = self.radius_by_address(target) if kind == "radius-server" else None
+                if alias and leaflist is True and alias not in parent.get(key, []) and target in parent.get(key, []):
+                    # "server IP" in a group names a "radius server NAME" by its address
+                    parent[key][parent[key].index(target)] = alias
+                    self.refs[idx] = (line, text, parent, key, kind, alias, leaflist, owner)
+                    continue
                 self.reported.add(idx)
                 changed = True
                 self.skip(f"{target} is not defined ({self.KIND_TEXT[kind]} {target} is not in the converted "
@@ -1854,6 +1899,12 @@ class Converter:
                     del parent[key]
                     changed = True
         return changed
+
+    def radius_by_address(self, addr):
+        for n, srv in self.root.get("aaa", {}).get("radius-server", {}).items():
+            if srv.get("address") == addr:
+                return n
+        return None
 
     def drop(self, lst, key, reason):
         e = lst[key]

@@ -274,6 +274,46 @@ def test_unknown_sub_mode_lines_reported_in_their_mode():
     assert res.config == {}
 
 
+def test_show_running_config_details():
+    """What a saved 'show running-config' holds besides the commands: headers, a
+    banner over several lines, groups naming new-style servers by address,
+    interfaces named only through --interface."""
+    res = raven_ios.convert("Building configuration...\n"
+                            "\n"
+                            "Current configuration : 2101 bytes\n"
+                            "!\n"
+                            "radius server nps-1\n"
+                            " address ipv4 192.0.2.7 auth-port 1812 acct-port 1813\n"
+                            " key Nps-Key\n"
+                            "aaa group server radius nps\n"
+                            " server 192.0.2.7\n"
+                            "crypto ikev2 authorization policy p\n"
+                            " banner ^C\n"
+                            "Authorised use only.\n"
+                            "! not a comment here\n"
+                            "^C\n"
+                            " route set interface Loopback7\n"
+                            " route set interface Loopback8\n"
+                            " dns 192.0.2.53\n"
+                            "end\n", {"Loopback7": ("lo7", "inside")})
+    assert res.config["raven-vpn:aaa"]["server-group"] == [{"name": "nps", "server": ["nps-1"]}]
+    (pol,) = res.config["raven-vpn:ikev2"]["authorization-policy"]
+    assert pol["banner"] == "Authorised use only.\n! not a comment here"
+    assert pol["route"]["set"]["interface"] == ["lo7"]
+    assert pol["dns"] == {"primary": "192.0.2.53"}
+    assert [(n, r) for n, _, r in res.skipped] == [
+        (1, "not applicable: a header of the vendor's show running-config"),
+        (3, "not applicable: a header of the vendor's show running-config"),
+        (16, "interface Loopback8 has no Linux name: give --interface Loopback8=NAME")]
+    res = raven_ios.convert("crypto ikev2 authorization policy p\n banner # no end\n dns 192.0.2.53\n")
+    assert "banner" not in json.dumps(res.config)
+    assert [(n, "never comes" in r) for n, _, r in res.skipped] == [(2, True)]
+    res = raven_ios.convert("crypto pki certificate chain tp\n certificate ca 01\n  3082 01b6\n")
+    assert res.config == {} and [(n, "no 'quit'" in r) for n, _, r in res.skipped] == [(2, True)]
+    with pytest.raises(ValueError):
+        raven_ios.convert("", {"Gi1": ("bad/name", None)})
+
+
 VOCAB = ("aaa crypto ikev2 ipsec pki profile proposal policy keyring peer authorization authentication "
          "accounting network list group local server radius radius-server host key 7 6 0 pool ip ipv6 "
          "access-list standard extended permit deny any host match identity remote address fqdn email "
