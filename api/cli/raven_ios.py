@@ -1739,6 +1739,7 @@ class Converter:
                 missing = " and ".join(k for k in ("address", "key") if k not in s)
                 self.drop(self.root["aaa"]["radius-server"], sname, f"RADIUS server {sname} has no {missing}")
         self.interfaces()
+        self.group_radius()
         for n, uses in self.templates.items():
             prot = self.vt_protect.get(n)
             for line, text, prof in uses:
@@ -1759,6 +1760,16 @@ class Converter:
             if n not in used:
                 self.skip(f"no crypto ikev2 profile names virtual-template {n}", line, text)
         self.resolve()
+
+    def group_radius(self):
+        """The vendor's built-in "group radius" is every RADIUS server of the
+        configuration, in order: a server group named radius, made when a method
+        list uses it and the text defines no group of that name."""
+        aaa = self.root.get("aaa", {})
+        used = any(kind == "server-group" and target == "radius" for _, _, _, _, kind, target, _, _ in self.refs)
+        servers = list(aaa.get("radius-server", {}))
+        if used and servers and "radius" not in aaa.get("server-group", {}):
+            aaa.setdefault("server-group", Keyed())["radius"] = {"name": "radius", "server": servers}
 
     def interfaces(self):
         for line, text, v in self.phys:

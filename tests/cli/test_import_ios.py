@@ -314,6 +314,19 @@ def test_show_running_config_details():
         raven_ios.convert("", {"Gi1": ("bad/name", None)})
 
 
+def test_group_radius_is_every_server():
+    res = raven_ios.convert("radius-server host 192.0.2.1 key K1\n"
+                            "radius server second\n address ipv4 192.0.2.2\n key K2\n"
+                            "aaa authentication login eap group radius\n")
+    aaa = res.config["raven-vpn:aaa"]
+    assert aaa["server-group"] == [{"name": "radius", "server": ["192.0.2.1", "second"]}]
+    assert aaa["authentication-list"][0]["method"] == [{"sequence": 1, "group": "radius"}]
+    assert res.skipped == []
+    # without servers there is no such group: reported
+    res = raven_ios.convert("aaa authentication login eap group radius\n")
+    assert res.config == {} and [n for n, _, _ in res.skipped] == [1, 1]
+
+
 VOCAB = ("aaa crypto ikev2 ipsec pki profile proposal policy keyring peer authorization authentication "
          "accounting network list group local server radius radius-server host key 7 6 0 pool ip ipv6 "
          "access-list standard extended permit deny any host match identity remote address fqdn email "
