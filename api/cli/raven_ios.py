@@ -489,7 +489,8 @@ class Converter:
                     methods.append(("group", name(arg(toks, i + 1, "group name"), "group name")))
                     i += 2
                 else:
-                    raise Skip(f"method {toks[i]!r} is not supported (group NAME{'' if t[1] == 'accounting' else ' or local'})")
+                    also = "" if t[1] == "accounting" else " or local"
+                    raise Skip(f"method {toks[i]!r} is not supported (group NAME{also})")
             if not methods:
                 raise Skip("missing method (group NAME or local)")
             if n in aaa.get(lst, {}):
@@ -1527,7 +1528,7 @@ class Converter:
             return False
         t = toks + [""] * 3
         is_ca = t[1] == "ca"
-        serial = arg(toks, 2 if is_ca else 1, "serial")
+        arg(toks, 2 if is_ca else 1, "serial")
         no_more(toks, 3 if is_ca else 2)
         start, text, buf = self.line, self.text, []
 
@@ -1981,7 +1982,6 @@ class Converter:
             if not any(k in nm for k in ("dn", "eap", "email", "fqdn")):
                 changed = self.drop(ik["name-mangler"], n, f"name mangler {n} has no rule")
         for n, pr in list(ik.get("profile", {}).items()):
-            auth = pr.get("authentication", {})
             m = pr.get("match", {})
             if not (m.get("certificate-map") or any(m.get("identity", {}).get("remote", {}).values())):
                 changed = self.drop(ik["profile"], n, f"crypto ikev2 profile {n} has no match identity remote or "
