@@ -225,6 +225,10 @@ static const struct fdesc sess_fields[] = {
     {61, F_BYTES, S(ss.addr6), 0},
     {62, F_U32, S(ss.alen6), 128},
     {63, F_U32, S(flow_limit), 0},
+    {138, F_U32, S(ss.rate.kbps[0]), 0}, /* bandwidth limits: kbit/s, AAA_RATE_NONE none */
+    {139, F_U32, S(ss.rate.kbps[1]), 0},
+    {140, F_U32, S(ss.rate.burst[0]), 0},
+    {141, F_U32, S(ss.rate.burst[1]), 0},
     {64, F_U32, S(esp.encr), 0},
     {65, F_U32, S(esp.integ), 0},
     {66, F_BOOL, S(esp.esn), 0},
