@@ -6,6 +6,8 @@ one identity (the user is the IKE identity here: no user authorization, no EAP):
   AUTHENTICATION_FAILED, the first stays; the refusal is logged with its reason;
 - replace-oldest (changed over NETCONF, applying to the next session): the
   second session comes up, the first ends with a DELETE to its client;
+- bad values of the limit and of a policy's rate-limit are refused with the
+  node named, running unchanged;
 - INITIAL_CONTACT as before: a client that says it keeps no other state ends
   the user's earlier sessions (RFC 7296 2.4) before the limit is looked at, so
   it comes up even under refuse-newest, and the earlier client hears nothing.
@@ -19,7 +21,7 @@ from lxml import etree
 
 from conftest import NS, cfg
 from lab import psk_client_conf
-from nchelpers import wait_until
+from nchelpers import expect_error, wait_until
 from test_ike_sessions import headend_config, sessions, t
 
 REQUIRES = ("strongswan",)
@@ -127,3 +129,29 @@ def test_two_sessions_allowed_third_refused(make_ravend, lab):
     assert initiate(lb, 2).returncode == 0, lb.log(2)[-3000:] + d.log()[-2000:]
     assert sorted(t(s, "peer-address") for s in sessions(m)) == sorted(
         lb.clients[i]["ip"] for i in (1, 2))
+
+
+def test_bad_values_refused_and_nothing_changed(make_ravend, lab):
+    lb = lab(1)
+    d = make_ravend(headend_config(), netns=lb.head)
+    m = d.connect()
+    before = m.get_config(source="running").data_xml
+    bad = [
+        ("<global><limit><max-sessions-per-user>0</max-sessions-per-user></limit></global>", "max-sessions-per-user"),
+        ("<global><limit><per-user-action>drop-all</per-user-action></limit></global>", "per-user-action"),
+        ("<authorization-policy><name>rw-group</name><rate-limit><inbound><rate>0</rate></inbound></rate-limit>"
+         "</authorization-policy>", "rate"),
+        ("<authorization-policy><name>rw-group</name><rate-limit><outbound><rate>100000001</rate></outbound>"
+         "</rate-limit></authorization-policy>", "rate"),
+        ("<authorization-policy><name>rw-group</name><rate-limit><inbound><rate>10</rate><burst>100</burst>"
+         "</inbound></rate-limit></authorization-policy>", "burst"),
+    ]
+    for body, node in bad:
+        expect_error(lambda: m.edit_config(target="running", config=cfg(f'<ikev2 xmlns="{NS}">{body}</ikev2>')),
+                     "invalid-value", node)
+    # a direction without its rate is incomplete
+    err = expect_error(lambda: m.edit_config(target="running", config=cfg(
+        f'<ikev2 xmlns="{NS}"><authorization-policy><name>rw-group</name><rate-limit><inbound><burst>5000</burst>'
+        "</inbound></rate-limit></authorization-policy></ikev2>")), "missing-element")
+    assert "rate" in (err.path or "") + err.message
+    assert m.get_config(source="running").data_xml == before
