@@ -3,8 +3,8 @@
  * there is one (so that a later process continues them); their traffic; and
  * the dataplane's poll every second: SAs past their volume limits, sessions
  * idle for their idle-time; the session's bandwidth limits there (the
- * dataplane's per-session buckets). The SAs themselves (algorithms, keys, selectors)
- * are built by the IKE engine. */
+ * dataplane's per-session buckets). The SAs themselves (algorithms, keys,
+ * selectors) are built by the IKE engine. */
 #include <inttypes.h>
 #include <string.h>
 #include <time.h>
