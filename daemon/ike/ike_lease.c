@@ -1,8 +1,8 @@
 /* The session's addresses (S4): INITIAL_CONTACT first (a reconnecting client
  * keeps its address), the per-user session limit, then the address from AAA,
- * else the pool the merged authorization names, else DHCP; IPv6 from AAA or a pool. Every address is
- * held in the pools' one address book: one another session holds refuses the
- * client. The dhcp and lease steps of IKE_AUTH (ike_auth_steps.h): what
+ * else the pool the merged authorization names, else DHCP; IPv6 from AAA or a
+ * pool. Every address is held in the pools' one address book: one another
+ * session holds refuses the client. The dhcp and lease steps of IKE_AUTH (ike_auth_steps.h): what
  * is asked of DHCP, and the configuration payload's addresses; the leases
  * themselves are the session's (daemon/session/sess_lease.c). */
 #include <arpa/inet.h>
