@@ -2,9 +2,10 @@
  * keeps its address), the per-user session limit, then the address from AAA,
  * else the pool the merged authorization names, else DHCP; IPv6 from AAA or a
  * pool. Every address is held in the pools' one address book: one another
- * session holds refuses the client. The dhcp and lease steps of IKE_AUTH (ike_auth_steps.h): what
- * is asked of DHCP, and the configuration payload's addresses; the leases
- * themselves are the session's (daemon/session/sess_lease.c). */
+ * session holds refuses the client. The dhcp and lease steps of IKE_AUTH
+ * (ike_auth_steps.h): what is asked of DHCP, and the configuration payload's
+ * addresses; the leases themselves are the session's
+ * (daemon/session/sess_lease.c). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
