@@ -164,6 +164,7 @@ enum dp_drop {
     DP_DROP_RING_FULL,   /* no TX ring slot or no free frame */
     DP_DROP_FRAGMENT,    /* a fragment refused by reassembly, or reassembled ESP larger than a frame */
     DP_DROP_EXPIRED,     /* the SA is past its hard byte/packet lifetime */
+    DP_DROP_POLICED,     /* over its session's bandwidth limit (dp_session_police) */
     DP_DROP_OTHER,       /* anything else (e.g. sequence number space exhausted) */
     DP_DROP_N,
 };
@@ -256,6 +257,32 @@ struct dp_float {
     struct sockaddr_storage peer;
 };
 size_t dp_floated(struct dp *dp, struct dp_float *out, size_t max);
+
+/* A session's bandwidth limits (authorization policy rate-limit, RADIUS
+ * raven:rate-limit-*), one per direction: inbound is what the client sends
+ * (decrypted packets), outbound what is sent to it (before encryption). Each is
+ * a token bucket of @burst bytes filled at @kbps kilobits (1000 bits) a second,
+ * charged with the inner packet's length after authentication (a forged packet
+ * costs the session nothing); a packet the bucket cannot pay is dropped and
+ * counted (policed). kbps 0: no limit; burst 0: the bytes of 250 ms at the
+ * rate; a burst is never below 3000 bytes (two full packets). The buckets are
+ * shared by the workers (one atomic compare-and-swap per packet, a virtual
+ * scheduling clock on CLOCK_MONOTONIC) and by every child SA of the session. */
+struct dp_police_conf {
+    uint32_t kbps, burst;
+};
+struct dp_police_stats {
+    uint64_t packets[2], bytes[2]; /* policed: [0] inbound, [1] outbound */
+};
+/* Sets (or changes: at once, without touching the SAs' keys or sequence
+ * numbers, each bucket starting full) the limits of session @session_id, for
+ * its SAs in the dataplane and those added later. 0, -ENOMEM. */
+int dp_session_police(struct dp *dp, uint64_t session_id, const struct dp_police_conf *in,
+                      const struct dp_police_conf *out);
+/* The session is over: its limits go with its last SA (nothing if none). */
+void dp_session_police_del(struct dp *dp, uint64_t session_id);
+/* Its policed packets and bytes since dp_session_police(); -ENOENT without. */
+int dp_session_police_stats(const struct dp *dp, uint64_t session_id, struct dp_police_stats *out);
 
 /* The UDP ports the dataplane takes as IKE's (YANG /ikev2/global/listen port and
  * nat-t-port). @natt: NAT traversal ports, where UDP whose first word is non-zero

@@ -75,6 +75,23 @@ static inline bool life_take(struct dp_rsa *sa, struct dp_sa_live *l, size_t len
     return true;
 }
 
+/* The session's bandwidth limit in direction @d (0 inbound, 1 outbound):
+ * false, counted on the session, when the packet of @len bytes is over it. */
+static inline bool police_ok(struct dp_rsa *sa, int d, size_t len)
+{
+    struct dp_police *p = atomic_load_explicit(&sa->police, memory_order_acquire);
+    struct timespec ts;
+
+    if (!p || !atomic_load_explicit(&p->b[d].cost, memory_order_relaxed))
+        return true;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    if (dp_bucket_take(&p->b[d], (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec, len))
+        return true;
+    atomic_fetch_add_explicit(&p->drop_packets[d], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&p->drop_bytes[d], len, memory_order_relaxed);
+    return false;
+}
+
 static struct dp_xs *xs_for(struct dp_worker *w, int ifindex)
 {
     for (size_t i = 0; i < w->nxs; i++)
@@ -490,6 +507,8 @@ static void in_finish(struct dp_worker *w, const struct dp_in_pkt *p, const stru
     }
     if ((family == AF_INET && inner[8] <= 1) || (family == AF_INET6 && inner[7] <= 1))
         return drop(w, xs, addr, DP_DROP_NO_ROUTE);
+    if (!police_ok(sa, 0, ilen))
+        return drop(w, xs, addr, DP_DROP_POLICED);
     if (!life_take(sa, live, ilen))
         return drop(w, xs, addr, DP_DROP_EXPIRED);
     if (sa->tcp_mss)
@@ -781,6 +800,8 @@ static void from_inside(struct dp_worker *w, struct dp_xs *xs, uint64_t addr, ui
     if (head < ETH_HLEN + (outer->family == AF_INET ? IP4_HLEN : 40u) + UDP_HLEN + ESP_HEAD_MAX ||
         room < ilen + ESP_TAIL_MAX)
         return drop(w, xs, addr, DP_DROP_MTU);
+    if (!police_ok(sa, 1, ilen))
+        return drop(w, xs, addr, DP_DROP_POLICED);
     if (family == AF_INET)
         ttl_dec4(ip);
     else

@@ -29,6 +29,42 @@ struct dp_outer {
     bool udp_encap;
 };
 
+/* One direction's bucket of a session's bandwidth limit (dp_police.c). GCRA
+ * (the virtual scheduling form of a token bucket): tat is when the bucket is
+ * full again (ns of CLOCK_MONOTONIC); a packet of L bytes passes when, charged
+ * L * cost, the debt beyond now stays within tau, the burst's time. cost is ns
+ * per byte in 16.16 fixed point, 0: no limit. Written by the control thread
+ * (cost, tau; tat reset), raced by workers on tat only (compare-and-swap). */
+struct dp_bucket {
+    _Atomic uint64_t tat, cost, tau;
+};
+
+/* A session's limits, shared by its SAs (dp_rsa.police). Control thread: the
+ * hash by session, refs (its SAs), wanted (dp_session_police set, not yet
+ * dp_session_police_del): freed after a grace period once neither holds. */
+struct dp_police {
+    struct dp_bucket b[2]; /* [0] inbound, [1] outbound */
+    _Atomic uint64_t drop_packets[2], drop_bytes[2];
+    struct rcu_head rcu;
+    uint64_t session_id;
+    unsigned refs;
+    bool wanted;
+    UT_hash_handle hh;
+};
+
+struct dp_rsa;
+struct dp;
+
+/* Whether bucket @b lets @len bytes pass at @now_ns (worker side). */
+bool dp_bucket_take(struct dp_bucket *b, uint64_t now_ns, size_t len);
+/* Sets @b to @c (control thread side; starts full). */
+void dp_bucket_set(struct dp_bucket *b, const struct dp_police_conf *c);
+/* dp_police.c, control thread: the SA @r joins the limits of its session, if
+ * any (at add), or leaves them (at delete, after the grace period). */
+void dp_police_attach(struct dp *dp, struct dp_rsa *r);
+void dp_police_detach(struct dp *dp, struct dp_rsa *r);
+void dp_police_free_all(struct dp *dp);
+
 /* An SA as the workers see it. Keys and parameters are immutable once published;
  * what packets change (sequence number, replay window, counters, hard lifetime
  * charge) is in *live, under the rules noted there. The fields every packet reads
@@ -63,6 +99,7 @@ struct dp_rsa {
      * the control thread under the same lock; floated 0: none */
     _Atomic uint32_t floated;
     _Atomic(struct esp_xform *) xf[DP_MAX_WORKERS]; /* made by each worker on first use */
+    struct dp_police *_Atomic police; /* its session's limits (NULL: none); RCU pointer */
     /* cold */
     struct rcu_head rcu;
     struct esp_params params;     /* points into conf */
@@ -163,6 +200,7 @@ struct dp {
      * to report, and the once-a-second calls cost what is watched, not all SAs */
     struct dp_rsa *watch, **watch_tail;
     size_t nwatch;
+    struct dp_police *police; /* sessions' bandwidth limits, by session id */
     /* shared with workers */
     struct cds_lfht *in_ht;          /* inbound SPI -> dp_rsa */
     struct cds_lfht *route_ht;       /* dp_route_key -> dp_route */

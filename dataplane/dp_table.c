@@ -174,6 +174,7 @@ void dp_free(struct dp *dp)
         free(rt);
     }
     dp_rcu_leave();
+    dp_police_free_all(dp);
     cds_lfht_destroy(dp->in_ht, NULL);
     cds_lfht_destroy(dp->route_ht, NULL);
     free(dp->ports); /* no worker left to read it */
@@ -477,6 +478,7 @@ int dp_sa_add(struct dp *dp, const struct dp_sa *sa)
     atomic_store(&r->xf[0], probe);
     if (sa->live && !sa->adopt)
         memset(sa->live, 0, sizeof(*sa->live)); /* no worker sees it before it is published */
+    dp_police_attach(dp, r);
     dp_rcu_enter();
     if (!sa->inbound) {
         struct route_op op = {.dp = dp, .rsa = r};
@@ -492,6 +494,7 @@ int dp_sa_add(struct dp *dp, const struct dp_sa *sa)
     dp_rcu_leave();
     if (rc) {
         synchronize_rcu();
+        dp_police_detach(dp, r);
         rsa_free(r);
         free(e);
         return rc;
@@ -571,6 +574,7 @@ int dp_sa_del(struct dp *dp, uint64_t session_id, uint32_t spi, bool inbound, st
     dp_rcu_leave();
     /* after the grace period no worker holds the SA: its counters are final */
     synchronize_rcu();
+    dp_police_detach(dp, r);
     if (last)
         rsa_sum(r, last);
     rsa_free(r);

@@ -200,6 +200,31 @@ static int number(const char *v, unsigned long max, uint32_t *out)
     return 1;
 }
 
+#define RATE_MAX 100000000u   /* kbit/s: 100 Gbit/s (YANG rate-limit rate) */
+#define BURST_MAX 1000000000u /* bytes (YANG rate-limit burst) */
+
+/* raven:rate-limit-in/-out "KBPS [burst BYTES]": 1 with both set, 0 (nothing
+ * changed) for anything else, so that a malformed value is logged as not
+ * understood and ignored. */
+static int rate_limit(char *v, uint32_t *kbps, uint32_t *burst)
+{
+    uint32_t k, b = 0;
+    char *tok, *save = NULL;
+
+    tok = strtok_r(v, " ", &save);
+    if (!tok || !number(tok, RATE_MAX, &k))
+        return 0;
+    tok = strtok_r(NULL, " ", &save);
+    if (tok) {
+        if (strcmp(tok, "burst") || !(tok = strtok_r(NULL, " ", &save)) || !number(tok, BURST_MAX, &b) ||
+            strtok_r(NULL, " ", &save))
+            return 0;
+    }
+    *kbps = k ? k : AAA_RATE_NONE;
+    *burst = b;
+    return 1;
+}
+
 /* "any [tag T] [distance D]", in this order as the vendor writes it; the
  * ranges are the model's (route accept's tag and distance). */
 static int route_accept(struct aaa_attrs *a, char *v)
@@ -288,6 +313,13 @@ int aaa_attrs_avpair(struct aaa_attrs *a, const char *pair, size_t len)
     if (!strncmp(name, "ip:", 3)) {
         if (!strcmp(name + 3, "interface-config"))
             rc = interface_config(a, val);
+        goto out;
+    }
+    if (!strncmp(name, "raven:", 6)) {
+        if (!strcmp(name + 6, "rate-limit-in"))
+            rc = rate_limit(val, &a->rate_in, &a->burst_in);
+        else if (!strcmp(name + 6, "rate-limit-out"))
+            rc = rate_limit(val, &a->rate_out, &a->burst_out);
         goto out;
     }
     if (strncmp(name, "ipsec:", 6))

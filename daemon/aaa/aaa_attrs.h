@@ -1,6 +1,8 @@
 /* Authorization attributes of a RADIUS Access-Accept (SPEC S9): the IETF ones and
  * Cisco's vendor attribute "cisco-avpair" (vendor 9, type 1) whose value is
- * "protocol:attribute=value" (or "*" for optional). What is understood is copied
+ * "protocol:attribute=value" (or "*" for optional), and Raven's own
+ * "raven:attribute=value" pairs in the same attribute where the vendor has no
+ * name for a setting (raven:rate-limit-in/-out). What is understood is copied
  * out of the packet, so the result outlives it. */
 #ifndef RAVEN_AAA_ATTRS_H
 #define RAVEN_AAA_ATTRS_H
@@ -11,6 +13,7 @@
 
 #include "daemon/aaa/radius.h"
 
+#define AAA_RATE_NONE UINT32_MAX
 #define AAA_MAX_LIST 10 /* split-dns, backup gateways, routes (S7: at most 10) */
 
 struct aaa_attrs {
@@ -39,6 +42,10 @@ struct aaa_attrs {
     int nsplit_dns, nbackup;
     int pfs, include_local_lan, smartcard; /* -1 unset */
     uint32_t flow_limit;                   /* ipsec:ipsec-flow-limit; UINT32_MAX unset */
+    /* raven:rate-limit-in / -out = "KBPS [burst BYTES]": the session's bandwidth
+     * from the client / to it in kbit/s (0 unset; AAA_RATE_NONE: the value 0,
+     * no limit) and its burst in bytes (0: the default) */
+    uint32_t rate_in, rate_out, burst_in, burst_out;
     uint32_t session_timeout;              /* Session-Timeout; 0 unset */
     char *dhcp_server, *dhcp_giaddr;       /* ipsec:group-dhcp-server, ipsec:dhcp-giaddr */
     uint32_t dhcp_timeout;                 /* ipsec:dhcp-timeout; 0 unset */

@@ -195,6 +195,9 @@ static bool children_back(struct ike_sess *s)
             c->sc.live_out = 0;
         ok = ok && c->sc.live_in && c->sc.live_out;
     }
+    /* its bandwidth limits first, so that its SAs take them when added */
+    if (ok)
+        sess_rate_apply(&s->ss);
     for (size_t i = 0; ok && i < s->nchild; i++) {
         struct ike_child_sa *c = &s->child[i];
         struct dp_sa in, out;

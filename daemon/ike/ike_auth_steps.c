@@ -182,6 +182,8 @@ enum ike_auth_rc ike_auth_step_settings(struct ike_sess *s, struct ike_auth_run 
     s->ss.session_lifetime = w->at.session_lifetime;
     s->tcp_mss = w->at.tcp_mss;
     s->mtu = w->at.mtu;
+    s->ss.rate = w->at.rate; /* in the dataplane before the first child SA (child step) */
+    sess_rate_apply(&s->ss);
     if (prof->dpd_interval) {
         s->dpd_interval = prof->dpd_interval;
         s->dpd_retry = prof->dpd_retry;

@@ -112,6 +112,11 @@ static bool compile_one(const struct ike_conf *c, const struct lyd_node *pol, st
     p->smartcard = tristate(ike_leaf(pol, "smartcard-removal-disconnect"));
     p->session_lifetime = num(ike_leaf(pol, "session-lifetime"), 0);
     p->flow_limit = num(ike_leaf(pol, "ipsec-flow-limit"), UINT32_MAX);
+    /* rate-limit: a direction's container present means its rate is set */
+    p->rate.kbps[0] = num(ike_leaf(pol, "rate-limit/inbound/rate"), 0);
+    p->rate.burst[0] = num(ike_leaf(pol, "rate-limit/inbound/burst"), 0);
+    p->rate.kbps[1] = num(ike_leaf(pol, "rate-limit/outbound/rate"), 0);
+    p->rate.burst[1] = num(ike_leaf(pol, "rate-limit/outbound/burst"), 0);
     p->dhcp_server = ike_leaf(pol, "dhcp/server");
     p->dhcp_giaddr = ike_leaf(pol, "dhcp/giaddr");
     p->dhcp_timeout = num(ike_leaf(pol, "dhcp/timeout"), 0);

@@ -668,6 +668,10 @@ struct ike_conf *ike_conf_build(const struct ly_ctx *ctx, const struct lyd_node 
     c->max_sa = v ? (uint32_t)strtoul(v, NULL, 10) : 0;
     v = ike_leaf(c->tree, V "ikev2/global/limit/max-in-negotiation-sa");
     c->max_half_open = v ? (uint32_t)strtoul(v, NULL, 10) : 0;
+    v = ike_leaf(c->tree, V "ikev2/global/limit/max-sessions-per-user");
+    c->max_per_user = v ? (uint32_t)strtoul(v, NULL, 10) : 0;
+    v = ike_leaf(c->tree, V "ikev2/global/limit/per-user-action");
+    c->per_user_replace = v && !strcmp(v, "replace-oldest");
     v = ike_leaf(c->tree, V "ikev2/global/fragmentation/enabled");
     c->frag = !v || !strcmp(v, "true");
     v = ike_leaf(c->tree, V "ikev2/global/nat-keepalive");

@@ -268,6 +268,8 @@ struct ike_conf {
     bool cookie_on;
     uint32_t cookie_threshold;
     uint32_t max_sa, max_half_open; /* 0 = no limit */
+    uint32_t max_per_user;          /* established sessions of one user; 0 = no limit */
+    bool per_user_replace;          /* beyond it: the oldest end (else the newest is refused) */
     bool frag;
     uint16_t frag_mtu;
     uint16_t nat_keepalive; /* seconds, 0 = none */

@@ -99,6 +99,7 @@ static void drop_resources(struct ike_sess *s)
     for (size_t i = 0; i < s->nchild; i++)
         ike_child_remove(s, &s->child[i]);
     s->nchild = 0;
+    sess_rate_release(&s->ss);
     sess_lease_release(&s->ss);
     /* a lease DHCP gave for a session refused before it came up goes back too */
     if (s->pend && s->pend->have_lease && s->e->dhcp)

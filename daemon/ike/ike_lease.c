@@ -1,10 +1,11 @@
 /* The session's addresses (S4): INITIAL_CONTACT first (a reconnecting client
- * keeps its address), then the address from AAA, else the pool the merged
- * authorization names, else DHCP; IPv6 from AAA or a pool. Every address is
- * held in the pools' one address book: one another session holds refuses the
- * client. The dhcp and lease steps of IKE_AUTH (ike_auth_steps.h): what
- * is asked of DHCP, and the configuration payload's addresses; the leases
- * themselves are the session's (daemon/session/sess_lease.c). */
+ * keeps its address), the per-user session limit, then the address from AAA,
+ * else the pool the merged authorization names, else DHCP; IPv6 from AAA or a
+ * pool. Every address is held in the pools' one address book: one another
+ * session holds refuses the client. The dhcp and lease steps of IKE_AUTH
+ * (ike_auth_steps.h): what is asked of DHCP, and the configuration payload's
+ * addresses; the leases themselves are the session's
+ * (daemon/session/sess_lease.c). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -161,6 +162,9 @@ enum ike_auth_rc ike_lease_step(struct ike_sess *s, struct ike_auth_run *w)
      * are free again for it */
     if (s->pend->initial)
         sess_initial_contact(&s->ss);
+    /* then the user's other sessions beyond max-sessions-per-user */
+    if (!sess_user_limit(&s->ss, s->e->conf->max_per_user, s->e->conf->per_user_replace, w->msg, sizeof(w->msg)))
+        return ike_auth_refuse(s, "too-many-sessions", w->msg);
     /* configuration mode (S4); the address from AAA, else the pool */
     if (cp_p && ike_cp_parse(cp_p, &cpreq) && cpreq.cfg_type == 1 && w->prof->cfg_request) {
         want_addr = ike_cp_requests(&cpreq, CFG_INTERNAL_IP4_ADDRESS);

@@ -139,6 +139,8 @@ enum fkind {
     F_U8,
     F_U16,
     F_U32,
+    F_U32Z,  /* a uint32_t written only when not 0 (absent: 0): a session without the
+              * setting keeps a record that a build without its tag reads too */
     F_I32,   /* int */
     F_U64,
     F_TIME,  /* time_t: 8 bytes */
@@ -225,6 +227,10 @@ static const struct fdesc sess_fields[] = {
     {61, F_BYTES, S(ss.addr6), 0},
     {62, F_U32, S(ss.alen6), 128},
     {63, F_U32, S(flow_limit), 0},
+    {138, F_U32Z, S(ss.rate.kbps[0]), 0}, /* bandwidth limits: kbit/s, AAA_RATE_NONE none */
+    {139, F_U32Z, S(ss.rate.kbps[1]), 0},
+    {140, F_U32Z, S(ss.rate.burst[0]), 0},
+    {141, F_U32Z, S(ss.rate.burst[1]), 0},
     {64, F_U32, S(esp.encr), 0},
     {65, F_U32, S(esp.integ), 0},
     {66, F_BOOL, S(esp.esn), 0},
@@ -345,6 +351,10 @@ static void w_fields(struct wbuf *w, const struct fdesc *t, size_t n, const void
         case F_U32:
             w_uint(w, t[i].tag, *(const uint32_t *)p, 4);
             break;
+        case F_U32Z:
+            if (*(const uint32_t *)p)
+                w_uint(w, t[i].tag, *(const uint32_t *)p, 4);
+            break;
         case F_I32:
             w_uint(w, t[i].tag, (uint32_t) * (const int *)p, 4);
             break;
@@ -390,7 +400,7 @@ static const struct fdesc *f_find(const struct fdesc *t, size_t n, uint16_t tag)
 static bool r_field(const struct fdesc *d, const uint8_t *v, size_t len, void *obj)
 {
     uint8_t *p = (uint8_t *)obj + d->off;
-    static const size_t width[] = {[F_BOOL] = 1, [F_U8] = 1, [F_U16] = 2, [F_U32] = 4, [F_I32] = 4,
+    static const size_t width[] = {[F_BOOL] = 1, [F_U8] = 1, [F_U16] = 2, [F_U32] = 4, [F_U32Z] = 4, [F_I32] = 4,
                                    [F_U64] = 8, [F_TIME] = 8, [F_SIZE] = 8, [F_ENUM] = 4};
     uint64_t x;
 
@@ -422,6 +432,8 @@ static bool r_field(const struct fdesc *d, const uint8_t *v, size_t len, void *o
     x = r_le(v, len);
     if (d->max && x > d->max)
         return false;
+    if (d->kind == F_U32Z && !x) /* written only when not 0: one encoding per record */
+        return false;
     switch (d->kind) {
     case F_BOOL:
         if (x > 1)
@@ -435,6 +447,7 @@ static bool r_field(const struct fdesc *d, const uint8_t *v, size_t len, void *o
         *(uint16_t *)p = (uint16_t)x;
         break;
     case F_U32:
+    case F_U32Z:
         *(uint32_t *)p = (uint32_t)x;
         break;
     case F_I32: {

@@ -39,6 +39,31 @@ static struct lyd_node *inner(struct lyd_node *p, const char *name)
     return n;
 }
 
+/* The session's bandwidth limits in force and what they policed. */
+static void rate_state(const struct ike_sess *s, struct lyd_node *n)
+{
+    static const char *const dir[2] = {"inbound", "outbound"};
+    struct dp_police_stats ps;
+    struct lyd_node *r;
+
+    if (!s->ss.rate_in_dp)
+        return;
+    sess_rate_stats(&s->ss, &ps);
+    r = inner(n, "rate-limit");
+    for (int d = 0; d < 2; d++) {
+        struct lyd_node *x = inner(r, dir[d]);
+        uint32_t k = s->ss.rate.kbps[d];
+
+        if (k && k != AAA_RATE_NONE) {
+            ike_add_u64(x, "rate", k);
+            if (s->ss.rate.burst[d])
+                ike_add_u64(x, "burst", s->ss.rate.burst[d]);
+        }
+        ike_add_u64(x, "policed-packets", ps.packets[d]);
+        ike_add_u64(x, "policed-octets", ps.bytes[d]);
+    }
+}
+
 /* UTC: libyang's ly_time_time2str() goes through localtime_r(), which stats the
  * time zone file on every call (a third of a large state read). */
 static void time_leaf(struct lyd_node *p, const char *name, time_t t)
@@ -192,6 +217,7 @@ static void session_state(struct ike_sess *s, struct lyd_node *state, time_t now
     ike_add_str(n, "authorization-sources", s->ss.authz_sources);
     if (s->flow_limit != UINT32_MAX)
         ike_add_u64(n, "flow-limit", s->flow_limit);
+    rate_state(s, n);
     if (s->ss.acct_id[0])
         ike_add_str(n, "accounting-session-id", s->ss.acct_id);
     ike_add_str(n, "profile", s->ss.profile);

@@ -306,7 +306,8 @@ static const char *const drop_leaf[DP_DROP_N] = {
     [DP_DROP_NO_SA] = "no-sa",         [DP_DROP_REPLAY] = "replay",       [DP_DROP_AUTH] = "auth-failure",
     [DP_DROP_MALFORMED] = "malformed", [DP_DROP_SELECTOR] = "selector-mismatch",
     [DP_DROP_NO_ROUTE] = "no-route",   [DP_DROP_MTU] = "mtu-exceeded", [DP_DROP_RING_FULL] = "ring-full",
-    [DP_DROP_FRAGMENT] = "fragment",   [DP_DROP_EXPIRED] = "sa-expired", [DP_DROP_OTHER] = "other",
+    [DP_DROP_FRAGMENT] = "fragment",   [DP_DROP_EXPIRED] = "sa-expired", [DP_DROP_POLICED] = "policed",
+    [DP_DROP_OTHER] = "other",
 };
 
 /* A worker's reassembly and inner fragmentation (dataplane/dp_frag.h). */

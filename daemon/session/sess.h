@@ -30,6 +30,7 @@
 
 #include "daemon/aaa/aaa.h"
 #include "daemon/pool/dhcp.h"
+#include "daemon/session/sess_authz.h"
 #include "dataplane/dp.h"
 
 struct pool_set;
@@ -128,6 +129,10 @@ struct sess {
     uint64_t idle_traffic;     /* its packets then (both directions, every child) */
     time_t created, established;
     struct event *ev_life;
+    /* bandwidth limits (authorization, RADIUS, CoA), in the dataplane while
+     * rate_in_dp (sess_rate_apply) */
+    struct sess_rate rate;
+    bool rate_in_dp;
     bool listed; /* in m->by_id (sess_add) */
     UT_hash_handle hh;
 };
@@ -190,6 +195,16 @@ void sess_child_carry(struct sess_child *to, const struct sess_child *from);
 /* @c's traffic: what the dataplane counted on its SAs plus c->base_*. */
 void sess_child_stats(const struct sess *ss, const struct sess_child *c, struct dp_sa_stats *in,
                       struct dp_sa_stats *out);
+/* The session's bandwidth limits (ss->rate) into the dataplane: set, or
+ * changed at once on its SAs (a CoA), nothing re-keyed. A session without a
+ * limit in either direction costs the dataplane nothing. 0, or -ENOMEM
+ * (logged: the session then runs without them). */
+int sess_rate_apply(struct sess *ss);
+/* Its limits leave the dataplane (the session is over). */
+void sess_rate_release(struct sess *ss);
+/* What the dataplane policed on the session so far (zeros without limits). */
+void sess_rate_stats(const struct sess *ss, struct dp_police_stats *out);
+
 /* Every second: SAs past their soft or hard volume limit (ops->child_volume),
  * sessions idle for their idle-time end ("idle-timeout"). */
 void sess_dp_poll(struct sess_mgr *m);
@@ -229,6 +244,13 @@ int sess_dae(const struct aaa_dae *q, void *arg);
  * identity and profile end ("replaced", no DELETE), so that their addresses
  * are free again. */
 void sess_initial_contact(struct sess *ss);
+/* The per-user limit (ikev2/global/limit/max-sessions-per-user @max, 0 none),
+ * after INITIAL_CONTACT: the user's other established sessions (the
+ * authorized user, else the EAP identity, else the IKE identity) number
+ * fewer than @max, or with @replace the oldest end ("replaced", DELETE to
+ * their clients) until they do: true. False (@why says why) when @ss is to
+ * be refused. */
+bool sess_user_limit(struct sess *ss, uint32_t max, bool replace, char *why, size_t cap);
 /* An IPv4 address from AAA (Framed-IP-Address) or DHCP (@dhcp: the lease,
  * copied; NULL: AAA): claimed in the address book. 0, else -EADDRINUSE
  * (*@holder: the session that holds it), -ERANGE or -ENOMEM; @why (when not

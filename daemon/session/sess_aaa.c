@@ -152,7 +152,8 @@ static bool dae_matches(const struct sess *ss, const struct aaa_dae *q)
 /* What a CoA changes on a live session: its session lifetime (Session-Timeout
  * seconds from now, kept as a lifetime from its establishment, at most
  * UINT32_MAX: a server's "no limit" of 0xFFFFFFFF must not wrap into an end
- * at once), its flow limit. */
+ * at once), its flow limit, its bandwidth limits (a direction the CoA does
+ * not name keeps its own). */
 static void coa_apply(struct sess *ss, const struct aaa_attrs *a)
 {
     if (a->session_timeout) {
@@ -163,9 +164,22 @@ static void coa_apply(struct sess *ss, const struct aaa_attrs *a)
     }
     if (a->flow_limit != UINT32_MAX)
         ss->m->ops->flow_limit(ss, a->flow_limit);
+    /* raven:rate-limit-in/-out: the dataplane's buckets change at once */
+    if (a->rate_in || a->rate_out) {
+        const uint32_t kbps[2] = {a->rate_in, a->rate_out}, burst[2] = {a->burst_in, a->burst_out};
+
+        for (int d = 0; d < 2; d++) {
+            if (kbps[d]) {
+                ss->rate.kbps[d] = kbps[d];
+                ss->rate.burst[d] = burst[d];
+            }
+        }
+        sess_rate_apply(ss);
+    }
     ss->m->ops->changed(ss);
-    log_info("ike", "session %" PRIu64 " changed by CoA:%s%s", ss->id, a->session_timeout ? " session-timeout" : "",
-             a->flow_limit != UINT32_MAX ? " flow-limit" : "");
+    log_info("ike", "session %" PRIu64 " changed by CoA:%s%s%s%s", ss->id, a->session_timeout ? " session-timeout" : "",
+             a->flow_limit != UINT32_MAX ? " flow-limit" : "", a->rate_in ? " rate-limit-in" : "",
+             a->rate_out ? " rate-limit-out" : "");
 }
 
 int sess_dae(const struct aaa_dae *q, void *arg)
@@ -191,7 +205,8 @@ int sess_dae(const struct aaa_dae *q, void *arg)
     if (!n)
         return AAA_EC_SESSION_NOT_FOUND;
     /* CoA: what can change on a live session */
-    others = a->n - (a->session_timeout ? 1 : 0) - (a->flow_limit != UINT32_MAX ? 1 : 0) - (a->has_addr ? 1 : 0);
+    others = a->n - (a->session_timeout ? 1 : 0) - (a->flow_limit != UINT32_MAX ? 1 : 0) - (a->has_addr ? 1 : 0) -
+             (a->rate_in ? 1 : 0) - (a->rate_out ? 1 : 0);
     if (q->coa && others) {
         free(ids);
         return AAA_EC_UNSUPPORTED_ATTRIBUTE;

@@ -76,6 +76,17 @@ static void fill_list(const char **to, int *nto, const char *const *from, int n)
 }
 
 /* The route attributes policy @p sets and @a does not have yet. */
+/* A direction's rate limit fills only an unset one, rate and burst together. */
+static void rate_fill(struct sess_rate *to, const uint32_t kbps[2], const uint32_t burst[2])
+{
+    for (int d = 0; d < 2; d++) {
+        if (!to->kbps[d] && kbps[d]) {
+            to->kbps[d] = kbps[d];
+            to->burst[d] = burst[d];
+        }
+    }
+}
+
 static void routes_from_policy(const struct sess_authz_pol *p, struct sess_attrs *a)
 {
     if (a->route_accept < 0 && p->route_accept) {
@@ -149,6 +160,7 @@ static void attrs_from_policy(const struct sess_authz_pol *p, struct sess_attrs 
         a->session_lifetime = p->session_lifetime;
     if (a->flow_limit == UINT32_MAX)
         a->flow_limit = p->flow_limit;
+    rate_fill(&a->rate, p->rate.kbps, p->rate.burst);
     if (!a->dhcp_server)
         a->dhcp_server = p->dhcp_server;
     if (!a->dhcp_giaddr)
@@ -232,6 +244,7 @@ static void attrs_from_aaa(const struct sess_authz_in *in, const struct aaa_attr
         a->session_lifetime = r->session_timeout;
     if (a->flow_limit == UINT32_MAX)
         a->flow_limit = r->flow_limit;
+    rate_fill(&a->rate, (const uint32_t[2]){r->rate_in, r->rate_out}, (const uint32_t[2]){r->burst_in, r->burst_out});
     if (!a->dhcp_server)
         a->dhcp_server = r->dhcp_server;
     if (!a->dhcp_giaddr)

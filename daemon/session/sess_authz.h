@@ -43,6 +43,14 @@ void sess_prefixes_add(struct sess_prefixes *ps, const char *prefix);
  * while there is room. */
 void sess_prefixes_merge(struct sess_prefixes *to, const struct sess_prefixes *from);
 
+/* A session's bandwidth limits (authorization policy rate-limit, RADIUS
+ * raven:rate-limit-in/-out): [0] from the client (inbound), [1] to it. Each
+ * direction is set or unset as a whole, rate and burst together: kbps 0 unset,
+ * AAA_RATE_NONE no limit; burst bytes, 0 the dataplane's default. */
+struct sess_rate {
+    uint32_t kbps[2], burst[2];
+};
+
 /* An authorization policy (ikev2/authorization-policy) as compiled at prepare:
  * everything the merge takes from it. Unset: NULL or 0, -1 for the booleans,
  * UINT32_MAX for flow_limit. */
@@ -63,6 +71,7 @@ struct sess_authz_pol {
     int pfs, include_local_lan, smartcard;
     uint32_t session_lifetime, flow_limit, dhcp_timeout;
     uint16_t mtu, tcp_mss; /* from its aaa-attribute-list */
+    struct sess_rate rate; /* rate-limit */
     bool route_accept, route_connected;
     uint32_t route_tag;
     uint8_t route_distance;
@@ -87,6 +96,7 @@ struct sess_attrs {
     uint32_t session_lifetime;
     uint32_t flow_limit; /* UINT32_MAX unset */
     uint16_t tcp_mss, mtu; /* aaa-attribute-list, ip:interface-config (0 unset) */
+    struct sess_rate rate; /* rate-limit, raven:rate-limit-in/-out */
     const char *policy_user, *policy_group;
     bool has_addr4, has_addr6; /* from RADIUS: Framed-IP-Address, ipsec:addrv6 */
     const char *dhcp_server, *dhcp_giaddr; /* DHCP as the address source (S4) */

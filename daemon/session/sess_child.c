@@ -2,8 +2,9 @@
  * and removed, with their changing state in the session arena's SA slots when
  * there is one (so that a later process continues them); their traffic; and
  * the dataplane's poll every second: SAs past their volume limits, sessions
- * idle for their idle-time. The SAs themselves (algorithms, keys, selectors)
- * are built by the IKE engine. */
+ * idle for their idle-time; the session's bandwidth limits there (the
+ * dataplane's per-session buckets). The SAs themselves (algorithms, keys,
+ * selectors) are built by the IKE engine. */
 #include <inttypes.h>
 #include <string.h>
 #include <time.h>
@@ -194,4 +195,42 @@ void sess_dp_poll(struct sess_mgr *m)
     volume_limits(m, false);
     volume_limits(m, true);
     idle_check(m);
+}
+
+static void police_conf(const struct sess_rate *r, int d, struct dp_police_conf *c)
+{
+    c->kbps = r->kbps[d] == AAA_RATE_NONE ? 0 : r->kbps[d];
+    c->burst = r->burst[d];
+}
+
+int sess_rate_apply(struct sess *ss)
+{
+    struct dp_police_conf in, out;
+    int rc;
+
+    police_conf(&ss->rate, 0, &in);
+    police_conf(&ss->rate, 1, &out);
+    if (!ss->m->dp || (!ss->rate_in_dp && !in.kbps && !out.kbps))
+        return 0;
+    rc = dp_session_police(ss->m->dp, ss->id, &in, &out);
+    if (rc) {
+        log_warn(SUBSYS, "session %" PRIu64 ": its bandwidth limits cannot be set: %s", ss->id, strerror(-rc));
+        return rc;
+    }
+    ss->rate_in_dp = true;
+    return 0;
+}
+
+void sess_rate_release(struct sess *ss)
+{
+    if (ss->rate_in_dp && ss->m && ss->m->dp)
+        dp_session_police_del(ss->m->dp, ss->id);
+    ss->rate_in_dp = false;
+}
+
+void sess_rate_stats(const struct sess *ss, struct dp_police_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (ss->rate_in_dp && ss->m->dp)
+        dp_session_police_stats(ss->m->dp, ss->id, out);
 }

@@ -28,6 +28,46 @@ void sess_initial_contact(struct sess *ss)
     }
 }
 
+/* Whose session @ss is, for the per-user limit: the authorized user, else the
+ * EAP identity, else the IKE identity. */
+static const char *user_of(const struct sess *ss)
+{
+    return ss->user ? ss->user : ss->eap_identity ? ss->eap_identity : ss->remote_id;
+}
+
+bool sess_user_limit(struct sess *ss, uint32_t max, bool replace, char *why, size_t cap)
+{
+    const char *u = user_of(ss);
+    struct sess *o, *tmp, *oldest;
+    uint32_t n;
+
+    if (!max || !u)
+        return true;
+    for (;;) {
+        n = 0;
+        oldest = NULL;
+        HASH_ITER(hh, ss->m->by_id, o, tmp) {
+            const char *ou = o != ss && ss->m->ops->up(o) ? user_of(o) : NULL;
+
+            if (!ou || strcmp(ou, u))
+                continue;
+            n++;
+            if (!oldest || o->established < oldest->established ||
+                (o->established == oldest->established && o->id < oldest->id))
+                oldest = o;
+        }
+        if (n < max)
+            return true;
+        if (!replace) {
+            snprintf(why, cap, "user %s has %" PRIu32 " sessions, the most max-sessions-per-user allows", u, n);
+            return false;
+        }
+        log_info("ike", "session %" PRIu64 " replaces session %" PRIu64 " of user %s (max-sessions-per-user %" PRIu32
+                 ")", ss->id, oldest->id, u, max);
+        ss->m->ops->end(oldest, "replaced", true); /* frees it: the walk starts again */
+    }
+}
+
 /* Whether claiming an address (@rc from pool_claim) failed; the reason goes to
  * the log and, when @why is given, into it for the refusal. */
 static bool claim_refused(const struct sess *ss, int rc, uint64_t holder, const char *what, const char *addr,

@@ -16,7 +16,8 @@
  *   [1] [2]  outside / inside MTU: 0 is 1500, v is 68 + 36 (v - 1)
  *   [3..6]   valid outside: the ESP sequence number (low 32 bits)
  *   [7..11]  every inbound SA's window top and every outbound SA's last sequence
- *            number: low 32 bits, then the high bits (ESN SAs only)
+ *            number: low 32 bits, then the high bits (ESN SAs only); bit 7 of
+ *            [11] also leaves session 2's buckets with 64 bytes (below)
  *   [12]     valid frames: bits 0-1 the inner packet (outside: IPv4, IPv6, dummy
  *            59, next header [14]); bit 2 fix its version and IHL, bit 3 its
  *            length fields, bit 4 its source (outside) or destination (inside)
@@ -43,7 +44,11 @@
  * session MTU of 1000 (nothing larger is sealed into it, no ICMP error names a
  * larger MTU), 0x1004 and 0x2005 a hard lifetime of 1000 bytes (they carry no
  * more, their limit charged from zero for each input); 0x1002 and 0x2006 forward
- * in a VRF's table (the kernel hand-off's control message). ASan poisons
+ * in a VRF's table (the kernel hand-off's control message); session 2 (0x1002,
+ * 0x2002) has a bandwidth limit of 1 kbit/s with a burst of 3000 bytes both
+ * ways, refilled for each input (an inner packet over 3000 bytes is policed),
+ * or with 64 bytes left ([11] bit 7: most of its packets are policed).
+ * ASan poisons
  * the UMEM but for the frames in use, and, of an outside frame, what lies
  * outside the received bytes. */
 #include <arpa/inet.h>
@@ -51,6 +56,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "dataplane/dp_int.h"
 #include "dataplane/dp_nl.h"
@@ -79,6 +85,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define ETH 14
 #define XS_OUT 0
 #define XS_IN 1
+static const struct dp_police_conf POLICE = {.kbps = 1, .burst = 3000};
 #define HARD_BYTES 1000 /* SAs 0x1004 and 0x2005: a larger packet takes them past their hard lifetime */
 
 struct sa_def {
@@ -320,10 +327,11 @@ static void trace(const uint64_t *before, const uint64_t *after, size_t len, siz
 {
     static const char *ifn[IFC_N] = {"rx", "rx-bytes", "tx", "tx-bytes", "to-kernel", "drop-no-sa", "drop-replay",
                                      "drop-auth", "drop-malformed", "drop-selector", "drop-no-route", "drop-mtu",
-                                     "drop-ring-full", "drop-fragment", "drop-sa-expired", "drop-other"};
+                                     "drop-ring-full", "drop-fragment", "drop-sa-expired", "drop-policed",
+                                     "drop-other"};
     static const char *wkn[WK_N] = {"dec", "dec-bytes", "enc", "enc-bytes", "busy", "idle", "busy-ns"};
     static const char *san[SA_N] = {"packets", "bytes", "replay", "auth", "selector"};
-    _Static_assert(IFC_N == 16, "names of the drop reasons");
+    _Static_assert(IFC_N == 17, "names of the drop reasons");
 
     fprintf(stderr, "fuzz_dp: %zu bytes, %zu staged:", len, staged);
     for (size_t i = 0; i < CTR_N; i++) {
@@ -348,6 +356,17 @@ static unsigned mtu_of(uint8_t v)
 /* Every SA back to a known state, so that an input does the same whatever ran before. */
 static void sas_reset(uint32_t lo, uint8_t hi)
 {
+    CHECK(dp_session_police(dp, 2, &POLICE, &POLICE) == 0); /* full buckets */
+    if (hi & 0x80) {
+        struct dp_police *p;
+        struct timespec ts;
+        uint64_t sid = 2, now;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts); /* the workers' clock: 125 bytes a second come back */
+        now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+        HASH_FIND(hh, dp->police, &sid, sizeof(sid), p);
+        CHECK(p && dp_bucket_take(&p->b[0], now, 3000 - 64) && dp_bucket_take(&p->b[1], now, 3000 - 64));
+    }
     for (size_t i = 0; i < NSA; i++) {
         struct dp_rsa *r = rsa[i];
         uint64_t v = r->conf.esn ? (uint64_t)hi << 32 | lo : lo;

@@ -2,8 +2,11 @@
  * authorization client may send: the header and attribute chain, reply and request
  * authenticators, Message-Authenticator, EAP-Message reassembly, vendor attributes
  * and MS-MPPE key decryption; the authorization attributes of an Access-Accept
- * (IETF, Tunnel-Password, cisco-avpair) and a Disconnect/CoA request as the
- * dynamic authorization server reads them. */
+ * (IETF, Tunnel-Password, cisco-avpair and Raven's raven: pairs such as
+ * raven:rate-limit-in) and a Disconnect/CoA request as the dynamic
+ * authorization server reads them; the input as one "protocol:attribute=value"
+ * pair too, so that the pairs' value parsers see any text, not only what fits
+ * a RADIUS packet. */
 #include <stdint.h>
 #include <string.h>
 
@@ -21,6 +24,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct rad_attr a;
     size_t pos = 0;
 
+    {
+        struct aaa_attrs pair;
+
+        aaa_attrs_init(&pair);
+        aaa_attrs_avpair(&pair, (const char *)data, size);
+        aaa_attrs_free(&pair);
+    }
     if (rad_parse(data, size, &v))
         return 0;
     rad_verify_reply(&v, auth, "secret", 6);

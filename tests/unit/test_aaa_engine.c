@@ -399,6 +399,36 @@ static void test_parser_every_attribute(void **state)
         assert_int_equal(b.nsplit_dns, 0);
         aaa_attrs_free(&b);
     }
+    {
+        /* raven:rate-limit-in/-out "KBPS [burst BYTES]"; anything else is not
+         * understood and changes nothing */
+        static const char *const good[] = {"raven:rate-limit-in=2000", "raven:rate-limit-out=100000000 burst 1000000000",
+                                           NULL};
+        static const char none[] = "raven:rate-limit-out=0 burst 64000";
+        static const char *const bad[] = {"raven:rate-limit-in=", "raven:rate-limit-in=-5",
+                                          "raven:rate-limit-in=100000001", "raven:rate-limit-in=1e3",
+                                          "raven:rate-limit-in=10 burst", "raven:rate-limit-in=10 burst x",
+                                          "raven:rate-limit-in=10 burst 1000000001",
+                                          "raven:rate-limit-in=10 burst 5 6", "raven:rate-limit-in=10 bust 5",
+                                          "raven:rate-limit=10", "raven:rate-limit-up=10"};
+        struct aaa_attrs b;
+
+        aaa_attrs_init(&b);
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+            assert_int_equal(aaa_attrs_avpair(&b, bad[i], strlen(bad[i])), 0);
+        assert_int_equal(b.rate_in, 0); /* unset */
+        assert_int_equal(b.rate_out, 0);
+        pairs_to(&b, good);
+        assert_int_equal(b.rate_in, 2000);
+        assert_int_equal(b.burst_in, 0);
+        assert_int_equal(b.rate_out, 100000000);
+        assert_int_equal(b.burst_out, 1000000000);
+        assert_int_equal(aaa_attrs_avpair(&b, bad[5], strlen(bad[5])), 0);
+        assert_int_equal(b.rate_in, 2000);
+        assert_int_equal(aaa_attrs_avpair(&b, none, strlen(none)), 1); /* 0: no limit, set */
+        assert_int_equal(b.rate_out, AAA_RATE_NONE);
+        aaa_attrs_free(&b);
+    }
     assert_int_equal(a.mtu, 1300);
     assert_int_equal(a.tcp_mss, 1200);
     assert_string_equal(a.dhcp_server, "10.3.3.3");

@@ -8,7 +8,8 @@
  * ones left alone, the MSS of SYNs clamped. On a detached worker (dp_fwd.c): the
  * hard byte and packet lifetimes in both directions, the session MTU's ICMP, and
  * SA state in the caller's memory continued by a later process (dp_sa.live and
- * adopt): sequence numbers, the replay window, counters, the hard lifetime. */
+ * adopt): sequence numbers, the replay window, counters, the hard lifetime.
+ * A session's bandwidth limits in both directions (dp_session_police). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -462,6 +463,86 @@ static void test_hard_lifetimes(void **st)
     dp_free(dp);
 }
 
+/* A session's bandwidth limit (dp_session_police) on a detached worker: a
+ * burst of 3000 bytes (the least) at 8 kbit/s passes 30 packets of 100 bytes
+ * in each direction and polices the rest, counted on the session and on the
+ * interface; SAs added before the limit and after both take it; raising the
+ * limit lets packets pass again at once; the limit goes with the session. */
+static void test_police(void **st)
+{
+    static const enum dp_role roles[] = {DP_ROLE_OUTSIDE, DP_ROLE_INSIDE};
+    struct dp *dp = dp_new();
+    struct dp_sa out = lifetime_sa(0x500, false), in = lifetime_sa(0x600, true);
+    struct esp_params ep = {.cipher = DP_CIPHER_AES_GCM_16, .key = tkey, .key_len = 20};
+    struct esp_xform *client = esp_xform_new(&ep, true);
+    struct dp_police_conf slow = {.kbps = 8, .burst = 1}, fast = {.kbps = 1000000};
+    struct dp_police_stats ps;
+    struct dp_sa_stats so, si;
+    struct dp_worker *w;
+    uint8_t pkt[1600];
+    size_t len = mkpkt(pkt, false, false, 0, NULL, 0, 72); /* 100 bytes */
+    uint32_t seq = 1;
+
+    (void)st;
+    in.sel[0].family = AF_INET;
+    inet_pton(AF_INET, "10.1.0.9", in.sel[0].start);
+    inet_pton(AF_INET, "10.1.0.9", in.sel[0].end);
+    assert_int_equal(dp_session_police_stats(dp, 1, &ps), -ENOENT);
+    assert_int_equal(dp_sa_add(dp, &out), 0);              /* before the limit */
+    assert_int_equal(dp_session_police(dp, 1, &slow, &slow), 0);
+    assert_int_equal(dp_sa_add(dp, &in), 0);               /* after it */
+    assert_non_null(client);
+    assert_non_null(w = dp_worker_detached(dp, roles, 2));
+    dp_rcu_enter();
+    for (int i = 0; i < 40; i++) {
+        feed(w, 1, pkt, len);
+        dp_worker_detached_drain(w);
+    }
+    dp_rcu_leave();
+    assert_int_equal(dp_sa_stats(dp, 1, 0x500, false, &so), 0);
+    /* 30 to 31: the clock runs meanwhile (8 kbit/s is a byte a millisecond) */
+    assert_true(so.packets >= 30 && so.packets <= 31);
+    assert_int_equal(w->xs[1].ifc->ctr[0].drops[DP_DROP_POLICED], 40 - so.packets);
+    assert_int_equal(dp_session_police_stats(dp, 1, &ps), 0);
+    assert_int_equal(ps.packets[1], 40 - so.packets);
+    assert_int_equal(ps.bytes[1], 100 * (40 - so.packets));
+    assert_int_equal(ps.packets[0], 0);
+    /* inbound: the client to an inside host, policed after decryption */
+    pkt[17] = 2;
+    wr16(pkt + 10, 0);
+    wr16(pkt + 10, (uint16_t)~sum16(pkt, 20, 0));
+    dp_rcu_enter();
+    for (; seq <= 40; seq++) {
+        feed_esp(w, client, 0x600, seq, pkt, len);
+        dp_worker_detached_drain(w);
+    }
+    dp_rcu_leave();
+    assert_int_equal(dp_sa_stats(dp, 1, 0x600, true, &si), 0);
+    assert_true(si.packets >= 30 && si.packets <= 31);
+    assert_int_equal(w->xs[0].ifc->ctr[0].drops[DP_DROP_POLICED], 40 - si.packets);
+    assert_int_equal(dp_session_police_stats(dp, 1, &ps), 0);
+    assert_int_equal(ps.packets[0], 40 - si.packets);
+    /* raised (a CoA): the next 40 pass, nothing re-keyed */
+    assert_int_equal(dp_session_police(dp, 1, &fast, &fast), 0);
+    dp_rcu_enter();
+    for (; seq <= 80; seq++) {
+        feed_esp(w, client, 0x600, seq, pkt, len);
+        dp_worker_detached_drain(w);
+    }
+    dp_rcu_leave();
+    assert_int_equal(dp_sa_stats(dp, 1, 0x600, true, &so), 0);
+    assert_int_equal(so.packets, si.packets + 40);
+    /* the session ends: its limit stays while an SA holds it, then goes */
+    dp_session_police_del(dp, 1);
+    assert_int_equal(dp_session_police_stats(dp, 1, &ps), 0);
+    assert_int_equal(dp_sa_del(dp, 1, 0x500, false, NULL), 0);
+    assert_int_equal(dp_sa_del(dp, 1, 0x600, true, NULL), 0);
+    assert_int_equal(dp_session_police_stats(dp, 1, &ps), -ENOENT);
+    dp_worker_detached_free(w);
+    esp_xform_free(client);
+    dp_free(dp);
+}
+
 /* A hard lifetime reached exactly (the last packet it allows) expires the SA at
  * once: it is reported for deletion without waiting for a packet more. */
 static void test_hard_lifetime_reached(void **st)
@@ -860,6 +941,7 @@ int main(void)
         cmocka_unit_test(test_inner_checksums),
         cmocka_unit_test(test_mss_clamp),
         cmocka_unit_test(test_hard_lifetimes),
+        cmocka_unit_test(test_police),
         cmocka_unit_test(test_watch),
         cmocka_unit_test(test_hard_lifetime_reached),
         cmocka_unit_test(test_session_mtu),

@@ -99,6 +99,8 @@ static void test_arena_adoption(void **state)
     s = eng->by_id;
     s->ppk_used = true;
     snprintf(s->ppk_id, sizeof(s->ppk_id), "pq-1");
+    /* bandwidth limits (tags 138-141): set again in the new dataplane */
+    s->ss.rate = (struct sess_rate){.kbps = {4000, AAA_RATE_NONE}, .burst = {6000, 0}};
     memcpy(sk_d, s->in.keys.sk_d, sizeof(sk_d));
     assert_true(ike_client_create_child(&c, 0, 0x30000000, &b));
     again = copy(&b);
@@ -136,6 +138,16 @@ static void test_arena_adoption(void **state)
     assert_true(s->ppk_used);
     assert_string_equal(s->ppk_id, "pq-1");
     assert_memory_equal(s->in.keys.sk_d, sk_d, sizeof(sk_d));
+    assert_int_equal(s->ss.rate.kbps[0], 4000);
+    assert_int_equal(s->ss.rate.kbps[1], AAA_RATE_NONE);
+    assert_int_equal(s->ss.rate.burst[0], 6000);
+    assert_int_equal(s->ss.rate.burst[1], 0);
+    assert_true(s->ss.rate_in_dp);
+    {
+        struct dp_police_stats ps;
+
+        assert_int_equal(dp_session_police_stats(e->dp, id, &ps), 0);
+    }
     assert_int_equal(s->nchild, 2);
     assert_int_equal(dp_sa_count(e->dp), 4);
     /* the client's retransmission gets the same answer */

@@ -6,6 +6,7 @@
  * not up is not found; a CoA re-arms the session lifetime or sets the flow
  * limit, and one with an attribute it cannot apply changes nothing; the
  * Acct-Session-Id of a Start. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -326,6 +327,49 @@ static void test_coa_flow_limit(void **st)
     assert_false(evtimer_pending(t->ss.ev_life, NULL));
 }
 
+/* CoA raven:rate-limit-in/-out: the named direction changes, the other keeps
+ * its own; in the dataplane at once (its limits made for the session), and
+ * gone with the session. */
+static void test_coa_rate_limit(void **st)
+{
+    struct fx *f = *st;
+    struct aaa_dae q = disconnect();
+    struct tsess *t = mk(f, 1, true, "erin", NULL, "a", 0);
+    struct dp_police_stats ps;
+
+    f->m.dp = dp_new();
+    assert_non_null(f->m.dp);
+    t->ss.rate.kbps[1] = 2000;
+    t->ss.rate.burst[1] = 9000;
+    q.coa = true;
+    q.user = "erin";
+    q.attrs.rate_in = 5000;
+    q.attrs.burst_in = 4000;
+    q.attrs.n = 1;
+    assert_int_equal(sess_dae(&q, &f->m), 0);
+    assert_int_equal(t->ss.rate.kbps[0], 5000);
+    assert_int_equal(t->ss.rate.burst[0], 4000);
+    assert_int_equal(t->ss.rate.kbps[1], 2000);
+    assert_int_equal(t->ss.rate.burst[1], 9000);
+    assert_int_equal(calls.nchanged, 1);
+    assert_true(t->ss.rate_in_dp);
+    assert_int_equal(dp_session_police_stats(f->m.dp, 1, &ps), 0);
+    /* 0 from RADIUS: no limit outbound, set as such */
+    q.attrs.rate_in = 0;
+    q.attrs.rate_out = AAA_RATE_NONE;
+    q.attrs.burst_out = 0;
+    assert_int_equal(sess_dae(&q, &f->m), 0);
+    assert_int_equal(t->ss.rate.kbps[0], 5000);
+    assert_int_equal(t->ss.rate.kbps[1], AAA_RATE_NONE);
+    sess_rate_stats(&t->ss, &ps);
+    assert_int_equal(ps.packets[0] + ps.packets[1], 0);
+    sess_rate_release(&t->ss);
+    assert_false(t->ss.rate_in_dp);
+    assert_int_equal(dp_session_police_stats(f->m.dp, 1, &ps), -ENOENT);
+    dp_free(f->m.dp);
+    f->m.dp = NULL;
+}
+
 static void test_coa_unsupported(void **st)
 {
     struct fx *f = *st;
@@ -356,6 +400,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_coa_session_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_coa_session_timeout_max, setup, teardown),
         cmocka_unit_test_setup_teardown(test_coa_flow_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_coa_rate_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_coa_unsupported, setup, teardown),
     };
 

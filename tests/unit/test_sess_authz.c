@@ -512,11 +512,47 @@ static void test_prefixes(void **state)
     assert_int_equal(ps.p[SESS_MAX_PREFIXES - 1].addr[2], SESS_MAX_PREFIXES - 6);
 }
 
+/* Bandwidth limits merge per direction, rate and burst together: the user's
+ * policy beats the group's RADIUS answer where it sets a direction, the
+ * group's fills the other; with override the group's wins. */
+static void test_rate_limits(void **state)
+{
+    struct sess_authz_pol u;
+    struct aaa_attrs g;
+    struct sess_authz_in in = {.user_pol = &u, .group = &g};
+    struct sess_attrs a;
+
+    (void)state;
+    empty_pol(&u);
+    u.rate.kbps[0] = 1000;
+    aaa_attrs_init(&g);
+    g.rate_in = 7000;
+    g.burst_in = 70000;
+    g.rate_out = 3000;
+    g.burst_out = 30000;
+    sess_authorize(&in, &a);
+    assert_int_equal(a.rate.kbps[0], 1000);
+    assert_int_equal(a.rate.burst[0], 0);
+    assert_int_equal(a.rate.kbps[1], 3000);
+    assert_int_equal(a.rate.burst[1], 30000);
+    in.group_first = true;
+    sess_authorize(&in, &a);
+    assert_int_equal(a.rate.kbps[0], 7000);
+    assert_int_equal(a.rate.burst[0], 70000);
+    in.group = NULL;
+    in.user_pol = NULL;
+    sess_authorize(&in, &a);
+    assert_int_equal(a.rate.kbps[0], 0);
+    assert_int_equal(a.rate.kbps[1], 0);
+    aaa_attrs_free(&g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_policies),   cmocka_unit_test(test_radius),     cmocka_unit_test(test_cached),
         cmocka_unit_test(test_default),    cmocka_unit_test(test_radius_acl), cmocka_unit_test(test_prefixes),
+        cmocka_unit_test(test_rate_limits),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -303,6 +303,47 @@ static void test_initial_contact(void **st)
     assert_ptr_equal(sess_find(&f->m, f->s[2].id), &f->s[2]);
 }
 
+/* The per-user limit after INITIAL_CONTACT: the user is the authorized user,
+ * else the EAP identity, else the IKE identity; only established sessions of
+ * the same user count; refuse-newest says why, replace-oldest ends the oldest
+ * (DELETE to their clients) until the new one fits. */
+static void test_user_limit(void **st)
+{
+    struct fix *f = *st;
+    char why[200] = "";
+
+    who(&f->s[0], "alice", "ra");  /* the new session itself */
+    who(&f->s[1], "alice", "ra");  /* alice's, the oldest */
+    who(&f->s[2], "alice", "ra2"); /* alice's in another profile: counts too */
+    who(&f->s[3], "alice", "ra");  /* authorized as carol: not alice's */
+    f->s[3].user = strdup("carol");
+    who(&f->s[4], "x.example.org", "ra"); /* EAP identity alice: alice's, not up */
+    f->s[4].eap_identity = strdup("alice");
+    who(&f->s[5], "bob", "ra");
+    f->s[1].established = 1000;
+    f->s[2].established = 2000;
+    f->up[0] = f->up[1] = f->up[2] = f->up[3] = f->up[5] = true;
+    assert_true(sess_user_limit(&f->s[0], 0, false, why, sizeof(why))); /* no limit */
+    assert_true(sess_user_limit(&f->s[0], 3, false, why, sizeof(why)));
+    assert_false(sess_user_limit(&f->s[0], 2, false, why, sizeof(why)));
+    assert_string_equal(why, "user alice has 2 sessions, the most max-sessions-per-user allows");
+    f->up[4] = true; /* now up: three of alice's */
+    assert_false(sess_user_limit(&f->s[0], 3, false, why, sizeof(why)));
+    assert_int_equal(f->nended, 0);
+    /* replace-oldest with a limit of 2: the two oldest of three go */
+    f->s[4].established = 3000;
+    assert_true(sess_user_limit(&f->s[0], 2, true, why, sizeof(why)));
+    assert_int_equal(f->nended, 2);
+    assert_ptr_equal(f->ended[0], &f->s[1]);
+    assert_ptr_equal(f->ended[1], &f->s[2]);
+    for (size_t i = 0; i < f->nended; i++) {
+        assert_string_equal(f->reason[i], "replaced");
+        assert_true(f->notify[i]);
+    }
+    assert_ptr_equal(sess_find(&f->m, f->s[4].id), &f->s[4]);
+    assert_ptr_equal(sess_find(&f->m, f->s[3].id), &f->s[3]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -313,6 +354,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ipv6, setup, teardown),
         cmocka_unit_test_setup_teardown(test_take, setup, teardown),
         cmocka_unit_test_setup_teardown(test_initial_contact, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_user_limit, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
