@@ -284,8 +284,8 @@ static void fe_exited(struct fe *f, int status)
     evtimer_del(f->ev_closed);
     delay = fe_next_delay(f, lived);
     alarm_raise(ALARM_FRONTEND_RESTARTED, f->name, delay ? ALARM_SEV_CRITICAL : ALARM_SEV_MAJOR,
-                "%s (pid %d) ended after %lld ms: %s; %s", f->name, (int)pid, (long long)lived, f->last_exit,
-                delay ? "restarted with a growing delay, it keeps failing" : "restarted");
+                "front end %s (pid %d) ended after %lld ms: %s; %s", f->name, (int)pid, (long long)lived,
+                f->last_exit, delay ? "restarted with a growing delay, it keeps failing" : "restarted");
     if (delay) {
         log_warn("mgmt", "front end %s (pid %d) ended after %lld ms: %s; restarting in %u ms (failing again and again)",
                  f->name, (int)pid, (long long)lived, f->last_exit, delay);
