@@ -11,7 +11,9 @@ condition really happens, seen as raven-vpn:alarm-notification over NETCONF
 - crl-unobtainable: a crl-url on loopback where nothing listens, then an HTTP
   server (python3 -m http.server) serving the CA's CRL (openssl ca -gencrl);
 - interface-down and xdp-detached: the dataplane's veth set down and up, and
-  Raven's XDP program detached with ip link (in the test's own namespace);
+  Raven's XDP program detached with ip link (in the test's own namespace),
+  attached again by a commit that changes the interface, detached again and
+  the interface removed from the configuration;
 - front-end-restarted: raven-restd and raven-netconfd killed by the PIDs ravend
   reports in vpn-state/management;
 - commit-refused: a dataplane interface that does not exist, refused at
@@ -250,11 +252,19 @@ def test_interface_down_and_xdp_detached(make_ravend, ifns):
     a = wait_alarm(sub, "xdp-detached", False, res)
     assert a["perceived-severity"] == "critical" and "no longer attached to eth0" in a["alarm-text"], a
     assert alarms(m)[("xdp-detached", res)]["is-cleared"] == "false"
-    # the interface no longer served: its alarms go
+    # a commit that changes the interface attaches the program again
+    m.edit_config(target="running", config=cfg(
+        f'<dataplane xmlns="{NS}"><interface><name>eth0</name><xdp-mode>native</xdp-mode></interface></dataplane>'))
+    wait_alarm(sub, "xdp-detached", True, res)
+    assert alarms(m)[("xdp-detached", res)]["raise-count"] == "1"
+    # detached again, then the interface no longer served: its alarms go
+    subprocess.run(["ip", "-n", ifns, "link", "set", "dev", "eth0", "xdp", "off"], check=True)
+    wait_alarm(sub, "xdp-detached", False, res)
     m.edit_config(target="running", config=cfg(
         f'<dataplane xmlns="{NS}" xmlns:nc="urn:ietf:params:xml:ns:netconf:base:1.0">'
         f'<interface nc:operation="delete"><name>eth0</name></interface></dataplane>'))
     wait_alarm(sub, "xdp-detached", True, res)
+    assert alarms(m)[("xdp-detached", res)]["raise-count"] == "2"
 
 
 def front_end_pid(m, name):
