@@ -334,6 +334,15 @@ int dp_set_interfaces(struct dp *dp, const struct dp_if_conf *ifs, size_t n, cha
 int dp_check_interfaces(struct dp *dp, const struct dp_if_conf *ifs, size_t n, char *err, size_t errlen);
 size_t dp_if_count(const struct dp *dp);
 int dp_if_stats(const struct dp *dp, size_t i, struct dp_if_stats *out);
+/* What the interface served @i looks like in the kernel now, for the
+ * interface-down and xdp-detached alarms: administratively up, with carrier
+ * (IFF_RUNNING), and whether it still carries the XDP program attached to it
+ * (false also when none was attached: mode DP_MODE_DOWN). Control thread. */
+struct dp_if_health {
+    bool exists, up, running;
+    bool xdp_expected, xdp_attached;
+};
+int dp_if_health(const struct dp *dp, size_t i, struct dp_if_health *out);
 size_t dp_worker_count(const struct dp *dp);
 int dp_worker_stats(const struct dp *dp, size_t i, struct dp_worker_stats *out);
 /* Resets interface and worker counters (SA counters stay). */

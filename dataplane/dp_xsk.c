@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -898,4 +899,33 @@ void dp_clear_counters(struct dp *dp)
     memset(dp->wctr, 0, sizeof(dp->wctr));
     for (size_t i = 0; i < dp->nworkers; i++)
         memset(&dp->workers[i]->frag.ctr, 0, sizeof(dp->workers[i]->frag.ctr));
+}
+
+int dp_if_health(const struct dp *dp, size_t i, struct dp_if_health *out)
+{
+    LIBBPF_OPTS(bpf_xdp_query_opts, q);
+    const struct dp_iface *ifc;
+    struct bpf_prog_info info = {0};
+    __u32 len = sizeof(info);
+    struct ifreq ifr = {0};
+    int fd;
+
+    if (i >= dp->nifaces)
+        return -ENOENT;
+    ifc = dp->ifaces[i];
+    memset(out, 0, sizeof(*out));
+    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifc->conf.name);
+    fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && !ioctl(fd, SIOCGIFFLAGS, &ifr)) {
+        out->exists = true;
+        out->up = ifr.ifr_flags & IFF_UP;
+        out->running = ifr.ifr_flags & IFF_RUNNING;
+    }
+    if (fd >= 0)
+        close(fd);
+    out->xdp_expected = ifc->mode != DP_MODE_DOWN && ifc->prog_fd >= 0;
+    if (out->xdp_expected && out->exists && !bpf_obj_get_info_by_fd(ifc->prog_fd, &info, &len) &&
+        !bpf_xdp_query((int)if_nametoindex(ifc->conf.name), 0, &q))
+        out->xdp_attached = (q.drv_prog_id && q.drv_prog_id == info.id) || (q.skb_prog_id && q.skb_prog_id == info.id);
+    return 0;
 }

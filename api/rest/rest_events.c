@@ -32,7 +32,7 @@ static const struct {
     const char *name, *desc;
     unsigned int mask;
 } streams[] = {
-    {"NETCONF", "Every event: sessions, authentication failures and configuration changes.",
+    {"NETCONF", "Every event: sessions, authentication failures, configuration changes and alarms.",
      EV_SESSIONS | EV_AUTH | EV_CONFIG},
     {"sessions", "raven-vpn:session-up and raven-vpn:session-down.", EV_SESSIONS},
     {"auth", "raven-vpn:authentication-failure.", EV_AUTH},

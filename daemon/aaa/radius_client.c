@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "daemon/aaa/radius_client.h"
+#include "daemon/base/alarm.h"
 #include "daemon/base/log.h"
 #include "daemon/base/poison.h"
 
@@ -141,6 +142,21 @@ static void fail_later(struct rad_req *r, int err)
     evtimer_add(r->timer, &now);
 }
 
+/* radius-server-dead: raised when @s stops answering, cleared when it answers
+ * again or goes. */
+static void srv_alarm(const struct rad_srv *s, bool dead)
+{
+    char res[ALARM_RESOURCE_MAX];
+
+    snprintf(res, sizeof(res), "/raven-vpn:aaa/radius-server[name='%s']", s->name);
+    if (dead)
+        alarm_raise(ALARM_RADIUS_SERVER_DEAD, res, ALARM_SEV_MAJOR,
+                    "RADIUS server %s does not answer after %u retransmissions: skipped for %u s", s->name,
+                    s->retransmits, s->deadtime_s);
+    else
+        alarm_clear(ALARM_RADIUS_SERVER_DEAD, res);
+}
+
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct rad_req *r = arg;
@@ -171,8 +187,10 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
         return;
     }
     s->st.timeouts++;
-    if (!s->st.dead)
+    if (!s->st.dead) {
         log_warn("radius", "server %s does not answer: marked dead for %u s", s->name, s->deadtime_s);
+        srv_alarm(s, true);
+    }
     s->st.dead = true;
     s->dead_until = time(NULL) + s->deadtime_s;
     next_server(r, -ETIMEDOUT);
@@ -303,8 +321,10 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
         clock_gettime(CLOCK_MONOTONIC, &now);
         rtt = mono_us(&now) - mono_us(&r->sent);
         s->st.rtt_us = s->st.rtt_us ? (s->st.rtt_us * 7 + (uint64_t)rtt) / 8 : (uint64_t)rtt;
-        if (s->st.dead)
+        if (s->st.dead) {
             log_info("radius", "server %s answers again", s->name);
+            srv_alarm(s, false);
+        }
         s->st.dead = false;
         s->dead_until = 0;
         finish(r, &v, 0);
@@ -313,6 +333,8 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 
 static void srv_free(struct rad_srv *s)
 {
+    if (s->st.dead)
+        srv_alarm(s, false); /* removed from the configuration */
     if (s->ev)
         event_free(s->ev);
     if (s->fd >= 0)

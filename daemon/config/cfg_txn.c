@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/base/alarm.h"
 #include "daemon/base/log.h"
 #include "daemon/config/cfg_impl.h"
 #include "daemon/base/poison.h"
@@ -411,6 +412,10 @@ int cfg_txn_run(struct cfg *cfg, const struct lyd_node *old, struct lyd_node **n
             if (!errs->count)
                 cfg_err_add(errs, CFG_ERR_OPERATION_FAILED, CFG_ERRT_APPLICATION, r->h.path,
                             "%s refused the change", r->h.name);
+            if (!dry_run) /* commit-refused: cleared by the next commit taken */
+                alarm_raise(ALARM_COMMIT_REFUSED, r->h.path, ALARM_SEV_WARNING, "%s refused a commit: %s%s%s",
+                            r->h.name, errs->head && errs->head->path ? errs->head->path : "",
+                            errs->head && errs->head->path ? ": " : "", errs->head ? errs->head->msg : "");
             break;
         }
     }
@@ -437,6 +442,7 @@ int cfg_txn_run(struct cfg *cfg, const struct lyd_node *old, struct lyd_node **n
         if (txn_route(&txn, r, chg) && r->h.apply)
             r->h.apply(&txn, r->h.arg);
     }
+    alarm_clear_unless(ALARM_COMMIT_REFUSED, NULL, NULL, NULL);
 out:
     free(txn.mine);
     chg_vec_clear(&all);

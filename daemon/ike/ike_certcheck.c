@@ -5,12 +5,14 @@
  * each warning the previous configuration did not have is logged and sent as
  * the certificate-warning notification, and vpn-state/certificate-warning
  * lists those of the configuration in force. The check runs at commit: a
- * certificate that comes within 30 days of its end later is found by the next
- * commit. */
+ * certificate that comes within pki/expiry-warning-days of its end later is
+ * found by the next commit. The certificate-expiring alarms of every
+ * trustpoint's certificates are checked at commit and every hour. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "daemon/base/alarm.h"
 #include "daemon/base/log.h"
 #include "daemon/ike/ike_auth_steps.h"
 #include "daemon/ike/ike_certcheck.h"
@@ -42,7 +44,7 @@ void ike_certcheck_build(struct ike_conf *c)
         } else {
             type = 0; /* our address, or the certificate's own subject */
         }
-        n = pki_server_cert_check(tp->cert, type, id, id_len, now, is, MAX_PER_CERT);
+        n = pki_server_cert_check(tp->cert, type, id, id_len, now, c->cert_warn_days, is, MAX_PER_CERT);
         if (!n)
             continue;
         w = realloc(c->cert_warns, (c->ncert_warns + n) * sizeof(*w));
@@ -105,4 +107,66 @@ void ike_certcheck_state(const struct ike_conf *c, struct lyd_node *state)
             continue;
         ike_add_str(n, "message", w->issue.msg);
     }
+}
+
+#define TP_RES "/raven-vpn:pki/trustpoint[name='%s']/%s"
+
+static void expiry_alarm(const char *tp, const char *leaf, X509 *cert, int days, unsigned int warn_days)
+{
+    char res[ALARM_RESOURCE_MAX], subj[160] = "";
+
+    snprintf(res, sizeof(res), TP_RES, tp, leaf);
+    if (!cert || days > (int)warn_days) {
+        alarm_clear(ALARM_CERT_EXPIRING, res);
+        return;
+    }
+    X509_NAME_oneline(X509_get_subject_name(cert), subj, sizeof(subj));
+    if (days < 0)
+        alarm_raise(ALARM_CERT_EXPIRING, res, ALARM_SEV_CRITICAL, "the certificate %s has expired: replace it", subj);
+    else
+        alarm_raise(ALARM_CERT_EXPIRING, res, days <= 7 ? ALARM_SEV_MAJOR : ALARM_SEV_WARNING,
+                    "the certificate %s ends in %d days (pki/expiry-warning-days %u): renew it", subj, days,
+                    warn_days);
+}
+
+static bool tp_listed(const char *resource, void *arg)
+{
+    const struct ike_conf *c = arg;
+    char res[ALARM_RESOURCE_MAX];
+
+    for (size_t i = 0; c && i < c->ntps; i++) {
+        for (int k = 0; k < 2; k++) {
+            snprintf(res, sizeof(res), TP_RES, c->tps[i]->name, k ? "ca-certificate" : "certificate");
+            if (!strcmp(res, resource))
+                return true;
+        }
+    }
+    return false;
+}
+
+void ike_certcheck_alarms(const struct ike_conf *c)
+{
+    time_t now = time(NULL);
+
+    for (size_t i = 0; c && i < c->ntps; i++) {
+        const struct pki_tp *tp = c->tps[i];
+        X509 *soonest = NULL;
+        int days = 0, least = 0;
+
+        if (tp->cert && pki_cert_days_left(tp->cert, now, &days))
+            expiry_alarm(tp->name, "certificate", tp->cert, days, c->cert_warn_days);
+        else
+            expiry_alarm(tp->name, "certificate", NULL, 0, 0);
+        /* of its CA certificates, the one that ends first */
+        for (int j = 0; tp->cas && j < sk_X509_num(tp->cas); j++) {
+            X509 *ca = sk_X509_value(tp->cas, j);
+
+            if (pki_cert_days_left(ca, now, &days) && (!soonest || days < least)) {
+                soonest = ca;
+                least = days;
+            }
+        }
+        expiry_alarm(tp->name, "ca-certificate", soonest, least, c->cert_warn_days);
+    }
+    alarm_clear_unless(ALARM_CERT_EXPIRING, "/raven-vpn:pki/trustpoint[", tp_listed, (void *)c);
 }

@@ -678,6 +678,10 @@ struct ike_conf *ike_conf_build(const struct ly_ctx *ctx, const struct lyd_node 
     c->nat_keepalive = v ? (uint16_t)atoi(v) : 0;
     v = ike_leaf(c->tree, V "ikev2/global/fragmentation/mtu");
     c->frag_mtu = v ? (uint16_t)atoi(v) : 1280;
+    v = ike_leaf(c->tree, V "pki/expiry-warning-days");
+    c->cert_warn_days = v ? (unsigned)atoi(v) : 30;
+    v = tree ? ike_leaf(tree, V "pools/usage-alarm-threshold") : NULL;
+    c->pool_alarm_pct = v ? (unsigned)atoi(v) : 90;
     ok = build_policies(c, err, arg) && ok;
     ok = build_pools(c, err, arg) && ok;
     ok = build_pools6(c, err, arg) && ok;

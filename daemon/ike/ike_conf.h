@@ -304,6 +304,8 @@ struct ike_conf {
     /* what clients would refuse in our own certificates (ike_certcheck.c) */
     struct ike_cert_warn *cert_warns;
     size_t ncert_warns;
+    unsigned int cert_warn_days; /* pki/expiry-warning-days */
+    unsigned int pool_alarm_pct; /* pools/usage-alarm-threshold */
 };
 
 /* One problem of a profile's signing certificate (pki_server_cert_check). */

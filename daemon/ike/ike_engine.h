@@ -125,6 +125,11 @@ void ike_engine_input(struct ike_engine *e, const struct sockaddr_storage *local
 /* clear-counters for the IKE scope. */
 void ike_engine_clear_counters(struct ike_engine *e);
 
+/* The certificate-expiring alarms of the configuration in force checked
+ * again (they are at each commit; a certificate comes closer to its end
+ * between commits). */
+void ike_engine_check_certs(struct ike_engine *e);
+
 /* The session arena (daemon/session/sess_arena.h, borrowed: it outlives the
  * engine): each established session's record and its child SAs' changing state
  * are kept there, so that a new ravend takes the sessions over. Set before any

@@ -529,6 +529,8 @@ void ike_engine_apply(struct ike_engine *e)
     e->conf = e->pending;
     e->pending = NULL;
     sess_mgr_set_pools(&e->sm, e->conf->pools, e->conf->pools6);
+    pool_set_alarms(e->conf->pools, e->conf->pools6, e->conf->pool_alarm_pct);
+    ike_certcheck_alarms(e->conf);
     /* the dataplane takes ESP in UDP on the NAT traversal port and hands IKE
      * fragmented on either port to the sockets opened above: the ports in force
      * (the defaults without listen configuration), also for sessions adopted
@@ -594,4 +596,10 @@ void ike_engine_clear_counters(struct ike_engine *e)
 {
     memset(&e->c, 0, sizeof(e->c));
     e->c.discontinuity = time(NULL);
+}
+
+void ike_engine_check_certs(struct ike_engine *e)
+{
+    if (e && e->conf)
+        ike_certcheck_alarms(e->conf);
 }

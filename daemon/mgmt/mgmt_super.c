@@ -30,6 +30,7 @@
 #include <cap-ng.h>
 #include <event2/event.h>
 
+#include "daemon/base/alarm.h"
 #include "daemon/base/log.h"
 #include "daemon/base/monotime.h"
 #include "daemon/mgmt/mgmt_super.h"
@@ -282,6 +283,9 @@ static void fe_exited(struct fe *f, int status)
     f->kill_reason = NULL;
     evtimer_del(f->ev_closed);
     delay = fe_next_delay(f, lived);
+    alarm_raise(ALARM_FRONTEND_RESTARTED, f->name, delay ? ALARM_SEV_CRITICAL : ALARM_SEV_MAJOR,
+                "front end %s (pid %d) ended after %lld ms: %s; %s", f->name, (int)pid, (long long)lived,
+                f->last_exit, delay ? "restarted with a growing delay, it keeps failing" : "restarted");
     if (delay) {
         log_warn("mgmt", "front end %s (pid %d) ended after %lld ms: %s; restarting in %u ms (failing again and again)",
                  f->name, (int)pid, (long long)lived, f->last_exit, delay);
@@ -549,6 +553,7 @@ void super_connected(struct super *s, int idx)
     f->state = FE_RUNNING;
     f->seen = monotime_ms();
     log_info("mgmt", "front end %s (pid %d) connected", f->name, (int)f->pid);
+    alarm_clear(ALARM_FRONTEND_RESTARTED, f->name);
 }
 
 void super_seen(struct super *s, int idx)

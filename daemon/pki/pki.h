@@ -125,8 +125,12 @@ struct pki_issue {
 const char *pki_issue_name(enum pki_issue_kind k);
 /* The problems clients would have with @cert as the headend's certificate for
  * the IKE identity (@id_type, RFC 7296 3.5, with @id; type 0 when the identity
- * is not known until a client comes) at @now; at most @cap into @out. */
+ * is not known until a client comes) at @now, ending within @warn_days being
+ * one; at most @cap into @out. */
 size_t pki_server_cert_check(X509 *cert, uint8_t id_type, const uint8_t *id, size_t id_len, time_t now,
-                             struct pki_issue *out, size_t cap);
+                             unsigned int warn_days, struct pki_issue *out, size_t cap);
+
+/* Days from @now until @cert ends (negative: ended); false if it cannot be read. */
+bool pki_cert_days_left(X509 *cert, time_t now, int *days);
 
 #endif

@@ -15,7 +15,6 @@
 #include "daemon/pki/pki.h"
 #include "daemon/base/poison.h"
 
-#define EXPIRY_WARN_DAYS 30
 
 static const char *const issue_names[] = {
     [PKI_ISSUE_NO_SERVER_AUTH] = "no-server-auth-eku",   [PKI_ISSUE_ID_NOT_IN_SAN] = "identity-not-in-san",
@@ -82,11 +81,11 @@ static void check_identity(X509 *cert, uint8_t id_type, const uint8_t *id, size_
 }
 
 size_t pki_server_cert_check(X509 *cert, uint8_t id_type, const uint8_t *id, size_t id_len, time_t now,
-                             struct pki_issue *out, size_t cap)
+                             unsigned int warn_days, struct pki_issue *out, size_t cap)
 {
     EVP_PKEY *key = X509_get0_pubkey(cert);
     uint32_t flags = X509_get_extension_flags(cert);
-    time_t soon = now + EXPIRY_WARN_DAYS * 86400;
+    time_t soon = now + (time_t)warn_days * 86400;
     size_t n = 0;
 
     if (!(flags & EXFLAG_XKUSAGE) || !(X509_get_extended_key_usage(cert) & XKU_SSL_SERVER))
@@ -109,7 +108,19 @@ size_t pki_server_cert_check(X509 *cert, uint8_t id_type, const uint8_t *id, siz
         ASN1_TIME_free(t);
         add(out, cap, &n, PKI_ISSUE_EXPIRES_SOON,
             "the certificate expires in %d days (less than %d): renew it before clients refuse it", days,
-            EXPIRY_WARN_DAYS);
+            warn_days);
     }
     return n;
+}
+
+bool pki_cert_days_left(X509 *cert, time_t now, int *days)
+{
+    ASN1_TIME *t = cert ? ASN1_TIME_set(NULL, now) : NULL;
+    int secs = 0;
+    bool ok = t && ASN1_TIME_diff(days, &secs, t, X509_get0_notAfter(cert));
+
+    ASN1_TIME_free(t);
+    if (ok && *days == 0 && secs < 0)
+        *days = -1; /* ended less than a day ago */
+    return ok;
 }

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/base/alarm.h"
 #include "daemon/base/log.h"
 #include "daemon/pki/pki_ocsp.h"
 #include "daemon/base/poison.h"
@@ -98,6 +99,7 @@ static void src_cancel(struct crl_src *s)
 static void src_free(struct crl_src *s)
 {
     src_cancel(s);
+    alarm_clear(ALARM_CRL_UNOBTAINABLE, s->url); /* no longer fetched */
     if (s->ev_timer)
         event_free(s->ev_timer);
     X509_CRL_free(s->crl);
@@ -277,6 +279,8 @@ static void src_done(struct pki_xfer *x, CURLcode rc, long status)
         s->retries++;
         log_warn("pki", "trustpoint %s: CRL from %s not obtained (%" PRIu64 " failures): %s", s->tp, s->url,
                  s->failures, s->err);
+        alarm_raise(ALARM_CRL_UNOBTAINABLE, s->url, ALARM_SEV_MAJOR,
+                    "trustpoint %s: the CRL cannot be obtained: %s; retried", s->tp, s->err);
         src_plan(s, false);
         return;
     }
@@ -286,6 +290,7 @@ static void src_done(struct pki_xfer *x, CURLcode rc, long status)
         pki_crl_news_revoked(s->owner);
     X509_CRL_free(s->crl);
     s->crl = crl;
+    alarm_clear(ALARM_CRL_UNOBTAINABLE, s->url);
     s->retries = 0;
     s->err[0] = 0;
     s->last_update = time(NULL);

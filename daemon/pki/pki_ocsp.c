@@ -16,6 +16,7 @@
 
 #include <uthash.h>
 
+#include "daemon/base/alarm.h"
 #include "daemon/base/log.h"
 #include "daemon/pki/pki.h"
 #include "daemon/pki/pki_crl_int.h"
@@ -298,10 +299,13 @@ static void ent_done(struct pki_xfer *x, CURLcode rc, long status)
         e->st->errors++;
         snprintf(e->st->err, sizeof(e->st->err), "%.80s: %.200s", e->url, e->err);
         log_warn("pki", "trustpoint %s: no OCSP answer from %s: %s", e->tp, e->url, e->err);
+        alarm_raise(ALARM_OCSP_UNOBTAINABLE, e->url, ALARM_SEV_MAJOR,
+                    "trustpoint %s: the OCSP responder gives no valid answer: %s; asked again", e->tp, e->err);
         ent_plan(e, now);
         return;
     }
     e->failed = false;
+    alarm_clear(ALARM_OCSP_UNOBTAINABLE, e->url);
     e->ans = ans;
     e->expires = ans.next_update ? ans.next_update : now + PKI_OCSP_TTL;
     if (ans.status == PKI_OCSP_GOOD) {

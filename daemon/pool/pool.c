@@ -2,9 +2,13 @@
 #include "daemon/pool/pool.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uthash.h>
+
+#include "daemon/base/alarm.h"
 
 #include "daemon/base/poison.h"
 
@@ -39,6 +43,7 @@ struct pool {
     struct range *r;
     size_t nr;
     uint64_t size, in_use, failures;
+    bool alarm_high, alarm_full; /* its usage alarms are raised (in a set in force) */
     UT_hash_handle hh;
 };
 
@@ -51,6 +56,7 @@ struct span {
 };
 
 struct pool_set {
+    unsigned int alarm_pct; /* the set in force: its pools' usage alarms (0: none) */
     struct pool *pools;
     struct lease *held;
     struct span *v4;
@@ -282,6 +288,52 @@ static struct lease *held(const struct pool_set *ps, const uint8_t key[16])
 
 /* Records a lease of @addr (an address or index of @p, NULL: outside every
  * pool) under @key; false when memory is short or @addr is not in @p. */
+static void res_of(const struct pool *p, char *res, size_t len)
+{
+    snprintf(res, len, "/raven-vpn:pools/%s[name='%s']", p->ipv6 ? "ipv6-pool" : "ipv4-pool", p->name);
+}
+
+/* The usage alarms of @p after a change of its leases: pool-usage-high at the
+ * threshold, cleared 5 points below it; pool-exhausted when none is free. Only
+ * a change of state reaches the alarm list (a lease is a few compares), and
+ * the texts do not change with the count, so that each lease is not an alarm
+ * change. */
+static void level(const struct pool_set *ps, struct pool *p)
+{
+    char res[ALARM_RESOURCE_MAX];
+    uint64_t pct = ps->alarm_pct, low = pct > 5 ? pct - 5 : 0;
+    bool full, high;
+
+    if (!pct || !p->size)
+        return;
+    full = p->in_use >= p->size;
+    high = p->in_use * 100 >= pct * p->size ||
+           (p->alarm_high && p->in_use && p->in_use * 100 >= low * p->size);
+    if (full == p->alarm_full && high == p->alarm_high)
+        return;
+    res_of(p, res, sizeof(res));
+    if (full != p->alarm_full) {
+        if (full)
+            alarm_raise(ALARM_POOL_EXHAUSTED, res, ALARM_SEV_CRITICAL,
+                        "every one of the pool's %" PRIu64 " addresses is in use: new clients get none; enlarge the "
+                        "pool",
+                        p->size);
+        else
+            alarm_clear(ALARM_POOL_EXHAUSTED, res);
+        p->alarm_full = full;
+    }
+    if (high != p->alarm_high) {
+        if (high)
+            alarm_raise(ALARM_POOL_USAGE_HIGH, res, ALARM_SEV_MAJOR,
+                        "the pool's addresses in use reached %" PRIu64 "%% of its %" PRIu64
+                        " (pools/usage-alarm-threshold)",
+                        pct, p->size);
+        else
+            alarm_clear(ALARM_POOL_USAGE_HIGH, res);
+        p->alarm_high = high;
+    }
+}
+
 static bool lease_add(struct pool_set *ps, struct pool *p, uint32_t addr, const uint8_t key[16], uint64_t owner,
                       bool claimed)
 {
@@ -295,6 +347,7 @@ static bool lease_add(struct pool_set *ps, struct pool *p, uint32_t addr, const 
 
         r->bits[off / 64] |= 1ULL << (off % 64);
         p->in_use++;
+        level(ps, p);
     }
     memcpy(l->key, key, 16);
     l->addr = addr;
@@ -314,6 +367,7 @@ static void lease_del(struct pool_set *ps, struct lease *l)
 
         r->bits[off / 64] &= ~(1ULL << (off % 64));
         l->pool->in_use--;
+        level(ps, l->pool);
     }
     HASH_DEL(ps->held, l);
     free(l);
@@ -618,5 +672,59 @@ void pool_set_foreach(const struct pool_set *ps, void (*fn)(const struct pool_in
         struct pool_info pi = {.name = p->name, .ipv6 = p->ipv6, .size = p->size, .in_use = p->in_use,
                                .failures = p->failures, .netmask = p->netmask};
         fn(&pi, arg);
+    }
+}
+
+struct alarm_sets {
+    const struct pool_set *v4, *v6;
+};
+
+static bool pool_listed(const char *resource, void *arg)
+{
+    const struct alarm_sets *a = arg;
+    const struct pool_set *sets[2] = {a->v4, a->v6};
+    const struct pool *p, *tmp;
+    char res[ALARM_RESOURCE_MAX];
+
+    for (int i = 0; i < 2; i++) {
+        if (!sets[i])
+            continue;
+        HASH_ITER(hh, sets[i]->pools, p, tmp) {
+            res_of(p, res, sizeof(res));
+            if (!strcmp(res, resource))
+                return true;
+        }
+    }
+    return false;
+}
+
+void pool_set_alarms(struct pool_set *v4, struct pool_set *v6, unsigned int pct)
+{
+    struct pool_set *sets[2] = {v4, v6};
+    struct alarm_sets a = {v4, v6};
+    struct pool *p, *tmp;
+    char res[ALARM_RESOURCE_MAX];
+
+    /* pools gone first */
+    alarm_clear_unless(ALARM_POOL_EXHAUSTED, "/raven-vpn:pools/", pool_listed, &a);
+    alarm_clear_unless(ALARM_POOL_USAGE_HIGH, "/raven-vpn:pools/", pool_listed, &a);
+    for (int i = 0; i < 2; i++) {
+        if (!sets[i])
+            continue;
+        sets[i]->alarm_pct = pct;
+        HASH_ITER(hh, sets[i]->pools, p, tmp) {
+            /* what the pool of the same name raised before this set was in
+             * force; a threshold now above its usage clears at once */
+            res_of(p, res, sizeof(res));
+            p->alarm_full = alarm_is_active(ALARM_POOL_EXHAUSTED, res);
+            p->alarm_high = alarm_is_active(ALARM_POOL_USAGE_HIGH, res) && pct && p->in_use * 100 >= pct * p->size;
+            if (!p->alarm_high)
+                alarm_clear(ALARM_POOL_USAGE_HIGH, res);
+            if (!pct && p->alarm_full) {
+                alarm_clear(ALARM_POOL_EXHAUSTED, res);
+                p->alarm_full = false;
+            }
+            level(sets[i], p);
+        }
     }
 }

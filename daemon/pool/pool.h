@@ -89,6 +89,14 @@ uint32_t pool_netmask(const struct pool_set *ps, const char *name);
 size_t pool_set_carry(struct pool_set *nw, const struct pool_set *old,
                       void (*misfit)(const char *pool, uint32_t addr, uint64_t owner, void *arg), void *arg);
 
+/* Makes @v4 and @v6 (either may be NULL) the sets in force for the alarms
+ * (base/alarm.h): each pool's usage is checked now and after every change of
+ * its leases against @pct percent (pool-usage-high, cleared 5 points below;
+ * a threshold changed upwards clears at once) and for exhaustion
+ * (pool-exhausted); the alarms of pools in neither set are cleared. A set not
+ * in force (a commit's new one until apply) raises nothing. */
+void pool_set_alarms(struct pool_set *v4, struct pool_set *v6, unsigned int pct);
+
 void pool_set_foreach(const struct pool_set *ps, void (*fn)(const struct pool_info *pi, void *arg), void *arg);
 
 #endif

@@ -388,7 +388,8 @@ static int start_vpn(struct ravend *d)
     /* the sessions of the previous process go back in the dataplane once running
      * is loaded (on_running_loaded) */
     cfg_set_loaded(d->cfg, on_running_loaded, d);
-    if (ravend_handlers_register(d->cfg, d->mgmt) || ravend_vpn_register(d->cfg, d->ike, d->aaa, d->dp))
+    if (ravend_handlers_register(d->cfg, d->mgmt) || ravend_vpn_register(d->cfg, d->ike, d->aaa, d->dp) ||
+        ravend_alarm_start(d->base, &d->apis, d->dp, d->ike))
         return -1;
     return 0;
 }
@@ -449,6 +450,7 @@ static void stop(struct ravend *d)
      * free */
     if (d->q)
         ctlq_shutdown(d->q);
+    ravend_alarm_stop(); /* what stopping clears is no alarm */
     mgmt_free(d->mgmt);
     d->apis.mgmt = NULL; /* the engine's last events go nowhere */
     super_free(d->sup);

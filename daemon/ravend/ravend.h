@@ -40,6 +40,13 @@ void ravend_vpn_event(struct lyd_node *notif, void *arg);
 bool ravend_vpn_event_wanted(const char *name, void *arg);
 /* ike_event_xml_fn: a session event as XML text, to the front ends. */
 void ravend_vpn_event_xml(const char *name, const char *xml, size_t len, void *arg);
+/* ravend_alarm.c: alarm changes to the front ends as alarm-notification (from
+ * the loop's next turn), the dataplane's interfaces checked every second and
+ * the certificates every hour; vpn-state/alarms into @st. */
+struct event_base;
+int ravend_alarm_start(struct event_base *base, struct ravend_apis *apis, struct dp *dp, struct ike_engine *ike);
+void ravend_alarm_stop(void);
+int ravend_alarm_state(struct lyd_node *st);
 /* cfg_notify_fn: `changed` and netconf-config-change for the front ends (@arg:
  * ravend_apis). */
 void ravend_config_changed(const struct cfg_actor *actor, const struct cfg_change *chg, size_t n, void *arg);

@@ -402,6 +402,7 @@ int ravend_vpn_state(struct ly_ctx *ctx, struct lyd_node **data, struct mgmt_sta
     if (sel->others) {
         aaa_state(vpn_state.aaa, st);
         dataplane_state(vpn_state.dp, st);
+        ravend_alarm_state(st);
     }
     if (arg && sel->others)
         ravend_arena_state(((struct ravend_apis *)arg)->daemon, st);

@@ -30,6 +30,7 @@ const cfg = {
     assigned: env('RAVEN_E2E_ASSIGNED_PREFIX', ''), /* start of the assigned address */
     pool: env('RAVEN_E2E_POOL', ''), /* expected in the pool panel */
     dpIface: env('RAVEN_E2E_DP_IFACE', ''), /* expected in the dataplane panel */
+    alarm: env('RAVEN_E2E_ALARM', ''), /* an alarm type raised by the session and cleared with it */
     artifacts: path.resolve(env('RAVEN_ARTIFACT_DIR', path.join(__dirname, 'artifacts'))),
     chromium: env('CHROMIUM', '/usr/bin/chromium'),
     sessionTimeout: Number(env('RAVEN_E2E_SESSION_TIMEOUT_MS', '30000')), /* below the 60 s list re-read */
@@ -217,6 +218,7 @@ async function main() {
         await page.locator('#radius :is(table, p.empty)').first().waitFor({ timeout: 10000 });
         
         await page.locator('#event-log li.ev-up').first().waitFor({ timeout: 5000 });
+        if (cfg.alarm) await page.locator('#event-log li.ev-alarm', { hasText: cfg.alarm }).first().waitFor({ timeout: 5000 });
         step('chart, pools, IKE, AAA, dataplane panels and event log filled');
         await page.waitForTimeout(2500); /* a few more points on the chart for the picture */
         await shot(page, 'dashboard.png');
@@ -256,6 +258,7 @@ async function main() {
         await row.waitFor({ state: 'detached', timeout: 20000 });
         check(await page.evaluate(() => window.__ravenE2eNoReload === true), 'the page was reloaded');
         await page.locator('#event-log li.ev-down').first().waitFor({ timeout: 5000 });
+        if (cfg.alarm) await page.locator('#event-log li.ev-cleared', { hasText: cfg.alarm }).first().waitFor({ timeout: 5000 });
         check(await page.locator('#session-empty').isVisible(), '"No sessions." not shown after the clear');
         step(`session ${id} cleared, row removed`);
         await shot(page, 'dashboard-cleared.png');

@@ -97,7 +97,12 @@ def test_dashboard_live_sessions_counters_and_clear(lab, make_ravend, node_modul
     print(f"artifacts: {artifacts}")
 
     lb = lab(1, inside=True)
-    conf = headend_config().replace("10.200.0.0/16", lb.inside_net)
+    # one address of the pool's 11 in use is over its alarm threshold: the
+    # pool-usage-high alarm comes and goes with the session
+    conf = headend_config().replace("10.200.0.0/16", lb.inside_net).replace(
+        "<pools xmlns=\"urn:raven:params:xml:ns:yang:raven-vpn\">",
+        "<pools xmlns=\"urn:raven:params:xml:ns:yang:raven-vpn\"><usage-alarm-threshold>5</usage-alarm-threshold>")
+    assert "usage-alarm-threshold" in conf
     d = make_ravend(conf + dataplane_config(lb), netns=lb.head, rest=True)
     wait_https(lb.head, d.rest_port)
     c = lb.clients[0]
@@ -113,6 +118,7 @@ def test_dashboard_live_sessions_counters_and_clear(lab, make_ravend, node_modul
                RAVEN_E2E_ASSIGNED_PREFIX="10.201.0.",
                RAVEN_E2E_POOL="rw-pool",
                RAVEN_E2E_DP_IFACE=lb.inside_dev,
+               RAVEN_E2E_ALARM="pool-usage-high",
                RAVEN_ARTIFACT_DIR=artifacts)
     # node and Chromium in the headend's namespace, where the REST endpoint is; a
     # process group of their own, ended by its id whatever happens

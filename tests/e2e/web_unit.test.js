@@ -93,6 +93,28 @@ function sample(sessions, total) {
     };
 }
 
+test('an alarm-notification as an event-log entry', async () => {
+    const { alarmEntry } = await load('format.js');
+    assert.deepEqual(
+        alarmEntry({
+            type: 'pool-usage-high',
+            resource: "/raven-vpn:pools/ipv4-pool[name='rw-pool']",
+            'is-cleared': false,
+            'perceived-severity': 'major',
+            'alarm-text': 'the pool is 90% used',
+        }),
+        { kind: 'alarm', text: 'major pool-usage-high (ipv4-pool rw-pool): the pool is 90% used' },
+    );
+    assert.deepEqual(
+        alarmEntry({ type: 'certificate-expiring', resource: "/raven-vpn:pki/trustpoint[name='tp']/certificate",
+            'is-cleared': true, 'alarm-text': 'old text' }),
+        { kind: 'cleared', text: 'certificate-expiring cleared (trustpoint tp certificate)' },
+    );
+    assert.deepEqual(alarmEntry({ type: 'crl-unobtainable', resource: 'http://127.0.0.1/ca.crl', 'is-cleared': 'false',
+        'perceived-severity': 'major' }), { kind: 'alarm', text: 'major crl-unobtainable (http://127.0.0.1/ca.crl)' });
+    assert.equal(alarmEntry(undefined).kind, 'alarm');
+});
+
 test('rates from successive traffic samples', async () => {
     const { TrafficTracker } = await load('traffic.js');
     const tr = new TrafficTracker(60000);

@@ -18,10 +18,12 @@ SECRET = "radius-secret-1"
 
 
 class FreeRadius:
-    def __init__(self, netns=None, secret=SECRET, users_extra="", quiet=False, subst=None):
+    def __init__(self, netns=None, secret=SECRET, users_extra="", quiet=False, subst=None, port=None):
+        """@port: the authentication port (a server started again where a
+        client knows it), else a free one."""
         prereq.check(["freeradius"])
         self.dir = tempfile.mkdtemp(prefix="raven-radius-")
-        self.port, self.acct_port = free_port(), free_port()
+        self.port, self.acct_port = port or free_port(), free_port()
         self.secret = secret
         d = self.dir
         os.makedirs(f"{d}/log")

@@ -132,3 +132,19 @@ export function restconfErrorMessage(body) {
     if (!first) return '';
     return first['error-message'] || first['error-tag'] || '';
 }
+
+/* A raven-vpn:alarm-notification as an event-log entry: its kind (alarm, or
+ * cleared) and its text, severity and type first. The resource of a
+ * configuration instance path is shortened to its last step. */
+export function alarmEntry(body) {
+    const b = body || {};
+    const cleared = b['is-cleared'] === true || b['is-cleared'] === 'true';
+    const res = String(b.resource || '');
+    const m = /([\w-]+)\[name='([^']*)'\](\/[\w-]+)?$/.exec(res);
+    const where = m ? `${m[1]} ${m[2]}${m[3] ? ` ${m[3].slice(1)}` : ''}` : res;
+    const head = cleared ? `${b.type || 'alarm'} cleared` : `${b['perceived-severity'] || 'indeterminate'} ${b.type || 'alarm'}`;
+    return {
+        kind: cleared ? 'cleared' : 'alarm',
+        text: `${head}${where ? ` (${where})` : ''}${!cleared && b['alarm-text'] ? `: ${b['alarm-text']}` : ''}`,
+    };
+}

@@ -6,7 +6,7 @@
 
 import * as api from './api.js';
 import { TrafficChart } from './chart.js';
-import { formatBitRate, member } from './format.js';
+import { alarmEntry, formatBitRate, member } from './format.js';
 import { EventLog, renderDataplane, renderIke, renderPools, renderRadius } from './panels.js';
 import { ProfileDownload } from './profiles.js';
 import { SessionTable } from './sessions.js';
@@ -309,6 +309,12 @@ function onNotification(name, body, eventTime) {
             const who = body['eap-identity'] || body['remote-identity'] || '?';
             events.add(at, 'auth', `${who} from ${body['peer-address'] || '?'}: ` +
                 `${body.reason || 'failed'}${body.message ? ` (${body.message})` : ''}`);
+            break;
+        }
+        case 'alarm-notification': {
+            const a = alarmEntry(body);
+            events.add(at, a.kind, a.text);
+            refreshPanels();
             break;
         }
         case 'netconf-config-change': {
