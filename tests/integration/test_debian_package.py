@@ -94,6 +94,17 @@ def test_control_agrees_with_the_package_list():
     assert {"libyuma-base", "python3"} <= set(secs[""])
 
 
+def test_versions_agree():
+    """The package's version (debian/changelog) and the man pages' are the project's."""
+    version = re.search(r"^project\(raven VERSION ([0-9.]+)", open(os.path.join(ROOT, "CMakeLists.txt")).read(),
+                        re.M).group(1)
+    changelog = open(os.path.join(PKG, "debian", "changelog")).readline()
+    assert changelog.startswith(f"raven ({version})"), changelog
+    for page in ("ravend.8", "ravenctl.1"):
+        th = open(os.path.join(PKG, "man", page)).readline()
+        assert f'"raven {version}"' in th, (page, th)
+
+
 def _help_options(text):
     return set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", text))
 
