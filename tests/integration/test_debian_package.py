@@ -181,7 +181,18 @@ class Root:
         self.upper = os.path.join(self.base, "upper")
         self.procs = []
         self.holder = subprocess.Popen(["unshare", "--mount", "--net", "--propagation", "private", "sleep", "infinity"])
-        time.sleep(0.1)
+        try:
+            self._setup()
+        except BaseException:
+            self.close()
+            raise
+
+    def _setup(self):
+        # the holder is in its namespaces once it runs sleep
+        deadline = time.time() + 10
+        while os.readlink(f"/proc/{self.holder.pid}/ns/mnt") == os.readlink("/proc/self/ns/mnt"):
+            assert time.time() < deadline and self.holder.poll() is None, "unshare failed"
+            time.sleep(0.02)
         b, r = shlex.quote(self.base), shlex.quote(self.path)
         self.host(f"""set -e
             mount -t tmpfs -o mode=0755 raven-deb-test {b}
@@ -197,7 +208,9 @@ class Root:
         # a machine's own Raven (a package, a state directory from ./run.sh) is
         # hidden here: each test sets up what it needs
         self.run("if dpkg-query -W -f='${Status}' raven 2>/dev/null | grep -q 'ok installed'; then "
-                 "dpkg --purge raven >/dev/null; fi; rm -rf /var/lib/raven /etc/default/raven")
+                 "dpkg --purge raven >/dev/null; fi; rm -rf /var/lib/raven /etc/default/raven; "
+                 # no man-db index update after each dpkg run (seconds each)
+                 "rm -f /var/lib/man-db/auto-update")
 
     def host(self, script, timeout=60):
         """@script in the namespaces, outside the chroot."""
