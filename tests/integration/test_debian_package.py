@@ -100,7 +100,7 @@ def test_versions_agree():
                         re.M).group(1)
     changelog = open(os.path.join(PKG, "debian", "changelog")).readline()
     assert changelog.startswith(f"raven ({version})"), changelog
-    for page in ("ravend.8", "ravenctl.1"):
+    for page in ("ravend.8", "ravenctl.1", "raven-netconfd.8"):
         th = open(os.path.join(PKG, "man", page)).readline()
         assert f'"raven {version}"' in th, (page, th)
 
@@ -110,8 +110,8 @@ def _help_options(text):
 
 
 def _man_text(path):
-    # roff escapes the hyphens of options as \-
-    return open(path).read().replace("\\-", "-")
+    # roff escapes the hyphens of options as \-; ".BR -m ", " --mgmt" reads "-m, --mgmt"
+    return open(path).read().replace("\\-", "-").replace(' ", " ', ", ")
 
 
 def test_man_pages_name_every_option(tmp_path):
@@ -142,7 +142,17 @@ def test_man_pages_name_every_option(tmp_path):
         opts |= _help_options(subprocess.run(ctl + [c, "--help"], capture_output=True, text=True, timeout=30).stdout)
     assert not {o for o in opts if o not in man1}, {o for o in opts if o not in man1}
 
-    for page in ("ravend.8", "ravenctl.1"):
+    # the front ends' page names the options of both
+    fe_man = _man_text(os.path.join(PKG, "man", "raven-netconfd.8"))
+    assert open(os.path.join(PKG, "man", "raven-restd.8")).read() == ".so man8/raven-netconfd.8\n"
+    for src in (("api", "netconf", "netconfd.c"), ("api", "rest", "restd.c")):
+        code = open(os.path.join(ROOT, *src)).read()
+        longopts = set(re.findall(r'\{"([a-z-]+)", (?:required|no)_argument, NULL, \'(\w)\'\}', code))
+        assert len(longopts) >= 5, (src, longopts)
+        for name, short in longopts:
+            assert f"-{short}, --{name}" in fe_man, (src, name)
+
+    for page in ("ravend.8", "ravenctl.1", "raven-netconfd.8"):
         r = subprocess.run(["man", "--warnings", "-E", "UTF-8", "-l", "-Tutf8", "-Z", os.path.join(PKG, "man", page)],
                            capture_output=True, text=True, timeout=30, env={"PATH": PATH, "LC_ALL": "C.UTF-8",
                                                                              "MANWIDTH": "80"})
@@ -371,7 +381,8 @@ def test_install_start_purge(root, deb, tmp_path):
                        ("/usr/share/raven/web/index.html", "644"), ("/usr/lib/raven/raven_xdp.bpf.o", "644"),
                        ("/lib/systemd/system/ravend.service", "644"), ("/usr/lib/sysusers.d/raven.conf", "644"),
                        ("/usr/lib/tmpfiles.d/raven.conf", "644"), ("/etc/default/raven", "644"),
-                       ("/usr/share/man/man8/ravend.8.gz", "644"), ("/usr/share/man/man1/ravenctl.1.gz", "644")):
+                       ("/usr/share/man/man8/ravend.8.gz", "644"), ("/usr/share/man/man1/ravenctl.1.gz", "644"),
+                       ("/usr/share/man/man8/raven-netconfd.8.gz", "644")):
         assert root.run(f"stat -c %a {path}").stdout.strip() == mode, path
     assert root.run("readlink -f /usr/bin/ravenctl").stdout.strip() == "/usr/share/raven/cli/ravenctl"
     assert "/etc/default/raven" in root.read("/var/lib/dpkg/info/raven.conffiles")
@@ -382,8 +393,9 @@ def test_install_start_purge(root, deb, tmp_path):
     # the installed ravend's defaults are the installed paths
     helptext = root.run("/usr/sbin/ravend --help").stdout
     assert "[/usr/share/yang/modules/raven]" in helptext and "[/usr/share/raven/web]" in helptext, helptext
-    assert root.run("man -w ravend ravenctl").stdout.split() == ["/usr/share/man/man8/ravend.8.gz",
-                                                                 "/usr/share/man/man1/ravenctl.1.gz"]
+    assert root.run("man -w ravend ravenctl raven-restd").stdout.split() == [
+        "/usr/share/man/man8/ravend.8.gz", "/usr/share/man/man1/ravenctl.1.gz", "/usr/share/man/man8/raven-netconfd.8.gz"]
+    assert root.run("readlink /usr/share/man/man8/raven-restd.8.gz").stdout.strip() == "raven-netconfd.8.gz"
 
     r = root.run("systemd-analyze verify /lib/systemd/system/ravend.service", check=False)
     ours = [ln for ln in (r.stdout + r.stderr).splitlines() if "ravend" in ln]
