@@ -439,7 +439,8 @@ def test_install_start_purge(root, deb, tmp_path):
 
 def test_upgrade_remove_reinstall_keep_the_configuration(root, deb, tmp_path):
     """A state directory that exists at install (an upgrade, a reinstall after
-    remove, a machine that ran ravend before) keeps its running configuration:
+    remove, a first install on a machine that ran ravend before) keeps its running
+    configuration:
     ravend started by the unit serves it, not the default; its mode is set to 0700.
     /etc/default/raven takes effect (-c seeds the first start only). Purge removes
     the state directory and the conffile; remove keeps both."""
@@ -491,5 +492,15 @@ def test_upgrade_remove_reinstall_keep_the_configuration(root, deb, tmp_path):
     root.install(deb)
     serves_kept("ravend3.log")
 
-    root.run("dpkg --purge raven")
+    # purge deletes the state and the conffile
+    root.run("cp -a /var/lib/raven /root/raven-state && dpkg --purge raven")
     assert root.run("test -e /var/lib/raven || test -e /etc/default/raven", check=False).returncode != 0
+
+    # a machine that never had the package but has a state directory (./run.sh's):
+    # the first install keeps it
+    root.run("mv /root/raven-state /var/lib/raven && chmod 0755 /var/lib/raven")
+    root.install(deb)
+    assert root.run("stat -c %a /var/lib/raven").stdout.strip() == "700"
+    assert root.run("ls /var/lib/raven").stdout == before
+    serves_kept("ravend4.log")
+    root.run("dpkg --purge raven")
