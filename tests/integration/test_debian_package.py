@@ -51,6 +51,13 @@ ADMIN_PW = "package-admin-1"
 
 _libc = ctypes.CDLL("libc.so.6", use_errno=True)
 CLONE_NEWNET = 0x40000000
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_us():
+    """In a child before exec: killed if this test process dies (a ctest timeout),
+    so that no holder of the namespaces, nor a ravend in them, outlives it."""
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -196,7 +203,8 @@ class Root:
         self.path = os.path.join(self.base, "root")
         self.upper = os.path.join(self.base, "upper")
         self.procs = []
-        self.holder = subprocess.Popen(["unshare", "--mount", "--net", "--propagation", "private", "sleep", "infinity"])
+        self.holder = subprocess.Popen(["unshare", "--mount", "--net", "--propagation", "private", "sleep", "infinity"],
+                                       preexec_fn=_die_with_us)
         try:
             self._setup()
         except BaseException:
@@ -290,6 +298,7 @@ class Root:
         umask = int(s.get("UMask", "0022"), 8)
 
         def child():
+            _die_with_us()
             os.umask(umask)
             if s.get("LimitMEMLOCK") == "infinity":
                 try:
