@@ -7,25 +7,27 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$root"
 
-packaging/install-deps.sh
+# the build's and the main job's packages, the demo lab's (the tests include it), the
+# test peers and tools
+packaging/install-deps.sh --demo --test
 
 jobs=$(nproc)
 werror=OFF
 [ "${CI:-}" = "true" ] && werror=ON
 
 # Main build: gcc with sanitizers; the integration tests run this ravend.
-cmake -S . -B build-test -DCMAKE_BUILD_TYPE=Debug -DRAVEN_SANITIZE=ON -DRAVEN_WERROR="$werror" >/dev/null
+cmake -S . -B build-test -DCMAKE_BUILD_TYPE=Debug -DRAVEN_SANITIZE=ON -DRAVEN_TESTS=ON -DRAVEN_WERROR="$werror" >/dev/null
 cmake --build build-test -j "$jobs"
 
 # The main job's build (./run.sh), without sanitizers: a second ravend build of
 # the same session arena version, which test_restart.py takes sessions over with
 # (an upgrade).
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRAVEN_WERROR="$werror" >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRAVEN_TESTS=ON -DRAVEN_WERROR="$werror" >/dev/null
 cmake --build build -j "$jobs" --target ravend raven-netconfd raven-restd
 export RAVEND_ALT="$root/build/daemon/ravend"
 
 # Fuzz build: clang + libFuzzer.
-CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DRAVEN_FUZZ=ON -DRAVEN_WERROR="$werror" >/dev/null
+CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DRAVEN_FUZZ=ON -DRAVEN_TESTS=ON -DRAVEN_WERROR="$werror" >/dev/null
 cmake --build build-fuzz -j "$jobs" --target fuzz_all
 
 export ASAN_OPTIONS="abort_on_error=1:detect_leaks=1"

@@ -1,14 +1,24 @@
 #!/usr/bin/env bash
-# Installs every Debian package listed in packaging/debian-packages.txt that is not yet
-# installed. Safe to run repeatedly; does nothing when all are present.
-# Usage: install-deps.sh [--bench]   (--bench adds the list's [bench] section)
+# Installs the Debian packages of packaging/debian-packages.txt that are not yet
+# installed: the list's head (building and running ravend: ./run.sh), and the sections
+# asked for. Safe to run repeatedly; does nothing when all are present.
+# Usage: install-deps.sh [--demo] [--test] [--bench]
+#   --demo   the demo lab's packages (./run.sh --demo)
+#   --test   the test suite's peers and tools, and tests/e2e's npm modules (./test.sh,
+#            which asks for --demo too: the tests include the demo lab)
+#   --bench  the benchmarks' own tools, with the demo and test sections' packages
+#            (the peers they drive) but not the npm modules (the benchmark scripts
+#            ask for it)
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 sections=" "
+npm=no
 for a in "$@"; do
     case "$a" in
-        --bench) sections+="bench " ;;
-        *) echo "usage: $0 [--bench]" >&2; exit 2 ;;
+        --demo) sections+="demo " ;;
+        --test) sections+="test "; npm=yes ;;
+        --bench) sections+="demo test bench " ;;
+        *) echo "usage: $0 [--demo] [--test] [--bench]" >&2; exit 2 ;;
     esac
 done
 # the packages of the unnamed head of the list and of each section asked for
@@ -33,8 +43,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # The dashboard's browser test drives Debian's Chromium with playwright-core from
-# npm (tests/e2e/package-lock.json); it is installed here, never at test time, and
-# never downloads a browser of its own.
+# npm (tests/e2e/package-lock.json); it is installed here with the test section,
+# never at test time, and never downloads a browser of its own.
+[ "$npm" = yes ] || exit 0
 e2e="$here/../tests/e2e"
 if [ -f "$e2e/package-lock.json" ] && [ ! -d "$e2e/node_modules/playwright-core" ]; then
     if ! command -v npm >/dev/null; then

@@ -198,7 +198,7 @@ def main():
     missing = [f for f in (ravend, CHARON, "/usr/sbin/freeradius") if not os.path.exists(f)]
     if missing:
         raise SystemExit(f"bench_eap: missing {', '.join(missing)} (build ravend; the rest comes with "
-                         "packaging/install-deps.sh)")
+                         "packaging/install-deps.sh --bench)")
     benchdeps.record(a.name)
     tag = f"rvbe{os.getpid() % 10000}"
     head, cl = f"{tag}h", f"{tag}l"

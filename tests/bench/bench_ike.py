@@ -620,7 +620,7 @@ def main():
                if not os.path.exists(f)]
     if missing:
         raise SystemExit(f"bench_ike: missing {', '.join(missing)} (build with cmake --build BUILD --target ravend "
-                         f"ike_load; strongSwan from packaging/install-deps.sh)")
+                         f"ike_load; strongSwan from packaging/install-deps.sh --bench)")
     benchdeps.record(a.name)
     b = Bench(a)
     try:

@@ -31,9 +31,9 @@ keypair, hashes, hostkey, lab, make_ravend = it.keypair, it.hashes, it.hostkey, 
 @pytest.fixture(scope="session")
 def node_modules():
     """tests/e2e/node_modules, installed from package-lock.json by
-    packaging/install-deps.sh (nothing is downloaded at test time)."""
+    packaging/install-deps.sh --test (nothing is downloaded at test time)."""
     if not shutil.which("node"):
         pytest.fail("node is needed for the dashboard test")
     if not os.path.isdir(os.path.join(HERE, "node_modules", "playwright-core")):
-        pytest.fail("tests/e2e/node_modules is missing: run packaging/install-deps.sh (npm ci)")
+        pytest.fail("tests/e2e/node_modules is missing: run packaging/install-deps.sh --test (npm ci)")
     return os.path.join(HERE, "node_modules")
