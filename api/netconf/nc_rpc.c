@@ -355,17 +355,15 @@ fail:
     return NULL;
 }
 
-/* For what this process does alone (kill-session): ravend checks the role of
- * everything it is asked, with the role the configuration gives the user now, so
- * that a changed role applies to open sessions. */
-static bool need_admin(struct rpc_req *r, struct cfg_errs *errs)
+/* For what this process answers alone (create-subscription, kill-session,
+ * get-schema): ravend's NACM decides, with the rules and roles the
+ * configuration gives now, as for everything it is asked. */
+static bool nacm_allows(struct rpc_req *r, const char *mod, const char *name, struct cfg_errs *errs)
 {
-    if (r->role == MC_ROLE_ADMIN)
-        return true;
-    cfg_err_add(errs, CFG_ERR_ACCESS_DENIED, CFG_ERRT_PROTOCOL, NULL,
-                "user \"%s\" has the read-only role; %s needs the admin role", r->actor.user ? r->actor.user : "?",
-                r->rpc->schema->name);
-    return false;
+    char exec[160];
+
+    snprintf(exec, sizeof(exec), "%s:%s", mod, name);
+    return !mc_nacm_check(r->api->mc, &r->actor, exec, NULL, errs);
 }
 
 /* ietf-netconf-monitoring and yang-library state for <get>: this process's own, as
@@ -773,8 +771,6 @@ static struct nc_server_reply *op_kill(struct rpc_req *r)
     uint32_t sid = v ? (uint32_t)strtoul(v, NULL, 10) : 0;
     struct nc_sess *s;
 
-    if (!need_admin(r, &errs))
-        return reply_errs(api->ctx, &errs);
     if (sid == r->actor.sid) {
         cfg_err_add(&errs, CFG_ERR_INVALID_VALUE, CFG_ERRT_PROTOCOL, NULL,
                     "kill-session cannot end the session it is sent on; use close-session");
@@ -814,6 +810,12 @@ struct nc_server_reply *nc_rpc_dispatch(struct lyd_node *rpc, struct nc_session 
         cfg_err_add(&errs, CFG_ERR_ACCESS_DENIED, CFG_ERRT_PROTOCOL, NULL, "session %u is not registered",
                     r.actor.sid);
         return reply_errs(api->ctx, &errs);
+    }
+    if ((!strcmp(mod, "notifications") && !strcmp(name, "create-subscription")) ||
+        (!strcmp(mod, "ietf-netconf") && !strcmp(name, "kill-session")) ||
+        (!strcmp(mod, "ietf-netconf-monitoring") && !strcmp(name, "get-schema"))) {
+        if (!nacm_allows(&r, mod, name, &errs))
+            return reply_errs(api->ctx, &errs);
     }
     if (!strcmp(mod, "notifications") && !strcmp(name, "create-subscription"))
         return op_subscribe(&r, session);

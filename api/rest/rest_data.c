@@ -370,9 +370,17 @@ static void data_get(struct rest_req *r, struct rest_path *p)
         ly_set_free(set, NULL);
         set = NULL;
         if (lyd_find_xpath(sel, p->xpath, &set) || !set->count) {
+            struct cfg_actor a = rest_actor(r);
+            struct cfg_errs denied = {0};
+
             ly_set_free(set, NULL);
             lyd_free_siblings(sel);
-            rest_reply_err(&r->rep, r->out_fmt, 404, CFG_ERR_INVALID_VALUE, p->xpath, "no data at this path");
+            /* RFC 8040 4.3: a resource NACM hides is 403, not 404 */
+            if (mc_nacm_check(r->api->mc, &a, NULL, p->xpath, &denied) == -EACCES)
+                rest_reply_errs(&r->rep, r->out_fmt, &denied, 403);
+            else
+                rest_reply_err(&r->rep, r->out_fmt, 404, CFG_ERR_INVALID_VALUE, p->xpath, "no data at this path");
+            cfg_errs_clear(&denied);
             return;
         }
         for (uint32_t i = 0; i < set->count; i++) {

@@ -387,14 +387,16 @@ static unsigned int class_of(const struct lyd_node *notif)
 }
 
 /* Queues @notif for the subscribers of @cls; encoded once per format in use. */
-static void deliver(struct rest_events *ev, const struct lyd_node *notif, unsigned int cls)
+/* To each subscriber of class @cls whose user @deny (NACM, mc_deny_has) does
+ * not name. */
+static void deliver(struct rest_events *ev, const struct lyd_node *notif, unsigned int cls, char *const *deny)
 {
     char *enc[2] = {NULL, NULL};
     bool need[2] = {false, false};
 
     pthread_mutex_lock(&ev->lock);
     for (struct sub *s = ev->subs; s; s = s->next)
-        if (s->mask & cls)
+        if ((s->mask & cls) && !mc_deny_has(deny, s->who.user))
             need[s->fmt] = true;
     pthread_mutex_unlock(&ev->lock);
     for (int f = 0; f < 2; f++)
@@ -402,14 +404,14 @@ static void deliver(struct rest_events *ev, const struct lyd_node *notif, unsign
             enc[f] = encode(ev->api, notif, (enum rest_fmt)f);
     pthread_mutex_lock(&ev->lock);
     for (struct sub *s = ev->subs; s; s = s->next)
-        if ((s->mask & cls) && enc[s->fmt])
+        if ((s->mask & cls) && enc[s->fmt] && !mc_deny_has(deny, s->who.user))
             push(s, enc[s->fmt], strlen(enc[s->fmt]));
     pthread_mutex_unlock(&ev->lock);
     free(enc[0]);
     free(enc[1]);
 }
 
-void rest_api_notify(struct rest_api *api, const struct lyd_node *notif)
+void rest_api_notify(struct rest_api *api, const struct lyd_node *notif, char *const *deny)
 {
     unsigned int cls;
 
@@ -419,7 +421,7 @@ void rest_api_notify(struct rest_api *api, const struct lyd_node *notif)
     /* sessions came or went: cached state is out of date */
     rest_api_state_changed(api);
     if (cls)
-        deliver(api->ev, notif, cls);
+        deliver(api->ev, notif, cls, deny);
 }
 
 static bool any_sub(struct rest_events *ev, unsigned int mask)
