@@ -269,6 +269,20 @@ static bool pageable(const struct rest_path *p)
            !strcmp(sn->parent->name, "vpn-state") && !strcmp(sn->module->name, "raven-vpn");
 }
 
+/* No data at @xpath: 404, or 403 when NACM hides it from the user (RFC 8040
+ * section 4.3: the user is not authorized to read the target resource). */
+static void reply_missing(struct rest_req *r, const char *xpath)
+{
+    struct cfg_actor a = rest_actor(r);
+    struct cfg_errs denied = {0};
+
+    if (mc_nacm_check(r->api->mc, &a, NULL, xpath, &denied) == -EACCES)
+        rest_reply_errs(&r->rep, r->out_fmt, &denied, 403);
+    else
+        rest_reply_err(&r->rep, r->out_fmt, 404, CFG_ERR_INVALID_VALUE, xpath, "no data at this path");
+    cfg_errs_clear(&denied);
+}
+
 static void data_get(struct rest_req *r, struct rest_path *p)
 {
     struct rest_api *api = r->api;
@@ -370,17 +384,9 @@ static void data_get(struct rest_req *r, struct rest_path *p)
         ly_set_free(set, NULL);
         set = NULL;
         if (lyd_find_xpath(sel, p->xpath, &set) || !set->count) {
-            struct cfg_actor a = rest_actor(r);
-            struct cfg_errs denied = {0};
-
             ly_set_free(set, NULL);
             lyd_free_siblings(sel);
-            /* RFC 8040 4.3: a resource NACM hides is 403, not 404 */
-            if (mc_nacm_check(r->api->mc, &a, NULL, p->xpath, &denied) == -EACCES)
-                rest_reply_errs(&r->rep, r->out_fmt, &denied, 403);
-            else
-                rest_reply_err(&r->rep, r->out_fmt, 404, CFG_ERR_INVALID_VALUE, p->xpath, "no data at this path");
-            cfg_errs_clear(&denied);
+            reply_missing(r, p->xpath);
             return;
         }
         for (uint32_t i = 0; i < set->count; i++) {
