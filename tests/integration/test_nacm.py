@@ -6,16 +6,17 @@ notifications are filtered per subscriber, /metrics needs read access to
 vpn-state, a rule set that would lock every administrator out is refused
 unless a recovery user is configured, and secrets stay masked whatever the
 rules."""
-import json
+import os
 import queue
 import subprocess
+import tempfile
 import threading
 import time
 
 import pytest
 from lxml import etree
 
-from conftest import ADMIN_PW, READER_PW, cfg
+from conftest import ADMIN_PW, READER_PW, Ravend, cfg, initial_config
 from nchelpers import (MASK, aaa, expect_error, get_config, radius, rpc, subtree, texts, wait_until)
 from resthelpers import Rest
 
@@ -47,6 +48,7 @@ POOLER_RULES = "".join([
     _rule("sessions", "permit", "read", "raven-vpn", path="/rv:vpn-state/rv:session"),
     _rule("config-changes", "permit", "read", "ietf-netconf-notifications", notif="netconf-config-change"),
     _rule("read-nacm", "permit", "read", "ietf-netconf-acm"),
+    _rule("session-up", "permit", "read", "raven-vpn", notif="session-up"),
     _rule("raven-rest", "deny", "*", "raven-vpn"),
     _rule("all-else", "deny", "*"),
 ])
@@ -280,3 +282,70 @@ def test_lockout_refused_unless_recovery(nd, hashes):
     p = nd.connect(user="pooler", password=READER_PW)
     _edit(p, cfg(aaa(radius("r4", key="k4"))))
     assert "r4" in texts(get_config(admin, "running"), "aaa/radius-server/name")
+
+
+LOAD = os.environ.get("IKE_LOAD", os.path.join(os.path.dirname(__file__), "..", "..", "build-test", "tests",
+                                               "bench", "ike_load"))
+
+
+def test_session_notifications_filtered(hashes, keypair, hostkey):
+    """Real sessions (ike_load from a client namespace): session-up reaches the
+    admin and pooler (a notification rule permits it, a data rule its
+    session), not auditor (its data rule hides the sessions); session-down,
+    which a module rule denies to pooler, reaches the admin only."""
+    from lab import Lab
+    from test_ike_sessions import headend_config
+
+    lb = Lab(1, tag="na")
+    d = None
+    subs = {}
+    try:
+        users = (_user("pooler", hashes["reader"], "read-only") + _user("auditor", hashes["reader"], "read-only"))
+        audit = (f"<rule-list><name>audit</name><group>auditors</group>"
+                 f'{_rule("no-sessions", "deny", "read", "raven-vpn", path="/rv:vpn-state/rv:session")}</rule-list>')
+        nacm = _nacm(audit).replace("</groups>", "<group><name>auditors</name><user-name>auditor</user-name></group>"
+                                                  "</groups>")
+        d = Ravend(tempfile.mkdtemp(prefix="raven-it-"), 8300,
+                   initial_config(8300, hashes, keypair[1], headend_config() + nacm), netns=lb.head)
+        os.makedirs(d.state_dir, mode=0o700)
+        with open(os.path.join(d.state_dir, "ssh_host_rsa_key"), "wb") as f:
+            os.fchmod(f.fileno(), 0o600)
+            f.write(hostkey)
+        d.start()
+        _edit(d.connect(), f'<management xmlns="{NS}">{users}</management>')
+        subs = {u: Subscriber(d, u, pw) for u, pw in
+                (("admin", ADMIN_PW), ("pooler", READER_PW), ("auditor", READER_PW))}
+        c = lb.clients[0]
+        p = lb.spawn(c["ns"], LOAD, "--hold", c["head_ip"], c["ip"], "3", "2", "rw-secret-1", "u%d.example.org",
+                     "2", "2", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        got = {u: [] for u in subs}
+        deadline = time.time() + 30
+        while time.time() < deadline and sum("session-up" in x for x in got["admin"]) < 2:
+            for u, s in subs.items():
+                got[u] += s.drain(0.3)
+        # the admin ends both sessions: session-down
+        admin = d.connect()
+        for x in got["admin"]:
+            if "session-up" in x:
+                sid = etree.fromstring(x.encode()).find(f".//{{{NS}}}session-id").text
+                rpc(admin, f'<clear-session xmlns="{NS}"><session-id>{sid}</session-id></clear-session>')
+        while time.time() < deadline and sum("session-down" in x for x in got["admin"]) < 2:
+            for u, s in subs.items():
+                got[u] += s.drain(0.3)
+        for u, s in subs.items():
+            got[u] += s.drain(0.5)
+        ups = {u: [x for x in xs if "session-up" in x] for u, xs in got.items()}
+        downs = {u: [x for x in xs if "session-down" in x] for u, xs in got.items()}
+        assert len(ups["admin"]) == 2 and len(downs["admin"]) == 2, got["admin"]
+        assert len(ups["pooler"]) == 2 and not downs["pooler"], got["pooler"]
+        assert not ups["auditor"] and not downs["auditor"], got["auditor"]
+        p.kill()
+        p.wait(10)
+    finally:
+        for s in subs.values():
+            s.close()
+        if d:
+            rc = d.stop()
+            d.cleanup()
+        lb.close()
+    assert rc == 0, f"ravend exited with status {rc}"
