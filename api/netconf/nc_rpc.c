@@ -402,7 +402,27 @@ static void add_monitoring(struct nc_api *api, struct lyd_node **data)
 /* The monitoring state selected by @xp (NULL = all of it) in *out. The client's
  * XPath is evaluated here first, so that a libyang crash on it ends this process
  * rather than ravend, which evaluates it again on its own data. */
-static int local_state(struct nc_api *api, char **xp, struct lyd_node **out, struct cfg_errs *errs)
+/* This process's own state that NACM lets @who read (ravend decides). */
+static void nacm_local(struct nc_api *api, const struct cfg_actor *who, struct lyd_node **mon)
+{
+    struct lyd_node *t, *next;
+
+    LY_LIST_FOR_SAFE(*mon, next, t) {
+        struct cfg_errs errs = {0};
+        char path[128];
+
+        snprintf(path, sizeof(path), "/%s:%s", t->schema->module->name, t->schema->name);
+        if (mc_nacm_check(api->mc, who, NULL, path, &errs) == -EACCES) {
+            if (t == *mon)
+                *mon = next;
+            lyd_free_tree(t);
+        }
+        cfg_errs_clear(&errs);
+    }
+}
+
+static int local_state(struct nc_api *api, const struct cfg_actor *who, char **xp, struct lyd_node **out,
+                       struct cfg_errs *errs)
 {
     struct lyd_node *mon = NULL;
     int rc = 0;
@@ -418,6 +438,7 @@ static int local_state(struct nc_api *api, char **xp, struct lyd_node **out, str
             return 0;
     }
     add_monitoring(api, &mon);
+    nacm_local(api, who, &mon);
     if (xp) {
         rc = cfg_tree_select_ctx(api->ctx, mon, (const char *const *)xp, out, errs);
         lyd_free_siblings(mon);
@@ -507,7 +528,7 @@ static struct nc_server_reply *op_get(struct rpc_req *r, bool config_only)
     if (!rc && config_only)
         rc = parse_ds(api, r->rpc, "source", false, &ds, NULL, &errs);
     if (!rc && (xp || !config_only))
-        rc = local_state(api, xp, &mon, &errs);
+        rc = local_state(api, &r->actor, xp, &mon, &errs);
     if (!rc && config_only) {
         lyd_free_siblings(mon);
         mon = NULL;

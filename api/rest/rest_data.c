@@ -248,6 +248,13 @@ static int get_state(struct rest_req *r, const struct rest_path *p, const char *
         rc = pg ? mc_get_state_page(api->mc, &a, xpaths, pg, tree, errs) : mc_get_state(api->mc, &a, xpaths, tree, errs);
     if (!rc && !want_cfg)
         drop_config(tree);
+    if (!rc && yanglib) {
+        /* this process's own state, as far as NACM lets the user read it */
+        struct cfg_errs denied = {0};
+
+        yanglib = mc_nacm_check(api->mc, &a, NULL, "/ietf-yang-library:yang-library", &denied) != -EACCES;
+        cfg_errs_clear(&denied);
+    }
     if (rc || !yanglib || ly_ctx_get_yanglib_data(api->ctx, &yl, "%u", ly_ctx_get_change_count(api->ctx)))
         return rc;
     if (xpaths) {

@@ -44,6 +44,7 @@ struct user {
     char *name;
     bool admin;
     bool recovery;
+    bool can_login; /* a password or a key */
 };
 
 struct nacm {
@@ -355,7 +356,8 @@ static int users_from(struct nacm *n, const struct lyd_node *mgmt)
         role = child_val(c, "role");
         rec = child_val(c, "nacm-recovery");
         nv[n->nusers] = (struct user){.name = strdup(child_val(c, "name")), .admin = role && !strcmp(role, ROLE_ADMIN),
-                                      .recovery = rec && !strcmp(rec, "true")};
+                                      .recovery = rec && !strcmp(rec, "true"),
+                                      .can_login = child_val(c, "password-hash") || child_val(c, "authorized-key")};
         if (!nv[n->nusers++].name)
             return -ENOMEM;
     }
@@ -888,7 +890,7 @@ bool nacm_admin_left(const struct nacm *n, const char **why)
     if (!n->enabled)
         return true;
     for (size_t i = 0; i < n->nusers; i++) {
-        if (n->users[i].recovery)
+        if (n->users[i].recovery && n->users[i].can_login)
             return true;
     }
     if (lyd_new_path(NULL, n->ctx, "/ietf-netconf-acm:nacm", NULL, 0, &tree) ||
@@ -899,11 +901,11 @@ bool nacm_admin_left(const struct nacm *n, const char **why)
     }
     tree = lyd_first_sibling(tree);
     for (size_t i = 0; !ok && i < n->nusers; i++)
-        ok = can_administer(n, n->users[i].name, tree);
+        ok = n->users[i].can_login && can_administer(n, n->users[i].name, tree);
     lyd_free_all(tree);
     if (!ok)
-        *why = "the NACM rules would leave no user able to run edit-config and write /ietf-netconf-acm:nacm "
-               "and /raven-vpn:management, locking every administrator out; keep such a user, or configure "
-               "a recovery user (/raven-vpn:management/user/nacm-recovery)";
+        *why = "the NACM rules would leave no user that can log in able to run edit-config and write "
+               "/ietf-netconf-acm:nacm and /raven-vpn:management, locking every administrator out; keep such a "
+               "user, or configure a recovery user with a password or key (/raven-vpn:management/user/nacm-recovery)";
     return ok;
 }

@@ -48,10 +48,11 @@ void nacm_prune(const struct nacm *n, const char *user, struct lyd_node **tree);
  * first refused node's path (*path, to free) and access (*op). */
 int nacm_check_write(const struct nacm *n, const char *user, const struct lyd_node *old, const struct lyd_node *new,
                      char **path, unsigned int *op);
-/* Whether the rules of @n let some configured user (the recovery user aside)
- * run edit-config and create, update and delete /ietf-netconf-acm:nacm and
- * /raven-vpn:management; always true while NACM is off or a recovery user is
- * configured. On false, *why says what is missing. */
+/* Whether the rules of @n let some configured user that can log in (a
+ * password or a key) run edit-config and create, update and delete
+ * /ietf-netconf-acm:nacm and /raven-vpn:management; always true while NACM is
+ * off or a recovery user that can log in is configured. On false, *why says
+ * what is missing. */
 bool nacm_admin_left(const struct nacm *n, const char **why);
 /* "create", "read", ... for one access bit. */
 const char *nacm_op_name(unsigned int op);

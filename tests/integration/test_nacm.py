@@ -152,6 +152,9 @@ def test_pooler_netconf(nd):
     assert vs is None or {etree.QName(c).localname for c in vs} <= {"session"}, etree.tostring(st)
     st_admin = admin.get(filter=subtree("vpn-state")).data_ele
     assert len(st_admin.find(f"{{{NS}}}vpn-state")) > 0
+    # the front end's own state (monitoring, YANG library) goes by the same rules
+    assert _names(p.get().data_ele) <= {"pools", "nacm", "vpn-state"}, _names(p.get().data_ele)
+    assert {"netconf-state", "yang-library"} <= _names(admin.get().data_ele)
     # the counters of /nacm, readable to the admin
     n = admin.get(filter=("subtree", f'<nacm xmlns="{NACM_NS}"/>')).data_ele
     assert int(n.find(f".//{{{NACM_NS}}}denied-operations").text) >= 3
@@ -195,6 +198,8 @@ def test_pooler_rest(nd):
     res = r.get("/restconf/data")
     assert res.status == 200
     assert '"raven-vpn:pools":' in res.body and '"raven-vpn:management":' not in res.body, res.body[:400]
+    assert r.get("/restconf/data/ietf-yang-library:yang-library").status == 403
+    assert admin.get("/restconf/data/ietf-yang-library:yang-library").status == 200
     # a module rule permits reading ietf-netconf-acm
     assert r.get("/restconf/data/ietf-netconf-acm:nacm").status == 200
     # /metrics: a read of vpn-state

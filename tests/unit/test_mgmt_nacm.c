@@ -33,7 +33,7 @@ static struct lyd_node *parse(const char *xml)
 
 #define USERS                                                                                                        \
     "<management xmlns='" RV "'>"                                                                                    \
-    "<user><name>root</name><role>admin</role></user>"                                                               \
+    "<user><name>root</name><password-hash>$5$s$h</password-hash><role>admin</role></user>"                        \
     "<user><name>ro</name><role>read-only</role></user>"                                                             \
     "<user><name>pooler</name><role>read-only</role></user></management>"
 
@@ -228,13 +228,23 @@ static void test_lockout_and_recovery(void **state)
     nacm_free(n);
     snprintf(xml, sizeof(xml),
              "<management xmlns='" RV "'><user><name>root</name><role>admin</role></user>"
-             "<user><name>rescue</name><nacm-recovery>true</nacm-recovery></user></management>%s",
+             "<user><name>rescue</name><password-hash>$5$s$h</password-hash><nacm-recovery>true</nacm-recovery>"
+             "</user></management>%s",
              deny);
     n = engine(xml);
     assert_true(nacm_admin_left(n, &why));
     assert_true(nacm_unrestricted(n, "rescue"));
     assert_false(nacm_exec(n, "root", "ietf-netconf", "edit-config") &&
                  nacm_read_path(n, "root", "/raven-vpn:pools") && nacm_unrestricted(n, "root"));
+    nacm_free(n);
+    /* a recovery user that cannot log in (no password, no key) does not count */
+    snprintf(xml, sizeof(xml),
+             "<management xmlns='" RV "'><user><name>root</name><password-hash>$5$s$h</password-hash>"
+             "<role>admin</role></user><user><name>rescue</name><nacm-recovery>true</nacm-recovery></user>"
+             "</management>%s",
+             deny);
+    n = engine(xml);
+    assert_false(nacm_admin_left(n, &why));
     nacm_free(n);
 }
 
