@@ -2,7 +2,7 @@
  * mapped onto the datastore (daemon/config/cfg.h). A request that is malformed
  * (a member missing or of the wrong type, an unknown op, a session id outside
  * the front end's range) closes the connection; a request that is well formed but
- * refused (a user not authenticated on this connection, a read-only user editing)
+ * refused (a user not authenticated on this connection, an operation NACM denies)
  * gets its errors in the reply. */
 #include <errno.h>
 #include <event2/event.h>

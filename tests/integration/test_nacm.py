@@ -210,6 +210,12 @@ def test_pooler_rest(nd):
     # watcher: data-node rule denies management writes over REST too
     res = w.put("/restconf/data/raven-vpn:management/user=x2", {"raven-vpn:user": [{"name": "x2"}]})
     assert res.status == 403, res
+    # secrets masked for a user every rule lets read
+    res = admin.put("/restconf/data/raven-vpn:aaa/radius-server=rs1",
+                    {"raven-vpn:radius-server": [{"name": "rs1", "address": "192.0.2.8", "key": "s3cret-k"}]})
+    assert res.status in (201, 204), res
+    res = w.get("/restconf/data/raven-vpn:aaa/radius-server=rs1")
+    assert res.status == 200 and res.json()["raven-vpn:radius-server"][0]["key"] == "********", res
 
 
 def _stream(nd, user, out):
