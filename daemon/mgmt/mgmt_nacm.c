@@ -796,6 +796,22 @@ static bool subtree_denied(struct wcheck *c, const struct lyd_node *node, unsign
     return false;
 }
 
+/* The instance of @n among @siblings (another tree): the same list entry or
+ * leaf-list value, the same leaf or container whatever its value. */
+static struct lyd_node *instance(const struct lyd_node *siblings, const struct lyd_node *n)
+{
+    struct lyd_node *m = NULL;
+
+    if (!siblings)
+        return NULL;
+    siblings = lyd_first_sibling(siblings);
+    if (n->schema->nodetype & (LYS_LIST | LYS_LEAFLIST))
+        lyd_find_sibling_first(siblings, n, &m);
+    else
+        lyd_find_sibling_val(siblings, n->schema, NULL, 0, &m);
+    return m;
+}
+
 static bool siblings_denied(struct wcheck *c, const struct lyd_node *old, const struct lyd_node *new)
 {
     const struct lyd_node *n, *o;
@@ -804,9 +820,7 @@ static bool siblings_denied(struct wcheck *c, const struct lyd_node *old, const 
     LY_LIST_FOR(new ? lyd_first_sibling(new) : NULL, n) {
         if (!n->schema || (n->schema->flags & LYS_CONFIG_R))
             continue;
-        m = NULL;
-        if (old)
-            lyd_find_sibling_first(lyd_first_sibling(old), n, &m);
+        m = instance(old, n);
         if (!m) {
             if (subtree_denied(c, n, NACM_CREATE))
                 return true;
@@ -821,9 +835,7 @@ static bool siblings_denied(struct wcheck *c, const struct lyd_node *old, const 
     LY_LIST_FOR(old ? lyd_first_sibling(old) : NULL, o) {
         if (!o->schema || (o->schema->flags & LYS_CONFIG_R))
             continue;
-        m = NULL;
-        if (new)
-            lyd_find_sibling_first(lyd_first_sibling(new), o, &m);
+        m = instance(new, o);
         if (!m && subtree_denied(c, o, NACM_DELETE))
             return true;
     }

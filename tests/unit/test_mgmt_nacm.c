@@ -173,12 +173,28 @@ static void test_writes(void **state)
     /* the later data-node rule denies deleting a range, but /rv:pools comes first */
     assert_int_equal(nacm_check_write(n, "pooler", old, gone, &path, &op), 0);
     /* the read-only role writes nothing, admin anything */
-    /* a range is a list keyed by start and end: a new end is a new entry */
     assert_int_equal(nacm_check_write(n, "ro", old, upd, &path, &op), -EACCES);
-    assert_int_equal(op, NACM_CREATE);
+    assert_int_equal(op, NACM_UPDATE);
     free(path);
     assert_int_equal(nacm_check_write(n, "root", old, add, &path, &op), 0);
     nacm_free(n);
+    /* a leaf's new value is an update */
+    {
+        struct lyd_node *m1 = parse("<pools xmlns='" RV "'><ipv4-pool><name>p</name>"
+                                    "<netmask>255.255.255.0</netmask></ipv4-pool></pools>");
+        struct lyd_node *m2 = parse("<pools xmlns='" RV "'><ipv4-pool><name>p</name>"
+                                    "<netmask>255.255.0.0</netmask></ipv4-pool></pools>");
+
+        n = engine(USERS POOLER_NACM);
+        assert_int_equal(nacm_check_write(n, "pooler", m1, m2, &path, &op), 0);
+        assert_int_equal(nacm_check_write(n, "ro", m1, m2, &path, &op), -EACCES);
+        assert_int_equal(op, NACM_UPDATE);
+        assert_string_equal(path, "/raven-vpn:pools/ipv4-pool[name='p']/netmask");
+        free(path);
+        nacm_free(n);
+        lyd_free_all(m1);
+        lyd_free_all(m2);
+    }
     /* enable-nacm false: nothing is checked */
     n = engine(USERS "<nacm xmlns='" ACM "'><enable-nacm>false</enable-nacm></nacm>");
     assert_true(nacm_unrestricted(n, "ro"));
