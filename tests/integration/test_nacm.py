@@ -164,7 +164,16 @@ def test_pooler_netconf(nd):
     expect_error(lambda: _edit(w, f'<management xmlns="{NS}"><user><name>x1</name><role>read-only</role></user>'
                                   f"</management>"), "access-denied")
     w.discard_changes()
+    # ... nor delete there (a delete of a user)
+    expect_error(lambda: _edit(w, f'<management xmlns="{NS}"><user nc:operation="delete" '
+                                  f'xmlns:nc="urn:ietf:params:xml:ns:netconf:base:1.0"><name>reader</name></user>'
+                                  f"</management>"), "access-denied")
+    w.discard_changes()
     _edit(w, _pool_xml("wp1", "10.71.0.1", "10.71.0.9"))
+    # pooler deletes a pool: delete access by the same data-node rule
+    _edit(p, f'<pools xmlns="{NS}"><ipv4-pool nc:operation="delete" '
+             f'xmlns:nc="urn:ietf:params:xml:ns:netconf:base:1.0"><name>wp1</name></ipv4-pool></pools>')
+    assert "wp1" not in texts(get_config(admin, "running"), "pools/ipv4-pool/name")
     # secrets masked for a user that may read everything
     _edit(admin, cfg(aaa(radius("r2", key="s3cret"))))
     assert texts(get_config(w, "running"), "aaa/radius-server/key") == [MASK]
@@ -178,6 +187,10 @@ def test_pooler_rest(nd):
     res = r.put("/restconf/data/raven-vpn:pools/ipv4-pool=rp1", body)
     assert res.status == 201, res
     assert r.get("/restconf/data/raven-vpn:pools").status == 200
+    # update: a new end of the range
+    res = r.patch("/restconf/data/raven-vpn:pools/ipv4-pool=rp1",
+                  {"raven-vpn:ipv4-pool": [{"name": "rp1", "range": [{"start": "10.72.0.1", "end": "10.72.0.8"}]}]})
+    assert res.status == 204, res
     # a data resource it may not read: 403; writes elsewhere: 403
     res = r.get("/restconf/data/raven-vpn:ikev2")
     assert res.status == 403, res
@@ -210,6 +223,10 @@ def test_pooler_rest(nd):
     # watcher: data-node rule denies management writes over REST too
     res = w.put("/restconf/data/raven-vpn:management/user=x2", {"raven-vpn:user": [{"name": "x2"}]})
     assert res.status == 403, res
+    res = w.patch("/restconf/data/raven-vpn:management/user=reader",
+                  {"raven-vpn:user": [{"name": "reader", "role": "admin"}]})
+    assert res.status == 403 and res.errors()[0]["error-tag"] == "access-denied", res
+    assert w.delete("/restconf/data/raven-vpn:management/user=reader").status == 403
     # secrets masked for a user every rule lets read
     res = admin.put("/restconf/data/raven-vpn:aaa/radius-server=rs1",
                     {"raven-vpn:radius-server": [{"name": "rs1", "address": "192.0.2.8", "key": "s3cret-k"}]})
