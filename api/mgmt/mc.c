@@ -112,6 +112,40 @@ static void ev_listen(struct mc *mc, json_t *ev, int *fds, int nfds)
     mc_listen_clear(&l);
 }
 
+/* The users a notification must not reach (NACM), as ravend listed them. */
+static char **mc_deny_from(json_t *a)
+{
+    size_t n = json_array_size(a), k = 0;
+    char **v = calloc(n + 1, sizeof(*v));
+
+    for (size_t i = 0; v && i < n; i++) {
+        const char *u = json_string_value(json_array_get(a, i));
+
+        if (u && (v[k] = strdup(u)))
+            k++;
+    }
+    return v;
+}
+
+bool mc_deny_has(char *const *deny, const char *user)
+{
+    /* without a list (out of memory) nobody gets it */
+    if (!deny)
+        return true;
+    for (; *deny; deny++) {
+        if (user && !strcmp(*deny, user))
+            return true;
+    }
+    return false;
+}
+
+void mc_deny_free(char **deny)
+{
+    for (char **d = deny; d && *d; d++)
+        free(*d);
+    free(deny);
+}
+
 static void ev_notification(struct mc *mc, json_t *ev, const char *data, size_t dlen)
 {
     struct lyd_node *tree = NULL, *op = NULL;
@@ -123,7 +157,8 @@ static void ev_notification(struct mc *mc, json_t *ev, const char *data, size_t 
         log_err("mgmt", "cannot parse a notification from ravend");
         lyd_free_all(tree);
     } else if (mc->hooks.notification) {
-        mc->hooks.notification(tree, json_string_value(json_object_get(ev, "time")), mc->hooks.arg);
+        mc->hooks.notification(tree, json_string_value(json_object_get(ev, "time")),
+                               mc_deny_from(json_object_get(ev, "deny")), mc->hooks.arg);
     } else {
         lyd_free_all(tree);
     }
@@ -726,6 +761,16 @@ int mc_validate(struct mc *mc, const struct cfg_actor *who, int src_ds, const st
     if (r)
         json_object_set_new(r, "source", json_string(src_name(src_ds)));
     return tree_call(mc, r, src_ds == CFG_SRC_INLINE ? src_tree : NULL, errs);
+}
+
+int mc_nacm_check(struct mc *mc, const struct cfg_actor *who, const char *exec, const char *read,
+                  struct cfg_errs *errs)
+{
+    json_t *r = req_for("nacm-check", who);
+
+    if (r)
+        json_object_set_new(r, exec ? "exec" : "read", json_string(exec ? exec : read));
+    return call(mc, r, NULL, 0, NULL, NULL, NULL, NULL, errs);
 }
 
 int mc_discard(struct mc *mc, const struct cfg_actor *who, struct cfg_errs *errs)

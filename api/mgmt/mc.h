@@ -56,12 +56,18 @@ struct mc_hooks {
     void (*changed)(uint64_t gen, time_t mtime, bool config, void *arg);
     /* users or roles changed: cached logins are stale */
     void (*users)(void *arg);
-    /* a YANG notification (adopted) and its event time (RFC 3339) */
-    void (*notification)(struct lyd_node *notif, const char *time, void *arg);
+    /* a YANG notification (adopted), its event time (RFC 3339), and the users
+     * it must not reach (adopted, mc_deny_free; ravend's NACM decision) */
+    void (*notification)(struct lyd_node *notif, const char *time, char **deny, void *arg);
     /* the connection to ravend is gone */
     void (*lost)(void *arg);
     void *arg;
 };
+
+/* Whether a notification's deny list (see mc_hooks) names @user: the one
+ * filter every delivery of it, replay included, goes through. */
+bool mc_deny_has(char *const *deny, const char *user);
+void mc_deny_free(char **deny);
 
 /* Connects to @path (a file, or "@name" in the abstract namespace), says hello as @kind ("netconf" or "rest") and starts the
  * reader thread. @ctx (borrowed, must outlive the client) parses what ravend sends.
@@ -145,6 +151,11 @@ int mc_lock(struct mc *mc, const struct cfg_actor *who, enum cfg_ds ds, struct c
 int mc_unlock(struct mc *mc, const struct cfg_actor *who, enum cfg_ds ds, struct cfg_errs *errs);
 /* The session @sid ended (no reply awaited for errors; best effort). */
 void mc_session_end(struct mc *mc, uint32_t sid);
+/* NACM for what a front end answers itself: may @who run protocol operation
+ * @exec ("module:name"), or read the data at @read (a path)? 0, or -EACCES
+ * with access-denied. */
+int mc_nacm_check(struct mc *mc, const struct cfg_actor *who, const char *exec, const char *read,
+                  struct cfg_errs *errs);
 /* A raven-vpn RPC (@rpc, the RPC node): output children are added under @output
  * (the RPC's node, as nc_rpc_fn/rest_rpc_fn did). */
 int mc_rpc(struct mc *mc, const struct cfg_actor *who, const struct lyd_node *rpc, struct lyd_node *output,

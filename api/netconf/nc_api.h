@@ -30,9 +30,10 @@ void nc_api_free(struct nc_api *api);
 /* mc_hooks.listen: serve exactly @l's endpoints with its host key from now on
  * (adopts *l). */
 void nc_api_listen(struct nc_api *api, struct mc_listen *l);
-/* Queues a YANG notification for every subscribed session (adopts @notif; any
- * thread). @time is its eventTime (RFC 3339), NULL = now. */
-void nc_api_notify(struct nc_api *api, struct lyd_node *notif, const char *time);
+/* Queues a YANG notification for every subscribed session whose user @deny
+ * does not name (adopts @notif and @deny, mc_deny_has; any thread). @time is
+ * its eventTime (RFC 3339), NULL = now. */
+void nc_api_notify(struct nc_api *api, struct lyd_node *notif, const char *time, char **deny);
 
 /* Filters (nc_filter.c): turns a subtree filter (opaque nodes of the filter anyxml)
  * into XPath expressions, NULL-terminated, in *xpaths (caller frees with

@@ -25,6 +25,7 @@ struct nc_sess {
 struct nc_notif_item {
     struct lyd_node *event; /* notification tree, adopted */
     char *time;
+    char **deny; /* users it must not reach (NACM), adopted */
     struct nc_notif_item *next;
 };
 

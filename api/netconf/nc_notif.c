@@ -24,7 +24,8 @@ static void send_one(struct nc_api *api, struct nc_notif_item *it)
         return;
     pthread_mutex_lock(&api->sess_lock);
     for (struct nc_sess *s = api->sessions; s; s = s->next) {
-        if (!s->subscribed || nc_session_get_status(s->s) != NC_STATUS_RUNNING)
+        if (!s->subscribed || nc_session_get_status(s->s) != NC_STATUS_RUNNING ||
+            mc_deny_has(it->deny, nc_session_get_username(s->s)))
             continue;
         if (nc_server_notif_send(s->s, n, NC_NOTIF_SEND_TIMEOUT_MS) != NC_MSG_NOTIF)
             log_warn("netconf", "session %u: notification not sent", s->sid);
@@ -51,6 +52,7 @@ static void *notif_main(void *arg)
         pthread_mutex_unlock(&api->notif_lock);
         send_one(api, it);
         lyd_free_tree(it->event);
+        mc_deny_free(it->deny);
         free(it->time);
         free(it);
         pthread_mutex_lock(&api->notif_lock);
@@ -74,6 +76,7 @@ void nc_notif_stop(struct nc_api *api)
         struct nc_notif_item *it = api->notif_head;
         api->notif_head = it->next;
         lyd_free_tree(it->event);
+        mc_deny_free(it->deny);
         free(it->time);
         free(it);
     }
@@ -103,12 +106,13 @@ int nc_notif_interest(struct nc_api *api)
     return api->mc ? mc_interest_update(api->mc, interest_now, api) : 0;
 }
 
-void nc_api_notify(struct nc_api *api, struct lyd_node *ev, const char *time_str)
+void nc_api_notify(struct nc_api *api, struct lyd_node *ev, const char *time_str, char **deny)
 {
     struct nc_notif_item *it;
 
     if (!api || !any_subscriber(api)) {
         lyd_free_tree(ev);
+        mc_deny_free(deny);
         return;
     }
     it = calloc(1, sizeof(*it));
@@ -119,9 +123,11 @@ void nc_api_notify(struct nc_api *api, struct lyd_node *ev, const char *time_str
     if (!it || !it->time) {
         free(it);
         lyd_free_tree(ev);
+        mc_deny_free(deny);
         return;
     }
     it->event = ev;
+    it->deny = deny;
     pthread_mutex_lock(&api->notif_lock);
     if (api->notif_tail)
         api->notif_tail->next = it;

@@ -355,17 +355,15 @@ fail:
     return NULL;
 }
 
-/* For what this process does alone (kill-session): ravend checks the role of
- * everything it is asked, with the role the configuration gives the user now, so
- * that a changed role applies to open sessions. */
-static bool need_admin(struct rpc_req *r, struct cfg_errs *errs)
+/* For what this process answers alone (create-subscription, kill-session,
+ * get-schema): ravend's NACM decides, with the rules and roles the
+ * configuration gives now, as for everything it is asked. */
+static bool nacm_allows(struct rpc_req *r, const char *mod, const char *name, struct cfg_errs *errs)
 {
-    if (r->role == MC_ROLE_ADMIN)
-        return true;
-    cfg_err_add(errs, CFG_ERR_ACCESS_DENIED, CFG_ERRT_PROTOCOL, NULL,
-                "user \"%s\" has the read-only role; %s needs the admin role", r->actor.user ? r->actor.user : "?",
-                r->rpc->schema->name);
-    return false;
+    char exec[160];
+
+    snprintf(exec, sizeof(exec), "%s:%s", mod, name);
+    return !mc_nacm_check(r->api->mc, &r->actor, exec, NULL, errs);
 }
 
 /* ietf-netconf-monitoring and yang-library state for <get>: this process's own, as
@@ -404,7 +402,27 @@ static void add_monitoring(struct nc_api *api, struct lyd_node **data)
 /* The monitoring state selected by @xp (NULL = all of it) in *out. The client's
  * XPath is evaluated here first, so that a libyang crash on it ends this process
  * rather than ravend, which evaluates it again on its own data. */
-static int local_state(struct nc_api *api, char **xp, struct lyd_node **out, struct cfg_errs *errs)
+/* This process's own state that NACM lets @who read (ravend decides). */
+static void nacm_local(struct nc_api *api, const struct cfg_actor *who, struct lyd_node **mon)
+{
+    struct lyd_node *t, *next;
+
+    LY_LIST_FOR_SAFE(*mon, next, t) {
+        struct cfg_errs errs = {0};
+        char path[128];
+
+        snprintf(path, sizeof(path), "/%s:%s", t->schema->module->name, t->schema->name);
+        if (mc_nacm_check(api->mc, who, NULL, path, &errs) == -EACCES) {
+            if (t == *mon)
+                *mon = next;
+            lyd_free_tree(t);
+        }
+        cfg_errs_clear(&errs);
+    }
+}
+
+static int local_state(struct nc_api *api, const struct cfg_actor *who, char **xp, struct lyd_node **out,
+                       struct cfg_errs *errs)
 {
     struct lyd_node *mon = NULL;
     int rc = 0;
@@ -420,6 +438,7 @@ static int local_state(struct nc_api *api, char **xp, struct lyd_node **out, str
             return 0;
     }
     add_monitoring(api, &mon);
+    nacm_local(api, who, &mon);
     if (xp) {
         rc = cfg_tree_select_ctx(api->ctx, mon, (const char *const *)xp, out, errs);
         lyd_free_siblings(mon);
@@ -509,7 +528,7 @@ static struct nc_server_reply *op_get(struct rpc_req *r, bool config_only)
     if (!rc && config_only)
         rc = parse_ds(api, r->rpc, "source", false, &ds, NULL, &errs);
     if (!rc && (xp || !config_only))
-        rc = local_state(api, xp, &mon, &errs);
+        rc = local_state(api, &r->actor, xp, &mon, &errs);
     if (!rc && config_only) {
         lyd_free_siblings(mon);
         mon = NULL;
@@ -773,8 +792,6 @@ static struct nc_server_reply *op_kill(struct rpc_req *r)
     uint32_t sid = v ? (uint32_t)strtoul(v, NULL, 10) : 0;
     struct nc_sess *s;
 
-    if (!need_admin(r, &errs))
-        return reply_errs(api->ctx, &errs);
     if (sid == r->actor.sid) {
         cfg_err_add(&errs, CFG_ERR_INVALID_VALUE, CFG_ERRT_PROTOCOL, NULL,
                     "kill-session cannot end the session it is sent on; use close-session");
@@ -814,6 +831,12 @@ struct nc_server_reply *nc_rpc_dispatch(struct lyd_node *rpc, struct nc_session 
         cfg_err_add(&errs, CFG_ERR_ACCESS_DENIED, CFG_ERRT_PROTOCOL, NULL, "session %u is not registered",
                     r.actor.sid);
         return reply_errs(api->ctx, &errs);
+    }
+    if ((!strcmp(mod, "notifications") && !strcmp(name, "create-subscription")) ||
+        (!strcmp(mod, "ietf-netconf") && !strcmp(name, "kill-session")) ||
+        (!strcmp(mod, "ietf-netconf-monitoring") && !strcmp(name, "get-schema"))) {
+        if (!nacm_allows(&r, mod, name, &errs))
+            return reply_errs(api->ctx, &errs);
     }
     if (!strcmp(mod, "notifications") && !strcmp(name, "create-subscription"))
         return op_subscribe(&r, session);

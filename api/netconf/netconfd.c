@@ -48,9 +48,9 @@ static void on_listen(struct mc_listen *l, void *arg)
     nc_api_listen(arg, l);
 }
 
-static void on_notification(struct lyd_node *notif, const char *time, void *arg)
+static void on_notification(struct lyd_node *notif, const char *time, char **deny, void *arg)
 {
-    nc_api_notify(arg, notif, time);
+    nc_api_notify(arg, notif, time, deny);
 }
 
 /* Wakes main's sigwait: the hooks run on the client's reader thread. */

@@ -76,11 +76,12 @@ static void hook_users(void *arg)
     rest_events_users_changed(api->ev);
 }
 
-static void hook_notification(struct lyd_node *notif, const char *time, void *arg)
+static void hook_notification(struct lyd_node *notif, const char *time, char **deny, void *arg)
 {
     (void)time; /* streams stamp events with milliseconds as they go out */
-    rest_api_notify(arg, notif);
+    rest_api_notify(arg, notif, deny);
     lyd_free_all(notif);
+    mc_deny_free(deny);
 }
 
 struct mc_hooks rest_api_hooks(struct rest_api *api)

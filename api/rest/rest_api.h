@@ -36,6 +36,6 @@ void rest_api_free(struct rest_api *api);
 /* Running or the daemon's state changed (any thread): cached reads are dropped. */
 void rest_api_state_changed(struct rest_api *api);
 /* A YANG notification for the event streams (borrowed; any thread). */
-void rest_api_notify(struct rest_api *api, const struct lyd_node *notif);
+void rest_api_notify(struct rest_api *api, const struct lyd_node *notif, char *const *deny);
 
 #endif

@@ -19,8 +19,9 @@ char *rest_cache_key(const struct rest_req *r)
 {
     char *k = NULL;
 
-    if (asprintf(&k, "%d|%d|%d|%u|%d|%s|%s", (int)r->dsel, (int)r->out_fmt, (int)r->query.wd, r->query.depth,
-                 (int)r->query.content, r->query.fields ? r->query.fields : "", r->rel) < 0)
+    /* per user: NACM may let each read something else */
+    if (asprintf(&k, "%s|%d|%d|%d|%u|%d|%s|%s", r->who.user, (int)r->dsel, (int)r->out_fmt, (int)r->query.wd,
+                 r->query.depth, (int)r->query.content, r->query.fields ? r->query.fields : "", r->rel) < 0)
         return NULL;
     return k;
 }

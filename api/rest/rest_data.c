@@ -248,6 +248,13 @@ static int get_state(struct rest_req *r, const struct rest_path *p, const char *
         rc = pg ? mc_get_state_page(api->mc, &a, xpaths, pg, tree, errs) : mc_get_state(api->mc, &a, xpaths, tree, errs);
     if (!rc && !want_cfg)
         drop_config(tree);
+    if (!rc && yanglib) {
+        /* this process's own state, as far as NACM lets the user read it */
+        struct cfg_errs denied = {0};
+
+        yanglib = mc_nacm_check(api->mc, &a, NULL, "/ietf-yang-library:yang-library", &denied) != -EACCES;
+        cfg_errs_clear(&denied);
+    }
     if (rc || !yanglib || ly_ctx_get_yanglib_data(api->ctx, &yl, "%u", ly_ctx_get_change_count(api->ctx)))
         return rc;
     if (xpaths) {
@@ -267,6 +274,20 @@ static bool pageable(const struct rest_path *p)
 
     return sn && p->all_instances && sn->nodetype == LYS_LIST && !strcmp(sn->name, "session") && sn->parent &&
            !strcmp(sn->parent->name, "vpn-state") && !strcmp(sn->module->name, "raven-vpn");
+}
+
+/* No data at @xpath: 404, or 403 when NACM hides it from the user (RFC 8040
+ * section 4.3: the user is not authorized to read the target resource). */
+static void reply_missing(struct rest_req *r, const char *xpath)
+{
+    struct cfg_actor a = rest_actor(r);
+    struct cfg_errs denied = {0};
+
+    if (mc_nacm_check(r->api->mc, &a, NULL, xpath, &denied) == -EACCES)
+        rest_reply_errs(&r->rep, r->out_fmt, &denied, 403);
+    else
+        rest_reply_err(&r->rep, r->out_fmt, 404, CFG_ERR_INVALID_VALUE, xpath, "no data at this path");
+    cfg_errs_clear(&denied);
 }
 
 static void data_get(struct rest_req *r, struct rest_path *p)
@@ -372,7 +393,7 @@ static void data_get(struct rest_req *r, struct rest_path *p)
         if (lyd_find_xpath(sel, p->xpath, &set) || !set->count) {
             ly_set_free(set, NULL);
             lyd_free_siblings(sel);
-            rest_reply_err(&r->rep, r->out_fmt, 404, CFG_ERR_INVALID_VALUE, p->xpath, "no data at this path");
+            reply_missing(r, p->xpath);
             return;
         }
         for (uint32_t i = 0; i < set->count; i++) {

@@ -387,14 +387,16 @@ static unsigned int class_of(const struct lyd_node *notif)
 }
 
 /* Queues @notif for the subscribers of @cls; encoded once per format in use. */
-static void deliver(struct rest_events *ev, const struct lyd_node *notif, unsigned int cls)
+/* To each subscriber of class @cls whose user @deny (NACM, mc_deny_has) does
+ * not name. */
+static void deliver(struct rest_events *ev, const struct lyd_node *notif, unsigned int cls, char *const *deny)
 {
     char *enc[2] = {NULL, NULL};
     bool need[2] = {false, false};
 
     pthread_mutex_lock(&ev->lock);
     for (struct sub *s = ev->subs; s; s = s->next)
-        if (s->mask & cls)
+        if ((s->mask & cls) && !mc_deny_has(deny, s->who.user))
             need[s->fmt] = true;
     pthread_mutex_unlock(&ev->lock);
     for (int f = 0; f < 2; f++)
@@ -402,14 +404,14 @@ static void deliver(struct rest_events *ev, const struct lyd_node *notif, unsign
             enc[f] = encode(ev->api, notif, (enum rest_fmt)f);
     pthread_mutex_lock(&ev->lock);
     for (struct sub *s = ev->subs; s; s = s->next)
-        if ((s->mask & cls) && enc[s->fmt])
+        if ((s->mask & cls) && enc[s->fmt] && !mc_deny_has(deny, s->who.user))
             push(s, enc[s->fmt], strlen(enc[s->fmt]));
     pthread_mutex_unlock(&ev->lock);
     free(enc[0]);
     free(enc[1]);
 }
 
-void rest_api_notify(struct rest_api *api, const struct lyd_node *notif)
+void rest_api_notify(struct rest_api *api, const struct lyd_node *notif, char *const *deny)
 {
     unsigned int cls;
 
@@ -419,7 +421,7 @@ void rest_api_notify(struct rest_api *api, const struct lyd_node *notif)
     /* sessions came or went: cached state is out of date */
     rest_api_state_changed(api);
     if (cls)
-        deliver(api->ev, notif, cls);
+        deliver(api->ev, notif, cls, deny);
 }
 
 static bool any_sub(struct rest_events *ev, unsigned int mask)
@@ -499,45 +501,59 @@ static struct lyd_node *traffic_sample(struct rest_api *api, unsigned int interv
     return n;
 }
 
+/* A sample for @user's streams of interval @iv. */
+static void traffic_send(struct rest_events *ev, unsigned int iv, const char *user)
+{
+    struct lyd_node *n = traffic_sample(ev->api, iv, user);
+    char *enc[2];
+
+    if (!n)
+        return;
+    enc[0] = encode(ev->api, n, REST_JSON);
+    enc[1] = encode(ev->api, n, REST_XML);
+    pthread_mutex_lock(&ev->lock);
+    for (struct sub *s = ev->subs; s; s = s->next)
+        if ((s->mask & EV_TRAFFIC) && s->interval == iv && !strcmp(s->who.user, user) && enc[s->fmt])
+            push(s, enc[s->fmt], strlen(enc[s->fmt]));
+    pthread_mutex_unlock(&ev->lock);
+    free(enc[0]);
+    free(enc[1]);
+    lyd_free_tree(n);
+}
+
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct rest_events *ev = arg;
-    struct rest_api *api = ev->api;
 
     (void)fd;
     (void)what;
     ev->ticks++;
     if (any_sub(ev, EV_TRAFFIC)) {
-        /* one sample per interval in use: subscribers with the same interval share it,
-         * read as one of them (state is the same for every role) */
-        char users[61][40] = {{0}};
+        /* one sample per interval and user in use: subscribers with the same
+         * interval share it if they are the same user (NACM may show each user
+         * other sessions) */
+        struct {
+            unsigned int iv;
+            char user[40];
+        } want[REST_STREAM_MAX];
+        size_t nwant = 0;
 
         pthread_mutex_lock(&ev->lock);
-        for (struct sub *s = ev->subs; s; s = s->next)
-            if ((s->mask & EV_TRAFFIC) && !s->closed && ev->ticks % s->interval == 0)
-                memcpy(users[s->interval], s->who.user, sizeof(users[0]));
-        pthread_mutex_unlock(&ev->lock);
-        for (unsigned int iv = 1; iv <= 60; iv++) {
-            struct lyd_node *n;
+        for (struct sub *s = ev->subs; s; s = s->next) {
+            size_t i = 0;
 
-            if (!users[iv][0])
+            if (!(s->mask & EV_TRAFFIC) || s->closed || ev->ticks % s->interval)
                 continue;
-            n = traffic_sample(api, iv, users[iv]);
-            if (!n)
-                continue;
-            {
-                char *enc[2] = {encode(api, n, REST_JSON), encode(api, n, REST_XML)};
-
-                pthread_mutex_lock(&ev->lock);
-                for (struct sub *s = ev->subs; s; s = s->next)
-                    if ((s->mask & EV_TRAFFIC) && s->interval == iv && enc[s->fmt])
-                        push(s, enc[s->fmt], strlen(enc[s->fmt]));
-                pthread_mutex_unlock(&ev->lock);
-                free(enc[0]);
-                free(enc[1]);
+            while (i < nwant && (want[i].iv != s->interval || strcmp(want[i].user, s->who.user)))
+                i++;
+            if (i == nwant && nwant < REST_STREAM_MAX) {
+                want[nwant].iv = s->interval;
+                memcpy(want[nwant++].user, s->who.user, sizeof(want[0].user));
             }
-            lyd_free_tree(n);
         }
+        pthread_mutex_unlock(&ev->lock);
+        for (size_t i = 0; i < nwant; i++)
+            traffic_send(ev, want[i].iv, want[i].user);
     }
     if (ev->ticks % KEEPALIVE_S == 0) {
         pthread_mutex_lock(&ev->lock);

@@ -198,8 +198,16 @@ void rest_metrics_run(struct rest_req *r)
     struct cfg_errs errs = {0};
     /* the sessions' count only: building 100 000 sessions to count them took seconds */
     struct mc_page pg = {.count_only = true};
-    int rc = mc_get_state_page(api->mc, &a, xps, &pg, &state, &errs);
+    /* NACM: /metrics is a read of vpn-state (and the session count with it) */
+    int rc = mc_nacm_check(api->mc, &a, NULL, xps[0], &errs);
 
+    if (!rc)
+        rc = mc_get_state_page(api->mc, &a, xps, &pg, &state, &errs);
+    if (rc == -EACCES) {
+        rest_reply_errs(&r->rep, REST_JSON, &errs, 403);
+        cfg_errs_clear(&errs);
+        return;
+    }
     if (rc) {
         lyd_free_siblings(state);
         rest_reply_errs(&r->rep, REST_JSON, &errs, rc == -ESHUTDOWN ? 503 : 500);

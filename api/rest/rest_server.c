@@ -756,12 +756,6 @@ static enum MHD_Result serve_restconf(struct rest_api *api, struct MHD_Connectio
         r->rep.allow = res == RES_OPS ? "OPTIONS, POST" : "OPTIONS, GET, HEAD, POST, PUT, PATCH, DELETE";
         return send_reply(conn, &r->rep, NULL);
     }
-    if (is_write(method) && r->who.role != REST_ROLE_ADMIN &&
-        !(res == RES_OPS && !strcmp(rest, "ietf-netconf:validate"))) {
-        free(r->query.fields);
-        return send_err(conn, r->out_fmt, 403, CFG_ERR_ACCESS_DENIED, NULL,
-                        "this user has the read-only role; writes and operations need the admin role");
-    }
     if (!read_request(conn, rest, cr, r, &ret))
         return ret;
     if (res == RES_DATA && get &&

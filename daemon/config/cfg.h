@@ -153,6 +153,18 @@ void cfg_set_reaper(struct cfg *cfg, void (*reap)(struct lyd_node *tree, void *a
  * are put back in the dataplane). */
 void cfg_set_loaded(struct cfg *cfg, void (*loaded)(const struct lyd_node *running, void *arg), void *arg);
 
+/* Access control of writes (NACM): for an actor @restricted says must be
+ * checked, @check gets each datastore's tree before and after an edit, copy or
+ * delete (either may be NULL) and refuses it with -EACCES and its errors; the
+ * change is then not made. Test-only edits and validate are not checked. */
+struct cfg_access {
+    bool (*restricted)(const struct cfg_actor *actor, void *arg);
+    int (*check)(const struct cfg_actor *actor, const struct lyd_node *old, const struct lyd_node *new,
+                 struct cfg_errs *errs, void *arg);
+    void *arg;
+};
+void cfg_set_access(struct cfg *cfg, const struct cfg_access *access);
+
 /* Read: a copy of the datastore (with implicit defaults), secrets masked unless
  * @with_secrets. @xpaths (NULL-terminated, may be NULL = everything) select subtrees;
  * results are merged with their parents. */

@@ -82,6 +82,52 @@ void cfg_set_loaded(struct cfg *cfg, void (*loaded)(const struct lyd_node *runni
     cfg->loaded_arg = arg;
 }
 
+void cfg_set_access(struct cfg *cfg, const struct cfg_access *access)
+{
+    cfg->access = access ? *access : (struct cfg_access){0};
+}
+
+static int dup_tree(struct cfg *cfg, const struct lyd_node *src, struct lyd_node **out, struct cfg_errs *errs);
+
+/* Whether @actor's writes go through the access check. */
+static bool restricted(struct cfg *cfg, const struct cfg_actor *actor)
+{
+    return cfg->access.check && actor && actor->sid && cfg->access.restricted &&
+           cfg->access.restricted(actor, cfg->access.arg);
+}
+
+/* The access check of a restricted actor's change of @old into @new. */
+static int access_check(struct cfg *cfg, const struct cfg_actor *actor, const struct lyd_node *old,
+                        const struct lyd_node *new, struct cfg_errs *errs)
+{
+    return restricted(cfg, actor) ? cfg->access.check(actor, old, new, errs, cfg->access.arg) : 0;
+}
+
+/* A restricted actor's edit of the candidate, tried on a copy first: the
+ * candidate is edited in place and only if the access check passes. */
+static int access_trial(struct cfg *cfg, const struct lyd_node *edit, enum cfg_op defop, enum cfg_err_opt erropt,
+                        const struct cfg_actor *actor, struct cfg_errs *errs)
+{
+    const struct lyd_node *base = cfg->cand_active ? cfg->candidate : cfg->running;
+    struct cfg_errs scratch = {0};
+    struct chg_vec chg = {0};
+    struct lyd_node *work = NULL;
+    int rc;
+
+    if (!restricted(cfg, actor))
+        return 0;
+    rc = dup_tree(cfg, base, &work, errs);
+    if (rc)
+        return rc;
+    /* its own errors come again from the real edit */
+    cfg_edit_tree(cfg, &work, edit, defop, erropt, &chg, &scratch);
+    rc = cfg->access.check(actor, base, work, errs, cfg->access.arg);
+    cfg_errs_clear(&scratch);
+    chg_vec_clear(&chg);
+    lyd_free_siblings(work);
+    return rc;
+}
+
 void cfg_set_timer(struct cfg *cfg, void (*arm)(int64_t ms, void *arg), void *arg)
 {
     cfg->timer_arm = arm;
@@ -419,6 +465,9 @@ int cfg_edit(struct cfg *cfg, enum cfg_ds ds, const struct lyd_node *edit, enum 
          * checked against the schema here, the whole tree at validate/commit. */
         bool fresh = !cfg->cand_active;
 
+        rc = access_trial(cfg, edit, defop, erropt, actor, errs);
+        if (rc)
+            return rc;
         if (fresh) {
             if (!(cfg->candidate = spare_take(cfg)) && (rc = dup_tree(cfg, cfg->running, &cfg->candidate, errs))) {
                 return rc;
@@ -449,6 +498,15 @@ int cfg_edit(struct cfg *cfg, enum cfg_ds ds, const struct lyd_node *edit, enum 
 
     /* running: one transaction per edit */
     rc = cfg_edit_tree(cfg, &work, edit, defop, erropt, &chg, errs);
+    if ((!rc || erropt == CFG_ERROPT_CONTINUE) && testopt != CFG_TEST_ONLY) {
+        int arc = access_check(cfg, actor, cfg->running, work, errs);
+
+        if (arc) {
+            lyd_free_siblings(work);
+            chg_vec_clear(&chg);
+            return arc;
+        }
+    }
     if (rc && erropt != CFG_ERROPT_CONTINUE) {
         lyd_free_siblings(work);
     } else {
@@ -510,6 +568,11 @@ int cfg_copy(struct cfg *cfg, enum cfg_ds dst, int src_ds, const struct lyd_node
     rc = source_tree(cfg, src_ds, src_tree, ds_tree(cfg, dst) ? ds_tree(cfg, dst) : cfg->running, &t, errs);
     if (rc)
         return rc;
+    rc = access_check(cfg, actor, ds_tree(cfg, dst), t, errs);
+    if (rc) {
+        lyd_free_siblings(t);
+        return rc;
+    }
 
     switch (dst) {
     case CFG_DS_RUNNING:
@@ -563,6 +626,8 @@ int cfg_delete_ds(struct cfg *cfg, enum cfg_ds ds, const struct cfg_actor *actor
         return -EOPNOTSUPP;
     }
     rc = check_lock(cfg, ds, actor, errs);
+    if (!rc)
+        rc = access_check(cfg, actor, cfg->startup, NULL, errs);
     if (rc)
         return rc;
     rc = cfg_store_remove(cfg, "startup");

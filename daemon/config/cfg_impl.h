@@ -87,6 +87,7 @@ struct cfg {
     void *reap_arg;
 
     cfg_notify_fn notify;
+    struct cfg_access access; /* cfg_set_access */
     void *notify_arg;
     void (*loaded)(const struct lyd_node *running, void *arg); /* cfg_set_loaded */
     void *loaded_arg;

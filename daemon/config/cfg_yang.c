@@ -20,6 +20,7 @@ static const char *const modules[] = {
     "ietf-netconf-notifications",
     "notifications",
     "nc-notifications",
+    "ietf-netconf-acm", /* /nacm: access control of every management request */
     "raven-list-pagination", /* after ietf-netconf, whose get it augments */
 };
 

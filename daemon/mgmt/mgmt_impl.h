@@ -122,6 +122,7 @@ struct mgmt {
     uint64_t refused;
     struct mauth *auth;
     struct mlisten *listen;
+    struct nacm *nacm; /* access control (mgmt_access.c) */
     /* `changed` for operational state is coalesced: marked here, sent once at the
      * end of the loop iteration (or before the next request is answered) */
     struct event *changed_ev;
@@ -165,6 +166,25 @@ void mgmt_users_changed(struct mgmt *m);
 /* Handles the request @req of @c (its data @data, may be NULL). Returns 0 after
  * replying, or -1 with *why set when the request is malformed. */
 int mgmt_dispatch(struct mconn *c, json_t *req, const char *data, size_t dlen, const char **why);
+
+/* ---- NACM (mgmt_access.c; the rule engine is mgmt_nacm.h) ---- */
+
+/* The handler of /ietf-netconf-acm:nacm and the users, and the datastore's
+ * write check. */
+int mgmt_nacm_register(struct mgmt *m);
+/* 0, or -EACCES with access-denied in @errs (counted). */
+int mgmt_nacm_exec(struct mgmt *m, const char *user, const char *module, const char *name, struct cfg_errs *errs);
+/* Removes what @user may not read from *tree. */
+void mgmt_nacm_prune(struct mgmt *m, const char *user, struct lyd_node **tree);
+/* Adds the counters of /nacm to *tree. */
+void mgmt_nacm_state(struct mgmt *m, struct lyd_node **tree);
+/* The `nacm-check` request: @exec ("module:name") or @read (a data path). */
+int mgmt_nacm_check(struct mgmt *m, const char *user, const char *exec, const char *read, struct cfg_errs *errs);
+/* The users (authenticated on any connection) that notification @name of @mod
+ * (@notif its tree, or @xml its text) must not reach: a JSON array of names.
+ * Every delivery, replay included, goes through it. */
+json_t *mgmt_nacm_notif_deny(struct mgmt *m, const char *mod, const char *name, const struct lyd_node *notif,
+                             const char *xml);
 
 /* ---- events (mgmt_notif.c) ---- */
 

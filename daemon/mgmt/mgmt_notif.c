@@ -17,7 +17,9 @@
 
 int mgmt_register(struct mgmt *m)
 {
-    return mlisten_register(m);
+    int rc = mlisten_register(m);
+
+    return rc ? rc : mgmt_nacm_register(m);
 }
 
 static const char *edit_op(enum cfg_chg_op op)
@@ -153,7 +155,10 @@ void mgmt_notify_xml(struct mgmt *m, const char *mod, const char *name, const ch
     if (!(mgmt_interest_all(m) & cls) || ly_time_time2str(time(NULL), NULL, &t))
         return;
     m->notif_built++;
-    mgmt_broadcast(m, MGMT_KIND_NONE, cls, json_pack("{s:s, s:s}", "ev", "notification", "time", t), xml, len);
+    mgmt_broadcast(m, MGMT_KIND_NONE, cls,
+                   json_pack("{s:s, s:s, s:o}", "ev", "notification", "time", t, "deny",
+                             mgmt_nacm_notif_deny(m, mod, name, NULL, xml)),
+                   xml, len);
     free(t);
 }
 
@@ -171,8 +176,10 @@ void mgmt_notify(struct mgmt *m, struct lyd_node *notif)
     if (m && cls && (mgmt_interest_all(m) & cls) && !ly_time_time2str(time(NULL), NULL, &t) &&
         !lyd_print_mem(&xml, root, LYD_XML, LYD_PRINT_SHRINK) && xml) {
         m->notif_built++;
-        mgmt_broadcast(m, MGMT_KIND_NONE, cls, json_pack("{s:s, s:s}", "ev", "notification", "time", t), xml,
-                       strlen(xml));
+        mgmt_broadcast(m, MGMT_KIND_NONE, cls,
+                       json_pack("{s:s, s:s, s:o}", "ev", "notification", "time", t, "deny",
+                                 mgmt_nacm_notif_deny(m, root->schema->module->name, root->schema->name, root, NULL)),
+                       xml, strlen(xml));
     }
     free(xml);
     free(t);

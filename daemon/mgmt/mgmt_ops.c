@@ -2,7 +2,7 @@
  * mapped onto the datastore (daemon/config/cfg.h). A request that is malformed
  * (a member missing or of the wrong type, an unknown op, a session id outside
  * the front end's range) closes the connection; a request that is well formed but
- * refused (a user not authenticated on this connection, a read-only user editing)
+ * refused (a user not authenticated on this connection, an operation NACM denies)
  * gets its errors in the reply. */
 #include <errno.h>
 #include <event2/event.h>
@@ -24,15 +24,15 @@
 struct req;
 
 enum {
-    F_ACTS = 1,  /* carries user and sid */
-    F_ADMIN = 2, /* admin only */
-    F_SID = 4,   /* carries sid only */
+    F_ACTS = 1, /* carries user and sid */
+    F_SID = 4,  /* carries sid only */
 };
 
 struct op {
     const char *name;
     unsigned int flags;
     int (*fn)(struct req *r);
+    const char *nc; /* the ietf-netconf operation NACM checks (RFC 8040 maps REST's methods onto them) */
 };
 
 struct req {
@@ -258,15 +258,11 @@ static int op_auth_key(struct req *r)
     return 0;
 }
 
-/* access-denied for @user: not authenticated here (@admin false) or not admin. */
-static int denied(struct req *r, const char *user, bool admin)
+/* access-denied for @user: not authenticated on this connection. */
+static int denied(struct req *r, const char *user)
 {
-    if (admin)
-        cfg_err_add(&r->errs, CFG_ERR_ACCESS_DENIED, CFG_ERRT_PROTOCOL, NULL,
-                    "user \"%s\" has the read-only role; %s needs the admin role", user, r->op->name);
-    else
-        cfg_err_add(&r->errs, CFG_ERR_ACCESS_DENIED, CFG_ERRT_PROTOCOL, NULL,
-                    "user \"%s\" has not authenticated on this connection", user);
+    cfg_err_add(&r->errs, CFG_ERR_ACCESS_DENIED, CFG_ERRT_PROTOCOL, NULL,
+                "user \"%s\" has not authenticated on this connection", user);
     return -EACCES;
 }
 
@@ -280,7 +276,7 @@ static int op_token_new(struct req *r)
     if (r->why)
         return 0;
     if (!mconn_user_ok(r->c, user))
-        return denied(r, user, false);
+        return denied(r, user);
     rc = mauth_token_new(r->m->auth, user, token, &exp);
     if (rc)
         return rc;
@@ -321,14 +317,15 @@ static int op_token_revoke(struct req *r)
 /* ---- the datastore ---- */
 
 /* Called by each operation once its members are decoded: the user must have
- * authenticated on this connection, and be admin for what only admin may do
- * (the role the configuration gives it now). 0, or -EACCES with the error. */
+ * authenticated on this connection, and NACM (the rules and roles the
+ * configuration gives now) let it run the operation. 0, or -EACCES with the
+ * error. */
 static int allowed(struct req *r)
 {
     if (!mconn_user_ok(r->c, r->who.user))
-        return denied(r, r->who.user, false);
-    if ((r->op->flags & F_ADMIN) && mauth_role(r->m->auth, r->who.user) != 1)
-        return denied(r, r->who.user, true);
+        return denied(r, r->who.user);
+    if (r->op->nc && mgmt_nacm_exec(r->m, r->who.user, "ietf-netconf", r->op->nc, &r->errs))
+        return -EACCES;
     mconn_sid_add(r->c, r->who.sid);
     return 0;
 }
@@ -399,7 +396,8 @@ static int op_get(struct req *r)
     struct lyd_node *tree = NULL, *selected = NULL;
     int rc = 0;
 
-    if (r->why || (rc = allowed(r))) {
+    if (r->why || (rc = allowed(r)) ||
+        (rc = mgmt_nacm_exec(r->m, r->who.user, "ietf-netconf", state ? "get" : "get-config", &r->errs))) {
         free(xp);
         return rc;
     }
@@ -421,6 +419,8 @@ static int op_get(struct req *r)
             return -EINVAL;
         }
         rc = get_state(r, &sel, &tree);
+        if (!rc && sel.config)
+            mgmt_nacm_state(r->m, &tree);
         if (!rc)
             rc = cfg_tree_select(r->m->cfg, tree, xp, &selected, &r->errs);
         if (!rc && (paging || sel.sessions)) {
@@ -436,6 +436,9 @@ static int op_get(struct req *r)
     } else {
         rc = cfg_get(r->m->cfg, (enum cfg_ds)ds, xp, false, &selected, &r->errs);
     }
+    /* what the user may not read is left out (RFC 8341 3.4.5) */
+    if (!rc)
+        mgmt_nacm_prune(r->m, r->who.user, &selected);
     /* defaults tagged: the front end's parser marks them as defaults again */
     if (!rc)
         rc = print_tree(r, selected, PRINT_FLAGS | LYD_PRINT_WD_IMPL_TAG);
@@ -587,6 +590,8 @@ static int op_rpc(struct req *r)
         cfg_err_add(&r->errs, CFG_ERR_OPERATION_NOT_SUPPORTED, CFG_ERRT_PROTOCOL, NULL,
                     "operation %s is not supported here", op->schema->name);
         rc = -EOPNOTSUPP;
+    } else if (mgmt_nacm_exec(r->m, r->who.user, "raven-vpn", op->schema->name, &r->errs)) {
+        rc = -EACCES;
     } else if (lyd_dup_single(op, NULL, 0, &out)) {
         cfg_err_add(&r->errs, CFG_ERR_OPERATION_FAILED, CFG_ERRT_APPLICATION, NULL, "out of memory");
         rc = -ENOMEM;
@@ -601,27 +606,41 @@ static int op_rpc(struct req *r)
     return rc;
 }
 
+/* {"op": "nacm-check", "user", "sid", "exec": "module:name" | "read": "/path"}:
+ * an operation the front end answers itself, or a resource it serves. */
+static int op_nacm_check(struct req *r)
+{
+    const char *exec = str_member(r, "exec", false), *read = str_member(r, "read", false);
+
+    if (!r->why && !exec == !read)
+        bad(r, "nacm-check needs one of %s", "\"exec\" and \"read\"");
+    if (r->why || allowed(r))
+        return r->why ? 0 : -EACCES;
+    return mgmt_nacm_check(r->m, r->who.user, exec, read, &r->errs);
+}
+
 /* ---- dispatch ---- */
 
 static const struct op ops[] = {
-    {"hello", 0, op_hello},
-    {"auth-password", 0, op_auth_password},
-    {"auth-key", 0, op_auth_key},
-    {"token-new", 0, op_token_new},
-    {"token-check", 0, op_token_check},
-    {"token-revoke", 0, op_token_revoke},
-    {"get", F_ACTS, op_get},
-    {"edit", F_ACTS | F_ADMIN, op_edit},
-    {"copy", F_ACTS | F_ADMIN, op_copy},
-    {"delete-config", F_ACTS | F_ADMIN, op_delete},
-    {"validate", F_ACTS, op_validate},
-    {"discard-changes", F_ACTS | F_ADMIN, op_discard},
-    {"commit", F_ACTS | F_ADMIN, op_commit},
-    {"cancel-commit", F_ACTS | F_ADMIN, op_cancel},
-    {"lock", F_ACTS | F_ADMIN, op_lock},
-    {"unlock", F_ACTS | F_ADMIN, op_unlock},
-    {"session-end", F_SID, op_session_end},
-    {"rpc", F_ACTS | F_ADMIN, op_rpc},
+    {"hello", 0, op_hello, NULL},
+    {"auth-password", 0, op_auth_password, NULL},
+    {"auth-key", 0, op_auth_key, NULL},
+    {"token-new", 0, op_token_new, NULL},
+    {"token-check", 0, op_token_check, NULL},
+    {"token-revoke", 0, op_token_revoke, NULL},
+    {"get", F_ACTS, op_get, NULL},
+    {"edit", F_ACTS, op_edit, "edit-config"},
+    {"copy", F_ACTS, op_copy, "copy-config"},
+    {"delete-config", F_ACTS, op_delete, "delete-config"},
+    {"validate", F_ACTS, op_validate, "validate"},
+    {"discard-changes", F_ACTS, op_discard, "discard-changes"},
+    {"commit", F_ACTS, op_commit, "commit"},
+    {"cancel-commit", F_ACTS, op_cancel, "cancel-commit"},
+    {"lock", F_ACTS, op_lock, "lock"},
+    {"unlock", F_ACTS, op_unlock, "unlock"},
+    {"session-end", F_SID, op_session_end, NULL},
+    {"rpc", F_ACTS, op_rpc, NULL},
+    {"nacm-check", F_ACTS, op_nacm_check, NULL},
 };
 
 /* The session id of the request: NETCONF sessions' ids for raven-netconfd, the

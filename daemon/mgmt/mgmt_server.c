@@ -16,6 +16,7 @@
 #include "daemon/base/fsutil.h"
 #include "daemon/base/log.h"
 #include "daemon/mgmt/mgmt_impl.h"
+#include "daemon/mgmt/mgmt_nacm.h"
 #include "daemon/mgmt/mgmt_super.h"
 #include "daemon/base/poison.h"
 
@@ -45,11 +46,12 @@ struct mgmt *mgmt_new(struct event_base *base, struct cfg *cfg, const struct mgm
         m->hooks = *hooks;
     m->auth = mauth_new();
     m->listen = mlisten_new(o->state_dir);
+    m->nacm = nacm_new(m->ctx);
     if (base) {
         m->reap = event_new(base, -1, 0, on_reap, m);
         m->changed_ev = event_new(base, -1, 0, on_changed, m);
     }
-    if (!m->auth || !m->listen || (base && (!m->reap || !m->changed_ev))) {
+    if (!m->auth || !m->listen || !m->nacm || (base && (!m->reap || !m->changed_ev))) {
         mgmt_free(m);
         return NULL;
     }
@@ -499,6 +501,7 @@ void mgmt_free(struct mgmt *m)
         event_free(m->changed_ev);
     lyd_free_siblings(m->trash);
     mlisten_free(m->listen);
+    nacm_free(m->nacm);
     mauth_free(m->auth);
     free(m);
 }

@@ -61,7 +61,8 @@ struct fuzz_env *fuzz_env_get(void)
     if (!mkdtemp(dir) || atexit(remove_state_dir) || ly_ctx_new(RAVEN_YANG_DIR ":" RAVEN_IETF_YANG_DIR, 0, &env.ctx) ||
         !ly_ctx_load_module(env.ctx, "ietf-netconf", NULL, feats) ||
         !ly_ctx_load_module(env.ctx, "raven-types", NULL, NULL) ||
-        !ly_ctx_load_module(env.ctx, "raven-vpn", NULL, NULL))
+        !ly_ctx_load_module(env.ctx, "raven-vpn", NULL, NULL) ||
+        !ly_ctx_load_module(env.ctx, "ietf-netconf-acm", NULL, NULL))
         abort();
     o.state_dir = dir;
     env.cfg = cfg_new(env.ctx, &o);

@@ -3,6 +3,7 @@
  * socket, so that a front end's request path is fuzzed down to the datastore. The
  * events, logins and RPCs of a live daemon are not there. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/mgmt/mc.h"
@@ -106,4 +107,32 @@ int mc_rpc(struct mc *mc, const struct cfg_actor *who, const struct lyd_node *rp
     (void)output;
     cfg_err_add(errs, CFG_ERR_OPERATION_NOT_SUPPORTED, CFG_ERRT_PROTOCOL, NULL, "no daemon in the fuzzer");
     return -EOPNOTSUPP;
+}
+
+/* NACM is ravend's (daemon/mgmt), not the datastore's: nothing is denied here. */
+int mc_nacm_check(struct mc *mc, const struct cfg_actor *who, const char *exec, const char *read,
+                  struct cfg_errs *errs)
+{
+    (void)mc;
+    (void)who;
+    (void)exec;
+    (void)read;
+    (void)errs;
+    return 0;
+}
+
+bool mc_deny_has(char *const *deny, const char *user)
+{
+    for (; deny && *deny; deny++) {
+        if (user && !strcmp(*deny, user))
+            return true;
+    }
+    return false;
+}
+
+void mc_deny_free(char **deny)
+{
+    for (char **d = deny; d && *d; d++)
+        free(*d);
+    free(deny);
 }

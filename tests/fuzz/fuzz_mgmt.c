@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "daemon/mgmt/mgmt_impl.h"
+#include "daemon/mgmt/mgmt_nacm.h"
 #include "tests/fuzz/fuzz_common.h"
 
 #define NS "urn:raven:params:xml:ns:yang:raven-vpn"
@@ -22,7 +23,15 @@ static struct mgmt *mgmt_get(struct fuzz_env *env)
         "<management xmlns=\"" NS "\"><user><name>admin</name>"
         "<password-hash>$5$fuzzsalt$OmefWKGMLDeZBKj5jzd7SmUJ1AXG3k.f/0y1x5nkYY9</password-hash>" /* "pw" */
         "<role>admin</role></user>"
-        "<user><name>viewer</name><role>read-only</role></user></management>";
+        "<user><name>viewer</name><role>read-only</role></user></management>"
+        /* NACM: viewer may also write the pools, and read no other configuration */
+        "<nacm xmlns=\"urn:ietf:params:xml:ns:yang:ietf-netconf-acm\"><rule-list><name>v</name>"
+        "<group>read-only</group><rule><name>pools</name><path xmlns:rv=\"" NS "\">/rv:pools</path>"
+        "<access-operations>*</access-operations><action>permit</action></rule>"
+        "<rule><name>ops</name><module-name>ietf-netconf</module-name><rpc-name>edit-config</rpc-name>"
+        "<access-operations>exec</access-operations><action>permit</action></rule>"
+        "<rule><name>config</name><module-name>raven-vpn</module-name><access-operations>read</access-operations>"
+        "<action>deny</action></rule></rule-list></nacm>";
     struct lyd_node *t = NULL;
     int err;
 
@@ -33,6 +42,8 @@ static struct mgmt *mgmt_get(struct fuzz_env *env)
     if (!m || lyd_parse_data_mem(env->ctx, users, LYD_XML, LYD_PARSE_ONLY | LYD_PARSE_STRICT, 0, &t))
         abort();
     mauth_set_users(m->auth, mauth_users_build(t, &err));
+    if (nacm_load(m->nacm, t))
+        abort();
     lyd_free_all(t);
     if (err)
         abort();

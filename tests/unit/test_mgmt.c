@@ -22,6 +22,7 @@
 
 #include "daemon/base/log.h"
 #include "daemon/mgmt/mgmt_impl.h"
+#include "daemon/mgmt/mgmt_nacm.h"
 
 #define NS "urn:raven:params:xml:ns:yang:raven-vpn"
 
@@ -62,6 +63,8 @@ static void set_users(struct fx *f)
     u = mauth_users_build(t, &err);
     assert_int_equal(err, 0);
     assert_true(mauth_set_users(f->m->auth, u));
+    /* the roles are NACM groups too (ravend's handler loads both from running) */
+    assert_int_equal(nacm_load(f->m->nacm, t), 0);
     lyd_free_all(t);
 }
 
