@@ -123,7 +123,9 @@ static void ev_notification(struct mc *mc, json_t *ev, const char *data, size_t 
         log_err("mgmt", "cannot parse a notification from ravend");
         lyd_free_all(tree);
     } else if (mc->hooks.notification) {
-        mc->hooks.notification(tree, json_string_value(json_object_get(ev, "time")), mc->hooks.arg);
+        mc->hooks.notification(tree, json_string_value(json_object_get(ev, "time")),
+                               (uint64_t)json_integer_value(json_object_get(ev, "id")),
+                               (uint32_t)json_integer_value(json_object_get(ev, "replay")), mc->hooks.arg);
     } else {
         lyd_free_all(tree);
     }
@@ -156,6 +158,10 @@ static void on_event(struct mc *mc, json_t *ev, const char *name, char *data, si
             mc->hooks.users(mc->hooks.arg);
     } else if (!strcmp(name, "notification")) {
         ev_notification(mc, ev, data, dlen);
+    } else if (!strcmp(name, "replay-end")) {
+        if (mc->hooks.replay_end)
+            mc->hooks.replay_end((uint32_t)json_integer_value(json_object_get(ev, "replay")),
+                                 (uint64_t)json_integer_value(json_object_get(ev, "last-id")), mc->hooks.arg);
     } else {
         log_debug("mgmt", "event \"%s\" ignored", name);
     }
@@ -779,6 +785,51 @@ int mc_interest_update(struct mc *mc, unsigned int (*compute)(void *arg), void *
             mc->interest = mask;
     }
     pthread_mutex_unlock(&mc->interest_lock);
+    return rc;
+}
+
+static void copy_str(char *dst, size_t n, json_t *v)
+{
+    snprintf(dst, n, "%s", json_is_string(v) ? json_string_value(v) : "");
+}
+
+int mc_replay(struct mc *mc, uint32_t tag, unsigned int mask, uint64_t after_id, int64_t start_ns, int64_t stop_ns,
+              struct mc_replay_info *info)
+{
+    static const char *const names[] = {"sessions", "auth", "config", "other"};
+    json_t *req = json_pack("{s:s, s:I}", "op", "replay", "for", (json_int_t)tag), *evs = json_array(), *rep = NULL;
+    int rc;
+
+    if (!mc) {
+        json_decref(req);
+        json_decref(evs);
+        return -ENOTCONN;
+    }
+    for (unsigned int i = 0; evs && i < 4; i++)
+        if (mask & (1u << i))
+            json_array_append_new(evs, json_string(names[i]));
+    if (!req || !evs) {
+        json_decref(req);
+        json_decref(evs);
+        return -ENOMEM;
+    }
+    json_object_set_new(req, "events", evs);
+    if (after_id)
+        json_object_set_new(req, "after-id", json_integer((json_int_t)after_id));
+    if (start_ns >= 0)
+        json_object_set_new(req, "start", json_integer(start_ns));
+    if (stop_ns >= 0)
+        json_object_set_new(req, "stop", json_integer(stop_ns));
+    rc = call(mc, req, NULL, 0, &rep, NULL, NULL, NULL, NULL);
+    if (!rc && info) {
+        copy_str(info->created, sizeof(info->created), json_object_get(rep, "created"));
+        copy_str(info->aged, sizeof(info->aged), json_object_get(rep, "aged"));
+        info->count = (uint64_t)json_integer_value(json_object_get(rep, "count"));
+        info->oldest_id = (uint64_t)json_integer_value(json_object_get(rep, "oldest-id"));
+        info->last_id = (uint64_t)json_integer_value(json_object_get(rep, "last-id"));
+        info->sent = (uint64_t)json_integer_value(json_object_get(rep, "sent"));
+    }
+    json_decref(rep);
     return rc;
 }
 

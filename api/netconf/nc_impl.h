@@ -19,12 +19,21 @@ struct nc_sess {
     uint32_t sid;
     enum mc_role role; /* as ravend answered the login */
     bool subscribed;
+    /* a subscription with startTime (RFC 5277 replay): replay_pending until the
+     * notification thread asks ravend for the log, replaying (live notifications
+     * held back) until the replay ends; stop_ns: its stopTime (0: none), when
+     * notificationComplete ends it */
+    bool replay_pending, replaying;
+    int64_t start_ns, stop_ns;
     struct nc_sess *next;
 };
 
 struct nc_notif_item {
-    struct lyd_node *event; /* notification tree, adopted */
+    struct lyd_node *event; /* notification tree, adopted; NULL: the end of a replay */
     char *time;
+    int64_t ns; /* the same time, ns since the epoch */
+    uint64_t id;
+    uint32_t replay; /* the session it is replayed for, 0: live */
     struct nc_notif_item *next;
 };
 
@@ -67,7 +76,8 @@ struct nc_api {
     struct nc_sess *sessions;
 
     pthread_mutex_t notif_lock;
-    pthread_cond_t notif_cond;
+    pthread_cond_t notif_cond; /* an item queued, a replay asked, or stopping */
+    bool replay_asked;         /* some session has replay_pending (notif_lock) */
     struct nc_notif_item *notif_head, *notif_tail;
 };
 
@@ -100,5 +110,10 @@ void nc_notif_stop(struct nc_api *api);
  * registered and before it is acknowledged, and after a subscriber leaves).
  * 0 or -errno. */
 int nc_notif_interest(struct nc_api *api);
+/* Wakes the notification thread to ask ravend for the replays pending. */
+void nc_notif_replay_wake(struct nc_api *api);
+/* nc-notifications:netconf/streams (the NETCONF stream, its replay log's creation)
+ * under @data. */
+void nc_notif_streams(struct nc_api *api, struct lyd_node **data);
 
 #endif

@@ -399,6 +399,7 @@ static void add_monitoring(struct nc_api *api, struct lyd_node **data)
         lyd_new_term(s, NULL, "location", "NETCONF", 0, NULL);
     }
     lyd_merge_siblings(data, ncs, LYD_MERGE_DESTRUCT);
+    nc_notif_streams(api, data);
 }
 
 /* The monitoring state selected by @xp (NULL = all of it) in *out. The client's
@@ -634,11 +635,60 @@ static struct nc_server_reply *op_simple(struct rpc_req *r, const char *name)
     return reply_rc(api->ctx, rc, &errs);
 }
 
+static void time_err(struct cfg_errs *errs, enum cfg_err_tag tag, const char *elem, const char *msg)
+{
+    struct cfg_err *e = cfg_err_add(errs, tag, CFG_ERRT_PROTOCOL, NULL, "%s", msg);
+
+    if (e)
+        e->bad_element = strdup(elem);
+}
+
+/* startTime and stopTime of create-subscription (RFC 5277 2.1.1) in ns since the
+ * epoch (0: absent). 0, or -EINVAL with the error in @errs. */
+static int replay_times(struct rpc_req *r, int64_t *start, int64_t *stop, struct cfg_errs *errs)
+{
+    const char *name[2] = {"startTime", "stopTime"};
+    int64_t *out[2] = {start, stop};
+    struct timespec now;
+
+    for (int i = 0; i < 2; i++) {
+        const char *v = child_val(r->rpc, name[i]);
+        struct timespec ts;
+
+        *out[i] = 0;
+        if (!v)
+            continue;
+        if (ly_time_str2ts(v, &ts) || ts.tv_sec <= 0) {
+            time_err(errs, CFG_ERR_BAD_ELEMENT, name[i], "not a date and time after 1970");
+            return -EINVAL;
+        }
+        *out[i] = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    }
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (*stop && !*start) {
+        time_err(errs, CFG_ERR_MISSING_ELEMENT, "startTime", "stopTime needs startTime (RFC 5277)");
+        return -EINVAL;
+    }
+    if (*start > (int64_t)now.tv_sec * 1000000000 + now.tv_nsec) {
+        time_err(errs, CFG_ERR_BAD_ELEMENT, "startTime", "startTime is later than the current time");
+        return -EINVAL;
+    }
+    if (*stop && *stop < *start) {
+        time_err(errs, CFG_ERR_BAD_ELEMENT, "stopTime", "stopTime is earlier than startTime");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* create-subscription on the NETCONF stream; with startTime, the notifications of
+ * ravend's replay log from then (to stopTime) come first, then replayComplete
+ * (nc_notif.c). */
 static struct nc_server_reply *op_subscribe(struct rpc_req *r, struct nc_session *session)
 {
     struct nc_api *api = r->api;
     struct cfg_errs errs = {0};
     const char *stream = child_val(r->rpc, "stream");
+    int64_t start, stop;
     struct nc_sess *s;
 
     if (stream && strcmp(stream, "NETCONF")) {
@@ -646,11 +696,8 @@ static struct nc_server_reply *op_subscribe(struct rpc_req *r, struct nc_session
                     "unknown stream \"%s\"; the only stream is NETCONF", stream);
         return reply_errs(api->ctx, &errs);
     }
-    if (child(r->rpc, "startTime")) {
-        cfg_err_add(&errs, CFG_ERR_OPERATION_NOT_SUPPORTED, CFG_ERRT_PROTOCOL, NULL,
-                    "notification replay is not supported");
+    if (replay_times(r, &start, &stop, &errs))
         return reply_errs(api->ctx, &errs);
-    }
     pthread_mutex_lock(&api->sess_lock);
     s = nc_sess_find(api, r->actor.sid);
     if (s && s->subscribed) {
@@ -660,6 +707,10 @@ static struct nc_server_reply *op_subscribe(struct rpc_req *r, struct nc_session
     }
     if (s) {
         s->subscribed = true;
+        s->replay_pending = start != 0;
+        s->replaying = false;
+        s->start_ns = start;
+        s->stop_ns = stop;
         nc_session_inc_notif_status(session);
     }
     pthread_mutex_unlock(&api->sess_lock);
@@ -670,6 +721,7 @@ static struct nc_server_reply *op_subscribe(struct rpc_req *r, struct nc_session
         s = nc_sess_find(api, r->actor.sid);
         if (s && s->subscribed) {
             s->subscribed = false;
+            s->replay_pending = false;
             nc_session_dec_notif_status(session);
         }
         pthread_mutex_unlock(&api->sess_lock);
@@ -677,6 +729,8 @@ static struct nc_server_reply *op_subscribe(struct rpc_req *r, struct nc_session
                     "the daemon is not reachable; try again");
         return reply_errs(api->ctx, &errs);
     }
+    if (s && start)
+        nc_notif_replay_wake(api); /* the log is asked for on the notification thread */
     return nc_server_reply_ok();
 }
 

@@ -36,6 +36,9 @@ void rest_api_free(struct rest_api *api);
 /* Running or the daemon's state changed (any thread): cached reads are dropped. */
 void rest_api_state_changed(struct rest_api *api);
 /* A YANG notification for the event streams (borrowed; any thread). */
-void rest_api_notify(struct rest_api *api, const struct lyd_node *notif);
+void rest_api_notify(struct rest_api *api, const struct lyd_node *notif, const char *time, uint64_t id,
+                     uint32_t replay);
+/* The replay tagged @replay is over: its stream gets live events from now on. */
+void rest_api_replay_end(struct rest_api *api, uint32_t replay);
 
 #endif

@@ -45,11 +45,18 @@ struct mgmt *mgmt_new(struct event_base *base, struct cfg *cfg, const struct mgm
         m->hooks = *hooks;
     m->auth = mauth_new();
     m->listen = mlisten_new(o->state_dir);
+    {
+        struct timespec now;
+
+        clock_gettime(CLOCK_REALTIME, &now);
+        m->replay = mreplay_new(MREPLAY_MAX_EVENTS, MREPLAY_MAX_BYTES,
+                                (int64_t)now.tv_sec * 1000000000 + now.tv_nsec);
+    }
     if (base) {
         m->reap = event_new(base, -1, 0, on_reap, m);
         m->changed_ev = event_new(base, -1, 0, on_changed, m);
     }
-    if (!m->auth || !m->listen || (base && (!m->reap || !m->changed_ev))) {
+    if (!m->auth || !m->listen || !m->replay || (base && (!m->reap || !m->changed_ev))) {
         mgmt_free(m);
         return NULL;
     }
@@ -315,6 +322,9 @@ int mconn_frame(struct mconn *c, const char *hdr, size_t hlen, const char *data,
     else if (json_is_string(json_object_get(req, "op")) &&
              !strcmp(json_string_value(json_object_get(req, "op")), "interest"))
         rc = mgmt_interest(c, req, &why);
+    else if (json_is_string(json_object_get(req, "op")) &&
+             !strcmp(json_string_value(json_object_get(req, "op")), "replay"))
+        rc = mgmt_replay(c, req, &why);
     else {
         /* a reply must not overtake the `changed` of the state it shows */
         mgmt_changed_flush(c->m);
@@ -500,6 +510,7 @@ void mgmt_free(struct mgmt *m)
     lyd_free_siblings(m->trash);
     mlisten_free(m->listen);
     mauth_free(m->auth);
+    mreplay_free(m->replay);
     free(m);
 }
 
