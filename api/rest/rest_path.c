@@ -529,6 +529,6 @@ bool rest_replay_param(struct rest_replay *rp, const char *key, const char *v, c
     else
         return false;
     if (rest_time_parse(v, out) || !*out)
-        snprintf(err, errlen, "%s must be a date and time (RFC 3339) after 1970, not \"%.40s\"", key, v);
+        snprintf(err, errlen, "%s must be a date and time (RFC 3339) from 1970 to 2262, not \"%.40s\"", key, v);
     return true;
 }

@@ -61,8 +61,8 @@ struct rest_replay {
 /* Whether @key is "start-time" or "stop-time"; if so its value @v is checked and
  * stored in @rp, or a message for a 400 (invalid-value) written to @err. */
 bool rest_replay_param(struct rest_replay *rp, const char *key, const char *v, char *err, size_t errlen);
-/* An RFC 3339 date-and-time ("2026-01-31T12:00:00.5Z", "...+01:00"), strictly, at
- * or after 1970, in *ns. 0 or -EINVAL. */
+/* An RFC 3339 date-and-time ("2026-01-31T12:00:00.5Z", "...+01:00"), strictly, from
+ * 1970 to 2262 (what ns since the epoch hold in 63 bits), in *ns. 0 or -EINVAL. */
 int rest_time_parse(const char *v, int64_t *ns);
 /* A Last-Event-ID header as the streams send ids: 1..2^63-1 in decimal. 0 or
  * -EINVAL. */
