@@ -93,7 +93,24 @@ void nc_auth_fini(struct nc_api *api);
 /* nc_endpt.c */
 void nc_endpt_clear(struct nc_api *api);
 
-/* nc_rpc.c */
+/* nc_rpc.c: an RPC being answered, and what the operations share */
+struct rpc_req {
+    struct nc_api *api;
+    struct lyd_node *rpc;
+    struct cfg_actor actor;
+    int role;
+};
+struct nc_server_reply *nc_reply_errs(const struct ly_ctx *ctx, struct cfg_errs *errs);
+struct nc_server_reply *nc_reply_rc(const struct ly_ctx *ctx, int rc, struct cfg_errs *errs);
+/* The <data> output of @rpc holding @data (adopted). */
+struct nc_server_reply *nc_reply_data(struct lyd_node *rpc, struct lyd_node *data, NC_WD_MODE wd);
+/* The tree of an anydata of configuration (<config>), reparsed when needed. */
+int nc_any_tree(struct nc_api *api, const struct lyd_node *any, struct lyd_node **tree, struct cfg_errs *errs);
+/* This process's monitoring state selected by @xp (NULL: all). */
+int nc_local_state(struct nc_api *api, char **xp, struct lyd_node **out, struct cfg_errs *errs);
+NC_WD_MODE nc_wd_mode(const struct lyd_node *rpc);
+const char *nc_child_val(const struct lyd_node *n, const char *name);
+enum cfg_op nc_parse_defop(const char *v);
 struct nc_server_reply *nc_rpc_dispatch(struct lyd_node *rpc, struct nc_session *session);
 extern struct nc_api *nc_rpc_api; /* libnetconf2's callbacks carry no user data */
 
@@ -102,6 +119,10 @@ struct nc_sess *nc_sess_find(struct nc_api *api, uint32_t sid); /* sess_lock hel
 /* The role of session @sid, or -1 when it is not (or no longer) in the registry. */
 int nc_sess_role(struct nc_api *api, uint32_t sid);
 void nc_sess_end(struct nc_api *api, uint32_t sid); /* tell ravend */
+
+/* nc_nmda.c: get-data and edit-data (RFC 8526) */
+struct nc_server_reply *nc_op_get_data(struct rpc_req *r);
+struct nc_server_reply *nc_op_edit_data(struct rpc_req *r);
 
 /* nc_notif.c */
 int nc_notif_start(struct nc_api *api);

@@ -12,13 +12,6 @@
 
 struct nc_api *nc_rpc_api;
 
-struct rpc_req {
-    struct nc_api *api;
-    struct lyd_node *rpc;
-    struct cfg_actor actor;
-    int role;
-};
-
 static const NC_ERR tag_map[] = {
     [CFG_ERR_IN_USE] = NC_ERR_IN_USE,
     [CFG_ERR_INVALID_VALUE] = NC_ERR_INVALID_VALUE,
@@ -106,7 +99,7 @@ static struct lyd_node *err_node(const struct ly_ctx *ctx, const struct cfg_err 
     return n;
 }
 
-static struct nc_server_reply *reply_errs(const struct ly_ctx *ctx, struct cfg_errs *errs)
+struct nc_server_reply *nc_reply_errs(const struct ly_ctx *ctx, struct cfg_errs *errs)
 {
     struct nc_server_reply *r = NULL;
 
@@ -126,10 +119,10 @@ static struct nc_server_reply *reply_errs(const struct ly_ctx *ctx, struct cfg_e
     return r;
 }
 
-static struct nc_server_reply *reply_rc(const struct ly_ctx *ctx, int rc, struct cfg_errs *errs)
+struct nc_server_reply *nc_reply_rc(const struct ly_ctx *ctx, int rc, struct cfg_errs *errs)
 {
     if (rc || errs->count)
-        return reply_errs(ctx, errs);
+        return nc_reply_errs(ctx, errs);
     return nc_server_reply_ok();
 }
 
@@ -144,7 +137,7 @@ static const struct lyd_node *child(const struct lyd_node *n, const char *name)
     return NULL;
 }
 
-static const char *child_val(const struct lyd_node *n, const char *name)
+const char *nc_child_val(const struct lyd_node *n, const char *name)
 {
     const struct lyd_node *c = child(n, name);
 
@@ -218,7 +211,7 @@ next:
 /* The contents of an anyxml/anydata node as configuration data. libyang has already
  * bound them to the schema when it could; otherwise (opaque nodes) they are printed
  * and parsed again strictly, which yields the precise error. */
-static int any_tree(struct nc_api *api, const struct lyd_node *any, struct lyd_node **tree, struct cfg_errs *errs)
+int nc_any_tree(struct nc_api *api, const struct lyd_node *any, struct lyd_node **tree, struct cfg_errs *errs)
 {
     const struct lyd_node_any *a = (const struct lyd_node_any *)any;
     const struct lyd_node *n, *top;
@@ -293,7 +286,7 @@ static int parse_ds(struct nc_api *api, const struct lyd_node *rpc, const char *
             *ds = CFG_DS_STARTUP;
         else if (!strcmp(n, "config") && inline_ok && tree) {
             *ds = CFG_SRC_INLINE; /* *tree NULL = an empty configuration */
-            return any_tree(api, c, tree, errs);
+            return nc_any_tree(api, c, tree, errs);
         }
         else if (!strcmp(n, "url")) {
             cfg_err_add(errs, CFG_ERR_OPERATION_NOT_SUPPORTED, CFG_ERRT_PROTOCOL, NULL,
@@ -310,9 +303,9 @@ bad:
 }
 
 /* with-defaults parameter (RFC 6243) */
-static NC_WD_MODE wd_mode(const struct lyd_node *rpc)
+NC_WD_MODE nc_wd_mode(const struct lyd_node *rpc)
 {
-    const char *v = child_val(rpc, "with-defaults");
+    const char *v = nc_child_val(rpc, "with-defaults");
 
     if (!v)
         return NC_WD_UNKNOWN;
@@ -328,7 +321,7 @@ static NC_WD_MODE wd_mode(const struct lyd_node *rpc)
 /* <data> reply of get / get-config, @data adopted. report-all-tagged data goes as
  * XML text printed by cfg_print_xml_tagged(): libyang alone would tag defaults in
  * another namespace than RFC 6243 section 6 names. */
-static struct nc_server_reply *reply_data(struct lyd_node *rpc, struct lyd_node *data, NC_WD_MODE wd)
+struct nc_server_reply *nc_reply_data(struct lyd_node *rpc, struct lyd_node *data, NC_WD_MODE wd)
 {
     struct lyd_node *out = NULL;
     char *xml = NULL;
@@ -405,7 +398,7 @@ static void add_monitoring(struct nc_api *api, struct lyd_node **data)
 /* The monitoring state selected by @xp (NULL = all of it) in *out. The client's
  * XPath is evaluated here first, so that a libyang crash on it ends this process
  * rather than ravend, which evaluates it again on its own data. */
-static int local_state(struct nc_api *api, char **xp, struct lyd_node **out, struct cfg_errs *errs)
+int nc_local_state(struct nc_api *api, char **xp, struct lyd_node **out, struct cfg_errs *errs)
 {
     struct lyd_node *mon = NULL;
     int rc = 0;
@@ -510,7 +503,7 @@ static struct nc_server_reply *op_get(struct rpc_req *r, bool config_only)
     if (!rc && config_only)
         rc = parse_ds(api, r->rpc, "source", false, &ds, NULL, &errs);
     if (!rc && (xp || !config_only))
-        rc = local_state(api, xp, &mon, &errs);
+        rc = nc_local_state(api, xp, &mon, &errs);
     if (!rc && config_only) {
         lyd_free_siblings(mon);
         mon = NULL;
@@ -532,12 +525,12 @@ static struct nc_server_reply *op_get(struct rpc_req *r, bool config_only)
     nc_filter_free(xp);
     if (rc) {
         lyd_free_siblings(data);
-        return reply_errs(api->ctx, &errs);
+        return nc_reply_errs(api->ctx, &errs);
     }
-    return reply_data(r->rpc, data, wd_mode(r->rpc));
+    return nc_reply_data(r->rpc, data, nc_wd_mode(r->rpc));
 }
 
-static enum cfg_op parse_defop(const char *v)
+enum cfg_op nc_parse_defop(const char *v)
 {
     if (!v || !strcmp(v, "merge"))
         return CFG_OP_MERGE;
@@ -552,7 +545,7 @@ static struct nc_server_reply *op_edit(struct rpc_req *r)
     struct cfg_errs errs = {0};
     struct lyd_node *tree = NULL;
     const struct lyd_node *cfgnode;
-    const char *t = child_val(r->rpc, "test-option"), *e = child_val(r->rpc, "error-option");
+    const char *t = nc_child_val(r->rpc, "test-option"), *e = nc_child_val(r->rpc, "error-option");
     enum cfg_test_opt to = CFG_TEST_THEN_SET;
     enum cfg_err_opt eo = CFG_ERROPT_STOP;
     int ds, rc;
@@ -564,20 +557,20 @@ static struct nc_server_reply *op_edit(struct rpc_req *r)
              !strcmp(e, "rollback-on-error") ? CFG_ERROPT_ROLLBACK : CFG_ERROPT_STOP;
     rc = parse_ds(api, r->rpc, "target", false, &ds, NULL, &errs);
     if (rc)
-        return reply_errs(api->ctx, &errs);
+        return nc_reply_errs(api->ctx, &errs);
     cfgnode = child(r->rpc, "config");
     if (!cfgnode) {
         cfg_err_add(errs.count ? &errs : &errs, child(r->rpc, "url") ? CFG_ERR_OPERATION_NOT_SUPPORTED :
                                                                        CFG_ERR_MISSING_ELEMENT,
                     CFG_ERRT_PROTOCOL, NULL, "edit-config needs <config> (the :url capability is not supported)");
-        return reply_errs(api->ctx, &errs);
+        return nc_reply_errs(api->ctx, &errs);
     }
-    rc = any_tree(api, cfgnode, &tree, &errs);
+    rc = nc_any_tree(api, cfgnode, &tree, &errs);
     if (!rc)
-        rc = mc_edit(api->mc, &r->actor, (enum cfg_ds)ds, tree, parse_defop(child_val(r->rpc, "default-operation")),
+        rc = mc_edit(api->mc, &r->actor, (enum cfg_ds)ds, tree, nc_parse_defop(nc_child_val(r->rpc, "default-operation")),
                      to, eo, &errs);
     lyd_free_siblings(tree);
-    return reply_rc(api->ctx, rc, &errs);
+    return nc_reply_rc(api->ctx, rc, &errs);
 }
 
 static struct nc_server_reply *op_copy(struct rpc_req *r)
@@ -593,7 +586,7 @@ static struct nc_server_reply *op_copy(struct rpc_req *r)
     if (!rc)
         rc = mc_copy(api->mc, &r->actor, (enum cfg_ds)dst, src, tree, &errs);
     lyd_free_siblings(tree);
-    return reply_rc(api->ctx, rc, &errs);
+    return nc_reply_rc(api->ctx, rc, &errs);
 }
 
 static struct nc_server_reply *op_simple(struct rpc_req *r, const char *name)
@@ -621,18 +614,18 @@ static struct nc_server_reply *op_simple(struct rpc_req *r, const char *name)
         rc = mc_discard(api->mc, &r->actor, &errs);
     } else if (!strcmp(name, "commit")) {
         struct cfg_commit_opts o = {0};
-        const char *to = child_val(r->rpc, "confirm-timeout");
+        const char *to = nc_child_val(r->rpc, "confirm-timeout");
 
         o.confirmed = child(r->rpc, "confirmed") != NULL;
         o.timeout_s = to ? (uint32_t)strtoul(to, NULL, 10) : 0;
-        o.persist = child_val(r->rpc, "persist");
-        o.persist_id = child_val(r->rpc, "persist-id");
+        o.persist = nc_child_val(r->rpc, "persist");
+        o.persist_id = nc_child_val(r->rpc, "persist-id");
         rc = mc_commit(api->mc, &r->actor, &o, &errs);
     } else if (!strcmp(name, "cancel-commit")) {
-        rc = mc_cancel_commit(api->mc, &r->actor, child_val(r->rpc, "persist-id"), &errs);
+        rc = mc_cancel_commit(api->mc, &r->actor, nc_child_val(r->rpc, "persist-id"), &errs);
     }
     lyd_free_siblings(tree);
-    return reply_rc(api->ctx, rc, &errs);
+    return nc_reply_rc(api->ctx, rc, &errs);
 }
 
 static void time_err(struct cfg_errs *errs, enum cfg_err_tag tag, const char *elem, const char *msg)
@@ -652,7 +645,7 @@ static int replay_times(struct rpc_req *r, int64_t *start, int64_t *stop, struct
     struct timespec now;
 
     for (int i = 0; i < 2; i++) {
-        const char *v = child_val(r->rpc, name[i]);
+        const char *v = nc_child_val(r->rpc, name[i]);
         struct timespec ts;
 
         *out[i] = 0;
@@ -687,23 +680,23 @@ static struct nc_server_reply *op_subscribe(struct rpc_req *r, struct nc_session
 {
     struct nc_api *api = r->api;
     struct cfg_errs errs = {0};
-    const char *stream = child_val(r->rpc, "stream");
+    const char *stream = nc_child_val(r->rpc, "stream");
     int64_t start, stop;
     struct nc_sess *s;
 
     if (stream && strcmp(stream, "NETCONF")) {
         cfg_err_add(&errs, CFG_ERR_INVALID_VALUE, CFG_ERRT_APPLICATION, NULL,
                     "unknown stream \"%s\"; the only stream is NETCONF", stream);
-        return reply_errs(api->ctx, &errs);
+        return nc_reply_errs(api->ctx, &errs);
     }
     if (replay_times(r, &start, &stop, &errs))
-        return reply_errs(api->ctx, &errs);
+        return nc_reply_errs(api->ctx, &errs);
     pthread_mutex_lock(&api->sess_lock);
     s = nc_sess_find(api, r->actor.sid);
     if (s && s->subscribed) {
         pthread_mutex_unlock(&api->sess_lock);
         cfg_err_add(&errs, CFG_ERR_IN_USE, CFG_ERRT_PROTOCOL, NULL, "this session already has a subscription");
-        return reply_errs(api->ctx, &errs);
+        return nc_reply_errs(api->ctx, &errs);
     }
     if (s) {
         s->subscribed = true;
@@ -727,7 +720,7 @@ static struct nc_server_reply *op_subscribe(struct rpc_req *r, struct nc_session
         pthread_mutex_unlock(&api->sess_lock);
         cfg_err_add(&errs, CFG_ERR_OPERATION_FAILED, CFG_ERRT_APPLICATION, NULL,
                     "the daemon is not reachable; try again");
-        return reply_errs(api->ctx, &errs);
+        return nc_reply_errs(api->ctx, &errs);
     }
     if (s && start)
         nc_notif_replay_wake(api); /* the log is asked for on the notification thread */
@@ -740,8 +733,8 @@ static struct nc_server_reply *op_get_schema(struct rpc_req *r)
 {
     struct nc_api *api = r->api;
     struct cfg_errs errs = {0};
-    const char *id = child_val(r->rpc, "identifier"), *ver = child_val(r->rpc, "version");
-    const char *fmt = child_val(r->rpc, "format");
+    const char *id = nc_child_val(r->rpc, "identifier"), *ver = nc_child_val(r->rpc, "version");
+    const char *fmt = nc_child_val(r->rpc, "format");
     const struct lys_module *mod = NULL;
     const struct lysp_submodule *sub = NULL;
     LYS_OUTFORMAT of = LYS_OUT_YANG;
@@ -753,7 +746,7 @@ static struct nc_server_reply *op_get_schema(struct rpc_req *r)
     else if (fmt && !strstr(fmt, "yang")) {
         cfg_err_add(&errs, CFG_ERR_INVALID_VALUE, CFG_ERRT_APPLICATION, NULL,
                     "schema format \"%s\" is not available; use yang or yin", fmt);
-        return reply_errs(api->ctx, &errs);
+        return nc_reply_errs(api->ctx, &errs);
     }
     if (id) {
         mod = ver && ver[0] ? ly_ctx_get_module(api->ctx, id, ver) : ly_ctx_get_module_latest(api->ctx, id);
@@ -764,11 +757,11 @@ static struct nc_server_reply *op_get_schema(struct rpc_req *r)
         cfg_err_add(&errs, CFG_ERR_INVALID_VALUE, CFG_ERRT_APPLICATION, NULL,
                     "no schema \"%s\"%s%s in this server", id ? id : "", ver && ver[0] ? " revision " : "",
                     ver && ver[0] ? ver : "");
-        return reply_errs(api->ctx, &errs);
+        return nc_reply_errs(api->ctx, &errs);
     }
     if ((mod ? lys_print_mem(&text, mod, of, 0) : lys_print_submodule(NULL, sub, of, 0, 0)) || !text) {
         cfg_err_add(&errs, CFG_ERR_OPERATION_FAILED, CFG_ERRT_APPLICATION, NULL, "cannot print schema %s", id);
-        return reply_errs(api->ctx, &errs);
+        return nc_reply_errs(api->ctx, &errs);
     }
     if (lyd_dup_single(r->rpc, NULL, 0, &out) ||
         lyd_new_any(out, NULL, "data", text, 0, LYD_ANYDATA_STRING, 1, NULL)) {
@@ -789,11 +782,11 @@ static struct nc_server_reply *op_daemon(struct rpc_req *r)
     int rc;
 
     if (lyd_dup_single(r->rpc, NULL, 0, &out))
-        return reply_rc(api->ctx, -ENOMEM, &errs);
+        return nc_reply_rc(api->ctx, -ENOMEM, &errs);
     rc = mc_rpc(api->mc, &r->actor, r->rpc, out, &errs);
     if (rc) {
         lyd_free_tree(out);
-        return reply_rc(api->ctx, rc, &errs);
+        return nc_reply_rc(api->ctx, rc, &errs);
     }
     if (!lyd_child(out)) {
         lyd_free_tree(out);
@@ -823,16 +816,16 @@ static struct nc_server_reply *op_kill(struct rpc_req *r)
 {
     struct nc_api *api = r->api;
     struct cfg_errs errs = {0};
-    const char *v = child_val(r->rpc, "session-id");
+    const char *v = nc_child_val(r->rpc, "session-id");
     uint32_t sid = v ? (uint32_t)strtoul(v, NULL, 10) : 0;
     struct nc_sess *s;
 
     if (!need_admin(r, &errs))
-        return reply_errs(api->ctx, &errs);
+        return nc_reply_errs(api->ctx, &errs);
     if (sid == r->actor.sid) {
         cfg_err_add(&errs, CFG_ERR_INVALID_VALUE, CFG_ERRT_PROTOCOL, NULL,
                     "kill-session cannot end the session it is sent on; use close-session");
-        return reply_errs(api->ctx, &errs);
+        return nc_reply_errs(api->ctx, &errs);
     }
     pthread_mutex_lock(&api->sess_lock);
     s = nc_sess_find(api, sid);
@@ -844,7 +837,7 @@ static struct nc_server_reply *op_kill(struct rpc_req *r)
     pthread_mutex_unlock(&api->sess_lock);
     if (!s) {
         cfg_err_add(&errs, CFG_ERR_INVALID_VALUE, CFG_ERRT_PROTOCOL, NULL, "no session with id %u", sid);
-        return reply_errs(api->ctx, &errs);
+        return nc_reply_errs(api->ctx, &errs);
     }
     log_info("netconf", "session %u killed by session %u", sid, r->actor.sid);
     /* release its locks now, so the killer can take them at once */
@@ -867,7 +860,7 @@ struct nc_server_reply *nc_rpc_dispatch(struct lyd_node *rpc, struct nc_session 
     if (r.role < 0) {
         cfg_err_add(&errs, CFG_ERR_ACCESS_DENIED, CFG_ERRT_PROTOCOL, NULL, "session %u is not registered",
                     r.actor.sid);
-        return reply_errs(api->ctx, &errs);
+        return nc_reply_errs(api->ctx, &errs);
     }
     if (!strcmp(mod, "notifications") && !strcmp(name, "create-subscription"))
         return op_subscribe(&r, session);
@@ -875,10 +868,14 @@ struct nc_server_reply *nc_rpc_dispatch(struct lyd_node *rpc, struct nc_session 
         return op_kill(&r);
     if (!strcmp(mod, "ietf-netconf-monitoring") && !strcmp(name, "get-schema"))
         return op_get_schema(&r);
+    if (!strcmp(mod, "ietf-netconf-nmda") && !strcmp(name, "get-data"))
+        return nc_op_get_data(&r);
+    if (!strcmp(mod, "ietf-netconf-nmda") && !strcmp(name, "edit-data"))
+        return nc_op_edit_data(&r);
     if (strcmp(mod, "ietf-netconf") && strcmp(mod, "raven-vpn")) {
         cfg_err_add(&errs, CFG_ERR_OPERATION_NOT_SUPPORTED, CFG_ERRT_PROTOCOL, NULL,
                     "operation %s:%s is not supported yet", mod, name);
-        return reply_errs(api->ctx, &errs);
+        return nc_reply_errs(api->ctx, &errs);
     }
     return op_ravend(&r);
 }
