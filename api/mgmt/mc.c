@@ -833,6 +833,28 @@ int mc_replay(struct mc *mc, uint32_t tag, unsigned int mask, uint64_t after_id,
     return rc;
 }
 
+int mc_locks(struct mc *mc, struct mc_lock *out, size_t max, size_t *n)
+{
+    json_t *rep = NULL, *e;
+    size_t i;
+    int rc;
+
+    *n = 0;
+    if (!mc)
+        return -ENOTCONN;
+    rc = call(mc, json_pack("{s:s}", "op", "locks"), NULL, 0, &rep, NULL, NULL, NULL, NULL);
+    json_array_foreach(rc ? NULL : json_object_get(rep, "locks"), i, e) {
+        if (*n == max)
+            break;
+        copy_str(out[*n].ds, sizeof(out[*n].ds), json_object_get(e, "ds"));
+        copy_str(out[*n].time, sizeof(out[*n].time), json_object_get(e, "time"));
+        out[*n].sid = (uint32_t)json_integer_value(json_object_get(e, "sid"));
+        (*n)++;
+    }
+    json_decref(rep);
+    return rc;
+}
+
 void mc_session_end(struct mc *mc, uint32_t sid)
 {
     call(mc, json_pack("{s:s, s:I}", "op", "session-end", "sid", (json_int_t)sid), NULL, 0, NULL, NULL, NULL, NULL,

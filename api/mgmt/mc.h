@@ -105,6 +105,16 @@ struct mc_replay_info {
 int mc_replay(struct mc *mc, uint32_t tag, unsigned int mask, uint64_t after_id, int64_t start_ns, int64_t stop_ns,
               struct mc_replay_info *info);
 
+/* A datastore's lock as ravend holds it: the datastore ("running", "candidate",
+ * "startup"), the session holding it, since when (RFC 3339). */
+struct mc_lock {
+    char ds[12];
+    uint32_t sid;
+    char time[48];
+};
+/* The locks held now, at most @max in @out, their number in *n. 0 or -errno. */
+int mc_locks(struct mc *mc, struct mc_lock *out, size_t max, size_t *n);
+
 /* Running's generation and when it last changed, as the last hello or `changed`
  * event said (no round trip). */
 uint64_t mc_running_gen(struct mc *mc, time_t *mtime);

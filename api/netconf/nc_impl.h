@@ -12,6 +12,11 @@
 
 #define NC_POLL_THREADS 2
 
+/* The counters of ietf-netconf-monitoring (RFC 6022) of a session, or of all. */
+struct nc_counters {
+    uint64_t in_rpcs, in_bad_rpcs, out_rpc_errors, out_notifs;
+};
+
 /* A live session as the registry knows it: used by kill-session, notifications and
  * role checks. Entries are added on accept and removed before the session is freed. */
 struct nc_sess {
@@ -25,6 +30,7 @@ struct nc_sess {
      * notificationComplete ends it */
     bool replay_pending, replaying;
     int64_t start_ns, stop_ns;
+    struct nc_counters c; /* ietf-netconf-monitoring's session counters */
     struct nc_sess *next;
 };
 
@@ -74,6 +80,11 @@ struct nc_api {
 
     pthread_mutex_t sess_lock; /* also held while sending a notification */
     struct nc_sess *sessions;
+    /* ietf-netconf-monitoring statistics (sess_lock): the counters of the sessions
+     * that ended, and since when this process serves */
+    struct nc_counters ended;
+    uint64_t in_sessions, dropped_sessions, bad_hellos;
+    time_t start;
 
     pthread_mutex_t notif_lock;
     pthread_cond_t notif_cond; /* an item queued, a replay asked, or stopping */
@@ -119,6 +130,12 @@ struct nc_sess *nc_sess_find(struct nc_api *api, uint32_t sid); /* sess_lock hel
 /* The role of session @sid, or -1 when it is not (or no longer) in the registry. */
 int nc_sess_role(struct nc_api *api, uint32_t sid);
 void nc_sess_end(struct nc_api *api, uint32_t sid); /* tell ravend */
+
+/* nc_mon.c: ietf-netconf-monitoring's sessions, statistics and datastores (their
+ * locks, from ravend) under the netconf-state node @ncs */
+void nc_mon_state(struct nc_api *api, struct lyd_node *ncs);
+/* Counts what nc_ps_poll said (@r, NC_PSPOLL_*) of session @s. */
+void nc_mon_count(struct nc_api *api, const struct nc_session *s, int r);
 
 /* nc_nmda.c: get-data and edit-data (RFC 8526) */
 struct nc_server_reply *nc_op_get_data(struct rpc_req *r);

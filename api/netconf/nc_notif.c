@@ -56,6 +56,8 @@ static void deliver(struct nc_api *api, struct nc_notif_item *it)
             continue;
         if (nc_server_notif_send(s->s, n, NC_NOTIF_SEND_TIMEOUT_MS) != NC_MSG_NOTIF)
             log_warn("netconf", "session %u: notification not sent", s->sid);
+        else
+            s->c.out_notifs++;
     }
     pthread_mutex_unlock(&api->sess_lock);
     nc_server_notif_free(n);
@@ -74,6 +76,8 @@ static void send_mark(struct nc_api *api, struct nc_sess *s, const char *name)
         !(n = nc_server_notif_new(ev, t, NC_PARAMTYPE_CONST)) ||
         nc_server_notif_send(s->s, n, NC_NOTIF_SEND_TIMEOUT_MS) != NC_MSG_NOTIF)
         log_warn("netconf", "session %u: %s not sent", s->sid, name);
+    else
+        s->c.out_notifs++;
     nc_server_notif_free(n);
     lyd_free_tree(ev);
     free(t);

@@ -391,6 +391,7 @@ static void add_monitoring(struct nc_api *api, struct lyd_node **data)
         lyd_new_term(s, NULL, "namespace", mod->ns, 0, NULL);
         lyd_new_term(s, NULL, "location", "NETCONF", 0, NULL);
     }
+    nc_mon_state(api, ncs);
     lyd_merge_siblings(data, ncs, LYD_MERGE_DESTRUCT);
     nc_notif_streams(api, data);
 }

@@ -128,6 +128,9 @@ struct mgmt {
     bool state_dirty;
     uint64_t notif_built; /* notifications encoded (tests) */
     struct mreplay *replay; /* every notification sent, for replay */
+    /* who took each datastore's lock last, and when (the lock itself is cfg's) */
+    uint32_t lock_sid[CFG_DS_COUNT];
+    time_t lock_time[CFG_DS_COUNT];
 };
 
 /* A connection over @fd (-1: none) for front end @idx. */

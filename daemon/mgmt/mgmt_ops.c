@@ -544,9 +544,17 @@ static int op_cancel(struct req *r)
 
 static int op_lock(struct req *r)
 {
-    int ds = ds_member(r, "target", false);
+    int ds = ds_member(r, "target", false), rc;
 
-    return r->why ? 0 : allowed(r) ? -EACCES : cfg_lock(r->m->cfg, (enum cfg_ds)ds, &r->who, &r->errs);
+    if (r->why)
+        return 0;
+    rc = allowed(r) ? -EACCES : cfg_lock(r->m->cfg, (enum cfg_ds)ds, &r->who, &r->errs);
+    if (!rc && ds >= 0 && ds < CFG_DS_COUNT) {
+        /* for ietf-netconf-monitoring's locked-time */
+        r->m->lock_sid[ds] = r->who.sid;
+        r->m->lock_time[ds] = time(NULL);
+    }
+    return rc;
 }
 
 static int op_unlock(struct req *r)
@@ -554,6 +562,30 @@ static int op_unlock(struct req *r)
     int ds = ds_member(r, "target", false);
 
     return r->why ? 0 : allowed(r) ? -EACCES : cfg_unlock(r->m->cfg, (enum cfg_ds)ds, &r->who, &r->errs);
+}
+
+/* The locks held now: "locks": [{"ds", "sid", "time" (RFC 3339)}]. Any role. */
+static int op_locks(struct req *r)
+{
+    static const char *const names[] = {"running", "candidate", "startup"};
+    json_t *a = json_array();
+
+    if (r->why || !a) {
+        json_decref(a);
+        return r->why ? 0 : -ENOMEM;
+    }
+    for (int ds = 0; ds < 3; ds++) {
+        uint32_t sid = cfg_lock_holder(r->m->cfg, (enum cfg_ds)ds);
+        time_t t = r->m->lock_sid[ds] == sid ? r->m->lock_time[ds] : time(NULL);
+        char *ts = NULL;
+
+        if (!sid || ly_time_time2str(t, NULL, &ts))
+            continue;
+        json_array_append_new(a, json_pack("{s:s, s:I, s:s}", "ds", names[ds], "sid", (json_int_t)sid, "time", ts));
+        free(ts);
+    }
+    json_object_set_new(r->rep, "locks", a);
+    return 0;
 }
 
 static int op_session_end(struct req *r)
@@ -621,6 +653,7 @@ static const struct op ops[] = {
     {"lock", F_ACTS | F_ADMIN, op_lock},
     {"unlock", F_ACTS | F_ADMIN, op_unlock},
     {"session-end", F_SID, op_session_end},
+    {"locks", 0, op_locks},
     {"rpc", F_ACTS | F_ADMIN, op_rpc},
 };
 

@@ -1,0 +1,142 @@
+"""ietf-netconf-monitoring (RFC 6022) as ncclient reads it: the sessions with
+their user, transport, address, login time and counters that move; the global
+statistics; the datastores with the global lock and its holder (ravend's); and
+kill-session (another session's lock freed at once and gone from the datastores;
+a session cannot kill itself nor a session that does not exist)."""
+import datetime
+
+import pytest
+from lxml import etree
+from ncclient.operations.rpc import RPCError
+
+from conftest import READER_PW
+from nchelpers import expect_error, pool_cfg, wait_until
+
+REQUIRES = ("ncclient",)
+
+NCM = "urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring"
+NC = "urn:ietf:params:xml:ns:netconf:base:1.0"
+
+
+def state(m, part):
+    flt = f'<netconf-state xmlns="{NCM}"><{part}/></netconf-state>'
+    return etree.fromstring(m.get(filter=("subtree", flt)).data_xml.encode()).find(f"{{{NCM}}}netconf-state")
+
+
+def sessions(m):
+    out = {}
+    for s in state(m, "sessions").iter(f"{{{NCM}}}session"):
+        out[int(s.findtext(f"{{{NCM}}}session-id"))] = {c.tag.split("}")[1]: c.text for c in s}
+    return out
+
+
+def stats(m):
+    st = state(m, "statistics").find(f"{{{NCM}}}statistics")
+    return {c.tag.split("}")[1]: c.text for c in st}
+
+
+def locks(m):
+    out = {}
+    for ds in state(m, "datastores").iter(f"{{{NCM}}}datastore"):
+        g = ds.find(f"{{{NCM}}}locks/{{{NCM}}}global-lock")
+        out[ds.findtext(f"{{{NCM}}}name")] = (None if g is None else
+                                              (int(g.findtext(f"{{{NCM}}}locked-by-session")),
+                                               g.findtext(f"{{{NCM}}}locked-time")))
+    return out
+
+
+def when(text):
+    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def test_sessions_are_listed_with_their_user_and_address(ravend, keypair):
+    before = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=2)
+    admin, reader, bykey = ravend.connect(), ravend.connect(user="reader", password=READER_PW), \
+        ravend.connect(key=keypair[0])
+    ss = sessions(reader)
+    for m, user in ((admin, "admin"), (reader, "reader"), (bykey, "admin")):
+        s = ss[int(m.session_id)]
+        assert s["username"] == user
+        assert s["transport"].endswith("netconf-ssh")
+        assert s["source-host"] == "127.0.0.1"
+        assert before <= when(s["login-time"]) <= datetime.datetime.now(datetime.timezone.utc)
+    admin.close_session()
+    ravend.managers.remove(admin)
+    wait_until(lambda: int(admin.session_id) not in sessions(reader), timeout=5, what="the session to go")
+
+
+def test_counters_move(ravend):
+    m, watcher = ravend.connect(), ravend.connect()
+    c0 = sessions(watcher)[int(m.session_id)]
+    for _ in range(3):
+        m.get_config(source="running")
+    expect_error(lambda: m.unlock("running"), "operation-failed")
+    c1 = sessions(watcher)[int(m.session_id)]
+    assert int(c1["in-rpcs"]) >= int(c0["in-rpcs"]) + 4
+    assert int(c1["out-rpc-errors"]) == int(c0["out-rpc-errors"]) + 1
+    # an RPC libnetconf2 cannot parse counts as a bad one
+    bad = etree.fromstring(f'<get-config xmlns="{NC}"><source><nowhere/></source></get-config>')
+    with pytest.raises(RPCError):
+        m.dispatch(bad)
+    c2 = sessions(watcher)[int(m.session_id)]
+    assert int(c2["in-bad-rpcs"]) == int(c1["in-bad-rpcs"]) + 1
+    assert int(c2["out-rpc-errors"]) == int(c1["out-rpc-errors"]) + 1
+    # notifications sent to a subscriber are counted
+    m.create_subscription()
+    watcher.edit_config(target="running", config=pool_cfg("n1"))
+    assert m.take_notification(timeout=10) is not None
+    assert int(sessions(watcher)[int(m.session_id)]["out-notifications"]) == 1
+
+
+def test_statistics(ravend):
+    m = ravend.connect()
+    s0 = stats(m)
+    assert when(s0["netconf-start-time"]) <= datetime.datetime.now(datetime.timezone.utc)
+    victim = ravend.connect()
+    victim.get_config(source="running")
+    m.kill_session(victim.session_id)
+    wait_until(lambda: int(stats(m)["dropped-sessions"]) == int(s0["dropped-sessions"]) + 1, timeout=5,
+               what="the killed session to count as dropped")
+    s1 = stats(m)
+    assert int(s1["in-sessions"]) == int(s0["in-sessions"]) + 1
+    # the counters of ended sessions stay in the totals
+    assert int(s1["in-rpcs"]) >= int(s0["in-rpcs"]) + 2
+    assert int(s1["in-bad-hellos"]) == int(s0["in-bad-hellos"])
+
+
+def test_global_locks_with_their_session(ravend):
+    m, other = ravend.connect(), ravend.connect()
+    assert locks(other) == {"running": None, "candidate": None, "startup": None}
+    before = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=2)
+    m.lock("running")
+    m.lock("candidate")
+    ls = locks(other)
+    assert ls["running"][0] == int(m.session_id) and ls["candidate"][0] == int(m.session_id)
+    assert ls["startup"] is None
+    assert before <= when(ls["running"][1]) <= datetime.datetime.now(datetime.timezone.utc)
+    m.unlock("running")
+    assert locks(other)["running"] is None and locks(other)["candidate"][0] == int(m.session_id)
+
+
+def test_kill_session_frees_the_lock_it_held(ravend):
+    holder, killer = ravend.connect(), ravend.connect()
+    holder.lock("running")
+    assert locks(killer)["running"][0] == int(holder.session_id)
+    killer.kill_session(holder.session_id)
+    assert locks(killer)["running"] is None
+    killer.lock("running")
+    assert locks(killer)["running"][0] == int(killer.session_id)
+    wait_until(lambda: int(holder.session_id) not in sessions(killer), timeout=5, what="the killed session to go")
+
+
+def test_kill_session_of_itself_or_of_nobody_is_an_error(ravend):
+    m = ravend.connect()
+    m.lock("running")
+    e = expect_error(lambda: m.kill_session(m.session_id), "invalid-value")
+    assert "close-session" in str(e)
+    expect_error(lambda: m.kill_session("4000000000"), "invalid-value")
+    # nothing happened to the session or its lock
+    assert locks(m)["running"][0] == int(m.session_id)
+    reader = ravend.connect(user="reader", password=READER_PW)
+    expect_error(lambda: reader.kill_session(m.session_id), "access-denied")
+    assert int(m.session_id) in sessions(reader)
