@@ -406,8 +406,8 @@ static char *sse_event(const char *doc, uint64_t id)
     return buf;
 }
 
-/* The RFC 8040 §6.4 encoding of @notif as SSE event @id (0: none), stamped @time
- * (ravend's eventTime; NULL: now, UTC, milliseconds). */
+/* The RFC 8040 §6.4 encoding of @notif as SSE event @id (0: none), stamped @etime
+ * (ravend's eventTime; NULL: now) in UTC with milliseconds. */
 static char *encode(struct rest_api *api, const struct lyd_node *notif, enum rest_fmt fmt, const char *etime,
                     uint64_t id)
 {
@@ -417,14 +417,11 @@ static char *encode(struct rest_api *api, const struct lyd_node *notif, enum res
     size_t n;
 
     (void)api;
-    if (etime) {
-        snprintf(t, sizeof(t), "%s", etime);
-    } else {
+    if (!etime || ly_time_str2ts(etime, &ts))
         clock_gettime(CLOCK_REALTIME, &ts);
-        gmtime_r(&ts.tv_sec, &tm);
-        n = strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%S", &tm);
-        snprintf(t + n, sizeof(t) - n, ".%03ldZ", ts.tv_nsec / 1000000);
-    }
+    gmtime_r(&ts.tv_sec, &tm);
+    n = strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(t + n, sizeof(t) - n, ".%03ldZ", ts.tv_nsec / 1000000);
     if (lyd_print_mem(&body, notif, fmt == REST_XML ? LYD_XML : LYD_JSON, LYD_PRINT_SHRINK) || !body)
         return NULL;
     if (fmt == REST_XML) {
