@@ -25,10 +25,11 @@ struct nc_sess {
     enum mc_role role; /* as ravend answered the login */
     bool subscribed;
     /* a subscription with startTime (RFC 5277 replay): replay_pending until the
-     * notification thread asks ravend for the log, replaying (live notifications
+     * notification thread asks ravend for the log, which it does once the reply to
+     * create-subscription is sent (replay_ready), replaying (live notifications
      * held back) until the replay ends; stop_ns: its stopTime (0: none), when
      * notificationComplete ends it */
-    bool replay_pending, replaying;
+    bool replay_pending, replay_ready, replaying;
     int64_t start_ns, stop_ns;
     struct nc_counters c; /* ietf-netconf-monitoring's session counters */
     struct nc_sess *next;
@@ -148,8 +149,10 @@ void nc_notif_stop(struct nc_api *api);
  * registered and before it is acknowledged, and after a subscriber leaves).
  * 0 or -errno. */
 int nc_notif_interest(struct nc_api *api);
-/* Wakes the notification thread to ask ravend for the replays pending. */
-void nc_notif_replay_wake(struct nc_api *api);
+/* Poll thread, after an RPC of @s was answered: a replay its create-subscription
+ * asked for may start now that the <ok/> is out (RFC 5277: replayed
+ * notifications follow the reply). */
+void nc_notif_replied(struct nc_api *api, const struct nc_session *s);
 /* nc-notifications:netconf/streams (the NETCONF stream, its replay log's creation)
  * under @data. */
 void nc_notif_streams(struct nc_api *api, struct lyd_node **data);

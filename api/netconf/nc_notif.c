@@ -150,7 +150,7 @@ static void ask_replays(struct nc_api *api)
         int rc;
 
         pthread_mutex_lock(&api->sess_lock);
-        for (s = api->sessions; s && !s->replay_pending; s = s->next)
+        for (s = api->sessions; s && !(s->replay_pending && s->replay_ready); s = s->next)
             ;
         if (s) {
             s->replay_pending = false;
@@ -236,8 +236,20 @@ void nc_notif_stop(struct nc_api *api)
     }
 }
 
-void nc_notif_replay_wake(struct nc_api *api)
+void nc_notif_replied(struct nc_api *api, const struct nc_session *s)
 {
+    bool wake = false;
+
+    pthread_mutex_lock(&api->sess_lock);
+    for (struct nc_sess *e = api->sessions; e; e = e->next) {
+        if (e->s == s && e->replay_pending && !e->replay_ready) {
+            e->replay_ready = true;
+            wake = true;
+        }
+    }
+    pthread_mutex_unlock(&api->sess_lock);
+    if (!wake)
+        return;
     pthread_mutex_lock(&api->notif_lock);
     api->replay_asked = true;
     pthread_cond_signal(&api->notif_cond);

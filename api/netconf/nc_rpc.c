@@ -702,6 +702,7 @@ static struct nc_server_reply *op_subscribe(struct rpc_req *r, struct nc_session
     if (s) {
         s->subscribed = true;
         s->replay_pending = start != 0;
+        s->replay_ready = false;
         s->replaying = false;
         s->start_ns = start;
         s->stop_ns = stop;
@@ -723,8 +724,8 @@ static struct nc_server_reply *op_subscribe(struct rpc_req *r, struct nc_session
                     "the daemon is not reachable; try again");
         return nc_reply_errs(api->ctx, &errs);
     }
-    if (s && start)
-        nc_notif_replay_wake(api); /* the log is asked for on the notification thread */
+    /* with startTime, the notification thread asks for the log once this reply is
+     * out (nc_notif_replied) */
     return nc_server_reply_ok();
 }
 

@@ -190,6 +190,8 @@ static void *poll_main(void *arg)
         }
         if (s && (r & (NC_PSPOLL_RPC | NC_PSPOLL_BAD_RPC | NC_PSPOLL_REPLY_ERROR)))
             nc_mon_count(api, s, r);
+        if (s && (r & NC_PSPOLL_RPC))
+            nc_notif_replied(api, s);
         if (s && (r & (NC_PSPOLL_SESSION_TERM | NC_PSPOLL_SESSION_ERROR))) {
             uint32_t sid = nc_session_get_id(s);
 
