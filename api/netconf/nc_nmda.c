@@ -1,7 +1,8 @@
 /* The NMDA operations of RFC 8526: get-data from running, candidate, startup or
  * operational (ravend's state with running, and this process's monitoring state),
  * with a subtree or XPath filter, config-filter, max-depth and with-defaults; and
- * edit-data of running, candidate or startup. Origin annotations (the "origin"
+ * edit-data of running or candidate (startup refused by ravend, as for
+ * edit-config). Origin annotations (the "origin"
  * feature) are not offered, so libnetconf2 refuses with-origin and the origin
  * filters as unknown elements while it parses the request. */
 #include <errno.h>

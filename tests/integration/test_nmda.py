@@ -82,6 +82,8 @@ def test_operational_is_not_writable(ravend):
     m = ravend.connect()
     e = expect_error(lambda: edit_data(m, "operational", pool_xml("x")), "invalid-value")
     assert "not writable" in str(e)
+    # startup is written by copy-config only, as with edit-config
+    expect_error(lambda: edit_data(m, "startup", pool_xml("x")), "operation-not-supported")
     assert pools_in(get_data(m, "running")) == []
 
 
