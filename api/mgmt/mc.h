@@ -112,8 +112,23 @@ struct mc_lock {
     uint32_t sid;
     char time[48];
 };
-/* The locks held now, at most @max in @out, their number in *n. 0 or -errno. */
-int mc_locks(struct mc *mc, struct mc_lock *out, size_t max, size_t *n);
+/* A partial lock of running (RFC 5717) as ravend holds it. */
+struct mc_plock {
+    uint32_t id, sid;
+    char time[48];
+    char **select, **nodes; /* XPaths, and the data paths of the nodes locked */
+    size_t nselect, nnodes;
+};
+/* The global locks held now, at most @max in @out, their number in *n; with
+ * @partial, the partial locks in a new array (mc_plocks_free). 0 or -errno. */
+int mc_locks(struct mc *mc, struct mc_lock *out, size_t max, size_t *n, struct mc_plock **partial, size_t *npartial);
+void mc_plocks_free(struct mc_plock *v, size_t n);
+/* Locks what @select (@n XPaths, module names as prefixes) finds in running for
+ * @who: the lock's id in *id, the data paths of its nodes in a new array *nodes
+ * (*nnodes of them; free each and the array). */
+int mc_partial_lock(struct mc *mc, const struct cfg_actor *who, const char *const *select, size_t n, uint32_t *id,
+                    char ***nodes, size_t *nnodes, struct cfg_errs *errs);
+int mc_partial_unlock(struct mc *mc, const struct cfg_actor *who, uint32_t id, struct cfg_errs *errs);
 
 /* Running's generation and when it last changed, as the last hello or `changed`
  * event said (no round trip). */

@@ -137,6 +137,9 @@ void nc_sess_end(struct nc_api *api, uint32_t sid); /* tell ravend */
 void nc_mon_state(struct nc_api *api, struct lyd_node *ncs);
 /* Counts what nc_ps_poll said (@r, NC_PSPOLL_*) of session @s. */
 void nc_mon_count(struct nc_api *api, const struct nc_session *s, int r);
+/* partial-lock and partial-unlock (RFC 5717), held by ravend */
+struct nc_server_reply *nc_op_partial_lock(struct rpc_req *r);
+struct nc_server_reply *nc_op_partial_unlock(struct rpc_req *r);
 
 /* nc_nmda.c: get-data and edit-data (RFC 8526) */
 struct nc_server_reply *nc_op_get_data(struct rpc_req *r);

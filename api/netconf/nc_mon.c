@@ -1,8 +1,9 @@
 /* ietf-netconf-monitoring (RFC 6022) beyond capabilities and schemas: the NETCONF
  * sessions of this process with their user, address, login time and counters; the
  * statistics since this process started (the counters of ended sessions kept);
- * the datastores and their global locks, which ravend holds. Partial locks (RFC
- * 5717) do not exist in Raven. */
+ * the datastores and their locks, global and partial (RFC 5717), which ravend
+ * holds; the partial-lock and partial-unlock operations. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,17 +88,44 @@ static void sessions(struct nc_api *api, struct lyd_node *ncs)
     pthread_mutex_unlock(&api->sess_lock);
 }
 
+/* The partial-lock entries of running's <locks>. */
+static void partial(struct lyd_node *ds, const struct mc_plock *pl, size_t n)
+{
+    struct lyd_node *l = NULL;
+    char v[16];
+
+    if (n && lyd_new_inner(ds, NULL, "locks", 0, &l))
+        return;
+    for (size_t i = 0; i < n; i++) {
+        struct lyd_node *p = NULL;
+
+        snprintf(v, sizeof(v), "%u", pl[i].id);
+        if (lyd_new_list(l, NULL, "partial-lock", 0, &p, v))
+            continue;
+        snprintf(v, sizeof(v), "%u", pl[i].sid);
+        lyd_new_term(p, NULL, "locked-by-session", v, 0, NULL);
+        lyd_new_term(p, NULL, "locked-time", pl[i].time, 0, NULL);
+        for (size_t k = 0; k < pl[i].nselect; k++)
+            lyd_new_term(p, NULL, "select", pl[i].select[k], 0, NULL);
+        for (size_t k = 0; k < pl[i].nnodes; k++)
+            lyd_new_term(p, NULL, "locked-node", pl[i].nodes[k], 0, NULL);
+    }
+}
+
 static void datastores(struct nc_api *api, struct lyd_node *ncs)
 {
     static const char *const names[] = {"running", "candidate", "startup"};
     struct mc_lock locks[3];
+    struct mc_plock *pl = NULL;
     struct lyd_node *dss = NULL;
-    size_t n = 0;
+    size_t n = 0, npl = 0;
 
-    if (mc_locks(api->mc, locks, 3, &n))
+    if (mc_locks(api->mc, locks, 3, &n, &pl, &npl))
         n = 0; /* ravend unreachable: no lock shown */
-    if (lyd_new_inner(ncs, NULL, "datastores", 0, &dss))
+    if (lyd_new_inner(ncs, NULL, "datastores", 0, &dss)) {
+        mc_plocks_free(pl, npl);
         return;
+    }
     for (size_t i = 0; i < 3; i++) {
         struct lyd_node *ds = NULL, *l = NULL, *g = NULL;
 
@@ -113,7 +141,10 @@ static void datastores(struct nc_api *api, struct lyd_node *ncs)
             lyd_new_term(g, NULL, "locked-by-session", sid, 0, NULL);
             lyd_new_term(g, NULL, "locked-time", locks[k].time, 0, NULL);
         }
+        if (i == 0)
+            partial(ds, pl, npl);
     }
+    mc_plocks_free(pl, npl);
 }
 
 void nc_mon_state(struct nc_api *api, struct lyd_node *ncs)
@@ -122,4 +153,57 @@ void nc_mon_state(struct nc_api *api, struct lyd_node *ncs)
         return;
     datastores(api, ncs);
     sessions(api, ncs);
+}
+
+/* partial-lock (RFC 5717) of running, held by ravend; the select expressions use
+ * module names as prefixes ("/raven-vpn:pools/ipv4-pool[name='p1']"), as libyang
+ * keeps a string's text without its XML namespaces. */
+struct nc_server_reply *nc_op_partial_lock(struct rpc_req *r)
+{
+    struct nc_api *api = r->api;
+    struct cfg_errs errs = {0};
+    const char **sel = NULL;
+    struct lyd_node *c, *out = NULL;
+    char **nodes = NULL, id[16];
+    size_t n = 0, nnodes = 0;
+    uint32_t lock_id = 0;
+    int rc;
+
+    LY_LIST_FOR(lyd_child(r->rpc), c) {
+        if (c->schema && !strcmp(c->schema->name, "select")) {
+            const char **t = realloc(sel, (n + 1) * sizeof(*t));
+
+            if (!t)
+                break;
+            sel = t;
+            sel[n++] = lyd_get_value(c);
+        }
+    }
+    rc = mc_partial_lock(api->mc, &r->actor, sel, n, &lock_id, &nodes, &nnodes, &errs);
+    free(sel);
+    if (!rc) {
+        snprintf(id, sizeof(id), "%u", lock_id);
+        if (lyd_dup_single(r->rpc, NULL, 0, &out) || lyd_new_term(out, NULL, "lock-id", id, 1, NULL))
+            rc = -ENOMEM;
+        for (size_t i = 0; !rc && i < nnodes; i++)
+            if (lyd_new_term(out, NULL, "locked-node", nodes[i], 1, NULL))
+                rc = -ENOMEM;
+    }
+    for (size_t i = 0; i < nnodes; i++)
+        free(nodes[i]);
+    free(nodes);
+    if (rc) {
+        lyd_free_tree(out);
+        return nc_reply_rc(api->ctx, rc, &errs);
+    }
+    return nc_server_reply_data(out, NC_WD_EXPLICIT, NC_PARAMTYPE_FREE);
+}
+
+struct nc_server_reply *nc_op_partial_unlock(struct rpc_req *r)
+{
+    const char *v = nc_child_val(r->rpc, "lock-id");
+    struct cfg_errs errs = {0};
+    int rc = mc_partial_unlock(r->api->mc, &r->actor, v ? (uint32_t)strtoul(v, NULL, 10) : 0, &errs);
+
+    return nc_reply_rc(r->api->ctx, rc, &errs);
 }

@@ -870,6 +870,10 @@ struct nc_server_reply *nc_rpc_dispatch(struct lyd_node *rpc, struct nc_session 
         return op_kill(&r);
     if (!strcmp(mod, "ietf-netconf-monitoring") && !strcmp(name, "get-schema"))
         return op_get_schema(&r);
+    if (!strcmp(mod, "ietf-netconf-partial-lock") && !strcmp(name, "partial-lock"))
+        return nc_op_partial_lock(&r);
+    if (!strcmp(mod, "ietf-netconf-partial-lock") && !strcmp(name, "partial-unlock"))
+        return nc_op_partial_unlock(&r);
     if (!strcmp(mod, "ietf-netconf-nmda") && !strcmp(name, "get-data"))
         return nc_op_get_data(&r);
     if (!strcmp(mod, "ietf-netconf-nmda") && !strcmp(name, "edit-data"))

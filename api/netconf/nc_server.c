@@ -43,6 +43,7 @@ struct nc_api *nc_api_new(struct ly_ctx *ctx)
     nc_server_set_capab_withdefaults(NC_WD_EXPLICIT, NC_WD_ALL | NC_WD_ALL_TAG | NC_WD_EXPLICIT);
     nc_server_set_capability("urn:ietf:params:netconf:capability:notification:1.0");
     nc_server_set_capability("urn:ietf:params:netconf:capability:interleave:1.0");
+    nc_server_set_capability("urn:ietf:params:netconf:capability:partial-lock:1.0");
     nc_server_set_idle_timeout(3600);
     nc_auth_init(api);
     api->ps = nc_ps_new();

@@ -24,6 +24,7 @@ static const char *const modules[] = {
     "raven-list-pagination", /* after ietf-netconf, whose get it augments */
     "ietf-datastores",
     "ietf-netconf-nmda", /* get-data, edit-data (RFC 8526) */
+    "ietf-netconf-partial-lock", /* RFC 5717 */
 };
 
 /* ietf-netconf-nmda: with-defaults on get-data as on get; no origin annotations */
