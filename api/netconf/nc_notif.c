@@ -330,6 +330,8 @@ void nc_api_replay_end(struct nc_api *api, uint32_t replay)
     enqueue(api, it);
 }
 
+#define STREAM_PATH "/nc-notifications:netconf/streams/stream[name='NETCONF']"
+
 void nc_notif_streams(struct nc_api *api, struct lyd_node **data)
 {
     static char created[48]; /* the log's creation: ravend's start, fixed for this process's life */
@@ -341,8 +343,7 @@ void nc_notif_streams(struct nc_api *api, struct lyd_node **data)
     pthread_mutex_lock(&lock);
     if (!created[0] && api->mc && !mc_replay(api->mc, 0, 0, 0, -1, -1, &info))
         snprintf(created, sizeof(created), "%s", info.created);
-    if (mod && !lyd_new_path(NULL, api->ctx, "/nc-notifications:netconf/streams/stream[name='NETCONF']", NULL, 0, &top) &&
-        !lyd_find_path(top, "/nc-notifications:netconf/streams/stream[name='NETCONF']", 0, &st)) {
+    if (mod && !lyd_new_path(NULL, api->ctx, STREAM_PATH, NULL, 0, &top) && !lyd_find_path(top, STREAM_PATH, 0, &st)) {
         lyd_new_term(st, NULL, "description",
                      "Every event: raven-vpn sessions, authentication failures and certificate warnings, "
                      "netconf-config-change.",

@@ -568,8 +568,8 @@ static struct nc_server_reply *op_edit(struct rpc_req *r)
     }
     rc = nc_any_tree(api, cfgnode, &tree, &errs);
     if (!rc)
-        rc = mc_edit(api->mc, &r->actor, (enum cfg_ds)ds, tree, nc_parse_defop(nc_child_val(r->rpc, "default-operation")),
-                     to, eo, &errs);
+        rc = mc_edit(api->mc, &r->actor, (enum cfg_ds)ds, tree,
+                     nc_parse_defop(nc_child_val(r->rpc, "default-operation")), to, eo, &errs);
     lyd_free_siblings(tree);
     return nc_reply_rc(api->ctx, rc, &errs);
 }
