@@ -121,6 +121,10 @@ int nc_any_tree(struct nc_api *api, const struct lyd_node *any, struct lyd_node 
 /* This process's monitoring state selected by @xp (NULL: all). */
 int nc_local_state(struct nc_api *api, char **xp, struct lyd_node **out, struct cfg_errs *errs);
 NC_WD_MODE nc_wd_mode(const struct lyd_node *rpc);
+/* <list-pagination> of @rpc (raven-list-pagination): whether present, its values
+ * in @pg; and the annotations of the page on the reply's vpn-state. */
+bool nc_page_of(const struct lyd_node *rpc, struct mc_page *pg);
+int nc_page_meta(struct nc_api *api, struct lyd_node **data, const struct mc_page *pg);
 const char *nc_child_val(const struct lyd_node *n, const char *name);
 enum cfg_op nc_parse_defop(const char *v);
 struct nc_server_reply *nc_rpc_dispatch(struct lyd_node *rpc, struct nc_session *session);

@@ -132,6 +132,8 @@ struct nc_server_reply *nc_op_get_data(struct rpc_req *r)
     struct lyd_node *data = NULL, *mon = NULL;
     const char *dsv = nc_child_val(r->rpc, "datastore"), *depth = nc_child_val(r->rpc, "max-depth");
     int ds = ds_of(dsv), rc;
+    struct mc_page pg = {0};
+    bool paged = nc_page_of(r->rpc, &pg);
     char **xp = NULL;
 
     if (ds < 0) {
@@ -146,12 +148,20 @@ struct nc_server_reply *nc_op_get_data(struct rpc_req *r)
                     "max-depth together with a filter is not supported; max-depth counts from the top level");
         rc = -EOPNOTSUPP;
     }
+    if (!rc && paged && ds != CFG_DS_COUNT) {
+        cfg_err_add(&errs, CFG_ERR_INVALID_VALUE, CFG_ERRT_PROTOCOL, NULL,
+                    "list-pagination pages the session list of the operational datastore only");
+        rc = -EINVAL;
+    }
     if (!rc && ds != CFG_DS_COUNT) {
         rc = mc_get(api->mc, &r->actor, (enum cfg_ds)ds, (const char *const *)xp, &data, &errs);
     } else if (!rc) {
         rc = nc_local_state(api, xp, &mon, &errs);
         if (!rc)
-            rc = mc_get_state(api->mc, &r->actor, (const char *const *)xp, &data, &errs);
+            rc = paged ? mc_get_state_page(api->mc, &r->actor, (const char *const *)xp, &pg, &data, &errs)
+                       : mc_get_state(api->mc, &r->actor, (const char *const *)xp, &data, &errs);
+        if (!rc && paged && (rc = nc_page_meta(api, &data, &pg)))
+            cfg_err_add(&errs, CFG_ERR_RESOURCE_DENIED, CFG_ERRT_APPLICATION, NULL, "out of memory");
         if (!rc && mon && lyd_merge_siblings(&data, mon, LYD_MERGE_DESTRUCT)) {
             cfg_err_add(&errs, CFG_ERR_RESOURCE_DENIED, CFG_ERRT_APPLICATION, NULL, "out of memory");
             rc = -ENOMEM;

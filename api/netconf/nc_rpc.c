@@ -426,7 +426,7 @@ int nc_local_state(struct nc_api *api, char **xp, struct lyd_node **out, struct 
 
 /* <list-pagination> of a <get> (raven-list-pagination): whether present, its
  * values in @pg. */
-static bool page_of(const struct lyd_node *rpc, struct mc_page *pg)
+bool nc_page_of(const struct lyd_node *rpc, struct mc_page *pg)
 {
     const struct lyd_node *lp = NULL, *c;
 
@@ -455,7 +455,7 @@ static bool page_of(const struct lyd_node *rpc, struct mc_page *pg)
 /* The annotations total, remaining and next on the reply's vpn-state, an empty
  * one added when the page selected none, so that a client walking the pages
  * always learns whether more remain. */
-static int page_meta(struct nc_api *api, struct lyd_node **data, const struct mc_page *pg)
+int nc_page_meta(struct nc_api *api, struct lyd_node **data, const struct mc_page *pg)
 {
     const struct lys_module *mod = ly_ctx_get_module_implemented(api->ctx, "raven-list-pagination");
     const struct lys_module *vpn = ly_ctx_get_module_implemented(api->ctx, "raven-vpn");
@@ -496,7 +496,7 @@ static struct nc_server_reply *op_get(struct rpc_req *r, bool config_only)
     struct cfg_errs errs = {0};
     struct lyd_node *data = NULL, *mon = NULL;
     struct mc_page pg = {0};
-    bool paged = !config_only && page_of(r->rpc, &pg);
+    bool paged = !config_only && nc_page_of(r->rpc, &pg);
     char **xp = NULL;
     int ds = CFG_DS_RUNNING, rc;
 
@@ -512,7 +512,7 @@ static struct nc_server_reply *op_get(struct rpc_req *r, bool config_only)
     } else if (!rc) {
         rc = paged ? mc_get_state_page(api->mc, &r->actor, (const char *const *)xp, &pg, &data, &errs)
                    : mc_get_state(api->mc, &r->actor, (const char *const *)xp, &data, &errs);
-        if (!rc && paged && (rc = page_meta(api, &data, &pg)))
+        if (!rc && paged && (rc = nc_page_meta(api, &data, &pg)))
             cfg_err_add(&errs, CFG_ERR_RESOURCE_DENIED, CFG_ERRT_APPLICATION, NULL, "out of memory");
         if (!rc && mon) {
             if (lyd_merge_siblings(&data, mon, LYD_MERGE_DESTRUCT)) {

@@ -21,9 +21,9 @@ static const char *const modules[] = {
     "ietf-netconf-notifications",
     "notifications",
     "nc-notifications",
-    "raven-list-pagination", /* after ietf-netconf, whose get it augments */
     "ietf-datastores",
-    "ietf-netconf-nmda", /* get-data, edit-data (RFC 8526) */
+    "ietf-netconf-nmda",     /* get-data, edit-data (RFC 8526) */
+    "raven-list-pagination", /* after ietf-netconf and ietf-netconf-nmda, whose get and get-data it augments */
     "ietf-netconf-partial-lock", /* RFC 5717 */
 };
 
