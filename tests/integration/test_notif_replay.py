@@ -107,11 +107,11 @@ def test_stop_time_in_the_future(ravend):
     t0 = now()
     commit_pools(m, ["a"])
     sub = ravend.connect()
-    sub.create_subscription(start_time=stamp(t0), stop_time=stamp(now() + datetime.timedelta(seconds=2)))
+    sub.create_subscription(start_time=stamp(t0), stop_time=stamp(now() + datetime.timedelta(seconds=4)))
     assert [kind(take(sub)) for _ in range(2)] == ["a", "replayComplete"]
     commit_pools(m, ["b"])
     assert kind(take(sub)) == "b"
-    assert kind(take(sub, timeout=5)) == "notificationComplete"
+    assert kind(take(sub, timeout=8)) == "notificationComplete"
     commit_pools(m, ["c"])
     assert drain(sub, 1) == []
 
