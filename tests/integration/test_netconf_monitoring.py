@@ -1,8 +1,10 @@
 """ietf-netconf-monitoring (RFC 6022) as ncclient reads it: the sessions with
 their user, transport, address, login time and counters that move; the global
-statistics; the datastores with the global lock and its holder (ravend's); and
-kill-session (another session's lock freed at once and gone from the datastores;
-a session cannot kill itself nor a session that does not exist)."""
+statistics; the datastores with the global lock and its holder (ravend's);
+partial locks (RFC 5717) held against other sessions' changes and listed; and
+kill-session (another session's lock freed at once, for NETCONF and REST writers,
+and gone from the datastores; a session cannot kill itself nor a session that
+does not exist)."""
 import datetime
 import re
 
@@ -215,3 +217,20 @@ def test_partial_locks_refused_and_released(ravend):
     b.kill_session(a.session_id)
     assert partial_locks(b) == []
     b.edit_config(target="running", config=pool_cfg("q2"))
+
+
+def test_kill_session_frees_rest_writers(make_ravend):
+    """A NETCONF lock holds REST writers back too; killing its session (from
+    another NETCONF session) lets them write at once."""
+    from resthelpers import Rest, pool_body
+    d = make_ravend(rest=True)
+    rest = Rest(d.rest_url)
+    holder, killer = d.connect(), d.connect()
+    holder.lock("running")
+    r = rest.put("/restconf/data/raven-vpn:pools/ipv4-pool=k1", pool_body("k1", "10.77.0.1", "10.77.0.9"))
+    assert r.status == 409 and r.errors()[0]["error-tag"] in ("in-use", "lock-denied"), r
+    assert str(holder.session_id) in r.body
+    killer.kill_session(holder.session_id)
+    r = rest.put("/restconf/data/raven-vpn:pools/ipv4-pool=k1", pool_body("k1", "10.77.0.1", "10.77.0.9"))
+    assert r.status == 201, r
+    assert locks(killer)["running"] is None
