@@ -56,9 +56,15 @@ struct mc_hooks {
     void (*changed)(uint64_t gen, time_t mtime, bool config, void *arg);
     /* users or roles changed: cached logins are stale */
     void (*users)(void *arg);
-    /* a YANG notification (adopted), its event time (RFC 3339), and the users
-     * it must not reach (adopted, mc_deny_free; ravend's NACM decision) */
-    void (*notification)(struct lyd_node *notif, const char *time, char **deny, void *arg);
+    /* a YANG notification (adopted), its event time (RFC 3339) and id (growing by
+     * one per notification ravend sends; 0 unknown), @replay: the tag of the
+     * mc_replay it answers, 0 for a live one; and the users it must not reach
+     * (adopted, mc_deny_free; ravend's NACM decision) */
+    void (*notification)(struct lyd_node *notif, const char *time, uint64_t id, uint32_t replay, char **deny,
+                         void *arg);
+    /* the mc_replay of tag @replay has sent all it had; every notification after
+     * this one is live, with an id after @last_id */
+    void (*replay_end)(uint32_t replay, uint64_t last_id, void *arg);
     /* the connection to ravend is gone */
     void (*lost)(void *arg);
     void *arg;
@@ -90,6 +96,46 @@ void mc_free(struct mc *mc);
  * registered and before its subscription is acknowledged, and after one ends.
  * Not from a hook. 0, -ESHUTDOWN or -errno. */
 int mc_interest_update(struct mc *mc, unsigned int (*compute)(void *arg), void *arg);
+
+/* What ravend's replay log holds: since when (RFC 3339, kept in @created; ""
+ * unknown), the event time of the newest notification it dropped (@aged, "" when
+ * none), the oldest id kept and the last id given. */
+struct mc_replay_info {
+    char created[48], aged[48];
+    uint64_t count, oldest_id, last_id, sent;
+};
+/* Replays the logged notifications of the classes @mask (MC_EV_*) with an id
+ * after @after_id (when not 0) or an event time from @start_ns to @stop_ns (ns
+ * since the epoch; -1: unbounded) as `notification` hooks tagged @tag (1..), then
+ * the `replay_end` hook, all on the reader thread before this returns; with @tag
+ * 0 nothing is sent, only @info filled. Not from a hook. 0 or -errno. */
+int mc_replay(struct mc *mc, uint32_t tag, unsigned int mask, uint64_t after_id, int64_t start_ns, int64_t stop_ns,
+              struct mc_replay_info *info);
+
+/* A datastore's lock as ravend holds it: the datastore ("running", "candidate",
+ * "startup"), the session holding it, since when (RFC 3339). */
+struct mc_lock {
+    char ds[12];
+    uint32_t sid;
+    char time[48];
+};
+/* A partial lock of running (RFC 5717) as ravend holds it. */
+struct mc_plock {
+    uint32_t id, sid;
+    char time[48];
+    char **select, **nodes; /* XPaths, and the data paths of the nodes locked */
+    size_t nselect, nnodes;
+};
+/* The global locks held now, at most @max in @out, their number in *n; with
+ * @partial, the partial locks in a new array (mc_plocks_free). 0 or -errno. */
+int mc_locks(struct mc *mc, struct mc_lock *out, size_t max, size_t *n, struct mc_plock **partial, size_t *npartial);
+void mc_plocks_free(struct mc_plock *v, size_t n);
+/* Locks what @select (@n XPaths, module names as prefixes) finds in running for
+ * @who: the lock's id in *id, the data paths of its nodes in a new array *nodes
+ * (*nnodes of them; free each and the array). */
+int mc_partial_lock(struct mc *mc, const struct cfg_actor *who, const char *const *select, size_t n, uint32_t *id,
+                    char ***nodes, size_t *nnodes, struct cfg_errs *errs);
+int mc_partial_unlock(struct mc *mc, const struct cfg_actor *who, uint32_t id, struct cfg_errs *errs);
 
 /* Running's generation and when it last changed, as the last hello or `changed`
  * event said (no round trip). */

@@ -32,8 +32,13 @@ void nc_api_free(struct nc_api *api);
 void nc_api_listen(struct nc_api *api, struct mc_listen *l);
 /* Queues a YANG notification for every subscribed session whose user @deny
  * does not name (adopts @notif and @deny, mc_deny_has; any thread). @time is
- * its eventTime (RFC 3339), NULL = now. */
-void nc_api_notify(struct nc_api *api, struct lyd_node *notif, const char *time, char **deny);
+ * its eventTime (RFC 3339), NULL = now; @id ravend's id of it; @replay: the
+ * session it is replayed for (0: live, for every subscriber). */
+void nc_api_notify(struct nc_api *api, struct lyd_node *notif, const char *time, uint64_t id, uint32_t replay,
+                   char **deny);
+/* The replay for session @replay is over: replayComplete follows its replayed
+ * notifications, then it gets live ones. */
+void nc_api_replay_end(struct nc_api *api, uint32_t replay);
 
 /* Filters (nc_filter.c): turns a subtree filter (opaque nodes of the filter anyxml)
  * into XPath expressions, NULL-terminated, in *xpaths (caller frees with

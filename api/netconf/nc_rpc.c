@@ -12,13 +12,6 @@
 
 struct nc_api *nc_rpc_api;
 
-struct rpc_req {
-    struct nc_api *api;
-    struct lyd_node *rpc;
-    struct cfg_actor actor;
-    int role;
-};
-
 static const NC_ERR tag_map[] = {
     [CFG_ERR_IN_USE] = NC_ERR_IN_USE,
     [CFG_ERR_INVALID_VALUE] = NC_ERR_INVALID_VALUE,
@@ -106,7 +99,7 @@ static struct lyd_node *err_node(const struct ly_ctx *ctx, const struct cfg_err 
     return n;
 }
 
-static struct nc_server_reply *reply_errs(const struct ly_ctx *ctx, struct cfg_errs *errs)
+struct nc_server_reply *nc_reply_errs(const struct ly_ctx *ctx, struct cfg_errs *errs)
 {
     struct nc_server_reply *r = NULL;
 
@@ -126,10 +119,10 @@ static struct nc_server_reply *reply_errs(const struct ly_ctx *ctx, struct cfg_e
     return r;
 }
 
-static struct nc_server_reply *reply_rc(const struct ly_ctx *ctx, int rc, struct cfg_errs *errs)
+struct nc_server_reply *nc_reply_rc(const struct ly_ctx *ctx, int rc, struct cfg_errs *errs)
 {
     if (rc || errs->count)
-        return reply_errs(ctx, errs);
+        return nc_reply_errs(ctx, errs);
     return nc_server_reply_ok();
 }
 
@@ -144,7 +137,7 @@ static const struct lyd_node *child(const struct lyd_node *n, const char *name)
     return NULL;
 }
 
-static const char *child_val(const struct lyd_node *n, const char *name)
+const char *nc_child_val(const struct lyd_node *n, const char *name)
 {
     const struct lyd_node *c = child(n, name);
 
@@ -218,7 +211,7 @@ next:
 /* The contents of an anyxml/anydata node as configuration data. libyang has already
  * bound them to the schema when it could; otherwise (opaque nodes) they are printed
  * and parsed again strictly, which yields the precise error. */
-static int any_tree(struct nc_api *api, const struct lyd_node *any, struct lyd_node **tree, struct cfg_errs *errs)
+int nc_any_tree(struct nc_api *api, const struct lyd_node *any, struct lyd_node **tree, struct cfg_errs *errs)
 {
     const struct lyd_node_any *a = (const struct lyd_node_any *)any;
     const struct lyd_node *n, *top;
@@ -293,7 +286,7 @@ static int parse_ds(struct nc_api *api, const struct lyd_node *rpc, const char *
             *ds = CFG_DS_STARTUP;
         else if (!strcmp(n, "config") && inline_ok && tree) {
             *ds = CFG_SRC_INLINE; /* *tree NULL = an empty configuration */
-            return any_tree(api, c, tree, errs);
+            return nc_any_tree(api, c, tree, errs);
         }
         else if (!strcmp(n, "url")) {
             cfg_err_add(errs, CFG_ERR_OPERATION_NOT_SUPPORTED, CFG_ERRT_PROTOCOL, NULL,
@@ -310,9 +303,9 @@ bad:
 }
 
 /* with-defaults parameter (RFC 6243) */
-static NC_WD_MODE wd_mode(const struct lyd_node *rpc)
+NC_WD_MODE nc_wd_mode(const struct lyd_node *rpc)
 {
-    const char *v = child_val(rpc, "with-defaults");
+    const char *v = nc_child_val(rpc, "with-defaults");
 
     if (!v)
         return NC_WD_UNKNOWN;
@@ -328,7 +321,7 @@ static NC_WD_MODE wd_mode(const struct lyd_node *rpc)
 /* <data> reply of get / get-config, @data adopted. report-all-tagged data goes as
  * XML text printed by cfg_print_xml_tagged(): libyang alone would tag defaults in
  * another namespace than RFC 6243 section 6 names. */
-static struct nc_server_reply *reply_data(struct lyd_node *rpc, struct lyd_node *data, NC_WD_MODE wd)
+struct nc_server_reply *nc_reply_data(struct lyd_node *rpc, struct lyd_node *data, NC_WD_MODE wd)
 {
     struct lyd_node *out = NULL;
     char *xml = NULL;
@@ -396,7 +389,9 @@ static void add_monitoring(struct nc_api *api, struct lyd_node **data)
         lyd_new_term(s, NULL, "namespace", mod->ns, 0, NULL);
         lyd_new_term(s, NULL, "location", "NETCONF", 0, NULL);
     }
+    nc_mon_state(api, ncs);
     lyd_merge_siblings(data, ncs, LYD_MERGE_DESTRUCT);
+    nc_notif_streams(api, data);
 }
 
 /* The monitoring state selected by @xp (NULL = all of it) in *out. The client's
@@ -421,8 +416,8 @@ static void nacm_local(struct nc_api *api, const struct cfg_actor *who, struct l
     }
 }
 
-static int local_state(struct nc_api *api, const struct cfg_actor *who, char **xp, struct lyd_node **out,
-                       struct cfg_errs *errs)
+int nc_local_state(struct nc_api *api, const struct cfg_actor *who, char **xp, struct lyd_node **out,
+                   struct cfg_errs *errs)
 {
     struct lyd_node *mon = NULL;
     int rc = 0;
@@ -450,7 +445,7 @@ static int local_state(struct nc_api *api, const struct cfg_actor *who, char **x
 
 /* <list-pagination> of a <get> (raven-list-pagination): whether present, its
  * values in @pg. */
-static bool page_of(const struct lyd_node *rpc, struct mc_page *pg)
+bool nc_page_of(const struct lyd_node *rpc, struct mc_page *pg)
 {
     const struct lyd_node *lp = NULL, *c;
 
@@ -479,7 +474,7 @@ static bool page_of(const struct lyd_node *rpc, struct mc_page *pg)
 /* The annotations total, remaining and next on the reply's vpn-state, an empty
  * one added when the page selected none, so that a client walking the pages
  * always learns whether more remain. */
-static int page_meta(struct nc_api *api, struct lyd_node **data, const struct mc_page *pg)
+int nc_page_meta(struct nc_api *api, struct lyd_node **data, const struct mc_page *pg)
 {
     const struct lys_module *mod = ly_ctx_get_module_implemented(api->ctx, "raven-list-pagination");
     const struct lys_module *vpn = ly_ctx_get_module_implemented(api->ctx, "raven-vpn");
@@ -520,7 +515,7 @@ static struct nc_server_reply *op_get(struct rpc_req *r, bool config_only)
     struct cfg_errs errs = {0};
     struct lyd_node *data = NULL, *mon = NULL;
     struct mc_page pg = {0};
-    bool paged = !config_only && page_of(r->rpc, &pg);
+    bool paged = !config_only && nc_page_of(r->rpc, &pg);
     char **xp = NULL;
     int ds = CFG_DS_RUNNING, rc;
 
@@ -528,7 +523,7 @@ static struct nc_server_reply *op_get(struct rpc_req *r, bool config_only)
     if (!rc && config_only)
         rc = parse_ds(api, r->rpc, "source", false, &ds, NULL, &errs);
     if (!rc && (xp || !config_only))
-        rc = local_state(api, &r->actor, xp, &mon, &errs);
+        rc = nc_local_state(api, &r->actor, xp, &mon, &errs);
     if (!rc && config_only) {
         lyd_free_siblings(mon);
         mon = NULL;
@@ -536,7 +531,7 @@ static struct nc_server_reply *op_get(struct rpc_req *r, bool config_only)
     } else if (!rc) {
         rc = paged ? mc_get_state_page(api->mc, &r->actor, (const char *const *)xp, &pg, &data, &errs)
                    : mc_get_state(api->mc, &r->actor, (const char *const *)xp, &data, &errs);
-        if (!rc && paged && (rc = page_meta(api, &data, &pg)))
+        if (!rc && paged && (rc = nc_page_meta(api, &data, &pg)))
             cfg_err_add(&errs, CFG_ERR_RESOURCE_DENIED, CFG_ERRT_APPLICATION, NULL, "out of memory");
         if (!rc && mon) {
             if (lyd_merge_siblings(&data, mon, LYD_MERGE_DESTRUCT)) {
@@ -550,12 +545,12 @@ static struct nc_server_reply *op_get(struct rpc_req *r, bool config_only)
     nc_filter_free(xp);
     if (rc) {
         lyd_free_siblings(data);
-        return reply_errs(api->ctx, &errs);
+        return nc_reply_errs(api->ctx, &errs);
     }
-    return reply_data(r->rpc, data, wd_mode(r->rpc));
+    return nc_reply_data(r->rpc, data, nc_wd_mode(r->rpc));
 }
 
-static enum cfg_op parse_defop(const char *v)
+enum cfg_op nc_parse_defop(const char *v)
 {
     if (!v || !strcmp(v, "merge"))
         return CFG_OP_MERGE;
@@ -570,7 +565,7 @@ static struct nc_server_reply *op_edit(struct rpc_req *r)
     struct cfg_errs errs = {0};
     struct lyd_node *tree = NULL;
     const struct lyd_node *cfgnode;
-    const char *t = child_val(r->rpc, "test-option"), *e = child_val(r->rpc, "error-option");
+    const char *t = nc_child_val(r->rpc, "test-option"), *e = nc_child_val(r->rpc, "error-option");
     enum cfg_test_opt to = CFG_TEST_THEN_SET;
     enum cfg_err_opt eo = CFG_ERROPT_STOP;
     int ds, rc;
@@ -582,20 +577,20 @@ static struct nc_server_reply *op_edit(struct rpc_req *r)
              !strcmp(e, "rollback-on-error") ? CFG_ERROPT_ROLLBACK : CFG_ERROPT_STOP;
     rc = parse_ds(api, r->rpc, "target", false, &ds, NULL, &errs);
     if (rc)
-        return reply_errs(api->ctx, &errs);
+        return nc_reply_errs(api->ctx, &errs);
     cfgnode = child(r->rpc, "config");
     if (!cfgnode) {
         cfg_err_add(errs.count ? &errs : &errs, child(r->rpc, "url") ? CFG_ERR_OPERATION_NOT_SUPPORTED :
                                                                        CFG_ERR_MISSING_ELEMENT,
                     CFG_ERRT_PROTOCOL, NULL, "edit-config needs <config> (the :url capability is not supported)");
-        return reply_errs(api->ctx, &errs);
+        return nc_reply_errs(api->ctx, &errs);
     }
-    rc = any_tree(api, cfgnode, &tree, &errs);
+    rc = nc_any_tree(api, cfgnode, &tree, &errs);
     if (!rc)
-        rc = mc_edit(api->mc, &r->actor, (enum cfg_ds)ds, tree, parse_defop(child_val(r->rpc, "default-operation")),
-                     to, eo, &errs);
+        rc = mc_edit(api->mc, &r->actor, (enum cfg_ds)ds, tree,
+                     nc_parse_defop(nc_child_val(r->rpc, "default-operation")), to, eo, &errs);
     lyd_free_siblings(tree);
-    return reply_rc(api->ctx, rc, &errs);
+    return nc_reply_rc(api->ctx, rc, &errs);
 }
 
 static struct nc_server_reply *op_copy(struct rpc_req *r)
@@ -611,7 +606,7 @@ static struct nc_server_reply *op_copy(struct rpc_req *r)
     if (!rc)
         rc = mc_copy(api->mc, &r->actor, (enum cfg_ds)dst, src, tree, &errs);
     lyd_free_siblings(tree);
-    return reply_rc(api->ctx, rc, &errs);
+    return nc_reply_rc(api->ctx, rc, &errs);
 }
 
 static struct nc_server_reply *op_simple(struct rpc_req *r, const char *name)
@@ -639,46 +634,97 @@ static struct nc_server_reply *op_simple(struct rpc_req *r, const char *name)
         rc = mc_discard(api->mc, &r->actor, &errs);
     } else if (!strcmp(name, "commit")) {
         struct cfg_commit_opts o = {0};
-        const char *to = child_val(r->rpc, "confirm-timeout");
+        const char *to = nc_child_val(r->rpc, "confirm-timeout");
 
         o.confirmed = child(r->rpc, "confirmed") != NULL;
         o.timeout_s = to ? (uint32_t)strtoul(to, NULL, 10) : 0;
-        o.persist = child_val(r->rpc, "persist");
-        o.persist_id = child_val(r->rpc, "persist-id");
+        o.persist = nc_child_val(r->rpc, "persist");
+        o.persist_id = nc_child_val(r->rpc, "persist-id");
         rc = mc_commit(api->mc, &r->actor, &o, &errs);
     } else if (!strcmp(name, "cancel-commit")) {
-        rc = mc_cancel_commit(api->mc, &r->actor, child_val(r->rpc, "persist-id"), &errs);
+        rc = mc_cancel_commit(api->mc, &r->actor, nc_child_val(r->rpc, "persist-id"), &errs);
     }
     lyd_free_siblings(tree);
-    return reply_rc(api->ctx, rc, &errs);
+    return nc_reply_rc(api->ctx, rc, &errs);
 }
 
+static void time_err(struct cfg_errs *errs, enum cfg_err_tag tag, const char *elem, const char *msg)
+{
+    struct cfg_err *e = cfg_err_add(errs, tag, CFG_ERRT_PROTOCOL, NULL, "%s", msg);
+
+    if (e)
+        e->bad_element = strdup(elem);
+}
+
+/* startTime and stopTime of create-subscription (RFC 5277 2.1.1) in ns since the
+ * epoch (0: absent). 0, or -EINVAL with the error in @errs. */
+static int replay_times(struct rpc_req *r, int64_t *start, int64_t *stop, struct cfg_errs *errs)
+{
+    const char *name[2] = {"startTime", "stopTime"};
+    int64_t *out[2] = {start, stop};
+    struct timespec now;
+
+    for (int i = 0; i < 2; i++) {
+        const char *v = nc_child_val(r->rpc, name[i]);
+        struct timespec ts;
+
+        *out[i] = 0;
+        if (!v)
+            continue;
+        if (ly_time_str2ts(v, &ts) || ts.tv_sec <= 0) {
+            time_err(errs, CFG_ERR_BAD_ELEMENT, name[i], "not a date and time after 1970");
+            return -EINVAL;
+        }
+        *out[i] = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    }
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (*stop && !*start) {
+        time_err(errs, CFG_ERR_MISSING_ELEMENT, "startTime", "stopTime needs startTime (RFC 5277)");
+        return -EINVAL;
+    }
+    if (*start > (int64_t)now.tv_sec * 1000000000 + now.tv_nsec) {
+        time_err(errs, CFG_ERR_BAD_ELEMENT, "startTime", "startTime is later than the current time");
+        return -EINVAL;
+    }
+    if (*stop && *stop < *start) {
+        time_err(errs, CFG_ERR_BAD_ELEMENT, "stopTime", "stopTime is earlier than startTime");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* create-subscription on the NETCONF stream; with startTime, the notifications of
+ * ravend's replay log from then (to stopTime) come first, then replayComplete
+ * (nc_notif.c). */
 static struct nc_server_reply *op_subscribe(struct rpc_req *r, struct nc_session *session)
 {
     struct nc_api *api = r->api;
     struct cfg_errs errs = {0};
-    const char *stream = child_val(r->rpc, "stream");
+    const char *stream = nc_child_val(r->rpc, "stream");
+    int64_t start, stop;
     struct nc_sess *s;
 
     if (stream && strcmp(stream, "NETCONF")) {
         cfg_err_add(&errs, CFG_ERR_INVALID_VALUE, CFG_ERRT_APPLICATION, NULL,
                     "unknown stream \"%s\"; the only stream is NETCONF", stream);
-        return reply_errs(api->ctx, &errs);
+        return nc_reply_errs(api->ctx, &errs);
     }
-    if (child(r->rpc, "startTime")) {
-        cfg_err_add(&errs, CFG_ERR_OPERATION_NOT_SUPPORTED, CFG_ERRT_PROTOCOL, NULL,
-                    "notification replay is not supported");
-        return reply_errs(api->ctx, &errs);
-    }
+    if (replay_times(r, &start, &stop, &errs))
+        return nc_reply_errs(api->ctx, &errs);
     pthread_mutex_lock(&api->sess_lock);
     s = nc_sess_find(api, r->actor.sid);
     if (s && s->subscribed) {
         pthread_mutex_unlock(&api->sess_lock);
         cfg_err_add(&errs, CFG_ERR_IN_USE, CFG_ERRT_PROTOCOL, NULL, "this session already has a subscription");
-        return reply_errs(api->ctx, &errs);
+        return nc_reply_errs(api->ctx, &errs);
     }
     if (s) {
         s->subscribed = true;
+        s->replay_pending = start != 0;
+        s->replay_ready = false;
+        s->replaying = false;
+        s->start_ns = start;
+        s->stop_ns = stop;
         nc_session_inc_notif_status(session);
     }
     pthread_mutex_unlock(&api->sess_lock);
@@ -689,13 +735,16 @@ static struct nc_server_reply *op_subscribe(struct rpc_req *r, struct nc_session
         s = nc_sess_find(api, r->actor.sid);
         if (s && s->subscribed) {
             s->subscribed = false;
+            s->replay_pending = false;
             nc_session_dec_notif_status(session);
         }
         pthread_mutex_unlock(&api->sess_lock);
         cfg_err_add(&errs, CFG_ERR_OPERATION_FAILED, CFG_ERRT_APPLICATION, NULL,
                     "the daemon is not reachable; try again");
-        return reply_errs(api->ctx, &errs);
+        return nc_reply_errs(api->ctx, &errs);
     }
+    /* with startTime, the notification thread asks for the log once this reply is
+     * out (nc_notif_replied) */
     return nc_server_reply_ok();
 }
 
@@ -705,8 +754,8 @@ static struct nc_server_reply *op_get_schema(struct rpc_req *r)
 {
     struct nc_api *api = r->api;
     struct cfg_errs errs = {0};
-    const char *id = child_val(r->rpc, "identifier"), *ver = child_val(r->rpc, "version");
-    const char *fmt = child_val(r->rpc, "format");
+    const char *id = nc_child_val(r->rpc, "identifier"), *ver = nc_child_val(r->rpc, "version");
+    const char *fmt = nc_child_val(r->rpc, "format");
     const struct lys_module *mod = NULL;
     const struct lysp_submodule *sub = NULL;
     LYS_OUTFORMAT of = LYS_OUT_YANG;
@@ -718,7 +767,7 @@ static struct nc_server_reply *op_get_schema(struct rpc_req *r)
     else if (fmt && !strstr(fmt, "yang")) {
         cfg_err_add(&errs, CFG_ERR_INVALID_VALUE, CFG_ERRT_APPLICATION, NULL,
                     "schema format \"%s\" is not available; use yang or yin", fmt);
-        return reply_errs(api->ctx, &errs);
+        return nc_reply_errs(api->ctx, &errs);
     }
     if (id) {
         mod = ver && ver[0] ? ly_ctx_get_module(api->ctx, id, ver) : ly_ctx_get_module_latest(api->ctx, id);
@@ -729,11 +778,11 @@ static struct nc_server_reply *op_get_schema(struct rpc_req *r)
         cfg_err_add(&errs, CFG_ERR_INVALID_VALUE, CFG_ERRT_APPLICATION, NULL,
                     "no schema \"%s\"%s%s in this server", id ? id : "", ver && ver[0] ? " revision " : "",
                     ver && ver[0] ? ver : "");
-        return reply_errs(api->ctx, &errs);
+        return nc_reply_errs(api->ctx, &errs);
     }
     if ((mod ? lys_print_mem(&text, mod, of, 0) : lys_print_submodule(NULL, sub, of, 0, 0)) || !text) {
         cfg_err_add(&errs, CFG_ERR_OPERATION_FAILED, CFG_ERRT_APPLICATION, NULL, "cannot print schema %s", id);
-        return reply_errs(api->ctx, &errs);
+        return nc_reply_errs(api->ctx, &errs);
     }
     if (lyd_dup_single(r->rpc, NULL, 0, &out) ||
         lyd_new_any(out, NULL, "data", text, 0, LYD_ANYDATA_STRING, 1, NULL)) {
@@ -754,11 +803,11 @@ static struct nc_server_reply *op_daemon(struct rpc_req *r)
     int rc;
 
     if (lyd_dup_single(r->rpc, NULL, 0, &out))
-        return reply_rc(api->ctx, -ENOMEM, &errs);
+        return nc_reply_rc(api->ctx, -ENOMEM, &errs);
     rc = mc_rpc(api->mc, &r->actor, r->rpc, out, &errs);
     if (rc) {
         lyd_free_tree(out);
-        return reply_rc(api->ctx, rc, &errs);
+        return nc_reply_rc(api->ctx, rc, &errs);
     }
     if (!lyd_child(out)) {
         lyd_free_tree(out);
@@ -788,14 +837,14 @@ static struct nc_server_reply *op_kill(struct rpc_req *r)
 {
     struct nc_api *api = r->api;
     struct cfg_errs errs = {0};
-    const char *v = child_val(r->rpc, "session-id");
+    const char *v = nc_child_val(r->rpc, "session-id");
     uint32_t sid = v ? (uint32_t)strtoul(v, NULL, 10) : 0;
     struct nc_sess *s;
 
     if (sid == r->actor.sid) {
         cfg_err_add(&errs, CFG_ERR_INVALID_VALUE, CFG_ERRT_PROTOCOL, NULL,
                     "kill-session cannot end the session it is sent on; use close-session");
-        return reply_errs(api->ctx, &errs);
+        return nc_reply_errs(api->ctx, &errs);
     }
     pthread_mutex_lock(&api->sess_lock);
     s = nc_sess_find(api, sid);
@@ -807,7 +856,7 @@ static struct nc_server_reply *op_kill(struct rpc_req *r)
     pthread_mutex_unlock(&api->sess_lock);
     if (!s) {
         cfg_err_add(&errs, CFG_ERR_INVALID_VALUE, CFG_ERRT_PROTOCOL, NULL, "no session with id %u", sid);
-        return reply_errs(api->ctx, &errs);
+        return nc_reply_errs(api->ctx, &errs);
     }
     log_info("netconf", "session %u killed by session %u", sid, r->actor.sid);
     /* release its locks now, so the killer can take them at once */
@@ -830,13 +879,15 @@ struct nc_server_reply *nc_rpc_dispatch(struct lyd_node *rpc, struct nc_session 
     if (r.role < 0) {
         cfg_err_add(&errs, CFG_ERR_ACCESS_DENIED, CFG_ERRT_PROTOCOL, NULL, "session %u is not registered",
                     r.actor.sid);
-        return reply_errs(api->ctx, &errs);
+        return nc_reply_errs(api->ctx, &errs);
     }
+    /* the operations this process answers itself (the others ravend checks) */
     if ((!strcmp(mod, "notifications") && !strcmp(name, "create-subscription")) ||
         (!strcmp(mod, "ietf-netconf") && !strcmp(name, "kill-session")) ||
-        (!strcmp(mod, "ietf-netconf-monitoring") && !strcmp(name, "get-schema"))) {
+        (!strcmp(mod, "ietf-netconf-monitoring") && !strcmp(name, "get-schema")) ||
+        !strcmp(mod, "ietf-netconf-partial-lock") || !strcmp(mod, "ietf-netconf-nmda")) {
         if (!nacm_allows(&r, mod, name, &errs))
-            return reply_errs(api->ctx, &errs);
+            return nc_reply_errs(api->ctx, &errs);
     }
     if (!strcmp(mod, "notifications") && !strcmp(name, "create-subscription"))
         return op_subscribe(&r, session);
@@ -844,10 +895,18 @@ struct nc_server_reply *nc_rpc_dispatch(struct lyd_node *rpc, struct nc_session 
         return op_kill(&r);
     if (!strcmp(mod, "ietf-netconf-monitoring") && !strcmp(name, "get-schema"))
         return op_get_schema(&r);
+    if (!strcmp(mod, "ietf-netconf-partial-lock") && !strcmp(name, "partial-lock"))
+        return nc_op_partial_lock(&r);
+    if (!strcmp(mod, "ietf-netconf-partial-lock") && !strcmp(name, "partial-unlock"))
+        return nc_op_partial_unlock(&r);
+    if (!strcmp(mod, "ietf-netconf-nmda") && !strcmp(name, "get-data"))
+        return nc_op_get_data(&r);
+    if (!strcmp(mod, "ietf-netconf-nmda") && !strcmp(name, "edit-data"))
+        return nc_op_edit_data(&r);
     if (strcmp(mod, "ietf-netconf") && strcmp(mod, "raven-vpn")) {
         cfg_err_add(&errs, CFG_ERR_OPERATION_NOT_SUPPORTED, CFG_ERRT_PROTOCOL, NULL,
                     "operation %s:%s is not supported yet", mod, name);
-        return reply_errs(api->ctx, &errs);
+        return nc_reply_errs(api->ctx, &errs);
     }
     return op_ravend(&r);
 }

@@ -19,6 +19,7 @@ struct nc_api *nc_api_new(struct ly_ctx *ctx)
     if (!api)
         return NULL;
     api->ctx = ctx;
+    api->start = time(NULL);
     pthread_mutex_init(&api->hostkey_lock, NULL);
     pthread_mutex_init(&api->ep_lock, NULL);
     pthread_mutex_init(&api->sess_lock, NULL);
@@ -42,6 +43,7 @@ struct nc_api *nc_api_new(struct ly_ctx *ctx)
     nc_server_set_capab_withdefaults(NC_WD_EXPLICIT, NC_WD_ALL | NC_WD_ALL_TAG | NC_WD_EXPLICIT);
     nc_server_set_capability("urn:ietf:params:netconf:capability:notification:1.0");
     nc_server_set_capability("urn:ietf:params:netconf:capability:interleave:1.0");
+    nc_server_set_capability("urn:ietf:params:netconf:capability:partial-lock:1.0");
     nc_server_set_idle_timeout(3600);
     nc_auth_init(api);
     api->ps = nc_ps_new();
@@ -91,6 +93,7 @@ static int sess_add(struct nc_api *api, struct nc_session *s, enum mc_role role)
     pthread_mutex_lock(&api->sess_lock);
     e->next = api->sessions;
     api->sessions = e;
+    api->in_sessions++;
     pthread_mutex_unlock(&api->sess_lock);
     return 0;
 }
@@ -105,6 +108,10 @@ static void sess_remove(struct nc_api *api, struct nc_session *s)
             struct nc_sess *e = *pp;
             *pp = e->next;
             subscribed = e->subscribed;
+            api->ended.in_rpcs += e->c.in_rpcs;
+            api->ended.in_bad_rpcs += e->c.in_bad_rpcs;
+            api->ended.out_rpc_errors += e->c.out_rpc_errors;
+            api->ended.out_notifs += e->c.out_notifs;
             free(e);
             break;
         }
@@ -157,8 +164,13 @@ static void *accept_main(void *arg)
             continue;
         }
         m = nc_accept(200, &s);
-        if (m == NC_MSG_HELLO)
+        if (m == NC_MSG_HELLO) {
             accepted(api, s);
+        } else if (m == NC_MSG_BAD_HELLO) {
+            pthread_mutex_lock(&api->sess_lock);
+            api->bad_hellos++;
+            pthread_mutex_unlock(&api->sess_lock);
+        }
         /* a connection that did not get as far leaves no login behind */
         nc_auth_take_role(api, NULL);
     }
@@ -177,9 +189,18 @@ static void *poll_main(void *arg)
             usleep(20 * 1000);
             continue;
         }
+        if (s && (r & (NC_PSPOLL_RPC | NC_PSPOLL_BAD_RPC | NC_PSPOLL_REPLY_ERROR)))
+            nc_mon_count(api, s, r);
+        if (s && (r & NC_PSPOLL_RPC))
+            nc_notif_replied(api, s);
         if (s && (r & (NC_PSPOLL_SESSION_TERM | NC_PSPOLL_SESSION_ERROR))) {
             uint32_t sid = nc_session_get_id(s);
 
+            if ((r & NC_PSPOLL_SESSION_ERROR) || nc_session_get_term_reason(s) != NC_SESSION_TERM_CLOSED) {
+                pthread_mutex_lock(&api->sess_lock);
+                api->dropped_sessions++; /* not ended by close-session */
+                pthread_mutex_unlock(&api->sess_lock);
+            }
             log_info("netconf", "session %u ended", sid);
             nc_ps_del_session(api->ps, s);
             sess_remove(api, s);

@@ -48,9 +48,16 @@ static void on_listen(struct mc_listen *l, void *arg)
     nc_api_listen(arg, l);
 }
 
-static void on_notification(struct lyd_node *notif, const char *time, char **deny, void *arg)
+static void on_notification(struct lyd_node *notif, const char *time, uint64_t id, uint32_t replay, char **deny,
+                            void *arg)
 {
-    nc_api_notify(arg, notif, time, deny);
+    nc_api_notify(arg, notif, time, id, replay, deny);
+}
+
+static void on_replay_end(uint32_t replay, uint64_t last_id, void *arg)
+{
+    (void)last_id; /* every later notification is live */
+    nc_api_replay_end(arg, replay);
 }
 
 /* Wakes main's sigwait: the hooks run on the client's reader thread. */
@@ -87,7 +94,7 @@ int main(int argc, char **argv)
         {"log-level", required_argument, NULL, 'l'}, {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0}};
     const char *mgmt = NULL, *yang_dir = RAVEN_YANG_DIR;
-    struct mc_hooks hooks = {.listen = on_listen, .notification = on_notification, .lost = on_lost};
+    struct mc_hooks hooks = {.listen = on_listen, .notification = on_notification, .replay_end = on_replay_end, .lost = on_lost};
     struct ly_ctx *ctx = NULL;
     struct nc_api *api = NULL;
     struct mc *mc = NULL;

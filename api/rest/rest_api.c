@@ -76,12 +76,18 @@ static void hook_users(void *arg)
     rest_events_users_changed(api->ev);
 }
 
-static void hook_notification(struct lyd_node *notif, const char *time, char **deny, void *arg)
+static void hook_notification(struct lyd_node *notif, const char *time, uint64_t id, uint32_t replay, char **deny,
+                              void *arg)
 {
-    (void)time; /* streams stamp events with milliseconds as they go out */
-    rest_api_notify(arg, notif, deny);
+    rest_api_notify(arg, notif, time, id, replay, deny);
     lyd_free_all(notif);
     mc_deny_free(deny);
+}
+
+static void hook_replay_end(uint32_t replay, uint64_t last_id, void *arg)
+{
+    (void)last_id; /* every later event is live */
+    rest_api_replay_end(arg, replay);
 }
 
 struct mc_hooks rest_api_hooks(struct rest_api *api)
@@ -90,6 +96,7 @@ struct mc_hooks rest_api_hooks(struct rest_api *api)
                              .changed = hook_changed,
                              .users = hook_users,
                              .notification = hook_notification,
+                             .replay_end = hook_replay_end,
                              .arg = api};
 }
 

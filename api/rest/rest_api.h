@@ -35,7 +35,11 @@ void rest_api_free(struct rest_api *api);
 
 /* Running or the daemon's state changed (any thread): cached reads are dropped. */
 void rest_api_state_changed(struct rest_api *api);
-/* A YANG notification for the event streams (borrowed; any thread). */
-void rest_api_notify(struct rest_api *api, const struct lyd_node *notif, char *const *deny);
+/* A YANG notification for the event streams (borrowed; any thread), kept from
+ * the users @deny names (NACM); @time, @id and @replay as in mc_hooks. */
+void rest_api_notify(struct rest_api *api, const struct lyd_node *notif, const char *time, uint64_t id,
+                     uint32_t replay, char *const *deny);
+/* The replay tagged @replay is over: its stream gets live events from now on. */
+void rest_api_replay_end(struct rest_api *api, uint32_t replay);
 
 #endif

@@ -19,6 +19,9 @@
 #include "daemon/base/poison.h"
 
 #define QUEUE_MAX 256
+/* a replay fills the queue before the stream is answered: room for ravend's
+ * whole log (MREPLAY_MAX_EVENTS, daemon/mgmt) on top */
+#define REPLAY_QUEUE_MAX (QUEUE_MAX + 1024)
 #define KEEPALIVE_S 15
 
 enum ev_class {
@@ -59,6 +62,9 @@ struct sub {
     size_t off;
     bool suspended, closed;
     struct rest_who who; /* the subscriber's user, role and token (if any) */
+    uint32_t tag;   /* its replays' tag (mc_replay), unique in this process */
+    bool replaying; /* live events held back until ravend's log is replayed */
+    int64_t stop_ns; /* stop-time: the stream ends then (0: never) */
     struct sub *next;
 };
 
@@ -71,6 +77,7 @@ struct rest_events {
     uint64_t ticks;
     atomic_bool users_changed; /* token streams are checked again at the next tick */
     atomic_bool stopping;      /* streams end with the front end: ravend is not told */
+    uint32_t next_tag;
 };
 
 static void recheck(struct rest_events *ev);
@@ -97,14 +104,14 @@ static void wake(struct sub *s)
     }
 }
 
-/* Under ev->lock: queues a copy of @m, dropping the oldest when full. */
-static void push(struct sub *s, const char *text, size_t len)
+/* Under ev->lock: queues a copy of @m, dropping the oldest when @max are queued. */
+static void push_max(struct sub *s, const char *text, size_t len, size_t max)
 {
     struct msg *m;
 
     if (s->closed)
         return;
-    if (s->qlen >= QUEUE_MAX) {
+    if (s->qlen >= max) {
         struct msg *old = s->head;
 
         s->head = old->next;
@@ -124,6 +131,11 @@ static void push(struct sub *s, const char *text, size_t len)
     s->tail = m;
     s->qlen++;
     wake(s);
+}
+
+static void push(struct sub *s, const char *text, size_t len)
+{
+    push_max(s, text, len, QUEUE_MAX);
 }
 
 static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
@@ -173,18 +185,25 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
 
 /* The classes of ravend's events the subscribers want (traffic samples are made
  * here); other raven events go to the streams of several classes. */
+/* The classes of ravend's events a stream of @mask wants. */
+static unsigned int mc_classes(unsigned int mask)
+{
+    unsigned int want = (mask & EV_SESSIONS ? MC_EV_SESSIONS : 0) | (mask & EV_AUTH ? MC_EV_AUTH : 0) |
+                        (mask & EV_CONFIG ? MC_EV_CONFIG : 0);
+
+    if (mask & (EV_SESSIONS | EV_AUTH | EV_CONFIG))
+        want |= MC_EV_OTHER;
+    return want;
+}
+
 static unsigned int interest_now(void *arg)
 {
     struct rest_events *ev = arg;
     unsigned int want = 0;
 
     pthread_mutex_lock(&ev->lock);
-    for (struct sub *s = ev->subs; s; s = s->next) {
-        want |= (s->mask & EV_SESSIONS ? MC_EV_SESSIONS : 0) | (s->mask & EV_AUTH ? MC_EV_AUTH : 0) |
-                (s->mask & EV_CONFIG ? MC_EV_CONFIG : 0);
-        if (s->mask & (EV_SESSIONS | EV_AUTH | EV_CONFIG))
-            want |= MC_EV_OTHER;
-    }
+    for (struct sub *s = ev->subs; s; s = s->next)
+        want |= mc_classes(s->mask);
     pthread_mutex_unlock(&ev->lock);
     return want;
 }
@@ -221,6 +240,53 @@ static void sub_free(void *cls)
     free(s);
 }
 
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* The replay a stream request asks for (start-time, stop-time, Last-Event-ID):
+ * NULL when it can be done, else what is wrong with it (a 400). */
+static const char *replay_refusal(struct MHD_Connection *conn, struct rest_query *q, unsigned int mask)
+{
+    const char *last = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Last-Event-ID");
+
+    if (last && rest_event_id_parse(last, &q->replay.after_id))
+        return "Last-Event-ID must be the id of an event of this server's streams";
+    if (!q->replay.after_id && !q->replay.start_ns && !q->replay.stop_ns)
+        return NULL;
+    if (mask == EV_TRAFFIC)
+        return "the traffic stream has no replay (start-time, stop-time, Last-Event-ID)";
+    if (q->replay.stop_ns && !q->replay.start_ns && !q->replay.after_id)
+        return "stop-time needs start-time (or Last-Event-ID)";
+    if (q->replay.start_ns > now_ns())
+        return "start-time is later than the current time";
+    if (q->replay.stop_ns && q->replay.stop_ns < q->replay.start_ns)
+        return "stop-time is earlier than start-time";
+    return NULL;
+}
+
+/* Has ravend replay its log for @s: the events after Last-Event-ID, else those
+ * from start-time, up to stop-time; they come (tagged for @s) and are queued
+ * before this returns. 0 or -errno. */
+static int replay_start(struct rest_events *ev, struct sub *s, const struct rest_replay *rp)
+{
+    int rc = mc_replay(ev->api->mc, s->tag, mc_classes(s->mask), rp->after_id,
+                       rp->after_id ? -1 : rp->start_ns, rp->stop_ns ? rp->stop_ns : -1, NULL);
+
+    pthread_mutex_lock(&ev->lock);
+    s->replaying = false; /* replay_end did so already when it came */
+    if (s->stop_ns && s->stop_ns <= now_ns()) {
+        s->closed = true; /* all it asked for was in the log */
+        wake(s);
+    }
+    pthread_mutex_unlock(&ev->lock);
+    return rc;
+}
+
 enum MHD_Result rest_events_serve(struct rest_api *api, struct MHD_Connection *conn, const char *name,
                                   enum rest_fmt fmt, struct rest_req *r)
 {
@@ -243,6 +309,11 @@ enum MHD_Result rest_events_serve(struct rest_api *api, struct MHD_Connection *c
                        "only the traffic stream takes an interval");
         goto reply;
     }
+    if (replay_refusal(conn, &r->query, streams[i].mask)) {
+        rest_reply_err(&r->rep, r->out_fmt, 400, CFG_ERR_INVALID_VALUE, NULL, "%s",
+                       replay_refusal(conn, &r->query, streams[i].mask));
+        goto reply;
+    }
     s = calloc(1, sizeof(*s));
     if (!s) {
         rest_reply_err(&r->rep, r->out_fmt, 503, CFG_ERR_RESOURCE_DENIED, NULL, "out of memory");
@@ -254,7 +325,10 @@ enum MHD_Result rest_events_serve(struct rest_api *api, struct MHD_Connection *c
     s->fmt = fmt;
     s->interval = r->query.interval ? r->query.interval : 2;
     s->who = r->who;
+    s->replaying = r->query.replay.after_id || r->query.replay.start_ns;
+    s->stop_ns = r->query.replay.stop_ns;
     pthread_mutex_lock(&ev->lock);
+    s->tag = ++ev->next_tag ? ev->next_tag : ++ev->next_tag;
     if (ev->nsubs >= REST_STREAM_MAX) {
         pthread_mutex_unlock(&ev->lock);
         free(s);
@@ -271,7 +345,7 @@ enum MHD_Result rest_events_serve(struct rest_api *api, struct MHD_Connection *c
     free(r->query.fields);
     /* ravend sends these events from now on: none is missed once the stream is
      * answered */
-    if (s->mask != EV_TRAFFIC && interest_update(ev)) {
+    if (s->mask != EV_TRAFFIC && (interest_update(ev) || (s->replaying && replay_start(ev, s, &r->query.replay)))) {
         sub_free(s);
         r->query.fields = NULL;
         rest_reply_err(&r->rep, r->out_fmt, 503, CFG_ERR_OPERATION_FAILED, NULL,
@@ -305,8 +379,9 @@ reply:
     }
 }
 
-/* "data: ..." lines of one SSE event from an encoded notification. */
-static char *sse_event(const char *doc)
+/* "id: N" (when @id) and "data: ..." lines of one SSE event from an encoded
+ * notification. */
+static char *sse_event(const char *doc, uint64_t id)
 {
     char *buf = NULL;
     size_t len = 0;
@@ -315,6 +390,8 @@ static char *sse_event(const char *doc)
 
     if (!f)
         return NULL;
+    if (id)
+        fprintf(f, "id: %llu\n", (unsigned long long)id);
     while (*p) {
         size_t n = strcspn(p, "\n");
 
@@ -329,16 +406,19 @@ static char *sse_event(const char *doc)
     return buf;
 }
 
-/* The RFC 8040 §6.4 encoding of @notif, stamped now (UTC, milliseconds). */
-static char *encode(struct rest_api *api, const struct lyd_node *notif, enum rest_fmt fmt)
+/* The RFC 8040 §6.4 encoding of @notif as SSE event @id (0: none), stamped @etime
+ * (ravend's eventTime; NULL: now) in UTC with milliseconds. */
+static char *encode(struct rest_api *api, const struct lyd_node *notif, enum rest_fmt fmt, const char *etime,
+                    uint64_t id)
 {
-    char *body = NULL, *doc = NULL, t[40], *ev;
+    char *body = NULL, *doc = NULL, t[64], *ev;
     struct timespec ts;
     struct tm tm;
     size_t n;
 
     (void)api;
-    clock_gettime(CLOCK_REALTIME, &ts);
+    if (!etime || ly_time_str2ts(etime, &ts))
+        clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
     n = strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(t + n, sizeof(t) - n, ".%03ldZ", ts.tv_nsec / 1000000);
@@ -362,7 +442,7 @@ static char *encode(struct rest_api *api, const struct lyd_node *notif, enum res
             doc = NULL;
     }
     free(body);
-    ev = doc ? sse_event(doc) : NULL;
+    ev = doc ? sse_event(doc, id) : NULL;
     free(doc);
     return ev;
 }
@@ -386,32 +466,51 @@ static unsigned int class_of(const struct lyd_node *notif)
     return EV_SESSIONS | EV_AUTH | EV_CONFIG; /* other raven events: NETCONF stream */
 }
 
-/* Queues @notif for the subscribers of @cls; encoded once per format in use. */
-/* To each subscriber of class @cls whose user @deny (NACM, mc_deny_has) does
- * not name. */
-static void deliver(struct rest_events *ev, const struct lyd_node *notif, unsigned int cls, char *const *deny)
+/* Whether stream @s gets an event of @cls at @ns: a replayed one (@replay) only
+ * the stream it is replayed for, while its replay lasts; a live one every stream
+ * not replaying, up to its stop-time. Under ev->lock. */
+static bool wants(const struct sub *s, unsigned int cls, int64_t ns, uint32_t replay)
+{
+    if (!(s->mask & cls))
+        return false;
+    if (replay)
+        return s->tag == replay && s->replaying;
+    return !s->replaying && (!s->stop_ns || ns <= s->stop_ns);
+}
+
+/* The one path of every event of ravend, live or replayed, to the streams: queued
+ * for those that want it and whose user @deny (NACM, mc_deny_has) does not name,
+ * encoded once per format in use. */
+static void deliver(struct rest_events *ev, const struct lyd_node *notif, unsigned int cls, const char *etime,
+                    uint64_t id, uint32_t replay, char *const *deny)
 {
     char *enc[2] = {NULL, NULL};
     bool need[2] = {false, false};
+    struct timespec ts = {0};
+    int64_t ns;
 
+    if (!etime || ly_time_str2ts(etime, &ts))
+        ts.tv_sec = time(NULL);
+    ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
     pthread_mutex_lock(&ev->lock);
     for (struct sub *s = ev->subs; s; s = s->next)
-        if ((s->mask & cls) && !mc_deny_has(deny, s->who.user))
+        if (wants(s, cls, ns, replay) && !mc_deny_has(deny, s->who.user))
             need[s->fmt] = true;
     pthread_mutex_unlock(&ev->lock);
     for (int f = 0; f < 2; f++)
         if (need[f])
-            enc[f] = encode(ev->api, notif, (enum rest_fmt)f);
+            enc[f] = encode(ev->api, notif, (enum rest_fmt)f, etime, id);
     pthread_mutex_lock(&ev->lock);
     for (struct sub *s = ev->subs; s; s = s->next)
-        if ((s->mask & cls) && enc[s->fmt] && !mc_deny_has(deny, s->who.user))
-            push(s, enc[s->fmt], strlen(enc[s->fmt]));
+        if (wants(s, cls, ns, replay) && enc[s->fmt] && !mc_deny_has(deny, s->who.user))
+            push_max(s, enc[s->fmt], strlen(enc[s->fmt]), replay ? REPLAY_QUEUE_MAX : QUEUE_MAX);
     pthread_mutex_unlock(&ev->lock);
     free(enc[0]);
     free(enc[1]);
 }
 
-void rest_api_notify(struct rest_api *api, const struct lyd_node *notif, char *const *deny)
+void rest_api_notify(struct rest_api *api, const struct lyd_node *notif, const char *time, uint64_t id,
+                     uint32_t replay, char *const *deny)
 {
     unsigned int cls;
 
@@ -419,9 +518,23 @@ void rest_api_notify(struct rest_api *api, const struct lyd_node *notif, char *c
         return;
     cls = class_of(notif);
     /* sessions came or went: cached state is out of date */
-    rest_api_state_changed(api);
+    if (!replay)
+        rest_api_state_changed(api);
     if (cls)
-        deliver(api->ev, notif, cls, deny);
+        deliver(api->ev, notif, cls, time, id, replay, deny);
+}
+
+void rest_api_replay_end(struct rest_api *api, uint32_t replay)
+{
+    struct rest_events *ev = api ? api->ev : NULL;
+
+    if (!ev)
+        return;
+    pthread_mutex_lock(&ev->lock);
+    for (struct sub *s = ev->subs; s; s = s->next)
+        if (s->tag == replay)
+            s->replaying = false;
+    pthread_mutex_unlock(&ev->lock);
 }
 
 static bool any_sub(struct rest_events *ev, unsigned int mask)
@@ -509,8 +622,8 @@ static void traffic_send(struct rest_events *ev, unsigned int iv, const char *us
 
     if (!n)
         return;
-    enc[0] = encode(ev->api, n, REST_JSON);
-    enc[1] = encode(ev->api, n, REST_XML);
+    enc[0] = encode(ev->api, n, REST_JSON, NULL, 0);
+    enc[1] = encode(ev->api, n, REST_XML, NULL, 0);
     pthread_mutex_lock(&ev->lock);
     for (struct sub *s = ev->subs; s; s = s->next)
         if ((s->mask & EV_TRAFFIC) && s->interval == iv && !strcmp(s->who.user, user) && enc[s->fmt])
@@ -629,6 +742,10 @@ static void recheck(struct rest_events *ev)
 
     pthread_mutex_lock(&ev->lock);
     for (struct sub *s = ev->subs; s; s = s->next) {
+        if (!s->closed && s->stop_ns && !s->replaying && s->stop_ns <= now_ns()) {
+            s->closed = true; /* stop-time reached */
+            wake(s);
+        }
         if (s->closed || !s->who.token[0])
             continue;
         if (s->who.expires <= now) {
@@ -694,9 +811,13 @@ char *rest_events_streams_doc(struct rest_api *api, enum rest_fmt fmt)
 {
     char *buf = NULL;
     size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
+    FILE *f;
+    struct mc_replay_info info = {0};
 
-    (void)api;
+    /* the log's creation time (ravend's start) */
+    if (mc_replay(api->mc, 0, 0, 0, -1, -1, &info))
+        info.created[0] = '\0';
+    f = open_memstream(&buf, &len);
     if (!f)
         return NULL;
     if (fmt == REST_XML)
@@ -704,18 +825,24 @@ char *rest_events_streams_doc(struct rest_api *api, enum rest_fmt fmt)
     else
         fputs("{\"ietf-restconf-monitoring:restconf-state\":{\"streams\":{\"stream\":[", f);
     for (size_t i = 0; i < sizeof(streams) / sizeof(streams[0]); i++) {
+        bool replay = streams[i].mask != EV_TRAFFIC && info.created[0];
+
         if (fmt == REST_XML)
             fprintf(f,
-                    "<stream><name>%s</name><description>%s</description><replay-support>false</replay-support>"
+                    "<stream><name>%s</name><description>%s</description><replay-support>%s</replay-support>%s%s%s"
                     "<access><encoding>json</encoding><location>/restconf/streams/%s/json</location></access>"
                     "<access><encoding>xml</encoding><location>/restconf/streams/%s/xml</location></access></stream>",
-                    streams[i].name, streams[i].desc, streams[i].name, streams[i].name);
+                    streams[i].name, streams[i].desc, replay ? "true" : "false",
+                    replay ? "<replay-log-creation-time>" : "", replay ? info.created : "",
+                    replay ? "</replay-log-creation-time>" : "", streams[i].name, streams[i].name);
         else
             fprintf(f,
-                    "%s{\"name\":\"%s\",\"description\":\"%s\",\"replay-support\":false,\"access\":["
+                    "%s{\"name\":\"%s\",\"description\":\"%s\",\"replay-support\":%s%s%s%s,\"access\":["
                     "{\"encoding\":\"json\",\"location\":\"/restconf/streams/%s/json\"},"
                     "{\"encoding\":\"xml\",\"location\":\"/restconf/streams/%s/xml\"}]}",
-                    i ? "," : "", streams[i].name, streams[i].desc, streams[i].name, streams[i].name);
+                    i ? "," : "", streams[i].name, streams[i].desc, replay ? "true" : "false",
+                    replay ? ",\"replay-log-creation-time\":\"" : "", replay ? info.created : "", replay ? "\"" : "",
+                    streams[i].name, streams[i].name);
     }
     fputs(fmt == REST_XML ? "</streams></restconf-state>\n" : "]}}}\n", f);
     fclose(f);

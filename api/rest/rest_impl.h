@@ -112,6 +112,7 @@ struct rest_query {
     enum rest_content content;
     enum rest_wd wd;
     unsigned int interval; /* streams */
+    struct rest_replay replay; /* streams: start-time, stop-time, Last-Event-ID */
     struct rest_page page; /* limit, offset, cursor: the session list only */
 };
 

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api/rest/rest_path.h"
 #include "daemon/base/poison.h"
@@ -449,5 +450,85 @@ bool rest_page_param(struct rest_page *pg, const char *key, const char *v, char 
         return false;
     }
     pg->paged = true;
+    return true;
+}
+
+/* ---- replay of event streams ---- */
+
+static bool digits(const char *p, int n, int *out)
+{
+    *out = 0;
+    for (int i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return false;
+        *out = *out * 10 + (p[i] - '0');
+    }
+    return true;
+}
+
+int rest_time_parse(const char *v, int64_t *ns)
+{
+    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int y, mo, d, h, mi, s, oh = 0, om = 0, sign = 0;
+    long frac = 0, scale = 100000000;
+    const char *p = v + 19;
+    struct tm tm = {0};
+    time_t t;
+
+    if (strlen(v) < 20 || !digits(v, 4, &y) || v[4] != '-' || !digits(v + 5, 2, &mo) || v[7] != '-' ||
+        !digits(v + 8, 2, &d) || (v[10] != 'T' && v[10] != 't') || !digits(v + 11, 2, &h) || v[13] != ':' ||
+        !digits(v + 14, 2, &mi) || v[16] != ':' || !digits(v + 17, 2, &s))
+        return -EINVAL;
+    if (*p == '.') {
+        if (p[1] < '0' || p[1] > '9')
+            return -EINVAL;
+        for (p++; *p >= '0' && *p <= '9'; p++) {
+            frac += (*p - '0') * scale; /* digits past nanoseconds are dropped */
+            scale /= 10;
+        }
+    }
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        sign = *p == '-' ? -1 : 1;
+        if (!digits(p + 1, 2, &oh) || p[3] != ':' || !digits(p + 4, 2, &om) || oh > 23 || om > 59)
+            return -EINVAL;
+        p += 6;
+    } else {
+        return -EINVAL;
+    }
+    if (*p || y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
+        (mo == 2 && d == 29 && (y % 4 || (y % 100 == 0 && y % 400))) || h > 23 || mi > 59 || s > 60)
+        return -EINVAL;
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = s > 59 ? 59 : s; /* a leap second counts as the second before it */
+    t = timegm(&tm) - sign * (oh * 3600 + om * 60);
+    if (t < 0 || t > INT64_MAX / 1000000000 - 1)
+        return -EINVAL;
+    *ns = (int64_t)t * 1000000000 + frac;
+    return 0;
+}
+
+int rest_event_id_parse(const char *v, uint64_t *id)
+{
+    return page_num(v, 1, INT64_MAX, id) ? 0 : -EINVAL;
+}
+
+bool rest_replay_param(struct rest_replay *rp, const char *key, const char *v, char *err, size_t errlen)
+{
+    int64_t *out;
+
+    if (!strcmp(key, "start-time"))
+        out = &rp->start_ns;
+    else if (!strcmp(key, "stop-time"))
+        out = &rp->stop_ns;
+    else
+        return false;
+    if (rest_time_parse(v, out) || !*out)
+        snprintf(err, errlen, "%s must be a date and time (RFC 3339) from 1970 to 2262, not \"%.40s\"", key, v);
     return true;
 }

@@ -50,6 +50,24 @@ struct rest_page {
  * stored in @pg, or a message for a 400 (invalid-value) written to @err. */
 bool rest_page_param(struct rest_page *pg, const char *key, const char *v, char *err, size_t errlen);
 
+/* Replay of an event stream (RFC 8040 §4.8.7, §4.8.8, §6.3): "start-time" and
+ * "stop-time" (RFC 3339 date-and-time) as ns since the epoch (0: not given), and
+ * the SSE Last-Event-ID. */
+struct rest_replay {
+    int64_t start_ns, stop_ns;
+    uint64_t after_id; /* 0: none */
+};
+
+/* Whether @key is "start-time" or "stop-time"; if so its value @v is checked and
+ * stored in @rp, or a message for a 400 (invalid-value) written to @err. */
+bool rest_replay_param(struct rest_replay *rp, const char *key, const char *v, char *err, size_t errlen);
+/* An RFC 3339 date-and-time ("2026-01-31T12:00:00.5Z", "...+01:00"), strictly, from
+ * 1970 to 2262 (what ns since the epoch hold in 63 bits), in *ns. 0 or -EINVAL. */
+int rest_time_parse(const char *v, int64_t *ns);
+/* A Last-Event-ID header as the streams send ids: 1..2^63-1 in decimal. 0 or
+ * -EINVAL. */
+int rest_event_id_parse(const char *v, uint64_t *id);
+
 /* An XPath string literal of @v ('v' or "v"), or NULL if @v holds both quotes. */
 char *rest_xpath_literal(const char *v);
 

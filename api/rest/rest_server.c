@@ -183,7 +183,7 @@ static enum MHD_Result query_iter(void *cls, enum MHD_ValueKind kind, const char
 {
     struct qparse *p = cls;
     static const char *const names[] = {"depth", "fields", "content", "with-defaults", "interval",
-                                        "limit", "offset", "cursor"};
+                                        "limit", "offset", "cursor", "start-time", "stop-time"};
     char *v = NULL;
     unsigned int bit = 0;
     size_t i;
@@ -192,7 +192,7 @@ static enum MHD_Result query_iter(void *cls, enum MHD_ValueKind kind, const char
     for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (!strcmp(key, names[i]))
             break;
-    if (i == sizeof(names) / sizeof(names[0]) || (i == 4) != p->stream || (i != 4 && !p->get)) {
+    if (i == sizeof(names) / sizeof(names[0]) || (i == 4 || i >= 8) != p->stream || (i != 4 && i < 8 && !p->get)) {
         snprintf(p->err, sizeof(p->err), "query parameter \"%.60s\" is not supported here", key);
         return MHD_NO;
     }
@@ -256,6 +256,10 @@ static enum MHD_Result query_iter(void *cls, enum MHD_ValueKind kind, const char
             snprintf(p->err, sizeof(p->err), "interval must be 1..60 seconds, not \"%.40s\"", v);
         break;
     }
+    case 8:
+    case 9:
+        rest_replay_param(&p->q->replay, key, v, p->err, sizeof(p->err));
+        break;
     default:
         rest_page_param(&p->q->page, key, v, p->err, sizeof(p->err));
         break;

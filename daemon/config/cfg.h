@@ -235,6 +235,27 @@ int cfg_lock(struct cfg *cfg, enum cfg_ds ds, const struct cfg_actor *actor, str
 int cfg_unlock(struct cfg *cfg, enum cfg_ds ds, const struct cfg_actor *actor, struct cfg_errs *errs);
 /* Holder of the lock on @ds, 0 if none. */
 uint32_t cfg_lock_holder(const struct cfg *cfg, enum cfg_ds ds);
+/* A partial lock of running (RFC 5717): its id, session, when it was taken, its
+ * select expressions and the data paths of the nodes they found. */
+struct cfg_plock {
+    uint32_t id, sid;
+    time_t time;
+    char **select;
+    size_t nselect;
+    char **nodes;
+    size_t nnodes;
+    struct cfg_plock *next;
+};
+/* Locks the nodes of running that the XPaths @select (@n of them, module names as
+ * prefixes) find, for @actor: *out is the lock. -EINVAL (no node, a bad
+ * expression), -EBUSY (lock-denied: running is locked by another session, or a
+ * node overlaps another session's partial lock). */
+int cfg_partial_lock(struct cfg *cfg, const char *const *select, size_t n, const struct cfg_actor *actor,
+                     const struct cfg_plock **out, struct cfg_errs *errs);
+/* -ENOENT when @actor holds no partial lock @id. */
+int cfg_partial_unlock(struct cfg *cfg, uint32_t id, const struct cfg_actor *actor, struct cfg_errs *errs);
+/* The partial locks held now (a list). */
+const struct cfg_plock *cfg_partial_locks(const struct cfg *cfg);
 /* A session ended: release its locks, discard the candidate if it held that lock, and
  * roll back its confirmed commit unless it was given a persist token. */
 void cfg_session_end(struct cfg *cfg, uint32_t sid);

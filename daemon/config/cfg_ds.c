@@ -38,6 +38,7 @@ void cfg_free(struct cfg *cfg)
     if (!cfg)
         return;
     cfg_journal_close(cfg);
+    cfg_plock_end(cfg, 0);
     lyd_free_siblings(cfg->running);
     lyd_free_siblings(cfg->candidate);
     lyd_free_siblings(cfg->startup);
@@ -268,6 +269,9 @@ int cfg_running_set(struct cfg *cfg, struct lyd_node **newp, const struct chg_ve
 
     if (prev)
         *prev = NULL;
+    rc = cfg_plock_check(cfg, chg, actor, errs);
+    if (rc)
+        return rc;
     rc = cfg_txn_run(cfg, cfg->running, newp, chg, dry_run, false, persist ? persist : cfg_persist_running,
                      persist_arg, errs);
     if (rc || dry_run)
@@ -797,6 +801,18 @@ int cfg_lock(struct cfg *cfg, enum cfg_ds ds, const struct cfg_actor *actor, str
                         "the candidate has uncommitted changes; commit or discard-changes before locking it");
         return -EBUSY;
     }
+    if (ds == CFG_DS_RUNNING && cfg_plock_others(cfg, actor->sid)) {
+        for (const struct cfg_plock *p = cfg->plocks; p; p = p->next) {
+            if (p->sid == actor->sid)
+                continue;
+            e = cfg_err_add(errs, CFG_ERR_LOCK_DENIED, CFG_ERRT_PROTOCOL, NULL,
+                            "session %u holds a partial lock of running (lock %u)", p->sid, p->id);
+            if (e)
+                e->lock_sid = p->sid;
+            break;
+        }
+        return -EBUSY;
+    }
     cfg->lock[ds] = actor->sid;
     return 0;
 }
@@ -832,6 +848,8 @@ void cfg_session_end(struct cfg *cfg, uint32_t sid)
         if (cfg->lock[ds] == sid)
             cfg->lock[ds] = 0;
     }
+    if (sid)
+        cfg_plock_end(cfg, sid);
     if (cfg->confirm_pending && cfg->confirm_sid == sid && !cfg->confirm_persist) {
         log_info("config", "session %u ended during its confirmed commit: rolling back", sid);
         if (cfg_confirm_rollback(cfg, &actor, &errs))

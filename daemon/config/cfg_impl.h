@@ -65,6 +65,8 @@ struct cfg {
     bool txn_made_lost;         /* ... not all of it could be noted */
     bool cand_validated;        /* a failed commit attempt may have changed the candidate */
     uint32_t lock[CFG_DS_COUNT];
+    struct cfg_plock *plocks; /* partial locks of running (cfg_plock.c) */
+    uint32_t plock_next;
 
     struct cfg_reg *regs;
     size_t nregs;
@@ -194,5 +196,16 @@ int cfg_running_set(struct cfg *cfg, struct lyd_node **newp, const struct chg_ve
 int cfg_persist_running(struct cfg *cfg, const struct lyd_node *new, void *arg, struct cfg_errs *errs);
 /* running.xml gets the whole tree and the journal is emptied */
 int cfg_persist_snapshot(struct cfg *cfg, const struct lyd_node *new, void *arg, struct cfg_errs *errs);
+
+/* ---- partial locks (cfg_plock.c) ---- */
+
+/* -EBUSY (in-use) when a change of @chg touches a node another session than
+ * @actor's holds partially locked. */
+int cfg_plock_check(const struct cfg *cfg, const struct chg_vec *chg, const struct cfg_actor *actor,
+                    struct cfg_errs *errs);
+/* Whether a session other than @sid holds a partial lock. */
+bool cfg_plock_others(const struct cfg *cfg, uint32_t sid);
+/* Releases the partial locks of @sid (0: all). */
+void cfg_plock_end(struct cfg *cfg, uint32_t sid);
 
 #endif

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "daemon/base/log.h"
 #include "daemon/config/cfg.h"
@@ -21,8 +22,14 @@ static const char *const modules[] = {
     "notifications",
     "nc-notifications",
     "ietf-netconf-acm", /* /nacm: access control of every management request */
-    "raven-list-pagination", /* after ietf-netconf, whose get it augments */
+    "ietf-datastores",
+    "ietf-netconf-nmda",     /* get-data, edit-data (RFC 8526) */
+    "raven-list-pagination", /* after ietf-netconf and ietf-netconf-nmda, whose get and get-data it augments */
+    "ietf-netconf-partial-lock", /* RFC 5717 */
 };
+
+/* ietf-netconf-nmda: with-defaults on get-data as on get; no origin annotations */
+static const char *const nmda_features[] = {"with-defaults", NULL};
 
 static void ly_log(LY_LOG_LEVEL level, const char *msg, const char *path)
 {
@@ -51,7 +58,9 @@ struct ly_ctx *cfg_yang_ctx(const char *yang_dir, const char *ietf_dirs)
     }
     free(dirs);
     for (size_t i = 0; i < sizeof(modules) / sizeof(modules[0]); i++) {
-        const char **feat = i == 2 ? (const char **)nc_features : NULL;
+        const char **feat = i == 2                                  ? (const char **)nc_features :
+                            !strcmp(modules[i], "ietf-netconf-nmda") ? (const char **)nmda_features :
+                                                                      NULL;
 
         if (!ly_ctx_load_module(ctx, modules[i], NULL, feat)) {
             log_err("yang", "cannot load YANG module %s from %s or %s (is libyuma-base installed?)", modules[i],

@@ -15,7 +15,7 @@
 
 #define NACM_PATH "/ietf-netconf-acm:nacm"
 #define USERS_PATH "/raven-vpn:management/user"
-#define MAX_NOTIF_PATHS 64
+#define MAX_NOTIF_PATHS MGMT_NOTIF_PATHS
 
 /* ---- the handler ---- */
 
@@ -174,8 +174,8 @@ int mgmt_nacm_check(struct mgmt *m, const char *user, const char *exec, const ch
 
 /* The data paths notification @name of @mod reveals: a config change's
  * targets, a session event's session, the state for Raven's other events. */
-static size_t notif_paths(const char *mod, const char *name, const struct lyd_node *notif, const char *xml,
-                          char **paths)
+size_t mgmt_nacm_notif_paths(const char *mod, const char *name, const struct lyd_node *notif, const char *xml,
+                             char **paths)
 {
     const struct lyd_node *c;
     size_t n = 0;
@@ -222,28 +222,24 @@ static bool listed(json_t *a, const char *user)
     return false;
 }
 
-json_t *mgmt_nacm_notif_deny(struct mgmt *m, const char *mod, const char *name, const struct lyd_node *notif,
-                             const char *xml)
+json_t *mgmt_nacm_notif_deny(struct mgmt *m, const struct mconn *only, const char *mod, const char *name,
+                             char *const *paths, size_t npaths)
 {
-    char *paths[MAX_NOTIF_PATHS] = {0};
-    size_t n = notif_paths(mod, name, notif, xml, paths);
     json_t *deny = json_array(), *seen = json_array();
 
-    for (struct mconn *c = m->conns; deny && seen && c; c = c->next) {
+    for (const struct mconn *c = only ? only : m->conns; deny && seen && c; c = only ? NULL : c->next) {
         for (size_t i = 0; i < c->nusers; i++) {
             const char *u = c->users[i];
 
             if (listed(seen, u))
                 continue;
             json_array_append_new(seen, json_string(u));
-            if (!nacm_notif(m->nacm, u, mod, name, (const char *const *)paths, n)) {
+            if (!nacm_notif(m->nacm, u, mod, name, (const char *const *)paths, npaths)) {
                 json_array_append_new(deny, json_string(u));
                 nacm_counters(m->nacm)->denied_notifications++;
             }
         }
     }
-    for (size_t i = 0; i < n; i++)
-        free(paths[i]);
     json_decref(seen);
     return deny;
 }

@@ -128,6 +128,10 @@ struct mgmt {
     struct event *changed_ev;
     bool state_dirty;
     uint64_t notif_built; /* notifications encoded (tests) */
+    struct mreplay *replay; /* every notification sent, for replay */
+    /* who took each datastore's lock last, and when (the lock itself is cfg's) */
+    uint32_t lock_sid[CFG_DS_COUNT];
+    time_t lock_time[CFG_DS_COUNT];
 };
 
 /* A connection over @fd (-1: none) for front end @idx. */
@@ -180,11 +184,17 @@ void mgmt_nacm_prune(struct mgmt *m, const char *user, struct lyd_node **tree);
 void mgmt_nacm_state(struct mgmt *m, struct lyd_node **tree);
 /* The `nacm-check` request: @exec ("module:name") or @read (a data path). */
 int mgmt_nacm_check(struct mgmt *m, const char *user, const char *exec, const char *read, struct cfg_errs *errs);
-/* The users (authenticated on any connection) that notification @name of @mod
- * (@notif its tree, or @xml its text) must not reach: a JSON array of names.
- * Every delivery, replay included, goes through it. */
-json_t *mgmt_nacm_notif_deny(struct mgmt *m, const char *mod, const char *name, const struct lyd_node *notif,
-                             const char *xml);
+/* The data paths notification @name of @mod (@notif its tree, or @xml its
+ * text) reveals, in @paths (at most MGMT_NOTIF_PATHS, each allocated): what NACM
+ * judges it by. Their number. */
+#define MGMT_NOTIF_PATHS 64
+size_t mgmt_nacm_notif_paths(const char *mod, const char *name, const struct lyd_node *notif, const char *xml,
+                             char **paths);
+/* The users (authenticated on @only, or on any connection when NULL) that
+ * notification @name of @mod revealing @paths must not reach: a JSON array of
+ * names. Every delivery, replay included, goes through it. */
+json_t *mgmt_nacm_notif_deny(struct mgmt *m, const struct mconn *only, const char *mod, const char *name,
+                             char *const *paths, size_t npaths);
 
 /* ---- events (mgmt_notif.c) ---- */
 
@@ -201,5 +211,54 @@ unsigned int mgmt_interest_all(const struct mgmt *m);
 int mgmt_interest(struct mconn *c, json_t *req, const char **why);
 /* Sends a pending state `changed` now (replies must not overtake it). */
 void mgmt_changed_flush(struct mgmt *m);
+
+/* ---- the notification replay log (mgmt_replay.c) ---- */
+
+/* Fixed bounds of the log: the oldest notifications are dropped beyond either. */
+#define MREPLAY_MAX_EVENTS 1024
+#define MREPLAY_MAX_BYTES (1024 * 1024)
+
+struct mreplay_ent {
+    uint64_t id;
+    int64_t ns; /* event time, ns since the epoch */
+    char *time; /* the same, RFC 3339 */
+    unsigned int cls; /* enum mgmt_ev */
+    char *xml; /* the notification element */
+    size_t len;
+    char *mod, *name; /* its module and name, and the paths it reveals (NACM) */
+    char **paths;
+    size_t npaths;
+};
+
+struct mreplay;
+/* A log of at most @max_events notifications and @max_bytes bytes of XML, created
+ * at @now_ns; NULL on ENOMEM. */
+struct mreplay *mreplay_new(size_t max_events, size_t max_bytes, int64_t now_ns);
+void mreplay_free(struct mreplay *r);
+/* Logs a copy of the notification @xml (@len bytes), @mod:@name, revealing
+ * @paths (adopted, freed if not kept), and returns its id, dropping the oldest
+ * while a bound would be passed. One larger than @max_bytes, or one that cannot
+ * be copied, gets an id but is not kept. */
+uint64_t mreplay_add(struct mreplay *r, unsigned int cls, int64_t ns, const char *time, const char *xml, size_t len,
+                     const char *mod, const char *name, char **paths, size_t npaths);
+size_t mreplay_count(const struct mreplay *r);
+/* The entry @i (0: the oldest), NULL past the end. */
+const struct mreplay_ent *mreplay_at(const struct mreplay *r, size_t i);
+/* The index of the first entry with an id after @id, or of time @ns or later
+ * (mreplay_count when none). */
+size_t mreplay_after_id(const struct mreplay *r, uint64_t id);
+size_t mreplay_from_time(const struct mreplay *r, int64_t ns);
+/* The id given last (whether kept or not), the log's creation, and the event time
+ * of the newest notification dropped (0: none). */
+uint64_t mreplay_last_id(const struct mreplay *r);
+int64_t mreplay_created(const struct mreplay *r);
+int64_t mreplay_aged(const struct mreplay *r);
+/* The `replay` request of @c (before dispatch; mgmt_server.c): the logged
+ * notifications it asks for, `replay-end`, the reply. 0, or -1 with *why set. */
+int mgmt_replay(struct mconn *c, json_t *req, const char **why);
+/* Sends the logged notification @e to @c as a `notification` event, tagged with
+ * "replay": @replay (0: a live one). The one path of every notification to a front
+ * end (mgmt_notif.c). */
+void mgmt_notif_send(struct mconn *c, const struct mreplay_ent *e, uint32_t replay);
 
 #endif

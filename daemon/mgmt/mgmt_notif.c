@@ -98,7 +98,8 @@ unsigned int mgmt_interest_all(const struct mgmt *m)
 
 bool mgmt_wants(const struct mgmt *m, const char *name)
 {
-    return m && name && (mgmt_interest_all(m) & mgmt_ev_class("raven-vpn", name));
+    /* the replay log keeps every notification, wanted now or not */
+    return m && name && (m->replay || (mgmt_interest_all(m) & mgmt_ev_class("raven-vpn", name)));
 }
 
 /* {"op": "interest", "id": N, "events": ["sessions", ...]}: the classes the front
@@ -144,45 +145,87 @@ int mgmt_interest(struct mconn *c, json_t *req, const char **why)
 
 /* ---- notifications ---- */
 
+/* The header of a `notification` event for the logged @e: its time and id, the
+ * subscriber it is replayed for (0: live), and the users NACM keeps it from
+ * (@deny, stolen). */
+static json_t *notif_hdr(const struct mreplay_ent *e, uint32_t replay, json_t *deny)
+{
+    json_t *h = json_pack("{s:s, s:s, s:I, s:o}", "ev", "notification", "time", e->time, "id", (json_int_t)e->id,
+                          "deny", deny);
+
+    if (h && replay)
+        json_object_set_new(h, "replay", json_integer(replay));
+    return h;
+}
+
+void mgmt_notif_send(struct mconn *c, const struct mreplay_ent *e, uint32_t replay)
+{
+    /* judged by the rules of now for the users of @c */
+    json_t *h = notif_hdr(e, replay, mgmt_nacm_notif_deny(c->m, c, e->mod, e->name, e->paths, e->npaths));
+
+    if (h)
+        mconn_send(c, h, e->xml, e->len, NULL, 0);
+    json_decref(h);
+}
+
+/* Every notification is logged for replay with the paths it reveals, and sent at
+ * once to the front ends that want its class, with the users NACM keeps it from:
+ * the header encoded once, the same frame to each. */
+static void notif_out(struct mgmt *m, unsigned int cls, const char *mod, const char *name,
+                      const struct lyd_node *tree, const char *xml, size_t len)
+{
+    struct mreplay_ent e = {.cls = cls, .xml = (char *)xml, .len = len};
+    char **paths = calloc(MGMT_NOTIF_PATHS, sizeof(*paths));
+    json_t *deny = NULL;
+    struct timespec now;
+    size_t np;
+
+    if (!paths)
+        return;
+    np = mgmt_nacm_notif_paths(mod, name, tree, xml, paths);
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (ly_time_ts2str(&now, &e.time)) {
+        for (size_t i = 0; i < np; i++)
+            free(paths[i]);
+        free(paths);
+        return;
+    }
+    e.ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+    m->notif_built++;
+    if (mgmt_interest_all(m) & cls)
+        deny = mgmt_nacm_notif_deny(m, NULL, mod, name, paths, np);
+    if (m->replay) {
+        e.id = mreplay_add(m->replay, cls, e.ns, e.time, xml, len, mod, name, paths, np);
+    } else {
+        for (size_t i = 0; i < np; i++)
+            free(paths[i]);
+        free(paths);
+    }
+    if (deny)
+        mgmt_broadcast(m, MGMT_KIND_NONE, cls, notif_hdr(&e, 0, deny), xml, len);
+    free(e.time);
+}
+
 void mgmt_notify_xml(struct mgmt *m, const char *mod, const char *name, const char *xml, size_t len)
 {
-    char *t = NULL;
-    unsigned int cls;
-
-    if (!m || !xml)
-        return;
-    cls = mgmt_ev_class(mod, name);
-    if (!(mgmt_interest_all(m) & cls) || ly_time_time2str(time(NULL), NULL, &t))
-        return;
-    m->notif_built++;
-    mgmt_broadcast(m, MGMT_KIND_NONE, cls,
-                   json_pack("{s:s, s:s, s:o}", "ev", "notification", "time", t, "deny",
-                             mgmt_nacm_notif_deny(m, mod, name, NULL, xml)),
-                   xml, len);
-    free(t);
+    if (m && xml && mod && name)
+        notif_out(m, mgmt_ev_class(mod, name), mod, name, NULL, xml, len);
 }
 
 void mgmt_notify(struct mgmt *m, struct lyd_node *notif)
 {
     struct lyd_node *root = notif;
-    char *xml = NULL, *t = NULL;
+    char *xml = NULL;
     unsigned int cls = 0;
 
     while (root && lyd_parent(root))
         root = lyd_parent(root);
     if (root && root->schema)
         cls = mgmt_ev_class(root->schema->module->name, root->schema->name);
-    /* encoded once, and only when a front end wants it; sent only to those */
-    if (m && cls && (mgmt_interest_all(m) & cls) && !ly_time_time2str(time(NULL), NULL, &t) &&
-        !lyd_print_mem(&xml, root, LYD_XML, LYD_PRINT_SHRINK) && xml) {
-        m->notif_built++;
-        mgmt_broadcast(m, MGMT_KIND_NONE, cls,
-                       json_pack("{s:s, s:s, s:o}", "ev", "notification", "time", t, "deny",
-                                 mgmt_nacm_notif_deny(m, root->schema->module->name, root->schema->name, root, NULL)),
-                       xml, strlen(xml));
-    }
+    /* encoded once: logged, and sent to the front ends that want it */
+    if (m && cls && !lyd_print_mem(&xml, root, LYD_XML, LYD_PRINT_SHRINK) && xml)
+        notif_out(m, cls, root->schema->module->name, root->schema->name, root, xml, strlen(xml));
     free(xml);
-    free(t);
     lyd_free_all(root);
 }
 
@@ -209,7 +252,7 @@ void mgmt_config_changed(const struct cfg_actor *actor, const struct cfg_change 
         return;
     /* at once: the reply to the commit must find the new generation known */
     changed(m, true);
-    if (n && (mgmt_interest_all(m) & MGMT_EV_CONFIG))
+    if (n)
         mgmt_notify(m, mgmt_config_change_notif(m->ctx, actor, chg, n));
 }
 

@@ -547,9 +547,17 @@ static int op_cancel(struct req *r)
 
 static int op_lock(struct req *r)
 {
-    int ds = ds_member(r, "target", false);
+    int ds = ds_member(r, "target", false), rc;
 
-    return r->why ? 0 : allowed(r) ? -EACCES : cfg_lock(r->m->cfg, (enum cfg_ds)ds, &r->who, &r->errs);
+    if (r->why)
+        return 0;
+    rc = allowed(r) ? -EACCES : cfg_lock(r->m->cfg, (enum cfg_ds)ds, &r->who, &r->errs);
+    if (!rc && ds >= 0 && ds < CFG_DS_COUNT) {
+        /* for ietf-netconf-monitoring's locked-time */
+        r->m->lock_sid[ds] = r->who.sid;
+        r->m->lock_time[ds] = time(NULL);
+    }
+    return rc;
 }
 
 static int op_unlock(struct req *r)
@@ -557,6 +565,107 @@ static int op_unlock(struct req *r)
     int ds = ds_member(r, "target", false);
 
     return r->why ? 0 : allowed(r) ? -EACCES : cfg_unlock(r->m->cfg, (enum cfg_ds)ds, &r->who, &r->errs);
+}
+
+/* partial-lock (RFC 5717) of running: "select", an array of XPaths; the reply
+ * carries "lock-id" and "nodes", the data paths locked. */
+static int op_partial_lock(struct req *r)
+{
+    json_t *sel = json_object_get(r->j, "select"), *v, *nodes;
+    const struct cfg_plock *p = NULL;
+    const char **xp;
+    size_t i;
+    int rc;
+
+    if (!json_is_array(sel) || json_array_size(sel) > 64)
+        bad(r, "member \"%s\" must be an array of at most 64 XPath strings", "select");
+    json_array_foreach(r->why ? NULL : sel, i, v) {
+        if (!json_is_string(v))
+            bad(r, "member \"%s\" must be an array of at most 64 XPath strings", "select");
+    }
+    if (r->why)
+        return 0;
+    if (allowed(r))
+        return -EACCES;
+    xp = calloc(json_array_size(sel) + 1, sizeof(*xp));
+    if (!xp)
+        return -ENOMEM;
+    json_array_foreach(sel, i, v)
+        xp[i] = json_string_value(v);
+    rc = cfg_partial_lock(r->m->cfg, xp, json_array_size(sel), &r->who, &p, &r->errs);
+    free(xp);
+    if (rc)
+        return rc;
+    nodes = json_array();
+    for (i = 0; nodes && i < p->nnodes; i++)
+        json_array_append_new(nodes, json_string(p->nodes[i]));
+    json_object_set_new(r->rep, "lock-id", json_integer(p->id));
+    json_object_set_new(r->rep, "nodes", nodes ? nodes : json_array());
+    return 0;
+}
+
+static int op_partial_unlock(struct req *r)
+{
+    uint64_t id;
+
+    uint_member(r, "lock-id", true, UINT32_MAX, &id);
+    if (r->why)
+        return 0;
+    return allowed(r) ? -EACCES : cfg_partial_unlock(r->m->cfg, (uint32_t)id, &r->who, &r->errs);
+}
+
+static json_t *strs(char *const *v, size_t n)
+{
+    json_t *a = json_array();
+
+    for (size_t i = 0; a && i < n; i++)
+        json_array_append_new(a, json_string(v[i]));
+    return a ? a : json_array();
+}
+
+/* The partial locks: "partial": [{"id", "sid", "time", "select", "nodes"}]. */
+static void partial_locks(struct req *r)
+{
+    json_t *a = json_array();
+
+    for (const struct cfg_plock *p = cfg_partial_locks(r->m->cfg); a && p; p = p->next) {
+        char *ts = NULL;
+
+        if (ly_time_time2str(p->time, NULL, &ts))
+            continue;
+        json_array_append_new(a, json_pack("{s:I, s:I, s:s, s:o, s:o}", "id", (json_int_t)p->id, "sid",
+                                           (json_int_t)p->sid, "time", ts, "select", strs(p->select, p->nselect),
+                                           "nodes", strs(p->nodes, p->nnodes)));
+        free(ts);
+    }
+    if (a)
+        json_object_set_new(r->rep, "partial", a);
+}
+
+/* The locks held now: "locks": [{"ds", "sid", "time" (RFC 3339)}], and the
+ * partial ones. Any role. */
+static int op_locks(struct req *r)
+{
+    static const char *const names[] = {"running", "candidate", "startup"};
+    json_t *a = json_array();
+
+    if (r->why || !a) {
+        json_decref(a);
+        return r->why ? 0 : -ENOMEM;
+    }
+    for (int ds = 0; ds < 3; ds++) {
+        uint32_t sid = cfg_lock_holder(r->m->cfg, (enum cfg_ds)ds);
+        time_t t = r->m->lock_sid[ds] == sid ? r->m->lock_time[ds] : time(NULL);
+        char *ts = NULL;
+
+        if (!sid || ly_time_time2str(t, NULL, &ts))
+            continue;
+        json_array_append_new(a, json_pack("{s:s, s:I, s:s}", "ds", names[ds], "sid", (json_int_t)sid, "time", ts));
+        free(ts);
+    }
+    json_object_set_new(r->rep, "locks", a);
+    partial_locks(r);
+    return 0;
 }
 
 static int op_session_end(struct req *r)
@@ -639,6 +748,11 @@ static const struct op ops[] = {
     {"lock", F_ACTS, op_lock, "lock"},
     {"unlock", F_ACTS, op_unlock, "unlock"},
     {"session-end", F_SID, op_session_end, NULL},
+    {"locks", 0, op_locks, NULL},
+    /* NACM's exec check of partial-lock and partial-unlock (module
+     * ietf-netconf-partial-lock) is raven-netconfd's nacm-check */
+    {"partial-lock", F_ACTS, op_partial_lock, NULL},
+    {"partial-unlock", F_ACTS, op_partial_unlock, NULL},
     {"rpc", F_ACTS, op_rpc, NULL},
     {"nacm-check", F_ACTS, op_nacm_check, NULL},
 };

@@ -47,11 +47,18 @@ struct mgmt *mgmt_new(struct event_base *base, struct cfg *cfg, const struct mgm
     m->auth = mauth_new();
     m->listen = mlisten_new(o->state_dir);
     m->nacm = nacm_new(m->ctx);
+    {
+        struct timespec now;
+
+        clock_gettime(CLOCK_REALTIME, &now);
+        m->replay = mreplay_new(MREPLAY_MAX_EVENTS, MREPLAY_MAX_BYTES,
+                                (int64_t)now.tv_sec * 1000000000 + now.tv_nsec);
+    }
     if (base) {
         m->reap = event_new(base, -1, 0, on_reap, m);
         m->changed_ev = event_new(base, -1, 0, on_changed, m);
     }
-    if (!m->auth || !m->listen || !m->nacm || (base && (!m->reap || !m->changed_ev))) {
+    if (!m->auth || !m->listen || !m->nacm || !m->replay || (base && (!m->reap || !m->changed_ev))) {
         mgmt_free(m);
         return NULL;
     }
@@ -317,6 +324,9 @@ int mconn_frame(struct mconn *c, const char *hdr, size_t hlen, const char *data,
     else if (json_is_string(json_object_get(req, "op")) &&
              !strcmp(json_string_value(json_object_get(req, "op")), "interest"))
         rc = mgmt_interest(c, req, &why);
+    else if (json_is_string(json_object_get(req, "op")) &&
+             !strcmp(json_string_value(json_object_get(req, "op")), "replay"))
+        rc = mgmt_replay(c, req, &why);
     else {
         /* a reply must not overtake the `changed` of the state it shows */
         mgmt_changed_flush(c->m);
@@ -503,6 +513,7 @@ void mgmt_free(struct mgmt *m)
     mlisten_free(m->listen);
     nacm_free(m->nacm);
     mauth_free(m->auth);
+    mreplay_free(m->replay);
     free(m);
 }
 

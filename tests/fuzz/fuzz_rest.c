@@ -1,7 +1,8 @@
 /* Fuzzes the RESTCONF request path (api/rest): the api-path, the query parameters
  * "fields", "depth" and the paging ones ("limit", "offset", "cursor": after a '?'
  * in the path, "k=v&k=v" as libmicrohttpd hands them over, checked by
- * rest_page_param), the request body in JSON or XML (envelopes included) and the
+ * rest_page_param; "start-time", "stop-time" and "Last-Event-ID", checked by
+ * rest_replay_param and rest_event_id_parse as a stream request has them), the request body in JSON or XML (envelopes included) and the
  * edit it becomes, run against a datastore in-process (fuzz_mc_cfg.c stands in for
  * the management client). The
  * input is "METHOD FMT PATH[?PAGING]\nQUERY\nBODY": the first byte picks the method
@@ -47,6 +48,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
             if (v)
                 *v++ = '\0';
+            if (!strcmp(kv, "Last-Event-ID")) { /* the header of a stream request */
+                uint64_t id;
+
+                rest_event_id_parse(v ? v : "", &id);
+                continue;
+            }
+            if (rest_replay_param(&r.query.replay, kv, v ? v : "", err, sizeof(err))) {
+                if (err[0]) {
+                    free(s);
+                    return 0;
+                }
+                continue;
+            }
             if (!rest_page_param(&r.query.page, kv, v ? v : "", err, sizeof(err)) || err[0]) {
                 free(s); /* the server answers 400 before any handler runs */
                 return 0;

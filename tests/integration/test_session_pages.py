@@ -21,7 +21,7 @@ from ncclient.operations.rpc import RPCError
 from ncclient.xml_ import to_ele
 
 from conftest import NC_NS, NS, Ravend, initial_config
-from nchelpers import data_of
+from nchelpers import data_of, expect_error
 from resthelpers import Rest
 from test_ike_sessions import headend_config
 
@@ -272,3 +272,32 @@ def test_netconf_page_past_the_end_keeps_its_annotations(held):
     assert vs is not None and nc_ids(data) == []
     assert vs.get(f"{{{LP_NS}}}total") == str(N) and vs.get(f"{{{LP_NS}}}remaining") == "0"
     assert vs.get(f"{{{LP_NS}}}next") is None
+
+
+NMDA_NS = "urn:ietf:params:xml:ns:yang:ietf-netconf-nmda"
+DS_NS = "urn:ietf:params:xml:ns:yang:ietf-datastores"
+
+
+def nc_get_data(m, ds, flt, page=""):
+    pg = f'<list-pagination xmlns="{LP_NS}">{page}</list-pagination>' if page is not None else ""
+    rpc = to_ele(f'<get-data xmlns="{NMDA_NS}" xmlns:ds="{DS_NS}"><datastore>ds:{ds}</datastore>'
+                 f'<subtree-filter>{flt}</subtree-filter>{pg}</get-data>')
+    reply = m.dispatch(rpc)
+    return etree.fromstring(reply.xml.encode()).find(f"{{{NMDA_NS}}}data")
+
+
+def test_get_data_of_operational_pages_too(held):
+    """RFC 8526 get-data of the operational datastore takes the same paging."""
+    d, _, all_ids = held
+    m = d.connect()
+    data = nc_get_data(m, "operational", SFLT, "<limit>30</limit><offset>10</offset>")
+    vs = data.find(f"{{{NS}}}vpn-state")
+    assert nc_ids(data) == all_ids[10:40]
+    assert vs.get(f"{{{LP_NS}}}total") == str(N) and vs.get(f"{{{LP_NS}}}remaining") == str(N - 40)
+    data = nc_get_data(m, "operational", SFLT, f"<cursor>{vs.get(f'{{{LP_NS}}}next')}</cursor><limit>5</limit>")
+    assert nc_ids(data) == all_ids[40:45]
+    assert sorted(nc_ids(nc_get_data(m, "operational", SFLT, None))) == all_ids
+    # a configuration datastore has no session list to page
+    e = expect_error(lambda: nc_get_data(m, "running", f'<pools xmlns="{NS}"/>', "<limit>5</limit>"),
+                     "invalid-value")
+    assert "operational" in str(e)

@@ -848,6 +848,47 @@ static void test_locks(void **state)
     cfg_errs_clear(&errs);
 }
 
+/* Partial locks (RFC 5717): the nodes found are held against other sessions'
+ * changes (edits of running, commits), their global lock and overlapping partial
+ * locks, until unlocked or the session ends. */
+static void test_partial_locks(void **state)
+{
+    struct fx *f = *state;
+    struct cfg_errs errs = {0};
+    const struct cfg_plock *p = NULL;
+    const char *sel_a[] = {"/raven-test:pools/pool[name='a']"}, *sel_all[] = {"/raven-test:pools"};
+    const char *none[] = {"/raven-test:pools/pool[name='z']"};
+
+    assert_int_equal(edit(f, CFG_DS_RUNNING, POOLS(POOL("a", "1") POOL("b", "2")), CFG_ERROPT_STOP, &A1, &errs), 0);
+    assert_int_equal(cfg_partial_lock(f->cfg, none, 1, &A1, &p, &errs), -EINVAL);
+    cfg_errs_clear(&errs);
+    assert_int_equal(cfg_partial_lock(f->cfg, sel_a, 1, &A1, &p, &errs), 0);
+    assert_int_equal(p->nnodes, 1);
+    assert_non_null(strstr(p->nodes[0], "[name='a']"));
+    /* another session: not a, nor pools above it; b is free */
+    assert_int_equal(edit(f, CFG_DS_RUNNING, POOLS(POOL("a", "5")), CFG_ERROPT_STOP, &A2, &errs), -EBUSY);
+    assert_int_equal(errs.head->tag, CFG_ERR_IN_USE);
+    assert_int_equal(errs.head->lock_sid, A1.sid);
+    cfg_errs_clear(&errs);
+    assert_int_equal(edit(f, CFG_DS_RUNNING, POOLS(POOL("b", "6")), CFG_ERROPT_STOP, &A2, &errs), 0);
+    assert_int_equal(cfg_lock(f->cfg, CFG_DS_RUNNING, &A2, &errs), -EBUSY);
+    cfg_errs_clear(&errs);
+    assert_int_equal(cfg_partial_lock(f->cfg, sel_all, 1, &A2, &p, &errs), -EBUSY);
+    assert_int_equal(errs.head->tag, CFG_ERR_LOCK_DENIED);
+    cfg_errs_clear(&errs);
+    assert_int_equal(edit(f, CFG_DS_CANDIDATE, POOLS(POOL("a", "7")), CFG_ERROPT_STOP, &A2, &errs), 0);
+    assert_int_equal(cfg_commit(f->cfg, &(struct cfg_commit_opts){0}, &A2, &errs), -EBUSY);
+    cfg_errs_clear(&errs);
+    assert_int_equal(cfg_discard(f->cfg, &A2, &errs), 0);
+    /* the holder may; the lock goes with its session */
+    assert_int_equal(edit(f, CFG_DS_RUNNING, POOLS(POOL("a", "8")), CFG_ERROPT_STOP, &A1, &errs), 0);
+    assert_int_equal(cfg_partial_unlock(f->cfg, cfg_partial_locks(f->cfg)->id, &A2, &errs), -ENOENT);
+    cfg_errs_clear(&errs);
+    cfg_session_end(f->cfg, A1.sid);
+    assert_null(cfg_partial_locks(f->cfg));
+    assert_int_equal(edit(f, CFG_DS_RUNNING, POOLS(POOL("a", "9")), CFG_ERROPT_STOP, &A2, &errs), 0);
+}
+
 static void test_xpath_get(void **state)
 {
     struct fx *f = *state;
@@ -896,6 +937,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_emptied_candidate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_when_removal_is_a_change, setup, teardown),
         cmocka_unit_test_setup_teardown(test_locks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_partial_locks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_xpath_get, setup, teardown),
     };
 

@@ -2,7 +2,8 @@
  * and request decoder (oversized, truncated, not an object, duplicate keys,
  * unknown op, wrong member types) and the roles it enforces (a user must have
  * authenticated on the connection; read-only users cannot edit), the `interest`
- * request (no notification is built or sent until a front end wants its class)
+ * request (no notification is sent until a front end wants its class), the
+ * replay log and its request
  * and the coalesced `changed` events. No socket: the connection's replies are
  * captured. Runs without root. */
 #include <arpa/inet.h>
@@ -537,27 +538,31 @@ static void test_interest(void **state)
     json_t *j;
 
     hello(f);
-    /* nobody subscribes: nothing built, nothing sent */
-    assert_false(mgmt_wants(f->m, "session-up"));
+    /* nobody subscribes: nothing sent, but each is built for the replay log */
+    assert_true(mgmt_wants(f->m, "session-up"));
     sent = f->c->nsent;
     mgmt_notify(f->m, notif(f, "session-up"));
     mgmt_config_changed(NULL, &(struct cfg_change){.path = "/raven-vpn:pools", .op = CFG_CHG_REPLACE}, 1, f->m);
-    assert_int_equal(f->m->notif_built, 0);
+    assert_int_equal(f->m->notif_built, 2);
+    assert_int_equal(mreplay_count(f->m->replay), 2);
     assert_int_equal(f->c->nsent, sent + 1); /* the config `changed` only */
-    /* sessions wanted: session-up is built and sent, authentication-failure not */
+    f->m->notif_built = 0;
+    /* sessions wanted: session-up is sent, authentication-failure only logged */
     assert_int_equal(request_rc(f, "{\"id\":2,\"op\":\"interest\",\"events\":[\"sessions\"]}", NULL, NULL), 0);
     assert_true(mgmt_wants(f->m, "session-up"));
     assert_true(mgmt_wants(f->m, "session-down"));
-    assert_false(mgmt_wants(f->m, "authentication-failure"));
+    assert_true(mgmt_wants(f->m, "authentication-failure")); /* for the log */
     sent = f->c->nsent;
     mgmt_notify(f->m, notif(f, "authentication-failure"));
     assert_int_equal(f->c->nsent, sent);
     mgmt_notify(f->m, notif(f, "session-up"));
-    assert_int_equal(f->m->notif_built, 1);
+    assert_int_equal(f->m->notif_built, 2);
     assert_int_equal(f->c->nsent, sent + 1);
     j = last(f);
     assert_string_equal(json_string_value(json_object_get(j, "ev")), "notification");
     assert_non_null(json_string_value(json_object_get(j, "time")));
+    assert_int_equal(json_integer_value(json_object_get(j, "id")), mreplay_last_id(f->m->replay));
+    assert_null(json_object_get(j, "replay"));
     json_decref(j);
     /* config wanted too: netconf-config-change follows a commit's `changed` */
     assert_int_equal(request_rc(f, "{\"id\":3,\"op\":\"interest\",\"events\":[\"config\",\"sessions\"]}", NULL,
@@ -566,20 +571,118 @@ static void test_interest(void **state)
     sent = f->c->nsent;
     mgmt_config_changed(NULL, &(struct cfg_change){.path = "/raven-vpn:pools", .op = CFG_CHG_REPLACE}, 1, f->m);
     assert_int_equal(f->c->nsent, sent + 2);
-    assert_int_equal(f->m->notif_built, 2);
+    assert_int_equal(f->m->notif_built, 3);
     /* an event already encoded as text goes the same way */
     sent = f->c->nsent;
     mgmt_notify_xml(f->m, "raven-vpn", "authentication-failure", "<x/>", 4);
     assert_int_equal(f->c->nsent, sent);
     mgmt_notify_xml(f->m, "raven-vpn", "session-down", "<x/>", 4);
     assert_int_equal(f->c->nsent, sent + 1);
-    assert_int_equal(f->m->notif_built, 3);
-    /* interest withdrawn: nothing any more */
+    assert_int_equal(f->m->notif_built, 5);
+    /* interest withdrawn: nothing sent any more */
     assert_int_equal(request_rc(f, "{\"id\":4,\"op\":\"interest\",\"events\":[]}", NULL, NULL), 0);
-    assert_false(mgmt_wants(f->m, "session-up"));
+    sent = f->c->nsent;
     mgmt_notify(f->m, notif(f, "session-down"));
     mgmt_notify_xml(f->m, "raven-vpn", "session-down", "<x/>", 4);
-    assert_int_equal(f->m->notif_built, 3);
+    assert_int_equal(f->c->nsent, sent);
+}
+
+/* The replay log: bounded by count and by bytes, the oldest dropped first, ids
+ * growing by one, found by id and by time. */
+static void test_replay_log(void **state)
+{
+    struct mreplay *r = mreplay_new(4, 100, 5000000000);
+    uint64_t first, id;
+
+    (void)state;
+    assert_non_null(r);
+    first = mreplay_add(r, MGMT_EV_CONFIG, 10, "t10", "<a/>", 4, NULL, NULL, NULL, 0);
+    assert_true(first > 5000000); /* from the creation's microseconds */
+    for (int i = 1; i < 6; i++) {
+        id = mreplay_add(r, MGMT_EV_SESSIONS, 10 + i, "t", "<b/>", 4, NULL, NULL, NULL, 0);
+        assert_int_equal(id, first + (uint64_t)i);
+    }
+    /* 6 added, 4 kept: the two oldest dropped, the aged time that of the newest dropped */
+    assert_int_equal(mreplay_count(r), 4);
+    assert_int_equal(mreplay_at(r, 0)->id, first + 2);
+    assert_int_equal(mreplay_at(r, 3)->id, first + 5);
+    assert_null(mreplay_at(r, 4));
+    assert_int_equal(mreplay_aged(r), 11);
+    assert_int_equal(mreplay_created(r), 5000000000);
+    assert_int_equal(mreplay_last_id(r), first + 5);
+    /* lookups */
+    assert_int_equal(mreplay_after_id(r, 0), 0);
+    assert_int_equal(mreplay_after_id(r, first + 3), 2);
+    assert_int_equal(mreplay_after_id(r, first + 5), 4);
+    assert_int_equal(mreplay_from_time(r, 0), 0);
+    assert_int_equal(mreplay_from_time(r, 14), 2);
+    assert_int_equal(mreplay_from_time(r, 99), 4);
+    /* bytes: one of 97 bytes leaves room for no other (4 bytes each) */
+    char big[98];
+    memset(big, 'x', 97);
+    big[97] = '\0';
+    id = mreplay_add(r, MGMT_EV_OTHER, 20, "t20", big, 97, NULL, NULL, NULL, 0);
+    assert_int_equal(mreplay_count(r), 1);
+    assert_int_equal(mreplay_at(r, 0)->id, id);
+    assert_string_equal(mreplay_at(r, 0)->xml, big);
+    /* one larger than the whole log is not kept, and drops nothing */
+    char huge[102];
+    memset(huge, 'y', 101);
+    huge[101] = '\0';
+    assert_int_equal(mreplay_add(r, MGMT_EV_OTHER, 21, "t21", huge, 101, NULL, NULL, NULL, 0), id + 1);
+    assert_int_equal(mreplay_count(r), 1);
+    assert_int_equal(mreplay_last_id(r), id + 1);
+    mreplay_free(r);
+}
+
+/* The `replay` request: the logged events of the classes asked for, from a time
+ * or after an id, then replay-end, then the reply; malformed ones close. */
+static void test_replay_request(void **state)
+{
+    struct fx *f = *state;
+    uint64_t sent, first;
+    json_t *j;
+
+    hello(f);
+    mgmt_notify(f->m, notif(f, "session-up"));
+    mgmt_notify(f->m, notif(f, "authentication-failure"));
+    mgmt_notify(f->m, notif(f, "session-down"));
+    first = mreplay_at(f->m->replay, 0)->id;
+    sent = f->c->nsent;
+    assert_int_equal(request_rc(f, "{\"id\":2,\"op\":\"replay\",\"for\":7}", NULL, NULL), 0);
+    assert_int_equal(f->c->nsent, sent + 3 + 2); /* 3 events, replay-end, the reply */
+    j = last(f);
+    assert_int_equal(json_integer_value(json_object_get(j, "sent")), 3);
+    assert_int_equal(json_integer_value(json_object_get(j, "count")), 3);
+    assert_int_equal(json_integer_value(json_object_get(j, "last-id")), first + 2);
+    assert_non_null(json_string_value(json_object_get(j, "created")));
+    json_decref(j);
+    /* only the classes asked for, only after the id */
+    sent = f->c->nsent;
+    char req[200];
+    snprintf(req, sizeof(req), "{\"id\":3,\"op\":\"replay\",\"for\":7,\"events\":[\"sessions\"],\"after-id\":%llu}",
+             (unsigned long long)first);
+    assert_int_equal(request_rc(f, req, NULL, NULL), 0);
+    assert_int_equal(f->c->nsent, sent + 1 + 2);
+    /* "for" 0: the reply only */
+    sent = f->c->nsent;
+    assert_int_equal(request_rc(f, "{\"id\":4,\"op\":\"replay\",\"for\":0}", NULL, NULL), 0);
+    assert_int_equal(f->c->nsent, sent + 1);
+    /* a time after every event: nothing */
+    sent = f->c->nsent;
+    assert_int_equal(request_rc(f, "{\"id\":5,\"op\":\"replay\",\"for\":1,\"start\":9000000000000000000}",
+                                NULL, NULL),
+                     0);
+    assert_int_equal(f->c->nsent, sent + 2);
+    assert_closed(f, feed_frame(f, "{\"id\":6,\"op\":\"replay\",\"for\":-1}", NULL));
+}
+
+static void test_replay_bad_class(void **state)
+{
+    struct fx *f = *state;
+
+    hello(f);
+    assert_closed(f, feed_frame(f, "{\"id\":2,\"op\":\"replay\",\"for\":1,\"events\":[\"nope\"]}", NULL));
 }
 
 /* Two front ends: an event goes only to the one that asked for its class, and
@@ -710,6 +813,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interest_per_conn, setup, teardown),
+        cmocka_unit_test(test_replay_log),
+        cmocka_unit_test_setup_teardown(test_replay_request, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replay_bad_class, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interest_bad, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interest_bad_class, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interest_bad_type, setup, teardown),

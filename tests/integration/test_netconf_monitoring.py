@@ -1,0 +1,236 @@
+"""ietf-netconf-monitoring (RFC 6022) as ncclient reads it: the sessions with
+their user, transport, address, login time and counters that move; the global
+statistics; the datastores with the global lock and its holder (ravend's);
+partial locks (RFC 5717) held against other sessions' changes and listed; and
+kill-session (another session's lock freed at once, for NETCONF and REST writers,
+and gone from the datastores; a session cannot kill itself nor a session that
+does not exist)."""
+import datetime
+import re
+
+import pytest
+from lxml import etree
+from ncclient.operations.rpc import RPCError
+
+from conftest import READER_PW, cfg
+from nchelpers import expect_error, pool, pool_cfg, pools, wait_until
+
+REQUIRES = ("ncclient",)
+
+NCM = "urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring"
+NC = "urn:ietf:params:xml:ns:netconf:base:1.0"
+
+
+def state(m, part):
+    flt = f'<netconf-state xmlns="{NCM}"><{part}/></netconf-state>'
+    return etree.fromstring(m.get(filter=("subtree", flt)).data_xml.encode()).find(f"{{{NCM}}}netconf-state")
+
+
+def sessions(m):
+    out = {}
+    for s in state(m, "sessions").iter(f"{{{NCM}}}session"):
+        out[int(s.findtext(f"{{{NCM}}}session-id"))] = {c.tag.split("}")[1]: c.text for c in s}
+    return out
+
+
+def stats(m):
+    st = state(m, "statistics").find(f"{{{NCM}}}statistics")
+    return {c.tag.split("}")[1]: c.text for c in st}
+
+
+def locks(m):
+    out = {}
+    for ds in state(m, "datastores").iter(f"{{{NCM}}}datastore"):
+        g = ds.find(f"{{{NCM}}}locks/{{{NCM}}}global-lock")
+        out[ds.findtext(f"{{{NCM}}}name")] = (None if g is None else
+                                              (int(g.findtext(f"{{{NCM}}}locked-by-session")),
+                                               g.findtext(f"{{{NCM}}}locked-time")))
+    return out
+
+
+def when(text):
+    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def test_sessions_are_listed_with_their_user_and_address(ravend, keypair):
+    before = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=2)
+    admin, reader, bykey = ravend.connect(), ravend.connect(user="reader", password=READER_PW), \
+        ravend.connect(key=keypair[0])
+    ss = sessions(reader)
+    for m, user in ((admin, "admin"), (reader, "reader"), (bykey, "admin")):
+        s = ss[int(m.session_id)]
+        assert s["username"] == user
+        assert s["transport"].endswith("netconf-ssh")
+        assert s["source-host"] == "127.0.0.1"
+        assert before <= when(s["login-time"]) <= datetime.datetime.now(datetime.timezone.utc)
+    admin.close_session()
+    ravend.managers.remove(admin)
+    wait_until(lambda: int(admin.session_id) not in sessions(reader), timeout=5, what="the session to go")
+
+
+def test_counters_move(ravend):
+    m, watcher = ravend.connect(), ravend.connect()
+    c0 = sessions(watcher)[int(m.session_id)]
+    for _ in range(3):
+        m.get_config(source="running")
+    expect_error(lambda: m.unlock("running"), "operation-failed")
+    c1 = sessions(watcher)[int(m.session_id)]
+    assert int(c1["in-rpcs"]) >= int(c0["in-rpcs"]) + 4
+    assert int(c1["out-rpc-errors"]) == int(c0["out-rpc-errors"]) + 1
+    # an RPC libnetconf2 cannot parse counts as a bad one
+    bad = etree.fromstring(f'<get-config xmlns="{NC}"><source><nowhere/></source></get-config>')
+    with pytest.raises(RPCError):
+        m.dispatch(bad)
+    c2 = sessions(watcher)[int(m.session_id)]
+    assert int(c2["in-bad-rpcs"]) == int(c1["in-bad-rpcs"]) + 1
+    assert int(c2["out-rpc-errors"]) == int(c1["out-rpc-errors"]) + 1
+    # notifications sent to a subscriber are counted
+    m.create_subscription()
+    watcher.edit_config(target="running", config=pool_cfg("n1"))
+    assert m.take_notification(timeout=10) is not None
+    assert int(sessions(watcher)[int(m.session_id)]["out-notifications"]) == 1
+
+
+def test_statistics(ravend):
+    m = ravend.connect()
+    s0 = stats(m)
+    assert when(s0["netconf-start-time"]) <= datetime.datetime.now(datetime.timezone.utc)
+    victim = ravend.connect()
+    victim.get_config(source="running")
+    m.kill_session(victim.session_id)
+    wait_until(lambda: int(stats(m)["dropped-sessions"]) == int(s0["dropped-sessions"]) + 1, timeout=5,
+               what="the killed session to count as dropped")
+    s1 = stats(m)
+    assert int(s1["in-sessions"]) == int(s0["in-sessions"]) + 1
+    # the counters of ended sessions stay in the totals
+    assert int(s1["in-rpcs"]) >= int(s0["in-rpcs"]) + 2
+    assert int(s1["in-bad-hellos"]) == int(s0["in-bad-hellos"])
+
+
+def test_global_locks_with_their_session(ravend):
+    m, other = ravend.connect(), ravend.connect()
+    assert locks(other) == {"running": None, "candidate": None, "startup": None}
+    before = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=2)
+    m.lock("running")
+    m.lock("candidate")
+    ls = locks(other)
+    assert ls["running"][0] == int(m.session_id) and ls["candidate"][0] == int(m.session_id)
+    assert ls["startup"] is None
+    assert before <= when(ls["running"][1]) <= datetime.datetime.now(datetime.timezone.utc)
+    m.unlock("running")
+    assert locks(other)["running"] is None and locks(other)["candidate"][0] == int(m.session_id)
+
+
+def test_kill_session_frees_the_lock_it_held(ravend):
+    holder, killer = ravend.connect(), ravend.connect()
+    holder.lock("running")
+    assert locks(killer)["running"][0] == int(holder.session_id)
+    killer.kill_session(holder.session_id)
+    assert locks(killer)["running"] is None
+    killer.lock("running")
+    assert locks(killer)["running"][0] == int(killer.session_id)
+    wait_until(lambda: int(holder.session_id) not in sessions(killer), timeout=5, what="the killed session to go")
+
+
+def test_kill_session_of_itself_or_of_nobody_is_an_error(ravend):
+    m = ravend.connect()
+    m.lock("running")
+    e = expect_error(lambda: m.kill_session(m.session_id), "invalid-value")
+    assert "close-session" in str(e)
+    expect_error(lambda: m.kill_session("4000000000"), "invalid-value")
+    # nothing happened to the session or its lock
+    assert locks(m)["running"][0] == int(m.session_id)
+    reader = ravend.connect(user="reader", password=READER_PW)
+    expect_error(lambda: reader.kill_session(m.session_id), "access-denied")
+    assert int(m.session_id) in sessions(reader)
+
+
+PL = "urn:ietf:params:xml:ns:netconf:partial-lock:1.0"
+RV = "urn:raven:params:xml:ns:yang:raven-vpn"
+
+
+def partial_lock(m, *select):
+    sel = "".join(f"<select>{s}</select>" for s in select)
+    reply = etree.fromstring(m.dispatch(etree.fromstring(f'<partial-lock xmlns="{PL}">{sel}</partial-lock>')).xml
+                             .encode())
+    return int(reply.findtext(f".//{{{PL}}}lock-id")), [n.text for n in reply.iter(f"{{{PL}}}locked-node")]
+
+
+def partial_unlock(m, lock_id):
+    m.dispatch(etree.fromstring(f'<partial-unlock xmlns="{PL}"><lock-id>{lock_id}</lock-id></partial-unlock>'))
+
+
+def partial_locks(m):
+    out = []
+    for p in state(m, "datastores").iter(f"{{{NCM}}}partial-lock"):
+        out.append({"id": int(p.findtext(f"{{{NCM}}}lock-id")),
+                    "sid": int(p.findtext(f"{{{NCM}}}locked-by-session")),
+                    "time": p.findtext(f"{{{NCM}}}locked-time"),
+                    "select": [s.text for s in p.findall(f"{{{NCM}}}select")],
+                    "nodes": [s.text for s in p.findall(f"{{{NCM}}}locked-node")]})
+    return out
+
+
+def test_partial_lock_protects_its_nodes(ravend):
+    a, b = ravend.connect(), ravend.connect()
+    for n in ("p1", "p2"):
+        a.edit_config(target="running", config=pool_cfg(n))
+    assert "urn:ietf:params:netconf:capability:partial-lock:1.0" in a.server_capabilities
+    del_p1 = cfg(pools(pool("p1", start=None, op="delete")))
+    lock_id, nodes = partial_lock(a, "/raven-vpn:pools/ipv4-pool[name='p1']")
+    assert len(nodes) == 1 and "p1" in nodes[0]
+    # shown in the monitoring data with its session, select and node
+    pls = partial_locks(b)
+    assert len(pls) == 1 and pls[0]["id"] == lock_id and pls[0]["sid"] == int(a.session_id)
+    # (printed in XML with prefixes bound to the module namespaces)
+    assert len(pls[0]["select"]) == 1 and re.sub(r"\w+:", "", pls[0]["select"][0]) == "/pools/ipv4-pool[name='p1']"
+    assert "p1" in pls[0]["nodes"][0]
+    # another session cannot change the node, nor what holds it, nor lock it
+    e = expect_error(lambda: b.edit_config(target="running", config=del_p1), "in-use")
+    assert "partially locked" in str(e)
+    b.edit_config(target="running", config=pool_cfg("p2", start="10.9.9.2", end="10.9.9.3"))
+    expect_error(lambda: b.lock("running"), "lock-denied")
+    expect_error(lambda: partial_lock(b, "/raven-vpn:pools"), "lock-denied")
+    b.edit_config(target="candidate", config=del_p1)
+    expect_error(lambda: b.commit(), "in-use")
+    b.discard_changes()
+    # the holder can, and its lock ends with partial-unlock
+    a.edit_config(target="running", config=del_p1)
+    partial_unlock(a, lock_id)
+    assert partial_locks(b) == []
+    b.edit_config(target="running", config=pool_cfg("p1"))
+    b.lock("running")
+
+
+def test_partial_locks_refused_and_released(ravend):
+    a, b = ravend.connect(), ravend.connect()
+    a.edit_config(target="running", config=pool_cfg("q1"))
+    expect_error(lambda: partial_lock(a, "/raven-vpn:pools/ipv4-pool[name='none']"), "invalid-value")
+    b.lock("running")
+    expect_error(lambda: partial_lock(a, "/raven-vpn:pools"), "lock-denied")
+    b.unlock("running")
+    lock_id, _ = partial_lock(a, "/raven-vpn:pools")
+    expect_error(lambda: partial_unlock(b, lock_id), "invalid-value")
+    reader = ravend.connect(user="reader", password=READER_PW)
+    expect_error(lambda: partial_lock(reader, "/raven-vpn:pools"), "access-denied")
+    # killing the holder releases it
+    b.kill_session(a.session_id)
+    assert partial_locks(b) == []
+    b.edit_config(target="running", config=pool_cfg("q2"))
+
+
+def test_kill_session_frees_rest_writers(make_ravend):
+    """A NETCONF lock holds REST writers back too; killing its session (from
+    another NETCONF session) lets them write at once."""
+    from resthelpers import Rest, pool_body
+    d = make_ravend(rest=True)
+    rest = Rest(d.rest_url)
+    holder, killer = d.connect(), d.connect()
+    holder.lock("running")
+    r = rest.put("/restconf/data/raven-vpn:pools/ipv4-pool=k1", pool_body("k1", "10.77.0.1", "10.77.0.9"))
+    assert r.status == 409 and r.errors()[0]["error-tag"] in ("in-use", "lock-denied"), r
+    assert str(holder.session_id) in r.body
+    killer.kill_session(holder.session_id)
+    r = rest.put("/restconf/data/raven-vpn:pools/ipv4-pool=k1", pool_body("k1", "10.77.0.1", "10.77.0.9"))
+    assert r.status == 201, r
+    assert locks(killer)["running"] is None
