@@ -5,7 +5,7 @@ operation, data node, notification, module) allows and denies on both APIs,
 notifications are filtered per subscriber, /metrics needs read access to
 vpn-state, a rule set that would lock every administrator out is refused
 unless a recovery user is configured, and secrets stay masked whatever the
-rules."""
+rules. Replayed notifications are filtered as live ones."""
 import os
 import queue
 import subprocess
@@ -280,6 +280,38 @@ def test_notifications_filtered(nd):
         for p in procs:
             p.kill()
             p.wait()
+
+
+def test_replayed_notifications_filtered(nd):
+    """Replay (RFC 5277 startTime, REST start-time) is judged by the same rules:
+    the log holds every notification, each subscriber gets back only those its
+    user may read."""
+    admin = nd.connect()
+    start = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 2))
+    _edit(admin, _pool_xml("rp1", "10.74.0.1", "10.74.0.9"))
+    _edit(admin, cfg(aaa(radius("r4", key="k4"))))
+    time.sleep(0.5)
+    got = {}
+    for user, pw in (("admin", ADMIN_PW), ("pooler", READER_PW), ("watcher", READER_PW)):
+        m = nd.connect(user=user, password=pw)
+        m.create_subscription(start_time=start)
+        xs, end = [], time.time() + 5
+        while time.time() < end and not any("replayComplete" in x for x in xs):
+            n = m.take_notification(block=True, timeout=0.5)
+            if n is not None:
+                xs.append(n.notification_xml)
+        m.close_session()
+        assert any("replayComplete" in x for x in xs), (user, xs)
+        got[user] = [x for x in xs if "netconf-config-change" in x]
+    assert any("rp1" in x or "pools" in x for x in got["admin"]) and any("aaa" in x for x in got["admin"])
+    assert any("pools" in x for x in got["pooler"]) and not any("aaa" in x for x in got["pooler"]), got["pooler"]
+    assert got["watcher"] == [], got["watcher"]
+    # the same over a REST stream replayed from start-time
+    out = subprocess.run(["curl", "-sNk", "--max-time", "4", "-u", f"pooler:{READER_PW}",
+                          nd.rest_url + f"/restconf/streams/config/json?start-time={start}"],
+                         capture_output=True, text=True).stdout
+    data = [ln for ln in out.splitlines() if ln.startswith("data:")]
+    assert any("pools" in ln for ln in data) and not any("aaa" in ln for ln in data), data
 
 
 def test_lockout_refused_unless_recovery(nd, hashes):
