@@ -459,6 +459,16 @@ const struct cfg_change *cfg_txn_changes(const struct cfg_txn *txn, size_t *n)
     return txn->mine;
 }
 
+bool cfg_txn_all_changes(const struct cfg_txn *txn, const struct cfg_change **chg, size_t *n,
+                         const struct cfg_change **made, size_t *nmade)
+{
+    *chg = txn->all->v;
+    *n = txn->all->n;
+    *made = txn->cfg->txn_made.v;
+    *nmade = txn->cfg->txn_made.n;
+    return !txn->initial && !txn->cfg->txn_made_lost;
+}
+
 bool cfg_txn_is_initial(const struct cfg_txn *txn)
 {
     return txn->initial;

@@ -27,8 +27,8 @@ static uint32_t ip4(const char *s)
  * are IPv6 split subnets). Each becomes a traffic selector of the sessions'
  * child SAs: more than fit would be dropped without a word, so they are
  * refused. */
-static bool compile_subnets(const struct ike_conf *c, const struct lyd_node *pol, struct sess_authz_pol *p,
-                            ike_err_fn err, void *arg)
+static bool compile_subnets(const struct ike_conf *c, const struct lyd_node *pol, const struct lyd_node *at,
+                            struct sess_authz_pol *p, ike_err_fn err, void *arg)
 {
     const struct lyd_node *rem = ike_find(pol, "route/set/remote"), *ch;
     const char *acls[3] = {ike_leaf(pol, "route/set/access-list/ipv4"), ike_leaf(pol, "route/set/access-list/ipv6"),
@@ -49,7 +49,7 @@ static bool compile_subnets(const struct ike_conf *c, const struct lyd_node *pol
     if (n <= SESS_MAX_PREFIXES)
         return true;
     if (err) {
-        char msg[400], *path = lyd_path(pol, LYD_PATH_STD, NULL, 0);
+        char msg[400], *path = lyd_path(at, LYD_PATH_STD, NULL, 0);
 
         snprintf(msg, sizeof(msg),
                  "authorization policy %s pushes %u split subnets (route set remote, route set access-list, ipv6 "
@@ -71,8 +71,10 @@ static uint32_t num(const char *v, uint32_t unset)
     return v ? (uint32_t)strtoul(v, NULL, 10) : unset;
 }
 
-static bool compile_one(const struct ike_conf *c, const struct lyd_node *pol, struct sess_authz_pol *p, ike_err_fn err,
-                        void *arg)
+/* @pol: the entry (its copy, whose strings @p keeps); @at: the same entry in
+ * the transaction's tree, named in errors. */
+static bool compile_one(const struct ike_conf *c, const struct lyd_node *pol, const struct lyd_node *at,
+                        struct sess_authz_pol *p, ike_err_fn err, void *arg)
 {
     const char *v, *list = ike_leaf(pol, "aaa-attribute-list");
     const struct lyd_node *ch, *l = list ? ike_find(c->tree, V "aaa/attribute-list[name='%s']", list) : NULL;
@@ -118,46 +120,176 @@ static bool compile_one(const struct ike_conf *c, const struct lyd_node *pol, st
     /* the local ip:interface-config */
     p->mtu = (uint16_t)num(l ? ike_leaf(l, "mtu") : NULL, 0);
     p->tcp_mss = (uint16_t)num(l ? ike_leaf(l, "tcp-mss") : NULL, 0);
-    return compile_subnets(c, pol, p, err, arg);
+    return ike_route_check_policy(at, p, err, arg) && compile_subnets(c, pol, at, p, err, arg);
+}
+
+static void ent_unref(struct ike_authz_ent *ent)
+{
+    if (ent && !--ent->refs) {
+        lyd_free_tree(ent->tree);
+        free(ent);
+    }
+}
+
+/* A new entry for the policy @at of the transaction's tree, compiled from a
+ * copy of it; NULL when out of memory (*ok false then). A policy that cannot
+ * be used is kept (the generation is dropped) with *ok false. */
+static struct ike_authz_ent *compile_ent(const struct ike_conf *c, const struct lyd_node *at, ike_err_fn err,
+                                         void *arg, bool *ok)
+{
+    struct ike_authz_ent *ent = calloc(1, sizeof(*ent));
+
+    if (!ent || lyd_dup_single(at, NULL, LYD_DUP_RECURSIVE | LYD_DUP_WITH_FLAGS, &ent->tree)) {
+        free(ent);
+        if (err)
+            err(arg, V "ikev2", "out of memory");
+        *ok = false;
+        return NULL;
+    }
+    ent->refs = 1;
+    *ok = compile_one(c, ent->tree, at, &ent->pol, err, arg) && *ok;
+    return ent;
 }
 
 static int by_name(const void *a, const void *b)
 {
-    return strcmp(((const struct sess_authz_pol *)a)->name, ((const struct sess_authz_pol *)b)->name);
+    const struct ike_authz_ent *const *x = a, *const *y = b;
+
+    return strcmp((*x)->pol.name, (*y)->pol.name);
 }
 
-bool ike_authz_compile(struct ike_conf *c, ike_err_fn err, void *arg)
+static int str_cmp(const void *a, const void *b)
 {
-    struct ly_set *set = NULL;
-    bool ok = true;
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
 
-    if (!c->tree || lyd_find_xpath(c->tree, V "ikev2/authorization-policy", &set))
-        return true;
-    c->authz = calloc(set->count ? set->count : 1, sizeof(*c->authz));
+/* The names of the policies c->changed touches inside their entries, sorted
+ * (*names, owned strings); false when all of them are to be compiled: no
+ * previous generation, a change of the list itself or above it, of the access
+ * lists or of aaa attribute lists (which a policy's compilation reads), a path not understood,
+ * or out of memory. */
+static bool changed_names(const struct ike_conf *c, char ***names, size_t *n)
+{
+    static const char list[] = V "ikev2/authorization-policy";
+
+    *names = NULL;
+    *n = 0;
+    if (!c->prev || ike_conf_touched(c, V "access-lists") || ike_conf_touched(c, V "aaa/attribute-list"))
+        return false;
+    for (size_t i = 0; i < c->nchanged; i++) {
+        const char *rest, *v, *e;
+        enum ike_chg_rel r = ike_chg_relation(c->changed[i], list, &rest);
+        char **nn;
+
+        if (r == IKE_CHG_NONE)
+            continue;
+        if (r == IKE_CHG_ABOVE || strncmp(rest, "[name=", 6) || (rest[6] != '\'' && rest[6] != '"'))
+            goto all;
+        v = rest + 7;
+        if (!(e = strchr(v, rest[6])) || e[1] != ']' || !(nn = realloc(*names, (*n + 1) * sizeof(*nn))))
+            goto all;
+        *names = nn;
+        if (!(nn[*n] = strndup(v, (size_t)(e - v))))
+            goto all;
+        ++*n;
+    }
+    if (*n > 1)
+        qsort(*names, *n, sizeof(**names), str_cmp);
+    return true;
+all:
+    for (size_t i = 0; i < *n; i++)
+        free((*names)[i]);
+    free(*names);
+    *names = NULL;
+    *n = 0;
+    return false;
+}
+
+static int name_cmp(const void *key, const void *elem)
+{
+    return strcmp(key, (*(struct ike_authz_ent *const *)elem)->pol.name);
+}
+
+/* @c's entry named @name, NULL if none. */
+static struct ike_authz_ent *find_ent(const struct ike_conf *c, const char *name)
+{
+    struct ike_authz_ent **found = bsearch(name, c->authz, c->nauthz, sizeof(*c->authz), name_cmp);
+
+    return found ? *found : NULL;
+}
+
+/* Every entry of the previous generation, shared: nothing of them changed. */
+static bool share_all(struct ike_conf *c, ike_err_fn err, void *arg)
+{
+    const struct ike_conf *prev = c->prev;
+
+    c->authz = malloc((prev->nauthz ? prev->nauthz : 1) * sizeof(*c->authz));
     if (!c->authz) {
-        ly_set_free(set, NULL);
         if (err)
             err(arg, V "ikev2", "out of memory");
         return false;
     }
-    for (uint32_t i = 0; i < set->count; i++) {
-        struct sess_authz_pol *p = &c->authz[c->nauthz];
+    memcpy(c->authz, prev->authz, prev->nauthz * sizeof(*c->authz));
+    c->nauthz = prev->nauthz;
+    for (size_t i = 0; i < c->nauthz; i++)
+        c->authz[i]->refs++;
+    return true;
+}
 
-        if (!ike_leaf(set->dnodes[i], "name"))
-            continue;
-        ok = compile_one(c, set->dnodes[i], p, err, arg) && ok;
-        c->nauthz++;
+bool ike_authz_compile(struct ike_conf *c, ike_err_fn err, void *arg)
+{
+    const struct lyd_node *top = c->src ? ike_find(c->src, V "ikev2") : NULL, *pol;
+    char **names = NULL;
+    size_t nnames = 0, count = 0;
+    bool ok = true, some = changed_names(c, &names, &nnames), sorted = true;
+
+    if (some && !nnames)
+        return share_all(c, err, arg);
+    LY_LIST_FOR(top ? lyd_child(top) : NULL, pol)
+        count += !strcmp(pol->schema->name, "authorization-policy");
+    c->authz = calloc(count ? count : 1, sizeof(*c->authz));
+    if (!c->authz) {
+        if (err)
+            err(arg, V "ikev2", "out of memory");
+        ok = false;
     }
-    qsort(c->authz, c->nauthz, sizeof(*c->authz), by_name);
-    ly_set_free(set, NULL);
+    LY_LIST_FOR(c->authz && top ? lyd_child(top) : NULL, pol) {
+        const char *name = strcmp(pol->schema->name, "authorization-policy") ? NULL : ike_leaf(pol, "name");
+        struct ike_authz_ent *ent = NULL;
+
+        if (!name)
+            continue;
+        if (some && (!nnames || !bsearch(&name, names, nnames, sizeof(*names), str_cmp)) &&
+            (ent = find_ent(c->prev, name)))
+            ent->refs++;
+        else if ((ent = compile_ent(c, pol, err, arg, &ok)))
+            c->nauthz_built++;
+        if (!ent)
+            break;
+        c->authz[c->nauthz++] = ent;
+        sorted = sorted && (c->nauthz < 2 || by_name(&c->authz[c->nauthz - 2], &ent) < 0);
+    }
+    if (!sorted)
+        qsort(c->authz, c->nauthz, sizeof(*c->authz), by_name);
+    for (size_t i = 0; i < nnames; i++)
+        free(names[i]);
+    free(names);
     return ok;
+}
+
+void ike_authz_conf_free(struct ike_conf *c)
+{
+    for (size_t i = 0; i < c->nauthz; i++)
+        ent_unref(c->authz[i]);
+    free(c->authz);
 }
 
 const struct sess_authz_pol *ike_conf_authz(const struct ike_conf *c, const char *name)
 {
-    struct sess_authz_pol key = {.name = name};
+    struct ike_authz_ent *ent;
 
     if (!c || !name || !c->nauthz)
         return NULL;
-    return bsearch(&key, c->authz, c->nauthz, sizeof(*c->authz), by_name);
+    ent = find_ent(c, name);
+    return ent ? &ent->pol : NULL;
 }

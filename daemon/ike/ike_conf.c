@@ -608,6 +608,57 @@ static bool fvrfs(struct ike_conf *c, ike_err_fn err, void *arg)
     return false;
 }
 
+enum ike_chg_rel ike_chg_relation(const char *p, const char *at, const char **rest)
+{
+    size_t la = strlen(at), lp = strlen(p);
+
+    if (!strcmp(p, "/"))
+        return IKE_CHG_ABOVE;
+    if (!strncmp(p, at, la)) {
+        if (!p[la])
+            return IKE_CHG_ABOVE;
+        if (p[la] == '/' || p[la] == '[') {
+            if (rest)
+                *rest = p + la;
+            return IKE_CHG_BELOW;
+        }
+        return IKE_CHG_NONE;
+    }
+    return !strncmp(at, p, lp) && at[lp] == '/' ? IKE_CHG_ABOVE : IKE_CHG_NONE;
+}
+
+bool ike_conf_touched(const struct ike_conf *c, const char *at)
+{
+    if (!c->prev || !c->changed)
+        return true;
+    for (size_t i = 0; i < c->nchanged; i++) {
+        if (ike_chg_relation(c->changed[i], at, NULL) != IKE_CHG_NONE)
+            return true;
+    }
+    return false;
+}
+
+/* A copy of the ikev2 container @n without its authorization policies' entries
+ * (each has its own, ike_authz_conf.c): 10 000 of them are not copied again
+ * when one pool changes. */
+static int dup_ikev2(const struct lyd_node *n, struct lyd_node **dup)
+{
+    const struct lyd_node *ch;
+
+    if (lyd_dup_single(n, NULL, LYD_DUP_WITH_FLAGS, dup))
+        return -ENOMEM;
+    LY_LIST_FOR(lyd_child(n), ch) {
+        if (!strcmp(ch->schema->name, "authorization-policy"))
+            continue;
+        if (lyd_dup_single(ch, (struct lyd_node_inner *)*dup, LYD_DUP_RECURSIVE | LYD_DUP_WITH_FLAGS, NULL)) {
+            lyd_free_tree(*dup);
+            *dup = NULL;
+            return -ENOMEM;
+        }
+    }
+    return 0;
+}
+
 /* Generations built and not yet freed (ike_conf_alive). The engine runs in one
  * thread. */
 static size_t alive;
@@ -615,6 +666,13 @@ static size_t alive;
 static void conf_free(struct ike_conf *c);
 
 struct ike_conf *ike_conf_build(const struct ly_ctx *ctx, const struct lyd_node *tree, ike_err_fn err, void *arg)
+{
+    return ike_conf_build_delta(ctx, tree, NULL, NULL, 0, err, arg);
+}
+
+struct ike_conf *ike_conf_build_delta(const struct ly_ctx *ctx, const struct lyd_node *tree,
+                                      const struct ike_conf *prev, const char *const *changed, size_t nchanged,
+                                      ike_err_fn err, void *arg)
 {
     /* dataplane: the outside interface's replay window (IPsec profiles) */
     /* not pools: what is compiled from them owns its strings, and they are read
@@ -631,6 +689,9 @@ struct ike_conf *ike_conf_build(const struct ly_ctx *ctx, const struct lyd_node 
     }
     c->refs = 1;
     c->src = tree;
+    c->prev = changed ? prev : NULL;
+    c->changed = changed;
+    c->nchanged = nchanged;
     alive++;
     for (size_t i = 0; tree && i < sizeof(parts) / sizeof(parts[0]); i++) {
         const struct lyd_node *n = ike_find(tree, V "%s", parts[i]);
@@ -638,7 +699,8 @@ struct ike_conf *ike_conf_build(const struct ly_ctx *ctx, const struct lyd_node 
 
         if (!n)
             continue;
-        if (lyd_dup_single(n, NULL, LYD_DUP_RECURSIVE | LYD_DUP_WITH_FLAGS, &dup)) {
+        if (!strcmp(parts[i], "ikev2") ? dup_ikev2(n, &dup) != 0
+                                        : lyd_dup_single(n, NULL, LYD_DUP_RECURSIVE | LYD_DUP_WITH_FLAGS, &dup) != 0) {
             errf(err, arg, n, "out of memory");
             ok = false;
         } else if (!c->tree) {
@@ -686,6 +748,9 @@ struct ike_conf *ike_conf_build(const struct ly_ctx *ctx, const struct lyd_node 
     ok = ike_route_check(c->tree, err, arg) && ok;
     ok = fvrfs(c, err, arg) && ok;
     c->src = NULL;
+    c->prev = NULL;
+    c->changed = NULL;
+    c->nchanged = 0;
     if (!ok) {
         conf_free(c);
         return NULL;
@@ -759,7 +824,7 @@ static void conf_free(struct ike_conf *c)
         pki_tp_free(c->tps[i]);
     free(c->tps);
     free(c->certreq);
-    free(c->authz);
+    ike_authz_conf_free(c);
     free(c->cert_warns);
     free(c);
     alive--;

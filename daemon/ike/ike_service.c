@@ -420,13 +420,19 @@ static int listen_on(struct ike_engine *e, const struct ike_conf *c, const struc
 
 int ike_engine_prepare(struct ike_engine *e, const struct lyd_node *tree, bool dry_run, ike_err_fn err, void *arg)
 {
+    return ike_engine_prepare_changed(e, tree, NULL, 0, dry_run, err, arg);
+}
+
+int ike_engine_prepare_changed(struct ike_engine *e, const struct lyd_node *tree, const char *const *changed,
+                               size_t nchanged, bool dry_run, ike_err_fn err, void *arg)
+{
     struct ike_conf *c;
 
     ike_engine_abort(e);
     e->err = err;
     e->err_arg = arg;
     e->nerr = 0;
-    c = ike_conf_build(e->ctx, tree, err, arg);
+    c = ike_conf_build_delta(e->ctx, tree, e->conf, changed, nchanged, err, arg);
     if (!c) {
         e->err = NULL;
         return -EINVAL;
