@@ -144,9 +144,6 @@ static bool secret_dropped(const struct cfg *cfg, const struct lyd_node *old, co
     return false;
 }
 
-/* Change sets larger than this may be written as a snapshot (cfg_journal_append). */
-#define JOURNAL_BULK 4096
-
 /* The paths a record already holds: a change at or under one of them is in it.
  * They are in an open-addressing hash table (a power of two, at most half
  * full), so that a change set of 20 000 paths is not compared pairwise: a path
@@ -355,7 +352,7 @@ int cfg_journal_append(struct cfg *cfg, const struct lyd_node *old, const struct
     /* thousands of changes (a bulk load) cost more as records (each found,
      * widened and printed alone: some 20 us) than a snapshot of running (some
      * 60 ns a byte): then a snapshot */
-    if (chg->n > JOURNAL_BULK && chg->n * 300 > cfg->snap_size)
+    if (chg->n > CFG_BULK_CHANGES && chg->n * 300 > cfg->snap_size)
         return -EAGAIN;
     for (size_t i = 0; i < chg->n && !rc && !whole; i++) {
         if (!chg->v[i].snode || !chg->v[i].path || !strcmp(chg->v[i].path, "/") ||

@@ -382,7 +382,11 @@ int cfg_txn_run(struct cfg *cfg, const struct lyd_node *old, struct lyd_node **n
         rc = 0;
     } else {
         cfg->nfull++;
-        rc = validate_tree(cfg, newp, &cfg->txn_made, errs);
+        /* a bulk load: the diff of its validation (the defaults of thousands of
+         * new nodes) would cost a third of it, and levelling a spare with it more
+         * than copying running */
+        cfg->txn_made_lost = chg->n > CFG_BULK_CHANGES;
+        rc = validate_tree(cfg, newp, cfg->txn_made_lost ? NULL : &cfg->txn_made, errs);
     }
     cfg->txn_when_del = false;
     if (!rc) {

@@ -174,7 +174,8 @@ static bool changed_names(const struct ike_conf *c, char ***names, size_t *n)
 
     *names = NULL;
     *n = 0;
-    if (!c->prev || ike_conf_touched(c, V "access-lists") || ike_conf_touched(c, V "aaa/attribute-list"))
+    if (!c->prev || !c->prev->nauthz || ike_conf_touched(c, V "access-lists") ||
+        ike_conf_touched(c, V "aaa/attribute-list"))
         return false;
     for (size_t i = 0; i < c->nchanged; i++) {
         const char *rest, *v, *e;

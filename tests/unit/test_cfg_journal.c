@@ -688,12 +688,13 @@ static char *many_pools(int from, int to)
 /* A change set of 3000 creations is one record holding each pool once (the
  * paths already recorded are found by hashing, not compared pairwise); one of
  * 5000 more, a bulk load, is written as a snapshot instead and empties the
- * journal. Both recover from a crash image. */
+ * journal, and leaves no spare. Both recover from a crash image. */
 static void test_large_and_bulk_change_sets(void **state)
 {
     struct fx *f = *state;
     char *x = many_pools(0, 3000), *j;
     size_t jl, count = 0, sl;
+    uint64_t spares;
 
     f->cfg = open_cfg(f->dir, f->ctx, 1u << 30);
     note(f);
@@ -720,8 +721,10 @@ static void test_large_and_bulk_change_sets(void **state)
     }
 
     x = many_pools(3000, 8000);
+    spares = cfg_spares_used(f->cfg);
     edit_commit(f, x, true);
     free(x);
+    assert_int_equal(cfg_spares_used(f->cfg), spares + 1); /* the 3000's spare */
     j = read_file(f->dir, "running.journal", &jl);
     assert_int_equal(j ? jl : 0, 0);
     free(j);
@@ -739,6 +742,13 @@ static void test_large_and_bulk_change_sets(void **state)
         free(d);
         cfg_free(c);
     }
+    /* no spare after a bulk load: the next candidate is a copy of running */
+    edit_commit(f, P("<pool><name>p1</name><size>5</size></pool>"), true);
+    assert_int_equal(cfg_spares_used(f->cfg), spares + 1);
+    j = dump(f->cfg);
+    assert_non_null(strstr(j, "<pool><name>p1</name><size>5</size></pool>"));
+    assert_non_null(strstr(j, "<name>p7999</name>"));
+    free(j);
 }
 
 int main(void)
