@@ -737,8 +737,12 @@ struct ike_conf *ike_conf_build_delta(const struct ly_ctx *ctx, const struct lyd
     v = ike_leaf(c->tree, V "ikev2/global/fragmentation/mtu");
     c->frag_mtu = v ? (uint16_t)atoi(v) : 1280;
     ok = build_policies(c, err, arg) && ok;
-    ok = build_pools(c, err, arg) && ok;
-    ok = build_pools6(c, err, arg) && ok;
+    /* no pool changed: the address book in force goes on (apply hands it over) */
+    c->pools_moved = c->prev && c->prev->pools && c->prev->pools6 && !ike_conf_touched(c, V "pools");
+    if (!c->pools_moved) {
+        ok = build_pools(c, err, arg) && ok;
+        ok = build_pools6(c, err, arg) && ok;
+    }
     ok = check_transform_sets(c, err, arg) && ok;
     ok = ike_acl_compile(c, err, arg) && ok;
     ok = ike_authz_compile(c, err, arg) && ok;
@@ -757,6 +761,16 @@ struct ike_conf *ike_conf_build_delta(const struct ly_ctx *ctx, const struct lyd
     }
     ike_certcheck_build(c);
     return c;
+}
+
+void ike_conf_take_pools(struct ike_conf *c, struct ike_conf *old)
+{
+    if (!c->pools_moved || !old)
+        return;
+    c->pools = old->pools;
+    c->pools6 = old->pools6;
+    old->pools = old->pools6 = NULL;
+    c->pools_moved = false;
 }
 
 struct ike_conf *ike_conf_ref(struct ike_conf *c)

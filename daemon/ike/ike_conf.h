@@ -24,7 +24,10 @@
  * freed. A commit therefore never changes what an exchange under way reads.
  * The address book (c->pools, c->pools6) is the exception: its leases move to
  * the new generation at prepare and the old one's sets are freed at apply
- * (NULL afterwards), so it is always read through e->conf. */
+ * (NULL afterwards), so it is always read through e->conf. When no pool
+ * changed, the new generation is built without one and apply hands the old
+ * one's sets over as they are (c->pools_moved): no pool is rebuilt, no lease
+ * copied. */
 #ifndef RAVEN_IKE_CONF_H
 #define RAVEN_IKE_CONF_H
 
@@ -297,6 +300,8 @@ struct ike_conf {
     size_t npolicies;
     struct pool_set *pools; /* the address book: see above (read through e->conf) */
     struct pool_set *pools6;
+    bool pools_moved;       /* no pool changed: pools and pools6 are NULL until apply hands the
+                             * previous generation's over (ike_conf_take_pools) */
     struct ike_range *pool_ranges; /* every pool's addresses (IPv4 ranges, IPv6 prefixes) */
     size_t npool_ranges;
     struct pki_tp **tps;    /* trustpoints */
@@ -348,6 +353,9 @@ struct ike_conf *ike_conf_build(const struct ly_ctx *ctx, const struct lyd_node 
 struct ike_conf *ike_conf_build_delta(const struct ly_ctx *ctx, const struct lyd_node *tree,
                                       const struct ike_conf *prev, const char *const *changed, size_t nchanged,
                                       ike_err_fn err, void *arg);
+/* Apply of a generation built with pools_moved: takes @old's address book
+ * (@old is the generation it was built against; its sets are NULL after). */
+void ike_conf_take_pools(struct ike_conf *c, struct ike_conf *old);
 /* How a changed data path @p stands to the node at @at (a data path without
  * predicates, e.g. "/raven-vpn:aaa"): IKE_CHG_ABOVE when @p is that node or an
  * ancestor (all of it may have changed), IKE_CHG_BELOW when it lies inside it

@@ -220,9 +220,18 @@ static void test_what_recompiles(void **state)
     assert_int_equal(c->nauthz_built, 0);
     for (size_t i = 0; i < c->nauthz; i++)
         assert_ptr_equal(c->authz[i], c1->authz[i]);
+    assert_false(c->pools_moved); /* a pool changed: built anew */
+    assert_non_null(c->pools);
+    assert_int_equal(c->npool_ranges, 2);
+    assert_int_equal(c->pool_ranges[0].hi[3] + c->pool_ranges[1].hi[3], 8 + 9);
     ike_conf_unref(c);
     c = delta(e, t1, c1, other_aaa, 1);
     assert_int_equal(c->nauthz_built, 0);
+    /* no pool changed: the address book is handed over at apply, the ranges copied */
+    assert_true(c->pools_moved);
+    assert_null(c->pools);
+    assert_int_equal(c->npool_ranges, c1->npool_ranges);
+    assert_memory_equal(c->pool_ranges, c1->pool_ranges, c1->npool_ranges * sizeof(*c1->pool_ranges));
     ike_conf_unref(c);
 
     c = delta(e, ta, c1, acl, 1);

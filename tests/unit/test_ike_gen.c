@@ -9,6 +9,7 @@
  * the loop). Commits told what changed share the authorization policies that
  * did not change with the generation before, and leave the sessions' own as
  * they were. */
+#include <errno.h>
 #include <event2/event.h>
 #include <libyang/libyang.h>
 #include <setjmp.h>
@@ -23,6 +24,7 @@
 
 #include "daemon/ike/ike_eng.h"
 #include "daemon/ike/ike_engine.h"
+#include "daemon/pool/pool.h"
 #include "tests/support/ike_client.h"
 #include "tests/unit/ike_harness.h"
 
@@ -265,6 +267,7 @@ static void test_changed_policies_shared(void **state)
     struct lyd_node *t4 = config(e, "Authorized use only", "Changed", "</def-domain>",
                                  "</def-domain><route><set><interface>raven-no-such0</interface></set></route>");
     const struct sess_authz_pol *g2;
+    const struct pool_set *book;
     struct ike_engine *eng;
     struct ike_client a;
     struct ike_buf buf = {0};
@@ -274,9 +277,16 @@ static void test_changed_policies_shared(void **state)
     ike_client_init(&a, IKE_DH_ECP256);
     establish(e, eng, &a, "alice.example.org", "k1", &buf);
     assert_non_null(sa = sess_of(eng, "alice.example.org"));
+    assert_true(sa->ss.have_addr4);
+    book = eng->conf->pools;
     assert_int_equal(ike_engine_prepare_changed(eng, t2, banner, 1, false, NULL, NULL), 0);
     ike_engine_apply(eng);
     assert_int_equal(eng->conf->nauthz_built, 1);
+    /* no pool changed: the same address book, alice's lease in it */
+    assert_ptr_equal(eng->conf->pools, book);
+    assert_null(sa->gen->pools);
+    assert_int_equal(pool_take(eng->conf->pools, "p", false, sa->ss.addr4, sa->ss.id), 0);
+    assert_int_equal(pool_take(eng->conf->pools, "p", false, sa->ss.addr4, sa->ss.id + 1), -EADDRINUSE);
     assert_int_equal(sa->gen->generation, 1);
     assert_string_equal(ike_conf_authz(sa->gen, "g")->banner, "Authorized use only");
     assert_string_equal((g2 = ike_conf_authz(eng->conf, "g"))->banner, "Changed");
@@ -285,6 +295,8 @@ static void test_changed_policies_shared(void **state)
     ike_engine_apply(eng);
     assert_int_equal(eng->conf->generation, 3);
     assert_int_equal(eng->conf->nauthz_built, 0);
+    assert_false(eng->conf->pools == book); /* a pool changed: rebuilt, alice's lease carried */
+    assert_int_equal(pool_take(eng->conf->pools, "p", false, sa->ss.addr4, sa->ss.id + 1), -EADDRINUSE);
     assert_ptr_equal(ike_conf_authz(eng->conf, "g"), g2);
     event_base_loop(e->base, EVLOOP_ONCE | EVLOOP_NONBLOCK); /* generation 2 freed */
     assert_int_equal(ike_conf_alive(), 2);
