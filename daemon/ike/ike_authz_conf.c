@@ -27,8 +27,8 @@ static uint32_t ip4(const char *s)
  * are IPv6 split subnets). Each becomes a traffic selector of the sessions'
  * child SAs: more than fit would be dropped without a word, so they are
  * refused. */
-static bool compile_subnets(const struct ike_conf *c, const struct lyd_node *pol, const struct lyd_node *at,
-                            struct sess_authz_pol *p, ike_err_fn err, void *arg)
+static bool compile_subnets(const struct ike_conf *c, const struct lyd_node *pol, struct sess_authz_pol *p,
+                            ike_err_fn err, void *arg)
 {
     const struct lyd_node *rem = ike_find(pol, "route/set/remote"), *ch;
     const char *acls[3] = {ike_leaf(pol, "route/set/access-list/ipv4"), ike_leaf(pol, "route/set/access-list/ipv6"),
@@ -49,7 +49,7 @@ static bool compile_subnets(const struct ike_conf *c, const struct lyd_node *pol
     if (n <= SESS_MAX_PREFIXES)
         return true;
     if (err) {
-        char msg[400], *path = lyd_path(at, LYD_PATH_STD, NULL, 0);
+        char msg[400], *path = lyd_path(pol, LYD_PATH_STD, NULL, 0);
 
         snprintf(msg, sizeof(msg),
                  "authorization policy %s pushes %u split subnets (route set remote, route set access-list, ipv6 "
@@ -71,10 +71,9 @@ static uint32_t num(const char *v, uint32_t unset)
     return v ? (uint32_t)strtoul(v, NULL, 10) : unset;
 }
 
-/* @pol: the entry (its copy, whose strings @p keeps); @at: the same entry in
- * the transaction's tree, named in errors. */
-static bool compile_one(const struct ike_conf *c, const struct lyd_node *pol, const struct lyd_node *at,
-                        struct sess_authz_pol *p, ike_err_fn err, void *arg)
+/* @pol: the entry in the transaction's tree (its strings are copied after). */
+static bool compile_one(const struct ike_conf *c, const struct lyd_node *pol, struct sess_authz_pol *p,
+                        ike_err_fn err, void *arg)
 {
     const char *v, *list = ike_leaf(pol, "aaa-attribute-list");
     const struct lyd_node *ch, *l = list ? ike_find(c->tree, V "aaa/attribute-list[name='%s']", list) : NULL;
@@ -120,26 +119,63 @@ static bool compile_one(const struct ike_conf *c, const struct lyd_node *pol, co
     /* the local ip:interface-config */
     p->mtu = (uint16_t)num(l ? ike_leaf(l, "mtu") : NULL, 0);
     p->tcp_mss = (uint16_t)num(l ? ike_leaf(l, "tcp-mss") : NULL, 0);
-    return ike_route_check_policy(at, p, err, arg) && compile_subnets(c, pol, at, p, err, arg);
+    return ike_route_check_policy(pol, p, err, arg) && compile_subnets(c, pol, p, err, arg);
 }
 
 static void ent_unref(struct ike_authz_ent *ent)
 {
     if (ent && !--ent->refs) {
-        lyd_free_tree(ent->tree);
+        free(ent->strings);
         free(ent);
     }
 }
 
-/* A new entry for the policy @at of the transaction's tree, compiled from a
- * copy of it; NULL when out of memory (*ok false then). A policy that cannot
- * be used is kept (the generation is dropped) with *ok false. */
+/* Every string of @p (pointing into the transaction's tree) copied into one
+ * block of the entry's own, and pointed at there: cheaper than a copy of the
+ * entry's subtree, which a policy of a pool and a name is mostly not. */
+static bool own_strings(struct ike_authz_ent *ent)
+{
+    struct sess_authz_pol *p = &ent->pol;
+    const char **slot[9 + 3 * SESS_MAX_ATTR_LIST];
+    size_t n = 0, len = 0;
+    char *at;
+
+    const char **one[] = {&p->name,   &p->pool,       &p->pool6,       &p->banner,     &p->def_domain,
+                          &p->cfg_url, &p->cfg_version, &p->dhcp_server, &p->dhcp_giaddr};
+    for (size_t i = 0; i < sizeof(one) / sizeof(one[0]); i++)
+        slot[n++] = one[i];
+    for (int i = 0; i < p->nsplit_dns; i++)
+        slot[n++] = &p->split_dns[i];
+    for (int i = 0; i < p->nbackup; i++)
+        slot[n++] = &p->backup[i];
+    for (int i = 0; i < p->nroute_ifaces; i++)
+        slot[n++] = &p->route_ifaces[i];
+    for (size_t i = 0; i < n; i++)
+        len += *slot[i] ? strlen(*slot[i]) + 1 : 0;
+    if (!(ent->strings = at = malloc(len ? len : 1)))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (*slot[i]) {
+            size_t l = strlen(*slot[i]) + 1;
+
+            memcpy(at, *slot[i], l);
+            *slot[i] = at;
+            at += l;
+        }
+    }
+    return true;
+}
+
+/* A new entry for the policy @at of the transaction's tree, compiled, its
+ * strings its own; NULL when out of memory (*ok false then). A policy that
+ * cannot be used is kept (the generation is dropped) with *ok false. */
 static struct ike_authz_ent *compile_ent(const struct ike_conf *c, const struct lyd_node *at, ike_err_fn err,
                                          void *arg, bool *ok)
 {
     struct ike_authz_ent *ent = calloc(1, sizeof(*ent));
+    bool used = ent && compile_one(c, at, &ent->pol, err, arg);
 
-    if (!ent || lyd_dup_single(at, NULL, LYD_DUP_RECURSIVE | LYD_DUP_WITH_FLAGS, &ent->tree)) {
+    if (!ent || !own_strings(ent)) {
         free(ent);
         if (err)
             err(arg, V "ikev2", "out of memory");
@@ -147,7 +183,7 @@ static struct ike_authz_ent *compile_ent(const struct ike_conf *c, const struct 
         return NULL;
     }
     ent->refs = 1;
-    *ok = compile_one(c, ent->tree, at, &ent->pol, err, arg) && *ok;
+    *ok = used && *ok;
     return ent;
 }
 

@@ -14,7 +14,7 @@
  * Incremental builds: given the generation in force and the data paths the
  * transaction changed (ike_conf_build_delta), a generation shares with it every
  * authorization policy that no change touched (struct ike_authz_ent, reference
- * counted, with the copy of its list entry its strings point into) and compiles
+ * counted, owning its strings) and compiles
  * only the others; what a policy's compilation reads besides its entry (access
  * lists, aaa attribute lists) changing recompiles them all.
  *
@@ -259,7 +259,7 @@ struct ike_acl {
  * Immutable once built; freed with its last generation. */
 struct ike_authz_ent {
     unsigned refs;         /* the generations holding it */
-    struct lyd_node *tree; /* a copy of its list entry (no parents): its strings' storage */
+    char *strings;         /* its strings' storage (copied from the tree it was compiled from) */
     struct sess_authz_pol pol;
 };
 
@@ -278,7 +278,7 @@ struct ike_conf {
     uint64_t generation; /* numbered by the engine at apply, from 1 */
     struct ike_conf *trash_next; /* waiting to be freed (ike_conf_unref_later) */
     struct lyd_node *tree; /* string storage: the subtrees it was compiled from (not pools, not the
-                            * authorization policies' entries: each ike_authz_ent has its own) */
+                            * authorization policies' entries: each ike_authz_ent copies its strings) */
     const struct lyd_node *src; /* while ike_conf_build runs: the tree it was given (pools are read there) */
     /* while ike_conf_build_delta runs: the generation in force and the data
      * paths changed since it was built (prev NULL: everything changed) */

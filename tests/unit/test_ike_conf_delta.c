@@ -8,7 +8,7 @@
  * trees both were built from are freed; a change of what a policy's
  * compilation reads besides its entry (access lists, aaa attribute lists) or
  * of the list itself recompiles every policy; how change paths stand to a
- * subtree. */
+ * subtree; a compiled policy's strings are its own. */
 #include <libyang/libyang.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -295,6 +295,45 @@ static void test_changed_policy_refused(void **state)
     lyd_free_all(t2);
 }
 
+/* A compiled policy's strings are its own: every one is read after the tree
+ * it was compiled from is gone (under the sanitizer a string left pointing
+ * into that tree fails here). */
+static void test_strings_own(void **state)
+{
+    struct env *e = *state;
+    struct lyd_node *t = parse(e,
+        "<pools xmlns=\"" NS "\"><ipv4-pool><name>p1</name><range><start>10.8.0.1</start><end>10.8.0.9</end>"
+        "</range></ipv4-pool><ipv6-pool><name>v6</name><prefix>fd00:1::/64</prefix></ipv6-pool></pools>"
+        "<ikev2 xmlns=\"" NS "\"><authorization-policy><name>all</name><pool>p1</pool><ipv6-pool>v6</ipv6-pool>"
+        "<banner>hi</banner><def-domain>corp.example.org</def-domain><configuration><url>http://x/y</url>"
+        "<version>3</version></configuration><dhcp><server>192.0.2.67</server><giaddr>192.0.2.1</giaddr></dhcp>"
+        "<split-dns>a.example.org</split-dns><split-dns>b.example.org</split-dns>"
+        "<backup-gateway>gw2.example.org</backup-gateway><route><set><interface>lo</interface></set></route>"
+        "</authorization-policy></ikev2>");
+    struct ike_conf *c = full(e, t);
+    const struct sess_authz_pol *p = ike_conf_authz(c, "all");
+
+    lyd_free_all(t);
+    assert_non_null(p);
+    assert_string_equal(p->name, "all");
+    assert_string_equal(p->pool, "p1");
+    assert_string_equal(p->pool6, "v6");
+    assert_string_equal(p->banner, "hi");
+    assert_string_equal(p->def_domain, "corp.example.org");
+    assert_string_equal(p->cfg_url, "http://x/y");
+    assert_string_equal(p->cfg_version, "3");
+    assert_string_equal(p->dhcp_server, "192.0.2.67");
+    assert_string_equal(p->dhcp_giaddr, "192.0.2.1");
+    assert_int_equal(p->nsplit_dns, 2);
+    assert_string_equal(p->split_dns[0], "a.example.org");
+    assert_string_equal(p->split_dns[1], "b.example.org");
+    assert_int_equal(p->nbackup, 1);
+    assert_string_equal(p->backup[0], "gw2.example.org");
+    assert_int_equal(p->nroute_ifaces, 1);
+    assert_string_equal(p->route_ifaces[0], "lo");
+    ike_conf_unref(c);
+}
+
 static void test_relation(void **state)
 {
     const char *rest = NULL;
@@ -337,7 +376,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_changed_deleted_added), cmocka_unit_test(test_rename_outlives_first),
         cmocka_unit_test(test_what_recompiles),       cmocka_unit_test(test_changed_policy_refused),
-        cmocka_unit_test(test_relation),
+        cmocka_unit_test(test_strings_own),           cmocka_unit_test(test_relation),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
