@@ -441,7 +441,8 @@ int ike_engine_prepare_changed(struct ike_engine *e, const struct lyd_node *tree
      * the engine's until apply switches to the new configuration); when no pool
      * changed, apply hands the live ones over instead */
     if (e->conf && !c->pools_moved &&
-        (pool_set_carry(c->pools, e->conf->pools, misfit, e) + pool_set_carry(c->pools6, e->conf->pools6, misfit6, e))) {
+        (pool_set_carry(c->pools, e->conf->pools, misfit, e) +
+         pool_set_carry(c->pools6, e->conf->pools6, misfit6, e))) {
         ike_conf_unref(c);
         e->err = NULL;
         return -EBUSY;
