@@ -592,7 +592,7 @@ size_t pool_set_carry(struct pool_set *nw, const struct pool_set *old,
     size_t bad = 0;
 
     HASH_ITER(hh, old->pools, p, tmp) {
-        struct pool *q = find(nw, p->name);
+        struct pool *q = p->failures ? find(nw, p->name) : NULL; /* none: the new pool's 0 is right */
 
         if (q && q->ipv6 == p->ipv6)
             q->failures = p->failures;

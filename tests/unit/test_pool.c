@@ -98,6 +98,14 @@ static void info(const struct pool_info *pi, void *arg)
         *(uint64_t *)arg = pi->in_use;
 }
 
+static void failures_of(const struct pool_info *pi, void *arg)
+{
+    if (!strcmp(pi->name, "p"))
+        ((uint64_t *)arg)[0] = pi->failures;
+    if (!strcmp(pi->name, "q"))
+        ((uint64_t *)arg)[1] = pi->failures;
+}
+
 static void test_carry(void **st)
 {
     struct pool_set *old = pool_set_new(), *nw = pool_set_new(), *gone = pool_set_new();
@@ -107,6 +115,8 @@ static void test_carry(void **st)
     uint64_t in_use = 0;
 
     pool_set_add(gone, "other", 0);
+    pool_set_add(old, "q", 0);
+    pool_set_add(nw, "q", 0);
     assert_int_equal(pool_add_range(old, p, A(10, 0, 0, 1), A(10, 0, 0, 2)), 0);
     assert_int_equal(pool_alloc(old, "p", 7, &a1), 0);
     assert_int_equal(pool_alloc(old, "p", 8, &a2), 0);
@@ -119,6 +129,14 @@ static void test_carry(void **st)
     assert_int_equal(m.owner[0], 8);
     pool_set_foreach(nw, info, &in_use);
     assert_int_equal(in_use, 1);
+    {
+        /* the exhausted pool's failure went along; a pool without any has none */
+        uint64_t fails[2] = {9, 9};
+
+        pool_set_foreach(nw, failures_of, fails);
+        assert_int_equal(fails[0], 1);
+        assert_int_equal(fails[1], 0);
+    }
     /* the carried lease is taken in the new pool */
     assert_int_equal(pool_alloc(nw, "p", 10, &a), 0);
     assert_int_equal(a, A(10, 0, 5, 1));
