@@ -201,9 +201,9 @@ static int str_cmp(const void *a, const void *b)
 
 /* The names of the policies c->changed touches inside their entries, sorted
  * (*names, owned strings); false when all of them are to be compiled: no
- * previous generation, a change of the list itself or above it, of the access
- * lists or of aaa attribute lists (which a policy's compilation reads), a path not understood,
- * or out of memory. */
+ * previous generation or none of its policies to share, a change of the list
+ * itself or above it, of the access lists or of aaa attribute lists (which a
+ * policy's compilation reads), a path not understood, or out of memory. */
 static bool changed_names(const struct ike_conf *c, char ***names, size_t *n)
 {
     static const char list[] = V "ikev2/authorization-policy";
@@ -213,33 +213,7 @@ static bool changed_names(const struct ike_conf *c, char ***names, size_t *n)
     if (!c->prev || !c->prev->nauthz || ike_conf_touched(c, V "access-lists") ||
         ike_conf_touched(c, V "aaa/attribute-list"))
         return false;
-    for (size_t i = 0; i < c->nchanged; i++) {
-        const char *rest, *v, *e;
-        enum ike_chg_rel r = ike_chg_relation(c->changed[i], list, &rest);
-        char **nn;
-
-        if (r == IKE_CHG_NONE)
-            continue;
-        if (r == IKE_CHG_ABOVE || strncmp(rest, "[name=", 6) || (rest[6] != '\'' && rest[6] != '"'))
-            goto all;
-        v = rest + 7;
-        if (!(e = strchr(v, rest[6])) || e[1] != ']' || !(nn = realloc(*names, (*n + 1) * sizeof(*nn))))
-            goto all;
-        *names = nn;
-        if (!(nn[*n] = strndup(v, (size_t)(e - v))))
-            goto all;
-        ++*n;
-    }
-    if (*n > 1)
-        qsort(*names, *n, sizeof(**names), str_cmp);
-    return true;
-all:
-    for (size_t i = 0; i < *n; i++)
-        free((*names)[i]);
-    free(*names);
-    *names = NULL;
-    *n = 0;
-    return false;
+    return ike_changed_keys(c, list, list, names, n);
 }
 
 static int name_cmp(const void *key, const void *elem)
@@ -308,9 +282,7 @@ bool ike_authz_compile(struct ike_conf *c, ike_err_fn err, void *arg)
     }
     if (!sorted)
         qsort(c->authz, c->nauthz, sizeof(*c->authz), by_name);
-    for (size_t i = 0; i < nnames; i++)
-        free(names[i]);
-    free(names);
+    ike_keys_free(names, nnames);
     return ok;
 }
 

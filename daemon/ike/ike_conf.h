@@ -300,8 +300,9 @@ struct ike_conf {
     size_t npolicies;
     struct pool_set *pools; /* the address book: see above (read through e->conf) */
     struct pool_set *pools6;
-    bool pools_moved;       /* no pool changed: pools and pools6 are NULL until apply hands the
-                             * previous generation's over (ike_conf_take_pools) */
+    bool pools_moved;       /* no pool changed, or pool_patch: pools and pools6 are NULL until apply
+                             * hands the previous generation's over (ike_conf_take_pools) */
+    struct pool_patch *pool_patch; /* some IPv4 pools changed: applied to those at apply */
     struct ike_range *pool_ranges; /* every pool's addresses (IPv4 ranges, IPv6 prefixes) */
     size_t npool_ranges;
     struct pki_tp **tps;    /* trustpoints */
@@ -353,8 +354,17 @@ struct ike_conf *ike_conf_build(const struct ly_ctx *ctx, const struct lyd_node 
 struct ike_conf *ike_conf_build_delta(const struct ly_ctx *ctx, const struct lyd_node *tree,
                                       const struct ike_conf *prev, const char *const *changed, size_t nchanged,
                                       ike_err_fn err, void *arg);
+/* ike_pool_conf.c: the address book of c->src into c->pools and c->pools6, or
+ * none when no pool changed, or a patch of c->prev's when only IPv4 pools no
+ * session leases from changed (c->pools_moved, c->pool_patch); false, with
+ * @err called, when it cannot be built (ranges that overlap or are wrong). */
+bool ike_pools_compile(struct ike_conf *c, ike_err_fn err, void *arg);
+/* An error at @at (a node of the transaction's tree, NULL: none), for the compiling files. */
+void ike_errf(ike_err_fn err, void *arg, const struct lyd_node *at, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* Apply of a generation built with pools_moved: takes @old's address book
- * (@old is the generation it was built against; its sets are NULL after). */
+ * (@old is the generation it was built against; its sets are NULL after),
+ * with the pool patch applied to it. */
 void ike_conf_take_pools(struct ike_conf *c, struct ike_conf *old);
 /* How a changed data path @p stands to the node at @at (a data path without
  * predicates, e.g. "/raven-vpn:aaa"): IKE_CHG_ABOVE when @p is that node or an
@@ -365,6 +375,14 @@ enum ike_chg_rel ike_chg_relation(const char *p, const char *at, const char **re
 /* Whether a change of @c's build (c->changed; everything without c->prev)
  * touches the node at @at, as above or below it. */
 bool ike_conf_touched(const struct ike_conf *c, const char *at);
+/* The keys (name) of the entries of list @list (a data path without
+ * predicates) that c->changed touches, sorted, a name possibly twice (*@names,
+ * owned: ike_keys_free); false when what changed in @within (the list or a
+ * node above it) is not only inside entries of @list (a change of the list
+ * itself or above it, or elsewhere in @within, a path not understood), when
+ * @c has no previous generation or change set, or out of memory. */
+bool ike_changed_keys(const struct ike_conf *c, const char *within, const char *list, char ***names, size_t *n);
+void ike_keys_free(char **names, size_t n);
 /* Another reference on @c (NULL: none); @c itself. */
 struct ike_conf *ike_conf_ref(struct ike_conf *c);
 /* Drops a reference; the last one frees the generation. NULL: nothing. */

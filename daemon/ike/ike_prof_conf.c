@@ -806,6 +806,8 @@ static bool compile_pool_ranges(struct ike_conf *c, ike_err_fn err, void *arg)
     const struct lyd_node *top = ike_find(c->src, V "pools"), *p, *r;
     size_t n;
 
+    if (c->pool_patch) /* some IPv4 pools changed: built with the patch */
+        return true;
     if (c->pools_moved) { /* no pool changed: the previous generation's, copied */
         if (!c->prev->npool_ranges)
             return true;

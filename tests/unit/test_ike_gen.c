@@ -302,10 +302,50 @@ static void test_changed_policies_shared(void **state)
     assert_int_equal(ike_conf_alive(), 2);
     assert_string_equal(g2->banner, "Changed");
 
+    /* a pool no session leases from, added then changed: the address book in
+     * force is patched, not rebuilt; a dry run of a change leaves it as it is */
+    {
+        static const char *const q[] = {"/raven-vpn:pools/ipv4-pool[name='q']"};
+        static const char *const qend[] = {"/raven-vpn:pools/ipv4-pool[name='q']/range[start='10.9.0.1']/end"};
+        struct lyd_node *t5 = config(e, "Authorized use only", "Changed", "<end>10.8.0.3</end>",
+                                     "<end>10.8.0.6</end></range></ipv4-pool><ipv4-pool><name>q</name>"
+                                     "<range><start>10.9.0.1</start><end>10.9.0.2</end>");
+        struct lyd_node *t6 = config(e, "Authorized use only", "Changed", "<end>10.8.0.3</end>",
+                                     "<end>10.8.0.6</end></range></ipv4-pool><ipv4-pool><name>q</name>"
+                                     "<range><start>10.9.0.1</start><end>10.9.0.4</end>");
+
+        book = eng->conf->pools;
+        assert_int_equal(ike_engine_prepare_changed(eng, t5, q, 1, false, NULL, NULL), 0);
+        ike_engine_apply(eng);
+        assert_ptr_equal(eng->conf->pools, book);
+        assert_int_equal(pool_take(eng->conf->pools, "q", false, 0x0a090002, 77), 0);
+        assert_int_equal(pool_take(eng->conf->pools, "q", false, 0x0a090003, 78), -ERANGE);
+        assert_true(pool_release(eng->conf->pools, "q", 0x0a090002));
+        assert_int_equal(ike_engine_prepare_changed(eng, t6, qend, 1, true, NULL, NULL), 0);
+        ike_engine_abort(eng);
+        assert_int_equal(pool_take(eng->conf->pools, "q", false, 0x0a090003, 78), -ERANGE);
+        assert_int_equal(ike_engine_prepare_changed(eng, t6, qend, 1, false, NULL, NULL), 0);
+        ike_engine_apply(eng);
+        assert_ptr_equal(eng->conf->pools, book);
+        assert_int_equal(pool_take(eng->conf->pools, "q", false, 0x0a090004, 78), 0);
+        assert_int_equal(eng->conf->npool_ranges, 2);
+        /* alice's lease is still hers */
+        assert_int_equal(pool_take(eng->conf->pools, "p", false, sa->ss.addr4, sa->ss.id + 1), -EADDRINUSE);
+        /* and back to t3: q leased (by 78) cannot go, the commit is refused */
+        assert_int_not_equal(ike_engine_prepare_changed(eng, t3, q, 1, false, NULL, NULL), 0);
+        assert_true(pool_release(eng->conf->pools, "q", 0x0a090004));
+        assert_int_equal(ike_engine_prepare_changed(eng, t3, q, 1, false, NULL, NULL), 0);
+        ike_engine_apply(eng);
+        assert_ptr_equal(eng->conf->pools, book);
+        assert_int_equal(pool_take(eng->conf->pools, "q", false, 0x0a090004, 78), -ENOENT);
+        event_base_loop(e->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+        lyd_free_all(t5);
+        lyd_free_all(t6);
+    }
     assert_int_equal(ike_engine_prepare_changed(eng, t1, banner, 1, true, NULL, NULL), 0);
     ike_engine_abort(eng);
     assert_int_not_equal(ike_engine_prepare_changed(eng, t4, iface, 1, false, NULL, NULL), 0);
-    assert_int_equal(eng->conf->generation, 3);
+    assert_int_equal(eng->conf->generation, 6);
     assert_ptr_equal(ike_conf_authz(eng->conf, "g"), g2);
     assert_string_equal(g2->banner, "Changed");
     assert_string_equal(ike_conf_authz(sa->gen, "g")->banner, "Authorized use only");
