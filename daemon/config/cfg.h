@@ -265,6 +265,15 @@ const struct lyd_node *cfg_txn_old(const struct cfg_txn *txn);
 const struct lyd_node *cfg_txn_new(const struct cfg_txn *txn);
 /* The changes routed to the handler being called. */
 const struct cfg_change *cfg_txn_changes(const struct cfg_txn *txn, size_t *n);
+/* Every change of the transaction, whichever handler it is routed to (@chg,
+ * @n), and what its whole-tree validation created or deleted besides (defaults,
+ * a container under a "when" that became true: @made, @nmade): for a handler
+ * that compiles several subtrees at once and rebuilds only what changed. False
+ * when the transaction's change set is not the whole difference (the first
+ * apply at start, or what validation changed could not all be noted): then
+ * everything is to be taken as changed. */
+bool cfg_txn_all_changes(const struct cfg_txn *txn, const struct cfg_change **chg, size_t *n,
+                         const struct cfg_change **made, size_t *nmade);
 /* True while running is first applied at start (every handler sees REPLACE). */
 bool cfg_txn_is_initial(const struct cfg_txn *txn);
 /* True when the transaction only checks the change (<validate>, an edit with

@@ -8,6 +8,13 @@
 
 #define CFG_SECRET_MASK "********"
 
+/* A change set of more changes than this is a bulk load: its whole-tree
+ * validation keeps no diff (what it added is not noted: no spare, and handlers
+ * take everything as changed), and running's journal may take a snapshot
+ * instead of a record. Finding, widening or levelling thousands of paths one by
+ * one costs more than the whole tree's copy or print. */
+#define CFG_BULK_CHANGES 4096
+
 struct chg_vec {
     struct cfg_change *v;
     size_t n, cap;

@@ -144,28 +144,63 @@ static bool secret_dropped(const struct cfg *cfg, const struct lyd_node *old, co
     return false;
 }
 
-/* The paths a record already holds: a change at or under one of them is in it. */
+/* The paths a record already holds: a change at or under one of them is in it.
+ * They are in an open-addressing hash table (a power of two, at most half
+ * full), so that a change set of 20 000 paths is not compared pairwise: a path
+ * is looked up once for each of its ancestors. */
 struct seen {
-    char **v;
-    size_t n;
+    char **tab;
+    size_t n, cap;
 };
+
+static size_t seen_slot(const struct seen *sn, const char *p, size_t l)
+{
+    size_t i = (size_t)cfg_fnv(0xcbf29ce484222325ULL, p, l) & (sn->cap - 1);
+
+    while (sn->tab[i] && (strncmp(sn->tab[i], p, l) || sn->tab[i][l]))
+        i = (i + 1) & (sn->cap - 1);
+    return i;
+}
 
 static bool seen_covers(const struct seen *sn, const char *p)
 {
-    for (size_t i = 0; i < sn->n; i++) {
-        size_t l = strlen(sn->v[i]);
+    size_t len = strlen(p);
 
-        if (!strncmp(sn->v[i], p, l) && (p[l] == 0 || p[l] == '/'))
+    for (size_t l = 1; sn->n && l <= len; l++) {
+        if ((l == len || p[l] == '/') && sn->tab[seen_slot(sn, p, l)])
             return true;
     }
     return false;
 }
 
+/* Adds @p (owned by the table from now on, also on failure: freed). */
+static int seen_add(struct seen *sn, char *p)
+{
+    if (2 * (sn->n + 1) > sn->cap) {
+        struct seen bigger = {.cap = sn->cap ? 2 * sn->cap : 64};
+
+        if (!(bigger.tab = calloc(bigger.cap, sizeof(*bigger.tab)))) {
+            free(p);
+            return -ENOMEM;
+        }
+        for (size_t i = 0; i < sn->cap; i++) {
+            if (sn->tab[i])
+                bigger.tab[seen_slot(&bigger, sn->tab[i], strlen(sn->tab[i]))] = sn->tab[i];
+        }
+        bigger.n = sn->n;
+        free(sn->tab);
+        *sn = bigger;
+    }
+    sn->tab[seen_slot(sn, p, strlen(p))] = p;
+    sn->n++;
+    return 0;
+}
+
 static void seen_free(struct seen *sn)
 {
-    for (size_t i = 0; i < sn->n; i++)
-        free(sn->v[i]);
-    free(sn->v);
+    for (size_t i = 0; i < sn->cap; i++)
+        free(sn->tab[i]);
+    free(sn->tab);
 }
 
 static int add_entry(const struct cfg *cfg, struct buf *b, struct seen *sn, const struct lyd_node *old,
@@ -212,18 +247,12 @@ static int add_entry(const struct cfg *cfg, struct buf *b, struct seen *sn, cons
         return 0;
     }
     {
-        char **nv = realloc(sn->v, (sn->n + 1) * sizeof(*nv));
+        char *keep = strdup(p);
 
-        if (!nv) {
+        if (!keep || seen_add(sn, keep)) {
             free(p);
             return -ENOMEM;
         }
-        sn->v = nv;
-        if (!(sn->v[sn->n] = strdup(p))) {
-            free(p);
-            return -ENOMEM;
-        }
-        sn->n++;
     }
     if (n && !lyd_parent(n)) { /* a top-level node prints as it is */
         rc = lyd_print_mem(&xml, n, LYD_XML, LYD_PRINT_WD_EXPLICIT) ? -ENOMEM : 0;
@@ -319,6 +348,11 @@ int cfg_journal_append(struct cfg *cfg, const struct lyd_node *old, const struct
     int rc = 0;
 
     if (cfg->jbroken || !chg)
+        return -EAGAIN;
+    /* thousands of changes (a bulk load) cost more as records (each found,
+     * widened and printed alone: some 20 us) than a snapshot of running (some
+     * 60 ns a byte): then a snapshot */
+    if (chg->n > CFG_BULK_CHANGES && chg->n * 300 > cfg->snap_size)
         return -EAGAIN;
     for (size_t i = 0; i < chg->n && !rc && !whole; i++) {
         if (!chg->v[i].snode || !chg->v[i].path || !strcmp(chg->v[i].path, "/") ||

@@ -383,7 +383,11 @@ int cfg_txn_run(struct cfg *cfg, const struct lyd_node *old, struct lyd_node **n
         rc = 0;
     } else {
         cfg->nfull++;
-        rc = validate_tree(cfg, newp, &cfg->txn_made, errs);
+        /* a bulk load: the diff of its validation (the defaults of thousands of
+         * new nodes) would cost a third of it, and levelling a spare with it more
+         * than copying running */
+        cfg->txn_made_lost = chg->n > CFG_BULK_CHANGES;
+        rc = validate_tree(cfg, newp, cfg->txn_made_lost ? NULL : &cfg->txn_made, errs);
     }
     cfg->txn_when_del = false;
     if (!rc) {
@@ -463,6 +467,16 @@ const struct cfg_change *cfg_txn_changes(const struct cfg_txn *txn, size_t *n)
 {
     *n = txn->nmine;
     return txn->mine;
+}
+
+bool cfg_txn_all_changes(const struct cfg_txn *txn, const struct cfg_change **chg, size_t *n,
+                         const struct cfg_change **made, size_t *nmade)
+{
+    *chg = txn->all->v;
+    *n = txn->all->n;
+    *made = txn->cfg->txn_made.v;
+    *nmade = txn->cfg->txn_made.n;
+    return !txn->initial && !txn->cfg->txn_made_lost;
 }
 
 bool cfg_txn_is_initial(const struct cfg_txn *txn)

@@ -71,8 +71,9 @@ static uint32_t num(const char *v, uint32_t unset)
     return v ? (uint32_t)strtoul(v, NULL, 10) : unset;
 }
 
-static bool compile_one(const struct ike_conf *c, const struct lyd_node *pol, struct sess_authz_pol *p, ike_err_fn err,
-                        void *arg)
+/* @pol: the entry in the transaction's tree (its strings are copied after). */
+static bool compile_one(const struct ike_conf *c, const struct lyd_node *pol, struct sess_authz_pol *p,
+                        ike_err_fn err, void *arg)
 {
     const char *v, *list = ike_leaf(pol, "aaa-attribute-list");
     const struct lyd_node *ch, *l = list ? ike_find(c->tree, V "aaa/attribute-list[name='%s']", list) : NULL;
@@ -123,46 +124,186 @@ static bool compile_one(const struct ike_conf *c, const struct lyd_node *pol, st
     /* the local ip:interface-config */
     p->mtu = (uint16_t)num(l ? ike_leaf(l, "mtu") : NULL, 0);
     p->tcp_mss = (uint16_t)num(l ? ike_leaf(l, "tcp-mss") : NULL, 0);
-    return compile_subnets(c, pol, p, err, arg);
+    return ike_route_check_policy(pol, p, err, arg) && compile_subnets(c, pol, p, err, arg);
+}
+
+static void ent_unref(struct ike_authz_ent *ent)
+{
+    if (ent && !--ent->refs) {
+        free(ent->strings);
+        free(ent);
+    }
+}
+
+/* Every string of @p (pointing into the transaction's tree) copied into one
+ * block of the entry's own, and pointed at there: cheaper than a copy of the
+ * entry's subtree, which a policy of a pool and a name is mostly not. */
+static bool own_strings(struct ike_authz_ent *ent)
+{
+    struct sess_authz_pol *p = &ent->pol;
+    const char **slot[9 + 3 * SESS_MAX_ATTR_LIST];
+    size_t n = 0, len = 0;
+    char *at;
+
+    const char **one[] = {&p->name,   &p->pool,       &p->pool6,       &p->banner,     &p->def_domain,
+                          &p->cfg_url, &p->cfg_version, &p->dhcp_server, &p->dhcp_giaddr};
+    for (size_t i = 0; i < sizeof(one) / sizeof(one[0]); i++)
+        slot[n++] = one[i];
+    for (int i = 0; i < p->nsplit_dns; i++)
+        slot[n++] = &p->split_dns[i];
+    for (int i = 0; i < p->nbackup; i++)
+        slot[n++] = &p->backup[i];
+    for (int i = 0; i < p->nroute_ifaces; i++)
+        slot[n++] = &p->route_ifaces[i];
+    for (size_t i = 0; i < n; i++)
+        len += *slot[i] ? strlen(*slot[i]) + 1 : 0;
+    if (!(ent->strings = at = malloc(len ? len : 1)))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (*slot[i]) {
+            size_t l = strlen(*slot[i]) + 1;
+
+            memcpy(at, *slot[i], l);
+            *slot[i] = at;
+            at += l;
+        }
+    }
+    return true;
+}
+
+/* A new entry for the policy @at of the transaction's tree, compiled, its
+ * strings its own; NULL when out of memory (*ok false then). A policy that
+ * cannot be used is kept (the generation is dropped) with *ok false. */
+static struct ike_authz_ent *compile_ent(const struct ike_conf *c, const struct lyd_node *at, ike_err_fn err,
+                                         void *arg, bool *ok)
+{
+    struct ike_authz_ent *ent = calloc(1, sizeof(*ent));
+    bool used = ent && compile_one(c, at, &ent->pol, err, arg);
+
+    if (!ent || !own_strings(ent)) {
+        free(ent);
+        if (err)
+            err(arg, V "ikev2", "out of memory");
+        *ok = false;
+        return NULL;
+    }
+    ent->refs = 1;
+    *ok = used && *ok;
+    return ent;
 }
 
 static int by_name(const void *a, const void *b)
 {
-    return strcmp(((const struct sess_authz_pol *)a)->name, ((const struct sess_authz_pol *)b)->name);
+    const struct ike_authz_ent *const *x = a, *const *y = b;
+
+    return strcmp((*x)->pol.name, (*y)->pol.name);
 }
 
-bool ike_authz_compile(struct ike_conf *c, ike_err_fn err, void *arg)
+static int str_cmp(const void *a, const void *b)
 {
-    struct ly_set *set = NULL;
-    bool ok = true;
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
 
-    if (!c->tree || lyd_find_xpath(c->tree, V "ikev2/authorization-policy", &set))
-        return true;
-    c->authz = calloc(set->count ? set->count : 1, sizeof(*c->authz));
+/* The names of the policies c->changed touches inside their entries, sorted
+ * (*names, owned strings); false when all of them are to be compiled: no
+ * previous generation or none of its policies to share, a change of the list
+ * itself or above it, of the access lists or of aaa attribute lists (which a
+ * policy's compilation reads), a path not understood, or out of memory. */
+static bool changed_names(const struct ike_conf *c, char ***names, size_t *n)
+{
+    static const char list[] = V "ikev2/authorization-policy";
+
+    *names = NULL;
+    *n = 0;
+    if (!c->prev || !c->prev->nauthz || ike_conf_touched(c, V "access-lists") ||
+        ike_conf_touched(c, V "aaa/attribute-list"))
+        return false;
+    return ike_changed_keys(c, list, list, names, n);
+}
+
+static int name_cmp(const void *key, const void *elem)
+{
+    return strcmp(key, (*(struct ike_authz_ent *const *)elem)->pol.name);
+}
+
+/* @c's entry named @name, NULL if none. */
+static struct ike_authz_ent *find_ent(const struct ike_conf *c, const char *name)
+{
+    struct ike_authz_ent **found = bsearch(name, c->authz, c->nauthz, sizeof(*c->authz), name_cmp);
+
+    return found ? *found : NULL;
+}
+
+/* Every entry of the previous generation, shared: nothing of them changed. */
+static bool share_all(struct ike_conf *c, ike_err_fn err, void *arg)
+{
+    const struct ike_conf *prev = c->prev;
+
+    c->authz = malloc((prev->nauthz ? prev->nauthz : 1) * sizeof(*c->authz));
     if (!c->authz) {
-        ly_set_free(set, NULL);
         if (err)
             err(arg, V "ikev2", "out of memory");
         return false;
     }
-    for (uint32_t i = 0; i < set->count; i++) {
-        struct sess_authz_pol *p = &c->authz[c->nauthz];
+    memcpy(c->authz, prev->authz, prev->nauthz * sizeof(*c->authz));
+    c->nauthz = prev->nauthz;
+    for (size_t i = 0; i < c->nauthz; i++)
+        c->authz[i]->refs++;
+    return true;
+}
 
-        if (!ike_leaf(set->dnodes[i], "name"))
-            continue;
-        ok = compile_one(c, set->dnodes[i], p, err, arg) && ok;
-        c->nauthz++;
+bool ike_authz_compile(struct ike_conf *c, ike_err_fn err, void *arg)
+{
+    const struct lyd_node *top = c->src ? ike_find(c->src, V "ikev2") : NULL, *pol;
+    char **names = NULL;
+    size_t nnames = 0, count = 0;
+    bool ok = true, some = changed_names(c, &names, &nnames), sorted = true;
+
+    if (some && !nnames)
+        return share_all(c, err, arg);
+    LY_LIST_FOR(top ? lyd_child(top) : NULL, pol)
+        count += !strcmp(pol->schema->name, "authorization-policy");
+    c->authz = calloc(count ? count : 1, sizeof(*c->authz));
+    if (!c->authz) {
+        if (err)
+            err(arg, V "ikev2", "out of memory");
+        ok = false;
     }
-    qsort(c->authz, c->nauthz, sizeof(*c->authz), by_name);
-    ly_set_free(set, NULL);
+    LY_LIST_FOR(c->authz && top ? lyd_child(top) : NULL, pol) {
+        const char *name = strcmp(pol->schema->name, "authorization-policy") ? NULL : ike_leaf(pol, "name");
+        struct ike_authz_ent *ent = NULL;
+
+        if (!name)
+            continue;
+        if (some && (!nnames || !bsearch(&name, names, nnames, sizeof(*names), str_cmp)) &&
+            (ent = find_ent(c->prev, name)))
+            ent->refs++;
+        else if ((ent = compile_ent(c, pol, err, arg, &ok)))
+            c->nauthz_built++;
+        if (!ent)
+            break;
+        c->authz[c->nauthz++] = ent;
+        sorted = sorted && (c->nauthz < 2 || by_name(&c->authz[c->nauthz - 2], &ent) < 0);
+    }
+    if (!sorted)
+        qsort(c->authz, c->nauthz, sizeof(*c->authz), by_name);
+    ike_keys_free(names, nnames);
     return ok;
+}
+
+void ike_authz_conf_free(struct ike_conf *c)
+{
+    for (size_t i = 0; i < c->nauthz; i++)
+        ent_unref(c->authz[i]);
+    free(c->authz);
 }
 
 const struct sess_authz_pol *ike_conf_authz(const struct ike_conf *c, const char *name)
 {
-    struct sess_authz_pol key = {.name = name};
+    struct ike_authz_ent *ent;
 
     if (!c || !name || !c->nauthz)
         return NULL;
-    return bsearch(&key, c->authz, c->nauthz, sizeof(*c->authz), by_name);
+    ent = find_ent(c, name);
+    return ent ? &ent->pol : NULL;
 }

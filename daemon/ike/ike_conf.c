@@ -1,8 +1,8 @@
 /* Compiling the configuration for the IKEv2 engine (ike_conf.h): one
  * generation, reference counted. What every packet needs (listen addresses,
- * limits, proposals), the address book and what must be checked before a
- * commit (pools, algorithms, trustpoints) is built here; access lists,
- * profiles and what they refer to in ike_prof_conf.c, the authorization
+ * limits, proposals) and what must be checked before a commit (algorithms,
+ * trustpoints) is built here; the address book in ike_pool_conf.c, access
+ * lists, profiles and what they refer to in ike_prof_conf.c, the authorization
  * policies in ike_authz_conf.c. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -150,9 +150,7 @@ uint16_t ike_conf_group_id(const char *name)
     return bit ? (uint16_t)__builtin_ctz(bit) : 0;
 }
 
-static void errf(ike_err_fn err, void *arg, const struct lyd_node *at, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void errf(ike_err_fn err, void *arg, const struct lyd_node *at, const char *fmt, ...)
+void ike_errf(ike_err_fn err, void *arg, const struct lyd_node *at, const char *fmt, ...)
 {
     char msg[512], *path = at ? lyd_path(at, LYD_PATH_STD, NULL, 0) : NULL;
     va_list ap;
@@ -204,7 +202,7 @@ static bool proposal_algs(const struct lyd_node *prop, struct ike_algs *a, ike_e
         else
             continue;
         if (!bit) {
-            errf(err, arg, c, "%s %s is not implemented by Raven; remove it from the proposal", n, ident(c));
+            ike_errf(err, arg, c, "%s %s is not implemented by Raven; remove it from the proposal", n, ident(c));
             ok = false;
         }
     }
@@ -238,7 +236,7 @@ static bool build_policies(struct ike_conf *c, ike_err_fn err, void *arg)
     c->policies = calloc(set->count ? set->count : 1, sizeof(*c->policies));
     if (!c->policies) {
         ly_set_free(set, NULL);
-        errf(err, arg, NULL, "out of memory");
+        ike_errf(err, arg, NULL, "out of memory");
         return false;
     }
     for (uint32_t i = 0; i < set->count; i++) {
@@ -308,125 +306,6 @@ const struct ike_algs *ike_conf_algs(const struct ike_conf *c, const struct sock
     return vrf ? vrf : any ? any : &ike_algs_default;
 }
 
-static bool build_pools(struct ike_conf *c, ike_err_fn err, void *arg)
-{
-    struct ly_set *set = NULL;
-    bool ok = true;
-
-    c->pools = pool_set_new();
-    if (!c->pools) {
-        errf(err, arg, NULL, "out of memory");
-        return false;
-    }
-    if (!c->src || lyd_find_xpath(c->src, V "pools/ipv4-pool", &set))
-        return true;
-    for (uint32_t i = 0; i < set->count; i++) {
-        const struct lyd_node *pn = set->dnodes[i], *r;
-        const char *mask = ike_leaf(pn, "netmask");
-        struct in_addr m = {0};
-        struct pool *p;
-
-        if (mask)
-            inet_pton(AF_INET, mask, &m);
-        p = pool_set_add(c->pools, ike_leaf(pn, "name"), ntohl(m.s_addr));
-        if (!p) { /* the names are keys: only memory can fail */
-            errf(err, arg, pn, "out of memory");
-            ok = false;
-            break;
-        }
-        LY_LIST_FOR(lyd_child(pn), r) {
-            struct in_addr s, e;
-            int rc;
-
-            if (strcmp(r->schema->name, "range"))
-                continue;
-            if (inet_pton(AF_INET, ike_leaf(r, "start"), &s) != 1 || inet_pton(AF_INET, ike_leaf(r, "end"), &e) != 1)
-                continue;
-            rc = pool_add_range(c->pools, p, ntohl(s.s_addr), ntohl(e.s_addr));
-            if (rc == -EINVAL) {
-                errf(err, arg, r, "range start %s is above its end %s", ike_leaf(r, "start"), ike_leaf(r, "end"));
-                ok = false;
-            } else if (rc == -EEXIST) {
-                errf(err, arg, r, "range %s..%s overlaps another range of an IPv4 pool; pools must not share addresses",
-                     ike_leaf(r, "start"), ike_leaf(r, "end"));
-                ok = false;
-            } else if (rc) {
-                ok = false;
-            }
-        }
-    }
-    ly_set_free(set, NULL);
-    return ok;
-}
-
-/* Whether two IPv6 prefixes share addresses (one contains the other). */
-static bool prefixes_overlap(const uint8_t *a, unsigned al, const uint8_t *b, unsigned bl)
-{
-    unsigned n = al < bl ? al : bl;
-
-    if (memcmp(a, b, n / 8))
-        return false;
-    return n % 8 == 0 || !((a[n / 8] ^ b[n / 8]) & (uint8_t)(0xff << (8 - n % 8)));
-}
-
-static bool build_pools6(struct ike_conf *c, ike_err_fn err, void *arg)
-{
-    struct ly_set *set = NULL;
-    bool ok = true;
-    uint8_t (*seen)[16] = NULL;
-    unsigned *seen_len = NULL;
-    size_t nseen = 0;
-
-    c->pools6 = pool_set_new();
-    if (!c->pools6) {
-        errf(err, arg, NULL, "out of memory");
-        return false;
-    }
-    if (!c->src || lyd_find_xpath(c->src, V "pools/ipv6-pool", &set))
-        return true;
-    for (uint32_t i = 0; i < set->count; i++) {
-        const struct lyd_node *pn = set->dnodes[i];
-        const char *pfx = ike_leaf(pn, "prefix"), *al = ike_leaf(pn, "assigned-length"), *slash;
-        char a[INET6_ADDRSTRLEN];
-        uint8_t raw[16];
-
-        slash = pfx ? strchr(pfx, '/') : NULL;
-        if (!slash || (size_t)(slash - pfx) >= sizeof(a))
-            continue;
-        memcpy(a, pfx, (size_t)(slash - pfx));
-        a[slash - pfx] = 0;
-        if (inet_pton(AF_INET6, a, raw) != 1 ||
-            !pool_set_add6(c->pools6, ike_leaf(pn, "name"), raw, (unsigned)atoi(slash + 1), al ? (unsigned)atoi(al) : 128)) {
-            errf(err, arg, pn, "IPv6 pool %s cannot be built from prefix %s", ike_leaf(pn, "name"), pfx);
-            ok = false;
-            continue;
-        }
-        for (size_t j = 0; j < nseen; j++) {
-            if (prefixes_overlap(seen[j], seen_len[j], raw, (unsigned)atoi(slash + 1))) {
-                errf(err, arg, pn, "prefix %s of IPv6 pool %s overlaps another IPv6 pool; pools must not share "
-                     "addresses", pfx, ike_leaf(pn, "name"));
-                ok = false;
-                break;
-            }
-        }
-        if (!seen) {
-            seen = calloc(set->count, sizeof(*seen));
-            seen_len = calloc(set->count, sizeof(*seen_len));
-            if (!seen || !seen_len) {
-                errf(err, arg, pn, "out of memory");
-                ok = false;
-                break;
-            }
-        }
-        memcpy(seen[nseen], raw, 16);
-        seen_len[nseen++] = (unsigned)atoi(slash + 1);
-    }
-    free(seen);
-    free(seen_len);
-    ly_set_free(set, NULL);
-    return ok;
-}
-
 static bool check_transform_sets(const struct ike_conf *c, ike_err_fn err, void *arg)
 {
     struct ly_set *set = NULL;
@@ -439,13 +318,13 @@ static bool check_transform_sets(const struct ike_conf *c, ike_err_fn err, void 
 
         LY_LIST_FOR(lyd_child(set->dnodes[i]), ch) {
             if (!strcmp(ch->schema->name, "esp-encryption") && !ike_conf_encr_bit(ident(ch))) {
-                errf(err, arg, ch, "ESP encryption %s is not implemented by Raven", ident(ch));
+                ike_errf(err, arg, ch, "ESP encryption %s is not implemented by Raven", ident(ch));
                 ok = false;
             } else if (!strcmp(ch->schema->name, "esp-integrity") && !ike_conf_integ_bit(ident(ch))) {
-                errf(err, arg, ch, "ESP integrity %s is not implemented by Raven", ident(ch));
+                ike_errf(err, arg, ch, "ESP integrity %s is not implemented by Raven", ident(ch));
                 ok = false;
             } else if (!strcmp(ch->schema->name, "mode") && strcmp(lyd_get_value(ch), "tunnel")) {
-                errf(err, arg, ch, "transport mode is not offered to remote-access clients; use tunnel");
+                ike_errf(err, arg, ch, "transport mode is not offered to remote-access clients; use tunnel");
                 ok = false;
             }
         }
@@ -520,7 +399,7 @@ static bool build_trustpoints(struct ike_conf *c, ike_err_fn err, void *arg)
     c->tps = calloc(set->count ? set->count : 1, sizeof(*c->tps));
     if (!c->tps) {
         ly_set_free(set, NULL);
-        errf(err, arg, NULL, "out of memory");
+        ike_errf(err, arg, NULL, "out of memory");
         return false;
     }
     for (uint32_t i = 0; i < set->count; i++) {
@@ -542,7 +421,7 @@ static bool build_trustpoints(struct ike_conf *c, ike_err_fn err, void *arg)
         const char *nonce = ike_leaf(tn, "ocsp-nonce");
 
         if (rc && !pki_rev_parse(rc, &rev)) {
-            errf(err, arg, tn, "trustpoint %s: revocation-check %s is not known", ike_leaf(tn, "name"), rc);
+            ike_errf(err, arg, tn, "trustpoint %s: revocation-check %s is not known", ike_leaf(tn, "name"), rc);
             ok = false;
             continue;
         }
@@ -557,7 +436,7 @@ static bool build_trustpoints(struct ike_conf *c, ike_err_fn err, void *arg)
             snprintf(why, sizeof(why), "out of memory");
         }
         if (!tp) {
-            errf(err, arg, tn, "trustpoint %s: %s", ike_leaf(tn, "name"), why);
+            ike_errf(err, arg, tn, "trustpoint %s: %s", ike_leaf(tn, "name"), why);
             ok = false;
             continue;
         }
@@ -566,7 +445,7 @@ static bool build_trustpoints(struct ike_conf *c, ike_err_fn err, void *arg)
             uint8_t(*n)[20] = realloc(c->certreq, (c->ncertreq + tp->nca) * sizeof(*n));
 
             if (!n) {
-                errf(err, arg, tn, "out of memory");
+                ike_errf(err, arg, tn, "out of memory");
                 ok = false;
                 continue;
             }
@@ -608,6 +487,102 @@ static bool fvrfs(struct ike_conf *c, ike_err_fn err, void *arg)
     return false;
 }
 
+enum ike_chg_rel ike_chg_relation(const char *p, const char *at, const char **rest)
+{
+    size_t la = strlen(at), lp = strlen(p);
+
+    if (!strcmp(p, "/"))
+        return IKE_CHG_ABOVE;
+    if (!strncmp(p, at, la)) {
+        if (!p[la])
+            return IKE_CHG_ABOVE;
+        if (p[la] == '/' || p[la] == '[') {
+            if (rest)
+                *rest = p + la;
+            return IKE_CHG_BELOW;
+        }
+        return IKE_CHG_NONE;
+    }
+    return !strncmp(at, p, lp) && at[lp] == '/' ? IKE_CHG_ABOVE : IKE_CHG_NONE;
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+void ike_keys_free(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+bool ike_changed_keys(const struct ike_conf *c, const char *within, const char *list, char ***names, size_t *n)
+{
+    *names = NULL;
+    *n = 0;
+    for (size_t i = 0; c->prev && c->changed && i < c->nchanged; i++) {
+        const char *rest, *v, *e;
+        char **nn;
+
+        if (ike_chg_relation(c->changed[i], within, NULL) == IKE_CHG_NONE)
+            continue;
+        if (ike_chg_relation(c->changed[i], list, &rest) != IKE_CHG_BELOW || strncmp(rest, "[name=", 6) ||
+            (rest[6] != '\'' && rest[6] != '"'))
+            goto all;
+        v = rest + 7;
+        if (!(e = strchr(v, rest[6])) || e[1] != ']' || !(nn = realloc(*names, (*n + 1) * sizeof(*nn))))
+            goto all;
+        *names = nn;
+        if (!(nn[*n] = strndup(v, (size_t)(e - v))))
+            goto all;
+        ++*n;
+    }
+    if (!c->prev || !c->changed)
+        return false;
+    if (*n > 1)
+        qsort(*names, *n, sizeof(**names), str_cmp);
+    return true;
+all:
+    ike_keys_free(*names, *n);
+    *names = NULL;
+    *n = 0;
+    return false;
+}
+
+bool ike_conf_touched(const struct ike_conf *c, const char *at)
+{
+    if (!c->prev || !c->changed)
+        return true;
+    for (size_t i = 0; i < c->nchanged; i++) {
+        if (ike_chg_relation(c->changed[i], at, NULL) != IKE_CHG_NONE)
+            return true;
+    }
+    return false;
+}
+
+/* A copy of the ikev2 container @n without its authorization policies' entries
+ * (each has its own, ike_authz_conf.c): 10 000 of them are not copied again
+ * when one pool changes. */
+static int dup_ikev2(const struct lyd_node *n, struct lyd_node **dup)
+{
+    const struct lyd_node *ch;
+
+    if (lyd_dup_single(n, NULL, LYD_DUP_WITH_FLAGS, dup))
+        return -ENOMEM;
+    LY_LIST_FOR(lyd_child(n), ch) {
+        if (!strcmp(ch->schema->name, "authorization-policy"))
+            continue;
+        if (lyd_dup_single(ch, (struct lyd_node_inner *)*dup, LYD_DUP_RECURSIVE | LYD_DUP_WITH_FLAGS, NULL)) {
+            lyd_free_tree(*dup);
+            *dup = NULL;
+            return -ENOMEM;
+        }
+    }
+    return 0;
+}
+
 /* Generations built and not yet freed (ike_conf_alive). The engine runs in one
  * thread. */
 static size_t alive;
@@ -615,6 +590,13 @@ static size_t alive;
 static void conf_free(struct ike_conf *c);
 
 struct ike_conf *ike_conf_build(const struct ly_ctx *ctx, const struct lyd_node *tree, ike_err_fn err, void *arg)
+{
+    return ike_conf_build_delta(ctx, tree, NULL, NULL, 0, err, arg);
+}
+
+struct ike_conf *ike_conf_build_delta(const struct ly_ctx *ctx, const struct lyd_node *tree,
+                                      const struct ike_conf *prev, const char *const *changed, size_t nchanged,
+                                      ike_err_fn err, void *arg)
 {
     /* dataplane: the outside interface's replay window (IPsec profiles) */
     /* not pools: what is compiled from them owns its strings, and they are read
@@ -626,11 +608,14 @@ struct ike_conf *ike_conf_build(const struct ly_ctx *ctx, const struct lyd_node 
     bool ok = true;
 
     if (!c) {
-        errf(err, arg, NULL, "out of memory");
+        ike_errf(err, arg, NULL, "out of memory");
         return NULL;
     }
     c->refs = 1;
     c->src = tree;
+    c->prev = changed ? prev : NULL;
+    c->changed = changed;
+    c->nchanged = nchanged;
     alive++;
     for (size_t i = 0; tree && i < sizeof(parts) / sizeof(parts[0]); i++) {
         const struct lyd_node *n = ike_find(tree, V "%s", parts[i]);
@@ -638,8 +623,9 @@ struct ike_conf *ike_conf_build(const struct ly_ctx *ctx, const struct lyd_node 
 
         if (!n)
             continue;
-        if (lyd_dup_single(n, NULL, LYD_DUP_RECURSIVE | LYD_DUP_WITH_FLAGS, &dup)) {
-            errf(err, arg, n, "out of memory");
+        if (!strcmp(parts[i], "ikev2") ? dup_ikev2(n, &dup) != 0
+                                        : lyd_dup_single(n, NULL, LYD_DUP_RECURSIVE | LYD_DUP_WITH_FLAGS, &dup) != 0) {
+            ike_errf(err, arg, n, "out of memory");
             ok = false;
         } else if (!c->tree) {
             c->tree = dup;
@@ -683,8 +669,7 @@ struct ike_conf *ike_conf_build(const struct ly_ctx *ctx, const struct lyd_node 
     v = tree ? ike_leaf(tree, V "pools/usage-alarm-threshold") : NULL;
     c->pool_alarm_pct = v ? (unsigned)atoi(v) : 90;
     ok = build_policies(c, err, arg) && ok;
-    ok = build_pools(c, err, arg) && ok;
-    ok = build_pools6(c, err, arg) && ok;
+    ok = ike_pools_compile(c, err, arg) && ok;
     ok = check_transform_sets(c, err, arg) && ok;
     ok = ike_acl_compile(c, err, arg) && ok;
     ok = ike_authz_compile(c, err, arg) && ok;
@@ -694,6 +679,9 @@ struct ike_conf *ike_conf_build(const struct ly_ctx *ctx, const struct lyd_node 
     ok = ike_route_check(c->tree, err, arg) && ok;
     ok = fvrfs(c, err, arg) && ok;
     c->src = NULL;
+    c->prev = NULL;
+    c->changed = NULL;
+    c->nchanged = 0;
     if (!ok) {
         conf_free(c);
         return NULL;
@@ -763,11 +751,12 @@ static void conf_free(struct ike_conf *c)
     free(c->policies);
     pool_set_free(c->pools);
     pool_set_free(c->pools6);
+    pool_patch_free(c->pool_patch);
     for (size_t i = 0; i < c->ntps; i++)
         pki_tp_free(c->tps[i]);
     free(c->tps);
     free(c->certreq);
-    free(c->authz);
+    ike_authz_conf_free(c);
     free(c->cert_warns);
     free(c);
     alive--;

@@ -11,13 +11,23 @@
  * exchange reads the tree (tests/layout/check.py keeps the calls that walk a
  * tree in the compiling files).
  *
+ * Incremental builds: given the generation in force and the data paths the
+ * transaction changed (ike_conf_build_delta), a generation shares with it every
+ * authorization policy that no change touched (struct ike_authz_ent, reference
+ * counted, owning its strings) and compiles
+ * only the others; what a policy's compilation reads besides its entry (access
+ * lists, aaa attribute lists) changing recompiles them all.
+ *
  * Reference counting: the engine holds one reference on e->conf, and every
  * session one on the generation it was negotiated under (s->gen, taken when
  * its IKE_SA_INIT arrives, or at adoption), released when the session is
  * freed. A commit therefore never changes what an exchange under way reads.
  * The address book (c->pools, c->pools6) is the exception: its leases move to
  * the new generation at prepare and the old one's sets are freed at apply
- * (NULL afterwards), so it is always read through e->conf. */
+ * (NULL afterwards), so it is always read through e->conf. When no pool
+ * changed, the new generation is built without one and apply hands the old
+ * one's sets over as they are (c->pools_moved): no pool is rebuilt, no lease
+ * copied. */
 #ifndef RAVEN_IKE_CONF_H
 #define RAVEN_IKE_CONF_H
 
@@ -244,6 +254,15 @@ struct ike_acl {
     unsigned npermits;            /* permit entries, also those that did not fit */
 };
 
+/* One authorization policy compiled: shared by the generations between which
+ * neither it nor what it reads (access lists, aaa attribute lists) changed.
+ * Immutable once built; freed with its last generation. */
+struct ike_authz_ent {
+    unsigned refs;         /* the generations holding it */
+    char *strings;         /* its strings' storage (copied from the tree it was compiled from) */
+    struct sess_authz_pol pol;
+};
+
 /* Authorization policies (ikev2/authorization-policy) are compiled at
  * prepare into struct sess_authz_pol (daemon/session/sess_authz.h): everything
  * the session's authorization merges from one. Split subnets become child SA
@@ -258,8 +277,14 @@ struct ike_conf {
     unsigned refs;       /* the engine's (while in force or pending) and sessions' */
     uint64_t generation; /* numbered by the engine at apply, from 1 */
     struct ike_conf *trash_next; /* waiting to be freed (ike_conf_unref_later) */
-    struct lyd_node *tree; /* string storage: the subtrees it was compiled from (not pools) */
+    struct lyd_node *tree; /* string storage: the subtrees it was compiled from (not pools, not the
+                            * authorization policies' entries: each ike_authz_ent copies its strings) */
     const struct lyd_node *src; /* while ike_conf_build runs: the tree it was given (pools are read there) */
+    /* while ike_conf_build_delta runs: the generation in force and the data
+     * paths changed since it was built (prev NULL: everything changed) */
+    const struct ike_conf *prev;
+    const char *const *changed;
+    size_t nchanged;
     struct sockaddr_storage listen[IKE_MAX_LISTEN];
     size_t nlisten;
     uint16_t port, natt_port;
@@ -277,14 +302,18 @@ struct ike_conf {
     size_t npolicies;
     struct pool_set *pools; /* the address book: see above (read through e->conf) */
     struct pool_set *pools6;
+    bool pools_moved;       /* no pool changed, or pool_patch: pools and pools6 are NULL until apply
+                             * hands the previous generation's over (ike_conf_take_pools) */
+    struct pool_patch *pool_patch; /* some IPv4 pools changed: applied to those at apply */
     struct ike_range *pool_ranges; /* every pool's addresses (IPv4 ranges, IPv6 prefixes) */
     size_t npool_ranges;
     struct pki_tp **tps;    /* trustpoints */
     size_t ntps;
     uint8_t (*certreq)[20]; /* every trustpoint's CA key hashes */
     size_t ncertreq;
-    struct sess_authz_pol *authz; /* authorization policies, sorted by name */
+    struct ike_authz_ent **authz; /* authorization policies, sorted by name */
     size_t nauthz;
+    size_t nauthz_built;          /* of them compiled for this generation (the others shared) */
     struct ike_prof *profs;  /* in configuration order */
     size_t nprofs;
     struct ike_keyring *keyrings; /* sorted by name (also the others below) */
@@ -320,6 +349,44 @@ void ike_certcheck_build(struct ike_conf *c);
 /* Builds a generation from @tree (refs = 1); NULL, with @err called for each
  * problem, when the configuration cannot be used. */
 struct ike_conf *ike_conf_build(const struct ly_ctx *ctx, const struct lyd_node *tree, ike_err_fn err, void *arg);
+/* The same, sharing with @prev (the generation built from the tree before the
+ * transaction; NULL: none) what none of the data paths @changed (@nchanged of
+ * them; NULL: everything changed) touches. A path "/" is everything. The
+ * result is what ike_conf_build would give; only the checks of the system that
+ * an authorization policy's compilation makes (route set interface) are not
+ * made again for one that is shared. */
+struct ike_conf *ike_conf_build_delta(const struct ly_ctx *ctx, const struct lyd_node *tree,
+                                      const struct ike_conf *prev, const char *const *changed, size_t nchanged,
+                                      ike_err_fn err, void *arg);
+/* ike_pool_conf.c: the address book of c->src into c->pools and c->pools6, or
+ * none when no pool changed, or a patch of c->prev's when only IPv4 pools no
+ * session leases from changed (c->pools_moved, c->pool_patch); false, with
+ * @err called, when it cannot be built (ranges that overlap or are wrong). */
+bool ike_pools_compile(struct ike_conf *c, ike_err_fn err, void *arg);
+/* An error at @at (a node of the transaction's tree, NULL: none), for the compiling files. */
+void ike_errf(ike_err_fn err, void *arg, const struct lyd_node *at, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Apply of a generation built with pools_moved: takes @old's address book
+ * (@old is the generation it was built against; its sets are NULL after),
+ * with the pool patch applied to it. */
+void ike_conf_take_pools(struct ike_conf *c, struct ike_conf *old);
+/* How a changed data path @p stands to the node at @at (a data path without
+ * predicates, e.g. "/raven-vpn:aaa"): IKE_CHG_ABOVE when @p is that node or an
+ * ancestor (all of it may have changed), IKE_CHG_BELOW when it lies inside it
+ * (*@rest: what follows @at in @p, from its '/' or '['), IKE_CHG_NONE otherwise. */
+enum ike_chg_rel { IKE_CHG_NONE, IKE_CHG_ABOVE, IKE_CHG_BELOW };
+enum ike_chg_rel ike_chg_relation(const char *p, const char *at, const char **rest);
+/* Whether a change of @c's build (c->changed; everything without c->prev)
+ * touches the node at @at, as above or below it. */
+bool ike_conf_touched(const struct ike_conf *c, const char *at);
+/* The keys (name) of the entries of list @list (a data path without
+ * predicates) that c->changed touches, sorted, a name possibly twice (*@names,
+ * owned: ike_keys_free); false when what changed in @within (the list or a
+ * node above it) is not only inside entries of @list (a change of the list
+ * itself or above it, or elsewhere in @within, a path not understood), when
+ * @c has no previous generation or change set, or out of memory. */
+bool ike_changed_keys(const struct ike_conf *c, const char *within, const char *list, char ***names, size_t *n);
+void ike_keys_free(char **names, size_t n);
 /* Another reference on @c (NULL: none); @c itself. */
 struct ike_conf *ike_conf_ref(struct ike_conf *c);
 /* Drops a reference; the last one frees the generation. NULL: nothing. */
@@ -362,10 +429,13 @@ const char *ike_leaf(const struct lyd_node *n, const char *path);
 const struct lyd_node *ike_find(const struct lyd_node *tree, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* ike_authz_conf.c: compiles every authorization policy of c->tree into
- * c->authz (false, with @err called, when one cannot be: too many split
- * subnets). Needs c->acls. */
+/* ike_authz_conf.c: compiles the authorization policies of c->src into
+ * c->authz, sharing c->prev's where nothing they read changed (false, with
+ * @err called, when one cannot be: too many split subnets, a route set
+ * interface that does not exist). Needs c->acls and c->tree's aaa. */
 bool ike_authz_compile(struct ike_conf *c, ike_err_fn err, void *arg);
+/* Drops @c's references on its policies. */
+void ike_authz_conf_free(struct ike_conf *c);
 /* ike_prof_conf.c: access lists (first, the policies use them), then
  * certificate maps, name manglers, keyrings, IPsec profiles, profiles and the
  * pools' ranges, in that order (profiles refer to the others; trustpoints

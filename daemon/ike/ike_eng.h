@@ -598,8 +598,11 @@ size_t ike_route_vrf_devices(char (*out)[16], size_t n, size_t cap);
  * in: those that match fvrf names, every VRF device present when one says
  * "any". */
 size_t ike_route_fvrfs(const struct lyd_node *tree, char (*out)[16], size_t cap);
-/* Commit checks: VRF devices and route set interfaces exist. */
+/* Commit checks: the VRF devices of @tree (the generation's copy: policies'
+ * and profiles' fvrf, profiles' ivrf) exist; the route set interfaces of the
+ * authorization policy @pol (as compiled, @p) exist. */
 bool ike_route_check(const struct lyd_node *tree, ike_err_fn err, void *arg);
+bool ike_route_check_policy(const struct lyd_node *pol, const struct sess_authz_pol *p, ike_err_fn err, void *arg);
 
 /* ike_authx.c: the IKE_AUTH exchange (@inner: the decrypted request): the
  * first request starts its steps (ike_auth_steps.h), a later one continues

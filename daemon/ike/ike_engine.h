@@ -91,6 +91,13 @@ int ike_engine_routes_start(struct ike_engine *e);
  * from apply on; nothing that runs changes before apply. With @dry_run the
  * sockets are bound and closed at once (a check): only abort may follow. */
 int ike_engine_prepare(struct ike_engine *e, const struct lyd_node *tree, bool dry_run, ike_err_fn err, void *arg);
+/* The same, told what changed since the configuration in force was prepared:
+ * @changed, the data paths of the nodes the transaction created, modified,
+ * replaced or deleted, and those its validation added or removed (@nchanged of
+ * them; "/" is everything; NULL: everything changed). The new configuration then
+ * shares with the one in force what none of them touches (ike_conf.h). */
+int ike_engine_prepare_changed(struct ike_engine *e, const struct lyd_node *tree, const char *const *changed,
+                               size_t nchanged, bool dry_run, ike_err_fn err, void *arg);
 void ike_engine_apply(struct ike_engine *e);
 void ike_engine_abort(struct ike_engine *e);
 

@@ -804,7 +804,20 @@ const struct ike_prof *ike_conf_prof(const struct ike_conf *c, const char *name)
 static bool compile_pool_ranges(struct ike_conf *c, ike_err_fn err, void *arg)
 {
     const struct lyd_node *top = ike_find(c->src, V "pools"), *p, *r;
-    size_t n = count(top, "ipv6-pool");
+    size_t n;
+
+    if (c->pool_patch) /* some IPv4 pools changed: built with the patch */
+        return true;
+    if (c->pools_moved) { /* no pool changed: the previous generation's, copied */
+        if (!c->prev->npool_ranges)
+            return true;
+        if (!(c->pool_ranges = alloc(c->prev->npool_ranges, sizeof(*c->pool_ranges))))
+            return nomem(err, arg, top);
+        memcpy(c->pool_ranges, c->prev->pool_ranges, c->prev->npool_ranges * sizeof(*c->pool_ranges));
+        c->npool_ranges = c->prev->npool_ranges;
+        return true;
+    }
+    n = count(top, "ipv6-pool");
 
     LY_LIST_FOR(top ? lyd_child(top) : NULL, p) {
         if (!strcmp(p->schema->name, "ipv4-pool"))

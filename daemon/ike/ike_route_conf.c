@@ -102,25 +102,28 @@ bool ike_route_check(const struct lyd_node *tree, ike_err_fn err, void *arg)
             check_vrf(set->dnodes[i], what[p], err, arg, &ok);
         ly_set_free(set, NULL);
     }
-    {
-        struct ly_set *set = NULL;
+    return ok;
+}
 
-        if (tree && !lyd_find_xpath(tree, "/raven-vpn:ikev2/authorization-policy/route/set/interface", &set)) {
-            for (uint32_t i = 0; i < set->count; i++) {
-                char msg[300], *path;
+bool ike_route_check_policy(const struct lyd_node *pol, const struct sess_authz_pol *p, ike_err_fn err, void *arg)
+{
+    const struct lyd_node *set = ike_find(pol, "route/set"), *ch;
+    bool ok = true;
 
-                if (if_nametoindex(lyd_get_value(set->dnodes[i])))
-                    continue;
-                snprintf(msg, sizeof(msg), "route set interface %s: no such interface; name an existing one",
-                         lyd_get_value(set->dnodes[i]));
-                path = lyd_path(set->dnodes[i], LYD_PATH_STD, NULL, 0);
-                if (err)
-                    err(arg, path, msg);
-                free(path);
-                ok = false;
-            }
-            ly_set_free(set, NULL);
-        }
+    if (!p->nroute_ifaces)
+        return true;
+    LY_LIST_FOR(set ? lyd_child(set) : NULL, ch) {
+        char msg[300], *path;
+
+        if (strcmp(ch->schema->name, "interface") || if_nametoindex(lyd_get_value(ch)))
+            continue;
+        snprintf(msg, sizeof(msg), "route set interface %s: no such interface; name an existing one",
+                 lyd_get_value(ch));
+        path = lyd_path(ch, LYD_PATH_STD, NULL, 0);
+        if (err)
+            err(arg, path, msg);
+        free(path);
+        ok = false;
     }
     return ok;
 }

@@ -420,21 +420,29 @@ static int listen_on(struct ike_engine *e, const struct ike_conf *c, const struc
 
 int ike_engine_prepare(struct ike_engine *e, const struct lyd_node *tree, bool dry_run, ike_err_fn err, void *arg)
 {
+    return ike_engine_prepare_changed(e, tree, NULL, 0, dry_run, err, arg);
+}
+
+int ike_engine_prepare_changed(struct ike_engine *e, const struct lyd_node *tree, const char *const *changed,
+                               size_t nchanged, bool dry_run, ike_err_fn err, void *arg)
+{
     struct ike_conf *c;
 
     ike_engine_abort(e);
     e->err = err;
     e->err_arg = arg;
     e->nerr = 0;
-    c = ike_conf_build(e->ctx, tree, err, arg);
+    c = ike_conf_build_delta(e->ctx, tree, e->conf, changed, nchanged, err, arg);
     if (!c) {
         e->err = NULL;
         return -EINVAL;
     }
     /* leases of live sessions are copied into the new pools (the live pools are
-     * the engine's until apply switches to the new configuration) */
-    if (e->conf && (pool_set_carry(c->pools, e->conf->pools, misfit, e) +
-                    pool_set_carry(c->pools6, e->conf->pools6, misfit6, e))) {
+     * the engine's until apply switches to the new configuration); when no pool
+     * changed, apply hands the live ones over instead */
+    if (e->conf && !c->pools_moved &&
+        (pool_set_carry(c->pools, e->conf->pools, misfit, e) +
+         pool_set_carry(c->pools6, e->conf->pools6, misfit6, e))) {
         ike_conf_unref(c);
         e->err = NULL;
         return -EBUSY;
@@ -516,6 +524,7 @@ void ike_engine_apply(struct ike_engine *e)
      * old one's address book goes (its leases moved at prepare), the rest of it
      * lives on with the sessions negotiated under it (ike_conf.h) */
     e->pending->generation = (e->conf ? e->conf->generation : 0) + 1;
+    ike_conf_take_pools(e->pending, e->conf); /* no pool changed: the same address book goes on */
     if (e->conf && e->conf->refs > 1) { /* sessions keep it: without the address book */
         pool_set_free(e->conf->pools);
         pool_set_free(e->conf->pools6);

@@ -99,4 +99,27 @@ void pool_set_alarms(struct pool_set *v4, struct pool_set *v6, unsigned int pct)
 
 void pool_set_foreach(const struct pool_set *ps, void (*fn)(const struct pool_info *pi, void *arg), void *arg);
 
+/* A change of some IPv4 pools of the live set @live, built beside it (nothing
+ * in @live changes until pool_patch_apply, which cannot fail): for a commit
+ * that changes a few pools among many, instead of a new set and a carry. Only
+ * pools no lease or claim holds an address of can be changed: -EBUSY (build a
+ * new set then). pool_patch_del removes pool @name (nothing if there is none);
+ * pool_patch_put adds pool @name, or replaces the live one of that name (its
+ * allocation failures stay), as an empty pool @out to which pool_patch_range
+ * adds ranges (-EINVAL start > end, -EEXIST: it meets a range of the set as
+ * the patch leaves it so far: removals first); a name twice: -EEXIST. pool_patch_ready, last: -EBUSY
+ * when a claim outside every range falls in a new range, -ENOMEM. Apply frees
+ * the patch; pool_patch_free drops one not applied. */
+struct pool_patch;
+struct pool_patch *pool_patch_new(struct pool_set *live);
+int pool_patch_del(struct pool_patch *pp, const char *name);
+int pool_patch_put(struct pool_patch *pp, const char *name, uint32_t netmask, struct pool **out);
+int pool_patch_range(struct pool_patch *pp, struct pool *p, uint32_t start, uint32_t end);
+int pool_patch_ready(struct pool_patch *pp);
+void pool_patch_apply(struct pool_patch *pp);
+void pool_patch_free(struct pool_patch *pp);
+/* The ranges of IPv4 pool @name ([start, end]; at most @cap written): how many
+ * it has (0: none, or no such pool). */
+size_t pool_ranges4(const struct pool_set *ps, const char *name, uint32_t (*out)[2], size_t cap);
+
 #endif

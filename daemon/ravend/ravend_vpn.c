@@ -39,9 +39,32 @@ static void add_err(void *arg, const char *path, const char *msg)
     cfg_err_add(arg, CFG_ERR_OPERATION_FAILED, CFG_ERRT_APPLICATION, path, "%s", msg);
 }
 
+/* The data paths of every change of @txn and of what its validation added or
+ * removed, for the engine to compile only what they touch; NULL (everything
+ * changed) when the change set is not the whole difference or out of memory. */
+static const char **vpn_changed(const struct cfg_txn *txn, size_t *n)
+{
+    const struct cfg_change *chg, *made;
+    size_t nchg, nmade;
+    const char **paths;
+
+    *n = 0;
+    if (!cfg_txn_all_changes(txn, &chg, &nchg, &made, &nmade) ||
+        !(paths = calloc(nchg + nmade + 1, sizeof(*paths))))
+        return NULL;
+    for (size_t i = 0; i < nchg + nmade; i++) {
+        const struct cfg_change *c = i < nchg ? &chg[i] : &made[i - nchg];
+
+        paths[(*n)++] = c->snode && c->path ? c->path : "/";
+    }
+    return paths;
+}
+
 static int vpn_prepare(struct cfg_txn *txn, void *arg, struct cfg_errs *errs)
 {
     struct vpn *v = arg;
+    const char **changed;
+    size_t nchanged;
     int rc;
 
     if (v->prepared == txn)
@@ -49,7 +72,10 @@ static int vpn_prepare(struct cfg_txn *txn, void *arg, struct cfg_errs *errs)
     /* the AAA service first: the engine's sessions may ask it as soon as both apply */
     rc = aaa_prepare(v->aaa, cfg_txn_new(txn), cfg_txn_is_dry_run(txn), add_err, errs);
     if (!rc) {
-        rc = ike_engine_prepare(v->ike, cfg_txn_new(txn), cfg_txn_is_dry_run(txn), add_err, errs);
+        changed = vpn_changed(txn, &nchanged);
+        rc = ike_engine_prepare_changed(v->ike, cfg_txn_new(txn), changed, nchanged, cfg_txn_is_dry_run(txn),
+                                        add_err, errs);
+        free(changed);
         if (rc)
             aaa_abort(v->aaa);
     }

@@ -53,7 +53,8 @@ struct sess_rate {
 
 /* An authorization policy (ikev2/authorization-policy) as compiled at prepare:
  * everything the merge takes from it. Unset: NULL or 0, -1 for the booleans,
- * UINT32_MAX for flow_limit. */
+ * UINT32_MAX for flow_limit. Its strings are copied when it is compiled
+ * (daemon/ike/ike_authz_conf.c own_strings): a new string field goes there too. */
 struct sess_authz_pol {
     const char *name;
     const char *pool, *pool6, *banner, *def_domain, *cfg_url, *cfg_version, *dhcp_server, *dhcp_giaddr;

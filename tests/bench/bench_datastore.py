@@ -277,9 +277,10 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep the work directory (data, ravend log)")
     ap.add_argument("--baseline-ravend", help="a second ravend (before a change) measured in the same run")
     ap.add_argument("--rounds", type=int, default=1, help="alternations of baseline and candidate ravend")
+    ap.add_argument("--name", default="bench_datastore", help="results file name (tests/bench/results/NAME-DATE.txt)")
     args = ap.parse_args()
     benchdeps.install()
-    benchdeps.record("bench_datastore")
+    benchdeps.record(args.name)
 
     n = args.pools
     if n < 1 or n > 65536:

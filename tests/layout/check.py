@@ -82,7 +82,7 @@ INTERNAL = {
 # compiling files named here: everything else reads compiled structures.
 TREE_READERS = {
     "daemon/ike": ["ike_conf.c", "ike_authz_conf.c", "ike_prof_conf.c", "ike_route_conf.c",
-                   "ike_ppk_conf.c"],
+                   "ike_ppk_conf.c", "ike_pool_conf.c"],
 }
 TREE_CALLS = re.compile(r"\b(ike_leaf|ike_find|lyd_child\w*|LY_LIST_FOR\w*|LYD_TREE_DFS_BEGIN|lyd_parent|"
                         r"lyd_first_sibling|lyd_get_value|lyd_value_get_canonical|lyd_find_\w+)\s*\(|"

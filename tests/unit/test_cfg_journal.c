@@ -6,7 +6,8 @@
  * a compaction in a forked child leaves a snapshot that, with the journal's tail,
  * is still the running configuration. After each commit, the candidate of the
  * next edit (the previous running brought level with the commit's change set,
- * not a copy) equals running. Runs without root. */
+ * not a copy) equals running. A large change set is one record, a bulk one a
+ * snapshot. Runs without root. */
 #include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
@@ -670,6 +671,86 @@ static void test_widened_changes_recorded_once(void **state)
     }
 }
 
+/* <pools> with pools p<from>..p<to - 1> (malloc'd). */
+static char *many_pools(int from, int to)
+{
+    size_t cap = 64 + (size_t)(to - from) * 64, n;
+    char *x = malloc(cap);
+
+    assert_non_null(x);
+    n = (size_t)snprintf(x, cap, "<pools xmlns=\"" NS "\">");
+    for (int i = from; i < to; i++)
+        n += (size_t)snprintf(x + n, cap - n, "<pool><name>p%d</name><size>%d</size></pool>", i, 1 + i % 999);
+    snprintf(x + n, cap - n, "</pools>");
+    return x;
+}
+
+/* A change set of 3000 creations is one record holding each pool once (the
+ * paths already recorded are found by hashing, not compared pairwise); one of
+ * 5000 more, a bulk load, is written as a snapshot instead and empties the
+ * journal, and leaves no spare. Both recover from a crash image. */
+static void test_large_and_bulk_change_sets(void **state)
+{
+    struct fx *f = *state;
+    char *x = many_pools(0, 3000), *j;
+    size_t jl, count = 0, sl;
+    uint64_t spares;
+
+    f->cfg = open_cfg(f->dir, f->ctx, 1u << 30);
+    note(f);
+    edit_commit(f, x, true);
+    free(x);
+    j = read_file(f->dir, "running.journal", &jl);
+    assert_non_null(j);
+    for (const char *q = j; (q = memmem(q, jl - (size_t)(q - j), "<name>p2999</name>", 18)); q++)
+        count++;
+    assert_int_equal(count, 1);
+    for (const char *q = j; (q = memmem(q, jl - (size_t)(q - j), "<pool>", 6)); q++)
+        count++;
+    assert_int_equal(count, 3001);
+    free(j);
+    note(f);
+    crash_image(f, SIZE_MAX);
+    {
+        struct cfg *c = open_cfg(f->crash, f->ctx, 1u << 30);
+        char *d = dump(c);
+
+        assert_string_equal(d, f->state[1]);
+        free(d);
+        cfg_free(c);
+    }
+
+    x = many_pools(3000, 8000);
+    spares = cfg_spares_used(f->cfg);
+    edit_commit(f, x, true);
+    free(x);
+    assert_int_equal(cfg_spares_used(f->cfg), spares + 1); /* the 3000's spare */
+    j = read_file(f->dir, "running.journal", &jl);
+    assert_int_equal(j ? jl : 0, 0);
+    free(j);
+    j = read_file(f->dir, "running.xml", &sl);
+    assert_non_null(j);
+    assert_non_null(memmem(j, sl, "<name>p7999</name>", 18));
+    free(j);
+    note(f);
+    crash_image(f, SIZE_MAX);
+    {
+        struct cfg *c = open_cfg(f->crash, f->ctx, 1u << 30);
+        char *d = dump(c);
+
+        assert_string_equal(d, f->state[2]);
+        free(d);
+        cfg_free(c);
+    }
+    /* no spare after a bulk load: the next candidate is a copy of running */
+    edit_commit(f, P("<pool><name>p1</name><size>5</size></pool>"), true);
+    assert_int_equal(cfg_spares_used(f->cfg), spares + 1);
+    j = dump(f->cfg);
+    assert_non_null(strstr(j, "<pool><name>p1</name><size>5</size></pool>"));
+    assert_non_null(strstr(j, "<name>p7999</name>"));
+    free(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -683,6 +764,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_spare_after_validation_changes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secret_case_switch_leaves_no_trace, setup, teardown),
         cmocka_unit_test_setup_teardown(test_widened_changes_recorded_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_large_and_bulk_change_sets, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,7 +6,10 @@
  * ike_conf_alive). A client whose IKE_AUTH comes after a commit that removed
  * its profile still authenticates under the generation its IKE_SA_INIT found.
  * The generation a commit replaces is freed after the commit (the next turn of
- * the loop). */
+ * the loop). Commits told what changed share the authorization policies that
+ * did not change with the generation before, and leave the sessions' own as
+ * they were. */
+#include <errno.h>
 #include <event2/event.h>
 #include <libyang/libyang.h>
 #include <setjmp.h>
@@ -21,6 +24,7 @@
 
 #include "daemon/ike/ike_eng.h"
 #include "daemon/ike/ike_engine.h"
+#include "daemon/pool/pool.h"
 #include "tests/support/ike_client.h"
 #include "tests/unit/ike_harness.h"
 
@@ -246,12 +250,125 @@ static void test_replaced_freed_later(void **state)
     lyd_free_all(t);
 }
 
+/* Commits told what changed (ike_engine_prepare_changed, as ravend's are):
+ * alice, established under generation 1, keeps its authorization policy as it
+ * was when a commit changes that policy; a commit that changes only a pool
+ * shares the policy with the generation before; a dry run and a refused
+ * commit leave the generation in force and its policies as they were. */
+static void test_changed_policies_shared(void **state)
+{
+    static const char *const banner[] = {"/raven-vpn:ikev2/authorization-policy[name='g']/banner"};
+    static const char *const end[] = {"/raven-vpn:pools/ipv4-pool[name='p']/range[start='10.8.0.1']/end"};
+    static const char *const iface[] = {"/raven-vpn:ikev2/authorization-policy[name='g']/route"};
+    struct env *e = *state;
+    struct lyd_node *t1 = config(e, "</def-domain>", "</def-domain>", NULL, NULL);
+    struct lyd_node *t2 = config(e, "Authorized use only", "Changed", NULL, NULL);
+    struct lyd_node *t3 = config(e, "Authorized use only", "Changed", "<end>10.8.0.3</end>", "<end>10.8.0.6</end>");
+    struct lyd_node *t4 = config(e, "Authorized use only", "Changed", "</def-domain>",
+                                 "</def-domain><route><set><interface>raven-no-such0</interface></set></route>");
+    const struct sess_authz_pol *g2;
+    const struct pool_set *book;
+    struct ike_engine *eng;
+    struct ike_client a;
+    struct ike_buf buf = {0};
+    struct ike_sess *sa;
+
+    eng = engine(e, t1);
+    ike_client_init(&a, IKE_DH_ECP256);
+    establish(e, eng, &a, "alice.example.org", "k1", &buf);
+    assert_non_null(sa = sess_of(eng, "alice.example.org"));
+    assert_true(sa->ss.have_addr4);
+    book = eng->conf->pools;
+    assert_int_equal(ike_engine_prepare_changed(eng, t2, banner, 1, false, NULL, NULL), 0);
+    ike_engine_apply(eng);
+    assert_int_equal(eng->conf->nauthz_built, 1);
+    /* no pool changed: the same address book, alice's lease in it */
+    assert_ptr_equal(eng->conf->pools, book);
+    assert_null(sa->gen->pools);
+    assert_int_equal(pool_take(eng->conf->pools, "p", false, sa->ss.addr4, sa->ss.id), 0);
+    assert_int_equal(pool_take(eng->conf->pools, "p", false, sa->ss.addr4, sa->ss.id + 1), -EADDRINUSE);
+    assert_int_equal(sa->gen->generation, 1);
+    assert_string_equal(ike_conf_authz(sa->gen, "g")->banner, "Authorized use only");
+    assert_string_equal((g2 = ike_conf_authz(eng->conf, "g"))->banner, "Changed");
+
+    assert_int_equal(ike_engine_prepare_changed(eng, t3, end, 1, false, NULL, NULL), 0);
+    ike_engine_apply(eng);
+    assert_int_equal(eng->conf->generation, 3);
+    assert_int_equal(eng->conf->nauthz_built, 0);
+    assert_false(eng->conf->pools == book); /* a pool changed: rebuilt, alice's lease carried */
+    assert_int_equal(pool_take(eng->conf->pools, "p", false, sa->ss.addr4, sa->ss.id + 1), -EADDRINUSE);
+    assert_ptr_equal(ike_conf_authz(eng->conf, "g"), g2);
+    event_base_loop(e->base, EVLOOP_ONCE | EVLOOP_NONBLOCK); /* generation 2 freed */
+    assert_int_equal(ike_conf_alive(), 2);
+    assert_string_equal(g2->banner, "Changed");
+
+    /* a pool no session leases from, added then changed: the address book in
+     * force is patched, not rebuilt; a dry run of a change leaves it as it is */
+    {
+        static const char *const q[] = {"/raven-vpn:pools/ipv4-pool[name='q']"};
+        static const char *const qend[] = {"/raven-vpn:pools/ipv4-pool[name='q']/range[start='10.9.0.1']/end"};
+        struct lyd_node *t5 = config(e, "Authorized use only", "Changed", "<end>10.8.0.3</end>",
+                                     "<end>10.8.0.6</end></range></ipv4-pool><ipv4-pool><name>q</name>"
+                                     "<range><start>10.9.0.1</start><end>10.9.0.2</end>");
+        struct lyd_node *t6 = config(e, "Authorized use only", "Changed", "<end>10.8.0.3</end>",
+                                     "<end>10.8.0.6</end></range></ipv4-pool><ipv4-pool><name>q</name>"
+                                     "<range><start>10.9.0.1</start><end>10.9.0.4</end>");
+
+        book = eng->conf->pools;
+        assert_int_equal(ike_engine_prepare_changed(eng, t5, q, 1, false, NULL, NULL), 0);
+        ike_engine_apply(eng);
+        assert_ptr_equal(eng->conf->pools, book);
+        assert_int_equal(pool_take(eng->conf->pools, "q", false, 0x0a090002, 77), 0);
+        assert_int_equal(pool_take(eng->conf->pools, "q", false, 0x0a090003, 78), -ERANGE);
+        assert_true(pool_release(eng->conf->pools, "q", 0x0a090002));
+        assert_int_equal(ike_engine_prepare_changed(eng, t6, qend, 1, true, NULL, NULL), 0);
+        ike_engine_abort(eng);
+        assert_int_equal(pool_take(eng->conf->pools, "q", false, 0x0a090003, 78), -ERANGE);
+        assert_int_equal(ike_engine_prepare_changed(eng, t6, qend, 1, false, NULL, NULL), 0);
+        ike_engine_apply(eng);
+        assert_ptr_equal(eng->conf->pools, book);
+        assert_int_equal(pool_take(eng->conf->pools, "q", false, 0x0a090004, 78), 0);
+        assert_int_equal(eng->conf->npool_ranges, 2);
+        /* alice's lease is still hers */
+        assert_int_equal(pool_take(eng->conf->pools, "p", false, sa->ss.addr4, sa->ss.id + 1), -EADDRINUSE);
+        /* and back to t3: q leased (by 78) cannot go, the commit is refused */
+        assert_int_not_equal(ike_engine_prepare_changed(eng, t3, q, 1, false, NULL, NULL), 0);
+        assert_true(pool_release(eng->conf->pools, "q", 0x0a090004));
+        assert_int_equal(ike_engine_prepare_changed(eng, t3, q, 1, false, NULL, NULL), 0);
+        ike_engine_apply(eng);
+        assert_ptr_equal(eng->conf->pools, book);
+        assert_int_equal(pool_take(eng->conf->pools, "q", false, 0x0a090004, 78), -ENOENT);
+        event_base_loop(e->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+        lyd_free_all(t5);
+        lyd_free_all(t6);
+    }
+    assert_int_equal(ike_engine_prepare_changed(eng, t1, banner, 1, true, NULL, NULL), 0);
+    ike_engine_abort(eng);
+    assert_int_not_equal(ike_engine_prepare_changed(eng, t4, iface, 1, false, NULL, NULL), 0);
+    assert_int_equal(eng->conf->generation, 6);
+    assert_ptr_equal(ike_conf_authz(eng->conf, "g"), g2);
+    assert_string_equal(g2->banner, "Changed");
+    assert_string_equal(ike_conf_authz(sa->gen, "g")->banner, "Authorized use only");
+
+    assert_int_equal(ike_engine_clear(eng, sa->ss.id, NULL, NULL, false), 1);
+    assert_int_equal(ike_conf_alive(), 1);
+    assert_string_equal(ike_conf_authz(eng->conf, "g")->def_domain, "corp.example.org");
+    ike_client_fini(&a);
+    ike_engine_free(eng);
+    assert_int_equal(ike_conf_alive(), 0);
+    lyd_free_all(t1);
+    lyd_free_all(t2);
+    lyd_free_all(t3);
+    lyd_free_all(t4);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_session_keeps_its_generation),
         cmocka_unit_test(test_auth_after_commit),
         cmocka_unit_test(test_replaced_freed_later),
+        cmocka_unit_test(test_changed_policies_shared),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

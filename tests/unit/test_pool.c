@@ -98,6 +98,20 @@ static void info(const struct pool_info *pi, void *arg)
         *(uint64_t *)arg = pi->in_use;
 }
 
+static void failures_of(const struct pool_info *pi, void *arg)
+{
+    if (!strcmp(pi->name, "p"))
+        ((uint64_t *)arg)[0] = pi->failures;
+    if (!strcmp(pi->name, "q"))
+        ((uint64_t *)arg)[1] = pi->failures;
+}
+
+static void failures_of_c(const struct pool_info *pi, void *arg)
+{
+    if (!strcmp(pi->name, "c"))
+        ((uint64_t *)arg)[0] = pi->failures;
+}
+
 static void test_carry(void **st)
 {
     struct pool_set *old = pool_set_new(), *nw = pool_set_new(), *gone = pool_set_new();
@@ -107,6 +121,8 @@ static void test_carry(void **st)
     uint64_t in_use = 0;
 
     pool_set_add(gone, "other", 0);
+    pool_set_add(old, "q", 0);
+    pool_set_add(nw, "q", 0);
     assert_int_equal(pool_add_range(old, p, A(10, 0, 0, 1), A(10, 0, 0, 2)), 0);
     assert_int_equal(pool_alloc(old, "p", 7, &a1), 0);
     assert_int_equal(pool_alloc(old, "p", 8, &a2), 0);
@@ -119,6 +135,14 @@ static void test_carry(void **st)
     assert_int_equal(m.owner[0], 8);
     pool_set_foreach(nw, info, &in_use);
     assert_int_equal(in_use, 1);
+    {
+        /* the exhausted pool's failure went along; a pool without any has none */
+        uint64_t fails[2] = {9, 9};
+
+        pool_set_foreach(nw, failures_of, fails);
+        assert_int_equal(fails[0], 1);
+        assert_int_equal(fails[1], 0);
+    }
     /* the carried lease is taken in the new pool */
     assert_int_equal(pool_alloc(nw, "p", 10, &a), 0);
     assert_int_equal(a, A(10, 0, 5, 1));
@@ -128,6 +152,82 @@ static void test_carry(void **st)
     pool_set_free(old);
     pool_set_free(nw);
     pool_set_free(gone);
+}
+
+/* A patch changes pools in place: a replaced pool keeps its place and
+ * failures with the new ranges, a removed one goes, an added one comes; a
+ * range meeting one the patch keeps is refused, one meeting a range the patch
+ * drops is not; a leased pool or a claim a new range would take in refuses the
+ * patch; nothing changes before apply, nor with a patch dropped. */
+static void test_patch(void **st)
+{
+    struct pool_set *ps = pool_set_new();
+    struct pool *a = pool_set_add(ps, "a", 0), *b = pool_set_add(ps, "b", 0), *c = pool_set_add(ps, "c", 0);
+    struct pool_patch *pp;
+    struct pool *na, *nd;
+    uint32_t r[4][2], addr;
+    uint64_t h;
+
+    (void)st;
+    assert_int_equal(pool_add_range(ps, a, A(10, 0, 0, 1), A(10, 0, 0, 9)), 0);
+    assert_int_equal(pool_add_range(ps, b, A(10, 0, 1, 1), A(10, 0, 1, 9)), 0);
+    assert_int_equal(pool_add_range(ps, c, A(10, 0, 2, 1), A(10, 0, 2, 2)), 0);
+    assert_int_equal(pool_alloc(ps, "c", 1, &addr), 0);
+    assert_int_equal(pool_alloc(ps, "c", 2, &addr), 0);
+    assert_int_equal(pool_alloc(ps, "c", 3, &addr), -ENOSPC); /* a failure of c */
+    assert_int_equal(pool_release(ps, "c", A(10, 0, 2, 1)), true);
+    assert_int_equal(pool_release(ps, "c", A(10, 0, 2, 2)), true);
+    assert_int_equal(pool_claim(ps, A(10, 0, 7, 7), 9, &h), 0); /* outside every range */
+
+    pp = pool_patch_new(ps);
+    assert_int_equal(pool_patch_del(pp, "a"), 0); /* removals first: their ranges are free for the others */
+    assert_int_equal(pool_patch_put(pp, "c", 0xffffff00, &na), 0);
+    assert_int_equal(pool_patch_range(pp, na, A(10, 0, 1, 5), A(10, 0, 1, 6)), -EEXIST); /* b's */
+    assert_int_equal(pool_patch_range(pp, na, A(10, 0, 0, 5), A(10, 0, 0, 20)), 0);      /* a's: a goes */
+    assert_int_equal(pool_patch_range(pp, na, A(10, 0, 0, 30), A(10, 0, 0, 20)), -EINVAL);
+    assert_int_equal(pool_patch_del(pp, "a"), -EEXIST);
+    assert_int_equal(pool_patch_del(pp, "none"), 0);
+    assert_int_equal(pool_patch_put(pp, "d", 0, &nd), 0);
+    assert_int_equal(pool_patch_range(pp, nd, A(10, 0, 0, 21), A(10, 0, 0, 22)), 0);
+    assert_int_equal(pool_patch_range(pp, nd, A(10, 0, 0, 9), A(10, 0, 0, 9)), -EEXIST); /* the new c's */
+    assert_int_equal(pool_patch_put(pp, "c", 0, &na), -EEXIST);
+    assert_int_equal(pool_patch_ready(pp), 0);
+    /* nothing changed yet */
+    assert_int_equal(pool_ranges4(ps, "c", r, 4), 1);
+    assert_int_equal(r[0][0], A(10, 0, 2, 1));
+    assert_int_equal(pool_ranges4(ps, "a", r, 4), 1);
+    assert_int_equal(pool_ranges4(ps, "d", r, 4), 0);
+    pool_patch_apply(pp);
+    assert_int_equal(pool_ranges4(ps, "a", r, 4), 0);
+    assert_int_equal(pool_ranges4(ps, "c", r, 4), 1);
+    assert_int_equal(r[0][0], A(10, 0, 0, 5));
+    assert_int_equal(r[0][1], A(10, 0, 0, 20));
+    assert_int_equal(pool_netmask(ps, "c"), 0xffffff00);
+    assert_int_equal(pool_ranges4(ps, "d", r, 4), 1);
+    {
+        uint64_t fails[2] = {9, 9};
+
+        pool_set_foreach(ps, failures_of_c, fails);
+        assert_int_equal(fails[0], 1);
+    }
+    /* the set finds its pools by address: claims, allocations */
+    assert_int_equal(pool_claim(ps, A(10, 0, 0, 21), 5, &h), 0);
+    assert_int_equal(pool_alloc(ps, "d", 6, &addr), 0);
+    assert_int_equal(addr, A(10, 0, 0, 22));
+    assert_int_equal(pool_alloc(ps, "a", 7, &addr), -ENOENT);
+    assert_int_equal(pool_alloc(ps, "c", 7, &addr), 0);
+    assert_int_equal(addr, A(10, 0, 0, 5));
+
+    /* c is leased now; the claim at 10.0.7.7 would fall in a new range */
+    pp = pool_patch_new(ps);
+    assert_int_equal(pool_patch_put(pp, "c", 0, &na), -EBUSY);
+    assert_int_equal(pool_patch_del(pp, "c"), -EBUSY);
+    assert_int_equal(pool_patch_put(pp, "e", 0, &na), 0);
+    assert_int_equal(pool_patch_range(pp, na, A(10, 0, 7, 1), A(10, 0, 7, 9)), 0);
+    assert_int_equal(pool_patch_ready(pp), -EBUSY);
+    pool_patch_free(pp);
+    assert_int_equal(pool_ranges4(ps, "e", r, 4), 0);
+    pool_set_free(ps);
 }
 
 static void test_ipv6(void **st)
@@ -331,7 +431,7 @@ int main(void)
         cmocka_unit_test(test_alloc_release_exhaust),
         cmocka_unit_test(test_overlap_and_order),
         cmocka_unit_test(test_wraps_after_the_last_and_spans_words),
-        cmocka_unit_test(test_carry),
+        cmocka_unit_test(test_carry), cmocka_unit_test(test_patch),
         cmocka_unit_test(test_ipv6),
         cmocka_unit_test(test_claim4),
         cmocka_unit_test(test_claim_carry),
