@@ -535,6 +535,11 @@ def test_command_output_and_exit_status(tmp_path):
     p = ravenctl("import-ios", os.path.join(DATA, "own-4-psk-minimal.txt"), "-o", str(out))
     assert p.returncode == 0 and p.stdout == ""
     assert json.loads(out.read_text()) == raven_ios.convert(text("own-4-psk-minimal")).config
+    # it holds the secrets in clear: created for its owner only
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o600
+    # the report masks them
+    p = ravenctl("import-ios", "-", input="radius-server host 192.0.2.1 key Sup3rSecret bogus\n")
+    assert p.returncode == 6 and "Sup3rSecret" not in p.stderr and "key <secret> bogus" in p.stderr
 
     # usage errors: 2
     p = ravenctl("import-ios", str(tmp_path / "missing.txt"))
