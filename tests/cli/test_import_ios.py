@@ -116,11 +116,22 @@ def test_seed_example_equals_yang_example(name, differences):
             assert reason.strip(), f"{path}: a difference needs its reason"
             remove(tree, path)
     assert normalized(imported) == normalized(example)
-    # the lines reported are exactly the documented ones, each with a reason
+    # the lines reported are exactly the documented ones, each for the documented
+    # reason: every message of a line contains one of its phrases, each phrase is
+    # in one of the messages
     assert sorted({n for n, _, _ in res.skipped}) == sorted(int(n) for n in doc["reported"])
     lines = text(name).splitlines()
+    said = {}
     for n, line, reason in res.skipped:
         assert line == lines[n - 1].strip() and reason
+        said.setdefault(n, []).append(reason)
+    for n, want in doc["reported"].items():
+        assert want["why"].strip() and want["says"], f"line {n}: a reported line needs its reason"
+        msgs = said[int(n)]
+        for m in msgs:
+            assert any(k in m for k in want["says"]), f"{name} line {n}: {m!r} is not the documented reason"
+        for k in want["says"]:
+            assert any(k in m for m in msgs), f"{name} line {n}: no message says {k!r}: {msgs}"
 
 
 @pytest.mark.parametrize("name", EXAMPLES)
