@@ -212,9 +212,12 @@ class Ravend:
 
     def __init__(self, popen):
         self.popen = popen
+        self.pid = self.host_pid = None
         deadline = time.time() + 10
         while not _children(popen.pid):
-            assert time.time() < deadline and popen.poll() is None, "nsenter did not start ravend"
+            if popen.poll() is not None:
+                return          # it ended at once: the caller reads its status and log
+            assert time.time() < deadline, "nsenter did not start ravend"
             time.sleep(0.01)
         self.host_pid = _children(popen.pid)[0]
         with open(f"/proc/{self.host_pid}/status") as f:
@@ -231,7 +234,7 @@ class Ravend:
         return self.popen.returncode
 
     def kill(self, sig):
-        if self.popen.poll() is None:
+        if self.popen.poll() is None and self.host_pid:
             try:
                 os.kill(self.host_pid, sig)
             except ProcessLookupError:
