@@ -34,13 +34,41 @@ class Result:
         self.skipped = skipped      # [(line number, text, reason)], in line order
 
     def report_lines(self):
-        return [f"line {n}: {text}: {reason}" for n, text, reason in self.skipped]
+        """The lines not converted as 'line N: TEXT: REASON', secrets masked."""
+        return [f"line {n}: {mask_secrets(text)}: {reason}" for n, text, reason in self.skipped]
 
     def json(self):
         return json.dumps(self.config, indent=2) + "\n"
 
     def xml(self):
         return to_xml(self.config)
+
+
+SECRET_WORDS = ("key", "password", "secret", "community", "pre-shared-key", "server-key", "key-string")
+MASK = "<secret>"
+
+
+def mask_secrets(line):
+    """@line with the word after key, password, secret, community,
+    pre-shared-key, server-key or key-string (after its type digit, or local or
+    remote, if one comes first) replaced by <secret>: reports go to terminals
+    and logs."""
+    words = list(re.finditer(r'"[^"]*"|\S+', line))
+    out, pos, hide = [], 0, False
+    for k, m in enumerate(words):
+        w = m.group(0)
+        before = words[k - 1].group(0).lower() if k else ""
+        if hide and (re.fullmatch(r"\d", w) or w.lower() in ("local", "remote")) and k + 1 < len(words):
+            hide = True             # pre-shared-key local|remote, a type digit: the secret is next
+        elif hide:
+            out.append(line[pos:m.start()] + MASK)
+            pos, hide = m.end(), False
+            continue
+        else:
+            hide = w.lower() in SECRET_WORDS and before != "crypto"
+        out.append(line[pos:m.end()])
+        pos = m.end()
+    return "".join(out) + line[pos:]
 
 
 class Keyed(dict):
@@ -65,14 +93,40 @@ def ipv6(s, what="IPv6 address"):
         raise Skip(f"bad {what} {s!r}")
 
 
+# inet:domain-name (ietf-inet-types)
+DOMAIN_RE = re.compile(r"((([a-zA-Z0-9_]([a-zA-Z0-9\-_]){0,61})?[a-zA-Z0-9]\.)*"
+                       r"([a-zA-Z0-9_]([a-zA-Z0-9\-_]){0,61})?[a-zA-Z0-9]\.?|\.)\Z")
+
+
+def domain(s, what):
+    """A domain name as inet:domain-name takes it (labels of up to 63
+    characters, 253 in all)."""
+    if not 1 <= len(s) <= 253 or not DOMAIN_RE.match(s):
+        raise Skip(f"bad {what} {s!r}: a domain name is expected")
+    return s
+
+
 def host(s, what):
     """An IP address or a host name (inet:host); dotted digits must be IPv4."""
     if re.fullmatch(r"[0-9.]+", s):
         return ipv4(s, what)
     if ":" in s:
         return ipv6(s, what)
-    if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?", s):
-        raise Skip(f"bad {what} {s!r}")
+    return domain(s, what)
+
+
+def vrf(s):
+    """A VRF (a Linux VRF device) name: 1 to 15 characters."""
+    if not 1 <= len(s) <= 15:
+        raise Skip(f"VRF name {s!r}: a VRF name is 1 to 15 characters")
+    return s
+
+
+def text_leaf(s, what, most=255):
+    """A description or other text leaf of at most @most characters: longer is
+    reported, not cut."""
+    if len(s) > most:
+        raise Skip(f"the {what} is {len(s)} characters: at most {most}")
     return s
 
 
@@ -220,6 +274,8 @@ def rt(ident):
 
 
 # Global commands known and deliberately not converted, with the reason.
+# the device's banners (global banner command), not an authorization policy's
+GLOBAL_BANNERS = ("motd", "login", "exec", "incoming", "slip-ppp", "prompt-timeout", "config-save")
 NOT_APPLICABLE = [
     (("building", "configuration..."), "a header of the vendor's show running-config"),
     (("current", "configuration"), "a header of the vendor's show running-config"),
@@ -384,12 +440,42 @@ class Converter:
             if not handled:
                 where = f" (in '{stack[-1][0]}')" if stack else ""
                 self.skip("unknown command" + where)
+                if not self.indented:
+                    # a global command Raven does not know: it leaves any
+                    # sub-mode, and what is indented under it belongs to it
+                    stack = [self.unknown_mode(line)]
         if stack and stack[-1][0] in ("banner-text", "certificate-data"):
             stack[-1][1](None)
         self.finish()
         return Result(self.output(), sorted(self.skipped, key=lambda s: s[0]))
 
     pending_mode = None
+
+    def unknown_mode(self, title):
+        """The mode of an unknown global command: its indented lines are
+        reported; the next line that is not indented leaves it."""
+        def sub(toks):
+            if not self.indented:
+                return False
+            raise Skip(f"in '{title}', an unknown command: not converted")
+        return (title, sub)
+
+    def global_banner(self, toks):
+        """banner motd|login|exec|…: the device's own banners, not Raven's (which
+        is an authorization policy's). Reported with every line of its text."""
+        title = " ".join(toks[:2])
+        reason = "not applicable: the device's login banners belong to Linux (Raven's banner is an " \
+                 "authorization policy's)"
+        rest = self.text.split(None, 2)[2] if len(toks) > 2 else ""
+        delim = "^C" if rest.startswith("^C") else (rest[:1] if rest and not rest[0].isalnum() else "")
+        if delim and delim not in rest[len(delim):]:
+            def more(raw):
+                if raw is None:
+                    return True
+                self.skip(f"the text of '{title}': {reason}", self.line, raw.strip())
+                return delim in raw
+            self.pending_mode = ("banner-text", more)
+        raise Skip(reason)
 
     def unsupported_mode(self, title, reason):
         """A mode Raven has no equivalent for: its opening line and every line in
@@ -439,6 +525,8 @@ class Converter:
             return self.numbered_acl(toks)
         if w == "interface":
             return self.interface(toks)
+        if w == "banner" and t[1].lower() in GLOBAL_BANNERS:
+            return self.global_banner(toks)
         for words, reason in NOT_APPLICABLE:
             if [x.lower() for x in toks[:len(words)]] == list(words):
                 if words in (("line",), ("router",), ("vrf",)):
@@ -735,11 +823,9 @@ class Converter:
             return True
         if t[0] == "match":
             if t[1] == "fvrf":
-                v = arg(toks, 2, "VRF name")
-                if not 1 <= len(v) <= 15:
-                    raise Skip("a VRF name is 1 to 15 characters")
-                e.setdefault("match", {})["fvrf"] = v
+                v = vrf(arg(toks, 2, "VRF name"))
                 no_more(toks, 3)
+                e.setdefault("match", {})["fvrf"] = v
                 return True
             if t[1] == "address" and t[2] == "local":
                 a = ip_any(arg(toks, 3, "local address"))
@@ -761,7 +847,7 @@ class Converter:
     def peer_mode(self, toks, p):
         t = toks + [""] * 4
         if t[0] == "description":
-            p["description"] = " ".join(toks[1:])[:255] or arg(toks, 1, "description")
+            p["description"] = text_leaf(" ".join(toks[1:]) or arg(toks, 1, "description"), "description")
             return True
         if t[0] == "address":
             a = arg(toks, 1, "address")
@@ -777,8 +863,9 @@ class Converter:
                 no_more(toks, 3)
             return True
         if t[0] == "hostname":
-            p["hostname"] = arg(toks, 1, "host name")
+            v = domain(arg(toks, 1, "host name"), "host name")
             no_more(toks, 2)
+            p["hostname"] = v
             return True
         if t[0] == "identity":
             kinds = {"address": "address", "fqdn": "fqdn", "email": "email", "key-id": "key-id"}
@@ -891,10 +978,12 @@ class Converter:
                 raise Skip(f"bad URL {v!r}")
             e.setdefault("configuration", {})[t[1]] = v
         elif w == "def-domain":
-            e["def-domain"] = arg(toks, 1, "domain")
+            v = domain(arg(toks, 1, "domain"), "default domain")
             no_more(toks, 2)
+            e["def-domain"] = v
         elif w in ("split-dns", "backup-gateway"):
             v = arg(toks, 1, "name")
+            v = domain(v, "split-dns domain") if w == "split-dns" else text_leaf(v, "backup gateway")
             no_more(toks, 2)
             lst = e.setdefault(w, [])
             if len(lst) >= 10:
@@ -985,12 +1074,14 @@ class Converter:
         rest = self.text.split(None, 1)[1] if len(toks) > 1 else ""
         if not rest:
             raise Skip("missing banner text")
+        if toks[1].lower() in GLOBAL_BANNERS:
+            return False        # a global banner command: it leaves the policy
         if rest.startswith("^C"):
             delim = "^C"
         elif not rest[0].isalnum():
             delim = rest[0]
         else:
-            e["banner"] = rest.strip()[:4000]     # the vendor also takes the text without delimiters
+            e["banner"] = text_leaf(rest.strip(), "banner", 4000)   # the vendor also takes it undelimited
             return True
         body = rest[len(delim):]
         if delim in body:
@@ -1093,10 +1184,12 @@ class Converter:
             e["lifetime"] = number(arg(toks, 1, "seconds"), 120, 86400, "lifetime")
             no_more(toks, 2)
         elif w == "description":
-            e["description"] = self.text.split(None, 1)[1] if len(toks) > 1 else arg(toks, 1, "text")
+            e["description"] = text_leaf(self.text.split(None, 1)[1] if len(toks) > 1 else arg(toks, 1, "text"),
+                                         "description")
         elif w == "ivrf":
-            e["ivrf"] = arg(toks, 1, "VRF")
+            v = vrf(arg(toks, 1, "VRF"))
             no_more(toks, 2)
+            e["ivrf"] = v
         elif w == "config-exchange":
             ce = e.setdefault("config-exchange", {})
             if t[1] == "request":
@@ -1132,8 +1225,9 @@ class Converter:
                      leaflist=True)
             no_more(toks, 3)
         elif t[1] == "fvrf":
-            m["fvrf"] = arg(toks, 2, "VRF")
+            v = vrf(arg(toks, 2, "VRF"))
             no_more(toks, 3)
+            m["fvrf"] = v
         elif t[1] == "address" and t[2] == "local":
             if t[3] == "interface":
                 v = arg(toks, 4, "interface")
@@ -1612,6 +1706,8 @@ class Converter:
         kind = "standard" if num < 100 or 1300 <= num <= 1999 else "extended"
         if 200 <= num < 1300 and not 1300 <= num <= 1999 or num >= 2700:
             raise Skip(f"access list {num} is not an IP access list")
+        if arg(toks, 2, "permit | deny | remark") not in ("permit", "deny", "remark"):
+            raise Skip(f"access-list {num} {toks[2]}: only permit, deny and remark entries are converted")
         acl = self.entry(self.node("access-lists"), "access-list", str(num))
         self.acl_entry(toks[2:], acl, kind)
         return True

@@ -10,6 +10,7 @@ import json
 import os
 import random
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -115,11 +116,22 @@ def test_seed_example_equals_yang_example(name, differences):
             assert reason.strip(), f"{path}: a difference needs its reason"
             remove(tree, path)
     assert normalized(imported) == normalized(example)
-    # the lines reported are exactly the documented ones, each with a reason
+    # the lines reported are exactly the documented ones, each for the documented
+    # reason: every message of a line contains one of its phrases, each phrase is
+    # in one of the messages
     assert sorted({n for n, _, _ in res.skipped}) == sorted(int(n) for n in doc["reported"])
     lines = text(name).splitlines()
+    said = {}
     for n, line, reason in res.skipped:
         assert line == lines[n - 1].strip() and reason
+        said.setdefault(n, []).append(reason)
+    for n, want in doc["reported"].items():
+        assert want["why"].strip() and want["says"], f"line {n}: a reported line needs its reason"
+        msgs = said[int(n)]
+        for m in msgs:
+            assert any(k in m for k in want["says"]), f"{name} line {n}: {m!r} is not the documented reason"
+        for k in want["says"]:
+            assert any(k in m for m in msgs), f"{name} line {n}: no message says {k!r}: {msgs}"
 
 
 @pytest.mark.parametrize("name", EXAMPLES)
@@ -233,7 +245,12 @@ def test_malformed_lines_reported():
     for n, want in MALFORMED.items():
         assert any(want in r for r in got[n]), f"line {n}: {got[n]}"
     lines = [f"line {n}: {t}: {r}" for n, t, r in res.skipped]
-    assert lines == res.report_lines()
+    # the report is the list, secrets masked
+    assert lines[0] == "line 3: radius-server host 192.0.2.300 key Radius-Bad: bad server address '192.0.2.300'"
+    assert res.report_lines()[0] == ("line 3: radius-server host 192.0.2.300 key <secret>: bad server address "
+                                     "'192.0.2.300'")
+    assert [ln.replace("Radius-Bad", "<secret>").replace("FJ[XZMU^aQI[ZfdBbQ_EM\\NMXUB", "<secret>")
+            .replace("public RO", "<secret> RO") for ln in lines] == res.report_lines()
     # nothing half-converted: the bad peer, proposal, pool and profile are absent
     c = res.config
     assert "proposal" not in c["raven-vpn:ikev2"]
@@ -314,6 +331,115 @@ def test_show_running_config_details():
         raven_ios.convert("", {"Gi1": ("bad/name", None)})
 
 
+def test_secrets_masked_in_the_report():
+    """Lines not converted are printed on stderr, which ends up in terminals and
+    logs: the secret words in them are masked."""
+    res = raven_ios.convert("radius-server host 192.0.2.1 key Sup3rSecret bogus\n"
+                            "snmp-server community Comm-Str1ng RO\n"
+                            "username admin password 0 Pa55-Word\n"
+                            "username oper secret 5 $1$abcd$Hash-Val\n"
+                            "aaa group server radius g\n"
+                            " key Gr0up-Key\n"
+                            "crypto ikev2 keyring kr\n"
+                            " peer p\n"
+                            "  pre-shared-key local 7 0822455D0A16 extra\n"
+                            "  pre-shared-key \"Quoted Key\" extra\n"
+                            "tacacs-server key-string 7 Tacacs-Key\n"
+                            "crypto key generate rsa modulus 2048\n")
+    report = "\n".join(res.report_lines())
+    assert len(res.report_lines()) == 11, report
+    for secret in ("Sup3rSecret", "Comm-Str1ng", "Pa55-Word", "Hash-Val", "Gr0up-Key", "0822455D0A16",
+                   "Quoted Key", "Tacacs-Key"):
+        assert secret not in report
+    assert "line 1: radius-server host 192.0.2.1 key <secret> bogus: " in report
+    assert "line 3: username admin password 0 <secret>: " in report
+    assert "line 9: pre-shared-key local 7 <secret> extra: " in report
+    assert "line 10: pre-shared-key <secret> extra: " in report
+    assert "line 12: crypto key generate rsa modulus 2048: " in report
+
+
+def test_values_yang_refuses_are_reported():
+    """Values beyond what raven-vpn takes are reported, not converted and not
+    cut: yanglint accepts what is left."""
+    long_text = "d" * 256
+    res = raven_ios.convert("crypto ikev2 keyring kr\n"
+                            " peer p\n"
+                            f"  description {long_text}\n"
+                            "  hostname bad_host!.example\n"
+                            "  hostname " + "a" * 64 + ".example.net\n"
+                            "  address 10.0.0.1\n"
+                            "  pre-shared-key K\n"
+                            "crypto ikev2 profile pr\n"
+                            f" description {long_text}\n"
+                            " match fvrf vrf-with-a-long-name\n"
+                            " ivrf another-long-vrf-name\n"
+                            " match identity remote address 0.0.0.0\n"
+                            " authentication remote pre-share\n"
+                            " authentication local pre-share\n"
+                            " keyring local kr\n"
+                            "crypto ikev2 policy po\n"
+                            " match fvrf vrf-with-a-long-name\n"
+                            "crypto ikev2 authorization policy ap\n"
+                            " split-dns not/a/domain\n"
+                            " split-dns corp.example.com\n"
+                            " def-domain bad domain\n"
+                            " def-domain -bad.example\n"
+                            f" banner {'b' * 4001}\n")
+    got = {n: r for n, _, r in res.skipped}
+    # (16: the policy without a proposal is left out)
+    assert sorted(got) == [3, 4, 5, 9, 10, 11, 16, 17, 19, 21, 22, 23], got
+    assert "at most 255" in got[3] and "at most 255" in got[9] and "at most 4000" in got[23]
+    for n in (4, 5, 19, 22):
+        assert "a domain name is expected" in got[n]
+    for n in (10, 11, 17):
+        assert "1 to 15 characters" in got[n]
+    assert "unexpected 'domain'" in got[21]
+    c = res.config
+    (peer,) = c["raven-vpn:ikev2"]["keyring"][0]["peer"]
+    assert "description" not in peer and "hostname" not in peer
+    (ap,) = c["raven-vpn:ikev2"]["authorization-policy"]
+    assert ap["split-dns"] == ["corp.example.com"] and "def-domain" not in ap and "banner" not in ap
+    canonical_text(res.json(), ".json")
+
+
+def test_numbered_access_list_other_entries_reported():
+    res = raven_ios.convert("access-list 10 permit 10.0.0.0 0.0.0.255\n"
+                            "access-list 10 evaluate foo\n"
+                            "access-list 101 dynamic dyn permit ip any any\n"
+                            "access-list 10 remark a comment\n")
+    assert [(n, "only permit, deny and remark" in r) for n, _, r in res.skipped] == [(2, True), (3, True)]
+    assert [a["name"] for a in res.config["raven-vpn:access-lists"]["access-list"]] == ["10"]
+
+
+def test_global_command_leaves_the_sub_mode():
+    """A global command the converter does not know (not indented) ends the
+    sub-mode before it: what follows is not taken as the mode's. The device's
+    own banners are reported with their text."""
+    res = raven_ios.convert("crypto ikev2 authorization policy p\n"
+                            " dns 192.0.2.53\n"
+                            "banner motd ^C\n"
+                            "Authorised use only\n"
+                            "^C\n"
+                            "banner login # one line #\n"
+                            "crypto ikev2 authorization policy q\n"
+                            " dns 192.0.2.54\n"
+                            "frobnicate\n"
+                            " banner ^C not q's ^C\n"
+                            " dns 192.0.2.55\n"
+                            "crypto ikev2 authorization policy r\n"
+                            " banner ^C r's ^C\n"
+                            " banner exec ^C not r's either ^C\n")
+    pols = {p["name"]: p for p in res.config["raven-vpn:ikev2"]["authorization-policy"]}
+    assert "banner" not in pols["p"] and "banner" not in pols["q"]
+    assert pols["q"]["dns"] == {"primary": "192.0.2.54"}
+    assert pols["r"]["banner"] == "r's"
+    got = [(n, r) for n, _, r in res.skipped]
+    assert [n for n, _ in got] == [3, 4, 5, 6, 9, 10, 11, 14], got
+    assert all("login banners belong to Linux" in r for n, r in got if n in (3, 4, 5, 6, 14))
+    assert got[4][1].startswith("unknown command")
+    assert all("in 'frobnicate', an unknown command" in r for n, r in got if n in (10, 11))
+
+
 def test_group_radius_is_every_server():
     res = raven_ios.convert("radius-server host 192.0.2.1 key K1\n"
                             "radius server second\n address ipv4 192.0.2.2\n key K2\n"
@@ -335,7 +461,9 @@ VOCAB = ("aaa crypto ikev2 ipsec pki profile proposal policy keyring peer author
          "netmask banner ^C route split-dns dpd 10 3 on-demand name-mangler dn eap prefix delimiter @ "
          "mode lifetime seconds kilobytes fragmentation mtu 1280 trustpoint revocation-check crl none "
          "10.0.0.1 255.255.255.0 0.0.0.255 2001:db8::/32 64 10.0.0.300 Ethernet0/0 ! \" ' \\ % \x7f \u00e9 "
-         "subject-name co eq cisco list-a m1 p1 a b").split(" ")
+         "subject-name co eq cisco list-a m1 p1 a b description ivrf fvrf hostname def-domain split-dns "
+         "motd login evaluate dynamic remark a-vrf-name-over-15 not/a/domain under_score!.example -bad.example "
+         + "x" * 256 + " " + "l" * 64 + ".example.net").split(" ")
 
 
 def garbage_line(rnd):
@@ -418,6 +546,11 @@ def test_command_output_and_exit_status(tmp_path):
     p = ravenctl("import-ios", os.path.join(DATA, "own-4-psk-minimal.txt"), "-o", str(out))
     assert p.returncode == 0 and p.stdout == ""
     assert json.loads(out.read_text()) == raven_ios.convert(text("own-4-psk-minimal")).config
+    # it holds the secrets in clear: created for its owner only
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o600
+    # the report masks them
+    p = ravenctl("import-ios", "-", input="radius-server host 192.0.2.1 key Sup3rSecret bogus\n")
+    assert p.returncode == 6 and "Sup3rSecret" not in p.stderr and "key <secret> bogus" in p.stderr
 
     # usage errors: 2
     p = ravenctl("import-ios", str(tmp_path / "missing.txt"))

@@ -5,9 +5,12 @@ verify), a start of ravend exactly as the unit starts it (serving NETCONF, RESTC
 and the installed ravenctl) and a clean purge are checked; an upgrade, a removal and
 a reinstall keep the state directory's configuration.
 
-The throw-away root: a private mount and network namespace (held by a `sleep`
-process), a tmpfs with an overlay whose lower layer is the machine's / and whose
-upper layer is on the tmpfs, and fresh /run, /tmp and /dev/shm; every command runs
+The throw-away root: a private mount, network and PID namespace (held by a `sleep`
+process, the PID namespace's init: when it ends, everything in there ends), a tmpfs
+with an overlay whose lower layer is the machine's / and whose upper layer is on
+the tmpfs, fresh /run, /tmp, a /proc of the PID namespace, a read-only sysfs of the
+network namespace and a read-only /dev of its own with null, zero, full, random,
+urandom and tty bound from the machine's (and a fresh /dev/shm); every command runs
 chrooted there. Nothing of the machine is written: whatever dpkg, the maintainer
 scripts and ravend change lands in the tmpfs, which goes with the namespace. The
 network namespace has its own loopback, so the default ports collide with nothing.
@@ -194,6 +197,50 @@ def test_lintian_reports_no_error(deb):
     assert r.returncode == 0 and not errors, r.stdout + r.stderr
 
 
+def _children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(x) for x in f.read().split()]
+    except FileNotFoundError:
+        return []
+
+
+class Ravend:
+    """ravend started through nsenter (the Popen's process), which forks it into
+    the root's PID namespace: .pid is ravend's pid there, kill() signals ravend
+    itself, and the exit status is ravend's (nsenter passes it on)."""
+
+    def __init__(self, popen):
+        self.popen = popen
+        self.pid = self.host_pid = None
+        deadline = time.time() + 10
+        while not _children(popen.pid):
+            if popen.poll() is not None:
+                return          # it ended at once: the caller reads its status and log
+            assert time.time() < deadline, "nsenter did not start ravend"
+            time.sleep(0.01)
+        self.host_pid = _children(popen.pid)[0]
+        with open(f"/proc/{self.host_pid}/status") as f:
+            self.pid = int(re.search(r"^NSpid:.*\s(\d+)$", f.read(), re.M).group(1))
+
+    def poll(self):
+        return self.popen.poll()
+
+    def wait(self, timeout=None):
+        return self.popen.wait(timeout)
+
+    @property
+    def returncode(self):
+        return self.popen.returncode
+
+    def kill(self, sig):
+        if self.popen.poll() is None and self.host_pid:
+            try:
+                os.kill(self.host_pid, sig)
+            except ProcessLookupError:
+                pass
+
+
 class Root:
     """The throw-away root (see the module's docstring). run() runs a shell command
     chrooted there; start_unit() starts ravend as the installed unit does."""
@@ -203,8 +250,10 @@ class Root:
         self.path = os.path.join(self.base, "root")
         self.upper = os.path.join(self.base, "upper")
         self.procs = []
-        self.holder = subprocess.Popen(["unshare", "--mount", "--net", "--propagation", "private", "sleep", "infinity"],
-                                       preexec_fn=_die_with_us)
+        # unshare forks the namespaces' init (sleep), killed when unshare dies
+        self.holder = subprocess.Popen(["unshare", "--mount", "--net", "--pid", "--fork", "--kill-child",
+                                        "--propagation", "private", "sleep", "infinity"], preexec_fn=_die_with_us)
+        self.init = None
         try:
             self._setup()
         except BaseException:
@@ -212,20 +261,33 @@ class Root:
             raise
 
     def _setup(self):
-        # the holder is in its namespaces once it runs sleep
+        # the init is in the namespaces once it runs sleep
         deadline = time.time() + 10
-        while os.readlink(f"/proc/{self.holder.pid}/ns/mnt") == os.readlink("/proc/self/ns/mnt"):
+        while True:
             assert time.time() < deadline and self.holder.poll() is None, "unshare failed"
+            kids = _children(self.holder.pid)
+            if kids and os.readlink(f"/proc/{kids[0]}/exe").endswith("/sleep"):
+                self.init = kids[0]
+                break
             time.sleep(0.02)
         b, r = shlex.quote(self.base), shlex.quote(self.path)
+        devs = " ".join(f"touch {r}/dev/{n} && mount --bind /dev/{n} {r}/dev/{n};"
+                        for n in ("null", "zero", "full", "random", "urandom", "tty"))
         self.host(f"""set -e
             mount -t tmpfs -o mode=0755 raven-deb-test {b}
             mkdir {b}/upper {b}/work {r}
             mount -t overlay overlay -o lowerdir=/,upperdir={b}/upper,workdir={b}/work {r}
-            mount --rbind /dev {r}/dev
-            mount -t tmpfs -o mode=1777 tmpfs {r}/dev/shm
-            mount -t proc proc {r}/proc
-            mount --rbind /sys {r}/sys
+            mount -t tmpfs -o mode=0755,nosuid tmpfs {r}/dev
+            {devs}
+            ln -s /proc/self/fd {r}/dev/fd
+            ln -s /proc/self/fd/0 {r}/dev/stdin
+            ln -s /proc/self/fd/1 {r}/dev/stdout
+            ln -s /proc/self/fd/2 {r}/dev/stderr
+            mkdir {r}/dev/shm
+            mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs {r}/dev/shm
+            mount -o remount,ro,nosuid {r}/dev
+            mount -t proc -o nosuid,nodev,noexec proc {r}/proc
+            mount -t sysfs -o ro,nosuid,nodev,noexec sysfs {r}/sys
             mount -t tmpfs -o mode=0755 tmpfs {r}/run
             mount -t tmpfs -o mode=1777 tmpfs {r}/tmp
             ip link set lo up""")
@@ -238,13 +300,14 @@ class Root:
 
     def host(self, script, timeout=60):
         """@script in the namespaces, outside the chroot."""
-        r = subprocess.run(["nsenter", "-t", str(self.holder.pid), "-m", "-n", "sh", "-c", script],
+        r = subprocess.run(["nsenter", "-t", str(self.init), "-m", "-n", "-p", "sh", "-c", script],
                            capture_output=True, text=True, timeout=timeout)
         assert r.returncode == 0, (script, r.stdout, r.stderr)
         return r.stdout
 
     def cmd(self, argv):
-        return ["nsenter", "-t", str(self.holder.pid), "-m", "-n", "--", "chroot", self.path, *argv]
+        # nsenter forks into the PID namespace; its child execs chroot, then argv
+        return ["nsenter", "-t", str(self.init), "-m", "-n", "-p", "--", "chroot", self.path, *argv]
 
     def run(self, script, check=True, timeout=300):
         r = subprocess.run(self.cmd(["sh", "-c", script]), capture_output=True, text=True, timeout=timeout,
@@ -268,7 +331,8 @@ class Root:
         """Runs the unit's ExecStart as systemd would: its EnvironmentFile's
         variables expanded ($X: split into words) and set, the state and runtime
         directories made with their modes, its UMask, LimitMEMLOCK, bounding set
-        and no-new-privs. Returns (process, argv); the process is ravend itself."""
+        and no-new-privs. Returns (process, argv); the process is ravend, its pid
+        the one in the root's PID namespace."""
         text = self.read(unit)
         s = dict(re.findall(r"^(\w+)=(.*)$", text, re.M))
         env = {"PATH": PATH, "LANG": "C.UTF-8"}
@@ -309,24 +373,24 @@ class Root:
                     hard = resource.getrlimit(resource.RLIMIT_MEMLOCK)[1]
                     resource.setrlimit(resource.RLIMIT_MEMLOCK, (hard, hard))
 
-        p = subprocess.Popen(self.cmd(sandbox + ["--"] + argv), stdout=log, stderr=subprocess.STDOUT, env=env,
-                             preexec_fn=child)
+        p = Ravend(subprocess.Popen(self.cmd(sandbox + ["--"] + argv), stdout=log, stderr=subprocess.STDOUT,
+                                    env=env, preexec_fn=child))
         self.procs.append(p)
         return p, argv
 
     def stop(self, p):
         if p.poll() is None:
-            os.kill(p.pid, signal.SIGTERM)
+            p.kill(signal.SIGTERM)
             try:
                 p.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                os.kill(p.pid, signal.SIGKILL)
+                p.kill(signal.SIGKILL)
                 p.wait()
 
     def connect(self, port):
         """A TCP connection to 127.0.0.1:@port in the root's network namespace."""
         own = os.open("/proc/self/ns/net", os.O_RDONLY)
-        target = os.open(f"/proc/{self.holder.pid}/ns/net", os.O_RDONLY)
+        target = os.open(f"/proc/{self.init}/ns/net", os.O_RDONLY)
         try:
             if _libc.setns(target, CLONE_NEWNET):
                 raise OSError(ctypes.get_errno(), "setns")
@@ -353,6 +417,23 @@ def root(tmp_path):
     r = Root(base)
     yield r
     r.close()
+
+
+def test_throwaway_root_is_confined(root):
+    """The root sees its own PID namespace (the holder's sleep as init), a
+    read-only sysfs and a read-only /dev of a few devices, and its writes land in
+    the tmpfs."""
+    assert root.run("cat /proc/1/comm").stdout.strip() == "sleep"
+    assert int(root.run("ls /proc | grep -c '^[0-9]'").stdout) < 10
+    mounts = {f[1]: f[3].split(",") for f in (ln.split() for ln in root.read("/proc/mounts").splitlines())}
+    assert "ro" in mounts["/sys"] and "ro" in mounts["/dev"], mounts
+    assert set(root.run("ls /dev").stdout.split()) == {"full", "null", "random", "shm", "tty", "urandom", "zero",
+                                                       "fd", "stdin", "stdout", "stderr"}
+    assert root.run("echo x > /dev/null && head -c 4 /dev/urandom | wc -c").stdout.strip() == "4"
+    assert root.run("touch /sys/x", check=False).returncode != 0
+    assert root.run("touch /dev/x", check=False).returncode != 0
+    root.run("touch /etc/raven-throwaway-probe")
+    assert not os.path.exists("/etc/raven-throwaway-probe")
 
 
 def wait_ready(p, log, timeout=30):
@@ -391,6 +472,7 @@ def test_install_start_purge(root, deb, tmp_path):
     root.install(deb)
     for path, mode in (("/usr/sbin/ravend", "755"), ("/usr/sbin/raven-netconfd", "755"),
                        ("/usr/sbin/raven-restd", "755"), ("/usr/share/raven/cli/ravenctl", "755"),
+                       ("/usr/share/raven/cli/raven_ios.py", "644"),
                        ("/usr/share/yang/modules/raven/raven-vpn.yang", "644"),
                        ("/usr/share/yang/modules/raven/raven-types.yang", "644"),
                        ("/usr/share/raven/web/index.html", "644"), ("/usr/lib/raven/raven_xdp.bpf.o", "644"),
@@ -445,12 +527,24 @@ def test_install_start_purge(root, deb, tmp_path):
     root.stop(p)
     assert p.returncode == 0, open(log.name).read()
 
+    # the installed ravenctl converts the vendor's configuration with the
+    # installed importer, run as root (no bytecode left in the package's directory)
+    example = os.path.join(ROOT, "tests", "cli", "ios", "own-4-psk-minimal.txt")
+    r = root.run(f"cd /tmp && ravenctl import-ios {shlex.quote(example)} -o /tmp/import.json && "
+                 "stat -c %a /tmp/import.json && cat /tmp/import.json")
+    mode, _, doc = r.stdout.partition("\n")
+    assert mode == "600" and json.loads(doc)["raven-vpn:pools"]["ipv4-pool"][0]["name"] == "import-pool", r.stdout
+    assert root.run("test -e /usr/share/raven/cli/__pycache__", check=False).returncode != 0
+
     root.run("apt-get purge -y -q raven")
     r = root.run("dpkg-query -W -f='${db:Status-Status}' raven", check=False)
     assert r.returncode != 0 or r.stdout == "not-installed", r.stdout
-    # nothing of the package in the upper layer: what dpkg, the scripts and ravend
-    # wrote is gone, except the system user (kept, as Debian does) and whiteouts
-    left = root.host(f"cd {shlex.quote(root.upper)} && find . -name '*raven*' ! -type c")
+    # nothing of the package in the upper layer: what dpkg, the scripts, ravend and
+    # ravenctl wrote is gone, except the system user (kept, as Debian does), whiteouts
+    # and man's cache of formatted pages (systemd-analyze verify formats the unit's
+    # Documentation= page, as man ravend would; man-db's cron job cleans that cache)
+    left = root.host(f"cd {shlex.quote(root.upper)} && find . -path ./var/cache/man -prune -o -name '*raven*' "
+                     "! -type c -print")
     assert not left.strip(), left
 
 

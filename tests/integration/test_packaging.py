@@ -1,5 +1,6 @@
 """The systemd unit of packaging/systemd: systemd-analyze verifies it (with
-ExecStart pointed at the ravend under test), and the capabilities it bounds
+ExecStart pointed at the ravend under test, and its Documentation= page found in
+packaging/man), and the capabilities it bounds
 ravend to are exactly the ones ravend keeps by itself (daemon/ravend/ravend_privs.c:
 those it uses, and those it keeps permitted only, to start its front ends as
 their user), so that neither can drift from the other. The front ends' user
@@ -19,7 +20,11 @@ SYSUSERS = os.path.join(ROOT, "packaging", "sysusers.d", "raven.conf")
 def test_unit_verifies(tmp_path):
     unit = tmp_path / "ravend.service"
     unit.write_text(open(UNIT).read().replace("/usr/sbin/ravend", os.path.abspath(RAVEND)))
-    r = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60)
+    # Documentation=man:ravend(8): the page of this tree, where man looks
+    (tmp_path / "man" / "man8").mkdir(parents=True)
+    (tmp_path / "man" / "man8" / "ravend.8").write_text(open(os.path.join(ROOT, "packaging", "man", "ravend.8")).read())
+    r = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "MANPATH": str(tmp_path / "man")})
     # other units of the machine may be warned about; ours must not be
     ours = [line for line in (r.stdout + r.stderr).splitlines() if "ravend" in line]
     assert r.returncode == 0 and not ours, r.stdout + r.stderr

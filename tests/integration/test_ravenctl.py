@@ -452,6 +452,28 @@ def test_failed_commit_changes_nothing_and_resets_the_candidate(rd, tmp_path):
     ctl(rd, "commit", str(tmp_path / "absent.json"), expect=2)
 
 
+def test_commit_file_keeps_uncommitted_changes(rd, tmp_path):
+    """The candidate is shared: a FILE is not loaded on top of changes someone
+    else staged there (a failed commit's discard-changes would drop them),
+    unless --force, and then a failed commit leaves the candidate as it is."""
+    ctl(rd, "set", "--ds", "candidate", "raven-vpn:pools/ipv4-pool=staged", json.dumps(pool_json("staged")))
+    good = write(tmp_path, "good.json", {"raven-vpn:pools": {"ipv4-pool": [pool_json("g", "10.8.0.1", "10.8.0.2")]}})
+    p = ctl(rd, "commit", good, expect=1)
+    assert "the candidate has uncommitted changes: commit or discard them first" in p.stderr
+    ctl(rd, "get", "raven-vpn:pools/ipv4-pool=staged", "--ds", "candidate")
+    ctl(rd, "get", "raven-vpn:pools/ipv4-pool=g", "--ds", "candidate", expect=5)
+    assert running_pools(rd) == []
+    bad = write(tmp_path, "bad.json", {"raven-vpn:pools": {"ipv6-pool": [
+        {"name": "v6", "prefix": "2001:db8::/64", "assigned-length": 48}]}})
+    p = ctl(rd, "commit", bad, "--force", expect=1)
+    assert "assigned-length must not be shorter" in p.stderr
+    assert "reset to running" not in p.stderr and "still holds" in p.stderr
+    ctl(rd, "get", "raven-vpn:pools/ipv4-pool=staged", "--ds", "candidate")
+    ctl(rd, "discard")
+    ctl(rd, "commit", good)
+    assert running_pools(rd) == ["g"]
+
+
 def test_commit_leaving_no_admin_is_refused(rd, tmp_path, hashes):
     cfg = full_config(hashes, [])
     del cfg["raven-vpn:pools"]

@@ -1,8 +1,11 @@
 """ravenctl import-ios --commit against a real ravend's REST endpoint: the
 converted configuration merged into the candidate and validated there, the
 server's errors shown, the candidate reset when it is refused, and running
-unchanged either way (checked with curl, not with ravenctl). The conversion
-itself is tested without a server in tests/cli/test_import_ios.py."""
+unchanged either way (checked with curl, not with ravenctl). The candidate is
+shared: uncommitted changes of others in it are never dropped by an import
+(refused without --force; with it, a failed import leaves the candidate as it
+is), nor by a load the server refuses (a NETCONF session's lock). The
+conversion itself is tested without a server in tests/cli/test_import_ios.py."""
 import os
 import subprocess
 
@@ -134,8 +137,79 @@ def test_commit_xml_with_skipped_lines_is_exit_6(rd):
                         "--password", ADMIN_PW, "import-ios", "-", "--xml", "--commit"], input=text,
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 6, p.stderr
-    assert "snmp-server community public RO: not applicable" in p.stderr
+    # the community string is a secret: masked in the report
+    assert "snmp-server community <secret> RO: not applicable" in p.stderr
+    assert "public" not in p.stderr
     assert "holds the imported configuration and is valid" in p.stderr
     pol = tree(rest, CANDIDATE, "raven-vpn:ikev2/policy=any-address")["raven-vpn:policy"][0]
     assert pol["proposal"] == ["modern"]
     assert tree(rest, RUNNING, "raven-vpn:ikev2/policy=any-address") is None
+
+
+PENDING = {"ietf-restconf:data": {"raven-vpn:pools": {"ipv4-pool": [
+    {"name": "pending", "range": [{"start": "10.78.0.10", "end": "10.78.0.20"}]}]}}}
+
+
+def pending_edit(rest):
+    """Someone else's uncommitted change in the candidate, made with curl."""
+    r = rest.req("PATCH", CANDIDATE, body=PENDING)
+    assert r.status in (200, 204), r
+    assert tree(rest, CANDIDATE, "raven-vpn:pools/ipv4-pool=pending") is not None
+
+
+def test_uncommitted_changes_refuse_the_import(rd):
+    rest = Rest(rd.rest_url)
+    before = snapshot(rest, RUNNING)
+    pending_edit(rest)
+    cand = snapshot(rest, CANDIDATE)
+    p = ravenctl(rd, "import-ios", os.path.join(IOS, "own-4-psk-minimal.txt"), "--commit")
+    assert p.returncode == 1, p.stderr
+    assert "ravenctl: the candidate has uncommitted changes: commit or discard them first" in p.stderr
+    # nothing loaded, nothing discarded
+    assert snapshot(rest, CANDIDATE) == cand
+    assert tree(rest, CANDIDATE, "raven-vpn:pools/ipv4-pool=import-pool") is None
+    assert snapshot(rest, RUNNING) == before
+
+
+def test_forced_import_failing_leaves_the_pending_edit(rd):
+    """--force merges into a candidate with changes; the validation then fails
+    (the import's pool overlaps one in running): the candidate is left as it
+    is, the other edit still there, not reset."""
+    rest = Rest(rd.rest_url)
+    r = rest.req("PATCH", "/restconf/data", body={"ietf-restconf:data": {"raven-vpn:pools": {"ipv4-pool": [
+        {"name": "existing", "range": [{"start": "10.77.1.50", "end": "10.77.1.60"}]}]}}})
+    assert r.status in (200, 204), r
+    before = snapshot(rest, RUNNING)
+    pending_edit(rest)
+    p = ravenctl(rd, "import-ios", os.path.join(IOS, "own-4-psk-minimal.txt"), "--commit", "--force")
+    assert p.returncode == 1, p.stderr
+    assert "--force: the candidate has uncommitted changes" in p.stderr
+    assert any("overlaps" in ln for ln in p.stderr.splitlines()), p.stderr
+    assert "reset to running" not in p.stderr
+    assert p.stderr.splitlines()[-1].startswith("ravenctl: the candidate still holds the import on top of")
+    assert tree(rest, CANDIDATE, "raven-vpn:pools/ipv4-pool=pending") is not None
+    assert tree(rest, CANDIDATE, "raven-vpn:pools/ipv4-pool=import-pool") is not None
+    assert snapshot(rest, RUNNING) == before
+
+
+def test_refused_load_discards_nothing(rd):
+    """A NETCONF session holds the candidate's lock and has an edit there: the
+    forced import's PATCH is refused (in-use), and the holder's edit stays; no
+    discard-changes is tried in its name."""
+    rest = Rest(rd.rest_url)
+    m = rd.connect()
+    m.lock(target="candidate")
+    m.edit_config(target="candidate", config='<config xmlns="urn:ietf:params:xml:ns:netconf:base:1.0">'
+                                             '<pools xmlns="urn:raven:params:xml:ns:yang:raven-vpn"><ipv4-pool>'
+                                             '<name>held</name><range><start>10.79.0.1</start>'
+                                             '<end>10.79.0.9</end></range></ipv4-pool></pools></config>')
+    try:
+        p = ravenctl(rd, "import-ios", os.path.join(IOS, "own-4-psk-minimal.txt"), "--commit", "--force")
+        assert p.returncode == 1, p.stderr
+        assert "ravenctl: the candidate was not changed; running is unchanged" in p.stderr
+        assert "discard" not in p.stderr.replace("'ravenctl discard' drops both", "")
+        assert tree(rest, CANDIDATE, "raven-vpn:pools/ipv4-pool=held") is not None
+        assert tree(rest, CANDIDATE, "raven-vpn:pools/ipv4-pool=import-pool") is None
+    finally:
+        m.discard_changes()
+        m.unlock(target="candidate")
