@@ -136,6 +136,7 @@ static void test_pool_usage(void **st)
     struct pool_set *ps = pool_set_new(), *nw = pool_set_new();
     struct pool *p = pool_set_add(ps, "p", 0);
     uint32_t a[20];
+    int n;
 
     (void)st;
     assert_int_equal(pool_add_range(ps, p, A(10, 0, 0, 1), A(10, 0, 0, 20)), 0);
@@ -145,7 +146,7 @@ static void test_pool_usage(void **st)
     assert_int_equal(heard.n, 0);
     for (int i = 19; i >= 0; i--)
         assert_true(pool_release(ps, "p", a[i]));
-    pool_set_alarms(ps, NULL, 50);
+    pool_set_alarms(ps, NULL, 0, 50);
     for (int i = 0; i < 9; i++)
         assert_int_equal(pool_alloc(ps, "p", 1 + (uint64_t)i, &a[i]), 0);
     assert_false(alarm_is_active(ALARM_POOL_USAGE_HIGH, RES));
@@ -171,11 +172,25 @@ static void test_pool_usage(void **st)
     assert_int_equal(pool_alloc(ps, "p", 9, &a[8]), 0);
     assert_int_equal(pool_alloc(ps, "p", 10, &a[9]), 0);
     assert_true(alarm_is_active(ALARM_POOL_USAGE_HIGH, RES));
-    pool_set_alarms(ps, NULL, 60);
+    pool_set_alarms(ps, NULL, 50, 60);
     assert_false(alarm_is_active(ALARM_POOL_USAGE_HIGH, RES));
-    pool_set_alarms(ps, NULL, 10);
+    pool_set_alarms(ps, NULL, 60, 10);
     assert_true(alarm_is_active(ALARM_POOL_USAGE_HIGH, RES));
-    pool_set_alarms(nw, NULL, 10);
+    /* within the hysteresis (9 of 20: 45 %, threshold 50, cleared below
+     * 45): a commit that keeps or lowers the threshold keeps the alarm, one
+     * that raises it above the usage clears it */
+    pool_set_alarms(ps, NULL, 10, 50);
+    assert_true(pool_release(ps, "p", a[9]));
+    assert_true(alarm_is_active(ALARM_POOL_USAGE_HIGH, RES));
+    n = heard.n;
+    pool_set_alarms(ps, NULL, 50, 50);
+    assert_true(alarm_is_active(ALARM_POOL_USAGE_HIGH, RES));
+    pool_set_alarms(ps, NULL, 50, 48);
+    assert_true(alarm_is_active(ALARM_POOL_USAGE_HIGH, RES));
+    assert_int_equal(heard.n, n);
+    pool_set_alarms(ps, NULL, 48, 49);
+    assert_false(alarm_is_active(ALARM_POOL_USAGE_HIGH, RES));
+    pool_set_alarms(nw, NULL, 49, 10);
     assert_false(alarm_is_active(ALARM_POOL_USAGE_HIGH, RES));
     pool_set_free(ps);
     pool_set_free(nw);
