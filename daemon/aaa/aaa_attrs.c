@@ -201,11 +201,14 @@ static int number(const char *v, unsigned long max, uint32_t *out)
 }
 
 #define RATE_MAX 100000000u   /* kbit/s: 100 Gbit/s (YANG rate-limit rate) */
+#define BURST_MIN 3000u       /* bytes (YANG rate-limit burst): the dataplane's least */
 #define BURST_MAX 1000000000u /* bytes (YANG rate-limit burst) */
 
 /* raven:rate-limit-in/-out "KBPS [burst BYTES]": 1 with both set, 0 (nothing
  * changed) for anything else, so that a malformed value is logged as not
- * understood and ignored. */
+ * understood and ignored. A burst is within the model's range: one below
+ * it would be raised by the dataplane, and the state would show a burst
+ * that is not the one enforced. */
 static int rate_limit(char *v, uint32_t *kbps, uint32_t *burst)
 {
     uint32_t k, b = 0;
@@ -217,7 +220,7 @@ static int rate_limit(char *v, uint32_t *kbps, uint32_t *burst)
     tok = strtok_r(NULL, " ", &save);
     if (tok) {
         if (strcmp(tok, "burst") || !(tok = strtok_r(NULL, " ", &save)) || !number(tok, BURST_MAX, &b) ||
-            strtok_r(NULL, " ", &save))
+            b < BURST_MIN || strtok_r(NULL, " ", &save))
             return 0;
     }
     *kbps = k ? k : AAA_RATE_NONE;
