@@ -213,10 +213,12 @@ static void ent_alarm(struct ocsp_ent *e, bool failed)
     free(u);
 }
 
+/* Whether the alarm of @resource is that of a URL with a failed entry (the
+ * alarm list cuts long resources). */
 static bool url_failing(const char *resource, void *arg)
 {
     for (const struct ocsp_url *u = ((const struct pki_ocsp *)arg)->urls; u; u = u->next) {
-        if (!strcmp(u->url, resource))
+        if (!strncmp(u->url, resource, ALARM_RESOURCE_MAX - 1))
             return true;
     }
     return false;
