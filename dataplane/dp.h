@@ -335,9 +335,12 @@ int dp_check_interfaces(struct dp *dp, const struct dp_if_conf *ifs, size_t n, c
 size_t dp_if_count(const struct dp *dp);
 int dp_if_stats(const struct dp *dp, size_t i, struct dp_if_stats *out);
 /* What the interface served @i looks like in the kernel now, for the
- * interface-down and xdp-detached alarms: administratively up, with carrier
+ * interface-down and xdp-detached alarms: whether it exists (false only when
+ * the kernel says ENODEV or ENXIO), administratively up, with carrier
  * (IFF_RUNNING), and whether it still carries the XDP program attached to it
- * (false also when none was attached: mode DP_MODE_DOWN). Control thread. */
+ * (false also when none was attached: mode DP_MODE_DOWN). 0, or -errno when
+ * the kernel could not be asked (no socket: EMFILE...): nothing is known.
+ * Control thread. */
 struct dp_if_health {
     bool exists, up, running;
     bool xdp_expected, xdp_attached;

@@ -32,11 +32,14 @@ struct dp_outer {
 /* One direction's bucket of a session's bandwidth limit (dp_police.c). GCRA
  * (the virtual scheduling form of a token bucket): tat is when the bucket is
  * full again (ns of CLOCK_MONOTONIC); a packet of L bytes passes when, charged
- * L * cost, the debt beyond now stays within tau, the burst's time. cost is ns
- * per byte in 16.16 fixed point, 0: no limit. Written by the control thread
- * (cost, tau; tat reset), raced by workers on tat only (compare-and-swap). */
+ * L * cost, the debt beyond now stays within tau, the burst's time, or when
+ * the bucket is full. cost is ns per byte in 16.16 fixed point, 0: no limit.
+ * Written by the control thread (cost and tau under the sequence count seq,
+ * odd while they change; tat reset), raced by workers on tat only
+ * (compare-and-swap). */
 struct dp_bucket {
     _Atomic uint64_t tat, cost, tau;
+    _Atomic unsigned seq;
 };
 
 /* A session's limits, shared by its SAs (dp_rsa.police). Control thread: the

@@ -5,30 +5,54 @@
  * I.371): one word, tat, the time at which the bucket would be full again. A
  * packet of L bytes at time t costs L * cost ns; it conforms when
  * max(tat, t) + L * cost - t <= tau (the debt stays within the burst's time),
- * and then tat moves there. A worker updates tat with one compare-and-swap, so
- * buckets need no lock and no refill timer: the clock refills them. */
+ * or when the bucket is full (tat <= t), so that a packet larger than the
+ * whole burst still passes, once the bucket has refilled, and leaves a debt
+ * that stops the next ones for its time; then tat moves to max(tat, t) +
+ * L * cost. Either way the long-run rate is the limit. A worker updates tat
+ * with one compare-and-swap, so buckets need no lock and no refill timer:
+ * the clock refills them.
+ *
+ * The limit {cost, tau} is changed by the control thread while workers read
+ * it: a sequence count around the two words (a seqlock, one writer) lets a
+ * worker read a pair that was set together, never the rate of one limit with
+ * the burst of another. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "dataplane/dp_int.h"
 
-#define BURST_MIN 3000u  /* two full-size packets: a smaller bucket passes nothing */
+#define BURST_MIN 3000u  /* two full-size packets (the model's least burst) */
 #define BURST_DEFAULT_MS 250u
 #define TAU_MAX (3600ull * 1000000000ull) /* an hour of debt: nothing overflows past it */
 
+/* The limit of @b as set together (seqlock read side). */
+static void limit_read(struct dp_bucket *b, uint64_t *cost, uint64_t *tau)
+{
+    unsigned seq;
+
+    for (;;) {
+        seq = atomic_load_explicit(&b->seq, memory_order_acquire);
+        *cost = atomic_load_explicit(&b->cost, memory_order_relaxed);
+        *tau = atomic_load_explicit(&b->tau, memory_order_relaxed);
+        atomic_thread_fence(memory_order_acquire);
+        if (!(seq & 1) && atomic_load_explicit(&b->seq, memory_order_relaxed) == seq)
+            return;
+    }
+}
+
 bool dp_bucket_take(struct dp_bucket *b, uint64_t now, size_t len)
 {
-    uint64_t cost = atomic_load_explicit(&b->cost, memory_order_relaxed), tau, tat, base, inc;
+    uint64_t cost, tau, tat, base, inc;
 
-    if (!cost)
+    limit_read(b, &cost, &tau);
+    if (!cost || !tau)
         return true;
-    tau = atomic_load_explicit(&b->tau, memory_order_relaxed);
     inc = (uint64_t)(((unsigned __int128)len * cost) >> 16);
     tat = atomic_load_explicit(&b->tat, memory_order_relaxed);
     do {
         base = tat > now ? tat : now;
-        if (base - now + inc > tau)
+        if (base > now && base - now + inc > tau)
             return false;
     } while (!atomic_compare_exchange_weak_explicit(&b->tat, &tat, base + inc, memory_order_relaxed,
                                                     memory_order_relaxed));
@@ -38,6 +62,7 @@ bool dp_bucket_take(struct dp_bucket *b, uint64_t now, size_t len)
 void dp_bucket_set(struct dp_bucket *b, const struct dp_police_conf *c)
 {
     uint64_t cost = 0, burst, tau = 0;
+    unsigned seq = atomic_load_explicit(&b->seq, memory_order_relaxed) & ~1u; /* even: no change under way */
 
     if (c && c->kbps) {
         /* 8 bits a byte at kbps * 1000 bits/s: 8e6 / kbps ns a byte, 16.16 */
@@ -48,11 +73,14 @@ void dp_bucket_set(struct dp_bucket *b, const struct dp_police_conf *c)
         unsigned __int128 t = ((unsigned __int128)burst * cost) >> 16;
         tau = t > TAU_MAX ? TAU_MAX : (uint64_t)t;
     }
-    /* a worker may see the new cost with the old tau for a packet: either
-     * pair is a limit the operator asked for, now or before */
-    atomic_store_explicit(&b->tau, tau, memory_order_relaxed);
+    /* seqlock write side (the control thread is the only writer): odd while
+     * the pair changes, a worker that saw it change reads it again */
+    atomic_store_explicit(&b->seq, seq + 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
     atomic_store_explicit(&b->cost, cost, memory_order_relaxed);
-    atomic_store_explicit(&b->tat, 0, memory_order_relaxed);
+    atomic_store_explicit(&b->tau, tau, memory_order_relaxed);
+    atomic_store_explicit(&b->seq, seq + 2, memory_order_release);
+    atomic_store_explicit(&b->tat, 0, memory_order_relaxed); /* full */
 }
 
 static struct dp_police *police_find(const struct dp *dp, uint64_t session_id)

@@ -908,21 +908,27 @@ int dp_if_health(const struct dp *dp, size_t i, struct dp_if_health *out)
     struct bpf_prog_info info = {0};
     __u32 len = sizeof(info);
     struct ifreq ifr = {0};
-    int fd;
+    int fd, rc = 0;
 
     if (i >= dp->nifaces)
         return -ENOENT;
     ifc = dp->ifaces[i];
     memset(out, 0, sizeof(*out));
     snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifc->conf.name);
-    fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd >= 0 && !ioctl(fd, SIOCGIFFLAGS, &ifr)) {
+    /* only the kernel saying so means the interface is gone: a socket we
+     * could not open (EMFILE) or another failure says nothing of it */
+    if ((fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+        return -errno;
+    if (!ioctl(fd, SIOCGIFFLAGS, &ifr)) {
         out->exists = true;
         out->up = ifr.ifr_flags & IFF_UP;
         out->running = ifr.ifr_flags & IFF_RUNNING;
+    } else if (errno != ENODEV && errno != ENXIO) {
+        rc = -errno;
     }
-    if (fd >= 0)
-        close(fd);
+    close(fd);
+    if (rc)
+        return rc;
     out->xdp_expected = ifc->mode != DP_MODE_DOWN && ifc->prog_fd >= 0;
     if (out->xdp_expected && out->exists && !bpf_obj_get_info_by_fd(ifc->prog_fd, &info, &len) &&
         !bpf_xdp_query((int)if_nametoindex(ifc->conf.name), 0, &q))

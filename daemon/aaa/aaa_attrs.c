@@ -200,12 +200,26 @@ static int number(const char *v, unsigned long max, uint32_t *out)
     return 1;
 }
 
+/* @rc (1: understood) of an attribute a CoA applies to a live session, that
+ * was already set (@was_set) when it came: counted in n_again, so that a
+ * CoA that names it twice takes the last rather than count it as another
+ * attribute (sess_dae). */
+static int again(struct aaa_attrs *a, bool was_set, int rc)
+{
+    if (rc == 1 && was_set)
+        a->n_again++;
+    return rc;
+}
+
 #define RATE_MAX 100000000u   /* kbit/s: 100 Gbit/s (YANG rate-limit rate) */
+#define BURST_MIN 3000u       /* bytes (YANG rate-limit burst): the dataplane's least */
 #define BURST_MAX 1000000000u /* bytes (YANG rate-limit burst) */
 
 /* raven:rate-limit-in/-out "KBPS [burst BYTES]": 1 with both set, 0 (nothing
  * changed) for anything else, so that a malformed value is logged as not
- * understood and ignored. */
+ * understood and ignored. A burst is within the model's range: one below
+ * it would be raised by the dataplane, and the state would show a burst
+ * that is not the one enforced. */
 static int rate_limit(char *v, uint32_t *kbps, uint32_t *burst)
 {
     uint32_t k, b = 0;
@@ -217,7 +231,7 @@ static int rate_limit(char *v, uint32_t *kbps, uint32_t *burst)
     tok = strtok_r(NULL, " ", &save);
     if (tok) {
         if (strcmp(tok, "burst") || !(tok = strtok_r(NULL, " ", &save)) || !number(tok, BURST_MAX, &b) ||
-            strtok_r(NULL, " ", &save))
+            b < BURST_MIN || strtok_r(NULL, " ", &save))
             return 0;
     }
     *kbps = k ? k : AAA_RATE_NONE;
@@ -316,10 +330,11 @@ int aaa_attrs_avpair(struct aaa_attrs *a, const char *pair, size_t len)
         goto out;
     }
     if (!strncmp(name, "raven:", 6)) {
-        if (!strcmp(name + 6, "rate-limit-in"))
-            rc = rate_limit(val, &a->rate_in, &a->burst_in);
-        else if (!strcmp(name + 6, "rate-limit-out"))
-            rc = rate_limit(val, &a->rate_out, &a->burst_out);
+        bool in = !strcmp(name + 6, "rate-limit-in"), was = in ? a->rate_in : a->rate_out;
+
+        if (in || !strcmp(name + 6, "rate-limit-out"))
+            rc = again(a, was, in ? rate_limit(val, &a->rate_in, &a->burst_in)
+                                  : rate_limit(val, &a->rate_out, &a->burst_out));
         goto out;
     }
     if (strncmp(name, "ipsec:", 6))
@@ -374,9 +389,11 @@ int aaa_attrs_avpair(struct aaa_attrs *a, const char *pair, size_t len)
         rc = set_str(&a->cfg_url, val, strlen(val));
     else if (!strcmp(name, "configuration-version"))
         rc = set_str(&a->cfg_version, val, strlen(val));
-    else if (!strcmp(name, "ipsec-flow-limit"))
-        rc = number(val, 50000, &a->flow_limit);
-    else if (!strcmp(name, "group-dhcp-server"))
+    else if (!strcmp(name, "ipsec-flow-limit")) {
+        bool was = a->flow_limit != UINT32_MAX;
+
+        rc = again(a, was, number(val, 50000, &a->flow_limit));
+    } else if (!strcmp(name, "group-dhcp-server"))
         rc = set_str(&a->dhcp_server, val, strlen(val));
     else if (!strcmp(name, "dhcp-giaddr"))
         rc = set_str(&a->dhcp_giaddr, val, strlen(val));
@@ -428,6 +445,7 @@ int aaa_attrs_parse(const struct rad_view *v, const char *secret, const uint8_t 
         case RAD_FRAMED_IP_ADDRESS:
             if (at.len == 4 && u32(at.val) != 0xffffffffu && u32(at.val) != 0xfffffffeu) {
                 /* 255.255.255.255 / .254: "let the NAS choose" (RFC 2865 5.8) */
+                again(a, a->has_addr, 1);
                 a->addr = u32(at.val);
                 a->has_addr = true;
                 rc = 1;
@@ -442,6 +460,7 @@ int aaa_attrs_parse(const struct rad_view *v, const char *secret, const uint8_t 
             break;
         case RAD_SESSION_TIMEOUT:
             if (at.len == 4 && u32(at.val)) {
+                again(a, a->session_timeout != 0, 1);
                 a->session_timeout = u32(at.val);
                 rc = 1;
             }

@@ -18,6 +18,8 @@
 
 struct aaa_attrs {
     size_t n; /* attributes understood; 0: the server returned nothing usable */
+    size_t n_again; /* of those, Session-Timeout, Framed-IP-Address, ipsec:ipsec-flow-limit and
+                     * raven:rate-limit-in/-out that came again (the last one is taken) */
     char *user_name;
     char *class_;    /* Class, echoed in accounting (RFC 2865 5.25) */
     bool has_addr, has_netmask, has_addr6;

@@ -18,8 +18,10 @@
 #define QUEUE_MAX 4096
 
 struct rad_group;
+struct rad_client;
 
 struct rad_srv {
+    struct rad_client *c;
     char *name, *secret;
     struct sockaddr_storage addr, source;
     unsigned int timeout_ms, retransmits, deadtime_s;
@@ -59,9 +61,20 @@ struct rad_req {
     int fail; /* failed before it was sent: reported from the loop, never from inside a call */
 };
 
+/* A server name some of whose instances are dead. A server has an instance
+ * per group it is in and per port (authentication and accounting), each
+ * marked dead on its own; radius-server-dead is the server's: raised when its
+ * first instance dies, cleared when none is left dead. */
+struct rad_dead {
+    char *name;
+    unsigned int n;
+    struct rad_dead *next;
+};
+
 struct rad_client {
     struct event_base *base;
     struct rad_group *groups;
+    struct rad_dead *dead;
 };
 
 static int64_t mono_us(const struct timespec *t)
@@ -142,8 +155,6 @@ static void fail_later(struct rad_req *r, int err)
     evtimer_add(r->timer, &now);
 }
 
-/* radius-server-dead: raised when @s stops answering, cleared when it answers
- * again or goes. */
 static void srv_alarm(const struct rad_srv *s, bool dead)
 {
     char res[ALARM_RESOURCE_MAX];
@@ -155,6 +166,44 @@ static void srv_alarm(const struct rad_srv *s, bool dead)
                     s->retransmits, s->deadtime_s);
     else
         alarm_clear(ALARM_RADIUS_SERVER_DEAD, res);
+}
+
+/* Marks the instance @s dead or alive (it answered, or goes), and counts it
+ * in its server's dead instances (struct rad_dead). */
+static void srv_set_dead(struct rad_srv *s, bool dead)
+{
+    struct rad_dead **pp = &s->c->dead, *d;
+
+    if (s->st.dead == dead)
+        return;
+    s->st.dead = dead;
+    while (*pp && strcmp((*pp)->name, s->name))
+        pp = &(*pp)->next;
+    d = *pp;
+    if (dead) {
+        if (!d && (d = calloc(1, sizeof(*d))) && !(d->name = strdup(s->name))) {
+            free(d);
+            d = NULL;
+        }
+        if (!d) { /* out of memory: the alarm follows this instance alone */
+            srv_alarm(s, true);
+            return;
+        }
+        if (!d->n++) {
+            d->next = s->c->dead;
+            s->c->dead = d;
+            srv_alarm(s, true);
+        }
+        return;
+    }
+    if (d && --d->n)
+        return;
+    srv_alarm(s, false);
+    if (d) {
+        *pp = d->next;
+        free(d->name);
+        free(d);
+    }
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
@@ -187,11 +236,9 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
         return;
     }
     s->st.timeouts++;
-    if (!s->st.dead) {
+    if (!s->st.dead)
         log_warn("radius", "server %s does not answer: marked dead for %u s", s->name, s->deadtime_s);
-        srv_alarm(s, true);
-    }
-    s->st.dead = true;
+    srv_set_dead(s, true);
     s->dead_until = time(NULL) + s->deadtime_s;
     next_server(r, -ETIMEDOUT);
 }
@@ -321,11 +368,9 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
         clock_gettime(CLOCK_MONOTONIC, &now);
         rtt = mono_us(&now) - mono_us(&r->sent);
         s->st.rtt_us = s->st.rtt_us ? (s->st.rtt_us * 7 + (uint64_t)rtt) / 8 : (uint64_t)rtt;
-        if (s->st.dead) {
+        if (s->st.dead)
             log_info("radius", "server %s answers again", s->name);
-            srv_alarm(s, false);
-        }
-        s->st.dead = false;
+        srv_set_dead(s, false);
         s->dead_until = 0;
         finish(r, &v, 0);
     }
@@ -333,8 +378,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 
 static void srv_free(struct rad_srv *s)
 {
-    if (s->st.dead)
-        srv_alarm(s, false); /* removed from the configuration */
+    srv_set_dead(s, false); /* removed from the configuration */
     if (s->ev)
         event_free(s->ev);
     if (s->fd >= 0)
@@ -352,6 +396,7 @@ static struct rad_srv *srv_new(struct rad_client *c, struct rad_group *g, const 
     if (!s)
         return NULL;
     s->fd = -1;
+    s->c = c;
     s->name = strdup(sc->name);
     s->secret = strdup(sc->secret);
     s->addr = sc->addr;

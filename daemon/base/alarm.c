@@ -14,6 +14,7 @@ static struct {
     size_t n, ncleared;
     uint64_t raised[ALARM_TYPE_N];
     uint64_t dropped;
+    uint64_t seq; /* of the last change (struct alarm.seq) */
     void (*fn)(const struct alarm *a, void *arg);
     void *arg;
 } reg;
@@ -68,15 +69,19 @@ static void drop(size_t i)
     reg.n--;
 }
 
-/* The oldest cleared alarm goes (false: none is cleared). */
+/* The cleared alarm changed least recently (cleared first) goes, so that the
+ * most recently cleared are kept (false: none is cleared). */
 static bool drop_oldest_cleared(void)
 {
+    size_t victim = reg.n;
+
     for (size_t i = 0; i < reg.n; i++)
-        if (reg.list[i].cleared) {
-            drop(i);
-            return true;
-        }
-    return false;
+        if (reg.list[i].cleared && (victim == reg.n || reg.list[i].seq < reg.list[victim].seq))
+            victim = i;
+    if (victim == reg.n)
+        return false;
+    drop(victim);
+    return true;
 }
 
 static void changed(const struct alarm *a)
@@ -124,6 +129,7 @@ void alarm_raise(enum alarm_type type, const char *resource, enum alarm_sev sev,
     a->sev = sev;
     memcpy(a->text, text, sizeof(text));
     a->last_changed = now;
+    a->seq = ++reg.seq;
     log_warn("alarm", "raised %s (%s) of %s: %s", type_names[type], alarm_sev_name(sev), a->resource, a->text);
     changed(a);
 }
@@ -134,6 +140,7 @@ static void clear_one(struct alarm *a)
 
     a->cleared = true;
     a->last_changed = time(NULL);
+    a->seq = ++reg.seq;
     reg.ncleared++;
     log_info("alarm", "cleared %s of %s", type_names[a->type], a->resource);
     copy = *a; /* the list may move below */

@@ -4,7 +4,7 @@
  * /raven-vpn:pools/ipv4-pool[name='p1'], a URL or a program's name); raising one
  * already raised with the same severity and text changes nothing, a new severity
  * or text is a change. Active alarms stay listed; cleared ones are kept, the
- * oldest dropped first, up to ALARM_KEEP_CLEARED. Every change (raised, changed,
+ * one cleared longest ago dropped first, up to ALARM_KEEP_CLEARED. Every change (raised, changed,
  * cleared) is logged and handed to the listener, which ravend turns into the
  * alarm-notification and vpn-state/alarms. Like the log, the registry is one
  * per process, so that any part raises an alarm where it finds the condition
@@ -53,6 +53,7 @@ struct alarm {
     time_t created;      /* first raised while listed */
     time_t last_raised;  /* last raised (from cleared) */
     time_t last_changed; /* raised, changed or cleared */
+    uint64_t seq;        /* the order of that change among all (finer than the clock) */
     uint64_t raised;     /* times raised while listed */
 };
 

@@ -429,6 +429,10 @@ int cfg_txn_run(struct cfg *cfg, const struct lyd_node *old, struct lyd_node **n
         cfg->txn_chg = chg;
         rc = persist(cfg, *newp, persist_arg, errs);
         cfg->txn_chg = NULL;
+        if (rc) /* commit-refused of the datastore: cleared by the next commit taken */
+            alarm_raise(ALARM_COMMIT_REFUSED, "running", ALARM_SEV_WARNING,
+                        "a commit could not be saved, so it was not applied: %s",
+                        errs->head ? errs->head->msg : strerror(rc < 0 ? -rc : rc));
     }
     if (rc || dry_run) {
         /* abort exactly the handlers that prepared, newest first */

@@ -481,6 +481,7 @@ void ike_engine_apply(struct ike_engine *e)
 {
     struct ike_sock *keep[IKE_MAX_SOCKS];
     struct ike_sess *s, *tmp;
+    unsigned int old_pct;
     size_t n = 0;
 
     if (!e->pending)
@@ -524,6 +525,7 @@ void ike_engine_apply(struct ike_engine *e)
      * old one's address book goes (its leases moved at prepare), the rest of it
      * lives on with the sessions negotiated under it (ike_conf.h) */
     e->pending->generation = (e->conf ? e->conf->generation : 0) + 1;
+    old_pct = e->conf ? e->conf->pool_alarm_pct : 0;
     ike_conf_take_pools(e->pending, e->conf); /* no pool changed: the same address book goes on */
     if (e->conf && e->conf->refs > 1) { /* sessions keep it: without the address book */
         pool_set_free(e->conf->pools);
@@ -538,7 +540,7 @@ void ike_engine_apply(struct ike_engine *e)
     e->conf = e->pending;
     e->pending = NULL;
     sess_mgr_set_pools(&e->sm, e->conf->pools, e->conf->pools6);
-    pool_set_alarms(e->conf->pools, e->conf->pools6, e->conf->pool_alarm_pct);
+    pool_set_alarms(e->conf->pools, e->conf->pools6, old_pct, e->conf->pool_alarm_pct);
     ike_certcheck_alarms(e->conf);
     /* the dataplane takes ESP in UDP on the NAT traversal port and hands IKE
      * fragmented on either port to the sockets opened above: the ports in force

@@ -96,10 +96,25 @@ static void src_cancel(struct crl_src *s)
     pki_xfer_cancel(s->owner, &s->x);
 }
 
+/* crl-unobtainable is a URL's, and several trustpoints may fetch one URL:
+ * @s no longer fails (a CRL accepted, or it goes), and the alarm is cleared
+ * unless another source of its URL still fails. */
+static void src_unfailed(struct crl_src *s)
+{
+    if (!s->failing)
+        return;
+    s->failing = false;
+    for (const struct crl_src *o = s->owner->srcs; o; o = o->next) {
+        if (o != s && o->failing && !strcmp(o->url, s->url))
+            return;
+    }
+    alarm_clear(ALARM_CRL_UNOBTAINABLE, s->url);
+}
+
 static void src_free(struct crl_src *s)
 {
     src_cancel(s);
-    alarm_clear(ALARM_CRL_UNOBTAINABLE, s->url); /* no longer fetched */
+    src_unfailed(s); /* no longer fetched */
     if (s->ev_timer)
         event_free(s->ev_timer);
     X509_CRL_free(s->crl);
@@ -279,6 +294,7 @@ static void src_done(struct pki_xfer *x, CURLcode rc, long status)
         s->retries++;
         log_warn("pki", "trustpoint %s: CRL from %s not obtained (%" PRIu64 " failures): %s", s->tp, s->url,
                  s->failures, s->err);
+        s->failing = true;
         alarm_raise(ALARM_CRL_UNOBTAINABLE, s->url, ALARM_SEV_MAJOR,
                     "trustpoint %s: the CRL cannot be obtained: %s; retried", s->tp, s->err);
         src_plan(s, false);
@@ -290,7 +306,7 @@ static void src_done(struct pki_xfer *x, CURLcode rc, long status)
         pki_crl_news_revoked(s->owner);
     X509_CRL_free(s->crl);
     s->crl = crl;
-    alarm_clear(ALARM_CRL_UNOBTAINABLE, s->url);
+    src_unfailed(s);
     s->retries = 0;
     s->err[0] = 0;
     s->last_update = time(NULL);

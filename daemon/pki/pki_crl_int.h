@@ -65,6 +65,7 @@ struct crl_src {
     time_t last_used; /* a distribution point's: last asked for by a certificate */
     uint64_t fetches, failures;
     unsigned retries; /* failures in a row */
+    bool failing;     /* its last fetch failed: it keeps its URL's crl-unobtainable */
     char err[300];    /* the last failure, "" after a success */
     struct pki_xfer x; /* the transfer under way */
     struct event *ev_timer; /* refresh, or retry after a failure */

@@ -5,7 +5,13 @@
  * SHA-1 of the issuer name as in the CertID, serial), so that the recheck of
  * every session costs one lookup each. The sessions' holds are kept apart,
  * under the same key, so that they survive the entry (evicted or dropped at a
- * commit) and find it again when it comes back. Counters per trustpoint. */
+ * commit) and find it again when it comes back. Counters per trustpoint.
+ *
+ * The ocsp-unobtainable alarm is a responder URL's, but the entries are per
+ * trustpoint and certificate: the URL keeps a count of its entries whose last
+ * query failed, raised when the first fails, cleared when none is left (an
+ * entry answered, dropped or evicted), so that one certificate answered does
+ * not clear what another still cannot get. */
 #include "daemon/pki/pki_ocsp.h"
 
 #include <inttypes.h>
@@ -51,6 +57,7 @@ struct ocsp_ent {
     time_t expires;             /* of ans */
     time_t last_attempt, last_end, last_used; /* a query's start and end, a client's or session's ask */
     bool failed; /* the last query gave no answer */
+    bool alarmed; /* counted in its URL's failed entries (ocsp-unobtainable) */
     char err[300];
     OCSP_REQUEST *req; /* of the query under way */
     struct pki_xfer x;
@@ -72,8 +79,16 @@ struct ocsp_tpc {
     struct ocsp_tpc *next;
 };
 
+/* A responder URL with entries whose last query failed (ocsp-unobtainable). */
+struct ocsp_url {
+    char *url;
+    unsigned nfailed;
+    struct ocsp_url *next;
+};
+
 struct pki_ocsp {
     struct pki_crl *c;
+    struct ocsp_url *urls; /* those with a failed entry */
     struct ocsp_ent *ents; /* hash by key */
     size_t nent;
     struct ocsp_hold *holds; /* hash by key */
@@ -165,8 +180,54 @@ static struct ocsp_stat *stat_of(struct pki_ocsp *o, const char *tp)
     return st;
 }
 
+/* @e's last query failed (@failed) or not: its URL's count and alarm follow. */
+static void ent_alarm(struct ocsp_ent *e, bool failed)
+{
+    struct ocsp_url **pp = &e->owner->urls, *u;
+
+    if (failed == e->alarmed)
+        return;
+    while (*pp && strcmp((*pp)->url, e->url))
+        pp = &(*pp)->next;
+    if (failed) {
+        if (!(u = *pp)) {
+            if (!(u = calloc(1, sizeof(*u))) || !(u->url = strdup(e->url))) {
+                free(u);
+                return; /* out of memory: the alarm is raised at its next failure */
+            }
+            u->next = e->owner->urls;
+            e->owner->urls = u;
+        }
+        e->alarmed = true;
+        if (!u->nfailed++)
+            alarm_raise(ALARM_OCSP_UNOBTAINABLE, e->url, ALARM_SEV_MAJOR,
+                        "trustpoint %s: the OCSP responder gives no valid answer: %s; asked again", e->tp, e->err);
+        return;
+    }
+    e->alarmed = false;
+    if (!(u = *pp) || --u->nfailed)
+        return;
+    alarm_clear(ALARM_OCSP_UNOBTAINABLE, e->url);
+    *pp = u->next;
+    free(u->url);
+    free(u);
+}
+
+/* Whether the alarm of @resource is that of a URL with a failed entry (the
+ * alarm list cuts long resources). */
+static bool url_failing(const char *resource, void *arg)
+{
+    for (const struct ocsp_url *u = ((const struct pki_ocsp *)arg)->urls; u; u = u->next) {
+        if (!strncmp(u->url, resource, ALARM_RESOURCE_MAX - 1))
+            return true;
+    }
+    return false;
+}
+
 static void ent_free(struct ocsp_ent *e)
 {
+    if (e->url)
+        ent_alarm(e, false); /* no longer asked for */
     if (e->key)
         HASH_DEL(e->owner->ents, e);
     free(e->key);
@@ -299,13 +360,12 @@ static void ent_done(struct pki_xfer *x, CURLcode rc, long status)
         e->st->errors++;
         snprintf(e->st->err, sizeof(e->st->err), "%.80s: %.200s", e->url, e->err);
         log_warn("pki", "trustpoint %s: no OCSP answer from %s: %s", e->tp, e->url, e->err);
-        alarm_raise(ALARM_OCSP_UNOBTAINABLE, e->url, ALARM_SEV_MAJOR,
-                    "trustpoint %s: the OCSP responder gives no valid answer: %s; asked again", e->tp, e->err);
+        ent_alarm(e, true);
         ent_plan(e, now);
         return;
     }
     e->failed = false;
-    alarm_clear(ALARM_OCSP_UNOBTAINABLE, e->url);
+    ent_alarm(e, false);
     e->ans = ans;
     e->expires = ans.next_update ? ans.next_update : now + PKI_OCSP_TTL;
     if (ans.status == PKI_OCSP_GOOD) {
@@ -633,6 +693,9 @@ void pki_ocsp_sync(struct pki_ocsp *o, struct pki_tp *const *tps, size_t ntp)
             pp = &st->next;
         }
     }
+    /* a responder no entry fails on any more (its trustpoints gone or
+     * changed) has nothing to raise its alarm */
+    alarm_clear_unless(ALARM_OCSP_UNOBTAINABLE, NULL, url_failing, o);
     if (notify)
         pki_crl_notify_soon(o->c);
 }

@@ -921,7 +921,7 @@ static bool pool_listed(const char *resource, void *arg)
     return false;
 }
 
-void pool_set_alarms(struct pool_set *v4, struct pool_set *v6, unsigned int pct)
+void pool_set_alarms(struct pool_set *v4, struct pool_set *v6, unsigned int old_pct, unsigned int pct)
 {
     struct pool_set *sets[2] = {v4, v6};
     struct alarm_sets a = {v4, v6};
@@ -937,10 +937,15 @@ void pool_set_alarms(struct pool_set *v4, struct pool_set *v6, unsigned int pct)
         sets[i]->alarm_pct = pct;
         HASH_ITER(hh, sets[i]->pools, p, tmp) {
             /* what the pool of the same name raised before this set was in
-             * force; a threshold now above its usage clears at once */
+             * force: kept down to the clear level, as after a lease, unless
+             * the threshold was raised above its usage (then cleared at
+             * once), so that a commit of something else changes nothing */
+            uint64_t keep = pct > old_pct ? pct : pct > 5 ? pct - 5 : 0;
+
             res_of(p, res, sizeof(res));
             p->alarm_full = alarm_is_active(ALARM_POOL_EXHAUSTED, res);
-            p->alarm_high = alarm_is_active(ALARM_POOL_USAGE_HIGH, res) && pct && p->in_use * 100 >= pct * p->size;
+            p->alarm_high = alarm_is_active(ALARM_POOL_USAGE_HIGH, res) && pct && p->in_use &&
+                            p->in_use * 100 >= keep * p->size;
             if (!p->alarm_high)
                 alarm_clear(ALARM_POOL_USAGE_HIGH, res);
             if (!pct && p->alarm_full) {

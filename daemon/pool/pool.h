@@ -92,10 +92,12 @@ size_t pool_set_carry(struct pool_set *nw, const struct pool_set *old,
 /* Makes @v4 and @v6 (either may be NULL) the sets in force for the alarms
  * (base/alarm.h): each pool's usage is checked now and after every change of
  * its leases against @pct percent (pool-usage-high, cleared 5 points below;
- * a threshold changed upwards clears at once) and for exhaustion
- * (pool-exhausted); the alarms of pools in neither set are cleared. A set not
- * in force (a commit's new one until apply) raises nothing. */
-void pool_set_alarms(struct pool_set *v4, struct pool_set *v6, unsigned int pct);
+ * an alarm raised under the threshold @old_pct of the sets before, 0 none,
+ * stays down to that level, unless @pct is higher than @old_pct and above
+ * the usage: then it clears at once) and for exhaustion (pool-exhausted);
+ * the alarms of pools in neither set are cleared. A set not in force (a
+ * commit's new one until apply) raises nothing. */
+void pool_set_alarms(struct pool_set *v4, struct pool_set *v6, unsigned int old_pct, unsigned int pct);
 
 void pool_set_foreach(const struct pool_set *ps, void (*fn)(const struct pool_info *pi, void *arg), void *arg);
 

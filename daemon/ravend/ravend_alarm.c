@@ -5,6 +5,7 @@
  * checks no part makes on its own: the dataplane's interfaces every second
  * (down or without carrier, Raven's XDP program detached by someone else) and
  * the certificates' ends every hour. */
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -28,7 +29,7 @@ static struct {
     struct event *flush, *tick;
     struct alarm pending[PENDING_MAX];
     size_t npending;
-    uint64_t lost;
+    uint64_t lost, lost_turn; /* changes not sent: since the start, in this turn */
     unsigned int ticks;
 } ra;
 
@@ -43,10 +44,9 @@ static void iso_time(time_t t, char *b, size_t len)
 static void on_change(const struct alarm *a, void *arg)
 {
     (void)arg;
-    if (ra.npending == PENDING_MAX) {
-        if (!ra.lost++)
-            log_warn("alarm", "too many alarm changes at once: some notifications are not sent "
-                              "(vpn-state/alarms has them)");
+    if (ra.npending == PENDING_MAX) { /* counted, logged once for the turn at the flush */
+        ra.lost++;
+        ra.lost_turn++;
         return;
     }
     ra.pending[ra.npending++] = *a;
@@ -83,7 +83,11 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
             notify(&ra.pending[i]);
     if (ra.npending && ra.apis->mgmt)
         mgmt_state_changed(ra.apis->mgmt);
+    if (ra.lost_turn)
+        log_warn("alarm", "%" PRIu64 " alarm changes at once beyond %d: not sent as notifications (%" PRIu64
+                 " since the start; vpn-state/alarms has the alarms as they are)", ra.lost_turn, PENDING_MAX, ra.lost);
     ra.npending = 0;
+    ra.lost_turn = 0;
 }
 
 struct if_names {
@@ -111,10 +115,12 @@ static void check_interfaces(void)
         struct dp_if_health h;
         char *res = served.names[served.n];
 
-        if (dp_if_stats(ra.dp, i, &st) || dp_if_health(ra.dp, i, &h))
+        if (dp_if_stats(ra.dp, i, &st))
             continue;
         snprintf(res, sizeof(served.names[0]), IF_RES, st.name);
         served.n++;
+        if (dp_if_health(ra.dp, i, &h))
+            continue; /* not known now (the kernel could not be asked): its alarms stay as they are */
         if (!h.exists)
             alarm_raise(ALARM_INTERFACE_DOWN, res, ALARM_SEV_CRITICAL,
                         "dataplane interface %s does not exist any more", st.name);
@@ -126,12 +132,15 @@ static void check_interfaces(void)
                         st.name);
         else
             alarm_clear(ALARM_INTERFACE_DOWN, res);
+        /* detached only while the interface exists and expects the
+         * program; otherwise (attached again, the interface gone: then
+         * interface-down says so, or no program expected) cleared */
         if (h.xdp_expected && h.exists && !h.xdp_attached)
             alarm_raise(ALARM_XDP_DETACHED, res, ALARM_SEV_CRITICAL,
                         "Raven's XDP program is no longer attached to %s: its ESP is not served; a commit that "
                         "changes the dataplane's interfaces, or a restart of ravend, attaches it again",
                         st.name);
-        else if (h.xdp_attached)
+        else
             alarm_clear(ALARM_XDP_DETACHED, res);
     }
     alarm_clear_unless(ALARM_INTERFACE_DOWN, "/raven-vpn:dataplane/interface[", if_served, &served);

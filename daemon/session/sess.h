@@ -246,10 +246,12 @@ int sess_dae(const struct aaa_dae *q, void *arg);
 void sess_initial_contact(struct sess *ss);
 /* The per-user limit (ikev2/global/limit/max-sessions-per-user @max, 0 none),
  * after INITIAL_CONTACT: the user's other established sessions (the
- * authorized user, else the EAP identity, else the IKE identity) number
- * fewer than @max, or with @replace the oldest end ("replaced", DELETE to
- * their clients) until they do: true. False (@why says why) when @ss is to
- * be refused. */
+ * authorized user, else the EAP identity, else the IKE identity; ASCII case
+ * ignored) number fewer than @max, or with @replace the oldest end
+ * ("replaced", DELETE to their clients) until they do: true. False (@why
+ * says why) when @ss is to be refused. The session of the same IKE identity
+ * and profile from the same address (ops->peer) is the one @ss replaces by
+ * make-before-break re-authentication: not counted, or ended first. */
 bool sess_user_limit(struct sess *ss, uint32_t max, bool replace, char *why, size_t cap);
 /* An IPv4 address from AAA (Framed-IP-Address) or DHCP (@dhcp: the lease,
  * copied; NULL: AAA): claimed in the address book. 0, else -EADDRINUSE

@@ -205,8 +205,8 @@ int sess_dae(const struct aaa_dae *q, void *arg)
     if (!n)
         return AAA_EC_SESSION_NOT_FOUND;
     /* CoA: what can change on a live session */
-    others = a->n - (a->session_timeout ? 1 : 0) - (a->flow_limit != UINT32_MAX ? 1 : 0) - (a->has_addr ? 1 : 0) -
-             (a->rate_in ? 1 : 0) - (a->rate_out ? 1 : 0);
+    others = a->n - a->n_again - (a->session_timeout ? 1 : 0) - (a->flow_limit != UINT32_MAX ? 1 : 0) -
+             (a->has_addr ? 1 : 0) - (a->rate_in ? 1 : 0) - (a->rate_out ? 1 : 0);
     if (q->coa && others) {
         free(ids);
         return AAA_EC_UNSUPPORTED_ATTRIBUTE;

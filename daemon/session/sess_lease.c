@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "daemon/base/log.h"
 #include "daemon/pool/pool.h"
@@ -28,40 +29,72 @@ void sess_initial_contact(struct sess *ss)
     }
 }
 
-/* Whose session @ss is, for the per-user limit: the authorized user, else the
- * EAP identity, else the IKE identity. */
+/* Whose session @ss is, for the per-user limit: the authorized user (the
+ * name-mangler's AAA name, so that identities mangled to one name share the
+ * limit), else the EAP identity, else the IKE identity. Compared without
+ * regard to ASCII case, as RADIUS servers and directories usually compare
+ * user names: Alice is alice's second session, not a user of her own. */
 static const char *user_of(const struct sess *ss)
 {
     return ss->user ? ss->user : ss->eap_identity ? ss->eap_identity : ss->remote_id;
 }
 
+/* Whether @o is the session @ss replaces by make-before-break re-authentication
+ * (RFC 7296 2.8.3: the client authenticates a new IKE SA while the old one
+ * is up, without INITIAL_CONTACT, and deletes the old one after): the same
+ * IKE identity and profile from the same address. */
+static bool same_client(const struct sess *ss, const struct sess *o, const char *peer)
+{
+    char op[INET6_ADDRSTRLEN + 8];
+
+    if (!peer || !o->remote_id || !ss->remote_id || strcmp(o->remote_id, ss->remote_id) || !o->profile ||
+        !ss->profile || strcmp(o->profile, ss->profile))
+        return false;
+    ss->m->ops->peer(o, op, sizeof(op));
+    return !strcmp(op, peer);
+}
+
 bool sess_user_limit(struct sess *ss, uint32_t max, bool replace, char *why, size_t cap)
 {
     const char *u = user_of(ss);
-    struct sess *o, *tmp, *oldest;
+    char peer[INET6_ADDRSTRLEN + 8];
+    struct sess *o, *tmp, *oldest, *twin;
     uint32_t n;
 
     if (!max || !u)
         return true;
+    if (ss->m->ops->peer)
+        ss->m->ops->peer(ss, peer, sizeof(peer));
     for (;;) {
         n = 0;
-        oldest = NULL;
+        oldest = twin = NULL;
         HASH_ITER(hh, ss->m->by_id, o, tmp) {
             const char *ou = o != ss && ss->m->ops->up(o) ? user_of(o) : NULL;
 
-            if (!ou || strcmp(ou, u))
+            if (!ou || strcasecmp(ou, u))
                 continue;
             n++;
             if (!oldest || o->established < oldest->established ||
                 (o->established == oldest->established && o->id < oldest->id))
                 oldest = o;
+            /* the newest of the client's own sessions, if several */
+            if (same_client(ss, o, ss->m->ops->peer ? peer : NULL) &&
+                (!twin || o->established > twin->established ||
+                 (o->established == twin->established && o->id > twin->id)))
+                twin = o;
         }
+        /* the session being replaced is not another one of the user's:
+         * refuse-newest does not count it, replace-oldest ends it first */
+        if (twin && !replace)
+            n--;
         if (n < max)
             return true;
         if (!replace) {
             snprintf(why, cap, "user %s has %" PRIu32 " sessions, the most max-sessions-per-user allows", u, n);
             return false;
         }
+        if (twin)
+            oldest = twin;
         log_info("ike", "session %" PRIu64 " replaces session %" PRIu64 " of user %s (max-sessions-per-user %" PRIu32
                  ")", ss->id, oldest->id, u, max);
         ss->m->ops->end(oldest, "replaced", true); /* frees it: the walk starts again */

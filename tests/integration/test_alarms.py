@@ -12,8 +12,9 @@ condition really happens, seen as raven-vpn:alarm-notification over NETCONF
   server (python3 -m http.server) serving the CA's CRL (openssl ca -gencrl);
 - interface-down and xdp-detached: the dataplane's veth set down and up, and
   Raven's XDP program detached with ip link (in the test's own namespace),
-  attached again by a commit that changes the interface, detached again and
-  the interface removed from the configuration;
+  attached again by a commit that changes the interface, detached again, the
+  veth deleted (interface-down says it does not exist, xdp-detached is
+  cleared) and the interface removed from the configuration;
 - front-end-restarted: raven-restd and raven-netconfd killed by the PIDs ravend
   reports in vpn-state/management;
 - commit-refused: a dataplane interface that does not exist, refused at
@@ -257,14 +258,21 @@ def test_interface_down_and_xdp_detached(make_ravend, ifns):
         f'<dataplane xmlns="{NS}"><interface><name>eth0</name><xdp-mode>native</xdp-mode></interface></dataplane>'))
     wait_alarm(sub, "xdp-detached", True, res)
     assert alarms(m)[("xdp-detached", res)]["raise-count"] == "1"
-    # detached again, then the interface no longer served: its alarms go
+    # detached again, then the interface itself goes: interface-down says so,
+    # and xdp-detached (nothing left to attach to) is cleared
     subprocess.run(["ip", "-n", ifns, "link", "set", "dev", "eth0", "xdp", "off"], check=True)
     wait_alarm(sub, "xdp-detached", False, res)
+    subprocess.run(["ip", "-n", ifns, "link", "del", "eth0"], check=True)
+    a = wait_alarm(sub, "interface-down", False, res)
+    assert a["perceived-severity"] == "critical" and "does not exist" in a["alarm-text"], a
+    wait_alarm(sub, "xdp-detached", True, res)
+    assert alarms(m)[("xdp-detached", res)]["raise-count"] == "2"
+    # the interface no longer served: its alarms go
     m.edit_config(target="running", config=cfg(
         f'<dataplane xmlns="{NS}" xmlns:nc="urn:ietf:params:xml:ns:netconf:base:1.0">'
         f'<interface nc:operation="delete"><name>eth0</name></interface></dataplane>'))
-    wait_alarm(sub, "xdp-detached", True, res)
-    assert alarms(m)[("xdp-detached", res)]["raise-count"] == "2"
+    wait_alarm(sub, "interface-down", True, res)
+    assert alarms(m)[("interface-down", res)]["raise-count"] == "2"
 
 
 def front_end_pid(m, name):

@@ -10,7 +10,10 @@ one identity (the user is the IKE identity here: no user authorization, no EAP):
   node named, running unchanged;
 - INITIAL_CONTACT as before: a client that says it keeps no other state ends
   the user's earlier sessions (RFC 7296 2.4) before the limit is looked at, so
-  it comes up even under refuse-newest, and the earlier client hears nothing.
+  it comes up even under refuse-newest, and the earlier client hears nothing;
+- make-before-break re-authentication (strongSwan's make_before_break, no
+  INITIAL_CONTACT): the client is not refused for its own old session, while
+  another device of the user still is.
 
 Clients 0 and 1 set strongSwan's `unique = never`, under which it sends no
 INITIAL_CONTACT (checked in their logs); client 2 keeps the default, which sends it.
@@ -129,6 +132,38 @@ def test_two_sessions_allowed_third_refused(make_ravend, lab):
     assert initiate(lb, 2).returncode == 0, lb.log(2)[-3000:] + d.log()[-2000:]
     assert sorted(t(s, "peer-address") for s in sessions(m)) == sorted(
         lb.clients[i]["ip"] for i in (1, 2))
+
+
+def test_make_before_break_reauthentication(make_ravend, lab):
+    """A limit of 1 with refuse-newest: a client that re-authenticates
+    make-before-break (strongSwan's make_before_break: a new IKE SA while the
+    old one is up, without INITIAL_CONTACT; RFC 7296 2.8.3) is not refused for
+    its own old session; its new session stays, the old one goes, and another
+    device of the user is still refused."""
+    lb = lab(2)
+    conf = headend_config().replace("<global><listen><address>0.0.0.0</address></listen></global>",
+                                    "<global><listen><address>0.0.0.0</address></listen>"
+                                    f"{limit_xml(1, 'refuse-newest')}</global>")
+    d = make_ravend(conf, netns=lb.head)
+    m = d.connect()
+    for i in range(2):
+        cc = psk_client_conf(lb.clients[i]["head_ip"], ID).replace("    vips = 0.0.0.0",
+                                                                     "    unique = never\n    vips = 0.0.0.0")
+        lb.start_charon(i, cc, extra_charon="  make_before_break = yes")
+    c0 = lb.clients[0]["ip"]
+    assert initiate(lb, 0).returncode == 0, lb.log(0)[-3000:]
+    old = [t(s, "id") for s in sessions(m)]
+    assert len(old) == 1
+    lb.swanctl(0, "--rekey", "--ike", "rw", "--reauth")
+    wait_until(lambda: [t(s, "peer-address") for s in sessions(m)] == [c0] and
+               [t(s, "id") for s in sessions(m)] != old, timeout=15, what="the re-authenticated session alone")
+    assert len(auth_request_lines(lb.log(0))) == 2, lb.log(0)[-3000:]
+    assert all("INIT_CONTACT" not in ln for ln in auth_request_lines(lb.log(0))), lb.log(0)[-3000:]
+    assert "AUTHENTICATION_FAILED" not in lb.log(0), lb.log(0)[-3000:] + d.log()[-2000:]
+    assert "max-sessions-per-user" not in d.log()
+    # another device of the user still counts the session against the limit
+    assert initiate(lb, 1).returncode != 0
+    assert "received AUTHENTICATION_FAILED notify" in lb.log(1), lb.log(1)[-3000:]
 
 
 def test_bad_values_refused_and_nothing_changed(make_ravend, lab):

@@ -410,6 +410,8 @@ static void test_parser_every_attribute(void **state)
                                           "raven:rate-limit-in=10 burst", "raven:rate-limit-in=10 burst x",
                                           "raven:rate-limit-in=10 burst 1000000001",
                                           "raven:rate-limit-in=10 burst 5 6", "raven:rate-limit-in=10 bust 5",
+                                          "raven:rate-limit-in=10 burst 2999", "raven:rate-limit-in=10 burst 1",
+                                          "raven:rate-limit-in=10 burst 0",
                                           "raven:rate-limit=10", "raven:rate-limit-up=10"};
         struct aaa_attrs b;
 
@@ -427,6 +429,9 @@ static void test_parser_every_attribute(void **state)
         assert_int_equal(b.rate_in, 2000);
         assert_int_equal(aaa_attrs_avpair(&b, none, strlen(none)), 1); /* 0: no limit, set */
         assert_int_equal(b.rate_out, AAA_RATE_NONE);
+        /* the least burst the model allows (and the dataplane enforces) */
+        assert_int_equal(aaa_attrs_avpair(&b, "raven:rate-limit-in=10 burst 3000", 33), 1);
+        assert_int_equal(b.burst_in, 3000);
         aaa_attrs_free(&b);
     }
     assert_int_equal(a.mtu, 1300);

@@ -1,9 +1,10 @@
 /* Unit tests of the alarm list (daemon/base/alarm.h) and of the pools' usage
  * alarms (daemon/pool): raised once, changed on a new severity or text, cleared
  * once; the listener hears each change and nothing else; cleared alarms kept up
- * to their bound; clearing by prefix and keep; counts per type. Pools: the
- * threshold with its hysteresis, exhaustion, a set not in force raising
- * nothing, a pool removed cleared. */
+ * to their bound, the most recently cleared; clearing by prefix and keep;
+ * counts per type. Pools: the threshold with its hysteresis (also across
+ * commits), exhaustion, a set not in force raising nothing, a pool removed
+ * cleared. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -80,6 +81,28 @@ static void count(const struct alarm *a, void *arg)
     n[a->cleared]++;
 }
 
+struct find {
+    enum alarm_type type;
+    const char *resource;
+    bool found;
+};
+
+static void find_one(const struct alarm *a, void *arg)
+{
+    struct find *f = arg;
+
+    f->found |= a->type == f->type && !strcmp(a->resource, f->resource);
+}
+
+/* Whether the alarm of @type and @resource is listed, active or cleared. */
+static bool listed(enum alarm_type type, const char *resource)
+{
+    struct find f = {type, resource, false};
+
+    alarm_foreach(find_one, &f);
+    return f.found;
+}
+
 static void test_cleared_bounded_and_full(void **st)
 {
     char res[32];
@@ -94,8 +117,26 @@ static void test_cleared_bounded_and_full(void **st)
     alarm_foreach(count, n);
     assert_int_equal(n[0], 0);
     assert_int_equal(n[1], ALARM_KEEP_CLEARED);
-    /* the oldest cleared went first */
-    assert_false(alarm_is_active(ALARM_CRL_UNOBTAINABLE, "u0"));
+    /* the ones cleared first went: the last ALARM_KEEP_CLEARED stay */
+    for (int i = 0; i < ALARM_KEEP_CLEARED + 10; i++) {
+        snprintf(res, sizeof(res), "u%d", i);
+        assert_int_equal(listed(ALARM_CRL_UNOBTAINABLE, res), i >= 10);
+    }
+    /* raised in one order and cleared in the other: the most recently
+     * cleared are kept, not the most recently raised */
+    alarm_reset();
+    for (int i = 0; i < ALARM_KEEP_CLEARED + 10; i++) {
+        snprintf(res, sizeof(res), "v%d", i);
+        alarm_raise(ALARM_CRL_UNOBTAINABLE, res, ALARM_SEV_MAJOR, "x");
+    }
+    for (int i = ALARM_KEEP_CLEARED + 9; i >= 0; i--) {
+        snprintf(res, sizeof(res), "v%d", i);
+        alarm_clear(ALARM_CRL_UNOBTAINABLE, res);
+    }
+    for (int i = 0; i < ALARM_KEEP_CLEARED + 10; i++) {
+        snprintf(res, sizeof(res), "v%d", i);
+        assert_int_equal(listed(ALARM_CRL_UNOBTAINABLE, res), i < ALARM_KEEP_CLEARED);
+    }
     /* a full list of active alarms takes no more (and says so once) */
     alarm_reset();
     for (int i = 0; i < ALARM_MAX + 5; i++) {
@@ -136,6 +177,7 @@ static void test_pool_usage(void **st)
     struct pool_set *ps = pool_set_new(), *nw = pool_set_new();
     struct pool *p = pool_set_add(ps, "p", 0);
     uint32_t a[20];
+    int n;
 
     (void)st;
     assert_int_equal(pool_add_range(ps, p, A(10, 0, 0, 1), A(10, 0, 0, 20)), 0);
@@ -145,7 +187,7 @@ static void test_pool_usage(void **st)
     assert_int_equal(heard.n, 0);
     for (int i = 19; i >= 0; i--)
         assert_true(pool_release(ps, "p", a[i]));
-    pool_set_alarms(ps, NULL, 50);
+    pool_set_alarms(ps, NULL, 0, 50);
     for (int i = 0; i < 9; i++)
         assert_int_equal(pool_alloc(ps, "p", 1 + (uint64_t)i, &a[i]), 0);
     assert_false(alarm_is_active(ALARM_POOL_USAGE_HIGH, RES));
@@ -171,11 +213,25 @@ static void test_pool_usage(void **st)
     assert_int_equal(pool_alloc(ps, "p", 9, &a[8]), 0);
     assert_int_equal(pool_alloc(ps, "p", 10, &a[9]), 0);
     assert_true(alarm_is_active(ALARM_POOL_USAGE_HIGH, RES));
-    pool_set_alarms(ps, NULL, 60);
+    pool_set_alarms(ps, NULL, 50, 60);
     assert_false(alarm_is_active(ALARM_POOL_USAGE_HIGH, RES));
-    pool_set_alarms(ps, NULL, 10);
+    pool_set_alarms(ps, NULL, 60, 10);
     assert_true(alarm_is_active(ALARM_POOL_USAGE_HIGH, RES));
-    pool_set_alarms(nw, NULL, 10);
+    /* within the hysteresis (9 of 20: 45 %, threshold 50, cleared below
+     * 45): a commit that keeps or lowers the threshold keeps the alarm, one
+     * that raises it above the usage clears it */
+    pool_set_alarms(ps, NULL, 10, 50);
+    assert_true(pool_release(ps, "p", a[9]));
+    assert_true(alarm_is_active(ALARM_POOL_USAGE_HIGH, RES));
+    n = heard.n;
+    pool_set_alarms(ps, NULL, 50, 50);
+    assert_true(alarm_is_active(ALARM_POOL_USAGE_HIGH, RES));
+    pool_set_alarms(ps, NULL, 50, 48);
+    assert_true(alarm_is_active(ALARM_POOL_USAGE_HIGH, RES));
+    assert_int_equal(heard.n, n);
+    pool_set_alarms(ps, NULL, 48, 49);
+    assert_false(alarm_is_active(ALARM_POOL_USAGE_HIGH, RES));
+    pool_set_alarms(nw, NULL, 49, 10);
     assert_false(alarm_is_active(ALARM_POOL_USAGE_HIGH, RES));
     pool_set_free(ps);
     pool_set_free(nw);

@@ -23,6 +23,7 @@
 
 #include <cmocka.h>
 
+#include "daemon/base/alarm.h"
 #include "daemon/base/fsutil.h"
 #include "daemon/config/cfg.h"
 
@@ -480,12 +481,17 @@ static void test_snapshot_failed_after_rename(void **state)
     assert_int_equal(lyd_parse_data_mem(f->ctx, P("<pool><name>q</name><size>5</size></pool>"), LYD_XML,
                                         LYD_PARSE_ONLY | LYD_PARSE_STRICT | LYD_PARSE_NO_STATE, 0, &t),
                      0);
+    alarm_reset();
     fail_after_rename = true;
     assert_int_not_equal(cfg_copy(f->cfg, CFG_DS_RUNNING, CFG_SRC_INLINE, t, &A1, &errs), 0);
     fail_after_rename = false;
+    /* a commit that cannot be saved is refused: commit-refused says so */
+    assert_true(alarm_is_active(ALARM_COMMIT_REFUSED, "running"));
     lyd_free_siblings(t);
     cfg_errs_clear(&errs);
     edit_commit(f, P("<pool><name>r</name><size>7</size></pool>"), true);
+    assert_false(alarm_is_active(ALARM_COMMIT_REFUSED, "running"));
+    alarm_reset();
     note(f);
     assert_non_null(strstr(f->state[0], "<name>p1</name>"));
     assert_non_null(strstr(f->state[0], "<name>r</name>"));

@@ -3,7 +3,9 @@
  * CRLs and with revocation-check crl / crl-none / none, distribution points, and
  * the fetcher on the libevent loop: a first fetch is pending, its failure (a
  * refused connection on loopback) is counted and notified, then the verdict
- * fails closed or open. Certificates and CRLs are made here with OpenSSL. */
+ * fails closed or open; the crl-unobtainable alarm of a URL two trustpoints
+ * fetch stays until neither fails. Certificates and CRLs are made here with
+ * OpenSSL. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,6 +25,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "daemon/base/alarm.h"
 #include "daemon/pki/pki.h"
 #include "daemon/pki/pki_crl.h"
 #include "daemon/pki/pki_crl_int.h"
@@ -134,17 +137,23 @@ static int w_crl(BIO *b, void *x)
     return PEM_write_bio_X509_CRL(b, x);
 }
 
-static struct pki_tp *tp_make(const struct party *ca, X509_CRL *crl, const char *url, enum pki_rev rev)
+static struct pki_tp *tp_named(const char *name, const struct party *ca, X509_CRL *crl, const char *url,
+                               enum pki_rev rev)
 {
     char *ca_pem = pem_of(w_cert, ca->cert), *crl_pem = crl ? pem_of(w_crl, crl) : NULL, why[200];
     const char *cas[] = {ca_pem}, *crls[] = {crl_pem}, *urls[] = {url};
-    struct pki_tp *tp = pki_tp_new("tp", cas, 1, NULL, NULL, crls, crl ? 1 : 0, urls, url ? 1 : 0, rev, why,
+    struct pki_tp *tp = pki_tp_new(name, cas, 1, NULL, NULL, crls, crl ? 1 : 0, urls, url ? 1 : 0, rev, why,
                                    sizeof(why));
 
     assert_non_null(tp);
     free(ca_pem);
     free(crl_pem);
     return tp;
+}
+
+static struct pki_tp *tp_make(const struct party *ca, X509_CRL *crl, const char *url, enum pki_rev rev)
+{
+    return tp_named("tp", ca, crl, url, rev);
 }
 
 static struct party ca, other, nosign, alice, carol, dave;
@@ -329,6 +338,47 @@ static void test_fetch_failure(void **state)
     event_base_free(base);
 }
 
+static size_t failed_sources(struct pki_crl *c, const char *url)
+{
+    size_t n = 0;
+
+    for (struct crl_src *s = pki_crl_srcs(c); s; s = s->next)
+        n += !strcmp(s->url, url) && s->failures;
+    return n;
+}
+
+/* Two trustpoints fetch one URL (port 1: refused): its crl-unobtainable
+ * alarm stays while either source fails, and goes with the last. */
+static void test_alarm_shared_url(void **state)
+{
+    static const char url[] = "http://127.0.0.1:1/shared.crl";
+    struct event_base *base = event_base_new();
+    struct pki_crl *c = pki_crl_new(base);
+    struct pki_tp *tps[2] = {tp_named("tp", &ca, NULL, url, PKI_REV_CRL), tp_named("tp2", &ca, NULL, url, PKI_REV_CRL)};
+
+    (void)state;
+    alarm_reset();
+    pki_crl_set_notify(c, on_notify, base);
+    pki_crl_sync(c, tps, 2);
+    for (int i = 0; i < 10 && failed_sources(c, url) < 2; i++) {
+        event_base_loopexit(base, &(struct timeval){.tv_sec = 20});
+        event_base_dispatch(base);
+    }
+    assert_int_equal(failed_sources(c, url), 2);
+    assert_true(alarm_is_active(ALARM_CRL_UNOBTAINABLE, url));
+    /* tp2 goes: tp still cannot fetch the URL */
+    pki_crl_sync(c, tps, 1);
+    assert_int_equal(failed_sources(c, url), 1);
+    assert_true(alarm_is_active(ALARM_CRL_UNOBTAINABLE, url));
+    pki_crl_sync(c, NULL, 0);
+    assert_false(alarm_is_active(ALARM_CRL_UNOBTAINABLE, url));
+    pki_tp_free(tps[0]);
+    pki_tp_free(tps[1]);
+    pki_crl_free(c);
+    event_base_free(base);
+    alarm_reset();
+}
+
 static void count_notify(void *arg, const struct pki_crl_news *news)
 {
     (void)news;
@@ -435,6 +485,7 @@ int main(void)
         cmocka_unit_test(test_verdict_configured_crl),
         cmocka_unit_test(test_verdict_without_source),
         cmocka_unit_test(test_fetch_failure),
+        cmocka_unit_test(test_alarm_shared_url),
         cmocka_unit_test(test_sync_drops_fetch_under_way),
         cmocka_unit_test(test_cdp_eviction),
     };

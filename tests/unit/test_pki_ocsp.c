@@ -7,7 +7,9 @@
  * unreachable responder fails closed or open, and the recheck of sessions;
  * the news a notify carries (which transfers ended, whether something
  * revoked), the eviction that spares answers sessions hold, a revoked answer
- * kept past its expiry, and a trustpoint gone since a client began to wait. */
+ * kept past its expiry, and a trustpoint gone since a client began to wait;
+ * the ocsp-unobtainable alarm of a responder kept while one of its
+ * certificates still gets no answer, cleared when none is left. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -29,6 +31,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "daemon/base/alarm.h"
 #include "daemon/pki/pki.h"
 #include "daemon/pki/pki_crl.h"
 #include "daemon/pki/pki_ocsp.h"
@@ -780,6 +783,61 @@ static void test_rev_parse(void **state)
     assert_false(pki_rev_parse(NULL, &r));
 }
 
+/* Two certificates asked of one responder: dave's query fails (no nonce
+ * echoed), alice's is answered; the responder's alarm stays while dave's
+ * entry fails, and goes with the last failing entry (the trustpoint gone). */
+static void test_alarm_per_url(void **state)
+{
+    struct event_base *base = event_base_new();
+    struct evhttp *http = evhttp_new(base);
+    struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(http, "127.0.0.1", 0);
+    struct pki_crl *c = pki_crl_new(base);
+    struct pki_tp *tp, *elsewhere;
+    const struct pki_tp *checked;
+    char url[64], why[300];
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+
+    (void)state;
+    alarm_reset();
+    getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss, &sl);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u/", ntohs(((struct sockaddr_in *)&ss)->sin_port));
+    evhttp_set_gencb(http, on_http, NULL);
+    pki_crl_set_notify(c, on_notify, base);
+    tp = tp_make(url, PKI_REV_OCSP);
+    pki_crl_sync(c, &tp, 1);
+    served = (struct answer)GOOD(&ca);
+    served.echo_nonce = false;
+    assert_int_equal(pki_crl_verify(c, &tp, 1, dave.cert, NULL, &checked, why, sizeof(why)), PKI_PENDING);
+    run(base);
+    assert_int_equal(pki_crl_verify(c, &tp, 1, dave.cert, NULL, &checked, why, sizeof(why)), PKI_NO_OCSP);
+    assert_true(alarm_is_active(ALARM_OCSP_UNOBTAINABLE, url));
+    /* alice's answer is good: the responder still fails dave's */
+    served.echo_nonce = true;
+    assert_int_equal(pki_crl_verify(c, &tp, 1, alice.cert, NULL, &checked, why, sizeof(why)), PKI_PENDING);
+    run(base);
+    assert_int_equal(pki_crl_verify(c, &tp, 1, alice.cert, NULL, &checked, why, sizeof(why)), PKI_GOOD);
+    assert_true(alarm_is_active(ALARM_OCSP_UNOBTAINABLE, url));
+    assert_int_equal(alarm_raised_total(ALARM_OCSP_UNOBTAINABLE), 1);
+    /* the trustpoint now asks another responder: nothing fails on this one */
+    elsewhere = tp_make("http://127.0.0.1:1/", PKI_REV_OCSP);
+    pki_crl_sync(c, &elsewhere, 1);
+    assert_false(alarm_is_active(ALARM_OCSP_UNOBTAINABLE, url));
+    assert_int_equal(alarm_active_count(ALARM_OCSP_UNOBTAINABLE), 0);
+    /* and one failing there goes with its entry when the trustpoint goes */
+    assert_int_equal(pki_crl_verify(c, &elsewhere, 1, dave.cert, NULL, &checked, why, sizeof(why)), PKI_PENDING);
+    run(base);
+    assert_true(alarm_is_active(ALARM_OCSP_UNOBTAINABLE, "http://127.0.0.1:1/"));
+    pki_crl_sync(c, NULL, 0);
+    assert_int_equal(alarm_active_count(ALARM_OCSP_UNOBTAINABLE), 0);
+    pki_tp_free(tp);
+    pki_tp_free(elsewhere);
+    pki_crl_free(c);
+    evhttp_free(http);
+    event_base_free(base);
+    alarm_reset();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -788,7 +846,7 @@ int main(void)
         cmocka_unit_test(test_method_order),
         cmocka_unit_test(test_rev_parse),   cmocka_unit_test(test_news),
         cmocka_unit_test(test_evict_held),  cmocka_unit_test(test_revoked_kept),
-        cmocka_unit_test(test_tp_changed),
+        cmocka_unit_test(test_tp_changed),  cmocka_unit_test(test_alarm_per_url),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -363,6 +363,16 @@ static void test_coa_rate_limit(void **st)
     assert_int_equal(t->ss.rate.kbps[1], AAA_RATE_NONE);
     sess_rate_stats(&t->ss, &ps);
     assert_int_equal(ps.packets[0] + ps.packets[1], 0);
+    /* one direction named twice: the last value, not an attribute the CoA
+     * cannot apply */
+    aaa_attrs_free(&q.attrs);
+    q.attrs = disconnect().attrs;
+    q.attrs.n += (size_t)aaa_attrs_avpair(&q.attrs, "raven:rate-limit-in=1000", 24);
+    q.attrs.n += (size_t)aaa_attrs_avpair(&q.attrs, "raven:rate-limit-in=3000 burst 6000", 35);
+    assert_int_equal(q.attrs.n, 2);
+    assert_int_equal(sess_dae(&q, &f->m), 0);
+    assert_int_equal(t->ss.rate.kbps[0], 3000);
+    assert_int_equal(t->ss.rate.burst[0], 6000);
     sess_rate_release(&t->ss);
     assert_false(t->ss.rate_in_dp);
     assert_int_equal(dp_session_police_stats(f->m.dp, 1, &ps), -ENOENT);

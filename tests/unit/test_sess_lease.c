@@ -3,8 +3,9 @@
  * of /64s): a pool address given back is leased again, an address from AAA
  * or DHCP another session holds is refused naming its holder, IPv6 pools and
  * claims, the netmask of a pool or DHCP lease, adoption of pool and claimed
- * addresses (and why not when the pool is gone), and INITIAL_CONTACT ending
- * only the client's other established sessions of the same profile. The
+ * addresses (and why not when the pool is gone), INITIAL_CONTACT ending
+ * only the client's other established sessions of the same profile, and the
+ * per-user limit (also with make-before-break re-authentication). The
  * session manager's ops table is a mock standing in for the IKE engine. */
 #include <errno.h>
 #include <setjmp.h>
@@ -30,6 +31,7 @@ struct fix {
     struct sess_mgr m;
     struct sess s[NSESS];
     bool up[NSESS];
+    const char *peer[NSESS]; /* the client's address (NULL: one of its own) */
     /* what ops->end was asked */
     struct sess *ended[NSESS];
     const char *reason[NSESS];
@@ -57,7 +59,17 @@ static void m_changed(struct sess *ss)
     (void)ss;
 }
 
-static const struct sess_ops ops = {.end = m_end, .up = m_up, .changed = m_changed};
+static void m_peer(const struct sess *ss, char *buf, size_t cap)
+{
+    size_t i = (size_t)(ss - F->s);
+
+    if (F->peer[i])
+        snprintf(buf, cap, "%s", F->peer[i]);
+    else
+        snprintf(buf, cap, "192.0.2.%zu", 100 + i);
+}
+
+static const struct sess_ops ops = {.end = m_end, .up = m_up, .changed = m_changed, .peer = m_peer};
 
 static int setup(void **st)
 {
@@ -344,6 +356,43 @@ static void test_user_limit(void **st)
     assert_ptr_equal(sess_find(&f->m, f->s[3].id), &f->s[3]);
 }
 
+/* Make-before-break re-authentication (RFC 7296 2.8.3): the client's new IKE
+ * SA comes while its old one is up, without INITIAL_CONTACT. The session of
+ * the same identity and profile from the same address is the one replaced:
+ * refuse-newest does not count it, replace-oldest ends it first. */
+static void test_user_limit_reauth(void **st)
+{
+    struct fix *f = *st;
+    char why[200] = "";
+
+    who(&f->s[0], "alice", "ra"); /* the new IKE SA */
+    who(&f->s[1], "alice", "ra"); /* the client's old one */
+    who(&f->s[2], "alice", "ra"); /* alice's other device, the oldest */
+    f->s[2].user = strdup("ALICE"); /* authorized as ALICE: alice's all the same */
+    who(&f->s[3], "alice", "ra2"); /* from the same address in another profile: not replaced */
+    f->peer[0] = f->peer[1] = f->peer[3] = "198.51.100.1";
+    f->peer[2] = "203.0.113.9";
+    f->s[1].established = 2000;
+    f->s[2].established = 1000;
+    f->s[3].established = 3000;
+    f->up[0] = f->up[1] = f->up[2] = true;
+    /* refuse-newest: the old SA is not counted, the other device is */
+    assert_true(sess_user_limit(&f->s[0], 2, false, why, sizeof(why)));
+    assert_false(sess_user_limit(&f->s[0], 1, false, why, sizeof(why)));
+    assert_string_equal(why, "user alice has 1 sessions, the most max-sessions-per-user allows");
+    f->up[3] = true;
+    assert_false(sess_user_limit(&f->s[0], 2, false, why, sizeof(why)));
+    assert_int_equal(f->nended, 0);
+    /* replace-oldest: the client's old SA goes first, then the oldest */
+    assert_true(sess_user_limit(&f->s[0], 3, true, why, sizeof(why)));
+    assert_int_equal(f->nended, 1);
+    assert_ptr_equal(f->ended[0], &f->s[1]);
+    assert_true(sess_user_limit(&f->s[0], 2, true, why, sizeof(why)));
+    assert_int_equal(f->nended, 2);
+    assert_ptr_equal(f->ended[1], &f->s[2]);
+    assert_ptr_equal(sess_find(&f->m, f->s[3].id), &f->s[3]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -355,6 +404,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_take, setup, teardown),
         cmocka_unit_test_setup_teardown(test_initial_contact, setup, teardown),
         cmocka_unit_test_setup_teardown(test_user_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_user_limit_reauth, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
