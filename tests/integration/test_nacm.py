@@ -344,6 +344,46 @@ def test_lockout_refused_unless_recovery(nd, hashes):
     assert "r4" in texts(get_config(admin, "running"), "aaa/radius-server/name")
 
 
+def test_commit_checks_the_whole_change(nd):
+    """A restricted user's commit is checked against everything it changes in
+    running, not only its own edits of the candidate."""
+    admin, p = nd.connect(), nd.connect(user="pooler", password=READER_PW)
+    p.edit_config(target="candidate", config=cfg(_pool_xml("cw1", "10.75.0.1", "10.75.0.9")))
+    # running changes after the candidate was copied: the candidate would undo it
+    admin.edit_config(target="running", config=cfg(aaa(radius("cw-r", key="k"))))
+    e = expect_error(lambda: p.commit(), "access-denied")
+    assert "/raven-vpn:aaa" in e.message, e.message
+    assert "cw-r" in texts(get_config(admin, "running"), "aaa/radius-server/name")
+    assert "cw1" not in texts(get_config(admin, "running"), "pools/ipv4-pool/name")
+    admin.discard_changes()
+    # an admin's edit left in the shared candidate is not the pooler's to commit
+    admin.edit_config(target="candidate", config=cfg(aaa(radius("cw-r2", key="k"))))
+    expect_error(lambda: p.commit(), "access-denied")
+    admin.discard_changes()
+    _edit(p, _pool_xml("cw2", "10.75.1.1", "10.75.1.9"))
+    assert "cw2" in texts(get_config(admin, "running"), "pools/ipv4-pool/name")
+
+
+def test_confirmed_commit_rollback_undoes_only_what_is_allowed(nd):
+    admin, other, p = nd.connect(), nd.connect(), nd.connect(user="pooler", password=READER_PW)
+    admin.edit_config(target="candidate", config=cfg(aaa(radius("cc-r", key="k"))))
+    admin.commit(confirmed=True, timeout="60", persist="cc-tok")
+    # while it is pending, running changes only by commit
+    e = expect_error(lambda: other.edit_config(target="running", config=cfg(_pool_xml("cc1", "10.76.0.1",
+                                                                                       "10.76.0.9"))), "in-use")
+    assert "confirmed commit" in e.message, e.message
+    res = Rest(nd.rest_url).patch("/restconf/data/raven-vpn:pools", {"raven-vpn:pools": {"ipv4-pool": [
+        {"name": "cc2", "range": [{"start": "10.76.1.1", "end": "10.76.1.9"}]}]}})
+    assert res.status == 409, res
+    # the pooler knows the token but may not undo the admin's aaa change
+    e = expect_error(lambda: p.cancel_commit(persist_id="cc-tok"), "access-denied")
+    assert "/raven-vpn:aaa" in e.message, e.message
+    assert "cc-r" in texts(get_config(admin, "running"), "aaa/radius-server/name")
+    admin.cancel_commit(persist_id="cc-tok")
+    assert "cc-r" not in texts(get_config(admin, "running"), "aaa/radius-server/name")
+    other.edit_config(target="running", config=cfg(_pool_xml("cc3", "10.76.2.1", "10.76.2.9")))
+
+
 LOAD = os.environ.get("IKE_LOAD", os.path.join(os.path.dirname(__file__), "..", "..", "build-test", "tests",
                                                "bench", "ike_load"))
 
