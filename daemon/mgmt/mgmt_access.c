@@ -113,6 +113,11 @@ int mgmt_nacm_exec(struct mgmt *m, const char *user, const char *module, const c
     return -EACCES;
 }
 
+bool mgmt_nacm_restricted(struct mgmt *m, const char *user)
+{
+    return !nacm_unrestricted(m->nacm, user);
+}
+
 void mgmt_nacm_prune(struct mgmt *m, const char *user, struct lyd_node **tree)
 {
     nacm_prune(m->nacm, user, tree);

@@ -179,6 +179,9 @@ int mgmt_nacm_register(struct mgmt *m);
 /* 0, or -EACCES with access-denied in @errs (counted). */
 int mgmt_nacm_exec(struct mgmt *m, const char *user, const char *module, const char *name, struct cfg_errs *errs);
 /* Removes what @user may not read from *tree. */
+/* Whether NACM restricts @user's reads and writes at all (not an admin without
+ * rules of its own, nor the recovery user, nor NACM off). */
+bool mgmt_nacm_restricted(struct mgmt *m, const char *user);
 void mgmt_nacm_prune(struct mgmt *m, const char *user, struct lyd_node **tree);
 /* Adds the counters of /nacm to *tree. */
 void mgmt_nacm_state(struct mgmt *m, struct lyd_node **tree);

@@ -344,6 +344,36 @@ def test_lockout_refused_unless_recovery(nd, hashes):
     assert "r4" in texts(get_config(admin, "running"), "aaa/radius-server/name")
 
 
+def test_filters_run_on_what_the_user_may_read(nd):
+    """A read's filter selects from the pruned tree: it cannot step around a
+    rule's predicates, nor test the values of denied nodes."""
+    admin = nd.connect()
+    _edit(admin, aaa(radius("vis", key="k1", address="192.0.2.7"), radius("hid", key="k2", address="192.0.2.99")))
+    rules = (_rule("hide-server", "deny", "read", path="/rv:aaa/rv:radius-server[rv:name='hid']") +
+             _rule("hide-address", "deny", "read", path="/rv:aaa/rv:radius-server/rv:address"))
+    _edit(admin, f'<nacm xmlns="{NACM_NS}"><rule-list><name>watch</name>{rules}</rule-list></nacm>')
+    w = nd.connect(user="watcher", password=READER_PW)
+    for read in (lambda f: get_config(w, "running", f), lambda f: w.get(filter=f).data_ele):
+        # (a) a filter selecting only the names: the hidden server's predicate still applies
+        got = read(("xpath", ({"rv": NS}, "/rv:aaa/rv:radius-server/rv:name")))
+        assert texts(got, "aaa/radius-server/name") == ["vis"], etree.tostring(got)
+        # (b) a filter testing a denied value finds nothing
+        got = read(("xpath", ({"rv": NS}, "/rv:aaa/rv:radius-server[rv:address='192.0.2.7']/rv:name")))
+        assert not texts(got, "aaa/radius-server/name"), etree.tostring(got)
+        got = read(("xpath", ({"rv": NS}, "/rv:aaa/rv:radius-server[starts-with(rv:address,'192')]/rv:name")))
+        assert not texts(got, "aaa/radius-server/name"), etree.tostring(got)
+        got = read(subtree("aaa", "<radius-server><address>192.0.2.7</address></radius-server>"))
+        assert not texts(got, "aaa/radius-server/name"), etree.tostring(got)
+    assert sorted(texts(get_config(admin, "running", ("xpath", ({"rv": NS}, "/rv:aaa/rv:radius-server/rv:name"))),
+                        "aaa/radius-server/name")) == ["hid", "vis"]
+    r = Rest(nd.rest_url, user="watcher", password=READER_PW)
+    res = r.get("/restconf/data/raven-vpn:aaa?fields=radius-server/name")
+    assert res.status == 200, res
+    assert [s["name"] for s in res.json()["raven-vpn:aaa"]["radius-server"]] == ["vis"], res.body
+    res = r.get("/restconf/data/raven-vpn:aaa/radius-server=hid/name")
+    assert res.status in (403, 404), res
+
+
 def test_commit_checks_the_whole_change(nd):
     """A restricted user's commit is checked against everything it changes in
     running, not only its own edits of the candidate."""
