@@ -116,7 +116,11 @@ static void ev_listen(struct mc *mc, json_t *ev, int *fds, int nfds)
 static char **mc_deny_from(json_t *a)
 {
     size_t n = json_array_size(a), k = 0;
-    char **v = calloc(n + 1, sizeof(*v));
+    char **v;
+
+    if (!json_is_array(a))
+        return NULL; /* no decision: nobody gets it (mc_deny_has) */
+    v = calloc(n + 1, sizeof(*v));
 
     for (size_t i = 0; v && i < n; i++) {
         const char *u = json_string_value(json_array_get(a, i));
@@ -129,7 +133,7 @@ static char **mc_deny_from(json_t *a)
 
 bool mc_deny_has(char *const *deny, const char *user)
 {
-    /* without a list (out of memory) nobody gets it */
+    /* without a list (none sent, out of memory) nobody gets it */
     if (!deny)
         return true;
     for (; *deny; deny++) {

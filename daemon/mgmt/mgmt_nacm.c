@@ -72,7 +72,7 @@ struct eval {
     const struct nacm *n;
     const struct lyd_node *tree;
     struct ly_set **sets;
-    bool *done;
+    bool *done, *failed;
 };
 
 /* ---- compiling ---- */
@@ -560,9 +560,14 @@ static bool in_set(struct eval *ev, const struct rule *r, const struct lyd_node 
 
     if (!ev->done[r->idx]) {
         ev->done[r->idx] = true;
-        if (ev->tree && lyd_find_xpath(ev->tree, r->target, &ev->sets[r->idx]))
+        if (ev->tree && lyd_find_xpath(ev->tree, r->target, &ev->sets[r->idx])) {
             ev->sets[r->idx] = NULL;
+            ev->failed[r->idx] = true;
+        }
     }
+    /* a path that cannot be evaluated: a deny rule matches (fails closed) */
+    if (ev->failed[r->idx])
+        return node && !r->permit;
     set = ev->sets[r->idx];
     for (; set && node; node = lyd_parent(node)) {
         if (ly_set_contains(set, node, NULL))
@@ -576,7 +581,8 @@ static int eval_init(struct eval *ev, const struct nacm *n, const struct lyd_nod
     *ev = (struct eval){.n = n, .tree = tree};
     ev->sets = calloc(n->nrules + 1, sizeof(*ev->sets));
     ev->done = calloc(n->nrules + 1, sizeof(*ev->done));
-    return ev->sets && ev->done ? 0 : -ENOMEM;
+    ev->failed = calloc(n->nrules + 1, sizeof(*ev->failed));
+    return ev->sets && ev->done && ev->failed ? 0 : -ENOMEM;
 }
 
 static void eval_clear(struct eval *ev)
@@ -585,6 +591,7 @@ static void eval_clear(struct eval *ev)
         ly_set_free(ev->sets[i], NULL);
     free(ev->sets);
     free(ev->done);
+    free(ev->failed);
 }
 
 /* The decision for access @op to @node (of ev->tree). */
@@ -671,6 +678,47 @@ bool nacm_read_path(const struct nacm *n, const char *user, const char *path)
     return ok;
 }
 
+/* Whether @s is a strict descendant of @anc. */
+static bool below(const struct lysc_node *s, const struct lysc_node *anc)
+{
+    for (s = s ? lysc_data_parent(s) : NULL; s; s = lysc_data_parent(s)) {
+        if (s == anc)
+            return true;
+    }
+    return false;
+}
+
+/* Whether a read rule of @w's that denies (a deny rule whose path cannot be
+ * resolved included) names a node below the one at @path: the scratch tree
+ * of nacm_read_path holds the node and its keys only, where such a rule
+ * matches nothing; it denies. (Rule paths take key predicates only, which
+ * the scratch tree has.) */
+static bool denied_below(const struct nacm *n, const struct who *w, const char *path)
+{
+    struct lyd_node *node, *tree = scratch(n, path, &node);
+    const struct lysc_node *at = node ? node->schema : NULL;
+    bool denied = !at;
+
+    for (size_t i = 0; !denied && i < n->nlists; i++) {
+        for (size_t k = 0; !denied && w->apply[i] && k < n->lists[i].nrules; k++) {
+            const struct rule *r = &n->lists[i].rules[k];
+            struct ly_set *set = NULL;
+
+            if (r->type != RT_DATA || r->permit || !(r->ops & NACM_READ) || !module_ok(r, at->module->name))
+                continue;
+            if (lys_find_xpath(n->ctx, NULL, r->target, 0, &set)) {
+                denied = true;
+                continue;
+            }
+            for (uint32_t j = 0; !denied && j < set->count; j++)
+                denied = below(set->snodes[j], at);
+            ly_set_free(set, NULL);
+        }
+    }
+    lyd_free_all(tree);
+    return denied;
+}
+
 bool nacm_notif(const struct nacm *n, const char *user, const char *module, const char *name,
                 const char *const *paths, size_t npaths)
 {
@@ -679,7 +727,8 @@ bool nacm_notif(const struct nacm *n, const char *user, const char *module, cons
     struct who w;
     char path[256];
 
-    if (who_init(n, user, &w))
+    /* a user removed from the configuration (still subscribed) gets none */
+    if (!user_find(n, user) || who_init(n, user, &w))
         return false;
     if (w.free_pass) {
         who_clear(&w);
@@ -697,14 +746,19 @@ bool nacm_notif(const struct nacm *n, const char *user, const char *module, cons
             ok = r->permit;
         }
     }
-    who_clear(&w);
     if (!matched) {
         snprintf(path, sizeof(path), "/%s:%s", module, name);
         s = lys_find_path(n->ctx, NULL, path, 0);
         ok = !(s && has_ext(s, "default-deny-all")) && n->read_permit;
     }
-    for (size_t i = 0; ok && i < npaths; i++)
-        ok = nacm_read_path(n, user, paths[i]);
+    for (size_t i = 0; ok && i < npaths; i++) {
+        ok = paths[i] && nacm_read_path(n, user, paths[i]);
+        /* Raven's events carry the values of the node they name (a session's
+         * user, addresses): what a rule hides below it hides the event */
+        if (ok && !strcmp(module, "raven-vpn"))
+            ok = !denied_below(n, &w, paths[i]);
+    }
+    who_clear(&w);
     return ok;
 }
 
