@@ -282,6 +282,32 @@ def test_notifications_filtered(nd):
             p.wait()
 
 
+def test_notifications_denied_to_removed_users_and_for_many_targets(nd):
+    admin = nd.connect()
+    subs = {u: Subscriber(nd, u, pw) for u, pw in
+            (("admin", ADMIN_PW), ("pooler", READER_PW), ("reader", READER_PW))}
+    try:
+        # more changed nodes than a notification's targets are checked for:
+        # a restricted user gets none of it
+        pools = "".join(f"<ipv4-pool><name>mt{i}</name><range><start>10.77.{i}.1</start><end>10.77.{i}.9</end>"
+                        f"</range></ipv4-pool>" for i in range(70))
+        _edit(admin, f'<pools xmlns="{NS}">{pools}</pools>')
+        got = {u: s.drain() for u, s in subs.items()}
+        assert any("mt69" in x for x in got["admin"]), got["admin"]
+        assert not any("netconf-config-change" in x for x in got["pooler"]), got["pooler"]
+        # a user removed from the configuration keeps its NETCONF session, but
+        # gets no more notifications
+        _edit(admin, f'<management xmlns="{NS}"><user nc:operation="delete" '
+                     f'xmlns:nc="urn:ietf:params:xml:ns:netconf:base:1.0"><name>reader</name></user></management>')
+        _edit(admin, _pool_xml("rm1", "10.78.0.1", "10.78.0.9"))
+        got = {u: s.drain() for u, s in subs.items()}
+        assert any("rm1" in x for x in got["admin"]) and any("rm1" in x for x in got["pooler"]), got
+        assert not got["reader"], got["reader"]
+    finally:
+        for s in subs.values():
+            s.close()
+
+
 def test_replayed_notifications_filtered(nd):
     """Replay (RFC 5277 startTime, REST start-time) is judged by the same rules:
     the log holds every notification, each subscriber gets back only those its
