@@ -927,30 +927,45 @@ int nacm_check_write(const struct nacm *n, const char *user, const struct lyd_no
 
 /* ---- the lock-out guard ---- */
 
-static bool can_administer(const struct nacm *n, const char *user, const struct lyd_node *tree)
+/* What recovering from any rule set takes: NACM turned off, rule lists and
+ * their rules created and deleted, a user made recovery user or given a role;
+ * each node (in a scratch tree of its own) with the accesses it needs. */
+static const struct {
+    const char *path, *value;
+    unsigned int ops;
+} recovery[] = {
+    {"/ietf-netconf-acm:nacm/enable-nacm", "true", NACM_UPDATE},
+    {"/ietf-netconf-acm:nacm/rule-list[name='r']", NULL, NACM_CREATE | NACM_DELETE},
+    {"/ietf-netconf-acm:nacm/rule-list[name='r']/rule[name='r']/action", "deny", NACM_CREATE | NACM_DELETE},
+    {"/raven-vpn:management/user[name='r']/nacm-recovery", "true", NACM_CREATE | NACM_UPDATE},
+    {"/raven-vpn:management/user[name='r']/role", "admin", NACM_CREATE | NACM_UPDATE},
+};
+#define NRECOVERY (sizeof(recovery) / sizeof(recovery[0]))
+
+static bool can_administer(const struct nacm *n, const char *user, struct lyd_node *const *trees,
+                           struct lyd_node *const *nodes)
 {
     static const unsigned int ops[] = {NACM_CREATE, NACM_UPDATE, NACM_DELETE};
-    const struct lyd_node *t;
+    bool ok = nacm_exec(n, user, "ietf-netconf", "edit-config");
     struct eval ev;
     struct who w;
-    bool ok;
 
-    if (!nacm_exec(n, user, "ietf-netconf", "edit-config") || who_init(n, user, &w))
+    if (!ok || who_init(n, user, &w))
         return false;
-    ok = !eval_init(&ev, n, tree);
-    LY_LIST_FOR(tree, t) {
-        for (size_t i = 0; ok && i < 3; i++)
-            ok = data_ok(&ev, &w, t, ops[i]);
+    for (size_t i = 0; ok && i < NRECOVERY; i++) {
+        ok = !eval_init(&ev, n, trees[i]);
+        for (size_t k = 0; ok && k < 3; k++)
+            ok = !(recovery[i].ops & ops[k]) || data_ok(&ev, &w, nodes[i], ops[k]);
+        eval_clear(&ev);
     }
-    eval_clear(&ev);
     who_clear(&w);
     return ok;
 }
 
 bool nacm_admin_left(const struct nacm *n, const char **why)
 {
-    struct lyd_node *tree = NULL, *node;
-    bool ok = false;
+    struct lyd_node *trees[NRECOVERY] = {0}, *nodes[NRECOVERY] = {0};
+    bool ok = true;
 
     *why = NULL;
     if (!n->enabled)
@@ -959,19 +974,23 @@ bool nacm_admin_left(const struct nacm *n, const char **why)
         if (n->users[i].recovery && n->users[i].can_login)
             return true;
     }
-    if (lyd_new_path(NULL, n->ctx, "/ietf-netconf-acm:nacm", NULL, 0, &tree) ||
-        lyd_new_path(tree, n->ctx, "/raven-vpn:management", NULL, 0, &node)) {
-        lyd_free_all(tree);
-        *why = "out of memory";
-        return false;
-    }
-    tree = lyd_first_sibling(tree);
-    for (size_t i = 0; !ok && i < n->nusers; i++)
-        ok = n->users[i].can_login && can_administer(n, n->users[i].name, tree);
-    lyd_free_all(tree);
+    for (size_t i = 0; ok && i < NRECOVERY; i++)
+        ok = !lyd_new_path2(NULL, n->ctx, recovery[i].path, recovery[i].value, 0, 0, 0, &trees[i], &nodes[i]) &&
+             nodes[i];
+    *why = ok ? NULL : "out of memory";
+    for (size_t i = 0; !ok && i < NRECOVERY; i++)
+        lyd_free_all(trees[i]);
     if (!ok)
-        *why = "the NACM rules would leave no user that can log in able to run edit-config and write "
-               "/ietf-netconf-acm:nacm and /raven-vpn:management, locking every administrator out; keep such a "
-               "user, or configure a recovery user with a password or key (/raven-vpn:management/user/nacm-recovery)";
+        return false;
+    ok = false;
+    for (size_t i = 0; !ok && i < n->nusers; i++)
+        ok = n->users[i].can_login && can_administer(n, n->users[i].name, trees, nodes);
+    for (size_t i = 0; i < NRECOVERY; i++)
+        lyd_free_all(trees[i]);
+    if (!ok)
+        *why = "the NACM rules would leave no user that can log in able to run edit-config and recover (update "
+               "/ietf-netconf-acm:nacm/enable-nacm, create and delete rule lists and rules, create and update the "
+               "nacm-recovery and role of /raven-vpn:management/user), locking every administrator out; keep such "
+               "a user, or configure a recovery user with a password or key (/raven-vpn:management/user/nacm-recovery)";
     return ok;
 }

@@ -298,6 +298,23 @@ static void test_lockout_and_recovery(void **state)
     n = engine(xml);
     assert_false(nacm_admin_left(n, &why));
     nacm_free(n);
+    /* what recovery takes, no more: deleting the whole management subtree may
+     * be denied; creating rules may not */
+    snprintf(xml, sizeof(xml),
+             "%s<nacm xmlns='" ACM "'><rule-list><name>x</name><group>*</group>" RULE(
+                 "m", "<path xmlns:rv='" RV "'>/rv:management</path>", "delete", "deny") "</rule-list></nacm>",
+             USERS);
+    n = engine(xml);
+    assert_true(nacm_admin_left(n, &why));
+    nacm_free(n);
+    snprintf(xml, sizeof(xml),
+             "%s<nacm xmlns='" ACM "'><rule-list><name>x</name><group>*</group>" RULE(
+                 "r", "<path xmlns:acm='" ACM "'>/acm:nacm/acm:rule-list/acm:rule</path>", "create", "deny")
+             "</rule-list></nacm>",
+             USERS);
+    n = engine(xml);
+    assert_false(nacm_admin_left(n, &why));
+    nacm_free(n);
 }
 
 int main(void)
