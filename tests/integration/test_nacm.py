@@ -213,6 +213,11 @@ def test_pooler_rest(nd):
     assert '"raven-vpn:pools":' in res.body and '"raven-vpn:management":' not in res.body, res.body[:400]
     assert r.get("/restconf/data/ietf-yang-library:yang-library").status == 403
     assert admin.get("/restconf/data/ietf-yang-library:yang-library").status == 200
+    # the YANG modules: get-schema, which its rules deny
+    res = r.get("/restconf/yang/raven-vpn", accept=None)
+    assert res.status == 403 and "get-schema" in res.body, res
+    res = admin.get("/restconf/yang/raven-vpn", accept=None)
+    assert res.status == 200 and "module raven-vpn" in res.body, res
     # a module rule permits reading ietf-netconf-acm
     assert r.get("/restconf/data/ietf-netconf-acm:nacm").status == 200
     # /metrics: a read of vpn-state
