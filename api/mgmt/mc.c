@@ -112,15 +112,11 @@ static void ev_listen(struct mc *mc, json_t *ev, int *fds, int nfds)
     mc_listen_clear(&l);
 }
 
-/* The users a notification must not reach (NACM), as ravend listed them. */
+/* The users a notification must not reach (NACM); NULL (nobody: mc_deny_has) when ravend sent no list. */
 static char **mc_deny_from(json_t *a)
 {
     size_t n = json_array_size(a), k = 0;
-    char **v;
-
-    if (!json_is_array(a))
-        return NULL; /* no decision: nobody gets it (mc_deny_has) */
-    v = calloc(n + 1, sizeof(*v));
+    char **v = json_is_array(a) ? calloc(n + 1, sizeof(*v)) : NULL;
 
     for (size_t i = 0; v && i < n; i++) {
         const char *u = json_string_value(json_array_get(a, i));
