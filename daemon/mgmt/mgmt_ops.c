@@ -429,10 +429,10 @@ static int op_get(struct req *r)
             mgmt_nacm_prune(r->m, r->who.user, &tree);
         if (!rc)
             rc = cfg_tree_select(r->m->cfg, tree, xp, &selected, &r->errs);
-        /* the counts of the list only to who may read it (rules with
-         * predicates on the sessions apart: then they count the hidden too) */
+        /* the counts of the list only to who may read its entries (a rule
+         * hiding some sessions by key apart: those are counted too) */
         if (!rc && (paging || sel.sessions) &&
-            (!restricted || nacm_read_path(r->m->nacm, r->who.user, "/raven-vpn:vpn-state/session"))) {
+            (!restricted || nacm_read_path(r->m->nacm, r->who.user, "/raven-vpn:vpn-state/session[id='0']"))) {
             json_object_set_new(r->rep, "total", json_integer((json_int_t)sel.total));
             json_object_set_new(r->rep, "remaining", json_integer((json_int_t)sel.remaining));
             json_object_set_new(r->rep, "next", json_integer((json_int_t)sel.next));

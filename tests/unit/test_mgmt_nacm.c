@@ -233,14 +233,14 @@ static void test_notifications(void **state)
  * user no longer configured gets nothing. */
 static void test_notification_content(void **state)
 {
+#define UP RULE("up", "<module-name>raven-vpn</module-name><notification-name>session-up</notification-name>", \
+                "read", "permit")
 #define AUDIT(rules)                                                                                                 \
     USERS "<nacm xmlns='" ACM "'><groups><group><name>aud</name><user-name>ro</user-name></group></groups>"         \
-          "<rule-list><name>a</name><group>aud</group>" RULE("up", "<module-name>raven-vpn</module-name>"          \
-                                                                   "<notification-name>session-up</notification-name>", \
-                                                             "read", "permit") rules "</rule-list></nacm>"
+          "<rule-list><name>a</name><group>aud</group>" UP rules "</rule-list></nacm>"
     const char *s3[] = {"/raven-vpn:vpn-state/session[id='3']"}, *s4[] = {"/raven-vpn:vpn-state/session[id='4']"};
-    struct nacm *n = engine(AUDIT(RULE("no-user", "<path xmlns:rv='" RV "'>/rv:vpn-state/rv:session/rv:eap-identity</path>",
-                                       "read", "deny")));
+    struct nacm *n = engine(AUDIT(
+        RULE("no-user", "<path xmlns:rv='" RV "'>/rv:vpn-state/rv:session/rv:eap-identity</path>", "read", "deny")));
 
     (void)state;
     assert_false(nacm_notif(n, "ro", "raven-vpn", "session-up", s3, 1));
@@ -262,6 +262,7 @@ static void test_notification_content(void **state)
     }
     nacm_free(n);
 #undef AUDIT
+#undef UP
 }
 
 static void test_lockout_and_recovery(void **state)
