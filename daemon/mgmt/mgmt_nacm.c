@@ -753,9 +753,9 @@ bool nacm_notif(const struct nacm *n, const char *user, const char *module, cons
     }
     for (size_t i = 0; ok && i < npaths; i++) {
         ok = paths[i] && nacm_read_path(n, user, paths[i]);
-        /* Raven's events carry the values of the node they name (a session's
-         * user, addresses): what a rule hides below it hides the event */
-        if (ok && !strcmp(module, "raven-vpn"))
+        /* a session's events carry its values (user, addresses): what a
+         * rule hides below the session hides the event */
+        if (ok && !strcmp(module, "raven-vpn") && !strncmp(name, "session-", 8))
             ok = !denied_below(n, &w, paths[i]);
     }
     who_clear(&w);
