@@ -113,11 +113,11 @@ static void ev_listen(struct mc *mc, json_t *ev, int *fds, int nfds)
     mc_listen_clear(&l);
 }
 
-/* The users a notification must not reach (NACM), as ravend listed them. */
+/* The users a notification must not reach (NACM); NULL (nobody: mc_deny_has) when ravend sent no list. */
 static char **mc_deny_from(json_t *a)
 {
     size_t n = json_array_size(a), k = 0;
-    char **v = calloc(n + 1, sizeof(*v));
+    char **v = json_is_array(a) ? calloc(n + 1, sizeof(*v)) : NULL;
 
     for (size_t i = 0; v && i < n; i++) {
         const char *u = json_string_value(json_array_get(a, i));
@@ -130,7 +130,7 @@ static char **mc_deny_from(json_t *a)
 
 bool mc_deny_has(char *const *deny, const char *user)
 {
-    /* without a list (out of memory) nobody gets it */
+    /* without a list (none sent, out of memory) nobody gets it */
     if (!deny)
         return true;
     for (; *deny; deny++) {

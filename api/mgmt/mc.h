@@ -59,7 +59,8 @@ struct mc_hooks {
     /* a YANG notification (adopted), its event time (RFC 3339) and id (growing by
      * one per notification ravend sends; 0 unknown), @replay: the tag of the
      * mc_replay it answers, 0 for a live one; and the users it must not reach
-     * (adopted, mc_deny_free; ravend's NACM decision) */
+     * (adopted, mc_deny_free; ravend's NACM decision; NULL when the event
+     * has no `deny` list: then it reaches nobody) */
     void (*notification)(struct lyd_node *notif, const char *time, uint64_t id, uint32_t replay, char **deny,
                          void *arg);
     /* the mc_replay of tag @replay has sent all it had; every notification after

@@ -29,6 +29,7 @@ enum ev_class {
     EV_AUTH = 2,
     EV_CONFIG = 4,
     EV_TRAFFIC = 8,
+    EV_OTHER = 16, /* raven events without a stream of their own (alarms) */
 };
 
 static const struct {
@@ -36,7 +37,7 @@ static const struct {
     unsigned int mask;
 } streams[] = {
     {"NETCONF", "Every event: sessions, authentication failures, configuration changes and alarms.",
-     EV_SESSIONS | EV_AUTH | EV_CONFIG},
+     EV_SESSIONS | EV_AUTH | EV_CONFIG | EV_OTHER},
     {"sessions", "raven-vpn:session-up and raven-vpn:session-down.", EV_SESSIONS},
     {"auth", "raven-vpn:authentication-failure.", EV_AUTH},
     {"config", "ietf-netconf-notifications:netconf-config-change and raven-vpn:certificate-warning.", EV_CONFIG},
@@ -183,17 +184,12 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
     return (ssize_t)n;
 }
 
-/* The classes of ravend's events the subscribers want (traffic samples are made
- * here); other raven events go to the streams of several classes. */
-/* The classes of ravend's events a stream of @mask wants. */
+/* The classes of ravend's events a stream of @mask wants (traffic samples are
+ * made here). */
 static unsigned int mc_classes(unsigned int mask)
 {
-    unsigned int want = (mask & EV_SESSIONS ? MC_EV_SESSIONS : 0) | (mask & EV_AUTH ? MC_EV_AUTH : 0) |
-                        (mask & EV_CONFIG ? MC_EV_CONFIG : 0);
-
-    if (mask & (EV_SESSIONS | EV_AUTH | EV_CONFIG))
-        want |= MC_EV_OTHER;
-    return want;
+    return (mask & EV_SESSIONS ? MC_EV_SESSIONS : 0) | (mask & EV_AUTH ? MC_EV_AUTH : 0) |
+           (mask & EV_CONFIG ? MC_EV_CONFIG : 0) | (mask & EV_OTHER ? MC_EV_OTHER : 0);
 }
 
 static unsigned int interest_now(void *arg)
@@ -463,7 +459,7 @@ static unsigned int class_of(const struct lyd_node *notif)
         return EV_TRAFFIC;
     if (!strcmp(n, "certificate-warning")) /* what a commit brought */
         return EV_CONFIG;
-    return EV_SESSIONS | EV_AUTH | EV_CONFIG; /* other raven events: NETCONF stream */
+    return EV_OTHER; /* alarms, other raven events: the NETCONF stream only */
 }
 
 /* Whether stream @s gets an event of @cls at @ns: a replayed one (@replay) only

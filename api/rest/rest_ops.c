@@ -17,7 +17,17 @@ void rest_schema_run(struct rest_req *r)
 {
     char name[128], *at, *text = NULL;
     const struct lys_module *m;
+    struct cfg_actor a = rest_actor(r);
+    struct cfg_errs errs = {0};
+    int rc;
 
+    /* NACM: as NETCONF's get-schema */
+    rc = mc_nacm_check(r->api->mc, &a, "ietf-netconf-monitoring:get-schema", NULL, &errs);
+    if (rc) {
+        rest_reply_errs(&r->rep, r->out_fmt, &errs, rc == -EACCES ? 403 : rc == -ESHUTDOWN ? 503 : 500);
+        cfg_errs_clear(&errs);
+        return;
+    }
     snprintf(name, sizeof(name), "%s", r->rel);
     at = strchr(name, '@');
     if (at)

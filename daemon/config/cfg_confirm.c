@@ -237,6 +237,10 @@ int cfg_cancel_commit(struct cfg *cfg, const char *persist_id, const struct cfg_
                     "the pending confirmed commit belongs to session %u", cfg->confirm_sid);
         return -EBUSY;
     }
+    /* a restricted user cancels only what it may write (the pending commit may
+     * be another user's, through its persist token) */
+    if (cfg_access_check(cfg, actor, cfg->running, cfg->confirm_rollback, errs))
+        return -EACCES;
     return cfg_confirm_rollback(cfg, actor, errs);
 }
 

@@ -98,8 +98,8 @@ static bool restricted(struct cfg *cfg, const struct cfg_actor *actor)
 }
 
 /* The access check of a restricted actor's change of @old into @new. */
-static int access_check(struct cfg *cfg, const struct cfg_actor *actor, const struct lyd_node *old,
-                        const struct lyd_node *new, struct cfg_errs *errs)
+int cfg_access_check(struct cfg *cfg, const struct cfg_actor *actor, const struct lyd_node *old,
+                     const struct lyd_node *new, struct cfg_errs *errs)
 {
     return restricted(cfg, actor) ? cfg->access.check(actor, old, new, errs, cfg->access.arg) : 0;
 }
@@ -228,6 +228,20 @@ static int check_lock(struct cfg *cfg, enum cfg_ds ds, const struct cfg_actor *a
                     ds_names[ds], cfg->lock[ds]);
     if (e)
         e->lock_sid = cfg->lock[ds];
+    return -EBUSY;
+}
+
+/* While a confirmed commit is pending, running changes only by commit (and
+ * by the session that made it): its rollback then undoes nothing but the
+ * confirmed changes, which no other session's direct edit could be lost in. */
+static int check_confirm(struct cfg *cfg, enum cfg_ds ds, const struct cfg_actor *actor, struct cfg_errs *errs)
+{
+    if (ds != CFG_DS_RUNNING || !cfg->confirm_pending || !actor->sid || actor->sid == cfg->confirm_sid)
+        return 0;
+    cfg_err_add(errs, CFG_ERR_IN_USE, CFG_ERRT_PROTOCOL, NULL,
+                "a confirmed commit of session %u is pending: running can be changed only by commit until it is "
+                "confirmed or cancelled",
+                cfg->confirm_sid);
     return -EBUSY;
 }
 
@@ -462,6 +476,8 @@ int cfg_edit(struct cfg *cfg, enum cfg_ds ds, const struct lyd_node *edit, enum 
         return -EOPNOTSUPP;
     }
     rc = check_lock(cfg, ds, actor, errs);
+    if (!rc && testopt != CFG_TEST_ONLY)
+        rc = check_confirm(cfg, ds, actor, errs);
     if (rc)
         return rc;
     if (ds == CFG_DS_CANDIDATE && testopt != CFG_TEST_ONLY) {
@@ -503,7 +519,7 @@ int cfg_edit(struct cfg *cfg, enum cfg_ds ds, const struct lyd_node *edit, enum 
     /* running: one transaction per edit */
     rc = cfg_edit_tree(cfg, &work, edit, defop, erropt, &chg, errs);
     if ((!rc || erropt == CFG_ERROPT_CONTINUE) && testopt != CFG_TEST_ONLY) {
-        int arc = access_check(cfg, actor, cfg->running, work, errs);
+        int arc = cfg_access_check(cfg, actor, cfg->running, work, errs);
 
         if (arc) {
             lyd_free_siblings(work);
@@ -567,12 +583,14 @@ int cfg_copy(struct cfg *cfg, enum cfg_ds dst, int src_ds, const struct lyd_node
         return -EINVAL;
     }
     rc = check_lock(cfg, dst, actor, errs);
+    if (!rc)
+        rc = check_confirm(cfg, dst, actor, errs);
     if (rc)
         return rc;
     rc = source_tree(cfg, src_ds, src_tree, ds_tree(cfg, dst) ? ds_tree(cfg, dst) : cfg->running, &t, errs);
     if (rc)
         return rc;
-    rc = access_check(cfg, actor, ds_tree(cfg, dst), t, errs);
+    rc = cfg_access_check(cfg, actor, ds_tree(cfg, dst), t, errs);
     if (rc) {
         lyd_free_siblings(t);
         return rc;
@@ -631,7 +649,7 @@ int cfg_delete_ds(struct cfg *cfg, enum cfg_ds ds, const struct cfg_actor *actor
     }
     rc = check_lock(cfg, ds, actor, errs);
     if (!rc)
-        rc = access_check(cfg, actor, cfg->startup, NULL, errs);
+        rc = cfg_access_check(cfg, actor, cfg->startup, NULL, errs);
     if (rc)
         return rc;
     rc = cfg_store_remove(cfg, "startup");
@@ -721,6 +739,11 @@ int cfg_commit(struct cfg *cfg, const struct cfg_commit_opts *o, const struct cf
     if (rc)
         return rc;
     rc = cfg_confirm_check(cfg, o, actor, errs);
+    /* the whole change, not only the candidate's checked edits: running may
+     * have changed since (another user's edit the candidate would undo), and
+     * the candidate may hold another session's edits */
+    if (!rc && cfg->cand_active)
+        rc = cfg_access_check(cfg, actor, cfg->running, cfg->candidate, errs);
     if (rc)
         return rc;
     if (was_pending)

@@ -176,6 +176,9 @@ void cfg_journal_clean(struct cfg *cfg); /* at start: removes interrupted compac
 int cfg_tree_sync(struct lyd_node **dst, const struct lyd_node *src, const struct chg_vec *chg);
 
 /* confirmed commit (cfg_confirm.c) */
+/* NACM: refuses (-EACCES) a restricted actor's change of @old into @new. */
+int cfg_access_check(struct cfg *cfg, const struct cfg_actor *actor, const struct lyd_node *old,
+                     const struct lyd_node *new, struct cfg_errs *errs);
 int cfg_confirm_load(struct cfg *cfg, struct cfg_errs *errs);
 int cfg_confirm_begin(struct cfg *cfg, const struct cfg_commit_opts *o, const struct cfg_actor *actor,
                       struct cfg_errs *errs);

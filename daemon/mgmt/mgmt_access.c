@@ -16,8 +16,41 @@
 #define NACM_PATH "/ietf-netconf-acm:nacm"
 #define USERS_PATH "/raven-vpn:management/user"
 #define MAX_NOTIF_PATHS MGMT_NOTIF_PATHS
+/* not a data path: only an unrestricted user reads it (nacm_read_path) */
+#define NOTIF_TOO_MANY "*"
 
 /* ---- the handler ---- */
+
+/* Every rule's path resolves against the schema: a typo would otherwise match
+ * nothing, and a deny rule so written would permit. */
+static int paths_check(struct mgmt *m, const struct lyd_node *tree, struct cfg_errs *errs)
+{
+    struct ly_set *rules = NULL;
+    int rc = 0;
+
+    if (!tree || lyd_find_xpath(tree, NACM_PATH "/rule-list/rule[path]", &rules))
+        return 0;
+    for (uint32_t i = 0; !rc && i < rules->count; i++) {
+        const struct lyd_node *r = rules->dnodes[i], *p = NULL, *name = NULL, *list = lyd_parent(r);
+        struct ly_set *set = NULL;
+        char *where;
+
+        lyd_find_path(r, "path", 0, (struct lyd_node **)&p);
+        lyd_find_path(r, "name", 0, (struct lyd_node **)&name);
+        if (!p || !lys_find_xpath(m->ctx, NULL, lyd_get_value(p), 0, &set)) {
+            ly_set_free(set, NULL);
+            continue;
+        }
+        where = lyd_path(p, LYD_PATH_STD, NULL, 0);
+        cfg_err_add(errs, CFG_ERR_INVALID_VALUE, CFG_ERRT_APPLICATION, where,
+                    "NACM rule \"%s\" of rule-list \"%s\": path %s names no node of the schema",
+                    name ? lyd_get_value(name) : "?", list ? lyd_get_value(lyd_child(list)) : "?", lyd_get_value(p));
+        free(where);
+        rc = -EINVAL;
+    }
+    ly_set_free(rules, NULL);
+    return rc;
+}
 
 static int nacm_prepare(struct cfg_txn *txn, void *arg, struct cfg_errs *errs)
 {
@@ -26,8 +59,11 @@ static int nacm_prepare(struct cfg_txn *txn, void *arg, struct cfg_errs *errs)
     const char *why = NULL;
     bool ok;
 
+    /* at start-up a rule that fails to resolve denies when it denies at all */
     if (cfg_txn_is_initial(txn))
         return 0;
+    if (paths_check(m, cfg_txn_new(txn), errs))
+        return -EINVAL;
     next = nacm_new(m->ctx);
     if (!next || nacm_load(next, cfg_txn_new(txn))) {
         nacm_free(next);
@@ -113,6 +149,11 @@ int mgmt_nacm_exec(struct mgmt *m, const char *user, const char *module, const c
     return -EACCES;
 }
 
+bool mgmt_nacm_restricted(struct mgmt *m, const char *user)
+{
+    return !nacm_unrestricted(m->nacm, user);
+}
+
 void mgmt_nacm_prune(struct mgmt *m, const char *user, struct lyd_node **tree)
 {
     nacm_prune(m->nacm, user, tree);
@@ -184,8 +225,15 @@ size_t mgmt_nacm_notif_paths(const char *mod, const char *name, const struct lyd
         LY_LIST_FOR(notif ? lyd_child(notif) : NULL, c) {
             const struct lyd_node *t = NULL;
 
-            if (n < MAX_NOTIF_PATHS && c->schema && !strcmp(c->schema->name, "edit") &&
-                !lyd_find_path(c, "target", 0, (struct lyd_node **)&t) && (paths[n] = strdup(lyd_get_value(t))))
+            if (!c->schema || strcmp(c->schema->name, "edit") || lyd_find_path(c, "target", 0, (struct lyd_node **)&t))
+                continue;
+            if (n == MAX_NOTIF_PATHS) {
+                /* more targets than are kept: a path nobody restricted may read */
+                free(paths[n - 1]);
+                paths[n - 1] = strdup(NOTIF_TOO_MANY);
+                break;
+            }
+            if ((paths[n] = strdup(lyd_get_value(t))))
                 n++;
         }
         return n;
@@ -222,14 +270,16 @@ static bool listed(json_t *a, const char *user)
     return false;
 }
 
-json_t *mgmt_nacm_notif_deny(struct mgmt *m, const struct mconn *only, const char *mod, const char *name,
+json_t *mgmt_nacm_notif_deny(struct mgmt *m, struct mconn *only, const char *mod, const char *name,
                              char *const *paths, size_t npaths)
 {
     json_t *deny = json_array(), *seen = json_array();
 
-    for (const struct mconn *c = only ? only : m->conns; deny && seen && c; c = only ? NULL : c->next) {
-        for (size_t i = 0; i < c->nusers; i++) {
-            const char *u = c->users[i];
+    for (struct mconn *c = only ? only : m->conns; deny && seen && c; c = only ? NULL : c->next) {
+        /* the users removed since they logged in move to c->gone */
+        mconn_users_sync(c);
+        for (size_t i = 0; i < c->nusers + c->ngone; i++) {
+            const char *u = i < c->nusers ? c->users[i] : c->gone[i - c->nusers];
 
             if (listed(seen, u))
                 continue;

@@ -100,6 +100,10 @@ struct mconn {
      * auth_gen falls behind the users') */
     char **users;
     size_t nusers;
+    /* users removed from the configuration while logged in here: their
+     * sessions may still be subscribed, so every notification denies them */
+    char **gone;
+    size_t ngone;
     uint64_t auth_gen;
     unsigned int interest; /* enum mgmt_ev: what its subscribers want */
     uint32_t *sids; /* sessions the connection used */
@@ -152,6 +156,8 @@ int mconn_send_raw(struct mconn *c, const char *hdr, size_t hlen, const char *da
 void mconn_send_error(struct mconn *c, const char *msg);
 /* Whether @user authenticated on @c and is still configured; remembers it. */
 bool mconn_user_ok(struct mconn *c, const char *user);
+/* Brings c->users and c->gone up to the configured users. */
+void mconn_users_sync(struct mconn *c);
 void mconn_user_add(struct mconn *c, const char *user);
 void mconn_sid_add(struct mconn *c, uint32_t sid);
 void mconn_sid_del(struct mconn *c, uint32_t sid);
@@ -179,6 +185,9 @@ int mgmt_nacm_register(struct mgmt *m);
 /* 0, or -EACCES with access-denied in @errs (counted). */
 int mgmt_nacm_exec(struct mgmt *m, const char *user, const char *module, const char *name, struct cfg_errs *errs);
 /* Removes what @user may not read from *tree. */
+/* Whether NACM restricts @user's reads and writes at all (not an admin without
+ * rules of its own, nor the recovery user, nor NACM off). */
+bool mgmt_nacm_restricted(struct mgmt *m, const char *user);
 void mgmt_nacm_prune(struct mgmt *m, const char *user, struct lyd_node **tree);
 /* Adds the counters of /nacm to *tree. */
 void mgmt_nacm_state(struct mgmt *m, struct lyd_node **tree);
@@ -193,7 +202,7 @@ size_t mgmt_nacm_notif_paths(const char *mod, const char *name, const struct lyd
 /* The users (authenticated on @only, or on any connection when NULL) that
  * notification @name of @mod revealing @paths must not reach: a JSON array of
  * names. Every delivery, replay included, goes through it. */
-json_t *mgmt_nacm_notif_deny(struct mgmt *m, const struct mconn *only, const char *mod, const char *name,
+json_t *mgmt_nacm_notif_deny(struct mgmt *m, struct mconn *only, const char *mod, const char *name,
                              char *const *paths, size_t npaths);
 
 /* ---- events (mgmt_notif.c) ---- */

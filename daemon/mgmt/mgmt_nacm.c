@@ -72,7 +72,7 @@ struct eval {
     const struct nacm *n;
     const struct lyd_node *tree;
     struct ly_set **sets;
-    bool *done;
+    bool *done, *failed;
 };
 
 /* ---- compiling ---- */
@@ -560,9 +560,14 @@ static bool in_set(struct eval *ev, const struct rule *r, const struct lyd_node 
 
     if (!ev->done[r->idx]) {
         ev->done[r->idx] = true;
-        if (ev->tree && lyd_find_xpath(ev->tree, r->target, &ev->sets[r->idx]))
+        if (ev->tree && lyd_find_xpath(ev->tree, r->target, &ev->sets[r->idx])) {
             ev->sets[r->idx] = NULL;
+            ev->failed[r->idx] = true;
+        }
     }
+    /* a path that cannot be evaluated: a deny rule matches (fails closed) */
+    if (ev->failed[r->idx])
+        return node && !r->permit;
     set = ev->sets[r->idx];
     for (; set && node; node = lyd_parent(node)) {
         if (ly_set_contains(set, node, NULL))
@@ -576,7 +581,8 @@ static int eval_init(struct eval *ev, const struct nacm *n, const struct lyd_nod
     *ev = (struct eval){.n = n, .tree = tree};
     ev->sets = calloc(n->nrules + 1, sizeof(*ev->sets));
     ev->done = calloc(n->nrules + 1, sizeof(*ev->done));
-    return ev->sets && ev->done ? 0 : -ENOMEM;
+    ev->failed = calloc(n->nrules + 1, sizeof(*ev->failed));
+    return ev->sets && ev->done && ev->failed ? 0 : -ENOMEM;
 }
 
 static void eval_clear(struct eval *ev)
@@ -585,6 +591,7 @@ static void eval_clear(struct eval *ev)
         ly_set_free(ev->sets[i], NULL);
     free(ev->sets);
     free(ev->done);
+    free(ev->failed);
 }
 
 /* The decision for access @op to @node (of ev->tree). */
@@ -671,6 +678,47 @@ bool nacm_read_path(const struct nacm *n, const char *user, const char *path)
     return ok;
 }
 
+/* Whether @s is a strict descendant of @anc. */
+static bool below(const struct lysc_node *s, const struct lysc_node *anc)
+{
+    for (s = s ? lysc_data_parent(s) : NULL; s; s = lysc_data_parent(s)) {
+        if (s == anc)
+            return true;
+    }
+    return false;
+}
+
+/* Whether a read rule of @w's that denies (a deny rule whose path cannot be
+ * resolved included) names a node below the one at @path: the scratch tree
+ * of nacm_read_path holds the node and its keys only, where such a rule
+ * matches nothing; it denies. (Rule paths take key predicates only, which
+ * the scratch tree has.) */
+static bool denied_below(const struct nacm *n, const struct who *w, const char *path)
+{
+    struct lyd_node *node, *tree = scratch(n, path, &node);
+    const struct lysc_node *at = node ? node->schema : NULL;
+    bool denied = !at;
+
+    for (size_t i = 0; !denied && i < n->nlists; i++) {
+        for (size_t k = 0; !denied && w->apply[i] && k < n->lists[i].nrules; k++) {
+            const struct rule *r = &n->lists[i].rules[k];
+            struct ly_set *set = NULL;
+
+            if (r->type != RT_DATA || r->permit || !(r->ops & NACM_READ) || !module_ok(r, at->module->name))
+                continue;
+            if (lys_find_xpath(n->ctx, NULL, r->target, 0, &set)) {
+                denied = true;
+                continue;
+            }
+            for (uint32_t j = 0; !denied && j < set->count; j++)
+                denied = below(set->snodes[j], at);
+            ly_set_free(set, NULL);
+        }
+    }
+    lyd_free_all(tree);
+    return denied;
+}
+
 bool nacm_notif(const struct nacm *n, const char *user, const char *module, const char *name,
                 const char *const *paths, size_t npaths)
 {
@@ -679,7 +727,8 @@ bool nacm_notif(const struct nacm *n, const char *user, const char *module, cons
     struct who w;
     char path[256];
 
-    if (who_init(n, user, &w))
+    /* a user removed from the configuration (still subscribed) gets none */
+    if (!user_find(n, user) || who_init(n, user, &w))
         return false;
     if (w.free_pass) {
         who_clear(&w);
@@ -697,14 +746,19 @@ bool nacm_notif(const struct nacm *n, const char *user, const char *module, cons
             ok = r->permit;
         }
     }
-    who_clear(&w);
     if (!matched) {
         snprintf(path, sizeof(path), "/%s:%s", module, name);
         s = lys_find_path(n->ctx, NULL, path, 0);
         ok = !(s && has_ext(s, "default-deny-all")) && n->read_permit;
     }
-    for (size_t i = 0; ok && i < npaths; i++)
-        ok = nacm_read_path(n, user, paths[i]);
+    for (size_t i = 0; ok && i < npaths; i++) {
+        ok = paths[i] && nacm_read_path(n, user, paths[i]);
+        /* a session's events carry its values (user, addresses): what a
+         * rule hides below the session hides the event */
+        if (ok && !strcmp(module, "raven-vpn") && !strncmp(name, "session-", 8))
+            ok = !denied_below(n, &w, paths[i]);
+    }
+    who_clear(&w);
     return ok;
 }
 
@@ -873,30 +927,45 @@ int nacm_check_write(const struct nacm *n, const char *user, const struct lyd_no
 
 /* ---- the lock-out guard ---- */
 
-static bool can_administer(const struct nacm *n, const char *user, const struct lyd_node *tree)
+/* What recovering from any rule set takes: NACM turned off, rule lists and
+ * their rules created and deleted, a user made recovery user or given a role;
+ * each node (in a scratch tree of its own) with the accesses it needs. */
+static const struct {
+    const char *path, *value;
+    unsigned int ops;
+} recovery[] = {
+    {"/ietf-netconf-acm:nacm/enable-nacm", "true", NACM_UPDATE},
+    {"/ietf-netconf-acm:nacm/rule-list[name='r']", NULL, NACM_CREATE | NACM_DELETE},
+    {"/ietf-netconf-acm:nacm/rule-list[name='r']/rule[name='r']/action", "deny", NACM_CREATE | NACM_DELETE},
+    {"/raven-vpn:management/user[name='r']/nacm-recovery", "true", NACM_CREATE | NACM_UPDATE},
+    {"/raven-vpn:management/user[name='r']/role", "admin", NACM_CREATE | NACM_UPDATE},
+};
+#define NRECOVERY (sizeof(recovery) / sizeof(recovery[0]))
+
+static bool can_administer(const struct nacm *n, const char *user, struct lyd_node *const *trees,
+                           struct lyd_node *const *nodes)
 {
     static const unsigned int ops[] = {NACM_CREATE, NACM_UPDATE, NACM_DELETE};
-    const struct lyd_node *t;
+    bool ok = nacm_exec(n, user, "ietf-netconf", "edit-config");
     struct eval ev;
     struct who w;
-    bool ok;
 
-    if (!nacm_exec(n, user, "ietf-netconf", "edit-config") || who_init(n, user, &w))
+    if (!ok || who_init(n, user, &w))
         return false;
-    ok = !eval_init(&ev, n, tree);
-    LY_LIST_FOR(tree, t) {
-        for (size_t i = 0; ok && i < 3; i++)
-            ok = data_ok(&ev, &w, t, ops[i]);
+    for (size_t i = 0; ok && i < NRECOVERY; i++) {
+        ok = !eval_init(&ev, n, trees[i]);
+        for (size_t k = 0; ok && k < 3; k++)
+            ok = !(recovery[i].ops & ops[k]) || data_ok(&ev, &w, nodes[i], ops[k]);
+        eval_clear(&ev);
     }
-    eval_clear(&ev);
     who_clear(&w);
     return ok;
 }
 
 bool nacm_admin_left(const struct nacm *n, const char **why)
 {
-    struct lyd_node *tree = NULL, *node;
-    bool ok = false;
+    struct lyd_node *trees[NRECOVERY] = {0}, *nodes[NRECOVERY] = {0};
+    bool ok = true;
 
     *why = NULL;
     if (!n->enabled)
@@ -905,19 +974,23 @@ bool nacm_admin_left(const struct nacm *n, const char **why)
         if (n->users[i].recovery && n->users[i].can_login)
             return true;
     }
-    if (lyd_new_path(NULL, n->ctx, "/ietf-netconf-acm:nacm", NULL, 0, &tree) ||
-        lyd_new_path(tree, n->ctx, "/raven-vpn:management", NULL, 0, &node)) {
-        lyd_free_all(tree);
-        *why = "out of memory";
-        return false;
-    }
-    tree = lyd_first_sibling(tree);
-    for (size_t i = 0; !ok && i < n->nusers; i++)
-        ok = n->users[i].can_login && can_administer(n, n->users[i].name, tree);
-    lyd_free_all(tree);
+    for (size_t i = 0; ok && i < NRECOVERY; i++)
+        ok = !lyd_new_path2(NULL, n->ctx, recovery[i].path, recovery[i].value, 0, 0, 0, &trees[i], &nodes[i]) &&
+             nodes[i];
+    *why = ok ? NULL : "out of memory";
+    for (size_t i = 0; !ok && i < NRECOVERY; i++)
+        lyd_free_all(trees[i]);
     if (!ok)
-        *why = "the NACM rules would leave no user that can log in able to run edit-config and write "
-               "/ietf-netconf-acm:nacm and /raven-vpn:management, locking every administrator out; keep such a "
-               "user, or configure a recovery user with a password or key (/raven-vpn:management/user/nacm-recovery)";
+        return false;
+    ok = false;
+    for (size_t i = 0; !ok && i < n->nusers; i++)
+        ok = n->users[i].can_login && can_administer(n, n->users[i].name, trees, nodes);
+    for (size_t i = 0; i < NRECOVERY; i++)
+        lyd_free_all(trees[i]);
+    if (!ok)
+        *why = "the NACM rules would leave no user that can log in able to run edit-config and recover (update "
+               "/ietf-netconf-acm:nacm/enable-nacm, create and delete rule lists and rules, create and update the "
+               "nacm-recovery and role of /raven-vpn:management/user), locking every administrator out; keep such "
+               "a user, or configure a recovery user with a password or key (/raven-vpn:management/user/nacm-recovery)";
     return ok;
 }

@@ -35,7 +35,8 @@ bool nacm_unrestricted(const struct nacm *n, const char *user);
 /* Protocol operation @module:@name (an RPC, or a NETCONF operation). */
 bool nacm_exec(const struct nacm *n, const char *user, const char *module, const char *name);
 /* Notification @module:@name, and the data paths it reveals (@paths, @npaths:
- * each must be readable, e.g. a config change's targets). */
+ * each must be readable, e.g. a config change's targets; for a session event
+ * also what lies below its session). False for a user not configured. */
 bool nacm_notif(const struct nacm *n, const char *user, const char *module, const char *name,
                 const char *const *paths, size_t npaths);
 /* Read access to the data node at @path (an instance path with module-name

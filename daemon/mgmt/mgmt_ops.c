@@ -13,6 +13,7 @@
 
 #include "daemon/base/log.h"
 #include "daemon/mgmt/mgmt_impl.h"
+#include "daemon/mgmt/mgmt_nacm.h"
 #include "daemon/mgmt/mgmt_super.h"
 #include "daemon/base/poison.h"
 
@@ -393,6 +394,7 @@ static int op_get(struct req *r)
     const char **xp = xpaths_member(r);
     struct mgmt_state_sel sel = {0};
     bool paging = page_members(r, &sel);
+    bool restricted = mgmt_nacm_restricted(r->m, r->who.user);
     struct lyd_node *tree = NULL, *selected = NULL;
     int rc = 0;
 
@@ -421,9 +423,16 @@ static int op_get(struct req *r)
         rc = get_state(r, &sel, &tree);
         if (!rc && sel.config)
             mgmt_nacm_state(r->m, &tree);
+        /* a restricted user's filter runs on what it may read: its predicates
+         * cannot test denied values, nor step around a rule's predicates */
+        if (!rc && restricted)
+            mgmt_nacm_prune(r->m, r->who.user, &tree);
         if (!rc)
             rc = cfg_tree_select(r->m->cfg, tree, xp, &selected, &r->errs);
-        if (!rc && (paging || sel.sessions)) {
+        /* the counts of the list only to who may read its entries (a rule
+         * hiding some sessions by key apart: those are counted too) */
+        if (!rc && (paging || sel.sessions) &&
+            (!restricted || nacm_read_path(r->m->nacm, r->who.user, "/raven-vpn:vpn-state/session[id='0']"))) {
             json_object_set_new(r->rep, "total", json_integer((json_int_t)sel.total));
             json_object_set_new(r->rep, "remaining", json_integer((json_int_t)sel.remaining));
             json_object_set_new(r->rep, "next", json_integer((json_int_t)sel.next));
@@ -433,11 +442,17 @@ static int op_get(struct req *r)
                     "limit, offset, cursor and count-only page the session list of the operational state: "
                     "a read of a configuration datastore has none");
         rc = -EINVAL;
+    } else if (restricted && xp) {
+        rc = cfg_get(r->m->cfg, (enum cfg_ds)ds, NULL, false, &tree, &r->errs);
+        if (!rc)
+            mgmt_nacm_prune(r->m, r->who.user, &tree);
+        if (!rc)
+            rc = cfg_tree_select(r->m->cfg, tree, xp, &selected, &r->errs);
     } else {
         rc = cfg_get(r->m->cfg, (enum cfg_ds)ds, xp, false, &selected, &r->errs);
     }
     /* what the user may not read is left out (RFC 8341 3.4.5) */
-    if (!rc)
+    if (!rc && restricted)
         mgmt_nacm_prune(r->m, r->who.user, &selected);
     /* defaults tagged: the front end's parser marks them as defaults again */
     if (!rc)

@@ -104,6 +104,45 @@ static void users_forget(struct mconn *c)
     free(c->users);
     c->users = NULL;
     c->nusers = 0;
+    for (size_t i = 0; i < c->ngone; i++)
+        free(c->gone[i]);
+    free(c->gone);
+    c->gone = NULL;
+    c->ngone = 0;
+}
+
+/* @user (adopted) among the gone; freed if it cannot be kept, the
+ * connection's front end then ended (its sessions could get what the user
+ * may no longer see). */
+static void gone_add(struct mconn *c, char *user)
+{
+    char **ng;
+
+    for (size_t i = 0; i < c->ngone; i++) {
+        if (!strcmp(c->gone[i], user)) {
+            free(user);
+            return;
+        }
+    }
+    ng = realloc(c->gone, (c->ngone + 1) * sizeof(*ng));
+    if (!ng) {
+        free(user);
+        c->dead = true;
+        return;
+    }
+    c->gone = ng;
+    c->gone[c->ngone++] = user;
+}
+
+static void gone_remove(struct mconn *c, const char *user)
+{
+    for (size_t i = 0; i < c->ngone; i++) {
+        if (!strcmp(c->gone[i], user)) {
+            free(c->gone[i]);
+            c->gone[i] = c->gone[--c->ngone];
+            return;
+        }
+    }
 }
 
 /* Frees @c; with @tell the supervisor learns the front end is gone (not at
@@ -219,20 +258,27 @@ void mconn_send_error(struct mconn *c, const char *msg)
 }
 
 /* The users changed: forget the logins of users that no longer exist (a user
- * removed and added again must log in again); the others' sessions go on, with
- * the role the configuration gives them now. */
+ * removed and added again must log in again; until then notifications are
+ * denied to it, c->gone); the others' sessions go on, with the role the
+ * configuration gives them now. */
 static void users_recheck(struct mconn *c)
 {
     size_t n = 0;
 
     for (size_t i = 0; i < c->nusers; i++) {
         if (mauth_role(c->m->auth, c->users[i]) < 0)
-            free(c->users[i]);
+            gone_add(c, c->users[i]);
         else
             c->users[n++] = c->users[i];
     }
     c->nusers = n;
     c->auth_gen = mauth_gen(c->m->auth);
+}
+
+void mconn_users_sync(struct mconn *c)
+{
+    if (c->auth_gen != mauth_gen(c->m->auth))
+        users_recheck(c);
 }
 
 bool mconn_user_ok(struct mconn *c, const char *user)
@@ -263,6 +309,7 @@ void mconn_user_add(struct mconn *c, const char *user)
     }
     c->users = nu;
     c->users[c->nusers++] = u;
+    gone_remove(c, user);
 }
 
 void mconn_sid_add(struct mconn *c, uint32_t sid)

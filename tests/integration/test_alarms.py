@@ -184,6 +184,7 @@ def test_certificate_expiring_and_crl_unobtainable(make_ravend, pki, tmp_path): 
     sub, m = d.connect(), d.connect()
     sub.create_subscription()
     stream = Stream(d.rest_url, "NETCONF")
+    others = [Stream(d.rest_url, name) for name in ("sessions", "auth", "config")]
     port = free_port()
     url = f"http://127.0.0.1:{port}/ca.crl"
     own = "/raven-vpn:pki/trustpoint[name='tp']/certificate"
@@ -208,6 +209,10 @@ def test_certificate_expiring_and_crl_unobtainable(make_ravend, pki, tmp_path): 
     ev = [e["raven-vpn:alarm-notification"] for e in stream.json_events() if "raven-vpn:alarm-notification" in e]
     assert {(e["type"], e["resource"]) for e in ev} >= set(got)
     stream.close()
+    # ... and only the NETCONF stream: alarms have no stream of their own
+    for o in others:
+        assert not [e for e in o.json_events() if "raven-vpn:alarm-notification" in e], o.json_events()
+        o.close()
 
     # the CRL becomes obtainable: cleared at the next retry
     www = tmp_path / "www"

@@ -213,6 +213,11 @@ def test_pooler_rest(nd):
     assert '"raven-vpn:pools":' in res.body and '"raven-vpn:management":' not in res.body, res.body[:400]
     assert r.get("/restconf/data/ietf-yang-library:yang-library").status == 403
     assert admin.get("/restconf/data/ietf-yang-library:yang-library").status == 200
+    # the YANG modules: get-schema, which its rules deny
+    res = r.get("/restconf/yang/raven-vpn", accept=None)
+    assert res.status == 403 and "get-schema" in res.body, res
+    res = admin.get("/restconf/yang/raven-vpn", accept=None)
+    assert res.status == 200 and "module raven-vpn" in res.body, res
     # a module rule permits reading ietf-netconf-acm
     assert r.get("/restconf/data/ietf-netconf-acm:nacm").status == 200
     # /metrics: a read of vpn-state
@@ -282,6 +287,32 @@ def test_notifications_filtered(nd):
             p.wait()
 
 
+def test_notifications_denied_to_removed_users_and_for_many_targets(nd):
+    admin = nd.connect()
+    subs = {u: Subscriber(nd, u, pw) for u, pw in
+            (("admin", ADMIN_PW), ("pooler", READER_PW), ("reader", READER_PW))}
+    try:
+        # more changed nodes than a notification's targets are checked for:
+        # a restricted user gets none of it
+        pools = "".join(f"<ipv4-pool><name>mt{i}</name><range><start>10.77.{i}.1</start><end>10.77.{i}.9</end>"
+                        f"</range></ipv4-pool>" for i in range(70))
+        _edit(admin, f'<pools xmlns="{NS}">{pools}</pools>')
+        got = {u: s.drain() for u, s in subs.items()}
+        assert any("mt69" in x for x in got["admin"]), got["admin"]
+        assert not any("netconf-config-change" in x for x in got["pooler"]), got["pooler"]
+        # a user removed from the configuration keeps its NETCONF session, but
+        # gets no more notifications
+        _edit(admin, f'<management xmlns="{NS}"><user nc:operation="delete" '
+                     f'xmlns:nc="urn:ietf:params:xml:ns:netconf:base:1.0"><name>reader</name></user></management>')
+        _edit(admin, _pool_xml("rm1", "10.78.0.1", "10.78.0.9"))
+        got = {u: s.drain() for u, s in subs.items()}
+        assert any("rm1" in x for x in got["admin"]) and any("rm1" in x for x in got["pooler"]), got
+        assert not got["reader"], got["reader"]
+    finally:
+        for s in subs.values():
+            s.close()
+
+
 def test_replayed_notifications_filtered(nd):
     """Replay (RFC 5277 startTime, REST start-time) is judged by the same rules:
     the log holds every notification, each subscriber gets back only those its
@@ -342,6 +373,76 @@ def test_lockout_refused_unless_recovery(nd, hashes):
     p = nd.connect(user="pooler", password=READER_PW)
     _edit(p, cfg(aaa(radius("r4", key="k4"))))
     assert "r4" in texts(get_config(admin, "running"), "aaa/radius-server/name")
+
+
+def test_filters_run_on_what_the_user_may_read(nd):
+    """A read's filter selects from the pruned tree: it cannot step around a
+    rule's predicates, nor test the values of denied nodes."""
+    admin = nd.connect()
+    _edit(admin, aaa(radius("vis", key="k1", address="192.0.2.7"), radius("hid", key="k2", address="192.0.2.99")))
+    rules = (_rule("hide-server", "deny", "read", path="/rv:aaa/rv:radius-server[rv:name='hid']") +
+             _rule("hide-address", "deny", "read", path="/rv:aaa/rv:radius-server/rv:address"))
+    _edit(admin, f'<nacm xmlns="{NACM_NS}"><rule-list><name>watch</name>{rules}</rule-list></nacm>')
+    w = nd.connect(user="watcher", password=READER_PW)
+    for read in (lambda f: get_config(w, "running", f), lambda f: w.get(filter=f).data_ele):
+        # (a) a filter selecting only the names: the hidden server's predicate still applies
+        got = read(("xpath", ({"rv": NS}, "/rv:aaa/rv:radius-server/rv:name")))
+        assert texts(got, "aaa/radius-server/name") == ["vis"], etree.tostring(got)
+        # (b) a filter testing a denied value finds nothing
+        got = read(("xpath", ({"rv": NS}, "/rv:aaa/rv:radius-server[rv:address='192.0.2.7']/rv:name")))
+        assert not texts(got, "aaa/radius-server/name"), etree.tostring(got)
+        got = read(("xpath", ({"rv": NS}, "/rv:aaa/rv:radius-server[starts-with(rv:address,'192')]/rv:name")))
+        assert not texts(got, "aaa/radius-server/name"), etree.tostring(got)
+        got = read(subtree("aaa", "<radius-server><address>192.0.2.7</address></radius-server>"))
+        assert not texts(got, "aaa/radius-server/name"), etree.tostring(got)
+    assert sorted(texts(get_config(admin, "running", ("xpath", ({"rv": NS}, "/rv:aaa/rv:radius-server/rv:name"))),
+                        "aaa/radius-server/name")) == ["hid", "vis"]
+    r = Rest(nd.rest_url, user="watcher", password=READER_PW)
+    res = r.get("/restconf/data/raven-vpn:aaa?fields=radius-server/name")
+    assert res.status == 200, res
+    assert [s["name"] for s in res.json()["raven-vpn:aaa"]["radius-server"]] == ["vis"], res.body
+    res = r.get("/restconf/data/raven-vpn:aaa/radius-server=hid/name")
+    assert res.status in (403, 404), res
+
+
+def test_commit_checks_the_whole_change(nd):
+    """A restricted user's commit is checked against everything it changes in
+    running, not only its own edits of the candidate."""
+    admin, p = nd.connect(), nd.connect(user="pooler", password=READER_PW)
+    p.edit_config(target="candidate", config=cfg(_pool_xml("cw1", "10.75.0.1", "10.75.0.9")))
+    # running changes after the candidate was copied: the candidate would undo it
+    admin.edit_config(target="running", config=cfg(aaa(radius("cw-r", key="k"))))
+    e = expect_error(lambda: p.commit(), "access-denied")
+    assert "/raven-vpn:aaa" in e.message, e.message
+    assert "cw-r" in texts(get_config(admin, "running"), "aaa/radius-server/name")
+    assert "cw1" not in texts(get_config(admin, "running"), "pools/ipv4-pool/name")
+    admin.discard_changes()
+    # an admin's edit left in the shared candidate is not the pooler's to commit
+    admin.edit_config(target="candidate", config=cfg(aaa(radius("cw-r2", key="k"))))
+    expect_error(lambda: p.commit(), "access-denied")
+    admin.discard_changes()
+    _edit(p, _pool_xml("cw2", "10.75.1.1", "10.75.1.9"))
+    assert "cw2" in texts(get_config(admin, "running"), "pools/ipv4-pool/name")
+
+
+def test_confirmed_commit_rollback_undoes_only_what_is_allowed(nd):
+    admin, other, p = nd.connect(), nd.connect(), nd.connect(user="pooler", password=READER_PW)
+    admin.edit_config(target="candidate", config=cfg(aaa(radius("cc-r", key="k"))))
+    admin.commit(confirmed=True, timeout="60", persist="cc-tok")
+    # while it is pending, running changes only by commit
+    e = expect_error(lambda: other.edit_config(target="running", config=cfg(_pool_xml("cc1", "10.76.0.1",
+                                                                                       "10.76.0.9"))), "in-use")
+    assert "confirmed commit" in e.message, e.message
+    res = Rest(nd.rest_url).patch("/restconf/data/raven-vpn:pools", {"raven-vpn:pools": {"ipv4-pool": [
+        {"name": "cc2", "range": [{"start": "10.76.1.1", "end": "10.76.1.9"}]}]}})
+    assert res.status == 409, res
+    # the pooler knows the token but may not undo the admin's aaa change
+    e = expect_error(lambda: p.cancel_commit(persist_id="cc-tok"), "access-denied")
+    assert "/raven-vpn:aaa" in e.message, e.message
+    assert "cc-r" in texts(get_config(admin, "running"), "aaa/radius-server/name")
+    admin.cancel_commit(persist_id="cc-tok")
+    assert "cc-r" not in texts(get_config(admin, "running"), "aaa/radius-server/name")
+    other.edit_config(target="running", config=cfg(_pool_xml("cc3", "10.76.2.1", "10.76.2.9")))
 
 
 LOAD = os.environ.get("IKE_LOAD", os.path.join(os.path.dirname(__file__), "..", "..", "build-test", "tests",

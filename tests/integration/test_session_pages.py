@@ -20,7 +20,7 @@ from lxml import etree
 from ncclient.operations.rpc import RPCError
 from ncclient.xml_ import to_ele
 
-from conftest import NC_NS, NS, Ravend, initial_config
+from conftest import NC_NS, NS, READER_PW, Ravend, cfg, initial_config
 from nchelpers import data_of, expect_error
 from resthelpers import Rest
 from test_ike_sessions import headend_config
@@ -301,3 +301,30 @@ def test_get_data_of_operational_pages_too(held):
     e = expect_error(lambda: nc_get_data(m, "running", f'<pools xmlns="{NS}"/>', "<limit>5</limit>"),
                      "invalid-value")
     assert "operational" in str(e)
+
+
+def test_counts_only_to_who_may_read_the_sessions(held, hashes):
+    """The list's count is not given to a user NACM keeps from the sessions:
+    not in /metrics, not in a page's total."""
+    d, rest, _ = held
+    acm = "urn:ietf:params:xml:ns:yang:ietf-netconf-acm"
+    m = d.connect()
+    user = (f'<management xmlns="{NS}"><user><name>nosess</name><password-hash>{hashes["reader"]}</password-hash>'
+            f"<role>read-only</role></user></management>")
+    rules = (f'<nacm xmlns="{acm}"><groups><group><name>ns</name><user-name>nosess</user-name></group></groups>'
+             f"<rule-list><name>ns</name><group>ns</group><rule><name>s</name>"
+             f'<path xmlns:rv="{NS}">/rv:vpn-state/rv:session</path><access-operations>read</access-operations>'
+             f"<action>deny</action></rule></rule-list></nacm>")
+    m.edit_config(target="running", config=cfg(user + rules))
+    try:
+        r = Rest(d.rest_url, user="nosess", password=READER_PW, netns=rest.netns)
+        body = r.get("/metrics", accept=None).body
+        assert re.search(r"^raven_sessions 0$", body, re.M), body[:400]
+        assert re.search(rf"^raven_sessions {N}$", rest.get("/metrics", accept=None).body, re.M)
+        res = r.get(SESS + "?limit=5&fields=id")
+        assert res.headers.get("raven-list-total") in (None, "0"), res.headers
+    finally:
+        m.edit_config(target="running", config=cfg(
+            f'<nacm xmlns="{acm}" xmlns:nc="{NC_NS}" nc:operation="remove"/>'
+            f'<management xmlns="{NS}"><user xmlns:nc="{NC_NS}" nc:operation="remove"><name>nosess</name></user>'
+            f"</management>"))

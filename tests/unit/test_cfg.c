@@ -563,6 +563,16 @@ static void test_confirmed_timeout_and_restart(void **state)
     /* another session cannot confirm it */
     assert_int_equal(commit(f, &A2, &errs), -EBUSY);
     cfg_errs_clear(&errs);
+    /* nor change running directly meanwhile (the rollback would undo it) */
+    assert_int_equal(edit(f, CFG_DS_RUNNING, POOLS(POOL("d1", "1")), CFG_ERROPT_STOP, &A2, &errs), -EBUSY);
+    assert_int_equal(errs.head->tag, CFG_ERR_IN_USE);
+    assert_non_null(strstr(errs.head->msg, "confirmed commit"));
+    cfg_errs_clear(&errs);
+    s = dump(f, CFG_DS_RUNNING, true);
+    assert_null(strstr(s, "d1"));
+    free(s);
+    /* its own session may; the rollback undoes that too */
+    assert_int_equal(edit(f, CFG_DS_RUNNING, POOLS(POOL("d2", "1")), CFG_ERROPT_STOP, &A1, &errs), 0);
     cfg_confirm_timeout(f->cfg);
     assert_false(cfg_confirm_pending(f->cfg));
     s = dump(f, CFG_DS_RUNNING, true);

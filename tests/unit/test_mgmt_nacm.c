@@ -228,6 +228,43 @@ static void test_notifications(void **state)
     nacm_free(n);
 }
 
+/* A session event carries the session's values: a rule hiding a leaf of the
+ * sessions hides the event; a key predicate is judged on the session's id. A
+ * user no longer configured gets nothing. */
+static void test_notification_content(void **state)
+{
+#define UP RULE("up", "<module-name>raven-vpn</module-name><notification-name>session-up</notification-name>", \
+                "read", "permit")
+#define AUDIT(rules)                                                                                                 \
+    USERS "<nacm xmlns='" ACM "'><groups><group><name>aud</name><user-name>ro</user-name></group></groups>"         \
+          "<rule-list><name>a</name><group>aud</group>" UP rules "</rule-list></nacm>"
+    const char *s3[] = {"/raven-vpn:vpn-state/session[id='3']"}, *s4[] = {"/raven-vpn:vpn-state/session[id='4']"};
+    struct nacm *n = engine(AUDIT(
+        RULE("no-user", "<path xmlns:rv='" RV "'>/rv:vpn-state/rv:session/rv:eap-identity</path>", "read", "deny")));
+
+    (void)state;
+    assert_false(nacm_notif(n, "ro", "raven-vpn", "session-up", s3, 1));
+    assert_true(nacm_notif(n, "root", "raven-vpn", "session-up", s3, 1));
+    nacm_free(n);
+    n = engine(AUDIT(RULE("no-4", "<path xmlns:rv='" RV "'>/rv:vpn-state/rv:session[rv:id='4']</path>", "read",
+                          "deny")));
+    assert_true(nacm_notif(n, "ro", "raven-vpn", "session-up", s3, 1));
+    assert_false(nacm_notif(n, "ro", "raven-vpn", "session-up", s4, 1));
+    /* "gone": not (or no longer) a configured user */
+    assert_false(nacm_notif(n, "gone", "raven-vpn", "session-up", s3, 1));
+    assert_false(nacm_notif(n, "gone", "ietf-netconf-notifications", "netconf-config-change", NULL, 0));
+    /* more config-change targets than are kept: "*", readable by no restricted user */
+    {
+        const char *many[] = {"/raven-vpn:pools", "*"};
+
+        assert_false(nacm_notif(n, "ro", "ietf-netconf-notifications", "netconf-config-change", many, 2));
+        assert_true(nacm_notif(n, "root", "ietf-netconf-notifications", "netconf-config-change", many, 2));
+    }
+    nacm_free(n);
+#undef AUDIT
+#undef UP
+}
+
 static void test_lockout_and_recovery(void **state)
 {
     const char *deny = "<nacm xmlns='" ACM "'><rule-list><name>x</name><group>*</group>" RULE(
@@ -262,6 +299,23 @@ static void test_lockout_and_recovery(void **state)
     n = engine(xml);
     assert_false(nacm_admin_left(n, &why));
     nacm_free(n);
+    /* what recovery takes, no more: deleting the whole management subtree may
+     * be denied; creating rules may not */
+    snprintf(xml, sizeof(xml),
+             "%s<nacm xmlns='" ACM "'><rule-list><name>x</name><group>*</group>" RULE(
+                 "m", "<path xmlns:rv='" RV "'>/rv:management</path>", "delete", "deny") "</rule-list></nacm>",
+             USERS);
+    n = engine(xml);
+    assert_true(nacm_admin_left(n, &why));
+    nacm_free(n);
+    snprintf(xml, sizeof(xml),
+             "%s<nacm xmlns='" ACM "'><rule-list><name>x</name><group>*</group>" RULE(
+                 "r", "<path xmlns:acm='" ACM "'>/acm:nacm/acm:rule-list/acm:rule</path>", "create", "deny")
+             "</rule-list></nacm>",
+             USERS);
+    n = engine(xml);
+    assert_false(nacm_admin_left(n, &why));
+    nacm_free(n);
 }
 
 int main(void)
@@ -272,6 +326,7 @@ int main(void)
         cmocka_unit_test(test_reads),
         cmocka_unit_test(test_writes),
         cmocka_unit_test(test_notifications),
+        cmocka_unit_test(test_notification_content),
         cmocka_unit_test(test_lockout_and_recovery),
     };
     int rc;
