@@ -234,3 +234,23 @@ def test_kill_session_frees_rest_writers(make_ravend):
     r = rest.put("/restconf/data/raven-vpn:pools/ipv4-pool=k1", pool_body("k1", "10.77.0.1", "10.77.0.9"))
     assert r.status == 201, r
     assert locks(killer)["running"] is None
+
+
+def test_nacm_hides_parts_of_netconf_state(ravend):
+    """NACM applies to each part of this front end's own state: a user denied
+    netconf-state/sessions still reads the statistics, but no session."""
+    admin = ravend.connect()
+    nacm = "urn:ietf:params:xml:ns:yang:ietf-netconf-acm"
+    admin.edit_config(target="running", config=cfg(
+        f'<nacm xmlns="{nacm}"><groups><group><name>readers</name><user-name>reader</user-name></group></groups>'
+        '<rule-list><name>no-sessions</name><group>readers</group><rule><name>sessions</name>'
+        f'<module-name>ietf-netconf-monitoring</module-name><path xmlns:ncm="{NCM}">/ncm:netconf-state/ncm:sessions'
+        '</path><access-operations>read</access-operations><action>deny</action></rule></rule-list></nacm>'))
+    reader = ravend.connect(user="reader", password=READER_PW)
+    assert sessions(admin), "the admin sees the sessions"
+    full = etree.fromstring(reader.get(filter=("subtree", f'<netconf-state xmlns="{NCM}"/>')).data_xml.encode())
+    assert full.find(f".//{{{NCM}}}sessions") is None
+    assert full.find(f".//{{{NCM}}}session") is None
+    assert full.find(f".//{{{NCM}}}statistics") is not None
+    assert state(reader, "sessions") is None or state(reader, "sessions").find(f"{{{NCM}}}sessions") is None
+    assert int(stats(reader)["in-sessions"]) >= 2
