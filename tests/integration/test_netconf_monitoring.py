@@ -254,3 +254,29 @@ def test_nacm_hides_parts_of_netconf_state(ravend):
     assert full.find(f".//{{{NCM}}}statistics") is not None
     assert state(reader, "sessions") is None or state(reader, "sessions").find(f"{{{NCM}}}sessions") is None
     assert int(stats(reader)["in-sessions"]) >= 2
+
+
+def test_partial_lock_finds_only_what_the_user_may_read(ravend):
+    """A partial lock names the nodes it locks: one that finds a node NACM keeps
+    from the user is refused (access-denied), without naming it."""
+    admin = ravend.connect()
+    admin.edit_config(target="running", config=pool_cfg("open"))
+    admin.edit_config(target="running", config=cfg(pools(pool("hidden", start="10.77.0.1", end="10.77.0.9"))))
+    nacm = "urn:ietf:params:xml:ns:yang:ietf-netconf-acm"
+    rv = "urn:raven:params:xml:ns:yang:raven-vpn"
+    rule = "<rule><name>{}</name><module-name>{}</module-name>{}<access-operations>{}</access-operations>" \
+           "<action>{}</action></rule>"
+    admin.edit_config(target="running", config=cfg(
+        f'<nacm xmlns="{nacm}"><groups><group><name>lockers</name><user-name>reader</user-name></group></groups>'
+        '<rule-list><name>lockers</name><group>lockers</group>'
+        + rule.format("pl", "ietf-netconf-partial-lock", "<rpc-name>*</rpc-name>", "exec", "permit")
+        + rule.format("hidden", "raven-vpn", f"<path xmlns:rv=\"{rv}\">/rv:pools/rv:ipv4-pool[rv:name='hidden']</path>",
+                      "read", "deny")
+        + "</rule-list></nacm>"))
+    reader = ravend.connect(user="reader", password=READER_PW)
+    e = expect_error(lambda: partial_lock(reader, "/raven-vpn:pools/ipv4-pool"), "access-denied")
+    assert "hidden" not in str(e)
+    assert partial_locks(admin) == []
+    lock_id, nodes = partial_lock(reader, "/raven-vpn:pools/ipv4-pool[name='open']")
+    assert len(nodes) == 1 and "open" in nodes[0]
+    partial_unlock(reader, lock_id)
