@@ -158,6 +158,29 @@ static int64_t expire(struct nc_api *api)
     return due;
 }
 
+/* ravend did not replay its log for session @sid: rather than replayComplete
+ * (RFC 5277 has no error notification), notificationComplete alone ends the
+ * subscription, and the session may subscribe again. */
+static void replay_failed(struct nc_api *api, uint32_t sid, int rc)
+{
+    struct nc_sess *s;
+    bool ended = false;
+
+    log_warn("netconf", "session %u: the replay log is not available (%s): its subscription ends", sid,
+             strerror(-rc));
+    pthread_mutex_lock(&api->sess_lock);
+    s = nc_sess_find(api, sid);
+    if (s && s->subscribed && s->replaying) {
+        s->replaying = false;
+        send_mark(api, s, "notificationComplete");
+        sub_end(s);
+        ended = true;
+    }
+    pthread_mutex_unlock(&api->sess_lock);
+    if (ended)
+        nc_notif_interest(api);
+}
+
 /* Asks ravend for the log of each session whose replay is pending: its
  * notifications and the end of the replay come as events, queued in order. */
 static void ask_replays(struct nc_api *api)
@@ -182,10 +205,8 @@ static void ask_replays(struct nc_api *api)
         if (!sid)
             return;
         rc = mc_replay(api->mc, sid, MC_EV_ALL, 0, start, stop ? stop : -1, NULL);
-        if (rc) {
-            log_warn("netconf", "session %u: the replay log is not available (%s)", sid, strerror(-rc));
-            nc_api_replay_end(api, sid);
-        }
+        if (rc)
+            replay_failed(api, sid, rc);
     }
 }
 

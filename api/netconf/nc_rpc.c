@@ -722,6 +722,7 @@ static struct nc_server_reply *op_subscribe(struct rpc_req *r, struct nc_session
     struct nc_api *api = r->api;
     struct cfg_errs errs = {0};
     const char *stream = nc_child_val(r->rpc, "stream");
+    struct lyd_node *c;
     int64_t start, stop;
     struct nc_sess *s;
 
@@ -729,6 +730,14 @@ static struct nc_server_reply *op_subscribe(struct rpc_req *r, struct nc_session
         cfg_err_add(&errs, CFG_ERR_INVALID_VALUE, CFG_ERRT_APPLICATION, NULL,
                     "unknown stream \"%s\"; the only stream is NETCONF", stream);
         return nc_reply_errs(api->ctx, &errs);
+    }
+    LY_LIST_FOR(lyd_child(r->rpc), c) {
+        if (c->schema && !strcmp(c->schema->name, "filter")) {
+            cfg_err_add(&errs, CFG_ERR_OPERATION_NOT_SUPPORTED, CFG_ERRT_PROTOCOL, NULL,
+                        "create-subscription takes no filter here: the NETCONF stream comes whole (what NACM "
+                        "lets the user read); subscribe without <filter>");
+            return nc_reply_errs(api->ctx, &errs);
+        }
     }
     if (replay_times(r, &start, &stop, &errs))
         return nc_reply_errs(api->ctx, &errs);

@@ -217,3 +217,15 @@ def test_replay_and_stop_time_under_live_traffic(ravend):
     times = [t for k, t in got if k not in ("replayComplete", "notificationComplete")]
     assert times == sorted(times) and times[-1] <= stamp(t_stop)
     assert drain(sub, 1) == []
+
+
+def test_subscription_filter_is_refused(ravend):
+    sub = ravend.connect()
+    rpc = etree.fromstring(f'<create-subscription xmlns="{NOTIF_NS}"><filter type="subtree">'
+                           f'<netconf-config-change xmlns="{NCN_NS}"/></filter></create-subscription>')
+    e = expect_error(lambda: sub.dispatch(rpc), "operation-not-supported")
+    assert "filter" in str(e)
+    # nothing was subscribed: a plain subscription works
+    sub.create_subscription()
+    commit_pools(ravend.connect(), ["plain"])
+    assert kind(take(sub)) == "plain"
