@@ -280,3 +280,40 @@ def test_partial_lock_finds_only_what_the_user_may_read(ravend):
     lock_id, nodes = partial_lock(reader, "/raven-vpn:pools/ipv4-pool[name='open']")
     assert len(nodes) == 1 and "open" in nodes[0]
     partial_unlock(reader, lock_id)
+
+
+def test_partial_lock_against_copies_rest_and_rollbacks(make_ravend):
+    """A partial lock holds back copy-config and REST writes of its nodes, but
+    not the rollback of a confirmed commit (cancel-commit, the session's end)."""
+    from nchelpers import pool_names
+    from resthelpers import Rest, pool_body
+    d = make_ravend(rest=True)
+    rest = Rest(d.rest_url)
+    a, b = d.connect(), d.connect()
+    for n in ("p1", "p2"):
+        a.edit_config(target="running", config=pool_cfg(n))
+    partial_lock(a, "/raven-vpn:pools/ipv4-pool[name='p1']")
+    # copy-config of a candidate without p1
+    b.edit_config(target="candidate", config=cfg(pools(pool("p1", start=None, op="delete"))))
+    expect_error(lambda: b.copy_config(source="candidate", target="running"), "in-use")
+    b.discard_changes()
+    # REST: p1 refused, anything else goes
+    r = rest.delete("/restconf/data/raven-vpn:pools/ipv4-pool=p1")
+    assert r.status == 409 and r.errors()[0]["error-tag"] == "in-use", r
+    r = rest.put("/restconf/data/raven-vpn:pools/ipv4-pool=p3", pool_body("p3", "10.78.0.1", "10.78.0.9"))
+    assert r.status == 201, r
+    # a confirmed commit, then a partial lock of what it made: cancel-commit undoes it
+    b.edit_config(target="candidate", config=cfg(pools(pool("c1", start="10.79.0.1", end="10.79.0.9"))))
+    b.commit(confirmed=True, timeout="60")
+    lock_c1, _ = partial_lock(a, "/raven-vpn:pools/ipv4-pool[name='c1']")
+    b.dispatch(etree.fromstring(f'<cancel-commit xmlns="{NC}"/>'))
+    assert "c1" not in pool_names(a)
+    partial_unlock(a, lock_c1)
+    # and the end of the committing session does too
+    c = d.connect()
+    c.edit_config(target="candidate", config=cfg(pools(pool("c2", start="10.79.1.1", end="10.79.1.9"))))
+    c.commit(confirmed=True, timeout="60")
+    partial_lock(a, "/raven-vpn:pools/ipv4-pool[name='c2']")
+    c.close_session()
+    wait_until(lambda: "c2" not in pool_names(a), what="the rollback at the session's end")
+    assert "rollback of the confirmed commit failed" not in d.log()
