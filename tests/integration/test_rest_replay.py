@@ -8,6 +8,7 @@ import json
 import socket
 import ssl
 import subprocess
+import threading
 import time
 
 import pytest
@@ -205,3 +206,33 @@ def test_slow_client_is_closed_and_resumes_without_a_gap(rd):
     ids = [i for i, _ in got]
     assert ids == list(range(ids[0], ids[0] + n)), "events lost, repeated or out of order"
     assert [op for _, op in got] == ["create", "delete"] * (n // 2)
+
+
+def test_live_events_during_a_replay(rd):
+    """Commits keep coming while a stream replays: every event once, in order,
+    no gap between the replayed and the live ones."""
+    t0 = now()
+    stop = threading.Event()
+    made = []
+
+    def loop():
+        w = rd.connect()
+        while not stop.is_set():
+            i = len(made)
+            a = f"10.202.{i // 250}.{i % 250}"
+            w.edit_config(target="running", config=cfg(pools(pool(f"l{i:04d}", start=a, end=a))))
+            made.append(f"l{i:04d}")
+
+    th = threading.Thread(target=loop)
+    th.start()
+    try:
+        time.sleep(0.5)
+        _, evs = read_stream(rd, "config", f"?start-time={stamp(t0)}", seconds=3)
+    finally:
+        stop.set()
+        th.join()
+    names = [pool_of(e) for _, e in evs]
+    ids = [i for i, _ in evs]
+    assert len(names) > 5
+    assert names == made[:len(names)], "an event lost, repeated or out of order"
+    assert ids == sorted(set(ids))
