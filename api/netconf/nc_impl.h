@@ -92,6 +92,7 @@ struct nc_api {
     pthread_cond_t notif_cond; /* an item queued, a replay asked, or stopping */
     bool replay_asked;         /* some session has replay_pending (notif_lock) */
     struct nc_notif_item *notif_head, *notif_tail;
+    size_t notif_len;
 };
 
 /* nc_auth.c */

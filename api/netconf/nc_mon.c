@@ -173,8 +173,10 @@ struct nc_server_reply *nc_op_partial_lock(struct rpc_req *r)
         if (c->schema && !strcmp(c->schema->name, "select")) {
             const char **t = realloc(sel, (n + 1) * sizeof(*t));
 
-            if (!t)
-                break;
+            if (!t) {
+                free(sel);
+                return nc_reply_rc(api->ctx, -ENOMEM, &errs);
+            }
             sel = t;
             sel[n++] = lyd_get_value(c);
         }
@@ -188,6 +190,13 @@ struct nc_server_reply *nc_op_partial_lock(struct rpc_req *r)
         for (size_t i = 0; !rc && i < nnodes; i++)
             if (lyd_new_term(out, NULL, "locked-node", nodes[i], 1, NULL))
                 rc = -ENOMEM;
+        if (rc) {
+            /* the client never learns the lock's id: release it */
+            struct cfg_errs ignored = {0};
+
+            mc_partial_unlock(api->mc, &r->actor, lock_id, &ignored);
+            cfg_errs_clear(&ignored);
+        }
     }
     for (size_t i = 0; i < nnodes; i++)
         free(nodes[i]);

@@ -70,8 +70,9 @@ static int filter_xpaths(struct nc_api *api, const struct lyd_node *rpc, char **
     return 0;
 }
 
-/* config-filter: keeps only configuration (@config) or only state with the
- * configuration above it and list keys. Whether @n is kept. */
+/* config-filter: keeps only configuration (@config: state nested in it too is
+ * dropped, RFC 8526 3.1.1) or only state with the configuration above it and
+ * list keys. Whether @n is kept. */
 static bool keep_config(struct lyd_node *n, bool config)
 {
     struct lyd_node *c, *next;
@@ -81,8 +82,6 @@ static bool keep_config(struct lyd_node *n, bool config)
         return config;
     if (n->schema->flags & LYS_CONFIG_R)
         return !config;
-    if (config)
-        return true;
     LY_LIST_FOR_SAFE(lyd_child(n), next, c) {
         if (c->schema && lysc_is_key(c->schema))
             continue;
@@ -91,7 +90,7 @@ static bool keep_config(struct lyd_node *n, bool config)
         else
             lyd_free_tree(c);
     }
-    return any;
+    return config || any;
 }
 
 /* max-depth: nodes deeper than @depth levels (top-level: 1) dropped, list keys

@@ -15,6 +15,12 @@
 /* The session registry is locked while sending, so a subscriber that stops reading
  * delays logins and session ends by at most this much per notification. */
 #define NC_NOTIF_SEND_TIMEOUT_MS 250
+/* Past NC_NOTIF_QUEUE_MAX queued notifications (a replay queues up to the whole
+ * log, 1024), a subscriber that does not take one within NC_NOTIF_SLOW_MS is too
+ * slow: its session is ended (logged, counted in dropped-sessions), so that the
+ * queue cannot grow without bound and the others do not wait for it. */
+#define NC_NOTIF_QUEUE_MAX 2048
+#define NC_NOTIF_SLOW_MS 20
 
 static int64_t now_ns(void)
 {
@@ -49,17 +55,28 @@ static bool wants(const struct nc_sess *s, const struct nc_notif_item *it)
 static void deliver(struct nc_api *api, struct nc_notif_item *it)
 {
     struct nc_server_notif *n = nc_server_notif_new(it->event, it->time, NC_PARAMTYPE_CONST);
+    bool over;
 
     if (!n)
         return;
+    pthread_mutex_lock(&api->notif_lock);
+    over = api->notif_len > NC_NOTIF_QUEUE_MAX;
+    pthread_mutex_unlock(&api->notif_lock);
     pthread_mutex_lock(&api->sess_lock);
     for (struct nc_sess *s = api->sessions; s; s = s->next) {
         if (!wants(s, it))
             continue;
-        if (nc_server_notif_send(s->s, n, NC_NOTIF_SEND_TIMEOUT_MS) != NC_MSG_NOTIF)
-            log_warn("netconf", "session %u: notification not sent", s->sid);
-        else
+        if (nc_server_notif_send(s->s, n, over ? NC_NOTIF_SLOW_MS : NC_NOTIF_SEND_TIMEOUT_MS) == NC_MSG_NOTIF) {
             s->c.out_notifs++;
+        } else if (over) {
+            /* ended by its poll thread, which releases what it holds */
+            log_warn("netconf", "session %u: more than %d notifications queued and it takes none; ending it",
+                     s->sid, NC_NOTIF_QUEUE_MAX);
+            nc_session_set_term_reason(s->s, NC_SESSION_TERM_OTHER);
+            nc_session_set_status(s->s, NC_STATUS_INVALID);
+        } else {
+            log_warn("netconf", "session %u: notification not sent", s->sid);
+        }
     }
     pthread_mutex_unlock(&api->sess_lock);
     nc_server_notif_free(n);
@@ -141,6 +158,29 @@ static int64_t expire(struct nc_api *api)
     return due;
 }
 
+/* ravend did not replay its log for session @sid: rather than replayComplete
+ * (RFC 5277 has no error notification), notificationComplete alone ends the
+ * subscription, and the session may subscribe again. */
+static void replay_failed(struct nc_api *api, uint32_t sid, int rc)
+{
+    struct nc_sess *s;
+    bool ended = false;
+
+    log_warn("netconf", "session %u: the replay log is not available (%s): its subscription ends", sid,
+             strerror(-rc));
+    pthread_mutex_lock(&api->sess_lock);
+    s = nc_sess_find(api, sid);
+    if (s && s->subscribed && s->replaying) {
+        s->replaying = false;
+        send_mark(api, s, "notificationComplete");
+        sub_end(s);
+        ended = true;
+    }
+    pthread_mutex_unlock(&api->sess_lock);
+    if (ended)
+        nc_notif_interest(api);
+}
+
 /* Asks ravend for the log of each session whose replay is pending: its
  * notifications and the end of the replay come as events, queued in order. */
 static void ask_replays(struct nc_api *api)
@@ -165,10 +205,8 @@ static void ask_replays(struct nc_api *api)
         if (!sid)
             return;
         rc = mc_replay(api->mc, sid, MC_EV_ALL, 0, start, stop ? stop : -1, NULL);
-        if (rc) {
-            log_warn("netconf", "session %u: the replay log is not available (%s)", sid, strerror(-rc));
-            nc_api_replay_end(api, sid);
-        }
+        if (rc)
+            replay_failed(api, sid, rc);
     }
 }
 
@@ -187,6 +225,14 @@ static void *notif_main(void *arg)
             ask_replays(api);
             pthread_mutex_lock(&api->notif_lock);
             continue;
+        }
+        if (it && (!due || due <= now_ns())) {
+            /* stopTimes pass while notifications keep coming too (due is 0
+             * when none is known: a subscription may have come since); only
+             * this thread takes items, so @it is still the head */
+            pthread_mutex_unlock(&api->notif_lock);
+            due = expire(api);
+            pthread_mutex_lock(&api->notif_lock);
         }
         if (!it) {
             /* idle: the stopTimes that passed, then sleep until the next one */
@@ -207,6 +253,7 @@ static void *notif_main(void *arg)
         api->notif_head = it->next;
         if (!api->notif_head)
             api->notif_tail = NULL;
+        api->notif_len--;
         pthread_mutex_unlock(&api->notif_lock);
         if (it->event)
             deliver(api, it);
@@ -290,6 +337,7 @@ static void enqueue(struct nc_api *api, struct nc_notif_item *it)
     else
         api->notif_head = it;
     api->notif_tail = it;
+    api->notif_len++;
     pthread_cond_signal(&api->notif_cond);
     pthread_mutex_unlock(&api->notif_lock);
 }

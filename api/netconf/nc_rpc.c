@@ -397,22 +397,43 @@ static void add_monitoring(struct nc_api *api, struct lyd_node **data)
 /* The monitoring state selected by @xp (NULL = all of it) in *out. The client's
  * XPath is evaluated here first, so that a libyang crash on it ends this process
  * rather than ravend, which evaluates it again on its own data. */
-/* This process's own state that NACM lets @who read (ravend decides). */
+/* Whether NACM lets @who read the node at @path (ravend decides; any failure
+ * to ask is a refusal). */
+static bool may_read(struct nc_api *api, const struct cfg_actor *who, const char *path)
+{
+    struct cfg_errs errs = {0};
+    int rc = mc_nacm_check(api->mc, who, NULL, path, &errs);
+
+    cfg_errs_clear(&errs);
+    return !rc;
+}
+
+/* This process's own state that NACM lets @who read: each top node, and each
+ * part of netconf-state (sessions, datastores, statistics, schemas,
+ * capabilities) on its own. */
 static void nacm_local(struct nc_api *api, const struct cfg_actor *who, struct lyd_node **mon)
 {
-    struct lyd_node *t, *next;
+    struct lyd_node *t, *next, *c, *cnext;
 
     LY_LIST_FOR_SAFE(*mon, next, t) {
-        struct cfg_errs errs = {0};
         char path[128];
 
         snprintf(path, sizeof(path), "/%s:%s", t->schema->module->name, t->schema->name);
-        if (mc_nacm_check(api->mc, who, NULL, path, &errs) == -EACCES) {
+        if (!may_read(api, who, path)) {
             if (t == *mon)
                 *mon = next;
             lyd_free_tree(t);
+            continue;
         }
-        cfg_errs_clear(&errs);
+        if (strcmp(t->schema->name, "netconf-state"))
+            continue;
+        LY_LIST_FOR_SAFE(lyd_child(t), cnext, c) {
+            char sub[192];
+
+            snprintf(sub, sizeof(sub), "%s/%s", path, c->schema->name);
+            if (!may_read(api, who, sub))
+                lyd_free_tree(c);
+        }
     }
 }
 
@@ -701,6 +722,7 @@ static struct nc_server_reply *op_subscribe(struct rpc_req *r, struct nc_session
     struct nc_api *api = r->api;
     struct cfg_errs errs = {0};
     const char *stream = nc_child_val(r->rpc, "stream");
+    struct lyd_node *c;
     int64_t start, stop;
     struct nc_sess *s;
 
@@ -708,6 +730,14 @@ static struct nc_server_reply *op_subscribe(struct rpc_req *r, struct nc_session
         cfg_err_add(&errs, CFG_ERR_INVALID_VALUE, CFG_ERRT_APPLICATION, NULL,
                     "unknown stream \"%s\"; the only stream is NETCONF", stream);
         return nc_reply_errs(api->ctx, &errs);
+    }
+    LY_LIST_FOR(lyd_child(r->rpc), c) {
+        if (c->schema && !strcmp(c->schema->name, "filter")) {
+            cfg_err_add(&errs, CFG_ERR_OPERATION_NOT_SUPPORTED, CFG_ERRT_PROTOCOL, NULL,
+                        "create-subscription takes no filter here: the NETCONF stream comes whole (what NACM "
+                        "lets the user read); subscribe without <filter>");
+            return nc_reply_errs(api->ctx, &errs);
+        }
     }
     if (replay_times(r, &start, &stop, &errs))
         return nc_reply_errs(api->ctx, &errs);

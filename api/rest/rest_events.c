@@ -18,10 +18,14 @@
 #include "daemon/base/log.h"
 #include "daemon/base/poison.h"
 
-#define QUEUE_MAX 256
-/* a replay fills the queue before the stream is answered: room for ravend's
- * whole log (MREPLAY_MAX_EVENTS, daemon/mgmt) on top */
-#define REPLAY_QUEUE_MAX (QUEUE_MAX + 1024)
+/* A subscriber's queue holds at most QUEUE_MAX events and QUEUE_MAX_BYTES bytes:
+ * room for ravend's whole log (MREPLAY_MAX_EVENTS, MREPLAY_MAX_BYTES of XML,
+ * daemon/mgmt), which a replay queues before the stream is answered, and some
+ * live events on top. A stream whose client falls further behind is closed
+ * after what it has queued: nothing is dropped from its middle, and the client
+ * reconnects with Last-Event-ID to have the rest replayed from the log. */
+#define QUEUE_MAX (256 + 1024)
+#define QUEUE_MAX_BYTES (2u << 20)
 #define KEEPALIVE_S 15
 
 enum ev_class {
@@ -57,8 +61,7 @@ struct sub {
     enum rest_fmt fmt;
     unsigned int interval;
     struct msg *head, *tail;
-    size_t qlen;
-    uint64_t dropped;
+    size_t qlen, qbytes;
     struct msg *cur;
     size_t off;
     bool suspended, closed;
@@ -105,38 +108,30 @@ static void wake(struct sub *s)
     }
 }
 
-/* Under ev->lock: queues a copy of @m, dropping the oldest when @max are queued. */
-static void push_max(struct sub *s, const char *text, size_t len, size_t max)
+/* Under ev->lock: queues a copy of @text; a subscriber whose queue is full (or
+ * memory short) has its stream closed once what is queued is sent. */
+static void push(struct sub *s, const char *text, size_t len)
 {
     struct msg *m;
 
     if (s->closed)
         return;
-    if (s->qlen >= max) {
-        struct msg *old = s->head;
-
-        s->head = old->next;
-        if (!s->head)
-            s->tail = NULL;
-        free(old);
-        s->qlen--;
-        s->dropped++;
-    }
-    m = msg_new(text, len);
-    if (!m)
+    m = s->qlen < QUEUE_MAX && s->qbytes + len <= QUEUE_MAX_BYTES ? msg_new(text, len) : NULL;
+    if (!m) {
+        log_warn("rest", "event stream of %s: %zu events queued, the client is too slow; closing the stream",
+                 s->who.user[0] ? s->who.user : "?", s->qlen);
+        s->closed = true;
+        wake(s);
         return;
+    }
     if (s->tail)
         s->tail->next = m;
     else
         s->head = m;
     s->tail = m;
     s->qlen++;
+    s->qbytes += len;
     wake(s);
-}
-
-static void push(struct sub *s, const char *text, size_t len)
-{
-    push_max(s, text, len, QUEUE_MAX);
 }
 
 static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
@@ -156,6 +151,7 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
             if (!s->head)
                 s->tail = NULL;
             s->qlen--;
+            s->qbytes -= s->cur->len;
             s->off = 0;
         }
         {
@@ -499,7 +495,7 @@ static void deliver(struct rest_events *ev, const struct lyd_node *notif, unsign
     pthread_mutex_lock(&ev->lock);
     for (struct sub *s = ev->subs; s; s = s->next)
         if (wants(s, cls, ns, replay) && enc[s->fmt] && !mc_deny_has(deny, s->who.user))
-            push_max(s, enc[s->fmt], strlen(enc[s->fmt]), replay ? REPLAY_QUEUE_MAX : QUEUE_MAX);
+            push(s, enc[s->fmt], strlen(enc[s->fmt]));
     pthread_mutex_unlock(&ev->lock);
     free(enc[0]);
     free(enc[1]);

@@ -196,8 +196,13 @@ int cfg_confirm_rollback(struct cfg *cfg, const struct cfg_actor *actor, struct 
 
     cfg->confirm_rollback = NULL;
     rc = chg_vec_diff_top(&chg, cfg->running, t);
+    /* whoever asks for it (cancel-commit, the session's end, the timeout, the
+     * start), a rollback undoes what the commit did: partial locks taken since
+     * do not hold it back (cfg_plock.c) */
+    cfg->confirm_undoing = true;
     if (!rc)
         rc = cfg_running_set(cfg, &t, &chg, actor, false, cfg_persist_snapshot, NULL, NULL, errs);
+    cfg->confirm_undoing = false;
     chg_vec_clear(&chg);
     if (rc) {
         cfg->confirm_rollback = t;

@@ -90,6 +90,7 @@ struct cfg {
     struct lyd_node *confirm_rollback; /* running before the first confirmed commit */
     char *confirm_persist;             /* persist token, NULL if none */
     uint32_t confirm_sid;
+    bool confirm_undoing; /* a rollback of the confirmed commit runs: no partial lock holds it */
     int64_t confirm_deadline; /* CLOCK_REALTIME seconds */
 
     void (*reap)(struct lyd_node *tree, void *arg);

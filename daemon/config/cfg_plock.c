@@ -3,8 +3,9 @@
  * holds them, no other session may change them, anything below them or an
  * ancestor that holds them (an edit, a commit of the candidate, a copy to running:
  * every change set of cfg_running_set), take the global lock of running, or lock
- * any of them partially. Server-made changes (confirmed-commit rollback, sid 0)
- * are not held back. A session's partial locks end with it. */
+ * any of them partially. Server-made changes (sid 0) and every rollback of a
+ * confirmed commit (cancel-commit, the committing session's end, the timeout:
+ * cfg_confirm_rollback) are not held back. A session's partial locks end with it. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,7 +59,7 @@ bool cfg_plock_others(const struct cfg *cfg, uint32_t sid)
 int cfg_plock_check(const struct cfg *cfg, const struct chg_vec *chg, const struct cfg_actor *actor,
                     struct cfg_errs *errs)
 {
-    if (!actor || !actor->sid || !cfg->plocks)
+    if (!actor || !actor->sid || !cfg->plocks || cfg->confirm_undoing)
         return 0;
     for (size_t i = 0; chg && i < chg->n; i++) {
         const struct cfg_plock *p = chg->v[i].path ? held_by_other(cfg, chg->v[i].path, actor->sid) : NULL;

@@ -244,6 +244,10 @@ struct mreplay;
  * at @now_ns; NULL on ENOMEM. */
 struct mreplay *mreplay_new(size_t max_events, size_t max_bytes, int64_t now_ns);
 void mreplay_free(struct mreplay *r);
+/* The event time of a notification made at @now_ns: never earlier than the one
+ * before it, so that the log stays in time order (bisected by time) when the
+ * clock steps back. */
+int64_t mreplay_stamp(struct mreplay *r, int64_t now_ns);
 /* Logs a copy of the notification @xml (@len bytes), @mod:@name, revealing
  * @paths (adopted, freed if not kept), and returns its id, dropping the oldest
  * while a bound would be passed. One larger than @max_bytes, or one that cannot
@@ -268,6 +272,6 @@ int mgmt_replay(struct mconn *c, json_t *req, const char **why);
 /* Sends the logged notification @e to @c as a `notification` event, tagged with
  * "replay": @replay (0: a live one). The one path of every notification to a front
  * end (mgmt_notif.c). */
-void mgmt_notif_send(struct mconn *c, const struct mreplay_ent *e, uint32_t replay);
+bool mgmt_notif_send(struct mconn *c, const struct mreplay_ent *e, uint32_t replay);
 
 #endif

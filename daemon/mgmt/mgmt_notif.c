@@ -158,14 +158,14 @@ static json_t *notif_hdr(const struct mreplay_ent *e, uint32_t replay, json_t *d
     return h;
 }
 
-void mgmt_notif_send(struct mconn *c, const struct mreplay_ent *e, uint32_t replay)
+bool mgmt_notif_send(struct mconn *c, const struct mreplay_ent *e, uint32_t replay)
 {
     /* judged by the rules of now for the users of @c */
     json_t *h = notif_hdr(e, replay, mgmt_nacm_notif_deny(c->m, c, e->mod, e->name, e->paths, e->npaths));
+    bool sent = h && !mconn_send(c, h, e->xml, e->len, NULL, 0);
 
-    if (h)
-        mconn_send(c, h, e->xml, e->len, NULL, 0);
     json_decref(h);
+    return sent;
 }
 
 /* Every notification is logged for replay with the paths it reveals, and sent at
@@ -184,6 +184,12 @@ static void notif_out(struct mgmt *m, unsigned int cls, const char *mod, const c
         return;
     np = mgmt_nacm_notif_paths(mod, name, tree, xml, paths);
     clock_gettime(CLOCK_REALTIME, &now);
+    if (m->replay) {
+        int64_t ns = mreplay_stamp(m->replay, (int64_t)now.tv_sec * 1000000000 + now.tv_nsec);
+
+        now.tv_sec = ns / 1000000000;
+        now.tv_nsec = ns % 1000000000;
+    }
     if (ly_time_ts2str(&now, &e.time)) {
         for (size_t i = 0; i < np; i++)
             free(paths[i]);

@@ -611,6 +611,18 @@ static int op_partial_lock(struct req *r)
     free(xp);
     if (rc)
         return rc;
+    /* the reply names the nodes found: none the user may not read (nor which) */
+    for (i = 0; i < p->nnodes && nacm_read_path(r->m->nacm, r->who.user, p->nodes[i]); i++)
+        ;
+    if (i < p->nnodes) {
+        struct cfg_errs ignored = {0};
+
+        cfg_partial_unlock(r->m->cfg, p->id, &r->who, &ignored);
+        cfg_errs_clear(&ignored);
+        cfg_err_add(&r->errs, CFG_ERR_ACCESS_DENIED, CFG_ERRT_PROTOCOL, NULL,
+                    "the select expressions find nodes user \"%s\" may not read (NACM)", r->who.user);
+        return -EACCES;
+    }
     nodes = json_array();
     for (i = 0; nodes && i < p->nnodes; i++)
         json_array_append_new(nodes, json_string(p->nodes[i]));

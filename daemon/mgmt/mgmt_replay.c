@@ -19,6 +19,7 @@ struct mreplay {
     size_t head, n, bytes; /* head: the oldest entry */
     uint64_t next_id;
     int64_t created_ns, aged_ns; /* aged: the event time of the newest dropped (0: none) */
+    int64_t last_ns;             /* the latest event time given (mreplay_stamp) */
     uint64_t dropped;
 };
 
@@ -59,6 +60,13 @@ static void drop_oldest(struct mreplay *r)
     r->head = (r->head + 1) % r->cap;
     r->n--;
     r->dropped++;
+}
+
+int64_t mreplay_stamp(struct mreplay *r, int64_t now_ns)
+{
+    if (now_ns > r->last_ns)
+        r->last_ns = now_ns;
+    return r->last_ns;
 }
 
 void mreplay_free(struct mreplay *r)
@@ -262,10 +270,6 @@ int mgmt_replay(struct mconn *c, json_t *req, const char **why)
         *why = "replay: \"for\" is at most 4294967295";
         return -1;
     }
-    if (!r) {
-        reply(c, id, 0);
-        return 0;
-    }
     for (size_t i = after >= 0 ? mreplay_after_id(r, (uint64_t)after) : mreplay_from_time(r, start < 0 ? 0 : start);
          tag && i < r->n && !c->dead; i++) {
         const struct mreplay_ent *e = mreplay_at(r, i);
@@ -276,8 +280,8 @@ int mgmt_replay(struct mconn *c, json_t *req, const char **why)
             break;
         if (!(e->cls & mask))
             continue;
-        mgmt_notif_send(c, e, (uint32_t)tag);
-        sent++;
+        if (mgmt_notif_send(c, e, (uint32_t)tag))
+            sent++;
     }
     if (tag) {
         end = json_pack("{s:s, s:I, s:I}", "ev", "replay-end", "replay", (json_int_t)tag, "last-id",

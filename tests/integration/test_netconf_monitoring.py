@@ -234,3 +234,86 @@ def test_kill_session_frees_rest_writers(make_ravend):
     r = rest.put("/restconf/data/raven-vpn:pools/ipv4-pool=k1", pool_body("k1", "10.77.0.1", "10.77.0.9"))
     assert r.status == 201, r
     assert locks(killer)["running"] is None
+
+
+def test_nacm_hides_parts_of_netconf_state(ravend):
+    """NACM applies to each part of this front end's own state: a user denied
+    netconf-state/sessions still reads the statistics, but no session."""
+    admin = ravend.connect()
+    nacm = "urn:ietf:params:xml:ns:yang:ietf-netconf-acm"
+    admin.edit_config(target="running", config=cfg(
+        f'<nacm xmlns="{nacm}"><groups><group><name>readers</name><user-name>reader</user-name></group></groups>'
+        '<rule-list><name>no-sessions</name><group>readers</group><rule><name>sessions</name>'
+        f'<module-name>ietf-netconf-monitoring</module-name><path xmlns:ncm="{NCM}">/ncm:netconf-state/ncm:sessions'
+        '</path><access-operations>read</access-operations><action>deny</action></rule></rule-list></nacm>'))
+    reader = ravend.connect(user="reader", password=READER_PW)
+    assert sessions(admin), "the admin sees the sessions"
+    full = etree.fromstring(reader.get(filter=("subtree", f'<netconf-state xmlns="{NCM}"/>')).data_xml.encode())
+    assert full.find(f".//{{{NCM}}}sessions") is None
+    assert full.find(f".//{{{NCM}}}session") is None
+    assert full.find(f".//{{{NCM}}}statistics") is not None
+    assert state(reader, "sessions") is None or state(reader, "sessions").find(f"{{{NCM}}}sessions") is None
+    assert int(stats(reader)["in-sessions"]) >= 2
+
+
+def test_partial_lock_finds_only_what_the_user_may_read(ravend):
+    """A partial lock names the nodes it locks: one that finds a node NACM keeps
+    from the user is refused (access-denied), without naming it."""
+    admin = ravend.connect()
+    admin.edit_config(target="running", config=pool_cfg("open"))
+    admin.edit_config(target="running", config=cfg(pools(pool("hidden", start="10.77.0.1", end="10.77.0.9"))))
+    nacm = "urn:ietf:params:xml:ns:yang:ietf-netconf-acm"
+    rv = "urn:raven:params:xml:ns:yang:raven-vpn"
+    rule = "<rule><name>{}</name><module-name>{}</module-name>{}<access-operations>{}</access-operations>" \
+           "<action>{}</action></rule>"
+    admin.edit_config(target="running", config=cfg(
+        f'<nacm xmlns="{nacm}"><groups><group><name>lockers</name><user-name>reader</user-name></group></groups>'
+        '<rule-list><name>lockers</name><group>lockers</group>'
+        + rule.format("pl", "ietf-netconf-partial-lock", "<rpc-name>*</rpc-name>", "exec", "permit")
+        + rule.format("hidden", "raven-vpn", f"<path xmlns:rv=\"{rv}\">/rv:pools/rv:ipv4-pool[rv:name='hidden']</path>",
+                      "read", "deny")
+        + "</rule-list></nacm>"))
+    reader = ravend.connect(user="reader", password=READER_PW)
+    e = expect_error(lambda: partial_lock(reader, "/raven-vpn:pools/ipv4-pool"), "access-denied")
+    assert "hidden" not in str(e)
+    assert partial_locks(admin) == []
+    lock_id, nodes = partial_lock(reader, "/raven-vpn:pools/ipv4-pool[name='open']")
+    assert len(nodes) == 1 and "open" in nodes[0]
+    partial_unlock(reader, lock_id)
+
+
+def test_partial_lock_against_copies_rest_and_rollbacks(make_ravend):
+    """A partial lock holds back copy-config and REST writes of its nodes, but
+    not the rollback of a confirmed commit (cancel-commit, the session's end)."""
+    from nchelpers import pool_names
+    from resthelpers import Rest, pool_body
+    d = make_ravend(rest=True)
+    rest = Rest(d.rest_url)
+    a, b = d.connect(), d.connect()
+    for n in ("p1", "p2"):
+        a.edit_config(target="running", config=pool_cfg(n))
+    partial_lock(a, "/raven-vpn:pools/ipv4-pool[name='p1']")
+    # copy-config of a candidate without p1
+    b.edit_config(target="candidate", config=cfg(pools(pool("p1", start=None, op="delete"))))
+    expect_error(lambda: b.copy_config(source="candidate", target="running"), "in-use")
+    b.discard_changes()
+    # REST: p1 refused, anything else goes
+    r = rest.delete("/restconf/data/raven-vpn:pools/ipv4-pool=p1")
+    assert r.status == 409 and r.errors()[0]["error-tag"] == "in-use", r
+    r = rest.put("/restconf/data/raven-vpn:pools/ipv4-pool=p3", pool_body("p3", "10.78.0.1", "10.78.0.9"))
+    assert r.status == 201, r
+    # a confirmed commit, then a partial lock of what it made: cancel-commit undoes it
+    b.edit_config(target="candidate", config=cfg(pools(pool("c1", start="10.79.0.1", end="10.79.0.9"))))
+    b.commit(confirmed=True, timeout="60")
+    lock_c1, _ = partial_lock(a, "/raven-vpn:pools/ipv4-pool[name='c1']")
+    b.dispatch(etree.fromstring(f'<cancel-commit xmlns="{NC}"/>'))
+    assert "c1" not in pool_names(a)
+    partial_unlock(a, lock_c1)
+    # and the end of the committing session does too
+    c = d.connect()
+    c.edit_config(target="candidate", config=cfg(pools(pool("c2", start="10.79.1.1", end="10.79.1.9"))))
+    c.commit(confirmed=True, timeout="60")
+    partial_lock(a, "/raven-vpn:pools/ipv4-pool[name='c2']")
+    c.close_session()
+    wait_until(lambda: "c2" not in pool_names(a), what="the rollback at the session's end")
+    assert "rollback of the confirmed commit failed" not in d.log()

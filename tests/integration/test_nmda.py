@@ -123,6 +123,10 @@ def test_config_filter(ravend):
     assert only_state.find(f"{{{NCM}}}netconf-state") is not None
     # a configuration datastore has no state
     assert len(get_data(m, "running", "<config-filter>false</config-filter>")) == 0
+    # state inside configuration (nacm's counters) goes with the state
+    nacm = "urn:ietf:params:xml:ns:yang:ietf-netconf-acm"
+    assert only_state.find(f".//{{{nacm}}}denied-operations") is not None
+    assert only_config.find(f".//{{{nacm}}}denied-operations") is None
 
 
 def test_max_depth(ravend):

@@ -5,6 +5,7 @@ order, then replayComplete and the live events; stopTime ends the subscription
 with notificationComplete; bad times are refused; the log drops its oldest events
 past its bound (1024 events or 1 MiB)."""
 import datetime
+import threading
 import time
 
 import pytest
@@ -170,3 +171,61 @@ def test_log_bound_drops_the_oldest(ravend):
     # what is kept is the newest, in order
     times = [n.findtext(f"{{{NOTIF_NS}}}eventTime") for n in got[:-1]]
     assert times == sorted(times)
+
+
+def test_replay_and_stop_time_under_live_traffic(ravend):
+    """Commits keep coming while a subscription replays and while its stopTime
+    passes: every event once, in order, no gap between the replayed and the live
+    ones, notificationComplete at stopTime although the queue never rests."""
+    m = ravend.connect()
+    t0 = now()
+    stop = threading.Event()
+    made = []
+
+    def loop():
+        w = ravend.connect()
+        while not stop.is_set():
+            i = len(made)
+            name, a = f"t{i:04d}", f"10.201.{i // 250}.{i % 250}"
+            w.edit_config(target="running", config=cfg(pools(pool(name, start=a, end=a))))
+            made.append(name)
+
+    commit_pools(m, ["x0", "x1"])
+    th = threading.Thread(target=loop)
+    th.start()
+    try:
+        time.sleep(0.5)
+        sub = ravend.connect()
+        t_stop = now() + datetime.timedelta(seconds=3)
+        sub.create_subscription(start_time=stamp(t0), stop_time=stamp(t_stop))
+        got = []
+        while not got or got[-1][0] != "notificationComplete":
+            root = take(sub, timeout=10)
+            got.append((kind(root), root.findtext(f"{{{NOTIF_NS}}}eventTime")))
+        ended = now()
+        time.sleep(1)  # traffic goes on past the end
+    finally:
+        stop.set()
+        th.join()
+    kinds = [k for k, _ in got]
+    assert ended - t_stop < datetime.timedelta(seconds=2), "notificationComplete came late"
+    assert kinds.count("replayComplete") == 1
+    pools_seen = [k for k in kinds if k not in ("replayComplete", "notificationComplete")]
+    assert pools_seen[:2] == ["x0", "x1"]
+    assert pools_seen[2:] == made[:len(pools_seen) - 2], "an event lost, repeated or out of order"
+    assert len(pools_seen) > 5
+    times = [t for k, t in got if k not in ("replayComplete", "notificationComplete")]
+    assert times == sorted(times) and times[-1] <= stamp(t_stop)
+    assert drain(sub, 1) == []
+
+
+def test_subscription_filter_is_refused(ravend):
+    sub = ravend.connect()
+    rpc = etree.fromstring(f'<create-subscription xmlns="{NOTIF_NS}"><filter type="subtree">'
+                           f'<netconf-config-change xmlns="{NCN_NS}"/></filter></create-subscription>')
+    e = expect_error(lambda: sub.dispatch(rpc), "operation-not-supported")
+    assert "filter" in str(e)
+    # nothing was subscribed: a plain subscription works
+    sub.create_subscription()
+    commit_pools(ravend.connect(), ["plain"])
+    assert kind(take(sub)) == "plain"

@@ -899,6 +899,35 @@ static void test_partial_locks(void **state)
     assert_int_equal(edit(f, CFG_DS_RUNNING, POOLS(POOL("a", "9")), CFG_ERROPT_STOP, &A2, &errs), 0);
 }
 
+/* A rollback of a confirmed commit undoes it whatever partial lock another
+ * session took since: by cancel-commit and by the committing session's end. */
+static void test_rollback_ignores_partial_locks(void **state)
+{
+    struct fx *f = *state;
+    struct cfg_errs errs = {0};
+    struct cfg_commit_opts conf = {.confirmed = true};
+    const struct cfg_plock *p = NULL;
+    const char *sel_k[] = {"/raven-test:pools/pool[name='k']"};
+    char *base = dump(f, CFG_DS_RUNNING, true), *s;
+
+    for (int by_end = 0; by_end < 2; by_end++) {
+        assert_int_equal(edit(f, CFG_DS_CANDIDATE, POOLS(POOL("k", "1")), CFG_ERROPT_STOP, &A1, &errs), 0);
+        assert_int_equal(cfg_commit(f->cfg, &conf, &A1, &errs), 0);
+        assert_int_equal(cfg_partial_lock(f->cfg, sel_k, 1, &A2, &p, &errs), 0);
+        if (by_end)
+            cfg_session_end(f->cfg, A1.sid);
+        else
+            assert_int_equal(cfg_cancel_commit(f->cfg, NULL, &A1, &errs), 0);
+        assert_null(errs.head);
+        assert_false(cfg_confirm_pending(f->cfg));
+        s = dump(f, CFG_DS_RUNNING, true);
+        assert_string_equal(s, base);
+        free(s);
+        cfg_session_end(f->cfg, A2.sid);
+    }
+    free(base);
+}
+
 static void test_xpath_get(void **state)
 {
     struct fx *f = *state;
@@ -948,6 +977,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_when_removal_is_a_change, setup, teardown),
         cmocka_unit_test_setup_teardown(test_locks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_partial_locks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rollback_ignores_partial_locks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_xpath_get, setup, teardown),
     };
 

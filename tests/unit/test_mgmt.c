@@ -587,6 +587,31 @@ static void test_interest(void **state)
     assert_int_equal(f->c->nsent, sent);
 }
 
+/* A clock stepping back does not take event times back: the log stays in time
+ * order and what a time finds is all that came after it. */
+static void test_replay_stamps_never_go_back(void **state)
+{
+    struct mreplay *r = mreplay_new(8, 1000, 5000000000);
+    const int64_t clock[] = {100, 200, 150, 90, 300};
+    int64_t prev = 0;
+
+    (void)state;
+    assert_non_null(r);
+    for (size_t i = 0; i < sizeof(clock) / sizeof(clock[0]); i++) {
+        int64_t ns = mreplay_stamp(r, clock[i]);
+
+        assert_true(ns >= prev && ns >= clock[i]);
+        prev = ns;
+        mreplay_add(r, MGMT_EV_CONFIG, ns, "t", "<a/>", 4, NULL, NULL, NULL, 0);
+    }
+    assert_int_equal(mreplay_at(r, 2)->ns, 200);
+    assert_int_equal(mreplay_at(r, 3)->ns, 200);
+    /* from 200: the one stamped then and the two made while the clock was back */
+    assert_int_equal(mreplay_from_time(r, 200), 1);
+    assert_int_equal(mreplay_from_time(r, 201), 4);
+    mreplay_free(r);
+}
+
 /* The replay log: bounded by count and by bytes, the oldest dropped first, ids
  * growing by one, found by id and by time. */
 static void test_replay_log(void **state)
@@ -814,6 +839,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_interest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interest_per_conn, setup, teardown),
         cmocka_unit_test(test_replay_log),
+        cmocka_unit_test(test_replay_stamps_never_go_back),
         cmocka_unit_test_setup_teardown(test_replay_request, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replay_bad_class, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interest_bad, setup, teardown),
