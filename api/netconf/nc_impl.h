@@ -128,6 +128,11 @@ NC_WD_MODE nc_wd_mode(const struct lyd_node *rpc);
  * in @pg; and the annotations of the page on the reply's vpn-state. */
 bool nc_page_of(const struct lyd_node *rpc, struct mc_page *pg);
 int nc_page_meta(struct nc_api *api, struct lyd_node **data, const struct mc_page *pg);
+/* The operational state of @r's read: ravend's, selected by @xp and paged by @pg
+ * (NULL: not paged), with this process's own state @mon (adopted) merged in,
+ * in *data. */
+int nc_read_state(const struct rpc_req *r, char **xp, struct mc_page *pg, struct lyd_node *mon,
+                  struct lyd_node **data, struct cfg_errs *errs);
 const char *nc_child_val(const struct lyd_node *n, const char *name);
 enum cfg_op nc_parse_defop(const char *v);
 struct nc_server_reply *nc_rpc_dispatch(struct lyd_node *rpc, struct nc_session *session);

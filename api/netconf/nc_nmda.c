@@ -156,16 +156,10 @@ struct nc_server_reply *nc_op_get_data(struct rpc_req *r)
         rc = mc_get(api->mc, &r->actor, (enum cfg_ds)ds, (const char *const *)xp, &data, &errs);
     } else if (!rc) {
         rc = nc_local_state(api, &r->actor, xp, &mon, &errs);
-        if (!rc)
-            rc = paged ? mc_get_state_page(api->mc, &r->actor, (const char *const *)xp, &pg, &data, &errs)
-                       : mc_get_state(api->mc, &r->actor, (const char *const *)xp, &data, &errs);
-        if (!rc && paged && (rc = nc_page_meta(api, &data, &pg)))
-            cfg_err_add(&errs, CFG_ERR_RESOURCE_DENIED, CFG_ERRT_APPLICATION, NULL, "out of memory");
-        if (!rc && mon && lyd_merge_siblings(&data, mon, LYD_MERGE_DESTRUCT)) {
-            cfg_err_add(&errs, CFG_ERR_RESOURCE_DENIED, CFG_ERRT_APPLICATION, NULL, "out of memory");
-            rc = -ENOMEM;
+        if (!rc) {
+            rc = nc_read_state(r, xp, paged ? &pg : NULL, mon, &data, &errs);
+            mon = NULL; /* adopted */
         }
-        mon = NULL; /* merged, or part of data */
     }
     lyd_free_siblings(mon);
     nc_filter_free(xp);

@@ -492,6 +492,27 @@ bool nc_page_of(const struct lyd_node *rpc, struct mc_page *pg)
     return true;
 }
 
+int nc_read_state(const struct rpc_req *r, char **xp, struct mc_page *pg, struct lyd_node *mon,
+                  struct lyd_node **data, struct cfg_errs *errs)
+{
+    struct nc_api *api = r->api;
+    int rc = pg ? mc_get_state_page(api->mc, &r->actor, (const char *const *)xp, pg, data, errs)
+                : mc_get_state(api->mc, &r->actor, (const char *const *)xp, data, errs);
+
+    if (!rc && pg && (rc = nc_page_meta(api, data, pg)))
+        cfg_err_add(errs, CFG_ERR_RESOURCE_DENIED, CFG_ERRT_APPLICATION, NULL, "out of memory");
+    if (rc || !mon) {
+        lyd_free_siblings(mon);
+        return rc;
+    }
+    /* merged, or part of *data */
+    if (lyd_merge_siblings(data, mon, LYD_MERGE_DESTRUCT)) {
+        cfg_err_add(errs, CFG_ERR_RESOURCE_DENIED, CFG_ERRT_APPLICATION, NULL, "out of memory");
+        return -ENOMEM;
+    }
+    return 0;
+}
+
 /* The annotations total, remaining and next on the reply's vpn-state, an empty
  * one added when the page selected none, so that a client walking the pages
  * always learns whether more remain. */
@@ -550,17 +571,8 @@ static struct nc_server_reply *op_get(struct rpc_req *r, bool config_only)
         mon = NULL;
         rc = mc_get(api->mc, &r->actor, (enum cfg_ds)ds, (const char *const *)xp, &data, &errs);
     } else if (!rc) {
-        rc = paged ? mc_get_state_page(api->mc, &r->actor, (const char *const *)xp, &pg, &data, &errs)
-                   : mc_get_state(api->mc, &r->actor, (const char *const *)xp, &data, &errs);
-        if (!rc && paged && (rc = nc_page_meta(api, &data, &pg)))
-            cfg_err_add(&errs, CFG_ERR_RESOURCE_DENIED, CFG_ERRT_APPLICATION, NULL, "out of memory");
-        if (!rc && mon) {
-            if (lyd_merge_siblings(&data, mon, LYD_MERGE_DESTRUCT)) {
-                cfg_err_add(&errs, CFG_ERR_RESOURCE_DENIED, CFG_ERRT_APPLICATION, NULL, "out of memory");
-                rc = -ENOMEM;
-            }
-            mon = NULL; /* merged, or part of data */
-        }
+        rc = nc_read_state(r, xp, paged ? &pg : NULL, mon, &data, &errs);
+        mon = NULL; /* adopted */
     }
     lyd_free_siblings(mon);
     nc_filter_free(xp);
