@@ -55,7 +55,8 @@ struct cfg {
     bool jbroken;                    /* an append could not be taken back: snapshot next */
     pid_t cpid;                      /* compaction child, 0 if none */
     uint64_t cseq;                   /* sequence its snapshot holds */
-    uint64_t snap_size;              /* bytes of running.xml */
+    uint64_t snap_size;              /* bytes of running.xml (the journal's compaction throttle moves it) */
+    uint64_t snap_bytes;             /* bytes of running.xml as last written or read */
     uint64_t snap_seq;               /* sequence running.xml holds (may hold) */
     unsigned compact_fails;          /* compactions failed in a row (back-off) */
     uint64_t compact_bytes;          /* journal bytes before a compaction is worth it */

@@ -352,7 +352,7 @@ int cfg_journal_append(struct cfg *cfg, const struct lyd_node *old, const struct
     /* thousands of changes (a bulk load) cost more as records (each found,
      * widened and printed alone: some 20 us) than a snapshot of running (some
      * 60 ns a byte): then a snapshot */
-    if (chg->n > CFG_BULK_CHANGES && chg->n * 300 > cfg->snap_size)
+    if (chg->n > CFG_BULK_CHANGES && chg->n * 300 > cfg->snap_bytes)
         return -EAGAIN;
     for (size_t i = 0; i < chg->n && !rc && !whole; i++) {
         if (!chg->v[i].snode || !chg->v[i].path || !strcmp(chg->v[i].path, "/") ||
@@ -633,7 +633,7 @@ static void cut_journal(struct cfg *cfg)
     }
     free(data);
     if (snprintf(path, sizeof(path), "%s/running.xml", cfg->state_dir) < (int)sizeof(path) && !stat(path, &st))
-        cfg->snap_size = (uint64_t)st.st_size;
+        cfg->snap_size = cfg->snap_bytes = (uint64_t)st.st_size;
 }
 
 /* Reaps a finished compaction (@wait: waits for it): its snapshot replaces

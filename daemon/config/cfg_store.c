@@ -51,7 +51,7 @@ static int save_running(struct cfg *cfg, const char *path, const char *data, boo
     }
     if (!keep_digest)
         cfg->running_digest = body;
-    cfg->snap_size = hl + dl;
+    cfg->snap_size = cfg->snap_bytes = hl + dl;
     cfg_journal_reset(cfg);
     return 0;
 }
@@ -137,7 +137,7 @@ int cfg_store_load(struct cfg *cfg, const char *name, struct lyd_node **tree, st
     if (strcmp(name, "running")) {
         rc = cfg_parse_data(cfg, data, path, tree, errs);
     } else {
-        cfg->snap_size = strlen(data);
+        cfg->snap_size = cfg->snap_bytes = strlen(data);
         rc = cfg_parse_data(cfg, cfg_snapshot_parse(cfg, data), path, tree, errs);
         if (!rc)
             rc = cfg_journal_replay(cfg, tree, errs);

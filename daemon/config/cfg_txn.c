@@ -480,7 +480,9 @@ bool cfg_txn_all_changes(const struct cfg_txn *txn, const struct cfg_change **ch
     *n = txn->all->n;
     *made = txn->cfg->txn_made.v;
     *nmade = txn->cfg->txn_made.n;
-    return !txn->initial && !txn->cfg->txn_made_lost;
+    /* after a refused attempt, its validation may have changed the candidate
+     * beyond what was recorded */
+    return !txn->initial && !txn->cfg->txn_made_lost && !txn->cfg->cand_validated;
 }
 
 bool cfg_txn_is_initial(const struct cfg_txn *txn)

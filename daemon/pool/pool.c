@@ -1,6 +1,7 @@
 /* Address pools and the address book of every session address (see pool.h). */
 #include "daemon/pool/pool.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -858,6 +859,13 @@ void pool_patch_apply(struct pool_patch *pp)
 {
     struct pool_set *ps = pp->live;
     size_t k = 0;
+
+    /* checked at prepare, and nothing leases between prepare and apply: a
+     * commit runs on the control thread without a turn of its loop */
+    for (size_t i = 0; i < pp->nput; i++)
+        assert(!pp->old[i] || !pp->old[i]->in_use);
+    for (size_t i = 0; i < pp->ndel; i++)
+        assert(!pp->del[i]->in_use);
 
     for (size_t i = 0; i < ps->nv4; i++) {
         if (!patch_drops(pp, ps->v4[i].pool))

@@ -529,8 +529,10 @@ def test_install_start_purge(root, deb, tmp_path):
 
     # the installed ravenctl converts the vendor's configuration with the
     # installed importer, run as root (no bytecode left in the package's directory)
+    # (copied in: the tree may lie under a /tmp the root does not share)
     example = os.path.join(ROOT, "tests", "cli", "ios", "own-4-psk-minimal.txt")
-    r = root.run(f"cd /tmp && ravenctl import-ios {shlex.quote(example)} -o /tmp/import.json && "
+    root.write("/tmp/own-4-psk-minimal.txt", open(example).read())
+    r = root.run("cd /tmp && ravenctl import-ios /tmp/own-4-psk-minimal.txt -o /tmp/import.json && "
                  "stat -c %a /tmp/import.json && cat /tmp/import.json")
     mode, _, doc = r.stdout.partition("\n")
     assert mode == "600" and json.loads(doc)["raven-vpn:pools"]["ipv4-pool"][0]["name"] == "import-pool", r.stdout
