@@ -30,6 +30,8 @@ static const char *const type_names[ALARM_TYPE_N] = {
     [ALARM_XDP_DETACHED] = "xdp-detached",
     [ALARM_FRONTEND_RESTARTED] = "front-end-restarted",
     [ALARM_COMMIT_REFUSED] = "commit-refused",
+    [ALARM_CLUSTER_ETCD_UNREACHABLE] = "cluster-etcd-unreachable",
+    [ALARM_CLUSTER_PARTITION_CONFLICT] = "cluster-partition-conflict",
 };
 
 const char *alarm_type_name(enum alarm_type type)
