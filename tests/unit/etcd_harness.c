@@ -184,6 +184,7 @@ struct res do_put(struct etcd *e, const char *k, const char *v, int64_t lease)
 
     assert_int_equal(etcd_put(e, k, v, strlen(v), lease, done_cb, &r), 0);
     WAIT(r);
+    assert_int_equal(r.calls, 1);
     return r;
 }
 
@@ -193,6 +194,7 @@ struct res do_range(struct etcd *e, const char *prefix)
 
     assert_int_equal(etcd_range_prefix(e, prefix, range_cb, &r), 0);
     WAIT(r);
+    assert_int_equal(r.calls, 1);
     return r;
 }
 
@@ -202,6 +204,7 @@ struct res do_delete(struct etcd *e, const char *k, bool prefix)
 
     assert_int_equal(etcd_delete(e, k, prefix, done_cb, &r), 0);
     WAIT(r);
+    assert_int_equal(r.calls, 1);
     return r;
 }
 
@@ -211,6 +214,7 @@ struct res do_keepalive(struct etcd *e, int64_t lease)
 
     assert_int_equal(etcd_lease_keepalive(e, lease, lease_cb, &r), 0);
     WAIT(r);
+    assert_int_equal(r.calls, 1);
     return r;
 }
 
