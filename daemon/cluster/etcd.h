@@ -43,7 +43,8 @@ typedef void (*etcd_create_cb)(void *arg, bool ok, bool created, const char *err
 
 enum etcd_event { ETCD_EV_PUT, ETCD_EV_DELETE };
 typedef void (*etcd_watch_cb)(void *arg, enum etcd_event ev, const struct etcd_kv *kv);
-/* the watch ended (etcd gone, compacted, cancelled by etcd): start a new one */
+/* the watch ended (etcd gone, compacted, cancelled by etcd): start a new one;
+ * the ended watch is freed after this returns (do not cancel it) */
 typedef void (*etcd_watch_lost_cb)(void *arg, const char *err);
 
 /* NULL with @err set when the configuration cannot be used (no endpoint, a PEM
