@@ -214,6 +214,19 @@ static void ignore(struct cluster *c, const struct etcd_kv *kv, const char *why,
     log_warn("cluster", "etcd key %s (revision %" PRId64 ") ignored: %s", kv->key, kv->mod_revision, why);
 }
 
+/* A key deleted: a record written there later is logged again. */
+static void ignored_forget(struct cluster *c, const char *key)
+{
+    struct ignored *ig;
+
+    HASH_FIND(hh, c->ignored, key, strlen(key), ig);
+    if (ig) {
+        HASH_DEL(c->ignored, ig);
+        free(ig->key);
+        free(ig);
+    }
+}
+
 static void sess_remove(struct cluster *c, const char *key)
 {
     struct csess *s;
@@ -234,6 +247,8 @@ static void kv_event(struct cluster *c, enum etcd_event ev, const struct etcd_kv
 
     if (strncmp(kv->key, c->prefix, c->prefix_len))
         return;
+    if (ev == ETCD_EV_DELETE)
+        ignored_forget(c, kv->key);
     kind = cluster_key_split(kv->key + c->prefix_len, name, sizeof(name), &id);
     if (kind == 'm') {
         struct cluster_member m;
@@ -728,6 +743,11 @@ void cluster_foreach_session(const struct cluster *c,
 
 static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr *b)
 {
+    const struct in6_addr *b6 = &((const struct sockaddr_in6 *)b)->sin6_addr;
+
+    /* an IPv4 request seen on an IPv6 socket */
+    if (a->ss_family == AF_INET && b->sa_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(b6))
+        return !memcmp(&((const struct sockaddr_in *)a)->sin_addr, &b6->s6_addr[12], 4);
     if (a->ss_family != b->sa_family)
         return false;
     if (b->sa_family == AF_INET)
