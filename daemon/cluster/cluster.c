@@ -756,17 +756,25 @@ static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr *b
                                                &((const struct sockaddr_in6 *)b)->sin6_addr, 16);
 }
 
-static bool pick_gw(const struct cluster *c, bool exclude_self, char *gw, size_t gwlen)
+/* The pick's address into @gw (false when it is this member or there is
+ * none). The member chosen is counted one session more at once: its own count
+ * comes back through etcd only after the client arrived (and at most once a
+ * second), and a burst of new clients must spread meanwhile. */
+static bool pick_gw(struct cluster *c, bool exclude_self, char *gw, size_t gwlen)
 {
     long i = cluster_pick(c->m, c->nm, exclude_self ? c->self.name : NULL);
 
-    if (i < 0 || !strcmp(c->m[i].name, c->self.name))
+    if (i < 0)
+        return false;
+    if (c->m[i].sessions < UINT32_MAX)
+        c->m[i].sessions++;
+    if (!strcmp(c->m[i].name, c->self.name))
         return false;
     snprintf(gw, gwlen, "%s", c->m[i].address);
     return true;
 }
 
-bool cluster_redirect_init(const struct cluster *c, const struct sockaddr *local, char *gw, size_t gwlen)
+bool cluster_redirect_init(struct cluster *c, const struct sockaddr *local, char *gw, size_t gwlen)
 {
     bool at_caddr = false;
 
@@ -779,7 +787,7 @@ bool cluster_redirect_init(const struct cluster *c, const struct sockaddr *local
     return at_caddr && pick_gw(c, false, gw, gwlen);
 }
 
-bool cluster_redirect_other(const struct cluster *c, char *gw, size_t gwlen)
+bool cluster_redirect_other(struct cluster *c, char *gw, size_t gwlen)
 {
     return c && c->state == CLUSTER_CONNECTED && !c->leaving && pick_gw(c, true, gw, gwlen);
 }

@@ -92,8 +92,11 @@ void cluster_foreach_session(const struct cluster *c,
  * false to serve it here (etcd not connected; @local not a cluster-address
  * and this member not draining; this member is the pick; no member to take
  * it). A draining member sends every new client to the best other member. */
-bool cluster_redirect_init(const struct cluster *c, const struct sockaddr *local, char *gw, size_t gwlen);
-/* The best member other than this one, for moving an established session. */
-bool cluster_redirect_other(const struct cluster *c, char *gw, size_t gwlen);
+bool cluster_redirect_init(struct cluster *c, const struct sockaddr *local, char *gw, size_t gwlen);
+/* The best member other than this one, for moving an established session.
+ * Both count the member chosen (this one too, when it serves the client) one
+ * session more in the table until its own record says otherwise, so that
+ * clients arriving faster than the members' counts spread all the same. */
+bool cluster_redirect_other(struct cluster *c, char *gw, size_t gwlen);
 
 #endif

@@ -259,27 +259,27 @@ def test_members_records_partition_drain_kill_and_leave(cluster):
           '"health":"up"}')
     e.ctl("put", f"{PREFIX}members/junk", "this is not JSON {")
     for m in (ma, mb):
-        wait_until(lambda m=m: cluster_state(m)["member-records-ignored"] == "3", timeout=3,
+        wait_until(lambda m=m: cluster_state(m)["member-records-ignored"] == "3", timeout=5,
                    what="three records ignored")
         assert set(members_of(m)) == {"a", "b"}
     assert "members/neg" in a.log() and "capacity" in a.log()
     # a valid one from outside is listed, and a later bad revision of it drops it
     e.ctl("put", f"{PREFIX}members/x", '{"name":"x","address":"10.9.9.8","sessions":2,"capacity":5,"health":"up"}')
-    wait_until(lambda: "x" in members_of(ma), timeout=3, what="member x listed")
+    wait_until(lambda: "x" in members_of(ma), timeout=5, what="member x listed")
     e.ctl("put", f"{PREFIX}members/x", '{"name":"x","address":"10.9.9.8","sessions":2}')
-    wait_until(lambda: "x" not in members_of(ma), timeout=3, what="member x's bad record ignored")
+    wait_until(lambda: "x" not in members_of(ma), timeout=5, what="member x's bad record ignored")
     assert cluster_state(ma)["member-records-ignored"] == "4"
     e.ctl("del", f"{PREFIX}members/x")
 
     # the partition: a gets index 0; a record claiming index 0 is a conflict
     commit(ma, f'<pools xmlns="{NS}"><partition><count>4</count><index>0</index></partition></pools>')
-    wait_until(lambda: members_of(mb)["a"].get("partition-index") == "0", timeout=3, what="a's partition seen")
+    wait_until(lambda: members_of(mb)["a"].get("partition-index") == "0", timeout=5, what="a's partition seen")
     e.ctl("put", f"{PREFIX}members/z", '{"name":"z","address":"10.9.9.7","sessions":0,"capacity":5,'
           '"health":"up","partition":0}')
-    wait_until(lambda: alarm_active(ma, "cluster-partition-conflict", "z"), timeout=3, what="conflict raised")
+    wait_until(lambda: alarm_active(ma, "cluster-partition-conflict", "z"), timeout=5, what="conflict raised")
     e.ctl("put", f"{PREFIX}members/z", '{"name":"z","address":"10.9.9.7","sessions":0,"capacity":5,'
           '"health":"up","partition":1}')
-    wait_until(lambda: not alarm_active(ma, "cluster-partition-conflict", "z"), timeout=3, what="conflict cleared")
+    wait_until(lambda: not alarm_active(ma, "cluster-partition-conflict", "z"), timeout=5, what="conflict cleared")
     assert ("cluster-partition-conflict", "z") in alarms(ma)
     e.ctl("del", f"{PREFIX}members/z")
 
@@ -361,11 +361,11 @@ def test_sessions_redirect_and_etcd_outage(cluster):
     # alice dials a's own address: served by a, published for b to see
     r = up(lb, 0, cl.addr(1), "alice.example.org")
     assert r.returncode == 0, f"{r.stdout}\n{lb.log(0)[-3000:]}\n{a.log()[-3000:]}"
-    wait_until(lambda: any(k[0] == "a" for k in cluster_state(mb)["sessions"]), timeout=3,
+    wait_until(lambda: any(k[0] == "a" for k in cluster_state(mb)["sessions"]), timeout=5,
                what="session key seen by b")
     (key, sess), = cluster_state(mb)["sessions"].items()
     assert sess["user"] == "alice.example.org" and sess["addresses"] == ["10.201.0.10"]
-    wait_until(lambda: members_of(mb)["a"]["sessions"] == "1", timeout=3, what="a's count 1")
+    wait_until(lambda: members_of(mb)["a"]["sessions"] == "1", timeout=5, what="a's count 1")
     assert '"user":"alice.example.org"' in e.ctl("get", f"{PREFIX}sessions/a/{key[1]}", "--print-value-only").stdout
 
     # bob dials the cluster address: a (1 of 100) sends him to b (0 of 100)
@@ -373,9 +373,9 @@ def test_sessions_redirect_and_etcd_outage(cluster):
     assert r.returncode == 0, f"{r.stdout}\n{lb.log(1)[-3000:]}"
     assert f"redirected to {cl.addr(3)}" in lb.log(1), lb.log(1)[-3000:]
     assert virtual_ip(lb, 1).startswith("10.201.1."), lb.swanctl(1, "--list-sas").stdout
-    wait_until(lambda: members_of(ma).get("b", {}).get("sessions") == "1", timeout=3, what="b's count 1")
+    wait_until(lambda: members_of(ma).get("b", {}).get("sessions") == "1", timeout=5, what="b's count 1")
     lb.swanctl(1, "--terminate", "--ike", "rw")
-    wait_until(lambda: members_of(ma).get("b", {}).get("sessions") == "0", timeout=3, what="b's count 0")
+    wait_until(lambda: members_of(ma).get("b", {}).get("sessions") == "0", timeout=5, what="b's count 0")
 
     # etcd stopped: unreachable, alarm, nobody redirected; the session stays
     e.stop()
@@ -402,7 +402,7 @@ def test_sessions_redirect_and_etcd_outage(cluster):
     lb.swanctl(0, "--terminate", "--ike", "rw")
     wait_until(lambda: len([k for k in cluster_state(mb)["sessions"] if k[0] == "a"]) == 1, timeout=5,
                what="alice's key deleted")
-    wait_until(lambda: members_of(mb)["a"]["sessions"] == "1", timeout=3, what="a's count 1 again")
+    wait_until(lambda: members_of(mb)["a"]["sessions"] == "1", timeout=5, what="a's count 1 again")
 
     # a draining: a new client at a's own address goes to b
     commit(ma, cluster_xml("a", cl.addr(1), e.url, ttl=3, caddrs=(caddr,), draining=True))
