@@ -113,7 +113,9 @@ def ike_config(listen, pool_start, pool_end):
       <local><pre-share><key>rw-secret-1</key></pre-share></local>
       <remote><pre-share><key>rw-secret-1</key></pre-share></remote>
     </authentication>
-    <aaa><authorization><group><psk><method-list>local-list</method-list><username>rw-group</username></psk></group></authorization></aaa>
+    <aaa><authorization><group><psk>
+      <method-list>local-list</method-list><username>rw-group</username>
+    </psk></group></authorization></aaa>
   </profile>
 </ikev2>
 <pools xmlns="{NS}">

@@ -73,7 +73,8 @@ static void test_member_invalid(void **st)
         {"{\"name\":\"a\",\"address\":\"10.0.0.1\",\"sessions\":1,\"capacity\":0,\"health\":\"up\"}", "\"capacity\""},
         {"{\"name\":\"a\",\"address\":\"10.0.0.1\",\"sessions\":1,\"capacity\":4294967296,\"health\":\"up\"}",
          "\"capacity\""},
-        {"{\"name\":\"a\",\"address\":\"10.0.0.1\",\"sessions\":1,\"capacity\":\"5\",\"health\":\"up\"}", "\"capacity\""},
+        {"{\"name\":\"a\",\"address\":\"10.0.0.1\",\"sessions\":1,\"capacity\":\"5\",\"health\":\"up\"}",
+         "\"capacity\""},
         {"{\"name\":\"a\",\"address\":\"10.0.0.1\",\"sessions\":-1,\"capacity\":1,\"health\":\"up\"}", "\"sessions\""},
         {"{\"name\":\"a\",\"address\":\"10.0.0.1\",\"sessions\":1.5,\"capacity\":1,\"health\":\"up\"}", "\"sessions\""},
         {"{\"name\":\"a\",\"address\":\"10.0.0.1\",\"sessions\":4294967296,\"capacity\":1,\"health\":\"up\"}",
@@ -106,7 +107,8 @@ static void test_member_invalid(void **st)
     }
     /* not NUL-terminated: only vlen bytes are read */
     {
-        const char rec[] = "{\"name\":\"a\",\"address\":\"10.0.0.1\",\"sessions\":1,\"capacity\":1,\"health\":\"up\"}XX";
+        const char rec[] =
+            "{\"name\":\"a\",\"address\":\"10.0.0.1\",\"sessions\":1,\"capacity\":1,\"health\":\"up\"}XX";
         char why[200] = "";
 
         assert_int_equal(cluster_member_parse("a", rec, sizeof(rec) - 3, AF_INET, &m, why, sizeof(why)), 0);
