@@ -1,14 +1,17 @@
-/* The etcd client (etcd.h): requests as HTTP POSTs to etcd's JSON gateway on
- * one libcurl multi handle driven by the control thread's libevent base;
- * endpoints in order, authentication tokens, watches as streams.
+/* The etcd client (etcd.h): its configuration, requests as HTTP POSTs to
+ * etcd's JSON gateway on one libcurl multi handle driven by the control
+ * thread's libevent base, endpoints in order, TLS, authentication tokens, the
+ * end of each request and its one callback. The JSON sent is etcd_kv.c's,
+ * watches are etcd_watch.c's, what comes back is read by etcd_parse.c.
  *
- * Callbacks run only from drive() (libcurl said a socket or its timer is
- * ready), never from inside a libcurl callback nor from a request's start:
- * libcurl's write callbacks only buffer, and what they buffered is handed out
- * once curl_multi_socket_action() returned. While callbacks run (depth > 0) a
- * request that ends or is cancelled is only marked dead, and etcd_free() only
- * marks the client: they are freed when drive() unwinds, so that no pointer
- * the loop holds goes stale under it. */
+ * Callbacks run only from the loop (drive(): libcurl said a socket or its
+ * timer is ready; a watch's acknowledgement timer), never from inside a
+ * libcurl callback nor from a request's start: libcurl's write callbacks only
+ * buffer, and what they buffered is handed out once curl_multi_socket_action()
+ * returned. While callbacks run (etcd_enter/etcd_leave) a request that ends or
+ * is cancelled is only marked dead, and etcd_free() only marks the client:
+ * they are freed when the outermost returns, so that no pointer the loop
+ * holds goes stale under it. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <event2/event.h>
@@ -69,6 +72,8 @@ void etcd_req_detach(struct etcd_req *r)
     }
     curl_slist_free_all(r->hdrs);
     r->hdrs = NULL;
+    if (r->kind == RQ_WATCH && ((struct etcd_watch *)r)->ev_ack)
+        evtimer_del(((struct etcd_watch *)r)->ev_ack);
 }
 
 static void req_free(struct etcd_req *r)
@@ -78,8 +83,11 @@ static void req_free(struct etcd_req *r)
         OPENSSL_cleanse(r->body, r->blen);
     free(r->body);
     free(r->resp);
-    if (r->kind == RQ_WATCH)
+    if (r->kind == RQ_WATCH) {
         etcd_split_fini(&((struct etcd_watch *)r)->split);
+        if (((struct etcd_watch *)r)->ev_ack)
+            event_free(((struct etcd_watch *)r)->ev_ack);
+    }
     free(r);
 }
 
@@ -178,6 +186,11 @@ static int http_start(struct etcd_req *r)
     }
     if (!easy_tls(e, h) || curl_multi_add_handle(e->multi, h) != CURLM_OK)
         goto fail;
+    if (r->kind == RQ_WATCH) { /* etcd is to acknowledge it in time */
+        struct timeval tv = {.tv_sec = e->timeout_ms / 1000, .tv_usec = e->timeout_ms % 1000 * 1000};
+
+        evtimer_add(((struct etcd_watch *)r)->ev_ack, &tv);
+    }
     r->easy = h;
     r->state = RS_SENT;
     return 0;
@@ -472,14 +485,13 @@ static void check_done(struct etcd *e)
 
 static void really_free(struct etcd *e);
 
-static void drive(struct etcd *e, curl_socket_t fd, int mask)
+void etcd_enter(struct etcd *e)
 {
-    int running;
-
     e->depth++;
-    curl_multi_socket_action(e->multi, fd, mask, &running);
-    etcd_watch_dispatch(e);
-    check_done(e);
+}
+
+void etcd_leave(struct etcd *e)
+{
     if (--e->depth)
         return;
     for (struct etcd_req **p = &e->reqs; *p;) {
@@ -494,6 +506,17 @@ static void drive(struct etcd *e, curl_socket_t fd, int mask)
     }
     if (e->freed)
         really_free(e);
+}
+
+static void drive(struct etcd *e, curl_socket_t fd, int mask)
+{
+    int running;
+
+    etcd_enter(e);
+    curl_multi_socket_action(e->multi, fd, mask, &running);
+    etcd_watch_dispatch(e);
+    check_done(e);
+    etcd_leave(e); /* @e may be gone */
 }
 
 static void on_sock(evutil_socket_t fd, short what, void *arg)
@@ -669,6 +692,8 @@ struct etcd *etcd_new(struct event_base *base, const struct etcd_conf *c, char *
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
+    /* a burst of requests queues in libcurl rather than open a connection each */
+    curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 32L);
     curl_multi_setopt(e->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
     curl_multi_setopt(e->multi, CURLMOPT_SOCKETDATA, e);
     curl_multi_setopt(e->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
@@ -754,6 +779,8 @@ struct etcd_req *etcd_req_new(struct etcd *e, enum req_kind kind, const char *pa
     r->blen = strlen(r->body);
     json_decref(j);
     j = NULL;
+    if (kind == RQ_WATCH && !(((struct etcd_watch *)r)->ev_ack = evtimer_new(e->base, etcd_watch_on_ack, r)))
+        goto fail;
     if (etcd_req_send(r))
         goto fail;
     r->next = e->reqs;

@@ -37,6 +37,7 @@ struct etcd_kv {
 
 typedef void (*etcd_done_cb)(void *arg, bool ok, const char *err);
 typedef void (*etcd_lease_cb)(void *arg, bool ok, int64_t lease, int64_t ttl, const char *err);
+/* @kvs (and @err of every callback) are valid during the call only */
 typedef void (*etcd_range_cb)(void *arg, bool ok, const struct etcd_kv *kvs, size_t n, int64_t revision,
                               const char *err);
 typedef void (*etcd_create_cb)(void *arg, bool ok, bool created, const char *err);

@@ -16,6 +16,7 @@
 #define RAVEN_CLUSTER_ETCD_INT_H
 
 #include <curl/curl.h>
+#include <event2/event.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -152,6 +153,7 @@ struct etcd_watch {
     etcd_watch_cb cb;
     etcd_watch_lost_cb lost;
     struct etcd_split split;
+    struct event *ev_ack; /* etcd did not say created in time */
     bool acked;  /* etcd said created */
     bool failed; /* the stream broke (err says why) */
     char err[ETCD_ERRLEN];
@@ -181,6 +183,11 @@ struct etcd {
     uint64_t writes;
 };
 
+/* Around callbacks of the client's from the loop: while they run, requests
+ * that end and the client itself (etcd_free) are only marked; etcd_leave
+ * frees them once the outermost returns (@e may be gone after it). */
+void etcd_enter(struct etcd *e);
+void etcd_leave(struct etcd *e);
 /* Sends @r: at once, or once a token is had when etcd wants one. -ENOMEM
  * when it cannot be sent. */
 int etcd_req_send(struct etcd_req *r);
@@ -206,6 +213,9 @@ size_t etcd_watch_body(char *data, size_t size, size_t n, void *arg);
 void etcd_watch_lost(struct etcd_watch *w, const char *err);
 /* Hands out the complete messages of every watch's stream. */
 void etcd_watch_dispatch(struct etcd *e);
+/* The timer of a watch's acknowledgement (@arg the watch) fired: the next
+ * endpoint, or the watch is lost. */
+void etcd_watch_on_ack(evutil_socket_t fd, short what, void *arg);
 /* @w's transfer ended with @rc. */
 void etcd_watch_ended(struct etcd_watch *w, CURLcode rc);
 

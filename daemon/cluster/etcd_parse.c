@@ -44,6 +44,15 @@ bool etcd_b64_decode(const char *s, size_t slen, char **out, size_t *outlen)
         if (!b64_char((unsigned char)s[i]))
             return false;
     }
+    /* the bits the padding leaves over are zero (what etcd writes): one
+     * encoding per value */
+    if (pad) {
+        static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        size_t v = (size_t)(strchr(alphabet, s[slen - pad - 1]) - alphabet);
+
+        if (v & (pad == 2 ? 0x0f : 0x03))
+            return false;
+    }
     if (!(buf = malloc(slen / 4 * 3 + 1)))
         return false;
     n = slen ? EVP_DecodeBlock((unsigned char *)buf, (const unsigned char *)s, (int)slen) : 0;

@@ -65,6 +65,7 @@ static bool watch_msg(struct etcd_watch *w, const char *p, size_t len)
         goto out;
     }
     w->acked = true;
+    evtimer_del(w->ev_ack);
     for (size_t i = 0; i < m.kvs.n && r->state == RS_SENT && !e->freed; i++)
         w->cb(r->arg, m.types[i], &m.kvs.v[i]);
     if (m.canceled && r->state == RS_SENT && !e->freed) {
@@ -115,6 +116,25 @@ void etcd_watch_ended(struct etcd_watch *w, CURLcode rc)
         return;
     snprintf(msg, sizeof(msg), "etcd at %s: %s", r->e->endpoints[r->ep], err);
     etcd_watch_lost(w, msg);
+}
+
+void etcd_watch_on_ack(evutil_socket_t fd, short what, void *arg)
+{
+    struct etcd_watch *w = arg;
+    struct etcd *e = w->r.e;
+    char why[96], msg[ETCD_MAX_ENDPOINT + 128];
+
+    (void)fd;
+    (void)what;
+    if (w->r.state != RS_SENT || w->acked)
+        return;
+    etcd_enter(e);
+    snprintf(why, sizeof(why), "no acknowledgement of the watch within %u ms", e->timeout_ms);
+    if (!etcd_req_failover(&w->r, why)) {
+        snprintf(msg, sizeof(msg), "etcd at %s: %s", e->endpoints[w->r.ep], why);
+        etcd_watch_lost(w, msg);
+    }
+    etcd_leave(e);
 }
 
 struct etcd_watch *etcd_watch_prefix(struct etcd *e, const char *prefix, int64_t start_revision, etcd_watch_cb cb,

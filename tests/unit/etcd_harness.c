@@ -184,6 +184,7 @@ struct res do_put(struct etcd *e, const char *k, const char *v, int64_t lease)
 
     assert_int_equal(etcd_put(e, k, v, strlen(v), lease, done_cb, &r), 0);
     WAIT(r);
+    assert_int_equal(r.calls, 1);
     return r;
 }
 
@@ -193,6 +194,7 @@ struct res do_range(struct etcd *e, const char *prefix)
 
     assert_int_equal(etcd_range_prefix(e, prefix, range_cb, &r), 0);
     WAIT(r);
+    assert_int_equal(r.calls, 1);
     return r;
 }
 
@@ -202,6 +204,7 @@ struct res do_delete(struct etcd *e, const char *k, bool prefix)
 
     assert_int_equal(etcd_delete(e, k, prefix, done_cb, &r), 0);
     WAIT(r);
+    assert_int_equal(r.calls, 1);
     return r;
 }
 
@@ -211,6 +214,7 @@ struct res do_keepalive(struct etcd *e, int64_t lease)
 
     assert_int_equal(etcd_lease_keepalive(e, lease, lease_cb, &r), 0);
     WAIT(r);
+    assert_int_equal(r.calls, 1);
     return r;
 }
 
@@ -464,4 +468,18 @@ void make_pki(void)
     assert_int_equal(run(srv_sign), 0);
     assert_int_equal(run(cli_req), 0);
     assert_int_equal(run(cli_sign), 0);
+}
+
+int hung_listen(int *port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(fd, 8), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    *port = ntohs(a.sin_port);
+    return fd;
 }

@@ -74,5 +74,8 @@ void srv_stop(void);
 int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw);
 char *slurp(const char *name);
 void make_pki(void);
+/* A listening socket on 127.0.0.1 never accepted from: connections are made
+ * (the kernel's backlog) and never answered. Its port in @port. */
+int hung_listen(int *port);
 
 #endif

@@ -278,6 +278,43 @@ static void test_failover(void **state)
     etcd_free(e);
 }
 
+/* an endpoint that takes connections and never answers: the request times
+ * out there and goes to the next; so does a watch not acknowledged in time */
+static void test_failover_hung(void **state)
+{
+    char hung[64], err[256];
+    const char *eps[2] = {hung, plain.url};
+    struct etcd_conf c = {.endpoints = eps, .nendpoints = 2, .timeout_ms = 400};
+    int port, fd = hung_listen(&port);
+    struct etcd *e;
+    struct wres w = {0};
+
+    (void)state;
+    snprintf(hung, sizeof(hung), "http://127.0.0.1:%d", port);
+    assert_non_null(e = etcd_new(base, &c, err, sizeof(err)));
+    assert_true(do_put(e, "fh/k", "v", 0).ok);
+    assert_string_equal(etcd_endpoint(e), plain.url);
+    etcd_free(e);
+    assert_non_null(e = etcd_new(base, &c, err, sizeof(err)));
+    assert_non_null(etcd_watch_prefix(e, "fh/", 0, watch_cb, lost_cb, &w));
+    loop_for(700);
+    assert_int_equal(w.lost, 0);
+    assert_string_equal(etcd_endpoint(e), plain.url);
+    assert_true(do_put(e, "fh/k", "again", 0).ok);
+    assert_true(loop_until(&w.events, 1, 5000));
+    assert_string_equal(w.vals[0], "again");
+    etcd_free(e);
+    /* the hung endpoint alone: the watch is lost */
+    c.nendpoints = 1;
+    memset(&w, 0, sizeof(w));
+    assert_non_null(e = etcd_new(base, &c, err, sizeof(err)));
+    assert_non_null(etcd_watch_prefix(e, "fh/", 0, watch_cb, lost_cb, &w));
+    assert_true(loop_until(&w.lost, 1, 3000));
+    assert_non_null(strstr(w.err, "no acknowledgement"));
+    etcd_free(e);
+    close(fd);
+}
+
 static void free_in_cb(void *arg, bool ok, const char *err)
 {
     struct etcd **e = arg;
@@ -616,6 +653,7 @@ int main(void)
         cmocka_unit_test(test_lease),
         cmocka_unit_test(test_watch),
         cmocka_unit_test(test_failover),
+        cmocka_unit_test(test_failover_hung),
         cmocka_unit_test(test_free_client),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_tls),
