@@ -239,3 +239,17 @@ def test_a_clients_redirect_is_ignored(pair):
     assert counter(p.ma, "refused-from-client") == 1
     assert f"the client sent REDIRECT to {p.b}; only a gateway redirects: ignored" in p.A.log()
     assert counter(p.ma, "established") == 0 and counter(p.mb, "redirected-from") == 0
+
+
+def test_adopted_session_can_be_redirected(pair):
+    p = pair(1)
+    assert p.client(0, "c0.example.org").returncode == 0, p.lb.log(0)[-4000:]
+    # A restarts: the session lives on from the arena, with its client's support
+    p.A.stop()
+    p.A.start()
+    p.ma = p.A.connect()
+    assert len(sessions(p.ma)) == 1
+    assert redirect(p.ma, "<all/>", p.b) == (1, 0)
+    wait_until(lambda: len(sessions(p.mb)) == 1 and not sessions(p.ma), timeout=20,
+               what="the adopted session moved to B")
+    assert ike_peer(p, 0) == p.b
