@@ -69,7 +69,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import benchdeps  # noqa: E402
 from bench_ike import netns_pair, stop, tree_cpu, wait_for  # noqa: E402
-from bench_scale import PW, Rest, ravend_config  # noqa: E402
+from bench_scale import Rest, ravend_config  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(HERE))
 NS = "urn:raven:params:xml:ns:yang:raven-vpn"
