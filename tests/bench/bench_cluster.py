@@ -505,11 +505,17 @@ def part_b(a, head, cl, d):
                   f"+{idle_r:.2f}/s, over {a.idle:g} s")
             t0 = time.monotonic()
             c0 = rv.cpu()
-            lr = ike_load(a.tools, cl, a.seconds, a.concurrency)
+            lr = ike_load(a.tools, cl, a.seconds, a.cluster_concurrency)
             c1 = rv.cpu()
-            time.sleep(1)  # the last session's key deleted
             w2, r2 = writes()
+            for _ in range(30):  # until the writes still under way are done
+                time.sleep(1)
+                w, r = writes()
+                if (w, r) == (w2, r2):
+                    break
+                w2, r2 = w, r
             el = time.monotonic() - t0
+            st = rv.get("cluster")["raven-vpn:cluster"]
             events = 2 * lr["established"]
             per_w = (w2 - w1 - idle_w * el) / max(events, 1)
             per_r = (r2 - r1 - idle_r * el) / max(events, 1)
@@ -520,7 +526,9 @@ def part_b(a, head, cl, d):
                   f"{lr['failures']} failures, {lr['timeouts']} timeouts) = {events} session events; ravend sent "
                   f"{w2 - w1} etcd writes, etcd revision +{r2 - r1}: {per_w:.2f} writes and {per_r:.2f} "
                   f"revisions per session event (idle rate taken off); ravend CPU "
-                  f"{out['cpu_us_per_sa']:.0f} us per SA as a cluster member")
+                  f"{out['cpu_us_per_sa']:.0f} us per SA as a cluster member; etcd-state then "
+                  f"{st.get('etcd-state')}{', error: ' + st['etcd-error'] if st.get('etcd-error') else ''}")
+            out["etcd_state_after"] = st.get("etcd-state")
         finally:
             rv.close()
     finally:
@@ -562,6 +570,8 @@ def main():
     ap.add_argument("--flood-rate", type=int, default=100000, help="redirects offered a second for the rate")
     ap.add_argument("--etcd-dir", default="/var/tmp", help="where etcd keeps its data (its disk sets its rate)")
     ap.add_argument("--etcd-clients", type=int, default=16)
+    ap.add_argument("--cluster-concurrency", type=int, default=4,
+                    help="ike_load's initiators against the cluster member (its session events: etcd writes)")
     ap.add_argument("--idle", type=float, default=12, help="seconds of an idle member (its keep-alives)")
     ap.add_argument("--no-check-perf", dest="check_perf", action="store_false")
     ap.add_argument("--skip", default="", help="parts to leave out: a, b, c (comma-separated)")
