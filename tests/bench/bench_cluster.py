@@ -30,8 +30,9 @@ the load in a client namespace over a veth ({NET}.1 headend, {NET}.2 client):
       concurrent clients, and `etcdctl check perf --load=s` (60 s; --no-check-perf
       leaves it out); then ravend as a cluster member of it: its writes to
       etcd (vpn-state/cluster/etcd-writes) and etcd's revision while idle
-      (the lease keep-alives) and while ike_load sets sessions up and down,
-      per session event (an event: a session up, or down).
+      (the lease keep-alives) and while ike_load (--cluster-concurrency
+      initiators) sets sessions up and down, per session event (an event: a
+      session up, or down).
   (c) The figures measured before, not measured again: sessions held and
       set-ups a second per node, quoted from the results files
       (bench_table, bench_scale).
@@ -381,6 +382,16 @@ class Etcd:
         except (OSError, RuntimeError, http.client.HTTPException):
             return False
 
+    def count(self, prefix):
+        """Keys under @prefix."""
+        end = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        c = self.conn()
+        try:
+            r = self.post(c, "/v3/kv/range", {"key": b64(prefix), "range_end": b64(end), "count_only": True})
+            return int(r.get("count", 0))
+        finally:
+            c.close()
+
     def revision(self):
         c = self.conn()
         try:
@@ -516,6 +527,8 @@ def part_b(a, head, cl, d):
                 w2, r2 = w, r
             el = time.monotonic() - t0
             st = rv.get("cluster")["raven-vpn:cluster"]
+            left = e.count("/raven/cluster/sessions/")
+            up = len(st.get("session", []))
             events = 2 * lr["established"]
             per_w = (w2 - w1 - idle_w * el) / max(events, 1)
             per_r = (r2 - r1 - idle_r * el) / max(events, 1)
@@ -529,6 +542,22 @@ def part_b(a, head, cl, d):
                   f"{out['cpu_us_per_sa']:.0f} us per SA as a cluster member; etcd-state then "
                   f"{st.get('etcd-state')}{', error: ' + st['etcd-error'] if st.get('etcd-error') else ''}")
             out["etcd_state_after"] = st.get("etcd-state")
+            out["session_keys_left"] = left
+            print(f"  after every session ended ({el:.1f} s after the load began): {left} session keys left in etcd "
+                  f"(0 expected), {up} sessions in vpn-state/cluster/session")
+        finally:
+            rv.close()
+        # the same load without the cluster: the baseline of the member's CPU per SA
+        rv = Ravend(a.build, head, d, config())
+        try:
+            c0 = rv.cpu()
+            lr = ike_load(a.tools, cl, a.seconds, a.cluster_concurrency)
+            base = (rv.cpu() - c0) / max(lr["established"], 1) * 1e6
+            out["cpu_us_per_sa_alone"] = base
+            if "cpu_us_per_sa" in out:
+                print(f"  the same load without cluster: {lr['rate']:.1f} SA/s ({lr['failures']} failures, "
+                      f"{lr['timeouts']} timeouts), ravend CPU {base:.0f} us per SA; as a member "
+                      f"{out['cpu_us_per_sa'] / base:.2f}x")
         finally:
             rv.close()
     finally:
