@@ -323,7 +323,8 @@ def part_a(a, head, cl, d):
         if k in med:
             print(f"{k:<10}{med[k]:>9.1f}{med[k] / med['full']:>8.3f}x  "
                   + " ".join(f"{r['cpu_us']:.1f}" for r in rows[k]))
-    out = {"cpu_us": med, "full_rate": statistics.median(r["rate"] for r in rows["full"])}
+    out = {"cpu_us": med, "full_rate": statistics.median(r["rate"] for r in rows["full"]),
+           "runs_us": {k: [r["cpu_us"] for r in v] for k, v in rows.items()}}
     if "redirect" in med:
         print(f"redirect / normal IKE_SA_INIT: {med['redirect'] / med['init']:.3f}x; one CPU second answers "
               f"{1e6 / med['redirect']:.0f} redirects (at {med['redirect']:.1f} us each) or "
@@ -340,7 +341,8 @@ def part_a(a, head, cl, d):
               f"{r['sent'] - r['answered']}, {r['cookies']} cookies; ravend busy {busy:.2f} CPU s per second, "
               f"{r['cpu_us']:.1f} us per redirect")
         out["redirect_flood"] = {"offered": a.flood_rate, "answered_per_s": r["at_init"] / r["seconds"],
-                                 "unanswered": r["sent"] - r["answered"], "busy": busy}
+                                 "unanswered": r["sent"] - r["answered"], "busy": busy, "cpu_us": r["cpu_us"],
+                                 "rcvbuf_drops": r["rcvbuf_drops"]}
     out["missing"] = missing
     return out
 
