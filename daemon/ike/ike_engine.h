@@ -129,8 +129,8 @@ void ike_engine_set_output(struct ike_engine *e, ike_output_fn out, void *arg);
 void ike_engine_input(struct ike_engine *e, const struct sockaddr_storage *local, const struct sockaddr_storage *peer,
                       bool natt, const uint8_t *buf, size_t len);
 
-/* IKEv2 redirect (RFC 5685). Asked at IKE_SA_INIT, after the cookie and limit
- * checks and before any expensive work, for a client that announced
+/* IKEv2 redirect (RFC 5685). Asked at IKE_SA_INIT, after the cookie check and
+ * before the limit checks and any expensive work, for a client that announced
  * REDIRECT_SUPPORTED and did not come with REDIRECTED_FROM, when no static
  * ikev2/global/redirect/gateway applies: @local is the address the request
  * arrived at (IP_PKTINFO), @remote the client's. true with @gw (an IP address

@@ -452,6 +452,12 @@ void ike_initx_handle(struct ike_engine *e, struct ike_sock *sk, const struct so
         return;
     }
     e->c.received++;
+    if (!cookie_ok(e, sk, local, peer, req))
+        return;
+    /* RFC 5685: sent elsewhere before any DH is computed or state is kept, and
+     * before the limits: a gateway at its limits is where redirect helps most */
+    if (ike_redirect_at_init(e, sk, local, peer, req))
+        return;
     if (e->conf->max_sa && e->half_open + e->established >= e->conf->max_sa) {
         e->c.sa_limit++;
         e->c.rejected++;
@@ -462,10 +468,7 @@ void ike_initx_handle(struct ike_engine *e, struct ike_sock *sk, const struct so
         e->c.rejected++;
         return;
     }
-    if (!cookie_ok(e, sk, local, peer, req))
-        return;
-    /* RFC 5685: sent elsewhere before any DH is computed or state is kept */
-    if (ike_redirect_at_init(e, sk, local, peer, req) || !pool_room(e, peer))
+    if (!pool_room(e, peer))
         return;
     job = malloc(sizeof(*job));
     if (!job) {

@@ -1,7 +1,7 @@
 /* Unit tests of IKEv2 redirect (RFC 5685): the REDIRECT / REDIRECTED_FROM
  * notify data both ways and its refusals; on the engine's test seam, driven
  * by the test initiator: REDIRECT at IKE_SA_INIT (static gateway, above-
- * sessions, the init hook, REDIRECTED_FROM never sent on, a client without
+ * sessions, at the SA limits, the init hook, REDIRECTED_FROM never sent on, a client without
  * support served), REDIRECT to established sessions (selectors, gateways,
  * the other hook, not-supported, the client's answer, the record's flag),
  * and a client's REDIRECT ignored. */
@@ -196,6 +196,67 @@ static void test_at_init_static(void **state)
     ike_client_fini(&c);
     ike_engine_clear_counters(eng);
     assert_int_equal(counter(e, eng, "redirect/redirected-from"), 0);
+    ike_engine_free(eng);
+    lyd_free_all(tree);
+}
+
+/* RFC 5685's main use: a gateway at max-sa (or max-in-negotiation-sa) still
+ * redirects new clients, with above-sessions at or over max-sa too; only a
+ * client it cannot redirect is dropped by the limit. */
+static void test_at_init_over_limits(void **state)
+{
+    struct env *e = *state;
+    struct lyd_node *tree, *n = NULL;
+    struct ike_engine *eng;
+    struct ike_redirect_pld r;
+    uint8_t gw[IKE_GW_MAX + 1];
+    struct ike_client c, d, f;
+    struct ike_buf b = {0};
+
+    assert_int_equal(lyd_dup_siblings(e->tree, NULL, LYD_DUP_RECURSIVE, &tree), 0);
+    assert_int_equal(lyd_new_path(tree, NULL, "/raven-vpn:ikev2/global/limit/max-sa", "1", 0, &n), 0);
+    assert_int_equal(lyd_new_path(tree, NULL, "/raven-vpn:ikev2/global/redirect/gateway", "192.0.2.88", 0, &n), 0);
+    assert_int_equal(lyd_new_path(tree, NULL, "/raven-vpn:ikev2/global/redirect/above-sessions", "1", 0, &n), 0);
+    eng = engine(e, tree);
+    ike_client_init(&c, IKE_DH_ECP256);
+    ((struct sockaddr_in *)&peer)->sin_port = htons(800);
+    establish(e, eng, &c, "alice.example.org", "k1", &b); /* below above-sessions: served */
+    assert_int_equal(counter(e, eng, "sa/active"), 1);
+    /* at max-sa, and at above-sessions: redirected, not dropped */
+    ike_client_init(&d, IKE_DH_ECP256);
+    d.redirect_supported = true;
+    assert_true(sa_init(e, eng, &d, 801, &r, gw));
+    assert_string_equal((char *)gw, "192.0.2.88");
+    assert_int_equal(counter(e, eng, "redirect/at-init"), 1);
+    assert_int_equal(counter(e, eng, "rejected-by-reason/sa-limit"), 0);
+    /* a client without support meets the limit: dropped, no answer */
+    ike_client_init(&f, IKE_DH_ECP256);
+    assert_true(ike_client_sa_init(&f, &b));
+    assert_int_equal(ask(e, eng, &b), 0);
+    assert_int_equal(counter(e, eng, "rejected-by-reason/sa-limit"), 1);
+    ike_client_fini(&f);
+    ike_client_fini(&d);
+    ike_client_fini(&c);
+    ike_engine_free(eng);
+    lyd_free_all(tree);
+
+    /* max-in-negotiation-sa reached by a half-open SA: the hook's gateway still */
+    assert_int_equal(lyd_dup_siblings(e->tree, NULL, LYD_DUP_RECURSIVE, &tree), 0);
+    assert_int_equal(lyd_new_path(tree, NULL, "/raven-vpn:ikev2/global/limit/max-in-negotiation-sa", "1", 0, &n),
+                     0);
+    assert_int_equal(lyd_new_path(tree, NULL, "/raven-vpn:ikev2/global/redirect/gateway", "gw.example.net", 0, &n),
+                     0);
+    eng = engine(e, tree);
+    ike_client_init(&c, IKE_DH_ECP256);
+    assert_false(sa_init(e, eng, &c, 810, &r, gw)); /* no support: served, half-open */
+    assert_int_equal(counter(e, eng, "sa/half-open"), 1);
+    ike_client_init(&d, IKE_DH_ECP256);
+    d.redirect_supported = true;
+    assert_true(sa_init(e, eng, &d, 811, &r, gw));
+    assert_string_equal((char *)gw, "gw.example.net");
+    assert_int_equal(counter(e, eng, "rejected-by-reason/in-negotiation-limit"), 0);
+    ike_client_fini(&d);
+    ike_client_fini(&c);
     ike_engine_free(eng);
     lyd_free_all(tree);
 }
@@ -460,6 +521,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_codec),
         cmocka_unit_test(test_at_init_static),
+        cmocka_unit_test(test_at_init_over_limits),
         cmocka_unit_test(test_above_sessions_and_hook),
         cmocka_unit_test(test_established),
         cmocka_unit_test(test_client_redirect_ignored),
