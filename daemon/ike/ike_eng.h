@@ -131,6 +131,11 @@ struct ike_dgram {
 };
 
 #define IKE_MAX_DGRAMS IKE_MAX_FRAGMENTS
+/* RFC 5685 6: after answering our REDIRECT the client sets up an IKE SA with
+ * the new gateway (a name to resolve, IKE_SA_INIT, IKE_AUTH with EAP or RADIUS
+ * there, each with retransmissions) and then deletes this one. 30 s is ample
+ * for that even over a lossy path; a session still here then is deleted. */
+#define IKE_REDIRECT_GRACE_S 30
 
 struct ike_out {
     struct ike_dgram d[IKE_MAX_DGRAMS];
@@ -312,6 +317,9 @@ struct ike_sess {
     bool redirect_ok;
     char *redirect_to;
     bool redirect_sent; /* redirect_to's request is under way */
+    /* armed when the client has answered our REDIRECT: the session, still here
+     * when it fires, is deleted (the client did not follow) */
+    struct event *ev_redirect;
 };
 
 struct ike_counters {
@@ -327,8 +335,9 @@ struct ike_counters {
      * had its share of it */
     uint64_t pool_jobs, pool_cookies, pool_full, pool_per_peer;
     /* RFC 5685 (ike_redirect.c): IKE_SA_INIT answered with REDIRECT, sessions
-     * sent one, requests with REDIRECTED_FROM, REDIRECTs from clients ignored */
-    uint64_t redirect_at_init, redirect_established, redirect_from, redirect_refused;
+     * sent one, requests with REDIRECTED_FROM, REDIRECTs from clients ignored,
+     * sessions deleted because their clients did not follow our REDIRECT */
+    uint64_t redirect_at_init, redirect_established, redirect_from, redirect_refused, redirect_not_followed;
     time_t discontinuity;
 };
 
@@ -387,6 +396,9 @@ struct ike_engine {
     ike_redirect_init_fn redirect_init;
     ike_redirect_other_fn redirect_other;
     void *redirect_arg;
+    /* how long a session whose client answered our REDIRECT may stay
+     * (IKE_REDIRECT_GRACE_S; tests shorten it) */
+    uint32_t redirect_grace_ms;
 };
 
 /* Socket addresses */

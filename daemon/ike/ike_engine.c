@@ -128,6 +128,8 @@ void ike_sess_release(struct ike_sess *s)
         event_free(s->ev_ka);
     if (s->ev_ikerekey)
         event_free(s->ev_ikerekey);
+    if (s->ev_redirect)
+        event_free(s->ev_redirect);
     ike_dh_free(s->rk.dh);
     ike_dh_free(s->ikr.dh);
     ike_xmit_out_free(&s->last_resp);

@@ -11,7 +11,9 @@
  * INFORMATIONAL request with N(REDIRECT, GW type, GW) and no nonce, after our
  * request under way if there is one; the client answers, sets up an IKE SA
  * with the new gateway (with REDIRECTED_FROM) and deletes this one, which
- * until then stays as it is. Clients that did not announce support are only
+ * until then stays as it is. A session still here IKE_REDIRECT_GRACE_S after
+ * its client answered (also with an error notify) is deleted by the gateway,
+ * so that a drain ends. Clients that did not announce support are only
  * counted.
  *
  * A REDIRECT from a client is never acted on: only the gateway redirects
@@ -163,12 +165,32 @@ void ike_redirect_flush(struct ike_sess *s)
         send_redirect(s);
 }
 
+/* The grace after the client's answer is over and the session is still here:
+ * the client did not move (or cannot); the gateway deletes the IKE SA. */
+static void not_followed(evutil_socket_t fd, short what, void *arg)
+{
+    struct ike_sess *s = arg;
+    char a[INET6_ADDRSTRLEN];
+
+    (void)fd;
+    (void)what;
+    if (!ike_sa_up(s))
+        return;
+    s->e->c.redirect_not_followed++;
+    log_warn("ike", "session %" PRIu64 " (%s, %s): still here %" PRIu32 " ms after the client answered REDIRECT: deleted",
+             s->ss.id, s->ss.remote_id ? s->ss.remote_id : "?", ike_addr_str(&s->peer, a, sizeof(a)),
+             s->e->redirect_grace_ms);
+    ike_sess_end(s, "redirected", true);
+}
+
 void ike_redirect_done(struct ike_sess *s, const struct ike_msg *in)
 {
+    uint32_t grace = s->e->redirect_grace_ms;
     struct ike_notify_pld n;
     char a[INET6_ADDRSTRLEN];
 
-    /* an error notify (RFC 7296 3.10.1: types below 16384) says it will not go */
+    /* an error notify (RFC 7296 3.10.1: types below 16384) says it will not
+     * go: the session is deleted after the grace all the same */
     for (size_t i = 0; i < in->npld; i++) {
         if (in->pld[i].type == IKE_PLD_NOTIFY && ike_notify_parse(&in->pld[i], &n) && n.type < 16384) {
             log_warn("ike", "session %" PRIu64 " (%s): the client answered REDIRECT with error %u", s->ss.id,
@@ -176,8 +198,16 @@ void ike_redirect_done(struct ike_sess *s, const struct ike_msg *in)
             break;
         }
     }
-    log_info("ike", "session %" PRIu64 " (%s): REDIRECT answered; the session stays until the client deletes it",
-             s->ss.id, ike_addr_str(&s->peer, a, sizeof(a)));
+    if (!s->ev_redirect)
+        s->ev_redirect = evtimer_new(s->e->base, not_followed, s);
+    if (s->ev_redirect) {
+        struct timeval tv = {.tv_sec = grace / 1000, .tv_usec = (suseconds_t)(grace % 1000) * 1000};
+
+        evtimer_add(s->ev_redirect, &tv);
+    }
+    log_info("ike",
+             "session %" PRIu64 " (%s): REDIRECT answered; the session stays until the client deletes it, at most %" PRIu32
+             " ms", s->ss.id, ike_addr_str(&s->peer, a, sizeof(a)), grace);
     free(s->redirect_to);
     s->redirect_to = NULL;
     s->redirect_sent = false;

@@ -166,6 +166,7 @@ struct ike_engine *ike_engine_new(struct event_base *base, const struct ly_ctx *
     e->dp = dp;
     sess_mgr_set_dp(&e->sm, dp, NULL);
     e->c.discontinuity = time(NULL);
+    e->redirect_grace_ms = IKE_REDIRECT_GRACE_S * 1000;
     for (int i = 0; i < 2; i++)
         e->detached[i] = (struct ike_sock){.fd = -1, .natt = i == 1, .e = e, .keep = true};
     /* both the current and the previous cookie secret are random from the start:

@@ -501,6 +501,7 @@ int ike_engine_state(struct ike_engine *e, struct lyd_node *state, struct ike_st
     ike_add_u64(n, "established", c->redirect_established);
     ike_add_u64(n, "redirected-from", c->redirect_from);
     ike_add_u64(n, "refused-from-client", c->redirect_refused);
+    ike_add_u64(n, "not-followed", c->redirect_not_followed);
     n = inner(ic, "exchanges");
     ike_add_u64(n, "ike-auth-completed", c->auth_completed);
     ike_add_u64(n, "eap-started", c->eap_started);

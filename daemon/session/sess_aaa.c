@@ -121,6 +121,7 @@ void sess_acct_stop(struct sess *ss, const char *reason)
     } map[] = {{"peer-delete", 1},    {"dpd-timeout", 2},       {"session-lifetime", 5}, {"ike-lifetime", 5},
                {"admin-clear", 6},    {"radius-disconnect", 6}, {"replaced", 10},        {"rekey-failure", 10},
                {"certificate-revoked", 6}, /* Admin-Reset: the CA revoked it */
+               {"redirected", 10},         /* NAS-Request: the client did not follow a REDIRECT */
                {"config-change", 10}, {"shutdown", 11},         {"dataplane-failure", 8},
                {"dhcp-lease-lost", 3},  {"idle-timeout", 4}};
     uint32_t cause = 9; /* NAS-Error */

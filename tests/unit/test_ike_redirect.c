@@ -3,8 +3,9 @@
  * by the test initiator: REDIRECT at IKE_SA_INIT (static gateway, above-
  * sessions, at the SA limits, the init hook, REDIRECTED_FROM never sent on, a client without
  * support served), REDIRECT to established sessions (selectors, gateways,
- * the other hook, not-supported, the client's answer, the record's flag),
- * and a client's REDIRECT ignored. */
+ * the other hook, not-supported, the client's answer, the record's flag,
+ * the session deleted when its client does not follow), and a client's
+ * REDIRECT ignored. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
@@ -484,6 +485,136 @@ static void test_established(void **state)
     lyd_free_all(tree);
 }
 
+/* The client's answer to our request @msg_id with an error notify of @type. */
+static void answer_error(struct env *e, struct ike_engine *eng, struct ike_client *c, uint32_t msg_id,
+                         uint16_t type)
+{
+    struct ike_hdr h = {.version = 0x20, .exchange = IKE_EXCH_INFORMATIONAL,
+                        .flags = IKE_FLAG_INITIATOR | IKE_FLAG_RESPONSE, .msg_id = msg_id};
+    struct ike_builder nb, bd;
+    struct ike_sk_keys k;
+
+    ike_build_begin(&nb, &(struct ike_hdr){0});
+    ike_notify_build(&nb, &(struct ike_notify_pld){.type = type});
+    assert_true(ike_build_finish(&nb));
+    memcpy(h.spi_i, c->st.spi_i, 8);
+    memcpy(h.spi_r, c->st.spi_r, 8);
+    ike_init_sk_keys(&c->st, true, &k);
+    ike_build_begin(&bd, &h);
+    assert_true(ike_sk_seal(&k, &bd, IKE_PLD_NOTIFY, nb.buf.data + IKE_HDR_LEN, nb.buf.len - IKE_HDR_LEN));
+    e->out_len = 0;
+    ike_engine_input(eng, &local, &peer, false, bd.buf.data, bd.buf.len);
+    ike_buf_fini(&bd.buf);
+    ike_buf_fini(&nb.buf);
+}
+
+/* What the follow-up saw: the session-down events' reasons, the DELETEs. */
+struct downs {
+    char reasons[4][32];
+    int n;
+};
+
+static void on_event(struct lyd_node *notif, void *arg)
+{
+    struct downs *d = arg;
+    struct lyd_node *r = NULL;
+
+    if (!strcmp(LYD_NAME(notif), "session-down") && d->n < 4 &&
+        !lyd_find_path(notif, "reason", 0, &r))
+        snprintf(d->reasons[d->n++], sizeof(d->reasons[0]), "%s", lyd_get_value(r));
+    lyd_free_all(notif);
+}
+
+/* Whether @buf is our INFORMATIONAL request with a DELETE of the IKE SA. */
+static bool deletes_ike_sa(struct ike_client *c, const uint8_t *buf, size_t len)
+{
+    static struct ike_msg m, inner;
+    static uint8_t plain[4096];
+    const struct ike_pld *p;
+    struct ike_delete_pld d;
+    struct ike_sk_keys k;
+
+    ike_init_sk_keys(&c->st, false, &k);
+    if (ike_msg_parse(buf, len, &m) != IKE_PARSE_OK || m.hdr.exchange != IKE_EXCH_INFORMATIONAL ||
+        ike_sk_open(&k, buf, len, &m, plain, &inner) != IKE_SK_OK)
+        return false;
+    p = ike_msg_find(&inner, IKE_PLD_DELETE, 0);
+    return p && ike_delete_parse(p, &d) && d.protocol == 1;
+}
+
+/* RFC 5685 6 leaves it to the client to delete the old session: one that
+ * answered our REDIRECT (plainly or with an error) and is still here after the
+ * grace is deleted by the gateway (DELETE, reason redirected, counted
+ * not-followed); one that deletes its session in time is not counted. */
+static void test_not_followed(void **state)
+{
+    struct env *e = *state;
+    struct lyd_node *tree;
+    struct ike_engine *eng = redirect_engine(e, &tree, NULL, NULL);
+    struct ike_redirect_sel sel = {.gateway = "192.0.2.201"};
+    struct ike_client c[3];
+    struct ike_buf b = {0};
+    struct ike_builder bd;
+    struct downs d = {0};
+    uint32_t moved, unsupported, id[3];
+    char gw[IKE_GW_MAX + 1];
+    static const char *const ids[3] = {"alice.example.org", "bob.example.org", "carol.example.org"};
+
+    eng->redirect_grace_ms = 300;
+    ike_engine_set_event(eng, on_event, &d);
+    for (int i = 0; i < 3; i++) {
+        ike_client_init(&c[i], IKE_DH_ECP256);
+        c[i].redirect_supported = true;
+        ((struct sockaddr_in *)&peer)->sin_port = htons((uint16_t)(900 + i));
+        establish(e, eng, &c[i], ids[i], "k1", &b);
+        sel.user = ids[i];
+        e->out_len = 0;
+        assert_int_equal(ike_engine_redirect(eng, &sel, &moved, &unsupported), 0);
+        assert_int_equal(moved, 1);
+        opened_redirect(&c[i], e->out, e->out_len, gw, &id[i]);
+    }
+    /* alice answers and stays; bob answers with an error; carol answers and
+     * deletes her session in time */
+    ((struct sockaddr_in *)&peer)->sin_port = htons(900);
+    answer(e, eng, &c[0], id[0]);
+    ((struct sockaddr_in *)&peer)->sin_port = htons(901);
+    answer_error(e, eng, &c[1], id[1], 24 /* AUTHENTICATION_FAILED */);
+    ((struct sockaddr_in *)&peer)->sin_port = htons(902);
+    answer(e, eng, &c[2], id[2]);
+    ike_build_begin(&bd, &(struct ike_hdr){0});
+    ike_delete_build(&bd, &(struct ike_delete_pld){.protocol = 1});
+    assert_true(ike_build_finish(&bd));
+    assert_true(ike_client_request(&c[2], IKE_EXCH_INFORMATIONAL, IKE_PLD_DELETE, bd.buf.data + IKE_HDR_LEN,
+                                   bd.buf.len - IKE_HDR_LEN, &b));
+    ike_buf_fini(&bd.buf);
+    ask(e, eng, &b);
+    assert_int_equal(counter(e, eng, "sa/active"), 2);
+    assert_int_equal(d.n, 1);
+    assert_string_equal(d.reasons[0], "peer-delete");
+    /* within the grace nothing happens */
+    event_base_loopexit(e->base, &(struct timeval){.tv_usec = 150000});
+    event_base_dispatch(e->base);
+    assert_int_equal(counter(e, eng, "sa/active"), 2);
+    assert_int_equal(counter(e, eng, "redirect/not-followed"), 0);
+    /* after it both are deleted: reason redirected, a DELETE to each */
+    ((struct sockaddr_in *)&peer)->sin_port = htons(901);
+    e->out_len = 0;
+    event_base_loopexit(e->base, &(struct timeval){.tv_usec = 300000});
+    event_base_dispatch(e->base);
+    assert_int_equal(counter(e, eng, "sa/active"), 0);
+    assert_int_equal(counter(e, eng, "redirect/not-followed"), 2);
+    assert_int_equal(d.n, 3);
+    assert_string_equal(d.reasons[1], "redirected");
+    assert_string_equal(d.reasons[2], "redirected");
+    assert_true(deletes_ike_sa(&c[1], e->out, e->out_len) || deletes_ike_sa(&c[0], e->out, e->out_len));
+    ike_engine_clear_counters(eng);
+    assert_int_equal(counter(e, eng, "redirect/not-followed"), 0);
+    for (int i = 0; i < 3; i++)
+        ike_client_fini(&c[i]);
+    ike_engine_free(eng);
+    lyd_free_all(tree);
+}
+
 /* RFC 5685 6: a client may not redirect the gateway: answered, counted,
  * nothing else happens. */
 static void test_client_redirect_ignored(void **state)
@@ -524,6 +655,7 @@ int main(void)
         cmocka_unit_test(test_at_init_over_limits),
         cmocka_unit_test(test_above_sessions_and_hook),
         cmocka_unit_test(test_established),
+        cmocka_unit_test(test_not_followed),
         cmocka_unit_test(test_client_redirect_ignored),
     };
 
