@@ -235,12 +235,16 @@ static void arm_adopted(struct ike_sess *s)
     sess_dhcp_arm(&s->ss);
     sess_acct_resume(&s->ss);
     ike_mobike_adopted(s); /* a pending check whose socket the record does not name */
+    /* a REDIRECT under way goes on; one queued, or answered with the session
+     * still here (its follow-up is not in the record), is sent (again) */
+    s->redirect_sent = s->req_pending && s->req_kind == REQ_REDIRECT;
     if (s->req_pending) { /* our request under way: sent again, as a retransmission */
         s->req_tries = 0;
         ike_sess_resend_request(s);
     } else {
         ike_child_flush_deletes(s); /* child DELETEs still to be sent */
         ike_mobike_flush(s);        /* a queued return routability check */
+        ike_redirect_flush(s);
     }
 }
 

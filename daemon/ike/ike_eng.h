@@ -313,10 +313,10 @@ struct ike_sess {
     struct ike_mobike mob;
     /* RFC 5685 (ike_redirect.c): the client announced REDIRECT_SUPPORTED or
      * came with REDIRECTED_FROM (arena tag 142), and the gateway of our
-     * REDIRECT until it is answered (not in the record) */
+     * REDIRECT, queued, under way or answered (tag 143) */
     bool redirect_ok;
     char *redirect_to;
-    bool redirect_sent; /* redirect_to's request is under way */
+    bool redirect_sent; /* redirect_to's request is under way or answered */
     /* armed when the client has answered our REDIRECT: the session, still here
      * when it fires, is deleted (the client did not follow) */
     struct event *ev_redirect;

@@ -277,8 +277,10 @@ static const struct fdesc sess_fields[] = {
     /* RFC 8784: in.keys above already hold SK_d', SK_pi', SK_pr' */
     {105, F_BOOL, S(ppk_used), 0},
     {106, F_TEXT, S(ppk_id), 0},
-    /* RFC 5685: the client may be redirected (ike_redirect.c) */
+    /* RFC 5685: the client may be redirected (ike_redirect.c); the gateway of
+     * our REDIRECT, queued, under way or answered (absent: none) */
     {142, F_BOOLZ, S(redirect_ok), 0},
+    {143, F_STR, S(redirect_to), 0},
 };
 
 /* Fields of the session that are not plain values. */
@@ -986,6 +988,8 @@ void ike_persist_clear(struct ike_sess *s)
     free(s->del_sent);
     free(s->ocsp_url);
     s->ocsp_url = NULL;
+    free(s->redirect_to);
+    s->redirect_to = NULL;
     ike_mobike_free(&s->mob);
     s->routes = NULL;
     s->child = NULL;

@@ -27,6 +27,7 @@
 
 #include "daemon/base/log.h"
 #include "daemon/ike/ike_eng.h"
+#include "daemon/ike/ike_persist.h"
 #include "daemon/base/poison.h"
 
 void ike_engine_set_redirect_hooks(struct ike_engine *e, ike_redirect_init_fn init, ike_redirect_other_fn other,
@@ -205,12 +206,11 @@ void ike_redirect_done(struct ike_sess *s, const struct ike_msg *in)
 
         evtimer_add(s->ev_redirect, &tv);
     }
+    /* redirect_to and redirect_sent stay: not asked again meanwhile, and in
+     * the record, so that a new process asks again and follows up */
     log_info("ike",
              "session %" PRIu64 " (%s): REDIRECT answered; the session stays until the client deletes it, at most %" PRIu32
              " ms", s->ss.id, ike_addr_str(&s->peer, a, sizeof(a)), grace);
-    free(s->redirect_to);
-    s->redirect_to = NULL;
-    s->redirect_sent = false;
 }
 
 /* Whose session @s is, as the per-user limit says (daemon/session
@@ -282,7 +282,7 @@ int ike_engine_redirect(struct ike_engine *e, const struct ike_redirect_sel *sel
             rc = *redirected ? 0 : -ENOENT; /* nowhere to go: the rest stay */
             break;
         }
-        if (!s->redirect_sent) { /* else asked already: its answer is awaited */
+        if (!s->redirect_sent) { /* else asked already: answer or move awaited */
             char *to = strdup(gw);
 
             if (!to) {
@@ -291,6 +291,7 @@ int ike_engine_redirect(struct ike_engine *e, const struct ike_redirect_sel *sel
             }
             free(s->redirect_to);
             s->redirect_to = to;
+            ike_persist_mark(s); /* queued, it is in the record too */
             ike_redirect_flush(s); /* now, or once our request under way is answered */
         }
         ++*redirected;

@@ -4,7 +4,8 @@
  * sessions, at the SA limits, the init hook, REDIRECTED_FROM never sent on, a client without
  * support served), REDIRECT to established sessions (selectors, gateways,
  * the other hook, not-supported, the client's answer, the record's flag,
- * the session deleted when its client does not follow), and a client's
+ * the session deleted when its client does not follow, the REDIRECT taken
+ * over by a new process), and a client's
  * REDIRECT ignored. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -17,13 +18,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <openssl/crypto.h>
 
+#include "dataplane/dp.h"
 #include "daemon/ike/ike_eng.h"
 #include "daemon/ike/ike_engine.h"
 #include "daemon/ike/ike_persist.h"
+#include "daemon/session/sess_arena.h"
 #include "tests/support/ike_client.h"
 #include "tests/unit/ike_harness.h"
 
@@ -435,7 +439,7 @@ static void test_established(void **state)
     assert_string_equal(gw, "192.0.2.200");
     assert_true(by_port(eng, 600)->redirect_sent);
     answer(e, eng, &c[0], id);
-    assert_null(by_port(eng, 600)->redirect_to);
+    assert_string_equal(by_port(eng, 600)->redirect_to, "192.0.2.200"); /* kept: the follow-up */
     assert_int_equal(counter(e, eng, "redirect/established"), 1);
     /* the session stays until its client deletes it */
     assert_int_equal(counter(e, eng, "sa/active"), 3);
@@ -462,7 +466,8 @@ static void test_established(void **state)
     assert_int_equal(ike_engine_redirect(eng, &sel, &moved, &unsupported), -ENOENT);
     assert_int_equal(counter(e, eng, "redirect/established"), 3);
 
-    /* the record keeps the flag (tag 142), written only when set */
+    /* the record keeps the flag (tag 142), written only when set, and the
+     * gateway of our REDIRECT (tag 143) */
     for (uint16_t port = 600; port <= 601; port++) {
         struct ike_sess *s = by_port(eng, port), *d = calloc(1, sizeof(*d));
         struct ike_persist_extra x;
@@ -473,6 +478,10 @@ static void test_established(void **state)
         assert_true(ike_persist_encode(s, &rec, &len));
         assert_true(ike_persist_decode(rec, len, d, &x));
         assert_int_equal(d->redirect_ok, port == 600);
+        if (port == 600)
+            assert_string_equal(d->redirect_to, "192.0.2.200");
+        else
+            assert_null(d->redirect_to);
         ike_persist_extra_fini(&x);
         ike_persist_clear(d);
         free(d);
@@ -615,6 +624,83 @@ static void test_not_followed(void **state)
     lyd_free_all(tree);
 }
 
+static char arena_dir[64];
+
+static int remove_arena(void **state)
+{
+    char path[96];
+
+    (void)state;
+    if (arena_dir[0]) {
+        snprintf(path, sizeof(path), "%s/arena", arena_dir);
+        unlink(path);
+        rmdir(arena_dir);
+    }
+    return 0;
+}
+
+/* A REDIRECT answered (or queued) is in the session's record (tag 143): a new
+ * process that takes the session over sends it again, and deletes the session
+ * when its client still does not move. */
+static void test_adopted(void **state)
+{
+    struct env *e = *state;
+    char path[96], why[256], gw[IKE_GW_MAX + 1];
+    struct sess_arena_opts o = {.path = path, .owner = "unit"};
+    struct ike_redirect_sel sel = {.all = true, .gateway = "gw-d.example.net"};
+    struct ike_adopt_result r;
+    enum sess_arena_found found;
+    struct sess_arena *a;
+    struct ike_engine *eng;
+    struct ike_client c;
+    struct ike_buf b = {0};
+    uint32_t moved, unsupported, id;
+
+    strcpy(arena_dir, "/dev/shm/raven-unit-XXXXXX");
+    assert_non_null(mkdtemp(arena_dir));
+    snprintf(path, sizeof(path), "%s/arena", arena_dir);
+    assert_int_equal(sess_arena_open(&o, &a, &found, why, sizeof(why)), 0);
+    eng = engine(e, e->tree);
+    ike_engine_set_arena(eng, a);
+    ike_client_init(&c, IKE_DH_ECP256);
+    c.redirect_supported = true;
+    ((struct sockaddr_in *)&peer)->sin_port = htons(950);
+    establish(e, eng, &c, "alice.example.org", "k1", &b);
+    e->out_len = 0;
+    assert_int_equal(ike_engine_redirect(eng, &sel, &moved, &unsupported), 0);
+    opened_redirect(&c, e->out, e->out_len, gw, &id);
+    answer(e, eng, &c, id);
+    event_base_loop(e->base, EVLOOP_NONBLOCK); /* the records written at the end of the turn */
+    ike_engine_keep_sessions(eng);
+    ike_engine_free(eng);
+    sess_arena_close(a);
+    dp_free(e->dp); /* a new process */
+    e->dp = dp_new();
+
+    assert_int_equal(sess_arena_open(&o, &a, &found, why, sizeof(why)), 0);
+    assert_int_equal(found, SESS_ARENA_ADOPTED);
+    eng = engine(e, e->tree);
+    eng->redirect_grace_ms = 200;
+    ike_engine_set_arena(eng, a);
+    e->out_len = 0;
+    ike_engine_adopt_begin(eng, &r);
+    ike_engine_adopt(eng, false, &r);
+    assert_int_equal(r.adopted, 1);
+    opened_redirect(&c, e->out, e->out_len, gw, &id); /* asked again */
+    assert_string_equal(gw, "gw-d.example.net");
+    answer(e, eng, &c, id);
+    assert_int_equal(counter(e, eng, "sa/active"), 1);
+    event_base_loopexit(e->base, &(struct timeval){.tv_usec = 400000});
+    event_base_dispatch(e->base);
+    assert_int_equal(counter(e, eng, "sa/active"), 0);
+    assert_int_equal(counter(e, eng, "redirect/not-followed"), 1);
+    event_base_loop(e->base, EVLOOP_NONBLOCK);
+    assert_int_equal(sess_arena_rec_used(a), 0);
+    ike_engine_free(eng);
+    sess_arena_destroy(a);
+    ike_client_fini(&c);
+}
+
 /* RFC 5685 6: a client may not redirect the gateway: answered, counted,
  * nothing else happens. */
 static void test_client_redirect_ignored(void **state)
@@ -656,6 +742,7 @@ int main(void)
         cmocka_unit_test(test_above_sessions_and_hook),
         cmocka_unit_test(test_established),
         cmocka_unit_test(test_not_followed),
+        cmocka_unit_test_teardown(test_adopted, remove_arena),
         cmocka_unit_test(test_client_redirect_ignored),
     };
 
