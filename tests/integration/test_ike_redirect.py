@@ -29,13 +29,16 @@ from test_ike_strongswan import PROBE
 REQUIRES = ("strongswan",)
 
 
-def gw_config(addr, redirect=""):
+def gw_config(addr, redirect="", limit=""):
     """The PSK headend of test_ike_sessions listening on @addr only, with
-    <redirect>@redirect</redirect> in ikev2/global when given."""
+    <redirect>@redirect</redirect> and <limit>@limit</limit> in ikev2/global
+    when given."""
     x = headend_config().replace("<listen><address>0.0.0.0</address></listen>",
                                  f"<listen><address>{addr}</address></listen>")
     if redirect:
         x = x.replace("</listen></global>", f"</listen><redirect>{redirect}</redirect></global>")
+    if limit:
+        x = x.replace("</listen>", f"</listen><limit>{limit}</limit>", 1)
     return x
 
 
@@ -43,9 +46,10 @@ class Pair:
     """Gateways A and B (two ravend) in the lab's headend namespace, on
     addresses of its loopback; every client routes to them through its link."""
 
-    def __init__(self, lb, hashes, keypair, hostkey, a_redirect="", b_redirect=""):
+    def __init__(self, lb, hashes, keypair, hostkey, a_redirect="", b_redirect="", a_limit=""):
         """@a_redirect, @b_redirect: the gateways' ikev2/global/redirect
-        contents, "{a}" and "{b}" standing for their addresses."""
+        contents, "{a}" and "{b}" standing for their addresses; @a_limit: A's
+        ikev2/global/limit contents."""
         self.lb, self.dirs, self.gws = lb, [], []
         n = lb.net
         self.a, self.b = f"10.{n}.240.1", f"10.{n}.240.2"
@@ -53,10 +57,10 @@ class Pair:
             sh("ip", "-n", lb.head, "addr", "add", f"{ip}/32", "dev", "lo")
         for c in lb.clients:
             sh("ip", "-n", c["ns"], "route", "add", f"10.{n}.240.0/24", "via", c["head_ip"])
-        for port, addr, red in ((8300, self.a, a_redirect), (8301, self.b, b_redirect)):
+        for port, addr, red, lim in ((8300, self.a, a_redirect, a_limit), (8301, self.b, b_redirect, "")):
             red = red.format(a=self.a, b=self.b)
             wd = tempfile.mkdtemp(prefix="raven-it-")
-            d = Ravend(wd, port, initial_config(port, hashes, keypair[1], gw_config(addr, red)), netns=lb.head)
+            d = Ravend(wd, port, initial_config(port, hashes, keypair[1], gw_config(addr, red, lim)), netns=lb.head)
             self.gws.append(d)
             os.makedirs(d.state_dir, mode=0o700)
             fd = os.open(os.path.join(d.state_dir, "ssh_host_rsa_key"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -182,6 +186,23 @@ def test_above_sessions_and_moving_a_user(pair):
     assert f"redirected to {p.b}" in p.lb.log(0)
     # a user with no session: nothing
     assert redirect(p.ma, "<user>nobody</user>", p.b) == (0, 0)
+
+
+def test_redirect_at_max_sa(pair):
+    """A gateway at its limit (max-sa) is where redirect helps most: a new
+    client is redirected (here with above-sessions at max-sa), not dropped."""
+    p = pair(2, a_redirect="<gateway>{b}</gateway><above-sessions>1</above-sessions>",
+             a_limit="<max-sa>1</max-sa>")
+    assert p.client(0, "c0.example.org").returncode == 0, p.lb.log(0)[-4000:]
+    assert ike_peer(p, 0) == p.a
+    # A is full: the next client is sent to B at once
+    r = p.client(1, "c1.example.org")
+    assert r.returncode == 0, f"{r.stdout}\n{p.lb.log(1)[-4000:]}\n{p.A.log()[-2000:]}"
+    assert f"redirected to {p.b}" in p.lb.log(1)
+    assert ike_peer(p, 1) == p.b
+    st = state(p.ma)
+    assert counter(p.ma, "at-init") == 1
+    assert t(st, "ike-counters/rejected-by-reason/sa-limit") == "0"
 
 
 def test_redirect_sessions_count_then_all(pair):
