@@ -23,7 +23,12 @@
  * REDIRECT_SUPPORTED and prints a REDIRECT answer as "redirect TYPE GATEWAY
  * nonce=ok|bad" (exit 3); "send-redirect=GW" sends, once established, an
  * INFORMATIONAL request carrying REDIRECT to GW, as no client may, and prints
- * "redirect-answered NOTIFY" (0: none) before the delete. */
+ * "redirect-answered NOTIFY" (0: none) before the delete. "stay-redirected"
+ * (or "stay-redirected=NOTIFY", answering with that error notify) is a client
+ * that answers the gateway's REDIRECT and does not move: once established it
+ * answers every request of the gateway for up to 90 s, printing "redirect-
+ * received GATEWAY", and exits 0 with "deleted-by-gateway after N s" when
+ * the gateway deletes the IKE SA (1 when it does not). */
 #include <arpa/inet.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -32,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "daemon/ike/ike_auth.h"
@@ -86,6 +92,71 @@ static ssize_t ask(int fd, const struct ike_buf *b, uint8_t *buf, size_t cap)
             return recv(fd, buf, cap, 0);
     }
     return -1;
+}
+
+/* stay-redirected: answers the headend's requests (REDIRECT: with error
+ * notify @error unless 0) until it deletes the IKE SA. */
+static int stay(int fd, struct ike_client *c, uint16_t error)
+{
+    static uint8_t buf[65536], plain[65536];
+    static struct ike_msg m, inner;
+    struct ike_sk_keys theirs, ours;
+    struct timespec t0, t1;
+
+    ike_init_sk_keys(&c->st, false, &theirs);
+    ike_init_sk_keys(&c->st, true, &ours);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        struct ike_hdr h = {.version = 0x20, .flags = IKE_FLAG_INITIATOR | IKE_FLAG_RESPONSE};
+        struct ike_notify_pld n;
+        struct ike_builder nb, bd;
+        const struct ike_pld *d;
+        bool redirect, deleted;
+        ssize_t len;
+
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if (t1.tv_sec - t0.tv_sec > 90 || poll(&p, 1, 1000) < 0) {
+            printf("not deleted by the gateway\n");
+            return 1;
+        }
+        if (!p.revents || (len = recv(fd, buf, sizeof(buf), 0)) <= 0 ||
+            ike_msg_parse(buf, (size_t)len, &m) != IKE_PARSE_OK || (m.hdr.flags & IKE_FLAG_RESPONSE) ||
+            ike_sk_open(&theirs, buf, (size_t)len, &m, plain, &inner) != IKE_SK_OK)
+            continue;
+        redirect = ike_notify_find(&inner, 16407 /* REDIRECT */, &n);
+        if (redirect) {
+            struct ike_redirect_pld r;
+            char gw[IKE_GW_MAX + 1] = "?";
+
+            if (ike_redirect_parse(&n, false, &r))
+                ike_redirect_gw_text(&r, gw, sizeof(gw));
+            printf("redirect-received %s\n", gw);
+            fflush(stdout);
+        }
+        d = ike_msg_find(&inner, IKE_PLD_DELETE, 0);
+        deleted = d && d->len >= 1 && d->body[0] == 1; /* the IKE SA */
+        ike_build_begin(&nb, &(struct ike_hdr){0});
+        if (redirect && error)
+            ike_notify_build(&nb, &(struct ike_notify_pld){.type = error});
+        if (!ike_build_finish(&nb))
+            return 2;
+        h.exchange = m.hdr.exchange;
+        h.msg_id = m.hdr.msg_id;
+        memcpy(h.spi_i, c->st.spi_i, 8);
+        memcpy(h.spi_r, c->st.spi_r, 8);
+        ike_build_begin(&bd, &h);
+        if (ike_sk_seal(&ours, &bd, redirect && error ? IKE_PLD_NOTIFY : IKE_PLD_NONE, nb.buf.data + IKE_HDR_LEN,
+                        nb.buf.len - IKE_HDR_LEN))
+            (void)!send(fd, bd.buf.data, bd.buf.len, 0);
+        ike_buf_fini(&bd.buf);
+        ike_buf_fini(&nb.buf);
+        if (deleted) {
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            printf("deleted-by-gateway after %ld s\n", (long)(t1.tv_sec - t0.tv_sec));
+            return 0;
+        }
+    }
 }
 
 static void print_attr(const struct ike_cp_attr *a)
@@ -150,12 +221,13 @@ static int client(int argc, char **argv)
     struct ike_buf b = {0};
     size_t nextra = 0;
     const char *send_redirect = NULL;
+    int stay_error = -1; /* stay-redirected: the error notify (0: none) */
     ssize_t n;
     int fd;
 
     if (argc < 3 || inet_pton(AF_INET, argv[0], &head.sin_addr) != 1) {
         fprintf(stderr, "usage: ike_probe client HEADEND_ADDRESS IDI PSK [unity] [flexvpn] [attr=N[:TEXT]] [cert=PEM] "
-                        "[redirect-supported] [send-redirect=GW]...\n");
+                        "[redirect-supported] [send-redirect=GW] [stay-redirected[=NOTIFY]]...\n");
         return 2;
     }
     ike_client_init(&c, IKE_DH_ECP256);
@@ -191,6 +263,10 @@ static int client(int argc, char **argv)
             c.redirect_supported = true;
         } else if (!strncmp(argv[i], "send-redirect=", 14)) {
             send_redirect = argv[i] + 14;
+        } else if (!strcmp(argv[i], "stay-redirected")) {
+            stay_error = 0;
+        } else if (!strncmp(argv[i], "stay-redirected=", 16)) {
+            stay_error = atoi(argv[i] + 16);
         } else if (!strncmp(argv[i], "attr=", 5) && nextra < 16) {
             colon = strchr(argv[i], ':');
             extra[nextra] = (struct ike_cp_attr){.type = (uint16_t)atoi(argv[i] + 5)};
@@ -254,6 +330,13 @@ static int client(int argc, char **argv)
         }
         printf("redirect-answered %u\n", ike_client_response_notify(&c, buf, (size_t)n));
         fflush(stdout);
+    }
+    if (stay_error >= 0) {
+        int rc = stay(fd, &c, (uint16_t)stay_error);
+
+        ike_client_fini(&c);
+        close(fd);
+        return rc;
     }
     if (ike_client_request(&c, IKE_EXCH_INFORMATIONAL, IKE_PLD_DELETE, del, sizeof(del), &b))
         ask(fd, &b, buf, sizeof(buf));

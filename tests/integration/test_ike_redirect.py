@@ -3,8 +3,10 @@ clients (5.9.8 follows redirects by default, charon.follow_redirects):
 REDIRECT at IKE_SA_INIT to a static gateway (an address, or a name the
 client resolves), above-sessions, rpc redirect-sessions moving established
 sessions (all, by user, the oldest by count), a client that does not
-announce support, and a REDIRECT forged by a client (Raven's test initiator,
-ike_probe), which is answered and ignored.
+announce support, a REDIRECT forged by a client (Raven's test initiator,
+ike_probe), which is answered and ignored, clients (ike_probe) that answer a
+REDIRECT and do not move, deleted by the gateway, and a gateway at max-sa
+redirecting.
 
 Topology (IKE only, no dataplane):
     [client i: 10.<n>.<i>.2] --veth-- [headend namespace: 10.<n>.<i>.1,
@@ -260,6 +262,42 @@ def test_a_clients_redirect_is_ignored(pair):
     assert counter(p.ma, "refused-from-client") == 1
     assert f"the client sent REDIRECT to {p.b}; only a gateway redirects: ignored" in p.A.log()
     assert counter(p.ma, "established") == 0 and counter(p.mb, "redirected-from") == 0
+
+
+def test_a_client_that_does_not_move_is_deleted(pair):
+    """Two clients (Raven's test initiator) that answer the REDIRECT of
+    redirect-sessions, one plainly and one with an error notify
+    (TEMPORARY_FAILURE), and stay: 30 s after the answer A deletes both (a
+    DELETE each, session-down reason redirected, counted not-followed), so a
+    drain ends."""
+    p = pair(2)
+    probes = []
+    for i, how in enumerate(("stay-redirected", "stay-redirected=43")):
+        c = p.lb.clients[i]
+        probes.append(subprocess.Popen(["ip", "netns", "exec", c["ns"], PROBE, "client", p.a, f"c{i}.example.org",
+                                        "rw-secret-1", "redirect-supported", how],
+                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    try:
+        wait_until(lambda: len(sessions(p.ma)) == 2, timeout=20, what="both probes established with A")
+        assert redirect(p.ma, "<all/>", p.b) == (2, 0)
+        outs = [pr.communicate(timeout=60) for pr in probes]
+    finally:
+        for pr in probes:
+            if pr.poll() is None:
+                pr.kill()
+                pr.wait()
+    for pr, (out, err) in zip(probes, outs):
+        assert pr.returncode == 0, f"{out}\n{err}\n{p.A.log()[-3000:]}"
+        assert f"redirect-received {p.b}" in out, out
+        secs = int(out.split("deleted-by-gateway after ")[1].split()[0])
+        assert 29 <= secs <= 40, out
+    assert not sessions(p.ma)
+    assert counter(p.ma, "not-followed") == 2 and counter(p.ma, "established") == 2
+    log = p.A.log()
+    assert "the client answered REDIRECT with error 43" in log
+    assert log.count("after the client answered REDIRECT: deleted") == 2
+    rpc(p.ma, f'<clear-counters xmlns="{NS}"><scope>ike</scope></clear-counters>')
+    assert counter(p.ma, "not-followed") == 0
 
 
 def test_adopted_session_can_be_redirected(pair):
