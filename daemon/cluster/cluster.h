@@ -4,12 +4,18 @@
  * States (vpn-state/cluster/etcd-state):
  *   connecting   a lease is being asked (at start, or after etcd said the
  *                lease was gone): grant, then the member key and every session
- *                key put under it, then the prefix ranged into the tables and
- *                watched from the next revision;
- *   connected    the range answered: the lease is kept alive every TTL/3, the
- *                watch keeps the tables; a lost watch is followed by a new range
- *                and watch;
- *   unreachable  a request failed (transport, authentication, a refusal): the
+ *                key put under it (cluster_wq.h: at most 64 writes in flight,
+ *                each failed one sent again), then the members and the
+ *                sessions (in pages of 1000 keys) ranged into the tables at
+ *                one revision and watched from the next;
+ *   connected    the ranges answered: the lease is kept alive every TTL/3 (a
+ *                keep-alive that fails is tried again after 1 s; the lease is
+ *                given up only once its TTL passed since the last one answered,
+ *                or when etcd says it is gone), the watch keeps the tables; a
+ *                lost watch is followed by new ranges and watch;
+ *   unreachable  a lease grant, a range or a watch failed, or the lease's TTL
+ *                passed without a keep-alive answered (a failed write of a key
+ *                is only sent again): the
  *                cluster-etcd-unreachable alarm is raised, the tables are
  *                emptied, nobody is redirected, and the lease is asked again
  *                after a back-off (0.5 s doubling to 5 s); once connected again
@@ -77,6 +83,7 @@ struct cluster_info {
     const char *endpoint, *error; /* borrowed; error "" when none */
     bool distributing;
     uint64_t ignored, writes;
+    uint64_t watches; /* watches started (the tables read again before each) */
 };
 void cluster_info(const struct cluster *c, struct cluster_info *i);
 const char *cluster_state_name(enum cluster_state s);
