@@ -23,6 +23,7 @@
 #define BACKOFF_MAX_MS 5000
 #define LEAVE_WAIT_S 3
 #define SESS_PAGE 1000   /* session keys read per range request */
+#define BUMP_MS 2000     /* how long a client sent to a member counts there */
 #define KA_RETRY_MS 1000 /* a keep-alive that failed is tried again after */
 
 /* A session another member (or this one) published. */
@@ -824,15 +825,24 @@ static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr *b
 /* The pick's address into @gw (false when it is this member or there is
  * none). The member chosen is counted one session more at once: its own count
  * comes back through etcd only after the client arrived (and at most once a
- * second), and a burst of new clients must spread meanwhile. */
+ * second), and a burst of new clients must spread meanwhile. Those counts go
+ * with the member's next record, or after BUMP_MS without one (the clients
+ * did not come, or its count did not move). */
 static bool pick_gw(struct cluster *c, bool exclude_self, char *gw, size_t gwlen)
 {
-    long i = cluster_pick(c->m, c->nm, exclude_self ? c->self.name : NULL);
+    uint64_t now = monotime_ms();
+    long i;
 
+    for (size_t k = 0; k < c->nm; k++) { /* its count did not move: those clients went elsewhere */
+        if (c->m[k].bump && now - c->m[k].bump_ms >= BUMP_MS)
+            c->m[k].bump = 0;
+    }
+    i = cluster_pick(c->m, c->nm, exclude_self ? c->self.name : NULL);
     if (i < 0)
         return false;
-    if (c->m[i].sessions < UINT32_MAX)
-        c->m[i].sessions++;
+    if (c->m[i].bump < UINT32_MAX)
+        c->m[i].bump++;
+    c->m[i].bump_ms = now;
     if (!strcmp(c->m[i].name, c->self.name))
         return false;
     snprintf(gw, gwlen, "%s", c->m[i].address);

@@ -503,13 +503,55 @@ static void test_writes_retried(void **st)
     cluster_free(c);
 }
 
+/* A client sent to a member counts there until its record says otherwise, or
+ * for 2 s when its count does not move. */
+static void test_bump_expires(void **st)
+{
+    struct cluster *c = join(&plain, "n8", "/t8/", 60, -1);
+    char gw[64];
+
+    (void)st;
+    assert_true(loop_while_not(is_connected, c, 5000));
+    assert_true(do_put(ctl, "/t8/members/p", "{\"name\":\"p\",\"address\":\"10.0.0.21\",\"sessions\":0,"
+                                             "\"capacity\":5,\"health\":\"up\"}", 0).ok);
+    assert_true(do_put(ctl, "/t8/members/q", "{\"name\":\"q\",\"address\":\"10.0.0.22\",\"sessions\":0,"
+                                             "\"capacity\":5,\"health\":\"up\"}", 0).ok);
+    for (int t = 0; t < 3000; t += 50) {
+        size_t n;
+
+        cluster_members(c, &n);
+        if (n == 3)
+            break;
+        loop_for(50);
+    }
+    assert_true(cluster_redirect_other(c, gw, sizeof(gw)));
+    assert_string_equal(gw, "10.0.0.21");
+    assert_true(cluster_redirect_other(c, gw, sizeof(gw)));
+    assert_string_equal(gw, "10.0.0.22"); /* p counted one more */
+    assert_true(cluster_redirect_other(c, gw, sizeof(gw)));
+    assert_string_equal(gw, "10.0.0.21");
+    loop_for(2100); /* nobody's count moved: what was counted (p 2, q 1) is forgotten */
+    assert_true(cluster_redirect_other(c, gw, sizeof(gw)));
+    assert_string_equal(gw, "10.0.0.21");
+    /* p's own record: its count replaces what was counted there */
+    assert_true(do_put(ctl, "/t8/members/p", "{\"name\":\"p\",\"address\":\"10.0.0.21\",\"sessions\":1,"
+                                             "\"capacity\":5,\"health\":\"up\"}", 0).ok);
+    loop_for(300);
+    assert_true(cluster_redirect_other(c, gw, sizeof(gw)));
+    assert_string_equal(gw, "10.0.0.22"); /* p 1, q 0 */
+    assert_true(cluster_redirect_other(c, gw, sizeof(gw)));
+    assert_string_equal(gw, "10.0.0.21"); /* p 1, q 1 counted: ties by name */
+    assert_true(do_delete(ctl, "/t8/", true).ok);
+    cluster_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_join_and_count),       cmocka_unit_test(test_lease_revoked_behind_its_back),
         cmocka_unit_test(test_records_of_others),    cmocka_unit_test(test_etcd_stopped),
         cmocka_unit_test(test_leave),               cmocka_unit_test(test_many_sessions),
-        cmocka_unit_test(test_writes_retried),
+        cmocka_unit_test(test_writes_retried),      cmocka_unit_test(test_bump_expires),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
