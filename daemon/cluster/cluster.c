@@ -723,6 +723,24 @@ void cluster_leave(struct cluster *c, void (*gone)(struct cluster *c, void *arg)
     cluster_free(c);
 }
 
+void cluster_update(struct cluster *c, const struct cluster_conf *cf)
+{
+    uint32_t cap = cf->capacity ? cf->capacity : 1;
+    bool changed = c->self.draining != cf->draining || c->self.capacity != cap;
+
+    c->self.draining = cf->draining;
+    c->self.capacity = cap;
+    c->ncaddr = 0;
+    for (size_t i = 0; i < cf->ncluster_addrs && c->ncaddr < CLUSTER_ADDRS_MAX; i++) {
+        if (!caddr_parse(cf->cluster_addrs[i], &c->caddr[c->ncaddr]))
+            c->ncaddr++;
+    }
+    log_info("cluster", "member %s: capacity %u%s, %zu cluster address(es)", c->self.name, cap,
+             cf->draining ? ", draining" : "", c->ncaddr);
+    if (changed && !c->leaving)
+        member_put(c);
+}
+
 void cluster_set_partition(struct cluster *c, int partition)
 {
     if (!c || c->self.partition == partition)

@@ -67,6 +67,11 @@ void cluster_free(struct cluster *c);
  * before that. */
 void cluster_leave(struct cluster *c, void (*gone)(struct cluster *c, void *arg), void *arg);
 
+/* What may change without a new member (the same lease and keys): draining,
+ * capacity and the cluster-addresses of @cf (the rest of it is ignored); the
+ * member key is put again at once when the record changes, and a member
+ * drained redirects every new client from now on. */
+void cluster_update(struct cluster *c, const struct cluster_conf *cf);
 /* The pools/partition/index advertised (-1: none), re-put at once. */
 void cluster_set_partition(struct cluster *c, int partition);
 /* This headend's established sessions: the count is advertised coalesced (at

@@ -21,6 +21,7 @@
 #include <curl/curl.h>
 #include <event2/event.h>
 #include <inttypes.h>
+#include <netinet/in.h>
 
 #include "daemon/base/alarm.h"
 #include "daemon/cluster/cluster.h"
@@ -545,6 +546,52 @@ static void test_bump_expires(void **st)
     cluster_free(c);
 }
 
+static bool nine_lease(int64_t *lease, char *val, size_t vlen)
+{
+    struct full f = range("/t9/members/n9");
+
+    *lease = f.n ? f.leases[0] : 0;
+    snprintf(val, vlen, "%s", f.n ? f.vals[0] : "");
+    return f.n == 1;
+}
+
+/* draining and capacity changed in place: the same lease, the record put at
+ * once, a drained member redirects the next client at once */
+static void test_update_in_place(void **st)
+{
+    struct cluster_conf cc = {.name = "n9", .address = "10.0.0.1", .capacity = 7, .draining = true};
+    struct cluster *c = join(&plain, "n9", "/t9/", 60, -1);
+    struct sockaddr_in local = {.sin_family = AF_INET};
+    char gw[64], val[256];
+    int64_t l0, l1;
+
+    (void)st;
+    assert_true(loop_while_not(is_connected, c, 5000));
+    assert_true(do_put(ctl, "/t9/members/o", "{\"name\":\"o\",\"address\":\"10.0.0.31\",\"sessions\":3,"
+                                             "\"capacity\":5,\"health\":\"up\"}", 0).ok);
+    for (int t = 0; t < 3000; t += 50) {
+        size_t n;
+
+        cluster_members(c, &n);
+        if (n == 2)
+            break;
+        loop_for(50);
+    }
+    assert_true(nine_lease(&l0, val, sizeof(val)));
+    assert_false(cluster_redirect_init(c, (struct sockaddr *)&local, gw, sizeof(gw)));
+    cluster_update(c, &cc);
+    assert_true(cluster_redirect_init(c, (struct sockaddr *)&local, gw, sizeof(gw))); /* at once */
+    assert_string_equal(gw, "10.0.0.31");
+    loop_for(300);
+    assert_true(nine_lease(&l1, val, sizeof(val)));
+    assert_true(l1 == l0);
+    assert_non_null(strstr(val, "\"health\":\"draining\""));
+    assert_non_null(strstr(val, "\"capacity\":7"));
+    assert_true(connected(c));
+    assert_true(do_delete(ctl, "/t9/", true).ok);
+    cluster_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -552,6 +599,7 @@ int main(void)
         cmocka_unit_test(test_records_of_others),    cmocka_unit_test(test_etcd_stopped),
         cmocka_unit_test(test_leave),               cmocka_unit_test(test_many_sessions),
         cmocka_unit_test(test_writes_retried),      cmocka_unit_test(test_bump_expires),
+        cmocka_unit_test(test_update_in_place),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
