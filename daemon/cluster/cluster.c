@@ -679,15 +679,45 @@ static void on_leave_tick(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     if (!c->left)
-        log_warn("cluster", "member %s: no answer to the lease revocation: it expires in %u s", c->self.name, c->ttl);
+        log_warn("cluster", "member %s: no answer from etcd: its lease expires in %u s", c->self.name, c->ttl);
     if (c->gone)
         c->gone(c, c->gone_arg);
     cluster_free(c);
 }
 
+static void on_handed_over(void *arg, bool ok, const char *err)
+{
+    struct req *r = arg;
+    struct cluster *c = r->c;
+
+    req_drop(r);
+    if (ok)
+        log_info("cluster", "member %s draining until its successor's record (its lease expires in %u s)",
+                 c->self.name, c->ttl);
+    else
+        log_warn("cluster", "member %s: the draining record could not be put (%s)", c->self.name, err ? err : "");
+    c->left = true;
+    arm_tick(c, 0);
+}
+
+static void leave(struct cluster *c, bool revoke, void (*gone)(struct cluster *c, void *arg), void *arg);
+
 void cluster_leave(struct cluster *c, void (*gone)(struct cluster *c, void *arg), void *arg)
 {
+    leave(c, true, gone, arg);
+}
+
+void cluster_hand_over(struct cluster *c, void (*gone)(struct cluster *c, void *arg), void *arg)
+{
+    leave(c, false, gone, arg);
+}
+
+static void leave(struct cluster *c, bool revoke, void (*gone)(struct cluster *c, void *arg), void *arg)
+{
     struct req *r = NULL;
+    char key[512], *json = NULL;
+    size_t len = 0;
+    int rc = -1;
 
     if (!c)
         return;
@@ -707,7 +737,16 @@ void cluster_leave(struct cluster *c, void (*gone)(struct cluster *c, void *arg)
     /* the tick now bounds the wait */
     event_free(c->tick);
     c->tick = evtimer_new(c->base, on_leave_tick, c);
-    if (c->lease && c->tick && (r = req_new(c)) && !etcd_lease_revoke(c->etcd, c->lease, on_left, r)) {
+    c->self.draining = true;
+    snprintf(key, sizeof(key), "%smembers/%s", c->prefix, c->self.name);
+    if (c->lease && c->tick && (r = req_new(c))) {
+        if (revoke)
+            rc = etcd_lease_revoke(c->etcd, c->lease, on_left, r);
+        else if ((json = cluster_member_json(&c->self, &len)))
+            rc = etcd_put(c->etcd, key, json, len, c->lease, on_handed_over, r);
+        free(json);
+    }
+    if (!rc) {
         arm_tick(c, LEAVE_WAIT_S * 1000);
         return;
     }

@@ -59,13 +59,20 @@ typedef void (*cluster_resync_fn)(struct cluster *c, void *arg);
  * NULL when out of memory (@etcd is freed then too). */
 struct cluster *cluster_new(struct event_base *base, struct etcd *etcd, const struct cluster_conf *c,
                             cluster_resync_fn resync, void *arg);
-/* Stops at once: the lease is left to expire. */
+/* Stops at once: the lease is left to expire (the member stays listed, up,
+ * until then). */
 void cluster_free(struct cluster *c);
 /* Leaves the cluster: the lease is revoked (its keys go with it), then the
  * member frees itself on a later turn of the loop (after at most 3 s without
  * an answer), calling @gone just before; cluster_free() may still end it
  * before that. */
 void cluster_leave(struct cluster *c, void (*gone)(struct cluster *c, void *arg), void *arg);
+/* Stops for a successor that keeps this headend's sessions (a restart with
+ * the session arena): the member key is put again as draining under the
+ * lease, which is left to expire (the successor puts every key again under
+ * its own), so that no new client is sent here meanwhile; then as
+ * cluster_leave. */
+void cluster_hand_over(struct cluster *c, void (*gone)(struct cluster *c, void *arg), void *arg);
 
 /* What may change without a new member (the same lease and keys): draining,
  * capacity and the cluster-addresses of @cf (the rest of it is ignored); the

@@ -21,6 +21,8 @@
 #include <string.h>
 #include <uthash.h>
 
+#include <event2/event.h>
+
 #include "daemon/base/log.h"
 #include "daemon/cluster/cluster.h"
 #include "daemon/cluster/etcd.h"
@@ -359,10 +361,44 @@ int ravend_cluster_register(struct cfg *cfg, const struct ly_ctx *ctx, struct ev
     return err;
 }
 
-void ravend_cluster_free(void)
+static bool stopped;
+
+static void on_stopped(struct cluster *c, void *arg)
 {
-    cluster_free(the.cur);
+    struct ravend_cluster *r = arg;
+
+    (void)c;
+    stopped = true;
+    event_base_loopbreak(r->base);
+}
+
+void ravend_cluster_free(bool keep_sessions)
+{
+    struct cluster *c = the.cur;
+    struct cluster_info ci;
+    struct timeval tv = {.tv_sec = 1};
+
+    /* A member that leaves while still listed up would attract clients for a
+     * lease's TTL: revoked (or put as draining), the loop run up to 1 s */
     the.cur = NULL;
+    stopped = false;
+    if (c) {
+        cluster_info(c, &ci);
+        if (ci.state != CLUSTER_CONNECTED) {
+            cluster_free(c);
+        } else {
+            if (keep_sessions)
+                cluster_hand_over(c, on_stopped, &the);
+            else
+                cluster_leave(c, on_stopped, &the);
+            if (!stopped) {
+                event_base_loopexit(the.base, &tv);
+                event_base_dispatch(the.base);
+            }
+            if (!stopped)
+                cluster_free(c);
+        }
+    }
     for (size_t i = 0; i < LEAVING_MAX; i++) {
         cluster_free(the.leaving[i]);
         the.leaving[i] = NULL;

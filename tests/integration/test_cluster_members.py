@@ -191,7 +191,7 @@ def cluster(lab, hashes, keypair, hostkey):
             e.start()
             return e
 
-        def member(self, name, host, cluster_xml_text, pool, listen=()):
+        def member(self, name, host, cluster_xml_text, pool, listen=(), arena=None):
             workdir = tempfile.mkdtemp(dir=work)
             port = 8300 + len(made["ravends"])
             address = f"10.{self.net}.0.{host}"
@@ -202,6 +202,8 @@ def cluster(lab, hashes, keypair, hostkey):
                 f.write(hostkey)
             os.chmod(os.path.join(d.state_dir, "ssh_host_rsa_key"), 0o600)
             d.name, d.address = name, address
+            if arena:
+                d.arena = arena
             made["ravends"].append(d)
             d.start()
             return d
@@ -504,3 +506,22 @@ def test_etcd_tls(cluster, tmp_path):
                            replace=True))
     wait_until(lambda: cluster_state(ma)["etcd-state"] == "unreachable", timeout=5, what="refused without cert")
     assert cluster_state(ma)["etcd-error"]
+
+
+def test_stopped_member_leaves_or_drains(cluster):
+    """ravend stopped: without a session arena (its sessions end) the member
+    leaves at once (lease revoked); with one (a successor adopts the sessions)
+    it stays listed as draining until its lease expires."""
+    cl = cluster(1)
+    e = cl.etcd()
+    a = cl.member("a", 1, cluster_xml("a", cl.addr(1), e.url, ttl=30), ("10.201.0.10", "10.201.0.20"), arena="none")
+    b = cl.member("b", 3, cluster_xml("b", cl.addr(3), e.url, ttl=30), ("10.201.1.10", "10.201.1.20"))
+    ma = a.connect()
+    wait_until(lambda: set(members_of(ma)) == {"a", "b"}, timeout=5, what="both members listed")
+    ma.close_session()
+    assert a.stop() == 0
+    assert e.ctl("get", "--prefix", f"{PREFIX}members/a", "--keys-only").stdout.strip() == ""
+    assert b.stop() == 0
+    got = e.ctl("get", f"{PREFIX}members/b", "--print-value-only").stdout
+    assert '"health":"draining"' in got, got
+    assert lease_of(e, "b") is not None
