@@ -4,7 +4,7 @@
  * States (vpn-state/cluster/etcd-state):
  *   connecting   a lease is being asked (at start, or after etcd said the
  *                lease was gone): grant, then the member key and every session
- *                key put under it (cluster_wq.h: at most 64 writes in flight,
+ *                key put under it (cluster_wq.h: at most 16 writes in flight,
  *                each failed one sent again), then the members and the
  *                sessions (in pages of 1000 keys) ranged into the tables at
  *                one revision and watched from the next;

@@ -16,7 +16,7 @@ struct event_base;
 struct etcd;
 struct cluster_wq;
 
-#define CLUSTER_WQ_INFLIGHT 64
+#define CLUSTER_WQ_INFLIGHT 16 /* of the client's 32 connections: the watch, keep-alives and ranges keep theirs */
 
 struct cluster_wq *cluster_wq_new(struct event_base *base, struct etcd *etcd);
 /* After etcd_free() (no answer comes any more). */
