@@ -10,9 +10,11 @@
  * new member, nor one that changes only draining, capacity or cluster-address
  * (the member is updated in place: same lease, never missing from etcd).
  * Apply swaps otherwise: the running member leaves (its lease revoked, so its
- * keys go), the new one starts; removing /cluster leaves the cluster. The sessions this headend publishes are the engine's own: read
- * from its state each time a lease is granted, then followed by session-up and
- * session-down. */
+ * keys go), the new one starts; removing /cluster leaves the cluster. The
+ * sessions this headend publishes are the engine's own: read from its state
+ * each time a lease is granted, then followed by session-up and session-down.
+ * When ravend stops, the member leaves, or with a session arena is put as
+ * draining for the successor (daemon/cluster/README.md, "Stopping ravend"). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
