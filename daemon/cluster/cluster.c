@@ -14,6 +14,7 @@
 #include "daemon/base/log.h"
 #include "daemon/base/monotime.h"
 #include "daemon/cluster/cluster.h"
+#include "daemon/cluster/cluster_wq.h"
 #include "daemon/cluster/etcd.h"
 #include "daemon/base/poison.h"
 
@@ -21,6 +22,9 @@
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 5000
 #define LEAVE_WAIT_S 3
+#define SESS_PAGE 1000   /* session keys read per range request */
+#define BUMP_MS 2000     /* how long a client sent to a member counts there */
+#define KA_RETRY_MS 1000 /* a keep-alive that failed is tried again after */
 
 /* A session another member (or this one) published. */
 struct csess {
@@ -62,6 +66,10 @@ struct cluster {
     char err[256];
     uint64_t gen;
     int64_t lease, old_lease;
+    int64_t sync_rev;  /* the revision the tables are read at */
+    uint64_t watches;
+    uint64_t ka_ok_ms; /* the lease's grant or last keep-alive answered */
+    struct cluster_wq *wq;
     struct etcd_watch *watch;
     struct event *tick;    /* keep-alive, or the next attempt */
     struct event *count_t; /* the coalesced member put */
@@ -296,23 +304,15 @@ static void on_watch_lost(void *arg, const char *err)
     watch_again(c);
 }
 
-static void on_range(void *arg, bool ok, const struct etcd_kv *kvs, size_t n, int64_t revision, const char *err)
+/* The tables read (members, then sessions page by page, all at sync_rev):
+ * the watch from the next revision. */
+static void watch_start(struct cluster *c)
 {
-    struct cluster *c = req_end(arg);
-
-    if (!c)
-        return;
-    if (!ok) {
-        fail(c, "range", err);
-        return;
-    }
-    tables_clear(c);
-    for (size_t i = 0; i < n; i++)
-        kv_event(c, ETCD_EV_PUT, &kvs[i]);
     conflicts_check(c);
     if (c->watch)
         etcd_watch_cancel(c->watch);
-    c->watch = etcd_watch_prefix(c->etcd, c->prefix, revision + 1, on_watch, on_watch_lost, c);
+    c->watch = etcd_watch_prefix(c->etcd, c->prefix, c->sync_rev + 1, on_watch, on_watch_lost, c);
+    c->watches++;
     if (!c->watch) {
         fail(c, "watch", "cannot start a watch");
         return;
@@ -326,39 +326,84 @@ static void on_range(void *arg, bool ok, const struct etcd_kv *kvs, size_t n, in
     alarm_clear(ALARM_CLUSTER_ETCD_UNREACHABLE, ALARM_RES);
 }
 
-/* The tables filled from a range at the revision it answers, then watched on. */
+static void sessions_page(struct cluster *c, const char *after);
+
+static void on_sessions(void *arg, bool ok, const struct etcd_kv *kvs, size_t n, int64_t revision, const char *err)
+{
+    struct cluster *c = req_end(arg);
+
+    (void)revision;
+    if (!c)
+        return;
+    if (!ok) {
+        fail(c, "range of the sessions", err);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        kv_event(c, ETCD_EV_PUT, &kvs[i]);
+    if (n == SESS_PAGE)
+        sessions_page(c, kvs[n - 1].key);
+    else
+        watch_start(c);
+}
+
+/* The next page of session keys, those after @after (NULL: from the first). */
+static void sessions_page(struct cluster *c, const char *after)
+{
+    char pfx[512];
+    struct req *r = req_new(c);
+
+    snprintf(pfx, sizeof(pfx), "%ssessions/", c->prefix);
+    if (!r || etcd_range_page(c->etcd, pfx, after, SESS_PAGE, c->sync_rev, on_sessions, r)) {
+        if (r)
+            req_drop(r);
+        fail(c, "range of the sessions", "out of memory");
+    }
+}
+
+static void on_members(void *arg, bool ok, const struct etcd_kv *kvs, size_t n, int64_t revision, const char *err)
+{
+    struct cluster *c = req_end(arg);
+
+    if (!c)
+        return;
+    if (!ok) {
+        fail(c, "range of the members", err);
+        return;
+    }
+    tables_clear(c);
+    for (size_t i = 0; i < n; i++)
+        kv_event(c, ETCD_EV_PUT, &kvs[i]);
+    c->sync_rev = revision;
+    sessions_page(c, NULL);
+}
+
+/* The tables filled from ranges at one revision (the members, then the
+ * sessions in pages: thousands of them would not fit one answer), then
+ * watched on. */
 static void watch_again(struct cluster *c)
 {
+    char pfx[512];
     struct req *r = req_new(c);
 
     if (c->watch) {
         etcd_watch_cancel(c->watch);
         c->watch = NULL;
     }
-    if (!r || etcd_range_prefix(c->etcd, c->prefix, on_range, r)) {
+    snprintf(pfx, sizeof(pfx), "%smembers/", c->prefix);
+    if (!r || etcd_range_prefix(c->etcd, pfx, on_members, r)) {
         if (r)
             req_drop(r);
-        fail(c, "range", "out of memory");
+        fail(c, "range of the members", "out of memory");
     }
 }
 
-static void on_write(void *arg, bool ok, const char *err)
-{
-    struct cluster *c = req_end(arg);
-
-    if (c && !ok)
-        fail(c, "put", err);
-}
-
+/* Through the write queue: a put that fails is sent again, not a reason to
+ * give the lease up. */
 static void put_json(struct cluster *c, const char *key, char *json, size_t len)
 {
-    struct req *r = json ? req_new(c) : NULL;
-
-    if (!r || etcd_put(c->etcd, key, json, len, c->lease, on_write, r)) {
-        if (r)
-            req_drop(r);
+    if (!json || cluster_wq_put(c->wq, key, json, len))
         log_warn("cluster", "cannot put %s: out of memory", key);
-    }
     free(json);
 }
 
@@ -391,6 +436,22 @@ static void arm_tick(struct cluster *c, unsigned ms)
     evtimer_add(c->tick, &tv);
 }
 
+/* The lease is held until its TTL passed since it was last kept alive: a
+ * keep-alive that failed is tried again sooner, the lease given up only then. */
+static void keepalive_failed(struct cluster *c, const char *err)
+{
+    uint64_t since = monotime_ms() - c->ka_ok_ms;
+
+    if (since >= (uint64_t)c->ttl * 1000) {
+        fail(c, "lease keep-alive", err);
+        return;
+    }
+    log_warn("cluster", "lease %" PRId64 " keep-alive failed (%s), %" PRIu64 " ms after the last answered: again in "
+             "%u ms", c->lease, err && *err ? err : "failed", since, KA_RETRY_MS);
+    evtimer_del(c->tick);
+    arm_tick(c, KA_RETRY_MS < c->ttl * 1000 / 3 ? KA_RETRY_MS : c->ttl * 1000 / 3);
+}
+
 static void on_keepalive(void *arg, bool ok, int64_t lease, int64_t ttl, const char *err)
 {
     struct cluster *c = req_end(arg);
@@ -399,15 +460,18 @@ static void on_keepalive(void *arg, bool ok, int64_t lease, int64_t ttl, const c
     if (!c)
         return;
     if (!ok) {
-        fail(c, "lease keep-alive", err);
+        keepalive_failed(c, err);
         return;
     }
     if (ttl <= 0) {
         log_warn("cluster", "etcd says lease %" PRId64 " is gone: asking a new one", c->lease);
         c->lease = 0;
+        cluster_wq_reset(c->wq, 0);
         c->state = CLUSTER_CONNECTING;
         start(c);
+        return;
     }
+    c->ka_ok_ms = monotime_ms();
 }
 
 static void on_revoked(void *arg, bool ok, const char *err)
@@ -429,6 +493,8 @@ static void on_grant(void *arg, bool ok, int64_t lease, int64_t ttl, const char 
         return;
     }
     c->lease = lease;
+    c->ka_ok_ms = monotime_ms();
+    cluster_wq_reset(c->wq, lease);
     if (c->old_lease && (r = req_new(c)) && etcd_lease_revoke(c->etcd, c->old_lease, on_revoked, r))
         req_drop(r);
     c->old_lease = 0;
@@ -456,7 +522,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     if (!r || etcd_lease_keepalive(c->etcd, c->lease, on_keepalive, r)) {
         if (r)
             req_drop(r);
-        fail(c, "lease keep-alive", "out of memory");
+        keepalive_failed(c, "out of memory");
         return;
     }
     arm_tick(c, c->ttl * 1000 / 3);
@@ -503,6 +569,7 @@ static void fail(struct cluster *c, const char *what, const char *err)
     if (c->lease)
         c->old_lease = c->lease;
     c->lease = 0;
+    cluster_wq_reset(c->wq, 0);
     c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : BACKOFF_MIN_MS;
     if (c->backoff_ms > BACKOFF_MAX_MS)
         c->backoff_ms = BACKOFF_MAX_MS;
@@ -550,7 +617,8 @@ struct cluster *cluster_new(struct event_base *base, struct etcd *etcd, const st
     c->arg = arg;
     c->tick = evtimer_new(base, on_tick, c);
     c->count_t = evtimer_new(base, on_count_timer, c);
-    if (!c->prefix || !c->tick || !c->count_t) {
+    c->wq = cluster_wq_new(base, etcd);
+    if (!c->prefix || !c->tick || !c->count_t || !c->wq) {
         cluster_free(c);
         return NULL;
     }
@@ -571,6 +639,7 @@ void cluster_free(struct cluster *c)
     if (c->watch)
         etcd_watch_cancel(c->watch);
     etcd_free(c->etcd); /* no callback runs after it */
+    cluster_wq_free(c->wq);
     while (c->reqs)
         req_drop(c->reqs);
     if (c->tick)
@@ -610,15 +679,45 @@ static void on_leave_tick(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     if (!c->left)
-        log_warn("cluster", "member %s: no answer to the lease revocation: it expires in %u s", c->self.name, c->ttl);
+        log_warn("cluster", "member %s: no answer from etcd: its lease expires in %u s", c->self.name, c->ttl);
     if (c->gone)
         c->gone(c, c->gone_arg);
     cluster_free(c);
 }
 
+static void on_handed_over(void *arg, bool ok, const char *err)
+{
+    struct req *r = arg;
+    struct cluster *c = r->c;
+
+    req_drop(r);
+    if (ok)
+        log_info("cluster", "member %s draining until its successor's record (its lease expires in %u s)",
+                 c->self.name, c->ttl);
+    else
+        log_warn("cluster", "member %s: the draining record could not be put (%s)", c->self.name, err ? err : "");
+    c->left = true;
+    arm_tick(c, 0);
+}
+
+static void leave(struct cluster *c, bool revoke, void (*gone)(struct cluster *c, void *arg), void *arg);
+
 void cluster_leave(struct cluster *c, void (*gone)(struct cluster *c, void *arg), void *arg)
 {
+    leave(c, true, gone, arg);
+}
+
+void cluster_hand_over(struct cluster *c, void (*gone)(struct cluster *c, void *arg), void *arg)
+{
+    leave(c, false, gone, arg);
+}
+
+static void leave(struct cluster *c, bool revoke, void (*gone)(struct cluster *c, void *arg), void *arg)
+{
     struct req *r = NULL;
+    char key[512], *json = NULL;
+    size_t len = 0;
+    int rc = -1;
 
     if (!c)
         return;
@@ -631,13 +730,23 @@ void cluster_leave(struct cluster *c, void (*gone)(struct cluster *c, void *arg)
         c->watch = NULL;
     }
     evtimer_del(c->count_t);
+    cluster_wq_reset(c->wq, 0);
     tables_clear(c);
     alarm_clear(ALARM_CLUSTER_ETCD_UNREACHABLE, ALARM_RES);
     alarm_clear_unless(ALARM_CLUSTER_PARTITION_CONFLICT, "", NULL, NULL);
     /* the tick now bounds the wait */
     event_free(c->tick);
     c->tick = evtimer_new(c->base, on_leave_tick, c);
-    if (c->lease && c->tick && (r = req_new(c)) && !etcd_lease_revoke(c->etcd, c->lease, on_left, r)) {
+    c->self.draining = true;
+    snprintf(key, sizeof(key), "%smembers/%s", c->prefix, c->self.name);
+    if (c->lease && c->tick && (r = req_new(c))) {
+        if (revoke)
+            rc = etcd_lease_revoke(c->etcd, c->lease, on_left, r);
+        else if ((json = cluster_member_json(&c->self, &len)))
+            rc = etcd_put(c->etcd, key, json, len, c->lease, on_handed_over, r);
+        free(json);
+    }
+    if (!rc) {
         arm_tick(c, LEAVE_WAIT_S * 1000);
         return;
     }
@@ -651,6 +760,24 @@ void cluster_leave(struct cluster *c, void (*gone)(struct cluster *c, void *arg)
     if (gone)
         gone(c, arg);
     cluster_free(c);
+}
+
+void cluster_update(struct cluster *c, const struct cluster_conf *cf)
+{
+    uint32_t cap = cf->capacity ? cf->capacity : 1;
+    bool changed = c->self.draining != cf->draining || c->self.capacity != cap;
+
+    c->self.draining = cf->draining;
+    c->self.capacity = cap;
+    c->ncaddr = 0;
+    for (size_t i = 0; i < cf->ncluster_addrs && c->ncaddr < CLUSTER_ADDRS_MAX; i++) {
+        if (!caddr_parse(cf->cluster_addrs[i], &c->caddr[c->ncaddr]))
+            c->ncaddr++;
+    }
+    log_info("cluster", "member %s: capacity %u%s, %zu cluster address(es)", c->self.name, cap,
+             cf->draining ? ", draining" : "", c->ncaddr);
+    if (changed && !c->leaving)
+        member_put(c);
 }
 
 void cluster_set_partition(struct cluster *c, int partition)
@@ -697,17 +824,12 @@ void cluster_session_put(struct cluster *c, uint64_t id, const struct cluster_se
 void cluster_session_delete(struct cluster *c, uint64_t id)
 {
     char key[512];
-    struct req *r;
 
     if (!c || !c->lease || c->leaving)
         return;
     snprintf(key, sizeof(key), "%ssessions/%s/%" PRIu64, c->prefix, c->self.name, id);
-    r = req_new(c);
-    if (!r || etcd_delete(c->etcd, key, false, on_write, r)) {
-        if (r)
-            req_drop(r);
+    if (cluster_wq_delete(c->wq, key))
         log_warn("cluster", "cannot delete %s: out of memory", key);
-    }
 }
 
 void cluster_info(const struct cluster *c, struct cluster_info *i)
@@ -718,6 +840,7 @@ void cluster_info(const struct cluster *c, struct cluster_info *i)
     i->distributing = c->state == CLUSTER_CONNECTED && c->ncaddr > 0;
     i->ignored = c->nignored;
     i->writes = etcd_writes(c->etcd);
+    i->watches = c->watches;
 }
 
 const char *cluster_name(const struct cluster *c)
@@ -759,15 +882,24 @@ static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr *b
 /* The pick's address into @gw (false when it is this member or there is
  * none). The member chosen is counted one session more at once: its own count
  * comes back through etcd only after the client arrived (and at most once a
- * second), and a burst of new clients must spread meanwhile. */
+ * second), and a burst of new clients must spread meanwhile. Those counts go
+ * with the member's next record, or after BUMP_MS without one (the clients
+ * did not come, or its count did not move). */
 static bool pick_gw(struct cluster *c, bool exclude_self, char *gw, size_t gwlen)
 {
-    long i = cluster_pick(c->m, c->nm, exclude_self ? c->self.name : NULL);
+    uint64_t now = monotime_ms();
+    long i;
 
+    for (size_t k = 0; k < c->nm; k++) { /* its count did not move: those clients went elsewhere */
+        if (c->m[k].bump && now - c->m[k].bump_ms >= BUMP_MS)
+            c->m[k].bump = 0;
+    }
+    i = cluster_pick(c->m, c->nm, exclude_self ? c->self.name : NULL);
     if (i < 0)
         return false;
-    if (c->m[i].sessions < UINT32_MAX)
-        c->m[i].sessions++;
+    if (c->m[i].bump < UINT32_MAX)
+        c->m[i].bump++;
+    c->m[i].bump_ms = now;
     if (!strcmp(c->m[i].name, c->self.name))
         return false;
     snprintf(gw, gwlen, "%s", c->m[i].address);

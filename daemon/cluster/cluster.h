@@ -4,12 +4,18 @@
  * States (vpn-state/cluster/etcd-state):
  *   connecting   a lease is being asked (at start, or after etcd said the
  *                lease was gone): grant, then the member key and every session
- *                key put under it, then the prefix ranged into the tables and
- *                watched from the next revision;
- *   connected    the range answered: the lease is kept alive every TTL/3, the
- *                watch keeps the tables; a lost watch is followed by a new range
- *                and watch;
- *   unreachable  a request failed (transport, authentication, a refusal): the
+ *                key put under it (cluster_wq.h: at most 16 writes in flight,
+ *                each failed one sent again), then the members and the
+ *                sessions (in pages of 1000 keys) ranged into the tables at
+ *                one revision and watched from the next;
+ *   connected    the ranges answered: the lease is kept alive every TTL/3 (a
+ *                keep-alive that fails is tried again after 1 s; the lease is
+ *                given up only once its TTL passed since the last one answered,
+ *                or when etcd says it is gone), the watch keeps the tables; a
+ *                lost watch is followed by new ranges and watch;
+ *   unreachable  a lease grant, a range or a watch failed, or the lease's TTL
+ *                passed without a keep-alive answered (a failed write of a key
+ *                is only sent again): the
  *                cluster-etcd-unreachable alarm is raised, the tables are
  *                emptied, nobody is redirected, and the lease is asked again
  *                after a back-off (0.5 s doubling to 5 s); once connected again
@@ -53,14 +59,26 @@ typedef void (*cluster_resync_fn)(struct cluster *c, void *arg);
  * NULL when out of memory (@etcd is freed then too). */
 struct cluster *cluster_new(struct event_base *base, struct etcd *etcd, const struct cluster_conf *c,
                             cluster_resync_fn resync, void *arg);
-/* Stops at once: the lease is left to expire. */
+/* Stops at once: the lease is left to expire (the member stays listed, up,
+ * until then). */
 void cluster_free(struct cluster *c);
 /* Leaves the cluster: the lease is revoked (its keys go with it), then the
  * member frees itself on a later turn of the loop (after at most 3 s without
  * an answer), calling @gone just before; cluster_free() may still end it
  * before that. */
 void cluster_leave(struct cluster *c, void (*gone)(struct cluster *c, void *arg), void *arg);
+/* Stops for a successor that keeps this headend's sessions (a restart with
+ * the session arena): the member key is put again as draining under the
+ * lease, which is left to expire (the successor puts every key again under
+ * its own), so that no new client is sent here meanwhile; then as
+ * cluster_leave. */
+void cluster_hand_over(struct cluster *c, void (*gone)(struct cluster *c, void *arg), void *arg);
 
+/* What may change without a new member (the same lease and keys): draining,
+ * capacity and the cluster-addresses of @cf (the rest of it is ignored); the
+ * member key is put again at once when the record changes, and a member
+ * drained redirects every new client from now on. */
+void cluster_update(struct cluster *c, const struct cluster_conf *cf);
 /* The pools/partition/index advertised (-1: none), re-put at once. */
 void cluster_set_partition(struct cluster *c, int partition);
 /* This headend's established sessions: the count is advertised coalesced (at
@@ -77,6 +95,7 @@ struct cluster_info {
     const char *endpoint, *error; /* borrowed; error "" when none */
     bool distributing;
     uint64_t ignored, writes;
+    uint64_t watches; /* watches started (the tables read again before each) */
 };
 void cluster_info(const struct cluster *c, struct cluster_info *i);
 const char *cluster_state_name(enum cluster_state s);

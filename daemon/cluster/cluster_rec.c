@@ -229,7 +229,7 @@ int cluster_key_split(const char *rest, char *name, size_t namelen, uint64_t *id
 /* @a takes a smaller share of its capacity than @b (or the same and sorts first). */
 static bool better(const struct cluster_member *a, const struct cluster_member *b)
 {
-    uint64_t l = (uint64_t)a->sessions * b->capacity, r = (uint64_t)b->sessions * a->capacity;
+    uint64_t l = ((uint64_t)a->sessions + a->bump) * b->capacity, r = ((uint64_t)b->sessions + b->bump) * a->capacity;
 
     if (l != r)
         return l < r;

@@ -29,6 +29,10 @@ struct cluster_member {
     uint32_t sessions, capacity;
     bool draining;
     int partition; /* -1: none */
+    /* not in the record: new clients this reader sent there since the
+     * member's last record (counted by the pick, forgotten after a while) */
+    uint32_t bump;
+    uint64_t bump_ms;
 };
 
 struct cluster_session {
@@ -59,7 +63,7 @@ char *cluster_session_json(const struct cluster_session *s, size_t *len);
 int cluster_key_split(const char *rest, char *name, size_t namelen, uint64_t *id);
 
 /* The member that should take a new client among @n members: healthy ones
- * only (up), the lowest share of capacity in use (sessions / capacity), ties
+ * only (up), the lowest share of capacity in use ((sessions + bump) / capacity), ties
  * by name; @exclude (a name, or NULL) is never chosen. Its index, or -1 when
  * there is none. */
 long cluster_pick(const struct cluster_member *m, size_t n, const char *exclude);

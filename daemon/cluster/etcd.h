@@ -64,13 +64,23 @@ int etcd_put(struct etcd *e, const char *key, const void *val, size_t vlen, int6
              void *arg);
 int etcd_delete(struct etcd *e, const char *key, bool prefix, etcd_done_cb cb, void *arg);
 int etcd_range_prefix(struct etcd *e, const char *prefix, etcd_range_cb cb, void *arg);
+/* One page of the keys under @prefix, in key order: those after @after (NULL:
+ * from the first), at most @limit of them, as the store was at @revision (0:
+ * now; etcd refuses a compacted one). The callback's revision is etcd's
+ * current one: the caller keeps the first page's for the next pages. Fewer
+ * than @limit keys: that was the last page; else the next one starts after
+ * the last key. */
+int etcd_range_page(struct etcd *e, const char *prefix, const char *after, int64_t limit, int64_t revision,
+                    etcd_range_cb cb, void *arg);
 /* a transaction: put @key only if it does not exist (create_revision 0) */
 int etcd_create(struct etcd *e, const char *key, const void *val, size_t vlen, int64_t lease, etcd_create_cb cb,
                 void *arg);
 
 /* Events of every key under @prefix from @start_revision (0: from now), as a
  * long-running POST /v3/watch whose stream of JSON messages is parsed as it
- * comes. NULL when it could not be started. */
+ * comes. etcd is asked to fragment a revision with many events (a lease
+ * revoked with thousands of keys) over several messages: the events are
+ * handed out in order all the same. NULL when it could not be started. */
 struct etcd_watch *etcd_watch_prefix(struct etcd *e, const char *prefix, int64_t start_revision, etcd_watch_cb cb,
                                      etcd_watch_lost_cb lost, void *arg);
 void etcd_watch_cancel(struct etcd_watch *w);

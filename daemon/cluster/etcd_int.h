@@ -25,7 +25,11 @@
 #include "daemon/cluster/etcd.h"
 
 #define ETCD_MAX_BODY (4u << 20)     /* an answer larger than this is an error */
-#define ETCD_MAX_WATCH_MSG (1u << 20) /* a watch message larger than this ends the watch */
+/* A watch message larger than this ends the watch. etcd fragments a revision's
+ * events into messages of its --max-request-bytes (1.5 MiB by default) in
+ * protobuf, which the gateway's JSON (base64, int64 as strings, field names)
+ * makes up to about three times larger. */
+#define ETCD_MAX_WATCH_MSG (8u << 20)
 #define ETCD_ERRLEN 256
 
 /* base64 of @n bytes (standard alphabet, padded), NUL-terminated; NULL when

@@ -132,6 +132,29 @@ int etcd_range_prefix(struct etcd *e, const char *prefix, etcd_range_cb cb, void
     return 0;
 }
 
+int etcd_range_page(struct etcd *e, const char *prefix, const char *after, int64_t limit, int64_t revision,
+                    etcd_range_cb cb, void *arg)
+{
+    json_t *j = etcd_json_range(prefix, true);
+    struct etcd_req *r;
+
+    /* the key just after @after: @after with a NUL byte appended */
+    if (j && after && json_object_set_new(j, "key", etcd_json_b64(after, strlen(after) + 1))) {
+        json_decref(j);
+        j = NULL;
+    }
+    if (j && ((limit > 0 && json_object_set_new(j, "limit", etcd_json_i64str(limit))) ||
+              (revision > 0 && json_object_set_new(j, "revision", etcd_json_i64str(revision))))) {
+        json_decref(j);
+        j = NULL;
+    }
+    if (!(r = etcd_req_new(e, RQ_RANGE, "/v3/kv/range", j, sizeof(*r))))
+        return -1;
+    r->cb.range = cb;
+    r->arg = arg;
+    return 0;
+}
+
 int etcd_create(struct etcd *e, const char *key, const void *val, size_t vlen, int64_t lease, etcd_create_cb cb,
                 void *arg)
 {

@@ -414,8 +414,8 @@ bool etcd_split_feed(struct etcd_split *s, const char *p, size_t n, char *err, s
         char *b;
 
         while (cap - s->len < n) {
-            if (cap > ETCD_MAX_WATCH_MSG * 4) {
-                snprintf(err, errlen, "watch message larger than 1 MiB");
+            if (cap > ETCD_MAX_WATCH_MSG * 2) {
+                snprintf(err, errlen, "watch message larger than 8 MiB");
                 return false;
             }
             cap *= 2;
@@ -453,7 +453,7 @@ bool etcd_split_feed(struct etcd_split *s, const char *p, size_t n, char *err, s
         }
     }
     if (s->len - s->complete > ETCD_MAX_WATCH_MSG) {
-        snprintf(err, errlen, "watch message larger than 1 MiB");
+        snprintf(err, errlen, "watch message larger than 8 MiB");
         return false;
     }
     /* what was taken is dropped once it is most of the buffer */

@@ -2,7 +2,7 @@
  * as it comes (etcd_split_*, in libcurl's write callback: only buffered), then
  * handed out from the loop (etcd_watch_dispatch). The first message must be
  * the created acknowledgement; a cancellation, an error, a malformed message,
- * one over 1 MiB or the stream's end ends the watch (its lost callback). A
+ * one over 8 MiB or the stream's end ends the watch (its lost callback). A
  * watch that etcd refuses for an invalid token is sent again with a new one;
  * one whose connection fails before it was created tries the next endpoint. */
 #include <inttypes.h>
@@ -145,7 +145,10 @@ struct etcd_watch *etcd_watch_prefix(struct etcd *e, const char *prefix, int64_t
     json_t *j = cr ? json_pack("{s:o}", "create_request", cr) : NULL;
     struct etcd_watch *w;
 
-    if (j && start_revision && json_object_set_new(cr, "start_revision", etcd_json_i64str(start_revision))) {
+    /* a revision of many events comes in messages of at most etcd's
+     * --max-request-bytes (1.5 MiB by default) each, not in one */
+    if (j && (json_object_set_new(cr, "fragment", json_true()) ||
+              (start_revision && json_object_set_new(cr, "start_revision", etcd_json_i64str(start_revision))))) {
         json_decref(j);
         j = NULL;
     }

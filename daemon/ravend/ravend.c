@@ -467,7 +467,7 @@ static void stop(struct ravend *d)
         ike_engine_keep_sessions(d->ike);
         dp_keep_programs(d->dp, true);
     }
-    ravend_cluster_free(); /* its lease expires: the sessions stay with the arena */
+    ravend_cluster_free(d->ike && d->dmn.arena); /* leaves, or drains for the successor */
     ike_engine_free(d->ike);
     pki_crl_free(d->crl); /* after the engine, its listener */
     aaa_free(d->aaa); /* after the sessions: their Stop records are sent */

@@ -99,7 +99,10 @@ void ravend_arena_close(struct ravend_daemon *d);
 struct sockaddr;
 int ravend_cluster_register(struct cfg *cfg, const struct ly_ctx *ctx, struct event_base *base,
                             struct ike_engine *ike);
-void ravend_cluster_free(void);
+/* Stops the member, running the loop at most 1 s for etcd's answer: it leaves
+ * (its lease revoked) unless @keep_sessions (a successor adopts the sessions
+ * from the arena), then it is put as draining and its lease left to expire. */
+void ravend_cluster_free(bool keep_sessions);
 void ravend_cluster_state(struct lyd_node *vpn_state);
 bool ravend_cluster_session_wanted(const char *name);
 void ravend_cluster_session_event(const char *name, const char *xml, size_t len);

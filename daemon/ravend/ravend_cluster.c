@@ -4,13 +4,17 @@
  * headend's sessions published from the engine's session events.
  *
  * Prepare checks the new /cluster (endpoints http:// or https://; the etcd
- * client made with etcd_new, which refuses PEMs that do not parse) and keeps
- * the client for apply (a dry run keeps nothing); a commit that leaves /cluster
- * as it was makes no new member. Apply swaps: the running member leaves (its
- * lease revoked, so its keys go), the new one starts; removing /cluster leaves
- * the cluster. The sessions this headend publishes are the engine's own: read
- * from its state each time a lease is granted, then followed by session-up and
- * session-down. */
+ * client made with etcd_new, which refuses PEMs that do not parse; every
+ * cluster-address of cluster/address's family) and keeps the client for apply
+ * (a dry run keeps nothing); a commit that leaves /cluster as it was makes no
+ * new member, nor one that changes only draining, capacity or cluster-address
+ * (the member is updated in place: same lease, never missing from etcd).
+ * Apply swaps otherwise: the running member leaves (its lease revoked, so its
+ * keys go), the new one starts; removing /cluster leaves the cluster. The
+ * sessions this headend publishes are the engine's own: read from its state
+ * each time a lease is granted, then followed by session-up and session-down.
+ * When ravend stops, the member leaves, or with a session arena is put as
+ * draining for the successor (daemon/cluster/README.md, "Stopping ravend"). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -18,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <uthash.h>
+
+#include <event2/event.h>
 
 #include "daemon/base/log.h"
 #include "daemon/cluster/cluster.h"
@@ -39,6 +45,7 @@ struct own {
 /* What prepare found, for apply (strings borrowed from the new tree). */
 struct next {
     bool swap;            /* the member changes (or goes) */
+    bool update;          /* the member stays, draining, capacity or cluster-address change */
     struct etcd *etcd;    /* the new member's client; NULL: no member */
     struct cluster_conf conf;
     int partition;
@@ -105,7 +112,15 @@ static int conf_parse(const struct lyd_node *tree, struct cluster_conf *c, struc
             continue;
         if (c->ncluster_addrs == CLUSTER_ADDRS_MAX)
             return bad(errs, "/raven-vpn:cluster/cluster-address", "at most 8 cluster addresses");
-        c->cluster_addrs[c->ncluster_addrs++] = lyd_get_value(n);
+        c->cluster_addrs[c->ncluster_addrs++] = v = lyd_get_value(n);
+        /* members are chosen among those of this member's address's family */
+        if (cluster_addr_family(v) != cluster_addr_family(c->address)) {
+            cfg_err_add(errs, CFG_ERR_INVALID_VALUE, CFG_ERRT_APPLICATION, "/raven-vpn:cluster/cluster-address",
+                        "cluster-address %s is not of the family of cluster/address %s: the members a client is "
+                        "sent to are those of that family",
+                        v, c->address);
+            return -EINVAL;
+        }
     }
     if (!lyd_find_path(tree, "/raven-vpn:cluster/etcd", 0, &top))
         LY_LIST_FOR(lyd_child(top), n) {
@@ -127,6 +142,27 @@ static int conf_parse(const struct lyd_node *tree, struct cluster_conf *c, struc
     ec->cert_pem = leaf(tree, "/raven-vpn:cluster/etcd/certificate");
     ec->key_pem = leaf(tree, "/raven-vpn:cluster/etcd/private-key");
     return 0;
+}
+
+/* Whether the member must be made anew: its name, address, prefix, lease-ttl
+ * or etcd changed (draining, capacity and cluster-address change in place). */
+static bool needs_rebuild(const struct lyd_node *ot, const struct lyd_node *nt)
+{
+    static const char *const paths[] = {"/raven-vpn:cluster/name", "/raven-vpn:cluster/address",
+                                        "/raven-vpn:cluster/prefix", "/raven-vpn:cluster/lease-ttl"};
+    struct lyd_node *oe = NULL, *ne = NULL;
+
+    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+        const char *a = leaf(ot, paths[i]), *b = leaf(nt, paths[i]);
+
+        if (!a != !b || (a && strcmp(a, b)))
+            return true;
+    }
+    lyd_find_path(ot, "/raven-vpn:cluster/etcd", 0, &oe);
+    lyd_find_path(nt, "/raven-vpn:cluster/etcd", 0, &ne);
+    if (!oe != !ne)
+        return true;
+    return oe && lyd_compare_single(oe, ne, LYD_COMPARE_FULL_RECURSION) != LY_SUCCESS;
 }
 
 static int cl_prepare(struct cfg_txn *txn, void *arg, struct cfg_errs *errs)
@@ -152,6 +188,11 @@ static int cl_prepare(struct cfg_txn *txn, void *arg, struct cfg_errs *errs)
     } else if (!r->cur || !otop || lyd_compare_single(otop, ntop, LYD_COMPARE_FULL_RECURSION)) {
         if (conf_parse(nt, &r->next.conf, &ec, eps, errs))
             return -EINVAL;
+        if (r->cur && otop && !needs_rebuild(ot, nt)) {
+            r->next.update = true;
+            r->prepared = txn;
+            return 0;
+        }
         r->next.etcd = etcd_new(r->base, &ec, err, sizeof(err));
         if (!r->next.etcd)
             return bad(errs, "/raven-vpn:cluster/etcd", *err ? err : "the etcd client cannot be made");
@@ -293,6 +334,8 @@ static void cl_apply(struct cfg_txn *txn, void *arg)
                 log_err("cluster", "out of memory: this headend is no cluster member");
         }
     } else if (r->cur) {
+        if (r->next.update)
+            cluster_update(r->cur, &r->next.conf);
         cluster_set_partition(r->cur, r->next.partition);
     }
     memset(&r->next, 0, sizeof(r->next));
@@ -320,10 +363,44 @@ int ravend_cluster_register(struct cfg *cfg, const struct ly_ctx *ctx, struct ev
     return err;
 }
 
-void ravend_cluster_free(void)
+static bool stopped;
+
+static void on_stopped(struct cluster *c, void *arg)
 {
-    cluster_free(the.cur);
+    struct ravend_cluster *r = arg;
+
+    (void)c;
+    stopped = true;
+    event_base_loopbreak(r->base);
+}
+
+void ravend_cluster_free(bool keep_sessions)
+{
+    struct cluster *c = the.cur;
+    struct cluster_info ci;
+    struct timeval tv = {.tv_sec = 1};
+
+    /* A member that leaves while still listed up would attract clients for a
+     * lease's TTL: revoked (or put as draining), the loop run up to 1 s */
     the.cur = NULL;
+    stopped = false;
+    if (c) {
+        cluster_info(c, &ci);
+        if (ci.state != CLUSTER_CONNECTED) {
+            cluster_free(c);
+        } else {
+            if (keep_sessions)
+                cluster_hand_over(c, on_stopped, &the);
+            else
+                cluster_leave(c, on_stopped, &the);
+            if (!stopped) {
+                event_base_loopexit(the.base, &tv);
+                event_base_dispatch(the.base);
+            }
+            if (!stopped)
+                cluster_free(c);
+        }
+    }
     for (size_t i = 0; i < LEAVING_MAX; i++) {
         cluster_free(the.leaving[i]);
         the.leaving[i] = NULL;

@@ -20,6 +20,7 @@ password through the YANG; a wrong password shows in etcd-error) and with TLS
 Topology: [client i: 10.<n>.<i>.2] --veth-- [headend namespace: etcd on
 127.0.0.1, ravend a on 10.<n>.0.1, b on 10.<n>.0.3, c on 10.<n>.0.4]
 """
+import json
 import os
 import shutil
 import signal
@@ -190,7 +191,7 @@ def cluster(lab, hashes, keypair, hostkey):
             e.start()
             return e
 
-        def member(self, name, host, cluster_xml_text, pool, listen=()):
+        def member(self, name, host, cluster_xml_text, pool, listen=(), arena=None):
             workdir = tempfile.mkdtemp(dir=work)
             port = 8300 + len(made["ravends"])
             address = f"10.{self.net}.0.{host}"
@@ -201,6 +202,8 @@ def cluster(lab, hashes, keypair, hostkey):
                 f.write(hostkey)
             os.chmod(os.path.join(d.state_dir, "ssh_host_rsa_key"), 0o600)
             d.name, d.address = name, address
+            if arena:
+                d.arena = arena
             made["ravends"].append(d)
             d.start()
             return d
@@ -227,6 +230,12 @@ def cluster(lab, hashes, keypair, hostkey):
             e.stop()
         shutil.rmtree(work, ignore_errors=True)
         assert not problems, "\n".join(problems)
+
+
+def lease_of(e, name):
+    """The lease of member @name's key (None when it has none)."""
+    kvs = json.loads(e.ctl("get", f"{PREFIX}members/{name}", "-w", "json").stdout).get("kvs") or []
+    return kvs[0].get("lease") if kvs else None
 
 
 def members_of(m):
@@ -285,9 +294,27 @@ def test_members_records_partition_drain_kill_and_leave(cluster):
     assert ("cluster-partition-conflict", "z") in alarms(ma)
     e.ctl("del", f"{PREFIX}members/z")
 
-    # draining shows as such
+    # draining shows as such, changed in place: the same lease, b listed throughout
+    lease = lease_of(e, "b")
     commit(mb, cluster_xml("b", cl.addr(3), e.url, ttl=3, capacity=300, draining=True))
-    wait_until(lambda: members_of(ma).get("b", {}).get("health") == "draining", timeout=5, what="b draining")
+    for _ in range(20):
+        mem = members_of(ma)
+        assert "b" in mem, "b disappeared while draining was set"
+        if mem["b"].get("health") == "draining":
+            break
+        time.sleep(0.1)
+    assert members_of(ma)["b"]["health"] == "draining"
+    assert lease_of(e, "b") == lease
+    # capacity too; the lease-ttl makes a new member
+    commit(mb, cluster_xml("b", cl.addr(3), e.url, ttl=3, capacity=200, draining=True))
+    wait_until(lambda: members_of(ma)["b"]["capacity"] == "200", timeout=3, what="b's new capacity")
+    assert lease_of(e, "b") == lease
+    commit(mb, cluster_xml("b", cl.addr(3), e.url, ttl=4, capacity=200, draining=True))
+    wait_until(lambda: lease_of(e, "b") not in (lease, None), timeout=5, what="b with a new lease")
+    lease = lease_of(e, "b")
+    commit(mb, cluster_xml("b", cl.addr(3), e.url, ttl=3, capacity=300, draining=True))
+    wait_until(lambda: lease_of(e, "b") not in (lease, None), timeout=5, what="b with TTL 3 again")
+    wait_until(lambda: members_of(ma).get("b", {}).get("capacity") == "300", timeout=5, what="b seen again")
 
     # b killed: gone from a's view within TTL + 2 s
     b.kill9()
@@ -323,6 +350,11 @@ def test_configuration_checked(cluster):
                        "invalid-value", "/raven-vpn:cluster/etcd")
     assert "ca" in err.message.lower() and ("pem" in err.message.lower() or "certificate" in err.message.lower()), \
         err.message
+    assert cluster_state(ma) is None
+    # members are chosen by cluster/address's family: a cluster-address of the other is refused
+    err = expect_error(lambda: commit(ma, cluster_xml("a", cl.addr(1), e.url, caddrs=("2001:db8::7",))),
+                       "invalid-value", "/raven-vpn:cluster/cluster-address")
+    assert "2001:db8::7" in err.message and "family" in err.message, err.message
     assert cluster_state(ma) is None
     # a dry run (validate) starts nothing
     ma.edit_config(target="candidate", config=cfg(cluster_xml("a", cl.addr(1), e.url)))
@@ -474,3 +506,22 @@ def test_etcd_tls(cluster, tmp_path):
                            replace=True))
     wait_until(lambda: cluster_state(ma)["etcd-state"] == "unreachable", timeout=5, what="refused without cert")
     assert cluster_state(ma)["etcd-error"]
+
+
+def test_stopped_member_leaves_or_drains(cluster):
+    """ravend stopped: without a session arena (its sessions end) the member
+    leaves at once (lease revoked); with one (a successor adopts the sessions)
+    it stays listed as draining until its lease expires."""
+    cl = cluster(1)
+    e = cl.etcd()
+    a = cl.member("a", 1, cluster_xml("a", cl.addr(1), e.url, ttl=30), ("10.201.0.10", "10.201.0.20"), arena="none")
+    b = cl.member("b", 3, cluster_xml("b", cl.addr(3), e.url, ttl=30), ("10.201.1.10", "10.201.1.20"))
+    ma = a.connect()
+    wait_until(lambda: set(members_of(ma)) == {"a", "b"}, timeout=5, what="both members listed")
+    ma.close_session()
+    assert a.stop() == 0
+    assert e.ctl("get", "--prefix", f"{PREFIX}members/a", "--keys-only").stdout.strip() == ""
+    assert b.stop() == 0
+    got = e.ctl("get", f"{PREFIX}members/b", "--print-value-only").stdout
+    assert '"health":"draining"' in got, got
+    assert lease_of(e, "b") is not None

@@ -214,6 +214,10 @@ static void test_pick(void **st)
     assert_int_equal(cluster_pick(m, 4, NULL), 0);
     /* by share, not by count: a at 20/100 loses to b at 41/400 */
     assert_int_equal(cluster_pick(m, 4, "c"), 2);
+    /* clients sent there count with the record's: b at (41 + 39) / 400 = 20 % ties with a, a by name */
+    m[2].bump = 39;
+    assert_int_equal(cluster_pick(m, 4, "c"), 1);
+    m[2].bump = 0;
     /* the draining one is never chosen, even idle */
     assert_int_equal(cluster_pick(&m[3], 1, NULL), -1);
     assert_int_equal(cluster_pick(m, 0, NULL), -1);

@@ -18,11 +18,15 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <curl/curl.h>
 #include <event2/event.h>
+#include <inttypes.h>
+#include <netinet/in.h>
 
 #include "daemon/base/alarm.h"
 #include "daemon/cluster/cluster.h"
 #include "daemon/cluster/etcd.h"
+#include "daemon/cluster/etcd_int.h"
 #include "tests/unit/etcd_harness.h"
 
 /* A range with whole values. */
@@ -73,6 +77,7 @@ static const char *value(const struct full *f, const char *key)
 }
 
 static int resyncs;
+static uint32_t own_sessions = 1; /* the sessions the resync puts */
 
 static void resync(struct cluster *c, void *arg)
 {
@@ -80,8 +85,71 @@ static void resync(struct cluster *c, void *arg)
 
     (void)arg;
     resyncs++;
-    cluster_session_put(c, 7, &s);
-    cluster_set_sessions(c, 1);
+    for (uint32_t i = 0; i < own_sessions; i++)
+        cluster_session_put(c, 7 + i, &s);
+    cluster_set_sessions(c, own_sessions);
+}
+
+static size_t curl_sink(char *p, size_t size, size_t n, void *arg)
+{
+    (void)p;
+    (void)arg;
+    return size * n;
+}
+
+/* @n session keys of member @name under @prefix, under @lease, written by
+ * transactions of 128 puts straight to the gateway (the fastest way in). */
+static void sessions_write(const char *url, const char *prefix, const char *name, int n, int64_t lease)
+{
+    CURL *h = curl_easy_init();
+    struct curl_slist *hd = curl_slist_append(NULL, "Content-Type: application/json");
+    char u[128], key[128], val[160];
+
+    assert_non_null(h);
+    snprintf(u, sizeof(u), "%s/v3/kv/txn", url);
+    for (int i = 0; i < n; i += 128) {
+        json_t *ops = json_array(), *j;
+        char *body;
+        long status = 0;
+
+        for (int k = i; k < i + 128 && k < n; k++) {
+            snprintf(key, sizeof(key), "%ssessions/%s/%d", prefix, name, k + 1);
+            snprintf(val, sizeof(val), "{\"user\":\"someone-%05d@users.example.com\",\"addresses\":[\"10.%d.%d.%d\"]}",
+                     k, 100 + k / 65536, (k / 256) % 256, k % 256);
+            json_array_append_new(ops, json_pack("{s:{s:o,s:o,s:o}}", "request_put", "key",
+                                                 etcd_json_b64(key, strlen(key)), "value",
+                                                 etcd_json_b64(val, strlen(val)), "lease", etcd_json_i64str(lease)));
+        }
+        j = json_pack("{s:o}", "success", ops);
+        body = json_dumps(j, JSON_COMPACT);
+        curl_easy_setopt(h, CURLOPT_URL, u);
+        curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, curl_sink);
+        assert_int_equal(curl_easy_perform(h), CURLE_OK);
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+        assert_int_equal(status, 200);
+        free(body);
+        json_decref(j);
+    }
+    curl_slist_free_all(hd);
+    curl_easy_cleanup(h);
+}
+
+static void count_one(const char *member, uint64_t id, const struct cluster_session *s, void *arg)
+{
+    (void)member;
+    (void)id;
+    (void)s;
+    (*(size_t *)arg)++;
+}
+
+static size_t sessions_known(const struct cluster *c)
+{
+    size_t n = 0;
+
+    cluster_foreach_session(c, count_one, &n);
+    return n;
 }
 
 static struct cluster *join(struct etcd_proc *p, const char *name, const char *prefix, unsigned ttl, int partition)
@@ -343,12 +411,195 @@ static void test_leave(void **st)
     assert_int_equal(range("/t5/").n, 0); /* revoked: no waiting for the 60 s TTL */
 }
 
+static bool sessions_are(const struct cluster *c, size_t want, int ms)
+{
+    for (int t = 0; t < ms && sessions_known(c) != want; t += 50)
+        loop_for(50);
+    return sessions_known(c) == want;
+}
+
+/* 20000 session keys of another member (over 4 MiB as one range answer) are
+ * read in pages; that member's lease revoked deletes them all in one revision
+ * (a watch message over 1 MiB), and the watch goes on. The member's own 3000
+ * sessions are put paced, none lost to a time-out. */
+static void test_many_sessions(void **st)
+{
+    struct res g = {0}, r = {0};
+    struct cluster *c;
+    struct cluster_info i0, i1;
+    struct full f;
+
+    (void)st;
+    assert_int_equal(etcd_lease_grant(ctl, 120, lease_cb, &g), 0);
+    assert_true(loop_until(&g.calls, 1, 5000));
+    assert_true(g.ok);
+    sessions_write(plain.url, "/t6/", "big", 20000, g.lease);
+    assert_true(do_put(ctl, "/t6/members/big", "{\"name\":\"big\",\"address\":\"10.0.0.8\",\"sessions\":20000,"
+                                               "\"capacity\":30000,\"health\":\"up\"}", g.lease).ok);
+    own_sessions = 3000;
+    resyncs = 0;
+    c = join(&plain, "n6", "/t6/", 60, -1);
+    assert_true(loop_while_not(is_connected, c, 15000));
+    assert_true(sessions_are(c, 23000, 20000));
+    assert_int_equal(resyncs, 1);
+    f = range("/t6/members/");
+    assert_int_equal(f.n, 2);
+    cluster_info(c, &i0);
+    /* the big member leaves: 20000 deletes in one revision */
+    assert_int_equal(etcd_lease_revoke(ctl, g.lease, done_cb, &r), 0);
+    assert_true(loop_until(&r.calls, 1, 10000));
+    assert_true(r.ok);
+    assert_true(sessions_are(c, 3000, 10000));
+    assert_false(has_member(c)); /* no "x" */
+    cluster_info(c, &i1);
+    assert_int_equal(i1.watches, i0.watches); /* the same watch: not lost, ranged again */
+    assert_int_equal(resyncs, 1);
+    own_sessions = 1;
+    cluster_free(c);
+}
+
+static bool seven_lease(int64_t *lease)
+{
+    struct full f = range("/t7/members/n7");
+
+    *lease = f.n ? f.leases[0] : 0;
+    return f.n == 1;
+}
+
+/* etcd frozen for longer than a request's time-out but less than the lease's
+ * TTL: a session put and keep-alives fail meanwhile; the put is sent again
+ * and the lease kept (no new lease, no resync, not unreachable). */
+static void test_writes_retried(void **st)
+{
+    struct cluster_session s = {.user = "bob", .naddr = 1, .addr = {"10.9.0.6"}};
+    struct cluster *c;
+    struct cluster_info i;
+    int64_t l0, l1;
+    struct full f;
+
+    (void)st;
+    resyncs = 0;
+    c = join(&plain, "n7", "/t7/", 8, -1);
+    assert_true(loop_while_not(is_connected, c, 5000));
+    assert_true(seven_lease(&l0));
+    kill(plain.pid, SIGSTOP);
+    cluster_session_put(c, 8, &s);
+    loop_for(4000); /* the put timed out (1 s), a keep-alive too (sent at 2.7 s) */
+    kill(plain.pid, SIGCONT);
+    for (int t = 0; t < 8000; t += 100) {
+        f = range("/t7/sessions/");
+        if (value(&f, "/t7/sessions/n7/8"))
+            break;
+        loop_for(100);
+    }
+    assert_non_null(value(&f, "/t7/sessions/n7/8"));
+    assert_non_null(value(&f, "/t7/sessions/n7/7"));
+    assert_true(seven_lease(&l1));
+    assert_true(l1 == l0);
+    assert_int_equal(resyncs, 1);
+    assert_true(connected(c));
+    assert_false(alarm_is_active(ALARM_CLUSTER_ETCD_UNREACHABLE, "/raven-vpn:cluster"));
+    cluster_info(c, &i);
+    assert_string_equal(i.error, "");
+    cluster_free(c);
+}
+
+/* A client sent to a member counts there until its record says otherwise, or
+ * for 2 s when its count does not move. */
+static void test_bump_expires(void **st)
+{
+    struct cluster *c = join(&plain, "n8", "/t8/", 60, -1);
+    char gw[64];
+
+    (void)st;
+    assert_true(loop_while_not(is_connected, c, 5000));
+    assert_true(do_put(ctl, "/t8/members/p", "{\"name\":\"p\",\"address\":\"10.0.0.21\",\"sessions\":0,"
+                                             "\"capacity\":5,\"health\":\"up\"}", 0).ok);
+    assert_true(do_put(ctl, "/t8/members/q", "{\"name\":\"q\",\"address\":\"10.0.0.22\",\"sessions\":0,"
+                                             "\"capacity\":5,\"health\":\"up\"}", 0).ok);
+    for (int t = 0; t < 3000; t += 50) {
+        size_t n;
+
+        cluster_members(c, &n);
+        if (n == 3)
+            break;
+        loop_for(50);
+    }
+    assert_true(cluster_redirect_other(c, gw, sizeof(gw)));
+    assert_string_equal(gw, "10.0.0.21");
+    assert_true(cluster_redirect_other(c, gw, sizeof(gw)));
+    assert_string_equal(gw, "10.0.0.22"); /* p counted one more */
+    assert_true(cluster_redirect_other(c, gw, sizeof(gw)));
+    assert_string_equal(gw, "10.0.0.21");
+    loop_for(2100); /* nobody's count moved: what was counted (p 2, q 1) is forgotten */
+    assert_true(cluster_redirect_other(c, gw, sizeof(gw)));
+    assert_string_equal(gw, "10.0.0.21");
+    /* p's own record: its count replaces what was counted there */
+    assert_true(do_put(ctl, "/t8/members/p", "{\"name\":\"p\",\"address\":\"10.0.0.21\",\"sessions\":1,"
+                                             "\"capacity\":5,\"health\":\"up\"}", 0).ok);
+    loop_for(300);
+    assert_true(cluster_redirect_other(c, gw, sizeof(gw)));
+    assert_string_equal(gw, "10.0.0.22"); /* p 1, q 0 */
+    assert_true(cluster_redirect_other(c, gw, sizeof(gw)));
+    assert_string_equal(gw, "10.0.0.21"); /* p 1, q 1 counted: ties by name */
+    assert_true(do_delete(ctl, "/t8/", true).ok);
+    cluster_free(c);
+}
+
+static bool nine_lease(int64_t *lease, char *val, size_t vlen)
+{
+    struct full f = range("/t9/members/n9");
+
+    *lease = f.n ? f.leases[0] : 0;
+    snprintf(val, vlen, "%s", f.n ? f.vals[0] : "");
+    return f.n == 1;
+}
+
+/* draining and capacity changed in place: the same lease, the record put at
+ * once, a drained member redirects the next client at once */
+static void test_update_in_place(void **st)
+{
+    struct cluster_conf cc = {.name = "n9", .address = "10.0.0.1", .capacity = 7, .draining = true};
+    struct cluster *c = join(&plain, "n9", "/t9/", 60, -1);
+    struct sockaddr_in local = {.sin_family = AF_INET};
+    char gw[64], val[256];
+    int64_t l0, l1;
+
+    (void)st;
+    assert_true(loop_while_not(is_connected, c, 5000));
+    assert_true(do_put(ctl, "/t9/members/o", "{\"name\":\"o\",\"address\":\"10.0.0.31\",\"sessions\":3,"
+                                             "\"capacity\":5,\"health\":\"up\"}", 0).ok);
+    for (int t = 0; t < 3000; t += 50) {
+        size_t n;
+
+        cluster_members(c, &n);
+        if (n == 2)
+            break;
+        loop_for(50);
+    }
+    assert_true(nine_lease(&l0, val, sizeof(val)));
+    assert_false(cluster_redirect_init(c, (struct sockaddr *)&local, gw, sizeof(gw)));
+    cluster_update(c, &cc);
+    assert_true(cluster_redirect_init(c, (struct sockaddr *)&local, gw, sizeof(gw))); /* at once */
+    assert_string_equal(gw, "10.0.0.31");
+    loop_for(300);
+    assert_true(nine_lease(&l1, val, sizeof(val)));
+    assert_true(l1 == l0);
+    assert_non_null(strstr(val, "\"health\":\"draining\""));
+    assert_non_null(strstr(val, "\"capacity\":7"));
+    assert_true(connected(c));
+    assert_true(do_delete(ctl, "/t9/", true).ok);
+    cluster_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_join_and_count),       cmocka_unit_test(test_lease_revoked_behind_its_back),
         cmocka_unit_test(test_records_of_others),    cmocka_unit_test(test_etcd_stopped),
-        cmocka_unit_test(test_leave),
+        cmocka_unit_test(test_leave),               cmocka_unit_test(test_many_sessions),
+        cmocka_unit_test(test_writes_retried),      cmocka_unit_test(test_bump_expires),
+        cmocka_unit_test(test_update_in_place),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -107,6 +107,54 @@ static void test_kv(void **state)
     etcd_free(e);
 }
 
+static struct res do_page(struct etcd *e, const char *prefix, const char *after, int64_t limit, int64_t rev)
+{
+    struct res r = {0};
+
+    assert_int_equal(etcd_range_page(e, prefix, after, limit, rev, range_cb, &r), 0);
+    WAIT(r);
+    return r;
+}
+
+/* a range read in pages: a limit, the keys after the last one, a fixed revision */
+static void test_range_pages(void **state)
+{
+    struct etcd *e = plain_client();
+    struct res r;
+    int64_t rev;
+
+    (void)state;
+    assert_true(do_put(e, "pg/1", "a", 0).ok);
+    assert_true(do_put(e, "pg/2", "b", 0).ok);
+    assert_true(do_put(e, "pg/3", "c", 0).ok);
+    assert_true(do_put(e, "pg0", "not under pg/", 0).ok);
+    r = do_page(e, "pg/", NULL, 2, 0);
+    assert_true(r.ok);
+    assert_int_equal(r.n, 2);
+    assert_string_equal(r.keys[0], "pg/1");
+    assert_string_equal(r.keys[1], "pg/2");
+    rev = r.rev;
+    /* changed after the first page: the next pages still see the store as it was */
+    assert_true(do_put(e, "pg/3", "changed", 0).ok);
+    assert_true(do_put(e, "pg/4", "new", 0).ok);
+    r = do_page(e, "pg/", "pg/2", 2, rev);
+    assert_true(r.ok);
+    assert_int_equal(r.n, 1);
+    assert_string_equal(r.keys[0], "pg/3");
+    assert_string_equal(r.vals[0], "c");
+    assert_true(r.rev > rev); /* etcd's current revision */
+    r = do_page(e, "pg/", "pg/3", 2, 0);
+    assert_int_equal(r.n, 1);
+    assert_string_equal(r.keys[0], "pg/4");
+    r = do_page(e, "pg/", NULL, 0, 0); /* no limit */
+    assert_int_equal(r.n, 4);
+    r = do_page(e, "pg/", NULL, 2, 1); /* a revision before the first key */
+    assert_true(r.ok);
+    assert_int_equal(r.n, 0);
+    assert_true(do_delete(e, "pg", true).ok);
+    etcd_free(e);
+}
+
 static void bin_cb(void *arg, bool ok, const struct etcd_kv *kvs, size_t n, int64_t revision, const char *err)
 {
     struct res *r = arg;
@@ -469,11 +517,14 @@ static void test_malformed(void **state)
     w = srv_watch("{\"result\":{\"created\":true}}\n", 0);
     assert_int_equal(w.events, 0);
     assert_non_null(strstr(w.err, "the stream ended"));
-    /* a message over 1 MiB */
+    /* a message over 8 MiB */
+    free(big);
+    big = malloc(34 + (9u << 20));
+    assert_non_null(big);
     memcpy(big, "{\"result\":{\"created\":true}}{\"a\":\"", 34);
-    memset(big + 34, 'x', (2u << 20));
-    w = srv_watch(big, 34 + (2u << 20));
-    assert_non_null(strstr(w.err, "larger than 1 MiB"));
+    memset(big + 34, 'x', (9u << 20));
+    w = srv_watch(big, 34 + (9u << 20));
+    assert_non_null(strstr(w.err, "larger than 8 MiB"));
     free(big);
 }
 
@@ -654,6 +705,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conf),
         cmocka_unit_test(test_kv),
+        cmocka_unit_test(test_range_pages),
         cmocka_unit_test(test_binary_value),
         cmocka_unit_test(test_create),
         cmocka_unit_test(test_lease),
