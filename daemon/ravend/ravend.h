@@ -23,6 +23,9 @@ int ravend_vpn_register(struct cfg *cfg, struct ike_engine *ike, struct aaa *aaa
 void ravend_vpn_crypto_preset(const struct lyd_node *running);
 int ravend_vpn_state(struct ly_ctx *ctx, struct lyd_node **data, struct mgmt_state_sel *sel, void *arg);
 int ravend_vpn_rpc(const struct lyd_node *rpc, struct lyd_node *output, struct cfg_errs *errs, void *arg);
+/* rpc redirect-sessions (ravend_redirect.c), for ravend_vpn_rpc. */
+int ravend_redirect_rpc(struct ike_engine *ike, const struct lyd_node *rpc, struct lyd_node *output,
+                        struct cfg_errs *errs);
 /* The management socket that receives events; NULL once it is gone (at shutdown,
  * the engine's last events are dropped). */
 struct ravend_daemon;

@@ -544,6 +544,8 @@ int ravend_vpn_rpc(const struct lyd_node *rpc, struct lyd_node *output, struct c
     }
     if (!strcmp(name, "client-profile"))
         return ravend_client_profile(rpc, output, errs, arg);
+    if (!strcmp(name, "redirect-sessions"))
+        return ravend_redirect_rpc(ike, rpc, output, errs);
     if (!strcmp(name, "clear-counters")) {
         const char *scope = "all";
 
