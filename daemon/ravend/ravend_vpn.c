@@ -428,6 +428,7 @@ int ravend_vpn_state(struct ly_ctx *ctx, struct lyd_node **data, struct mgmt_sta
     if (sel->others) {
         aaa_state(vpn_state.aaa, st);
         dataplane_state(vpn_state.dp, st);
+        ravend_cluster_state(st);
         ravend_alarm_state(st);
     }
     if (arg && sel->others)
@@ -577,13 +578,15 @@ bool ravend_vpn_event_wanted(const char *name, void *arg)
     struct ravend_apis *apis = arg;
 
     mgmt_state_changed(apis->mgmt);
-    return mgmt_wants(apis->mgmt, name);
+    /* the cluster publishes every session */
+    return mgmt_wants(apis->mgmt, name) || ravend_cluster_session_wanted(name);
 }
 
 void ravend_vpn_event_xml(const char *name, const char *xml, size_t len, void *arg)
 {
     struct ravend_apis *apis = arg;
 
+    ravend_cluster_session_event(name, xml, len);
     mgmt_notify_xml(apis->mgmt, "raven-vpn", name, xml, len);
     mgmt_state_changed(apis->mgmt);
 }
