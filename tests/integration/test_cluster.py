@@ -19,8 +19,9 @@ The scenarios run in order on one lab, each on the state the one before left:
 4. node1 (the VRRP holder) dies (keepalived and ravend killed, off the
    segment): the VIP moves to node2, node1's clients are up again there and
    new clients connect;
-5. etcd stopped: node2 says unreachable, keeps its sessions, serves a new
-   client itself;
+5. node3 back (its ravend started again), then etcd stopped: node2 and node3
+   say unreachable, keep their sessions, and node2 serves a new client itself
+   (with etcd it went to the emptier node3);
 and after every step no two clients hold the same virtual address, and every
 address a member gave lies in its partition slice."""
 import concurrent.futures
@@ -42,7 +43,7 @@ CAPACITY = (1000, 1000, 2000)
 LEASE_TTL = 3
 POOL = ("10.201.0.1", "10.201.1.254")  # 510 addresses: 170 per partition slice
 NCLIENTS = 20
-SPARE = 3  # client namespaces for the new clients of scenarios 4 and 5
+SPARE = 4  # client namespaces for the new clients of scenarios 4 and 5
 MGMT_PORT = 8300
 
 
@@ -372,27 +373,43 @@ def test_4_vrrp_holder_killed(cl):
 
 
 def test_5_etcd_stopped(cl):
-    """etcd stopped: node2 says unreachable (state and alarm), keeps its
-    sessions and serves a new client itself."""
-    before = {c: cl.up(c)["spi"] for c in cl.sessions(1) if cl.up(c)}
-    assert before, "node2 has no session"
-    t0 = time.time()
-    cl.lab.stop_etcd()
-    st = wait_for(lambda: (lambda s: s if s.get("etcd-state") == "unreachable" else None)(cl.cluster(1)),
-                  LEASE_TTL + 10)
-    assert st, f"node2's vpn-state/cluster does not say unreachable {LEASE_TTL + 10} s after etcd stopped: " \
-        f"{cl.cluster(1)}\n" + cl.logs([1])
-    assert st.get("distributing") != "true", f"node2 still distributing without etcd: {st}"
-    al = [a for a in cl.alarms(1) if a[0] == "cluster-etcd-unreachable" and a[2] != "true"]
-    assert al, f"no active cluster-etcd-unreachable alarm on node2: {cl.alarms(1)}"
+    """node3 back in service, then etcd stopped: both members say
+    unreachable (state and alarm), keep their sessions, and node2 serves a new
+    client itself where it would have redirected it to the emptier node3."""
+    # node3's ravend started again; --fresh ends the sessions its arena kept
+    # from before the kill (their clients are up elsewhere)
+    cl.d[2].start(once=("--fresh",))
+    cl.dead.discard(2)
+    assert wait_for(lambda: cl.cluster(1)["members"].get("node3", {}).get("health") == "up", 10), \
+        f"node2 does not see node3 back: {cl.cluster(1)}\n" + cl.logs([2])
     c = NCLIENTS + 2
     cl.initiate(c)
     sa = cl.up(c)
+    assert sa and sa["remote"] == cl.lab.nodes[2]["ip"] and c in cl.sessions(2), \
+        f"with etcd, a new client is not sent to the emptier node3: {sa}, node3 has {sorted(cl.sessions(2))}"
+    before = {}
+    for i in (1, 2):
+        for c in cl.sessions(i):
+            before[c] = cl.up(c)["spi"]
+    t0 = time.time()
+    cl.lab.stop_etcd()
+    for i in (1, 2):
+        st = wait_for(lambda: (lambda s: s if s.get("etcd-state") == "unreachable" else None)(cl.cluster(i)),
+                      LEASE_TTL + 10)
+        assert st, f"node{i + 1}'s vpn-state/cluster does not say unreachable {LEASE_TTL + 10} s after etcd " \
+            f"stopped: {cl.cluster(i)}\n" + cl.logs([i])
+        assert st.get("distributing") == "false", f"node{i + 1} still distributing without etcd: {st}"
+        al = [a for a in cl.alarms(i) if a[0] == "cluster-etcd-unreachable" and a[2] == "false"]
+        assert al, f"no active cluster-etcd-unreachable alarm on node{i + 1}: {cl.alarms(i)}"
+    c = NCLIENTS + 3
+    cl.initiate(c)
+    sa = cl.up(c)
     assert sa and sa["remote"] == cl.lab.vip and c in cl.sessions(1), \
-        f"the new client c{c} is not served by node2 at the VIP: {sa}, node2 has {sorted(cl.sessions(1))}"
+        f"without etcd, the new client c{c} is not served by node2 (the VIP holder) itself: {sa}, node2 has " \
+        f"{sorted(cl.sessions(1))}, node3 {sorted(cl.sessions(2))}\n" + cl.logs([1], [c])
     # the sessions outlive a DPD round without etcd
     time.sleep(max(0, DPD_TIME - (time.time() - t0)))
-    now = cl.sessions(1)
+    now = {**{c: 1 for c in cl.sessions(1)}, **{c: 2 for c in cl.sessions(2)}}
     lost = [c for c, spi in before.items() if c not in now or (cl.up(c) or {}).get("spi") != spi]
-    assert not lost, f"clients {lost} lost their session on node2 after etcd stopped\n" + cl.logs([1], lost[:2])
+    assert not lost, f"clients {lost} lost their session after etcd stopped\n" + cl.logs([1, 2], lost[:2])
     cl.check_addresses("etcd stopped", range(NCLIENTS + SPARE))
