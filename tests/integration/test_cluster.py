@@ -172,6 +172,10 @@ class Cluster:
     def up(self, c):
         return self.lab.up_sa(c)
 
+    def spi(self, c):
+        """The initiator SPI of client @c's IKE SA that is up, or None."""
+        return (self.up(c) or {}).get("spi")
+
     def initiate(self, c):
         r = self.lab.swanctl(c, "--initiate", "--child", "vpn", "--timeout", "20", check=False, timeout=40)
         assert r.returncode == 0, f"client c{c} did not connect to the VIP: {r.stdout[-1500:]}\n" + \
@@ -272,17 +276,20 @@ def test_1_spread_by_capacity(cl):
     assert all(abs(counts[i] - expect[i]) <= 1 for i in range(3)), \
         f"sessions per node {counts}, not within one of {expect} (capacities {CAPACITY}); node1's view " \
         f"{view}\n" + cl.logs(range(3))
-    # node1's view of the cluster, from etcd, agrees with each member's own count
-    for i in range(3):
-        m = view["members"].get(f"node{i + 1}")
-        assert m and m.get("sessions") == str(counts[i]) and m.get("capacity") == str(CAPACITY[i]) and \
-            m.get("health") == "up" and m.get("address") == cl.lab.nodes[i]["ip"], \
-            f"node1's view of node{i + 1}: {m}, its own count {counts[i]}"
+    # node1's view of the cluster, from etcd, agrees with each member's own
+    # count (a member puts its count at most once a second)
+    def agrees(view):
+        return all((lambda m: m and m.get("sessions") == str(counts[i]) and m.get("capacity") == str(CAPACITY[i])
+                    and m.get("health") == "up" and m.get("address") == cl.lab.nodes[i]["ip"])(
+                        view["members"].get(f"node{i + 1}")) for i in range(3))
+    view = wait_for(lambda: (lambda v: v if agrees(v) else None)(cl.cluster(0)), 3)
+    assert view, f"node1's view of the members {cl.cluster(0)['members']} is not the members' own counts " \
+        f"{counts}, capacities {CAPACITY}, health up and addresses"
     # a redirected client's IKE SA is with the member's own address
     place = cl.placement()
     for c in range(NCLIENTS):
         sa = cl.up(c)
-        assert sa, f"client c{c} is not up:\n{cl.logs([], [c])}"
+        assert sa and c in place, f"client c{c} is not up ({sa}, on node {place.get(c)}):\n{cl.logs([], [c])}"
         want = {cl.lab.nodes[place[c]]["ip"]} | ({cl.lab.vip} if place[c] == 0 else set())
         assert sa["remote"] in want, f"c{c} is on node{place[c] + 1} but its IKE SA is with {sa['remote']}"
     cl.check_addresses("spread", range(NCLIENTS))
@@ -321,21 +328,21 @@ def test_3_killed_node(cl):
     VIP and are up on node1/node2 within DPD time + 10 s."""
     victims = sorted(cl.sessions(2))
     assert victims, "node3 has no session"
-    others = {c: cl.up(c)["spi"] for c in range(NCLIENTS) if c not in victims}
-    old = {c: cl.up(c)["spi"] for c in victims}
+    others = {c: cl.spi(c) for c in range(NCLIENTS) if c not in victims and cl.spi(c)}
+    old = {c: cl.spi(c) for c in victims}
     t0 = time.time()
     cl.kill(2)
     limit = DPD_TIME + 10
 
     def moved():
         p = cl.placement()
-        return all(p.get(c) in (0, 1) and (cl.up(c) or {}).get("spi") not in (None, old[c]) for c in victims)
+        return all(p.get(c) in (0, 1) and cl.spi(c) not in (None, old[c]) for c in victims)
     ok = wait_for(moved, limit)
     took = time.time() - t0
     assert ok, f"node3's clients {victims} not all up on node1/node2 {limit:.1f} s after the kill: " \
         f"{cl.placement()}\n" + cl.logs([0, 1, 2], victims[:3])
     # the others kept their IKE SAs
-    moved_too = [c for c, spi in others.items() if (cl.up(c) or {}).get("spi") != spi]
+    moved_too = [c for c, spi in others.items() if cl.spi(c) != spi]
     assert not moved_too, f"clients {moved_too} of node1/node2 lost their IKE SA"
     # node3 is forgotten with its lease
     assert wait_for(lambda: "node3" not in cl.cluster(0)["members"], max(0, LEASE_TTL + 2 - took)), \
@@ -349,7 +356,7 @@ def test_4_vrrp_holder_killed(cl):
     new clients connect."""
     assert cl.lab.vip_holders() == [0], f"node1 does not hold the VIP: {cl.lab.vip_holders()}"
     victims = sorted(cl.sessions(0))
-    old = {c: cl.up(c)["spi"] for c in victims}
+    old = {c: cl.spi(c) for c in victims}
     t0 = time.time()
     cl.lab.kill_keepalived(0)
     cl.kill(0)
@@ -362,7 +369,7 @@ def test_4_vrrp_holder_killed(cl):
 
     def all_on_node2():
         s = cl.sessions(1)
-        return all(c in s and (cl.up(c) or {}).get("spi") not in (None, old.get(c)) for c in victims + new)
+        return all(c in s and cl.spi(c) not in (None, old.get(c)) for c in victims + new)
     ok = wait_for(all_on_node2, max(1, limit - (time.time() - t0)))
     assert ok, f"VIP moved to node2 in {took:.1f} s, but node1's clients {victims} and the new {new} are not " \
         f"all up on node2 {limit:.1f} s after node1 died: node2 has {sorted(cl.sessions(1))}\n" + \
@@ -390,7 +397,7 @@ def test_5_etcd_stopped(cl):
     before = {}
     for i in (1, 2):
         for c in cl.sessions(i):
-            before[c] = cl.up(c)["spi"]
+            before[c] = cl.spi(c)
     t0 = time.time()
     cl.lab.stop_etcd()
     for i in (1, 2):
@@ -410,6 +417,6 @@ def test_5_etcd_stopped(cl):
     # the sessions outlive a DPD round without etcd
     time.sleep(max(0, DPD_TIME - (time.time() - t0)))
     now = {**{c: 1 for c in cl.sessions(1)}, **{c: 2 for c in cl.sessions(2)}}
-    lost = [c for c, spi in before.items() if c not in now or (cl.up(c) or {}).get("spi") != spi]
+    lost = [c for c, spi in before.items() if c not in now or cl.spi(c) != spi]
     assert not lost, f"clients {lost} lost their session after etcd stopped\n" + cl.logs([1, 2], lost[:2])
     cl.check_addresses("etcd stopped", range(NCLIENTS + SPARE))
