@@ -384,6 +384,7 @@ static struct ike_sess *init_sess(struct ike_engine *e, struct ike_sock *sk, con
                                   const struct ike_msg *req, const uint8_t key[26], const struct ike_init *in)
 {
     struct ike_sess *s = ike_sess_new(e);
+    bool from;
 
     if (!s)
         return NULL;
@@ -418,11 +419,7 @@ static struct ike_sess *init_sess(struct ike_engine *e, struct ike_sock *sk, con
         if (req->pld[i].len == sizeof(flex) - 1 && !memcmp(req->pld[i].body, flex, sizeof(flex) - 1))
             s->vid_flexvpn = true;
     }
-    {
-        bool from;
-
-        s->redirect_ok = ike_redirect_announced(req, &from); /* RFC 5685: may be moved later */
-    }
+    s->redirect_ok = ike_redirect_announced(req, &from); /* RFC 5685: may be moved later */
     ike_sa_set_state(s, IKE_SA_HALF_OPEN, "IKE_SA_INIT received");
     HASH_ADD(hh_i, e->by_i, ikey, sizeof(s->ikey), s);
     memcpy(s->our_spi, s->in.spi_r, 8);
