@@ -15,7 +15,7 @@ char *etcd_b64_encode(const void *p, size_t n)
 {
     char *out;
 
-    if (n > (SIZE_MAX / 4 - 2) * 3 || n > INT32_MAX / 2)
+    if (n > INT32_MAX / 2) /* EVP_EncodeBlock counts in int */
         return NULL;
     if (!(out = malloc(4 * ((n + 2) / 3) + 1)))
         return NULL;

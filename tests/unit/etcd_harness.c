@@ -324,6 +324,7 @@ void etcd_start(struct etcd_proc *p, const char *name, bool with_tls)
 
 static int srv_fd = -1;
 static pthread_t srv_thr;
+static pthread_mutex_t srv_lock = PTHREAD_MUTEX_INITIALIZER; /* held while an answer is sent */
 static char *srv_reply;
 static size_t srv_reply_len;
 int srv_port;
@@ -353,8 +354,9 @@ static void *srv_main(void *arg)
                 (!(cl = strcasestr(buf, "Content-Length:")) || len >= (size_t)(hend + 4 - buf) + strtoul(cl + 15, NULL, 10)))
                 break;
         }
-        reply = __atomic_load_n(&srv_reply, __ATOMIC_ACQUIRE);
-        rlen = __atomic_load_n(&srv_reply_len, __ATOMIC_ACQUIRE);
+        pthread_mutex_lock(&srv_lock);
+        reply = srv_reply;
+        rlen = srv_reply_len;
         for (size_t off = 0; reply && off < rlen;) {
             ssize_t k = send(c, reply + off, rlen - off, MSG_NOSIGNAL);
 
@@ -362,6 +364,7 @@ static void *srv_main(void *arg)
                 break;
             off += (size_t)k;
         }
+        pthread_mutex_unlock(&srv_lock);
         close(c);
     }
     return NULL;
@@ -381,10 +384,12 @@ void srv_set(int status, const char *body, size_t blen, bool stream)
     assert_non_null(r);
     memcpy(r, hdr, (size_t)h);
     memcpy(r + h, body, blen);
-    old = __atomic_exchange_n(&srv_reply, NULL, __ATOMIC_ACQ_REL);
-    __atomic_store_n(&srv_reply_len, (size_t)h + blen, __ATOMIC_RELEASE);
-    __atomic_store_n(&srv_reply, r, __ATOMIC_RELEASE);
-    free(old); /* the thread answers one request at a time, between our requests */
+    pthread_mutex_lock(&srv_lock); /* not while an earlier answer is still being sent */
+    old = srv_reply;
+    srv_reply = r;
+    srv_reply_len = (size_t)h + blen;
+    pthread_mutex_unlock(&srv_lock);
+    free(old);
 }
 
 void srv_start(void)

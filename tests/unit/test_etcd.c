@@ -261,13 +261,17 @@ static void test_failover(void **state)
     assert_string_equal(etcd_endpoint(e), plain.url);
     assert_int_equal(do_range(e, "fo/").n, 1);
     etcd_free(e);
-    /* a watch fails over too */
+    /* a watch fails over too (from a revision: it sees the put whenever it
+     * reached etcd) */
     e = client(eps, 2, NULL, NULL);
-    assert_non_null(etcd_watch_prefix(e, "fo/", 0, watch_cb, lost_cb, &w));
-    loop_for(300);
-    assert_int_equal(w.lost, 0);
+    r = do_range(e, "fo/");
+    etcd_free(e);
+    e = client(eps, 2, NULL, NULL);
+    assert_non_null(etcd_watch_prefix(e, "fo/", r.rev + 1, watch_cb, lost_cb, &w));
     assert_true(do_put(e, "fo/k", "again", 0).ok);
     assert_true(loop_until(&w.events, 1, 5000));
+    assert_string_equal(w.vals[0], "again");
+    assert_int_equal(w.lost, 0);
     etcd_free(e); /* with the watch under way */
 
     e = client(eps2, 2, NULL, NULL);
@@ -284,10 +288,11 @@ static void test_failover_hung(void **state)
 {
     char hung[64], err[256];
     const char *eps[2] = {hung, plain.url};
-    struct etcd_conf c = {.endpoints = eps, .nendpoints = 2, .timeout_ms = 400};
+    struct etcd_conf c = {.endpoints = eps, .nendpoints = 2, .timeout_ms = 1000};
     int port, fd = hung_listen(&port);
-    struct etcd *e;
+    struct etcd *e, *direct = plain_client();
     struct wres w = {0};
+    struct res r;
 
     (void)state;
     snprintf(hung, sizeof(hung), "http://127.0.0.1:%d", port);
@@ -295,21 +300,22 @@ static void test_failover_hung(void **state)
     assert_true(do_put(e, "fh/k", "v", 0).ok);
     assert_string_equal(etcd_endpoint(e), plain.url);
     etcd_free(e);
+    r = do_range(direct, "fh/");
     assert_non_null(e = etcd_new(base, &c, err, sizeof(err)));
-    assert_non_null(etcd_watch_prefix(e, "fh/", 0, watch_cb, lost_cb, &w));
-    loop_for(700);
-    assert_int_equal(w.lost, 0);
-    assert_string_equal(etcd_endpoint(e), plain.url);
-    assert_true(do_put(e, "fh/k", "again", 0).ok);
+    assert_non_null(etcd_watch_prefix(e, "fh/", r.rev + 1, watch_cb, lost_cb, &w));
+    assert_true(do_put(direct, "fh/k", "again", 0).ok);
     assert_true(loop_until(&w.events, 1, 5000));
     assert_string_equal(w.vals[0], "again");
+    assert_int_equal(w.lost, 0);
+    assert_string_equal(etcd_endpoint(e), plain.url);
     etcd_free(e);
+    etcd_free(direct);
     /* the hung endpoint alone: the watch is lost */
     c.nendpoints = 1;
     memset(&w, 0, sizeof(w));
     assert_non_null(e = etcd_new(base, &c, err, sizeof(err)));
     assert_non_null(etcd_watch_prefix(e, "fh/", 0, watch_cb, lost_cb, &w));
-    assert_true(loop_until(&w.lost, 1, 3000));
+    assert_true(loop_until(&w.lost, 1, 5000));
     assert_non_null(strstr(w.err, "no acknowledgement"));
     etcd_free(e);
     close(fd);
