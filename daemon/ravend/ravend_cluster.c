@@ -53,6 +53,7 @@ struct ravend_cluster {
     const struct cfg_txn *prepared;
     struct next next;
     struct own *own;
+    uint64_t writes_before; /* etcd-writes of the members before this one (a counter) */
 };
 
 static struct ravend_cluster the;
@@ -277,8 +278,13 @@ static void cl_apply(struct cfg_txn *txn, void *arg)
         return;
     r->prepared = NULL;
     if (r->next.swap) {
-        if (r->cur)
+        if (r->cur) {
+            struct cluster_info ci;
+
+            cluster_info(r->cur, &ci);
+            r->writes_before += ci.writes;
             leave(r, r->cur);
+        }
         r->cur = NULL;
         if (r->next.etcd) {
             r->next.conf.partition = r->next.partition;
@@ -370,7 +376,7 @@ void ravend_cluster_state(struct lyd_node *vpn_state)
         add_str(top, "etcd-error", ci.error);
     add_str(top, "distributing", ci.distributing ? "true" : "false");
     add_u64(top, "member-records-ignored", ci.ignored);
-    add_u64(top, "etcd-writes", ci.writes);
+    add_u64(top, "etcd-writes", the.writes_before + ci.writes);
     m = cluster_members(the.cur, &nm);
     for (size_t i = 0; i < nm; i++) {
         if (lyd_new_list(top, NULL, "member", 0, &n, m[i].name))

@@ -429,12 +429,15 @@ def test_etcd_authentication(cluster):
     ma = a.connect()
     wait_until(lambda: cluster_state(ma)["etcd-state"] == "connected", timeout=5, what="connected with a password")
     assert "members/a" in e.ctl("get", "--prefix", PREFIX, "--keys-only", user="root:root-pw-1").stdout
+    writes = int(cluster_state(ma)["etcd-writes"])
+    assert writes >= 2
     commit(ma, cluster_xml("a", cl.addr(1), e.url, etcd_extra="<username>root</username>"
                                                              "<password>wrong-pw</password>"))
     wait_until(lambda: cluster_state(ma)["etcd-state"] == "unreachable", timeout=5, what="refused")
     err = cluster_state(ma)["etcd-error"]
     assert "auth" in err.lower() or "password" in err.lower(), err
     assert alarm_active(ma, "cluster-etcd-unreachable", "/raven-vpn:cluster")
+    assert int(cluster_state(ma)["etcd-writes"]) >= writes  # a counter: the new member's adds to the old one's
 
 
 def make_pki(d, ip):
