@@ -30,8 +30,12 @@ the load in a client namespace over a veth ({NET}.1 headend, {NET}.2 client):
       concurrent clients, and `etcdctl check perf --load=s` (60 s; --no-check-perf
       leaves it out); then ravend as a cluster member of it: its writes to
       etcd (vpn-state/cluster/etcd-writes) and etcd's revision while idle
-      (the lease keep-alives) and while ike_load sets sessions up and down,
-      per session event (an event: a session up, or down).
+      (the lease keep-alives) and while ike_load (--cluster-concurrency
+      initiators) sets sessions up and down, per session event (an event: a
+      session up, or down), the session keys left once every session
+      ended, and what another member's session events cost this one (it
+      watches them all: the watch fan-out); the same load without the
+      cluster is the baseline of the member's CPU per set-up.
   (c) The figures measured before, not measured again: sessions held and
       set-ups a second per node, quoted from the results files
       (bench_table, bench_scale).
@@ -319,7 +323,8 @@ def part_a(a, head, cl, d):
         if k in med:
             print(f"{k:<10}{med[k]:>9.1f}{med[k] / med['full']:>8.3f}x  "
                   + " ".join(f"{r['cpu_us']:.1f}" for r in rows[k]))
-    out = {"cpu_us": med, "full_rate": statistics.median(r["rate"] for r in rows["full"])}
+    out = {"cpu_us": med, "full_rate": statistics.median(r["rate"] for r in rows["full"]),
+           "runs_us": {k: [r["cpu_us"] for r in v] for k, v in rows.items()}}
     if "redirect" in med:
         print(f"redirect / normal IKE_SA_INIT: {med['redirect'] / med['init']:.3f}x; one CPU second answers "
               f"{1e6 / med['redirect']:.0f} redirects (at {med['redirect']:.1f} us each) or "
@@ -336,7 +341,8 @@ def part_a(a, head, cl, d):
               f"{r['sent'] - r['answered']}, {r['cookies']} cookies; ravend busy {busy:.2f} CPU s per second, "
               f"{r['cpu_us']:.1f} us per redirect")
         out["redirect_flood"] = {"offered": a.flood_rate, "answered_per_s": r["at_init"] / r["seconds"],
-                                 "unanswered": r["sent"] - r["answered"], "busy": busy}
+                                 "unanswered": r["sent"] - r["answered"], "busy": busy, "cpu_us": r["cpu_us"],
+                                 "rcvbuf_drops": r["rcvbuf_drops"]}
     out["missing"] = missing
     return out
 
@@ -380,6 +386,16 @@ class Etcd:
                 c.close()
         except (OSError, RuntimeError, http.client.HTTPException):
             return False
+
+    def count(self, prefix):
+        """Keys under @prefix."""
+        end = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        c = self.conn()
+        try:
+            r = self.post(c, "/v3/kv/range", {"key": b64(prefix), "range_end": b64(end), "count_only": True})
+            return int(r.get("count", 0))
+        finally:
+            c.close()
 
     def revision(self):
         c = self.conn()
@@ -436,6 +452,51 @@ def put_rate(e, clients, seconds, lease=True):
     all_lat = [x for v in lat for x in v]
     return {"rate": sum(done) / wall, "puts": sum(done), "errors": sum(errs),
             "p50_ms": statistics.median(all_lat) * 1e3 if all_lat else 0}
+
+
+def other_member(e, rv, clients, seconds, idle_cpu):
+    """Another member's session keys (member m2, with its record), put and
+    deleted by @clients connections for @seconds, as m2 would at its session
+    events: what each event costs this member, which watches them all (the
+    watch fan-out; ravend's idle CPU rate @idle_cpu taken off). Returns events, their rate, ravend's CPU per event and
+    the sessions this member then lists."""
+    c = e.conn()
+    lid = e.post(c, "/v3/lease/grant", {"TTL": 120})["ID"]
+    rec = {"name": "m2", "address": f"{NET}.3", "sessions": 0, "capacity": 1000, "health": "up"}
+    e.post(c, "/v3/kv/put", {"key": b64("/raven/cluster/members/m2"), "value": b64(json.dumps(rec)), "lease": lid})
+    c.close()
+    time.sleep(1)
+    done = [0] * clients
+    end = time.monotonic() + seconds
+
+    def loop(i):
+        conn = e.conn()
+        n = 0
+        while time.monotonic() < end:
+            key = b64(f"/raven/cluster/sessions/m2/{i * 10000000 + n}")
+            val = b64(json.dumps({"user": f"u{i}-{n}@example.org", "addresses": ["10.220.0.1"]}))
+            try:
+                e.post(conn, "/v3/kv/put", {"key": key, "value": val, "lease": lid})
+                e.post(conn, "/v3/kv/deleterange", {"key": key})
+                done[i] += 2
+            except (OSError, RuntimeError, http.client.HTTPException):
+                conn.close()
+                conn = e.conn()
+            n += 1
+        conn.close()
+    c0 = rv.cpu()
+    t0 = time.monotonic()
+    ts = [threading.Thread(target=loop, args=(i,)) for i in range(clients)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    wall = time.monotonic() - t0
+    time.sleep(1)  # the last events delivered
+    cpu = rv.cpu() - c0 - idle_cpu * (time.monotonic() - t0)
+    events = sum(done)
+    return {"events": events, "rate": events / wall, "cpu_us_per_event": cpu / max(events, 1) * 1e6,
+            "cpu_s": cpu}
 
 
 def check_perf(head):
@@ -498,11 +559,13 @@ def part_b(a, head, cl, d):
             def writes():
                 return int(rv.get("cluster")["raven-vpn:cluster"]["etcd-writes"]), e.revision()
             w0, r0 = writes()
+            i0 = rv.cpu()
             time.sleep(a.idle)
+            idle_cpu = (rv.cpu() - i0) / a.idle
             w1, r1 = writes()
             idle_w, idle_r = (w1 - w0) / a.idle, (r1 - r0) / a.idle
             print(f"  ravend idle, lease-ttl 10 s: {idle_w:.2f} etcd writes/s (lease keep-alives), etcd revision "
-                  f"+{idle_r:.2f}/s, over {a.idle:g} s")
+                  f"+{idle_r:.2f}/s, ravend {idle_cpu * 1e3:.1f} ms of CPU a second, over {a.idle:g} s")
             t0 = time.monotonic()
             c0 = rv.cpu()
             lr = ike_load(a.tools, cl, a.seconds, a.cluster_concurrency)
@@ -516,6 +579,8 @@ def part_b(a, head, cl, d):
                 w2, r2 = w, r
             el = time.monotonic() - t0
             st = rv.get("cluster")["raven-vpn:cluster"]
+            left = e.count("/raven/cluster/sessions/")
+            up = len(st.get("session", []))
             events = 2 * lr["established"]
             per_w = (w2 - w1 - idle_w * el) / max(events, 1)
             per_r = (r2 - r1 - idle_r * el) / max(events, 1)
@@ -529,6 +594,28 @@ def part_b(a, head, cl, d):
                   f"{out['cpu_us_per_sa']:.0f} us per SA as a cluster member; etcd-state then "
                   f"{st.get('etcd-state')}{', error: ' + st['etcd-error'] if st.get('etcd-error') else ''}")
             out["etcd_state_after"] = st.get("etcd-state")
+            out["session_keys_left"] = left
+            print(f"  after every session ended ({el:.1f} s after the load began): {left} session keys left in etcd "
+                  f"(0 expected), {up} sessions in vpn-state/cluster/session")
+            fo = other_member(e, rv, a.etcd_clients, a.seconds, idle_cpu)
+            out["fanout"] = fo
+            print(f"  watch fan-out: another member's session keys put and deleted by {a.etcd_clients} clients, "
+                  f"{fo['events']} events in {a.seconds:g} s ({fo['rate']:.0f}/s): this member spent "
+                  f"{fo['cpu_s']:.2f} CPU s over its idle rate, {fo['cpu_us_per_event']:.1f} us per event it "
+                  "watched")
+        finally:
+            rv.close()
+        # the same load without the cluster: the baseline of the member's CPU per SA
+        rv = Ravend(a.build, head, d, config())
+        try:
+            c0 = rv.cpu()
+            lr = ike_load(a.tools, cl, a.seconds, a.cluster_concurrency)
+            base = (rv.cpu() - c0) / max(lr["established"], 1) * 1e6
+            out["cpu_us_per_sa_alone"] = base
+            if "cpu_us_per_sa" in out:
+                print(f"  the same load without cluster: {lr['rate']:.1f} SA/s ({lr['failures']} failures, "
+                      f"{lr['timeouts']} timeouts), ravend CPU {base:.0f} us per SA; as a member "
+                      f"{out['cpu_us_per_sa'] / base:.2f}x")
         finally:
             rv.close()
     finally:
