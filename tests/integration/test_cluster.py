@@ -12,8 +12,9 @@ clients) and pool partition index (pools/partition count 3).
 The scenarios run in order on one lab, each on the state the one before left:
 1. spread: 20 clients, one after the other, end up within one session of
    even by capacity (5, 5, 10);
-2. drain: node2 draining + rpc redirect-sessions: node2 ends with no session,
-   its clients are up on node1 and node3; then node2 is back in service;
+2. drain: node2 draining takes no new client, and after rpc redirect-sessions
+   it has no session, its clients are up on node1 and node3; then node2 is
+   back in service;
 3. node3's ravend killed: its clients are up on node1/node2 within DPD time
    + 10 s;
 4. node1 (the VRRP holder) dies (keepalived and ravend killed, off the
@@ -43,7 +44,8 @@ CAPACITY = (1000, 1000, 2000)
 LEASE_TTL = 3
 POOL = ("10.201.0.1", "10.201.1.254")  # 510 addresses: 170 per partition slice
 NCLIENTS = 20
-SPARE = 4  # client namespaces for the new clients of scenarios 4 and 5
+SPARE = 5  # client namespaces for the new clients of scenarios 2, 4 and 5
+ALL = range(NCLIENTS + SPARE)
 MGMT_PORT = 8300
 
 
@@ -215,7 +217,7 @@ def wait_for(pred, timeout, interval=0.3):
 
 @pytest.fixture(scope="module")
 def cl(hashes, keypair, hostkey):
-    lab = ClusterLab(3, NCLIENTS + SPARE)
+    lab = ClusterLab(3, len(ALL))
     daemons = []
     try:
         lab.start_etcd()
@@ -233,7 +235,7 @@ def cl(hashes, keypair, hostkey):
         with concurrent.futures.ThreadPoolExecutor(3) as ex:
             list(ex.map(lambda d: d.start(), daemons))
         with concurrent.futures.ThreadPoolExecutor(8) as ex:
-            list(ex.map(lab.start_client, range(NCLIENTS + SPARE)))
+            list(ex.map(lab.start_client, ALL))
         lab.wait_vip(0)
         c = Cluster(lab, daemons)
         # every member connected to etcd and seeing the other two
@@ -296,14 +298,19 @@ def test_1_spread_by_capacity(cl):
 
 
 def test_2_drain(cl):
-    """node2 draining and its sessions redirected: it ends with none, its
-    clients are up on node1 and node3."""
+    """node2 draining: no new client goes there, and once its sessions are
+    redirected it has none, its clients are up on node1 and node3."""
     m = cl.mgr(1)
     before = cl.sessions(1)
     assert before, "node2 has no session to drain"
     m.edit_config(target="running", config=cfg(f'<cluster xmlns="{NS}"><draining>true</draining></cluster>'))
     assert wait_for(lambda: cl.cluster(0)["members"].get("node2", {}).get("health") == "draining", 5), \
         f"node1 does not see node2 draining: {cl.cluster(0)}"
+    # a new client is not sent to the draining member
+    c = NCLIENTS + 4
+    cl.initiate(c)
+    place = cl.placement()
+    assert place.get(c) in (0, 2), f"new client c{c} went to node{place.get(c, -1) + 1} while node2 drains"
     reply = rpc(m, f'<redirect-sessions xmlns="{NS}"><all/></redirect-sessions>')
     out = etree.fromstring(reply.xml.encode())
     redirected = out.findtext(f".//{{{NS}}}redirected")
@@ -316,7 +323,7 @@ def test_2_drain(cl):
         cl.placement()), 10)
     assert place, f"node2's clients {sorted(before)} are not all up on node1/node3: {cl.placement()}\n" + \
         cl.logs(range(3), list(before)[:3])
-    cl.check_addresses("drain", range(NCLIENTS))
+    cl.check_addresses("drain", ALL)
     # the maintenance is over: node2 takes clients again
     m.edit_config(target="running", config=cfg(f'<cluster xmlns="{NS}"><draining>false</draining></cluster>'))
     assert wait_for(lambda: cl.cluster(0)["members"].get("node2", {}).get("health") == "up", 5), \
@@ -328,7 +335,7 @@ def test_3_killed_node(cl):
     VIP and are up on node1/node2 within DPD time + 10 s."""
     victims = sorted(cl.sessions(2))
     assert victims, "node3 has no session"
-    others = {c: cl.spi(c) for c in range(NCLIENTS) if c not in victims and cl.spi(c)}
+    others = {c: cl.spi(c) for c in ALL if c not in victims and cl.spi(c)}
     old = {c: cl.spi(c) for c in victims}
     t0 = time.time()
     cl.kill(2)
@@ -347,7 +354,7 @@ def test_3_killed_node(cl):
     # node3 is forgotten with its lease
     assert wait_for(lambda: "node3" not in cl.cluster(0)["members"], max(0, LEASE_TTL + 2 - took)), \
         f"node3 still a member {LEASE_TTL + 2} s after its death: {cl.cluster(0)}"
-    cl.check_addresses("node3 killed", range(NCLIENTS))
+    cl.check_addresses("node3 killed", ALL)
 
 
 def test_4_vrrp_holder_killed(cl):
@@ -376,7 +383,7 @@ def test_4_vrrp_holder_killed(cl):
         cl.logs([1], victims[:2] + new, extra=[("keepalived", 1)])
     for c in new:
         assert cl.up(c)["remote"] in (cl.lab.vip, cl.lab.nodes[1]["ip"]), cl.up(c)
-    cl.check_addresses("VRRP holder killed", range(NCLIENTS + 2))
+    cl.check_addresses("VRRP holder killed", ALL)
 
 
 def test_5_etcd_stopped(cl):
@@ -419,4 +426,4 @@ def test_5_etcd_stopped(cl):
     now = {**{c: 1 for c in cl.sessions(1)}, **{c: 2 for c in cl.sessions(2)}}
     lost = [c for c, spi in before.items() if c not in now or cl.spi(c) != spi]
     assert not lost, f"clients {lost} lost their session after etcd stopped\n" + cl.logs([1, 2], lost[:2])
-    cl.check_addresses("etcd stopped", range(NCLIENTS + SPARE))
+    cl.check_addresses("etcd stopped", ALL)
