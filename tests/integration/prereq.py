@@ -52,6 +52,9 @@ PROGRAMS = {
     "setpriv": ("setpriv", "util-linux"),
     "bird": ("bird", "bird2"),
     "birdc": ("birdc", "bird2"),
+    "etcd": ("etcd", "etcd-server"),
+    "etcdctl": ("etcdctl", "etcd-client"),
+    "keepalived": ("keepalived", "keepalived"),
 }
 
 PY_MODULES = {"scapy": "python3-scapy", "ncclient": "python3-ncclient", "paramiko": "python3-paramiko"}
