@@ -52,6 +52,7 @@ PROGRAMS = {
     "setpriv": ("setpriv", "util-linux"),
     "bird": ("bird", "bird2"),
     "birdc": ("birdc", "bird2"),
+    "ansible-playbook": ("/usr/bin/ansible-playbook", "ansible"),
 }
 
 PY_MODULES = {"scapy": "python3-scapy", "ncclient": "python3-ncclient", "paramiko": "python3-paramiko"}
