@@ -238,3 +238,33 @@ def test_dashboard_session_pages(lab, make_ravend, node_modules):
     assert node.returncode == 0 and "E2E-PASSED" in text, f"{text}\n--- ravend log tail:\n{d.log()[-3000:]}"
     shown = re.search(r"^E2E-IDS (.*)$", text, re.M).group(1).split()
     assert shown == sorted(ids, key=int), "the pages are not the server's list in id order"
+
+
+def run_cluster_script(d, node_modules, cluster="", netns=None):
+    """cluster.e2e.js against @d's REST endpoint; @cluster is its expectation
+    (empty: no cluster, the card hidden)."""
+    artifacts = os.environ.get("RAVEN_ARTIFACT_DIR") or tempfile.mkdtemp(prefix="raven-e2e-artifacts-")
+    env = dict(os.environ, NODE_PATH=node_modules, CHROMIUM=CHROMIUM, RAVEN_E2E_URL=d.rest_url,
+               RAVEN_E2E_ADMIN="admin", RAVEN_E2E_ADMIN_PW=ADMIN_PW, RAVEN_E2E_CLUSTER=cluster,
+               RAVEN_ARTIFACT_DIR=artifacts)
+    prefix = ["ip", "netns", "exec", netns] if netns else []
+    node = subprocess.Popen(prefix + ["node", os.path.join(HERE, "cluster.e2e.js")], cwd=HERE, env=env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        out, _ = node.communicate(timeout=120)
+    finally:
+        if node.poll() is None:
+            os.killpg(node.pid, signal.SIGKILL)
+            node.wait()
+    text = out.decode(errors="replace")
+    print(text)
+    assert node.returncode == 0 and "E2E-PASSED" in text, f"{text}\n--- ravend log tail:\n{d.log()[-3000:]}"
+
+
+def test_dashboard_cluster_card_hidden_without_cluster(make_ravend, node_modules):
+    """A headend with no /cluster: the cluster card stays hidden once the panels
+    were read, and reading its state shows no error (cluster.e2e.js)."""
+    assert os.access(CHROMIUM, os.X_OK), f"{CHROMIUM} is missing (packaging/debian-packages.txt: chromium)"
+    d = make_ravend(rest=True)
+    run_cluster_script(d, node_modules)
