@@ -34,8 +34,6 @@ void etcd_watch_lost(struct etcd_watch *w, const char *err)
     etcd_req_kill(r);
 }
 
-/* ---- watches ---- */
-
 /* One message of @w's stream; false when the watch ended. */
 static bool watch_msg(struct etcd_watch *w, const char *p, size_t len)
 {
@@ -53,6 +51,9 @@ static bool watch_msg(struct etcd_watch *w, const char *p, size_t len)
     }
     if (m.error || (!w->acked && m.canceled)) {
         if (!w->acked && etcd_auth_invalid(m.error ? m.error_code : -1, m.reason) && etcd_req_auth_again(r))
+            goto out;
+        /* gRPC Unavailable (no leader): another member may take it */
+        if (!w->acked && m.error && m.error_code == 14 && etcd_req_failover(r, m.reason))
             goto out;
         snprintf(msg, sizeof(msg), "etcd at %s %s the watch: %s", ep, w->acked ? "ended" : "refused",
                  m.reason[0] ? m.reason : "no reason");
