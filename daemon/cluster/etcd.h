@@ -37,13 +37,15 @@ struct etcd_kv {
 
 typedef void (*etcd_done_cb)(void *arg, bool ok, const char *err);
 typedef void (*etcd_lease_cb)(void *arg, bool ok, int64_t lease, int64_t ttl, const char *err);
+/* @kvs (and @err of every callback) are valid during the call only */
 typedef void (*etcd_range_cb)(void *arg, bool ok, const struct etcd_kv *kvs, size_t n, int64_t revision,
                               const char *err);
 typedef void (*etcd_create_cb)(void *arg, bool ok, bool created, const char *err);
 
 enum etcd_event { ETCD_EV_PUT, ETCD_EV_DELETE };
 typedef void (*etcd_watch_cb)(void *arg, enum etcd_event ev, const struct etcd_kv *kv);
-/* the watch ended (etcd gone, compacted, cancelled by etcd): start a new one */
+/* the watch ended (etcd gone, compacted, cancelled by etcd): start a new one;
+ * the ended watch is freed after this returns (do not cancel it) */
 typedef void (*etcd_watch_lost_cb)(void *arg, const char *err);
 
 /* NULL with @err set when the configuration cannot be used (no endpoint, a PEM

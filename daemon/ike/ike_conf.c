@@ -658,6 +658,19 @@ struct ike_conf *ike_conf_build_delta(const struct ly_ctx *ctx, const struct lyd
     c->max_per_user = v ? (uint32_t)strtoul(v, NULL, 10) : 0;
     v = ike_leaf(c->tree, V "ikev2/global/limit/per-user-action");
     c->per_user_replace = v && !strcmp(v, "replace-oldest");
+    c->redirect_gw = ike_leaf(c->tree, V "ikev2/global/redirect/gateway");
+    v = ike_leaf(c->tree, V "ikev2/global/redirect/above-sessions");
+    c->redirect_above = v ? (uint32_t)strtoul(v, NULL, 10) : 0;
+    if (c->redirect_gw) {
+        uint8_t gw[2 + IKE_GW_MAX];
+
+        if (!ike_redirect_gw(c->redirect_gw, gw)) {
+            ike_errf(err, arg, ike_find(c->tree, V "ikev2/global/redirect/gateway"),
+                     "redirect gateway \"%s\" is neither an IP address nor a host name a REDIRECT can carry",
+                     c->redirect_gw);
+            ok = false;
+        }
+    }
     v = ike_leaf(c->tree, V "ikev2/global/fragmentation/enabled");
     c->frag = !v || !strcmp(v, "true");
     v = ike_leaf(c->tree, V "ikev2/global/nat-keepalive");

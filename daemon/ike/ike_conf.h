@@ -295,6 +295,10 @@ struct ike_conf {
     uint32_t max_sa, max_half_open; /* 0 = no limit */
     uint32_t max_per_user;          /* established sessions of one user; 0 = no limit */
     bool per_user_replace;          /* beyond it: the oldest end (else the newest is refused) */
+    /* ikev2/global/redirect (RFC 5685): new clients go to redirect_gw (in
+     * tree; NULL none), only while at least redirect_above sessions are up */
+    const char *redirect_gw;
+    uint32_t redirect_above;
     bool frag;
     uint16_t frag_mtu;
     uint16_t nat_keepalive; /* seconds, 0 = none */

@@ -55,6 +55,9 @@ enum {
     N_ESP_TFC_PADDING_NOT_SUPPORTED = 16394,
     N_NON_FIRST_FRAGMENTS_ALSO = 16395,
     N_MOBIKE_SUPPORTED = 16396,
+    N_REDIRECT_SUPPORTED = 16406, /* RFC 5685 */
+    N_REDIRECT = 16407,
+    N_REDIRECTED_FROM = 16408,
     N_SIGNATURE_HASH_ALGORITHMS = 16431,
 };
 
@@ -303,6 +306,12 @@ struct ike_sess {
     /* MOBIKE (RFC 4555) and the session's moves to new client addresses
      * (ike_mobike.c) */
     struct ike_mobike mob;
+    /* RFC 5685 (ike_redirect.c): the client announced REDIRECT_SUPPORTED or
+     * came with REDIRECTED_FROM (arena tag 142), and the gateway of our
+     * REDIRECT until it is answered (not in the record) */
+    bool redirect_ok;
+    char *redirect_to;
+    bool redirect_sent; /* redirect_to's request is under way */
 };
 
 struct ike_counters {
@@ -317,6 +326,9 @@ struct ike_counters {
      * it was half full, requests dropped because it was full or their source
      * had its share of it */
     uint64_t pool_jobs, pool_cookies, pool_full, pool_per_peer;
+    /* RFC 5685 (ike_redirect.c): IKE_SA_INIT answered with REDIRECT, sessions
+     * sent one, requests with REDIRECTED_FROM, REDIRECTs from clients ignored */
+    uint64_t redirect_at_init, redirect_established, redirect_from, redirect_refused;
     time_t discontinuity;
 };
 
@@ -370,6 +382,11 @@ struct ike_engine {
     uint64_t *dirty;          /* their session ids */
     size_t ndirty, dirty_cap;
     bool route_accept_seen; /* a session has had route accept: the subnet checks walk the sessions */
+    /* where to redirect new clients and moved sessions when no static gateway
+     * is configured (ike_engine_set_redirect_hooks; NULL: nowhere) */
+    ike_redirect_init_fn redirect_init;
+    ike_redirect_other_fn redirect_other;
+    void *redirect_arg;
 };
 
 /* Socket addresses */
@@ -477,7 +494,7 @@ void ike_info_send_delete(struct ike_sess *s);
 bool ike_sess_stub(struct ike_sess *s, struct ike_sess *stub);
 /* Our requests (one at a time, window size 1) */
 enum { REQ_NONE = 0, REQ_DPD, REQ_DELETE, REQ_CHILD_REKEY, REQ_CHILD_DELETE, REQ_IKE_REKEY, REQ_CFG_SET,
-       REQ_MOBIKE_RR };
+       REQ_MOBIKE_RR, REQ_REDIRECT };
 bool ike_sess_request(struct ike_sess *s, int kind, uint8_t exchange, uint8_t first, const uint8_t *inner,
                       size_t inner_len);
 
@@ -704,6 +721,21 @@ bool ike_mobike_encap(const struct ike_sess *s, bool natt);
 void ike_mobike_adopted(struct ike_sess *s);
 /* vpn-state session/mobility. */
 void ike_mobike_state(const struct ike_sess *s, struct lyd_node *n);
+
+/* ike_redirect.c: IKEv2 redirect (RFC 5685) */
+/* Whether request @req announced redirect support: REDIRECT_SUPPORTED, or
+ * REDIRECTED_FROM (*@from set: it was sent here by another gateway). */
+bool ike_redirect_announced(const struct ike_msg *req, bool *from);
+/* The IKE_SA_INIT request @req (past the limits and the cookie check): true
+ * when it was answered with REDIRECT (no state kept); false when it goes on. */
+bool ike_redirect_at_init(struct ike_engine *e, struct ike_sock *sk, const struct sockaddr_storage *local,
+                          const struct sockaddr_storage *peer, const struct ike_msg *req);
+/* A REDIRECT in the client's INFORMATIONAL request @in: logged, counted, ignored. */
+void ike_redirect_from_client(struct ike_sess *s, const struct ike_msg *in);
+/* The client's answer to our REDIRECT (REQ_REDIRECT). */
+void ike_redirect_done(struct ike_sess *s, const struct ike_msg *in);
+/* A REDIRECT queued behind our request under way, sent once none is. */
+void ike_redirect_flush(struct ike_sess *s);
 
 /* ike_adopt.c: the session arena. At exit with the sessions kept: frees what memory only the session holds and
  * gives nothing back outside (leases, routes, SAs, DHCP). */

@@ -139,6 +139,7 @@ void ike_sess_release(struct ike_sess *s)
     free(s->msg2);
     ike_crl_release(s);
     free(s->ocsp_url);
+    free(s->redirect_to);
     ike_mobike_free(&s->mob);
     sess_release(&s->ss);
     ike_pend_free(s->pend);
@@ -232,6 +233,8 @@ bool ike_sess_stub(struct ike_sess *s, struct ike_sess *stub)
     ike_sa_set_state(stub, IKE_SA_REKEYED, "the IKE SA was rekeyed");
     memset(&s->last_resp, 0, sizeof(s->last_resp));
     ike_persist_mark(s); /* its new IKE SA, once the caller has made it */
+    if (s->req_pending && s->req_kind == REQ_REDIRECT)
+        s->redirect_sent = false; /* sent again on the new IKE SA (ike_redirect_flush) */
     ike_xmit_out_free(&s->req);
     s->req_pending = false;
     evtimer_del(s->ev_retx);
@@ -501,8 +504,11 @@ static void handle_response(struct ike_sess *s, const uint8_t *buf, size_t len, 
             ike_child_delete_done(s);
         else if (kind == REQ_MOBIKE_RR)
             ike_mobike_rr_done(s, inner);
+        else if (kind == REQ_REDIRECT)
+            ike_redirect_done(s, inner);
         ike_child_flush_deletes(s);
         ike_mobike_flush(s);
+        ike_redirect_flush(s);
     }
     free(inner);
     free(plain);

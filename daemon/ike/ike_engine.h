@@ -129,6 +129,37 @@ void ike_engine_set_output(struct ike_engine *e, ike_output_fn out, void *arg);
 void ike_engine_input(struct ike_engine *e, const struct sockaddr_storage *local, const struct sockaddr_storage *peer,
                       bool natt, const uint8_t *buf, size_t len);
 
+/* IKEv2 redirect (RFC 5685). Asked at IKE_SA_INIT, after the cookie and limit
+ * checks and before any expensive work, for a client that announced
+ * REDIRECT_SUPPORTED and did not come with REDIRECTED_FROM, when no static
+ * ikev2/global/redirect/gateway applies: @local is the address the request
+ * arrived at (IP_PKTINFO), @remote the client's. true with @gw (an IP address
+ * literal or an FQDN, NUL-terminated) to redirect. */
+typedef bool (*ike_redirect_init_fn)(void *arg, const struct sockaddr *local, const struct sockaddr *remote,
+                                     char *gw, size_t gwlen);
+/* For rpc redirect-sessions without a gateway: where to move one established
+ * session (another member); false when there is none. */
+typedef bool (*ike_redirect_other_fn)(void *arg, char *gw, size_t gwlen);
+void ike_engine_set_redirect_hooks(struct ike_engine *e, ike_redirect_init_fn init, ike_redirect_other_fn other,
+                                   void *arg);
+/* rpc redirect-sessions: an INFORMATIONAL request carrying REDIRECT (RFC 5685
+ * section 6, no nonce) to each selected established session whose client
+ * announced redirect support (after our request under way, if any); the
+ * session stays until its client deletes it. Exactly one selector: @all,
+ * @user (the authorized user, else the EAP identity, else the IKE identity,
+ * ASCII case ignored) or @count (the oldest first); @gateway, else the other
+ * hook for each session. 0 with the counts in @redirected / @not_supported;
+ * -EINVAL (@gateway is no address or name), -ENOENT (no gateway and nowhere to
+ * move them: nothing was sent). */
+struct ike_redirect_sel {
+    bool all;
+    const char *user;
+    uint32_t count;
+    const char *gateway;
+};
+int ike_engine_redirect(struct ike_engine *e, const struct ike_redirect_sel *sel, uint32_t *redirected,
+                        uint32_t *not_supported);
+
 /* clear-counters for the IKE scope. */
 void ike_engine_clear_counters(struct ike_engine *e);
 

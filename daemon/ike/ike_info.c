@@ -92,6 +92,7 @@ void ike_info_handle(struct ike_sess *s, const struct ike_msg *in, uint32_t msg_
             break;
         }
     }
+    ike_redirect_from_client(s, in); /* RFC 5685 6: never acted on */
     if (!delete_ike)
         ike_mobike_info(s, in, &bd, &first); /* RFC 4555: NAT detection, COOKIE2, UPDATE_SA_ADDRESSES */
     if (ike_build_finish(&bd))

@@ -384,6 +384,7 @@ static struct ike_sess *init_sess(struct ike_engine *e, struct ike_sock *sk, con
                                   const struct ike_msg *req, const uint8_t key[26], const struct ike_init *in)
 {
     struct ike_sess *s = ike_sess_new(e);
+    bool from;
 
     if (!s)
         return NULL;
@@ -418,6 +419,7 @@ static struct ike_sess *init_sess(struct ike_engine *e, struct ike_sock *sk, con
         if (req->pld[i].len == sizeof(flex) - 1 && !memcmp(req->pld[i].body, flex, sizeof(flex) - 1))
             s->vid_flexvpn = true;
     }
+    s->redirect_ok = ike_redirect_announced(req, &from); /* RFC 5685: may be moved later */
     ike_sa_set_state(s, IKE_SA_HALF_OPEN, "IKE_SA_INIT received");
     HASH_ADD(hh_i, e->by_i, ikey, sizeof(s->ikey), s);
     memcpy(s->our_spi, s->in.spi_r, 8);
@@ -460,7 +462,10 @@ void ike_initx_handle(struct ike_engine *e, struct ike_sock *sk, const struct so
         e->c.rejected++;
         return;
     }
-    if (!cookie_ok(e, sk, local, peer, req) || !pool_room(e, peer))
+    if (!cookie_ok(e, sk, local, peer, req))
+        return;
+    /* RFC 5685: sent elsewhere before any DH is computed or state is kept */
+    if (ike_redirect_at_init(e, sk, local, peer, req) || !pool_room(e, peer))
         return;
     job = malloc(sizeof(*job));
     if (!job) {

@@ -136,6 +136,7 @@ static bool r_next(struct rbuf *r, uint16_t *tag, const uint8_t **v, size_t *len
 
 enum fkind {
     F_BOOL,  /* bool: 1 byte, 0 or 1 */
+    F_BOOLZ, /* a bool written only when true (1 byte, 1; absent: false), as F_U32Z */
     F_U8,
     F_U16,
     F_U32,
@@ -196,7 +197,7 @@ static const struct fdesc sess_fields[] = {
     {31, F_U32, S(peer_next), 0},
     {32, F_U32, S(our_next), 0},
     {33, F_BOOL, S(req_pending), 0},
-    {34, F_I32, S(req_kind), REQ_MOBIKE_RR},
+    {34, F_I32, S(req_kind), REQ_REDIRECT},
     {35, F_U8, S(ss.id_type), 0},
     {36, F_STR, S(ss.remote_id), 0},
     {37, F_STR, S(ss.local_id), 0},
@@ -276,6 +277,8 @@ static const struct fdesc sess_fields[] = {
     /* RFC 8784: in.keys above already hold SK_d', SK_pi', SK_pr' */
     {105, F_BOOL, S(ppk_used), 0},
     {106, F_TEXT, S(ppk_id), 0},
+    /* RFC 5685: the client may be redirected (ike_redirect.c) */
+    {142, F_BOOLZ, S(redirect_ok), 0},
 };
 
 /* Fields of the session that are not plain values. */
@@ -342,6 +345,10 @@ static void w_fields(struct wbuf *w, const struct fdesc *t, size_t n, const void
             v = *(const bool *)p;
             w_uint(w, t[i].tag, v, 1);
             break;
+        case F_BOOLZ:
+            if (*(const bool *)p)
+                w_uint(w, t[i].tag, 1, 1);
+            break;
         case F_U8:
             w_uint(w, t[i].tag, *(const uint8_t *)p, 1);
             break;
@@ -400,7 +407,7 @@ static const struct fdesc *f_find(const struct fdesc *t, size_t n, uint16_t tag)
 static bool r_field(const struct fdesc *d, const uint8_t *v, size_t len, void *obj)
 {
     uint8_t *p = (uint8_t *)obj + d->off;
-    static const size_t width[] = {[F_BOOL] = 1, [F_U8] = 1, [F_U16] = 2, [F_U32] = 4, [F_U32Z] = 4, [F_I32] = 4,
+    static const size_t width[] = {[F_BOOL] = 1, [F_BOOLZ] = 1, [F_U8] = 1, [F_U16] = 2, [F_U32] = 4, [F_U32Z] = 4, [F_I32] = 4,
                                    [F_U64] = 8, [F_TIME] = 8, [F_SIZE] = 8, [F_ENUM] = 4};
     uint64_t x;
 
@@ -432,10 +439,11 @@ static bool r_field(const struct fdesc *d, const uint8_t *v, size_t len, void *o
     x = r_le(v, len);
     if (d->max && x > d->max)
         return false;
-    if (d->kind == F_U32Z && !x) /* written only when not 0: one encoding per record */
+    if ((d->kind == F_U32Z || d->kind == F_BOOLZ) && !x) /* written only when not 0: one encoding per record */
         return false;
     switch (d->kind) {
     case F_BOOL:
+    case F_BOOLZ:
         if (x > 1)
             return false;
         *(bool *)p = x != 0;

@@ -3,6 +3,7 @@
  *             transform = Last(1) Rsv(1) Len(2) Type(1) Rsv(1) ID(2) attributes (TV if AF bit, else TLV)
  *  KE:        Group(2) Rsv(2) data          ID/AUTH/CERT: Type(1) Rsv(3)/Type(1) data
  *  Notify:    Proto(1) SPISize(1) Type(2) SPI data
+ *  (REDIRECT, REDIRECTED_FROM data, RFC 5685 8: GWType(1) GWLen(1) GW [Nonce])
  *  Delete:    Proto(1) SPISize(1) #SPIs(2) SPIs
  *  TS:        #TS(1) Rsv(3) selectors; selector = Type(1) Proto(1) Len(2) Ports(2+2) Start End
  *  CP:        CfgType(1) Rsv(3) attributes; attribute = R|Type(2) Len(2) value
@@ -10,6 +11,8 @@
  *  SKF:       Number(2) Total(2) encrypted */
 #include "daemon/ike/ike_pld.h"
 
+#include <arpa/inet.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "daemon/base/poison.h"
@@ -163,6 +166,70 @@ bool ike_notify_find(const struct ike_msg *msg, uint16_t type, struct ike_notify
             return true;
     }
     return false;
+}
+
+/* RFC 5685 8.1-8.2; the same layout in both notifies. */
+bool ike_redirect_parse(const struct ike_notify_pld *n, bool nonce_ok, struct ike_redirect_pld *out)
+{
+    size_t rest;
+
+    if (n->len < 2 || n->spi_len || (size_t)n->data[1] > n->len - 2)
+        return false;
+    out->gw_type = n->data[0];
+    out->gw_len = n->data[1];
+    out->gw = n->data + 2;
+    rest = n->len - 2 - out->gw_len;
+    if (out->gw_type == IKE_GW_IPV4 ? out->gw_len != 4 : out->gw_type == IKE_GW_IPV6 ? out->gw_len != 16 :
+        out->gw_type != IKE_GW_FQDN || !out->gw_len)
+        return false;
+    for (size_t i = 0; out->gw_type == IKE_GW_FQDN && i < out->gw_len; i++) {
+        if (out->gw[i] <= 0x20 || out->gw[i] >= 0x7f)
+            return false;
+    }
+    if (rest && (!nonce_ok || rest < 16 || rest > 256)) /* RFC 7296 3.9: 16 to 256 octets */
+        return false;
+    out->nonce = rest ? out->gw + out->gw_len : NULL;
+    out->nonce_len = rest;
+    return true;
+}
+
+size_t ike_redirect_gw(const char *gw, uint8_t *out)
+{
+    size_t n = gw ? strlen(gw) : 0;
+
+    if (n && inet_pton(AF_INET, gw, out + 2) == 1) {
+        out[0] = IKE_GW_IPV4;
+        out[1] = 4;
+        return 6;
+    }
+    if (n && inet_pton(AF_INET6, gw, out + 2) == 1) {
+        out[0] = IKE_GW_IPV6;
+        out[1] = 16;
+        return 18;
+    }
+    if (!n || n > IKE_GW_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        if ((uint8_t)gw[i] <= 0x20 || (uint8_t)gw[i] >= 0x7f)
+            return 0;
+    }
+    out[0] = IKE_GW_FQDN;
+    out[1] = (uint8_t)n;
+    memcpy(out + 2, gw, n);
+    return 2 + n;
+}
+
+void ike_redirect_gw_text(const struct ike_redirect_pld *r, char *buf, size_t cap)
+{
+    if (!cap)
+        return;
+    buf[0] = 0;
+    if (r->gw_type == IKE_GW_IPV4 || r->gw_type == IKE_GW_IPV6) {
+        if (!inet_ntop(r->gw_type == IKE_GW_IPV4 ? AF_INET : AF_INET6, r->gw, buf, (socklen_t)cap))
+            buf[0] = 0;
+    } else {
+        snprintf(buf, cap, "%.*s", (int)r->gw_len, (const char *)r->gw);
+    }
 }
 
 bool ike_delete_parse(const struct ike_pld *p, struct ike_delete_pld *out)

@@ -83,6 +83,20 @@ struct ike_notify_pld {
     size_t len;
 };
 
+/* The data of a REDIRECT or REDIRECTED_FROM notify (RFC 5685 8.1, 8.2): GW
+ * Ident Type (1 IPv4, 2 IPv6, 3 FQDN), GW Ident Len, the gateway's identity,
+ * then, in REDIRECT only, Nonce Data (the initiator's Ni in an IKE_SA_INIT
+ * response; none in an INFORMATIONAL request or an IKE_AUTH response). */
+enum { IKE_GW_IPV4 = 1, IKE_GW_IPV6 = 2, IKE_GW_FQDN = 3 };
+#define IKE_GW_MAX 255 /* GW Ident Len is one octet */
+struct ike_redirect_pld {
+    uint8_t gw_type;
+    const uint8_t *gw; /* 4 or 16 bytes, or the name (no NUL, printable) */
+    size_t gw_len;
+    const uint8_t *nonce; /* NULL when absent */
+    size_t nonce_len;
+};
+
 struct ike_delete_pld {
     uint8_t protocol;
     uint8_t spi_len;
@@ -138,6 +152,17 @@ bool ike_notify_parse(const struct ike_pld *p, struct ike_notify_pld *out);
 /* The first notify of @type in @msg that parses (false if none). */
 bool ike_notify_find(const struct ike_msg *msg, uint16_t type, struct ike_notify_pld *out);
 bool ike_delete_parse(const struct ike_pld *p, struct ike_delete_pld *out);
+/* The data of a REDIRECT / REDIRECTED_FROM notify @n (already parsed): a
+ * known type with the length it needs (an FQDN of printable ASCII), the rest
+ * taken as Nonce Data (2..256 bytes, RFC 7296 3.9 with our nonce bounds) when
+ * @nonce_ok, else none allowed. */
+bool ike_redirect_parse(const struct ike_notify_pld *n, bool nonce_ok, struct ike_redirect_pld *out);
+/* @gw (an IPv4 or IPv6 address literal or an FQDN) as GW Ident Type, Len and
+ * Identity into @out (at least 2 + IKE_GW_MAX bytes): its length, 0 when @gw
+ * is none of those (empty, longer than 255, not printable). */
+size_t ike_redirect_gw(const char *gw, uint8_t *out);
+/* The gateway of @r as text (an address or the name) into @buf. */
+void ike_redirect_gw_text(const struct ike_redirect_pld *r, char *buf, size_t cap);
 bool ike_ts_parse(const struct ike_pld *p, struct ike_ts_pld *out);
 bool ike_cp_parse(const struct ike_pld *p, struct ike_cp_pld *out);
 bool ike_eap_parse(const struct ike_pld *p, struct ike_eap_pld *out);

@@ -16,6 +16,20 @@
 
 #define V "/raven-vpn:"
 
+/* pools/partition: every range of every pool (IPv4 and IPv6) is cut into
+ * count slices and this headend hands out slice index only (pool.h
+ * pool_slice). A change of it touches pools but no pool entry: the address
+ * book is built whole, and prepare's carry refuses it when a lease falls out
+ * of the new slice. */
+static void set_partition(const struct ike_conf *c, struct pool_set *ps)
+{
+    const char *count = ike_leaf(c->src, V "pools/partition/count");
+    const char *index = ike_leaf(c->src, V "pools/partition/index");
+
+    if (count && index)
+        pool_set_partition(ps, (unsigned)atoi(count), (unsigned)atoi(index));
+}
+
 static bool build_pools(struct ike_conf *c, ike_err_fn err, void *arg)
 {
     struct ly_set *set = NULL;
@@ -26,6 +40,7 @@ static bool build_pools(struct ike_conf *c, ike_err_fn err, void *arg)
         ike_errf(err, arg, NULL, "out of memory");
         return false;
     }
+    set_partition(c, c->pools);
     if (!c->src || lyd_find_xpath(c->src, V "pools/ipv4-pool", &set))
         return true;
     for (uint32_t i = 0; i < set->count; i++) {
@@ -90,6 +105,7 @@ static bool build_pools6(struct ike_conf *c, ike_err_fn err, void *arg)
         ike_errf(err, arg, NULL, "out of memory");
         return false;
     }
+    set_partition(c, c->pools6);
     if (!c->src || lyd_find_xpath(c->src, V "pools/ipv6-pool", &set))
         return true;
     for (uint32_t i = 0; i < set->count; i++) {

@@ -152,6 +152,7 @@ static void rekey_ike(struct ike_sess *s, const struct ike_sa_pld *sa, const uin
     ike_persist_save(s); /* the new IKE SA, then the answer (from the old SA, the stub) */
     ike_xmit_out(stub, &stub->last_resp);
     ike_mobike_flush(s); /* a return routability check the rekey held back */
+    ike_redirect_flush(s); /* a REDIRECT too */
 }
 
 bool ike_child_room(struct ike_sess *s)
@@ -863,4 +864,5 @@ void ike_ike_rekey_done(struct ike_sess *s, const struct ike_msg *in)
         ike_buf_fini(&bd.buf);
     }
     ike_mobike_flush(s); /* a return routability check queued behind our rekey */
+    ike_redirect_flush(s); /* a REDIRECT too */
 }

@@ -314,7 +314,7 @@ static void misfit(const char *pool, uint32_t addr, uint64_t owner, void *arg)
     snprintf(path, sizeof(path), "/raven-vpn:pools/ipv4-pool[name='%s']", pool);
     snprintf(msg, sizeof(msg),
              "the change takes address %s of pool %s away from session %" PRIu64 " (%s); keep the address in "
-             "the pool or clear the session first",
+             "the pool (and in this headend's slice of it, pools/partition) or clear the session first",
              a, pool, owner, s && s->ss.remote_id ? s->ss.remote_id : "?");
     if (e->err)
         e->err(e->err_arg, path, msg);
@@ -345,8 +345,8 @@ static void misfit6(const char *pool, uint32_t index, uint64_t owner, void *arg)
         inet_ntop(AF_INET6, raw, a, sizeof(a));
     snprintf(path, sizeof(path), "/raven-vpn:pools/ipv6-pool[name='%s']", pool);
     snprintf(msg, sizeof(msg),
-             "the change takes prefix %s/%u of IPv6 pool %s away from session %" PRIu64 " (%s); keep the pool as "
-             "it is or clear the session first",
+             "the change takes prefix %s/%u of IPv6 pool %s away from session %" PRIu64 " (%s); keep the pool "
+             "and its partition as they are or clear the session first",
              a, alen, pool, owner, s && s->ss.remote_id ? s->ss.remote_id : "?");
     if (e->err)
         e->err(e->err_arg, path, msg);

@@ -496,6 +496,11 @@ int ike_engine_state(struct ike_engine *e, struct lyd_node *state, struct ike_st
     ike_add_u64(n, "cookies-demanded", c->pool_cookies);
     ike_add_u64(n, "queue-full", c->pool_full);
     ike_add_u64(n, "source-share", c->pool_per_peer);
+    n = inner(ic, "redirect");
+    ike_add_u64(n, "at-init", c->redirect_at_init);
+    ike_add_u64(n, "established", c->redirect_established);
+    ike_add_u64(n, "redirected-from", c->redirect_from);
+    ike_add_u64(n, "refused-from-client", c->redirect_refused);
     n = inner(ic, "exchanges");
     ike_add_u64(n, "ike-auth-completed", c->auth_completed);
     ike_add_u64(n, "eap-started", c->eap_started);

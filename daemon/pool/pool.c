@@ -1,7 +1,6 @@
 /* Address pools and the address book of every session address (see pool.h). */
 #include "daemon/pool/pool.h"
 
-#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -10,66 +9,16 @@
 #include <uthash.h>
 
 #include "daemon/base/alarm.h"
+#include "daemon/pool/pool_impl.h"
 
 #include "daemon/base/poison.h"
-
-/* One held address. Every lease of a set is in the set's one hash, keyed by
- * the address (IPv4: ::ffff:a.b.c.d; IPv6: the assigned prefix, or a claimed
- * prefix masked to its length), so that a claim finds any holder and a release
- * is one lookup. */
-struct lease {
-    uint8_t key[16];
-    uint32_t addr;     /* in @pool: the IPv4 address or the IPv6 lease index */
-    uint64_t owner;
-    struct pool *pool; /* NULL: a claim outside every range */
-    bool claimed;      /* from AAA or DHCP, not handed out by pool_alloc */
-    bool v6;           /* a claim: IPv6 */
-    uint8_t orig[16];  /* a claim: the address as claimed (IPv4 as the key) */
-    unsigned plen;     /* a claimed IPv6 prefix's length */
-    UT_hash_handle hh;
-};
-
-struct range {
-    uint32_t start, end;
-    uint64_t *bits; /* bit set = leased */
-    uint64_t next;  /* where the next search starts (offset in the range) */
-};
-
-struct pool {
-    char *name;
-    bool ipv6;
-    uint8_t prefix[16];
-    unsigned plen, alen;
-    uint32_t netmask;
-    struct range *r;
-    size_t nr;
-    uint64_t size, in_use, failures;
-    bool alarm_high, alarm_full; /* its usage alarms are raised (in a set in force) */
-    UT_hash_handle hh;
-};
-
-/* Every IPv4 range of a set, sorted by start (they never overlap): adding a
- * range and finding the pool of an address are binary searches, not a walk over
- * every pool. */
-struct span {
-    uint32_t start, end;
-    struct pool *pool;
-};
-
-struct pool_set {
-    unsigned int alarm_pct; /* the set in force: its pools' usage alarms (0: none) */
-    struct pool *pools;
-    struct lease *held;
-    struct span *v4;
-    size_t nv4, cap4;
-};
 
 struct pool_set *pool_set_new(void)
 {
     return calloc(1, sizeof(struct pool_set));
 }
 
-static void pool_free(struct pool *p)
+void pool_free_one(struct pool *p)
 {
     for (size_t i = 0; i < p->nr; i++)
         free(p->r[i].bits);
@@ -91,14 +40,14 @@ void pool_set_free(struct pool_set *ps)
     }
     HASH_ITER(hh, ps->pools, p, tmp) {
         HASH_DEL(ps->pools, p);
-        pool_free(p);
+        pool_free_one(p);
     }
     free(ps->v4);
     free(ps);
 }
 
 /* The index of the first span of @ps that ends at or after @addr (nv4 if none). */
-static size_t span_at(const struct pool_set *ps, uint32_t addr)
+size_t pool_span_at(const struct pool_set *ps, uint32_t addr)
 {
     size_t lo = 0, hi = ps->nv4;
 
@@ -113,7 +62,7 @@ static size_t span_at(const struct pool_set *ps, uint32_t addr)
     return lo;
 }
 
-static struct pool *find(const struct pool_set *ps, const char *name)
+struct pool *pool_find(const struct pool_set *ps, const char *name)
 {
     struct pool *p;
 
@@ -125,7 +74,7 @@ struct pool *pool_set_add(struct pool_set *ps, const char *name, uint32_t netmas
 {
     struct pool *p;
 
-    if (find(ps, name))
+    if (pool_find(ps, name))
         return NULL;
     p = calloc(1, sizeof(*p));
     if (!p || !(p->name = strdup(name))) {
@@ -139,17 +88,51 @@ struct pool *pool_set_add(struct pool_set *ps, const char *name, uint32_t netmas
 
 /* An IPv6 pool is one range of lease indexes @first..@n-1; it overlaps no IPv4
  * range. */
-static int add_slots(struct pool *p, uint32_t first, uint64_t n)
+void pool_slice(uint64_t n, unsigned int count, unsigned int index, uint64_t *first, uint64_t *len)
+{
+    uint64_t each;
+
+    if (count < 2 || index >= count) {
+        *first = 0;
+        *len = count < 2 ? n : 0;
+        return;
+    }
+    each = n / count;
+    *first = each * index;
+    *len = index == count - 1 ? n - *first : each;
+}
+
+void pool_set_partition(struct pool_set *ps, unsigned int count, unsigned int index)
+{
+    ps->part_count = count;
+    ps->part_index = index;
+}
+
+/* A range @start..@end of @ps's pools, its slice set by the set's partition. */
+struct range pool_range_new(const struct pool_set *ps, uint32_t start, uint32_t end)
+{
+    uint64_t n = (uint64_t)end - start + 1, lo, len;
+
+    pool_slice(n, ps->part_count, ps->part_index, &lo, &len);
+    return (struct range){.start = start, .end = end, .lo = lo, .hi = lo + len, .next = lo,
+                          .bits = calloc((n + 63) / 64, sizeof(uint64_t))};
+}
+
+static bool in_slice(const struct range *r, uint32_t addr)
+{
+    return addr - r->start >= r->lo && addr - r->start < r->hi;
+}
+
+static int add_slots(struct pool_set *ps, struct pool *p, uint32_t first, uint64_t n)
 {
     p->r = calloc(1, sizeof(*p->r));
     if (!p->r)
         return -ENOMEM;
-    p->r[0] = (struct range){.start = first, .end = (uint32_t)(n - 1),
-                             .bits = calloc((n - first + 63) / 64, sizeof(uint64_t))};
+    p->r[0] = pool_range_new(ps, first, (uint32_t)(n - 1));
     if (!p->r[0].bits)
         return -ENOMEM;
     p->nr = 1;
-    p->size = n - first;
+    p->size = p->r[0].hi - p->r[0].lo;
     return 0;
 }
 
@@ -173,12 +156,12 @@ struct pool *pool_set_add6(struct pool_set *ps, const char *name, const uint8_t 
      * address (RFC 4291 2.6.1) */
     if (n < 2 && alen == 128 && plen < 128) {
         HASH_DEL(ps->pools, p);
-        pool_free(p);
+        pool_free_one(p);
         return NULL;
     }
-    if (add_slots(p, alen == 128 && plen < 128 ? 1 : 0, n)) {
+    if (add_slots(ps, p, alen == 128 && plen < 128 ? 1 : 0, n)) {
         HASH_DEL(ps->pools, p);
-        pool_free(p);
+        pool_free_one(p);
         return NULL;
     }
     return p;
@@ -199,7 +182,7 @@ static void prefix_of(const struct pool *p, uint32_t index, uint8_t out[16])
 
 bool pool6_addr(const struct pool_set *ps, const char *name, uint32_t index, uint8_t out[16], unsigned *alen)
 {
-    const struct pool *p = find(ps, name);
+    const struct pool *p = pool_find(ps, name);
 
     if (!p || !p->ipv6 || index < p->r[0].start || index > p->r[0].end)
         return false;
@@ -212,11 +195,10 @@ int pool_add_range(struct pool_set *ps, struct pool *p, uint32_t start, uint32_t
 {
     struct range *nr;
     size_t at;
-    uint64_t n;
 
     if (start > end)
         return -EINVAL;
-    at = span_at(ps, start);
+    at = pool_span_at(ps, start);
     if (at < ps->nv4 && ps->v4[at].start <= end)
         return -EEXIST;
     if (ps->nv4 == ps->cap4) {
@@ -228,23 +210,22 @@ int pool_add_range(struct pool_set *ps, struct pool *p, uint32_t start, uint32_t
         ps->v4 = v;
         ps->cap4 = cap;
     }
-    n = (uint64_t)end - start + 1;
     nr = realloc(p->r, (p->nr + 1) * sizeof(*nr));
     if (!nr)
         return -ENOMEM;
     p->r = nr;
-    nr[p->nr] = (struct range){.start = start, .end = end, .bits = calloc((n + 63) / 64, sizeof(uint64_t))};
+    nr[p->nr] = pool_range_new(ps, start, end);
     if (!nr[p->nr].bits)
         return -ENOMEM;
+    p->size += nr[p->nr].hi - nr[p->nr].lo;
     p->nr++;
-    p->size += n;
     memmove(&ps->v4[at + 1], &ps->v4[at], (ps->nv4 - at) * sizeof(*ps->v4));
     ps->v4[at] = (struct span){.start = start, .end = end, .pool = p};
     ps->nv4++;
     return 0;
 }
 
-static struct range *range_of(struct pool *p, uint32_t addr)
+struct range *pool_range_of(struct pool *p, uint32_t addr)
 {
     for (size_t i = 0; i < p->nr; i++) {
         if (addr >= p->r[i].start && addr <= p->r[i].end)
@@ -338,7 +319,7 @@ static void level(const struct pool_set *ps, struct pool *p)
 static bool lease_add(struct pool_set *ps, struct pool *p, uint32_t addr, const uint8_t key[16], uint64_t owner,
                       bool claimed)
 {
-    struct range *r = p ? range_of(p, addr) : NULL;
+    struct range *r = p ? pool_range_of(p, addr) : NULL;
     struct lease *l;
 
     if ((p && !r) || !(l = calloc(1, sizeof(*l))))
@@ -347,8 +328,11 @@ static bool lease_add(struct pool_set *ps, struct pool *p, uint32_t addr, const 
         uint64_t off = addr - r->start;
 
         r->bits[off / 64] |= 1ULL << (off % 64);
-        p->in_use++;
-        level(ps, p);
+        p->nheld++;
+        if (in_slice(r, addr)) { /* a claim of another member's slice is not this headend's use */
+            p->in_use++;
+            level(ps, p);
+        }
     }
     memcpy(l->key, key, 16);
     l->addr = addr;
@@ -361,20 +345,23 @@ static bool lease_add(struct pool_set *ps, struct pool *p, uint32_t addr, const 
 
 static void lease_del(struct pool_set *ps, struct lease *l)
 {
-    struct range *r = l->pool ? range_of(l->pool, l->addr) : NULL;
+    struct range *r = l->pool ? pool_range_of(l->pool, l->addr) : NULL;
 
     if (r) {
         uint64_t off = l->addr - r->start;
 
         r->bits[off / 64] &= ~(1ULL << (off % 64));
-        l->pool->in_use--;
-        level(ps, l->pool);
+        l->pool->nheld--;
+        if (in_slice(r, l->addr)) {
+            l->pool->in_use--;
+            level(ps, l->pool);
+        }
     }
     HASH_DEL(ps->held, l);
     free(l);
 }
 
-/* The first clear bit at or after @from in a range of @n addresses, else n. */
+/* The first clear bit at or after @from and below @n in a range, else n. */
 static uint64_t scan(const struct range *r, uint64_t from, uint64_t n)
 {
     for (uint64_t w = from / 64; w * 64 < n; w++) {
@@ -392,25 +379,25 @@ static uint64_t scan(const struct range *r, uint64_t from, uint64_t n)
 
 int pool_alloc(struct pool_set *ps, const char *name, uint64_t owner, uint32_t *addr)
 {
-    struct pool *p = find(ps, name);
+    struct pool *p = pool_find(ps, name);
     uint8_t key[16];
 
     if (!p)
         return -ENOENT;
     if (p->in_use < p->size) {
-        /* each range from its hint to the end, then from its start */
+        /* each range's slice from its hint to the end, then from its start */
         for (size_t i = 0; i < p->nr; i++) {
             struct range *r = &p->r[i];
-            uint64_t n = (uint64_t)r->end - r->start + 1, off = scan(r, r->next, n);
+            uint64_t n = r->hi, off = scan(r, r->next, n);
 
             if (off == n)
-                off = scan(r, 0, n);
+                off = scan(r, r->lo, n);
             if (off == n)
                 continue;
             lease_key(p, r->start + (uint32_t)off, key);
             if (!lease_add(ps, p, r->start + (uint32_t)off, key, owner, false))
                 return -ENOMEM;
-            r->next = off + 1 < n ? off + 1 : 0;
+            r->next = off + 1 < n ? off + 1 : r->lo;
             *addr = r->start + (uint32_t)off;
             return 0;
         }
@@ -421,7 +408,7 @@ int pool_alloc(struct pool_set *ps, const char *name, uint64_t owner, uint32_t *
 
 bool pool_release(struct pool_set *ps, const char *name, uint32_t addr)
 {
-    struct pool *p = find(ps, name);
+    struct pool *p = pool_find(ps, name);
     struct lease *l;
     uint8_t key[16];
 
@@ -438,7 +425,7 @@ bool pool_release(struct pool_set *ps, const char *name, uint32_t addr)
 /* The IPv4 pool whose ranges hold @addr, NULL if none. */
 static struct pool *pool4_of(const struct pool_set *ps, uint32_t addr)
 {
-    size_t at = span_at(ps, addr);
+    size_t at = pool_span_at(ps, addr);
 
     return at < ps->nv4 && ps->v4[at].start <= addr ? ps->v4[at].pool : NULL;
 }
@@ -593,7 +580,7 @@ bool pool_unclaim6(struct pool_set *ps, const uint8_t addr[16], unsigned plen, u
 
 uint32_t pool_netmask(const struct pool_set *ps, const char *name)
 {
-    const struct pool *p = find(ps, name);
+    const struct pool *p = pool_find(ps, name);
 
     return p ? p->netmask : 0;
 }
@@ -611,12 +598,12 @@ static bool carry_one(struct pool_set *nw, const struct lease *l)
     if (l->claimed)
         return pool_claim(nw, (uint32_t)l->orig[12] << 24 | (uint32_t)l->orig[13] << 16 |
                                   (uint32_t)l->orig[14] << 8 | l->orig[15], l->owner, NULL) == 0;
-    q = find(nw, l->pool->name);
+    q = pool_find(nw, l->pool->name);
     if (q && (q->ipv6 != l->pool->ipv6 ||
               (q->ipv6 && (q->plen != l->pool->plen || q->alen != l->pool->alen ||
                            memcmp(q->prefix, l->pool->prefix, 16)))))
         q = NULL;
-    if (!q || !range_of(q, l->addr))
+    if (!q || !pool_range_of(q, l->addr) || !in_slice(pool_range_of(q, l->addr), l->addr))
         return false;
     lease_key(q, l->addr, key);
     return !held(nw, key) && lease_add(nw, q, l->addr, key, l->owner, false);
@@ -624,13 +611,13 @@ static bool carry_one(struct pool_set *nw, const struct lease *l)
 
 int pool_take(struct pool_set *ps, const char *name, bool ipv6, uint32_t addr, uint64_t owner)
 {
-    struct pool *p = find(ps, name);
+    struct pool *p = pool_find(ps, name);
     uint8_t key[16];
     struct lease *l;
 
     if (!p || p->ipv6 != ipv6)
         return -ENOENT;
-    if (!range_of(p, addr))
+    if (!pool_range_of(p, addr) || !in_slice(pool_range_of(p, addr), addr))
         return -ERANGE;
     lease_key(p, addr, key);
     l = held(ps, key);
@@ -647,7 +634,7 @@ size_t pool_set_carry(struct pool_set *nw, const struct pool_set *old,
     size_t bad = 0;
 
     HASH_ITER(hh, old->pools, p, tmp) {
-        struct pool *q = p->failures ? find(nw, p->name) : NULL; /* none: the new pool's 0 is right */
+        struct pool *q = p->failures ? pool_find(nw, p->name) : NULL; /* none: the new pool's 0 is right */
 
         if (q && q->ipv6 == p->ipv6)
             q->failures = p->failures;
@@ -674,236 +661,6 @@ void pool_set_foreach(const struct pool_set *ps, void (*fn)(const struct pool_in
                                .failures = p->failures, .netmask = p->netmask};
         fn(&pi, arg);
     }
-}
-
-/* ---- patches: IPv4 pools changed in place (pool.h) ---- */
-
-struct pool_patch {
-    struct pool_set *live;
-    struct pool **put; /* the new pools, standalone (in no set) */
-    struct pool **old; /* the live pool each replaces, NULL: none */
-    size_t nput;
-    struct pool **del; /* live pools removed */
-    size_t ndel;
-    size_t nspans; /* ranges the new pools bring */
-};
-
-struct pool_patch *pool_patch_new(struct pool_set *live)
-{
-    struct pool_patch *pp = calloc(1, sizeof(*pp));
-
-    if (pp)
-        pp->live = live;
-    return pp;
-}
-
-void pool_patch_free(struct pool_patch *pp)
-{
-    if (!pp)
-        return;
-    for (size_t i = 0; i < pp->nput; i++)
-        pool_free(pp->put[i]);
-    free(pp->put);
-    free(pp->old);
-    free(pp->del);
-    free(pp);
-}
-
-/* Whether the live pool @p goes (replaced or removed) with @pp. */
-static bool patch_drops(const struct pool_patch *pp, const struct pool *p)
-{
-    for (size_t i = 0; i < pp->nput; i++) {
-        if (pp->old[i] == p)
-            return true;
-    }
-    for (size_t i = 0; i < pp->ndel; i++) {
-        if (pp->del[i] == p)
-            return true;
-    }
-    return false;
-}
-
-/* The live pool @name, which the patch may drop: -EBUSY when it is IPv6 or an
- * address of it is held, -EEXIST when the patch has it already. */
-static int patch_target(const struct pool_patch *pp, const char *name, struct pool **live)
-{
-    *live = find(pp->live, name);
-    for (size_t i = 0; i < pp->nput; i++) {
-        if (!strcmp(pp->put[i]->name, name))
-            return -EEXIST;
-    }
-    if (*live && patch_drops(pp, *live))
-        return -EEXIST;
-    return *live && ((*live)->ipv6 || (*live)->in_use) ? -EBUSY : 0;
-}
-
-int pool_patch_del(struct pool_patch *pp, const char *name)
-{
-    struct pool *live, **nd;
-    int rc = patch_target(pp, name, &live);
-
-    if (rc || !live)
-        return rc;
-    if (!(nd = realloc(pp->del, (pp->ndel + 1) * sizeof(*nd))))
-        return -ENOMEM;
-    pp->del = nd;
-    pp->del[pp->ndel++] = live;
-    return 0;
-}
-
-int pool_patch_put(struct pool_patch *pp, const char *name, uint32_t netmask, struct pool **out)
-{
-    struct pool *live, *p, **np, **no;
-    int rc = patch_target(pp, name, &live);
-
-    if (rc)
-        return rc;
-    np = realloc(pp->put, (pp->nput + 1) * sizeof(*np));
-    if (np)
-        pp->put = np;
-    no = np ? realloc(pp->old, (pp->nput + 1) * sizeof(*no)) : NULL;
-    if (no)
-        pp->old = no;
-    p = no ? calloc(1, sizeof(*p)) : NULL;
-    if (!p || !(p->name = strdup(name))) {
-        free(p);
-        return -ENOMEM;
-    }
-    p->netmask = netmask;
-    pp->put[pp->nput] = p;
-    pp->old[pp->nput++] = live;
-    *out = p;
-    return 0;
-}
-
-/* Whether @start..@end meets a range of the set as the patch leaves it. */
-static bool patch_overlaps(const struct pool_patch *pp, uint32_t start, uint32_t end)
-{
-    const struct pool_set *ps = pp->live;
-
-    for (size_t at = span_at(ps, start); at < ps->nv4 && ps->v4[at].start <= end; at++) {
-        if (!patch_drops(pp, ps->v4[at].pool))
-            return true;
-    }
-    for (size_t i = 0; i < pp->nput; i++) {
-        for (size_t j = 0; j < pp->put[i]->nr; j++) {
-            if (start <= pp->put[i]->r[j].end && pp->put[i]->r[j].start <= end)
-                return true;
-        }
-    }
-    return false;
-}
-
-int pool_patch_range(struct pool_patch *pp, struct pool *p, uint32_t start, uint32_t end)
-{
-    uint64_t n = (uint64_t)end - start + 1;
-    struct range *nr;
-
-    if (start > end)
-        return -EINVAL;
-    if (patch_overlaps(pp, start, end))
-        return -EEXIST;
-    nr = realloc(p->r, (p->nr + 1) * sizeof(*nr));
-    if (!nr)
-        return -ENOMEM;
-    p->r = nr;
-    nr[p->nr] = (struct range){.start = start, .end = end, .bits = calloc((n + 63) / 64, sizeof(uint64_t))};
-    if (!nr[p->nr].bits)
-        return -ENOMEM;
-    p->nr++;
-    p->size += n;
-    pp->nspans++;
-    return 0;
-}
-
-int pool_patch_ready(struct pool_patch *pp)
-{
-    struct pool_set *ps = pp->live;
-    const struct lease *l, *tmp;
-
-    /* a claim outside every range that a new range would take in */
-    HASH_ITER(hh, ps->held, l, tmp) {
-        for (size_t i = 0; l->claimed && !l->v6 && i < pp->nput; i++) {
-            if (range_of(pp->put[i], l->addr))
-                return -EBUSY;
-        }
-    }
-    if (ps->nv4 + pp->nspans > ps->cap4) { /* apply inserts without allocating */
-        size_t cap = ps->nv4 + pp->nspans;
-        struct span *v = realloc(ps->v4, cap * sizeof(*v));
-
-        if (!v)
-            return -ENOMEM;
-        ps->v4 = v;
-        ps->cap4 = cap;
-    }
-    return 0;
-}
-
-size_t pool_ranges4(const struct pool_set *ps, const char *name, uint32_t (*out)[2], size_t cap)
-{
-    const struct pool *p = find(ps, name);
-    size_t n = 0;
-
-    for (size_t i = 0; p && !p->ipv6 && i < p->nr; i++) {
-        if (n < cap) {
-            out[n][0] = p->r[i].start;
-            out[n][1] = p->r[i].end;
-        }
-        n++;
-    }
-    return n;
-}
-
-void pool_patch_apply(struct pool_patch *pp)
-{
-    struct pool_set *ps = pp->live;
-    size_t k = 0;
-
-    /* checked at prepare, and nothing leases between prepare and apply: a
-     * commit runs on the control thread without a turn of its loop */
-    for (size_t i = 0; i < pp->nput; i++)
-        assert(!pp->old[i] || !pp->old[i]->in_use);
-    for (size_t i = 0; i < pp->ndel; i++)
-        assert(!pp->del[i]->in_use);
-
-    for (size_t i = 0; i < ps->nv4; i++) {
-        if (!patch_drops(pp, ps->v4[i].pool))
-            ps->v4[k++] = ps->v4[i];
-    }
-    ps->nv4 = k;
-    for (size_t i = 0; i < pp->ndel; i++) {
-        HASH_DEL(ps->pools, pp->del[i]);
-        pool_free(pp->del[i]);
-    }
-    for (size_t i = 0; i < pp->nput; i++) {
-        struct pool *p = pp->put[i], *o = pp->old[i];
-
-        if (o) { /* the live pool takes the new ranges: its name, place and failures stay */
-            for (size_t j = 0; j < o->nr; j++)
-                free(o->r[j].bits);
-            free(o->r);
-            o->r = p->r;
-            o->nr = p->nr;
-            o->size = p->size;
-            o->netmask = p->netmask;
-            p->r = NULL;
-            p->nr = 0;
-            pool_free(p);
-            p = o;
-        } else {
-            HASH_ADD_KEYPTR(hh, ps->pools, p->name, strlen(p->name), p);
-        }
-        for (size_t j = 0; j < p->nr; j++) {
-            size_t at = span_at(ps, p->r[j].start);
-
-            memmove(&ps->v4[at + 1], &ps->v4[at], (ps->nv4 - at) * sizeof(*ps->v4));
-            ps->v4[at] = (struct span){.start = p->r[j].start, .end = p->r[j].end, .pool = p};
-            ps->nv4++;
-        }
-    }
-    pp->nput = 0;
-    pool_patch_free(pp);
 }
 
 struct alarm_sets {

@@ -14,6 +14,13 @@
  * so that a configuration change that would take a leased address away can
  * name the sessions concerned.
  *
+ * Partitioned pools (pools/partition, pool_set_partition): every range of every
+ * pool of the set (an IPv6 pool's one range of lease indexes) is cut into
+ * count slices and only slice index is handed out (pool_alloc, pool_take, the
+ * leases a carry keeps); the ranges stay whole for everything else (overlaps,
+ * claims, a client's subnet), and a claim is not partitioned. A pool's size
+ * and in_use are its slices'.
+ *
  * IPv4 addresses are in host byte order. An IPv6 pool leases indexes 0..n-1 of
  * its assigned prefixes (at most POOL6_MAX_SLOTS of them); pool6_addr() turns an
  * index into the prefix. Control thread only. */
@@ -32,12 +39,21 @@ struct pool;
 struct pool_info {
     const char *name;
     bool ipv6;
-    uint64_t size, in_use, failures;
+    uint64_t size, in_use, failures; /* size, in_use: this headend's slices */
     uint32_t netmask; /* 0 when not configured */
 };
 
 struct pool_set *pool_set_new(void);
 void pool_set_free(struct pool_set *ps);
+
+/* Slice @index of @count of @n items: count slices of n / count items, the
+ * last one taking the remainder too (so with fewer items than slices only
+ * the last has any): its first item @first and length @len. A count below 2
+ * is no partition (the whole), an index not below count the empty slice. */
+void pool_slice(uint64_t n, unsigned int count, unsigned int index, uint64_t *first, uint64_t *len);
+/* Makes the pools of @ps hand out slice @index of @count of each of their
+ * ranges (count 0 or 1: all); before any pool is added. */
+void pool_set_partition(struct pool_set *ps, unsigned int count, unsigned int index);
 
 /* Adds an empty pool; NULL if the name exists or memory is short. */
 struct pool *pool_set_add(struct pool_set *ps, const char *name, uint32_t netmask);
@@ -58,7 +74,8 @@ int pool_alloc(struct pool_set *ps, const char *name, uint64_t owner, uint32_t *
 /* Leases address @addr of pool @name (IPv4; with @ipv6, the IPv6 pool's lease
  * index @addr) to @owner, as a session that a new process takes over held it: 0
  * (also when @owner holds it already), -ENOENT (no such pool of that family),
- * -ERANGE (not in the pool's ranges), -EADDRINUSE (held by another) or -ENOMEM. */
+ * -ERANGE (not in the pool's ranges, or not in this headend's slice of them),
+ * -EADDRINUSE (held by another) or -ENOMEM. */
 int pool_take(struct pool_set *ps, const char *name, bool ipv6, uint32_t addr, uint64_t owner);
 /* Returns a lease; false if @addr was not leased from @name (a claim is given
  * back with pool_unclaim). */
@@ -81,7 +98,7 @@ uint32_t pool_netmask(const struct pool_set *ps, const char *name);
 
 /* Moves every lease and claim (and the failure counters) of @old into @nw, the
  * pools of a new configuration. A lease whose pool is gone or whose address is
- * outside the new ranges is reported through @misfit and not moved, and so is a
+ * outside the new ranges (or their slice, partitioned) is reported through @misfit and not moved, and so is a
  * claim that the new pools put on a prefix another claim holds (with pool "");
  * returns how many there were (0: @nw now holds every lease and @old may be
  * freed). A claim moves wherever its address falls: into a new pool's range, or
@@ -105,7 +122,8 @@ void pool_set_foreach(const struct pool_set *ps, void (*fn)(const struct pool_in
  * in @live changes until pool_patch_apply, which cannot fail): for a commit
  * that changes a few pools among many, instead of a new set and a carry. Only
  * pools no lease or claim holds an address of can be changed: -EBUSY (build a
- * new set then). pool_patch_del removes pool @name (nothing if there is none);
+ * new set then). The new ranges are partitioned as @live is (a change of the
+ * partition is a new set). pool_patch_del removes pool @name (nothing if there is none);
  * pool_patch_put adds pool @name, or replaces the live one of that name (its
  * allocation failures stay), as an empty pool @out to which pool_patch_range
  * adds ranges (-EINVAL start > end, -EEXIST: it meets a range of the set as

@@ -389,6 +389,7 @@ static int start_vpn(struct ravend *d)
      * is loaded (on_running_loaded) */
     cfg_set_loaded(d->cfg, on_running_loaded, d);
     if (ravend_handlers_register(d->cfg, d->mgmt) || ravend_vpn_register(d->cfg, d->ike, d->aaa, d->dp) ||
+        ravend_cluster_register(d->cfg, d->ctx, d->base, d->ike) ||
         ravend_alarm_start(d->base, &d->apis, d->dp, d->ike))
         return -1;
     return 0;
@@ -466,6 +467,7 @@ static void stop(struct ravend *d)
         ike_engine_keep_sessions(d->ike);
         dp_keep_programs(d->dp, true);
     }
+    ravend_cluster_free(); /* its lease expires: the sessions stay with the arena */
     ike_engine_free(d->ike);
     pki_crl_free(d->crl); /* after the engine, its listener */
     aaa_free(d->aaa); /* after the sessions: their Stop records are sent */

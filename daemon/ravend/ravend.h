@@ -23,6 +23,9 @@ int ravend_vpn_register(struct cfg *cfg, struct ike_engine *ike, struct aaa *aaa
 void ravend_vpn_crypto_preset(const struct lyd_node *running);
 int ravend_vpn_state(struct ly_ctx *ctx, struct lyd_node **data, struct mgmt_state_sel *sel, void *arg);
 int ravend_vpn_rpc(const struct lyd_node *rpc, struct lyd_node *output, struct cfg_errs *errs, void *arg);
+/* rpc redirect-sessions (ravend_redirect.c), for ravend_vpn_rpc. */
+int ravend_redirect_rpc(struct ike_engine *ike, const struct lyd_node *rpc, struct lyd_node *output,
+                        struct cfg_errs *errs);
 /* The management socket that receives events; NULL once it is gone (at shutdown,
  * the engine's last events are dropped). */
 struct ravend_daemon;
@@ -90,6 +93,20 @@ void ravend_arena_adopt_begin(struct ravend_daemon *d, struct ike_engine *ike);
 void ravend_arena_adopt(struct ravend_daemon *d, struct ike_engine *ike, uint64_t digest, bool fresh);
 void ravend_arena_state(const struct ravend_daemon *d, struct lyd_node *vpn_state);
 void ravend_arena_close(struct ravend_daemon *d);
+/* ravend_cluster.c: the cluster member (/raven-vpn:cluster, advertising
+ * /raven-vpn:pools/partition/index), vpn-state/cluster, the engine's redirect
+ * hooks and this headend's sessions published from its session events. */
+struct sockaddr;
+int ravend_cluster_register(struct cfg *cfg, const struct ly_ctx *ctx, struct event_base *base,
+                            struct ike_engine *ike);
+void ravend_cluster_free(void);
+void ravend_cluster_state(struct lyd_node *vpn_state);
+bool ravend_cluster_session_wanted(const char *name);
+void ravend_cluster_session_event(const char *name, const char *xml, size_t len);
+/* ike_redirect_init_fn and ike_redirect_other_fn (ike_engine.h) */
+bool ravend_cluster_redirect_init(void *arg, const struct sockaddr *local, const struct sockaddr *remote, char *gw,
+                                  size_t gwlen);
+bool ravend_cluster_redirect_other(void *arg, char *gw, size_t gwlen);
 /* Prints where the management APIs listen, from running. */
 void ravend_print_endpoints(struct cfg *cfg);
 

@@ -428,6 +428,7 @@ int ravend_vpn_state(struct ly_ctx *ctx, struct lyd_node **data, struct mgmt_sta
     if (sel->others) {
         aaa_state(vpn_state.aaa, st);
         dataplane_state(vpn_state.dp, st);
+        ravend_cluster_state(st);
         ravend_alarm_state(st);
     }
     if (arg && sel->others)
@@ -544,6 +545,8 @@ int ravend_vpn_rpc(const struct lyd_node *rpc, struct lyd_node *output, struct c
     }
     if (!strcmp(name, "client-profile"))
         return ravend_client_profile(rpc, output, errs, arg);
+    if (!strcmp(name, "redirect-sessions"))
+        return ravend_redirect_rpc(ike, rpc, output, errs);
     if (!strcmp(name, "clear-counters")) {
         const char *scope = "all";
 
@@ -575,13 +578,15 @@ bool ravend_vpn_event_wanted(const char *name, void *arg)
     struct ravend_apis *apis = arg;
 
     mgmt_state_changed(apis->mgmt);
-    return mgmt_wants(apis->mgmt, name);
+    /* the cluster publishes every session */
+    return mgmt_wants(apis->mgmt, name) || ravend_cluster_session_wanted(name);
 }
 
 void ravend_vpn_event_xml(const char *name, const char *xml, size_t len, void *arg)
 {
     struct ravend_apis *apis = arg;
 
+    ravend_cluster_session_event(name, xml, len);
     mgmt_notify_xml(apis->mgmt, "raven-vpn", name, xml, len);
     mgmt_state_changed(apis->mgmt);
 }

@@ -2,13 +2,15 @@
  * reach the handlers of authenticated messages, not only the codec. A test
  * initiator (tests/support/ike_client.c) completes IKE_SA_INIT with a fresh engine
  * and then sends, sealed with the right keys:
- *   mode 0: the input as a raw datagram (no SA);
+ *   mode 0: the input as a raw datagram (no SA; an IKE_SA_INIT announcing
+ *           REDIRECT_SUPPORTED is redirected to the static gateway, RFC 5685);
  *   mode 1: an IKE_AUTH request whose payload chain is the input (USE_PPK was
  *           announced and the profile's PPK policy is optional: RFC 8784's
  *           notifies are read);
  *   mode 2: a valid IKE_AUTH, then a CREATE_CHILD_SA request with the input;
  *   mode 3: a valid IKE_AUTH, then an INFORMATIONAL request with the input,
- *           from another address (the client announced MOBIKE).
+ *           from another address (the client announced MOBIKE; a REDIRECT
+ *           in it is read and ignored).
  * Input: mode byte, first payload type, payload chain. */
 #include <arpa/inet.h>
 #include <event2/event.h>
@@ -34,6 +36,7 @@ static const char config[] =
     "</pre-share></remote></authentication><aaa><authorization><group><psk><method-list>l</method-list>"
     "<username>g</username></psk></group></authorization></aaa><ppk><policy>optional</policy></ppk></profile>"
     "<ppk><ppk-id>pq</ppk-id><key>0x000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f</key></ppk>"
+    "<global><redirect><gateway>gw.example.net</gateway></redirect></global>"
     "</ikev2>"
     "<pools xmlns=\"" NS "\"><ipv4-pool><name>p</name><range><start>10.8.0.1</start><end>10.8.0.3</end></range>"
     "</ipv4-pool></pools>"

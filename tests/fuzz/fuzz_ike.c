@@ -1,6 +1,7 @@
 /* Fuzzes the IKEv2 codec with whole messages as they arrive on UDP 500/4500:
  * header, payload chain and the contents of every payload. Each SA, TS and CP
- * payload that parses is built again and must parse back to the same values, and
+ * payload that parses is built again and must parse back to the same values, as
+ * must the gateway of every REDIRECT and REDIRECTED_FROM notify (RFC 5685), and
  * every IKE_SA_INIT request goes through the responder, whose reply must parse. */
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,24 @@ static void roundtrip_ts_cp(const struct ike_pld *p)
     ike_buf_fini(&bd.buf);
 }
 
+/* RFC 5685 notify data: a gateway that parses is sent again as it came. */
+static void roundtrip_redirect(const struct ike_pld *p)
+{
+    struct ike_notify_pld n;
+    struct ike_redirect_pld r;
+    uint8_t b[2 + IKE_GW_MAX];
+    char text[IKE_GW_MAX + 1];
+    size_t len;
+
+    if (!ike_notify_parse(p, &n) || (n.type != 16407 && n.type != 16408) ||
+        !ike_redirect_parse(&n, n.type == 16407, &r))
+        return;
+    ike_redirect_gw_text(&r, text, sizeof(text));
+    len = ike_redirect_gw(text, b);
+    if (!len || (b[0] == r.gw_type && (len - 2 != r.gw_len || memcmp(b + 2, r.gw, r.gw_len))))
+        abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct ike_msg msg;
@@ -94,6 +113,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             roundtrip_sa(&msg.pld[i]);
         else if (msg.pld[i].type == IKE_PLD_TSI || msg.pld[i].type == IKE_PLD_TSR || msg.pld[i].type == IKE_PLD_CP)
             roundtrip_ts_cp(&msg.pld[i]);
+        else if (msg.pld[i].type == IKE_PLD_NOTIFY)
+            roundtrip_redirect(&msg.pld[i]);
     }
     return 0;
 }

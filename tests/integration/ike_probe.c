@@ -18,7 +18,12 @@
  * asked; it prints each attribute of the reply as "attr TYPE VALUE" (an
  * address, else text when printable, else hex), then deletes the IKE SA.
  * Usage: ike_probe client HEADEND_ADDRESS IDI PSK [unity] [flexvpn] [attr=N[:TEXT]]...
- * (exit 0 when the session was established) */
+ * (exit 0 when the session was established)
+ * RFC 5685 (test_ike_redirect.py): "redirect-supported" announces
+ * REDIRECT_SUPPORTED and prints a REDIRECT answer as "redirect TYPE GATEWAY
+ * nonce=ok|bad" (exit 3); "send-redirect=GW" sends, once established, an
+ * INFORMATIONAL request carrying REDIRECT to GW, as no client may, and prints
+ * "redirect-answered NOTIFY" (0: none) before the delete. */
 #include <arpa/inet.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -109,6 +114,29 @@ static void print_attr(const struct ike_cp_attr *a)
     }
 }
 
+/* An IKE_SA_INIT answer that is a REDIRECT (RFC 5685 4.3): printed, true. */
+static bool redirected(const struct ike_client *c, const uint8_t *buf, size_t len)
+{
+    static struct ike_msg m;
+    struct ike_notify_pld n;
+    struct ike_redirect_pld r;
+    char gw[IKE_GW_MAX + 1];
+    static const uint8_t zero[8];
+
+    if (ike_msg_parse(buf, len, &m) != IKE_PARSE_OK || !ike_notify_find(&m, 16407, &n))
+        return false;
+    if (!ike_redirect_parse(&n, true, &r)) {
+        printf("redirect malformed\n");
+        return true;
+    }
+    ike_redirect_gw_text(&r, gw, sizeof(gw));
+    printf("redirect %u %s nonce=%s payloads=%zu spi_r=%s\n", r.gw_type, gw,
+           r.nonce_len == c->st.ni_len && !memcmp(r.nonce, c->st.ni, r.nonce_len) ? "ok" : "bad", m.npld,
+           memcmp(m.hdr.spi_r, zero, 8) ? "set" : "zero");
+    fflush(stdout);
+    return true;
+}
+
 static int client(int argc, char **argv)
 {
     static const uint8_t unity[] = {0x12, 0xf5, 0xf2, 0x8c, 0x45, 0x71, 0x68, 0xa9,
@@ -121,11 +149,13 @@ static int client(int argc, char **argv)
     struct ike_client c;
     struct ike_buf b = {0};
     size_t nextra = 0;
+    const char *send_redirect = NULL;
     ssize_t n;
     int fd;
 
     if (argc < 3 || inet_pton(AF_INET, argv[0], &head.sin_addr) != 1) {
-        fprintf(stderr, "usage: ike_probe client HEADEND_ADDRESS IDI PSK [unity] [flexvpn] [attr=N[:TEXT]] [cert=PEM]...\n");
+        fprintf(stderr, "usage: ike_probe client HEADEND_ADDRESS IDI PSK [unity] [flexvpn] [attr=N[:TEXT]] [cert=PEM] "
+                        "[redirect-supported] [send-redirect=GW]...\n");
         return 2;
     }
     ike_client_init(&c, IKE_DH_ECP256);
@@ -157,6 +187,10 @@ static int client(int argc, char **argv)
             c.cert_der = der;
             c.cert_len = (size_t)dl;
             c.cert_auth_method = 9;
+        } else if (!strcmp(argv[i], "redirect-supported")) {
+            c.redirect_supported = true;
+        } else if (!strncmp(argv[i], "send-redirect=", 14)) {
+            send_redirect = argv[i] + 14;
         } else if (!strncmp(argv[i], "attr=", 5) && nextra < 16) {
             colon = strchr(argv[i], ':');
             extra[nextra] = (struct ike_cp_attr){.type = (uint16_t)atoi(argv[i] + 5)};
@@ -176,8 +210,15 @@ static int client(int argc, char **argv)
         perror("probe: socket");
         return 2;
     }
-    if (!ike_client_sa_init(&c, &b) || (n = ask(fd, &b, buf, sizeof(buf))) <= 0 ||
-        !ike_client_sa_init_done(&c, buf, (size_t)n)) {
+    if (!ike_client_sa_init(&c, &b) || (n = ask(fd, &b, buf, sizeof(buf))) <= 0)
+        n = 0;
+    if (n > 0 && redirected(&c, buf, (size_t)n)) {
+        ike_buf_fini(&b);
+        ike_client_fini(&c);
+        close(fd);
+        return 3;
+    }
+    if (n <= 0 || !ike_client_sa_init_done(&c, buf, (size_t)n)) {
         fprintf(stderr, "probe: no usable IKE_SA_INIT answer\n");
         return 1;
     }
@@ -193,6 +234,27 @@ static int client(int argc, char **argv)
     for (size_t i = 0; i < c.cp_reply.nattr; i++)
         print_attr(&c.cp_reply.attr[i]);
     fflush(stdout);
+    if (send_redirect) {
+        uint8_t gw[2 + IKE_GW_MAX];
+        size_t gl = ike_redirect_gw(send_redirect, gw);
+        struct ike_builder bd;
+
+        ike_build_begin(&bd, &(struct ike_hdr){0});
+        ike_notify_build(&bd, &(struct ike_notify_pld){.type = 16407, .data = gw, .len = gl});
+        n = gl && ike_build_finish(&bd) &&
+                    ike_client_request(&c, IKE_EXCH_INFORMATIONAL, IKE_PLD_NOTIFY, bd.buf.data + IKE_HDR_LEN,
+                                       bd.buf.len - IKE_HDR_LEN, &b) ?
+                ask(fd, &b, buf, sizeof(buf)) :
+                -1;
+        ike_buf_fini(&bd.buf);
+        ike_buf_fini(&b);
+        if (n <= 0) {
+            fprintf(stderr, "probe: the REDIRECT was not answered\n");
+            return 1;
+        }
+        printf("redirect-answered %u\n", ike_client_response_notify(&c, buf, (size_t)n));
+        fflush(stdout);
+    }
     if (ike_client_request(&c, IKE_EXCH_INFORMATIONAL, IKE_PLD_DELETE, del, sizeof(del), &b))
         ask(fd, &b, buf, sizeof(buf));
     ike_buf_fini(&b);

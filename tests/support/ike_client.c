@@ -58,6 +58,11 @@ bool ike_client_sa_init(struct ike_client *c, struct ike_buf *out)
         ike_build_raw(&bd, IKE_PLD_VENDOR, false, c->vid[i], c->vid_len[i]);
     if (c->use_ppk)
         ike_notify_build(&bd, &(struct ike_notify_pld){.type = 16435});
+    if (c->redirect_supported) /* RFC 5685: REDIRECT_SUPPORTED, or REDIRECTED_FROM instead */
+        ike_notify_build(&bd, c->redirected_from_len ?
+                                  &(struct ike_notify_pld){.type = 16408, .data = c->redirected_from,
+                                                           .len = c->redirected_from_len} :
+                                  &(struct ike_notify_pld){.type = 16406});
     if (c->nat_in_front_of_responder) {
         static const uint8_t nothing[20];
         ike_notify_build(&bd, &(struct ike_notify_pld){.type = 16389, .data = nothing, .len = 20});

@@ -41,6 +41,11 @@ struct ike_client {
     uint8_t cert_auth_method;
     /* announce USE_PPK (RFC 8784) in IKE_SA_INIT */
     bool use_ppk;
+    /* announce REDIRECT_SUPPORTED (RFC 5685) in IKE_SA_INIT; with
+     * redirected_from (a REDIRECTED_FROM notify's data) that instead */
+    bool redirect_supported;
+    const uint8_t *redirected_from;
+    size_t redirected_from_len;
     /* more attributes for IKE_AUTH's configuration request (after
      * INTERNAL_IP4_ADDRESS), e.g. INTERNAL_DNS_DOMAIN of RFC 8598 */
     const struct ike_cp_attr *cp_extra;

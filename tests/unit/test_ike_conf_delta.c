@@ -8,7 +8,10 @@
  * trees both were built from are freed; a change of what a policy's
  * compilation reads besides its entry (access lists, aaa attribute lists) or
  * of the list itself recompiles every policy; how change paths stand to a
- * subtree; a compiled policy's strings are its own. */
+ * subtree; a compiled policy's strings are its own; pools/partition compiled
+ * into the pools, a pool's patch cut as the set in force, a change of the
+ * partition a new address book into which a lease outside the new slice is
+ * not carried. */
 #include <libyang/libyang.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,6 +24,7 @@
 #include <cmocka.h>
 
 #include "daemon/ike/ike_eng.h"
+#include "daemon/pool/pool.h"
 
 #define NS "urn:raven:params:xml:ns:yang:raven-vpn"
 #define AP "/raven-vpn:ikev2/authorization-policy"
@@ -274,6 +278,80 @@ static void test_what_recompiles(void **state)
     lyd_free_all(tm);
 }
 
+static void size_of(const struct pool_info *pi, void *arg)
+{
+    if (!strcmp(pi->name, "p1"))
+        *(uint64_t *)arg = pi->size;
+}
+
+static void count_misfit(const char *pool, uint32_t addr, uint64_t owner, void *arg)
+{
+    (void)pool;
+    (void)owner;
+    *(uint32_t *)arg = addr;
+}
+
+/* base_xml with pools/partition index @index of 2, p1 ending at 10.8.0.@end. */
+static struct lyd_node *partitioned(struct env *e, int index, int end)
+{
+    char x[sizeof(base_xml) + 128], *m;
+
+    snprintf(x, sizeof(x), "%s", base_xml);
+    m = strstr(x, "</ipv4-pool></pools>");
+    assert_non_null(m);
+    snprintf(m, sizeof(x) - (size_t)(m - x),
+             "</ipv4-pool><partition><count>2</count><index>%d</index></partition></pools>%s", index,
+             strstr(base_xml, "</ipv4-pool></pools>") + strlen("</ipv4-pool></pools>"));
+    m = strstr(x, "<end>10.8.0.9</end>");
+    assert_non_null(m);
+    m[12] = (char)('0' + end);
+    return parse(e, x);
+}
+
+/* pools/partition: slice 1 of 2 of p1 (10.8.0.1-9: .5-.9) and p2; a changed
+ * p1 (no lease) is patched into the set in force, cut the same way; a change
+ * of the index builds the address book anew (slice 0), and a lease of slice 1
+ * does not go into it. */
+static void test_partition(void **state)
+{
+    struct env *e = *state;
+    struct lyd_node *t1 = partitioned(e, 1, 9), *tp = partitioned(e, 1, 8), *t0 = partitioned(e, 0, 8);
+    const char *pool[] = {"/raven-vpn:pools/ipv4-pool[name='p1']/range[start='10.8.0.1']/end"};
+    const char *index[] = {"/raven-vpn:pools/partition/index"};
+    struct ike_conf *c1 = full(e, t1), *c;
+    uint64_t size = 0;
+    uint32_t a, misfit = 0;
+
+    pool_set_foreach(c1->pools, size_of, &size);
+    assert_int_equal(size, 5);
+    assert_int_equal(pool_alloc(c1->pools, "p2", 7, &a), 0);
+    assert_int_equal(a, 0x0a090005); /* 10.9.0.5 */
+
+    c = delta(e, tp, c1, pool, 1);
+    assert_non_null(c->pool_patch);
+    ike_conf_take_pools(c, c1); /* apply: the patch goes into the set in force */
+    pool_set_foreach(c->pools, size_of, &size);
+    assert_int_equal(size, 4); /* .5-.8 */
+    assert_int_equal(pool_alloc(c->pools, "p1", 8, &a), 0);
+    assert_int_equal(a, 0x0a080005);
+    ike_conf_unref(c1);
+    c1 = c;
+
+    c = delta(e, t0, c1, index, 1);
+    assert_false(c->pools_moved);
+    assert_null(c->pool_patch);
+    assert_non_null(c->pools);
+    assert_int_equal(pool_set_carry(c->pools, c1->pools, count_misfit, &misfit), 2);
+    assert_true(misfit == 0x0a090005 || misfit == 0x0a080005);
+    assert_int_equal(pool_alloc(c->pools, "p1", 9, &a), 0);
+    assert_int_equal(a, 0x0a080001); /* slice 0 */
+    ike_conf_unref(c);
+    ike_conf_unref(c1);
+    lyd_free_all(t1);
+    lyd_free_all(tp);
+    lyd_free_all(t0);
+}
+
 /* A changed policy that cannot be used fails the build, with the error at its
  * path in the transaction's tree; nothing is left alive. */
 static void test_changed_policy_refused(void **state)
@@ -379,6 +457,7 @@ int main(void)
         cmocka_unit_test(test_changed_deleted_added), cmocka_unit_test(test_rename_outlives_first),
         cmocka_unit_test(test_what_recompiles),       cmocka_unit_test(test_changed_policy_refused),
         cmocka_unit_test(test_strings_own),           cmocka_unit_test(test_relation),
+        cmocka_unit_test(test_partition),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -76,6 +76,10 @@ static void test_roles_builtin(void **state)
     assert_false(nacm_unrestricted(n, "ro"));
     assert_true(nacm_exec(n, "root", "raven-vpn", "clear-counters"));
     assert_false(nacm_exec(n, "ro", "raven-vpn", "clear-counters"));
+    /* moving sessions away changes them, as clearing does: not read-only's */
+    assert_false(nacm_exec(n, "ro", "raven-vpn", "redirect-sessions"));
+    assert_false(nacm_exec(n, "ro", "raven-vpn", "clear-session"));
+    assert_true(nacm_exec(n, "root", "raven-vpn", "redirect-sessions"));
     assert_false(nacm_exec(n, "ro", "ietf-netconf", "edit-config"));
     assert_false(nacm_exec(n, "ro", "ietf-netconf", "lock"));
     assert_true(nacm_exec(n, "ro", "ietf-netconf", "get-config"));
