@@ -30,9 +30,9 @@ PLAYBOOK_DIR = os.path.join(ROOT, "packaging", "ansible")
 PLAYBOOK = os.path.join(PLAYBOOK_DIR, "raven-cluster.yml")
 EXAMPLE_GROUP_VARS = os.path.join(PLAYBOOK_DIR, "inventory", "group_vars", "raven_cluster.yml")
 
-# /cluster is configured by the play (cluster/name, address, capacity, etcd): on
-# when this ravend accepts a cluster configuration
-CLUSTER = False
+# /cluster is configured by the play (cluster/name, address, capacity, etcd; the
+# etcd endpoint answers nobody, which the configuration does not mind)
+CLUSTER = True
 
 MEMBERS = {"raven-a": {"address": "127.0.0.2", "index": 0}, "raven-b": {"address": "127.0.0.3", "index": 1}}
 
