@@ -13,12 +13,13 @@ read. Screenshots are left in $RAVEN_ARTIFACT_DIR (default: a directory under th
 system's temporary directory, printed)."""
 import os
 import select
+import shutil
 import signal
 import subprocess
 import tempfile
 import time
 
-from conftest import ADMIN_PW, HERE, READER_PW, free_port, it
+from conftest import ADMIN_PW, HERE, NS, READER_PW, free_port, it
 from lab import psk_client_conf
 from nchelpers import wait_until
 from test_dataplane import dataplane_config
@@ -238,3 +239,137 @@ def test_dashboard_session_pages(lab, make_ravend, node_modules):
     assert node.returncode == 0 and "E2E-PASSED" in text, f"{text}\n--- ravend log tail:\n{d.log()[-3000:]}"
     shown = re.search(r"^E2E-IDS (.*)$", text, re.M).group(1).split()
     assert shown == sorted(ids, key=int), "the pages are not the server's list in id order"
+
+
+def run_cluster_script(d, node_modules, cluster="", netns=None):
+    """cluster.e2e.js against @d's REST endpoint; @cluster is its expectation
+    (empty: no cluster, the card hidden)."""
+    artifacts = os.environ.get("RAVEN_ARTIFACT_DIR") or tempfile.mkdtemp(prefix="raven-e2e-artifacts-")
+    env = dict(os.environ, NODE_PATH=node_modules, CHROMIUM=CHROMIUM, RAVEN_E2E_URL=d.rest_url,
+               RAVEN_E2E_ADMIN="admin", RAVEN_E2E_ADMIN_PW=ADMIN_PW, RAVEN_E2E_CLUSTER=cluster,
+               RAVEN_ARTIFACT_DIR=artifacts)
+    prefix = ["ip", "netns", "exec", netns] if netns else []
+    node = subprocess.Popen(prefix + ["node", os.path.join(HERE, "cluster.e2e.js")], cwd=HERE, env=env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        out, _ = node.communicate(timeout=120)
+    finally:
+        if node.poll() is None:
+            os.killpg(node.pid, signal.SIGKILL)
+            node.wait()
+    text = out.decode(errors="replace")
+    print(text)
+    assert node.returncode == 0 and "E2E-PASSED" in text, f"{text}\n--- ravend log tail:\n{d.log()[-3000:]}"
+
+
+def test_dashboard_cluster_card_hidden_without_cluster(make_ravend, node_modules):
+    """A headend with no /cluster: the cluster card stays hidden once the panels
+    were read, and reading its state shows no error (cluster.e2e.js)."""
+    assert os.access(CHROMIUM, os.X_OK), f"{CHROMIUM} is missing (packaging/debian-packages.txt: chromium)"
+    d = make_ravend(rest=True)
+    run_cluster_script(d, node_modules)
+
+
+class Etcd:
+    """One etcd (Debian's etcd-server) on loopback ports of its own, its data in
+    @workdir; stopped by PID."""
+
+    def __init__(self, workdir):
+        self.port, peer = free_port(), free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = os.path.join(workdir, "etcd.log")
+        with open(self.log_path, "w") as log:
+            self.proc = subprocess.Popen(
+                ["etcd", "--name", "e2e", "--data-dir", os.path.join(workdir, "etcd"),
+                 "--listen-client-urls", self.url, "--advertise-client-urls", self.url,
+                 "--listen-peer-urls", f"http://127.0.0.1:{peer}",
+                 "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
+                 "--initial-cluster", f"e2e=http://127.0.0.1:{peer}", "--log-level", "error"],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        import urllib.request
+        deadline = time.time() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=2) as r:
+                    if b'"true"' in r.read():
+                        return
+            except OSError:
+                pass
+            if self.proc.poll() is not None or time.time() > deadline:
+                self.stop()
+                raise AssertionError(f"etcd did not start:\n{open(self.log_path).read()[-2000:]}")
+            time.sleep(0.2)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def cluster_member(name, address, index, etcd_url):
+    """A headend of a two-member cluster on loopback: IKE on @address (port 500),
+    the pool's slice @index of 2, membership in the etcd at @etcd_url."""
+    conf = headend_config().replace("<address>0.0.0.0</address>", f"<address>{address}</address>")
+    conf = conf.replace("</ipv4-pool>", "</ipv4-pool><partition><count>2</count><index>%d</index></partition>" % index)
+    assert "<partition>" in conf and address in conf
+    return conf + f"""<cluster xmlns="{NS}"><name>{name}</name><address>{address}</address>
+  <cluster-address>127.0.0.4</cluster-address><capacity>{100 * (index + 1)}</capacity><lease-ttl>5</lease-ttl>
+  <etcd><endpoint>{etcd_url}</endpoint></etcd></cluster>"""
+
+
+def test_dashboard_cluster_card_with_two_members(make_ravend, node_modules):
+    """Two headends in one cluster with a real etcd, one session (ike_load) on
+    raven-b: raven-a's dashboard shows both members (itself marked, raven-b with
+    its session against its capacity, etcd connected) and finds the user's
+    session on raven-b with the address raven-b gave (cluster.e2e.js)."""
+    import json
+
+    from resthelpers import Rest
+    load = os.environ.get("IKE_LOAD", os.path.join(HERE, "..", "..", "build-test", "tests", "bench", "ike_load"))
+    assert os.access(CHROMIUM, os.X_OK), f"{CHROMIUM} is missing (packaging/debian-packages.txt: chromium)"
+    work = tempfile.mkdtemp(prefix="raven-e2e-etcd-")
+    etcd = Etcd(work)
+    hold = None
+    try:
+        a = make_ravend(cluster_member("raven-a", "127.0.0.2", 0, etcd.url), rest=True)
+        b = make_ravend(cluster_member("raven-b", "127.0.0.3", 1, etcd.url), rest=True)
+        hold = subprocess.Popen([load, "--hold", "127.0.0.3", "127.0.0.1", "600", "1", "rw-secret-1",
+                                 "u%d.example.org"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+        rb = Rest(b.rest_url)
+        ra = Rest(a.rest_url)
+
+        def b_session():
+            doc = json.loads(rb.get("/restconf/data/raven-vpn:vpn-state/session").body or "{}")
+            s = doc.get("raven-vpn:session") or []
+            return s[0] if s else None
+        wait_until(b_session, timeout=30, what="a session on raven-b")
+        s = b_session()
+        # the user as the cluster publishes it: authorized, else EAP, else the IKE identity
+        rid = s.get("remote-identity")
+        user = s.get("authorized-user") or s.get("eap-identity") or (rid.get("value") if isinstance(rid, dict) else rid)
+        address = s["assigned-ipv4"]
+
+        def a_sees():
+            doc = json.loads(ra.get("/restconf/data/raven-vpn:vpn-state/cluster").body or "{}")
+            c = doc.get("raven-vpn:cluster") or {}
+            ms = {m["name"]: m for m in c.get("member", [])}
+            return (c.get("etcd-state") == "connected" and set(ms) == {"raven-a", "raven-b"}
+                    and str(ms["raven-b"].get("sessions")) == "1"
+                    and any(x.get("member") == "raven-b" for x in c.get("session", [])))
+        wait_until(a_sees, timeout=30, what="raven-a sees both members and raven-b's session")
+        want = {"etcd": "connected", "user": user, "member": "raven-b", "address": address,
+                "members": [{"name": "raven-a", "self": True, "sessions": 0, "capacity": 100},
+                            {"name": "raven-b", "self": False, "sessions": 1, "capacity": 200}]}
+        run_cluster_script(a, node_modules, json.dumps(want))
+    finally:
+        if hold and hold.poll() is None:
+            os.killpg(hold.pid, signal.SIGKILL)
+            hold.wait()
+        etcd.stop()
+        shutil.rmtree(work, ignore_errors=True)

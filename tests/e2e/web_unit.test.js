@@ -1,5 +1,5 @@
 'use strict';
-/* The dashboard's pure modules (web/js/format.js, traffic.js, chart.js's scale)
+/* The dashboard's pure modules (web/js/format.js, traffic.js, chart.js's scale, cluster.js's lookup)
  * under node's test runner: RFC 7951 values, formatting, rates from traffic
  * samples (counter resets, sessions coming and going, totals falling). The browser
  * modules are ES modules without a package.json of their own, so they are copied
@@ -197,4 +197,22 @@ test('chart scale steps', async () => {
     assert.deepEqual(niceScale(3.4e6), { top: 4e6, step: 1e6 });
     const s = niceScale(123456);
     assert.ok(s.top >= 123456 && s.top / s.step <= 5);
+});
+
+test('cluster: where a user\'s sessions are, and a member\'s load', async () => {
+    const { sessionsOf, loadPercent } = await load('cluster.js');
+    const list = [
+        { member: 'b', id: '7', user: 'Ana@example.org', address: ['10.201.8.3'] },
+        { member: 'a', id: '12', user: 'ana@example.org', address: ['10.201.0.9'] },
+        { member: 'a', id: '3', user: 'ana@example.org' },
+        { member: 'a', id: '4', user: 'bob@example.org' },
+        { member: 'a', id: '5' },
+    ];
+    assert.deepEqual(sessionsOf(list, ' ANA@example.org ').map((s) => `${s.member}/${s.id}`), ['a/3', 'a/12', 'b/7']);
+    assert.deepEqual(sessionsOf(list, 'nobody'), []);
+    assert.deepEqual(sessionsOf(list, ''), []);
+    assert.deepEqual(sessionsOf(undefined, 'ana'), []);
+    assert.equal(loadPercent({ sessions: '250', capacity: '1000' }), 25);
+    assert.equal(loadPercent({ sessions: 3, capacity: 0 }), 0);
+    assert.equal(loadPercent({ sessions: '1200', capacity: '1000' }), 120);
 });

@@ -55,6 +55,7 @@ PROGRAMS = {
     "etcd": ("etcd", "etcd-server"),
     "etcdctl": ("etcdctl", "etcd-client"),
     "keepalived": ("keepalived", "keepalived"),
+    "ansible-playbook": ("/usr/bin/ansible-playbook", "ansible"),
 }
 
 PY_MODULES = {"scapy": "python3-scapy", "ncclient": "python3-ncclient", "paramiko": "python3-paramiko"}

@@ -6,6 +6,7 @@
 
 import * as api from './api.js';
 import { TrafficChart } from './chart.js';
+import { CLUSTER_FIELDS, renderCluster, SessionLookup } from './cluster.js';
 import { alarmEntry, formatBitRate, member } from './format.js';
 import { EventLog, renderDataplane, renderIke, renderPools, renderRadius } from './panels.js';
 import { ProfileDownload } from './profiles.js';
@@ -62,6 +63,11 @@ const profiles = new ProfileDownload(api, {
     error: $('cp-error'),
     empty: $('cp-empty'),
     status: $('cp-status'),
+});
+const lookup = new SessionLookup(api, {
+    form: $('cluster-lookup-form'),
+    user: $('cluster-user'),
+    result: $('cluster-lookup'),
 });
 const chart = new TrafficChart($('traffic-chart'), CHART_WINDOW_MS);
 let tracker = new TrafficTracker(CHART_WINDOW_MS);
@@ -149,6 +155,8 @@ function stopLive() {
     pager.offset = pager.remaining = 0;
     pagerUi.nav.hidden = true;
     events.clear();
+    lookup.clear();
+    $('cluster-card').hidden = true;
     notice('');
 }
 
@@ -250,6 +258,7 @@ async function readPanels() {
         ['ike-counters', renderIke, 'ike'],
         ['radius-server', renderRadius, 'radius'],
         ['dataplane', renderDataplane, 'dataplane'],
+        [`cluster?fields=${encodeURIComponent(CLUSTER_FIELDS)}`, renderCluster, 'cluster'],
     ];
     const results = await Promise.allSettled(parts.map(([p]) => api.getData(`${STATE}/${p}`)));
     if (!live) return;
