@@ -22,7 +22,9 @@ the load in a client namespace over a veth ({NET}.1 headend, {NET}.2 client):
       random sources of {SPOOF} (each a fresh SPI; the answers are routed
       back to the client namespace, which drops them), at --init-rate a
       second; then redirects at --flood-rate, to see how many one ravend
-      answers a second. Counted by ravend itself (vpn-state/ike-counters:
+      answers a second; and (after (b), with its etcd) the redirect through
+      the cluster's pick: a member of capacity 1 holding a cluster address,
+      another member in etcd. Counted by ravend itself (vpn-state/ike-counters:
       requests, redirect/at-init, cookies), read over REST.
   (b) etcd: its own write rate on this machine (an etcd 3.4 member in the
       headend namespace, data on --etcd-dir's file system): puts through its
