@@ -22,7 +22,9 @@ the load in a client namespace over a veth ({NET}.1 headend, {NET}.2 client):
       random sources of {SPOOF} (each a fresh SPI; the answers are routed
       back to the client namespace, which drops them), at --init-rate a
       second; then redirects at --flood-rate, to see how many one ravend
-      answers a second. Counted by ravend itself (vpn-state/ike-counters:
+      answers a second; and (after (b), with its etcd) the redirect through
+      the cluster's pick: a member of capacity 1 holding a cluster address,
+      another member in etcd. Counted by ravend itself (vpn-state/ike-counters:
       requests, redirect/at-init, cookies), read over REST.
   (b) etcd: its own write rate on this machine (an etcd 3.4 member in the
       headend namespace, data on --etcd-dir's file system): puts through its
@@ -213,7 +215,7 @@ class Ravend:
         stop(self.p)
 
 
-def config(redirect=False, cluster=None):
+def config(redirect=False, cluster=None, cluster_address=None, capacity=None):
     """bench_scale's ravend (PSK from example.org, a /15 pool, REST and NETCONF
     on 127.0.0.1 for admin) without the dataplane; with @redirect every client
     that supports it is redirected; with @cluster (member name) a cluster
@@ -224,7 +226,9 @@ def config(redirect=False, cluster=None):
                       "<global><listen><address>0.0.0.0</address></listen>"
                       f"<redirect><gateway>{GATEWAY}</gateway></redirect></global>")
     if cluster:
-        x += (f'<cluster xmlns="{NS}"><name>{cluster}</name><address>{NET}.1</address>'
+        ca = f"<cluster-address>{cluster_address}</cluster-address>" if cluster_address else ""
+        ca += f"<capacity>{capacity}</capacity>" if capacity else ""
+        x += (f'<cluster xmlns="{NS}"><name>{cluster}</name><address>{NET}.1</address>{ca}'
               f"<etcd><endpoint>http://127.0.0.1:{ETCD_PORT}</endpoint></etcd></cluster>")
     return x
 
@@ -247,13 +251,13 @@ def rx_packets(ns, dev):
     return int(link["stats64"]["rx"]["packets"])
 
 
-def init_run(a, cl, rv, rate, seconds):
+def init_run(a, cl, rv, rate, seconds, target=f"{NET}.1"):
     """IKE_SA_INITs at @rate for @seconds against @rv: ravend's CPU, its
     counters, and the answers that reached the client namespace (which the
     spoofed sources' route leads to)."""
     dev = f"{cl[:-1]}b"
     c0, t0, p0, d0 = rv.counters(), rv.cpu(), rx_packets(cl, dev), udp_rcvbuf_errors(rv.head)
-    out = sh("ip", "netns", "exec", cl, sys.executable, os.path.abspath(__file__), "--send-inits", f"{NET}.1",
+    out = sh("ip", "netns", "exec", cl, sys.executable, os.path.abspath(__file__), "--send-inits", target,
              SPOOF, str(rate), str(seconds)).stdout
     time.sleep(0.5)  # the last requests answered
     t1, c1, p1, d1 = rv.cpu(), rv.counters(), rx_packets(cl, dev), udp_rcvbuf_errors(rv.head)
@@ -454,6 +458,51 @@ def put_rate(e, clients, seconds, lease=True):
             "p50_ms": statistics.median(all_lat) * 1e3 if all_lat else 0}
 
 
+def member_record(e, name, lease_ttl=120):
+    """A record of another member @name (no sessions, capacity 1000, up)
+    under a lease of its own; returns the lease."""
+    c = e.conn()
+    try:
+        lid = e.post(c, "/v3/lease/grant", {"TTL": lease_ttl})["ID"]
+        rec = {"name": name, "address": f"{NET}.3", "sessions": 0, "capacity": 1000, "health": "up"}
+        e.post(c, "/v3/kv/put", {"key": b64(f"/raven/cluster/members/{name}"), "value": b64(json.dumps(rec)),
+                                 "lease": lid})
+        return lid
+    finally:
+        c.close()
+
+
+def cluster_redirect(a, head, cl, d, e):
+    """The holder's redirect through the cluster's pick: ravend as member z1
+    with cluster-address {NET}.10 and capacity 1 (a holder that keeps few
+    clients itself), another member a0 in etcd with capacity 1000,
+    IKE_SA_INITs to the cluster address at --init-rate, with crypto on the
+    control thread as in (a)."""
+    sh("ip", "-n", head, "addr", "add", f"{NET}.10/24", "dev", f"{head[:-1]}a")
+    member_record(e, "a0")
+    rv = Ravend(a.build, head, d, config(cluster="z1", cluster_address=f"{NET}.10", capacity=1), CRYPTO_INLINE)
+    try:
+        deadline = time.time() + 30
+        st = {}
+        while time.time() < deadline:
+            st = rv.get("cluster")["raven-vpn:cluster"]
+            if st.get("distributing") and len(st.get("member", [])) >= 2:
+                break
+            time.sleep(0.5)
+        if not st.get("distributing"):
+            print(f"  redirect through the cluster: NOT MEASURED: the member does not distribute: {st}")
+            return None
+        r = init_run(a, cl, rv, a.init_rate, a.seconds, target=f"{NET}.10")
+    finally:
+        rv.close()
+    print(f"  redirect through the cluster's pick (member z1, capacity 1, holding cluster-address {NET}.10; member a0, "
+          "capacity 1000): "
+          f"sent {r['sent']}, ravend received {r['received']} ({r['rcvbuf_drops']} receive buffer drops): "
+          f"{r['at_init']} REDIRECTs, {r['half_open']} half-open SAs, {r['cookies']} cookies; {r['cpu_s']:.2f} CPU "
+          f"s, {r['cpu_us']:.1f} us per answer")
+    return {"cpu_us": r["cpu_us"], "at_init": r["at_init"], "sent": r["sent"], "half_open": r["half_open"]}
+
+
 def other_member(e, rv, clients, seconds, idle_cpu):
     """Another member's session keys (member m2, with its record), put and
     deleted by @clients connections for @seconds, as m2 would at its session
@@ -618,6 +667,8 @@ def part_b(a, head, cl, d):
                       f"{out['cpu_us_per_sa'] / base:.2f}x")
         finally:
             rv.close()
+        if "cpu_us_per_sa" in out and "a" not in a.skip_set:
+            out["cluster_redirect"] = cluster_redirect(a, head, cl, d, e)
     finally:
         e.close()
         shutil.rmtree(edir, ignore_errors=True)
@@ -669,7 +720,7 @@ def main():
         return
     a.build = os.path.abspath(a.build)
     a.tools = os.path.abspath(a.tools or a.build)
-    skip = set(filter(None, a.skip.split(",")))
+    skip = a.skip_set = set(filter(None, a.skip.split(",")))
     benchdeps.install()
     need = [os.path.join(a.build, *p) for p in (("daemon", "ravend"), ("api", "rest", "raven-restd"),
                                                  ("api", "netconf", "raven-netconfd"))]
