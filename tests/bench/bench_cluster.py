@@ -619,16 +619,18 @@ def part_b(a, head, cl, d):
             c0 = rv.cpu()
             lr = ike_load(a.tools, cl, a.seconds, a.cluster_concurrency)
             c1 = rv.cpu()
+            t_end = time.monotonic()
             w2, r2 = writes()
-            for _ in range(30):  # until the writes still under way are done
-                time.sleep(1)
-                w, r = writes()
-                if (w, r) == (w2, r2):
-                    break
-                w2, r2 = w, r
+            # until the writes still under way are done: the session keys gone
+            # (a failed write is sent again after up to 5 s), at most 30 s
+            left = e.count("/raven/cluster/sessions/")
+            while left and time.monotonic() - t_end < 30:
+                time.sleep(0.5)
+                left = e.count("/raven/cluster/sessions/")
+            settle = time.monotonic() - t_end
+            w2, r2 = writes()
             el = time.monotonic() - t0
             st = rv.get("cluster")["raven-vpn:cluster"]
-            left = e.count("/raven/cluster/sessions/")
             up = len(st.get("session", []))
             events = 2 * lr["established"]
             per_w = (w2 - w1 - idle_w * el) / max(events, 1)
@@ -644,8 +646,9 @@ def part_b(a, head, cl, d):
                   f"{st.get('etcd-state')}{', error: ' + st['etcd-error'] if st.get('etcd-error') else ''}")
             out["etcd_state_after"] = st.get("etcd-state")
             out["session_keys_left"] = left
-            print(f"  after every session ended ({el:.1f} s after the load began): {left} session keys left in etcd "
-                  f"(0 expected), {up} sessions in vpn-state/cluster/session")
+            out["settle_s"] = settle
+            print(f"  after every session ended: {left} session keys left in etcd (0 expected) {settle:.1f} s after "
+                  f"the load ended (waited up to 30 s), {up} sessions in vpn-state/cluster/session")
             fo = other_member(e, rv, a.etcd_clients, a.seconds, idle_cpu)
             out["fanout"] = fo
             print(f"  watch fan-out: another member's session keys put and deleted by {a.etcd_clients} clients, "
