@@ -246,15 +246,25 @@ def cl(hashes, keypair, hostkey):
                 c.logs([i], extra=[("etcd", None)])
         yield c
     finally:
-        problems = []
+        # each step on its own: one that fails does not leave the others'
+        # processes and namespaces behind; the first error is raised at the end
+        problems, error = [], None
         for i, d in enumerate(daemons):
-            was_running = d.proc is not None and d.ready_at is not None  # not killed, started
-            rc = d.stop()
-            if was_running and rc != 0:
-                problems.append(f"ravend node{i + 1} exited with status {rc}; log tail:\n{d.log()[-4000:]}")
-        lab.close()
+            try:
+                was_running = d.proc is not None and d.ready_at is not None  # not killed, started
+                rc = d.stop()
+                if was_running and rc != 0:
+                    problems.append(f"ravend node{i + 1} exited with status {rc}; log tail:\n{d.log()[-4000:]}")
+            except Exception as ex:
+                error = error or ex
+        try:
+            lab.close()
+        except Exception as ex:
+            error = error or ex
         for d in daemons:
             d.cleanup()
+        if error:
+            raise error
         assert not problems, "\n".join(problems)
 
 

@@ -220,15 +220,26 @@ def cluster(lab, hashes, keypair, hostkey):
         for e in made["etcds"]:
             if os.path.exists(e.log_path):
                 print(f"--- etcd log tail:\n{open(e.log_path, errors='replace').read()[-3000:]}")
+        # each stop on its own: one that fails does not leave the other
+        # processes behind; the first error is raised at the end
+        error = None
         for d in made["ravends"]:
-            was = d.proc is not None
-            rc = d.stop()
-            if was and rc != 0:
-                problems.append(f"ravend {d.name} exited with {rc}:\n{d.log()[-4000:]}")
+            try:
+                was = d.proc is not None
+                rc = d.stop()
+                if was and rc != 0:
+                    problems.append(f"ravend {d.name} exited with {rc}:\n{d.log()[-4000:]}")
+            except Exception as ex:
+                error = error or ex
             d.cleanup()
         for e in made["etcds"]:
-            e.stop()
+            try:
+                e.stop()
+            except Exception as ex:
+                error = error or ex
         shutil.rmtree(work, ignore_errors=True)
+        if error:
+            raise error
         assert not problems, "\n".join(problems)
 
 
