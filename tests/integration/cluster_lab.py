@@ -15,7 +15,7 @@ import subprocess
 import time
 
 import prereq
-from lab import LOAD, Lab, sh
+from lab import LOAD, Lab, lab_net, sh
 
 ETCD_PORT = 2379
 # strongswan.conf for the clients: an exchange is given up after
@@ -64,7 +64,7 @@ class ClusterLab(Lab):
     def _build(self, nclients, tag, nat):
         prereq.check(["strongswan", "etcd", "etcdctl", "keepalived"], LOAD.split())
         self.tag = f"{tag}{os.getpid() % 100000}"
-        self.net = 10 + os.getpid() % 200
+        self.net = lab_net()  # not 10.200/10.201: the clients' remote_ts and the pool
         self.prefix = f"10.{self.net}.0"
         self.vip = f"{self.prefix}.10"
         self.switch = f"{self.tag}s"
