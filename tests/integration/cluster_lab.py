@@ -15,7 +15,7 @@ import subprocess
 import time
 
 import prereq
-from lab import LOAD, Lab, sh
+from lab import LOAD, Lab, lab_net, sh
 
 ETCD_PORT = 2379
 # strongswan.conf for the clients: an exchange is given up after
@@ -27,6 +27,28 @@ RETRANSMIT_TOTAL = 1 + 1.4 + 1.96 + 2.744
 DPD_DELAY = 2
 # a gateway that died is noticed by its clients at most this long after
 DPD_TIME = DPD_DELAY + RETRANSMIT_TOTAL
+
+
+def ns_pids(ns):
+    """The PIDs of the processes in network namespace @ns (none when it is gone)."""
+    r = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True, check=False)
+    return [int(x) for x in r.stdout.split() if x.isdigit()]
+
+
+def parent_of(pid):
+    """@pid's parent PID, or None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def kill(pid):
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 class ClusterLab(Lab):
@@ -42,7 +64,7 @@ class ClusterLab(Lab):
     def _build(self, nclients, tag, nat):
         prereq.check(["strongswan", "etcd", "etcdctl", "keepalived"], LOAD.split())
         self.tag = f"{tag}{os.getpid() % 100000}"
-        self.net = 10 + os.getpid() % 200
+        self.net = lab_net()  # not 10.200/10.201: the clients' remote_ts and the pool
         self.prefix = f"10.{self.net}.0"
         self.vip = f"{self.prefix}.10"
         self.switch = f"{self.tag}s"
@@ -75,6 +97,28 @@ class ClusterLab(Lab):
         sh("ip", "-n", self.switch, "link", "set", port, "master", "br0", "up")
         sh("ip", "-n", ns, "addr", "add", f"{addr}/24", "dev", "seg0")
         sh("ip", "-n", ns, "link", "set", "seg0", "up")
+
+    def close(self):
+        """Every process started ended (SIGTERM, then SIGKILL after 5 s), then
+        whatever still runs in the lab's namespaces (SIGKILL), then Lab.close:
+        the namespaces and the directory go, also when one of these fails."""
+        try:
+            for p in self.procs:
+                try:
+                    if p.poll() is None:
+                        p.terminate()
+                        try:
+                            p.wait(timeout=5)
+                        except subprocess.TimeoutExpired:
+                            p.kill()
+                            p.wait()
+                except OSError:
+                    pass
+            for ns in self.nss:
+                for pid in ns_pids(ns):
+                    kill(pid)
+        finally:
+            super().close()
 
     def unplug(self, i):
         """Node @i (from 0) leaves the segment, as a machine that died: it
@@ -155,14 +199,19 @@ vrrp_instance {self.tag} {{
 
     def kill_keepalived(self, i):
         """SIGKILL to node @i's keepalived, its VRRP process too: no last
-        advertisement, the others take over when its adverts stop."""
+        advertisement, the others take over when its adverts stop. The VRRP
+        process is the one of vrrp.pid, and any child of keepalived in the
+        node's namespace (also when vrrp.pid cannot be read)."""
         p = self.keepalived[i]
         os.kill(p.pid, signal.SIGSTOP)  # so that it does not restart its VRRP child
         try:
             with open(os.path.join(self.nodes[i]["dir"], "vrrp.pid")) as f:
-                os.kill(int(f.read().strip()), signal.SIGKILL)
+                vrrp = int(f.read().strip())
         except (OSError, ValueError):
-            pass
+            vrrp = None
+        for pid in ns_pids(self.nodes[i]["ns"]):
+            if pid == vrrp or parent_of(pid) == p.pid:
+                kill(pid)
         os.kill(p.pid, signal.SIGKILL)
         p.wait()
 

@@ -22,6 +22,15 @@ def sh(*args, **kw):
     return subprocess.run(list(args), check=True, capture_output=True, text=True, **kw)
 
 
+def lab_net():
+    """The second octet of a lab's networks (10.<net>), from the PID: 10 to 199
+    but 77 and 99, clear of the networks the tests configure themselves (the
+    clients' remote_ts 10.200.0.0/16, pools in 10.200-10.208, 10.77.1.0/24 and
+    10.99.x routes)."""
+    net = 10 + os.getpid() % 190
+    return net + 100 if net in (77, 99) else net
+
+
 class Lab:
     """With nat=True the clients sit behind a router namespace that masquerades
     them (nftables) onto its link to the headend: 192.168.<i+1>.2 client,
@@ -47,7 +56,7 @@ class Lab:
     def _build(self, nclients, tag, nat):
         prereq.check(["strongswan", "nft"], LOAD.split())
         self.tag = f"{tag}{os.getpid() % 100000}"
-        self.net = 10 + os.getpid() % 200
+        self.net = lab_net()
         self.head = f"{self.tag}h"
         self._netns(self.head)
         self.router = None

@@ -12,6 +12,7 @@ daemons' host key is the tests' throw-away one)."""
 import json
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 
@@ -19,7 +20,7 @@ import pytest
 import yaml
 from ncclient.operations.rpc import RPCError
 
-from conftest import NS, free_port
+from conftest import NS
 from nchelpers import find_all, get_config, subtree, texts
 
 REQUIRES = ("ansible-playbook", "ncclient")
@@ -29,6 +30,22 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 PLAYBOOK_DIR = os.path.join(ROOT, "packaging", "ansible")
 PLAYBOOK = os.path.join(PLAYBOOK_DIR, "raven-cluster.yml")
 EXAMPLE_GROUP_VARS = os.path.join(PLAYBOOK_DIR, "inventory", "group_vars", "raven_cluster.yml")
+NEXT_PORT = [20000]
+
+
+def free_port():
+    """A port from 20000 up, below the kernel's ephemeral range (which the other
+    tests' free_port and every outgoing connection draw from, so none of them
+    takes it in between), that is free for TCP and for UDP now."""
+    while True:
+        port, NEXT_PORT[0] = NEXT_PORT[0], NEXT_PORT[0] + 1
+        try:
+            for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+                with socket.socket(socket.AF_INET, kind) as s:
+                    s.bind(("0.0.0.0", port))
+            return port
+        except OSError:
+            continue
 
 # /cluster is configured by the play (cluster/name, address, capacity, etcd; the
 # etcd endpoint answers nobody, which the configuration does not mind)

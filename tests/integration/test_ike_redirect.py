@@ -89,13 +89,18 @@ class Pair:
 
     def close(self):
         """Stops both gateways: [(exit status, log tail)]."""
-        rcs = []
+        rcs, error = [], None
         for d in self.gws:
-            rc = d.stop()
-            rcs.append((rc, d.log()[-3000:] if os.path.exists(d.log_path) else ""))
+            try:  # one that fails to stop does not leave the other running
+                rc = d.stop()
+                rcs.append((rc, d.log()[-3000:] if os.path.exists(d.log_path) else ""))
+            except Exception as ex:
+                error = error or ex
             d.cleanup()
         for d in self.dirs:
             shutil.rmtree(d, ignore_errors=True)
+        if error:
+            raise error
         return rcs
 
 
@@ -114,11 +119,16 @@ def pair(lab, hashes, keypair, hostkey):
         return p
 
     yield make
-    problems = []
+    problems, error = [], None
     for p in made:
-        for rc, tail in p.close():
-            if rc not in (0, None):
-                problems.append(f"ravend exited with {rc}:\n{tail}")
+        try:
+            for rc, tail in p.close():
+                if rc not in (0, None):
+                    problems.append(f"ravend exited with {rc}:\n{tail}")
+        except Exception as ex:
+            error = error or ex
+    if error:
+        raise error
     assert not problems, "\n".join(problems)
 
 
