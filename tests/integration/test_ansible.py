@@ -41,6 +41,9 @@ CLUSTER = True
 PSK = "psk-" + secrets.token_hex(12)
 ETCD_PASSWORD = "etcd-" + secrets.token_hex(12)
 
+# members configured together rather than one at a time (the default)
+BOTH_AT_ONCE = ("-e", "raven_serial=2")
+
 MEMBERS = {"raven-a": {"address": "127.0.0.2", "index": 0}, "raven-b": {"address": "127.0.0.3", "index": 1}}
 
 
@@ -167,8 +170,9 @@ def test_playbook_pushes_shared_and_own_values_then_changes_nothing(two, keypair
             assert not find_all(rc, "cluster")
     before = {name: d.running_file() for name, d in two.items()}
 
-    # a second run: the same configuration, nothing to commit
-    r, out = run_playbook(tmp, inv)
+    # a second run: the same configuration, nothing to commit (both members at
+    # once: raven_serial)
+    r, out = run_playbook(tmp, inv, *BOTH_AT_ONCE)
     assert r.returncode == 0, json.dumps(out, indent=1)[-6000:] + r.stderr
     for name, d in two.items():
         assert out["stats"][name]["changed"] == 0, out["stats"]
@@ -186,7 +190,7 @@ def test_playbook_pushes_shared_and_own_values_then_changes_nothing(two, keypair
     g["raven_dns"] = ["10.200.0.63"]
     with open(group_file, "w") as f:
         yaml.safe_dump(g, f)
-    r, out = run_playbook(tmp, inv)
+    r, out = run_playbook(tmp, inv, *BOTH_AT_ONCE)
     assert r.returncode == 0, json.dumps(out, indent=1)[-6000:] + r.stderr
     for name, m in ms.items():
         assert out["stats"][name]["changed"] >= 1, out["stats"]
@@ -198,7 +202,7 @@ def test_playbook_pushes_shared_and_own_values_then_changes_nothing(two, keypair
 
 def test_confirmed_commit_is_confirmed_from_a_new_session(two, keypair, tmp):
     inv, _ = write_inventory(tmp, two, keypair[0])
-    r, out = run_playbook(tmp, inv, "-e", "raven_confirm_timeout=120")
+    r, out = run_playbook(tmp, inv, "-e", "raven_confirm_timeout=120", *BOTH_AT_ONCE)
     assert r.returncode == 0, json.dumps(out, indent=1)[-6000:] + r.stderr
     for name, d in two.items():
         assert task_results(out, "Confirm")[name].get("changed") is True, task_results(out, "Confirm")
