@@ -3,7 +3,9 @@ loopback, each with its NETCONF endpoint on a port of its own: Debian's
 ansible-playbook (its own Python, ansible.netcommon.netconf over ncclient) pushes
 the example inventory's shared configuration with each member's own values, and
 ncclient reads every member's running back. A second run changes nothing; a
-member that refuses the commit keeps its running and its candidate unlocked.
+member that refuses the commit keeps its running and its candidate unlocked, and
+the members after it are not touched; a change of the partition count is refused
+unless asked for; the pre-shared key never shows in ansible-playbook's output.
 
 ansible-playbook runs with an environment of its own: no ANSIBLE_* variable of the
 caller, ANSIBLE_CONFIG and HOME in a temporary directory (nothing of the user's
@@ -11,6 +13,7 @@ configuration is read, nothing is written elsewhere), host key checking off (the
 daemons' host key is the tests' throw-away one)."""
 import json
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -51,6 +54,13 @@ def free_port():
 # etcd endpoint answers nobody, which the configuration does not mind)
 CLUSTER = True
 
+# the test's own secrets (the example's change-me-* placeholders are refused)
+PSK = "psk-" + secrets.token_hex(12)
+ETCD_PASSWORD = "etcd-" + secrets.token_hex(12)
+
+# members configured together rather than one at a time (the default)
+BOTH_AT_ONCE = ("-e", "raven_serial=2")
+
 MEMBERS = {"raven-a": {"address": "127.0.0.2", "index": 0}, "raven-b": {"address": "127.0.0.3", "index": 1}}
 
 
@@ -77,7 +87,8 @@ def write_inventory(tmp, daemons, keyfile, host_overrides=None):
     group.update(ansible_port=None, ansible_host="127.0.0.1", ansible_private_key_file=keyfile,
                  raven_ike_listen=None, raven_cluster_enabled=CLUSTER,
                  raven_cluster_addresses=["127.0.0.4"], raven_capacity=500,
-                 raven_etcd_endpoints=[f"http://127.0.0.1:{free_port()}"])
+                 raven_etcd_endpoints=[f"http://127.0.0.1:{free_port()}"],
+                 raven_psk=PSK, raven_etcd_password=ETCD_PASSWORD)
     del group["ansible_port"], group["raven_ike_listen"]
     group.pop("raven_etcd_ca_certificate", None)
     inv = os.path.join(tmp, "inventory")
@@ -100,22 +111,28 @@ def write_inventory(tmp, daemons, keyfile, host_overrides=None):
 
 
 def run_playbook(tmp, inv, *extra):
-    r = subprocess.run(["/usr/bin/ansible-playbook", "-i", inv, PLAYBOOK, *extra], env=ansible_env(tmp),
+    """ansible-playbook -v on @inv; its output never holds a secret."""
+    r = subprocess.run(["/usr/bin/ansible-playbook", "-v", "-i", inv, PLAYBOOK, *extra], env=ansible_env(tmp),
                        cwd=tmp, capture_output=True, text=True, timeout=180)
+    for secret in (PSK, ETCD_PASSWORD):
+        assert secret not in r.stdout and secret not in r.stderr, "a secret in ansible-playbook's output"
     try:
-        out = json.loads(r.stdout)
+        # -v prints the configuration file it uses before the JSON
+        out = json.loads(r.stdout[r.stdout.find("\n{") + 1 if not r.stdout.startswith("{") else 0:])
     except json.JSONDecodeError:
         pytest.fail(f"ansible-playbook (exit {r.returncode}) printed no JSON:\n{r.stdout}\n{r.stderr}")
     return r, out
 
 
 def task_results(out, task_name):
-    """{host: result} of the task named @task_name in the json callback's output."""
+    """{host: result} of the task named @task_name in the json callback's output
+    (every batch of a serial play is a play of its own there)."""
+    res = {}
     for play in out["plays"]:
         for t in play["tasks"]:
             if t["task"]["name"] == task_name:
-                return t["hosts"]
-    return {}
+                res.update(t["hosts"])
+    return res
 
 
 @pytest.fixture
@@ -149,8 +166,8 @@ def test_playbook_pushes_shared_and_own_values_then_changes_nothing(two, keypair
         # the member's own values
         assert texts(rc, "pools/partition/index") == [str(own["index"])]
         assert texts(rc, "ikev2/global/listen/address") == [own["address"]]
-        # the shared ones, with the count from the inventory (two members)
-        assert texts(rc, "pools/partition/count") == ["2"]
+        # the shared ones, with the example's fixed count
+        assert texts(rc, "pools/partition/count") == [str(group["raven_partition_count"])]
         assert texts(rc, "pools/ipv4-pool/name") == [group["raven_pool"]["name"]]
         assert texts(rc, "pools/ipv4-pool/range/start") == [group["raven_pool"]["ranges"][0]["start"]]
         assert texts(rc, "ikev2/profile/name") == [group["raven_profile"]]
@@ -170,8 +187,9 @@ def test_playbook_pushes_shared_and_own_values_then_changes_nothing(two, keypair
             assert not find_all(rc, "cluster")
     before = {name: d.running_file() for name, d in two.items()}
 
-    # a second run: the same configuration, nothing to commit
-    r, out = run_playbook(tmp, inv)
+    # a second run: the same configuration, nothing to commit (both members at
+    # once: raven_serial)
+    r, out = run_playbook(tmp, inv, *BOTH_AT_ONCE)
     assert r.returncode == 0, json.dumps(out, indent=1)[-6000:] + r.stderr
     for name, d in two.items():
         assert out["stats"][name]["changed"] == 0, out["stats"]
@@ -189,7 +207,7 @@ def test_playbook_pushes_shared_and_own_values_then_changes_nothing(two, keypair
     g["raven_dns"] = ["10.200.0.63"]
     with open(group_file, "w") as f:
         yaml.safe_dump(g, f)
-    r, out = run_playbook(tmp, inv)
+    r, out = run_playbook(tmp, inv, *BOTH_AT_ONCE)
     assert r.returncode == 0, json.dumps(out, indent=1)[-6000:] + r.stderr
     for name, m in ms.items():
         assert out["stats"][name]["changed"] >= 1, out["stats"]
@@ -201,7 +219,7 @@ def test_playbook_pushes_shared_and_own_values_then_changes_nothing(two, keypair
 
 def test_confirmed_commit_is_confirmed_from_a_new_session(two, keypair, tmp):
     inv, _ = write_inventory(tmp, two, keypair[0])
-    r, out = run_playbook(tmp, inv, "-e", "raven_confirm_timeout=120")
+    r, out = run_playbook(tmp, inv, "-e", "raven_confirm_timeout=120", *BOTH_AT_ONCE)
     assert r.returncode == 0, json.dumps(out, indent=1)[-6000:] + r.stderr
     for name, d in two.items():
         assert task_results(out, "Confirm")[name].get("changed") is True, task_results(out, "Confirm")
@@ -215,22 +233,64 @@ def test_confirmed_commit_is_confirmed_from_a_new_session(two, keypair, tmp):
         assert texts(running(m), "pools/partition/index") == [str(MEMBERS[name]["index"])]
 
 
-def test_a_member_that_refuses_keeps_its_running(two, keypair, tmp):
-    # raven-b is told to listen on an address it does not have: its commit fails at
-    # prepare; raven-a goes on
-    inv, _ = write_inventory(tmp, two, keypair[0], {"raven-b": {"raven_ike_listen": ["192.0.2.199"]}})
-    mb = two["raven-b"].connect()
-    before = two["raven-b"].running_file(), get_config(mb, "running", subtree("pools"))
+def test_a_member_that_refuses_keeps_its_running_and_stops_the_run(two, keypair, tmp):
+    # raven-a, the first member, is told to listen on an address it does not
+    # have: its commit fails at prepare; members go one at a time and a failure
+    # stops the run, so raven-b is not touched
+    inv, _ = write_inventory(tmp, two, keypair[0], {"raven-a": {"raven_ike_listen": ["192.0.2.199"]}})
+    ma, mb = two["raven-a"].connect(), two["raven-b"].connect()
+    before = {n: d.running_file() for n, d in two.items()}
     r, out = run_playbook(tmp, inv)
     assert r.returncode != 0
-    assert out["stats"]["raven-b"]["failures"] >= 1 and out["stats"]["raven-a"]["failures"] == 0, out["stats"]
-    refused = task_results(out, "Refused")["raven-b"]["msg"]
+    assert out["stats"]["raven-a"]["failures"] >= 1, out["stats"]
+    refused = task_results(out, "Refused")["raven-a"]["msg"]
     assert "192.0.2.199" in refused, refused
-    assert two["raven-b"].running_file() == before[0]
-    assert not find_all(get_config(mb, "running", subtree("pools")), "pools/ipv4-pool")
+    for n, d in two.items():
+        assert d.running_file() == before[n], n
+    assert not find_all(get_config(ma, "running", subtree("pools")), "pools/ipv4-pool")
     # unlocked, and the refused edit was dropped from the candidate
-    mb.lock("candidate")
-    mb.unlock("candidate")
+    ma.lock("candidate")
+    ma.unlock("candidate")
+    assert not find_all(get_config(ma, "candidate", subtree("pools")), "pools/ipv4-pool")
+    # raven-b: never locked nor edited
+    assert "raven-b" not in task_results(out, "Lock the candidate"), task_results(out, "Lock the candidate")
+    assert not find_all(get_config(mb, "running", subtree("pools")), "pools/ipv4-pool")
     assert not find_all(get_config(mb, "candidate", subtree("pools")), "pools/ipv4-pool")
-    ma = two["raven-a"].connect()
-    assert texts(running(ma), "pools/partition/index") == ["0"]
+
+
+def test_partition_count_changes_only_when_asked(two, keypair, tmp):
+    inv, group = write_inventory(tmp, two, keypair[0])
+    count = group["raven_partition_count"]
+    # the example's placeholder secret is refused before anything is sent
+    r, out = run_playbook(tmp, inv, "-e", "raven_psk=change-me-psk")
+    assert r.returncode != 0
+    assert "change-me" in task_results(out, "The example's secrets were replaced")["raven-a"]["msg"]
+    assert not task_results(out, "Lock the candidate")
+    for d in two.values():
+        assert not find_all(get_config(d.connect(), "running", subtree("pools")), "pools/ipv4-pool")
+
+    r, out = run_playbook(tmp, inv)
+    assert r.returncode == 0, json.dumps(out, indent=1)[-6000:] + r.stderr
+    before = {n: d.running_file() for n, d in two.items()}
+
+    # another count: refused on every member before any is edited
+    r, out = run_playbook(tmp, inv, "-e", "raven_partition_count=4")
+    assert r.returncode != 0
+    refused = task_results(out, "The partition count does not change on a live cluster")
+    assert refused, json.dumps(out, indent=1)[-6000:]
+    for n, res in refused.items():
+        assert res.get("failed") is True, res
+        assert n in res["msg"] and f"is {count} on this member" in res["msg"] and "4" in res["msg"], res["msg"]
+        assert "raven_repartition=true" in res["msg"], res["msg"]
+    assert not task_results(out, "Lock the candidate")
+    for n, d in two.items():
+        assert d.running_file() == before[n], n
+        assert texts(running(d.connect()), "pools/partition/count") == [str(count)]
+
+    # asked for: it goes through
+    r, out = run_playbook(tmp, inv, "-e", "raven_partition_count=4", "-e", "raven_repartition=true")
+    assert r.returncode == 0, json.dumps(out, indent=1)[-6000:] + r.stderr
+    for n, d in two.items():
+        rc = running(d.connect())
+        assert texts(rc, "pools/partition/count") == ["4"]
+        assert texts(rc, "pools/partition/index") == [str(MEMBERS[n]["index"])]
