@@ -29,6 +29,8 @@ SECRETS = [
     "pki/trustpoint/private-key",
     "management/rest/private-key",
     "management/user/password-hash",
+    "cluster/etcd/password",
+    "cluster/etcd/private-key",
 ]
 
 @pytest.fixture
