@@ -120,6 +120,9 @@ struct nc_server_reply *nc_reply_rc(const struct ly_ctx *ctx, int rc, struct cfg
 struct nc_server_reply *nc_reply_data(struct lyd_node *rpc, struct lyd_node *data, NC_WD_MODE wd);
 /* The tree of an anydata of configuration (<config>), reparsed when needed. */
 int nc_any_tree(struct nc_api *api, const struct lyd_node *any, struct lyd_node **tree, struct cfg_errs *errs);
+/* Gives the tree nc_any_tree took from @any back to it (freed with the request,
+ * after the reply), or frees it. */
+void nc_any_tree_return(const struct lyd_node *any, struct lyd_node *tree);
 /* This process's monitoring state selected by @xp (NULL: all). */
 int nc_local_state(struct nc_api *api, const struct cfg_actor *who, char **xp, struct lyd_node **out,
                    struct cfg_errs *errs);

@@ -197,6 +197,6 @@ struct nc_server_reply *nc_op_edit_data(struct rpc_req *r)
         rc = mc_edit(api->mc, &r->actor, (enum cfg_ds)ds, tree,
                      nc_parse_defop(nc_child_val(r->rpc, "default-operation")), CFG_TEST_THEN_SET, CFG_ERROPT_STOP,
                      &errs);
-    lyd_free_siblings(tree);
+    nc_any_tree_return(cfgnode, tree);
     return nc_reply_rc(api->ctx, rc, &errs);
 }

@@ -264,6 +264,22 @@ int nc_any_tree(struct nc_api *api, const struct lyd_node *any, struct lyd_node 
     return rc;
 }
 
+/* Gives @tree, which nc_any_tree took from @any, back to it when it can hold it
+ * (frees it otherwise): the request, and the tree with it, is freed after the
+ * reply has gone, so that freeing a large edit does not delay the reply. */
+void nc_any_tree_return(const struct lyd_node *any, struct lyd_node *tree)
+{
+    struct lyd_node_any *w = (struct lyd_node_any *)any;
+
+    if (!tree)
+        return;
+    if (w && w->value_type == LYD_ANYDATA_DATATREE && !w->value.tree) {
+        w->value.tree = tree;
+        return;
+    }
+    lyd_free_siblings(tree);
+}
+
 /* <target>/<source>: a datastore name, or inline <config> when @inline_ok. */
 static int parse_ds(struct nc_api *api, const struct lyd_node *rpc, const char *which, bool inline_ok, int *ds,
                     struct lyd_node **tree, struct cfg_errs *errs)
@@ -622,7 +638,7 @@ static struct nc_server_reply *op_edit(struct rpc_req *r)
     if (!rc)
         rc = mc_edit(api->mc, &r->actor, (enum cfg_ds)ds, tree,
                      nc_parse_defop(nc_child_val(r->rpc, "default-operation")), to, eo, &errs);
-    lyd_free_siblings(tree);
+    nc_any_tree_return(cfgnode, tree);
     return nc_reply_rc(api->ctx, rc, &errs);
 }
 

@@ -199,6 +199,12 @@ bool cfg_candidate_dirty(const struct cfg *cfg);
 int cfg_edit(struct cfg *cfg, enum cfg_ds ds, const struct lyd_node *edit, enum cfg_op defop,
              enum cfg_test_opt testopt, enum cfg_err_opt erropt, const struct cfg_actor *actor,
              struct cfg_errs *errs);
+/* cfg_edit of an edit the caller gives away: the subtrees that become new nodes
+ * are moved into the datastore instead of copied (those without metadata), and
+ * *edit keeps the rest, for the caller to free (a large edit: after replying). */
+int cfg_edit_take(struct cfg *cfg, enum cfg_ds ds, struct lyd_node **edit, enum cfg_op defop,
+                  enum cfg_test_opt testopt, enum cfg_err_opt erropt, const struct cfg_actor *actor,
+                  struct cfg_errs *errs);
 /* Whether @n is an opaque edit node that deletes or removes a leaf named by an
  * empty element (<netmask nc:operation="delete"/>), which libyang cannot bind to a
  * leaf whose type has no empty value. The edit engine accepts such nodes. */

@@ -121,7 +121,7 @@ static int access_trial(struct cfg *cfg, const struct lyd_node *edit, enum cfg_o
     if (rc)
         return rc;
     /* its own errors come again from the real edit */
-    cfg_edit_tree(cfg, &work, edit, defop, erropt, &chg, &scratch);
+    cfg_edit_tree(cfg, &work, edit, NULL, defop, erropt, &chg, &scratch);
     rc = cfg->access.check(actor, base, work, errs, cfg->access.arg);
     cfg_errs_clear(&scratch);
     chg_vec_clear(&chg);
@@ -463,8 +463,10 @@ int cfg_get(struct cfg *cfg, enum cfg_ds ds, const char *const *xpaths, bool wit
     return rc;
 }
 
-int cfg_edit(struct cfg *cfg, enum cfg_ds ds, const struct lyd_node *edit, enum cfg_op defop,
-             enum cfg_test_opt testopt, enum cfg_err_opt erropt, const struct cfg_actor *actor, struct cfg_errs *errs)
+/* cfg_edit and cfg_edit_take: @take NULL, or the edit (then @edit is *take). */
+static int edit_ds(struct cfg *cfg, enum cfg_ds ds, const struct lyd_node *edit, struct lyd_node **take,
+                   enum cfg_op defop, enum cfg_test_opt testopt, enum cfg_err_opt erropt,
+                   const struct cfg_actor *actor, struct cfg_errs *errs)
 {
     struct chg_vec chg = {0};
     struct lyd_node *work = NULL;
@@ -495,7 +497,7 @@ int cfg_edit(struct cfg *cfg, enum cfg_ds ds, const struct lyd_node *edit, enum 
             cfg->cand_active = true;
             cfg->cand_base_gen = cfg->running_gen;
         }
-        rc = cfg_edit_tree(cfg, &cfg->candidate, edit, defop, erropt, &cfg->cand_chg, errs);
+        rc = cfg_edit_tree(cfg, &cfg->candidate, edit, take, defop, erropt, &cfg->cand_chg, errs);
         if (fresh && !cfg->cand_chg.n)
             cfg_cand_reset(cfg);
         return rc;
@@ -506,7 +508,7 @@ int cfg_edit(struct cfg *cfg, enum cfg_ds ds, const struct lyd_node *edit, enum 
         return rc;
     if (ds == CFG_DS_CANDIDATE) {
         /* test-only on the candidate: edit a copy, validate it, keep nothing */
-        rc = cfg_edit_tree(cfg, &work, edit, defop, erropt, &chg, errs);
+        rc = cfg_edit_tree(cfg, &work, edit, take, defop, erropt, &chg, errs);
         if (!rc || erropt == CFG_ERROPT_CONTINUE) {
             int vrc = cfg_validate_tree(cfg, &work, errs);
             rc = rc ? rc : vrc;
@@ -517,7 +519,7 @@ int cfg_edit(struct cfg *cfg, enum cfg_ds ds, const struct lyd_node *edit, enum 
     }
 
     /* running: one transaction per edit */
-    rc = cfg_edit_tree(cfg, &work, edit, defop, erropt, &chg, errs);
+    rc = cfg_edit_tree(cfg, &work, edit, take, defop, erropt, &chg, errs);
     if ((!rc || erropt == CFG_ERROPT_CONTINUE) && testopt != CFG_TEST_ONLY) {
         int arc = cfg_access_check(cfg, actor, cfg->running, work, errs);
 
@@ -536,6 +538,19 @@ int cfg_edit(struct cfg *cfg, enum cfg_ds ds, const struct lyd_node *edit, enum 
     }
     chg_vec_clear(&chg);
     return rc;
+}
+
+int cfg_edit(struct cfg *cfg, enum cfg_ds ds, const struct lyd_node *edit, enum cfg_op defop,
+             enum cfg_test_opt testopt, enum cfg_err_opt erropt, const struct cfg_actor *actor, struct cfg_errs *errs)
+{
+    return edit_ds(cfg, ds, edit, NULL, defop, testopt, erropt, actor, errs);
+}
+
+int cfg_edit_take(struct cfg *cfg, enum cfg_ds ds, struct lyd_node **edit, enum cfg_op defop,
+                  enum cfg_test_opt testopt, enum cfg_err_opt erropt, const struct cfg_actor *actor,
+                  struct cfg_errs *errs)
+{
+    return edit_ds(cfg, ds, *edit, edit, defop, testopt, erropt, actor, errs);
 }
 
 /* A copy of the source of copy-config / validate, with masked secrets resolved

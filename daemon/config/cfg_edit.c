@@ -42,6 +42,7 @@ struct edit {
     const struct lys_module *ncmod;
     const struct lys_module *yangmod; /* yang:insert, yang:value, yang:key */
     struct lyd_node *inserted;        /* the node the last do_insert_copy() made */
+    struct lyd_node **take;           /* the edit, whose subtrees may be moved instead of copied */
 };
 
 static int undo_push(struct edit *x, const struct undo *u)
@@ -247,16 +248,50 @@ static int do_remove(struct edit *x, struct lyd_node *node)
     return 0;
 }
 
-/* Inserts a copy of the edit subtree @e under @parent (journaled); @old is the
- * subtree it replaces (already unlinked), used to keep masked secrets. */
+/* Whether no node of the subtree @e carries metadata (an operation, yang:insert):
+ * then the subtree itself is what a copy without metadata would be. */
+static bool no_meta(const struct lyd_node *e)
+{
+    const struct lyd_node *n;
+
+    LYD_TREE_DFS_BEGIN(e, n) {
+        if (n->meta)
+            return false;
+        LYD_TREE_DFS_END(e, n);
+    }
+    return true;
+}
+
+/* The edit subtree @e taken out of the edit when the caller gave it away (and it
+ * holds no metadata, which a copy would leave behind), its flags as a copy's;
+ * NULL otherwise. A copy of a large subtree costs as much as parsing it. */
+static struct lyd_node *take_subtree(struct edit *x, const struct lyd_node *e)
+{
+    struct lyd_node *t = (struct lyd_node *)e, *n;
+
+    if (!x->take || !no_meta(e))
+        return NULL;
+    if (*x->take == t)
+        *x->take = t->next;
+    lyd_unlink_tree(t);
+    LYD_TREE_DFS_BEGIN(t, n) {
+        n->flags = (n->flags & (LYD_DEFAULT | LYD_EXT)) | LYD_NEW;
+        LYD_TREE_DFS_END(t, n);
+    }
+    return t;
+}
+
+/* Inserts a copy of the edit subtree @e under @parent (journaled), or @e itself
+ * when it may be taken; @old is the subtree it replaces (already unlinked), used
+ * to keep masked secrets. */
 static int do_insert_copy(struct edit *x, struct lyd_node *parent, const struct lyd_node *e,
                           const struct lyd_node *old, enum cfg_chg_op chg)
 {
-    struct lyd_node *dup = NULL;
+    struct lyd_node *dup = take_subtree(x, e);
     struct undo u = {.kind = UNDO_FREE};
     int rc;
 
-    if (lyd_dup_single(e, NULL, LYD_DUP_RECURSIVE | LYD_DUP_NO_META, &dup)) {
+    if (!dup && lyd_dup_single(e, NULL, LYD_DUP_RECURSIVE | LYD_DUP_NO_META, &dup)) {
         cfg_err_from_ly(x->errs, x->cfg->ctx, "cannot copy edit data");
         return -EINVAL;
     }
@@ -313,10 +348,11 @@ static bool has_nested_ops(const struct edit *x, const struct lyd_node *e)
 
 static int edit_children(struct edit *x, struct lyd_node *target, const struct lyd_node *e, enum cfg_op op)
 {
-    const struct lyd_node *c;
+    struct lyd_node *c, *next;
     int rc;
 
-    LY_LIST_FOR(lyd_child(e), c) {
+    /* safe: a child may be moved into the target */
+    LY_LIST_FOR_SAFE(lyd_child(e), next, c) {
         if (lysc_is_key(c->schema))
             continue;
         rc = edit_node(x, target, c, op);
@@ -598,17 +634,20 @@ static int edit_node_op(struct edit *x, struct lyd_node *parent, const struct ly
     return 0;
 }
 
-int cfg_edit_tree(struct cfg *cfg, struct lyd_node **root, const struct lyd_node *edit, enum cfg_op defop,
-                  enum cfg_err_opt erropt, struct chg_vec *chg, struct cfg_errs *errs)
+int cfg_edit_tree(struct cfg *cfg, struct lyd_node **root, const struct lyd_node *edit, struct lyd_node **take,
+                  enum cfg_op defop, enum cfg_err_opt erropt, struct chg_vec *chg, struct cfg_errs *errs)
 {
-    struct edit x = {.cfg = cfg, .root = root, .chg = chg, .errs = errs};
-    const struct lyd_node *e;
+    struct edit x = {.cfg = cfg, .root = root, .chg = chg, .errs = errs, .take = take};
+    struct lyd_node *e, *next;
     size_t chg_start = chg->n;
     int rc = 0, first_rc = 0;
 
     x.ncmod = ly_ctx_get_module_implemented(cfg->ctx, "ietf-netconf");
     x.yangmod = ly_ctx_get_module_implemented(cfg->ctx, "yang");
-    LY_LIST_FOR(edit, e) {
+    if (take)
+        edit = *take;
+    /* safe: a top-level node may be moved into *root */
+    LY_LIST_FOR_SAFE((struct lyd_node *)edit, next, e) {
         size_t mark = x.nundo, cmark = chg->n;
 
         rc = edit_node(&x, NULL, e, defop);

@@ -118,9 +118,12 @@ void chg_vec_clear(struct chg_vec *cv);
 int chg_vec_diff_top(struct chg_vec *cv, const struct lyd_node *a, const struct lyd_node *b);
 
 /* edit engine (cfg_edit.c): edits *root in place; on failure (except with
- * continue-on-error) the tree is restored exactly. Changes are appended to @chg. */
-int cfg_edit_tree(struct cfg *cfg, struct lyd_node **root, const struct lyd_node *edit, enum cfg_op defop,
-                  enum cfg_err_opt erropt, struct chg_vec *chg, struct cfg_errs *errs);
+ * continue-on-error) the tree is restored exactly. Changes are appended to @chg.
+ * With @take (then @edit is ignored), the edit is *take and subtrees without
+ * metadata that become new nodes are moved out of it into *root instead of being
+ * copied (*take follows when its first node goes; what was not moved stays). */
+int cfg_edit_tree(struct cfg *cfg, struct lyd_node **root, const struct lyd_node *edit, struct lyd_node **take,
+                  enum cfg_op defop, enum cfg_err_opt erropt, struct chg_vec *chg, struct cfg_errs *errs);
 
 /* transaction (cfg_txn.c): validates *newp (adding defaults), prepares and applies
  * the handlers concerned by @chg. With @dry_run, every prepared handler is aborted. */

@@ -486,9 +486,9 @@ static int op_edit(struct req *r)
     }
     rc = parse_data(r, EDIT_FLAGS, &edit);
     if (!rc && !r->why)
-        rc = cfg_edit(r->m->cfg, (enum cfg_ds)ds, edit, (enum cfg_op)d, (enum cfg_test_opt)t, (enum cfg_err_opt)e,
-                      &r->who, &r->errs);
-    free_later(r, edit);
+        rc = cfg_edit_take(r->m->cfg, (enum cfg_ds)ds, &edit, (enum cfg_op)d, (enum cfg_test_opt)t,
+                           (enum cfg_err_opt)e, &r->who, &r->errs);
+    free_later(r, edit); /* what the datastore did not take */
     return rc;
 }
 

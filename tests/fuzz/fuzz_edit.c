@@ -1,6 +1,7 @@
 /* Fuzzes the edit engine: the input is edit-config content (XML with
  * ietf-netconf:operation attributes) applied to the candidate with each error
- * option, then validated and discarded. The candidate must come back equal to
+ * option, copied or moved out of the edit (cfg_edit_take), then validated and
+ * discarded. The candidate must come back equal to
  * running after every discard. */
 #include <stdlib.h>
 #include <string.h>
@@ -25,12 +26,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         enum cfg_op defop = (enum cfg_op)(data[0] % 3); /* none, merge, replace */
         enum cfg_err_opt eo = (enum cfg_err_opt)((data[0] >> 2) % 3);
 
-        cfg_edit(env->cfg, CFG_DS_CANDIDATE, edit, defop, CFG_TEST_THEN_SET, eo, &actor, &errs);
-        cfg_errs_clear(&errs);
-        cfg_validate(env->cfg, CFG_DS_CANDIDATE, NULL, &errs);
-        cfg_errs_clear(&errs);
         if (data[0] & 0x80) /* also the running path: a full transaction */
             cfg_edit(env->cfg, CFG_DS_RUNNING, edit, defop, CFG_TEST_ONLY, eo, &actor, &errs);
+        cfg_errs_clear(&errs);
+        /* as ravend edits for a front end: the new subtrees move out of the edit */
+        if (data[0] & 0x40)
+            cfg_edit_take(env->cfg, CFG_DS_CANDIDATE, &edit, defop, CFG_TEST_THEN_SET, eo, &actor, &errs);
+        else
+            cfg_edit(env->cfg, CFG_DS_CANDIDATE, edit, defop, CFG_TEST_THEN_SET, eo, &actor, &errs);
+        cfg_errs_clear(&errs);
+        cfg_validate(env->cfg, CFG_DS_CANDIDATE, NULL, &errs);
         cfg_errs_clear(&errs);
         cfg_discard(env->cfg, &actor, &errs);
         if (cfg_candidate_dirty(env->cfg))

@@ -166,7 +166,7 @@ static int edit(struct fx *f, enum cfg_ds ds, const char *xml, enum cfg_err_opt 
                 struct cfg_errs *errs)
 {
     struct lyd_node *t = parse_edit(f, xml);
-    int rc = cfg_edit(f->cfg, ds, t, CFG_OP_MERGE, CFG_TEST_THEN_SET, eo, a, errs);
+    int rc = cfg_edit_take(f->cfg, ds, &t, CFG_OP_MERGE, CFG_TEST_THEN_SET, eo, a, errs);
 
     if (rc)
         print_errs(errs);

@@ -220,8 +220,9 @@ static void edit_commit(struct fx *f, const char *xml, bool candidate)
                                         0, &t),
                      0);
     if (candidate) {
-        assert_int_equal(cfg_edit(f->cfg, CFG_DS_CANDIDATE, t, CFG_OP_MERGE, CFG_TEST_THEN_SET, CFG_ERROPT_STOP,
-                                  &A1, &errs),
+        /* the edit's new subtrees move into the candidate */
+        assert_int_equal(cfg_edit_take(f->cfg, CFG_DS_CANDIDATE, &t, CFG_OP_MERGE, CFG_TEST_THEN_SET,
+                                       CFG_ERROPT_STOP, &A1, &errs),
                          0);
         assert_int_equal(cfg_commit(f->cfg, &co, &A1, &errs), 0);
     } else {
@@ -757,6 +758,42 @@ static void test_large_and_bulk_change_sets(void **state)
     free(j);
 }
 
+/* cfg_edit_take moves new subtrees out of the edit; one holding metadata is copied;
+ * both are committed and journaled like copies */
+static void test_take_moves_new_subtrees(void **state)
+{
+    struct fx *f = *state;
+    struct cfg_errs errs = {0};
+    struct cfg_commit_opts co = {0};
+    struct lyd_node *t = NULL;
+    char *s;
+
+    f->cfg = open_cfg(f->dir, f->ctx, 0);
+    assert_int_equal(lyd_parse_data_mem(f->ctx, P("<pool><name>a</name><size>1</size></pool>")
+                                        U("<user nc:operation=\"create\"><name>u</name></user>"),
+                                        LYD_XML, LYD_PARSE_ONLY | LYD_PARSE_STRICT | LYD_PARSE_NO_STATE, 0, &t),
+                     0);
+    assert_int_equal(cfg_edit_take(f->cfg, CFG_DS_CANDIDATE, &t, CFG_OP_MERGE, CFG_TEST_THEN_SET, CFG_ERROPT_STOP,
+                                   &A1, &errs),
+                     0);
+    /* the implicit pools container took the pool; the user with its operation stayed */
+    assert_string_equal(LYD_NAME(t), "pools");
+    assert_null(lyd_child(t));
+    assert_non_null(t->next);
+    assert_string_equal(LYD_NAME(t->next), "users");
+    assert_non_null(lyd_child(t->next));
+    lyd_free_siblings(t);
+    assert_int_equal(cfg_commit(f->cfg, &co, &A1, &errs), 0);
+    cfg_free(f->cfg);
+    f->cfg = open_cfg(f->dir, f->ctx, 0);
+    s = dump_ds(f->cfg, CFG_DS_RUNNING);
+    assert_non_null(strstr(s, "<pool><name>a</name><size>1</size></pool>"));
+    assert_non_null(strstr(s, "<user><name>u</name>"));
+    assert_null(strstr(s, "operation"));
+    free(s);
+    cfg_errs_clear(&errs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -771,6 +808,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_secret_case_switch_leaves_no_trace, setup, teardown),
         cmocka_unit_test_setup_teardown(test_widened_changes_recorded_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_large_and_bulk_change_sets, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_take_moves_new_subtrees, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
