@@ -87,6 +87,14 @@ enum ike_auth_rc ike_auth_step_sign(struct ike_sess *s, struct ike_auth_run *w);
 /* The signature job of @pd, if any, let go (its result dropped), and a signature
  * not yet used freed. */
 void ike_auth_sign_forget(struct ike_pend *pd);
+/* With crypto threads: the response (@inner, a payload chain starting with
+ * @first) sealed by a job, IKE_AUTH_WAIT (@w kept in s->pend until it is done,
+ * then the steps go on with the up step); IKE_AUTH_NEXT when it must be sealed
+ * inline (ike_authq.c). */
+enum ike_auth_rc ike_authq_seal(struct ike_sess *s, struct ike_auth_run *w, uint8_t first, const uint8_t *inner,
+                                size_t inner_len);
+/* The verify job of @pd, if any, let go (its result dropped; ike_authx.c). */
+void ike_auth_verify_forget(struct ike_pend *pd);
 enum ike_auth_rc ike_auth_step_ours(struct ike_sess *s, struct ike_auth_run *w);         /* ike_authx.c */
 enum ike_auth_rc ike_auth_step_settings(struct ike_sess *s, struct ike_auth_run *w);     /* ike_auth_steps.c */
 enum ike_auth_rc ike_lease_step(struct ike_sess *s, struct ike_auth_run *w);             /* ike_lease.c */
