@@ -15,7 +15,9 @@
  * The steps, in order, and the IKE SA state each moves to (ike_sa.h):
  *   authenticate  AUTHENTICATING: the client's identity, its profile and AUTH
  *                 (shared key, signature); may wait for RADIUS's key (keyring
- *                 aaa) or, in CRL_WAIT, for the first CRL of its certificate
+ *                 aaa), for a crypto thread that checks the certificate chain
+ *                 and signature, or, in CRL_WAIT, for the first CRL of its
+ *                 certificate
  *   eap           EAP, EAP_SUCCESS: EAP through RADIUS, when the client left
  *                 AUTH out; ends with the client's AUTH from the MSK
  *   authorize     AUTHORIZING: user and group authorization from RADIUS
@@ -28,10 +30,14 @@
  *   lease         INITIAL_CONTACT, the configuration payload and its
  *                 addresses (AAA, pool, DHCP), each held in the address book
  *   child         the child SAs' selector bounds, routes, the first child SA
- *   respond       the response: IDr, AUTH, CP, SA, TSi, TSr
+ *   respond       the response: IDr, AUTH, CP, SA, TSi, TSr (sealed on a
+ *                 crypto thread when there are some: waits for it)
  *   up            ESTABLISHED: the session is up (accounting, timers, push)
- * The steps from `ours` on never wait: they run together in the run that
- * follows the last answer, and share what they find in struct ike_auth_run. */
+ * The steps from `ours` on run together in the run that follows the last
+ * answer, and share what they find in struct ike_auth_run; only the respond
+ * step may wait, for a crypto thread to seal the response (ike_authx.c,
+ * ike_authq.c): the run's findings are then kept in s->pend->run and the
+ * next run starts from them. */
 #ifndef RAVEN_IKE_AUTH_STEPS_H
 #define RAVEN_IKE_AUTH_STEPS_H
 

@@ -17,9 +17,16 @@
 
 /* ---- opening a request ---- */
 
+/* One job a message, or a fragment (RFC 7383: each is authenticated and
+ * decrypted by its own job; the reassembly is the control thread's); a
+ * session's jobs are listed from s->open_job. */
 struct ike_open_job {
     struct cpool_job j;
     struct ike_sess *s;
+    struct ike_open_job *next; /* the session's next one */
+    bool frag;                 /* an Encrypted Fragment */
+    uint8_t *fplain;           /* its plaintext, when it opened */
+    size_t fplen;
     struct ike_sock *sk; /* the socket it came in on (checked before use: a commit may close it) */
     struct sockaddr_storage local, peer;
     bool cbc;
@@ -38,7 +45,10 @@ static void open_work(struct cpool_job *j)
     struct ike_sk_keys k = {.cbc = oj->cbc, .alg = oj->alg, .key = oj->key, .key_len = oj->key_len,
                             .integ = oj->integ, .integ_key = oj->integ_key};
 
-    oj->rc = ike_sk_open(&k, oj->buf, oj->len, &oj->msg, oj->plain, &oj->inner);
+    if (oj->frag)
+        oj->rc = ike_frag_open(&k, oj->buf, oj->len, &oj->msg, &oj->fplain, &oj->fplen);
+    else
+        oj->rc = ike_sk_open(&k, oj->buf, oj->len, &oj->msg, oj->plain, &oj->inner);
 }
 
 static void open_job_free(struct ike_open_job *oj)
@@ -47,6 +57,9 @@ static void open_job_free(struct ike_open_job *oj)
     OPENSSL_cleanse(oj->integ_key, sizeof(oj->integ_key));
     if (oj->plain)
         OPENSSL_cleanse(oj->plain, oj->len);
+    if (oj->fplain)
+        OPENSSL_cleanse(oj->fplain, oj->fplen);
+    free(oj->fplain);
     free(oj->plain);
     free(oj->buf);
     free(oj);
@@ -54,10 +67,40 @@ static void open_job_free(struct ike_open_job *oj)
 
 void ike_authq_open_forget(struct ike_sess *s)
 {
-    if (s->open_job) {
-        s->open_job->s = NULL;
-        s->open_job = NULL;
+    for (struct ike_open_job *oj = s->open_job; oj; oj = oj->next)
+        oj->s = NULL;
+    s->open_job = NULL;
+}
+
+static void open_unlink(struct ike_sess *s, struct ike_open_job *oj)
+{
+    struct ike_open_job **pp = &s->open_job;
+
+    while (*pp && *pp != oj)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = oj->next;
+}
+
+/* A fragment opened by @oj: into the reassembly, and the message handled
+ * once complete (as handle_request does inline). */
+static void frag_in(struct ike_sess *s, struct ike_open_job *oj, struct ike_sock *sk)
+{
+    struct ike_frag done;
+    enum ike_sk_rc rc;
+    bool complete;
+
+    rc = ike_frag_put(&s->frag, &oj->msg, oj->fplain, oj->fplen, &oj->inner, &complete);
+    oj->fplain = NULL; /* the reassembly's now */
+    if (rc == IKE_SK_NOT_AUTHENTIC || !complete) {
+        if (rc == IKE_SK_NOT_AUTHENTIC)
+            s->e->c.dropped++;
+        return;
     }
+    done = s->frag;
+    ike_frag_init(&s->frag);
+    ike_request_in(s, rc, &oj->msg.hdr, &oj->inner, sk, &oj->local, &oj->peer);
+    ike_frag_fini(&done);
 }
 
 static bool sock_live(const struct ike_engine *e, const struct ike_sock *sk)
@@ -78,7 +121,7 @@ static void open_done(struct cpool_job *j, bool ran)
         open_job_free(oj);
         return;
     }
-    s->open_job = NULL;
+    open_unlink(s, oj);
     if (!ran) { /* the pool stopped first: the half-open SA goes */
         open_job_free(oj);
         ike_sess_abandon(s);
@@ -86,6 +129,10 @@ static void open_done(struct cpool_job *j, bool ran)
     }
     if (oj->rc == IKE_SK_NOT_AUTHENTIC) {
         s->e->c.dropped++;
+    } else if (oj->msg.hdr.msg_id != s->peer_next) {
+        /* another copy of its request (whole or in fragments) was handled meanwhile */
+    } else if (oj->frag) {
+        frag_in(s, oj, sock_live(s->e, oj->sk) ? oj->sk : s->sock);
     } else {
         /* a commit since may have closed its socket: then the session's */
         ike_request_in(s, oj->rc, &oj->msg.hdr, &oj->inner, sock_live(s->e, oj->sk) ? oj->sk : s->sock,
@@ -100,11 +147,14 @@ bool ike_authq_open(struct ike_sess *s, const uint8_t *buf, size_t len, const st
     struct ike_open_job *oj;
     struct ike_sk_keys k;
 
-    if (!cpool_capacity(s->e->pool) || s->open_job || !(oj = calloc(1, sizeof(*oj))))
+    bool frag = msg->npld && msg->pld[msg->npld - 1].type == IKE_PLD_SKF;
+
+    if (!cpool_capacity(s->e->pool) || !(oj = calloc(1, sizeof(*oj))))
         return false;
+    oj->frag = frag;
     oj->buf = malloc(len);
-    oj->plain = malloc(len);
-    if (!oj->buf || !oj->plain) {
+    oj->plain = frag ? NULL : malloc(len);
+    if (!oj->buf || (!frag && !oj->plain)) {
         open_job_free(oj);
         return false;
     }
@@ -126,13 +176,15 @@ bool ike_authq_open(struct ike_sess *s, const uint8_t *buf, size_t len, const st
     oj->peer = *peer;
     oj->s = s;
     oj->j = (struct cpool_job){.work = open_work, .done = open_done};
-    s->open_job = oj;
     if (cpool_submit(s->e->pool, &oj->j)) { /* the queue is full: opened inline */
-        s->open_job = NULL;
         open_job_free(oj);
         return false;
     }
+    oj->next = s->open_job;
+    s->open_job = oj;
     s->e->c.pool_jobs++;
+    if (frag)
+        s->e->c.fragments_received++;
     return true;
 }
 

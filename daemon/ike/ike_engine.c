@@ -517,6 +517,11 @@ static void handle_response(struct ike_sess *s, const uint8_t *buf, size_t len, 
     free(plain);
 }
 
+static bool is_fragment(const struct ike_msg *msg)
+{
+    return msg->npld && msg->pld[msg->npld - 1].type == IKE_PLD_SKF;
+}
+
 static void handle_request(struct ike_sess *s, const uint8_t *buf, size_t len, const struct ike_msg *msg,
                            struct ike_sock *sk, const struct sockaddr_storage *local,
                            const struct sockaddr_storage *peer)
@@ -527,16 +532,18 @@ static void handle_request(struct ike_sess *s, const uint8_t *buf, size_t len, c
     struct ike_frag done;
     struct ike_sk_keys k;
     enum ike_sk_rc rc;
-    bool complete = true, sk_last = msg->npld && msg->pld[msg->npld - 1].type == IKE_PLD_SK;
+    bool complete = true, sk_last = msg->npld && msg->pld[msg->npld - 1].type == IKE_PLD_SK,
+         skf_last = msg->npld && msg->pld[msg->npld - 1].type == IKE_PLD_SKF;
 
-    /* IKE_AUTH's requests are opened on a crypto thread when there are some */
-    if (sk_last && msg->hdr.exchange == IKE_EXCH_AUTH && ike_sa_half_open(s) &&
-        ike_authq_open(s, buf, len, msg, sk, local, peer))
+    /* IKE_AUTH's requests (and their fragments) are opened on a crypto thread
+     * when there are some */
+    if ((sk_last || (skf_last && s->in.fragmentation)) && msg->hdr.exchange == IKE_EXCH_AUTH &&
+        ike_sa_half_open(s) && ike_authq_open(s, buf, len, msg, sk, local, peer))
         return;
     if (!(inner = calloc(1, sizeof(*inner))))
         return;
     ike_init_sk_keys(&s->in, !s->initiator, &k);
-    if (msg->npld && msg->pld[msg->npld - 1].type == IKE_PLD_SKF && s->in.fragmentation) {
+    if (skf_last && s->in.fragmentation) {
         e->c.fragments_received++;
         rc = ike_frag_add(&s->frag, &k, buf, len, msg, inner, &complete);
     } else if (sk_last) {
@@ -658,7 +665,7 @@ void ike_handle_dgram(struct ike_sock *sk, const struct sockaddr_storage *local,
             goto out;
         e->c.retransmissions++;
         ike_mobike_reply(s, &s->last_resp);
-    } else if (msg->hdr.msg_id == s->peer_next && s->open_job) {
+    } else if (msg->hdr.msg_id == s->peer_next && s->open_job && !is_fragment(msg)) {
         e->c.retransmissions++; /* its first copy is being opened: answered once done */
     } else if (msg->hdr.msg_id == s->peer_next && ike_auth_waiting(s)) {
         e->c.dropped++; /* window size 1: no new request before the answer to the last */
