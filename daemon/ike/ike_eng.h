@@ -705,7 +705,8 @@ void ike_authq_forget(struct ike_pend *pd);
 void ike_request_in(struct ike_sess *s, enum ike_sk_rc rc, const struct ike_hdr *hdr, const struct ike_msg *inner,
                     struct ike_sock *sk, const struct sockaddr_storage *local, const struct sockaddr_storage *peer);
 
-/* Whether the IKE_AUTH exchange of @s waits for RADIUS, DHCP or a CRL: a
+/* Whether the IKE_AUTH exchange of @s waits for RADIUS, DHCP, a CRL or a
+ * crypto thread (our signature, the client's, the response's sealing): a
  * retransmission of its request is dropped, and so is a new request. */
 bool ike_auth_waiting(const struct ike_sess *s);
 
