@@ -67,6 +67,7 @@ void ike_pend_free(struct ike_pend *p)
     aaa_cancel(p->op);
     dhcp_cancel(p->dhcp_op);
     ike_auth_sign_forget(p);
+    ike_authq_forget(p);
     if (p->psk_local)
         OPENSSL_cleanse(p->psk_local, strlen(p->psk_local));
     free(p->psk_local);
@@ -86,7 +87,8 @@ void ike_pend_free(struct ike_pend *p)
 
 bool ike_auth_waiting(const struct ike_sess *s)
 {
-    return s->pend && (s->pend->op || s->pend->dhcp_op || s->pend->sign_job || s->state == IKE_SA_CRL_WAIT);
+    return s->pend && (s->pend->op || s->pend->dhcp_op || s->pend->sign_job || s->pend->verify_job ||
+                       s->pend->seal_job || s->state == IKE_SA_CRL_WAIT);
 }
 
 /* ---- the runner ---- */
@@ -117,7 +119,14 @@ void ike_auth_run(struct ike_sess *s)
     enum ike_auth_rc rc = IKE_AUTH_NEXT;
     char tag[IKE_SA_TAG_LEN];
 
-    memset(&w, 0, sizeof(w));
+    if (pd->run) { /* resumed after the response was sealed: what the steps found */
+        w = *pd->run;
+        OPENSSL_cleanse(pd->run, sizeof(*pd->run));
+        free(pd->run);
+        pd->run = NULL;
+    } else {
+        memset(&w, 0, sizeof(w));
+    }
     while (rc == IKE_AUTH_NEXT && pd->step < NSTEPS) {
         rc = steps[pd->step].run(s, &w);
         if (rc == IKE_AUTH_NEXT)
@@ -126,8 +135,13 @@ void ike_auth_run(struct ike_sess *s)
             log_debug("ike", "%s: IKE_AUTH waits in its %s step", ike_sa_tag(s, tag, sizeof(tag)),
                       steps[pd->step].name);
     }
+    if (rc == IKE_AUTH_WAIT && pd->run) { /* the respond step's seal job has them */
+        OPENSSL_cleanse(&w, sizeof(w));
+        return;
+    }
     free(w.cpo);
     free(w.sa);
+    OPENSSL_cleanse(&w.child, sizeof(w.child));
     if (rc == IKE_AUTH_NEXT) {
         /* the session is up; what the steps shared pointed into the RADIUS
          * answers, which go only now */

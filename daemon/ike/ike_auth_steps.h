@@ -15,7 +15,9 @@
  * The steps, in order, and the IKE SA state each moves to (ike_sa.h):
  *   authenticate  AUTHENTICATING: the client's identity, its profile and AUTH
  *                 (shared key, signature); may wait for RADIUS's key (keyring
- *                 aaa) or, in CRL_WAIT, for the first CRL of its certificate
+ *                 aaa), for a crypto thread that checks the certificate chain
+ *                 and signature, or, in CRL_WAIT, for the first CRL of its
+ *                 certificate
  *   eap           EAP, EAP_SUCCESS: EAP through RADIUS, when the client left
  *                 AUTH out; ends with the client's AUTH from the MSK
  *   authorize     AUTHORIZING: user and group authorization from RADIUS
@@ -28,10 +30,14 @@
  *   lease         INITIAL_CONTACT, the configuration payload and its
  *                 addresses (AAA, pool, DHCP), each held in the address book
  *   child         the child SAs' selector bounds, routes, the first child SA
- *   respond       the response: IDr, AUTH, CP, SA, TSi, TSr
+ *   respond       the response: IDr, AUTH, CP, SA, TSi, TSr (sealed on a
+ *                 crypto thread when there are some: waits for it)
  *   up            ESTABLISHED: the session is up (accounting, timers, push)
- * The steps from `ours` on never wait: they run together in the run that
- * follows the last answer, and share what they find in struct ike_auth_run. */
+ * The steps from `ours` on run together in the run that follows the last
+ * answer, and share what they find in struct ike_auth_run; only the respond
+ * step may wait, for a crypto thread to seal the response (ike_authx.c,
+ * ike_authq.c): the run's findings are then kept in s->pend->run and the
+ * next run starts from them. */
 #ifndef RAVEN_IKE_AUTH_STEPS_H
 #define RAVEN_IKE_AUTH_STEPS_H
 
@@ -87,6 +93,14 @@ enum ike_auth_rc ike_auth_step_sign(struct ike_sess *s, struct ike_auth_run *w);
 /* The signature job of @pd, if any, let go (its result dropped), and a signature
  * not yet used freed. */
 void ike_auth_sign_forget(struct ike_pend *pd);
+/* With crypto threads: the response (@inner, a payload chain starting with
+ * @first) sealed by a job, IKE_AUTH_WAIT (@w kept in s->pend until it is done,
+ * then the steps go on with the up step); IKE_AUTH_NEXT when it must be sealed
+ * inline (ike_authq.c). */
+enum ike_auth_rc ike_authq_seal(struct ike_sess *s, struct ike_auth_run *w, uint8_t first, const uint8_t *inner,
+                                size_t inner_len);
+/* The verify job of @pd, if any, let go (its result dropped; ike_authx.c). */
+void ike_auth_verify_forget(struct ike_pend *pd);
 enum ike_auth_rc ike_auth_step_ours(struct ike_sess *s, struct ike_auth_run *w);         /* ike_authx.c */
 enum ike_auth_rc ike_auth_step_settings(struct ike_sess *s, struct ike_auth_run *w);     /* ike_auth_steps.c */
 enum ike_auth_rc ike_lease_step(struct ike_sess *s, struct ike_auth_run *w);             /* ike_lease.c */

@@ -361,48 +361,53 @@ static enum ike_auth_rc authn_psk(struct ike_sess *s, const struct authn *a)
     return IKE_AUTH_NEXT;
 }
 
-/* A signature AUTH: the certificate's chain to the profile's trustpoints, the
- * identity in it, the signature, and only then its revocation (a CRL not
- * fetched yet or an OCSP answer not had yet is waited for, in CRL_WAIT): a
- * certificate is public, and one that anybody can send must not make the
- * headend query a responder or fill its caches before its key is proven. */
-static enum ike_auth_rc authn_cert(struct ike_sess *s, struct authn *a)
-{
-    struct pki_tp *tps[16];
-    size_t ntp = ike_profile_tps(a->prof, IKE_TP_VERIFY, tps, 16), so_len;
-    int kind = a->cert ? EVP_PKEY_get_base_id(X509_get0_pubkey(a->cert)) : EVP_PKEY_NONE;
-    /* ecdsa-sig covers the elliptic-curve signatures, Ed25519 (RFC 8420) too */
-    bool rsa = kind == EVP_PKEY_RSA || kind == EVP_PKEY_RSA_PSS;
-    enum pki_verdict verdict;
-    const struct pki_tp *crl_tp = NULL;
-    X509 *issuer = NULL;
+/* What checking a client's certificate and signature found: its chain to the
+ * trustpoints (the trustpoint that checks its revocation and the issuer, when
+ * one does), then, only if the chain holds, its signature. */
+struct cert_check {
+    enum pki_verdict chain;
+    const struct pki_tp *crl_tp;
+    X509 *issuer;
+    bool sig_ok, oom;
     char why[300];
-    uint8_t *so;
-    bool ok, oom;
+};
 
-    if (!a->cert)
-        return ike_auth_refuse(s, NULL, "signature authentication without a certificate");
-    if (!(rsa ? a->prof->remote_rsa : a->prof->remote_ecdsa))
-        return ike_auth_refuse(s, "method-not-allowed",
-                               rsa ? "the profile does not allow RSA signature authentication of clients"
-                                   : "the profile does not allow ECDSA or Ed25519 signature authentication of "
-                                     "clients");
-    if (!ntp)
-        return ike_auth_refuse(s, NULL, "the profile has no trustpoint to verify client certificates with");
-    if (pki_crl_chain(tps, ntp, a->cert, a->chain, &crl_tp, &issuer, why, sizeof(why)) != PKI_GOOD)
-        return ike_auth_refuse(s, "certificate-invalid", why);
+static void cert_check_run(struct pki_tp *const *tps, size_t ntp, X509 *cert, STACK_OF(X509) *chain, uint8_t method,
+                           const uint8_t *auth, size_t auth_len, const uint8_t *so, size_t so_len,
+                           struct cert_check *c)
+{
+    c->chain = pki_crl_chain(tps, ntp, cert, chain, &c->crl_tp, &c->issuer, c->why, sizeof(c->why));
+    if (c->chain != PKI_GOOD)
+        return;
+    c->oom = !so;
+    c->sig_ok = so && pki_auth_verify(cert, method, auth, auth_len, so, so_len, c->why, sizeof(c->why));
+}
+
+/* The rest of a signature AUTH once its chain and signature are checked (@c,
+ * whose issuer it takes): the identity in the certificate, and only then its
+ * revocation (a CRL not fetched yet or an OCSP answer not had yet is waited
+ * for, in CRL_WAIT): a certificate is public, and one that anybody can send
+ * must not make the headend query a responder or fill its caches before its
+ * key is proven. */
+static enum ike_auth_rc authn_cert_end(struct ike_sess *s, struct authn *a, struct cert_check *c)
+{
+    int kind = EVP_PKEY_get_base_id(X509_get0_pubkey(a->cert));
+    bool rsa = kind == EVP_PKEY_RSA || kind == EVP_PKEY_RSA_PSS;
+    const struct pki_tp *crl_tp = c->crl_tp;
+    X509 *issuer = c->issuer;
+    enum pki_verdict verdict;
+    char why[300];
+
+    c->issuer = NULL;
+    if (c->chain != PKI_GOOD)
+        return ike_auth_refuse(s, "certificate-invalid", c->why);
     if (!pki_cert_matches_id(a->cert, a->idi.type, a->idi.data, a->idi.len)) {
         X509_free(issuer);
         return ike_auth_refuse(s, "certificate-invalid", "the client's identity is not in its certificate");
     }
-    so = ike_auth_signed_octets(s->in.prf, s->msg1, s->msg1_len, s->in.nr, s->in.nr_len, s->in.keys.sk_pi,
-                                s->in.keys.prf_len, a->idi_p->body, a->idi_p->len, &so_len);
-    ok = so && pki_auth_verify(a->cert, a->auth.method, a->auth.data, a->auth.len, so, so_len, why, sizeof(why));
-    oom = !so;
-    free(so);
-    if (!ok) {
+    if (!c->sig_ok) {
         X509_free(issuer);
-        return ike_auth_refuse(s, "signature-invalid", oom ? "out of memory" : why);
+        return ike_auth_refuse(s, "signature-invalid", c->oom ? "out of memory" : c->why);
     }
     /* the client holds the key: now its revocation (which may query) */
     why[0] = 0;
@@ -429,6 +434,155 @@ static enum ike_auth_rc authn_cert(struct ike_sess *s, struct authn *a)
         return IKE_AUTH_WAIT;
     }
     return IKE_AUTH_NEXT;
+}
+
+/* The chain and signature of a client's certificate checked by a thread of
+ * the crypto pool: the job owns the certificates (references), the AUTH, the
+ * signed octets and a reference to the generation whose trustpoints it reads
+ * (immutable; the stores it builds are its own); @s is NULL once the session
+ * went. Its revocation is checked back on the control thread. */
+struct ike_verify_job {
+    struct cpool_job j;
+    struct ike_sess *s;
+    struct ike_conf *gen;
+    struct pki_tp *tps[16];
+    size_t ntp;
+    X509 *cert;
+    STACK_OF(X509) *chain;
+    uint8_t method;
+    uint8_t *auth, *so;
+    size_t auth_len, so_len;
+    struct cert_check c;
+};
+
+static void verify_work(struct cpool_job *j)
+{
+    struct ike_verify_job *vj = (struct ike_verify_job *)j;
+
+    cert_check_run(vj->tps, vj->ntp, vj->cert, vj->chain, vj->method, vj->auth, vj->auth_len, vj->so, vj->so_len,
+                   &vj->c);
+}
+
+static void verify_job_free(struct ike_verify_job *vj)
+{
+    X509_free(vj->cert);
+    sk_X509_pop_free(vj->chain, X509_free);
+    X509_free(vj->c.issuer);
+    free(vj->auth);
+    free(vj->so);
+    ike_conf_unref(vj->gen);
+    free(vj);
+}
+
+void ike_auth_verify_forget(struct ike_pend *pd)
+{
+    if (pd->verify_job) {
+        pd->verify_job->s = NULL;
+        pd->verify_job = NULL;
+    }
+}
+
+static void verify_done(struct cpool_job *j, bool ran)
+{
+    struct ike_verify_job *vj = (struct ike_verify_job *)j;
+    struct ike_sess *s = vj->s;
+    struct authn a = {.prof = s ? s->prof : NULL};
+    enum ike_auth_rc rc;
+
+    if (!s) { /* the session went */
+        verify_job_free(vj);
+        return;
+    }
+    s->pend->verify_job = NULL;
+    a.idi_p = ike_msg_find(&s->pend->req, IKE_PLD_IDI, 0);
+    if (!ran || !a.idi_p || !ike_id_parse(a.idi_p, &a.idi)) { /* the pool stopped first: the session goes */
+        verify_job_free(vj);
+        ike_sess_abandon(s);
+        return;
+    }
+    a.cert = vj->cert;
+    a.chain = vj->chain;
+    vj->cert = NULL;
+    vj->chain = NULL;
+    rc = authn_cert_end(s, &a, &vj->c);
+    verify_job_free(vj);
+    X509_free(a.cert);
+    sk_X509_pop_free(a.chain, X509_free);
+    if (rc == IKE_AUTH_NEXT)
+        ike_auth_next(s); /* the authenticate step is done */
+}
+
+/* With crypto threads, the chain and signature checked by a job (the
+ * certificates move to it): IKE_AUTH_WAIT; else IKE_AUTH_NEXT (checked inline). */
+static enum ike_auth_rc verify_submit(struct ike_sess *s, struct authn *a, struct pki_tp *const *tps, size_t ntp,
+                                      uint8_t **so, size_t so_len)
+{
+    struct ike_verify_job *vj;
+
+    if (!cpool_capacity(s->e->pool) || !*so || !(vj = calloc(1, sizeof(*vj))))
+        return IKE_AUTH_NEXT;
+    vj->auth = malloc(a->auth.len ? a->auth.len : 1);
+    if (!vj->auth) {
+        free(vj);
+        return IKE_AUTH_NEXT;
+    }
+    memcpy(vj->auth, a->auth.data, a->auth.len);
+    vj->auth_len = a->auth.len;
+    vj->method = a->auth.method;
+    memcpy(vj->tps, tps, ntp * sizeof(tps[0]));
+    vj->ntp = ntp;
+    vj->gen = ike_conf_ref(s->gen); /* the trustpoints' */
+    vj->cert = a->cert;
+    vj->chain = a->chain;
+    vj->so = *so;
+    vj->so_len = so_len;
+    vj->s = s;
+    vj->j = (struct cpool_job){.work = verify_work, .done = verify_done};
+    s->pend->verify_job = vj;
+    if (cpool_submit(s->e->pool, &vj->j)) { /* the queue is full: checked inline */
+        s->pend->verify_job = NULL;
+        vj->cert = NULL;
+        vj->chain = NULL;
+        vj->so = NULL;
+        verify_job_free(vj);
+        return IKE_AUTH_NEXT;
+    }
+    *so = NULL;
+    a->cert = NULL;
+    a->chain = NULL;
+    s->e->c.pool_jobs++;
+    return IKE_AUTH_WAIT;
+}
+
+/* A signature AUTH: the certificate's chain to the profile's trustpoints and
+ * the signature (on a crypto thread when there are some), then the rest
+ * (authn_cert_end). */
+static enum ike_auth_rc authn_cert(struct ike_sess *s, struct authn *a)
+{
+    struct pki_tp *tps[16];
+    size_t ntp = ike_profile_tps(a->prof, IKE_TP_VERIFY, tps, 16), so_len;
+    int kind = a->cert ? EVP_PKEY_get_base_id(X509_get0_pubkey(a->cert)) : EVP_PKEY_NONE;
+    /* ecdsa-sig covers the elliptic-curve signatures, Ed25519 (RFC 8420) too */
+    bool rsa = kind == EVP_PKEY_RSA || kind == EVP_PKEY_RSA_PSS;
+    struct cert_check c = {0};
+    uint8_t *so;
+
+    if (!a->cert)
+        return ike_auth_refuse(s, NULL, "signature authentication without a certificate");
+    if (!(rsa ? a->prof->remote_rsa : a->prof->remote_ecdsa))
+        return ike_auth_refuse(s, "method-not-allowed",
+                               rsa ? "the profile does not allow RSA signature authentication of clients"
+                                   : "the profile does not allow ECDSA or Ed25519 signature authentication of "
+                                     "clients");
+    if (!ntp)
+        return ike_auth_refuse(s, NULL, "the profile has no trustpoint to verify client certificates with");
+    so = ike_auth_signed_octets(s->in.prf, s->msg1, s->msg1_len, s->in.nr, s->in.nr_len, s->in.keys.sk_pi,
+                                s->in.keys.prf_len, a->idi_p->body, a->idi_p->len, &so_len);
+    if (verify_submit(s, a, tps, ntp, &so, so_len) == IKE_AUTH_WAIT)
+        return IKE_AUTH_WAIT;
+    cert_check_run(tps, ntp, a->cert, a->chain, a->auth.method, a->auth.data, a->auth.len, so, so_len, &c);
+    free(so);
+    return authn_cert_end(s, a, &c);
 }
 
 enum ike_auth_rc ike_auth_step_authenticate(struct ike_sess *s, struct ike_auth_run *w)
@@ -648,6 +802,7 @@ enum ike_auth_rc ike_auth_step_respond(struct ike_sess *s, struct ike_auth_run *
     struct ike_builder ib;
     struct ike_hdr h = {0};
     const char *why = NULL;
+    uint8_t first = pd->eap ? IKE_PLD_AUTH : IKE_PLD_IDR;
 
     /* IDr and AUTH (with EAP only AUTH, from the MSK), CP, SA, TSi, TSr */
     ike_build_begin(&ib, &h);
@@ -673,12 +828,18 @@ enum ike_auth_rc ike_auth_step_respond(struct ike_sess *s, struct ike_auth_run *
         /* held: the up step sends it once the session's first record is
          * written, so that no client holds a session a crash could lose */
         s->hold_resp = true;
-        if (!ike_build_finish(&ib) ||
-            !ike_sess_respond(s, IKE_EXCH_AUTH, pd->msg_id, pd->eap ? IKE_PLD_AUTH : IKE_PLD_IDR,
-                              ib.buf.data + IKE_HDR_LEN, ib.buf.len - IKE_HDR_LEN)) {
-            s->hold_resp = false;
+        if (!ike_build_finish(&ib)) {
+            why = "cannot build the response";
+        } else if (ike_authq_seal(s, w, first, ib.buf.data + IKE_HDR_LEN, ib.buf.len - IKE_HDR_LEN) ==
+                   IKE_AUTH_WAIT) {
+            ike_buf_fini(&ib.buf); /* sealed on a crypto thread */
+            return IKE_AUTH_WAIT;
+        } else if (!ike_sess_respond(s, IKE_EXCH_AUTH, pd->msg_id, first, ib.buf.data + IKE_HDR_LEN,
+                                     ib.buf.len - IKE_HDR_LEN)) {
             why = "cannot build the response";
         }
+        if (why)
+            s->hold_resp = false;
     }
     ike_buf_fini(&ib.buf);
     return why ? ike_auth_refuse(s, NULL, why) : IKE_AUTH_NEXT;

@@ -188,6 +188,13 @@ struct ike_pend {
     /* our AUTH signature, while a crypto thread makes it (sign_job), then
      * until the respond step sends it (ike_authx.c) */
     struct ike_sign_job *sign_job;
+    /* the client's signature AUTH and certificate chain, while a crypto
+     * thread checks them (ike_authq.c) */
+    struct ike_verify_job *verify_job;
+    /* our response, while a crypto thread seals it, and what the steps from
+     * ours on found until then (ike_authq.c) */
+    struct ike_seal_job *seal_job;
+    struct ike_auth_run *run;
     uint8_t *sig;
     size_t sig_len;
     uint8_t sig_method;
@@ -230,6 +237,9 @@ struct ike_sess {
     /* its IKE_SA_INIT's DH and keys, while a crypto thread computes them
      * (ike_initx.c): no answer yet */
     struct init_job *init_job;
+    /* an IKE_AUTH request, while a crypto thread opens its SK payload
+     * (ike_authq.c): its retransmissions are counted and dropped */
+    struct ike_open_job *open_job;
     bool vid_unity, vid_flexvpn;
     bool cfg_set_accept; /* answer the client's CFG_SET with CFG_ACK */
     struct ike_child_sa *child; /* child_cap entries; pointers into it move when it grows */
@@ -465,6 +475,21 @@ char *ike_addr_str(const struct sockaddr_storage *a, char *buf, size_t len);
  * (a NAT keepalive is the single byte 0xFF, RFC 3948 2.3). */
 void ike_xmit_dgram(struct ike_sock *sk, const struct sockaddr_storage *local, const struct sockaddr_storage *peer,
                     const uint8_t *data, size_t len, bool raw);
+/* What sealing a message of @s needs, copied (its keys, header, fragment
+ * size): a crypto thread seals with it alone. Wiped by the caller. */
+struct ike_seal_ctx {
+    struct ike_hdr h;
+    bool cbc, fragmentation;
+    enum ike_aead alg;
+    enum ike_integ integ;
+    uint8_t key[36], integ_key[64];
+    size_t key_len, mtu, overhead;
+};
+void ike_seal_ctx_of(const struct ike_sess *s, uint8_t exchange, bool response, uint32_t msg_id,
+                     struct ike_seal_ctx *c);
+/* ike_xmit_seal with a context instead of the session (any thread). */
+bool ike_seal_ctx_seal(const struct ike_seal_ctx *c, uint8_t first, const uint8_t *inner, size_t inner_len,
+                       struct ike_out *o);
 /* Seals @inner (a payload chain starting with @first) into one message, or into
  * Encrypted Fragments when fragmentation was negotiated and it would not fit the
  * configured MTU (RFC 7383 2.5); @o gets the datagrams. */
@@ -663,7 +688,25 @@ void ike_crl_adopted(struct ike_sess *s);
 /* The session ends: it no longer holds its certificate's OCSP answer. */
 void ike_crl_release(struct ike_sess *s);
 
-/* Whether the IKE_AUTH exchange of @s waits for RADIUS, DHCP or a CRL: a
+/* ike_authq.c: IKE_AUTH's crypto on the crypto pool's threads */
+/* With crypto threads, an IKE_AUTH request's SK payload (@buf as received, of
+ * @len bytes, parsed into @msg) opened and parsed by a job, which then hands
+ * it to ike_request_in: true when the job took it, false when there are no
+ * threads or the queue is full (opened inline). */
+bool ike_authq_open(struct ike_sess *s, const uint8_t *buf, size_t len, const struct ike_msg *msg,
+                    struct ike_sock *sk, const struct sockaddr_storage *local, const struct sockaddr_storage *peer);
+/* A session freed while its open job runs: the job's result is dropped. */
+void ike_authq_open_forget(struct ike_sess *s);
+/* The verify and seal jobs of @pd let go (their results dropped), and the
+ * steps' saved findings freed. */
+void ike_authq_forget(struct ike_pend *pd);
+/* ike_engine.c: an authentic request's contents (@rc as opening its SK payload
+ * found, @inner its payloads), handled as ike_handle_dgram would. */
+void ike_request_in(struct ike_sess *s, enum ike_sk_rc rc, const struct ike_hdr *hdr, const struct ike_msg *inner,
+                    struct ike_sock *sk, const struct sockaddr_storage *local, const struct sockaddr_storage *peer);
+
+/* Whether the IKE_AUTH exchange of @s waits for RADIUS, DHCP, a CRL or a
+ * crypto thread (our signature, the client's, the response's sealing): a
  * retransmission of its request is dropped, and so is a new request. */
 bool ike_auth_waiting(const struct ike_sess *s);
 

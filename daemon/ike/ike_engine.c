@@ -112,6 +112,7 @@ static void drop_resources(struct ike_sess *s)
 void ike_sess_release(struct ike_sess *s)
 {
     ike_initx_forget(s);
+    ike_authq_open_forget(s);
     drop_resources(s);
     if (s->child) /* with a session arena the children keep their keys */
         OPENSSL_cleanse(s->child, s->child_cap * sizeof(*s->child));
@@ -516,26 +517,36 @@ static void handle_response(struct ike_sess *s, const uint8_t *buf, size_t len, 
     free(plain);
 }
 
+static bool is_fragment(const struct ike_msg *msg)
+{
+    return msg->npld && msg->pld[msg->npld - 1].type == IKE_PLD_SKF;
+}
+
 static void handle_request(struct ike_sess *s, const uint8_t *buf, size_t len, const struct ike_msg *msg,
                            struct ike_sock *sk, const struct sockaddr_storage *local,
                            const struct sockaddr_storage *peer)
 {
     struct ike_engine *e = s->e;
-    struct ike_msg *inner = calloc(1, sizeof(*inner));
+    struct ike_msg *inner;
     uint8_t *plain = NULL;
     struct ike_frag done;
     struct ike_sk_keys k;
     enum ike_sk_rc rc;
-    bool complete = true;
+    bool complete = true, sk_last = msg->npld && msg->pld[msg->npld - 1].type == IKE_PLD_SK,
+         skf_last = msg->npld && msg->pld[msg->npld - 1].type == IKE_PLD_SKF;
 
-    ike_frag_init(&done);
-    if (!inner)
+    /* IKE_AUTH's requests (and their fragments) are opened on a crypto thread
+     * when there are some */
+    if ((sk_last || (skf_last && s->in.fragmentation)) && msg->hdr.exchange == IKE_EXCH_AUTH &&
+        ike_sa_half_open(s) && ike_authq_open(s, buf, len, msg, sk, local, peer))
+        return;
+    if (!(inner = calloc(1, sizeof(*inner))))
         return;
     ike_init_sk_keys(&s->in, !s->initiator, &k);
-    if (msg->npld && msg->pld[msg->npld - 1].type == IKE_PLD_SKF && s->in.fragmentation) {
+    if (skf_last && s->in.fragmentation) {
         e->c.fragments_received++;
         rc = ike_frag_add(&s->frag, &k, buf, len, msg, inner, &complete);
-    } else if (msg->npld && msg->pld[msg->npld - 1].type == IKE_PLD_SK) {
+    } else if (sk_last) {
         plain = malloc(len);
         rc = plain ? ike_sk_open(&k, buf, len, msg, plain, inner) : IKE_SK_NOT_AUTHENTIC;
     } else {
@@ -551,6 +562,17 @@ static void handle_request(struct ike_sess *s, const uint8_t *buf, size_t len, c
     /* a reassembled message is ours now; the handlers below may end the session */
     done = s->frag;
     ike_frag_init(&s->frag);
+    ike_request_in(s, rc, &msg->hdr, inner, sk, local, peer);
+    ike_frag_fini(&done);
+    free(inner);
+    free(plain);
+}
+
+void ike_request_in(struct ike_sess *s, enum ike_sk_rc rc, const struct ike_hdr *hdr, const struct ike_msg *inner,
+                    struct ike_sock *sk, const struct sockaddr_storage *local, const struct sockaddr_storage *peer)
+{
+    struct ike_engine *e = s->e;
+
     /* an authentic message: the peer is alive, and without MOBIKE its address
      * is where it sends from now (NAT mapping changes, the float to port 4500);
      * with MOBIKE only UPDATE_SA_ADDRESSES moves it (ike_mobike.c) */
@@ -571,24 +593,21 @@ static void handle_request(struct ike_sess *s, const uint8_t *buf, size_t len, c
         else
             ike_notify_build(&bd, &(struct ike_notify_pld){.type = N_INVALID_SYNTAX});
         if (ike_build_finish(&bd))
-            ike_sess_respond(s, msg->hdr.exchange, msg->hdr.msg_id, IKE_PLD_NOTIFY, bd.buf.data + IKE_HDR_LEN,
+            ike_sess_respond(s, hdr->exchange, hdr->msg_id, IKE_PLD_NOTIFY, bd.buf.data + IKE_HDR_LEN,
                              bd.buf.len - IKE_HDR_LEN);
         ike_buf_fini(&bd.buf);
         if (ike_sa_half_open(s))
             ike_sess_abandon(s);
-    } else if (msg->hdr.exchange == IKE_EXCH_AUTH && ike_sa_half_open(s)) {
+    } else if (hdr->exchange == IKE_EXCH_AUTH && ike_sa_half_open(s)) {
         ike_handle_auth(s, inner);
-    } else if (msg->hdr.exchange == IKE_EXCH_INFORMATIONAL &&
+    } else if (hdr->exchange == IKE_EXCH_INFORMATIONAL &&
                (ike_sa_up(s) || s->state == IKE_SA_REKEYED || s->state == IKE_SA_DELETING)) {
-        ike_info_handle(s, inner, msg->hdr.msg_id);
-    } else if (msg->hdr.exchange == IKE_EXCH_CREATE_CHILD_SA && ike_sa_up(s)) {
-        ike_handle_create_child(s, inner, msg->hdr.msg_id);
+        ike_info_handle(s, inner, hdr->msg_id);
+    } else if (hdr->exchange == IKE_EXCH_CREATE_CHILD_SA && ike_sa_up(s)) {
+        ike_handle_create_child(s, inner, hdr->msg_id);
     } else {
         e->c.dropped++;
     }
-    ike_frag_fini(&done);
-    free(inner);
-    free(plain);
 }
 
 void ike_handle_dgram(struct ike_sock *sk, const struct sockaddr_storage *local,
@@ -646,6 +665,8 @@ void ike_handle_dgram(struct ike_sock *sk, const struct sockaddr_storage *local,
             goto out;
         e->c.retransmissions++;
         ike_mobike_reply(s, &s->last_resp);
+    } else if (msg->hdr.msg_id == s->peer_next && s->open_job && !is_fragment(msg)) {
+        e->c.retransmissions++; /* its first copy is being opened: answered once done */
     } else if (msg->hdr.msg_id == s->peer_next && ike_auth_waiting(s)) {
         e->c.dropped++; /* window size 1: no new request before the answer to the last */
     } else if (msg->hdr.msg_id == s->peer_next) {

@@ -34,6 +34,7 @@
 struct ike_rtnl {
     struct mnl_socket *nl;
     uint32_t seq;
+    bool unread; /* answers may wait on the socket: a request given up on, or a removal not waited for */
 };
 
 /* ---- netlink ---- */
@@ -54,9 +55,36 @@ static struct mnl_socket *rtnl_open(void)
     return nl;
 }
 
+/* Reads what waits on @nl without waiting: the answers to requests given up
+ * on, and the errors of removals not waited for (logged). */
+static void rtnl_drain(struct mnl_socket *nl)
+{
+    char buf[MNL_SOCKET_BUFFER_SIZE];
+
+    for (;;) {
+        ssize_t n = recv(mnl_socket_get_fd(nl), buf, sizeof(buf), MSG_DONTWAIT);
+        int left = (int)n;
+
+        if (n < 0 && errno == ENOBUFS) /* some were lost: read the rest */
+            continue;
+        if (n <= 0)
+            break;
+        for (const struct nlmsghdr *m = (const struct nlmsghdr *)buf; mnl_nlmsg_ok(m, left);
+             m = mnl_nlmsg_next(m, &left)) {
+            const struct nlmsgerr *err = mnl_nlmsg_get_payload(m);
+
+            if (m->nlmsg_type == NLMSG_ERROR && m->nlmsg_len >= mnl_nlmsg_size(sizeof(*err)) && err->error &&
+                err->error != -ESRCH && err->msg.nlmsg_type == RTM_DELROUTE)
+                log_warn("ike", "cannot remove a route of an ended session: %s", strerror(-err->error));
+        }
+    }
+}
+
 /* Sends @nlh and runs @cb on the answers until the acknowledgement or the end of
- * a dump: 0, or -errno (the kernel's error included). */
-static int rtnl_talk(struct mnl_socket *nl, uint32_t *seq, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
+ * a dump: 0, or -errno (the kernel's error included). @unread (NULL: a fresh
+ * socket) says whether answers to earlier requests may wait on @nl. */
+static int rtnl_talk(struct mnl_socket *nl, uint32_t *seq, bool *unread, struct nlmsghdr *nlh, mnl_cb_t cb,
+                     void *data)
 {
     char buf[MNL_SOCKET_BUFFER_SIZE];
     unsigned portid = mnl_socket_get_portid(nl);
@@ -66,8 +94,10 @@ static int rtnl_talk(struct mnl_socket *nl, uint32_t *seq, struct nlmsghdr *nlh,
     /* what answers a request given up on (SO_RCVTIMEO) arrives later and would
      * be read as this one's answer (a sequence mismatch, failing it and every
      * request after it): drop it first */
-    while (recv(mnl_socket_get_fd(nl), buf, sizeof(buf), MSG_DONTWAIT) > 0)
-        ;
+    if (unread && *unread) {
+        rtnl_drain(nl);
+        *unread = false;
+    }
     nlh->nlmsg_seq = ++*seq;
     /* the answer ends with the acknowledgement (a dump's with NLMSG_DONE); a
      * request's NLM_F_EXCL has the bit of a dump's NLM_F_MATCH */
@@ -77,8 +107,11 @@ static int rtnl_talk(struct mnl_socket *nl, uint32_t *seq, struct nlmsghdr *nlh,
         return -errno;
     do {
         n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-        if (n < 0)
+        if (n < 0) {
+            if (unread)
+                *unread = true; /* its answer may come later */
             return -errno;
+        }
         rc = mnl_cb_run(buf, (size_t)n, nlh->nlmsg_seq, portid, cb, data);
     } while (rc == MNL_CB_OK);
     return rc < 0 ? -errno : 0;
@@ -89,7 +122,10 @@ static size_t alen(uint8_t family)
     return family == AF_INET ? 4 : 16;
 }
 
-static int route_msg(struct ike_rtnl *rt, const struct ike_kroute *r, bool add)
+/* Adds or removes route @r, waiting for the kernel's answer unless @nowait (a
+ * removal: the kernel answers only an error, read and logged before the next
+ * request; the kernel handles a request before the send returns). */
+static int route_msg(struct ike_rtnl *rt, const struct ike_kroute *r, bool add, bool nowait)
 {
     char buf[MNL_SOCKET_BUFFER_SIZE];
     struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
@@ -110,7 +146,12 @@ static int route_msg(struct ike_rtnl *rt, const struct ike_kroute *r, bool add)
         mnl_attr_put_u32(nlh, RTA_PRIORITY, r->metric);
     if (r->realm && r->family == AF_INET)
         mnl_attr_put_u32(nlh, RTA_FLOW, r->realm);
-    return rtnl_talk(rt->nl, &rt->seq, nlh, NULL, NULL);
+    if (nowait) {
+        nlh->nlmsg_seq = ++rt->seq;
+        rt->unread = true; /* an error, if any */
+        return mnl_socket_sendto(rt->nl, nlh, nlh->nlmsg_len) < 0 ? -errno : 0;
+    }
+    return rtnl_talk(rt->nl, &rt->seq, &rt->unread, nlh, NULL, NULL);
 }
 
 struct flush_ctx {
@@ -171,12 +212,12 @@ static void rtnl_flush(struct ike_rtnl *rt)
         nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
         rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
         rtm->rtm_family = i ? AF_INET6 : AF_INET;
-        rc = rtnl_talk(rt->nl, &rt->seq, nlh, flush_cb, &f);
+        rc = rtnl_talk(rt->nl, &rt->seq, &rt->unread, nlh, flush_cb, &f);
         if (rc)
             log_warn("ike", "cannot list the kernel's routes to flush stale ones: %s", strerror(-rc));
     }
     for (size_t i = 0; i < f.n; i++)
-        gone += route_msg(rt, &f.v[i], false) == 0;
+        gone += route_msg(rt, &f.v[i], false, false) == 0;
     if (gone)
         log_info("ike", "flushed %zu stale route(s) of protocol %d", gone, IKE_ROUTE_PROTO);
     free(f.v);
@@ -268,7 +309,7 @@ int ike_route_vrf(const char *name, int *ifindex, uint32_t *table)
     nlh->nlmsg_flags = NLM_F_REQUEST;
     mnl_nlmsg_put_extra_header(nlh, sizeof(struct ifinfomsg));
     mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
-    rc = rtnl_talk(nl, &seq, nlh, vrf_cb, &v);
+    rc = rtnl_talk(nl, &seq, NULL, nlh, vrf_cb, &v);
     mnl_socket_close(nl);
     if (rc)
         return rc == -EINVAL ? -ENODEV : rc;
@@ -326,7 +367,7 @@ size_t ike_route_vrf_devices(char (*out)[16], size_t n, size_t cap)
     nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
     mnl_nlmsg_put_extra_header(nlh, sizeof(struct ifinfomsg));
     if (nl) {
-        rtnl_talk(nl, &seq, nlh, vrf_list_cb, &l);
+        rtnl_talk(nl, &seq, NULL, nlh, vrf_list_cb, &l);
         mnl_socket_close(nl);
     }
     return l.n;
@@ -624,7 +665,7 @@ void ike_route_install(struct ike_sess *s)
         if (r->tried)
             continue;
         r->tried = true;
-        rc = route_msg(rt, r, true);
+        rc = route_msg(rt, r, true, false);
 
         inet_ntop(r->family, r->dst, a, sizeof(a));
         if (rc)
@@ -646,8 +687,8 @@ void ike_route_remove(struct ike_sess *s)
 
         if (!s->routes[i].installed)
             continue;
-        rc = route_msg(rt, &s->routes[i], false);
-        if (rc && rc != -ESRCH)
+        rc = route_msg(rt, &s->routes[i], false, true); /* an error is logged when read */
+        if (rc)
             log_warn("ike", "session %" PRIu64 ": cannot remove its route: %s", s->ss.id, strerror(-rc));
     }
     free(s->routes);

@@ -108,25 +108,52 @@ void ike_frag_fini(struct ike_frag *f)
     memset(f, 0, sizeof(*f));
 }
 
-enum ike_sk_rc ike_frag_add(struct ike_frag *f, const struct ike_sk_keys *k, const uint8_t *buf, size_t len,
-                            const struct ike_msg *msg, struct ike_msg *inner, bool *complete)
+enum ike_sk_rc ike_frag_open(const struct ike_sk_keys *k, const uint8_t *buf, size_t len, const struct ike_msg *msg,
+                             uint8_t **plain, size_t *plen)
 {
     const struct ike_pld *p = msg->npld ? &msg->pld[msg->npld - 1] : NULL;
     struct ike_skf_pld skf;
+    enum ike_sk_rc rc;
+
+    *plain = NULL;
+    *plen = 0;
+    if (!p || p->type != IKE_PLD_SKF || !ike_skf_parse(p, &skf))
+        return IKE_SK_NOT_AUTHENTIC;
+    *plain = malloc(skf.len ? skf.len : 1);
+    if (!*plain)
+        return IKE_SK_NOT_AUTHENTIC;
+    rc = open_region(k, buf, len, skf.data, skf.len, *plain, plen);
+    if (rc) {
+        free(*plain);
+        *plain = NULL;
+    }
+    return rc;
+}
+
+enum ike_sk_rc ike_frag_add(struct ike_frag *f, const struct ike_sk_keys *k, const uint8_t *buf, size_t len,
+                            const struct ike_msg *msg, struct ike_msg *inner, bool *complete)
+{
     uint8_t *plain;
-    size_t plen, total = 0;
+    size_t plen;
+    enum ike_sk_rc rc = ike_frag_open(k, buf, len, msg, &plain, &plen);
+
+    *complete = false;
+    if (rc)
+        return rc;
+    return ike_frag_put(f, msg, plain, plen, inner, complete);
+}
+
+enum ike_sk_rc ike_frag_put(struct ike_frag *f, const struct ike_msg *msg, uint8_t *plain, size_t plen,
+                            struct ike_msg *inner, bool *complete)
+{
+    struct ike_skf_pld skf;
+    size_t total = 0;
     enum ike_sk_rc rc;
 
     *complete = false;
-    if (!p || p->type != IKE_PLD_SKF || !ike_skf_parse(p, &skf))
-        return IKE_SK_NOT_AUTHENTIC;
-    plain = malloc(skf.len);
-    if (!plain)
-        return IKE_SK_NOT_AUTHENTIC;
-    rc = open_region(k, buf, len, skf.data, skf.len, plain, &plen);
-    if (rc) {
+    if (!msg->npld || !ike_skf_parse(&msg->pld[msg->npld - 1], &skf)) { /* opened: it parsed */
         free(plain);
-        return rc;
+        return IKE_SK_NOT_AUTHENTIC;
     }
     /* RFC 7383 2.6: fragments of a newer message, or of a retransmission split into
      * more fragments, start over; older ones and duplicates are dropped */

@@ -67,6 +67,14 @@ void ike_frag_fini(struct ike_frag *f);
 enum ike_sk_rc ike_frag_add(struct ike_frag *f, const struct ike_sk_keys *k, const uint8_t *buf, size_t len,
                             const struct ike_msg *msg, struct ike_msg *inner, bool *complete);
 
+/* ike_frag_add in two halves: the fragment authenticated and decrypted (on any
+ * thread; *@plain, of *@plen bytes, is the caller's, NULL unless IKE_SK_OK),
+ * then added to @f (which takes @plain) on the thread that owns @f. */
+enum ike_sk_rc ike_frag_open(const struct ike_sk_keys *k, const uint8_t *buf, size_t len, const struct ike_msg *msg,
+                             uint8_t **plain, size_t *plen);
+enum ike_sk_rc ike_frag_put(struct ike_frag *f, const struct ike_msg *msg, uint8_t *plain, size_t plen,
+                            struct ike_msg *inner, bool *complete);
+
 /* Ends a message under construction with an SK payload holding @inner (a payload
  * chain whose first payload is of type @first): pads, encrypts with a fresh IV and
  * sets the lengths. The builder's buffer is then the complete message. */

@@ -5,6 +5,7 @@
  * until the peer is declared dead, and NAT keepalives. */
 #include <errno.h>
 #include <netinet/in.h>
+#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -92,23 +93,42 @@ static bool out_add(struct ike_out *o, struct ike_buf *b)
     return true;
 }
 
-bool ike_xmit_seal(struct ike_sess *s, uint8_t exchange, bool response, uint32_t msg_id, uint8_t first,
-                   const uint8_t *inner, size_t inner_len, struct ike_out *o)
+void ike_seal_ctx_of(const struct ike_sess *s, uint8_t exchange, bool response, uint32_t msg_id,
+                     struct ike_seal_ctx *c)
 {
-    struct ike_hdr h = {.version = 0x20, .exchange = exchange,
-                        .flags = (uint8_t)((response ? IKE_FLAG_RESPONSE : 0) | (s->initiator ? IKE_FLAG_INITIATOR : 0)),
-                        .msg_id = msg_id};
     struct ike_sk_keys k;
-    size_t mtu = s->gen ? s->gen->frag_mtu : 1280; /* the generation it negotiated fragmentation under */
-    size_t overhead = (s->peer.ss_family == AF_INET ? 20 : 40) + 8 + 4 + IKE_HDR_LEN + IKE_PLD_HDR_LEN + 4 + 16 +
-                      (s->in.cbc ? 32 + 16 : 16) + 16;
+
+    memset(c, 0, sizeof(*c));
+    c->h = (struct ike_hdr){.version = 0x20, .exchange = exchange,
+                            .flags = (uint8_t)((response ? IKE_FLAG_RESPONSE : 0) |
+                                               (s->initiator ? IKE_FLAG_INITIATOR : 0)),
+                            .msg_id = msg_id};
+    memcpy(c->h.spi_i, s->in.spi_i, 8);
+    memcpy(c->h.spi_r, s->in.spi_r, 8);
+    ike_init_sk_keys(&s->in, s->initiator, &k); /* our messages: our role's keys */
+    c->cbc = k.cbc;
+    c->alg = k.alg;
+    c->integ = k.integ;
+    c->key_len = k.key_len < sizeof(c->key) ? k.key_len : sizeof(c->key);
+    memcpy(c->key, k.key, c->key_len);
+    if (k.cbc && k.integ_key)
+        memcpy(c->integ_key, k.integ_key, sizeof(c->integ_key));
+    c->fragmentation = s->in.fragmentation;
+    c->mtu = s->gen ? s->gen->frag_mtu : 1280; /* the generation it negotiated fragmentation under */
+    c->overhead = (s->peer.ss_family == AF_INET ? 20 : 40) + 8 + 4 + IKE_HDR_LEN + IKE_PLD_HDR_LEN + 4 + 16 +
+                  (s->in.cbc ? 32 + 16 : 16) + 16;
+}
+
+bool ike_seal_ctx_seal(const struct ike_seal_ctx *c, uint8_t first, const uint8_t *inner, size_t inner_len,
+                       struct ike_out *o)
+{
+    struct ike_sk_keys k = {.cbc = c->cbc, .alg = c->alg, .key = c->key, .key_len = c->key_len,
+                            .integ = c->integ, .integ_key = c->integ_key};
+    size_t mtu = c->mtu, overhead = c->overhead;
     struct ike_builder bd;
 
-    memcpy(h.spi_i, s->in.spi_i, 8);
-    memcpy(h.spi_r, s->in.spi_r, 8);
-    ike_init_sk_keys(&s->in, s->initiator, &k); /* our messages: our role's keys */
     o->n = 0;
-    if (s->in.fragmentation && inner_len + overhead > mtu && mtu > overhead + 64) {
+    if (c->fragmentation && inner_len + overhead > mtu && mtu > overhead + 64) {
         size_t chunk = mtu - overhead, total = (inner_len + chunk - 1) / chunk;
 
         if (total > IKE_MAX_DGRAMS)
@@ -116,7 +136,7 @@ bool ike_xmit_seal(struct ike_sess *s, uint8_t exchange, bool response, uint32_t
         for (size_t i = 0; i < total; i++) {
             size_t off = i * chunk, n = inner_len - off < chunk ? inner_len - off : chunk;
 
-            ike_build_begin(&bd, &h);
+            ike_build_begin(&bd, &c->h);
             if (!ike_skf_seal(&k, &bd, (uint16_t)(i + 1), (uint16_t)total, first, inner + off, n) ||
                 !out_add(o, &bd.buf)) {
                 ike_buf_fini(&bd.buf);
@@ -126,12 +146,24 @@ bool ike_xmit_seal(struct ike_sess *s, uint8_t exchange, bool response, uint32_t
         }
         return true;
     }
-    ike_build_begin(&bd, &h);
+    ike_build_begin(&bd, &c->h);
     if (!ike_sk_seal(&k, &bd, first, inner, inner_len) || !out_add(o, &bd.buf)) {
         ike_buf_fini(&bd.buf);
         return false;
     }
     return true;
+}
+
+bool ike_xmit_seal(struct ike_sess *s, uint8_t exchange, bool response, uint32_t msg_id, uint8_t first,
+                   const uint8_t *inner, size_t inner_len, struct ike_out *o)
+{
+    struct ike_seal_ctx c;
+    bool ok;
+
+    ike_seal_ctx_of(s, exchange, response, msg_id, &c);
+    ok = ike_seal_ctx_seal(&c, first, inner, inner_len, o);
+    OPENSSL_cleanse(&c, sizeof(c));
+    return ok;
 }
 
 bool ike_sess_respond(struct ike_sess *s, uint8_t exchange, uint32_t msg_id, uint8_t first, const uint8_t *inner,

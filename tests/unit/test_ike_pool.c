@@ -5,7 +5,9 @@
  * SA that goes while its job runs (nothing leaks: LSan); a commit while it
  * runs (the SA keeps its generation); and under a flood
  * the pool half full demands cookies, a source gets a quarter of it, a full
- * one drops, each counted in vpn-state. */
+ * one drops, each counted in vpn-state; IKE_AUTH opened and sealed on the
+ * thread (ike_authq.c) with the same result as inline, inline when the queue
+ * is full, and dropped with its session. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
@@ -185,7 +187,8 @@ static void test_init_on_thread(void **state)
     assert_memory_equal(e->out, first, first_len);
     assert_true(ike_client_sa_init_done(&c, first, first_len));
     assert_true(ike_client_auth(&c, "alice.example.org", "k1", &b));
-    assert_true(ask(e, eng, &b));
+    assert_int_equal(ask(e, eng, &b), 0); /* IKE_AUTH is opened and sealed on the thread too */
+    wait_answer(e, eng);
     assert_true(ike_client_auth_done(&c, e->out, e->out_len));
     assert_int_equal(counter(e, eng, "sa/active"), 1);
     ike_client_fini(&c);
@@ -239,7 +242,8 @@ static void test_commit_while_computing(void **state)
     wait_answer(e, eng);
     assert_true(ike_client_sa_init_done(&c, e->out, e->out_len));
     assert_true(ike_client_auth(&c, "alice.example.org", "k1", &b));
-    assert_true(ask(e, eng, &b));
+    assert_int_equal(ask(e, eng, &b), 0);
+    wait_answer(e, eng);
     assert_true(ike_client_auth_done(&c, e->out, e->out_len)); /* the old key, its generation's */
     ike_client_init(&c2, IKE_DH_ECP256);
     assert_true(ike_client_sa_init(&c2, &b));
@@ -247,7 +251,8 @@ static void test_commit_while_computing(void **state)
     wait_answer(e, eng);
     assert_true(ike_client_sa_init_done(&c2, e->out, e->out_len));
     assert_true(ike_client_auth(&c2, "bob.example.org", "k2", &b));
-    assert_true(ask(e, eng, &b));
+    assert_int_equal(ask(e, eng, &b), 0);
+    wait_answer(e, eng);
     assert_true(ike_client_auth_done(&c2, e->out, e->out_len)); /* the new key */
     assert_int_equal(counter(e, eng, "sa/active"), 2);
     ike_client_fini(&c);
@@ -297,6 +302,121 @@ static size_t one_client(struct env *e, struct ike_engine *eng, bool *cookie_ask
     }
     ike_client_fini(&c);
     return len;
+}
+
+/* The client's IKE_SA_INIT answered through the pool (@c then has its keys). */
+static void sa_init_through(struct env *e, struct ike_engine *eng, struct ike_client *c)
+{
+    struct ike_buf b = {0};
+
+    assert_true(ike_client_sa_init(c, &b));
+    assert_int_equal(ask(e, eng, &b), 0);
+    wait_answer(e, eng);
+    assert_true(ike_client_sa_init_done(c, e->out, e->out_len));
+}
+
+/* IKE_AUTH on the thread: its SK payload opened by one job, its response
+ * sealed by another; no answer until the loop delivers them, a retransmission
+ * meanwhile counted and not answered twice, then answered with the same
+ * response; the client accepts it as it does the inline one (below). */
+static void test_auth_on_thread(void **state)
+{
+    struct env *e = *state;
+    struct ike_engine *eng = engine(e, e->tree);
+    struct ike_client c;
+    struct ike_buf b = {0}, again, third;
+    uint8_t resp[2048];
+    size_t resp_len;
+
+    assert_int_equal(ike_engine_set_crypto_threads(eng, 1), 0);
+    ike_client_init(&c, IKE_DH_CURVE25519);
+    sa_init_through(e, eng, &c);
+    assert_int_equal(counter(e, eng, "crypto-pool/jobs"), 1);
+    assert_true(ike_client_auth(&c, "alice.example.org", "k1", &b));
+    again = copy(&b);
+    third = copy(&b);
+    assert_int_equal(ask(e, eng, &b), 0); /* opened on the thread */
+    assert_int_equal(counter(e, eng, "crypto-pool/jobs"), 2);
+    assert_int_equal(ask(e, eng, &again), 0); /* retransmitted while it is: no second job */
+    assert_int_equal(counter(e, eng, "exchanges/retransmissions"), 1);
+    assert_int_equal(counter(e, eng, "crypto-pool/jobs"), 2);
+    wait_answer(e, eng);
+    assert_int_equal(counter(e, eng, "crypto-pool/jobs"), 3); /* and sealed on it */
+    assert_int_equal(counter(e, eng, "crypto-pool/queued"), 0);
+    resp_len = e->out_len;
+    memcpy(resp, e->out, resp_len);
+    assert_true(ike_client_auth_done(&c, resp, resp_len));
+    assert_int_equal(counter(e, eng, "sa/active"), 1);
+    assert_int_equal(ask(e, eng, &third), resp_len); /* the same response again, at once */
+    assert_memory_equal(e->out, resp, resp_len);
+    assert_int_equal(counter(e, eng, "crypto-pool/jobs"), 3);
+    ike_client_fini(&c);
+    ike_engine_free(eng);
+}
+
+/* No threads: the same exchange inline, no job; and with threads but the
+ * queue full, IKE_AUTH is opened and sealed inline (answered at once). */
+static void test_auth_inline(void **state)
+{
+    struct env *e = *state;
+    struct ike_engine *eng = engine(e, e->tree);
+    struct block hold[IKE_CRYPTO_QUEUE_MIN];
+    struct ike_client c;
+    struct ike_buf b = {0};
+    size_t cap;
+
+    ike_client_init(&c, IKE_DH_CURVE25519);
+    establish(e, eng, &c, "alice.example.org", "k1", &b);
+    assert_int_equal(counter(e, eng, "crypto-pool/jobs"), 0);
+    assert_int_equal(counter(e, eng, "sa/active"), 1);
+    ike_client_fini(&c);
+    ike_engine_free(eng);
+
+    eng = engine(e, e->tree);
+    assert_int_equal(ike_engine_set_crypto_threads(eng, 1), 0);
+    cap = cpool_capacity(eng->pool);
+    assert_int_equal(cap, IKE_CRYPTO_QUEUE_MIN);
+    ike_client_init(&c, IKE_DH_CURVE25519);
+    sa_init_through(e, eng, &c);
+    for (size_t i = 0; i < cap; i++) {
+        hold[i] = (struct block){.j = {.work = block_work, .done = block_done}};
+        assert_int_equal(cpool_submit(eng->pool, &hold[i].j), 0);
+    }
+    assert_true(ike_client_auth(&c, "alice.example.org", "k1", &b));
+    assert_true(ask(e, eng, &b)); /* the queue is full: all of it inline */
+    assert_true(ike_client_auth_done(&c, e->out, e->out_len));
+    assert_int_equal(counter(e, eng, "crypto-pool/jobs"), 1);
+    assert_int_equal(counter(e, eng, "sa/active"), 1);
+    for (size_t i = 0; i < cap; i++)
+        atomic_store(&hold[i].release, true);
+    while (cpool_pending(eng->pool))
+        event_base_loop(e->base, EVLOOP_ONCE);
+    ike_client_fini(&c);
+    ike_engine_free(eng);
+}
+
+/* The engine ends while IKE_AUTH's job is queued behind a busy thread: the
+ * half-open SA goes, the job's result is dropped, nothing leaks (LSan). */
+static void test_auth_gone_while_opening(void **state)
+{
+    struct env *e = *state;
+    struct ike_engine *eng = engine(e, e->tree);
+    struct block hold = {.j = {.work = block_work, .done = block_done}};
+    struct ike_client c;
+    struct ike_buf b = {0};
+
+    assert_int_equal(ike_engine_set_crypto_threads(eng, 1), 0);
+    ike_client_init(&c, IKE_DH_CURVE25519);
+    sa_init_through(e, eng, &c);
+    assert_int_equal(cpool_submit(eng->pool, &hold.j), 0);
+    wait_started(&hold);
+    assert_true(ike_client_auth(&c, "alice.example.org", "k1", &b));
+    assert_int_equal(ask(e, eng, &b), 0);
+    assert_int_equal(counter(e, eng, "crypto-pool/queued"), 2);
+    atomic_store(&hold.release, true);
+    ike_engine_free(eng);
+    assert_int_equal(hold.done, 1);
+    ike_client_fini(&c);
 }
 
 static void from(const char *addr)
@@ -373,6 +493,9 @@ int main(void)
         cmocka_unit_test(test_sa_gone_while_computing),
         cmocka_unit_test(test_commit_while_computing),
         cmocka_unit_test(test_flood),
+        cmocka_unit_test(test_auth_on_thread),
+        cmocka_unit_test(test_auth_inline),
+        cmocka_unit_test(test_auth_gone_while_opening),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
