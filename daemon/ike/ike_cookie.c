@@ -162,7 +162,7 @@ static void cookie_refuse(struct ike_engine *e, struct ike_sock *sk, const struc
     if (!cookie_make(e->cookie_mac[0], e->cookie_ver, ni, ni_len, peer, h->spi_i, cookie))
         return;
     cookie_answer(h, cookie, out);
-    ike_xmit_dgram(sk, local, peer, out, sizeof(out), false);
+    ike_xmit_short(sk, local, peer, out, sizeof(out));
     e->c.cookie_sent++;
     if (ike_pool_loaded(e))
         e->c.pool_cookies++;

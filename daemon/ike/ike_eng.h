@@ -102,6 +102,7 @@ struct ike_sock {
     struct ike_engine *e;
     char vrf[16];    /* the VRF device it is bound to (SO_BINDTODEVICE), "" none */
     int rx_ifindex;  /* interface of the datagram being handled (IP_PKTINFO) */
+    bool batch;      /* a batch of received datagrams is being handled: short answers wait (ike_xmit_short) */
 };
 
 /* Child SAs of a session: at most the largest flow limit the model allows
@@ -469,6 +470,15 @@ char *ike_addr_str(const struct sockaddr_storage *a, char *buf, size_t len);
  * (a NAT keepalive is the single byte 0xFF, RFC 3948 2.3). */
 void ike_xmit_dgram(struct ike_sock *sk, const struct sockaddr_storage *local, const struct sockaddr_storage *peer,
                     const uint8_t *data, size_t len, bool raw);
+#define IKE_TX_BATCH 16 /* short answers sent in one sendmmsg */
+#define IKE_TX_SHORT 96 /* bytes of an answer that may wait for the batch */
+/* A short unprotected answer (a COOKIE): while @sk's batch of received
+ * datagrams is handled, queued and sent with the others in one system call
+ * (ike_xmit_flush); else at once, as ike_xmit_dgram. */
+void ike_xmit_short(struct ike_sock *sk, const struct sockaddr_storage *local, const struct sockaddr_storage *peer,
+                    const uint8_t *data, size_t len);
+/* The queued short answers sent (at the end of each batch, before a socket closes). */
+void ike_xmit_flush(void);
 /* Seals @inner (a payload chain starting with @first) into one message, or into
  * Encrypted Fragments when fragmentation was negotiated and it would not fit the
  * configured MTU (RFC 7383 2.5); @o gets the datagrams. */

@@ -65,8 +65,9 @@ static void rx_one(struct ike_sock *sk, struct msghdr *mh, size_t n)
     ike_handle_dgram(sk, &local, mh->msg_name, p, n);
 }
 
-/* Datagrams in batches (one system call for up to IKE_RX_BATCH of them: a
- * flood's cost per datagram falls), at most IKE_RX_ROUNDS batches a turn. */
+/* Datagrams in batches (one system call for up to IKE_RX_BATCH of them, and
+ * one for the COOKIEs they are answered with: a flood's cost per datagram
+ * falls), at most IKE_RX_ROUNDS batches a turn. */
 static void on_read(evutil_socket_t fd, short what, void *arg)
 {
     static uint8_t bufs[IKE_RX_BATCH][IKE_MAX_MSG_LEN + 4];
@@ -92,8 +93,11 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
         n = recvmmsg(fd, mm, IKE_RX_BATCH, MSG_DONTWAIT, NULL);
         if (n <= 0)
             return;
+        sk->batch = true; /* the batch's COOKIEs go out together (ike_xmit_short) */
         for (int i = 0; i < n; i++)
             rx_one(sk, &mm[i].msg_hdr, mm[i].msg_len);
+        sk->batch = false;
+        ike_xmit_flush();
         if (n < IKE_RX_BATCH)
             return;
     }
@@ -105,6 +109,7 @@ static void sock_close(struct ike_sock *sk)
 {
     if (!sk)
         return;
+    ike_xmit_flush(); /* nothing queued may outlive its socket */
     if (sk->ev)
         event_free(sk->ev);
     if (sk->fd >= 0)

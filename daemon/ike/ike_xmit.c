@@ -23,26 +23,26 @@ void ike_xmit_out_free(struct ike_out *o)
     o->n = 0;
 }
 
-void ike_xmit_dgram(struct ike_sock *sk, const struct sockaddr_storage *local, const struct sockaddr_storage *peer,
-                    const uint8_t *data, size_t len, bool raw)
+/* A datagram's header for @sk: to @peer, the non-ESP marker on the NAT-T port
+ * unless @raw (@iov: two entries, the second @data), from @local when the
+ * socket is bound to every address (@cm). */
+union ike_cmsg {
+    char buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+    struct cmsghdr align;
+};
+
+static void dgram_hdr(const struct ike_sock *sk, const struct sockaddr_storage *local,
+                      const struct sockaddr_storage *peer, const uint8_t *data, size_t len, bool raw,
+                      struct iovec iov[2], union ike_cmsg *cm, struct msghdr *mh)
 {
     static const uint8_t marker[4];
-    struct iovec iov[2] = {{.iov_base = (void *)marker, .iov_len = 4}, {.iov_base = (void *)data, .iov_len = len}};
-    union {
-        char buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
-        struct cmsghdr align;
-    } cm;
-    struct msghdr mh = {.msg_name = (void *)peer, .msg_namelen = ike_sa_len(peer)};
     bool wildcard;
 
-    if (sk && sk->e->output) {
-        sk->e->output(peer, data, len, sk->e->output_arg);
-        return;
-    }
-    if (!sk || sk->fd < 0)
-        return;
-    mh.msg_iov = sk->natt && !raw ? iov : iov + 1;
-    mh.msg_iovlen = sk->natt && !raw ? 2 : 1;
+    iov[0] = (struct iovec){.iov_base = (void *)marker, .iov_len = 4};
+    iov[1] = (struct iovec){.iov_base = (void *)data, .iov_len = len};
+    *mh = (struct msghdr){.msg_name = (void *)peer, .msg_namelen = ike_sa_len(peer)};
+    mh->msg_iov = sk->natt && !raw ? iov : iov + 1;
+    mh->msg_iovlen = sk->natt && !raw ? 2 : 1;
     /* a socket bound to every address sends from the address the peer talks to */
     if (sk->addr.ss_family == AF_INET)
         wildcard = ((const struct sockaddr_in *)&sk->addr)->sin_addr.s_addr == INADDR_ANY;
@@ -51,28 +51,102 @@ void ike_xmit_dgram(struct ike_sock *sk, const struct sockaddr_storage *local, c
     if (wildcard && local && local->ss_family == sk->addr.ss_family) {
         struct cmsghdr *c;
 
-        memset(&cm, 0, sizeof(cm));
-        mh.msg_control = cm.buf;
+        memset(cm, 0, sizeof(*cm));
+        mh->msg_control = cm->buf;
         if (local->ss_family == AF_INET) {
             struct in_pktinfo pi = {.ipi_spec_dst = ((const struct sockaddr_in *)local)->sin_addr};
-            mh.msg_controllen = CMSG_SPACE(sizeof(pi));
-            c = CMSG_FIRSTHDR(&mh);
+            mh->msg_controllen = CMSG_SPACE(sizeof(pi));
+            c = CMSG_FIRSTHDR(mh);
             c->cmsg_level = IPPROTO_IP;
             c->cmsg_type = IP_PKTINFO;
             c->cmsg_len = CMSG_LEN(sizeof(pi));
             memcpy(CMSG_DATA(c), &pi, sizeof(pi));
         } else {
             struct in6_pktinfo pi = {.ipi6_addr = ((const struct sockaddr_in6 *)local)->sin6_addr};
-            mh.msg_controllen = CMSG_SPACE(sizeof(pi));
-            c = CMSG_FIRSTHDR(&mh);
+            mh->msg_controllen = CMSG_SPACE(sizeof(pi));
+            c = CMSG_FIRSTHDR(mh);
             c->cmsg_level = IPPROTO_IPV6;
             c->cmsg_type = IPV6_PKTINFO;
             c->cmsg_len = CMSG_LEN(sizeof(pi));
             memcpy(CMSG_DATA(c), &pi, sizeof(pi));
         }
     }
+}
+
+void ike_xmit_dgram(struct ike_sock *sk, const struct sockaddr_storage *local, const struct sockaddr_storage *peer,
+                    const uint8_t *data, size_t len, bool raw)
+{
+    struct iovec iov[2];
+    union ike_cmsg cm;
+    struct msghdr mh;
+
+    if (sk && sk->e->output) {
+        sk->e->output(peer, data, len, sk->e->output_arg);
+        return;
+    }
+    if (!sk || sk->fd < 0)
+        return;
+    dgram_hdr(sk, local, peer, data, len, raw, iov, &cm, &mh);
     if (sendmsg(sk->fd, &mh, MSG_DONTWAIT) < 0)
         log_debug("ike", "send: %s", strerror(errno));
+}
+
+/* The short answers queued while a batch of received datagrams is handled
+ * (the control thread's only): one socket's, sent in one sendmmsg. */
+static struct {
+    struct ike_sock *sk;
+    size_t n;
+    uint8_t data[IKE_TX_BATCH][IKE_TX_SHORT];
+    size_t len[IKE_TX_BATCH];
+    struct sockaddr_storage local[IKE_TX_BATCH], peer[IKE_TX_BATCH];
+    bool has_local[IKE_TX_BATCH];
+} txq;
+
+void ike_xmit_flush(void)
+{
+    struct mmsghdr mm[IKE_TX_BATCH];
+    struct iovec iov[IKE_TX_BATCH][2];
+    union ike_cmsg cm[IKE_TX_BATCH];
+    size_t done = 0;
+
+    if (!txq.n)
+        return;
+    for (size_t i = 0; i < txq.n; i++) {
+        dgram_hdr(txq.sk, txq.has_local[i] ? &txq.local[i] : NULL, &txq.peer[i], txq.data[i], txq.len[i], false,
+                  iov[i], &cm[i], &mm[i].msg_hdr);
+        mm[i].msg_len = 0;
+    }
+    while (done < txq.n && txq.sk->fd >= 0) {
+        int r = sendmmsg(txq.sk->fd, mm + done, (unsigned)(txq.n - done), MSG_DONTWAIT);
+
+        if (r < 0) {
+            log_debug("ike", "send: %s", strerror(errno));
+            done++; /* that one is lost, as with sendmsg; the rest still go */
+        } else {
+            done += (size_t)r;
+        }
+    }
+    txq.n = 0;
+    txq.sk = NULL;
+}
+
+void ike_xmit_short(struct ike_sock *sk, const struct sockaddr_storage *local, const struct sockaddr_storage *peer,
+                    const uint8_t *data, size_t len)
+{
+    if (!sk->batch || sk->e->output || sk->fd < 0 || len > IKE_TX_SHORT) {
+        ike_xmit_dgram(sk, local, peer, data, len, false);
+        return;
+    }
+    if (txq.n && (txq.sk != sk || txq.n == IKE_TX_BATCH))
+        ike_xmit_flush();
+    txq.sk = sk;
+    memcpy(txq.data[txq.n], data, len);
+    txq.len[txq.n] = len;
+    txq.peer[txq.n] = *peer;
+    txq.has_local[txq.n] = local != NULL;
+    if (local)
+        txq.local[txq.n] = *local;
+    txq.n++;
 }
 
 void ike_xmit_out(struct ike_sess *s, const struct ike_out *o)

@@ -3,14 +3,19 @@
  * cookie is answered with exactly the bytes the full path gives; a cookie of
  * the previous secret is accepted, an older one refused; malformed requests,
  * retransmissions and requests with a good cookie are left to the full path,
- * which drops or answers them as before; counted. The engine runs in-process
+ * which drops or answers them as before; counted; the COOKIEs of a batch of
+ * received datagrams go out together. The engine runs in-process
  * on its test seam (ike_harness.h), driven by the test initiator. */
+#include <arpa/inet.h>
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <libyang/libyang.h>
@@ -258,6 +263,63 @@ static void test_fast_off(void **state)
     ike_engine_free(eng);
 }
 
+/* A UDP socket on 127.0.0.1, its address in @a. */
+static int udp_bound(struct sockaddr_storage *a)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    socklen_t l = sizeof(*a);
+
+    assert_true(fd >= 0);
+    memset(a, 0, sizeof(*a));
+    ((struct sockaddr_in *)a)->sin_family = AF_INET;
+    inet_pton(AF_INET, "127.0.0.1", &((struct sockaddr_in *)a)->sin_addr);
+    assert_int_equal(bind(fd, (struct sockaddr *)a, sizeof(struct sockaddr_in)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)a, &l), 0);
+    return fd;
+}
+
+/* Short answers wait for the end of the batch and then all go, in order, as
+ * they were given (with the non-ESP marker on the NAT-T port); outside a
+ * batch they go at once. */
+static void test_short_answers_batched(void **state)
+{
+    struct ike_engine *eng = calloc(1, sizeof(*eng)); /* no output seam: real sockets */
+    struct sockaddr_storage to, from;
+    struct ike_sock sk = {.e = eng};
+    int rx = udp_bound(&to);
+    uint8_t got[128], msg[3][72];
+
+    (void)state;
+    assert_non_null(eng);
+    for (int natt = 0; natt < 2; natt++) {
+        size_t off = natt ? 4 : 0;
+
+        sk.fd = udp_bound(&from);
+        sk.addr = from;
+        sk.natt = natt;
+        sk.batch = true;
+        for (int i = 0; i < 3; i++) {
+            memset(msg[i], 'a' + i, sizeof(msg[i]));
+            ike_xmit_short(&sk, NULL, &to, msg[i], sizeof(msg[i]));
+        }
+        assert_int_equal(recv(rx, got, sizeof(got), MSG_DONTWAIT), -1);
+        assert_int_equal(errno, EAGAIN);
+        sk.batch = false;
+        ike_xmit_flush();
+        for (int i = 0; i < 3; i++) {
+            assert_int_equal(recv(rx, got, sizeof(got), 0), (ssize_t)(sizeof(msg[i]) + off));
+            if (natt)
+                assert_memory_equal(got, "\0\0\0\0", 4);
+            assert_memory_equal(got + off, msg[i], sizeof(msg[i]));
+        }
+        ike_xmit_short(&sk, NULL, &to, msg[0], sizeof(msg[0])); /* no batch: at once */
+        assert_int_equal(recv(rx, got, sizeof(got), MSG_DONTWAIT), (ssize_t)(sizeof(msg[0]) + off));
+        close(sk.fd);
+    }
+    close(rx);
+    free(eng);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -265,6 +327,7 @@ int main(void)
         cmocka_unit_test(test_fast_rotation),
         cmocka_unit_test(test_fast_malformed),
         cmocka_unit_test(test_fast_off),
+        cmocka_unit_test(test_short_answers_batched),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
