@@ -470,15 +470,32 @@ char *ike_addr_str(const struct sockaddr_storage *a, char *buf, size_t len);
  * (a NAT keepalive is the single byte 0xFF, RFC 3948 2.3). */
 void ike_xmit_dgram(struct ike_sock *sk, const struct sockaddr_storage *local, const struct sockaddr_storage *peer,
                     const uint8_t *data, size_t len, bool raw);
+/* A datagram's header for @sk (only its fd, addr and natt are read): to
+ * @peer, the non-ESP marker on the NAT-T port unless @raw (@iov: two entries,
+ * the second @data), from @local when the socket is bound to every address. */
+union ike_cmsg {
+    char buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+    struct cmsghdr align;
+};
+void ike_xmit_hdr(const struct ike_sock *sk, const struct sockaddr_storage *local, const struct sockaddr_storage *peer,
+                  const uint8_t *data, size_t len, bool raw, struct iovec iov[2], union ike_cmsg *cm,
+                  struct msghdr *mh);
+
+/* ike_tx.c: short answers sent in batches, off the control thread */
 #define IKE_TX_BATCH 16 /* short answers sent in one sendmmsg */
 #define IKE_TX_SHORT 96 /* bytes of an answer that may wait for the batch */
 /* A short unprotected answer (a COOKIE): while @sk's batch of received
- * datagrams is handled, queued and sent with the others in one system call
- * (ike_xmit_flush); else at once, as ike_xmit_dgram. */
+ * datagrams is handled, queued, and sent with the others in one system call
+ * by the sending thread (ike_xmit_flush); else at once, as ike_xmit_dgram. */
 void ike_xmit_short(struct ike_sock *sk, const struct sockaddr_storage *local, const struct sockaddr_storage *peer,
                     const uint8_t *data, size_t len);
-/* The queued short answers sent (at the end of each batch, before a socket closes). */
+/* The queued short answers handed to the sending thread (sent here when it
+ * cannot take them); at the end of each batch. */
 void ike_xmit_flush(void);
+/* Returns once nothing queued is left to send (before a socket closes). */
+void ike_xmit_drain(void);
+/* The sending thread ended (it starts again when next needed). */
+void ike_xmit_stop(void);
 /* Seals @inner (a payload chain starting with @first) into one message, or into
  * Encrypted Fragments when fragmentation was negotiated and it would not fit the
  * configured MTU (RFC 7383 2.5); @o gets the datagrams. */

@@ -109,7 +109,7 @@ static void sock_close(struct ike_sock *sk)
 {
     if (!sk)
         return;
-    ike_xmit_flush(); /* nothing queued may outlive its socket */
+    ike_xmit_drain(); /* nothing queued may outlive its socket */
     if (sk->ev)
         event_free(sk->ev);
     if (sk->fd >= 0)
@@ -249,6 +249,7 @@ void ike_engine_free(struct ike_engine *e)
     e->nlent = 0; /* the sockets go */
     for (size_t i = 0; i < e->nsocks; i++)
         sock_close(e->socks[i]);
+    ike_xmit_stop();
     ike_engine_abort(e);
     /* the engine's reference; sessions are gone, and whatever frees one later
      * finds no configuration in force */

@@ -23,17 +23,9 @@ void ike_xmit_out_free(struct ike_out *o)
     o->n = 0;
 }
 
-/* A datagram's header for @sk: to @peer, the non-ESP marker on the NAT-T port
- * unless @raw (@iov: two entries, the second @data), from @local when the
- * socket is bound to every address (@cm). */
-union ike_cmsg {
-    char buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
-    struct cmsghdr align;
-};
-
-static void dgram_hdr(const struct ike_sock *sk, const struct sockaddr_storage *local,
-                      const struct sockaddr_storage *peer, const uint8_t *data, size_t len, bool raw,
-                      struct iovec iov[2], union ike_cmsg *cm, struct msghdr *mh)
+void ike_xmit_hdr(const struct ike_sock *sk, const struct sockaddr_storage *local, const struct sockaddr_storage *peer,
+                  const uint8_t *data, size_t len, bool raw, struct iovec iov[2], union ike_cmsg *cm,
+                  struct msghdr *mh)
 {
     static const uint8_t marker[4];
     bool wildcard;
@@ -86,67 +78,9 @@ void ike_xmit_dgram(struct ike_sock *sk, const struct sockaddr_storage *local, c
     }
     if (!sk || sk->fd < 0)
         return;
-    dgram_hdr(sk, local, peer, data, len, raw, iov, &cm, &mh);
+    ike_xmit_hdr(sk, local, peer, data, len, raw, iov, &cm, &mh);
     if (sendmsg(sk->fd, &mh, MSG_DONTWAIT) < 0)
         log_debug("ike", "send: %s", strerror(errno));
-}
-
-/* The short answers queued while a batch of received datagrams is handled
- * (the control thread's only): one socket's, sent in one sendmmsg. */
-static struct {
-    struct ike_sock *sk;
-    size_t n;
-    uint8_t data[IKE_TX_BATCH][IKE_TX_SHORT];
-    size_t len[IKE_TX_BATCH];
-    struct sockaddr_storage local[IKE_TX_BATCH], peer[IKE_TX_BATCH];
-    bool has_local[IKE_TX_BATCH];
-} txq;
-
-void ike_xmit_flush(void)
-{
-    struct mmsghdr mm[IKE_TX_BATCH];
-    struct iovec iov[IKE_TX_BATCH][2];
-    union ike_cmsg cm[IKE_TX_BATCH];
-    size_t done = 0;
-
-    if (!txq.n)
-        return;
-    for (size_t i = 0; i < txq.n; i++) {
-        dgram_hdr(txq.sk, txq.has_local[i] ? &txq.local[i] : NULL, &txq.peer[i], txq.data[i], txq.len[i], false,
-                  iov[i], &cm[i], &mm[i].msg_hdr);
-        mm[i].msg_len = 0;
-    }
-    while (done < txq.n && txq.sk->fd >= 0) {
-        int r = sendmmsg(txq.sk->fd, mm + done, (unsigned)(txq.n - done), MSG_DONTWAIT);
-
-        if (r < 0) {
-            log_debug("ike", "send: %s", strerror(errno));
-            done++; /* that one is lost, as with sendmsg; the rest still go */
-        } else {
-            done += (size_t)r;
-        }
-    }
-    txq.n = 0;
-    txq.sk = NULL;
-}
-
-void ike_xmit_short(struct ike_sock *sk, const struct sockaddr_storage *local, const struct sockaddr_storage *peer,
-                    const uint8_t *data, size_t len)
-{
-    if (!sk->batch || sk->e->output || sk->fd < 0 || len > IKE_TX_SHORT) {
-        ike_xmit_dgram(sk, local, peer, data, len, false);
-        return;
-    }
-    if (txq.n && (txq.sk != sk || txq.n == IKE_TX_BATCH))
-        ike_xmit_flush();
-    txq.sk = sk;
-    memcpy(txq.data[txq.n], data, len);
-    txq.len[txq.n] = len;
-    txq.peer[txq.n] = *peer;
-    txq.has_local[txq.n] = local != NULL;
-    if (local)
-        txq.local[txq.n] = *local;
-    txq.n++;
 }
 
 void ike_xmit_out(struct ike_sess *s, const struct ike_out *o)

@@ -278,9 +278,10 @@ static int udp_bound(struct sockaddr_storage *a)
     return fd;
 }
 
-/* Short answers wait for the end of the batch and then all go, in order, as
- * they were given (with the non-ESP marker on the NAT-T port); outside a
- * batch they go at once. */
+/* Short answers wait for the end of the batch and then all go, from the
+ * sending thread, in order, as they were given (with the non-ESP marker on the
+ * NAT-T port); outside a batch they go at once; a socket may close once
+ * ike_xmit_drain returns, and the thread ends with ike_xmit_stop. */
 static void test_short_answers_batched(void **state)
 {
     struct ike_engine *eng = calloc(1, sizeof(*eng)); /* no output seam: real sockets */
@@ -314,8 +315,17 @@ static void test_short_answers_batched(void **state)
         }
         ike_xmit_short(&sk, NULL, &to, msg[0], sizeof(msg[0])); /* no batch: at once */
         assert_int_equal(recv(rx, got, sizeof(got), MSG_DONTWAIT), (ssize_t)(sizeof(msg[0]) + off));
+        /* a batch drained before its socket closes: all of it sent by then */
+        sk.batch = true;
+        for (int i = 0; i < 3; i++)
+            ike_xmit_short(&sk, NULL, &to, msg[i], sizeof(msg[i]));
+        sk.batch = false;
+        ike_xmit_drain();
         close(sk.fd);
+        for (int i = 0; i < 3; i++)
+            assert_int_equal(recv(rx, got, sizeof(got), MSG_DONTWAIT), (ssize_t)(sizeof(msg[i]) + off));
     }
+    ike_xmit_stop();
     close(rx);
     free(eng);
 }
