@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <uthash.h>
 #include "dataplane/dp.h"
@@ -101,6 +102,7 @@ struct ike_sock {
     struct ike_engine *e;
     char vrf[16];    /* the VRF device it is bound to (SO_BINDTODEVICE), "" none */
     int rx_ifindex;  /* interface of the datagram being handled (IP_PKTINFO) */
+    bool batch;      /* a batch of received datagrams is being handled: short answers wait (ike_xmit_short) */
 };
 
 /* Child SAs of a session: at most the largest flow limit the model allows
@@ -337,6 +339,8 @@ struct ike_counters {
     uint64_t sa_limit, in_negotiation_limit, resource_low, no_proposal, invalid_ke, invalid_syntax, auth_failed,
         ts_unacceptable, internal_address_failure;
     uint64_t cookie_sent, cookie_accepted, cookie_rejected, cookie_missing;
+    /* of the requests above, those answered by ike_cookie_fast (no full parse) */
+    uint64_t cookie_fast;
     uint64_t auth_completed, eap_started, eap_timeouts, create_child, ike_rekeys, dpd_sent, dpd_timeouts,
         retransmissions, fragments_received, dropped;
     uint64_t unsupported_critical, invalid_major_version, unprotected_limited; /* RFC 7296 2.5 answers */
@@ -376,6 +380,7 @@ struct ike_engine {
     struct cpool *pool;
     struct ike_src_jobs *src_jobs; /* jobs outstanding by source address */
     uint8_t cookie_secret[32], cookie_prev[32];
+    EVP_MAC_CTX *cookie_mac[2]; /* keyed with cookie_secret, cookie_prev (NULL: none yet) */
     uint32_t cookie_ver;
     time_t cookie_rotated;
     ike_event_fn event;
@@ -490,6 +495,32 @@ void ike_seal_ctx_of(const struct ike_sess *s, uint8_t exchange, bool response, 
 /* ike_xmit_seal with a context instead of the session (any thread). */
 bool ike_seal_ctx_seal(const struct ike_seal_ctx *c, uint8_t first, const uint8_t *inner, size_t inner_len,
                        struct ike_out *o);
+/* A datagram's header for @sk (only its fd, addr and natt are read): to
+ * @peer, the non-ESP marker on the NAT-T port unless @raw (@iov: two entries,
+ * the second @data), from @local when the socket is bound to every address. */
+union ike_cmsg {
+    char buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+    struct cmsghdr align;
+};
+void ike_xmit_hdr(const struct ike_sock *sk, const struct sockaddr_storage *local, const struct sockaddr_storage *peer,
+                  const uint8_t *data, size_t len, bool raw, struct iovec iov[2], union ike_cmsg *cm,
+                  struct msghdr *mh);
+
+/* ike_tx.c: short answers sent in batches, off the control thread */
+#define IKE_TX_BATCH 16 /* short answers sent in one sendmmsg */
+#define IKE_TX_SHORT 96 /* bytes of an answer that may wait for the batch */
+/* A short unprotected answer (a COOKIE): while @sk's batch of received
+ * datagrams is handled, queued, and sent with the others in one system call
+ * by the sending thread (ike_xmit_flush); else at once, as ike_xmit_dgram. */
+void ike_xmit_short(struct ike_sock *sk, const struct sockaddr_storage *local, const struct sockaddr_storage *peer,
+                    const uint8_t *data, size_t len);
+/* The queued short answers handed to the sending thread (sent here when it
+ * cannot take them); at the end of each batch. */
+void ike_xmit_flush(void);
+/* Returns once nothing queued is left to send (before a socket closes). */
+void ike_xmit_drain(void);
+/* The sending thread ended (it starts again when next needed). */
+void ike_xmit_stop(void);
 /* Seals @inner (a payload chain starting with @first) into one message, or into
  * Encrypted Fragments when fragmentation was negotiated and it would not fit the
  * configured MTU (RFC 7383 2.5); @o gets the datagrams. */
@@ -516,8 +547,30 @@ void ike_initx_unprotected(struct ike_engine *e, struct ike_sock *sk, const stru
 void ike_initx_forget(struct ike_sess *s);
 /* After the pool is freed: the per-source counts go. */
 void ike_initx_stop(struct ike_engine *e);
+/* Whether the crypto pool is loaded (cookies are then demanded). */
+bool ike_pool_loaded(const struct ike_engine *e);
+/* Whether an IKE_SA_INIT from @peer with @spi_i has a half-open SA here. */
+bool ike_initx_known(struct ike_engine *e, const uint8_t spi_i[8], const struct sockaddr_storage *peer);
+
+/* ike_cookie.c: cookies (RFC 7296 2.6) */
 /* A new cookie secret every few minutes; the previous one stays valid. */
 void ike_cookie_rotate(struct ike_engine *e);
+/* The secrets wiped and their MAC contexts freed. */
+void ike_cookie_fini(struct ike_engine *e);
+/* Whether new IKE_SA_INIT requests must bring a cookie. */
+bool ike_cookie_demanded(const struct ike_engine *e);
+/* Whether the IKE_SA_INIT request @h (its first known payload @first, its
+ * Nonce @nonce, either NULL when absent) passes the cookie check; answered
+ * with a COOKIE (counted) when it must bring one, dropped without a Nonce. */
+bool ike_cookie_ok(struct ike_engine *e, struct ike_sock *sk, const struct sockaddr_storage *local,
+                   const struct sockaddr_storage *peer, const struct ike_hdr *h, const struct ike_pld *first,
+                   const struct ike_pld *nonce);
+/* The datagram @buf, before it is parsed: true when it was a new IKE_SA_INIT
+ * request without a good cookie while cookies are demanded, and is done with
+ * (answered with a COOKIE exactly as ike_initx_handle would, or dropped
+ * without a Nonce); false for everything else, which takes the full path. */
+bool ike_cookie_fast(struct ike_engine *e, struct ike_sock *sk, const struct sockaddr_storage *local,
+                     const struct sockaddr_storage *peer, const uint8_t *buf, size_t len);
 
 /* ike_info.c: INFORMATIONAL */
 /* The peer's INFORMATIONAL request @in (decrypted), answered. */

@@ -618,7 +618,7 @@ void ike_handle_dgram(struct ike_sock *sk, const struct sockaddr_storage *local,
     struct ike_sess *s;
     enum ike_parse_rc rc;
 
-    if (!e->conf)
+    if (!e->conf || ike_cookie_fast(e, sk, local, peer, buf, len))
         return;
     msg = calloc(1, sizeof(*msg));
     if (!msg)

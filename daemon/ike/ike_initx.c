@@ -1,12 +1,9 @@
 /* IKE_SA_INIT in the engine (the message itself is ike_init.c's): the
- * retransmitted request answered again, the SA limits, cookies (RFC 7296 2.6)
- * with a rotating secret, the new half-open SA; and the unprotected error
+ * retransmitted request answered again, the SA limits, the cookie check
+ * (ike_cookie.c), the new half-open SA; and the unprotected error
  * notifications (RFC 7296 2.5) within their rate limit. */
 #include <net/if.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -14,8 +11,6 @@
 #include "daemon/base/cpool.h"
 #include "daemon/ike/ike_eng.h"
 #include "daemon/base/poison.h"
-
-#define COOKIE_ROTATE 300 /* seconds between cookie secrets */
 
 static void ikey_of(const uint8_t spi_i[8], const struct sockaddr_storage *peer, uint8_t key[26])
 {
@@ -174,53 +169,13 @@ void ike_initx_unprotected(struct ike_engine *e, struct ike_sock *sk, const stru
     }
 }
 
-void ike_cookie_rotate(struct ike_engine *e)
-{
-    time_t now = time(NULL);
-
-    if (e->cookie_rotated && now - e->cookie_rotated < COOKIE_ROTATE)
-        return;
-    memcpy(e->cookie_prev, e->cookie_secret, sizeof(e->cookie_secret));
-    if (RAND_bytes(e->cookie_secret, sizeof(e->cookie_secret)) != 1)
-        return;
-    e->cookie_ver++;
-    e->cookie_rotated = now;
-}
-
-/* Cookie = version(4) | HMAC-SHA256(secret, Ni | IPi | SPIi) (RFC 7296 2.6) */
-static void cookie_make(const uint8_t secret[32], uint32_t ver, const uint8_t *ni, size_t ni_len,
-                        const struct sockaddr_storage *peer, const uint8_t spi_i[8], uint8_t out[36])
-{
-    uint8_t buf[256 + 16 + 8];
-    size_t n = 0;
-    unsigned int ol = 32;
-
-    memcpy(buf, ni, ni_len);
-    n = ni_len;
-    if (peer->ss_family == AF_INET) {
-        memcpy(buf + n, &((const struct sockaddr_in *)peer)->sin_addr, 4);
-        n += 4;
-    } else {
-        memcpy(buf + n, &((const struct sockaddr_in6 *)peer)->sin6_addr, 16);
-        n += 16;
-    }
-    memcpy(buf + n, spi_i, 8);
-    n += 8;
-    out[0] = (uint8_t)(ver >> 24);
-    out[1] = (uint8_t)(ver >> 16);
-    out[2] = (uint8_t)(ver >> 8);
-    out[3] = (uint8_t)ver;
-    if (!HMAC(EVP_sha256(), secret, 32, buf, n, out + 4, &ol))
-        memset(out + 4, 0, 32);
-}
-
 /* Whether the crypto pool is loaded: half full, or as many half-open SAs as
  * it holds (spoofed sources never finish theirs, which live until the
  * half-open timeout). From there on, every new IKE_SA_INIT must come back
  * with a cookie before a DH is computed for it, so that the pool computes for
  * unverified addresses only until it is loaded, and then for at most the
  * queue's size of them a half-open timeout. */
-static bool pool_loaded(const struct ike_engine *e)
+bool ike_pool_loaded(const struct ike_engine *e)
 {
     size_t cap = cpool_capacity(e->pool);
 
@@ -243,58 +198,13 @@ static bool pool_room(struct ike_engine *e, const struct sockaddr_storage *peer)
         e->c.rejected++;
         return false;
     }
-    sj = pool_loaded(e) ? src_find(e, peer, false) : NULL;
+    sj = ike_pool_loaded(e) ? src_find(e, peer, false) : NULL;
     if (sj && sj->n >= cap / 4) {
         e->c.pool_per_peer++;
         e->c.rejected++;
         return false;
     }
     return true;
-}
-
-/* Whether the request passes the cookie check; answers with a COOKIE when it
- * must bring one. */
-static bool cookie_ok(struct ike_engine *e, struct ike_sock *sk, const struct sockaddr_storage *local,
-                      const struct sockaddr_storage *peer, const struct ike_msg *req)
-{
-    const struct ike_pld *pn = ike_msg_find(req, IKE_PLD_NONCE, 0);
-    struct ike_notify_pld n;
-    const uint8_t *ni;
-    size_t ni_len;
-    uint8_t want[36];
-
-    bool loaded = pool_loaded(e);
-
-    if ((!e->conf->cookie_on || e->half_open < e->conf->cookie_threshold) && !loaded)
-        return true;
-    if (!pn || !ike_nonce_parse(pn, &ni, &ni_len) || ni_len > 256)
-        return false;
-    ike_cookie_rotate(e);
-    if (req->npld && req->pld[0].type == IKE_PLD_NOTIFY && ike_notify_parse(&req->pld[0], &n) &&
-        n.type == N_COOKIE) {
-        if (n.len == 36) {
-            uint32_t ver = (uint32_t)n.data[0] << 24 | (uint32_t)n.data[1] << 16 | (uint32_t)n.data[2] << 8 |
-                           n.data[3];
-
-            if (ver == e->cookie_ver || ver == e->cookie_ver - 1) {
-                cookie_make(ver == e->cookie_ver ? e->cookie_secret : e->cookie_prev, ver, ni, ni_len, peer,
-                            req->hdr.spi_i, want);
-                if (CRYPTO_memcmp(want, n.data, 36) == 0) {
-                    e->c.cookie_accepted++;
-                    return true;
-                }
-            }
-        }
-        e->c.cookie_rejected++;
-    } else {
-        e->c.cookie_missing++;
-    }
-    cookie_make(e->cookie_secret, e->cookie_ver, ni, ni_len, peer, req->hdr.spi_i, want);
-    init_notify(e, sk, local, peer, req, N_COOKIE, want, sizeof(want));
-    e->c.cookie_sent++;
-    if (loaded)
-        e->c.pool_cookies++;
-    return false;
 }
 
 static void init_work(struct cpool_job *j)
@@ -431,6 +341,16 @@ static struct ike_sess *init_sess(struct ike_engine *e, struct ike_sock *sk, con
     return s;
 }
 
+bool ike_initx_known(struct ike_engine *e, const uint8_t spi_i[8], const struct sockaddr_storage *peer)
+{
+    struct ike_sess *s;
+    uint8_t key[26];
+
+    ikey_of(spi_i, peer, key);
+    HASH_FIND(hh_i, e->by_i, key, sizeof(key), s);
+    return s != NULL;
+}
+
 void ike_initx_handle(struct ike_engine *e, struct ike_sock *sk, const struct sockaddr_storage *local,
                       const struct sockaddr_storage *peer, const uint8_t *buf, size_t len, const struct ike_msg *req)
 {
@@ -452,7 +372,8 @@ void ike_initx_handle(struct ike_engine *e, struct ike_sock *sk, const struct so
         return;
     }
     e->c.received++;
-    if (!cookie_ok(e, sk, local, peer, req))
+    if (!ike_cookie_ok(e, sk, local, peer, &req->hdr, req->npld ? &req->pld[0] : NULL,
+                       ike_msg_find(req, IKE_PLD_NONCE, 0)))
         return;
     /* RFC 5685: sent elsewhere before any DH is computed or state is kept, and
      * before the limits: a gateway at its limits is where redirect helps most */

@@ -106,6 +106,70 @@ enum ike_parse_rc ike_msg_parse(const uint8_t *buf, size_t len, struct ike_msg *
     return ike_chain_parse(h->next_payload, buf + IKE_HDR_LEN, len - IKE_HDR_LEN, msg);
 }
 
+/* As ike_msg_parse, payload by payload, but keeping only the first known
+ * payload and the first of type @want: the same checks in the same order, so
+ * the same result (tests/fuzz/fuzz_ike.c compares the two). */
+enum ike_parse_rc ike_msg_scan(const uint8_t *buf, size_t len, uint8_t want, struct ike_msg_scan *out)
+{
+    struct ike_hdr *h = &out->hdr;
+    uint8_t type;
+    size_t off = IKE_HDR_LEN, npld = 0;
+
+    memset(out, 0, sizeof(*out));
+    if (len < IKE_HDR_LEN)
+        return IKE_PARSE_TRUNCATED;
+    memcpy(h->spi_i, buf, 8);
+    memcpy(h->spi_r, buf + 8, 8);
+    h->next_payload = buf[16];
+    h->version = buf[17];
+    h->exchange = buf[18];
+    h->flags = buf[19];
+    h->msg_id = rd32(buf + 20);
+    h->length = rd32(buf + 24);
+    if (h->version >> 4 != 2)
+        return IKE_PARSE_BAD_VERSION;
+    if (h->length < IKE_HDR_LEN || h->length > IKE_MAX_MSG_LEN)
+        return IKE_PARSE_BAD_LENGTH;
+    if (h->length > len)
+        return IKE_PARSE_TRUNCATED;
+    if (h->length != len)
+        return IKE_PARSE_BAD_LENGTH;
+    for (type = h->next_payload; type != IKE_PLD_NONE;) {
+        uint8_t next;
+        uint16_t plen;
+        bool critical;
+
+        if (len - off < IKE_PLD_HDR_LEN)
+            return IKE_PARSE_TRUNCATED;
+        next = buf[off];
+        critical = buf[off + 1] & 0x80;
+        plen = rd16(buf + off + 2);
+        if (plen < IKE_PLD_HDR_LEN)
+            return IKE_PARSE_BAD_LENGTH;
+        if (plen > len - off)
+            return IKE_PARSE_TRUNCATED;
+        if (!ike_pld_type_known(type)) {
+            if (critical)
+                return IKE_PARSE_UNKNOWN_CRITICAL;
+        } else {
+            struct ike_pld p = {.type = type, .critical = critical, .body = buf + off + IKE_PLD_HDR_LEN,
+                                .len = (uint16_t)(plen - IKE_PLD_HDR_LEN)};
+
+            if (npld == IKE_MAX_PAYLOADS)
+                return IKE_PARSE_TOO_MANY_PAYLOADS;
+            if (!npld++)
+                out->first = p;
+            if (type == want && !out->found.type)
+                out->found = p;
+        }
+        off += plen;
+        if (type == IKE_PLD_SK || type == IKE_PLD_SKF)
+            return off != len ? IKE_PARSE_SK_NOT_LAST : IKE_PARSE_OK;
+        type = next;
+    }
+    return off == len ? IKE_PARSE_OK : IKE_PARSE_BAD_LENGTH;
+}
+
 const struct ike_pld *ike_msg_find(const struct ike_msg *msg, uint8_t type, size_t nth)
 {
     for (size_t i = 0; i < msg->npld; i++) {

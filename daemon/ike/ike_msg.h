@@ -100,6 +100,15 @@ enum ike_parse_rc ike_msg_parse(const uint8_t *buf, size_t len, struct ike_msg *
 /* Parses a payload chain starting with type @first (the decrypted contents of SK),
  * appending to @msg. */
 enum ike_parse_rc ike_chain_parse(uint8_t first, const uint8_t *buf, size_t len, struct ike_msg *msg);
+/* What ike_msg_scan keeps of a message: its header, its first known payload
+ * and the first of the type asked for (type 0 when there is none). */
+struct ike_msg_scan {
+    struct ike_hdr hdr;
+    struct ike_pld first, found;
+};
+/* Checks @buf as ike_msg_parse does (the same result) without keeping the
+ * payload chain: nothing allocated, nothing but @out written. */
+enum ike_parse_rc ike_msg_scan(const uint8_t *buf, size_t len, uint8_t want, struct ike_msg_scan *out);
 /* Finds the @nth (0-based) payload of @type, NULL if absent. */
 const struct ike_pld *ike_msg_find(const struct ike_msg *msg, uint8_t type, size_t nth);
 

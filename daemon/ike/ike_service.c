@@ -8,7 +8,6 @@
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,54 +25,81 @@
 
 #define IKE_RCVBUF (8 << 20) /* bytes of an IKE socket's receive buffer */
 
+#define IKE_RX_BATCH 16 /* datagrams taken from the kernel in one recvmmsg */
+#define IKE_RX_ROUNDS 4 /* recvmmsg calls per wake-up, before other events get their turn */
+
+/* The datagram @mh (@n bytes) that arrived on @sk, to the engine. */
+static void rx_one(struct ike_sock *sk, struct msghdr *mh, size_t n)
+{
+    struct sockaddr_storage local = sk->addr;
+    const uint8_t *p = mh->msg_iov->iov_base;
+
+    sk->rx_ifindex = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+        if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO && local.ss_family == AF_INET) {
+            struct in_pktinfo pi;
+
+            memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+            ((struct sockaddr_in *)&local)->sin_addr = pi.ipi_addr;
+            sk->rx_ifindex = pi.ipi_ifindex;
+        } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO && local.ss_family == AF_INET6) {
+            struct in6_pktinfo pi;
+
+            memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+            ((struct sockaddr_in6 *)&local)->sin6_addr = pi.ipi6_addr;
+            sk->rx_ifindex = (int)pi.ipi6_ifindex;
+        }
+    }
+    if (sk->natt) {
+        /* RFC 3948: a NAT keepalive is one 0xFF byte; ESP has a non-zero SPI where
+         * IKE has the zero non-ESP marker (ESP belongs to the dataplane) */
+        if (n == 1 && p[0] == 0xff)
+            return;
+        if (n < 4 || memcmp(p, "\0\0\0\0", 4)) {
+            sk->e->c.dropped++;
+            return;
+        }
+        p += 4;
+        n -= 4;
+    }
+    ike_handle_dgram(sk, &local, mh->msg_name, p, n);
+}
+
+/* Datagrams in batches (one system call for up to IKE_RX_BATCH of them, and
+ * one for the COOKIEs they are answered with: a flood's cost per datagram
+ * falls), at most IKE_RX_ROUNDS batches a turn. */
 static void on_read(evutil_socket_t fd, short what, void *arg)
 {
+    static uint8_t bufs[IKE_RX_BATCH][IKE_MAX_MSG_LEN + 4];
+    static union {
+        char buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+        struct cmsghdr align;
+    } cms[IKE_RX_BATCH];
+    static struct sockaddr_storage peers[IKE_RX_BATCH];
+    static struct iovec iovs[IKE_RX_BATCH];
+    static struct mmsghdr mm[IKE_RX_BATCH];
     struct ike_sock *sk = arg;
 
-    for (int burst = 0; burst < 64; burst++) {
-        static uint8_t buf[IKE_MAX_MSG_LEN + 4];
-        union {
-            char buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
-            struct cmsghdr align;
-        } cm;
-        struct sockaddr_storage peer, local = sk->addr;
-        struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
-        struct msghdr mh = {.msg_name = &peer, .msg_namelen = sizeof(peer), .msg_iov = &iov, .msg_iovlen = 1,
-                            .msg_control = cm.buf, .msg_controllen = sizeof(cm.buf)};
-        ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT);
-        const uint8_t *p = buf;
+    (void)what;
+    for (int round = 0; round < IKE_RX_ROUNDS; round++) {
+        int n;
 
-        sk->rx_ifindex = 0;
-        if (n < 0)
+        for (int i = 0; i < IKE_RX_BATCH; i++) {
+            iovs[i] = (struct iovec){.iov_base = bufs[i], .iov_len = sizeof(bufs[i])};
+            mm[i].msg_hdr = (struct msghdr){.msg_name = &peers[i], .msg_namelen = sizeof(peers[i]),
+                                            .msg_iov = &iovs[i], .msg_iovlen = 1, .msg_control = cms[i].buf,
+                                            .msg_controllen = sizeof(cms[i].buf)};
+        }
+        n = recvmmsg(fd, mm, IKE_RX_BATCH, MSG_DONTWAIT, NULL);
+        if (n <= 0)
             return;
-        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-            if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO && local.ss_family == AF_INET) {
-                struct in_pktinfo pi;
-
-                memcpy(&pi, CMSG_DATA(c), sizeof(pi));
-                ((struct sockaddr_in *)&local)->sin_addr = pi.ipi_addr;
-                sk->rx_ifindex = pi.ipi_ifindex;
-            } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO && local.ss_family == AF_INET6) {
-                struct in6_pktinfo pi;
-
-                memcpy(&pi, CMSG_DATA(c), sizeof(pi));
-                ((struct sockaddr_in6 *)&local)->sin6_addr = pi.ipi6_addr;
-                sk->rx_ifindex = (int)pi.ipi6_ifindex;
-            }
-        }
-        if (sk->natt) {
-            /* RFC 3948: a NAT keepalive is one 0xFF byte; ESP has a non-zero SPI where
-             * IKE has the zero non-ESP marker (ESP belongs to the dataplane) */
-            if (n == 1 && buf[0] == 0xff)
-                continue;
-            if (n < 4 || memcmp(buf, "\0\0\0\0", 4)) {
-                sk->e->c.dropped++;
-                continue;
-            }
-            p += 4;
-            n -= 4;
-        }
-        ike_handle_dgram(sk, &local, &peer, p, (size_t)n);
+        sk->batch = true; /* the batch's COOKIEs go out together (ike_xmit_short) */
+        for (int i = 0; i < n; i++)
+            rx_one(sk, &mm[i].msg_hdr, mm[i].msg_len);
+        sk->batch = false;
+        ike_xmit_flush();
+        if (n < IKE_RX_BATCH)
+            return;
     }
 }
 
@@ -83,6 +109,7 @@ static void sock_close(struct ike_sock *sk)
 {
     if (!sk)
         return;
+    ike_xmit_drain(); /* nothing queued may outlive its socket */
     if (sk->ev)
         event_free(sk->ev);
     if (sk->fd >= 0)
@@ -169,13 +196,12 @@ struct ike_engine *ike_engine_new(struct event_base *base, const struct ly_ctx *
     e->redirect_grace_ms = IKE_REDIRECT_GRACE_S * 1000;
     for (int i = 0; i < 2; i++)
         e->detached[i] = (struct ike_sock){.fd = -1, .natt = i == 1, .e = e, .keep = true};
-    /* both the current and the previous cookie secret are random from the start:
-     * the previous one is accepted too */
-    if (RAND_bytes(e->cookie_secret, sizeof(e->cookie_secret)) != 1) {
+    /* the first cookie secret (no previous one: no cookie of version 0 is good) */
+    ike_cookie_rotate(e);
+    if (!e->cookie_mac[0]) {
         free(e);
         return NULL;
     }
-    ike_cookie_rotate(e);
     if (base && (e->ev_dp = event_new(base, -1, EV_PERSIST, on_dp_poll, e))) {
         struct timeval tv = {.tv_sec = 1};
         event_add(e->ev_dp, &tv);
@@ -223,6 +249,7 @@ void ike_engine_free(struct ike_engine *e)
     e->nlent = 0; /* the sockets go */
     for (size_t i = 0; i < e->nsocks; i++)
         sock_close(e->socks[i]);
+    ike_xmit_stop();
     ike_engine_abort(e);
     /* the engine's reference; sessions are gone, and whatever frees one later
      * finds no configuration in force */
@@ -237,8 +264,7 @@ void ike_engine_free(struct ike_engine *e)
     if (e->ev_persist)
         event_free(e->ev_persist);
     free(e->dirty);
-    OPENSSL_cleanse(e->cookie_secret, sizeof(e->cookie_secret));
-    OPENSSL_cleanse(e->cookie_prev, sizeof(e->cookie_prev));
+    ike_cookie_fini(e);
     free(e);
 }
 

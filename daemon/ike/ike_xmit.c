@@ -24,26 +24,18 @@ void ike_xmit_out_free(struct ike_out *o)
     o->n = 0;
 }
 
-void ike_xmit_dgram(struct ike_sock *sk, const struct sockaddr_storage *local, const struct sockaddr_storage *peer,
-                    const uint8_t *data, size_t len, bool raw)
+void ike_xmit_hdr(const struct ike_sock *sk, const struct sockaddr_storage *local, const struct sockaddr_storage *peer,
+                  const uint8_t *data, size_t len, bool raw, struct iovec iov[2], union ike_cmsg *cm,
+                  struct msghdr *mh)
 {
     static const uint8_t marker[4];
-    struct iovec iov[2] = {{.iov_base = (void *)marker, .iov_len = 4}, {.iov_base = (void *)data, .iov_len = len}};
-    union {
-        char buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
-        struct cmsghdr align;
-    } cm;
-    struct msghdr mh = {.msg_name = (void *)peer, .msg_namelen = ike_sa_len(peer)};
     bool wildcard;
 
-    if (sk && sk->e->output) {
-        sk->e->output(peer, data, len, sk->e->output_arg);
-        return;
-    }
-    if (!sk || sk->fd < 0)
-        return;
-    mh.msg_iov = sk->natt && !raw ? iov : iov + 1;
-    mh.msg_iovlen = sk->natt && !raw ? 2 : 1;
+    iov[0] = (struct iovec){.iov_base = (void *)marker, .iov_len = 4};
+    iov[1] = (struct iovec){.iov_base = (void *)data, .iov_len = len};
+    *mh = (struct msghdr){.msg_name = (void *)peer, .msg_namelen = ike_sa_len(peer)};
+    mh->msg_iov = sk->natt && !raw ? iov : iov + 1;
+    mh->msg_iovlen = sk->natt && !raw ? 2 : 1;
     /* a socket bound to every address sends from the address the peer talks to */
     if (sk->addr.ss_family == AF_INET)
         wildcard = ((const struct sockaddr_in *)&sk->addr)->sin_addr.s_addr == INADDR_ANY;
@@ -52,26 +44,42 @@ void ike_xmit_dgram(struct ike_sock *sk, const struct sockaddr_storage *local, c
     if (wildcard && local && local->ss_family == sk->addr.ss_family) {
         struct cmsghdr *c;
 
-        memset(&cm, 0, sizeof(cm));
-        mh.msg_control = cm.buf;
+        memset(cm, 0, sizeof(*cm));
+        mh->msg_control = cm->buf;
         if (local->ss_family == AF_INET) {
             struct in_pktinfo pi = {.ipi_spec_dst = ((const struct sockaddr_in *)local)->sin_addr};
-            mh.msg_controllen = CMSG_SPACE(sizeof(pi));
-            c = CMSG_FIRSTHDR(&mh);
+            mh->msg_controllen = CMSG_SPACE(sizeof(pi));
+            c = CMSG_FIRSTHDR(mh);
             c->cmsg_level = IPPROTO_IP;
             c->cmsg_type = IP_PKTINFO;
             c->cmsg_len = CMSG_LEN(sizeof(pi));
             memcpy(CMSG_DATA(c), &pi, sizeof(pi));
         } else {
             struct in6_pktinfo pi = {.ipi6_addr = ((const struct sockaddr_in6 *)local)->sin6_addr};
-            mh.msg_controllen = CMSG_SPACE(sizeof(pi));
-            c = CMSG_FIRSTHDR(&mh);
+            mh->msg_controllen = CMSG_SPACE(sizeof(pi));
+            c = CMSG_FIRSTHDR(mh);
             c->cmsg_level = IPPROTO_IPV6;
             c->cmsg_type = IPV6_PKTINFO;
             c->cmsg_len = CMSG_LEN(sizeof(pi));
             memcpy(CMSG_DATA(c), &pi, sizeof(pi));
         }
     }
+}
+
+void ike_xmit_dgram(struct ike_sock *sk, const struct sockaddr_storage *local, const struct sockaddr_storage *peer,
+                    const uint8_t *data, size_t len, bool raw)
+{
+    struct iovec iov[2];
+    union ike_cmsg cm;
+    struct msghdr mh;
+
+    if (sk && sk->e->output) {
+        sk->e->output(peer, data, len, sk->e->output_arg);
+        return;
+    }
+    if (!sk || sk->fd < 0)
+        return;
+    ike_xmit_hdr(sk, local, peer, data, len, raw, iov, &cm, &mh);
     if (sendmsg(sk->fd, &mh, MSG_DONTWAIT) < 0)
         log_debug("ike", "send: %s", strerror(errno));
 }

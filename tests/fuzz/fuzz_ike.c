@@ -2,7 +2,8 @@
  * header, payload chain and the contents of every payload. Each SA, TS and CP
  * payload that parses is built again and must parse back to the same values, as
  * must the gateway of every REDIRECT and REDIRECTED_FROM notify (RFC 5685), and
- * every IKE_SA_INIT request goes through the responder, whose reply must parse. */
+ * every IKE_SA_INIT request goes through the responder, whose reply must parse;
+ * ike_msg_scan (no payload chain kept) must agree with ike_msg_parse. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,12 +89,42 @@ static void roundtrip_redirect(const struct ike_pld *p)
         abort();
 }
 
+static bool pld_same(const struct ike_pld *a, const struct ike_pld *b)
+{
+    return a->type == b->type && a->critical == b->critical && a->body == b->body && a->len == b->len;
+}
+
+/* ike_msg_scan (the cookie answer's parser) says what ike_msg_parse (@msg,
+ * @rc) says: the result, the header, the first known payload and the first
+ * of each type looked for. */
+static void scan_same(const uint8_t *data, size_t size, const struct ike_msg *msg, enum ike_parse_rc rc)
+{
+    static const uint8_t want[] = {IKE_PLD_NONCE, IKE_PLD_NOTIFY, IKE_PLD_SK};
+    struct ike_msg_scan sc;
+
+    for (size_t w = 0; w < sizeof(want); w++) {
+        const struct ike_pld *f;
+
+        if (ike_msg_scan(data, size, want[w], &sc) != rc)
+            abort();
+        if (rc != IKE_PARSE_OK)
+            continue;
+        f = ike_msg_find(msg, want[w], 0);
+        if (memcmp(&sc.hdr, &msg->hdr, sizeof(sc.hdr)) || (msg->npld ? !pld_same(&sc.first, &msg->pld[0]) :
+                                                            sc.first.type != 0) ||
+            (f ? !pld_same(&sc.found, f) : sc.found.type != 0))
+            abort();
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct ike_msg msg;
     size_t bad;
+    enum ike_parse_rc rc = ike_msg_parse(data, size, &msg);
 
-    if (ike_msg_parse(data, size, &msg) != IKE_PARSE_OK)
+    scan_same(data, size, &msg, rc);
+    if (rc != IKE_PARSE_OK)
         return 0;
     ike_msg_check_payloads(&msg, &bad);
     if (msg.hdr.exchange == IKE_EXCH_SA_INIT && !(msg.hdr.flags & IKE_FLAG_RESPONSE)) {
