@@ -219,7 +219,7 @@ struct ike_sess {
     /* the peer's requests (window size 1) */
     uint32_t peer_next;
     struct ike_out last_resp;
-    struct ike_frag frag;
+    struct ike_frag *frag; /* a request's fragments being reassembled (NULL: none) */
     /* our requests */
     uint32_t our_next;
     struct ike_out req;

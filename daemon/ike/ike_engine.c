@@ -67,7 +67,6 @@ struct ike_sess *ike_sess_new(struct ike_engine *e)
     s->ev_ikelife = evtimer_new(e->base, on_ikelife, s);
     s->ev_ka = evtimer_new(e->base, ike_xmit_on_keepalive, s);
     s->ev_ikerekey = evtimer_new(e->base, on_ikerekey, s);
-    ike_frag_init(&s->frag);
     if (!s->ev_retx || !s->ev_live || !s->ss.ev_life || !s->ev_child || !s->ev_ikelife || !s->ev_ka ||
         !s->ev_ikerekey) {
         if (s->ev_ikerekey)
@@ -134,7 +133,9 @@ void ike_sess_release(struct ike_sess *s)
     ike_dh_free(s->ikr.dh);
     ike_xmit_out_free(&s->last_resp);
     ike_xmit_out_free(&s->req);
-    ike_frag_fini(&s->frag);
+    if (s->frag)
+        ike_frag_fini(s->frag);
+    free(s->frag);
     ike_keys_wipe(&s->in.keys);
     OPENSSL_cleanse(&s->in, sizeof(s->in));
     free(s->msg1);
@@ -534,7 +535,9 @@ static void handle_request(struct ike_sess *s, const uint8_t *buf, size_t len, c
     ike_init_sk_keys(&s->in, !s->initiator, &k);
     if (msg->npld && msg->pld[msg->npld - 1].type == IKE_PLD_SKF && s->in.fragmentation) {
         e->c.fragments_received++;
-        rc = ike_frag_add(&s->frag, &k, buf, len, msg, inner, &complete);
+        if (!s->frag && (s->frag = malloc(sizeof(*s->frag))))
+            ike_frag_init(s->frag);
+        rc = s->frag ? ike_frag_add(s->frag, &k, buf, len, msg, inner, &complete) : IKE_SK_NOT_AUTHENTIC;
     } else if (msg->npld && msg->pld[msg->npld - 1].type == IKE_PLD_SK) {
         plain = malloc(len);
         rc = plain ? ike_sk_open(&k, buf, len, msg, plain, inner) : IKE_SK_NOT_AUTHENTIC;
@@ -549,8 +552,11 @@ static void handle_request(struct ike_sess *s, const uint8_t *buf, size_t len, c
         return;
     }
     /* a reassembled message is ours now; the handlers below may end the session */
-    done = s->frag;
-    ike_frag_init(&s->frag);
+    if (s->frag) {
+        done = *s->frag;
+        free(s->frag);
+        s->frag = NULL;
+    }
     /* an authentic message: the peer is alive, and without MOBIKE its address
      * is where it sends from now (NAT mapping changes, the float to port 4500);
      * with MOBIKE only UPDATE_SA_ADDRESSES moves it (ike_mobike.c) */
