@@ -137,9 +137,11 @@ struct ike_dgram {
  * for that even over a lossy path; a session still here then is deleted. */
 #define IKE_REDIRECT_GRACE_S 30
 
+/* A message kept for retransmission: n datagrams, room for cap of them (at
+ * most IKE_MAX_DGRAMS, allocated as they come: most messages are one). */
 struct ike_out {
-    struct ike_dgram d[IKE_MAX_DGRAMS];
-    size_t n;
+    struct ike_dgram *d;
+    size_t n, cap;
 };
 
 
@@ -472,7 +474,10 @@ bool ike_xmit_seal(struct ike_sess *s, uint8_t exchange, bool response, uint32_t
                    const uint8_t *inner, size_t inner_len, struct ike_out *o);
 /* Sends the datagrams of @o to the session's peer (again). */
 void ike_xmit_out(struct ike_sess *s, const struct ike_out *o);
+/* Frees the datagrams of @o and their table. */
 void ike_xmit_out_free(struct ike_out *o);
+/* Room in @o for one more datagram: false at IKE_MAX_DGRAMS or out of memory. */
+bool ike_xmit_out_room(struct ike_out *o);
 /* Timers of a session: our request's retransmission (the session ends after
  * the last one), the NAT keepalive. */
 void ike_xmit_on_retx(evutil_socket_t fd, short what, void *arg);

@@ -314,7 +314,7 @@ static bool r_out(const uint8_t *v, size_t len, struct ike_out *o)
     while (off < len) {
         size_t n;
 
-        if (len - off < 4 || o->n == IKE_MAX_DGRAMS)
+        if (len - off < 4 || !ike_xmit_out_room(o))
             return false;
         n = (size_t)pw_rd_le(v + off, 4);
         if (!n || n > 65535 || n > len - off - 4 || !(o->d[o->n].data = malloc(n)))
@@ -691,11 +691,8 @@ void ike_persist_clear(struct ike_sess *s)
     struct ike_out *outs[] = {&s->last_resp, &s->req};
 
     sess_release(&s->ss); /* its names, certificate and DHCP lease copy */
-    for (size_t i = 0; i < 2; i++) {
-        for (size_t j = 0; j < outs[i]->n; j++)
-            free(outs[i]->d[j].data);
-        outs[i]->n = 0;
-    }
+    for (size_t i = 0; i < 2; i++)
+        ike_xmit_out_free(outs[i]);
     free(s->routes);
     if (s->child)
         OPENSSL_cleanse(s->child, s->child_cap * sizeof(*s->child));

@@ -20,7 +20,29 @@ void ike_xmit_out_free(struct ike_out *o)
 {
     for (size_t i = 0; i < o->n; i++)
         free(o->d[i].data);
-    o->n = 0;
+    free(o->d);
+    o->d = NULL;
+    o->n = o->cap = 0;
+}
+
+bool ike_xmit_out_room(struct ike_out *o)
+{
+    struct ike_dgram *d;
+    size_t cap;
+
+    if (o->n < o->cap)
+        return true;
+    if (o->cap >= IKE_MAX_DGRAMS)
+        return false;
+    cap = o->cap ? 2 * o->cap : 1;
+    if (cap > IKE_MAX_DGRAMS)
+        cap = IKE_MAX_DGRAMS;
+    d = realloc(o->d, cap * sizeof(*d));
+    if (!d)
+        return false;
+    o->d = d;
+    o->cap = cap;
+    return true;
 }
 
 void ike_xmit_dgram(struct ike_sock *sk, const struct sockaddr_storage *local, const struct sockaddr_storage *peer,
@@ -82,7 +104,7 @@ void ike_xmit_out(struct ike_sess *s, const struct ike_out *o)
 
 static bool out_add(struct ike_out *o, struct ike_buf *b)
 {
-    if (b->oom || o->n == IKE_MAX_DGRAMS) {
+    if (b->oom || !ike_xmit_out_room(o)) {
         ike_buf_fini(b);
         return false;
     }
