@@ -458,6 +458,11 @@ void ike_sess_notify_event(struct ike_sess *s, const char *name, const char *rea
  * bytes out, packets in, packets out (ike_state.c). */
 void ike_sess_totals(struct ike_sess *s, uint64_t v[4]);
 void ike_sess_arm_timers(struct ike_sess *s);
+/* Arms the retransmission timer of our request under way (dpd_retry, else 2
+ * s), and the NAT keepalive timer (gen->nat_keepalive); each made on first
+ * use (a failure logged: the timer is not armed). */
+void ike_sess_retx_arm(struct ike_sess *s);
+void ike_sess_keepalive_arm(struct ike_sess *s);
 /* The IKE SA was rekeyed: its lifetime starts again. */
 void ike_sess_ike_rekeyed(struct ike_sess *s);
 char *ike_addr_str(const struct sockaddr_storage *a, char *buf, size_t len);

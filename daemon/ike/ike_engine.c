@@ -60,25 +60,18 @@ struct ike_sess *ike_sess_new(struct ike_engine *e)
         sess_arena_set_last_id(e->arena, s->ss.id);
     s->flow_limit = UINT32_MAX;
     s->ss.created = s->last_rx = time(NULL);
-    s->ev_retx = evtimer_new(e->base, ike_xmit_on_retx, s);
     s->ev_live = evtimer_new(e->base, on_live, s);
     sess_init(&s->ss, &e->sm);
     s->ev_child = evtimer_new(e->base, on_child, s);
     s->ev_ikelife = evtimer_new(e->base, on_ikelife, s);
-    s->ev_ka = evtimer_new(e->base, ike_xmit_on_keepalive, s);
     s->ev_ikerekey = evtimer_new(e->base, on_ikerekey, s);
-    if (!s->ev_retx || !s->ev_live || !s->ss.ev_life || !s->ev_child || !s->ev_ikelife || !s->ev_ka ||
-        !s->ev_ikerekey) {
+    if (!s->ev_live || !s->ss.ev_life || !s->ev_child || !s->ev_ikelife || !s->ev_ikerekey) {
         if (s->ev_ikerekey)
             event_free(s->ev_ikerekey);
-        if (s->ev_ka)
-            event_free(s->ev_ka);
         if (s->ev_child)
             event_free(s->ev_child);
         if (s->ev_ikelife)
             event_free(s->ev_ikelife);
-        if (s->ev_retx)
-            event_free(s->ev_retx);
         if (s->ev_live)
             event_free(s->ev_live);
         sess_release(&s->ss);
@@ -117,7 +110,8 @@ void ike_sess_release(struct ike_sess *s)
     free(s->child);
     free(s->del_q);
     free(s->del_sent);
-    event_free(s->ev_retx);
+    if (s->ev_retx)
+        event_free(s->ev_retx);
     event_free(s->ev_live);
     if (s->ev_child)
         event_free(s->ev_child);
@@ -204,13 +198,8 @@ bool ike_sess_stub(struct ike_sess *s, struct ike_sess *stub)
 
     stub->e = e;
     stub->ss.id = s->ss.id;
-    stub->ev_retx = evtimer_new(e->base, ike_xmit_on_retx, stub);
     stub->ev_live = evtimer_new(e->base, on_live, stub);
-    if (!stub->ev_retx || !stub->ev_live) {
-        if (stub->ev_retx)
-            event_free(stub->ev_retx);
-        if (stub->ev_live)
-            event_free(stub->ev_live);
+    if (!stub->ev_live) {
         free(stub);
         return false;
     }
@@ -240,7 +229,8 @@ bool ike_sess_stub(struct ike_sess *s, struct ike_sess *stub)
         s->redirect_sent = false; /* sent again on the new IKE SA (ike_redirect_flush) */
     ike_xmit_out_free(&s->req);
     s->req_pending = false;
-    evtimer_del(s->ev_retx);
+    if (s->ev_retx)
+        evtimer_del(s->ev_retx);
     HASH_DELETE(hh_r, e->by_r, s);
     HASH_ADD(hh_r, e->by_r, our_spi, 8, stub);
     evtimer_add(stub->ev_live, &(struct timeval){.tv_sec = HALF_OPEN_TIMEOUT});
@@ -371,7 +361,8 @@ void ike_sess_end(struct ike_sess *s, const char *reason, bool send_delete)
         evtimer_del(s->ev_live);
         evtimer_del(s->ev_ikelife);
         evtimer_del(s->ev_child);
-        evtimer_del(s->ev_ka);
+        if (s->ev_ka)
+            evtimer_del(s->ev_ka);
         evtimer_del(s->ev_ikerekey);
         s->e->established--;
         return;
@@ -379,6 +370,30 @@ void ike_sess_end(struct ike_sess *s, const char *reason, bool send_delete)
     if (send_delete && ike_sa_up(s))
         ike_info_send_delete(s);
     sess_free(s);
+}
+
+/* The timers of our requests' retransmissions and of NAT keepalives, made
+ * when first armed (most sessions never send a request of ours nor sit behind
+ * a NAT on our side): an event fewer each. */
+static bool lazy_timer(struct ike_sess *s, struct event **ev, event_callback_fn cb, const char *what)
+{
+    if (!*ev && !(*ev = evtimer_new(s->e->base, cb, s))) {
+        log_warn("ike", "session %" PRIu64 ": no memory for its %s timer", s->ss.id, what);
+        return false;
+    }
+    return true;
+}
+
+void ike_sess_retx_arm(struct ike_sess *s)
+{
+    if (lazy_timer(s, &s->ev_retx, ike_xmit_on_retx, "retransmission"))
+        evtimer_add(s->ev_retx, &(struct timeval){.tv_sec = s->dpd_retry ? s->dpd_retry : 2});
+}
+
+void ike_sess_keepalive_arm(struct ike_sess *s)
+{
+    if (lazy_timer(s, &s->ev_ka, ike_xmit_on_keepalive, "keepalive"))
+        evtimer_add(s->ev_ka, &(struct timeval){.tv_sec = s->gen->nat_keepalive});
 }
 
 void ike_sess_arm_timers(struct ike_sess *s)
@@ -393,7 +408,7 @@ void ike_sess_arm_timers(struct ike_sess *s)
     sess_lifetime_arm(&s->ss);
     /* behind a NAT ourselves: keep its mapping open (RFC 3948 4) */
     if (s->in.nat_local && s->gen && s->gen->nat_keepalive)
-        evtimer_add(s->ev_ka, &(struct timeval){.tv_sec = s->gen->nat_keepalive});
+        ike_sess_keepalive_arm(s);
     ike_sess_ike_rekeyed(s);
     ike_child_timer_arm(s);
 }
@@ -477,7 +492,8 @@ static void handle_response(struct ike_sess *s, const uint8_t *buf, size_t len, 
         s->req_kind = REQ_NONE;
         s->our_next++;
         s->last_rx = time(NULL);
-        evtimer_del(s->ev_retx);
+        if (s->ev_retx)
+            evtimer_del(s->ev_retx);
         ike_xmit_out_free(&s->req);
         ike_persist_mark(s);
         if (s->state == IKE_SA_DELETING) {

@@ -172,7 +172,7 @@ bool ike_sess_respond(struct ike_sess *s, uint8_t exchange, uint32_t msg_id, uin
 void ike_sess_resend_request(struct ike_sess *s)
 {
     ike_xmit_out(s, &s->req);
-    evtimer_add(s->ev_retx, &(struct timeval){.tv_sec = s->dpd_retry ? s->dpd_retry : 2});
+    ike_sess_retx_arm(s);
 }
 
 bool ike_sess_request(struct ike_sess *s, int kind, uint8_t exchange, uint8_t first, const uint8_t *inner,
@@ -188,7 +188,7 @@ bool ike_sess_request(struct ike_sess *s, int kind, uint8_t exchange, uint8_t fi
     s->req_tries = 0;
     ike_persist_save(s); /* before it goes: a new process sends it again */
     ike_xmit_out(s, &s->req);
-    evtimer_add(s->ev_retx, &(struct timeval){.tv_sec = s->dpd_retry ? s->dpd_retry : 2});
+    ike_sess_retx_arm(s);
     return true;
 }
 
@@ -210,7 +210,7 @@ void ike_xmit_on_retx(evutil_socket_t fd, short what, void *arg)
     }
     s->e->c.retransmissions++;
     ike_xmit_out(s, &s->req);
-    evtimer_add(s->ev_retx, &(struct timeval){.tv_sec = s->dpd_retry ? s->dpd_retry : 2});
+    ike_sess_retx_arm(s);
 }
 
 /* RFC 3948 4: behind a NAT ourselves, its mapping is kept open. */
@@ -222,5 +222,5 @@ void ike_xmit_on_keepalive(evutil_socket_t fd, short what, void *arg)
     if (s->sock && s->sock->natt)
         ike_xmit_dgram(s->sock, &s->local, &s->peer, &ka, 1, true);
     if (s->gen && s->gen->nat_keepalive)
-        evtimer_add(s->ev_ka, &(struct timeval){.tv_sec = s->gen->nat_keepalive});
+        ike_sess_keepalive_arm(s);
 }
