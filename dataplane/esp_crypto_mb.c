@@ -16,6 +16,7 @@
  * forged packet is decrypted, as with the EVP backend. AEAD tags are computed by
  * ipsec-mb and compared here in constant time. */
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,18 +29,34 @@
 
 enum mb_kind { MB_GCM, MB_CHACHA, MB_CBC };
 
+/* One SA's keys. A context is allocated only as long as its kind's keys need
+ * (mb_ctx_size): an AES-GCM context has no CBC keys nor HMAC pads. */
 struct esp_crypto_ctx {
-    struct gcm_key_data gcm;          /* AES-GCM (64-byte aligned in the library's own type) */
-    uint32_t enc_keys[60] __attribute__((aligned(16)));
-    uint32_t dec_keys[60] __attribute__((aligned(16)));
-    uint8_t chacha[32] __attribute__((aligned(16)));
-    uint8_t ipad[64] __attribute__((aligned(16)));
-    uint8_t opad[64] __attribute__((aligned(16)));
     enum mb_kind kind;
     IMB_HASH_ALG hash;
     uint32_t key_len, icv_len;
+    uint32_t size; /* bytes allocated */
     bool encrypt;
+    union {
+        struct gcm_key_data gcm; /* AES-GCM (64-byte aligned in the library's own type) */
+        uint8_t chacha[32] __attribute__((aligned(16)));
+        struct {
+            uint32_t enc_keys[60] __attribute__((aligned(16)));
+            uint32_t dec_keys[60] __attribute__((aligned(16)));
+            uint8_t ipad[64] __attribute__((aligned(16)));
+            uint8_t opad[64] __attribute__((aligned(16)));
+        };
+    } __attribute__((aligned(64)));
 };
+
+static size_t mb_ctx_size(enum mb_kind kind)
+{
+    size_t n = kind == MB_GCM     ? offsetof(struct esp_crypto_ctx, gcm) + sizeof(struct gcm_key_data)
+               : kind == MB_CHACHA ? offsetof(struct esp_crypto_ctx, chacha) + 32
+                                   : offsetof(struct esp_crypto_ctx, opad) + 64;
+
+    return (n + 63) & ~(size_t)63;
+}
 
 /* the architecture chosen at the probe: its manager initialiser */
 static void (*mb_init)(IMB_MGR *);
@@ -79,7 +96,7 @@ static void mb_ctx_free(struct esp_crypto_ctx *c)
 {
     if (!c)
         return;
-    OPENSSL_cleanse(c, sizeof(*c));
+    OPENSSL_cleanse(c, c->size);
     free(c);
 }
 
@@ -168,6 +185,7 @@ static struct esp_crypto_ctx *mb_ctx_new(enum dp_cipher cipher, const uint8_t *k
     size_t icv_len = esp_crypto_icv_len(cipher, integ);
     IMB_MGR *m = mgr();
     struct esp_crypto_ctx *c;
+    enum mb_kind kind;
 
     if (!m || !key || !icv_len)
         return NULL;
@@ -175,17 +193,19 @@ static struct esp_crypto_ctx *mb_ctx_new(enum dp_cipher cipher, const uint8_t *k
         return NULL;
     if (cipher == DP_CIPHER_AES_CBC && (!ikey || !ikey_len))
         return NULL;
-    c = aligned_alloc(64, (sizeof(*c) + 63) & ~(size_t)63);
+    kind = cipher == DP_CIPHER_AES_GCM_16 ? MB_GCM : cipher == DP_CIPHER_CHACHA20_POLY1305 ? MB_CHACHA : MB_CBC;
+    c = aligned_alloc(64, mb_ctx_size(kind));
     if (!c)
         return NULL;
-    memset(c, 0, sizeof(*c));
+    memset(c, 0, mb_ctx_size(kind));
+    c->size = (uint32_t)mb_ctx_size(kind);
+    c->kind = kind;
     c->key_len = (uint32_t)key_len;
     c->icv_len = (uint32_t)icv_len;
     c->encrypt = encrypt;
     c->hash = hash_alg(integ);
     switch (cipher) {
     case DP_CIPHER_AES_GCM_16:
-        c->kind = MB_GCM;
         if (key_len == 16)
             IMB_AES128_GCM_PRE(m, key, &c->gcm);
         else if (key_len == 24)
@@ -194,11 +214,9 @@ static struct esp_crypto_ctx *mb_ctx_new(enum dp_cipher cipher, const uint8_t *k
             IMB_AES256_GCM_PRE(m, key, &c->gcm);
         break;
     case DP_CIPHER_CHACHA20_POLY1305:
-        c->kind = MB_CHACHA;
         memcpy(c->chacha, key, 32);
         break;
     default:
-        c->kind = MB_CBC;
         aes_keys(m, c, key, key_len);
         hmac_pads(m, c, integ, ikey, ikey_len);
     }

@@ -223,7 +223,7 @@ static void arm_adopted(struct ike_sess *s)
         evtimer_add(s->ev_live, &(struct timeval){.tv_sec = s->dpd_interval});
     sess_lifetime_arm(&s->ss);
     if (s->in.nat_local && s->gen->nat_keepalive)
-        evtimer_add(s->ev_ka, &(struct timeval){.tv_sec = s->gen->nat_keepalive});
+        ike_sess_keepalive_arm(s);
     if (s->ike_lifetime) {
         time_t life = s->ike_since + (time_t)s->ike_lifetime - now,
                rekey = s->ike_since + (time_t)(s->ike_lifetime / 10 * 9) - now;

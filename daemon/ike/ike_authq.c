@@ -90,15 +90,18 @@ static void frag_in(struct ike_sess *s, struct ike_open_job *oj, struct ike_sock
     enum ike_sk_rc rc;
     bool complete;
 
-    rc = ike_frag_put(&s->frag, &oj->msg, oj->fplain, oj->fplen, &oj->inner, &complete);
+    if (!ike_sess_frag(s)) {
+        s->e->c.dropped++;
+        return;
+    }
+    rc = ike_frag_put(s->frag, &oj->msg, oj->fplain, oj->fplen, &oj->inner, &complete);
     oj->fplain = NULL; /* the reassembly's now */
     if (rc == IKE_SK_NOT_AUTHENTIC || !complete) {
         if (rc == IKE_SK_NOT_AUTHENTIC)
             s->e->c.dropped++;
         return;
     }
-    done = s->frag;
-    ike_frag_init(&s->frag);
+    ike_sess_frag_take(s, &done);
     ike_request_in(s, rc, &oj->msg.hdr, &oj->inner, sk, &oj->local, &oj->peer);
     ike_frag_fini(&done);
 }
@@ -261,7 +264,7 @@ static void seal_done(struct cpool_job *j, bool ran)
     /* held: the up step sends it once the session's record is written */
     ike_xmit_out_free(&s->last_resp);
     s->last_resp = sj->out;
-    sj->out.n = 0;
+    sj->out = (struct ike_out){0}; /* the session's now */
     seal_job_free(sj);
     ike_auth_next(s);
 }

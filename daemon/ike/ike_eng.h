@@ -139,9 +139,11 @@ struct ike_dgram {
  * for that even over a lossy path; a session still here then is deleted. */
 #define IKE_REDIRECT_GRACE_S 30
 
+/* A message kept for retransmission: n datagrams, room for cap of them (at
+ * most IKE_MAX_DGRAMS, allocated as they come: most messages are one). */
 struct ike_out {
-    struct ike_dgram d[IKE_MAX_DGRAMS];
-    size_t n;
+    struct ike_dgram *d;
+    size_t n, cap;
 };
 
 
@@ -228,7 +230,7 @@ struct ike_sess {
     /* the peer's requests (window size 1) */
     uint32_t peer_next;
     struct ike_out last_resp;
-    struct ike_frag frag;
+    struct ike_frag *frag; /* a request's fragments being reassembled (NULL: none) */
     /* our requests */
     uint32_t our_next;
     struct ike_out req;
@@ -471,6 +473,11 @@ void ike_sess_notify_event(struct ike_sess *s, const char *name, const char *rea
  * bytes out, packets in, packets out (ike_state.c). */
 void ike_sess_totals(struct ike_sess *s, uint64_t v[4]);
 void ike_sess_arm_timers(struct ike_sess *s);
+/* Arms the retransmission timer of our request under way (dpd_retry, else 2
+ * s), and the NAT keepalive timer (gen->nat_keepalive); each made on first
+ * use (a failure logged: the timer is not armed). */
+void ike_sess_retx_arm(struct ike_sess *s);
+void ike_sess_keepalive_arm(struct ike_sess *s);
 /* The IKE SA was rekeyed: its lifetime starts again. */
 void ike_sess_ike_rekeyed(struct ike_sess *s);
 char *ike_addr_str(const struct sockaddr_storage *a, char *buf, size_t len);
@@ -480,6 +487,11 @@ char *ike_addr_str(const struct sockaddr_storage *a, char *buf, size_t len);
  * (a NAT keepalive is the single byte 0xFF, RFC 3948 2.3). */
 void ike_xmit_dgram(struct ike_sock *sk, const struct sockaddr_storage *local, const struct sockaddr_storage *peer,
                     const uint8_t *data, size_t len, bool raw);
+/* @s's reassembly of a request in fragments, allocated at its first fragment
+ * (NULL: no memory); taken, complete, into @done (empty without one), which
+ * the caller finishes with ike_frag_fini. */
+struct ike_frag *ike_sess_frag(struct ike_sess *s);
+void ike_sess_frag_take(struct ike_sess *s, struct ike_frag *done);
 /* What sealing a message of @s needs, copied (its keys, header, fragment
  * size): a crypto thread seals with it alone. Wiped by the caller. */
 struct ike_seal_ctx {
@@ -528,7 +540,10 @@ bool ike_xmit_seal(struct ike_sess *s, uint8_t exchange, bool response, uint32_t
                    const uint8_t *inner, size_t inner_len, struct ike_out *o);
 /* Sends the datagrams of @o to the session's peer (again). */
 void ike_xmit_out(struct ike_sess *s, const struct ike_out *o);
+/* Frees the datagrams of @o and their table. */
 void ike_xmit_out_free(struct ike_out *o);
+/* Room in @o for one more datagram: false at IKE_MAX_DGRAMS or out of memory. */
+bool ike_xmit_out_room(struct ike_out *o);
 /* Timers of a session: our request's retransmission (the session ends after
  * the last one), the NAT keepalive. */
 void ike_xmit_on_retx(evutil_socket_t fd, short what, void *arg);

@@ -60,26 +60,18 @@ struct ike_sess *ike_sess_new(struct ike_engine *e)
         sess_arena_set_last_id(e->arena, s->ss.id);
     s->flow_limit = UINT32_MAX;
     s->ss.created = s->last_rx = time(NULL);
-    s->ev_retx = evtimer_new(e->base, ike_xmit_on_retx, s);
     s->ev_live = evtimer_new(e->base, on_live, s);
     sess_init(&s->ss, &e->sm);
     s->ev_child = evtimer_new(e->base, on_child, s);
     s->ev_ikelife = evtimer_new(e->base, on_ikelife, s);
-    s->ev_ka = evtimer_new(e->base, ike_xmit_on_keepalive, s);
     s->ev_ikerekey = evtimer_new(e->base, on_ikerekey, s);
-    ike_frag_init(&s->frag);
-    if (!s->ev_retx || !s->ev_live || !s->ss.ev_life || !s->ev_child || !s->ev_ikelife || !s->ev_ka ||
-        !s->ev_ikerekey) {
+    if (!s->ev_live || !s->ss.ev_life || !s->ev_child || !s->ev_ikelife || !s->ev_ikerekey) {
         if (s->ev_ikerekey)
             event_free(s->ev_ikerekey);
-        if (s->ev_ka)
-            event_free(s->ev_ka);
         if (s->ev_child)
             event_free(s->ev_child);
         if (s->ev_ikelife)
             event_free(s->ev_ikelife);
-        if (s->ev_retx)
-            event_free(s->ev_retx);
         if (s->ev_live)
             event_free(s->ev_live);
         sess_release(&s->ss);
@@ -119,7 +111,8 @@ void ike_sess_release(struct ike_sess *s)
     free(s->child);
     free(s->del_q);
     free(s->del_sent);
-    event_free(s->ev_retx);
+    if (s->ev_retx)
+        event_free(s->ev_retx);
     event_free(s->ev_live);
     if (s->ev_child)
         event_free(s->ev_child);
@@ -135,7 +128,9 @@ void ike_sess_release(struct ike_sess *s)
     ike_dh_free(s->ikr.dh);
     ike_xmit_out_free(&s->last_resp);
     ike_xmit_out_free(&s->req);
-    ike_frag_fini(&s->frag);
+    if (s->frag)
+        ike_frag_fini(s->frag);
+    free(s->frag);
     ike_keys_wipe(&s->in.keys);
     OPENSSL_cleanse(&s->in, sizeof(s->in));
     free(s->msg1);
@@ -204,13 +199,8 @@ bool ike_sess_stub(struct ike_sess *s, struct ike_sess *stub)
 
     stub->e = e;
     stub->ss.id = s->ss.id;
-    stub->ev_retx = evtimer_new(e->base, ike_xmit_on_retx, stub);
     stub->ev_live = evtimer_new(e->base, on_live, stub);
-    if (!stub->ev_retx || !stub->ev_live) {
-        if (stub->ev_retx)
-            event_free(stub->ev_retx);
-        if (stub->ev_live)
-            event_free(stub->ev_live);
+    if (!stub->ev_live) {
         free(stub);
         return false;
     }
@@ -240,7 +230,8 @@ bool ike_sess_stub(struct ike_sess *s, struct ike_sess *stub)
         s->redirect_sent = false; /* sent again on the new IKE SA (ike_redirect_flush) */
     ike_xmit_out_free(&s->req);
     s->req_pending = false;
-    evtimer_del(s->ev_retx);
+    if (s->ev_retx)
+        evtimer_del(s->ev_retx);
     HASH_DELETE(hh_r, e->by_r, s);
     HASH_ADD(hh_r, e->by_r, our_spi, 8, stub);
     evtimer_add(stub->ev_live, &(struct timeval){.tv_sec = HALF_OPEN_TIMEOUT});
@@ -371,7 +362,8 @@ void ike_sess_end(struct ike_sess *s, const char *reason, bool send_delete)
         evtimer_del(s->ev_live);
         evtimer_del(s->ev_ikelife);
         evtimer_del(s->ev_child);
-        evtimer_del(s->ev_ka);
+        if (s->ev_ka)
+            evtimer_del(s->ev_ka);
         evtimer_del(s->ev_ikerekey);
         s->e->established--;
         return;
@@ -379,6 +371,30 @@ void ike_sess_end(struct ike_sess *s, const char *reason, bool send_delete)
     if (send_delete && ike_sa_up(s))
         ike_info_send_delete(s);
     sess_free(s);
+}
+
+/* The timers of our requests' retransmissions and of NAT keepalives, made
+ * when first armed (most sessions never send a request of ours nor sit behind
+ * a NAT on our side): an event fewer each. */
+static bool lazy_timer(struct ike_sess *s, struct event **ev, event_callback_fn cb, const char *what)
+{
+    if (!*ev && !(*ev = evtimer_new(s->e->base, cb, s))) {
+        log_warn("ike", "session %" PRIu64 ": no memory for its %s timer", s->ss.id, what);
+        return false;
+    }
+    return true;
+}
+
+void ike_sess_retx_arm(struct ike_sess *s)
+{
+    if (lazy_timer(s, &s->ev_retx, ike_xmit_on_retx, "retransmission"))
+        evtimer_add(s->ev_retx, &(struct timeval){.tv_sec = s->dpd_retry ? s->dpd_retry : 2});
+}
+
+void ike_sess_keepalive_arm(struct ike_sess *s)
+{
+    if (lazy_timer(s, &s->ev_ka, ike_xmit_on_keepalive, "keepalive"))
+        evtimer_add(s->ev_ka, &(struct timeval){.tv_sec = s->gen->nat_keepalive});
 }
 
 void ike_sess_arm_timers(struct ike_sess *s)
@@ -393,7 +409,7 @@ void ike_sess_arm_timers(struct ike_sess *s)
     sess_lifetime_arm(&s->ss);
     /* behind a NAT ourselves: keep its mapping open (RFC 3948 4) */
     if (s->in.nat_local && s->gen && s->gen->nat_keepalive)
-        evtimer_add(s->ev_ka, &(struct timeval){.tv_sec = s->gen->nat_keepalive});
+        ike_sess_keepalive_arm(s);
     ike_sess_ike_rekeyed(s);
     ike_child_timer_arm(s);
 }
@@ -477,7 +493,8 @@ static void handle_response(struct ike_sess *s, const uint8_t *buf, size_t len, 
         s->req_kind = REQ_NONE;
         s->our_next++;
         s->last_rx = time(NULL);
-        evtimer_del(s->ev_retx);
+        if (s->ev_retx)
+            evtimer_del(s->ev_retx);
         ike_xmit_out_free(&s->req);
         ike_persist_mark(s);
         if (s->state == IKE_SA_DELETING) {
@@ -517,6 +534,23 @@ static void handle_response(struct ike_sess *s, const uint8_t *buf, size_t len, 
     free(plain);
 }
 
+struct ike_frag *ike_sess_frag(struct ike_sess *s)
+{
+    if (!s->frag && (s->frag = malloc(sizeof(*s->frag))))
+        ike_frag_init(s->frag);
+    return s->frag;
+}
+
+void ike_sess_frag_take(struct ike_sess *s, struct ike_frag *done)
+{
+    ike_frag_init(done);
+    if (s->frag) {
+        *done = *s->frag;
+        free(s->frag);
+        s->frag = NULL;
+    }
+}
+
 static bool is_fragment(const struct ike_msg *msg)
 {
     return msg->npld && msg->pld[msg->npld - 1].type == IKE_PLD_SKF;
@@ -545,7 +579,7 @@ static void handle_request(struct ike_sess *s, const uint8_t *buf, size_t len, c
     ike_init_sk_keys(&s->in, !s->initiator, &k);
     if (skf_last && s->in.fragmentation) {
         e->c.fragments_received++;
-        rc = ike_frag_add(&s->frag, &k, buf, len, msg, inner, &complete);
+        rc = ike_sess_frag(s) ? ike_frag_add(s->frag, &k, buf, len, msg, inner, &complete) : IKE_SK_NOT_AUTHENTIC;
     } else if (sk_last) {
         plain = malloc(len);
         rc = plain ? ike_sk_open(&k, buf, len, msg, plain, inner) : IKE_SK_NOT_AUTHENTIC;
@@ -560,8 +594,7 @@ static void handle_request(struct ike_sess *s, const uint8_t *buf, size_t len, c
         return;
     }
     /* a reassembled message is ours now; the handlers below may end the session */
-    done = s->frag;
-    ike_frag_init(&s->frag);
+    ike_sess_frag_take(s, &done);
     ike_request_in(s, rc, &msg->hdr, inner, sk, local, peer);
     ike_frag_fini(&done);
     free(inner);

@@ -2,9 +2,12 @@
  * session arena (daemon/session/sess_arena.h), written whenever the session
  * changes, and the adoption of those records by a new ravend process.
  *
- * A record is "RVS1" followed by fields, each a 16-bit tag, a 32-bit length and
- * the value, little-endian. The fields of the session and of each child SA are
- * listed in the tables below (a child SA is one field holding its own fields);
+ * A record is "RVS1" followed by fields, each a 16-bit tag, a 16-bit length and
+ * the value, little-endian. A field of the tables below whose value is zero (a
+ * number 0, false, an empty string, bytes all zero) is left out, and trailing
+ * zero bytes of a byte array too (ike_pwire.c), so that a typical record fits
+ * the arena's small place (one page a session). The fields of the session and
+ * of each child SA are listed in the tables below (a child SA is one field holding its own fields);
  * the format is part of the arena's version (SESS_ARENA_VERSION). Decoding is
  * strict: an unknown tag, a length that does not match, a value out of range or
  * a string that is not one makes the record unreadable, and the session is not
@@ -21,143 +24,12 @@
 #include "daemon/base/log.h"
 #include "daemon/ike/ike_eng.h"
 #include "daemon/ike/ike_persist.h"
+#include "daemon/ike/ike_pwire.h"
 #include "daemon/pool/pool.h"
 #include "daemon/session/sess_arena.h"
 #include "daemon/base/poison.h"
 
 #define REC_MAGIC 0x31535652u /* "RVS1" */
-
-/* ---- the writer ---- */
-
-struct wbuf {
-    uint8_t *p;
-    size_t len, cap;
-    bool oom;
-};
-
-static uint8_t *w_room(struct wbuf *w, size_t n)
-{
-    if (w->oom)
-        return NULL;
-    if (w->len + n > w->cap) {
-        size_t cap = w->cap ? w->cap : 4096;
-        uint8_t *p;
-
-        while (cap < w->len + n)
-            cap *= 2;
-        p = realloc(w->p, cap);
-        if (!p) {
-            w->oom = true;
-            return NULL;
-        }
-        w->p = p;
-        w->cap = cap;
-    }
-    w->len += n;
-    return w->p + w->len - n;
-}
-
-static void w_le(uint8_t *p, uint64_t v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void w_field(struct wbuf *w, uint16_t tag, const void *v, size_t len)
-{
-    uint8_t *p = w_room(w, 6 + len);
-
-    if (!p)
-        return;
-    w_le(p, tag, 2);
-    w_le(p + 2, len, 4);
-    if (len)
-        memcpy(p + 6, v, len);
-}
-
-static void w_uint(struct wbuf *w, uint16_t tag, uint64_t v, size_t n)
-{
-    uint8_t b[8];
-
-    w_le(b, v, n);
-    w_field(w, tag, b, n);
-}
-
-/* A field whose value is written afterwards: returns its offset for w_close. */
-static size_t w_open(struct wbuf *w, uint16_t tag)
-{
-    w_field(w, tag, NULL, 0);
-    return w->len;
-}
-
-static void w_close(struct wbuf *w, size_t at)
-{
-    if (!w->oom)
-        w_le(w->p + at - 4, w->len - at, 4);
-}
-
-/* ---- the reader ---- */
-
-struct rbuf {
-    const uint8_t *p;
-    size_t len, off;
-};
-
-static uint64_t r_le(const uint8_t *p, size_t n)
-{
-    uint64_t v = 0;
-
-    for (size_t i = 0; i < n; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
-/* The next field: false at the end (or on a truncated one: *bad set). */
-static bool r_next(struct rbuf *r, uint16_t *tag, const uint8_t **v, size_t *len, bool *bad)
-{
-    if (r->off == r->len)
-        return false;
-    if (r->len - r->off < 6) {
-        *bad = true;
-        return false;
-    }
-    *tag = (uint16_t)r_le(r->p + r->off, 2);
-    *len = (size_t)r_le(r->p + r->off + 2, 4);
-    if (*len > r->len - r->off - 6) {
-        *bad = true;
-        return false;
-    }
-    *v = r->p + r->off + 6;
-    r->off += 6 + *len;
-    return true;
-}
-
-/* ---- the fields ---- */
-
-enum fkind {
-    F_BOOL,  /* bool: 1 byte, 0 or 1 */
-    F_BOOLZ, /* a bool written only when true (1 byte, 1; absent: false), as F_U32Z */
-    F_U8,
-    F_U16,
-    F_U32,
-    F_U32Z,  /* a uint32_t written only when not 0 (absent: 0): a session without the
-              * setting keeps a record that a build without its tag reads too */
-    F_I32,   /* int */
-    F_U64,
-    F_TIME,  /* time_t: 8 bytes */
-    F_SIZE,  /* size_t: 8 bytes, at most max */
-    F_ENUM,  /* an enum: 4 bytes, at most max */
-    F_BYTES, /* a fixed array of size bytes */
-    F_TEXT,  /* a fixed char array of size bytes: a NUL-terminated string */
-    F_STR,   /* a char * (absent: NULL) */
-};
-
-struct fdesc {
-    uint16_t tag;
-    enum fkind kind;
-    size_t off, size;
-    uint64_t max; /* F_SIZE, F_ENUM, F_U8..F_U32: the largest value (0: the type's) */
-};
 
 #define S(f) offsetof(struct ike_sess, f), sizeof(((struct ike_sess *)0)->f)
 #define C(f) offsetof(struct ike_child_sa, f), sizeof(((struct ike_child_sa *)0)->f)
@@ -334,163 +206,6 @@ enum { T_TSI = 280, T_TSR = 281 };
 
 #define NFIELDS(t) (sizeof(t) / sizeof((t)[0]))
 
-static void w_fields(struct wbuf *w, const struct fdesc *t, size_t n, const void *obj)
-{
-    const uint8_t *base = obj;
-
-    for (size_t i = 0; i < n; i++) {
-        const void *p = base + t[i].off;
-        uint64_t v = 0;
-
-        switch (t[i].kind) {
-        case F_BOOL:
-            v = *(const bool *)p;
-            w_uint(w, t[i].tag, v, 1);
-            break;
-        case F_BOOLZ:
-            if (*(const bool *)p)
-                w_uint(w, t[i].tag, 1, 1);
-            break;
-        case F_U8:
-            w_uint(w, t[i].tag, *(const uint8_t *)p, 1);
-            break;
-        case F_U16:
-            w_uint(w, t[i].tag, *(const uint16_t *)p, 2);
-            break;
-        case F_U32:
-            w_uint(w, t[i].tag, *(const uint32_t *)p, 4);
-            break;
-        case F_U32Z:
-            if (*(const uint32_t *)p)
-                w_uint(w, t[i].tag, *(const uint32_t *)p, 4);
-            break;
-        case F_I32:
-            w_uint(w, t[i].tag, (uint32_t) * (const int *)p, 4);
-            break;
-        case F_ENUM: {
-            int e;
-
-            memcpy(&e, p, sizeof(e)); /* every enum of these structs is int-sized */
-            w_uint(w, t[i].tag, (uint32_t)e, 4);
-            break;
-        }
-        case F_U64:
-            w_uint(w, t[i].tag, *(const uint64_t *)p, 8);
-            break;
-        case F_TIME:
-            w_uint(w, t[i].tag, (uint64_t) * (const time_t *)p, 8);
-            break;
-        case F_SIZE:
-            w_uint(w, t[i].tag, *(const size_t *)p, 8);
-            break;
-        case F_BYTES:
-            w_field(w, t[i].tag, p, t[i].size);
-            break;
-        case F_TEXT:
-            w_field(w, t[i].tag, p, strnlen(p, t[i].size - 1));
-            break;
-        case F_STR:
-            if (*(char *const *)p)
-                w_field(w, t[i].tag, *(char *const *)p, strlen(*(char *const *)p));
-            break;
-        }
-    }
-}
-
-static const struct fdesc *f_find(const struct fdesc *t, size_t n, uint16_t tag)
-{
-    for (size_t i = 0; i < n; i++)
-        if (t[i].tag == tag)
-            return &t[i];
-    return NULL;
-}
-
-/* Reads field @d's value @v/@len into @obj; false when it does not fit. */
-static bool r_field(const struct fdesc *d, const uint8_t *v, size_t len, void *obj)
-{
-    uint8_t *p = (uint8_t *)obj + d->off;
-    static const size_t width[] = {[F_BOOL] = 1, [F_BOOLZ] = 1, [F_U8] = 1, [F_U16] = 2, [F_U32] = 4, [F_U32Z] = 4, [F_I32] = 4,
-                                   [F_U64] = 8, [F_TIME] = 8, [F_SIZE] = 8, [F_ENUM] = 4};
-    uint64_t x;
-
-    if (d->kind == F_BYTES) {
-        if (len != d->size)
-            return false;
-        memcpy(p, v, len);
-        return true;
-    }
-    if (d->kind == F_TEXT) {
-        if (len >= d->size || memchr(v, 0, len))
-            return false;
-        memcpy(p, v, len);
-        p[len] = 0;
-        return true;
-    }
-    if (d->kind == F_STR) {
-        char *s;
-
-        if (len > 4096 || memchr(v, 0, len) || *(char **)p || !(s = malloc(len + 1)))
-            return false;
-        memcpy(s, v, len);
-        s[len] = 0;
-        *(char **)p = s;
-        return true;
-    }
-    if (len != width[d->kind])
-        return false;
-    x = r_le(v, len);
-    if (d->max && x > d->max)
-        return false;
-    if ((d->kind == F_U32Z || d->kind == F_BOOLZ) && !x) /* written only when not 0: one encoding per record */
-        return false;
-    switch (d->kind) {
-    case F_BOOL:
-    case F_BOOLZ:
-        if (x > 1)
-            return false;
-        *(bool *)p = x != 0;
-        break;
-    case F_U8:
-        *(uint8_t *)p = (uint8_t)x;
-        break;
-    case F_U16:
-        *(uint16_t *)p = (uint16_t)x;
-        break;
-    case F_U32:
-    case F_U32Z:
-        *(uint32_t *)p = (uint32_t)x;
-        break;
-    case F_I32: {
-        int i = (int)(int32_t)(uint32_t)x;
-
-        if (d->max && i < 0)
-            return false;
-        *(int *)p = i;
-        break;
-    }
-    case F_ENUM: {
-        int e = (int)x;
-
-        memcpy(p, &e, sizeof(e));
-        break;
-    }
-    case F_U64:
-        *(uint64_t *)p = x;
-        break;
-    case F_TIME: /* a time of this era (so that deadlines computed from it cannot overflow) */
-        if (x >= (uint64_t)1 << 40)
-            return false;
-        *(time_t *)p = (time_t)(int64_t)x;
-        break;
-    case F_SIZE:
-        *(size_t *)p = (size_t)x;
-        break;
-    default:
-        return false;
-    }
-    return true;
-}
-
 /* ---- compound values ---- */
 
 void ike_persist_addr_put(uint8_t b[IKE_PERSIST_ADDR_LEN], const struct sockaddr_storage *a)
@@ -501,7 +216,7 @@ void ike_persist_addr_put(uint8_t b[IKE_PERSIST_ADDR_LEN], const struct sockaddr
         memcpy(b + 1, &((const struct sockaddr_in6 *)a)->sin6_addr, 16);
     else
         memcpy(b + 1, &((const struct sockaddr_in *)a)->sin_addr, 4);
-    w_le(b + 17, ike_port_of(a), 2);
+    pw_le(b + 17, ike_port_of(a), 2);
 }
 
 bool ike_persist_addr_get(const uint8_t b[IKE_PERSIST_ADDR_LEN], struct sockaddr_storage *a)
@@ -516,7 +231,7 @@ bool ike_persist_addr_get(const uint8_t b[IKE_PERSIST_ADDR_LEN], struct sockaddr
     } else {
         return false;
     }
-    ike_set_port(a, (uint16_t)r_le(b + 17, 2));
+    ike_set_port(a, (uint16_t)pw_rd_le(b + 17, 2));
     return true;
 }
 
@@ -525,7 +240,7 @@ static void w_addr(struct wbuf *w, uint16_t tag, const struct sockaddr_storage *
     uint8_t b[IKE_PERSIST_ADDR_LEN];
 
     ike_persist_addr_put(b, a);
-    w_field(w, tag, b, sizeof(b));
+    pw_field(w, tag, b, sizeof(b));
 }
 
 static bool r_addr(const uint8_t *v, size_t len, struct sockaddr_storage *a)
@@ -539,21 +254,21 @@ static bool r_addr(const uint8_t *v, size_t len, struct sockaddr_storage *a)
 
 static void w_ts(struct wbuf *w, uint16_t tag, const struct ike_ts_pld *t)
 {
-    size_t at = w_open(w, tag);
+    size_t at = pw_open(w, tag);
 
     for (size_t i = 0; i < t->nts; i++) {
         uint8_t b[38];
 
         b[0] = t->ts[i].type;
         b[1] = t->ts[i].ip_proto;
-        w_le(b + 2, t->ts[i].start_port, 2);
-        w_le(b + 4, t->ts[i].end_port, 2);
+        pw_le(b + 2, t->ts[i].start_port, 2);
+        pw_le(b + 4, t->ts[i].end_port, 2);
         memcpy(b + 6, t->ts[i].start, 16);
         memcpy(b + 22, t->ts[i].end, 16);
-        if (w_room(w, sizeof(b)))
+        if (pw_room(w, sizeof(b)))
             memcpy(w->p + w->len - sizeof(b), b, sizeof(b));
     }
-    w_close(w, at);
+    pw_close(w, at);
 }
 
 static bool r_ts(const uint8_t *v, size_t len, struct ike_ts_pld *t)
@@ -566,8 +281,8 @@ static bool r_ts(const uint8_t *v, size_t len, struct ike_ts_pld *t)
             return false;
         t->ts[i].type = v[0];
         t->ts[i].ip_proto = v[1];
-        t->ts[i].start_port = (uint16_t)r_le(v + 2, 2);
-        t->ts[i].end_port = (uint16_t)r_le(v + 4, 2);
+        t->ts[i].start_port = (uint16_t)pw_rd_le(v + 2, 2);
+        t->ts[i].end_port = (uint16_t)pw_rd_le(v + 4, 2);
         memcpy(t->ts[i].start, v + 6, 16);
         memcpy(t->ts[i].end, v + 22, 16);
     }
@@ -577,17 +292,17 @@ static bool r_ts(const uint8_t *v, size_t len, struct ike_ts_pld *t)
 /* Datagrams kept for retransmission: each a 32-bit length and its bytes. */
 static void w_out(struct wbuf *w, uint16_t tag, const struct ike_out *o)
 {
-    size_t at = w_open(w, tag);
+    size_t at = pw_open(w, tag);
 
     for (size_t i = 0; i < o->n; i++) {
-        uint8_t *p = w_room(w, 4 + o->d[i].len);
+        uint8_t *p = pw_room(w, 4 + o->d[i].len);
 
         if (!p)
             return;
-        w_le(p, o->d[i].len, 4);
+        pw_le(p, o->d[i].len, 4);
         memcpy(p + 4, o->d[i].data, o->d[i].len);
     }
-    w_close(w, at);
+    pw_close(w, at);
 }
 
 static bool r_out(const uint8_t *v, size_t len, struct ike_out *o)
@@ -599,9 +314,9 @@ static bool r_out(const uint8_t *v, size_t len, struct ike_out *o)
     while (off < len) {
         size_t n;
 
-        if (len - off < 4 || o->n == IKE_MAX_DGRAMS)
+        if (len - off < 4 || !ike_xmit_out_room(o))
             return false;
-        n = (size_t)r_le(v + off, 4);
+        n = (size_t)pw_rd_le(v + off, 4);
         if (!n || n > 65535 || n > len - off - 4 || !(o->d[o->n].data = malloc(n)))
             return false;
         memcpy(o->d[o->n].data, v + off + 4, n);
@@ -613,23 +328,23 @@ static bool r_out(const uint8_t *v, size_t len, struct ike_out *o)
 
 static void w_u32s_add(struct wbuf *w, uint32_t v)
 {
-    uint8_t *p = w_room(w, 4);
+    uint8_t *p = pw_room(w, 4);
 
     if (p)
-        w_le(p, v, 4);
+        pw_le(p, v, 4);
 }
 
 static void w_u32s(struct wbuf *w, uint16_t tag, const uint32_t *v, size_t n)
 {
-    size_t at = w_open(w, tag);
+    size_t at = pw_open(w, tag);
 
     for (size_t i = 0; i < n; i++) {
-        uint8_t *p = w_room(w, 4);
+        uint8_t *p = pw_room(w, 4);
 
         if (p)
-            w_le(p, v[i], 4);
+            pw_le(p, v[i], 4);
     }
-    w_close(w, at);
+    pw_close(w, at);
 }
 
 static void w_der(struct wbuf *w, uint16_t tag, const void *obj, int (*i2d)(const void *, unsigned char **))
@@ -641,7 +356,7 @@ static void w_der(struct wbuf *w, uint16_t tag, const void *obj, int (*i2d)(cons
         return;
     n = i2d(obj, &der);
     if (n > 0)
-        w_field(w, tag, der, (size_t)n);
+        pw_field(w, tag, der, (size_t)n);
     else
         w->oom = true;
     OPENSSL_free(der);
@@ -661,19 +376,19 @@ static void w_dhcp(struct wbuf *w, const struct dhcp_lease *l)
 {
     uint8_t b[4 * 8 + 1 + 6 + 64];
 
-    w_le(b, l->addr, 4);
-    w_le(b + 4, l->netmask, 4);
-    w_le(b + 8, l->server, 4);
-    w_le(b + 12, l->giaddr, 4);
-    w_le(b + 16, l->router, 4);
-    w_le(b + 20, l->dns[0], 4);
-    w_le(b + 24, l->dns[1], 4);
-    w_le(b + 28, l->lease_s, 4);
+    pw_le(b, l->addr, 4);
+    pw_le(b + 4, l->netmask, 4);
+    pw_le(b + 8, l->server, 4);
+    pw_le(b + 12, l->giaddr, 4);
+    pw_le(b + 16, l->router, 4);
+    pw_le(b + 20, l->dns[0], 4);
+    pw_le(b + 24, l->dns[1], 4);
+    pw_le(b + 28, l->lease_s, 4);
     b[32] = (uint8_t)l->ndns;
     memcpy(b + 33, l->chaddr, 6);
     memset(b + 39, 0, 64);
     memcpy(b + 39, l->client_id, strnlen(l->client_id, 63));
-    w_field(w, T_DHCP, b, sizeof(b));
+    pw_field(w, T_DHCP, b, sizeof(b));
 }
 
 static bool r_dhcp(const uint8_t *v, size_t len, struct ike_sess *s)
@@ -682,14 +397,14 @@ static bool r_dhcp(const uint8_t *v, size_t len, struct ike_sess *s)
 
     if (len != 4 * 8 + 1 + 6 + 64 || v[32] > 2 || v[39 + 63] || s->ss.dhcp || !(l = calloc(1, sizeof(*l))))
         return false;
-    l->addr = (uint32_t)r_le(v, 4);
-    l->netmask = (uint32_t)r_le(v + 4, 4);
-    l->server = (uint32_t)r_le(v + 8, 4);
-    l->giaddr = (uint32_t)r_le(v + 12, 4);
-    l->router = (uint32_t)r_le(v + 16, 4);
-    l->dns[0] = (uint32_t)r_le(v + 20, 4);
-    l->dns[1] = (uint32_t)r_le(v + 24, 4);
-    l->lease_s = (uint32_t)r_le(v + 28, 4);
+    l->addr = (uint32_t)pw_rd_le(v, 4);
+    l->netmask = (uint32_t)pw_rd_le(v + 4, 4);
+    l->server = (uint32_t)pw_rd_le(v + 8, 4);
+    l->giaddr = (uint32_t)pw_rd_le(v + 12, 4);
+    l->router = (uint32_t)pw_rd_le(v + 16, 4);
+    l->dns[0] = (uint32_t)pw_rd_le(v + 20, 4);
+    l->dns[1] = (uint32_t)pw_rd_le(v + 24, 4);
+    l->lease_s = (uint32_t)pw_rd_le(v + 28, 4);
     l->ndns = v[32];
     memcpy(l->chaddr, v + 33, 6);
     memcpy(l->client_id, v + 39, 64);
@@ -704,10 +419,10 @@ static void w_route(struct wbuf *w, const struct ike_kroute *r)
     b[0] = r->family;
     b[1] = r->plen;
     memcpy(b + 2, r->dst, 16);
-    w_le(b + 18, r->table, 4);
-    w_le(b + 22, r->metric, 4);
-    w_le(b + 26, r->realm, 4);
-    w_field(w, T_ROUTE, b, sizeof(b));
+    pw_le(b + 18, r->table, 4);
+    pw_le(b + 22, r->metric, 4);
+    pw_le(b + 26, r->realm, 4);
+    pw_field(w, T_ROUTE, b, sizeof(b));
 }
 
 static bool r_route(const uint8_t *v, size_t len, struct ike_sess *s)
@@ -726,9 +441,9 @@ static bool r_route(const uint8_t *v, size_t len, struct ike_sess *s)
     r->family = v[0];
     r->plen = v[1];
     memcpy(r->dst, v + 2, 16);
-    r->table = (uint32_t)r_le(v + 18, 4);
-    r->metric = (uint32_t)r_le(v + 22, 4);
-    r->realm = (uint32_t)r_le(v + 26, 4);
+    r->table = (uint32_t)pw_rd_le(v + 18, 4);
+    r->metric = (uint32_t)pw_rd_le(v + 22, 4);
+    r->realm = (uint32_t)pw_rd_le(v + 26, 4);
     return true; /* not installed: adoption installs it */
 }
 
@@ -736,12 +451,12 @@ static bool r_route(const uint8_t *v, size_t len, struct ike_sess *s)
 
 static void w_child(struct wbuf *w, const struct ike_child_sa *c)
 {
-    size_t at = w_open(w, T_CHILD);
+    size_t at = pw_open(w, T_CHILD);
 
-    w_fields(w, child_fields, NFIELDS(child_fields), c);
+    pw_fields(w, child_fields, NFIELDS(child_fields), c);
     w_ts(w, T_TSI, &c->tsi);
     w_ts(w, T_TSR, &c->tsr);
-    w_close(w, at);
+    pw_close(w, at);
 }
 
 /* The child DELETEs still to be sent, and those of the children that got no SA
@@ -749,14 +464,14 @@ static void w_child(struct wbuf *w, const struct ike_child_sa *c)
  * gone. */
 static void w_del_q(struct wbuf *w, const struct ike_sess *s)
 {
-    size_t at = w_open(w, T_DEL_Q), n = s->ndel_q;
+    size_t at = pw_open(w, T_DEL_Q), n = s->ndel_q;
 
     for (size_t i = 0; i < s->nchild; i++)
         if (!s->child[i].sc.live_in && n++ < IKE_MAX_CHILD)
             w_u32s_add(w, s->child[i].sc.spi_in);
     for (size_t i = 0; i < s->ndel_q; i++)
         w_u32s_add(w, s->del_q[i]);
-    w_close(w, at);
+    pw_close(w, at);
 }
 
 /* MOBIKE's fields (their bytes are ike_mobike.c's) */
@@ -765,26 +480,26 @@ static void w_mobike(struct wbuf *w, const struct ike_mobike *m)
     uint8_t b[IKE_MOBIKE_REC_MAX];
 
     for (uint8_t i = 0; i < m->nhist && i < IKE_MOBIKE_HIST; i++)
-        w_field(w, T_MOB_HIST, b, ike_mobike_rec(m, IKE_MOBIKE_REC_HIST, i, b));
+        pw_field(w, T_MOB_HIST, b, ike_mobike_rec(m, IKE_MOBIKE_REC_HIST, i, b));
     for (uint8_t i = 0; i < m->nadd && i < IKE_MOBIKE_ADDS; i++)
-        w_field(w, T_MOB_ADD, b, ike_mobike_rec(m, IKE_MOBIKE_REC_ADD, i, b));
+        pw_field(w, T_MOB_ADD, b, ike_mobike_rec(m, IKE_MOBIKE_REC_ADD, i, b));
     if (m->rr_state != IKE_RR_NONE)
-        w_field(w, T_MOB_RR, b, ike_mobike_rec(m, IKE_MOBIKE_REC_RR, 0, b));
+        pw_field(w, T_MOB_RR, b, ike_mobike_rec(m, IKE_MOBIKE_REC_RR, 0, b));
 }
 
 bool ike_persist_encode(const struct ike_sess *s, uint8_t **out, size_t *len)
 {
     struct wbuf w = {0};
-    uint8_t *m = w_room(&w, 4);
+    uint8_t *m = pw_room(&w, 4);
 
     if (m)
-        w_le(m, REC_MAGIC, 4);
-    w_fields(&w, sess_fields, NFIELDS(sess_fields), s);
+        pw_le(m, REC_MAGIC, 4);
+    pw_fields(&w, sess_fields, NFIELDS(sess_fields), s);
     w_addr(&w, T_LOCAL, &s->local);
     w_addr(&w, T_PEER, &s->peer);
-    w_uint(&w, T_NATT, s->sock && s->sock->natt, 1);
+    pw_uint(&w, T_NATT, s->sock && s->sock->natt, 1);
     if (s->sock && s->sock->vrf[0])
-        w_field(&w, T_SOCK_VRF, s->sock->vrf, strnlen(s->sock->vrf, sizeof(s->sock->vrf) - 1));
+        pw_field(&w, T_SOCK_VRF, s->sock->vrf, strnlen(s->sock->vrf, sizeof(s->sock->vrf) - 1));
     w_out(&w, T_LAST_RESP, &s->last_resp);
     if (s->req_pending)
         w_out(&w, T_REQ, &s->req);
@@ -826,11 +541,11 @@ static bool r_child(const uint8_t *v, size_t len, struct ike_sess *s)
         return false;
     c = &s->child[s->nchild];
     memset(c, 0, sizeof(*c));
-    while (!bad && r_next(&r, &tag, &fv, &flen, &bad)) {
-        const struct fdesc *d = f_find(child_fields, NFIELDS(child_fields), tag);
+    while (!bad && pw_next(&r, &tag, &fv, &flen, &bad)) {
+        const struct fdesc *d = pw_find(child_fields, NFIELDS(child_fields), tag);
 
         if (d)
-            bad = !r_field(d, fv, flen, c);
+            bad = !pw_rd_field(d, fv, flen, c);
         else if (tag == T_TSI)
             bad = !r_ts(fv, flen, &c->tsi);
         else if (tag == T_TSR)
@@ -852,7 +567,7 @@ static bool r_u32s(const uint8_t *v, size_t len, uint32_t *to, size_t *n, size_t
         return false;
     *n = len / 4;
     for (size_t i = 0; i < *n; i++)
-        to[i] = (uint32_t)r_le(v + 4 * i, 4);
+        to[i] = (uint32_t)pw_rd_le(v + 4 * i, 4);
     return true;
 }
 
@@ -925,12 +640,13 @@ bool ike_persist_decode(const uint8_t *rec, size_t len, struct ike_sess *s, stru
     bool bad = false;
 
     memset(x, 0, sizeof(*x));
-    if (len < 4 || r_le(rec, 4) != REC_MAGIC)
+    if (len < 4 || pw_rd_le(rec, 4) != REC_MAGIC)
         return false;
-    while (!bad && r_next(&r, &tag, &v, &flen, &bad)) {
-        const struct fdesc *d = f_find(sess_fields, NFIELDS(sess_fields), tag);
+    pw_zero_fields(sess_fields, NFIELDS(sess_fields), s);
+    while (!bad && pw_next(&r, &tag, &v, &flen, &bad)) {
+        const struct fdesc *d = pw_find(sess_fields, NFIELDS(sess_fields), tag);
 
-        bad = d ? !r_field(d, v, flen, s) : !r_sess_other(tag, v, flen, s, x);
+        bad = d ? !pw_rd_field(d, v, flen, s) : !r_sess_other(tag, v, flen, s, x);
         if (bad)
             x->bad_tag = tag;
     }
@@ -975,11 +691,8 @@ void ike_persist_clear(struct ike_sess *s)
     struct ike_out *outs[] = {&s->last_resp, &s->req};
 
     sess_release(&s->ss); /* its names, certificate and DHCP lease copy */
-    for (size_t i = 0; i < 2; i++) {
-        for (size_t j = 0; j < outs[i]->n; j++)
-            free(outs[i]->d[j].data);
-        outs[i]->n = 0;
-    }
+    for (size_t i = 0; i < 2; i++)
+        ike_xmit_out_free(outs[i]);
     free(s->routes);
     if (s->child)
         OPENSSL_cleanse(s->child, s->child_cap * sizeof(*s->child));

@@ -21,7 +21,29 @@ void ike_xmit_out_free(struct ike_out *o)
 {
     for (size_t i = 0; i < o->n; i++)
         free(o->d[i].data);
-    o->n = 0;
+    free(o->d);
+    o->d = NULL;
+    o->n = o->cap = 0;
+}
+
+bool ike_xmit_out_room(struct ike_out *o)
+{
+    struct ike_dgram *d;
+    size_t cap;
+
+    if (o->n < o->cap)
+        return true;
+    if (o->cap >= IKE_MAX_DGRAMS)
+        return false;
+    cap = o->cap ? 2 * o->cap : 1;
+    if (cap > IKE_MAX_DGRAMS)
+        cap = IKE_MAX_DGRAMS;
+    d = realloc(o->d, cap * sizeof(*d));
+    if (!d)
+        return false;
+    o->d = d;
+    o->cap = cap;
+    return true;
 }
 
 void ike_xmit_hdr(const struct ike_sock *sk, const struct sockaddr_storage *local, const struct sockaddr_storage *peer,
@@ -91,7 +113,7 @@ void ike_xmit_out(struct ike_sess *s, const struct ike_out *o)
 
 static bool out_add(struct ike_out *o, struct ike_buf *b)
 {
-    if (b->oom || o->n == IKE_MAX_DGRAMS) {
+    if (b->oom || !ike_xmit_out_room(o)) {
         ike_buf_fini(b);
         return false;
     }
@@ -190,7 +212,7 @@ bool ike_sess_respond(struct ike_sess *s, uint8_t exchange, uint32_t msg_id, uin
 void ike_sess_resend_request(struct ike_sess *s)
 {
     ike_xmit_out(s, &s->req);
-    evtimer_add(s->ev_retx, &(struct timeval){.tv_sec = s->dpd_retry ? s->dpd_retry : 2});
+    ike_sess_retx_arm(s);
 }
 
 bool ike_sess_request(struct ike_sess *s, int kind, uint8_t exchange, uint8_t first, const uint8_t *inner,
@@ -206,7 +228,7 @@ bool ike_sess_request(struct ike_sess *s, int kind, uint8_t exchange, uint8_t fi
     s->req_tries = 0;
     ike_persist_save(s); /* before it goes: a new process sends it again */
     ike_xmit_out(s, &s->req);
-    evtimer_add(s->ev_retx, &(struct timeval){.tv_sec = s->dpd_retry ? s->dpd_retry : 2});
+    ike_sess_retx_arm(s);
     return true;
 }
 
@@ -228,7 +250,7 @@ void ike_xmit_on_retx(evutil_socket_t fd, short what, void *arg)
     }
     s->e->c.retransmissions++;
     ike_xmit_out(s, &s->req);
-    evtimer_add(s->ev_retx, &(struct timeval){.tv_sec = s->dpd_retry ? s->dpd_retry : 2});
+    ike_sess_retx_arm(s);
 }
 
 /* RFC 3948 4: behind a NAT ourselves, its mapping is kept open. */
@@ -240,5 +262,5 @@ void ike_xmit_on_keepalive(evutil_socket_t fd, short what, void *arg)
     if (s->sock && s->sock->natt)
         ike_xmit_dgram(s->sock, &s->local, &s->peer, &ka, 1, true);
     if (s->gen && s->gen->nat_keepalive)
-        evtimer_add(s->ev_ka, &(struct timeval){.tv_sec = s->gen->nat_keepalive});
+        ike_sess_keepalive_arm(s);
 }

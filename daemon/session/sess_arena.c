@@ -1,5 +1,5 @@
 /* The session arena (sess_arena.h): the file, its validation, the record write
- * protocol and the slot allocators. The file format (version 1) is described
+ * protocol and the slot allocators. The file format (version 2) is described
  * once, in daemon/session/README.md; the structures below are its definition. */
 #include "daemon/session/sess_arena.h"
 
@@ -33,7 +33,8 @@
 #define ARENA_SLOT_MIN 256u
 #define ARENA_SLOT_MAX (128u * 1024u)
 #define ARENA_SLOT_ALIGN 128u
-/* What a new arena gets: 32 KiB record slots, two halves of 16 KiB. */
+/* What a new arena gets: 32 KiB record slots, two halves of 16 KiB (and the
+ * small place in the first page, for records of up to 1984 bytes). */
 #define ARENA_SLOT_DEFAULT (32u * 1024u)
 #define ARENA_REC_DEFAULT 131072u
 
@@ -69,9 +70,12 @@ _Static_assert(offsetof(struct arena_hdr, opens) == 336, "arena header layout");
 _Static_assert(offsetof(struct arena_hdr, last_id) == 344, "arena header layout");
 _Static_assert(sizeof(struct arena_hdr) <= ARENA_HDR_SIZE, "arena header layout");
 
-/* The header of one half of a record slot; the record's bytes follow it. A half
- * holds a record when seq != 0, len fits and crc (CRC32C of the slot index as 4
- * bytes, seq as 8, len as 4, then the record) matches. */
+/* The header of one place of a record slot; the record's bytes follow it. A
+ * place holds a record when seq != 0, len fits and crc (CRC32C of the slot
+ * index as 4 bytes, seq as 8, len as 4, then the record) matches. A slot has
+ * three places: 0 and 1 at its start and middle, 2 (small records) at
+ * arena_small_off(), covered by a long record in place 0 (README "Record
+ * region"). */
 struct arena_half {
     _Atomic uint64_t seq;
     uint32_t len;
@@ -82,7 +86,8 @@ _Static_assert(sizeof(struct arena_half) == 64, "record half header");
 _Static_assert(sizeof(struct dp_sa_live) % 64 == 0, "SA slots stay 64-byte aligned");
 
 /* What the process knows of each record slot and SA slot (rebuilt at open). */
-enum { REC_FREE, REC_EMPTY, REC_H0, REC_H1 };
+enum { REC_FREE, REC_EMPTY, REC_P0, REC_P1, REC_P2 };
+#define REC_PLACES 3u
 enum { SA_FREE, SA_USED, SA_UNCLAIMED };
 
 struct arena_layout {
@@ -101,7 +106,7 @@ struct sess_arena {
     uint8_t *rec_state;
     uint32_t *rec_free; /* stack of free slots, lowest on top */
     uint32_t rec_nfree, rec_used;
-    uint32_t *rec_rsv;  /* per half (2 per slot): bytes this process reserved with
+    uint32_t *rec_rsv;  /* per place (3 per slot): bytes this process reserved with
                          * fallocate; a free slot keeps its pages for the next
                          * session, so that steady churn costs no system call */
     uint8_t *sa_state;
@@ -318,50 +323,79 @@ static void arena_zero(struct sess_arena *a, size_t off, size_t len)
 
 /* ---- record slots ---- */
 
-static size_t arena_half_off(const struct sess_arena *a, uint32_t slot, unsigned h)
+/* Place 2's offset in a slot: in the slot's first page, before place 1. */
+static size_t arena_small_off(const struct sess_arena *a)
 {
-    return a->lay.rec_off + (size_t)slot * a->lay.slot + h * (size_t)(a->lay.slot / 2);
+    return a->lay.slot / 4 < ARENA_PAGE / 2 ? a->lay.slot / 4 : ARENA_PAGE / 2;
 }
 
-static struct arena_half *arena_half(const struct sess_arena *a, uint32_t slot, unsigned h)
+/* The longest record place @p holds. */
+static size_t arena_place_max(const struct sess_arena *a, unsigned p)
 {
-    return (struct arena_half *)(a->base + arena_half_off(a, slot, h));
+    return p == 2 ? arena_small_off(a) - sizeof(struct arena_half) : a->rec_max;
 }
 
-/* The sequence number a half claims (0: empty, or a hole). */
-static uint64_t arena_half_seq(const struct sess_arena *a, uint32_t slot, unsigned h)
+static size_t arena_half_off(const struct sess_arena *a, uint32_t slot, unsigned p)
 {
-    if (!arena_present(a, arena_half_off(a, slot, h)))
+    size_t in = p == 2 ? arena_small_off(a) : p * (size_t)(a->lay.slot / 2);
+
+    return a->lay.rec_off + (size_t)slot * a->lay.slot + in;
+}
+
+static struct arena_half *arena_half(const struct sess_arena *a, uint32_t slot, unsigned p)
+{
+    return (struct arena_half *)(a->base + arena_half_off(a, slot, p));
+}
+
+/* The sequence number a place claims (0: empty, or a hole). */
+static uint64_t arena_half_seq(const struct sess_arena *a, uint32_t slot, unsigned p)
+{
+    if (!arena_present(a, arena_half_off(a, slot, p)))
         return 0;
-    return atomic_load_explicit(&arena_half(a, slot, h)->seq, memory_order_acquire);
+    return atomic_load_explicit(&arena_half(a, slot, p)->seq, memory_order_acquire);
 }
 
-static bool arena_half_valid(const struct sess_arena *a, uint32_t slot, unsigned h, uint64_t seq)
+static bool arena_half_valid(const struct sess_arena *a, uint32_t slot, unsigned p, uint64_t seq)
 {
-    const struct arena_half *hh = arena_half(a, slot, h);
+    const struct arena_half *hh = arena_half(a, slot, p);
 
-    /* seq 0 first: a half in a hole is not read (reading would allocate it) */
-    return seq != 0 && hh->len <= a->rec_max && arena_rec_crc(slot, seq, hh->len, hh + 1) == hh->crc;
+    /* seq 0 first: a place in a hole is not read (reading would allocate it) */
+    return seq != 0 && hh->len <= arena_place_max(a, p) &&
+           arena_rec_crc(slot, seq, hh->len, hh + 1) == hh->crc;
+}
+
+/* Whether the record in place 0 reaches place 2 (which then holds nothing). */
+static bool arena_p0_covers(const struct sess_arena *a, uint32_t slot)
+{
+    return arena_half(a, slot, 0)->len > arena_place_max(a, 2);
 }
 
 enum slot_state { SLOT_EMPTY, SLOT_VALID, SLOT_BAD };
 
-/* The state of a slot as found in the file: SLOT_VALID with the half holding its
- * record, the valid one of the higher sequence number (half 0 on a tie). */
+/* The state of a slot as found in the file: SLOT_VALID with the place holding
+ * its record, the valid one of the highest sequence number (the lowest place on
+ * a tie); place 2 counts only when a valid place 0 does not cover it. */
 static enum slot_state arena_slot_read(const struct sess_arena *a, uint32_t slot, unsigned *cur)
 {
-    uint64_t seq[2] = {arena_half_seq(a, slot, 0), arena_half_seq(a, slot, 1)};
-    unsigned first = seq[1] > seq[0];
+    uint64_t seq[REC_PLACES], best = 0;
+    bool valid[REC_PLACES], any = false;
 
-    if (arena_half_valid(a, slot, first, seq[first])) {
-        *cur = first;
-        return SLOT_VALID;
+    for (unsigned p = 0; p < REC_PLACES; p++) {
+        seq[p] = arena_half_seq(a, slot, p);
+        valid[p] = arena_half_valid(a, slot, p, seq[p]);
+        any |= seq[p] != 0;
     }
-    if (arena_half_valid(a, slot, !first, seq[!first])) {
-        *cur = !first;
-        return SLOT_VALID;
+    if (valid[0] && arena_p0_covers(a, slot))
+        valid[2] = false;
+    for (unsigned p = 0; p < REC_PLACES; p++) {
+        if (valid[p] && seq[p] > best) {
+            best = seq[p];
+            *cur = p;
+        }
     }
-    return seq[0] || seq[1] ? SLOT_BAD : SLOT_EMPTY;
+    if (best)
+        return SLOT_VALID;
+    return any ? SLOT_BAD : SLOT_EMPTY;
 }
 
 /* Walks the record slots that hold data: a valid record's slot is allocated,
@@ -386,7 +420,7 @@ static void arena_scan(struct sess_arena *a, bool wipe, uint32_t *nvalid, uint32
         switch (arena_slot_read(a, s, &cur)) {
         case SLOT_VALID:
             if (a->rec_state)
-                a->rec_state[s] = cur ? REC_H1 : REC_H0;
+                a->rec_state[s] = (uint8_t)(REC_P0 + cur);
             ++*nvalid;
             break;
         case SLOT_BAD:
@@ -438,7 +472,7 @@ static int arena_index(struct sess_arena *a, bool adopt)
     a->rec_free = calloc(a->lay.nrec, sizeof(*a->rec_free));
     a->sa_state = calloc(a->lay.nsa, 1);
     a->sa_free = calloc(a->lay.nsa, sizeof(*a->sa_free));
-    a->rec_rsv = calloc((size_t)a->lay.nrec * 2, sizeof(*a->rec_rsv));
+    a->rec_rsv = calloc((size_t)a->lay.nrec * REC_PLACES, sizeof(*a->rec_rsv));
     a->sa_rsv = calloc(a->lay.nsa, 1);
     if (!a->rec_state || !a->rec_free || !a->sa_state || !a->sa_free || !a->rec_rsv || !a->sa_rsv)
         return -ENOMEM;
@@ -726,72 +760,95 @@ uint32_t sess_arena_rec_alloc(struct sess_arena *a)
     return slot;
 }
 
-/* The write protocol (README "Record region"): the record goes to the half not
- * holding the current one, which is first made invalid (seq 0); its bytes,
- * length and checksum follow; a store of the next sequence number makes it
- * current. Killed before that store, the half is invalid and the other half
- * still holds the previous record; after it, the new record is whole. */
+/* The place the next record of @len bytes goes to, given the current one (@cur,
+ * REC_PLACES: none): never the current place nor one it covers (README). */
+static unsigned arena_next_place(const struct sess_arena *a, uint32_t slot, unsigned cur, size_t len)
+{
+    if (len <= arena_place_max(a, 2))
+        return cur != 0 ? 0 : arena_p0_covers(a, slot) ? 1 : 2;
+    return cur == 0 || cur == 2 ? 1 : 0;
+}
+
+/* The write protocol (README "Record region"): the record's place is first made
+ * invalid (seq 0), and place 2 with place 0 unless place 2 is current (the new
+ * record may cover it); its bytes, length and checksum follow; a store of the
+ * next sequence number makes it current. Killed before that store, the current
+ * place still holds the previous record; after it, the new record is whole. */
 int sess_arena_rec_write(struct sess_arena *a, uint32_t slot, const void *data, size_t len)
 {
     struct arena_half *h;
     uint64_t seq = 1;
-    unsigned next = 0;
+    unsigned cur = REC_PLACES, next;
+    uint32_t *rsv;
 
     if (slot >= a->lay.nrec || a->rec_state[slot] == REC_FREE || (len && !data))
         return -EINVAL;
     if (len > a->rec_max)
         return -EMSGSIZE;
     if (a->rec_state[slot] != REC_EMPTY) {
-        unsigned cur = a->rec_state[slot] == REC_H1;
-
+        cur = a->rec_state[slot] - REC_P0;
         seq = atomic_load_explicit(&arena_half(a, slot, cur)->seq, memory_order_relaxed) + 1;
-        next = !cur;
     }
+    next = arena_next_place(a, slot, cur, len);
+    rsv = &a->rec_rsv[REC_PLACES * (size_t)slot];
     /* the pages first, so that a full tmpfs is an error here and not SIGBUS
-     * (once per half and size: a free slot keeps its pages) */
-    if (sizeof(*h) + len > a->rec_rsv[2 * (size_t)slot + next]) {
+     * (once per place and size: a free slot keeps its pages) */
+    if (sizeof(*h) + len > rsv[next]) {
         if (fallocate(a->fd, 0, (off_t)arena_half_off(a, slot, next), (off_t)(sizeof(*h) + len)) < 0 &&
             errno != EOPNOTSUPP)
             return -errno;
-        a->rec_rsv[2 * (size_t)slot + next] = (uint32_t)(sizeof(*h) + len);
+        rsv[next] = (uint32_t)(sizeof(*h) + len);
     }
     h = arena_half(a, slot, next);
     atomic_store_explicit(&h->seq, 0, memory_order_relaxed);
+    if (next == 0 && cur != 2 && (rsv[2] || arena_present(a, arena_half_off(a, slot, 2))))
+        atomic_store_explicit(&arena_half(a, slot, 2)->seq, 0, memory_order_relaxed);
     atomic_thread_fence(memory_order_release);
     if (len)
         memcpy(h + 1, data, len);
     h->len = (uint32_t)len;
     h->crc = arena_rec_crc(slot, seq, (uint32_t)len, data ? data : "");
     atomic_store_explicit(&h->seq, seq, memory_order_release);
-    a->rec_state[slot] = next ? REC_H1 : REC_H0;
+    a->rec_state[slot] = (uint8_t)(REC_P0 + next);
     return 0;
 }
 
-/* The older half is made invalid before the current one, so that a kill in
- * between leaves the record as it was, never the one before it. */
+/* The other places are made invalid before the current one (not place 2 when
+ * the current place 0 covers it), so that a kill in between leaves the record
+ * as it was, never an older one. */
 void sess_arena_rec_free(struct sess_arena *a, uint32_t slot)
 {
+    uint32_t *rsv;
+
     if (slot >= a->lay.nrec || a->rec_state[slot] == REC_FREE)
         return;
+    rsv = &a->rec_rsv[REC_PLACES * (size_t)slot];
     if (a->rec_state[slot] != REC_EMPTY) {
-        unsigned cur = a->rec_state[slot] == REC_H1;
+        unsigned cur = a->rec_state[slot] - REC_P0;
+        bool covered = cur == 0 && arena_p0_covers(a, slot);
 
-        /* a half this process reserved has its pages: no lseek to ask */
-        if (a->rec_rsv[2 * (size_t)slot + !cur] || arena_present(a, arena_half_off(a, slot, !cur)))
-            atomic_store_explicit(&arena_half(a, slot, !cur)->seq, 0, memory_order_release);
+        for (unsigned p = 0; p < REC_PLACES; p++) {
+            /* a place this process reserved has its pages: no lseek to ask */
+            if (p != cur && !(p == 2 && covered) && (rsv[p] || arena_present(a, arena_half_off(a, slot, p))))
+                atomic_store_explicit(&arena_half(a, slot, p)->seq, 0, memory_order_release);
+        }
         atomic_thread_fence(memory_order_release);
         atomic_store_explicit(&arena_half(a, slot, cur)->seq, 0, memory_order_release);
         atomic_thread_fence(memory_order_release);
     }
     /* the record's bytes (keys) wiped; pages this process reserved are kept for
      * the slot's next session, others (an adopted record's) returned */
-    for (unsigned half = 0; half < 2; half++) {
-        uint32_t rsv = a->rec_rsv[2 * (size_t)slot + half];
-
-        if (rsv)
-            memset(arena_half(a, slot, half), 0, rsv);
-        else
-            arena_zero(a, arena_half_off(a, slot, half), a->lay.slot / 2);
+    for (unsigned p = 0; p < REC_PLACES; p++) {
+        if (rsv[p])
+            memset(arena_half(a, slot, p), 0, rsv[p]);
+    }
+    if (!rsv[1])
+        arena_zero(a, arena_half_off(a, slot, 1), a->lay.slot / 2);
+    if (!rsv[0]) {
+        arena_zero(a, arena_half_off(a, slot, 0), a->lay.slot / 2);
+        rsv[2] = 0; /* its page may have been punched out */
+    } else if (!rsv[2]) {
+        arena_zero(a, arena_half_off(a, slot, 2), arena_small_off(a));
     }
     a->rec_state[slot] = REC_FREE;
     a->rec_free[a->rec_nfree++] = slot;
@@ -801,8 +858,8 @@ void sess_arena_rec_free(struct sess_arena *a, uint32_t slot)
 const void *sess_arena_rec_next(struct sess_arena *a, uint32_t *slot, size_t *len)
 {
     for (uint32_t s = *slot; s < a->lay.nrec; s++) {
-        if (a->rec_state[s] == REC_H0 || a->rec_state[s] == REC_H1) {
-            const struct arena_half *h = arena_half(a, s, a->rec_state[s] == REC_H1);
+        if (a->rec_state[s] >= REC_P0) {
+            const struct arena_half *h = arena_half(a, s, a->rec_state[s] - REC_P0);
 
             *len = h->len;
             *slot = s + 1;

@@ -31,7 +31,7 @@ struct dp_sa_live;
 /* The format of the file, records included (their encoding belongs to the IKE
  * engine, daemon/ike/ike_persist.c, and is part of this version). A file of
  * another version is not adopted. */
-#define SESS_ARENA_VERSION 1u
+#define SESS_ARENA_VERSION 2u
 
 #define SESS_ARENA_NONE UINT32_MAX
 

@@ -18,6 +18,7 @@
 #include "dataplane/dp.h"
 #include "daemon/ike/ike_eng.h"
 #include "daemon/ike/ike_engine.h"
+#include "daemon/ike/ike_persist.h"
 #include "daemon/session/sess_arena.h"
 #include "tests/unit/ike_harness.h"
 
@@ -94,6 +95,19 @@ static void test_arena_adoption(void **state)
     assert_int_equal(nseen, 2);
     assert_int_equal(seen_records[0], 0);
     assert_int_equal(seen_records[1], 1);
+    /* a session with one child SA: its record (no zero fields) fits the
+     * arena's small place, 1984 bytes, so that it costs one page
+     * (daemon/session/README.md "Record region") */
+    {
+        uint8_t *rec = NULL;
+        size_t len = 0;
+
+        s = eng->by_id;
+        assert_int_equal(s->nchild, 1);
+        assert_true(ike_persist_encode(s, &rec, &len));
+        assert_true(len > 64 && len <= 1984);
+        free(rec);
+    }
     /* a PPK-protected session (RFC 8784): the flag and PPK_ID go with the
      * record, beside SK_d (already the PPK-mixed one) */
     s = eng->by_id;

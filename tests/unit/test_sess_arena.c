@@ -38,6 +38,10 @@
 #define OFF_VERSION 8
 #define OFF_CREATED 56
 #define HDR_SIZE 4096
+/* new arenas: record slots of 32 KiB, the small place at 2048 */
+#define SLOT_SIZE 32768u
+#define SMALL_OFF 2048u
+#define SMALL_MAX (SMALL_OFF - 64)
 
 static char root[64];
 
@@ -415,6 +419,14 @@ static void damage_version(const char *path)
     patch(path, OFF_VERSION, &v, 4);
 }
 
+/* The format before the small place: not adopted either. */
+static void damage_version1(const char *path)
+{
+    uint32_t v = 1;
+
+    patch(path, OFF_VERSION, &v, 4);
+}
+
 static void damage_header(const char *path)
 {
     int64_t t = 12345;
@@ -428,6 +440,7 @@ static void test_set_aside(void **st)
     set_aside_case("short", damage_short, NULL, "truncated");
     set_aside_case("magic", damage_magic, NULL, "magic");
     set_aside_case("version", damage_version, NULL, "version");
+    set_aside_case("version1", damage_version1, NULL, "arena version 1, this ravend reads version 2");
     set_aside_case("owner", NULL, "/run/other", "owner");
     set_aside_case("checksum", damage_header, NULL, "checksum");
 }
@@ -492,11 +505,11 @@ static void test_corrupt_record(void **st)
         assert_int_equal(sess_arena_rec_write(a, s, buf, sizeof(buf)), 0); /* half 0 */
     }
     fill(buf, sizeof(buf), 10);
-    assert_int_equal(sess_arena_rec_write(a, 2, buf, sizeof(buf)), 0); /* slot 2: half 1 */
+    assert_int_equal(sess_arena_rec_write(a, 2, buf, sizeof(buf)), 0); /* slot 2: place 2 */
     sess_arena_close(a);
     /* slot 1: its only record's bytes; slot 2: its newest half */
     patch(path, HDR_SIZE + slot_size + 64 + 500, &bad, 1);
-    patch(path, HDR_SIZE + 2 * slot_size + slot_size / 2 + 64 + 3, &bad, 1);
+    patch(path, HDR_SIZE + 2 * slot_size + SMALL_OFF + 64 + 3, &bad, 1); /* the small place */
 
     a = open_ok(path, OWNER, 4, 4, SESS_ARENA_ADOPTED);
     assert_int_equal(sess_arena_rec_used(a), 2);
@@ -516,9 +529,10 @@ static void test_corrupt_record(void **st)
 
 /* ---- kill -9 while a record is written ---- */
 
+/* Half the records small (places 0 and 2), half of any length. */
 static size_t kill_len(uint64_t k, size_t max)
 {
-    return 8 + (size_t)((k * 2654435761u) % (max - 8));
+    return 8 + (size_t)((k * 2654435761u) % ((k & 1 ? SMALL_MAX : max) - 8));
 }
 
 static void kill_fill(uint8_t *buf, size_t len, uint64_t k)
@@ -772,6 +786,129 @@ static void test_check(void **st)
     free(f);
 }
 
+/* ---- the small place ---- */
+
+/* Pages of the file that hold data in [off, off + len). */
+static size_t data_pages(const char *path, off_t off, off_t len)
+{
+    int fd = open(path, O_RDONLY);
+    size_t n = 0;
+
+    assert_true(fd >= 0);
+    for (off_t p = off; p < off + len; p += 4096) {
+        off_t d = lseek(fd, p, SEEK_DATA);
+
+        if (d >= 0 && d < p + 4096)
+            n++;
+    }
+    close(fd);
+    return n;
+}
+
+/* Reopens the arena (adopting) and checks that slot @slot's record is @want. */
+static struct sess_arena *reopen_check(struct sess_arena *a, const char *path, uint32_t slot, const uint8_t *want,
+                                       size_t wlen)
+{
+    const uint8_t *r;
+    uint32_t it = slot;
+    size_t len;
+
+    sess_arena_close(a);
+    a = open_ok(path, OWNER, 4, 4, SESS_ARENA_ADOPTED);
+    r = sess_arena_rec_next(a, &it, &len);
+    assert_non_null(r);
+    assert_int_equal(it, slot + 1);
+    assert_int_equal(len, wlen);
+    assert_memory_equal(r, want, wlen);
+    return a;
+}
+
+/* Records of up to 1984 bytes stay in their slot's first page, alternating
+ * between places 0 and 2; longer ones use the halves; every change of size
+ * survives a reopen. */
+static void test_small_place(void **st)
+{
+    static const size_t lens[] = {100, SMALL_MAX, 7, SMALL_MAX + 1, 300, 9000, 12000, 50, 60, 5000, 10, 16000, 20};
+    char path[128];
+    struct sess_arena *a;
+    uint8_t *buf = malloc(16320);
+
+    assert_non_null(buf);
+    path_of(path, sizeof(path), "small");
+    a = open_ok(path, OWNER, 4, 4, SESS_ARENA_NEW);
+    assert_int_equal(sess_arena_rec_max(a), SLOT_SIZE / 2 - 64);
+    assert_int_equal(sess_arena_rec_alloc(a), 0);
+    for (unsigned i = 0; i < 40; i++) {
+        size_t n = 1 + (i * 613u) % SMALL_MAX;
+
+        fill(buf, n, i);
+        assert_int_equal(sess_arena_rec_write(a, 0, buf, n), 0);
+        if (i % 8 == 7)
+            a = reopen_check(a, path, 0, buf, n);
+    }
+    assert_int_equal(data_pages(path, HDR_SIZE, SLOT_SIZE), 1);
+    for (unsigned i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+        fill(buf, lens[i], 100 + i);
+        assert_int_equal(sess_arena_rec_write(a, 0, buf, lens[i]), 0);
+        a = reopen_check(a, path, 0, buf, lens[i]);
+    }
+    /* freed: nothing left to adopt */
+    sess_arena_rec_free(a, 0);
+    sess_arena_close(a);
+    a = open_ok(path, OWNER, 4, 4, SESS_ARENA_ADOPTED);
+    assert_int_equal(sess_arena_rec_used(a), 0);
+    sess_arena_close(a);
+    free(buf);
+}
+
+/* A long record in place 0 covers place 2: bytes of it that look like a valid
+ * record of a higher sequence number there are not taken for one; a write cut
+ * before its sequence number leaves the previous record. */
+static void test_small_place_covered(void **st)
+{
+    char path[128];
+    struct sess_arena *a;
+    uint8_t buf[3000], pre[16];
+    uint32_t slot = 1, len = 3;
+    uint64_t seq = 1000, zero = 0;
+    size_t h2 = SMALL_OFF - 64; /* place 2's header among the record's bytes */
+
+    path_of(path, sizeof(path), "covered");
+    a = open_ok(path, OWNER, 4, 4, SESS_ARENA_NEW);
+    assert_int_equal(sess_arena_rec_alloc(a), 0);
+    assert_int_equal(sess_arena_rec_alloc(a), 1);
+    memset(buf, 0, sizeof(buf));
+    fill(buf, 64, 9);
+    memcpy(buf + h2, &seq, 8);
+    memcpy(buf + h2 + 8, &len, 4);
+    memcpy(pre, &slot, 4);
+    memcpy(pre + 4, &seq, 8);
+    memcpy(pre + 12, &len, 4);
+    put32(buf, h2 + 12, ~crc32c(crc32c(~0u, pre, 16), "bad", 3));
+    memcpy(buf + h2 + 64, "bad", 3);
+    /* slot 1: "first" in place 0, then the long record in place 1, then again
+     * in place 0 (covering place 2) */
+    assert_int_equal(sess_arena_rec_write(a, 1, "first", 5), 0);
+    assert_int_equal(sess_arena_rec_write(a, 1, buf, sizeof(buf)), 0);
+    assert_int_equal(sess_arena_rec_write(a, 1, buf, sizeof(buf)), 0);
+    a = reopen_check(a, path, 1, buf, sizeof(buf));
+    /* a small record after it goes to place 1, not into the long one */
+    assert_int_equal(sess_arena_rec_write(a, 1, "after", 5), 0);
+    a = reopen_check(a, path, 1, (const uint8_t *)"after", 5);
+
+    /* slot 0: "one" in place 0, "two" in place 2, whose sequence number never
+     * got written (killed before it) */
+    assert_int_equal(sess_arena_rec_alloc(a), 0);
+    assert_int_equal(sess_arena_rec_write(a, 0, "one", 3), 0);
+    assert_int_equal(sess_arena_rec_write(a, 0, "two", 3), 0);
+    a = reopen_check(a, path, 0, (const uint8_t *)"two", 3);
+    sess_arena_close(a);
+    patch(path, HDR_SIZE + SMALL_OFF, &zero, 8);
+    a = open_ok(path, OWNER, 4, 4, SESS_ARENA_ADOPTED);
+    a = reopen_check(a, path, 0, (const uint8_t *)"one", 3);
+    sess_arena_close(a);
+}
+
 /* The fuzz corpus stays a valid arena of this version. */
 static void test_corpus(void **st)
 {
@@ -799,6 +936,8 @@ int main(void)
         cmocka_unit_test(test_corrupt_record),
         cmocka_unit_test(test_kill9),
         cmocka_unit_test(test_check),
+        cmocka_unit_test(test_small_place),
+        cmocka_unit_test(test_small_place_covered),
         cmocka_unit_test(test_corpus),
     };
 
