@@ -849,10 +849,16 @@ unsigned dp_rx_burst(struct dp_worker *w, struct dp_xs *xs)
         const struct xdp_desc *d = xsk_ring_cons__rx_desc(&xs->rx, idx + i);
 
         /* the kernel wrote these packets, maybe on another core: start fetching
-         * the whole next one while this one is processed (AES reads all of it) */
+         * the whole next one while this one is processed (AES reads all of it).
+         * Inside, also the line before it: the frame's headroom, last written
+         * when the frame was sent long ago, where the ESP header (across the
+         * line's end, behind the inner packet's Ethernet header) and the outer
+         * headers go, so that their first writes do not wait for it */
         if (i + 1 < n) {
             const struct xdp_desc *nd = xsk_ring_cons__rx_desc(&xs->rx, idx + i + 1);
             const uint8_t *np = xsk_umem__get_data(w->area, nd->addr);
+            if (!outside)
+                __builtin_prefetch(np - 64, 1);
             for (uint32_t o = 0; o < nd->len && o < 2048; o += 64)
                 __builtin_prefetch(np + o, 1);
         }
