@@ -706,7 +706,7 @@ static struct ike_kroute *add_route_of(struct ike_engine *e, const struct route_
 
     HASH_FIND(hh_id, e->by_id, &a->sess, sizeof(a->sess), s);
     *sp = s;
-    return s && a->i < s->nroutes && !s->routes[a->i].installed ? &s->routes[a->i] : NULL;
+    return s && a->i < s->nroutes && s->routes[a->i].tried && !s->routes[a->i].installed ? &s->routes[a->i] : NULL;
 }
 
 /* Reads the answers to the requests of @v[0..n) sent together, until each has
