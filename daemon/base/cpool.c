@@ -191,6 +191,8 @@ void cpool_free(struct cpool *p)
 
 int cpool_submit(struct cpool *p, struct cpool_job *j)
 {
+    bool signal;
+
     if (!p || !p->nthreads) {
         j->work(j);
         j->done(j, true);
@@ -203,12 +205,15 @@ int cpool_submit(struct cpool *p, struct cpool_job *j)
     p->pending++;
     pthread_mutex_lock(&p->lock);
     fifo_push(&p->todo, j);
-    if (p->idle > p->woken) { /* else a thread awake takes it after its own */
+    signal = p->idle > p->woken; /* else a thread awake takes it after its own */
+    if (signal) {
         p->woken++;
         p->signals++;
-        pthread_cond_signal(&p->cond);
     }
     pthread_mutex_unlock(&p->lock);
+    /* after the unlock: the thread woken does not wait for the lock at once */
+    if (signal)
+        pthread_cond_signal(&p->cond);
     return 0;
 }
 
