@@ -1,5 +1,12 @@
 /* Crypto pool (see cpool.h): a mutex-protected FIFO of jobs to run, another of
- * jobs run, an eventfd that wakes the control thread when the second fills. */
+ * jobs run, an eventfd that wakes the control thread when the second fills.
+ *
+ * Wake-ups cost more than the locking around them, so each is made only when
+ * needed: a submit signals a thread only if one waits that no earlier submit
+ * signalled already (a busy thread takes the next job itself, without
+ * sleeping); a thread writes the eventfd only when the done list goes from
+ * empty to non-empty and the control thread is not delivering (it takes what
+ * finishes meanwhile before it returns to the loop). */
 #include "daemon/base/cpool.h"
 
 #include <errno.h>
@@ -23,6 +30,10 @@ struct cpool {
     pthread_cond_t cond;
     struct fifo todo, done; /* under lock */
     bool stop;              /* under lock */
+    unsigned idle;          /* under lock: threads waiting for a job */
+    unsigned woken;         /* under lock: of those, signalled and not yet up */
+    bool delivering;        /* under lock: the control thread takes done again before it sleeps */
+    unsigned long signals, notices; /* under lock: cond signals, eventfd writes */
     pthread_t *threads;
     unsigned nthreads;
     size_t pending, cap; /* the control thread's: submitted, not delivered */
@@ -59,8 +70,13 @@ static void *worker(void *arg)
         struct cpool_job *j;
         bool wake;
 
-        while (!p->stop && !p->todo.head)
+        while (!p->stop && !p->todo.head) {
+            p->idle++;
             pthread_cond_wait(&p->cond, &p->lock);
+            p->idle--;
+            if (p->woken) /* ours or another's signal: at worst one more signal later */
+                p->woken--;
+        }
         if (p->stop)
             break;
         j = p->todo.head;
@@ -70,16 +86,20 @@ static void *worker(void *arg)
         pthread_mutex_unlock(&p->lock);
         j->work(j);
         pthread_mutex_lock(&p->lock);
-        wake = !p->done.head;
+        wake = !p->done.head && !p->delivering;
         fifo_push(&p->done, j);
-        if (wake && write(p->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-            log_err("cpool", "cannot wake the control thread: %s", strerror(errno));
+        if (wake) {
+            p->notices++;
+            if (write(p->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+                log_err("cpool", "cannot wake the control thread: %s", strerror(errno));
+        }
     }
     pthread_mutex_unlock(&p->lock);
     return NULL;
 }
 
-/* Runs done of every job the threads finished (on the control thread). */
+/* Runs done of every job the threads finished (on the control thread), and
+ * of those that finish meanwhile: their threads do not write the eventfd. */
 static void deliver(evutil_socket_t fd, short what, void *arg)
 {
     struct cpool *p = arg;
@@ -90,13 +110,18 @@ static void deliver(evutil_socket_t fd, short what, void *arg)
     /* whatever the read says, the finished jobs are taken: a worker wakes us
      * only when done was empty, so leaving them would strand them (and pending) */
     (void)!read(fd, &n, sizeof(n));
-    pthread_mutex_lock(&p->lock);
-    j = fifo_take(&p->done);
-    pthread_mutex_unlock(&p->lock);
-    for (; j; j = next) {
-        next = j->next;
-        p->pending--;
-        j->done(j, true);
+    for (;;) {
+        pthread_mutex_lock(&p->lock);
+        j = fifo_take(&p->done);
+        p->delivering = j != NULL;
+        pthread_mutex_unlock(&p->lock);
+        if (!j)
+            return;
+        for (; j; j = next) {
+            next = j->next;
+            p->pending--;
+            j->done(j, true);
+        }
     }
 }
 
@@ -166,6 +191,8 @@ void cpool_free(struct cpool *p)
 
 int cpool_submit(struct cpool *p, struct cpool_job *j)
 {
+    bool signal;
+
     if (!p || !p->nthreads) {
         j->work(j);
         j->done(j, true);
@@ -178,8 +205,15 @@ int cpool_submit(struct cpool *p, struct cpool_job *j)
     p->pending++;
     pthread_mutex_lock(&p->lock);
     fifo_push(&p->todo, j);
-    pthread_cond_signal(&p->cond);
+    signal = p->idle > p->woken; /* else a thread awake takes it after its own */
+    if (signal) {
+        p->woken++;
+        p->signals++;
+    }
     pthread_mutex_unlock(&p->lock);
+    /* after the unlock: the thread woken does not wait for the lock at once */
+    if (signal)
+        pthread_cond_signal(&p->cond);
     return 0;
 }
 
@@ -201,4 +235,15 @@ unsigned cpool_threads(const struct cpool *p)
 unsigned long cpool_refused(const struct cpool *p)
 {
     return p ? p->refused : 0;
+}
+
+void cpool_wakes(struct cpool *p, unsigned long *signals, unsigned long *notices)
+{
+    *signals = *notices = 0;
+    if (!p || !p->nthreads)
+        return;
+    pthread_mutex_lock(&p->lock);
+    *signals = p->signals;
+    *notices = p->notices;
+    pthread_mutex_unlock(&p->lock);
 }

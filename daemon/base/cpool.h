@@ -48,5 +48,10 @@ size_t cpool_capacity(const struct cpool *p);
 unsigned cpool_threads(const struct cpool *p);
 /* Jobs refused because the queue was full, since the pool started. */
 unsigned long cpool_refused(const struct cpool *p);
+/* Wake-ups since the pool started: @signals of a waiting thread by a submit
+ * (none while every thread is busy or already signalled), @notices to the
+ * control thread (none while the done list is non-empty or being delivered).
+ * 0 and 0 inline. */
+void cpool_wakes(struct cpool *p, unsigned long *signals, unsigned long *notices);
 
 #endif

@@ -34,9 +34,10 @@ struct ike_open_job {
     enum ike_integ integ;
     uint8_t key[36], integ_key[64];
     size_t key_len, len;
-    uint8_t *buf, *plain; /* the datagram, and the plaintext @inner points into */
+    uint8_t *buf, *plain; /* the datagram, and the plaintext @inner points into: in @mem */
     struct ike_msg msg, inner;
     enum ike_sk_rc rc;
+    uint8_t mem[]; /* one allocation with the job: len bytes, and len more unless a fragment */
 };
 
 static void open_work(struct cpool_job *j)
@@ -60,8 +61,6 @@ static void open_job_free(struct ike_open_job *oj)
     if (oj->fplain)
         OPENSSL_cleanse(oj->fplain, oj->fplen);
     free(oj->fplain);
-    free(oj->plain);
-    free(oj->buf);
     free(oj);
 }
 
@@ -152,15 +151,11 @@ bool ike_authq_open(struct ike_sess *s, const uint8_t *buf, size_t len, const st
 
     bool frag = msg->npld && msg->pld[msg->npld - 1].type == IKE_PLD_SKF;
 
-    if (!cpool_capacity(s->e->pool) || !(oj = calloc(1, sizeof(*oj))))
+    if (!cpool_capacity(s->e->pool) || !(oj = calloc(1, sizeof(*oj) + (frag ? len : 2 * len))))
         return false;
     oj->frag = frag;
-    oj->buf = malloc(len);
-    oj->plain = frag ? NULL : malloc(len);
-    if (!oj->buf || (!frag && !oj->plain)) {
-        open_job_free(oj);
-        return false;
-    }
+    oj->buf = oj->mem;
+    oj->plain = frag ? NULL : oj->mem + len;
     memcpy(oj->buf, buf, len);
     oj->len = len;
     oj->msg = *msg; /* its payloads point into the copy */
@@ -198,10 +193,10 @@ struct ike_seal_job {
     struct ike_sess *s;
     struct ike_seal_ctx c;
     uint8_t first;
-    uint8_t *inner;
     size_t inner_len;
     struct ike_out out;
     bool ok;
+    uint8_t inner[]; /* inner_len bytes, one allocation with the job */
 };
 
 static void seal_work(struct cpool_job *j)
@@ -214,9 +209,7 @@ static void seal_work(struct cpool_job *j)
 static void seal_job_free(struct ike_seal_job *sj)
 {
     OPENSSL_cleanse(&sj->c, sizeof(sj->c));
-    if (sj->inner)
-        OPENSSL_cleanse(sj->inner, sj->inner_len);
-    free(sj->inner);
+    OPENSSL_cleanse(sj->inner, sj->inner_len);
     ike_xmit_out_free(&sj->out);
     free(sj);
 }
@@ -275,11 +268,10 @@ enum ike_auth_rc ike_authq_seal(struct ike_sess *s, struct ike_auth_run *w, uint
     struct ike_pend *pd = s->pend;
     struct ike_seal_job *sj;
 
-    if (!cpool_capacity(s->e->pool) || !(sj = calloc(1, sizeof(*sj))))
+    if (!cpool_capacity(s->e->pool) || !(sj = calloc(1, sizeof(*sj) + inner_len)))
         return IKE_AUTH_NEXT;
-    sj->inner = malloc(inner_len ? inner_len : 1);
     pd->run = malloc(sizeof(*pd->run));
-    if (!sj->inner || !pd->run) {
+    if (!pd->run) {
         free(pd->run);
         pd->run = NULL;
         seal_job_free(sj);

@@ -476,12 +476,11 @@ static void on_live(evutil_socket_t fd, short what, void *arg)
 
 static void handle_response(struct ike_sess *s, const uint8_t *buf, size_t len, const struct ike_msg *msg)
 {
-    struct ike_msg *inner = calloc(1, sizeof(*inner));
+    struct ike_msg inner_s = {0}, *inner = &inner_s; /* on the stack: no allocation a message */
     uint8_t *plain = malloc(len);
     struct ike_sk_keys k;
 
-    if (!inner || !plain || !s->req_pending || msg->hdr.msg_id != s->our_next) {
-        free(inner);
+    if (!plain || !s->req_pending || msg->hdr.msg_id != s->our_next) {
         free(plain);
         return;
     }
@@ -499,7 +498,6 @@ static void handle_response(struct ike_sess *s, const uint8_t *buf, size_t len, 
         ike_persist_mark(s);
         if (s->state == IKE_SA_DELETING) {
             /* the session ended while this request was under way: now its DELETE */
-            free(inner);
             free(plain);
             ike_info_send_delete(s);
             sess_free(s);
@@ -507,14 +505,12 @@ static void handle_response(struct ike_sess *s, const uint8_t *buf, size_t len, 
         }
         if (s->state == IKE_SA_REKEYED) {
             /* the old IKE SA's DELETE, answered: it is gone */
-            free(inner);
             free(plain);
             sess_free(s);
             return;
         }
         if (kind == REQ_IKE_REKEY) {
             ike_ike_rekey_done(s, inner);
-            free(inner);
             free(plain);
             return;
         }
@@ -530,7 +526,6 @@ static void handle_response(struct ike_sess *s, const uint8_t *buf, size_t len, 
         ike_mobike_flush(s);
         ike_redirect_flush(s);
     }
-    free(inner);
     free(plain);
 }
 
@@ -561,7 +556,7 @@ static void handle_request(struct ike_sess *s, const uint8_t *buf, size_t len, c
                            const struct sockaddr_storage *peer)
 {
     struct ike_engine *e = s->e;
-    struct ike_msg *inner;
+    struct ike_msg inner_s, *inner = &inner_s; /* on the stack: no allocation a message */
     uint8_t *plain = NULL;
     struct ike_frag done;
     struct ike_sk_keys k;
@@ -574,8 +569,7 @@ static void handle_request(struct ike_sess *s, const uint8_t *buf, size_t len, c
     if ((sk_last || (skf_last && s->in.fragmentation)) && msg->hdr.exchange == IKE_EXCH_AUTH &&
         ike_sa_half_open(s) && ike_authq_open(s, buf, len, msg, sk, local, peer))
         return;
-    if (!(inner = calloc(1, sizeof(*inner))))
-        return;
+    memset(&inner_s, 0, sizeof(inner_s));
     ike_init_sk_keys(&s->in, !s->initiator, &k);
     if (skf_last && s->in.fragmentation) {
         e->c.fragments_received++;
@@ -589,7 +583,6 @@ static void handle_request(struct ike_sess *s, const uint8_t *buf, size_t len, c
     if (rc == IKE_SK_NOT_AUTHENTIC || !complete) {
         if (rc == IKE_SK_NOT_AUTHENTIC)
             e->c.dropped++;
-        free(inner);
         free(plain);
         return;
     }
@@ -597,7 +590,6 @@ static void handle_request(struct ike_sess *s, const uint8_t *buf, size_t len, c
     ike_sess_frag_take(s, &done);
     ike_request_in(s, rc, &msg->hdr, inner, sk, local, peer);
     ike_frag_fini(&done);
-    free(inner);
     free(plain);
 }
 
@@ -647,23 +639,20 @@ void ike_handle_dgram(struct ike_sock *sk, const struct sockaddr_storage *local,
                          const struct sockaddr_storage *peer, const uint8_t *buf, size_t len)
 {
     struct ike_engine *e = sk->e;
-    struct ike_msg *msg;
+    struct ike_msg msg_s = {0}, *msg = &msg_s; /* on the stack: no allocation a datagram */
     struct ike_sess *s;
     enum ike_parse_rc rc;
 
     if (!e->conf || ike_cookie_fast(e, sk, local, peer, buf, len))
         return;
-    msg = calloc(1, sizeof(*msg));
-    if (!msg)
-        return;
     rc = ike_msg_parse(buf, len, msg);
     if (rc == IKE_PARSE_BAD_VERSION || rc == IKE_PARSE_UNKNOWN_CRITICAL) {
         ike_initx_unprotected(e, sk, local, peer, msg, rc);
-        goto out;
+        return;
     }
     if (rc != IKE_PARSE_OK) {
         e->c.dropped++;
-        goto out;
+        return;
     }
     if (msg->hdr.exchange == IKE_EXCH_SA_INIT && !(msg->hdr.flags & IKE_FLAG_RESPONSE)) {
         static const uint8_t zero[8];
@@ -672,7 +661,7 @@ void ike_handle_dgram(struct ike_sock *sk, const struct sockaddr_storage *local,
             ike_initx_handle(e, sk, local, peer, buf, len, msg);
         else
             e->c.dropped++;
-        goto out;
+        return;
     }
     /* the peer's messages carry the I flag when it is the original initiator; our
      * SPI is then the responder's, else the initiator's */
@@ -680,7 +669,7 @@ void ike_handle_dgram(struct ike_sock *sk, const struct sockaddr_storage *local,
     if (!s || !(msg->hdr.flags & IKE_FLAG_INITIATOR) != s->initiator ||
         memcmp(s->initiator ? s->in.spi_r : s->in.spi_i, s->initiator ? msg->hdr.spi_r : msg->hdr.spi_i, 8)) {
         e->c.dropped++; /* an SA we do not know (RFC 7296 2.21.4: no answer needed) */
-        goto out;
+        return;
     }
     if (s->init_job) {
         e->c.dropped++; /* nobody knows its SPI before its IKE_SA_INIT is answered */
@@ -695,7 +684,7 @@ void ike_handle_dgram(struct ike_sock *sk, const struct sockaddr_storage *local,
         /* a request resent in fragments: answer its first fragment only (RFC 7383
          * 2.6.1), not every one of them */
         if (last && last->type == IKE_PLD_SKF && (!ike_skf_parse(last, &skf) || skf.number != 1))
-            goto out;
+            return;
         e->c.retransmissions++;
         ike_mobike_reply(s, &s->last_resp);
     } else if (msg->hdr.msg_id == s->peer_next && s->open_job && !is_fragment(msg)) {
@@ -707,8 +696,6 @@ void ike_handle_dgram(struct ike_sock *sk, const struct sockaddr_storage *local,
     } else {
         e->c.dropped++;
     }
-out:
-    free(msg);
 }
 
 

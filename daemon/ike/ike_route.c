@@ -12,7 +12,10 @@
  * are blackhole routes: the dataplane carries clients' traffic in user space, so
  * the kernel has no device to send it to; a packet the kernel itself would route
  * to a client is dropped rather than sent in clear along its default route. The
- * netlink socket is synchronous and used on the control thread only. */
+ * netlink socket is synchronous and used on the control thread only. The routes
+ * of the sessions that came up in one turn of the event loop are added together
+ * at its end: one send of all their requests, then their answers, each matched
+ * to its route by sequence number (logged and recorded per route). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <ifaddrs.h>
@@ -31,10 +34,22 @@
 #include "daemon/ike/ike_eng.h"
 #include "daemon/base/poison.h"
 
+/* A route to add: its session and index in the session's routes. */
+struct route_add {
+    uint64_t sess;
+    size_t i;
+    uint32_t seq; /* once sent */
+    int rc;       /* the kernel's answer, once sent */
+    bool sent, answered;
+};
+
 struct ike_rtnl {
     struct mnl_socket *nl;
     uint32_t seq;
     bool unread; /* answers may wait on the socket: a request given up on, or a removal not waited for */
+    struct event *flush;     /* adds what is queued, at the end of the loop's turn */
+    struct route_add *adds;  /* queued */
+    size_t nadds, cap;
 };
 
 /* ---- netlink ---- */
@@ -125,9 +140,10 @@ static size_t alen(uint8_t family)
 /* Adds or removes route @r, waiting for the kernel's answer unless @nowait (a
  * removal: the kernel answers only an error, read and logged before the next
  * request; the kernel handles a request before the send returns). */
-static int route_msg(struct ike_rtnl *rt, const struct ike_kroute *r, bool add, bool nowait)
+/* Puts the request to add or remove @r at @buf (room for ROUTE_MSG_MAX). */
+#define ROUTE_MSG_MAX 128
+static struct nlmsghdr *route_put(void *buf, const struct ike_kroute *r, bool add)
 {
-    char buf[MNL_SOCKET_BUFFER_SIZE];
     struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
     struct rtmsg *rtm;
 
@@ -146,6 +162,14 @@ static int route_msg(struct ike_rtnl *rt, const struct ike_kroute *r, bool add, 
         mnl_attr_put_u32(nlh, RTA_PRIORITY, r->metric);
     if (r->realm && r->family == AF_INET)
         mnl_attr_put_u32(nlh, RTA_FLOW, r->realm);
+    return nlh;
+}
+
+static int route_msg(struct ike_rtnl *rt, const struct ike_kroute *r, bool add, bool nowait)
+{
+    char buf[MNL_SOCKET_BUFFER_SIZE];
+    struct nlmsghdr *nlh = route_put(buf, r, add);
+
     if (nowait) {
         nlh->nlmsg_seq = ++rt->seq;
         rt->unread = true; /* an error, if any */
@@ -223,6 +247,9 @@ static void rtnl_flush(struct ike_rtnl *rt)
     free(f.v);
 }
 
+static void adds_flush(struct ike_engine *e);
+static void adds_flush_cb(evutil_socket_t fd, short what, void *arg);
+
 int ike_engine_routes_start(struct ike_engine *e)
 {
     struct ike_rtnl *rt;
@@ -241,6 +268,7 @@ int ike_engine_routes_start(struct ike_engine *e)
         return rc;
     }
     rtnl_flush(rt);
+    rt->flush = e->base ? event_new(e->base, -1, 0, adds_flush_cb, e) : NULL; /* else each added at once */
     e->rt = rt;
     return 0;
 }
@@ -249,6 +277,10 @@ void ike_route_stop(struct ike_engine *e)
 {
     if (!e->rt)
         return;
+    adds_flush(e); /* what was queued goes as it would have */
+    if (e->rt->flush)
+        event_free(e->rt->flush);
+    free(e->rt->adds);
     mnl_socket_close(e->rt->nl);
     free(e->rt);
     e->rt = NULL;
@@ -653,28 +685,154 @@ uint64_t ike_route_subnet_holder(const struct ike_sess *s)
     return 0;
 }
 
+static void route_added(struct ike_sess *s, struct ike_kroute *r, int rc)
+{
+    char a[INET6_ADDRSTRLEN];
+
+    inet_ntop(r->family, r->dst, a, sizeof(a));
+    if (rc)
+        log_warn("ike", "session %" PRIu64 ": cannot install the route %s/%u in table %" PRIu32 ": %s", s->ss.id, a,
+                 r->plen, r->table, strerror(-rc));
+    else
+        log_info("ike", "session %" PRIu64 ": route %s/%u installed (table %" PRIu32 ", protocol %d)", s->ss.id, a,
+                 r->plen, r->table, IKE_ROUTE_PROTO);
+    r->installed = rc == 0;
+}
+
+/* The queued route of @a, NULL if its session ended (or dropped its routes). */
+static struct ike_kroute *add_route_of(struct ike_engine *e, const struct route_add *a, struct ike_sess **sp)
+{
+    struct ike_sess *s;
+
+    HASH_FIND(hh_id, e->by_id, &a->sess, sizeof(a->sess), s);
+    *sp = s;
+    return s && a->i < s->nroutes && s->routes[a->i].tried && !s->routes[a->i].installed ? &s->routes[a->i] : NULL;
+}
+
+/* Reads the answers to the requests of @v[0..n) sent together, until each has
+ * its own or the socket times out (those left: that error). */
+static void adds_answers(struct ike_rtnl *rt, struct route_add *v, size_t n, size_t waiting)
+{
+    char buf[8192];
+    unsigned portid = mnl_socket_get_portid(rt->nl);
+
+    while (waiting) {
+        ssize_t got = recv(mnl_socket_get_fd(rt->nl), buf, sizeof(buf), 0);
+        int left = (int)got;
+
+        if (got < 0 && errno == ENOBUFS)
+            continue;
+        if (got <= 0) {
+            int rc = got < 0 ? -errno : -EIO;
+
+            for (size_t i = 0; i < n; i++) {
+                if (v[i].sent && !v[i].answered) {
+                    v[i].rc = rc;
+                    v[i].answered = true;
+                }
+            }
+            rt->unread = true; /* the rest may come later */
+            return;
+        }
+        for (const struct nlmsghdr *m = (const struct nlmsghdr *)buf; mnl_nlmsg_ok(m, left);
+             m = mnl_nlmsg_next(m, &left)) {
+            const struct nlmsgerr *err = mnl_nlmsg_get_payload(m);
+
+            if (m->nlmsg_type != NLMSG_ERROR || m->nlmsg_pid != portid ||
+                m->nlmsg_len < mnl_nlmsg_size(sizeof(*err)))
+                continue;
+            for (size_t i = 0; i < n; i++) {
+                if (v[i].sent && !v[i].answered && v[i].seq == m->nlmsg_seq) {
+                    v[i].rc = err->error;
+                    v[i].answered = true;
+                    waiting--;
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/* Adds the queued routes: as many requests a send as fit, then their answers. */
+static void adds_flush(struct ike_engine *e)
+{
+    struct ike_rtnl *rt = e->rt;
+    char out[8192];
+
+    for (size_t done = 0, n; done < rt->nadds; done = n) {
+        size_t len = 0, waiting = 0;
+        struct ike_sess *s;
+        struct ike_kroute *r;
+
+        if (rt->unread) { /* answers to earlier requests first (see rtnl_talk) */
+            rtnl_drain(rt->nl);
+            rt->unread = false;
+        }
+        for (n = done; n < rt->nadds && len + ROUTE_MSG_MAX <= sizeof(out); n++) {
+            struct route_add *a = &rt->adds[n];
+            struct nlmsghdr *nlh;
+
+            a->sent = a->answered = false;
+            if (!(r = add_route_of(e, a, &s)))
+                continue;
+            nlh = route_put(out + len, r, true);
+            nlh->nlmsg_flags |= NLM_F_ACK;
+            nlh->nlmsg_seq = a->seq = ++rt->seq;
+            len += MNL_ALIGN(nlh->nlmsg_len);
+            a->sent = true;
+            waiting++;
+        }
+        if (!len)
+            continue;
+        if (mnl_socket_sendto(rt->nl, out, len) < 0) {
+            int rc = -errno;
+
+            for (size_t i = done; i < n; i++)
+                rt->adds[i].rc = rc;
+        } else {
+            adds_answers(rt, rt->adds + done, n - done, waiting);
+        }
+        for (size_t i = done; i < n; i++) {
+            if (rt->adds[i].sent && (r = add_route_of(e, &rt->adds[i], &s)))
+                route_added(s, r, rt->adds[i].rc);
+        }
+    }
+    rt->nadds = 0;
+}
+
+static void adds_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    adds_flush(arg);
+}
+
 void ike_route_install(struct ike_sess *s)
 {
     struct ike_rtnl *rt = s->e->rt;
 
     for (size_t i = 0; rt && i < s->nroutes; i++) {
         struct ike_kroute *r = &s->routes[i];
-        char a[INET6_ADDRSTRLEN];
-        int rc;
 
         if (r->tried)
             continue;
         r->tried = true;
-        rc = route_msg(rt, r, true, false);
+        if (rt->flush && rt->nadds == rt->cap) {
+            size_t cap = rt->cap ? 2 * rt->cap : 16;
+            struct route_add *v = realloc(rt->adds, cap * sizeof(*v));
 
-        inet_ntop(r->family, r->dst, a, sizeof(a));
-        if (rc)
-            log_warn("ike", "session %" PRIu64 ": cannot install the route %s/%u in table %" PRIu32 ": %s", s->ss.id, a,
-                     r->plen, r->table, strerror(-rc));
-        else
-            log_info("ike", "session %" PRIu64 ": route %s/%u installed (table %" PRIu32 ", protocol %d)", s->ss.id, a,
-                     r->plen, r->table, IKE_ROUTE_PROTO);
-        r->installed = rc == 0;
+            if (v) {
+                rt->adds = v;
+                rt->cap = cap;
+            }
+        }
+        if (rt->flush && rt->nadds < rt->cap) { /* added at the end of the loop's turn */
+            if (!rt->nadds)
+                event_active(rt->flush, EV_TIMEOUT, 0);
+            rt->adds[rt->nadds++] = (struct route_add){.sess = s->ss.id, .i = i};
+        } else {
+            route_added(s, r, route_msg(rt, r, true, false));
+        }
     }
 }
 

@@ -38,12 +38,10 @@ struct mreplay *mreplay_new(size_t max_events, size_t max_bytes, int64_t now_ns)
     return r;
 }
 
+/* An entry's xml, time, module and name are one allocation (at xml). */
 static void ent_clear(struct mreplay_ent *e)
 {
-    free(e->time);
     free(e->xml);
-    free(e->mod);
-    free(e->name);
     for (size_t i = 0; i < e->npaths; i++)
         free(e->paths[i]);
     free(e->paths);
@@ -83,17 +81,20 @@ uint64_t mreplay_add(struct mreplay *r, unsigned int cls, int64_t ns, const char
                      const char *mod, const char *name, char **paths, size_t npaths)
 {
     struct mreplay_ent e = {.id = r->next_id++, .ns = ns, .cls = cls, .len = len, .paths = paths, .npaths = npaths};
+    size_t tlen, mlen, nlen;
 
     /* one bigger than the whole log is sent but not kept */
     if (len > r->max_bytes) {
         ent_clear(&e);
         return r->next_id - 1;
     }
-    e.time = strdup(time);
-    e.xml = malloc(len + 1);
-    e.mod = strdup(mod ? mod : "");
-    e.name = strdup(name ? name : "");
-    if (!e.time || !e.xml || !e.mod || !e.name) {
+    mod = mod ? mod : "";
+    name = name ? name : "";
+    tlen = strlen(time) + 1;
+    mlen = strlen(mod) + 1;
+    nlen = strlen(name) + 1;
+    e.xml = malloc(len + 1 + tlen + mlen + nlen);
+    if (!e.xml) {
         uint64_t id = e.id;
 
         ent_clear(&e);
@@ -101,6 +102,9 @@ uint64_t mreplay_add(struct mreplay *r, unsigned int cls, int64_t ns, const char
     }
     memcpy(e.xml, xml, len);
     e.xml[len] = '\0';
+    e.time = memcpy(e.xml + len + 1, time, tlen);
+    e.mod = memcpy(e.time + tlen, mod, mlen);
+    e.name = memcpy(e.mod + mlen, name, nlen);
     while (r->n && (r->n == r->cap || r->bytes + len > r->max_bytes))
         drop_oldest(r);
     r->ring[(r->head + r->n) % r->cap] = e;

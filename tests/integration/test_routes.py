@@ -5,6 +5,7 @@ clients (kernel-libipsec):
   its accepted subnet (offered in a child SA of its own) into the headend's kernel
   routing table with protocol 245, metric = distance and realm = tag; they go when
   the session ends; stale routes of protocol 245 are flushed when ravend starts.
+  A route the kernel refuses is logged alone, with its reason; the session stays.
   The dataplane carries the accepted subnet: the inside host pings an address of
   the client's subnet through the tunnel. Without route accept the subnet's child
   SA is refused (TS_UNACCEPTABLE).
@@ -112,6 +113,34 @@ def test_redistribute_and_accept_install_kernel_routes(make_ravend, lab):
     lb.swanctl(0, "--terminate", "--ike", "rw")
     wait_until(lambda: not sessions(m), what="session removed")
     assert proto_routes(lb.head) == [], d.log()[-3000:]
+
+
+def test_route_that_fails_is_reported_alone(make_ravend, lab):
+    """A route the kernel refuses (a route of another protocol holds its
+    destination) is logged with the kernel's reason, for that route only: the
+    session stays up, another client's route goes in."""
+    lb = lab(2, inside=True)
+    route = ("<route><set><remote><ipv4>%s</ipv4></remote></set>"
+             "<redistribute><protocol>connected</protocol></redistribute></route>" % lb.inside_net)
+    conf = headend_config().replace(ROUTE_SET, route)
+    subprocess.run(["ip", "-n", lb.head, "route", "add", "blackhole", "10.201.0.10/32", "proto", "static"],
+                   check=True)
+    d = make_ravend(conf + dataplane_config(lb), netns=lb.head)
+    for i in range(2):
+        lb.start_charon(i, client_conf(lb, i))
+        up(lb, d, "vpn", i)
+    wait_until(lambda: "route 10.201.0.11/32 installed" in d.log(), what="the second client's route")
+    log = d.log()
+    assert "cannot install the route 10.201.0.10/32 in table 254: File exists" in log, log[-3000:]
+    assert "route 10.201.0.10/32 installed" not in log, log[-3000:]
+    routes = proto_routes(lb.head)
+    assert len(routes) == 1 and routes[0].startswith("blackhole 10.201.0.11"), routes
+    assert len(sessions(d.connect())) == 2
+    lb.swanctl(1, "--terminate", "--ike", "rw")
+    wait_until(lambda: proto_routes(lb.head) == [], what="the route removed")
+    out = subprocess.run(["ip", "-n", lb.head, "route", "show", "10.201.0.10/32"], check=True,
+                         capture_output=True, text=True).stdout
+    assert "proto static" in out, out  # not ours: left alone
 
 
 def test_accept_refuses_another_clients_subnet(make_ravend, lab):

@@ -34,7 +34,7 @@
 /* A job that waits until @release is set (it holds its thread). */
 struct block {
     struct cpool_job j;
-    atomic_bool started, release;
+    atomic_bool started, release, finished;
     int done, ran;
 };
 
@@ -45,6 +45,7 @@ static void block_work(struct cpool_job *j)
     atomic_store(&b->started, true);
     while (!atomic_load(&b->release))
         nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+    atomic_store(&b->finished, true);
 }
 
 static void block_done(struct cpool_job *j, bool ran)
@@ -105,6 +106,43 @@ static void test_free_with_jobs(void **state)
     assert_int_equal(a.ran, 1);
     assert_int_equal(b.done, 1);
     assert_int_equal(b.ran, 0);
+}
+
+/* Jobs queued behind a busy thread wake nobody: the thread takes them after
+ * its own; and jobs that finish while others wait to be delivered wake the
+ * control thread once, all delivered in the order submitted. */
+static void test_few_wakes(void **state)
+{
+    struct env *e = *state;
+    struct cpool *p = cpool_new(e->base, 1, 8);
+    struct block b[4] = {0};
+    unsigned long sig0, sig, notices;
+
+    for (int i = 0; i < 4; i++)
+        b[i].j = (struct cpool_job){.work = block_work, .done = block_done};
+    assert_int_equal(cpool_submit(p, &b[0].j), 0);
+    wait_started(&b[0]);
+    cpool_wakes(p, &sig0, &notices);
+    assert_true(sig0 <= 1);
+    assert_int_equal(notices, 0);
+    for (int i = 1; i < 4; i++) {
+        atomic_store(&b[i].release, true);
+        assert_int_equal(cpool_submit(p, &b[i].j), 0);
+    }
+    cpool_wakes(p, &sig, &notices);
+    assert_int_equal(sig, sig0); /* its thread is busy: no signal */
+    atomic_store(&b[0].release, true);
+    for (int i = 0; i < 5000 && !atomic_load(&b[3].finished); i++) /* the last one: the FIFO */
+        nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+    assert_true(atomic_load(&b[3].finished));
+    while (cpool_pending(p))
+        event_base_loop(e->base, EVLOOP_ONCE);
+    cpool_wakes(p, &sig, &notices);
+    assert_int_equal(sig, sig0);
+    assert_int_equal(notices, 1); /* all four finished before the loop ran */
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(b[i].ran, 1);
+    cpool_free(p);
 }
 
 /* No threads: work and done before cpool_submit returns. */
@@ -488,6 +526,7 @@ int main(void)
         cmocka_unit_test(test_bounded_queue),
         cmocka_unit_test(test_free_with_jobs),
         cmocka_unit_test(test_inline),
+        cmocka_unit_test(test_few_wakes),
         cmocka_unit_test(test_auto_threads),
         cmocka_unit_test(test_init_on_thread),
         cmocka_unit_test(test_sa_gone_while_computing),
