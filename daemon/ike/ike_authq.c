@@ -97,7 +97,7 @@ static void frag_in(struct ike_sess *s, struct ike_open_job *oj, struct ike_sock
     rc = ike_frag_put(s->frag, &oj->msg, oj->fplain, oj->fplen, &oj->inner, &complete);
     oj->fplain = NULL; /* the reassembly's now */
     if (rc == IKE_SK_NOT_AUTHENTIC || !complete) {
-        if (rc == IKE_SK_NOT_AUTHENTIC)
+        if (rc != IKE_SK_OK) /* as handle_request counts it */
             s->e->c.dropped++;
         return;
     }
@@ -130,8 +130,8 @@ static void open_done(struct cpool_job *j, bool ran)
         ike_sess_abandon(s);
         return;
     }
-    if (oj->rc == IKE_SK_NOT_AUTHENTIC) {
-        s->e->c.dropped++;
+    if (oj->rc == IKE_SK_NOT_AUTHENTIC || (oj->frag && oj->rc != IKE_SK_OK)) {
+        s->e->c.dropped++; /* a fragment that did not open is dropped, as inline */
     } else if (oj->msg.hdr.msg_id != s->peer_next) {
         /* another copy of its request (whole or in fragments) was handled meanwhile */
     } else if (oj->frag) {

@@ -587,7 +587,7 @@ static void handle_request(struct ike_sess *s, const uint8_t *buf, size_t len, c
         rc = IKE_SK_NOT_AUTHENTIC; /* after IKE_SA_INIT everything is encrypted */
     }
     if (rc == IKE_SK_NOT_AUTHENTIC || !complete) {
-        if (rc == IKE_SK_NOT_AUTHENTIC)
+        if (rc != IKE_SK_OK) /* or a fragment that did not open or fit */
             e->c.dropped++;
         free(inner);
         free(plain);
