@@ -27,7 +27,7 @@ struct ike_open_job {
     bool frag;                 /* an Encrypted Fragment */
     uint8_t *fplain;           /* its plaintext, when it opened */
     size_t fplen;
-    struct ike_sock *sk; /* the socket it came in on (checked before use: a commit may close it) */
+    uint64_t sk_serial; /* the socket it came in on (a commit may close it, another take its address) */
     struct sockaddr_storage local, peer;
     bool cbc;
     enum ike_aead alg;
@@ -106,13 +106,15 @@ static void frag_in(struct ike_sess *s, struct ike_open_job *oj, struct ike_sock
     ike_frag_fini(&done);
 }
 
-static bool sock_live(const struct ike_engine *e, const struct ike_sock *sk)
+/* The socket the job's message came in on, else (closed since, or a detached
+ * one) the session's. */
+static struct ike_sock *job_sock(const struct ike_sess *s, const struct ike_open_job *oj)
 {
-    for (size_t i = 0; i < e->nsocks; i++) {
-        if (e->socks[i] == sk)
-            return true;
+    for (size_t i = 0; oj->sk_serial && i < s->e->nsocks; i++) {
+        if (s->e->socks[i]->serial == oj->sk_serial)
+            return s->e->socks[i];
     }
-    return false;
+    return s->sock;
 }
 
 static void open_done(struct cpool_job *j, bool ran)
@@ -135,11 +137,9 @@ static void open_done(struct cpool_job *j, bool ran)
     } else if (oj->msg.hdr.msg_id != s->peer_next) {
         /* another copy of its request (whole or in fragments) was handled meanwhile */
     } else if (oj->frag) {
-        frag_in(s, oj, sock_live(s->e, oj->sk) ? oj->sk : s->sock);
+        frag_in(s, oj, job_sock(s, oj));
     } else {
-        /* a commit since may have closed its socket: then the session's */
-        ike_request_in(s, oj->rc, &oj->msg.hdr, &oj->inner, sock_live(s->e, oj->sk) ? oj->sk : s->sock,
-                       &oj->local, &oj->peer);
+        ike_request_in(s, oj->rc, &oj->msg.hdr, &oj->inner, job_sock(s, oj), &oj->local, &oj->peer);
     }
     open_job_free(oj);
 }
@@ -174,7 +174,7 @@ bool ike_authq_open(struct ike_sess *s, const uint8_t *buf, size_t len, const st
     memcpy(oj->key, k.key, oj->key_len);
     if (k.integ_key)
         memcpy(oj->integ_key, k.integ_key, sizeof(oj->integ_key)); /* sk_ai/sk_ar: 64 bytes */
-    oj->sk = sk;
+    oj->sk_serial = sk->serial;
     oj->local = *local;
     oj->peer = *peer;
     oj->s = s;

@@ -103,6 +103,7 @@ struct ike_sock {
     char vrf[16];    /* the VRF device it is bound to (SO_BINDTODEVICE), "" none */
     int rx_ifindex;  /* interface of the datagram being handled (IP_PKTINFO) */
     bool batch;      /* a batch of received datagrams is being handled: short answers wait (ike_xmit_short) */
+    uint64_t serial; /* which socket: never the same twice in an engine (0: a detached one) */
 };
 
 /* Child SAs of a session: at most the largest flow limit the model allows
@@ -367,6 +368,7 @@ struct ike_engine {
     struct dp *dp;
     struct ike_conf *conf, *pending;
     struct ike_sock *socks[IKE_MAX_SOCKS];
+    uint64_t sock_serial; /* the last socket's serial */
     size_t nsocks;
     struct ike_sock *new_socks[IKE_MAX_SOCKS];
     size_t nnew_socks;
