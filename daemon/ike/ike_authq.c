@@ -72,6 +72,17 @@ void ike_authq_open_forget(struct ike_sess *s)
     s->open_job = NULL;
 }
 
+enum ike_authq_copy ike_authq_copy(const struct ike_sess *s, const uint8_t *buf, size_t len)
+{
+    size_t n = 0;
+
+    for (const struct ike_open_job *oj = s->open_job; oj; oj = oj->next, n++) {
+        if (oj->len == len && !memcmp(oj->buf, buf, len))
+            return IKE_AUTHQ_SAME;
+    }
+    return n < IKE_AUTHQ_OPEN_MAX ? IKE_AUTHQ_NEW : IKE_AUTHQ_FULL;
+}
+
 static void open_unlink(struct ike_sess *s, struct ike_open_job *oj)
 {
     struct ike_open_job **pp = &s->open_job;
