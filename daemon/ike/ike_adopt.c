@@ -24,7 +24,7 @@ static void write_rec(struct ike_sess *s, bool with_resp)
 
     if (!with_resp)
         memset(&s->last_resp, 0, sizeof(s->last_resp));
-    rc = ike_persist_encode(s, &rec, &len) ? 0 : -ENOMEM;
+    rc = ike_persist_encode(s, &rec, &len) ? 0 : errno == EMSGSIZE ? -EMSGSIZE : -ENOMEM;
     s->last_resp = keep;
     if (!rc)
         rc = sess_arena_rec_write(e->arena, s->arena_slot - 1, rec, len);

@@ -27,7 +27,7 @@ struct ike_open_job {
     bool frag;                 /* an Encrypted Fragment */
     uint8_t *fplain;           /* its plaintext, when it opened */
     size_t fplen;
-    struct ike_sock *sk; /* the socket it came in on (checked before use: a commit may close it) */
+    uint64_t sk_serial; /* the socket it came in on (a commit may close it, another take its address) */
     struct sockaddr_storage local, peer;
     bool cbc;
     enum ike_aead alg;
@@ -71,6 +71,17 @@ void ike_authq_open_forget(struct ike_sess *s)
     s->open_job = NULL;
 }
 
+enum ike_authq_copy ike_authq_copy(const struct ike_sess *s, const uint8_t *buf, size_t len)
+{
+    size_t n = 0;
+
+    for (const struct ike_open_job *oj = s->open_job; oj; oj = oj->next, n++) {
+        if (oj->len == len && !memcmp(oj->buf, buf, len))
+            return IKE_AUTHQ_SAME;
+    }
+    return n < IKE_AUTHQ_OPEN_MAX ? IKE_AUTHQ_NEW : IKE_AUTHQ_FULL;
+}
+
 static void open_unlink(struct ike_sess *s, struct ike_open_job *oj)
 {
     struct ike_open_job **pp = &s->open_job;
@@ -96,7 +107,7 @@ static void frag_in(struct ike_sess *s, struct ike_open_job *oj, struct ike_sock
     rc = ike_frag_put(s->frag, &oj->msg, oj->fplain, oj->fplen, &oj->inner, &complete);
     oj->fplain = NULL; /* the reassembly's now */
     if (rc == IKE_SK_NOT_AUTHENTIC || !complete) {
-        if (rc == IKE_SK_NOT_AUTHENTIC)
+        if (rc != IKE_SK_OK) /* as handle_request counts it */
             s->e->c.dropped++;
         return;
     }
@@ -105,13 +116,15 @@ static void frag_in(struct ike_sess *s, struct ike_open_job *oj, struct ike_sock
     ike_frag_fini(&done);
 }
 
-static bool sock_live(const struct ike_engine *e, const struct ike_sock *sk)
+/* The socket the job's message came in on, else (closed since, or a detached
+ * one) the session's. */
+static struct ike_sock *job_sock(const struct ike_sess *s, const struct ike_open_job *oj)
 {
-    for (size_t i = 0; i < e->nsocks; i++) {
-        if (e->socks[i] == sk)
-            return true;
+    for (size_t i = 0; oj->sk_serial && i < s->e->nsocks; i++) {
+        if (s->e->socks[i]->serial == oj->sk_serial)
+            return s->e->socks[i];
     }
-    return false;
+    return s->sock;
 }
 
 static void open_done(struct cpool_job *j, bool ran)
@@ -129,16 +142,14 @@ static void open_done(struct cpool_job *j, bool ran)
         ike_sess_abandon(s);
         return;
     }
-    if (oj->rc == IKE_SK_NOT_AUTHENTIC) {
-        s->e->c.dropped++;
+    if (oj->rc == IKE_SK_NOT_AUTHENTIC || (oj->frag && oj->rc != IKE_SK_OK)) {
+        s->e->c.dropped++; /* a fragment that did not open is dropped, as inline */
     } else if (oj->msg.hdr.msg_id != s->peer_next) {
         /* another copy of its request (whole or in fragments) was handled meanwhile */
     } else if (oj->frag) {
-        frag_in(s, oj, sock_live(s->e, oj->sk) ? oj->sk : s->sock);
+        frag_in(s, oj, job_sock(s, oj));
     } else {
-        /* a commit since may have closed its socket: then the session's */
-        ike_request_in(s, oj->rc, &oj->msg.hdr, &oj->inner, sock_live(s->e, oj->sk) ? oj->sk : s->sock,
-                       &oj->local, &oj->peer);
+        ike_request_in(s, oj->rc, &oj->msg.hdr, &oj->inner, job_sock(s, oj), &oj->local, &oj->peer);
     }
     open_job_free(oj);
 }
@@ -169,7 +180,7 @@ bool ike_authq_open(struct ike_sess *s, const uint8_t *buf, size_t len, const st
     memcpy(oj->key, k.key, oj->key_len);
     if (k.integ_key)
         memcpy(oj->integ_key, k.integ_key, sizeof(oj->integ_key)); /* sk_ai/sk_ar: 64 bytes */
-    oj->sk = sk;
+    oj->sk_serial = sk->serial;
     oj->local = *local;
     oj->peer = *peer;
     oj->s = s;

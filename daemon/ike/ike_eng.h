@@ -103,6 +103,7 @@ struct ike_sock {
     char vrf[16];    /* the VRF device it is bound to (SO_BINDTODEVICE), "" none */
     int rx_ifindex;  /* interface of the datagram being handled (IP_PKTINFO) */
     bool batch;      /* a batch of received datagrams is being handled: short answers wait (ike_xmit_short) */
+    uint64_t serial; /* which socket: never the same twice in an engine (0: a detached one) */
 };
 
 /* Child SAs of a session: at most the largest flow limit the model allows
@@ -367,6 +368,7 @@ struct ike_engine {
     struct dp *dp;
     struct ike_conf *conf, *pending;
     struct ike_sock *socks[IKE_MAX_SOCKS];
+    uint64_t sock_serial; /* the last socket's serial */
     size_t nsocks;
     struct ike_sock *new_socks[IKE_MAX_SOCKS];
     size_t nnew_socks;
@@ -765,6 +767,14 @@ bool ike_authq_open(struct ike_sess *s, const uint8_t *buf, size_t len, const st
                     struct ike_sock *sk, const struct sockaddr_storage *local, const struct sockaddr_storage *peer);
 /* A session freed while its open job runs: the job's result is dropped. */
 void ike_authq_open_forget(struct ike_sess *s);
+/* A request (@buf, @len bytes) of the ID @s's open jobs are for: a copy of
+ * one of theirs, byte for byte (a retransmission: answered once that one is
+ * done), one that may have a job of its own (not authenticated yet: a forged
+ * copy must not keep the genuine one out), or one over what a session may have
+ * opened at once (IKE_AUTHQ_OPEN_MAX: dropped). */
+enum ike_authq_copy { IKE_AUTHQ_NEW, IKE_AUTHQ_SAME, IKE_AUTHQ_FULL };
+#define IKE_AUTHQ_OPEN_MAX (1 + IKE_MAX_FRAGMENTS) /* a whole message and each fragment of one */
+enum ike_authq_copy ike_authq_copy(const struct ike_sess *s, const uint8_t *buf, size_t len);
 /* The verify and seal jobs of @pd let go (their results dropped), and the
  * steps' saved findings freed. */
 void ike_authq_forget(struct ike_pend *pd);

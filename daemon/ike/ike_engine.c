@@ -546,11 +546,6 @@ void ike_sess_frag_take(struct ike_sess *s, struct ike_frag *done)
     }
 }
 
-static bool is_fragment(const struct ike_msg *msg)
-{
-    return msg->npld && msg->pld[msg->npld - 1].type == IKE_PLD_SKF;
-}
-
 static void handle_request(struct ike_sess *s, const uint8_t *buf, size_t len, const struct ike_msg *msg,
                            struct ike_sock *sk, const struct sockaddr_storage *local,
                            const struct sockaddr_storage *peer)
@@ -581,7 +576,7 @@ static void handle_request(struct ike_sess *s, const uint8_t *buf, size_t len, c
         rc = IKE_SK_NOT_AUTHENTIC; /* after IKE_SA_INIT everything is encrypted */
     }
     if (rc == IKE_SK_NOT_AUTHENTIC || !complete) {
-        if (rc == IKE_SK_NOT_AUTHENTIC)
+        if (rc != IKE_SK_OK) /* or a fragment that did not open or fit */
             e->c.dropped++;
         free(plain);
         return;
@@ -640,6 +635,7 @@ void ike_handle_dgram(struct ike_sock *sk, const struct sockaddr_storage *local,
 {
     struct ike_engine *e = sk->e;
     struct ike_msg msg_s = {0}, *msg = &msg_s; /* on the stack: no allocation a datagram */
+    enum ike_authq_copy copy;
     struct ike_sess *s;
     enum ike_parse_rc rc;
 
@@ -687,8 +683,12 @@ void ike_handle_dgram(struct ike_sock *sk, const struct sockaddr_storage *local,
             return;
         e->c.retransmissions++;
         ike_mobike_reply(s, &s->last_resp);
-    } else if (msg->hdr.msg_id == s->peer_next && s->open_job && !is_fragment(msg)) {
-        e->c.retransmissions++; /* its first copy is being opened: answered once done */
+    } else if (msg->hdr.msg_id == s->peer_next && s->open_job &&
+               (copy = ike_authq_copy(s, buf, len)) != IKE_AUTHQ_NEW) {
+        if (copy == IKE_AUTHQ_SAME)
+            e->c.retransmissions++; /* its first copy is being opened: answered once done */
+        else
+            e->c.dropped++;
     } else if (msg->hdr.msg_id == s->peer_next && ike_auth_waiting(s)) {
         e->c.dropped++; /* window size 1: no new request before the answer to the last */
     } else if (msg->hdr.msg_id == s->peer_next) {

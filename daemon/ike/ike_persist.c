@@ -521,6 +521,7 @@ bool ike_persist_encode(const struct ike_sess *s, uint8_t **out, size_t *len)
         if (w.p)
             OPENSSL_cleanse(w.p, w.cap);
         free(w.p);
+        errno = w.too_long ? EMSGSIZE : ENOMEM;
         return false;
     }
     *out = w.p;

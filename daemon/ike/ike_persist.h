@@ -28,7 +28,8 @@ struct ike_persist_extra {
 };
 
 /* Encodes the established session @s: *out (malloc'd, the caller wipes and frees
- * it) of *len bytes. False when memory is short. */
+ * it) of *len bytes. False when memory is short (errno ENOMEM) or a field's
+ * value is over 65535 bytes (errno EMSGSIZE: the last response, say). */
 bool ike_persist_encode(const struct ike_sess *s, uint8_t **out, size_t *len);
 /* Decodes record @rec into @s, a session zeroed but for what sess_new sets
  * (its child tables may grow); strict: false for anything that is not a record

@@ -42,6 +42,7 @@ void pw_field(struct wbuf *w, uint16_t tag, const void *v, size_t len)
     uint8_t *p = len > PW_FIELD_MAX ? NULL : pw_room(w, PW_FIELD_HDR + len);
 
     if (!p) {
+        w->too_long |= len > PW_FIELD_MAX && !w->oom;
         w->oom = true; /* no room, or a value too long for a field */
         return;
     }
@@ -69,7 +70,7 @@ size_t pw_open(struct wbuf *w, uint16_t tag)
 void pw_close(struct wbuf *w, size_t at)
 {
     if (!w->oom && w->len - at > PW_FIELD_MAX)
-        w->oom = true;
+        w->oom = w->too_long = true;
     if (!w->oom)
         pw_le(w->p + at - 2, w->len - at, 2);
 }

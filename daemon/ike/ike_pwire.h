@@ -43,6 +43,7 @@ struct wbuf {
     uint8_t *p;
     size_t len, cap;
     bool oom;
+    bool too_long; /* and oom: a field's value was over PW_FIELD_MAX bytes */
 };
 
 struct rbuf {

@@ -131,6 +131,7 @@ static int sock_open(struct ike_engine *e, const struct sockaddr_storage *addr, 
     if (!sk)
         return -ENOMEM;
     sk->e = e;
+    sk->serial = ++e->sock_serial;
     sk->addr = *addr;
     sk->natt = natt;
     snprintf(sk->vrf, sizeof(sk->vrf), "%s", vrf);

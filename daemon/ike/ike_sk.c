@@ -151,7 +151,8 @@ enum ike_sk_rc ike_frag_put(struct ike_frag *f, const struct ike_msg *msg, uint8
     enum ike_sk_rc rc;
 
     *complete = false;
-    if (!msg->npld || !ike_skf_parse(&msg->pld[msg->npld - 1], &skf)) { /* opened: it parsed */
+    /* opened: it parsed (and a fragment that did not open has no plaintext) */
+    if (!plain || !msg->npld || !ike_skf_parse(&msg->pld[msg->npld - 1], &skf)) {
         free(plain);
         return IKE_SK_NOT_AUTHENTIC;
     }

@@ -69,7 +69,9 @@ enum ike_sk_rc ike_frag_add(struct ike_frag *f, const struct ike_sk_keys *k, con
 
 /* ike_frag_add in two halves: the fragment authenticated and decrypted (on any
  * thread; *@plain, of *@plen bytes, is the caller's, NULL unless IKE_SK_OK),
- * then added to @f (which takes @plain) on the thread that owns @f. */
+ * then added to @f (which takes @plain) on the thread that owns @f; a NULL
+ * @plain (a fragment that did not open) is IKE_SK_NOT_AUTHENTIC and changes
+ * nothing. */
 enum ike_sk_rc ike_frag_open(const struct ike_sk_keys *k, const uint8_t *buf, size_t len, const struct ike_msg *msg,
                              uint8_t **plain, size_t *plen);
 enum ike_sk_rc ike_frag_put(struct ike_frag *f, const struct ike_msg *msg, uint8_t *plain, size_t plen,

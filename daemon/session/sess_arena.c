@@ -374,7 +374,7 @@ enum slot_state { SLOT_EMPTY, SLOT_VALID, SLOT_BAD };
 
 /* The state of a slot as found in the file: SLOT_VALID with the place holding
  * its record, the valid one of the highest sequence number (the lowest place on
- * a tie); place 2 counts only when a valid place 0 does not cover it. */
+ * a tie); place 2 counts only when place 0's len (even invalid) does not cover it. */
 static enum slot_state arena_slot_read(const struct sess_arena *a, uint32_t slot, unsigned *cur)
 {
     uint64_t seq[REC_PLACES], best = 0;
@@ -385,7 +385,7 @@ static enum slot_state arena_slot_read(const struct sess_arena *a, uint32_t slot
         valid[p] = arena_half_valid(a, slot, p, seq[p]);
         any |= seq[p] != 0;
     }
-    if (valid[0] && arena_p0_covers(a, slot))
+    if (arena_present(a, arena_half_off(a, slot, 0)) && arena_p0_covers(a, slot))
         valid[2] = false;
     for (unsigned p = 0; p < REC_PLACES; p++) {
         if (valid[p] && seq[p] > best) {
@@ -800,13 +800,14 @@ int sess_arena_rec_write(struct sess_arena *a, uint32_t slot, const void *data, 
         rsv[next] = (uint32_t)(sizeof(*h) + len);
     }
     h = arena_half(a, slot, next);
-    atomic_store_explicit(&h->seq, 0, memory_order_relaxed);
+    /* place 2 before place 0 (README); the length before the bytes */
     if (next == 0 && cur != 2 && (rsv[2] || arena_present(a, arena_half_off(a, slot, 2))))
         atomic_store_explicit(&arena_half(a, slot, 2)->seq, 0, memory_order_relaxed);
+    atomic_store_explicit(&h->seq, 0, memory_order_release);
+    h->len = (uint32_t)len;
     atomic_thread_fence(memory_order_release);
     if (len)
         memcpy(h + 1, data, len);
-    h->len = (uint32_t)len;
     h->crc = arena_rec_crc(slot, seq, (uint32_t)len, data ? data : "");
     atomic_store_explicit(&h->seq, seq, memory_order_release);
     a->rec_state[slot] = (uint8_t)(REC_P0 + next);

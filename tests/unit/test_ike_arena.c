@@ -1,6 +1,8 @@
 /* The session arena seen from the IKEv2 engine, in-process (ike_harness.h): a
  * session kept at exit is taken over by a new engine, and one that cannot go on
- * is ended. */
+ * is ended; one whose last response is too long for its record is kept
+ * without it. */
+#include <errno.h>
 #include <event2/event.h>
 #include <libyang/libyang.h>
 #include <setjmp.h>
@@ -211,10 +213,57 @@ static void test_arena_adoption(void **state)
     ike_client_fini(&c);
 }
 
+/* A last response over 65535 bytes (a field's most) does not fit its record:
+ * the record is written without it, as for one too long for the arena, and
+ * the session still survives a restart. */
+static void test_long_response(void **state)
+{
+    struct env *e = *state;
+    char path[64], why[256];
+    struct sess_arena_opts o = {.path = path, .owner = "unit"};
+    enum sess_arena_found found;
+    struct sess_arena *a;
+    struct ike_engine *eng;
+    struct ike_client c;
+    struct ike_buf b = {0};
+    struct ike_sess *s;
+    uint8_t *rec = NULL;
+    size_t len = 0;
+
+    strcpy(dir, "/dev/shm/raven-unit-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/arena", dir);
+    assert_int_equal(sess_arena_open(&o, &a, &found, why, sizeof(why)), 0);
+    eng = engine(e, e->tree);
+    ike_engine_set_arena(eng, a);
+    ike_client_init(&c, IKE_DH_ECP256);
+    establish(e, eng, &c, "alice.example.org", "k1", &b);
+    s = eng->by_id;
+    assert_non_null(s);
+    assert_int_not_equal(s->arena_slot, 0);
+    ike_xmit_out_free(&s->last_resp);
+    for (int i = 0; i < 2; i++) {
+        assert_true(ike_xmit_out_room(&s->last_resp));
+        s->last_resp.d[i].len = 40000;
+        assert_non_null(s->last_resp.d[i].data = calloc(1, 40000));
+        s->last_resp.n++;
+    }
+    errno = 0;
+    assert_false(ike_persist_encode(s, &rec, &len));
+    assert_int_equal(errno, EMSGSIZE);
+    ike_persist_save(s);
+    assert_int_not_equal(s->arena_slot, 0); /* written, without the response */
+    assert_int_equal(sess_arena_rec_used(a), 1);
+    ike_engine_free(eng);
+    sess_arena_destroy(a);
+    ike_client_fini(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_arena_adoption, remove_dir),
+        cmocka_unit_test_teardown(test_long_response, remove_dir),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

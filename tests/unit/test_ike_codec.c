@@ -364,8 +364,13 @@ static void test_fragments(void **state)
         assert_true(ike_skf_seal(&k, &fr[i], (uint16_t)(i + 1), 3, IKE_PLD_IDI, c + cut[i], cut[i + 1] - cut[i]));
     }
     ike_frag_init(&f);
-    /* 3, 1, 1 again (duplicate), a forged 2, then 2 */
+    /* a fragment that did not open (no plaintext) is refused and not counted */
     assert_int_equal(ike_msg_parse(fr[2].buf.data, fr[2].buf.len, m), IKE_PARSE_OK);
+    assert_int_equal(ike_frag_put(&f, m, NULL, 0, in, &done), IKE_SK_NOT_AUTHENTIC);
+    assert_false(done);
+    assert_int_equal(f.have, 0);
+    assert_null(f.part[2]);
+    /* 3, 1, 1 again (duplicate), a forged 2, then 2 */
     assert_int_equal(ike_frag_add(&f, &k, fr[2].buf.data, fr[2].buf.len, m, in, &done), IKE_SK_OK);
     assert_false(done);
     for (int rep = 0; rep < 2; rep++) {

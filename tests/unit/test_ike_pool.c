@@ -7,7 +7,9 @@
  * the pool half full demands cookies, a source gets a quarter of it, a full
  * one drops, each counted in vpn-state; IKE_AUTH opened and sealed on the
  * thread (ike_authq.c) with the same result as inline, inline when the queue
- * is full, and dropped with its session. */
+ * is full, and dropped with its session; answered by the session's socket
+ * when the one it came in on was replaced meanwhile; forged copies of it
+ * opened each by its own job, up to a bound, the genuine one answered. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
@@ -457,6 +459,94 @@ static void test_auth_gone_while_opening(void **state)
     ike_client_fini(&c);
 }
 
+/* A commit closes the socket an IKE_AUTH request came in on while its job
+ * runs, and opens another that lands at the same address: the answer goes by
+ * the session's socket, not by the new one taken for the old. */
+static void test_auth_socket_replaced(void **state)
+{
+    struct env *e = *state;
+    struct ike_engine *eng = engine(e, e->tree);
+    struct block hold = {.j = {.work = block_work, .done = block_done}};
+    struct ike_sock *natt = &eng->detached[1];
+    struct ike_client c;
+    struct ike_buf b = {0};
+
+    assert_int_equal(ike_engine_set_crypto_threads(eng, 1), 0);
+    ike_client_init(&c, IKE_DH_CURVE25519);
+    sa_init_through(e, eng, &c); /* on the port-500 socket */
+    assert_int_equal(cpool_submit(eng->pool, &hold.j), 0);
+    wait_started(&hold);
+    assert_true(ike_client_auth(&c, "alice.example.org", "k1", &b));
+    e->out_len = 0;
+    ike_engine_input(eng, &local, &peer, true, b.data, b.len); /* on the NAT-T one */
+    ike_buf_fini(&b);
+    assert_int_equal(counter(e, eng, "crypto-pool/queued"), 2);
+    /* the NAT-T socket closed, and a new one (another serial) at its address */
+    natt->serial = 1000;
+    eng->socks[eng->nsocks++] = natt;
+    atomic_store(&hold.release, true);
+    wait_answer(e, eng);
+    assert_true(ike_client_auth_done(&c, e->out, e->out_len));
+    assert_ptr_equal(eng->by_id->sock, &eng->detached[0]);
+    eng->nsocks--;
+    ike_client_fini(&c);
+    ike_engine_free(eng);
+}
+
+/* Copies of an IKE_AUTH request with other bytes (forged: the same SPIs and
+ * message ID) arriving first do not keep the genuine one out: each is opened
+ * by a job of its own, the first that authenticates is handled; a copy byte
+ * for byte is a retransmission; beyond IKE_AUTHQ_OPEN_MAX copies are dropped. */
+static void test_auth_forged_first(void **state)
+{
+    struct env *e = *state;
+    struct ike_engine *eng = engine(e, e->tree);
+    struct block hold = {.j = {.work = block_work, .done = block_done}};
+    struct ike_client c;
+    struct ike_buf b = {0}, forged, again;
+    uint64_t dropped;
+
+    assert_int_equal(ike_engine_set_crypto_threads(eng, 1), 0);
+    ike_client_init(&c, IKE_DH_CURVE25519);
+    sa_init_through(e, eng, &c);
+    assert_int_equal(cpool_submit(eng->pool, &hold.j), 0);
+    wait_started(&hold);
+    assert_true(ike_client_auth(&c, "alice.example.org", "k1", &b));
+    for (unsigned i = 0; i + 1 < IKE_AUTHQ_OPEN_MAX; i++) {
+        forged = copy(&b);
+        forged.data[forged.len - 1] ^= 1;
+        forged.data[forged.len - 2] ^= (uint8_t)i;
+        again = copy(&forged);
+        assert_int_equal(ask(e, eng, &forged), 0);
+        assert_int_equal(counter(e, eng, "crypto-pool/jobs"), 2 + i);
+        if (i == 0) { /* the same bytes again: no second job */
+            assert_int_equal(ask(e, eng, &again), 0);
+            assert_int_equal(counter(e, eng, "exchanges/retransmissions"), 1);
+        } else {
+            ike_buf_fini(&again);
+        }
+    }
+    again = copy(&b);
+    assert_int_equal(ask(e, eng, &again), 0); /* the genuine one: a job too */
+    assert_int_equal(counter(e, eng, "crypto-pool/jobs"), 1 + IKE_AUTHQ_OPEN_MAX);
+    forged = copy(&b);
+    forged.data[forged.len - 3] ^= 1;
+    dropped = counter(e, eng, "exchanges/packets-dropped");
+    assert_int_equal(ask(e, eng, &forged), 0); /* one too many */
+    assert_int_equal(counter(e, eng, "exchanges/packets-dropped"), dropped + 1);
+    assert_int_equal(counter(e, eng, "crypto-pool/jobs"), 1 + IKE_AUTHQ_OPEN_MAX);
+    atomic_store(&hold.release, true);
+    wait_answer(e, eng);
+    assert_true(ike_client_auth_done(&c, e->out, e->out_len));
+    while (cpool_pending(eng->pool))
+        event_base_loop(e->base, EVLOOP_ONCE);
+    assert_int_equal(counter(e, eng, "sa/active"), 1);
+    assert_int_equal(counter(e, eng, "exchanges/retransmissions"), 1);
+    ike_buf_fini(&b);
+    ike_client_fini(&c);
+    ike_engine_free(eng);
+}
+
 static void from(const char *addr)
 {
     inet_pton(AF_INET, addr, &((struct sockaddr_in *)&peer)->sin_addr);
@@ -535,6 +625,8 @@ int main(void)
         cmocka_unit_test(test_auth_on_thread),
         cmocka_unit_test(test_auth_inline),
         cmocka_unit_test(test_auth_gone_while_opening),
+        cmocka_unit_test(test_auth_socket_replaced),
+        cmocka_unit_test(test_auth_forged_first),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
