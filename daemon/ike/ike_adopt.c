@@ -121,6 +121,10 @@ void ike_persist_keep(struct ike_sess *s)
     free(s->routes);
     s->routes = NULL;
     s->nroutes = 0;
+    for (size_t i = 0; i < s->nchild; i++) {
+        ike_tss_free(&s->child[i].tsi);
+        ike_tss_free(&s->child[i].tsr);
+    }
     if (s->child)
         OPENSSL_cleanse(s->child, s->child_cap * sizeof(*s->child));
     s->nchild = 0;

@@ -63,7 +63,8 @@ struct ike_auth_run {
     struct ike_cp_out *cpo;      /* the CFG_REPLY, cfg_type 0 when none (lease) */
     bool addr_failed;            /* the client asked for an address and got none (lease) */
     struct ike_sa_pld *sa;       /* the first child's proposal, then our answer (child) */
-    struct ike_child_sa child;   /* the first child SA (child) */
+    struct ike_child_sa child;   /* the first child SA (child), its selectors owned by s->child */
+    struct ike_ts_pld tsi, tsr;  /* its selectors as answered (child) */
     bool have_child;
     uint16_t child_err;          /* the notify that says why there is none (child) */
     struct ike_route_mark rmark; /* what route accept added for the first child (child) */

@@ -822,8 +822,8 @@ enum ike_auth_rc ike_auth_step_respond(struct ike_sess *s, struct ike_auth_run *
         if (w->have_child) {
             ike_child_sa_reply(&w->child.alg, w->child.sc.spi_in, w->sa);
             ike_sa_build(&ib, w->sa);
-            ike_ts_build(&ib, IKE_PLD_TSI, &w->child.tsi);
-            ike_ts_build(&ib, IKE_PLD_TSR, &w->child.tsr);
+            ike_ts_build(&ib, IKE_PLD_TSI, &w->tsi);
+            ike_ts_build(&ib, IKE_PLD_TSR, &w->tsr);
         }
         /* held: the up step sends it once the session's first record is
          * written, so that no client holds a session a crash could lose */

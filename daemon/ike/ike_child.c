@@ -1,6 +1,7 @@
 /* Child SAs (see ike_child.h). */
 #include "daemon/ike/ike_child.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -128,6 +129,76 @@ bool ike_child_keymat(enum ike_prf prf, const uint8_t *sk_d, size_t sk_d_len, co
 static size_t alen(uint8_t type)
 {
     return type == 7 ? 4 : 16;
+}
+
+bool ike_tss_set(struct ike_tss *out, const struct ike_ts_pld *ts)
+{
+    size_t nin = ts->nts < IKE_TSS_INLINE ? ts->nts : IKE_TSS_INLINE;
+    struct ike_ts *more = NULL;
+
+    if (ts->nts > IKE_TSS_INLINE) {
+        more = malloc((ts->nts - IKE_TSS_INLINE) * sizeof(*more));
+        if (!more) {
+            ike_tss_free(out);
+            return false;
+        }
+        memcpy(more, ts->ts + IKE_TSS_INLINE, (ts->nts - IKE_TSS_INLINE) * sizeof(*more));
+    }
+    ike_tss_free(out);
+    memcpy(out->in, ts->ts, nin * sizeof(*out->in));
+    out->nts = ts->nts;
+    out->more = more;
+    return true;
+}
+
+void ike_tss_get(const struct ike_tss *tss, struct ike_ts_pld *out)
+{
+    size_t nin = tss->nts < IKE_TSS_INLINE ? tss->nts : IKE_TSS_INLINE;
+
+    out->nts = tss->nts;
+    memcpy(out->ts, tss->in, nin * sizeof(*out->ts));
+    if (tss->nts > IKE_TSS_INLINE)
+        memcpy(out->ts + IKE_TSS_INLINE, tss->more, (tss->nts - IKE_TSS_INLINE) * sizeof(*out->ts));
+}
+
+void ike_tss_free(struct ike_tss *tss)
+{
+    free(tss->more);
+    memset(tss, 0, sizeof(*tss));
+}
+
+const struct ike_ts *ike_tss_at(const struct ike_tss *tss, unsigned i)
+{
+    return i < IKE_TSS_INLINE ? &tss->in[i] : &tss->more[i - IKE_TSS_INLINE];
+}
+
+bool ike_tss_add(struct ike_tss *tss, const struct ike_ts *ts)
+{
+    if (tss->nts >= IKE_MAX_TS)
+        return false;
+    if (tss->nts >= IKE_TSS_INLINE) {
+        struct ike_ts *m = realloc(tss->more, (size_t)(tss->nts + 1 - IKE_TSS_INLINE) * sizeof(*m));
+
+        if (!m)
+            return false;
+        tss->more = m;
+        m[tss->nts - IKE_TSS_INLINE] = *ts;
+    } else {
+        tss->in[tss->nts] = *ts;
+    }
+    tss->nts++;
+    return true;
+}
+
+void ike_tss_trunc(struct ike_tss *tss, uint8_t n)
+{
+    if (n >= tss->nts)
+        return;
+    tss->nts = n;
+    if (n <= IKE_TSS_INLINE) {
+        free(tss->more);
+        tss->more = NULL;
+    }
 }
 
 bool ike_ts_narrow(const struct ike_ts_pld *offered, const struct ike_ts_pld *allowed, struct ike_ts_pld *out)

@@ -50,6 +50,19 @@ bool ike_child_keymat(enum ike_prf prf, const uint8_t *sk_d, size_t sk_d_len, co
  * the intersection of an offered and an allowed selector (address range, protocol,
  * ports). Returns false when nothing is left (TS_UNACCEPTABLE). */
 bool ike_ts_narrow(const struct ike_ts_pld *offered, const struct ike_ts_pld *allowed, struct ike_ts_pld *out);
+/* @ts kept in @out (its former entries freed); false, @out emptied, when memory
+ * runs out. */
+bool ike_tss_set(struct ike_tss *out, const struct ike_ts_pld *ts);
+/* The entries of @tss in @out. */
+void ike_tss_get(const struct ike_tss *tss, struct ike_ts_pld *out);
+/* Frees what @tss holds; it is left empty. */
+void ike_tss_free(struct ike_tss *tss);
+/* Its entry @i (below tss->nts). */
+const struct ike_ts *ike_tss_at(const struct ike_tss *tss, unsigned i);
+/* @ts added at its end; false when it is full (IKE_MAX_TS) or memory runs out. */
+bool ike_tss_add(struct ike_tss *tss, const struct ike_ts *ts);
+/* Only its first @n entries kept. */
+void ike_tss_trunc(struct ike_tss *tss, uint8_t n);
 /* A selector covering exactly one IPv4 address (all protocols and ports). */
 void ike_ts_host4(uint32_t addr, struct ike_ts *ts);
 /* A selector for an IPv4 prefix (@addr/@len), all protocols and ports. */

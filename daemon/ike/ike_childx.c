@@ -27,8 +27,12 @@ uint32_t ike_new_spi(struct ike_engine *e)
     return spi;
 }
 
-static void ts_ranges(const struct ike_ts_pld *ts, struct dp_sa *sa)
+static void ts_ranges(const struct ike_tss *tss, struct dp_sa *sa)
 {
+    struct ike_ts_pld all;
+    const struct ike_ts_pld *ts = &all;
+
+    ike_tss_get(tss, &all);
     sa->nsel = 0;
     for (uint8_t i = 0; i < ts->nts && sa->nsel < DP_MAX_SELECTORS; i++) {
         struct dp_range *r = &sa->sel[sa->nsel++];
@@ -96,6 +100,8 @@ void ike_child_remove(struct ike_sess *s, struct ike_child_sa *c)
 {
     sess_child_remove(&s->ss, &c->sc); /* its final traffic joins c->sc.base_* */
     OPENSSL_cleanse(&c->keys, sizeof(c->keys));
+    ike_tss_free(&c->tsi);
+    ike_tss_free(&c->tsr);
     /* a rekeyed child's traffic carries over to the child that replaced it */
     for (size_t i = 0; c->replaced && i < s->nchild; i++) {
         if (s->child[i].sc.spi_in == c->replaced_by && &s->child[i] != c) {
@@ -135,21 +141,30 @@ void ike_childx_settings(struct ike_sess *s, const struct ike_prof *prof)
  * (else its own address), ours the split subnets (else everything). */
 static void bounds(struct ike_sess *s, const struct sess_attrs *at)
 {
+    struct ike_ts_pld allow_i, allow_r;
+
+    ike_tss_get(&s->allow_i, &allow_i);
+    ike_tss_get(&s->allow_r, &allow_r);
     if (s->ss.have_addr4)
-        ike_ts_host4(s->ss.addr4, &s->allow_i.ts[s->allow_i.nts++]);
+        ike_ts_host4(s->ss.addr4, &allow_i.ts[allow_i.nts++]);
     if (s->ss.have_addr6)
-        ike_ts_prefix6(s->ss.addr6, s->ss.alen6, &s->allow_i.ts[s->allow_i.nts++]);
-    if (!s->allow_i.nts && s->peer.ss_family == AF_INET)
-        ike_ts_host4(ntohl(((struct sockaddr_in *)&s->peer)->sin_addr.s_addr), &s->allow_i.ts[s->allow_i.nts++]);
-    else if (!s->allow_i.nts)
-        ike_ts_prefix6(((struct sockaddr_in6 *)&s->peer)->sin6_addr.s6_addr, 128, &s->allow_i.ts[s->allow_i.nts++]);
+        ike_ts_prefix6(s->ss.addr6, s->ss.alen6, &allow_i.ts[allow_i.nts++]);
+    if (!allow_i.nts && s->peer.ss_family == AF_INET)
+        ike_ts_host4(ntohl(((struct sockaddr_in *)&s->peer)->sin_addr.s_addr), &allow_i.ts[allow_i.nts++]);
+    else if (!allow_i.nts)
+        ike_ts_prefix6(((struct sockaddr_in6 *)&s->peer)->sin6_addr.s6_addr, 128, &allow_i.ts[allow_i.nts++]);
     if (at->subnets.n) {
-        ike_ts_of_prefixes(&at->subnets, &s->allow_r);
+        ike_ts_of_prefixes(&at->subnets, &allow_r);
     } else {
         static const uint8_t any6[16];
 
-        ike_ts_prefix4(0, 0, &s->allow_r.ts[s->allow_r.nts++]);
-        ike_ts_prefix6(any6, 0, &s->allow_r.ts[s->allow_r.nts++]);
+        ike_ts_prefix4(0, 0, &allow_r.ts[allow_r.nts++]);
+        ike_ts_prefix6(any6, 0, &allow_r.ts[allow_r.nts++]);
+    }
+    /* short of memory the sets stay empty: no child is accepted */
+    if (!ike_tss_set(&s->allow_i, &allow_i) || !ike_tss_set(&s->allow_r, &allow_r)) {
+        ike_tss_free(&s->allow_i);
+        ike_tss_free(&s->allow_r);
     }
 }
 
@@ -160,9 +175,11 @@ static void first_child(struct ike_sess *s, struct ike_auth_run *w, const struct
 {
     struct ike_sa_pld *offer = w->sa;
     struct ike_child_sa *child = &w->child;
-    struct ike_ts_pld tsi, tsr;
+    struct ike_ts_pld tsi, tsr, bound_i, bound_r;
     struct ike_child_keys k;
 
+    ike_tss_get(&s->allow_i, &bound_i);
+    ike_tss_get(&s->allow_r, &bound_r);
     if (s->flow_limit == 0) {
         w->child_err = N_NO_ADDITIONAL_SAS;
     } else if (!ike_sa_parse(sa_p, offer) || !tsi_p || !tsr_p || !ike_ts_parse(tsi_p, &tsi) ||
@@ -171,12 +188,17 @@ static void first_child(struct ike_sess *s, struct ike_auth_run *w, const struct
     } else if (!ike_child_choose(offer, &s->esp, 0, &child->alg)) {
         w->child_err = N_NO_PROPOSAL_CHOSEN;
         s->e->c.no_proposal++;
-    } else if (!ike_ts_narrow(&tsi, &s->allow_i, &child->tsi) || !ike_ts_narrow(&tsr, &s->allow_r, &child->tsr)) {
+    } else if (!ike_ts_narrow(&tsi, &bound_i, &w->tsi) || !ike_ts_narrow(&tsr, &bound_r, &w->tsr)) {
         w->child_err = N_TS_UNACCEPTABLE;
         s->e->c.ts_unacceptable++;
+    } else if (!ike_tss_set(&child->tsi, &w->tsi) || !ike_tss_set(&child->tsr, &w->tsr)) {
+        w->child_err = N_TEMPORARY_FAILURE;
     }
-    if (w->child_err)
+    if (w->child_err) {
+        ike_tss_free(&child->tsi);
+        ike_tss_free(&child->tsr);
         return;
+    }
     child->sc.spi_in = ike_new_spi(s->e);
     child->sc.spi_out = child->alg.spi_peer;
     child->sc.established = time(NULL);
@@ -185,6 +207,8 @@ static void first_child(struct ike_sess *s, struct ike_auth_run *w, const struct
                           s->in.nr_len, &child->alg, &k) ||
         !ike_child_install(s, child, &k)) {
         w->child_err = N_TEMPORARY_FAILURE;
+        ike_tss_free(&child->tsi);
+        ike_tss_free(&child->tsr);
     } else {
         w->have_child = true;
         ike_child_lifetimes(s, child);

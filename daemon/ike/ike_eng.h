@@ -116,7 +116,7 @@ struct ike_sock {
 struct ike_child_sa {
     struct sess_child sc; /* its SAs in the dataplane, lifetimes, traffic (daemon/session) */
     struct ike_child_alg alg;
-    struct ike_ts_pld tsi, tsr; /* as answered: tsi the client's side */
+    struct ike_tss tsi, tsr;    /* as answered: tsi the client's side (owned: ike_child_remove) */
     bool rekeying;              /* our CREATE_CHILD_SA for it is under way */
     bool replaced;              /* a rekey of it completed: it waits for its DELETE */
     uint32_t replaced_by;       /* the inbound SPI of the child that replaced it */
@@ -251,7 +251,7 @@ struct ike_sess {
     size_t nchild, child_cap;
     uint32_t flow_limit; /* UINT32_MAX: unlimited */
     struct ike_esp_algs esp;
-    struct ike_ts_pld allow_i, allow_r; /* bounds of every child's selectors */
+    struct ike_tss allow_i, allow_r; /* bounds of every child's selectors (owned) */
     uint16_t pfs_group;
     uint16_t rekey_group; /* the DH group the peer asked for in our child rekeys */
     uint32_t child_lifetime, child_soft; /* seconds; soft 0 = 90% of the hard lifetime */

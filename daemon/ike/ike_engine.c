@@ -106,6 +106,8 @@ void ike_sess_release(struct ike_sess *s)
     ike_initx_forget(s);
     ike_authq_open_forget(s);
     drop_resources(s);
+    ike_tss_free(&s->allow_i);
+    ike_tss_free(&s->allow_r);
     if (s->child) /* with a session arena the children keep their keys */
         OPENSSL_cleanse(s->child, s->child_cap * sizeof(*s->child));
     free(s->child);

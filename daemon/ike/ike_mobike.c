@@ -176,7 +176,8 @@ void ike_mobike_reply(struct ike_sess *s, const struct ike_out *o)
 
 void ike_mobike_request_to(struct ike_sess *s, const struct ike_out *o)
 {
-    const struct ike_mobike_to *to = &s->mob.rr_at; /* its own address, not a newer update's */
+    /* its own address, not a newer update's */
+    const struct ike_mobike_to *to = s->mob.mv ? &s->mob.mv->rr_at : NULL;
 
     send_to(s, o, s->req_kind == REQ_MOBIKE_RR && o == &s->req ? to : NULL);
 }
@@ -361,7 +362,11 @@ void ike_mobike_info(struct ike_sess *s, const struct ike_msg *in, struct ike_bu
         put_notify(bd, first, N_MOB_UNEXPECTED_NAT_DETECTED, NULL, 0);
         return;
     }
-    s->mob.upd = to;
+    if (!s->mob.mv && !(s->mob.mv = calloc(1, sizeof(*s->mob.mv)))) {
+        log_warn("ike", "session %" PRIu64 ": out of memory: an UPDATE_SA_ADDRESSES moves nothing", s->ss.id);
+        return;
+    }
+    s->mob.mv->upd = to;
     s->mob.upd_now = true;
 }
 
@@ -402,7 +407,7 @@ static void rr_send(struct ike_sess *s)
                                                    .len = sizeof(s->mob.rr_cookie)});
     /* the request goes to rr_at (ike_mobike_request_to): req_kind is set
      * before it is sent */
-    s->mob.rr_at = s->mob.rr_to;
+    s->mob.mv->rr_at = s->mob.mv->rr_to;
     if (ike_build_finish(&bd) &&
         ike_sess_request(s, REQ_MOBIKE_RR, IKE_EXCH_INFORMATIONAL, IKE_PLD_NOTIFY, bd.buf.data + IKE_HDR_LEN,
                          bd.buf.len - IKE_HDR_LEN))
@@ -427,18 +432,18 @@ void ike_mobike_info_done(struct ike_sess *s)
          * record; the client updates the new IKE SA when it uses it. */
         log_info("ike", "session %" PRIu64 " (%s): UPDATE_SA_ADDRESSES from %s:%u on the old IKE SA after its "
                  "rekey: answered, nothing moves", s->ss.id, s->ss.remote_id ? s->ss.remote_id : "?",
-                 ike_addr_str(&s->mob.upd.peer, a, sizeof(a)), ike_port_of(&s->mob.upd.peer));
+                 ike_addr_str(&s->mob.mv->upd.peer, a, sizeof(a)), ike_port_of(&s->mob.mv->upd.peer));
         return;
     }
-    if (!s->mob.rr || same_to(s, &s->mob.upd)) {
-        move(s, &s->mob.upd, true, "mobike");
+    if (!s->mob.rr || same_to(s, &s->mob.mv->upd)) {
+        move(s, &s->mob.mv->upd, true, "mobike");
         s->mob.rx_set = false;
         return;
     }
     log_info("ike", "session %" PRIu64 " (%s): return routability check of %s:%u", s->ss.id,
-             s->ss.remote_id ? s->ss.remote_id : "?", ike_addr_str(&s->mob.upd.peer, a, sizeof(a)),
-             ike_port_of(&s->mob.upd.peer));
-    s->mob.rr_to = s->mob.upd;
+             s->ss.remote_id ? s->ss.remote_id : "?", ike_addr_str(&s->mob.mv->upd.peer, a, sizeof(a)),
+             ike_port_of(&s->mob.mv->upd.peer));
+    s->mob.mv->rr_to = s->mob.mv->upd;
     if (s->req_pending) {
         s->mob.rr_state = IKE_RR_QUEUED; /* window size 1: after our request under way */
         ike_persist_mark(s);
@@ -473,7 +478,7 @@ void ike_mobike_rr_done(struct ike_sess *s, const struct ike_msg *in)
         ike_persist_mark(s);
         return;
     }
-    move(s, &s->mob.rr_at, true, "mobike");
+    move(s, &s->mob.mv->rr_at, true, "mobike");
     s->mob.rx_set = false;
 }
 
@@ -482,8 +487,8 @@ void ike_mobike_rr_failed(struct ike_sess *s)
     char a[INET6_ADDRSTRLEN];
 
     log_warn("ike", "session %" PRIu64 " (%s): no answer at %s:%u to the return routability check: nothing moves",
-               s->ss.id, s->ss.remote_id ? s->ss.remote_id : "?", ike_addr_str(&s->mob.rr_at.peer, a, sizeof(a)),
-               ike_port_of(&s->mob.rr_at.peer));
+               s->ss.id, s->ss.remote_id ? s->ss.remote_id : "?", ike_addr_str(&s->mob.mv->rr_at.peer, a, sizeof(a)),
+               ike_port_of(&s->mob.mv->rr_at.peer));
     /* a newer update queued meanwhile (QUEUED) is checked once this request
      * is answered (ike_mobike_flush) */
     if (s->mob.rr_state == IKE_RR_SENT)
@@ -538,10 +543,10 @@ size_t ike_mobike_rec(const struct ike_mobike *m, enum ike_mobike_rec_kind kind,
         ike_persist_addr_put(out, &m->add[i]);
         return 19;
     case IKE_MOBIKE_REC_RR:
-        ike_persist_addr_put(out, &m->rr_to.local);
-        ike_persist_addr_put(out + 19, &m->rr_to.peer);
-        out[38] = (uint8_t)(m->rr_to.nat_peer | m->rr_to.nat_seen << 1);
-        out[39] = m->rr_to.nat_local;
+        ike_persist_addr_put(out, &m->mv->rr_to.local);
+        ike_persist_addr_put(out + 19, &m->mv->rr_to.peer);
+        out[38] = (uint8_t)(m->mv->rr_to.nat_peer | m->mv->rr_to.nat_seen << 1);
+        out[39] = m->mv->rr_to.nat_local;
         out[40] = (uint8_t)m->rr_state;
         memcpy(out + 41, m->rr_cookie, 16);
         return REC_RR_LEN;
@@ -562,8 +567,12 @@ void ike_mobike_free(struct ike_mobike *m)
 {
     free(m->add);
     free(m->hist);
+    free(m->mv);
     m->add = NULL;
     m->hist = NULL;
+    m->mv = NULL;
+    m->rr_state = IKE_RR_NONE;
+    m->upd_now = false;
     m->nadd = m->nhist = 0;
 }
 
@@ -590,19 +599,20 @@ bool ike_mobike_rec_take(struct ike_mobike *m, enum ike_mobike_rec_kind kind, co
         return true;
     case IKE_MOBIKE_REC_RR:
         if (len != REC_RR_LEN || m->rr_state != IKE_RR_NONE || v[38] > 3 || v[39] > 1 ||
-            (v[40] != IKE_RR_QUEUED && v[40] != IKE_RR_SENT) || !ike_persist_addr_get(v, &m->rr_to.local) ||
-            !ike_persist_addr_get(v + 19, &m->rr_to.peer))
+            (v[40] != IKE_RR_QUEUED && v[40] != IKE_RR_SENT) ||
+            (!m->mv && !(m->mv = calloc(1, sizeof(*m->mv)))) || !ike_persist_addr_get(v, &m->mv->rr_to.local) ||
+            !ike_persist_addr_get(v + 19, &m->mv->rr_to.peer))
             return false;
-        m->rr_to.sock = NULL; /* the session's (ike_mobike_adopted) */
-        m->rr_to.nat_peer = v[38] & 1;
-        m->rr_to.nat_seen = v[38] >> 1;
-        m->rr_to.nat_local = v[39];
+        m->mv->rr_to.sock = NULL; /* the session's (ike_mobike_adopted) */
+        m->mv->rr_to.nat_peer = v[38] & 1;
+        m->mv->rr_to.nat_seen = v[38] >> 1;
+        m->mv->rr_to.nat_local = v[39];
         m->rr_state = (enum ike_mobike_rr)v[40];
         memcpy(m->rr_cookie, v + 41, 16);
         /* the address of a check under way is not kept apart: a newer update
          * queued before the restart gets the older check's retransmissions,
          * whose answer (the older cookie, QUEUED) moves nothing */
-        m->rr_at = m->rr_to;
+        m->mv->rr_at = m->mv->rr_to;
         return true;
     }
     return false;
@@ -614,12 +624,12 @@ void ike_mobike_adopted(struct ike_sess *s)
 
     /* the record keeps the check's local address and port, not its socket:
      * the session's is the right one only for the same address and port */
-    if (s->mob.rr_state == IKE_RR_NONE || ike_sa_equal(&s->mob.rr_to.local, &s->local))
+    if (s->mob.rr_state == IKE_RR_NONE || ike_sa_equal(&s->mob.mv->rr_to.local, &s->local))
         return;
     log_warn("ike", "session %" PRIu64 " (%s): the return routability check of %s:%u pending at the takeover came "
              "to another local address or port: abandoned, nothing moves",
-             s->ss.id, s->ss.remote_id ? s->ss.remote_id : "?", ike_addr_str(&s->mob.rr_to.peer, a, sizeof(a)),
-             ike_port_of(&s->mob.rr_to.peer));
+             s->ss.id, s->ss.remote_id ? s->ss.remote_id : "?", ike_addr_str(&s->mob.mv->rr_to.peer, a, sizeof(a)),
+             ike_port_of(&s->mob.mv->rr_to.peer));
     s->mob.rr_state = IKE_RR_NONE;
     if (s->req_pending && s->req_kind == REQ_MOBIKE_RR) {
         /* its message ID must still be answered: at the address in use */

@@ -53,6 +53,20 @@ enum ike_mobike_encap { IKE_ENCAP_RULE = 0, IKE_ENCAP_OFF, IKE_ENCAP_ON };
 
 enum ike_mobike_rr { IKE_RR_NONE = 0, IKE_RR_QUEUED, IKE_RR_SENT };
 
+/* Moves under way: allocated with a session's first UPDATE_SA_ADDRESSES (few
+ * sessions move), kept until the session goes (ike_mobike_free). */
+struct ike_mobike_moving {
+    /* a move that waits for its return routability check (RFC 4555 3.6):
+     * queued until our request under way is answered, or sent */
+    struct ike_mobike_to rr_to;
+    /* where the check under way went (with rr_cookie): a newer update queued
+     * meanwhile changes rr_to, not the address of this check's retransmissions */
+    struct ike_mobike_to rr_at;
+    /* the update of the INFORMATIONAL being answered (ike_mobike_info to
+     * ike_mobike_info_done) */
+    struct ike_mobike_to upd;
+};
+
 struct ike_mobike {
     bool on; /* MOBIKE in use: the client announced it and the profile allows it */
     bool rr; /* the profile asks for return routability checks */
@@ -69,19 +83,13 @@ struct ike_mobike {
      * 2.11), also when MOBIKE keeps the SA where it is (RFC 4555 3.5) */
     bool rx_set;
     struct ike_mobike_to rx;
-    /* a move that waits for its return routability check (RFC 4555 3.6):
-     * queued until our request under way is answered, or sent */
+    /* a move that waits for its return routability check (mv->rr_to), and
+     * the check's cookie */
     enum ike_mobike_rr rr_state;
     uint8_t rr_cookie[16];
-    struct ike_mobike_to rr_to;
-    /* where the check under way went (with rr_cookie): a newer update queued
-     * meanwhile changes rr_to, not the address of this check's retransmissions */
-    struct ike_mobike_to rr_at;
     uint8_t encap; /* enum ike_mobike_encap */
-    /* the update of the INFORMATIONAL being answered (ike_mobike_info to
-     * ike_mobike_info_done) */
-    bool upd_now;
-    struct ike_mobike_to upd;
+    bool upd_now;  /* mv->upd is the update of the INFORMATIONAL being answered */
+    struct ike_mobike_moving *mv; /* NULL until the first update; set while rr_state or upd_now is */
 };
 
 /* The additional addresses (@add) or the history (else) of @m, allocated on

@@ -452,10 +452,13 @@ static bool r_route(const uint8_t *v, size_t len, struct ike_sess *s)
 static void w_child(struct wbuf *w, const struct ike_child_sa *c)
 {
     size_t at = pw_open(w, T_CHILD);
+    struct ike_ts_pld ts;
 
     pw_fields(w, child_fields, NFIELDS(child_fields), c);
-    w_ts(w, T_TSI, &c->tsi);
-    w_ts(w, T_TSR, &c->tsr);
+    ike_tss_get(&c->tsi, &ts);
+    w_ts(w, T_TSI, &ts);
+    ike_tss_get(&c->tsr, &ts);
+    w_ts(w, T_TSR, &ts);
     pw_close(w, at);
 }
 
@@ -490,6 +493,7 @@ static void w_mobike(struct wbuf *w, const struct ike_mobike *m)
 bool ike_persist_encode(const struct ike_sess *s, uint8_t **out, size_t *len)
 {
     struct wbuf w = {0};
+    struct ike_ts_pld ts;
     uint8_t *m = pw_room(&w, 4);
 
     if (m)
@@ -507,8 +511,10 @@ bool ike_persist_encode(const struct ike_sess *s, uint8_t **out, size_t *len)
     w_der(&w, T_CERT_SERIAL, s->ss.cert_serial, i2d_int);
     if (s->ss.dhcp)
         w_dhcp(&w, s->ss.dhcp);
-    w_ts(&w, T_ALLOW_I, &s->allow_i);
-    w_ts(&w, T_ALLOW_R, &s->allow_r);
+    ike_tss_get(&s->allow_i, &ts);
+    w_ts(&w, T_ALLOW_I, &ts);
+    ike_tss_get(&s->allow_r, &ts);
+    w_ts(&w, T_ALLOW_R, &ts);
     w_del_q(&w, s);
     w_u32s(&w, T_DEL_SENT, s->del_sent, s->ndel_sent);
     for (size_t i = 0; i < s->nroutes; i++)
@@ -533,6 +539,7 @@ static bool r_child(const uint8_t *v, size_t len, struct ike_sess *s)
 {
     struct rbuf r = {.p = v, .len = len};
     struct ike_child_sa *c;
+    struct ike_ts_pld ts;
     const uint8_t *fv;
     uint16_t tag;
     size_t flen;
@@ -547,14 +554,14 @@ static bool r_child(const uint8_t *v, size_t len, struct ike_sess *s)
 
         if (d)
             bad = !pw_rd_field(d, fv, flen, c);
-        else if (tag == T_TSI)
-            bad = !r_ts(fv, flen, &c->tsi);
-        else if (tag == T_TSR)
-            bad = !r_ts(fv, flen, &c->tsr);
+        else if (tag == T_TSI || tag == T_TSR)
+            bad = !r_ts(fv, flen, &ts) || !ike_tss_set(tag == T_TSI ? &c->tsi : &c->tsr, &ts);
         else
             bad = true;
     }
     if (bad || !c->sc.spi_in || !c->sc.live_in || !c->sc.live_out) {
+        ike_tss_free(&c->tsi);
+        ike_tss_free(&c->tsr);
         OPENSSL_cleanse(c, sizeof(*c));
         return false;
     }
@@ -576,6 +583,7 @@ static bool r_u32s(const uint8_t *v, size_t len, uint32_t *to, size_t *n, size_t
 static bool r_sess_other(uint16_t tag, const uint8_t *v, size_t len, struct ike_sess *s, struct ike_persist_extra *x)
 {
     const unsigned char *d = v;
+    struct ike_ts_pld ts;
 
     switch (tag) {
     case T_LOCAL:
@@ -604,9 +612,8 @@ static bool r_sess_other(uint16_t tag, const uint8_t *v, size_t len, struct ike_
     case T_DHCP:
         return r_dhcp(v, len, s);
     case T_ALLOW_I:
-        return r_ts(v, len, &s->allow_i);
     case T_ALLOW_R:
-        return r_ts(v, len, &s->allow_r);
+        return r_ts(v, len, &ts) && ike_tss_set(tag == T_ALLOW_I ? &s->allow_i : &s->allow_r, &ts);
     case T_DEL_Q:
     case T_DEL_SENT:
         /* at most one per child (the tables are as long as the child table) */
@@ -695,6 +702,12 @@ void ike_persist_clear(struct ike_sess *s)
     for (size_t i = 0; i < 2; i++)
         ike_xmit_out_free(outs[i]);
     free(s->routes);
+    ike_tss_free(&s->allow_i);
+    ike_tss_free(&s->allow_r);
+    for (size_t i = 0; i < s->nchild; i++) {
+        ike_tss_free(&s->child[i].tsi);
+        ike_tss_free(&s->child[i].tsr);
+    }
     if (s->child)
         OPENSSL_cleanse(s->child, s->child_cap * sizeof(*s->child));
     free(s->child);

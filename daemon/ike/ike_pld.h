@@ -116,6 +116,17 @@ struct ike_ts_pld {
     struct ike_ts ts[IKE_MAX_TS];
 };
 
+/* A set of selectors kept with a child SA or a session: sized to what was negotiated. The
+ * first IKE_TSS_INLINE are in it (one or two is the common case), the others in
+ * @more, which it owns (ike_tss_set, ike_tss_free in ike_child.c). A copy of it
+ * shares @more: only one copy may be freed. */
+#define IKE_TSS_INLINE 2
+struct ike_tss {
+    uint8_t nts;
+    struct ike_ts in[IKE_TSS_INLINE];
+    struct ike_ts *more; /* nts - IKE_TSS_INLINE entries, NULL when none */
+};
+
 struct ike_cp_attr {
     uint16_t type; /* R bit cleared */
     const uint8_t *value;

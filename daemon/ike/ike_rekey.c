@@ -237,7 +237,7 @@ static void child_sa(struct ike_sess *s, const struct ike_sa_pld *sa, const uint
                      const struct ike_ke_pld *ke, const struct ike_msg *in, struct ike_child_sa *old, uint32_t msg_id)
 {
     const struct ike_pld *tsi_p = ike_msg_find(in, IKE_PLD_TSI, 0), *tsr_p = ike_msg_find(in, IKE_PLD_TSR, 0);
-    struct ike_ts_pld tsi, tsr, allow_i = {0}, allow_r = {0};
+    struct ike_ts_pld tsi, tsr, allow_i = {0}, allow_r = {0}, got_i, got_r;
     struct ike_child_sa c = {0};
     struct ike_child_keys k;
     struct ike_sa_pld reply;
@@ -290,17 +290,21 @@ static void child_sa(struct ike_sess *s, const struct ike_sa_pld *sa, const uint
     }
     /* the same bounds as the first child: the client's address, the split subnets */
     if (old) {
-        allow_i = old->tsi;
-        allow_r = old->tsr;
+        ike_tss_get(&old->tsi, &allow_i);
+        ike_tss_get(&old->tsr, &allow_r);
     } else {
         ike_route_accept_child(s, &tsi, &mark);
         marked = true;
-        allow_i = s->allow_i;
-        allow_r = s->allow_r;
+        ike_tss_get(&s->allow_i, &allow_i);
+        ike_tss_get(&s->allow_r, &allow_r);
     }
-    if (!ike_ts_narrow(&tsi, &allow_i, &c.tsi) || !ike_ts_narrow(&tsr, &allow_r, &c.tsr)) {
+    if (!ike_ts_narrow(&tsi, &allow_i, &got_i) || !ike_ts_narrow(&tsr, &allow_r, &got_r)) {
         s->e->c.ts_unacceptable++;
         respond_notify(s, msg_id, N_TS_UNACCEPTABLE, NULL, 0);
+        goto refused;
+    }
+    if (!ike_tss_set(&c.tsi, &got_i) || !ike_tss_set(&c.tsr, &got_r)) {
+        respond_notify(s, msg_id, N_NO_PROPOSAL_CHOSEN, NULL, 0);
         goto refused;
     }
     if (RAND_bytes(nr, sizeof(nr)) != 1 || (ke && !dh_exchange(ke->group, ke, pub, &pub_len, gir, &gir_len)) ||
@@ -341,8 +345,8 @@ static void child_sa(struct ike_sess *s, const struct ike_sa_pld *sa, const uint
     ike_build_raw(&bd, IKE_PLD_NONCE, false, nr, sizeof(nr));
     if (ke)
         ike_ke_build(&bd, &(struct ike_ke_pld){.group = ke->group, .data = pub, .len = pub_len});
-    ike_ts_build(&bd, IKE_PLD_TSI, &c.tsi);
-    ike_ts_build(&bd, IKE_PLD_TSR, &c.tsr);
+    ike_ts_build(&bd, IKE_PLD_TSI, &got_i);
+    ike_ts_build(&bd, IKE_PLD_TSR, &got_r);
     if (ike_build_finish(&bd))
         ike_sess_respond(s, IKE_EXCH_CREATE_CHILD_SA, msg_id, IKE_PLD_SA, bd.buf.data + IKE_HDR_LEN,
                          bd.buf.len - IKE_HDR_LEN);
@@ -352,6 +356,8 @@ static void child_sa(struct ike_sess *s, const struct ike_sa_pld *sa, const uint
              old ? "rekeyed" : "added");
     return;
 refused:
+    ike_tss_free(&c.tsi);
+    ike_tss_free(&c.tsr);
     if (marked)
         ike_route_accept_done(s, &mark, false);
 }
@@ -534,6 +540,7 @@ static bool rekey_start(struct ike_sess *s, struct ike_child_sa *c)
     struct ike_sa_pld sa;
     struct ike_builder bd;
     struct ike_hdr h = {0};
+    struct ike_ts_pld ts_i, ts_r;
     uint8_t old[4], pub[512];
     size_t pub_len = 0;
     bool ok;
@@ -562,8 +569,10 @@ static bool rekey_start(struct ike_sess *s, struct ike_child_sa *c)
     ike_build_raw(&bd, IKE_PLD_NONCE, false, s->rk.ni, sizeof(s->rk.ni));
     if (pub_len)
         ike_ke_build(&bd, &(struct ike_ke_pld){.group = s->rk.alg.dh_group, .data = pub, .len = pub_len});
-    ike_ts_build(&bd, IKE_PLD_TSI, &c->tsr);
-    ike_ts_build(&bd, IKE_PLD_TSR, &c->tsi);
+    ike_tss_get(&c->tsi, &ts_i);
+    ike_tss_get(&c->tsr, &ts_r);
+    ike_ts_build(&bd, IKE_PLD_TSI, &ts_r);
+    ike_ts_build(&bd, IKE_PLD_TSR, &ts_i);
     ok = ike_build_finish(&bd) && ike_sess_request(s, REQ_CHILD_REKEY, IKE_EXCH_CREATE_CHILD_SA, IKE_PLD_NOTIFY,
                                                   bd.buf.data + IKE_HDR_LEN, bd.buf.len - IKE_HDR_LEN);
     ike_buf_fini(&bd.buf);
@@ -623,7 +632,7 @@ void ike_child_rekey_done(struct ike_sess *s, const struct ike_msg *in)
     struct ike_esp_algs only = {.encr = ike_encr_bit(s->rk.alg.encr_id, s->rk.alg.encr_bits),
                                 .integ = s->rk.alg.integ ? 1u << s->rk.alg.integ : 0,
                                 .esn = s->rk.alg.esn};
-    struct ike_ts_pld resp_i, resp_r;
+    struct ike_ts_pld resp_i, resp_r, bound_i, bound_r, got_i, got_r;
     struct ike_child_keys k, mine;
     struct ike_ke_pld ke;
     const uint8_t *nr = NULL;
@@ -634,10 +643,16 @@ void ike_child_rekey_done(struct ike_sess *s, const struct ike_msg *in)
 
     /* the response's selectors (TSi ours, TSr the client's) must stay within the
      * rekeyed child's: the dataplane installs no more than that */
+    if (old) {
+        ike_tss_get(&old->tsi, &bound_i);
+        ike_tss_get(&old->tsr, &bound_r);
+    } else {
+        ike_tss_get(&s->allow_i, &bound_i);
+        ike_tss_get(&s->allow_r, &bound_r);
+    }
     ok = sa && sa_p && n_p && tsi_p && tsr_p && ike_sa_parse(sa_p, sa) && ike_nonce_parse(n_p, &nr, &nr_len) &&
-         ike_ts_parse(tsi_p, &resp_r) && ike_ts_parse(tsr_p, &resp_i) &&
-         ike_ts_narrow(&resp_i, old ? &old->tsi : &s->allow_i, &c.tsi) &&
-         ike_ts_narrow(&resp_r, old ? &old->tsr : &s->allow_r, &c.tsr) &&
+         ike_ts_parse(tsi_p, &resp_r) && ike_ts_parse(tsr_p, &resp_i) && ike_ts_narrow(&resp_i, &bound_i, &got_i) &&
+         ike_ts_narrow(&resp_r, &bound_r, &got_r) &&
          ike_child_choose(sa, &only, s->rk.alg.dh_group, &c.alg);
     if (ok && s->rk.dh)
         ok = ke_p && ike_ke_parse(ke_p, &ke) && ke.group == s->rk.alg.dh_group &&
@@ -706,11 +721,13 @@ void ike_child_rekey_done(struct ike_sess *s, const struct ike_msg *in)
     memcpy(mine.er, k.ei, sizeof(k.ei));
     memcpy(mine.ar, k.ai, sizeof(k.ai));
     OPENSSL_cleanse(&k, sizeof(k));
-    if (ok && !ike_child_room(s))
+    if (ok && (!ike_child_room(s) || !ike_tss_set(&c.tsi, &got_i) || !ike_tss_set(&c.tsr, &got_r)))
         ok = false;
     old = child_by_in(s, s->rk.old_spi_in); /* the table may have moved */
     if (!ok || !ike_child_install(s, &c, &mine)) {
         OPENSSL_cleanse(&mine, sizeof(mine));
+        ike_tss_free(&c.tsi);
+        ike_tss_free(&c.tsr);
         queue_delete(s, c.sc.spi_in); /* the peer has it: take it back */
         if (old)
             backoff(old);

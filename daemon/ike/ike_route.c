@@ -532,7 +532,7 @@ static bool acceptable(const struct ike_sess *s, const struct ike_conf *c, const
     if (len <= 0)
         return false;
     for (uint8_t i = 0; i < s->allow_i.nts; i++) {
-        if (ts_overlaps(ts, &s->allow_i.ts[i]))
+        if (ts_overlaps(ts, ike_tss_at(&s->allow_i, i)))
             return false;
     }
     /* nor another session's address or accepted subnet: the dataplane routes a
@@ -540,7 +540,7 @@ static bool acceptable(const struct ike_sess *s, const struct ike_conf *c, const
      * another's traffic */
     HASH_ITER(hh_id, s->e->by_id, o, tmp) {
         for (uint8_t i = 0; o != s && ike_sa_up(o) && i < o->allow_i.nts; i++) {
-            if (ts_overlaps(ts, &o->allow_i.ts[i]))
+            if (ts_overlaps(ts, ike_tss_at(&o->allow_i, i)))
                 return false;
         }
     }
@@ -579,8 +579,8 @@ static void accept_subnets(struct ike_sess *s, const struct ike_ts_pld *tsi)
          * virtual address with) is narrowed as before; one accepted already
          * needs nothing more */
         for (uint8_t j = 0; j < s->allow_i.nts; j++) {
-            if (j < s->route_nfixed ? ts_overlaps(ts, &s->allow_i.ts[j])
-                                    : !memcmp(ts, &s->allow_i.ts[j], sizeof(*ts)))
+            if (j < s->route_nfixed ? ts_overlaps(ts, ike_tss_at(&s->allow_i, j))
+                                    : !memcmp(ts, ike_tss_at(&s->allow_i, j), sizeof(*ts)))
                 known = true;
         }
         if (known)
@@ -590,7 +590,8 @@ static void accept_subnets(struct ike_sess *s, const struct ike_ts_pld *tsi)
                      "address or accepted subnet of this or another session, or a pool)", s->ss.id);
             continue;
         }
-        s->allow_i.ts[s->allow_i.nts++] = *ts;
+        if (!ike_tss_add(&s->allow_i, ts))
+            continue;
         add_route(s, ts->type == 7 ? AF_INET : AF_INET6, ts->start, (unsigned)ts_prefix(ts), s->route_table,
                   s->route_distance, s->route_tag);
     }
@@ -653,7 +654,7 @@ void ike_route_accept_done(struct ike_sess *s, const struct ike_route_mark *m, b
     }
     /* a refused child: its subnets are not the client's, and stay free for
      * another session; the routes planned for them were never installed */
-    s->allow_i.nts = m->nts;
+    ike_tss_trunc(&s->allow_i, m->nts);
     s->nroutes = m->nroutes;
 }
 
@@ -677,7 +678,7 @@ uint64_t ike_route_subnet_holder(const struct ike_sess *s)
         /* past the client's own addresses: the subnets accepted from it */
         for (uint8_t i = o->route_nfixed; i < o->allow_i.nts; i++) {
             for (size_t k = 0; k < n; k++) {
-                if (ts_overlaps(&mine[k], &o->allow_i.ts[i]))
+                if (ts_overlaps(&mine[k], ike_tss_at(&o->allow_i, i)))
                     return o->ss.id;
             }
         }

@@ -527,8 +527,8 @@ void ike_engine_apply(struct ike_engine *e)
                 s->sock = NULL;
             if (s->mob.rx.sock == e->socks[i])
                 s->mob.rx.sock = NULL;
-            if (s->mob.rr_to.sock == e->socks[i])
-                s->mob.rr_to.sock = NULL;
+            if (s->mob.mv && s->mob.mv->rr_to.sock == e->socks[i])
+                s->mob.mv->rr_to.sock = NULL;
         }
         sock_close(e->socks[i]);
     }

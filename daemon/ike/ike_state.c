@@ -144,8 +144,12 @@ static const char *group_name(int id)
     return NULL;
 }
 
-static void ts_list(struct lyd_node *p, const char *name, const struct ike_ts_pld *ts)
+static void ts_list(struct lyd_node *p, const char *name, const struct ike_tss *tss)
 {
+    struct ike_ts_pld all;
+    const struct ike_ts_pld *ts = &all;
+
+    ike_tss_get(tss, &all);
     for (uint8_t i = 0; i < ts->nts; i++) {
         struct lyd_node *n = NULL;
         char idx[4], a[INET6_ADDRSTRLEN];

@@ -101,6 +101,56 @@ static void test_narrow(void **st)
     assert_false(ike_ts_narrow(&offer, &host, &out));
 }
 
+/* A child SA keeps its selectors sized to what was negotiated: one, two, three
+ * and the most a payload carries come back the same, in their order; setting
+ * again replaces (the heap part freed: the sanitizer checks), free empties. */
+static void test_tss(void **st)
+{
+    static const uint8_t counts[] = {0, 1, 2, 3, IKE_MAX_TS, 1};
+    struct ike_tss tss = {0};
+    struct ike_ts_pld ts, got;
+
+    for (size_t c = 0; c < sizeof(counts); c++) {
+        memset(&ts, 0, sizeof(ts));
+        ts.nts = counts[c];
+        for (uint8_t i = 0; i < ts.nts; i++)
+            ike_ts_prefix4(0x0a000000u | (uint32_t)(c << 16) | (uint32_t)i << 8, 24, &ts.ts[i]);
+        assert_true(ike_tss_set(&tss, &ts));
+        assert_int_equal(tss.nts, ts.nts);
+        assert_true(ts.nts > IKE_TSS_INLINE ? tss.more != NULL : tss.more == NULL);
+        memset(&got, 0xa5, sizeof(got));
+        ike_tss_get(&tss, &got);
+        assert_int_equal(got.nts, ts.nts);
+        if (ts.nts)
+            assert_memory_equal(got.ts, ts.ts, ts.nts * sizeof(ts.ts[0]));
+    }
+    assert_true(sizeof(tss) < sizeof(ts) / 8);
+    /* grown one at a time (a session's bounds as route accept adds subnets), cut
+     * back, grown again: each entry where it was added */
+    ike_tss_free(&tss);
+    for (unsigned i = 0; i < IKE_MAX_TS; i++) {
+        ike_ts_prefix4(0x0b000000u | i << 8, 24, &ts.ts[i]);
+        assert_true(ike_tss_add(&tss, &ts.ts[i]));
+        assert_int_equal(tss.nts, i + 1);
+    }
+    assert_false(ike_tss_add(&tss, &ts.ts[0])); /* full */
+    for (unsigned i = 0; i < IKE_MAX_TS; i++)
+        assert_memory_equal(ike_tss_at(&tss, i), &ts.ts[i], sizeof(ts.ts[i]));
+    ike_tss_trunc(&tss, 5);
+    assert_int_equal(tss.nts, 5);
+    assert_true(ike_tss_add(&tss, &ts.ts[9]));
+    assert_memory_equal(ike_tss_at(&tss, 5), &ts.ts[9], sizeof(ts.ts[9]));
+    assert_memory_equal(ike_tss_at(&tss, 4), &ts.ts[4], sizeof(ts.ts[4]));
+    ike_tss_trunc(&tss, 1);
+    assert_null(tss.more);
+    assert_memory_equal(ike_tss_at(&tss, 0), &ts.ts[0], sizeof(ts.ts[0]));
+    ike_tss_free(&tss);
+    assert_int_equal(tss.nts, 0);
+    assert_null(tss.more);
+    ike_tss_get(&tss, &got);
+    assert_int_equal(got.nts, 0);
+}
+
 static void test_keymat_order(void **st)
 {
     static const uint8_t sk_d[32] = {1, 2, 3}, ni[32] = {4}, nr[32] = {5}, gir[32] = {6};
@@ -130,6 +180,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_choose),
         cmocka_unit_test(test_narrow),
+        cmocka_unit_test(test_tss),
         cmocka_unit_test(test_keymat_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -205,9 +205,11 @@ static void test_update_moves_the_session(void **state)
     uint64_t id = s->ss.id;
 
     assert_true(announced && s->mob.on);
-    /* neither a history nor other addresses yet: no memory for them */
+    /* neither a history, other addresses nor a move under way yet: no memory
+     * for them */
     assert_null(s->mob.hist);
     assert_null(s->mob.add);
+    assert_null(s->mob.mv);
     ike_nat_hash(c.st.spi_i, c.st.spi_r, &to, src);
     ike_nat_hash(c.st.spi_i, c.st.spi_r, &l, dst);
     inform(eng, &c, &to,
@@ -229,6 +231,8 @@ static void test_update_moves_the_session(void **state)
     /* moved, same session: history, additional address, the dataplane */
     HASH_FIND(hh_id, eng->by_id, &id, sizeof(id), s);
     assert_non_null(s);
+    assert_non_null(s->mob.mv);
+    assert_false(s->mob.upd_now);
     assert_true(ike_sa_equal(&s->peer, &to));
     assert_int_equal(s->mob.moves, 1);
     assert_int_equal(s->mob.nhist, 1);
@@ -722,12 +726,12 @@ static void test_adopted_check_on_another_socket(void **state)
         size_t len;
 
         if (k == 1)
-            s->mob.rr_to.local = l500; /* as if the update had come to port 500 */
+            s->mob.mv->rr_to.local = l500; /* as if the update had come to port 500 */
         assert_true(ike_persist_encode(s, &rec, &len));
         assert_true(ike_persist_decode(rec, len, d, &x));
         assert_int_equal(d->mob.rr_state, IKE_RR_SENT);
-        assert_null(d->mob.rr_to.sock);
-        assert_true(ike_sa_equal(&d->mob.rr_at.peer, &to));
+        assert_null(d->mob.mv->rr_to.sock);
+        assert_true(ike_sa_equal(&d->mob.mv->rr_at.peer, &to));
         d->e = eng; /* as adoption has it */
         ike_mobike_adopted(d);
         assert_int_equal(d->mob.rr_state, k ? IKE_RR_NONE : IKE_RR_SENT);
