@@ -141,8 +141,13 @@ def test_iperf3_tcp_and_udp_both_ways(make_ravend, lab):
         got = res["end"]["sum_received"]["bytes"]
         assert got > 1_000_000, res["end"]
     for args in (("-u", "-b", "40M", "-l", "1200"), ("-u", "-b", "40M", "-l", "1200", "-R")):
-        res = iperf(lb, c["ns"], lb.inside, lb.inside_ip, *args)
-        s = res["end"]["sum"]
+        # UDP loss also counts the client's userspace ESP and the machine's load
+        # (parallel tests): a second run decides when the first lost 5% or more
+        for attempt in range(2):
+            res = iperf(lb, c["ns"], lb.inside, lb.inside_ip, *args)
+            s = res["end"]["sum"]
+            if s["packets"] > 1000 and s["lost_percent"] < 5:
+                break
         assert s["packets"] > 1000 and s["lost_percent"] < 5, s
     m = d.connect()
     ours, _ = child_stats(m)
