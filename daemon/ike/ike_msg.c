@@ -80,11 +80,10 @@ enum ike_parse_rc ike_chain_parse(uint8_t first, const uint8_t *buf, size_t len,
     return off == len ? IKE_PARSE_OK : IKE_PARSE_BAD_LENGTH;
 }
 
-enum ike_parse_rc ike_msg_parse(const uint8_t *buf, size_t len, struct ike_msg *msg)
+/* The fixed header of a whole datagram @buf: the checks every parse makes
+ * first, in this order. */
+static enum ike_parse_rc hdr_parse(const uint8_t *buf, size_t len, struct ike_hdr *h)
 {
-    struct ike_hdr *h = &msg->hdr;
-
-    memset(msg, 0, sizeof(*msg));
     if (len < IKE_HDR_LEN)
         return IKE_PARSE_TRUNCATED;
     memcpy(h->spi_i, buf, 8);
@@ -103,6 +102,17 @@ enum ike_parse_rc ike_msg_parse(const uint8_t *buf, size_t len, struct ike_msg *
         return IKE_PARSE_TRUNCATED;
     if (h->length != len)
         return IKE_PARSE_BAD_LENGTH; /* trailing bytes after the message */
+    return IKE_PARSE_OK;
+}
+
+enum ike_parse_rc ike_msg_parse(const uint8_t *buf, size_t len, struct ike_msg *msg)
+{
+    struct ike_hdr *h = &msg->hdr;
+    enum ike_parse_rc rc;
+
+    memset(msg, 0, sizeof(*msg));
+    if ((rc = hdr_parse(buf, len, h)))
+        return rc;
     return ike_chain_parse(h->next_payload, buf + IKE_HDR_LEN, len - IKE_HDR_LEN, msg);
 }
 
@@ -114,26 +124,11 @@ enum ike_parse_rc ike_msg_scan(const uint8_t *buf, size_t len, uint8_t want, str
     struct ike_hdr *h = &out->hdr;
     uint8_t type;
     size_t off = IKE_HDR_LEN, npld = 0;
+    enum ike_parse_rc rc;
 
     memset(out, 0, sizeof(*out));
-    if (len < IKE_HDR_LEN)
-        return IKE_PARSE_TRUNCATED;
-    memcpy(h->spi_i, buf, 8);
-    memcpy(h->spi_r, buf + 8, 8);
-    h->next_payload = buf[16];
-    h->version = buf[17];
-    h->exchange = buf[18];
-    h->flags = buf[19];
-    h->msg_id = rd32(buf + 20);
-    h->length = rd32(buf + 24);
-    if (h->version >> 4 != 2)
-        return IKE_PARSE_BAD_VERSION;
-    if (h->length < IKE_HDR_LEN || h->length > IKE_MAX_MSG_LEN)
-        return IKE_PARSE_BAD_LENGTH;
-    if (h->length > len)
-        return IKE_PARSE_TRUNCATED;
-    if (h->length != len)
-        return IKE_PARSE_BAD_LENGTH;
+    if ((rc = hdr_parse(buf, len, h)))
+        return rc;
     for (type = h->next_payload; type != IKE_PLD_NONE;) {
         uint8_t next;
         uint16_t plen;
