@@ -243,7 +243,7 @@ static void eap_final(struct ike_sess *s, const struct ike_msg *in)
         }
         return;
     }
-    so = ike_auth_signed_octets(s->in.prf, s->msg1, s->msg1_len, s->in.nr, s->in.nr_len, s->in.keys.sk_pi,
+    so = ike_auth_signed_octets(s->in.prf, s->msg1, s->msg1_len, s->in.n->nr, s->in.n->nr_len, s->in.keys.sk_pi,
                                 s->in.keys.prf_len, idi_p->body, idi_p->len, &so_len);
     if (so)
         ml = pd->msk_len ? ike_auth_psk(s->in.prf, pd->msk, pd->msk_len, so, so_len, mic)

@@ -126,9 +126,9 @@ static size_t mic_key(const struct ike_sess *s, bool initiator, const uint8_t *k
                       const uint8_t *id_body, size_t id_len, uint8_t out[64])
 {
     size_t so_len, n;
-    uint8_t *so = initiator ? ike_auth_signed_octets(s->in.prf, s->msg1, s->msg1_len, s->in.nr, s->in.nr_len,
+    uint8_t *so = initiator ? ike_auth_signed_octets(s->in.prf, s->msg1, s->msg1_len, s->in.n->nr, s->in.n->nr_len,
                                                      s->in.keys.sk_pi, s->in.keys.prf_len, id_body, id_len, &so_len)
-                            : ike_auth_signed_octets(s->in.prf, s->msg2, s->msg2_len, s->in.ni, s->in.ni_len,
+                            : ike_auth_signed_octets(s->in.prf, s->msg2, s->msg2_len, s->in.n->ni, s->in.n->ni_len,
                                                      s->in.keys.sk_pr, s->in.keys.prf_len, id_body, id_len, &so_len);
 
     if (!so)
@@ -211,7 +211,7 @@ static bool build_idr_auth(struct ike_sess *s, const struct ike_prof *prof, stru
             ok = true;
         } else {
             size_t so_len;
-            uint8_t *so = ike_auth_signed_octets(s->in.prf, s->msg2, s->msg2_len, s->in.ni, s->in.ni_len,
+            uint8_t *so = ike_auth_signed_octets(s->in.prf, s->msg2, s->msg2_len, s->in.n->ni, s->in.n->ni_len,
                                                  s->in.keys.sk_pr, s->in.keys.prf_len, body, body_len, &so_len);
             const struct pki_sign_how how = {
                 .rfc7427 = s->in.sig_hash, .hashes = s->in.sig_hashes, .pss = prof->local_rsa_pss};
@@ -576,7 +576,7 @@ static enum ike_auth_rc authn_cert(struct ike_sess *s, struct authn *a)
                                      "clients");
     if (!ntp)
         return ike_auth_refuse(s, NULL, "the profile has no trustpoint to verify client certificates with");
-    so = ike_auth_signed_octets(s->in.prf, s->msg1, s->msg1_len, s->in.nr, s->in.nr_len, s->in.keys.sk_pi,
+    so = ike_auth_signed_octets(s->in.prf, s->msg1, s->msg1_len, s->in.n->nr, s->in.n->nr_len, s->in.keys.sk_pi,
                                 s->in.keys.prf_len, a->idi_p->body, a->idi_p->len, &so_len);
     if (verify_submit(s, a, tps, ntp, &so, so_len) == IKE_AUTH_WAIT)
         return IKE_AUTH_WAIT;
@@ -726,7 +726,7 @@ enum ike_auth_rc ike_auth_step_sign(struct ike_sess *s, struct ike_auth_run *w)
     local_identity(prof, &s->local, tp->cert, &idr_p, raw, &dn);
     ike_id_build(&ib, IKE_PLD_IDR, &idr_p);
     OPENSSL_free(dn);
-    sj->so = ike_auth_signed_octets(s->in.prf, s->msg2, s->msg2_len, s->in.ni, s->in.ni_len, s->in.keys.sk_pr,
+    sj->so = ike_auth_signed_octets(s->in.prf, s->msg2, s->msg2_len, s->in.n->ni, s->in.n->ni_len, s->in.keys.sk_pr,
                                     s->in.keys.prf_len, ib.buf.data + IKE_HDR_LEN + IKE_PLD_HDR_LEN,
                                     ib.buf.len - IKE_HDR_LEN - IKE_PLD_HDR_LEN, &sj->so_len);
     ike_buf_fini(&ib.buf);

@@ -203,8 +203,8 @@ static void first_child(struct ike_sess *s, struct ike_auth_run *w, const struct
     child->sc.spi_out = child->alg.spi_peer;
     child->sc.established = time(NULL);
     if (!child->sc.spi_in || !ike_child_room(s) ||
-        !ike_child_keymat(s->in.prf, s->in.keys.sk_d, s->in.keys.prf_len, NULL, 0, s->in.ni, s->in.ni_len, s->in.nr,
-                          s->in.nr_len, &child->alg, &k) ||
+        !ike_child_keymat(s->in.prf, s->in.keys.sk_d, s->in.keys.prf_len, NULL, 0, s->in.n->ni, s->in.n->ni_len,
+                          s->in.n->nr, s->in.n->nr_len, &child->alg, &k) ||
         !ike_child_install(s, child, &k)) {
         w->child_err = N_TEMPORARY_FAILURE;
         ike_tss_free(&child->tsi);

@@ -134,6 +134,7 @@ void ike_sess_release(struct ike_sess *s)
         ike_frag_fini(s->frag);
     free(s->frag);
     ike_keys_wipe(&s->in.keys);
+    ike_init_fini(&s->in);
     OPENSSL_cleanse(&s->in, sizeof(s->in));
     free(s->msg1);
     free(s->msg2);
@@ -209,6 +210,7 @@ bool ike_sess_stub(struct ike_sess *s, struct ike_sess *stub)
     stub->gen = ike_conf_ref(s->gen); /* the old IKE SA keeps the session's generation */
     stub->prof = s->prof;
     stub->in = s->in;
+    stub->in.n = NULL; /* the session's (none once established) */
     stub->initiator = s->initiator;
     memcpy(stub->our_spi, s->our_spi, 8);
     stub->sock = s->sock;
@@ -261,6 +263,7 @@ void ike_sess_established(struct ike_sess *s)
     s->msg2 = NULL;
     free(s->msg1);
     s->msg1 = NULL;
+    ike_init_fini(&s->in); /* the nonces: an IKE SA rekey uses its own exchange's */
     s->e->c.auth_completed++;
     s->e->c.accepted++;
     ike_persist_mark(s); /* once IKE_AUTH's steps are done (child SA, accounting) */

@@ -233,16 +233,19 @@ enum ike_init_status ike_init_choose(const struct ike_msg *req, const struct soc
     w->ke_len = w->pub_len = 0;
     w->computed = false;
     memcpy(st->spi_i, req->hdr.spi_i, 8);
-    if (!sa)
+    st->n = calloc(1, sizeof(*st->n));
+    if (!sa || !st->n) {
+        free(sa);
         return st->status = IKE_INIT_INTERNAL;
+    }
     if (!ike_msg_find(req, IKE_PLD_SA, 0) || !ike_sa_parse(ike_msg_find(req, IKE_PLD_SA, 0), sa) ||
         !ike_msg_find(req, IKE_PLD_KE, 0) || !ike_ke_parse(ike_msg_find(req, IKE_PLD_KE, 0), &ke) ||
-        !(pn = ike_msg_find(req, IKE_PLD_NONCE, 0)) || !ike_nonce_parse(pn, &ni, &st->ni_len)) {
+        !(pn = ike_msg_find(req, IKE_PLD_NONCE, 0)) || !ike_nonce_parse(pn, &ni, &st->n->ni_len)) {
         free(sa);
         return st->status = notify_only(req, st, N_INVALID_SYNTAX, NULL, 0, out) ? IKE_INIT_INVALID_SYNTAX :
                                                                                       IKE_INIT_INTERNAL;
     }
-    memcpy(st->ni, ni, st->ni_len);
+    memcpy(st->n->ni, ni, st->n->ni_len);
     for (size_t i = 0; i < sa->nprop && !chosen; i++)
         chosen = choose(opts && opts->algs ? opts->algs : &ike_algs_default, &sa->prop[i], ke.group, st,
                         &w->chosen);
@@ -251,7 +254,7 @@ enum ike_init_status ike_init_choose(const struct ike_msg *req, const struct soc
         return st->status = notify_only(req, st, N_NO_PROPOSAL_CHOSEN, NULL, 0, out) ? IKE_INIT_NO_PROPOSAL :
                                                                                           IKE_INIT_INTERNAL;
     /* RFC 7296 2.10: at least half the PRF's key size, and at least 128 bits */
-    if (st->ni_len < ike_prf_len(st->prf) / 2)
+    if (st->n->ni_len < ike_prf_len(st->prf) / 2)
         return st->status = notify_only(req, st, N_INVALID_SYNTAX, NULL, 0, out) ? IKE_INIT_INVALID_SYNTAX :
                                                                                       IKE_INIT_INTERNAL;
     if (ke.group != st->group) {
@@ -264,8 +267,8 @@ enum ike_init_status ike_init_choose(const struct ike_msg *req, const struct soc
                                                                                       IKE_INIT_INTERNAL;
     memcpy(w->ke, ke.data, ke.len);
     w->ke_len = ke.len;
-    st->nr_len = sizeof(st->nr);
-    if (RAND_bytes(st->nr, (int)st->nr_len) != 1 || RAND_bytes(st->spi_r, 8) != 1)
+    st->n->nr_len = sizeof(st->n->nr);
+    if (RAND_bytes(st->n->nr, (int)st->n->nr_len) != 1 || RAND_bytes(st->spi_r, 8) != 1)
         return st->status = IKE_INIT_INTERNAL;
     read_notifies(req, local, peer, opts, st);
     return st->status = IKE_INIT_OK;
@@ -290,8 +293,8 @@ void ike_init_compute(struct ike_init_work *w)
         w->pub_len = SIZE_MAX;
         return;
     }
-    w->dh_ok = ike_derive_keys(st->prf, st->ni, st->ni_len, st->nr, st->nr_len, gir, girlen, st->spi_i, st->spi_r,
-                               st->integ_key_len, st->encr_key_len, &st->keys);
+    w->dh_ok = ike_derive_keys(st->prf, st->n->ni, st->n->ni_len, st->n->nr, st->n->nr_len, gir, girlen, st->spi_i,
+                               st->spi_r, st->integ_key_len, st->encr_key_len, &st->keys);
     OPENSSL_cleanse(gir, sizeof(gir));
 }
 
@@ -306,6 +309,7 @@ enum ike_init_status ike_init_answer(struct ike_init_work *w, const struct socka
 
     memset(out, 0, sizeof(*out));
     *st = w->in;
+    w->in.n = NULL; /* @st's now */
     OPENSSL_cleanse(&w->in.keys, sizeof(w->in.keys));
     if (!w->dh_ok) {
         ike_keys_wipe(&st->keys);
@@ -323,7 +327,7 @@ enum ike_init_status ike_init_answer(struct ike_init_work *w, const struct socka
     ike_build_begin(&bd, &h);
     ike_sa_build(&bd, &reply_sa);
     ike_ke_build(&bd, &(struct ike_ke_pld){.group = (uint16_t)st->group, .data = w->pub, .len = w->pub_len});
-    ike_build_raw(&bd, IKE_PLD_NONCE, false, st->nr, st->nr_len);
+    ike_build_raw(&bd, IKE_PLD_NONCE, false, st->n->nr, st->n->nr_len);
     ike_nat_hash(st->spi_i, st->spi_r, local, nat);
     ike_notify_build(&bd, &(struct ike_notify_pld){.type = N_NAT_DETECTION_SOURCE_IP, .data = nat, .len = 20});
     ike_nat_hash(st->spi_i, st->spi_r, peer, nat);
@@ -353,6 +357,12 @@ enum ike_init_status ike_init_answer(struct ike_init_work *w, const struct socka
     }
     *out = bd.buf;
     return st->status = IKE_INIT_OK;
+}
+
+void ike_init_fini(struct ike_init *st)
+{
+    free(st->n);
+    st->n = NULL;
 }
 
 enum ike_init_status ike_init_respond(const struct ike_msg *req, const struct sockaddr_storage *local,

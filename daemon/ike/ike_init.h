@@ -23,6 +23,11 @@ enum ike_init_status {
     IKE_INIT_INTERNAL,           /* no answer (out of memory, RNG) */
 };
 
+struct ike_nonces {
+    size_t ni_len, nr_len;
+    uint8_t ni[256], nr[32];
+};
+
 struct ike_init {
     enum ike_init_status status;
     uint8_t spi_i[8], spi_r[8];
@@ -33,8 +38,10 @@ struct ike_init {
     enum ike_integ integ;
     size_t encr_key_len; /* with the 4-byte salt for AEAD */
     size_t integ_key_len;
-    uint8_t ni[256], nr[32];
-    size_t ni_len, nr_len;
+    /* the IKE_SA_INIT nonces: read by IKE_AUTH (AUTH payloads, the first child
+     * SA's keys) and freed when the session is established (an IKE SA rekey
+     * uses its own exchange's nonces); NULL after */
+    struct ike_nonces *n;
     bool nat_peer, nat_local; /* NAT detected in front of the peer / of us */
     bool fragmentation;       /* both sides announced IKE fragmentation */
     bool sig_hash;            /* the peer announced RFC 7427 signature hashes */
@@ -82,6 +89,9 @@ struct ike_init_opts {
 enum ike_init_status ike_init_respond(const struct ike_msg *req, const struct sockaddr_storage *local,
                                       const struct sockaddr_storage *peer, const struct ike_init_opts *opts,
                                       struct ike_init *st, struct ike_buf *out);
+
+/* Frees what ike_init_respond() / ike_init_answer() left in @st (its nonces). */
+void ike_init_fini(struct ike_init *st);
 
 /* The same in three steps, so that the costly one runs on a crypto thread
  * (daemon/base/cpool.h): ike_init_choose parses @req, chooses the proposal,

@@ -214,6 +214,7 @@ static void init_work(struct cpool_job *j)
 
 static void init_job_free(struct init_job *job)
 {
+    ike_init_fini(&job->w.in); /* unless ike_init_answer() moved them to the session */
     OPENSSL_cleanse(&job->w, sizeof(job->w));
     free(job);
 }

@@ -48,10 +48,6 @@ static const struct fdesc sess_fields[] = {
     {10, F_ENUM, S(in.integ), 65535},
     {11, F_SIZE, S(in.encr_key_len), 36},
     {12, F_SIZE, S(in.integ_key_len), 64},
-    {13, F_BYTES, S(in.ni), 0},
-    {14, F_BYTES, S(in.nr), 0},
-    {15, F_SIZE, S(in.ni_len), 256},
-    {16, F_SIZE, S(in.nr_len), 32},
     {17, F_BOOL, S(in.nat_peer), 0},
     {18, F_BOOL, S(in.nat_local), 0},
     {19, F_BOOL, S(in.fragmentation), 0},
@@ -660,7 +656,7 @@ bool ike_persist_decode(const uint8_t *rec, size_t len, struct ike_sess *s, stru
     }
     /* what a session needs to be one */
     if (bad || !s->ss.id || !s->local.ss_family || !s->peer.ss_family || !ike_prf_len(s->in.prf) ||
-        s->in.keys.prf_len != ike_prf_len(s->in.prf) || s->in.ni_len < 8 || s->in.nr_len < 8 ||
+        s->in.keys.prf_len != ike_prf_len(s->in.prf) ||
         (s->req_pending && !s->req.n) || (!s->req_pending && s->req.n) || s->route_nfixed > s->allow_i.nts ||
         s->mob.moves < s->mob.nhist) {
         if (!bad)

@@ -57,7 +57,8 @@ static void adopt_ike_sa(struct ike_sess *s, struct ike_init *st, bool initiator
     st->fragmentation = s->in.fragmentation;
     st->sig_hash = s->in.sig_hash;
     st->sig_hashes = s->in.sig_hashes;
-    s->in = *st;
+    ike_init_fini(&s->in); /* none left: the session was established */
+    s->in = *st;          /* none: the exchange's nonces made its keys only */
     s->initiator = initiator;
     memcpy(s->our_spi, initiator ? st->spi_i : st->spi_r, 8);
     s->peer_next = 0;
@@ -72,6 +73,7 @@ static void rekey_ike(struct ike_sess *s, const struct ike_sa_pld *sa, const uin
                       const struct ike_ke_pld *ke, uint32_t msg_id)
 {
     struct ike_engine *e = s->e;
+    struct ike_nonces nn = {0}; /* the exchange's, for the keys only */
     struct ike_init st = {0};
     struct ike_sa_pld reply = {.nprop = 1};
     uint8_t pub[512], gir[512];
@@ -97,24 +99,24 @@ static void rekey_ike(struct ike_sess *s, const struct ike_sa_pld *sa, const uin
         respond_notify(s, msg_id, 17 /* INVALID_KE_PAYLOAD */, g, 2);
         return;
     }
-    if (ni_len > sizeof(st.ni) || ni_len < ike_prf_len(st.prf) / 2) {
+    if (ni_len > sizeof(nn.ni) || ni_len < ike_prf_len(st.prf) / 2) {
         respond_notify(s, msg_id, N_INVALID_SYNTAX, NULL, 0);
         return;
     }
-    memcpy(st.ni, ni, ni_len);
-    st.ni_len = ni_len;
-    st.nr_len = sizeof(st.nr);
+    memcpy(nn.ni, ni, ni_len);
+    nn.ni_len = ni_len;
+    nn.nr_len = sizeof(nn.nr);
     do {
         if (RAND_bytes(st.spi_r, 8) != 1)
             return;
         HASH_FIND(hh_r, e->by_r, st.spi_r, 8, clash);
     } while (clash);
-    if (RAND_bytes(st.nr, (int)st.nr_len) != 1 || !dh_exchange(st.group, ke, pub, &pub_len, gir, &gir_len)) {
+    if (RAND_bytes(nn.nr, (int)nn.nr_len) != 1 || !dh_exchange(st.group, ke, pub, &pub_len, gir, &gir_len)) {
         respond_notify(s, msg_id, N_NO_PROPOSAL_CHOSEN, NULL, 0);
         return;
     }
-    if (!ike_derive_rekey_keys(s->in.prf, s->in.keys.sk_d, s->in.keys.prf_len, st.prf, st.ni, st.ni_len, st.nr,
-                               st.nr_len, gir, gir_len, st.spi_i, st.spi_r, st.integ_key_len, st.encr_key_len,
+    if (!ike_derive_rekey_keys(s->in.prf, s->in.keys.sk_d, s->in.keys.prf_len, st.prf, nn.ni, nn.ni_len, nn.nr,
+                               nn.nr_len, gir, gir_len, st.spi_i, st.spi_r, st.integ_key_len, st.encr_key_len,
                                &st.keys)) {
         OPENSSL_cleanse(gir, sizeof(gir));
         respond_notify(s, msg_id, N_NO_PROPOSAL_CHOSEN, NULL, 0);
@@ -125,7 +127,7 @@ static void rekey_ike(struct ike_sess *s, const struct ike_sa_pld *sa, const uin
     reply.prop[0].spi = st.spi_r;
     ike_build_begin(&bd, &h);
     ike_sa_build(&bd, &reply);
-    ike_build_raw(&bd, IKE_PLD_NONCE, false, st.nr, st.nr_len);
+    ike_build_raw(&bd, IKE_PLD_NONCE, false, nn.nr, nn.nr_len);
     ike_ke_build(&bd, &(struct ike_ke_pld){.group = (uint16_t)st.group, .data = pub, .len = pub_len});
     stub = calloc(1, sizeof(*stub));
     s->hold_resp = true; /* sent once the session's record has the new IKE SA */
@@ -831,6 +833,7 @@ void ike_ike_rekey_done(struct ike_sess *s, const struct ike_msg *in)
     struct ike_sa_pld *sa = calloc(1, sizeof(*sa));
     struct ike_proposal mine, chosen;
     struct ike_algs algs;
+    struct ike_nonces nn = {0}; /* the exchange's, for the keys only */
     struct ike_init st = {0};
     struct ike_ke_pld ke;
     const uint8_t *nr;
@@ -841,8 +844,8 @@ void ike_ike_rekey_done(struct ike_sess *s, const struct ike_msg *in)
 
     ike_sa_set_state(s, IKE_SA_ESTABLISHED, "our IKE SA rekey answered");
     current_ike_algs(s, &mine, &algs);
-    ok = sa && sa_p && n_p && ke_p && ike_sa_parse(sa_p, sa) && ike_nonce_parse(n_p, &nr, &st.nr_len) &&
-         st.nr_len <= sizeof(st.nr) && st.nr_len >= 16 && ike_ke_parse(ke_p, &ke) &&
+    ok = sa && sa_p && n_p && ke_p && ike_sa_parse(sa_p, sa) && ike_nonce_parse(n_p, &nr, &nn.nr_len) &&
+         nn.nr_len <= sizeof(nn.nr) && nn.nr_len >= 16 && ike_ke_parse(ke_p, &ke) &&
          ike_init_choose_rekey(&algs, sa, ke.group, &st, &chosen) && ke.group == st.group &&
          (gir_len = ike_dh_derive(s->ikr.dh, ke.data, ke.len, gir, sizeof(gir))) > 0;
     free(sa);
@@ -850,11 +853,11 @@ void ike_ike_rekey_done(struct ike_sess *s, const struct ike_msg *in)
         /* the answer's SPI is the new responder SPI; ours the initiator's */
         memcpy(st.spi_r, st.spi_i, 8);
         memcpy(st.spi_i, s->ikr.spi_i, 8);
-        memcpy(st.nr, nr, st.nr_len);
-        memcpy(st.ni, s->ikr.ni, sizeof(s->ikr.ni));
-        st.ni_len = sizeof(s->ikr.ni);
-        ok = ike_derive_rekey_keys(s->in.prf, s->in.keys.sk_d, s->in.keys.prf_len, st.prf, st.ni, st.ni_len, st.nr,
-                                   st.nr_len, gir, gir_len, st.spi_i, st.spi_r, st.integ_key_len, st.encr_key_len,
+        memcpy(nn.nr, nr, nn.nr_len);
+        memcpy(nn.ni, s->ikr.ni, sizeof(s->ikr.ni));
+        nn.ni_len = sizeof(s->ikr.ni);
+        ok = ike_derive_rekey_keys(s->in.prf, s->in.keys.sk_d, s->in.keys.prf_len, st.prf, nn.ni, nn.ni_len, nn.nr,
+                                   nn.nr_len, gir, gir_len, st.spi_i, st.spi_r, st.integ_key_len, st.encr_key_len,
                                    &st.keys);
     }
     OPENSSL_cleanse(gir, sizeof(gir));

@@ -137,6 +137,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             ike_msg_parse(out.data, out.len, &reply) != IKE_PARSE_OK)
             abort();
         ike_keys_wipe(&st.keys);
+        ike_init_fini(&st);
         ike_buf_fini(&out);
     }
     for (size_t i = 0; i < msg.npld; i++) {

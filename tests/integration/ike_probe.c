@@ -202,7 +202,7 @@ static bool redirected(const struct ike_client *c, const uint8_t *buf, size_t le
     }
     ike_redirect_gw_text(&r, gw, sizeof(gw));
     printf("redirect %u %s nonce=%s payloads=%zu spi_r=%s\n", r.gw_type, gw,
-           r.nonce_len == c->st.ni_len && !memcmp(r.nonce, c->st.ni, r.nonce_len) ? "ok" : "bad", m.npld,
+           r.nonce_len == c->st.n->ni_len && !memcmp(r.nonce, c->st.n->ni, r.nonce_len) ? "ok" : "bad", m.npld,
            memcmp(m.hdr.spi_r, zero, 8) ? "set" : "zero");
     fflush(stdout);
     return true;
@@ -383,6 +383,7 @@ int main(int argc, char **argv)
     msg1_len = (size_t)n;
     if (ike_init_respond(&req, which ? &l4500 : &l500, &from, &opts, &st, &out) != IKE_INIT_OK) {
         fprintf(stderr, "probe: IKE_SA_INIT refused (status %d)\n", st.status);
+        ike_init_fini(&st);
         return 1;
     }
     printf("probe: IKE_SA_INIT: encr %d (%zu key bytes) integ %d prf %d group %d, NAT peer %d local %d\n", st.aead,
@@ -437,7 +438,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "probe: no shared key AUTH\n");
             return 1;
         }
-        so = ike_auth_signed_octets(st.prf, msg1, msg1_len, st.nr, st.nr_len, st.keys.sk_pi, st.keys.prf_len,
+        so = ike_auth_signed_octets(st.prf, msg1, msg1_len, st.n->nr, st.n->nr_len, st.keys.sk_pi, st.keys.prf_len,
                                     idp->body, idp->len, &so_len);
         wl = so ? ike_auth_psk(st.prf, (const uint8_t *)argv[3], strlen(argv[3]), so, so_len, want) : 0;
         free(so);
@@ -461,7 +462,7 @@ int main(int argc, char **argv)
 
         ike_build_begin(&ib, &h); /* the inner chain, taken after the header */
         ike_id_build(&ib, IKE_PLD_IDR, &idr);
-        so = ike_auth_signed_octets(st.prf, msg2, msg2_len, st.ni, st.ni_len, st.keys.sk_pr, st.keys.prf_len,
+        so = ike_auth_signed_octets(st.prf, msg2, msg2_len, st.n->ni, st.n->ni_len, st.keys.sk_pr, st.keys.prf_len,
                                     ib.buf.data + IKE_HDR_LEN + IKE_PLD_HDR_LEN,
                                     ib.buf.len - IKE_HDR_LEN - IKE_PLD_HDR_LEN, &so_len);
         ml = so ? ike_auth_psk(st.prf, (const uint8_t *)argv[3], strlen(argv[3]), so, so_len, mic) : 0;
@@ -489,6 +490,7 @@ int main(int argc, char **argv)
         usleep(500 * 1000); /* let the client process it before we go */
     }
     ike_keys_wipe(&st.keys);
+    ike_init_fini(&st);
     ike_frag_fini(&frag);
     return 0;
 }

@@ -41,8 +41,9 @@ bool ike_client_sa_init(struct ike_client *c, struct ike_buf *out)
     size_t pl;
 
     c->dh = ike_dh_new(c->group);
-    c->st.ni_len = 32;
-    if (!c->dh || RAND_bytes(c->st.spi_i, 8) != 1 || RAND_bytes(c->st.ni, 32) != 1 ||
+    c->st.n = &c->nonces;
+    c->st.n->ni_len = 32;
+    if (!c->dh || RAND_bytes(c->st.spi_i, 8) != 1 || RAND_bytes(c->st.n->ni, 32) != 1 ||
         !(pl = ike_dh_public(c->dh, pub, sizeof(pub))))
         return false;
     memcpy(h.spi_i, c->st.spi_i, 8);
@@ -53,7 +54,7 @@ bool ike_client_sa_init(struct ike_client *c, struct ike_buf *out)
     ike_build_begin(&bd, &h);
     ike_sa_build(&bd, &sa);
     ike_ke_build(&bd, &(struct ike_ke_pld){.group = (uint16_t)c->group, .data = pub, .len = pl});
-    ike_build_raw(&bd, IKE_PLD_NONCE, false, c->st.ni, 32);
+    ike_build_raw(&bd, IKE_PLD_NONCE, false, c->st.n->ni, 32);
     for (size_t i = 0; i < c->nvid; i++)
         ike_build_raw(&bd, IKE_PLD_VENDOR, false, c->vid[i], c->vid_len[i]);
     if (c->use_ppk)
@@ -86,17 +87,17 @@ bool ike_client_sa_init_done(struct ike_client *c, const uint8_t *buf, size_t le
 
     if (ike_msg_parse(buf, len, &m) != IKE_PARSE_OK || m.hdr.exchange != IKE_EXCH_SA_INIT ||
         !(p = ike_msg_find(&m, IKE_PLD_KE, 0)) || !ike_ke_parse(p, &ke) ||
-        !(p = ike_msg_find(&m, IKE_PLD_NONCE, 0)) || !ike_nonce_parse(p, &nr, &c->st.nr_len) ||
-        c->st.nr_len > sizeof(c->st.nr))
+        !(p = ike_msg_find(&m, IKE_PLD_NONCE, 0)) || !ike_nonce_parse(p, &nr, &c->st.n->nr_len) ||
+        c->st.n->nr_len > sizeof(c->st.n->nr))
         return false;
-    memcpy(c->st.nr, nr, c->st.nr_len);
+    memcpy(c->st.n->nr, nr, c->st.n->nr_len);
     memcpy(c->st.spi_r, m.hdr.spi_r, 8);
     gl = ike_dh_derive(c->dh, ke.data, ke.len, gir, sizeof(gir));
     c->st.prf = IKE_PRF_HMAC_SHA2_256;
     c->st.aead = IKE_AEAD_AES_GCM_16;
     c->st.encr_key_len = 36;
-    if (!gl || !ike_derive_keys(c->st.prf, c->st.ni, c->st.ni_len, c->st.nr, c->st.nr_len, gir, gl, c->st.spi_i,
-                                c->st.spi_r, 0, 36, &c->st.keys))
+    if (!gl || !ike_derive_keys(c->st.prf, c->st.n->ni, c->st.n->ni_len, c->st.n->nr, c->st.n->nr_len, gir, gl,
+                                c->st.spi_i, c->st.spi_r, 0, 36, &c->st.keys))
         return false;
     c->next_id = 1;
     return keep(&(struct ike_buf){.data = (uint8_t *)buf, .len = len}, &c->msg2, &c->msg2_len);
@@ -150,7 +151,7 @@ bool ike_client_auth(struct ike_client *c, const char *id, const char *psk, stru
         ike_auth_build(&ib, &(struct ike_auth_pld){.method = c->cert_auth_method, .data = junk, .len = sizeof(junk)});
         goto rest;
     }
-    so = ike_auth_signed_octets(c->st.prf, c->msg1, c->msg1_len, c->st.nr, c->st.nr_len, c->st.keys.sk_pi,
+    so = ike_auth_signed_octets(c->st.prf, c->msg1, c->msg1_len, c->st.n->nr, c->st.n->nr_len, c->st.keys.sk_pi,
                                 c->st.keys.prf_len, ib.buf.data + IKE_HDR_LEN + IKE_PLD_HDR_LEN,
                                 ib.buf.len - IKE_HDR_LEN - IKE_PLD_HDR_LEN, &so_len);
     ml = so ? ike_auth_psk(c->st.prf, (const uint8_t *)psk, strlen(psk), so, so_len, mic) : 0;
@@ -207,7 +208,7 @@ bool ike_client_auth_done(struct ike_client *c, const uint8_t *buf, size_t len)
 
         if (!idr || !ike_auth_parse(ike_msg_find(&inner, IKE_PLD_AUTH, 0), &auth))
             return c->established = false;
-        so = ike_auth_signed_octets(c->st.prf, c->msg2, c->msg2_len, c->st.ni, c->st.ni_len, c->st.keys.sk_pr,
+        so = ike_auth_signed_octets(c->st.prf, c->msg2, c->msg2_len, c->st.n->ni, c->st.n->ni_len, c->st.keys.sk_pr,
                                     c->st.keys.prf_len, idr->body, idr->len, &so_len);
         if (so)
             ml = ike_auth_psk(c->st.prf, (const uint8_t *)c->responder_psk, strlen(c->responder_psk), so, so_len,

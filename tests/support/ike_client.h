@@ -14,7 +14,8 @@
 #include "daemon/ike/ike_sk.h"
 
 struct ike_client {
-    struct ike_init st; /* spi_i/spi_r, nonces, keys, algorithms (initiator's view) */
+    struct ike_init st; /* spi_i/spi_r, keys, algorithms (initiator's view) */
+    struct ike_nonces nonces; /* st.n: Ni and Nr */
     struct ike_dh *dh;
     enum ike_dh_group group;
     uint8_t *msg1, *msg2;

@@ -455,6 +455,7 @@ static void test_init_choices(void **state)
             ike_buf_fini(&sb.buf);
             ike_keys_wipe(&st.keys);
         }
+        ike_init_fini(&st);
         ike_buf_fini(&out);
         ike_buf_fini(&bd.buf);
     }

@@ -286,7 +286,7 @@ static void test_cookies(void **state)
     assert_int_equal(init_notify(e, &cookie, &cl), 16390);
     assert_int_equal(cl, 36);
     /* a cookie of version 0 keyed with zeroes, made up by a spoofer */
-    memcpy(mac_in, c.st.ni, 32);
+    memcpy(mac_in, c.st.n->ni, 32);
     inet_pton(AF_INET, "198.51.100.9", mac_in + 32);
     memcpy(mac_in + 36, c.st.spi_i, 8);
     HMAC(EVP_sha256(), (const uint8_t[32]){0}, 32, mac_in, sizeof(mac_in), forged + 4, &ml);

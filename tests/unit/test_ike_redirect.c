@@ -158,8 +158,8 @@ static bool sa_init(struct env *e, struct ike_engine *eng, struct ike_client *c,
     assert_memory_equal(m.hdr.spi_r, zero, 8);
     assert_int_equal(m.npld, 1);
     assert_true(ike_redirect_parse(&n, true, r));
-    assert_int_equal(r->nonce_len, c->st.ni_len);
-    assert_memory_equal(r->nonce, c->st.ni, c->st.ni_len);
+    assert_int_equal(r->nonce_len, c->st.n->ni_len);
+    assert_memory_equal(r->nonce, c->st.n->ni, c->st.n->ni_len);
     ike_redirect_gw_text(r, (char *)gw_text, IKE_GW_MAX + 1);
     return true;
 }
