@@ -26,16 +26,28 @@
 
 #include "daemon/base/poison.h"
 
+/* The protocol of the blackhole routes ravend adds for its sessions' addresses
+ * and accepted subnets (IKE_ROUTE_PROTO, daemon/ike/ike_route.c). */
+#define SESSION_ROUTE_PROTO 245
+
 /* Routes to IPv6 link-local or multicast destinations (a link coming up gets its
  * fe80:: address and their routes a moment later) change no lookup the
  * dataplane makes: its destinations are clients' and inside hosts' global
- * addresses. Everything else flushes the cache. */
+ * addresses. Nor do the sessions' blackhole routes, one or more per session
+ * coming up or going: the dataplane sends to a session's addresses by its own
+ * SA table, never by a kernel next hop, and while they are routed there a
+ * next hop for them is not looked up (when they go, the kernel would have sent
+ * a packet to them nowhere either way). Everything else flushes the cache. */
 static bool route_event_matters(const struct nlmsghdr *m)
 {
     const struct rtmsg *rtm = mnl_nlmsg_get_payload(m);
     const struct nlattr *a;
 
-    if (m->nlmsg_len < NLMSG_LENGTH(sizeof(*rtm)) || rtm->rtm_family != AF_INET6)
+    if (m->nlmsg_len < NLMSG_LENGTH(sizeof(*rtm)))
+        return true;
+    if (rtm->rtm_protocol == SESSION_ROUTE_PROTO && rtm->rtm_type == RTN_BLACKHOLE)
+        return false;
+    if (rtm->rtm_family != AF_INET6)
         return true;
     mnl_attr_for_each(a, m, sizeof(*rtm)) {
         const uint8_t *d;
