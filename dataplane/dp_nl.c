@@ -7,7 +7,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <libmnl/libmnl.h>
+#include <linux/filter.h>
 #include <linux/rtnetlink.h>
 #include <pthread.h>
 #include <signal.h>
@@ -334,6 +336,34 @@ static struct mnl_socket *nl_open(unsigned groups)
     return s;
 }
 
+/* The sessions' route events (route_event_matters) are dropped by the kernel
+ * before they wake the thread: a socket filter on the first message of each
+ * datagram (the kernel sends route events one per datagram). Classic BPF loads
+ * half words in network order, hence ntohs on nlmsg_type. On error the thread
+ * reads them and drops them itself. */
+static void nl_filter_session_routes(int fd)
+{
+    const size_t ty = offsetof(struct nlmsghdr, nlmsg_type), rtm = NLMSG_LENGTH(0);
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_LEN, 0),
+        BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, NLMSG_LENGTH(sizeof(struct rtmsg)), 0, 8),
+        BPF_STMT(BPF_LD | BPF_H | BPF_ABS, (uint32_t)ty),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ntohs(RTM_NEWROUTE), 1, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ntohs(RTM_DELROUTE), 0, 5),
+        BPF_STMT(BPF_LD | BPF_B | BPF_ABS, (uint32_t)(rtm + offsetof(struct rtmsg, rtm_protocol))),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SESSION_ROUTE_PROTO, 0, 3),
+        BPF_STMT(BPF_LD | BPF_B | BPF_ABS, (uint32_t)(rtm + offsetof(struct rtmsg, rtm_type))),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, RTN_BLACKHOLE, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, 0),
+        BPF_STMT(BPF_RET | BPF_K, 0xffffffff),
+    };
+    struct sock_fprog prog = {.len = sizeof(f) / sizeof(f[0]), .filter = f};
+
+    if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) < 0)
+        log_warn("dataplane", "netlink events: socket filter: %s; session routes are dropped in user space",
+                 strerror(errno));
+}
+
 static int nl_open_events(struct dp_nl *nl)
 {
     /* Rules and nexthop objects change lookups without route events; their groups
@@ -356,6 +386,7 @@ static int nl_open_events(struct dp_nl *nl)
      * FORCE needs CAP_NET_ADMIN, which the dataplane has, otherwise rmem_max caps it. */
     if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+    nl_filter_session_routes(fd);
     if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
         return -errno;
     return 0;
