@@ -7,7 +7,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <libmnl/libmnl.h>
+#include <linux/filter.h>
 #include <linux/rtnetlink.h>
 #include <pthread.h>
 #include <signal.h>
@@ -26,16 +28,28 @@
 
 #include "daemon/base/poison.h"
 
+/* The protocol of the blackhole routes ravend adds for its sessions' addresses
+ * and accepted subnets (IKE_ROUTE_PROTO, daemon/ike/ike_route.c). */
+#define SESSION_ROUTE_PROTO 245
+
 /* Routes to IPv6 link-local or multicast destinations (a link coming up gets its
  * fe80:: address and their routes a moment later) change no lookup the
  * dataplane makes: its destinations are clients' and inside hosts' global
- * addresses. Everything else flushes the cache. */
+ * addresses. Nor do the sessions' blackhole routes, one or more per session
+ * coming up or going: the dataplane sends to a session's addresses by its own
+ * SA table, never by a kernel next hop, and while they are routed there a
+ * next hop for them is not looked up (when they go, the kernel would have sent
+ * a packet to them nowhere either way). Everything else flushes the cache. */
 static bool route_event_matters(const struct nlmsghdr *m)
 {
     const struct rtmsg *rtm = mnl_nlmsg_get_payload(m);
     const struct nlattr *a;
 
-    if (m->nlmsg_len < NLMSG_LENGTH(sizeof(*rtm)) || rtm->rtm_family != AF_INET6)
+    if (m->nlmsg_len < NLMSG_LENGTH(sizeof(*rtm)))
+        return true;
+    if (rtm->rtm_protocol == SESSION_ROUTE_PROTO && rtm->rtm_type == RTN_BLACKHOLE)
+        return false;
+    if (rtm->rtm_family != AF_INET6)
         return true;
     mnl_attr_for_each(a, m, sizeof(*rtm)) {
         const uint8_t *d;
@@ -322,6 +336,34 @@ static struct mnl_socket *nl_open(unsigned groups)
     return s;
 }
 
+/* The sessions' route events (route_event_matters) are dropped by the kernel
+ * before they wake the thread: a socket filter on the first message of each
+ * datagram (the kernel sends route events one per datagram). Classic BPF loads
+ * half words in network order, hence ntohs on nlmsg_type. On error the thread
+ * reads them and drops them itself. */
+static void nl_filter_session_routes(int fd)
+{
+    const size_t ty = offsetof(struct nlmsghdr, nlmsg_type), rtm = NLMSG_LENGTH(0);
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_LEN, 0),
+        BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, NLMSG_LENGTH(sizeof(struct rtmsg)), 0, 8),
+        BPF_STMT(BPF_LD | BPF_H | BPF_ABS, (uint32_t)ty),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ntohs(RTM_NEWROUTE), 1, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ntohs(RTM_DELROUTE), 0, 5),
+        BPF_STMT(BPF_LD | BPF_B | BPF_ABS, (uint32_t)(rtm + offsetof(struct rtmsg, rtm_protocol))),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SESSION_ROUTE_PROTO, 0, 3),
+        BPF_STMT(BPF_LD | BPF_B | BPF_ABS, (uint32_t)(rtm + offsetof(struct rtmsg, rtm_type))),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, RTN_BLACKHOLE, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, 0),
+        BPF_STMT(BPF_RET | BPF_K, 0xffffffff),
+    };
+    struct sock_fprog prog = {.len = sizeof(f) / sizeof(f[0]), .filter = f};
+
+    if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) < 0)
+        log_warn("dataplane", "netlink events: socket filter: %s; session routes are dropped in user space",
+                 strerror(errno));
+}
+
 static int nl_open_events(struct dp_nl *nl)
 {
     /* Rules and nexthop objects change lookups without route events; their groups
@@ -344,6 +386,7 @@ static int nl_open_events(struct dp_nl *nl)
      * FORCE needs CAP_NET_ADMIN, which the dataplane has, otherwise rmem_max caps it. */
     if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+    nl_filter_session_routes(fd);
     if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
         return -errno;
     return 0;

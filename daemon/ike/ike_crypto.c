@@ -349,29 +349,72 @@ size_t ike_prf_len(enum ike_prf prf)
     return 0;
 }
 
-/* HMAC fetched once for the process (the fetch takes the provider store's
- * lock; a fetched algorithm is shared by every thread, the crypto pool's too). */
-static EVP_MAC *hmac_alg;
-static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
+/* The algorithms fetched once for the process: a fetch, explicit or implied by
+ * EVP_sha256()/EVP_aes_*() at init, takes the provider store's lock and a
+ * lookup; fetched objects are immutable and shared by every thread, the
+ * crypto pool's too. hmac_tpl[prf] is an HMAC context already bound to its
+ * digest (keyed with one dummy byte, as a context can only be copied once
+ * keyed): a copy rekeyed with EVP_MAC_init(key, NULL params) fetches nothing. */
+enum { CIPH_GCM128, CIPH_GCM192, CIPH_GCM256, CIPH_CHACHA, CIPH_CBC128, CIPH_CBC192, CIPH_CBC256, CIPH_N };
 
-static void hmac_fetch(void)
+static const char *const ciph_name[CIPH_N] = {
+    [CIPH_GCM128] = "AES-128-GCM", [CIPH_GCM192] = "AES-192-GCM", [CIPH_GCM256] = "AES-256-GCM",
+    [CIPH_CHACHA] = "ChaCha20-Poly1305", [CIPH_CBC128] = "AES-128-CBC", [CIPH_CBC192] = "AES-192-CBC",
+    [CIPH_CBC256] = "AES-256-CBC",
+};
+static EVP_CIPHER *ciph[CIPH_N];
+static EVP_MD *sha1_md;
+static EVP_MAC_CTX *hmac_tpl[IKE_PRF_HMAC_SHA2_512 + 1];
+static pthread_once_t algs_once = PTHREAD_ONCE_INIT;
+
+static void algs_fetch(void)
 {
-    hmac_alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    static const enum ike_prf prfs[] = {IKE_PRF_HMAC_SHA1, IKE_PRF_HMAC_SHA2_256, IKE_PRF_HMAC_SHA2_384,
+                                        IKE_PRF_HMAC_SHA2_512};
+    EVP_MAC *hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    static const uint8_t dummy = 0;
+
+    for (size_t i = 0; i < CIPH_N; i++)
+        ciph[i] = EVP_CIPHER_fetch(NULL, ciph_name[i], NULL);
+    sha1_md = EVP_MD_fetch(NULL, "SHA1", NULL);
+    for (size_t i = 0; hmac && i < sizeof(prfs) / sizeof(prfs[0]); i++) {
+        OSSL_PARAM params[2];
+        EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(hmac);
+
+        params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)prf_digest(prfs[i]), 0);
+        params[1] = OSSL_PARAM_construct_end();
+        if (ctx && !EVP_MAC_init(ctx, &dummy, 1, params)) {
+            EVP_MAC_CTX_free(ctx);
+            ctx = NULL;
+        }
+        hmac_tpl[prfs[i]] = ctx;
+    }
+    EVP_MAC_free(hmac); /* the contexts hold their own reference */
+}
+
+static const EVP_CIPHER *cipher(int i)
+{
+    pthread_once(&algs_once, algs_fetch);
+    return ciph[i];
+}
+
+bool ike_sha1(const uint8_t *data, size_t len, uint8_t out[20])
+{
+    unsigned int ol = 0;
+
+    pthread_once(&algs_once, algs_fetch);
+    return sha1_md && EVP_Digest(data, len, out, &ol, sha1_md, NULL) == 1 && ol == 20;
 }
 
 /* A context of @prf keyed with @key, NULL on error. */
 static EVP_MAC_CTX *prf_ctx(enum ike_prf prf, const uint8_t *key, size_t klen)
 {
-    const char *md = prf_digest(prf);
-    OSSL_PARAM params[2];
     EVP_MAC_CTX *ctx;
 
-    pthread_once(&hmac_once, hmac_fetch);
-    if (!md || !hmac_alg || !(ctx = EVP_MAC_CTX_new(hmac_alg)))
+    pthread_once(&algs_once, algs_fetch);
+    if ((unsigned)prf > IKE_PRF_HMAC_SHA2_512 || !hmac_tpl[prf] || !(ctx = EVP_MAC_CTX_dup(hmac_tpl[prf])))
         return NULL;
-    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)md, 0);
-    params[1] = OSSL_PARAM_construct_end();
-    if (!EVP_MAC_init(ctx, key, klen, params)) {
+    if (!EVP_MAC_init(ctx, key, klen, NULL)) {
         EVP_MAC_CTX_free(ctx);
         return NULL;
     }
@@ -519,13 +562,13 @@ bool ike_derive_rekey_keys(enum ike_prf old_prf, const uint8_t *sk_d_old, size_t
 static const EVP_CIPHER *aead_cipher(enum ike_aead alg, size_t key_len)
 {
     if (alg == IKE_AEAD_AES_GCM_16 && key_len == 16 + 4)
-        return EVP_aes_128_gcm();
+        return cipher(CIPH_GCM128);
     if (alg == IKE_AEAD_AES_GCM_16 && key_len == 24 + 4)
-        return EVP_aes_192_gcm();
+        return cipher(CIPH_GCM192);
     if (alg == IKE_AEAD_AES_GCM_16 && key_len == 32 + 4)
-        return EVP_aes_256_gcm();
+        return cipher(CIPH_GCM256);
     if (alg == IKE_AEAD_CHACHA20_POLY1305 && key_len == 32 + 4)
-        return EVP_chacha20_poly1305();
+        return cipher(CIPH_CHACHA);
     return NULL;
 }
 
@@ -620,8 +663,8 @@ bool ike_integ(enum ike_integ alg, const uint8_t *key, const uint8_t *data, size
 bool ike_aes_cbc(bool enc, const uint8_t *key, size_t key_len, const uint8_t iv[16], const uint8_t *in, size_t len,
                  uint8_t *out)
 {
-    const EVP_CIPHER *c = key_len == 16 ? EVP_aes_128_cbc() : key_len == 24 ? EVP_aes_192_cbc() :
-                          key_len == 32 ? EVP_aes_256_cbc() : NULL;
+    const EVP_CIPHER *c = key_len == 16 ? cipher(CIPH_CBC128) : key_len == 24 ? cipher(CIPH_CBC192) :
+                          key_len == 32 ? cipher(CIPH_CBC256) : NULL;
     EVP_CIPHER_CTX *ctx = c ? EVP_CIPHER_CTX_new() : NULL;
     int n = 0, f = 0;
     bool ok = false;

@@ -46,6 +46,9 @@ size_t ike_dh_public(const struct ike_dh *dh, uint8_t *out, size_t cap);
  * the group's length. Returns its length, 0 when the value is refused. */
 size_t ike_dh_derive(const struct ike_dh *dh, const uint8_t *peer, size_t peer_len, uint8_t *out, size_t cap);
 
+/* out = SHA-1(data) (NAT detection); false on error. */
+bool ike_sha1(const uint8_t *data, size_t len, uint8_t out[20]);
+
 size_t ike_prf_len(enum ike_prf prf);
 /* out = prf(key, data); returns the output length, 0 on error. */
 size_t ike_prf(enum ike_prf prf, const uint8_t *key, size_t klen, const uint8_t *data, size_t dlen, uint8_t *out);

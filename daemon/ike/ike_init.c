@@ -24,7 +24,6 @@ void ike_nat_hash(const uint8_t spi_i[8], const uint8_t spi_r[8], const struct s
 {
     uint8_t buf[16 + 16 + 2];
     size_t n = 16;
-    unsigned int ol = 20;
 
     memcpy(buf, spi_i, 8);
     memcpy(buf + 8, spi_r, 8);
@@ -40,7 +39,7 @@ void ike_nat_hash(const uint8_t spi_i[8], const uint8_t spi_r[8], const struct s
         memcpy(buf + n, &s->sin6_port, 2);
     }
     n += 2;
-    if (EVP_Digest(buf, n, out, &ol, EVP_sha1(), NULL) != 1)
+    if (!ike_sha1(buf, n, out))
         memset(out, 0, 20); /* a hash that matches nothing: NAT assumed */
 }
 

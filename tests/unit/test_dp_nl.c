@@ -450,6 +450,34 @@ static void test_link_local_route_keeps_cache(void **st)
     sh("ip route del 10.21.0.0/16");
 }
 
+/* Sessions' blackhole routes (protocol 245, one per client address) keep the
+ * cache; the same route of another protocol flushes it. */
+static void test_session_route_keeps_cache(void **st)
+{
+    struct dp_nh nh;
+    uint8_t a[16];
+    int family;
+
+    (void)st;
+    assert_nh("10.20.9.9", "02:00:00:00:00:02", "02:00:00:00:00:01", v0);
+    addr_of("10.20.9.9", &family, a);
+    sh("ip route add blackhole 10.23.0.5/32 proto 245");
+    sh("ip -6 route add blackhole 2001:db8:23::5/128 proto 245");
+    for (int i = 0; i < 20; i++) { /* give the events time to arrive */
+        nap();
+        assert_int_equal(dp_nl_next_hop(nl, AF_INET, a, &nh), 0);
+    }
+    sh("ip route del blackhole 10.23.0.5/32 proto 245");
+    sh("ip -6 route del blackhole 2001:db8:23::5/128 proto 245");
+    for (int i = 0; i < 20; i++) {
+        nap();
+        assert_int_equal(dp_nl_next_hop(nl, AF_INET, a, &nh), 0);
+    }
+    sh("ip route add blackhole 10.23.0.5/32 proto static");
+    assert_int_equal(wait_nh("10.20.9.9", -EAGAIN, NULL, &nh), -EAGAIN);
+    sh("ip route del blackhole 10.23.0.5/32 proto static");
+}
+
 /* Workers racing on the same new destinations while entries are flushed,
  * replaced and removed under them: ASan catches a use after free. */
 static atomic_bool race_stop;
@@ -570,6 +598,7 @@ int main(void)
         cmocka_unit_test(test_route_change),
         cmocka_unit_test(test_vrf_lookup),
         cmocka_unit_test(test_link_local_route_keeps_cache),
+        cmocka_unit_test(test_session_route_keeps_cache),
         cmocka_unit_test(test_link_changes),
         cmocka_unit_test(test_address_hook),
         cmocka_unit_test(test_ipv6),
