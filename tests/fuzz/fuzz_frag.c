@@ -63,7 +63,7 @@ static void sequence(const uint8_t *data, size_t size)
     size_t dlen, done = 0;
 
     memset(&f.ctr, 0, sizeof(f.ctr));
-    dp_frag_expire(&f, UINT64_MAX / 2); /* what the last input left goes */
+    dp_frag_expire(&f, UINT64_MAX); /* what the last input left goes: every datagram is older */
     memset(&f.ctr, 0, sizeof(f.ctr));
     now = UINT64_MAX / 2;
     while (size >= 3) {
@@ -106,7 +106,10 @@ static void split(const uint8_t *data, size_t size)
     if (!n)
         return;
     CHECK(n <= DP_FRAG4_MAX_PIECES);
-    dp_frag_expire(&f, UINT64_MAX / 2);
+    /* what the last input left goes (it was added at UINT64_MAX / 2 or later:
+     * expiring at that time kept it, and a datagram of the same addresses and
+     * ID could then complete with another input's pieces) */
+    dp_frag_expire(&f, UINT64_MAX);
     for (size_t k = n; k-- > 1;) {
         size_t pl = dp_frag4_piece(pkt, len, mtu, k, piece);
         CHECK(pl <= mtu && rd16(piece + 2) == pl && sum16(piece, 20) == 0xffff);
