@@ -67,6 +67,19 @@ static struct full range(const char *prefix)
 }
 
 /* The value of @key, or NULL. */
+/* The keys under @prefix once there are at least @n of them (a member's
+ * session keys are written after it connects, paced), or after @ms. */
+static struct full range_n(const char *prefix, size_t n, int ms)
+{
+    struct full f = range(prefix);
+
+    for (int t = 0; f.n < n && t < ms; t += 50) {
+        loop_for(50);
+        f = range(prefix);
+    }
+    return f;
+}
+
 static const char *value(const struct full *f, const char *key)
 {
     for (size_t i = 0; i < f->n; i++) {
@@ -248,7 +261,7 @@ static void test_join_and_count(void **st)
     resyncs = 0;
     assert_true(loop_while_not(is_connected, c, 5000));
     assert_int_equal(resyncs, 1);
-    f = range("/t1/");
+    f = range_n("/t1/", 2, 5000);
     assert_non_null(value(&f, "/t1/members/n1"));
     assert_non_null(strstr(value(&f, "/t1/members/n1"), "\"sessions\":1"));
     assert_non_null(strstr(value(&f, "/t1/members/n1"), "\"partition\":3"));
@@ -286,7 +299,7 @@ static void test_lease_revoked_behind_its_back(void **st)
     (void)st;
     resyncs = 0;
     assert_true(loop_while_not(is_connected, c, 5000));
-    f = range("/t2/");
+    f = range_n("/t2/", 2, 5000);
     assert_int_equal(f.n, 2);
     lease = f.leases[0];
     assert_true(lease != 0);
@@ -404,7 +417,7 @@ static void test_leave(void **st)
 
     (void)st;
     assert_true(loop_while_not(is_connected, c, 5000));
-    assert_int_equal(range("/t5/").n, 2);
+    assert_int_equal(range_n("/t5/", 2, 5000).n, 2);
     gone_calls = 0;
     cluster_leave(c, on_gone, NULL);
     assert_true(loop_until(&gone_calls, 1, 4000));
