@@ -35,10 +35,23 @@ bool ike_pld_type_known(uint8_t type)
     return (type >= IKE_PLD_SA && type <= IKE_PLD_EAP) || type == IKE_PLD_SKF;
 }
 
-enum ike_parse_rc ike_chain_parse(uint8_t first, const uint8_t *buf, size_t len, struct ike_msg *msg)
+/* What a walk of a payload chain reports besides its verdict. */
+struct chain_walk {
+    enum ike_parse_rc (*take)(void *arg, const struct ike_pld *p); /* a known payload */
+    void *arg;
+    uint8_t bad_type;    /* an unknown critical payload */
+    bool sk;             /* the chain ended with SK or SKF, */
+    uint8_t inner_first; /* whose first payload inside is this */
+    size_t nskipped;     /* unknown payloads not critical */
+};
+
+/* The chain from @type in @buf: every payload's header checked, each known
+ * payload handed to w->take (a verdict other than OK ends the walk), unknown
+ * ones skipped unless critical; SK or SKF must be last. */
+static enum ike_parse_rc chain_walk(uint8_t type, const uint8_t *buf, size_t len, struct chain_walk *w)
 {
-    uint8_t type = first;
     size_t off = 0;
+    enum ike_parse_rc rc;
 
     while (type != IKE_PLD_NONE) {
         uint16_t plen;
@@ -56,28 +69,52 @@ enum ike_parse_rc ike_chain_parse(uint8_t first, const uint8_t *buf, size_t len,
             return IKE_PARSE_TRUNCATED;
         if (!ike_pld_type_known(type)) {
             if (critical) {
-                msg->bad_type = type;
+                w->bad_type = type;
                 return IKE_PARSE_UNKNOWN_CRITICAL;
             }
-            msg->nskipped++;
+            w->nskipped++;
         } else {
-            if (msg->npld == IKE_MAX_PAYLOADS)
-                return IKE_PARSE_TOO_MANY_PAYLOADS;
-            msg->pld[msg->npld++] = (struct ike_pld){.type = type, .critical = critical,
-                                                     .body = buf + off + IKE_PLD_HDR_LEN,
-                                                     .len = (uint16_t)(plen - IKE_PLD_HDR_LEN)};
+            struct ike_pld p = {.type = type, .critical = critical, .body = buf + off + IKE_PLD_HDR_LEN,
+                                .len = (uint16_t)(plen - IKE_PLD_HDR_LEN)};
+
+            if ((rc = w->take(w->arg, &p)))
+                return rc;
         }
         off += plen;
         if (type == IKE_PLD_SK || type == IKE_PLD_SKF) {
             /* the rest is encrypted; SK's next payload is the first one inside */
             if (off != len)
                 return IKE_PARSE_SK_NOT_LAST;
-            msg->inner_first = next;
+            w->sk = true;
+            w->inner_first = next;
             return IKE_PARSE_OK;
         }
         type = next;
     }
     return off == len ? IKE_PARSE_OK : IKE_PARSE_BAD_LENGTH;
+}
+
+static enum ike_parse_rc take_all(void *arg, const struct ike_pld *p)
+{
+    struct ike_msg *msg = arg;
+
+    if (msg->npld == IKE_MAX_PAYLOADS)
+        return IKE_PARSE_TOO_MANY_PAYLOADS;
+    msg->pld[msg->npld++] = *p;
+    return IKE_PARSE_OK;
+}
+
+enum ike_parse_rc ike_chain_parse(uint8_t first, const uint8_t *buf, size_t len, struct ike_msg *msg)
+{
+    struct chain_walk w = {.take = take_all, .arg = msg};
+    enum ike_parse_rc rc = chain_walk(first, buf, len, &w);
+
+    msg->nskipped += w.nskipped;
+    if (rc == IKE_PARSE_UNKNOWN_CRITICAL)
+        msg->bad_type = w.bad_type;
+    if (w.sk)
+        msg->inner_first = w.inner_first;
+    return rc;
 }
 
 /* The fixed header of a whole datagram @buf: the checks every parse makes
@@ -119,50 +156,35 @@ enum ike_parse_rc ike_msg_parse(const uint8_t *buf, size_t len, struct ike_msg *
 /* As ike_msg_parse, payload by payload, but keeping only the first known
  * payload and the first of type @want: the same checks in the same order, so
  * the same result (tests/fuzz/fuzz_ike.c compares the two). */
+struct scan_take {
+    struct ike_msg_scan *out;
+    uint8_t want;
+    size_t npld;
+};
+
+static enum ike_parse_rc take_scan(void *arg, const struct ike_pld *p)
+{
+    struct scan_take *t = arg;
+
+    if (t->npld == IKE_MAX_PAYLOADS)
+        return IKE_PARSE_TOO_MANY_PAYLOADS;
+    if (!t->npld++)
+        t->out->first = *p;
+    if (p->type == t->want && !t->out->found.type)
+        t->out->found = *p;
+    return IKE_PARSE_OK;
+}
+
 enum ike_parse_rc ike_msg_scan(const uint8_t *buf, size_t len, uint8_t want, struct ike_msg_scan *out)
 {
-    struct ike_hdr *h = &out->hdr;
-    uint8_t type;
-    size_t off = IKE_HDR_LEN, npld = 0;
+    struct scan_take t = {.out = out, .want = want};
+    struct chain_walk w = {.take = take_scan, .arg = &t};
     enum ike_parse_rc rc;
 
     memset(out, 0, sizeof(*out));
-    if ((rc = hdr_parse(buf, len, h)))
+    if ((rc = hdr_parse(buf, len, &out->hdr)))
         return rc;
-    for (type = h->next_payload; type != IKE_PLD_NONE;) {
-        uint8_t next;
-        uint16_t plen;
-        bool critical;
-
-        if (len - off < IKE_PLD_HDR_LEN)
-            return IKE_PARSE_TRUNCATED;
-        next = buf[off];
-        critical = buf[off + 1] & 0x80;
-        plen = rd16(buf + off + 2);
-        if (plen < IKE_PLD_HDR_LEN)
-            return IKE_PARSE_BAD_LENGTH;
-        if (plen > len - off)
-            return IKE_PARSE_TRUNCATED;
-        if (!ike_pld_type_known(type)) {
-            if (critical)
-                return IKE_PARSE_UNKNOWN_CRITICAL;
-        } else {
-            struct ike_pld p = {.type = type, .critical = critical, .body = buf + off + IKE_PLD_HDR_LEN,
-                                .len = (uint16_t)(plen - IKE_PLD_HDR_LEN)};
-
-            if (npld == IKE_MAX_PAYLOADS)
-                return IKE_PARSE_TOO_MANY_PAYLOADS;
-            if (!npld++)
-                out->first = p;
-            if (type == want && !out->found.type)
-                out->found = p;
-        }
-        off += plen;
-        if (type == IKE_PLD_SK || type == IKE_PLD_SKF)
-            return off != len ? IKE_PARSE_SK_NOT_LAST : IKE_PARSE_OK;
-        type = next;
-    }
-    return off == len ? IKE_PARSE_OK : IKE_PARSE_BAD_LENGTH;
+    return chain_walk(out->hdr.next_payload, buf + IKE_HDR_LEN, len - IKE_HDR_LEN, &w);
 }
 
 const struct ike_pld *ike_msg_find(const struct ike_msg *msg, uint8_t type, size_t nth)
